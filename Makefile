@@ -1,0 +1,127 @@
+# Qorgau - one top-level Makefile.
+#   make            build ./qorgau (-O2, strict warnings)
+#   make check      all tests, then the unit suites again under ASan+UBSan
+#   make demo       scan the bundled capture with the bundled sample order
+#   make bench      benchmarks (figures go to docs/BENCHMARKS.md by hand)
+#   make fuzz       build the libFuzzer targets and run each for FUZZ_SECONDS
+#   make lint       banned functions and formatting
+# Variables: BUILD (output dir), SANITIZE (e.g. address,undefined), CC.
+
+CC       ?= gcc
+BUILD    ?= build
+SANITIZE ?=
+FUZZ_SECONDS ?= 60
+DEPS_STAMP := .deps-installed
+
+PKGS     := libpcap libidn2 jansson liburcu
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
+            -Wvla -Wpointer-arith -Wconversion -Wno-sign-conversion
+CSTD     := -std=c11 -D_GNU_SOURCE
+INC      := -Icommon -Irules -Iproxy
+OPT      := -O2 -g
+ifneq ($(SANITIZE),)
+OPT      := -O1 -g -fno-omit-frame-pointer -fsanitize=$(SANITIZE) -fno-sanitize-recover=all
+endif
+CFLAGS_ALL = $(CSTD) $(OPT) $(WARN) $(INC) $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CFLAGS)
+LDLIBS_ALL = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcrypto -lpthread -lm $(LDLIBS)
+LDFLAGS_ALL = $(if $(SANITIZE),-fsanitize=$(SANITIZE)) $(LDFLAGS)
+
+LIB_SRC  := $(sort $(wildcard common/*.c rules/*.c) $(filter-out proxy/main.c,$(wildcard proxy/*.c)))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+LIB      := $(BUILD)/libqorgau.a
+BIN      := $(BUILD)/qorgau
+
+TEST_SRC := $(sort $(wildcard tests/check_*.c))
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+TEST_HELPER_SRC := $(wildcard tests/lib/*.c)
+TEST_HELPER_OBJ := $(TEST_HELPER_SRC:%.c=$(BUILD)/obj/%.o)
+TOOL_SRC := $(wildcard tests/tools/*.c)
+TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+
+.PHONY: all deps check test test-unit test-san test-scripts demo bench fuzz fuzz-build lint clean
+
+all: deps qorgau
+
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP): deploy/install-deps.sh
+	sh deploy/install-deps.sh
+	@touch $@
+
+qorgau: $(BIN)
+	cp $(BIN) $@
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(BUILD)/obj/proxy/main.o $(LIB)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_HELPER_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL) $(shell pkg-config --libs check)
+
+$(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(TEST_HELPER_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+
+# Unit suites (Check). CK_FORK stays on so a crashing case is reported, not fatal to the run.
+test-unit: $(TEST_BIN) $(BIN) $(TOOL_BIN)
+	@fail=0; for t in $(TEST_BIN); do \
+	  echo "== $$t"; QG_BIN=$(BIN) QG_TOOLS=$(BUILD)/tools $$t || fail=1; done; \
+	  exit $$fail
+
+# End-to-end scripts (scan over the corpus and the crafted evasion captures).
+test-scripts: $(BIN) $(TOOL_BIN)
+	@fail=0; for s in tests/scripts/*.sh; do [ -e "$$s" ] || continue; \
+	  echo "== $$s"; QG_BIN=$(BIN) QG_TOOLS=$(BUILD)/tools sh $$s || fail=1; done; \
+	  exit $$fail
+
+test: test-unit test-scripts
+
+test-san:
+	$(MAKE) BUILD=build/san SANITIZE=address,undefined test-unit test-fuzz-regress
+
+check: deps
+	$(MAKE) test
+	$(MAKE) test-san
+	@echo "check: all suites passed"
+
+# Fuzz targets are built with clang + libFuzzer; in `make check` they replay their seed corpus
+# only (regression); `make fuzz` explores for FUZZ_SECONDS each.
+FUZZ_BUILD := build/fuzz
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+FUZZ_CFLAGS := $(CSTD) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(INC) \
+               $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+$(FUZZ_BUILD)/%: tests/fuzz/%.c $(LIB_SRC)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(LDLIBS_ALL)
+fuzz-build: $(FUZZ_BIN)
+test-fuzz-regress: $(FUZZ_BIN)
+	@for f in $(FUZZ_BIN); do n=$$(basename $$f); d=tests/fuzz/corpus/$${n#fuzz_}; \
+	  [ -d $$d ] || d=tests/fuzz/corpus; echo "== $$f (seeds: $$d)"; \
+	  $$f -runs=0 $$d >/dev/null 2>&1 || { echo "$$f failed on seeds"; $$f -runs=0 $$d; exit 1; }; done
+fuzz: $(FUZZ_BIN)
+	@for f in $(FUZZ_BIN); do n=$$(basename $$f); d=tests/fuzz/corpus/$${n#fuzz_}; mkdir -p $(FUZZ_BUILD)/work/$$n; \
+	  echo "== $$f ($(FUZZ_SECONDS)s)"; $$f -max_total_time=$(FUZZ_SECONDS) $(FUZZ_BUILD)/work/$$n $$d || exit 1; done
+
+demo: all
+	sh tests/demo.sh ./qorgau
+
+bench: all $(TOOL_BIN)
+	sh tests/bench/run.sh $(BIN) $(BUILD)/tools
+
+lint:
+	@! grep -nE '\b(sprintf|strcpy|strcat|strtok|atoi)\s*\(' $$(git ls-files '*.c' '*.h') || \
+	  { echo "lint: banned function (see docs/STYLE)"; exit 1; }
+	@echo "lint: ok"
+
+clean:
+	rm -rf build qorgau
+
+-include $(LIB_OBJ:.o=.d) $(BUILD)/obj/proxy/main.d

@@ -1,0 +1,44 @@
+/* http.h - HTTP/1.x request head dissector, pure over (buf, len).
+ *
+ * Exactly as tolerant as nginx: leading empty lines skipped, extra spaces in the request line,
+ * bare LF line ends, header-name case, optional whitespace (SP/HTAB) around values. */
+#ifndef QG_HTTP_H
+#define QG_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dstatus.h"
+
+#define HTTP_HEAD_MAX (64 * 1024)   /* refuse heads larger than this (DS_LIMIT) */
+
+struct http_req {
+    struct span method;
+    struct span target;        /* request-target as sent */
+    struct span version;       /* "HTTP/1.1"; empty for HTTP/0.9 style lines */
+    struct span abs_authority; /* authority of an absolute-form target (no userinfo), else empty */
+    struct span abs_path;      /* path+query of an absolute-form target, else empty */
+    struct span host;          /* value of the first Host header, trimmed */
+    struct span host2;         /* value of a second Host header, if any */
+    unsigned n_host;           /* Host headers seen */
+    bool has_content_length;
+    uint64_t content_length;
+    bool chunked;              /* Transfer-Encoding: chunked */
+    bool upgrade_h2c;          /* Upgrade: h2c */
+    size_t head_len;           /* bytes up to and including the empty line ending the head */
+};
+
+/* Parses one request head at the start of buf.
+ *  DS_OK         *out filled; the next request (if pipelined) starts at
+ *                head_len + content_length (not knowable for chunked bodies).
+ *  DS_NEED_MORE  valid prefix of a request head.
+ *  DS_NOT_MINE   the first bytes cannot start an HTTP request (not a token method).
+ *  DS_MALFORMED  *err_off = offset of the offending byte.
+ *  DS_LIMIT      the head is larger than HTTP_HEAD_MAX or has more than 256 headers. */
+enum dstatus http_req_parse(const uint8_t *buf, size_t len, struct http_req *out, size_t *err_off);
+
+/* True if buf starts with the HTTP/2 client connection preface (or a prefix of it). */
+bool http_is_h2_preface(const uint8_t *buf, size_t len);
+
+#endif
