@@ -1,0 +1,86 @@
+/* engine.h - the packet path every mode shares: decode -> defrag -> flow -> reassembly ->
+ * dissect -> verdict. A mode feeds frames in and receives decision events out; where frames
+ * come from (capture.h) and what is done with a decision (print, inject, refuse) is the mode's.
+ *
+ * The engine allocates its pools (flows, reassembly buffers, fragments) at engine_new() and
+ * nothing per packet. It is single-threaded: one engine per worker. */
+#ifndef QG_ENGINE_H
+#define QG_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "decode.h"
+#include "ruleset.h"
+#include "verdict.h"
+
+struct engine;
+
+struct engine_config {
+    size_t max_flows;            /* flow table capacity (default 1M) */
+    size_t reasm_bytes;          /* client->server bytes reassembled per flow (default 16 KiB) */
+    size_t reasm_buffers;        /* reassembly buffers in the pool (default 64k) */
+    size_t max_requests;         /* HTTP requests inspected per connection (default 64) */
+    size_t defrag_slots;         /* IP datagrams in reassembly at once (default 4096) */
+    uint32_t tcp_idle_s;         /* idle timeouts */
+    uint32_t udp_idle_s;
+    struct verdict_policy policy;
+};
+
+/* Fills c with the defaults above. */
+void engine_config_default(struct engine_config *c);
+
+/* One decision, handed to the mode. Pointers are valid only during the callback. */
+struct engine_event {
+    uint64_t flow_id;            /* 1-based, in order of flow creation */
+    uint64_t ts_us;
+    int ipver;
+    uint8_t l4proto;             /* IPPROTO_TCP / IPPROTO_UDP */
+    const uint8_t *client, *server;   /* 16-byte addresses */
+    uint16_t client_port, server_port;
+    enum verdict_app app;
+    const char *name;            /* normalized name, or NULL */
+    size_t name_len;
+    const char *raw_name;        /* name as sent when it could not be normalized, else NULL */
+    size_t raw_name_len;
+    const char *url;             /* "http://host/path" for HTTP requests, else NULL */
+    size_t url_len;
+    const char *alpn;            /* first ALPN protocol (TLS/QUIC) or NULL */
+    size_t alpn_len;
+    bool ech;                    /* ClientHello carried ECH/ESNI */
+    unsigned req;                /* request number in the flow, 1-based */
+    bool alt;                    /* decided on the alternative bytes of a conflicting overlap */
+    struct verdict_decision d;
+};
+
+typedef void (*engine_event_fn)(void *ctx, const struct engine_event *ev);
+
+/* Returns a new engine using rs (borrowed; may be NULL) and calling cb for every decision, or
+ * NULL on allocation failure. */
+struct engine *engine_new(const struct engine_config *cfg, const struct ruleset *rs,
+                          engine_event_fn cb, void *ctx);
+void engine_free(struct engine *e);
+
+/* Replaces the rule set used for decisions from now on (rs borrowed). */
+void engine_set_rules(struct engine *e, const struct ruleset *rs);
+
+/* Feeds one captured frame of link type `link`. */
+void engine_frame(struct engine *e, int link, uint64_t ts_us, const uint8_t *frame, size_t caplen);
+
+/* Ends every flow still open (end of a capture file). */
+void engine_finish(struct engine *e);
+
+/* Counters, summed. Names for the decode reasons come from decode_result_name(). */
+struct engine_stats {
+    uint64_t frames, bytes;
+    uint64_t decode[DECODE_RESULT_COUNT];
+    uint64_t flows, decisions, blocks;
+    uint64_t frag_in, frag_done, frag_dropped;
+    uint64_t flows_evicted, reasm_no_buffer, reasm_ignored, reasm_conflicts;
+    uint64_t tls_malformed, tls_limit, http_malformed, http_limit, quic_malformed;
+    uint64_t name_invalid, ech;
+};
+void engine_get_stats(const struct engine *e, struct engine_stats *st);
+
+#endif

@@ -1,0 +1,354 @@
+/* main.c - the `qorgau` command: subcommands scan, rules check, version. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "capture.h"
+#include "decode.h"
+#include "engine.h"
+#include "jsonw.h"
+#include "loader.h"
+#include "ruleset.h"
+#include "version.h"
+
+#define EXIT_USAGE 2
+
+static void usage(FILE *f)
+{
+    fputs("usage: qorgau scan [--rules PATH]... [--https-url name|ignore] [--max-flows N] CAPTURE\n"
+          "       qorgau rules check PATH...\n"
+          "       qorgau version\n"
+          "\n"
+          "scan         read a pcap/pcapng file and print one JSON line per decision\n"
+          "rules check  validate and compile lists/orders; print counts and every error\n"
+          "See docs/ for formats and configuration.\n",
+          f);
+}
+
+/* Loads every path into a new rule set. Errors of single entries go to stderr and are counted in
+ * *errors; a file that cannot be read at all fails the whole load. */
+static struct ruleset *load_rules(char **paths, size_t n, size_t *errors)
+{
+    struct ruleset_builder *b = ruleset_builder_new();
+    if (!b) {
+        fputs("qorgau: out of memory\n", stderr);
+        return NULL;
+    }
+    *errors = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct loader_stats st;
+        memset(&st, 0, sizeof(st));
+        int rc = loader_load_file(b, paths[i], stderr, &st);
+        if (rc < 0) {
+            ruleset_builder_free(b);
+            return NULL;
+        }
+        *errors += st.errors;
+    }
+    struct ruleset *rs = ruleset_build(b);
+    if (!rs)
+        fputs("qorgau: out of memory compiling the rule set\n", stderr);
+    return rs;
+}
+
+struct scan_out {
+    FILE *f;
+    const struct ruleset *rs;
+};
+
+static void print_endpoint(FILE *f, const char *key, int ipver, const uint8_t *addr, uint16_t port)
+{
+    char buf[64];
+    jsonw_key(f, key, false);
+    jsonw_cstr(f, decode_fmt_endpoint(addr, ipver, port, buf, sizeof(buf)));
+}
+
+static void scan_event(void *ctx, const struct engine_event *ev)
+{
+    struct scan_out *so = ctx;
+    FILE *f = so->f;
+
+    fputc('{', f);
+    jsonw_key(f, "flow", true);
+    fprintf(f, "%llu", (unsigned long long)ev->flow_id);
+    print_endpoint(f, "src", ev->ipver, ev->client, ev->client_port);
+    print_endpoint(f, "dst", ev->ipver, ev->server, ev->server_port);
+    jsonw_key(f, "proto", false);
+    fputs(ev->l4proto == 17 ? "\"udp\"" : "\"tcp\"", f);
+    jsonw_key(f, "app", false);
+    jsonw_cstr(f, verdict_app_name(ev->app));
+    jsonw_key(f, "name", false);
+    if (ev->name)
+        jsonw_str(f, ev->name, ev->name_len);
+    else
+        fputs("null", f);
+    if (ev->raw_name) {
+        jsonw_key(f, "raw_name", false);
+        jsonw_str(f, ev->raw_name, ev->raw_name_len);
+    }
+    jsonw_key(f, "url", false);
+    if (ev->url)
+        jsonw_str(f, ev->url, ev->url_len);
+    else
+        fputs("null", f);
+    jsonw_key(f, "verdict", false);
+    jsonw_cstr(f, verdict_name(ev->d.verdict));
+    jsonw_key(f, "method", false);
+    jsonw_cstr(f, verdict_method_name(ev->d.method));
+    bool hit = ev->d.entry != RULESET_NO_ENTRY && so->rs;
+    jsonw_key(f, "rule", false);
+    jsonw_cstr(f, hit ? ruleset_entry_text(so->rs, ev->d.entry) : NULL);
+    jsonw_key(f, "order", false);
+    jsonw_cstr(f, hit ? ruleset_entry_order(so->rs, ev->d.entry) : NULL);
+    jsonw_key(f, "category", false);
+    jsonw_cstr(f, hit ? ruleset_entry_category(so->rs, ev->d.entry) : NULL);
+    jsonw_key(f, "req", false);
+    fprintf(f, "%u", ev->req);
+    if (ev->alpn) {
+        jsonw_key(f, "alpn", false);
+        jsonw_str(f, ev->alpn, ev->alpn_len);
+    }
+    if (ev->ech) {
+        jsonw_key(f, "ech", false);
+        fputs("true", f);
+    }
+    if (ev->alt) {
+        jsonw_key(f, "alt", false);
+        fputs("true", f);
+    }
+    fputs("}\n", f);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void print_summary(const char *path, const struct engine_stats *st, double secs)
+{
+    fprintf(stderr,
+            "{\"summary\":true,\"capture\":");
+    jsonw_cstr(stderr, path);
+    fprintf(stderr,
+            ",\"packets\":%llu,\"bytes\":%llu,\"flows\":%llu,\"decisions\":%llu,\"blocks\":%llu,"
+            "\"seconds\":%.3f,\"packets_per_s\":%.0f,\"gbit_per_s\":%.3f,\"decode_errors\":{",
+            (unsigned long long)st->frames, (unsigned long long)st->bytes,
+            (unsigned long long)st->flows, (unsigned long long)st->decisions,
+            (unsigned long long)st->blocks, secs, secs > 0 ? (double)st->frames / secs : 0.0,
+            secs > 0 ? (double)st->bytes * 8 / secs / 1e9 : 0.0);
+    bool first = true;
+    for (int r = 0; r < DECODE_RESULT_COUNT; r++) {
+        if (r == DECODE_OK || r == DECODE_FRAGMENT || st->decode[r] == 0)
+            continue;
+        jsonw_key(stderr, decode_result_name((enum decode_result)r), first);
+        fprintf(stderr, "%llu", (unsigned long long)st->decode[r]);
+        first = false;
+    }
+    fprintf(stderr,
+            "},\"fragments\":%llu,\"fragments_reassembled\":%llu,\"fragments_dropped\":%llu,"
+            "\"flows_evicted\":%llu,\"reasm_no_buffer\":%llu,\"segments_ignored\":%llu,"
+            "\"overlap_conflicts\":%llu,\"tls_malformed\":%llu,\"tls_limit\":%llu,"
+            "\"http_malformed\":%llu,\"http_limit\":%llu,\"quic_malformed\":%llu,"
+            "\"names_invalid\":%llu,\"ech\":%llu}\n",
+            (unsigned long long)st->frag_in, (unsigned long long)st->frag_done,
+            (unsigned long long)st->frag_dropped, (unsigned long long)st->flows_evicted,
+            (unsigned long long)st->reasm_no_buffer, (unsigned long long)st->reasm_ignored,
+            (unsigned long long)st->reasm_conflicts, (unsigned long long)st->tls_malformed,
+            (unsigned long long)st->tls_limit, (unsigned long long)st->http_malformed,
+            (unsigned long long)st->http_limit, (unsigned long long)st->quic_malformed,
+            (unsigned long long)st->name_invalid, (unsigned long long)st->ech);
+}
+
+static int parse_size(const char *opt, const char *s, size_t min, size_t max, size_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || v < min || v > max) {
+        fprintf(stderr, "qorgau: %s: '%s' is not a number in %zu..%zu\n", opt, s, min, max);
+        return -1;
+    }
+    *out = (size_t)v;
+    return 0;
+}
+
+static int cmd_scan(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "rules", required_argument, NULL, 'r' },
+        { "https-url", required_argument, NULL, 'u' },
+        { "max-flows", required_argument, NULL, 'f' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    char **rules = calloc((size_t)argc + 1, sizeof(*rules));
+    size_t nrules = 0;
+    struct engine_config cfg;
+    int c, ret = EXIT_USAGE;
+
+    engine_config_default(&cfg);
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "r:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'r':
+            rules[nrules++] = optarg;
+            break;
+        case 'u':
+            if (strcmp(optarg, "name") == 0)
+                cfg.policy.https_url = VERDICT_HTTPS_URL_BLOCK_NAME;
+            else if (strcmp(optarg, "ignore") == 0)
+                cfg.policy.https_url = VERDICT_HTTPS_URL_IGNORE;
+            else {
+                fprintf(stderr, "qorgau: --https-url: '%s' is not one of name, ignore\n", optarg);
+                goto out;
+            }
+            break;
+        case 'f':
+            if (parse_size("--max-flows", optarg, 1024, 100000000, &cfg.max_flows) < 0)
+                goto out;
+            break;
+        case 'h':
+            usage(stdout);
+            ret = 0;
+            goto out;
+        default:
+            usage(stderr);
+            goto out;
+        }
+    }
+    if (optind != argc - 1) {
+        fputs("qorgau scan: exactly one CAPTURE file expected\n", stderr);
+        usage(stderr);
+        goto out;
+    }
+    const char *path = argv[optind];
+
+    struct ruleset *rs = NULL;
+    if (nrules > 0) {
+        size_t errors;
+        rs = load_rules(rules, nrules, &errors);
+        if (!rs)
+            goto out;
+        if (errors)
+            fprintf(stderr, "qorgau: %zu list entries were rejected (see above); the rest are enforced\n", errors);
+    }
+
+    char err[512];
+    struct capture *cap = capture_pcap_open_file(path, err, sizeof(err));
+    if (!cap) {
+        fprintf(stderr, "qorgau: %s\n", err);
+        ruleset_free(rs);
+        goto out;
+    }
+    int link = cap->ops->linktype(cap);
+
+    struct scan_out so = { stdout, rs };
+    struct engine *e = engine_new(&cfg, rs, scan_event, &so);
+    if (!e) {
+        fprintf(stderr, "qorgau: cannot allocate the engine (max flows %zu)\n", cfg.max_flows);
+        capture_close(cap);
+        ruleset_free(rs);
+        ret = 1;
+        goto out;
+    }
+
+    double t0 = now_s();
+    struct capture_frame fr;
+    int rc;
+    while ((rc = capture_next(cap, &fr, err, sizeof(err))) == 1)
+        engine_frame(e, link, fr.ts_us, fr.data, fr.caplen);
+    engine_finish(e);
+    double secs = now_s() - t0;
+
+    struct engine_stats st;
+    engine_get_stats(e, &st);
+    print_summary(path, &st, secs);
+    ret = 0;
+    if (rc < 0) {
+        fprintf(stderr, "qorgau: %s\n", err);
+        ret = 1;
+    }
+    if (fflush(stdout) != 0) {
+        fprintf(stderr, "qorgau: writing the output failed: %s\n", strerror(errno));
+        ret = 1;
+    }
+    engine_free(e);
+    capture_close(cap);
+    ruleset_free(rs);
+out:
+    free(rules);
+    return ret;
+}
+
+static int cmd_rules(int argc, char **argv)
+{
+    if (argc < 3 || strcmp(argv[1], "check") != 0) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    struct ruleset_builder *b = ruleset_builder_new();
+    if (!b) {
+        fputs("qorgau: out of memory\n", stderr);
+        return 1;
+    }
+    size_t errors = 0, lines = 0, orders = 0;
+    int failed = 0;
+    for (int i = 2; i < argc; i++) {
+        struct loader_stats st;
+        memset(&st, 0, sizeof(st));
+        if (loader_load_file(b, argv[i], stderr, &st) < 0) {
+            failed = 1;
+            continue;
+        }
+        errors += st.errors;
+        lines += st.lines;
+        orders += st.orders;
+    }
+    size_t dups = ruleset_builder_dups(b);
+    double t0 = now_s();
+    struct ruleset *rs = ruleset_build(b);
+    double secs = now_s() - t0;
+    if (!rs) {
+        fputs("qorgau: out of memory compiling the rule set\n", stderr);
+        return 1;
+    }
+    struct ruleset_stats rst;
+    ruleset_get_stats(rs, &rst);
+    size_t total = rst.domains + rst.urls + rst.ips4 + rst.ips6;
+    printf("{\"files\":%d,\"orders\":%zu,\"lines\":%zu,\"errors\":%zu,\"duplicates\":%zu,"
+           "\"domains\":%zu,\"urls\":%zu,\"ipv4\":%zu,\"ipv6\":%zu,\"bytes\":%zu,"
+           "\"bytes_per_entry\":%.1f,\"compile_seconds\":%.3f}\n",
+           argc - 2, orders, lines, errors, dups, rst.domains, rst.urls, rst.ips4, rst.ips6,
+           rst.bytes, total ? (double)rst.bytes / (double)total : 0.0, secs);
+    ruleset_free(rs);
+    return (failed || errors) ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "scan") == 0)
+        return cmd_scan(argc - 1, argv + 1);
+    if (strcmp(cmd, "rules") == 0)
+        return cmd_rules(argc - 1, argv + 1);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("qorgau %s\n", QORGAU_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "qorgau: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return EXIT_USAGE;
+}

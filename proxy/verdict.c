@@ -1,0 +1,69 @@
+/* verdict.c - the decision for one request; see verdict.h for the order of checks. */
+#include "verdict.h"
+
+void verdict_decide(const struct ruleset *rs, const struct verdict_policy *pol,
+                    const struct verdict_facts *f, struct verdict_decision *d)
+{
+    struct rule_match m;
+
+    d->verdict = VERDICT_PASS;
+    d->method = METHOD_NONE;
+    d->entry = RULESET_NO_ENTRY;
+    if (!rs)
+        return;
+
+    if (f->name && f->name_len > 0) {
+        bool hit;
+        if (f->path_visible && f->path)
+            hit = ruleset_match_url(rs, f->name, f->name_len, f->path, f->path_len, &m);
+        else
+            hit = pol->https_url == VERDICT_HTTPS_URL_BLOCK_NAME &&
+                  ruleset_match_url_host(rs, f->name, f->name_len, &m);
+        if (hit) {
+            d->verdict = VERDICT_BLOCK;
+            d->method = METHOD_URL;
+            d->entry = m.entry;
+            return;
+        }
+        if (ruleset_match_domain(rs, f->name, f->name_len, &m)) {
+            d->verdict = VERDICT_BLOCK;
+            d->method = METHOD_DOMAIN;
+            d->entry = m.entry;
+            return;
+        }
+    }
+    if (f->dst && ruleset_match_ip(rs, f->ipver, f->dst, &m)) {
+        d->verdict = VERDICT_BLOCK;
+        d->method = (f->name && f->name_len > 0) ? METHOD_IP : METHOD_IP_FALLBACK;
+        d->entry = m.entry;
+    }
+}
+
+const char *verdict_name(enum verdict v)
+{
+    return v == VERDICT_BLOCK ? "block" : "pass";
+}
+
+const char *verdict_method_name(enum verdict_method m)
+{
+    switch (m) {
+    case METHOD_URL: return "url";
+    case METHOD_DOMAIN: return "domain";
+    case METHOD_IP: return "ip";
+    case METHOD_IP_FALLBACK: return "ip-fallback";
+    case METHOD_NONE: break;
+    }
+    return NULL;
+}
+
+const char *verdict_app_name(enum verdict_app a)
+{
+    switch (a) {
+    case APP_TLS: return "tls";
+    case APP_HTTP: return "http";
+    case APP_QUIC: return "quic";
+    case APP_H2C: return "h2c";
+    case APP_UNKNOWN: break;
+    }
+    return "unknown";
+}
