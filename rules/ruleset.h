@@ -9,7 +9,7 @@
  *    notex.com or ex.com.evil.net. Stored normalized.
  *  - url "http://h/p" or "https://h/p": matched on normalized host + path. Exact by default
  *    (the query of the request is ignored unless the entry has one); an entry whose path ends
- *    in '*' is a prefix ("http://h/dir/*" matches h/dir/ and everything below).
+ *    in '*' is a prefix ("http://h/dir/" + '*' matches h/dir/ and everything below).
  *  - ip: IPv4 / IPv6 address or CIDR, longest-prefix match.
  * Every entry carries an order id and a category (strings, interned in the set). */
 #ifndef QG_RULESET_H
@@ -86,5 +86,12 @@ struct ruleset_stats {
     uint64_t version;       /* set by the publisher; 0 when never published */
 };
 void ruleset_get_stats(const struct ruleset *rs, struct ruleset_stats *st);
+
+/* Sets the version reported by ruleset_get_stats() (rsref_publish() calls it before the set
+ * becomes visible to readers). */
+void ruleset_set_version(struct ruleset *rs, uint64_t version);
+
+/* Number of entries (ids are 0 .. count-1, in the order they were first added). */
+size_t ruleset_entry_count(const struct ruleset *rs);
 
 #endif

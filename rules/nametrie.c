@@ -1,0 +1,285 @@
+/* nametrie.c - flat path-compressed trie (anchored Aho-Corasick), see nametrie.h.
+ *
+ * Layout (N nodes, BFS order, node 0 = root with an empty label):
+ *
+ *   node[i] = { child: index of the first child | value | label | llen | nchild }   16 bytes
+ *   first[i] = first byte of node i's edge label                                      1 byte
+ *
+ *   children of i = node[child .. child+nchild), their first bytes first[child .. child+nchild)
+ *   forward trie: label bytes pool[label], pool[label+1] ... (llen of them)
+ *   reverse trie: label bytes pool[label-1], pool[label-2] ... (read backwards)
+ *
+ * Build: sort the (reversed) keys, then one BFS pass over sorted ranges; a range's node gets the
+ * range's longest common prefix as its edge, and its children are the runs of equal next byte,
+ * appended together so that they are contiguous. */
+#include "nametrie.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "compiler.h"
+
+struct nt_node {
+    uint32_t child;
+    uint32_t value;
+    uint32_t label;
+    uint16_t llen;
+    uint16_t nchild;
+};
+
+struct nametrie {
+    const uint8_t *pool;
+    bool reverse;
+    size_t n;
+    struct nt_node *node;
+    uint8_t *first;
+};
+
+/* A key during the build: bytes in walk order, the first 8 of them packed for fast sorting. */
+struct bkey {
+    uint64_t head;
+    const uint8_t *k;
+    uint32_t len;
+    uint32_t off;
+    uint32_t value;
+};
+
+static int bkey_cmp(const void *a, const void *b)
+{
+    const struct bkey *x = a, *y = b;
+    if (x->head != y->head)
+        return x->head < y->head ? -1 : 1;
+    size_t m = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->k, y->k, m);
+    if (c)
+        return c;
+    return x->len < y->len ? -1 : (x->len > y->len ? 1 : 0);
+}
+
+struct range {
+    uint32_t lo, hi, depth;
+};
+
+void nametrie_free(struct nametrie *t)
+{
+    if (!t)
+        return;
+    free(t->node);
+    free(t->first);
+    free(t);
+}
+
+struct nametrie *nametrie_build(const char *pool, struct nametrie_key *keys, size_t n, bool reverse)
+{
+    struct nametrie *t = calloc(1, sizeof(*t));
+    struct bkey *bk = NULL;
+    uint8_t *rev = NULL;
+    struct range *q = NULL;
+    if (!t)
+        return NULL;
+    t->pool = (const uint8_t *)pool;
+    t->reverse = reverse;
+    if (n >= UINT32_MAX / 2)
+        goto fail;
+
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (keys[i].len == 0 || keys[i].len > NAMETRIE_KEY_MAX)
+            goto fail;
+        total += keys[i].len;
+    }
+    bk = malloc((n ? n : 1) * sizeof(*bk));
+    if (!bk)
+        goto fail;
+    if (reverse) {
+        rev = malloc(total ? total : 1);
+        if (!rev)
+            goto fail;
+    }
+    size_t roff = 0;
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *src = t->pool + keys[i].off;
+        uint32_t len = keys[i].len;
+        const uint8_t *k = src;
+        if (reverse) {
+            uint8_t *d = rev + roff;
+            for (uint32_t j = 0; j < len; j++)
+                d[j] = src[len - 1 - j];
+            k = d;
+            roff += len;
+        }
+        uint64_t h = 0;
+        for (uint32_t j = 0; j < 8; j++)
+            h = h << 8 | (j < len ? k[j] : 0);
+        bk[i] = (struct bkey){ h, k, len, keys[i].off, keys[i].value };
+    }
+    qsort(bk, n, sizeof(*bk), bkey_cmp);
+    for (size_t i = 0; i < n; i++)
+        keys[i] = (struct nametrie_key){ bk[i].off, bk[i].len, bk[i].value };
+
+    /* At most 2n nodes (n leaves-or-accepting, fewer than n branchings) plus the root. The
+     * queue of ranges is the node array in the making: range i becomes node i. */
+    size_t cap = 2 * n + 1;
+    q = malloc(cap * sizeof(*q));
+    t->node = malloc(cap * sizeof(*t->node));
+    t->first = malloc(cap);
+    if (!q || !t->node || !t->first)
+        goto fail;
+    size_t qn = 1;
+    q[0] = (struct range){ 0, (uint32_t)n, 0 };
+    t->first[0] = 0;
+    for (size_t i = 0; i < qn; i++) {
+        uint32_t lo = q[i].lo, hi = q[i].hi, depth = q[i].depth, end = depth;
+        if (i > 0) {
+            const struct bkey *a = &bk[lo], *b = &bk[hi - 1];
+            uint32_t m = a->len < b->len ? a->len : b->len;
+            end = depth + 1; /* the range shares the byte at depth by construction */
+            while (end < m && a->k[end] == b->k[end])
+                end++;
+        }
+        struct nt_node *nd = &t->node[i];
+        nd->llen = (uint16_t)(end - depth);
+        if (reverse)
+            nd->label = i ? bk[lo].off + bk[lo].len - depth : 0;
+        else
+            nd->label = i ? bk[lo].off + depth : 0;
+        nd->value = NAMETRIE_NONE;
+        uint32_t j = lo;
+        if (j < hi && bk[j].len == end) {
+            nd->value = bk[j].value;
+            while (j < hi && bk[j].len == end) /* duplicates of the same key */
+                j++;
+        }
+        nd->child = (uint32_t)qn;
+        nd->nchild = 0;
+        while (j < hi) {
+            uint8_t c = bk[j].k[end];
+            uint32_t g = j;
+            while (j < hi && bk[j].k[end] == c)
+                j++;
+            if (qn >= cap)
+                goto fail; /* cannot happen for a trie; guards the arrays */
+            q[qn] = (struct range){ g, j, end };
+            t->first[qn] = c;
+            qn++;
+            nd->nchild++;
+        }
+    }
+    t->n = qn;
+    free(q);
+    free(bk);
+    free(rev);
+    /* Shrink to the nodes used. */
+    struct nt_node *nn = realloc(t->node, qn * sizeof(*t->node));
+    if (nn)
+        t->node = nn;
+    uint8_t *nf = realloc(t->first, qn);
+    if (nf)
+        t->first = nf;
+    return t;
+fail:
+    free(q);
+    free(bk);
+    free(rev);
+    nametrie_free(t);
+    return NULL;
+}
+
+/* Byte d of the query and byte j of a node's label, in walk order. */
+static inline uint8_t qbyte(const struct nametrie *t, const char *q, size_t len, size_t d)
+{
+    return (uint8_t)(t->reverse ? q[len - 1 - d] : q[d]);
+}
+
+static inline uint8_t lbyte(const struct nametrie *t, const struct nt_node *nd, size_t j)
+{
+    return t->reverse ? t->pool[nd->label - 1 - j] : t->pool[nd->label + j];
+}
+
+uint32_t nametrie_lookup(const struct nametrie *t, const char *q, size_t len, enum nametrie_mode mode)
+{
+    if (!t || t->n == 0)
+        return NAMETRIE_NONE;
+    const struct nt_node *nd = &t->node[0];
+    uint32_t best = NAMETRIE_NONE;
+    size_t d = 0;
+    for (;;) {
+        if (d == len || nd->nchild == 0)
+            break;
+        uint8_t c = qbyte(t, q, len, d);
+        const uint8_t *f = memchr(t->first + nd->child, c, nd->nchild);
+        if (!f)
+            break;
+        const struct nt_node *ch = &t->node[f - t->first];
+        size_t ll = ch->llen;
+        if (ll > len - d)
+            break;
+        size_t j = 1;
+        if (t->reverse) {
+            const uint8_t *lp = t->pool + ch->label - 1;
+            const char *qp = q + (len - 1 - d);
+            while (j < ll && lp[-(ptrdiff_t)j] == (uint8_t)qp[-(ptrdiff_t)j])
+                j++;
+        } else {
+            const uint8_t *lp = t->pool + ch->label;
+            const char *qp = q + d;
+            while (j < ll && lp[j] == (uint8_t)qp[j])
+                j++;
+        }
+        if (j < ll)
+            break;
+        d += ll;
+        nd = ch;
+        if (nd->value != NAMETRIE_NONE) {
+            if (mode == NAMETRIE_PREFIX)
+                best = nd->value;
+            else if (d == len)
+                return nd->value;
+            else if (mode == NAMETRIE_LABEL && qbyte(t, q, len, d) == '.')
+                best = nd->value;
+        }
+    }
+    return mode == NAMETRIE_EXACT ? NAMETRIE_NONE : best;
+}
+
+uint32_t nametrie_lookup_extending(const struct nametrie *t, const char *q, size_t len)
+{
+    if (!t || t->n == 0)
+        return NAMETRIE_NONE;
+    const struct nt_node *nd = &t->node[0];
+    size_t d = 0;
+    while (d < len) {
+        uint8_t c = qbyte(t, q, len, d);
+        if (nd->nchild == 0)
+            return NAMETRIE_NONE;
+        const uint8_t *f = memchr(t->first + nd->child, c, nd->nchild);
+        if (!f)
+            return NAMETRIE_NONE;
+        const struct nt_node *ch = &t->node[f - t->first];
+        size_t ll = ch->llen, take = ll < len - d ? ll : len - d;
+        for (size_t j = 1; j < take; j++)
+            if (lbyte(t, ch, j) != qbyte(t, q, len, d + j))
+                return NAMETRIE_NONE;
+        d += take;
+        nd = ch;
+    }
+    /* Every leaf carries a value; the first-child chain reaches one within the key length. */
+    while (nd->value == NAMETRIE_NONE) {
+        if (nd->nchild == 0)
+            return NAMETRIE_NONE; /* only the empty root */
+        nd = &t->node[nd->child];
+    }
+    return nd->value;
+}
+
+size_t nametrie_bytes(const struct nametrie *t)
+{
+    if (!t)
+        return 0;
+    return sizeof(*t) + t->n * (sizeof(struct nt_node) + 1);
+}
+
+size_t nametrie_nodes(const struct nametrie *t)
+{
+    return t ? t->n : 0;
+}

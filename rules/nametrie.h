@@ -1,0 +1,58 @@
+/* nametrie.h - anchored Aho-Corasick automaton over names, stored as a flat path-compressed trie.
+ *
+ * Every pattern is anchored at the start of the (possibly reversed) query, so every failure link
+ * of the Aho-Corasick automaton points to the root: the automaton reduces to its goto trie.
+ * The trie is path-compressed and laid out for the cache (docs/matching.md): nodes in BFS
+ * order in one flat array, the children of a node contiguous, the first byte of every node's
+ * edge label in a parallel byte array (child search = memchr over <= 256 bytes), edge labels
+ * referenced into the caller's string pool (no copy of the keys).
+ *
+ * Keys are byte strings pool[off .. off+len). A REVERSE trie is built over the reversed keys and
+ * walks queries from their last byte: that is how domain suffixes become anchored prefixes. */
+#ifndef QG_NAMETRIE_H
+#define QG_NAMETRIE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define NAMETRIE_NONE UINT32_MAX
+#define NAMETRIE_KEY_MAX 65535u
+
+struct nametrie;
+
+/* One key: pool[off .. off+len), 1 <= len <= NAMETRIE_KEY_MAX, and the value it maps to
+ * (anything but NAMETRIE_NONE). */
+struct nametrie_key {
+    uint32_t off;
+    uint32_t len;
+    uint32_t value;
+};
+
+enum nametrie_mode {
+    NAMETRIE_EXACT,   /* the whole query is a key */
+    NAMETRIE_LABEL,   /* longest key that is a prefix of the walked query and ends where the
+                         query ends or at a '.' (for a reverse trie: a domain suffix) */
+    NAMETRIE_PREFIX,  /* longest key that is a prefix of the walked query */
+};
+
+/* Builds a trie over keys[0..n) whose bytes live in pool. keys is reordered (sorted). The
+ * trie keeps a pointer to pool: pool must outlive it and not change. A key given twice is
+ * stored once (the first in sorted order wins). Returns NULL on allocation failure or when a
+ * key is empty or longer than NAMETRIE_KEY_MAX. n == 0 gives an empty trie. */
+struct nametrie *nametrie_build(const char *pool, struct nametrie_key *keys, size_t n, bool reverse);
+void nametrie_free(struct nametrie *t);
+
+/* Looks q[0..len) up; returns the value of the matching key per mode, or NAMETRIE_NONE.
+ * t may be NULL (nothing matches). Allocates nothing. */
+uint32_t nametrie_lookup(const struct nametrie *t, const char *q, size_t len, enum nametrie_mode mode);
+
+/* Returns the value of some key that starts with q[0..len) (q itself included), or
+ * NAMETRIE_NONE. For a reverse trie "starts with" applies to the reversed strings. */
+uint32_t nametrie_lookup_extending(const struct nametrie *t, const char *q, size_t len);
+
+/* Heap bytes held by t, and its node count. */
+size_t nametrie_bytes(const struct nametrie *t);
+size_t nametrie_nodes(const struct nametrie *t);
+
+#endif
