@@ -1,0 +1,733 @@
+/* mkevasion.c - writes one small capture per evasion technique of shared EVASION.md.
+ *
+ * Usage: mkevasion OUTDIR
+ * Writes OUTDIR/<id>.pcap for every row below and OUTDIR/expected.tsv:
+ *   file <TAB> verdict <TAB> method <TAB> name <TAB> server <TAB> id <TAB> description
+ * verdict is what the decisive flow (the one whose server endpoint is `server`) must get;
+ * method / name are the expected "method" and "name" of its blocking line ("-": not checked).
+ * The rules the verdicts assume are tests/fixtures/evasion/rules.txt.
+ *
+ * Every capture is designed so that the bytes the real server accepts name a BLOCKED host while
+ * the trick tries to show a filter an allowed name (or none). Addresses are documentation-style
+ * private addresses that exist only inside these files: client 10.0.0.2 / fd00::2, server
+ * 10.0.0.1 / fd00::1, IP-listed server 10.0.0.9 / fd00::9. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../lib/pcapw.h"
+
+#define TS0 1700000000000000ULL
+#define CLI4 "10.0.0.2"
+#define SRV4 "10.0.0.1"
+#define IPS4 "10.0.0.9"
+#define CLI6 "fd00::2"
+#define SRV6 "fd00::1"
+#define IPS6 "fd00::9"
+
+#define BLK "blocked.example"
+#define ALW "allowed.example" /* same length as BLK: fakes overlay the real bytes exactly */
+
+static uint16_t g_cport = 40000;
+
+#define TRY(x)                                                                                     \
+    do {                                                                                           \
+        int rc_ = (x);                                                                             \
+        if (rc_)                                                                                   \
+            return rc_;                                                                            \
+    } while (0)
+
+/* ---- building blocks ---- */
+
+static size_t hello(const char *sni, uint8_t *out, size_t cap, size_t *sni_off)
+{
+    struct pcapw_hello h = {0};
+    h.sni = sni;
+    h.alpn = "h2,http/1.1";
+    h.seed = 7;
+    return pcapw_tls_hello(&h, out, cap, sni_off);
+}
+
+static int conv(struct pcapw_conv *c, struct pcapw *w, const char *cli, const char *srv, uint16_t port)
+{
+    return pcapw_conv_init(c, w, TS0, cli, g_cport, srv, port);
+}
+
+/* Server's answer to a complete ClientHello, the client's ACK, the close. */
+static int tls_tail(struct pcapw_conv *c)
+{
+    static uint8_t sh[1200];
+    memset(sh, 0x5a, sizeof(sh));
+    sh[0] = 22;
+    sh[1] = 3;
+    sh[2] = 3;
+    sh[3] = (uint8_t)((sizeof(sh) - 5) >> 8);
+    sh[4] = (uint8_t)(sizeof(sh) - 5);
+    sh[5] = 2; /* server_hello */
+    TRY(pcapw_conv_server_data(c, c->snext - c->sisn - 1, sh, sizeof(sh)));
+    TRY(pcapw_conv_ack(c, true));
+    return pcapw_conv_close(c);
+}
+
+static int http_response(struct pcapw_conv *c)
+{
+    static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok";
+    TRY(pcapw_conv_server_data(c, c->snext - c->sisn - 1, (const uint8_t *)resp, sizeof(resp) - 1));
+    return pcapw_conv_ack(c, true);
+}
+
+/* Client bytes d[0..n) starting at relative offset off, cut into segments of at most mss. */
+static int send_mss(struct pcapw_conv *c, uint32_t off, const uint8_t *d, size_t n, size_t mss)
+{
+    for (size_t o = 0; o < n; o += mss)
+        TRY(pcapw_conv_client_data(c, off + (uint32_t)o, d + o, n - o < mss ? n - o : mss));
+    return 0;
+}
+
+static int tls_plain(struct pcapw *w, const char *cli, const char *srv, const char *sni)
+{
+    struct pcapw_conv c;
+    uint8_t ch[2048];
+    TRY(conv(&c, w, cli, srv, 443));
+    size_t n = hello(sni, ch, sizeof(ch), NULL);
+    TRY(pcapw_conv_handshake(&c));
+    TRY(pcapw_conv_client_data(&c, 0, ch, n));
+    return tls_tail(&c);
+}
+
+static int http_raw(struct pcapw *w, const char *cli, const char *srv, const char *req)
+{
+    struct pcapw_conv c;
+    TRY(conv(&c, w, cli, srv, 80));
+    TRY(pcapw_conv_handshake(&c));
+    TRY(send_mss(&c, 0, (const uint8_t *)req, strlen(req), 1448));
+    TRY(http_response(&c));
+    return pcapw_conv_close(&c);
+}
+
+static int http_get(struct pcapw *w, const char *cli, const char *srv, const char *host, const char *target)
+{
+    char req[1024];
+    size_t n = pcapw_http_get((uint8_t *)req, sizeof(req) - 1, host, target);
+    if (!n)
+        return -EINVAL;
+    req[n] = '\0';
+    return http_raw(w, cli, srv, req);
+}
+
+/* A fake client segment carrying d at relative offset off; *p is adjusted by the caller's tweak. */
+static void fake_pkt(const struct pcapw_conv *c, struct pcapw_pkt *p, uint32_t off, const uint8_t *d, size_t n)
+{
+    pcapw_conv_pkt(c, true, p);
+    p->seq = c->cisn + 1 + off;
+    p->flags = PCAPW_PSH | PCAPW_ACK;
+    p->payload = d;
+    p->payload_len = n;
+}
+
+/* ---- baselines ---- */
+
+static int b_tls4_allow(struct pcapw *w) { return tls_plain(w, CLI4, SRV4, ALW); }
+static int b_tls4_block(struct pcapw *w) { return tls_plain(w, CLI4, SRV4, BLK); }
+static int b_tls6_allow(struct pcapw *w) { return tls_plain(w, CLI6, SRV6, ALW); }
+static int b_tls6_block(struct pcapw *w) { return tls_plain(w, CLI6, SRV6, BLK); }
+static int b_http4_allow(struct pcapw *w) { return http_get(w, CLI4, SRV4, ALW, "/"); }
+static int b_http4_block(struct pcapw *w) { return http_get(w, CLI4, SRV4, BLK, "/"); }
+static int b_http6_allow(struct pcapw *w) { return http_get(w, CLI6, SRV6, ALW, "/"); }
+static int b_http6_block(struct pcapw *w) { return http_get(w, CLI6, SRV6, BLK, "/"); }
+
+/* ---- TCP / IP ---- */
+
+static int t1(struct pcapw *w)
+{
+    struct pcapw_conv c;
+    uint8_t ch[2048];
+    size_t so;
+    TRY(conv(&c, w, CLI4, SRV4, 443));
+    size_t n = hello("www." BLK, ch, sizeof(ch), &so);
+    size_t a = so + 4, b = so + 10;
+    TRY(pcapw_conv_handshake(&c));
+    TRY(pcapw_conv_client_data(&c, 0, ch, a));
+    TRY(pcapw_conv_client_data(&c, (uint32_t)a, ch + a, b - a));
+    TRY(pcapw_conv_client_data(&c, (uint32_t)b, ch + b, n - b));
+    return tls_tail(&c);
+}
+
+static int t2(struct pcapw *w)
+{
+    struct pcapw_conv c;
+    uint8_t ch[2048];
+    TRY(conv(&c, w, CLI4, SRV4, 443));
+    size_t n = hello(BLK, ch, sizeof(ch), NULL);
+    c.step = 10;
+    TRY(pcapw_conv_handshake(&c));
+    TRY(send_mss(&c, 0, ch, n, 1));
+    return tls_tail(&c);
+}
+
+static int t3(struct pcapw *w)
+{
+    struct pcapw_conv c;
+    uint8_t ch[2048];
+    size_t so;
+    TRY(conv(&c, w, CLI4, SRV4, 443));
+    size_t n = hello(BLK, ch, sizeof(ch), &so);
+    size_t a = so + 5;
+    TRY(pcapw_conv_handshake(&c));
+    TRY(pcapw_conv_client_data(&c, (uint32_t)a, ch + a, n - a));
+    TRY(pcapw_conv_client_data(&c, 0, ch, a));
+    return tls_tail(&c);
+}
+
+/* Fake ClientHello naming ALW at the real one's sequence, tweaked by `kind`, then the real one. */
+enum fake_kind { FAKE_TTL, FAKE_CSUM, FAKE_WINDOW, FAKE_MD5, FAKE_NOACK, FAKE_OLDTS };
+
+static int fake_then_real(struct pcapw *w, enum fake_kind kind)
+{
+    struct pcapw_conv c;
+    struct pcapw_pkt p;
+    uint8_t real[2048], fake[2048];
+    TRY(conv(&c, w, CLI4, SRV4, 443));
+    c.ts_opt = kind == FAKE_OLDTS;
+    size_t n = hello(BLK, real, sizeof(real), NULL);
+    size_t fn = hello(ALW, fake, sizeof(fake), NULL);
+    TRY(pcapw_conv_handshake(&c));
+    fake_pkt(&c, &p, 0, fake, fn);
+    switch (kind) {
+    case FAKE_TTL:
+        p.ttl = 1;
+        break;
+    case FAKE_CSUM:
+        p.bad_l4_csum = true;
+        break;
+    case FAKE_WINDOW:
+        p.seq += 0x40000000u;
+        break;
+    case FAKE_MD5:
+        p.md5 = true;
+        break;
+    case FAKE_NOACK:
+        p.flags = PCAPW_PSH;
+        p.ack = 0;
+        break;
+    case FAKE_OLDTS:
+        p.tsval -= 50000;
+        break;
+    }
+    uint32_t keep = c.cnext;
+    TRY(pcapw_conv_send(&c, &p));
+    c.cnext = keep; /* the fake is not part of the stream */
+    if (kind == FAKE_NOACK) {
+        /* second fake of T8: data on a segment with SYN set */
+        fake_pkt(&c, &p, 0, fake, fn);
+        p.flags = PCAPW_SYN | PCAPW_PSH | PCAPW_ACK;
+        TRY(pcapw_conv_send(&c, &p));
+        c.cnext = keep;
+    }
+    TRY(pcapw_conv_client_data(&c, 0, real, n));
+    return tls_tail(&c);
+}
+
+static int t4(struct pcapw *w) { return fake_then_real(w, FAKE_TTL); }
+static int t5(struct pcapw *w) { return fake_then_real(w, FAKE_CSUM); }
+static int t6(struct pcapw *w) { return fake_then_real(w, FAKE_WINDOW); }
+static int t7(struct pcapw *w) { return fake_then_real(w, FAKE_MD5); }
+static int t8(struct pcapw *w) { return fake_then_real(w, FAKE_NOACK); }
+static int t9(struct pcapw *w) { return fake_then_real(w, FAKE_OLDTS); }
+
+/* Real first part (whole SNI inside), then an overlapping segment whose overlap says ALW. */
+static int t10(struct pcapw *w)
+{
+    struct pcapw_conv c;
+    uint8_t real[2048], fake[2048];
+    size_t so;
+    TRY(conv(&c, w, CLI4, SRV4, 443));
+    size_t n = hello(BLK, real, sizeof(real), &so);
+    hello(ALW, fake, sizeof(fake), NULL);
+    size_t cut = so + strlen(BLK) + 5, ov = so - 3;
+    TRY(pcapw_conv_handshake(&c));
+    TRY(pcapw_conv_client_data(&c, 0, real, cut));
+    TRY(pcapw_conv_client_data(&c, (uint32_t)ov, fake + ov, n - ov));
+    return tls_tail(&c);
+}
+
+/* "blocked.exa" + urgent "X" + "mple" in one segment; URG pointer is one past the X (the
+ * BSD/Linux reading: the urgent byte is at seq + urg_ptr - 1). */
+static int t11(struct pcapw *w)
+{
+    struct pcapw_conv c;
+    struct pcapw_pkt p;
+    uint8_t ch[2048], seg[2049];
+    size_t so;
+    TRY(conv(&c, w, CLI4, SRV4, 443));
+    size_t n = hello(BLK, ch, sizeof(ch), &so);
+    size_t at = so + 11;
+    memcpy(seg, ch, at);
+    seg[at] = 'X';
+    memcpy(seg + at + 1, ch + at, n - at);
+    TRY(pcapw_conv_handshake(&c));
+    fake_pkt(&c, &p, 0, seg, n + 1);
+    p.flags |= PCAPW_URG;
+    p.urg = (uint16_t)(at + 1);
+    TRY(pcapw_conv_send(&c, &p));
+    return tls_tail(&c);
+}
+
+static int t12(struct pcapw *w, const char *cli, const char *srv)
+{
+    struct pcapw_conv c;
+    struct pcapw_pkt p;
+    uint8_t ch[2048];
+    size_t so;
+    TRY(conv(&c, w, cli, srv, 443));
+    size_t n = hello(BLK, ch, sizeof(ch), &so);
+    TRY(pcapw_conv_handshake(&c));
+    fake_pkt(&c, &p, 0, ch, n);
+    p.ip_id = 0x4242;
+    /* L4 offsets: TCP header is 20 bytes; second cut lands inside the SNI */
+    size_t offs[2] = {32, (20 + so + 8) & ~(size_t)7};
+    size_t order[3] = {2, 0, 1};
+    TRY(pcapw_put_frags(w, c.ts, &p, offs, 2, order));
+    c.cnext = p.seq + (uint32_t)n;
+    c.ts += c.step;
+    return tls_tail(&c);
+}
+
+static int t12v4(struct pcapw *w) { return t12(w, CLI4, SRV4); }
+static int t12v6(struct pcapw *w) { return t12(w, CLI6, SRV6); }
+
+/* Fake with an extension chain Linux drops (hop-by-hop not first), then the real ClientHello
+ * behind hop-by-hop + destination options. */
+static int t13(struct pcapw *w)
+{
+    struct pcapw_conv c;
+    struct pcapw_pkt p;
+    uint8_t real[2048], fake[2048];
+    TRY(conv(&c, w, CLI6, SRV6, 443));
+    size_t n = hello(BLK, real, sizeof(real), NULL);
+    size_t fn = hello(ALW, fake, sizeof(fake), NULL);
+    TRY(pcapw_conv_handshake(&c));
+    fake_pkt(&c, &p, 0, fake, fn);
+    p.v6_ext[0] = PCAPW_EXT_DST;
+    p.v6_ext[1] = PCAPW_EXT_HBH;
+    p.n_v6_ext = 2;
+    uint32_t keep = c.cnext;
+    TRY(pcapw_conv_send(&c, &p));
+    c.cnext = keep;
+    fake_pkt(&c, &p, 0, real, n);
+    p.v6_ext[0] = PCAPW_EXT_HBH;
+    p.v6_ext[1] = PCAPW_EXT_DST;
+    p.n_v6_ext = 2;
+    TRY(pcapw_conv_send(&c, &p));
+    return tls_tail(&c);
+}
+
+/* SYN carrying an allowed ClientHello without a Fast Open cookie; the SYN-ACK acknowledges only
+ * the SYN, and the client sends the real (blocked) one. */
+static int t14(struct pcapw *w)
+{
+    struct pcapw_conv c;
+    struct pcapw_pkt p;
+    uint8_t real[2048], fake[2048];
+    TRY(conv(&c, w, CLI4, SRV4, 443));
+    size_t n = hello(BLK, real, sizeof(real), NULL);
+    size_t fn = hello(ALW, fake, sizeof(fake), NULL);
+    pcapw_conv_pkt(&c, true, &p);
+    p.flags = PCAPW_SYN;
+    p.ack = 0;
+    p.mss = 1460;
+    p.sack_perm = true;
+    p.has_wscale = true;
+    p.wscale = 7;
+    p.payload = fake;
+    p.payload_len = fn;
+    TRY(pcapw_conv_send(&c, &p));
+    c.cnext = c.cisn + 1;
+    pcapw_conv_pkt(&c, false, &p);
+    p.flags = PCAPW_SYN | PCAPW_ACK;
+    p.mss = 1460;
+    p.sack_perm = true;
+    p.has_wscale = true;
+    p.wscale = 7;
+    TRY(pcapw_conv_send(&c, &p));
+    TRY(pcapw_conv_ack(&c, true));
+    TRY(pcapw_conv_client_data(&c, 0, real, n));
+    return tls_tail(&c);
+}
+
+/* Simultaneous open: the server's SYN is the first packet of the flow. */
+static int t15(struct pcapw *w)
+{
+    struct pcapw_conv c;
+    struct pcapw_pkt p;
+    uint8_t ch[2048];
+    TRY(conv(&c, w, CLI4, SRV4, 443));
+    size_t n = hello(BLK, ch, sizeof(ch), NULL);
+    pcapw_conv_pkt(&c, false, &p);
+    p.flags = PCAPW_SYN;
+    p.ack = 0;
+    p.mss = 1460;
+    TRY(pcapw_conv_send(&c, &p));
+    pcapw_conv_pkt(&c, true, &p);
+    p.flags = PCAPW_SYN;
+    p.ack = 0;
+    p.mss = 1460;
+    TRY(pcapw_conv_send(&c, &p));
+    pcapw_conv_pkt(&c, true, &p);
+    p.seq = c.cisn;
+    p.flags = PCAPW_SYN | PCAPW_ACK;
+    p.mss = 1460;
+    TRY(pcapw_conv_send(&c, &p));
+    pcapw_conv_pkt(&c, false, &p);
+    p.seq = c.sisn;
+    p.flags = PCAPW_SYN | PCAPW_ACK;
+    p.mss = 1460;
+    TRY(pcapw_conv_send(&c, &p));
+    TRY(pcapw_conv_client_data(&c, 0, ch, n));
+    return tls_tail(&c);
+}
+
+/* A low-TTL RST whose sequence is far outside the window, between the handshake and the hello. */
+static int t16(struct pcapw *w)
+{
+    struct pcapw_conv c;
+    struct pcapw_pkt p;
+    uint8_t ch[2048];
+    TRY(conv(&c, w, CLI4, SRV4, 443));
+    size_t n = hello(BLK, ch, sizeof(ch), NULL);
+    TRY(pcapw_conv_handshake(&c));
+    pcapw_conv_pkt(&c, true, &p);
+    p.flags = PCAPW_RST;
+    p.ack = 0;
+    p.seq += 100000;
+    p.ttl = 2;
+    uint32_t keep = c.cnext;
+    TRY(pcapw_conv_send(&c, &p));
+    c.cnext = keep;
+    TRY(pcapw_conv_client_data(&c, 0, ch, n));
+    return tls_tail(&c);
+}
+
+/* Every segment sent twice, IP ids 0, 0, 65535, 1. */
+static int t18(struct pcapw *w)
+{
+    struct pcapw_conv c;
+    struct pcapw_pkt p;
+    uint8_t ch[2048];
+    size_t so;
+    static const uint16_t ids[4] = {0, 0, 65535, 1};
+    TRY(conv(&c, w, CLI4, SRV4, 443));
+    size_t n = hello(BLK, ch, sizeof(ch), &so);
+    size_t a = so + 7;
+    TRY(pcapw_conv_handshake(&c));
+    for (int i = 0; i < 4; i++) {
+        if (i < 2)
+            fake_pkt(&c, &p, 0, ch, a);
+        else
+            fake_pkt(&c, &p, (uint32_t)a, ch + a, n - a);
+        p.ip_id = ids[i];
+        TRY(pcapw_conv_send(&c, &p));
+    }
+    return tls_tail(&c);
+}
+
+/* ---- TLS ---- */
+
+static int s1(struct pcapw *w)
+{
+    struct pcapw_conv c;
+    struct pcapw_hello h = {0};
+    uint8_t ch[2048];
+    size_t so;
+    h.sni = BLK;
+    h.alpn = "h2,http/1.1";
+    h.seed = 7;
+    if (!pcapw_tls_hello(&h, ch, sizeof(ch), &so))
+        return -EINVAL;
+    size_t splits[2] = {40, so - 5 + 6};
+    h.rec_splits = splits;
+    h.n_rec_splits = 2;
+    size_t n = pcapw_tls_hello(&h, ch, sizeof(ch), NULL);
+    TRY(conv(&c, w, CLI4, SRV4, 443));
+    TRY(pcapw_conv_handshake(&c));
+    TRY(pcapw_conv_client_data(&c, 0, ch, n));
+    return tls_tail(&c);
+}
+
+static int s2(struct pcapw *w)
+{
+    struct pcapw_conv c;
+    struct pcapw_pkt p;
+    uint8_t real[2048], fake[2048];
+    TRY(conv(&c, w, CLI4, SRV4, 443));
+    size_t n = hello(BLK, real, sizeof(real), NULL);
+    size_t fn = hello("a-much-longer-front-name." ALW, fake, sizeof(fake), NULL);
+    TRY(pcapw_conv_handshake(&c));
+    fake_pkt(&c, &p, 0, fake, fn);
+    p.ttl = 3;
+    uint32_t keep = c.cnext;
+    TRY(pcapw_conv_send(&c, &p));
+    c.cnext = keep;
+    TRY(pcapw_conv_client_data(&c, 0, real, n));
+    return tls_tail(&c);
+}
+
+static int s4(struct pcapw *w) { return tls_plain(w, CLI4, SRV4, "BlOcKeD.ExAmPlE"); }
+static int s5(struct pcapw *w) { return tls_plain(w, CLI4, SRV4, BLK "."); }
+static int s6(struct pcapw *w) { return tls_plain(w, CLI4, IPS4, NULL); }
+static int s6v6(struct pcapw *w) { return tls_plain(w, CLI6, IPS6, NULL); }
+
+static int s7(struct pcapw *w)
+{
+    struct pcapw_conv c;
+    struct pcapw_hello h = {0};
+    static uint8_t ch[16384];
+    h.sni = BLK;
+    h.alpn = "h2,http/1.1";
+    h.pq_keyshare = 1216;
+    h.pad_to = 6000;
+    h.sni_last = true;
+    h.seed = 7;
+    size_t n = pcapw_tls_hello(&h, ch, sizeof(ch), NULL);
+    if (!n)
+        return -EINVAL;
+    TRY(conv(&c, w, CLI4, SRV4, 443));
+    TRY(pcapw_conv_handshake(&c));
+    TRY(send_mss(&c, 0, ch, n, 1448));
+    return tls_tail(&c);
+}
+
+static int s8(struct pcapw *w)
+{
+    struct pcapw_conv c;
+    struct pcapw_hello h = {0};
+    uint8_t ch[2048];
+    h.sni = "front." ALW;
+    h.alpn = "h2,http/1.1";
+    h.ech = true;
+    h.seed = 7;
+    size_t n = pcapw_tls_hello(&h, ch, sizeof(ch), NULL);
+    if (!n)
+        return -EINVAL;
+    TRY(conv(&c, w, CLI4, IPS4, 443));
+    TRY(pcapw_conv_handshake(&c));
+    TRY(pcapw_conv_client_data(&c, 0, ch, n));
+    return tls_tail(&c);
+}
+
+static int s9(struct pcapw *w)
+{
+    struct pcapw_conv c;
+    struct pcapw_hello h = {0};
+    uint8_t ch[2048];
+    h.sni = BLK;
+    h.sni_last = true;
+    h.grease = true;
+    h.record_version = 0x0303;
+    h.seed = 9;
+    size_t n = pcapw_tls_hello(&h, ch, sizeof(ch), NULL);
+    if (!n)
+        return -EINVAL;
+    TRY(conv(&c, w, CLI4, SRV4, 443));
+    TRY(pcapw_conv_handshake(&c));
+    TRY(pcapw_conv_client_data(&c, 0, ch, n));
+    return tls_tail(&c);
+}
+
+/* ---- HTTP ---- */
+
+#define UA "User-Agent: qorgau-test/1.0\r\nAccept: */*\r\n"
+
+static int h1(struct pcapw *w) { return http_raw(w, CLI4, SRV4, "GET / HTTP/1.1\r\nhOsT: " BLK "\r\n" UA "\r\n"); }
+static int h2(struct pcapw *w) { return http_raw(w, CLI4, SRV4, "GET / HTTP/1.1\r\nHost: BlOcKeD.eXaMpLe\r\n" UA "\r\n"); }
+static int h3(struct pcapw *w) { return http_raw(w, CLI4, SRV4, "GET / HTTP/1.1\r\nHost:" BLK "\r\n" UA "\r\n"); }
+static int h4(struct pcapw *w) { return http_raw(w, CLI4, SRV4, "GET / HTTP/1.1\r\nHost:\t" BLK "\t \r\n" UA "\r\n"); }
+static int h5(struct pcapw *w) { return http_raw(w, CLI4, SRV4, "GET / HTTP/1.1\r\nHost: " BLK ".\r\n" UA "\r\n"); }
+static int h6(struct pcapw *w) { return http_raw(w, CLI4, SRV4, "GET   /   HTTP/1.1\r\nHost: " BLK "\r\n" UA "\r\n"); }
+static int h7(struct pcapw *w) { return http_raw(w, CLI4, SRV4, "\r\n\r\nGET / HTTP/1.1\r\nHost: " BLK "\r\n" UA "\r\n"); }
+static int h8(struct pcapw *w)
+{
+    return http_raw(w, CLI4, SRV4, "GET / HTTP/1.1\nHost: " BLK "\nUser-Agent: qorgau-test/1.0\nAccept: */*\n\n");
+}
+
+static int h9(struct pcapw *w)
+{
+    static char req[8192];
+    size_t o = 0;
+    o += (size_t)snprintf(req + o, sizeof(req) - o, "GET / HTTP/1.1\r\n");
+    for (int i = 0; i < 40; i++) {
+        o += (size_t)snprintf(req + o, sizeof(req) - o, "X-Pad-%02d: ", i);
+        for (int k = 0; k < 100; k++)
+            req[o++] = 'a';
+        req[o++] = '\r';
+        req[o++] = '\n';
+    }
+    snprintf(req + o, sizeof(req) - o, "Host: " BLK "\r\n" UA "\r\n");
+    return http_raw(w, CLI4, SRV4, req);
+}
+
+static int h10(struct pcapw *w)
+{
+    struct pcapw_conv c;
+    static const char req[] = "GET / HTTP/1.1\r\nHost: " BLK "\r\n" UA "\r\n";
+    size_t n = sizeof(req) - 1;
+    size_t a = (size_t)(strstr(req, "blocked") - req) + 4;
+    TRY(conv(&c, w, CLI4, SRV4, 80));
+    TRY(pcapw_conv_handshake(&c));
+    TRY(pcapw_conv_client_data(&c, 0, (const uint8_t *)req, a));
+    TRY(pcapw_conv_client_data(&c, (uint32_t)a, (const uint8_t *)req + a, n - a));
+    TRY(http_response(&c));
+    return pcapw_conv_close(&c);
+}
+
+static int keepalive(struct pcapw *w, const char *host2)
+{
+    struct pcapw_conv c;
+    uint8_t r1[512], r2[512];
+    size_t n1 = pcapw_http_get(r1, sizeof(r1), ALW, "/");
+    size_t n2 = pcapw_http_get(r2, sizeof(r2), host2, "/second");
+    TRY(conv(&c, w, CLI4, SRV4, 80));
+    TRY(pcapw_conv_handshake(&c));
+    TRY(pcapw_conv_client_data(&c, 0, r1, n1));
+    TRY(http_response(&c));
+    TRY(pcapw_conv_client_data(&c, (uint32_t)n1, r2, n2));
+    TRY(http_response(&c));
+    return pcapw_conv_close(&c);
+}
+
+static int h11(struct pcapw *w) { return keepalive(w, BLK); }
+static int h12(struct pcapw *w) { return http_raw(w, CLI4, SRV4, "GET http://" BLK "/ HTTP/1.1\r\nHost: " ALW "\r\n" UA "\r\n"); }
+static int h13(struct pcapw *w) { return http_raw(w, CLI4, SRV4, "GET / HTTP/1.1\r\nHost: " ALW "\r\nHost: " BLK "\r\n" UA "\r\n"); }
+static int h14a(struct pcapw *w) { return http_get(w, CLI4, SRV4, BLK ":80", "/"); }
+static int h14b(struct pcapw *w) { return http_get(w, CLI4, SRV4, "xn--80akhbyknj4f.example", "/"); }
+static int h15a(struct pcapw *w) { return http_get(w, CLI4, SRV4, "urls.example", "/a/../secret/x"); }
+static int h15b(struct pcapw *w) { return http_get(w, CLI4, SRV4, "urls.example", "/%73ecret/x"); }
+static int h15c(struct pcapw *w) { return http_get(w, CLI4, SRV4, "urls.example", "//secret/x"); }
+static int h15d(struct pcapw *w) { return http_get(w, CLI4, SRV4, "urls.example", "/secret/./x?q=1"); }
+
+/* ---- must pass ---- */
+
+static int p1(struct pcapw *w) { return tls_plain(w, CLI4, SRV4, "not" BLK); }
+static int p2(struct pcapw *w) { return tls_plain(w, CLI4, SRV4, BLK ".evil.test"); }
+static int p3(struct pcapw *w) { return http_get(w, CLI4, SRV4, "not" BLK, "/"); }
+static int p4(struct pcapw *w) { return http_get(w, CLI4, SRV4, BLK ".evil.test", "/"); }
+static int p5(struct pcapw *w) { return keepalive(w, "www." ALW); }
+static int p6(struct pcapw *w) { return http_get(w, CLI4, SRV4, "urls.example", "/public/secret/x"); }
+
+struct row {
+    const char *id;
+    int (*gen)(struct pcapw *w);
+    const char *verdict, *method, *name, *server, *desc;
+};
+
+static const struct row rows[] = {
+    {"B1", b_tls4_allow, "pass", "-", ALW, SRV4 ":443", "baseline: TLS IPv4, allowed SNI"},
+    {"B2", b_tls4_block, "block", "domain", BLK, SRV4 ":443", "baseline: TLS IPv4, blocked SNI"},
+    {"B3", b_tls6_allow, "pass", "-", ALW, SRV6 ":443", "baseline: TLS IPv6, allowed SNI"},
+    {"B4", b_tls6_block, "block", "domain", BLK, SRV6 ":443", "baseline: TLS IPv6, blocked SNI"},
+    {"B5", b_http4_allow, "pass", "-", ALW, SRV4 ":80", "baseline: HTTP IPv4, allowed Host"},
+    {"B6", b_http4_block, "block", "domain", BLK, SRV4 ":80", "baseline: HTTP IPv4, blocked Host"},
+    {"B7", b_http6_allow, "pass", "-", ALW, SRV6 ":80", "baseline: HTTP IPv6, allowed Host"},
+    {"B8", b_http6_block, "block", "domain", BLK, SRV6 ":80", "baseline: HTTP IPv6, blocked Host"},
+    {"T1", t1, "block", "domain", "www." BLK, SRV4 ":443", "ClientHello in 3 segments, cuts inside the SNI"},
+    {"T2", t2, "block", "domain", BLK, SRV4 ":443", "ClientHello in 1-byte segments"},
+    {"T3", t3, "block", "domain", BLK, SRV4 ":443", "ClientHello segments out of order (second half first)"},
+    {"T4", t4, "block", "domain", BLK, SRV4 ":443", "TTL-1 fake hello with allowed SNI at the same seq first"},
+    {"T5", t5, "block", "domain", BLK, SRV4 ":443", "bad-TCP-checksum fake hello with allowed SNI first"},
+    {"T6", t6, "block", "domain", BLK, SRV4 ":443", "out-of-window fake hello with allowed SNI first"},
+    {"T7", t7, "block", "domain", BLK, SRV4 ":443", "TCP-MD5 fake hello with allowed SNI first (MD5 never negotiated)"},
+    {"T8", t8, "block", "domain", BLK, SRV4 ":443", "fake hellos without ACK and with SYN set, allowed SNI"},
+    {"T9", t9, "block", "domain", BLK, SRV4 ":443", "PAWS: fake hello with old timestamp, allowed SNI"},
+    {"T10", t10, "block", "domain", BLK, SRV4 ":443", "overlapping segment rewrites the SNI bytes (Linux keeps the first)"},
+    {"T11", t11, "block", "domain", BLK, SRV4 ":443", "urgent byte X inside the SNI blocked.exa|X|mple"},
+    {"T12v4", t12v4, "block", "domain", BLK, SRV4 ":443", "IPv4 fragments (3, last first, cut inside the SNI)"},
+    {"T12v6", t12v6, "block", "domain", BLK, SRV6 ":443", "IPv6 fragments (3, last first, cut inside the SNI)"},
+    {"T13", t13, "block", "domain", BLK, SRV6 ":443", "IPv6 ext headers: dropped fake (HBH not first), real behind HBH+DST"},
+    {"T14", t14, "block", "domain", BLK, SRV4 ":443", "allowed hello in the SYN without TFO cookie, then the real one"},
+    {"T15", t15, "block", "domain", BLK, SRV4 ":443", "simultaneous open, server's SYN first"},
+    {"T16", t16, "block", "domain", BLK, SRV4 ":443", "fake low-TTL RST with wrong seq before the hello"},
+    {"T18", t18, "block", "domain", BLK, SRV4 ":443", "duplicate segments, IP ids 0/0/65535/1"},
+    {"S1", s1, "block", "domain", BLK, SRV4 ":443", "ClientHello over 3 TLS records, split inside the SNI"},
+    {"S2", s2, "block", "domain", BLK, SRV4 ":443", "longer TTL-3 fake hello with allowed SNI before the real one"},
+    {"S4", s4, "block", "domain", BLK, SRV4 ":443", "SNI in mixed case"},
+    {"S5", s5, "block", "domain", BLK, SRV4 ":443", "SNI with a trailing dot"},
+    {"S6", s6, "block", "ip-fallback", "-", IPS4 ":443", "no SNI to an IP-listed server (IPv4)"},
+    {"S6v6", s6v6, "block", "ip-fallback", "-", "[" IPS6 "]:443", "no SNI to an IP-listed server (IPv6)"},
+    {"S7", s7, "block", "domain", BLK, SRV4 ":443", "6000-byte ClientHello (PQ key share, padding), SNI last, 5 segments"},
+    {"S8", s8, "block", "ip-fallback", "-", IPS4 ":443", "ECH with allowed outer front name to an IP-listed server"},
+    {"S9", s9, "block", "domain", BLK, SRV4 ":443", "GREASE, SNI last, record version 0x0303"},
+    {"H1", h1, "block", "domain", BLK, SRV4 ":80", "hOsT: header-name case"},
+    {"H2", h2, "block", "domain", BLK, SRV4 ":80", "Host value in mixed case"},
+    {"H3", h3, "block", "domain", BLK, SRV4 ":80", "Host: without a space"},
+    {"H4", h4, "block", "domain", BLK, SRV4 ":80", "tabs around the Host value"},
+    {"H5", h5, "block", "domain", BLK, SRV4 ":80", "Host with a trailing dot"},
+    {"H6", h6, "block", "domain", BLK, SRV4 ":80", "extra spaces in the request line"},
+    {"H7", h7, "block", "domain", BLK, SRV4 ":80", "empty lines before the method"},
+    {"H8", h8, "block", "domain", BLK, SRV4 ":80", "bare LF line endings"},
+    {"H9", h9, "block", "domain", BLK, SRV4 ":80", "4 KB of padding headers before Host (3 segments)"},
+    {"H10", h10, "block", "domain", BLK, SRV4 ":80", "request split inside the Host value"},
+    {"H11", h11, "block", "domain", BLK, SRV4 ":80", "allowed request, then blocked Host on the kept-alive connection"},
+    {"H12", h12, "block", "domain", BLK, SRV4 ":80", "absolute-form target blocked, Host allowed"},
+    {"H13", h13, "block", "domain", BLK, SRV4 ":80", "two Host headers, the second blocked"},
+    {"H14a", h14a, "block", "domain", BLK, SRV4 ":80", "Host with :80 port"},
+    {"H14b", h14b, "block", "domain", "xn--80akhbyknj4f.example", SRV4 ":80", "IDN Host (A-label) against a U-label entry"},
+    {"H15a", h15a, "block", "url", "urls.example", SRV4 ":80", "path /a/../secret/x against http://urls.example/secret/*"},
+    {"H15b", h15b, "block", "url", "urls.example", SRV4 ":80", "path /%73ecret/x (escaped unreserved)"},
+    {"H15c", h15c, "block", "url", "urls.example", SRV4 ":80", "path //secret/x (doubled slash)"},
+    {"H15d", h15d, "block", "url", "urls.example", SRV4 ":80", "path /secret/./x?q=1"},
+    {"P1", p1, "pass", "-", "not" BLK, SRV4 ":443", "anchoring: SNI notblocked.example"},
+    {"P2", p2, "pass", "-", BLK ".evil.test", SRV4 ":443", "anchoring: SNI blocked.example.evil.test"},
+    {"P3", p3, "pass", "-", "not" BLK, SRV4 ":80", "anchoring: Host notblocked.example"},
+    {"P4", p4, "pass", "-", BLK ".evil.test", SRV4 ":80", "anchoring: Host blocked.example.evil.test"},
+    {"P5", p5, "pass", "-", "www." ALW, SRV4 ":80", "two allowed requests on one kept-alive connection"},
+    {"P6", p6, "pass", "-", "urls.example", SRV4 ":80", "URL entry is a prefix: /public/secret/x is not under /secret/"},
+};
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fputs("usage: mkevasion OUTDIR\n", stderr);
+        return 2;
+    }
+    const char *dir = argv[1];
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "mkevasion: %s: %s\n", dir, strerror(errno));
+        return 1;
+    }
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/expected.tsv", dir);
+    FILE *tsv = fopen(path, "w");
+    if (!tsv) {
+        fprintf(stderr, "mkevasion: %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    fputs("#file\tverdict\tmethod\tname\tserver\tid\tdescription\n", tsv);
+    int bad = 0;
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        const struct row *r = &rows[i];
+        snprintf(path, sizeof(path), "%s/%s.pcap", dir, r->id);
+        struct pcapw *w = pcapw_open(path);
+        if (!w) {
+            fprintf(stderr, "mkevasion: %s: %s\n", path, strerror(errno));
+            bad = 1;
+            continue;
+        }
+        g_cport = (uint16_t)(40000 + i);
+        int rc = r->gen(w);
+        int rc2 = pcapw_close(w);
+        if (rc || rc2) {
+            fprintf(stderr, "mkevasion: %s: generation failed: %s\n", r->id, strerror(-(rc ? rc : rc2)));
+            bad = 1;
+            continue;
+        }
+        fprintf(tsv, "%s.pcap\t%s\t%s\t%s\t%s\t%s\t%s\n", r->id, r->verdict, r->method, r->name, r->server,
+                r->id, r->desc);
+    }
+    if (fclose(tsv) != 0) {
+        fprintf(stderr, "mkevasion: expected.tsv: %s\n", strerror(errno));
+        bad = 1;
+    }
+    return bad;
+}
