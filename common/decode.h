@@ -78,6 +78,9 @@ struct pkt {
     const uint8_t *frag_data;  /* this fragment's payload (after the fragmentable part's start) */
     size_t frag_data_len;
     uint8_t frag_nexthdr;   /* protocol of the reassembled payload */
+    uint16_t frag_hdr_off;  /* IPv6: offset in l3 of the fragment header (= unfragmentable part
+                             * length); IPv4: the IP header length */
+    uint16_t frag_nh_off;   /* IPv6: offset in l3 of the next-header byte naming the fragment hdr */
 
     /* L4 */
     uint16_t sport, dport;
@@ -91,6 +94,10 @@ struct pkt {
     uint32_t tsval, tsecr;
     bool has_md5;           /* TCP-MD5 signature option (kind 19) present */
     bool has_fastopen;      /* TFO cookie option (kind 34) present */
+    uint8_t fastopen_cookie_len;  /* cookie bytes in that option (0 = cookie request) */
+    bool has_mss;
+    uint16_t mss;
+    bool has_sackperm;
     bool l4_csum_ok;        /* TCP/UDP checksum verified (or zero UDP checksum on IPv4) */
 
     const uint8_t *payload; /* L4 payload, clamped to the IP total length */
