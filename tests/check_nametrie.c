@@ -1,0 +1,289 @@
+/* check_nametrie.c - the anchored trie: anchoring table, modes, and a property test against a
+ * naive matcher on random names (fixed seed). */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nametrie.h"
+
+/* Keys packed in a pool, NUL-separated. */
+struct keyset {
+    char pool[1 << 16];
+    size_t len;
+    struct nametrie_key k[512];
+    size_t n;
+};
+
+static void ks_add(struct keyset *ks, const char *s, uint32_t value)
+{
+    size_t l = strlen(s);
+    memcpy(ks->pool + ks->len, s, l + 1);
+    ks->k[ks->n++] = (struct nametrie_key){ (uint32_t)ks->len, (uint32_t)l, value };
+    ks->len += l + 1;
+}
+
+static const char *doms[] = { "ex.com", "a.b.ex.com", "com.ua", "xn--e1afmkfd.xn--80ao21a", "x.y" };
+
+struct acase {
+    const char *q;
+    uint32_t want; /* index in doms, or NAMETRIE_NONE */
+};
+
+static const struct acase anchoring[] = {
+    { "ex.com", 0 },
+    { "a.ex.com", 0 },
+    { "www.a.ex.com", 0 },
+    { "b.ex.com", 0 },
+    { "a.b.ex.com", 1 },  /* the most specific entry wins */
+    { "z.a.b.ex.com", 1 },
+    { "b.b.ex.com", 0 },
+    { "notex.com", NAMETRIE_NONE },
+    { "ex.com.evil.net", NAMETRIE_NONE },
+    { "x.com", NAMETRIE_NONE },
+    { "com", NAMETRIE_NONE },
+    { ".com", NAMETRIE_NONE },
+    { "", NAMETRIE_NONE },
+    { "xex.com", NAMETRIE_NONE },
+    { "ex.comm", NAMETRIE_NONE },
+    { "e.com.ua", 2 },
+    { "com.ua", 2 },
+    { "m.ua", NAMETRIE_NONE },
+    { "www.xn--e1afmkfd.xn--80ao21a", 3 },
+    { "xn--e1afmkfd.xn--80ao21a", 3 },
+    { "y", NAMETRIE_NONE },
+    { "x.y", 4 },
+    { "a.x.y", 4 },
+    { "ax.y", NAMETRIE_NONE },
+    { ".ex.com", 0 }, /* normalization never produces it; the trie still sees a label boundary */
+};
+
+START_TEST(test_anchoring)
+{
+    static struct keyset ks;
+    memset(&ks, 0, sizeof(ks));
+    for (size_t i = 0; i < sizeof(doms) / sizeof(doms[0]); i++)
+        ks_add(&ks, doms[i], (uint32_t)i);
+    struct nametrie *t = nametrie_build(ks.pool, ks.k, ks.n, true);
+    ck_assert_ptr_nonnull(t);
+    const struct acase *c = &anchoring[_i];
+    uint32_t got = nametrie_lookup(t, c->q, strlen(c->q), NAMETRIE_LABEL);
+    ck_assert_msg(got == c->want, "'%s': got %u want %u", c->q, got, c->want);
+    nametrie_free(t);
+}
+END_TEST
+
+START_TEST(test_modes_forward)
+{
+    static struct keyset ks;
+    memset(&ks, 0, sizeof(ks));
+    ks_add(&ks, "h.com/a", 0);
+    ks_add(&ks, "h.com/a/b", 1);
+    ks_add(&ks, "h.com/", 2);
+    ks_add(&ks, "g.org/x?y=1", 3);
+    ks_add(&ks, "h.com/a", 9); /* duplicate key: stored once */
+    struct nametrie *t = nametrie_build(ks.pool, ks.k, ks.n, false);
+    ck_assert_ptr_nonnull(t);
+    uint32_t v = nametrie_lookup(t, "h.com/a", 7, NAMETRIE_EXACT);
+    ck_assert(v == 0 || v == 9);
+    ck_assert_uint_eq(nametrie_lookup(t, "h.com/a/b", 9, NAMETRIE_EXACT), 1);
+    ck_assert_uint_eq(nametrie_lookup(t, "h.com/a/", 8, NAMETRIE_EXACT), NAMETRIE_NONE);
+    ck_assert_uint_eq(nametrie_lookup(t, "h.com", 5, NAMETRIE_EXACT), NAMETRIE_NONE);
+    ck_assert_uint_eq(nametrie_lookup(t, "h.com/a/b/c", 11, NAMETRIE_PREFIX), 1);
+    ck_assert_uint_eq(nametrie_lookup(t, "h.com/a/", 8, NAMETRIE_PREFIX),
+                      nametrie_lookup(t, "h.com/a", 7, NAMETRIE_EXACT));
+    ck_assert_uint_eq(nametrie_lookup(t, "h.com/zzz", 9, NAMETRIE_PREFIX), 2);
+    ck_assert_uint_eq(nametrie_lookup(t, "h.co", 4, NAMETRIE_PREFIX), NAMETRIE_NONE);
+    ck_assert_uint_eq(nametrie_lookup(t, "g.org/x?y=1", 11, NAMETRIE_EXACT), 3);
+    ck_assert_uint_eq(nametrie_lookup(t, "g.org/x?y=12", 12, NAMETRIE_EXACT), NAMETRIE_NONE);
+    /* keys extending a query */
+    ck_assert_uint_ne(nametrie_lookup_extending(t, "h.com/", 6), NAMETRIE_NONE);
+    ck_assert_uint_eq(nametrie_lookup_extending(t, "g.org/", 6), 3);
+    ck_assert_uint_eq(nametrie_lookup_extending(t, "g.or", 4), 3);
+    ck_assert_uint_eq(nametrie_lookup_extending(t, "g.org/x?y=1", 11), 3);
+    ck_assert_uint_eq(nametrie_lookup_extending(t, "g.org/x?y=12", 12), NAMETRIE_NONE);
+    ck_assert_uint_eq(nametrie_lookup_extending(t, "q.org/", 6), NAMETRIE_NONE);
+    ck_assert_uint_eq(nametrie_lookup_extending(t, "h.com/a/b", 9), 1);
+    ck_assert_uint_ne(nametrie_lookup_extending(t, "", 0), NAMETRIE_NONE);
+    ck_assert_uint_eq(nametrie_nodes(t) <= 2 * 5 + 1, 1);
+    ck_assert_uint_gt(nametrie_bytes(t), 0);
+    nametrie_free(t);
+}
+END_TEST
+
+START_TEST(test_empty_and_limits)
+{
+    struct nametrie *t = nametrie_build("", NULL, 0, true);
+    ck_assert_ptr_nonnull(t);
+    ck_assert_uint_eq(nametrie_lookup(t, "a.com", 5, NAMETRIE_LABEL), NAMETRIE_NONE);
+    ck_assert_uint_eq(nametrie_lookup_extending(t, "a", 1), NAMETRIE_NONE);
+    nametrie_free(t);
+    ck_assert_uint_eq(nametrie_lookup(NULL, "a", 1, NAMETRIE_EXACT), NAMETRIE_NONE);
+    nametrie_free(NULL);
+    /* an empty key is refused */
+    struct nametrie_key k = { 0, 0, 1 };
+    ck_assert_ptr_null(nametrie_build("x", &k, 1, false));
+    /* a key of NAMETRIE_KEY_MAX bytes works (one edge of 65535 bytes), one more is refused */
+    char *big = malloc(NAMETRIE_KEY_MAX + 2);
+    memset(big, 'a', NAMETRIE_KEY_MAX + 1);
+    big[NAMETRIE_KEY_MAX + 1] = '\0';
+    k = (struct nametrie_key){ 0, NAMETRIE_KEY_MAX, 5 };
+    t = nametrie_build(big, &k, 1, true);
+    ck_assert_ptr_nonnull(t);
+    ck_assert_uint_eq(nametrie_lookup(t, big, NAMETRIE_KEY_MAX, NAMETRIE_EXACT), 5);
+    ck_assert_uint_eq(nametrie_lookup(t, big, NAMETRIE_KEY_MAX - 1, NAMETRIE_EXACT), NAMETRIE_NONE);
+    ck_assert_uint_eq(nametrie_lookup(t, big, NAMETRIE_KEY_MAX + 1, NAMETRIE_PREFIX), 5);
+    nametrie_free(t);
+    k.len = NAMETRIE_KEY_MAX + 1;
+    ck_assert_ptr_null(nametrie_build(big, &k, 1, true));
+    free(big);
+}
+END_TEST
+
+/* ---- property test ---- */
+
+static uint64_t rng = 0x9E3779B97F4A7C15ULL;
+static uint32_t rnd(uint32_t n)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)(rng % n);
+}
+
+/* Names over a tiny alphabet so that random queries collide with keys often. */
+static void rand_name(char *out, size_t cap)
+{
+    static const char *labels[] = { "a", "b", "ab", "ba", "aa", "com", "co", "m", "xn--b" };
+    size_t o = 0, n = 1 + rnd(4);
+    for (size_t i = 0; i < n && o + 8 < cap; i++) {
+        if (i)
+            out[o++] = '.';
+        const char *l = labels[rnd(9)];
+        memcpy(out + o, l, strlen(l));
+        o += strlen(l);
+    }
+    out[o] = '\0';
+}
+
+/* naive: the longest key that equals q or is a suffix of q preceded by '.' */
+static uint32_t naive_label(char names[][64], size_t n, const char *q)
+{
+    size_t ql = strlen(q), best = 0;
+    uint32_t bv = NAMETRIE_NONE;
+    for (size_t i = 0; i < n; i++) {
+        size_t kl = strlen(names[i]);
+        if (kl > ql || memcmp(q + ql - kl, names[i], kl) != 0)
+            continue;
+        if (kl < ql && q[ql - kl - 1] != '.')
+            continue;
+        if (kl > best) {
+            best = kl;
+            bv = (uint32_t)i;
+        }
+    }
+    return bv;
+}
+
+static uint32_t naive_prefix(char names[][64], size_t n, const char *q, int exact)
+{
+    size_t ql = strlen(q), best = 0;
+    uint32_t bv = NAMETRIE_NONE;
+    for (size_t i = 0; i < n; i++) {
+        size_t kl = strlen(names[i]);
+        if (kl > ql || memcmp(q, names[i], kl) != 0 || (exact && kl != ql))
+            continue;
+        if (kl > best) {
+            best = kl;
+            bv = (uint32_t)i;
+        }
+    }
+    return bv;
+}
+
+START_TEST(test_property_vs_naive)
+{
+    static char names[300][64];
+    static struct keyset ks;
+    size_t checks = 0;
+    for (int round = 0; round < 60; round++) {
+        memset(&ks, 0, sizeof(ks));
+        size_t n = 1 + rnd(250);
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+            rand_name(names[m], sizeof(names[m]));
+            int dup = 0;
+            for (size_t j = 0; j < m; j++)
+                dup |= strcmp(names[j], names[m]) == 0;
+            if (!dup)
+                m++;
+        }
+        for (size_t i = 0; i < m; i++)
+            ks_add(&ks, names[i], (uint32_t)i);
+        struct nametrie *rev = nametrie_build(ks.pool, ks.k, m, true);
+        for (size_t i = 0; i < m; i++)
+            ks.k[i] = (struct nametrie_key){ 0, 0, 0 };
+        ks.len = 0;
+        ks.n = 0;
+        for (size_t i = 0; i < m; i++)
+            ks_add(&ks, names[i], (uint32_t)i);
+        struct nametrie *fwd = nametrie_build(ks.pool, ks.k, m, false);
+        ck_assert_ptr_nonnull(rev);
+        ck_assert_ptr_nonnull(fwd);
+        ck_assert_uint_le(nametrie_nodes(rev), 2 * m + 1);
+        for (int qi = 0; qi < 100; qi++) {
+            char q[64];
+            if (rnd(3) == 0 && m > 0) { /* a listed name with a random prefix or suffix */
+                char extra[64];
+                rand_name(extra, 30);
+                snprintf(q, sizeof(q), rnd(2) ? "%.30s.%.30s" : "%.30s%.30s", extra, names[rnd((uint32_t)m)]);
+            } else {
+                rand_name(q, sizeof(q));
+            }
+            size_t ql = strlen(q);
+            uint32_t want = naive_label(names, m, q);
+            uint32_t got = nametrie_lookup(rev, q, ql, NAMETRIE_LABEL);
+            ck_assert_msg(got == want, "label '%s': got %u want %u", q, got, want);
+            ck_assert_uint_eq(nametrie_lookup(fwd, q, ql, NAMETRIE_PREFIX), naive_prefix(names, m, q, 0));
+            ck_assert_uint_eq(nametrie_lookup(fwd, q, ql, NAMETRIE_EXACT), naive_prefix(names, m, q, 1));
+            uint32_t ext = nametrie_lookup_extending(fwd, q, ql);
+            int any = 0;
+            for (size_t i = 0; i < m; i++)
+                any |= strncmp(names[i], q, ql) == 0;
+            ck_assert_int_eq(ext != NAMETRIE_NONE, any);
+            if (ext != NAMETRIE_NONE)
+                ck_assert_int_eq(strncmp(names[ext], q, ql), 0);
+            checks++;
+        }
+        nametrie_free(rev);
+        nametrie_free(fwd);
+    }
+    ck_assert_uint_eq(checks, 6000);
+}
+END_TEST
+
+static Suite *nametrie_suite(void)
+{
+    Suite *s = suite_create("nametrie");
+    TCase *tc = tcase_create("valid");
+    tcase_add_loop_test(tc, test_anchoring, 0, (int)(sizeof(anchoring) / sizeof(anchoring[0])));
+    tcase_add_test(tc, test_modes_forward);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("limits");
+    tcase_add_test(tc, test_empty_and_limits);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("property");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_property_vs_naive);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(nametrie_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
