@@ -21,6 +21,7 @@
 
 struct pcapw {
     FILE *f;
+    char *vbuf; /* 1 MiB stdio buffer: generators write hundreds of MB */
     uint64_t packets, bytes;
     int err;
 };
@@ -72,6 +73,9 @@ struct pcapw *pcapw_open(const char *path)
         errno = e;
         return NULL;
     }
+    w->vbuf = malloc(1u << 20);
+    if (w->vbuf)
+        setvbuf(w->f, w->vbuf, _IOFBF, 1u << 20);
     uint8_t h[24];
     put32le(h, 0xa1b2c3d4u);
     put16le(h + 4, 2);
@@ -83,6 +87,7 @@ struct pcapw *pcapw_open(const char *path)
     if (fwrite(h, 1, sizeof(h), w->f) != sizeof(h)) {
         int e = errno ? errno : EIO;
         fclose(w->f);
+        free(w->vbuf);
         free(w);
         errno = e;
         return NULL;
@@ -115,6 +120,7 @@ int pcapw_close(struct pcapw *w)
     int rc = w->err ? -w->err : 0;
     if (fclose(w->f) != 0 && rc == 0)
         rc = -(errno ? errno : EIO);
+    free(w->vbuf);
     free(w);
     return rc;
 }
