@@ -1,0 +1,375 @@
+/* http.c - HTTP/1.x request head dissector, as tolerant as nginx and no more.
+ *
+ * Request head (RFC 9112 2.1, 3, 5), with the variations nginx accepts (ngx_http_parse.c):
+ *   *( CR / LF )                                  empty lines before the request are skipped
+ *   method 1*SP request-target 1*SP HTTP-version *SP (CRLF / LF)
+ *   *( field-name ":" *(SP/HTAB) field-value *(SP/HTAB) (CR+ LF / LF) )
+ *   (CRLF / LF)                                   the empty line ending the head
+ * or, HTTP/0.9 style, "method 1*SP target *SP (CRLF / LF)" with no version and no headers.
+ *   method         1*( "A"-"Z" / "_" / "-" )     anything else: not HTTP (DS_NOT_MINE)
+ *   request-target 1*( %x21-7E / %x80-FF )       origin-form "/p?q" or absolute-form
+ *                                                 "scheme://[userinfo@]host[:port][/p?q]"
+ *   HTTP-version   "HTTP/" 1*DIGIT "." 1*DIGIT  (each <= 99); major 2 or more: DS_NOT_MINE
+ *   field-name     "A"-"Z" / "a"-"z" / DIGIT / "-"; other printable bytes make nginx ignore
+ *                  the line (ignore_invalid_headers, its default), so they are ignored here;
+ *                  SP, HTAB, CTL or DEL in a name, or a line starting with ":", SP or HTAB
+ *                  (obs-fold) get a 400 from nginx and DS_MALFORMED here.
+ * The head is parsed again from its first byte on every call; before the headers are read, the
+ * end of the head is located with memchr so a head arriving byte by byte costs little. */
+#include "http.h"
+
+#include <string.h>
+
+#include "compiler.h"
+
+#define HTTP_HEADERS_MAX 256
+
+static const uint8_t h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+#define H2_PREFACE_LEN (sizeof(h2_preface) - 1)
+
+bool http_is_h2_preface(const uint8_t *buf, size_t len)
+{
+    if (len == 0)
+        return false;
+    size_t n = len < H2_PREFACE_LEN ? len : H2_PREFACE_LEN;
+    return memcmp(buf, h2_preface, n) == 0;
+}
+
+static bool is_method_char(uint8_t c)
+{
+    return (c >= 'A' && c <= 'Z') || c == '_' || c == '-';
+}
+
+static bool is_digit(uint8_t c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static bool is_alpha(uint8_t c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* Bytes nginx keeps in a header name (its lowcase table); '_' needs underscores_in_headers. */
+static bool is_name_char(uint8_t c)
+{
+    return is_alpha(c) || is_digit(c) || c == '-';
+}
+
+static bool is_ctl(uint8_t c)
+{
+    return c < 0x20 || c == 0x7f;
+}
+
+static uint8_t lower(uint8_t c)
+{
+    return c >= 'A' && c <= 'Z' ? (uint8_t)(c | 0x20) : c;
+}
+
+/* Case-insensitive compare of (p, n) with a lower-case literal. */
+static bool eq_nocase(const uint8_t *p, size_t n, const char *lit)
+{
+    size_t l = strlen(lit);
+    if (n != l)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (lower(p[i]) != (uint8_t)lit[i])
+            return false;
+    }
+    return true;
+}
+
+/* True if the comma-separated token list (p, n) holds tok (lower case), case-insensitively. */
+static bool list_has(const uint8_t *p, size_t n, const char *tok)
+{
+    size_t i = 0;
+    while (i < n) {
+        while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == ','))
+            i++;
+        size_t s = i;
+        while (i < n && p[i] != ',')
+            i++;
+        size_t e = i;
+        while (e > s && (p[e - 1] == ' ' || p[e - 1] == '\t'))
+            e--;
+        if (e > s && eq_nocase(p + s, e - s, tok))
+            return true;
+    }
+    return false;
+}
+
+/* Splits an absolute-form target "scheme://authority[path]" into out->abs_authority (userinfo
+ * removed) and out->abs_path. Leaves both empty for any other form. */
+static void split_absolute(struct http_req *out)
+{
+    const uint8_t *t = out->target.p;
+    size_t n = out->target.len, i = 0;
+    if (n == 0 || !is_alpha(t[0]))
+        return;
+    while (i < n && (is_alpha(t[i]) || is_digit(t[i]) || t[i] == '+' || t[i] == '-' ||
+                     t[i] == '.'))
+        i++;
+    if (n - i < 3 || t[i] != ':' || t[i + 1] != '/' || t[i + 2] != '/')
+        return;
+    size_t a = i + 3, e = a;
+    while (e < n && t[e] != '/' && t[e] != '?' && t[e] != '#')
+        e++;
+    for (size_t k = e; k > a; k--) {
+        if (t[k - 1] == '@') {   /* userinfo: nginx refuses it; a lax server uses the host */
+            a = k;
+            break;
+        }
+    }
+    out->abs_authority.p = t + a;
+    out->abs_authority.len = e - a;
+    out->abs_path.p = t + e;
+    out->abs_path.len = n - e;
+}
+
+/* Parses the request line starting at *pos (leading empty lines already skipped). On DS_OK
+ * *pos is just past its LF and *http09 says whether it had no version. */
+static enum dstatus parse_request_line(const uint8_t *buf, size_t len, size_t *pos,
+                                       struct http_req *out, bool *http09, size_t *err_off)
+{
+    size_t i = *pos;
+    size_t s = i;
+    while (i < len && is_method_char(buf[i]))
+        i++;
+    if (i == len)
+        return DS_NEED_MORE;
+    if (i == s || buf[i] != ' ')
+        return DS_NOT_MINE;
+    out->method.p = buf + s;
+    out->method.len = i - s;
+    while (i < len && buf[i] == ' ')
+        i++;
+    if (i == len)
+        return DS_NEED_MORE;
+    s = i;
+    while (i < len && buf[i] > 0x20 && buf[i] != 0x7f)
+        i++;
+    if (i == len)
+        return DS_NEED_MORE;
+    if (i == s || (buf[i] != ' ' && buf[i] != '\r' && buf[i] != '\n')) {
+        *err_off = i;   /* control byte in (or instead of) the target */
+        return DS_MALFORMED;
+    }
+    out->target.p = buf + s;
+    out->target.len = i - s;
+    while (i < len && buf[i] == ' ')
+        i++;
+    if (i == len)
+        return DS_NEED_MORE;
+    *http09 = buf[i] == '\r' || buf[i] == '\n';
+    if (!*http09) {
+        static const char http_slash[] = "HTTP/";
+        s = i;
+        for (size_t k = 0; k < 5; k++, i++) {
+            if (i == len)
+                return DS_NEED_MORE;
+            if (buf[i] != (uint8_t)http_slash[k]) {
+                *err_off = i;
+                return DS_MALFORMED;
+            }
+        }
+        /* nginx: 1*DIGIT "." 1*DIGIT, each number at most 99 */
+        unsigned major = 0, minor = 0;
+        size_t d0 = i;
+        while (i < len && is_digit(buf[i]) && major <= 99)
+            major = major * 10 + (unsigned)(buf[i++] - '0');
+        if (i == len)
+            return DS_NEED_MORE;
+        if (i == d0 || major > 99 || buf[i] != '.') {
+            *err_off = i;
+            return DS_MALFORMED;
+        }
+        d0 = ++i;
+        while (i < len && is_digit(buf[i]) && minor <= 99)
+            minor = minor * 10 + (unsigned)(buf[i++] - '0');
+        if (i == len)
+            return DS_NEED_MORE;
+        if (i == d0 || minor > 99) {
+            *err_off = i;
+            return DS_MALFORMED;
+        }
+        if (major >= 2)
+            return DS_NOT_MINE;   /* "PRI * HTTP/2.0": nginx answers 505 */
+        out->version.p = buf + s;
+        out->version.len = i - s;
+        while (i < len && buf[i] == ' ')
+            i++;
+        if (i == len)
+            return DS_NEED_MORE;
+    }
+    if (buf[i] == '\r') {
+        if (++i == len)
+            return DS_NEED_MORE;
+        if (buf[i] != '\n') {
+            *err_off = i;
+            return DS_MALFORMED;
+        }
+    } else if (buf[i] != '\n') {
+        *err_off = i;
+        return DS_MALFORMED;
+    }
+    *pos = i + 1;
+    split_absolute(out);
+    return DS_OK;
+}
+
+/* Finds the end of the head: the first empty line ("\n" or "\r\n") at or after line start pos.
+ * Returns its end offset, or 0 if not within buf[0, lim). */
+static size_t find_head_end(const uint8_t *buf, size_t lim, size_t pos)
+{
+    if (pos < lim && buf[pos] == '\n')
+        return pos + 1;
+    if (pos + 1 < lim && buf[pos] == '\r' && buf[pos + 1] == '\n')
+        return pos + 2;
+    size_t i = pos;
+    while (i < lim) {
+        const uint8_t *lf = memchr(buf + i, '\n', lim - i);
+        if (lf == NULL)
+            return 0;
+        size_t j = (size_t)(lf - buf) + 1;
+        if (j < lim && buf[j] == '\n')
+            return j + 1;
+        if (j + 1 < lim && buf[j] == '\r' && buf[j + 1] == '\n')
+            return j + 2;
+        i = j;
+    }
+    return 0;
+}
+
+/* Content-Length value at buf[vs, vs + n): digits only, below 2^63, once (nginx: 400). */
+static enum dstatus set_content_length(struct http_req *out, const uint8_t *buf, size_t vs,
+                                       size_t n, size_t line, size_t *err_off)
+{
+    if (out->has_content_length || n == 0) {
+        *err_off = line;
+        return DS_MALFORMED;
+    }
+    uint64_t x = 0;
+    for (size_t i = vs; i < vs + n; i++) {
+        uint64_t d = (uint64_t)(buf[i] - '0');
+        if (!is_digit(buf[i]) || x > (UINT64_C(0x7fffffffffffffff) - d) / 10) {
+            *err_off = i;
+            return DS_MALFORMED;
+        }
+        x = x * 10 + d;
+    }
+    out->has_content_length = true;
+    out->content_length = x;
+    return DS_OK;
+}
+
+/* Parses the header lines from pos. The caller has found the empty line ending the head, so
+ * every scan below meets a LF before the end of buf. */
+static enum dstatus parse_headers(const uint8_t *buf, size_t pos, struct http_req *out,
+                                  size_t *err_off)
+{
+    unsigned count = 0;
+    size_t i = pos;
+    for (;;) {
+        if (buf[i] == '\n') {
+            out->head_len = i + 1;
+            return DS_OK;
+        }
+        if (buf[i] == '\r') {
+            if (buf[i + 1] != '\n') {
+                *err_off = i + 1;
+                return DS_MALFORMED;
+            }
+            out->head_len = i + 2;
+            return DS_OK;
+        }
+        if (buf[i] == ' ' || buf[i] == '\t' || buf[i] == ':') {
+            *err_off = i;   /* obs-fold or an empty name: nginx 400 */
+            return DS_MALFORMED;
+        }
+        if (++count > HTTP_HEADERS_MAX)
+            return DS_LIMIT;
+        size_t line = i, ns = i;
+        bool invalid = false;
+        while (buf[i] != ':' && buf[i] != '\r' && buf[i] != '\n') {
+            if (is_ctl(buf[i]) || buf[i] == ' ') {
+                *err_off = i;
+                return DS_MALFORMED;
+            }
+            if (!is_name_char(buf[i]))
+                invalid = true;
+            i++;
+        }
+        size_t ne = i;
+        size_t vs = i, ve = i;
+        if (buf[i] == ':') {
+            i++;
+            while (buf[i] == ' ' || buf[i] == '\t')
+                i++;
+            vs = i;
+            while (buf[i] != '\r' && buf[i] != '\n') {
+                if (buf[i] == 0) {
+                    *err_off = i;
+                    return DS_MALFORMED;
+                }
+                i++;
+            }
+            ve = i;
+            while (ve > vs && (buf[ve - 1] == ' ' || buf[ve - 1] == '\t'))
+                ve--;
+        }
+        /* line end: CR+ LF (nginx tolerates repeated CR here) or LF */
+        while (buf[i] == '\r')
+            i++;
+        if (buf[i] != '\n') {
+            *err_off = i;
+            return DS_MALFORMED;
+        }
+        i++;
+        if (invalid)
+            continue;   /* nginx ignore_invalid_headers: the line does not exist */
+        const uint8_t *name = buf + ns, *v = buf + vs;
+        size_t nl = ne - ns, vl = ve - vs;
+        if (eq_nocase(name, nl, "host")) {
+            if (out->n_host == 0)
+                out->host = (struct span){ v, vl };
+            else if (out->n_host == 1)
+                out->host2 = (struct span){ v, vl };
+            out->n_host++;
+        } else if (eq_nocase(name, nl, "content-length")) {
+            enum dstatus st = set_content_length(out, buf, vs, vl, line, err_off);
+            if (st != DS_OK)
+                return st;
+        } else if (eq_nocase(name, nl, "transfer-encoding")) {
+            out->chunked = eq_nocase(v, vl, "chunked");
+        } else if (eq_nocase(name, nl, "upgrade")) {
+            out->upgrade_h2c = out->upgrade_h2c || list_has(v, vl, "h2c");
+        }
+    }
+}
+
+enum dstatus http_req_parse(const uint8_t *buf, size_t len, struct http_req *out, size_t *err_off)
+{
+    memset(out, 0, sizeof(*out));
+    *err_off = 0;
+    size_t lim = len < HTTP_HEAD_MAX ? len : HTTP_HEAD_MAX;
+    size_t pos = 0;
+    while (pos < lim && (buf[pos] == '\r' || buf[pos] == '\n'))
+        pos++;
+    if (pos == lim)
+        return len > HTTP_HEAD_MAX ? DS_LIMIT : DS_NEED_MORE;
+    if (!is_method_char(buf[pos]))
+        return DS_NOT_MINE;
+    bool http09 = false;
+    enum dstatus st = parse_request_line(buf, lim, &pos, out, &http09, err_off);
+    if (st == DS_NEED_MORE && len > HTTP_HEAD_MAX)
+        return DS_LIMIT;
+    if (st != DS_OK)
+        return st;
+    if (http09) {
+        out->head_len = pos;
+        return DS_OK;
+    }
+    if (find_head_end(buf, lim, pos) == 0)
+        return len > HTTP_HEAD_MAX ? DS_LIMIT : DS_NEED_MORE;
+    return parse_headers(buf, pos, out, err_off);
+}

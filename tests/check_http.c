@@ -1,0 +1,382 @@
+/* check_http.c - Check suite for the HTTP/1.x request head dissector (proxy/http.c).
+ *
+ * Table cases cover every HTTP row of EVASION.md the dissector handles (H1-H9, H12-H14) plus
+ * the nginx rejections; real requests come from tests/fixtures/http (manifest.tsv). Every input
+ * is placed against a PROT_NONE page (tests/lib/guard.h). */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http.h"
+#include "lib/guard.h"
+
+static enum dstatus parse_guarded(const void *in, size_t len, struct http_req *r, size_t *err)
+{
+    uint8_t *p = guard_copy(in, len);
+    return http_req_parse(p, len, r, err);
+}
+
+static bool span_is(struct span s, const char *str)
+{
+    return s.len == strlen(str) && (s.len == 0 || memcmp(s.p, str, s.len) == 0);
+}
+
+#define SPAN_FMT "'%.*s'"
+#define SPAN_ARG(s) (int)(s).len, (const char *)(s).p
+
+/* ---------------------------------------------------------------- table */
+
+struct http_case {
+    const char *id;         /* EVASION.md row or short name */
+    const char *in;
+    enum dstatus st;
+    const char *host;       /* expected host (NULL: don't care) */
+    const char *target;     /* expected target (NULL: don't care) */
+    const char *abs_auth;   /* expected abs_authority ("" = none) */
+    const char *abs_path;
+    unsigned n_host;
+    size_t err_off;         /* for DS_MALFORMED */
+};
+
+#define GET "GET / HTTP/1.1\r\n"
+
+static const struct http_case cases[] = {
+    /* accepted, with the name a filter must see */
+    { "plain", GET "Host: example.com\r\n\r\n", DS_OK, "example.com", "/", "", "", 1, 0 },
+    { "H1 name case", GET "hOsT: example.com\r\n\r\n", DS_OK, "example.com", "/", "", "", 1, 0 },
+    { "H1 HOST", GET "HOST: example.com\r\n\r\n", DS_OK, "example.com", "/", "", "", 1, 0 },
+    { "H2 value case", GET "Host: ExAmPlE.cOm\r\n\r\n", DS_OK, "ExAmPlE.cOm", "/", "", "", 1, 0 },
+    { "H3 no space", GET "Host:example.com\r\n\r\n", DS_OK, "example.com", "/", "", "", 1, 0 },
+    { "H4 tabs", GET "Host:\t example.com \t\r\n\r\n", DS_OK, "example.com", "/", "", "", 1, 0 },
+    { "H4 inner space kept", GET "Host: exa mple.com\r\n\r\n", DS_OK, "exa mple.com", "/", "", "",
+      1, 0 },
+    { "H5 trailing dot", GET "Host: example.com.\r\n\r\n", DS_OK, "example.com.", "/", "", "", 1,
+      0 },
+    { "H6 spaces", "GET    /p?q=1    HTTP/1.1   \r\nHost: a.example\r\n\r\n", DS_OK, "a.example",
+      "/p?q=1", "", "", 1, 0 },
+    { "H7 empty lines", "\r\n\r\n\n\r\nGET / HTTP/1.1\r\nHost: a.example\r\n\r\n", DS_OK,
+      "a.example", "/", "", "", 1, 0 },
+    { "H8 bare LF", "GET /x HTTP/1.1\nHost: a.example\nAccept: */*\n\n", DS_OK, "a.example", "/x",
+      "", "", 1, 0 },
+    { "H8 mixed", "GET /x HTTP/1.1\r\nHost: a.example\n\r\n", DS_OK, "a.example", "/x", "", "", 1,
+      0 },
+    { "H8 CR CR LF", GET "Host: a.example\r\r\n\r\n", DS_OK, "a.example", "/", "", "", 1, 0 },
+    { "H12 absolute", "GET http://blocked.example/x?y HTTP/1.1\r\nHost: allowed.example\r\n\r\n",
+      DS_OK, "allowed.example", "http://blocked.example/x?y", "blocked.example", "/x?y", 1, 0 },
+    { "H12 port userinfo", "GET http://u:pw@blocked.example:8080 HTTP/1.1\r\nHost: ok\r\n\r\n",
+      DS_OK, "ok", NULL, "blocked.example:8080", "", 1, 0 },
+    { "H12 scheme case", "GET HTTP://Blocked.Example:80/ HTTP/1.1\r\n\r\n", DS_OK, "", NULL,
+      "Blocked.Example:80", "/", 0, 0 },
+    { "H12 query only", "GET https://b.example?q HTTP/1.1\r\n\r\n", DS_OK, "", NULL, "b.example",
+      "?q", 0, 0 },
+    { "H12 ipv6", "GET http://[::1]:80/ HTTP/1.1\r\n\r\n", DS_OK, "", NULL, "[::1]:80", "/", 0,
+      0 },
+    { "H12 not absolute", "GET foo:bar HTTP/1.1\r\nHost: a\r\n\r\n", DS_OK, "a", "foo:bar", "", "",
+      1, 0 },
+    { "H13 two hosts", GET "Host: allowed.example\r\nHost: blocked.example\r\n\r\n", DS_OK,
+      "allowed.example", "/", "", "", 2, 0 },
+    { "H13 three hosts", GET "Host: a\r\nhost: b\r\nHOST: c\r\n\r\n", DS_OK, "a", "/", "", "", 3,
+      0 },
+    { "H14 port", GET "Host: name.example:80\r\n\r\n", DS_OK, "name.example:80", "/", "", "", 1,
+      0 },
+    { "H14 percent", GET "Host: %62locked.example\r\n\r\n", DS_OK, "%62locked.example", "/", "",
+      "", 1, 0 },
+    { "H14 idn", GET "Host: \xd0\xbf\xd1\x80\xd0\xb8\xd0\xbc\xd0\xb5\xd1\x80.\xd1\x80\xd1\x84\r\n\r\n",
+      DS_OK, "\xd0\xbf\xd1\x80\xd0\xb8\xd0\xbc\xd0\xb5\xd1\x80.\xd1\x80\xd1\x84", "/", "", "", 1, 0 },
+    { "no host", GET "Accept: */*\r\n\r\n", DS_OK, "", "/", "", "", 0, 0 },
+    { "empty host", GET "Host:\r\n\r\n", DS_OK, "", "/", "", "", 1, 0 },
+    { "colon-less line", GET "Foo\r\nHost: a\r\n\r\n", DS_OK, "a", "/", "", "", 1, 0 },
+    { "HTTP/1.0", "GET / HTTP/1.0\r\n\r\n", DS_OK, "", "/", "", "", 0, 0 },
+    { "HTTP/0.9", "GET /old\r\n", DS_OK, "", "/old", "", "", 0, 0 },
+    { "HTTP/0.9 spaces", "GET /old  \n", DS_OK, "", "/old", "", "", 0, 0 },
+    { "odd method", "M-SEARCH_X * HTTP/1.1\r\nHost: a\r\n\r\n", DS_OK, "a", "*", "", "", 1, 0 },
+    /* nginx ignores header lines with bytes outside [A-Za-z0-9-] in the name */
+    { "invalid name ignored", GET "X@Host: evil\r\nHost: good\r\n\r\n", DS_OK, "good", "/", "",
+      "", 1, 0 },
+    { "underscore ignored", GET "Host_: evil\r\nHost: good\r\n\r\n", DS_OK, "good", "/", "", "", 1,
+      0 },
+    { "8-bit name ignored", GET "Ho\xc5\x9ft: evil\r\n\r\n", DS_OK, "", "/", "", "", 0, 0 },
+
+    /* rejected by nginx with 400 */
+    { "obs-fold", GET "Host: a\r\n b.example\r\n\r\n", DS_MALFORMED, NULL, NULL, NULL, NULL, 0,
+      25 },
+    { "obs-fold tab", GET "X: 1\r\n\tHost: b\r\n\r\n", DS_MALFORMED, NULL, NULL, NULL, NULL, 0,
+      22 },
+    { "space before colon", GET "Host : a\r\n\r\n", DS_MALFORMED, NULL, NULL, NULL, NULL, 0, 20 },
+    { "space in name", GET "Ho st: a\r\n\r\n", DS_MALFORMED, NULL, NULL, NULL, NULL, 0, 18 },
+    { "ctl in name", GET "Ho\x01st: a\r\n\r\n", DS_MALFORMED, NULL, NULL, NULL, NULL, 0, 18 },
+    { "empty name", GET ": a\r\n\r\n", DS_MALFORMED, NULL, NULL, NULL, NULL, 0, 16 },
+    { "NUL in value", GET "Host: a\x00" "b\r\n\r\n", DS_MALFORMED, NULL, NULL, NULL, NULL, 0, 23 },
+    { "CR inside value", GET "Host: a\rb\r\n\r\n", DS_MALFORMED, NULL, NULL, NULL, NULL, 0, 24 },
+    { "bad CRLF at end", GET "Host: a\r\n\rX\r\n\r\n", DS_MALFORMED, NULL, NULL, NULL, NULL, 0, 26 },
+    { "lower-case version", "GET / http/1.1\r\n\r\n", DS_MALFORMED, NULL, NULL, NULL, NULL, 0, 6 },
+    { "space in target", "GET /a b HTTP/1.1\r\n\r\n", DS_MALFORMED, NULL, NULL, NULL, NULL, 0, 7 },
+    { "ctl in target", "GET /a\x01 HTTP/1.1\r\n\r\n", DS_MALFORMED, NULL, NULL, NULL, NULL, 0,
+      6 },
+    { "CR without LF", "GET / HTTP/1.1\rHost: a\r\n\r\n", DS_MALFORMED, NULL, NULL, NULL, NULL, 0,
+      15 },
+    { "no minor", "GET / HTTP/1\r\n\r\n", DS_MALFORMED, NULL, NULL, NULL, NULL, 0, 12 },
+    { "version 100", "GET / HTTP/100.1\r\n\r\n", DS_MALFORMED, NULL, NULL, NULL, NULL, 0, 14 },
+    { "tab after method", "GET\t/ HTTP/1.1\r\n\r\n", DS_NOT_MINE, NULL, NULL, NULL, NULL, 0, 0 },
+    { "CL letters", GET "Content-Length: 12a\r\n\r\n", DS_MALFORMED, NULL, NULL, NULL, NULL, 0,
+      34 },
+    { "CL empty", GET "Content-Length:\r\n\r\n", DS_MALFORMED, NULL, NULL, NULL, NULL, 0, 16 },
+    { "CL twice", GET "Content-Length: 1\r\nContent-Length: 1\r\n\r\n", DS_MALFORMED, NULL, NULL,
+      NULL, NULL, 0, 35 },
+    { "CL overflow", GET "Content-Length: 9223372036854775808\r\n\r\n", DS_MALFORMED, NULL, NULL,
+      NULL, NULL, 0, 50 },
+
+    /* not HTTP/1 */
+    { "h2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", DS_NOT_MINE, NULL, NULL, NULL, NULL, 0, 0 },
+    { "HTTP/2.0 line", "GET / HTTP/2.0\r\n\r\n", DS_NOT_MINE, NULL, NULL, NULL, NULL, 0, 0 },
+    { "lower-case method", "get / HTTP/1.1\r\n\r\n", DS_NOT_MINE, NULL, NULL, NULL, NULL, 0, 0 },
+    { "TLS", "\x16\x03\x01\x02\x00\x01", DS_NOT_MINE, NULL, NULL, NULL, NULL, 0, 0 },
+    { "SSH", "SSH-2.0-OpenSSH_9.2\r\n", DS_NOT_MINE, NULL, NULL, NULL, NULL, 0, 0 },
+    { "empty method", "\r\n / HTTP/1.1\r\n\r\n", DS_NOT_MINE, NULL, NULL, NULL, NULL, 0, 0 },
+};
+
+START_TEST(test_table)
+{
+    const struct http_case *c = &cases[_i];
+    size_t len = strlen(c->in);
+    if (strcmp(c->id, "NUL in value") == 0)
+        len = sizeof(GET "Host: a\x00" "b\r\n\r\n") - 1;
+    struct http_req r;
+    size_t err = 12345;
+    enum dstatus st = parse_guarded(c->in, len, &r, &err);
+    ck_assert_msg(st == c->st, "%s: got %s (err %zu), want %s", c->id, dstatus_name(st), err,
+                  dstatus_name(c->st));
+    if (st == DS_MALFORMED)
+        ck_assert_msg(err == c->err_off, "%s: err_off %zu, want %zu", c->id, err, c->err_off);
+    if (st != DS_OK) {
+        guard_free();
+        return;
+    }
+    ck_assert_msg(r.head_len == len, "%s: head_len %zu of %zu", c->id, r.head_len, len);
+    if (c->host != NULL)
+        ck_assert_msg(span_is(r.host, c->host), "%s: host " SPAN_FMT, c->id, SPAN_ARG(r.host));
+    if (c->target != NULL)
+        ck_assert_msg(span_is(r.target, c->target), "%s: target " SPAN_FMT, c->id,
+                      SPAN_ARG(r.target));
+    ck_assert_msg(span_is(r.abs_authority, c->abs_auth), "%s: abs_authority " SPAN_FMT, c->id,
+                  SPAN_ARG(r.abs_authority));
+    ck_assert_msg(span_is(r.abs_path, c->abs_path), "%s: abs_path " SPAN_FMT, c->id,
+                  SPAN_ARG(r.abs_path));
+    ck_assert_uint_eq(r.n_host, c->n_host);
+    /* every strict prefix of an accepted head is NEED_MORE */
+    for (size_t k = 0; k < len; k++) {
+        st = parse_guarded(c->in, k, &r, &err);
+        ck_assert_msg(st == DS_NEED_MORE, "%s: prefix %zu gave %s", c->id, k, dstatus_name(st));
+    }
+    guard_free();
+}
+END_TEST
+
+START_TEST(test_fields)
+{
+    struct http_req r;
+    size_t err;
+    static const char two[] = GET "Host: allowed.example\r\nHost: blocked.example\r\n\r\n";
+    ck_assert_int_eq(parse_guarded(two, sizeof(two) - 1, &r, &err), DS_OK);
+    ck_assert(span_is(r.host2, "blocked.example"));
+    ck_assert(span_is(r.method, "GET"));
+    ck_assert(span_is(r.version, "HTTP/1.1"));
+
+    static const char old[] = "GET /old\r\n";
+    ck_assert_int_eq(parse_guarded(old, sizeof(old) - 1, &r, &err), DS_OK);
+    ck_assert_uint_eq(r.version.len, 0);
+    ck_assert_uint_eq(r.head_len, 10);
+
+    static const char body[] = "POST /f HTTP/1.1\r\nContent-Length:  42 \r\nHost: a\r\n\r\n";
+    ck_assert_int_eq(parse_guarded(body, sizeof(body) - 1, &r, &err), DS_OK);
+    ck_assert(r.has_content_length);
+    ck_assert_uint_eq(r.content_length, 42);
+    ck_assert(!r.chunked);
+    ck_assert(span_is(r.method, "POST"));
+
+    static const char max[] = GET "Content-Length: 9223372036854775807\r\n\r\n";
+    ck_assert_int_eq(parse_guarded(max, sizeof(max) - 1, &r, &err), DS_OK);
+    ck_assert_uint_eq(r.content_length, UINT64_C(9223372036854775807));
+
+    static const char te[] = "POST / HTTP/1.1\r\nTransfer-Encoding: ChUnKeD\r\n\r\n";
+    ck_assert_int_eq(parse_guarded(te, sizeof(te) - 1, &r, &err), DS_OK);
+    ck_assert(r.chunked);
+    ck_assert(!r.has_content_length);
+    static const char te2[] = "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n";
+    ck_assert_int_eq(parse_guarded(te2, sizeof(te2) - 1, &r, &err), DS_OK);
+    ck_assert(!r.chunked);   /* nginx answers 501 to anything but exactly "chunked" */
+
+    static const char up[] = GET "Connection: Upgrade\r\nUpgrade: websocket, H2C \r\n\r\n";
+    ck_assert_int_eq(parse_guarded(up, sizeof(up) - 1, &r, &err), DS_OK);
+    ck_assert(r.upgrade_h2c);
+    static const char up2[] = GET "Upgrade: h2c2, xh2c\r\n\r\n";
+    ck_assert_int_eq(parse_guarded(up2, sizeof(up2) - 1, &r, &err), DS_OK);
+    ck_assert(!r.upgrade_h2c);
+    guard_free();
+}
+END_TEST
+
+/* H11 / pipelining: the next request starts at head_len + content_length. */
+START_TEST(test_pipelined)
+{
+    static const char two[] = "POST /a HTTP/1.1\r\nHost: allowed.example\r\nContent-Length: 5\r\n"
+                              "\r\nhelloGET /b HTTP/1.1\r\nHost: blocked.example\r\n\r\n"
+                              "GET /c HTTP/1.1\nHost: third.example\n\n";
+    size_t len = sizeof(two) - 1, off = 0;
+    const char *want[] = { "allowed.example", "blocked.example", "third.example" };
+    const char *path[] = { "/a", "/b", "/c" };
+    uint8_t *p = guard_copy(two, len);
+    for (size_t i = 0; i < 3; i++) {
+        struct http_req r;
+        size_t err;
+        ck_assert_int_eq(http_req_parse(p + off, len - off, &r, &err), DS_OK);
+        ck_assert(span_is(r.host, want[i]));
+        ck_assert(span_is(r.target, path[i]));
+        off += r.head_len + r.content_length;
+    }
+    ck_assert_uint_eq(off, len);
+    guard_free();
+}
+END_TEST
+
+/* ---------------------------------------------------------------- real requests */
+
+START_TEST(test_fixtures)
+{
+    const char *dir = getenv("QG_FIXTURES") ? getenv("QG_FIXTURES") : "tests/fixtures";
+    char path[512], line[1024];
+    snprintf(path, sizeof(path), "%s/http/manifest.tsv", dir);
+    FILE *m = fopen(path, "r");
+    ck_assert_msg(m != NULL, "cannot open %s", path);
+    unsigned n = 0;
+    while (fgets(line, sizeof(line), m) != NULL) {
+        char file[128], proto[16], host[128], target[512];
+        line[strcspn(line, "\n")] = '\0';
+        ck_assert_int_eq(sscanf(line, "%127[^\t]\t%15[^\t]\t%127[^\t]\t%511[^\t]", file, proto,
+                                host, target), 4);
+        static uint8_t data[8192];
+        snprintf(path, sizeof(path), "%s/http/%s", dir, file);
+        FILE *f = fopen(path, "rb");
+        ck_assert_msg(f != NULL, "cannot open %s", path);
+        size_t len = fread(data, 1, sizeof(data), f);
+        fclose(f);
+        struct http_req r;
+        size_t err = 0;
+        enum dstatus st = parse_guarded(data, len, &r, &err);
+        if (strcmp(proto, "h2c") == 0) {
+            ck_assert_msg(st == DS_NOT_MINE, "%s: %s", file, dstatus_name(st));
+            ck_assert(http_is_h2_preface(data, len));
+            n++;
+            continue;
+        }
+        ck_assert(!http_is_h2_preface(data, len));
+        ck_assert_msg(st == DS_OK, "%s: %s at %zu", file, dstatus_name(st), err);
+        ck_assert_msg(span_is(r.host, host), "%s: host " SPAN_FMT, file, SPAN_ARG(r.host));
+        ck_assert_msg(span_is(r.target, target), "%s: target " SPAN_FMT, file,
+                      SPAN_ARG(r.target));
+        ck_assert_uint_eq(r.head_len, len);
+        ck_assert_uint_eq(r.n_host, 1);
+        if (strstr(file, "nghttp_31") != NULL)
+            ck_assert(r.upgrade_h2c);
+        for (size_t k = 0; k < len; k++) {
+            st = parse_guarded(data, k, &r, &err);
+            ck_assert_msg(st == DS_NEED_MORE, "%s: prefix %zu: %s", file, k, dstatus_name(st));
+        }
+        n++;
+    }
+    fclose(m);
+    ck_assert_uint_ge(n, 6);
+    guard_free();
+}
+END_TEST
+
+START_TEST(test_h2_preface)
+{
+    static const char pre[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    for (size_t k = 1; k <= 24; k++)
+        ck_assert(http_is_h2_preface(guard_copy(pre, k), k));
+    ck_assert(!http_is_h2_preface(guard_copy(pre, 0), 0));
+    ck_assert(!http_is_h2_preface(guard_copy("PRI * HTTP/1.1", 14), 14));
+    ck_assert(!http_is_h2_preface(guard_copy("GET", 3), 3));
+    /* a preface prefix is a valid HTTP/1 prefix until the version says 2.0 */
+    struct http_req r;
+    size_t err;
+    ck_assert_int_eq(parse_guarded(pre, 10, &r, &err), DS_NEED_MORE);
+    ck_assert_int_eq(parse_guarded(pre, 16, &r, &err), DS_NOT_MINE);
+    guard_free();
+}
+END_TEST
+
+/* ---------------------------------------------------------------- limits */
+
+START_TEST(test_limits)
+{
+    static char big[HTTP_HEAD_MAX + 4096];
+    struct http_req r;
+    size_t err;
+    /* H9: kilobytes of padding headers before Host are fine */
+    size_t n = (size_t)snprintf(big, sizeof(big), GET);
+    for (int i = 0; i < 200; i++)
+        n += (size_t)snprintf(big + n, sizeof(big) - n, "X-Pad-%03d: %0200d\r\n", i, 0);
+    n += (size_t)snprintf(big + n, sizeof(big) - n, "Host: late.example\r\n\r\n");
+    ck_assert_uint_gt(n, 40000);
+    ck_assert_int_eq(parse_guarded(big, n, &r, &err), DS_OK);
+    ck_assert(span_is(r.host, "late.example"));
+
+    /* 256 headers OK, 257 LIMIT */
+    for (int count = 256; count <= 257; count++) {
+        n = (size_t)snprintf(big, sizeof(big), GET);
+        for (int i = 0; i < count - 1; i++)
+            n += (size_t)snprintf(big + n, sizeof(big) - n, "X: %d\r\n", i);
+        n += (size_t)snprintf(big + n, sizeof(big) - n, "Host: h\r\n\r\n");
+        ck_assert_int_eq(parse_guarded(big, n, &r, &err), count == 256 ? DS_OK : DS_LIMIT);
+    }
+
+    /* a head that does not end within HTTP_HEAD_MAX bytes */
+    n = (size_t)snprintf(big, sizeof(big), GET "X: ");
+    memset(big + n, 'a', sizeof(big) - n);
+    ck_assert_int_eq(parse_guarded(big, HTTP_HEAD_MAX, &r, &err), DS_NEED_MORE);
+    ck_assert_int_eq(parse_guarded(big, HTTP_HEAD_MAX + 1, &r, &err), DS_LIMIT);
+    /* a head ending exactly at HTTP_HEAD_MAX is accepted */
+    memcpy(big + HTTP_HEAD_MAX - 4, "\r\n\r\n", 4);
+    ck_assert_int_eq(parse_guarded(big, HTTP_HEAD_MAX, &r, &err), DS_OK);
+    ck_assert_uint_eq(r.head_len, HTTP_HEAD_MAX);
+    /* a request line longer than HTTP_HEAD_MAX, and endless empty lines */
+    memcpy(big, "GET /", 5);
+    memset(big + 5, 'a', sizeof(big) - 5);
+    ck_assert_int_eq(parse_guarded(big, sizeof(big), &r, &err), DS_LIMIT);
+    memset(big, '\n', sizeof(big));
+    ck_assert_int_eq(parse_guarded(big, HTTP_HEAD_MAX, &r, &err), DS_NEED_MORE);
+    ck_assert_int_eq(parse_guarded(big, sizeof(big), &r, &err), DS_LIMIT);
+    guard_free();
+}
+END_TEST
+
+static Suite *http_suite(void)
+{
+    Suite *s = suite_create("http");
+    TCase *tc = tcase_create("table");
+    tcase_add_loop_test(tc, test_table, 0, (int)(sizeof(cases) / sizeof(cases[0])));
+    suite_add_tcase(s, tc);
+    tc = tcase_create("valid");
+    tcase_add_test(tc, test_fields);
+    tcase_add_test(tc, test_pipelined);
+    tcase_add_test(tc, test_fixtures);
+    tcase_add_test(tc, test_h2_preface);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("limit");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_limits);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(http_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
