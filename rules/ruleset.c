@@ -389,6 +389,18 @@ static int parse_cidr(const char *s, size_t len, const char *slash, struct ipent
     return 0;
 }
 
+/* Only hex digits, '.' and ':': the address part of a CIDR (checked for real later). */
+static bool looks_ip(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
+              c == '.' || c == ':'))
+            return false;
+    }
+    return true;
+}
+
 int ruleset_builder_add(struct ruleset_builder *b, const char *text, size_t len,
                         const struct rule_attrs *attrs, char *err, size_t errlen)
 {
@@ -421,10 +433,18 @@ int ruleset_builder_add(struct ruleset_builder *b, const char *text, size_t len,
             return rc;
     } else if (memmem(text, len, "://", 3)) {
         return fail(err, errlen, "unsupported URL scheme", text, len);
-    } else if ((slash = memchr(text, '/', len))) {
+    } else if ((slash = memchr(text, '/', len)) && looks_ip(text, (size_t)(slash - text))) {
         kind = RULE_IP;
         if ((rc = parse_cidr(text, len, slash, &ip, nt, &nlen, err, errlen)))
             return rc;
+    } else if (slash) {
+        /* "host/path" without a scheme: a URL (matching ignores the scheme anyway) */
+        char u[ENTRY_TEXT_MAX + 8];
+        memcpy(u, "http://", 7);
+        memcpy(u + 7, text, len);
+        kind = RULE_URL;
+        if ((rc = parse_url(u, len + 7, nt, &nlen, NULL, 0)))
+            return fail(err, errlen, "invalid URL", text, len);
     } else {
         const char *h = text;
         size_t hl = len;
