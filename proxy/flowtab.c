@@ -1,0 +1,316 @@
+/* flowtab.c - bidirectional flow table: chained hash over a pre-allocated flow pool, clock
+ * eviction when full, idle timeouts by state.
+ *
+ * Key (canonical order, both directions hash alike):
+ *   | ipver | proto | addr[0] 16 | addr[1] 16 | port[0] | port[1] |  with (addr,port)[0] <= [1]
+ * Chains and the free list run through flow.hnext (index + 1, 0 = end). */
+#include "flowtab.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "compiler.h"
+#include "hash.h"
+
+struct flowtab {
+    struct flowtab_cfg cfg;
+    struct flowtab_stats st;
+    struct flow *pool;
+    uint32_t *buckets;     /* index + 1 */
+    uint32_t mask;         /* nbuckets - 1 */
+    uint32_t free_head;    /* index + 1 */
+    uint32_t hand;         /* clock hand */
+    uint64_t seed;
+};
+
+void flowtab_cfg_default(struct flowtab_cfg *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->max_flows = 1u << 20;
+    cfg->tcp_est_us = 300ull * 1000000;
+    cfg->tcp_closing_us = 15ull * 1000000;
+    cfg->udp_us = 60ull * 1000000;
+}
+
+struct flowtab *flowtab_new(const struct flowtab_cfg *cfg)
+{
+    struct flowtab_cfg c;
+    if (cfg)
+        c = *cfg;
+    else
+        flowtab_cfg_default(&c);
+    if (c.max_flows == 0 || c.max_flows > (1u << 26))
+        return NULL;
+    struct flowtab *ft = calloc(1, sizeof *ft);
+    if (!ft)
+        return NULL;
+    ft->cfg = c;
+    uint32_t nb = 1;
+    while (nb < c.max_flows)
+        nb <<= 1;
+    ft->mask = nb - 1;
+    ft->pool = calloc(c.max_flows, sizeof *ft->pool);
+    ft->buckets = calloc(nb, sizeof *ft->buckets);
+    if (!ft->pool || !ft->buckets) {
+        flowtab_free(ft);
+        return NULL;
+    }
+    for (uint32_t i = 0; i < c.max_flows; i++)
+        ft->pool[i].hnext = i + 1 < c.max_flows ? i + 2 : 0;
+    ft->free_head = 1;
+    if (getrandom(&ft->seed, sizeof ft->seed, GRND_NONBLOCK) != (ssize_t)sizeof ft->seed)
+        ft->seed = (uint64_t)(uintptr_t)ft ^ 0x5bd1e9955bd1e995ull;
+    return ft;
+}
+
+void flowtab_free(struct flowtab *ft)
+{
+    if (!ft)
+        return;
+    free(ft->pool);
+    free(ft->buckets);
+    free(ft);
+}
+
+static uint32_t key_hash(const struct flowtab *ft, uint8_t ipver, uint8_t proto,
+                         const uint8_t a0[16], const uint8_t a1[16], uint16_t p0, uint16_t p1)
+{
+    uint8_t k[38];
+    k[0] = ipver;
+    k[1] = proto;
+    memcpy(k + 2, a0, 16);
+    memcpy(k + 18, a1, 16);
+    k[34] = (uint8_t)(p0 >> 8);
+    k[35] = (uint8_t)p0;
+    k[36] = (uint8_t)(p1 >> 8);
+    k[37] = (uint8_t)p1;
+    return (uint32_t)hash_bytes(ft->seed, k, sizeof k) & ft->mask;
+}
+
+static uint32_t flow_hash(const struct flowtab *ft, const struct flow *f)
+{
+    return key_hash(ft, f->ipver, f->proto, f->addr[0], f->addr[1], f->port[0], f->port[1]);
+}
+
+static void unlink_flow(struct flowtab *ft, struct flow *f)
+{
+    uint32_t idx = (uint32_t)(f - ft->pool) + 1;
+    uint32_t *pp = &ft->buckets[flow_hash(ft, f)];
+    while (*pp && *pp != idx)
+        pp = &ft->pool[*pp - 1].hnext;
+    if (*pp)
+        *pp = f->hnext;
+}
+
+/* Hands f to cb, gives its buffers back and puts the slot on the free list. */
+static void recycle(struct flowtab *ft, struct flow *f, enum flowtab_why why, flowtab_cb cb,
+                    void *ctx)
+{
+    if (cb)
+        cb(f, why, ctx);
+    if (ft->cfg.reasm)
+        tcpreasm_release(ft->cfg.reasm, f);
+    unlink_flow(ft, f);
+    memset(f, 0, sizeof *f);
+    f->hnext = ft->free_head;
+    ft->free_head = (uint32_t)(f - ft->pool) + 1;
+    ft->st.active--;
+}
+
+static bool web_port(uint16_t p)
+{
+    return p == 80 || p == 443 || p == 8080 || p == 8443;
+}
+
+/* The side that looks like the server by its port, or -1. */
+static int port_server_side(const struct flow *f)
+{
+    bool w0 = web_port(f->port[0]), w1 = web_port(f->port[1]);
+    if (w0 != w1)
+        return w0 ? 0 : 1;
+    if (f->port[0] != f->port[1] && (f->port[0] < 1024 || f->port[1] < 1024))
+        return f->port[0] < f->port[1] ? 0 : 1;
+    return -1;
+}
+
+static void set_client(struct flow *f, int side, enum flow_client_by by)
+{
+    f->client = (uint8_t)side;
+    f->fl = (uint8_t)((f->fl & ~FLOW_F_CSRC_MASK) | ((unsigned)by << 2));
+}
+
+/* EVASION T15: SYN, then ports, then the first sender of data. */
+static void decide_client(struct flow *f, const struct pkt *p, int side, bool is_new)
+{
+    enum flow_client_by by = flowtab_client_by(f);
+    if (p->l4proto == 6 && (p->tcp_flags & TCPF_SYN)) {
+        if (is_new || by < FLOW_CLIENT_BY_SYN)
+            set_client(f, (p->tcp_flags & TCPF_ACK) ? !side : side, FLOW_CLIENT_BY_SYN);
+        return;
+    }
+    if (!is_new && by >= FLOW_CLIENT_BY_PORT)
+        return;
+    int srv = port_server_side(f);
+    if (srv >= 0)
+        set_client(f, !srv, FLOW_CLIENT_BY_PORT);
+    else if (p->payload_len > 0 && (is_new || by < FLOW_CLIENT_BY_DATA))
+        set_client(f, side, FLOW_CLIENT_BY_DATA);
+    else if (is_new)
+        set_client(f, side, FLOW_CLIENT_BY_GUESS);
+}
+
+static struct flow *take_slot(struct flowtab *ft)
+{
+    if (!ft->free_head) {
+        uint32_t n = ft->cfg.max_flows;
+        /* two passes at most: the first clears every REF bit it meets */
+        for (uint64_t step = 0; step < 2ull * n + 1; step++) {
+            struct flow *f = &ft->pool[ft->hand];
+            ft->hand = ft->hand + 1 < n ? ft->hand + 1 : 0;
+            if (!(f->fl & FLOW_F_INUSE))
+                continue;
+            if (f->fl & FLOW_F_REF) {
+                f->fl &= (uint8_t)~FLOW_F_REF;
+                continue;
+            }
+            ft->st.evicted_full++;
+            recycle(ft, f, FLOWTAB_EVICTED, ft->cfg.on_evict, ft->cfg.evict_ctx);
+            break;
+        }
+    }
+    struct flow *f = &ft->pool[ft->free_head - 1];
+    ft->free_head = f->hnext;
+    return f;
+}
+
+struct flow *flowtab_get(struct flowtab *ft, const struct pkt *p, uint64_t now_us, bool *is_new,
+                         int *dir)
+{
+    ft->st.lookups++;
+    *is_new = false;
+    *dir = 0;
+    if (unlikely((p->l4proto != 6 && p->l4proto != 17) || p->frag)) {
+        ft->st.not_tcp_udp++;
+        return NULL;
+    }
+    int c = memcmp(p->src, p->dst, 16);
+    if (c == 0)
+        c = (int)p->sport - (int)p->dport;
+    int side = c <= 0 ? 0 : 1;   /* canonical side of p's sender */
+    const uint8_t *a0 = side ? p->dst : p->src, *a1 = side ? p->src : p->dst;
+    uint16_t p0 = side ? p->dport : p->sport, p1 = side ? p->sport : p->dport;
+    uint32_t b = key_hash(ft, p->ipver, p->l4proto, a0, a1, p0, p1);
+
+    struct flow *f = NULL;
+    for (uint32_t i = ft->buckets[b]; i; i = ft->pool[i - 1].hnext) {
+        struct flow *g = &ft->pool[i - 1];
+        if (g->port[0] == p0 && g->port[1] == p1 && g->proto == p->l4proto &&
+            g->ipver == p->ipver && memcmp(g->addr[0], a0, 16) == 0 &&
+            memcmp(g->addr[1], a1, 16) == 0) {
+            f = g;
+            break;
+        }
+    }
+    if (f && p->l4proto == 6 && (f->fl & FLOW_F_CLOSING) &&
+        (p->tcp_flags & (TCPF_SYN | TCPF_ACK | TCPF_RST)) == TCPF_SYN &&
+        !((f->tcp.fl & TCPREASM_S_SYN) && f->tcp.isn == p->seq)) {
+        ft->st.reused++;
+        recycle(ft, f, FLOWTAB_REUSED, ft->cfg.on_evict, ft->cfg.evict_ctx);
+        f = NULL;
+    }
+    if (!f) {
+        f = take_slot(ft);
+        memset(f, 0, sizeof *f);
+        memcpy(f->addr[0], a0, 16);
+        memcpy(f->addr[1], a1, 16);
+        f->port[0] = p0;
+        f->port[1] = p1;
+        f->proto = p->l4proto;
+        f->ipver = p->ipver;
+        f->fl = FLOW_F_INUSE;
+        f->first_us = now_us;
+        f->hnext = ft->buckets[b];
+        ft->buckets[b] = (uint32_t)(f - ft->pool) + 1;
+        ft->st.created++;
+        ft->st.active++;
+        *is_new = true;
+    }
+    decide_client(f, p, side, *is_new);
+    f->fl |= FLOW_F_REF;
+    f->last_us = now_us;
+    *dir = side == f->client ? 0 : 1;
+    f->pkts[*dir]++;
+    f->bytes[*dir] += p->payload_len;
+    return f;
+}
+
+static uint64_t timeout_of(const struct flowtab *ft, const struct flow *f)
+{
+    if (f->proto == 17)
+        return ft->cfg.udp_us;
+    return (f->fl & FLOW_F_CLOSING) ? ft->cfg.tcp_closing_us : ft->cfg.tcp_est_us;
+}
+
+size_t flowtab_expire(struct flowtab *ft, uint64_t now_us, flowtab_cb cb, void *ctx)
+{
+    size_t n = 0;
+    for (uint32_t i = 0; i < ft->cfg.max_flows; i++) {
+        struct flow *f = &ft->pool[i];
+        if (!(f->fl & FLOW_F_INUSE) || now_us < f->last_us ||
+            now_us - f->last_us < timeout_of(ft, f))
+            continue;
+        ft->st.expired++;
+        recycle(ft, f, FLOWTAB_EXPIRED, cb, ctx);
+        n++;
+    }
+    return n;
+}
+
+void flowtab_foreach(struct flowtab *ft, flowtab_cb cb, void *ctx)
+{
+    for (uint32_t i = 0; i < ft->cfg.max_flows; i++)
+        if (ft->pool[i].fl & FLOW_F_INUSE)
+            cb(&ft->pool[i], FLOWTAB_VISIT, ctx);
+}
+
+void flowtab_flush(struct flowtab *ft, flowtab_cb cb, void *ctx)
+{
+    for (uint32_t i = 0; i < ft->cfg.max_flows; i++) {
+        struct flow *f = &ft->pool[i];
+        if (!(f->fl & FLOW_F_INUSE))
+            continue;
+        ft->st.flushed++;
+        recycle(ft, f, FLOWTAB_FLUSHED, cb, ctx);
+    }
+}
+
+const uint8_t *flowtab_client_addr(const struct flow *f)
+{
+    return f->addr[f->client];
+}
+
+const uint8_t *flowtab_server_addr(const struct flow *f)
+{
+    return f->addr[!f->client];
+}
+
+uint16_t flowtab_client_port(const struct flow *f)
+{
+    return f->port[f->client];
+}
+
+uint16_t flowtab_server_port(const struct flow *f)
+{
+    return f->port[!f->client];
+}
+
+enum flow_client_by flowtab_client_by(const struct flow *f)
+{
+    return (enum flow_client_by)((f->fl & FLOW_F_CSRC_MASK) >> 2);
+}
+
+void flowtab_get_stats(const struct flowtab *ft, struct flowtab_stats *out)
+{
+    *out = ft->st;
+}

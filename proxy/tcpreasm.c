@@ -1,0 +1,608 @@
+/* tcpreasm.c - client->server first-bytes reassembly with Linux receive semantics.
+ *
+ * The TCP fields read (RFC 9293 3.1), already decoded into struct pkt by decode.c:
+ *   | seq 32 | ack 32 | flags (URG ACK PSH RST SYN FIN) | window 16 | urgent pointer 16 |
+ *   options: window scale (3), timestamps (8), MD5 signature (19), Fast Open cookie (34)
+ *
+ * A buffer holds the stream from sequence number `base`:
+ *   data[0 .. olen)   in-order bytes (the Linux view), urgent bytes already removed
+ *   data[olen .. hi)  out-of-order bytes, present where the bitmap says so
+ * Offsets are seq - base minus the urgent bytes removed before seq (rm[], at most
+ * TCPREASM_MAX_URG, all in [base, nxt)). The alternative view, when it exists, has the same
+ * presence bitmap but takes the last copy of each byte instead of the first. */
+#include "tcpreasm.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "compiler.h"
+#include "flowtab.h"
+
+#define TCPREASM_MAX_URG 8
+
+struct rbuf {
+    uint32_t base;      /* sequence number of data[0] */
+    uint32_t olen;      /* in-order bytes */
+    uint32_t hi;        /* 1 + highest offset present */
+    uint32_t skip;      /* stream bytes still to discard (consume past the buffered end) */
+    uint32_t alt;       /* alternative buffer index + 1, 0 = none */
+    uint32_t urg_seq;   /* pending urgent byte (Linux tp->urg_seq) */
+    uint32_t next_free; /* free list, index + 1 */
+    bool urg_pending;
+    uint8_t nrm;
+    uint32_t rm[TCPREASM_MAX_URG];  /* removed urgent bytes, ascending */
+};
+
+struct tcpreasm_pool {
+    uint32_t nbufs, nalt, cap;
+    size_t bm_stride;
+    struct rbuf *bufs;
+    uint8_t *data;      /* nbufs * cap */
+    uint8_t *bits;      /* nbufs * bm_stride */
+    uint8_t *alt;       /* nalt * cap */
+    uint32_t *alt_next; /* alt free list, index + 1 */
+    uint32_t free_head, alt_head;
+    struct tcpreasm_stats st;
+};
+
+static bool seq_before(uint32_t a, uint32_t b)
+{
+    return (int32_t)(a - b) < 0;
+}
+
+static bool seq_after(uint32_t a, uint32_t b)
+{
+    return seq_before(b, a);
+}
+
+struct tcpreasm_pool *tcpreasm_pool_new(uint32_t nbufs, uint32_t nalt, uint32_t bufsize)
+{
+    if (nbufs == 0 || bufsize < 64 || bufsize > (1u << 24))
+        return NULL;
+    struct tcpreasm_pool *pl = calloc(1, sizeof *pl);
+    if (!pl)
+        return NULL;
+    pl->nbufs = nbufs;
+    pl->nalt = nalt;
+    pl->cap = bufsize;
+    pl->bm_stride = ((size_t)bufsize + 7) / 8;
+    pl->bufs = calloc(nbufs, sizeof *pl->bufs);
+    pl->data = malloc((size_t)nbufs * bufsize);
+    pl->bits = calloc(nbufs, pl->bm_stride);
+    pl->alt = nalt ? malloc((size_t)nalt * bufsize) : NULL;
+    pl->alt_next = calloc(nalt ? nalt : 1, sizeof *pl->alt_next);
+    if (!pl->bufs || !pl->data || !pl->bits || (nalt && !pl->alt) || !pl->alt_next) {
+        tcpreasm_pool_free(pl);
+        return NULL;
+    }
+    for (uint32_t i = 0; i < nbufs; i++)
+        pl->bufs[i].next_free = i + 1 < nbufs ? i + 2 : 0;
+    pl->free_head = 1;
+    for (uint32_t i = 0; i < nalt; i++)
+        pl->alt_next[i] = i + 1 < nalt ? i + 2 : 0;
+    pl->alt_head = nalt ? 1 : 0;
+    return pl;
+}
+
+void tcpreasm_pool_free(struct tcpreasm_pool *pool)
+{
+    if (!pool)
+        return;
+    free(pool->bufs);
+    free(pool->data);
+    free(pool->bits);
+    free(pool->alt);
+    free(pool->alt_next);
+    free(pool);
+}
+
+size_t tcpreasm_bufsize(const struct tcpreasm_pool *pool)
+{
+    return pool->cap;
+}
+
+void tcpreasm_get_stats(const struct tcpreasm_pool *pool, struct tcpreasm_stats *out)
+{
+    *out = pool->st;
+}
+
+const char *tcpreasm_why_name(enum tcpreasm_why why)
+{
+    switch (why) {
+    case TCPREASM_OK: return "ok";
+    case TCPREASM_BAD_CSUM: return "bad-csum";
+    case TCPREASM_NO_ACK: return "no-ack";
+    case TCPREASM_SYN_DATA: return "syn-data";
+    case TCPREASM_BAD_SYN: return "bad-syn";
+    case TCPREASM_MD5: return "md5";
+    case TCPREASM_PAWS: return "paws";
+    case TCPREASM_WINDOW: return "window";
+    case TCPREASM_BAD_ACK: return "bad-ack";
+    case TCPREASM_OLD: return "old";
+    case TCPREASM_RST_BAD_SEQ: return "rst-bad-seq";
+    case TCPREASM_AFTER_RST: return "after-rst";
+    case TCPREASM_AFTER_FIN: return "after-fin";
+    case TCPREASM_NO_SEQ: return "no-seq";
+    case TCPREASM_WHY_COUNT: break;
+    }
+    return "unknown";
+}
+
+static uint8_t *buf_data(const struct tcpreasm_pool *pl, uint32_t idx)
+{
+    return pl->data + (size_t)idx * pl->cap;
+}
+
+static uint8_t *buf_bits(const struct tcpreasm_pool *pl, uint32_t idx)
+{
+    return pl->bits + (size_t)idx * pl->bm_stride;
+}
+
+static uint8_t *buf_alt(const struct tcpreasm_pool *pl, const struct rbuf *b)
+{
+    return b->alt ? pl->alt + (size_t)(b->alt - 1) * pl->cap : NULL;
+}
+
+static bool bit_get(const uint8_t *bm, size_t i)
+{
+    return (bm[i >> 3] >> (i & 7)) & 1;
+}
+
+static void bit_put(uint8_t *bm, size_t i, bool v)
+{
+    if (v)
+        bm[i >> 3] = (uint8_t)(bm[i >> 3] | (1u << (i & 7)));
+    else
+        bm[i >> 3] = (uint8_t)(bm[i >> 3] & ~(1u << (i & 7)));
+}
+
+/* Moves bits [from, hi) down to [to, ...) and clears what is left behind, up to hi. */
+static void bits_shift_down(uint8_t *bm, size_t to, size_t from, size_t hi)
+{
+    size_t i;
+    if (((to | from) & 7) == 0) {
+        size_t nb = (hi - from + 7) / 8;
+        memmove(bm + to / 8, bm + from / 8, nb);
+    } else {
+        for (i = from; i < hi; i++)
+            bit_put(bm, to + (i - from), bit_get(bm, i));
+    }
+    for (i = to + (hi - from); i < hi; i++)
+        bit_put(bm, i, false);
+}
+
+/* Offset of sequence number s in b, or -1 if s is before base or a removed urgent byte. */
+static long seq_off(const struct rbuf *b, uint32_t s)
+{
+    if (seq_before(s, b->base))
+        return -1;
+    uint32_t k = 0;
+    for (unsigned j = 0; j < b->nrm; j++) {
+        if (b->rm[j] == s)
+            return -1;
+        if (seq_before(b->rm[j], s))
+            k++;
+    }
+    return (long)(s - b->base - k);
+}
+
+static unsigned ignore(struct tcpreasm_pool *pl, enum tcpreasm_why why)
+{
+    pl->st.ignored[why]++;
+    return TCPREASM_IGNORED | (unsigned)why << 8;
+}
+
+static void mark_closing(struct flow *f)
+{
+    f->fl |= FLOW_F_CLOSING;
+}
+
+/* Drops the first d in-order bytes of b (d <= olen). */
+static void consume_front(struct tcpreasm_pool *pl, uint32_t idx, struct rbuf *b, uint32_t d)
+{
+    if (d == 0)
+        return;
+    uint8_t *data = buf_data(pl, idx), *alt = buf_alt(pl, b);
+    memmove(data, data + d, b->hi - d);
+    if (alt)
+        memmove(alt, alt + d, b->hi - d);
+    bits_shift_down(buf_bits(pl, idx), 0, d, b->hi);
+    uint32_t nb = b->base + d;
+    unsigned j = 0;
+    while (j < b->nrm && seq_before(b->rm[j], nb)) {
+        nb++;
+        j++;
+    }
+    memmove(b->rm, b->rm + j, (b->nrm - j) * sizeof b->rm[0]);
+    b->nrm = (uint8_t)(b->nrm - j);
+    b->base = nb;
+    b->olen -= d;
+    b->hi -= d;
+}
+
+/* Removes the byte at offset off (an urgent byte now in order) from both views. */
+static void remove_byte(struct tcpreasm_pool *pl, uint32_t idx, struct rbuf *b, uint32_t off,
+                        uint32_t seq)
+{
+    uint8_t *data = buf_data(pl, idx), *alt = buf_alt(pl, b);
+    memmove(data + off, data + off + 1, b->hi - off - 1);
+    if (alt)
+        memmove(alt + off, alt + off + 1, b->hi - off - 1);
+    bits_shift_down(buf_bits(pl, idx), off, off + 1, b->hi);
+    unsigned j = b->nrm;
+    while (j > 0 && seq_before(seq, b->rm[j - 1])) {
+        b->rm[j] = b->rm[j - 1];
+        j--;
+    }
+    b->rm[j] = seq;
+    b->nrm++;
+    b->olen--;
+    b->hi--;
+}
+
+/* Extends the in-order run, strips a pending urgent byte that became in order, discards bytes
+ * still to skip, and updates nxt. Returns true if the in-order stream grew. */
+static bool advance(struct tcpreasm_pool *pl, struct flow *f, uint32_t idx, struct rbuf *b)
+{
+    const uint8_t *bm = buf_bits(pl, idx);
+    uint32_t before = b->olen;
+    bool grew = false;
+    for (;;) {
+        while (b->olen < b->hi && bit_get(bm, b->olen))
+            b->olen++;
+        if (!b->urg_pending)
+            break;
+        long uo = seq_off(b, b->urg_seq);
+        if (uo < 0 || (uint32_t)uo >= b->olen)
+            break;
+        b->urg_pending = false;
+        if (b->nrm >= TCPREASM_MAX_URG) {
+            pl->st.urgent_limit++;
+            break;
+        }
+        remove_byte(pl, idx, b, (uint32_t)uo, b->urg_seq);
+        pl->st.urgent_stripped++;
+        if (before > (uint32_t)uo)
+            before--;
+    }
+    if (b->olen > before)
+        grew = true;
+    f->tcp.nxt = b->base + b->olen + b->nrm;
+    if (b->skip && b->olen) {
+        uint32_t d = b->skip < b->olen ? b->skip : b->olen;
+        consume_front(pl, idx, b, d);
+        b->skip -= d;
+    }
+    return grew;
+}
+
+static struct rbuf *get_buf(struct tcpreasm_pool *pl, struct flow *f, uint32_t *idx)
+{
+    if (f->tcp.buf) {
+        *idx = f->tcp.buf - 1;
+        return &pl->bufs[*idx];
+    }
+    if (!pl->free_head)
+        return NULL;
+    *idx = pl->free_head - 1;
+    struct rbuf *b = &pl->bufs[*idx];
+    pl->free_head = b->next_free;
+    memset(b, 0, sizeof *b);
+    b->base = f->tcp.nxt;
+    f->tcp.buf = *idx + 1;
+    pl->st.bufs_in_use++;
+    return b;
+}
+
+/* Stores payload bytes [seq, seq+n): first copy wins in the Linux view, last copy in the
+ * alternative view. Returns TCPREASM_CONFLICT / TCPREASM_FULL bits. */
+static unsigned put_bytes(struct tcpreasm_pool *pl, uint32_t idx, struct rbuf *b, uint32_t seq,
+                          const uint8_t *src, size_t n)
+{
+    uint8_t *data = buf_data(pl, idx), *bm = buf_bits(pl, idx);
+    unsigned res = 0;
+    bool conflict = false;
+    for (size_t i = 0; i < n; i++) {
+        long off = seq_off(b, seq + (uint32_t)i);
+        if (off < 0)
+            continue;
+        if ((uint32_t)off >= pl->cap)
+            break;
+        if (bit_get(bm, (size_t)off)) {
+            if (data[off] != src[i])
+                conflict = true;
+            else
+                pl->st.dup_bytes++;
+        }
+    }
+    uint8_t *alt = buf_alt(pl, b);
+    if (conflict) {
+        res |= TCPREASM_CONFLICT;
+        pl->st.conflicts++;
+        if (!alt) {
+            if (pl->alt_head) {
+                b->alt = pl->alt_head;
+                pl->alt_head = pl->alt_next[b->alt - 1];
+                pl->st.alts_in_use++;
+                alt = buf_alt(pl, b);
+                memcpy(alt, data, b->hi);
+            } else {
+                pl->st.alt_pool_empty++;
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        long off = seq_off(b, seq + (uint32_t)i);
+        if (off < 0)
+            continue;
+        if ((uint32_t)off >= pl->cap) {
+            res |= TCPREASM_FULL;
+            pl->st.cap_drops++;
+            break;
+        }
+        if (!bit_get(bm, (size_t)off)) {
+            bit_put(bm, (size_t)off, true);
+            data[off] = src[i];
+            if ((uint32_t)off + 1 > b->hi)
+                b->hi = (uint32_t)off + 1;
+        }
+        if (alt)
+            alt[off] = src[i];
+    }
+    return res;
+}
+
+/* Server->client: sequence, window and timestamps only. */
+static unsigned server_segment(struct tcpreasm_pool *pl, struct flow *f, const struct pkt *p)
+{
+    struct tcpreasm_state *st = &f->tcp;
+    uint8_t fl = p->tcp_flags;
+    if (fl & TCPF_SYN) {
+        st->srv_nxt = p->seq + 1 + (uint32_t)p->payload_len;
+        st->fl |= TCPREASM_S_SRV_SEQ;
+        if (fl & TCPF_ACK) {
+            st->fl |= TCPREASM_S_SYNACK;
+            if ((st->fl & TCPREASM_S_CLI_WS) && p->has_wscale) {
+                st->fl |= TCPREASM_S_WS_OK;
+                st->wscale = (uint8_t)((st->wscale & 0x0f) | p->wscale << 4);
+            }
+            if ((st->fl & TCPREASM_S_CLI_TS) && p->has_ts)
+                st->fl |= TCPREASM_S_TS_OK;
+            if (!(st->fl & TCPREASM_S_SEQ)) {   /* the client's SYN was not captured */
+                st->nxt = p->ack;
+                st->isn = p->ack - 1;
+                st->fl |= TCPREASM_S_SEQ;
+            }
+            if (!seq_after(p->ack, st->nxt)) {
+                st->win_end = p->ack + p->win;   /* never scaled on a SYN */
+                st->fl |= TCPREASM_S_WIN;
+            }
+        }
+        return 0;
+    }
+    if (fl & TCPF_RST) {
+        if (!(st->fl & TCPREASM_S_SRV_SEQ))
+            return ignore(pl, TCPREASM_NO_SEQ);
+        if (p->seq != st->srv_nxt)
+            return ignore(pl, TCPREASM_RST_BAD_SEQ);
+        st->fl |= TCPREASM_S_RST;
+        mark_closing(f);
+        pl->st.rst_honoured++;
+        return TCPREASM_RESET;
+    }
+    unsigned res = 0;
+    uint32_t end = p->seq + (uint32_t)p->payload_len + ((fl & TCPF_FIN) ? 1 : 0);
+    if (!(st->fl & TCPREASM_S_SRV_SEQ) || seq_after(end, st->srv_nxt))
+        st->srv_nxt = end;
+    st->fl |= TCPREASM_S_SRV_SEQ;
+    if (fl & TCPF_FIN) {
+        st->fl |= TCPREASM_S_SRV_FIN;
+        mark_closing(f);
+        res |= TCPREASM_FIN;
+    }
+    if (fl & TCPF_ACK) {
+        unsigned ws = (st->fl & TCPREASM_S_WS_OK) ? st->wscale >> 4 : 0;
+        uint32_t e = p->ack + ((uint32_t)p->win << ws);
+        if (!(st->fl & TCPREASM_S_WIN) || seq_after(e, st->win_end))
+            st->win_end = e;
+        st->fl |= TCPREASM_S_WIN;
+    }
+    return res;
+}
+
+/* Tracks nxt for a flow that buffers nothing (gave up, or released). */
+static void track_only(struct tcpreasm_state *st, uint32_t seq, uint32_t end)
+{
+    if (!seq_after(seq, st->nxt) && seq_after(end, st->nxt))
+        st->nxt = end;
+}
+
+unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct flow *f, const struct pkt *p, int dir)
+{
+    struct tcpreasm_state *st = &f->tcp;
+    uint8_t fl = p->tcp_flags;
+    pl->st.segments++;
+    if (!p->l4_csum_ok)
+        return ignore(pl, TCPREASM_BAD_CSUM);
+    if (dir != 0)
+        return server_segment(pl, f, p);
+
+    uint32_t seq = p->seq;
+    const uint8_t *payload = p->payload;
+    size_t len = p->payload_len;
+    if (fl & TCPF_SYN) {
+        if (!(st->fl & TCPREASM_S_SYN) &&
+            (!(st->fl & TCPREASM_S_SEQ) || p->seq + 1 == st->nxt)) {
+            st->isn = p->seq;
+            st->nxt = p->seq + 1;
+            st->fl |= TCPREASM_S_SYN | TCPREASM_S_SEQ;
+            if (p->has_wscale) {
+                st->fl |= TCPREASM_S_CLI_WS;
+                st->wscale = (uint8_t)((st->wscale & 0xf0) | p->wscale);
+            }
+            if (p->has_ts) {
+                st->fl |= TCPREASM_S_CLI_TS | TCPREASM_S_TSR;
+                st->ts_recent = p->tsval;
+            }
+            if (p->has_md5)
+                st->fl |= TCPREASM_S_MD5;
+            st->cli_maxwin = p->win;
+        } else if (p->seq != st->isn) {
+            return ignore(pl, TCPREASM_BAD_SYN);
+        }
+        if (len == 0)
+            return 0;
+        /* T14: SYN data counts only with a Fast Open cookie, and only once */
+        if (!p->has_fastopen || p->fastopen_cookie_len < 4 || st->nxt != p->seq + 1)
+            return ignore(pl, TCPREASM_SYN_DATA);
+        seq = p->seq + 1;
+    } else {
+        if (st->fl & TCPREASM_S_RST)
+            return ignore(pl, TCPREASM_AFTER_RST);
+        if (fl & TCPF_RST) {
+            if (!(st->fl & TCPREASM_S_SEQ))
+                return ignore(pl, TCPREASM_NO_SEQ);
+            if (p->seq != st->nxt)   /* RFC 5961 3.2: only an exact match resets */
+                return ignore(pl, TCPREASM_RST_BAD_SEQ);
+            st->fl |= TCPREASM_S_RST;
+            mark_closing(f);
+            pl->st.rst_honoured++;
+            return TCPREASM_RESET;
+        }
+        if (!(fl & TCPF_ACK))
+            return ignore(pl, TCPREASM_NO_ACK);
+        if (p->has_md5 && !(st->fl & TCPREASM_S_MD5))
+            return ignore(pl, TCPREASM_MD5);
+        if ((st->fl & TCPREASM_S_TS_OK) && p->has_ts && (st->fl & TCPREASM_S_TSR) &&
+            (int32_t)(p->tsval - st->ts_recent) < 0)
+            return ignore(pl, TCPREASM_PAWS);
+        if (!(st->fl & TCPREASM_S_SEQ)) {   /* picked up mid-stream */
+            st->nxt = p->seq;
+            st->isn = p->seq - 1;
+            st->fl |= TCPREASM_S_SEQ;
+        }
+        if (st->fl & TCPREASM_S_SRV_SEQ) {
+            if (seq_after(p->ack, st->srv_nxt))
+                return ignore(pl, TCPREASM_BAD_ACK);
+            if (st->cli_maxwin && seq_before(p->ack, st->srv_nxt - st->cli_maxwin))
+                return ignore(pl, TCPREASM_BAD_ACK);
+        }
+        if (len > 0 && (st->fl & TCPREASM_S_WIN) && !seq_before(seq, st->win_end))
+            return ignore(pl, TCPREASM_WINDOW);
+        unsigned ws = (st->fl & TCPREASM_S_WS_OK) ? st->wscale & 0x0f : 0;
+        uint32_t w = (uint32_t)p->win << ws;
+        if (w > st->cli_maxwin)
+            st->cli_maxwin = w;
+        if (p->has_ts && !seq_after(seq, st->nxt) &&
+            (!(st->fl & TCPREASM_S_TSR) || (int32_t)(p->tsval - st->ts_recent) >= 0)) {
+            st->ts_recent = p->tsval;
+            st->fl |= TCPREASM_S_TSR;
+        }
+    }
+
+    uint32_t end = seq + (uint32_t)len;
+    bool old = len > 0 && !seq_after(end, st->nxt);
+    if (len > 0 && !old && (st->fl & TCPREASM_S_CLI_FIN))
+        return ignore(pl, TCPREASM_AFTER_FIN);
+    unsigned res = 0;
+    if (len > 0) {
+        if (st->fl & (TCPREASM_S_GAVEUP | TCPREASM_S_DONE)) {
+            track_only(st, seq, end);
+        } else {
+            uint32_t idx;
+            struct rbuf *b = NULL;
+            if (!old || st->buf)
+                b = get_buf(pl, f, &idx);
+            if (!b && !old) {
+                st->fl |= TCPREASM_S_GAVEUP;
+                pl->st.pool_empty++;
+                track_only(st, seq, end);
+                res |= TCPREASM_GAVEUP;
+            } else if (b) {
+                if (!old && (fl & TCPF_URG)) {
+                    uint32_t u = seq + (p->urg_ptr ? (uint32_t)p->urg_ptr - 1 : 0);
+                    if (!seq_before(u, st->nxt) &&
+                        (!b->urg_pending || seq_after(u, b->urg_seq))) {
+                        b->urg_pending = true;
+                        b->urg_seq = u;
+                    }
+                }
+                uint32_t olen0 = b->olen;
+                res |= put_bytes(pl, idx, b, seq, payload, len);
+                if (advance(pl, f, idx, b)) {
+                    res |= TCPREASM_NEW_DATA;
+                    pl->st.new_data++;
+                } else if (!old && b->olen == olen0) {
+                    pl->st.ooo++;
+                }
+            }
+        }
+    }
+    if (old) {
+        res |= ignore(pl, TCPREASM_OLD);
+        return res;
+    }
+    if ((fl & TCPF_FIN) && end == st->nxt && !(st->fl & TCPREASM_S_CLI_FIN)) {
+        st->nxt++;
+        st->fl |= TCPREASM_S_CLI_FIN;
+        mark_closing(f);
+        res |= TCPREASM_FIN;
+    }
+    return res;
+}
+
+const uint8_t *tcpreasm_data(const struct tcpreasm_pool *pool, const struct flow *f, size_t *len)
+{
+    *len = 0;
+    if (!f->tcp.buf)
+        return NULL;
+    const struct rbuf *b = &pool->bufs[f->tcp.buf - 1];
+    if (b->olen == 0)
+        return NULL;
+    *len = b->olen;
+    return buf_data(pool, f->tcp.buf - 1);
+}
+
+const uint8_t *tcpreasm_alt(const struct tcpreasm_pool *pool, const struct flow *f, size_t *len)
+{
+    *len = 0;
+    if (!f->tcp.buf)
+        return NULL;
+    const struct rbuf *b = &pool->bufs[f->tcp.buf - 1];
+    if (!b->alt || b->olen == 0)
+        return NULL;
+    *len = b->olen;
+    return buf_alt(pool, b);
+}
+
+void tcpreasm_consume(struct tcpreasm_pool *pool, struct flow *f, size_t n)
+{
+    if (!f->tcp.buf || n == 0)
+        return;
+    uint32_t idx = f->tcp.buf - 1;
+    struct rbuf *b = &pool->bufs[idx];
+    uint32_t d = n < b->olen ? (uint32_t)n : b->olen;
+    consume_front(pool, idx, b, d);
+    size_t rest = n - d;
+    b->skip = rest > UINT32_MAX - b->skip ? UINT32_MAX : b->skip + (uint32_t)rest;
+}
+
+void tcpreasm_release(struct tcpreasm_pool *pool, struct flow *f)
+{
+    if (f->tcp.buf) {
+        uint32_t idx = f->tcp.buf - 1;
+        struct rbuf *b = &pool->bufs[idx];
+        if (b->alt) {
+            pool->alt_next[b->alt - 1] = pool->alt_head;
+            pool->alt_head = b->alt;
+            pool->st.alts_in_use--;
+        }
+        memset(buf_bits(pool, idx), 0, pool->bm_stride);
+        memset(b, 0, sizeof *b);
+        b->next_free = pool->free_head;
+        pool->free_head = idx + 1;
+        pool->st.bufs_in_use--;
+        f->tcp.buf = 0;
+    }
+    f->tcp.fl |= TCPREASM_S_DONE;
+}

@@ -1,0 +1,142 @@
+/* tcpreasm.h - client->server reassembly of the first bytes of a TCP flow, as a Linux server
+ * would see them (EVASION.md T1-T18; policy in docs/reassembly.md).
+ *
+ * Per-flow state is small and lives inside struct flow (flowtab.h); data bytes live in buffers of
+ * a pool allocated once by tcpreasm_pool_new(). Two views of the stream are kept:
+ *   - the Linux view (tcpreasm_data): for overlapping bytes, the first copy received wins;
+ *   - the alternative view (tcpreasm_alt): exists only after an overlap carried different bytes;
+ *     there the last copy received wins. The pipeline checks both and blocks if either matches
+ *     (a fake low-TTL segment seen first on a mirror port, T4/S2).
+ * Server->client segments only update sequence, acknowledgement, window and timestamp state. */
+#ifndef QG_TCPREASM_H
+#define QG_TCPREASM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "decode.h"
+
+struct flow;
+
+/* Embedded in struct flow; zero-initialised means "nothing seen". Sequence numbers are absolute. */
+struct tcpreasm_state {
+    uint32_t nxt;        /* client: next expected sequence number (the server's rcv_nxt) */
+    uint32_t win_end;    /* right edge of the server's advertised window (never shrinks) */
+    uint32_t ts_recent;  /* client's last accepted TSval (PAWS) */
+    uint32_t srv_nxt;    /* server: next sequence number after what it sent */
+    uint32_t cli_maxwin; /* largest window the client advertised (scaled) */
+    uint32_t buf;        /* pool buffer index + 1; 0 = none */
+    uint32_t isn;        /* client ISN (from the SYN, or ack-1 of the SYN-ACK) */
+    uint16_t fl;         /* TCPREASM_S_* */
+    uint8_t wscale;      /* low nibble: client's shift, high nibble: server's */
+    uint8_t spare;
+};
+
+/* state flags (tcpreasm_state.fl) */
+#define TCPREASM_S_SEQ      0x0001  /* nxt is known */
+#define TCPREASM_S_SYN      0x0002  /* client SYN seen */
+#define TCPREASM_S_SYNACK   0x0004  /* server SYN-ACK seen */
+#define TCPREASM_S_CLI_TS   0x0008  /* client SYN had timestamps */
+#define TCPREASM_S_TS_OK    0x0010  /* timestamps negotiated (both SYNs) */
+#define TCPREASM_S_CLI_WS   0x0020  /* client SYN had window scale */
+#define TCPREASM_S_WS_OK    0x0040  /* window scaling negotiated */
+#define TCPREASM_S_MD5      0x0080  /* client SYN carried TCP-MD5: the peers use it */
+#define TCPREASM_S_SRV_SEQ  0x0100  /* srv_nxt is known */
+#define TCPREASM_S_WIN      0x0200  /* win_end is known */
+#define TCPREASM_S_TSR      0x0400  /* ts_recent is valid */
+#define TCPREASM_S_RST      0x0800  /* an acceptable RST was seen: flow is dead */
+#define TCPREASM_S_CLI_FIN  0x1000
+#define TCPREASM_S_SRV_FIN  0x2000
+#define TCPREASM_S_GAVEUP   0x4000  /* no buffer could be had (pool empty): fail-open */
+#define TCPREASM_S_DONE     0x8000  /* released by the pipeline: track sequence only */
+
+/* Why a segment was ignored (the reason is in the result's high byte, see TCPREASM_WHY). */
+enum tcpreasm_why {
+    TCPREASM_OK = 0,
+    TCPREASM_BAD_CSUM,      /* T5 */
+    TCPREASM_NO_ACK,        /* T8: data without ACK */
+    TCPREASM_SYN_DATA,      /* T8/T14: data on a SYN without a Fast Open cookie */
+    TCPREASM_BAD_SYN,       /* a SYN on a flow that already has another ISN */
+    TCPREASM_MD5,           /* T7 */
+    TCPREASM_PAWS,          /* T9 */
+    TCPREASM_WINDOW,        /* T6: starts past the server's advertised window */
+    TCPREASM_BAD_ACK,       /* acks data the server never sent, or is too old (tcp_ack()) */
+    TCPREASM_OLD,           /* wholly before nxt: a duplicate (T18), compared for conflicts */
+    TCPREASM_RST_BAD_SEQ,   /* T16: RST not exactly at rcv_nxt */
+    TCPREASM_AFTER_RST,     /* data after an accepted RST */
+    TCPREASM_AFTER_FIN,     /* data past the client's FIN */
+    TCPREASM_NO_SEQ,        /* server segment or RST before any sequence state */
+    TCPREASM_WHY_COUNT
+};
+
+/* tcpreasm_segment() result bits */
+#define TCPREASM_NEW_DATA  0x01  /* the in-order stream grew */
+#define TCPREASM_CONFLICT  0x02  /* an overlap carried different bytes (alt view exists or
+                                  * could not be had: see stats.alt_pool_empty) */
+#define TCPREASM_IGNORED   0x04  /* segment not taken; TCPREASM_WHY(res) says why */
+#define TCPREASM_FULL      0x08  /* bytes past the buffer's capacity were dropped */
+#define TCPREASM_RESET     0x10  /* an acceptable RST: the connection is gone */
+#define TCPREASM_FIN       0x20  /* an acceptable FIN */
+#define TCPREASM_GAVEUP    0x40  /* no buffer (pool empty): this flow is not reassembled */
+#define TCPREASM_WHY(res)  ((enum tcpreasm_why)(((res) >> 8) & 0xff))
+
+struct tcpreasm_stats {
+    uint64_t segments;
+    uint64_t ignored[TCPREASM_WHY_COUNT];
+    uint64_t new_data;        /* segments that grew the in-order stream */
+    uint64_t ooo;             /* segments queued out of order (T3) */
+    uint64_t dup_bytes;       /* overlapping bytes that were identical (T18) */
+    uint64_t conflicts;       /* segments whose overlapping bytes differed (T4, T10) */
+    uint64_t rst_honoured;
+    uint64_t urgent_stripped; /* T11 */
+    uint64_t urgent_limit;    /* urgent bytes not stripped: per-buffer list full */
+    uint64_t cap_drops;       /* segments cut at the buffer capacity */
+    uint64_t pool_empty;      /* flows that got no buffer (fail-open) */
+    uint64_t alt_pool_empty;  /* conflicts without an alternative buffer (only the Linux view) */
+    uint32_t bufs_in_use;
+    uint32_t alts_in_use;
+};
+
+struct tcpreasm_pool;
+
+/* Allocates nbufs stream buffers of bufsize bytes (Linux view + presence bitmap) and nalt
+ * alternative-view buffers of the same size. bufsize >= 64; nbufs >= 1. Returns NULL on bad
+ * arguments or out of memory. Nothing is allocated afterwards. */
+struct tcpreasm_pool *tcpreasm_pool_new(uint32_t nbufs, uint32_t nalt, uint32_t bufsize);
+
+/* Frees the pool; NULL is a no-op. Flows that still hold buffers must not be used after. */
+void tcpreasm_pool_free(struct tcpreasm_pool *pool);
+
+/* Feeds one decoded TCP segment p of flow f; dir 0 = client->server, 1 = server->client (as
+ * flowtab_get() reported). Client data is buffered; the server direction updates state only.
+ * Returns TCPREASM_* bits (and TCPREASM_WHY() when IGNORED). Sets FLOW_F_CLOSING on f after an
+ * acceptable RST or FIN. p->payload need only live during the call. */
+unsigned tcpreasm_segment(struct tcpreasm_pool *pool, struct flow *f, const struct pkt *p, int dir);
+
+/* The contiguous in-order client bytes not yet consumed, Linux view (urgent byte stripped).
+ * *len set; returns NULL (and *len 0) when nothing is buffered. Valid until the next call on f. */
+const uint8_t *tcpreasm_data(const struct tcpreasm_pool *pool, const struct flow *f, size_t *len);
+
+/* Same bytes where overlapping copies disagreed, last copy winning; NULL if no conflict was seen
+ * (or no alternative buffer could be had). Same length as tcpreasm_data(). */
+const uint8_t *tcpreasm_alt(const struct tcpreasm_pool *pool, const struct flow *f, size_t *len);
+
+/* The pipeline is done with the first n stream bytes (keep-alive: the next request starts
+ * there). n may exceed what is buffered: later in-order bytes are skipped until n is reached. */
+void tcpreasm_consume(struct tcpreasm_pool *pool, struct flow *f, size_t n);
+
+/* Gives f's buffers back to the pool. Sequence tracking continues; no more data is buffered for
+ * f. Safe to call on a flow without buffers. */
+void tcpreasm_release(struct tcpreasm_pool *pool, struct flow *f);
+
+/* Buffer capacity in bytes (the most tcpreasm_data() can ever return). */
+size_t tcpreasm_bufsize(const struct tcpreasm_pool *pool);
+
+/* Copies the counters. */
+void tcpreasm_get_stats(const struct tcpreasm_pool *pool, struct tcpreasm_stats *out);
+
+/* "ok", "bad-csum", ... */
+const char *tcpreasm_why_name(enum tcpreasm_why why);
+
+#endif
