@@ -7,7 +7,7 @@ set -eu
 PKGS="build-essential pkg-config clang libclang-rt-14-dev \
 libpcap-dev check libsubunit-dev libidn2-dev libjansson-dev libssl-dev \
 libnghttp2-dev libhiredis-dev liburcu-dev \
-libndpi-bin tcpdump python3"
+libndpi-bin tcpdump python3 time"
 
 missing=""
 for p in $PKGS; do
