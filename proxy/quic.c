@@ -27,16 +27,14 @@
 #include <errno.h>
 #include <string.h>
 
-#include <openssl/core_names.h>
 #include <openssl/evp.h>
-#include <openssl/params.h>
 
 #include "compiler.h"
 #include "rd.h"
 
 struct quic_ctx {
-    EVP_MAC *mac;
-    EVP_MAC_CTX *hmac;        /* HMAC-SHA256, for HKDF */
+    EVP_MD *sha256;
+    EVP_MD_CTX *md;           /* SHA-256 for HMAC (RFC 2104) inside HKDF */
     EVP_CIPHER *gcm;
     EVP_CIPHER_CTX *aead;     /* AES-128-GCM, initialized once with the cipher */
     EVP_CIPHER *ecb;
@@ -81,21 +79,16 @@ struct quic_ctx *quic_ctx_new(void)
     struct quic_ctx *ctx = OPENSSL_zalloc(sizeof(*ctx));
     if (ctx == NULL)
         return NULL;
-    char digest[] = "SHA256";
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-        OSSL_PARAM_construct_end(),
-    };
-    ctx->mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    ctx->hmac = ctx->mac ? EVP_MAC_CTX_new(ctx->mac) : NULL;
+    ctx->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    ctx->md = EVP_MD_CTX_new();
     ctx->gcm = EVP_CIPHER_fetch(NULL, "AES-128-GCM", NULL);
     ctx->ecb = EVP_CIPHER_fetch(NULL, "AES-128-ECB", NULL);
     ctx->aead = EVP_CIPHER_CTX_new();
     ctx->hp = EVP_CIPHER_CTX_new();
-    if (ctx->hmac == NULL || ctx->gcm == NULL || ctx->ecb == NULL || ctx->aead == NULL ||
-        ctx->hp == NULL)
+    if (ctx->sha256 == NULL || ctx->md == NULL || ctx->gcm == NULL || ctx->ecb == NULL ||
+        ctx->aead == NULL || ctx->hp == NULL)
         goto fail;
-    if (EVP_MAC_CTX_set_params(ctx->hmac, params) != 1 ||
+    if (EVP_DigestInit_ex2(ctx->md, ctx->sha256, NULL) != 1 ||
         EVP_DecryptInit_ex2(ctx->aead, ctx->gcm, NULL, NULL, NULL) != 1 ||
         EVP_EncryptInit_ex2(ctx->hp, ctx->ecb, NULL, NULL, NULL) != 1)
         goto fail;
@@ -109,8 +102,8 @@ void quic_ctx_free(struct quic_ctx *ctx)
 {
     if (ctx == NULL)
         return;
-    EVP_MAC_CTX_free(ctx->hmac);
-    EVP_MAC_free(ctx->mac);
+    EVP_MD_CTX_free(ctx->md);
+    EVP_MD_free(ctx->sha256);
     EVP_CIPHER_CTX_free(ctx->aead);
     EVP_CIPHER_CTX_free(ctx->hp);
     EVP_CIPHER_free(ctx->gcm);
@@ -118,15 +111,34 @@ void quic_ctx_free(struct quic_ctx *ctx)
     OPENSSL_free(ctx);
 }
 
-/* out = HMAC-SHA256(key, a || b); b may be NULL. Returns 0 or -EIO. */
-static int hmac256(struct quic_ctx *ctx, const uint8_t *key, size_t key_len, const uint8_t *a,
-                   size_t a_len, const uint8_t *b, size_t b_len, uint8_t out[32])
+/* out = HMAC-SHA256(key, msg), RFC 2104, for keys of at most one block (salts and secrets here
+ * are 20 or 32 bytes). Written over a reused EVP_MD_CTX because EVP_MAC_init() allocates on every
+ * call: measured on OpenSSL 3.0, 25 allocations per key derivation with EVP_MAC against 10 this
+ * way (OpenSSL 3.0 still re-creates the digest state on each EVP_DigestInit_ex2). Decryption with
+ * derived keys allocates nothing; callers keep struct quic_keys per flow.
+ * Returns 0 or -EIO. */
+static int hmac256(struct quic_ctx *ctx, const uint8_t *key, size_t key_len, const uint8_t *msg,
+                   size_t msg_len, uint8_t out[32])
 {
-    size_t n = 0;
-    if (EVP_MAC_init(ctx->hmac, key, key_len, NULL) != 1 ||
-        EVP_MAC_update(ctx->hmac, a, a_len) != 1 ||
-        (b != NULL && EVP_MAC_update(ctx->hmac, b, b_len) != 1) ||
-        EVP_MAC_final(ctx->hmac, out, &n, 32) != 1 || n != 32)
+    uint8_t pad[64], inner[32];
+    unsigned n = 0;
+    if (key_len > sizeof(pad))
+        return -EIO;
+    memset(pad, 0x36, sizeof(pad));
+    for (size_t i = 0; i < key_len; i++)
+        pad[i] ^= key[i];
+    if (EVP_DigestInit_ex2(ctx->md, ctx->sha256, NULL) != 1 ||
+        EVP_DigestUpdate(ctx->md, pad, sizeof(pad)) != 1 ||
+        EVP_DigestUpdate(ctx->md, msg, msg_len) != 1 ||
+        EVP_DigestFinal_ex(ctx->md, inner, &n) != 1 || n != 32)
+        return -EIO;
+    memset(pad, 0x5c, sizeof(pad));
+    for (size_t i = 0; i < key_len; i++)
+        pad[i] ^= key[i];
+    if (EVP_DigestInit_ex2(ctx->md, ctx->sha256, NULL) != 1 ||
+        EVP_DigestUpdate(ctx->md, pad, sizeof(pad)) != 1 ||
+        EVP_DigestUpdate(ctx->md, inner, sizeof(inner)) != 1 ||
+        EVP_DigestFinal_ex(ctx->md, out, &n) != 1 || n != 32)
         return -EIO;
     return 0;
 }
@@ -149,7 +161,7 @@ static int expand_label(struct quic_ctx *ctx, const uint8_t secret[32], const ch
     info[n++] = 0;      /* empty context */
     info[n++] = 0x01;   /* HKDF-Expand counter T(1) */
     uint8_t t[32];
-    if (hmac256(ctx, secret, 32, info, n, NULL, 0, t) != 0)
+    if (hmac256(ctx, secret, 32, info, n, t) != 0)
         return -EIO;
     memcpy(out, t, out_len);
     return 0;
@@ -164,7 +176,7 @@ int quic_keys_derive(struct quic_ctx *ctx, uint32_t version, const uint8_t *dcid
     uint8_t initial[32], secret[32];
     struct quic_keys k;
     k.version = version;
-    if (hmac256(ctx, v->salt, sizeof(v->salt), dcid, dcid_len, NULL, 0, initial) != 0 ||
+    if (hmac256(ctx, v->salt, sizeof(v->salt), dcid, dcid_len, initial) != 0 ||
         expand_label(ctx, initial, server ? "server in" : "client in", secret, 32) != 0 ||
         expand_label(ctx, secret, v->key_label, k.key, sizeof(k.key)) != 0 ||
         expand_label(ctx, secret, v->iv_label, k.iv, sizeof(k.iv)) != 0 ||
