@@ -13,7 +13,7 @@ SANITIZE ?=
 FUZZ_SECONDS ?= 60
 DEPS_STAMP := .deps-installed
 
-PKGS     := libpcap libidn2 jansson liburcu
+PKGS     := libpcap libidn2 jansson liburcu libnghttp2 libcrypto
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
             -Wvla -Wpointer-arith -Wconversion -Wno-sign-conversion
 CSTD     := -std=c11 -D_GNU_SOURCE
@@ -23,7 +23,7 @@ ifneq ($(SANITIZE),)
 OPT      := -O1 -g -fno-omit-frame-pointer -fsanitize=$(SANITIZE) -fno-sanitize-recover=all
 endif
 CFLAGS_ALL = $(CSTD) $(OPT) $(WARN) $(INC) $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CFLAGS)
-LDLIBS_ALL = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcrypto -lpthread -lm $(LDLIBS)
+LDLIBS_ALL = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm $(LDLIBS)
 LDFLAGS_ALL = $(if $(SANITIZE),-fsanitize=$(SANITIZE)) $(LDFLAGS)
 
 LIB_SRC  := $(sort $(wildcard common/*.c rules/*.c) $(filter-out proxy/main.c,$(wildcard proxy/*.c)))

@@ -20,9 +20,10 @@ struct engine;
 struct engine_config {
     size_t max_flows;            /* flow table capacity (default 1M) */
     size_t reasm_bytes;          /* client->server bytes reassembled per flow (default 16 KiB) */
-    size_t reasm_buffers;        /* reassembly buffers in the pool (default 64k) */
+    size_t reasm_buffers;        /* reassembly buffers in the pool (default 8192) */
     size_t max_requests;         /* HTTP requests inspected per connection (default 64) */
-    size_t defrag_slots;         /* IP datagrams in reassembly at once (default 4096) */
+    size_t defrag_slots;         /* IP datagrams in reassembly at once (default 1024) */
+    size_t quic_slots;           /* QUIC handshakes reassembled at once (default 1024) */
     uint32_t tcp_idle_s;         /* idle timeouts */
     uint32_t udp_idle_s;
     struct verdict_policy policy;
@@ -78,7 +79,7 @@ struct engine_stats {
     uint64_t flows, decisions, blocks;
     uint64_t frag_in, frag_done, frag_dropped;
     uint64_t flows_evicted, reasm_no_buffer, reasm_ignored, reasm_conflicts;
-    uint64_t tls_malformed, tls_limit, http_malformed, http_limit, quic_malformed;
+    uint64_t tls_malformed, tls_limit, http_malformed, http_limit, quic_malformed, quic_no_slot;
     uint64_t name_invalid, ech;
 };
 void engine_get_stats(const struct engine *e, struct engine_stats *st);

@@ -18,12 +18,13 @@
 
 /* Opaque to the flow table: owned by the pipeline. Zeroed when a flow is created. */
 struct flow_app {
-    uint8_t app;
-    uint8_t state;
-    uint8_t verdict;
+    uint8_t app;           /* enum verdict_app */
+    uint8_t state;         /* ENGINE_ST_* (proxy/engine.c) */
+    uint8_t verdict;       /* last decision */
     uint8_t method;
-    uint32_t entry;
-    uint16_t nreq;
+    uint32_t id;           /* flow number, in order of creation */
+    uint16_t nreq;         /* requests decided */
+    uint16_t slot;         /* QUIC CRYPTO reassembly slot + 1; 0 = none */
 };
 
 /* flow.fl bits */

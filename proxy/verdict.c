@@ -25,7 +25,7 @@ void verdict_decide(const struct ruleset *rs, const struct verdict_policy *pol,
             d->entry = m.entry;
             return;
         }
-        if (ruleset_match_domain(rs, f->name, f->name_len, &m)) {
+        if (!f->name_is_ip && ruleset_match_domain(rs, f->name, f->name_len, &m)) {
             d->verdict = VERDICT_BLOCK;
             d->method = METHOD_DOMAIN;
             d->entry = m.entry;
@@ -34,7 +34,8 @@ void verdict_decide(const struct ruleset *rs, const struct verdict_policy *pol,
     }
     if (f->dst && ruleset_match_ip(rs, f->ipver, f->dst, &m)) {
         d->verdict = VERDICT_BLOCK;
-        d->method = (f->name && f->name_len > 0) ? METHOD_IP : METHOD_IP_FALLBACK;
+        bool named = f->name && f->name_len > 0 && !f->name_is_ip && !f->name_hidden;
+        d->method = named ? METHOD_IP : METHOD_IP_FALLBACK;
         d->entry = m.entry;
     }
 }

@@ -7,7 +7,8 @@
  *   2. domain entries    - the name and every name under an entry.
  *   3. ip entries        - the destination address; method "ip" when the flow had a usable
  *                          name, "ip-fallback" when it had none (no SNI, ECH, IP literal,
- *                          unparseable name), since then the address is all there is to judge. */
+ *                          unparseable name), since then the address is all there is to judge.
+ * With ECH the outer (public) name is still checked against url and domain entries first. */
 #ifndef QG_VERDICT_H
 #define QG_VERDICT_H
 
@@ -39,6 +40,8 @@ struct verdict_facts {
     const char *path;        /* HTTP only: normalized path with query; NULL otherwise */
     size_t path_len;
     bool path_visible;       /* false for TLS/QUIC */
+    bool name_is_ip;         /* name is an IP literal: url entries only, no domain lookup */
+    bool name_hidden;        /* ECH/ESNI: the real name is encrypted, name is the outer one */
     int ipver;               /* 4 or 6 */
     const uint8_t *dst;      /* server address (16 bytes, IPv4 in the first 4) */
 };
