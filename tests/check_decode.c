@@ -1,0 +1,856 @@
+/* check_decode.c - frames crafted by hand for every link type, VLAN/QinQ, IPv4 options,
+ * IPv6 extension chains, TCP options, checksums, and every truncation on a guard page. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "decode.h"
+#include "lib/guard.h"
+
+/* ---- a small packet crafter ------------------------------------------------------------- */
+
+struct spec {
+    int ipver;
+    uint8_t proto;
+    uint8_t ttl;
+    uint16_t id;
+    uint16_t fragfield;          /* IPv4 flags+offset field as on the wire */
+    const uint8_t *ipopt;        /* IPv4 options (multiple of 4) */
+    size_t ipopt_len;
+    const uint8_t *ext;          /* IPv6 extension headers, raw; chain next-headers set by the
+                                  * caller, first_nh names the first one */
+    size_t ext_len;
+    uint8_t first_nh;
+    uint16_t sport, dport;
+    uint32_t seq, ack;
+    uint8_t flags;
+    uint16_t win, urg;
+    const uint8_t *tcpopt;       /* multiple of 4 */
+    size_t tcpopt_len;
+    const uint8_t *payload;
+    size_t plen;
+    bool bad_l4, bad_ip, udp_zero;
+};
+
+static const uint8_t SRC4[4] = { 10, 0, 0, 1 }, DST4[4] = { 10, 0, 0, 2 };
+static const uint8_t SRC6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
+static const uint8_t DST6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 2 };
+
+static uint32_t sum16(uint32_t acc, const uint8_t *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        acc += (i & 1) ? b[i] : (uint32_t)b[i] << 8;
+    return acc;
+}
+
+static uint16_t fold(uint32_t acc)
+{
+    while (acc >> 16)
+        acc = (acc & 0xffff) + (acc >> 16);
+    return (uint16_t)~acc;
+}
+
+static void put16(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    put16(p, v >> 16);
+    put16(p + 2, v);
+}
+
+/* Builds the L4 segment at out; returns its length. */
+static size_t mk_l4(const struct spec *s, uint8_t *out)
+{
+    size_t n;
+    if (s->proto == 6) {
+        size_t hl = 20 + s->tcpopt_len;
+        memset(out, 0, hl);
+        put16(out, s->sport);
+        put16(out + 2, s->dport);
+        put32(out + 4, s->seq);
+        put32(out + 8, s->ack);
+        out[12] = (uint8_t)((hl / 4) << 4);
+        out[13] = s->flags;
+        put16(out + 14, s->win);
+        put16(out + 18, s->urg);
+        if (s->tcpopt_len)
+            memcpy(out + 20, s->tcpopt, s->tcpopt_len);
+        n = hl;
+    } else {
+        memset(out, 0, 8);
+        put16(out, s->sport);
+        put16(out + 2, s->dport);
+        put16(out + 4, (uint32_t)(8 + s->plen));
+        n = 8;
+    }
+    if (s->plen)
+        memcpy(out + n, s->payload, s->plen);
+    return n + s->plen;
+}
+
+static void set_l4_csum(const struct spec *s, uint8_t *seg, size_t n)
+{
+    uint32_t acc = 0;
+    uint8_t ph[8] = { 0 };
+    if (s->ipver == 4) {
+        acc = sum16(acc, SRC4, 4);
+        acc = sum16(acc, DST4, 4);
+        ph[1] = s->proto;
+        put16(ph + 2, (uint32_t)n);
+        acc = sum16(acc, ph, 4);
+    } else {
+        acc = sum16(acc, SRC6, 16);
+        acc = sum16(acc, DST6, 16);
+        put32(ph, (uint32_t)n);
+        ph[7] = s->proto;
+        acc = sum16(acc, ph, 8);
+    }
+    size_t at = s->proto == 6 ? 16 : 6;
+    seg[at] = seg[at + 1] = 0;
+    uint16_t c = fold(sum16(acc, seg, n));
+    if (s->proto == 17 && s->udp_zero)
+        c = 0;
+    else if (s->proto == 17 && c == 0)
+        c = 0xffff;
+    if (s->bad_l4)
+        c = (uint16_t)(c + 1);
+    put16(seg + at, c);
+}
+
+/* Builds an IP packet (header, options/extensions, L4); returns its length. */
+static size_t mk_ip(const struct spec *s, uint8_t *out)
+{
+    if (s->ipver == 4) {
+        size_t ihl = 20 + s->ipopt_len;
+        memset(out, 0, ihl);
+        size_t l4 = mk_l4(s, out + ihl);
+        set_l4_csum(s, out + ihl, l4);
+        out[0] = (uint8_t)(0x40 | ihl / 4);
+        put16(out + 2, (uint32_t)(ihl + l4));
+        put16(out + 4, s->id);
+        put16(out + 6, s->fragfield);
+        out[8] = s->ttl ? s->ttl : 64;
+        out[9] = s->proto;
+        memcpy(out + 12, SRC4, 4);
+        memcpy(out + 16, DST4, 4);
+        if (s->ipopt_len)
+            memcpy(out + 20, s->ipopt, s->ipopt_len);
+        uint16_t c = fold(sum16(0, out, ihl));
+        if (s->bad_ip)
+            c = (uint16_t)(c + 1);
+        put16(out + 10, c);
+        return ihl + l4;
+    }
+    memset(out, 0, 40);
+    if (s->ext_len)
+        memcpy(out + 40, s->ext, s->ext_len);
+    size_t l4 = mk_l4(s, out + 40 + s->ext_len);
+    set_l4_csum(s, out + 40 + s->ext_len, l4);
+    out[0] = 0x60;
+    put16(out + 4, (uint32_t)(s->ext_len + l4));
+    out[6] = s->ext_len ? s->first_nh : s->proto;
+    out[7] = s->ttl ? s->ttl : 64;
+    memcpy(out + 8, SRC6, 16);
+    memcpy(out + 24, DST6, 16);
+    return 40 + s->ext_len + l4;
+}
+
+/* Ethernet with the given VLAN tag TPIDs (0-terminated list), then ip. */
+static size_t mk_eth(uint8_t *out, const uint16_t *tpids, uint16_t type, const uint8_t *ip,
+                     size_t n)
+{
+    size_t o = 12;
+    memset(out, 0x11, 12);
+    for (int i = 0; tpids && tpids[i]; i++) {
+        put16(out + o, tpids[i]);
+        put16(out + o + 2, (uint32_t)(100 + i));
+        o += 4;
+    }
+    put16(out + o, type);
+    o += 2;
+    memcpy(out + o, ip, n);
+    return o + n;
+}
+
+static void base_tcp(struct spec *s, int ipver)
+{
+    static const uint8_t pl[] = "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n";
+    memset(s, 0, sizeof *s);
+    s->ipver = ipver;
+    s->proto = 6;
+    s->sport = 40000;
+    s->dport = 443;
+    s->seq = 1000;
+    s->ack = 2000;
+    s->flags = TCPF_ACK | TCPF_PSH;
+    s->win = 512;
+    s->payload = pl;
+    s->plen = sizeof pl - 1;
+}
+
+static enum decode_result dec(int link, const uint8_t *f, size_t n, struct pkt *p)
+{
+    const uint8_t *g = guard_copy(f, n);
+    return decode_packet(link, g, n, p);
+}
+
+/* ---- valid frames ------------------------------------------------------------------------ */
+
+START_TEST(eth_ipv4_tcp)
+{
+    struct spec s;
+    uint8_t ip[2000], fr[2100];
+    struct pkt p;
+    base_tcp(&s, 4);
+    size_t n = mk_eth(fr, NULL, 0x0800, ip, mk_ip(&s, ip));
+    ck_assert_int_eq(dec(DECODE_LINK_ETHERNET, fr, n, &p), DECODE_OK);
+    ck_assert_int_eq(p.ipver, 4);
+    ck_assert_int_eq(p.l4proto, 6);
+    ck_assert_int_eq(p.ttl, 64);
+    ck_assert_mem_eq(p.src, SRC4, 4);
+    ck_assert_mem_eq(p.dst, DST4, 4);
+    ck_assert_int_eq(p.sport, 40000);
+    ck_assert_int_eq(p.dport, 443);
+    ck_assert_uint_eq(p.seq, 1000);
+    ck_assert_uint_eq(p.ack, 2000);
+    ck_assert_int_eq(p.tcp_flags, TCPF_ACK | TCPF_PSH);
+    ck_assert_int_eq(p.win, 512);
+    ck_assert(p.l4_csum_ok);
+    ck_assert_uint_eq(p.payload_len, s.plen);
+    ck_assert_mem_eq(p.payload, s.payload, s.plen);
+    ck_assert_uint_eq(p.l3_len, n - 14);
+    ck_assert(!p.frag);
+}
+END_TEST
+
+START_TEST(eth_padding_clamped)
+{
+    struct spec s;
+    uint8_t ip[2000], fr[2100];
+    struct pkt p;
+    base_tcp(&s, 4);
+    s.plen = 0;
+    s.flags = TCPF_ACK;
+    size_t n = mk_eth(fr, NULL, 0x0800, ip, mk_ip(&s, ip));
+    memset(fr + n, 0, 6);   /* Ethernet pads a 54-byte frame to 60 */
+    ck_assert_int_eq(dec(DECODE_LINK_ETHERNET, fr, n + 6, &p), DECODE_OK);
+    ck_assert_uint_eq(p.payload_len, 0);
+    ck_assert_uint_eq(p.l3_len, 40);
+    ck_assert(p.l4_csum_ok);
+}
+END_TEST
+
+START_TEST(udp_checksums)
+{
+    struct spec s;
+    uint8_t ip[2000];
+    struct pkt p;
+    static const uint8_t q[] = { 0xc0, 0, 0, 0, 1 };
+    memset(&s, 0, sizeof s);
+    s.ipver = 4;
+    s.proto = 17;
+    s.sport = 5353;
+    s.dport = 443;
+    s.payload = q;
+    s.plen = sizeof q;
+    size_t n = mk_ip(&s, ip);
+    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_OK);
+    ck_assert(p.l4_csum_ok);
+    ck_assert_uint_eq(p.payload_len, sizeof q);
+    s.udp_zero = true;
+    n = mk_ip(&s, ip);
+    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_OK);
+    ck_assert(p.l4_csum_ok);   /* IPv4: zero means "not computed" */
+    s.ipver = 6;
+    n = mk_ip(&s, ip);
+    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_OK);
+    ck_assert(!p.l4_csum_ok);  /* IPv6: mandatory */
+    s.udp_zero = false;
+    s.bad_l4 = true;
+    n = mk_ip(&s, ip);
+    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_OK);
+    ck_assert(!p.l4_csum_ok);
+    s.bad_l4 = false;
+    n = mk_ip(&s, ip);
+    ip[40 + 5] = 7;   /* UDP length below 8 */
+    ip[40 + 4] = 0;
+    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_BAD_UDP_LEN);
+}
+END_TEST
+
+START_TEST(vlan_qinq)
+{
+    struct spec s;
+    uint8_t ip[2000], fr[2100];
+    struct pkt p;
+    base_tcp(&s, 6);
+    size_t il = mk_ip(&s, ip);
+    static const uint16_t one[] = { 0x8100, 0 }, qinq[] = { 0x88a8, 0x8100, 0 },
+                          four[] = { 0x88a8, 0x9100, 0x8100, 0x8100, 0 },
+                          five[] = { 0x88a8, 0x8100, 0x8100, 0x8100, 0x8100, 0 };
+    size_t n = mk_eth(fr, one, 0x86dd, ip, il);
+    ck_assert_int_eq(dec(DECODE_LINK_ETHERNET, fr, n, &p), DECODE_OK);
+    ck_assert_int_eq(p.n_vlan, 1);
+    ck_assert_int_eq(p.vlan[0], 100);
+    n = mk_eth(fr, qinq, 0x86dd, ip, il);
+    ck_assert_int_eq(dec(DECODE_LINK_ETHERNET, fr, n, &p), DECODE_OK);
+    ck_assert_int_eq(p.n_vlan, 2);
+    ck_assert_int_eq(p.vlan[1], 101);
+    n = mk_eth(fr, four, 0x86dd, ip, il);
+    ck_assert_int_eq(dec(DECODE_LINK_ETHERNET, fr, n, &p), DECODE_OK);
+    ck_assert_int_eq(p.n_vlan, 4);
+    ck_assert_int_eq(p.ipver, 6);
+    ck_assert(p.l4_csum_ok);
+    n = mk_eth(fr, five, 0x86dd, ip, il);
+    ck_assert_int_eq(dec(DECODE_LINK_ETHERNET, fr, n, &p), DECODE_VLAN_DEPTH);
+    /* ethertype and version nibble disagree */
+    n = mk_eth(fr, NULL, 0x0800, ip, il);
+    ck_assert_int_eq(dec(DECODE_LINK_ETHERNET, fr, n, &p), DECODE_BAD_IP_VERSION);
+    n = mk_eth(fr, NULL, 0x0806, ip, il);   /* ARP */
+    ck_assert_int_eq(dec(DECODE_LINK_ETHERNET, fr, n, &p), DECODE_NOT_IP);
+    n = mk_eth(fr, NULL, 0x0040, ip, il);   /* 802.3 length field */
+    ck_assert_int_eq(dec(DECODE_LINK_ETHERNET, fr, n, &p), DECODE_NOT_IP);
+}
+END_TEST
+
+START_TEST(link_types)
+{
+    struct spec s;
+    uint8_t ip4[2000], ip6[2000], fr[2100];
+    struct pkt p;
+    base_tcp(&s, 4);
+    size_t n4 = mk_ip(&s, ip4);
+    base_tcp(&s, 6);
+    size_t n6 = mk_ip(&s, ip6);
+
+    /* SLL v1: protocol at offset 14 */
+    memset(fr, 0, 16);
+    put16(fr + 14, 0x0800);
+    memcpy(fr + 16, ip4, n4);
+    ck_assert_int_eq(dec(DECODE_LINK_LINUX_SLL, fr, 16 + n4, &p), DECODE_OK);
+    ck_assert_int_eq(p.ipver, 4);
+    put16(fr + 14, 0x8100);   /* a VLAN tag kept by the capture */
+    put16(fr + 16, 7);
+    put16(fr + 18, 0x0800);
+    memcpy(fr + 20, ip4, n4);
+    ck_assert_int_eq(dec(DECODE_LINK_LINUX_SLL, fr, 20 + n4, &p), DECODE_OK);
+    ck_assert_int_eq(p.n_vlan, 1);
+    ck_assert_int_eq(p.vlan[0], 7);
+    /* SLL v2: protocol first, 20-byte header */
+    memset(fr, 0, 20);
+    put16(fr, 0x86dd);
+    memcpy(fr + 20, ip6, n6);
+    ck_assert_int_eq(dec(DECODE_LINK_LINUX_SLL2, fr, 20 + n6, &p), DECODE_OK);
+    ck_assert_int_eq(p.ipver, 6);
+    /* raw */
+    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip4, n4, &p), DECODE_OK);
+    ck_assert_int_eq(dec(DECODE_LINK_DLT_RAW, ip6, n6, &p), DECODE_OK);
+    ck_assert_int_eq(dec(DECODE_LINK_IPV4, ip4, n4, &p), DECODE_OK);
+    ck_assert_int_eq(dec(DECODE_LINK_IPV6, ip6, n6, &p), DECODE_OK);
+    ck_assert_int_eq(dec(DECODE_LINK_IPV4, ip6, n6, &p), DECODE_BAD_IP_VERSION);
+    ck_assert_int_eq(dec(DECODE_LINK_IPV6, ip4, n4, &p), DECODE_BAD_IP_VERSION);
+    /* BSD NULL: host order (little-endian capture host here), LOOP: network order */
+    memset(fr, 0, 4);
+    fr[0] = 2;
+    memcpy(fr + 4, ip4, n4);
+    ck_assert_int_eq(dec(DECODE_LINK_NULL, fr, 4 + n4, &p), DECODE_OK);
+    memset(fr, 0, 4);
+    fr[3] = 2;
+    ck_assert_int_eq(dec(DECODE_LINK_NULL, fr, 4 + n4, &p), DECODE_OK);
+    ck_assert_int_eq(dec(DECODE_LINK_LOOP, fr, 4 + n4, &p), DECODE_OK);
+    memset(fr, 0, 4);
+    fr[0] = 30;   /* Darwin AF_INET6 */
+    memcpy(fr + 4, ip6, n6);
+    ck_assert_int_eq(dec(DECODE_LINK_NULL, fr, 4 + n6, &p), DECODE_OK);
+    ck_assert_int_eq(p.ipver, 6);
+    fr[0] = 2;    /* family says IPv4, packet is IPv6 */
+    ck_assert_int_eq(dec(DECODE_LINK_NULL, fr, 4 + n6, &p), DECODE_BAD_IP_VERSION);
+    fr[0] = 17;
+    ck_assert_int_eq(dec(DECODE_LINK_NULL, fr, 4 + n6, &p), DECODE_NOT_IP);
+    ck_assert_int_eq(dec(147, fr, 4 + n6, &p), DECODE_UNSUPPORTED_LINK);
+    fr[0] = 0x50;
+    ck_assert_int_eq(dec(DECODE_LINK_RAW, fr, 30, &p), DECODE_BAD_IP_VERSION);
+}
+END_TEST
+
+/* ---- IPv4 -------------------------------------------------------------------------------- */
+
+START_TEST(ipv4_options_and_errors)
+{
+    struct spec s;
+    uint8_t ip[2000];
+    struct pkt p;
+    static const uint8_t rr[8] = { 1, 7, 7, 4, 0, 0, 0, 0 };     /* NOP, record route */
+    static const uint8_t bad[4] = { 7, 9, 4, 0 };                /* length past the header */
+    static const uint8_t zero[4] = { 0x83, 0, 0, 0 };            /* length 0 */
+    base_tcp(&s, 4);
+    s.ipopt = rr;
+    s.ipopt_len = sizeof rr;
+    size_t n = mk_ip(&s, ip);
+    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_OK);
+    ck_assert_uint_eq(p.payload_len, s.plen);
+    ck_assert_mem_eq(p.payload, s.payload, s.plen);
+    ck_assert(p.l4_csum_ok);
+    s.ipopt = bad;
+    s.ipopt_len = sizeof bad;
+    n = mk_ip(&s, ip);
+    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_BAD_IP_HDRLEN);
+    s.ipopt = zero;
+    n = mk_ip(&s, ip);
+    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_BAD_IP_HDRLEN);
+    s.ipopt = NULL;
+    s.ipopt_len = 0;
+    s.bad_ip = true;
+    n = mk_ip(&s, ip);
+    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_BAD_IP_CSUM);
+    s.bad_ip = false;
+    n = mk_ip(&s, ip);
+    ip[0] = 0x44;   /* ihl 4 */
+    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_BAD_IP_HDRLEN);
+    n = mk_ip(&s, ip);
+    put16(ip + 2, (uint32_t)n + 1);   /* longer than the frame (checksum not fixed: length first) */
+    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_BAD_IP_LEN);
+    put16(ip + 2, 19);
+    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_BAD_IP_LEN);
+    /* ICMP */
+    n = mk_ip(&s, ip);
+    ip[9] = 1;
+    ip[10] = ip[11] = 0;
+    uint16_t c = fold(sum16(0, ip, 20));
+    put16(ip + 10, c);
+    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_NOT_TCP_UDP);
+}
+END_TEST
+
+START_TEST(ipv4_fragment)
+{
+    struct spec s;
+    uint8_t ip[2000];
+    struct pkt p;
+    base_tcp(&s, 4);
+    s.id = 0x1234;
+    s.fragfield = 0x2000;   /* MF, offset 0 */
+    size_t n = mk_ip(&s, ip);
+    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_FRAGMENT);
+    ck_assert(p.frag);
+    ck_assert(p.frag_more);
+    ck_assert_uint_eq(p.frag_id, 0x1234);
+    ck_assert_uint_eq(p.frag_off, 0);
+    ck_assert_uint_eq(p.frag_data_len, n - 20);
+    ck_assert_int_eq(p.frag_nexthdr, 6);
+    ck_assert_int_eq(p.frag_hdr_off, 20);
+    s.fragfield = 0x0003;   /* last fragment at offset 24 */
+    n = mk_ip(&s, ip);
+    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_FRAGMENT);
+    ck_assert(!p.frag_more);
+    ck_assert_uint_eq(p.frag_off, 24);
+    s.fragfield = 0x4000;   /* DF only: not a fragment */
+    n = mk_ip(&s, ip);
+    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_OK);
+}
+END_TEST
+
+/* ---- IPv6 extension chains ------------------------------------------------------------- */
+
+/* An 8-byte HBH/DST/routing header with PadN, whose next header is nh. */
+static void ext8(uint8_t *h, uint8_t nh)
+{
+    memset(h, 0, 8);
+    h[0] = nh;
+    h[2] = 1;   /* PadN */
+    h[3] = 4;
+}
+
+START_TEST(ipv6_ext_chain)
+{
+    struct spec s;
+    uint8_t ip[3000], ext[200];
+    struct pkt p;
+    base_tcp(&s, 6);
+    s.ext = ext;
+
+    ext8(ext, 60);           /* HBH -> DST -> TCP */
+    ext8(ext + 8, 6);
+    s.first_nh = 0;
+    s.ext_len = 16;
+    size_t n = mk_ip(&s, ip);
+    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_OK);
+    ck_assert(p.ipv6_hbh);
+    ck_assert(!p.ipv6_bad_ext);
+    ck_assert(p.l4_csum_ok);
+    ck_assert_mem_eq(p.payload, s.payload, s.plen);
+
+    ext8(ext, 0);            /* DST -> HBH -> TCP: HBH not first */
+    ext8(ext + 8, 6);
+    s.first_nh = 60;
+    n = mk_ip(&s, ip);
+    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_OK);
+    ck_assert(p.ipv6_bad_ext);
+
+    ext8(ext, 6);            /* routing, segments left 0: fine */
+    ext[2] = 4;
+    ext[3] = 0;
+    s.first_nh = 43;
+    s.ext_len = 8;
+    n = mk_ip(&s, ip);
+    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_OK);
+    ck_assert(!p.ipv6_bad_ext);
+    ext[3] = 2;              /* segments left: not for this host */
+    n = mk_ip(&s, ip);
+    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_OK);
+    ck_assert(p.ipv6_bad_ext);
+
+    ext8(ext, 6);            /* DST with an unknown option whose action is "discard" */
+    ext[2] = 0x85;
+    ext[3] = 4;
+    s.first_nh = 60;
+    n = mk_ip(&s, ip);
+    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_OK);
+    ck_assert(p.ipv6_bad_ext);
+    ext[2] = 0x05;           /* unknown, action "skip": fine */
+    n = mk_ip(&s, ip);
+    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_OK);
+    ck_assert(!p.ipv6_bad_ext);
+
+    memset(ext, 0, 16);      /* DST, 16 bytes, PadN of 12: more than 7 bytes of padding */
+    ext[0] = 6;
+    ext[1] = 1;
+    ext[2] = 1;
+    ext[3] = 12;
+    s.ext_len = 16;
+    n = mk_ip(&s, ip);
+    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_OK);
+    ck_assert(p.ipv6_bad_ext);
+
+    memset(ext, 0, 16);      /* AH (len 2 -> 16 bytes) -> TCP: walked through */
+    ext[0] = 6;
+    ext[1] = 2;
+    s.first_nh = 51;
+    n = mk_ip(&s, ip);
+    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_OK);
+    ck_assert_mem_eq(p.payload, s.payload, s.plen);
+
+    for (int i = 0; i < DECODE_MAX_IPV6_EXT; i++)   /* the longest chain allowed */
+        ext8(ext + 8 * i, i + 1 < DECODE_MAX_IPV6_EXT ? 60 : 6);
+    s.first_nh = 60;
+    s.ext_len = 8 * DECODE_MAX_IPV6_EXT;
+    n = mk_ip(&s, ip);
+    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_OK);
+    for (int i = 0; i <= DECODE_MAX_IPV6_EXT; i++)  /* one more */
+        ext8(ext + 8 * i, i + 1 <= DECODE_MAX_IPV6_EXT ? 60 : 6);
+    s.ext_len = 8 * (DECODE_MAX_IPV6_EXT + 1);
+    n = mk_ip(&s, ip);
+    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_IPV6_EXT_DEPTH);
+
+    ext8(ext, 6);            /* header length running past the payload */
+    ext[1] = 200;
+    s.ext_len = 8;
+    n = mk_ip(&s, ip);
+    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_BAD_IPV6_EXT);
+
+    s.ext_len = 0;           /* ESP and no-next-header */
+    n = mk_ip(&s, ip);
+    ip[6] = 50;
+    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_NOT_TCP_UDP);
+    ip[6] = 59;
+    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_NOT_TCP_UDP);
+    put16(ip + 4, 5000);     /* payload length past the frame */
+    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_BAD_IP_LEN);
+}
+END_TEST
+
+START_TEST(ipv6_fragment)
+{
+    struct spec s;
+    uint8_t ip[3000], ext[32];
+    struct pkt p;
+    base_tcp(&s, 6);
+    s.ext = ext;
+    ext8(ext, 44);           /* DST -> FRAG -> TCP */
+    memset(ext + 8, 0, 8);
+    ext[8] = 6;
+    put16(ext + 10, 0 | 1);  /* offset 0, M */
+    put32(ext + 12, 0xdeadbeef);
+    s.first_nh = 60;
+    s.ext_len = 16;
+    size_t n = mk_ip(&s, ip);
+    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_FRAGMENT);
+    ck_assert_uint_eq(p.frag_id, 0xdeadbeef);
+    ck_assert(p.frag_more);
+    ck_assert_uint_eq(p.frag_off, 0);
+    ck_assert_int_eq(p.frag_hdr_off, 48);
+    ck_assert_int_eq(p.frag_nh_off, 40);
+    ck_assert_int_eq(p.frag_nexthdr, 6);
+    ck_assert_uint_eq(p.frag_data_len, n - 56);
+    put16(ext + 10, 0);      /* atomic fragment: a whole datagram */
+    n = mk_ip(&s, ip);
+    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_OK);
+    ck_assert_mem_eq(p.payload, s.payload, s.plen);
+    put16(ext + 10, 64);     /* offset 64, last */
+    n = mk_ip(&s, ip);
+    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_FRAGMENT);
+    ck_assert_uint_eq(p.frag_off, 64);
+    ck_assert(!p.frag_more);
+}
+END_TEST
+
+/* ---- TCP --------------------------------------------------------------------------------- */
+
+START_TEST(tcp_options)
+{
+    struct spec s;
+    uint8_t ip[2000];
+    struct pkt p;
+    static const uint8_t syn_opts[] = {
+        2, 4, 0x05, 0xb4,              /* MSS 1460 */
+        1, 3, 3, 15,                   /* NOP, wscale 15 (clamped to 14) */
+        4, 2, 8, 10, 0, 0, 0, 9, 0, 0, 0, 7,   /* SACK-perm, TS 9/7 */
+        34, 10, 1, 2, 3, 4, 5, 6, 7, 8,        /* TFO cookie of 8 */
+        1, 1,
+    };
+    static const uint8_t md5[] = { 19, 18, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1 };
+    base_tcp(&s, 4);
+    s.flags = TCPF_SYN;
+    s.tcpopt = syn_opts;
+    s.tcpopt_len = sizeof syn_opts;
+    size_t n = mk_ip(&s, ip);
+    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_OK);
+    ck_assert(p.has_mss);
+    ck_assert_int_eq(p.mss, 1460);
+    ck_assert(p.has_wscale);
+    ck_assert_int_eq(p.wscale, 14);
+    ck_assert(p.has_sackperm);
+    ck_assert(p.has_ts);
+    ck_assert_uint_eq(p.tsval, 9);
+    ck_assert_uint_eq(p.tsecr, 7);
+    ck_assert(p.has_fastopen);
+    ck_assert_int_eq(p.fastopen_cookie_len, 8);
+    ck_assert(!p.has_md5);
+    ck_assert(p.l4_csum_ok);
+    ck_assert_mem_eq(p.payload, s.payload, s.plen);
+
+    s.tcpopt = md5;
+    s.tcpopt_len = sizeof md5;
+    n = mk_ip(&s, ip);
+    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_OK);
+    ck_assert(p.has_md5);
+
+    static const uint8_t trunc_opt[] = { 1, 1, 1, 8 };   /* TS kind with no length byte room */
+    s.tcpopt = trunc_opt;
+    s.tcpopt_len = sizeof trunc_opt;
+    n = mk_ip(&s, ip);
+    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_BAD_TCP_OPTIONS);
+    static const uint8_t long_opt[] = { 2, 9, 0, 0 };
+    s.tcpopt = long_opt;
+    n = mk_ip(&s, ip);
+    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_BAD_TCP_OPTIONS);
+    static const uint8_t len1[] = { 5, 1, 0, 0 };
+    s.tcpopt = len1;
+    n = mk_ip(&s, ip);
+    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_BAD_TCP_OPTIONS);
+    static const uint8_t odd_mss[] = { 2, 3, 5, 0 };    /* wrong length for a known kind: ignored */
+    s.tcpopt = odd_mss;
+    n = mk_ip(&s, ip);
+    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_OK);
+    ck_assert(!p.has_mss);
+
+    s.tcpopt = NULL;
+    s.tcpopt_len = 0;
+    s.bad_l4 = true;
+    n = mk_ip(&s, ip);
+    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_OK);
+    ck_assert(!p.l4_csum_ok);
+
+    s.bad_l4 = false;
+    n = mk_ip(&s, ip);
+    ip[20 + 12] = 0x40;   /* doff 4 */
+    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_BAD_TCP_HDRLEN);
+    ip[20 + 12] = 0xf0;   /* doff 15 = 60 bytes > segment? segment is 20 + 37 = 57 */
+    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_BAD_TCP_HDRLEN);
+}
+END_TEST
+
+START_TEST(tcp_urgent_and_flags)
+{
+    struct spec s;
+    uint8_t ip[2000];
+    struct pkt p;
+    base_tcp(&s, 6);
+    s.flags = TCPF_ACK | TCPF_URG | TCPF_FIN;
+    s.urg = 3;
+    size_t n = mk_ip(&s, ip);
+    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_OK);
+    ck_assert_int_eq(p.tcp_flags, TCPF_ACK | TCPF_URG | TCPF_FIN);
+    ck_assert_int_eq(p.urg_ptr, 3);
+    ck_assert(p.l4_csum_ok);
+}
+END_TEST
+
+/* ---- truncation: every prefix, on a guard page ------------------------------------------ */
+
+static void all_prefixes(int link, const uint8_t *fr, size_t n, size_t link_hdr)
+{
+    struct pkt p;
+    ck_assert_int_eq(dec(link, fr, n, &p), DECODE_OK);
+    for (size_t k = 0; k < n; k++) {
+        enum decode_result r = dec(link, fr, k, &p);
+        ck_assert_msg(r != DECODE_OK, "prefix %zu of %zu decoded", k, n);
+        if (k < link_hdr)
+            ck_assert_msg(r == DECODE_TRUNC_LINK, "prefix %zu: %s", k, decode_result_name(r));
+        else if (k - link_hdr < (fr[link_hdr] >> 4 == 4 ? 20u : 40u))
+            ck_assert_msg(r == DECODE_TRUNC_IP, "prefix %zu: %s", k, decode_result_name(r));
+        else
+            ck_assert_msg(r == DECODE_BAD_IP_LEN, "prefix %zu: %s", k, decode_result_name(r));
+    }
+    guard_free();
+}
+
+START_TEST(truncated_everywhere)
+{
+    struct spec s;
+    uint8_t ip[3000], fr[3100], ext[16];
+    static const uint8_t opts[] = { 2, 4, 5, 0xb4, 1, 3, 3, 7, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2, 1, 1 };
+    static const uint16_t qinq[] = { 0x88a8, 0x8100, 0 };
+    base_tcp(&s, 4);
+    s.tcpopt = opts;
+    s.tcpopt_len = sizeof opts;
+    size_t n = mk_eth(fr, NULL, 0x0800, ip, mk_ip(&s, ip));
+    all_prefixes(DECODE_LINK_ETHERNET, fr, n, 14);
+
+    base_tcp(&s, 6);
+    s.ext = ext;
+    ext8(ext, 60);
+    ext8(ext + 8, 6);
+    s.ext_len = 16;
+    s.first_nh = 0;
+    n = mk_eth(fr, qinq, 0x86dd, ip, mk_ip(&s, ip));
+    all_prefixes(DECODE_LINK_ETHERNET, fr, n, 22);
+
+    static const uint8_t q[] = "quic-ish payload";
+    memset(&s, 0, sizeof s);
+    s.ipver = 4;
+    s.proto = 17;
+    s.sport = 5000;
+    s.dport = 443;
+    s.payload = q;
+    s.plen = sizeof q;
+    memset(fr, 0, 20);
+    put16(fr, 0x0800);
+    n = 20 + mk_ip(&s, fr + 20);
+    all_prefixes(DECODE_LINK_LINUX_SLL2, fr, n, 20);
+    n = mk_ip(&s, ip);
+    all_prefixes(DECODE_LINK_RAW, ip, n, 0);
+}
+END_TEST
+
+START_TEST(truncated_l4)
+{
+    /* IP lengths consistent, L4 cut short: the L4 reasons */
+    struct spec s;
+    uint8_t ip[2000];
+    struct pkt p;
+    base_tcp(&s, 4);
+    s.plen = 0;
+    size_t n = mk_ip(&s, ip);
+    for (size_t k = 20; k < 40; k++) {
+        put16(ip + 2, (uint32_t)k);
+        ip[10] = ip[11] = 0;
+        put16(ip + 10, fold(sum16(0, ip, 20)));
+        ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, k, &p), DECODE_TRUNC_TCP);
+    }
+    (void)n;
+    memset(&s, 0, sizeof s);
+    s.ipver = 6;
+    s.proto = 17;
+    n = mk_ip(&s, ip);
+    for (size_t k = 40; k < 48; k++) {
+        put16(ip + 4, (uint32_t)(k - 40));
+        ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, k, &p), DECODE_TRUNC_UDP);
+    }
+    put16(ip + 4, 8);
+    put16(ip + 44, 9);   /* UDP length past the IP payload */
+    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, 48, &p), DECODE_BAD_UDP_LEN);
+    guard_free();
+}
+END_TEST
+
+/* ---- helpers ------------------------------------------------------------------------------- */
+
+START_TEST(names_and_endpoints)
+{
+    for (int r = 0; r < DECODE_RESULT_COUNT; r++) {
+        const char *a = decode_result_name((enum decode_result)r);
+        ck_assert_str_ne(a, "unknown");
+        for (int q = 0; q < r; q++)
+            ck_assert_str_ne(a, decode_result_name((enum decode_result)q));
+    }
+    ck_assert_str_eq(decode_result_name(DECODE_RESULT_COUNT), "unknown");
+    char buf[64];
+    uint8_t a4[16] = { 192, 0, 2, 7 };
+    ck_assert_str_eq(decode_fmt_endpoint(a4, 4, 443, buf, sizeof buf), "192.0.2.7:443");
+    ck_assert_str_eq(decode_fmt_endpoint(SRC6, 6, 80, buf, sizeof buf), "[2001:db8::1]:80");
+    char small[6];
+    decode_fmt_endpoint(a4, 4, 443, small, sizeof small);
+    ck_assert_str_eq(small, "192.0");
+}
+END_TEST
+
+START_TEST(decode_ip_keeps_vlan)
+{
+    struct spec s;
+    uint8_t ip[2000];
+    struct pkt p;
+    base_tcp(&s, 4);
+    size_t n = mk_ip(&s, ip);
+    memset(&p, 0x55, sizeof p);
+    p.n_vlan = 2;
+    p.vlan[0] = 10;
+    p.vlan[1] = 20;
+    ck_assert_int_eq(decode_ip(ip, n, &p), DECODE_OK);
+    ck_assert_int_eq(p.n_vlan, 2);
+    ck_assert_int_eq(p.vlan[1], 20);
+    ck_assert(!p.ipv6_bad_ext);
+    ck_assert(!p.has_md5);
+    ck_assert_int_eq(decode_ip(ip, 0, &p), DECODE_TRUNC_IP);
+}
+END_TEST
+
+static Suite *decode_suite(void)
+{
+    Suite *s = suite_create("decode");
+    TCase *tc = tcase_create("valid");
+    tcase_add_test(tc, eth_ipv4_tcp);
+    tcase_add_test(tc, eth_padding_clamped);
+    tcase_add_test(tc, udp_checksums);
+    tcase_add_test(tc, vlan_qinq);
+    tcase_add_test(tc, link_types);
+    tcase_add_test(tc, ipv4_fragment);
+    tcase_add_test(tc, ipv6_fragment);
+    tcase_add_test(tc, tcp_urgent_and_flags);
+    tcase_add_test(tc, names_and_endpoints);
+    tcase_add_test(tc, decode_ip_keeps_vlan);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("malformed");
+    tcase_add_test(tc, ipv4_options_and_errors);
+    tcase_add_test(tc, ipv6_ext_chain);
+    tcase_add_test(tc, tcp_options);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("truncated");
+    tcase_add_test(tc, truncated_everywhere);
+    tcase_add_test(tc, truncated_l4);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(decode_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
