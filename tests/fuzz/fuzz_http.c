@@ -1,0 +1,51 @@
+/* fuzz_http.c - libFuzzer target for http_req_parse() and http_is_h2_preface() (proxy/http.c).
+ *
+ * Besides crashes, checks the contract: spans lie inside the input, head_len and err_off stay
+ * within it, shorter prefixes of an accepted head are NEED_MORE, and pipelined requests are
+ * parsed at head_len + content_length like a keep-alive server would. */
+#include <stdlib.h>
+
+#include "http.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void check_span(struct span s, const uint8_t *data, size_t size)
+{
+    if (s.len != 0 && (s.p < data || s.p + s.len > data + size))
+        abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    (void)http_is_h2_preface(data, size);
+    size_t off = 0;
+    for (int n = 0; n < 8 && off < size; n++) {
+        const uint8_t *p = data + off;
+        size_t len = size - off;
+        struct http_req r;
+        size_t err = 0;
+        enum dstatus st = http_req_parse(p, len, &r, &err);
+        if (st == DS_MALFORMED && err >= len)
+            abort();
+        if (st != DS_OK)
+            return 0;
+        if (r.head_len == 0 || r.head_len > len || r.head_len > HTTP_HEAD_MAX)
+            abort();
+        check_span(r.method, p, len);
+        check_span(r.target, p, len);
+        check_span(r.version, p, len);
+        check_span(r.host, p, len);
+        check_span(r.host2, p, len);
+        check_span(r.abs_authority, p, len);
+        check_span(r.abs_path, p, len);
+        struct http_req q;
+        if (http_req_parse(p, r.head_len - 1, &q, &err) != DS_NEED_MORE)
+            abort();
+        if (r.chunked || !r.has_content_length)
+            r.content_length = r.chunked ? len : 0;
+        if (r.content_length > len - r.head_len)
+            return 0;
+        off += r.head_len + (size_t)r.content_length;
+    }
+    return 0;
+}

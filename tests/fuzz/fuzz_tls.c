@@ -1,0 +1,48 @@
+/* fuzz_tls.c - libFuzzer target for tls_hello_parse() (proxy/tls.c).
+ *
+ * Checks the contract on every input, not only the absence of crashes: output spans lie inside
+ * the input or the scratch buffer, consumed and err_off stay within the input, and a ClientHello
+ * accepted at some length is a NEED_MORE at every shorter one tried. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "tls.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static uint8_t g_scratch[TLS_HELLO_MAX];
+
+static void check_span(struct span s, const uint8_t *data, size_t size)
+{
+    if (s.len == 0)
+        return;
+    bool in_buf = s.p >= data && s.p + s.len <= data + size;
+    bool in_scratch = s.p >= g_scratch && s.p + s.len <= g_scratch + sizeof(g_scratch);
+    if (!in_buf && !in_scratch)
+        abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct tls_hello h;
+    size_t err = 0;
+    enum dstatus st = tls_hello_parse(data, size, g_scratch, sizeof(g_scratch), &h, &err);
+    if (st == DS_MALFORMED && err > size)
+        abort();
+    if (st != DS_OK)
+        return 0;
+    if (h.consumed > size || h.hello_len > TLS_HELLO_MAX || h.records == 0)
+        abort();
+    check_span(h.sni, data, size);
+    check_span(h.alpn, data, size);
+    if (h.has_sni && memchr(h.sni.p, 0, h.sni.len) != NULL)
+        abort();
+    /* prefixes: the two just before the end and one in the middle */
+    size_t cuts[] = { h.consumed - 1, h.consumed / 2, h.consumed > 1 ? h.consumed - 2 : 0 };
+    for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+        struct tls_hello p;
+        if (tls_hello_parse(data, cuts[i], g_scratch, sizeof(g_scratch), &p, &err) != DS_NEED_MORE)
+            abort();
+    }
+    return 0;
+}
