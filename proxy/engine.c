@@ -39,7 +39,7 @@ struct engine {
     struct defrag *defrag;
     struct quic_ctx *qctx;
 
-    struct quic_crypto *qslots;  /* QUIC CRYPTO reassembly, one slot per flow in its handshake */
+    struct quic_slot *qslots;    /* QUIC handshake state, one slot per flow in its handshake */
     uint16_t *qfree;             /* free slot stack */
     uint32_t nqslots, qfree_n;
 
@@ -53,6 +53,14 @@ struct engine {
     uint64_t last_expire_us;
     uint64_t now_us;
     struct engine_stats st;
+};
+
+/* A QUIC flow in its handshake: the Initial keys of its first DCID (the client keeps them after
+ * it switches DCID) and the CRYPTO stream. */
+struct quic_slot {
+    struct quic_keys keys;
+    bool have_keys;
+    struct quic_crypto c;
 };
 
 /* What one dissected request says, before normalization. */
@@ -418,7 +426,7 @@ static void inspect_tcp(struct engine *e, struct flow *f, unsigned res)
 
 /* ---- QUIC ----------------------------------------------------------------------------------- */
 
-static struct quic_crypto *quic_slot(struct engine *e, struct flow *f)
+static struct quic_slot *quic_slot(struct engine *e, struct flow *f)
 {
     if (f->a.slot)
         return &e->qslots[f->a.slot - 1];
@@ -426,7 +434,8 @@ static struct quic_crypto *quic_slot(struct engine *e, struct flow *f)
         return NULL;
     uint16_t s = e->qfree[--e->qfree_n];
     f->a.slot = (uint16_t)(s + 1);
-    quic_crypto_init(&e->qslots[s]);
+    e->qslots[s].have_keys = false;
+    quic_crypto_init(&e->qslots[s].c);
     return &e->qslots[s];
 }
 
@@ -448,32 +457,38 @@ static void inspect_udp(struct engine *e, struct flow *f, const struct pkt *p)
         f->a.state |= ENGINE_ST_DONE;
         return;
     }
-    enum dstatus st = quic_initial_parse(e->qctx, p->payload, p->payload_len, NULL, e->quic_plain,
+    struct quic_slot *qs = f->a.slot ? &e->qslots[f->a.slot - 1] : NULL;
+    enum dstatus st = quic_initial_parse(e->qctx, p->payload, p->payload_len,
+                                         qs && qs->have_keys ? &qs->keys : NULL, e->quic_plain,
                                          sizeof(e->quic_plain), &qi, &off);
     if (st == DS_NOT_MINE && f->a.app == APP_UNKNOWN) {
         decide_by_address(e, f);
         f->a.state |= ENGINE_ST_DONE;
         return;
     }
-    if (st != DS_OK) {
-        /* A forged or corrupted Initial (Q3) is not the client's: ignore it, keep waiting. */
+    if (st != DS_OK || qi.short_datagram) {
+        /* A forged or corrupted Initial (Q3), or one a server drops for its size: not what the
+         * server acts on. Ignore it and keep waiting. */
         e->st.quic_malformed++;
         return;
     }
     f->a.app = APP_QUIC;
-    struct quic_crypto *qc = quic_slot(e, f);
-    if (!qc) {
+    qs = quic_slot(e, f);
+    if (!qs) {
         e->st.quic_no_slot++;
         decide_by_address(e, f);
         f->a.state |= ENGINE_ST_DONE;
         return;
     }
-    if (quic_crypto_add_frames(qc, qi.frames.p, qi.frames.len, &off) == DS_MALFORMED) {
+    if (!qs->have_keys &&
+        quic_keys_derive(e->qctx, qi.version, qi.dcid.p, qi.dcid.len, false, &qs->keys) == 0)
+        qs->have_keys = true;
+    if (quic_crypto_add_frames(&qs->c, qi.frames.p, qi.frames.len, &off) == DS_MALFORMED) {
         e->st.quic_malformed++;
         return;
     }
     struct tls_hello h;
-    st = quic_crypto_hello(qc, &h, &off);
+    st = quic_crypto_hello(&qs->c, &h, &off);
     if (st == DS_NEED_MORE)
         return;
     struct request rq;
