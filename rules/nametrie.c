@@ -16,6 +16,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "compiler.h"
 
@@ -54,6 +55,23 @@ static int bkey_cmp(const void *a, const void *b)
     if (c)
         return c;
     return x->len < y->len ? -1 : (x->len > y->len ? 1 : 0);
+}
+
+void *nametrie_hugecopy(const void *src, size_t n)
+{
+    const size_t huge = (size_t)2 << 20;
+    void *p;
+    if (n >= huge) {
+        size_t sz = (n + huge - 1) & ~(huge - 1);
+        p = aligned_alloc(huge, sz);
+        if (p)
+            madvise(p, sz, MADV_HUGEPAGE); /* advice only: failure is harmless */
+    } else {
+        p = malloc(n ? n : 1);
+    }
+    if (p && n)
+        memcpy(p, src, n);
+    return p;
 }
 
 struct range {
@@ -169,13 +187,17 @@ struct nametrie *nametrie_build(const char *pool, struct nametrie_key *keys, siz
     free(q);
     free(bk);
     free(rev);
-    /* Shrink to the nodes used. */
-    struct nt_node *nn = realloc(t->node, qn * sizeof(*t->node));
-    if (nn)
+    /* Move to exact-size blocks, on huge pages when large (fewer TLB misses per lookup). */
+    struct nt_node *nn = nametrie_hugecopy(t->node, qn * sizeof(*t->node));
+    if (nn) {
+        free(t->node);
         t->node = nn;
-    uint8_t *nf = realloc(t->first, qn);
-    if (nf)
+    }
+    uint8_t *nf = nametrie_hugecopy(t->first, qn);
+    if (nf) {
+        free(t->first);
         t->first = nf;
+    }
     return t;
 fail:
     free(q);
@@ -183,6 +205,22 @@ fail:
     free(rev);
     nametrie_free(t);
     return NULL;
+}
+
+/* Index of the child of nd whose label starts with c, or 0 (the root is nobody's child).
+ * Most nodes have a handful of children: a plain loop beats a memchr call there. */
+static inline uint32_t child_of(const struct nametrie *t, const struct nt_node *nd, uint8_t c)
+{
+    const uint8_t *f = t->first + nd->child;
+    uint32_t n = nd->nchild;
+    if (n <= 16) {
+        for (uint32_t i = 0; i < n; i++)
+            if (f[i] == c)
+                return nd->child + i;
+        return 0;
+    }
+    const uint8_t *p = memchr(f, c, n);
+    return p ? (uint32_t)(p - t->first) : 0;
 }
 
 /* Byte d of the query and byte j of a node's label, in walk order. */
@@ -206,11 +244,10 @@ uint32_t nametrie_lookup(const struct nametrie *t, const char *q, size_t len, en
     for (;;) {
         if (d == len || nd->nchild == 0)
             break;
-        uint8_t c = qbyte(t, q, len, d);
-        const uint8_t *f = memchr(t->first + nd->child, c, nd->nchild);
-        if (!f)
+        uint32_t ci = child_of(t, nd, qbyte(t, q, len, d));
+        if (!ci)
             break;
-        const struct nt_node *ch = &t->node[f - t->first];
+        const struct nt_node *ch = &t->node[ci];
         size_t ll = ch->llen;
         if (ll > len - d)
             break;
@@ -249,13 +286,10 @@ uint32_t nametrie_lookup_extending(const struct nametrie *t, const char *q, size
     const struct nt_node *nd = &t->node[0];
     size_t d = 0;
     while (d < len) {
-        uint8_t c = qbyte(t, q, len, d);
-        if (nd->nchild == 0)
+        uint32_t ci = child_of(t, nd, qbyte(t, q, len, d));
+        if (!ci)
             return NAMETRIE_NONE;
-        const uint8_t *f = memchr(t->first + nd->child, c, nd->nchild);
-        if (!f)
-            return NAMETRIE_NONE;
-        const struct nt_node *ch = &t->node[f - t->first];
+        const struct nt_node *ch = &t->node[ci];
         size_t ll = ch->llen, take = ll < len - d ? ll : len - d;
         for (size_t j = 1; j < take; j++)
             if (lbyte(t, ch, j) != qbyte(t, q, len, d + j))

@@ -51,6 +51,10 @@ uint32_t nametrie_lookup(const struct nametrie *t, const char *q, size_t len, en
  * NAMETRIE_NONE. For a reverse trie "starts with" applies to the reversed strings. */
 uint32_t nametrie_lookup_extending(const struct nametrie *t, const char *q, size_t len);
 
+/* Returns a malloc'd (free()-able) copy of src[0..n); blocks of 2 MiB and more are aligned to
+ * and advised onto transparent huge pages. NULL on allocation failure. */
+void *nametrie_hugecopy(const void *src, size_t n);
+
 /* Heap bytes held by t, and its node count. */
 size_t nametrie_bytes(const struct nametrie *t);
 size_t nametrie_nodes(const struct nametrie *t);

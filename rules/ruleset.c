@@ -539,7 +539,11 @@ struct ruleset *ruleset_build(struct ruleset_builder *b)
     if (!rs)
         goto fail;
     /* Take the builder's arrays. */
-    rs->pool = shrink(b->pool, b->pool_len);
+    rs->pool = nametrie_hugecopy(b->pool, b->pool_len);
+    if (!rs->pool) {
+        rs->pool = b->pool;
+        b->pool = NULL;
+    }
     rs->pool_len = b->pool_len;
     rs->text_off = shrink(b->text_off, b->n * sizeof(*rs->text_off));
     rs->kind = shrink(b->kind, b->n);
@@ -551,6 +555,7 @@ struct ruleset *ruleset_build(struct ruleset_builder *b)
     rs->npairs = b->npairs;
     memcpy(rs->count, b->count, sizeof(rs->count));
     rs->ips4 = b->ips4;
+    free(b->pool);
     b->pool = NULL;
     b->text_off = NULL;
     b->kind = NULL;
