@@ -1,0 +1,768 @@
+/* check_tcpreasm.c - one case per EVASION.md TCP row (T1-T18) plus a random segmentation
+ * property test: random splits, shuffles and duplicates reassemble to the original. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "flowtab.h"
+#include "tcpreasm.h"
+
+/* ---- a tiny conversation driver: segments are struct pkt, as decode would fill them ----- */
+
+struct conv {
+    struct tcpreasm_pool *pl;
+    struct flow f;
+    uint32_t cisn, sisn;
+    bool ts;
+    uint32_t tsval;
+};
+
+static const char REQ[] = "GET / HTTP/1.1\r\nHost: blocked.example\r\nAccept: */*\r\n\r\n";
+#define REQ_LEN (sizeof REQ - 1)
+
+static void conv_init(struct conv *c, uint32_t nbufs, uint32_t nalt, uint32_t bufsize)
+{
+    memset(c, 0, sizeof *c);
+    c->pl = tcpreasm_pool_new(nbufs, nalt, bufsize);
+    ck_assert_ptr_nonnull(c->pl);
+    c->cisn = 0xfffff000u;   /* wraps during the test: sequence arithmetic is exercised */
+    c->sisn = 0x20000000u;
+    c->tsval = 1000;
+}
+
+static void conv_fini(struct conv *c)
+{
+    tcpreasm_release(c->pl, &c->f);
+    tcpreasm_pool_free(c->pl);
+}
+
+/* A client segment carrying d[0..n) at stream offset off (0 = first byte after the SYN). */
+static struct pkt cpkt(struct conv *c, uint32_t off, const void *d, size_t n, uint8_t flags)
+{
+    struct pkt p;
+    memset(&p, 0, sizeof p);
+    p.ipver = 4;
+    p.l4proto = 6;
+    p.sport = 40000;
+    p.dport = 443;
+    p.seq = c->cisn + 1 + off;
+    p.ack = c->sisn + 1;
+    p.win = 502;
+    p.tcp_flags = flags;
+    p.payload = d;
+    p.payload_len = n;
+    p.l4_csum_ok = true;
+    if (c->ts) {
+        p.has_ts = true;
+        p.tsval = c->tsval++;
+    }
+    return p;
+}
+
+static unsigned cseg(struct conv *c, uint32_t off, const void *d, size_t n)
+{
+    struct pkt p = cpkt(c, off, d, n, TCPF_ACK | TCPF_PSH);
+    return tcpreasm_segment(c->pl, &c->f, &p, 0);
+}
+
+static unsigned sseg(struct conv *c, uint8_t flags, uint32_t ack, uint16_t win)
+{
+    struct pkt p;
+    memset(&p, 0, sizeof p);
+    p.ipver = 4;
+    p.l4proto = 6;
+    p.seq = c->sisn + 1;
+    p.ack = ack;
+    p.win = win;
+    p.tcp_flags = flags;
+    p.l4_csum_ok = true;
+    if (c->ts) {
+        p.has_ts = true;
+        p.tsval = 5000;
+    }
+    return tcpreasm_segment(c->pl, &c->f, &p, 1);
+}
+
+/* SYN (wscale 7), SYN-ACK (window 65535, wscale 7), ACK. */
+static void handshake(struct conv *c, bool ts, bool md5)
+{
+    struct pkt p;
+    c->ts = ts;
+    memset(&p, 0, sizeof p);
+    p.ipver = 4;
+    p.l4proto = 6;
+    p.seq = c->cisn;
+    p.tcp_flags = TCPF_SYN;
+    p.win = 64240;
+    p.has_wscale = true;
+    p.wscale = 7;
+    p.has_ts = ts;
+    p.tsval = c->tsval++;
+    p.has_md5 = md5;
+    p.l4_csum_ok = true;
+    ck_assert_uint_eq(tcpreasm_segment(c->pl, &c->f, &p, 0), 0);
+    memset(&p, 0, sizeof p);
+    p.ipver = 4;
+    p.l4proto = 6;
+    p.seq = c->sisn;
+    p.ack = c->cisn + 1;
+    p.tcp_flags = TCPF_SYN | TCPF_ACK;
+    p.win = 65535;
+    p.has_wscale = true;
+    p.wscale = 7;
+    p.has_ts = ts;
+    p.tsval = 4000;
+    p.has_md5 = md5;
+    p.l4_csum_ok = true;
+    ck_assert_uint_eq(tcpreasm_segment(c->pl, &c->f, &p, 1), 0);
+    p = cpkt(c, 0, NULL, 0, TCPF_ACK);
+    ck_assert_uint_eq(tcpreasm_segment(c->pl, &c->f, &p, 0), 0);
+}
+
+static void expect_data(struct conv *c, const void *want, size_t n)
+{
+    size_t len;
+    const uint8_t *d = tcpreasm_data(c->pl, &c->f, &len);
+    ck_assert_uint_eq(len, n);
+    if (n)
+        ck_assert_mem_eq(d, want, n);
+    else
+        ck_assert_ptr_null(d);
+}
+
+static struct tcpreasm_stats stats(const struct conv *c)
+{
+    struct tcpreasm_stats st;
+    tcpreasm_get_stats(c->pl, &st);
+    return st;
+}
+
+/* ---- T1: split at every offset ----------------------------------------------------------- */
+
+START_TEST(t1_split_anywhere)
+{
+    for (size_t k = 1; k < REQ_LEN; k++) {
+        struct conv c;
+        conv_init(&c, 4, 1, 4096);
+        handshake(&c, false, false);
+        unsigned r = cseg(&c, 0, REQ, k);
+        ck_assert(r & TCPREASM_NEW_DATA);
+        expect_data(&c, REQ, k);
+        r = cseg(&c, (uint32_t)k, REQ + k, REQ_LEN - k);
+        ck_assert(r & TCPREASM_NEW_DATA);
+        ck_assert(!(r & TCPREASM_CONFLICT));
+        expect_data(&c, REQ, REQ_LEN);
+        conv_fini(&c);
+    }
+}
+END_TEST
+
+/* ---- T2: 1-byte segments, capped by bytes ------------------------------------------------ */
+
+START_TEST(t2_one_byte_segments)
+{
+    struct conv c;
+    static uint8_t big[5000];
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (uint8_t)('a' + i % 26);
+    conv_init(&c, 2, 1, 4096);
+    handshake(&c, false, false);
+    unsigned full = 0;
+    for (uint32_t i = 0; i < sizeof big; i++)
+        full |= cseg(&c, i, big + i, 1);
+    ck_assert(full & TCPREASM_FULL);
+    expect_data(&c, big, 4096);
+    ck_assert_uint_eq(stats(&c).cap_drops, sizeof big - 4096);
+    conv_fini(&c);
+}
+END_TEST
+
+/* ---- T3: out of order ------------------------------------------------------------------------ */
+
+START_TEST(t3_out_of_order)
+{
+    struct conv c;
+    conv_init(&c, 2, 1, 4096);
+    handshake(&c, false, false);
+    unsigned r = cseg(&c, 30, REQ + 30, REQ_LEN - 30);
+    ck_assert(!(r & (TCPREASM_NEW_DATA | TCPREASM_IGNORED)));
+    expect_data(&c, NULL, 0);
+    r = cseg(&c, 10, REQ + 10, 20);
+    ck_assert(!(r & TCPREASM_NEW_DATA));
+    r = cseg(&c, 0, REQ, 10);
+    ck_assert(r & TCPREASM_NEW_DATA);
+    expect_data(&c, REQ, REQ_LEN);
+    ck_assert_uint_eq(stats(&c).ooo, 2);
+    ck_assert_uint_eq(c.f.tcp.nxt, c.cisn + 1 + (uint32_t)REQ_LEN);
+    conv_fini(&c);
+}
+END_TEST
+
+/* ---- T4 / S2: fake first segment, real one after: both versions kept ------------------- */
+
+START_TEST(t4_fake_first_then_real)
+{
+    struct conv c;
+    static const char fake[] = "GET / HTTP/1.1\r\nHost: allowed.example\r\nAccept: */*\r\n\r\n";
+    conv_init(&c, 2, 1, 4096);
+    handshake(&c, false, false);
+    unsigned r = cseg(&c, 0, fake, sizeof fake - 1);
+    ck_assert(r & TCPREASM_NEW_DATA);
+    ck_assert_ptr_null(tcpreasm_alt(c.pl, &c.f, &(size_t){ 0 }));
+    r = cseg(&c, 0, REQ, REQ_LEN);
+    ck_assert(r & TCPREASM_CONFLICT);
+    ck_assert(r & TCPREASM_IGNORED);
+    ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_OLD);
+    expect_data(&c, fake, sizeof fake - 1);   /* the Linux view: first copy */
+    size_t len;
+    const uint8_t *alt = tcpreasm_alt(c.pl, &c.f, &len);
+    ck_assert_ptr_nonnull(alt);
+    ck_assert_uint_eq(len, REQ_LEN);
+    ck_assert_mem_eq(alt, REQ, REQ_LEN);      /* the alternative: last copy */
+    ck_assert_uint_eq(stats(&c).conflicts, 1);
+    ck_assert_uint_eq(stats(&c).alts_in_use, 1);
+    conv_fini(&c);
+    /* no alternative buffer left: counted, Linux view only */
+    conv_init(&c, 2, 0, 4096);
+    handshake(&c, false, false);
+    cseg(&c, 0, fake, sizeof fake - 1);
+    r = cseg(&c, 0, REQ, REQ_LEN);
+    ck_assert(r & TCPREASM_CONFLICT);
+    ck_assert_ptr_null(tcpreasm_alt(c.pl, &c.f, &len));
+    ck_assert_uint_eq(stats(&c).alt_pool_empty, 1);
+    conv_fini(&c);
+}
+END_TEST
+
+/* ---- T5: bad checksum ------------------------------------------------------------------------ */
+
+START_TEST(t5_bad_checksum)
+{
+    struct conv c;
+    conv_init(&c, 2, 1, 4096);
+    handshake(&c, false, false);
+    struct pkt p = cpkt(&c, 0, "GET / HTTP/1.1\r\nHost: allowed", 29, TCPF_ACK);
+    p.l4_csum_ok = false;
+    unsigned r = tcpreasm_segment(c.pl, &c.f, &p, 0);
+    ck_assert(r & TCPREASM_IGNORED);
+    ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_BAD_CSUM);
+    expect_data(&c, NULL, 0);
+    r = cseg(&c, 0, REQ, REQ_LEN);
+    ck_assert(r & TCPREASM_NEW_DATA);
+    ck_assert(!(r & TCPREASM_CONFLICT));
+    expect_data(&c, REQ, REQ_LEN);
+    conv_fini(&c);
+}
+END_TEST
+
+/* ---- T6: out of window; the window follows the server's advertisement and scale ------- */
+
+START_TEST(t6_window)
+{
+    struct conv c;
+    conv_init(&c, 2, 1, 4096);
+    handshake(&c, false, false);
+    /* SYN-ACK window 65535 is not scaled */
+    unsigned r = cseg(&c, 70000, "x", 1);
+    ck_assert(r & TCPREASM_IGNORED);
+    ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_WINDOW);
+    r = cseg(&c, 65535, "x", 1);   /* exactly at the right edge: outside */
+    ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_WINDOW);
+    r = cseg(&c, 65534, "x", 1);   /* last byte inside (beyond the buffer: cut, not ignored) */
+    ck_assert(!(r & TCPREASM_IGNORED));
+    /* server advertises 1000 << 7 = 128000 */
+    sseg(&c, TCPF_ACK, c.cisn + 1, 1000);
+    r = cseg(&c, 70000, "x", 1);
+    ck_assert(!(r & TCPREASM_IGNORED));
+    r = cseg(&c, 128000, "x", 1);
+    ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_WINDOW);
+    /* a later smaller advertisement does not shrink the window (Linux never shrinks it) */
+    sseg(&c, TCPF_ACK, c.cisn + 1, 10);
+    r = cseg(&c, 127000, "x", 1);
+    ck_assert(!(r & TCPREASM_IGNORED));
+    r = cseg(&c, 0, REQ, REQ_LEN);
+    ck_assert(r & TCPREASM_NEW_DATA);
+    expect_data(&c, REQ, REQ_LEN);
+    conv_fini(&c);
+}
+END_TEST
+
+/* ---- T7: TCP-MD5 on a flow that did not negotiate it ---------------------------------- */
+
+START_TEST(t7_md5)
+{
+    struct conv c;
+    conv_init(&c, 2, 1, 4096);
+    handshake(&c, false, false);
+    struct pkt p = cpkt(&c, 0, "FAKE", 4, TCPF_ACK);
+    p.has_md5 = true;
+    unsigned r = tcpreasm_segment(c.pl, &c.f, &p, 0);
+    ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_MD5);
+    expect_data(&c, NULL, 0);
+    conv_fini(&c);
+    /* negotiated in the SYN: accepted (we cannot verify the signature) */
+    conv_init(&c, 2, 1, 4096);
+    handshake(&c, false, true);
+    p = cpkt(&c, 0, REQ, REQ_LEN, TCPF_ACK);
+    p.has_md5 = true;
+    r = tcpreasm_segment(c.pl, &c.f, &p, 0);
+    ck_assert(r & TCPREASM_NEW_DATA);
+    expect_data(&c, REQ, REQ_LEN);
+    conv_fini(&c);
+}
+END_TEST
+
+/* ---- T8: data without ACK, data with SYN -------------------------------------------------- */
+
+START_TEST(t8_no_ack_or_syn)
+{
+    struct conv c;
+    conv_init(&c, 2, 1, 4096);
+    handshake(&c, false, false);
+    struct pkt p = cpkt(&c, 0, "FAKE", 4, TCPF_PSH);
+    unsigned r = tcpreasm_segment(c.pl, &c.f, &p, 0);
+    ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_NO_ACK);
+    p = cpkt(&c, 0, "FAKE", 4, TCPF_SYN | TCPF_ACK);   /* SYN at another ISN */
+    r = tcpreasm_segment(c.pl, &c.f, &p, 0);
+    ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_BAD_SYN);
+    expect_data(&c, NULL, 0);
+    r = cseg(&c, 0, REQ, REQ_LEN);
+    ck_assert(r & TCPREASM_NEW_DATA);
+    expect_data(&c, REQ, REQ_LEN);
+    struct tcpreasm_stats st = stats(&c);
+    ck_assert_uint_eq(st.ignored[TCPREASM_NO_ACK], 1);
+    ck_assert_uint_eq(st.ignored[TCPREASM_BAD_SYN], 1);
+    conv_fini(&c);
+}
+END_TEST
+
+/* ---- T9: PAWS ------------------------------------------------------------------------------ */
+
+START_TEST(t9_paws)
+{
+    struct conv c;
+    conv_init(&c, 2, 1, 4096);
+    handshake(&c, true, false);
+    struct pkt p = cpkt(&c, 0, "FAKE", 4, TCPF_ACK);
+    p.tsval = 10;   /* older than the SYN's */
+    unsigned r = tcpreasm_segment(c.pl, &c.f, &p, 0);
+    ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_PAWS);
+    r = cseg(&c, 0, REQ, REQ_LEN);
+    ck_assert(r & TCPREASM_NEW_DATA);
+    expect_data(&c, REQ, REQ_LEN);
+    conv_fini(&c);
+    /* timestamps not negotiated (server did not echo): no PAWS */
+    conv_init(&c, 2, 1, 4096);
+    c.ts = true;
+    struct pkt syn;
+    memset(&syn, 0, sizeof syn);
+    syn.seq = c.cisn;
+    syn.tcp_flags = TCPF_SYN;
+    syn.has_ts = true;
+    syn.tsval = 500;
+    syn.l4_csum_ok = true;
+    tcpreasm_segment(c.pl, &c.f, &syn, 0);
+    memset(&syn, 0, sizeof syn);
+    syn.seq = c.sisn;
+    syn.ack = c.cisn + 1;
+    syn.tcp_flags = TCPF_SYN | TCPF_ACK;
+    syn.win = 65535;
+    syn.l4_csum_ok = true;
+    tcpreasm_segment(c.pl, &c.f, &syn, 1);
+    p = cpkt(&c, 0, REQ, REQ_LEN, TCPF_ACK);
+    p.tsval = 10;
+    r = tcpreasm_segment(c.pl, &c.f, &p, 0);
+    ck_assert(r & TCPREASM_NEW_DATA);
+    conv_fini(&c);
+}
+END_TEST
+
+/* ---- T10: overlapping segments with different bytes ------------------------------------ */
+
+START_TEST(t10_overlap_first_wins)
+{
+    struct conv c;
+    conv_init(&c, 2, 1, 4096);
+    handshake(&c, false, false);
+    cseg(&c, 0, "AAAAAAAAAA", 10);
+    unsigned r = cseg(&c, 5, "BBBBBBBBBB", 10);
+    ck_assert(r & TCPREASM_CONFLICT);
+    ck_assert(r & TCPREASM_NEW_DATA);
+    expect_data(&c, "AAAAAAAAAABBBBB", 15);
+    size_t len;
+    const uint8_t *alt = tcpreasm_alt(c.pl, &c.f, &len);
+    ck_assert_uint_eq(len, 15);
+    ck_assert_mem_eq(alt, "AAAAABBBBBBBBBB", 15);
+    /* out-of-order overlap: held bytes win there too */
+    cseg(&c, 30, "CCCCC", 5);
+    r = cseg(&c, 28, "DDDDDDDD", 8);
+    ck_assert(r & TCPREASM_CONFLICT);
+    r = cseg(&c, 15, "EEEEEEEEEEEEE", 13);
+    ck_assert(r & TCPREASM_NEW_DATA);
+    expect_data(&c, "AAAAAAAAAABBBBBEEEEEEEEEEEEEDDCCCCCD", 36);
+    alt = tcpreasm_alt(c.pl, &c.f, &len);
+    ck_assert_mem_eq(alt, "AAAAABBBBBBBBBBEEEEEEEEEEEEEDDDDDDDD", 36);
+    /* identical overlap: no conflict */
+    r = cseg(&c, 2, "AAA", 3);
+    ck_assert(!(r & TCPREASM_CONFLICT));
+    ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_OLD);
+    conv_fini(&c);
+}
+END_TEST
+
+/* ---- T11: urgent byte removed --------------------------------------------------------------- */
+
+START_TEST(t11_urgent)
+{
+    struct conv c;
+    conv_init(&c, 2, 1, 4096);
+    handshake(&c, false, false);
+    /* "Host: blocXked.example" with X urgent: urg_ptr points one past it (BSD semantics) */
+    static const char s1[] = "GET / HTTP/1.1\r\nHost: bloc";
+    static const char s2[] = "Xked.example\r\n\r\n";
+    unsigned r = cseg(&c, 0, s1, sizeof s1 - 1);
+    struct pkt p = cpkt(&c, sizeof s1 - 1, s2, sizeof s2 - 1, TCPF_ACK | TCPF_URG);
+    p.urg_ptr = 1;
+    r = tcpreasm_segment(c.pl, &c.f, &p, 0);
+    ck_assert(r & TCPREASM_NEW_DATA);
+    expect_data(&c, "GET / HTTP/1.1\r\nHost: blocked.example\r\n\r\n", 41);
+    ck_assert_uint_eq(stats(&c).urgent_stripped, 1);
+    /* nxt still counts the urgent byte's sequence number */
+    ck_assert_uint_eq(c.f.tcp.nxt, c.cisn + 1 + (uint32_t)(sizeof s1 - 1 + sizeof s2 - 1));
+    /* a retransmission of the same bytes is recognised, not a conflict */
+    r = cseg(&c, sizeof s1 - 1, s2, sizeof s2 - 1);
+    ck_assert(!(r & TCPREASM_CONFLICT));
+    /* urgent pointer into a segment that arrives later */
+    p = cpkt(&c, 42, "ab", 2, TCPF_ACK | TCPF_URG);
+    p.urg_ptr = 4;   /* byte at offset 42 + 3 = 45 */
+    tcpreasm_segment(c.pl, &c.f, &p, 0);
+    cseg(&c, 44, "cZd", 3);
+    expect_data(&c, "GET / HTTP/1.1\r\nHost: blocked.example\r\n\r\nabcd", 45);
+    ck_assert_uint_eq(stats(&c).urgent_stripped, 2);
+    conv_fini(&c);
+}
+END_TEST
+
+/* ---- T12/T13 are decode/defrag cases (check_defrag, check_decode) -------------------------- */
+
+/* ---- T14: SYN data without a Fast Open cookie ----------------------------------------- */
+
+START_TEST(t14_syn_data)
+{
+    struct conv c;
+    conv_init(&c, 2, 1, 4096);
+    struct pkt p;
+    memset(&p, 0, sizeof p);
+    p.seq = c.cisn;
+    p.tcp_flags = TCPF_SYN;
+    p.payload = (const uint8_t *)"GET / HTTP/1.1\r\nHost: allowed";
+    p.payload_len = 29;
+    p.l4_csum_ok = true;
+    unsigned r = tcpreasm_segment(c.pl, &c.f, &p, 0);
+    ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_SYN_DATA);
+    expect_data(&c, NULL, 0);
+    ck_assert(c.f.tcp.fl & TCPREASM_S_SYN);   /* the SYN itself counts */
+    r = cseg(&c, 0, REQ, REQ_LEN);
+    ck_assert(r & TCPREASM_NEW_DATA);
+    expect_data(&c, REQ, REQ_LEN);
+    conv_fini(&c);
+    /* with a cookie: data */
+    conv_init(&c, 2, 1, 4096);
+    p.has_fastopen = true;
+    p.fastopen_cookie_len = 8;
+    p.payload = (const uint8_t *)REQ;
+    p.payload_len = REQ_LEN;
+    r = tcpreasm_segment(c.pl, &c.f, &p, 0);
+    ck_assert(r & TCPREASM_NEW_DATA);
+    expect_data(&c, REQ, REQ_LEN);
+    conv_fini(&c);
+}
+END_TEST
+
+/* ---- T16: RST must be exactly at rcv_nxt --------------------------------------------------- */
+
+START_TEST(t16_rst)
+{
+    struct conv c;
+    conv_init(&c, 2, 1, 4096);
+    handshake(&c, false, false);
+    cseg(&c, 0, REQ, 10);
+    struct pkt p = cpkt(&c, 5, NULL, 0, TCPF_RST);
+    unsigned r = tcpreasm_segment(c.pl, &c.f, &p, 0);
+    ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_RST_BAD_SEQ);
+    ck_assert(!(c.f.fl & FLOW_F_CLOSING));
+    /* a server RST at the wrong sequence number: ignored too */
+    struct pkt s;
+    memset(&s, 0, sizeof s);
+    s.seq = c.sisn + 100;
+    s.tcp_flags = TCPF_RST;
+    s.l4_csum_ok = true;
+    r = tcpreasm_segment(c.pl, &c.f, &s, 1);
+    ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_RST_BAD_SEQ);
+    r = cseg(&c, 10, REQ + 10, REQ_LEN - 10);
+    ck_assert(r & TCPREASM_NEW_DATA);
+    expect_data(&c, REQ, REQ_LEN);
+    p = cpkt(&c, (uint32_t)REQ_LEN, NULL, 0, TCPF_RST | TCPF_ACK);
+    r = tcpreasm_segment(c.pl, &c.f, &p, 0);
+    ck_assert(r & TCPREASM_RESET);
+    ck_assert(c.f.fl & FLOW_F_CLOSING);
+    r = cseg(&c, (uint32_t)REQ_LEN, "more", 4);
+    ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_AFTER_RST);
+    conv_fini(&c);
+    /* exact server RST */
+    conv_init(&c, 2, 1, 4096);
+    handshake(&c, false, false);
+    s.seq = c.sisn + 1;
+    r = tcpreasm_segment(c.pl, &c.f, &s, 1);
+    ck_assert(r & TCPREASM_RESET);
+    conv_fini(&c);
+}
+END_TEST
+
+/* ---- T18: duplicates ------------------------------------------------------------------------ */
+
+START_TEST(t18_duplicates)
+{
+    struct conv c;
+    conv_init(&c, 2, 1, 4096);
+    handshake(&c, false, false);
+    cseg(&c, 0, REQ, 20);
+    unsigned r = cseg(&c, 0, REQ, 20);
+    ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_OLD);
+    ck_assert(!(r & TCPREASM_CONFLICT));
+    cseg(&c, 30, REQ + 30, 10);
+    r = cseg(&c, 30, REQ + 30, 10);   /* out-of-order duplicate */
+    ck_assert(!(r & (TCPREASM_CONFLICT | TCPREASM_NEW_DATA)));
+    r = cseg(&c, 10, REQ + 10, REQ_LEN - 10);
+    ck_assert(r & TCPREASM_NEW_DATA);
+    expect_data(&c, REQ, REQ_LEN);
+    ck_assert_uint_eq(stats(&c).dup_bytes, 20 + 10 + 10 + 10);
+    ck_assert_ptr_null(tcpreasm_alt(c.pl, &c.f, &(size_t){ 0 }));
+    conv_fini(&c);
+}
+END_TEST
+
+/* ---- beyond the table: ACK checks, FIN, consume, pool limits, mid-stream -------------- */
+
+START_TEST(bad_ack)
+{
+    struct conv c;
+    conv_init(&c, 2, 1, 4096);
+    handshake(&c, false, false);
+    struct pkt p = cpkt(&c, 0, "FAKE", 4, TCPF_ACK);
+    p.ack = c.sisn + 1000;     /* acks data the server never sent */
+    unsigned r = tcpreasm_segment(c.pl, &c.f, &p, 0);
+    ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_BAD_ACK);
+    p.ack = c.sisn + 1 - 66000;   /* zapret "badseq": older than a window */
+    r = tcpreasm_segment(c.pl, &c.f, &p, 0);
+    ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_BAD_ACK);
+    p.ack = c.sisn + 1 - 1000;    /* old but within the window: fine */
+    r = tcpreasm_segment(c.pl, &c.f, &p, 0);
+    ck_assert(r & TCPREASM_NEW_DATA);
+    conv_fini(&c);
+}
+END_TEST
+
+START_TEST(fin_and_after)
+{
+    struct conv c;
+    conv_init(&c, 2, 1, 4096);
+    handshake(&c, false, false);
+    struct pkt p = cpkt(&c, 0, REQ, REQ_LEN, TCPF_ACK | TCPF_FIN);
+    unsigned r = tcpreasm_segment(c.pl, &c.f, &p, 0);
+    ck_assert(r & TCPREASM_FIN);
+    ck_assert(r & TCPREASM_NEW_DATA);
+    ck_assert(c.f.fl & FLOW_F_CLOSING);
+    r = cseg(&c, (uint32_t)REQ_LEN + 1, "zz", 2);
+    ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_AFTER_FIN);
+    expect_data(&c, REQ, REQ_LEN);
+    conv_fini(&c);
+}
+END_TEST
+
+START_TEST(consume_keepalive)
+{
+    struct conv c;
+    conv_init(&c, 2, 1, 4096);
+    handshake(&c, false, false);
+    cseg(&c, 0, REQ, REQ_LEN);
+    cseg(&c, (uint32_t)REQ_LEN, "POST /x HTTP/1.1\r\n", 18);
+    tcpreasm_consume(c.pl, &c.f, REQ_LEN);
+    expect_data(&c, "POST /x HTTP/1.1\r\n", 18);
+    /* a body of 30 bytes, 8 of them here: skip the rest as it arrives */
+    cseg(&c, (uint32_t)REQ_LEN + 18, "12345678", 8);
+    tcpreasm_consume(c.pl, &c.f, 18 + 30);
+    expect_data(&c, NULL, 0);
+    uint32_t at = (uint32_t)REQ_LEN + 18 + 8;
+    cseg(&c, at, "9012345678901234567890GET /2", 28);
+    expect_data(&c, "GET /2", 6);
+    /* full buffer, consumed, room again */
+    tcpreasm_consume(c.pl, &c.f, 6);
+    expect_data(&c, NULL, 0);
+    static uint8_t blk[4096];
+    memset(blk, 'q', sizeof blk);
+    at += 28;
+    ck_assert(cseg(&c, at, blk, sizeof blk) & TCPREASM_NEW_DATA);
+    unsigned r = cseg(&c, at + 4096, "r", 1);
+    ck_assert(r & TCPREASM_FULL);
+    tcpreasm_consume(c.pl, &c.f, 4096);
+    r = cseg(&c, at + 4096, "r", 1);
+    ck_assert(r & TCPREASM_NEW_DATA);
+    expect_data(&c, "r", 1);
+    conv_fini(&c);
+}
+END_TEST
+
+START_TEST(pool_exhaustion_fail_open)
+{
+    struct tcpreasm_pool *pl = tcpreasm_pool_new(1, 0, 256);
+    struct conv a, b;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    a.pl = b.pl = pl;
+    a.cisn = 100;
+    b.cisn = 5000;
+    ck_assert(cseg(&a, 0, "hello", 5) & TCPREASM_NEW_DATA);   /* mid-stream pickup */
+    unsigned r = cseg(&b, 0, "world", 5);
+    ck_assert(r & TCPREASM_GAVEUP);
+    ck_assert(b.f.tcp.fl & TCPREASM_S_GAVEUP);
+    ck_assert_ptr_null(tcpreasm_data(pl, &b.f, &(size_t){ 0 }));
+    /* sequence is still tracked: an exact RST is honoured */
+    struct pkt p = cpkt(&b, 5, NULL, 0, TCPF_RST);
+    ck_assert(tcpreasm_segment(pl, &b.f, &p, 0) & TCPREASM_RESET);
+    struct tcpreasm_stats st;
+    tcpreasm_get_stats(pl, &st);
+    ck_assert_uint_eq(st.pool_empty, 1);
+    ck_assert_uint_eq(st.bufs_in_use, 1);
+    tcpreasm_release(pl, &a.f);
+    tcpreasm_get_stats(pl, &st);
+    ck_assert_uint_eq(st.bufs_in_use, 0);
+    /* released: sequence only, no more data */
+    r = cseg(&a, 5, "again", 5);
+    ck_assert(!(r & TCPREASM_NEW_DATA));
+    ck_assert_ptr_null(tcpreasm_data(pl, &a.f, &(size_t){ 0 }));
+    ck_assert_uint_eq(a.f.tcp.nxt, a.cisn + 1 + 10);
+    tcpreasm_pool_free(pl);
+    ck_assert_ptr_null(tcpreasm_pool_new(0, 0, 4096));
+    ck_assert_ptr_null(tcpreasm_pool_new(1, 0, 8));
+    tcpreasm_pool_free(NULL);
+}
+END_TEST
+
+START_TEST(why_names)
+{
+    for (int w = 0; w < TCPREASM_WHY_COUNT; w++) {
+        ck_assert_str_ne(tcpreasm_why_name((enum tcpreasm_why)w), "unknown");
+        for (int q = 0; q < w; q++)
+            ck_assert_str_ne(tcpreasm_why_name((enum tcpreasm_why)w),
+                             tcpreasm_why_name((enum tcpreasm_why)q));
+    }
+}
+END_TEST
+
+/* ---- property: random segmentation --------------------------------------------------------- */
+
+static uint64_t rnd(uint64_t *s)
+{
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return *s * 0x2545f4914f6cdd1dull;
+}
+
+struct seg {
+    uint32_t off, len;
+};
+
+START_TEST(random_segmentation)
+{
+    enum { N = 5000, MAXSEG = 800 };
+    static uint8_t stream[N];
+    static struct seg segs[MAXSEG];
+    uint64_t s = 0x9e3779b97f4a7c15ull + (uint64_t)_i;
+    for (int iter = 0; iter < 50; iter++) {
+        for (size_t i = 0; i < N; i++)
+            stream[i] = (uint8_t)rnd(&s);
+        size_t n = 0;
+        uint32_t off = 0;
+        uint32_t maxlen = 1 + (uint32_t)(rnd(&s) % 1400);
+        while (off < N) {   /* a random split */
+            uint32_t l = 1 + (uint32_t)(rnd(&s) % maxlen);
+            if (l > N - off)
+                l = N - off;
+            segs[n++] = (struct seg){ off, l };
+            off += l;
+        }
+        size_t nd = rnd(&s) % (n + 1);   /* duplicates: random sub-ranges, identical bytes */
+        for (size_t k = 0; k < nd && n < MAXSEG; k++) {
+            uint32_t a = (uint32_t)(rnd(&s) % N);
+            uint32_t l = 1 + (uint32_t)(rnd(&s) % 1500);
+            if (l > N - a)
+                l = N - a;
+            segs[n++] = (struct seg){ a, l };
+        }
+        for (size_t k = n - 1; k > 0; k--) {   /* shuffle */
+            size_t j = rnd(&s) % (k + 1);
+            struct seg t = segs[k];
+            segs[k] = segs[j];
+            segs[j] = t;
+        }
+        struct conv c;
+        conv_init(&c, 1, 1, 8192);
+        c.cisn = (uint32_t)rnd(&s);
+        handshake(&c, iter % 2 == 0, false);
+        for (size_t k = 0; k < n; k++) {
+            unsigned r = cseg(&c, segs[k].off, stream + segs[k].off, segs[k].len);
+            ck_assert_msg(!(r & TCPREASM_CONFLICT), "iter %d seg %zu: conflict", iter, k);
+            ck_assert_msg(!(r & TCPREASM_IGNORED) || TCPREASM_WHY(r) == TCPREASM_OLD,
+                          "iter %d: ignored %s", iter, tcpreasm_why_name(TCPREASM_WHY(r)));
+        }
+        expect_data(&c, stream, N);
+        ck_assert_ptr_null(tcpreasm_alt(c.pl, &c.f, &(size_t){ 0 }));
+        ck_assert_uint_eq(c.f.tcp.nxt, c.cisn + 1 + N);
+        conv_fini(&c);
+    }
+}
+END_TEST
+
+static Suite *tcpreasm_suite(void)
+{
+    Suite *s = suite_create("tcpreasm");
+    TCase *tc = tcase_create("evasion");
+    tcase_add_test(tc, t1_split_anywhere);
+    tcase_add_test(tc, t2_one_byte_segments);
+    tcase_add_test(tc, t3_out_of_order);
+    tcase_add_test(tc, t4_fake_first_then_real);
+    tcase_add_test(tc, t5_bad_checksum);
+    tcase_add_test(tc, t6_window);
+    tcase_add_test(tc, t7_md5);
+    tcase_add_test(tc, t8_no_ack_or_syn);
+    tcase_add_test(tc, t9_paws);
+    tcase_add_test(tc, t10_overlap_first_wins);
+    tcase_add_test(tc, t11_urgent);
+    tcase_add_test(tc, t14_syn_data);
+    tcase_add_test(tc, t16_rst);
+    tcase_add_test(tc, t18_duplicates);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("state");
+    tcase_add_test(tc, bad_ack);
+    tcase_add_test(tc, fin_and_after);
+    tcase_add_test(tc, consume_keepalive);
+    tcase_add_test(tc, pool_exhaustion_fail_open);
+    tcase_add_test(tc, why_names);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("property");
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, random_segmentation, 0, 4);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(tcpreasm_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
