@@ -1,0 +1,30 @@
+#!/bin/sh
+# `make demo`: scan the bundled capture (tests/fixtures/demo/demo.pcap, real curl traffic, see
+# tests/fixtures/README.md) against the bundled sample order and print what was decided.
+set -eu
+bin=${1:-./qorgau}
+top=$(cd "$(dirname "$0")/.." && pwd)
+order=$top/deploy/samples/order-sample.json
+pcap=$top/tests/fixtures/demo/demo.pcap
+
+echo "== qorgau rules check $order"
+"$bin" rules check "$order"
+echo
+echo "== qorgau scan --rules $order $pcap"
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+"$bin" scan --rules "$order" "$pcap" >"$out"
+python3 - "$out" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+fmt = "%-5s %-22s %-5s %-42s %-6s %-12s %s"
+print(fmt % ("flow", "server", "app", "name / url", "verdict", "method", "rule (order)"))
+for r in rows:
+    what = r["url"] or r["name"] or "-"
+    if len(what) > 42:
+        what = what[:39] + "..."
+    rule = "%s (%s)" % (r["rule"], r["order"]) if r["rule"] else ""
+    print(fmt % (r["flow"], r["dst"], r["app"], what, r["verdict"].upper() if r["verdict"] == "block" else r["verdict"], r["method"] or "", rule))
+blocked = sum(1 for r in rows if r["verdict"] == "block")
+print("\n%d decisions, %d blocked, %d passed" % (len(rows), blocked, len(rows) - blocked))
+PY
