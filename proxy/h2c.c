@@ -89,6 +89,8 @@ enum dstatus h2c_request_parse(const uint8_t *buf, size_t len, uint8_t *scratch,
 
     memset(out, 0, sizeof(*out));
     *err_off = 0;
+    if (len == 0)
+        return DS_NEED_MORE;
     if (!http_is_h2_preface(buf, len))
         return DS_NOT_MINE;
     if (len < H2_PREFACE_LEN)
