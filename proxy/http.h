@@ -33,12 +33,16 @@ struct http_req {
  *  DS_OK         *out filled; the next request (if pipelined) starts at
  *                head_len + content_length (not knowable for chunked bodies).
  *  DS_NEED_MORE  valid prefix of a request head.
- *  DS_NOT_MINE   the first bytes cannot start an HTTP request (not a token method).
+ *  DS_NOT_MINE   the first bytes cannot start an HTTP request (method not of A-Z, '_', '-'
+ *                as nginx takes it), or the version is HTTP/2 or later ("PRI * HTTP/2.0").
+ * Header lines whose name holds bytes outside [A-Za-z0-9-] are skipped, as nginx does with its
+ * default ignore_invalid_headers; SP, HTAB, CTL or DEL in a name, or obs-fold, are MALFORMED.
  *  DS_MALFORMED  *err_off = offset of the offending byte.
  *  DS_LIMIT      the head is larger than HTTP_HEAD_MAX or has more than 256 headers. */
 enum dstatus http_req_parse(const uint8_t *buf, size_t len, struct http_req *out, size_t *err_off);
 
-/* True if buf starts with the HTTP/2 client connection preface (or a prefix of it). */
+/* True if buf starts with the HTTP/2 client connection preface (or is a non-empty prefix of it);
+ * false when len is 0. */
 bool http_is_h2_preface(const uint8_t *buf, size_t len);
 
 #endif
