@@ -30,7 +30,8 @@ struct tls_hello {
  *  DS_OK         *out filled.
  *  DS_NEED_MORE  buf is a valid prefix of a ClientHello.
  *  DS_NOT_MINE   the first bytes are not a TLS handshake record.
- *  DS_MALFORMED  a TLS handshake that breaks the format; *err_off = offset in buf.
+ *  DS_MALFORMED  a TLS handshake that breaks the format (or whose first message is not a
+ *                ClientHello), judged as OpenSSL 3.0 would; *err_off = offset in buf.
  *  DS_LIMIT      the ClientHello is larger than scratch_cap (when it spans records) or
  *                than TLS_HELLO_MAX.
  * scratch (scratch_cap bytes, may be NULL when 0) is used only for multi-record hellos. */
