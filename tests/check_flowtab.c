@@ -1,0 +1,381 @@
+/* check_flowtab.c - both directions, client decision (EVASION T15), eviction, timeouts, reuse,
+ * flush, and buffer release through the reassembly pool. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "flowtab.h"
+#include "tcpreasm.h"
+
+#define SEC 1000000ull
+
+static struct pkt mkpkt(int ipver, uint8_t proto, const char *src, uint16_t sport, const char *dst,
+                        uint16_t dport, uint8_t flags, size_t plen)
+{
+    struct pkt p;
+    memset(&p, 0, sizeof p);
+    p.ipver = (uint8_t)ipver;
+    p.l4proto = proto;
+    /* addresses given as one distinguishing byte each */
+    if (ipver == 4) {
+        p.src[0] = 10;
+        p.dst[0] = 10;
+        p.src[3] = (uint8_t)src[0];
+        p.dst[3] = (uint8_t)dst[0];
+    } else {
+        p.src[0] = 0x20;
+        p.dst[0] = 0x20;
+        p.src[15] = (uint8_t)src[0];
+        p.dst[15] = (uint8_t)dst[0];
+    }
+    p.sport = sport;
+    p.dport = dport;
+    p.tcp_flags = flags;
+    static const uint8_t junk[2000];
+    p.payload = junk;
+    p.payload_len = plen;
+    p.l4_csum_ok = true;
+    return p;
+}
+
+static struct pkt rev(const struct pkt *p, uint8_t flags, size_t plen)
+{
+    struct pkt r = *p;
+    memcpy(r.src, p->dst, 16);
+    memcpy(r.dst, p->src, 16);
+    r.sport = p->dport;
+    r.dport = p->sport;
+    r.tcp_flags = flags;
+    r.payload_len = plen;
+    return r;
+}
+
+static struct flowtab *mk(uint32_t max, flowtab_cb cb, void *ctx, struct tcpreasm_pool *pl)
+{
+    struct flowtab_cfg cfg;
+    flowtab_cfg_default(&cfg);
+    cfg.max_flows = max;
+    cfg.on_evict = cb;
+    cfg.evict_ctx = ctx;
+    cfg.reasm = pl;
+    struct flowtab *ft = flowtab_new(&cfg);
+    ck_assert_ptr_nonnull(ft);
+    return ft;
+}
+
+struct seen {
+    int n[5];
+    struct flow last;
+};
+
+static void count_cb(struct flow *f, enum flowtab_why why, void *ctx)
+{
+    struct seen *s = ctx;
+    s->n[why]++;
+    s->last = *f;
+}
+
+START_TEST(both_directions)
+{
+    struct flowtab *ft = mk(16, NULL, NULL, NULL);
+    bool is_new;
+    int dir;
+    struct pkt syn = mkpkt(4, 6, "\x05", 50000, "\x09", 443, TCPF_SYN, 0);
+    struct flow *f = flowtab_get(ft, &syn, 1 * SEC, &is_new, &dir);
+    ck_assert_ptr_nonnull(f);
+    ck_assert(is_new);
+    ck_assert_int_eq(dir, 0);
+    struct pkt sa = rev(&syn, TCPF_SYN | TCPF_ACK, 0);
+    struct flow *g = flowtab_get(ft, &sa, 2 * SEC, &is_new, &dir);
+    ck_assert_ptr_eq(f, g);
+    ck_assert(!is_new);
+    ck_assert_int_eq(dir, 1);
+    struct pkt data = syn;
+    data.tcp_flags = TCPF_ACK;
+    data.payload_len = 100;
+    g = flowtab_get(ft, &data, 3 * SEC, &is_new, &dir);
+    ck_assert_ptr_eq(f, g);
+    ck_assert_int_eq(dir, 0);
+    ck_assert_uint_eq(f->pkts[0], 2);
+    ck_assert_uint_eq(f->pkts[1], 1);
+    ck_assert_uint_eq(f->bytes[0], 100);
+    ck_assert_uint_eq(f->first_us, 1 * SEC);
+    ck_assert_uint_eq(f->last_us, 3 * SEC);
+    ck_assert_int_eq(flowtab_client_port(f), 50000);
+    ck_assert_int_eq(flowtab_server_port(f), 443);
+    ck_assert_int_eq(flowtab_client_addr(f)[3], 5);
+    ck_assert_int_eq(flowtab_server_addr(f)[3], 9);
+    ck_assert_int_eq(flowtab_client_by(f), FLOW_CLIENT_BY_SYN);
+    /* other port, other protocol, other version: other flows */
+    struct pkt o = syn;
+    o.sport = 50001;
+    ck_assert_ptr_ne(flowtab_get(ft, &o, 4 * SEC, &is_new, &dir), f);
+    ck_assert(is_new);
+    o = syn;
+    o.l4proto = 17;
+    ck_assert_ptr_ne(flowtab_get(ft, &o, 4 * SEC, &is_new, &dir), f);
+    ck_assert(is_new);
+    o = mkpkt(6, 6, "\x05", 50000, "\x09", 443, TCPF_SYN, 0);
+    struct flow *h = flowtab_get(ft, &o, 4 * SEC, &is_new, &dir);
+    ck_assert(is_new);
+    struct pkt o2 = rev(&o, TCPF_ACK, 10);
+    ck_assert_ptr_eq(flowtab_get(ft, &o2, 5 * SEC, &is_new, &dir), h);
+    ck_assert_int_eq(dir, 1);
+    /* not TCP/UDP */
+    o.l4proto = 1;
+    ck_assert_ptr_null(flowtab_get(ft, &o, 5 * SEC, &is_new, &dir));
+    struct flowtab_stats st;
+    flowtab_get_stats(ft, &st);
+    ck_assert_uint_eq(st.created, 4);
+    ck_assert_uint_eq(st.active, 4);
+    ck_assert_uint_eq(st.not_tcp_udp, 1);
+    ck_assert_uint_le(sizeof(struct flow), 128);
+    flowtab_free(ft);
+    flowtab_free(NULL);
+}
+END_TEST
+
+START_TEST(client_decision_t15)
+{
+    struct flowtab *ft = mk(64, NULL, NULL, NULL);
+    bool is_new;
+    int dir;
+    /* SYN between two high ports: the SYN's sender */
+    struct pkt p = mkpkt(4, 6, "\x09", 40000, "\x05", 50000, TCPF_SYN, 0);
+    struct flow *f = flowtab_get(ft, &p, 1, &is_new, &dir);
+    ck_assert_int_eq(flowtab_client_port(f), 40000);
+    ck_assert_int_eq(dir, 0);
+    /* first packet seen is the SYN-ACK: its receiver */
+    p = mkpkt(4, 6, "\x01", 443, "\x02", 33000, TCPF_SYN | TCPF_ACK, 0);
+    f = flowtab_get(ft, &p, 1, &is_new, &dir);
+    ck_assert_int_eq(flowtab_client_port(f), 33000);
+    ck_assert_int_eq(dir, 1);
+    ck_assert_int_eq(flowtab_client_by(f), FLOW_CLIENT_BY_SYN);
+    /* mid-stream, the server speaks first: ports decide (8443) */
+    p = mkpkt(4, 6, "\x01", 8443, "\x02", 1000, TCPF_ACK, 50);
+    f = flowtab_get(ft, &p, 1, &is_new, &dir);
+    ck_assert_int_eq(flowtab_server_port(f), 8443);
+    ck_assert_int_eq(dir, 1);
+    ck_assert_int_eq(flowtab_client_by(f), FLOW_CLIENT_BY_PORT);
+    /* no web port: the lower well-known port is the server */
+    p = mkpkt(4, 17, "\x01", 53, "\x02", 5353, 0, 30);
+    f = flowtab_get(ft, &p, 1, &is_new, &dir);
+    ck_assert_int_eq(flowtab_server_port(f), 53);
+    ck_assert_int_eq(dir, 1);
+    /* UDP 443 (QUIC) */
+    p = mkpkt(6, 17, "\x07", 61000, "\x03", 443, 0, 1200);
+    f = flowtab_get(ft, &p, 1, &is_new, &dir);
+    ck_assert_int_eq(dir, 0);
+    /* high ports, no SYN: first packet guesses, first data decides */
+    p = mkpkt(4, 6, "\x01", 40001, "\x02", 40002, TCPF_ACK, 0);
+    f = flowtab_get(ft, &p, 1, &is_new, &dir);
+    ck_assert_int_eq(flowtab_client_by(f), FLOW_CLIENT_BY_GUESS);
+    ck_assert_int_eq(flowtab_client_port(f), 40001);
+    struct pkt r = rev(&p, TCPF_ACK | TCPF_PSH, 200);
+    f = flowtab_get(ft, &r, 2, &is_new, &dir);
+    ck_assert_int_eq(flowtab_client_by(f), FLOW_CLIENT_BY_DATA);
+    ck_assert_int_eq(flowtab_client_port(f), 40002);
+    ck_assert_int_eq(dir, 0);
+    p.payload_len = 10;   /* later data from the other side changes nothing */
+    f = flowtab_get(ft, &p, 3, &is_new, &dir);
+    ck_assert_int_eq(flowtab_client_port(f), 40002);
+    ck_assert_int_eq(dir, 1);
+    /* ports said server, then a SYN shows otherwise: the SYN wins */
+    p = mkpkt(4, 6, "\x01", 80, "\x02", 2000, TCPF_ACK, 0);
+    f = flowtab_get(ft, &p, 1, &is_new, &dir);
+    ck_assert_int_eq(flowtab_server_port(f), 80);
+    p.tcp_flags = TCPF_SYN;
+    f = flowtab_get(ft, &p, 2, &is_new, &dir);
+    ck_assert_int_eq(flowtab_client_port(f), 80);
+    ck_assert_int_eq(dir, 0);
+    flowtab_free(ft);
+}
+END_TEST
+
+START_TEST(eviction_when_full)
+{
+    struct seen s;
+    memset(&s, 0, sizeof s);
+    struct flowtab *ft = mk(4, count_cb, &s, NULL);
+    bool is_new;
+    int dir;
+    struct flow *fl[4];
+    for (uint16_t i = 0; i < 4; i++) {
+        struct pkt p = mkpkt(4, 17, "\x01", (uint16_t)(40000 + i), "\x02", 443, 0, 10);
+        fl[i] = flowtab_get(ft, &p, i, &is_new, &dir);
+        ck_assert(is_new);
+    }
+    /* the clock hand clears every REF bit once, then takes the first flow it meets */
+    struct pkt p = mkpkt(4, 17, "\x01", 41000, "\x02", 443, 0, 10);
+    struct flow *n = flowtab_get(ft, &p, 10, &is_new, &dir);
+    ck_assert(is_new);
+    ck_assert_int_eq(s.n[FLOWTAB_EVICTED], 1);
+    ck_assert_int_eq(s.last.port[0], 40000);
+    ck_assert_ptr_eq(n, fl[0]);
+    /* touch flow 2 and 3: the next eviction takes flow 1 */
+    for (uint16_t i = 2; i < 4; i++) {
+        struct pkt q = mkpkt(4, 17, "\x01", (uint16_t)(40000 + i), "\x02", 443, 0, 10);
+        ck_assert_ptr_eq(flowtab_get(ft, &q, 11, &is_new, &dir), fl[i]);
+    }
+    p.sport = 41001;
+    flowtab_get(ft, &p, 12, &is_new, &dir);
+    ck_assert_int_eq(s.n[FLOWTAB_EVICTED], 2);
+    ck_assert_int_eq(s.last.port[0], 40001);
+    struct flowtab_stats st;
+    flowtab_get_stats(ft, &st);
+    ck_assert_uint_eq(st.evicted_full, 2);
+    ck_assert_uint_eq(st.active, 4);
+    /* the evicted flow is really gone: it comes back as new */
+    struct pkt q = mkpkt(4, 17, "\x01", 40001, "\x02", 443, 0, 10);
+    flowtab_get(ft, &q, 13, &is_new, &dir);
+    ck_assert(is_new);
+    flowtab_free(ft);
+}
+END_TEST
+
+START_TEST(idle_timeouts)
+{
+    struct seen s;
+    memset(&s, 0, sizeof s);
+    struct flowtab *ft = mk(16, NULL, NULL, NULL);
+    bool is_new;
+    int dir;
+    struct pkt u = mkpkt(4, 17, "\x01", 40000, "\x02", 443, 0, 10);
+    struct pkt t = mkpkt(4, 6, "\x01", 40001, "\x02", 443, TCPF_ACK, 10);
+    struct pkt c = mkpkt(4, 6, "\x01", 40002, "\x02", 443, TCPF_ACK, 10);
+    flowtab_get(ft, &u, 0, &is_new, &dir);
+    flowtab_get(ft, &t, 0, &is_new, &dir);
+    struct flow *cf = flowtab_get(ft, &c, 0, &is_new, &dir);
+    cf->fl |= FLOW_F_CLOSING;
+    ck_assert_uint_eq(flowtab_expire(ft, 14 * SEC, count_cb, &s), 0);
+    ck_assert_uint_eq(flowtab_expire(ft, 15 * SEC, count_cb, &s), 1);   /* closing */
+    ck_assert_uint_eq(s.last.port[0], 40002);
+    ck_assert_uint_eq(flowtab_expire(ft, 59 * SEC, count_cb, &s), 0);
+    ck_assert_uint_eq(flowtab_expire(ft, 60 * SEC, count_cb, &s), 1);   /* UDP */
+    flowtab_get(ft, &t, 100 * SEC, &is_new, &dir);                      /* activity */
+    ck_assert(!is_new);
+    ck_assert_uint_eq(flowtab_expire(ft, 399 * SEC, count_cb, &s), 0);
+    ck_assert_uint_eq(flowtab_expire(ft, 400 * SEC, count_cb, &s), 1);  /* TCP established */
+    ck_assert_int_eq(s.n[FLOWTAB_EXPIRED], 3);
+    struct flowtab_stats st;
+    flowtab_get_stats(ft, &st);
+    ck_assert_uint_eq(st.expired, 3);
+    ck_assert_uint_eq(st.active, 0);
+    flowtab_free(ft);
+}
+END_TEST
+
+START_TEST(reuse_flush_release)
+{
+    struct seen s;
+    memset(&s, 0, sizeof s);
+    struct tcpreasm_pool *pl = tcpreasm_pool_new(2, 1, 1024);
+    struct flowtab *ft = mk(16, count_cb, &s, pl);
+    bool is_new;
+    int dir;
+    struct pkt syn = mkpkt(4, 6, "\x01", 40000, "\x02", 443, TCPF_SYN, 0);
+    syn.seq = 1000;
+    struct flow *f = flowtab_get(ft, &syn, 0, &is_new, &dir);
+    ck_assert_uint_eq(tcpreasm_segment(pl, f, &syn, dir), 0);
+    struct pkt d = syn;
+    d.tcp_flags = TCPF_ACK;
+    d.seq = 1001;
+    d.payload_len = 100;
+    f = flowtab_get(ft, &d, 1, &is_new, &dir);
+    ck_assert(tcpreasm_segment(pl, f, &d, dir) & TCPREASM_NEW_DATA);
+    struct tcpreasm_stats rs;
+    tcpreasm_get_stats(pl, &rs);
+    ck_assert_uint_eq(rs.bufs_in_use, 1);
+    /* the SYN retransmitted: same flow; the FIN closes; a new SYN reuses the 5-tuple */
+    ck_assert_ptr_eq(flowtab_get(ft, &syn, 2, &is_new, &dir), f);
+    ck_assert(!is_new);
+    d.seq = 1101;
+    d.payload_len = 0;
+    d.tcp_flags = TCPF_ACK | TCPF_FIN;
+    f = flowtab_get(ft, &d, 3, &is_new, &dir);
+    ck_assert(tcpreasm_segment(pl, f, &d, dir) & TCPREASM_FIN);
+    ck_assert(f->fl & FLOW_F_CLOSING);
+    ck_assert_ptr_eq(flowtab_get(ft, &syn, 4, &is_new, &dir), f);   /* same ISN: retransmit */
+    ck_assert(!is_new);
+    syn.seq = 777777;
+    f = flowtab_get(ft, &syn, 5, &is_new, &dir);
+    ck_assert(is_new);
+    ck_assert_int_eq(s.n[FLOWTAB_REUSED], 1);
+    tcpreasm_get_stats(pl, &rs);
+    ck_assert_uint_eq(rs.bufs_in_use, 0);   /* released with the old flow */
+    ck_assert_int_eq(f->a.nreq, 0);
+    f->a.nreq = 3;
+    /* foreach visits, flush recycles */
+    struct pkt u = mkpkt(4, 17, "\x03", 40000, "\x02", 443, 0, 10);
+    flowtab_get(ft, &u, 6, &is_new, &dir);
+    flowtab_foreach(ft, count_cb, &s);
+    ck_assert_int_eq(s.n[FLOWTAB_VISIT], 2);
+    flowtab_flush(ft, count_cb, &s);
+    ck_assert_int_eq(s.n[FLOWTAB_FLUSHED], 2);
+    struct flowtab_stats st;
+    flowtab_get_stats(ft, &st);
+    ck_assert_uint_eq(st.active, 0);
+    ck_assert_uint_eq(st.flushed, 2);
+    f = flowtab_get(ft, &syn, 7, &is_new, &dir);
+    ck_assert(is_new);
+    ck_assert_int_eq(f->a.nreq, 0);
+    flowtab_free(ft);
+    tcpreasm_pool_free(pl);
+    struct flowtab_cfg cfg;
+    flowtab_cfg_default(&cfg);
+    ck_assert_uint_eq(cfg.max_flows, 1u << 20);
+    cfg.max_flows = 0;
+    ck_assert_ptr_null(flowtab_new(&cfg));
+}
+END_TEST
+
+START_TEST(many_flows)
+{
+    /* fill well past capacity: the table stays consistent and every live flow is found */
+    enum { MAX = 1000 };
+    struct flowtab *ft = mk(MAX, NULL, NULL, NULL);
+    bool is_new;
+    int dir;
+    for (uint32_t i = 0; i < 5 * MAX; i++) {
+        struct pkt p = mkpkt(6, 6, "\x01", (uint16_t)(1024 + i % 60000), "\x02", 443, TCPF_SYN, 0);
+        p.src[10] = (uint8_t)(i >> 16);
+        struct flow *f = flowtab_get(ft, &p, i, &is_new, &dir);
+        ck_assert_ptr_nonnull(f);
+        struct pkt r = rev(&p, TCPF_SYN | TCPF_ACK, 0);
+        ck_assert_ptr_eq(flowtab_get(ft, &r, i, &is_new, &dir), f);
+        ck_assert(!is_new);
+    }
+    struct flowtab_stats st;
+    flowtab_get_stats(ft, &st);
+    ck_assert_uint_eq(st.active, MAX);
+    ck_assert_uint_eq(st.created, 5 * MAX);
+    ck_assert_uint_eq(st.evicted_full, 4 * MAX);
+    ck_assert_uint_eq(flowtab_expire(ft, 1000 * SEC, NULL, NULL), MAX);
+    flowtab_free(ft);
+}
+END_TEST
+
+static Suite *flowtab_suite(void)
+{
+    Suite *s = suite_create("flowtab");
+    TCase *tc = tcase_create("valid");
+    tcase_add_test(tc, both_directions);
+    tcase_add_test(tc, client_decision_t15);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("limits");
+    tcase_add_test(tc, eviction_when_full);
+    tcase_add_test(tc, idle_timeouts);
+    tcase_add_test(tc, reuse_flush_release);
+    tcase_add_test(tc, many_flows);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(flowtab_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
