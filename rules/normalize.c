@@ -356,13 +356,24 @@ enum norm_status norm_path(const uint8_t *in, size_t len, char *out, size_t cap,
     if (trailing || w == 0)
         out[w++] = '/';
 
-    /* The query is kept as sent. */
+    /* The query is kept as sent, except that bytes outside printable ASCII are escaped (the
+     * result is a C string, and raw and escaped forms of such a byte must compare equal). */
     if (q) {
         size_t ql = len - plen;
-        if (w + ql >= cap)
-            return NORM_TOO_LONG;
-        memcpy(out + w, q, ql);
-        w += ql;
+        for (size_t i = 0; i < ql; i++) {
+            uint8_t c = q[i];
+            if (c > 0x20 && c < 0x7f) {
+                if (w + 1 >= cap)
+                    return NORM_TOO_LONG;
+                out[w++] = (char)c;
+            } else {
+                if (w + 3 >= cap)
+                    return NORM_TOO_LONG;
+                out[w++] = '%';
+                out[w++] = HEX[c >> 4];
+                out[w++] = HEX[c & 15];
+            }
+        }
     }
     out[w] = '\0';
     *out_len = w;

@@ -7,7 +7,7 @@
  * input takes a fast path with no library call and no allocation.
  * Path: drop the fragment, decode percent-escapes of unreserved characters, upper-case the hex
  * of the escapes that stay, resolve "." and ".." segments (RFC 3986 5.2.4), collapse "//" runs.
- * The query is kept as sent. */
+ * The query is kept as sent, except that bytes outside printable ASCII are %XX-escaped. */
 #ifndef QG_NORMALIZE_H
 #define QG_NORMALIZE_H
 

@@ -198,6 +198,7 @@ static const struct pcase paths[] = {
     { "/%4", NORM_BAD_ESCAPE, "" },
     { "/%zz", NORM_BAD_ESCAPE, "" },
     { "/ok?%zz", NORM_OK, "/ok?%zz" }, /* the query is kept as sent */
+    { "/ok?a b\xd0", NORM_OK, "/ok?a%20b%D0" }, /* ... but a C string, printable */
 };
 
 START_TEST(test_path_table)
