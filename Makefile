@@ -85,7 +85,7 @@ test-scripts: $(BIN) $(TOOL_BIN)
 test: test-unit test-scripts
 
 test-san:
-	$(MAKE) BUILD=build/san SANITIZE=address,undefined test-unit test-fuzz-regress
+	$(MAKE) BUILD=build/san SANITIZE=address,undefined test-unit test-scripts test-fuzz-regress
 
 check: deps
 	$(MAKE) test
