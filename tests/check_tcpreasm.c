@@ -676,7 +676,7 @@ struct seg {
 
 START_TEST(random_segmentation)
 {
-    enum { N = 5000, MAXSEG = 800 };
+    enum { N = 5000, MAXSEG = 11000 };
     static uint8_t stream[N];
     static struct seg segs[MAXSEG];
     uint64_t s = 0x9e3779b97f4a7c15ull + (uint64_t)_i;
