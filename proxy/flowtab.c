@@ -212,9 +212,13 @@ struct flow *flowtab_get(struct flowtab *ft, const struct pkt *p, uint64_t now_u
             break;
         }
     }
+    /* A new SYN reuses the 5-tuple only once the server has closed too (its FIN or RST), or
+     * was never seen: a client-made fake RST/FIN plus a fake SYN must not reset the flow. */
     if (f && p->l4proto == 6 && (f->fl & FLOW_F_CLOSING) &&
         (p->tcp_flags & (TCPF_SYN | TCPF_ACK | TCPF_RST)) == TCPF_SYN &&
-        !((f->tcp.fl & TCPREASM_S_SYN) && f->tcp.isn == p->seq)) {
+        !((f->tcp.fl & TCPREASM_S_SYN) && f->tcp.isn == p->seq) &&
+        ((f->tcp.fl & TCPREASM_S_SRV_FIN) || (f->tcp.fl2 & TCPREASM_S2_SRV_RST) ||
+         !(f->tcp.fl & TCPREASM_S_SRV_SEQ))) {
         ft->st.reused++;
         recycle(ft, f, FLOWTAB_REUSED, ft->cfg.on_evict, ft->cfg.evict_ctx);
         f = NULL;

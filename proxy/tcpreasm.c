@@ -120,8 +120,6 @@ const char *tcpreasm_why_name(enum tcpreasm_why why)
     case TCPREASM_BAD_ACK: return "bad-ack";
     case TCPREASM_OLD: return "old";
     case TCPREASM_RST_BAD_SEQ: return "rst-bad-seq";
-    case TCPREASM_AFTER_RST: return "after-rst";
-    case TCPREASM_AFTER_FIN: return "after-fin";
     case TCPREASM_NO_SEQ: return "no-seq";
     case TCPREASM_WHY_COUNT: break;
     }
@@ -386,6 +384,7 @@ static unsigned server_segment(struct tcpreasm_pool *pl, struct flow *f, const s
         if (p->seq != st->srv_nxt)
             return ignore(pl, TCPREASM_RST_BAD_SEQ);
         st->fl |= TCPREASM_S_RST;
+        st->fl2 |= TCPREASM_S2_SRV_RST;
         mark_closing(f);
         pl->st.rst_honoured++;
         return TCPREASM_RESET;
@@ -457,8 +456,6 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct flow *f, const struct
             return ignore(pl, TCPREASM_SYN_DATA);
         seq = p->seq + 1;
     } else {
-        if (st->fl & TCPREASM_S_RST)
-            return ignore(pl, TCPREASM_AFTER_RST);
         if (fl & TCPF_RST) {
             if (!(st->fl & TCPREASM_S_SEQ))
                 return ignore(pl, TCPREASM_NO_SEQ);
@@ -482,7 +479,10 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct flow *f, const struct
             st->fl |= TCPREASM_S_SEQ;
         }
         if (st->fl & TCPREASM_S_SRV_SEQ) {
-            if (seq_after(p->ack, st->srv_nxt))
+            /* Linux drops an ACK of unsent data; the slack (what the server may have in
+             * flight) absorbs a tap that shows the two directions slightly out of step */
+            uint32_t slack = st->cli_maxwin > 65535 ? st->cli_maxwin : 65535;
+            if (seq_after(p->ack, st->srv_nxt + slack))
                 return ignore(pl, TCPREASM_BAD_ACK);
             if (st->cli_maxwin && seq_before(p->ack, st->srv_nxt - st->cli_maxwin))
                 return ignore(pl, TCPREASM_BAD_ACK);
@@ -502,8 +502,11 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct flow *f, const struct
 
     uint32_t end = seq + (uint32_t)len;
     bool old = len > 0 && !seq_after(end, st->nxt);
-    if (len > 0 && !old && (st->fl & TCPREASM_S_CLI_FIN))
-        return ignore(pl, TCPREASM_AFTER_FIN);
+    /* After an acceptable RST or FIN Linux takes no more data, but in tap mode the client can
+     * send a low-TTL RST/FIN the server never receives: keep inspecting (if the close was
+     * real, the server discards these bytes and inspecting them harms nobody). */
+    if (len > 0 && !old && (st->fl & (TCPREASM_S_RST | TCPREASM_S_CLI_FIN)))
+        pl->st.data_after_close++;
     unsigned res = 0;
     if (len > 0) {
         if (st->fl & (TCPREASM_S_GAVEUP | TCPREASM_S_DONE)) {

@@ -30,7 +30,7 @@ struct tcpreasm_state {
     uint32_t isn;        /* client ISN (from the SYN, or ack-1 of the SYN-ACK) */
     uint16_t fl;         /* TCPREASM_S_* */
     uint8_t wscale;      /* low nibble: client's shift, high nibble: server's */
-    uint8_t spare;
+    uint8_t fl2;         /* TCPREASM_S2_* */
 };
 
 /* state flags (tcpreasm_state.fl) */
@@ -45,11 +45,13 @@ struct tcpreasm_state {
 #define TCPREASM_S_SRV_SEQ  0x0100  /* srv_nxt is known */
 #define TCPREASM_S_WIN      0x0200  /* win_end is known */
 #define TCPREASM_S_TSR      0x0400  /* ts_recent is valid */
-#define TCPREASM_S_RST      0x0800  /* an acceptable RST was seen: flow is dead */
+#define TCPREASM_S_RST      0x0800  /* an acceptable RST was seen (either side) */
 #define TCPREASM_S_CLI_FIN  0x1000
 #define TCPREASM_S_SRV_FIN  0x2000
 #define TCPREASM_S_GAVEUP   0x4000  /* no buffer could be had (pool empty): fail-open */
 #define TCPREASM_S_DONE     0x8000  /* released by the pipeline: track sequence only */
+/* state flags (tcpreasm_state.fl2) */
+#define TCPREASM_S2_SRV_RST 0x01    /* the acceptable RST came from the server */
 
 /* Why a segment was ignored (the reason is in the result's high byte, see TCPREASM_WHY). */
 enum tcpreasm_why {
@@ -64,8 +66,6 @@ enum tcpreasm_why {
     TCPREASM_BAD_ACK,       /* acks data the server never sent, or is too old (tcp_ack()) */
     TCPREASM_OLD,           /* wholly before nxt: a duplicate (T18), compared for conflicts */
     TCPREASM_RST_BAD_SEQ,   /* T16: RST not exactly at rcv_nxt */
-    TCPREASM_AFTER_RST,     /* data after an accepted RST */
-    TCPREASM_AFTER_FIN,     /* data past the client's FIN */
     TCPREASM_NO_SEQ,        /* server segment or RST before any sequence state */
     TCPREASM_WHY_COUNT
 };
@@ -76,8 +76,9 @@ enum tcpreasm_why {
                                   * could not be had: see stats.alt_pool_empty) */
 #define TCPREASM_IGNORED   0x04  /* segment not taken; TCPREASM_WHY(res) says why */
 #define TCPREASM_FULL      0x08  /* bytes past the buffer's capacity were dropped */
-#define TCPREASM_RESET     0x10  /* an acceptable RST: the connection is gone */
-#define TCPREASM_FIN       0x20  /* an acceptable FIN */
+#define TCPREASM_RESET     0x10  /* an acceptable RST (informational: in tap mode the client can
+                                  * fake one the server never gets, so keep inspecting) */
+#define TCPREASM_FIN       0x20  /* an acceptable FIN (informational, same reason) */
 #define TCPREASM_GAVEUP    0x40  /* no buffer (pool empty): this flow is not reassembled */
 #define TCPREASM_WHY(res)  ((enum tcpreasm_why)(((res) >> 8) & 0xff))
 
@@ -89,6 +90,7 @@ struct tcpreasm_stats {
     uint64_t dup_bytes;       /* overlapping bytes that were identical (T18) */
     uint64_t conflicts;       /* segments whose overlapping bytes differed (T4, T10) */
     uint64_t rst_honoured;
+    uint64_t data_after_close;  /* client data after an acceptable RST or FIN: still inspected */
     uint64_t urgent_stripped; /* T11 */
     uint64_t urgent_limit;    /* urgent bytes not stripped: per-buffer list full */
     uint64_t cap_drops;       /* segments cut at the buffer capacity */

@@ -297,6 +297,18 @@ START_TEST(reuse_flush_release)
     ck_assert(f->fl & FLOW_F_CLOSING);
     ck_assert_ptr_eq(flowtab_get(ft, &syn, 4, &is_new, &dir), f);   /* same ISN: retransmit */
     ck_assert(!is_new);
+    /* the server is alive (seen) and has not closed: a client FIN + new SYN is no reuse */
+    struct pkt sa = rev(&syn, TCPF_ACK, 0);
+    sa.seq = 5000;
+    sa.ack = 1102;
+    ck_assert_ptr_eq(flowtab_get(ft, &sa, 4, &is_new, &dir), f);
+    tcpreasm_segment(pl, f, &sa, dir);
+    syn.seq = 666666;
+    ck_assert_ptr_eq(flowtab_get(ft, &syn, 4, &is_new, &dir), f);
+    ck_assert(!is_new);
+    sa.tcp_flags = TCPF_ACK | TCPF_FIN;   /* now the server closes */
+    flowtab_get(ft, &sa, 4, &is_new, &dir);
+    tcpreasm_segment(pl, f, &sa, dir);
     syn.seq = 777777;
     f = flowtab_get(ft, &syn, 5, &is_new, &dir);
     ck_assert(is_new);
