@@ -154,6 +154,35 @@ static void bit_put(uint8_t *bm, size_t i, bool v)
         bm[i >> 3] = (uint8_t)(bm[i >> 3] & ~(1u << (i & 7)));
 }
 
+/* True if no bit in [a, e) is set. */
+static bool bits_all_clear(const uint8_t *bm, size_t a, size_t e)
+{
+    while (a < e && (a & 7))
+        if (bit_get(bm, a++))
+            return false;
+    while (a + 8 <= e) {
+        if (bm[a >> 3])
+            return false;
+        a += 8;
+    }
+    while (a < e)
+        if (bit_get(bm, a++))
+            return false;
+    return true;
+}
+
+static void bits_set_range(uint8_t *bm, size_t a, size_t e)
+{
+    while (a < e && (a & 7))
+        bit_put(bm, a++, true);
+    if (a + 8 <= e) {
+        memset(bm + (a >> 3), 0xff, (e - a) >> 3);
+        a += (e - a) & ~(size_t)7;
+    }
+    while (a < e)
+        bit_put(bm, a++, true);
+}
+
 /* Moves bits [from, hi) down to [to, ...) and clears what is left behind, up to hi. */
 static void bits_shift_down(uint8_t *bm, size_t to, size_t from, size_t hi)
 {
@@ -297,6 +326,32 @@ static struct rbuf *get_buf(struct tcpreasm_pool *pl, struct flow *f, uint32_t *
 static unsigned put_bytes(struct tcpreasm_pool *pl, uint32_t idx, struct rbuf *b, uint32_t seq,
                           const uint8_t *src, size_t n)
 {
+    if (b->nrm == 0 && !b->alt) {
+        /* common case: no urgent byte removed, no alternative view, nothing held in the
+         * range yet - copy the run at once */
+        if (seq_before(seq, b->base)) {
+            uint32_t cut = b->base - seq;
+            if (cut >= n)
+                return 0;
+            seq += cut;
+            src += cut;
+            n -= cut;
+        }
+        uint32_t off = seq - b->base;
+        uint8_t *bm = buf_bits(pl, idx);
+        size_t room = off < pl->cap ? pl->cap - off : 0, take = n < room ? n : room;
+        if (take > 0 && bits_all_clear(bm, off, off + take)) {
+            memcpy(buf_data(pl, idx) + off, src, take);
+            bits_set_range(bm, off, off + take);
+            if (off + take > b->hi)
+                b->hi = (uint32_t)(off + take);
+            if (take < n) {
+                pl->st.cap_drops++;
+                return TCPREASM_FULL;
+            }
+            return 0;
+        }
+    }
     uint8_t *data = buf_data(pl, idx), *bm = buf_bits(pl, idx);
     unsigned res = 0;
     bool conflict = false;

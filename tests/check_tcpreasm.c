@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "decode.h"
+#include "defrag.h"
 #include "flowtab.h"
 #include "tcpreasm.h"
 
@@ -443,7 +445,231 @@ START_TEST(t11_urgent)
 }
 END_TEST
 
-/* ---- T12/T13 are decode/defrag cases (check_defrag, check_decode) -------------------------- */
+/* ---- T12, T13, T15 through the whole path: frame -> decode -> defrag -> flowtab -> here ---- */
+
+static uint32_t sum16(uint32_t acc, const uint8_t *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        acc += (i & 1) ? b[i] : (uint32_t)b[i] << 8;
+    return acc;
+}
+
+static uint16_t fold(uint32_t acc)
+{
+    while (acc >> 16)
+        acc = (acc & 0xffff) + (acc >> 16);
+    return (uint16_t)~acc;
+}
+
+static void put16(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    put16(p, v >> 16);
+    put16(p + 2, v);
+}
+
+/* TCP segment 40000 -> 443 with a correct checksum for the given addresses. */
+static size_t mk_tcp(uint8_t *out, int ipver, const uint8_t *src, const uint8_t *dst,
+                     uint32_t seq, uint32_t ack, uint8_t flags, const void *pl, size_t n)
+{
+    memset(out, 0, 20);
+    put16(out, 40000);
+    put16(out + 2, 443);
+    put32(out + 4, seq);
+    put32(out + 8, ack);
+    out[12] = 0x50;
+    out[13] = flags;
+    put16(out + 14, 65535);
+    if (n)
+        memcpy(out + 20, pl, n);
+    uint8_t ph[8] = { 0 };
+    uint32_t acc;
+    if (ipver == 4) {
+        acc = sum16(sum16(0, src, 4), dst, 4);
+        ph[1] = 6;
+        put16(ph + 2, (uint32_t)(20 + n));
+        acc = sum16(acc, ph, 4);
+    } else {
+        acc = sum16(sum16(0, src, 16), dst, 16);
+        put32(ph, (uint32_t)(20 + n));
+        ph[7] = 6;
+        acc = sum16(acc, ph, 8);
+    }
+    put16(out + 16, fold(sum16(acc, out, 20 + n)));
+    return 20 + n;
+}
+
+static const uint8_t CLI4[4] = { 198, 51, 100, 7 }, SRV4[4] = { 203, 0, 113, 9 };
+static const uint8_t CLI6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 7 };
+static const uint8_t SRV6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 9 };
+
+/* IPv4 packet (or fragment of l4[off..off+n) when frag) */
+static size_t mk_ip4(uint8_t *out, const uint8_t *l4, size_t off, size_t n, bool frag, bool mf)
+{
+    memset(out, 0, 20);
+    out[0] = 0x45;
+    put16(out + 2, (uint32_t)(20 + n));
+    put16(out + 4, 0x4242);
+    put16(out + 6, frag ? (uint32_t)((mf ? 0x2000 : 0) | off / 8) : 0);
+    out[8] = 64;
+    out[9] = 6;
+    memcpy(out + 12, CLI4, 4);
+    memcpy(out + 16, SRV4, 4);
+    put16(out + 10, fold(sum16(0, out, 20)));
+    memcpy(out + 20, l4 + off, n);
+    return 20 + n;
+}
+
+struct path {
+    struct defrag *dg;
+    struct flowtab *ft;
+    struct tcpreasm_pool *pl;
+    struct flow *f;
+    unsigned last;
+};
+
+static void path_init(struct path *pa)
+{
+    memset(pa, 0, sizeof *pa);
+    pa->pl = tcpreasm_pool_new(4, 1, 4096);
+    struct flowtab_cfg fc;
+    flowtab_cfg_default(&fc);
+    fc.max_flows = 16;
+    fc.reasm = pa->pl;
+    pa->ft = flowtab_new(&fc);
+    pa->dg = defrag_new(NULL);
+    ck_assert(pa->pl && pa->ft && pa->dg);
+}
+
+static void path_fini(struct path *pa)
+{
+    flowtab_free(pa->ft);   /* flows die with the table; buffers with the pool */
+    defrag_free(pa->dg);
+    tcpreasm_pool_free(pa->pl);
+}
+
+/* The pipeline's first steps, as docs/reassembly.md shows them. Returns the decode result. */
+static enum decode_result path_ip(struct path *pa, const uint8_t *ip, size_t n, uint64_t now)
+{
+    struct pkt p;
+    memset(&p, 0, sizeof p);
+    enum decode_result r = decode_ip(ip, n, &p);
+    if (r == DECODE_FRAGMENT) {
+        const uint8_t *d;
+        size_t dl;
+        if (defrag_add(pa->dg, &p, now, &d, &dl) != DEFRAG_DONE)
+            return r;
+        r = decode_ip(d, dl, &p);
+    }
+    if (r != DECODE_OK || (p.ipver == 6 && p.ipv6_bad_ext))
+        return r;
+    bool is_new;
+    int dir;
+    pa->f = flowtab_get(pa->ft, &p, now, &is_new, &dir);
+    pa->last = tcpreasm_segment(pa->pl, pa->f, &p, dir);
+    return r;
+}
+
+START_TEST(t12_fragmented_request)
+{
+    struct path pa;
+    path_init(&pa);
+    uint8_t l4[200], ip[300];
+    size_t n = mk_tcp(l4, 4, CLI4, SRV4, 1000, 0, TCPF_SYN, NULL, 0);
+    path_ip(&pa, ip, mk_ip4(ip, l4, 0, n, false, false), 1);
+    n = mk_tcp(l4, 4, CLI4, SRV4, 1001, 1, TCPF_ACK | TCPF_PSH, REQ, REQ_LEN);
+    /* fragments cut inside "Host", the last one first */
+    ck_assert_int_eq(path_ip(&pa, ip, mk_ip4(ip, l4, 40, n - 40, true, false), 2),
+                     DECODE_FRAGMENT);
+    ck_assert_int_eq(path_ip(&pa, ip, mk_ip4(ip, l4, 0, 24, true, true), 3), DECODE_FRAGMENT);
+    ck_assert_int_eq(path_ip(&pa, ip, mk_ip4(ip, l4, 24, 16, true, true), 4), DECODE_OK);
+    ck_assert(pa.last & TCPREASM_NEW_DATA);
+    size_t len;
+    const uint8_t *d = tcpreasm_data(pa.pl, pa.f, &len);
+    ck_assert_uint_eq(len, REQ_LEN);
+    ck_assert_mem_eq(d, REQ, REQ_LEN);
+    path_fini(&pa);
+}
+END_TEST
+
+START_TEST(t13_ipv6_extension_headers)
+{
+    struct path pa;
+    path_init(&pa);
+    uint8_t l4[200], ip[300];
+    /* one hop-by-hop header: Linux accepts, so do we */
+    size_t n = mk_tcp(l4, 6, CLI6, SRV6, 1000, 1, TCPF_ACK | TCPF_PSH, REQ, REQ_LEN);
+    memset(ip, 0, 48);
+    ip[0] = 0x60;
+    put16(ip + 4, (uint32_t)(8 + n));
+    ip[6] = 0;
+    ip[7] = 64;
+    memcpy(ip + 8, CLI6, 16);
+    memcpy(ip + 24, SRV6, 16);
+    ip[40] = 6;
+    ip[42] = 1;
+    ip[43] = 4;
+    memcpy(ip + 48, l4, n);
+    ck_assert_int_eq(path_ip(&pa, ip, 48 + n, 1), DECODE_OK);
+    ck_assert(pa.last & TCPREASM_NEW_DATA);
+    path_fini(&pa);
+    /* the same bytes behind destination options then hop-by-hop: Linux drops, so do we */
+    path_init(&pa);
+    memset(ip + 40, 0, 16);
+    ip[6] = 60;
+    ip[40] = 0;
+    ip[42] = 1;
+    ip[43] = 4;
+    ip[48] = 6;
+    ip[50] = 1;
+    ip[51] = 4;
+    put16(ip + 4, (uint32_t)(16 + n));
+    memcpy(ip + 56, l4, n);
+    ck_assert_int_eq(path_ip(&pa, ip, 56 + n, 1), DECODE_OK);
+    ck_assert_ptr_null(pa.f);   /* never reached the flow table */
+    path_fini(&pa);
+}
+END_TEST
+
+START_TEST(t15_handshake_seen_from_the_middle)
+{
+    /* the capture starts at the SYN-ACK: the ISN comes from its ack, the client from it */
+    struct path pa;
+    path_init(&pa);
+    uint8_t l4[200], ip[300], l4s[64];
+    size_t n = mk_tcp(l4s, 4, SRV4, CLI4, 5000, 1001, TCPF_SYN | TCPF_ACK, NULL, 0);
+    put16(l4s, 443);    /* server -> client: swap the ports, fix the checksum */
+    put16(l4s + 2, 40000);
+    l4s[16] = l4s[17] = 0;
+    {
+        uint8_t ph[4] = { 0, 6, 0, 20 };
+        uint32_t acc = sum16(sum16(sum16(0, SRV4, 4), CLI4, 4), ph, 4);
+        put16(l4s + 16, fold(sum16(acc, l4s, n)));
+    }
+    size_t il = mk_ip4(ip, l4s, 0, n, false, false);
+    memcpy(ip + 12, SRV4, 4);
+    memcpy(ip + 16, CLI4, 4);
+    ip[10] = ip[11] = 0;
+    put16(ip + 10, fold(sum16(0, ip, 20)));
+    ck_assert_int_eq(path_ip(&pa, ip, il, 1), DECODE_OK);
+    ck_assert_int_eq(flowtab_client_port(pa.f), 40000);
+    n = mk_tcp(l4, 4, CLI4, SRV4, 1001, 5001, TCPF_ACK | TCPF_PSH, REQ, REQ_LEN);
+    ck_assert_int_eq(path_ip(&pa, ip, mk_ip4(ip, l4, 0, n, false, false), 2), DECODE_OK);
+    ck_assert(pa.last & TCPREASM_NEW_DATA);
+    ck_assert_uint_eq(pa.f->tcp.isn, 1000);
+    size_t len;
+    tcpreasm_data(pa.pl, pa.f, &len);
+    ck_assert_uint_eq(len, REQ_LEN);
+    path_fini(&pa);
+}
+END_TEST
+
+
 
 /* ---- T14: SYN data without a Fast Open cookie ----------------------------------------- */
 
@@ -740,6 +966,72 @@ START_TEST(random_segmentation)
 }
 END_TEST
 
+/* Two disagreeing versions of a stream, random segments from either, in random order: the Linux
+ * view must hold, for every byte, the first copy received; the alternative view the last. */
+START_TEST(random_conflicts_model)
+{
+    enum { N = 3000, MAXSEG = 4000 };
+    static uint8_t ver[2][N], first[N], last[N], have[N];
+    static struct seg segs[MAXSEG];
+    static uint8_t from[MAXSEG];
+    uint64_t s = 0x1234567ull + (uint64_t)_i * 7919;
+    for (int iter = 0; iter < 40; iter++) {
+        for (size_t i = 0; i < N; i++) {
+            ver[0][i] = (uint8_t)rnd(&s);
+            ver[1][i] = (rnd(&s) & 3) ? ver[0][i] : (uint8_t)(ver[0][i] ^ 0x5a);
+        }
+        size_t n = 0;
+        for (int v = 0; v < 2; v++) {   /* each version covers the whole stream */
+            uint32_t off = 0;
+            while (off < N && n < MAXSEG) {
+                uint32_t l = 1 + (uint32_t)(rnd(&s) % 600);
+                if (l > N - off)
+                    l = N - off;
+                from[n] = (uint8_t)v;
+                segs[n++] = (struct seg){ off, l };
+                off += l;
+            }
+        }
+        for (size_t k = n - 1; k > 0; k--) {
+            size_t j = rnd(&s) % (k + 1);
+            struct seg t = segs[k];
+            segs[k] = segs[j];
+            segs[j] = t;
+            uint8_t tf = from[k];
+            from[k] = from[j];
+            from[j] = tf;
+        }
+        memset(have, 0, sizeof have);
+        for (size_t k = 0; k < n; k++)
+            for (uint32_t i = segs[k].off; i < segs[k].off + segs[k].len; i++) {
+                if (!have[i])
+                    first[i] = ver[from[k]][i];
+                last[i] = ver[from[k]][i];
+                have[i] = 1;
+            }
+        struct conv c;
+        conv_init(&c, 1, 1, 4096);
+        c.cisn = (uint32_t)rnd(&s);
+        handshake(&c, false, false);
+        for (size_t k = 0; k < n; k++)
+            cseg(&c, segs[k].off, ver[from[k]] + segs[k].off, segs[k].len);
+        size_t len, alen;
+        const uint8_t *d = tcpreasm_data(c.pl, &c.f, &len);
+        ck_assert_uint_eq(len, N);
+        ck_assert_mem_eq(d, first, N);
+        const uint8_t *a = tcpreasm_alt(c.pl, &c.f, &alen);
+        if (memcmp(first, last, N) != 0) {
+            ck_assert_ptr_nonnull(a);
+            ck_assert_uint_eq(alen, N);
+            ck_assert_mem_eq(a, last, N);
+        } else if (a) {
+            ck_assert_mem_eq(a, last, N);
+        }
+        conv_fini(&c);
+    }
+}
+END_TEST
+
 static Suite *tcpreasm_suite(void)
 {
     Suite *s = suite_create("tcpreasm");
@@ -755,7 +1047,10 @@ static Suite *tcpreasm_suite(void)
     tcase_add_test(tc, t9_paws);
     tcase_add_test(tc, t10_overlap_first_wins);
     tcase_add_test(tc, t11_urgent);
+    tcase_add_test(tc, t12_fragmented_request);
+    tcase_add_test(tc, t13_ipv6_extension_headers);
     tcase_add_test(tc, t14_syn_data);
+    tcase_add_test(tc, t15_handshake_seen_from_the_middle);
     tcase_add_test(tc, t16_rst);
     tcase_add_test(tc, t18_duplicates);
     suite_add_tcase(s, tc);
@@ -769,6 +1064,7 @@ static Suite *tcpreasm_suite(void)
     tc = tcase_create("property");
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, random_segmentation, 0, 4);
+    tcase_add_loop_test(tc, random_conflicts_model, 0, 3);
     suite_add_tcase(s, tc);
     return s;
 }
