@@ -34,7 +34,55 @@ struct nametrie {
     size_t n;
     struct nt_node *node;
     uint8_t *first;
+    uint64_t *bloom;    /* reverse tries: nlines cache lines of 8 words, NULL when empty */
+    uint32_t nlines;
 };
+
+/* ---- suffix pre-filter (reverse tries) ----
+ *
+ * A blocked Bloom filter: every key sets NT_BLOOM_K bits inside one 64-byte line chosen by its
+ * hash. The hash of a key is FNV-1a over its bytes from the last to the first, then a mixer, so
+ * that one right-to-left pass over a query yields the hash of every suffix: a.b.ex.com gives
+ * moc, moc.xe, ... in turn, and the label-boundary ones are probed. */
+#define NT_BLOOM_BITS_PER_KEY 10
+#define NT_BLOOM_K 6
+#define NT_SCREEN_MAX 32       /* label-boundary suffixes screened per query; more: no screen */
+#define NT_FNV_SEED 1469598103934665603ULL
+#define NT_FNV_PRIME 1099511628211ULL
+
+static inline uint64_t nt_mix(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
+
+static inline uint32_t nt_line(uint64_t m, uint32_t nlines)
+{
+    return (uint32_t)(((m >> 32) * (uint64_t)nlines) >> 32);
+}
+
+/* Bit positions come from the low 54 bits (the line index took the high 32). */
+static void bloom_set(uint64_t *line, uint64_t m)
+{
+    for (unsigned j = 0; j < NT_BLOOM_K; j++) {
+        unsigned b = (unsigned)(m >> (9 * j)) & 511u;
+        line[b >> 6] |= 1ULL << (b & 63);
+    }
+}
+
+static inline bool bloom_test(const uint64_t *line, uint64_t m)
+{
+    uint64_t ok = 1;
+    for (unsigned j = 0; j < NT_BLOOM_K; j++) {
+        unsigned b = (unsigned)(m >> (9 * j)) & 511u;
+        ok &= line[b >> 6] >> (b & 63);
+    }
+    return ok & 1;
+}
 
 /* A key during the build: bytes in walk order, the first 8 of them packed for fast sorting. */
 struct bkey {
@@ -74,6 +122,22 @@ void *nametrie_hugecopy(const void *src, size_t n)
     return p;
 }
 
+/* Zeroed 64-byte lines, aligned so that a key's bits share one cache line. */
+static uint64_t *nt_alloc_lines(size_t nlines)
+{
+    const size_t huge = (size_t)2 << 20;
+    size_t sz = nlines * 64;
+    size_t al = sz >= huge ? huge : 64;
+    sz = (sz + al - 1) & ~(al - 1);
+    uint64_t *p = aligned_alloc(al, sz);
+    if (!p)
+        return NULL;
+    if (al == huge)
+        madvise(p, sz, MADV_HUGEPAGE); /* advice only */
+    memset(p, 0, sz);
+    return p;
+}
+
 struct range {
     uint32_t lo, hi, depth;
 };
@@ -84,6 +148,7 @@ void nametrie_free(struct nametrie *t)
         return;
     free(t->node);
     free(t->first);
+    free(t->bloom);
     free(t);
 }
 
@@ -113,6 +178,15 @@ struct nametrie *nametrie_build(const char *pool, struct nametrie_key *keys, siz
         rev = malloc(total ? total : 1);
         if (!rev)
             goto fail;
+        if (n > 0) {
+            size_t nl = (n * NT_BLOOM_BITS_PER_KEY + 511) / 512;
+            if (nl > UINT32_MAX)
+                goto fail;
+            t->nlines = (uint32_t)nl;
+            t->bloom = nt_alloc_lines(nl);
+            if (!t->bloom)
+                goto fail;
+        }
     }
     size_t roff = 0;
     for (size_t i = 0; i < n; i++) {
@@ -125,6 +199,13 @@ struct nametrie *nametrie_build(const char *pool, struct nametrie_key *keys, siz
                 d[j] = src[len - 1 - j];
             k = d;
             roff += len;
+        }
+        if (reverse && t->bloom) {
+            uint64_t fh = NT_FNV_SEED;
+            for (uint32_t j = 0; j < len; j++)
+                fh = (fh ^ k[j]) * NT_FNV_PRIME;
+            uint64_t m = nt_mix(fh);
+            bloom_set(t->bloom + (size_t)nt_line(m, t->nlines) * 8, m);
         }
         uint64_t h = 0;
         for (uint32_t j = 0; j < 8; j++)
@@ -234,22 +315,60 @@ static inline uint8_t lbyte(const struct nametrie *t, const struct nt_node *nd, 
     return t->reverse ? t->pool[nd->label - 1 - j] : t->pool[nd->label + j];
 }
 
+/* Screens a LABEL or EXACT query of a reverse trie through the Bloom filter. Returns false
+ * when no key can match; otherwise *stop is the length of the longest suffix that may be a key
+ * (the walk need not go deeper: a longer key would have passed the filter). */
+static bool nt_screen(const struct nametrie *t, const char *q, size_t len, enum nametrie_mode mode,
+                      size_t *stop)
+{
+    uint64_t hm[NT_SCREEN_MAX];
+    uint32_t sl[NT_SCREEN_MAX];
+    const uint64_t *ln[NT_SCREEN_MAX];
+    unsigned nc = 0;
+    uint64_t h = NT_FNV_SEED;
+    for (size_t i = len; i-- > 0;) {
+        h = (h ^ (uint8_t)q[i]) * NT_FNV_PRIME;
+        if (i != 0 && (mode == NAMETRIE_EXACT || q[i - 1] != '.'))
+            continue;
+        if (nc == NT_SCREEN_MAX) {
+            *stop = len; /* too many labels to screen: let the walk decide */
+            return true;
+        }
+        uint64_t m = nt_mix(h);
+        ln[nc] = t->bloom + (size_t)nt_line(m, t->nlines) * 8;
+        __builtin_prefetch(ln[nc]);
+        hm[nc] = m;
+        sl[nc] = (uint32_t)(len - i);
+        nc++;
+    }
+    while (nc-- > 0) { /* longest suffix first */
+        if (bloom_test(ln[nc], hm[nc])) {
+            *stop = sl[nc];
+            return true;
+        }
+    }
+    return false;
+}
+
 uint32_t nametrie_lookup(const struct nametrie *t, const char *q, size_t len, enum nametrie_mode mode)
 {
     if (!t || t->n == 0)
+        return NAMETRIE_NONE;
+    size_t stop = len;
+    if (t->bloom && mode != NAMETRIE_PREFIX && !nt_screen(t, q, len, mode, &stop))
         return NAMETRIE_NONE;
     const struct nt_node *nd = &t->node[0];
     uint32_t best = NAMETRIE_NONE;
     size_t d = 0;
     for (;;) {
-        if (d == len || nd->nchild == 0)
+        if (d >= stop || nd->nchild == 0)
             break;
         uint32_t ci = child_of(t, nd, qbyte(t, q, len, d));
         if (!ci)
             break;
         const struct nt_node *ch = &t->node[ci];
         size_t ll = ch->llen;
-        if (ll > len - d)
+        if (ll > stop - d)
             break;
         size_t j = 1;
         if (t->reverse) {
@@ -310,7 +429,7 @@ size_t nametrie_bytes(const struct nametrie *t)
 {
     if (!t)
         return 0;
-    return sizeof(*t) + t->n * (sizeof(struct nt_node) + 1);
+    return sizeof(*t) + t->n * (sizeof(struct nt_node) + 1) + (size_t)t->nlines * 64;
 }
 
 size_t nametrie_nodes(const struct nametrie *t)
