@@ -411,7 +411,9 @@ static unsigned server_segment(struct tcpreasm_pool *pl, struct flow *f, const s
     struct tcpreasm_state *st = &f->tcp;
     uint8_t fl = p->tcp_flags;
     if (fl & TCPF_SYN) {
-        st->srv_nxt = p->seq + 1 + (uint32_t)p->payload_len;
+        uint32_t e = p->seq + 1 + (uint32_t)p->payload_len;
+        if (!(st->fl & TCPREASM_S_SRV_SEQ) || seq_after(e, st->srv_nxt))   /* retransmits */
+            st->srv_nxt = e;
         st->fl |= TCPREASM_S_SRV_SEQ;
         if (fl & TCPF_ACK) {
             st->fl |= TCPREASM_S_SYNACK;
