@@ -1,13 +1,21 @@
 /* nametrie.c - flat path-compressed trie (anchored Aho-Corasick), see nametrie.h.
  *
- * Layout (N nodes, BFS order, node 0 = root with an empty label):
+ * Layout: one array of 12-byte nodes in BFS order, node 0 = the root (empty label):
  *
- *   node[i] = { child: index of the first child | value | label | llen | nchild }   16 bytes
- *   first[i] = first byte of node i's edge label                                      1 byte
+ *   node = { label: u32 | meta: u16 = INTERNAL | ACCEPT | llen (14 bits) | first: u8 | nch: u8 |
+ *            x: u32 }
+ *   leaf (no children):  x = value (when ACCEPT)
+ *   internal:            x = index of the first child; children = node[x .. x+nch]
+ *                        (nch + 1 of them, sorted by first byte); when ACCEPT, the node's value
+ *                        is node[x-1].x, a value slot placed just before the children
+ *   label bytes, walk order: byte 0 is `first`; bytes 1..llen-1 are packed into `label` when
+ *   there are at most 4 of them (no pool access), else read from the pool:
+ *     forward trie: pool[label + j]; reverse trie: pool[label - 1 - j]
  *
- *   children of i = node[child .. child+nchild), their first bytes first[child .. child+nchild)
- *   forward trie: label bytes pool[label], pool[label+1] ... (llen of them)
- *   reverse trie: label bytes pool[label-1], pool[label-2] ... (read backwards)
+ * A walk step reads the children block (the first bytes are in the nodes: one or two cache
+ * lines) and, for long labels, the pool. Reverse tries (domains) also have a blocked Bloom
+ * filter over their keys: a query whose label-boundary suffixes are all absent from it never
+ * touches the trie.
  *
  * Build: sort the (reversed) keys, then one BFS pass over sorted ranges; a range's node gets the
  * range's longest common prefix as its edge, and its children are the runs of equal next byte,
@@ -20,20 +28,27 @@
 
 #include "compiler.h"
 
+#define NT_INTERNAL 0x8000u
+#define NT_ACCEPT 0x4000u
+#define NT_LLEN 0x3fffu
+#define NT_INLINE 4 /* label bytes after the first kept in the node */
+
 struct nt_node {
-    uint32_t child;
-    uint32_t value;
     uint32_t label;
-    uint16_t llen;
-    uint16_t nchild;
+    uint16_t meta;
+    uint8_t first;
+    uint8_t nch;
+    uint32_t x;
 };
+
+_Static_assert(sizeof(struct nt_node) == 12, "nt_node is 12 bytes");
+_Static_assert(NAMETRIE_KEY_MAX <= NT_LLEN, "a label length fits in meta");
 
 struct nametrie {
     const uint8_t *pool;
     bool reverse;
     size_t n;
     struct nt_node *node;
-    uint8_t *first;
     uint64_t *bloom;    /* reverse tries: nlines cache lines of 8 words, NULL when empty */
     uint32_t nlines;
 };
@@ -147,7 +162,6 @@ void nametrie_free(struct nametrie *t)
     if (!t)
         return;
     free(t->node);
-    free(t->first);
     free(t->bloom);
     free(t);
 }
@@ -216,41 +230,59 @@ struct nametrie *nametrie_build(const char *pool, struct nametrie_key *keys, siz
     for (size_t i = 0; i < n; i++)
         keys[i] = (struct nametrie_key){ bk[i].off, bk[i].len, bk[i].value };
 
-    /* At most 2n nodes (n leaves-or-accepting, fewer than n branchings) plus the root. The
-     * queue of ranges is the node array in the making: range i becomes node i. */
+    /* At most 2n nodes and value slots (n leaves-or-accepting, fewer than n branchings, one
+     * slot per accepting internal node) plus the root. The queue of ranges is the node array
+     * in the making: range i becomes node i; a value slot is written when queued. */
     size_t cap = 2 * n + 1;
     q = malloc(cap * sizeof(*q));
     t->node = malloc(cap * sizeof(*t->node));
-    t->first = malloc(cap);
-    if (!q || !t->node || !t->first)
+    if (!q || !t->node)
         goto fail;
     size_t qn = 1;
     q[0] = (struct range){ 0, (uint32_t)n, 0 };
-    t->first[0] = 0;
     for (size_t i = 0; i < qn; i++) {
         uint32_t lo = q[i].lo, hi = q[i].hi, depth = q[i].depth, end = depth;
+        if (lo == UINT32_MAX)
+            continue; /* a value slot */
+        struct nt_node *nd = &t->node[i];
+        *nd = (struct nt_node){ 0, 0, 0, 0, NAMETRIE_NONE };
         if (i > 0) {
             const struct bkey *a = &bk[lo], *b = &bk[hi - 1];
             uint32_t m = a->len < b->len ? a->len : b->len;
             end = depth + 1; /* the range shares the byte at depth by construction */
             while (end < m && a->k[end] == b->k[end])
                 end++;
+            uint32_t ll = end - depth;
+            nd->first = a->k[depth];
+            if (ll - 1 <= NT_INLINE) {
+                for (uint32_t j = 1; j < ll; j++)
+                    nd->label |= (uint32_t)a->k[depth + j] << (8 * (j - 1));
+            } else {
+                nd->label = reverse ? a->off + a->len - depth : a->off + depth;
+            }
+            nd->meta = (uint16_t)ll;
         }
-        struct nt_node *nd = &t->node[i];
-        nd->llen = (uint16_t)(end - depth);
-        if (reverse)
-            nd->label = i ? bk[lo].off + bk[lo].len - depth : 0;
-        else
-            nd->label = i ? bk[lo].off + depth : 0;
-        nd->value = NAMETRIE_NONE;
-        uint32_t j = lo;
+        uint32_t j = lo, value = NAMETRIE_NONE;
         if (j < hi && bk[j].len == end) {
-            nd->value = bk[j].value;
+            value = bk[j].value;
+            nd->meta |= NT_ACCEPT;
             while (j < hi && bk[j].len == end) /* duplicates of the same key */
                 j++;
         }
-        nd->child = (uint32_t)qn;
-        nd->nchild = 0;
+        if (j == hi) {
+            nd->x = value;
+            continue;
+        }
+        if (value != NAMETRIE_NONE) {
+            if (qn >= cap)
+                goto fail;
+            q[qn] = (struct range){ UINT32_MAX, 0, 0 };
+            t->node[qn] = (struct nt_node){ 0, 0, 0, 0, value };
+            qn++;
+        }
+        nd->meta |= NT_INTERNAL;
+        nd->x = (uint32_t)qn;
+        uint32_t nc = 0;
         while (j < hi) {
             uint8_t c = bk[j].k[end];
             uint32_t g = j;
@@ -258,26 +290,20 @@ struct nametrie *nametrie_build(const char *pool, struct nametrie_key *keys, siz
                 j++;
             if (qn >= cap)
                 goto fail; /* cannot happen for a trie; guards the arrays */
-            q[qn] = (struct range){ g, j, end };
-            t->first[qn] = c;
-            qn++;
-            nd->nchild++;
+            q[qn++] = (struct range){ g, j, end };
+            nc++;
         }
+        nd->nch = (uint8_t)(nc - 1);
     }
     t->n = qn;
     free(q);
     free(bk);
     free(rev);
-    /* Move to exact-size blocks, on huge pages when large (fewer TLB misses per lookup). */
+    /* Move to an exact-size block, on huge pages when large (fewer TLB misses per lookup). */
     struct nt_node *nn = nametrie_hugecopy(t->node, qn * sizeof(*t->node));
     if (nn) {
         free(t->node);
         t->node = nn;
-    }
-    uint8_t *nf = nametrie_hugecopy(t->first, qn);
-    if (nf) {
-        free(t->first);
-        t->first = nf;
     }
     return t;
 fail:
@@ -288,31 +314,64 @@ fail:
     return NULL;
 }
 
-/* Index of the child of nd whose label starts with c, or 0 (the root is nobody's child).
- * Most nodes have a handful of children: a plain loop beats a memchr call there. */
-static inline uint32_t child_of(const struct nametrie *t, const struct nt_node *nd, uint8_t c)
+/* The child of nd (internal) whose label starts with c, or NULL. Children are sorted by
+ * first byte: a short scan stops early, a long list is bisected. */
+static inline const struct nt_node *child_of(const struct nametrie *t, const struct nt_node *nd,
+                                             uint8_t c)
 {
-    const uint8_t *f = t->first + nd->child;
-    uint32_t n = nd->nchild;
-    if (n <= 16) {
-        for (uint32_t i = 0; i < n; i++)
-            if (f[i] == c)
-                return nd->child + i;
-        return 0;
+    const struct nt_node *ch = t->node + nd->x;
+    uint32_t n = (uint32_t)nd->nch + 1;
+    if (n > 12) {
+        uint32_t lo = 0, hi = n;
+        while (hi - lo > 4) {
+            uint32_t mid = (lo + hi) / 2;
+            if (ch[mid].first <= c)
+                lo = mid;
+            else
+                hi = mid;
+        }
+        ch += lo;
+        n = hi - lo;
     }
-    const uint8_t *p = memchr(f, c, n);
-    return p ? (uint32_t)(p - t->first) : 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (ch[i].first >= c)
+            return ch[i].first == c ? &ch[i] : NULL;
+    }
+    return NULL;
 }
 
-/* Byte d of the query and byte j of a node's label, in walk order. */
-static inline uint8_t qbyte(const struct nametrie *t, const char *q, size_t len, size_t d)
+static inline uint32_t value_of(const struct nametrie *t, const struct nt_node *nd)
 {
-    return (uint8_t)(t->reverse ? q[len - 1 - d] : q[d]);
+    return (nd->meta & NT_INTERNAL) ? t->node[nd->x - 1].x : nd->x;
 }
 
-static inline uint8_t lbyte(const struct nametrie *t, const struct nt_node *nd, size_t j)
+/* Byte d of the query in walk order. */
+static inline uint8_t qbyte(bool reverse, const char *q, size_t len, size_t d)
 {
-    return t->reverse ? t->pool[nd->label - 1 - j] : t->pool[nd->label + j];
+    return (uint8_t)(reverse ? q[len - 1 - d] : q[d]);
+}
+
+/* Whether bytes 1..upto-1 of ch's label equal the query's walk bytes d+1..d+upto-1
+ * (upto <= the label length, d + upto <= len). */
+static inline bool label_eq(const struct nametrie *t, bool reverse, const struct nt_node *ch,
+                            const char *q, size_t len, size_t d, size_t upto)
+{
+    size_t ll = ch->meta & NT_LLEN;
+    if (ll - 1 <= NT_INLINE) {
+        uint32_t lab = ch->label;
+        for (size_t j = 1; j < upto; j++, lab >>= 8)
+            if ((uint8_t)lab != qbyte(reverse, q, len, d + j))
+                return false;
+        return true;
+    }
+    if (!reverse)
+        return upto <= 1 || memcmp(t->pool + ch->label + 1, q + d + 1, upto - 1) == 0;
+    const uint8_t *lp = t->pool + ch->label - 1;
+    const char *qp = q + (len - 1 - d);
+    for (size_t j = 1; j < upto; j++)
+        if (lp[-(ptrdiff_t)j] != (uint8_t)qp[-(ptrdiff_t)j])
+            return false;
+    return true;
 }
 
 /* Screens a LABEL or EXACT query of a reverse trie through the Bloom filter. Returns false
@@ -350,52 +409,51 @@ static bool nt_screen(const struct nametrie *t, const char *q, size_t len, enum 
     return false;
 }
 
+static inline uint32_t nt_walk(const struct nametrie *t, bool reverse, const char *q, size_t len,
+                               size_t stop, enum nametrie_mode mode)
+{
+    const struct nt_node *nd = &t->node[0];
+    uint32_t best = NAMETRIE_NONE;
+    size_t d = 0;
+    while (d < stop && (nd->meta & NT_INTERNAL)) {
+        const struct nt_node *ch = child_of(t, nd, qbyte(reverse, q, len, d));
+        if (!ch)
+            break;
+        size_t ll = ch->meta & NT_LLEN;
+        if (ll > stop - d || !label_eq(t, reverse, ch, q, len, d, ll))
+            break;
+        d += ll;
+        nd = ch;
+        if (nd->meta & NT_ACCEPT) {
+            if (mode == NAMETRIE_PREFIX)
+                best = value_of(t, nd);
+            else if (d == len)
+                return value_of(t, nd);
+            else if (mode == NAMETRIE_LABEL && qbyte(reverse, q, len, d) == '.')
+                best = value_of(t, nd);
+        }
+    }
+    return mode == NAMETRIE_EXACT ? NAMETRIE_NONE : best;
+}
+
 uint32_t nametrie_lookup(const struct nametrie *t, const char *q, size_t len, enum nametrie_mode mode)
 {
     if (!t || t->n == 0)
         return NAMETRIE_NONE;
+    if (!t->reverse)
+        return nt_walk(t, false, q, len, len, mode);
     size_t stop = len;
     if (t->bloom && mode != NAMETRIE_PREFIX && !nt_screen(t, q, len, mode, &stop))
         return NAMETRIE_NONE;
-    const struct nt_node *nd = &t->node[0];
-    uint32_t best = NAMETRIE_NONE;
-    size_t d = 0;
-    for (;;) {
-        if (d >= stop || nd->nchild == 0)
-            break;
-        uint32_t ci = child_of(t, nd, qbyte(t, q, len, d));
-        if (!ci)
-            break;
-        const struct nt_node *ch = &t->node[ci];
-        size_t ll = ch->llen;
-        if (ll > stop - d)
-            break;
-        size_t j = 1;
-        if (t->reverse) {
-            const uint8_t *lp = t->pool + ch->label - 1;
-            const char *qp = q + (len - 1 - d);
-            while (j < ll && lp[-(ptrdiff_t)j] == (uint8_t)qp[-(ptrdiff_t)j])
-                j++;
-        } else {
-            const uint8_t *lp = t->pool + ch->label;
-            const char *qp = q + d;
-            while (j < ll && lp[j] == (uint8_t)qp[j])
-                j++;
-        }
-        if (j < ll)
-            break;
-        d += ll;
-        nd = ch;
-        if (nd->value != NAMETRIE_NONE) {
-            if (mode == NAMETRIE_PREFIX)
-                best = nd->value;
-            else if (d == len)
-                return nd->value;
-            else if (mode == NAMETRIE_LABEL && qbyte(t, q, len, d) == '.')
-                best = nd->value;
-        }
-    }
-    return mode == NAMETRIE_EXACT ? NAMETRIE_NONE : best;
+    return nt_walk(t, true, q, len, stop, mode);
+}
+
+bool nametrie_may_match(const struct nametrie *t, const char *q, size_t len)
+{
+    size_t stop;
+    if (!t || t->n == 0)
+        return false;
+    return !t->bloom || nt_screen(t, q, len, NAMETRIE_LABEL, &stop);
 }
 
 uint32_t nametrie_lookup_extending(const struct nametrie *t, const char *q, size_t len)
@@ -405,31 +463,32 @@ uint32_t nametrie_lookup_extending(const struct nametrie *t, const char *q, size
     const struct nt_node *nd = &t->node[0];
     size_t d = 0;
     while (d < len) {
-        uint32_t ci = child_of(t, nd, qbyte(t, q, len, d));
-        if (!ci)
+        if (!(nd->meta & NT_INTERNAL))
             return NAMETRIE_NONE;
-        const struct nt_node *ch = &t->node[ci];
-        size_t ll = ch->llen, take = ll < len - d ? ll : len - d;
-        for (size_t j = 1; j < take; j++)
-            if (lbyte(t, ch, j) != qbyte(t, q, len, d + j))
-                return NAMETRIE_NONE;
+        const struct nt_node *ch = child_of(t, nd, qbyte(t->reverse, q, len, d));
+        if (!ch)
+            return NAMETRIE_NONE;
+        size_t ll = ch->meta & NT_LLEN, take = ll < len - d ? ll : len - d;
+        if (!label_eq(t, t->reverse, ch, q, len, d, take))
+            return NAMETRIE_NONE;
         d += take;
         nd = ch;
     }
-    /* Every leaf carries a value; the first-child chain reaches one within the key length. */
-    while (nd->value == NAMETRIE_NONE) {
-        if (nd->nchild == 0)
+    /* Every leaf accepts; the first-child chain reaches an accepting node within the key
+     * length. */
+    while (!(nd->meta & NT_ACCEPT)) {
+        if (!(nd->meta & NT_INTERNAL))
             return NAMETRIE_NONE; /* only the empty root */
-        nd = &t->node[nd->child];
+        nd = &t->node[nd->x];
     }
-    return nd->value;
+    return value_of(t, nd);
 }
 
 size_t nametrie_bytes(const struct nametrie *t)
 {
     if (!t)
         return 0;
-    return sizeof(*t) + t->n * (sizeof(struct nt_node) + 1) + (size_t)t->nlines * 64;
+    return sizeof(*t) + t->n * sizeof(struct nt_node) + (size_t)t->nlines * 64;
 }
 
 size_t nametrie_nodes(const struct nametrie *t)

@@ -2,10 +2,12 @@
  *
  * Every pattern is anchored at the start of the (possibly reversed) query, so every failure link
  * of the Aho-Corasick automaton points to the root: the automaton reduces to its goto trie.
- * The trie is path-compressed and laid out for the cache (docs/matching.md): nodes in BFS
- * order in one flat array, the children of a node contiguous, the first byte of every node's
- * edge label in a parallel byte array (child search = memchr over <= 256 bytes), edge labels
- * referenced into the caller's string pool (no copy of the keys).
+ * The trie is path-compressed and laid out for the cache (docs/matching.md): 12-byte nodes in
+ * BFS order in one flat array, the children of a node contiguous and sorted, each holding the
+ * first byte of its edge label; labels of up to 5 bytes inline, longer ones referenced into the
+ * caller's string pool (no copy of the keys). A reverse trie also keeps a blocked Bloom filter
+ * over its keys (about 1.25 bytes per key) that turns away LABEL and EXACT queries none of
+ * whose label-boundary suffixes is a key before the trie is touched.
  *
  * Keys are byte strings pool[off .. off+len). A REVERSE trie is built over the reversed keys and
  * walks queries from their last byte: that is how domain suffixes become anchored prefixes. */
@@ -17,7 +19,7 @@
 #include <stdint.h>
 
 #define NAMETRIE_NONE UINT32_MAX
-#define NAMETRIE_KEY_MAX 65535u
+#define NAMETRIE_KEY_MAX 16383u /* label lengths take 14 bits of a node */
 
 struct nametrie;
 
@@ -46,6 +48,12 @@ void nametrie_free(struct nametrie *t);
 /* Looks q[0..len) up; returns the value of the matching key per mode, or NAMETRIE_NONE.
  * t may be NULL (nothing matches). Allocates nothing. */
 uint32_t nametrie_lookup(const struct nametrie *t, const char *q, size_t len, enum nametrie_mode mode);
+
+/* The pre-filter alone: false when no label-boundary suffix of q[0..len) can be a key of a
+ * reverse trie (nametrie_lookup(..., NAMETRIE_LABEL) would return NAMETRIE_NONE); true when
+ * one may be (about 1% of absent names per probed suffix pass by accident). Always true for a
+ * forward trie with keys, false for NULL or an empty trie. For tests and measurements. */
+bool nametrie_may_match(const struct nametrie *t, const char *q, size_t len);
 
 /* Returns the value of some key that starts with q[0..len) (q itself included), or
  * NAMETRIE_NONE. For a reverse trie "starts with" applies to the reversed strings. */

@@ -123,7 +123,7 @@ START_TEST(test_empty_and_limits)
     /* an empty key is refused */
     struct nametrie_key k = { 0, 0, 1 };
     ck_assert_ptr_null(nametrie_build("x", &k, 1, false));
-    /* a key of NAMETRIE_KEY_MAX bytes works (one edge of 65535 bytes), one more is refused */
+    /* a key of NAMETRIE_KEY_MAX bytes works (one edge of 16383 bytes), one more is refused */
     char *big = malloc(NAMETRIE_KEY_MAX + 2);
     memset(big, 'a', NAMETRIE_KEY_MAX + 1);
     big[NAMETRIE_KEY_MAX + 1] = '\0';
@@ -137,6 +137,87 @@ START_TEST(test_empty_and_limits)
     k.len = NAMETRIE_KEY_MAX + 1;
     ck_assert_ptr_null(nametrie_build(big, &k, 1, true));
     free(big);
+}
+END_TEST
+
+/* One node with 256 children (every byte value as the second byte), each child a key, and the
+ * parent itself a key: the widest node the layout allows, searched by bisection. */
+START_TEST(test_wide_node)
+{
+    static char pool[256 * 3 + 4];
+    static struct nametrie_key k[257];
+    for (unsigned c = 0; c < 256; c++) {
+        pool[3 * c] = 'x';
+        pool[3 * c + 1] = (char)c;
+        pool[3 * c + 2] = 'y';
+        k[c] = (struct nametrie_key){ 3 * c, 3, c };
+    }
+    memcpy(pool + 768, "xq", 2);
+    k[256] = (struct nametrie_key){ 768, 1, 1000 }; /* "x" */
+    for (int rev = 0; rev < 2; rev++) {
+        for (unsigned c = 0; c < 256; c++) /* build reorders the keys: restore them */
+            k[c] = (struct nametrie_key){ 3 * c, 3, c };
+        k[256] = (struct nametrie_key){ 768, 1, 1000 };
+        struct nametrie *t = nametrie_build(pool, k, 257, rev != 0);
+        ck_assert_ptr_nonnull(t);
+        for (unsigned c = 0; c < 256; c++) {
+            char q[3] = { 'x', (char)c, 'y' };
+            if (rev) { /* the reverse trie reads "y?x" backwards from "x?y" keys */
+                ck_assert_uint_eq(nametrie_lookup(t, q, 3, NAMETRIE_EXACT), c);
+            } else {
+                ck_assert_uint_eq(nametrie_lookup(t, q, 3, NAMETRIE_EXACT), c);
+                ck_assert_uint_eq(nametrie_lookup(t, q, 2, NAMETRIE_PREFIX), 1000);
+                ck_assert_uint_eq(nametrie_lookup(t, q, 2, NAMETRIE_EXACT), NAMETRIE_NONE);
+                ck_assert_uint_eq(nametrie_lookup_extending(t, q, 2), c);
+            }
+            q[2] = 'z';
+            ck_assert_uint_eq(nametrie_lookup(t, q, 3, NAMETRIE_EXACT), NAMETRIE_NONE);
+        }
+        ck_assert_uint_eq(nametrie_lookup(t, "x", 1, NAMETRIE_EXACT), 1000);
+        ck_assert_uint_eq(nametrie_lookup_extending(t, "x", 1), 1000);
+        nametrie_free(t);
+    }
+}
+END_TEST
+
+/* The Bloom pre-filter of a reverse trie: never turns away a name that matches, and lets few
+ * absent names through. */
+START_TEST(test_prefilter)
+{
+    enum { N = 20000 };
+    static char pool[N * 16];
+    static struct nametrie_key k[N];
+    size_t o = 0;
+    for (uint32_t i = 0; i < N; i++) {
+        int l = snprintf(pool + o, 16, "n%u.com", i);
+        k[i] = (struct nametrie_key){ (uint32_t)o, (uint32_t)l, i };
+        o += (size_t)l + 1;
+    }
+    struct nametrie *t = nametrie_build(pool, k, N, true);
+    ck_assert_ptr_nonnull(t);
+    size_t pass = 0;
+    for (uint32_t i = 0; i < N; i++) {
+        char q[48];
+        int l = snprintf(q, sizeof(q), "www.n%u.com", i);
+        ck_assert(nametrie_may_match(t, q, (size_t)l));
+        ck_assert_uint_eq(nametrie_lookup(t, q, (size_t)l, NAMETRIE_LABEL), i);
+        l = snprintf(q, sizeof(q), "www.m%u.com", i); /* absent: www.m1.com, m1.com, com */
+        pass += nametrie_may_match(t, q, (size_t)l);
+        ck_assert_uint_eq(nametrie_lookup(t, q, (size_t)l, NAMETRIE_LABEL), NAMETRIE_NONE);
+    }
+    ck_assert_msg(pass < N / 20, "%zu of %d absent names passed the filter", pass, N);
+    /* more label boundaries than the filter screens: the walk still decides */
+    char deep[200];
+    size_t dl = 0;
+    for (int i = 0; i < 40; i++)
+        deep[dl++] = 'a', deep[dl++] = '.';
+    memcpy(deep + dl, "n7.com", 6);
+    dl += 6;
+    ck_assert(nametrie_may_match(t, deep, dl));
+    ck_assert_uint_eq(nametrie_lookup(t, deep, dl, NAMETRIE_LABEL), 7);
+    ck_assert_uint_eq(nametrie_lookup(t, deep, dl - 1, NAMETRIE_LABEL), NAMETRIE_NONE);
+    ck_assert(!nametrie_may_match(NULL, "a", 1));
+    nametrie_free(t);
 }
 END_TEST
 
@@ -271,6 +352,8 @@ static Suite *nametrie_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("limits");
     tcase_add_test(tc, test_empty_and_limits);
+    tcase_add_test(tc, test_wide_node);
+    tcase_add_test(tc, test_prefilter);
     suite_add_tcase(s, tc);
     tc = tcase_create("property");
     tcase_set_timeout(tc, 60);
