@@ -539,14 +539,14 @@ static void handle_packet(struct engine *e, const struct pkt *p)
         f->a.id = ++e->next_flow_id;
         e->st.flows++;
     }
+    if (f->a.state & ENGINE_ST_DONE)
+        return;  /* decided: nothing this flow sends can change that (tap mode tracks on) */
     if (f->proto == IPPROTO_TCP) {
         unsigned res = tcpreasm_segment(e->reasm, f, p, dir);
         if (res & TCPREASM_IGNORED)
             e->st.reasm_ignored++;
         if (res & TCPREASM_CONFLICT)
             e->st.reasm_conflicts++;
-        if (f->a.state & ENGINE_ST_DONE)
-            return;
         if (dir == 1) {
             /* The server answered: it has read the ClientHello it will act on. */
             if ((f->a.state & ENGINE_ST_HELLO) && p->payload_len)
@@ -564,7 +564,7 @@ static void handle_packet(struct engine *e, const struct pkt *p)
             f->a.state |= ENGINE_ST_PAYLOAD;
             inspect_tcp(e, f, res);
         }
-    } else if (dir == 0 && p->payload_len && !(f->a.state & ENGINE_ST_DONE)) {
+    } else if (dir == 0 && p->payload_len) {
         f->a.state |= ENGINE_ST_PAYLOAD;
         inspect_udp(e, f, p);
     }
@@ -592,9 +592,16 @@ void engine_frame(struct engine *e, int link, uint64_t ts_us, const uint8_t *fra
     } else if (r != DECODE_OK) {
         return;
     }
+    if (unlikely(p.ipv6_bad_ext)) {
+        /* an extension chain Linux drops (T13): the server never reads this packet */
+        e->st.ipv6_bad_ext++;
+        return;
+    }
     if (unlikely(ts_us - e->last_expire_us >= ENGINE_EXPIRE_EVERY_US)) {
-        if (e->last_expire_us)
+        if (e->last_expire_us) {
             flowtab_expire(e->ft, ts_us, flow_end, e);
+            defrag_expire(e->defrag, ts_us);
+        }
         e->last_expire_us = ts_us;
     }
     handle_packet(e, &p);

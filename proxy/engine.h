@@ -80,7 +80,7 @@ struct engine_stats {
     uint64_t frag_in, frag_done, frag_dropped;
     uint64_t flows_evicted, reasm_no_buffer, reasm_ignored, reasm_conflicts;
     uint64_t tls_malformed, tls_limit, http_malformed, http_limit, quic_malformed, quic_no_slot;
-    uint64_t name_invalid, ech;
+    uint64_t name_invalid, ech, ipv6_bad_ext;
 };
 void engine_get_stats(const struct engine *e, struct engine_stats *st);
 

@@ -154,14 +154,15 @@ static void print_summary(const char *path, const struct engine_stats *st, doubl
             "\"flows_evicted\":%llu,\"reasm_no_buffer\":%llu,\"segments_ignored\":%llu,"
             "\"overlap_conflicts\":%llu,\"tls_malformed\":%llu,\"tls_limit\":%llu,"
             "\"http_malformed\":%llu,\"http_limit\":%llu,\"quic_malformed\":%llu,"
-            "\"names_invalid\":%llu,\"ech\":%llu}\n",
+            "\"names_invalid\":%llu,\"ech\":%llu,\"ipv6_dropped_ext\":%llu}\n",
             (unsigned long long)st->frag_in, (unsigned long long)st->frag_done,
             (unsigned long long)st->frag_dropped, (unsigned long long)st->flows_evicted,
             (unsigned long long)st->reasm_no_buffer, (unsigned long long)st->reasm_ignored,
             (unsigned long long)st->reasm_conflicts, (unsigned long long)st->tls_malformed,
             (unsigned long long)st->tls_limit, (unsigned long long)st->http_malformed,
             (unsigned long long)st->http_limit, (unsigned long long)st->quic_malformed,
-            (unsigned long long)st->name_invalid, (unsigned long long)st->ech);
+            (unsigned long long)st->name_invalid, (unsigned long long)st->ech,
+            (unsigned long long)st->ipv6_bad_ext);
 }
 
 static int parse_size(const char *opt, const char *s, size_t min, size_t max, size_t *out)
