@@ -99,25 +99,99 @@ static inline bool bloom_test(const uint64_t *line, uint64_t m)
     return ok & 1;
 }
 
-/* A key during the build: bytes in walk order, the first 8 of them packed for fast sorting. */
+/* A key during the build, in sorted order: its bytes in walk order (copied so that keys next
+ * to each other in the order are next to each other in memory: the BFS scans them by level). */
 struct bkey {
-    uint64_t head;
     const uint8_t *k;
     uint32_t len;
     uint32_t off;
     uint32_t value;
 };
 
-static int bkey_cmp(const void *a, const void *b)
+/* Sort item: the first 8 walk-order bytes of key idx, big-endian, zero-padded. */
+struct sitem {
+    uint64_t head;
+    uint32_t idx;
+    uint32_t pad;
+};
+
+struct sctx {
+    const uint8_t *pool;
+    const struct nametrie_key *keys;
+    bool reverse;
+};
+
+static inline uint8_t kbyte(const struct sctx *c, const struct nametrie_key *k, uint32_t j)
 {
-    const struct bkey *x = a, *y = b;
+    return c->reverse ? c->pool[k->off + k->len - 1 - j] : c->pool[k->off + j];
+}
+
+/* Byte order of the walk-order keys, a proper prefix first. */
+static int sitem_cmp(const void *a, const void *b, void *ctx)
+{
+    const struct sctx *c = ctx;
+    const struct sitem *x = a, *y = b;
     if (x->head != y->head)
         return x->head < y->head ? -1 : 1;
-    size_t m = x->len < y->len ? x->len : y->len;
-    int c = memcmp(x->k, y->k, m);
-    if (c)
-        return c;
-    return x->len < y->len ? -1 : (x->len > y->len ? 1 : 0);
+    const struct nametrie_key *kx = &c->keys[x->idx], *ky = &c->keys[y->idx];
+    uint32_t m = kx->len < ky->len ? kx->len : ky->len;
+    for (uint32_t j = 8; j < m; j++) {
+        uint8_t p = kbyte(c, kx, j), r = kbyte(c, ky, j);
+        if (p != r)
+            return p < r ? -1 : 1;
+    }
+    return kx->len < ky->len ? -1 : (kx->len > ky->len ? 1 : 0);
+}
+
+/* LSD radix sort of the heads (four passes of 16 bits, a pass skipped when every item has the
+ * same digit), then a comparison sort inside each run of equal heads. Returns -1 on
+ * allocation failure. */
+static int sort_items(struct sitem *a, size_t n, const struct sctx *c)
+{
+    if (n < 4096) {
+        qsort_r(a, n, sizeof(*a), sitem_cmp, (void *)c);
+        return 0;
+    }
+    struct sitem *tmp = malloc(n * sizeof(*tmp));
+    uint32_t *cnt = calloc((size_t)4 << 16, sizeof(*cnt));
+    if (!tmp || !cnt) {
+        free(tmp);
+        free(cnt);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        for (unsigned p = 0; p < 4; p++)
+            cnt[(size_t)p << 16 | ((a[i].head >> (16 * p)) & 0xffff)]++;
+    struct sitem *src = a, *dst = tmp;
+    for (unsigned p = 0; p < 4; p++) {
+        uint32_t *cp = cnt + ((size_t)p << 16);
+        if (cp[(src[0].head >> (16 * p)) & 0xffff] == n)
+            continue;
+        uint32_t sum = 0;
+        for (size_t d = 0; d < 65536; d++) {
+            uint32_t x = cp[d];
+            cp[d] = sum;
+            sum += x;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[cp[(src[i].head >> (16 * p)) & 0xffff]++] = src[i];
+        struct sitem *sw = src;
+        src = dst;
+        dst = sw;
+    }
+    if (src != a)
+        memcpy(a, src, n * sizeof(*a));
+    free(tmp);
+    free(cnt);
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && a[j].head == a[i].head)
+            j++;
+        if (j - i > 1)
+            qsort_r(a + i, j - i, sizeof(*a), sitem_cmp, (void *)c);
+        i = j;
+    }
+    return 0;
 }
 
 void *nametrie_hugecopy(const void *src, size_t n)
@@ -170,7 +244,8 @@ struct nametrie *nametrie_build(const char *pool, struct nametrie_key *keys, siz
 {
     struct nametrie *t = calloc(1, sizeof(*t));
     struct bkey *bk = NULL;
-    uint8_t *rev = NULL;
+    struct sitem *it = NULL;
+    uint8_t *kb = NULL;
     struct range *q = NULL;
     if (!t)
         return NULL;
@@ -186,47 +261,53 @@ struct nametrie *nametrie_build(const char *pool, struct nametrie_key *keys, siz
         total += keys[i].len;
     }
     bk = malloc((n ? n : 1) * sizeof(*bk));
-    if (!bk)
+    it = malloc((n ? n : 1) * sizeof(*it));
+    kb = malloc(total ? total : 1);
+    if (!bk || !it || !kb)
         goto fail;
-    if (reverse) {
-        rev = malloc(total ? total : 1);
-        if (!rev)
+    if (reverse && n > 0) {
+        size_t nl = (n * NT_BLOOM_BITS_PER_KEY + 511) / 512;
+        if (nl > UINT32_MAX)
             goto fail;
-        if (n > 0) {
-            size_t nl = (n * NT_BLOOM_BITS_PER_KEY + 511) / 512;
-            if (nl > UINT32_MAX)
-                goto fail;
-            t->nlines = (uint32_t)nl;
-            t->bloom = nt_alloc_lines(nl);
-            if (!t->bloom)
-                goto fail;
-        }
+        t->nlines = (uint32_t)nl;
+        t->bloom = nt_alloc_lines(nl);
+        if (!t->bloom)
+            goto fail;
     }
-    size_t roff = 0;
+    struct sctx sc = { t->pool, keys, reverse };
     for (size_t i = 0; i < n; i++) {
-        const uint8_t *src = t->pool + keys[i].off;
-        uint32_t len = keys[i].len;
-        const uint8_t *k = src;
-        if (reverse) {
-            uint8_t *d = rev + roff;
-            for (uint32_t j = 0; j < len; j++)
-                d[j] = src[len - 1 - j];
-            k = d;
-            roff += len;
-        }
-        if (reverse && t->bloom) {
+        const struct nametrie_key *k = &keys[i];
+        uint64_t h = 0;
+        for (uint32_t j = 0; j < 8; j++)
+            h = h << 8 | (j < k->len ? kbyte(&sc, k, j) : 0);
+        it[i] = (struct sitem){ h, (uint32_t)i, 0 };
+        if (t->bloom) {
+            const uint8_t *src = t->pool + k->off;
             uint64_t fh = NT_FNV_SEED;
-            for (uint32_t j = 0; j < len; j++)
-                fh = (fh ^ k[j]) * NT_FNV_PRIME;
+            for (uint32_t j = k->len; j-- > 0;)
+                fh = (fh ^ src[j]) * NT_FNV_PRIME;
             uint64_t m = nt_mix(fh);
             bloom_set(t->bloom + (size_t)nt_line(m, t->nlines) * 8, m);
         }
-        uint64_t h = 0;
-        for (uint32_t j = 0; j < 8; j++)
-            h = h << 8 | (j < len ? k[j] : 0);
-        bk[i] = (struct bkey){ h, k, len, keys[i].off, keys[i].value };
     }
-    qsort(bk, n, sizeof(*bk), bkey_cmp);
+    if (sort_items(it, n, &sc))
+        goto fail;
+    size_t ko = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct nametrie_key *k = &keys[it[i].idx];
+        const uint8_t *src = t->pool + k->off;
+        uint8_t *d = kb + ko;
+        if (reverse) {
+            for (uint32_t j = 0; j < k->len; j++)
+                d[j] = src[k->len - 1 - j];
+        } else {
+            memcpy(d, src, k->len);
+        }
+        bk[i] = (struct bkey){ d, k->len, k->off, k->value };
+        ko += k->len;
+    }
+    free(it);
+    it = NULL;
     for (size_t i = 0; i < n; i++)
         keys[i] = (struct nametrie_key){ bk[i].off, bk[i].len, bk[i].value };
 
@@ -298,7 +379,8 @@ struct nametrie *nametrie_build(const char *pool, struct nametrie_key *keys, siz
     t->n = qn;
     free(q);
     free(bk);
-    free(rev);
+    free(it);
+    free(kb);
     /* Move to an exact-size block, on huge pages when large (fewer TLB misses per lookup). */
     struct nt_node *nn = nametrie_hugecopy(t->node, qn * sizeof(*t->node));
     if (nn) {
@@ -309,7 +391,8 @@ struct nametrie *nametrie_build(const char *pool, struct nametrie_key *keys, siz
 fail:
     free(q);
     free(bk);
-    free(rev);
+    free(it);
+    free(kb);
     nametrie_free(t);
     return NULL;
 }
