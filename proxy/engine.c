@@ -140,6 +140,7 @@ static void decide_by_address(struct engine *e, struct flow *f)
     struct verdict_decision d;
     memset(&vf, 0, sizeof(vf));
     vf.app = (enum verdict_app)f->a.app;
+    vf.udp = f->proto == IPPROTO_UDP;
     vf.ipver = f->ipver;
     vf.dst = flowtab_server_addr(f);
     verdict_decide(e->rs, &e->cfg.policy, &vf, &d);
@@ -161,6 +162,7 @@ static bool decide_request(struct engine *e, struct flow *f, const struct reques
 
     memset(&vf, 0, sizeof(vf));
     vf.app = rq->app;
+    vf.udp = f->proto == IPPROTO_UDP;
     vf.ipver = f->ipver;
     vf.dst = flowtab_server_addr(f);
     vf.name_hidden = rq->ech;

@@ -18,7 +18,8 @@
 
 static void usage(FILE *f)
 {
-    fputs("usage: qorgau scan [--rules PATH]... [--https-url name|ignore] [--max-flows N] CAPTURE\n"
+    fputs("usage: qorgau scan [--rules PATH]... [--https-url name|ignore] [--notice-url URL]\n"
+          "                   [--max-flows N] CAPTURE\n"
           "       qorgau rules check PATH...\n"
           "       qorgau version\n"
           "\n"
@@ -98,6 +99,8 @@ static void scan_event(void *ctx, const struct engine_event *ev)
     jsonw_cstr(f, verdict_name(ev->d.verdict));
     jsonw_key(f, "method", false);
     jsonw_cstr(f, verdict_method_name(ev->d.method));
+    jsonw_key(f, "action", false);
+    jsonw_cstr(f, verdict_action_name(ev->d.action));
     bool hit = ev->d.entry != RULESET_NO_ENTRY && so->rs;
     jsonw_key(f, "rule", false);
     jsonw_cstr(f, hit ? ruleset_entry_text(so->rs, ev->d.entry) : NULL);
@@ -184,6 +187,7 @@ static int cmd_scan(int argc, char **argv)
         { "rules", required_argument, NULL, 'r' },
         { "https-url", required_argument, NULL, 'u' },
         { "max-flows", required_argument, NULL, 'f' },
+        { "notice-url", required_argument, NULL, 'n' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -208,6 +212,13 @@ static int cmd_scan(int argc, char **argv)
                 fprintf(stderr, "qorgau: --https-url: '%s' is not one of name, ignore\n", optarg);
                 goto out;
             }
+            break;
+        case 'n':
+            if (strncmp(optarg, "http://", 7) != 0 && strncmp(optarg, "https://", 8) != 0) {
+                fprintf(stderr, "qorgau: --notice-url: '%s' is not an http(s) URL\n", optarg);
+                goto out;
+            }
+            cfg.policy.notice_url = optarg;
             break;
         case 'f':
             if (parse_size("--max-flows", optarg, 1024, 100000000, &cfg.max_flows) < 0)

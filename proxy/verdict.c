@@ -1,6 +1,15 @@
 /* verdict.c - the decision for one request; see verdict.h for the order of checks. */
 #include "verdict.h"
 
+static enum verdict_action block_action(const struct verdict_policy *pol, const struct verdict_facts *f)
+{
+    if (f->udp)
+        return ACTION_DROP;
+    if (f->app == APP_HTTP || f->app == APP_H2C)
+        return pol->notice_url ? ACTION_REDIRECT : ACTION_PAGE_451;
+    return ACTION_RESET;
+}
+
 void verdict_decide(const struct ruleset *rs, const struct verdict_policy *pol,
                     const struct verdict_facts *f, struct verdict_decision *d)
 {
@@ -8,6 +17,7 @@ void verdict_decide(const struct ruleset *rs, const struct verdict_policy *pol,
 
     d->verdict = VERDICT_PASS;
     d->method = METHOD_NONE;
+    d->action = ACTION_NONE;
     d->entry = RULESET_NO_ENTRY;
     if (!rs)
         return;
@@ -23,12 +33,14 @@ void verdict_decide(const struct ruleset *rs, const struct verdict_policy *pol,
             d->verdict = VERDICT_BLOCK;
             d->method = METHOD_URL;
             d->entry = m.entry;
+            d->action = block_action(pol, f);
             return;
         }
         if (!f->name_is_ip && ruleset_match_domain(rs, f->name, f->name_len, &m)) {
             d->verdict = VERDICT_BLOCK;
             d->method = METHOD_DOMAIN;
             d->entry = m.entry;
+            d->action = block_action(pol, f);
             return;
         }
     }
@@ -38,6 +50,8 @@ void verdict_decide(const struct ruleset *rs, const struct verdict_policy *pol,
         d->method = named ? METHOD_IP : METHOD_IP_FALLBACK;
         d->entry = m.entry;
     }
+    if (d->verdict == VERDICT_BLOCK)
+        d->action = block_action(pol, f);
 }
 
 const char *verdict_name(enum verdict v)
@@ -67,4 +81,16 @@ const char *verdict_app_name(enum verdict_app a)
     case APP_UNKNOWN: break;
     }
     return "unknown";
+}
+
+const char *verdict_action_name(enum verdict_action a)
+{
+    switch (a) {
+    case ACTION_RESET: return "reset";
+    case ACTION_REDIRECT: return "redirect";
+    case ACTION_PAGE_451: return "451";
+    case ACTION_DROP: return "drop";
+    case ACTION_NONE: break;
+    }
+    return NULL;
 }

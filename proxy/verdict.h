@@ -22,6 +22,15 @@ enum verdict { VERDICT_PASS = 0, VERDICT_BLOCK };
 enum verdict_method { METHOD_NONE = 0, METHOD_URL, METHOD_DOMAIN, METHOD_IP, METHOD_IP_FALLBACK };
 enum verdict_app { APP_UNKNOWN = 0, APP_TLS, APP_HTTP, APP_QUIC, APP_H2C };
 
+/* How a block is carried out on the flow (enforcement back ends act on it; scan reports it). */
+enum verdict_action {
+    ACTION_NONE = 0,     /* pass */
+    ACTION_RESET,        /* TCP reset towards both ends (TLS, unknown TCP) */
+    ACTION_REDIRECT,     /* HTTP: 302 to policy.notice_url */
+    ACTION_PAGE_451,     /* HTTP: 451 Unavailable For Legal Reasons page (no notice URL set) */
+    ACTION_DROP,         /* UDP (QUIC): drop, so the browser falls back to TCP */
+};
+
 enum verdict_https_url {
     VERDICT_HTTPS_URL_BLOCK_NAME = 0,  /* an https URL entry blocks its whole host name */
     VERDICT_HTTPS_URL_IGNORE,          /* ... or is not enforced on TLS at all */
@@ -29,12 +38,14 @@ enum verdict_https_url {
 
 struct verdict_policy {
     enum verdict_https_url https_url;
+    const char *notice_url;  /* HTTP blocks redirect here; NULL: answer with a 451 page */
 };
 
 /* What the dissectors learnt about one request. Strings are normalized (rules/normalize.h) and
  * need not be NUL-terminated. */
 struct verdict_facts {
     enum verdict_app app;
+    bool udp;                /* the flow is UDP (QUIC or unknown) */
     const char *name;        /* NULL when the flow carries no usable name */
     size_t name_len;
     const char *path;        /* HTTP only: normalized path with query; NULL otherwise */
@@ -49,6 +60,7 @@ struct verdict_facts {
 struct verdict_decision {
     enum verdict verdict;
     enum verdict_method method;
+    enum verdict_action action;
     uint32_t entry;          /* RULESET_NO_ENTRY on pass */
 };
 
@@ -60,5 +72,6 @@ void verdict_decide(const struct ruleset *rs, const struct verdict_policy *pol,
 const char *verdict_name(enum verdict v);
 const char *verdict_method_name(enum verdict_method m);
 const char *verdict_app_name(enum verdict_app a);
+const char *verdict_action_name(enum verdict_action a);  /* "reset", "redirect", "451", "drop", NULL */
 
 #endif

@@ -73,7 +73,7 @@ static const struct vcase cases[] = {
 START_TEST(table)
 {
     const struct vcase *c = &cases[_i];
-    struct verdict_policy pol = { c->pol };
+    struct verdict_policy pol = { c->pol, NULL };
     struct verdict_facts f;
     struct verdict_decision d;
     memset(&f, 0, sizeof(f));
@@ -95,12 +95,40 @@ START_TEST(table)
         ck_assert_str_eq(ruleset_entry_order(g_rs, d.entry), c->order);
     else
         ck_assert_uint_eq(d.entry, RULESET_NO_ENTRY);
+    /* without a notice URL: HTTP gets the 451 page, TCP otherwise a reset */
+    enum verdict_action want = ACTION_NONE;
+    if (c->want == VERDICT_BLOCK)
+        want = c->app == APP_HTTP ? ACTION_PAGE_451 : ACTION_RESET;
+    ck_assert_msg(d.action == want, "%s: action %d", c->what, (int)d.action);
+}
+END_TEST
+
+START_TEST(actions)
+{
+    struct verdict_policy pol = { VERDICT_HTTPS_URL_BLOCK_NAME, "http://notice.example/blocked" };
+    struct verdict_facts f = { .app = APP_HTTP, .name = "blocked.example", .name_len = 15,
+                               .path = "/", .path_len = 1, .path_visible = true, .ipver = 4, .dst = DST_FREE };
+    struct verdict_decision d;
+    verdict_decide(g_rs, &pol, &f, &d);
+    ck_assert_int_eq(d.action, ACTION_REDIRECT);
+    ck_assert_str_eq(verdict_action_name(d.action), "redirect");
+    f.app = APP_QUIC;
+    f.udp = true;
+    f.path = NULL;
+    f.path_visible = false;
+    verdict_decide(g_rs, &pol, &f, &d);
+    ck_assert_int_eq(d.action, ACTION_DROP);
+    f.name = "allowed.example";
+    f.name_len = 15;
+    verdict_decide(g_rs, &pol, &f, &d);
+    ck_assert_int_eq(d.action, ACTION_NONE);
+    ck_assert_ptr_null(verdict_action_name(d.action));
 }
 END_TEST
 
 START_TEST(no_ruleset_passes)
 {
-    struct verdict_policy pol = { VERDICT_HTTPS_URL_BLOCK_NAME };
+    struct verdict_policy pol = { VERDICT_HTTPS_URL_BLOCK_NAME, NULL };
     struct verdict_facts f = { .app = APP_TLS, .name = "blocked.example", .name_len = 15, .ipver = 4, .dst = DST_LISTED };
     struct verdict_decision d;
     verdict_decide(NULL, &pol, &f, &d);
@@ -126,6 +154,7 @@ static Suite *verdict_suite(void)
     tcase_add_loop_test(tc, table, 0, (int)(sizeof(cases) / sizeof(cases[0])));
     tcase_add_test(tc, no_ruleset_passes);
     tcase_add_test(tc, names);
+    tcase_add_test(tc, actions);
     suite_add_tcase(s, tc);
     return s;
 }
