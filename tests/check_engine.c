@@ -1,0 +1,327 @@
+/* check_engine.c - Check suite for the packet pipeline (proxy/engine.c): behaviour that only
+ * shows when the stages run together — pool exhaustion and its fail-open/fail-closed policy,
+ * flow eviction, every request of a kept-alive connection, forged QUIC Initials, UDP actions.
+ * Captures are crafted with tests/lib/pcapw.h into a temporary file, read back through the
+ * libpcap capture back end and fed to an engine with small pools. The end-to-end tests over real
+ * clients are tests/scripts/corpus.sh and tests/scripts/evasion.sh. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "capture.h"
+#include "engine.h"
+#include "lib/pcapw.h"
+#include "ruleset.h"
+
+#define MAX_EV 2048
+
+struct ev {
+    uint64_t flow;
+    enum verdict_app app;
+    char name[256];
+    enum verdict verdict;
+    enum verdict_method method;
+    enum verdict_action action;
+    unsigned req;
+};
+
+struct run {
+    struct ev ev[MAX_EV];
+    size_t n;
+    struct engine_stats st;
+};
+
+static char g_path[64];
+
+static void on_event(void *ctx, const struct engine_event *e)
+{
+    struct run *r = ctx;
+    ck_assert_uint_lt(r->n, MAX_EV);
+    struct ev *v = &r->ev[r->n++];
+    v->flow = e->flow_id;
+    v->app = e->app;
+    snprintf(v->name, sizeof(v->name), "%.*s", e->name ? (int)e->name_len : 1, e->name ? e->name : "-");
+    v->verdict = e->d.verdict;
+    v->method = e->d.method;
+    v->action = e->d.action;
+    v->req = e->req;
+}
+
+static struct ruleset *rules(void)
+{
+    static const char *const entries[] = { "blocked.example", "10.0.0.9", "http://urls.example/secret/*" };
+    struct ruleset_builder *b = ruleset_builder_new();
+    char err[128];
+    ck_assert_ptr_nonnull(b);
+    for (size_t i = 0; i < sizeof(entries) / sizeof(entries[0]); i++)
+        ck_assert_int_eq(ruleset_builder_add(b, entries[i], strlen(entries[i]), NULL, err, sizeof(err)), 0);
+    struct ruleset *rs = ruleset_build(b);
+    ck_assert_ptr_nonnull(rs);
+    return rs;
+}
+
+/* Runs the capture at g_path through an engine built from cfg. */
+static void run(const struct engine_config *cfg, struct run *r)
+{
+    char err[256];
+    struct ruleset *rs = rules();
+    memset(r, 0, sizeof(*r));
+    struct capture *cap = capture_pcap_open_file(g_path, err, sizeof(err));
+    ck_assert_msg(cap != NULL, "%s", err);
+    struct engine *e = engine_new(cfg, rs, on_event, r);
+    ck_assert_ptr_nonnull(e);
+    struct capture_frame fr;
+    int rc;
+    while ((rc = capture_next(cap, &fr, err, sizeof(err))) == 1)
+        engine_frame(e, cap->ops->linktype(cap), fr.ts_us, fr.data, fr.caplen);
+    ck_assert_int_eq(rc, 0);
+    engine_finish(e);
+    engine_get_stats(e, &r->st);
+    engine_free(e);
+    capture_close(cap);
+    ruleset_free(rs);
+}
+
+static void small_config(struct engine_config *cfg)
+{
+    engine_config_default(cfg);
+    cfg->max_flows = 1024;
+    cfg->reasm_buffers = 16;
+    cfg->reasm_bytes = 4096;
+    cfg->quic_slots = 4;
+    cfg->defrag_slots = 4;
+}
+
+static struct pcapw *open_cap(void)
+{
+    snprintf(g_path, sizeof(g_path), "/tmp/qg-check-engine-%d.pcap", (int)getpid());
+    struct pcapw *w = pcapw_open(g_path);
+    ck_assert_ptr_nonnull(w);
+    return w;
+}
+
+static size_t hello(uint8_t *out, size_t cap, const char *sni)
+{
+    struct pcapw_hello h;
+    memset(&h, 0, sizeof(h));
+    h.sni = sni;
+    h.alpn = "h2,http/1.1";
+    h.seed = 7;
+    size_t n = pcapw_tls_hello(&h, out, cap, NULL);
+    ck_assert_uint_gt(n, 100);
+    return n;
+}
+
+static const struct ev *find(const struct run *r, uint64_t flow, unsigned req)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (r->ev[i].flow == flow && r->ev[i].req == req)
+            return &r->ev[i];
+    return NULL;
+}
+
+/* Two flows in their first bytes at once, one reassembly buffer: the second is judged on its
+ * address alone — passed when the address is free (fail-open), blocked when it is listed. */
+START_TEST(pool_exhaustion_policy)
+{
+    uint8_t h1[2048], h2[2048];
+    struct pcapw *w = open_cap();
+    struct pcapw_conv a, b;
+    size_t n1 = hello(h1, sizeof(h1), "allowed.example");
+    size_t n2 = hello(h2, sizeof(h2), "allowed2.example");
+    ck_assert_int_eq(pcapw_conv_init(&a, w, 1000000, "192.0.2.1", 40001, "10.0.0.1", 443), 0);
+    ck_assert_int_eq(pcapw_conv_handshake(&a), 0);
+    ck_assert_int_eq(pcapw_conv_client_data(&a, 0, h1, 50), 0);            /* holds the buffer */
+    ck_assert_int_eq(pcapw_conv_init(&b, w, a.ts, "192.0.2.2", 40002, "10.0.0.9", 443), 0);
+    ck_assert_int_eq(pcapw_conv_handshake(&b), 0);
+    ck_assert_int_eq(pcapw_conv_client_data(&b, 0, h2, n2), 0);            /* no buffer left */
+    a.ts = b.ts;
+    ck_assert_int_eq(pcapw_conv_client_data(&a, 50, h1 + 50, n1 - 50), 0);
+    ck_assert_int_eq(pcapw_close(w), 0);
+
+    struct engine_config cfg;
+    small_config(&cfg);
+    cfg.reasm_buffers = 1;
+    static struct run r;
+    run(&cfg, &r);
+    ck_assert_uint_ge(r.st.reasm_no_buffer, 1);
+    const struct ev *e1 = find(&r, 1, 1), *e2 = find(&r, 2, 1);
+    ck_assert_ptr_nonnull(e1);
+    ck_assert_ptr_nonnull(e2);
+    ck_assert_str_eq(e1->name, "allowed.example");
+    ck_assert_int_eq(e1->verdict, VERDICT_PASS);
+    ck_assert_str_eq(e2->name, "-");                 /* never read */
+    ck_assert_int_eq(e2->verdict, VERDICT_BLOCK);    /* but its address is listed */
+    ck_assert_int_eq(e2->method, METHOD_IP_FALLBACK);
+    ck_assert_int_eq(e2->action, ACTION_RESET);
+    unlink(g_path);
+}
+END_TEST
+
+/* Every request of a kept-alive connection is judged; the third names a blocked URL. */
+START_TEST(keepalive_every_request)
+{
+    uint8_t req[512];
+    struct pcapw *w = open_cap();
+    struct pcapw_conv c;
+    ck_assert_int_eq(pcapw_conv_init(&c, w, 1000000, "192.0.2.1", 40001, "10.0.0.1", 80), 0);
+    ck_assert_int_eq(pcapw_conv_handshake(&c), 0);
+    static const char *const targets[] = { "/", "/public/a", "/secret/x", "/after" };
+    uint32_t off = 0;
+    for (size_t i = 0; i < 4; i++) {
+        size_t n = pcapw_http_get(req, sizeof(req), "urls.example", targets[i]);
+        ck_assert_int_eq(pcapw_conv_client_data(&c, off, req, n), 0);
+        off += (uint32_t)n;
+        static const uint8_t resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+        ck_assert_int_eq(pcapw_conv_server_data(&c, (uint32_t)(i * (sizeof(resp) - 1)), resp, sizeof(resp) - 1), 0);
+    }
+    ck_assert_int_eq(pcapw_close(w), 0);
+
+    struct engine_config cfg;
+    small_config(&cfg);
+    cfg.policy.notice_url = "http://notice.example/";
+    static struct run r;
+    run(&cfg, &r);
+    ck_assert_uint_eq(r.n, 3);  /* nothing after the block */
+    ck_assert_int_eq(find(&r, 1, 1)->verdict, VERDICT_PASS);
+    ck_assert_int_eq(find(&r, 1, 2)->verdict, VERDICT_PASS);
+    const struct ev *e = find(&r, 1, 3);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_int_eq(e->verdict, VERDICT_BLOCK);
+    ck_assert_int_eq(e->method, METHOD_URL);
+    ck_assert_int_eq(e->action, ACTION_REDIRECT);
+    unlink(g_path);
+}
+END_TEST
+
+/* A full flow table evicts; the evicted flow is still reported, and counted. */
+START_TEST(eviction_counted)
+{
+    uint8_t h[2048];
+    struct pcapw *w = open_cap();
+    uint64_t ts = 1000000;
+    char cli[32];
+    for (int i = 0; i < 1100; i++) {
+        struct pcapw_conv c;
+        snprintf(cli, sizeof(cli), "192.0.%d.%d", 2 + i / 250, 1 + i % 250);
+        ck_assert_int_eq(pcapw_conv_init(&c, w, ts, cli, 40000, "10.0.0.9", 443), 0);
+        struct pcapw_pkt p;
+        pcapw_conv_pkt(&c, true, &p);
+        p.flags = PCAPW_SYN;
+        ck_assert_int_eq(pcapw_conv_send(&c, &p), 0);  /* a SYN only: no request ever */
+        ts = c.ts;
+    }
+    (void)h;
+    ck_assert_int_eq(pcapw_close(w), 0);
+    struct engine_config cfg;
+    small_config(&cfg);
+    static struct run r;
+    run(&cfg, &r);
+    ck_assert_uint_eq(r.st.flows, 1100);
+    ck_assert_uint_ge(r.st.flows_evicted, 76);
+    /* every flow goes to a listed address: each is reported once, evicted or flushed */
+    ck_assert_uint_eq(r.st.decisions, 1100);
+    ck_assert_int_eq(r.ev[0].method, METHOD_IP_FALLBACK);
+    unlink(g_path);
+}
+END_TEST
+
+/* UDP 443 datagrams that are not authentic QUIC Initials are counted and ignored; the flow is
+ * judged on its address when it ends, and a block on UDP is a drop. */
+START_TEST(forged_quic_is_ignored)
+{
+    struct pcapw *w = open_cap();
+    uint8_t junk[1250];
+    memset(junk, 0, sizeof(junk));
+    junk[0] = 0xc3;  /* long header, Initial */
+    junk[4] = 0x01;  /* version 1 */
+    junk[5] = 8;     /* DCID length */
+    for (size_t i = 6; i < sizeof(junk); i++)
+        junk[i] = (uint8_t)(i * 7);
+    junk[14] = 0;    /* SCID length */
+    junk[15] = 0;    /* token length */
+    junk[16] = 0x44; /* length 1200 (varint) */
+    junk[17] = 0xb0;
+    struct pcapw_pkt p;
+    pcapw_pkt_init(&p);
+    p.proto = 17;
+    pcapw_addr("192.0.2.1", p.src);
+    pcapw_addr("10.0.0.9", p.dst);
+    p.sport = 50000;
+    p.dport = 443;
+    p.payload = junk;
+    p.payload_len = sizeof(junk);
+    ck_assert_int_eq(pcapw_put(w, 1000000, &p), 0);
+    ck_assert_int_eq(pcapw_put(w, 1001000, &p), 0);
+    ck_assert_int_eq(pcapw_close(w), 0);
+    struct engine_config cfg;
+    small_config(&cfg);
+    static struct run r;
+    run(&cfg, &r);
+    ck_assert_uint_eq(r.st.quic_malformed, 2);
+    ck_assert_uint_eq(r.n, 1);
+    ck_assert_int_eq(r.ev[0].app, APP_UNKNOWN);
+    ck_assert_int_eq(r.ev[0].verdict, VERDICT_BLOCK);
+    ck_assert_int_eq(r.ev[0].action, ACTION_DROP);
+    unlink(g_path);
+}
+END_TEST
+
+/* A ClientHello larger than the reassembly cap is a counted limit, judged on its address. */
+START_TEST(hello_over_cap)
+{
+    uint8_t h[16384];
+    struct pcapw_hello hh;
+    memset(&hh, 0, sizeof(hh));
+    hh.sni = "blocked.example";
+    hh.sni_last = true;
+    hh.pad_to = 9000;
+    size_t n = pcapw_tls_hello(&hh, h, sizeof(h), NULL);
+    ck_assert_uint_gt(n, 9000);
+    struct pcapw *w = open_cap();
+    struct pcapw_conv c;
+    ck_assert_int_eq(pcapw_conv_init(&c, w, 1000000, "192.0.2.1", 40001, "10.0.0.1", 443), 0);
+    ck_assert_int_eq(pcapw_conv_handshake(&c), 0);
+    for (uint32_t off = 0; off < n; off += 1400)
+        ck_assert_int_eq(pcapw_conv_client_data(&c, off, h + off, n - off < 1400 ? n - off : 1400), 0);
+    ck_assert_int_eq(pcapw_close(w), 0);
+    struct engine_config cfg;
+    small_config(&cfg);  /* 4 KiB reassembly */
+    static struct run r;
+    run(&cfg, &r);
+    ck_assert_uint_eq(r.st.tls_limit, 1);
+    ck_assert_uint_eq(r.n, 1);
+    ck_assert_int_eq(r.ev[0].verdict, VERDICT_PASS);  /* 10.0.0.1 is not listed */
+    cfg.reasm_bytes = 16384;                           /* the default cap reads it */
+    run(&cfg, &r);
+    ck_assert_uint_eq(r.st.tls_limit, 0);
+    ck_assert_str_eq(r.ev[0].name, "blocked.example");
+    ck_assert_int_eq(r.ev[0].verdict, VERDICT_BLOCK);
+    unlink(g_path);
+}
+END_TEST
+
+static Suite *engine_suite(void)
+{
+    Suite *s = suite_create("engine");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, pool_exhaustion_policy);
+    tcase_add_test(tc, keepalive_every_request);
+    tcase_add_test(tc, eviction_counted);
+    tcase_add_test(tc, forged_quic_is_ignored);
+    tcase_add_test(tc, hello_over_cap);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(engine_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
