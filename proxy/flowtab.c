@@ -140,13 +140,27 @@ static void set_client(struct flow *f, int side, enum flow_client_by by)
     f->fl = (uint8_t)((f->fl & ~FLOW_F_CSRC_MASK) | ((unsigned)by << 2));
 }
 
-/* EVASION T15: SYN, then ports, then the first sender of data. */
+/* EVASION T15: SYN, then ports, then the first sender of data. A bare SYN from the end that
+ * is not the SYN-decided client is a simultaneous open (or a SYN-ACK seen before the other
+ * end's SYN): the SYNs no longer tell, so ports and then data decide. */
 static void decide_client(struct flow *f, const struct pkt *p, int side, bool is_new)
 {
     enum flow_client_by by = flowtab_client_by(f);
     if (p->l4proto == 6 && (p->tcp_flags & TCPF_SYN)) {
+        if (f->fl & FLOW_F_SIMOPEN)
+            return;
+        bool bare = !(p->tcp_flags & TCPF_ACK);
+        if (!is_new && by == FLOW_CLIENT_BY_SYN && bare && side != f->client) {
+            f->fl |= FLOW_F_SIMOPEN;
+            int srv = port_server_side(f);
+            if (srv >= 0)
+                set_client(f, !srv, FLOW_CLIENT_BY_PORT);
+            else
+                set_client(f, f->client, FLOW_CLIENT_BY_GUESS);
+            return;
+        }
         if (is_new || by < FLOW_CLIENT_BY_SYN)
-            set_client(f, (p->tcp_flags & TCPF_ACK) ? !side : side, FLOW_CLIENT_BY_SYN);
+            set_client(f, bare ? side : !side, FLOW_CLIENT_BY_SYN);
         return;
     }
     if (!is_new && by >= FLOW_CLIENT_BY_PORT)

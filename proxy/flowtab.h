@@ -5,7 +5,10 @@
  * touched since its last pass (a callback sees it first). Idle flows expire by state: TCP
  * established, TCP closing (FIN/RST seen), UDP. Which end is the client follows EVASION T15:
  * the SYN when seen (SYN-ACK: the receiver), else the ports (80/443/8080/8443, else the lower
- * well-known port is the server), else the first sender of data. */
+ * well-known port is the server), else the first sender of data. Two bare SYNs from the two
+ * ends (simultaneous open) cancel the SYN rule: ports decide, else the first sender of data.
+ * When the client changes, tcpreasm moves the sequence state to the right direction on the
+ * flow's next segment. */
 #ifndef QG_FLOWTAB_H
 #define QG_FLOWTAB_H
 
@@ -32,6 +35,8 @@ struct flow_app {
 #define FLOW_F_CLOSING  0x02    /* FIN or acceptable RST seen: closing timeout applies */
 #define FLOW_F_CSRC_MASK 0x0c   /* how the client was decided (FLOW_CLIENT_BY_*) << 2 */
 #define FLOW_F_INUSE    0x10
+#define FLOW_F_SIMOPEN  0x20    /* both ends sent a bare SYN (simultaneous open, T15): SYNs no
+                                 * longer decide the client; ports, then first data do */
 
 enum flow_client_by {
     FLOW_CLIENT_BY_GUESS = 0,   /* first packet's sender, nothing better known yet */

@@ -321,6 +321,24 @@ static struct rbuf *get_buf(struct tcpreasm_pool *pl, struct flow *f, uint32_t *
     return b;
 }
 
+/* Gives f's buffer (and its alternative view) back to the pool; sequence state stays. */
+static void put_buf(struct tcpreasm_pool *pool, struct flow *f)
+{
+    uint32_t idx = f->tcp.buf - 1;
+    struct rbuf *b = &pool->bufs[idx];
+    if (b->alt) {
+        pool->alt_next[b->alt - 1] = pool->alt_head;
+        pool->alt_head = b->alt;
+        pool->st.alts_in_use--;
+    }
+    memset(buf_bits(pool, idx), 0, pool->bm_stride);
+    memset(b, 0, sizeof *b);
+    b->next_free = pool->free_head;
+    pool->free_head = idx + 1;
+    pool->st.bufs_in_use--;
+    f->tcp.buf = 0;
+}
+
 /* Stores payload bytes [seq, seq+n): first copy wins in the Linux view, last copy in the
  * alternative view. Returns TCPREASM_CONFLICT / TCPREASM_FULL bits. */
 static unsigned put_bytes(struct tcpreasm_pool *pl, uint32_t idx, struct rbuf *b, uint32_t seq,
@@ -473,8 +491,52 @@ static void track_only(struct tcpreasm_state *st, uint32_t seq, uint32_t end)
         st->nxt = end;
 }
 
+/* The flow table changed its mind about which end is the client (T15: simultaneous open, or a
+ * guess corrected by a SYN, the ports or the first data). What was learned as the client's
+ * becomes the server's and the other way round; what cannot be carried over (the window, the
+ * timestamps, bytes buffered from the wrong end) is forgotten and learned again. */
+static void swap_sides(struct tcpreasm_pool *pl, struct flow *f)
+{
+    struct tcpreasm_state *st = &f->tcp;
+    struct tcpreasm_state o = *st;
+    if (st->buf)
+        put_buf(pl, f);
+    uint16_t fl = o.fl & (TCPREASM_S_TS_OK | TCPREASM_S_WS_OK | TCPREASM_S_MD5 |
+                          TCPREASM_S_RST | TCPREASM_S_GAVEUP | TCPREASM_S_DONE);
+    if (o.fl & TCPREASM_S_SEQ) {
+        st->srv_nxt = o.nxt;
+        fl |= TCPREASM_S_SRV_SEQ;
+    }
+    if (o.fl & TCPREASM_S_SRV_SEQ) {
+        st->nxt = o.srv_nxt;
+        st->isn = o.srv_nxt - 1;
+        fl |= TCPREASM_S_SEQ;
+    }
+    if (o.fl & TCPREASM_S_CLI_FIN)
+        fl |= TCPREASM_S_SRV_FIN;
+    if (o.fl & TCPREASM_S_SRV_FIN)
+        fl |= TCPREASM_S_CLI_FIN;
+    st->fl = fl;
+    st->wscale = (uint8_t)(o.wscale >> 4 | o.wscale << 4);
+    st->win_end = 0;
+    st->ts_recent = 0;
+    st->cli_maxwin = 0;
+    uint8_t fl2 = 0;
+    if ((o.fl & TCPREASM_S_RST) && !(o.fl2 & TCPREASM_S2_SRV_RST))
+        fl2 |= TCPREASM_S2_SRV_RST;
+    if (f->client)
+        fl2 |= TCPREASM_S2_SIDE1;
+    st->fl2 = fl2;
+}
+
 unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct flow *f, const struct pkt *p, int dir)
 {
+    if (unlikely(((f->tcp.fl2 & TCPREASM_S2_SIDE1) != 0) != (f->client != 0))) {
+        if (f->tcp.fl == 0 && !f->tcp.buf)   /* nothing learned yet: only note the side */
+            f->tcp.fl2 = (uint8_t)(f->tcp.fl2 ^ TCPREASM_S2_SIDE1);
+        else
+            swap_sides(pl, f);
+    }
     struct tcpreasm_state *st = &f->tcp;
     uint8_t fl = p->tcp_flags;
     pl->st.segments++;
@@ -649,20 +711,7 @@ void tcpreasm_consume(struct tcpreasm_pool *pool, struct flow *f, size_t n)
 
 void tcpreasm_release(struct tcpreasm_pool *pool, struct flow *f)
 {
-    if (f->tcp.buf) {
-        uint32_t idx = f->tcp.buf - 1;
-        struct rbuf *b = &pool->bufs[idx];
-        if (b->alt) {
-            pool->alt_next[b->alt - 1] = pool->alt_head;
-            pool->alt_head = b->alt;
-            pool->st.alts_in_use--;
-        }
-        memset(buf_bits(pool, idx), 0, pool->bm_stride);
-        memset(b, 0, sizeof *b);
-        b->next_free = pool->free_head;
-        pool->free_head = idx + 1;
-        pool->st.bufs_in_use--;
-        f->tcp.buf = 0;
-    }
+    if (f->tcp.buf)
+        put_buf(pool, f);
     f->tcp.fl |= TCPREASM_S_DONE;
 }

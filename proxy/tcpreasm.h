@@ -52,6 +52,9 @@ struct tcpreasm_state {
 #define TCPREASM_S_DONE     0x8000  /* released by the pipeline: track sequence only */
 /* state flags (tcpreasm_state.fl2) */
 #define TCPREASM_S2_SRV_RST 0x01    /* the acceptable RST came from the server */
+#define TCPREASM_S2_SIDE1   0x02    /* the client-direction state is that of flow side 1: when
+                                     * the flow table changes its mind about the client (T15),
+                                     * the next segment swaps the two directions' state */
 
 /* Why a segment was ignored (the reason is in the result's high byte, see TCPREASM_WHY). */
 enum tcpreasm_why {

@@ -192,6 +192,74 @@ START_TEST(client_decision_t15)
 }
 END_TEST
 
+START_TEST(simultaneous_open_t15)
+{
+    struct flowtab *ft = mk(64, NULL, NULL, NULL);
+    bool is_new;
+    int dir;
+    /* the server's bare SYN is seen first: it is taken for the client for now */
+    struct pkt ssyn = mkpkt(4, 6, "\x01", 443, "\x02", 40000, TCPF_SYN, 0);
+    struct flow *f = flowtab_get(ft, &ssyn, 1, &is_new, &dir);
+    ck_assert_int_eq(flowtab_client_port(f), 443);
+    ck_assert_int_eq(flowtab_client_by(f), FLOW_CLIENT_BY_SYN);
+    /* the other end's bare SYN: simultaneous open, the port decides */
+    struct pkt csyn = rev(&ssyn, TCPF_SYN, 0);
+    ck_assert_ptr_eq(flowtab_get(ft, &csyn, 2, &is_new, &dir), f);
+    ck_assert(!is_new);
+    ck_assert_int_eq(flowtab_client_port(f), 40000);
+    ck_assert_int_eq(flowtab_server_port(f), 443);
+    ck_assert_int_eq(flowtab_client_by(f), FLOW_CLIENT_BY_PORT);
+    ck_assert_int_eq(dir, 0);
+    ck_assert(f->fl & FLOW_F_SIMOPEN);
+    /* the two SYN-ACKs and SYN retransmits change nothing */
+    struct pkt p = csyn;
+    p.tcp_flags = TCPF_SYN | TCPF_ACK;
+    flowtab_get(ft, &p, 3, &is_new, &dir);
+    ck_assert_int_eq(dir, 0);
+    p = ssyn;
+    p.tcp_flags = TCPF_SYN | TCPF_ACK;
+    flowtab_get(ft, &p, 4, &is_new, &dir);
+    ck_assert_int_eq(dir, 1);
+    flowtab_get(ft, &ssyn, 5, &is_new, &dir);
+    ck_assert_int_eq(dir, 1);
+    ck_assert_int_eq(flowtab_client_port(f), 40000);
+
+    /* two high ports: the first sender of data decides, whatever the SYN order */
+    ssyn = mkpkt(4, 6, "\x03", 50000, "\x04", 40000, TCPF_SYN, 0);
+    f = flowtab_get(ft, &ssyn, 1, &is_new, &dir);
+    ck_assert(is_new);
+    csyn = rev(&ssyn, TCPF_SYN, 0);
+    flowtab_get(ft, &csyn, 2, &is_new, &dir);
+    ck_assert_int_eq(flowtab_client_by(f), FLOW_CLIENT_BY_GUESS);
+    p = rev(&ssyn, TCPF_SYN | TCPF_ACK, 0);
+    flowtab_get(ft, &p, 3, &is_new, &dir);
+    ck_assert_int_eq(flowtab_client_by(f), FLOW_CLIENT_BY_GUESS);
+    p = rev(&ssyn, TCPF_ACK | TCPF_PSH, 100);   /* 40000 speaks first */
+    flowtab_get(ft, &p, 4, &is_new, &dir);
+    ck_assert_int_eq(flowtab_client_by(f), FLOW_CLIENT_BY_DATA);
+    ck_assert_int_eq(flowtab_client_port(f), 40000);
+    ck_assert_int_eq(dir, 0);
+    p = ssyn;
+    p.tcp_flags = TCPF_ACK;
+    p.payload_len = 50;
+    flowtab_get(ft, &p, 5, &is_new, &dir);
+    ck_assert_int_eq(flowtab_client_port(f), 40000);
+    ck_assert_int_eq(dir, 1);
+
+    /* a plain handshake is not a simultaneous open: the same end's SYN again changes nothing */
+    csyn = mkpkt(4, 6, "\x05", 40000, "\x06", 50000, TCPF_SYN, 0);
+    f = flowtab_get(ft, &csyn, 1, &is_new, &dir);
+    flowtab_get(ft, &csyn, 2, &is_new, &dir);
+    p = rev(&csyn, TCPF_SYN | TCPF_ACK, 0);
+    flowtab_get(ft, &p, 3, &is_new, &dir);
+    ck_assert_int_eq(dir, 1);
+    ck_assert(!(f->fl & FLOW_F_SIMOPEN));
+    ck_assert_int_eq(flowtab_client_by(f), FLOW_CLIENT_BY_SYN);
+    ck_assert_int_eq(flowtab_client_port(f), 40000);
+    flowtab_free(ft);
+}
+END_TEST
+
 START_TEST(eviction_when_full)
 {
     struct seen s;
@@ -373,6 +441,7 @@ static Suite *flowtab_suite(void)
     TCase *tc = tcase_create("valid");
     tcase_add_test(tc, both_directions);
     tcase_add_test(tc, client_decision_t15);
+    tcase_add_test(tc, simultaneous_open_t15);
     suite_add_tcase(s, tc);
     tc = tcase_create("limits");
     tcase_add_test(tc, eviction_when_full);

@@ -671,6 +671,69 @@ END_TEST
 
 
 
+/* IPv4 packet CLI4:40000 <-> SRV4:443 in either direction, correct checksums. */
+static size_t mk_seg4(uint8_t *ip, bool from_server, uint32_t seq, uint32_t ack, uint8_t flags,
+                      const void *pl, size_t n)
+{
+    const uint8_t *src = from_server ? SRV4 : CLI4, *dst = from_server ? CLI4 : SRV4;
+    uint8_t *l4 = ip + 20;
+    mk_tcp(l4, 4, src, dst, seq, ack, flags, pl, n);
+    if (from_server) {   /* swap the ports; the sum of the header words does not change */
+        put16(l4, 443);
+        put16(l4 + 2, 40000);
+    }
+    memset(ip, 0, 20);
+    ip[0] = 0x45;
+    put16(ip + 2, (uint32_t)(40 + n));
+    ip[8] = 64;
+    ip[9] = 6;
+    memcpy(ip + 12, src, 4);
+    memcpy(ip + 16, dst, 4);
+    put16(ip + 10, fold(sum16(0, ip, 20)));
+    return 40 + n;
+}
+
+START_TEST(t15_simultaneous_open)
+{
+    /* the server's SYN first, then the client's: both bare SYNs, then both SYN-ACKs */
+    struct path pa;
+    path_init(&pa);
+    uint8_t ip[300];
+    const uint32_t cisn = 1000, sisn = 7000;
+    path_ip(&pa, ip, mk_seg4(ip, true, sisn, 0, TCPF_SYN, NULL, 0), 1);
+    ck_assert_int_eq(flowtab_client_port(pa.f), 443);   /* a guess, for now */
+    path_ip(&pa, ip, mk_seg4(ip, false, cisn, 0, TCPF_SYN, NULL, 0), 2);
+    ck_assert_int_eq(flowtab_client_port(pa.f), 40000);
+    ck_assert_int_eq(flowtab_client_by(pa.f), FLOW_CLIENT_BY_PORT);
+    ck_assert_int_eq(TCPREASM_WHY(pa.last), TCPREASM_OK);
+    /* the state learned from the server's SYN moved to the server's side */
+    ck_assert(pa.f->tcp.fl & TCPREASM_S_SRV_SEQ);
+    ck_assert_uint_eq(pa.f->tcp.srv_nxt, sisn + 1);
+    ck_assert_uint_eq(pa.f->tcp.isn, cisn);
+    ck_assert_uint_eq(pa.f->tcp.nxt, cisn + 1);
+    path_ip(&pa, ip, mk_seg4(ip, false, cisn, sisn + 1, TCPF_SYN | TCPF_ACK, NULL, 0), 3);
+    ck_assert(!(pa.last & TCPREASM_IGNORED));
+    path_ip(&pa, ip, mk_seg4(ip, true, sisn, cisn + 1, TCPF_SYN | TCPF_ACK, NULL, 0), 4);
+    ck_assert(!(pa.last & TCPREASM_IGNORED));
+    path_ip(&pa, ip, mk_seg4(ip, false, cisn + 1, sisn + 1, TCPF_ACK | TCPF_PSH, REQ, 20), 5);
+    ck_assert(pa.last & TCPREASM_NEW_DATA);
+    path_ip(&pa, ip,
+            mk_seg4(ip, false, cisn + 21, sisn + 1, TCPF_ACK | TCPF_PSH, REQ + 20, REQ_LEN - 20),
+            6);
+    ck_assert(pa.last & TCPREASM_NEW_DATA);
+    size_t len;
+    const uint8_t *d = tcpreasm_data(pa.pl, pa.f, &len);
+    ck_assert_uint_eq(len, REQ_LEN);
+    ck_assert_mem_eq(d, REQ, REQ_LEN);
+    /* the server's data is not taken for the client's */
+    path_ip(&pa, ip, mk_seg4(ip, true, sisn + 1, cisn + 1 + REQ_LEN, TCPF_ACK, "HTTP/1.1", 8), 7);
+    tcpreasm_data(pa.pl, pa.f, &len);
+    ck_assert_uint_eq(len, REQ_LEN);
+    ck_assert_uint_eq(pa.f->tcp.srv_nxt, sisn + 9);
+    path_fini(&pa);
+}
+END_TEST
+
 /* ---- T14: SYN data without a Fast Open cookie ----------------------------------------- */
 
 START_TEST(t14_syn_data)
@@ -1051,6 +1114,7 @@ static Suite *tcpreasm_suite(void)
     tcase_add_test(tc, t13_ipv6_extension_headers);
     tcase_add_test(tc, t14_syn_data);
     tcase_add_test(tc, t15_handshake_seen_from_the_middle);
+    tcase_add_test(tc, t15_simultaneous_open);
     tcase_add_test(tc, t16_rst);
     tcase_add_test(tc, t18_duplicates);
     suite_add_tcase(s, tc);
