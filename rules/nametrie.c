@@ -31,7 +31,8 @@
 #define NT_INTERNAL 0x8000u
 #define NT_ACCEPT 0x4000u
 #define NT_LLEN 0x3fffu
-#define NT_INLINE 4 /* label bytes after the first kept in the node */
+#define NT_INLINE 4   /* label bytes after the first kept in the node */
+#define NT_SCAN_MAX 5 /* children scanned in place; more: in first[] */
 
 struct nt_node {
     uint32_t label;
@@ -49,6 +50,7 @@ struct nametrie {
     bool reverse;
     size_t n;
     struct nt_node *node;
+    uint8_t *first;     /* first[i] = node[i].first, for nodes with many children */
     uint64_t *bloom;    /* reverse tries: nlines cache lines of 8 words, NULL when empty */
     uint32_t nlines;
 };
@@ -59,8 +61,12 @@ struct nametrie {
  * hash. The hash of a key is FNV-1a over its bytes from the last to the first, then a mixer, so
  * that one right-to-left pass over a query yields the hash of every suffix: a.b.ex.com gives
  * moc, moc.xe, ... in turn, and the label-boundary ones are probed. */
-#define NT_BLOOM_BITS_PER_KEY 10
-#define NT_BLOOM_K 6
+#ifndef NT_BLOOM_BITS_PER_KEY
+#define NT_BLOOM_BITS_PER_KEY 14
+#endif
+#ifndef NT_BLOOM_K
+#define NT_BLOOM_K 8
+#endif
 #define NT_SCREEN_MAX 32       /* label-boundary suffixes screened per query; more: no screen */
 #define NT_FNV_SEED 1469598103934665603ULL
 #define NT_FNV_PRIME 1099511628211ULL
@@ -80,20 +86,23 @@ static inline uint32_t nt_line(uint64_t m, uint32_t nlines)
     return (uint32_t)(((m >> 32) * (uint64_t)nlines) >> 32);
 }
 
-/* Bit positions come from the low 54 bits (the line index took the high 32). */
+/* Bit positions inside the line by double hashing on the low 18 bits (the line index took the
+ * high 32): b_j = h1 + j * h2 mod 512, h2 odd, so the K positions are distinct. */
 static void bloom_set(uint64_t *line, uint64_t m)
 {
+    unsigned h1 = (unsigned)m & 511u, h2 = ((unsigned)(m >> 9) & 511u) | 1u;
     for (unsigned j = 0; j < NT_BLOOM_K; j++) {
-        unsigned b = (unsigned)(m >> (9 * j)) & 511u;
+        unsigned b = (h1 + j * h2) & 511u;
         line[b >> 6] |= 1ULL << (b & 63);
     }
 }
 
 static inline bool bloom_test(const uint64_t *line, uint64_t m)
 {
+    unsigned h1 = (unsigned)m & 511u, h2 = ((unsigned)(m >> 9) & 511u) | 1u;
     uint64_t ok = 1;
     for (unsigned j = 0; j < NT_BLOOM_K; j++) {
-        unsigned b = (unsigned)(m >> (9 * j)) & 511u;
+        unsigned b = (h1 + j * h2) & 511u;
         ok &= line[b >> 6] >> (b & 63);
     }
     return ok & 1;
@@ -236,6 +245,7 @@ void nametrie_free(struct nametrie *t)
     if (!t)
         return;
     free(t->node);
+    free(t->first);
     free(t->bloom);
     free(t);
 }
@@ -381,11 +391,25 @@ struct nametrie *nametrie_build(const char *pool, struct nametrie_key *keys, siz
     free(bk);
     free(it);
     free(kb);
+    q = NULL;
+    bk = NULL;
+    it = NULL;
+    kb = NULL;
     /* Move to an exact-size block, on huge pages when large (fewer TLB misses per lookup). */
     struct nt_node *nn = nametrie_hugecopy(t->node, qn * sizeof(*t->node));
     if (nn) {
         free(t->node);
         t->node = nn;
+    }
+    t->first = malloc(qn);
+    if (!t->first)
+        goto fail;
+    for (size_t i = 0; i < qn; i++)
+        t->first[i] = t->node[i].first;
+    uint8_t *nf = nametrie_hugecopy(t->first, qn);
+    if (nf) {
+        free(t->first);
+        t->first = nf;
     }
     return t;
 fail:
@@ -397,24 +421,18 @@ fail:
     return NULL;
 }
 
-/* The child of nd (internal) whose label starts with c, or NULL. Children are sorted by
- * first byte: a short scan stops early, a long list is bisected. */
+/* The child of nd (internal) whose label starts with c, or NULL. A few children are scanned
+ * in place (their block is one or two cache lines, which the step reads anyway); a long list
+ * is searched in the compact first-byte array (36 children: one line instead of seven). */
 static inline const struct nt_node *child_of(const struct nametrie *t, const struct nt_node *nd,
                                              uint8_t c)
 {
     const struct nt_node *ch = t->node + nd->x;
     uint32_t n = (uint32_t)nd->nch + 1;
-    if (n > 12) {
-        uint32_t lo = 0, hi = n;
-        while (hi - lo > 4) {
-            uint32_t mid = (lo + hi) / 2;
-            if (ch[mid].first <= c)
-                lo = mid;
-            else
-                hi = mid;
-        }
-        ch += lo;
-        n = hi - lo;
+    if (n > NT_SCAN_MAX) {
+        const uint8_t *f = t->first + nd->x;
+        const uint8_t *p = memchr(f, c, n);
+        return p ? ch + (p - f) : NULL;
     }
     for (uint32_t i = 0; i < n; i++) {
         if (ch[i].first >= c)
@@ -571,7 +589,7 @@ size_t nametrie_bytes(const struct nametrie *t)
 {
     if (!t)
         return 0;
-    return sizeof(*t) + t->n * sizeof(struct nt_node) + (size_t)t->nlines * 64;
+    return sizeof(*t) + t->n * (sizeof(struct nt_node) + 1) + (size_t)t->nlines * 64;
 }
 
 size_t nametrie_nodes(const struct nametrie *t)

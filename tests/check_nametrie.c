@@ -218,6 +218,27 @@ START_TEST(test_prefilter)
     ck_assert_uint_eq(nametrie_lookup(t, deep, dl - 1, NAMETRIE_LABEL), NAMETRIE_NONE);
     ck_assert(!nametrie_may_match(NULL, "a", 1));
     nametrie_free(t);
+    /* the same keys forward (the radix sort with runs of equal 8-byte heads: "n1000.co",
+     * "n10000.c" ...), every key found exactly, a longer query by prefix */
+    o = 0;
+    for (uint32_t i = 0; i < N; i++) {
+        int l = snprintf(pool + o, 16, "n%u.com", i);
+        k[i] = (struct nametrie_key){ (uint32_t)o, (uint32_t)l, i };
+        o += (size_t)l + 1;
+    }
+    t = nametrie_build(pool, k, N, false);
+    ck_assert_ptr_nonnull(t);
+    for (size_t i = 1; i < N; i++) /* keys come back sorted */
+        ck_assert_int_lt(strcmp(pool + k[i - 1].off, pool + k[i].off), 0);
+    for (uint32_t i = 0; i < N; i++) {
+        char q[48];
+        int l = snprintf(q, sizeof(q), "n%u.com/x", i);
+        ck_assert_uint_eq(nametrie_lookup(t, q, (size_t)l - 2, NAMETRIE_EXACT), i);
+        ck_assert_uint_eq(nametrie_lookup(t, q, (size_t)l, NAMETRIE_PREFIX), i);
+        ck_assert_uint_eq(nametrie_lookup(t, q, (size_t)l, NAMETRIE_EXACT), NAMETRIE_NONE);
+    }
+    ck_assert(nametrie_may_match(t, "zz", 2)); /* no filter on a forward trie */
+    nametrie_free(t);
 }
 END_TEST
 
