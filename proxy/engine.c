@@ -12,12 +12,10 @@
 #include "defrag.h"
 #include "engine.h"
 #include "flowtab.h"
-#include "h2c.h"
-#include "http.h"
+#include "inspect.h"
 #include "normalize.h"
 #include "quic.h"
 #include "tcpreasm.h"
-#include "tls.h"
 
 /* flow_app.state bits */
 #define ENGINE_ST_DONE     0x01  /* nothing more to inspect on this flow */
@@ -46,8 +44,7 @@ struct engine {
     uint8_t *scratch;            /* multi-record ClientHello bodies */
     size_t scratch_cap;
     uint8_t quic_plain[QUIC_PLAIN_MAX];
-    char url[8 + NORM_HOST_MAX + NORM_PATH_MAX];
-    char path[NORM_PATH_MAX];
+    struct inspect_result res;   /* the decision being reported */
 
     uint32_t next_flow_id;
     uint64_t last_expire_us;
@@ -61,17 +58,6 @@ struct quic_slot {
     struct quic_keys keys;
     bool have_keys;
     struct quic_crypto c;
-};
-
-/* What one dissected request says, before normalization. */
-struct request {
-    enum verdict_app app;
-    struct span name;            /* SNI, Host, :authority (raw) */
-    struct span name2;           /* HTTP: a second Host header */
-    struct span path;            /* HTTP request-target path (raw), empty for TLS/QUIC */
-    struct span alpn;
-    bool ech;
-    bool has_path;
 };
 
 void engine_config_default(struct engine_config *c)
@@ -90,8 +76,8 @@ void engine_config_default(struct engine_config *c)
 
 /* ---- events ------------------------------------------------------------------------------- */
 
-static void emit(struct engine *e, struct flow *f, const struct request *rq, const char *name,
-                 size_t name_len, const char *url, size_t url_len, bool alt,
+static void emit(struct engine *e, struct flow *f, const struct inspect_request *rq,
+                 const struct inspect_result *res, struct span rawname, bool alt,
                  const struct verdict_decision *d)
 {
     struct engine_event ev;
@@ -105,14 +91,17 @@ static void emit(struct engine *e, struct flow *f, const struct request *rq, con
     ev.client_port = flowtab_client_port(f);
     ev.server_port = flowtab_server_port(f);
     ev.app = rq ? rq->app : (enum verdict_app)f->a.app;
-    ev.name = name;
-    ev.name_len = name_len;
-    if (!name && rq && rq->name.len) {
-        ev.raw_name = (const char *)rq->name.p;
-        ev.raw_name_len = rq->name.len;
+    if (res && res->have_name) {
+        ev.name = res->name;
+        ev.name_len = res->name_len;
+    } else if (rawname.len) {
+        ev.raw_name = (const char *)rawname.p;
+        ev.raw_name_len = rawname.len;
     }
-    ev.url = url;
-    ev.url_len = url_len;
+    if (res && res->url_len) {
+        ev.url = res->url;
+        ev.url_len = res->url_len;
+    }
     if (rq && rq->alpn.len) {
         ev.alpn = (const char *)rq->alpn.p;
         ev.alpn_len = rq->alpn.len;
@@ -133,72 +122,46 @@ static void emit(struct engine *e, struct flow *f, const struct request *rq, con
     e->cb(e->ctx, &ev);
 }
 
+static void flow_facts(const struct flow *f, struct inspect_flow *fl)
+{
+    fl->udp = f->proto == IPPROTO_UDP;
+    fl->ipver = f->ipver;
+    fl->dst = flowtab_server_addr(f);
+}
+
 /* A flow that ended or gave up without a request we could read: judged on its address alone. */
 static void decide_by_address(struct engine *e, struct flow *f)
 {
-    struct verdict_facts vf;
-    struct verdict_decision d;
-    memset(&vf, 0, sizeof(vf));
-    vf.app = (enum verdict_app)f->a.app;
-    vf.udp = f->proto == IPPROTO_UDP;
-    vf.ipver = f->ipver;
-    vf.dst = flowtab_server_addr(f);
-    verdict_decide(e->rs, &e->cfg.policy, &vf, &d);
-    emit(e, f, NULL, NULL, 0, NULL, 0, false, &d);
+    struct inspect_request rq;
+    struct inspect_flow fl;
+    memset(&rq, 0, sizeof(rq));
+    rq.app = (enum verdict_app)f->a.app;
+    flow_facts(f, &fl);
+    inspect_decide(e->rs, &e->cfg.policy, &fl, &rq, rq.name, &e->res);
+    emit(e, f, NULL, NULL, rq.name, false, &e->res.d);
 }
 
-/* ---- decisions on requests ------------------------------------------------------------------ */
-
-/* Normalizes one name candidate and decides it. Returns true if it blocked. */
-static bool decide_request(struct engine *e, struct flow *f, const struct request *rq,
-                           struct span rawname, bool alt)
+/* Decides one name candidate of a request and reports it. Returns true if it blocked. */
+static bool decide_name(struct engine *e, struct flow *f, const struct inspect_request *rq,
+                        struct span name, bool alt)
 {
-    char name[NORM_HOST_MAX];
-    size_t name_len = 0, path_len = 0, url_len = 0;
-    enum norm_host_kind kind = NORM_HOST_NAME;
-    struct verdict_facts vf;
-    struct verdict_decision d;
-    bool have_name = false;
+    struct inspect_flow fl;
+    flow_facts(f, &fl);
+    inspect_decide(e->rs, &e->cfg.policy, &fl, rq, name, &e->res);
+    if (e->res.name_invalid)
+        e->st.name_invalid++;
+    emit(e, f, rq, &e->res, name, alt, &e->res.d);
+    return e->res.d.verdict == VERDICT_BLOCK;
+}
 
-    memset(&vf, 0, sizeof(vf));
-    vf.app = rq->app;
-    vf.udp = f->proto == IPPROTO_UDP;
-    vf.ipver = f->ipver;
-    vf.dst = flowtab_server_addr(f);
-    vf.name_hidden = rq->ech;
-
-    if (rawname.len) {
-        if (norm_host(rawname.p, rawname.len, name, &name_len, &kind) == NORM_OK) {
-            have_name = true;
-            vf.name = name;
-            vf.name_len = name_len;
-            vf.name_is_ip = kind != NORM_HOST_NAME;
-        } else {
-            e->st.name_invalid++;
-        }
-    }
-    if (have_name && rq->has_path) {
-        if (rq->path.len && rq->path.p[0] == '/' &&
-            norm_path(rq->path.p, rq->path.len, e->path, sizeof(e->path), &path_len) == NORM_OK) {
-            vf.path = e->path;
-            vf.path_len = path_len;
-        } else {
-            vf.path = "/";
-            vf.path_len = 1;
-        }
-        vf.path_visible = true;
-        int n = snprintf(e->url, sizeof(e->url), "http://%s%.*s", name, (int)vf.path_len, vf.path);
-        url_len = n < 0 ? 0 : ((size_t)n < sizeof(e->url) ? (size_t)n : sizeof(e->url) - 1);
-    }
-    verdict_decide(e->rs, &e->cfg.policy, &vf, &d);
-    if (rawname.len && !have_name) {
-        struct request raw = *rq;
-        raw.name = rawname;
-        emit(e, f, &raw, NULL, 0, NULL, 0, alt, &d);
-    } else {
-        emit(e, f, rq, have_name ? name : NULL, name_len, url_len ? e->url : NULL, url_len, alt, &d);
-    }
-    return d.verdict == VERDICT_BLOCK;
+/* Decides every name candidate of a request (block if either does). */
+static bool decide_request(struct engine *e, struct flow *f, const struct inspect_request *rq, bool alt)
+{
+    if (rq->ech)
+        e->st.ech++;
+    if (decide_name(e, f, rq, rq->name, alt))
+        return true;
+    return rq->name2.len && decide_name(e, f, rq, rq->name2, alt);
 }
 
 static void finish_flow_inspection(struct engine *e, struct flow *f)
@@ -207,185 +170,31 @@ static void finish_flow_inspection(struct engine *e, struct flow *f)
     tcpreasm_release(e->reasm, f);
 }
 
-/* ---- TLS ------------------------------------------------------------------------------------ */
-
-/* Parses a ClientHello from one view of the stream. Returns the dissector status. */
-static enum dstatus tls_view(struct engine *e, const uint8_t *d, size_t len, struct request *rq,
-                             size_t *consumed)
+static void count_failure(struct engine *e, enum verdict_app app, enum dstatus st)
 {
-    struct tls_hello h;
-    size_t off = 0;
-    enum dstatus st = tls_hello_parse(d, len, e->scratch, e->scratch_cap, &h, &off);
-    if (st != DS_OK)
-        return st;
-    memset(rq, 0, sizeof(*rq));
-    rq->app = APP_TLS;
-    rq->name = h.has_sni ? h.sni : (struct span){ NULL, 0 };
-    rq->alpn = h.alpn;
-    rq->ech = h.has_ech || h.has_esni;
-    *consumed = h.consumed;
-    return DS_OK;
+    bool limit = st == DS_LIMIT;
+    if (app == APP_TLS)
+        *(limit ? &e->st.tls_limit : &e->st.tls_malformed) += 1;
+    else
+        *(limit ? &e->st.http_limit : &e->st.http_malformed) += 1;
 }
 
-static void inspect_tls(struct engine *e, struct flow *f, unsigned res)
+/* ---- TCP ------------------------------------------------------------------------------------ */
+
+/* Judges the alternative view of the stream (a fake copy seen first, T4/S2) when there is one.
+ * Returns true if it blocked. */
+static bool decide_alt(struct engine *e, struct flow *f)
 {
-    size_t len, alen, consumed;
-    const uint8_t *d = tcpreasm_data(e->reasm, f, &len);
+    size_t alen;
+    struct inspect_request rq;
     const uint8_t *a = tcpreasm_alt(e->reasm, f, &alen);
-    struct request rq;
-
-    if (f->a.state & ENGINE_ST_HELLO) {
-        /* Already decided: only a conflicting copy of the hello bytes can change that. */
-        if (!(res & TCPREASM_CONFLICT) || !a)
-            return;
-        if (tls_view(e, a, alen, &rq, &consumed) == DS_OK) {
-            if (rq.ech)
-                e->st.ech++;
-            decide_request(e, f, &rq, rq.name, true);
-        }
-        return;
-    }
-
-    enum dstatus st = tls_view(e, d, len, &rq, &consumed);
-    if (st == DS_NEED_MORE) {
-        if (len < tcpreasm_bufsize(e->reasm))
-            return;
-        st = DS_LIMIT;
-    }
-    if (st != DS_OK) {
-        if (st == DS_LIMIT)
-            e->st.tls_limit++;
-        else
-            e->st.tls_malformed++;
-        decide_by_address(e, f);
-        finish_flow_inspection(e, f);
-        return;
-    }
-    if (rq.ech)
-        e->st.ech++;
-    f->a.state |= ENGINE_ST_HELLO;
-    if (decide_request(e, f, &rq, rq.name, false)) {
-        finish_flow_inspection(e, f);
-        return;
-    }
-    f->a.nreq++;
-    /* The alternative view (a fake copy seen first, T4/S2) is judged too: block if either does. */
-    if (a && tls_view(e, a, alen, &rq, &consumed) == DS_OK) {
-        if (decide_request(e, f, &rq, rq.name, true))
-            finish_flow_inspection(e, f);
-    }
+    if (!a || inspect_parse((enum verdict_app)f->a.app, a, alen, e->scratch, e->scratch_cap, &rq) != DS_OK)
+        return false;
+    return decide_request(e, f, &rq, true);
 }
 
-/* ---- HTTP/1.x ------------------------------------------------------------------------------- */
-
-/* Fills rq from a parsed request head; the request-target's authority wins over Host (H12). */
-static void http_request(const struct http_req *r, struct request *rq)
-{
-    memset(rq, 0, sizeof(*rq));
-    rq->app = APP_HTTP;
-    rq->has_path = true;
-    if (r->abs_authority.len) {
-        rq->name = r->abs_authority;
-        rq->path = r->abs_path;
-        rq->name2 = r->host;     /* a filter must block if either names a blocked host */
-    } else if (r->method.len == 7 && memcmp(r->method.p, "CONNECT", 7) == 0) {
-        rq->name = r->target;
-        rq->has_path = false;
-        rq->name2 = r->host;
-    } else {
-        rq->name = r->host;
-        rq->name2 = r->host2;    /* H13: two Host headers */
-        rq->path = r->target;
-    }
-}
-
-/* Decides one request (both names when there are two). Returns true if it blocked. */
-static bool http_decide(struct engine *e, struct flow *f, const struct http_req *r, bool alt)
-{
-    struct request rq;
-    http_request(r, &rq);
-    if (decide_request(e, f, &rq, rq.name, alt))
-        return true;
-    if (rq.name2.len && !(rq.name2.len == rq.name.len && memcmp(rq.name2.p, rq.name.p, rq.name.len) == 0)) {
-        rq.has_path = rq.has_path && !r->abs_authority.len;
-        return decide_request(e, f, &rq, rq.name2, alt);
-    }
-    return false;
-}
-
-static void inspect_http(struct engine *e, struct flow *f)
-{
-    for (;;) {
-        size_t len, alen, off = 0;
-        const uint8_t *d = tcpreasm_data(e->reasm, f, &len);
-        struct http_req r;
-        if (!d)
-            return;
-        enum dstatus st = http_req_parse(d, len, &r, &off);
-        if (st == DS_NEED_MORE) {
-            if (len < tcpreasm_bufsize(e->reasm))
-                return;
-            st = DS_LIMIT;
-        }
-        if (st != DS_OK) {
-            if (st == DS_LIMIT)
-                e->st.http_limit++;
-            else
-                e->st.http_malformed++;
-            if (!(f->a.state & ENGINE_ST_EVENT))
-                decide_by_address(e, f);
-            finish_flow_inspection(e, f);
-            return;
-        }
-        if (http_decide(e, f, &r, false)) {
-            finish_flow_inspection(e, f);
-            return;
-        }
-        const uint8_t *a = tcpreasm_alt(e->reasm, f, &alen);
-        struct http_req ra;
-        if (a && http_req_parse(a, alen, &ra, &off) == DS_OK && http_decide(e, f, &ra, true)) {
-            finish_flow_inspection(e, f);
-            return;
-        }
-        f->a.nreq++;
-        if (r.chunked || r.upgrade_h2c || f->a.nreq >= e->cfg.max_requests) {
-            /* A chunked body hides where the next request starts; past max_requests we stop. */
-            finish_flow_inspection(e, f);
-            return;
-        }
-        tcpreasm_consume(e->reasm, f, r.head_len + (size_t)r.content_length);
-    }
-}
-
-/* ---- h2c (HTTP/2 with prior knowledge) ------------------------------------------------------ */
-
-static void inspect_h2c(struct engine *e, struct flow *f)
-{
-    size_t len;
-    const uint8_t *d = tcpreasm_data(e->reasm, f, &len);
-    struct h2c_request hr;
-    size_t off = 0;
-    enum dstatus st = h2c_request_parse(d, len, e->scratch, e->scratch_cap, &hr, &off);
-    if (st == DS_NEED_MORE && len < tcpreasm_bufsize(e->reasm))
-        return;
-    if (st != DS_OK) {
-        e->st.http_malformed++;
-        decide_by_address(e, f);
-        finish_flow_inspection(e, f);
-        return;
-    }
-    struct request rq;
-    memset(&rq, 0, sizeof(rq));
-    rq.app = APP_H2C;
-    rq.name = hr.authority;
-    rq.path = hr.path;
-    rq.has_path = true;
-    decide_request(e, f, &rq, rq.name, false);
-    finish_flow_inspection(e, f);
-}
-
-/* ---- TCP: which dissector ------------------------------------------------------------------- */
-
+/* Judges every complete request buffered on f: one ClientHello, or each HTTP request of a
+ * kept-alive connection, or the first h2c request. */
 static void inspect_tcp(struct engine *e, struct flow *f, unsigned res)
 {
     size_t len;
@@ -393,36 +202,58 @@ static void inspect_tcp(struct engine *e, struct flow *f, unsigned res)
     if (!d || len == 0)
         return;
     if (f->a.app == APP_UNKNOWN) {
-        if (d[0] == 0x16) {
-            f->a.app = APP_TLS;
-        } else if (http_is_h2_preface(d, len)) {
-            if (len < 24)
-                return;
-            f->a.app = APP_H2C;
-        } else {
-            struct http_req r;
-            size_t off;
-            enum dstatus st = http_req_parse(d, len, &r, &off);
-            if (st == DS_NOT_MINE) {
-                decide_by_address(e, f);
-                finish_flow_inspection(e, f);
-                return;
-            }
-            f->a.app = APP_HTTP;
+        enum verdict_app app = APP_UNKNOWN;
+        enum dstatus st = inspect_detect(d, len, &app);
+        if (st == DS_NEED_MORE)
+            return;
+        if (st == DS_NOT_MINE) {
+            decide_by_address(e, f);
+            finish_flow_inspection(e, f);
+            return;
         }
+        f->a.app = (uint8_t)app;
     }
-    switch (f->a.app) {
-    case APP_TLS:
-        inspect_tls(e, f, res);
-        break;
-    case APP_HTTP:
-        inspect_http(e, f);
-        break;
-    case APP_H2C:
-        inspect_h2c(e, f);
-        break;
-    default:
-        break;
+    if (f->a.state & ENGINE_ST_HELLO) {
+        /* ClientHello decided: only a conflicting copy of its bytes can change that. */
+        if ((res & TCPREASM_CONFLICT) && decide_alt(e, f))
+            finish_flow_inspection(e, f);
+        return;
+    }
+    for (;;) {
+        struct inspect_request rq;
+        enum verdict_app app = (enum verdict_app)f->a.app;
+        enum dstatus st = inspect_parse(app, d, len, e->scratch, e->scratch_cap, &rq);
+        if (st == DS_NEED_MORE) {
+            if (len < tcpreasm_bufsize(e->reasm))
+                return;
+            st = DS_LIMIT;
+        }
+        if (st != DS_OK) {
+            count_failure(e, app, st);
+            if (!(f->a.state & ENGINE_ST_EVENT))
+                decide_by_address(e, f);
+            finish_flow_inspection(e, f);
+            return;
+        }
+        if (decide_request(e, f, &rq, false) || decide_alt(e, f)) {
+            finish_flow_inspection(e, f);
+            return;
+        }
+        f->a.nreq++;
+        if (app == APP_TLS) {
+            /* Keep the hello's bytes until the server answers: a conflicting copy may follow. */
+            f->a.state |= ENGINE_ST_HELLO;
+            return;
+        }
+        if (rq.body_unknown || f->a.nreq >= e->cfg.max_requests) {
+            /* A chunked body hides where the next request starts; past max_requests we stop. */
+            finish_flow_inspection(e, f);
+            return;
+        }
+        tcpreasm_consume(e->reasm, f, rq.head_len + (size_t)rq.body_len);
+        d = tcpreasm_data(e->reasm, f, &len);
+        if (!d || len == 0)
+            return;
     }
 }
 
@@ -493,16 +324,15 @@ static void inspect_udp(struct engine *e, struct flow *f, const struct pkt *p)
     st = quic_crypto_hello(&qs->c, &h, &off);
     if (st == DS_NEED_MORE)
         return;
-    struct request rq;
+    struct inspect_request rq;
     memset(&rq, 0, sizeof(rq));
     rq.app = APP_QUIC;
     if (st == DS_OK) {
-        rq.name = h.has_sni ? h.sni : (struct span){ NULL, 0 };
+        if (h.has_sni)
+            rq.name = h.sni;
         rq.alpn = h.alpn;
         rq.ech = h.has_ech || h.has_esni;
-        if (rq.ech)
-            e->st.ech++;
-        decide_request(e, f, &rq, rq.name, false);
+        decide_request(e, f, &rq, false);
     } else {
         e->st.quic_malformed++;
         decide_by_address(e, f);

@@ -1,0 +1,155 @@
+/* inspect.c - protocol detection, request parsing and the decision on one request, shared by
+ * every mode (see inspect.h). */
+#include <stdio.h>
+#include <string.h>
+
+#include "h2c.h"
+#include "http.h"
+#include "inspect.h"
+#include "tls.h"
+
+enum dstatus inspect_detect(const uint8_t *buf, size_t len, enum verdict_app *app)
+{
+    struct http_req r;
+    size_t off;
+
+    if (len == 0)
+        return DS_NEED_MORE;
+    if (buf[0] == 0x16) {
+        *app = APP_TLS;
+        return DS_OK;
+    }
+    if (http_is_h2_preface(buf, len)) {
+        if (len < 24)
+            return DS_NEED_MORE;
+        *app = APP_H2C;
+        return DS_OK;
+    }
+    if (http_req_parse(buf, len, &r, &off) == DS_NOT_MINE)
+        return DS_NOT_MINE;
+    *app = APP_HTTP;
+    return DS_OK;
+}
+
+static enum dstatus parse_tls(const uint8_t *buf, size_t len, uint8_t *scratch, size_t cap,
+                              struct inspect_request *rq)
+{
+    struct tls_hello h;
+    size_t off = 0;
+    enum dstatus st = tls_hello_parse(buf, len, scratch, cap, &h, &off);
+    if (st != DS_OK)
+        return st;
+    if (h.has_sni)
+        rq->name = h.sni;
+    rq->alpn = h.alpn;
+    rq->ech = h.has_ech || h.has_esni;
+    rq->head_len = h.consumed;
+    return DS_OK;
+}
+
+/* The request-target's authority wins over Host (RFC 9112 3.2.2, EVASION H12); Host is then a
+ * second candidate, as is a second Host header (H13). */
+static enum dstatus parse_http(const uint8_t *buf, size_t len, struct inspect_request *rq)
+{
+    struct http_req r;
+    size_t off = 0;
+    enum dstatus st = http_req_parse(buf, len, &r, &off);
+    if (st != DS_OK)
+        return st;
+    rq->has_path = true;
+    if (r.abs_authority.len) {
+        rq->name = r.abs_authority;
+        rq->path = r.abs_path;
+        rq->name2 = r.host;
+    } else if (r.method.len == 7 && memcmp(r.method.p, "CONNECT", 7) == 0) {
+        rq->name = r.target;
+        rq->name2 = r.host;
+        rq->has_path = false;
+    } else {
+        rq->name = r.host;
+        rq->name2 = r.host2;
+        rq->path = r.target;
+    }
+    if (rq->name2.len == rq->name.len && (rq->name.len == 0 || memcmp(rq->name2.p, rq->name.p, rq->name.len) == 0))
+        rq->name2 = (struct span){ NULL, 0 };
+    rq->head_len = r.head_len;
+    rq->body_len = r.content_length;
+    rq->body_unknown = r.chunked || r.upgrade_h2c;
+    return DS_OK;
+}
+
+static enum dstatus parse_h2c(const uint8_t *buf, size_t len, uint8_t *scratch, size_t cap,
+                              struct inspect_request *rq)
+{
+    struct h2c_request hr;
+    size_t off = 0;
+    enum dstatus st = h2c_request_parse(buf, len, scratch, cap, &hr, &off);
+    if (st != DS_OK)
+        return st;
+    rq->name = hr.authority;
+    rq->path = hr.path;
+    rq->has_path = true;
+    rq->head_len = len;
+    rq->body_unknown = true;  /* one request per h2c connection is judged */
+    return DS_OK;
+}
+
+enum dstatus inspect_parse(enum verdict_app app, const uint8_t *buf, size_t len, uint8_t *scratch,
+                           size_t scratch_cap, struct inspect_request *rq)
+{
+    memset(rq, 0, sizeof(*rq));
+    rq->app = app;
+    switch (app) {
+    case APP_TLS: return parse_tls(buf, len, scratch, scratch_cap, rq);
+    case APP_HTTP: return parse_http(buf, len, rq);
+    case APP_H2C: return parse_h2c(buf, len, scratch, scratch_cap, rq);
+    case APP_QUIC:
+    case APP_UNKNOWN: break;
+    }
+    return DS_NOT_MINE;
+}
+
+void inspect_decide(const struct ruleset *rs, const struct verdict_policy *pol,
+                    const struct inspect_flow *fl, const struct inspect_request *rq,
+                    struct span name, struct inspect_result *res)
+{
+    struct verdict_facts vf;
+    enum norm_host_kind kind = NORM_HOST_NAME;
+    size_t path_len = 0;
+
+    memset(&vf, 0, sizeof(vf));
+    vf.app = rq->app;
+    vf.udp = fl->udp;
+    vf.ipver = fl->ipver;
+    vf.dst = fl->dst;
+    vf.name_hidden = rq->ech;
+    res->have_name = false;
+    res->name_invalid = false;
+    res->name_len = 0;
+    res->url_len = 0;
+
+    if (name.len) {
+        if (norm_host(name.p, name.len, res->name, &res->name_len, &kind) == NORM_OK) {
+            res->have_name = true;
+            vf.name = res->name;
+            vf.name_len = res->name_len;
+            vf.name_is_ip = kind != NORM_HOST_NAME;
+        } else {
+            res->name_invalid = true;
+        }
+    }
+    if (res->have_name && rq->has_path) {
+        if (rq->path.len && rq->path.p[0] == '/' &&
+            norm_path(rq->path.p, rq->path.len, res->path, sizeof(res->path), &path_len) == NORM_OK) {
+            vf.path = res->path;
+            vf.path_len = path_len;
+        } else {
+            vf.path = "/";
+            vf.path_len = 1;
+        }
+        vf.path_visible = true;
+        int n = snprintf(res->url, sizeof(res->url), "http://%s%.*s", res->name, (int)vf.path_len, vf.path);
+        res->url_len = n < 0 ? 0 : ((size_t)n < sizeof(res->url) ? (size_t)n : sizeof(res->url) - 1);
+    }
+    verdict_decide(rs, pol, &vf, &res->d);
+}
