@@ -49,6 +49,10 @@ struct engine {
     uint32_t next_flow_id;
     uint64_t last_expire_us;
     uint64_t now_us;
+    const struct pkt *cur_pkt;   /* the packet being handled, NULL outside engine_frame() */
+    int cur_dir, cur_link;
+    const uint8_t *cur_frame;
+    size_t cur_frame_len;
     struct engine_stats st;
 };
 
@@ -110,6 +114,16 @@ static void emit(struct engine *e, struct flow *f, const struct inspect_request 
     ev.req = (unsigned)f->a.nreq + 1;
     ev.alt = alt;
     ev.d = *d;
+    ev.pkt = e->cur_pkt;
+    ev.pkt_from_client = e->cur_dir == 0;
+    ev.link = e->cur_link;
+    ev.frame = e->cur_pkt ? e->cur_frame : NULL;
+    ev.frame_len = e->cur_pkt ? e->cur_frame_len : 0;
+    if (f->proto == IPPROTO_TCP) {
+        ev.seq_known = (f->tcp.fl & TCPREASM_S_SEQ) && (f->tcp.fl & TCPREASM_S_SRV_SEQ);
+        ev.cli_next_seq = f->tcp.nxt;
+        ev.srv_next_seq = f->tcp.srv_nxt;
+    }
 
     f->a.state |= ENGINE_ST_EVENT;
     f->a.verdict = (uint8_t)d->verdict;
@@ -372,7 +386,9 @@ static void handle_packet(struct engine *e, const struct pkt *p)
         e->st.flows++;
     }
     if (f->a.state & ENGINE_ST_DONE)
-        return;  /* decided: nothing this flow sends can change that (tap mode tracks on) */
+        return;  /* decided: nothing this flow sends can change that */
+    e->cur_pkt = p;
+    e->cur_dir = dir;
     if (f->proto == IPPROTO_TCP) {
         unsigned res = tcpreasm_segment(e->reasm, f, p, dir);
         if (res & TCPREASM_IGNORED)
@@ -436,7 +452,11 @@ void engine_frame(struct engine *e, int link, uint64_t ts_us, const uint8_t *fra
         }
         e->last_expire_us = ts_us;
     }
+    e->cur_link = link;
+    e->cur_frame = frame;
+    e->cur_frame_len = caplen;
     handle_packet(e, &p);
+    e->cur_pkt = NULL;
 }
 
 void engine_finish(struct engine *e)

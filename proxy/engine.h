@@ -53,6 +53,17 @@ struct engine_event {
     unsigned req;                /* request number in the flow, 1-based */
     bool alt;                    /* decided on the alternative bytes of a conflicting overlap */
     struct verdict_decision d;
+
+    /* For enforcement (tap mode injects on these). pkt/frame: the packet whose arrival led to
+     * the decision, or NULL when the flow was decided as it ended. */
+    const struct pkt *pkt;
+    bool pkt_from_client;
+    int link;                    /* link type of frame */
+    const uint8_t *frame;
+    size_t frame_len;
+    bool seq_known;              /* TCP: both next sequence numbers below are known */
+    uint32_t cli_next_seq;       /* the client's next sequence number (the server's rcv_nxt) */
+    uint32_t srv_next_seq;       /* the server's next sequence number (the client's rcv_nxt) */
 };
 
 typedef void (*engine_event_fn)(void *ctx, const struct engine_event *ev);
