@@ -44,7 +44,8 @@
 #define PROTO_NONE 59
 #define PROTO_DSTOPTS 60
 
-/* One's complement sum over bytes, read byte by byte. n odd only on the last call. */
+/* One's complement sum over bytes in network order, read byte by byte (short inputs: IP
+ * header, pseudo-header). n odd only on the last call. */
 static uint64_t csum_add(uint64_t acc, const uint8_t *b, size_t n)
 {
     size_t i;
@@ -62,8 +63,45 @@ static uint16_t csum_fold(uint64_t acc)
     return (uint16_t)acc;
 }
 
+/* The same sum over a long run (a whole segment), 8 bytes per step through memcpy loads in host
+ * order; the one's complement sum commutes with byte swapping (RFC 1071 2.B), so the folded
+ * result is swapped back to network order at the end. */
+static uint16_t csum_run(const uint8_t *b, size_t n)
+{
+    uint64_t acc = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, b + i, 8);
+        acc += (w & 0xffffffffu) + (w >> 32);
+    }
+    if (i + 4 <= n) {
+        uint32_t w;
+        memcpy(&w, b + i, 4);
+        acc += w;
+        i += 4;
+    }
+    if (i + 2 <= n) {
+        uint16_t w;
+        memcpy(&w, b + i, 2);
+        acc += w;
+        i += 2;
+    }
+    if (i < n) {
+        uint8_t last[2] = { b[i], 0 };
+        uint16_t w;
+        memcpy(&w, last, 2);
+        acc += w;
+    }
+    uint16_t s = csum_fold(acc);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    s = (uint16_t)(s << 8 | s >> 8);
+#endif
+    return s;
+}
+
 /* Verifies the TCP/UDP checksum of seg (checksum field included) with the pseudo-header. */
-static bool l4_csum_ok(const struct pkt *p, const uint8_t *seg, size_t n)
+static bool l4_csum_verify(const struct pkt *p, const uint8_t *seg, size_t n)
 {
     uint64_t acc = 0;
     uint8_t ph[8];
@@ -86,8 +124,25 @@ static bool l4_csum_ok(const struct pkt *p, const uint8_t *seg, size_t n)
         ph[7] = p->l4proto;
         acc = csum_add(acc, ph, 8);
     }
-    acc = csum_add(acc, seg, n);
+    acc += csum_run(seg, n);
     return csum_fold(acc) == 0xffff;
+}
+
+bool decode_l4_csum_ok(const struct pkt *p)
+{
+    if (p->l4_csum_ok)
+        return true;
+    if (!p->l4 || p->frag)
+        return false;
+    if (p->l4proto == PROTO_UDP) {
+        if (p->l4_len < 8)
+            return false;
+        if (p->l4[6] == 0 && p->l4[7] == 0)
+            return p->ipver == 4;   /* IPv4: not computed; IPv6 requires it (RFC 8200 8.1) */
+    } else if (p->l4proto != PROTO_TCP || p->l4_len < 20) {
+        return false;
+    }
+    return l4_csum_verify(p, p->l4, p->l4_len);
 }
 
 /* TCP options: malformed TLV structure is an error; a known kind with the wrong length is
@@ -177,7 +232,8 @@ static enum decode_result decode_tcp(const uint8_t *seg, size_t n, struct pkt *p
         return res;
     p->payload = seg + hlen;
     p->payload_len = n - hlen;
-    p->l4_csum_ok = l4_csum_ok(p, seg, n);
+    p->l4 = seg;
+    p->l4_len = n;
     return DECODE_OK;
 }
 
@@ -190,15 +246,12 @@ static enum decode_result decode_udp(const uint8_t *seg, size_t n, struct pkt *p
     p->sport = rd_be16(&r);
     p->dport = rd_be16(&r);
     size_t ulen = rd_be16(&r);
-    uint16_t csum = rd_be16(&r);
     if (ulen < 8 || ulen > n)
         return DECODE_BAD_UDP_LEN;
     p->payload = seg + 8;
     p->payload_len = ulen - 8;
-    if (csum == 0)
-        p->l4_csum_ok = p->ipver == 4;   /* IPv6 requires it (RFC 8200 8.1) */
-    else
-        p->l4_csum_ok = l4_csum_ok(p, seg, ulen);
+    p->l4 = seg;
+    p->l4_len = ulen;
     return DECODE_OK;
 }
 
@@ -403,7 +456,7 @@ static enum decode_result decode_ipv6(const uint8_t *buf, size_t len, struct pkt
     }
 }
 
-enum decode_result decode_ip(const uint8_t *buf, size_t len, struct pkt *p)
+static enum decode_result decode_l3(const uint8_t *buf, size_t len, struct pkt *p)
 {
     uint16_t vlan[DECODE_MAX_VLAN];
     uint8_t n_vlan = p->n_vlan;
@@ -421,6 +474,15 @@ enum decode_result decode_ip(const uint8_t *buf, size_t len, struct pkt *p)
     return DECODE_BAD_IP_VERSION;
 }
 
+enum decode_result decode_ip(const uint8_t *buf, size_t len, struct pkt *p)
+{
+    enum decode_result res = decode_l3(buf, len, p);
+    /* reassembled datagrams are rare: verify at once, which also checks the rebuild */
+    if (res == DECODE_OK)
+        p->l4_csum_ok = decode_l4_csum_ok(p);
+    return res;
+}
+
 /* Follows VLAN tags from the ethertype `type` (r just past it), then decodes the IP packet. */
 static enum decode_result ether_payload(struct rd *r, uint16_t type, struct pkt *p)
 {
@@ -436,7 +498,7 @@ static enum decode_result ether_payload(struct rd *r, uint16_t type, struct pkt 
     if (type != ETH_IPV4 && type != ETH_IPV6)
         return DECODE_NOT_IP;
     size_t left = rd_left(r);
-    enum decode_result res = decode_ip(r->p + r->off, left, p);
+    enum decode_result res = decode_l3(r->p + r->off, left, p);
     if (res == DECODE_OK || res == DECODE_FRAGMENT) {
         /* the ethertype must agree with the version nibble */
         if ((type == ETH_IPV4) != (p->ipver == 4))
@@ -481,13 +543,13 @@ enum decode_result decode_packet(int link, const uint8_t *buf, size_t len, struc
         uint32_t fam = link == DECODE_LINK_LOOP ? be : (be < 256 ? be : le);
         enum decode_result res;
         if (fam == 2) {
-            res = decode_ip(buf + 4, len - 4, p);
+            res = decode_l3(buf + 4, len - 4, p);
             if ((res == DECODE_OK || res == DECODE_FRAGMENT) && p->ipver != 4)
                 return DECODE_BAD_IP_VERSION;
             return res;
         }
         if (fam == 10 || fam == 24 || fam == 28 || fam == 30) {   /* Linux, BSDs, Darwin */
-            res = decode_ip(buf + 4, len - 4, p);
+            res = decode_l3(buf + 4, len - 4, p);
             if ((res == DECODE_OK || res == DECODE_FRAGMENT) && p->ipver != 6)
                 return DECODE_BAD_IP_VERSION;
             return res;
@@ -496,10 +558,10 @@ enum decode_result decode_packet(int link, const uint8_t *buf, size_t len, struc
     }
     case DECODE_LINK_RAW:
     case DECODE_LINK_DLT_RAW:
-        return decode_ip(buf, len, p);
+        return decode_l3(buf, len, p);
     case DECODE_LINK_IPV4:
     case DECODE_LINK_IPV6: {
-        enum decode_result res = decode_ip(buf, len, p);
+        enum decode_result res = decode_l3(buf, len, p);
         int want = link == DECODE_LINK_IPV4 ? 4 : 6;
         if ((res == DECODE_OK || res == DECODE_FRAGMENT || res == DECODE_BAD_IP_VERSION) &&
             p->ipver != want)

@@ -98,7 +98,11 @@ struct pkt {
     bool has_mss;
     uint16_t mss;
     bool has_sackperm;
-    bool l4_csum_ok;        /* TCP/UDP checksum verified (or zero UDP checksum on IPv4) */
+    bool l4_csum_ok;        /* true: the L4 checksum is known good (decode_ip() verified it, or
+                             * the caller vouches for it, e.g. checksum offload); false: not
+                             * verified yet - ask decode_l4_csum_ok() */
+    const uint8_t *l4;      /* TCP header / UDP header; the checksum covers l4[0 .. l4_len) */
+    size_t l4_len;          /* TCP: to the end of the IP payload; UDP: the UDP length */
 
     const uint8_t *payload; /* L4 payload, clamped to the IP total length */
     size_t payload_len;
@@ -106,12 +110,22 @@ struct pkt {
 
 /* Decodes one frame of link type `link` (DECODE_LINK_*). Fills *p (pointers into buf).
  * Returns DECODE_OK, DECODE_FRAGMENT (p->frag* set, L4 fields not), or an error reason.
- * Checksums are verified: a bad IPv4 header checksum is an error; a bad L4 checksum only clears
- * p->l4_csum_ok (the stream layer decides what to do with it). */
+ * A bad IPv4 header checksum is an error. The L4 checksum is NOT verified here (most packets
+ * belong to flows already decided, and summing every 1448-byte segment was the scan's largest
+ * cost): p->l4_csum_ok is left false and the stream layer calls decode_l4_csum_ok() on the
+ * packets whose checksum matters. */
 enum decode_result decode_packet(int link, const uint8_t *buf, size_t len, struct pkt *p);
 
-/* Same, starting at an IP header (used for reassembled datagrams). Keeps p->vlan. */
+/* Same, starting at an IP header (used for reassembled datagrams). Keeps p->vlan. Reassembled
+ * datagrams are rare, so on DECODE_OK the L4 checksum is verified at once: p->l4_csum_ok tells
+ * the result. */
 enum decode_result decode_ip(const uint8_t *buf, size_t len, struct pkt *p);
+
+/* True if p's TCP/UDP checksum is good: p->l4_csum_ok already set, or computed now over
+ * p->l4[0 .. l4_len) with the pseudo-header from p's addresses (a zero UDP checksum counts as
+ * good on IPv4 only). False for fragments and for packets with no L4 header. p must be a
+ * decode_packet()/decode_ip() result whose frame is still alive. O(l4_len); does not cache. */
+bool decode_l4_csum_ok(const struct pkt *p);
 
 /* "ok", "trunc-ip", ... : stable names used in counters and the scan summary. */
 const char *decode_result_name(enum decode_result r);

@@ -429,6 +429,8 @@ static unsigned server_segment(struct tcpreasm_pool *pl, struct flow *f, const s
     struct tcpreasm_state *st = &f->tcp;
     uint8_t fl = p->tcp_flags;
     if (fl & TCPF_SYN) {
+        if (!decode_l4_csum_ok(p))
+            return ignore(pl, TCPREASM_BAD_CSUM);
         uint32_t e = p->seq + 1 + (uint32_t)p->payload_len;
         if (!(st->fl & TCPREASM_S_SRV_SEQ) || seq_after(e, st->srv_nxt))   /* retransmits */
             st->srv_nxt = e;
@@ -458,6 +460,8 @@ static unsigned server_segment(struct tcpreasm_pool *pl, struct flow *f, const s
             return ignore(pl, TCPREASM_NO_SEQ);
         if (p->seq != st->srv_nxt)
             return ignore(pl, TCPREASM_RST_BAD_SEQ);
+        if (!decode_l4_csum_ok(p))
+            return ignore(pl, TCPREASM_BAD_CSUM);
         st->fl |= TCPREASM_S_RST;
         st->fl2 |= TCPREASM_S2_SRV_RST;
         mark_closing(f);
@@ -466,6 +470,15 @@ static unsigned server_segment(struct tcpreasm_pool *pl, struct flow *f, const s
     }
     unsigned res = 0;
     uint32_t end = p->seq + (uint32_t)p->payload_len + ((fl & TCPF_FIN) ? 1 : 0);
+    unsigned ws = (st->fl & TCPREASM_S_WS_OK) ? st->wscale >> 4 : 0;
+    uint32_t we = p->ack + ((uint32_t)p->win << ws);
+    /* the checksum is summed only when the segment would change what is tracked (after the
+     * decision the pipeline stops feeding a flow, so bulk server data rarely gets here) */
+    bool changes = !(st->fl & TCPREASM_S_SRV_SEQ) || seq_after(end, st->srv_nxt) ||
+                   ((fl & TCPF_FIN) && !(st->fl & TCPREASM_S_SRV_FIN)) ||
+                   ((fl & TCPF_ACK) && (!(st->fl & TCPREASM_S_WIN) || seq_after(we, st->win_end)));
+    if (changes && !decode_l4_csum_ok(p))
+        return ignore(pl, TCPREASM_BAD_CSUM);
     if (!(st->fl & TCPREASM_S_SRV_SEQ) || seq_after(end, st->srv_nxt))
         st->srv_nxt = end;
     st->fl |= TCPREASM_S_SRV_SEQ;
@@ -475,10 +488,8 @@ static unsigned server_segment(struct tcpreasm_pool *pl, struct flow *f, const s
         res |= TCPREASM_FIN;
     }
     if (fl & TCPF_ACK) {
-        unsigned ws = (st->fl & TCPREASM_S_WS_OK) ? st->wscale >> 4 : 0;
-        uint32_t e = p->ack + ((uint32_t)p->win << ws);
-        if (!(st->fl & TCPREASM_S_WIN) || seq_after(e, st->win_end))
-            st->win_end = e;
+        if (!(st->fl & TCPREASM_S_WIN) || seq_after(we, st->win_end))
+            st->win_end = we;
         st->fl |= TCPREASM_S_WIN;
     }
     return res;
@@ -540,10 +551,12 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct flow *f, const struct
     struct tcpreasm_state *st = &f->tcp;
     uint8_t fl = p->tcp_flags;
     pl->st.segments++;
-    if (!p->l4_csum_ok)
-        return ignore(pl, TCPREASM_BAD_CSUM);
     if (dir != 0)
         return server_segment(pl, f, p);
+    /* T5: a segment with a bad checksum never reaches the server's socket. Summed on demand:
+     * always for data, SYN, FIN and RST; for a bare ACK only if it would change state below. */
+    if ((p->payload_len || (fl & (TCPF_SYN | TCPF_FIN | TCPF_RST))) && !decode_l4_csum_ok(p))
+        return ignore(pl, TCPREASM_BAD_CSUM);
 
     uint32_t seq = p->seq;
     const uint8_t *payload = p->payload;
@@ -592,6 +605,13 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct flow *f, const struct
         if ((st->fl & TCPREASM_S_TS_OK) && p->has_ts && (st->fl & TCPREASM_S_TSR) &&
             (int32_t)(p->tsval - st->ts_recent) < 0)
             return ignore(pl, TCPREASM_PAWS);
+        unsigned ws = (st->fl & TCPREASM_S_WS_OK) ? st->wscale & 0x0f : 0;
+        uint32_t w = (uint32_t)p->win << ws;
+        if (len == 0 && !(fl & TCPF_FIN) &&
+            (!(st->fl & TCPREASM_S_SEQ) || w > st->cli_maxwin ||
+             (p->has_ts && (!(st->fl & TCPREASM_S_TSR) || p->tsval != st->ts_recent))) &&
+            !decode_l4_csum_ok(p))   /* a bare ACK that would change state (PAWS, window) */
+            return ignore(pl, TCPREASM_BAD_CSUM);
         if (!(st->fl & TCPREASM_S_SEQ)) {   /* picked up mid-stream */
             st->nxt = p->seq;
             st->isn = p->seq - 1;
@@ -608,8 +628,6 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct flow *f, const struct
         }
         if (len > 0 && (st->fl & TCPREASM_S_WIN) && !seq_before(seq, st->win_end))
             return ignore(pl, TCPREASM_WINDOW);
-        unsigned ws = (st->fl & TCPREASM_S_WS_OK) ? st->wscale & 0x0f : 0;
-        uint32_t w = (uint32_t)p->win << ws;
         if (w > st->cli_maxwin)
             st->cli_maxwin = w;
         if (p->has_ts && !seq_after(seq, st->nxt) &&

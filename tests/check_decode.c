@@ -219,7 +219,10 @@ START_TEST(eth_ipv4_tcp)
     ck_assert_uint_eq(p.ack, 2000);
     ck_assert_int_eq(p.tcp_flags, TCPF_ACK | TCPF_PSH);
     ck_assert_int_eq(p.win, 512);
-    ck_assert(p.l4_csum_ok);
+    ck_assert(!p.l4_csum_ok);   /* decode_packet() leaves the checksum to the caller */
+    ck_assert(decode_l4_csum_ok(&p));
+    ck_assert(p.l4 == p.payload - 20);
+    ck_assert_uint_eq(p.l4_len, 20 + s.plen);
     ck_assert_uint_eq(p.payload_len, s.plen);
     ck_assert_mem_eq(p.payload, s.payload, s.plen);
     ck_assert_uint_eq(p.l3_len, n - 14);
@@ -240,7 +243,7 @@ START_TEST(eth_padding_clamped)
     ck_assert_int_eq(dec(DECODE_LINK_ETHERNET, fr, n + 6, &p), DECODE_OK);
     ck_assert_uint_eq(p.payload_len, 0);
     ck_assert_uint_eq(p.l3_len, 40);
-    ck_assert(p.l4_csum_ok);
+    ck_assert(decode_l4_csum_ok(&p));
 }
 END_TEST
 
@@ -259,26 +262,73 @@ START_TEST(udp_checksums)
     s.plen = sizeof q;
     size_t n = mk_ip(&s, ip);
     ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_OK);
-    ck_assert(p.l4_csum_ok);
+    ck_assert(decode_l4_csum_ok(&p));
     ck_assert_uint_eq(p.payload_len, sizeof q);
     s.udp_zero = true;
     n = mk_ip(&s, ip);
     ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_OK);
-    ck_assert(p.l4_csum_ok);   /* IPv4: zero means "not computed" */
+    ck_assert(decode_l4_csum_ok(&p));   /* IPv4: zero means "not computed" */
     s.ipver = 6;
     n = mk_ip(&s, ip);
     ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_OK);
-    ck_assert(!p.l4_csum_ok);  /* IPv6: mandatory */
+    ck_assert(!decode_l4_csum_ok(&p));  /* IPv6: mandatory */
     s.udp_zero = false;
     s.bad_l4 = true;
     n = mk_ip(&s, ip);
     ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_OK);
-    ck_assert(!p.l4_csum_ok);
+    ck_assert(!decode_l4_csum_ok(&p));
     s.bad_l4 = false;
     n = mk_ip(&s, ip);
     ip[40 + 5] = 7;   /* UDP length below 8 */
     ip[40 + 4] = 0;
     ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_BAD_UDP_LEN);
+}
+END_TEST
+
+/* The word-at-a-time checksum against the byte-wise reference of the crafter: every payload
+ * length 0..80 (odd and even tails, 4- and 8-byte steps), both IP versions, both protocols;
+ * one flipped bit anywhere in the segment is caught. decode_ip() verifies at once. */
+START_TEST(l4_checksum_lengths)
+{
+    uint8_t pl[80], ip[300];
+    struct pkt p;
+    unsigned x = 12345;
+    for (size_t i = 0; i < sizeof pl; i++) {
+        x = x * 1103515245u + 12345u;
+        pl[i] = (uint8_t)(x >> 16);
+    }
+    for (int v = 4; v <= 6; v += 2) {
+        for (int proto = 6; proto <= 17; proto += 11) {
+            for (size_t len = 0; len <= sizeof pl; len++) {
+                struct spec s;
+                base_tcp(&s, v);
+                s.proto = (uint8_t)proto;
+                s.payload = pl;
+                s.plen = len;
+                size_t n = mk_ip(&s, ip);
+                ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_OK);
+                ck_assert(decode_l4_csum_ok(&p));
+                size_t l3 = v == 4 ? 20 : 40, at = l3 + (proto == 6 ? 20 : 8) + len / 2;
+                if (at >= n)
+                    at = l3;   /* no payload: the source port */
+                ip[at] ^= 0x10;
+                ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_OK);
+                ck_assert_msg(!decode_l4_csum_ok(&p), "v%d proto %d len %zu", v, proto, len);
+                memset(&p, 0, sizeof p);
+                ck_assert_int_eq(decode_ip(guard_copy(ip, n), n, &p), DECODE_OK);
+                ck_assert(!p.l4_csum_ok);
+                ip[at] ^= 0x10;
+                memset(&p, 0, sizeof p);
+                ck_assert_int_eq(decode_ip(guard_copy(ip, n), n, &p), DECODE_OK);
+                ck_assert(p.l4_csum_ok);
+            }
+        }
+    }
+    /* the caller may vouch (offload); no L4 header means no good checksum */
+    memset(&p, 0, sizeof p);
+    ck_assert(!decode_l4_csum_ok(&p));
+    p.l4_csum_ok = true;
+    ck_assert(decode_l4_csum_ok(&p));
 }
 END_TEST
 
@@ -304,7 +354,7 @@ START_TEST(vlan_qinq)
     ck_assert_int_eq(dec(DECODE_LINK_ETHERNET, fr, n, &p), DECODE_OK);
     ck_assert_int_eq(p.n_vlan, 4);
     ck_assert_int_eq(p.ipver, 6);
-    ck_assert(p.l4_csum_ok);
+    ck_assert(decode_l4_csum_ok(&p));
     n = mk_eth(fr, five, 0x86dd, ip, il);
     ck_assert_int_eq(dec(DECODE_LINK_ETHERNET, fr, n, &p), DECODE_VLAN_DEPTH);
     /* ethertype and version nibble disagree */
@@ -394,7 +444,7 @@ START_TEST(ipv4_options_and_errors)
     ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_OK);
     ck_assert_uint_eq(p.payload_len, s.plen);
     ck_assert_mem_eq(p.payload, s.payload, s.plen);
-    ck_assert(p.l4_csum_ok);
+    ck_assert(decode_l4_csum_ok(&p));
     s.ipopt = bad;
     s.ipopt_len = sizeof bad;
     n = mk_ip(&s, ip);
@@ -481,7 +531,7 @@ START_TEST(ipv6_ext_chain)
     ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_OK);
     ck_assert(p.ipv6_hbh);
     ck_assert(!p.ipv6_bad_ext);
-    ck_assert(p.l4_csum_ok);
+    ck_assert(decode_l4_csum_ok(&p));
     ck_assert_mem_eq(p.payload, s.payload, s.plen);
 
     ext8(ext, 0);            /* DST -> HBH -> TCP: HBH not first */
@@ -630,7 +680,7 @@ START_TEST(tcp_options)
     ck_assert(p.has_fastopen);
     ck_assert_int_eq(p.fastopen_cookie_len, 8);
     ck_assert(!p.has_md5);
-    ck_assert(p.l4_csum_ok);
+    ck_assert(decode_l4_csum_ok(&p));
     ck_assert_mem_eq(p.payload, s.payload, s.plen);
 
     s.tcpopt = md5;
@@ -663,7 +713,7 @@ START_TEST(tcp_options)
     s.bad_l4 = true;
     n = mk_ip(&s, ip);
     ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_OK);
-    ck_assert(!p.l4_csum_ok);
+    ck_assert(!decode_l4_csum_ok(&p));
 
     s.bad_l4 = false;
     n = mk_ip(&s, ip);
@@ -686,7 +736,7 @@ START_TEST(tcp_urgent_and_flags)
     ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_OK);
     ck_assert_int_eq(p.tcp_flags, TCPF_ACK | TCPF_URG | TCPF_FIN);
     ck_assert_int_eq(p.urg_ptr, 3);
-    ck_assert(p.l4_csum_ok);
+    ck_assert(decode_l4_csum_ok(&p));
 }
 END_TEST
 
@@ -826,6 +876,7 @@ static Suite *decode_suite(void)
     tcase_add_test(tc, eth_ipv4_tcp);
     tcase_add_test(tc, eth_padding_clamped);
     tcase_add_test(tc, udp_checksums);
+    tcase_add_test(tc, l4_checksum_lengths);
     tcase_add_test(tc, vlan_qinq);
     tcase_add_test(tc, link_types);
     tcase_add_test(tc, ipv4_fragment);

@@ -257,6 +257,71 @@ START_TEST(t5_bad_checksum)
 }
 END_TEST
 
+/* The checksum is summed on demand (decode_l4_csum_ok): a segment that would change tracked
+ * state is dropped when its checksum is bad; one that changes nothing is not even summed. A
+ * packet here has no L4 header (p.l4 NULL), so its checksum counts as bad unless vouched for. */
+START_TEST(t5_lazy_checksum)
+{
+    struct conv c;
+    conv_init(&c, 2, 1, 4096);
+    handshake(&c, true, false);
+    uint32_t ts0 = c.f.tcp.ts_recent;
+    /* a bare duplicate ACK changes nothing: taken without a checksum */
+    struct pkt p = cpkt(&c, 0, NULL, 0, TCPF_ACK);
+    p.tsval = ts0;
+    p.l4_csum_ok = false;
+    ck_assert_uint_eq(tcpreasm_segment(c.pl, &c.f, &p, 0), 0);
+    /* a bare ACK that would move ts_recent far ahead (to make the real data fail PAWS) or
+     * widen the client's window must pass the checksum */
+    p.tsval = ts0 + 0x40000000u;
+    unsigned r = tcpreasm_segment(c.pl, &c.f, &p, 0);
+    ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_BAD_CSUM);
+    ck_assert_uint_eq(c.f.tcp.ts_recent, ts0);
+    p.tsval = ts0;
+    p.win = 65535;
+    r = tcpreasm_segment(c.pl, &c.f, &p, 0);
+    ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_BAD_CSUM);
+    /* a client FIN or RST with a bad checksum: dropped */
+    p = cpkt(&c, 0, NULL, 0, TCPF_ACK | TCPF_FIN);
+    p.l4_csum_ok = false;
+    ck_assert_int_eq(TCPREASM_WHY(tcpreasm_segment(c.pl, &c.f, &p, 0)), TCPREASM_BAD_CSUM);
+    ck_assert(!(c.f.tcp.fl & TCPREASM_S_CLI_FIN));
+    p = cpkt(&c, 0, NULL, 0, TCPF_RST);
+    p.l4_csum_ok = false;
+    ck_assert_int_eq(TCPREASM_WHY(tcpreasm_segment(c.pl, &c.f, &p, 0)), TCPREASM_BAD_CSUM);
+    ck_assert(!(c.f.fl & FLOW_F_CLOSING));
+    /* server: a duplicate ACK is taken unsummed; data, a wider window, FIN, RST are checked */
+    uint32_t srv0 = c.f.tcp.srv_nxt, win0 = c.f.tcp.win_end;
+    memset(&p, 0, sizeof p);
+    p.ipver = 4;
+    p.l4proto = 6;
+    p.seq = c.sisn + 1;
+    p.ack = c.cisn + 1;
+    p.win = 1;
+    p.tcp_flags = TCPF_ACK;
+    ck_assert_uint_eq(tcpreasm_segment(c.pl, &c.f, &p, 1), 0);
+    p.payload = (const uint8_t *)"HTTP/1.1 200";
+    p.payload_len = 12;
+    ck_assert_int_eq(TCPREASM_WHY(tcpreasm_segment(c.pl, &c.f, &p, 1)), TCPREASM_BAD_CSUM);
+    ck_assert_uint_eq(c.f.tcp.srv_nxt, srv0);
+    p.payload_len = 0;
+    p.win = 65535;
+    ck_assert_int_eq(TCPREASM_WHY(tcpreasm_segment(c.pl, &c.f, &p, 1)), TCPREASM_BAD_CSUM);
+    ck_assert_uint_eq(c.f.tcp.win_end, win0);
+    p.win = 1;
+    p.tcp_flags = TCPF_RST;
+    ck_assert_int_eq(TCPREASM_WHY(tcpreasm_segment(c.pl, &c.f, &p, 1)), TCPREASM_BAD_CSUM);
+    p.tcp_flags = TCPF_ACK | TCPF_FIN;
+    ck_assert_int_eq(TCPREASM_WHY(tcpreasm_segment(c.pl, &c.f, &p, 1)), TCPREASM_BAD_CSUM);
+    ck_assert(!(c.f.fl & FLOW_F_CLOSING));
+    /* vouched for (offload): taken */
+    p.l4_csum_ok = true;
+    ck_assert(tcpreasm_segment(c.pl, &c.f, &p, 1) & TCPREASM_FIN);
+    ck_assert(c.f.fl & FLOW_F_CLOSING);
+    conv_fini(&c);
+}
+END_TEST
+
 /* ---- T6: out of window; the window follows the server's advertisement and scale ------- */
 
 START_TEST(t6_window)
@@ -1104,6 +1169,7 @@ static Suite *tcpreasm_suite(void)
     tcase_add_test(tc, t3_out_of_order);
     tcase_add_test(tc, t4_fake_first_then_real);
     tcase_add_test(tc, t5_bad_checksum);
+    tcase_add_test(tc, t5_lazy_checksum);
     tcase_add_test(tc, t6_window);
     tcase_add_test(tc, t7_md5);
     tcase_add_test(tc, t8_no_ack_or_syn);
