@@ -20,7 +20,11 @@ struct flowtab {
     uint32_t *buckets;     /* index + 1 */
     uint32_t mask;         /* nbuckets - 1 */
     uint32_t free_head;    /* index + 1 */
-    uint32_t hand;         /* clock hand */
+    uint32_t hwm;          /* slots [0, hwm) have been used at least once; the rest are
+                            * untouched (their pages never faulted in) and need no scan */
+    uint32_t hand;         /* clock hand of eviction */
+    uint32_t ehand;        /* clock hand of expiry */
+    uint64_t last_expire_us;
     uint64_t seed;
 };
 
@@ -56,9 +60,6 @@ struct flowtab *flowtab_new(const struct flowtab_cfg *cfg)
         flowtab_free(ft);
         return NULL;
     }
-    for (uint32_t i = 0; i < c.max_flows; i++)
-        ft->pool[i].hnext = i + 1 < c.max_flows ? i + 2 : 0;
-    ft->free_head = 1;
     if (getrandom(&ft->seed, sizeof ft->seed, GRND_NONBLOCK) != (ssize_t)sizeof ft->seed)
         ft->seed = (uint64_t)(uintptr_t)ft ^ 0x5bd1e9955bd1e995ull;
     return ft;
@@ -174,8 +175,12 @@ static void decide_client(struct flow *f, const struct pkt *p, int side, bool is
         set_client(f, side, FLOW_CLIENT_BY_GUESS);
 }
 
+/* A recycled slot if any, else a never-used one (the pool is calloc'ed: its pages are faulted
+ * in only as the table grows), else the clock hand evicts. */
 static struct flow *take_slot(struct flowtab *ft)
 {
+    if (!ft->free_head && ft->hwm < ft->cfg.max_flows)
+        return &ft->pool[ft->hwm++];
     if (!ft->free_head) {
         uint32_t n = ft->cfg.max_flows;
         /* two passes at most: the first clears every REF bit it meets */
@@ -270,11 +275,39 @@ static uint64_t timeout_of(const struct flowtab *ft, const struct flow *f)
     return (f->fl & FLOW_F_CLOSING) ? ft->cfg.tcp_closing_us : ft->cfg.tcp_est_us;
 }
 
+/* Slots one flowtab_expire() call looks at: at least max(1024, max_flows / 64), and enough
+ * that a whole pass over [0, hwm) takes no longer than the shortest timeout of capture time. */
+static uint32_t expire_slice(const struct flowtab *ft, uint64_t now_us)
+{
+    uint64_t lim = ft->hwm, slice = ft->cfg.max_flows / 64;
+    if (slice < 1024)
+        slice = 1024;
+    uint64_t tmin = ft->cfg.tcp_closing_us;
+    if (ft->cfg.tcp_est_us < tmin)
+        tmin = ft->cfg.tcp_est_us;
+    if (ft->cfg.udp_us < tmin)
+        tmin = ft->cfg.udp_us;
+    if (tmin == 0 || !ft->last_expire_us || now_us < ft->last_expire_us) {
+        if (tmin == 0)
+            slice = lim;
+    } else {
+        uint64_t el = now_us - ft->last_expire_us;
+        uint64_t want = el >= tmin ? lim : (lim * el + tmin - 1) / tmin;   /* lim < 2^27 */
+        if (want > slice)
+            slice = want;
+    }
+    return (uint32_t)(slice < lim ? slice : lim);
+}
+
 size_t flowtab_expire(struct flowtab *ft, uint64_t now_us, flowtab_cb cb, void *ctx)
 {
     size_t n = 0;
-    for (uint32_t i = 0; i < ft->cfg.max_flows; i++) {
-        struct flow *f = &ft->pool[i];
+    uint32_t lim = ft->hwm, slice = expire_slice(ft, now_us);
+    ft->last_expire_us = now_us;
+    for (uint32_t k = 0; k < slice; k++) {
+        if (ft->ehand >= lim)
+            ft->ehand = 0;
+        struct flow *f = &ft->pool[ft->ehand++];
         if (!(f->fl & FLOW_F_INUSE) || now_us < f->last_us ||
             now_us - f->last_us < timeout_of(ft, f))
             continue;
@@ -287,20 +320,27 @@ size_t flowtab_expire(struct flowtab *ft, uint64_t now_us, flowtab_cb cb, void *
 
 void flowtab_foreach(struct flowtab *ft, flowtab_cb cb, void *ctx)
 {
-    for (uint32_t i = 0; i < ft->cfg.max_flows; i++)
+    for (uint32_t i = 0; i < ft->hwm; i++)
         if (ft->pool[i].fl & FLOW_F_INUSE)
             cb(&ft->pool[i], FLOWTAB_VISIT, ctx);
 }
 
 void flowtab_flush(struct flowtab *ft, flowtab_cb cb, void *ctx)
 {
-    for (uint32_t i = 0; i < ft->cfg.max_flows; i++) {
+    for (uint32_t i = 0; i < ft->hwm; i++) {
         struct flow *f = &ft->pool[i];
         if (!(f->fl & FLOW_F_INUSE))
             continue;
         ft->st.flushed++;
         recycle(ft, f, FLOWTAB_FLUSHED, cb, ctx);
     }
+    /* every slot in [0, hwm) is zero again: start over as a new table */
+    for (uint32_t i = 0; i < ft->hwm; i++)
+        ft->pool[i].hnext = 0;
+    ft->free_head = 0;
+    ft->hwm = 0;
+    ft->hand = 0;
+    ft->ehand = 0;
 }
 
 const uint8_t *flowtab_client_addr(const struct flow *f)

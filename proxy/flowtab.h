@@ -103,8 +103,8 @@ struct flowtab;
 /* Fills cfg with the defaults. */
 void flowtab_cfg_default(struct flowtab_cfg *cfg);
 
-/* Allocates the table and the whole flow pool (max_flows * 128 bytes + buckets). cfg NULL =
- * defaults. Returns NULL on bad config (max_flows 0 or > 1<<26) or out of memory. */
+/* Allocates the table and the whole flow pool (max_flows * 128 bytes + buckets, zeroed memory
+ * that is touched only as slots are first used). cfg NULL = defaults. Returns NULL on bad config (max_flows 0 or > 1<<26) or out of memory. */
 struct flowtab *flowtab_new(const struct flowtab_cfg *cfg);
 
 /* Frees the table; NULL is a no-op. No callbacks are made (flush first if they are needed). */
@@ -117,14 +117,19 @@ void flowtab_free(struct flowtab *ft);
 struct flow *flowtab_get(struct flowtab *ft, const struct pkt *p, uint64_t now_us, bool *is_new,
                          int *dir);
 
-/* Calls cb for each flow idle past its timeout at now_us, then recycles it. O(max_flows): call
- * it about once a second. Returns the number expired. */
+/* Incremental expiry: looks at the next slice of the pool (a clock hand over the slots used so
+ * far, never past their high-water mark) and, for each flow there idle past its timeout at
+ * now_us, calls cb then recycles it. The slice is max(1024, max_flows / 64) slots, or more when
+ * needed for a whole pass to take no longer than the shortest timeout of capture time (judged
+ * from the time since the previous call). So a flow expires between its timeout and about
+ * twice the shortest timeout after it; call about once a second. Returns the number expired. */
 size_t flowtab_expire(struct flowtab *ft, uint64_t now_us, flowtab_cb cb, void *ctx);
 
 /* Calls cb (why FLOWTAB_VISIT) for every live flow without recycling anything. */
 void flowtab_foreach(struct flowtab *ft, flowtab_cb cb, void *ctx);
 
-/* Calls cb (why FLOWTAB_FLUSHED) for every live flow, then empties the table. */
+/* Calls cb (why FLOWTAB_FLUSHED) for every live flow, then empties the table. Like foreach it
+ * scans only up to the high-water mark of slots ever used. */
 void flowtab_flush(struct flowtab *ft, flowtab_cb cb, void *ctx);
 
 /* The client's or server's address/port of f. */

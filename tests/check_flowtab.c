@@ -333,6 +333,68 @@ START_TEST(idle_timeouts)
 }
 END_TEST
 
+/* Expiry is incremental: each call looks at a slice of the used slots (at least 1024), more when
+ * the time since the last call asks for it; every idle flow still goes within its timeout plus
+ * one pass (<= the shortest timeout). Slots are used from the bottom up (high-water mark). */
+START_TEST(incremental_expiry)
+{
+    struct seen s;
+    memset(&s, 0, sizeof s);
+    struct flowtab *ft = mk(1u << 16, NULL, NULL, NULL);   /* slice max(1024, 1024) */
+    bool is_new;
+    int dir;
+    const uint32_t n = 20000;
+    for (uint32_t i = 0; i < n; i++) {
+        struct pkt u = mkpkt(4, 17, "\x01", (uint16_t)(1024 + i), "\x02", 443, 0, 10);
+        u.src[2] = (uint8_t)(i >> 16);
+        struct flow *f = flowtab_get(ft, &u, 0, &is_new, &dir);
+        ck_assert(is_new);
+        ck_assert_ptr_eq(f, flowtab_get(ft, &u, 0, &is_new, &dir));
+    }
+    /* first call, no previous one to judge the rate by: the minimum slice */
+    ck_assert_uint_eq(flowtab_expire(ft, 100 * SEC, count_cb, &s), 1024);
+    /* 1 s later: 20000 * 1 s / 15 s (shortest timeout) = 1334 slots */
+    ck_assert_uint_eq(flowtab_expire(ft, 101 * SEC, count_cb, &s), 1334);
+    /* 15 s or more since the last call: the whole used range */
+    ck_assert_uint_eq(flowtab_expire(ft, 120 * SEC, count_cb, &s), n - 1024 - 1334);
+    ck_assert_uint_eq(flowtab_expire(ft, 121 * SEC, count_cb, &s), 0);
+    struct flowtab_stats st;
+    flowtab_get_stats(ft, &st);
+    ck_assert_uint_eq(st.active, 0);
+    ck_assert_uint_eq(st.expired, n);
+    ck_assert_int_eq(s.n[FLOWTAB_EXPIRED], (int)n);
+    flowtab_free(ft);
+
+    /* called once a second: nothing goes early, everything goes within timeout + 15 s */
+    ft = mk(1u << 16, NULL, NULL, NULL);
+    struct flow *slot0 = NULL;
+    for (uint32_t i = 0; i < n; i++) {
+        struct pkt u = mkpkt(4, 17, "\x01", (uint16_t)(1024 + i), "\x02", 443, 0, 10);
+        struct flow *f = flowtab_get(ft, &u, 0, &is_new, &dir);
+        if (i == 0)
+            slot0 = f;
+        ck_assert(f >= slot0 && f - slot0 == (ptrdiff_t)i);   /* bottom up */
+    }
+    size_t gone = 0;
+    for (uint64_t t = 1; t < 60; t++)
+        gone += flowtab_expire(ft, t * SEC, NULL, NULL);
+    ck_assert_uint_eq(gone, 0);
+    for (uint64_t t = 60; t <= 75; t++)
+        gone += flowtab_expire(ft, t * SEC, NULL, NULL);
+    ck_assert_uint_eq(gone, n);
+    /* flush empties it and the table starts over from the lowest slot */
+    struct pkt u = mkpkt(4, 17, "\x01", 999, "\x02", 443, 0, 10);
+    ck_assert_ptr_ne(flowtab_get(ft, &u, 80 * SEC, &is_new, &dir), NULL);
+    flowtab_flush(ft, count_cb, &s);
+    flowtab_get_stats(ft, &st);
+    ck_assert_uint_eq(st.active, 0);
+    u.sport = 998;
+    ck_assert_ptr_eq(flowtab_get(ft, &u, 81 * SEC, &is_new, &dir), slot0);
+    ck_assert(is_new);
+    flowtab_free(ft);
+}
+END_TEST
+
 START_TEST(reuse_flush_release)
 {
     struct seen s;
@@ -446,6 +508,7 @@ static Suite *flowtab_suite(void)
     tc = tcase_create("limits");
     tcase_add_test(tc, eviction_when_full);
     tcase_add_test(tc, idle_timeouts);
+    tcase_add_test(tc, incremental_expiry);
     tcase_add_test(tc, reuse_flush_release);
     tcase_add_test(tc, many_flows);
     suite_add_tcase(s, tc);
