@@ -57,19 +57,18 @@ struct nametrie {
 
 /* ---- suffix pre-filter (reverse tries) ----
  *
- * A blocked Bloom filter: every key sets NT_BLOOM_K bits inside one 64-byte line chosen by its
- * hash. The hash of a key is FNV-1a over its bytes from the last to the first, then a mixer, so
- * that one right-to-left pass over a query yields the hash of every suffix: a.b.ex.com gives
- * moc, moc.xe, ... in turn, and the label-boundary ones are probed. */
+ * A blocked Bloom filter: every key sets 8 bits inside one 64-byte line chosen by its hash,
+ * one in each 64-bit word of the line. The hash of a name folds in the hashes of its labels from
+ * the last to the first (each label hashed a word at a time), so that one right-to-left pass
+ * over a query yields the hash of every label-boundary suffix in turn (a.b.ex.com: com, ex.com,
+ * b.ex.com, a.b.ex.com), and each is the hash its key would have. */
 #ifndef NT_BLOOM_BITS_PER_KEY
 #define NT_BLOOM_BITS_PER_KEY 14
 #endif
-#ifndef NT_BLOOM_K
-#define NT_BLOOM_K 8
-#endif
 #define NT_SCREEN_MAX 32       /* label-boundary suffixes screened per query; more: no screen */
-#define NT_FNV_SEED 1469598103934665603ULL
-#define NT_FNV_PRIME 1099511628211ULL
+#define NT_SEED 0x243F6A8885A308D3ULL
+#define NT_K1 0x9E3779B97F4A7C15ULL
+#define NT_K2 0xC2B2AE3D27D4EB4FULL
 
 static inline uint64_t nt_mix(uint64_t h)
 {
@@ -81,30 +80,87 @@ static inline uint64_t nt_mix(uint64_t h)
     return h;
 }
 
+/* 8 bytes at p as a little-endian integer (the same on every host, so that a filter built and
+ * probed in one process agrees whatever the byte order). */
+static inline uint64_t nt_ld64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
+}
+
+/* Hash of one label p[0..n), a word at a time; bytes up to end are readable. */
+static inline uint64_t nt_label_hash(const uint8_t *p, size_t n, const uint8_t *end)
+{
+    uint64_t x = (uint64_t)(n + 1) * NT_K1;
+    for (; n >= 8; p += 8, n -= 8)
+        x = (x ^ nt_ld64(p)) * NT_K2;
+    if (n) {
+        uint64_t c = 0;
+        if (end - p >= 8) {
+            c = nt_ld64(p) & ((1ULL << (8 * n)) - 1);
+        } else {
+            for (size_t i = 0; i < n; i++)
+                c |= (uint64_t)p[i] << (8 * i);
+        }
+        x = (x ^ c) * NT_K2;
+    }
+    return x;
+}
+
+/* The suffix hash, before nt_mix: labels folded in from the last to the first. */
+static inline uint64_t nt_fold(uint64_t h, uint64_t label)
+{
+    return (h ^ label) * NT_K1 + (h >> 29);
+}
+
+/* Hash of a whole key, as nt_screen computes it for the suffix the key would equal. */
+static uint64_t nt_key_hash(const uint8_t *s, size_t len)
+{
+    uint64_t h = NT_SEED;
+    size_t b = len;
+    for (;;) {
+        size_t a = b;
+        while (a > 0 && s[a - 1] != '.')
+            a--;
+        h = nt_fold(h, nt_label_hash(s + a, b - a, s + len));
+        if (a == 0)
+            return nt_mix(h);
+        b = a - 1;
+    }
+}
+
 static inline uint32_t nt_line(uint64_t m, uint32_t nlines)
 {
     return (uint32_t)(((m >> 32) * (uint64_t)nlines) >> 32);
 }
 
-/* Bit positions inside the line by double hashing on the low 18 bits (the line index took the
- * high 32): b_j = h1 + j * h2 mod 512, h2 odd, so the K positions are distinct. */
+/* Split-block probing: one bit in each of the line's 8 words, its position from 6 bits of a
+ * second mix of the hash (the line index took the high 32 bits of the first). The test is 8
+ * independent shifts and ANDs, no loop-carried dependency and no branch. */
+static inline uint64_t bloom_pos(uint64_t m)
+{
+    uint64_t g = m * 0x9E3779B97F4A7C15ULL;
+    return g ^ (g >> 29);
+}
+
 static void bloom_set(uint64_t *line, uint64_t m)
 {
-    unsigned h1 = (unsigned)m & 511u, h2 = ((unsigned)(m >> 9) & 511u) | 1u;
-    for (unsigned j = 0; j < NT_BLOOM_K; j++) {
-        unsigned b = (h1 + j * h2) & 511u;
-        line[b >> 6] |= 1ULL << (b & 63);
-    }
+    uint64_t g = bloom_pos(m);
+    for (unsigned j = 0; j < 8; j++)
+        line[j] |= 1ULL << ((g >> (6 * j + 16)) & 63);
 }
 
 static inline bool bloom_test(const uint64_t *line, uint64_t m)
 {
-    unsigned h1 = (unsigned)m & 511u, h2 = ((unsigned)(m >> 9) & 511u) | 1u;
-    uint64_t ok = 1;
-    for (unsigned j = 0; j < NT_BLOOM_K; j++) {
-        unsigned b = (h1 + j * h2) & 511u;
-        ok &= line[b >> 6] >> (b & 63);
-    }
+    uint64_t g = bloom_pos(m);
+    uint64_t ok = (line[0] >> ((g >> 16) & 63)) & (line[1] >> ((g >> 22) & 63)) &
+                  (line[2] >> ((g >> 28) & 63)) & (line[3] >> ((g >> 34) & 63)) &
+                  (line[4] >> ((g >> 40) & 63)) & (line[5] >> ((g >> 46) & 63)) &
+                  (line[6] >> ((g >> 52) & 63)) & (line[7] >> ((g >> 58) & 63));
     return ok & 1;
 }
 
@@ -293,10 +349,7 @@ struct nametrie *nametrie_build(const char *pool, struct nametrie_key *keys, siz
         it[i] = (struct sitem){ h, (uint32_t)i, 0 };
         if (t->bloom) {
             const uint8_t *src = t->pool + k->off;
-            uint64_t fh = NT_FNV_SEED;
-            for (uint32_t j = k->len; j-- > 0;)
-                fh = (fh ^ src[j]) * NT_FNV_PRIME;
-            uint64_t m = nt_mix(fh);
+            uint64_t m = nt_key_hash(src, k->len);
             bloom_set(t->bloom + (size_t)nt_line(m, t->nlines) * 8, m);
         }
     }
@@ -485,21 +538,29 @@ static bool nt_screen(const struct nametrie *t, const char *q, size_t len, enum 
     uint32_t sl[NT_SCREEN_MAX];
     const uint64_t *ln[NT_SCREEN_MAX];
     unsigned nc = 0;
-    uint64_t h = NT_FNV_SEED;
-    for (size_t i = len; i-- > 0;) {
-        h = (h ^ (uint8_t)q[i]) * NT_FNV_PRIME;
-        if (i != 0 && (mode == NAMETRIE_EXACT || q[i - 1] != '.'))
-            continue;
-        if (nc == NT_SCREEN_MAX) {
-            *stop = len; /* too many labels to screen: let the walk decide */
-            return true;
+    const uint8_t *s = (const uint8_t *)q;
+    uint64_t h = NT_SEED;
+    size_t b = len;
+    for (;;) { /* label s[a..b), from the last */
+        size_t a = b;
+        while (a > 0 && s[a - 1] != '.')
+            a--;
+        h = nt_fold(h, nt_label_hash(s + a, b - a, s + len));
+        if (a < len && (a == 0 || mode == NAMETRIE_LABEL)) {
+            if (nc == NT_SCREEN_MAX) {
+                *stop = len; /* too many labels to screen: let the walk decide */
+                return true;
+            }
+            uint64_t m = nt_mix(h);
+            ln[nc] = t->bloom + (size_t)nt_line(m, t->nlines) * 8;
+            __builtin_prefetch(ln[nc]);
+            hm[nc] = m;
+            sl[nc] = (uint32_t)(len - a);
+            nc++;
         }
-        uint64_t m = nt_mix(h);
-        ln[nc] = t->bloom + (size_t)nt_line(m, t->nlines) * 8;
-        __builtin_prefetch(ln[nc]);
-        hm[nc] = m;
-        sl[nc] = (uint32_t)(len - i);
-        nc++;
+        if (a == 0)
+            break;
+        b = a - 1;
     }
     while (nc-- > 0) { /* longest suffix first */
         if (bloom_test(ln[nc], hm[nc])) {
