@@ -35,9 +35,9 @@
 #include "http.h"
 
 #define NOTICE_LISTEN_MAX 4
-#define NOTICE_H2_STREAMS 4       /* SETTINGS_MAX_CONCURRENT_STREAMS we announce */
-#define NOTICE_PATH_MAX 2048      /* bytes of an h2 :path kept (longer: cut) */
-#define NOTICE_ACCEPT_BUDGET 64   /* accepts per readiness event */
+#define NOTICE_H2_STREAMS 4     /* SETTINGS_MAX_CONCURRENT_STREAMS we announce */
+#define NOTICE_PATH_MAX 2048    /* bytes of an h2 :path kept (longer: cut) */
+#define NOTICE_ACCEPT_BUDGET 64 /* accepts per readiness event */
 #define NOTICE_EVENTS 64
 
 #define DEF_MAX_CONN 256u
@@ -140,7 +140,7 @@ static void wb_html(struct wbuf *w, const char *s, size_t n, size_t max)
         size_t k = utf8_seq(u + i, n - i, &cp);
         size_t step = k ? k : 1;
         if (i + step > max) {
-            wb_str(w, "\xe2\x80\xa6");  /* … */
+            wb_str(w, "\xe2\x80\xa6"); /* … */
             return;
         }
         if (k == 0 || cp_unsafe(cp)) {
@@ -164,8 +164,8 @@ static void wb_html(struct wbuf *w, const char *s, size_t n, size_t max)
 
 static bool unreserved(uint8_t c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_' || c == '~';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
 }
 
 /* Percent-encodes every byte but RFC 3986 unreserved ones. */
@@ -177,7 +177,7 @@ static void wb_pct(struct wbuf *w, const char *s, size_t n)
         if (unreserved(c)) {
             wb_put(w, &s[i], 1);
         } else {
-            char e[3] = { '%', hex[c >> 4], hex[c & 15] };
+            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
             wb_put(w, e, 3);
         }
     }
@@ -189,8 +189,8 @@ static bool order_ok(const char *o, size_t n)
         return false;
     for (size_t i = 0; i < n; i++) {
         uint8_t c = (uint8_t)o[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-'))
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+              c == '_' || c == '-'))
             return false;
     }
     return true;
@@ -212,8 +212,8 @@ static bool contact_url_ok(const char *s)
 {
     if (!header_safe(s, NOTICE_CONTACT_MAX))
         return false;
-    return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0 ||
-           strncmp(s, "mailto:", 7) == 0 || strncmp(s, "tel:", 4) == 0;
+    return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0 || strncmp(s, "mailto:", 7) == 0 ||
+           strncmp(s, "tel:", 4) == 0;
 }
 
 static size_t cstrlen(const char *s)
@@ -245,13 +245,12 @@ static const char PAGE_HEAD[] =
     "<p>Under Article 41-1 of the Law of the Republic of Kazakhstan “On Communications”.</p>\n"
     "</section>\n<dl>\n";
 
-static const char PAGE_CONTACT_DEFAULT[] =
-    "Байланыс операторыңыздың қолдау қызметіне хабарласыңыз. / "
-    "Обратитесь в службу поддержки вашего оператора связи. / "
-    "Contact your telecom operator's support service.";
+static const char PAGE_CONTACT_DEFAULT[] = "Байланыс операторыңыздың қолдау қызметіне хабарласыңыз. / "
+                                           "Обратитесь в службу поддержки вашего оператора связи. / "
+                                           "Contact your telecom operator's support service.";
 
-static void render_page(struct wbuf *w, const struct notice_config *cfg, const char *url,
-                        size_t url_len, const char *order, size_t order_len)
+static void render_page(struct wbuf *w, const struct notice_config *cfg, const char *url, size_t url_len,
+                        const char *order, size_t order_len)
 {
     wb_str(w, PAGE_HEAD);
     if (url && url_len) {
@@ -261,7 +260,7 @@ static void render_page(struct wbuf *w, const struct notice_config *cfg, const c
     }
     if (cfg && cfg->show_order && order && order_ok(order, order_len)) {
         wb_str(w, "<dt>Нұсқама / Предписание / Order</dt>\n<dd>");
-        wb_put(w, order, order_len);  /* [A-Za-z0-9._-] only: nothing to escape */
+        wb_put(w, order, order_len); /* [A-Za-z0-9._-] only: nothing to escape */
         wb_str(w, "</dd>\n");
     }
     wb_str(w, "<dt>Шағым беру / Куда обратиться / Where to complain</dt>\n<dd>");
@@ -280,11 +279,10 @@ static void render_page(struct wbuf *w, const struct notice_config *cfg, const c
     wb_str(w, "</dd>\n</dl>\n</main>\n</body>\n</html>\n");
 }
 
-size_t notice_render_page(char *buf, size_t cap, const struct notice_config *cfg,
-                          const char *blocked_url, size_t url_len, const char *order,
-                          size_t order_len)
+size_t notice_render_page(char *buf, size_t cap, const struct notice_config *cfg, const char *blocked_url,
+                          size_t url_len, const char *order, size_t order_len)
 {
-    struct wbuf w = { buf, cap, 0, false };
+    struct wbuf w = {buf, cap, 0, false};
     if (!buf)
         return 0;
     render_page(&w, cfg, blocked_url, url_len, order, order_len);
@@ -293,15 +291,14 @@ size_t notice_render_page(char *buf, size_t cap, const struct notice_config *cfg
 
 /* Status line, headers and the page; head_only leaves the body out (HEAD) but keeps its
  * Content-Length. Returns the length or 0 when it does not fit. */
-static size_t build_page_response(char *buf, size_t cap, unsigned status,
-                                  const struct notice_config *cfg, const char *url,
-                                  size_t url_len, const char *order, size_t order_len,
+static size_t build_page_response(char *buf, size_t cap, unsigned status, const struct notice_config *cfg,
+                                  const char *url, size_t url_len, const char *order, size_t order_len,
                                   bool keep_alive, bool head_only)
 {
-    struct wbuf count = { NULL, 0, 0, false };
+    struct wbuf count = {NULL, 0, 0, false};
     render_page(&count, cfg, url, url_len, order, order_len);
 
-    struct wbuf w = { buf, cap, 0, false };
+    struct wbuf w = {buf, cap, 0, false};
     if (status == 451)
         wb_str(&w, "HTTP/1.1 451 Unavailable For Legal Reasons\r\n");
     else
@@ -320,22 +317,22 @@ static size_t build_page_response(char *buf, size_t cap, unsigned status,
     return w.over ? 0 : w.len;
 }
 
-size_t notice_build_451(char *buf, size_t cap, const struct notice_config *cfg,
-                        const char *blocked_url, const char *order)
+size_t notice_build_451(char *buf, size_t cap, const struct notice_config *cfg, const char *blocked_url,
+                        const char *order)
 {
     if (!buf)
         return 0;
-    return build_page_response(buf, cap, 451, cfg, blocked_url, cstrlen(blocked_url), order,
-                               cstrlen(order), false, false);
+    return build_page_response(buf, cap, 451, cfg, blocked_url, cstrlen(blocked_url), order, cstrlen(order),
+                               false, false);
 }
 
-size_t notice_build_redirect(char *buf, size_t cap, const char *notice_url,
-                             const char *blocked_url, const char *order)
+size_t notice_build_redirect(char *buf, size_t cap, const char *notice_url, const char *blocked_url,
+                             const char *order)
 {
     if (!buf || !notice_url || !header_safe(notice_url, NOTICE_URL_MAX))
         return 0;
     char loc[NOTICE_URL_MAX + 3 * NOTICE_BLOCKED_URL_MAX + 3 * NOTICE_ORDER_MAX + 32];
-    struct wbuf l = { loc, sizeof(loc), 0, false };
+    struct wbuf l = {loc, sizeof(loc), 0, false};
     wb_str(&l, notice_url);
     char sep = strchr(notice_url, '?') ? '&' : '?';
     size_t ulen = cstrlen(blocked_url);
@@ -354,10 +351,10 @@ size_t notice_build_redirect(char *buf, size_t cap, const char *notice_url,
     if (l.over)
         return 0;
 
-    struct wbuf body = { NULL, 0, 0, false };
+    struct wbuf body = {NULL, 0, 0, false};
     for (int pass = 0; pass < 2; pass++) {
         struct wbuf *b = &body;
-        struct wbuf w = { buf, cap, 0, false };
+        struct wbuf w = {buf, cap, 0, false};
         if (pass == 1) {
             wb_str(&w, "HTTP/1.1 302 Found\r\nLocation: ");
             wb_put(&w, loc, l.len);
@@ -434,8 +431,7 @@ static void parse_target(const char *t, size_t n, size_t *path_len, struct query
             if (kl == 3 && memcmp(p, "url", 3) == 0) {
                 q->url_len = pct_decode(eq + 1, (size_t)(e - eq - 1), q->url, sizeof(q->url));
             } else if (kl == 5 && memcmp(p, "order", 5) == 0) {
-                q->order_len =
-                    pct_decode(eq + 1, (size_t)(e - eq - 1), q->order, sizeof(q->order));
+                q->order_len = pct_decode(eq + 1, (size_t)(e - eq - 1), q->order, sizeof(q->order));
                 q->has_order = true;
             }
         }
@@ -470,12 +466,12 @@ static bool head_find(const uint8_t *h, size_t len, const char *name, struct spa
         size_t s = i;
         while (i < len && h[i] != '\n')
             i++;
-        size_t e = i;  /* at '\n' or len */
+        size_t e = i; /* at '\n' or len */
         i++;
         if (e > s && h[e - 1] == '\r')
             e--;
         if (e == s)
-            break;  /* the empty line */
+            break; /* the empty line */
         const uint8_t *colon = memchr(h + s, ':', e - s);
         if (!colon || !span_ieq(h + s, (size_t)(colon - (h + s)), name))
             continue;
@@ -548,8 +544,8 @@ static long b64url_decode(struct span s, uint8_t *out, size_t cap)
 /* ---------------------------------------------------------------- server state */
 
 struct nstream {
-    int32_t id;              /* 0: free */
-    bool head;               /* HEAD request: no body */
+    int32_t id; /* 0: free */
+    bool head;  /* HEAD request: no body */
     bool bad_method;
     size_t hdr_bytes;
     size_t path_len;
@@ -559,11 +555,11 @@ struct nstream {
 };
 
 struct nconn {
-    int fd;                  /* -1: free */
+    int fd; /* -1: free */
     bool h2;
-    bool close_after;        /* close once out is drained */
-    uint32_t ev;             /* events registered with epoll */
-    uint64_t deadline;       /* CLOCK_MONOTONIC ms */
+    bool close_after;  /* close once out is drained */
+    uint32_t ev;       /* events registered with epoll */
+    uint64_t deadline; /* CLOCK_MONOTONIC ms */
     struct notice *n;
     nghttp2_session *h2s;
     uint8_t *in;
@@ -586,8 +582,8 @@ struct notice {
     unsigned n_open;
     uint8_t *inbufs;
     char *outbufs;
-    char scratch[NOTICE_RESPONSE_MAX];   /* h2 bodies are rendered here */
-    uint8_t rbuf[16384];                 /* h2 input, fed to nghttp2 at once */
+    char scratch[NOTICE_RESPONSE_MAX]; /* h2 bodies are rendered here */
+    uint8_t rbuf[16384];               /* h2 input, fed to nghttp2 at once */
     struct notice_counters c;
 };
 
@@ -616,7 +612,7 @@ static int copy_str(char *dst, size_t cap, const char *src, const char **field)
 
 struct notice *notice_new(const struct notice_config *cfg)
 {
-    struct notice_config def = { 0 };
+    struct notice_config def = {0};
     if (!cfg)
         cfg = &def;
     unsigned maxc = cfg->max_connections ? cfg->max_connections : DEF_MAX_CONN;
@@ -721,7 +717,7 @@ int notice_listen(struct notice *n, const char *addr)
         errno = e;
         goto sys;
     }
-    struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG_LISTEN | n->n_listen };
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = TAG_LISTEN | n->n_listen};
     if (epoll_ctl(n->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
         int e = errno;
         close(fd);
@@ -819,12 +815,12 @@ static void count_status(struct notice *n, unsigned status)
 }
 
 /* A small plain response (errors, 101) into k->out. */
-static void put_simple(struct nconn *k, unsigned status, const char *reason, bool keep_alive,
-                       bool head_only, const char *extra)
+static void put_simple(struct nconn *k, unsigned status, const char *reason, bool keep_alive, bool head_only,
+                       const char *extra)
 {
-    struct wbuf w = { k->out + k->out_len, NOTICE_RESPONSE_MAX - k->out_len, 0, false };
+    struct wbuf w = {k->out + k->out_len, NOTICE_RESPONSE_MAX - k->out_len, 0, false};
     char body[64];
-    struct wbuf b = { body, sizeof(body), 0, false };
+    struct wbuf b = {body, sizeof(body), 0, false};
     wb_uint(&b, status);
     wb_str(&b, " ");
     wb_str(&b, reason);
@@ -847,8 +843,7 @@ static void put_simple(struct nconn *k, unsigned status, const char *reason, boo
 
 /* ---------------------------------------------------------------- HTTP/2 */
 
-static ssize_t h2_send_cb(nghttp2_session *s, const uint8_t *data, size_t len, int flags,
-                          void *ud)
+static ssize_t h2_send_cb(nghttp2_session *s, const uint8_t *data, size_t len, int flags, void *ud)
 {
     (void)s, (void)flags;
     struct nconn *k = ud;
@@ -876,7 +871,7 @@ static int h2_begin_headers_cb(nghttp2_session *s, const nghttp2_frame *f, void 
     if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
         return 0;
     struct nstream *st = h2_stream_get(k, 0);
-    if (!st) {  /* nghttp2 refuses these itself once our SETTINGS are acked; counted when sent */
+    if (!st) { /* nghttp2 refuses these itself once our SETTINGS are acked; counted when sent */
         nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, f->hd.stream_id, NGHTTP2_REFUSED_STREAM);
         return 0;
     }
@@ -885,20 +880,19 @@ static int h2_begin_headers_cb(nghttp2_session *s, const nghttp2_frame *f, void 
     return 0;
 }
 
-static int h2_header_cb(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name,
-                        size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
-                        void *ud)
+static int h2_header_cb(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name, size_t namelen,
+                        const uint8_t *value, size_t valuelen, uint8_t flags, void *ud)
 {
     (void)s, (void)flags;
     struct nconn *k = ud;
     struct nstream *st = h2_stream_get(k, f->hd.stream_id);
     if (!st)
         return 0;
-    st->hdr_bytes += namelen + valuelen + 32;  /* RFC 9113 6.5.2 accounting */
+    st->hdr_bytes += namelen + valuelen + 32; /* RFC 9113 6.5.2 accounting */
     if (st->hdr_bytes > k->n->cfg.max_request_bytes) {
         k->n->c.closed_oversize++;
         st->id = 0;
-        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  /* resets the stream */
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets the stream */
     }
     if (namelen == 5 && memcmp(name, ":path", 5) == 0) {
         st->path_len = valuelen < NOTICE_PATH_MAX ? valuelen : NOTICE_PATH_MAX;
@@ -916,7 +910,7 @@ static size_t h2_body(struct nconn *k, struct nstream *st)
 {
     struct notice *n = k->n;
     if (st->status != 200) {
-        struct wbuf w = { n->scratch, sizeof(n->scratch), 0, false };
+        struct wbuf w = {n->scratch, sizeof(n->scratch), 0, false};
         wb_uint(&w, st->status);
         wb_str(&w, st->status == 404 ? " Not Found\n" : " Method Not Allowed\n");
         return w.len;
@@ -928,8 +922,8 @@ static size_t h2_body(struct nconn *k, struct nstream *st)
                               q.order_len);
 }
 
-static ssize_t h2_read_cb(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
-                          uint32_t *dflags, nghttp2_data_source *src, void *ud)
+static ssize_t h2_read_cb(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len, uint32_t *dflags,
+                          nghttp2_data_source *src, void *ud)
 {
     (void)s, (void)src;
     struct nconn *k = ud;
@@ -960,24 +954,21 @@ static int h2_respond(struct nconn *k, struct nstream *st)
     if (st->status == 200 && q.has_order && !order_ok(q.order, q.order_len))
         n->c.bad_order++;
     char status[4], clen[24];
-    struct wbuf ws = { status, sizeof(status), 0, false };
+    struct wbuf ws = {status, sizeof(status), 0, false};
     wb_uint(&ws, st->status);
     size_t total = h2_body(k, st);
-    struct wbuf wc = { clen, sizeof(clen), 0, false };
+    struct wbuf wc = {clen, sizeof(clen), 0, false};
     wb_uint(&wc, total);
-    const char *ctype =
-        st->status == 200 ? "text/html; charset=utf-8" : "text/plain; charset=utf-8";
-#define NV(a, b, bl) { (uint8_t *)(a), (uint8_t *)(b), sizeof(a) - 1, (bl), NGHTTP2_NV_FLAG_NONE }
+    const char *ctype = st->status == 200 ? "text/html; charset=utf-8" : "text/plain; charset=utf-8";
+#define NV(a, b, bl) {(uint8_t *)(a), (uint8_t *)(b), sizeof(a) - 1, (bl), NGHTTP2_NV_FLAG_NONE}
     nghttp2_nv hdrs[] = {
-        NV(":status", status, ws.len),
-        NV("content-type", ctype, strlen(ctype)),
-        NV("content-length", clen, wc.len),
-        NV("cache-control", "no-store", 8),
+        NV(":status", status, ws.len),      NV("content-type", ctype, strlen(ctype)),
+        NV("content-length", clen, wc.len), NV("cache-control", "no-store", 8),
         NV("allow", "GET, HEAD", 9),
     };
 #undef NV
     size_t nh = st->status == 405 ? 5 : 4;
-    nghttp2_data_provider dp = { .source.ptr = NULL, .read_callback = h2_read_cb };
+    nghttp2_data_provider dp = {.source.ptr = NULL, .read_callback = h2_read_cb};
     st->body_off = 0;
     n->c.requests_h2++;
     count_status(n, st->status);
@@ -1037,8 +1028,8 @@ static int h2_start(struct nconn *k)
     for (unsigned i = 0; i < NOTICE_H2_STREAMS; i++)
         k->st[i].id = 0;
     nghttp2_settings_entry iv[] = {
-        { NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, NOTICE_H2_STREAMS },
-        { NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, k->n->cfg.max_request_bytes },
+        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, NOTICE_H2_STREAMS},
+        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, k->n->cfg.max_request_bytes},
     };
     k->h2 = true;
     return nghttp2_submit_settings(k->h2s, NGHTTP2_FLAG_NONE, iv, ARRAY_LEN(iv)) == 0 ? 0 : -EIO;
@@ -1065,18 +1056,17 @@ static void h1_answer(struct nconn *k, const struct http_req *r)
     struct notice *n = k->n;
     n->c.requests_h1++;
     bool v11 = r->version.len == 8 && memcmp(r->version.p, "HTTP/1.1", 8) == 0;
-    struct span conn = { NULL, 0 };
+    struct span conn = {NULL, 0};
     bool has_conn = head_find(k->in, r->head_len, "connection", &conn);
-    bool keep = v11 ? !(has_conn && list_has(conn, "close"))
-                    : (has_conn && list_has(conn, "keep-alive"));
+    bool keep = v11 ? !(has_conn && list_has(conn, "close")) : (has_conn && list_has(conn, "keep-alive"));
     if ((r->has_content_length && r->content_length > 0) || r->chunked)
-        keep = false;  /* bodies are not read: answer, then close */
+        keep = false; /* bodies are not read: answer, then close */
     bool head = r->method.len == 4 && memcmp(r->method.p, "HEAD", 4) == 0;
     bool get = r->method.len == 3 && memcmp(r->method.p, "GET", 3) == 0;
 
     const char *tp = (const char *)r->target.p;
     size_t tl = r->target.len;
-    if (r->abs_authority.len) {  /* absolute-form (a proxy-style request) */
+    if (r->abs_authority.len) { /* absolute-form (a proxy-style request) */
         tp = (const char *)r->abs_path.p;
         tl = r->abs_path.len;
     }
@@ -1114,7 +1104,7 @@ static void h1_answer(struct nconn *k, const struct http_req *r)
                 memcpy(k->out, sw, sizeof(sw) - 1);
                 k->out_len = sizeof(sw) - 1;
                 n->c.upgrades_h2c++;
-                n->c.requests_h1--;  /* counted as an h2 stream by h2_respond */
+                n->c.requests_h1--; /* counted as an h2 stream by h2_respond */
                 if (h2_respond(k, st) == 0)
                     return;
             }
@@ -1128,8 +1118,8 @@ static void h1_answer(struct nconn *k, const struct http_req *r)
     if (q.has_order && !order_ok(q.order, q.order_len))
         n->c.bad_order++;
     count_status(n, 200);
-    size_t len = build_page_response(k->out + k->out_len, NOTICE_RESPONSE_MAX - k->out_len, 200,
-                                     &n->cfg, q.url, q.url_len, q.order, q.order_len, keep, head);
+    size_t len = build_page_response(k->out + k->out_len, NOTICE_RESPONSE_MAX - k->out_len, 200, &n->cfg,
+                                     q.url, q.url_len, q.order, q.order_len, keep, head);
     k->out_len += len;
     if (!keep)
         k->close_after = true;
@@ -1203,7 +1193,7 @@ static void conn_events(struct nconn *k)
     if (pending)
         ev |= EPOLLOUT;
     if (ev != k->ev) {
-        struct epoll_event e = { .events = ev, .data.u64 = (uint64_t)(k - k->n->conns) };
+        struct epoll_event e = {.events = ev, .data.u64 = (uint64_t)(k - k->n->conns)};
         epoll_ctl(k->n->ep, EPOLL_CTL_MOD, k->fd, &e);
         k->ev = ev;
     }
@@ -1335,7 +1325,7 @@ static void do_accept(struct notice *n, int lfd)
         k->in_len = k->out_len = k->out_off = 0;
         k->deadline = now_ms() + n->cfg.idle_timeout_ms;
         k->ev = EPOLLIN;
-        struct epoll_event e = { .events = k->ev, .data.u64 = (uint64_t)(k - n->conns) };
+        struct epoll_event e = {.events = k->ev, .data.u64 = (uint64_t)(k - n->conns)};
         if (epoll_ctl(n->ep, EPOLL_CTL_ADD, fd, &e) < 0) {
             n->c.io_errors++;
             close(fd);

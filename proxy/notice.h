@@ -22,43 +22,43 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define NOTICE_ORDER_MAX 64          /* order ids: [A-Za-z0-9._-]{1,64}, anything else dropped */
-#define NOTICE_BLOCKED_URL_MAX 512   /* bytes of the blocked URL kept (longer: cut, with "...") */
-#define NOTICE_CONTACT_MAX 512       /* bytes of contact text / contact URL kept */
-#define NOTICE_URL_MAX 1024          /* bytes of the notice URL itself (302 target) */
-#define NOTICE_RESPONSE_MAX 16384    /* any complete response fits in this many bytes */
+#define NOTICE_ORDER_MAX 64        /* order ids: [A-Za-z0-9._-]{1,64}, anything else dropped */
+#define NOTICE_BLOCKED_URL_MAX 512 /* bytes of the blocked URL kept (longer: cut, with "...") */
+#define NOTICE_CONTACT_MAX 512     /* bytes of contact text / contact URL kept */
+#define NOTICE_URL_MAX 1024        /* bytes of the notice URL itself (302 target) */
+#define NOTICE_RESPONSE_MAX 16384  /* any complete response fits in this many bytes */
 
 /* Plain configuration, filled by the config table (common/config.c) or by hand. Strings are
  * borrowed: notice_new() copies what it keeps. Zero/NULL fields take the defaults shown. */
 struct notice_config {
-    const char *url;              /* notice.url: public URL of this page (Link rel=blocked-by);
-                                     NULL: no Link header */
-    bool show_order;              /* notice.show_order: print ?order= on the page (false) */
-    const char *contact;          /* notice.contact: where to complain, plain text (UTF-8);
-                                     NULL: built-in text naming the operator's support line */
-    const char *contact_url;      /* notice.contact_url: http(s)/mailto link; NULL: none */
-    unsigned max_connections;     /* notice.max_connections: 1..65536 (256) */
-    unsigned idle_timeout_ms;     /* notice.idle_timeout_ms: 10..3600000 (10000) */
-    unsigned max_request_bytes;   /* notice.max_request_bytes: head cap, 512..65536 (8192) */
+    const char *url;            /* notice.url: public URL of this page (Link rel=blocked-by);
+                                   NULL: no Link header */
+    bool show_order;            /* notice.show_order: print ?order= on the page (false) */
+    const char *contact;        /* notice.contact: where to complain, plain text (UTF-8);
+                                   NULL: built-in text naming the operator's support line */
+    const char *contact_url;    /* notice.contact_url: http(s)/mailto link; NULL: none */
+    unsigned max_connections;   /* notice.max_connections: 1..65536 (256) */
+    unsigned idle_timeout_ms;   /* notice.idle_timeout_ms: 10..3600000 (10000) */
+    unsigned max_request_bytes; /* notice.max_request_bytes: head cap, 512..65536 (8192) */
 };
 
 struct notice;
 
 struct notice_counters {
-    uint64_t accepted;            /* connections taken into the pool */
-    uint64_t refused;             /* connections refused: pool full (max_connections) */
-    uint64_t closed_idle;         /* closed by the idle/header timeout */
-    uint64_t closed_oversize;     /* request head over max_request_bytes (431 sent) */
-    uint64_t bad_request;         /* unparseable request (400 sent), h2 protocol errors */
-    uint64_t bad_order;           /* ?order= present but not [A-Za-z0-9._-]{1,64}: not shown */
-    uint64_t requests_h1;         /* requests answered over HTTP/1.x */
-    uint64_t requests_h2;         /* streams answered over HTTP/2 */
-    uint64_t upgrades_h2c;        /* HTTP/1.1 Upgrade: h2c accepted */
-    uint64_t h2_streams_refused;  /* streams over SETTINGS_MAX_CONCURRENT_STREAMS (4) */
+    uint64_t accepted;           /* connections taken into the pool */
+    uint64_t refused;            /* connections refused: pool full (max_connections) */
+    uint64_t closed_idle;        /* closed by the idle/header timeout */
+    uint64_t closed_oversize;    /* request head over max_request_bytes (431 sent) */
+    uint64_t bad_request;        /* unparseable request (400 sent), h2 protocol errors */
+    uint64_t bad_order;          /* ?order= present but not [A-Za-z0-9._-]{1,64}: not shown */
+    uint64_t requests_h1;        /* requests answered over HTTP/1.x */
+    uint64_t requests_h2;        /* streams answered over HTTP/2 */
+    uint64_t upgrades_h2c;       /* HTTP/1.1 Upgrade: h2c accepted */
+    uint64_t h2_streams_refused; /* streams over SETTINGS_MAX_CONCURRENT_STREAMS (4) */
     uint64_t status_200;
     uint64_t status_404;
     uint64_t status_405;
-    uint64_t io_errors;           /* read/write/accept failures other than EAGAIN */
+    uint64_t io_errors; /* read/write/accept failures other than EAGAIN */
 };
 
 /* ---------------------------------------------------------------- pure builders */
@@ -69,9 +69,8 @@ struct notice_counters {
  * cfg->show_order and it is [A-Za-z0-9._-]{1,64}. cfg may be NULL (defaults).
  * Returns the body length, or 0 when it does not fit in cap (then buf holds nothing useful).
  * No allocation. */
-size_t notice_render_page(char *buf, size_t cap, const struct notice_config *cfg,
-                          const char *blocked_url, size_t url_len, const char *order,
-                          size_t order_len);
+size_t notice_render_page(char *buf, size_t cap, const struct notice_config *cfg, const char *blocked_url,
+                          size_t url_len, const char *order, size_t order_len);
 
 /* Writes a complete "HTTP/1.1 302 Found" response: Location: notice_url + "?url=...&order=..."
  * (or "&url=" when notice_url already has a query), both values percent-encoded (all but
@@ -81,8 +80,8 @@ size_t notice_render_page(char *buf, size_t cap, const struct notice_config *cfg
  * Returns the response length, or 0 when notice_url is NULL, longer than NOTICE_URL_MAX or
  * holds bytes outside 0x21..0x7e (header injection), or when it does not fit in cap.
  * cap >= NOTICE_RESPONSE_MAX always fits. Pure; no allocation. */
-size_t notice_build_redirect(char *buf, size_t cap, const char *notice_url,
-                             const char *blocked_url, const char *order);
+size_t notice_build_redirect(char *buf, size_t cap, const char *notice_url, const char *blocked_url,
+                             const char *order);
 
 /* Writes a complete "HTTP/1.1 451 Unavailable For Legal Reasons" response (RFC 7725) whose
  * body is notice_render_page(cfg, blocked_url, order), with Link: <cfg->url>; rel="blocked-by"
@@ -90,8 +89,8 @@ size_t notice_build_redirect(char *buf, size_t cap, const char *notice_url,
  * no-store. blocked_url and order are NUL-terminated or NULL; cfg may be NULL.
  * Returns the response length or 0 when it does not fit in cap (cap >= NOTICE_RESPONSE_MAX
  * always fits). Pure; no allocation. */
-size_t notice_build_451(char *buf, size_t cap, const struct notice_config *cfg,
-                        const char *blocked_url, const char *order);
+size_t notice_build_451(char *buf, size_t cap, const struct notice_config *cfg, const char *blocked_url,
+                        const char *order);
 
 /* ---------------------------------------------------------------- server */
 

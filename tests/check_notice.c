@@ -52,7 +52,7 @@ static bool utf8_valid(const char *s, size_t n)
                 return false;
             cp = cp << 6 | (u[i + j] & 0x3f);
         }
-        static const uint32_t min[] = { 0, 0, 0x80, 0x800, 0x10000 };
+        static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
         if (cp < min[k] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
             return false;
         i += k;
@@ -107,8 +107,9 @@ START_TEST(redirect_exact)
     size_t bl;
     const char *body = check_framing(buf, n, &bl);
     ck_assert(utf8_valid(body, bl));
-    ck_assert(has(body, bl, "href=\"http://notice.example/blocked?url=http%3A%2F%2Fbad.example"
-                            "%2Fa%20b%3Fc%3Dd%26e%3D%D1%84&amp;order=KZ-2024.001_a\""));
+    ck_assert(has(body, bl,
+                  "href=\"http://notice.example/blocked?url=http%3A%2F%2Fbad.example"
+                  "%2Fa%20b%3Fc%3Dd%26e%3D%D1%84&amp;order=KZ-2024.001_a\""));
 }
 END_TEST
 
@@ -127,16 +128,14 @@ START_TEST(redirect_bad_notice_url)
 {
     ck_assert_uint_eq(notice_build_redirect(buf, sizeof(buf), NULL, "x", "1"), 0);
     ck_assert_uint_eq(notice_build_redirect(buf, sizeof(buf), "", "x", "1"), 0);
-    ck_assert_uint_eq(notice_build_redirect(buf, sizeof(buf), "http://a/\r\nSet-Cookie: a=b", "x",
-                                            "1"),
-                      0);
+    ck_assert_uint_eq(notice_build_redirect(buf, sizeof(buf), "http://a/\r\nSet-Cookie: a=b", "x", "1"), 0);
     ck_assert_uint_eq(notice_build_redirect(buf, sizeof(buf), "http://a/ b", "x", "1"), 0);
     ck_assert_uint_eq(notice_build_redirect(buf, sizeof(buf), "http://a/\xd1\x84", "x", "1"), 0);
     char longu[NOTICE_URL_MAX + 2];
     memset(longu, 'a', sizeof(longu) - 1);
     longu[sizeof(longu) - 1] = 0;
     ck_assert_uint_eq(notice_build_redirect(buf, sizeof(buf), longu, "x", "1"), 0);
-    longu[NOTICE_URL_MAX] = 0;  /* exactly the cap: accepted */
+    longu[NOTICE_URL_MAX] = 0; /* exactly the cap: accepted */
     ck_assert_uint_gt(notice_build_redirect(buf, sizeof(buf), longu, "x", "1"), 0);
 }
 END_TEST
@@ -146,8 +145,8 @@ static const char *hostile_orders[] = {
     "a\r\nSet-Cookie: x=1",
     "a b",
     "a%0d%0a",
-    "\xd0\xb0",  /* Cyrillic a */
-    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",  /* 65 */
+    "\xd0\xb0",                                                          /* Cyrillic a */
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", /* 65 */
     "a\"b",
     "a&b=c",
 };
@@ -170,8 +169,9 @@ START_TEST(redirect_hostile_url_encoded)
     size_t n = notice_build_redirect(buf, sizeof(buf), "http://n.example/", u, "O-1");
     size_t bl;
     const char *body = check_framing(buf, n, &bl);
-    ck_assert(has(buf, n, "url=http%3A%2F%2Fx%2F%0D%0ASet-Cookie%3A%20a%3D1%0D%0A%0D%0A%3Cscript"
-                          "%3E%22%27%01%FF&order=O-1\r\n"));
+    ck_assert(has(buf, n,
+                  "url=http%3A%2F%2Fx%2F%0D%0ASet-Cookie%3A%20a%3D1%0D%0A%0D%0A%3Cscript"
+                  "%3E%22%27%01%FF&order=O-1\r\n"));
     ck_assert(!has(buf, n, "\r\nSet-Cookie"));
     ck_assert(!has(body, bl, "<script"));
     ck_assert(utf8_valid(body, bl));
@@ -217,7 +217,7 @@ END_TEST
 
 START_TEST(page_451_exact_head)
 {
-    struct notice_config cfg = { .url = "https://notice.example/blocked", .show_order = true };
+    struct notice_config cfg = {.url = "https://notice.example/blocked", .show_order = true};
     size_t n = notice_build_451(buf, sizeof(buf), &cfg, "http://bad.example/x", "ORD-7");
     static const char head[] = "HTTP/1.1 451 Unavailable For Legal Reasons\r\n"
                                "Content-Type: text/html; charset=utf-8\r\n"
@@ -246,9 +246,9 @@ START_TEST(page_451_no_link_without_url)
     size_t n = notice_build_451(buf, sizeof(buf), NULL, NULL, "ORD-7");
     ck_assert_uint_gt(n, 0);
     ck_assert(!has(buf, n, "Link:"));
-    ck_assert(!has(buf, n, "ORD-7"));  /* show_order defaults to false */
+    ck_assert(!has(buf, n, "ORD-7")); /* show_order defaults to false */
     ck_assert(!has(buf, n, "Resource</dt>"));
-    struct notice_config cfg = { .url = "http://a/\r\nX: y" };
+    struct notice_config cfg = {.url = "http://a/\r\nX: y"};
     n = notice_build_451(buf, sizeof(buf), &cfg, NULL, NULL);
     ck_assert(!has(buf, n, "Link:"));
 }
@@ -256,19 +256,28 @@ END_TEST
 
 struct esc_case {
     const char *in;
-    const char *shown;  /* what must appear inside <code>...</code> */
+    const char *shown; /* what must appear inside <code>...</code> */
 };
 
 static const struct esc_case esc_cases[] = {
-    { "<script>alert('x')</script>\"&", "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&quot;&amp;" },
-    { "a\xff" "b", "a\xef\xbf\xbd" "b" },                      /* invalid byte */
-    { "a\xc0\xaf" "b", "a\xef\xbf\xbd\xef\xbf\xbd" "b" },      /* overlong '/' */
-    { "a\xed\xa0\x80", "a\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },  /* surrogate */
-    { "a\xe2\x82", "a\xef\xbf\xbd\xef\xbf\xbd" },              /* cut sequence */
-    { "a\xe2\x80\xae" "gpj.exe", "a\xef\xbf\xbd" "gpj.exe" },  /* U+202E RLO */
-    { "a\r\n\x1b[31m", "a\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd[31m" },
-    { "a\xc2\x85", "a\xef\xbf\xbd" },                          /* C1 NEL */
-    { "пример.қаз/ё", "пример.қаз/ё" },
+    {"<script>alert('x')</script>\"&", "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&quot;&amp;"},
+    {"a\xff"
+     "b",
+     "a\xef\xbf\xbd"
+     "b"}, /* invalid byte */
+    {"a\xc0\xaf"
+     "b",
+     "a\xef\xbf\xbd\xef\xbf\xbd"
+     "b"},                                                      /* overlong '/' */
+    {"a\xed\xa0\x80", "a\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* surrogate */
+    {"a\xe2\x82", "a\xef\xbf\xbd\xef\xbf\xbd"},                 /* cut sequence */
+    {"a\xe2\x80\xae"
+     "gpj.exe",
+     "a\xef\xbf\xbd"
+     "gpj.exe"}, /* U+202E RLO */
+    {"a\r\n\x1b[31m", "a\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd[31m"},
+    {"a\xc2\x85", "a\xef\xbf\xbd"}, /* C1 NEL */
+    {"пример.қаз/ё", "пример.қаз/ё"},
 };
 
 START_TEST(page_escapes_url)
@@ -286,7 +295,7 @@ END_TEST
 
 START_TEST(page_hostile_order)
 {
-    struct notice_config cfg = { .show_order = true };
+    struct notice_config cfg = {.show_order = true};
     const char *o = hostile_orders[_i];
     size_t n = notice_render_page(buf, sizeof(buf), &cfg, "u", 1, o, strlen(o));
     ck_assert_uint_gt(n, 0);
@@ -303,7 +312,7 @@ START_TEST(page_long_url_cut_at_char)
 {
     char u[3001];
     for (size_t i = 0; i + 1 < sizeof(u); i += 2)
-        memcpy(u + i, "\xd1\x84", 2);  /* ф */
+        memcpy(u + i, "\xd1\x84", 2); /* ф */
     u[sizeof(u) - 1] = 'x';
     /* offset by one byte so the cap falls inside a character */
     size_t n = notice_render_page(buf, sizeof(buf), NULL, u + 1, sizeof(u) - 1, NULL, 0);
@@ -314,14 +323,14 @@ START_TEST(page_long_url_cut_at_char)
     ck_assert(c && e);
     size_t shown = (size_t)(e - c) - 6;
     ck_assert_uint_le(shown, NOTICE_BLOCKED_URL_MAX + 3 + 3);
-    ck_assert(has(c, shown + 6, "\xe2\x80\xa6"));  /* … marks the cut */
+    ck_assert(has(c, shown + 6, "\xe2\x80\xa6")); /* … marks the cut */
 }
 END_TEST
 
 START_TEST(page_contact)
 {
-    struct notice_config cfg = { .contact = "support@op.kz <8-800> & \"x\"",
-                                 .contact_url = "https://op.kz/complain?a=1&b=\"2\"" };
+    struct notice_config cfg = {.contact = "support@op.kz <8-800> & \"x\"",
+                                .contact_url = "https://op.kz/complain?a=1&b=\"2\""};
     size_t n = notice_render_page(buf, sizeof(buf), &cfg, NULL, 0, NULL, 0);
     ck_assert(has(buf, n, "support@op.kz &lt;8-800&gt; &amp; &quot;x&quot;"));
     ck_assert(has(buf, n, "<a href=\"https://op.kz/complain?a=1&amp;b=&quot;2&quot;\">"));
@@ -336,8 +345,8 @@ END_TEST
 /* The largest inputs the caps allow still fit in NOTICE_RESPONSE_MAX. */
 START_TEST(worst_case_fits)
 {
-    static char contact[NOTICE_CONTACT_MAX + 1], curl_[NOTICE_CONTACT_MAX + 1],
-        url[NOTICE_URL_MAX + 1], blocked[NOTICE_BLOCKED_URL_MAX * 4];
+    static char contact[NOTICE_CONTACT_MAX + 1], curl_[NOTICE_CONTACT_MAX + 1], url[NOTICE_URL_MAX + 1],
+        blocked[NOTICE_BLOCKED_URL_MAX * 4];
     memset(contact, '"', NOTICE_CONTACT_MAX);
     memcpy(curl_, "https://", 8);
     memset(curl_ + 8, '"', NOTICE_CONTACT_MAX - 8);
@@ -346,8 +355,7 @@ START_TEST(worst_case_fits)
     char order[NOTICE_ORDER_MAX + 1];
     memset(order, '9', NOTICE_ORDER_MAX);
     order[NOTICE_ORDER_MAX] = 0;
-    struct notice_config cfg = { .url = url, .contact = contact, .contact_url = curl_,
-                                 .show_order = true };
+    struct notice_config cfg = {.url = url, .contact = contact, .contact_url = curl_, .show_order = true};
     size_t n = notice_build_451(buf, sizeof(buf), &cfg, blocked, order);
     ck_assert_uint_gt(n, 0);
     memset(blocked, '\xff', sizeof(blocked) - 1);
@@ -364,7 +372,7 @@ END_TEST
 START_TEST(page_451_every_cap)
 {
     static char full[NOTICE_RESPONSE_MAX], part[NOTICE_RESPONSE_MAX];
-    struct notice_config cfg = { .url = "http://n/", .show_order = true };
+    struct notice_config cfg = {.url = "http://n/", .show_order = true};
     size_t n = notice_build_451(full, sizeof(full), &cfg, "http://x/<ф>", "O-1");
     ck_assert_uint_gt(n, 0);
     for (size_t cap = 0; cap <= n; cap++) {
@@ -381,12 +389,8 @@ END_TEST
 START_TEST(config_rejected)
 {
     struct notice_config bad[] = {
-        { .max_request_bytes = 100 },
-        { .max_request_bytes = 70000 },
-        { .idle_timeout_ms = 5 },
-        { .max_connections = 70000 },
-        { .url = "http://a/ b" },
-        { .contact_url = "javascript:alert(1)" },
+        {.max_request_bytes = 100}, {.max_request_bytes = 70000}, {.idle_timeout_ms = 5},
+        {.max_connections = 70000}, {.url = "http://a/ b"},       {.contact_url = "javascript:alert(1)"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         errno = 0;
@@ -497,7 +501,7 @@ static size_t count_of(const char *hay, size_t n, const char *needle)
 
 START_TEST(live_curl_http11)
 {
-    struct notice_config cfg = { .show_order = true, .contact = "call 1414" };
+    struct notice_config cfg = {.show_order = true, .contact = "call 1414"};
     live_start(&cfg);
     const char *r = run(CURL "-o %s/body -D %s/head -w '%%{http_code} %%{http_version}' "
                              "'http://127.0.0.1:%u/blocked?url=http%%3A%%2F%%2Fbad.example%%2F%%3Cx%%3E"
@@ -523,8 +527,7 @@ START_TEST(live_curl_http11)
             port, port);
     ck_assert_str_eq(r, "200\n200\n");
     /* HEAD, 404, 405 */
-    r = run(CURL "-I -o /dev/null -w '%%{http_code} %%{size_download}' http://127.0.0.1:%u/",
-            port);
+    r = run(CURL "-I -o /dev/null -w '%%{http_code} %%{size_download}' http://127.0.0.1:%u/", port);
     ck_assert_str_eq(r, "200 0");
     r = run(CURL "-o /dev/null -w '%%{http_code}' http://127.0.0.1:%u/etc/passwd", port);
     ck_assert_str_eq(r, "404");
@@ -532,7 +535,7 @@ START_TEST(live_curl_http11)
     ck_assert_str_eq(r, "405");
     struct notice_counters c;
     live_stop(&c, NULL);
-    ck_assert_uint_eq(c.accepted, 5);  /* the two-URL run reused its connection */
+    ck_assert_uint_eq(c.accepted, 5); /* the two-URL run reused its connection */
     ck_assert_uint_eq(c.requests_h1, 6);
     ck_assert_uint_eq(c.status_200, 4);
     ck_assert_uint_eq(c.status_404, 1);
@@ -543,7 +546,7 @@ END_TEST
 
 START_TEST(live_curl_h2c)
 {
-    struct notice_config cfg = { .show_order = true };
+    struct notice_config cfg = {.show_order = true};
     live_start(&cfg);
     const char *r = run(CURL "--http2-prior-knowledge -o %s/body -w '%%{http_code} "
                              "%%{http_version}' 'http://127.0.0.1:%u/blocked?order=A.1&url=b.kz'",
@@ -618,7 +621,7 @@ static int tcp_connect(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     ck_assert_int_ge(fd, 0);
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
     return fd;
@@ -635,7 +638,7 @@ static size_t read_some(int fd, char *out, size_t cap, int timeout_ms, bool *eof
     size_t n = 0;
     *eof = false;
     while (n < cap) {
-        struct pollfd p = { .fd = fd, .events = POLLIN };
+        struct pollfd p = {.fd = fd, .events = POLLIN};
         if (poll(&p, 1, timeout_ms) <= 0)
             break;
         ssize_t r = recv(fd, out + n, cap - n, 0);
@@ -648,7 +651,6 @@ static size_t read_some(int fd, char *out, size_t cap, int timeout_ms, bool *eof
     return n;
 }
 
-
 START_TEST(live_pipelined_keepalive)
 {
     live_start(NULL);
@@ -660,10 +662,10 @@ START_TEST(live_pipelined_keepalive)
     static char in[65536];
     bool eof;
     size_t n = read_some(fd, in, sizeof(in), 500, &eof);
-    ck_assert(!eof);  /* keep-alive: still open */
+    ck_assert(!eof); /* keep-alive: still open */
     ck_assert_uint_eq(count_of(in, n, "HTTP/1.1 200 OK\r\n"), 2);
     ck_assert_uint_eq(count_of(in, n, "HTTP/1.1 404 Not Found\r\n"), 1);
-    ck_assert_uint_eq(count_of(in, n, "<!DOCTYPE html>"), 1);  /* HEAD had no body */
+    ck_assert_uint_eq(count_of(in, n, "<!DOCTYPE html>"), 1); /* HEAD had no body */
     ck_assert(strncmp(in + n - 10, "Not Found\n", 10) == 0);
     /* HTTP/1.0 without keep-alive: answered, then closed */
     send_all(fd, "GET / HTTP/1.0\r\n\r\n", 18);
@@ -689,13 +691,13 @@ END_TEST
 
 START_TEST(live_oversize_head)
 {
-    struct notice_config cfg = { .max_request_bytes = 1024 };
+    struct notice_config cfg = {.max_request_bytes = 1024};
     live_start(&cfg);
     int fd = tcp_connect();
     static char req[4096];
     memcpy(req, "GET / HTTP/1.1\r\nX-Long: ", 24);
     memset(req + 24, 'a', sizeof(req) - 24);
-    (void)send(fd, req, sizeof(req), MSG_NOSIGNAL);  /* may be cut short by the close */
+    (void)send(fd, req, sizeof(req), MSG_NOSIGNAL); /* may be cut short by the close */
     static char in[4096];
     bool eof;
     size_t n = read_some(fd, in, sizeof(in), 2000, &eof);
@@ -728,7 +730,7 @@ static uint64_t mono_ms(void)
 
 START_TEST(live_slowloris)
 {
-    struct notice_config cfg = { .idle_timeout_ms = 300 };
+    struct notice_config cfg = {.idle_timeout_ms = 300};
     live_start(&cfg);
     int fd = tcp_connect();
     uint64_t t0 = mono_ms();
@@ -738,7 +740,7 @@ START_TEST(live_slowloris)
     for (int i = 0; i < 60 && !closed; i++) {
         if (send(fd, "X", 1, MSG_NOSIGNAL) != 1)
             closed = true;
-        struct pollfd p = { .fd = fd, .events = POLLIN };
+        struct pollfd p = {.fd = fd, .events = POLLIN};
         if (poll(&p, 1, 50) > 0) {
             char b[16];
             if (recv(fd, b, sizeof(b), 0) <= 0)
@@ -746,8 +748,7 @@ START_TEST(live_slowloris)
         }
     }
     uint64_t took = mono_ms() - t0;
-    ck_assert_msg(closed, "slowloris connection still open after %llu ms",
-                  (unsigned long long)took);
+    ck_assert_msg(closed, "slowloris connection still open after %llu ms", (unsigned long long)took);
     ck_assert_uint_ge(took, 250);
     ck_assert_uint_lt(took, 1500);
     close(fd);
@@ -773,12 +774,12 @@ END_TEST
 
 START_TEST(live_max_connections)
 {
-    struct notice_config cfg = { .max_connections = 4 };
+    struct notice_config cfg = {.max_connections = 4};
     live_start(&cfg);
     int fds[4];
     for (int i = 0; i < 4; i++) {
         fds[i] = tcp_connect();
-        send_all(fds[i], "GET / HTTP/1.1\r\n\r\n", 18);  /* proves the server took it */
+        send_all(fds[i], "GET / HTTP/1.1\r\n\r\n", 18); /* proves the server took it */
         static char in[16384];
         bool eof;
         size_t n = read_some(fds[i], in, sizeof(in), 300, &eof);
@@ -825,8 +826,7 @@ static Suite *notice_suite(void)
     tcase_add_test(tc, page_451_exact_head);
     tcase_add_test(tc, page_451_no_link_without_url);
     tcase_add_loop_test(tc, page_escapes_url, 0, (int)(sizeof(esc_cases) / sizeof(esc_cases[0])));
-    tcase_add_loop_test(tc, page_hostile_order, 0,
-                        (int)(sizeof(hostile_orders) / sizeof(hostile_orders[0])));
+    tcase_add_loop_test(tc, page_hostile_order, 0, (int)(sizeof(hostile_orders) / sizeof(hostile_orders[0])));
     tcase_add_test(tc, page_long_url_cut_at_char);
     tcase_add_test(tc, page_contact);
     tcase_add_test(tc, worst_case_fits);
