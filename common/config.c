@@ -67,10 +67,10 @@ static const struct config_key keys[] = {
       "kernel capture ring per worker" },
     { "tap.snaplen", CONFIG_INT, 96, 262144, "65535", NULL, OFF(tap_snaplen), true,
       "bytes captured of each frame" },
-    { "inline.tproxy_port", CONFIG_INT, 1, 65535, "15001", NULL, OFF(inline_tproxy_port), true,
-      "port the TPROXY rule delivers intercepted TCP connections to" },
-    { "inline.redirect_port", CONFIG_INT, 1, 65535, "15002", NULL, OFF(inline_redirect_port), true,
-      "port for connections redirected with REDIRECT (original destination from SO_ORIGINAL_DST)" },
+    { "inline.tproxy_port", CONFIG_INT, 0, 65535, "15001", NULL, OFF(inline_tproxy_port), true,
+      "port the TPROXY rule delivers intercepted TCP connections to; 0 = no TPROXY listener" },
+    { "inline.redirect_port", CONFIG_INT, 0, 65535, "15002", NULL, OFF(inline_redirect_port), true,
+      "port for connections diverted with REDIRECT (original destination from SO_ORIGINAL_DST); 0 = none" },
     { "inline.listen_address", CONFIG_IP, 0, 0, "0.0.0.0", NULL, OFF(inline_listen_address), true,
       "address the inline listeners bind to" },
     { "inline.first_bytes_timeout", CONFIG_DURATION, 100, 1 * MIN, "3s", NULL,
@@ -643,6 +643,10 @@ static int finish(struct pstate *ps, struct qg_config *c)
         perr(ps, 0, "tap.interface", "required when mode = tap");
         return -EINVAL;
     }
+    if (c->mode == CONFIG_MODE_INLINE && c->inline_tproxy_port == 0 && c->inline_redirect_port == 0) {
+        perr(ps, 0, NULL, "inline.tproxy_port and inline.redirect_port are both 0; inline mode needs a listener");
+        return -EINVAL;
+    }
     if (c->mode == CONFIG_MODE_INLINE && c->inline_tproxy_port == c->inline_redirect_port) {
         perr(ps, ps->line_set[(size_t)(config_key_find("inline.redirect_port") - keys)],
              "inline.redirect_port", "%" PRId64 " is also inline.tproxy_port; the ports must differ",
@@ -812,7 +816,10 @@ int config_print(FILE *f, const struct qg_config *c)
         }
         if (is_string_type(k->type)) {
             const char *s = *(char *const *)cfield(k, c);
-            fprintf(f, needs_quotes(s) ? "%s = \"%s\"\n" : "%s = %s\n", k->name, s);
+            if (*s == '\0')
+                fprintf(f, "%s =\n", k->name);
+            else
+                fprintf(f, needs_quotes(s) ? "%s = \"%s\"\n" : "%s = %s\n", k->name, s);
             continue;
         }
         config_format_value(k, c, buf, sizeof(buf));

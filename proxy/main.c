@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "capture.h"
+#include "daemon.h"
 #include "decode.h"
 #include "engine.h"
 #include "jsonw.h"
@@ -21,6 +22,7 @@ static void usage(FILE *f)
     fputs("usage: qorgau scan [--rules PATH]... [--https-url name|ignore] [--notice-url URL]\n"
           "                   [--max-flows N] CAPTURE\n"
           "       qorgau rules check PATH...\n"
+          "       qorgau run -c FILE [--foreground] [--check]\n"
           "       qorgau version\n"
           "\n"
           "scan         read a pcap/pcapng file and print one JSON line per decision\n"
@@ -352,6 +354,8 @@ int main(int argc, char **argv)
         return cmd_scan(argc - 1, argv + 1);
     if (strcmp(cmd, "rules") == 0)
         return cmd_rules(argc - 1, argv + 1);
+    if (strcmp(cmd, "run") == 0)
+        return daemon_main(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("qorgau %s\n", QORGAU_VERSION);
         return 0;

@@ -11,9 +11,10 @@
  *     -- *stop = 1, workers joined --
  *     close(state)
  *
- * Rules: workers read the current rule set through ctx->rules (rules/rsref.h); the daemon has
- * already called rsref_thread_register() in each worker thread before run_worker() and
- * unregisters after it returns. A worker must leave every read section before blocking.
+ * Rules: workers read the current rule set through ctx->rules (rules/rsref.h). run_worker()
+ * calls rsref_thread_register() itself before its first read section and
+ * rsref_thread_unregister() before it returns (the daemon does not: liburcu does not allow a
+ * thread to register twice). A worker must leave every read section before blocking.
  * run_worker() must notice *stop within 250 ms (poll with a timeout; blocking calls without
  * one would stall shutdown) and return 0, or a negative errno on a fatal error (the daemon
  * then stops every worker and exits 1). */
@@ -21,6 +22,7 @@
 #define QG_MODE_H
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
