@@ -613,8 +613,16 @@ static int copy_str(char *dst, size_t cap, const char *src, const char **field)
 struct notice *notice_new(const struct notice_config *cfg)
 {
     struct notice_config def = {0};
-    if (!cfg)
-        cfg = &def;
+    if (cfg)
+        def = *cfg;
+    /* the config table spells "none" as an empty string */
+    if (def.url && !def.url[0])
+        def.url = NULL;
+    if (def.contact && !def.contact[0])
+        def.contact = NULL;
+    if (def.contact_url && !def.contact_url[0])
+        def.contact_url = NULL;
+    cfg = &def;
     unsigned maxc = cfg->max_connections ? cfg->max_connections : DEF_MAX_CONN;
     unsigned idle = cfg->idle_timeout_ms ? cfg->idle_timeout_ms : DEF_IDLE_MS;
     unsigned maxr = cfg->max_request_bytes ? cfg->max_request_bytes : DEF_MAX_REQ;

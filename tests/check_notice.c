@@ -397,7 +397,15 @@ START_TEST(config_rejected)
         ck_assert_msg(notice_new(&bad[i]) == NULL, "config %zu accepted", i);
         ck_assert_int_eq(errno, EINVAL);
     }
-    struct notice *n = notice_new(NULL);
+    /* empty strings (the config table's "none") are accepted as unset */
+    struct notice_config empty = {.url = "", .contact = "", .contact_url = ""};
+    struct notice *n = notice_new(&empty);
+    ck_assert_ptr_nonnull(n);
+    size_t elen = notice_render_451(n, buf, sizeof(buf), NULL, NULL);
+    ck_assert(elen > 0 && !has(buf, elen, "Link:") && !has(buf, elen, "<a href"));
+    ck_assert(has(buf, elen, "Contact your telecom operator"));
+    notice_free(n);
+    n = notice_new(NULL);
     ck_assert_ptr_nonnull(n);
     ck_assert_int_eq(notice_listen(n, "127.0.0.1"), -EINVAL);
     ck_assert_int_eq(notice_listen(n, "localhost:80"), -EINVAL);
