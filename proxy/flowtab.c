@@ -1,24 +1,39 @@
-/* flowtab.c - bidirectional flow table: chained hash over a pre-allocated flow pool, clock
- * eviction when full, idle timeouts by state.
+/* flowtab.c - bidirectional flow table: open-addressing index over a pre-allocated flow pool,
+ * clock eviction when full, incremental idle expiry.
  *
  * Key (canonical order, both directions hash alike):
  *   | ipver | proto | addr[0] 16 | addr[1] 16 | port[0] | port[1] |  with (addr,port)[0] <= [1]
- * Chains and the free list run through flow.hnext (index + 1, 0 = end). */
+ * Index: a power-of-two array of { 32-bit hash tag, flow index + 1 } entries, at least twice the
+ * pool (load <= 1/2), linear probing from tag & mask, backward-shift deletion. A lookup reads
+ * one or two entries of one cache line and touches only the flow whose tag matches. While a
+ * flow is in use its hnext holds its tag (to find its entry when it goes); on the free list,
+ * hnext is the link (index + 1, 0 = end). */
 #include "flowtab.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 
 #include "compiler.h"
-#include "hash.h"
+
+#define FLOWTAB_INDEX_MIN 4096u   /* entries of the index at start (32 KiB) */
+
+struct fbucket {
+    uint32_t tag;          /* key_hash() of the flow */
+    uint32_t idx;          /* flow index + 1; 0 = empty */
+};
 
 struct flowtab {
     struct flowtab_cfg cfg;
     struct flowtab_stats st;
-    struct flow *pool;
-    uint32_t *buckets;     /* index + 1 */
-    uint32_t mask;         /* nbuckets - 1 */
+    struct flow *pool;     /* mmap'ed: page-aligned (a flow is two whole cache lines), zero,
+                            * faulted in as used */
+    struct fbucket *buckets;
+    size_t pool_bytes, bucket_bytes;
+    uint32_t mask;         /* entries in use - 1: grows (doubling) with the live flows, so a
+                            * small population keeps a small, cache-friendly index */
+    uint32_t mask_max;     /* entries mapped - 1 (>= 2 * max_flows - 1) */
     uint32_t free_head;    /* index + 1 */
     uint32_t hwm;          /* slots [0, hwm) have been used at least once; the rest are
                             * untouched (their pages never faulted in) and need no scan */
@@ -37,6 +52,13 @@ void flowtab_cfg_default(struct flowtab_cfg *cfg)
     cfg->udp_us = 60ull * 1000000;
 }
 
+/* Zeroed pages, faulted in on first touch; NULL on failure. */
+static void *zmap(size_t n)
+{
+    void *m = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return m == MAP_FAILED ? NULL : m;
+}
+
 struct flowtab *flowtab_new(const struct flowtab_cfg *cfg)
 {
     struct flowtab_cfg c;
@@ -50,12 +72,15 @@ struct flowtab *flowtab_new(const struct flowtab_cfg *cfg)
     if (!ft)
         return NULL;
     ft->cfg = c;
-    uint32_t nb = 1;
-    while (nb < c.max_flows)
+    uint32_t nb = 2;
+    while (nb < 2 * c.max_flows)
         nb <<= 1;
-    ft->mask = nb - 1;
-    ft->pool = calloc(c.max_flows, sizeof *ft->pool);
-    ft->buckets = calloc(nb, sizeof *ft->buckets);
+    ft->mask_max = nb - 1;
+    ft->mask = (nb < FLOWTAB_INDEX_MIN ? nb : FLOWTAB_INDEX_MIN) - 1;
+    ft->pool_bytes = (size_t)c.max_flows * sizeof *ft->pool;
+    ft->bucket_bytes = (size_t)nb * sizeof *ft->buckets;
+    ft->pool = zmap(ft->pool_bytes);
+    ft->buckets = zmap(ft->bucket_bytes);
     if (!ft->pool || !ft->buckets) {
         flowtab_free(ft);
         return NULL;
@@ -69,39 +94,78 @@ void flowtab_free(struct flowtab *ft)
 {
     if (!ft)
         return;
-    free(ft->pool);
-    free(ft->buckets);
+    if (ft->pool)
+        munmap(ft->pool, ft->pool_bytes);
+    if (ft->buckets)
+        munmap(ft->buckets, ft->bucket_bytes);
     free(ft);
 }
 
-static uint32_t key_hash(const struct flowtab *ft, uint8_t ipver, uint8_t proto,
-                         const uint8_t a0[16], const uint8_t a1[16], uint16_t p0, uint16_t p1)
+static uint64_t mx(uint64_t h, uint64_t w)
 {
-    uint8_t k[38];
-    k[0] = ipver;
-    k[1] = proto;
-    memcpy(k + 2, a0, 16);
-    memcpy(k + 18, a1, 16);
-    k[34] = (uint8_t)(p0 >> 8);
-    k[35] = (uint8_t)p0;
-    k[36] = (uint8_t)(p1 >> 8);
-    k[37] = (uint8_t)p1;
-    return (uint32_t)hash_bytes(ft->seed, k, sizeof k) & ft->mask;
+    h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+    return h ^ (h >> 32);
 }
 
-static uint32_t flow_hash(const struct flowtab *ft, const struct flow *f)
+/* Multiply-xorshift over the key read as five 64-bit words (memcpy loads: no alignment
+ * assumption), keyed with the table's random seed. Not cryptographic: the seed only keeps
+ * collisions from being aimed at from packet contents. */
+static uint32_t key_hash(uint64_t seed, uint8_t ipver, uint8_t proto, const uint8_t a0[16],
+                         const uint8_t a1[16], uint16_t p0, uint16_t p1)
 {
-    return key_hash(ft, f->ipver, f->proto, f->addr[0], f->addr[1], f->port[0], f->port[1]);
+    uint64_t w[4];
+    memcpy(w, a0, 16);
+    memcpy(w + 2, a1, 16);
+    uint64_t meta = (uint64_t)p0 | (uint64_t)p1 << 16 | (uint64_t)proto << 32 |
+                    (uint64_t)ipver << 40;
+    uint64_t h = mx(mx(mx(mx(mx(seed, meta), w[0]), w[1]), w[2]), w[3]);
+    h *= 0xff51afd7ed558ccdull;
+    return (uint32_t)(h >> 32);
 }
 
+static void index_put(struct flowtab *ft, uint32_t tag, uint32_t idx)
+{
+    uint32_t i = tag & ft->mask;
+    while (ft->buckets[i].idx)
+        i = (i + 1) & ft->mask;
+    ft->buckets[i].tag = tag;
+    ft->buckets[i].idx = idx;
+}
+
+/* Doubles the index in place (it is mapped at full size) and re-enters every live flow from its
+ * tag: O(slots used), log2(max_flows / 2048) times at most over the table's life. */
+static void index_grow(struct flowtab *ft)
+{
+    ft->mask = ft->mask * 2 + 1;
+    memset(ft->buckets, 0, ((size_t)ft->mask + 1) * sizeof *ft->buckets);
+    for (uint32_t i = 0; i < ft->hwm; i++)
+        if (ft->pool[i].fl & FLOW_F_INUSE)
+            index_put(ft, ft->pool[i].hnext, i + 1);
+}
+
+/* Removes f's entry (found by the tag kept in f->hnext), shifting later entries of its probe
+ * run back so no lookup stops early at the hole. */
 static void unlink_flow(struct flowtab *ft, struct flow *f)
 {
-    uint32_t idx = (uint32_t)(f - ft->pool) + 1;
-    uint32_t *pp = &ft->buckets[flow_hash(ft, f)];
-    while (*pp && *pp != idx)
-        pp = &ft->pool[*pp - 1].hnext;
-    if (*pp)
-        *pp = f->hnext;
+    uint32_t idx = (uint32_t)(f - ft->pool) + 1, m = ft->mask;
+    uint32_t i = f->hnext & m;
+    for (uint32_t n = 0; ft->buckets[i].idx != idx; n++) {
+        if (!ft->buckets[i].idx || n > m)
+            return;   /* not indexed */
+        i = (i + 1) & m;
+    }
+    for (uint32_t j = i;;) {
+        j = (j + 1) & m;
+        if (!ft->buckets[j].idx)
+            break;
+        uint32_t home = ft->buckets[j].tag & m;
+        if (((j - home) & m) >= ((j - i) & m)) {   /* i lies on j's probe path */
+            ft->buckets[i] = ft->buckets[j];
+            i = j;
+        }
+    }
+    ft->buckets[i].idx = 0;
+    ft->buckets[i].tag = 0;
 }
 
 /* Hands f to cb, gives its buffers back and puts the slot on the free list. */
@@ -175,8 +239,8 @@ static void decide_client(struct flow *f, const struct pkt *p, int side, bool is
         set_client(f, side, FLOW_CLIENT_BY_GUESS);
 }
 
-/* A recycled slot if any, else a never-used one (the pool is calloc'ed: its pages are faulted
- * in only as the table grows), else the clock hand evicts. */
+/* A recycled slot if any, else a never-used one (the pool's pages are faulted in only as the
+ * table grows), else the clock hand evicts. */
 static struct flow *take_slot(struct flowtab *ft)
 {
     if (!ft->free_head && ft->hwm < ft->cfg.max_flows)
@@ -219,11 +283,16 @@ struct flow *flowtab_get(struct flowtab *ft, const struct pkt *p, uint64_t now_u
     int side = c <= 0 ? 0 : 1;   /* canonical side of p's sender */
     const uint8_t *a0 = side ? p->dst : p->src, *a1 = side ? p->src : p->dst;
     uint16_t p0 = side ? p->dport : p->sport, p1 = side ? p->sport : p->dport;
-    uint32_t b = key_hash(ft, p->ipver, p->l4proto, a0, a1, p0, p1);
+    uint32_t tag = key_hash(ft->seed, p->ipver, p->l4proto, a0, a1, p0, p1);
 
     struct flow *f = NULL;
-    for (uint32_t i = ft->buckets[b]; i; i = ft->pool[i - 1].hnext) {
-        struct flow *g = &ft->pool[i - 1];
+    for (uint32_t i = tag & ft->mask;; i = (i + 1) & ft->mask) {   /* load <= 1/2: ends */
+        const struct fbucket *b = &ft->buckets[i];
+        if (!b->idx)
+            break;
+        if (b->tag != tag)
+            continue;
+        struct flow *g = &ft->pool[b->idx - 1];
         if (g->port[0] == p0 && g->port[1] == p1 && g->proto == p->l4proto &&
             g->ipver == p->ipver && memcmp(g->addr[0], a0, 16) == 0 &&
             memcmp(g->addr[1], a1, 16) == 0) {
@@ -243,6 +312,9 @@ struct flow *flowtab_get(struct flowtab *ft, const struct pkt *p, uint64_t now_u
         f = NULL;
     }
     if (!f) {
+        if (unlikely(2 * ((uint64_t)ft->st.active + 1) > (uint64_t)ft->mask + 1 &&
+                     ft->mask < ft->mask_max))
+            index_grow(ft);
         f = take_slot(ft);
         memset(f, 0, sizeof *f);
         memcpy(f->addr[0], a0, 16);
@@ -253,8 +325,8 @@ struct flow *flowtab_get(struct flowtab *ft, const struct pkt *p, uint64_t now_u
         f->ipver = p->ipver;
         f->fl = FLOW_F_INUSE;
         f->first_us = now_us;
-        f->hnext = ft->buckets[b];
-        ft->buckets[b] = (uint32_t)(f - ft->pool) + 1;
+        f->hnext = tag;
+        index_put(ft, tag, (uint32_t)(f - ft->pool) + 1);
         ft->st.created++;
         ft->st.active++;
         *is_new = true;
@@ -339,6 +411,7 @@ void flowtab_flush(struct flowtab *ft, flowtab_cb cb, void *ctx)
         ft->pool[i].hnext = 0;
     ft->free_head = 0;
     ft->hwm = 0;
+    ft->mask = (ft->mask_max + 1 < FLOWTAB_INDEX_MIN ? ft->mask_max + 1 : FLOWTAB_INDEX_MIN) - 1;
     ft->hand = 0;
     ft->ehand = 0;
 }

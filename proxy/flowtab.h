@@ -52,7 +52,7 @@ struct flow {
     uint8_t ipver;
     uint8_t client;        /* which side (0/1) is the client */
     uint8_t fl;            /* FLOW_F_* */
-    uint32_t hnext;        /* hash chain / free list, index + 1 */
+    uint32_t hnext;        /* in use: hash tag; free: free list link, index + 1 */
     struct flow_app a;
     uint32_t pkts[2];      /* [0] client->server, [1] server->client */
     uint64_t bytes[2];     /* L4 payload bytes, same directions */

@@ -171,6 +171,28 @@ static bool bits_all_clear(const uint8_t *bm, size_t a, size_t e)
     return true;
 }
 
+/* First index in [a, e) whose bit is clear, or e; whole bytes and 64-bit words at a time. */
+static size_t bits_first_clear(const uint8_t *bm, size_t a, size_t e)
+{
+    while (a < e && (a & 7)) {
+        if (!bit_get(bm, a))
+            return a;
+        a++;
+    }
+    while (a + 64 <= e) {
+        uint64_t w;
+        memcpy(&w, bm + (a >> 3), 8);
+        if (w != ~(uint64_t)0)
+            break;
+        a += 64;
+    }
+    while (a + 8 <= e && bm[a >> 3] == 0xff)
+        a += 8;
+    while (a < e && bit_get(bm, a))
+        a++;
+    return a;
+}
+
 static void bits_set_range(uint8_t *bm, size_t a, size_t e)
 {
     while (a < e && (a & 7))
@@ -275,8 +297,7 @@ static bool advance(struct tcpreasm_pool *pl, struct flow *f, uint32_t idx, stru
     uint32_t before = b->olen;
     bool grew = false;
     for (;;) {
-        while (b->olen < b->hi && bit_get(bm, b->olen))
-            b->olen++;
+        b->olen = (uint32_t)bits_first_clear(bm, b->olen, b->hi);
         if (!b->urg_pending)
             break;
         long uo = seq_off(b, b->urg_seq);

@@ -375,6 +375,13 @@ START_TEST(incremental_expiry)
             slot0 = f;
         ck_assert(f >= slot0 && f - slot0 == (ptrdiff_t)i);   /* bottom up */
     }
+    /* the index grew (4096 entries at start) several times: every flow is still found */
+    for (uint32_t i = 0; i < n; i++) {
+        struct pkt u = mkpkt(4, 17, "\x02", 443, "\x01", (uint16_t)(1024 + i), 0, 10);
+        ck_assert_ptr_eq(flowtab_get(ft, &u, 0, &is_new, &dir), slot0 + i);
+        ck_assert(!is_new);
+        ck_assert_int_eq(dir, 1);
+    }
     size_t gone = 0;
     for (uint64_t t = 1; t < 60; t++)
         gone += flowtab_expire(ft, t * SEC, NULL, NULL);
@@ -497,6 +504,63 @@ START_TEST(many_flows)
 }
 END_TEST
 
+/* Index churn against a model: random keys over a small table, with evictions and expiries
+ * removing entries (backward-shift deletion) all the time. A key the model holds must find the
+ * same flow, with its own key; a key it does not hold must create one. */
+struct churn {
+    struct flow *by_key[600];
+    int removed;
+};
+
+static void churn_cb(struct flow *f, enum flowtab_why why, void *ctx)
+{
+    struct churn *c = ctx;
+    (void)why;
+    unsigned k = (unsigned)flowtab_client_port(f) - 1024;
+    ck_assert_uint_lt(k, 600);
+    ck_assert_ptr_eq(c->by_key[k], f);
+    c->by_key[k] = NULL;
+    c->removed++;
+}
+
+START_TEST(index_churn)
+{
+    struct churn c;
+    memset(&c, 0, sizeof c);
+    struct flowtab *ft = mk(256, churn_cb, &c, NULL);
+    bool is_new;
+    int dir;
+    unsigned x = 7;
+    for (uint64_t t = 1; t <= 40000; t++) {
+        x = x * 1103515245u + 12345u;
+        unsigned k = (x >> 8) % 600;
+        struct pkt p = mkpkt(k & 1 ? 6 : 4, 17, "\x01", (uint16_t)(1024 + k), "\x02", 443, 0, 1);
+        if (x & 0x10000) {   /* the other direction finds the same flow */
+            struct pkt r = rev(&p, 0, 1);
+            p = r;
+        }
+        struct flow *f = flowtab_get(ft, &p, t * 1000, &is_new, &dir);
+        ck_assert_ptr_nonnull(f);
+        if (c.by_key[k]) {
+            ck_assert(!is_new);
+            ck_assert_ptr_eq(f, c.by_key[k]);
+        } else {
+            ck_assert(is_new);
+            c.by_key[k] = f;
+        }
+        ck_assert_int_eq(flowtab_client_port(f), 1024 + k);
+        ck_assert_int_eq(f->ipver, k & 1 ? 6 : 4);
+        if (t % 5000 == 0)   /* UDP timeout 60 s: flows idle 60 s go */
+            flowtab_expire(ft, t * 1000 + 60 * SEC - 3000000, churn_cb, &c);
+    }
+    struct flowtab_stats st;
+    flowtab_get_stats(ft, &st);
+    ck_assert_uint_eq(st.active, st.created - (uint64_t)c.removed);
+    ck_assert_uint_gt(st.evicted_full, 1000);
+    flowtab_free(ft);
+}
+END_TEST
+
 static Suite *flowtab_suite(void)
 {
     Suite *s = suite_create("flowtab");
@@ -511,6 +575,7 @@ static Suite *flowtab_suite(void)
     tcase_add_test(tc, incremental_expiry);
     tcase_add_test(tc, reuse_flush_release);
     tcase_add_test(tc, many_flows);
+    tcase_add_test(tc, index_churn);
     suite_add_tcase(s, tc);
     return s;
 }
