@@ -360,6 +360,20 @@ static void put_buf(struct tcpreasm_pool *pool, struct flow *f)
     f->tcp.buf = 0;
 }
 
+/* A keep-alive flow between requests holds nothing: give its buffer back (the sequence state
+ * stays in the flow; get_buf() takes a new one, based at nxt, when client data comes). Kept
+ * while anything is pending: in-order or out-of-order bytes, an alternative view, bytes still
+ * to skip, urgent-byte bookkeeping. */
+static void put_buf_if_idle(struct tcpreasm_pool *pl, struct flow *f)
+{
+    const struct rbuf *b = &pl->bufs[f->tcp.buf - 1];
+    if (b->olen == 0 && b->hi == 0 && !b->alt && b->skip == 0 && !b->urg_pending &&
+        b->nrm == 0) {
+        put_buf(pl, f);
+        pl->st.bufs_recycled++;
+    }
+}
+
 /* Stores payload bytes [seq, seq+n): first copy wins in the Linux view, last copy in the
  * alternative view. Returns TCPREASM_CONFLICT / TCPREASM_FULL bits. */
 static unsigned put_bytes(struct tcpreasm_pool *pl, uint32_t idx, struct rbuf *b, uint32_t seq,
@@ -689,6 +703,7 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct flow *f, const struct
                     }
                 }
                 uint32_t olen0 = b->olen;
+                bool skipping = b->skip != 0;
                 res |= put_bytes(pl, idx, b, seq, payload, len);
                 if (advance(pl, f, idx, b)) {
                     res |= TCPREASM_NEW_DATA;
@@ -696,6 +711,8 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct flow *f, const struct
                 } else if (!old && b->olen == olen0) {
                     pl->st.ooo++;
                 }
+                if (skipping)   /* a skipped body may have ended exactly here */
+                    put_buf_if_idle(pl, f);
             }
         }
     }
@@ -746,6 +763,7 @@ void tcpreasm_consume(struct tcpreasm_pool *pool, struct flow *f, size_t n)
     consume_front(pool, idx, b, d);
     size_t rest = n - d;
     b->skip = rest > UINT32_MAX - b->skip ? UINT32_MAX : b->skip + (uint32_t)rest;
+    put_buf_if_idle(pool, f);
 }
 
 void tcpreasm_release(struct tcpreasm_pool *pool, struct flow *f)

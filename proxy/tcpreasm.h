@@ -2,7 +2,7 @@
  * would see them (EVASION.md T1-T18; policy in docs/reassembly.md).
  *
  * Per-flow state is small and lives inside struct flow (flowtab.h); data bytes live in buffers of
- * a pool allocated once by tcpreasm_pool_new(). Two views of the stream are kept:
+ * a pool allocated once by tcpreasm_pool_new(), held by a flow only while it has bytes pending. Two views of the stream are kept:
  *   - the Linux view (tcpreasm_data): for overlapping bytes, the first copy received wins;
  *   - the alternative view (tcpreasm_alt): exists only after an overlap carried different bytes;
  *     there the last copy received wins. The pipeline checks both and blocks if either matches
@@ -99,6 +99,7 @@ struct tcpreasm_stats {
     uint64_t cap_drops;       /* segments cut at the buffer capacity */
     uint64_t pool_empty;      /* flows that got no buffer (fail-open) */
     uint64_t alt_pool_empty;  /* conflicts without an alternative buffer (only the Linux view) */
+    uint64_t bufs_recycled;   /* buffers given back because nothing was pending (keep-alive) */
     uint32_t bufs_in_use;
     uint32_t alts_in_use;
 };
@@ -128,7 +129,11 @@ const uint8_t *tcpreasm_data(const struct tcpreasm_pool *pool, const struct flow
 const uint8_t *tcpreasm_alt(const struct tcpreasm_pool *pool, const struct flow *f, size_t *len);
 
 /* The pipeline is done with the first n stream bytes (keep-alive: the next request starts
- * there). n may exceed what is buffered: later in-order bytes are skipped until n is reached. */
+ * there). n may exceed what is buffered: later in-order bytes are skipped until n is reached.
+ * When nothing is left pending (no in-order or out-of-order bytes, no alternative view, nothing
+ * to skip) the buffer goes back to the pool; the next client data takes one again (from nxt),
+ * so a flow holds a buffer only while it has bytes pending. If none is free then, the flow
+ * gives up as on its first data (TCPREASM_GAVEUP). */
 void tcpreasm_consume(struct tcpreasm_pool *pool, struct flow *f, size_t n);
 
 /* Gives f's buffers back to the pool. Sequence tracking continues; no more data is buffered for

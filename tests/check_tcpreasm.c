@@ -982,6 +982,69 @@ START_TEST(consume_keepalive)
 }
 END_TEST
 
+/* A flow holds a buffer only while bytes are pending: consumed to the end, the buffer goes
+ * back to the pool and the next request takes one again, so two keep-alive flows share a pool
+ * of one buffer. Bytes still to skip, out-of-order bytes or an alternative view keep it. */
+START_TEST(buffer_returned_when_idle)
+{
+    struct tcpreasm_pool *pl = tcpreasm_pool_new(1, 1, 1024);
+    struct conv a, b;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    a.pl = b.pl = pl;
+    a.cisn = 100;
+    b.cisn = 5000;
+    struct tcpreasm_stats st;
+    ck_assert(cseg(&a, 0, REQ, REQ_LEN) & TCPREASM_NEW_DATA);
+    ck_assert_uint_ne(a.f.tcp.buf, 0);
+    tcpreasm_consume(pl, &a.f, REQ_LEN);
+    ck_assert_uint_eq(a.f.tcp.buf, 0);   /* nothing pending: returned */
+    tcpreasm_get_stats(pl, &st);
+    ck_assert_uint_eq(st.bufs_in_use, 0);
+    ck_assert_uint_eq(st.bufs_recycled, 1);
+    ck_assert_ptr_null(tcpreasm_data(pl, &a.f, &(size_t){ 0 }));
+    /* the other flow gets the one buffer now */
+    ck_assert(cseg(&b, 0, "GET /b HTTP/1.1\r\n", 17) & TCPREASM_NEW_DATA);
+    ck_assert_uint_eq(cseg(&a, (uint32_t)REQ_LEN, "GET /a2", 7) & TCPREASM_GAVEUP,
+                      TCPREASM_GAVEUP);   /* pool empty while b holds it: fail-open */
+    ck_assert_uint_eq(a.f.tcp.nxt, a.cisn + 1 + REQ_LEN + 7);   /* sequence kept */
+    tcpreasm_consume(pl, &b.f, 17);
+    ck_assert_uint_eq(b.f.tcp.buf, 0);
+    /* b's next request, split and out of order: a new buffer from nxt; the later half alone
+     * keeps it even after the earlier bytes are consumed */
+    ck_assert(!(cseg(&b, 17 + 4, "/2 HTTP/1.1", 11) & TCPREASM_NEW_DATA));
+    ck_assert_uint_ne(b.f.tcp.buf, 0);
+    ck_assert(cseg(&b, 17, "GET ", 4) & TCPREASM_NEW_DATA);
+    expect_data(&b, "GET /2 HTTP/1.1", 15);
+    ck_assert(!(cseg(&b, 17 + 15 + 10, "late", 4) & TCPREASM_NEW_DATA));
+    tcpreasm_consume(pl, &b.f, 15);
+    ck_assert_uint_ne(b.f.tcp.buf, 0);   /* out-of-order bytes pending */
+    ck_assert(cseg(&b, 17 + 15, "0123456789", 10) & TCPREASM_NEW_DATA);
+    expect_data(&b, "0123456789late", 14);
+    /* consumed past the end: kept until the skipped bytes have passed, then returned */
+    tcpreasm_consume(pl, &b.f, 14 + 6);
+    ck_assert_uint_ne(b.f.tcp.buf, 0);
+    cseg(&b, 17 + 15 + 14, "bod", 3);
+    ck_assert_uint_ne(b.f.tcp.buf, 0);
+    cseg(&b, 17 + 15 + 17, "y!!", 3);
+    ck_assert_uint_eq(b.f.tcp.buf, 0);
+    ck_assert(cseg(&b, 17 + 15 + 20, "GET /3", 6) & TCPREASM_NEW_DATA);
+    expect_data(&b, "GET /3", 6);
+    /* a conflict made an alternative view: kept (the pipeline still compares the views) */
+    ck_assert(cseg(&b, 17 + 15 + 20, "PUT /3", 6) & TCPREASM_CONFLICT);
+    tcpreasm_consume(pl, &b.f, 6);
+    ck_assert_uint_ne(b.f.tcp.buf, 0);
+    tcpreasm_get_stats(pl, &st);
+    ck_assert_uint_eq(st.bufs_recycled, 3);
+    ck_assert_uint_eq(st.bufs_in_use, 1);
+    tcpreasm_release(pl, &b.f);
+    tcpreasm_get_stats(pl, &st);
+    ck_assert_uint_eq(st.bufs_in_use, 0);
+    ck_assert_uint_eq(st.alts_in_use, 0);
+    tcpreasm_pool_free(pl);
+}
+END_TEST
+
 START_TEST(pool_exhaustion_fail_open)
 {
     struct tcpreasm_pool *pl = tcpreasm_pool_new(1, 0, 256);
@@ -1188,6 +1251,7 @@ static Suite *tcpreasm_suite(void)
     tcase_add_test(tc, bad_ack);
     tcase_add_test(tc, fin_and_after);
     tcase_add_test(tc, consume_keepalive);
+    tcase_add_test(tc, buffer_returned_when_idle);
     tcase_add_test(tc, pool_exhaustion_fail_open);
     tcase_add_test(tc, why_names);
     suite_add_tcase(s, tc);
