@@ -4,10 +4,11 @@
  * of the Aho-Corasick automaton points to the root: the automaton reduces to its goto trie.
  * The trie is path-compressed and laid out for the cache (docs/matching.md): 12-byte nodes in
  * BFS order in one flat array, the children of a node contiguous and sorted, each holding the
- * first byte of its edge label; labels of up to 5 bytes inline, longer ones referenced into the
- * caller's string pool (no copy of the keys). A reverse trie also keeps a blocked Bloom filter
- * over its keys (about 1.25 bytes per key) that turns away LABEL and EXACT queries none of
- * whose label-boundary suffixes is a key before the trie is touched.
+ * first byte of its edge label (copied to a byte array for wide nodes); labels of up to 5 bytes
+ * inline, longer ones referenced into the caller's string pool (no copy of the keys). A reverse
+ * trie also keeps a blocked Bloom filter over its keys (1.75 bytes per key) that turns away,
+ * before the trie is touched, LABEL queries none of whose label-boundary suffixes is a key
+ * (EXACT queries: the whole query).
  *
  * Keys are byte strings pool[off .. off+len). A REVERSE trie is built over the reversed keys and
  * walks queries from their last byte: that is how domain suffixes become anchored prefixes. */
@@ -51,7 +52,7 @@ uint32_t nametrie_lookup(const struct nametrie *t, const char *q, size_t len, en
 
 /* The pre-filter alone: false when no label-boundary suffix of q[0..len) can be a key of a
  * reverse trie (nametrie_lookup(..., NAMETRIE_LABEL) would return NAMETRIE_NONE); true when
- * one may be (about 1% of absent names per probed suffix pass by accident). Always true for a
+ * one may be (about 0.4% of absent names pass by accident). Always true for a
  * forward trie with keys, false for NULL or an empty trie. For tests and measurements. */
 bool nametrie_may_match(const struct nametrie *t, const char *q, size_t len);
 
