@@ -86,6 +86,7 @@ struct ruleset {
     struct pair *pairs;
     size_t npairs;
     struct nametrie *dom, *url_exact, *url_pfx;
+    struct nametrie *https_host;  /* exact, over the hosts of https:// URL entries */
     struct iplpm *ip4, *ip6;
     size_t count[3];
     size_t ips4;
@@ -534,7 +535,7 @@ struct ruleset *ruleset_build(struct ruleset_builder *b)
     if (!b)
         return NULL;
     struct ruleset *rs = calloc(1, sizeof(*rs));
-    struct nametrie_key *dk = NULL, *uk = NULL, *pk = NULL;
+    struct nametrie_key *dk = NULL, *uk = NULL, *pk = NULL, *hk = NULL;
     struct iplpm_prefix *p4 = NULL, *p6 = NULL;
     if (!rs)
         goto fail;
@@ -566,13 +567,14 @@ struct ruleset *ruleset_build(struct ruleset_builder *b)
     idxset_free(&b->entries);
     memset(&b->entries, 0, sizeof(b->entries));
 
-    size_t nd = 0, nu = 0, np = 0, n4 = 0, n6 = 0;
+    size_t nd = 0, nu = 0, np = 0, nh = 0, n4 = 0, n6 = 0;
     dk = malloc((b->count[RULE_DOMAIN] + 1) * sizeof(*dk));
     uk = malloc((b->count[RULE_URL] + 1) * sizeof(*uk));
     pk = malloc((b->count[RULE_URL] + 1) * sizeof(*pk));
+    hk = malloc((b->count[RULE_URL] + 1) * sizeof(*hk));
     p4 = malloc((b->ips4 + 1) * sizeof(*p4));
     p6 = malloc((b->nips - b->ips4 + 1) * sizeof(*p6));
-    if (!dk || !uk || !pk || !p4 || !p6)
+    if (!dk || !uk || !pk || !hk || !p4 || !p6)
         goto fail;
     for (size_t e = 0; e < rs->n; e++) {
         const char *t = rs->pool + rs->text_off[e];
@@ -586,6 +588,12 @@ struct ruleset *ruleset_build(struct ruleset_builder *b)
                 pk[np++] = (struct nametrie_key){ off, (uint32_t)(len - s - 1), (uint32_t)e };
             else
                 uk[nu++] = (struct nametrie_key){ off, (uint32_t)(len - s), (uint32_t)e };
+            if (strncmp(t, "https://", 8) == 0) {
+                /* the host of an https URL: on TLS the path is invisible, the name is not */
+                const char *slash = memchr(t + s, '/', len - s);
+                size_t hlen = slash ? (size_t)(slash - (t + s)) : len - s;
+                hk[nh++] = (struct nametrie_key){ off, (uint32_t)hlen, (uint32_t)e };
+            }
         }
     }
     for (size_t i = 0; i < b->nips; i++) {
@@ -604,12 +612,14 @@ struct ruleset *ruleset_build(struct ruleset_builder *b)
     dk = NULL;
     rs->url_exact = nametrie_build(rs->pool, uk, nu, false);
     rs->url_pfx = nametrie_build(rs->pool, pk, np, false);
+    rs->https_host = nametrie_build(rs->pool, hk, nh, false);
     rs->ip4 = iplpm_build(p4, n4, 4);
     rs->ip6 = iplpm_build(p6, n6, 6);
-    if (!rs->dom || !rs->url_exact || !rs->url_pfx || !rs->ip4 || !rs->ip6)
+    if (!rs->dom || !rs->url_exact || !rs->url_pfx || !rs->https_host || !rs->ip4 || !rs->ip6)
         goto fail;
     free(uk);
     free(pk);
+    free(hk);
     free(p4);
     free(p6);
     ruleset_builder_free(b);
@@ -618,6 +628,7 @@ fail:
     free(dk);
     free(uk);
     free(pk);
+    free(hk);
     free(p4);
     free(p6);
     ruleset_free(rs);
@@ -638,6 +649,7 @@ void ruleset_free(struct ruleset *rs)
     nametrie_free(rs->dom);
     nametrie_free(rs->url_exact);
     nametrie_free(rs->url_pfx);
+    nametrie_free(rs->https_host);
     iplpm_free(rs->ip4);
     iplpm_free(rs->ip6);
     free(rs);
@@ -704,11 +716,8 @@ bool ruleset_match_url_host(const struct ruleset *rs, const char *host, size_t l
     if (!rs || len >= NORM_HOST_MAX)
         return result(NAMETRIE_NONE, rs, m);
     char k[NORM_HOST_MAX + 3];
-    size_t klen = url_key(k, sizeof(k), host, len, "/", 1);
-    uint32_t v = nametrie_lookup_extending(rs->url_exact, k, klen);
-    if (v == NAMETRIE_NONE)
-        v = nametrie_lookup_extending(rs->url_pfx, k, klen);
-    return result(v, rs, m);
+    size_t klen = url_key(k, sizeof(k), host, len, "", 0);  /* IPv6 hosts are keyed in brackets */
+    return result(nametrie_lookup(rs->https_host, k, klen, NAMETRIE_EXACT), rs, m);
 }
 
 bool ruleset_match_ip(const struct ruleset *rs, int ipver, const uint8_t *addr, struct rule_match *m)
@@ -766,6 +775,6 @@ void ruleset_get_stats(const struct ruleset *rs, struct ruleset_stats *st)
     st->version = rs->version;
     st->bytes = sizeof(*rs) + rs->pool_len + rs->n * (sizeof(*rs->text_off) + 1 + sizeof(*rs->attr)) +
                 rs->str_len + rs->npairs * sizeof(*rs->pairs) + nametrie_bytes(rs->dom) +
-                nametrie_bytes(rs->url_exact) + nametrie_bytes(rs->url_pfx) +
+                nametrie_bytes(rs->url_exact) + nametrie_bytes(rs->url_pfx) + nametrie_bytes(rs->https_host) +
                 iplpm_bytes(rs->ip4) + iplpm_bytes(rs->ip6);
 }

@@ -66,8 +66,9 @@ bool ruleset_match_domain(const struct ruleset *rs, const char *host, size_t len
 bool ruleset_match_url(const struct ruleset *rs, const char *host, size_t hlen, const char *path,
                        size_t plen, struct rule_match *m);
 
-/* True if some url entry exists for exactly this host (used for HTTPS, where the path is not
- * visible: policy may block the whole name). *m gets one such entry. */
+/* True if some https:// url entry exists for exactly this host (used for TLS, where the path is
+ * not visible: policy may block the whole name). http:// entries never match here: they are
+ * enforced on HTTP requests, where the path is seen. *m gets one such entry. */
 bool ruleset_match_url_host(const struct ruleset *rs, const char *host, size_t len, struct rule_match *m);
 
 /* IP lookup, longest prefix. ipver 4 (addr[0..3]) or 6 (addr[0..15]). */

@@ -54,7 +54,7 @@ class Rules:
                 continue
             if line.startswith(('http://', 'https://')):
                 u = urllib.parse.urlsplit(line)
-                self.urls.append((norm_name(u.hostname), u.path or '/', u.query))
+                self.urls.append((norm_name(u.hostname), u.path or '/', u.query, u.scheme))
                 continue
             try:
                 self.nets.append(ipaddress.ip_network(line, strict=False))
@@ -67,10 +67,10 @@ class Rules:
         return any(name == d or name.endswith('.' + d) for d in self.domains)
 
     def url(self, name, path):
-        if path is None:  # HTTPS: a URL entry blocks its whole host name
-            return any(h == name for h, _, _ in self.urls)
+        if path is None:  # TLS: an https:// URL entry blocks its whole host name
+            return any(h == name and sch == 'https' for h, _, _, sch in self.urls)
         p, q = norm_path(path)
-        for h, ep, eq in self.urls:
+        for h, ep, eq, _ in self.urls:
             if h != name:
                 continue
             if ep.endswith('*'):
