@@ -133,6 +133,16 @@ int log_reopen(struct log *l, const char *path, char *err, size_t errlen)
     return 0;
 }
 
+int log_chown(struct log *l, uid_t uid, gid_t gid)
+{
+    pthread_rwlock_rdlock(&l->fd_lock);
+    int rc = 0;
+    if (l->fd != STDERR_FILENO && fchown(l->fd, uid, gid) != 0)
+        rc = -errno;
+    pthread_rwlock_unlock(&l->fd_lock);
+    return rc;
+}
+
 void log_set_level(struct log *l, enum log_level level)
 {
     atomic_store(&l->level, (int)level);

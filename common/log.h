@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define LOG_LINE_MAX 4096
 
@@ -64,6 +65,10 @@ void log_free(struct log *l);
 /* Opens path (NULL: the current path) again and switches to it; the old file is closed. On
  * failure the old file stays in use and a negative errno is returned (message in err). */
 int log_reopen(struct log *l, const char *path, char *err, size_t errlen);
+
+/* Gives the current file (not standard error) to uid:gid, so that a daemon that drops root can
+ * still reopen it after a rotation. Returns 0 or a negative errno. */
+int log_chown(struct log *l, uid_t uid, gid_t gid);
 
 void log_set_level(struct log *l, enum log_level level);
 void log_set_block_rate(struct log *l, uint32_t per_s);

@@ -37,8 +37,9 @@
 /* The modes live in their own files. A weak reference lets the binary link without them and
  * the daemon then says the mode is not built. A weak reference does not pull a member out of
  * a static library, though, so once a mode's header exists the reference is made strong and
- * the linker takes proxy/mode_X.o from libqorgau.a. */
-#if defined(__has_include)
+ * the linker takes proxy/mode_X.o from libqorgau.a. -DDAEMON_WEAK_MODES keeps both weak (to
+ * build and test the "not built" path in a tree that has the modes). */
+#if defined(__has_include) && !defined(DAEMON_WEAK_MODES)
 #if __has_include("mode_tap.h")
 #define DAEMON_HAVE_TAP 1
 #endif
@@ -185,7 +186,7 @@ static int rules_build(struct log *lg, const struct qg_config *cfg, struct rules
         const char *pat = cfg->rules.items[i];
         glob_t g;
         memset(&g, 0, sizeof(g));
-        int grc = glob(pat, GLOB_ERR | GLOB_NOCHECK, NULL, &g);
+        int grc = glob(pat, GLOB_NOCHECK, NULL, &g);
         if (grc != 0) {
             snprintf(err, errlen, "rules: %s: %s", pat, grc == GLOB_NOSPACE ? "out of memory" : "cannot be read");
             rc = grc == GLOB_NOSPACE ? -ENOMEM : -EIO;
@@ -339,6 +340,9 @@ static int drop_privileges(struct daemon *d, char *err, size_t errlen)
                   LOG_KV(LOG_S("user", c->user)));
         return 0;
     }
+    if (!d->foreground && log_chown(d->log, uid, gid) < 0)
+        log_write(d->log, LOG_LEVEL_WARN, "daemon", "cannot give the log file to the user; reopening it after a rotation may fail",
+                  LOG_KV(LOG_S("file", c->log_file), LOG_S("user", c->user), LOG_S("error", strerror(errno))));
     if (prctl(PR_SET_KEEPCAPS, 1L, 0L, 0L, 0L) != 0) {
         snprintf(err, errlen, "daemon: prctl(PR_SET_KEEPCAPS): %s", strerror(errno));
         return -errno;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -234,6 +235,12 @@ START_TEST(test_reopen)
     ck_assert_str_eq(err, "log: /nonexistent/dir/q.log: cannot open: No such file or directory");
     log_write(l, LOG_LEVEL_INFO, "m", "after failure", NULL, 0);
     ck_assert_uint_eq(log_write_errors(l), 0);
+    /* the daemon hands the file to its user before dropping root */
+    uid_t to = geteuid() == 0 ? 65534 : geteuid();
+    ck_assert_int_eq(log_chown(l, to, getegid()), 0);
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_uint_eq(st.st_uid, to);
     log_free(l);
     char *a = slurp(rotated), *b = slurp(path);
     ck_assert_uint_eq(count_lines(a, NULL), 2);

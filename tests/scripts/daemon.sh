@@ -1,0 +1,206 @@
+#!/bin/sh
+# daemon.sh - `qorgau run`: configuration errors, --check, and for each mode (tap, inline)
+# either the "not built" exit or a real life cycle: start, SIGHUP with a new rules file (log
+# says reloaded with version 2), SIGHUP with a broken config (reload failed, version stays),
+# SIGTERM (exit 0).
+#
+# Env: QG_BIN  path of the qorgau binary (default build/qorgau)
+#      QG_DAEMON_KEEP=1 keeps the temporary directory
+# A built mode needs root (raw sockets, TPROXY) and, for tap, a veth pair this script creates;
+# without them that mode is reported as SKIP, never as passed.
+# Prints PASS/FAIL/SKIP lines and "daemon: N passed, M failed, K skipped"; exits 1 on a failure.
+set -u
+
+QG_BIN=${QG_BIN:-build/qorgau}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+case $QG_BIN in /*) ;; *) QG_BIN=$(pwd)/$QG_BIN ;; esac
+if [ ! -x "$QG_BIN" ]; then
+    echo "daemon: $QG_BIN is not an executable (set QG_BIN)" >&2
+    exit 2
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/qg-daemon.XXXXXX") || exit 2
+chmod 755 "$tmp"
+veth=""
+cleanup() {
+    [ -n "$veth" ] && ip link del "$veth" 2>/dev/null
+    if [ "${QG_DAEMON_KEEP:-0}" = 1 ]; then echo "daemon: keeping $tmp"; else rm -rf "$tmp"; fi
+}
+trap cleanup EXIT
+trap 'exit 2' INT TERM
+
+pass=0 fail=0 skip=0
+ok() { echo "PASS $*"; pass=$((pass + 1)); }
+ko() { echo "FAIL $*"; fail=$((fail + 1)); }
+sk() { echo "SKIP $*"; skip=$((skip + 1)); }
+
+# expect NAME WANT_RC WANT_TEXT FILE -- runs the rest, checks rc and that FILE holds WANT_TEXT
+expect() {
+    name=$1 want=$2 text=$3 out=$4
+    shift 4
+    "$@" >"$out" 2>&1
+    rc=$?
+    if [ "$rc" != "$want" ]; then
+        ko "$name (exit $rc, want $want)"; sed 's/^/    /' "$out"; return
+    fi
+    if ! grep -qF -- "$text" "$out"; then
+        ko "$name (no '$text')"; sed 's/^/    /' "$out"; return
+    fi
+    ok "$name"
+}
+
+# ---- configuration errors, usage, --check ----
+printf 'mode = inline\nworkers = 65\n' >"$tmp/range.conf"
+expect "config out of range -> 78" 78 "qorgau: config: $tmp/range.conf:2: workers: 65 is out of range 0..64" \
+    "$tmp/out" "$QG_BIN" run -c "$tmp/range.conf"
+printf 'mode = inline\nfoo.bar = 1\n' >"$tmp/unknown.conf"
+expect "config unknown key -> 78" 78 "config: $tmp/unknown.conf:2: unknown key 'foo.bar'" \
+    "$tmp/out" "$QG_BIN" run -c "$tmp/unknown.conf"
+expect "missing config file -> 78" 78 "config: $tmp/none.conf: cannot open: No such file or directory" \
+    "$tmp/out" "$QG_BIN" run -c "$tmp/none.conf"
+expect "no -c -> usage 2" 2 "-c FILE is required" "$tmp/out" "$QG_BIN" run
+printf 'mode = inline\nrules = %s/nope.txt\n' "$tmp" >"$tmp/norules.conf"
+expect "--check, missing rule file -> 78" 78 "nope.txt" "$tmp/out" "$QG_BIN" run --check -c "$tmp/norules.conf"
+expect "--check sample deploy/qorgau.conf" 0 "qorgau: $root/deploy/qorgau.conf: ok" \
+    "$tmp/out" "$QG_BIN" run --check -c "$root/deploy/qorgau.conf"
+if grep -qx "mode = tap" "$tmp/out" && grep -qx "reasm.bytes = 16K" "$tmp/out"; then
+    ok "--check prints the effective configuration"
+else
+    ko "--check prints the effective configuration"; sed 's/^/    /' "$tmp/out"
+fi
+
+# ---- a life cycle per mode ----
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_log PATTERN PID -- until the log has PATTERN (0), the daemon died (1) or 10 s passed (2)
+wait_log() {
+    i=0
+    while [ $i -lt 100 ]; do
+        grep -qF -- "$1" "$tmp/q.log" 2>/dev/null && return 0
+        kill -0 "$2" 2>/dev/null || { grep -qF -- "$1" "$tmp/q.log" 2>/dev/null && return 0; return 1; }
+        sleep 0.1
+        i=$((i + 1))
+    done
+    return 2
+}
+
+run_mode() {
+    mode=$1
+    rm -rf "$tmp/rules" "$tmp/q.log"
+    mkdir -p "$tmp/rules"
+    printf 'example.com\n' >"$tmp/rules/a.txt"
+    user=nobody
+    [ "$(id -u)" = 0 ] || user=$(id -un)
+    {
+        echo "mode = $mode"
+        echo "tap.interface = $tapif"
+        echo "workers = 2"
+        echo "user = $user"
+        echo "rules = $tmp/rules/*.txt"
+        echo "log.file = $tmp/q.log"
+        echo "stats.interval = 1s"
+        echo "notice.listen = 127.0.0.1:$(free_port)"
+        echo "inline.listen_address = 127.0.0.1"
+        echo "inline.tproxy_port = $(free_port)"
+        echo "inline.redirect_port = $(free_port)"
+    } >"$tmp/$mode.conf"
+
+    # Not built: the clear error, exit 69, nothing else started.
+    "$QG_BIN" run -c "$tmp/$mode.conf" >"$tmp/out" 2>&1 &
+    pid=$!
+    if ! wait_log '"msg":"starting"' $pid; then
+        ko "$mode: no starting line"; sed 's/^/    /' "$tmp/out" "$tmp/q.log"; kill -9 $pid 2>/dev/null; return
+    fi
+    sleep 0.3
+    if ! kill -0 $pid 2>/dev/null; then
+        wait $pid
+        rc=$?
+        if grep -qF "mode $mode is not built into this binary" "$tmp/q.log"; then
+            if [ $rc = 69 ] && grep -qF "qorgau: mode $mode is not built into this binary" "$tmp/out"; then
+                ok "$mode: not built -> exit 69 with a clear error"
+            else
+                ko "$mode: not built, but exit $rc / stderr:"; sed 's/^/    /' "$tmp/out"
+            fi
+            return
+        fi
+        if [ "$(id -u)" != 0 ]; then
+            sk "$mode: built, but needs root to open (exit $rc)"; return
+        fi
+        ko "$mode: exited $rc at start"; sed 's/^/    /' "$tmp/q.log"; return
+    fi
+    # Still running: the mode is built.
+    if ! wait_log '"msg":"started"' $pid; then
+        wait $pid; rc=$?
+        if [ "$(id -u)" != 0 ]; then sk "$mode: built, but needs root to open (exit $rc)"; return; fi
+        ko "$mode: never started (exit $rc)"; sed 's/^/    /' "$tmp/q.log"; return
+    fi
+    ok "$mode: started"
+    if [ "$(id -u)" = 0 ]; then
+        if grep -qF '"msg":"privileges dropped","user":"nobody"' "$tmp/q.log" &&
+            grep -qF '"capabilities":"cap_net_raw,cap_net_admin"' "$tmp/q.log"; then
+            ok "$mode: privileges dropped to nobody with cap_net_raw,cap_net_admin"
+        else
+            ko "$mode: no privilege drop line"
+        fi
+        if awk '/^CapEff:/ { exit !($2 == "0000000000003000") }' /proc/$pid/status &&
+            awk '/^Uid:/ { exit !($2 == 65534) }' /proc/$pid/status; then
+            ok "$mode: /proc says uid 65534, CapEff = NET_ADMIN|NET_RAW"
+        else
+            ko "$mode: /proc status"; grep -E '^(Uid|CapEff|CapPrm)' /proc/$pid/status | sed 's/^/    /'
+        fi
+    fi
+
+    printf 'example.org\nexample.net\n' >"$tmp/rules/b.txt"
+    kill -HUP $pid
+    if wait_log '"msg":"reloaded","version":2,"files":2,"domains":3' $pid; then
+        ok "$mode: SIGHUP with a new rules file -> reloaded version 2"
+    else
+        ko "$mode: no reloaded version 2"; sed 's/^/    /' "$tmp/q.log"
+    fi
+
+    cp "$tmp/$mode.conf" "$tmp/good.conf"
+    echo "log.level = loud" >>"$tmp/$mode.conf"
+    kill -HUP $pid
+    if wait_log '"msg":"reload failed; keeping the running configuration and rules"' $pid &&
+        grep -qF "log.level: 'loud' is not one of error, warn, info, debug" "$tmp/q.log" &&
+        ! grep -qF '"version":3' "$tmp/q.log"; then
+        ok "$mode: SIGHUP with a broken config -> reload failed, version stays 2"
+    else
+        ko "$mode: broken config reload"; sed 's/^/    /' "$tmp/q.log"
+    fi
+    cp "$tmp/good.conf" "$tmp/$mode.conf"
+
+    if wait_log '"msg":"stats"' $pid && grep -qF '"rules_version":2' "$tmp/q.log"; then
+        ok "$mode: stats line with rules_version 2"
+    else
+        ko "$mode: no stats line"
+    fi
+
+    kill -TERM $pid
+    wait $pid
+    rc=$?
+    if [ $rc = 0 ] && grep -qF '"msg":"stopped","exit":0' "$tmp/q.log"; then
+        ok "$mode: SIGTERM -> exit 0"
+    else
+        ko "$mode: SIGTERM -> exit $rc"; tail -5 "$tmp/q.log" | sed 's/^/    /'
+    fi
+}
+
+# tap needs an interface with a normal MTU: a veth pair made for the test, when possible.
+if [ "$(id -u)" = 0 ] && command -v ip >/dev/null 2>&1 &&
+    ip link add qgdt$$ type veth peer name qgdu$$ 2>/dev/null; then
+    veth=qgdt$$
+    ip link set qgdt$$ up && ip link set qgdu$$ up
+    tapif=qgdt$$
+else
+    tapif=lo
+fi
+
+for m in tap inline; do
+    run_mode "$m"
+done
+
+echo "daemon: $pass passed, $fail failed, $skip skipped"
+[ $fail = 0 ]
