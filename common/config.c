@@ -30,12 +30,12 @@
 #define SEC INT64_C(1000)
 #define MIN INT64_C(60000)
 
-static const char *const v_mode[] = { "tap", "inline", NULL };
-static const char *const v_https_url[] = { "name", "ignore", NULL };
-static const char *const v_https_block[] = { "rst", "alert", NULL };
-static const char *const v_http_block[] = { "redirect", "451", NULL };
-static const char *const v_quic[] = { "drop-blocked", "drop-all", "pass", NULL };
-static const char *const v_log_level[] = { "error", "warn", "info", "debug", NULL };
+static const char *const v_mode[] = {"tap", "inline", NULL};
+static const char *const v_https_url[] = {"name", "ignore", NULL};
+static const char *const v_https_block[] = {"rst", "alert", NULL};
+static const char *const v_http_block[] = {"redirect", "451", NULL};
+static const char *const v_quic[] = {"drop-blocked", "drop-all", "pass", NULL};
+static const char *const v_log_level[] = {"error", "warn", "info", "debug", NULL};
 
 /* clang-format off */
 static const struct config_key keys[] = {
@@ -302,8 +302,8 @@ static bool parse_int(const char *s, int64_t *out)
 
 static bool parse_bool(const char *s, bool *out)
 {
-    static const char *const yes[] = { "true", "yes", "on", "1" };
-    static const char *const no[] = { "false", "no", "off", "0" };
+    static const char *const yes[] = {"true", "yes", "on", "1"};
+    static const char *const no[] = {"false", "no", "off", "0"};
     for (size_t i = 0; i < ARRAY_LEN(yes); i++) {
         if (strcmp(s, yes[i]) == 0) {
             *out = true;
@@ -386,14 +386,15 @@ struct pstate {
     const char *name; /* file name for messages */
     char *err;
     size_t errlen;
-    unsigned *line_set; /* per key: line it was set on (0: not yet) */
+    unsigned *line_set;   /* per key: line it was set on (0: not yet) */
     bool *list_from_file; /* per key: the list was started by the file (default dropped) */
 };
 
 #if defined(__GNUC__)
 __attribute__((format(printf, 4, 5)))
 #endif
-static void perr(struct pstate *ps, unsigned line, const char *key, const char *fmt, ...)
+static void
+perr(struct pstate *ps, unsigned line, const char *key, const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
@@ -405,8 +406,8 @@ static void perr(struct pstate *ps, unsigned line, const char *key, const char *
     char where[32] = "";
     if (line)
         snprintf(where, sizeof(where), "%u:", line);
-    snprintf(ps->err, ps->errlen, "config: %s:%s %s%s%s", ps->name, where, key ? key : "",
-             key ? ": " : "", msg);
+    snprintf(ps->err, ps->errlen, "config: %s:%s %s%s%s", ps->name, where, key ? key : "", key ? ": " : "",
+             msg);
 }
 
 static void list_clear(struct config_list *l)
@@ -644,7 +645,8 @@ static int finish(struct pstate *ps, struct qg_config *c)
         return -EINVAL;
     }
     if (c->mode == CONFIG_MODE_INLINE && c->inline_tproxy_port == 0 && c->inline_redirect_port == 0) {
-        perr(ps, 0, NULL, "inline.tproxy_port and inline.redirect_port are both 0; inline mode needs a listener");
+        perr(ps, 0, NULL,
+             "inline.tproxy_port and inline.redirect_port are both 0; inline mode needs a listener");
         return -EINVAL;
     }
     if (c->mode == CONFIG_MODE_INLINE && c->inline_tproxy_port == c->inline_redirect_port) {
@@ -663,10 +665,9 @@ static int finish(struct pstate *ps, struct qg_config *c)
     return 0;
 }
 
-struct qg_config *config_load_buffer(const char *name, const char *buf, size_t len, char *err,
-                                     size_t errlen)
+struct qg_config *config_load_buffer(const char *name, const char *buf, size_t len, char *err, size_t errlen)
 {
-    struct pstate ps = { name, err, errlen, NULL, NULL };
+    struct pstate ps = {name, err, errlen, NULL, NULL};
     struct qg_config *c = calloc(1, sizeof(*c));
     ps.line_set = calloc(ARRAY_LEN(keys), sizeof(*ps.line_set));
     ps.list_from_file = calloc(ARRAY_LEN(keys), sizeof(*ps.list_from_file));
@@ -678,7 +679,7 @@ struct qg_config *config_load_buffer(const char *name, const char *buf, size_t l
     for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
         if (!keys[i].def)
             continue;
-        struct pstate dps = { "(default)", err, errlen, ps.line_set, ps.list_from_file };
+        struct pstate dps = {"(default)", err, errlen, ps.line_set, ps.list_from_file};
         rc = set_value(&dps, 0, &keys[i], c, keys[i].def);
         if (rc < 0)
             goto fail;
@@ -810,8 +811,7 @@ int config_print(FILE *f, const struct qg_config *c)
             if (l->n == 0)
                 fprintf(f, "%s =\n", k->name);
             for (size_t j = 0; j < l->n; j++)
-                fprintf(f, needs_quotes(l->items[j]) ? "%s = \"%s\"\n" : "%s = %s\n", k->name,
-                        l->items[j]);
+                fprintf(f, needs_quotes(l->items[j]) ? "%s = \"%s\"\n" : "%s = %s\n", k->name, l->items[j]);
             continue;
         }
         if (is_string_type(k->type)) {
@@ -871,7 +871,7 @@ static int copy_value(const struct config_key *k, struct qg_config *dst, const s
     }
     if (k->type == CONFIG_LIST) {
         const struct config_list *l = cfield(k, src);
-        struct config_list n = { 0, NULL };
+        struct config_list n = {0, NULL};
         for (size_t i = 0; i < l->n; i++) {
             if (list_add(&n, l->items[i]) < 0) {
                 list_clear(&n);
@@ -882,10 +882,10 @@ static int copy_value(const struct config_key *k, struct qg_config *dst, const s
         *(struct config_list *)field(k, dst) = n;
         return 0;
     }
-    size_t sz = k->type == CONFIG_BOOL                                 ? sizeof(bool)
-                : k->type == CONFIG_ENUM                               ? sizeof(int)
-                : k->type == CONFIG_ADDR || k->type == CONFIG_IP       ? sizeof(struct config_addr)
-                                                                       : sizeof(uint64_t);
+    size_t sz = k->type == CONFIG_BOOL                           ? sizeof(bool)
+                : k->type == CONFIG_ENUM                         ? sizeof(int)
+                : k->type == CONFIG_ADDR || k->type == CONFIG_IP ? sizeof(struct config_addr)
+                                                                 : sizeof(uint64_t);
     memcpy(field(k, dst), cfield(k, src), sz);
     return 0;
 }

@@ -108,12 +108,12 @@ struct qg_config {
 struct config_key {
     const char *name;
     enum config_type type;
-    int64_t min, max;           /* INT, SIZE (bytes), DURATION (ms) */
-    const char *def;            /* default, as it would be written in the file; NULL: required */
-    const char *const *values;  /* ENUM: NULL-terminated value names, in enum order */
-    size_t offset;              /* into struct qg_config */
-    bool restart;               /* a change takes effect only on restart, not on reload */
-    const char *doc;            /* one line */
+    int64_t min, max;          /* INT, SIZE (bytes), DURATION (ms) */
+    const char *def;           /* default, as it would be written in the file; NULL: required */
+    const char *const *values; /* ENUM: NULL-terminated value names, in enum order */
+    size_t offset;             /* into struct qg_config */
+    bool restart;              /* a change takes effect only on restart, not on reload */
+    const char *doc;           /* one line */
 };
 
 /* The table, in documentation order; *n gets its length. Static storage. */
@@ -128,8 +128,7 @@ const struct config_key *config_key_find(const char *name);
 struct qg_config *config_load_file(const char *path, char *err, size_t errlen);
 
 /* Same over buf[0..len); name is used as FILE in messages. */
-struct qg_config *config_load_buffer(const char *name, const char *buf, size_t len, char *err,
-                                     size_t errlen);
+struct qg_config *config_load_buffer(const char *name, const char *buf, size_t len, char *err, size_t errlen);
 
 /* Frees c and every string it owns. NULL is a no-op. */
 void config_free(struct qg_config *c);
@@ -140,8 +139,7 @@ void config_free(struct qg_config *c);
 int config_print(FILE *f, const struct qg_config *c);
 
 /* Writes the text of key k's value in c (lists: items joined by ", ") into buf. */
-void config_format_value(const struct config_key *k, const struct qg_config *c, char *buf,
-                         size_t len);
+void config_format_value(const struct config_key *k, const struct qg_config *c, char *buf, size_t len);
 
 /* True when key k has the same value in a and b. */
 bool config_key_equal(const struct config_key *k, const struct qg_config *a, const struct qg_config *b);
@@ -149,8 +147,8 @@ bool config_key_equal(const struct config_key *k, const struct qg_config *a, con
 /* For reload: every key marked restart whose value differs between fresh and running is set
  * back in fresh to the running value (fresh is not yet published); up to max of their names go
  * to names. Returns how many keys were set back, or -ENOMEM (fresh is then unchanged). */
-int config_keep_restart_keys(struct qg_config *fresh, const struct qg_config *running,
-                             const char **names, size_t max);
+int config_keep_restart_keys(struct qg_config *fresh, const struct qg_config *running, const char **names,
+                             size_t max);
 
 /* Writes docs/configuration.md (Markdown) generated from the table. Returns 0 or -EIO. */
 int config_doc(FILE *f);

@@ -32,8 +32,8 @@ struct log {
     void *clock_ctx;
 
     pthread_mutex_t bucket_lock;
-    uint32_t rate;          /* lines per second; 0 = unlimited */
-    uint64_t tokens_milli;  /* 1000 per line */
+    uint32_t rate;         /* lines per second; 0 = unlimited */
+    uint64_t tokens_milli; /* 1000 per line */
     uint64_t last_ms;
     uint64_t suppressed;
 };
@@ -223,7 +223,8 @@ static size_t utf8_len(const unsigned char *s, size_t len)
             return 0;
         cp = (cp << 6) | (s[i] & 0x3fu);
     }
-    if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+    if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
         return 0;
     return n;
 }
@@ -238,7 +239,7 @@ static void put_str(struct lbuf *lb, const char *s, size_t len)
     for (size_t i = 0; i < len && !lb->over;) {
         unsigned char c = u[i];
         if (c == '"' || c == '\\') {
-            char e[2] = { '\\', (char)c };
+            char e[2] = {'\\', (char)c};
             put(lb, e, 2);
             i++;
         } else if (c == '\n') {
@@ -248,7 +249,7 @@ static void put_str(struct lbuf *lb, const char *s, size_t len)
             put(lb, "\\t", 2);
             i++;
         } else if (c < 0x20 || c == 0x7f) {
-            char e[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+            char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
             put(lb, e, 6);
             i++;
         } else if (c < 0x80) {
@@ -263,7 +264,7 @@ static void put_str(struct lbuf *lb, const char *s, size_t len)
                 put(lb, s + i, n);
                 i += n;
             } else {
-                char e[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+                char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
                 put(lb, e, 6);
                 i++;
             }

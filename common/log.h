@@ -39,15 +39,15 @@ struct log_kv {
     } v;
 };
 
-#define LOG_S(k, x) ((struct log_kv){ .key = (k), .type = LOG_KV_STR, .v.s = (x) })
-#define LOG_I(k, x) ((struct log_kv){ .key = (k), .type = LOG_KV_INT, .v.i = (int64_t)(x) })
-#define LOG_U(k, x) ((struct log_kv){ .key = (k), .type = LOG_KV_UINT, .v.u = (uint64_t)(x) })
-#define LOG_D(k, x) ((struct log_kv){ .key = (k), .type = LOG_KV_DOUBLE, .v.d = (double)(x) })
-#define LOG_B(k, x) ((struct log_kv){ .key = (k), .type = LOG_KV_BOOL, .v.b = (x) })
+#define LOG_S(k, x) ((struct log_kv){.key = (k), .type = LOG_KV_STR, .v.s = (x)})
+#define LOG_I(k, x) ((struct log_kv){.key = (k), .type = LOG_KV_INT, .v.i = (int64_t)(x)})
+#define LOG_U(k, x) ((struct log_kv){.key = (k), .type = LOG_KV_UINT, .v.u = (uint64_t)(x)})
+#define LOG_D(k, x) ((struct log_kv){.key = (k), .type = LOG_KV_DOUBLE, .v.d = (double)(x)})
+#define LOG_B(k, x) ((struct log_kv){.key = (k), .type = LOG_KV_BOOL, .v.b = (x)})
 /* Expands to the (kv, n) argument pair: log_write(l, lv, "m", "msg", LOG_KV(LOG_U("n", 1))). */
-#define LOG_KV(...)                                                                                      \
-    (const struct log_kv[]){ __VA_ARGS__ },                                                              \
-        (sizeof((const struct log_kv[]){ __VA_ARGS__ }) / sizeof(struct log_kv))
+#define LOG_KV(...)                                                                                          \
+    (const struct log_kv[]){__VA_ARGS__},                                                                    \
+        (sizeof((const struct log_kv[]){__VA_ARGS__}) / sizeof(struct log_kv))
 
 struct log;
 

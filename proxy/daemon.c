@@ -67,12 +67,12 @@ struct mode_entry {
 
 /* Both modes keep CAP_NET_RAW (tap: raw injection sockets reopened when a link flaps; inline:
  * RST/ICMP) and CAP_NET_ADMIN (IP_TRANSPARENT on every upstream socket, TPROXY). */
-static const cap_value_t net_caps[] = { CAP_NET_RAW, CAP_NET_ADMIN };
+static const cap_value_t net_caps[] = {CAP_NET_RAW, CAP_NET_ADMIN};
 
 /* Indexed by enum config_mode. */
 static const struct mode_entry modes[] = {
-    { "tap", &mode_tap_ops, net_caps, (int)ARRAY_LEN(net_caps) },
-    { "inline", &mode_inline_ops, net_caps, (int)ARRAY_LEN(net_caps) },
+    {"tap", &mode_tap_ops, net_caps, (int)ARRAY_LEN(net_caps)},
+    {"inline", &mode_inline_ops, net_caps, (int)ARRAY_LEN(net_caps)},
 };
 
 #define RULE_ERRORS_LOGGED 20 /* per load; the rest are counted */
@@ -126,7 +126,8 @@ static uint64_t mono_ms(void)
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))
 #endif
-static void fatal(struct daemon *d, const char *fmt, ...)
+static void
+fatal(struct daemon *d, const char *fmt, ...)
 {
     char msg[1024];
     va_list ap;
@@ -188,13 +189,15 @@ static int rules_build(struct log *lg, const struct qg_config *cfg, struct rules
         memset(&g, 0, sizeof(g));
         int grc = glob(pat, GLOB_NOCHECK, NULL, &g);
         if (grc != 0) {
-            snprintf(err, errlen, "rules: %s: %s", pat, grc == GLOB_NOSPACE ? "out of memory" : "cannot be read");
+            snprintf(err, errlen, "rules: %s: %s", pat,
+                     grc == GLOB_NOSPACE ? "out of memory" : "cannot be read");
             rc = grc == GLOB_NOSPACE ? -ENOMEM : -EIO;
             globfree(&g);
             break;
         }
         /* GLOB_NOCHECK hands back the pattern itself when nothing matched. */
-        if (g.gl_pathc == 1 && strcmp(g.gl_pathv[0], pat) == 0 && has_glob_magic(pat) && access(pat, F_OK) != 0) {
+        if (g.gl_pathc == 1 && strcmp(g.gl_pathv[0], pat) == 0 && has_glob_magic(pat) &&
+            access(pat, F_OK) != 0) {
             log_write(lg, LOG_LEVEL_WARN, "rules", "pattern matches no file", LOG_KV(LOG_S("pattern", pat)));
             globfree(&g);
             continue;
@@ -264,7 +267,7 @@ static int counters_register(struct daemon_ctx *ctx, unsigned worker, const char
         return -ENOMEM;
     }
     d->regs = r;
-    d->regs[d->nregs++] = (struct counter_reg){ worker, names, values, n };
+    d->regs[d->nregs++] = (struct counter_reg){worker, names, values, n};
     pthread_mutex_unlock(&d->reg_lock);
     return 0;
 }
@@ -313,7 +316,8 @@ static int drop_privileges(struct daemon *d, char *err, size_t errlen)
 {
     const struct qg_config *c = d->cfg;
     if (geteuid() != 0) {
-        log_write(d->log, LOG_LEVEL_WARN, "daemon", "not started as root: running as the current user, nothing to drop",
+        log_write(d->log, LOG_LEVEL_WARN, "daemon",
+                  "not started as root: running as the current user, nothing to drop",
                   LOG_KV(LOG_U("uid", geteuid())));
         return 0;
     }
@@ -341,8 +345,10 @@ static int drop_privileges(struct daemon *d, char *err, size_t errlen)
         return 0;
     }
     if (!d->foreground && log_chown(d->log, uid, gid) < 0)
-        log_write(d->log, LOG_LEVEL_WARN, "daemon", "cannot give the log file to the user; reopening it after a rotation may fail",
-                  LOG_KV(LOG_S("file", c->log_file), LOG_S("user", c->user), LOG_S("error", strerror(errno))));
+        log_write(
+            d->log, LOG_LEVEL_WARN, "daemon",
+            "cannot give the log file to the user; reopening it after a rotation may fail",
+            LOG_KV(LOG_S("file", c->log_file), LOG_S("user", c->user), LOG_S("error", strerror(errno))));
     if (prctl(PR_SET_KEEPCAPS, 1L, 0L, 0L, 0L) != 0) {
         snprintf(err, errlen, "daemon: prctl(PR_SET_KEEPCAPS): %s", strerror(errno));
         return -errno;
@@ -382,8 +388,9 @@ static int drop_privileges(struct daemon *d, char *err, size_t errlen)
             cap_free(n);
         }
     }
-    log_write(d->log, LOG_LEVEL_INFO, "daemon", "privileges dropped",
-              LOG_KV(LOG_S("user", c->user), LOG_U("uid", uid), LOG_U("gid", gid), LOG_S("capabilities", names)));
+    log_write(
+        d->log, LOG_LEVEL_INFO, "daemon", "privileges dropped",
+        LOG_KV(LOG_S("user", c->user), LOG_U("uid", uid), LOG_U("gid", gid), LOG_S("capabilities", names)));
     return 0;
 }
 
@@ -441,14 +448,15 @@ static void reload(struct daemon *d)
 
     struct qg_config *nc = config_load_file(d->config_path, err, sizeof(err));
     if (!nc) {
-        log_write(d->log, LOG_LEVEL_ERROR, "daemon", "reload failed; keeping the running configuration and rules",
-                  LOG_KV(LOG_S("error", err)));
+        log_write(d->log, LOG_LEVEL_ERROR, "daemon",
+                  "reload failed; keeping the running configuration and rules", LOG_KV(LOG_S("error", err)));
         return;
     }
     const char *names[64];
     int nk = config_keep_restart_keys(nc, d->cfg, names, ARRAY_LEN(names));
     if (nk < 0) {
-        log_write(d->log, LOG_LEVEL_ERROR, "daemon", "reload failed; keeping the running configuration and rules",
+        log_write(d->log, LOG_LEVEL_ERROR, "daemon",
+                  "reload failed; keeping the running configuration and rules",
                   LOG_KV(LOG_S("error", "out of memory")));
         config_free(nc);
         return;
@@ -459,17 +467,18 @@ static void reload(struct daemon *d)
 
     struct rules_result rr;
     if (rules_build(d->log, nc, &rr, err, sizeof(err)) < 0) {
-        log_write(d->log, LOG_LEVEL_ERROR, "daemon", "reload failed; keeping the running configuration and rules",
-                  LOG_KV(LOG_S("error", err)));
+        log_write(d->log, LOG_LEVEL_ERROR, "daemon",
+                  "reload failed; keeping the running configuration and rules", LOG_KV(LOG_S("error", err)));
         config_free(nc);
         return;
     }
     if (d->mode->ops->reload) {
         int rc = d->mode->ops->reload(d->state, nc);
         if (rc < 0) {
-            log_write(d->log, LOG_LEVEL_ERROR, "daemon", "reload failed; keeping the running configuration and rules",
-                      LOG_KV(LOG_S("error", "the mode rejected the new configuration"), LOG_S("mode", d->mode->name),
-                             LOG_S("reason", strerror(-rc))));
+            log_write(d->log, LOG_LEVEL_ERROR, "daemon",
+                      "reload failed; keeping the running configuration and rules",
+                      LOG_KV(LOG_S("error", "the mode rejected the new configuration"),
+                             LOG_S("mode", d->mode->name), LOG_S("reason", strerror(-rc))));
             ruleset_free(rr.rs);
             config_free(nc);
             return;
@@ -480,7 +489,8 @@ static void reload(struct daemon *d)
     d->cfg = nc;
     if (!d->foreground && strcmp(old->log_file, nc->log_file) != 0 &&
         log_reopen(d->log, nc->log_file, err, sizeof(err)) < 0)
-        log_write(d->log, LOG_LEVEL_ERROR, "daemon", "log.file changed but cannot be opened; still writing the old file",
+        log_write(d->log, LOG_LEVEL_ERROR, "daemon",
+                  "log.file changed but cannot be opened; still writing the old file",
                   LOG_KV(LOG_S("error", err)));
     config_free(old);
     log_set_level(d->log, (enum log_level)nc->log_level);
@@ -529,10 +539,11 @@ static int main_loop(struct daemon *d)
             uint64_t now = mono_ms();
             timeout = next > now ? (int)(next - now < 3600000u ? next - now : 3600000u) : 0;
         }
-        struct pollfd pfd[2] = { { d->sfd, POLLIN, 0 }, { d->efd, POLLIN, 0 } };
+        struct pollfd pfd[2] = {{d->sfd, POLLIN, 0}, {d->efd, POLLIN, 0}};
         int n = poll(pfd, 2, timeout);
         if (n < 0 && errno != EINTR) {
-            log_write(d->log, LOG_LEVEL_ERROR, "daemon", "poll failed", LOG_KV(LOG_S("error", strerror(errno))));
+            log_write(d->log, LOG_LEVEL_ERROR, "daemon", "poll failed",
+                      LOG_KV(LOG_S("error", strerror(errno))));
             return 1;
         }
         if (n > 0 && (pfd[0].revents & POLLIN)) {
@@ -559,7 +570,8 @@ static int main_loop(struct daemon *d)
             for (unsigned i = 0; i < d->started; i++) {
                 if (atomic_load(&d->workers[i].done)) {
                     int rc = d->workers[i].rc;
-                    log_write(d->log, LOG_LEVEL_ERROR, "daemon", "worker ended before a stop was asked; stopping",
+                    log_write(d->log, LOG_LEVEL_ERROR, "daemon",
+                              "worker ended before a stop was asked; stopping",
                               LOG_KV(LOG_U("worker", i), LOG_I("status", rc),
                                      LOG_S("error", rc < 0 ? strerror(-rc) : NULL)));
                     return 1;
@@ -603,7 +615,8 @@ static int check(struct daemon *d)
     } else {
         struct ruleset_stats st;
         ruleset_get_stats(rr.rs, &st);
-        fprintf(stderr, "qorgau: %s: ok (%zu rule files, %zu domains, %zu urls, %zu ips, %zu rejected entries)\n",
+        fprintf(stderr,
+                "qorgau: %s: ok (%zu rule files, %zu domains, %zu urls, %zu ips, %zu rejected entries)\n",
                 d->config_path, rr.files, st.domains, st.urls, st.ips4 + st.ips6, rr.entry_errors);
         ruleset_free(rr.rs);
     }
@@ -628,8 +641,8 @@ static int run(struct daemon *d)
     }
     d->mode = &modes[d->cfg->mode];
     log_write(d->log, LOG_LEVEL_INFO, "daemon", "starting",
-              LOG_KV(LOG_S("version", QORGAU_VERSION), LOG_S("config", d->config_path), LOG_S("mode", d->mode->name),
-                     LOG_I("pid", getpid())));
+              LOG_KV(LOG_S("version", QORGAU_VERSION), LOG_S("config", d->config_path),
+                     LOG_S("mode", d->mode->name), LOG_I("pid", getpid())));
     if (!d->mode->ops) {
         fatal(d, "mode %s is not built into this binary", d->mode->name);
         return DAEMON_EXIT_NOT_BUILT;
@@ -656,7 +669,7 @@ static int run(struct daemon *d)
     log_rules(d->log, "rules loaded", rr.rs, &rr, v);
 
     d->nworkers = worker_count(d->cfg);
-    d->ctx = (struct daemon_ctx){ d->rules, d->log, d->nworkers, counters_register, d };
+    d->ctx = (struct daemon_ctx){d->rules, d->log, d->nworkers, counters_register, d};
     int rc = d->mode->ops->open(d->cfg, &d->ctx, &d->state, err, sizeof(err));
     if (rc < 0) {
         fatal(d, "%s", err[0] ? err : strerror(-rc));
@@ -702,11 +715,11 @@ close_mode:
 int daemon_main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        { "config", required_argument, NULL, 'c' },
-        { "foreground", no_argument, NULL, 'f' },
-        { "check", no_argument, NULL, 'k' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
+        {"config", required_argument, NULL, 'c'},
+        {"foreground", no_argument, NULL, 'f'},
+        {"check", no_argument, NULL, 'k'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     struct daemon d;
     memset(&d, 0, sizeof(d));
@@ -757,7 +770,7 @@ int daemon_config_main(int argc, char **argv)
     if (argc == 2 && strcmp(argv[1], "doc") == 0)
         return config_doc(stdout) < 0 ? 1 : 0;
     if (argc == 3 && strcmp(argv[1], "check") == 0) {
-        char *av[] = { "run", "--check", "-c", argv[2], NULL };
+        char *av[] = {"run", "--check", "-c", argv[2], NULL};
         return daemon_main(4, av);
     }
     fputs("usage: qorgau config check FILE   validate, print the effective configuration\n"

@@ -42,11 +42,11 @@ typedef int (*daemon_counters_fn)(struct daemon_ctx *d, unsigned worker, const c
 
 /* What the daemon gives a mode; valid from open() until close() returns. */
 struct daemon_ctx {
-    struct rsref *rules;     /* current rule set: rsref_read_lock/rsref_get/rsref_read_unlock */
-    struct log *log;         /* thread-safe; per-packet events only through log_block() */
-    unsigned workers;        /* number of worker threads that will call run_worker() */
+    struct rsref *rules; /* current rule set: rsref_read_lock/rsref_get/rsref_read_unlock */
+    struct log *log;     /* thread-safe; per-packet events only through log_block() */
+    unsigned workers;    /* number of worker threads that will call run_worker() */
     daemon_counters_fn counters_register;
-    void *priv;              /* the daemon's */
+    void *priv; /* the daemon's */
 };
 
 struct mode_ops {
@@ -54,8 +54,7 @@ struct mode_ops {
     /* Runs as root. cfg is valid until the next reload() returns (or close()); copy what must
      * outlive it. Returns 0 with *state set, or a negative errno with a message naming the mode
      * and the object in err ("tap: eth2: pcap_activate() failed: ..."). */
-    int (*open)(const struct qg_config *cfg, struct daemon_ctx *d, void **state, char *err,
-                size_t errlen);
+    int (*open)(const struct qg_config *cfg, struct daemon_ctx *d, void **state, char *err, size_t errlen);
     int (*run_worker)(void *state, unsigned worker, const volatile sig_atomic_t *stop);
     /* The new configuration (keys marked restart in config.c keep their running values).
      * Returns 0, or a negative errno and the mode keeps its old settings. May be NULL. */

@@ -122,7 +122,7 @@ END_TEST
 
 START_TEST(test_bool_values)
 {
-    static const char *const t[] = { "true", "yes", "on", "1" }, *const f[] = { "false", "no", "off", "0" };
+    static const char *const t[] = {"true", "yes", "on", "1"}, *const f[] = {"false", "no", "off", "0"};
     char buf[128], err[512];
     for (size_t i = 0; i < 4; i++) {
         snprintf(buf, sizeof(buf), "mode = inline\nnotice.show_order = %s\n", t[i]);
@@ -140,8 +140,9 @@ END_TEST
 START_TEST(test_lists)
 {
     char err[512];
-    struct qg_config *c = load("mode = inline\nrules = /etc/qorgau/orders/*.json\nrules = /etc/qorgau/extra.txt\n",
-                               err, sizeof(err));
+    struct qg_config *c =
+        load("mode = inline\nrules = /etc/qorgau/orders/*.json\nrules = /etc/qorgau/extra.txt\n", err,
+             sizeof(err));
     ck_assert_msg(c != NULL, "%s", err);
     ck_assert_uint_eq(c->rules.n, 2);
     ck_assert_str_eq(c->rules.items[0], "/etc/qorgau/orders/*.json");
@@ -159,9 +160,10 @@ END_TEST
 START_TEST(test_limits_inclusive)
 {
     char err[512];
-    struct qg_config *c = load("mode = inline\nworkers = 0\nreasm.bytes = 512\ninline.connect_timeout = 100ms\n"
-                               "stats.interval = 60m\ninline.tproxy_port = 65535\nlog.block_rate = 0\n",
-                               err, sizeof(err));
+    struct qg_config *c =
+        load("mode = inline\nworkers = 0\nreasm.bytes = 512\ninline.connect_timeout = 100ms\n"
+             "stats.interval = 60m\ninline.tproxy_port = 65535\nlog.block_rate = 0\n",
+             err, sizeof(err));
     ck_assert_msg(c != NULL, "%s", err);
     ck_assert_uint_eq(c->reasm_bytes, 512);
     ck_assert_uint_eq(c->inline_connect_timeout, 100);
@@ -182,71 +184,76 @@ struct err_case {
 };
 
 static const struct err_case err_cases[] = {
-    { "mode = inline\nworkers = 65\n", "config: t.conf:2: workers: 65 is out of range 0..64" },
-    { "mode = inline\nworkers = -1\n", "config: t.conf:2: workers: -1 is out of range 0..64" },
-    { "mode = inline\nworkers = x\n", "config: t.conf:2: workers: 'x' is not an integer in 0..64" },
-    { "mode = inline\nworkers = 4 cores\n", "config: t.conf:2: workers: '4 cores' is not an integer in 0..64" },
-    { "mode = inline\nworkers = 99999999999999999999\n",
-      "config: t.conf:2: workers: '99999999999999999999' is not an integer in 0..64" },
-    { "mode = inline\nworkers =\n", "config: t.conf:2: workers: '' is not an integer in 0..64" },
-    { "mode = inline\nbogus = 1\n", "config: t.conf:2: unknown key 'bogus'" },
-    { "mode = inline\nWorkers = 1\n", "config: t.conf:2: unknown key 'Workers'" },
-    { "mode = inline\nworkers = 1\n\nworkers = 2\n", "config: t.conf:4: key 'workers' is set twice (first on line 2)" },
-    { "mode = inline\nmode = tap\n", "config: t.conf:2: key 'mode' is set twice (first on line 1)" },
-    { "mode = inline\njust words\n", "config: t.conf:2: expected 'key = value', got 'just words'" },
-    { "mode = inline\n  = 5\n", "config: t.conf:2: expected 'key = value', got '= 5'" },
-    { "mode = inline\nnotice.show_order = maybe\n",
-      "config: t.conf:2: notice.show_order: 'maybe' is not a boolean (true, false, yes, no, on, off, 1, 0)" },
-    { "mode = inline\nreasm.bytes = 16X\n",
-      "config: t.conf:2: reasm.bytes: '16X' is not a size in 512..1M (a number with suffix K, M or G)" },
-    { "mode = inline\nreasm.bytes = 16 K\n",
-      "config: t.conf:2: reasm.bytes: '16 K' is not a size in 512..1M (a number with suffix K, M or G)" },
-    { "mode = inline\nreasm.bytes = 2M\n", "config: t.conf:2: reasm.bytes: 2M is out of range 512..1M" },
-    { "mode = inline\nreasm.bytes = 511\n", "config: t.conf:2: reasm.bytes: 511 is out of range 512..1M" },
-    { "mode = inline\ntap.ring_size = 99999999999999999999G\n",
-      "config: t.conf:2: tap.ring_size: '99999999999999999999G' is not a size in 1M..4G (a number with suffix K, M "
-      "or G)" },
-    { "mode = inline\ntap.ring_size = 17179869184G\n",
-      "config: t.conf:2: tap.ring_size: '17179869184G' is not a size in 1M..4G (a number with suffix K, M or G)" },
-    { "mode = inline\nstats.interval = 5h\n",
-      "config: t.conf:2: stats.interval: '5h' is not a duration in 0..60m (a number with suffix ms, s or m)" },
-    { "mode = inline\ninline.connect_timeout = 5\n",
-      "config: t.conf:2: inline.connect_timeout: '5' is not a duration in 100ms..1m (a number with suffix ms, s or "
-      "m)" },
-    { "mode = inline\ninline.connect_timeout = 50ms\n",
-      "config: t.conf:2: inline.connect_timeout: 50ms is out of range 100ms..1m" },
-    { "mode = inline\ninline.connect_timeout = 61s\n",
-      "config: t.conf:2: inline.connect_timeout: 61s is out of range 100ms..1m" },
-    { "mode = bridge\n", "config: t.conf:1: mode: 'bridge' is not one of tap, inline" },
-    { "mode = inline\ninline.quic = block\n",
-      "config: t.conf:2: inline.quic: 'block' is not one of drop-blocked, drop-all, pass" },
-    { "mode = inline\nnotice.listen = 127.0.0.1\n",
-      "config: t.conf:2: notice.listen: '127.0.0.1' is not an address ip:port or [ipv6]:port (port 1..65535)" },
-    { "mode = inline\nnotice.listen = 127.0.0.1:0\n",
-      "config: t.conf:2: notice.listen: '127.0.0.1:0' is not an address ip:port or [ipv6]:port (port 1..65535)" },
-    { "mode = inline\nnotice.listen = 127.0.0.1:65536\n",
-      "config: t.conf:2: notice.listen: '127.0.0.1:65536' is not an address ip:port or [ipv6]:port (port "
-      "1..65535)" },
-    { "mode = inline\nnotice.listen = ::1:80\n",
-      "config: t.conf:2: notice.listen: '::1:80' is not an address ip:port or [ipv6]:port (port 1..65535)" },
-    { "mode = inline\nnotice.listen = [127.0.0.1]:80\n",
-      "config: t.conf:2: notice.listen: '[127.0.0.1]:80' is not an address ip:port or [ipv6]:port (port "
-      "1..65535)" },
-    { "mode = inline\nnotice.listen = [::1]80\n",
-      "config: t.conf:2: notice.listen: '[::1]80' is not an address ip:port or [ipv6]:port (port 1..65535)" },
-    { "mode = inline\ninline.listen_address = 10.0.0\n",
-      "config: t.conf:2: inline.listen_address: '10.0.0' is not an IPv4 or IPv6 address" },
-    { "mode = inline\nnotice.url = ftp://x/\n", "config: t.conf:2: notice.url: 'ftp://x/' is not an http:// or https:// URL" },
-    { "mode = inline\nnotice.contact = \"abc\n", "config: t.conf:2: notice.contact: unterminated '\"'" },
-    { "mode = inline\nnotice.contact = \"a\" b\n", "config: t.conf:2: notice.contact: text after the closing '\"'" },
-    { "mode = inline\x01\n", "config: t.conf:1: control byte 0x01 in the line" },
-    { "", "config: t.conf: mode: required, one of tap, inline" },
-    { "# only a comment\n", "config: t.conf: mode: required, one of tap, inline" },
-    { "mode = tap\n", "config: t.conf: tap.interface: required when mode = tap" },
-    { "mode = inline\n\ninline.redirect_port = 15001\n",
-      "config: t.conf:3: inline.redirect_port: 15001 is also inline.tproxy_port; the ports must differ" },
-    { "mode = inline\ninline.tproxy_port = 0\ninline.redirect_port = 0\n",
-      "config: t.conf: inline.tproxy_port and inline.redirect_port are both 0; inline mode needs a listener" },
+    {"mode = inline\nworkers = 65\n", "config: t.conf:2: workers: 65 is out of range 0..64"},
+    {"mode = inline\nworkers = -1\n", "config: t.conf:2: workers: -1 is out of range 0..64"},
+    {"mode = inline\nworkers = x\n", "config: t.conf:2: workers: 'x' is not an integer in 0..64"},
+    {"mode = inline\nworkers = 4 cores\n", "config: t.conf:2: workers: '4 cores' is not an integer in 0..64"},
+    {"mode = inline\nworkers = 99999999999999999999\n",
+     "config: t.conf:2: workers: '99999999999999999999' is not an integer in 0..64"},
+    {"mode = inline\nworkers =\n", "config: t.conf:2: workers: '' is not an integer in 0..64"},
+    {"mode = inline\nbogus = 1\n", "config: t.conf:2: unknown key 'bogus'"},
+    {"mode = inline\nWorkers = 1\n", "config: t.conf:2: unknown key 'Workers'"},
+    {"mode = inline\nworkers = 1\n\nworkers = 2\n",
+     "config: t.conf:4: key 'workers' is set twice (first on line 2)"},
+    {"mode = inline\nmode = tap\n", "config: t.conf:2: key 'mode' is set twice (first on line 1)"},
+    {"mode = inline\njust words\n", "config: t.conf:2: expected 'key = value', got 'just words'"},
+    {"mode = inline\n  = 5\n", "config: t.conf:2: expected 'key = value', got '= 5'"},
+    {"mode = inline\nnotice.show_order = maybe\n",
+     "config: t.conf:2: notice.show_order: 'maybe' is not a boolean (true, false, yes, no, on, off, 1, 0)"},
+    {"mode = inline\nreasm.bytes = 16X\n",
+     "config: t.conf:2: reasm.bytes: '16X' is not a size in 512..1M (a number with suffix K, M or G)"},
+    {"mode = inline\nreasm.bytes = 16 K\n",
+     "config: t.conf:2: reasm.bytes: '16 K' is not a size in 512..1M (a number with suffix K, M or G)"},
+    {"mode = inline\nreasm.bytes = 2M\n", "config: t.conf:2: reasm.bytes: 2M is out of range 512..1M"},
+    {"mode = inline\nreasm.bytes = 511\n", "config: t.conf:2: reasm.bytes: 511 is out of range 512..1M"},
+    {"mode = inline\ntap.ring_size = 99999999999999999999G\n",
+     "config: t.conf:2: tap.ring_size: '99999999999999999999G' is not a size in 1M..4G (a number with suffix "
+     "K, M "
+     "or G)"},
+    {"mode = inline\ntap.ring_size = 17179869184G\n",
+     "config: t.conf:2: tap.ring_size: '17179869184G' is not a size in 1M..4G (a number with suffix K, M or "
+     "G)"},
+    {"mode = inline\nstats.interval = 5h\n",
+     "config: t.conf:2: stats.interval: '5h' is not a duration in 0..60m (a number with suffix ms, s or m)"},
+    {"mode = inline\ninline.connect_timeout = 5\n", "config: t.conf:2: inline.connect_timeout: '5' is not a "
+                                                    "duration in 100ms..1m (a number with suffix ms, s or "
+                                                    "m)"},
+    {"mode = inline\ninline.connect_timeout = 50ms\n",
+     "config: t.conf:2: inline.connect_timeout: 50ms is out of range 100ms..1m"},
+    {"mode = inline\ninline.connect_timeout = 61s\n",
+     "config: t.conf:2: inline.connect_timeout: 61s is out of range 100ms..1m"},
+    {"mode = bridge\n", "config: t.conf:1: mode: 'bridge' is not one of tap, inline"},
+    {"mode = inline\ninline.quic = block\n",
+     "config: t.conf:2: inline.quic: 'block' is not one of drop-blocked, drop-all, pass"},
+    {"mode = inline\nnotice.listen = 127.0.0.1\n",
+     "config: t.conf:2: notice.listen: '127.0.0.1' is not an address ip:port or [ipv6]:port (port 1..65535)"},
+    {"mode = inline\nnotice.listen = 127.0.0.1:0\n", "config: t.conf:2: notice.listen: '127.0.0.1:0' is not "
+                                                     "an address ip:port or [ipv6]:port (port 1..65535)"},
+    {"mode = inline\nnotice.listen = 127.0.0.1:65536\n",
+     "config: t.conf:2: notice.listen: '127.0.0.1:65536' is not an address ip:port or [ipv6]:port (port "
+     "1..65535)"},
+    {"mode = inline\nnotice.listen = ::1:80\n",
+     "config: t.conf:2: notice.listen: '::1:80' is not an address ip:port or [ipv6]:port (port 1..65535)"},
+    {"mode = inline\nnotice.listen = [127.0.0.1]:80\n",
+     "config: t.conf:2: notice.listen: '[127.0.0.1]:80' is not an address ip:port or [ipv6]:port (port "
+     "1..65535)"},
+    {"mode = inline\nnotice.listen = [::1]80\n",
+     "config: t.conf:2: notice.listen: '[::1]80' is not an address ip:port or [ipv6]:port (port 1..65535)"},
+    {"mode = inline\ninline.listen_address = 10.0.0\n",
+     "config: t.conf:2: inline.listen_address: '10.0.0' is not an IPv4 or IPv6 address"},
+    {"mode = inline\nnotice.url = ftp://x/\n",
+     "config: t.conf:2: notice.url: 'ftp://x/' is not an http:// or https:// URL"},
+    {"mode = inline\nnotice.contact = \"abc\n", "config: t.conf:2: notice.contact: unterminated '\"'"},
+    {"mode = inline\nnotice.contact = \"a\" b\n",
+     "config: t.conf:2: notice.contact: text after the closing '\"'"},
+    {"mode = inline\x01\n", "config: t.conf:1: control byte 0x01 in the line"},
+    {"", "config: t.conf: mode: required, one of tap, inline"},
+    {"# only a comment\n", "config: t.conf: mode: required, one of tap, inline"},
+    {"mode = tap\n", "config: t.conf: tap.interface: required when mode = tap"},
+    {"mode = inline\n\ninline.redirect_port = 15001\n",
+     "config: t.conf:3: inline.redirect_port: 15001 is also inline.tproxy_port; the ports must differ"},
+    {"mode = inline\ninline.tproxy_port = 0\ninline.redirect_port = 0\n",
+     "config: t.conf: inline.tproxy_port and inline.redirect_port are both 0; inline mode needs a listener"},
 };
 
 START_TEST(test_errors)
@@ -283,7 +290,8 @@ START_TEST(test_file_errors)
     fclose(f);
     ck_assert_ptr_null(config_load_file(path, err, sizeof(err)));
     char want[600];
-    snprintf(want, sizeof(want), "config: %s:2: log.level: 'loud' is not one of error, warn, info, debug", path);
+    snprintf(want, sizeof(want), "config: %s:2: log.level: 'loud' is not one of error, warn, info, debug",
+             path);
     ck_assert_str_eq(err, want);
     f = fopen(path, "w");
     fputs("mode = inline\nlog.level = warn\n", f);
@@ -327,7 +335,8 @@ START_TEST(test_table)
     ck_assert_str_eq(config_enum_name(config_key_find("mode"), CONFIG_MODE_INLINE), "inline");
     ck_assert_str_eq(config_enum_name(config_key_find("inline.quic"), CONFIG_QUIC_PASS), "pass");
     ck_assert_str_eq(config_enum_name(config_key_find("inline.http_block"), CONFIG_HTTP_BLOCK_451), "451");
-    ck_assert_str_eq(config_enum_name(config_key_find("inline.https_block"), CONFIG_HTTPS_BLOCK_ALERT), "alert");
+    ck_assert_str_eq(config_enum_name(config_key_find("inline.https_block"), CONFIG_HTTPS_BLOCK_ALERT),
+                     "alert");
     ck_assert_str_eq(config_enum_name(config_key_find("https_url"), CONFIG_HTTPS_URL_IGNORE), "ignore");
     ck_assert_str_eq(config_enum_name(config_key_find("log.level"), CONFIG_LOG_DEBUG), "debug");
     ck_assert_str_eq(config_enum_name(config_key_find("log.level"), 4), "?");
@@ -379,9 +388,11 @@ END_TEST
 START_TEST(test_keep_restart_keys)
 {
     char err[512];
-    struct qg_config *run = load("mode = inline\nworkers = 2\nnotice.url = http://a/\nrules = x\n", err, sizeof(err));
-    struct qg_config *fresh = load("mode = tap\ntap.interface = eth9\nworkers = 4\nnotice.url = http://b/\nrules = y\n",
-                                   err, sizeof(err));
+    struct qg_config *run =
+        load("mode = inline\nworkers = 2\nnotice.url = http://a/\nrules = x\n", err, sizeof(err));
+    struct qg_config *fresh =
+        load("mode = tap\ntap.interface = eth9\nworkers = 4\nnotice.url = http://b/\nrules = y\n", err,
+             sizeof(err));
     ck_assert_ptr_nonnull(run);
     ck_assert_ptr_nonnull(fresh);
     const char *names[8];
@@ -420,7 +431,8 @@ START_TEST(test_doc_matches_table)
     size_t n = fread(doc, 1, sizeof(doc) - 1, f);
     fclose(f);
     doc[n] = '\0';
-    static const char begin[] = "<!-- BEGIN qorgau config doc -->\n", end[] = "<!-- END qorgau config doc -->";
+    static const char begin[] = "<!-- BEGIN qorgau config doc -->\n",
+                      end[] = "<!-- END qorgau config doc -->";
     char *b = strstr(doc, begin);
     ck_assert_msg(b != NULL, "%s: no '%s' marker", path, "BEGIN qorgau config doc");
     b += strlen(begin);

@@ -83,20 +83,23 @@ static struct log *open_log(const char *path, enum log_level lv, uint32_t rate, 
 START_TEST(test_format)
 {
     const char *path = tmp_path();
-    struct fake_clock fc = { 1700000000123u }; /* 2023-11-14T22:13:20.123Z */
+    struct fake_clock fc = {1700000000123u}; /* 2023-11-14T22:13:20.123Z */
     struct log *l = open_log(path, LOG_LEVEL_INFO, 0, &fc);
     log_write(l, LOG_LEVEL_INFO, "daemon", "hello",
-              LOG_KV(LOG_U("n", 5), LOG_S("s", "a\"b\\c"), LOG_I("neg", -3), LOG_D("d", 1.5), LOG_B("b", true),
-                     LOG_S("none", NULL)));
+              LOG_KV(LOG_U("n", 5), LOG_S("s", "a\"b\\c"), LOG_I("neg", -3), LOG_D("d", 1.5),
+                     LOG_B("b", true), LOG_S("none", NULL)));
     fc.ms += 1001;
     log_write(l, LOG_LEVEL_ERROR, "rules", "no kv", NULL, 0);
     log_writef(l, LOG_LEVEL_WARN, "x", "formatted %d/%s", 7, "ok");
     log_free(l);
     char *s = slurp(path);
-    ck_assert_str_eq(s, "{\"ts\":\"2023-11-14T22:13:20.123Z\",\"level\":\"info\",\"module\":\"daemon\",\"msg\":\"hello\","
-                        "\"n\":5,\"s\":\"a\\\"b\\\\c\",\"neg\":-3,\"d\":1.5,\"b\":true,\"none\":null}\n"
-                        "{\"ts\":\"2023-11-14T22:13:21.124Z\",\"level\":\"error\",\"module\":\"rules\",\"msg\":\"no kv\"}\n"
-                        "{\"ts\":\"2023-11-14T22:13:21.124Z\",\"level\":\"warn\",\"module\":\"x\",\"msg\":\"formatted 7/ok\"}\n");
+    ck_assert_str_eq(
+        s,
+        "{\"ts\":\"2023-11-14T22:13:20.123Z\",\"level\":\"info\",\"module\":\"daemon\",\"msg\":\"hello\","
+        "\"n\":5,\"s\":\"a\\\"b\\\\c\",\"neg\":-3,\"d\":1.5,\"b\":true,\"none\":null}\n"
+        "{\"ts\":\"2023-11-14T22:13:21.124Z\",\"level\":\"error\",\"module\":\"rules\",\"msg\":\"no kv\"}\n"
+        "{\"ts\":\"2023-11-14T22:13:21.124Z\",\"level\":\"warn\",\"module\":\"x\",\"msg\":\"formatted "
+        "7/ok\"}\n");
     free(s);
     unlink(path);
 }
@@ -105,14 +108,16 @@ END_TEST
 START_TEST(test_escaping)
 {
     const char *path = tmp_path();
-    struct fake_clock fc = { 0 };
+    struct fake_clock fc = {0};
     struct log *l = open_log(path, LOG_LEVEL_DEBUG, 0, &fc);
     /* control bytes, a lone 0xff, a truncated UTF-8 sequence, an overlong '/', and Cyrillic */
-    log_write(l, LOG_LEVEL_DEBUG, "m", "x", LOG_KV(LOG_S("v", "a\tb\nc\x01\x7f\xff|\xd0|\xc0\xaf|\xd0\x9a\xd0\xb7")));
+    log_write(l, LOG_LEVEL_DEBUG, "m", "x",
+              LOG_KV(LOG_S("v", "a\tb\nc\x01\x7f\xff|\xd0|\xc0\xaf|\xd0\x9a\xd0\xb7")));
     log_free(l);
     char *s = slurp(path);
-    ck_assert_str_eq(s, "{\"ts\":\"1970-01-01T00:00:00.000Z\",\"level\":\"debug\",\"module\":\"m\",\"msg\":\"x\","
-                        "\"v\":\"a\\tb\\nc\\u0001\\u007f\\u00ff|\\u00d0|\\u00c0\\u00af|\xd0\x9a\xd0\xb7\"}\n");
+    ck_assert_str_eq(
+        s, "{\"ts\":\"1970-01-01T00:00:00.000Z\",\"level\":\"debug\",\"module\":\"m\",\"msg\":\"x\","
+           "\"v\":\"a\\tb\\nc\\u0001\\u007f\\u00ff|\\u00d0|\\u00c0\\u00af|\xd0\x9a\xd0\xb7\"}\n");
     assert_all_json(s);
     free(s);
     unlink(path);
@@ -122,7 +127,7 @@ END_TEST
 START_TEST(test_level_filter)
 {
     const char *path = tmp_path();
-    struct fake_clock fc = { 0 };
+    struct fake_clock fc = {0};
     struct log *l = open_log(path, LOG_LEVEL_WARN, 0, &fc);
     ck_assert(log_enabled(l, LOG_LEVEL_ERROR));
     ck_assert(!log_enabled(l, LOG_LEVEL_INFO));
@@ -145,11 +150,12 @@ END_TEST
 START_TEST(test_truncation)
 {
     const char *path = tmp_path();
-    struct fake_clock fc = { 0 };
+    struct fake_clock fc = {0};
     struct log *l = open_log(path, LOG_LEVEL_INFO, 0, &fc);
     static char big[10000];
     memset(big, 'q', sizeof(big) - 1);
-    log_write(l, LOG_LEVEL_INFO, "m", "long value", LOG_KV(LOG_U("first", 1), LOG_S("big", big), LOG_U("after", 2)));
+    log_write(l, LOG_LEVEL_INFO, "m", "long value",
+              LOG_KV(LOG_U("first", 1), LOG_S("big", big), LOG_U("after", 2)));
     /* a message that alone exceeds the line, made of bytes that escape to 6 */
     static char ctl[9000];
     memset(ctl, 0x01, sizeof(ctl) - 1);
@@ -173,7 +179,7 @@ END_TEST
 START_TEST(test_rate_limit)
 {
     const char *path = tmp_path();
-    struct fake_clock fc = { 1000000 };
+    struct fake_clock fc = {1000000};
     struct log *l = open_log(path, LOG_LEVEL_INFO, 5, &fc);
     unsigned written = 0;
     for (int i = 0; i < 12; i++)
@@ -223,7 +229,7 @@ START_TEST(test_reopen)
     char path[64], rotated[80], err[256];
     snprintf(path, sizeof(path), "%s", p);
     snprintf(rotated, sizeof(rotated), "%s.1", path);
-    struct fake_clock fc = { 0 };
+    struct fake_clock fc = {0};
     struct log *l = open_log(path, LOG_LEVEL_INFO, 0, &fc);
     log_write(l, LOG_LEVEL_INFO, "m", "before", NULL, 0);
     ck_assert_int_eq(rename(path, rotated), 0);
@@ -280,7 +286,8 @@ static void *writer(void *arg)
     memset(pad, 'a' + t->id, sizeof(pad) - 1);
     pad[sizeof(pad) - 1] = '\0';
     for (int i = 0; i < 2000; i++)
-        log_write(t->l, LOG_LEVEL_INFO, "thr", "line", LOG_KV(LOG_I("t", t->id), LOG_I("i", i), LOG_S("pad", pad)));
+        log_write(t->l, LOG_LEVEL_INFO, "thr", "line",
+                  LOG_KV(LOG_I("t", t->id), LOG_I("i", i), LOG_S("pad", pad)));
     return NULL;
 }
 
@@ -294,7 +301,7 @@ START_TEST(test_threads)
     pthread_t th[4];
     struct thr t[4];
     for (int i = 0; i < 4; i++) {
-        t[i] = (struct thr){ l, i };
+        t[i] = (struct thr){l, i};
         pthread_create(&th[i], NULL, writer, &t[i]);
     }
     /* rotate twice while they write */
