@@ -5,7 +5,7 @@
  *
  * Line grammar (after removing a trailing '\r'):
  *     line    = blanks [ comment | key blanks "=" blanks value blanks [ comment ] ]
- *     comment = "#" any*            ('#' starts a comment at line start or after a blank)
+ *     comment = "#" any*            ('#' starts a comment at line start, value start, or after a blank)
  *     value   = '"' any-but-quote* '"' | bare   (bare: up to the comment or end, blanks trimmed)
  */
 #include "config.h"
@@ -601,7 +601,7 @@ static int parse_line(struct pstate *ps, unsigned line, struct qg_config *c, con
         v++;
     } else {
         ve = v;
-        while (ve < e && !(*ve == '#' && ve > eq + 1 && is_blank(ve[-1])))
+        while (ve < e && !(*ve == '#' && (ve == eq + 1 || is_blank(ve[-1]))))
             ve++;
         while (ve > v && is_blank(ve[-1]))
             ve--;

@@ -2,7 +2,7 @@
  *
  * File format (docs/configuration.md is generated from the table by `qorgau config doc`):
  *
- *     # comment                      '#' at the start of a line, or after a blank, starts a comment
+ *     # comment                      '#' at line start, value start or after a blank: comment
  *     key = value                    blanks around key and value are ignored
  *     key = "value # kept"           double quotes keep blanks and '#' (no escapes inside)
  *     rules = /etc/qorgau/a.json     list keys may be repeated; each line adds one item

@@ -148,8 +148,8 @@ START_TEST(test_lists)
     ck_assert_str_eq(c->rules.items[0], "/etc/qorgau/orders/*.json");
     ck_assert_str_eq(c->rules.items[1], "/etc/qorgau/extra.txt");
     config_free(c);
-    /* An empty value clears what came before. */
-    c = load("mode = inline\nrules = a\nrules =\nrules = b\n", err, sizeof(err));
+    /* An empty value clears what came before; a value starting with '#' is a comment. */
+    c = load("mode = inline\nrules = a\nrules =#x\nrules = b\n", err, sizeof(err));
     ck_assert_msg(c != NULL, "%s", err);
     ck_assert_uint_eq(c->rules.n, 1);
     ck_assert_str_eq(c->rules.items[0], "b");
