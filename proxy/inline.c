@@ -99,7 +99,7 @@ struct worker {
     int lfd[INLINE_LISTENERS];
     bool lredirect[INLINE_LISTENERS];
     struct conn *conns;
-    uint32_t nconns, free_head;
+    uint32_t nconns, free_head, conn_hw;
     uint8_t *bufmem;                 /* nbufs * bufsize */
     uint32_t *buf_free;
     uint32_t nbufs, buf_free_n;
@@ -107,7 +107,7 @@ struct worker {
     uint32_t pipe_free_n;
     int (*pipe_used)[2];             /* all pipes in use, indexed by conn pipe index */
     uint32_t *pipe_slot_free;
-    uint32_t npipe_slots, pipe_slot_free_n;
+    uint32_t npipe_slots, pipe_slot_free_n, pipe_hw;
     struct tlist timers[T_KINDS];
     uint64_t now;
     uint8_t *scratch;                /* ClientHello reassembly, drained bytes */
@@ -115,8 +115,21 @@ struct worker {
     _Atomic uint64_t st[INLINE_NSTATS];
 };
 
+/* The settings a reload may change, with private copies of their strings. Published by one
+ * atomic pointer; older records stay allocated until inline_free (a worker may still hold one,
+ * and reloads are rare). */
+struct policy_rec {
+    struct policy_rec *older;
+    enum inline_tls_block tls_block;
+    unsigned tls_alert;
+    struct verdict_policy vp;
+    struct notice_config notice;
+    char strs[];
+};
+
 struct inline_proxy {
-    struct inline_config cfg;
+    struct inline_config cfg;        /* the reloadable fields are in pol, not here */
+    _Atomic(struct policy_rec *) pol;
     struct rsref *rules;
     struct worker *w;
     unsigned nw;
@@ -143,6 +156,11 @@ static const char *const stat_names[INLINE_NSTATS] = {
 };
 _Static_assert(sizeof(struct inline_stats) == INLINE_NSTATS * sizeof(uint64_t),
                "struct inline_stats mirrors the counter enum");
+
+static const struct policy_rec *policy(const struct worker *w)
+{
+    return atomic_load_explicit(&w->p->pol, memory_order_acquire);
+}
 
 static uint64_t now_ms(void)
 {
@@ -206,9 +224,13 @@ static int pipe_get(struct worker *w, uint32_t *slot)
 {
     if (*slot != NO_IDX)
         return 0;
-    if (w->pipe_slot_free_n == 0)
+    uint32_t s;
+    if (w->pipe_slot_free_n)
+        s = w->pipe_slot_free[--w->pipe_slot_free_n];
+    else if (w->pipe_hw < w->npipe_slots)
+        s = w->pipe_hw++;
+    else
         return -ENOMEM;
-    uint32_t s = w->pipe_slot_free[--w->pipe_slot_free_n];
     if (w->pipe_free_n) {
         w->pipe_free_n--;
         w->pipe_used[s][0] = w->pipes[w->pipe_free_n][0];
@@ -339,12 +361,19 @@ static void conn_close(struct worker *w, struct conn *c, bool reset)
     CNT_SUB(w, active);
 }
 
+/* Slots below conn_hw were used at least once (free ones are on the free list); the ones above
+ * were never touched, so the pool costs memory only up to its high-water mark. */
 static struct conn *conn_alloc(struct worker *w)
 {
-    if (w->free_head == NO_IDX)
+    struct conn *c;
+    if (w->free_head != NO_IDX) {
+        c = &w->conns[w->free_head];
+        w->free_head = c->tnext;
+    } else if (w->conn_hw < w->nconns) {
+        c = &w->conns[w->conn_hw++];
+    } else {
         return NULL;
-    struct conn *c = &w->conns[w->free_head];
-    w->free_head = c->tnext;
+    }
     memset(c, 0, sizeof(*c));
     c->cfd = c->sfd = -1;
     c->buf = c->pipe_up = c->pipe_down = NO_IDX;
@@ -439,7 +468,7 @@ static void report(struct worker *w, struct conn *c, const struct ruleset *rs,
 static bool block_answer(struct worker *w, struct conn *c, const struct ruleset *rs,
                          const struct inspect_result *res)
 {
-    const struct inline_config *cfg = &w->p->cfg;
+    const struct policy_rec *pol = policy(w);
     const char *order = rs ? ruleset_entry_order(rs, res->d.entry) : NULL;
     uint8_t *b;
     size_t n = 0;
@@ -450,23 +479,23 @@ static bool block_answer(struct worker *w, struct conn *c, const struct ruleset 
             return false;
         b = buf_ptr(w, c);
         const char *url = res->url_len ? res->url : NULL;
-        if (res->d.action == ACTION_REDIRECT && cfg->policy.notice_url) {
-            n = notice_build_redirect((char *)b, w->p->bufsize, cfg->policy.notice_url, url, order);
+        if (res->d.action == ACTION_REDIRECT && pol->vp.notice_url) {
+            n = notice_build_redirect((char *)b, w->p->bufsize, pol->vp.notice_url, url, order);
             if (n)
                 CNT(w, blocked_redirect);
         }
         if (n == 0) {
-            n = notice_build_451((char *)b, w->p->bufsize, cfg->notice, url, order);
+            n = notice_build_451((char *)b, w->p->bufsize, &pol->notice, url, order);
             if (n)
                 CNT(w, blocked_451);
         }
-    } else if (cfg->tls_block == INLINE_TLS_ALERT && c->app == APP_TLS) {
+    } else if (pol->tls_block == INLINE_TLS_ALERT && c->app == APP_TLS) {
         static const uint8_t alert[7] = { 0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x00 };
         if (!buf_get(w, c))
             return false;
         b = buf_ptr(w, c);
         memcpy(b, alert, sizeof(alert));
-        b[6] = (uint8_t)cfg->tls_alert;
+        b[6] = (uint8_t)pol->tls_alert;
         n = sizeof(alert);
         CNT(w, blocked_alert);
     }
@@ -495,7 +524,7 @@ static enum judge judge_address(struct worker *w, struct conn *c, bool *answer)
     CNT(w, by_address);
     rsref_read_lock();
     const struct ruleset *rs = rsref_get(w->p->rules);
-    inspect_decide(rs, &w->p->cfg.policy, &fl, &rq, rq.name, res);
+    inspect_decide(rs, &policy(w)->vp, &fl, &rq, rq.name, res);
     report(w, c, rs, res, true);
     enum judge j = J_PASS;
     if (res->d.verdict == VERDICT_BLOCK) {
@@ -522,10 +551,10 @@ static enum judge judge_request(struct worker *w, struct conn *c, const struct i
     enum judge j = J_PASS;
     rsref_read_lock();
     const struct ruleset *rs = rsref_get(w->p->rules);
-    inspect_decide(rs, &w->p->cfg.policy, &fl, rq, rq->name, res);
+    inspect_decide(rs, &policy(w)->vp, &fl, rq, rq->name, res);
     report(w, c, rs, res, false);
     if (res->d.verdict != VERDICT_BLOCK && rq->name2.len) {
-        inspect_decide(rs, &w->p->cfg.policy, &fl, rq, rq->name2, res);
+        inspect_decide(rs, &policy(w)->vp, &fl, rq, rq->name2, res);
         report(w, c, rs, res, false);
     }
     if (res->d.verdict == VERDICT_BLOCK) {
@@ -786,6 +815,8 @@ static enum pump pump_up(struct worker *w, struct conn *c, bool *answer)
             continue;
         }
         ssize_t n = recv(c->cfd, b + c->blen, cfg->first_bytes_max - c->blen, 0);
+        if (n <= 0 && c->blen == 0)
+            buf_put(w, c);            /* an idle connection holds no buffer */
         if (n < 0)
             return again() ? P_WAIT : P_ERROR;
         if (n == 0) {
@@ -1356,15 +1387,9 @@ static int worker_init(struct inline_proxy *p, struct worker *w, unsigned id, ui
         return -ENOMEM;
     }
     w->free_head = NO_IDX;
-    for (uint32_t i = nconns; i-- > 0;) {
-        w->conns[i].state = ST_FREE;
-        w->conns[i].tnext = w->free_head;
-        w->free_head = i;
-    }
+    w->conn_hw = 0;
     for (uint32_t i = 0; i < nbufs; i++)
         w->buf_free[w->buf_free_n++] = nbufs - 1 - i;
-    for (uint32_t i = 0; i < w->npipe_slots; i++)
-        w->pipe_slot_free[w->pipe_slot_free_n++] = w->npipe_slots - 1 - i;
     for (unsigned k = 0; k < T_KINDS; k++)
         w->timers[k].head = w->timers[k].tail = NO_IDX;
     return 0;
@@ -1411,6 +1436,8 @@ static int worker_listen(struct inline_proxy *p, struct worker *w, char *err, si
     return 0;
 }
 
+static struct policy_rec *policy_new(const struct inline_config *cfg);
+
 struct inline_proxy *inline_new(const struct inline_config *cfg, struct rsref *rules, char *err,
                                 size_t errlen)
 {
@@ -1444,11 +1471,14 @@ struct inline_proxy *inline_new(const struct inline_config *cfg, struct rsref *r
     }
     p->cfg = *cfg;
     p->rules = rules;
+    atomic_init(&p->pol, policy_new(cfg));
     p->nw = cfg->workers;
     /* a block answer (up to NOTICE_RESPONSE_MAX) is written into the connection's buffer */
     p->bufsize = cfg->first_bytes_max > NOTICE_RESPONSE_MAX ? cfg->first_bytes_max : NOTICE_RESPONSE_MAX;
     p->w = calloc(p->nw, sizeof(*p->w));
-    if (!p->w) {
+    if (!p->w || !atomic_load(&p->pol)) {
+        free(p->w);
+        free(atomic_load(&p->pol));
         free(p);
         snprintf(err, errlen, "inline: out of memory");
         return NULL;
@@ -1468,6 +1498,57 @@ struct inline_proxy *inline_new(const struct inline_config *cfg, struct rsref *r
         }
     }
     return p;
+}
+
+static size_t str_size(const char *s)
+{
+    return s ? strlen(s) + 1 : 0;
+}
+
+static const char *str_put(char **at, const char *s)
+{
+    if (!s)
+        return NULL;
+    size_t n = strlen(s) + 1;
+    memcpy(*at, s, n);
+    const char *r = *at;
+    *at += n;
+    return r;
+}
+
+static struct policy_rec *policy_new(const struct inline_config *cfg)
+{
+    const struct notice_config *nc = cfg->notice;
+    size_t extra = str_size(cfg->policy.notice_url);
+    if (nc)
+        extra += str_size(nc->url) + str_size(nc->contact) + str_size(nc->contact_url);
+    struct policy_rec *r = calloc(1, sizeof(*r) + extra);
+    if (!r)
+        return NULL;
+    char *at = r->strs;
+    r->tls_block = cfg->tls_block;
+    r->tls_alert = cfg->tls_alert;
+    r->vp.https_url = cfg->policy.https_url;
+    r->vp.notice_url = str_put(&at, cfg->policy.notice_url);
+    if (nc) {
+        r->notice = *nc;
+        r->notice.url = str_put(&at, nc->url);
+        r->notice.contact = str_put(&at, nc->contact);
+        r->notice.contact_url = str_put(&at, nc->contact_url);
+    }
+    return r;
+}
+
+int inline_reload(struct inline_proxy *p, const struct inline_config *cfg)
+{
+    if (!p || !cfg || cfg->tls_alert > 255)
+        return -EINVAL;
+    struct policy_rec *r = policy_new(cfg);
+    if (!r)
+        return -ENOMEM;
+    r->older = atomic_load_explicit(&p->pol, memory_order_relaxed);
+    atomic_store_explicit(&p->pol, r, memory_order_release);
+    return 0;
 }
 
 unsigned inline_port(const struct inline_proxy *p, bool redirect)
@@ -1512,7 +1593,7 @@ void inline_free(struct inline_proxy *p)
         return;
     for (unsigned i = 0; p->w && i < p->nw; i++) {
         struct worker *w = &p->w[i];
-        for (uint32_t k = 0; w->conns && k < w->nconns; k++)
+        for (uint32_t k = 0; w->conns && k < w->conn_hw; k++)
             if (w->conns[k].state != ST_FREE)
                 conn_close(w, &w->conns[k], true);
         for (uint32_t k = 0; k < w->pipe_free_n; k++) {
@@ -1533,5 +1614,9 @@ void inline_free(struct inline_proxy *p)
         free(w->scratch);
     }
     free(p->w);
+    for (struct policy_rec *r = atomic_load(&p->pol), *o; r; r = o) {
+        o = r->older;
+        free(r);
+    }
     free(p);
 }

@@ -41,8 +41,8 @@ struct inline_event;
 typedef void (*inline_event_fn)(void *ctx, const struct inline_event *ev);
 
 /* Plain configuration, filled by the config table (common/config.c) or by hand; see
- * inline_config_default() for the defaults. Strings and the notice config are borrowed and must
- * outlive the proxy. */
+ * inline_config_default() for the defaults. inline_new() and inline_reload() copy what they
+ * keep (strings included). Reloadable: tls_block, tls_alert, policy, notice. */
 struct inline_config {
     unsigned tproxy_port;            /* inline.tproxy_port: TPROXY listener, 0 = none (15001) */
     unsigned redirect_port;          /* inline.redirect_port: REDIRECT listener, 0 = none (15002) */
@@ -130,6 +130,11 @@ void inline_config_default(struct inline_config *c);
  * message in err ("inline: tproxy_port 15001: bind: Address in use"). */
 struct inline_proxy *inline_new(const struct inline_config *cfg, struct rsref *rules, char *err,
                                 size_t errlen);
+
+/* Replaces the reloadable settings (tls_block, tls_alert, policy, notice) with those of cfg;
+ * the other fields of cfg are ignored. Any thread, workers running: each decision after the
+ * call sees the new settings. Returns 0, -EINVAL or -ENOMEM (old settings kept). */
+int inline_reload(struct inline_proxy *p, const struct inline_config *cfg);
 
 /* Runs the loop of worker (0 .. workers-1) on the calling thread until *stop becomes non-zero
  * (checked at least every 100 ms). Registers the thread with rsref. Returns 0 or -errno. One

@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""Small clients for the namespace tests (run inside the client namespace).
+
+  client.py split NAME ADDR PORT      a real ClientHello for NAME written in two TCP segments,
+                                      split inside the server name; prints what came back:
+                                      serverhello | alert:<desc> | reset | eof | timeout
+  client.py keepalive ADDR PORT H1 H2 two HTTP/1.1 requests on one connection (Host H1, then
+                                      H2); prints the two status codes ("200 302")
+  client.py idle ADDR PORT N SECS     N kept-alive HTTP connections, one request each, then
+                                      prints "ready" and holds them SECS seconds
+"""
+import socket
+import ssl
+import sys
+import time
+
+
+def family(addr):
+    return socket.AF_INET6 if ":" in addr else socket.AF_INET
+
+
+def hello_bytes(name):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(inc, out, server_hostname=name)
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return out.read()
+
+
+def split(name, addr, port):
+    hello = hello_bytes(name)
+    at = hello.find(name.encode())
+    assert at > 0, "no SNI in the hello"
+    cut = at + len(name) // 2
+    s = socket.socket(family(addr), socket.SOCK_STREAM)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s.settimeout(5)
+    s.connect((addr, int(port)))
+    s.sendall(hello[:cut])
+    time.sleep(0.3)
+    s.sendall(hello[cut:])
+    try:
+        data = s.recv(4096)
+    except ConnectionResetError:
+        return "reset"
+    except socket.timeout:
+        return "timeout"
+    if not data:
+        return "eof"
+    if data[0] == 0x15 and len(data) >= 7:
+        return "alert:%d" % data[6]
+    if data[0] == 0x16:
+        return "serverhello"
+    return "other"
+
+
+def read_response(f):
+    line = f.readline()
+    if not line:
+        return "eof"
+    status = line.split()[1].decode()
+    length = 0
+    while True:
+        h = f.readline()
+        if h in (b"\r\n", b"\n", b""):
+            break
+        k, _, v = h.partition(b":")
+        if k.strip().lower() == b"content-length":
+            length = int(v.strip())
+    f.read(length)
+    return status
+
+
+def keepalive(addr, port, h1, h2):
+    s = socket.create_connection((addr, int(port)), timeout=5)
+    f = s.makefile("rb")
+    out = []
+    for h in (h1, h2):
+        s.sendall(("GET /small HTTP/1.1\r\nHost: %s\r\nUser-Agent: qg-test\r\n\r\n" % h).encode())
+        try:
+            out.append(read_response(f))
+        except (ConnectionResetError, IndexError):
+            out.append("reset")
+    return " ".join(out)
+
+
+def idle(addr, port, n, secs):
+    socks = []
+    # one after the other, as idle connections accumulate in practice: the proxy's first-bytes
+    # buffers are reused, so what remains is the per-connection cost
+    for _ in range(int(n)):
+        s = socket.create_connection((addr, int(port)), timeout=10)
+        s.sendall(b"GET /small HTTP/1.1\r\nHost: allowed.test\r\n\r\n")
+        f = s.makefile("rb")
+        assert read_response(f) == "200"
+        socks.append((s, f))
+    print("ready", flush=True)
+    time.sleep(float(secs))
+
+
+def main():
+    cmd = sys.argv[1]
+    if cmd == "split":
+        print(split(*sys.argv[2:5]))
+    elif cmd == "keepalive":
+        print(keepalive(*sys.argv[2:6]))
+    elif cmd == "idle":
+        idle(*sys.argv[2:6])
+    else:
+        sys.exit("usage: client.py split|keepalive|idle ...")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,214 @@
+#!/bin/sh
+# inline.sh - the inline proxy end to end: client ns -> filter ns (nftables TPROXY, the proxy)
+# -> server ns (nginx, TLS 1.2/1.3, HTTP/2, a 10 MB file), with real clients (curl, openssl
+# s_client, nghttp, wget, python for split ClientHellos and keep-alive). See tests/netns/lib.sh.
+#
+# The proxy is `$QG_BIN run -c FILE` (mode = inline) when the daemon supports inline mode,
+# else tests/tools/inline_driver (QG_INLINE=driver forces it). Without root or network
+# namespaces it prints SKIP and "inline: 0 passed, 0 failed". Everything it starts is stopped
+# by PID and every namespace deleted, on success, failure or interruption.
+HERE=$(CDPATH= cd -- "$(dirname -- "$0")" && pwd)
+ROOT=$(CDPATH= cd -- "$HERE/../.." && pwd)
+QG_LIB=$ROOT/tests/netns/lib.sh
+. "$QG_LIB"
+QG_BIN=${QG_BIN:-$ROOT/build/qorgau}
+QG_TOOLS=${QG_TOOLS:-$ROOT/build/tools}
+CLIENT_PY=$ROOT/tests/netns/client.py
+PASS=0
+FAIL=0
+
+if ! why=$(qg_can_run); then
+    echo "inline: SKIP ($why)"
+    echo "inline: 0 passed, 0 failed"
+    exit 0
+fi
+
+finish() {
+    rc=$?
+    trap - EXIT INT TERM HUP
+    if [ "$FAIL" -gt 0 ] && [ -n "$QG_DIR" ] && [ -f "$QG_DIR/proxy.log" ]; then
+        echo "--- proxy log (tail)"
+        tail -n 30 "$QG_DIR/proxy.log"
+    fi
+    qg_cleanup
+    echo "inline: $PASS passed, $FAIL failed"
+    [ "$FAIL" -eq 0 ] && [ "$rc" -eq 0 ] && exit 0
+    exit 1
+}
+trap finish EXIT
+trap 'FAIL=$((FAIL + 1)); exit 1' INT TERM HUP
+
+ok() { PASS=$((PASS + 1)); echo "ok   $1"; }
+bad() { FAIL=$((FAIL + 1)); echo "FAIL $1${2:+: $2}"; }
+# expect NAME GOT WANT
+expect() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1" "got '$2', want '$3'"; fi; }
+# expect_match NAME TEXT REGEX
+expect_match() { if printf '%s' "$2" | grep -Eq "$3"; then ok "$1"; else bad "$1" "'$(printf '%s' "$2" | head -c 300)' does not match /$3/"; fi; }
+
+ulimit -n 65536 2>/dev/null || true
+cl() { ip netns exec "$QG_CLI" "$@"; }
+cc() { cl curl -sS -k --max-time 15 "$@"; }
+sha() { sha256sum | cut -d' ' -f1; }
+
+qg_setup_net || { bad "namespaces" "setup failed"; exit 1; }
+qg_divert tproxy || { bad "nftables" "tproxy ruleset failed"; exit 1; }
+qg_start_nginx || { bad "nginx" "did not start"; exit 1; }
+
+cat >"$QG_DIR/rules.txt" <<RULES
+blocked.test
+$QG_SRV4_B
+$QG_SRV6_B
+http://allowed.test/secret
+RULES
+
+USE_DAEMON=0
+if [ "${QG_INLINE:-}" != driver ] && [ -x "$QG_BIN" ] && "$QG_BIN" run --help 2>&1 | grep -q -- '-c' &&
+   nm "$QG_BIN" 2>/dev/null | grep -q ' [TDR] mode_inline_ops$'; then
+    USE_DAEMON=1
+fi
+
+# start_proxy HTTPS_BLOCK(rst|alert) HTTP_BLOCK(redirect|451)
+start_proxy() {
+    if [ "$USE_DAEMON" = 1 ]; then
+        cat >"$QG_DIR/qorgau.conf" <<CONF
+mode = inline
+workers = 2
+user = root
+rules = $QG_DIR/rules.txt
+inline.tproxy_port = 15001
+inline.redirect_port = 15002
+inline.https_block = $1
+inline.http_block = $2
+inline.quic = drop-all
+notice.url = http://notice.test/
+notice.listen = 127.0.0.1:18080
+log.file = $QG_DIR/qorgau.log
+CONF
+        qg_bg "$QG_DIR/proxy.log" ip netns exec "$QG_FLT" "$QG_BIN" run -c "$QG_DIR/qorgau.conf" --foreground
+    else
+        tb=reset; [ "$1" = alert ] && tb=alert
+        nu="--notice-url=http://notice.test/"; [ "$2" = 451 ] && nu=""
+        qg_bg "$QG_DIR/proxy.log" ip netns exec "$QG_FLT" "$QG_TOOLS/inline_driver" \
+            --rules "$QG_DIR/rules.txt" --tproxy-port 15001 --redirect-port 15002 --workers 2 \
+            --tls-block $tb $nu
+    fi
+    PROXY_PID=$QG_LAST_PID
+    qg_wait_port "$QG_FLT" 15001 && qg_wait_port "$QG_FLT" 15002
+}
+
+if [ "$USE_DAEMON" = 1 ]; then echo "proxy: $QG_BIN run (mode inline)"; else echo "proxy: inline_driver"; fi
+start_proxy rst redirect || { bad "proxy" "did not start"; cat "$QG_DIR/proxy.log"; exit 1; }
+
+R4="--resolve allowed.test:443:$QG_SRV4 --resolve allowed.test:80:$QG_SRV4 --resolve blocked.test:443:$QG_SRV4 --resolve blocked.test:80:$QG_SRV4 --resolve www.blocked.test:443:$QG_SRV4"
+R6="--resolve allowed.test:443:[$QG_SRV6] --resolve allowed.test:80:[$QG_SRV6] --resolve blocked.test:443:[$QG_SRV6] --resolve blocked.test:80:[$QG_SRV6]"
+
+for fam in 4 6; do
+    if [ $fam = 4 ]; then R=$R4; SRV=$QG_SRV4; SRV_B=$QG_SRV4_B; else R=$R6; SRV=$QG_SRV6; SRV_B=$QG_SRV6_B; fi
+    # allowed: byte-identical 10 MB over every protocol combination
+    v=$(cc $R --http1.1 --tlsv1.2 --tls-max 1.2 -o "$QG_DIR/out" -w '%{http_version}' https://allowed.test/big.bin)
+    expect "v$fam https allowed http/1.1 tls1.2 sha256" "$v $(sha <"$QG_DIR/out")" "1.1 $QG_BIG_SHA"
+    v=$(cc $R --http2 --tlsv1.3 -o "$QG_DIR/out" -w '%{http_version}' https://allowed.test/big.bin)
+    expect "v$fam https allowed h2 tls1.3 sha256" "$v $(sha <"$QG_DIR/out")" "2 $QG_BIG_SHA"
+    v=$(cc $R -o "$QG_DIR/out" -w '%{http_code}' http://allowed.test/big.bin)
+    expect "v$fam http allowed sha256" "$v $(sha <"$QG_DIR/out")" "200 $QG_BIG_SHA"
+    v=$(cc $R http://allowed.test/small)
+    expect "v$fam http allowed small page" "$v" "hello allowed.test"
+
+    # blocked names: RST for TLS, 302 to the notice page for HTTP
+    out=$(cc $R https://blocked.test/small 2>&1); rc=$?
+    expect_match "v$fam https blocked -> reset (curl rc $rc)" "$rc $out" '^(35|56) .*[Rr]eset'
+    out=$(cc $R --http1.1 --tlsv1.2 --tls-max 1.2 https://www.blocked.test/small 2>&1); rc=$?
+    expect_match "v$fam https subdomain blocked tls1.2 -> reset" "$rc $out" '^(35|56) .*[Rr]eset'
+    v=$(cc $R -o /dev/null -w '%{http_code} %{redirect_url}' http://blocked.test/page?x=1)
+    expect_match "v$fam http blocked -> 302 notice" "$v" '^302 http://notice\.test/\?url=http%3A%2F%2Fblocked\.test%2Fpage'
+    v=$(cc $R -o /dev/null -w '%{http_code}' http://allowed.test/secret)
+    expect "v$fam http url entry -> 302" "$v" "302"
+    # an IP entry blocks whatever name is sent
+    out=$(cc --resolve allowed.test:443:$([ $fam = 6 ] && echo "[$SRV_B]" || echo "$SRV_B") https://allowed.test/small 2>&1); rc=$?
+    expect_match "v$fam ip entry blocks https" "$rc $out" '^(35|56) .*[Rr]eset'
+    # the blocked name split across two TCP segments (inside the name)
+    expect "v$fam split ClientHello blocked" "$(cl python3 "$CLIENT_PY" split blocked.test "$SRV" 443)" "reset"
+    expect "v$fam split ClientHello allowed" "$(cl python3 "$CLIENT_PY" split allowed.test "$SRV" 443)" "serverhello"
+    # keep-alive: the second request on one connection names a blocked host
+    expect "v$fam keep-alive second request blocked" "$(cl python3 "$CLIENT_PY" keepalive "$SRV" 80 allowed.test blocked.test)" "200 302"
+done
+
+# openssl s_client
+out=$(echo Q | cl timeout 10 openssl s_client -connect "$QG_SRV4:443" -servername allowed.test -tls1_3 2>&1)
+expect_match "openssl s_client allowed tls1.3" "$out" 'Protocol *: TLSv1\.3|New, TLSv1\.3'
+out=$(echo Q | cl timeout 10 openssl s_client -connect "$QG_SRV4:443" -servername blocked.test 2>&1); rc=$?
+expect_match "openssl s_client blocked -> error" "$rc $(printf '%s' "$out" | grep -v '^depth' | head -5)" '^1 .*(reset|errno=104|write:errno|connect:errno|error)'
+# nghttp (HTTP/2, names from the namespace's hosts file)
+out=$(cl timeout 15 nghttp -v https://allowed.test/small 2>&1)
+expect_match "nghttp allowed h2" "$out" 'hello allowed\.test'
+# (nghttp exits 0 when the connection dies; it says so instead)
+out=$(cl timeout 15 nghttp https://blocked.test/small 2>&1)
+expect_match "nghttp blocked fails" "$out" '^Some requests were not processed'
+expect "nghttp blocked got no page" "$(printf '%s' "$out" | grep -c hello)" "0"
+# wget
+v=$(cl timeout 30 wget -q --no-check-certificate -O - https://allowed.test/big.bin | sha)
+expect "wget https allowed sha256" "$v" "$QG_BIG_SHA"
+out=$(cl timeout 15 wget -S --max-redirect=0 -O /dev/null http://blocked.test/ 2>&1)
+expect_match "wget http blocked -> 302" "$out" 'HTTP/1\.1 302'
+out=$(cl timeout 15 wget --no-check-certificate -t 1 -O /dev/null https://blocked.test/ 2>&1); rc=$?
+expect "wget https blocked fails" "$([ $rc -ne 0 ] && echo failed)" "failed"
+
+# QUIC: UDP 443 never crosses the filter (inline.quic = drop-all); other UDP does
+udp_probe() {
+    port=$1
+    qg_bg "$QG_DIR/udp.$port" ip netns exec "$QG_SRV" timeout 4 python3 -c "
+import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('0.0.0.0', $port)); s.settimeout(3)
+try: print('got', len(s.recv(2048)))
+except socket.timeout: print('none')"
+    upid=$QG_LAST_PID
+    sleep 0.3
+    cl python3 -c "
+import socket, time; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for _ in range(3): s.sendto(b'\xc0' + b'\x00' * 1199, ('$QG_SRV4', $port)); time.sleep(0.1)"
+    wait "$upid" 2>/dev/null
+    QG_PIDS=$(echo "$QG_PIDS" | tr ' ' '\n' | grep -vx "$upid" | tr '\n' ' ')
+    cat "$QG_DIR/udp.$port"
+}
+expect "udp 443 (QUIC) dropped" "$(udp_probe 443)" "none"
+expect "udp 4433 passes (control)" "$(udp_probe 4433)" "got 1200"
+
+# RSS per idle relayed connection: 2000 kept-alive HTTP connections held open
+if [ "$USE_DAEMON" = 1 ]; then PPID_RSS=$PROXY_PID; else PPID_RSS=$PROXY_PID; fi
+# smaps_rollup walks the page tables (VmRSS is an approximate per-cpu counter on new kernels)
+rss() { awk '/^Rss:/ { print $2 }' "/proc/$1/smaps_rollup"; }
+N=2000
+r0=$(rss "$PPID_RSS")
+qg_bg "$QG_DIR/idle.log" ip netns exec "$QG_CLI" python3 "$CLIENT_PY" idle "$QG_SRV4" 80 $N 30
+idle_pid=$QG_LAST_PID
+i=0; while ! grep -q ready "$QG_DIR/idle.log" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+sleep 0.5
+r1=$(rss "$PPID_RSS")
+per=$(( (r1 - r0) * 1024 / N ))
+echo "     rss: $r0 KiB -> $r1 KiB with $N idle relayed connections: $per bytes each"
+expect "idle connection <= 2 KiB RSS" "$([ $per -le 2048 ] && grep -q ready "$QG_DIR/idle.log" && echo yes)" "yes"
+qg_stop "$idle_pid"
+
+# second configuration: TLS alert instead of RST, 451 page instead of the redirect
+qg_stop "$PROXY_PID"
+start_proxy alert 451 || { bad "proxy (alert/451)" "did not start"; exit 1; }
+out=$(cc $R4 https://blocked.test/small 2>&1); rc=$?
+expect_match "https blocked -> TLS alert unrecognized_name" "$rc $out" '^35 .*unrecognized name'
+expect "split ClientHello -> alert 112" "$(cl python3 "$CLIENT_PY" split blocked.test "$QG_SRV4" 443)" "alert:112"
+v=$(cc $R4 -o "$QG_DIR/page" -w '%{http_code}' http://blocked.test/)
+expect "http blocked -> 451" "$v" "451"
+expect_match "451 page names the resource" "$(cat "$QG_DIR/page")" 'blocked\.test'
+v=$(cc $R6 -o /dev/null -w '%{http_code}' http://blocked.test/)
+expect "v6 http blocked -> 451" "$v" "451"
+
+# REDIRECT fallback (nftables NAT to inline.redirect_port, SO_ORIGINAL_DST)
+qg_divert redirect || bad "nftables redirect ruleset"
+v=$(cc $R4 --http2 -o "$QG_DIR/out" -w '%{http_version}' https://allowed.test/big.bin)
+expect "redirect: v4 https allowed h2 sha256" "$v $(sha <"$QG_DIR/out")" "2 $QG_BIG_SHA"
+v=$(cc $R6 -o "$QG_DIR/out" -w '%{http_code}' http://allowed.test/big.bin)
+expect "redirect: v6 http allowed sha256" "$v $(sha <"$QG_DIR/out")" "200 $QG_BIG_SHA"
+out=$(cc $R4 https://blocked.test/small 2>&1); rc=$?
+expect_match "redirect: v4 https blocked" "$rc $out" '^35 .*unrecognized name'
+out=$(cc $R6 https://blocked.test/small 2>&1); rc=$?
+expect_match "redirect: v6 https blocked" "$rc $out" '^35 .*unrecognized name'
+v=$(cc $R6 -o /dev/null -w '%{http_code}' http://blocked.test/)
+expect "redirect: v6 http blocked -> 451" "$v" "451"
