@@ -23,10 +23,13 @@ static void usage(FILE *f)
           "                   [--max-flows N] CAPTURE\n"
           "       qorgau rules check PATH...\n"
           "       qorgau run -c FILE [--foreground] [--check]\n"
+          "       qorgau config check FILE | qorgau config doc\n"
           "       qorgau version\n"
           "\n"
           "scan         read a pcap/pcapng file and print one JSON line per decision\n"
           "rules check  validate and compile lists/orders; print counts and every error\n"
+          "run          the daemon: tap (mirror port) or inline (transparent proxy) mode\n"
+          "config       validate a config file / print the documentation of every key\n"
           "See docs/ for formats and configuration.\n",
           f);
 }
@@ -356,6 +359,8 @@ int main(int argc, char **argv)
         return cmd_rules(argc - 1, argv + 1);
     if (strcmp(cmd, "run") == 0)
         return daemon_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "config") == 0)
+        return daemon_config_main(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("qorgau %s\n", QORGAU_VERSION);
         return 0;
