@@ -48,44 +48,44 @@
 #define IP6T_SO_ORIGINAL_DST 80
 #endif
 
-#define INLINE_SPLICE_MAX   65536
-#define INLINE_PIPES_KEPT   256       /* free pipes kept per worker; more are closed */
-#define INLINE_EVENTS       128
+#define INLINE_SPLICE_MAX 65536
+#define INLINE_PIPES_KEPT 256 /* free pipes kept per worker; more are closed */
+#define INLINE_EVENTS 128
 #define INLINE_ACCEPT_BUDGET 64
-#define INLINE_PUMP_BUDGET  16        /* steps per direction per event, then yield */
-#define INLINE_LISTENERS    4         /* per worker: tproxy v4/v6, redirect v4/v6 */
-#define NO_IDX              UINT32_MAX
+#define INLINE_PUMP_BUDGET 16 /* steps per direction per event, then yield */
+#define INLINE_LISTENERS 4    /* per worker: tproxy v4/v6, redirect v4/v6 */
+#define NO_IDX UINT32_MAX
 
 enum conn_state { ST_FREE = 0, ST_FIRST, ST_CONNECT, ST_RELAY, ST_WAIT_SERVER, ST_SEND, ST_LINGER };
 enum timer_kind { T_NONE = 0, T_FIRST, T_CONNECT, T_CLOSE, T_KINDS };
 
 /* conn.flags */
-#define F_V6         0x0001
-#define F_RAW        0x0002   /* nothing more to judge: client bytes are relayed as they are */
-#define F_CLI_EOF    0x0004   /* client sent FIN */
-#define F_SRV_EOF    0x0008   /* server sent FIN */
-#define F_SRV_SHUT   0x0010   /* we shut down writing to the server */
-#define F_CLI_SHUT   0x0020   /* we shut down writing to the client */
-#define F_DECIDED    0x0040   /* the first decision was made */
+#define F_V6 0x0001
+#define F_RAW 0x0002      /* nothing more to judge: client bytes are relayed as they are */
+#define F_CLI_EOF 0x0004  /* client sent FIN */
+#define F_SRV_EOF 0x0008  /* server sent FIN */
+#define F_SRV_SHUT 0x0010 /* we shut down writing to the server */
+#define F_CLI_SHUT 0x0020 /* we shut down writing to the client */
+#define F_DECIDED 0x0040  /* the first decision was made */
 
 struct conn {
     int cfd, sfd;
     uint8_t state, app, tkind;
-    uint8_t ev_c, ev_s;              /* epoll interest registered now (EV_* bits) */
+    uint8_t ev_c, ev_s; /* epoll interest registered now (EV_* bits) */
     uint16_t flags;
     uint16_t nreq;
-    uint32_t buf;                    /* buffer index, NO_IDX when none */
-    uint32_t blen, boff, bsend;      /* see the top of the file; for SEND: boff..blen to write */
-    uint32_t pipe_up, pipe_down;     /* pipe index, NO_IDX when none */
-    uint32_t in_up, in_down;         /* bytes sitting in each pipe */
-    uint64_t body_left;              /* HTTP body bytes to pass before the next request head */
-    uint64_t deadline;               /* ms, CLOCK_MONOTONIC */
-    uint32_t tprev, tnext;           /* timer list, or the free list (tnext) */
+    uint32_t buf;                /* buffer index, NO_IDX when none */
+    uint32_t blen, boff, bsend;  /* see the top of the file; for SEND: boff..blen to write */
+    uint32_t pipe_up, pipe_down; /* pipe index, NO_IDX when none */
+    uint32_t in_up, in_down;     /* bytes sitting in each pipe */
+    uint64_t body_left;          /* HTTP body bytes to pass before the next request head */
+    uint64_t deadline;           /* ms, CLOCK_MONOTONIC */
+    uint32_t tprev, tnext;       /* timer list, or the free list (tnext) */
     uint16_t sport, dport;
     uint8_t src[16], dst[16];
 };
 
-#define EV_IN  1
+#define EV_IN 1
 #define EV_OUT 2
 
 struct tlist {
@@ -100,18 +100,18 @@ struct worker {
     bool lredirect[INLINE_LISTENERS];
     struct conn *conns;
     uint32_t nconns, free_head, conn_hw;
-    uint8_t *bufmem;                 /* nbufs * bufsize */
+    uint8_t *bufmem; /* nbufs * bufsize */
     uint32_t *buf_free;
     uint32_t nbufs, buf_free_n;
-    int (*pipes)[2];                 /* INLINE_PIPES_KEPT pairs; pipes in use live in conns */
+    int (*pipes)[2]; /* INLINE_PIPES_KEPT pairs; pipes in use live in conns */
     uint32_t pipe_free_n;
-    int (*pipe_used)[2];             /* all pipes in use, indexed by conn pipe index */
+    int (*pipe_used)[2]; /* all pipes in use, indexed by conn pipe index */
     uint32_t *pipe_slot_free;
     uint32_t npipe_slots, pipe_slot_free_n, pipe_hw;
     struct tlist timers[T_KINDS];
     uint64_t now;
-    uint8_t *scratch;                /* ClientHello reassembly, drained bytes */
-    struct inspect_result res;       /* the decision being made */
+    uint8_t *scratch;          /* ClientHello reassembly, drained bytes */
+    struct inspect_result res; /* the decision being made */
     _Atomic uint64_t st[INLINE_NSTATS];
 };
 
@@ -128,7 +128,7 @@ struct policy_rec {
 };
 
 struct inline_proxy {
-    struct inline_config cfg;        /* the reloadable fields are in pol, not here */
+    struct inline_config cfg; /* the reloadable fields are in pol, not here */
     _Atomic(struct policy_rec *) pol;
     struct rsref *rules;
     struct worker *w;
@@ -138,21 +138,21 @@ struct inline_proxy {
 };
 
 /* Only the owning worker writes its counters: relaxed load + store, no read-modify-write. */
-#define CNT_ADD(w, f, n)                                                                      \
-    atomic_store_explicit(&(w)->st[INLINE_STAT_##f],                                          \
-                          atomic_load_explicit(&(w)->st[INLINE_STAT_##f], memory_order_relaxed) + \
-                              (uint64_t)(n),                                                  \
+#define CNT_ADD(w, f, n)                                                                                     \
+    atomic_store_explicit(&(w)->st[INLINE_STAT_##f],                                                         \
+                          atomic_load_explicit(&(w)->st[INLINE_STAT_##f], memory_order_relaxed) +            \
+                              (uint64_t)(n),                                                                 \
                           memory_order_relaxed)
 #define CNT(w, f) CNT_ADD(w, f, 1)
 #define CNT_SUB(w, f) CNT_ADD(w, f, (uint64_t)-1)
 
 static const char *const stat_names[INLINE_NSTATS] = {
-    "inline.accepted", "inline.refused_full", "inline.refused_loop", "inline.orig_dst_failed",
-    "inline.no_buffer", "inline.active", "inline.requests", "inline.passed", "inline.blocked",
-    "inline.blocked_reset", "inline.blocked_alert", "inline.blocked_redirect",
-    "inline.blocked_451", "inline.by_address", "inline.first_timeout", "inline.first_limit",
-    "inline.malformed", "inline.not_mine", "inline.connect_failed", "inline.relay_errors",
-    "inline.bytes_up", "inline.bytes_down", "inline.pipes",
+    "inline.accepted",    "inline.refused_full",  "inline.refused_loop",   "inline.orig_dst_failed",
+    "inline.no_buffer",   "inline.active",        "inline.requests",       "inline.passed",
+    "inline.blocked",     "inline.blocked_reset", "inline.blocked_alert",  "inline.blocked_redirect",
+    "inline.blocked_451", "inline.by_address",    "inline.first_timeout",  "inline.first_limit",
+    "inline.malformed",   "inline.not_mine",      "inline.connect_failed", "inline.relay_errors",
+    "inline.bytes_up",    "inline.bytes_down",    "inline.pipes",
 };
 _Static_assert(sizeof(struct inline_stats) == INLINE_NSTATS * sizeof(uint64_t),
                "struct inline_stats mirrors the counter enum");
@@ -339,7 +339,7 @@ static void fd_close(int *fd, bool reset)
     if (*fd < 0)
         return;
     if (reset) {
-        struct linger lg = { 1, 0 };
+        struct linger lg = {1, 0};
         (void)setsockopt(*fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
     }
     close(*fd);
@@ -388,7 +388,7 @@ static void addr_from(const struct sockaddr_storage *ss, uint8_t a[16], uint16_t
     memset(a, 0, 16);
     if (ss->ss_family == AF_INET6) {
         const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
-        static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+        static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
         if (memcmp(s6->sin6_addr.s6_addr, mapped, 12) == 0) {
             memcpy(a, s6->sin6_addr.s6_addr + 12, 4);
             *v6 = false;
@@ -490,7 +490,7 @@ static bool block_answer(struct worker *w, struct conn *c, const struct ruleset 
                 CNT(w, blocked_451);
         }
     } else if (pol->tls_block == INLINE_TLS_ALERT && c->app == APP_TLS) {
-        static const uint8_t alert[7] = { 0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x00 };
+        static const uint8_t alert[7] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x00};
         if (!buf_get(w, c))
             return false;
         b = buf_ptr(w, c);
@@ -608,7 +608,8 @@ static enum judge judge(struct worker *w, struct conn *c, bool *answer)
             c->app = (uint8_t)app;
         }
         struct inspect_request rq;
-        enum dstatus st = inspect_parse((enum verdict_app)c->app, d, len, w->scratch, cfg->first_bytes_max, &rq);
+        enum dstatus st =
+            inspect_parse((enum verdict_app)c->app, d, len, w->scratch, cfg->first_bytes_max, &rq);
         if (st == DS_NEED_MORE) {
             if (!full)
                 return J_MORE;
@@ -748,7 +749,7 @@ static enum pump pump_up(struct worker *w, struct conn *c, bool *answer)
             if (j == J_BLOCK)
                 return P_BLOCK;
             if (!connected && (c->flags & F_DECIDED))
-                return P_DONE;        /* FIRST: decided to pass */
+                return P_DONE; /* FIRST: decided to pass */
             if (c->bsend != before)
                 continue;
         }
@@ -756,7 +757,7 @@ static enum pump pump_up(struct worker *w, struct conn *c, bool *answer)
             buf_put(w, c);
         if (c->flags & F_CLI_EOF) {
             if (!connected)
-                return P_DONE;        /* FIRST: the client finished before a decision */
+                return P_DONE; /* FIRST: the client finished before a decision */
             if (c->buf != NO_IDX && c->bsend < c->blen) {
                 /* an incomplete request the client will never finish: the server gets it */
                 c->bsend = c->blen;
@@ -816,7 +817,7 @@ static enum pump pump_up(struct worker *w, struct conn *c, bool *answer)
         }
         ssize_t n = recv(c->cfd, b + c->blen, cfg->first_bytes_max - c->blen, 0);
         if (n <= 0 && c->blen == 0)
-            buf_put(w, c);            /* an idle connection holds no buffer */
+            buf_put(w, c); /* an idle connection holds no buffer */
         if (n < 0)
             return again() ? P_WAIT : P_ERROR;
         if (n == 0) {
@@ -906,12 +907,8 @@ static void update_events(struct worker *w, struct conn *c)
 {
     uint8_t ec = 0, es = 0;
     switch (c->state) {
-    case ST_FIRST:
-        ec = EV_IN;
-        break;
-    case ST_CONNECT:
-        es = EV_OUT;
-        break;
+    case ST_FIRST: ec = EV_IN; break;
+    case ST_CONNECT: es = EV_OUT; break;
     case ST_RELAY:
     case ST_WAIT_SERVER: {
         bool up_pending = (c->buf != NO_IDX && c->boff < c->bsend) || c->in_up;
@@ -927,14 +924,9 @@ static void update_events(struct worker *w, struct conn *c)
             es |= EV_IN;
         break;
     }
-    case ST_SEND:
-        ec = EV_OUT;
-        break;
-    case ST_LINGER:
-        ec = EV_IN;
-        break;
-    default:
-        return;
+    case ST_SEND: ec = EV_OUT; break;
+    case ST_LINGER: ec = EV_IN; break;
+    default: return;
     }
     if (ep_set(w, c, false, ec) < 0 || ep_set(w, c, true, es) < 0)
         conn_close(w, c, true);
@@ -984,12 +976,8 @@ static void first(struct worker *w, struct conn *c)
     bool answer = false;
     enum pump r = pump_up(w, c, &answer);
     switch (r) {
-    case P_WAIT:
-        update_events(w, c);
-        return;
-    case P_ERROR:
-        conn_close(w, c, true);
-        return;
+    case P_WAIT: update_events(w, c); return;
+    case P_ERROR: conn_close(w, c, true); return;
     case P_BLOCK:
         timer_stop(w, c);
         do_block(w, c, answer);
@@ -999,8 +987,7 @@ static void first(struct worker *w, struct conn *c)
                 update_events(w, c);
         }
         return;
-    case P_DONE:
-        break;
+    case P_DONE: break;
     }
     if (!(c->flags & F_DECIDED)) {
         /* the client half-closed before a complete request */
@@ -1071,8 +1058,7 @@ static void on_timer(struct worker *w, struct conn *c)
         conn_close(w, c, c->state == ST_SEND);
         return;
     case T_NONE:
-    case T_KINDS:
-        break;
+    case T_KINDS: break;
     }
 }
 
@@ -1181,8 +1167,7 @@ static void do_accept(struct worker *w, unsigned li)
     }
 }
 
-int inline_adopt(struct inline_proxy *p, unsigned worker, int fd, const struct sockaddr *orig,
-                 socklen_t len)
+int inline_adopt(struct inline_proxy *p, unsigned worker, int fd, const struct sockaddr *orig, socklen_t len)
 {
     if (!p || worker >= p->nw || !orig || len > sizeof(struct sockaddr_storage) ||
         (orig->sa_family != AF_INET && orig->sa_family != AF_INET6)) {
@@ -1219,17 +1204,13 @@ static void dispatch(struct worker *w, struct conn *c, bool server, uint32_t eve
         return;
     }
     switch (c->state) {
-    case ST_FIRST:
-        first(w, c);
-        break;
+    case ST_FIRST: first(w, c); break;
     case ST_CONNECT:
         if (server)
             connected(w, c);
         break;
     case ST_RELAY:
-    case ST_WAIT_SERVER:
-        relay(w, c);
-        break;
+    case ST_WAIT_SERVER: relay(w, c); break;
     case ST_SEND:
         if (events & (EPOLLERR | EPOLLHUP))
             conn_close(w, c, true);
@@ -1238,11 +1219,8 @@ static void dispatch(struct worker *w, struct conn *c, bool server, uint32_t eve
         if (c->state != ST_FREE)
             update_events(w, c);
         break;
-    case ST_LINGER:
-        pump_linger(w, c);
-        break;
-    default:
-        break;
+    case ST_LINGER: pump_linger(w, c); break;
+    default: break;
     }
 }
 
@@ -1293,8 +1271,8 @@ int inline_run_worker(struct inline_proxy *p, unsigned worker, volatile const in
 
 /* ---- set-up --------------------------------------------------------------------------------- */
 
-static int listen_one(int family, const uint8_t *addr, unsigned port, bool transparent,
-                      unsigned *bound, char *err, size_t errlen, const char *what)
+static int listen_one(int family, const uint8_t *addr, unsigned port, bool transparent, unsigned *bound,
+                      char *err, size_t errlen, const char *what)
 {
     int one = 1;
     int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -1355,15 +1333,15 @@ static int listen_one(int family, const uint8_t *addr, unsigned port, bool trans
     (void)port;
     return fd;
 fail:
-    snprintf(err, errlen, "inline: %s %u (%s): %s: %s", what, port,
-             family == AF_INET6 ? "IPv6" : "IPv4", step, strerror(errno));
+    snprintf(err, errlen, "inline: %s %u (%s): %s: %s", what, port, family == AF_INET6 ? "IPv6" : "IPv4",
+             step, strerror(errno));
     if (fd >= 0)
         close(fd);
     return -1;
 }
 
-static int worker_init(struct inline_proxy *p, struct worker *w, unsigned id, uint32_t nconns,
-                       uint32_t nbufs, char *err, size_t errlen)
+static int worker_init(struct inline_proxy *p, struct worker *w, unsigned id, uint32_t nconns, uint32_t nbufs,
+                       char *err, size_t errlen)
 {
     w->p = p;
     w->id = id;
@@ -1380,10 +1358,10 @@ static int worker_init(struct inline_proxy *p, struct worker *w, unsigned id, ui
     w->pipe_slot_free = calloc(w->npipe_slots, sizeof(*w->pipe_slot_free));
     w->pipes = calloc(INLINE_PIPES_KEPT, sizeof(*w->pipes));
     w->scratch = malloc(p->bufsize);
-    if (w->ep < 0 || !w->conns || !w->bufmem || !w->buf_free || !w->pipe_used ||
-        !w->pipe_slot_free || !w->pipes || !w->scratch) {
-        snprintf(err, errlen, "inline: worker %u: out of memory (%u connections, %u buffers)", id,
-                 nconns, nbufs);
+    if (w->ep < 0 || !w->conns || !w->bufmem || !w->buf_free || !w->pipe_used || !w->pipe_slot_free ||
+        !w->pipes || !w->scratch) {
+        snprintf(err, errlen, "inline: worker %u: out of memory (%u connections, %u buffers)", id, nconns,
+                 nbufs);
         return -ENOMEM;
     }
     w->free_head = NO_IDX;

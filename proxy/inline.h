@@ -29,12 +29,12 @@
 #include "verdict.h"
 
 #define INLINE_WORKERS_MAX 64
-#define INLINE_PORT_ANY 65536u              /* as a port: any free port (tests; see inline_port) */
+#define INLINE_PORT_ANY 65536u /* as a port: any free port (tests; see inline_port) */
 #define INLINE_FIRST_BYTES_MAX (1u << 20)
 
 enum inline_tls_block {
-    INLINE_TLS_RESET = 0,   /* close with SO_LINGER {1,0}: the client sees a TCP RST */
-    INLINE_TLS_ALERT,       /* send a fatal TLS alert record (tls_alert), then close */
+    INLINE_TLS_RESET = 0, /* close with SO_LINGER {1,0}: the client sees a TCP RST */
+    INLINE_TLS_ALERT,     /* send a fatal TLS alert record (tls_alert), then close */
 };
 
 struct inline_event;
@@ -44,78 +44,95 @@ typedef void (*inline_event_fn)(void *ctx, const struct inline_event *ev);
  * inline_config_default() for the defaults. inline_new() and inline_reload() copy what they
  * keep (strings included). Reloadable: tls_block, tls_alert, policy, notice. */
 struct inline_config {
-    unsigned tproxy_port;            /* inline.tproxy_port: TPROXY listener, 0 = none (15001) */
-    unsigned redirect_port;          /* inline.redirect_port: REDIRECT listener, 0 = none (15002) */
-    int listen_family;               /* 0: IPv4 and IPv6 wildcard (inline.listen_address 0.0.0.0);
-                                        AF_INET/AF_INET6: only listen_addr */
-    uint8_t listen_addr[16];         /* network order, IPv4 in the first 4 */
-    bool ipv6;                       /* with listen_family 0: also listen on IPv6 (true) */
-    unsigned workers;                /* worker loops, 1..INLINE_WORKERS_MAX (1) */
-    unsigned max_connections;        /* total, split evenly over workers (65536) */
-    unsigned buffers;                /* first-bytes buffers per worker; 0: min(4096, conns) */
-    unsigned first_bytes_max;        /* inline.first_bytes_max: 512..1 MiB (16384) */
-    unsigned first_bytes_timeout_ms; /* inline.first_bytes_timeout (5000) */
-    unsigned connect_timeout_ms;     /* connect to the original destination (10000) */
-    unsigned close_timeout_ms;       /* after a block: drain/linger, wait for the server (2000) */
-    unsigned max_requests;           /* HTTP requests judged per connection, then relay (64) */
-    enum inline_tls_block tls_block; /* inline.tls_block (reset) */
-    unsigned tls_alert;              /* alert description: 112 unrecognized_name, 49 access_denied */
-    struct verdict_policy policy;    /* notice_url: 302 target; NULL: 451 page */
-    const struct notice_config *notice;  /* 451 page settings (NULL: defaults) */
-    inline_event_fn on_event;        /* every decision, called on the worker thread; may be NULL */
+    unsigned tproxy_port;               /* inline.tproxy_port: TPROXY listener, 0 = none (15001) */
+    unsigned redirect_port;             /* inline.redirect_port: REDIRECT listener, 0 = none (15002) */
+    int listen_family;                  /* 0: IPv4 and IPv6 wildcard (inline.listen_address 0.0.0.0);
+                                           AF_INET/AF_INET6: only listen_addr */
+    uint8_t listen_addr[16];            /* network order, IPv4 in the first 4 */
+    bool ipv6;                          /* with listen_family 0: also listen on IPv6 (true) */
+    unsigned workers;                   /* worker loops, 1..INLINE_WORKERS_MAX (1) */
+    unsigned max_connections;           /* total, split evenly over workers (65536) */
+    unsigned buffers;                   /* first-bytes buffers per worker; 0: min(4096, conns) */
+    unsigned first_bytes_max;           /* inline.first_bytes_max: 512..1 MiB (16384) */
+    unsigned first_bytes_timeout_ms;    /* inline.first_bytes_timeout (5000) */
+    unsigned connect_timeout_ms;        /* connect to the original destination (10000) */
+    unsigned close_timeout_ms;          /* after a block: drain/linger, wait for the server (2000) */
+    unsigned max_requests;              /* HTTP requests judged per connection, then relay (64) */
+    enum inline_tls_block tls_block;    /* inline.tls_block (reset) */
+    unsigned tls_alert;                 /* alert description: 112 unrecognized_name, 49 access_denied */
+    struct verdict_policy policy;       /* notice_url: 302 target; NULL: 451 page */
+    const struct notice_config *notice; /* 451 page settings (NULL: defaults) */
+    inline_event_fn on_event;           /* every decision, called on the worker thread; may be NULL */
     void *event_ctx;
 };
 
 /* One decision, as reported to on_event. Pointers are valid during the call only. */
 struct inline_event {
     unsigned worker;
-    int ipver;                     /* 4 or 6 */
-    const uint8_t *client;         /* 16 bytes, IPv4 in the first 4 */
-    const uint8_t *server;         /* original destination */
+    int ipver;             /* 4 or 6 */
+    const uint8_t *client; /* 16 bytes, IPv4 in the first 4 */
+    const uint8_t *server; /* original destination */
     uint16_t client_port, server_port;
     enum verdict_app app;
-    const char *name;              /* normalized name or NULL */
+    const char *name; /* normalized name or NULL */
     size_t name_len;
-    const char *url;               /* "http://host/path" for HTTP, else NULL */
+    const char *url; /* "http://host/path" for HTTP, else NULL */
     size_t url_len;
-    unsigned req;                  /* 1-based request number on the connection */
-    bool by_address;               /* judged on the address alone (timeout, limit, unknown) */
+    unsigned req;    /* 1-based request number on the connection */
+    bool by_address; /* judged on the address alone (timeout, limit, unknown) */
     struct verdict_decision d;
-    const char *order;             /* order id of the matching entry ("" if none), or NULL */
+    const char *order; /* order id of the matching entry ("" if none), or NULL */
 };
 
 /* Counters of one worker (inline_stats sums them). Every give-up path has its own. The
  * fields are in the order of the INLINE_STAT_* indexes and of inline_stat_names(). */
 enum {
-    INLINE_STAT_accepted, INLINE_STAT_refused_full, INLINE_STAT_refused_loop,
-    INLINE_STAT_orig_dst_failed, INLINE_STAT_no_buffer, INLINE_STAT_active, INLINE_STAT_requests,
-    INLINE_STAT_passed, INLINE_STAT_blocked, INLINE_STAT_blocked_reset, INLINE_STAT_blocked_alert,
-    INLINE_STAT_blocked_redirect, INLINE_STAT_blocked_451, INLINE_STAT_by_address,
-    INLINE_STAT_first_timeout, INLINE_STAT_first_limit, INLINE_STAT_malformed,
-    INLINE_STAT_not_mine, INLINE_STAT_connect_failed, INLINE_STAT_relay_errors,
-    INLINE_STAT_bytes_up, INLINE_STAT_bytes_down, INLINE_STAT_pipes, INLINE_NSTATS
+    INLINE_STAT_accepted,
+    INLINE_STAT_refused_full,
+    INLINE_STAT_refused_loop,
+    INLINE_STAT_orig_dst_failed,
+    INLINE_STAT_no_buffer,
+    INLINE_STAT_active,
+    INLINE_STAT_requests,
+    INLINE_STAT_passed,
+    INLINE_STAT_blocked,
+    INLINE_STAT_blocked_reset,
+    INLINE_STAT_blocked_alert,
+    INLINE_STAT_blocked_redirect,
+    INLINE_STAT_blocked_451,
+    INLINE_STAT_by_address,
+    INLINE_STAT_first_timeout,
+    INLINE_STAT_first_limit,
+    INLINE_STAT_malformed,
+    INLINE_STAT_not_mine,
+    INLINE_STAT_connect_failed,
+    INLINE_STAT_relay_errors,
+    INLINE_STAT_bytes_up,
+    INLINE_STAT_bytes_down,
+    INLINE_STAT_pipes,
+    INLINE_NSTATS
 };
 struct inline_stats {
-    uint64_t accepted;           /* connections taken into the pool */
-    uint64_t refused_full;       /* accepted and closed at once: max_connections reached */
-    uint64_t refused_loop;       /* original destination is this proxy's own listener */
-    uint64_t orig_dst_failed;    /* getsockname / SO_ORIGINAL_DST failed */
-    uint64_t no_buffer;          /* no first-bytes buffer free: connection reset */
-    uint64_t active;             /* gauge: connections open now */
-    uint64_t requests;           /* requests judged (ClientHellos, HTTP request heads) */
-    uint64_t passed;             /* connections relayed to their destination */
-    uint64_t blocked;            /* blocked requests (sum of the four below) */
+    uint64_t accepted;        /* connections taken into the pool */
+    uint64_t refused_full;    /* accepted and closed at once: max_connections reached */
+    uint64_t refused_loop;    /* original destination is this proxy's own listener */
+    uint64_t orig_dst_failed; /* getsockname / SO_ORIGINAL_DST failed */
+    uint64_t no_buffer;       /* no first-bytes buffer free: connection reset */
+    uint64_t active;          /* gauge: connections open now */
+    uint64_t requests;        /* requests judged (ClientHellos, HTTP request heads) */
+    uint64_t passed;          /* connections relayed to their destination */
+    uint64_t blocked;         /* blocked requests (sum of the four below) */
     uint64_t blocked_reset, blocked_alert, blocked_redirect, blocked_451;
-    uint64_t by_address;         /* decided on the address alone (timeout/limit/unknown/bad) */
-    uint64_t first_timeout;      /* first-bytes timeout before a complete request */
-    uint64_t first_limit;        /* first_bytes_max reached before a complete request */
-    uint64_t malformed;          /* a dissector said malformed */
-    uint64_t not_mine;           /* neither TLS, HTTP nor h2c */
-    uint64_t connect_failed;     /* original destination refused / unreachable / timed out */
-    uint64_t relay_errors;       /* read/write/splice errors other than EAGAIN, resets */
-    uint64_t bytes_up;           /* client -> server bytes relayed */
-    uint64_t bytes_down;         /* server -> client bytes relayed */
-    uint64_t pipes;              /* pipes created (each is reused from the pool afterwards) */
+    uint64_t by_address;     /* decided on the address alone (timeout/limit/unknown/bad) */
+    uint64_t first_timeout;  /* first-bytes timeout before a complete request */
+    uint64_t first_limit;    /* first_bytes_max reached before a complete request */
+    uint64_t malformed;      /* a dissector said malformed */
+    uint64_t not_mine;       /* neither TLS, HTTP nor h2c */
+    uint64_t connect_failed; /* original destination refused / unreachable / timed out */
+    uint64_t relay_errors;   /* read/write/splice errors other than EAGAIN, resets */
+    uint64_t bytes_up;       /* client -> server bytes relayed */
+    uint64_t bytes_down;     /* server -> client bytes relayed */
+    uint64_t pipes;          /* pipes created (each is reused from the pool afterwards) */
 };
 
 struct inline_proxy;

@@ -25,7 +25,7 @@
 
 static struct rsref *g_ref;
 static struct inline_proxy *g_p;
-static int g_srv = -1;             /* test server listener (127.0.0.1, ephemeral) */
+static int g_srv = -1; /* test server listener (127.0.0.1, ephemeral) */
 static struct sockaddr_in g_srv_addr;
 
 static uint64_t ms_now(void)
@@ -57,7 +57,7 @@ static int listen_lo(struct sockaddr_in *a)
 
 static void rules(void)
 {
-    static const char *const entries[] = { "blocked.test", "127.0.0.3", "http://urls.test/secret" };
+    static const char *const entries[] = {"blocked.test", "127.0.0.3", "http://urls.test/secret"};
     struct ruleset_builder *b = ruleset_builder_new();
     char err[128];
     ck_assert_ptr_nonnull(b);
@@ -287,7 +287,7 @@ START_TEST(tls_blocked_reset)
     int end;
     ck_assert_uint_eq(recv_some(cfd, b, sizeof(b), 2000, &end), 0);
     ck_assert_int_eq(end, -ECONNRESET);
-    ck_assert_int_lt(server_accept(50), 0);   /* the server never heard of it */
+    ck_assert_int_lt(server_accept(50), 0); /* the server never heard of it */
     struct inline_stats st = stats();
     ck_assert_uint_eq(st.blocked, 1);
     ck_assert_uint_eq(st.blocked_reset, 1);
@@ -308,7 +308,7 @@ START_TEST(tls_blocked_alert)
     int cfd = client(NULL);
     send_all(cfd, h, hn);
     int end;
-    static const uint8_t alert[7] = { 0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 112 };
+    static const uint8_t alert[7] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 112};
     ck_assert_uint_eq(recv_some(cfd, b, sizeof(b), 2000, &end), 7);
     ck_assert_mem_eq(b, alert, 7);
     ck_assert_int_eq(end, 1);
@@ -335,7 +335,8 @@ START_TEST(http_blocked_redirect)
     b[got] = 0;
     ck_assert_int_eq(end, 1);
     ck_assert_msg(strncmp(b, "HTTP/1.1 302 ", 13) == 0, "%s", b);
-    ck_assert_ptr_nonnull(strstr(b, "\r\nLocation: http://notice.test/blocked?url=http%3A%2F%2Fblocked.test%2Fa"));
+    ck_assert_ptr_nonnull(
+        strstr(b, "\r\nLocation: http://notice.test/blocked?url=http%3A%2F%2Fblocked.test%2Fa"));
     ck_assert_int_lt(server_accept(50), 0);
     ck_assert_uint_eq(stats().blocked_redirect, 1);
     close(cfd);
@@ -387,7 +388,7 @@ START_TEST(http_keepalive_second_request_blocked)
     ck_assert_mem_eq(b, resp, sizeof(resp) - 1);
 
     send_all(cfd, r2, n2);
-    ck_assert_uint_eq(recv_some(s, b, sizeof(b), 2000, &end), 0);   /* EOF, not request 2 */
+    ck_assert_uint_eq(recv_some(s, b, sizeof(b), 2000, &end), 0); /* EOF, not request 2 */
     ck_assert_int_eq(end, 1);
     close(s);
     size_t got = recv_some(cfd, b, sizeof(b) - 1, 2000, &end);
@@ -439,7 +440,8 @@ START_TEST(http_body_skipped_next_judged)
     start(&c);
     static const char body[] = "GET / HTTP/1.1\r\nHost: blocked.test\r\n\r\n";
     char post[512], b[NOTICE_RESPONSE_MAX + 1];
-    int pn = snprintf(post, sizeof(post), "POST /up HTTP/1.1\r\nHost: allowed.test\r\nContent-Length: %zu\r\n\r\n%s",
+    int pn = snprintf(post, sizeof(post),
+                      "POST /up HTTP/1.1\r\nHost: allowed.test\r\nContent-Length: %zu\r\n\r\n%s",
                       sizeof(body) - 1, body);
     int cfd = client(NULL);
     send_all(cfd, post, (size_t)pn);
@@ -448,7 +450,7 @@ START_TEST(http_body_skipped_next_judged)
     int end;
     ck_assert_uint_eq(recv_some(s, b, (size_t)pn, 2000, &end), (size_t)pn);
     ck_assert_mem_eq(b, post, (size_t)pn);
-    send_all(cfd, body, sizeof(body) - 1);                          /* now a real request */
+    send_all(cfd, body, sizeof(body) - 1); /* now a real request */
     ck_assert_uint_eq(recv_some(s, b, sizeof(b), 2000, &end), 0);
     ck_assert_int_eq(end, 1);
     close(s);
@@ -474,7 +476,7 @@ START_TEST(tls_split_hello_blocked)
     ph.seed = 3;
     size_t hn = pcapw_tls_hello(&ph, h, sizeof(h), &sni_off);
     int cfd = client(NULL);
-    for (size_t i = 0; i < hn; i += 1) {    /* byte by byte, the name split everywhere */
+    for (size_t i = 0; i < hn; i += 1) { /* byte by byte, the name split everywhere */
         send_all(cfd, h + i, 1);
         if (i == sni_off + 3)
             pump(30);
@@ -539,7 +541,7 @@ START_TEST(ip_entry_blocks)
     base_config(&c);
     start(&c);
     struct sockaddr_in d = g_srv_addr;
-    d.sin_addr.s_addr = htonl(0x7f000003);  /* 127.0.0.3 is listed */
+    d.sin_addr.s_addr = htonl(0x7f000003); /* 127.0.0.3 is listed */
     uint8_t h[2048], b[64];
     size_t hn = hello(h, sizeof(h), "allowed.test");
     int cfd = client(&d);
@@ -559,7 +561,7 @@ START_TEST(connect_refused_resets_client)
     start(&c);
     struct sockaddr_in d;
     int tmp = listen_lo(&d);
-    close(tmp);                              /* nothing listens there any more */
+    close(tmp); /* nothing listens there any more */
     uint8_t h[2048], b[64];
     size_t hn = hello(h, sizeof(h), "allowed.test");
     int cfd = client(&d);
