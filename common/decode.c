@@ -456,14 +456,9 @@ static enum decode_result decode_ipv6(const uint8_t *buf, size_t len, struct pkt
     }
 }
 
+/* IP and below; *p is all zero but for the VLAN tags. */
 static enum decode_result decode_l3(const uint8_t *buf, size_t len, struct pkt *p)
 {
-    uint16_t vlan[DECODE_MAX_VLAN];
-    uint8_t n_vlan = p->n_vlan;
-    memcpy(vlan, p->vlan, sizeof vlan);
-    memset(p, 0, sizeof *p);
-    p->n_vlan = n_vlan;
-    memcpy(p->vlan, vlan, sizeof vlan);
     if (len < 1)
         return DECODE_TRUNC_IP;
     p->ipver = (uint8_t)(buf[0] >> 4);
@@ -476,6 +471,12 @@ static enum decode_result decode_l3(const uint8_t *buf, size_t len, struct pkt *
 
 enum decode_result decode_ip(const uint8_t *buf, size_t len, struct pkt *p)
 {
+    uint16_t vlan[DECODE_MAX_VLAN];
+    uint8_t n_vlan = p->n_vlan;
+    memcpy(vlan, p->vlan, sizeof vlan);
+    memset(p, 0, sizeof *p);
+    p->n_vlan = n_vlan;
+    memcpy(p->vlan, vlan, sizeof vlan);
     enum decode_result res = decode_l3(buf, len, p);
     /* reassembled datagrams are rare: verify at once, which also checks the rebuild */
     if (res == DECODE_OK)
