@@ -173,7 +173,7 @@ expect "udp 443 (QUIC) dropped" "$(udp_probe 443)" "none"
 expect "udp 4433 passes (control)" "$(udp_probe 4433)" "got 1200"
 
 # RSS per idle relayed connection: 2000 kept-alive HTTP connections held open
-if [ "$USE_DAEMON" = 1 ]; then PPID_RSS=$PROXY_PID; else PPID_RSS=$PROXY_PID; fi
+PPID_RSS=$PROXY_PID
 # smaps_rollup walks the page tables (VmRSS is an approximate per-cpu counter on new kernels)
 rss() { awk '/^Rss:/ { print $2 }' "/proc/$1/smaps_rollup"; }
 N=2000
@@ -185,7 +185,12 @@ sleep 0.5
 r1=$(rss "$PPID_RSS")
 per=$(( (r1 - r0) * 1024 / N ))
 echo "     rss: $r0 KiB -> $r1 KiB with $N idle relayed connections: $per bytes each"
-expect "idle connection <= 2 KiB RSS" "$([ $per -le 2048 ] && grep -q ready "$QG_DIR/idle.log" && echo yes)" "yes"
+if nm "$QG_BIN" 2>/dev/null | grep -q __asan_init && [ "$USE_DAEMON" = 1 ]; then
+    # ASan's shadow memory and quarantine are not the proxy's: only the connections are checked
+    expect "idle connections held (sanitizer build: RSS not asserted)" "$(grep -c ready "$QG_DIR/idle.log")" "1"
+else
+    expect "idle connection <= 2 KiB RSS" "$([ $per -le 2048 ] && grep -q ready "$QG_DIR/idle.log" && echo yes)" "yes"
+fi
 qg_stop "$idle_pid"
 
 # second configuration: TLS alert instead of RST, 451 page instead of the redirect
