@@ -86,8 +86,9 @@ static const struct config_key keys[] = {
       "how a blocked TLS connection ends: TCP reset (rst) or a TLS alert (alert)" },
     { "inline.http_block", CONFIG_ENUM, 0, 0, "redirect", v_http_block, OFF(inline_http_block), false,
       "blocked HTTP request: 302 to notice.url (redirect) or a 451 page (451)" },
-    { "inline.quic", CONFIG_ENUM, 0, 0, "drop-blocked", v_quic, OFF(inline_quic), false,
-      "QUIC (UDP 443): drop blocked Initials, drop all QUIC (browsers fall back to TCP), or pass" },
+    { "inline.quic", CONFIG_ENUM, 0, 0, "drop-all", v_quic, OFF(inline_quic), false,
+      "QUIC (UDP 443): drop all (browsers fall back to TCP, where the name is checked), drop only "
+      "QUIC to blocked names (drop-blocked: not yet in inline mode, enforced as drop-all), or pass" },
     { "notice.listen", CONFIG_ADDR, 0, 0, "127.0.0.1:8080", NULL, OFF(notice_listen), true,
       "address of the built-in notice page server" },
     { "notice.url", CONFIG_URL, 0, 0, "", NULL, OFF(notice_url), false,

@@ -44,7 +44,7 @@ START_TEST(test_defaults)
     ck_assert_uint_eq(c->inline_connect_timeout, 5000);
     ck_assert_int_eq(c->inline_https_block, CONFIG_HTTPS_BLOCK_RST);
     ck_assert_int_eq(c->inline_http_block, CONFIG_HTTP_BLOCK_REDIRECT);
-    ck_assert_int_eq(c->inline_quic, CONFIG_QUIC_DROP_BLOCKED);
+    ck_assert_int_eq(c->inline_quic, CONFIG_QUIC_DROP_ALL);
     ck_assert_int_eq(c->notice_listen.family, AF_INET);
     ck_assert_uint_eq(c->notice_listen.port, 8080);
     ck_assert_str_eq(c->notice_listen.text, "127.0.0.1:8080");
