@@ -30,6 +30,7 @@
 #include "loader.h"
 #include "log.h"
 #include "mode.h"
+#include "notice.h"
 #include "rsref.h"
 #include "ruleset.h"
 #include "version.h"
@@ -108,6 +109,10 @@ struct daemon {
     size_t nregs;
 
     volatile sig_atomic_t stop;
+    struct notice *notice;        /* the built-in notice page server (notice.listen) */
+    pthread_t notice_th;
+    bool notice_started;
+    volatile int notice_stop;
     int sfd, efd;
     struct worker *workers;
     unsigned nworkers, started;
@@ -627,6 +632,55 @@ static int check(struct daemon *d)
     return ret;
 }
 
+/* Opens the notice page server on notice.listen (as root: the port may be privileged). */
+static int notice_open(struct daemon *d, char *err, size_t errlen)
+{
+    const struct qg_config *c = d->cfg;
+    struct notice_config nc = {
+        .url = c->notice_url && c->notice_url[0] ? c->notice_url : NULL,
+        .show_order = c->notice_show_order,
+        .contact = c->notice_contact && c->notice_contact[0] ? c->notice_contact : NULL,
+        .contact_url = c->notice_contact_url && c->notice_contact_url[0] ? c->notice_contact_url : NULL,
+        .max_connections = (unsigned)c->notice_max_connections,
+        .idle_timeout_ms = (unsigned)c->notice_idle_timeout,
+        .max_request_bytes = (unsigned)c->notice_max_request_bytes,
+    };
+    d->notice = notice_new(&nc);
+    if (!d->notice) {
+        snprintf(err, errlen, "notice: cannot create the notice page server: %s", strerror(errno));
+        return -1;
+    }
+    int rc = notice_listen(d->notice, c->notice_listen.text);
+    if (rc < 0) {
+        snprintf(err, errlen, "notice: cannot listen on %s: %s", c->notice_listen.text, strerror(-rc));
+        notice_free(d->notice);
+        d->notice = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+static void *notice_main(void *arg)
+{
+    struct daemon *d = arg;
+    int rc = notice_run(d->notice, &d->notice_stop);
+    if (rc < 0)
+        log_write(d->log, LOG_LEVEL_ERROR, "notice", "notice page server stopped",
+                  LOG_KV(LOG_S("error", strerror(-rc))));
+    return NULL;
+}
+
+static void notice_close(struct daemon *d)
+{
+    if (d->notice_started) {
+        d->notice_stop = 1;
+        pthread_join(d->notice_th, NULL);
+        d->notice_started = false;
+    }
+    notice_free(d->notice);
+    d->notice = NULL;
+}
+
 static int run(struct daemon *d)
 {
     char err[1024];
@@ -675,10 +729,22 @@ static int run(struct daemon *d)
         fatal(d, "%s", err[0] ? err : strerror(-rc));
         return 1;
     }
+    if (notice_open(d, err, sizeof(err)) < 0) {
+        fatal(d, "%s", err);
+        goto close_mode;
+    }
     if (drop_privileges(d, err, sizeof(err)) < 0) {
         fatal(d, "%s", err);
         goto close_mode;
     }
+    rc = pthread_create(&d->notice_th, NULL, notice_main, d);
+    if (rc != 0) {
+        fatal(d, "cannot start the notice page server: %s", strerror(rc));
+        goto close_mode;
+    }
+    d->notice_started = true;
+    log_write(d->log, LOG_LEVEL_INFO, "notice", "notice page server listening",
+              LOG_KV(LOG_S("listen", d->cfg->notice_listen.text), LOG_U("port", notice_port(d->notice))));
 
     d->workers = calloc(d->nworkers, sizeof(*d->workers));
     if (!d->workers) {
@@ -706,6 +772,7 @@ static int run(struct daemon *d)
     if (stop_workers(d) < 0)
         ret = 1;
 close_mode:
+    notice_close(d);
     d->mode->ops->close(d->state);
     d->state = NULL;
     log_write(d->log, LOG_LEVEL_INFO, "daemon", "stopped", LOG_KV(LOG_I("exit", ret)));

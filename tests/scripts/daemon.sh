@@ -101,7 +101,9 @@ run_mode() {
         echo "rules = $tmp/rules/*.txt"
         echo "log.file = $tmp/q.log"
         echo "stats.interval = 1s"
-        echo "notice.listen = 127.0.0.1:$(free_port)"
+        nport=$(free_port)
+        echo "notice.listen = 127.0.0.1:$nport"
+        echo "notice.show_order = true"
         echo "inline.listen_address = 127.0.0.1"
         echo "inline.tproxy_port = $(free_port)"
         echo "inline.redirect_port = $(free_port)"
@@ -137,6 +139,13 @@ run_mode() {
         ko "$mode: never started (exit $rc)"; sed 's/^/    /' "$tmp/q.log"; return
     fi
     ok "$mode: started"
+    # The built-in notice page server answers on notice.listen (the redirect target).
+    if curl -sS --max-time 5 "http://127.0.0.1:$nport/blocked?order=2026-41-0017" >"$tmp/page" 2>&1 &&
+        grep -qF '41-1' "$tmp/page" && grep -qF '2026-41-0017' "$tmp/page"; then
+        ok "$mode: notice page served on notice.listen"
+    else
+        ko "$mode: notice page on 127.0.0.1:$nport"; sed 's/^/    /' "$tmp/page" | head -5
+    fi
     if [ "$(id -u)" = 0 ]; then
         if grep -qF '"msg":"privileges dropped","user":"nobody"' "$tmp/q.log" &&
             grep -qF '"capabilities":"cap_net_raw,cap_net_admin"' "$tmp/q.log"; then
