@@ -1,12 +1,19 @@
 #!/bin/sh
-# `make demo`: scan the bundled capture (tests/fixtures/demo/demo.pcap, real curl traffic, see
-# tests/fixtures/README.md) against the bundled sample order and print what was decided.
+# `make demo`, in two parts:
+#   1. offline: scan the bundled capture (tests/fixtures/demo/demo.pcap, real curl traffic, see
+#      tests/fixtures/README.md) against the bundled sample order and print what was decided;
+#   2. live (tests/demo_live.sh): qorgau inline in network namespaces, curl against allowed and
+#      blocked sites, what the client saw and the block log; then everything is removed.
+#      Needs root and network namespaces; otherwise one line says why and only part 1 runs.
+# QG_DEMO=offline runs part 1 only. Exits non-zero if either part fails.
 set -eu
 bin=${1:-./qorgau}
 top=$(cd "$(dirname "$0")/.." && pwd)
 order=$top/deploy/samples/order-sample.json
 pcap=$top/tests/fixtures/demo/demo.pcap
 
+echo "== offline: scan a capture of real traffic"
+echo
 echo "== qorgau rules check $order"
 "$bin" rules check "$order"
 echo
@@ -28,3 +35,14 @@ for r in rows:
 blocked = sum(1 for r in rows if r["verdict"] == "block")
 print("\n%d decisions, %d blocked, %d passed" % (len(rows), blocked, len(rows) - blocked))
 PY
+
+echo
+echo "== live: qorgau inline between a client and a server (network namespaces)"
+if [ "${QG_DEMO:-}" = offline ]; then
+    echo "live demo skipped: QG_DEMO=offline"
+    exit 0
+fi
+rc=0
+sh "$top/tests/demo_live.sh" "$bin" || rc=$?
+[ "$rc" -eq 3 ] && exit 0    # cannot run here; demo_live.sh said why in one line
+exit "$rc"
