@@ -1,0 +1,29 @@
+#!/bin/sh
+# `qorgau scan` reads pcapng exactly like pcap: a corpus capture rewritten as pcapng
+# (tests/scripts/pcapng_convert.py) must give byte-identical decisions.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+bin=${QG_BIN:-$top/build/qorgau}
+corpus=${CORPUS:-$top/../shared/corpus}
+src=$top/tests/fixtures/demo/demo.pcap
+rules=$top/tests/fixtures/corpus/blocklist.txt
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0 fail=0
+for pcap in "$src" "$corpus/ipv6.pcap"; do
+    [ -f "$pcap" ] || continue
+    name=$(basename "$pcap" .pcap)
+    python3 "$here/pcapng_convert.py" "$pcap" "$tmp/$name.pcapng" || { fail=$((fail + 1)); continue; }
+    "$bin" scan --rules "$rules" "$pcap" >"$tmp/a" 2>/dev/null
+    "$bin" scan --rules "$rules" "$tmp/$name.pcapng" >"$tmp/b" 2>/dev/null
+    if [ -s "$tmp/a" ] && cmp -s "$tmp/a" "$tmp/b"; then
+        echo "PASS $name: pcapng gives the same $(wc -l <"$tmp/a") decisions"
+        pass=$((pass + 1))
+    else
+        echo "FAIL $name: pcapng output differs"; diff "$tmp/a" "$tmp/b" | head -5
+        fail=$((fail + 1))
+    fi
+done
+echo "pcapng: $pass passed, $fail failed"
+[ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]
