@@ -606,6 +606,23 @@ char *decode_fmt_endpoint(const uint8_t addr[16], int ipver, uint16_t port, char
     char ip[INET6_ADDRSTRLEN];
     if (cap == 0)
         return out;
+    if (ipver != 6 && cap >= sizeof("255.255.255.255:65535")) {
+        /* the common case, without snprintf: same text as inet_ntop + "%s:%u" */
+        size_t n = 0;
+        for (int i = 0; i < 5; i++) {
+            unsigned v = i < 4 ? addr[i] : port;
+            char t[5];
+            size_t k = 0;
+            do {
+                t[k++] = (char)('0' + v % 10);
+                v /= 10;
+            } while (v);
+            while (k)
+                out[n++] = t[--k];
+            out[n++] = i < 3 ? '.' : (i == 3 ? ':' : '\0');
+        }
+        return out;
+    }
     if (!inet_ntop(ipver == 6 ? AF_INET6 : AF_INET, addr, ip, sizeof ip))
         ip[0] = '\0';
     if (ipver == 6)

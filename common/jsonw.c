@@ -39,29 +39,32 @@ static size_t utf8_seq(const unsigned char *s, size_t left)
 void jsonw_str(FILE *f, const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0;
+    size_t i = 0, run = 0;   /* p[run..i) is pending: bytes written as they are */
 
     fputc('"', f);
     while (i < len) {
         unsigned char c = p[i];
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+            i++;
+            continue;
+        }
+        size_t n = (c == '"' || c == '\\' || c < 0x20 || c == 0x7f) ? 0 : utf8_seq(p + i, len - i);
+        if (n) {
+            i += n;   /* valid multi-byte UTF-8: part of the run */
+            continue;
+        }
+        if (i > run)
+            fwrite(p + run, 1, i - run, f);
         if (c == '"' || c == '\\') {
             fputc('\\', f);
             fputc(c, f);
-            i++;
-        } else if (c < 0x20 || c == 0x7f) {
-            fprintf(f, "\\u%04x", c);
-            i++;
         } else {
-            size_t n = utf8_seq(p + i, len - i);
-            if (n == 0) {
-                fprintf(f, "\\u%04x", c);
-                i++;
-            } else {
-                fwrite(p + i, 1, n, f);
-                i += n;
-            }
+            fprintf(f, "\\u%04x", c);
         }
+        run = ++i;
     }
+    if (i > run)
+        fwrite(p + run, 1, i - run, f);
     fputc('"', f);
 }
 
