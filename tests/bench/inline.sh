@@ -1,0 +1,452 @@
+#!/bin/sh
+# inline.sh - inline-mode benchmark: a direct connection, `qorgau run` in inline mode (TPROXY),
+# haproxy (TCP mode, req.ssl_sni against the list in an exact-match tree) and nginx (stream +
+# ssl_preread + map, http + map), side by side in ONE run, same 100k-name blocklist, same
+# namespaces (tests/netns/lib.sh: client ns -> filter ns -> server ns with nginx TLS 1.3).
+#
+# Usage: sh tests/bench/inline.sh [QORGAU_BIN]        (root; else prints SKIP and exits 0)
+# Env:   QG_BENCH_DIR (build/bench)  QG_BENCH_NAMES (100000)  QG_BENCH_HS (3000 allowed TLS
+#        connections)  QG_BENCH_BLOCK_SECS (4)  QG_BENCH_GET (300 x 1 MB)  QG_BENCH_IDLE (5000)
+#
+# For every proxy, with utime+stime of all its processes read from /proc/PID/stat around each
+# step (the proxy's own CPU, not the client's or the server's):
+#   hs     QG_BENCH_HS connections, 4 client threads: full TLS 1.3 handshake with a different
+#          allowed SNI each + GET /small (Connection: close)  -> conns/s, proxy CPU per conn
+#   block  QG_BENCH_BLOCK_SECS seconds, 64 in flight: a ClientHello naming a listed name (half
+#          of them a subdomain of one) -> blocked conns/s, what the client saw, CPU per block
+#   get    QG_BENCH_GET transfers of a 1 MB file over TLS, 2 client threads -> MB/s, CPU per GB
+#   probes the evasion probes of ../shared/EVASION.md (tests/bench/tlsload.c `probe`), each
+#          with the listed name (must not reach the server) and an allowed control (must)
+#   idle   QG_BENCH_IDLE TLS connections (handshake + one kept-alive GET) held open -> Rss and
+#          Pss growth of the proxy's processes (/proc/PID/smaps_rollup) per connection
+# Interception: qorgau by nftables TPROXY (deploy/nftables-tproxy.nft); haproxy and nginx by
+# nftables REDIRECT to their own ports (neither listens with IP_TRANSPARENT here). Prints a
+# markdown report and keeps it in $QG_BENCH_DIR/inline.md. Everything started is stopped by
+# PID and every namespace removed in the EXIT trap. Takes about 3-4 minutes.
+set -u
+HERE=$(CDPATH= cd -- "$(dirname -- "$0")" && pwd)
+ROOT=$(CDPATH= cd -- "$HERE/../.." && pwd)
+QG_LIB=$ROOT/tests/netns/lib.sh
+. "$QG_LIB"
+BIN=${1:-$ROOT/build/qorgau}
+OUT=${QG_BENCH_DIR:-$ROOT/build/bench}
+NAMES=${QG_BENCH_NAMES:-100000}
+N_HS=${QG_BENCH_HS:-3000}
+BLOCK_SECS=${QG_BENCH_BLOCK_SECS:-4}
+N_GET=${QG_BENCH_GET:-300}
+N_IDLE=${QG_BENCH_IDLE:-5000}
+HZ=$(getconf CLK_TCK)
+NGX_STREAM=/usr/lib/nginx/modules/ngx_stream_module.so
+B=blocked.test
+A=allowed.test
+
+if ! why=$(qg_can_run); then
+    echo "bench inline: SKIP ($why)"
+    exit 0
+fi
+case $BIN in /*) ;; *) BIN=$(pwd)/$BIN ;; esac
+[ -x "$BIN" ] || { echo "bench inline: $BIN is not built" >&2; exit 2; }
+mkdir -p "$OUT" || exit 2
+OUT=$(CDPATH= cd -- "$OUT" && pwd)
+
+# the client tool needs libssl, which the Makefile's tool rule does not link: built here
+TL=$OUT/tlsload
+if [ ! -x "$TL" ] || [ "$HERE/tlsload.c" -nt "$TL" ]; then
+    ${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+        -Wmissing-prototypes -Wformat=2 -Wvla -Wpointer-arith -Wconversion -Wno-sign-conversion \
+        "$HERE/tlsload.c" -o "$TL" -lssl -lcrypto -lpthread || { echo "bench inline: cannot build tlsload" >&2; exit 2; }
+fi
+
+finish() {
+    trap - EXIT INT TERM HUP
+    qg_cleanup
+}
+trap finish EXIT
+trap 'exit 1' INT TERM HUP
+ulimit -n 65536 2>/dev/null || true
+
+cl() { ip netns exec "$QG_CLI" "$@"; }
+fl() { ip netns exec "$QG_FLT" "$@"; }
+# f EXPR: floating-point arithmetic, two decimals unless the expression formats itself
+f() { awk "BEGIN { printf \"%.2f\", $1 }"; }
+
+qg_setup_net || { echo "bench inline: namespace setup failed" >&2; exit 1; }
+qg_start_nginx || { echo "bench inline: server nginx did not start" >&2; exit 1; }
+head -c 1048576 /dev/urandom >"$QG_DIR/www/1m.bin"
+cl sysctl -qw net.ipv4.ip_local_port_range="1024 65000" net.ipv4.tcp_tw_reuse=1
+D=$QG_DIR
+
+# ---- the blocklist and the names the clients use ----
+awk -v n="$NAMES" -v b="$B" 'BEGIN {
+    split("kz ru com net org info xyz io top online site shop", t, " ")
+    split("casino bet news film torrent proxy vpn shop stream book music video game lottery poker", w, " ")
+    print b
+    for (i = 1; i < n; i++) {
+        if (i % 5 == 0)
+            printf "m%x.%s%d.%s\n", (i * 2654435761) % 65536, w[i % 15 + 1], i, t[i % 12 + 1]
+        else
+            printf "%s%d-%x.%s\n", w[i % 15 + 1], i, (i * 40503) % 65536, t[i % 12 + 1]
+    }
+}' >"$D/list.txt"
+awk 'NR % 25 == 2 { print ((NR % 50 == 2) ? "www." : "") $0 }' "$D/list.txt" >"$D/blocked-sni.txt"
+awk -v n="$N_HS" 'BEGIN { for (i = 1; i <= n; i++) printf "s%d.site%d.example\n", i, i % 997 }' >"$D/allowed-sni.txt"
+sed 's/.*/.& 127.0.0.1:9;/' "$D/list.txt" >"$D/ngx-stream.map"
+sed 's/.*/.& 1;/' "$D/list.txt" >"$D/ngx-http.map"
+echo "bench inline: $(wc -l <"$D/list.txt") listed names, $(wc -l <"$D/blocked-sni.txt") blocked SNIs (half subdomains), $(wc -l <"$D/allowed-sni.txt") allowed SNIs"
+
+# ---- proxy configurations ----
+cat >"$D/qorgau.conf" <<CONF
+mode = inline
+workers = 2
+user = root
+rules = $D/list.txt
+inline.tproxy_port = 15001
+inline.redirect_port = 15002
+inline.https_block = rst
+inline.http_block = redirect
+inline.quic = drop-all
+notice.url = http://notice.test/
+notice.listen = 127.0.0.1:18080
+log.file = $D/qorgau.log
+CONF
+
+# haproxy: exact-match lookups (-m str -f builds an ebtree) of the name and of its last 2, 3
+# and 4 labels (field(-1,.,K)), so a listed name blocks its subdomains; no linear -m end/dom.
+hap_acls() { # SAMPLE ACL
+    echo "    acl $2 $1,lower -m str -f $D/list.txt"
+    for k in 2 3 4; do echo "    acl $2 $1,lower,field(-1,.,$k) -m str -f $D/list.txt"; done
+}
+{
+    cat <<CFG
+global
+    maxconn 9000
+    nbthread 2
+defaults
+    timeout connect 5s
+    timeout client 120s
+    timeout server 120s
+frontend tls_in
+    mode tcp
+    bind :16443
+    tcp-request inspect-delay 5s
+CFG
+    hap_acls req.ssl_sni blk
+    cat <<CFG
+    tcp-request content reject if blk
+    tcp-request content accept if { req.ssl_hello_type 1 }
+    default_backend tls_out
+backend tls_out
+    mode tcp
+    server origin 0.0.0.0:443
+frontend http_in
+    mode http
+    bind :16080
+    option http-keep-alive
+CFG
+    hap_acls 'req.hdr(host),field(1,:)' hblk
+    cat <<CFG
+    http-request redirect location http://notice.test/ code 302 if hblk
+    default_backend http_out
+backend http_out
+    mode http
+    server origin 0.0.0.0:80
+CFG
+} >"$D/haproxy.cfg"
+
+# nginx: stream { ssl_preread + map (hostnames: ".name" = the name and its subdomains) }
+# for 443, http { map $host } for 80. nginx cannot read the original destination after a
+# REDIRECT (no SO_ORIGINAL_DST), so its upstream is the server's address, written in.
+cat >"$D/nginx-peer.conf" <<CONF
+load_module $NGX_STREAM;
+user root;
+daemon off;
+worker_processes 2;
+pid $D/nginx-peer.pid;
+error_log $D/nginx-peer-error.log crit;
+worker_rlimit_nofile 65536;
+events { worker_connections 30000; }
+stream {
+    map_hash_max_size 262144;
+    map_hash_bucket_size 128;
+    map \$ssl_preread_server_name \$qg_upstream {
+        hostnames;
+        default $QG_SRV4:443;
+        include $D/ngx-stream.map;
+    }
+    server {
+        listen 17443 backlog=4096;
+        ssl_preread on;
+        proxy_pass \$qg_upstream;
+    }
+}
+http {
+    access_log off;
+    client_body_temp_path $D/pbody;
+    proxy_temp_path $D/pproxy;
+    fastcgi_temp_path $D/pfastcgi;
+    uwsgi_temp_path $D/puwsgi;
+    scgi_temp_path $D/pscgi;
+    map_hash_max_size 262144;
+    map_hash_bucket_size 128;
+    map \$host \$qg_blocked {
+        hostnames;
+        default 0;
+        include $D/ngx-http.map;
+    }
+    upstream origin { server $QG_SRV4:80; keepalive 64; }
+    server {
+        listen 17080 backlog=4096;
+        location / {
+            if (\$qg_blocked) { return 302 http://notice.test/; }
+            proxy_pass http://origin;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host \$host;
+        }
+    }
+}
+CONF
+
+# ---- diversion in the filter namespace ----
+divert() { # none | tproxy | redirect P443 P80
+    fl nft delete table inet qorgau 2>/dev/null
+    fl nft delete table ip qg_bench 2>/dev/null
+    case $1 in
+    tproxy) qg_divert tproxy ;;
+    redirect)
+        fl nft -f - <<NFT
+table ip qg_bench {
+    chain prerouting {
+        type nat hook prerouting priority dstnat; policy accept;
+        iifname "f0" tcp dport 443 redirect to :$2
+        iifname "f0" tcp dport 80 redirect to :$3
+    }
+}
+NFT
+        ;;
+    esac
+}
+
+# ---- measurement helpers ----
+PIDS=""
+# all processes of the proxy under test: the PID started and its children (nginx workers)
+proxy_pids() { echo "$1 $(pgrep -P "$1" | tr '\n' ' ')"; }
+ticks() {
+    t=0
+    for p in $PIDS; do
+        v=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 }')
+        t=$((t + ${v:-0}))
+    done
+    echo $t
+}
+# FIELD (Rss|Pss_Anon), KiB summed over the proxy's processes. Pss_Anon counts a page that
+# nginx's workers still share with their master once, and ignores the libraries (libcrypto)
+# whose Pss falls when the client tool maps them too.
+mem() {
+    t=0
+    for p in $PIDS; do
+        v=$(awk -v k="$1:" '$1 == k { print $2 }' "/proc/$p/smaps_rollup" 2>/dev/null)
+        t=$((t + ${v:-0}))
+    done
+    echo $t
+}
+kv() { v=$(printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n 1); echo "${v:-0}"; }
+
+PROBES="sni:tls:$B:$A sni-subdomain:tls:www.$B:www.$A sni-mixed-case:tls-case:$B:$A \
+sni-split-2-segments:tls-split:$B:$A sni-1-byte-segments:tls-bytes:$B:$A \
+sni-2-records:tls-tworec:$B:$A sni-trailing-dot:tls-dot:$B:$A \
+host:http:$B:$A host-subdomain:http:www.$B:www.$A host-mixed-case:http-case:$B:$A \
+host-no-space-hOsT:http-ows:$B:$A host-trailing-dot:http-dot:$B:$A host-port:http-port:$B:$A \
+host-split-2-segments:http-split:$B:$A absolute-uri:http-abs:$B:$A keepalive-2nd-request:http-keepalive:$B:$A"
+
+served() { [ "$1" = serverhello ] || [ "$1" = 200 ]; }
+
+# run_probes NAME: one line per probe into $D/probe.NAME ("label verdict blocked-outcome control-outcome")
+run_probes() {
+    : >"$D/probe.$1"
+    for p in $PROBES; do
+        label=${p%%:*}; r=${p#*:}; kind=${r%%:*}; r=${r#*:}; bn=${r%%:*}; an=${r#*:}
+        port=443; case $kind in http*) port=80 ;; esac
+        ob=$(cl "$TL" probe "$kind" "$QG_SRV4" $port "$bn" "$A")
+        oa=$(cl "$TL" probe "$kind" "$QG_SRV4" $port "$an" "$A")
+        if [ "$1" = direct ]; then
+            if served "$ob" && served "$oa"; then v=accepted; else v="NOT-ACCEPTED"; fi
+        elif served "$ob"; then v=MISSED
+        elif ! served "$oa"; then v=OVERBLOCK
+        else v=right; fi
+        echo "$label $v $ob $oa" >>"$D/probe.$1"
+    done
+}
+
+# bench NAME: the measurements against the proxy whose processes are $PIDS (none for direct)
+bench() {
+    name=$1
+    echo "bench inline: == $name"
+    t0=$(ticks); r=$(cl "$TL" hs "$QG_SRV4" 443 "$D/allowed-sni.txt" "$N_HS" 4); t1=$(ticks)
+    echo "  hs:    $r, proxy ticks $((t1 - t0))"
+    eval "HS_RATE_$name=$(kv "$r" rate) HS_FAIL_$name=$(kv "$r" fail)"
+    eval "HS_CPU_$name=$(f "($t1 - $t0) / $HZ * 1e6 / ($(kv "$r" ok) + 0.000001)")"
+
+    t0=$(ticks); r=$(cl "$TL" get "$QG_SRV4" 443 /1m.bin "$N_GET" 2); t1=$(ticks)
+    echo "  get:   $r, proxy ticks $((t1 - t0))"
+    eval "GET_MBS_$name=$(f "$(kv "$r" bytes) / $(kv "$r" secs) / 1e6") GET_FAIL_$name=$(kv "$r" fail)"
+    eval "GET_CPU_$name=$(f "($t1 - $t0) / $HZ / ($(kv "$r" bytes) / 1e9)")"
+
+    if [ "$name" != direct ]; then
+        t0=$(ticks); r=$(cl "$TL" block "$QG_SRV4" 443 "$D/blocked-sni.txt" "$BLOCK_SECS" 64); t1=$(ticks)
+        echo "  block: $r, proxy ticks $((t1 - t0))"
+        eval "BL_RATE_$name=$(kv "$r" rate)"
+        eval "BL_CPU_$name=$(f "($t1 - $t0) / $HZ * 1e6 / ($(kv "$r" done) + 0.000001)")"
+        seen=""
+        for o in reset eof alert serverhello timeout refused other; do
+            c=$(kv "$r" $o)
+            [ "${c:-0}" -gt 0 ] && seen="$seen${seen:+, }$o $c"
+        done
+        eval "BL_SEEN_$name=\"\$seen\""
+    fi
+
+    run_probes "$name"
+    sed 's/^/  probe: /' "$D/probe.$name"
+
+    if [ "$name" != direct ]; then
+        rss0=$(mem Rss); pss0=$(mem Pss_Anon)
+        qg_bg "$D/idle.$name" ip netns exec "$QG_CLI" "$TL" idle "$QG_SRV4" 443 "$N_IDLE" 120
+        ipid=$QG_LAST_PID
+        i=0
+        while ! grep -qs ready "$D/idle.$name" && [ $i -lt 900 ]; do sleep 0.1; i=$((i + 1)); done
+        sleep 1
+        rss1=$(mem Rss); pss1=$(mem Pss_Anon)
+        held=$(sed -n 's/^ready ok=\([0-9]*\).*/\1/p' "$D/idle.$name")
+        held=${held:-0}
+        echo "  idle:  $(cat "$D/idle.$name"), Rss $rss0 -> $rss1 KiB, Pss_Anon $pss0 -> $pss1 KiB"
+        eval "IDLE_RSS_$name=$(f "($rss1 - $rss0) * 1024 / ($held + 0.000001)") IDLE_PSS_$name=$(f "($pss1 - $pss0) * 1024 / ($held + 0.000001)") IDLE_N_$name=$held"
+        qg_stop "$ipid"
+    fi
+}
+
+RUN=""
+# direct: no diversion, the filter only routes
+divert none
+bench direct
+RUN="direct"
+
+# qorgau inline (TPROXY)
+divert tproxy
+qg_bg "$D/qorgau.out" ip netns exec "$QG_FLT" "$BIN" run -c "$D/qorgau.conf" --foreground
+qpid=$QG_LAST_PID
+if qg_wait_port "$QG_FLT" 15001 >/dev/null; then
+    PIDS=$(proxy_pids "$qpid")
+    bench qorgau
+    RUN="$RUN qorgau"
+else
+    echo "bench inline: qorgau did not start:"; tail -n 20 "$D/qorgau.out"
+fi
+qg_stop "$qpid"
+
+# haproxy (REDIRECT)
+if command -v haproxy >/dev/null 2>&1; then
+    divert redirect 16443 16080
+    qg_bg "$D/haproxy.out" ip netns exec "$QG_FLT" haproxy -db -f "$D/haproxy.cfg"
+    hpid=$QG_LAST_PID
+    if qg_wait_port "$QG_FLT" 16443 >/dev/null; then
+        PIDS=$(proxy_pids "$hpid")
+        HAP_VER=$(haproxy -v | sed -n '1s/^HAProxy version \([^ ]*\).*/\1/p')
+        bench haproxy
+        RUN="$RUN haproxy"
+    else
+        echo "bench inline: haproxy did not start:"; tail -n 20 "$D/haproxy.out"
+    fi
+    qg_stop "$hpid"
+else
+    echo "bench inline: haproxy not installed (Debian package haproxy): skipped"
+fi
+
+# nginx stream (REDIRECT)
+if [ -f "$NGX_STREAM" ]; then
+    divert redirect 17443 17080
+    qg_bg "$D/nginx-peer.out" ip netns exec "$QG_FLT" nginx -c "$D/nginx-peer.conf"
+    npid=$QG_LAST_PID
+    if qg_wait_port "$QG_FLT" 17443 >/dev/null; then
+        sleep 0.3
+        PIDS=$(proxy_pids "$npid")
+        NGX_VER=$(nginx -v 2>&1 | sed -n 's/^nginx version: nginx\/\([^ ]*\).*/\1/p')
+        bench nginx
+        RUN="$RUN nginx"
+    else
+        echo "bench inline: peer nginx did not start:"; tail -n 20 "$D/nginx-peer.out" "$D/nginx-peer-error.log"
+    fi
+    qg_stop "$npid"
+else
+    echo "bench inline: $NGX_STREAM missing (Debian package libnginx-mod-stream): nginx skipped"
+fi
+divert none
+
+# ---- report ----
+g() { eval "printf '%s' \"\${$1_$2:-}\""; }
+label() { case $1 in direct) echo "direct (no proxy)" ;; qorgau) echo "qorgau inline (TPROXY)" ;;
+    haproxy) echo "haproxy ${HAP_VER:-} (REDIRECT)" ;; nginx) echo "nginx ${NGX_VER:-} stream (REDIRECT)" ;; esac; }
+# best (lowest or highest) value of VAR over the peers that ran
+best() { # VAR min|max
+    b=""
+    for p in haproxy nginx; do
+        v=$(g "$1" $p)
+        [ -n "$v" ] || continue
+        if [ -z "$b" ] || awk -v a="$v" -v c="$b" -v m="$2" 'BEGIN { exit !((m == "min") ? a < c : a > c) }'; then b=$v; fi
+    done
+    echo "$b"
+}
+ratio() { [ -n "$1" ] && [ -n "$2" ] && awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b }'; }
+target() { # VALUE OP LIMIT
+    [ -n "$1" ] || { echo "n/a"; return; }
+    if awk -v a="$1" -v b="$3" -v op="$2" 'BEGIN { exit !((op == "<=") ? a <= b : a >= b) }'; then echo met; else echo "**missed**"; fi
+}
+
+{
+    echo "Inline benchmark: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $(uname -r), $(wc -l <"$D/list.txt") listed names;"
+    echo "$N_HS allowed TLS connections, ${BLOCK_SECS}s of blocked ones (64 in flight), $N_GET x 1 MB, $N_IDLE idle."
+    echo
+    echo "| | $(for p in $RUN; do printf '%s | ' "$(label $p)"; done)"
+    echo "|---|$(for p in $RUN; do printf -- '---|'; done)"
+    row() { printf '| %s |' "$1"; for p in $RUN; do printf ' %s |' "$(g "$2" $p)$3"; done; echo; }
+    row "allowed TLS conns/s (handshake + GET, client-bound)" HS_RATE ""
+    row "allowed: failed connections" HS_FAIL ""
+    row "**proxy CPU per allowed connection, µs**" HS_CPU ""
+    row "**blocked conns/s**" BL_RATE ""
+    row "proxy CPU per blocked connection, µs" BL_CPU ""
+    row "what the blocked client saw (count)" BL_SEEN ""
+    row "**1 MB over TLS, MB/s**" GET_MBS ""
+    row "1 MB: failed transfers" GET_FAIL ""
+    row "**proxy CPU per GB, s**" GET_CPU ""
+    row "idle connections held" IDLE_N ""
+    row "Rss per idle connection, bytes" IDLE_RSS ""
+    row "**Pss_Anon per idle connection, bytes**" IDLE_PSS ""
+    echo
+    echo "| probe (listed name / allowed control) | $(for p in $RUN; do printf '%s | ' "$p"; done)"
+    echo "|---|$(for p in $RUN; do printf -- '---|'; done)"
+    for pr in $PROBES; do
+        l=${pr%%:*}
+        printf '| %s |' "$l"
+        for p in $RUN; do
+            printf ' %s |' "$(awk -v l="$l" '$1 == l { printf "%s (%s / %s)", $2, $3, $4 }' "$D/probe.$p")"
+        done
+        echo
+    done
+    echo
+    q_cpu=$(g HS_CPU qorgau); p_cpu=$(best HS_CPU min)
+    q_bl=$(g BL_RATE qorgau); p_bl=$(best BL_RATE max)
+    q_mbs=$(g GET_MBS qorgau); d_mbs=$(g GET_MBS direct)
+    q_gb=$(g GET_CPU qorgau); p_gb=$(best GET_CPU min)
+    q_idle=$(awk -v a="$(g IDLE_RSS qorgau)" -v b="$(g IDLE_PSS qorgau)" 'BEGIN { if (a != "" || b != "") printf "%.0f", (a > b) ? a : b }')
+    r1=$(ratio "$q_cpu" "$p_cpu"); r2=$(ratio "$q_bl" "$p_bl"); r3=$(ratio "$q_mbs" "$d_mbs"); r4=$(ratio "$q_gb" "$p_gb")
+    wrong=$(awk '$2 != "right"' "$D/probe.qorgau" 2>/dev/null | wc -l)
+    echo "| target (issue 3) | measured | |"
+    echo "|---|---|---|"
+    echo "| CPU per allowed connection <= 0.5x best peer | ${r1:-n/a}x ($q_cpu vs $p_cpu µs) | $(target "$r1" '<=' 0.5) |"
+    echo "| blocked conns/s >= 1.5x best peer | ${r2:-n/a}x ($q_bl vs $p_bl /s) | $(target "$r2" '>=' 1.5) |"
+    echo "| 1 MB throughput >= 0.95x direct | ${r3:-n/a}x ($q_mbs vs $d_mbs MB/s) | $(target "$r3" '>=' 0.95) |"
+    echo "| CPU per GB <= 0.5x best peer | ${r4:-n/a}x ($q_gb vs $p_gb s) | $(target "$r4" '<=' 0.5) |"
+    echo "| <= 2 KiB per idle connection (larger of Rss, Pss_Anon) | ${q_idle:-n/a} bytes | $(target "$q_idle" '<=' 2048) |"
+    echo "| every probe right | $([ -f "$D/probe.qorgau" ] && echo "$wrong wrong" || echo n/a) | $([ -f "$D/probe.qorgau" ] && [ "$wrong" -eq 0 ] && echo met || echo "**missed**") |"
+} >"$OUT/inline.md"
+echo
+cat "$OUT/inline.md"
