@@ -14,8 +14,9 @@
 # namespaces, files).
 #
 # Usage: tests/demo_live.sh [QORGAU_BINARY]     (root; default ./qorgau)
-# Exit: 0 every request got the expected answer; 1 one did not, or setup failed;
-#       3 this machine cannot run it (not root, no netns, a tool missing): one line says why.
+# Exit: 0 every request got the expected answer; 1 one did not, or nginx or qorgau failed;
+#       3 this machine cannot run it (not root, a tool missing, namespaces or nftables TPROXY
+#       failing): one line says why.
 HERE=$(CDPATH= cd -- "$(dirname -- "$0")" && pwd)
 ROOT=$(CDPATH= cd -- "$HERE/.." && pwd)
 QG_LIB=$ROOT/tests/netns/lib.sh
@@ -32,10 +33,13 @@ why=$(qg_can_run) || skip "$why"
 "$bin" run --help 2>&1 | grep -q -- '--config' || skip "$bin has no 'run -c'"
 
 bad=0
+setup_log=""
 finish() {
     rc=$?
     trap - EXIT INT TERM HUP
     qg_cleanup
+    rm -f "$setup_log"
+    [ "$rc" -eq 3 ] && exit 3
     echo "   cleaned up: processes stopped by PID, namespaces $QG_CLI $QG_FLT $QG_SRV deleted"
     [ "$rc" -eq 0 ] && [ "$bad" -eq 0 ] && exit 0
     exit 1
@@ -49,8 +53,11 @@ fail_setup() {
     exit 1
 }
 
-qg_setup_net || fail_setup "namespace setup"
-qg_divert tproxy || fail_setup "nftables (deploy/nftables-tproxy.nft)"
+# the environment cannot do it: skip (exit 3); a failure of nginx or qorgau is an error
+setup_log=$(mktemp /tmp/qg-demo-XXXXXX)
+qg_setup_net >"$setup_log" 2>&1 || skip "namespace setup failed: $(tail -n 1 "$setup_log")"
+qg_divert tproxy >"$setup_log" 2>&1 || skip "nftables TPROXY failed: $(tail -n 1 "$setup_log")"
+rm -f "$setup_log"
 qg_start_nginx || fail_setup "nginx"
 cat >"$QG_DIR/www/index.html" <<'HTML'
 <!doctype html>
