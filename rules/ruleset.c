@@ -1,16 +1,18 @@
 /* ruleset.c - entries, their dedup and attributes, and the compiled matchers (see ruleset.h).
  *
- * Storage of a built set (per entry about 9 bytes plus its text plus its trie nodes):
+ * Storage of a built set (per entry 8 bytes plus its text plus its index share):
  *
- *   pool      every entry's normalized text, NUL-terminated, back to back; the tries' edge
- *             labels point into it (domains read backwards, URLs after the "scheme://")
- *   text_off  entry -> offset of its text in pool
- *   kind      entry -> enum rule_kind
- *   attr      entry -> index into attrs (interned {order, category} pairs over strpool)
- *   dom       reverse nametrie over domain texts (suffix match at label boundaries)
- *   url_exact forward nametrie over "host/path[?query]"
- *   url_pfx   forward nametrie over "host/path" of entries written "...*" (the '*' dropped)
- *   ip4, ip6  iplpm structures */
+ *   pool       every entry's normalized text, NUL-terminated, back to back; the URL tries' edge
+ *              labels point into it (after the "scheme://") and the hash indexes verify their
+ *              candidates against it
+ *   text_off   entry -> offset of its text in pool
+ *   attr       entry -> kind (2 high bits) | index into pairs (interned {order, category}
+ *              pairs over strpool)
+ *   dom        domhash over domain texts (label-suffix match, hashed)
+ *   https_host domhash over the hosts of https:// URL texts (exact)
+ *   url_exact  forward nametrie over "host/path[?query]"
+ *   url_pfx    forward nametrie over "host/path" of entries written "...*" (the '*' dropped)
+ *   ip4, ip6   iplpm structures */
 #include "ruleset.h"
 
 #include <arpa/inet.h>
@@ -22,13 +24,16 @@
 #include <strings.h>
 
 #include "compiler.h"
+#include "domhash.h"
 #include "iplpm.h"
 #include "nametrie.h"
 #include "normalize.h"
 
 #define ENTRY_TEXT_MAX 4096  /* raw entry bytes considered at all */
 #define NTEXT_MAX (8 + 2 + NORM_HOST_MAX + NORM_PATH_MAX + 1)
-#define ENTRIES_MAX (UINT32_MAX / 4)
+#define ENTRIES_MAX (UINT32_MAX / 4) /* ids fit DOMHASH_VALUE_MAX; pair ids fit ATTR_PAIR */
+#define ATTR_KIND_SHIFT 30
+#define ATTR_PAIR ((1u << ATTR_KIND_SHIFT) - 1)
 
 /* An open-addressing set of indexes (stored +1, 0 = empty), keyed by a caller's hash. */
 struct idxset {
@@ -78,15 +83,15 @@ struct ruleset {
     char *pool;
     size_t pool_len;
     uint32_t *text_off;
-    uint8_t *kind;
-    uint32_t *attr;
+    uint32_t *attr; /* kind << ATTR_KIND_SHIFT | pair */
     size_t n;
     char *strpool;
     size_t str_len;
     struct pair *pairs;
     size_t npairs;
-    struct nametrie *dom, *url_exact, *url_pfx;
-    struct nametrie *https_host;  /* exact, over the hosts of https:// URL entries */
+    struct domhash *dom;
+    struct nametrie *url_exact, *url_pfx;
+    struct domhash *https_host;  /* exact, over the hosts of https:// URL entries */
     struct iplpm *ip4, *ip6;
     size_t count[3];
     size_t ips4;
@@ -535,7 +540,8 @@ struct ruleset *ruleset_build(struct ruleset_builder *b)
     if (!b)
         return NULL;
     struct ruleset *rs = calloc(1, sizeof(*rs));
-    struct nametrie_key *dk = NULL, *uk = NULL, *pk = NULL, *hk = NULL;
+    struct nametrie_key *uk = NULL, *pk = NULL;
+    uint32_t *dk = NULL, *hk = NULL;
     struct iplpm_prefix *p4 = NULL, *p6 = NULL;
     if (!rs)
         goto fail;
@@ -547,7 +553,10 @@ struct ruleset *ruleset_build(struct ruleset_builder *b)
     }
     rs->pool_len = b->pool_len;
     rs->text_off = shrink(b->text_off, b->n * sizeof(*rs->text_off));
-    rs->kind = shrink(b->kind, b->n);
+    for (size_t e = 0; e < b->n; e++)
+        b->attr[e] |= (uint32_t)b->kind[e] << ATTR_KIND_SHIFT;
+    free(b->kind);
+    b->kind = NULL;
     rs->attr = shrink(b->attr, b->n * sizeof(*rs->attr));
     rs->n = b->n;
     rs->strpool = shrink(b->strpool, b->str_len);
@@ -559,7 +568,6 @@ struct ruleset *ruleset_build(struct ruleset_builder *b)
     free(b->pool);
     b->pool = NULL;
     b->text_off = NULL;
-    b->kind = NULL;
     b->attr = NULL;
     b->strpool = NULL;
     b->pairs = NULL;
@@ -578,22 +586,19 @@ struct ruleset *ruleset_build(struct ruleset_builder *b)
         goto fail;
     for (size_t e = 0; e < rs->n; e++) {
         const char *t = rs->pool + rs->text_off[e];
-        size_t len = strlen(t);
-        if (rs->kind[e] == RULE_DOMAIN) {
-            dk[nd++] = (struct nametrie_key){ rs->text_off[e], (uint32_t)len, (uint32_t)e };
-        } else if (rs->kind[e] == RULE_URL) {
+        enum rule_kind kind = (enum rule_kind)(rs->attr[e] >> ATTR_KIND_SHIFT);
+        if (kind == RULE_DOMAIN) {
+            dk[nd++] = (uint32_t)e;
+        } else if (kind == RULE_URL) {
+            size_t len = strlen(t);
             size_t s = key_skip(RULE_URL, t);
             uint32_t off = rs->text_off[e] + (uint32_t)s;
             if (t[len - 1] == '*')
                 pk[np++] = (struct nametrie_key){ off, (uint32_t)(len - s - 1), (uint32_t)e };
             else
                 uk[nu++] = (struct nametrie_key){ off, (uint32_t)(len - s), (uint32_t)e };
-            if (strncmp(t, "https://", 8) == 0) {
-                /* the host of an https URL: on TLS the path is invisible, the name is not */
-                const char *slash = memchr(t + s, '/', len - s);
-                size_t hlen = slash ? (size_t)(slash - (t + s)) : len - s;
-                hk[nh++] = (struct nametrie_key){ off, (uint32_t)hlen, (uint32_t)e };
-            }
+            if (s == 8) /* https: on TLS the path is invisible, the host is not */
+                hk[nh++] = (uint32_t)e;
         }
     }
     for (size_t i = 0; i < b->nips; i++) {
@@ -607,12 +612,15 @@ struct ruleset *ruleset_build(struct ruleset_builder *b)
         else
             p6[n6++] = x;
     }
-    rs->dom = nametrie_build(rs->pool, dk, nd, true);
+    rs->dom = domhash_build(rs->pool, rs->text_off, 0, dk, nd);
     free(dk);
     dk = NULL;
+    /* the key of an https entry is its host: the text from byte 8 up to the first '/' */
+    rs->https_host = domhash_build(rs->pool, rs->text_off, 8, hk, nh);
+    free(hk);
+    hk = NULL;
     rs->url_exact = nametrie_build(rs->pool, uk, nu, false);
     rs->url_pfx = nametrie_build(rs->pool, pk, np, false);
-    rs->https_host = nametrie_build(rs->pool, hk, nh, false);
     rs->ip4 = iplpm_build(p4, n4, 4);
     rs->ip6 = iplpm_build(p6, n6, 6);
     if (!rs->dom || !rs->url_exact || !rs->url_pfx || !rs->https_host || !rs->ip4 || !rs->ip6)
@@ -642,14 +650,13 @@ void ruleset_free(struct ruleset *rs)
         return;
     free(rs->pool);
     free(rs->text_off);
-    free(rs->kind);
     free(rs->attr);
     free(rs->strpool);
     free(rs->pairs);
-    nametrie_free(rs->dom);
+    domhash_free(rs->dom);
     nametrie_free(rs->url_exact);
     nametrie_free(rs->url_pfx);
-    nametrie_free(rs->https_host);
+    domhash_free(rs->https_host);
     iplpm_free(rs->ip4);
     iplpm_free(rs->ip6);
     free(rs);
@@ -661,15 +668,19 @@ static bool result(uint32_t v, const struct ruleset *rs, struct rule_match *m)
 {
     if (m) {
         m->entry = v == NAMETRIE_NONE ? RULESET_NO_ENTRY : v;
-        m->kind = v == NAMETRIE_NONE ? RULE_DOMAIN : (enum rule_kind)rs->kind[v];
+        m->kind = v == NAMETRIE_NONE ? RULE_DOMAIN : (enum rule_kind)(rs->attr[v] >> ATTR_KIND_SHIFT);
     }
     return v != NAMETRIE_NONE;
 }
 
 bool ruleset_match_domain(const struct ruleset *rs, const char *host, size_t len, struct rule_match *m)
 {
-    uint32_t v = rs ? nametrie_lookup(rs->dom, host, len, NAMETRIE_LABEL) : NAMETRIE_NONE;
-    return result(v, rs, m);
+    uint32_t v = rs ? domhash_lookup(rs->dom, host, len, DOMHASH_LABEL) : DOMHASH_NONE;
+    if (m) { /* the kind is known: no load of the entry's attributes */
+        m->entry = v == DOMHASH_NONE ? RULESET_NO_ENTRY : v;
+        m->kind = RULE_DOMAIN;
+    }
+    return v != DOMHASH_NONE;
 }
 
 /* "host/path": an IPv6 host in brackets, as entries are written. Returns the bytes written
@@ -717,7 +728,12 @@ bool ruleset_match_url_host(const struct ruleset *rs, const char *host, size_t l
         return result(NAMETRIE_NONE, rs, m);
     char k[NORM_HOST_MAX + 3];
     size_t klen = url_key(k, sizeof(k), host, len, "", 0);  /* IPv6 hosts are keyed in brackets */
-    return result(nametrie_lookup(rs->https_host, k, klen, NAMETRIE_EXACT), rs, m);
+    uint32_t v = domhash_lookup(rs->https_host, k, klen, DOMHASH_EXACT);
+    if (m) {
+        m->entry = v == DOMHASH_NONE ? RULESET_NO_ENTRY : v;
+        m->kind = v == DOMHASH_NONE ? RULE_DOMAIN : RULE_URL;
+    }
+    return v != DOMHASH_NONE;
 }
 
 bool ruleset_match_ip(const struct ruleset *rs, int ipver, const uint8_t *addr, struct rule_match *m)
@@ -739,17 +755,17 @@ const char *ruleset_entry_text(const struct ruleset *rs, uint32_t entry)
 
 const char *ruleset_entry_order(const struct ruleset *rs, uint32_t entry)
 {
-    return (rs && entry < rs->n) ? rs->strpool + rs->pairs[rs->attr[entry]].order : "";
+    return (rs && entry < rs->n) ? rs->strpool + rs->pairs[rs->attr[entry] & ATTR_PAIR].order : "";
 }
 
 const char *ruleset_entry_category(const struct ruleset *rs, uint32_t entry)
 {
-    return (rs && entry < rs->n) ? rs->strpool + rs->pairs[rs->attr[entry]].category : "";
+    return (rs && entry < rs->n) ? rs->strpool + rs->pairs[rs->attr[entry] & ATTR_PAIR].category : "";
 }
 
 enum rule_kind ruleset_entry_kind(const struct ruleset *rs, uint32_t entry)
 {
-    return (rs && entry < rs->n) ? (enum rule_kind)rs->kind[entry] : RULE_DOMAIN;
+    return (rs && entry < rs->n) ? (enum rule_kind)(rs->attr[entry] >> ATTR_KIND_SHIFT) : RULE_DOMAIN;
 }
 
 size_t ruleset_entry_count(const struct ruleset *rs)
@@ -773,8 +789,8 @@ void ruleset_get_stats(const struct ruleset *rs, struct ruleset_stats *st)
     st->ips4 = rs->ips4;
     st->ips6 = rs->count[RULE_IP] - rs->ips4;
     st->version = rs->version;
-    st->bytes = sizeof(*rs) + rs->pool_len + rs->n * (sizeof(*rs->text_off) + 1 + sizeof(*rs->attr)) +
-                rs->str_len + rs->npairs * sizeof(*rs->pairs) + nametrie_bytes(rs->dom) +
-                nametrie_bytes(rs->url_exact) + nametrie_bytes(rs->url_pfx) + nametrie_bytes(rs->https_host) +
+    st->bytes = sizeof(*rs) + rs->pool_len + rs->n * (sizeof(*rs->text_off) + sizeof(*rs->attr)) +
+                rs->str_len + rs->npairs * sizeof(*rs->pairs) + domhash_bytes(rs->dom) +
+                nametrie_bytes(rs->url_exact) + nametrie_bytes(rs->url_pfx) + domhash_bytes(rs->https_host) +
                 iplpm_bytes(rs->ip4) + iplpm_bytes(rs->ip6);
 }

@@ -1,0 +1,53 @@
+/* domhash.h - anchored name matching by hashing: a label-suffix hash index over names.
+ *
+ * The keys are names (domain entries, or the hosts of URL entries) stored by the caller in a
+ * string pool. One right-to-left pass over a query hashes every suffix that starts at a label
+ * boundary (a.b.ex.com: com, ex.com, b.ex.com, a.b.ex.com), each to the hash its key would have.
+ * A blocked Bloom filter (1.75 bytes per key, one 64-byte line per key) turns away a query none
+ * of whose suffixes is a key before the table is touched; a suffix that passes is looked up in
+ * an open-addressing table (8-byte slots: where the key text starts and the value; 1.5 slots
+ * per key) and every candidate is verified against its key text, so there are no false matches. Immutable after build, read
+ * without locks, no allocation per lookup (docs/matching.md). */
+#ifndef QG_DOMHASH_H
+#define QG_DOMHASH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define DOMHASH_NONE UINT32_MAX
+#define DOMHASH_VALUE_MAX ((1u << 30) - 2) /* two bits of a slot hold a hash tag */
+#define DOMHASH_KEY_MAX 4096u
+
+struct domhash;
+
+enum domhash_mode {
+    DOMHASH_LABEL, /* the longest key equal to a suffix of the query that is the whole query or
+                      follows a '.' (ex.com matches ex.com and a.ex.com, never notex.com) */
+    DOMHASH_EXACT, /* a key equal to the whole query */
+};
+
+/* Builds an index over values[0..n). The key of value v is the text at pool + offs[v] + skip,
+ * up to (not including) the first '\0' or '/' (so a URL text "https://h/p" with skip 8 has the
+ * key "h"); 1 <= key length <= DOMHASH_KEY_MAX. Each value must be <= DOMHASH_VALUE_MAX and
+ * index offs. Values whose keys are equal are stored once (the first in values[] wins). The
+ * index keeps a pointer to pool (not to offs): pool must outlive it and not change. Returns NULL on
+ * allocation failure or a bad key or value. n == 0 gives an empty index. */
+struct domhash *domhash_build(const char *pool, const uint32_t *offs, uint32_t skip,
+                              const uint32_t *values, size_t n);
+void domhash_free(struct domhash *d);
+
+/* Looks q[0..len) up per mode; returns the matching value or DOMHASH_NONE. d may be NULL
+ * (nothing matches). Allocates nothing. */
+uint32_t domhash_lookup(const struct domhash *d, const char *q, size_t len, enum domhash_mode mode);
+
+/* The pre-filter alone: false when no label-boundary suffix of q[0..len) can be a key (a LABEL
+ * lookup would return DOMHASH_NONE); true when one may be (about 0.4% of absent names pass by
+ * accident). False for NULL or an empty index. For tests and measurements. */
+bool domhash_may_match(const struct domhash *d, const char *q, size_t len);
+
+/* Heap bytes held by d, and the number of keys stored (distinct keys). */
+size_t domhash_bytes(const struct domhash *d);
+size_t domhash_count(const struct domhash *d);
+
+#endif
