@@ -115,6 +115,7 @@ demo: all
 
 bench: all $(TOOL_BIN)
 	sh tests/bench/run.sh $(BIN) $(BUILD)/tools
+	sh tests/bench/inline.sh $(BIN)
 
 lint:
 	@! grep -nE '\b(sprintf|strcpy|strcat|strtok|atoi)\s*\(' $$(git ls-files '*.c' '*.h') || \

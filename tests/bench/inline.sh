@@ -19,8 +19,9 @@
 #          with the listed name (must not reach the server) and an allowed control (must)
 #   idle   QG_BENCH_IDLE TLS connections (handshake + one kept-alive GET) held open -> Rss and
 #          Pss growth of the proxy's processes (/proc/PID/smaps_rollup) per connection
-# Interception: qorgau by nftables TPROXY (deploy/nftables-tproxy.nft); haproxy and nginx by
-# nftables REDIRECT to their own ports (neither listens with IP_TRANSPARENT here). Prints a
+# Interception: qorgau by nftables TPROXY (deploy/nftables-tproxy.nft), then once more by
+# REDIRECT like the peers; haproxy and nginx by nftables REDIRECT to their own ports (neither
+# listens with IP_TRANSPARENT here). The targets compare the TPROXY row. Prints a
 # markdown report and keeps it in $QG_BENCH_DIR/inline.md. Everything started is stopped by
 # PID and every namespace removed in the EXIT trap. Takes about 3-4 minutes.
 set -u
@@ -231,10 +232,10 @@ NFT
 PIDS=""
 # all processes of the proxy under test: the PID started and its children (nginx workers)
 proxy_pids() { echo "$1 $(pgrep -P "$1" | tr '\n' ' ')"; }
-ticks() {
+ticks() { # [user]: utime+stime (or utime only) of the proxy's processes, in clock ticks
     t=0
     for p in $PIDS; do
-        v=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 }')
+        v=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk -v u="${1:-}" '{ print $12 + (u == "" ? $13 : 0) }')
         t=$((t + ${v:-0}))
     done
     echo $t
@@ -282,10 +283,12 @@ run_probes() {
 bench() {
     name=$1
     echo "bench inline: == $name"
-    t0=$(ticks); r=$(cl "$TL" hs "$QG_SRV4" 443 "$D/allowed-sni.txt" "$N_HS" 4); t1=$(ticks)
-    echo "  hs:    $r, proxy ticks $((t1 - t0))"
+    u0=$(ticks user); t0=$(ticks); r=$(cl "$TL" hs "$QG_SRV4" 443 "$D/allowed-sni.txt" "$N_HS" 4)
+    t1=$(ticks); u1=$(ticks user)
+    echo "  hs:    $r, proxy ticks $((t1 - t0)) (user $((u1 - u0)))"
     eval "HS_RATE_$name=$(kv "$r" rate) HS_FAIL_$name=$(kv "$r" fail)"
     eval "HS_CPU_$name=$(f "($t1 - $t0) / $HZ * 1e6 / ($(kv "$r" ok) + 0.000001)")"
+    eval "HS_USR_$name=$(f "($u1 - $u0) / $HZ * 1e6 / ($(kv "$r" ok) + 0.000001)")"
 
     t0=$(ticks); r=$(cl "$TL" get "$QG_SRV4" 443 /1m.bin "$N_GET" 2); t1=$(ticks)
     echo "  get:   $r, proxy ticks $((t1 - t0))"
@@ -343,6 +346,20 @@ else
 fi
 qg_stop "$qpid"
 
+# qorgau inline again, diverted like the peers (REDIRECT to inline.redirect_port): separates
+# the cost of the diversion from the cost of the proxy
+divert redirect 15002 15002
+qg_bg "$D/qorgau-r.out" ip netns exec "$QG_FLT" "$BIN" run -c "$D/qorgau.conf" --foreground
+qpid=$QG_LAST_PID
+if qg_wait_port "$QG_FLT" 15002 >/dev/null; then
+    PIDS=$(proxy_pids "$qpid")
+    bench qorgau_r
+    RUN="$RUN qorgau_r"
+else
+    echo "bench inline: qorgau (redirect) did not start:"; tail -n 20 "$D/qorgau-r.out"
+fi
+qg_stop "$qpid"
+
 # haproxy (REDIRECT)
 if command -v haproxy >/dev/null 2>&1; then
     divert redirect 16443 16080
@@ -383,7 +400,7 @@ divert none
 
 # ---- report ----
 g() { eval "printf '%s' \"\${$1_$2:-}\""; }
-label() { case $1 in direct) echo "direct (no proxy)" ;; qorgau) echo "qorgau inline (TPROXY)" ;;
+label() { case $1 in direct) echo "direct (no proxy)" ;; qorgau) echo "qorgau inline (TPROXY)" ;; qorgau_r) echo "qorgau inline (REDIRECT)" ;;
     haproxy) echo "haproxy ${HAP_VER:-} (REDIRECT)" ;; nginx) echo "nginx ${NGX_VER:-} stream (REDIRECT)" ;; esac; }
 # best (lowest or highest) value of VAR over the peers that ran
 best() { # VAR min|max
@@ -411,6 +428,7 @@ target() { # VALUE OP LIMIT
     row "allowed TLS conns/s (handshake + GET, client-bound)" HS_RATE ""
     row "allowed: failed connections" HS_FAIL ""
     row "**proxy CPU per allowed connection, µs**" HS_CPU ""
+    row "of which user space, µs" HS_USR ""
     row "**blocked conns/s**" BL_RATE ""
     row "proxy CPU per blocked connection, µs" BL_CPU ""
     row "what the blocked client saw (count)" BL_SEEN ""
