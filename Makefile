@@ -1,7 +1,7 @@
 # Qorgau - one top-level Makefile.
 #   make            build ./qorgau (-O2, strict warnings)
 #   make check      all tests, then the unit suites again under ASan+UBSan
-#   make demo       scan the bundled capture with the bundled sample order
+#   make demo       scan the bundled capture with the bundled sample order, then (as root) live
 #   make bench      benchmarks (figures go to docs/BENCHMARKS.md by hand)
 #   make fuzz       build the libFuzzer targets and run each for FUZZ_SECONDS
 #   make lint       banned functions and formatting
