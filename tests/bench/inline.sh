@@ -163,7 +163,7 @@ user root;
 daemon off;
 worker_processes 2;
 pid $D/nginx-peer.pid;
-error_log $D/nginx-peer-error.log crit;
+error_log $D/nginx-peer-error.log error;
 worker_rlimit_nofile 65536;
 events { worker_connections 30000; }
 stream {
@@ -279,6 +279,18 @@ run_probes() {
     done
 }
 
+# alive NAME: are all the proxy's processes still there? (else says so, keeps its logs)
+alive() {
+    for p in $PIDS; do
+        kill -0 "$p" 2>/dev/null && continue
+        echo "bench inline: $1: process $p exited during the run; its logs are in $OUT/inline-$1.log"
+        cat "$D/$1.out" "$D/nginx-peer-error.log" "$D/qorgau.log" >"$OUT/inline-$1.log" 2>/dev/null
+        eval "DIED_$1=1"
+        return 1
+    done
+    return 0
+}
+
 # bench NAME: the measurements against the proxy whose processes are $PIDS (none for direct)
 bench() {
     name=$1
@@ -289,11 +301,13 @@ bench() {
     eval "HS_RATE_$name=$(kv "$r" rate) HS_FAIL_$name=$(kv "$r" fail)"
     eval "HS_CPU_$name=$(f "($t1 - $t0) / $HZ * 1e6 / ($(kv "$r" ok) + 0.000001)")"
     eval "HS_USR_$name=$(f "($u1 - $u0) / $HZ * 1e6 / ($(kv "$r" ok) + 0.000001)")"
+    alive "$name" || return 1
 
     t0=$(ticks); r=$(cl "$TL" get "$QG_SRV4" 443 /1m.bin "$N_GET" 2); t1=$(ticks)
     echo "  get:   $r, proxy ticks $((t1 - t0))"
     eval "GET_MBS_$name=$(f "$(kv "$r" bytes) / $(kv "$r" secs) / 1e6") GET_FAIL_$name=$(kv "$r" fail)"
     eval "GET_CPU_$name=$(f "($t1 - $t0) / $HZ / ($(kv "$r" bytes) / 1e9)")"
+    alive "$name" || return 1
 
     if [ "$name" != direct ]; then
         t0=$(ticks); r=$(cl "$TL" block "$QG_SRV4" 443 "$D/blocked-sni.txt" "$BLOCK_SECS" 64); t1=$(ticks)
@@ -306,6 +320,7 @@ bench() {
             [ "${c:-0}" -gt 0 ] && seen="$seen${seen:+, }$o $c"
         done
         eval "BL_SEEN_$name=\"\$seen\""
+        alive "$name" || return 1
     fi
 
     run_probes "$name"
@@ -324,6 +339,7 @@ bench() {
         echo "  idle:  $(cat "$D/idle.$name"), Rss $rss0 -> $rss1 KiB, Pss_Anon $pss0 -> $pss1 KiB"
         eval "IDLE_RSS_$name=$(f "($rss1 - $rss0) * 1024 / ($held + 0.000001)") IDLE_PSS_$name=$(f "($pss1 - $pss0) * 1024 / ($held + 0.000001)") IDLE_N_$name=$held"
         qg_stop "$ipid"
+        alive "$name" || return 1
     fi
 }
 
@@ -349,14 +365,14 @@ qg_stop "$qpid"
 # qorgau inline again, diverted like the peers (REDIRECT to inline.redirect_port): separates
 # the cost of the diversion from the cost of the proxy
 divert redirect 15002 15002
-qg_bg "$D/qorgau-r.out" ip netns exec "$QG_FLT" "$BIN" run -c "$D/qorgau.conf" --foreground
+qg_bg "$D/qorgau_r.out" ip netns exec "$QG_FLT" "$BIN" run -c "$D/qorgau.conf" --foreground
 qpid=$QG_LAST_PID
 if qg_wait_port "$QG_FLT" 15002 >/dev/null; then
     PIDS=$(proxy_pids "$qpid")
     bench qorgau_r
     RUN="$RUN qorgau_r"
 else
-    echo "bench inline: qorgau (redirect) did not start:"; tail -n 20 "$D/qorgau-r.out"
+    echo "bench inline: qorgau (redirect) did not start:"; tail -n 20 "$D/qorgau_r.out"
 fi
 qg_stop "$qpid"
 
@@ -381,7 +397,7 @@ fi
 # nginx stream (REDIRECT)
 if [ -f "$NGX_STREAM" ]; then
     divert redirect 17443 17080
-    qg_bg "$D/nginx-peer.out" ip netns exec "$QG_FLT" nginx -c "$D/nginx-peer.conf"
+    qg_bg "$D/nginx.out" ip netns exec "$QG_FLT" nginx -c "$D/nginx-peer.conf"
     npid=$QG_LAST_PID
     if qg_wait_port "$QG_FLT" 17443 >/dev/null; then
         sleep 0.3
@@ -390,7 +406,7 @@ if [ -f "$NGX_STREAM" ]; then
         bench nginx
         RUN="$RUN nginx"
     else
-        echo "bench inline: peer nginx did not start:"; tail -n 20 "$D/nginx-peer.out" "$D/nginx-peer-error.log"
+        echo "bench inline: peer nginx did not start:"; tail -n 20 "$D/nginx.out" "$D/nginx-peer-error.log"
     fi
     qg_stop "$npid"
 else
@@ -401,13 +417,14 @@ divert none
 # ---- report ----
 g() { eval "printf '%s' \"\${$1_$2:-}\""; }
 label() { case $1 in direct) echo "direct (no proxy)" ;; qorgau) echo "qorgau inline (TPROXY)" ;; qorgau_r) echo "qorgau inline (REDIRECT)" ;;
-    haproxy) echo "haproxy ${HAP_VER:-} (REDIRECT)" ;; nginx) echo "nginx ${NGX_VER:-} stream (REDIRECT)" ;; esac; }
+    haproxy) echo "haproxy ${HAP_VER:-} (REDIRECT)" ;; nginx) echo "nginx ${NGX_VER:-} stream (REDIRECT)" ;; esac
+    [ -n "$(g DIED "$1")" ] && echo " **exited during the run**"; }
 # best (lowest or highest) value of VAR over the peers that ran
 best() { # VAR min|max
     b=""
     for p in haproxy nginx; do
         v=$(g "$1" $p)
-        [ -n "$v" ] || continue
+        [ -n "$v" ] && [ -z "$(g DIED $p)" ] || continue
         if [ -z "$b" ] || awk -v a="$v" -v c="$b" -v m="$2" 'BEGIN { exit !((m == "min") ? a < c : a > c) }'; then b=$v; fi
     done
     echo "$b"
@@ -422,7 +439,7 @@ target() { # VALUE OP LIMIT
     echo "Inline benchmark: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $(uname -r), $(wc -l <"$D/list.txt") listed names;"
     echo "$N_HS allowed TLS connections, ${BLOCK_SECS}s of blocked ones (64 in flight), $N_GET x 1 MB, $N_IDLE idle."
     echo
-    echo "| | $(for p in $RUN; do printf '%s | ' "$(label $p)"; done)"
+    echo "| | $(for p in $RUN; do printf '%s | ' "$(label $p | tr -d '\n')"; done)"
     echo "|---|$(for p in $RUN; do printf -- '---|'; done)"
     row() { printf '| %s |' "$1"; for p in $RUN; do printf ' %s |' "$(g "$2" $p)$3"; done; echo; }
     row "allowed TLS conns/s (handshake + GET, client-bound)" HS_RATE ""
