@@ -664,23 +664,23 @@ void ruleset_free(struct ruleset *rs)
 
 /* ---- lookups ---- */
 
-static bool result(uint32_t v, const struct ruleset *rs, struct rule_match *m)
+_Static_assert(NAMETRIE_NONE == UINT32_MAX && DOMHASH_NONE == UINT32_MAX && IPLPM_NONE == UINT32_MAX,
+               "every matcher says 'none' the same way");
+
+/* Each matcher holds entries of one kind: the result needs no load of the entry's attributes. */
+static bool result(uint32_t v, enum rule_kind kind, struct rule_match *m)
 {
     if (m) {
-        m->entry = v == NAMETRIE_NONE ? RULESET_NO_ENTRY : v;
-        m->kind = v == NAMETRIE_NONE ? RULE_DOMAIN : (enum rule_kind)(rs->attr[v] >> ATTR_KIND_SHIFT);
+        m->entry = v == UINT32_MAX ? RULESET_NO_ENTRY : v;
+        m->kind = v == UINT32_MAX ? RULE_DOMAIN : kind;
     }
-    return v != NAMETRIE_NONE;
+    return v != UINT32_MAX;
 }
 
 bool ruleset_match_domain(const struct ruleset *rs, const char *host, size_t len, struct rule_match *m)
 {
     uint32_t v = rs ? domhash_lookup(rs->dom, host, len, DOMHASH_LABEL) : DOMHASH_NONE;
-    if (m) { /* the kind is known: no load of the entry's attributes */
-        m->entry = v == DOMHASH_NONE ? RULESET_NO_ENTRY : v;
-        m->kind = RULE_DOMAIN;
-    }
-    return v != DOMHASH_NONE;
+    return result(v, RULE_DOMAIN, m);
 }
 
 /* "host/path": an IPv6 host in brackets, as entries are written. Returns the bytes written
@@ -706,7 +706,7 @@ bool ruleset_match_url(const struct ruleset *rs, const char *host, size_t hlen, 
                        size_t plen, struct rule_match *m)
 {
     if (!rs)
-        return result(NAMETRIE_NONE, rs, m);
+        return result(NAMETRIE_NONE, RULE_DOMAIN, m);
     char k[NTEXT_MAX];
     size_t klen = url_key(k, sizeof(k), host, hlen, path, plen);
     bool whole = klen == hlen + plen + (memchr(host, ':', hlen) ? 2 : 0);
@@ -719,21 +719,16 @@ bool ruleset_match_url(const struct ruleset *rs, const char *host, size_t hlen, 
     }
     if (v == NAMETRIE_NONE)
         v = nametrie_lookup(rs->url_pfx, k, klen, NAMETRIE_PREFIX);
-    return result(v, rs, m);
+    return result(v, RULE_URL, m);
 }
 
 bool ruleset_match_url_host(const struct ruleset *rs, const char *host, size_t len, struct rule_match *m)
 {
     if (!rs || len >= NORM_HOST_MAX)
-        return result(NAMETRIE_NONE, rs, m);
+        return result(NAMETRIE_NONE, RULE_DOMAIN, m);
     char k[NORM_HOST_MAX + 3];
     size_t klen = url_key(k, sizeof(k), host, len, "", 0);  /* IPv6 hosts are keyed in brackets */
-    uint32_t v = domhash_lookup(rs->https_host, k, klen, DOMHASH_EXACT);
-    if (m) {
-        m->entry = v == DOMHASH_NONE ? RULESET_NO_ENTRY : v;
-        m->kind = v == DOMHASH_NONE ? RULE_DOMAIN : RULE_URL;
-    }
-    return v != DOMHASH_NONE;
+    return result(domhash_lookup(rs->https_host, k, klen, DOMHASH_EXACT), RULE_URL, m);
 }
 
 bool ruleset_match_ip(const struct ruleset *rs, int ipver, const uint8_t *addr, struct rule_match *m)
@@ -743,7 +738,7 @@ bool ruleset_match_ip(const struct ruleset *rs, int ipver, const uint8_t *addr, 
         v = iplpm_lookup(rs->ip4, addr);
     else if (rs && ipver == 6)
         v = iplpm_lookup(rs->ip6, addr);
-    return result(v, rs, m);
+    return result(v, RULE_IP, m);
 }
 
 /* ---- attributes ---- */
