@@ -4,6 +4,7 @@
  * concurrent lines never interleave. Writers hold a read lock on the descriptor; log_reopen()
  * takes the write lock only to swap it, so a rotation never loses or splits a line. */
 #include "log.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -198,37 +199,6 @@ static void puts_(struct lbuf *lb, const char *s)
     put(lb, s, strlen(s));
 }
 
-/* Length of the valid UTF-8 sequence at s[0..len), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t len)
-{
-    unsigned char c = s[0];
-    size_t n;
-    uint32_t cp;
-    if (c >= 0xc2 && c <= 0xdf) {
-        n = 2;
-        cp = c & 0x1fu;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        n = 3;
-        cp = c & 0x0fu;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4;
-        cp = c & 0x07u;
-    } else {
-        return 0;
-    }
-    if (len < n)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3fu);
-    }
-    if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-        (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-        return 0;
-    return n;
-}
-
 /* A JSON string: quotes, escapes for '"', '\\' and control bytes; bytes that are not valid UTF-8
  * become \u00XX so the line stays valid JSON. */
 static void put_str(struct lbuf *lb, const char *s, size_t len)
@@ -259,7 +229,7 @@ static void put_str(struct lbuf *lb, const char *s, size_t len)
             put(lb, s + i, j - i);
             i = j;
         } else {
-            size_t n = utf8_len(u + i, len - i);
+            size_t n = utf8_seq(u + i, len - i, NULL);
             if (n) {
                 put(lb, s + i, n);
                 i += n;

@@ -18,6 +18,7 @@
  * allocates per request: connections come from a pool made by notice_new(), and responses are
  * rendered into fixed buffers. nghttp2 allocates its session once per HTTP/2 connection. */
 #include "notice.h"
+#include "utf8.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -86,39 +87,6 @@ static void wb_uint(struct wbuf *w, uint64_t v)
 }
 
 /* ---------------------------------------------------------------- text checks and escaping */
-
-/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlongs, no surrogates, <= U+10FFFF),
- * its code point in *cp; 0 when the bytes there are not one. */
-static size_t utf8_seq(const uint8_t *s, size_t n, uint32_t *cp)
-{
-    uint8_t c = s[0];
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    size_t len;
-    uint32_t v, min;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2, v = c & 0x1fu, min = 0x80;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3, v = c & 0x0fu, min = 0x800;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4, v = c & 0x07u, min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        v = v << 6 | (s[i] & 0x3fu);
-    }
-    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-        return 0;
-    *cp = v;
-    return len;
-}
 
 /* Code points never echoed as they are: controls (C0, DEL, C1) and the bidirectional overrides
  * and isolates that would let a hostile URL reorder the text around it. */
