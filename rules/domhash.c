@@ -21,6 +21,7 @@
 #include <sys/mman.h>
 
 #include "compiler.h"
+#include "hash.h"
 
 #define DH_BLOOM_BITS_PER_KEY 14
 #define DH_SCREEN_MAX 32 /* suffixes screened together; deeper names are checked one by one */
@@ -44,16 +45,6 @@ struct domhash {
     uint32_t nlines;
     size_t slot_bytes, bloom_bytes;
 };
-
-static inline uint64_t dh_mix(uint64_t h)
-{
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 33;
-    return h;
-}
 
 /* 8 bytes at p as a little-endian integer, whatever the host byte order. */
 static inline uint64_t dh_ld64(const uint8_t *p)
@@ -101,7 +92,7 @@ static uint64_t dh_key_hash(const uint8_t *s, size_t len)
             a--;
         h = dh_fold(h, dh_label_hash(s + a, b - a, s + len));
         if (a == 0)
-            return dh_mix(h);
+            return hash_mix64(h);
         b = a - 1;
     }
 }
@@ -280,7 +271,7 @@ static uint32_t dh_suffixes(const struct domhash *d, const char *q, size_t len, 
             a--;
         h = dh_fold(h, dh_label_hash(s + a, b - a, s + len));
         if (a < len && (a == 0 || mode == DOMHASH_LABEL)) {
-            uint64_t m = dh_mix(h);
+            uint64_t m = hash_mix64(h);
             const uint64_t *ln = dh_line(d, m);
             if (likely(c->n < DH_SCREEN_MAX)) {
                 __builtin_prefetch(ln);

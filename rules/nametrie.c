@@ -8,16 +8,13 @@
  *   internal:            x = index of the first child; children = node[x .. x+nch]
  *                        (nch + 1 of them, sorted by first byte); when ACCEPT, the node's value
  *                        is node[x-1].x, a value slot placed just before the children
- *   label bytes, walk order: byte 0 is `first`; bytes 1..llen-1 are packed into `label` when
- *   there are at most 4 of them (no pool access), else read from the pool:
- *     forward trie: pool[label + j]; reverse trie: pool[label - 1 - j]
+ *   label bytes: byte 0 is `first`; bytes 1..llen-1 are packed into `label` when there are at
+ *   most 4 of them (no pool access), else read from the pool at pool[label + j]
  *
  * A walk step reads the children block (the first bytes are in the nodes: one or two cache
- * lines) and, for long labels, the pool. Reverse tries (domains) also have a blocked Bloom
- * filter over their keys: a query whose label-boundary suffixes are all absent from it never
- * touches the trie.
+ * lines) and, for long labels, the pool.
  *
- * Build: sort the (reversed) keys, then one BFS pass over sorted ranges; a range's node gets the
+ * Build: sort the keys, then one BFS pass over sorted ranges; a range's node gets the
  * range's longest common prefix as its edge, and its children are the runs of equal next byte,
  * appended together so that they are contiguous. */
 #include "nametrie.h"
@@ -25,8 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-
-#include "compiler.h"
 
 #define NT_INTERNAL 0x8000u
 #define NT_ACCEPT 0x4000u
@@ -47,125 +42,13 @@ _Static_assert(NAMETRIE_KEY_MAX <= NT_LLEN, "a label length fits in meta");
 
 struct nametrie {
     const uint8_t *pool;
-    bool reverse;
     size_t n;
     struct nt_node *node;
-    uint8_t *first;     /* first[i] = node[i].first, for nodes with many children */
-    uint64_t *bloom;    /* reverse tries: nlines cache lines of 8 words, NULL when empty */
-    uint32_t nlines;
+    uint8_t *first; /* first[i] = node[i].first, for nodes with many children */
 };
 
-/* ---- suffix pre-filter (reverse tries) ----
- *
- * A blocked Bloom filter: every key sets 8 bits inside one 64-byte line chosen by its hash,
- * one in each 64-bit word of the line. The hash of a name folds in the hashes of its labels from
- * the last to the first (each label hashed a word at a time), so that one right-to-left pass
- * over a query yields the hash of every label-boundary suffix in turn (a.b.ex.com: com, ex.com,
- * b.ex.com, a.b.ex.com), and each is the hash its key would have. */
-#ifndef NT_BLOOM_BITS_PER_KEY
-#define NT_BLOOM_BITS_PER_KEY 14
-#endif
-#define NT_SCREEN_MAX 32       /* label-boundary suffixes screened per query; more: no screen */
-#define NT_SEED 0x243F6A8885A308D3ULL
-#define NT_K1 0x9E3779B97F4A7C15ULL
-#define NT_K2 0xC2B2AE3D27D4EB4FULL
-
-static inline uint64_t nt_mix(uint64_t h)
-{
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 33;
-    return h;
-}
-
-/* 8 bytes at p as a little-endian integer (the same on every host, so that a filter built and
- * probed in one process agrees whatever the byte order). */
-static inline uint64_t nt_ld64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    v = __builtin_bswap64(v);
-#endif
-    return v;
-}
-
-/* Hash of one label p[0..n), a word at a time; bytes up to end are readable. */
-static inline uint64_t nt_label_hash(const uint8_t *p, size_t n, const uint8_t *end)
-{
-    uint64_t x = (uint64_t)(n + 1) * NT_K1;
-    for (; n >= 8; p += 8, n -= 8)
-        x = (x ^ nt_ld64(p)) * NT_K2;
-    if (n) {
-        uint64_t c = 0;
-        if (end - p >= 8) {
-            c = nt_ld64(p) & ((1ULL << (8 * n)) - 1);
-        } else {
-            for (size_t i = 0; i < n; i++)
-                c |= (uint64_t)p[i] << (8 * i);
-        }
-        x = (x ^ c) * NT_K2;
-    }
-    return x;
-}
-
-/* The suffix hash, before nt_mix: labels folded in from the last to the first. */
-static inline uint64_t nt_fold(uint64_t h, uint64_t label)
-{
-    return (h ^ label) * NT_K1 + (h >> 29);
-}
-
-/* Hash of a whole key, as nt_screen computes it for the suffix the key would equal. */
-static uint64_t nt_key_hash(const uint8_t *s, size_t len)
-{
-    uint64_t h = NT_SEED;
-    size_t b = len;
-    for (;;) {
-        size_t a = b;
-        while (a > 0 && s[a - 1] != '.')
-            a--;
-        h = nt_fold(h, nt_label_hash(s + a, b - a, s + len));
-        if (a == 0)
-            return nt_mix(h);
-        b = a - 1;
-    }
-}
-
-static inline uint32_t nt_line(uint64_t m, uint32_t nlines)
-{
-    return (uint32_t)(((m >> 32) * (uint64_t)nlines) >> 32);
-}
-
-/* Split-block probing: one bit in each of the line's 8 words, its position from 6 bits of a
- * second mix of the hash (the line index took the high 32 bits of the first). The test is 8
- * independent shifts and ANDs, no loop-carried dependency and no branch. */
-static inline uint64_t bloom_pos(uint64_t m)
-{
-    uint64_t g = m * 0x9E3779B97F4A7C15ULL;
-    return g ^ (g >> 29);
-}
-
-static void bloom_set(uint64_t *line, uint64_t m)
-{
-    uint64_t g = bloom_pos(m);
-    for (unsigned j = 0; j < 8; j++)
-        line[j] |= 1ULL << ((g >> (6 * j + 16)) & 63);
-}
-
-static inline bool bloom_test(const uint64_t *line, uint64_t m)
-{
-    uint64_t g = bloom_pos(m);
-    uint64_t ok = (line[0] >> ((g >> 16) & 63)) & (line[1] >> ((g >> 22) & 63)) &
-                  (line[2] >> ((g >> 28) & 63)) & (line[3] >> ((g >> 34) & 63)) &
-                  (line[4] >> ((g >> 40) & 63)) & (line[5] >> ((g >> 46) & 63)) &
-                  (line[6] >> ((g >> 52) & 63)) & (line[7] >> ((g >> 58) & 63));
-    return ok & 1;
-}
-
-/* A key during the build, in sorted order: its bytes in walk order (copied so that keys next
- * to each other in the order are next to each other in memory: the BFS scans them by level). */
+/* A key during the build, in sorted order: its bytes (copied so that keys next to each other in
+ * the order are next to each other in memory: the BFS scans them by level). */
 struct bkey {
     const uint8_t *k;
     uint32_t len;
@@ -173,7 +56,7 @@ struct bkey {
     uint32_t value;
 };
 
-/* Sort item: the first 8 walk-order bytes of key idx, big-endian, zero-padded. */
+/* Sort item: the first 8 bytes of key idx, big-endian, zero-padded. */
 struct sitem {
     uint64_t head;
     uint32_t idx;
@@ -183,15 +66,9 @@ struct sitem {
 struct sctx {
     const uint8_t *pool;
     const struct nametrie_key *keys;
-    bool reverse;
 };
 
-static inline uint8_t kbyte(const struct sctx *c, const struct nametrie_key *k, uint32_t j)
-{
-    return c->reverse ? c->pool[k->off + k->len - 1 - j] : c->pool[k->off + j];
-}
-
-/* Byte order of the walk-order keys, a proper prefix first. */
+/* Byte order of the keys, a proper prefix first. */
 static int sitem_cmp(const void *a, const void *b, void *ctx)
 {
     const struct sctx *c = ctx;
@@ -200,10 +77,10 @@ static int sitem_cmp(const void *a, const void *b, void *ctx)
         return x->head < y->head ? -1 : 1;
     const struct nametrie_key *kx = &c->keys[x->idx], *ky = &c->keys[y->idx];
     uint32_t m = kx->len < ky->len ? kx->len : ky->len;
-    for (uint32_t j = 8; j < m; j++) {
-        uint8_t p = kbyte(c, kx, j), r = kbyte(c, ky, j);
-        if (p != r)
-            return p < r ? -1 : 1;
+    if (m > 8) {
+        int r = memcmp(c->pool + kx->off + 8, c->pool + ky->off + 8, m - 8);
+        if (r != 0)
+            return r;
     }
     return kx->len < ky->len ? -1 : (kx->len > ky->len ? 1 : 0);
 }
@@ -276,22 +153,6 @@ void *nametrie_hugecopy(const void *src, size_t n)
     return p;
 }
 
-/* Zeroed 64-byte lines, aligned so that a key's bits share one cache line. */
-static uint64_t *nt_alloc_lines(size_t nlines)
-{
-    const size_t huge = (size_t)2 << 20;
-    size_t sz = nlines * 64;
-    size_t al = sz >= huge ? huge : 64;
-    sz = (sz + al - 1) & ~(al - 1);
-    uint64_t *p = aligned_alloc(al, sz);
-    if (!p)
-        return NULL;
-    if (al == huge)
-        madvise(p, sz, MADV_HUGEPAGE); /* advice only */
-    memset(p, 0, sz);
-    return p;
-}
-
 struct range {
     uint32_t lo, hi, depth;
 };
@@ -302,7 +163,6 @@ void nametrie_free(struct nametrie *t)
         return;
     free(t->node);
     free(t->first);
-    free(t->bloom);
     free(t);
 }
 
@@ -316,8 +176,7 @@ struct nametrie *nametrie_build(const char *pool, struct nametrie_key *keys, siz
     if (!t)
         return NULL;
     t->pool = (const uint8_t *)pool;
-    t->reverse = reverse;
-    if (n >= UINT32_MAX / 2)
+    if (reverse || n >= UINT32_MAX / 2)
         goto fail;
 
     size_t total = 0;
@@ -331,41 +190,21 @@ struct nametrie *nametrie_build(const char *pool, struct nametrie_key *keys, siz
     kb = malloc(total ? total : 1);
     if (!bk || !it || !kb)
         goto fail;
-    if (reverse && n > 0) {
-        size_t nl = (n * NT_BLOOM_BITS_PER_KEY + 511) / 512;
-        if (nl > UINT32_MAX)
-            goto fail;
-        t->nlines = (uint32_t)nl;
-        t->bloom = nt_alloc_lines(nl);
-        if (!t->bloom)
-            goto fail;
-    }
-    struct sctx sc = { t->pool, keys, reverse };
+    struct sctx sc = { t->pool, keys };
     for (size_t i = 0; i < n; i++) {
         const struct nametrie_key *k = &keys[i];
         uint64_t h = 0;
         for (uint32_t j = 0; j < 8; j++)
-            h = h << 8 | (j < k->len ? kbyte(&sc, k, j) : 0);
+            h = h << 8 | (j < k->len ? t->pool[k->off + j] : 0);
         it[i] = (struct sitem){ h, (uint32_t)i, 0 };
-        if (t->bloom) {
-            const uint8_t *src = t->pool + k->off;
-            uint64_t m = nt_key_hash(src, k->len);
-            bloom_set(t->bloom + (size_t)nt_line(m, t->nlines) * 8, m);
-        }
     }
     if (sort_items(it, n, &sc))
         goto fail;
     size_t ko = 0;
     for (size_t i = 0; i < n; i++) {
         const struct nametrie_key *k = &keys[it[i].idx];
-        const uint8_t *src = t->pool + k->off;
         uint8_t *d = kb + ko;
-        if (reverse) {
-            for (uint32_t j = 0; j < k->len; j++)
-                d[j] = src[k->len - 1 - j];
-        } else {
-            memcpy(d, src, k->len);
-        }
+        memcpy(d, t->pool + k->off, k->len);
         bk[i] = (struct bkey){ d, k->len, k->off, k->value };
         ko += k->len;
     }
@@ -402,7 +241,7 @@ struct nametrie *nametrie_build(const char *pool, struct nametrie_key *keys, siz
                 for (uint32_t j = 1; j < ll; j++)
                     nd->label |= (uint32_t)a->k[depth + j] << (8 * (j - 1));
             } else {
-                nd->label = reverse ? a->off + a->len - depth : a->off + depth;
+                nd->label = a->off + depth;
             }
             nd->meta = (uint16_t)ll;
         }
@@ -499,90 +338,33 @@ static inline uint32_t value_of(const struct nametrie *t, const struct nt_node *
     return (nd->meta & NT_INTERNAL) ? t->node[nd->x - 1].x : nd->x;
 }
 
-/* Byte d of the query in walk order. */
-static inline uint8_t qbyte(bool reverse, const char *q, size_t len, size_t d)
+/* Whether bytes 1..ll-1 of ch's label (ll = its length) equal q[d+1 .. d+ll). */
+static inline bool label_eq(const struct nametrie *t, const struct nt_node *ch, const char *q,
+                            size_t d, size_t ll)
 {
-    return (uint8_t)(reverse ? q[len - 1 - d] : q[d]);
-}
-
-/* Whether bytes 1..upto-1 of ch's label equal the query's walk bytes d+1..d+upto-1
- * (upto <= the label length, d + upto <= len). */
-static inline bool label_eq(const struct nametrie *t, bool reverse, const struct nt_node *ch,
-                            const char *q, size_t len, size_t d, size_t upto)
-{
-    size_t ll = ch->meta & NT_LLEN;
     if (ll - 1 <= NT_INLINE) {
         uint32_t lab = ch->label;
-        for (size_t j = 1; j < upto; j++, lab >>= 8)
-            if ((uint8_t)lab != qbyte(reverse, q, len, d + j))
+        for (size_t j = 1; j < ll; j++, lab >>= 8)
+            if ((uint8_t)lab != (uint8_t)q[d + j])
                 return false;
         return true;
     }
-    if (!reverse)
-        return upto <= 1 || memcmp(t->pool + ch->label + 1, q + d + 1, upto - 1) == 0;
-    const uint8_t *lp = t->pool + ch->label - 1;
-    const char *qp = q + (len - 1 - d);
-    for (size_t j = 1; j < upto; j++)
-        if (lp[-(ptrdiff_t)j] != (uint8_t)qp[-(ptrdiff_t)j])
-            return false;
-    return true;
+    return memcmp(t->pool + ch->label + 1, q + d + 1, ll - 1) == 0;
 }
 
-/* Screens a LABEL or EXACT query of a reverse trie through the Bloom filter. Returns false
- * when no key can match; otherwise *stop is the length of the longest suffix that may be a key
- * (the walk need not go deeper: a longer key would have passed the filter). */
-static bool nt_screen(const struct nametrie *t, const char *q, size_t len, enum nametrie_mode mode,
-                      size_t *stop)
+uint32_t nametrie_lookup(const struct nametrie *t, const char *q, size_t len, enum nametrie_mode mode)
 {
-    uint64_t hm[NT_SCREEN_MAX];
-    uint32_t sl[NT_SCREEN_MAX];
-    const uint64_t *ln[NT_SCREEN_MAX];
-    unsigned nc = 0;
-    const uint8_t *s = (const uint8_t *)q;
-    uint64_t h = NT_SEED;
-    size_t b = len;
-    for (;;) { /* label s[a..b), from the last */
-        size_t a = b;
-        while (a > 0 && s[a - 1] != '.')
-            a--;
-        h = nt_fold(h, nt_label_hash(s + a, b - a, s + len));
-        if (a < len && (a == 0 || mode == NAMETRIE_LABEL)) {
-            if (nc == NT_SCREEN_MAX) {
-                *stop = len; /* too many labels to screen: let the walk decide */
-                return true;
-            }
-            uint64_t m = nt_mix(h);
-            ln[nc] = t->bloom + (size_t)nt_line(m, t->nlines) * 8;
-            __builtin_prefetch(ln[nc]);
-            hm[nc] = m;
-            sl[nc] = (uint32_t)(len - a);
-            nc++;
-        }
-        if (a == 0)
-            break;
-        b = a - 1;
-    }
-    while (nc-- > 0) { /* longest suffix first */
-        if (bloom_test(ln[nc], hm[nc])) {
-            *stop = sl[nc];
-            return true;
-        }
-    }
-    return false;
-}
-
-static inline uint32_t nt_walk(const struct nametrie *t, bool reverse, const char *q, size_t len,
-                               size_t stop, enum nametrie_mode mode)
-{
+    if (!t || t->n == 0)
+        return NAMETRIE_NONE;
     const struct nt_node *nd = &t->node[0];
     uint32_t best = NAMETRIE_NONE;
     size_t d = 0;
-    while (d < stop && (nd->meta & NT_INTERNAL)) {
-        const struct nt_node *ch = child_of(t, nd, qbyte(reverse, q, len, d));
+    while (d < len && (nd->meta & NT_INTERNAL)) {
+        const struct nt_node *ch = child_of(t, nd, (uint8_t)q[d]);
         if (!ch)
             break;
         size_t ll = ch->meta & NT_LLEN;
-        if (ll > stop - d || !label_eq(t, reverse, ch, q, len, d, ll))
+        if (ll > len - d || !label_eq(t, ch, q, d, ll))
             break;
         d += ll;
         nd = ch;
@@ -591,66 +373,16 @@ static inline uint32_t nt_walk(const struct nametrie *t, bool reverse, const cha
                 best = value_of(t, nd);
             else if (d == len)
                 return value_of(t, nd);
-            else if (mode == NAMETRIE_LABEL && qbyte(reverse, q, len, d) == '.')
-                best = value_of(t, nd);
         }
     }
     return mode == NAMETRIE_EXACT ? NAMETRIE_NONE : best;
-}
-
-uint32_t nametrie_lookup(const struct nametrie *t, const char *q, size_t len, enum nametrie_mode mode)
-{
-    if (!t || t->n == 0)
-        return NAMETRIE_NONE;
-    if (!t->reverse)
-        return nt_walk(t, false, q, len, len, mode);
-    size_t stop = len;
-    if (t->bloom && mode != NAMETRIE_PREFIX && !nt_screen(t, q, len, mode, &stop))
-        return NAMETRIE_NONE;
-    return nt_walk(t, true, q, len, stop, mode);
-}
-
-bool nametrie_may_match(const struct nametrie *t, const char *q, size_t len)
-{
-    size_t stop;
-    if (!t || t->n == 0)
-        return false;
-    return !t->bloom || nt_screen(t, q, len, NAMETRIE_LABEL, &stop);
-}
-
-uint32_t nametrie_lookup_extending(const struct nametrie *t, const char *q, size_t len)
-{
-    if (!t || t->n == 0)
-        return NAMETRIE_NONE;
-    const struct nt_node *nd = &t->node[0];
-    size_t d = 0;
-    while (d < len) {
-        if (!(nd->meta & NT_INTERNAL))
-            return NAMETRIE_NONE;
-        const struct nt_node *ch = child_of(t, nd, qbyte(t->reverse, q, len, d));
-        if (!ch)
-            return NAMETRIE_NONE;
-        size_t ll = ch->meta & NT_LLEN, take = ll < len - d ? ll : len - d;
-        if (!label_eq(t, t->reverse, ch, q, len, d, take))
-            return NAMETRIE_NONE;
-        d += take;
-        nd = ch;
-    }
-    /* Every leaf accepts; the first-child chain reaches an accepting node within the key
-     * length. */
-    while (!(nd->meta & NT_ACCEPT)) {
-        if (!(nd->meta & NT_INTERNAL))
-            return NAMETRIE_NONE; /* only the empty root */
-        nd = &t->node[nd->x];
-    }
-    return value_of(t, nd);
 }
 
 size_t nametrie_bytes(const struct nametrie *t)
 {
     if (!t)
         return 0;
-    return sizeof(*t) + t->n * (sizeof(struct nt_node) + 1) + (size_t)t->nlines * 64;
+    return sizeof(*t) + t->n * (sizeof(struct nt_node) + 1);
 }
 
 size_t nametrie_nodes(const struct nametrie *t)

@@ -1,17 +1,15 @@
 /* nametrie.h - anchored Aho-Corasick automaton over names, stored as a flat path-compressed trie.
  *
- * Every pattern is anchored at the start of the (possibly reversed) query, so every failure link
- * of the Aho-Corasick automaton points to the root: the automaton reduces to its goto trie.
+ * Every pattern is anchored at the start of the query, so every failure link of the
+ * Aho-Corasick automaton points to the root: the automaton reduces to its goto trie.
  * The trie is path-compressed and laid out for the cache (docs/matching.md): 12-byte nodes in
  * BFS order in one flat array, the children of a node contiguous and sorted, each holding the
  * first byte of its edge label (copied to a byte array for wide nodes); labels of up to 5 bytes
- * inline, longer ones referenced into the caller's string pool (no copy of the keys). A reverse
- * trie also keeps a blocked Bloom filter over its keys (1.75 bytes per key) that turns away,
- * before the trie is touched, LABEL queries none of whose label-boundary suffixes is a key
- * (EXACT queries: the whole query).
+ * inline, longer ones referenced into the caller's string pool (no copy of the keys).
  *
- * Keys are byte strings pool[off .. off+len). A REVERSE trie is built over the reversed keys and
- * walks queries from their last byte: that is how domain suffixes become anchored prefixes. */
+ * Keys are byte strings pool[off .. off+len), matched from the first byte of the query. The rule
+ * set builds two: URL entries `host/path[?query]` (exact) and entries ending in `*` (prefix). Domain
+ * entries, which match at label boundaries from the right, are served by domhash.h. */
 #ifndef QG_NAMETRIE_H
 #define QG_NAMETRIE_H
 
@@ -33,16 +31,15 @@ struct nametrie_key {
 };
 
 enum nametrie_mode {
-    NAMETRIE_EXACT,   /* the whole query is a key */
-    NAMETRIE_LABEL,   /* longest key that is a prefix of the walked query and ends where the
-                         query ends or at a '.' (for a reverse trie: a domain suffix) */
-    NAMETRIE_PREFIX,  /* longest key that is a prefix of the walked query */
+    NAMETRIE_EXACT,  /* the whole query is a key */
+    NAMETRIE_PREFIX, /* longest key that is a prefix of the query */
 };
 
 /* Builds a trie over keys[0..n) whose bytes live in pool. keys is reordered (sorted). The
  * trie keeps a pointer to pool: pool must outlive it and not change. A key given twice is
- * stored once (the first in sorted order wins). Returns NULL on allocation failure or when a
- * key is empty or longer than NAMETRIE_KEY_MAX. n == 0 gives an empty trie. */
+ * stored once (the first in sorted order wins). reverse must be false: the reverse (domain
+ * suffix) mode was removed, true is refused. Returns NULL on allocation failure, when a key is
+ * empty or longer than NAMETRIE_KEY_MAX, or when reverse is true. n == 0 gives an empty trie. */
 struct nametrie *nametrie_build(const char *pool, struct nametrie_key *keys, size_t n, bool reverse);
 void nametrie_free(struct nametrie *t);
 
@@ -50,21 +47,11 @@ void nametrie_free(struct nametrie *t);
  * t may be NULL (nothing matches). Allocates nothing. */
 uint32_t nametrie_lookup(const struct nametrie *t, const char *q, size_t len, enum nametrie_mode mode);
 
-/* The pre-filter alone: false when no label-boundary suffix of q[0..len) can be a key of a
- * reverse trie (nametrie_lookup(..., NAMETRIE_LABEL) would return NAMETRIE_NONE); true when
- * one may be (about 0.4% of absent names pass by accident). Always true for a
- * forward trie with keys, false for NULL or an empty trie. For tests and measurements. */
-bool nametrie_may_match(const struct nametrie *t, const char *q, size_t len);
-
-/* Returns the value of some key that starts with q[0..len) (q itself included), or
- * NAMETRIE_NONE. For a reverse trie "starts with" applies to the reversed strings. */
-uint32_t nametrie_lookup_extending(const struct nametrie *t, const char *q, size_t len);
-
 /* Returns a malloc'd (free()-able) copy of src[0..n); blocks of 2 MiB and more are aligned to
  * and advised onto transparent huge pages. NULL on allocation failure. */
 void *nametrie_hugecopy(const void *src, size_t n);
 
-/* Heap bytes held by t, and its node count. */
+/* Heap bytes held by t, and its node count (value slots included). */
 size_t nametrie_bytes(const struct nametrie *t);
 size_t nametrie_nodes(const struct nametrie *t);
 

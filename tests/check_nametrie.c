@@ -1,5 +1,6 @@
-/* check_nametrie.c - the anchored trie: anchoring table, modes, and a property test against a
- * naive matcher on random names (fixed seed). */
+/* check_nametrie.c - the anchored forward trie (URL entries): exact and prefix modes, limits,
+ * the widest node, the radix-sorted build, and a property test against a naive matcher on random
+ * names (fixed seed). Domain (label-suffix) matching is domhash's: check_domhash, check_ruleset. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,56 +23,6 @@ static void ks_add(struct keyset *ks, const char *s, uint32_t value)
     ks->k[ks->n++] = (struct nametrie_key){ (uint32_t)ks->len, (uint32_t)l, value };
     ks->len += l + 1;
 }
-
-static const char *doms[] = { "ex.com", "a.b.ex.com", "com.ua", "xn--e1afmkfd.xn--80ao21a", "x.y" };
-
-struct acase {
-    const char *q;
-    uint32_t want; /* index in doms, or NAMETRIE_NONE */
-};
-
-static const struct acase anchoring[] = {
-    { "ex.com", 0 },
-    { "a.ex.com", 0 },
-    { "www.a.ex.com", 0 },
-    { "b.ex.com", 0 },
-    { "a.b.ex.com", 1 },  /* the most specific entry wins */
-    { "z.a.b.ex.com", 1 },
-    { "b.b.ex.com", 0 },
-    { "notex.com", NAMETRIE_NONE },
-    { "ex.com.evil.net", NAMETRIE_NONE },
-    { "x.com", NAMETRIE_NONE },
-    { "com", NAMETRIE_NONE },
-    { ".com", NAMETRIE_NONE },
-    { "", NAMETRIE_NONE },
-    { "xex.com", NAMETRIE_NONE },
-    { "ex.comm", NAMETRIE_NONE },
-    { "e.com.ua", 2 },
-    { "com.ua", 2 },
-    { "m.ua", NAMETRIE_NONE },
-    { "www.xn--e1afmkfd.xn--80ao21a", 3 },
-    { "xn--e1afmkfd.xn--80ao21a", 3 },
-    { "y", NAMETRIE_NONE },
-    { "x.y", 4 },
-    { "a.x.y", 4 },
-    { "ax.y", NAMETRIE_NONE },
-    { ".ex.com", 0 }, /* normalization never produces it; the trie still sees a label boundary */
-};
-
-START_TEST(test_anchoring)
-{
-    static struct keyset ks;
-    memset(&ks, 0, sizeof(ks));
-    for (size_t i = 0; i < sizeof(doms) / sizeof(doms[0]); i++)
-        ks_add(&ks, doms[i], (uint32_t)i);
-    struct nametrie *t = nametrie_build(ks.pool, ks.k, ks.n, true);
-    ck_assert_ptr_nonnull(t);
-    const struct acase *c = &anchoring[_i];
-    uint32_t got = nametrie_lookup(t, c->q, strlen(c->q), NAMETRIE_LABEL);
-    ck_assert_msg(got == c->want, "'%s': got %u want %u", c->q, got, c->want);
-    nametrie_free(t);
-}
-END_TEST
 
 START_TEST(test_modes_forward)
 {
@@ -96,15 +47,12 @@ START_TEST(test_modes_forward)
     ck_assert_uint_eq(nametrie_lookup(t, "h.co", 4, NAMETRIE_PREFIX), NAMETRIE_NONE);
     ck_assert_uint_eq(nametrie_lookup(t, "g.org/x?y=1", 11, NAMETRIE_EXACT), 3);
     ck_assert_uint_eq(nametrie_lookup(t, "g.org/x?y=12", 12, NAMETRIE_EXACT), NAMETRIE_NONE);
-    /* keys extending a query */
-    ck_assert_uint_ne(nametrie_lookup_extending(t, "h.com/", 6), NAMETRIE_NONE);
-    ck_assert_uint_eq(nametrie_lookup_extending(t, "g.org/", 6), 3);
-    ck_assert_uint_eq(nametrie_lookup_extending(t, "g.or", 4), 3);
-    ck_assert_uint_eq(nametrie_lookup_extending(t, "g.org/x?y=1", 11), 3);
-    ck_assert_uint_eq(nametrie_lookup_extending(t, "g.org/x?y=12", 12), NAMETRIE_NONE);
-    ck_assert_uint_eq(nametrie_lookup_extending(t, "q.org/", 6), NAMETRIE_NONE);
-    ck_assert_uint_eq(nametrie_lookup_extending(t, "h.com/a/b", 9), 1);
-    ck_assert_uint_ne(nametrie_lookup_extending(t, "", 0), NAMETRIE_NONE);
+    ck_assert_uint_eq(nametrie_lookup(t, "g.org/x?y=12", 12, NAMETRIE_PREFIX), 3);
+    /* truncated queries: a proper prefix of a key is not that key */
+    ck_assert_uint_eq(nametrie_lookup(t, "g.org/x?y=", 10, NAMETRIE_EXACT), NAMETRIE_NONE);
+    ck_assert_uint_eq(nametrie_lookup(t, "g.org/x?y=", 10, NAMETRIE_PREFIX), NAMETRIE_NONE);
+    ck_assert_uint_eq(nametrie_lookup(t, "", 0, NAMETRIE_EXACT), NAMETRIE_NONE);
+    ck_assert_uint_eq(nametrie_lookup(t, "", 0, NAMETRIE_PREFIX), NAMETRIE_NONE);
     ck_assert_uint_eq(nametrie_nodes(t) <= 2 * 5 + 1, 1);
     ck_assert_uint_gt(nametrie_bytes(t), 0);
     nametrie_free(t);
@@ -113,29 +61,34 @@ END_TEST
 
 START_TEST(test_empty_and_limits)
 {
-    struct nametrie *t = nametrie_build("", NULL, 0, true);
+    struct nametrie *t = nametrie_build("", NULL, 0, false);
     ck_assert_ptr_nonnull(t);
-    ck_assert_uint_eq(nametrie_lookup(t, "a.com", 5, NAMETRIE_LABEL), NAMETRIE_NONE);
-    ck_assert_uint_eq(nametrie_lookup_extending(t, "a", 1), NAMETRIE_NONE);
+    ck_assert_uint_eq(nametrie_lookup(t, "a.com", 5, NAMETRIE_PREFIX), NAMETRIE_NONE);
+    ck_assert_uint_eq(nametrie_lookup(t, "a.com", 5, NAMETRIE_EXACT), NAMETRIE_NONE);
+    ck_assert_uint_eq(nametrie_nodes(t), 1);
     nametrie_free(t);
     ck_assert_uint_eq(nametrie_lookup(NULL, "a", 1, NAMETRIE_EXACT), NAMETRIE_NONE);
     nametrie_free(NULL);
     /* an empty key is refused */
     struct nametrie_key k = { 0, 0, 1 };
     ck_assert_ptr_null(nametrie_build("x", &k, 1, false));
+    /* the reverse (domain suffix) mode is gone: asking for it is refused */
+    k = (struct nametrie_key){ 0, 1, 1 };
+    ck_assert_ptr_null(nametrie_build("x", &k, 1, true));
+    ck_assert_ptr_null(nametrie_build("", NULL, 0, true));
     /* a key of NAMETRIE_KEY_MAX bytes works (one edge of 16383 bytes), one more is refused */
     char *big = malloc(NAMETRIE_KEY_MAX + 2);
     memset(big, 'a', NAMETRIE_KEY_MAX + 1);
     big[NAMETRIE_KEY_MAX + 1] = '\0';
     k = (struct nametrie_key){ 0, NAMETRIE_KEY_MAX, 5 };
-    t = nametrie_build(big, &k, 1, true);
+    t = nametrie_build(big, &k, 1, false);
     ck_assert_ptr_nonnull(t);
     ck_assert_uint_eq(nametrie_lookup(t, big, NAMETRIE_KEY_MAX, NAMETRIE_EXACT), 5);
     ck_assert_uint_eq(nametrie_lookup(t, big, NAMETRIE_KEY_MAX - 1, NAMETRIE_EXACT), NAMETRIE_NONE);
     ck_assert_uint_eq(nametrie_lookup(t, big, NAMETRIE_KEY_MAX + 1, NAMETRIE_PREFIX), 5);
     nametrie_free(t);
     k.len = NAMETRIE_KEY_MAX + 1;
-    ck_assert_ptr_null(nametrie_build(big, &k, 1, true));
+    ck_assert_ptr_null(nametrie_build(big, &k, 1, false));
     free(big);
 }
 END_TEST
@@ -154,72 +107,33 @@ START_TEST(test_wide_node)
     }
     memcpy(pool + 768, "xq", 2);
     k[256] = (struct nametrie_key){ 768, 1, 1000 }; /* "x" */
-    for (int rev = 0; rev < 2; rev++) {
-        for (unsigned c = 0; c < 256; c++) /* build reorders the keys: restore them */
-            k[c] = (struct nametrie_key){ 3 * c, 3, c };
-        k[256] = (struct nametrie_key){ 768, 1, 1000 };
-        struct nametrie *t = nametrie_build(pool, k, 257, rev != 0);
-        ck_assert_ptr_nonnull(t);
-        for (unsigned c = 0; c < 256; c++) {
-            char q[3] = { 'x', (char)c, 'y' };
-            if (rev) { /* the reverse trie reads "y?x" backwards from "x?y" keys */
-                ck_assert_uint_eq(nametrie_lookup(t, q, 3, NAMETRIE_EXACT), c);
-            } else {
-                ck_assert_uint_eq(nametrie_lookup(t, q, 3, NAMETRIE_EXACT), c);
-                ck_assert_uint_eq(nametrie_lookup(t, q, 2, NAMETRIE_PREFIX), 1000);
-                ck_assert_uint_eq(nametrie_lookup(t, q, 2, NAMETRIE_EXACT), NAMETRIE_NONE);
-                ck_assert_uint_eq(nametrie_lookup_extending(t, q, 2), c);
-            }
-            q[2] = 'z';
-            ck_assert_uint_eq(nametrie_lookup(t, q, 3, NAMETRIE_EXACT), NAMETRIE_NONE);
-        }
-        ck_assert_uint_eq(nametrie_lookup(t, "x", 1, NAMETRIE_EXACT), 1000);
-        ck_assert_uint_eq(nametrie_lookup_extending(t, "x", 1), 1000);
-        nametrie_free(t);
+    struct nametrie *t = nametrie_build(pool, k, 257, false);
+    ck_assert_ptr_nonnull(t);
+    for (unsigned c = 0; c < 256; c++) {
+        char q[3] = { 'x', (char)c, 'y' };
+        ck_assert_uint_eq(nametrie_lookup(t, q, 3, NAMETRIE_EXACT), c);
+        ck_assert_uint_eq(nametrie_lookup(t, q, 3, NAMETRIE_PREFIX), c);
+        ck_assert_uint_eq(nametrie_lookup(t, q, 2, NAMETRIE_PREFIX), 1000);
+        ck_assert_uint_eq(nametrie_lookup(t, q, 2, NAMETRIE_EXACT), NAMETRIE_NONE);
+        q[2] = 'z';
+        ck_assert_uint_eq(nametrie_lookup(t, q, 3, NAMETRIE_EXACT), NAMETRIE_NONE);
+        ck_assert_uint_eq(nametrie_lookup(t, q, 3, NAMETRIE_PREFIX), 1000);
     }
+    ck_assert_uint_eq(nametrie_lookup(t, "x", 1, NAMETRIE_EXACT), 1000);
+    nametrie_free(t);
 }
 END_TEST
 
-/* The Bloom pre-filter of a reverse trie: never turns away a name that matches, and lets few
- * absent names through. */
-START_TEST(test_prefilter)
+/* A large build (N >= 4096 keys takes the radix sort), with runs of equal 8-byte heads
+ * ("n1000.co", "n10000.c" ...): the keys come back sorted, every key is found exactly and a longer
+ * query by prefix. */
+START_TEST(test_large_sorted)
 {
     enum { N = 20000 };
     static char pool[N * 16];
     static struct nametrie_key k[N];
     size_t o = 0;
-    for (uint32_t i = 0; i < N; i++) {
-        int l = snprintf(pool + o, 16, "n%u.com", i);
-        k[i] = (struct nametrie_key){ (uint32_t)o, (uint32_t)l, i };
-        o += (size_t)l + 1;
-    }
-    struct nametrie *t = nametrie_build(pool, k, N, true);
-    ck_assert_ptr_nonnull(t);
-    size_t pass = 0;
-    for (uint32_t i = 0; i < N; i++) {
-        char q[48];
-        int l = snprintf(q, sizeof(q), "www.n%u.com", i);
-        ck_assert(nametrie_may_match(t, q, (size_t)l));
-        ck_assert_uint_eq(nametrie_lookup(t, q, (size_t)l, NAMETRIE_LABEL), i);
-        l = snprintf(q, sizeof(q), "www.m%u.com", i); /* absent: www.m1.com, m1.com, com */
-        pass += nametrie_may_match(t, q, (size_t)l);
-        ck_assert_uint_eq(nametrie_lookup(t, q, (size_t)l, NAMETRIE_LABEL), NAMETRIE_NONE);
-    }
-    ck_assert_msg(pass < N / 20, "%zu of %d absent names passed the filter", pass, N);
-    /* more label boundaries than the filter screens: the walk still decides */
-    char deep[200];
-    size_t dl = 0;
-    for (int i = 0; i < 40; i++)
-        deep[dl++] = 'a', deep[dl++] = '.';
-    memcpy(deep + dl, "n7.com", 6);
-    dl += 6;
-    ck_assert(nametrie_may_match(t, deep, dl));
-    ck_assert_uint_eq(nametrie_lookup(t, deep, dl, NAMETRIE_LABEL), 7);
-    ck_assert_uint_eq(nametrie_lookup(t, deep, dl - 1, NAMETRIE_LABEL), NAMETRIE_NONE);
-    ck_assert(!nametrie_may_match(NULL, "a", 1));
-    nametrie_free(t);
-    /* the same keys forward (the radix sort with runs of equal 8-byte heads: "n1000.co",
-     * "n10000.c" ...), every key found exactly, a longer query by prefix */
+    struct nametrie *t;
     o = 0;
     for (uint32_t i = 0; i < N; i++) {
         int l = snprintf(pool + o, 16, "n%u.com", i);
@@ -236,8 +150,10 @@ START_TEST(test_prefilter)
         ck_assert_uint_eq(nametrie_lookup(t, q, (size_t)l - 2, NAMETRIE_EXACT), i);
         ck_assert_uint_eq(nametrie_lookup(t, q, (size_t)l, NAMETRIE_PREFIX), i);
         ck_assert_uint_eq(nametrie_lookup(t, q, (size_t)l, NAMETRIE_EXACT), NAMETRIE_NONE);
+        l = snprintf(q, sizeof(q), "m%u.com/x", i); /* absent */
+        ck_assert_uint_eq(nametrie_lookup(t, q, (size_t)l, NAMETRIE_PREFIX), NAMETRIE_NONE);
     }
-    ck_assert(nametrie_may_match(t, "zz", 2)); /* no filter on a forward trie */
+    ck_assert_uint_le(nametrie_nodes(t), 2 * N + 1);
     nametrie_free(t);
 }
 END_TEST
@@ -253,38 +169,20 @@ static uint32_t rnd(uint32_t n)
     return (uint32_t)(rng % n);
 }
 
-/* Names over a tiny alphabet so that random queries collide with keys often. */
+/* host/path-like names over a tiny alphabet so that random queries share prefixes with keys
+ * often; some labels are longer than the 5 bytes a node holds inline. */
 static void rand_name(char *out, size_t cap)
 {
-    static const char *labels[] = { "a", "b", "ab", "ba", "aa", "com", "co", "m", "xn--b" };
+    static const char *labels[] = { "a", "b", "ab", "ba", "aa", "com", "co", "m", "xn--b", "abababab" };
     size_t o = 0, n = 1 + rnd(4);
-    for (size_t i = 0; i < n && o + 8 < cap; i++) {
+    for (size_t i = 0; i < n && o + 10 < cap; i++) {
         if (i)
-            out[o++] = '.';
-        const char *l = labels[rnd(9)];
+            out[o++] = rnd(2) ? '.' : '/';
+        const char *l = labels[rnd(10)];
         memcpy(out + o, l, strlen(l));
         o += strlen(l);
     }
     out[o] = '\0';
-}
-
-/* naive: the longest key that equals q or is a suffix of q preceded by '.' */
-static uint32_t naive_label(char names[][64], size_t n, const char *q)
-{
-    size_t ql = strlen(q), best = 0;
-    uint32_t bv = NAMETRIE_NONE;
-    for (size_t i = 0; i < n; i++) {
-        size_t kl = strlen(names[i]);
-        if (kl > ql || memcmp(q + ql - kl, names[i], kl) != 0)
-            continue;
-        if (kl < ql && q[ql - kl - 1] != '.')
-            continue;
-        if (kl > best) {
-            best = kl;
-            bv = (uint32_t)i;
-        }
-    }
-    return bv;
 }
 
 static uint32_t naive_prefix(char names[][64], size_t n, const char *q, int exact)
@@ -322,42 +220,32 @@ START_TEST(test_property_vs_naive)
         }
         for (size_t i = 0; i < m; i++)
             ks_add(&ks, names[i], (uint32_t)i);
-        struct nametrie *rev = nametrie_build(ks.pool, ks.k, m, true);
-        for (size_t i = 0; i < m; i++)
-            ks.k[i] = (struct nametrie_key){ 0, 0, 0 };
-        ks.len = 0;
-        ks.n = 0;
-        for (size_t i = 0; i < m; i++)
-            ks_add(&ks, names[i], (uint32_t)i);
         struct nametrie *fwd = nametrie_build(ks.pool, ks.k, m, false);
-        ck_assert_ptr_nonnull(rev);
         ck_assert_ptr_nonnull(fwd);
-        ck_assert_uint_le(nametrie_nodes(rev), 2 * m + 1);
+        ck_assert_uint_le(nametrie_nodes(fwd), 2 * m + 1);
         for (int qi = 0; qi < 100; qi++) {
             char q[64];
-            if (rnd(3) == 0 && m > 0) { /* a listed name with a random prefix or suffix */
+            uint32_t r = rnd(3);
+            if (r == 0 && m > 0) { /* a listed name extended, or cut short */
                 char extra[64];
+                const char *nm = names[rnd((uint32_t)m)];
                 rand_name(extra, 30);
-                snprintf(q, sizeof(q), rnd(2) ? "%.30s.%.30s" : "%.30s%.30s", extra, names[rnd((uint32_t)m)]);
+                if (rnd(2))
+                    snprintf(q, sizeof(q), rnd(2) ? "%.30s/%.30s" : "%.30s%.30s", nm, extra);
+                else
+                    snprintf(q, sizeof(q), "%.*s", (int)rnd((uint32_t)strlen(nm) + 1), nm);
             } else {
                 rand_name(q, sizeof(q));
             }
             size_t ql = strlen(q);
-            uint32_t want = naive_label(names, m, q);
-            uint32_t got = nametrie_lookup(rev, q, ql, NAMETRIE_LABEL);
-            ck_assert_msg(got == want, "label '%s': got %u want %u", q, got, want);
-            ck_assert_uint_eq(nametrie_lookup(fwd, q, ql, NAMETRIE_PREFIX), naive_prefix(names, m, q, 0));
-            ck_assert_uint_eq(nametrie_lookup(fwd, q, ql, NAMETRIE_EXACT), naive_prefix(names, m, q, 1));
-            uint32_t ext = nametrie_lookup_extending(fwd, q, ql);
-            int any = 0;
-            for (size_t i = 0; i < m; i++)
-                any |= strncmp(names[i], q, ql) == 0;
-            ck_assert_int_eq(ext != NAMETRIE_NONE, any);
-            if (ext != NAMETRIE_NONE)
-                ck_assert_int_eq(strncmp(names[ext], q, ql), 0);
+            uint32_t want = naive_prefix(names, m, q, 0);
+            uint32_t got = nametrie_lookup(fwd, q, ql, NAMETRIE_PREFIX);
+            ck_assert_msg(got == want, "prefix '%s': got %u want %u", q, got, want);
+            want = naive_prefix(names, m, q, 1);
+            got = nametrie_lookup(fwd, q, ql, NAMETRIE_EXACT);
+            ck_assert_msg(got == want, "exact '%s': got %u want %u", q, got, want);
             checks++;
         }
-        nametrie_free(rev);
         nametrie_free(fwd);
     }
     ck_assert_uint_eq(checks, 6000);
@@ -368,13 +256,12 @@ static Suite *nametrie_suite(void)
 {
     Suite *s = suite_create("nametrie");
     TCase *tc = tcase_create("valid");
-    tcase_add_loop_test(tc, test_anchoring, 0, (int)(sizeof(anchoring) / sizeof(anchoring[0])));
     tcase_add_test(tc, test_modes_forward);
     suite_add_tcase(s, tc);
     tc = tcase_create("limits");
     tcase_add_test(tc, test_empty_and_limits);
     tcase_add_test(tc, test_wide_node);
-    tcase_add_test(tc, test_prefilter);
+    tcase_add_test(tc, test_large_sorted);
     suite_add_tcase(s, tc);
     tc = tcase_create("property");
     tcase_set_timeout(tc, 60);
