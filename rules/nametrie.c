@@ -166,7 +166,7 @@ void nametrie_free(struct nametrie *t)
     free(t);
 }
 
-struct nametrie *nametrie_build(const char *pool, struct nametrie_key *keys, size_t n, bool reverse)
+struct nametrie *nametrie_build(const char *pool, struct nametrie_key *keys, size_t n)
 {
     struct nametrie *t = calloc(1, sizeof(*t));
     struct bkey *bk = NULL;
@@ -176,7 +176,7 @@ struct nametrie *nametrie_build(const char *pool, struct nametrie_key *keys, siz
     if (!t)
         return NULL;
     t->pool = (const uint8_t *)pool;
-    if (reverse || n >= UINT32_MAX / 2)
+    if (n >= UINT32_MAX / 2)
         goto fail;
 
     size_t total = 0;

@@ -37,10 +37,9 @@ enum nametrie_mode {
 
 /* Builds a trie over keys[0..n) whose bytes live in pool. keys is reordered (sorted). The
  * trie keeps a pointer to pool: pool must outlive it and not change. A key given twice is
- * stored once (the first in sorted order wins). reverse must be false: the reverse (domain
- * suffix) mode was removed, true is refused. Returns NULL on allocation failure, when a key is
- * empty or longer than NAMETRIE_KEY_MAX, or when reverse is true. n == 0 gives an empty trie. */
-struct nametrie *nametrie_build(const char *pool, struct nametrie_key *keys, size_t n, bool reverse);
+ * stored once (the first in sorted order wins). Returns NULL on allocation failure or when a key
+ * is empty or longer than NAMETRIE_KEY_MAX. n == 0 gives an empty trie. */
+struct nametrie *nametrie_build(const char *pool, struct nametrie_key *keys, size_t n);
 void nametrie_free(struct nametrie *t);
 
 /* Looks q[0..len) up; returns the value of the matching key per mode, or NAMETRIE_NONE.

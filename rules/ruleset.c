@@ -619,8 +619,8 @@ struct ruleset *ruleset_build(struct ruleset_builder *b)
     rs->https_host = domhash_build(rs->pool, rs->text_off, 8, hk, nh);
     free(hk);
     hk = NULL;
-    rs->url_exact = nametrie_build(rs->pool, uk, nu, false);
-    rs->url_pfx = nametrie_build(rs->pool, pk, np, false);
+    rs->url_exact = nametrie_build(rs->pool, uk, nu);
+    rs->url_pfx = nametrie_build(rs->pool, pk, np);
     rs->ip4 = iplpm_build(p4, n4, 4);
     rs->ip6 = iplpm_build(p6, n6, 6);
     if (!rs->dom || !rs->url_exact || !rs->url_pfx || !rs->https_host || !rs->ip4 || !rs->ip6)

@@ -33,7 +33,7 @@ START_TEST(test_modes_forward)
     ks_add(&ks, "h.com/", 2);
     ks_add(&ks, "g.org/x?y=1", 3);
     ks_add(&ks, "h.com/a", 9); /* duplicate key: stored once */
-    struct nametrie *t = nametrie_build(ks.pool, ks.k, ks.n, false);
+    struct nametrie *t = nametrie_build(ks.pool, ks.k, ks.n);
     ck_assert_ptr_nonnull(t);
     uint32_t v = nametrie_lookup(t, "h.com/a", 7, NAMETRIE_EXACT);
     ck_assert(v == 0 || v == 9);
@@ -61,7 +61,7 @@ END_TEST
 
 START_TEST(test_empty_and_limits)
 {
-    struct nametrie *t = nametrie_build("", NULL, 0, false);
+    struct nametrie *t = nametrie_build("", NULL, 0);
     ck_assert_ptr_nonnull(t);
     ck_assert_uint_eq(nametrie_lookup(t, "a.com", 5, NAMETRIE_PREFIX), NAMETRIE_NONE);
     ck_assert_uint_eq(nametrie_lookup(t, "a.com", 5, NAMETRIE_EXACT), NAMETRIE_NONE);
@@ -71,24 +71,20 @@ START_TEST(test_empty_and_limits)
     nametrie_free(NULL);
     /* an empty key is refused */
     struct nametrie_key k = { 0, 0, 1 };
-    ck_assert_ptr_null(nametrie_build("x", &k, 1, false));
-    /* the reverse (domain suffix) mode is gone: asking for it is refused */
-    k = (struct nametrie_key){ 0, 1, 1 };
-    ck_assert_ptr_null(nametrie_build("x", &k, 1, true));
-    ck_assert_ptr_null(nametrie_build("", NULL, 0, true));
+    ck_assert_ptr_null(nametrie_build("x", &k, 1));
     /* a key of NAMETRIE_KEY_MAX bytes works (one edge of 16383 bytes), one more is refused */
     char *big = malloc(NAMETRIE_KEY_MAX + 2);
     memset(big, 'a', NAMETRIE_KEY_MAX + 1);
     big[NAMETRIE_KEY_MAX + 1] = '\0';
     k = (struct nametrie_key){ 0, NAMETRIE_KEY_MAX, 5 };
-    t = nametrie_build(big, &k, 1, false);
+    t = nametrie_build(big, &k, 1);
     ck_assert_ptr_nonnull(t);
     ck_assert_uint_eq(nametrie_lookup(t, big, NAMETRIE_KEY_MAX, NAMETRIE_EXACT), 5);
     ck_assert_uint_eq(nametrie_lookup(t, big, NAMETRIE_KEY_MAX - 1, NAMETRIE_EXACT), NAMETRIE_NONE);
     ck_assert_uint_eq(nametrie_lookup(t, big, NAMETRIE_KEY_MAX + 1, NAMETRIE_PREFIX), 5);
     nametrie_free(t);
     k.len = NAMETRIE_KEY_MAX + 1;
-    ck_assert_ptr_null(nametrie_build(big, &k, 1, false));
+    ck_assert_ptr_null(nametrie_build(big, &k, 1));
     free(big);
 }
 END_TEST
@@ -107,7 +103,7 @@ START_TEST(test_wide_node)
     }
     memcpy(pool + 768, "xq", 2);
     k[256] = (struct nametrie_key){ 768, 1, 1000 }; /* "x" */
-    struct nametrie *t = nametrie_build(pool, k, 257, false);
+    struct nametrie *t = nametrie_build(pool, k, 257);
     ck_assert_ptr_nonnull(t);
     for (unsigned c = 0; c < 256; c++) {
         char q[3] = { 'x', (char)c, 'y' };
@@ -140,7 +136,7 @@ START_TEST(test_large_sorted)
         k[i] = (struct nametrie_key){ (uint32_t)o, (uint32_t)l, i };
         o += (size_t)l + 1;
     }
-    t = nametrie_build(pool, k, N, false);
+    t = nametrie_build(pool, k, N);
     ck_assert_ptr_nonnull(t);
     for (size_t i = 1; i < N; i++) /* keys come back sorted */
         ck_assert_int_lt(strcmp(pool + k[i - 1].off, pool + k[i].off), 0);
@@ -220,7 +216,7 @@ START_TEST(test_property_vs_naive)
         }
         for (size_t i = 0; i < m; i++)
             ks_add(&ks, names[i], (uint32_t)i);
-        struct nametrie *fwd = nametrie_build(ks.pool, ks.k, m, false);
+        struct nametrie *fwd = nametrie_build(ks.pool, ks.k, m);
         ck_assert_ptr_nonnull(fwd);
         ck_assert_uint_le(nametrie_nodes(fwd), 2 * m + 1);
         for (int qi = 0; qi < 100; qi++) {
