@@ -18,6 +18,7 @@
  * allocates per request: connections come from a pool made by notice_new(), and responses are
  * rendered into fixed buffers. nghttp2 allocates its session once per HTTP/2 connection. */
 #include "notice.h"
+#include "ascii.h"
 #include "utf8.h"
 
 #include <arpa/inet.h>
@@ -343,17 +344,6 @@ size_t notice_build_redirect(char *buf, size_t cap, const char *notice_url, cons
 
 /* ---------------------------------------------------------------- query and head helpers */
 
-static int hexval(uint8_t c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes (s, n) into (out, cap); returns the decoded length, at most cap (the rest is
  * dropped: callers size cap above the display cap so that the cut is still visible). */
 static size_t pct_decode(const char *s, size_t n, char *out, size_t cap)
@@ -361,8 +351,8 @@ static size_t pct_decode(const char *s, size_t n, char *out, size_t cap)
     size_t o = 0;
     for (size_t i = 0; i < n && o < cap; i++) {
         int hi, lo;
-        if (s[i] == '%' && i + 2 < n && (hi = hexval((uint8_t)s[i + 1])) >= 0 &&
-            (lo = hexval((uint8_t)s[i + 2])) >= 0) {
+        if (s[i] == '%' && i + 2 < n && (hi = ascii_hexval((uint8_t)s[i + 1])) >= 0 &&
+            (lo = ascii_hexval((uint8_t)s[i + 2])) >= 0) {
             out[o++] = (char)(hi << 4 | lo);
             i += 2;
         } else {

@@ -19,21 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ascii.h"
 #include "compiler.h"
 
 /* Largest raw host we look at: a 253-byte A-label name can be ~4x longer as UTF-8 or escapes. */
 #define HOST_RAW_MAX 1024
-
-static int hexval(uint8_t c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 static uint8_t lower(uint8_t c)
 {
@@ -50,7 +40,7 @@ static enum norm_status pct_decode(const uint8_t *in, size_t len, uint8_t *out, 
         if (c == '%') {
             if (len - i < 3)
                 return NORM_BAD_ESCAPE;
-            int h = hexval(in[i + 1]), l = hexval(in[i + 2]);
+            int h = ascii_hexval(in[i + 1]), l = ascii_hexval(in[i + 2]);
             if (h < 0 || l < 0)
                 return NORM_BAD_ESCAPE;
             c = (uint8_t)(h << 4 | l);
@@ -301,7 +291,7 @@ enum norm_status norm_path(const uint8_t *in, size_t len, char *out, size_t cap,
         if (c == '%') {
             if (plen - i < 3)
                 return NORM_BAD_ESCAPE;
-            int h = hexval(in[i + 1]), l = hexval(in[i + 2]);
+            int h = ascii_hexval(in[i + 1]), l = ascii_hexval(in[i + 2]);
             if (h < 0 || l < 0)
                 return NORM_BAD_ESCAPE;
             uint8_t d = (uint8_t)(h << 4 | l);
