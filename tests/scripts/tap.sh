@@ -35,7 +35,7 @@ if [ "$(id -u)" -ne 0 ] || ! ip netns add "qg-tprobe-$$" 2>/dev/null; then
 fi
 ip netns del "qg-tprobe-$$"
 
-for t in nginx curl tcpdump openssl python3 tc bridge ethtool; do
+for t in nginx curl tcpdump openssl python3 tc bridge ethtool wget nghttp; do
     if ! command -v "$t" >/dev/null 2>&1; then
         echo "tap: $t is not installed (deploy/install-deps.sh)" >&2
         echo "tap: 0 passed, 1 failed"
@@ -66,6 +66,7 @@ cleanup() {
     for n in $C $S $B $F; do
         ip netns del "$n" 2>/dev/null
     done
+    rm -rf "/etc/netns/$C"
     if [ "${QG_TAP_KEEP:-0}" = 1 ]; then
         echo "tap: work directory kept: $tmp"
     else
@@ -83,6 +84,11 @@ V6C=2001:db8:18::1
 V6S=2001:db8:18::2
 V4F=198.18.0.3          # the "far" server (tap_server.py, answers 2 ms after the request)
 V6F=2001:db8:18::3
+V4D=198.18.0.5          # the "distant" server (tap_server.py, answers 100 ms after the request)
+V6D=2001:db8:18::5
+V4X=198.18.0.6          # also the distant server; listed as IP entries in the rules
+V6X=2001:db8:18::6
+CLIENT_PY=$(CDPATH= cd -- "$(dirname -- "$0")/../netns" && pwd)/client.py
 set -e
 for n in $C $S $B $F; do
     ip netns add "$n"
@@ -116,6 +122,8 @@ ip -n "$S" addr add "$V4S/24" dev s0
 ip -n "$S" addr add "$V6S/64" dev s0 nodad
 ip -n "$S" addr add "$V4F/24" dev s0
 ip -n "$S" addr add "$V6F/64" dev s0 nodad
+for a in "$V4D/24" "$V4X/24"; do ip -n "$S" addr add "$a" dev s0; done
+for a in "$V6D/64" "$V6X/64"; do ip -n "$S" addr add "$a" dev s0 nodad; done
 ip -n "$S" link set s0 up
 # A mirror port carries frames as they were on the wire, with complete checksums. Locally
 # generated packets on a veth carry only the pseudo-header sum (checksum offload), and the
@@ -134,6 +142,16 @@ fi
 chmod 755 "$tmp"
 mkdir -p "$tmp/www" "$tmp/nginx"
 echo "hello from the allowed site" >"$tmp/www/index.html"
+head -c 10485760 /dev/urandom >"$tmp/www/big.bin"
+BIG_SHA=$(sha256sum "$tmp/www/big.bin" | cut -d' ' -f1)
+# a hosts file for the client namespace (ip netns exec bind-mounts it), for wget and nghttp
+mkdir -p "/etc/netns/$C"
+cat >"/etc/netns/$C/hosts" <<EOF
+$V4S allowed.test
+$V6S v6.allowed.test
+$V4D blocked.test other.test
+$V6D v6.blocked.test v6.other.test
+EOF
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
     -subj /CN=allowed.test -addext "subjectAltName=DNS:*.test" \
     -keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2>/dev/null
@@ -153,10 +171,11 @@ http {
     server {
         listen $V4S:80;
         listen [$V6S]:80;
-        listen $V4S:443 ssl;
-        listen [$V6S]:443 ssl;
+        listen $V4S:443 ssl http2;
+        listen [$V6S]:443 ssl http2;
         ssl_certificate $tmp/cert.pem;
         ssl_certificate_key $tmp/key.pem;
+        ssl_protocols TLSv1.2 TLSv1.3;
         root $tmp/www;
     }
 }
@@ -167,10 +186,15 @@ pids="$pids $!"
 ip netns exec "$S" python3 "$(dirname "$0")/tap_server.py" "$tmp/cert.pem" "$tmp/key.pem" 0.002 \
     "$V4F" "$V6F" >"$tmp/far.out" 2>&1 &
 pids="$pids $!"
+ip netns exec "$S" python3 "$(dirname "$0")/tap_server.py" "$tmp/cert.pem" "$tmp/key.pem" 0.1 \
+    "$V4D" "$V6D" "$V4X" "$V6X" >"$tmp/dist.out" 2>&1 &
+pids="$pids $!"
 
 # ---- filter: qorgau run, tap mode ----------------------------------------------------------
 cat >"$tmp/rules.txt" <<EOF
 blocked.test
+$V4X
+$V6X
 EOF
 write_config() {
     cat >"$tmp/qorgau.conf" <<EOF
@@ -194,7 +218,7 @@ pids="$pids $qpid"
 # Wait until nginx answers and qorgau has opened its capture.
 i=0
 while [ $i -lt 50 ]; do
-    if grep -q '"msg":"opened"' "$tmp/qorgau.log" 2>/dev/null && grep -q ready "$tmp/far.out" &&
+    if grep -q '"msg":"opened"' "$tmp/qorgau.log" 2>/dev/null && grep -q ready "$tmp/far.out" && grep -q ready "$tmp/dist.out" &&
         ip netns exec "$C" curl -s -o /dev/null --max-time 1 "http://$V4S/"; then
         break
     fi
@@ -212,42 +236,127 @@ fi
 ok "qorgau run started in tap mode"
 
 # ---- functional checks ---------------------------------------------------------------------
-# ccurl NAME-IP-PAIR... : curl in the client ns; prints what -w asks for.
+# Allowed names: nginx (.2 / ::2, no delay). Blocked names: the distant tap_server.py instance
+# (.5 / ::5 and the IP entries .6 / ::6), whose answer is due 100 ms after the request: long
+# enough that the assertions below judge what was injected (sequence numbers the clients accept,
+# the right packets in the right order), not the scheduler of a loaded machine - the race itself
+# is measured further down against the 2 ms server. The server does answer if the injection
+# fails, so a blocked-name check passes only when the client got nothing of the server's: a
+# reset before any server byte, or our 302/451. Controls to "other.test" on the same server
+# show that its answer would have been seen.
 ccurl() {
-    ip netns exec "$C" curl -sk --max-time 5 "$@"
+    ip netns exec "$C" curl -sSk --max-time 5 "$@"
 }
-
-check_allowed() { # proto ip label
-    body=$(ccurl --resolve "allowed.test:$([ "$1" = https ] && echo 443 || echo 80):$2" "$1://allowed.test/")
-    if [ "$body" = "hello from the allowed site" ]; then ok "$3 allowed name loads"; else ko "$3 allowed name loads (got '$body')"; fi
+cl() { ip netns exec "$C" "$@"; }
+# nghttp warns that *.test does not cover the name; the warning is not what is checked
+cnghttp() { ip netns exec "$C" timeout 10 nghttp "$@" 2>&1 | grep -v '^\[WARNING\] Certificate verification'; }
+sha() { sha256sum | cut -d' ' -f1; }
+expect() { # label got want
+    if [ "$2" = "$3" ]; then ok "$1"; else ko "$1 (got '$2', want '$3')"; fi
 }
-
-check_reset() { # ip label
-    out=$(ccurl -S --resolve "www.blocked.test:443:$1" -o /dev/null "https://www.blocked.test/" 2>&1)
+expect_match() { # label text regex
+    if printf '%s' "$2" | tr '\n' ' ' | grep -Eq "$3"; then ok "$1"; else ko "$1 ('$(printf '%s' "$2" | tr '\n' ' ' | head -c 300)' does not match /$3/)"; fi
+}
+no_far() { # label text: fails if the text holds the distant server's body
+    case $2 in *"far server"*) ko "$1 (the server's answer reached the client)"; return 1 ;; esac
+    return 0
+}
+dist_block=0    # connections to the distant server that must be reset before its answer
+dist_ctrl=0     # connections to it that must be answered
+blocked_tls() { # label curl-args...: a reset before any server byte
+    lbl=$1
+    shift
+    out=$(ccurl "$@" 2>&1)
     rc=$?
-    case $out in
-    *reset*|*"Connection reset"*) ok "$2 blocked HTTPS name: connection reset (curl rc $rc)" ;;
-    *) ko "$2 blocked HTTPS name: connection reset (rc $rc: $out)" ;;
-    esac
+    dist_block=$((dist_block + 1))
+    no_far "$lbl" "$out" || return
+    expect_match "$lbl (curl rc $rc)" "$rc $out" '^(35|56) .*[Rr]eset'
 }
 
-check_redirect() { # ip label
-    w=$(ccurl --resolve "blocked.test:80:$1" -o "$tmp/body" -w '%{http_code} %{redirect_url}' "http://blocked.test/some/page?q=1")
-    code=${w%% *}
-    loc=${w#* }
-    case "$code $loc" in
-    "302 http://notice.test/blocked?url=http%3A%2F%2Fblocked.test%2Fsome%2Fpage"*) ok "$2 blocked HTTP: 302 to the notice page ($loc)" ;;
-    *) ko "$2 blocked HTTP: 302 to the notice page (got '$w')" ;;
-    esac
-}
+for fam in 4 6; do
+    if [ $fam = 4 ]; then S_=$V4S; D_=$V4D; X_=$V4X; DU=$V4D; N6=""
+    else S_="[$V6S]"; D_="[$V6D]"; X_="[$V6X]"; DU=$V6D; N6=v6.; fi
+    RA="--resolve allowed.test:443:$S_ --resolve allowed.test:80:$S_"
+    RB="--resolve blocked.test:443:$D_ --resolve blocked.test:80:$D_ --resolve www.blocked.test:443:$D_"
 
-check_allowed http "$V4S" IPv4
-check_allowed https "$V4S" IPv4
-check_allowed https "[$V6S]" IPv6
-check_reset "$V4F" IPv4
-check_reset "[$V6F]" IPv6
-check_redirect "$V4F" IPv4
-check_redirect "[$V6F]" IPv6
+    # allowed: the 10 MB file arrives byte-identical with every client and protocol
+    v=$(ccurl $RA --http1.1 --tlsv1.2 --tls-max 1.2 -o "$tmp/out" -w '%{http_version}' https://allowed.test/big.bin)
+    expect "v$fam allowed https http/1.1 tls1.2: sha256 of 10 MB" "$v $(sha <"$tmp/out")" "1.1 $BIG_SHA"
+    v=$(ccurl $RA --http2 --tlsv1.3 -o "$tmp/out" -w '%{http_version}' https://allowed.test/big.bin)
+    expect "v$fam allowed https h2 tls1.3: sha256 of 10 MB" "$v $(sha <"$tmp/out")" "2 $BIG_SHA"
+    v=$(ccurl $RA -o "$tmp/out" -w '%{http_code}' http://allowed.test/big.bin)
+    expect "v$fam allowed http: sha256 of 10 MB" "$v $(sha <"$tmp/out")" "200 $BIG_SHA"
+    v=$(cl timeout 30 wget -q -$fam --no-check-certificate -O - "https://${N6}allowed.test/big.bin" | sha)
+    expect "v$fam allowed wget https: sha256 of 10 MB" "$v" "$BIG_SHA"
+    v=$(cl timeout 30 wget -q -$fam -O - "http://${N6}allowed.test/big.bin" | sha)
+    expect "v$fam allowed wget http: sha256 of 10 MB" "$v" "$BIG_SHA"
+    v=$(ccurl $RA https://allowed.test/)
+    expect "v$fam allowed small page" "$v" "hello from the allowed site"
+
+    # blocked HTTPS: curl, every HTTP and TLS version
+    blocked_tls "v$fam blocked https http/1.1 tls1.2: reset" $RB --http1.1 --tlsv1.2 --tls-max 1.2 https://www.blocked.test/
+    blocked_tls "v$fam blocked https http/1.1 tls1.3: reset" $RB --http1.1 --tlsv1.3 https://blocked.test/
+    blocked_tls "v$fam blocked https h2 tls1.2: reset" $RB --http2 --tlsv1.2 --tls-max 1.2 https://blocked.test/
+    blocked_tls "v$fam blocked https h2 tls1.3: reset" $RB --http2 --tlsv1.3 https://blocked.test/
+    # control: the same server, a name not on the list
+    v=$(ccurl --resolve "other.test:443:$D_" --http2 -w ' %{http_version}' https://other.test/ 2>&1)
+    dist_ctrl=$((dist_ctrl + 1))
+    expect "v$fam control: unlisted name on the blocked name's server loads (h2)" "$v" "far server 2"
+
+    # blocked HTTP: 302 to notice.url, nothing of the server's
+    w=$(ccurl $RB -o "$tmp/body" -w '%{http_code} %{redirect_url}' "http://blocked.test/some/page?q=1")
+    dist_block=$((dist_block + 1))
+    if no_far "v$fam blocked http curl: 302" "$(cat "$tmp/body")"; then
+        expect_match "v$fam blocked http curl: 302 to the notice page" "$w" \
+            '^302 http://notice\.test/blocked\?url=http%3A%2F%2Fblocked\.test%2Fsome%2Fpage'
+    fi
+    out=$(cl timeout 10 wget -$fam -S -t 1 --max-redirect=0 -O "$tmp/body" "http://${N6}blocked.test/w" 2>&1)
+    dist_block=$((dist_block + 1))
+    if no_far "v$fam blocked http wget: 302" "$(cat "$tmp/body")"; then
+        expect_match "v$fam blocked http wget: 302 to the notice page" "$out" \
+            "HTTP/1\.1 302.*Location: http://notice\.test/blocked\?url=http%3A%2F%2F${N6}blocked\.test%2Fw"
+    fi
+    out=$(cl timeout 10 wget -$fam -t 1 --no-check-certificate -O - "https://${N6}blocked.test/" 2>&1)
+    rc=$?
+    dist_block=$((dist_block + 1))
+    no_far "v$fam blocked https wget fails" "$out" && expect_match "v$fam blocked https wget: connection fails (rc $rc)" "$rc $out" \
+        '^4 .*(GnuTLS: Error in the pull function|[Rr]eset)'
+
+    # openssl s_client: no handshake completed, not one byte from the server
+    out=$(echo Q | cl timeout 10 openssl s_client -connect "$D_:443" -servername blocked.test 2>&1)
+    rc=$?
+    dist_block=$((dist_block + 1))
+    expect_match "v$fam blocked openssl s_client: reset, handshake read 0 bytes (rc $rc)" \
+        "$rc $(printf '%s' "$out" | grep -E 'errno|handshake has read' | tr '\n' ' ')" \
+        '^1 .*errno=104.*SSL handshake has read 0 bytes'
+    # nghttp (names from the client namespace's hosts file)
+    out=$(cnghttp "https://${N6}blocked.test/")
+    dist_block=$((dist_block + 1))
+    no_far "v$fam blocked nghttp" "$out" && expect_match "v$fam blocked nghttp: connection fails" "$out" '^Some requests were not processed'
+    out=$(cnghttp "https://${N6}other.test/")
+    dist_ctrl=$((dist_ctrl + 1))
+    expect "v$fam control: nghttp gets the unlisted name's page (h2)" "$out" "far server"
+
+    # an IP entry blocks whatever name is sent
+    blocked_tls "v$fam IP entry blocks https allowed.test: reset" --resolve "allowed.test:443:$X_" https://allowed.test/
+    w=$(ccurl --resolve "allowed.test:80:$X_" -o "$tmp/body" -w '%{http_code}' http://allowed.test/ip)
+    dist_block=$((dist_block + 1))
+    no_far "v$fam IP entry blocks http" "$(cat "$tmp/body")" && expect "v$fam IP entry blocks http allowed.test: 302" "$w" 302
+
+    # the blocked name split across two TCP segments, inside the name
+    expect "v$fam split ClientHello, blocked name: reset" "$(cl python3 "$CLIENT_PY" split blocked.test "$DU" 443)" reset
+    dist_block=$((dist_block + 1))
+    expect "v$fam control: split ClientHello, unlisted name: server hello" "$(cl python3 "$CLIENT_PY" split other.test "$DU" 443)" serverhello
+    dist_ctrl=$((dist_ctrl + 1))
+done
+
+out=$(echo Q | cl timeout 10 openssl s_client -connect "$V4D:443" -servername other.test 2>&1)
+dist_ctrl=$((dist_ctrl + 1))
+expect_match "control: openssl s_client to the unlisted name completes the handshake" "$out" 'New, TLSv1\.3'
+out=$(echo Q | cl timeout 10 openssl s_client -connect "$V4S:443" -servername allowed.test -tls1_2 2>&1)
+expect_match "openssl s_client allowed tls1.2" "$out" 'New, TLSv1\.2'
+out=$(cnghttp https://allowed.test/)
+expect "nghttp allowed h2" "$out" "hello from the allowed site"
 
 if grep '"msg":"block"' "$tmp/qorgau.log" | grep -q '"name":"www.blocked.test".*"action":"reset".*"enforced":"reset"'; then
     ok "block decision logged (name, action, enforcement)"
@@ -263,15 +372,30 @@ while [ $i -lt 30 ] && ! grep -q '"msg":"reloaded"' "$tmp/qorgau.log"; do
     sleep 0.1
     i=$((i + 1))
 done
-w=$(ccurl --resolve "blocked.test:80:$V4F" -o "$tmp/body451" -w '%{http_code}' "http://blocked.test/x")
+w=$(ccurl --resolve "blocked.test:80:$V4D" -o "$tmp/body451" -w '%{http_code}' "http://blocked.test/x")
+dist_block=$((dist_block + 1))
 if [ "$w" = 451 ] && grep -q 'blocked.test' "$tmp/body451"; then
-    ok "blocked HTTP after reload without notice.url: 451 page naming the resource"
+    ok "v4 blocked http after reload without notice.url: 451 page naming the resource"
 else
-    ko "blocked HTTP after reload without notice.url: 451 page (got '$w')"
+    ko "v4 blocked http after reload without notice.url: 451 page (got '$w')"
+fi
+out=$(cl timeout 10 wget -6 -S -t 1 --content-on-error -O "$tmp/body451" "http://v6.blocked.test/y" 2>&1)
+dist_block=$((dist_block + 1))
+if no_far "v6 blocked http wget: 451" "$(cat "$tmp/body451")"; then
+    expect_match "v6 blocked http wget after reload: 451 page" "$(echo "$out" | grep 'HTTP/1') $(cat "$tmp/body451")" \
+        'HTTP/1\.1 451.*v6\.blocked\.test'
 fi
 write_config "http://notice.test/blocked"
 kill -HUP "$qpid"
-sleep 0.5
+
+# The server side: every blocked connection was reset before its answer was due (the RST
+# injected towards the server), every control connection was answered.
+sleep 0.3
+nres=$(grep -c '^conn [0-9]* reset$' "$tmp/dist.out")
+nans=$(grep -c '^conn [0-9]* answered' "$tmp/dist.out")
+expect "server side: blocked connections reset before the answer, controls answered" \
+    "$nres reset, $nans answered, $(grep -c error "$tmp/dist.out") errors" "$dist_block reset, $dist_ctrl answered, 0 errors"
+sleep 0.2
 
 # ---- race: injected answer before the server's first byte ----------------------------------
 : >"$tmp/tcpdump.err"
