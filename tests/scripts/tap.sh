@@ -1,20 +1,31 @@
 #!/bin/sh
 # tap.sh - tap mode end to end, in network namespaces this script builds and removes itself.
 #
-#   client ns (c0) ──veth── [cb  bridge ns: br0  sb] ──veth── (s0) server ns: nginx :80 :443 (.2)
-#                            │ tc mirred: cb ingress+egress     tap_server.py :80 :443 (.3, answers
-#                            │ copied to mb (u32 match-all)     2 ms late) [+ netem 2 ms on s0]
-#                            mb (learning/flood off)
-#                            │ veth
-#                           (m0) filter ns: qorgau run (mode = tap, tap.interface = m0,
-#                                injections go back out of m0 into the bridge)
+#   client ns (c0) ──veth── [cb  bridge ns: br0  sb] ──veth── (s0) server ns:
+#                            │ tc mirred: cb ingress+egress       nginx :80 :443 (.2, ::2; TLS 1.2/1.3,
+#                            │ copied to mb (u32 match-all)         h2, a 10 MB random file)
+#                            mb (learning/flood off)              tap_server.py "far" (.3, ::3):
+#                            │ veth                                 answers 2 ms after the request
+#                           (m0) filter ns: qorgau run            tap_server.py "distant" (.5, ::5,
+#                                (mode = tap, tap.interface = m0,   and .6, ::6 listed as IP entries):
+#                                injections go back out of m0       answers 100 ms after the request
+#                                into the bridge)                   [+ netem 2 ms on s0 if available]
 #
-# Asserts with curl in the client ns, IPv4 and IPv6: allowed names load; a blocked HTTPS name
-# gets a connection reset; a blocked HTTP request gets a 302 to notice.url with ?url=, and a
-# 451 page after notice.url is emptied and the daemon reloaded (SIGHUP). Then measures, over
-# QG_TAP_FLOWS blocked flows (default 200, half HTTPS, half HTTP, two client addresses so both
-# workers of the fanout group get flows), the share where the injected RST / 302 reaches the
-# client before the server's first response byte (tcpdump in the client ns); target >= 99%.
+# Real clients in the client ns (curl, wget, nghttp, openssl s_client, tests/netns/client.py),
+# IPv4 and IPv6:
+# - allowed (nginx): the 10 MB file arrives byte-identical (sha256) with curl HTTP/1.1 + TLS 1.2,
+#   curl h2 + TLS 1.3, curl plain HTTP, wget HTTPS and HTTP; openssl s_client and nghttp load.
+# - blocked (the distant server, which does answer if the injection fails): curl HTTP/1.1 and h2
+#   over TLS 1.2 and 1.3, wget HTTPS, openssl s_client (0 bytes read) and nghttp get a reset
+#   before any server byte; curl and wget get our 302 (and the 451 page after a reload with
+#   notice.url emptied); IP entries block a name not on the list (HTTPS reset, HTTP 302); a
+#   ClientHello split inside the name over two segments is reset. Controls with an unlisted name
+#   on the same server show its answer would have been seen; the server reports, per
+#   connection, whether the injected RST reached it before its answer was due.
+# Then measures, over QG_TAP_FLOWS blocked flows to the 2 ms server (default 200, half HTTPS,
+# half HTTP, two client addresses so both workers of the fanout group get flows), the share
+# where the injected RST / 302 reaches the client before the server's first response byte
+# (tcpdump in the client ns); target >= 99%.
 #
 # Env: QG_BIN (default build/qorgau), QG_TAP_FLOWS, QG_TAP_KEEP=1 keeps the work directory.
 # Needs root (namespaces, AF_PACKET); otherwise prints SKIP and "tap: 0 passed, 0 failed".
