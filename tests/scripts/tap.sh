@@ -401,7 +401,11 @@ kill -HUP "$qpid"
 
 # The server side: every blocked connection was reset before its answer was due (the RST
 # injected towards the server), every control connection was answered.
-sleep 0.3
+i=0
+while [ $i -lt 30 ] && [ "$(grep -c '^conn ' "$tmp/dist.out")" -lt $((dist_block + dist_ctrl)) ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
 nres=$(grep -c '^conn [0-9]* reset$' "$tmp/dist.out")
 nans=$(grep -c '^conn [0-9]* answered' "$tmp/dist.out")
 expect "server side: blocked connections reset before the answer, controls answered" \
