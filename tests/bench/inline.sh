@@ -75,6 +75,9 @@ qg_setup_net || { echo "bench inline: namespace setup failed" >&2; exit 1; }
 qg_start_nginx || { echo "bench inline: server nginx did not start" >&2; exit 1; }
 head -c 1048576 /dev/urandom >"$QG_DIR/www/1m.bin"
 cl sysctl -qw net.ipv4.ip_local_port_range="1024 65000" net.ipv4.tcp_tw_reuse=1
+# the proxies connect onward from the filter namespace: keep their ephemeral ports off the
+# ports the proxies listen on, or a later proxy cannot bind after an earlier one's connections
+qg_in "$QG_FLT" sysctl -qw net.ipv4.ip_local_reserved_ports="8080,15001-15002,16080,16443,17080,17443,18080"
 D=$QG_DIR
 
 # ---- the blocklist and the names the clients use ----
