@@ -891,16 +891,48 @@ static int copy_value(const struct config_key *k, struct qg_config *dst, const s
     return 0;
 }
 
+/* Frees what key k owns in c (strings, lists) and clears it. */
+static void drop_value(const struct config_key *k, struct qg_config *c)
+{
+    if (is_string_type(k->type)) {
+        free(*(char **)field(k, c));
+        *(char **)field(k, c) = NULL;
+    } else if (k->type == CONFIG_LIST) {
+        list_clear(field(k, c));
+    }
+}
+
 int config_keep_restart_keys(struct qg_config *fresh, const struct qg_config *running, const char **names,
                              size_t max)
 {
+    /* Every copy is made into tmp first and moved into fresh only when all of them were made,
+     * so that on -ENOMEM fresh is unchanged. */
+    struct qg_config tmp;
+    bool diff[ARRAY_LEN(keys)];
+    memset(&tmp, 0, sizeof(tmp));
+    for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
+        const struct config_key *k = &keys[i];
+        diff[i] = k->restart && !config_key_equal(k, fresh, running);
+        if (diff[i] && copy_value(k, &tmp, running) < 0) {
+            for (size_t j = 0; j < i; j++)
+                if (diff[j])
+                    drop_value(&keys[j], &tmp);
+            return -ENOMEM;
+        }
+    }
     int n = 0;
     for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
         const struct config_key *k = &keys[i];
-        if (!k->restart || config_key_equal(k, fresh, running))
+        if (!diff[i])
             continue;
-        if (copy_value(k, fresh, running) < 0)
-            return -ENOMEM;
+        drop_value(k, fresh);
+        /* strings and lists move from tmp to fresh; scalars are copied (no allocation) */
+        if (is_string_type(k->type))
+            *(char **)field(k, fresh) = *(char **)field(k, &tmp);
+        else if (k->type == CONFIG_LIST)
+            *(struct config_list *)field(k, fresh) = *(struct config_list *)field(k, &tmp);
+        else
+            (void)copy_value(k, fresh, &tmp);
         if ((size_t)n < max)
             names[n] = k->name;
         n++;

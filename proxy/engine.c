@@ -503,7 +503,7 @@ struct engine *engine_new(const struct engine_config *cfg, const struct ruleset 
     e->qfree = calloc(e->nqslots ? e->nqslots : 1, sizeof(*e->qfree));
     e->scratch_cap = cfg->reasm_bytes;
     e->scratch = malloc(e->scratch_cap);
-    if (!e->reasm || !e->ft || !e->defrag || !e->qslots || !e->qfree || !e->scratch) {
+    if (!e->reasm || !e->ft || !e->defrag || !e->qctx || !e->qslots || !e->qfree || !e->scratch) {
         engine_free(e);
         return NULL;
     }

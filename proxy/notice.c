@@ -611,6 +611,9 @@ struct notice *notice_new(const struct notice_config *cfg)
     n->inbufs = malloc((size_t)maxc * maxr);
     n->outbufs = malloc((size_t)maxc * NOTICE_RESPONSE_MAX);
     if (!n->conns || !n->inbufs || !n->outbufs) {
+        /* conns[] is zeroed but not set up (fd 0, no owner): notice_free() must not close it */
+        free(n->conns);
+        n->conns = NULL;
         err = ENOMEM;
         goto fail;
     }

@@ -139,9 +139,15 @@ static enum norm_status host_idna(const uint8_t *in, size_t len, char out[NORM_H
         return NORM_BAD_CHAR;
     char *res = NULL;
     int rc = idn2_to_ascii_8z(tmp, &res, IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT);
+    /* out of memory is no verdict on the name, and the transitional retry could map it to
+     * another one ("fa\u00df.de" -> "fass.de") */
+    if (rc == IDN2_MALLOC)
+        return NORM_NOMEM;
     if (rc != IDN2_OK) {
         res = NULL;
         rc = idn2_to_ascii_8z(tmp, &res, IDN2_TRANSITIONAL | IDN2_NFC_INPUT);
+        if (rc == IDN2_MALLOC)
+            return NORM_NOMEM;
     }
     if (rc != IDN2_OK || !res)
         return NORM_BAD_IDNA;
@@ -389,6 +395,8 @@ const char *norm_strerror(enum norm_status st)
         return "invalid port";
     case NORM_BAD_ESCAPE:
         return "invalid percent escape";
+    case NORM_NOMEM:
+        return "out of memory";
     }
     return "unknown error";
 }

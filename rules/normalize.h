@@ -26,6 +26,7 @@ enum norm_status {
     NORM_BAD_IDNA,      /* libidn2 refused the name */
     NORM_BAD_PORT,
     NORM_BAD_ESCAPE,    /* '%' not followed by two hex digits */
+    NORM_NOMEM,         /* libidn2 could not allocate: says nothing about the name */
 };
 
 /* Host kinds norm_host() can report through *kind. */

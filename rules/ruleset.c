@@ -333,6 +333,8 @@ static int parse_url(const char *s, size_t len, char *out, size_t *olen, char *e
     size_t hlen;
     enum norm_host_kind hk;
     enum norm_status st = norm_host((const uint8_t *)a, alen, host, &hlen, &hk);
+    if (st == NORM_NOMEM)
+        return -ENOMEM;
     if (st != NORM_OK)
         return fail(err, errlen, norm_strerror(st), s, len);
     char path[NORM_PATH_MAX];
@@ -450,7 +452,7 @@ int ruleset_builder_add(struct ruleset_builder *b, const char *text, size_t len,
         memcpy(u + 7, text, len);
         kind = RULE_URL;
         if ((rc = parse_url(u, len + 7, nt, &nlen, NULL, 0)))
-            return fail(err, errlen, "invalid URL", text, len);
+            return rc == -ENOMEM ? rc : fail(err, errlen, "invalid URL", text, len);
     } else {
         const char *h = text;
         size_t hl = len;
@@ -460,6 +462,8 @@ int ruleset_builder_add(struct ruleset_builder *b, const char *text, size_t len,
         }
         enum norm_host_kind hk;
         enum norm_status st = norm_host((const uint8_t *)h, hl, nt, &nlen, &hk);
+        if (st == NORM_NOMEM)
+            return -ENOMEM;
         if (st != NORM_OK)
             return fail(err, errlen, norm_strerror(st), text, len);
         if (hk == NORM_HOST_NAME) {
