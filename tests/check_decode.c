@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "decode.h"
+#include "lib/craft.h"
 #include "lib/guard.h"
 
 /* ---- a small packet crafter ------------------------------------------------------------- */
@@ -36,32 +37,6 @@ static const uint8_t SRC4[4] = { 10, 0, 0, 1 }, DST4[4] = { 10, 0, 0, 2 };
 static const uint8_t SRC6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
 static const uint8_t DST6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 2 };
 
-static uint32_t sum16(uint32_t acc, const uint8_t *b, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        acc += (i & 1) ? b[i] : (uint32_t)b[i] << 8;
-    return acc;
-}
-
-static uint16_t fold(uint32_t acc)
-{
-    while (acc >> 16)
-        acc = (acc & 0xffff) + (acc >> 16);
-    return (uint16_t)~acc;
-}
-
-static void put16(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    put16(p, v >> 16);
-    put16(p + 2, v);
-}
-
 /* Builds the L4 segment at out; returns its length. */
 static size_t mk_l4(const struct spec *s, uint8_t *out)
 {
@@ -69,22 +44,22 @@ static size_t mk_l4(const struct spec *s, uint8_t *out)
     if (s->proto == 6) {
         size_t hl = 20 + s->tcpopt_len;
         memset(out, 0, hl);
-        put16(out, s->sport);
-        put16(out + 2, s->dport);
-        put32(out + 4, s->seq);
-        put32(out + 8, s->ack);
+        craft_put16(out, s->sport);
+        craft_put16(out + 2, s->dport);
+        craft_put32(out + 4, s->seq);
+        craft_put32(out + 8, s->ack);
         out[12] = (uint8_t)((hl / 4) << 4);
         out[13] = s->flags;
-        put16(out + 14, s->win);
-        put16(out + 18, s->urg);
+        craft_put16(out + 14, s->win);
+        craft_put16(out + 18, s->urg);
         if (s->tcpopt_len)
             memcpy(out + 20, s->tcpopt, s->tcpopt_len);
         n = hl;
     } else {
         memset(out, 0, 8);
-        put16(out, s->sport);
-        put16(out + 2, s->dport);
-        put16(out + 4, (uint32_t)(8 + s->plen));
+        craft_put16(out, s->sport);
+        craft_put16(out + 2, s->dport);
+        craft_put16(out + 4, (uint32_t)(8 + s->plen));
         n = 8;
     }
     if (s->plen)
@@ -94,31 +69,18 @@ static size_t mk_l4(const struct spec *s, uint8_t *out)
 
 static void set_l4_csum(const struct spec *s, uint8_t *seg, size_t n)
 {
-    uint32_t acc = 0;
-    uint8_t ph[8] = { 0 };
-    if (s->ipver == 4) {
-        acc = sum16(acc, SRC4, 4);
-        acc = sum16(acc, DST4, 4);
-        ph[1] = s->proto;
-        put16(ph + 2, (uint32_t)n);
-        acc = sum16(acc, ph, 4);
-    } else {
-        acc = sum16(acc, SRC6, 16);
-        acc = sum16(acc, DST6, 16);
-        put32(ph, (uint32_t)n);
-        ph[7] = s->proto;
-        acc = sum16(acc, ph, 8);
-    }
+    uint32_t acc = s->ipver == 4 ? craft_pseudo(4, SRC4, DST4, s->proto, n)
+                                 : craft_pseudo(6, SRC6, DST6, s->proto, n);
     size_t at = s->proto == 6 ? 16 : 6;
     seg[at] = seg[at + 1] = 0;
-    uint16_t c = fold(sum16(acc, seg, n));
+    uint16_t c = craft_fold(craft_sum(acc, seg, n));
     if (s->proto == 17 && s->udp_zero)
         c = 0;
     else if (s->proto == 17 && c == 0)
         c = 0xffff;
     if (s->bad_l4)
         c = (uint16_t)(c + 1);
-    put16(seg + at, c);
+    craft_put16(seg + at, c);
 }
 
 /* Builds an IP packet (header, options/extensions, L4); returns its length. */
@@ -130,19 +92,19 @@ static size_t mk_ip(const struct spec *s, uint8_t *out)
         size_t l4 = mk_l4(s, out + ihl);
         set_l4_csum(s, out + ihl, l4);
         out[0] = (uint8_t)(0x40 | ihl / 4);
-        put16(out + 2, (uint32_t)(ihl + l4));
-        put16(out + 4, s->id);
-        put16(out + 6, s->fragfield);
+        craft_put16(out + 2, (uint32_t)(ihl + l4));
+        craft_put16(out + 4, s->id);
+        craft_put16(out + 6, s->fragfield);
         out[8] = s->ttl ? s->ttl : 64;
         out[9] = s->proto;
         memcpy(out + 12, SRC4, 4);
         memcpy(out + 16, DST4, 4);
         if (s->ipopt_len)
             memcpy(out + 20, s->ipopt, s->ipopt_len);
-        uint16_t c = fold(sum16(0, out, ihl));
+        uint16_t c = craft_fold(craft_sum(0, out, ihl));
         if (s->bad_ip)
             c = (uint16_t)(c + 1);
-        put16(out + 10, c);
+        craft_put16(out + 10, c);
         return ihl + l4;
     }
     memset(out, 0, 40);
@@ -151,7 +113,7 @@ static size_t mk_ip(const struct spec *s, uint8_t *out)
     size_t l4 = mk_l4(s, out + 40 + s->ext_len);
     set_l4_csum(s, out + 40 + s->ext_len, l4);
     out[0] = 0x60;
-    put16(out + 4, (uint32_t)(s->ext_len + l4));
+    craft_put16(out + 4, (uint32_t)(s->ext_len + l4));
     out[6] = s->ext_len ? s->first_nh : s->proto;
     out[7] = s->ttl ? s->ttl : 64;
     memcpy(out + 8, SRC6, 16);
@@ -166,11 +128,11 @@ static size_t mk_eth(uint8_t *out, const uint16_t *tpids, uint16_t type, const u
     size_t o = 12;
     memset(out, 0x11, 12);
     for (int i = 0; tpids && tpids[i]; i++) {
-        put16(out + o, tpids[i]);
-        put16(out + o + 2, (uint32_t)(100 + i));
+        craft_put16(out + o, tpids[i]);
+        craft_put16(out + o + 2, (uint32_t)(100 + i));
         o += 4;
     }
-    put16(out + o, type);
+    craft_put16(out + o, type);
     o += 2;
     memcpy(out + o, ip, n);
     return o + n;
@@ -379,20 +341,20 @@ START_TEST(link_types)
 
     /* SLL v1: protocol at offset 14 */
     memset(fr, 0, 16);
-    put16(fr + 14, 0x0800);
+    craft_put16(fr + 14, 0x0800);
     memcpy(fr + 16, ip4, n4);
     ck_assert_int_eq(dec(DECODE_LINK_LINUX_SLL, fr, 16 + n4, &p), DECODE_OK);
     ck_assert_int_eq(p.ipver, 4);
-    put16(fr + 14, 0x8100);   /* a VLAN tag kept by the capture */
-    put16(fr + 16, 7);
-    put16(fr + 18, 0x0800);
+    craft_put16(fr + 14, 0x8100);   /* a VLAN tag kept by the capture */
+    craft_put16(fr + 16, 7);
+    craft_put16(fr + 18, 0x0800);
     memcpy(fr + 20, ip4, n4);
     ck_assert_int_eq(dec(DECODE_LINK_LINUX_SLL, fr, 20 + n4, &p), DECODE_OK);
     ck_assert_int_eq(p.n_vlan, 1);
     ck_assert_int_eq(p.vlan[0], 7);
     /* SLL v2: protocol first, 20-byte header */
     memset(fr, 0, 20);
-    put16(fr, 0x86dd);
+    craft_put16(fr, 0x86dd);
     memcpy(fr + 20, ip6, n6);
     ck_assert_int_eq(dec(DECODE_LINK_LINUX_SLL2, fr, 20 + n6, &p), DECODE_OK);
     ck_assert_int_eq(p.ipver, 6);
@@ -462,16 +424,16 @@ START_TEST(ipv4_options_and_errors)
     ip[0] = 0x44;   /* ihl 4 */
     ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_BAD_IP_HDRLEN);
     n = mk_ip(&s, ip);
-    put16(ip + 2, (uint32_t)n + 1);   /* longer than the frame (checksum not fixed: length first) */
+    craft_put16(ip + 2, (uint32_t)n + 1);   /* longer than the frame (checksum not fixed: length first) */
     ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_BAD_IP_LEN);
-    put16(ip + 2, 19);
+    craft_put16(ip + 2, 19);
     ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_BAD_IP_LEN);
     /* ICMP */
     n = mk_ip(&s, ip);
     ip[9] = 1;
     ip[10] = ip[11] = 0;
-    uint16_t c = fold(sum16(0, ip, 20));
-    put16(ip + 10, c);
+    uint16_t c = craft_fold(craft_sum(0, ip, 20));
+    craft_put16(ip + 10, c);
     ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_NOT_TCP_UDP);
 }
 END_TEST
@@ -608,7 +570,7 @@ START_TEST(ipv6_ext_chain)
     ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_NOT_TCP_UDP);
     ip[6] = 59;
     ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_NOT_TCP_UDP);
-    put16(ip + 4, 5000);     /* payload length past the frame */
+    craft_put16(ip + 4, 5000);     /* payload length past the frame */
     ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_BAD_IP_LEN);
 }
 END_TEST
@@ -623,8 +585,8 @@ START_TEST(ipv6_fragment)
     ext8(ext, 44);           /* DST -> FRAG -> TCP */
     memset(ext + 8, 0, 8);
     ext[8] = 6;
-    put16(ext + 10, 0 | 1);  /* offset 0, M */
-    put32(ext + 12, 0xdeadbeef);
+    craft_put16(ext + 10, 0 | 1);  /* offset 0, M */
+    craft_put32(ext + 12, 0xdeadbeef);
     s.first_nh = 60;
     s.ext_len = 16;
     size_t n = mk_ip(&s, ip);
@@ -636,11 +598,11 @@ START_TEST(ipv6_fragment)
     ck_assert_int_eq(p.frag_nh_off, 40);
     ck_assert_int_eq(p.frag_nexthdr, 6);
     ck_assert_uint_eq(p.frag_data_len, n - 56);
-    put16(ext + 10, 0);      /* atomic fragment: a whole datagram */
+    craft_put16(ext + 10, 0);      /* atomic fragment: a whole datagram */
     n = mk_ip(&s, ip);
     ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_OK);
     ck_assert_mem_eq(p.payload, s.payload, s.plen);
-    put16(ext + 10, 64);     /* offset 64, last */
+    craft_put16(ext + 10, 64);     /* offset 64, last */
     n = mk_ip(&s, ip);
     ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_FRAGMENT);
     ck_assert_uint_eq(p.frag_off, 64);
@@ -789,7 +751,7 @@ START_TEST(truncated_everywhere)
     s.payload = q;
     s.plen = sizeof q;
     memset(fr, 0, 20);
-    put16(fr, 0x0800);
+    craft_put16(fr, 0x0800);
     n = 20 + mk_ip(&s, fr + 20);
     all_prefixes(DECODE_LINK_LINUX_SLL2, fr, n, 20);
     n = mk_ip(&s, ip);
@@ -807,9 +769,9 @@ START_TEST(truncated_l4)
     s.plen = 0;
     size_t n = mk_ip(&s, ip);
     for (size_t k = 20; k < 40; k++) {
-        put16(ip + 2, (uint32_t)k);
+        craft_put16(ip + 2, (uint32_t)k);
         ip[10] = ip[11] = 0;
-        put16(ip + 10, fold(sum16(0, ip, 20)));
+        craft_put16(ip + 10, craft_fold(craft_sum(0, ip, 20)));
         ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, k, &p), DECODE_TRUNC_TCP);
     }
     (void)n;
@@ -818,11 +780,11 @@ START_TEST(truncated_l4)
     s.proto = 17;
     n = mk_ip(&s, ip);
     for (size_t k = 40; k < 48; k++) {
-        put16(ip + 4, (uint32_t)(k - 40));
+        craft_put16(ip + 4, (uint32_t)(k - 40));
         ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, k, &p), DECODE_TRUNC_UDP);
     }
-    put16(ip + 4, 8);
-    put16(ip + 44, 9);   /* UDP length past the IP payload */
+    craft_put16(ip + 4, 8);
+    craft_put16(ip + 44, 9);   /* UDP length past the IP payload */
     ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, 48, &p), DECODE_BAD_UDP_LEN);
     guard_free();
 }

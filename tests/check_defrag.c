@@ -6,76 +6,28 @@
 
 #include "decode.h"
 #include "defrag.h"
+#include "lib/craft.h"
 
 static const uint8_t SRC4[4] = { 192, 0, 2, 1 }, DST4[4] = { 192, 0, 2, 2 };
 static const uint8_t SRC6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
 static const uint8_t DST6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 2 };
 
-static uint32_t sum16(uint32_t acc, const uint8_t *b, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        acc += (i & 1) ? b[i] : (uint32_t)b[i] << 8;
-    return acc;
-}
-
-static uint16_t fold(uint32_t acc)
-{
-    while (acc >> 16)
-        acc = (acc & 0xffff) + (acc >> 16);
-    return (uint16_t)~acc;
-}
-
-static void put16(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
 /* A TCP segment (20-byte header + plen bytes of pattern) with a checksum for ipver. */
 static size_t mk_tcp(int ipver, uint8_t *out, size_t plen)
 {
-    memset(out, 0, 20);
-    put16(out, 40000);
-    put16(out + 2, 443);
-    out[7] = 1;
-    out[12] = 0x50;
-    out[13] = 0x18;
-    put16(out + 14, 1000);
+    static const struct craft_tcp t = { .sport = 40000, .dport = 443, .seq = 1, .flags = 0x18,
+                                        .win = 1000 };
     for (size_t i = 0; i < plen; i++)
         out[20 + i] = (uint8_t)(i * 7 + 3);
-    size_t n = 20 + plen;
-    uint32_t acc = 0;
-    uint8_t ph[8] = { 0 };
-    if (ipver == 4) {
-        acc = sum16(sum16(acc, SRC4, 4), DST4, 4);
-        ph[1] = 6;
-        put16(ph + 2, (uint32_t)n);
-        acc = sum16(acc, ph, 4);
-    } else {
-        acc = sum16(sum16(acc, SRC6, 16), DST6, 16);
-        put16(ph + 2, (uint32_t)n);
-        ph[7] = 6;
-        acc = sum16(acc, ph, 8);
-    }
-    put16(out + 16, fold(sum16(acc, out, n)));
-    return n;
+    return craft_tcp(out, &t, ipver, ipver == 4 ? SRC4 : SRC6, ipver == 4 ? DST4 : DST6, NULL,
+                     plen);
 }
 
 /* IPv4 fragment carrying seg[off .. off+n) of the datagram's payload. */
 static size_t frag4(uint8_t *out, uint16_t id, const uint8_t *seg, size_t off, size_t n, bool mf)
 {
-    memset(out, 0, 20);
-    out[0] = 0x45;
-    put16(out + 2, (uint32_t)(20 + n));
-    put16(out + 4, id);
-    put16(out + 6, (uint32_t)((mf ? 0x2000 : 0) | (off / 8)));
-    out[8] = 64;
-    out[9] = 6;
-    memcpy(out + 12, SRC4, 4);
-    memcpy(out + 16, DST4, 4);
-    put16(out + 10, fold(sum16(0, out, 20)));
-    memcpy(out + 20, seg + off, n);
-    return 20 + n;
+    uint16_t ff = (uint16_t)((mf ? 0x2000 : 0) | (off / 8));
+    return craft_ip4(out, SRC4, DST4, id, ff, 6, seg + off, n);
 }
 
 /* IPv6 fragment with a destination-options header before the fragment header. */
@@ -83,7 +35,7 @@ static size_t frag6(uint8_t *out, uint32_t id, const uint8_t *seg, size_t off, s
 {
     memset(out, 0, 56);
     out[0] = 0x60;
-    put16(out + 4, (uint32_t)(16 + n));
+    craft_put16(out + 4, (uint32_t)(16 + n));
     out[6] = 60;
     out[7] = 64;
     memcpy(out + 8, SRC6, 16);
@@ -92,7 +44,7 @@ static size_t frag6(uint8_t *out, uint32_t id, const uint8_t *seg, size_t off, s
     out[42] = 1;             /* PadN 4 */
     out[43] = 4;
     out[48] = 6;             /* fragment -> TCP */
-    put16(out + 50, (uint32_t)(off | (m ? 1 : 0)));
+    craft_put16(out + 50, (uint32_t)(off | (m ? 1 : 0)));
     out[52] = (uint8_t)(id >> 24);
     out[53] = (uint8_t)(id >> 16);
     out[54] = (uint8_t)(id >> 8);

@@ -8,6 +8,7 @@
 #include "defrag.h"
 #include "flowtab.h"
 #include "tcpreasm.h"
+#include "lib/craft.h"
 
 /* ---- a tiny conversation driver: segments are struct pkt, as decode would fill them ----- */
 
@@ -512,61 +513,13 @@ END_TEST
 
 /* ---- T12, T13, T15 through the whole path: frame -> decode -> defrag -> flowtab -> here ---- */
 
-static uint32_t sum16(uint32_t acc, const uint8_t *b, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        acc += (i & 1) ? b[i] : (uint32_t)b[i] << 8;
-    return acc;
-}
-
-static uint16_t fold(uint32_t acc)
-{
-    while (acc >> 16)
-        acc = (acc & 0xffff) + (acc >> 16);
-    return (uint16_t)~acc;
-}
-
-static void put16(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    put16(p, v >> 16);
-    put16(p + 2, v);
-}
-
 /* TCP segment 40000 -> 443 with a correct checksum for the given addresses. */
 static size_t mk_tcp(uint8_t *out, int ipver, const uint8_t *src, const uint8_t *dst,
                      uint32_t seq, uint32_t ack, uint8_t flags, const void *pl, size_t n)
 {
-    memset(out, 0, 20);
-    put16(out, 40000);
-    put16(out + 2, 443);
-    put32(out + 4, seq);
-    put32(out + 8, ack);
-    out[12] = 0x50;
-    out[13] = flags;
-    put16(out + 14, 65535);
-    if (n)
-        memcpy(out + 20, pl, n);
-    uint8_t ph[8] = { 0 };
-    uint32_t acc;
-    if (ipver == 4) {
-        acc = sum16(sum16(0, src, 4), dst, 4);
-        ph[1] = 6;
-        put16(ph + 2, (uint32_t)(20 + n));
-        acc = sum16(acc, ph, 4);
-    } else {
-        acc = sum16(sum16(0, src, 16), dst, 16);
-        put32(ph, (uint32_t)(20 + n));
-        ph[7] = 6;
-        acc = sum16(acc, ph, 8);
-    }
-    put16(out + 16, fold(sum16(acc, out, 20 + n)));
-    return 20 + n;
+    const struct craft_tcp t = { .sport = 40000, .dport = 443, .seq = seq, .ack = ack,
+                                 .flags = flags, .win = 65535 };
+    return craft_tcp(out, &t, ipver, src, dst, pl, n);
 }
 
 static const uint8_t CLI4[4] = { 198, 51, 100, 7 }, SRV4[4] = { 203, 0, 113, 9 };
@@ -576,18 +529,8 @@ static const uint8_t SRV6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 9 };
 /* IPv4 packet (or fragment of l4[off..off+n) when frag) */
 static size_t mk_ip4(uint8_t *out, const uint8_t *l4, size_t off, size_t n, bool frag, bool mf)
 {
-    memset(out, 0, 20);
-    out[0] = 0x45;
-    put16(out + 2, (uint32_t)(20 + n));
-    put16(out + 4, 0x4242);
-    put16(out + 6, frag ? (uint32_t)((mf ? 0x2000 : 0) | off / 8) : 0);
-    out[8] = 64;
-    out[9] = 6;
-    memcpy(out + 12, CLI4, 4);
-    memcpy(out + 16, SRV4, 4);
-    put16(out + 10, fold(sum16(0, out, 20)));
-    memcpy(out + 20, l4 + off, n);
-    return 20 + n;
+    uint16_t ff = frag ? (uint16_t)((mf ? 0x2000 : 0) | off / 8) : 0;
+    return craft_ip4(out, CLI4, SRV4, 0x4242, ff, 6, l4 + off, n);
 }
 
 struct path {
@@ -671,7 +614,7 @@ START_TEST(t13_ipv6_extension_headers)
     size_t n = mk_tcp(l4, 6, CLI6, SRV6, 1000, 1, TCPF_ACK | TCPF_PSH, REQ, REQ_LEN);
     memset(ip, 0, 48);
     ip[0] = 0x60;
-    put16(ip + 4, (uint32_t)(8 + n));
+    craft_put16(ip + 4, (uint32_t)(8 + n));
     ip[6] = 0;
     ip[7] = 64;
     memcpy(ip + 8, CLI6, 16);
@@ -693,7 +636,7 @@ START_TEST(t13_ipv6_extension_headers)
     ip[48] = 6;
     ip[50] = 1;
     ip[51] = 4;
-    put16(ip + 4, (uint32_t)(16 + n));
+    craft_put16(ip + 4, (uint32_t)(16 + n));
     memcpy(ip + 56, l4, n);
     ck_assert_int_eq(path_ip(&pa, ip, 56 + n, 1), DECODE_OK);
     ck_assert_ptr_null(pa.f);   /* never reached the flow table */
@@ -708,19 +651,11 @@ START_TEST(t15_handshake_seen_from_the_middle)
     path_init(&pa);
     uint8_t l4[200], ip[300], l4s[64];
     size_t n = mk_tcp(l4s, 4, SRV4, CLI4, 5000, 1001, TCPF_SYN | TCPF_ACK, NULL, 0);
-    put16(l4s, 443);    /* server -> client: swap the ports, fix the checksum */
-    put16(l4s + 2, 40000);
+    craft_put16(l4s, 443);    /* server -> client: swap the ports, fix the checksum */
+    craft_put16(l4s + 2, 40000);
     l4s[16] = l4s[17] = 0;
-    {
-        uint8_t ph[4] = { 0, 6, 0, 20 };
-        uint32_t acc = sum16(sum16(sum16(0, SRV4, 4), CLI4, 4), ph, 4);
-        put16(l4s + 16, fold(sum16(acc, l4s, n)));
-    }
-    size_t il = mk_ip4(ip, l4s, 0, n, false, false);
-    memcpy(ip + 12, SRV4, 4);
-    memcpy(ip + 16, CLI4, 4);
-    ip[10] = ip[11] = 0;
-    put16(ip + 10, fold(sum16(0, ip, 20)));
+    craft_put16(l4s + 16, craft_fold(craft_sum(craft_pseudo(4, SRV4, CLI4, 6, n), l4s, n)));
+    size_t il = craft_ip4(ip, SRV4, CLI4, 0x4242, 0, 6, l4s, n);
     ck_assert_int_eq(path_ip(&pa, ip, il, 1), DECODE_OK);
     ck_assert_int_eq(flowtab_client_port(pa.f), 40000);
     n = mk_tcp(l4, 4, CLI4, SRV4, 1001, 5001, TCPF_ACK | TCPF_PSH, REQ, REQ_LEN);
@@ -744,18 +679,10 @@ static size_t mk_seg4(uint8_t *ip, bool from_server, uint32_t seq, uint32_t ack,
     uint8_t *l4 = ip + 20;
     mk_tcp(l4, 4, src, dst, seq, ack, flags, pl, n);
     if (from_server) {   /* swap the ports; the sum of the header words does not change */
-        put16(l4, 443);
-        put16(l4 + 2, 40000);
+        craft_put16(l4, 443);
+        craft_put16(l4 + 2, 40000);
     }
-    memset(ip, 0, 20);
-    ip[0] = 0x45;
-    put16(ip + 2, (uint32_t)(40 + n));
-    ip[8] = 64;
-    ip[9] = 6;
-    memcpy(ip + 12, src, 4);
-    memcpy(ip + 16, dst, 4);
-    put16(ip + 10, fold(sum16(0, ip, 20)));
-    return 40 + n;
+    return craft_ip4(ip, src, dst, 0, 0, 6, NULL, 20 + n);
 }
 
 START_TEST(t15_simultaneous_open)
