@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "domhash.h"
+#include "lib/rnd.h"
 
 /* Texts packed in a pool, NUL-separated; value i is text i. */
 struct texts {
@@ -199,30 +200,12 @@ END_TEST
 
 /* ---- property test ---- */
 
-static uint64_t rng = 0x9E3779B97F4A7C15ULL;
-static uint32_t rnd(uint32_t n)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)(rng % n);
-}
-
 /* Names over a tiny alphabet so that random queries collide with keys often; up to 40 labels
  * now and then, past the screened depth. */
-static void rand_name(char *out, size_t cap)
-{
-    static const char *labels[] = { "a", "b", "ab", "ba", "aa", "com", "co", "m", "xn--b", "abcdefghij" };
-    size_t o = 0, n = rnd(8) == 0 ? 1 + rnd(40) : 1 + rnd(4);
-    for (size_t i = 0; i < n && o + 12 < cap; i++) {
-        if (i)
-            out[o++] = '.';
-        const char *l = labels[rnd(10)];
-        memcpy(out + o, l, strlen(l));
-        o += strlen(l);
-    }
-    out[o] = '\0';
-}
+static const char *const LABELS[] = { "a", "b", "ab", "ba", "aa", "com", "co", "m", "xn--b",
+                                      "abcdefghij" };
+static const struct rnd_alpha ALPHA = { .labels = LABELS, .nlabels = 10, .seps = ".", .max_parts = 4,
+                                        .deep_one_in = 8, .deep_parts = 40 };
 
 /* naive: the longest key that equals q or is a suffix of q preceded by '.' */
 static uint32_t naive_label(char names[][128], size_t n, const char *q, int exact)
@@ -250,15 +233,7 @@ START_TEST(test_property_vs_naive)
     size_t checks = 0;
     for (int round = 0; round < 60; round++) {
         memset(&t, 0, sizeof(t));
-        size_t n = 1 + rnd(250), m = 0;
-        for (size_t i = 0; i < n; i++) {
-            rand_name(names[m], sizeof(names[m]));
-            int dup = 0;
-            for (size_t j = 0; j < m; j++)
-                dup |= strcmp(names[j], names[m]) == 0;
-            if (!dup)
-                m++;
-        }
+        size_t m = rnd_distinct(&ALPHA, names[0], sizeof(names[0]), 1 + rnd_below(250));
         for (size_t i = 0; i < m; i++)
             tx_add(&t, names[i]);
         struct domhash *d = domhash_build(t.pool, t.off, 0, t.val, m);
@@ -266,13 +241,13 @@ START_TEST(test_property_vs_naive)
         ck_assert_uint_eq(domhash_count(d), m);
         for (int qi = 0; qi < 100; qi++) {
             char q[300];
-            if (rnd(3) == 0) { /* a listed name with a random prefix or suffix */
+            if (rnd_below(3) == 0) { /* a listed name with a random prefix or suffix */
                 char extra[128];
-                rand_name(extra, 60);
-                snprintf(q, sizeof(q), rnd(2) ? "%.120s.%.120s" : "%.120s%.120s", extra,
-                         names[rnd((uint32_t)m)]);
+                rnd_name(&ALPHA, extra, 60);
+                snprintf(q, sizeof(q), rnd_below(2) ? "%.120s.%.120s" : "%.120s%.120s", extra,
+                         names[rnd_below((uint32_t)m)]);
             } else {
-                rand_name(q, 128);
+                rnd_name(&ALPHA, q, 128);
             }
             size_t ql = strlen(q);
             uint32_t want = naive_label(names, m, q, 0);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "nametrie.h"
+#include "lib/rnd.h"
 
 /* Keys packed in a pool, NUL-separated. */
 struct keyset {
@@ -156,30 +157,11 @@ END_TEST
 
 /* ---- property test ---- */
 
-static uint64_t rng = 0x9E3779B97F4A7C15ULL;
-static uint32_t rnd(uint32_t n)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)(rng % n);
-}
-
 /* host/path-like names over a tiny alphabet so that random queries share prefixes with keys
  * often; some labels are longer than the 5 bytes a node holds inline. */
-static void rand_name(char *out, size_t cap)
-{
-    static const char *labels[] = { "a", "b", "ab", "ba", "aa", "com", "co", "m", "xn--b", "abababab" };
-    size_t o = 0, n = 1 + rnd(4);
-    for (size_t i = 0; i < n && o + 10 < cap; i++) {
-        if (i)
-            out[o++] = rnd(2) ? '.' : '/';
-        const char *l = labels[rnd(10)];
-        memcpy(out + o, l, strlen(l));
-        o += strlen(l);
-    }
-    out[o] = '\0';
-}
+static const char *const LABELS[] = { "a", "b", "ab", "ba", "aa", "com", "co", "m", "xn--b",
+                                      "abababab" };
+static const struct rnd_alpha ALPHA = { .labels = LABELS, .nlabels = 10, .seps = "/.", .max_parts = 4 };
 
 static uint32_t naive_prefix(char names[][64], size_t n, const char *q, int exact)
 {
@@ -204,16 +186,7 @@ START_TEST(test_property_vs_naive)
     size_t checks = 0;
     for (int round = 0; round < 60; round++) {
         memset(&ks, 0, sizeof(ks));
-        size_t n = 1 + rnd(250);
-        size_t m = 0;
-        for (size_t i = 0; i < n; i++) {
-            rand_name(names[m], sizeof(names[m]));
-            int dup = 0;
-            for (size_t j = 0; j < m; j++)
-                dup |= strcmp(names[j], names[m]) == 0;
-            if (!dup)
-                m++;
-        }
+        size_t m = rnd_distinct(&ALPHA, names[0], sizeof(names[0]), 1 + rnd_below(250));
         for (size_t i = 0; i < m; i++)
             ks_add(&ks, names[i], (uint32_t)i);
         struct nametrie *fwd = nametrie_build(ks.pool, ks.k, m);
@@ -221,17 +194,17 @@ START_TEST(test_property_vs_naive)
         ck_assert_uint_le(nametrie_nodes(fwd), 2 * m + 1);
         for (int qi = 0; qi < 100; qi++) {
             char q[64];
-            uint32_t r = rnd(3);
+            uint32_t r = rnd_below(3);
             if (r == 0 && m > 0) { /* a listed name extended, or cut short */
                 char extra[64];
-                const char *nm = names[rnd((uint32_t)m)];
-                rand_name(extra, 30);
-                if (rnd(2))
-                    snprintf(q, sizeof(q), rnd(2) ? "%.30s/%.30s" : "%.30s%.30s", nm, extra);
+                const char *nm = names[rnd_below((uint32_t)m)];
+                rnd_name(&ALPHA, extra, 30);
+                if (rnd_below(2))
+                    snprintf(q, sizeof(q), rnd_below(2) ? "%.30s/%.30s" : "%.30s%.30s", nm, extra);
                 else
-                    snprintf(q, sizeof(q), "%.*s", (int)rnd((uint32_t)strlen(nm) + 1), nm);
+                    snprintf(q, sizeof(q), "%.*s", (int)rnd_below((uint32_t)strlen(nm) + 1), nm);
             } else {
-                rand_name(q, sizeof(q));
+                rnd_name(&ALPHA, q, sizeof(q));
             }
             size_t ql = strlen(q);
             uint32_t want = naive_prefix(names, m, q, 0);
