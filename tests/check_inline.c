@@ -214,6 +214,50 @@ static struct inline_stats stats(void)
     return st;
 }
 
+/* Connects a client (to dst, or to the test server with NULL) and sends it a ClientHello naming
+ * sni. Returns the client's socket. */
+static int client_hello(const struct sockaddr_in *dst, const char *sni)
+{
+    uint8_t h[2048];
+    size_t hn = hello(h, sizeof(h), sni);
+    int cfd = client(dst);
+    send_all(cfd, h, hn);
+    return cfd;
+}
+
+/* The client cfd sends (data, n): the server must accept the connection and receive exactly
+ * those bytes (n at most 4096). Returns the server's socket. */
+static int expect_relayed(int cfd, const void *data, size_t n)
+{
+    static uint8_t b[4096];
+    ck_assert_uint_le(n, sizeof(b));
+    send_all(cfd, data, n);
+    int s = server_accept(2000);
+    ck_assert_int_ge(s, 0);
+    int end;
+    ck_assert_uint_eq(recv_some(s, b, n, 2000, &end), n);
+    ck_assert_mem_eq(b, data, n);
+    return s;
+}
+
+/* fd must be reset within ms without receiving a byte. */
+static void expect_reset(int fd, int ms)
+{
+    uint8_t b[64];
+    int end;
+    ck_assert_uint_eq(recv_some(fd, b, sizeof(b), ms, &end), 0);
+    ck_assert_int_eq(end, -ECONNRESET);
+}
+
+/* Reads a reply of up to cap - 1 bytes (2 s at most) into b as a string; returns its length,
+ * *end as recv_some() sets it. */
+static size_t recv_text(int fd, char *b, size_t cap, int *end)
+{
+    size_t got = recv_some(fd, b, cap - 1, 2000, end);
+    b[got] = 0;
+    return got;
+}
+
 /* ---- valid ---------------------------------------------------------------------------------- */
 
 START_TEST(tls_allowed_relayed_both_ways)
@@ -224,13 +268,8 @@ START_TEST(tls_allowed_relayed_both_ways)
     uint8_t h[2048];
     size_t hn = hello(h, sizeof(h), "allowed.test");
     int cfd = client(NULL);
-    send_all(cfd, h, hn);
-    int s = server_accept(2000);
-    ck_assert_int_ge(s, 0);
-    uint8_t got[2048];
+    int s = expect_relayed(cfd, h, hn);
     int end;
-    ck_assert_uint_eq(recv_some(s, got, hn, 2000, &end), hn);
-    ck_assert_mem_eq(got, h, hn);
 
     /* 1 MiB down, 256 KiB up, byte-exact, through the pipes */
     size_t big = 1 << 20;
@@ -280,13 +319,8 @@ START_TEST(tls_blocked_reset)
     struct inline_config c;
     base_config(&c);
     start(&c);
-    uint8_t h[2048], b[64];
-    size_t hn = hello(h, sizeof(h), "WWW.Blocked.Test.");
-    int cfd = client(NULL);
-    send_all(cfd, h, hn);
-    int end;
-    ck_assert_uint_eq(recv_some(cfd, b, sizeof(b), 2000, &end), 0);
-    ck_assert_int_eq(end, -ECONNRESET);
+    int cfd = client_hello(NULL, "WWW.Blocked.Test.");
+    expect_reset(cfd, 2000);
     ck_assert_int_lt(server_accept(50), 0); /* the server never heard of it */
     struct inline_stats st = stats();
     ck_assert_uint_eq(st.blocked, 1);
@@ -303,10 +337,8 @@ START_TEST(tls_blocked_alert)
     base_config(&c);
     c.tls_block = INLINE_TLS_ALERT;
     start(&c);
-    uint8_t h[2048], b[64];
-    size_t hn = hello(h, sizeof(h), "blocked.test");
-    int cfd = client(NULL);
-    send_all(cfd, h, hn);
+    uint8_t b[64];
+    int cfd = client_hello(NULL, "blocked.test");
     int end;
     static const uint8_t alert[7] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 112};
     ck_assert_uint_eq(recv_some(cfd, b, sizeof(b), 2000, &end), 7);
@@ -331,8 +363,7 @@ START_TEST(http_blocked_redirect)
     int cfd = client(NULL);
     send_all(cfd, req, n);
     int end;
-    size_t got = recv_some(cfd, b, sizeof(b) - 1, 2000, &end);
-    b[got] = 0;
+    recv_text(cfd, b, sizeof(b), &end);
     ck_assert_int_eq(end, 1);
     ck_assert_msg(strncmp(b, "HTTP/1.1 302 ", 13) == 0, "%s", b);
     ck_assert_ptr_nonnull(
@@ -355,8 +386,7 @@ START_TEST(http_blocked_451_url_entry)
     int cfd = client(NULL);
     send_all(cfd, req, n);
     int end;
-    size_t got = recv_some(cfd, b, sizeof(b) - 1, 2000, &end);
-    b[got] = 0;
+    recv_text(cfd, b, sizeof(b), &end);
     ck_assert_msg(strncmp(b, "HTTP/1.1 451 ", 13) == 0, "%s", b);
     ck_assert_uint_eq(stats().blocked_451, 1);
     close(cfd);
@@ -376,12 +406,8 @@ START_TEST(http_keepalive_second_request_blocked)
     size_t n1 = pcapw_http_get(r1, sizeof(r1), "allowed.test", "/one");
     size_t n2 = pcapw_http_get(r2, sizeof(r2), "blocked.test", "/two");
     int cfd = client(NULL);
-    send_all(cfd, r1, n1);
-    int s = server_accept(2000);
-    ck_assert_int_ge(s, 0);
+    int s = expect_relayed(cfd, r1, n1);
     int end;
-    ck_assert_uint_eq(recv_some(s, b, n1, 2000, &end), n1);
-    ck_assert_mem_eq(b, r1, n1);
     static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
     send_all(s, resp, sizeof(resp) - 1);
     ck_assert_uint_eq(recv_some(cfd, b, sizeof(resp) - 1, 2000, &end), sizeof(resp) - 1);
@@ -391,8 +417,7 @@ START_TEST(http_keepalive_second_request_blocked)
     ck_assert_uint_eq(recv_some(s, b, sizeof(b), 2000, &end), 0); /* EOF, not request 2 */
     ck_assert_int_eq(end, 1);
     close(s);
-    size_t got = recv_some(cfd, b, sizeof(b) - 1, 2000, &end);
-    b[got] = 0;
+    recv_text(cfd, b, sizeof(b), &end);
     ck_assert_msg(strncmp(b, "HTTP/1.1 302 ", 13) == 0, "%s", b);
     ck_assert_int_eq(end, 1);
     struct inline_stats st = stats();
@@ -423,8 +448,7 @@ START_TEST(http_pipelined_second_blocked)
     static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
     send_all(s, resp, sizeof(resp) - 1);
     close(s);
-    size_t got = recv_some(cfd, b, sizeof(b) - 1, 2000, &end);
-    b[got] = 0;
+    recv_text(cfd, b, sizeof(b), &end);
     ck_assert_msg(strncmp(b, resp, sizeof(resp) - 1) == 0, "%s", b);
     ck_assert_msg(strncmp(b + sizeof(resp) - 1, "HTTP/1.1 302 ", 13) == 0, "%s", b);
     close(cfd);
@@ -444,18 +468,13 @@ START_TEST(http_body_skipped_next_judged)
                       "POST /up HTTP/1.1\r\nHost: allowed.test\r\nContent-Length: %zu\r\n\r\n%s",
                       sizeof(body) - 1, body);
     int cfd = client(NULL);
-    send_all(cfd, post, (size_t)pn);
-    int s = server_accept(2000);
-    ck_assert_int_ge(s, 0);
+    int s = expect_relayed(cfd, post, (size_t)pn);
     int end;
-    ck_assert_uint_eq(recv_some(s, b, (size_t)pn, 2000, &end), (size_t)pn);
-    ck_assert_mem_eq(b, post, (size_t)pn);
     send_all(cfd, body, sizeof(body) - 1); /* now a real request */
     ck_assert_uint_eq(recv_some(s, b, sizeof(b), 2000, &end), 0);
     ck_assert_int_eq(end, 1);
     close(s);
-    size_t got = recv_some(cfd, b, sizeof(b) - 1, 2000, &end);
-    b[got] = 0;
+    recv_text(cfd, b, sizeof(b), &end);
     ck_assert_msg(strncmp(b, "HTTP/1.1 451 ", 13) == 0, "%s", b);
     close(cfd);
 }
@@ -468,7 +487,7 @@ START_TEST(tls_split_hello_blocked)
     struct inline_config c;
     base_config(&c);
     start(&c);
-    uint8_t h[2048], b[64];
+    uint8_t h[2048];
     size_t sni_off;
     struct pcapw_hello ph;
     memset(&ph, 0, sizeof(ph));
@@ -481,9 +500,7 @@ START_TEST(tls_split_hello_blocked)
         if (i == sni_off + 3)
             pump(30);
     }
-    int end;
-    ck_assert_uint_eq(recv_some(cfd, b, sizeof(b), 2000, &end), 0);
-    ck_assert_int_eq(end, -ECONNRESET);
+    expect_reset(cfd, 2000);
     ck_assert_int_lt(server_accept(20), 0);
     close(cfd);
 }
@@ -496,15 +513,10 @@ START_TEST(first_bytes_timeout_by_address)
     base_config(&c);
     c.first_bytes_timeout_ms = 100;
     start(&c);
-    uint8_t h[2048], b[64];
+    uint8_t h[2048];
     hello(h, sizeof(h), "blocked.test");
     int cfd = client(NULL);
-    send_all(cfd, h, 20);
-    int s = server_accept(2000);
-    ck_assert_int_ge(s, 0);
-    int end;
-    ck_assert_uint_eq(recv_some(s, b, 20, 2000, &end), 20);
-    ck_assert_mem_eq(b, h, 20);
+    int s = expect_relayed(cfd, h, 20);
     struct inline_stats st = stats();
     ck_assert_uint_eq(st.first_timeout, 1);
     ck_assert_uint_eq(st.by_address, 1);
@@ -521,14 +533,8 @@ START_TEST(unknown_protocol_relayed)
     base_config(&c);
     start(&c);
     static const char junk[] = "\x01\x02hello, not a protocol we know\r\n";
-    uint8_t b[64];
     int cfd = client(NULL);
-    send_all(cfd, junk, sizeof(junk) - 1);
-    int s = server_accept(2000);
-    ck_assert_int_ge(s, 0);
-    int end;
-    ck_assert_uint_eq(recv_some(s, b, sizeof(junk) - 1, 2000, &end), sizeof(junk) - 1);
-    ck_assert_mem_eq(b, junk, sizeof(junk) - 1);
+    int s = expect_relayed(cfd, junk, sizeof(junk) - 1);
     ck_assert_uint_eq(stats().not_mine, 1);
     close(s);
     close(cfd);
@@ -542,13 +548,8 @@ START_TEST(ip_entry_blocks)
     start(&c);
     struct sockaddr_in d = g_srv_addr;
     d.sin_addr.s_addr = htonl(0x7f000003); /* 127.0.0.3 is listed */
-    uint8_t h[2048], b[64];
-    size_t hn = hello(h, sizeof(h), "allowed.test");
-    int cfd = client(&d);
-    send_all(cfd, h, hn);
-    int end;
-    ck_assert_uint_eq(recv_some(cfd, b, sizeof(b), 2000, &end), 0);
-    ck_assert_int_eq(end, -ECONNRESET);
+    int cfd = client_hello(&d, "allowed.test");
+    expect_reset(cfd, 2000);
     ck_assert_uint_eq(stats().blocked_reset, 1);
     close(cfd);
 }
@@ -562,13 +563,8 @@ START_TEST(connect_refused_resets_client)
     struct sockaddr_in d;
     int tmp = listen_lo(&d);
     close(tmp); /* nothing listens there any more */
-    uint8_t h[2048], b[64];
-    size_t hn = hello(h, sizeof(h), "allowed.test");
-    int cfd = client(&d);
-    send_all(cfd, h, hn);
-    int end;
-    ck_assert_uint_eq(recv_some(cfd, b, sizeof(b), 2000, &end), 0);
-    ck_assert_int_eq(end, -ECONNRESET);
+    int cfd = client_hello(&d, "allowed.test");
+    expect_reset(cfd, 2000);
     ck_assert_uint_eq(stats().connect_failed, 1);
     close(cfd);
 }
@@ -584,14 +580,8 @@ START_TEST(first_bytes_limit_by_address)
     start(&c);
     char req[700];
     int n = snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nX-Pad: %0600d\r\n", 0);
-    uint8_t b[700];
     int cfd = client(NULL);
-    send_all(cfd, req, (size_t)n);
-    int s = server_accept(2000);
-    ck_assert_int_ge(s, 0);
-    int end;
-    ck_assert_uint_eq(recv_some(s, b, (size_t)n, 2000, &end), (size_t)n);
-    ck_assert_mem_eq(b, req, (size_t)n);
+    int s = expect_relayed(cfd, req, (size_t)n);
     ck_assert_uint_eq(stats().first_limit, 1);
     ck_assert_uint_eq(stats().by_address, 1);
     close(s);
@@ -619,10 +609,7 @@ START_TEST(max_connections_refused)
     ck_assert_int_ge(a, 0);
     ck_assert_int_eq(inline_adopt(g_p, 0, a, (struct sockaddr *)&g_srv_addr, sizeof(g_srv_addr)), -ENOSPC);
     nonblock(c2);
-    uint8_t b[8];
-    int end;
-    ck_assert_uint_eq(recv_some(c2, b, sizeof(b), 1000, &end), 0);
-    ck_assert_int_eq(end, -ECONNRESET);
+    expect_reset(c2, 1000);
     struct inline_stats st = stats();
     ck_assert_uint_eq(st.refused_full, 1);
     ck_assert_uint_eq(st.accepted, 1);
@@ -673,10 +660,7 @@ START_TEST(listener_refuses_loop)
     int cfd = socket(AF_INET, SOCK_STREAM, 0);
     ck_assert_int_eq(connect(cfd, (struct sockaddr *)&a, sizeof(a)), 0);
     nonblock(cfd);
-    uint8_t b[8];
-    int end;
-    ck_assert_uint_eq(recv_some(cfd, b, sizeof(b), 1000, &end), 0);
-    ck_assert_int_eq(end, -ECONNRESET);
+    expect_reset(cfd, 1000);
     ck_assert_uint_eq(stats().refused_loop, 1);
     close(cfd);
 }
