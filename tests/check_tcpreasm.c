@@ -39,6 +39,18 @@ static void conv_fini(struct conv *c)
     tcpreasm_pool_free(c->pl);
 }
 
+/* Feeds the client segment p; returns tcpreasm_segment()'s flags. */
+static unsigned csend(struct conv *c, const struct pkt *p)
+{
+    return tcpreasm_segment(c->pl, &c->f, p, 0);
+}
+
+/* Feeds the server segment p; returns tcpreasm_segment()'s flags. */
+static unsigned ssend(struct conv *c, const struct pkt *p)
+{
+    return tcpreasm_segment(c->pl, &c->f, p, 1);
+}
+
 /* A client segment carrying d[0..n) at stream offset off (0 = first byte after the SYN). */
 static struct pkt cpkt(struct conv *c, uint32_t off, const void *d, size_t n, uint8_t flags)
 {
@@ -65,7 +77,7 @@ static struct pkt cpkt(struct conv *c, uint32_t off, const void *d, size_t n, ui
 static unsigned cseg(struct conv *c, uint32_t off, const void *d, size_t n)
 {
     struct pkt p = cpkt(c, off, d, n, TCPF_ACK | TCPF_PSH);
-    return tcpreasm_segment(c->pl, &c->f, &p, 0);
+    return csend(c, &p);
 }
 
 static unsigned sseg(struct conv *c, uint8_t flags, uint32_t ack, uint16_t win)
@@ -83,7 +95,7 @@ static unsigned sseg(struct conv *c, uint8_t flags, uint32_t ack, uint16_t win)
         p.has_ts = true;
         p.tsval = 5000;
     }
-    return tcpreasm_segment(c->pl, &c->f, &p, 1);
+    return ssend(c, &p);
 }
 
 /* SYN (wscale 7), SYN-ACK (window 65535, wscale 7), ACK. */
@@ -103,7 +115,7 @@ static void handshake(struct conv *c, bool ts, bool md5)
     p.tsval = c->tsval++;
     p.has_md5 = md5;
     p.l4_csum_ok = true;
-    ck_assert_uint_eq(tcpreasm_segment(c->pl, &c->f, &p, 0), 0);
+    ck_assert_uint_eq(csend(c, &p), 0);
     memset(&p, 0, sizeof p);
     p.ipver = 4;
     p.l4proto = 6;
@@ -117,9 +129,26 @@ static void handshake(struct conv *c, bool ts, bool md5)
     p.tsval = 4000;
     p.has_md5 = md5;
     p.l4_csum_ok = true;
-    ck_assert_uint_eq(tcpreasm_segment(c->pl, &c->f, &p, 1), 0);
+    ck_assert_uint_eq(ssend(c, &p), 0);
     p = cpkt(c, 0, NULL, 0, TCPF_ACK);
-    ck_assert_uint_eq(tcpreasm_segment(c->pl, &c->f, &p, 0), 0);
+    ck_assert_uint_eq(csend(c, &p), 0);
+}
+
+/* Two flows a and b sharing pool pl, picked up mid-stream (no handshake). */
+static void conv_pair(struct tcpreasm_pool *pl, struct conv *a, struct conv *b)
+{
+    memset(a, 0, sizeof *a);
+    memset(b, 0, sizeof *b);
+    a->pl = b->pl = pl;
+    a->cisn = 100;
+    b->cisn = 5000;
+}
+
+/* The usual conversation: a pool of 2 buffers (1 alternative) of 4096 bytes, handshake done. */
+static void conv_start(struct conv *c, bool ts, bool md5)
+{
+    conv_init(c, 2, 1, 4096);
+    handshake(c, ts, md5);
 }
 
 static void expect_data(struct conv *c, const void *want, size_t n)
@@ -131,6 +160,13 @@ static void expect_data(struct conv *c, const void *want, size_t n)
         ck_assert_mem_eq(d, want, n);
     else
         ck_assert_ptr_null(d);
+}
+
+/* r, the flags of the last segment, says it brought new data, and the stream is now (want, n). */
+static void expect_new_data(struct conv *c, unsigned r, const void *want, size_t n)
+{
+    ck_assert(r & TCPREASM_NEW_DATA);
+    expect_data(c, want, n);
 }
 
 static struct tcpreasm_stats stats(const struct conv *c)
@@ -149,8 +185,7 @@ START_TEST(t1_split_anywhere)
         conv_init(&c, 4, 1, 4096);
         handshake(&c, false, false);
         unsigned r = cseg(&c, 0, REQ, k);
-        ck_assert(r & TCPREASM_NEW_DATA);
-        expect_data(&c, REQ, k);
+        expect_new_data(&c, r, REQ, k);
         r = cseg(&c, (uint32_t)k, REQ + k, REQ_LEN - k);
         ck_assert(r & TCPREASM_NEW_DATA);
         ck_assert(!(r & TCPREASM_CONFLICT));
@@ -168,8 +203,7 @@ START_TEST(t2_one_byte_segments)
     static uint8_t big[5000];
     for (size_t i = 0; i < sizeof big; i++)
         big[i] = (uint8_t)('a' + i % 26);
-    conv_init(&c, 2, 1, 4096);
-    handshake(&c, false, false);
+    conv_start(&c, false, false);
     unsigned full = 0;
     for (uint32_t i = 0; i < sizeof big; i++)
         full |= cseg(&c, i, big + i, 1);
@@ -185,16 +219,14 @@ END_TEST
 START_TEST(t3_out_of_order)
 {
     struct conv c;
-    conv_init(&c, 2, 1, 4096);
-    handshake(&c, false, false);
+    conv_start(&c, false, false);
     unsigned r = cseg(&c, 30, REQ + 30, REQ_LEN - 30);
     ck_assert(!(r & (TCPREASM_NEW_DATA | TCPREASM_IGNORED)));
     expect_data(&c, NULL, 0);
     r = cseg(&c, 10, REQ + 10, 20);
     ck_assert(!(r & TCPREASM_NEW_DATA));
     r = cseg(&c, 0, REQ, 10);
-    ck_assert(r & TCPREASM_NEW_DATA);
-    expect_data(&c, REQ, REQ_LEN);
+    expect_new_data(&c, r, REQ, REQ_LEN);
     ck_assert_uint_eq(stats(&c).ooo, 2);
     ck_assert_uint_eq(c.f.tcp.nxt, c.cisn + 1 + (uint32_t)REQ_LEN);
     conv_fini(&c);
@@ -207,8 +239,7 @@ START_TEST(t4_fake_first_then_real)
 {
     struct conv c;
     static const char fake[] = "GET / HTTP/1.1\r\nHost: allowed.example\r\nAccept: */*\r\n\r\n";
-    conv_init(&c, 2, 1, 4096);
-    handshake(&c, false, false);
+    conv_start(&c, false, false);
     unsigned r = cseg(&c, 0, fake, sizeof fake - 1);
     ck_assert(r & TCPREASM_NEW_DATA);
     ck_assert_ptr_null(tcpreasm_alt(c.pl, &c.f, &(size_t){ 0 }));
@@ -242,11 +273,10 @@ END_TEST
 START_TEST(t5_bad_checksum)
 {
     struct conv c;
-    conv_init(&c, 2, 1, 4096);
-    handshake(&c, false, false);
+    conv_start(&c, false, false);
     struct pkt p = cpkt(&c, 0, "GET / HTTP/1.1\r\nHost: allowed", 29, TCPF_ACK);
     p.l4_csum_ok = false;
-    unsigned r = tcpreasm_segment(c.pl, &c.f, &p, 0);
+    unsigned r = csend(&c, &p);
     ck_assert(r & TCPREASM_IGNORED);
     ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_BAD_CSUM);
     expect_data(&c, NULL, 0);
@@ -264,32 +294,31 @@ END_TEST
 START_TEST(t5_lazy_checksum)
 {
     struct conv c;
-    conv_init(&c, 2, 1, 4096);
-    handshake(&c, true, false);
+    conv_start(&c, true, false);
     uint32_t ts0 = c.f.tcp.ts_recent;
     /* a bare duplicate ACK changes nothing: taken without a checksum */
     struct pkt p = cpkt(&c, 0, NULL, 0, TCPF_ACK);
     p.tsval = ts0;
     p.l4_csum_ok = false;
-    ck_assert_uint_eq(tcpreasm_segment(c.pl, &c.f, &p, 0), 0);
+    ck_assert_uint_eq(csend(&c, &p), 0);
     /* a bare ACK that would move ts_recent far ahead (to make the real data fail PAWS) or
      * widen the client's window must pass the checksum */
     p.tsval = ts0 + 0x40000000u;
-    unsigned r = tcpreasm_segment(c.pl, &c.f, &p, 0);
+    unsigned r = csend(&c, &p);
     ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_BAD_CSUM);
     ck_assert_uint_eq(c.f.tcp.ts_recent, ts0);
     p.tsval = ts0;
     p.win = 65535;
-    r = tcpreasm_segment(c.pl, &c.f, &p, 0);
+    r = csend(&c, &p);
     ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_BAD_CSUM);
     /* a client FIN or RST with a bad checksum: dropped */
     p = cpkt(&c, 0, NULL, 0, TCPF_ACK | TCPF_FIN);
     p.l4_csum_ok = false;
-    ck_assert_int_eq(TCPREASM_WHY(tcpreasm_segment(c.pl, &c.f, &p, 0)), TCPREASM_BAD_CSUM);
+    ck_assert_int_eq(TCPREASM_WHY(csend(&c, &p)), TCPREASM_BAD_CSUM);
     ck_assert(!(c.f.tcp.fl & TCPREASM_S_CLI_FIN));
     p = cpkt(&c, 0, NULL, 0, TCPF_RST);
     p.l4_csum_ok = false;
-    ck_assert_int_eq(TCPREASM_WHY(tcpreasm_segment(c.pl, &c.f, &p, 0)), TCPREASM_BAD_CSUM);
+    ck_assert_int_eq(TCPREASM_WHY(csend(&c, &p)), TCPREASM_BAD_CSUM);
     ck_assert(!(c.f.fl & FLOW_F_CLOSING));
     /* server: a duplicate ACK is taken unsummed; data, a wider window, FIN, RST are checked */
     uint32_t srv0 = c.f.tcp.srv_nxt, win0 = c.f.tcp.win_end;
@@ -300,24 +329,24 @@ START_TEST(t5_lazy_checksum)
     p.ack = c.cisn + 1;
     p.win = 1;
     p.tcp_flags = TCPF_ACK;
-    ck_assert_uint_eq(tcpreasm_segment(c.pl, &c.f, &p, 1), 0);
+    ck_assert_uint_eq(ssend(&c, &p), 0);
     p.payload = (const uint8_t *)"HTTP/1.1 200";
     p.payload_len = 12;
-    ck_assert_int_eq(TCPREASM_WHY(tcpreasm_segment(c.pl, &c.f, &p, 1)), TCPREASM_BAD_CSUM);
+    ck_assert_int_eq(TCPREASM_WHY(ssend(&c, &p)), TCPREASM_BAD_CSUM);
     ck_assert_uint_eq(c.f.tcp.srv_nxt, srv0);
     p.payload_len = 0;
     p.win = 65535;
-    ck_assert_int_eq(TCPREASM_WHY(tcpreasm_segment(c.pl, &c.f, &p, 1)), TCPREASM_BAD_CSUM);
+    ck_assert_int_eq(TCPREASM_WHY(ssend(&c, &p)), TCPREASM_BAD_CSUM);
     ck_assert_uint_eq(c.f.tcp.win_end, win0);
     p.win = 1;
     p.tcp_flags = TCPF_RST;
-    ck_assert_int_eq(TCPREASM_WHY(tcpreasm_segment(c.pl, &c.f, &p, 1)), TCPREASM_BAD_CSUM);
+    ck_assert_int_eq(TCPREASM_WHY(ssend(&c, &p)), TCPREASM_BAD_CSUM);
     p.tcp_flags = TCPF_ACK | TCPF_FIN;
-    ck_assert_int_eq(TCPREASM_WHY(tcpreasm_segment(c.pl, &c.f, &p, 1)), TCPREASM_BAD_CSUM);
+    ck_assert_int_eq(TCPREASM_WHY(ssend(&c, &p)), TCPREASM_BAD_CSUM);
     ck_assert(!(c.f.fl & FLOW_F_CLOSING));
     /* vouched for (offload): taken */
     p.l4_csum_ok = true;
-    ck_assert(tcpreasm_segment(c.pl, &c.f, &p, 1) & TCPREASM_FIN);
+    ck_assert(ssend(&c, &p) & TCPREASM_FIN);
     ck_assert(c.f.fl & FLOW_F_CLOSING);
     conv_fini(&c);
 }
@@ -328,8 +357,7 @@ END_TEST
 START_TEST(t6_window)
 {
     struct conv c;
-    conv_init(&c, 2, 1, 4096);
-    handshake(&c, false, false);
+    conv_start(&c, false, false);
     /* SYN-ACK window 65535 is not scaled */
     unsigned r = cseg(&c, 70000, "x", 1);
     ck_assert(r & TCPREASM_IGNORED);
@@ -349,8 +377,7 @@ START_TEST(t6_window)
     r = cseg(&c, 127000, "x", 1);
     ck_assert(!(r & TCPREASM_IGNORED));
     r = cseg(&c, 0, REQ, REQ_LEN);
-    ck_assert(r & TCPREASM_NEW_DATA);
-    expect_data(&c, REQ, REQ_LEN);
+    expect_new_data(&c, r, REQ, REQ_LEN);
     conv_fini(&c);
 }
 END_TEST
@@ -360,22 +387,19 @@ END_TEST
 START_TEST(t7_md5)
 {
     struct conv c;
-    conv_init(&c, 2, 1, 4096);
-    handshake(&c, false, false);
+    conv_start(&c, false, false);
     struct pkt p = cpkt(&c, 0, "FAKE", 4, TCPF_ACK);
     p.has_md5 = true;
-    unsigned r = tcpreasm_segment(c.pl, &c.f, &p, 0);
+    unsigned r = csend(&c, &p);
     ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_MD5);
     expect_data(&c, NULL, 0);
     conv_fini(&c);
     /* negotiated in the SYN: accepted (we cannot verify the signature) */
-    conv_init(&c, 2, 1, 4096);
-    handshake(&c, false, true);
+    conv_start(&c, false, true);
     p = cpkt(&c, 0, REQ, REQ_LEN, TCPF_ACK);
     p.has_md5 = true;
-    r = tcpreasm_segment(c.pl, &c.f, &p, 0);
-    ck_assert(r & TCPREASM_NEW_DATA);
-    expect_data(&c, REQ, REQ_LEN);
+    r = csend(&c, &p);
+    expect_new_data(&c, r, REQ, REQ_LEN);
     conv_fini(&c);
 }
 END_TEST
@@ -385,18 +409,16 @@ END_TEST
 START_TEST(t8_no_ack_or_syn)
 {
     struct conv c;
-    conv_init(&c, 2, 1, 4096);
-    handshake(&c, false, false);
+    conv_start(&c, false, false);
     struct pkt p = cpkt(&c, 0, "FAKE", 4, TCPF_PSH);
-    unsigned r = tcpreasm_segment(c.pl, &c.f, &p, 0);
+    unsigned r = csend(&c, &p);
     ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_NO_ACK);
     p = cpkt(&c, 0, "FAKE", 4, TCPF_SYN | TCPF_ACK);   /* SYN at another ISN */
-    r = tcpreasm_segment(c.pl, &c.f, &p, 0);
+    r = csend(&c, &p);
     ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_BAD_SYN);
     expect_data(&c, NULL, 0);
     r = cseg(&c, 0, REQ, REQ_LEN);
-    ck_assert(r & TCPREASM_NEW_DATA);
-    expect_data(&c, REQ, REQ_LEN);
+    expect_new_data(&c, r, REQ, REQ_LEN);
     struct tcpreasm_stats st = stats(&c);
     ck_assert_uint_eq(st.ignored[TCPREASM_NO_ACK], 1);
     ck_assert_uint_eq(st.ignored[TCPREASM_BAD_SYN], 1);
@@ -409,15 +431,13 @@ END_TEST
 START_TEST(t9_paws)
 {
     struct conv c;
-    conv_init(&c, 2, 1, 4096);
-    handshake(&c, true, false);
+    conv_start(&c, true, false);
     struct pkt p = cpkt(&c, 0, "FAKE", 4, TCPF_ACK);
     p.tsval = 10;   /* older than the SYN's */
-    unsigned r = tcpreasm_segment(c.pl, &c.f, &p, 0);
+    unsigned r = csend(&c, &p);
     ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_PAWS);
     r = cseg(&c, 0, REQ, REQ_LEN);
-    ck_assert(r & TCPREASM_NEW_DATA);
-    expect_data(&c, REQ, REQ_LEN);
+    expect_new_data(&c, r, REQ, REQ_LEN);
     conv_fini(&c);
     /* timestamps not negotiated (server did not echo): no PAWS */
     conv_init(&c, 2, 1, 4096);
@@ -429,17 +449,17 @@ START_TEST(t9_paws)
     syn.has_ts = true;
     syn.tsval = 500;
     syn.l4_csum_ok = true;
-    tcpreasm_segment(c.pl, &c.f, &syn, 0);
+    csend(&c, &syn);
     memset(&syn, 0, sizeof syn);
     syn.seq = c.sisn;
     syn.ack = c.cisn + 1;
     syn.tcp_flags = TCPF_SYN | TCPF_ACK;
     syn.win = 65535;
     syn.l4_csum_ok = true;
-    tcpreasm_segment(c.pl, &c.f, &syn, 1);
+    ssend(&c, &syn);
     p = cpkt(&c, 0, REQ, REQ_LEN, TCPF_ACK);
     p.tsval = 10;
-    r = tcpreasm_segment(c.pl, &c.f, &p, 0);
+    r = csend(&c, &p);
     ck_assert(r & TCPREASM_NEW_DATA);
     conv_fini(&c);
 }
@@ -450,13 +470,11 @@ END_TEST
 START_TEST(t10_overlap_first_wins)
 {
     struct conv c;
-    conv_init(&c, 2, 1, 4096);
-    handshake(&c, false, false);
+    conv_start(&c, false, false);
     cseg(&c, 0, "AAAAAAAAAA", 10);
     unsigned r = cseg(&c, 5, "BBBBBBBBBB", 10);
     ck_assert(r & TCPREASM_CONFLICT);
-    ck_assert(r & TCPREASM_NEW_DATA);
-    expect_data(&c, "AAAAAAAAAABBBBB", 15);
+    expect_new_data(&c, r, "AAAAAAAAAABBBBB", 15);
     size_t len;
     const uint8_t *alt = tcpreasm_alt(c.pl, &c.f, &len);
     ck_assert_uint_eq(len, 15);
@@ -466,8 +484,7 @@ START_TEST(t10_overlap_first_wins)
     r = cseg(&c, 28, "DDDDDDDD", 8);
     ck_assert(r & TCPREASM_CONFLICT);
     r = cseg(&c, 15, "EEEEEEEEEEEEE", 13);
-    ck_assert(r & TCPREASM_NEW_DATA);
-    expect_data(&c, "AAAAAAAAAABBBBBEEEEEEEEEEEEEDDCCCCCD", 36);
+    expect_new_data(&c, r, "AAAAAAAAAABBBBBEEEEEEEEEEEEEDDCCCCCD", 36);
     alt = tcpreasm_alt(c.pl, &c.f, &len);
     ck_assert_mem_eq(alt, "AAAAABBBBBBBBBBEEEEEEEEEEEEEDDDDDDDD", 36);
     /* identical overlap: no conflict */
@@ -483,17 +500,15 @@ END_TEST
 START_TEST(t11_urgent)
 {
     struct conv c;
-    conv_init(&c, 2, 1, 4096);
-    handshake(&c, false, false);
+    conv_start(&c, false, false);
     /* "Host: blocXked.example" with X urgent: urg_ptr points one past it (BSD semantics) */
     static const char s1[] = "GET / HTTP/1.1\r\nHost: bloc";
     static const char s2[] = "Xked.example\r\n\r\n";
     unsigned r = cseg(&c, 0, s1, sizeof s1 - 1);
     struct pkt p = cpkt(&c, sizeof s1 - 1, s2, sizeof s2 - 1, TCPF_ACK | TCPF_URG);
     p.urg_ptr = 1;
-    r = tcpreasm_segment(c.pl, &c.f, &p, 0);
-    ck_assert(r & TCPREASM_NEW_DATA);
-    expect_data(&c, "GET / HTTP/1.1\r\nHost: blocked.example\r\n\r\n", 41);
+    r = csend(&c, &p);
+    expect_new_data(&c, r, "GET / HTTP/1.1\r\nHost: blocked.example\r\n\r\n", 41);
     ck_assert_uint_eq(stats(&c).urgent_stripped, 1);
     /* nxt still counts the urgent byte's sequence number */
     ck_assert_uint_eq(c.f.tcp.nxt, c.cisn + 1 + (uint32_t)(sizeof s1 - 1 + sizeof s2 - 1));
@@ -503,7 +518,7 @@ START_TEST(t11_urgent)
     /* urgent pointer into a segment that arrives later */
     p = cpkt(&c, 42, "ab", 2, TCPF_ACK | TCPF_URG);
     p.urg_ptr = 4;   /* byte at offset 42 + 3 = 45 */
-    tcpreasm_segment(c.pl, &c.f, &p, 0);
+    csend(&c, &p);
     cseg(&c, 44, "cZd", 3);
     expect_data(&c, "GET / HTTP/1.1\r\nHost: blocked.example\r\n\r\nabcd", 45);
     ck_assert_uint_eq(stats(&c).urgent_stripped, 2);
@@ -739,13 +754,12 @@ START_TEST(t14_syn_data)
     p.payload = (const uint8_t *)"GET / HTTP/1.1\r\nHost: allowed";
     p.payload_len = 29;
     p.l4_csum_ok = true;
-    unsigned r = tcpreasm_segment(c.pl, &c.f, &p, 0);
+    unsigned r = csend(&c, &p);
     ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_SYN_DATA);
     expect_data(&c, NULL, 0);
     ck_assert(c.f.tcp.fl & TCPREASM_S_SYN);   /* the SYN itself counts */
     r = cseg(&c, 0, REQ, REQ_LEN);
-    ck_assert(r & TCPREASM_NEW_DATA);
-    expect_data(&c, REQ, REQ_LEN);
+    expect_new_data(&c, r, REQ, REQ_LEN);
     conv_fini(&c);
     /* with a cookie: data */
     conv_init(&c, 2, 1, 4096);
@@ -753,9 +767,8 @@ START_TEST(t14_syn_data)
     p.fastopen_cookie_len = 8;
     p.payload = (const uint8_t *)REQ;
     p.payload_len = REQ_LEN;
-    r = tcpreasm_segment(c.pl, &c.f, &p, 0);
-    ck_assert(r & TCPREASM_NEW_DATA);
-    expect_data(&c, REQ, REQ_LEN);
+    r = csend(&c, &p);
+    expect_new_data(&c, r, REQ, REQ_LEN);
     conv_fini(&c);
 }
 END_TEST
@@ -765,11 +778,10 @@ END_TEST
 START_TEST(t16_rst)
 {
     struct conv c;
-    conv_init(&c, 2, 1, 4096);
-    handshake(&c, false, false);
+    conv_start(&c, false, false);
     cseg(&c, 0, REQ, 10);
     struct pkt p = cpkt(&c, 5, NULL, 0, TCPF_RST);
-    unsigned r = tcpreasm_segment(c.pl, &c.f, &p, 0);
+    unsigned r = csend(&c, &p);
     ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_RST_BAD_SEQ);
     ck_assert(!(c.f.fl & FLOW_F_CLOSING));
     /* a server RST at the wrong sequence number: ignored too */
@@ -778,13 +790,12 @@ START_TEST(t16_rst)
     s.seq = c.sisn + 100;
     s.tcp_flags = TCPF_RST;
     s.l4_csum_ok = true;
-    r = tcpreasm_segment(c.pl, &c.f, &s, 1);
+    r = ssend(&c, &s);
     ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_RST_BAD_SEQ);
     r = cseg(&c, 10, REQ + 10, REQ_LEN - 10);
-    ck_assert(r & TCPREASM_NEW_DATA);
-    expect_data(&c, REQ, REQ_LEN);
+    expect_new_data(&c, r, REQ, REQ_LEN);
     p = cpkt(&c, (uint32_t)REQ_LEN, NULL, 0, TCPF_RST | TCPF_ACK);
-    r = tcpreasm_segment(c.pl, &c.f, &p, 0);
+    r = csend(&c, &p);
     ck_assert(r & TCPREASM_RESET);
     ck_assert(c.f.fl & FLOW_F_CLOSING);
     /* the RST may have been a low-TTL fake: later data is still inspected */
@@ -793,10 +804,9 @@ START_TEST(t16_rst)
     ck_assert_uint_eq(stats(&c).data_after_close, 1);
     conv_fini(&c);
     /* exact server RST */
-    conv_init(&c, 2, 1, 4096);
-    handshake(&c, false, false);
+    conv_start(&c, false, false);
     s.seq = c.sisn + 1;
-    r = tcpreasm_segment(c.pl, &c.f, &s, 1);
+    r = ssend(&c, &s);
     ck_assert(r & TCPREASM_RESET);
     conv_fini(&c);
 }
@@ -807,8 +817,7 @@ END_TEST
 START_TEST(t18_duplicates)
 {
     struct conv c;
-    conv_init(&c, 2, 1, 4096);
-    handshake(&c, false, false);
+    conv_start(&c, false, false);
     cseg(&c, 0, REQ, 20);
     unsigned r = cseg(&c, 0, REQ, 20);
     ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_OLD);
@@ -817,8 +826,7 @@ START_TEST(t18_duplicates)
     r = cseg(&c, 30, REQ + 30, 10);   /* out-of-order duplicate */
     ck_assert(!(r & (TCPREASM_CONFLICT | TCPREASM_NEW_DATA)));
     r = cseg(&c, 10, REQ + 10, REQ_LEN - 10);
-    ck_assert(r & TCPREASM_NEW_DATA);
-    expect_data(&c, REQ, REQ_LEN);
+    expect_new_data(&c, r, REQ, REQ_LEN);
     ck_assert_uint_eq(stats(&c).dup_bytes, 20 + 10 + 10 + 10);
     ck_assert_ptr_null(tcpreasm_alt(c.pl, &c.f, &(size_t){ 0 }));
     conv_fini(&c);
@@ -830,25 +838,23 @@ END_TEST
 START_TEST(bad_ack)
 {
     struct conv c;
-    conv_init(&c, 2, 1, 4096);
-    handshake(&c, false, false);
+    conv_start(&c, false, false);
     struct pkt p = cpkt(&c, 0, "FAKE", 4, TCPF_ACK);
     p.ack = c.sisn + 1 + 200000;   /* acks data the server never sent (beyond any slack) */
-    unsigned r = tcpreasm_segment(c.pl, &c.f, &p, 0);
+    unsigned r = csend(&c, &p);
     ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_BAD_ACK);
     p.ack = c.sisn + 1 + 1000;     /* a little ahead: a tap's direction skew, tolerated */
-    r = tcpreasm_segment(c.pl, &c.f, &p, 0);
+    r = csend(&c, &p);
     ck_assert(r & TCPREASM_NEW_DATA);
     tcpreasm_release(c.pl, &c.f);
     conv_fini(&c);
-    conv_init(&c, 2, 1, 4096);
-    handshake(&c, false, false);
+    conv_start(&c, false, false);
     p = cpkt(&c, 0, "FAKE", 4, TCPF_ACK);
     p.ack = c.sisn + 1 - 66000;   /* zapret "badseq": older than a window */
-    r = tcpreasm_segment(c.pl, &c.f, &p, 0);
+    r = csend(&c, &p);
     ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_BAD_ACK);
     p.ack = c.sisn + 1 - 1000;    /* old but within the window: fine */
-    r = tcpreasm_segment(c.pl, &c.f, &p, 0);
+    r = csend(&c, &p);
     ck_assert(r & TCPREASM_NEW_DATA);
     conv_fini(&c);
 }
@@ -857,10 +863,9 @@ END_TEST
 START_TEST(fin_and_after)
 {
     struct conv c;
-    conv_init(&c, 2, 1, 4096);
-    handshake(&c, false, false);
+    conv_start(&c, false, false);
     struct pkt p = cpkt(&c, 0, REQ, REQ_LEN, TCPF_ACK | TCPF_FIN);
-    unsigned r = tcpreasm_segment(c.pl, &c.f, &p, 0);
+    unsigned r = csend(&c, &p);
     ck_assert(r & TCPREASM_FIN);
     ck_assert(r & TCPREASM_NEW_DATA);
     ck_assert(c.f.fl & FLOW_F_CLOSING);
@@ -879,8 +884,7 @@ END_TEST
 START_TEST(consume_keepalive)
 {
     struct conv c;
-    conv_init(&c, 2, 1, 4096);
-    handshake(&c, false, false);
+    conv_start(&c, false, false);
     cseg(&c, 0, REQ, REQ_LEN);
     cseg(&c, (uint32_t)REQ_LEN, "POST /x HTTP/1.1\r\n", 18);
     tcpreasm_consume(c.pl, &c.f, REQ_LEN);
@@ -903,8 +907,7 @@ START_TEST(consume_keepalive)
     ck_assert(r & TCPREASM_FULL);
     tcpreasm_consume(c.pl, &c.f, 4096);
     r = cseg(&c, at + 4096, "r", 1);
-    ck_assert(r & TCPREASM_NEW_DATA);
-    expect_data(&c, "r", 1);
+    expect_new_data(&c, r, "r", 1);
     conv_fini(&c);
 }
 END_TEST
@@ -916,11 +919,7 @@ START_TEST(buffer_returned_when_idle)
 {
     struct tcpreasm_pool *pl = tcpreasm_pool_new(1, 1, 1024);
     struct conv a, b;
-    memset(&a, 0, sizeof a);
-    memset(&b, 0, sizeof b);
-    a.pl = b.pl = pl;
-    a.cisn = 100;
-    b.cisn = 5000;
+    conv_pair(pl, &a, &b);
     struct tcpreasm_stats st;
     ck_assert(cseg(&a, 0, REQ, REQ_LEN) & TCPREASM_NEW_DATA);
     ck_assert_uint_ne(a.f.tcp.buf, 0);
@@ -976,11 +975,7 @@ START_TEST(pool_exhaustion_fail_open)
 {
     struct tcpreasm_pool *pl = tcpreasm_pool_new(1, 0, 256);
     struct conv a, b;
-    memset(&a, 0, sizeof a);
-    memset(&b, 0, sizeof b);
-    a.pl = b.pl = pl;
-    a.cisn = 100;
-    b.cisn = 5000;
+    conv_pair(pl, &a, &b);
     ck_assert(cseg(&a, 0, "hello", 5) & TCPREASM_NEW_DATA);   /* mid-stream pickup */
     unsigned r = cseg(&b, 0, "world", 5);
     ck_assert(r & TCPREASM_GAVEUP);
@@ -988,7 +983,7 @@ START_TEST(pool_exhaustion_fail_open)
     ck_assert_ptr_null(tcpreasm_data(pl, &b.f, &(size_t){ 0 }));
     /* sequence is still tracked: an exact RST is honoured */
     struct pkt p = cpkt(&b, 5, NULL, 0, TCPF_RST);
-    ck_assert(tcpreasm_segment(pl, &b.f, &p, 0) & TCPREASM_RESET);
+    ck_assert(csend(&b, &p) & TCPREASM_RESET);
     struct tcpreasm_stats st;
     tcpreasm_get_stats(pl, &st);
     ck_assert_uint_eq(st.pool_empty, 1);
