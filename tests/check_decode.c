@@ -160,6 +160,13 @@ static enum decode_result dec(int link, const uint8_t *f, size_t n, struct pkt *
     return decode_packet(link, g, n, p);
 }
 
+/* Builds the packet s describes at ip (its length to *n) and decodes it as a raw IP frame. */
+static enum decode_result dec_ip(const struct spec *s, uint8_t *ip, size_t *n, struct pkt *p)
+{
+    *n = mk_ip(s, ip);
+    return dec(DECODE_LINK_RAW, ip, *n, p);
+}
+
 /* ---- valid frames ------------------------------------------------------------------------ */
 
 START_TEST(eth_ipv4_tcp)
@@ -227,17 +234,14 @@ START_TEST(udp_checksums)
     ck_assert(decode_l4_csum_ok(&p));
     ck_assert_uint_eq(p.payload_len, sizeof q);
     s.udp_zero = true;
-    n = mk_ip(&s, ip);
-    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_OK);
+    ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_OK);
     ck_assert(decode_l4_csum_ok(&p));   /* IPv4: zero means "not computed" */
     s.ipver = 6;
-    n = mk_ip(&s, ip);
-    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_OK);
+    ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_OK);
     ck_assert(!decode_l4_csum_ok(&p));  /* IPv6: mandatory */
     s.udp_zero = false;
     s.bad_l4 = true;
-    n = mk_ip(&s, ip);
-    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_OK);
+    ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_OK);
     ck_assert(!decode_l4_csum_ok(&p));
     s.bad_l4 = false;
     n = mk_ip(&s, ip);
@@ -409,16 +413,13 @@ START_TEST(ipv4_options_and_errors)
     ck_assert(decode_l4_csum_ok(&p));
     s.ipopt = bad;
     s.ipopt_len = sizeof bad;
-    n = mk_ip(&s, ip);
-    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_BAD_IP_HDRLEN);
+    ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_BAD_IP_HDRLEN);
     s.ipopt = zero;
-    n = mk_ip(&s, ip);
-    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_BAD_IP_HDRLEN);
+    ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_BAD_IP_HDRLEN);
     s.ipopt = NULL;
     s.ipopt_len = 0;
     s.bad_ip = true;
-    n = mk_ip(&s, ip);
-    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_BAD_IP_CSUM);
+    ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_BAD_IP_CSUM);
     s.bad_ip = false;
     n = mk_ip(&s, ip);
     ip[0] = 0x44;   /* ihl 4 */
@@ -456,13 +457,11 @@ START_TEST(ipv4_fragment)
     ck_assert_int_eq(p.frag_nexthdr, 6);
     ck_assert_int_eq(p.frag_hdr_off, 20);
     s.fragfield = 0x0003;   /* last fragment at offset 24 */
-    n = mk_ip(&s, ip);
-    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_FRAGMENT);
+    ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_FRAGMENT);
     ck_assert(!p.frag_more);
     ck_assert_uint_eq(p.frag_off, 24);
     s.fragfield = 0x4000;   /* DF only: not a fragment */
-    n = mk_ip(&s, ip);
-    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_OK);
+    ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_OK);
 }
 END_TEST
 
@@ -499,8 +498,7 @@ START_TEST(ipv6_ext_chain)
     ext8(ext, 0);            /* DST -> HBH -> TCP: HBH not first */
     ext8(ext + 8, 6);
     s.first_nh = 60;
-    n = mk_ip(&s, ip);
-    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_OK);
+    ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_OK);
     ck_assert(p.ipv6_bad_ext);
 
     ext8(ext, 6);            /* routing, segments left 0: fine */
@@ -508,24 +506,20 @@ START_TEST(ipv6_ext_chain)
     ext[3] = 0;
     s.first_nh = 43;
     s.ext_len = 8;
-    n = mk_ip(&s, ip);
-    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_OK);
+    ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_OK);
     ck_assert(!p.ipv6_bad_ext);
     ext[3] = 2;              /* segments left: not for this host */
-    n = mk_ip(&s, ip);
-    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_OK);
+    ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_OK);
     ck_assert(p.ipv6_bad_ext);
 
     ext8(ext, 6);            /* DST with an unknown option whose action is "discard" */
     ext[2] = 0x85;
     ext[3] = 4;
     s.first_nh = 60;
-    n = mk_ip(&s, ip);
-    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_OK);
+    ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_OK);
     ck_assert(p.ipv6_bad_ext);
     ext[2] = 0x05;           /* unknown, action "skip": fine */
-    n = mk_ip(&s, ip);
-    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_OK);
+    ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_OK);
     ck_assert(!p.ipv6_bad_ext);
 
     memset(ext, 0, 16);      /* DST, 16 bytes, PadN of 12: more than 7 bytes of padding */
@@ -534,35 +528,30 @@ START_TEST(ipv6_ext_chain)
     ext[2] = 1;
     ext[3] = 12;
     s.ext_len = 16;
-    n = mk_ip(&s, ip);
-    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_OK);
+    ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_OK);
     ck_assert(p.ipv6_bad_ext);
 
     memset(ext, 0, 16);      /* AH (len 2 -> 16 bytes) -> TCP: walked through */
     ext[0] = 6;
     ext[1] = 2;
     s.first_nh = 51;
-    n = mk_ip(&s, ip);
-    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_OK);
+    ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_OK);
     ck_assert_mem_eq(p.payload, s.payload, s.plen);
 
     for (int i = 0; i < DECODE_MAX_IPV6_EXT; i++)   /* the longest chain allowed */
         ext8(ext + 8 * i, i + 1 < DECODE_MAX_IPV6_EXT ? 60 : 6);
     s.first_nh = 60;
     s.ext_len = 8 * DECODE_MAX_IPV6_EXT;
-    n = mk_ip(&s, ip);
-    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_OK);
+    ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_OK);
     for (int i = 0; i <= DECODE_MAX_IPV6_EXT; i++)  /* one more */
         ext8(ext + 8 * i, i + 1 <= DECODE_MAX_IPV6_EXT ? 60 : 6);
     s.ext_len = 8 * (DECODE_MAX_IPV6_EXT + 1);
-    n = mk_ip(&s, ip);
-    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_IPV6_EXT_DEPTH);
+    ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_IPV6_EXT_DEPTH);
 
     ext8(ext, 6);            /* header length running past the payload */
     ext[1] = 200;
     s.ext_len = 8;
-    n = mk_ip(&s, ip);
-    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_BAD_IPV6_EXT);
+    ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_BAD_IPV6_EXT);
 
     s.ext_len = 0;           /* ESP and no-next-header */
     n = mk_ip(&s, ip);
@@ -599,12 +588,10 @@ START_TEST(ipv6_fragment)
     ck_assert_int_eq(p.frag_nexthdr, 6);
     ck_assert_uint_eq(p.frag_data_len, n - 56);
     craft_put16(ext + 10, 0);      /* atomic fragment: a whole datagram */
-    n = mk_ip(&s, ip);
-    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_OK);
+    ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_OK);
     ck_assert_mem_eq(p.payload, s.payload, s.plen);
     craft_put16(ext + 10, 64);     /* offset 64, last */
-    n = mk_ip(&s, ip);
-    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_FRAGMENT);
+    ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_FRAGMENT);
     ck_assert_uint_eq(p.frag_off, 64);
     ck_assert(!p.frag_more);
 }
@@ -647,34 +634,28 @@ START_TEST(tcp_options)
 
     s.tcpopt = md5;
     s.tcpopt_len = sizeof md5;
-    n = mk_ip(&s, ip);
-    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_OK);
+    ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_OK);
     ck_assert(p.has_md5);
 
     static const uint8_t trunc_opt[] = { 1, 1, 1, 8 };   /* TS kind with no length byte room */
     s.tcpopt = trunc_opt;
     s.tcpopt_len = sizeof trunc_opt;
-    n = mk_ip(&s, ip);
-    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_BAD_TCP_OPTIONS);
+    ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_BAD_TCP_OPTIONS);
     static const uint8_t long_opt[] = { 2, 9, 0, 0 };
     s.tcpopt = long_opt;
-    n = mk_ip(&s, ip);
-    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_BAD_TCP_OPTIONS);
+    ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_BAD_TCP_OPTIONS);
     static const uint8_t len1[] = { 5, 1, 0, 0 };
     s.tcpopt = len1;
-    n = mk_ip(&s, ip);
-    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_BAD_TCP_OPTIONS);
+    ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_BAD_TCP_OPTIONS);
     static const uint8_t odd_mss[] = { 2, 3, 5, 0 };    /* wrong length for a known kind: ignored */
     s.tcpopt = odd_mss;
-    n = mk_ip(&s, ip);
-    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_OK);
+    ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_OK);
     ck_assert(!p.has_mss);
 
     s.tcpopt = NULL;
     s.tcpopt_len = 0;
     s.bad_l4 = true;
-    n = mk_ip(&s, ip);
-    ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_OK);
+    ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_OK);
     ck_assert(!decode_l4_csum_ok(&p));
 
     s.bad_l4 = false;
