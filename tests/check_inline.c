@@ -666,12 +666,20 @@ START_TEST(listener_refuses_loop)
 }
 END_TEST
 
+/* A test case of the suite: each test gets a fresh proxy (torn down after) and 20 s. */
+static TCase *add_case(Suite *s, const char *name)
+{
+    TCase *tc = tcase_create(name);
+    tcase_add_checked_fixture(tc, NULL, teardown);
+    tcase_set_timeout(tc, 20);
+    suite_add_tcase(s, tc);
+    return tc;
+}
+
 static Suite *inline_suite(void)
 {
     Suite *s = suite_create("inline");
-    TCase *v = tcase_create("valid");
-    tcase_add_checked_fixture(v, NULL, teardown);
-    tcase_set_timeout(v, 20);
+    TCase *v = add_case(s, "valid");
     tcase_add_test(v, tls_allowed_relayed_both_ways);
     tcase_add_test(v, tls_blocked_reset);
     tcase_add_test(v, tls_blocked_alert);
@@ -681,27 +689,17 @@ static Suite *inline_suite(void)
     tcase_add_test(v, http_pipelined_second_blocked);
     tcase_add_test(v, http_body_skipped_next_judged);
     tcase_add_test(v, ip_entry_blocks);
-    suite_add_tcase(s, v);
-    TCase *t = tcase_create("truncated");
-    tcase_add_checked_fixture(t, NULL, teardown);
-    tcase_set_timeout(t, 20);
+    TCase *t = add_case(s, "truncated");
     tcase_add_test(t, tls_split_hello_blocked);
     tcase_add_test(t, first_bytes_timeout_by_address);
-    suite_add_tcase(s, t);
-    TCase *m = tcase_create("malformed");
-    tcase_add_checked_fixture(m, NULL, teardown);
-    tcase_set_timeout(m, 20);
+    TCase *m = add_case(s, "malformed");
     tcase_add_test(m, unknown_protocol_relayed);
     tcase_add_test(m, connect_refused_resets_client);
-    suite_add_tcase(s, m);
-    TCase *l = tcase_create("limits");
-    tcase_add_checked_fixture(l, NULL, teardown);
-    tcase_set_timeout(l, 20);
+    TCase *l = add_case(s, "limits");
     tcase_add_test(l, first_bytes_limit_by_address);
     tcase_add_test(l, max_connections_refused);
     tcase_add_test(l, config_rejected);
     tcase_add_test(l, listener_refuses_loop);
-    suite_add_tcase(s, l);
     return s;
 }
 
