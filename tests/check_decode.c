@@ -107,17 +107,13 @@ static size_t mk_ip(const struct spec *s, uint8_t *out)
         craft_put16(out + 10, c);
         return ihl + l4;
     }
-    memset(out, 0, 40);
     if (s->ext_len)
         memcpy(out + 40, s->ext, s->ext_len);
     size_t l4 = mk_l4(s, out + 40 + s->ext_len);
     set_l4_csum(s, out + 40 + s->ext_len, l4);
-    out[0] = 0x60;
-    craft_put16(out + 4, (uint32_t)(s->ext_len + l4));
-    out[6] = s->ext_len ? s->first_nh : s->proto;
-    out[7] = s->ttl ? s->ttl : 64;
-    memcpy(out + 8, SRC6, 16);
-    memcpy(out + 24, DST6, 16);
+    craft_ip6(out, SRC6, DST6, s->ext_len ? s->first_nh : s->proto, s->ext_len + l4);
+    if (s->ttl)
+        out[7] = s->ttl;
     return 40 + s->ext_len + l4;
 }
 
@@ -467,15 +463,6 @@ END_TEST
 
 /* ---- IPv6 extension chains ------------------------------------------------------------- */
 
-/* An 8-byte HBH/DST/routing header with PadN, whose next header is nh. */
-static void ext8(uint8_t *h, uint8_t nh)
-{
-    memset(h, 0, 8);
-    h[0] = nh;
-    h[2] = 1;   /* PadN */
-    h[3] = 4;
-}
-
 START_TEST(ipv6_ext_chain)
 {
     struct spec s;
@@ -484,8 +471,8 @@ START_TEST(ipv6_ext_chain)
     base_tcp(&s, 6);
     s.ext = ext;
 
-    ext8(ext, 60);           /* HBH -> DST -> TCP */
-    ext8(ext + 8, 6);
+    craft_ext8(ext, 60);           /* HBH -> DST -> TCP */
+    craft_ext8(ext + 8, 6);
     s.first_nh = 0;
     s.ext_len = 16;
     size_t n = mk_ip(&s, ip);
@@ -495,13 +482,13 @@ START_TEST(ipv6_ext_chain)
     ck_assert(decode_l4_csum_ok(&p));
     ck_assert_mem_eq(p.payload, s.payload, s.plen);
 
-    ext8(ext, 0);            /* DST -> HBH -> TCP: HBH not first */
-    ext8(ext + 8, 6);
+    craft_ext8(ext, 0);            /* DST -> HBH -> TCP: HBH not first */
+    craft_ext8(ext + 8, 6);
     s.first_nh = 60;
     ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_OK);
     ck_assert(p.ipv6_bad_ext);
 
-    ext8(ext, 6);            /* routing, segments left 0: fine */
+    craft_ext8(ext, 6);            /* routing, segments left 0: fine */
     ext[2] = 4;
     ext[3] = 0;
     s.first_nh = 43;
@@ -512,7 +499,7 @@ START_TEST(ipv6_ext_chain)
     ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_OK);
     ck_assert(p.ipv6_bad_ext);
 
-    ext8(ext, 6);            /* DST with an unknown option whose action is "discard" */
+    craft_ext8(ext, 6);            /* DST with an unknown option whose action is "discard" */
     ext[2] = 0x85;
     ext[3] = 4;
     s.first_nh = 60;
@@ -539,16 +526,16 @@ START_TEST(ipv6_ext_chain)
     ck_assert_mem_eq(p.payload, s.payload, s.plen);
 
     for (int i = 0; i < DECODE_MAX_IPV6_EXT; i++)   /* the longest chain allowed */
-        ext8(ext + 8 * i, i + 1 < DECODE_MAX_IPV6_EXT ? 60 : 6);
+        craft_ext8(ext + 8 * i, i + 1 < DECODE_MAX_IPV6_EXT ? 60 : 6);
     s.first_nh = 60;
     s.ext_len = 8 * DECODE_MAX_IPV6_EXT;
     ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_OK);
     for (int i = 0; i <= DECODE_MAX_IPV6_EXT; i++)  /* one more */
-        ext8(ext + 8 * i, i + 1 <= DECODE_MAX_IPV6_EXT ? 60 : 6);
+        craft_ext8(ext + 8 * i, i + 1 <= DECODE_MAX_IPV6_EXT ? 60 : 6);
     s.ext_len = 8 * (DECODE_MAX_IPV6_EXT + 1);
     ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_IPV6_EXT_DEPTH);
 
-    ext8(ext, 6);            /* header length running past the payload */
+    craft_ext8(ext, 6);            /* header length running past the payload */
     ext[1] = 200;
     s.ext_len = 8;
     ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_BAD_IPV6_EXT);
@@ -571,11 +558,8 @@ START_TEST(ipv6_fragment)
     struct pkt p;
     base_tcp(&s, 6);
     s.ext = ext;
-    ext8(ext, 44);           /* DST -> FRAG -> TCP */
-    memset(ext + 8, 0, 8);
-    ext[8] = 6;
-    craft_put16(ext + 10, 0 | 1);  /* offset 0, M */
-    craft_put32(ext + 12, 0xdeadbeef);
+    craft_ext8(ext, 44);           /* DST -> FRAG -> TCP */
+    craft_frag6(ext + 8, 6, 0, 1, 0xdeadbeef);  /* offset 0, M */
     s.first_nh = 60;
     s.ext_len = 16;
     size_t n = mk_ip(&s, ip);
@@ -716,8 +700,8 @@ START_TEST(truncated_everywhere)
 
     base_tcp(&s, 6);
     s.ext = ext;
-    ext8(ext, 60);
-    ext8(ext + 8, 6);
+    craft_ext8(ext, 60);
+    craft_ext8(ext + 8, 6);
     s.ext_len = 16;
     s.first_nh = 0;
     n = mk_eth(fr, qinq, 0x86dd, ip, mk_ip(&s, ip));

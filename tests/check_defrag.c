@@ -33,22 +33,9 @@ static size_t frag4(uint8_t *out, uint16_t id, const uint8_t *seg, size_t off, s
 /* IPv6 fragment with a destination-options header before the fragment header. */
 static size_t frag6(uint8_t *out, uint32_t id, const uint8_t *seg, size_t off, size_t n, bool m)
 {
-    memset(out, 0, 56);
-    out[0] = 0x60;
-    craft_put16(out + 4, (uint32_t)(16 + n));
-    out[6] = 60;
-    out[7] = 64;
-    memcpy(out + 8, SRC6, 16);
-    memcpy(out + 24, DST6, 16);
-    out[40] = 44;            /* DST opts -> fragment */
-    out[42] = 1;             /* PadN 4 */
-    out[43] = 4;
-    out[48] = 6;             /* fragment -> TCP */
-    craft_put16(out + 50, (uint32_t)(off | (m ? 1 : 0)));
-    out[52] = (uint8_t)(id >> 24);
-    out[53] = (uint8_t)(id >> 16);
-    out[54] = (uint8_t)(id >> 8);
-    out[55] = (uint8_t)id;
+    craft_ip6(out, SRC6, DST6, 60, 16 + n);
+    craft_ext8(out + 40, 44);           /* DST opts -> fragment */
+    craft_frag6(out + 48, 6, off, m, id); /* fragment -> TCP */
     memcpy(out + 56, seg + off, n);
     return 56 + n;
 }

@@ -627,31 +627,17 @@ START_TEST(t13_ipv6_extension_headers)
     uint8_t l4[200], ip[300];
     /* one hop-by-hop header: Linux accepts, so do we */
     size_t n = mk_tcp(l4, 6, CLI6, SRV6, 1000, 1, TCPF_ACK | TCPF_PSH, REQ, REQ_LEN);
-    memset(ip, 0, 48);
-    ip[0] = 0x60;
-    craft_put16(ip + 4, (uint32_t)(8 + n));
-    ip[6] = 0;
-    ip[7] = 64;
-    memcpy(ip + 8, CLI6, 16);
-    memcpy(ip + 24, SRV6, 16);
-    ip[40] = 6;
-    ip[42] = 1;
-    ip[43] = 4;
+    craft_ip6(ip, CLI6, SRV6, 0, 8 + n);
+    craft_ext8(ip + 40, 6);
     memcpy(ip + 48, l4, n);
     ck_assert_int_eq(path_ip(&pa, ip, 48 + n, 1), DECODE_OK);
     ck_assert(pa.last & TCPREASM_NEW_DATA);
     path_fini(&pa);
     /* the same bytes behind destination options then hop-by-hop: Linux drops, so do we */
     path_init(&pa);
-    memset(ip + 40, 0, 16);
-    ip[6] = 60;
-    ip[40] = 0;
-    ip[42] = 1;
-    ip[43] = 4;
-    ip[48] = 6;
-    ip[50] = 1;
-    ip[51] = 4;
-    craft_put16(ip + 4, (uint32_t)(16 + n));
+    craft_ip6(ip, CLI6, SRV6, 60, 16 + n);
+    craft_ext8(ip + 40, 0);
+    craft_ext8(ip + 48, 6);
     memcpy(ip + 56, l4, n);
     ck_assert_int_eq(path_ip(&pa, ip, 56 + n, 1), DECODE_OK);
     ck_assert_ptr_null(pa.f);   /* never reached the flow table */

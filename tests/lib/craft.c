@@ -6,6 +6,11 @@
  *   8      ttl, protocol, header checksum    8   acknowledgment number
  *   12/16  source / destination address      12  offset, flags, window
  *                                            16  checksum, urgent pointer
+ *   IPv6 header (RFC 8200)                   IPv6 extension header, 8 bytes
+ *   0      ver/class/flow label              0   next header, length (8-byte units - 1)
+ *   4      payload length, next hdr, hops    2   options: PadN (type 1, length 4, 4 zeros)
+ *   8/24   source / destination address    fragment header: next header, 0,
+ *                                            offset (13 bits) | M, identification (32 bits)
  */
 #include "craft.h"
 
@@ -86,4 +91,34 @@ size_t craft_ip4(uint8_t *out, const uint8_t *src, const uint8_t *dst, uint16_t 
     if (pl && n)
         memcpy(out + 20, pl, n);
     return 20 + n;
+}
+
+size_t craft_ip6(uint8_t *out, const uint8_t *src, const uint8_t *dst, uint8_t nh, size_t plen)
+{
+    memset(out, 0, 40);
+    out[0] = 0x60;
+    craft_put16(out + 4, (uint32_t)plen);
+    out[6] = nh;
+    out[7] = 64;
+    memcpy(out + 8, src, 16);
+    memcpy(out + 24, dst, 16);
+    return 40;
+}
+
+size_t craft_ext8(uint8_t *out, uint8_t nh)
+{
+    memset(out, 0, 8);
+    out[0] = nh;
+    out[2] = 1;
+    out[3] = 4;
+    return 8;
+}
+
+size_t craft_frag6(uint8_t *out, uint8_t nh, size_t off, int more, uint32_t id)
+{
+    memset(out, 0, 8);
+    out[0] = nh;
+    craft_put16(out + 2, (uint32_t)(off | (more ? 1 : 0)));
+    craft_put32(out + 4, id);
+    return 8;
 }

@@ -44,4 +44,16 @@ size_t craft_tcp(uint8_t *out, const struct craft_tcp *t, int ipver, const uint8
 size_t craft_ip4(uint8_t *out, const uint8_t *src, const uint8_t *dst, uint16_t id,
                  uint16_t frag, uint8_t proto, const void *pl, size_t n);
 
+/* Writes the 40-byte IPv6 header at out: hop limit 64, next header nh, payload length plen
+ * (what follows the header), src -> dst (16 bytes each). Returns 40. */
+size_t craft_ip6(uint8_t *out, const uint8_t *src, const uint8_t *dst, uint8_t nh, size_t plen);
+
+/* Writes an 8-byte IPv6 extension header (hop-by-hop, destination options or routing layout)
+ * at out: next header nh, length 0, one PadN option of 4 bytes. Returns 8. */
+size_t craft_ext8(uint8_t *out, uint8_t nh);
+
+/* Writes an 8-byte IPv6 fragment header at out: next header nh, fragment offset off (in bytes,
+ * a multiple of 8), M flag more, identification id. Returns 8. */
+size_t craft_frag6(uint8_t *out, uint8_t nh, size_t off, int more, uint32_t id);
+
 #endif
