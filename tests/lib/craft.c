@@ -1,4 +1,4 @@
-/* craft.c - test helper: hand-built IPv4 / TCP headers and Internet checksums (see craft.h).
+/* craft.c - test helper: hand-built IPv4 / IPv6 / TCP headers and checksums (see craft.h).
  *
  *   IPv4 header (RFC 791)                    TCP header (RFC 9293)
  *   0      ver/ihl, tos, total length        0   source port, destination port
@@ -9,8 +9,9 @@
  *   IPv6 header (RFC 8200)                   IPv6 extension header, 8 bytes
  *   0      ver/class/flow label              0   next header, length (8-byte units - 1)
  *   4      payload length, next hdr, hops    2   options: PadN (type 1, length 4, 4 zeros)
- *   8/24   source / destination address    fragment header: next header, 0,
- *                                            offset (13 bits) | M, identification (32 bits)
+ *   8/24   source / destination address      IPv6 fragment header, 8 bytes
+ *                                            0   next header, 0, offset (13 bits) | M
+ *                                            4   identification
  */
 #include "craft.h"
 
@@ -44,21 +45,21 @@ uint16_t craft_fold(uint32_t acc)
 
 uint32_t craft_pseudo(int ipver, const uint8_t *src, const uint8_t *dst, uint8_t proto, size_t len)
 {
-    uint8_t ph[8] = { 0 };
+    uint8_t ph[8] = {0};
     size_t al = ipver == 4 ? 4 : 16;
     uint32_t acc = craft_sum(craft_sum(0, src, al), dst, al);
-    if (ipver == 4) {        /* zero, protocol, length */
+    if (ipver == 4) { /* zero, protocol, length */
         ph[1] = proto;
         craft_put16(ph + 2, (uint32_t)len);
         return craft_sum(acc, ph, 4);
     }
-    craft_put32(ph, (uint32_t)len);  /* length, three zero bytes, next header */
+    craft_put32(ph, (uint32_t)len); /* length, three zero bytes, next header */
     ph[7] = proto;
     return craft_sum(acc, ph, 8);
 }
 
-size_t craft_tcp(uint8_t *out, const struct craft_tcp *t, int ipver, const uint8_t *src,
-                 const uint8_t *dst, const void *pl, size_t n)
+size_t craft_tcp(uint8_t *out, const struct craft_tcp *t, int ipver, const uint8_t *src, const uint8_t *dst,
+                 const void *pl, size_t n)
 {
     memset(out, 0, 20);
     craft_put16(out, t->sport);
@@ -75,8 +76,8 @@ size_t craft_tcp(uint8_t *out, const struct craft_tcp *t, int ipver, const uint8
     return 20 + n;
 }
 
-size_t craft_ip4(uint8_t *out, const uint8_t *src, const uint8_t *dst, uint16_t id,
-                 uint16_t frag, uint8_t proto, const void *pl, size_t n)
+size_t craft_ip4(uint8_t *out, const uint8_t *src, const uint8_t *dst, uint16_t id, uint16_t frag,
+                 uint8_t proto, const void *pl, size_t n)
 {
     memset(out, 0, 20);
     out[0] = 0x45;

@@ -1,4 +1,4 @@
-/* craft.h - test helper: hand-built IPv4 / TCP headers and Internet checksums.
+/* craft.h - test helper: hand-built IPv4 / IPv6 / TCP headers and Internet checksums.
  *
  * Independent of the code under test: the checksums are computed here byte by byte (RFC 1071),
  * so a test that checks a decoder's checksum verdict does not compare the decoder with itself.
@@ -35,14 +35,14 @@ struct craft_tcp {
 /* Writes a TCP segment at out: the header from t, then n payload bytes copied from pl (with pl
  * NULL the payload is already at out + 20), and a correct checksum for src -> dst over IPv4 or
  * IPv6 (ipver). Returns the segment length, 20 + n. */
-size_t craft_tcp(uint8_t *out, const struct craft_tcp *t, int ipver, const uint8_t *src,
-                 const uint8_t *dst, const void *pl, size_t n);
+size_t craft_tcp(uint8_t *out, const struct craft_tcp *t, int ipver, const uint8_t *src, const uint8_t *dst,
+                 const void *pl, size_t n);
 
 /* Writes an IPv4 packet at out: a 20-byte header (TTL 64, identification id, flags+fragment
  * offset field frag as on the wire, protocol proto, src -> dst, correct header checksum) followed
  * by n bytes copied from pl (with pl NULL the payload is already at out + 20). Returns 20 + n. */
-size_t craft_ip4(uint8_t *out, const uint8_t *src, const uint8_t *dst, uint16_t id,
-                 uint16_t frag, uint8_t proto, const void *pl, size_t n);
+size_t craft_ip4(uint8_t *out, const uint8_t *src, const uint8_t *dst, uint16_t id, uint16_t frag,
+                 uint8_t proto, const void *pl, size_t n);
 
 /* Writes the 40-byte IPv6 header at out: hop limit 64, next header nh, payload length plen
  * (what follows the header), src -> dst (16 bytes each). Returns 40. */

@@ -16,11 +16,11 @@ uint32_t rnd_below(uint32_t n);
 
 /* The shape of random names: parts drawn from labels, joined by one of seps. */
 struct rnd_alpha {
-    const char *const *labels;  /* nlabels strings */
+    const char *const *labels; /* nlabels strings */
     uint32_t nlabels;
-    const char *seps;           /* separator characters; one is picked at random if several */
-    uint32_t max_parts;         /* a name has 1..max_parts parts ... */
-    uint32_t deep_one_in;       /* ... except 1 name in deep_one_in (0: never) has 1..deep_parts */
+    const char *seps;     /* separator characters; one is picked at random if several */
+    uint32_t max_parts;   /* a name has 1..max_parts parts ... */
+    uint32_t deep_one_in; /* ... except 1 name in deep_one_in (0: never) has 1..deep_parts */
     uint32_t deep_parts;
 };
 
