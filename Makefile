@@ -51,7 +51,10 @@ $(DEPS_STAMP): deploy/install-deps.sh
 qorgau: $(BIN)
 	cp $(BIN) $@
 
-$(BUILD)/obj/%.o: %.c
+# Objects wait for the dependency stamp (order-only), so `make -j2` on a fresh machine does not
+# compile against headers install-deps.sh is still installing. pkg-config runs in the recipes,
+# after the install.
+$(BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
 
@@ -71,15 +74,19 @@ $(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(TEST_HELPER_OBJ) $(LIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
 
 # Unit suites (Check). CK_FORK stays on so a crashing case is reported, not fatal to the run.
+# Each suite's outcome goes to $(RESULTS) through tests/run_suite.sh; `make check` closes with
+# tests/summary.sh over both builds. A suite that cannot run here fails, unless QG_ALLOW_SKIP=1.
+RESULTS = $(BUILD)/results.txt
 test-unit: $(TEST_BIN) $(BIN) $(TOOL_BIN)
 	@fail=0; for t in $(TEST_BIN); do \
-	  echo "== $$t"; QG_BIN=$(BIN) QG_TOOLS=$(BUILD)/tools $$t || fail=1; done; \
+	  QG_BIN=$(BIN) QG_TOOLS=$(BUILD)/tools sh tests/run_suite.sh $(RESULTS) $$t $$t || fail=1; done; \
 	  exit $$fail
 
-# End-to-end scripts (scan over the corpus and the crafted evasion captures).
+# End-to-end scripts (scan over the corpus and the crafted evasion captures; live modes in
+# network namespaces).
 test-scripts: $(BIN) $(TOOL_BIN)
 	@fail=0; for s in tests/scripts/*.sh; do [ -e "$$s" ] || continue; \
-	  echo "== $$s"; QG_BIN=$(BIN) QG_TOOLS=$(BUILD)/tools sh $$s || fail=1; done; \
+	  QG_BIN=$(BIN) QG_TOOLS=$(BUILD)/tools sh tests/run_suite.sh $(RESULTS) "$$s$(if $(SANITIZE), ($(SANITIZE)))" sh $$s || fail=1; done; \
 	  exit $$fail
 
 test: test-unit test-scripts
@@ -87,10 +94,13 @@ test: test-unit test-scripts
 test-san:
 	$(MAKE) BUILD=build/san SANITIZE=address,undefined test-unit test-scripts test-fuzz-regress
 
+# Every suite runs even when an earlier one failed; the summary names the failures and fails.
 check: deps
-	$(MAKE) test
-	$(MAKE) test-san
-	@echo "check: all suites passed"
+	@rm -f build/results.txt build/san/results.txt
+	@mkdir -p build/san
+	@$(MAKE) -k test || echo "fail make test (a build step or suite failed)" >>build/results.txt
+	@$(MAKE) -k test-san || echo "fail make test-san (a build step or suite failed)" >>build/san/results.txt
+	@sh tests/summary.sh build/results.txt build/san/results.txt
 
 # Fuzz targets are built with clang + libFuzzer; in `make check` they replay their seed corpus
 # only (regression); `make fuzz` explores for FUZZ_SECONDS each.
@@ -98,14 +108,15 @@ FUZZ_BUILD := build/fuzz
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 FUZZ_CFLAGS := $(CSTD) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(INC) \
                $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-$(FUZZ_BUILD)/%: tests/fuzz/%.c $(LIB_SRC)
+$(FUZZ_BUILD)/%: tests/fuzz/%.c $(LIB_SRC) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(LDLIBS_ALL)
 fuzz-build: $(FUZZ_BIN)
 test-fuzz-regress: $(FUZZ_BIN)
-	@for f in $(FUZZ_BIN); do n=$$(basename $$f); d=tests/fuzz/corpus/$${n#fuzz_}; \
-	  [ -d $$d ] || d=tests/fuzz/corpus; echo "== $$f (seeds: $$d)"; \
-	  $$f -runs=0 $$d >/dev/null 2>&1 || { echo "$$f failed on seeds"; $$f -runs=0 $$d; exit 1; }; done
+	@fail=0; for f in $(FUZZ_BIN); do n=$$(basename $$f); d=tests/fuzz/corpus/$${n#fuzz_}; \
+	  [ -d $$d ] || d=tests/fuzz/corpus; \
+	  sh tests/run_suite.sh $(RESULTS) "$$f (seeds: $$d)" sh -c "$$f -runs=0 $$d >/dev/null 2>&1 || $$f -runs=0 $$d" || fail=1; done; \
+	  exit $$fail
 fuzz: $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do n=$$(basename $$f); d=tests/fuzz/corpus/$${n#fuzz_}; mkdir -p $(FUZZ_BUILD)/work/$$n; \
 	  echo "== $$f ($(FUZZ_SECONDS)s)"; $$f -max_total_time=$(FUZZ_SECONDS) $(FUZZ_BUILD)/work/$$n $$d || exit 1; done

@@ -35,6 +35,7 @@ static const char *const v_https_url[] = {"name", "ignore", NULL};
 static const char *const v_https_block[] = {"rst", "alert", NULL};
 static const char *const v_http_block[] = {"redirect", "451", NULL};
 static const char *const v_quic[] = {"drop-blocked", "drop-all", "pass", NULL};
+static const char *const v_incomplete[] = {"reset", "address", NULL};
 static const char *const v_log_level[] = {"error", "warn", "info", "debug", NULL};
 
 /* clang-format off */
@@ -73,11 +74,22 @@ static const struct config_key keys[] = {
       "port for connections diverted with REDIRECT (original destination from SO_ORIGINAL_DST); 0 = none" },
     { "inline.listen_address", CONFIG_IP, 0, 0, "0.0.0.0", NULL, OFF(inline_listen_address), true,
       "address the inline listeners bind to" },
-    { "inline.first_bytes_timeout", CONFIG_DURATION, 100, 1 * MIN, "3s", NULL,
+    { "inline.first_bytes_timeout", CONFIG_DURATION, 100, 1 * MIN, "10s", NULL,
       OFF(inline_first_bytes_timeout), false,
-      "wait this long for the client's first bytes (ClientHello, request head) before passing" },
+      "how long a client may stay silent before its first request is complete; every byte restarts "
+      "it (silent with nothing sent: judged on the address and connected, still judged after)" },
+    { "inline.incomplete_request", CONFIG_ENUM, 0, 0, "reset", v_incomplete,
+      OFF(inline_incomplete_request), false,
+      "a first request left half-sent past inline.first_bytes_timeout: reset the connection (reset) "
+      "or judge it on its address and relay it unjudged (address, fail-open)" },
     { "inline.first_bytes_max", CONFIG_SIZE, 512, 1 * MI, "16K", NULL, OFF(inline_first_bytes_max),
-      false, "client bytes read before a decision; more without a decision passes the connection" },
+      false, "client bytes read before a decision; a reload may lower it, raising it above the start "
+             "value needs a restart" },
+    { "inline.idle_timeout", CONFIG_DURATION, 1000, 24 * 60 * MIN, "10m", NULL, OFF(inline_idle_timeout),
+      false, "close a relayed connection with no traffic either way for this long (TCP keepalive "
+             "also finds vanished peers)" },
+    { "inline.max_per_source", CONFIG_INT, 0, 10000000, "512", NULL, OFF(inline_max_per_source), false,
+      "connections at once from one client address (the excess is reset and counted); 0 = no limit" },
     { "inline.max_connections", CONFIG_INT, 16, 10000000, "100000", NULL,
       OFF(inline_max_connections), true, "proxied connections at once; the excess is refused and counted" },
     { "inline.connect_timeout", CONFIG_DURATION, 100, 1 * MIN, "5s", NULL, OFF(inline_connect_timeout),

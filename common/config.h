@@ -55,6 +55,7 @@ enum config_https_url { CONFIG_HTTPS_URL_NAME = 0, CONFIG_HTTPS_URL_IGNORE };
 enum config_https_block { CONFIG_HTTPS_BLOCK_RST = 0, CONFIG_HTTPS_BLOCK_ALERT };
 enum config_http_block { CONFIG_HTTP_BLOCK_REDIRECT = 0, CONFIG_HTTP_BLOCK_451 };
 enum config_quic { CONFIG_QUIC_DROP_BLOCKED = 0, CONFIG_QUIC_DROP_ALL, CONFIG_QUIC_PASS };
+enum config_incomplete { CONFIG_INCOMPLETE_RESET = 0, CONFIG_INCOMPLETE_ADDRESS };
 enum config_log_level { CONFIG_LOG_ERROR = 0, CONFIG_LOG_WARN, CONFIG_LOG_INFO, CONFIG_LOG_DEBUG };
 
 /* The effective configuration. Enum fields are int holding the enum values above; sizes are
@@ -84,6 +85,9 @@ struct qg_config {
     uint64_t inline_first_bytes_max;
     int64_t inline_max_connections;
     uint64_t inline_connect_timeout;
+    uint64_t inline_idle_timeout;
+    int64_t inline_max_per_source;
+    int inline_incomplete_request; /* enum config_incomplete */
     int inline_https_block; /* enum config_https_block */
     int inline_http_block;  /* enum config_http_block */
     int inline_quic;        /* enum config_quic */

@@ -18,8 +18,17 @@
  * are taken from per-worker pools only while bytes are in them, so an idle relayed connection
  * holds its two sockets and its pool slot (struct conn) and nothing else.
  *
- * Timers: each timer kind has one fixed timeout, so a FIFO list per kind is sorted by deadline;
- * expiry pops from the head. */
+ * Timers: each timer kind has one timeout, so a FIFO list per kind is sorted by deadline;
+ * expiry pops from the head. A reload that changes a timeout moves every deadline of that
+ * kind by the same amount, which keeps the list sorted. The first-bytes timer bounds the
+ * client's silence, not the judgement: every byte of the first request restarts it, and a
+ * request left incomplete is reset (inline.incomplete_request), never relayed unjudged. A
+ * relayed connection carries the idle timer, restarted by every event on it.
+ *
+ * Overload: each worker counts its connections per client address (max_per_source, split over
+ * the workers) so one client cannot take the pool; when the pool is full, the connection that
+ * has been silent longest before its first request is reset to make room. Out of file
+ * descriptors, accepting pauses for INLINE_ACCEPT_PAUSE_MS instead of spinning. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -54,10 +63,14 @@
 #define INLINE_ACCEPT_BUDGET 64
 #define INLINE_PUMP_BUDGET 16 /* steps per direction per event, then yield */
 #define INLINE_LISTENERS 4    /* per worker: tproxy v4/v6, redirect v4/v6 */
+#define INLINE_ACCEPT_PAUSE_MS 100
+#define INLINE_KEEPIDLE_S 120 /* TCP keepalive on both sockets of a relayed connection */
+#define INLINE_KEEPINTVL_S 30
+#define INLINE_KEEPCNT 4
 #define NO_IDX UINT32_MAX
 
 enum conn_state { ST_FREE = 0, ST_FIRST, ST_CONNECT, ST_RELAY, ST_WAIT_SERVER, ST_SEND, ST_LINGER };
-enum timer_kind { T_NONE = 0, T_FIRST, T_CONNECT, T_CLOSE, T_KINDS };
+enum timer_kind { T_NONE = 0, T_FIRST, T_CONNECT, T_CLOSE, T_IDLE, T_KINDS };
 
 /* conn.flags */
 #define F_V6 0x0001
@@ -67,6 +80,7 @@ enum timer_kind { T_NONE = 0, T_FIRST, T_CONNECT, T_CLOSE, T_KINDS };
 #define F_SRV_SHUT 0x0010 /* we shut down writing to the server */
 #define F_CLI_SHUT 0x0020 /* we shut down writing to the client */
 #define F_DECIDED 0x0040  /* the first decision was made */
+#define F_SRC 0x0080      /* counted in the worker's per-source table */
 
 struct conn {
     int cfd, sfd;
@@ -81,8 +95,16 @@ struct conn {
     uint64_t body_left;          /* HTTP body bytes to pass before the next request head */
     uint64_t deadline;           /* ms, CLOCK_MONOTONIC */
     uint32_t tprev, tnext;       /* timer list, or the free list (tnext) */
+    uint32_t gen;                /* bumped each time the slot is taken (epoll tags carry it) */
     uint16_t sport, dport;
     uint8_t src[16], dst[16];
+};
+
+/* Connections per client address of one worker: open addressing, linear probing, deletion by
+ * backward shift. Sized at twice the worker's connections, so it never fills. */
+struct src_slot {
+    uint8_t addr[16];
+    uint32_t n; /* 0: empty */
 };
 
 #define EV_IN 1
@@ -109,6 +131,14 @@ struct worker {
     uint32_t *pipe_slot_free;
     uint32_t npipe_slots, pipe_slot_free_n, pipe_hw;
     struct tlist timers[T_KINDS];
+    unsigned tmo[T_KINDS];      /* the timeout of each kind now (ms), from pol_seen */
+    const struct policy_rec *pol_seen; /* the settings record the timers were armed under */
+    unsigned fbmax;             /* first_bytes_max now (<= bufsize) */
+    unsigned per_source;        /* this worker's share of max_per_source; 0 = no limit */
+    struct src_slot *srcs;
+    uint32_t srcs_mask;
+    bool accept_paused;
+    uint64_t accept_resume;     /* ms: listeners back in epoll after this */
     uint64_t now;
     uint8_t *scratch;          /* ClientHello reassembly, drained bytes */
     struct inspect_result res; /* the decision being made */
@@ -122,6 +152,10 @@ struct policy_rec {
     struct policy_rec *older;
     enum inline_tls_block tls_block;
     unsigned tls_alert;
+    unsigned first_timeout_ms, connect_timeout_ms, close_timeout_ms, idle_timeout_ms;
+    unsigned first_bytes_max;
+    unsigned max_per_source;
+    enum inline_incomplete incomplete;
     struct verdict_policy vp;
     struct notice_config notice;
     char strs[];
@@ -152,7 +186,8 @@ static const char *const stat_names[INLINE_NSTATS] = {
     "inline.blocked",     "inline.blocked_reset", "inline.blocked_alert",  "inline.blocked_redirect",
     "inline.blocked_451", "inline.by_address",    "inline.first_timeout",  "inline.first_limit",
     "inline.malformed",   "inline.not_mine",      "inline.connect_failed", "inline.relay_errors",
-    "inline.bytes_up",    "inline.bytes_down",    "inline.pipes",
+    "inline.bytes_up",    "inline.bytes_down",    "inline.pipes",          "inline.incomplete_reset",
+    "inline.idle_timeout", "inline.refused_source", "inline.evicted_first", "inline.accept_paused",
 };
 _Static_assert(sizeof(struct inline_stats) == INLINE_NSTATS * sizeof(uint64_t),
                "struct inline_stats mirrors the counter enum");
@@ -181,6 +216,9 @@ void inline_config_default(struct inline_config *c)
     c->first_bytes_timeout_ms = 5000;
     c->connect_timeout_ms = 10000;
     c->close_timeout_ms = 2000;
+    c->idle_timeout_ms = 600000;
+    c->max_per_source = 512;
+    c->incomplete = INLINE_INCOMPLETE_RESET;
     c->max_requests = 64;
     c->tls_block = INLINE_TLS_RESET;
     c->tls_alert = 112;
@@ -283,13 +321,13 @@ static void timer_stop(struct worker *w, struct conn *c)
     c->tprev = c->tnext = NO_IDX;
 }
 
-static void timer_start(struct worker *w, struct conn *c, enum timer_kind k, unsigned ms)
+static void timer_start(struct worker *w, struct conn *c, enum timer_kind k)
 {
     timer_stop(w, c);
     struct tlist *l = &w->timers[k];
     uint32_t i = conn_idx(w, c);
     c->tkind = (uint8_t)k;
-    c->deadline = w->now + ms;
+    c->deadline = w->now + w->tmo[k];
     c->tnext = NO_IDX;
     c->tprev = l->tail;
     if (l->tail != NO_IDX)
@@ -299,10 +337,106 @@ static void timer_start(struct worker *w, struct conn *c, enum timer_kind k, uns
     l->tail = i;
 }
 
+/* Takes the settings of the newest policy record into the worker. A changed timeout moves the
+ * deadlines of its whole list by the difference (clamped at now): the list stays sorted. */
+static void settings_sync(struct worker *w)
+{
+    const struct policy_rec *r = policy(w);
+    if (r == w->pol_seen)
+        return;
+    unsigned want[T_KINDS] = {0};
+    want[T_FIRST] = r->first_timeout_ms;
+    want[T_CONNECT] = r->connect_timeout_ms;
+    want[T_CLOSE] = r->close_timeout_ms;
+    want[T_IDLE] = r->idle_timeout_ms;
+    for (unsigned k = T_FIRST; k < T_KINDS; k++) {
+        if (w->pol_seen && want[k] != w->tmo[k]) {
+            int64_t delta = (int64_t)want[k] - (int64_t)w->tmo[k];
+            for (uint32_t i = w->timers[k].head; i != NO_IDX; i = w->conns[i].tnext) {
+                int64_t d = (int64_t)w->conns[i].deadline + delta;
+                w->conns[i].deadline = d < (int64_t)w->now ? w->now : (uint64_t)d;
+            }
+        }
+        w->tmo[k] = want[k];
+    }
+    w->fbmax = r->first_bytes_max;
+    w->per_source = r->max_per_source == 0 ? 0 : (r->max_per_source + w->p->nw - 1) / w->p->nw;
+    w->pol_seen = r;
+}
+
+/* ---- connections per client address ---------------------------------------------------------- */
+
+static uint32_t src_hash(const uint8_t a[16])
+{
+    uint64_t x, y;
+    memcpy(&x, a, 8);
+    memcpy(&y, a + 8, 8);
+    x ^= y * 0x9e3779b97f4a7c15ull;
+    x ^= x >> 29;
+    x *= 0xbf58476d1ce4e5b9ull;
+    return (uint32_t)(x ^ (x >> 32));
+}
+
+static struct src_slot *src_find(struct worker *w, const uint8_t a[16], bool *found)
+{
+    for (uint32_t i = src_hash(a) & w->srcs_mask;; i = (i + 1) & w->srcs_mask) {
+        struct src_slot *e = &w->srcs[i];
+        if (e->n == 0) {
+            *found = false;
+            return e;
+        }
+        if (memcmp(e->addr, a, 16) == 0) {
+            *found = true;
+            return e;
+        }
+    }
+}
+
+/* Counts one more connection of client address a; false (nothing counted) at the limit. */
+static bool src_take(struct worker *w, const uint8_t a[16])
+{
+    bool found;
+    struct src_slot *e = src_find(w, a, &found);
+    if (found && w->per_source && e->n >= w->per_source)
+        return false;
+    if (!found)
+        memcpy(e->addr, a, 16);
+    e->n++;
+    return true;
+}
+
+static void src_put(struct worker *w, const uint8_t a[16])
+{
+    bool found;
+    struct src_slot *e = src_find(w, a, &found);
+    if (!found || --e->n > 0)
+        return;
+    /* backward-shift deletion keeps every probe sequence unbroken */
+    uint32_t hole = (uint32_t)(e - w->srcs);
+    for (uint32_t i = (hole + 1) & w->srcs_mask; w->srcs[i].n; i = (i + 1) & w->srcs_mask) {
+        uint32_t home = src_hash(w->srcs[i].addr) & w->srcs_mask;
+        /* i stays where it is when its home lies cyclically in (hole, i] */
+        bool stays = hole <= i ? (home > hole && home <= i) : (home > hole || home <= i);
+        if (stays)
+            continue;
+        w->srcs[hole] = w->srcs[i];
+        w->srcs[i].n = 0;
+        hole = i;
+    }
+}
+
 /* ---- epoll ---------------------------------------------------------------------------------- */
 
-/* epoll data: connection index << 1 | side (0 client, 1 server); listeners have the top bit. */
+/* epoll data: generation << 32 | connection index << 1 | side (0 client, 1 server); listeners
+ * have the top bit. The generation tells an event of a slot that was closed and taken again in
+ * the same batch from one of its new connection (nginx's `instance` bit). */
 #define TAG_LISTENER (1ull << 63)
+#define TAG_GEN_MASK 0x7fffffffu
+
+static uint64_t conn_tag(const struct worker *w, const struct conn *c, bool server)
+{
+    return (uint64_t)(c->gen & TAG_GEN_MASK) << 32 | (uint64_t)conn_idx(w, c) << 1 | (server ? 1u : 0u);
+}
 
 static int ep_set(struct worker *w, struct conn *c, bool server, uint8_t want)
 {
@@ -313,7 +447,7 @@ static int ep_set(struct worker *w, struct conn *c, bool server, uint8_t want)
     struct epoll_event ev;
     memset(&ev, 0, sizeof(ev));
     ev.events = (want & EV_IN ? EPOLLIN | EPOLLRDHUP : 0) | (want & EV_OUT ? EPOLLOUT : 0);
-    ev.data.u64 = (uint64_t)conn_idx(w, c) << 1 | (server ? 1u : 0u);
+    ev.data.u64 = conn_tag(w, c, server);
     if (epoll_ctl(w->ep, EPOLL_CTL_MOD, fd, &ev) < 0)
         return -errno;
     *cur = want;
@@ -325,7 +459,7 @@ static int ep_add(struct worker *w, struct conn *c, bool server)
     int fd = server ? c->sfd : c->cfd;
     struct epoll_event ev;
     memset(&ev, 0, sizeof(ev));
-    ev.data.u64 = (uint64_t)conn_idx(w, c) << 1 | (server ? 1u : 0u);
+    ev.data.u64 = conn_tag(w, c, server);
     if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) < 0)
         return -errno;
     *(server ? &c->ev_s : &c->ev_c) = 0;
@@ -355,6 +489,8 @@ static void conn_close(struct worker *w, struct conn *c, bool reset)
     pipe_put(w, &c->pipe_up, c->in_up != 0);
     pipe_put(w, &c->pipe_down, c->in_down != 0);
     c->in_up = c->in_down = 0;
+    if (c->flags & F_SRC)
+        src_put(w, c->src);
     c->state = ST_FREE;
     c->tnext = w->free_head;
     w->free_head = conn_idx(w, c);
@@ -374,7 +510,9 @@ static struct conn *conn_alloc(struct worker *w)
     } else {
         return NULL;
     }
+    uint32_t gen = c->gen + 1;
     memset(c, 0, sizeof(*c));
+    c->gen = gen;
     c->cfd = c->sfd = -1;
     c->buf = c->pipe_up = c->pipe_down = NO_IDX;
     c->tprev = c->tnext = NO_IDX;
@@ -430,6 +568,17 @@ static void set_nodelay(int fd)
 {
     int one = 1;
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+/* TCP keepalive: a peer that vanished without a FIN or RST is found within minutes, before the
+ * idle timer would close its connection. */
+static void keepalive(int fd)
+{
+    int one = 1, idle = INLINE_KEEPIDLE_S, intvl = INLINE_KEEPINTVL_S, cnt = INLINE_KEEPCNT;
+    (void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
 }
 
 static void report(struct worker *w, struct conn *c, const struct ruleset *rs,
@@ -592,7 +741,7 @@ static enum judge judge(struct worker *w, struct conn *c, bool *answer)
         const uint8_t *d = b + c->bsend;
         size_t len = c->blen - c->bsend;
         /* the unjudged part fills the buffer (after compaction): nothing more will fit */
-        bool full = c->bsend == 0 ? c->blen >= cfg->first_bytes_max : false;
+        bool full = c->bsend == 0 ? c->blen >= w->fbmax : false;
         if (c->app == APP_UNKNOWN) {
             enum verdict_app app = APP_UNKNOWN;
             enum dstatus st = inspect_detect(d, len, &app);
@@ -609,7 +758,7 @@ static enum judge judge(struct worker *w, struct conn *c, bool *answer)
         }
         struct inspect_request rq;
         enum dstatus st =
-            inspect_parse((enum verdict_app)c->app, d, len, w->scratch, cfg->first_bytes_max, &rq);
+            inspect_parse((enum verdict_app)c->app, d, len, w->scratch, w->fbmax, &rq);
         if (st == DS_NEED_MORE) {
             if (!full)
                 return J_MORE;
@@ -658,7 +807,7 @@ static void start_send(struct worker *w, struct conn *c)
     pipe_put(w, &c->pipe_up, true);
     c->in_up = 0;
     c->state = ST_SEND;
-    timer_start(w, c, T_CLOSE, w->p->cfg.close_timeout_ms);
+    timer_start(w, c, T_CLOSE);
 }
 
 /* A request was blocked. In FIRST there is no server yet; later (HTTP keep-alive) the server
@@ -676,7 +825,7 @@ static void do_block(struct worker *w, struct conn *c, bool answer)
             c->flags |= F_SRV_SHUT;
         }
         c->state = ST_WAIT_SERVER;
-        timer_start(w, c, T_CLOSE, w->p->cfg.close_timeout_ms);
+        timer_start(w, c, T_CLOSE);
         return;
     }
     start_send(w, c);
@@ -706,7 +855,7 @@ static void start_connect(struct worker *w, struct conn *c)
     }
     c->state = ST_CONNECT;
     CNT(w, passed);
-    timer_start(w, c, T_CONNECT, w->p->cfg.connect_timeout_ms);
+    timer_start(w, c, T_CONNECT);
 }
 
 /* ---- relaying ------------------------------------------------------------------------------- */
@@ -722,7 +871,6 @@ static bool again(void)
  * Without a server yet (FIRST) it only reads and judges. */
 static enum pump pump_up(struct worker *w, struct conn *c, bool *answer)
 {
-    const struct inline_config *cfg = &w->p->cfg;
     for (unsigned step = 0; step < INLINE_PUMP_BUDGET; step++) {
         bool connected = c->state == ST_RELAY;
         if (connected && c->buf != NO_IDX && c->boff < c->bsend) {
@@ -806,7 +954,7 @@ static enum pump pump_up(struct worker *w, struct conn *c, bool *answer)
             c->bsend -= c->boff;
             c->boff = 0;
         }
-        if (c->blen >= cfg->first_bytes_max) {
+        if (c->blen >= w->fbmax) {
             /* judge() declares the limit on a full buffer; nothing can be read now */
             enum judge j = judge(w, c, answer);
             if (j == J_BLOCK)
@@ -815,7 +963,7 @@ static enum pump pump_up(struct worker *w, struct conn *c, bool *answer)
                 return P_DONE;
             continue;
         }
-        ssize_t n = recv(c->cfd, b + c->blen, cfg->first_bytes_max - c->blen, 0);
+        ssize_t n = recv(c->cfd, b + c->blen, w->fbmax - c->blen, 0);
         if (n <= 0 && c->blen == 0)
             buf_put(w, c); /* an idle connection holds no buffer */
         if (n < 0)
@@ -825,6 +973,8 @@ static enum pump pump_up(struct worker *w, struct conn *c, bool *answer)
             continue;
         }
         c->blen += (uint32_t)n;
+        if (c->state == ST_FIRST)
+            timer_start(w, c, T_FIRST); /* the timer bounds silence, not the judgement */
     }
     return P_WAIT;
 }
@@ -893,7 +1043,7 @@ static void pump_send(struct worker *w, struct conn *c)
 static void pump_linger(struct worker *w, struct conn *c)
 {
     for (unsigned step = 0; step < INLINE_PUMP_BUDGET; step++) {
-        ssize_t n = recv(c->cfd, w->scratch, w->p->cfg.first_bytes_max, 0);
+        ssize_t n = recv(c->cfd, w->scratch, w->p->bufsize, 0);
         if (n > 0)
             continue;
         if (n < 0 && again())
@@ -967,6 +1117,8 @@ static void relay(struct worker *w, struct conn *c)
         conn_close(w, c, false);
         return;
     }
+    if (c->state == ST_RELAY)
+        timer_start(w, c, T_IDLE); /* every event is traffic: the idle time starts again */
     update_events(w, c);
 }
 
@@ -1019,6 +1171,8 @@ static void connected(struct worker *w, struct conn *c)
     }
     timer_stop(w, c);
     c->state = ST_RELAY;
+    keepalive(c->cfd);
+    keepalive(c->sfd);
     relay(w, c);
 }
 
@@ -1028,20 +1182,36 @@ static void on_timer(struct worker *w, struct conn *c)
     timer_stop(w, c);
     switch (k) {
     case T_FIRST: {
-        /* no complete request in time: the address decides, the bytes so far go through */
         CNT(w, first_timeout);
         bool answer = false;
-        c->flags |= F_RAW | F_DECIDED;
+        if (c->blen > 0 && policy(w)->incomplete == INLINE_INCOMPLETE_RESET) {
+            /* part of a request, then silence: what was sent may name a blocked site and the
+             * rest may come later; relaying it unjudged would let the name through */
+            CNT(w, incomplete_reset);
+            conn_close(w, c, true);
+            return;
+        }
+        c->flags |= F_DECIDED;
         if (judge_address(w, c, &answer) == J_BLOCK) {
             conn_close(w, c, true);
             return;
         }
-        c->bsend = c->blen;
+        if (c->blen > 0) {
+            /* inline.incomplete_request = address: the operator chose to relay it unjudged */
+            c->flags |= F_RAW;
+            c->bsend = c->blen;
+        }
+        /* A silent client (a protocol where the server speaks first) is connected, and what it
+         * sends later is still judged as a first request. */
         start_connect(w, c);
         if (c->state != ST_FREE)
             update_events(w, c);
         return;
     }
+    case T_IDLE:
+        CNT(w, idle_timeout);
+        conn_close(w, c, true);
+        return;
     case T_CONNECT:
         CNT(w, connect_failed);
         conn_close(w, c, true);
@@ -1086,26 +1256,58 @@ static int next_timeout(const struct worker *w, int cap)
         if (t < 0 || left < t)
             t = left;
     }
+    if (w->accept_paused) {
+        int left = w->accept_resume <= w->now ? 0 : (int)(w->accept_resume - w->now);
+        if (t < 0 || left < t)
+            t = left;
+    }
     return t;
 }
 
 /* ---- accepting ------------------------------------------------------------------------------ */
 
+/* The pool is full: resets the connection that has been silent longest before its first
+ * request (the head of the first-bytes timer list), so a flood of half-sent requests cannot
+ * lock every other subscriber out. Returns the freed slot, or NULL when no connection is
+ * waiting for its first request. */
+static struct conn *evict_first(struct worker *w)
+{
+    uint32_t h = w->timers[T_FIRST].head;
+    if (h == NO_IDX)
+        return NULL;
+    CNT(w, evicted_first);
+    conn_close(w, &w->conns[h], true);
+    return conn_alloc(w);
+}
+
 static int take(struct worker *w, int fd, const struct sockaddr_storage *dst,
                 const struct sockaddr_storage *src)
 {
+    uint8_t sa[16] = {0};
+    uint16_t sport = 0;
+    bool v6 = false, v6s = false;
+    if (src)
+        addr_from(src, sa, &sport, &v6s);
+    if (src && !src_take(w, sa)) {
+        CNT(w, refused_source);
+        fd_close(&fd, true);
+        return -EUSERS;
+    }
     struct conn *c = conn_alloc(w);
+    if (!c)
+        c = evict_first(w);
     if (!c) {
+        if (src)
+            src_put(w, sa);
         CNT(w, refused_full);
         fd_close(&fd, true);
         return -ENOSPC;
     }
-    bool v6 = false, v6s = false;
     addr_from(dst, c->dst, &c->dport, &v6);
-    if (src)
-        addr_from(src, c->src, &c->sport, &v6s);
+    memcpy(c->src, sa, 16);
+    c->sport = sport;
     c->cfd = fd;
-    c->flags = v6 ? F_V6 : 0;
+    c->flags = (v6 ? F_V6 : 0) | (src ? F_SRC : 0);
     c->state = ST_FIRST;
     CNT(w, accepted);
     CNT(w, active);
@@ -1115,7 +1317,7 @@ static int take(struct worker *w, int fd, const struct sockaddr_storage *dst,
         conn_close(w, c, true);
         return rc;
     }
-    timer_start(w, c, T_FIRST, w->p->cfg.first_bytes_timeout_ms);
+    timer_start(w, c, T_FIRST);
     update_events(w, c);
     return 0;
 }
@@ -1142,6 +1344,39 @@ static bool is_own_listener(const struct inline_proxy *p, const struct sockaddr_
     return port != 0 && (port == p->port[0] || port == p->port[1]);
 }
 
+/* Out of descriptors (or kernel memory): the pending connection stays in the backlog and the
+ * listeners would wake the loop at once, forever. Take them out of epoll for a moment. */
+static void accept_pause(struct worker *w)
+{
+    if (w->accept_paused)
+        return;
+    for (unsigned i = 0; i < INLINE_LISTENERS; i++)
+        if (w->lfd[i] >= 0)
+            (void)epoll_ctl(w->ep, EPOLL_CTL_DEL, w->lfd[i], NULL);
+    w->accept_paused = true;
+    w->accept_resume = w->now + INLINE_ACCEPT_PAUSE_MS;
+    CNT(w, accept_paused);
+}
+
+static int listener_add(struct worker *w, unsigned i)
+{
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.events = EPOLLIN;
+    ev.data.u64 = TAG_LISTENER | i;
+    return epoll_ctl(w->ep, EPOLL_CTL_ADD, w->lfd[i], &ev) < 0 ? -errno : 0;
+}
+
+static void accept_resume(struct worker *w)
+{
+    if (!w->accept_paused || w->now < w->accept_resume)
+        return;
+    for (unsigned i = 0; i < INLINE_LISTENERS; i++)
+        if (w->lfd[i] >= 0)
+            (void)listener_add(w, i);
+    w->accept_paused = false;
+}
+
 static void do_accept(struct worker *w, unsigned li)
 {
     int lfd = w->lfd[li];
@@ -1150,8 +1385,11 @@ static void do_accept(struct worker *w, unsigned li)
         struct sockaddr_storage src, dst;
         socklen_t sl = sizeof(src);
         int fd = accept4(lfd, (struct sockaddr *)&src, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0)
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                accept_pause(w);
             return;
+        }
         if (orig_dst(fd, redirect, src.ss_family, &dst) < 0) {
             CNT(w, orig_dst_failed);
             fd_close(&fd, true);
@@ -1231,6 +1469,8 @@ int inline_run_once(struct inline_proxy *p, unsigned worker, int timeout_ms)
     struct worker *w = &p->w[worker];
     struct epoll_event evs[INLINE_EVENTS];
     w->now = now_ms();
+    settings_sync(w);
+    accept_resume(w);
     int n = epoll_wait(w->ep, evs, INLINE_EVENTS, next_timeout(w, timeout_ms));
     if (n < 0)
         return errno == EINTR ? 0 : -errno;
@@ -1238,17 +1478,21 @@ int inline_run_once(struct inline_proxy *p, unsigned worker, int timeout_ms)
     for (int i = 0; i < n; i++) {
         uint64_t tag = evs[i].data.u64;
         if (tag & TAG_LISTENER) {
-            do_accept(w, (unsigned)(tag & 0xff));
+            if (!w->accept_paused)
+                do_accept(w, (unsigned)(tag & 0xff));
             continue;
         }
-        struct conn *c = &w->conns[tag >> 1];
+        struct conn *c = &w->conns[(uint32_t)tag >> 1];
         bool server = tag & 1;
-        /* an event for a slot closed (and maybe reused) earlier in this batch */
-        if (c->state == ST_FREE || (server ? c->sfd : c->cfd) < 0)
+        /* an event for a slot closed earlier in this batch, or closed and taken again by a new
+         * connection (another generation) */
+        if (c->state == ST_FREE || (uint32_t)(tag >> 32) != (c->gen & TAG_GEN_MASK) ||
+            (server ? c->sfd : c->cfd) < 0)
             continue;
         dispatch(w, c, server, evs[i].events);
     }
     run_timers(w);
+    accept_resume(w);
     return n;
 }
 
@@ -1358,8 +1602,13 @@ static int worker_init(struct inline_proxy *p, struct worker *w, unsigned id, ui
     w->pipe_slot_free = calloc(w->npipe_slots, sizeof(*w->pipe_slot_free));
     w->pipes = calloc(INLINE_PIPES_KEPT, sizeof(*w->pipes));
     w->scratch = malloc(p->bufsize);
+    uint32_t nsrc = 16;
+    while (nsrc < 2 * nconns)
+        nsrc <<= 1;
+    w->srcs = calloc(nsrc, sizeof(*w->srcs));
+    w->srcs_mask = nsrc - 1;
     if (w->ep < 0 || !w->conns || !w->bufmem || !w->buf_free || !w->pipe_used || !w->pipe_slot_free ||
-        !w->pipes || !w->scratch) {
+        !w->pipes || !w->scratch || !w->srcs) {
         snprintf(err, errlen, "inline: worker %u: out of memory (%u connections, %u buffers)", id, nconns,
                  nbufs);
         return -ENOMEM;
@@ -1370,6 +1619,7 @@ static int worker_init(struct inline_proxy *p, struct worker *w, unsigned id, ui
         w->buf_free[w->buf_free_n++] = nbufs - 1 - i;
     for (unsigned k = 0; k < T_KINDS; k++)
         w->timers[k].head = w->timers[k].tail = NO_IDX;
+    settings_sync(w);
     return 0;
 }
 
@@ -1428,8 +1678,11 @@ struct inline_proxy *inline_new(const struct inline_config *cfg, struct rsref *r
         bad = "max_connections out of range (workers..16777216)";
     else if (cfg->first_bytes_max < 512 || cfg->first_bytes_max > INLINE_FIRST_BYTES_MAX)
         bad = "first_bytes_max out of range 512..1048576";
-    else if (cfg->first_bytes_timeout_ms < 1 || cfg->connect_timeout_ms < 1 || cfg->close_timeout_ms < 1)
+    else if (cfg->first_bytes_timeout_ms < 1 || cfg->connect_timeout_ms < 1 || cfg->close_timeout_ms < 1 ||
+             cfg->idle_timeout_ms < 1)
         bad = "timeouts must be at least 1 ms";
+    else if (cfg->incomplete != INLINE_INCOMPLETE_RESET && cfg->incomplete != INLINE_INCOMPLETE_ADDRESS)
+        bad = "incomplete must be reset or address";
     else if (cfg->max_requests < 1)
         bad = "max_requests must be at least 1";
     else if (cfg->tproxy_port > INLINE_PORT_ANY || cfg->redirect_port > INLINE_PORT_ANY)
@@ -1506,6 +1759,13 @@ static struct policy_rec *policy_new(const struct inline_config *cfg)
     char *at = r->strs;
     r->tls_block = cfg->tls_block;
     r->tls_alert = cfg->tls_alert;
+    r->first_timeout_ms = cfg->first_bytes_timeout_ms;
+    r->connect_timeout_ms = cfg->connect_timeout_ms;
+    r->close_timeout_ms = cfg->close_timeout_ms;
+    r->idle_timeout_ms = cfg->idle_timeout_ms;
+    r->first_bytes_max = cfg->first_bytes_max;
+    r->max_per_source = cfg->max_per_source;
+    r->incomplete = cfg->incomplete;
     r->vp.https_url = cfg->policy.https_url;
     r->vp.notice_url = str_put(&at, cfg->policy.notice_url);
     if (nc) {
@@ -1517,10 +1777,38 @@ static struct policy_rec *policy_new(const struct inline_config *cfg)
     return r;
 }
 
-int inline_reload(struct inline_proxy *p, const struct inline_config *cfg)
+int inline_reload(struct inline_proxy *p, const struct inline_config *cfg, char *err, size_t errlen)
 {
-    if (!p || !cfg || cfg->tls_alert > 255)
+    char dummy[8];
+    if (!err) {
+        err = dummy;
+        errlen = sizeof(dummy);
+    }
+    if (!p || !cfg) {
+        snprintf(err, errlen, "inline: no proxy or configuration");
         return -EINVAL;
+    }
+    const char *bad = NULL;
+    if (cfg->tls_alert > 255)
+        bad = "tls_alert out of range 0..255";
+    else if (cfg->first_bytes_timeout_ms < 1 || cfg->connect_timeout_ms < 1 || cfg->close_timeout_ms < 1 ||
+             cfg->idle_timeout_ms < 1)
+        bad = "timeouts must be at least 1 ms";
+    else if (cfg->incomplete != INLINE_INCOMPLETE_RESET && cfg->incomplete != INLINE_INCOMPLETE_ADDRESS)
+        bad = "incomplete must be reset or address";
+    else if (cfg->first_bytes_max < 512)
+        bad = "first_bytes_max below 512";
+    if (bad) {
+        snprintf(err, errlen, "inline: %s", bad);
+        return -EINVAL;
+    }
+    if (cfg->first_bytes_max > p->cfg.first_bytes_max) {
+        snprintf(err, errlen,
+                 "inline: first_bytes_max %u is above %u, the size of the buffers allocated at start; "
+                 "restart to raise it",
+                 cfg->first_bytes_max, p->cfg.first_bytes_max);
+        return -EINVAL;
+    }
     struct policy_rec *r = policy_new(cfg);
     if (!r)
         return -ENOMEM;
@@ -1590,6 +1878,7 @@ void inline_free(struct inline_proxy *p)
         free(w->pipe_slot_free);
         free(w->pipes);
         free(w->scratch);
+        free(w->srcs);
     }
     free(p->w);
     for (struct policy_rec *r = atomic_load(&p->pol), *o; r; r = o) {

@@ -40,9 +40,18 @@ enum inline_tls_block {
 struct inline_event;
 typedef void (*inline_event_fn)(void *ctx, const struct inline_event *ev);
 
+/* What happens to a connection whose first request stopped arriving half-way (the client was
+ * silent for first_bytes_timeout with part of a ClientHello or request head buffered). */
+enum inline_incomplete {
+    INLINE_INCOMPLETE_RESET = 0, /* reset it: the part already sent could name a blocked site */
+    INLINE_INCOMPLETE_ADDRESS,   /* judge it on its address and relay it unjudged (fail-open) */
+};
+
 /* Plain configuration, filled by the config table (common/config.c) or by hand; see
  * inline_config_default() for the defaults. inline_new() and inline_reload() copy what they
- * keep (strings included). Reloadable: tls_block, tls_alert, policy, notice. */
+ * keep (strings included). Reloadable: tls_block, tls_alert, policy, notice, the four timeouts,
+ * incomplete, max_per_source, and first_bytes_max up to the value the proxy was started with
+ * (the buffers are allocated at start). */
 struct inline_config {
     unsigned tproxy_port;               /* inline.tproxy_port: TPROXY listener, 0 = none (15001) */
     unsigned redirect_port;             /* inline.redirect_port: REDIRECT listener, 0 = none (15002) */
@@ -54,9 +63,17 @@ struct inline_config {
     unsigned max_connections;           /* total, split evenly over workers (65536) */
     unsigned buffers;                   /* first-bytes buffers per worker; 0: min(4096, conns) */
     unsigned first_bytes_max;           /* inline.first_bytes_max: 512..1 MiB (16384) */
-    unsigned first_bytes_timeout_ms;    /* inline.first_bytes_timeout (5000) */
+    unsigned first_bytes_timeout_ms;    /* inline.first_bytes_timeout (5000): how long the client
+                                           may stay silent while its first request is incomplete;
+                                           restarted by every byte that arrives */
+    enum inline_incomplete incomplete;  /* inline.incomplete_request (reset) */
     unsigned connect_timeout_ms;        /* connect to the original destination (10000) */
     unsigned close_timeout_ms;          /* after a block: drain/linger, wait for the server (2000) */
+    unsigned idle_timeout_ms;           /* inline.idle_timeout: a relayed connection with no
+                                           traffic either way for this long is closed (600000) */
+    unsigned max_per_source;            /* inline.max_per_source: connections at once from one
+                                           client address, split over the workers; 0 = no limit
+                                           (512) */
     unsigned max_requests;              /* HTTP requests judged per connection, then relay (64) */
     enum inline_tls_block tls_block;    /* inline.tls_block (reset) */
     unsigned tls_alert;                 /* alert description: 112 unrecognized_name, 49 access_denied */
@@ -110,6 +127,11 @@ enum {
     INLINE_STAT_bytes_up,
     INLINE_STAT_bytes_down,
     INLINE_STAT_pipes,
+    INLINE_STAT_incomplete_reset,
+    INLINE_STAT_idle_timeout,
+    INLINE_STAT_refused_source,
+    INLINE_STAT_evicted_first,
+    INLINE_STAT_accept_paused,
     INLINE_NSTATS
 };
 struct inline_stats {
@@ -133,6 +155,12 @@ struct inline_stats {
     uint64_t bytes_up;       /* client -> server bytes relayed */
     uint64_t bytes_down;     /* server -> client bytes relayed */
     uint64_t pipes;          /* pipes created (each is reused from the pool afterwards) */
+    uint64_t incomplete_reset; /* first request incomplete when the client fell silent: reset */
+    uint64_t idle_timeout;   /* relayed connections closed after idle_timeout without traffic */
+    uint64_t refused_source; /* accepted and reset at once: the source had max_per_source open */
+    uint64_t evicted_first;  /* pool full: the connection idle longest before its first request
+                              * was reset to make room for a new one */
+    uint64_t accept_paused;  /* accepting paused for a moment: out of file descriptors */
 };
 
 struct inline_proxy;
@@ -148,10 +176,12 @@ void inline_config_default(struct inline_config *c);
 struct inline_proxy *inline_new(const struct inline_config *cfg, struct rsref *rules, char *err,
                                 size_t errlen);
 
-/* Replaces the reloadable settings (tls_block, tls_alert, policy, notice) with those of cfg;
- * the other fields of cfg are ignored. Any thread, workers running: each decision after the
- * call sees the new settings. Returns 0, -EINVAL or -ENOMEM (old settings kept). */
-int inline_reload(struct inline_proxy *p, const struct inline_config *cfg);
+/* Replaces the reloadable settings (see struct inline_config) with those of cfg; the other
+ * fields of cfg are ignored. Any thread, workers running: each decision after the call sees the
+ * new settings, and running timers move by the change of their timeout. Returns 0, -EINVAL (a
+ * value out of range, or first_bytes_max above the start value: err says which) or -ENOMEM
+ * (old settings kept). err may be NULL. */
+int inline_reload(struct inline_proxy *p, const struct inline_config *cfg, char *err, size_t errlen);
 
 /* Runs the loop of worker (0 .. workers-1) on the calling thread until *stop becomes non-zero
  * (checked at least every 100 ms). Registers the thread with rsref. Returns 0 or -errno. One

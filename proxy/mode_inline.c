@@ -43,6 +43,13 @@ static void on_event(void *ctx, const struct inline_event *ev)
 /* The reloadable part of cfg into ic (strings borrowed from cfg; inline_new/inline_reload copy). */
 static void policy_from(const struct qg_config *cfg, struct inline_config *ic, struct notice_config *nc)
 {
+    ic->first_bytes_max = (unsigned)cfg->inline_first_bytes_max;
+    ic->first_bytes_timeout_ms = (unsigned)cfg->inline_first_bytes_timeout;
+    ic->connect_timeout_ms = (unsigned)cfg->inline_connect_timeout;
+    ic->idle_timeout_ms = (unsigned)cfg->inline_idle_timeout;
+    ic->max_per_source = (unsigned)cfg->inline_max_per_source;
+    ic->incomplete = cfg->inline_incomplete_request == CONFIG_INCOMPLETE_ADDRESS ? INLINE_INCOMPLETE_ADDRESS
+                                                                                 : INLINE_INCOMPLETE_RESET;
     memset(nc, 0, sizeof(*nc));
     nc->url = cfg->notice_url && *cfg->notice_url ? cfg->notice_url : NULL;
     nc->show_order = cfg->notice_show_order;
@@ -84,9 +91,6 @@ static int inline_open(const struct qg_config *cfg, struct daemon_ctx *d, void *
     ic.max_connections = (unsigned)cfg->inline_max_connections;
     if (ic.max_connections < ic.workers)
         ic.max_connections = ic.workers;
-    ic.first_bytes_max = (unsigned)cfg->inline_first_bytes_max;
-    ic.first_bytes_timeout_ms = (unsigned)cfg->inline_first_bytes_timeout;
-    ic.connect_timeout_ms = (unsigned)cfg->inline_connect_timeout;
     ic.on_event = on_event;
     ic.event_ctx = m;
     policy_from(cfg, &ic, &nc);
@@ -123,9 +127,13 @@ static int inline_reload_cfg(void *state, const struct qg_config *cfg)
     struct inline_mode *m = state;
     struct inline_config ic;
     struct notice_config nc;
+    char err[256];
     inline_config_default(&ic);
     policy_from(cfg, &ic, &nc);
-    return inline_reload(m->p, &ic);
+    int rc = inline_reload(m->p, &ic, err, sizeof(err));
+    if (rc < 0 && m->d->log)
+        log_write(m->d->log, LOG_LEVEL_ERROR, "inline", "reload refused", LOG_KV(LOG_S("error", err)));
+    return rc;
 }
 
 static void inline_close(void *state)

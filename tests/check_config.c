@@ -38,7 +38,10 @@ START_TEST(test_defaults)
     ck_assert_int_eq(c->inline_tproxy_port, 15001);
     ck_assert_int_eq(c->inline_redirect_port, 15002);
     ck_assert_str_eq(c->inline_listen_address.text, "0.0.0.0");
-    ck_assert_uint_eq(c->inline_first_bytes_timeout, 3000);
+    ck_assert_uint_eq(c->inline_first_bytes_timeout, 10000);
+    ck_assert_uint_eq(c->inline_idle_timeout, 600000);
+    ck_assert_int_eq(c->inline_max_per_source, 512);
+    ck_assert_int_eq(c->inline_incomplete_request, CONFIG_INCOMPLETE_RESET);
     ck_assert_uint_eq(c->inline_first_bytes_max, 16384);
     ck_assert_int_eq(c->inline_max_connections, 100000);
     ck_assert_uint_eq(c->inline_connect_timeout, 5000);

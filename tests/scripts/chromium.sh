@@ -23,8 +23,8 @@
 #   - --origin-to-force-quic-on=NAME:443 (QUIC only, Chromium does not fall back to TCP for a
 #     forced origin): blocked.test and allowed.test both fail with a QUIC error after sending
 #     Initials (inline.quic = drop-all drops every UDP 443 datagram).
-# Prints "ok"/"FAIL" lines and "chromium: N passed, M failed"; SKIP (0 passed, 0 failed,
-# exit 0) only when not root. Env: QG_BIN (default build/qorgau). Everything it starts is
+# Prints "ok"/"FAIL" lines and "chromium: N passed, M failed"; without root it fails
+# (QG_ALLOW_SKIP=1: skips, exit 77; tests/lib/skip.sh). Env: QG_BIN (default build/qorgau). Everything it starts is
 # stopped by PID and every namespace deleted, on success, failure or interruption.
 HERE=$(CDPATH= cd -- "$(dirname -- "$0")" && pwd)
 ROOT=$(CDPATH= cd -- "$HERE/../.." && pwd)
@@ -35,10 +35,9 @@ case $QG_BIN in /*) ;; *) QG_BIN=$(pwd)/$QG_BIN ;; esac
 PASS=0
 FAIL=0
 
+. "$ROOT/tests/lib/skip.sh"
 if [ "$(id -u)" != 0 ]; then
-    echo "chromium: SKIP (not root)"
-    echo "chromium: 0 passed, 0 failed"
-    exit 0
+    qg_cannot_run chromium "not root"
 fi
 
 finish() {

@@ -7,7 +7,7 @@
 # Env: QG_BIN  path of the qorgau binary (default build/qorgau)
 #      QG_DAEMON_KEEP=1 keeps the temporary directory
 # A built mode needs root (raw sockets, TPROXY) and, for tap, a veth pair this script creates;
-# without them that mode is reported as SKIP, never as passed.
+# without them that mode fails (QG_ALLOW_SKIP=1: reported as SKIP and the script exits 77).
 # Prints PASS/FAIL/SKIP lines and "daemon: N passed, M failed, K skipped"; exits 1 on a failure.
 set -u
 
@@ -32,7 +32,10 @@ trap 'exit 2' INT TERM
 pass=0 fail=0 skip=0
 ok() { echo "PASS $*"; pass=$((pass + 1)); }
 ko() { echo "FAIL $*"; fail=$((fail + 1)); }
-sk() { echo "SKIP $*"; skip=$((skip + 1)); }
+# A mode that cannot be opened here fails, unless the caller allows skipping (tests/lib/skip.sh).
+sk() {
+    if [ "${QG_ALLOW_SKIP:-0}" = 1 ]; then echo "SKIP $*"; skip=$((skip + 1)); else ko "$* (QG_ALLOW_SKIP=1 skips it)"; fi
+}
 
 # expect NAME WANT_RC WANT_TEXT FILE -- runs the rest, checks rc and that FILE holds WANT_TEXT
 expect() {
@@ -212,4 +215,5 @@ for m in tap inline; do
 done
 
 echo "daemon: $pass passed, $fail failed, $skip skipped"
-[ $fail = 0 ]
+[ $fail = 0 ] || exit 1
+[ $skip = 0 ] || exit 77

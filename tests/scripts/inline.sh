@@ -5,7 +5,7 @@
 #
 # The proxy is `$QG_BIN run -c FILE` (mode = inline) when the daemon supports inline mode,
 # else tests/tools/inline_driver (QG_INLINE=driver forces it). Without root or network
-# namespaces it prints SKIP and "inline: 0 passed, 0 failed". Everything it starts is stopped
+# namespaces it fails (QG_ALLOW_SKIP=1: skips, exit 77; tests/lib/skip.sh). Everything it starts is stopped
 # by PID and every namespace deleted, on success, failure or interruption.
 HERE=$(CDPATH= cd -- "$(dirname -- "$0")" && pwd)
 ROOT=$(CDPATH= cd -- "$HERE/../.." && pwd)
@@ -17,10 +17,9 @@ CLIENT_PY=$ROOT/tests/netns/client.py
 PASS=0
 FAIL=0
 
+. "$ROOT/tests/lib/skip.sh"
 if ! why=$(qg_can_run); then
-    echo "inline: SKIP ($why)"
-    echo "inline: 0 passed, 0 failed"
-    exit 0
+    qg_cannot_run inline "$why"
 fi
 
 finish() {

@@ -28,7 +28,7 @@
 # (tcpdump in the client ns); target >= 99%.
 #
 # Env: QG_BIN (default build/qorgau), QG_TAP_FLOWS, QG_TAP_KEEP=1 keeps the work directory.
-# Needs root (namespaces, AF_PACKET); otherwise prints SKIP and "tap: 0 passed, 0 failed".
+# Needs root (namespaces, AF_PACKET); otherwise it fails (QG_ALLOW_SKIP=1: skips, exit 77).
 # Prints PASS/FAIL lines and "tap: N passed, M failed"; exits 1 if anything failed.
 set -u
 
@@ -39,10 +39,9 @@ fail=0
 ok() { pass=$((pass + 1)); echo "PASS $*"; }
 ko() { fail=$((fail + 1)); echo "FAIL $*"; }
 
+. "$(cd "$(dirname "$0")/../.." && pwd)/tests/lib/skip.sh"
 if [ "$(id -u)" -ne 0 ] || ! ip netns add "qg-tprobe-$$" 2>/dev/null; then
-    echo "SKIP tap: needs root and network namespaces"
-    echo "tap: 0 passed, 0 failed"
-    exit 0
+    qg_cannot_run tap "needs root and network namespaces"
 fi
 ip netns del "qg-tprobe-$$"
 
