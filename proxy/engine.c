@@ -531,6 +531,11 @@ void engine_set_rules(struct engine *e, const struct ruleset *rs)
     e->rs = rs;
 }
 
+void engine_set_policy(struct engine *e, const struct verdict_policy *pol)
+{
+    e->cfg.policy = *pol;
+}
+
 void engine_get_stats(const struct engine *e, struct engine_stats *st)
 {
     struct defrag_stats ds;

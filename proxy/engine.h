@@ -77,6 +77,10 @@ void engine_free(struct engine *e);
 /* Replaces the rule set used for decisions from now on (rs borrowed). */
 void engine_set_rules(struct engine *e, const struct ruleset *rs);
 
+/* Replaces the verdict policy used for decisions from now on (copied; notice_url borrowed, it
+ * must outlive the engine or the next call). Same thread as engine_frame(). */
+void engine_set_policy(struct engine *e, const struct verdict_policy *pol);
+
 /* Feeds one captured frame of link type `link`. */
 void engine_frame(struct engine *e, int link, uint64_t ts_us, const uint8_t *frame, size_t caplen);
 

@@ -27,18 +27,27 @@
 
 enum tap_ctr {
     C_FRAMES = 0, C_BYTES, C_FLOWS, C_BLOCKS, C_INJECTED, C_INJECT_FRAMES, C_INJECT_ERRORS,
-    C_NOT_ENFORCED, C_UDP_NOT_ENFORCED, C_CAPTURE_DROPS, C_COUNT
+    C_NOT_ENFORCED, C_UDP_NOT_ENFORCED, C_CAPTURE_DROPS,
+    /* the engine's give-up paths: each one is a flow judged on less than its name */
+    C_DECODE_ERRORS, C_FRAG_DROPPED, C_FLOWS_EVICTED, C_REASM_NO_BUFFER, C_REASM_IGNORED,
+    C_REASM_CONFLICTS, C_TLS_MALFORMED, C_TLS_LIMIT, C_HTTP_MALFORMED, C_HTTP_LIMIT,
+    C_QUIC_MALFORMED, C_QUIC_NO_SLOT, C_NAME_INVALID, C_ECH, C_COUNT
 };
 
 static const char *const tap_ctr_names[C_COUNT] = {
     "tap.frames", "tap.bytes", "tap.flows", "tap.blocks", "tap.injected", "tap.inject_frames",
     "tap.inject_errors", "tap.not_enforced", "tap.udp_not_enforced", "tap.capture_drops",
+    "engine.decode_errors", "engine.frag_dropped", "engine.flows_evicted", "engine.reasm_no_buffer",
+    "engine.reasm_ignored", "engine.reasm_conflicts", "engine.tls_malformed", "engine.tls_limit",
+    "engine.http_malformed", "engine.http_limit", "engine.quic_malformed", "engine.quic_no_slot",
+    "engine.name_invalid", "engine.ech",
 };
 
 /* What the notice builders need; replaced as a whole on reload (never freed while running:
  * a worker may hold the old one, and reloads are rare enough to keep them until close). */
 struct tap_notice {
     struct tap_notice *older;
+    enum verdict_https_url https_url; /* the engines' policy follows it on reload */
     char *url;                   /* "" = 451 page */
     char *contact, *contact_url;
     struct notice_config cfg;
@@ -55,6 +64,7 @@ struct tap_worker {
     int link;
     const struct ruleset *rs;    /* valid inside the worker's read sections only */
     uint64_t rs_ver;
+    const struct tap_notice *pol_seen; /* settings record the engine's policy was taken from */
     uint64_t blocks, injected, not_enforced, udp_not_enforced;
     _Atomic uint64_t ctr[C_COUNT];
     struct inject_frames fr;
@@ -93,6 +103,8 @@ static struct tap_notice *notice_from_config(const struct qg_config *cfg)
     }
     n->cfg.url = *n->url ? n->url : NULL;
     n->cfg.show_order = cfg->notice_show_order;
+    n->https_url = cfg->https_url == CONFIG_HTTPS_URL_IGNORE ? VERDICT_HTTPS_URL_IGNORE
+                                                             : VERDICT_HTTPS_URL_BLOCK_NAME;
     n->cfg.contact = *n->contact ? n->contact : NULL;
     n->cfg.contact_url = *n->contact_url ? n->contact_url : NULL;
     return n;
@@ -204,6 +216,17 @@ static void publish_counters(struct tap_worker *w, bool with_drops)
     atomic_store_explicit(&w->ctr[C_INJECT_ERRORS], is.send_errors, memory_order_relaxed);
     atomic_store_explicit(&w->ctr[C_NOT_ENFORCED], w->not_enforced, memory_order_relaxed);
     atomic_store_explicit(&w->ctr[C_UDP_NOT_ENFORCED], w->udp_not_enforced, memory_order_relaxed);
+    uint64_t dec_err = 0;
+    for (unsigned r = 0; r < DECODE_RESULT_COUNT; r++)
+        if (r != DECODE_OK && r != DECODE_FRAGMENT)
+            dec_err += es.decode[r];
+    const uint64_t eng[] = {dec_err,          es.frag_dropped,   es.flows_evicted, es.reasm_no_buffer,
+                            es.reasm_ignored, es.reasm_conflicts, es.tls_malformed, es.tls_limit,
+                            es.http_malformed, es.http_limit,     es.quic_malformed, es.quic_no_slot,
+                            es.name_invalid,  es.ech};
+    _Static_assert(sizeof(eng) / sizeof(eng[0]) == C_COUNT - C_DECODE_ERRORS, "one value per engine counter");
+    for (unsigned k = 0; k < sizeof(eng) / sizeof(eng[0]); k++)
+        atomic_store_explicit(&w->ctr[C_DECODE_ERRORS + k], eng[k], memory_order_relaxed);
     uint64_t recv, drop;
     if (with_drops && capture_live_stats(w->cap, &recv, &drop) == 0)
         atomic_store_explicit(&w->ctr[C_CAPTURE_DROPS], drop, memory_order_relaxed);
@@ -333,6 +356,13 @@ static void refresh_rules(struct tap_worker *w)
         engine_set_rules(w->eng, rs);
         w->rs = rs;
         w->rs_ver = v;
+    }
+    const struct tap_notice *n = atomic_load_explicit(&w->t->notice, memory_order_acquire);
+    if (n != w->pol_seen) {
+        /* a reload: https_url reaches the engine; notice.url is read per block (build_response) */
+        struct verdict_policy vp = {n->https_url, *w->t->policy_url ? w->t->policy_url : NULL};
+        engine_set_policy(w->eng, &vp);
+        w->pol_seen = n;
     }
 }
 
