@@ -100,4 +100,17 @@ uint64_t log_flush_suppressed(struct log *l);
 /* Lines that could not be written (write(2) failed), since log_new(). */
 uint64_t log_write_errors(const struct log *l);
 
+/* From now on block lines (log_block) are queued in a bounded ring and written by a writer
+ * thread of l's own, so the threads that log them never wait for the disk; a full ring drops
+ * the line (log_queue_drops). Other lines are still written by the calling thread. Call once,
+ * before the threads that log blocks start. Returns 0 or a negative errno. log_free() writes
+ * what is queued, then stops the thread. */
+int log_start_async(struct log *l);
+
+/* Waits until every block line queued before the call is written (no-op when not async). */
+void log_flush(struct log *l);
+
+/* Block lines dropped because the ring was full, since log_start_async(). */
+uint64_t log_queue_drops(const struct log *l);
+
 #endif

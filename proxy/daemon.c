@@ -286,13 +286,15 @@ static void stats_line(struct daemon *d)
     size_t total = 0;
     for (size_t i = 0; i < d->nregs; i++)
         total += d->regs[i].n;
-    struct log_kv *kv = calloc(total + 3, sizeof(*kv));
+    struct log_kv *kv = calloc(total + 5, sizeof(*kv));
     uint64_t *sum = calloc(total + 1, sizeof(*sum));
     size_t nk = 0;
     if (kv && sum) {
         kv[nk++] = LOG_I("uptime_s", now.tv_sec - d->t0.tv_sec);
         kv[nk++] = LOG_U("rules_version", rsref_version(d->rules));
         kv[nk++] = LOG_U("workers", d->nworkers);
+        kv[nk++] = LOG_U("log.queue_drops", log_queue_drops(d->log));
+        kv[nk++] = LOG_U("log.write_errors", log_write_errors(d->log));
         size_t base = nk;
         for (size_t i = 0; i < d->nregs; i++) {
             for (size_t j = 0; j < d->regs[i].n; j++) {
@@ -691,6 +693,14 @@ static int run(struct daemon *d)
                      (uint32_t)d->cfg->log_block_rate, err, sizeof(err));
     if (!d->log) {
         fprintf(stderr, "qorgau: %s\n", err);
+        return DAEMON_EXIT_CONFIG;
+    }
+    /* workers hand block lines to the logger's own writer thread and never wait for the disk */
+    int lrc = log_start_async(d->log);
+    if (lrc < 0) {
+        fprintf(stderr, "qorgau: log: cannot start the writer thread: %s\n", strerror(-lrc));
+        log_free(d->log);
+        d->log = NULL;
         return DAEMON_EXIT_CONFIG;
     }
     d->mode = &modes[d->cfg->mode];

@@ -40,8 +40,7 @@ static void on_event(void *ctx, const struct inline_event *ev)
                      LOG_S("order", ev->order && *ev->order ? ev->order : NULL)));
 }
 
-/* The reloadable part of cfg into ic (strings borrowed from cfg; inline_new/inline_reload copy). */
-static void policy_from(const struct qg_config *cfg, struct inline_config *ic, struct notice_config *nc)
+void mode_inline_settings(const struct qg_config *cfg, struct inline_config *ic, struct notice_config *nc)
 {
     ic->first_bytes_max = (unsigned)cfg->inline_first_bytes_max;
     ic->first_bytes_timeout_ms = (unsigned)cfg->inline_first_bytes_timeout;
@@ -93,7 +92,7 @@ static int inline_open(const struct qg_config *cfg, struct daemon_ctx *d, void *
         ic.max_connections = ic.workers;
     ic.on_event = on_event;
     ic.event_ctx = m;
-    policy_from(cfg, &ic, &nc);
+    mode_inline_settings(cfg, &ic, &nc);
     m->p = inline_new(&ic, d->rules, err, errlen);
     if (!m->p) {
         free(m);
@@ -129,7 +128,7 @@ static int inline_reload_cfg(void *state, const struct qg_config *cfg)
     struct notice_config nc;
     char err[256];
     inline_config_default(&ic);
-    policy_from(cfg, &ic, &nc);
+    mode_inline_settings(cfg, &ic, &nc);
     int rc = inline_reload(m->p, &ic, err, sizeof(err));
     if (rc < 0 && m->d->log)
         log_write(m->d->log, LOG_LEVEL_ERROR, "inline", "reload refused", LOG_KV(LOG_S("error", err)));

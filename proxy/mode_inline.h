@@ -4,18 +4,26 @@
  *        └──► worker i: SO_REUSEPORT listeners + epoll loop (inline_run_worker)
  *                 first bytes ─► inspect_* (as the engine) ─► relay (splice) | RST / alert / 302 / 451
  *
- * Config keys: inline.* (ports, listen_address, first_bytes_timeout, first_bytes_max,
- * max_connections, connect_timeout, https_block, http_block, quic), notice.* for the answer to
- * blocked HTTP requests, https_url. Reloadable: inline.https_block, inline.http_block,
- * https_url, notice.*; the rest needs a restart. inline.quic is carried out by the nftables
+ * Config keys: inline.* (ports, listen_address, first_bytes_timeout, incomplete_request,
+ * first_bytes_max, max_connections, max_per_source, connect_timeout, idle_timeout, https_block,
+ * http_block, quic), notice.* for the answer to blocked HTTP requests, https_url. Reloadable:
+ * every inline.* key the table marks so (first_bytes_max only downwards), https_url, notice.*;
+ * the ports, listen address and max_connections need a restart. inline.quic is carried out by the nftables
  * ruleset (deploy/nftables-tproxy.nft drops UDP 443); the proxy does not see UDP.
  * Block decisions are logged through log_block() (module "inline"); counters inline.* are
  * registered per worker (see inline_stat_names()). */
 #ifndef QG_MODE_INLINE_H
 #define QG_MODE_INLINE_H
 
+#include "config.h"
+#include "inline.h"
 #include "mode.h"
+#include "notice.h"
 
 extern const struct mode_ops mode_inline_ops;
+
+/* The reloadable settings of cfg (see inline_reload) into ic and nc; ic->notice points to nc.
+ * Strings are borrowed from cfg (inline_new and inline_reload copy them). */
+void mode_inline_settings(const struct qg_config *cfg, struct inline_config *ic, struct notice_config *nc);
 
 #endif

@@ -320,6 +320,77 @@ START_TEST(test_threads)
 }
 END_TEST
 
+/* Block lines through the writer thread: 4 threads x 2000 lines, every one written (or counted
+ * as dropped when the ring was full), each a whole JSON line; the rate limiter holds across
+ * threads (rate 0 here: unlimited). */
+static void *block_writer(void *arg)
+{
+    struct thr *t = arg;
+    for (int i = 0; i < 2000; i++)
+        log_block(t->l, "thr", "block", LOG_KV(LOG_I("t", t->id), LOG_I("i", i)));
+    return NULL;
+}
+
+START_TEST(test_async_blocks)
+{
+    const char *p = tmp_path();
+    char path[64], err[256];
+    snprintf(path, sizeof(path), "%s", p);
+    struct log *l = log_new(path, LOG_LEVEL_INFO, 0, err, sizeof(err));
+    ck_assert_ptr_nonnull(l);
+    ck_assert_int_eq(log_start_async(l), 0);
+    pthread_t th[4];
+    struct thr t[4];
+    for (int i = 0; i < 4; i++) {
+        t[i] = (struct thr){l, i};
+        pthread_create(&th[i], NULL, block_writer, &t[i]);
+    }
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    log_flush(l);
+    uint64_t drops = log_queue_drops(l);
+    char *s = slurp(path);
+    assert_all_json(s);
+    ck_assert_uint_eq(count_lines(s, NULL) + drops, 8000);
+    free(s);
+    /* a line logged now is written without log_free */
+    ck_assert(log_block(l, "m", "after", NULL, 0));
+    log_flush(l);
+    s = slurp(path);
+    ck_assert_ptr_nonnull(strstr(s, "\"msg\":\"after\""));
+    free(s);
+    log_free(l);
+    unlink(path);
+}
+END_TEST
+
+/* The rate limit with several threads: never more lines than the burst allows. */
+START_TEST(test_async_rate_limit)
+{
+    const char *p = tmp_path();
+    char path[64];
+    snprintf(path, sizeof(path), "%s", p);
+    struct fake_clock fc = {1000000};
+    struct log *l = open_log(path, LOG_LEVEL_INFO, 50, &fc);
+    ck_assert_int_eq(log_start_async(l), 0);
+    pthread_t th[4];
+    struct thr t[4];
+    for (int i = 0; i < 4; i++) {
+        t[i] = (struct thr){l, i};
+        pthread_create(&th[i], NULL, block_writer, &t[i]);
+    }
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    log_flush(l);
+    char *s = slurp(path);
+    ck_assert_uint_eq(count_lines(s, NULL), 50); /* the clock stood still: one burst */
+    free(s);
+    ck_assert_uint_eq(log_flush_suppressed(l), 8000 - 50);
+    log_free(l);
+    unlink(path);
+}
+END_TEST
+
 static Suite *log_suite(void)
 {
     Suite *s = suite_create("log");
@@ -339,6 +410,8 @@ static Suite *log_suite(void)
     tc = tcase_create("concurrent");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_threads);
+    tcase_add_test(tc, test_async_blocks);
+    tcase_add_test(tc, test_async_rate_limit);
     suite_add_tcase(s, tc);
     return s;
 }
