@@ -8,7 +8,17 @@
                                       H2); prints the two status codes ("200 302")
   client.py idle ADDR PORT N SECS     N kept-alive HTTP connections, one request each, then
                                       prints "ready" and holds them SECS seconds
+  client.py slow NAME ADDR PORT PIECES PAUSE
+                                      a real ClientHello for NAME in PIECES pieces with PAUSE
+                                      seconds between them; prints what came back (as split)
+  client.py flood ADDR PORT N SECS    N connections that each send the first 20 bytes of a
+                                      ClientHello and stop; prints "ready OPEN" (OPEN: those
+                                      not reset after a second), holds them SECS seconds
+  client.py synflood SRC ADDR PORT N  N bare SYNs from SRC (random ports) to ADDR:PORT through
+                                      a raw socket (IPv4), as fast as they go; prints the count
 """
+import random
+import struct
 import socket
 import ssl
 import sys
@@ -57,6 +67,92 @@ def split(name, addr, port):
     if data[0] == 0x16:
         return "serverhello"
     return "other"
+
+
+def answer(s):
+    try:
+        data = s.recv(4096)
+    except ConnectionResetError:
+        return "reset"
+    except socket.timeout:
+        return "timeout"
+    if not data:
+        return "eof"
+    if data[0] == 0x15 and len(data) >= 7:
+        return "alert:%d" % data[6]
+    if data[0] == 0x16:
+        return "serverhello"
+    return "other"
+
+
+def slow(name, addr, port, pieces, pause):
+    hello = hello_bytes(name)
+    n = int(pieces)
+    step = (len(hello) + n - 1) // n
+    s = socket.socket(family(addr), socket.SOCK_STREAM)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s.settimeout(5)
+    s.connect((addr, int(port)))
+    try:
+        for i in range(0, len(hello), step):
+            if i:
+                time.sleep(float(pause))
+            s.sendall(hello[i:i + step])
+    except (ConnectionResetError, BrokenPipeError):
+        return "reset"
+    return answer(s)
+
+
+def flood(addr, port, n, secs):
+    part = hello_bytes("blocked.test")[:20]
+    socks = []
+    for _ in range(int(n)):
+        s = socket.socket(family(addr), socket.SOCK_STREAM)
+        s.settimeout(5)
+        try:
+            s.connect((addr, int(port)))
+            s.sendall(part)
+        except OSError:
+            s.close()
+            continue
+        socks.append(s)
+    time.sleep(1)
+    open_n = 0
+    for s in socks:
+        s.setblocking(False)
+        try:
+            s.recv(1)
+        except BlockingIOError:
+            open_n += 1  # still waiting: the proxy holds it
+        except OSError:
+            pass
+    print("ready %d" % open_n, flush=True)
+    time.sleep(float(secs))
+
+
+def csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    t = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while t >> 16:
+        t = (t & 0xffff) + (t >> 16)
+    return ~t & 0xffff
+
+
+def synflood(src, addr, port, n):
+    r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    sa, da = socket.inet_aton(src), socket.inet_aton(addr)
+    sent = 0
+    for _ in range(int(n)):
+        sport = random.randint(20000, 60000)
+        seq = random.getrandbits(32)
+        tcp = struct.pack("!HHIIBBHHH", sport, int(port), seq, 0, 5 << 4, 0x02, 64240, 0, 0)
+        c = csum(sa + da + struct.pack("!BBH", 0, 6, len(tcp)) + tcp)
+        tcp = tcp[:16] + struct.pack("!H", c) + tcp[18:]
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), random.getrandbits(16), 0, 64, 6, 0, sa, da)
+        r.sendto(ip + tcp, (addr, 0))
+        sent += 1
+    return sent
 
 
 def read_response(f):
@@ -111,8 +207,14 @@ def main():
         print(keepalive(*sys.argv[2:6]))
     elif cmd == "idle":
         idle(*sys.argv[2:6])
+    elif cmd == "slow":
+        print(slow(*sys.argv[2:7]))
+    elif cmd == "flood":
+        flood(*sys.argv[2:6])
+    elif cmd == "synflood":
+        print(synflood(*sys.argv[2:6]))
     else:
-        sys.exit("usage: client.py split|keepalive|idle ...")
+        sys.exit("usage: client.py split|keepalive|idle|slow|flood|synflood ...")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,9 @@
 # inline.sh - the inline proxy end to end: client ns -> filter ns (nftables TPROXY, the proxy)
 # -> server ns (nginx, TLS 1.2/1.3, HTTP/2, a 10 MB file), with real clients (curl, openssl
 # s_client, nghttp, wget, python for split ClientHellos and keep-alive). See tests/netns/lib.sh.
+# Under pressure (EVASION L1, L2): a ClientHello sent in pieces with pauses longer in all than the
+# first-bytes timeout is still judged; 300 half-sent ClientHellos and 20000 spoofed SYNs from one
+# address leave another subscriber served, with the proxy's memory bounded by its pool.
 #
 # The proxy is `$QG_BIN run -c FILE` (mode = inline) when the daemon supports inline mode,
 # else tests/tools/inline_driver (QG_INLINE=driver forces it). Without root or network
@@ -82,6 +85,7 @@ inline.quic = drop-all
 notice.url = http://notice.test/
 notice.listen = 127.0.0.1:18080
 log.file = $QG_DIR/qorgau.log
+${EXTRA_CONF:-inline.max_per_source = 4096}
 CONF
         qg_bg "$QG_DIR/proxy.log" ip netns exec "$QG_FLT" "$QG_BIN" run -c "$QG_DIR/qorgau.conf" --foreground
     else
@@ -89,7 +93,7 @@ CONF
         nu="--notice-url=http://notice.test/"; [ "$2" = 451 ] && nu=""
         qg_bg "$QG_DIR/proxy.log" ip netns exec "$QG_FLT" "$QG_TOOLS/inline_driver" \
             --rules "$QG_DIR/rules.txt" --tproxy-port 15001 --redirect-port 15002 --workers 2 \
-            --tls-block $tb $nu
+            --tls-block $tb $nu ${EXTRA_ARGS:-}
     fi
     PROXY_PID=$QG_LAST_PID
     qg_wait_port "$QG_FLT" 15001 && qg_wait_port "$QG_FLT" 15002
@@ -203,6 +207,49 @@ expect "http blocked -> 451" "$v" "451"
 expect_match "451 page names the resource" "$(cat "$QG_DIR/page")" 'blocked\.test'
 v=$(cc $R6 -o /dev/null -w '%{http_code}' http://blocked.test/)
 expect "v6 http blocked -> 451" "$v" "451"
+
+# Live modes under pressure (EVASION L1, L2): a short first-bytes timeout, a per-source limit and
+# a small pool. The client namespace gets a second address: the subscriber who is not flooding.
+qg_stop "$PROXY_PID"
+EXTRA_CONF="inline.first_bytes_timeout = 2s
+inline.max_per_source = 100
+inline.max_connections = 400"
+EXTRA_ARGS="--first-bytes-timeout 2000 --max-per-source 100 --max-connections 400"
+start_proxy rst redirect || { bad "proxy (limits)" "did not start"; exit 1; }
+OTHER=10.200.1.9
+qg_in "$QG_CLI" ip addr add $OTHER/24 dev c0
+# L1: a ClientHello in 4 pieces 1.5 s apart (4.5 s in all, each pause inside the 2 s timeout)
+expect "L1 slow ClientHello, blocked name -> reset" "$(cl python3 "$CLIENT_PY" slow blocked.test "$QG_SRV4" 443 4 1.5)" "reset"
+expect "L1 slow ClientHello, allowed name -> server" "$(cl python3 "$CLIENT_PY" slow allowed.test "$QG_SRV4" 443 4 1.5)" "serverhello"
+# L2: 300 half-sent ClientHellos from one address; another address keeps being served
+r0=$(rss "$PROXY_PID")
+qg_bg "$QG_DIR/flood.log" ip netns exec "$QG_CLI" python3 "$CLIENT_PY" flood "$QG_SRV4" 443 300 8
+flood_pid=$QG_LAST_PID
+i=0; while ! grep -q ready "$QG_DIR/flood.log" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+held=$(awk '/ready/ { print $2 }' "$QG_DIR/flood.log")
+echo "     flood: $held of 300 half-sent connections held by the proxy (max_per_source 100)"
+expect "L2 flood from one source held to its share (90..100)" "$([ -n "$held" ] && [ "$held" -ge 90 ] && [ "$held" -le 100 ] && echo yes)" "yes"
+v=$(cc $R4 --interface $OTHER -o /dev/null -w '%{http_code}' https://allowed.test/small)
+expect "L2 during the flood: another subscriber is served" "$v" "200"
+out=$(cc $R4 --interface $OTHER https://blocked.test/small 2>&1); rc=$?
+expect_match "L2 during the flood: a blocked name is still reset" "$rc $out" '^(35|56) .*[Rr]eset'
+r1=$(rss "$PROXY_PID")
+echo "     rss during the flood: $r0 KiB -> $r1 KiB"
+if nm "$QG_BIN" 2>/dev/null | grep -q __asan_init; then
+    expect "L2 flood held (sanitizer build: RSS not asserted)" "$([ -n "$held" ] && echo yes)" "yes"
+else
+    # the pool bounds it: at most max_connections first-bytes buffers (16 KiB) are touched
+    expect "L2 memory bounded by the pool (< 8 MiB more)" "$([ $((r1 - r0)) -lt 8192 ] && echo yes)" "yes"
+fi
+qg_stop "$flood_pid"
+# L2: a SYN flood from one source never reaches the proxy (the kernel answers with SYN cookies)
+n=$(cl python3 "$CLIENT_PY" synflood 10.200.1.2 "$QG_SRV4" 443 20000)
+v=$(cc $R4 --interface $OTHER -o /dev/null -w '%{http_code}' https://allowed.test/small)
+expect "L2 after $n spoofed SYNs: another subscriber is served" "$v" "200"
+qg_stop "$PROXY_PID"
+EXTRA_CONF=""
+EXTRA_ARGS=""
+start_proxy alert 451 || { bad "proxy (alert/451, again)" "did not start"; exit 1; }
 
 # REDIRECT fallback (nftables NAT to inline.redirect_port, SO_ORIGINAL_DST)
 qg_divert redirect || bad "nftables redirect ruleset"

@@ -75,12 +75,15 @@ int main(int argc, char **argv)
         {"notice-url", required_argument, NULL, 'n'},
         {"tls-block", required_argument, NULL, 'b'},
         {"first-bytes-timeout", required_argument, NULL, 'T'},
+        {"max-per-source", required_argument, NULL, 'S'},
+        {"max-connections", required_argument, NULL, 'C'},
         {"quiet", no_argument, NULL, 'q'},
         {NULL, 0, NULL, 0},
     };
     struct inline_config cfg;
     inline_config_default(&cfg);
     cfg.max_connections = 200000;
+    cfg.max_per_source = 4096;
     cfg.on_event = on_event;
     struct ruleset_builder *b = ruleset_builder_new();
     if (!b)
@@ -100,6 +103,8 @@ int main(int argc, char **argv)
         case 'w': cfg.workers = num(optarg, "workers"); break;
         case 'n': cfg.policy.notice_url = optarg; break;
         case 'T': cfg.first_bytes_timeout_ms = num(optarg, "timeout"); break;
+        case 'S': cfg.max_per_source = num(optarg, "max-per-source"); break;
+        case 'C': cfg.max_connections = num(optarg, "max-connections"); break;
         case 'q': cfg.on_event = NULL; break;
         case 'b':
             if (strcmp(optarg, "alert") == 0)
