@@ -483,7 +483,8 @@ static enum decode_result decode_vxlan(const uint8_t *b, size_t n, struct pkt *p
     return ether_frame(b + 8, n - 8, p);
 }
 
-/* GTP-U. A datagram to port 2152 that is not GTPv1 (PT set) stays a plain UDP packet. */
+/* GTP-U. A datagram to port 2152 whose first byte is not GTPv1 (PT set) stays a plain UDP
+ * packet; one shorter than the mandatory 8 bytes is a truncated header. */
 static enum decode_result decode_gtpu(const uint8_t *b, size_t n, struct pkt *p)
 {
     struct rd r;
@@ -492,7 +493,9 @@ static enum decode_result decode_gtpu(const uint8_t *b, size_t n, struct pkt *p)
     uint8_t type = rd_u8(&r);
     size_t glen = rd_be16(&r);
     uint32_t teid = rd_be32(&r);
-    if (r.err || (fl >> 5) != 1 || !(fl & 0x10))
+    if (r.err)
+        return DECODE_TRUNC_ENCAP;
+    if ((fl >> 5) != 1 || !(fl & 0x10))
         return DECODE_OK;
     if (type != 255)
         return DECODE_NOT_IP;   /* echo, error indication, end marker: signalling */
@@ -814,6 +817,8 @@ static enum decode_result ether_frame(const uint8_t *buf, size_t len, struct pkt
 /* DLT_PPP / DLT_PPP_SERIAL: optional HDLC address and control bytes, then PPP. */
 static enum decode_result decode_ppp_link(const uint8_t *buf, size_t len, struct pkt *p)
 {
+    if (len < 2)
+        return DECODE_TRUNC_LINK;
     if (len >= 2 && buf[0] == 0xff && buf[1] == 0x03) {
         buf += 2;
         len -= 2;
