@@ -6,6 +6,27 @@
  *   Linux SLL2 | protocol 2 | rsvd 2 | ifindex 4 | hatype 2 | pkttype 1 | halen 1 | addr 8 | (20)
  *   NULL/LOOP  | family 4 (NULL: host order of the capturing machine; LOOP: network order) |
  *   RAW        | IPv4 or IPv6 header, told apart by the version nibble
+ *   PPP (9, 50) | [0xff 0x03] | protocol 16 (8 when compressed: odd first byte) | payload
+ *   PPP_ETHER (51) | PPPoE session header | PPP protocol | payload
+ *
+ * Encapsulations (each counts against DECODE_MAX_ENCAP; see decode.h for the zone):
+ *   MPLS (0x8847/0x8848, GRE): | label 20 | tc 3 | S 1 | ttl 8 | x n until S, then by the first
+ *     nibble: 4 IPv4, 6 IPv6, 0 pseudowire control word 32 (RFC 4385) + Ethernet frame
+ *   PPPoE session (0x8864, RFC 2516): | ver 4 = 1 | type 4 = 1 | code 8 = 0 | session 16 |
+ *     length 16 | PPP protocol 16: 0x0021 IPv4, 0x0057 IPv6
+ *   GRE (IP protocol 47, RFC 2784/2890): | C | R | K | S | 0 x9 | ver 3 = 0 | protocol 16 |
+ *     [checksum 16 | reserved 16] if C | [key 32] if K | [sequence 32] if S | payload by protocol:
+ *     0x0800 IPv4, 0x86DD IPv6, 0x6558 Ethernet, 0x8847/0x8848 MPLS, 0x88BE ERSPAN (type I
+ *     without S: Ethernet at once; type II with S), 0x22EB ERSPAN type III
+ *   ERSPAN II:  | ver 4 = 1 | vlan 12 | cos 3 | en 2 | t 1 | session 10 | rsvd 12 | index 20 |
+ *   ERSPAN III: | ver 4 = 2 | vlan 12 | cos 3 | bso 2 | t 1 | session 10 | timestamp 32 |
+ *     sgt 16 | p 1 | ft 5 | hw 6 | d 1 | gra 2 | o 1 | [platform sub-header 64 if o] | frame
+ *     (ft 0: Ethernet)
+ *   VXLAN (UDP dport 4789, RFC 7348): | flags 8 (I = 0x08) | rsvd 24 | VNI 24 | rsvd 8 | Ethernet
+ *   GTP-U (UDP dport 2152, TS 29.281): | ver 3 = 1 | PT 1 = 1 | * | E | S | PN | type 8 = 255 |
+ *     length 16 (after the first 8) | TEID 32 | [seq 16 | N-PDU 8 | next ext 8] if E|S|PN |
+ *     extensions: | len 8 (x4 bytes, all of it) | content | next ext 8 | ... | IPv4/IPv6 packet
+ *   IP-in-IP: IPv4 protocol / IPv6 next header 4 (IPv4) or 41 (IPv6), then the inner packet
  *
  * IPv4 (RFC 791):
  *   | ver 4 | ihl 4 | tos 8 | total length 16 | id 16 | flags 3 | frag offset 13 |
@@ -33,8 +54,23 @@
 #define ETH_VLAN 0x8100
 #define ETH_QINQ 0x88a8
 #define ETH_QINQ_OLD 0x9100
+#define ETH_MPLS_UC 0x8847
+#define ETH_MPLS_MC 0x8848
+#define ETH_PPPOE_S 0x8864
+#define ETH_TEB 0x6558        /* transparent Ethernet bridging (GRE) */
+#define ETH_ERSPAN12 0x88be
+#define ETH_ERSPAN3 0x22eb
+
+#define PPP_IPV4 0x0021
+#define PPP_IPV6 0x0057
+
+#define UDP_VXLAN 4789
+#define UDP_GTPU 2152
 
 #define PROTO_HBH 0
+#define PROTO_IPIP 4
+#define PROTO_IPV6 41
+#define PROTO_GRE 47
 #define PROTO_TCP 6
 #define PROTO_UDP 17
 #define PROTO_ROUTING 43
@@ -255,12 +291,257 @@ static enum decode_result decode_udp(const uint8_t *seg, size_t n, struct pkt *p
     return DECODE_OK;
 }
 
+/* ---- encapsulations ---- */
+
+static enum decode_result decode_l3(const uint8_t *buf, size_t len, struct pkt *p, int want);
+static enum decode_result ether_frame(const uint8_t *buf, size_t len, struct pkt *p);
+
+/* Folds a layer's identifier into the zone; a lone first id is the zone itself. */
+static uint32_t zone_add(uint32_t z, uint32_t id)
+{
+    return z * 0x9e3779b1u ^ id;
+}
+
+/* Counts one more layer of kind k; false when that passes DECODE_MAX_ENCAP. */
+static bool encap_push(struct pkt *p, enum decode_encap k)
+{
+    if (p->encap >= DECODE_MAX_ENCAP)
+        return false;
+    p->encap++;
+    p->encap_kind = (uint8_t)k;
+    return true;
+}
+
+/* PPP protocol field (RFC 1661; compressed to one byte when odd) then IPv4/IPv6. */
+static enum decode_result decode_ppp(const uint8_t *b, size_t n, struct pkt *p)
+{
+    size_t off = 2;
+    uint16_t proto;
+    if (n < 1)
+        return DECODE_TRUNC_ENCAP;
+    if (b[0] & 1) {
+        proto = b[0];
+        off = 1;
+    } else {
+        if (n < 2)
+            return DECODE_TRUNC_ENCAP;
+        proto = (uint16_t)(b[0] << 8 | b[1]);
+    }
+    if (proto == PPP_IPV4)
+        return decode_l3(b + off, n - off, p, 4);
+    if (proto == PPP_IPV6)
+        return decode_l3(b + off, n - off, p, 6);
+    return DECODE_NOT_IP;   /* LCP, IPCP, CHAP, ...: control traffic */
+}
+
+static enum decode_result decode_pppoe(const uint8_t *b, size_t n, struct pkt *p)
+{
+    struct rd r;
+    rd_init(&r, b, n);
+    uint8_t vt = rd_u8(&r);
+    uint8_t code = rd_u8(&r);
+    uint16_t sid = rd_be16(&r);
+    size_t plen = rd_be16(&r);
+    if (r.err)
+        return DECODE_TRUNC_ENCAP;
+    if (vt != 0x11 || code != 0)
+        return DECODE_BAD_ENCAP;
+    if (plen > rd_left(&r))
+        return DECODE_TRUNC_ENCAP;
+    if (!encap_push(p, DECODE_ENCAP_PPPOE))
+        return DECODE_ENCAP_DEPTH;
+    p->zone = zone_add(p->zone, sid);
+    return decode_ppp(b + 6, plen, p);
+}
+
+/* Label stack, then the payload by its first nibble (there is no protocol field). */
+static enum decode_result decode_mpls(const uint8_t *b, size_t n, struct pkt *p)
+{
+    size_t off = 0;
+    for (;;) {
+        if (n - off < 4)
+            return DECODE_TRUNC_ENCAP;
+        if (!encap_push(p, DECODE_ENCAP_MPLS))
+            return DECODE_ENCAP_DEPTH;
+        bool bos = (b[off + 2] & 1) != 0;
+        off += 4;
+        if (bos)
+            break;
+    }
+    if (off >= n)
+        return DECODE_TRUNC_ENCAP;
+    switch (b[off] >> 4) {
+    case 4:
+        return decode_l3(b + off, n - off, p, 4);
+    case 6:
+        return decode_l3(b + off, n - off, p, 6);
+    case 0:   /* Ethernet pseudowire: control word, then the customer's frame */
+        if (n - off < 4)
+            return DECODE_TRUNC_ENCAP;
+        return ether_frame(b + off + 4, n - off - 4, p);
+    default:
+        return DECODE_NOT_IP;
+    }
+}
+
+/* ERSPAN type II (ver 1) or III (ver 2) header, then the mirrored frame. */
+static enum decode_result decode_erspan(const uint8_t *b, size_t n, struct pkt *p, unsigned ver)
+{
+    struct rd r;
+    rd_init(&r, b, n);
+    uint16_t w0 = rd_be16(&r);
+    uint16_t w1 = rd_be16(&r);
+    rd_skip(&r, 4);   /* II: reserved + index; III: timestamp */
+    bool eth = true;
+    if (ver == 3) {
+        rd_skip(&r, 2);   /* security group tag */
+        uint16_t w = rd_be16(&r);
+        eth = ((w >> 10) & 0x1f) == 0;
+        if (w & 1)
+            rd_skip(&r, 8);   /* platform-specific sub-header */
+    }
+    if (r.err)
+        return DECODE_TRUNC_ENCAP;
+    if ((unsigned)(w0 >> 12) != ver - 1)
+        return DECODE_BAD_ENCAP;
+    if (!encap_push(p, DECODE_ENCAP_ERSPAN))
+        return DECODE_ENCAP_DEPTH;
+    p->tunnel_id = w1 & 0x3ffu;
+    p->zone = zone_add(p->zone, p->tunnel_id);
+    if (!eth)
+        return DECODE_NOT_IP;
+    return ether_frame(r.p + r.off, rd_left(&r), p);
+}
+
+static enum decode_result decode_gre(const uint8_t *b, size_t n, struct pkt *p)
+{
+    struct rd r;
+    rd_init(&r, b, n);
+    uint16_t fl = rd_be16(&r);
+    uint16_t type = rd_be16(&r);
+    if (r.err)
+        return DECODE_TRUNC_ENCAP;
+    /* version 0 only (1 is PPTP's enhanced GRE); no RFC 1701 routing */
+    if ((fl & 0x0007) != 0 || (fl & 0x4000) != 0)
+        return DECODE_BAD_ENCAP;
+    if (fl & 0x8000)
+        rd_skip(&r, 4);
+    bool has_key = (fl & 0x2000) != 0;
+    uint32_t key = has_key ? rd_be32(&r) : 0;
+    bool has_seq = (fl & 0x1000) != 0;
+    if (has_seq)
+        rd_skip(&r, 4);
+    if (r.err)
+        return DECODE_TRUNC_ENCAP;
+    if (!encap_push(p, DECODE_ENCAP_GRE))
+        return DECODE_ENCAP_DEPTH;
+    if (has_key) {
+        p->tunnel_id = key;
+        p->zone = zone_add(p->zone, key);
+    }
+    const uint8_t *q = r.p + r.off;
+    size_t left = rd_left(&r);
+    switch (type) {
+    case ETH_IPV4:
+        return decode_l3(q, left, p, 4);
+    case ETH_IPV6:
+        return decode_l3(q, left, p, 6);
+    case ETH_TEB:
+        return ether_frame(q, left, p);
+    case ETH_MPLS_UC:
+    case ETH_MPLS_MC:
+        return decode_mpls(q, left, p);
+    case ETH_ERSPAN12:
+        return has_seq ? decode_erspan(q, left, p, 2) : ether_frame(q, left, p);
+    case ETH_ERSPAN3:
+        return decode_erspan(q, left, p, 3);
+    default:
+        return DECODE_NOT_IP;
+    }
+}
+
+/* IP protocol 4 / 41 / 47 inside an IPv4 or IPv6 packet. */
+static enum decode_result ip_tunnel(uint8_t proto, const uint8_t *b, size_t n, struct pkt *p)
+{
+    if (proto == PROTO_GRE)
+        return decode_gre(b, n, p);
+    if (!encap_push(p, DECODE_ENCAP_IPIP))
+        return DECODE_ENCAP_DEPTH;
+    return decode_l3(b, n, p, proto == PROTO_IPIP ? 4 : 6);
+}
+
+static enum decode_result decode_vxlan(const uint8_t *b, size_t n, struct pkt *p)
+{
+    if (n < 8)
+        return DECODE_TRUNC_ENCAP;
+    if (!(b[0] & 0x08))
+        return DECODE_BAD_ENCAP;   /* I flag clear: no valid VNI */
+    if (!encap_push(p, DECODE_ENCAP_VXLAN))
+        return DECODE_ENCAP_DEPTH;
+    p->tunnel_id = (uint32_t)b[4] << 16 | (uint32_t)b[5] << 8 | b[6];
+    p->zone = zone_add(p->zone, p->tunnel_id);
+    return ether_frame(b + 8, n - 8, p);
+}
+
+/* GTP-U. A datagram to port 2152 whose first byte is not GTPv1 (PT set) stays a plain UDP
+ * packet; one shorter than the mandatory 8 bytes is a truncated header. */
+static enum decode_result decode_gtpu(const uint8_t *b, size_t n, struct pkt *p)
+{
+    struct rd r;
+    rd_init(&r, b, n);
+    uint8_t fl = rd_u8(&r);
+    uint8_t type = rd_u8(&r);
+    size_t glen = rd_be16(&r);
+    uint32_t teid = rd_be32(&r);
+    if (r.err)
+        return DECODE_TRUNC_ENCAP;
+    if ((fl >> 5) != 1 || !(fl & 0x10))
+        return DECODE_OK;
+    if (type != 255)
+        return DECODE_NOT_IP;   /* echo, error indication, end marker: signalling */
+    if (glen > rd_left(&r))
+        return DECODE_TRUNC_ENCAP;
+    rd_init(&r, b + 8, glen);
+    if (fl & 0x07) {
+        rd_skip(&r, 3);   /* sequence number, N-PDU number */
+        uint8_t next = rd_u8(&r);
+        unsigned n_ext = 0;
+        while (next != 0 && !r.err) {
+            if (++n_ext > DECODE_MAX_GTP_EXT)
+                return DECODE_BAD_ENCAP;
+            size_t el = (size_t)rd_u8(&r) * 4;
+            if (r.err)
+                break;
+            if (el == 0)
+                return DECODE_BAD_ENCAP;
+            rd_skip(&r, el - 2);   /* content (e.g. 0x85 PDU session container) */
+            next = rd_u8(&r);
+        }
+        if (r.err)
+            return DECODE_TRUNC_ENCAP;
+    }
+    if (!encap_push(p, DECODE_ENCAP_GTPU))
+        return DECODE_ENCAP_DEPTH;
+    p->tunnel_id = teid;
+    return decode_l3(r.p + r.off, rd_left(&r), p, 0);
+}
+
 static enum decode_result decode_l4(const uint8_t *seg, size_t n, struct pkt *p)
 {
     if (p->l4proto == PROTO_TCP)
         return decode_tcp(seg, n, p);
-    if (p->l4proto == PROTO_UDP)
-        return decode_udp(seg, n, p);
+    if (p->l4proto == PROTO_UDP) {
+        enum decode_result res = decode_udp(seg, n, p);
+        if (res != DECODE_OK)
+            return res;
+        if (p->dport == UDP_VXLAN)
+            return decode_vxlan(p->payload, p->payload_len, p);
+        if (p->dport == UDP_GTPU)
+            return decode_gtpu(p->payload, p->payload_len, p);
+        return DECODE_OK;
+    }
+    if (p->l4proto == PROTO_IPIP || p->l4proto == PROTO_IPV6 || p->l4proto == PROTO_GRE)
+        return ip_tunnel(p->l4proto, seg, n, p);
     return DECODE_NOT_TCP_UDP;
 }
 
@@ -392,6 +673,9 @@ static enum decode_result decode_ipv6(const uint8_t *buf, size_t len, struct pkt
         switch (nh) {
         case PROTO_TCP:
         case PROTO_UDP:
+        case PROTO_IPIP:
+        case PROTO_IPV6:
+        case PROTO_GRE:
             return decode_l4(buf + off, p->l3_len - off, p);
         case PROTO_HBH:
         case PROTO_ROUTING:
@@ -456,12 +740,14 @@ static enum decode_result decode_ipv6(const uint8_t *buf, size_t len, struct pkt
     }
 }
 
-/* IP and below; *p is all zero but for the VLAN tags. */
-static enum decode_result decode_l3(const uint8_t *buf, size_t len, struct pkt *p)
+/* IP and below. want: the version the layer in front announced (4 or 6), 0 = by the nibble. */
+static enum decode_result decode_l3(const uint8_t *buf, size_t len, struct pkt *p, int want)
 {
     if (len < 1)
         return DECODE_TRUNC_IP;
     p->ipver = (uint8_t)(buf[0] >> 4);
+    if (want && p->ipver != want)
+        return DECODE_BAD_IP_VERSION;
     if (p->ipver == 4)
         return decode_ipv4(buf, len, p);
     if (p->ipver == 6)
@@ -471,20 +757,22 @@ static enum decode_result decode_l3(const uint8_t *buf, size_t len, struct pkt *
 
 enum decode_result decode_ip(const uint8_t *buf, size_t len, struct pkt *p)
 {
-    uint16_t vlan[DECODE_MAX_VLAN];
-    uint8_t n_vlan = p->n_vlan;
-    memcpy(vlan, p->vlan, sizeof vlan);
+    struct pkt keep = *p;
     memset(p, 0, sizeof *p);
-    p->n_vlan = n_vlan;
-    memcpy(p->vlan, vlan, sizeof vlan);
-    enum decode_result res = decode_l3(buf, len, p);
+    p->n_vlan = keep.n_vlan;
+    memcpy(p->vlan, keep.vlan, sizeof p->vlan);
+    p->encap = keep.encap;
+    p->encap_kind = keep.encap_kind;
+    p->zone = keep.zone;
+    p->tunnel_id = keep.tunnel_id;
+    enum decode_result res = decode_l3(buf, len, p, 0);
     /* reassembled datagrams are rare: verify at once, which also checks the rebuild */
     if (res == DECODE_OK)
         p->l4_csum_ok = decode_l4_csum_ok(p);
     return res;
 }
 
-/* Follows VLAN tags from the ethertype `type` (r just past it), then decodes the IP packet. */
+/* Follows VLAN tags from the ethertype `type` (r just past it), then decodes what it names. */
 static enum decode_result ether_payload(struct rd *r, uint16_t type, struct pkt *p)
 {
     while (type == ETH_VLAN || type == ETH_QINQ || type == ETH_QINQ_OLD) {
@@ -495,17 +783,48 @@ static enum decode_result ether_payload(struct rd *r, uint16_t type, struct pkt 
         if (r->err)
             return DECODE_TRUNC_LINK;
         p->vlan[p->n_vlan++] = tci & 0x0fff;
+        p->zone = zone_add(p->zone, tci & 0x0fffu);
     }
-    if (type != ETH_IPV4 && type != ETH_IPV6)
-        return DECODE_NOT_IP;
+    const uint8_t *q = r->p + r->off;
     size_t left = rd_left(r);
-    enum decode_result res = decode_l3(r->p + r->off, left, p);
-    if (res == DECODE_OK || res == DECODE_FRAGMENT) {
-        /* the ethertype must agree with the version nibble */
-        if ((type == ETH_IPV4) != (p->ipver == 4))
-            return DECODE_BAD_IP_VERSION;
+    switch (type) {
+    case ETH_IPV4:
+        return decode_l3(q, left, p, 4);
+    case ETH_IPV6:
+        return decode_l3(q, left, p, 6);
+    case ETH_MPLS_UC:
+    case ETH_MPLS_MC:
+        return decode_mpls(q, left, p);
+    case ETH_PPPOE_S:
+        return decode_pppoe(q, left, p);
+    default:
+        return DECODE_NOT_IP;
     }
-    return res;
+}
+
+/* An Ethernet frame inside a tunnel (the layer that carried it was counted). */
+static enum decode_result ether_frame(const uint8_t *buf, size_t len, struct pkt *p)
+{
+    struct rd r;
+    rd_init(&r, buf, len);
+    rd_skip(&r, 12);
+    uint16_t type = rd_be16(&r);
+    if (r.err)
+        return DECODE_TRUNC_ENCAP;
+    return ether_payload(&r, type, p);
+}
+
+/* DLT_PPP / DLT_PPP_SERIAL: optional HDLC address and control bytes, then PPP. */
+static enum decode_result decode_ppp_link(const uint8_t *buf, size_t len, struct pkt *p)
+{
+    if (len < 2)
+        return DECODE_TRUNC_LINK;
+    if (len >= 2 && buf[0] == 0xff && buf[1] == 0x03) {
+        buf += 2;
+        len -= 2;
+    }
+    enum decode_result res = decode_ppp(buf, len, p);
+    return res == DECODE_TRUNC_ENCAP ? DECODE_TRUNC_LINK : res;
 }
 
 enum decode_result decode_packet(int link, const uint8_t *buf, size_t len, struct pkt *p)
@@ -542,33 +861,24 @@ enum decode_result decode_packet(int link, const uint8_t *buf, size_t len, struc
         uint32_t be = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 | (uint32_t)buf[2] << 8 | buf[3];
         uint32_t le = (uint32_t)buf[3] << 24 | (uint32_t)buf[2] << 16 | (uint32_t)buf[1] << 8 | buf[0];
         uint32_t fam = link == DECODE_LINK_LOOP ? be : (be < 256 ? be : le);
-        enum decode_result res;
-        if (fam == 2) {
-            res = decode_l3(buf + 4, len - 4, p);
-            if ((res == DECODE_OK || res == DECODE_FRAGMENT) && p->ipver != 4)
-                return DECODE_BAD_IP_VERSION;
-            return res;
-        }
-        if (fam == 10 || fam == 24 || fam == 28 || fam == 30) {   /* Linux, BSDs, Darwin */
-            res = decode_l3(buf + 4, len - 4, p);
-            if ((res == DECODE_OK || res == DECODE_FRAGMENT) && p->ipver != 6)
-                return DECODE_BAD_IP_VERSION;
-            return res;
-        }
+        if (fam == 2)
+            return decode_l3(buf + 4, len - 4, p, 4);
+        if (fam == 10 || fam == 24 || fam == 28 || fam == 30)   /* Linux, BSDs, Darwin */
+            return decode_l3(buf + 4, len - 4, p, 6);
         return DECODE_NOT_IP;
     }
     case DECODE_LINK_RAW:
     case DECODE_LINK_DLT_RAW:
-        return decode_l3(buf, len, p);
+        return decode_l3(buf, len, p, 0);
     case DECODE_LINK_IPV4:
-    case DECODE_LINK_IPV6: {
-        enum decode_result res = decode_l3(buf, len, p);
-        int want = link == DECODE_LINK_IPV4 ? 4 : 6;
-        if ((res == DECODE_OK || res == DECODE_FRAGMENT || res == DECODE_BAD_IP_VERSION) &&
-            p->ipver != want)
-            return DECODE_BAD_IP_VERSION;
-        return res;
-    }
+        return decode_l3(buf, len, p, 4);
+    case DECODE_LINK_IPV6:
+        return decode_l3(buf, len, p, 6);
+    case DECODE_LINK_PPP:
+    case DECODE_LINK_PPP_SERIAL:
+        return decode_ppp_link(buf, len, p);
+    case DECODE_LINK_PPP_ETHER:
+        return decode_pppoe(buf, len, p);
     default:
         return DECODE_UNSUPPORTED_LINK;
     }
@@ -596,6 +906,9 @@ const char *decode_result_name(enum decode_result r)
     case DECODE_BAD_TCP_OPTIONS: return "bad-tcp-options";
     case DECODE_TRUNC_UDP: return "trunc-udp";
     case DECODE_BAD_UDP_LEN: return "bad-udp-len";
+    case DECODE_ENCAP_DEPTH: return "encap-depth";
+    case DECODE_TRUNC_ENCAP: return "trunc-encap";
+    case DECODE_BAD_ENCAP: return "bad-encap";
     case DECODE_RESULT_COUNT: break;
     }
     return "unknown";

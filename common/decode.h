@@ -1,8 +1,17 @@
-/* decode.h - packet decoding: link layer -> IPv4/IPv6 -> TCP/UDP.
+/* decode.h - packet decoding: link layer -> [encapsulations] -> IPv4/IPv6 -> TCP/UDP.
  *
  * decode_packet() is a pure function over one captured frame. It fills a struct pkt whose
  * pointers refer into the frame, or returns the reason it could not. IP fragments are reported
- * (pkt.frag set) and left to defrag.h; the reassembled datagram goes back in through decode_ip(). */
+ * (pkt.frag set) and left to defrag.h; the reassembled datagram goes back in through decode_ip().
+ *
+ * Encapsulations seen on operators' capture points are crossed to the innermost IP packet:
+ * MPLS label stacks (also Ethernet pseudowires with a control word), PPPoE sessions, GRE
+ * (IP, transparent Ethernet, MPLS, ERSPAN I/II/III), VXLAN (UDP port 4789), GTP-U (UDP port
+ * 2152, G-PDU, extension headers), IP-in-IP / IPv6-in-IPv4 / IPv6-in-IPv6. At most
+ * DECODE_MAX_ENCAP layers (each MPLS label counts as one) are crossed; more is
+ * DECODE_ENCAP_DEPTH. The addresses, ports and l3/l4 pointers of struct pkt are the innermost
+ * ones; pkt.zone folds the identifiers of the layers that keep equal inner addresses apart
+ * (VLAN ids, PPPoE session, GRE key, VXLAN VNI, ERSPAN session) and goes into the flow key. */
 #ifndef QG_DECODE_H
 #define QG_DECODE_H
 
@@ -20,6 +29,9 @@
 #define DECODE_LINK_NULL 0       /* BSD loopback: 4-byte host-order family */
 #define DECODE_LINK_DLT_RAW 12   /* DLT_RAW on some platforms */
 #define DECODE_LINK_LOOP 108
+#define DECODE_LINK_PPP 9        /* PPP: [0xff 0x03] protocol 2 (or 1, compressed) | payload */
+#define DECODE_LINK_PPP_SERIAL 50  /* PPP in HDLC-like framing (RFC 1662): same layout */
+#define DECODE_LINK_PPP_ETHER 51 /* PPPoE session header then PPP, no Ethernet header */
 
 /* Why a frame was not decoded. DECODE_OK and DECODE_FRAGMENT are not errors. Keep
  * decode_result_name() in step. */
@@ -43,11 +55,29 @@ enum decode_result {
     DECODE_BAD_TCP_OPTIONS,
     DECODE_TRUNC_UDP,
     DECODE_BAD_UDP_LEN,
+    DECODE_ENCAP_DEPTH,     /* more than DECODE_MAX_ENCAP encapsulation layers */
+    DECODE_TRUNC_ENCAP,     /* an encapsulation header (or its declared length) cut short */
+    DECODE_BAD_ENCAP,       /* an encapsulation header we do not accept (GRE version or routing,
+                             * ERSPAN version, PPPoE version/code, GTP-U extension length 0) */
     DECODE_RESULT_COUNT
 };
 
 #define DECODE_MAX_VLAN 4
 #define DECODE_MAX_IPV6_EXT 8
+#define DECODE_MAX_ENCAP 8        /* encapsulation layers crossed (each MPLS label is one) */
+#define DECODE_MAX_GTP_EXT 16     /* GTP-U extension headers in one packet */
+
+/* The last encapsulation layer crossed (struct pkt.encap_kind). */
+enum decode_encap {
+    DECODE_ENCAP_NONE = 0,
+    DECODE_ENCAP_MPLS,
+    DECODE_ENCAP_PPPOE,
+    DECODE_ENCAP_GRE,
+    DECODE_ENCAP_ERSPAN,
+    DECODE_ENCAP_VXLAN,
+    DECODE_ENCAP_GTPU,
+    DECODE_ENCAP_IPIP,      /* IPv4/IPv6 directly in IPv4/IPv6 (protocol 4 / 41) */
+};
 
 /* TCP flag bits as on the wire. */
 #define TCPF_FIN 0x01
@@ -63,7 +93,17 @@ struct pkt {
     uint8_t l4proto;        /* IPPROTO_TCP / IPPROTO_UDP (or the fragment's next header) */
     uint8_t ttl;            /* TTL or hop limit */
     uint8_t n_vlan;
-    uint16_t vlan[DECODE_MAX_VLAN];
+    uint16_t vlan[DECODE_MAX_VLAN];   /* every VLAN id met, outer first (inner frames too) */
+    uint8_t encap;          /* encapsulation layers crossed to reach l3; 0 = plain packet. The
+                             * frame's link header and VLANs then do not lead to l3 directly:
+                             * tap-mode injection must not reuse them (proxy/inject.c) */
+    uint8_t encap_kind;     /* enum decode_encap of the last layer crossed */
+    uint32_t zone;          /* fold of the VLAN ids, PPPoE session id, GRE key, VXLAN VNI and
+                             * ERSPAN session id met (a lone VLAN tag: its id; none: 0). Part of
+                             * the flow key and the defrag key. GTP-U TEIDs are not folded in:
+                             * uplink and downlink carry different TEIDs (3GPP TS 29.281), so
+                             * the two directions of one flow would never meet */
+    uint32_t tunnel_id;     /* id of the last keyed layer: GRE key, VNI, TEID, ERSPAN session */
     uint8_t src[16], dst[16];  /* IPv4 in the first 4 bytes, rest zero */
     const uint8_t *l3;      /* start of the IP header; l3_len = IP total length (not the frame) */
     size_t l3_len;
@@ -116,7 +156,8 @@ struct pkt {
  * packets whose checksum matters. */
 enum decode_result decode_packet(int link, const uint8_t *buf, size_t len, struct pkt *p);
 
-/* Same, starting at an IP header (used for reassembled datagrams). Keeps p->vlan. Reassembled
+/* Same, starting at an IP header (used for reassembled datagrams). Keeps p->vlan, n_vlan,
+ * zone, encap, encap_kind and tunnel_id (the layers in front of the datagram). Reassembled
  * datagrams are rare, so on DECODE_OK the L4 checksum is verified at once: p->l4_csum_ok tells
  * the result. */
 enum decode_result decode_ip(const uint8_t *buf, size_t len, struct pkt *p);

@@ -30,6 +30,7 @@ struct dslot {
     uint16_t nh_off;
     uint8_t src[16], dst[16];
     uint32_t id;
+    uint32_t zone;            /* struct pkt.zone: equal inner addresses in other tunnels/VLANs */
     uint32_t total;           /* payload length, known once the last fragment arrived */
     uint32_t maxend;          /* highest end seen */
     uint32_t received;        /* payload bytes held (no duplicates by construction) */
@@ -61,9 +62,10 @@ void defrag_cfg_default(struct defrag_cfg *cfg)
 }
 
 static uint32_t key_hash(const struct defrag *d, uint8_t ipver, uint8_t proto, const uint8_t *src,
-                         const uint8_t *dst, uint32_t id)
+                         const uint8_t *dst, uint32_t id, uint32_t zone)
 {
     uint64_t h = d->seed ^ ((uint64_t)ipver << 40 | (uint64_t)proto << 32 | id);
+    h = (h ^ zone) * 0x100000001b3ull;
     for (int i = 0; i < 16; i++) {
         h = (h ^ src[i]) * 0x100000001b3ull;
         h = (h ^ dst[i]) * 0x100000001b3ull;
@@ -124,7 +126,7 @@ static void slot_release(struct defrag *d, uint32_t idx)
 {
     struct dslot *s = &d->slots[idx];
     /* unlink from the hash chain */
-    uint32_t b = key_hash(d, s->ipver, s->proto, s->src, s->dst, s->id);
+    uint32_t b = key_hash(d, s->ipver, s->proto, s->src, s->dst, s->id, s->zone);
     uint32_t *pp = &d->buckets[b];
     while (*pp && *pp != idx + 1)
         pp = &d->slots[*pp - 1].hnext;
@@ -169,17 +171,17 @@ void defrag_expire(struct defrag *d, uint64_t now_us)
 static uint32_t slot_find_or_add(struct defrag *d, const struct pkt *p, uint8_t proto,
                                  uint64_t now_us)
 {
-    uint32_t b = key_hash(d, p->ipver, proto, p->src, p->dst, p->frag_id);
+    uint32_t b = key_hash(d, p->ipver, proto, p->src, p->dst, p->frag_id, p->zone);
     for (uint32_t i = d->buckets[b]; i; i = d->slots[i - 1].hnext) {
         struct dslot *s = &d->slots[i - 1];
-        if (s->ipver == p->ipver && s->proto == proto && s->id == p->frag_id &&
+        if (s->ipver == p->ipver && s->proto == proto && s->id == p->frag_id && s->zone == p->zone &&
             memcmp(s->src, p->src, 16) == 0 && memcmp(s->dst, p->dst, 16) == 0)
             return i - 1;
     }
     if (!d->free_head) {
         d->st.evicted++;
         slot_release(d, d->oldest - 1);
-        b = key_hash(d, p->ipver, proto, p->src, p->dst, p->frag_id);
+        b = key_hash(d, p->ipver, proto, p->src, p->dst, p->frag_id, p->zone);
     }
     uint32_t idx = d->free_head - 1;
     struct dslot *s = &d->slots[idx];
@@ -189,6 +191,7 @@ static uint32_t slot_find_or_add(struct defrag *d, const struct pkt *p, uint8_t 
     s->ipver = p->ipver;
     s->proto = proto;
     s->id = p->frag_id;
+    s->zone = p->zone;
     memcpy(s->src, p->src, 16);
     memcpy(s->dst, p->dst, 16);
     s->first_us = now_us;

@@ -2,7 +2,7 @@
  * clock eviction when full, incremental idle expiry.
  *
  * Key (canonical order, both directions hash alike):
- *   | ipver | proto | addr[0] 16 | addr[1] 16 | port[0] | port[1] |  with (addr,port)[0] <= [1]
+ *   | zone | ipver | proto | addr[0] 16 | addr[1] 16 | port[0] | port[1] |  (addr,port)[0] <= [1]
  * Index: a power-of-two array of { 32-bit hash tag, flow index + 1 } entries, at least twice the
  * pool (load <= 1/2), linear probing from tag & mask, backward-shift deletion. A lookup reads
  * one or two entries of one cache line and touches only the flow whose tag matches. While a
@@ -107,18 +107,18 @@ static uint64_t mx(uint64_t h, uint64_t w)
     return h ^ (h >> 32);
 }
 
-/* Multiply-xorshift over the key read as five 64-bit words (memcpy loads: no alignment
+/* Multiply-xorshift over the key read as six 64-bit words (memcpy loads: no alignment
  * assumption), keyed with the table's random seed. Not cryptographic: the seed only keeps
  * collisions from being aimed at from packet contents. */
-static uint32_t key_hash(uint64_t seed, uint8_t ipver, uint8_t proto, const uint8_t a0[16],
-                         const uint8_t a1[16], uint16_t p0, uint16_t p1)
+static uint32_t key_hash(uint64_t seed, uint32_t zone, uint8_t ipver, uint8_t proto,
+                         const uint8_t a0[16], const uint8_t a1[16], uint16_t p0, uint16_t p1)
 {
     uint64_t w[4];
     memcpy(w, a0, 16);
     memcpy(w + 2, a1, 16);
     uint64_t meta = (uint64_t)p0 | (uint64_t)p1 << 16 | (uint64_t)proto << 32 |
                     (uint64_t)ipver << 40;
-    uint64_t h = mx(mx(mx(mx(mx(seed, meta), w[0]), w[1]), w[2]), w[3]);
+    uint64_t h = mx(mx(mx(mx(mx(mx(seed, meta), zone), w[0]), w[1]), w[2]), w[3]);
     h *= 0xff51afd7ed558ccdull;
     return (uint32_t)(h >> 32);
 }
@@ -283,7 +283,7 @@ struct flow *flowtab_get(struct flowtab *ft, const struct pkt *p, uint64_t now_u
     int side = c <= 0 ? 0 : 1;   /* canonical side of p's sender */
     const uint8_t *a0 = side ? p->dst : p->src, *a1 = side ? p->src : p->dst;
     uint16_t p0 = side ? p->dport : p->sport, p1 = side ? p->sport : p->dport;
-    uint32_t tag = key_hash(ft->seed, p->ipver, p->l4proto, a0, a1, p0, p1);
+    uint32_t tag = key_hash(ft->seed, p->zone, p->ipver, p->l4proto, a0, a1, p0, p1);
 
     struct flow *f = NULL;
     for (uint32_t i = tag & ft->mask;; i = (i + 1) & ft->mask) {   /* load <= 1/2: ends */
@@ -293,7 +293,7 @@ struct flow *flowtab_get(struct flowtab *ft, const struct pkt *p, uint64_t now_u
         if (b->tag != tag)
             continue;
         struct flow *g = &ft->pool[b->idx - 1];
-        if (g->port[0] == p0 && g->port[1] == p1 && g->proto == p->l4proto &&
+        if (g->port[0] == p0 && g->port[1] == p1 && g->proto == p->l4proto && g->zone == p->zone &&
             g->ipver == p->ipver && memcmp(g->addr[0], a0, 16) == 0 &&
             memcmp(g->addr[1], a1, 16) == 0) {
             f = g;
@@ -324,7 +324,8 @@ struct flow *flowtab_get(struct flowtab *ft, const struct pkt *p, uint64_t now_u
         f->proto = p->l4proto;
         f->ipver = p->ipver;
         f->fl = FLOW_F_INUSE;
-        f->first_us = now_us;
+        f->zone = p->zone;
+        f->first_s = (uint32_t)(now_us / 1000000u);
         f->hnext = tag;
         index_put(ft, tag, (uint32_t)(f - ft->pool) + 1);
         ft->st.created++;

@@ -1,7 +1,8 @@
 /* flowtab.h - bidirectional TCP/UDP flow table over a pre-allocated flow pool.
  *
- * Keyed on (IP version, protocol, address and port of both ends) in a canonical order, so both
- * directions find the same flow. Bounded: when the pool is full the clock hand evicts a flow not
+ * Keyed on (zone, IP version, protocol, address and port of both ends) in a canonical order, so
+ * both directions find the same flow. The zone (struct pkt.zone: VLAN ids, tunnel ids) keeps equal
+ * inner addresses behind different VLANs or tunnels apart. Bounded: when the pool is full the clock hand evicts a flow not
  * touched since its last pass (a callback sees it first). Idle flows expire by state: TCP
  * established, TCP closing (FIN/RST seen), UDP. Which end is the client follows EVASION T15:
  * the SYN when seen (SYN-ACK: the receiver), else the ports (80/443/8080/8443, else the lower
@@ -56,7 +57,9 @@ struct flow {
     struct flow_app a;
     uint32_t pkts[2];      /* [0] client->server, [1] server->client */
     uint64_t bytes[2];     /* L4 payload bytes, same directions */
-    uint64_t first_us, last_us;
+    uint32_t zone;         /* struct pkt.zone of the flow's packets: part of the key */
+    uint32_t first_s;      /* capture time of the first packet, seconds */
+    uint64_t last_us;
     struct tcpreasm_state tcp;
 };
 

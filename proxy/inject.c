@@ -192,6 +192,8 @@ int inject_plan_block(const struct engine_event *ev, const uint8_t *resp, size_t
     out->n = 0;
     if (ev->l4proto != IPPROTO_TCP || !ev->seq_known || !ev->frame || mss == 0)
         return -EINVAL;
+    if (ev->pkt && ev->pkt->encap)
+        return -EOPNOTSUPP;
     if (resp_len && (resp_len + mss - 1) / mss > INJECT_MAX_FRAMES - 2)
         return -EMSGSIZE;
 
@@ -363,6 +365,8 @@ int inject_block(struct inject *in, const struct engine_event *ev, const uint8_t
     if (n < 0) {
         if (n == -EPROTONOSUPPORT)
             in->st.unsupported++;
+        else if (n == -EOPNOTSUPP)
+            in->st.tunnelled++;
         else if (n == -EMSGSIZE)
             in->st.too_big++;
         else

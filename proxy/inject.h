@@ -82,7 +82,10 @@ struct inject_frames {
  * mss bytes (PSH|ACK, FIN on the last), then a RST|ACK to the client, then a RST|ACK to the
  * server. *ip_id is the next IPv4 id, advanced per frame. Returns the number of frames (>= 2)
  * or a negative errno: -EINVAL (not TCP, sequence numbers unknown, no frame, mss 0),
- * -EPROTONOSUPPORT (link, see inject_l2_from_frame), -EMSGSIZE (resp needs more than
+ * -EPROTONOSUPPORT (link, see inject_l2_from_frame), -EOPNOTSUPP (the triggering packet came
+ * through an encapsulation, ev->pkt->encap: the frame's outer headers do not lead to the inner
+ * packet, and a forged packet without the tunnel around it would reach nobody or the wrong
+ * host; nothing is built), -EMSGSIZE (resp needs more than
  * INJECT_MAX_FRAMES - 2 segments or does not fit in out->buf). Pure; no allocation. */
 int inject_plan_block(const struct engine_event *ev, const uint8_t *resp, size_t resp_len,
                       size_t mss, uint16_t *ip_id, struct inject_frames *out);
@@ -97,6 +100,8 @@ struct inject_stats {
     uint64_t send_errors;         /* send() failures (frame lost) */
     uint64_t no_seq;              /* TCP block without known sequence numbers: nothing sent */
     uint64_t unsupported;         /* link type / ethertype we cannot forge */
+    uint64_t tunnelled;           /* decided on a packet inside a tunnel (MPLS, GRE, VXLAN, ...):
+                                   * nothing forged */
     uint64_t too_big;             /* response larger than the frame budget */
     uint64_t not_tcp;             /* UDP blocks: nothing to inject (dropping needs inline) */
 };

@@ -194,6 +194,7 @@ static void on_event(void *ctx, const struct engine_event *ev)
         w->not_enforced++;
         log_decision(w, ev, order,
                      rc == -EPROTONOSUPPORT ? "link-unsupported"
+                     : rc == -EOPNOTSUPP    ? "tunnel-unsupported"
                      : rc == -EMSGSIZE      ? "response-too-big"
                      : rc == -EINVAL        ? "seq-unknown"
                                             : "send-failed",

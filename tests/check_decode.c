@@ -1,5 +1,6 @@
 /* check_decode.c - frames crafted by hand for every link type, VLAN/QinQ, IPv4 options,
- * IPv6 extension chains, TCP options, checksums, and every truncation on a guard page. */
+ * IPv6 extension chains, TCP options, checksums, every encapsulation (MPLS, PPPoE, GRE, ERSPAN,
+ * VXLAN, GTP-U, IP-in-IP) and every truncation on a guard page. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -796,6 +797,548 @@ START_TEST(decode_ip_keeps_vlan)
 }
 END_TEST
 
+/* ---- encapsulations ------------------------------------------------------------------------- */
+
+/* What carries the inner packet. Each builder writes the tunnel bytes (header + inner) for
+ * tun_body() and the outer headers for tun_outer(); the prefix tests cut the tunnel bytes. */
+enum tun {
+    TUN_MPLS,        /* Ethernet 0x8847, two labels, IPv4 */
+    TUN_MPLS_PW,     /* one label, control word, Ethernet + IPv4 */
+    TUN_PPPOE,       /* Ethernet 0x8864, session 0x1234, PPP 0x0021 */
+    TUN_GRE_KEY,     /* IPv4 proto 47, GRE C+K+S, key 77, 0x0800 */
+    TUN_GRE_TEB,     /* IPv6 next header 47, GRE 0x6558, Ethernet + VLAN 7 + IPv4 */
+    TUN_ERSPAN2,     /* IPv4 GRE S 0x88BE, ERSPAN II session 300 */
+    TUN_ERSPAN3,     /* IPv4 GRE 0x22EB, ERSPAN III session 301 with platform sub-header */
+    TUN_VXLAN,       /* IPv4 UDP 4789, VNI 5000 */
+    TUN_GTPU,        /* IPv6 UDP 2152, TEID 0xdeadbeef, E flag, PDU session container */
+    TUN_IPIP,        /* IPv4 proto 4 */
+    TUN_6IN4,        /* IPv4 proto 41, inner IPv6 */
+    TUN_4IN6,        /* IPv6 next header 4 */
+    TUN_COUNT
+};
+
+static const uint8_t OUT4A[4] = { 192, 0, 2, 1 }, OUT4B[4] = { 192, 0, 2, 2 };
+static const uint8_t OUT6A[16] = { 0x20, 0x01, 0x0d, 0xb8, 0xff, [15] = 1 };
+static const uint8_t OUT6B[16] = { 0x20, 0x01, 0x0d, 0xb8, 0xff, [15] = 2 };
+
+static int tun_inner_ver(enum tun t)
+{
+    return t == TUN_6IN4 ? 6 : 4;
+}
+
+/* Plain Ethernet II header (MACs 0x22) with ethertype type at out; returns 14. */
+static size_t eth_hdr(uint8_t *out, uint16_t type)
+{
+    memset(out, 0x22, 12);
+    craft_put16(out + 12, type);
+    return 14;
+}
+
+/* The tunnel header of t followed by the inner packet (in, n); returns the length. */
+static size_t tun_body(enum tun t, const uint8_t *in, size_t n, uint8_t *out)
+{
+    size_t o = 0;
+    switch (t) {
+    case TUN_MPLS:
+        craft_put32(out, 16 << 12 | 0 << 8 | 64);   /* label 16, S=0 */
+        craft_put32(out + 4, 17 << 12 | 1 << 8 | 64);   /* label 17, S=1 */
+        o = 8;
+        break;
+    case TUN_MPLS_PW:
+        craft_put32(out, 18 << 12 | 1 << 8 | 64);
+        craft_put32(out + 4, 0);   /* control word */
+        o = 8 + eth_hdr(out + 8, 0x0800);
+        break;
+    case TUN_PPPOE:
+        out[0] = 0x11;
+        out[1] = 0;
+        craft_put16(out + 2, 0x1234);
+        craft_put16(out + 4, (uint32_t)(n + 2));
+        craft_put16(out + 6, 0x0021);
+        o = 8;
+        break;
+    case TUN_GRE_KEY:
+        craft_put16(out, 0x8000 | 0x2000 | 0x1000);
+        craft_put16(out + 2, 0x0800);
+        craft_put32(out + 4, 0);   /* checksum + reserved */
+        craft_put32(out + 8, 77);
+        craft_put32(out + 12, 1);
+        o = 16;
+        break;
+    case TUN_GRE_TEB:
+        craft_put16(out, 0);
+        craft_put16(out + 2, 0x6558);
+        memset(out + 4, 0x33, 12);
+        craft_put16(out + 16, 0x8100);
+        craft_put16(out + 18, 7);
+        craft_put16(out + 20, 0x0800);
+        o = 22;
+        break;
+    case TUN_ERSPAN2:
+        craft_put16(out, 0x1000);
+        craft_put16(out + 2, 0x88be);
+        craft_put32(out + 4, 9);
+        craft_put16(out + 8, 1 << 12 | 5);    /* ver 1, vlan 5 */
+        craft_put16(out + 10, 300);           /* session */
+        craft_put32(out + 12, 0);
+        o = 16 + eth_hdr(out + 16, 0x0800);
+        break;
+    case TUN_ERSPAN3:
+        craft_put16(out, 0);
+        craft_put16(out + 2, 0x22eb);
+        craft_put16(out + 4, 2 << 12);
+        craft_put16(out + 6, 301);
+        craft_put32(out + 8, 0x01020304);     /* timestamp */
+        craft_put16(out + 12, 0);             /* sgt */
+        craft_put16(out + 14, 1);             /* ft 0 (Ethernet), o = 1 */
+        memset(out + 16, 0x44, 8);            /* platform-specific sub-header */
+        o = 24 + eth_hdr(out + 24, 0x0800);
+        break;
+    case TUN_VXLAN:
+        craft_put32(out, 0x08000000);
+        craft_put32(out + 4, 5000 << 8);
+        o = 8 + eth_hdr(out + 8, 0x0800);
+        break;
+    case TUN_GTPU:
+        out[0] = 0x34;   /* version 1, PT, E */
+        out[1] = 255;
+        craft_put32(out + 4, 0xdeadbeef);
+        craft_put16(out + 8, 0);    /* sequence (not valid: S clear) */
+        out[10] = 0;                /* N-PDU */
+        out[11] = 0x85;             /* next: PDU session container */
+        out[12] = 1;                /* 4 bytes */
+        out[13] = 0x10;             /* UL PDU session information */
+        out[14] = 9;                /* QFI */
+        out[15] = 0;                /* no more */
+        o = 16;
+        craft_put16(out + 2, (uint32_t)(o - 8 + n));
+        break;
+    case TUN_IPIP:
+    case TUN_6IN4:
+    case TUN_4IN6:
+    case TUN_COUNT:
+        break;
+    }
+    memcpy(out + o, in, n);
+    return o + n;
+}
+
+/* The outer Ethernet (+ IP + UDP) around the tunnel bytes (b, n); returns the frame length. */
+static size_t tun_outer(enum tun t, const uint8_t *b, size_t n, uint8_t *out)
+{
+    size_t o;
+    uint8_t udp[2100];
+    switch (t) {
+    case TUN_MPLS:
+    case TUN_MPLS_PW:
+        o = eth_hdr(out, 0x8847);
+        memcpy(out + o, b, n);
+        return o + n;
+    case TUN_PPPOE:
+        o = eth_hdr(out, 0x8864);
+        memcpy(out + o, b, n);
+        return o + n;
+    case TUN_GRE_KEY:
+    case TUN_ERSPAN2:
+    case TUN_ERSPAN3:
+    case TUN_IPIP:
+    case TUN_6IN4: {
+        uint8_t proto = t == TUN_IPIP ? 4 : t == TUN_6IN4 ? 41 : 47;
+        o = eth_hdr(out, 0x0800);
+        return o + craft_ip4(out + o, OUT4A, OUT4B, 1, 0, proto, b, n);
+    }
+    case TUN_GRE_TEB:
+    case TUN_4IN6:
+        o = eth_hdr(out, 0x86dd);
+        o += craft_ip6(out + o, OUT6A, OUT6B, t == TUN_4IN6 ? 4 : 47, n);
+        memcpy(out + o, b, n);
+        return o + n;
+    case TUN_VXLAN:
+    case TUN_GTPU:
+        craft_put16(udp, 50000);
+        craft_put16(udp + 2, t == TUN_VXLAN ? 4789 : 2152);
+        craft_put16(udp + 4, (uint32_t)(8 + n));
+        craft_put16(udp + 6, 0);
+        memcpy(udp + 8, b, n);
+        if (t == TUN_VXLAN) {
+            o = eth_hdr(out, 0x0800);
+            return o + craft_ip4(out + o, OUT4A, OUT4B, 1, 0, 17, udp, 8 + n);
+        }
+        o = eth_hdr(out, 0x86dd);
+        o += craft_ip6(out + o, OUT6A, OUT6B, 17, 8 + n);
+        memcpy(out + o, udp, 8 + n);
+        return o + 8 + n;
+    case TUN_COUNT:
+        break;
+    }
+    return 0;
+}
+
+/* Length of t's tunnel header (what tun_body() puts before the inner packet). */
+static size_t tun_hdr_len(enum tun t)
+{
+    uint8_t b[64];
+    return tun_body(t, b, 0, b);
+}
+
+static size_t tun_frame(enum tun t, const uint8_t *in, size_t n, uint8_t *out)
+{
+    uint8_t b[2100];
+    return tun_outer(t, b, tun_body(t, in, n, b), out);
+}
+
+struct tun_want {
+    uint8_t encap, kind;
+    uint32_t zone, tunnel_id;
+};
+
+static const struct tun_want TUN_WANT[TUN_COUNT] = {
+    [TUN_MPLS] = { 2, DECODE_ENCAP_MPLS, 0, 0 },
+    [TUN_MPLS_PW] = { 1, DECODE_ENCAP_MPLS, 0, 0 },
+    [TUN_PPPOE] = { 1, DECODE_ENCAP_PPPOE, 0x1234, 0 },
+    [TUN_GRE_KEY] = { 1, DECODE_ENCAP_GRE, 77, 77 },
+    [TUN_GRE_TEB] = { 1, DECODE_ENCAP_GRE, 7, 0 },
+    [TUN_ERSPAN2] = { 2, DECODE_ENCAP_ERSPAN, 300, 300 },
+    [TUN_ERSPAN3] = { 2, DECODE_ENCAP_ERSPAN, 301, 301 },
+    [TUN_VXLAN] = { 1, DECODE_ENCAP_VXLAN, 5000, 5000 },
+    [TUN_GTPU] = { 1, DECODE_ENCAP_GTPU, 0, 0xdeadbeef },   /* TEID not in the zone */
+    [TUN_IPIP] = { 1, DECODE_ENCAP_IPIP, 0, 0 },
+    [TUN_6IN4] = { 1, DECODE_ENCAP_IPIP, 0, 0 },
+    [TUN_4IN6] = { 1, DECODE_ENCAP_IPIP, 0, 0 },
+};
+
+START_TEST(encap_valid)
+{
+    enum tun t = (enum tun)_i;
+    struct spec s;
+    uint8_t in[2000], fr[2300];
+    struct pkt p;
+    base_tcp(&s, tun_inner_ver(t));
+    size_t il = mk_ip(&s, in);
+    size_t n = tun_frame(t, in, il, fr);
+    ck_assert_int_eq(dec(DECODE_LINK_ETHERNET, fr, n, &p), DECODE_OK);
+    ck_assert_int_eq(p.ipver, tun_inner_ver(t));
+    ck_assert_mem_eq(p.src, p.ipver == 4 ? SRC4 : SRC6, p.ipver == 4 ? 4 : 16);
+    ck_assert_mem_eq(p.dst, p.ipver == 4 ? DST4 : DST6, p.ipver == 4 ? 4 : 16);
+    ck_assert_int_eq(p.l4proto, 6);
+    ck_assert_int_eq(p.sport, 40000);
+    ck_assert_int_eq(p.dport, 443);
+    ck_assert_uint_eq(p.payload_len, s.plen);
+    ck_assert_mem_eq(p.payload, s.payload, s.plen);
+    ck_assert_uint_eq(p.l3_len, il);
+    ck_assert(decode_l4_csum_ok(&p));   /* inner pseudo-header: inner addresses */
+    ck_assert_int_eq(p.encap, TUN_WANT[t].encap);
+    ck_assert_int_eq(p.encap_kind, TUN_WANT[t].kind);
+    ck_assert_uint_eq(p.zone, TUN_WANT[t].zone);
+    ck_assert_uint_eq(p.tunnel_id, TUN_WANT[t].tunnel_id);
+    guard_free();
+}
+END_TEST
+
+/* Every prefix of the whole frame, and every cut of the tunnel bytes with the outer lengths
+ * made consistent (so the tunnel parser itself meets the short input), placed on a guard page:
+ * never OK, never a read past the end, and a cut inside the tunnel header says so. */
+START_TEST(encap_truncated)
+{
+    enum tun t = (enum tun)_i;
+    struct spec s;
+    uint8_t in[2000], body[2100], fr[2300];
+    struct pkt p;
+    base_tcp(&s, tun_inner_ver(t));
+    size_t il = mk_ip(&s, in);
+    size_t bl = tun_body(t, in, il, body);
+    size_t n = tun_outer(t, body, bl, fr);
+    for (size_t k = 0; k < n; k++) {
+        enum decode_result r = dec(DECODE_LINK_ETHERNET, fr, k, &p);
+        ck_assert_msg(r != DECODE_OK, "tunnel %d: frame prefix %zu of %zu decoded", t, k, n);
+    }
+    size_t hl = tun_hdr_len(t);
+    for (size_t k = 0; k < bl; k++) {
+        size_t m = tun_outer(t, body, k, fr);
+        enum decode_result r = dec(DECODE_LINK_ETHERNET, fr, m, &p);
+        ck_assert_msg(r != DECODE_OK, "tunnel %d: cut at %zu of %zu decoded", t, k, bl);
+        if (t == TUN_IPIP || t == TUN_6IN4 || t == TUN_4IN6)
+            continue;
+        if (k < hl && t != TUN_GRE_TEB && t != TUN_MPLS_PW && t != TUN_ERSPAN2 && t != TUN_ERSPAN3 &&
+            t != TUN_VXLAN)
+            ck_assert_msg(r == DECODE_TRUNC_ENCAP, "tunnel %d: cut at %zu: %s", t, k,
+                          decode_result_name(r));
+        else if (k < hl)   /* the inner Ethernet header or the VLAN tag behind it */
+            ck_assert_msg(r == DECODE_TRUNC_ENCAP || r == DECODE_TRUNC_LINK, "tunnel %d: cut at %zu: %s",
+                          t, k, decode_result_name(r));
+        else
+            ck_assert_msg(r == DECODE_TRUNC_IP || r == DECODE_BAD_IP_LEN || r == DECODE_TRUNC_ENCAP,
+                          "tunnel %d: cut at %zu: %s", t, k, decode_result_name(r));
+    }
+    guard_free();
+}
+END_TEST
+
+START_TEST(encap_depth)
+{
+    struct spec s;
+    uint8_t in[2000], a[2400], b[2400], fr[2500];
+    struct pkt p;
+    base_tcp(&s, 4);
+    size_t n = mk_ip(&s, in);
+    /* MPLS: 8 labels is the most crossed, 9 is the depth error */
+    for (size_t labels = 1; labels <= 9; labels++) {
+        size_t o = eth_hdr(fr, 0x8847);
+        for (size_t i = 0; i < labels; i++, o += 4)
+            craft_put32(fr + o, (uint32_t)(16 + i) << 12 | (i + 1 == labels ? 1u : 0u) << 8 | 64);
+        memcpy(fr + o, in, n);
+        enum decode_result r = dec(DECODE_LINK_ETHERNET, fr, o + n, &p);
+        ck_assert_int_eq(r, labels <= DECODE_MAX_ENCAP ? DECODE_OK : DECODE_ENCAP_DEPTH);
+        if (r == DECODE_OK)
+            ck_assert_int_eq(p.encap, labels);
+    }
+    /* IPv4-in-IPv4 nested: 8 layers decode, 9 do not */
+    memcpy(a, in, n);
+    size_t len = n;
+    for (int layers = 1; layers <= 9; layers++) {
+        len = craft_ip4(b, OUT4A, OUT4B, (uint16_t)layers, 0, 4, a, len);
+        memcpy(a, b, len);
+        size_t m = eth_hdr(fr, 0x0800);
+        memcpy(fr + m, a, len);
+        enum decode_result r = dec(DECODE_LINK_ETHERNET, fr, m + len, &p);
+        ck_assert_int_eq(r, layers <= DECODE_MAX_ENCAP ? DECODE_OK : DECODE_ENCAP_DEPTH);
+        if (r == DECODE_OK) {
+            ck_assert_int_eq(p.encap, layers);
+            ck_assert_mem_eq(p.src, SRC4, 4);
+        }
+    }
+    /* GRE/IPv4 nested: 8 layers decode, 9 do not */
+    size_t o = eth_hdr(fr, 0x0800);
+    memcpy(a, in, n);
+    len = n;
+    for (int layers = 1; layers <= 9; layers++) {
+        craft_put16(b, 0);
+        craft_put16(b + 2, 0x0800);
+        memcpy(b + 4, a, len);
+        len = craft_ip4(a, OUT4A, OUT4B, 1, 0, 47, b, len + 4);
+        memcpy(fr + o, a, len);
+        enum decode_result r = dec(DECODE_LINK_ETHERNET, fr, o + len, &p);
+        ck_assert_int_eq(r, layers <= DECODE_MAX_ENCAP ? DECODE_OK : DECODE_ENCAP_DEPTH);
+    }
+    guard_free();
+}
+END_TEST
+
+START_TEST(encap_malformed)
+{
+    struct spec s;
+    uint8_t in[2000], body[2100], fr[2300];
+    struct pkt p;
+    base_tcp(&s, 4);
+    size_t il = mk_ip(&s, in);
+    size_t bl, n;
+
+    /* GRE version 1 (PPTP) and the RFC 1701 routing bit */
+    bl = tun_body(TUN_GRE_KEY, in, il, body);
+    body[1] |= 1;
+    n = tun_outer(TUN_GRE_KEY, body, bl, fr);
+    ck_assert_int_eq(dec(DECODE_LINK_ETHERNET, fr, n, &p), DECODE_BAD_ENCAP);
+    bl = tun_body(TUN_GRE_KEY, in, il, body);
+    body[0] |= 0x40;
+    n = tun_outer(TUN_GRE_KEY, body, bl, fr);
+    ck_assert_int_eq(dec(DECODE_LINK_ETHERNET, fr, n, &p), DECODE_BAD_ENCAP);
+    /* GRE protocol that is not carried (PPP 0x880b) */
+    bl = tun_body(TUN_GRE_KEY, in, il, body);
+    craft_put16(body + 2, 0x880b);
+    n = tun_outer(TUN_GRE_KEY, body, bl, fr);
+    ck_assert_int_eq(dec(DECODE_LINK_ETHERNET, fr, n, &p), DECODE_NOT_IP);
+    /* GRE says IPv4, the packet is IPv6 */
+    bl = tun_body(TUN_GRE_KEY, in, il, body);
+    craft_put16(body + 2, 0x86dd);
+    n = tun_outer(TUN_GRE_KEY, body, bl, fr);
+    ck_assert_int_eq(dec(DECODE_LINK_ETHERNET, fr, n, &p), DECODE_BAD_IP_VERSION);
+    /* ERSPAN II header with version 2 */
+    bl = tun_body(TUN_ERSPAN2, in, il, body);
+    body[8] = 0x20;
+    n = tun_outer(TUN_ERSPAN2, body, bl, fr);
+    ck_assert_int_eq(dec(DECODE_LINK_ETHERNET, fr, n, &p), DECODE_BAD_ENCAP);
+    /* ERSPAN type I: 0x88BE without the S bit, the frame right after GRE */
+    bl = tun_body(TUN_ERSPAN2, in, il, body);
+    craft_put16(body, 0);
+    memmove(body + 4, body + 16, bl - 16);
+    n = tun_outer(TUN_ERSPAN2, body, bl - 12, fr);
+    ck_assert_int_eq(dec(DECODE_LINK_ETHERNET, fr, n, &p), DECODE_OK);
+    ck_assert_int_eq(p.encap, 1);
+    /* PPPoE discovery code, PPP control protocol (LCP), compressed protocol field */
+    bl = tun_body(TUN_PPPOE, in, il, body);
+    body[1] = 0x09;
+    n = tun_outer(TUN_PPPOE, body, bl, fr);
+    ck_assert_int_eq(dec(DECODE_LINK_ETHERNET, fr, n, &p), DECODE_BAD_ENCAP);
+    bl = tun_body(TUN_PPPOE, in, il, body);
+    craft_put16(body + 6, 0xc021);
+    n = tun_outer(TUN_PPPOE, body, bl, fr);
+    ck_assert_int_eq(dec(DECODE_LINK_ETHERNET, fr, n, &p), DECODE_NOT_IP);
+    bl = tun_body(TUN_PPPOE, in, il, body);
+    body[6] = 0x21;
+    memmove(body + 7, body + 8, bl - 8);
+    craft_put16(body + 4, (uint32_t)(il + 1));
+    n = tun_outer(TUN_PPPOE, body, bl - 1, fr);
+    ck_assert_int_eq(dec(DECODE_LINK_ETHERNET, fr, n, &p), DECODE_OK);
+    /* PPPoE length longer than the frame */
+    bl = tun_body(TUN_PPPOE, in, il, body);
+    craft_put16(body + 4, (uint32_t)(il + 3));
+    n = tun_outer(TUN_PPPOE, body, bl, fr);
+    ck_assert_int_eq(dec(DECODE_LINK_ETHERNET, fr, n, &p), DECODE_TRUNC_ENCAP);
+    /* MPLS payload neither IP nor a control word */
+    bl = tun_body(TUN_MPLS, in, il, body);
+    body[8] = 0x55;
+    n = tun_outer(TUN_MPLS, body, bl, fr);
+    ck_assert_int_eq(dec(DECODE_LINK_ETHERNET, fr, n, &p), DECODE_NOT_IP);
+    /* VXLAN without the I flag */
+    bl = tun_body(TUN_VXLAN, in, il, body);
+    body[0] = 0;
+    n = tun_outer(TUN_VXLAN, body, bl, fr);
+    ck_assert_int_eq(dec(DECODE_LINK_ETHERNET, fr, n, &p), DECODE_BAD_ENCAP);
+    /* GTP-U: echo request, extension length 0, length past the datagram, not GTPv1 */
+    bl = tun_body(TUN_GTPU, in, il, body);
+    body[1] = 1;
+    n = tun_outer(TUN_GTPU, body, bl, fr);
+    ck_assert_int_eq(dec(DECODE_LINK_ETHERNET, fr, n, &p), DECODE_NOT_IP);
+    bl = tun_body(TUN_GTPU, in, il, body);
+    body[12] = 0;
+    n = tun_outer(TUN_GTPU, body, bl, fr);
+    ck_assert_int_eq(dec(DECODE_LINK_ETHERNET, fr, n, &p), DECODE_BAD_ENCAP);
+    bl = tun_body(TUN_GTPU, in, il, body);
+    craft_put16(body + 2, (uint32_t)(bl - 7));
+    n = tun_outer(TUN_GTPU, body, bl, fr);
+    ck_assert_int_eq(dec(DECODE_LINK_ETHERNET, fr, n, &p), DECODE_TRUNC_ENCAP);
+    bl = tun_body(TUN_GTPU, in, il, body);
+    body[0] = 0xc3;   /* a QUIC long header sent to port 2152 is plain UDP */
+    n = tun_outer(TUN_GTPU, body, bl, fr);
+    ck_assert_int_eq(dec(DECODE_LINK_ETHERNET, fr, n, &p), DECODE_OK);
+    ck_assert_int_eq(p.encap, 0);
+    ck_assert_int_eq(p.l4proto, 17);
+    ck_assert_int_eq(p.dport, 2152);
+    /* GTP-U without extensions, and with S and PN only */
+    bl = tun_body(TUN_GTPU, in, il, body);
+    body[0] = 0x30;
+    memmove(body + 8, body + 16, bl - 16);
+    craft_put16(body + 2, (uint32_t)il);
+    n = tun_outer(TUN_GTPU, body, bl - 8, fr);
+    ck_assert_int_eq(dec(DECODE_LINK_ETHERNET, fr, n, &p), DECODE_OK);
+    ck_assert_uint_eq(p.tunnel_id, 0xdeadbeef);
+    guard_free();
+}
+END_TEST
+
+/* The zone separates equal inner addresses in different VLANs / tunnels; fragments of an inner
+ * packet keep it, and so does the reassembled datagram (decode_ip). */
+START_TEST(encap_zone)
+{
+    struct spec s;
+    uint8_t in[2000], body[2100], fr[2400], vfr[2400];
+    struct pkt p;
+    base_tcp(&s, 4);
+    size_t il = mk_ip(&s, in);
+    size_t bl = tun_body(TUN_VXLAN, in, il, body);
+    size_t n = tun_outer(TUN_VXLAN, body, bl, fr);
+    ck_assert_int_eq(dec(DECODE_LINK_ETHERNET, fr, n, &p), DECODE_OK);
+    uint32_t z5000 = p.zone;
+    craft_put32(body + 4, 5001 << 8);
+    n = tun_outer(TUN_VXLAN, body, bl, fr);
+    ck_assert_int_eq(dec(DECODE_LINK_ETHERNET, fr, n, &p), DECODE_OK);
+    ck_assert_uint_ne(p.zone, z5000);
+    /* the same VXLAN behind VLAN 100: another zone again; a lone VLAN tag is its id */
+    static const uint16_t one[] = { 0x8100, 0 };
+    craft_put32(body + 4, 5000 << 8);
+    n = tun_outer(TUN_VXLAN, body, bl, fr);
+    size_t vn = mk_eth(vfr, one, 0x0800, fr + 14, n - 14);
+    ck_assert_int_eq(dec(DECODE_LINK_ETHERNET, vfr, vn, &p), DECODE_OK);
+    ck_assert_uint_ne(p.zone, z5000);
+    ck_assert_uint_ne(p.zone, 100);
+    vn = mk_eth(vfr, one, 0x0800, in, il);
+    ck_assert_int_eq(dec(DECODE_LINK_ETHERNET, vfr, vn, &p), DECODE_OK);
+    ck_assert_uint_eq(p.zone, 100);
+    ck_assert_int_eq(p.encap, 0);
+
+    /* an inner IPv4 fragment in VXLAN: reported with the zone, for defrag */
+    s.fragfield = 0x2000;   /* MF, offset 0 */
+    il = mk_ip(&s, in);
+    bl = tun_body(TUN_VXLAN, in, il, body);
+    n = tun_outer(TUN_VXLAN, body, bl, fr);
+    ck_assert_int_eq(dec(DECODE_LINK_ETHERNET, fr, n, &p), DECODE_FRAGMENT);
+    ck_assert_uint_eq(p.zone, z5000);
+    ck_assert_int_eq(p.encap, 1);
+    ck_assert_mem_eq(p.src, SRC4, 4);
+    s.fragfield = 0;
+    il = mk_ip(&s, in);
+    ck_assert_int_eq(decode_ip(in, il, &p), DECODE_OK);
+    ck_assert_uint_eq(p.zone, z5000);
+    ck_assert_int_eq(p.encap, 1);
+    ck_assert_int_eq(p.encap_kind, DECODE_ENCAP_VXLAN);
+    ck_assert_uint_eq(p.tunnel_id, 5000);
+    guard_free();
+}
+END_TEST
+
+/* DLT_PPP (9), DLT_PPP_SERIAL (50): HDLC address/control optional, 2- or 1-byte protocol. */
+START_TEST(link_ppp)
+{
+    struct spec s;
+    uint8_t ip4[2000], ip6[2000], fr[2100];
+    struct pkt p;
+    base_tcp(&s, 4);
+    size_t n4 = mk_ip(&s, ip4);
+    base_tcp(&s, 6);
+    size_t n6 = mk_ip(&s, ip6);
+    static const int links[] = { DECODE_LINK_PPP, DECODE_LINK_PPP_SERIAL };
+    for (int li = 0; li < 2; li++) {
+        int link = links[li];
+        /* ff 03 00 21 | IPv4 */
+        fr[0] = 0xff;
+        fr[1] = 0x03;
+        craft_put16(fr + 2, 0x0021);
+        memcpy(fr + 4, ip4, n4);
+        ck_assert_int_eq(dec(link, fr, 4 + n4, &p), DECODE_OK);
+        ck_assert_int_eq(p.ipver, 4);
+        ck_assert_int_eq(p.dport, 443);
+        ck_assert_int_eq(p.encap, 0);
+        ck_assert(decode_l4_csum_ok(&p));
+        for (size_t k = 0; k < 4 + n4; k++) {
+            enum decode_result r = dec(link, fr, k, &p);
+            ck_assert_msg(r != DECODE_OK, "prefix %zu decoded", k);
+            if (k < 4)
+                ck_assert_msg(r == DECODE_TRUNC_LINK || (k == 2 && r == DECODE_NOT_IP) ||
+                                  (k == 3 && r == DECODE_TRUNC_IP),
+                              "prefix %zu: %s", k, decode_result_name(r));
+            else
+                ck_assert_msg(r == DECODE_TRUNC_IP || r == DECODE_BAD_IP_LEN, "prefix %zu: %s", k,
+                              decode_result_name(r));
+        }
+        /* 00 57 | IPv6 without the HDLC bytes */
+        craft_put16(fr, 0x0057);
+        memcpy(fr + 2, ip6, n6);
+        ck_assert_int_eq(dec(link, fr, 2 + n6, &p), DECODE_OK);
+        ck_assert_int_eq(p.ipver, 6);
+        ck_assert(decode_l4_csum_ok(&p));
+        /* ff 03 21 | IPv4: protocol-field compression */
+        fr[0] = 0xff;
+        fr[1] = 0x03;
+        fr[2] = 0x21;
+        memcpy(fr + 3, ip4, n4);
+        ck_assert_int_eq(dec(link, fr, 3 + n4, &p), DECODE_OK);
+        ck_assert_int_eq(p.ipver, 4);
+        /* LCP is not IP; the protocol must agree with the version nibble */
+        craft_put16(fr + 2, 0xc021);
+        ck_assert_int_eq(dec(link, fr, 4 + 20, &p), DECODE_NOT_IP);
+        craft_put16(fr + 2, 0x0057);
+        memcpy(fr + 4, ip4, n4);
+        ck_assert_int_eq(dec(link, fr, 4 + n4, &p), DECODE_BAD_IP_VERSION);
+    }
+    /* DLT_PPP_ETHER (51): the PPPoE session header starts the frame */
+    uint8_t body[2100];
+    size_t bl = tun_body(TUN_PPPOE, ip4, n4, body);
+    ck_assert_int_eq(dec(DECODE_LINK_PPP_ETHER, body, bl, &p), DECODE_OK);
+    ck_assert_uint_eq(p.zone, 0x1234);
+    guard_free();
+}
+END_TEST
+
 static Suite *decode_suite(void)
 {
     Suite *s = suite_create("decode");
@@ -820,6 +1363,14 @@ static Suite *decode_suite(void)
     tc = tcase_create("truncated");
     tcase_add_test(tc, truncated_everywhere);
     tcase_add_test(tc, truncated_l4);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("encap");
+    tcase_add_loop_test(tc, encap_valid, 0, TUN_COUNT);
+    tcase_add_loop_test(tc, encap_truncated, 0, TUN_COUNT);
+    tcase_add_test(tc, encap_depth);
+    tcase_add_test(tc, encap_malformed);
+    tcase_add_test(tc, encap_zone);
+    tcase_add_test(tc, link_ppp);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -99,7 +99,7 @@ START_TEST(both_directions)
     ck_assert_uint_eq(f->pkts[0], 2);
     ck_assert_uint_eq(f->pkts[1], 1);
     ck_assert_uint_eq(f->bytes[0], 100);
-    ck_assert_uint_eq(f->first_us, 1 * SEC);
+    ck_assert_uint_eq(f->first_s, 1);
     ck_assert_uint_eq(f->last_us, 3 * SEC);
     ck_assert_int_eq(flowtab_client_port(f), 50000);
     ck_assert_int_eq(flowtab_server_port(f), 443);
@@ -561,11 +561,48 @@ START_TEST(index_churn)
 }
 END_TEST
 
+/* Equal inner 5-tuples behind different VLANs / tunnels (pkt.zone) are different flows; both
+ * directions in one zone are one flow. */
+START_TEST(zone_in_key)
+{
+    struct flowtab *ft = mk(16, NULL, NULL, NULL);
+    bool is_new;
+    int dir;
+    struct pkt a = mkpkt(4, 6, "\x02", 40000, "\x01", 443, TCPF_SYN, 0);
+    a.zone = 5000;
+    struct pkt b = a;
+    b.zone = 5001;
+    struct pkt c = a;
+    c.zone = 0;
+    struct flow *fa = flowtab_get(ft, &a, 1 * SEC, &is_new, &dir);
+    ck_assert(is_new);
+    ck_assert_uint_eq(fa->zone, 5000);
+    struct flow *fb = flowtab_get(ft, &b, 1 * SEC, &is_new, &dir);
+    ck_assert(is_new);
+    ck_assert_ptr_ne(fa, fb);
+    struct flow *fc = flowtab_get(ft, &c, 1 * SEC, &is_new, &dir);
+    ck_assert(is_new);
+    ck_assert_ptr_ne(fc, fa);
+    ck_assert_ptr_ne(fc, fb);
+    struct pkt ra = rev(&a, TCPF_SYN | TCPF_ACK, 0);
+    ck_assert_ptr_eq(flowtab_get(ft, &ra, 1 * SEC, &is_new, &dir), fa);
+    ck_assert(!is_new);
+    ck_assert_int_eq(dir, 1);
+    struct pkt rb = rev(&b, TCPF_SYN | TCPF_ACK, 0);
+    ck_assert_ptr_eq(flowtab_get(ft, &rb, 1 * SEC, &is_new, &dir), fb);
+    struct flowtab_stats st;
+    flowtab_get_stats(ft, &st);
+    ck_assert_uint_eq(st.active, 3);
+    flowtab_free(ft);
+}
+END_TEST
+
 static Suite *flowtab_suite(void)
 {
     Suite *s = suite_create("flowtab");
     TCase *tc = tcase_create("valid");
     tcase_add_test(tc, both_directions);
+    tcase_add_test(tc, zone_in_key);
     tcase_add_test(tc, client_decision_t15);
     tcase_add_test(tc, simultaneous_open_t15);
     suite_add_tcase(s, tc);

@@ -9,6 +9,7 @@
 
 #include "decode.h"
 #include "inject.h"
+#include "lib/craft.h"
 #include "lib/guard.h"
 
 static const uint8_t CLI4[16] = { 192, 0, 2, 10 };
@@ -484,6 +485,34 @@ START_TEST(plan_refusals)
 }
 END_TEST
 
+/* A decision on a packet that came through a tunnel (here IPv4-in-IPv4 behind Ethernet): the
+ * frame's Ethernet + outer IP header would look usable, but a forged packet carrying only the
+ * inner addresses would go to the tunnel endpoints' MACs unwrapped. Nothing is planned. */
+START_TEST(plan_refuses_tunnelled)
+{
+    struct evfix x;
+    make_event(&x, 4, NULL, NULL, 0);
+    uint8_t outer[300];
+    size_t inner_len = x.ev.frame_len - 14;
+    memcpy(outer, x.frame, 14);
+    static const uint8_t a[4] = { 192, 0, 2, 1 }, b[4] = { 192, 0, 2, 2 };
+    size_t n = 14 + craft_ip4(outer + 14, a, b, 7, 0, 4, x.frame + 14, inner_len);
+    ck_assert_int_eq(decode_packet(DECODE_LINK_ETHERNET, outer, n, &x.p), DECODE_OK);
+    ck_assert_int_eq(x.p.encap, 1);
+    x.ev.frame = outer;
+    x.ev.frame_len = n;
+    uint16_t id = 0;
+    ck_assert_int_eq(inject_plan_block(&x.ev, NULL, 0, 1460, &id, &g_fr), -EOPNOTSUPP);
+    ck_assert_uint_eq(g_fr.n, 0);
+    ck_assert_uint_eq(id, 0);
+    /* the same inner frame, not tunnelled, is planned */
+    ck_assert_int_eq(decode_packet(DECODE_LINK_ETHERNET, x.frame, 14 + inner_len, &x.p), DECODE_OK);
+    x.ev.frame = x.frame;
+    x.ev.frame_len = 14 + inner_len;
+    ck_assert_int_eq(inject_plan_block(&x.ev, NULL, 0, 1460, &id, &g_fr), 2);
+}
+END_TEST
+
 START_TEST(open_bad_interface)
 {
     char err[256] = "";
@@ -518,6 +547,7 @@ static Suite *inject_suite(void)
     tcase_add_test(tc, plan_seq_wraps);
     tcase_add_test(tc, plan_from_server_packet);
     tcase_add_test(tc, plan_refusals);
+    tcase_add_test(tc, plan_refuses_tunnelled);
     suite_add_tcase(s, tc);
     tc = tcase_create("sender");
     tcase_add_test(tc, open_bad_interface);

@@ -3,7 +3,8 @@
  *
  * Input: | link selector 1 | frame ... |. Bit 7 of the selector makes the target treat the L4
  * checksum as good (so reassembly is reachable); the low bits pick one of the link types decode
- * accepts (and one it does not). State (defrag, flow table, reassembly pool) persists across
+ * accepts (and one it does not). Encapsulated frames (MPLS, PPPoE, GRE/ERSPAN, VXLAN, GTP-U,
+ * IP-in-IP) come in over Ethernet; seeds: tests/fuzz/corpus/decode/encap_*. State (defrag, flow table, reassembly pool) persists across
  * inputs so sequences of fragments and segments are explored too; all of it is bounded. */
 #include <stddef.h>
 #include <stdint.h>
@@ -19,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static const int links[] = {
     DECODE_LINK_ETHERNET, DECODE_LINK_RAW,  DECODE_LINK_IPV4, DECODE_LINK_IPV6,
     DECODE_LINK_LINUX_SLL, DECODE_LINK_LINUX_SLL2, DECODE_LINK_NULL, DECODE_LINK_DLT_RAW,
-    DECODE_LINK_LOOP, 147,
+    DECODE_LINK_LOOP, 147, DECODE_LINK_PPP, DECODE_LINK_PPP_SERIAL, DECODE_LINK_PPP_ETHER,
 };
 
 static struct defrag *dg;

@@ -24,6 +24,9 @@ struct pcapw {
     char *vbuf; /* 1 MiB stdio buffer: generators write hundreds of MB */
     uint64_t packets, bytes;
     int err;
+    pcapw_wrap_fn wrap;  /* rewrites each frame before it is written, or NULL */
+    void *wrap_ctx;
+    uint8_t *wbuf;       /* PCAPW_WRAP_MAX bytes, allocated by pcapw_set_wrap() */
 };
 
 static void put16le(uint8_t *p, uint16_t v)
@@ -95,8 +98,26 @@ struct pcapw *pcapw_open(const char *path)
     return w;
 }
 
+int pcapw_set_wrap(struct pcapw *w, pcapw_wrap_fn fn, void *ctx)
+{
+    if (fn && !w->wbuf) {
+        w->wbuf = malloc(PCAPW_WRAP_MAX);
+        if (!w->wbuf)
+            return -ENOMEM;
+    }
+    w->wrap = fn;
+    w->wrap_ctx = ctx;
+    return 0;
+}
+
 int pcapw_write(struct pcapw *w, uint64_t ts_us, const uint8_t *frame, size_t len)
 {
+    if (w->wrap) {
+        len = w->wrap(w->wrap_ctx, frame, len, w->wbuf, PCAPW_WRAP_MAX);
+        if (len == 0)
+            return -EINVAL;
+        frame = w->wbuf;
+    }
     if (len > 65535)
         return -EINVAL;
     uint8_t h[16];
@@ -121,6 +142,7 @@ int pcapw_close(struct pcapw *w)
     if (fclose(w->f) != 0 && rc == 0)
         rc = -(errno ? errno : EIO);
     free(w->vbuf);
+    free(w->wbuf);
     free(w);
     return rc;
 }

@@ -47,6 +47,17 @@ struct pcapw *pcapw_open(const char *path);
  * 65535 bytes are refused. Returns 0 or a negative errno. */
 int pcapw_write(struct pcapw *w, uint64_t ts_us, const uint8_t *frame, size_t len);
 
+/* Rewrites a frame before it is written, e.g. to put it inside a tunnel: gets the Ethernet
+ * frame (frame, len) and writes the frame to store into out (capacity cap); returns its length,
+ * or 0 to fail the write with -EINVAL. */
+typedef size_t (*pcapw_wrap_fn)(void *ctx, const uint8_t *frame, size_t len, uint8_t *out, size_t cap);
+
+#define PCAPW_WRAP_MAX (PCAPW_FRAME_MAX + 512)   /* capacity given to a wrap function */
+
+/* Every frame written from now on (pcapw_write and everything built on it) goes through fn
+ * first; fn NULL writes frames as they are again. Returns 0 or -ENOMEM. */
+int pcapw_set_wrap(struct pcapw *w, pcapw_wrap_fn fn, void *ctx);
+
 /* Flushes and closes; frees w. Returns 0 or a negative errno (a failed write or close).
  * pcapw_close(NULL) is a no-op returning 0. */
 int pcapw_close(struct pcapw *w);

@@ -616,6 +616,171 @@ static int p4(struct pcapw *w) { return http_get(w, CLI4, SRV4, BLK ".evil.test"
 static int p5(struct pcapw *w) { return keepalive(w, "www." ALW); }
 static int p6(struct pcapw *w) { return http_get(w, CLI4, SRV4, "urls.example", "/public/secret/x"); }
 
+/* ---- encapsulations on the capture point (E1-E6) ----
+ * Each capture holds an allowed TLS/HTTP flow to 10.0.0.3 and a blocked one to the server, both
+ * seen through the encapsulation an operator's mirror carries; the frames pcapw writes (Ethernet
+ * + IP) are rewritten by a wrap function. Outer addresses are 192.0.2.0/24 (RFC 5737). */
+
+#define ALT4 "10.0.0.3"
+
+enum wrap_kind { W_MPLS, W_PPPOE, W_ERSPAN2, W_GRE_KEY, W_VXLAN, W_GTPU, W_IPIP };
+
+static void put16(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    put16(p, v >> 16);
+    put16(p + 2, v);
+}
+
+/* Outer Ethernet + IPv4 (192.0.2.1 -> 192.0.2.2 one way, swapped the other, by up) of protocol
+ * proto and payload length n at out; returns the header length (34). */
+static size_t outer4(uint8_t *out, const uint8_t *mac, bool up, uint8_t proto, size_t n)
+{
+    memcpy(out, mac, 12);
+    put16(out + 12, 0x0800);
+    uint8_t *ip = out + 14;
+    memset(ip, 0, 20);
+    ip[0] = 0x45;
+    put16(ip + 2, (uint32_t)(20 + n));
+    ip[8] = 62;
+    ip[9] = proto;
+    static const uint8_t a[4] = {192, 0, 2, 1}, b[4] = {192, 0, 2, 2};
+    memcpy(ip + 12, up ? a : b, 4);
+    memcpy(ip + 16, up ? b : a, 4);
+    uint32_t sum = 0;
+    for (int i = 0; i < 20; i += 2)
+        sum += (uint32_t)ip[i] << 8 | ip[i + 1];
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    put16(ip + 10, ~sum & 0xffff);
+    return 34;
+}
+
+/* True when the (Ethernet, untagged) frame is sent by the client of these captures. */
+static bool from_client(const uint8_t *f, size_t len)
+{
+    uint16_t type = (uint16_t)(f[12] << 8 | f[13]);
+    if (type == 0x0800)
+        return len >= 34 && f[14 + 12] == 10 && f[14 + 15] == 2;
+    return len >= 54 && f[14 + 8] == 0xfd && f[14 + 23] == 2;
+}
+
+static size_t wrap(void *ctx, const uint8_t *f, size_t len, uint8_t *out, size_t cap)
+{
+    enum wrap_kind k = *(const enum wrap_kind *)ctx;
+    if (len < 14 || len + 100 > cap)
+        return 0;
+    uint16_t type = (uint16_t)(f[12] << 8 | f[13]);
+    bool v4 = type == 0x0800;
+    bool up = from_client(f, len);
+    const uint8_t *ip = f + 14;
+    size_t iplen = len - 14;
+    size_t o;
+    switch (k) {
+    case W_MPLS: /* a provider core link: transport label + VPN label */
+        memcpy(out, f, 12);
+        put16(out + 12, 0x8847);
+        put32(out + 14, 1001u << 12 | 64);
+        put32(out + 18, 2002u << 12 | 1u << 8 | 64);
+        memcpy(out + 22, ip, iplen);
+        return 22 + iplen;
+    case W_PPPOE: /* a BRAS access port: PPPoE session 0x0042 */
+        memcpy(out, f, 12);
+        put16(out + 12, 0x8864);
+        out[14] = 0x11;
+        out[15] = 0;
+        put16(out + 16, 0x0042);
+        put16(out + 18, (uint32_t)(iplen + 2));
+        put16(out + 20, v4 ? 0x0021 : 0x0057);
+        memcpy(out + 22, ip, iplen);
+        return 22 + iplen;
+    case W_ERSPAN2: /* a remote mirror session 12 (router -> collector), whole frames */
+        o = outer4(out, f, true, 47, 4 + 4 + 8 + len);
+        put16(out + o, 0x1000);
+        put16(out + o + 2, 0x88be);
+        put32(out + o + 4, 1);
+        put16(out + o + 8, 1u << 12);
+        put16(out + o + 10, 12);
+        put32(out + o + 12, 0);
+        memcpy(out + o + 16, f, len);
+        return o + 16 + len;
+    case W_GRE_KEY: /* a site-to-site GRE tunnel with key 7 carrying IP */
+        o = outer4(out, f, up, 47, 8 + iplen);
+        put16(out + o, 0x2000);
+        put16(out + o + 2, v4 ? 0x0800 : 0x86dd);
+        put32(out + o + 4, 7);
+        memcpy(out + o + 8, ip, iplen);
+        return o + 8 + iplen;
+    case W_VXLAN: /* a data-centre overlay, VNI 4242 */
+        o = outer4(out, f, up, 17, 8 + 8 + len);
+        put16(out + o, up ? 51000 : 52000);
+        put16(out + o + 2, 4789);
+        put16(out + o + 4, (uint32_t)(16 + len));
+        put16(out + o + 6, 0);
+        put32(out + o + 8, 0x08000000);
+        put32(out + o + 12, 4242u << 8);
+        memcpy(out + o + 16, f, len);
+        return o + 16 + len;
+    case W_GTPU: /* N3 between gNB and UPF: per-direction TEIDs, PDU session container */
+        o = outer4(out, f, up, 17, 8 + 16 + iplen);
+        put16(out + o, 2152);
+        put16(out + o + 2, 2152);
+        put16(out + o + 4, (uint32_t)(8 + 16 + iplen));
+        put16(out + o + 6, 0);
+        out[o + 8] = 0x34; /* version 1, PT, E */
+        out[o + 9] = 255;
+        put16(out + o + 10, (uint32_t)(8 + iplen));
+        put32(out + o + 12, up ? 0x00001001u : 0x00002002u);
+        put16(out + o + 16, 0);
+        out[o + 18] = 0;
+        out[o + 19] = 0x85;
+        out[o + 20] = 1;
+        out[o + 21] = up ? 0x10 : 0x00; /* UL / DL PDU session information */
+        out[o + 22] = 9;                /* QFI */
+        out[o + 23] = 0;
+        memcpy(out + o + 24, ip, iplen);
+        return o + 24 + iplen;
+    case W_IPIP: /* IPv4-in-IPv4 (protocol 4) or IPv6-in-IPv4 (6in4, protocol 41) */
+        o = outer4(out, f, up, v4 ? 4 : 41, iplen);
+        memcpy(out + o, ip, iplen);
+        return o + iplen;
+    }
+    return 0;
+}
+
+static int enc_tls(struct pcapw *w, enum wrap_kind k, const char *cli, const char *srv, const char *alt)
+{
+    static enum wrap_kind kind;
+    kind = k;
+    TRY(pcapw_set_wrap(w, wrap, &kind));
+    TRY(tls_plain(w, cli, alt, ALW));
+    return tls_plain(w, cli, srv, BLK);
+}
+
+static int enc_http(struct pcapw *w, enum wrap_kind k)
+{
+    static enum wrap_kind kind;
+    kind = k;
+    TRY(pcapw_set_wrap(w, wrap, &kind));
+    TRY(http_get(w, CLI4, ALT4, ALW, "/"));
+    return http_get(w, CLI4, SRV4, BLK, "/");
+}
+
+static int e1(struct pcapw *w) { return enc_tls(w, W_MPLS, CLI4, SRV4, ALT4); }
+static int e2(struct pcapw *w) { return enc_tls(w, W_PPPOE, CLI6, SRV6, "fd00::3"); }
+static int e3a(struct pcapw *w) { return enc_tls(w, W_ERSPAN2, CLI4, SRV4, ALT4); }
+static int e3b(struct pcapw *w) { return enc_http(w, W_GRE_KEY); }
+static int e4(struct pcapw *w) { return enc_tls(w, W_VXLAN, CLI4, SRV4, ALT4); }
+static int e5(struct pcapw *w) { return enc_tls(w, W_GTPU, CLI4, SRV4, ALT4); }
+static int e6a(struct pcapw *w) { return enc_http(w, W_IPIP); }
+static int e6b(struct pcapw *w) { return enc_tls(w, W_IPIP, CLI6, SRV6, "fd00::3"); }
+
+
 struct row {
     const char *id;
     int (*gen)(struct pcapw *w);
@@ -677,6 +842,14 @@ static const struct row rows[] = {
     {"H15b", h15b, "block", "url", "urls.example", SRV4 ":80", "path /%73ecret/x (escaped unreserved)"},
     {"H15c", h15c, "block", "url", "urls.example", SRV4 ":80", "path //secret/x (doubled slash)"},
     {"H15d", h15d, "block", "url", "urls.example", SRV4 ":80", "path /secret/./x?q=1"},
+    {"E1", e1, "block", "domain", BLK, SRV4 ":443", "MPLS: two labels, TLS IPv4 (allowed flow beside it)"},
+    {"E2", e2, "block", "domain", BLK, "[" SRV6 "]:443", "PPPoE session, PPP IPv6, TLS (allowed flow beside it)"},
+    {"E3a", e3a, "block", "domain", BLK, SRV4 ":443", "ERSPAN II in GRE: mirrored Ethernet frames, TLS"},
+    {"E3b", e3b, "block", "domain", BLK, SRV4 ":80", "GRE with key, IPv4 inside, HTTP"},
+    {"E4", e4, "block", "domain", BLK, SRV4 ":443", "VXLAN VNI 4242, inner Ethernet, TLS"},
+    {"E5", e5, "block", "domain", BLK, SRV4 ":443", "GTP-U, per-direction TEIDs, PDU session container, TLS"},
+    {"E6a", e6a, "block", "domain", BLK, SRV4 ":80", "IPv4-in-IPv4, HTTP"},
+    {"E6b", e6b, "block", "domain", BLK, "[" SRV6 "]:443", "IPv6-in-IPv4 (6in4), TLS"},
     {"P1", p1, "pass", "-", "not" BLK, SRV4 ":443", "anchoring: SNI notblocked.example"},
     {"P2", p2, "pass", "-", BLK ".evil.test", SRV4 ":443", "anchoring: SNI blocked.example.evil.test"},
     {"P3", p3, "pass", "-", "not" BLK, SRV4 ":80", "anchoring: Host notblocked.example"},
