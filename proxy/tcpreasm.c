@@ -458,6 +458,26 @@ static unsigned put_bytes(struct tcpreasm_pool *pl, uint32_t idx, struct rbuf *b
     return res;
 }
 
+/* T19: the PAWS bound is the largest TSval the server confirmed having taken (its echoed TSecr:
+ * the server's ts_recent is at least that), never a client segment's own TSval: a low-TTL bare
+ * ACK with a far-future timestamp would otherwise make every real segment after it "old". The
+ * bound may lag the server's (it echoes only when it sends), which only lets a stale fake in as
+ * a first copy - the real one then shows as a conflict (T4). TSecr 0 sets nothing (Linux skips
+ * PAWS while ts_recent is 0). */
+static bool tsecr_raises(const struct tcpreasm_state *st, const struct pkt *p)
+{
+    return (st->fl & TCPREASM_S_TS_OK) && p->has_ts && p->tsecr != 0 &&
+           (!(st->fl & TCPREASM_S_TSR) || (int32_t)(p->tsecr - st->ts_recent) > 0);
+}
+
+static void server_tsecr(struct tcpreasm_state *st, const struct pkt *p)
+{
+    if (tsecr_raises(st, p)) {
+        st->ts_recent = p->tsecr;
+        st->fl |= TCPREASM_S_TSR;
+    }
+}
+
 /* Server->client: sequence, window and timestamps only. */
 static unsigned server_segment(struct tcpreasm_pool *pl, struct flow *f, const struct pkt *p)
 {
@@ -471,6 +491,7 @@ static unsigned server_segment(struct tcpreasm_pool *pl, struct flow *f, const s
             st->srv_nxt = e;
         st->fl |= TCPREASM_S_SRV_SEQ;
         if (fl & TCPF_ACK) {
+            bool was_synack = (st->fl & TCPREASM_S_SYNACK) != 0;
             st->fl |= TCPREASM_S_SYNACK;
             if ((st->fl & TCPREASM_S_CLI_WS) && p->has_wscale) {
                 st->fl |= TCPREASM_S_WS_OK;
@@ -478,15 +499,30 @@ static unsigned server_segment(struct tcpreasm_pool *pl, struct flow *f, const s
             }
             if ((st->fl & TCPREASM_S_CLI_TS) && p->has_ts)
                 st->fl |= TCPREASM_S_TS_OK;
+            /* MD5 is in use only if both SYNs carry it: a server without a key drops every
+             * segment carrying the option, whatever the client's SYN said */
+            if ((st->fl2 & TCPREASM_S2_CLI_MD5) && p->has_md5)
+                st->fl |= TCPREASM_S_MD5;
             if (!(st->fl & TCPREASM_S_SEQ)) {   /* the client's SYN was not captured */
                 st->nxt = p->ack;
                 st->isn = p->ack - 1;
                 st->fl |= TCPREASM_S_SEQ;
+            } else if (!was_synack && p->ack != st->nxt && st->nxt == st->isn + 1) {
+                /* T20: the SYN-ACK names the SYN the server took. A client SYN with another
+                 * ISN (a low-TTL fake sent first) anchored a sequence space the server never
+                 * saw: re-anchor on the acknowledgement. Only bytes the server could not have
+                 * accepted are dropped (anything buffered came before any SYN-ACK). */
+                if (st->buf)
+                    put_buf(pl, f);
+                st->nxt = p->ack;
+                st->isn = p->ack - 1;
+                pl->st.syn_reanchored++;
             }
             if (!seq_after(p->ack, st->nxt)) {
                 st->win_end = p->ack + p->win;   /* never scaled on a SYN */
                 st->fl |= TCPREASM_S_WIN;
             }
+            server_tsecr(st, p);
         }
         return 0;
     }
@@ -511,7 +547,8 @@ static unsigned server_segment(struct tcpreasm_pool *pl, struct flow *f, const s
      * decision the pipeline stops feeding a flow, so bulk server data rarely gets here) */
     bool changes = !(st->fl & TCPREASM_S_SRV_SEQ) || seq_after(end, st->srv_nxt) ||
                    ((fl & TCPF_FIN) && !(st->fl & TCPREASM_S_SRV_FIN)) ||
-                   ((fl & TCPF_ACK) && (!(st->fl & TCPREASM_S_WIN) || seq_after(we, st->win_end)));
+                   ((fl & TCPF_ACK) && (!(st->fl & TCPREASM_S_WIN) || seq_after(we, st->win_end))) ||
+                   tsecr_raises(st, p);
     if (changes && !decode_l4_csum_ok(p))
         return ignore(pl, TCPREASM_BAD_CSUM);
     if (!(st->fl & TCPREASM_S_SRV_SEQ) || seq_after(end, st->srv_nxt))
@@ -527,7 +564,25 @@ static unsigned server_segment(struct tcpreasm_pool *pl, struct flow *f, const s
             st->win_end = we;
         st->fl |= TCPREASM_S_WIN;
     }
+    server_tsecr(st, p);
     return res;
+}
+
+/* Options of a client SYN (several SYNs before the SYN-ACK: the union, the larger shift). No
+ * timestamp is taken from it: the PAWS bound comes from the server (T19). */
+static void syn_options(struct tcpreasm_state *st, const struct pkt *p)
+{
+    if (p->has_wscale) {
+        unsigned ws = st->wscale & 0x0f;
+        st->fl |= TCPREASM_S_CLI_WS;
+        st->wscale = (uint8_t)((st->wscale & 0xf0) | (p->wscale > ws ? p->wscale : ws));
+    }
+    if (p->has_ts)
+        st->fl |= TCPREASM_S_CLI_TS;
+    if (p->has_md5)
+        st->fl2 |= TCPREASM_S2_CLI_MD5;
+    if (p->win > st->cli_maxwin)
+        st->cli_maxwin = p->win;
 }
 
 /* Tracks nxt for a flow that buffers nothing (gave up, or released). */
@@ -602,18 +657,13 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct flow *f, const struct
             st->isn = p->seq;
             st->nxt = p->seq + 1;
             st->fl |= TCPREASM_S_SYN | TCPREASM_S_SEQ;
-            if (p->has_wscale) {
-                st->fl |= TCPREASM_S_CLI_WS;
-                st->wscale = (uint8_t)((st->wscale & 0xf0) | p->wscale);
-            }
-            if (p->has_ts) {
-                st->fl |= TCPREASM_S_CLI_TS | TCPREASM_S_TSR;
-                st->ts_recent = p->tsval;
-            }
-            if (p->has_md5)
-                st->fl |= TCPREASM_S_MD5;
-            st->cli_maxwin = p->win;
+            syn_options(st, p);
         } else if (p->seq != st->isn) {
+            /* T20: until a SYN-ACK names the SYN the server took, another ISN may be the real
+             * one (server_segment() re-anchors on the SYN-ACK's ack). Its options are merged
+             * the lenient way so the view never gets stricter than the server's. */
+            if (!(st->fl & TCPREASM_S_SYNACK) && !(st->fl & TCPREASM_S_SRV_SEQ))
+                syn_options(st, p);
             return ignore(pl, TCPREASM_BAD_SYN);
         }
         if (len == 0)
@@ -643,9 +693,8 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct flow *f, const struct
         unsigned ws = (st->fl & TCPREASM_S_WS_OK) ? st->wscale & 0x0f : 0;
         uint32_t w = (uint32_t)p->win << ws;
         if (len == 0 && !(fl & TCPF_FIN) &&
-            (!(st->fl & TCPREASM_S_SEQ) || w > st->cli_maxwin ||
-             (p->has_ts && (!(st->fl & TCPREASM_S_TSR) || p->tsval != st->ts_recent))) &&
-            !decode_l4_csum_ok(p))   /* a bare ACK that would change state (PAWS, window) */
+            (!(st->fl & TCPREASM_S_SEQ) || w > st->cli_maxwin) &&
+            !decode_l4_csum_ok(p))   /* a bare ACK that would change state (window) */
             return ignore(pl, TCPREASM_BAD_CSUM);
         if (!(st->fl & TCPREASM_S_SEQ)) {   /* picked up mid-stream */
             st->nxt = p->seq;
@@ -665,11 +714,6 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct flow *f, const struct
             return ignore(pl, TCPREASM_WINDOW);
         if (w > st->cli_maxwin)
             st->cli_maxwin = w;
-        if (p->has_ts && !seq_after(seq, st->nxt) &&
-            (!(st->fl & TCPREASM_S_TSR) || (int32_t)(p->tsval - st->ts_recent) >= 0)) {
-            st->ts_recent = p->tsval;
-            st->fl |= TCPREASM_S_TSR;
-        }
     }
 
     uint32_t end = seq + (uint32_t)len;
@@ -677,8 +721,18 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct flow *f, const struct
     /* After an acceptable RST or FIN Linux takes no more data, but in tap mode the client can
      * send a low-TTL RST/FIN the server never receives: keep inspecting (if the close was
      * real, the server discards these bytes and inspecting them harms nobody). */
-    if (len > 0 && !old && (st->fl & (TCPREASM_S_RST | TCPREASM_S_CLI_FIN)))
+    if (len > 0 && !old && (st->fl & (TCPREASM_S_RST | TCPREASM_S_CLI_FIN))) {
         pl->st.data_after_close++;
+        /* T21: the client's own RST/FIN may have been a low-TTL fake; data after it shows
+         * the client side still open. Unless the server closed too, the flow goes back to
+         * the established idle timeout: the 15 s tombstone must not expire a connection in
+         * the middle of a slow or reordered request. */
+        if (!(st->fl & TCPREASM_S_SRV_FIN) && !(st->fl2 & TCPREASM_S2_SRV_RST) &&
+            (f->fl & FLOW_F_CLOSING)) {
+            f->fl &= (uint8_t)~FLOW_F_CLOSING;
+            pl->st.tombstone_lifted++;
+        }
+    }
     unsigned res = 0;
     if (len > 0) {
         if (st->fl & (TCPREASM_S_GAVEUP | TCPREASM_S_DONE)) {
