@@ -618,6 +618,31 @@ static int r1(struct pcapw *w)
     return tls_tail(&c);
 }
 
+/* The same on a kept-alive HTTP connection, which is still inspected when the client resets it
+ * (so a bare SYN alone does not end the flow: the server's SYN-ACK for the new ISN does). */
+static int r2(struct pcapw *w)
+{
+    struct pcapw_conv c;
+    struct pcapw_pkt p;
+    uint8_t r1b[512], r2b[512];
+    size_t n1 = pcapw_http_get(r1b, sizeof(r1b), ALW, "/");
+    size_t n2 = pcapw_http_get(r2b, sizeof(r2b), BLK, "/");
+    TRY(conv(&c, w, CLI4, SRV4, 80));
+    TRY(pcapw_conv_handshake(&c));
+    TRY(pcapw_conv_client_data(&c, 0, r1b, n1));
+    TRY(http_response(&c));
+    pcapw_conv_pkt(&c, true, &p);
+    p.flags = PCAPW_RST | PCAPW_ACK;
+    TRY(pcapw_conv_send(&c, &p));
+    c.cisn = 0x70000000u;
+    c.sisn = 0x50000000u;
+    c.ts += 2000000;
+    TRY(pcapw_conv_handshake(&c));
+    TRY(pcapw_conv_client_data(&c, 0, r2b, n2));
+    TRY(http_response(&c));
+    return pcapw_conv_close(&c);
+}
+
 /* ---- TLS ---- */
 
 static int s1(struct pcapw *w)
@@ -841,6 +866,7 @@ static const struct row rows[] = {
     {"Z2", z2, "block", "domain", BLK, SRV4 ":443", "TTL-1 fake of zero bytes (neither TLS nor HTTP) before the hello"},
     {"Z3", z3, "block", "domain", BLK, SRV4 ":443", "MD5 duplicate SYN, then MD5 fake (swallowing record), real hello, MD5 fake (allowed SNI)"},
     {"R1", r1, "block", "domain", BLK, SRV4 ":443", "port reuse: allowed hello, client RST, new connection with a blocked hello"},
+    {"R2", r2, "block", "domain", BLK, SRV4 ":80", "port reuse: allowed HTTP request, client RST, new connection with a blocked Host"},
     {"S1", s1, "block", "domain", BLK, SRV4 ":443", "ClientHello over 3 TLS records, split inside the SNI"},
     {"S2", s2, "block", "domain", BLK, SRV4 ":443", "longer TTL-3 fake hello with allowed SNI before the real one"},
     {"S4", s4, "block", "domain", BLK, SRV4 ":443", "SNI in mixed case"},
