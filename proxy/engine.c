@@ -458,6 +458,17 @@ static void handle_packet(struct engine *e, const struct pkt *p)
             e->st.reasm_ignored++;
         if (res & TCPREASM_CONFLICT)
             e->st.reasm_conflicts++;
+        if (res & TCPREASM_REANCHORED) {
+            /* picked up mid-stream and the anchor moved (the server's ACKs disagreed with the
+             * first client bytes seen): judge the stream again from its new start */
+            f->a.app = APP_UNKNOWN;
+            f->a.state &= (uint8_t)~(ENGINE_ST_HELLO | ENGINE_ST_NOTMINE | ENGINE_ST_ALTSEEN);
+            if (dir == 1 && (res & TCPREASM_NEW_DATA)) {
+                inspect_tcp(e, f, res);
+                if (f->a.state & ENGINE_ST_DONE)
+                    return;
+            }
+        }
         if (dir == 1) {
             /* The server answered: it has read the ClientHello it will act on. */
             if ((f->a.state & ENGINE_ST_HELLO) && p->payload_len)

@@ -289,6 +289,50 @@ static void remove_byte(struct tcpreasm_pool *pl, uint32_t idx, struct rbuf *b, 
     b->hi--;
 }
 
+/* Moves b's start to sequence number nb (mid-stream re-anchoring, rare): bytes before nb are
+ * dropped, or, when nb is before base, the bytes held move up behind a hole (what no longer fits
+ * is dropped). Not done while urgent-byte or skip bookkeeping is pending (returns false). */
+static bool rebase(struct tcpreasm_pool *pl, uint32_t idx, struct rbuf *b, uint32_t nb)
+{
+    if (b->nrm || b->urg_pending || b->skip)
+        return false;
+    uint8_t *data = buf_data(pl, idx), *alt = buf_alt(pl, b), *bm = buf_bits(pl, idx);
+    if (seq_after(nb, b->base)) {
+        uint32_t k = nb - b->base;
+        if (k >= b->hi) {
+            bits_shift_down(bm, 0, b->hi, b->hi);
+            b->hi = 0;
+        } else {
+            memmove(data, data + k, b->hi - k);
+            if (alt)
+                memmove(alt, alt + k, b->hi - k);
+            bits_shift_down(bm, 0, k, b->hi);
+            b->hi -= k;
+        }
+    } else if (seq_before(nb, b->base)) {
+        uint32_t k = b->base - nb;
+        if (k >= pl->cap) {
+            bits_shift_down(bm, 0, b->hi, b->hi);
+            b->hi = 0;
+        } else {
+            uint32_t keep = b->hi < pl->cap - k ? b->hi : pl->cap - k;
+            memmove(data + k, data, keep);
+            if (alt)
+                memmove(alt + k, alt, keep);
+            for (uint32_t i = keep; i-- > 0;)
+                bit_put(bm, i + k, bit_get(bm, i));
+            for (uint32_t i = keep + k; i < b->hi; i++)   /* dropped off the top */
+                bit_put(bm, i, false);
+            for (uint32_t i = 0; i < k; i++)
+                bit_put(bm, i, false);
+            b->hi = keep ? keep + k : 0;
+        }
+    }
+    b->base = nb;
+    b->olen = (uint32_t)bits_first_clear(bm, 0, b->hi);
+    return true;
+}
+
 /* Extends the in-order run, strips a pending urgent byte that became in order, discards bytes
  * still to skip, and updates nxt. Returns true if the in-order stream grew. */
 static bool advance(struct tcpreasm_pool *pl, struct flow *f, uint32_t idx, struct rbuf *b)
@@ -478,6 +522,57 @@ static void server_tsecr(struct tcpreasm_state *st, const struct pkt *p)
     }
 }
 
+/* Item 4/5: a flow picked up mid-stream. The server's acknowledgement is its rcv_nxt: it anchors
+ * a flow that has none yet, and confirms or corrects an anchor taken from a client segment
+ * (TCPREASM_S2_UNCONF). The bytes the server holds are the contiguous run that ends at its ack:
+ * the anchor moves to the start of that run (junk below it, e.g. a low-TTL fake sent first, is
+ * dropped), or down to the ack when the ack is below everything held. An ack past everything
+ * held is most likely a tap showing the directions out of step, and leaves the anchor alone
+ * unless it is a whole buffer away. */
+static unsigned server_ack(struct tcpreasm_pool *pl, struct flow *f, uint32_t ack)
+{
+    struct tcpreasm_state *st = &f->tcp;
+    if (!(st->fl & TCPREASM_S_SEQ)) {
+        st->nxt = ack;
+        st->isn = ack - 1;
+        st->fl |= TCPREASM_S_SEQ;
+        return 0;
+    }
+    if (!(st->fl2 & TCPREASM_S2_UNCONF))
+        return 0;
+    if (!st->buf) {
+        st->nxt = ack;
+        st->fl2 &= (uint8_t)~TCPREASM_S2_UNCONF;
+        return 0;
+    }
+    uint32_t idx = st->buf - 1;
+    struct rbuf *b = &pl->bufs[idx];
+    const uint8_t *bm = buf_bits(pl, idx);
+    uint32_t nb;
+    if (!seq_before(ack, b->base) && !seq_after(ack, b->base + b->olen)) {
+        st->fl2 &= (uint8_t)~TCPREASM_S2_UNCONF;   /* confirmed as it is */
+        return 0;
+    }
+    if (seq_before(ack, b->base)) {
+        nb = ack;
+    } else if (ack - b->base <= b->hi && bit_get(bm, ack - b->base - 1)) {
+        uint32_t s0 = ack - b->base - 1;
+        while (s0 > 0 && bit_get(bm, s0 - 1))
+            s0--;
+        nb = b->base + s0;
+    } else if (ack - b->base > pl->cap) {
+        nb = ack;
+    } else {
+        return 0;
+    }
+    if (!rebase(pl, idx, b, nb))
+        return 0;
+    st->nxt = b->base + b->olen;
+    st->fl2 &= (uint8_t)~TCPREASM_S2_UNCONF;
+    pl->st.midstream_reanchored++;
+    return TCPREASM_REANCHORED | (b->olen ? TCPREASM_NEW_DATA : 0);
+}
+
 /* Server->client: sequence, window and timestamps only. */
 static unsigned server_segment(struct tcpreasm_pool *pl, struct flow *f, const struct pkt *p)
 {
@@ -548,6 +643,7 @@ static unsigned server_segment(struct tcpreasm_pool *pl, struct flow *f, const s
     bool changes = !(st->fl & TCPREASM_S_SRV_SEQ) || seq_after(end, st->srv_nxt) ||
                    ((fl & TCPF_FIN) && !(st->fl & TCPREASM_S_SRV_FIN)) ||
                    ((fl & TCPF_ACK) && (!(st->fl & TCPREASM_S_WIN) || seq_after(we, st->win_end))) ||
+                   ((fl & TCPF_ACK) && (!(st->fl & TCPREASM_S_SEQ) || (st->fl2 & TCPREASM_S2_UNCONF))) ||
                    tsecr_raises(st, p);
     if (changes && !decode_l4_csum_ok(p))
         return ignore(pl, TCPREASM_BAD_CSUM);
@@ -565,6 +661,8 @@ static unsigned server_segment(struct tcpreasm_pool *pl, struct flow *f, const s
         st->fl |= TCPREASM_S_WIN;
     }
     server_tsecr(st, p);
+    if (fl & TCPF_ACK)
+        res |= server_ack(pl, f, p->ack);
     return res;
 }
 
@@ -649,6 +747,7 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct flow *f, const struct
         return ignore(pl, TCPREASM_BAD_CSUM);
 
     uint32_t seq = p->seq;
+    unsigned reanchored = 0;
     const uint8_t *payload = p->payload;
     size_t len = p->payload_len;
     if (fl & TCPF_SYN) {
@@ -685,6 +784,13 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct flow *f, const struct
         }
         if (!(fl & TCPF_ACK))
             return ignore(pl, TCPREASM_NO_ACK);
+        /* Picked up mid-stream (item 5): a keep-alive probe (seq = snd_nxt - 1, 0 or 1 byte)
+         * or a bare ACK would anchor one byte early or on nothing, and the flow would wait for
+         * ever for a hole: anchor only on 2+ bytes of data (unconfirmed until the server's
+         * ACKs agree, server_ack()) or on the server's acknowledgement. */
+        bool pickup = !(st->fl & TCPREASM_S_SEQ);
+        if (pickup && len < 2)
+            return len ? ignore(pl, TCPREASM_NO_SEQ) : 0;
         if (p->has_md5 && !(st->fl & TCPREASM_S_MD5))
             return ignore(pl, TCPREASM_MD5);
         if ((st->fl & TCPREASM_S_TS_OK) && p->has_ts && (st->fl & TCPREASM_S_TSR) &&
@@ -696,11 +802,6 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct flow *f, const struct
             (!(st->fl & TCPREASM_S_SEQ) || w > st->cli_maxwin) &&
             !decode_l4_csum_ok(p))   /* a bare ACK that would change state (window) */
             return ignore(pl, TCPREASM_BAD_CSUM);
-        if (!(st->fl & TCPREASM_S_SEQ)) {   /* picked up mid-stream */
-            st->nxt = p->seq;
-            st->isn = p->seq - 1;
-            st->fl |= TCPREASM_S_SEQ;
-        }
         if (st->fl & TCPREASM_S_SRV_SEQ) {
             /* Linux drops an ACK of unsent data; the slack (what the server may have in
              * flight) absorbs a tap that shows the two directions slightly out of step */
@@ -714,6 +815,25 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct flow *f, const struct
             return ignore(pl, TCPREASM_WINDOW);
         if (w > st->cli_maxwin)
             st->cli_maxwin = w;
+        if (pickup) {
+            st->nxt = p->seq;
+            st->isn = p->seq - 1;
+            st->fl |= TCPREASM_S_SEQ;
+            st->fl2 |= TCPREASM_S2_UNCONF;
+        } else if ((st->fl2 & TCPREASM_S2_UNCONF) && len >= 2 && seq_before(seq, st->nxt) &&
+                   st->nxt - seq < pl->cap && st->buf) {
+            /* unconfirmed anchor: data before it is not "old" - the lowest start seen wins
+             * until the server's ACKs decide (a fake sent ahead must not hide the real start) */
+            uint32_t idx = st->buf - 1;
+            if (rebase(pl, idx, &pl->bufs[idx], seq)) {
+                st->nxt = seq + pl->bufs[idx].olen;
+                pl->st.midstream_reanchored++;
+                reanchored = TCPREASM_REANCHORED;
+            }
+        } else if ((st->fl2 & TCPREASM_S2_UNCONF) && len >= 2 && seq_before(seq, st->nxt) &&
+                   st->nxt - seq < pl->cap && !st->buf) {
+            st->nxt = seq;
+        }
     }
 
     uint32_t end = seq + (uint32_t)len;
@@ -733,7 +853,7 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct flow *f, const struct
             pl->st.tombstone_lifted++;
         }
     }
-    unsigned res = 0;
+    unsigned res = reanchored;
     if (len > 0) {
         if (st->fl & (TCPREASM_S_GAVEUP | TCPREASM_S_DONE)) {
             track_only(st, seq, end);

@@ -55,6 +55,8 @@ struct tcpreasm_state {
 #define TCPREASM_S2_SIDE1   0x02    /* the client-direction state is that of flow side 1: when
                                      * the flow table changes its mind about the client (T15),
                                      * the next segment swaps the two directions' state */
+#define TCPREASM_S2_UNCONF  0x08    /* picked up mid-stream: nxt was taken from a client
+                                     * segment and the server's ACKs have not confirmed it */
 #define TCPREASM_S2_CLI_MD5 0x04    /* a client SYN carried TCP-MD5 (counts once the SYN-ACK
                                      * carries it too) */
 
@@ -85,6 +87,8 @@ enum tcpreasm_why {
                                   * fake one the server never gets, so keep inspecting) */
 #define TCPREASM_FIN       0x20  /* an acceptable FIN (informational, same reason) */
 #define TCPREASM_GAVEUP    0x40  /* no buffer (pool empty): this flow is not reassembled */
+#define TCPREASM_REANCHORED 0x80 /* a mid-stream anchor moved: the stream now starts elsewhere
+                                  * and what was judged from the old start no longer holds */
 #define TCPREASM_WHY(res)  ((enum tcpreasm_why)(((res) >> 8) & 0xff))
 
 struct tcpreasm_stats {
@@ -98,6 +102,7 @@ struct tcpreasm_stats {
     uint64_t data_after_close;  /* client data after an acceptable RST or FIN: still inspected */
     uint64_t tombstone_lifted;  /* ...and the flow went back to the established timeout (T21) */
     uint64_t syn_reanchored;    /* SYN-ACK acknowledged another client ISN than the first SYN's */
+    uint64_t midstream_reanchored;  /* an unconfirmed mid-stream anchor moved (items 4/5) */
     uint64_t urgent_stripped; /* T11 */
     uint64_t urgent_limit;    /* urgent bytes not stripped: per-buffer list full */
     uint64_t cap_drops;       /* segments cut at the buffer capacity */

@@ -889,6 +889,98 @@ START_TEST(t20_fake_syn_first)
 }
 END_TEST
 
+/* ---- mid-stream pick-up: keep-alive probes, anchors confirmed by the server's ACKs ------- */
+
+START_TEST(midstream_keepalive_probe)
+{
+    struct conv c;
+    /* the flow's first packets are keep-alive probes (seq one below the next byte, 0 or 1
+     * byte): nothing is anchored on them, the next data starts the stream */
+    conv_init(&c, 2, 1, 4096);
+    struct pkt p = cpkt(&c, 0, NULL, 0, TCPF_ACK);
+    p.seq--;
+    ck_assert_uint_eq(csend(&c, &p), 0);
+    ck_assert(!(c.f.tcp.fl & TCPREASM_S_SEQ));
+    p = cpkt(&c, 0, "z", 1, TCPF_ACK);
+    p.seq--;
+    ck_assert_int_eq(TCPREASM_WHY(csend(&c, &p)), TCPREASM_NO_SEQ);
+    unsigned r = cseg(&c, 0, REQ, REQ_LEN);
+    expect_new_data(&c, r, REQ, REQ_LEN);
+    ck_assert(c.f.tcp.fl2 & TCPREASM_S2_UNCONF);
+    /* the server acknowledges exactly those bytes: confirmed */
+    sseg(&c, TCPF_ACK, c.cisn + 1 + (uint32_t)REQ_LEN, 502);
+    ck_assert(!(c.f.tcp.fl2 & TCPREASM_S2_UNCONF));
+    expect_data(&c, REQ, REQ_LEN);
+    conv_fini(&c);
+    /* the server's ACK answering the probe anchors the flow (confirmed at once) */
+    conv_init(&c, 2, 1, 4096);
+    p = cpkt(&c, 0, "z", 1, TCPF_ACK);
+    p.seq--;
+    csend(&c, &p);
+    sseg(&c, TCPF_ACK, c.cisn + 1, 502);
+    ck_assert(c.f.tcp.fl & TCPREASM_S_SEQ);
+    ck_assert(!(c.f.tcp.fl2 & TCPREASM_S2_UNCONF));
+    ck_assert_uint_eq(c.f.tcp.nxt, c.cisn + 1);
+    p = cpkt(&c, 0, "z", 1, TCPF_ACK);   /* another probe: old, changes nothing */
+    p.seq--;
+    ck_assert_int_eq(TCPREASM_WHY(csend(&c, &p)), TCPREASM_OLD);
+    r = cseg(&c, 0, REQ, REQ_LEN);
+    expect_new_data(&c, r, REQ, REQ_LEN);
+    conv_fini(&c);
+}
+END_TEST
+
+START_TEST(midstream_anchor_confirmed_by_server)
+{
+    static const char JUNK[] = "0123456789abcdefghijklmnopqrstuvwxyz0123456789ABCDEF";
+    struct conv c;
+    /* a fake ahead of the real start is seen first: the real bytes before it are not "old"
+     * while the anchor is unconfirmed - the lowest start wins, the fake stays out of order */
+    conv_init(&c, 2, 1, 4096);
+    unsigned r = cseg(&c, 100, JUNK, 40);
+    expect_new_data(&c, r, JUNK, 40);
+    r = cseg(&c, 0, REQ, REQ_LEN);
+    ck_assert(r & TCPREASM_REANCHORED);
+    expect_new_data(&c, r, REQ, REQ_LEN);
+    sseg(&c, TCPF_ACK, c.cisn + 1 + (uint32_t)REQ_LEN, 502);
+    ck_assert(!(c.f.tcp.fl2 & TCPREASM_S2_UNCONF));
+    ck_assert_uint_eq(stats(&c).midstream_reanchored, 1);
+    conv_fini(&c);
+    /* a fake far below the real start is seen first: the real bytes wait out of order until
+     * the server's ACK shows which run it holds */
+    conv_init(&c, 2, 1, 4096);
+    r = cseg(&c, 0, JUNK, 20);
+    expect_new_data(&c, r, JUNK, 20);
+    r = cseg(&c, 1000, REQ, REQ_LEN);
+    ck_assert(!(r & TCPREASM_NEW_DATA));
+    /* an ACK past everything held (a tap showing the directions out of step): no change */
+    r = sseg(&c, TCPF_ACK, c.cisn + 1 + 2000, 502);
+    ck_assert(!(r & TCPREASM_REANCHORED));
+    ck_assert(c.f.tcp.fl2 & TCPREASM_S2_UNCONF);
+    expect_data(&c, JUNK, 20);
+    r = sseg(&c, TCPF_ACK, c.cisn + 1 + 1000 + (uint32_t)REQ_LEN, 502);
+    ck_assert(r & TCPREASM_REANCHORED);
+    ck_assert(r & TCPREASM_NEW_DATA);
+    expect_data(&c, REQ, REQ_LEN);
+    ck_assert_uint_eq(c.f.tcp.nxt, c.cisn + 1 + 1000 + (uint32_t)REQ_LEN);
+    ck_assert(!(c.f.tcp.fl2 & TCPREASM_S2_UNCONF));
+    /* confirmed: data below the anchor is old again */
+    r = cseg(&c, 0, JUNK, 20);
+    ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_OLD);
+    conv_fini(&c);
+    /* the server's ACK is below everything held: the held bytes move up behind a hole */
+    conv_init(&c, 2, 1, 4096);
+    r = cseg(&c, 30, REQ + 30, REQ_LEN - 30);
+    expect_new_data(&c, r, REQ + 30, REQ_LEN - 30);
+    r = sseg(&c, TCPF_ACK, c.cisn + 1, 502);
+    ck_assert(r & TCPREASM_REANCHORED);
+    expect_data(&c, NULL, 0);
+    r = cseg(&c, 0, REQ, 30);
+    expect_new_data(&c, r, REQ, REQ_LEN);
+    conv_fini(&c);
+}
+END_TEST
+
 /* ---- T16: RST must be exactly at rcv_nxt --------------------------------------------------- */
 
 START_TEST(t16_rst)
@@ -1292,6 +1384,8 @@ static Suite *tcpreasm_suite(void)
     tcase_add_test(tc, t15_simultaneous_open);
     tcase_add_test(tc, t16_rst);
     tcase_add_test(tc, t20_fake_syn_first);
+    tcase_add_test(tc, midstream_keepalive_probe);
+    tcase_add_test(tc, midstream_anchor_confirmed_by_server);
     tcase_add_test(tc, t18_duplicates);
     suite_add_tcase(s, tc);
     tc = tcase_create("state");

@@ -643,6 +643,47 @@ static int r2(struct pcapw *w)
     return pcapw_conv_close(&c);
 }
 
+/* A capture that begins in the middle of a connection (mirror session started late, flow
+ * evicted): the flow's first packet is a keep-alive probe (one garbage byte at the sequence
+ * number before the next byte, as Windows sends), the server ACKs it, then a new hello. */
+static int m1(struct pcapw *w)
+{
+    struct pcapw_conv c;
+    struct pcapw_pkt p;
+    uint8_t ch[2048];
+    TRY(conv(&c, w, CLI4, SRV4, 443));
+    size_t n = hello(BLK, ch, sizeof(ch), NULL);
+    c.snext = c.sisn + 1;
+    pcapw_conv_pkt(&c, true, &p);
+    p.payload = (const uint8_t *)"\0";
+    p.payload_len = 1;
+    TRY(pcapw_conv_send(&c, &p));
+    TRY(pcapw_conv_ack(&c, false));
+    TRY(pcapw_conv_client_data(&c, 0, ch, n));
+    return tls_tail(&c);
+}
+
+/* Picked up mid-stream again, and the flow's first packet is a TTL-1 fake of junk 2000 bytes
+ * ahead of the real start; then the real hello. */
+static int m2(struct pcapw *w)
+{
+    struct pcapw_conv c;
+    struct pcapw_pkt p;
+    uint8_t ch[2048], junk[64];
+    TRY(conv(&c, w, CLI4, SRV4, 443));
+    size_t n = hello(BLK, ch, sizeof(ch), NULL);
+    memset(junk, 0x17, sizeof(junk));
+    c.snext = c.sisn + 1;
+    c.cnext = c.cisn + 1;
+    fake_pkt(&c, &p, 2000, junk, sizeof(junk));
+    p.ttl = 1;
+    uint32_t keep = c.cnext;
+    TRY(pcapw_conv_send(&c, &p));
+    c.cnext = keep;
+    TRY(pcapw_conv_client_data(&c, 0, ch, n));
+    return tls_tail(&c);
+}
+
 /* ---- TLS ---- */
 
 static int s1(struct pcapw *w)
@@ -867,6 +908,8 @@ static const struct row rows[] = {
     {"Z3", z3, "block", "domain", BLK, SRV4 ":443", "MD5 duplicate SYN, then MD5 fake (swallowing record), real hello, MD5 fake (allowed SNI)"},
     {"R1", r1, "block", "domain", BLK, SRV4 ":443", "port reuse: allowed hello, client RST, new connection with a blocked hello"},
     {"R2", r2, "block", "domain", BLK, SRV4 ":80", "port reuse: allowed HTTP request, client RST, new connection with a blocked Host"},
+    {"M1", m1, "block", "domain", BLK, SRV4 ":443", "picked up mid-stream at a 1-byte keep-alive probe, then a hello"},
+    {"M2", m2, "block", "domain", BLK, SRV4 ":443", "picked up mid-stream at a TTL-1 junk fake 2000 bytes ahead, then the hello"},
     {"S1", s1, "block", "domain", BLK, SRV4 ":443", "ClientHello over 3 TLS records, split inside the SNI"},
     {"S2", s2, "block", "domain", BLK, SRV4 ":443", "longer TTL-3 fake hello with allowed SNI before the real one"},
     {"S4", s4, "block", "domain", BLK, SRV4 ":443", "SNI in mixed case"},
