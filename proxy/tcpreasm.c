@@ -19,6 +19,7 @@
 #include "flowtab.h"
 
 #define TCPREASM_MAX_URG 8
+#define TCPREASM_ISN_NEAR (1u << 20)   /* a SYN-ACK this close below srv_nxt is a retransmit */
 
 struct rbuf {
     uint32_t base;      /* sequence number of data[0] */
@@ -582,6 +583,17 @@ static unsigned server_segment(struct tcpreasm_pool *pl, struct flow *f, const s
         if (!decode_l4_csum_ok(p))
             return ignore(pl, TCPREASM_BAD_CSUM);
         uint32_t e = p->seq + 1 + (uint32_t)p->payload_len;
+        if ((fl & TCPF_ACK) && (st->fl & TCPREASM_S_SYNACK) && (st->fl & TCPREASM_S_SRV_SEQ) &&
+            (seq_after(p->seq + 1, st->srv_nxt) || st->srv_nxt - (p->seq + 1) > TCPREASM_ISN_NEAR)) {
+            /* Item 13: a second SYN-ACK with another ISN (a SYN proxy or load balancer, or on
+             * purpose). The client ACKs only one of them; moving srv_nxt to the later one
+             * would make every real client segment fail the ack check. Keep srv_nxt, accept
+             * acks for either until the server's own next segment shows its sequence space. */
+            if (!(st->fl2 & TCPREASM_S2_SRV_AMBIG))
+                pl->st.synack_ambiguous++;
+            st->fl2 |= TCPREASM_S2_SRV_AMBIG;
+            return 0;
+        }
         if (!(st->fl & TCPREASM_S_SRV_SEQ) || seq_after(e, st->srv_nxt))   /* retransmits */
             st->srv_nxt = e;
         st->fl |= TCPREASM_S_SRV_SEQ;
@@ -645,10 +657,15 @@ static unsigned server_segment(struct tcpreasm_pool *pl, struct flow *f, const s
                    ((fl & TCPF_ACK) && (!(st->fl & TCPREASM_S_WIN) || seq_after(we, st->win_end))) ||
                    ((fl & TCPF_ACK) && (!(st->fl & TCPREASM_S_SEQ) || (st->fl2 & TCPREASM_S2_UNCONF))) ||
                    tsecr_raises(st, p);
-    if (changes && !decode_l4_csum_ok(p))
+    if ((changes || (st->fl2 & TCPREASM_S2_SRV_AMBIG)) && !decode_l4_csum_ok(p))
         return ignore(pl, TCPREASM_BAD_CSUM);
-    if (!(st->fl & TCPREASM_S_SRV_SEQ) || seq_after(end, st->srv_nxt))
+    if (st->fl2 & TCPREASM_S2_SRV_AMBIG) {
+        /* the server's first segment after two SYN-ACKs: its sequence space is this one */
         st->srv_nxt = end;
+        st->fl2 &= (uint8_t)~TCPREASM_S2_SRV_AMBIG;
+    } else if (!(st->fl & TCPREASM_S_SRV_SEQ) || seq_after(end, st->srv_nxt)) {
+        st->srv_nxt = end;
+    }
     st->fl |= TCPREASM_S_SRV_SEQ;
     if (fl & TCPF_FIN) {
         st->fl |= TCPREASM_S_SRV_FIN;
@@ -802,7 +819,7 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct flow *f, const struct
             (!(st->fl & TCPREASM_S_SEQ) || w > st->cli_maxwin) &&
             !decode_l4_csum_ok(p))   /* a bare ACK that would change state (window) */
             return ignore(pl, TCPREASM_BAD_CSUM);
-        if (st->fl & TCPREASM_S_SRV_SEQ) {
+        if ((st->fl & TCPREASM_S_SRV_SEQ) && !(st->fl2 & TCPREASM_S2_SRV_AMBIG)) {
             /* Linux drops an ACK of unsent data; the slack (what the server may have in
              * flight) absorbs a tap that shows the two directions slightly out of step */
             uint32_t slack = st->cli_maxwin > 65535 ? st->cli_maxwin : 65535;

@@ -57,6 +57,8 @@ struct tcpreasm_state {
                                      * the next segment swaps the two directions' state */
 #define TCPREASM_S2_UNCONF  0x08    /* picked up mid-stream: nxt was taken from a client
                                      * segment and the server's ACKs have not confirmed it */
+#define TCPREASM_S2_SRV_AMBIG 0x10  /* two SYN-ACKs with different ISNs: the client's acks are
+                                     * not checked until the server's next segment */
 #define TCPREASM_S2_CLI_MD5 0x04    /* a client SYN carried TCP-MD5 (counts once the SYN-ACK
                                      * carries it too) */
 
@@ -103,6 +105,7 @@ struct tcpreasm_stats {
     uint64_t tombstone_lifted;  /* ...and the flow went back to the established timeout (T21) */
     uint64_t syn_reanchored;    /* SYN-ACK acknowledged another client ISN than the first SYN's */
     uint64_t midstream_reanchored;  /* an unconfirmed mid-stream anchor moved (items 4/5) */
+    uint64_t synack_ambiguous;  /* flows that saw a second SYN-ACK with another ISN */
     uint64_t urgent_stripped; /* T11 */
     uint64_t urgent_limit;    /* urgent bytes not stripped: per-buffer list full */
     uint64_t cap_drops;       /* segments cut at the buffer capacity */

@@ -981,6 +981,57 @@ START_TEST(midstream_anchor_confirmed_by_server)
 }
 END_TEST
 
+/* ---- a second SYN-ACK with another ISN (SYN proxy, load balancer, or on purpose) ----------- */
+
+START_TEST(second_synack_other_isn)
+{
+    for (int k = 0; k < 2; k++) {
+        struct conv c;
+        conv_start(&c, false, false);
+        struct pkt sa;
+        memset(&sa, 0, sizeof sa);
+        sa.seq = k ? c.sisn + 0x40000000u : c.sisn - 0x40000000u;
+        sa.ack = c.cisn + 1;
+        sa.tcp_flags = TCPF_SYN | TCPF_ACK;
+        sa.win = 65535;
+        sa.l4_csum_ok = true;
+        ck_assert_uint_eq(ssend(&c, &sa), 0);
+        ck_assert(c.f.tcp.fl2 & TCPREASM_S2_SRV_AMBIG);
+        ck_assert_uint_eq(c.f.tcp.srv_nxt, c.sisn + 1);
+        /* the client acknowledges the first one: its data is taken */
+        unsigned r = cseg(&c, 0, REQ, 20);
+        expect_new_data(&c, r, REQ, 20);
+        /* acknowledging the second one is taken too, until the server shows its space */
+        struct pkt p = cpkt(&c, 20, REQ + 20, 10, TCPF_ACK | TCPF_PSH);
+        p.ack = sa.seq + 1;
+        r = csend(&c, &p);
+        expect_new_data(&c, r, REQ, 30);
+        /* the server's next segment: from the first ISN; the check is back */
+        sseg(&c, TCPF_ACK, c.cisn + 31, 502);
+        ck_assert(!(c.f.tcp.fl2 & TCPREASM_S2_SRV_AMBIG));
+        p = cpkt(&c, 30, REQ + 30, 5, TCPF_ACK | TCPF_PSH);
+        p.ack = sa.seq + 1;
+        ck_assert_int_eq(TCPREASM_WHY(csend(&c, &p)), TCPREASM_BAD_ACK);
+        r = cseg(&c, 30, REQ + 30, REQ_LEN - 30);
+        expect_new_data(&c, r, REQ, REQ_LEN);
+        ck_assert_uint_eq(stats(&c).synack_ambiguous, 1);
+        conv_fini(&c);
+    }
+    /* a retransmitted SYN-ACK is no second ISN */
+    struct conv c;
+    conv_start(&c, false, false);
+    struct pkt sa;
+    memset(&sa, 0, sizeof sa);
+    sa.seq = c.sisn;
+    sa.ack = c.cisn + 1;
+    sa.tcp_flags = TCPF_SYN | TCPF_ACK;
+    sa.l4_csum_ok = true;
+    ssend(&c, &sa);
+    ck_assert(!(c.f.tcp.fl2 & TCPREASM_S2_SRV_AMBIG));
+    conv_fini(&c);
+}
+END_TEST
+
 /* ---- T16: RST must be exactly at rcv_nxt --------------------------------------------------- */
 
 START_TEST(t16_rst)
@@ -1385,6 +1436,7 @@ static Suite *tcpreasm_suite(void)
     tcase_add_test(tc, t16_rst);
     tcase_add_test(tc, t20_fake_syn_first);
     tcase_add_test(tc, midstream_keepalive_probe);
+    tcase_add_test(tc, second_synack_other_isn);
     tcase_add_test(tc, midstream_anchor_confirmed_by_server);
     tcase_add_test(tc, t18_duplicates);
     suite_add_tcase(s, tc);

@@ -684,6 +684,29 @@ static int m2(struct pcapw *w)
     return tls_tail(&c);
 }
 
+/* A second SYN-ACK with another ISN (as a SYN proxy or load balancer in front of the server
+ * can send, or a peer on purpose) after the handshake; the client keeps acknowledging the
+ * first one and sends the hello. */
+static int y1(struct pcapw *w)
+{
+    struct pcapw_conv c;
+    struct pcapw_pkt p;
+    uint8_t ch[2048];
+    TRY(conv(&c, w, CLI4, SRV4, 443));
+    size_t n = hello(BLK, ch, sizeof(ch), NULL);
+    TRY(pcapw_conv_handshake(&c));
+    pcapw_conv_pkt(&c, false, &p);
+    p.seq = c.sisn + 0x40000000u;
+    p.ack = c.cisn + 1;
+    p.flags = PCAPW_SYN | PCAPW_ACK;
+    p.mss = 1460;
+    uint32_t keep = c.snext;
+    TRY(pcapw_conv_send(&c, &p));
+    c.snext = keep;
+    TRY(pcapw_conv_client_data(&c, 0, ch, n));
+    return tls_tail(&c);
+}
+
 /* ---- TLS ---- */
 
 static int s1(struct pcapw *w)
@@ -910,6 +933,7 @@ static const struct row rows[] = {
     {"R2", r2, "block", "domain", BLK, SRV4 ":80", "port reuse: allowed HTTP request, client RST, new connection with a blocked Host"},
     {"M1", m1, "block", "domain", BLK, SRV4 ":443", "picked up mid-stream at a 1-byte keep-alive probe, then a hello"},
     {"M2", m2, "block", "domain", BLK, SRV4 ":443", "picked up mid-stream at a TTL-1 junk fake 2000 bytes ahead, then the hello"},
+    {"Y1", y1, "block", "domain", BLK, SRV4 ":443", "a second SYN-ACK with another ISN, then the hello acknowledging the first"},
     {"S1", s1, "block", "domain", BLK, SRV4 ":443", "ClientHello over 3 TLS records, split inside the SNI"},
     {"S2", s2, "block", "domain", BLK, SRV4 ":443", "longer TTL-3 fake hello with allowed SNI before the real one"},
     {"S4", s4, "block", "domain", BLK, SRV4 ":443", "SNI in mixed case"},
