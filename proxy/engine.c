@@ -23,6 +23,9 @@
 #define ENGINE_ST_BLOCKED  0x04
 #define ENGINE_ST_HELLO    0x08  /* TLS: the ClientHello was decided; watching for conflicts */
 #define ENGINE_ST_PAYLOAD  0x10  /* the client sent payload */
+#define ENGINE_ST_NOTMINE  0x20  /* TCP: the first-copy view is neither TLS nor HTTP; watching
+                                  * the other views until the server answers or the buffer fills */
+#define ENGINE_ST_ALTSEEN  0x40  /* TCP: the alternative view was judged as it is now */
 
 #define ENGINE_EXPIRE_EVERY_US 1000000u
 
@@ -132,6 +135,7 @@ static void emit(struct engine *e, struct flow *f, const struct inspect_request 
     if (d->verdict == VERDICT_BLOCK) {
         e->st.blocks++;
         f->a.state |= ENGINE_ST_BLOCKED | ENGINE_ST_DONE;
+        f->fl |= FLOW_F_SETTLED;
     }
     e->cb(e->ctx, &ev);
 }
@@ -181,6 +185,7 @@ static bool decide_request(struct engine *e, struct flow *f, const struct inspec
 static void finish_flow_inspection(struct engine *e, struct flow *f)
 {
     f->a.state |= ENGINE_ST_DONE;
+    f->fl |= FLOW_F_SETTLED;   /* a new SYN on this 4-tuple now starts a new flow */
     tcpreasm_release(e->reasm, f);
 }
 
@@ -207,6 +212,53 @@ static bool decide_alt(struct engine *e, struct flow *f)
     return decide_request(e, f, &rq, true);
 }
 
+/* Judges the alternative view on its own, whatever the first-copy view says: a fake whose
+ * record length swallows the real hello leaves the first-copy view incomplete for ever, a junk
+ * fake makes it "not mine" (zapret). Parsed whenever it exists and changed since it was last
+ * judged (a conflict clears ENGINE_ST_ALTSEEN). Returns true if it blocked. */
+static bool judge_alt_view(struct engine *e, struct flow *f)
+{
+    size_t alen;
+    const uint8_t *a = tcpreasm_alt(e->reasm, f, &alen);
+    if (!a || (f->a.state & ENGINE_ST_ALTSEEN))
+        return false;
+    enum verdict_app app = (enum verdict_app)f->a.app;
+    enum dstatus st = DS_OK;
+    if (app == APP_UNKNOWN)
+        st = inspect_detect(a, alen, &app);
+    struct inspect_request rq;
+    if (st == DS_OK)
+        st = inspect_parse(app, a, alen, e->scratch, e->scratch_cap, &rq);
+    if (st == DS_NEED_MORE)
+        return false;   /* more bytes of this view may come */
+    f->a.state |= ENGINE_ST_ALTSEEN;
+    e->st.alt_judged++;
+    if (st != DS_OK)
+        return false;
+    return decide_request(e, f, &rq, true);
+}
+
+/* The first-copy view is neither TLS nor HTTP. That must not settle the flow while another
+ * copy of the bytes can still be judged (a junk low-TTL fake sent first, zapret's
+ * --dpi-desync-fake-tls=0x00000000): the flow stays open, every alternative view that parses is
+ * judged, and the address decides once the server answers (handle_packet) or the buffer is
+ * full - the bounds on bytes and time. */
+static void inspect_not_mine(struct engine *e, struct flow *f, size_t len)
+{
+    if (!(f->a.state & ENGINE_ST_NOTMINE)) {
+        f->a.state |= ENGINE_ST_NOTMINE;
+        e->st.not_mine_watched++;
+    }
+    if (judge_alt_view(e, f)) {
+        finish_flow_inspection(e, f);
+        return;
+    }
+    if (len >= tcpreasm_bufsize(e->reasm)) {
+        decide_by_address(e, f);
+        finish_flow_inspection(e, f);
+    }
+}
+
 /* Judges every complete request buffered on f: one ClientHello, or each HTTP request of a
  * kept-alive connection, or the first h2c request. */
 static void inspect_tcp(struct engine *e, struct flow *f, unsigned res)
@@ -215,14 +267,18 @@ static void inspect_tcp(struct engine *e, struct flow *f, unsigned res)
     const uint8_t *d = tcpreasm_data(e->reasm, f, &len);
     if (!d || len == 0)
         return;
+    if (res & TCPREASM_CONFLICT)
+        f->a.state &= (uint8_t)~ENGINE_ST_ALTSEEN;
     if (f->a.app == APP_UNKNOWN) {
         enum verdict_app app = APP_UNKNOWN;
         enum dstatus st = inspect_detect(d, len, &app);
-        if (st == DS_NEED_MORE)
+        if (st == DS_NEED_MORE) {
+            if (judge_alt_view(e, f))
+                finish_flow_inspection(e, f);
             return;
+        }
         if (st == DS_NOT_MINE) {
-            decide_by_address(e, f);
-            finish_flow_inspection(e, f);
+            inspect_not_mine(e, f, len);
             return;
         }
         f->a.app = (uint8_t)app;
@@ -238,12 +294,19 @@ static void inspect_tcp(struct engine *e, struct flow *f, unsigned res)
         enum verdict_app app = (enum verdict_app)f->a.app;
         enum dstatus st = inspect_parse(app, d, len, e->scratch, e->scratch_cap, &rq);
         if (st == DS_NEED_MORE) {
-            if (len < tcpreasm_bufsize(e->reasm))
+            if (len < tcpreasm_bufsize(e->reasm)) {
+                if (judge_alt_view(e, f))
+                    finish_flow_inspection(e, f);
                 return;
+            }
             st = DS_LIMIT;
         }
         if (st != DS_OK) {
             count_failure(e, app, st);
+            if (judge_alt_view(e, f)) {
+                finish_flow_inspection(e, f);
+                return;
+            }
             if (!(f->a.state & ENGINE_ST_EVENT))
                 decide_by_address(e, f);
             finish_flow_inspection(e, f);
@@ -395,10 +458,27 @@ static void handle_packet(struct engine *e, const struct pkt *p)
             e->st.reasm_ignored++;
         if (res & TCPREASM_CONFLICT)
             e->st.reasm_conflicts++;
+        if (res & TCPREASM_REANCHORED) {
+            /* picked up mid-stream and the anchor moved (the server's ACKs disagreed with the
+             * first client bytes seen): judge the stream again from its new start */
+            f->a.app = APP_UNKNOWN;
+            f->a.state &= (uint8_t)~(ENGINE_ST_HELLO | ENGINE_ST_NOTMINE | ENGINE_ST_ALTSEEN);
+            if (dir == 1 && (res & TCPREASM_NEW_DATA)) {
+                inspect_tcp(e, f, res);
+                if (f->a.state & ENGINE_ST_DONE)
+                    return;
+            }
+        }
         if (dir == 1) {
             /* The server answered: it has read the ClientHello it will act on. */
             if ((f->a.state & ENGINE_ST_HELLO) && p->payload_len)
                 finish_flow_inspection(e, f);
+            /* ...or whatever it got instead of TLS/HTTP: no other view parsed, the address
+             * decides */
+            if ((f->a.state & ENGINE_ST_NOTMINE) && p->payload_len) {
+                decide_by_address(e, f);
+                finish_flow_inspection(e, f);
+            }
             return;
         }
         if (res & TCPREASM_GAVEUP) {

@@ -239,6 +239,30 @@ static void decide_client(struct flow *f, const struct pkt *p, int side, bool is
         set_client(f, side, FLOW_CLIENT_BY_GUESS);
 }
 
+/* Port reuse (busy NAT pools): is SYN segment p, sent by canonical side `side`, the start of
+ * a new connection on f's 5-tuple? A bare SYN with another ISN is, when the pipeline has
+ * settled f (nothing more would be inspected on it anyway) or once the server has closed too
+ * (its FIN or RST) or was never seen. A client-made fake RST/FIN plus a fake SYN must not
+ * reset a flow still being inspected: there a SYN-ACK from the server acknowledging another
+ * ISN after the client's RST/FIN is the proof (a server with the old connection still open
+ * answers a SYN with a challenge ACK, RFC 5961 4.2, not a SYN-ACK). */
+static bool new_connection(const struct flow *f, const struct pkt *p, int side)
+{
+    const struct tcpreasm_state *t = &f->tcp;
+    uint8_t fl = p->tcp_flags & (TCPF_SYN | TCPF_ACK | TCPF_RST);
+    if (fl == TCPF_SYN)
+        return !((t->fl & TCPREASM_S_SYN) && t->isn == p->seq) &&
+               ((f->fl & FLOW_F_SETTLED) ||
+                ((f->fl & FLOW_F_CLOSING) &&
+                 ((t->fl & TCPREASM_S_SRV_FIN) || (t->fl2 & TCPREASM_S2_SRV_RST) ||
+                  !(t->fl & TCPREASM_S_SRV_SEQ))));
+    if (fl == (TCPF_SYN | TCPF_ACK))
+        return side != f->client && (t->fl & TCPREASM_S_SYNACK) && (t->fl & TCPREASM_S_SEQ) &&
+               p->ack != t->isn + 1 && (t->fl & (TCPREASM_S_RST | TCPREASM_S_CLI_FIN)) &&
+               !(t->fl2 & TCPREASM_S2_SRV_RST) && ((f->fl & FLOW_F_CLOSING) || (f->fl & FLOW_F_SETTLED));
+    return false;
+}
+
 /* A recycled slot if any, else a never-used one (the pool's pages are faulted in only as the
  * table grows), else the clock hand evicts. */
 static struct flow *take_slot(struct flowtab *ft)
@@ -300,13 +324,7 @@ struct flow *flowtab_get(struct flowtab *ft, const struct pkt *p, uint64_t now_u
             break;
         }
     }
-    /* A new SYN reuses the 5-tuple only once the server has closed too (its FIN or RST), or
-     * was never seen: a client-made fake RST/FIN plus a fake SYN must not reset the flow. */
-    if (f && p->l4proto == 6 && (f->fl & FLOW_F_CLOSING) &&
-        (p->tcp_flags & (TCPF_SYN | TCPF_ACK | TCPF_RST)) == TCPF_SYN &&
-        !((f->tcp.fl & TCPREASM_S_SYN) && f->tcp.isn == p->seq) &&
-        ((f->tcp.fl & TCPREASM_S_SRV_FIN) || (f->tcp.fl2 & TCPREASM_S2_SRV_RST) ||
-         !(f->tcp.fl & TCPREASM_S_SRV_SEQ))) {
+    if (f && p->l4proto == 6 && (p->tcp_flags & TCPF_SYN) && new_connection(f, p, side)) {
         ft->st.reused++;
         recycle(ft, f, FLOWTAB_REUSED, ft->cfg.on_evict, ft->cfg.evict_ctx);
         f = NULL;

@@ -38,6 +38,8 @@ struct flow_app {
 #define FLOW_F_INUSE    0x10
 #define FLOW_F_SIMOPEN  0x20    /* both ends sent a bare SYN (simultaneous open, T15): SYNs no
                                  * longer decide the client; ports, then first data do */
+#define FLOW_F_SETTLED  0x40    /* set by the pipeline: nothing more is inspected on this flow,
+                                 * so a bare SYN with another ISN starts a new flow (port reuse) */
 
 enum flow_client_by {
     FLOW_CLIENT_BY_GUESS = 0,   /* first packet's sender, nothing better known yet */
@@ -69,7 +71,9 @@ _Static_assert(sizeof(struct flow) <= 128, "struct flow must fit in 128 bytes");
 enum flowtab_why {
     FLOWTAB_EXPIRED = 0,   /* idle past its timeout (flowtab_expire) */
     FLOWTAB_EVICTED,       /* pool full: recycled by the clock hand (flowtab_get) */
-    FLOWTAB_REUSED,        /* a new SYN on a closing flow with the same 5-tuple (flowtab_get) */
+    FLOWTAB_REUSED,        /* a new connection on the same 5-tuple (flowtab_get): a bare SYN
+                            * with a new ISN on a settled flow or on one both ends closed, or
+                            * a SYN-ACK acknowledging a new ISN after the client's RST/FIN */
     FLOWTAB_FLUSHED,       /* flowtab_flush (end of capture) */
     FLOWTAB_VISIT,         /* flowtab_foreach: nothing is recycled */
 };

@@ -19,6 +19,7 @@
 #include "flowtab.h"
 
 #define TCPREASM_MAX_URG 8
+#define TCPREASM_ISN_NEAR (1u << 20)   /* a SYN-ACK this close below srv_nxt is a retransmit */
 
 struct rbuf {
     uint32_t base;      /* sequence number of data[0] */
@@ -289,6 +290,50 @@ static void remove_byte(struct tcpreasm_pool *pl, uint32_t idx, struct rbuf *b, 
     b->hi--;
 }
 
+/* Moves b's start to sequence number nb (mid-stream re-anchoring, rare): bytes before nb are
+ * dropped, or, when nb is before base, the bytes held move up behind a hole (what no longer fits
+ * is dropped). Not done while urgent-byte or skip bookkeeping is pending (returns false). */
+static bool rebase(struct tcpreasm_pool *pl, uint32_t idx, struct rbuf *b, uint32_t nb)
+{
+    if (b->nrm || b->urg_pending || b->skip)
+        return false;
+    uint8_t *data = buf_data(pl, idx), *alt = buf_alt(pl, b), *bm = buf_bits(pl, idx);
+    if (seq_after(nb, b->base)) {
+        uint32_t k = nb - b->base;
+        if (k >= b->hi) {
+            bits_shift_down(bm, 0, b->hi, b->hi);
+            b->hi = 0;
+        } else {
+            memmove(data, data + k, b->hi - k);
+            if (alt)
+                memmove(alt, alt + k, b->hi - k);
+            bits_shift_down(bm, 0, k, b->hi);
+            b->hi -= k;
+        }
+    } else if (seq_before(nb, b->base)) {
+        uint32_t k = b->base - nb;
+        if (k >= pl->cap) {
+            bits_shift_down(bm, 0, b->hi, b->hi);
+            b->hi = 0;
+        } else {
+            uint32_t keep = b->hi < pl->cap - k ? b->hi : pl->cap - k;
+            memmove(data + k, data, keep);
+            if (alt)
+                memmove(alt + k, alt, keep);
+            for (uint32_t i = keep; i-- > 0;)
+                bit_put(bm, i + k, bit_get(bm, i));
+            for (uint32_t i = keep + k; i < b->hi; i++)   /* dropped off the top */
+                bit_put(bm, i, false);
+            for (uint32_t i = 0; i < k; i++)
+                bit_put(bm, i, false);
+            b->hi = keep ? keep + k : 0;
+        }
+    }
+    b->base = nb;
+    b->olen = (uint32_t)bits_first_clear(bm, 0, b->hi);
+    return true;
+}
+
 /* Extends the in-order run, strips a pending urgent byte that became in order, discards bytes
  * still to skip, and updates nxt. Returns true if the in-order stream grew. */
 static bool advance(struct tcpreasm_pool *pl, struct flow *f, uint32_t idx, struct rbuf *b)
@@ -458,6 +503,77 @@ static unsigned put_bytes(struct tcpreasm_pool *pl, uint32_t idx, struct rbuf *b
     return res;
 }
 
+/* T19: the PAWS bound is the largest TSval the server confirmed having taken (its echoed TSecr:
+ * the server's ts_recent is at least that), never a client segment's own TSval: a low-TTL bare
+ * ACK with a far-future timestamp would otherwise make every real segment after it "old". The
+ * bound may lag the server's (it echoes only when it sends), which only lets a stale fake in as
+ * a first copy - the real one then shows as a conflict (T4). TSecr 0 sets nothing (Linux skips
+ * PAWS while ts_recent is 0). */
+static bool tsecr_raises(const struct tcpreasm_state *st, const struct pkt *p)
+{
+    return (st->fl & TCPREASM_S_TS_OK) && p->has_ts && p->tsecr != 0 &&
+           (!(st->fl & TCPREASM_S_TSR) || (int32_t)(p->tsecr - st->ts_recent) > 0);
+}
+
+static void server_tsecr(struct tcpreasm_state *st, const struct pkt *p)
+{
+    if (tsecr_raises(st, p)) {
+        st->ts_recent = p->tsecr;
+        st->fl |= TCPREASM_S_TSR;
+    }
+}
+
+/* Item 4/5: a flow picked up mid-stream. The server's acknowledgement is its rcv_nxt: it anchors
+ * a flow that has none yet, and confirms or corrects an anchor taken from a client segment
+ * (TCPREASM_S2_UNCONF). The bytes the server holds are the contiguous run that ends at its ack:
+ * the anchor moves to the start of that run (junk below it, e.g. a low-TTL fake sent first, is
+ * dropped), or down to the ack when the ack is below everything held. An ack past everything
+ * held is most likely a tap showing the directions out of step, and leaves the anchor alone
+ * unless it is a whole buffer away. */
+static unsigned server_ack(struct tcpreasm_pool *pl, struct flow *f, uint32_t ack)
+{
+    struct tcpreasm_state *st = &f->tcp;
+    if (!(st->fl & TCPREASM_S_SEQ)) {
+        st->nxt = ack;
+        st->isn = ack - 1;
+        st->fl |= TCPREASM_S_SEQ;
+        return 0;
+    }
+    if (!(st->fl2 & TCPREASM_S2_UNCONF))
+        return 0;
+    if (!st->buf) {
+        st->nxt = ack;
+        st->fl2 &= (uint8_t)~TCPREASM_S2_UNCONF;
+        return 0;
+    }
+    uint32_t idx = st->buf - 1;
+    struct rbuf *b = &pl->bufs[idx];
+    const uint8_t *bm = buf_bits(pl, idx);
+    uint32_t nb;
+    if (!seq_before(ack, b->base) && !seq_after(ack, b->base + b->olen)) {
+        st->fl2 &= (uint8_t)~TCPREASM_S2_UNCONF;   /* confirmed as it is */
+        return 0;
+    }
+    if (seq_before(ack, b->base)) {
+        nb = ack;
+    } else if (ack - b->base <= b->hi && bit_get(bm, ack - b->base - 1)) {
+        uint32_t s0 = ack - b->base - 1;
+        while (s0 > 0 && bit_get(bm, s0 - 1))
+            s0--;
+        nb = b->base + s0;
+    } else if (ack - b->base > pl->cap) {
+        nb = ack;
+    } else {
+        return 0;
+    }
+    if (!rebase(pl, idx, b, nb))
+        return 0;
+    st->nxt = b->base + b->olen;
+    st->fl2 &= (uint8_t)~TCPREASM_S2_UNCONF;
+    pl->st.midstream_reanchored++;
+    return TCPREASM_REANCHORED | (b->olen ? TCPREASM_NEW_DATA : 0);
+}
+
 /* Server->client: sequence, window and timestamps only. */
 static unsigned server_segment(struct tcpreasm_pool *pl, struct flow *f, const struct pkt *p)
 {
@@ -467,10 +583,22 @@ static unsigned server_segment(struct tcpreasm_pool *pl, struct flow *f, const s
         if (!decode_l4_csum_ok(p))
             return ignore(pl, TCPREASM_BAD_CSUM);
         uint32_t e = p->seq + 1 + (uint32_t)p->payload_len;
+        if ((fl & TCPF_ACK) && (st->fl & TCPREASM_S_SYNACK) && (st->fl & TCPREASM_S_SRV_SEQ) &&
+            (seq_after(p->seq + 1, st->srv_nxt) || st->srv_nxt - (p->seq + 1) > TCPREASM_ISN_NEAR)) {
+            /* Item 13: a second SYN-ACK with another ISN (a SYN proxy or load balancer, or on
+             * purpose). The client ACKs only one of them; moving srv_nxt to the later one
+             * would make every real client segment fail the ack check. Keep srv_nxt, accept
+             * acks for either until the server's own next segment shows its sequence space. */
+            if (!(st->fl2 & TCPREASM_S2_SRV_AMBIG))
+                pl->st.synack_ambiguous++;
+            st->fl2 |= TCPREASM_S2_SRV_AMBIG;
+            return 0;
+        }
         if (!(st->fl & TCPREASM_S_SRV_SEQ) || seq_after(e, st->srv_nxt))   /* retransmits */
             st->srv_nxt = e;
         st->fl |= TCPREASM_S_SRV_SEQ;
         if (fl & TCPF_ACK) {
+            bool was_synack = (st->fl & TCPREASM_S_SYNACK) != 0;
             st->fl |= TCPREASM_S_SYNACK;
             if ((st->fl & TCPREASM_S_CLI_WS) && p->has_wscale) {
                 st->fl |= TCPREASM_S_WS_OK;
@@ -478,15 +606,30 @@ static unsigned server_segment(struct tcpreasm_pool *pl, struct flow *f, const s
             }
             if ((st->fl & TCPREASM_S_CLI_TS) && p->has_ts)
                 st->fl |= TCPREASM_S_TS_OK;
+            /* MD5 is in use only if both SYNs carry it: a server without a key drops every
+             * segment carrying the option, whatever the client's SYN said */
+            if ((st->fl2 & TCPREASM_S2_CLI_MD5) && p->has_md5)
+                st->fl |= TCPREASM_S_MD5;
             if (!(st->fl & TCPREASM_S_SEQ)) {   /* the client's SYN was not captured */
                 st->nxt = p->ack;
                 st->isn = p->ack - 1;
                 st->fl |= TCPREASM_S_SEQ;
+            } else if (!was_synack && p->ack != st->nxt && st->nxt == st->isn + 1) {
+                /* T20: the SYN-ACK names the SYN the server took. A client SYN with another
+                 * ISN (a low-TTL fake sent first) anchored a sequence space the server never
+                 * saw: re-anchor on the acknowledgement. Only bytes the server could not have
+                 * accepted are dropped (anything buffered came before any SYN-ACK). */
+                if (st->buf)
+                    put_buf(pl, f);
+                st->nxt = p->ack;
+                st->isn = p->ack - 1;
+                pl->st.syn_reanchored++;
             }
             if (!seq_after(p->ack, st->nxt)) {
                 st->win_end = p->ack + p->win;   /* never scaled on a SYN */
                 st->fl |= TCPREASM_S_WIN;
             }
+            server_tsecr(st, p);
         }
         return 0;
     }
@@ -511,11 +654,18 @@ static unsigned server_segment(struct tcpreasm_pool *pl, struct flow *f, const s
      * decision the pipeline stops feeding a flow, so bulk server data rarely gets here) */
     bool changes = !(st->fl & TCPREASM_S_SRV_SEQ) || seq_after(end, st->srv_nxt) ||
                    ((fl & TCPF_FIN) && !(st->fl & TCPREASM_S_SRV_FIN)) ||
-                   ((fl & TCPF_ACK) && (!(st->fl & TCPREASM_S_WIN) || seq_after(we, st->win_end)));
-    if (changes && !decode_l4_csum_ok(p))
+                   ((fl & TCPF_ACK) && (!(st->fl & TCPREASM_S_WIN) || seq_after(we, st->win_end))) ||
+                   ((fl & TCPF_ACK) && (!(st->fl & TCPREASM_S_SEQ) || (st->fl2 & TCPREASM_S2_UNCONF))) ||
+                   tsecr_raises(st, p);
+    if ((changes || (st->fl2 & TCPREASM_S2_SRV_AMBIG)) && !decode_l4_csum_ok(p))
         return ignore(pl, TCPREASM_BAD_CSUM);
-    if (!(st->fl & TCPREASM_S_SRV_SEQ) || seq_after(end, st->srv_nxt))
+    if (st->fl2 & TCPREASM_S2_SRV_AMBIG) {
+        /* the server's first segment after two SYN-ACKs: its sequence space is this one */
         st->srv_nxt = end;
+        st->fl2 &= (uint8_t)~TCPREASM_S2_SRV_AMBIG;
+    } else if (!(st->fl & TCPREASM_S_SRV_SEQ) || seq_after(end, st->srv_nxt)) {
+        st->srv_nxt = end;
+    }
     st->fl |= TCPREASM_S_SRV_SEQ;
     if (fl & TCPF_FIN) {
         st->fl |= TCPREASM_S_SRV_FIN;
@@ -527,7 +677,27 @@ static unsigned server_segment(struct tcpreasm_pool *pl, struct flow *f, const s
             st->win_end = we;
         st->fl |= TCPREASM_S_WIN;
     }
+    server_tsecr(st, p);
+    if (fl & TCPF_ACK)
+        res |= server_ack(pl, f, p->ack);
     return res;
+}
+
+/* Options of a client SYN (several SYNs before the SYN-ACK: the union, the larger shift). No
+ * timestamp is taken from it: the PAWS bound comes from the server (T19). */
+static void syn_options(struct tcpreasm_state *st, const struct pkt *p)
+{
+    if (p->has_wscale) {
+        unsigned ws = st->wscale & 0x0f;
+        st->fl |= TCPREASM_S_CLI_WS;
+        st->wscale = (uint8_t)((st->wscale & 0xf0) | (p->wscale > ws ? p->wscale : ws));
+    }
+    if (p->has_ts)
+        st->fl |= TCPREASM_S_CLI_TS;
+    if (p->has_md5)
+        st->fl2 |= TCPREASM_S2_CLI_MD5;
+    if (p->win > st->cli_maxwin)
+        st->cli_maxwin = p->win;
 }
 
 /* Tracks nxt for a flow that buffers nothing (gave up, or released). */
@@ -594,6 +764,7 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct flow *f, const struct
         return ignore(pl, TCPREASM_BAD_CSUM);
 
     uint32_t seq = p->seq;
+    unsigned reanchored = 0;
     const uint8_t *payload = p->payload;
     size_t len = p->payload_len;
     if (fl & TCPF_SYN) {
@@ -602,18 +773,13 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct flow *f, const struct
             st->isn = p->seq;
             st->nxt = p->seq + 1;
             st->fl |= TCPREASM_S_SYN | TCPREASM_S_SEQ;
-            if (p->has_wscale) {
-                st->fl |= TCPREASM_S_CLI_WS;
-                st->wscale = (uint8_t)((st->wscale & 0xf0) | p->wscale);
-            }
-            if (p->has_ts) {
-                st->fl |= TCPREASM_S_CLI_TS | TCPREASM_S_TSR;
-                st->ts_recent = p->tsval;
-            }
-            if (p->has_md5)
-                st->fl |= TCPREASM_S_MD5;
-            st->cli_maxwin = p->win;
+            syn_options(st, p);
         } else if (p->seq != st->isn) {
+            /* T20: until a SYN-ACK names the SYN the server took, another ISN may be the real
+             * one (server_segment() re-anchors on the SYN-ACK's ack). Its options are merged
+             * the lenient way so the view never gets stricter than the server's. */
+            if (!(st->fl & TCPREASM_S_SYNACK) && !(st->fl & TCPREASM_S_SRV_SEQ))
+                syn_options(st, p);
             return ignore(pl, TCPREASM_BAD_SYN);
         }
         if (len == 0)
@@ -635,6 +801,13 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct flow *f, const struct
         }
         if (!(fl & TCPF_ACK))
             return ignore(pl, TCPREASM_NO_ACK);
+        /* Picked up mid-stream (item 5): a keep-alive probe (seq = snd_nxt - 1, 0 or 1 byte)
+         * or a bare ACK would anchor one byte early or on nothing, and the flow would wait for
+         * ever for a hole: anchor only on 2+ bytes of data (unconfirmed until the server's
+         * ACKs agree, server_ack()) or on the server's acknowledgement. */
+        bool pickup = !(st->fl & TCPREASM_S_SEQ);
+        if (pickup && len < 2)
+            return len ? ignore(pl, TCPREASM_NO_SEQ) : 0;
         if (p->has_md5 && !(st->fl & TCPREASM_S_MD5))
             return ignore(pl, TCPREASM_MD5);
         if ((st->fl & TCPREASM_S_TS_OK) && p->has_ts && (st->fl & TCPREASM_S_TSR) &&
@@ -643,16 +816,10 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct flow *f, const struct
         unsigned ws = (st->fl & TCPREASM_S_WS_OK) ? st->wscale & 0x0f : 0;
         uint32_t w = (uint32_t)p->win << ws;
         if (len == 0 && !(fl & TCPF_FIN) &&
-            (!(st->fl & TCPREASM_S_SEQ) || w > st->cli_maxwin ||
-             (p->has_ts && (!(st->fl & TCPREASM_S_TSR) || p->tsval != st->ts_recent))) &&
-            !decode_l4_csum_ok(p))   /* a bare ACK that would change state (PAWS, window) */
+            (!(st->fl & TCPREASM_S_SEQ) || w > st->cli_maxwin) &&
+            !decode_l4_csum_ok(p))   /* a bare ACK that would change state (window) */
             return ignore(pl, TCPREASM_BAD_CSUM);
-        if (!(st->fl & TCPREASM_S_SEQ)) {   /* picked up mid-stream */
-            st->nxt = p->seq;
-            st->isn = p->seq - 1;
-            st->fl |= TCPREASM_S_SEQ;
-        }
-        if (st->fl & TCPREASM_S_SRV_SEQ) {
+        if ((st->fl & TCPREASM_S_SRV_SEQ) && !(st->fl2 & TCPREASM_S2_SRV_AMBIG)) {
             /* Linux drops an ACK of unsent data; the slack (what the server may have in
              * flight) absorbs a tap that shows the two directions slightly out of step */
             uint32_t slack = st->cli_maxwin > 65535 ? st->cli_maxwin : 65535;
@@ -665,10 +832,24 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct flow *f, const struct
             return ignore(pl, TCPREASM_WINDOW);
         if (w > st->cli_maxwin)
             st->cli_maxwin = w;
-        if (p->has_ts && !seq_after(seq, st->nxt) &&
-            (!(st->fl & TCPREASM_S_TSR) || (int32_t)(p->tsval - st->ts_recent) >= 0)) {
-            st->ts_recent = p->tsval;
-            st->fl |= TCPREASM_S_TSR;
+        if (pickup) {
+            st->nxt = p->seq;
+            st->isn = p->seq - 1;
+            st->fl |= TCPREASM_S_SEQ;
+            st->fl2 |= TCPREASM_S2_UNCONF;
+        } else if ((st->fl2 & TCPREASM_S2_UNCONF) && len >= 2 && seq_before(seq, st->nxt) &&
+                   st->nxt - seq < pl->cap && st->buf) {
+            /* unconfirmed anchor: data before it is not "old" - the lowest start seen wins
+             * until the server's ACKs decide (a fake sent ahead must not hide the real start) */
+            uint32_t idx = st->buf - 1;
+            if (rebase(pl, idx, &pl->bufs[idx], seq)) {
+                st->nxt = seq + pl->bufs[idx].olen;
+                pl->st.midstream_reanchored++;
+                reanchored = TCPREASM_REANCHORED;
+            }
+        } else if ((st->fl2 & TCPREASM_S2_UNCONF) && len >= 2 && seq_before(seq, st->nxt) &&
+                   st->nxt - seq < pl->cap && !st->buf) {
+            st->nxt = seq;
         }
     }
 
@@ -677,9 +858,19 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct flow *f, const struct
     /* After an acceptable RST or FIN Linux takes no more data, but in tap mode the client can
      * send a low-TTL RST/FIN the server never receives: keep inspecting (if the close was
      * real, the server discards these bytes and inspecting them harms nobody). */
-    if (len > 0 && !old && (st->fl & (TCPREASM_S_RST | TCPREASM_S_CLI_FIN)))
+    if (len > 0 && !old && (st->fl & (TCPREASM_S_RST | TCPREASM_S_CLI_FIN))) {
         pl->st.data_after_close++;
-    unsigned res = 0;
+        /* T21: the client's own RST/FIN may have been a low-TTL fake; data after it shows
+         * the client side still open. Unless the server closed too, the flow goes back to
+         * the established idle timeout: the 15 s tombstone must not expire a connection in
+         * the middle of a slow or reordered request. */
+        if (!(st->fl & TCPREASM_S_SRV_FIN) && !(st->fl2 & TCPREASM_S2_SRV_RST) &&
+            (f->fl & FLOW_F_CLOSING)) {
+            f->fl &= (uint8_t)~FLOW_F_CLOSING;
+            pl->st.tombstone_lifted++;
+        }
+    }
+    unsigned res = reanchored;
     if (len > 0) {
         if (st->fl & (TCPREASM_S_GAVEUP | TCPREASM_S_DONE)) {
             track_only(st, seq, end);

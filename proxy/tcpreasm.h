@@ -23,7 +23,7 @@ struct flow;
 struct tcpreasm_state {
     uint32_t nxt;        /* client: next expected sequence number (the server's rcv_nxt) */
     uint32_t win_end;    /* right edge of the server's advertised window (never shrinks) */
-    uint32_t ts_recent;  /* client's last accepted TSval (PAWS) */
+    uint32_t ts_recent;  /* PAWS bound: the largest TSecr the server echoed (T19) */
     uint32_t srv_nxt;    /* server: next sequence number after what it sent */
     uint32_t cli_maxwin; /* largest window the client advertised (scaled) */
     uint32_t buf;        /* pool buffer index + 1; 0 = none */
@@ -41,7 +41,7 @@ struct tcpreasm_state {
 #define TCPREASM_S_TS_OK    0x0010  /* timestamps negotiated (both SYNs) */
 #define TCPREASM_S_CLI_WS   0x0020  /* client SYN had window scale */
 #define TCPREASM_S_WS_OK    0x0040  /* window scaling negotiated */
-#define TCPREASM_S_MD5      0x0080  /* client SYN carried TCP-MD5: the peers use it */
+#define TCPREASM_S_MD5      0x0080  /* both SYNs carried TCP-MD5: the peers use it */
 #define TCPREASM_S_SRV_SEQ  0x0100  /* srv_nxt is known */
 #define TCPREASM_S_WIN      0x0200  /* win_end is known */
 #define TCPREASM_S_TSR      0x0400  /* ts_recent is valid */
@@ -55,6 +55,12 @@ struct tcpreasm_state {
 #define TCPREASM_S2_SIDE1   0x02    /* the client-direction state is that of flow side 1: when
                                      * the flow table changes its mind about the client (T15),
                                      * the next segment swaps the two directions' state */
+#define TCPREASM_S2_UNCONF  0x08    /* picked up mid-stream: nxt was taken from a client
+                                     * segment and the server's ACKs have not confirmed it */
+#define TCPREASM_S2_SRV_AMBIG 0x10  /* two SYN-ACKs with different ISNs: the client's acks are
+                                     * not checked until the server's next segment */
+#define TCPREASM_S2_CLI_MD5 0x04    /* a client SYN carried TCP-MD5 (counts once the SYN-ACK
+                                     * carries it too) */
 
 /* Why a segment was ignored (the reason is in the result's high byte, see TCPREASM_WHY). */
 enum tcpreasm_why {
@@ -83,6 +89,8 @@ enum tcpreasm_why {
                                   * fake one the server never gets, so keep inspecting) */
 #define TCPREASM_FIN       0x20  /* an acceptable FIN (informational, same reason) */
 #define TCPREASM_GAVEUP    0x40  /* no buffer (pool empty): this flow is not reassembled */
+#define TCPREASM_REANCHORED 0x80 /* a mid-stream anchor moved: the stream now starts elsewhere
+                                  * and what was judged from the old start no longer holds */
 #define TCPREASM_WHY(res)  ((enum tcpreasm_why)(((res) >> 8) & 0xff))
 
 struct tcpreasm_stats {
@@ -94,6 +102,10 @@ struct tcpreasm_stats {
     uint64_t conflicts;       /* segments whose overlapping bytes differed (T4, T10) */
     uint64_t rst_honoured;
     uint64_t data_after_close;  /* client data after an acceptable RST or FIN: still inspected */
+    uint64_t tombstone_lifted;  /* ...and the flow went back to the established timeout (T21) */
+    uint64_t syn_reanchored;    /* SYN-ACK acknowledged another client ISN than the first SYN's */
+    uint64_t midstream_reanchored;  /* an unconfirmed mid-stream anchor moved (items 4/5) */
+    uint64_t synack_ambiguous;  /* flows that saw a second SYN-ACK with another ISN */
     uint64_t urgent_stripped; /* T11 */
     uint64_t urgent_limit;    /* urgent bytes not stripped: per-buffer list full */
     uint64_t cap_drops;       /* segments cut at the buffer capacity */

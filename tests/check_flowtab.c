@@ -402,6 +402,76 @@ START_TEST(incremental_expiry)
 }
 END_TEST
 
+/* Port reuse by a new connection (busy NAT pools): a settled flow takes a new SYN at once; a
+ * flow still inspected needs the server's SYN-ACK for another ISN after the client's RST. */
+START_TEST(reuse_new_connection)
+{
+    struct seen s;
+    memset(&s, 0, sizeof s);
+    struct tcpreasm_pool *pl = tcpreasm_pool_new(2, 1, 1024);
+    struct flowtab *ft = mk(16, count_cb, &s, pl);
+    bool is_new;
+    int dir;
+    struct pkt syn = mkpkt(4, 6, "\x01", 40000, "\x02", 443, TCPF_SYN, 0);
+    syn.seq = 1000;
+    struct flow *f = flowtab_get(ft, &syn, 0, &is_new, &dir);
+    tcpreasm_segment(pl, f, &syn, dir);
+    struct pkt sa = rev(&syn, TCPF_SYN | TCPF_ACK, 0);
+    sa.seq = 5000;
+    sa.ack = 1001;
+    sa.win = 65535;
+    ck_assert_ptr_eq(flowtab_get(ft, &sa, 1, &is_new, &dir), f);
+    tcpreasm_segment(pl, f, &sa, dir);
+    struct pkt d = syn;
+    d.tcp_flags = TCPF_ACK;
+    d.seq = 1001;
+    d.ack = 5001;
+    d.payload_len = 100;
+    f = flowtab_get(ft, &d, 2, &is_new, &dir);
+    ck_assert(tcpreasm_segment(pl, f, &d, dir) & TCPREASM_NEW_DATA);
+    /* still inspected, nothing closed: a SYN with another ISN is not a new connection */
+    struct pkt syn2 = syn;
+    syn2.seq = 900000;
+    ck_assert_ptr_eq(flowtab_get(ft, &syn2, 3, &is_new, &dir), f);
+    ck_assert(!is_new);
+    /* the client's RST at the exact sequence: still the same flow for a new SYN (the RST may
+     * have been a low-TTL fake and the server is alive) ... */
+    d.seq = 1101;
+    d.payload_len = 0;
+    d.tcp_flags = TCPF_RST | TCPF_ACK;
+    f = flowtab_get(ft, &d, 4, &is_new, &dir);
+    ck_assert(tcpreasm_segment(pl, f, &d, dir) & TCPREASM_RESET);
+    ck_assert_ptr_eq(flowtab_get(ft, &syn2, 5, &is_new, &dir), f);
+    ck_assert(!is_new);
+    tcpreasm_segment(pl, f, &syn2, dir);
+    /* ... the old SYN-ACK retransmitted is no proof either ... */
+    ck_assert_ptr_eq(flowtab_get(ft, &sa, 6, &is_new, &dir), f);
+    ck_assert(!is_new);
+    /* ... the server's SYN-ACK for the new ISN is: a new flow, anchored on its ack */
+    struct pkt sa2 = sa;
+    sa2.seq = 70000;
+    sa2.ack = 900001;
+    f = flowtab_get(ft, &sa2, 7, &is_new, &dir);
+    ck_assert(is_new);
+    ck_assert_int_eq(dir, 1);
+    ck_assert_int_eq(s.n[FLOWTAB_REUSED], 1);
+    tcpreasm_segment(pl, f, &sa2, dir);
+    ck_assert_uint_eq(f->tcp.nxt, 900001);
+    /* settled by the pipeline: a new SYN is a new connection at once; its retransmit is not */
+    f->fl |= FLOW_F_SETTLED;
+    syn2.seq = 123456;
+    struct flow *g = flowtab_get(ft, &syn2, 8, &is_new, &dir);
+    ck_assert(is_new);
+    ck_assert_int_eq(s.n[FLOWTAB_REUSED], 2);
+    tcpreasm_segment(pl, g, &syn2, dir);
+    g->fl |= FLOW_F_SETTLED;
+    ck_assert_ptr_eq(flowtab_get(ft, &syn2, 9, &is_new, &dir), g);
+    ck_assert(!is_new);
+    flowtab_free(ft);
+    tcpreasm_pool_free(pl);
+}
+END_TEST
+
 START_TEST(reuse_flush_release)
 {
     struct seen s;
@@ -611,6 +681,7 @@ static Suite *flowtab_suite(void)
     tcase_add_test(tc, idle_timeouts);
     tcase_add_test(tc, incremental_expiry);
     tcase_add_test(tc, reuse_flush_release);
+    tcase_add_test(tc, reuse_new_connection);
     tcase_add_test(tc, many_flows);
     tcase_add_test(tc, index_churn);
     suite_add_tcase(s, tc);

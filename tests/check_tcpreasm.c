@@ -94,6 +94,7 @@ static unsigned sseg(struct conv *c, uint8_t flags, uint32_t ack, uint16_t win)
     if (c->ts) {
         p.has_ts = true;
         p.tsval = 5000;
+        p.tsecr = c->tsval - 1;   /* echoes the client's latest TSval, as a server does */
     }
     return ssend(c, &p);
 }
@@ -127,6 +128,7 @@ static void handshake(struct conv *c, bool ts, bool md5)
     p.wscale = 7;
     p.has_ts = ts;
     p.tsval = 4000;
+    p.tsecr = ts ? c->tsval - 1 : 0;   /* the SYN's TSval */
     p.has_md5 = md5;
     p.l4_csum_ok = true;
     ck_assert_uint_eq(ssend(c, &p), 0);
@@ -301,15 +303,15 @@ START_TEST(t5_lazy_checksum)
     p.tsval = ts0;
     p.l4_csum_ok = false;
     ck_assert_uint_eq(csend(&c, &p), 0);
-    /* a bare ACK that would move ts_recent far ahead (to make the real data fail PAWS) or
-     * widen the client's window must pass the checksum */
+    /* a client TSval never moves the PAWS bound (T19), so a bare ACK with a far-future
+     * timestamp changes nothing either; one that widens the client's window must pass the
+     * checksum */
     p.tsval = ts0 + 0x40000000u;
-    unsigned r = csend(&c, &p);
-    ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_BAD_CSUM);
+    ck_assert_uint_eq(csend(&c, &p), 0);
     ck_assert_uint_eq(c.f.tcp.ts_recent, ts0);
     p.tsval = ts0;
     p.win = 65535;
-    r = csend(&c, &p);
+    unsigned r = csend(&c, &p);
     ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_BAD_CSUM);
     /* a client FIN or RST with a bad checksum: dropped */
     p = cpkt(&c, 0, NULL, 0, TCPF_ACK | TCPF_FIN);
@@ -394,12 +396,37 @@ START_TEST(t7_md5)
     ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_MD5);
     expect_data(&c, NULL, 0);
     conv_fini(&c);
-    /* negotiated in the SYN: accepted (we cannot verify the signature) */
+    /* negotiated in both SYNs: accepted (we cannot verify the signature) */
     conv_start(&c, false, true);
     p = cpkt(&c, 0, REQ, REQ_LEN, TCPF_ACK);
     p.has_md5 = true;
     r = csend(&c, &p);
     expect_new_data(&c, r, REQ, REQ_LEN);
+    conv_fini(&c);
+    /* only a client SYN carried it (zapret: a duplicate SYN with MD5, which the server drops):
+     * a SYN-ACK without MD5 means not negotiated, and MD5 fakes stay ignored */
+    conv_init(&c, 2, 1, 4096);
+    struct pkt syn;
+    memset(&syn, 0, sizeof syn);
+    syn.seq = c.cisn;
+    syn.tcp_flags = TCPF_SYN;
+    syn.has_md5 = true;
+    syn.l4_csum_ok = true;
+    csend(&c, &syn);
+    syn.has_md5 = false;
+    csend(&c, &syn);
+    memset(&syn, 0, sizeof syn);
+    syn.seq = c.sisn;
+    syn.ack = c.cisn + 1;
+    syn.tcp_flags = TCPF_SYN | TCPF_ACK;
+    syn.win = 65535;
+    syn.l4_csum_ok = true;
+    ssend(&c, &syn);
+    ck_assert(!(c.f.tcp.fl & TCPREASM_S_MD5));
+    p = cpkt(&c, 0, "FAKE", 4, TCPF_ACK);
+    p.has_md5 = true;
+    ck_assert_int_eq(TCPREASM_WHY(csend(&c, &p)), TCPREASM_MD5);
+    expect_data(&c, NULL, 0);
     conv_fini(&c);
 }
 END_TEST
@@ -461,6 +488,47 @@ START_TEST(t9_paws)
     p.tsval = 10;
     r = csend(&c, &p);
     ck_assert(r & TCPREASM_NEW_DATA);
+    conv_fini(&c);
+}
+END_TEST
+
+/* ---- T19: the PAWS bound comes from the server's echoed TSecr only ------------------------ */
+
+START_TEST(t19_paws_bound_from_server)
+{
+    struct conv c;
+    conv_start(&c, true, false);
+    uint32_t syn_ts = c.f.tcp.ts_recent;   /* the SYN-ACK echoed the SYN's TSval */
+    ck_assert(c.f.tcp.fl & TCPREASM_S_TSR);
+    /* a low-TTL bare ACK with a far-future TSval (the server never gets it) */
+    struct pkt p = cpkt(&c, 0, NULL, 0, TCPF_ACK);
+    p.tsval = syn_ts + 0x40000000u;
+    ck_assert_uint_eq(csend(&c, &p), 0);
+    ck_assert_uint_eq(c.f.tcp.ts_recent, syn_ts);
+    /* the same as data: accepted as a first copy, its TSval still not the bound */
+    p = cpkt(&c, 0, "GET / HTTP/1.1\r\nHost: a", 24, TCPF_ACK | TCPF_PSH);
+    p.tsval = syn_ts + 0x40000000u;
+    ck_assert(csend(&c, &p) & TCPREASM_NEW_DATA);
+    ck_assert_uint_eq(c.f.tcp.ts_recent, syn_ts);
+    /* the real data with ordinary timestamps: not "old" by PAWS, shows as a conflict */
+    unsigned r = cseg(&c, 0, REQ, REQ_LEN);
+    ck_assert(!(r & TCPREASM_IGNORED));
+    ck_assert(r & TCPREASM_CONFLICT);
+    size_t alen;
+    const uint8_t *a = tcpreasm_alt(c.pl, &c.f, &alen);
+    ck_assert_uint_eq(alen, REQ_LEN);
+    ck_assert_mem_eq(a, REQ, REQ_LEN);
+    /* the server echoes the real TSval: that is the bound now; older TSvals fail PAWS */
+    uint32_t real_ts = c.tsval - 1;
+    sseg(&c, TCPF_ACK, c.cisn + 1 + (uint32_t)REQ_LEN, 502);
+    ck_assert_uint_eq(c.f.tcp.ts_recent, real_ts);
+    p = cpkt(&c, (uint32_t)REQ_LEN, "x", 1, TCPF_ACK | TCPF_PSH);
+    p.tsval = real_ts - 1;
+    ck_assert_int_eq(TCPREASM_WHY(csend(&c, &p)), TCPREASM_PAWS);
+    /* a server TSecr never lowers the bound */
+    c.tsval = real_ts - 100;
+    sseg(&c, TCPF_ACK, c.cisn + 1 + (uint32_t)REQ_LEN, 502);
+    ck_assert_uint_eq(c.f.tcp.ts_recent, real_ts);
     conv_fini(&c);
 }
 END_TEST
@@ -759,6 +827,211 @@ START_TEST(t14_syn_data)
 }
 END_TEST
 
+/* ---- T20: the SYN-ACK's acknowledgement picks the client's ISN ------------------------------ */
+
+static void t20_syn(struct conv *c, uint32_t isn, bool wscale)
+{
+    struct pkt p;
+    memset(&p, 0, sizeof p);
+    p.seq = isn;
+    p.tcp_flags = TCPF_SYN;
+    p.win = 64240;
+    p.has_wscale = wscale;
+    p.wscale = 7;
+    p.l4_csum_ok = true;
+    csend(c, &p);
+}
+
+static void t20_synack(struct conv *c)
+{
+    struct pkt p;
+    memset(&p, 0, sizeof p);
+    p.seq = c->sisn;
+    p.ack = c->cisn + 1;
+    p.tcp_flags = TCPF_SYN | TCPF_ACK;
+    p.win = 65535;
+    p.has_wscale = true;
+    p.wscale = 7;
+    p.l4_csum_ok = true;
+    ck_assert_uint_eq(ssend(c, &p), 0);
+}
+
+START_TEST(t20_fake_syn_first)
+{
+    struct conv c;
+    /* a low-TTL SYN with another ISN (and no window scale) first, then the real SYN */
+    conv_init(&c, 2, 1, 4096);
+    t20_syn(&c, c.cisn + 0x01000000u, false);
+    ck_assert_uint_eq(c.f.tcp.isn, c.cisn + 0x01000000u);
+    t20_syn(&c, c.cisn, true);
+    ck_assert_uint_eq(stats(&c).ignored[TCPREASM_BAD_SYN], 1);
+    t20_synack(&c);
+    ck_assert_uint_eq(c.f.tcp.isn, c.cisn);
+    ck_assert_uint_eq(c.f.tcp.nxt, c.cisn + 1);
+    ck_assert_uint_eq(stats(&c).syn_reanchored, 1);
+    ck_assert(c.f.tcp.fl & TCPREASM_S_WS_OK);   /* the real SYN's option counts */
+    unsigned r = cseg(&c, 0, REQ, REQ_LEN);
+    expect_new_data(&c, r, REQ, REQ_LEN);
+    conv_fini(&c);
+    /* real SYN first, fake after: the SYN-ACK confirms the first, nothing moves */
+    conv_init(&c, 2, 1, 4096);
+    t20_syn(&c, c.cisn, true);
+    t20_syn(&c, c.cisn + 0x01000000u, true);
+    t20_synack(&c);
+    ck_assert_uint_eq(c.f.tcp.nxt, c.cisn + 1);
+    ck_assert_uint_eq(stats(&c).syn_reanchored, 0);
+    r = cseg(&c, 0, REQ, REQ_LEN);
+    expect_new_data(&c, r, REQ, REQ_LEN);
+    /* a SYN with another ISN after the SYN-ACK: ignored, moves nothing */
+    t20_syn(&c, c.cisn + 0x02000000u, true);
+    ck_assert_uint_eq(c.f.tcp.nxt, c.cisn + 1 + (uint32_t)REQ_LEN);
+    conv_fini(&c);
+}
+END_TEST
+
+/* ---- mid-stream pick-up: keep-alive probes, anchors confirmed by the server's ACKs ------- */
+
+START_TEST(midstream_keepalive_probe)
+{
+    struct conv c;
+    /* the flow's first packets are keep-alive probes (seq one below the next byte, 0 or 1
+     * byte): nothing is anchored on them, the next data starts the stream */
+    conv_init(&c, 2, 1, 4096);
+    struct pkt p = cpkt(&c, 0, NULL, 0, TCPF_ACK);
+    p.seq--;
+    ck_assert_uint_eq(csend(&c, &p), 0);
+    ck_assert(!(c.f.tcp.fl & TCPREASM_S_SEQ));
+    p = cpkt(&c, 0, "z", 1, TCPF_ACK);
+    p.seq--;
+    ck_assert_int_eq(TCPREASM_WHY(csend(&c, &p)), TCPREASM_NO_SEQ);
+    unsigned r = cseg(&c, 0, REQ, REQ_LEN);
+    expect_new_data(&c, r, REQ, REQ_LEN);
+    ck_assert(c.f.tcp.fl2 & TCPREASM_S2_UNCONF);
+    /* the server acknowledges exactly those bytes: confirmed */
+    sseg(&c, TCPF_ACK, c.cisn + 1 + (uint32_t)REQ_LEN, 502);
+    ck_assert(!(c.f.tcp.fl2 & TCPREASM_S2_UNCONF));
+    expect_data(&c, REQ, REQ_LEN);
+    conv_fini(&c);
+    /* the server's ACK answering the probe anchors the flow (confirmed at once) */
+    conv_init(&c, 2, 1, 4096);
+    p = cpkt(&c, 0, "z", 1, TCPF_ACK);
+    p.seq--;
+    csend(&c, &p);
+    sseg(&c, TCPF_ACK, c.cisn + 1, 502);
+    ck_assert(c.f.tcp.fl & TCPREASM_S_SEQ);
+    ck_assert(!(c.f.tcp.fl2 & TCPREASM_S2_UNCONF));
+    ck_assert_uint_eq(c.f.tcp.nxt, c.cisn + 1);
+    p = cpkt(&c, 0, "z", 1, TCPF_ACK);   /* another probe: old, changes nothing */
+    p.seq--;
+    ck_assert_int_eq(TCPREASM_WHY(csend(&c, &p)), TCPREASM_OLD);
+    r = cseg(&c, 0, REQ, REQ_LEN);
+    expect_new_data(&c, r, REQ, REQ_LEN);
+    conv_fini(&c);
+}
+END_TEST
+
+START_TEST(midstream_anchor_confirmed_by_server)
+{
+    static const char JUNK[] = "0123456789abcdefghijklmnopqrstuvwxyz0123456789ABCDEF";
+    struct conv c;
+    /* a fake ahead of the real start is seen first: the real bytes before it are not "old"
+     * while the anchor is unconfirmed - the lowest start wins, the fake stays out of order */
+    conv_init(&c, 2, 1, 4096);
+    unsigned r = cseg(&c, 100, JUNK, 40);
+    expect_new_data(&c, r, JUNK, 40);
+    r = cseg(&c, 0, REQ, REQ_LEN);
+    ck_assert(r & TCPREASM_REANCHORED);
+    expect_new_data(&c, r, REQ, REQ_LEN);
+    sseg(&c, TCPF_ACK, c.cisn + 1 + (uint32_t)REQ_LEN, 502);
+    ck_assert(!(c.f.tcp.fl2 & TCPREASM_S2_UNCONF));
+    ck_assert_uint_eq(stats(&c).midstream_reanchored, 1);
+    conv_fini(&c);
+    /* a fake far below the real start is seen first: the real bytes wait out of order until
+     * the server's ACK shows which run it holds */
+    conv_init(&c, 2, 1, 4096);
+    r = cseg(&c, 0, JUNK, 20);
+    expect_new_data(&c, r, JUNK, 20);
+    r = cseg(&c, 1000, REQ, REQ_LEN);
+    ck_assert(!(r & TCPREASM_NEW_DATA));
+    /* an ACK past everything held (a tap showing the directions out of step): no change */
+    r = sseg(&c, TCPF_ACK, c.cisn + 1 + 2000, 502);
+    ck_assert(!(r & TCPREASM_REANCHORED));
+    ck_assert(c.f.tcp.fl2 & TCPREASM_S2_UNCONF);
+    expect_data(&c, JUNK, 20);
+    r = sseg(&c, TCPF_ACK, c.cisn + 1 + 1000 + (uint32_t)REQ_LEN, 502);
+    ck_assert(r & TCPREASM_REANCHORED);
+    ck_assert(r & TCPREASM_NEW_DATA);
+    expect_data(&c, REQ, REQ_LEN);
+    ck_assert_uint_eq(c.f.tcp.nxt, c.cisn + 1 + 1000 + (uint32_t)REQ_LEN);
+    ck_assert(!(c.f.tcp.fl2 & TCPREASM_S2_UNCONF));
+    /* confirmed: data below the anchor is old again */
+    r = cseg(&c, 0, JUNK, 20);
+    ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_OLD);
+    conv_fini(&c);
+    /* the server's ACK is below everything held: the held bytes move up behind a hole */
+    conv_init(&c, 2, 1, 4096);
+    r = cseg(&c, 30, REQ + 30, REQ_LEN - 30);
+    expect_new_data(&c, r, REQ + 30, REQ_LEN - 30);
+    r = sseg(&c, TCPF_ACK, c.cisn + 1, 502);
+    ck_assert(r & TCPREASM_REANCHORED);
+    expect_data(&c, NULL, 0);
+    r = cseg(&c, 0, REQ, 30);
+    expect_new_data(&c, r, REQ, REQ_LEN);
+    conv_fini(&c);
+}
+END_TEST
+
+/* ---- a second SYN-ACK with another ISN (SYN proxy, load balancer, or on purpose) ----------- */
+
+START_TEST(second_synack_other_isn)
+{
+    for (int k = 0; k < 2; k++) {
+        struct conv c;
+        conv_start(&c, false, false);
+        struct pkt sa;
+        memset(&sa, 0, sizeof sa);
+        sa.seq = k ? c.sisn + 0x40000000u : c.sisn - 0x40000000u;
+        sa.ack = c.cisn + 1;
+        sa.tcp_flags = TCPF_SYN | TCPF_ACK;
+        sa.win = 65535;
+        sa.l4_csum_ok = true;
+        ck_assert_uint_eq(ssend(&c, &sa), 0);
+        ck_assert(c.f.tcp.fl2 & TCPREASM_S2_SRV_AMBIG);
+        ck_assert_uint_eq(c.f.tcp.srv_nxt, c.sisn + 1);
+        /* the client acknowledges the first one: its data is taken */
+        unsigned r = cseg(&c, 0, REQ, 20);
+        expect_new_data(&c, r, REQ, 20);
+        /* acknowledging the second one is taken too, until the server shows its space */
+        struct pkt p = cpkt(&c, 20, REQ + 20, 10, TCPF_ACK | TCPF_PSH);
+        p.ack = sa.seq + 1;
+        r = csend(&c, &p);
+        expect_new_data(&c, r, REQ, 30);
+        /* the server's next segment: from the first ISN; the check is back */
+        sseg(&c, TCPF_ACK, c.cisn + 31, 502);
+        ck_assert(!(c.f.tcp.fl2 & TCPREASM_S2_SRV_AMBIG));
+        p = cpkt(&c, 30, REQ + 30, 5, TCPF_ACK | TCPF_PSH);
+        p.ack = sa.seq + 1;
+        ck_assert_int_eq(TCPREASM_WHY(csend(&c, &p)), TCPREASM_BAD_ACK);
+        r = cseg(&c, 30, REQ + 30, REQ_LEN - 30);
+        expect_new_data(&c, r, REQ, REQ_LEN);
+        ck_assert_uint_eq(stats(&c).synack_ambiguous, 1);
+        conv_fini(&c);
+    }
+    /* a retransmitted SYN-ACK is no second ISN */
+    struct conv c;
+    conv_start(&c, false, false);
+    struct pkt sa;
+    memset(&sa, 0, sizeof sa);
+    sa.seq = c.sisn;
+    sa.ack = c.cisn + 1;
+    sa.tcp_flags = TCPF_SYN | TCPF_ACK;
+    sa.l4_csum_ok = true;
+    ssend(&c, &sa);
+    ck_assert(!(c.f.tcp.fl2 & TCPREASM_S2_SRV_AMBIG));
+    conv_fini(&c);
+}
+END_TEST
+
 /* ---- T16: RST must be exactly at rcv_nxt --------------------------------------------------- */
 
 START_TEST(t16_rst)
@@ -784,16 +1057,23 @@ START_TEST(t16_rst)
     r = csend(&c, &p);
     ck_assert(r & TCPREASM_RESET);
     ck_assert(c.f.fl & FLOW_F_CLOSING);
-    /* the RST may have been a low-TTL fake: later data is still inspected */
+    /* the RST may have been a low-TTL fake: later data is still inspected, and lifts the
+     * 15 s tombstone (T21: a slow or reordered request must not outlive its flow) */
     r = cseg(&c, (uint32_t)REQ_LEN, "more", 4);
     ck_assert(r & TCPREASM_NEW_DATA);
     ck_assert_uint_eq(stats(&c).data_after_close, 1);
+    ck_assert(!(c.f.fl & FLOW_F_CLOSING));
+    ck_assert_uint_eq(stats(&c).tombstone_lifted, 1);
     conv_fini(&c);
-    /* exact server RST */
+    /* exact server RST: the server closed, so client data after it keeps the tombstone */
     conv_start(&c, false, false);
     s.seq = c.sisn + 1;
     r = ssend(&c, &s);
     ck_assert(r & TCPREASM_RESET);
+    r = cseg(&c, 0, REQ, REQ_LEN);
+    ck_assert(r & TCPREASM_NEW_DATA);
+    ck_assert(c.f.fl & FLOW_F_CLOSING);
+    ck_assert_uint_eq(stats(&c).tombstone_lifted, 0);
     conv_fini(&c);
 }
 END_TEST
@@ -1145,6 +1425,7 @@ static Suite *tcpreasm_suite(void)
     tcase_add_test(tc, t7_md5);
     tcase_add_test(tc, t8_no_ack_or_syn);
     tcase_add_test(tc, t9_paws);
+    tcase_add_test(tc, t19_paws_bound_from_server);
     tcase_add_test(tc, t10_overlap_first_wins);
     tcase_add_test(tc, t11_urgent);
     tcase_add_test(tc, t12_fragmented_request);
@@ -1153,6 +1434,10 @@ static Suite *tcpreasm_suite(void)
     tcase_add_test(tc, t15_handshake_seen_from_the_middle);
     tcase_add_test(tc, t15_simultaneous_open);
     tcase_add_test(tc, t16_rst);
+    tcase_add_test(tc, t20_fake_syn_first);
+    tcase_add_test(tc, midstream_keepalive_probe);
+    tcase_add_test(tc, second_synack_other_isn);
+    tcase_add_test(tc, midstream_anchor_confirmed_by_server);
     tcase_add_test(tc, t18_duplicates);
     suite_add_tcase(s, tc);
     tc = tcase_create("state");

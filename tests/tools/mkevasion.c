@@ -433,6 +433,280 @@ static int t18(struct pcapw *w)
     return tls_tail(&c);
 }
 
+/* zapret-style "fake ACK" (--dpi-desync=fakeack with a timestamp far in the future): a bare ACK
+ * with TTL 1 whose TSval is 2^30 ahead, then the real hello with the connection's ordinary
+ * timestamps. The server never sees the ACK, so its PAWS state is unchanged. */
+static int t19(struct pcapw *w)
+{
+    struct pcapw_conv c;
+    struct pcapw_pkt p;
+    uint8_t ch[2048];
+    TRY(conv(&c, w, CLI4, SRV4, 443));
+    c.ts_opt = true;
+    size_t n = hello(BLK, ch, sizeof(ch), NULL);
+    TRY(pcapw_conv_handshake(&c));
+    pcapw_conv_pkt(&c, true, &p);
+    p.ttl = 1;
+    p.tsval += 0x40000000u;
+    TRY(pcapw_conv_send(&c, &p));
+    TRY(pcapw_conv_client_data(&c, 0, ch, n));
+    return tls_tail(&c);
+}
+
+/* A SYN with TTL 1 and another initial sequence number (a fake opening a decoy sequence space),
+ * then the real handshake and hello. */
+static int t20(struct pcapw *w)
+{
+    struct pcapw_conv c;
+    struct pcapw_pkt p;
+    uint8_t ch[2048];
+    TRY(conv(&c, w, CLI4, SRV4, 443));
+    size_t n = hello(BLK, ch, sizeof(ch), NULL);
+    pcapw_conv_pkt(&c, true, &p);
+    p.seq = c.cisn + 0x01000000u;
+    p.flags = PCAPW_SYN;
+    p.ack = 0;
+    p.mss = 1460;
+    p.has_wscale = true;
+    p.wscale = 7;
+    p.ttl = 1;
+    TRY(pcapw_conv_send(&c, &p));
+    TRY(pcapw_conv_handshake(&c));
+    TRY(pcapw_conv_client_data(&c, 0, ch, n));
+    return tls_tail(&c);
+}
+
+/* A RST with TTL 1 at exactly the next sequence number (the filter cannot tell it from a real
+ * one), a SYN with TTL 1 and another ISN (as if the port were reused), then the hello sent out
+ * of order: its second half, a 16-second pause (longer than the RST tombstone), the first half.
+ * The server saw neither fake and still has the connection. */
+static int t21(struct pcapw *w)
+{
+    struct pcapw_conv c;
+    struct pcapw_pkt p;
+    uint8_t ch[2048];
+    size_t so;
+    TRY(conv(&c, w, CLI4, SRV4, 443));
+    size_t n = hello(BLK, ch, sizeof(ch), &so);
+    size_t a = so + 5;
+    TRY(pcapw_conv_handshake(&c));
+    pcapw_conv_pkt(&c, true, &p);
+    p.flags = PCAPW_RST | PCAPW_ACK;
+    p.ttl = 1;
+    TRY(pcapw_conv_send(&c, &p));
+    pcapw_conv_pkt(&c, true, &p);
+    p.seq = c.cisn + 0x02000000u;
+    p.flags = PCAPW_SYN;
+    p.ack = 0;
+    p.mss = 1460;
+    p.ttl = 1;
+    uint32_t keep = c.cnext;
+    TRY(pcapw_conv_send(&c, &p));
+    c.cnext = keep;
+    TRY(pcapw_conv_client_data(&c, (uint32_t)a, ch + a, n - a));
+    c.ts += 16000000;
+    TRY(pcapw_conv_client_data(&c, 0, ch, a));
+    return tls_tail(&c);
+}
+
+/* zapret's fake whose TLS record header declares 16383 bytes (TTL 1, same length as the real
+ * hello, sent first at the same sequence number): the first-copy view waits for a record that
+ * never completes, the real hello is only in the last-copy view. */
+static int z1(struct pcapw *w)
+{
+    struct pcapw_conv c;
+    struct pcapw_pkt p;
+    uint8_t real[2048], fake[2048];
+    TRY(conv(&c, w, CLI4, SRV4, 443));
+    size_t n = hello(BLK, real, sizeof(real), NULL);
+    memset(fake, 0, n);
+    static const uint8_t hdr[9] = {22, 3, 1, 0x3f, 0xff, 1, 0, 0x3f, 0xfb};
+    memcpy(fake, hdr, sizeof(hdr));
+    TRY(pcapw_conv_handshake(&c));
+    fake_pkt(&c, &p, 0, fake, n);
+    p.ttl = 1;
+    uint32_t keep = c.cnext;
+    TRY(pcapw_conv_send(&c, &p));
+    c.cnext = keep;
+    TRY(pcapw_conv_client_data(&c, 0, real, n));
+    return tls_tail(&c);
+}
+
+/* zapret's --dpi-desync-fake-tls=0x00000000: a fake of zero bytes (TTL 1) at the hello's
+ * sequence number, neither TLS nor HTTP, then the real hello. */
+static int z2(struct pcapw *w)
+{
+    struct pcapw_conv c;
+    struct pcapw_pkt p;
+    uint8_t real[2048], fake[2048];
+    TRY(conv(&c, w, CLI4, SRV4, 443));
+    size_t n = hello(BLK, real, sizeof(real), NULL);
+    memset(fake, 0, n);
+    TRY(pcapw_conv_handshake(&c));
+    fake_pkt(&c, &p, 0, fake, n);
+    p.ttl = 1;
+    uint32_t keep = c.cnext;
+    TRY(pcapw_conv_send(&c, &p));
+    c.cnext = keep;
+    TRY(pcapw_conv_client_data(&c, 0, real, n));
+    return tls_tail(&c);
+}
+
+/* zapret's duplicate SYN carrying TCP-MD5 (the server, which has no key, drops it) before the
+ * real handshake, then fake-real-fake with MD5 fakes: the first declares a 16383-byte record
+ * (as Z1), the last names ALW. If the MD5 SYN made the flow count as MD5-negotiated, the
+ * first-copy view would hold the first fake and the last-copy view the last. */
+static int z3(struct pcapw *w)
+{
+    struct pcapw_conv c;
+    struct pcapw_pkt p;
+    uint8_t real[2048], fake[2048];
+    TRY(conv(&c, w, CLI4, SRV4, 443));
+    size_t n = hello(BLK, real, sizeof(real), NULL);
+    hello(ALW, fake, sizeof(fake), NULL);
+    pcapw_conv_pkt(&c, true, &p);
+    p.flags = PCAPW_SYN;
+    p.ack = 0;
+    p.mss = 1460;
+    p.has_wscale = true;
+    p.wscale = 7;
+    p.md5 = true;
+    TRY(pcapw_conv_send(&c, &p));
+    TRY(pcapw_conv_handshake(&c));
+    static const uint8_t hdr[9] = {22, 3, 1, 0x3f, 0xff, 1, 0, 0x3f, 0xfb};
+    uint8_t fake1[2048];
+    memset(fake1, 0, n);
+    memcpy(fake1, hdr, sizeof(hdr));
+    uint32_t keep = c.cnext;
+    fake_pkt(&c, &p, 0, fake1, n);
+    p.md5 = true;
+    TRY(pcapw_conv_send(&c, &p));
+    c.cnext = keep;
+    TRY(pcapw_conv_client_data(&c, 0, real, n));
+    keep = c.cnext;
+    fake_pkt(&c, &p, 0, fake, n);
+    p.md5 = true;
+    TRY(pcapw_conv_send(&c, &p));
+    c.cnext = keep;
+    return tls_tail(&c);
+}
+
+/* A busy NAT pool reusing a port: a connection with an allowed hello ends with the client's
+ * RST, then a new connection from the same address and port to the same server (new initial
+ * sequence number) sends a blocked hello. */
+static int r1(struct pcapw *w)
+{
+    struct pcapw_conv c;
+    struct pcapw_pkt p;
+    uint8_t ch[2048];
+    TRY(conv(&c, w, CLI4, SRV4, 443));
+    size_t n = hello(ALW, ch, sizeof(ch), NULL);
+    TRY(pcapw_conv_handshake(&c));
+    TRY(pcapw_conv_client_data(&c, 0, ch, n));
+    static uint8_t sh[600];
+    memset(sh, 0x5a, sizeof(sh));
+    TRY(pcapw_conv_server_data(&c, 0, sh, sizeof(sh)));
+    pcapw_conv_pkt(&c, true, &p);
+    p.flags = PCAPW_RST | PCAPW_ACK;
+    TRY(pcapw_conv_send(&c, &p));
+    c.cisn = 0x70000000u;
+    c.sisn = 0x50000000u;
+    c.ts += 2000000;
+    n = hello(BLK, ch, sizeof(ch), NULL);
+    TRY(pcapw_conv_handshake(&c));
+    TRY(pcapw_conv_client_data(&c, 0, ch, n));
+    return tls_tail(&c);
+}
+
+/* The same on a kept-alive HTTP connection, which is still inspected when the client resets it
+ * (so a bare SYN alone does not end the flow: the server's SYN-ACK for the new ISN does). */
+static int r2(struct pcapw *w)
+{
+    struct pcapw_conv c;
+    struct pcapw_pkt p;
+    uint8_t r1b[512], r2b[512];
+    size_t n1 = pcapw_http_get(r1b, sizeof(r1b), ALW, "/");
+    size_t n2 = pcapw_http_get(r2b, sizeof(r2b), BLK, "/");
+    TRY(conv(&c, w, CLI4, SRV4, 80));
+    TRY(pcapw_conv_handshake(&c));
+    TRY(pcapw_conv_client_data(&c, 0, r1b, n1));
+    TRY(http_response(&c));
+    pcapw_conv_pkt(&c, true, &p);
+    p.flags = PCAPW_RST | PCAPW_ACK;
+    TRY(pcapw_conv_send(&c, &p));
+    c.cisn = 0x70000000u;
+    c.sisn = 0x50000000u;
+    c.ts += 2000000;
+    TRY(pcapw_conv_handshake(&c));
+    TRY(pcapw_conv_client_data(&c, 0, r2b, n2));
+    TRY(http_response(&c));
+    return pcapw_conv_close(&c);
+}
+
+/* A capture that begins in the middle of a connection (mirror session started late, flow
+ * evicted): the flow's first packet is a keep-alive probe (one garbage byte at the sequence
+ * number before the next byte, as Windows sends), the server ACKs it, then a new hello. */
+static int m1(struct pcapw *w)
+{
+    struct pcapw_conv c;
+    struct pcapw_pkt p;
+    uint8_t ch[2048];
+    TRY(conv(&c, w, CLI4, SRV4, 443));
+    size_t n = hello(BLK, ch, sizeof(ch), NULL);
+    c.snext = c.sisn + 1;
+    pcapw_conv_pkt(&c, true, &p);
+    p.payload = (const uint8_t *)"\0";
+    p.payload_len = 1;
+    TRY(pcapw_conv_send(&c, &p));
+    TRY(pcapw_conv_ack(&c, false));
+    TRY(pcapw_conv_client_data(&c, 0, ch, n));
+    return tls_tail(&c);
+}
+
+/* Picked up mid-stream again, and the flow's first packet is a TTL-1 fake of junk 2000 bytes
+ * ahead of the real start; then the real hello. */
+static int m2(struct pcapw *w)
+{
+    struct pcapw_conv c;
+    struct pcapw_pkt p;
+    uint8_t ch[2048], junk[64];
+    TRY(conv(&c, w, CLI4, SRV4, 443));
+    size_t n = hello(BLK, ch, sizeof(ch), NULL);
+    memset(junk, 0x17, sizeof(junk));
+    c.snext = c.sisn + 1;
+    c.cnext = c.cisn + 1;
+    fake_pkt(&c, &p, 2000, junk, sizeof(junk));
+    p.ttl = 1;
+    uint32_t keep = c.cnext;
+    TRY(pcapw_conv_send(&c, &p));
+    c.cnext = keep;
+    TRY(pcapw_conv_client_data(&c, 0, ch, n));
+    return tls_tail(&c);
+}
+
+/* A second SYN-ACK with another ISN (as a SYN proxy or load balancer in front of the server
+ * can send, or a peer on purpose) after the handshake; the client keeps acknowledging the
+ * first one and sends the hello. */
+static int y1(struct pcapw *w)
+{
+    struct pcapw_conv c;
+    struct pcapw_pkt p;
+    uint8_t ch[2048];
+    TRY(conv(&c, w, CLI4, SRV4, 443));
+    size_t n = hello(BLK, ch, sizeof(ch), NULL);
+    TRY(pcapw_conv_handshake(&c));
+    pcapw_conv_pkt(&c, false, &p);
+    p.seq = c.sisn + 0x40000000u;
+    p.ack = c.cisn + 1;
+    p.flags = PCAPW_SYN | PCAPW_ACK;
+    p.mss = 1460;
+    uint32_t keep = c.snext;
+    TRY(pcapw_conv_send(&c, &p));
+    c.snext = keep;
+    TRY(pcapw_conv_client_data(&c, 0, ch, n));
+    return tls_tail(&c);
+}
+
 /* ---- TLS ---- */
 
 static int s1(struct pcapw *w)
@@ -814,6 +1088,17 @@ static const struct row rows[] = {
     {"T15", t15, "block", "domain", BLK, SRV4 ":443", "simultaneous open, server's SYN first"},
     {"T16", t16, "block", "domain", BLK, SRV4 ":443", "fake low-TTL RST with wrong seq before the hello"},
     {"T18", t18, "block", "domain", BLK, SRV4 ":443", "duplicate segments, IP ids 0/0/65535/1"},
+    {"T19", t19, "block", "domain", BLK, SRV4 ":443", "TTL-1 bare ACK with a far-future timestamp before the hello (PAWS)"},
+    {"T20", t20, "block", "domain", BLK, SRV4 ":443", "TTL-1 SYN with another ISN before the real handshake"},
+    {"T21", t21, "block", "domain", BLK, SRV4 ":443", "TTL-1 RST at the exact sequence and a TTL-1 SYN, then the hello out of order over 16 s"},
+    {"Z1", z1, "block", "domain", BLK, SRV4 ":443", "TTL-1 fake whose record length swallows the real hello"},
+    {"Z2", z2, "block", "domain", BLK, SRV4 ":443", "TTL-1 fake of zero bytes (neither TLS nor HTTP) before the hello"},
+    {"Z3", z3, "block", "domain", BLK, SRV4 ":443", "MD5 duplicate SYN, then MD5 fake (swallowing record), real hello, MD5 fake (allowed SNI)"},
+    {"R1", r1, "block", "domain", BLK, SRV4 ":443", "port reuse: allowed hello, client RST, new connection with a blocked hello"},
+    {"R2", r2, "block", "domain", BLK, SRV4 ":80", "port reuse: allowed HTTP request, client RST, new connection with a blocked Host"},
+    {"M1", m1, "block", "domain", BLK, SRV4 ":443", "picked up mid-stream at a 1-byte keep-alive probe, then a hello"},
+    {"M2", m2, "block", "domain", BLK, SRV4 ":443", "picked up mid-stream at a TTL-1 junk fake 2000 bytes ahead, then the hello"},
+    {"Y1", y1, "block", "domain", BLK, SRV4 ":443", "a second SYN-ACK with another ISN, then the hello acknowledging the first"},
     {"S1", s1, "block", "domain", BLK, SRV4 ":443", "ClientHello over 3 TLS records, split inside the SNI"},
     {"S2", s2, "block", "domain", BLK, SRV4 ":443", "longer TTL-3 fake hello with allowed SNI before the real one"},
     {"S4", s4, "block", "domain", BLK, SRV4 ":443", "SNI in mixed case"},
