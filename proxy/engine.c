@@ -47,6 +47,8 @@ struct engine {
     uint8_t *scratch;            /* multi-record ClientHello bodies */
     size_t scratch_cap;
     uint8_t quic_plain[QUIC_PLAIN_MAX];
+    struct quic_crypto quic_tmp; /* one reading judged on the spot: c + the current Initial */
+    const struct quic_slot *cur_qs; /* the QUIC slot of the decision being reported */
     struct inspect_result res;   /* the decision being reported */
 
     uint32_t next_flow_id;
@@ -60,12 +62,21 @@ struct engine {
 };
 
 /* A QUIC flow in its handshake: the Initial keys of its first DCID (the client keeps them after
- * it switches DCID) and the CRYPTO stream. */
+ * it switches DCID), the connection IDs a server Initial to the client needs, and two readings
+ * of the CRYPTO stream: first bytes win (c), and from the first conflict on, last bytes win
+ * (alt). */
 struct quic_slot {
     struct quic_keys keys;
     bool have_keys;
+    bool judged;                 /* c's ClientHello was complete and judged (it passed) */
+    bool alt_on;                 /* alt holds the last-wins reading */
+    uint8_t odcid_len, scid_len;
+    uint8_t odcid[QUIC_CID_MAX], scid[QUIC_CID_MAX];
     struct quic_crypto c;
+    struct quic_crypto alt;
 };
+
+#define ENGINE_QUIC_MAX_COALESCED 8  /* long-header packets read in one datagram */
 
 void engine_config_default(struct engine_config *c)
 {
@@ -76,6 +87,8 @@ void engine_config_default(struct engine_config *c)
     c->max_requests = 64;
     c->defrag_slots = 1024;
     c->quic_slots = 1024;
+    c->quic_max_datagrams = 16;
+    c->quic_max_bytes = 32 * 1024;
     c->tcp_idle_s = 300;
     c->udp_idle_s = 60;
     c->policy.https_url = VERDICT_HTTPS_URL_BLOCK_NAME;
@@ -114,6 +127,13 @@ static void emit(struct engine *e, struct flow *f, const struct inspect_request 
         ev.alpn_len = rq->alpn.len;
     }
     ev.ech = rq && rq->ech;
+    if (e->cur_qs && e->cur_qs->have_keys) {
+        ev.quic_version = e->cur_qs->keys.version;
+        ev.quic_odcid = e->cur_qs->odcid;
+        ev.quic_odcid_len = e->cur_qs->odcid_len;
+        ev.quic_scid = e->cur_qs->scid;
+        ev.quic_scid_len = e->cur_qs->scid_len;
+    }
     ev.req = (unsigned)f->a.nreq + 1;
     ev.alt = alt;
     ev.d = *d;
@@ -344,9 +364,13 @@ static struct quic_slot *quic_slot(struct engine *e, struct flow *f)
         return NULL;
     uint16_t s = e->qfree[--e->qfree_n];
     f->a.slot = (uint16_t)(s + 1);
-    e->qslots[s].have_keys = false;
-    quic_crypto_init(&e->qslots[s].c);
-    return &e->qslots[s];
+    struct quic_slot *qs = &e->qslots[s];
+    qs->have_keys = false;
+    qs->judged = false;
+    qs->alt_on = false;
+    qs->odcid_len = qs->scid_len = 0;
+    quic_crypto_init(&qs->c);
+    return qs;
 }
 
 static void quic_slot_release(struct engine *e, struct flow *f)
@@ -357,65 +381,189 @@ static void quic_slot_release(struct engine *e, struct flow *f)
     }
 }
 
+/* Stops reading the flow: it was decided, or its budget is spent. */
+static void quic_done(struct engine *e, struct flow *f)
+{
+    quic_slot_release(e, f);
+    f->a.state |= ENGINE_ST_DONE;
+}
+
+enum quic_reading { QR_PARTIAL, QR_PASSED, QR_BLOCKED, QR_UNUSABLE };
+
+/* Judges one reading of the CRYPTO stream if it holds a whole ClientHello. */
+static enum quic_reading quic_judge(struct engine *e, struct flow *f, struct quic_crypto *c,
+                                    bool alt)
+{
+    struct tls_hello h;
+    size_t off;
+    enum dstatus st = quic_crypto_hello(c, &h, &off);
+    if (st == DS_NEED_MORE)
+        return QR_PARTIAL;
+    if (st != DS_OK) {
+        e->st.quic_malformed++;
+        return QR_UNUSABLE;
+    }
+    struct inspect_request rq;
+    memset(&rq, 0, sizeof(rq));
+    rq.app = APP_QUIC;
+    if (h.has_sni)
+        rq.name = h.sni;
+    rq.alpn = h.alpn;
+    rq.ech = h.has_ech || h.has_esni;
+    return decide_request(e, f, &rq, alt) ? QR_BLOCKED : QR_PASSED;
+}
+
+/* Sets up the slot for the connection attempt whose first readable Initial is qi. */
+static void quic_slot_start(struct engine *e, struct quic_slot *qs, const struct quic_initial *qi)
+{
+    qs->have_keys = quic_keys_derive(e->qctx, qi->version, qi->dcid.p, qi->dcid.len, false,
+                                     &qs->keys) == 0;
+    qs->judged = false;
+    qs->alt_on = false;
+    qs->odcid_len = (uint8_t)qi->dcid.len;
+    if (qi->dcid.len)
+        memcpy(qs->odcid, qi->dcid.p, qi->dcid.len);
+    qs->scid_len = (uint8_t)qi->scid.len;
+    if (qi->scid.len)
+        memcpy(qs->scid, qi->scid.p, qi->scid.len);
+    quic_crypto_init(&qs->c);
+}
+
+/* One decrypted Initial of the flow: its frames go into every reading, and the readings a
+ * conflict creates are judged at once (Q3: a forged Initial with the flow's DCID decrypts as
+ * well as the real one; whichever came first, block if any reading matches). Returns true when
+ * the flow is settled. */
+static bool quic_initial_frames(struct engine *e, struct flow *f, struct quic_slot *qs,
+                                const struct quic_initial *qi)
+{
+    size_t off;
+    unsigned before = qs->c.conflicts;
+    enum dstatus st = quic_crypto_add_frames(&qs->c, qi->frames.p, qi->frames.len, &off);
+    if (st == DS_MALFORMED) {
+        e->st.quic_malformed++;
+        return false;
+    }
+    if (qs->alt_on)
+        (void)quic_crypto_add_frames(&qs->alt, qi->frames.p, qi->frames.len, &off);
+    bool conflict = qs->c.conflicts != before;
+    if (!qs->judged) {
+        enum quic_reading r = quic_judge(e, f, &qs->c, false);
+        if (r == QR_BLOCKED)
+            return true;
+        qs->judged = r != QR_PARTIAL;
+    }
+    if (!conflict)
+        return false;
+    e->st.quic_conflicts++;
+    /* Reading 1: what came first, with this Initial's bytes on top. */
+    e->quic_tmp = qs->c;
+    e->quic_tmp.last_wins = true;
+    e->quic_tmp.packets = 0;
+    (void)quic_crypto_add_frames(&e->quic_tmp, qi->frames.p, qi->frames.len, &off);
+    if (quic_judge(e, f, &e->quic_tmp, true) == QR_BLOCKED)
+        return true;
+    /* Reading 2: the latest bytes at every offset, kept from the first conflict on. */
+    if (!qs->alt_on) {
+        qs->alt = e->quic_tmp;
+        qs->alt_on = true;
+        return false;  /* the same bytes as reading 1 */
+    }
+    return quic_judge(e, f, &qs->alt, true) == QR_BLOCKED;
+}
+
+/* Reads every long-header packet of one client datagram (RFC 9000 12.2: Initials may be
+ * coalesced, 0-RTT and Handshake packets skipped by their Length) until the flow is settled.
+ * Returns true when it is. Sets *initials to the number of Initials that decrypted. */
+static bool quic_datagram(struct engine *e, struct flow *f, const uint8_t *buf, size_t len,
+                          unsigned *initials)
+{
+    size_t pos = 0;
+    unsigned n;
+    *initials = 0;
+    for (n = 0; n < ENGINE_QUIC_MAX_COALESCED && pos < len; n++) {
+        struct quic_initial qi;
+        size_t off;
+        struct quic_slot *qs = f->a.slot ? &e->qslots[f->a.slot - 1] : NULL;
+        const struct quic_keys *keys = qs && qs->have_keys ? &qs->keys : NULL;
+        enum dstatus st = quic_initial_parse(e->qctx, buf + pos, len - pos, keys, e->quic_plain,
+                                             sizeof(e->quic_plain), &qi, &off);
+        if (st == DS_MALFORMED && keys && qi.next_off &&
+            !(qi.dcid.len == qs->odcid_len && memcmp(qi.dcid.p, qs->odcid, qi.dcid.len) == 0)) {
+            /* Not under the flow's keys, but another DCID: after a Retry, or a second attempt
+             * on the same 5-tuple, keys come from the new DCID. */
+            st = quic_initial_parse(e->qctx, buf + pos, len - pos, NULL, e->quic_plain,
+                                    sizeof(e->quic_plain), &qi, &off);
+            if (st == DS_OK) {
+                e->st.quic_restarts++;
+                quic_slot_start(e, qs, &qi);
+            }
+        }
+        if (st != DS_OK) {
+            if (st == DS_MALFORMED)
+                e->st.quic_malformed++;
+            if (st == DS_MALFORMED && qi.next_off) {
+                pos += qi.next_off;  /* a forged or corrupted Initial: the rest may be real */
+                continue;
+            }
+            return false;
+        }
+        pos += qi.next_off;
+        if (len < QUIC_MIN_DATAGRAM) {
+            /* A server drops client Initials in short datagrams: not what it acts on. */
+            e->st.quic_malformed++;
+            return false;
+        }
+        f->a.app = APP_QUIC;
+        if (!qs) {
+            qs = quic_slot(e, f);
+            if (!qs) {
+                e->st.quic_no_slot++;
+                decide_by_address(e, f);
+                return true;
+            }
+            quic_slot_start(e, qs, &qi);
+        }
+        (*initials)++;
+        e->cur_qs = qs;
+        bool settled = quic_initial_frames(e, f, qs, &qi);
+        e->cur_qs = NULL;
+        if (settled)
+            return true;
+    }
+    if (n == ENGINE_QUIC_MAX_COALESCED && pos < len)
+        e->st.quic_coalesced_limit++;
+    return false;
+}
+
+/* A client datagram of a UDP flow. Nothing short of a decrypting client Initial tells this flow
+ * apart from QUIC, and a single datagram in front of it (a 0-RTT packet that overtook its
+ * Initial, junk, an Initial of an unknown version answered by Version Negotiation) must not
+ * blind the filter: the flow is read until an Initial's ClientHello is judged, then watched for
+ * conflicting Initials, both within a budget of datagrams and bytes. A flow that spends it
+ * without a judged hello is decided on its address and counted. */
 static void inspect_udp(struct engine *e, struct flow *f, const struct pkt *p)
 {
-    struct quic_initial qi;
-    size_t off = 0;
-
     if (!e->qctx) {
         decide_by_address(e, f);
         f->a.state |= ENGINE_ST_DONE;
         return;
     }
-    struct quic_slot *qs = f->a.slot ? &e->qslots[f->a.slot - 1] : NULL;
-    enum dstatus st = quic_initial_parse(e->qctx, p->payload, p->payload_len,
-                                         qs && qs->have_keys ? &qs->keys : NULL, e->quic_plain,
-                                         sizeof(e->quic_plain), &qi, &off);
-    if (st == DS_NOT_MINE && f->a.app == APP_UNKNOWN) {
-        decide_by_address(e, f);
-        f->a.state |= ENGINE_ST_DONE;
+    if (f->pkts[0] > e->cfg.quic_max_datagrams ||
+        f->bytes[0] - p->payload_len >= e->cfg.quic_max_bytes) {
+        if (!(f->a.state & ENGINE_ST_EVENT)) {
+            e->st.quic_budget_spent++;
+            decide_by_address(e, f);
+        }
+        quic_done(e, f);
         return;
     }
-    if (st != DS_OK || qi.short_datagram) {
-        /* A forged or corrupted Initial (Q3), or one a server drops for its size: not what the
-         * server acts on. Ignore it and keep waiting. */
-        e->st.quic_malformed++;
+    unsigned initials;
+    if (quic_datagram(e, f, p->payload, p->payload_len, &initials)) {
+        quic_done(e, f);
         return;
     }
-    f->a.app = APP_QUIC;
-    qs = quic_slot(e, f);
-    if (!qs) {
-        e->st.quic_no_slot++;
-        decide_by_address(e, f);
-        f->a.state |= ENGINE_ST_DONE;
-        return;
-    }
-    if (!qs->have_keys &&
-        quic_keys_derive(e->qctx, qi.version, qi.dcid.p, qi.dcid.len, false, &qs->keys) == 0)
-        qs->have_keys = true;
-    if (quic_crypto_add_frames(&qs->c, qi.frames.p, qi.frames.len, &off) == DS_MALFORMED) {
-        e->st.quic_malformed++;
-        return;
-    }
-    struct tls_hello h;
-    st = quic_crypto_hello(&qs->c, &h, &off);
-    if (st == DS_NEED_MORE)
-        return;
-    struct inspect_request rq;
-    memset(&rq, 0, sizeof(rq));
-    rq.app = APP_QUIC;
-    if (st == DS_OK) {
-        if (h.has_sni)
-            rq.name = h.sni;
-        rq.alpn = h.alpn;
-        rq.ech = h.has_ech || h.has_esni;
-        decide_request(e, f, &rq, false);
-    } else {
-        e->st.quic_malformed++;
-        decide_by_address(e, f);
-    }
-    quic_slot_release(e, f);
-    f->a.state |= ENGINE_ST_DONE;
+    if (initials == 0)
+        e->st.quic_not_initial++;
 }
 
 /* ---- flow lifetime -------------------------------------------------------------------------- */

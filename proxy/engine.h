@@ -24,6 +24,8 @@ struct engine_config {
     size_t max_requests;         /* HTTP requests inspected per connection (default 64) */
     size_t defrag_slots;         /* IP datagrams in reassembly at once (default 1024) */
     size_t quic_slots;           /* QUIC handshakes reassembled at once (default 1024) */
+    uint32_t quic_max_datagrams; /* client datagrams of a UDP flow read for its Initials (16) */
+    size_t quic_max_bytes;       /* ... and client payload bytes (default 32 KiB) */
     uint32_t tcp_idle_s;         /* idle timeouts */
     uint32_t udp_idle_s;
     struct verdict_policy policy;
@@ -64,6 +66,13 @@ struct engine_event {
     bool seq_known;              /* TCP: both next sequence numbers below are known */
     uint32_t cli_next_seq;       /* the client's next sequence number (the server's rcv_nxt) */
     uint32_t srv_next_seq;       /* the server's next sequence number (the client's rcv_nxt) */
+    /* QUIC: what a server Initial to the client is built from (tap mode closes the attempt,
+     * quic_close_initial()). quic_version 0: not a QUIC decision or no Initial was read. */
+    uint32_t quic_version;
+    const uint8_t *quic_odcid;   /* the client's original Destination Connection ID */
+    size_t quic_odcid_len;
+    const uint8_t *quic_scid;    /* the client's Source Connection ID */
+    size_t quic_scid_len;
 };
 
 typedef void (*engine_event_fn)(void *ctx, const struct engine_event *ev);
@@ -95,6 +104,11 @@ struct engine_stats {
     uint64_t frag_in, frag_done, frag_dropped;
     uint64_t flows_evicted, reasm_no_buffer, reasm_ignored, reasm_conflicts;
     uint64_t tls_malformed, tls_limit, http_malformed, http_limit, quic_malformed, quic_no_slot;
+    uint64_t quic_not_initial;   /* client datagrams without a readable Initial (kept waiting) */
+    uint64_t quic_budget_spent;  /* flows whose datagram/byte budget ended without a hello */
+    uint64_t quic_conflicts;     /* Initials whose CRYPTO bytes differ from earlier ones */
+    uint64_t quic_coalesced_limit; /* datagrams with more long-header packets than read */
+    uint64_t quic_restarts;      /* Initials under a new DCID (Retry, new attempt): restarted */
     uint64_t name_invalid, ech, ipv6_bad_ext;
     uint64_t alt_judged;         /* alternative views judged on their own (first copy incomplete,
                                   * not TLS/HTTP, or malformed) */

@@ -170,6 +170,98 @@ size_t inject_build_tcp(uint8_t *buf, size_t cap, const uint8_t *l2, size_t l2_l
     return total;
 }
 
+size_t inject_build_udp(uint8_t *buf, size_t cap, const uint8_t *l2, size_t l2_len,
+                        const struct inject_udp *u)
+{
+    size_t iphl = u->ipver == 4 ? 20 : u->ipver == 6 ? 40 : 0;
+    if (iphl == 0 || u->payload_len > 65535 - 20 - 8)
+        return 0;
+    size_t udplen = 8 + u->payload_len;
+    size_t total = l2_len + iphl + udplen;
+    if (total > cap)
+        return 0;
+    if (l2_len)
+        memcpy(buf, l2, l2_len);
+    uint8_t *ip = buf + l2_len;
+    uint8_t *udp = ip + iphl;
+    uint32_t sum = 0;
+    if (u->ipver == 4) {
+        ip[0] = 0x45;
+        ip[1] = 0;
+        put16(ip + 2, (uint16_t)(iphl + udplen));
+        put16(ip + 4, u->ip_id);
+        put16(ip + 6, 0x4000);  /* DF */
+        ip[8] = INJECT_TTL;
+        ip[9] = IPPROTO_UDP;
+        put16(ip + 10, 0);
+        memcpy(ip + 12, u->src, 4);
+        memcpy(ip + 16, u->dst, 4);
+        put16(ip + 10, csum_fold(csum_add(0, ip, 20)));
+        sum = csum_add(sum, u->src, 4);
+        sum = csum_add(sum, u->dst, 4);
+    } else {
+        put32(ip, 0x60000000u);
+        put16(ip + 4, (uint16_t)udplen);
+        ip[6] = IPPROTO_UDP;
+        ip[7] = INJECT_TTL;
+        memcpy(ip + 8, u->src, 16);
+        memcpy(ip + 24, u->dst, 16);
+        sum = csum_add(sum, u->src, 16);
+        sum = csum_add(sum, u->dst, 16);
+    }
+    sum += IPPROTO_UDP;
+    sum += (uint32_t)udplen;
+    put16(udp, u->sport);
+    put16(udp + 2, u->dport);
+    put16(udp + 4, (uint16_t)udplen);
+    put16(udp + 6, 0);
+    if (u->payload_len)
+        memcpy(udp + 8, u->payload, u->payload_len);
+    uint16_t c = csum_fold(csum_add(sum, udp, udplen));
+    put16(udp + 6, c == 0 ? 0xffff : c);  /* RFC 768: 0 means "no checksum" */
+    return total;
+}
+
+/* CONNECTION_CLOSE error code of the forged server Initial: CRYPTO_ERROR (0x0100) with TLS alert
+ * 40, handshake_failure (RFC 9001 4.8): what a server that refuses the ClientHello sends. */
+#define INJECT_QUIC_ERROR 0x0128
+
+int inject_plan_quic_close(const struct engine_event *ev, struct quic_ctx *ctx, uint16_t *ip_id,
+                           struct inject_frames *out)
+{
+    out->n = 0;
+    if (ev->l4proto != IPPROTO_UDP || ev->quic_version == 0 || !ev->frame)
+        return -EINVAL;
+    struct inject_l2 l2;
+    int rc = inject_l2_from_frame(ev->link, ev->frame, ev->frame_len, ev->pkt_from_client,
+                                  ev->ipver, &l2);
+    if (rc < 0)
+        return rc;
+    uint8_t dgram[QUIC_MIN_DATAGRAM + 64];
+    size_t n = quic_close_initial(ctx, ev->quic_version, ev->quic_odcid, ev->quic_odcid_len,
+                                  ev->quic_scid, ev->quic_scid_len, INJECT_QUIC_ERROR, dgram,
+                                  sizeof(dgram));
+    if (n == 0)
+        return -EIO;
+    struct inject_udp u = {
+        .ipver = ev->ipver,
+        .src = ev->server,
+        .dst = ev->client,
+        .sport = ev->server_port,
+        .dport = ev->client_port,
+        .ip_id = (*ip_id)++,
+        .payload = dgram,
+        .payload_len = n,
+    };
+    size_t len = inject_build_udp(out->buf, sizeof(out->buf), l2.to_client, l2.len, &u);
+    if (len == 0)
+        return -EMSGSIZE;
+    out->off[0] = 0;
+    out->len[0] = len;
+    out->n = 1;
+    return 1;
+}
+
 /* Appends one frame to out; false when it does not fit. */
 static bool plan_add(struct inject_frames *out, size_t *used, const uint8_t *l2, size_t l2_len,
                      const struct inject_tcp *t)
@@ -267,6 +359,7 @@ struct inject {
     int ifindex;
     unsigned mtu;
     uint16_t ip_id;
+    struct quic_ctx *qctx;        /* seals the QUIC close Initials */
     char ifname[IF_NAMESIZE];
     struct inject_stats st;
 };
@@ -319,11 +412,17 @@ struct inject *inject_open(const char *iface, unsigned mtu, char *err, size_t er
         goto fail;
     }
     in->mtu = mtu;
+    in->qctx = quic_ctx_new();
+    if (!in->qctx) {
+        snprintf(err, errlen, "inject: %s: no AES-128-GCM/ECB or SHA-256 in OpenSSL", iface);
+        goto fail;
+    }
     in->ip_id = (uint16_t)((unsigned)getpid() * 2654435761u >> 16);
     return in;
 fail:
     if (in->fd >= 0)
         close(in->fd);
+    quic_ctx_free(in->qctx);
     free(in);
     return NULL;
 }
@@ -334,6 +433,7 @@ void inject_free(struct inject *in)
         return;
     if (in->fd >= 0)
         close(in->fd);
+    quic_ctx_free(in->qctx);
     free(in);
 }
 
@@ -351,23 +451,30 @@ int inject_send(struct inject *in, const uint8_t *frame, size_t len)
 int inject_block(struct inject *in, const struct engine_event *ev, const uint8_t *resp,
                  size_t resp_len, struct inject_frames *fr)
 {
-    if (ev->l4proto != IPPROTO_TCP) {
+    int n;
+    if (ev->l4proto == IPPROTO_UDP) {
+        if (ev->quic_version == 0 || !ev->frame) {
+            in->st.not_tcp++;
+            return -EINVAL;
+        }
+        n = inject_plan_quic_close(ev, in->qctx, &in->ip_id, fr);
+    } else if (ev->l4proto != IPPROTO_TCP) {
         in->st.not_tcp++;
         return -EINVAL;
-    }
-    if (!ev->seq_known || !ev->frame) {
+    } else if (!ev->seq_known || !ev->frame) {
         in->st.no_seq++;
         return -EINVAL;
+    } else {
+        /* MSS for IPv6 without options: MTU - 40 - 20; IPv4: MTU - 20 - 20. */
+        size_t mss = in->mtu - (ev->ipver == 6 ? 60u : 40u);
+        n = inject_plan_block(ev, resp, resp_len, mss, &in->ip_id, fr);
     }
-    /* MSS for IPv6 without options: MTU - 40 - 20; IPv4: MTU - 20 - 20. */
-    size_t mss = in->mtu - (ev->ipver == 6 ? 60u : 40u);
-    int n = inject_plan_block(ev, resp, resp_len, mss, &in->ip_id, fr);
     if (n < 0) {
         if (n == -EPROTONOSUPPORT)
             in->st.unsupported++;
         else if (n == -EOPNOTSUPP)
             in->st.tunnelled++;
-        else if (n == -EMSGSIZE)
+        else if (n == -EMSGSIZE || n == -EIO)
             in->st.too_big++;
         else
             in->st.no_seq++;
@@ -384,6 +491,8 @@ int inject_block(struct inject *in, const struct engine_event *ev, const uint8_t
     if (first_err)
         return first_err;
     in->st.blocks++;
+    if (ev->l4proto == IPPROTO_UDP)
+        in->st.quic_closes++;
     return sent;
 }
 

@@ -1,4 +1,5 @@
-/* inject.h - tap-mode enforcement: forged TCP segments sent into the traffic path.
+/* inject.h - tap-mode enforcement: forged TCP segments (and a QUIC server Initial) sent into the
+ * traffic path.
  *
  * On a mirror port the filter sees a copy of the traffic and cannot hold it back; it can only
  * send packets of its own into the path, faster than the real server answers. For a blocked TCP
@@ -16,7 +17,13 @@
  *   dst MAC(6) src MAC(6) [TPID(2) TCI(2)]* ethertype(2) | IPv4(20) or IPv6(40) | TCP(20) | data
  *
  * IPv4: DF, TTL 64, a running id, header checksum. IPv6: hop limit 64, no extension headers.
- * TCP: no options, checksum over the pseudo-header. The builders are pure; the sender (an
+ * TCP: no options, checksum over the pseudo-header. For a blocked QUIC flow (UDP cannot be
+ * reset) one datagram goes to the client:
+ *
+ *   to the client : [L2 swapped] IP server->client  UDP srv_port->cli_port
+ *                   server Initial {CONNECTION_CLOSE} padded to 1200 bytes (RFC 9000 21.2)
+ *
+ * The builders are pure; the sender (an
  * AF_PACKET raw socket bound to the inject interface, opened while root) only writes frames. */
 #ifndef QG_INJECT_H
 #define QG_INJECT_H
@@ -26,6 +33,7 @@
 #include <stdint.h>
 
 #include "engine.h"
+#include "quic.h"
 
 #define INJECT_L2_MAX 30             /* 14 + DECODE_MAX_VLAN * 4 */
 #define INJECT_HDR_MAX (INJECT_L2_MAX + 40 + 20)
@@ -77,6 +85,34 @@ struct inject_frames {
     uint8_t buf[INJECT_BUF_BYTES];
 };
 
+/* One forged UDP datagram. Addresses are 16 bytes (IPv4 in the first 4). */
+struct inject_udp {
+    int ipver;                    /* 4 or 6 */
+    const uint8_t *src, *dst;
+    uint16_t sport, dport;
+    uint16_t ip_id;               /* IPv4 identification */
+    const uint8_t *payload;
+    size_t payload_len;
+};
+
+/* Writes l2 (l2_len bytes, may be 0) + IP + UDP header + payload of u into buf: IPv4 with DF,
+ * TTL 64 and header checksum, or IPv6 with hop limit 64; the UDP checksum over the
+ * pseudo-header (0 sent as 0xffff). Returns the frame length, or 0 when it does not fit in cap,
+ * ipver is not 4/6 or the IP packet would exceed 65535 bytes. Pure; no allocation. */
+size_t inject_build_udp(uint8_t *buf, size_t cap, const uint8_t *l2, size_t l2_len,
+                        const struct inject_udp *u);
+
+/* Plans the frame that enforces a QUIC block in tap mode (EVASION Q7): a server Initial carrying
+ * CONNECTION_CLOSE (quic_close_initial() with ev's version and connection IDs, error 0x0128,
+ * TLS handshake_failure), sent to the client as if from the server: addresses, ports and MACs
+ * reversed, VLAN tags of the triggering frame kept. The client, holding the same public Initial
+ * keys, accepts it and abandons QUIC; browsers retry over TCP, where the name is enforced.
+ * ctx: a quic_ctx used for the sealing (not thread-safe: one per worker). *ip_id is advanced.
+ * Returns 1 (out->n), -EINVAL (not UDP, no Initial read: ev->quic_version 0, no frame),
+ * -EPROTONOSUPPORT (link, see inject_l2_from_frame) or -EIO (sealing failed). No allocation. */
+int inject_plan_quic_close(const struct engine_event *ev, struct quic_ctx *ctx, uint16_t *ip_id,
+                           struct inject_frames *out);
+
 /* Plans the frames that enforce ev (a TCP block with ev->seq_known and ev->frame set):
  * resp (resp_len bytes, may be NULL/0) is sent to the client first in segments of at most
  * mss bytes (PSH|ACK, FIN on the last), then a RST|ACK to the client, then a RST|ACK to the
@@ -103,7 +139,9 @@ struct inject_stats {
     uint64_t tunnelled;           /* decided on a packet inside a tunnel (MPLS, GRE, VXLAN, ...):
                                    * nothing forged */
     uint64_t too_big;             /* response larger than the frame budget */
-    uint64_t not_tcp;             /* UDP blocks: nothing to inject (dropping needs inline) */
+    uint64_t not_tcp;             /* UDP blocks without a read Initial (decided on the address):
+                                   * nothing to inject (dropping needs inline) */
+    uint64_t quic_closes;         /* QUIC blocks enforced with a server CONNECTION_CLOSE */
 };
 
 /* Opens an AF_PACKET raw socket bound to interface iface (needs CAP_NET_RAW: call as root,
@@ -117,9 +155,10 @@ void inject_free(struct inject *in);
 /* Sends one complete frame. Returns 0 or -errno (counted in send_errors). */
 int inject_send(struct inject *in, const uint8_t *frame, size_t len);
 
-/* Enforces one block decision: plans (inject_plan_block with resp, the MSS derived from the
- * MTU) into fr (caller-owned scratch, e.g. one per worker) and sends every frame, the client's
- * first. Returns the number of frames sent or a negative errno (counted by reason). */
+/* Enforces one block decision: a TCP block is planned by inject_plan_block (with resp, the MSS
+ * derived from the MTU), a UDP (QUIC) block by inject_plan_quic_close, into fr (caller-owned
+ * scratch, e.g. one per worker), and every frame is sent, the client's first. Returns the
+ * number of frames sent or a negative errno (counted by reason). */
 int inject_block(struct inject *in, const struct engine_event *ev, const uint8_t *resp,
                  size_t resp_len, struct inject_frames *fr);
 

@@ -178,7 +178,8 @@ static void on_event(void *ctx, const struct engine_event *ev)
         if (order && !*order)
             order = NULL;
     }
-    if (ev->l4proto != IPPROTO_TCP) {
+    if (ev->l4proto != IPPROTO_TCP && ev->quic_version == 0) {
+        /* UDP decided without a readable Initial (on its address): nothing to forge from. */
         w->udp_not_enforced++;
         log_decision(w, ev, order, "udp-not-enforced", 0);
         return;
@@ -189,7 +190,9 @@ static void on_event(void *ctx, const struct engine_event *ev)
     int rc = inject_block(w->inj, ev, (const uint8_t *)w->resp, rlen, &w->fr);
     if (rc > 0) {
         w->injected++;
-        log_decision(w, ev, order, rlen ? "notice+reset" : "reset", rc);
+        log_decision(w, ev, order,
+                     ev->l4proto != IPPROTO_TCP ? "quic-close" : rlen ? "notice+reset" : "reset",
+                     rc);
     } else {
         w->not_enforced++;
         log_decision(w, ev, order,

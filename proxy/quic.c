@@ -37,6 +37,7 @@ struct quic_ctx {
     EVP_MD_CTX *md;           /* SHA-256 for HMAC (RFC 2104) inside HKDF */
     EVP_CIPHER *gcm;
     EVP_CIPHER_CTX *aead;     /* AES-128-GCM, initialized once with the cipher */
+    EVP_CIPHER_CTX *seal;     /* AES-128-GCM encryption (quic_initial_seal) */
     EVP_CIPHER *ecb;
     EVP_CIPHER_CTX *hp;       /* AES-128-ECB, header protection */
 };
@@ -84,12 +85,14 @@ struct quic_ctx *quic_ctx_new(void)
     ctx->gcm = EVP_CIPHER_fetch(NULL, "AES-128-GCM", NULL);
     ctx->ecb = EVP_CIPHER_fetch(NULL, "AES-128-ECB", NULL);
     ctx->aead = EVP_CIPHER_CTX_new();
+    ctx->seal = EVP_CIPHER_CTX_new();
     ctx->hp = EVP_CIPHER_CTX_new();
     if (ctx->sha256 == NULL || ctx->md == NULL || ctx->gcm == NULL || ctx->ecb == NULL ||
-        ctx->aead == NULL || ctx->hp == NULL)
+        ctx->aead == NULL || ctx->seal == NULL || ctx->hp == NULL)
         goto fail;
     if (EVP_DigestInit_ex2(ctx->md, ctx->sha256, NULL) != 1 ||
         EVP_DecryptInit_ex2(ctx->aead, ctx->gcm, NULL, NULL, NULL) != 1 ||
+        EVP_EncryptInit_ex2(ctx->seal, ctx->gcm, NULL, NULL, NULL) != 1 ||
         EVP_EncryptInit_ex2(ctx->hp, ctx->ecb, NULL, NULL, NULL) != 1)
         goto fail;
     return ctx;
@@ -105,6 +108,7 @@ void quic_ctx_free(struct quic_ctx *ctx)
     EVP_MD_CTX_free(ctx->md);
     EVP_MD_free(ctx->sha256);
     EVP_CIPHER_CTX_free(ctx->aead);
+    EVP_CIPHER_CTX_free(ctx->seal);
     EVP_CIPHER_CTX_free(ctx->hp);
     EVP_CIPHER_free(ctx->gcm);
     EVP_CIPHER_free(ctx->ecb);
@@ -268,6 +272,7 @@ enum dstatus quic_initial_parse(struct quic_ctx *ctx, const uint8_t *buf, size_t
 {
     size_t off = 0;
     *err_off = 0;
+    memset(out, 0, sizeof(*out));
     if (len == 0) {
         return DS_NEED_MORE;
     }
@@ -341,8 +346,16 @@ enum dstatus quic_initial_parse(struct quic_ctx *ctx, const uint8_t *buf, size_t
         enum dstatus st = initial_open(ctx, keys, buf + off, pkt_len, pn_off, plain, plain_cap,
                                        out, err_off);
         *err_off += off;
-        if (st != DS_OK)
+        if (st != DS_OK) {
+            /* The header held: say where the next coalesced packet starts (RFC 9000 12.2: the
+             * receiver goes on with the others when one fails to decrypt). */
+            out->version = version;
+            out->dcid = dcid;
+            out->pkt_off = off;
+            out->pkt_len = pkt_len;
+            out->next_off = off + pkt_len;
             return st;
+        }
         *err_off = 0;
         out->version = version;
         out->dcid = dcid;
@@ -376,8 +389,11 @@ static bool crypto_store(struct quic_crypto *c, uint64_t off, const uint8_t *d, 
     for (size_t i = 0; i < keep; i++) {
         size_t pos = (size_t)off + i;
         if (have_bit(c, pos)) {
-            if (c->data[QUIC_CRYPTO_HDR + pos] != d[i])
+            if (c->data[QUIC_CRYPTO_HDR + pos] != d[i]) {
                 c->conflicts++;
+                if (c->last_wins)
+                    c->data[QUIC_CRYPTO_HDR + pos] = d[i];
+            }
             continue;
         }
         c->data[QUIC_CRYPTO_HDR + pos] = d[i];
@@ -541,4 +557,120 @@ enum dstatus quic_hello_parse(const uint8_t *hs, size_t len, uint8_t *scratch, s
     if (st == DS_NEED_MORE && n < len)
         return DS_LIMIT;  /* the scratch, not the input, ran out */
     return st;
+}
+
+/* ---- sealing (server Initials for enforcement, client Initials for test captures) ---------- */
+
+/* Appends v as a QUIC varint of exactly n bytes (1, 2 or 4); the caller checked it fits. */
+static size_t put_varint(uint8_t *p, uint64_t v, size_t n)
+{
+    static const uint8_t prefix[5] = { 0, 0x00, 0x40, 0, 0x80 };
+    for (size_t i = 0; i < n; i++)
+        p[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
+    p[0] = (uint8_t)(p[0] | prefix[n]);
+    return n;
+}
+
+static size_t varint_size(uint64_t v)
+{
+    return v < 64 ? 1 : v < 16384 ? 2 : v < ((uint64_t)1 << 30) ? 4 : 0;
+}
+
+size_t quic_initial_seal(struct quic_ctx *ctx, const struct quic_keys *k,
+                         const struct quic_seal *s, uint8_t *out, size_t cap)
+{
+    const struct quic_version_info *v = version_find(k->version);
+    if (v == NULL || s->pn_len < 1 || s->pn_len > 4 || s->dcid_len > QUIC_CID_MAX ||
+        s->scid_len > QUIC_CID_MAX || s->token_len >= 16384 || s->frames_len > QUIC_PLAIN_MAX)
+        return 0;
+    size_t hdr = 1 + 4 + 1 + s->dcid_len + 1 + s->scid_len + varint_size(s->token_len) +
+                 s->token_len + 2 + s->pn_len;
+    /* Payload: the frames, then PADDING up to min_len, and at least 4 - pn_len bytes so the
+     * header-protection sample (4 bytes past the packet number start, 16 long) exists. */
+    size_t plain_len = s->frames_len;
+    if (plain_len + s->pn_len < 4)
+        plain_len = 4 - s->pn_len;
+    if (s->min_len > hdr + plain_len + 16)
+        plain_len = s->min_len - hdr - 16;
+    size_t length = s->pn_len + plain_len + 16;
+    if (length >= 16384 || hdr + plain_len + 16 > cap)
+        return 0;
+    size_t n = 0;
+    out[n++] = (uint8_t)(0xc0 | v->initial_type << 4 | (s->pn_len - 1));
+    for (int i = 3; i >= 0; i--)
+        out[n++] = (uint8_t)(k->version >> (8 * i));
+    out[n++] = (uint8_t)s->dcid_len;
+    if (s->dcid_len > 0)
+        memcpy(out + n, s->dcid, s->dcid_len);
+    n += s->dcid_len;
+    out[n++] = (uint8_t)s->scid_len;
+    if (s->scid_len > 0)
+        memcpy(out + n, s->scid, s->scid_len);
+    n += s->scid_len;
+    n += put_varint(out + n, s->token_len, varint_size(s->token_len));
+    if (s->token_len > 0)
+        memcpy(out + n, s->token, s->token_len);
+    n += s->token_len;
+    n += put_varint(out + n, length, 2);
+    size_t pn_off = n;
+    for (size_t i = 0; i < s->pn_len; i++)
+        out[n++] = (uint8_t)(s->pn >> (8 * (s->pn_len - 1 - i)));
+    /* Plaintext in place: frames then zero bytes (PADDING frames). */
+    if (s->frames_len > 0)
+        memmove(out + n, s->frames, s->frames_len);
+    memset(out + n + s->frames_len, 0, plain_len - s->frames_len);
+    uint8_t nonce[12];
+    memcpy(nonce, k->iv, sizeof(nonce));
+    for (size_t i = 0; i < 4; i++)
+        nonce[11 - i] ^= (uint8_t)(s->pn >> (8 * i));
+    int outl = 0, fin = 0;
+    if (EVP_EncryptInit_ex2(ctx->seal, NULL, k->key, nonce, NULL) != 1 ||
+        EVP_EncryptUpdate(ctx->seal, NULL, &outl, out, (int)n) != 1 ||
+        EVP_EncryptUpdate(ctx->seal, out + n, &outl, out + n, (int)plain_len) != 1 ||
+        (size_t)outl != plain_len ||
+        EVP_EncryptFinal_ex(ctx->seal, out + n + plain_len, &fin) != 1 ||
+        EVP_CIPHER_CTX_ctrl(ctx->seal, EVP_CTRL_AEAD_GET_TAG, 16, out + n + plain_len) != 1)
+        return 0;
+    n += plain_len + 16;
+    uint8_t mask[32];
+    if (EVP_EncryptInit_ex2(ctx->hp, NULL, k->hp, NULL, NULL) != 1 ||
+        EVP_CIPHER_CTX_set_padding(ctx->hp, 0) != 1 ||
+        EVP_EncryptUpdate(ctx->hp, mask, &outl, out + pn_off + 4, 16) != 1 || outl != 16)
+        return 0;
+    out[0] = (uint8_t)(out[0] ^ (mask[0] & 0x0f));
+    for (size_t i = 0; i < s->pn_len; i++)
+        out[pn_off + i] = (uint8_t)(out[pn_off + i] ^ mask[1 + i]);
+    return n;
+}
+
+size_t quic_close_initial(struct quic_ctx *ctx, uint32_t version, const uint8_t *odcid,
+                          size_t odcid_len, const uint8_t *cscid, size_t cscid_len,
+                          uint64_t error_code, uint8_t *out, size_t cap)
+{
+    static const char reason[] = "blocked";
+    struct quic_keys k;
+    static const uint8_t empty[1];
+    if (odcid_len > QUIC_CID_MAX || cscid_len > QUIC_CID_MAX || varint_size(error_code) == 0)
+        return 0;
+    if (quic_keys_derive(ctx, version, odcid_len ? odcid : empty, odcid_len, true, &k) != 0)
+        return 0;
+    /* CONNECTION_CLOSE (transport, 0x1c): error code, frame type 0 (none), reason phrase. */
+    uint8_t frames[32];
+    size_t n = 0;
+    frames[n++] = 0x1c;
+    n += put_varint(frames + n, error_code, varint_size(error_code));
+    frames[n++] = 0x00;
+    frames[n++] = (uint8_t)(sizeof(reason) - 1);
+    memcpy(frames + n, reason, sizeof(reason) - 1);
+    n += sizeof(reason) - 1;
+    /* The server's Source Connection ID is its choice: reuse the client's original DCID, which
+     * is what a server that keeps the client's choice sends (any 8..20 bytes would do). */
+    struct quic_seal s = {
+        .dcid = cscid, .dcid_len = cscid_len,
+        .scid = odcid, .scid_len = odcid_len,
+        .pn = 0, .pn_len = 1,
+        .frames = frames, .frames_len = n,
+        .min_len = QUIC_MIN_DATAGRAM,
+    };
+    return quic_initial_seal(ctx, &k, &s, out, cap);
 }

@@ -6,6 +6,8 @@
  *   2. quic_crypto_add_frames() those frames -> CRYPTO bytes placed by offset in a caller-owned
  *                               reassembly buffer (ClientHello over several Initials, any order);
  *   3. quic_crypto_hello()     the in-order CRYPTO prefix -> struct tls_hello (SNI, ALPN, ECH).
+ * And the reverse, for enforcement: quic_close_initial() builds the server Initial carrying a
+ * CONNECTION_CLOSE that an on-path observer can send (RFC 9000 21.2), over quic_initial_seal().
  * Only the AES-128-GCM Initial keys are used; they are derived from the client's first
  * Destination Connection ID, which is public, so decryption proves integrity, not origin. */
 #ifndef QG_QUIC_H
@@ -85,6 +87,9 @@ struct quic_initial {
  *  DS_MALFORMED  a v1/v2 long header that breaks the format (CID > 20 bytes, Length too small
  *                for the header-protection sample), keys given for another version, or the AEAD
  *                tag does not verify (corrupted or forged Initial); *err_off = offset in buf.
+ *                When the header parsed and only decryption failed, out->version, dcid, pkt_off,
+ *                pkt_len and next_off are set (the packets after it can still be read); in
+ *                every other case out->next_off is 0.
  *  DS_LIMIT      the ciphertext is larger than plain_cap; *err_off = packet offset.
  * Never reads outside buf[0..len) and never writes buf. */
 enum dstatus quic_initial_parse(struct quic_ctx *ctx, const uint8_t *buf, size_t len,
@@ -107,6 +112,9 @@ struct quic_crypto {
     unsigned conflicts;  /* bytes that arrived again with a different value */
     size_t clipped;      /* CRYPTO bytes dropped beyond QUIC_CRYPTO_MAX */
     bool closed;         /* a CONNECTION_CLOSE frame was seen */
+    bool last_wins;      /* set by the caller: a later differing byte replaces the one held
+                          * (still counted in conflicts): the other reading of a stream that
+                          * two senders wrote at the same offsets */
 };
 #define QUIC_CRYPTO_HDR 5
 
@@ -141,5 +149,40 @@ enum dstatus quic_crypto_hello(struct quic_crypto *c, struct tls_hello *out, siz
  * scratch. DS_LIMIT when scratch is too small or the message is longer than QUIC_CRYPTO_MAX. */
 enum dstatus quic_hello_parse(const uint8_t *hs, size_t len, uint8_t *scratch, size_t scratch_cap,
                               struct tls_hello *out, size_t *err_off);
+
+/* One long-header Initial to seal: header fields, plaintext frames, padding. */
+struct quic_seal {
+    const uint8_t *dcid;      /* Destination / Source Connection IDs, <= QUIC_CID_MAX each */
+    size_t dcid_len;
+    const uint8_t *scid;
+    size_t scid_len;
+    const uint8_t *token;     /* Token (client Initials after a Retry; servers send none) */
+    size_t token_len;         /* < 16384 */
+    uint32_t pn;              /* packet number, written in pn_len (1..4) bytes */
+    size_t pn_len;
+    const uint8_t *frames;    /* plaintext frames (<= QUIC_PLAIN_MAX bytes) */
+    size_t frames_len;
+    size_t min_len;           /* PADDING frames are added until the packet is this long */
+};
+
+/* Seals one Initial with keys k (either direction; k->version picks the type bits): writes the
+ * long header with a 2-byte Length, encrypts the frames (plus PADDING) with AES-128-GCM using
+ * the packet number as nonce and the header as associated data, then applies header protection
+ * (AES-128-ECB mask over the 16-byte sample). frames may point into out only if it sits where
+ * the payload goes. Returns the packet length, or 0 when a field is out of range, the packet
+ * would not fit in cap (or needs a Length >= 16384), or OpenSSL fails. No allocation. */
+size_t quic_initial_seal(struct quic_ctx *ctx, const struct quic_keys *k,
+                         const struct quic_seal *s, uint8_t *out, size_t cap);
+
+/* Builds the server Initial that ends a client's connection attempt (RFC 9000 10.2.3, 21.2):
+ * sealed with the server Initial keys of `version` derived from the client's original
+ * Destination Connection ID (odcid), addressed to the client's Source Connection ID (cscid) with
+ * odcid as its own Source Connection ID, packet number 0, carrying one CONNECTION_CLOSE (0x1c)
+ * frame with error_code (< 2^30; e.g. 0x0a PROTOCOL_VIOLATION, 0x0128 TLS handshake_failure)
+ * and reason "blocked", padded to QUIC_MIN_DATAGRAM bytes. Returns its length or 0 (unknown
+ * version, a CID longer than QUIC_CID_MAX, cap < QUIC_MIN_DATAGRAM, OpenSSL failure). */
+size_t quic_close_initial(struct quic_ctx *ctx, uint32_t version, const uint8_t *odcid,
+                          size_t odcid_len, const uint8_t *cscid, size_t cscid_len,
+                          uint64_t error_code, uint8_t *out, size_t cap);
 
 #endif

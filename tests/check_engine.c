@@ -13,6 +13,7 @@
 #include "capture.h"
 #include "engine.h"
 #include "lib/pcapw.h"
+#include "lib/quicw.h"
 #include "ruleset.h"
 
 #define MAX_EV 2048
@@ -25,6 +26,10 @@ struct ev {
     enum verdict_method method;
     enum verdict_action action;
     unsigned req;
+    bool alt;
+    uint32_t quic_version;
+    uint8_t quic_odcid[20];
+    size_t quic_odcid_len;
 };
 
 struct run {
@@ -47,6 +52,12 @@ static void on_event(void *ctx, const struct engine_event *e)
     v->method = e->d.method;
     v->action = e->d.action;
     v->req = e->req;
+    v->alt = e->alt;
+    v->quic_version = e->quic_version;
+    v->quic_odcid_len = e->quic_odcid_len;
+    ck_assert_uint_le(e->quic_odcid_len, sizeof(v->quic_odcid));
+    if (e->quic_odcid_len)
+        memcpy(v->quic_odcid, e->quic_odcid, e->quic_odcid_len);
 }
 
 static struct ruleset *rules(void)
@@ -303,6 +314,203 @@ START_TEST(hello_over_cap)
 }
 END_TEST
 
+/* ---- QUIC: what a single datagram, a forged Initial or a coalesced one must not hide ---- */
+
+static const uint8_t Q_DCID[8] = { 0x5c, 0x1e, 0xa7, 0x09, 0x42, 0x33, 0x71, 0x0d };
+static const uint8_t Q_SCID[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+static uint64_t g_qts;
+
+static void udp_out(struct pcapw *w, const uint8_t *d, size_t n)
+{
+    struct pcapw_pkt p;
+    pcapw_pkt_init(&p);
+    p.proto = 17;
+    pcapw_addr("192.0.2.1", p.src);
+    pcapw_addr("10.0.0.1", p.dst);
+    p.sport = 50000;
+    p.dport = 443;
+    p.payload = d;
+    p.payload_len = n;
+    g_qts += 1000;
+    ck_assert_int_eq(pcapw_put(w, 1000000 + g_qts, &p), 0);
+}
+
+/* Seals hello[from..to) as Initial pn of q, padded to 1250 bytes, into d. */
+static size_t q_seal(struct quicw *q, uint32_t pn, const uint8_t *hello, size_t from, size_t to,
+                     size_t min_len, uint8_t *d, size_t cap)
+{
+    uint8_t f[1500];
+    size_t fl = 0;
+    ck_assert_int_eq(quicw_crypto(f, sizeof(f), &fl, from, hello + from, to - from), 0);
+    size_t n = quicw_initial(q, pn, f, fl, min_len, d, cap);
+    ck_assert_uint_gt(n, 0);
+    return n;
+}
+
+static void q_hello_out(struct pcapw *w, struct quicw *q, uint32_t pn, const char *sni)
+{
+    uint8_t h[2048], d[1500];
+    size_t hl = quicw_hello(sni, 0, h, sizeof(h), NULL);
+    ck_assert_uint_gt(hl, 100);
+    udp_out(w, d, q_seal(q, pn, h, 0, hl, 1250, d, sizeof(d)));
+}
+
+/* A datagram of junk, then one holding only a 0-RTT packet: neither settles the flow; the Initial
+ * after them is read and blocks, and the event carries what a server Initial needs. */
+START_TEST(quic_junk_and_0rtt_first)
+{
+    struct pcapw *w = open_cap();
+    struct quicw q;
+    ck_assert_int_eq(quicw_init(&q, QUIC_V1, Q_DCID, 8, Q_SCID, 8), 0);
+    g_qts = 0;
+    uint8_t junk[20], d[1500];
+    memset(junk, 0x17, sizeof(junk));
+    udp_out(w, junk, sizeof(junk));
+    udp_out(w, d, quicw_opaque(&q, QUICW_0RTT, 400, 1, d, sizeof(d)));
+    q_hello_out(w, &q, 0, "blocked.example");
+    quicw_fini(&q);
+    ck_assert_int_eq(pcapw_close(w), 0);
+    struct engine_config cfg;
+    small_config(&cfg);
+    static struct run r;
+    run(&cfg, &r);
+    ck_assert_uint_eq(r.n, 1);
+    ck_assert_int_eq(r.ev[0].app, APP_QUIC);
+    ck_assert_str_eq(r.ev[0].name, "blocked.example");
+    ck_assert_int_eq(r.ev[0].verdict, VERDICT_BLOCK);
+    ck_assert_uint_eq(r.ev[0].quic_version, QUIC_V1);
+    ck_assert_uint_eq(r.ev[0].quic_odcid_len, 8);
+    ck_assert_mem_eq(r.ev[0].quic_odcid, Q_DCID, 8);
+    ck_assert_uint_eq(r.st.quic_not_initial, 2);
+    ck_assert_uint_eq(r.st.quic_budget_spent, 0);
+    unlink(g_path);
+}
+END_TEST
+
+/* The budget bounds the wait: past quic_max_datagrams (or quic_max_bytes) of datagrams without
+ * an Initial the flow is judged on its address (counted), and the Initial after that is not read.
+ * The address is listed in the second run: the fail policy blocks it there. */
+START_TEST(quic_budget_spent)
+{
+    for (int bytes = 0; bytes < 2; bytes++) {
+        struct pcapw *w = open_cap();
+        struct quicw q;
+        ck_assert_int_eq(quicw_init(&q, QUIC_V1, Q_DCID, 8, Q_SCID, 8), 0);
+        g_qts = 0;
+        uint8_t junk[1250];
+        memset(junk, 0x17, sizeof(junk));
+        struct engine_config cfg;
+        small_config(&cfg);
+        if (bytes)
+            cfg.quic_max_bytes = 4 * sizeof(junk);
+        size_t njunk = bytes ? 4 : cfg.quic_max_datagrams;
+        for (size_t i = 0; i < njunk; i++)
+            udp_out(w, junk, sizeof(junk));
+        q_hello_out(w, &q, 0, "blocked.example");
+        quicw_fini(&q);
+        ck_assert_int_eq(pcapw_close(w), 0);
+        static struct run r;
+        run(&cfg, &r);
+        ck_assert_uint_eq(r.n, 1);
+        ck_assert_int_eq(r.ev[0].app, APP_UNKNOWN);
+        ck_assert_int_eq(r.ev[0].verdict, VERDICT_PASS);
+        ck_assert_uint_eq(r.st.quic_budget_spent, 1);
+        ck_assert_uint_eq(r.st.quic_not_initial, njunk);
+        unlink(g_path);
+    }
+    /* One datagram less: the Initial is inside the budget and blocks. */
+    struct pcapw *w = open_cap();
+    struct quicw q;
+    ck_assert_int_eq(quicw_init(&q, QUIC_V1, Q_DCID, 8, Q_SCID, 8), 0);
+    uint8_t junk[20];
+    memset(junk, 0x17, sizeof(junk));
+    struct engine_config cfg;
+    small_config(&cfg);
+    for (size_t i = 0; i + 1 < cfg.quic_max_datagrams; i++)
+        udp_out(w, junk, sizeof(junk));
+    q_hello_out(w, &q, 0, "blocked.example");
+    quicw_fini(&q);
+    ck_assert_int_eq(pcapw_close(w), 0);
+    static struct run r;
+    run(&cfg, &r);
+    ck_assert_uint_eq(r.n, 1);
+    ck_assert_int_eq(r.ev[0].verdict, VERDICT_BLOCK);
+    ck_assert_uint_eq(r.st.quic_budget_spent, 0);
+    unlink(g_path);
+}
+END_TEST
+
+/* Forged Initials with the flow's DCID decrypt as well as the real ones. A ClientHello cut inside
+ * the SNI over two Initials, fake and real halves in two orders: whichever reading completes
+ * first passes, a later one that names the blocked host blocks. */
+START_TEST(quic_conflicting_initials)
+{
+    static const int orders[2][4] = { { 0, 1, 2, 3 }, { 2, 0, 1, 3 } }; /* f0 f1 r0 r1 / r0 f0 f1 r1 */
+    for (int o = 0; o < 2; o++) {
+        struct pcapw *w = open_cap();
+        struct quicw q;
+        ck_assert_int_eq(quicw_init(&q, QUIC_V1, Q_DCID, 8, Q_SCID, 8), 0);
+        g_qts = 0;
+        uint8_t fake[2048], real[2048], d[4][1500];
+        size_t so, so2, dl[4];
+        size_t fl = quicw_hello("allowed.example", 0, fake, sizeof(fake), &so);
+        size_t rl = quicw_hello("blocked.example", 0, real, sizeof(real), &so2);
+        ck_assert_uint_eq(fl, rl);
+        ck_assert_uint_eq(so, so2);
+        size_t cut = so + 4;
+        dl[0] = q_seal(&q, 0, fake, 0, cut, 1250, d[0], sizeof(d[0]));
+        dl[1] = q_seal(&q, 1, fake, cut, fl, 1250, d[1], sizeof(d[1]));
+        dl[2] = q_seal(&q, 0, real, 0, cut, 1250, d[2], sizeof(d[2]));
+        dl[3] = q_seal(&q, 1, real, cut, rl, 1250, d[3], sizeof(d[3]));
+        for (int i = 0; i < 4; i++)
+            udp_out(w, d[orders[o][i]], dl[orders[o][i]]);
+        quicw_fini(&q);
+        ck_assert_int_eq(pcapw_close(w), 0);
+        struct engine_config cfg;
+        small_config(&cfg);
+        static struct run r;
+        run(&cfg, &r);
+        ck_assert_uint_ge(r.n, 2);
+        ck_assert_int_eq(r.ev[0].verdict, VERDICT_PASS);
+        ck_assert_int_eq(r.ev[r.n - 1].verdict, VERDICT_BLOCK);
+        ck_assert_str_eq(r.ev[r.n - 1].name, "blocked.example");
+        ck_assert(r.ev[r.n - 1].alt);
+        ck_assert_uint_ge(r.st.quic_conflicts, 2);
+        unlink(g_path);
+    }
+}
+END_TEST
+
+/* Two Initials coalesced in one datagram (RFC 9000 12.2), the hello cut between them, and a
+ * forged Initial (bad tag) in front of them: every packet is read. */
+START_TEST(quic_coalesced_initials)
+{
+    struct pcapw *w = open_cap();
+    struct quicw q;
+    ck_assert_int_eq(quicw_init(&q, QUIC_V1, Q_DCID, 8, Q_SCID, 8), 0);
+    g_qts = 0;
+    uint8_t h[2048], d[1500];
+    size_t so;
+    size_t hl = quicw_hello("blocked.example", 0, h, sizeof(h), &so);
+    size_t n0 = q_seal(&q, 0, h, 0, 20, 0, d, sizeof(d));
+    d[n0 - 1] ^= 1; /* forged: fails authentication */
+    size_t n1 = q_seal(&q, 0, h, 0, so + 4, 0, d + n0, sizeof(d) - n0);
+    size_t n2 = q_seal(&q, 1, h, so + 4, hl, 1250 - n0 - n1, d + n0 + n1, sizeof(d) - n0 - n1);
+    udp_out(w, d, n0 + n1 + n2);
+    quicw_fini(&q);
+    ck_assert_int_eq(pcapw_close(w), 0);
+    struct engine_config cfg;
+    small_config(&cfg);
+    static struct run r;
+    run(&cfg, &r);
+    ck_assert_uint_eq(r.n, 1);
+    ck_assert_int_eq(r.ev[0].verdict, VERDICT_BLOCK);
+    ck_assert_str_eq(r.ev[0].name, "blocked.example");
+    ck_assert_uint_eq(r.st.quic_malformed, 1);
+    unlink(g_path);
+}
+END_TEST
+
 static Suite *engine_suite(void)
 {
     Suite *s = suite_create("engine");
@@ -313,6 +521,13 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, eviction_counted);
     tcase_add_test(tc, forged_quic_is_ignored);
     tcase_add_test(tc, hello_over_cap);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("quic");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, quic_junk_and_0rtt_first);
+    tcase_add_test(tc, quic_budget_spent);
+    tcase_add_test(tc, quic_conflicting_initials);
+    tcase_add_test(tc, quic_coalesced_initials);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,6 +1,7 @@
 /* check_inject.c - Check suite for the tap-mode frame builders (proxy/inject.c): exact header
  * fields, checksums verified by recomputation and by decode_packet(), VLAN tags kept, IPv6, the
- * sequence numbers of a whole block, and the limits (buffer, frame budget, link types). */
+ * sequence numbers of a whole block, the QUIC close datagram (reversed UDP, server-direction
+ * Initial that opens to CONNECTION_CLOSE), and the limits (buffer, frame budget, link types). */
 #include <check.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -513,6 +514,187 @@ START_TEST(plan_refuses_tunnelled)
 }
 END_TEST
 
+/* ---- QUIC close (tap mode, EVASION Q7) -------------------------------------------------- */
+
+static const uint8_t Q_ODCID[8] = { 0x83, 0x94, 0xc8, 0xf0, 0x3e, 0x51, 0x57, 0x08 };
+static const uint8_t Q_SCID[8] = { 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88 };
+
+/* True if the UDP checksum of the datagram at udp (len bytes) verifies. */
+static bool udp_sum_ok(int ipver, const uint8_t *src, const uint8_t *dst, const uint8_t *udp, size_t len)
+{
+    size_t al = ipver == 4 ? 4 : 16;
+    uint32_t acc = sum_words(0, src, al);
+    acc = sum_words(acc, dst, al);
+    acc += IPPROTO_UDP + (uint32_t)len;
+    acc = sum_words(acc, udp, len);
+    return fold(acc) == 0xffff && be16(udp + 6) != 0;
+}
+
+/* A client Initial-sized UDP frame client -> server and the QUIC block event on it. */
+static void make_quic_event(struct evfix *x, uint8_t *frame, size_t cap, int ipver, const uint16_t *tp,
+                            const uint16_t *tci, size_t ntags, uint32_t version)
+{
+    static uint8_t initial[1250];
+    memset(initial, 0x5a, sizeof(initial));
+    initial[0] = 0xc3;
+    uint8_t l2[INJECT_L2_MAX];
+    size_t hl = eth_hdr(l2, tp, tci, ntags, ipver);
+    const uint8_t *cli = ipver == 4 ? CLI4 : CLI6, *srv = ipver == 4 ? SRV4 : SRV6;
+    struct inject_udp u = { .ipver = ipver, .src = cli, .dst = srv, .sport = 51000, .dport = 443,
+                            .ip_id = 9, .payload = initial, .payload_len = sizeof(initial) };
+    size_t n = inject_build_udp(frame, cap, l2, hl, &u);
+    ck_assert_uint_gt(n, 0);
+    ck_assert_int_eq(decode_packet(DECODE_LINK_ETHERNET, frame, n, &x->p), DECODE_OK);
+    ck_assert(decode_l4_csum_ok(&x->p));
+    memset(&x->ev, 0, sizeof(x->ev));
+    x->ev.ipver = ipver;
+    x->ev.l4proto = IPPROTO_UDP;
+    x->ev.client = cli;
+    x->ev.server = srv;
+    x->ev.client_port = 51000;
+    x->ev.server_port = 443;
+    x->ev.d.verdict = VERDICT_BLOCK;
+    x->ev.d.action = ACTION_DROP;
+    x->ev.pkt = &x->p;
+    x->ev.pkt_from_client = true;
+    x->ev.link = DECODE_LINK_ETHERNET;
+    x->ev.frame = frame;
+    x->ev.frame_len = n;
+    x->ev.quic_version = version;
+    x->ev.quic_odcid = Q_ODCID;
+    x->ev.quic_odcid_len = sizeof(Q_ODCID);
+    x->ev.quic_scid = Q_SCID;
+    x->ev.quic_scid_len = sizeof(Q_SCID);
+}
+
+/* Checks the one planned frame: reversed L2/IP/UDP, checksums, and a server Initial that the
+ * server Initial keys of Q_ODCID open to a CONNECTION_CLOSE addressed to Q_SCID. */
+static void check_quic_frame(const struct evfix *x, int ipver, size_t ntags, uint32_t version)
+{
+    ck_assert_uint_eq(g_fr.n, 1);
+    const uint8_t *f = g_fr.buf + g_fr.off[0];
+    struct pkt p;
+    ck_assert_int_eq(decode_packet(DECODE_LINK_ETHERNET, f, g_fr.len[0], &p), DECODE_OK);
+    ck_assert_mem_eq(f, MAC_CLI, 6);
+    ck_assert_mem_eq(f + 6, MAC_SRV, 6);
+    ck_assert_uint_eq(p.n_vlan, ntags);
+    for (size_t i = 0; i < ntags; i++)
+        ck_assert_uint_eq(p.vlan[i], x->p.vlan[i]);
+    ck_assert_uint_eq(p.ipver, ipver);
+    ck_assert_uint_eq(p.l4proto, IPPROTO_UDP);
+    ck_assert_mem_eq(p.src, x->ev.server, ipver == 4 ? 4 : 16);
+    ck_assert_mem_eq(p.dst, x->ev.client, ipver == 4 ? 4 : 16);
+    ck_assert_uint_eq(p.sport, 443);
+    ck_assert_uint_eq(p.dport, 51000);
+    ck_assert_uint_eq(p.ttl, INJECT_TTL);
+    ck_assert(decode_l4_csum_ok(&p));
+    size_t iphl = ipver == 4 ? 20 : 40;
+    const uint8_t *udp = p.l3 + iphl;
+    size_t udplen = be16(udp + 4);
+    ck_assert_uint_eq(udplen, 8 + QUIC_MIN_DATAGRAM);
+    ck_assert(udp_sum_ok(ipver, p.src, p.dst, udp, udplen));
+    if (ipver == 4) {
+        ck_assert_uint_eq(be16(p.l3 + 2), 20 + udplen);
+        ck_assert_uint_eq(fold(sum_words(0, p.l3, 20)), 0xffff);
+    } else {
+        ck_assert_uint_eq(be16(p.l3 + 4), udplen);
+    }
+    ck_assert_uint_eq(p.payload_len, QUIC_MIN_DATAGRAM);
+    ck_assert_uint_eq(be32(p.payload + 1), version);
+    ck_assert_uint_eq(p.payload[5], sizeof(Q_SCID));
+    ck_assert_mem_eq(p.payload + 6, Q_SCID, sizeof(Q_SCID));
+    struct quic_ctx *ctx = quic_ctx_new();
+    struct quic_keys k;
+    ck_assert_int_eq(quic_keys_derive(ctx, version, Q_ODCID, sizeof(Q_ODCID), true, &k), 0);
+    static uint8_t plain[QUIC_PLAIN_MAX];
+    struct quic_initial qi;
+    size_t eo;
+    ck_assert_int_eq(quic_initial_parse(ctx, p.payload, p.payload_len, &k, plain, sizeof(plain), &qi, &eo),
+                     DS_OK);
+    ck_assert_uint_eq(qi.frames.p[0], 0x1c);
+    ck_assert_uint_eq(be16(qi.frames.p + 1), 0x4000 | 0x0128);
+    /* The client's own keys do not open it: it is sealed in the server direction. */
+    ck_assert_int_eq(quic_keys_derive(ctx, version, Q_ODCID, sizeof(Q_ODCID), false, &k), 0);
+    ck_assert_int_eq(quic_initial_parse(ctx, p.payload, p.payload_len, &k, plain, sizeof(plain), &qi, &eo),
+                     DS_MALFORMED);
+    quic_ctx_free(ctx);
+}
+
+START_TEST(plan_quic_close_v4_vlan)
+{
+    static const uint16_t tp[2] = { 0x88a8, 0x8100 }, tci[2] = { 0x0064, 0x00c8 };
+    static uint8_t frame[1400];
+    struct evfix x;
+    make_quic_event(&x, frame, sizeof(frame), 4, tp, tci, 2, QUIC_V1);
+    struct quic_ctx *ctx = quic_ctx_new();
+    uint16_t id = 7;
+    ck_assert_int_eq(inject_plan_quic_close(&x.ev, ctx, &id, &g_fr), 1);
+    ck_assert_uint_eq(id, 8);
+    quic_ctx_free(ctx);
+    check_quic_frame(&x, 4, 2, QUIC_V1);
+}
+END_TEST
+
+START_TEST(plan_quic_close_v6_v2)
+{
+    static uint8_t frame[1400];
+    struct evfix x;
+    make_quic_event(&x, frame, sizeof(frame), 6, NULL, NULL, 0, QUIC_V2);
+    struct quic_ctx *ctx = quic_ctx_new();
+    uint16_t id = 0;
+    ck_assert_int_eq(inject_plan_quic_close(&x.ev, ctx, &id, &g_fr), 1);
+    quic_ctx_free(ctx);
+    check_quic_frame(&x, 6, 0, QUIC_V2);
+    /* v2 Initial type bits (01) under the protected low nibble */
+    const uint8_t *f = g_fr.buf + g_fr.off[0];
+    ck_assert_uint_eq(f[14 + 40 + 8] & 0xf0, 0xd0);
+}
+END_TEST
+
+START_TEST(plan_quic_refusals)
+{
+    static uint8_t frame[1400];
+    struct evfix x;
+    make_quic_event(&x, frame, sizeof(frame), 4, NULL, NULL, 0, QUIC_V1);
+    struct quic_ctx *ctx = quic_ctx_new();
+    uint16_t id = 0;
+    const struct engine_event saved = x.ev;
+    x.ev.quic_version = 0; /* decided on its address: no Initial was read */
+    ck_assert_int_eq(inject_plan_quic_close(&x.ev, ctx, &id, &g_fr), -EINVAL);
+    x.ev = saved;
+    x.ev.l4proto = IPPROTO_TCP;
+    ck_assert_int_eq(inject_plan_quic_close(&x.ev, ctx, &id, &g_fr), -EINVAL);
+    x.ev = saved;
+    x.ev.frame = NULL;
+    ck_assert_int_eq(inject_plan_quic_close(&x.ev, ctx, &id, &g_fr), -EINVAL);
+    x.ev = saved;
+    x.ev.link = DECODE_LINK_LINUX_SLL;
+    ck_assert_int_eq(inject_plan_quic_close(&x.ev, ctx, &id, &g_fr), -EPROTONOSUPPORT);
+    x.ev = saved;
+    x.ev.quic_version = 0x1a2a3a4a; /* a version without Initial keys */
+    ck_assert_int_eq(inject_plan_quic_close(&x.ev, ctx, &id, &g_fr), -EIO);
+    ck_assert_uint_eq(g_fr.n, 0);
+    ck_assert_uint_eq(id, 0); /* refused plans take no IPv4 id */
+    quic_ctx_free(ctx);
+}
+END_TEST
+
+START_TEST(build_udp_limits)
+{
+    uint8_t buf[64];
+    static uint8_t big[65535];
+    struct inject_udp u = { .ipver = 4, .src = CLI4, .dst = SRV4, .sport = 1, .dport = 2,
+                            .payload = big, .payload_len = 20 };
+    ck_assert_uint_eq(inject_build_udp(buf, sizeof(buf), NULL, 0, &u), 48);
+    ck_assert_uint_eq(inject_build_udp(buf, 47, NULL, 0, &u), 0);
+    u.ipver = 5;
+    ck_assert_uint_eq(inject_build_udp(buf, sizeof(buf), NULL, 0, &u), 0);
+    u.ipver = 6;
+    u.payload_len = 65535 - 27;
+    ck_assert_uint_eq(inject_build_udp(big, sizeof(big), NULL, 0, &u), 0);
+}
+END_TEST
+
 START_TEST(open_bad_interface)
 {
     char err[256] = "";
@@ -548,6 +730,10 @@ static Suite *inject_suite(void)
     tcase_add_test(tc, plan_from_server_packet);
     tcase_add_test(tc, plan_refusals);
     tcase_add_test(tc, plan_refuses_tunnelled);
+    tcase_add_test(tc, plan_quic_close_v4_vlan);
+    tcase_add_test(tc, plan_quic_close_v6_v2);
+    tcase_add_test(tc, plan_quic_refusals);
+    tcase_add_test(tc, build_udp_limits);
     suite_add_tcase(s, tc);
     tc = tcase_create("sender");
     tcase_add_test(tc, open_bad_interface);

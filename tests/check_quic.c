@@ -1,6 +1,7 @@
 /* check_quic.c - Check suite "quic": Initial decryption (RFC 9001 / RFC 9369 Appendix A vectors),
  * CRYPTO reassembly (Q1, Q2), authentication failures (Q3), v2 (Q5), truncation against a guard
- * page, limits.
+ * page, limits; sealing (RFC 9001 A.3 server Initial) and the server CONNECTION_CLOSE Initial
+ * of tap mode (Q7), opened again by an independent OpenSSL path with the RFC's server keys.
  *
  * The test seals its own Initials (seal_initial below) with the library's key derivation and a
  * direct OpenSSL AES-128-GCM/ECB encryption; that helper is first checked to reproduce the RFC
@@ -685,6 +686,179 @@ START_TEST(test_overlap_first_wins)
 }
 END_TEST
 
+/* The other reading: with last_wins set, a later differing byte replaces the held one. */
+START_TEST(test_overlap_last_wins)
+{
+    static const uint8_t a[] = { 0x06, 0x00, 0x03, 'a', 'b', 'c' };
+    static const uint8_t b[] = { 0x06, 0x01, 0x03, 'X', 'c', 'd' };
+    size_t eo;
+    quic_crypto_init(&g_crypto);
+    g_crypto.last_wins = true;
+    ck_assert_int_eq(quic_crypto_add_frames(&g_crypto, a, sizeof(a), &eo), DS_OK);
+    ck_assert_int_eq(quic_crypto_add_frames(&g_crypto, b, sizeof(b), &eo), DS_OK);
+    struct span s = quic_crypto_contiguous(&g_crypto);
+    ck_assert_uint_eq(s.len, 4);
+    ck_assert_mem_eq(s.p, "aXcd", 4);
+    ck_assert_uint_eq(g_crypto.conflicts, 1);
+}
+END_TEST
+
+/* Two Initials coalesced in one datagram (RFC 9000 12.2): next_off leads from the first to the
+ * second, and a packet that fails authentication still says where the next one starts. */
+START_TEST(test_coalesced_failed_first)
+{
+    static const uint8_t f0[] = { 0x06, 0x00, 0x03, 'a', 'b', 'c' };
+    static const uint8_t f1[] = { 0x06, 0x03, 0x02, 'd', 'e' };
+    uint8_t d[1400];
+    size_t n0 = seal_simple(QUIC_V1, 0, f0, sizeof(f0), 40, d);
+    size_t n1 = seal_simple(QUIC_V1, 1, f1, sizeof(f1), 1100, d + n0);
+    d[n0 - 1] ^= 0x01; /* break the first packet's tag */
+    struct quic_initial qi;
+    size_t eo;
+    const uint8_t *g = guarded(d, n0 + n1);
+    ck_assert_int_eq(quic_initial_parse(g_ctx, g, n0 + n1, NULL, g_plain, sizeof(g_plain), &qi, &eo),
+                     DS_MALFORMED);
+    ck_assert_uint_eq(qi.next_off, n0);
+    ck_assert_int_eq(quic_initial_parse(g_ctx, g + n0, n1, NULL, g_plain, sizeof(g_plain), &qi, &eo), DS_OK);
+    ck_assert_uint_eq(qi.pn, 1);
+    ck_assert_uint_eq(qi.frames.p[0], 0x06);
+    /* A header that does not parse gives no next_off. */
+    static const uint8_t bad[] = { 0xc0, 0, 0, 0, 1, 21 };
+    ck_assert_int_eq(quic_initial_parse(g_ctx, guarded(bad, sizeof(bad)), sizeof(bad), NULL, g_plain,
+                                        sizeof(g_plain), &qi, &eo),
+                     DS_MALFORMED);
+    ck_assert_uint_eq(qi.next_off, 0);
+}
+END_TEST
+
+/* ---- sealing: the server Initial of RFC 9001 A.3, the close Initial of EVASION Q7 ----------- */
+
+static const char rfc9001_server_frames_hex[] =
+    "02000000000600405a020000560303eefce7f7b37ba1d1632e96677825ddf739"
+    "88cfc79825df566dc5430b9a045a1200130100002e00330024001d00209d3c94"
+    "0d89690b84d08a60993c144eca684d1081287c834d5311bcf32bb9da1a002b00"
+    "020304";
+static const char rfc9001_server_packet_hex[] =
+    "cf000000010008f067a5502a4262b5004075c0d95a482cd0991cd25b0aac406a"
+    "5816b6394100f37a1c69797554780bb38cc5a99f5ede4cf73c3ec2493a1839b3"
+    "dbcba3f6ea46c5b7684df3548e7ddeb9c3bf9c73cc3f3bded74b562bfb19fb84"
+    "022f8ef4cdd93795d77d06edbb7aaf2f58891850abbdca3d20398c276456cbc4"
+    "2158407dd074ee";
+
+/* quic_initial_seal() with the server keys reproduces RFC 9001 A.3 byte for byte. */
+START_TEST(test_seal_rfc9001_server_initial)
+{
+    static const uint8_t scid[] = { 0xf0, 0x67, 0xa5, 0x50, 0x2a, 0x42, 0x62, 0xb5 };
+    uint8_t frames[256], want[256], got[256];
+    size_t fl = from_hex(rfc9001_server_frames_hex, frames, sizeof(frames));
+    size_t wl = from_hex(rfc9001_server_packet_hex, want, sizeof(want));
+    struct quic_keys k;
+    ck_assert_int_eq(quic_keys_derive(g_ctx, QUIC_V1, rfc_dcid, 8, true, &k), 0);
+    struct quic_seal sl = { .scid = scid, .scid_len = 8, .pn = 1, .pn_len = 2, .frames = frames,
+                            .frames_len = fl };
+    ck_assert_uint_eq(quic_initial_seal(g_ctx, &k, &sl, got, sizeof(got)), wl);
+    ck_assert_mem_eq(got, want, wl);
+    /* one byte short of room: refused, not truncated */
+    ck_assert_uint_eq(quic_initial_seal(g_ctx, &k, &sl, got, wl - 1), 0);
+    sl.pn_len = 5;
+    ck_assert_uint_eq(quic_initial_seal(g_ctx, &k, &sl, got, sizeof(got)), 0);
+}
+END_TEST
+
+/* Opens a server Initial with hard-coded keys and direct OpenSSL calls (not quic.c): checks the
+ * header, removes header protection, decrypts, and returns the plaintext length. */
+static size_t open_independently(const uint8_t *pkt, size_t n, uint32_t version, const char *key_hex,
+                                 const char *iv_hex, const char *hp_hex, const uint8_t *want_scid,
+                                 size_t want_scid_len, uint8_t *plain)
+{
+    uint8_t key[16], iv[12], hp[16], hdr[64];
+    ck_assert_uint_eq(from_hex(key_hex, key, 16), 16);
+    ck_assert_uint_eq(from_hex(iv_hex, iv, 12), 12);
+    ck_assert_uint_eq(from_hex(hp_hex, hp, 16), 16);
+    ck_assert_uint_eq(pkt[0] & 0xc0, 0xc0);
+    ck_assert_uint_eq((pkt[0] >> 4) & 3, version == QUIC_V2 ? 1 : 0);
+    ck_assert_uint_eq((uint32_t)pkt[1] << 24 | (uint32_t)pkt[2] << 16 | (uint32_t)pkt[3] << 8 | pkt[4],
+                      version);
+    ck_assert_uint_eq(pkt[5], 0); /* DCID: the client's SCID, empty in the RFC Initial */
+    ck_assert_uint_eq(pkt[6], want_scid_len);
+    ck_assert_mem_eq(pkt + 7, want_scid, want_scid_len);
+    size_t o = 7 + want_scid_len;
+    ck_assert_uint_eq(pkt[o], 0); /* token length */
+    o++;
+    ck_assert_uint_eq(pkt[o] & 0xc0, 0x40);
+    size_t length = (size_t)(pkt[o] & 0x3f) << 8 | pkt[o + 1];
+    o += 2;
+    ck_assert_uint_eq(o + length, n);
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    uint8_t mask[32];
+    int outl = 0;
+    ck_assert_int_eq(EVP_EncryptInit_ex(c, EVP_aes_128_ecb(), NULL, hp, NULL), 1);
+    EVP_CIPHER_CTX_set_padding(c, 0);
+    ck_assert_int_eq(EVP_EncryptUpdate(c, mask, &outl, pkt + o + 4, 16), 1);
+    memcpy(hdr, pkt, o);
+    hdr[0] ^= mask[0] & 0x0f;
+    size_t pn_len = (size_t)(hdr[0] & 3) + 1;
+    uint32_t pn = 0;
+    for (size_t i = 0; i < pn_len; i++) {
+        hdr[o + i] = pkt[o + i] ^ mask[1 + i];
+        pn = pn << 8 | hdr[o + i];
+    }
+    ck_assert_uint_eq(pn, 0);
+    size_t hl = o + pn_len, ct = n - hl - 16;
+    uint8_t nonce[12];
+    memcpy(nonce, iv, 12);
+    ck_assert_int_eq(EVP_DecryptInit_ex(c, EVP_aes_128_gcm(), NULL, key, nonce), 1);
+    ck_assert_int_eq(EVP_DecryptUpdate(c, NULL, &outl, hdr, (int)hl), 1);
+    ck_assert_int_eq(EVP_DecryptUpdate(c, plain, &outl, pkt + hl, (int)ct), 1);
+    ck_assert_int_eq(EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_AEAD_SET_TAG, 16, (void *)(pkt + n - 16)), 1);
+    ck_assert_int_eq(EVP_DecryptFinal_ex(c, plain + ct, &outl), 1);
+    EVP_CIPHER_CTX_free(c);
+    return ct;
+}
+
+/* The close Initial built from the RFC client Initial opens under the RFC's server keys (v1:
+ * RFC 9001 A.1, v2: RFC 9369 A.1) to CONNECTION_CLOSE + PADDING, in a 1200-byte datagram. */
+START_TEST(test_close_initial_rfc_keys)
+{
+    static const struct {
+        uint32_t version;
+        const char *pkt_hex, *key, *iv, *hp;
+    } v[] = {
+        { QUIC_V1, rfc9001_packet_hex, "cf3a5331653c364c88f0f379b6067e37", "0ac1493ca1905853b0bba03e",
+          "c206b8d9b9f0f37644430b490eeaa314" },
+        { QUIC_V2, rfc9369_packet_hex, "82db637861d55e1d011f19ea71d5d2a7", "dd13c276499c0249d3310652",
+          "edf6d05c83121201b436e16877593c3a" },
+    };
+    for (size_t i = 0; i < 2; i++) {
+        static uint8_t cli[1300], out[1300], plain[1300];
+        size_t cn = from_hex(v[i].pkt_hex, cli, sizeof(cli));
+        struct quic_initial qi;
+        size_t eo;
+        ck_assert_int_eq(quic_initial_parse(g_ctx, cli, cn, NULL, g_plain, sizeof(g_plain), &qi, &eo), DS_OK);
+        size_t n = quic_close_initial(g_ctx, qi.version, qi.dcid.p, qi.dcid.len, qi.scid.p, qi.scid.len,
+                                      0x0128, out, sizeof(out));
+        ck_assert_uint_eq(n, QUIC_MIN_DATAGRAM);
+        size_t pl = open_independently(out, n, v[i].version, v[i].key, v[i].iv, v[i].hp, rfc_dcid, 8, plain);
+        static const uint8_t want[] = { 0x1c, 0x41, 0x28, 0x00, 7, 'b', 'l', 'o', 'c', 'k', 'e', 'd' };
+        ck_assert_mem_eq(plain, want, sizeof(want));
+        for (size_t j = sizeof(want); j < pl; j++)
+            ck_assert_uint_eq(plain[j], 0);
+        /* and the library's frame walker agrees: a CONNECTION_CLOSE, nothing else */
+        quic_crypto_init(&g_crypto);
+        ck_assert_int_eq(quic_crypto_add_frames(&g_crypto, plain, pl, &eo), DS_OK);
+        ck_assert(g_crypto.closed);
+        ck_assert_uint_eq(g_crypto.crypto_frames, 0);
+    }
+    static uint8_t out[1300];
+    ck_assert_uint_eq(quic_close_initial(g_ctx, QUIC_V1, rfc_dcid, 8, NULL, 0, 0x0128, out, 1199), 0);
+    ck_assert_uint_eq(quic_close_initial(g_ctx, 0x1a2a3a4a, rfc_dcid, 8, NULL, 0, 0x0128, out, sizeof(out)), 0);
+    ck_assert_uint_eq(quic_close_initial(g_ctx, QUIC_V1, rfc_dcid, 21, NULL, 0, 0x0128, out, sizeof(out)), 0);
+    ck_assert_uint_eq(quic_close_initial(g_ctx, QUIC_V1, rfc_dcid, 8, NULL, 0, (uint64_t)1 << 30, out,
+                                         sizeof(out)),
+                      0);
+}
+END_TEST
+
 /* ---- not mine ------------------------------------------------------------------------------- */
 
 START_TEST(test_not_mine)
@@ -970,6 +1144,10 @@ static Suite *quic_suite(void)
     tcase_add_test(tc, test_explicit_keys_after_dcid_change);
     tcase_add_test(tc, test_frames_ack_close_ping);
     tcase_add_test(tc, test_overlap_first_wins);
+    tcase_add_test(tc, test_overlap_last_wins);
+    tcase_add_test(tc, test_coalesced_failed_first);
+    tcase_add_test(tc, test_seal_rfc9001_server_initial);
+    tcase_add_test(tc, test_close_initial_rfc_keys);
     tcase_add_test(tc, test_ctx_free_null);
     suite_add_tcase(s, tc);
 

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include "../lib/pcapw.h"
+#include "../lib/quicw.h"
 
 #define TS0 1700000000000000ULL
 #define CLI4 "10.0.0.2"
@@ -881,6 +882,301 @@ static int h15b(struct pcapw *w) { return http_get(w, CLI4, SRV4, "urls.example"
 static int h15c(struct pcapw *w) { return http_get(w, CLI4, SRV4, "urls.example", "//secret/x"); }
 static int h15d(struct pcapw *w) { return http_get(w, CLI4, SRV4, "urls.example", "/secret/./x?q=1"); }
 
+
+/* ---- QUIC (UDP 443) ----
+ * Each capture imitates one Chromium connection attempt: client Initials padded to 1250-byte
+ * datagrams (Chromium's size), connection IDs of 8 bytes, the ClientHello carried as CRYPTO
+ * frames; tricks put something in front of, or next to, the real Initials. */
+
+static const uint8_t Q_DCID[8] = { 0x5c, 0x1e, 0xa7, 0x09, 0x42, 0x33, 0x71, 0x0d };
+static const uint8_t Q_DCID2[8] = { 0xd1, 0x7a, 0x02, 0x9e, 0x13, 0x5b, 0xc4, 0x66 };
+static const uint8_t Q_SCID[8] = { 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08 };
+#define Q_DGRAM 1250
+
+static uint64_t g_qts;
+
+/* One UDP datagram client -> server (from_client) or back, 1 ms after the previous one. */
+static int udp_put(struct pcapw *w, bool from_client, const uint8_t *d, size_t n)
+{
+    struct pcapw_pkt p;
+    pcapw_pkt_init(&p);
+    p.proto = 17;
+    pcapw_addr(from_client ? CLI4 : SRV4, p.src);
+    pcapw_addr(from_client ? SRV4 : CLI4, p.dst);
+    p.sport = from_client ? g_cport : 443;
+    p.dport = from_client ? 443 : g_cport;
+    p.payload = d;
+    p.payload_len = n;
+    g_qts += 1000;
+    return pcapw_put(w, TS0 + g_qts, &p);
+}
+
+/* Sends hello[from..to) as one Initial with packet number pn in its own datagram. */
+static int q_send(struct pcapw *w, struct quicw *q, uint32_t pn, const uint8_t *hello, size_t from,
+                  size_t to)
+{
+    uint8_t f[1500], d[1500];
+    size_t fl = 0;
+    TRY(quicw_crypto(f, sizeof(f), &fl, from, hello + from, to - from));
+    size_t n = quicw_initial(q, pn, f, fl, Q_DGRAM, d, sizeof(d));
+    return n ? udp_put(w, true, d, n) : -EINVAL;
+}
+
+/* The server's first flight (opaque to the filter): ends the capture like a real answer. */
+static int q_answer(struct pcapw *w, const struct quicw *q)
+{
+    uint8_t d[1500];
+    size_t n = quicw_opaque(q, QUICW_HANDSHAKE, 1000, 99, d, sizeof(d));
+    return n ? udp_put(w, false, d, n) : -EINVAL;
+}
+
+/* Opens the attempt of version with dcid; *hl gets the hello length, *so the SNI offset. */
+static int q_open(struct quicw *q, uint32_t version, const uint8_t *dcid, const char *sni, size_t pq,
+                  uint8_t *hello, size_t cap, size_t *hl, size_t *so)
+{
+    g_qts = 0;
+    TRY(quicw_init(q, version, dcid, 8, Q_SCID, 8));
+    *hl = quicw_hello(sni, pq, hello, cap, so);
+    if (*hl == 0 || *hl > 1100 * 2) {
+        quicw_fini(q);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* A whole attempt: the hello over as many Initials as it needs (cut inside the SNI when it takes
+ * two), then the server's answer. */
+static int q_plain(struct pcapw *w, uint32_t version, const uint8_t *dcid, const char *sni, size_t pq)
+{
+    struct quicw q;
+    uint8_t h[4096];
+    size_t hl, so;
+    TRY(q_open(&q, version, dcid, sni, pq, h, sizeof(h), &hl, &so));
+    int rc = 0;
+    if (hl <= 1100) {
+        rc = q_send(w, &q, 0, h, 0, hl);
+    } else {
+        size_t cut = so + 4;
+        rc = q_send(w, &q, 0, h, 0, cut);
+        if (!rc)
+            rc = q_send(w, &q, 1, h, cut, hl);
+    }
+    if (!rc)
+        rc = q_answer(w, &q);
+    quicw_fini(&q);
+    return rc;
+}
+
+static int qb1(struct pcapw *w) { return q_plain(w, QUIC_V1, Q_DCID, ALW, 0); }
+static int qb2(struct pcapw *w) { return q_plain(w, QUIC_V1, Q_DCID, BLK, 0); }
+
+/* Q1: Chromium's ClientHello with the X25519MLKEM768 share takes two Initials; cut in the SNI. */
+static int q1(struct pcapw *w) { return q_plain(w, QUIC_V1, Q_DCID, BLK, 1216); }
+
+/* Q5: the same over QUIC v2 (RFC 9369 salt, labels and type bits). */
+static int q5(struct pcapw *w) { return q_plain(w, QUIC_V2, Q_DCID, BLK, 1216); }
+
+/* Q2: the second Initial (pn 1) first; inside each, CRYPTO frames in reverse order with PING and
+ * PADDING between them, and one range sent twice. */
+static int q2(struct pcapw *w)
+{
+    struct quicw q;
+    uint8_t h[4096], f[1500], d[1500];
+    size_t hl, so;
+    TRY(q_open(&q, QUIC_V1, Q_DCID, BLK, 1216, h, sizeof(h), &hl, &so));
+    size_t cut = so + 4, mid = cut / 2;
+    int rc = 0;
+    size_t fl = 0, n;
+    rc = quicw_crypto(f, sizeof(f), &fl, cut, h + cut, hl - cut);
+    n = rc ? 0 : quicw_initial(&q, 1, f, fl, Q_DGRAM, d, sizeof(d));
+    rc = n ? udp_put(w, true, d, n) : -EINVAL;
+    fl = 0;
+    if (!rc)
+        rc = quicw_crypto(f, sizeof(f), &fl, mid, h + mid, cut - mid);
+    if (!rc) {
+        f[fl++] = 0x01; /* PING */
+        f[fl++] = 0x00; /* PADDING */
+        rc = quicw_crypto(f, sizeof(f), &fl, 0, h, mid);
+    }
+    if (!rc)
+        rc = quicw_crypto(f, sizeof(f), &fl, mid - 10, h + mid - 10, 20);
+    n = rc ? 0 : quicw_initial(&q, 0, f, fl, Q_DGRAM, d, sizeof(d));
+    rc = n ? udp_put(w, true, d, n) : -EINVAL;
+    if (!rc)
+        rc = q_answer(w, &q);
+    quicw_fini(&q);
+    return rc;
+}
+
+/* Q3a: an Initial with the flow's DCID whose payload is garbage (fails authentication), then
+ * the real Initial. */
+static int q3a(struct pcapw *w)
+{
+    struct quicw q;
+    uint8_t h[4096], f[1500], d[1500];
+    size_t hl, so, fl = 0;
+    TRY(q_open(&q, QUIC_V1, Q_DCID, BLK, 0, h, sizeof(h), &hl, &so));
+    int rc = quicw_crypto(f, sizeof(f), &fl, 0, h, hl);
+    size_t n = rc ? 0 : quicw_initial(&q, 0, f, fl, Q_DGRAM, d, sizeof(d));
+    uint64_t st = 77;
+    for (size_t i = 40; i < n; i++) /* keep the header, replace the ciphertext */
+        d[i] = (uint8_t)pcapw_rand(&st);
+    rc = n ? udp_put(w, true, d, n) : -EINVAL;
+    if (!rc)
+        rc = q_send(w, &q, 0, h, 0, hl);
+    if (!rc)
+        rc = q_answer(w, &q);
+    quicw_fini(&q);
+    return rc;
+}
+
+/* Q3b: a forged Initial that decrypts (same DCID, so the same public keys) carrying a whole
+ * ClientHello for the allowed name first (low TTL in the wild: it never reaches the server), then
+ * the real one with the blocked name at the same CRYPTO offsets. */
+static int q3b(struct pcapw *w)
+{
+    struct quicw q;
+    uint8_t h[4096], fake[4096];
+    size_t hl, so, fl, fso;
+    TRY(q_open(&q, QUIC_V1, Q_DCID, BLK, 0, h, sizeof(h), &hl, &so));
+    fl = quicw_hello(ALW, 0, fake, sizeof(fake), &fso);
+    int rc = fl == hl ? q_send(w, &q, 0, fake, 0, fl) : -EINVAL;
+    if (!rc)
+        rc = q_send(w, &q, 0, h, 0, hl);
+    if (!rc)
+        rc = q_answer(w, &q);
+    quicw_fini(&q);
+    return rc;
+}
+
+/* Q3c: the forged allowed hello under another DCID first (its own keys: a different connection
+ * attempt on the same 5-tuple), then the real attempt under its DCID. */
+static int q3c(struct pcapw *w)
+{
+    struct quicw q, fq;
+    uint8_t h[4096], fake[4096];
+    size_t hl, so, fl, fso;
+    TRY(q_open(&fq, QUIC_V1, Q_DCID2, ALW, 0, fake, sizeof(fake), &fl, &fso));
+    int rc = q_send(w, &fq, 0, fake, 0, fl);
+    quicw_fini(&fq);
+    TRY(rc);
+    uint64_t ts = g_qts;
+    TRY(q_open(&q, QUIC_V1, Q_DCID, BLK, 0, h, sizeof(h), &hl, &so));
+    g_qts = ts;
+    rc = q_send(w, &q, 0, h, 0, hl);
+    if (!rc)
+        rc = q_answer(w, &q);
+    quicw_fini(&q);
+    return rc;
+}
+
+/* Q3d: a 0-RTT packet that overtook its Initial (seen in Chromium captures), alone in the first
+ * datagram, then the Initials. */
+static int q3d(struct pcapw *w)
+{
+    struct quicw q;
+    uint8_t h[4096], d[1500];
+    size_t hl, so;
+    TRY(q_open(&q, QUIC_V1, Q_DCID, BLK, 1216, h, sizeof(h), &hl, &so));
+    size_t n = quicw_opaque(&q, QUICW_0RTT, 300, 5, d, sizeof(d));
+    int rc = n ? udp_put(w, true, d, n) : -EINVAL;
+    if (!rc)
+        rc = q_send(w, &q, 0, h, 0, so + 4);
+    if (!rc)
+        rc = q_send(w, &q, 1, h, so + 4, hl);
+    if (!rc)
+        rc = q_answer(w, &q);
+    quicw_fini(&q);
+    return rc;
+}
+
+/* Q3e: 20 bytes of junk as the flow's first datagram, then the Initial. */
+static int q3e(struct pcapw *w)
+{
+    struct quicw q;
+    uint8_t h[4096], junk[20];
+    size_t hl, so;
+    TRY(q_open(&q, QUIC_V1, Q_DCID, BLK, 0, h, sizeof(h), &hl, &so));
+    uint64_t st = 3;
+    for (size_t i = 0; i < sizeof(junk); i++)
+        junk[i] = (uint8_t)pcapw_rand(&st);
+    int rc = udp_put(w, true, junk, sizeof(junk));
+    if (!rc)
+        rc = q_send(w, &q, 0, h, 0, hl);
+    if (!rc)
+        rc = q_answer(w, &q);
+    quicw_fini(&q);
+    return rc;
+}
+
+/* Q3f: an Initial of a version the filter does not know (0x1a2a3a4a, a reserved GREASE-style
+ * version), the server's Version Negotiation, then the client's new attempt in v1 under a new
+ * DCID (RFC 9000 6.2). */
+static int q3f(struct pcapw *w)
+{
+    struct quicw q;
+    uint8_t h[4096], d[1500];
+    size_t hl, so;
+    TRY(q_open(&q, QUIC_V1, Q_DCID, BLK, 0, h, sizeof(h), &hl, &so));
+    /* the unknown-version Initial: a v1 Initial with its version field rewritten */
+    uint8_t f[1500];
+    size_t fl = 0;
+    int rc = quicw_crypto(f, sizeof(f), &fl, 0, h, hl);
+    size_t n = rc ? 0 : quicw_initial(&q, 0, f, fl, Q_DGRAM, d, sizeof(d));
+    d[1] = 0x1a;
+    d[2] = 0x2a;
+    d[3] = 0x3a;
+    d[4] = 0x4a;
+    rc = n ? udp_put(w, true, d, n) : -EINVAL;
+    quicw_fini(&q);
+    TRY(rc);
+    /* Version Negotiation: version 0, CIDs mirrored, supported versions v1 and v2 */
+    uint8_t vn[64];
+    size_t k = 0;
+    vn[k++] = 0x80 | 0x2a;
+    memset(vn + k, 0, 4);
+    k += 4;
+    vn[k++] = 8;
+    memcpy(vn + k, Q_SCID, 8);
+    k += 8;
+    vn[k++] = 8;
+    memcpy(vn + k, Q_DCID, 8);
+    k += 8;
+    static const uint8_t vers[8] = { 0, 0, 0, 1, 0x6b, 0x33, 0x43, 0xcf };
+    memcpy(vn + k, vers, sizeof(vers));
+    k += sizeof(vers);
+    TRY(udp_put(w, false, vn, k));
+    uint64_t ts = g_qts;
+    TRY(q_open(&q, QUIC_V1, Q_DCID2, BLK, 0, h, sizeof(h), &hl, &so));
+    g_qts = ts;
+    rc = q_send(w, &q, 0, h, 0, hl);
+    if (!rc)
+        rc = q_answer(w, &q);
+    quicw_fini(&q);
+    return rc;
+}
+
+/* Q1b: the ClientHello split over two Initials coalesced in one datagram (RFC 9000 12.2), the
+ * second padded, a Handshake-type packet of another DCID skipped in front of neither. */
+static int q1b(struct pcapw *w)
+{
+    struct quicw q;
+    uint8_t h[4096], f[1500], d[1500];
+    size_t hl, so, fl = 0;
+    TRY(q_open(&q, QUIC_V1, Q_DCID, BLK, 0, h, sizeof(h), &hl, &so));
+    size_t cut = so + 4;
+    int rc = quicw_crypto(f, sizeof(f), &fl, 0, h, cut);
+    size_t n0 = rc ? 0 : quicw_initial(&q, 0, f, fl, 0, d, sizeof(d));
+    fl = 0;
+    rc = n0 ? quicw_crypto(f, sizeof(f), &fl, cut, h + cut, hl - cut) : -EINVAL;
+    size_t n1 = rc ? 0 : quicw_initial(&q, 1, f, fl, Q_DGRAM - n0, d + n0, sizeof(d) - n0);
+    rc = n1 ? udp_put(w, true, d, n0 + n1) : -EINVAL;
+    if (!rc)
+        rc = q_answer(w, &q);
+    quicw_fini(&q);
+    return rc;
+}
+
 /* ---- must pass ---- */
 
 static int p1(struct pcapw *w) { return tls_plain(w, CLI4, SRV4, "not" BLK); }
@@ -1135,6 +1431,18 @@ static const struct row rows[] = {
     {"E5", e5, "block", "domain", BLK, SRV4 ":443", "GTP-U, per-direction TEIDs, PDU session container, TLS"},
     {"E6a", e6a, "block", "domain", BLK, SRV4 ":80", "IPv4-in-IPv4, HTTP"},
     {"E6b", e6b, "block", "domain", BLK, "[" SRV6 "]:443", "IPv6-in-IPv4 (6in4), TLS"},
+    {"QB1", qb1, "pass", "-", ALW, SRV4 ":443", "baseline: QUIC v1 Initial, allowed SNI"},
+    {"QB2", qb2, "block", "domain", BLK, SRV4 ":443", "baseline: QUIC v1 Initial, blocked SNI"},
+    {"Q1", q1, "block", "domain", BLK, SRV4 ":443", "QUIC ClientHello over 2 Initials (PQ key share), cut inside the SNI"},
+    {"Q1b", q1b, "block", "domain", BLK, SRV4 ":443", "QUIC ClientHello over 2 Initials coalesced in one datagram"},
+    {"Q2", q2, "block", "domain", BLK, SRV4 ":443", "QUIC Initials and CRYPTO frames out of order, PING/PADDING mixed in"},
+    {"Q3a", q3a, "block", "domain", BLK, SRV4 ":443", "QUIC: garbage Initial with the same DCID first"},
+    {"Q3b", q3b, "block", "domain", BLK, SRV4 ":443", "QUIC: forged decrypting Initial, same DCID, allowed SNI first"},
+    {"Q3c", q3c, "block", "domain", BLK, SRV4 ":443", "QUIC: forged decrypting Initial, other DCID, allowed SNI first"},
+    {"Q3d", q3d, "block", "domain", BLK, SRV4 ":443", "QUIC: a 0-RTT packet alone in the first datagram"},
+    {"Q3e", q3e, "block", "domain", BLK, SRV4 ":443", "QUIC: 20 bytes of junk as the first datagram"},
+    {"Q3f", q3f, "block", "domain", BLK, SRV4 ":443", "QUIC: unknown-version Initial, Version Negotiation, then v1"},
+    {"Q5", q5, "block", "domain", BLK, SRV4 ":443", "QUIC v2 ClientHello over 2 Initials"},
     {"P1", p1, "pass", "-", "not" BLK, SRV4 ":443", "anchoring: SNI notblocked.example"},
     {"P2", p2, "pass", "-", BLK ".evil.test", SRV4 ":443", "anchoring: SNI blocked.example.evil.test"},
     {"P3", p3, "pass", "-", "not" BLK, SRV4 ":80", "anchoring: Host notblocked.example"},
