@@ -1666,6 +1666,21 @@ static int worker_listen(struct inline_proxy *p, struct worker *w, char *err, si
 
 static struct policy_rec *policy_new(const struct inline_config *cfg);
 
+/* What is wrong with the reloadable settings of cfg, or NULL. */
+static const char *settings_bad(const struct inline_config *cfg)
+{
+    if (cfg->first_bytes_max < 512 || cfg->first_bytes_max > INLINE_FIRST_BYTES_MAX)
+        return "first_bytes_max out of range 512..1048576";
+    if (cfg->first_bytes_timeout_ms < 1 || cfg->connect_timeout_ms < 1 || cfg->close_timeout_ms < 1 ||
+        cfg->idle_timeout_ms < 1)
+        return "timeouts must be at least 1 ms";
+    if (cfg->incomplete != INLINE_INCOMPLETE_RESET && cfg->incomplete != INLINE_INCOMPLETE_ADDRESS)
+        return "incomplete must be reset or address";
+    if (cfg->tls_alert > 255)
+        return "tls_alert out of range 0..255";
+    return NULL;
+}
+
 struct inline_proxy *inline_new(const struct inline_config *cfg, struct rsref *rules, char *err,
                                 size_t errlen)
 {
@@ -1676,21 +1691,14 @@ struct inline_proxy *inline_new(const struct inline_config *cfg, struct rsref *r
         bad = "workers out of range 1..64";
     else if (cfg->max_connections < cfg->workers || cfg->max_connections > (1u << 24))
         bad = "max_connections out of range (workers..16777216)";
-    else if (cfg->first_bytes_max < 512 || cfg->first_bytes_max > INLINE_FIRST_BYTES_MAX)
-        bad = "first_bytes_max out of range 512..1048576";
-    else if (cfg->first_bytes_timeout_ms < 1 || cfg->connect_timeout_ms < 1 || cfg->close_timeout_ms < 1 ||
-             cfg->idle_timeout_ms < 1)
-        bad = "timeouts must be at least 1 ms";
-    else if (cfg->incomplete != INLINE_INCOMPLETE_RESET && cfg->incomplete != INLINE_INCOMPLETE_ADDRESS)
-        bad = "incomplete must be reset or address";
     else if (cfg->max_requests < 1)
         bad = "max_requests must be at least 1";
     else if (cfg->tproxy_port > INLINE_PORT_ANY || cfg->redirect_port > INLINE_PORT_ANY)
         bad = "port out of range";
     else if (cfg->listen_family != 0 && cfg->listen_family != AF_INET && cfg->listen_family != AF_INET6)
         bad = "listen_family must be 0, AF_INET or AF_INET6";
-    else if (cfg->tls_alert > 255)
-        bad = "tls_alert out of range 0..255";
+    else
+        bad = settings_bad(cfg);
     if (bad) {
         snprintf(err, errlen, "inline: %s", bad);
         return NULL;
@@ -1788,16 +1796,7 @@ int inline_reload(struct inline_proxy *p, const struct inline_config *cfg, char 
         snprintf(err, errlen, "inline: no proxy or configuration");
         return -EINVAL;
     }
-    const char *bad = NULL;
-    if (cfg->tls_alert > 255)
-        bad = "tls_alert out of range 0..255";
-    else if (cfg->first_bytes_timeout_ms < 1 || cfg->connect_timeout_ms < 1 || cfg->close_timeout_ms < 1 ||
-             cfg->idle_timeout_ms < 1)
-        bad = "timeouts must be at least 1 ms";
-    else if (cfg->incomplete != INLINE_INCOMPLETE_RESET && cfg->incomplete != INLINE_INCOMPLETE_ADDRESS)
-        bad = "incomplete must be reset or address";
-    else if (cfg->first_bytes_max < 512)
-        bad = "first_bytes_max below 512";
+    const char *bad = settings_bad(cfg);
     if (bad) {
         snprintf(err, errlen, "inline: %s", bad);
         return -EINVAL;

@@ -331,14 +331,9 @@ static void *block_writer(void *arg)
     return NULL;
 }
 
-START_TEST(test_async_blocks)
+/* 4 threads x 2000 block lines, then joined. */
+static void run_block_writers(struct log *l)
 {
-    const char *p = tmp_path();
-    char path[64], err[256];
-    snprintf(path, sizeof(path), "%s", p);
-    struct log *l = log_new(path, LOG_LEVEL_INFO, 0, err, sizeof(err));
-    ck_assert_ptr_nonnull(l);
-    ck_assert_int_eq(log_start_async(l), 0);
     pthread_t th[4];
     struct thr t[4];
     for (int i = 0; i < 4; i++) {
@@ -347,6 +342,17 @@ START_TEST(test_async_blocks)
     }
     for (int i = 0; i < 4; i++)
         pthread_join(th[i], NULL);
+}
+
+START_TEST(test_async_blocks)
+{
+    const char *p = tmp_path();
+    char path[64], err[256];
+    snprintf(path, sizeof(path), "%s", p);
+    struct log *l = log_new(path, LOG_LEVEL_INFO, 0, err, sizeof(err));
+    ck_assert_ptr_nonnull(l);
+    ck_assert_int_eq(log_start_async(l), 0);
+    run_block_writers(l);
     log_flush(l);
     uint64_t drops = log_queue_drops(l);
     char *s = slurp(path);
@@ -373,14 +379,7 @@ START_TEST(test_async_rate_limit)
     struct fake_clock fc = {1000000};
     struct log *l = open_log(path, LOG_LEVEL_INFO, 50, &fc);
     ck_assert_int_eq(log_start_async(l), 0);
-    pthread_t th[4];
-    struct thr t[4];
-    for (int i = 0; i < 4; i++) {
-        t[i] = (struct thr){l, i};
-        pthread_create(&th[i], NULL, block_writer, &t[i]);
-    }
-    for (int i = 0; i < 4; i++)
-        pthread_join(th[i], NULL);
+    run_block_writers(l);
     log_flush(l);
     char *s = slurp(path);
     ck_assert_uint_eq(count_lines(s, NULL), 50); /* the clock stood still: one burst */

@@ -42,33 +42,6 @@ def hello_bytes(name):
     return out.read()
 
 
-def split(name, addr, port):
-    hello = hello_bytes(name)
-    at = hello.find(name.encode())
-    assert at > 0, "no SNI in the hello"
-    cut = at + len(name) // 2
-    s = socket.socket(family(addr), socket.SOCK_STREAM)
-    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    s.settimeout(5)
-    s.connect((addr, int(port)))
-    s.sendall(hello[:cut])
-    time.sleep(0.3)
-    s.sendall(hello[cut:])
-    try:
-        data = s.recv(4096)
-    except ConnectionResetError:
-        return "reset"
-    except socket.timeout:
-        return "timeout"
-    if not data:
-        return "eof"
-    if data[0] == 0x15 and len(data) >= 7:
-        return "alert:%d" % data[6]
-    if data[0] == 0x16:
-        return "serverhello"
-    return "other"
-
-
 def answer(s):
     try:
         data = s.recv(4096)
@@ -83,6 +56,21 @@ def answer(s):
     if data[0] == 0x16:
         return "serverhello"
     return "other"
+
+
+def split(name, addr, port):
+    hello = hello_bytes(name)
+    at = hello.find(name.encode())
+    assert at > 0, "no SNI in the hello"
+    cut = at + len(name) // 2
+    s = socket.socket(family(addr), socket.SOCK_STREAM)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s.settimeout(5)
+    s.connect((addr, int(port)))
+    s.sendall(hello[:cut])
+    time.sleep(0.3)
+    s.sendall(hello[cut:])
+    return answer(s)
 
 
 def slow(name, addr, port, pieces, pause):
