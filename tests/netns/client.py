@@ -16,7 +16,15 @@
                                       not reset after a second), holds them SECS seconds
   client.py synflood SRC ADDR PORT N  N bare SYNs from SRC (random ports) to ADDR:PORT through
                                       a raw socket (IPv4), as fast as they go; prints the count
+  client.py desync FOOL FAKE REAL ADDR PORT
+                                      zapret's fake strategy over IPv4: connect, send a fake
+                                      ClientHello for FAKE (or junk when FAKE is "zero") at the
+                                      connection's next sequence number through a raw socket,
+                                      fooled so the server drops it (FOOL: badsum, md5sig, badseq,
+                                      noack; "+"-joined), then the real ClientHello for REAL on
+                                      the socket; prints what came back (as split)
 """
+import os
 import random
 import struct
 import socket
@@ -143,6 +151,57 @@ def synflood(src, addr, port, n):
     return sent
 
 
+TCP_REPAIR, TCP_REPAIR_QUEUE, TCP_QUEUE_SEQ = 19, 20, 21
+TCP_RECV_QUEUE, TCP_SEND_QUEUE = 1, 2
+
+
+def queue_seqs(s):
+    """The socket's next send sequence number and next expected receive sequence number (its
+    ACK), read in TCP repair mode (needs CAP_NET_ADMIN)."""
+    s.setsockopt(socket.IPPROTO_TCP, TCP_REPAIR, 1)
+    try:
+        s.setsockopt(socket.IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE)
+        snd = struct.unpack("I", s.getsockopt(socket.IPPROTO_TCP, TCP_QUEUE_SEQ, 4))[0]
+        s.setsockopt(socket.IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_RECV_QUEUE)
+        rcv = struct.unpack("I", s.getsockopt(socket.IPPROTO_TCP, TCP_QUEUE_SEQ, 4))[0]
+    finally:
+        s.setsockopt(socket.IPPROTO_TCP, TCP_REPAIR, 0)
+    return snd, rcv
+
+
+def desync(fool, fake, real, addr, port):
+    fools = set(fool.split("+"))
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s.settimeout(5)
+    s.connect((addr, int(port)))
+    src, sport = s.getsockname()
+    snd, rcv = queue_seqs(s)
+    payload = bytes(600) if fake == "zero" else hello_bytes(fake)
+    seq = (snd - 100000) & 0xffffffff if "badseq" in fools else snd
+    flags = 0x08 if "noack" in fools else 0x18  # PSH (without ACK) or PSH|ACK
+    opts = b""
+    if "md5sig" in fools:
+        opts = bytes([19, 18]) + os.urandom(16) + b"\x01\x01"  # TCP-MD5, never negotiated
+    doff = (20 + len(opts)) // 4
+    tcp = struct.pack("!HHIIBBHHH", sport, int(port), seq, rcv if flags & 0x10 else 0, doff << 4, flags,
+                      502, 0, 0) + opts + payload
+    sa, da = socket.inet_aton(src), socket.inet_aton(addr)
+    c = csum(sa + da + struct.pack("!BBH", 0, 6, len(tcp)) + tcp)
+    if "badsum" in fools:
+        c ^= 0x5a5a
+    tcp = tcp[:16] + struct.pack("!H", c) + tcp[18:]
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), random.getrandbits(16), 0x4000, 64, 6, 0, sa, da)
+    r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    r.sendto(ip + tcp, (addr, 0))
+    time.sleep(0.05)
+    try:
+        s.sendall(hello_bytes(real))
+    except (ConnectionResetError, BrokenPipeError):
+        return "reset"
+    return answer(s)
+
+
 def read_response(f):
     line = f.readline()
     if not line:
@@ -201,8 +260,10 @@ def main():
         flood(*sys.argv[2:6])
     elif cmd == "synflood":
         print(synflood(*sys.argv[2:6]))
+    elif cmd == "desync":
+        print(desync(*sys.argv[2:7]))
     else:
-        sys.exit("usage: client.py split|keepalive|idle|slow|flood|synflood ...")
+        sys.exit("usage: client.py split|keepalive|idle|slow|flood|synflood|desync ...")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,9 @@
 #   over TLS 1.2 and 1.3, wget HTTPS, openssl s_client (0 bytes read) and nghttp get a reset
 #   before any server byte; curl and wget get our 302 (and the 451 page after a reload with
 #   notice.url emptied); IP entries block a name not on the list (HTTPS reset, HTTP 302); a
-#   ClientHello split inside the name over two segments is reset. Controls with an unlisted name
+#   ClientHello split inside the name over two segments is reset; zapret-style fakes the server
+#   drops (bad checksum, MD5, bad sequence, no ACK; junk payloads) in front of the real hello do
+#   not save the blocked name, nor block an unlisted one. Controls with an unlisted name
 #   on the same server show its answer would have been seen; the server reports, per
 #   connection, whether the injected RST reached it before its answer was due.
 # Then measures, over QG_TAP_FLOWS blocked flows to the 2 ms server (default 200, half HTTPS,
@@ -359,6 +361,25 @@ for fam in 4 6; do
     dist_block=$((dist_block + 1))
     expect "v$fam control: split ClientHello, unlisted name: server hello" "$(cl python3 "$CLIENT_PY" split other.test "$DU" 443)" serverhello
     dist_ctrl=$((dist_ctrl + 1))
+done
+
+# zapret's fake strategies (nfqws --dpi-desync=fake with --dpi-desync-fooling=...): a fake
+# ClientHello at the connection's next sequence number that the server drops (bad checksum, an
+# MD5 option never negotiated, a sequence number outside the window, no ACK flag), then the real
+# one. IPv4, raw socket in the client namespace (tests/netns/client.py desync).
+for fool in badsum md5sig badseq noack; do
+    expect "desync fake ($fool) naming an allowed site, then the blocked hello: reset" \
+        "$(cl python3 "$CLIENT_PY" desync $fool allowed.test blocked.test "$V4D" 443)" reset
+    dist_block=$((dist_block + 1))
+    expect "control: desync fake ($fool) naming the blocked site, then an unlisted hello: server hello" \
+        "$(cl python3 "$CLIENT_PY" desync $fool blocked.test other.test "$V4D" 443)" serverhello
+    dist_ctrl=$((dist_ctrl + 1))
+done
+# --dpi-desync-fake-tls=0x00000000: the fake is junk, the first bytes the filter sees are not TLS
+for fool in badsum md5sig; do
+    expect "desync fake of zeros ($fool), then the blocked hello: reset" \
+        "$(cl python3 "$CLIENT_PY" desync $fool zero blocked.test "$V4D" 443)" reset
+    dist_block=$((dist_block + 1))
 done
 
 out=$(echo Q | cl timeout 10 openssl s_client -connect "$V4D:443" -servername other.test 2>&1)
