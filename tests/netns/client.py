@@ -23,6 +23,17 @@
                                       fooled so the server drops it (FOOL: badsum, md5sig, badseq,
                                       noack; "+"-joined), then the real ClientHello for REAL on
                                       the socket; prints what came back (as split)
+  client.py rawsend MODE NAME ADDR PORT
+                                      the real ClientHello for NAME sent by hand (IPv4, raw
+                                      socket) the way zapret sends it, after queueing it on the
+                                      socket in TCP repair mode so the kernel counts it as sent
+                                      (it retransmits it only if the hand-made packets are lost):
+                                      ipfrag2 (IP fragments, the boundary inside the TCP
+                                      header), multidisorder (segments cut inside the name, sent
+                                      last first), seqovl (the first segment starts 600 bytes
+                                      below the window's left edge, junk in front), hostfakesplit
+                                      (the name's piece sent twice, a bad-checksum fake of an
+                                      allowed name beside it); prints what came back (as split)
 """
 import os
 import random
@@ -202,6 +213,74 @@ def desync(fool, fake, real, addr, port):
     return answer(s)
 
 
+def tcp_ip(src, dst, sport, dport, seq, ack, payload, bad=False, ident=None, df=True):
+    """An IPv4 packet carrying one TCP segment (PSH|ACK); bad: a wrong checksum."""
+    tcp = struct.pack("!HHIIBBHHH", sport, dport, seq & 0xffffffff, ack, 5 << 4, 0x18, 502, 0, 0) + payload
+    sa, da = socket.inet_aton(src), socket.inet_aton(dst)
+    c = csum(sa + da + struct.pack("!BBH", 0, 6, len(tcp)) + tcp) ^ (0x5a5a if bad else 0)
+    tcp = tcp[:16] + struct.pack("!H", c) + tcp[18:]
+    ident = random.getrandbits(16) if ident is None else ident
+    return struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), ident, 0x4000 if df else 0, 64, 6, 0,
+                       sa, da) + tcp
+
+
+def ip_fragments(pkt, cut):
+    """pkt (IPv4, 20-byte header) as two fragments, the first with cut bytes of its payload."""
+    hdr, body = bytearray(pkt[:20]), pkt[20:]
+    out = []
+    for off, part, more in ((0, body[:cut], True), (cut, body[cut:], False)):
+        h = bytearray(hdr)
+        struct.pack_into("!H", h, 2, 20 + len(part))
+        struct.pack_into("!H", h, 6, (0x2000 if more else 0) | (off // 8))
+        struct.pack_into("!H", h, 10, 0)
+        struct.pack_into("!H", h, 10, csum(bytes(h)))
+        out.append(bytes(h) + part)
+    return out
+
+
+def rawsend(mode, name, addr, port):
+    hello = hello_bytes(name)
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s.settimeout(5)
+    s.connect((addr, int(port)))
+    src, sport = s.getsockname()
+    snd, rcv = queue_seqs(s)
+    # queue the hello without sending it: the kernel now counts it as sent, so the server's
+    # ACK of our hand-made copy is an ACK of data it knows
+    s.setsockopt(socket.IPPROTO_TCP, TCP_REPAIR, 1)
+    s.setsockopt(socket.IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE)
+    s.send(hello)
+    s.setsockopt(socket.IPPROTO_TCP, TCP_REPAIR, 0)
+    port = int(port)
+    at = hello.find(name.encode())
+    cut = at + len(name) // 2
+    pk = []
+    if mode == "ipfrag2":
+        pk = ip_fragments(tcp_ip(src, addr, sport, port, snd, rcv, hello, df=False), 8)
+    elif mode == "multidisorder":
+        pk = [tcp_ip(src, addr, sport, port, snd + cut, rcv, hello[cut:]),
+              tcp_ip(src, addr, sport, port, snd, rcv, hello[:cut])]
+    elif mode == "seqovl":
+        junk = bytes(600)
+        pk = [tcp_ip(src, addr, sport, port, snd + cut, rcv, hello[cut:]),
+              tcp_ip(src, addr, sport, port, snd - len(junk), rcv, junk + hello[:cut])]
+    elif mode == "hostfakesplit":
+        fake = (("x" * len(name)) + "allowed.test")[-len(name):].encode()
+        pk = [tcp_ip(src, addr, sport, port, snd, rcv, hello[:at]),
+              tcp_ip(src, addr, sport, port, snd + at, rcv, fake, bad=True),
+              tcp_ip(src, addr, sport, port, snd + at, rcv, hello[at:at + len(name)]),
+              tcp_ip(src, addr, sport, port, snd + at, rcv, fake, bad=True),
+              tcp_ip(src, addr, sport, port, snd + at + len(name), rcv, hello[at + len(name):])]
+    else:
+        sys.exit("rawsend: unknown mode " + mode)
+    r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    for p in pk:
+        r.sendto(p, (addr, 0))
+        time.sleep(0.01)
+    return answer(s)
+
+
 def read_response(f):
     line = f.readline()
     if not line:
@@ -262,8 +341,10 @@ def main():
         print(synflood(*sys.argv[2:6]))
     elif cmd == "desync":
         print(desync(*sys.argv[2:7]))
+    elif cmd == "rawsend":
+        print(rawsend(*sys.argv[2:6]))
     else:
-        sys.exit("usage: client.py split|keepalive|idle|slow|flood|synflood|desync ...")
+        sys.exit("usage: client.py split|keepalive|idle|slow|flood|synflood|desync|rawsend ...")
 
 
 if __name__ == "__main__":

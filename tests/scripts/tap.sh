@@ -381,6 +381,16 @@ for fool in badsum md5sig; do
         "$(cl python3 "$CLIENT_PY" desync $fool zero blocked.test "$V4D" 443)" reset
     dist_block=$((dist_block + 1))
 done
+# zapret's segmentation strategies, the real hello sent by hand: ipfrag2 (IP fragments cut
+# inside the TCP header: the capture filter must keep fragments), multidisorder, split-seqovl
+# (a first segment starting below the window's left edge), hostfakesplit (bad-checksum fakes
+# of the name's piece beside the real one)
+for mode in ipfrag2 multidisorder seqovl hostfakesplit; do
+    expect "zapret $mode, blocked name: reset" "$(cl python3 "$CLIENT_PY" rawsend $mode blocked.test "$V4D" 443)" reset
+    dist_block=$((dist_block + 1))
+    expect "control: zapret $mode, unlisted name: server hello" "$(cl python3 "$CLIENT_PY" rawsend $mode other.test "$V4D" 443)" serverhello
+    dist_ctrl=$((dist_ctrl + 1))
+done
 
 out=$(echo Q | cl timeout 10 openssl s_client -connect "$V4D:443" -servername other.test 2>&1)
 dist_ctrl=$((dist_ctrl + 1))
