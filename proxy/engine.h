@@ -26,6 +26,7 @@ struct engine_config {
     size_t quic_slots;           /* QUIC handshakes reassembled at once (default 1024) */
     uint32_t tcp_idle_s;         /* idle timeouts */
     uint32_t udp_idle_s;
+    int checksums;               /* enum csumpol_mode (csumpol.h): verify (default), ignore, auto */
     struct verdict_policy policy;
 };
 
@@ -92,6 +93,9 @@ struct engine_stats {
     uint64_t flows_evicted, reasm_no_buffer, reasm_ignored, reasm_conflicts;
     uint64_t tls_malformed, tls_limit, http_malformed, http_limit, quic_malformed, quic_no_slot;
     uint64_t name_invalid, ech, ipv6_bad_ext;
+    uint64_t csum_set_aside;     /* TCP segments set aside for a bad checksum (T5) */
+    uint64_t csum_accepted;      /* packets taken without a good checksum under the policy */
+    uint64_t csum_sources_ignored;  /* auto: sources whose checksums are no longer verified */
 };
 void engine_get_stats(const struct engine *e, struct engine_stats *st);
 
