@@ -36,6 +36,7 @@ static const char *const v_https_block[] = {"rst", "alert", NULL};
 static const char *const v_http_block[] = {"redirect", "451", NULL};
 static const char *const v_quic[] = {"drop-blocked", "drop-all", "pass", NULL};
 static const char *const v_incomplete[] = {"reset", "address", NULL};
+static const char *const v_checksums[] = {"verify", "ignore", "auto", NULL};
 static const char *const v_log_level[] = {"error", "warn", "info", "debug", NULL};
 
 /* clang-format off */
@@ -58,6 +59,8 @@ static const struct config_key keys[] = {
       "client bytes reassembled per flow before a decision" },
     { "reasm.buffers", CONFIG_INT, 16, 16777216, "8192", NULL, OFF(reasm_buffers), true,
       "reassembly buffers in the pool per worker" },
+    { "checksums", CONFIG_ENUM, 0, 0, "verify", v_checksums, OFF(checksums), true,
+      "TCP/UDP checksums: verify (a bad one is a fake, T5); ignore; auto (per source: a host whose first packets are all bad is not verified)" },
     { "tap.interface", CONFIG_STRING, 0, 0, "", NULL, OFF(tap_interface), true,
       "interface receiving the mirrored traffic (required in tap mode)" },
     { "tap.inject_interface", CONFIG_STRING, 0, 0, "", NULL, OFF(tap_inject_interface), true,

@@ -56,6 +56,7 @@ enum config_https_block { CONFIG_HTTPS_BLOCK_RST = 0, CONFIG_HTTPS_BLOCK_ALERT }
 enum config_http_block { CONFIG_HTTP_BLOCK_REDIRECT = 0, CONFIG_HTTP_BLOCK_451 };
 enum config_quic { CONFIG_QUIC_DROP_BLOCKED = 0, CONFIG_QUIC_DROP_ALL, CONFIG_QUIC_PASS };
 enum config_incomplete { CONFIG_INCOMPLETE_RESET = 0, CONFIG_INCOMPLETE_ADDRESS };
+enum config_checksums { CONFIG_CHECKSUMS_VERIFY = 0, CONFIG_CHECKSUMS_IGNORE, CONFIG_CHECKSUMS_AUTO };
 enum config_log_level { CONFIG_LOG_ERROR = 0, CONFIG_LOG_WARN, CONFIG_LOG_INFO, CONFIG_LOG_DEBUG };
 
 /* The effective configuration. Enum fields are int holding the enum values above; sizes are
@@ -71,6 +72,7 @@ struct qg_config {
     int64_t flows_max;
     uint64_t reasm_bytes;
     int64_t reasm_buffers;
+    int checksums; /* enum config_checksums, same values as enum csumpol_mode */
 
     char *tap_interface;
     char *tap_inject_interface; /* after loading: tap_interface when the file left it empty */

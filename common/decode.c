@@ -181,6 +181,39 @@ bool decode_l4_csum_ok(const struct pkt *p)
     return l4_csum_verify(p, p->l4, p->l4_len);
 }
 
+bool decode_l4_csum_unfinished(const struct pkt *p)
+{
+    size_t at;
+    if (!p->l4 || p->frag)
+        return false;
+    if (p->l4proto == PROTO_TCP && p->l4_len >= 20)
+        at = 16;
+    else if (p->l4proto == PROTO_UDP && p->l4_len >= 8)
+        at = 6;
+    else
+        return false;
+    uint16_t field = (uint16_t)(p->l4[at] << 8 | p->l4[at + 1]);
+    if (field == 0)
+        return true;
+    uint64_t acc = 0;
+    uint8_t ph[8] = { 0 };
+    size_t n = p->l4_len;
+    if (p->ipver == 4) {
+        acc = csum_add(acc, p->src, 4);
+        acc = csum_add(acc, p->dst, 4);
+    } else {
+        acc = csum_add(acc, p->src, 16);
+        acc = csum_add(acc, p->dst, 16);
+    }
+    ph[4] = (uint8_t)(n >> 8);
+    ph[5] = (uint8_t)n;
+    ph[2] = (uint8_t)(n >> 24);
+    ph[3] = (uint8_t)(n >> 16);
+    ph[7] = p->l4proto;
+    acc = csum_add(acc, ph, 8);
+    return field == csum_fold(acc);
+}
+
 /* TCP options: malformed TLV structure is an error; a known kind with the wrong length is
  * ignored, as Linux's tcp_parse_options() does. */
 static enum decode_result tcp_options(struct rd *r, struct pkt *p)

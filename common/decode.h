@@ -168,6 +168,12 @@ enum decode_result decode_ip(const uint8_t *buf, size_t len, struct pkt *p);
  * decode_packet()/decode_ip() result whose frame is still alive. O(l4_len); does not cache. */
 bool decode_l4_csum_ok(const struct pkt *p);
 
+/* True if p's TCP/UDP checksum field holds what a sending host's checksum offload leaves
+ * there (the folded pseudo-header sum: the NIC was to finish it) or zero (anonymisers, some
+ * capture tools). Says nothing about whether the checksum is right; p as for
+ * decode_l4_csum_ok(). O(1). */
+bool decode_l4_csum_unfinished(const struct pkt *p);
+
 /* "ok", "trunc-ip", ... : stable names used in counters and the scan summary. */
 const char *decode_result_name(enum decode_result r);
 

@@ -29,6 +29,19 @@ struct capture_live {
     char iface[64];
 };
 
+/* What the operator's expression cannot see into, always taken along with it:
+ *  - IP fragments: a non-first fragment has no ports, so "tcp port 443" drops it and a
+ *    ClientHello cut inside the TCP header (EVASION T12, zapret ipfrag2) never reassembles.
+ *    IPv4: MF or an offset; IPv6: a fragment header, or any extension header in front of the
+ *    transport header (libpcap's "tcp"/"port" only read the first next-header, so T13's HBH/DST
+ *    chains and fragments behind them would be dropped too).
+ *  - tunnels (EVASION E1-E6): the ports are inside. */
+#define LIVE_KEEP                                                                                  \
+    "(ip[6:2] & 0x3fff != 0) or (ip6 and (ip6[6] == 44 or ip6[6] == 0 or ip6[6] == 43 or "        \
+    "ip6[6] == 60)) or ip proto 4 or ip proto 41 or ip proto 47 or ip6 proto 4 or "               \
+    "ip6 proto 41 or ip6 proto 47 or udp dst port 4789 or udp dst port 2152 or "                   \
+    "ether proto 0x8847 or ether proto 0x8848 or ether proto 0x8864"
+
 size_t capture_live_filter(const char *f, bool vlan_too, char *out, size_t cap)
 {
     if (cap == 0)
@@ -37,9 +50,9 @@ size_t capture_live_filter(const char *f, bool vlan_too, char *out, size_t cap)
     if (!f || !*f)
         n = snprintf(out, cap, "%s", "");
     else if (vlan_too)
-        n = snprintf(out, cap, "(%s) or (vlan and (%s))", f, f);
+        n = snprintf(out, cap, "(%s) or %s or (vlan and ((%s) or %s))", f, LIVE_KEEP, f, LIVE_KEEP);
     else
-        n = snprintf(out, cap, "%s", f);
+        n = snprintf(out, cap, "(%s) or %s", f, LIVE_KEEP);
     if (n < 0 || (size_t)n >= cap) {
         out[0] = '\0';
         return 0;
@@ -209,7 +222,7 @@ struct capture *capture_live_open(const struct capture_live_config *cfg, char *e
     if (cfg->bpf && *cfg->bpf) {
         if (capture_live_filter(cfg->bpf, cfg->vlan_too, expr, sizeof(expr)) == 0) {
             snprintf(err, errlen, "capture: %s: filter longer than %d bytes", cfg->iface,
-                     CAPTURE_LIVE_FILTER_MAX / 2 - 32);
+                     CAPTURE_LIVE_FILTER_MAX / 2 - 512);
             goto fail;
         }
         struct bpf_program bp;

@@ -29,9 +29,12 @@ struct capture_live_config {
     uint16_t fanout_group;    /* 0: no fanout; else the group id every worker's handle joins */
 };
 
-/* Writes the filter to compile for f into out: f itself, or "(f) or (vlan and (f))" when
- * vlan_too (pcap's "vlan" keyword shifts the offsets of what follows it, so the plain
- * expression alone would miss tagged frames when the tag is in the packet data). Returns the
+/* Writes the filter to compile for f into out: "(f) or K", or "(f) or K or (vlan and ((f) or
+ * K))" when vlan_too (pcap's "vlan" keyword shifts the offsets of what follows it, so the plain
+ * expression alone would miss tagged frames when the tag is in the packet data). K keeps what f
+ * cannot judge because the ports are not where it looks: IPv4 fragments (MF or an offset),
+ * IPv6 packets whose first next-header is a fragment/HBH/routing/destination-options header,
+ * IP-in-IP, GRE, VXLAN (UDP 4789), GTP-U (UDP 2152), MPLS and PPPoE session frames. Returns the
  * length, or 0 when it does not fit in cap. f "" or NULL gives "" (no filter). Pure. */
 size_t capture_live_filter(const char *f, bool vlan_too, char *out, size_t cap);
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "compiler.h"
+#include "csumpol.h"
 #include "decode.h"
 #include "defrag.h"
 #include "engine.h"
@@ -32,6 +33,7 @@
 struct engine {
     struct engine_config cfg;
     const struct ruleset *rs;
+    struct csumpol *cp;          /* checksum policy (cfg.checksums) */
     engine_event_fn cb;
     void *ctx;
 
@@ -683,6 +685,7 @@ void engine_frame(struct engine *e, int link, uint64_t ts_us, const uint8_t *fra
     e->cur_link = link;
     e->cur_frame = frame;
     e->cur_frame_len = caplen;
+    csumpol_apply(e->cp, &p);   /* may mark the checksum as not to be verified */
     handle_packet(e, &p);
     e->cur_pkt = NULL;
 }
@@ -731,7 +734,9 @@ struct engine *engine_new(const struct engine_config *cfg, const struct ruleset 
     e->qfree = calloc(e->nqslots ? e->nqslots : 1, sizeof(*e->qfree));
     e->scratch_cap = cfg->reasm_bytes;
     e->scratch = malloc(e->scratch_cap);
-    if (!e->reasm || !e->ft || !e->defrag || !e->qctx || !e->qslots || !e->qfree || !e->scratch) {
+    e->cp = csumpol_new((enum csumpol_mode)cfg->checksums);
+    if (!e->reasm || !e->ft || !e->defrag || !e->qctx || !e->qslots || !e->qfree || !e->scratch ||
+        !e->cp) {
         engine_free(e);
         return NULL;
     }
@@ -751,6 +756,7 @@ void engine_free(struct engine *e)
     free(e->qslots);
     free(e->qfree);
     free(e->scratch);
+    csumpol_free(e->cp);
     free(e);
 }
 
@@ -775,4 +781,9 @@ void engine_get_stats(const struct engine *e, struct engine_stats *st)
     st->frag_dropped = ds.duplicates + ds.overlaps + ds.timeouts + ds.evicted + ds.too_big + ds.bad_len + ds.hdr_too_big;
     tcpreasm_get_stats(e->reasm, &ts);
     st->reasm_conflicts = ts.conflicts;
+    st->csum_set_aside = ts.ignored[TCPREASM_BAD_CSUM];
+    struct csumpol_stats cs;
+    csumpol_get_stats(e->cp, &cs);
+    st->csum_accepted = cs.accepted;
+    st->csum_sources_ignored = cs.sources_ignore;
 }

@@ -28,6 +28,7 @@ struct engine_config {
     size_t quic_max_bytes;       /* ... and client payload bytes (default 32 KiB) */
     uint32_t tcp_idle_s;         /* idle timeouts */
     uint32_t udp_idle_s;
+    int checksums;               /* enum csumpol_mode (csumpol.h): verify (default), ignore, auto */
     struct verdict_policy policy;
 };
 
@@ -113,6 +114,9 @@ struct engine_stats {
     uint64_t alt_judged;         /* alternative views judged on their own (first copy incomplete,
                                   * not TLS/HTTP, or malformed) */
     uint64_t not_mine_watched;   /* flows whose first-copy view was neither TLS nor HTTP */
+    uint64_t csum_set_aside;     /* TCP segments set aside for a bad checksum (T5) */
+    uint64_t csum_accepted;      /* packets taken without a good checksum under the policy */
+    uint64_t csum_sources_ignored;  /* auto: sources whose checksums are no longer verified */
 };
 void engine_get_stats(const struct engine *e, struct engine_stats *st);
 

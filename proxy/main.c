@@ -10,6 +10,7 @@
 #include "compiler.h"
 #include "daemon.h"
 #include "decode.h"
+#include "csumpol.h"
 #include "engine.h"
 #include "jsonw.h"
 #include "loader.h"
@@ -21,7 +22,7 @@
 static void usage(FILE *f)
 {
     fputs("usage: qorgau scan [--rules PATH]... [--https-url name|ignore] [--notice-url URL]\n"
-          "                   [--max-flows N] CAPTURE\n"
+          "                   [--max-flows N] [--checksums verify|ignore|auto] CAPTURE\n"
           "       qorgau rules check PATH...\n"
           "       qorgau run -c FILE [--foreground] [--check]\n"
           "       qorgau config check FILE | qorgau config doc\n"
@@ -208,7 +209,7 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void print_summary(const char *path, const struct engine_stats *st, double secs)
+static void print_summary(const char *path, const struct engine_stats *st, double secs, int checksums)
 {
     fprintf(stderr,
             "{\"summary\":true,\"capture\":");
@@ -233,7 +234,8 @@ static void print_summary(const char *path, const struct engine_stats *st, doubl
             "\"flows_evicted\":%llu,\"reasm_no_buffer\":%llu,\"segments_ignored\":%llu,"
             "\"overlap_conflicts\":%llu,\"tls_malformed\":%llu,\"tls_limit\":%llu,"
             "\"http_malformed\":%llu,\"http_limit\":%llu,\"quic_malformed\":%llu,"
-            "\"names_invalid\":%llu,\"ech\":%llu,\"ipv6_dropped_ext\":%llu}\n",
+            "\"names_invalid\":%llu,\"ech\":%llu,\"ipv6_dropped_ext\":%llu,\"checksums\":\"%s\","
+            "\"csum_set_aside\":%llu,\"csum_accepted\":%llu,\"csum_sources_ignored\":%llu}\n",
             (unsigned long long)st->frag_in, (unsigned long long)st->frag_done,
             (unsigned long long)st->frag_dropped, (unsigned long long)st->flows_evicted,
             (unsigned long long)st->reasm_no_buffer, (unsigned long long)st->reasm_ignored,
@@ -241,7 +243,9 @@ static void print_summary(const char *path, const struct engine_stats *st, doubl
             (unsigned long long)st->tls_limit, (unsigned long long)st->http_malformed,
             (unsigned long long)st->http_limit, (unsigned long long)st->quic_malformed,
             (unsigned long long)st->name_invalid, (unsigned long long)st->ech,
-            (unsigned long long)st->ipv6_bad_ext);
+            (unsigned long long)st->ipv6_bad_ext, csumpol_mode_name((enum csumpol_mode)checksums),
+            (unsigned long long)st->csum_set_aside, (unsigned long long)st->csum_accepted,
+            (unsigned long long)st->csum_sources_ignored);
 }
 
 static int parse_size(const char *opt, const char *s, size_t min, size_t max, size_t *out)
@@ -264,6 +268,7 @@ static int cmd_scan(int argc, char **argv)
         { "https-url", required_argument, NULL, 'u' },
         { "max-flows", required_argument, NULL, 'f' },
         { "notice-url", required_argument, NULL, 'n' },
+        { "checksums", required_argument, NULL, 'k' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -273,6 +278,9 @@ static int cmd_scan(int argc, char **argv)
     int c, ret = EXIT_USAGE;
 
     engine_config_default(&cfg);
+    /* A capture file is often taken on a sending host (offloaded checksums) or anonymised
+     * (zeroed checksums): learn per source which checksums mean something. */
+    cfg.checksums = CSUMPOL_AUTO;
     optind = 1;
     while ((c = getopt_long(argc, argv, "r:h", opts, NULL)) != -1) {
         switch (c) {
@@ -299,6 +307,13 @@ static int cmd_scan(int argc, char **argv)
         case 'f':
             if (parse_size("--max-flows", optarg, 1024, 100000000, &cfg.max_flows) < 0)
                 goto out;
+            break;
+        case 'k':
+            cfg.checksums = csumpol_parse(optarg);
+            if (cfg.checksums < 0) {
+                fprintf(stderr, "qorgau: --checksums: '%s' is not one of verify, ignore, auto\n", optarg);
+                goto out;
+            }
             break;
         case 'h':
             usage(stdout);
@@ -357,7 +372,7 @@ static int cmd_scan(int argc, char **argv)
 
     struct engine_stats st;
     engine_get_stats(e, &st);
-    print_summary(path, &st, secs);
+    print_summary(path, &st, secs, cfg.checksums);
     ret = 0;
     if (rc < 0) {
         fprintf(stderr, "qorgau: %s\n", err);

@@ -12,6 +12,7 @@
 #include "capture_live.h"
 #include "compiler.h"
 #include "config.h"
+#include "csumpol.h"
 #include "engine.h"
 #include "inject.h"
 #include "log.h"
@@ -290,6 +291,10 @@ static int tap_open(const struct qg_config *cfg, struct daemon_ctx *d, void **st
     engine_config_default(&ec);
     ec.max_flows = (size_t)cfg->flows_max;
     ec.reasm_bytes = (size_t)cfg->reasm_bytes;
+    _Static_assert((int)CONFIG_CHECKSUMS_AUTO == (int)CSUMPOL_AUTO &&
+                       (int)CONFIG_CHECKSUMS_IGNORE == (int)CSUMPOL_IGNORE,
+                   "config and csumpol checksum modes differ");
+    ec.checksums = cfg->checksums;
     ec.reasm_buffers = (size_t)cfg->reasm_buffers;
     ec.policy.https_url = cfg->https_url == CONFIG_HTTPS_URL_IGNORE ? VERDICT_HTTPS_URL_IGNORE
                                                                     : VERDICT_HTTPS_URL_BLOCK_NAME;

@@ -82,6 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else if (r == DECODE_OK) {
         char ep[64];
         decode_fmt_endpoint(p.src, p.ipver, p.sport, ep, sizeof ep);
+        (void)decode_l4_csum_unfinished(&p);
         if (p.payload_len)
             (void)*(volatile const uint8_t *)&p.payload[p.payload_len - 1];
         feed(&p, trust);

@@ -1351,6 +1351,51 @@ static int e6a(struct pcapw *w) { return enc_http(w, W_IPIP); }
 static int e6b(struct pcapw *w) { return enc_tls(w, W_IPIP, CLI6, SRV6, "fd00::3"); }
 
 
+/* ---- captures with unfinished checksums (scan's checksum policy, docs/scan.md) ----
+ * C1 imitates an anonymised capture (tcprewrite/ipsumdump-style tools that zero the TCP
+ * checksum of one side's packets); C2 a capture taken with tcpdump on the client itself, where
+ * checksum offload leaves the client's outgoing segments with only the pseudo-header sum. */
+
+static size_t csum_wrap(void *ctx, const uint8_t *f, size_t len, uint8_t *out, size_t cap)
+{
+    bool offload = *(const bool *)ctx;
+    if (len > cap || len < 54)
+        return 0;
+    memcpy(out, f, len);
+    if (!from_client(f, len) || f[12] != 0x08 || f[13] != 0x00 || f[14 + 9] != 6)
+        return len;
+    size_t ihl = (size_t)(f[14] & 0x0f) * 4;
+    size_t tot = (size_t)f[16] << 8 | f[17];
+    uint8_t *tcp = out + 14 + ihl;
+    size_t tl = tot - ihl;
+    if (!offload) {
+        tcp[16] = tcp[17] = 0;
+        return len;
+    }
+    uint32_t sum = 0;
+    for (int i = 0; i < 8; i += 2)
+        sum += (uint32_t)f[14 + 12 + i] << 8 | f[14 + 12 + i + 1];
+    sum += 6 + (uint32_t)tl;
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    put16(tcp + 16, sum);
+    return len;
+}
+
+static int csum_rows(struct pcapw *w, bool offload)
+{
+    static bool off;
+    off = offload;
+    TRY(pcapw_set_wrap(w, csum_wrap, &off));
+    TRY(tls_plain(w, CLI4, ALT4, ALW));
+    TRY(http_get(w, CLI4, ALT4, ALW, "/"));
+    return tls_plain(w, CLI4, SRV4, BLK);
+}
+
+static int c1(struct pcapw *w) { return csum_rows(w, false); }
+static int c2(struct pcapw *w) { return csum_rows(w, true); }
+
+
 struct row {
     const char *id;
     int (*gen)(struct pcapw *w);
@@ -1443,6 +1488,8 @@ static const struct row rows[] = {
     {"Q3e", q3e, "block", "domain", BLK, SRV4 ":443", "QUIC: 20 bytes of junk as the first datagram"},
     {"Q3f", q3f, "block", "domain", BLK, SRV4 ":443", "QUIC: unknown-version Initial, Version Negotiation, then v1"},
     {"Q5", q5, "block", "domain", BLK, SRV4 ":443", "QUIC v2 ClientHello over 2 Initials"},
+    {"C1", c1, "block", "domain", BLK, SRV4 ":443", "client's TCP checksums all zero (anonymised capture), 3 flows"},
+    {"C2", c2, "block", "domain", BLK, SRV4 ":443", "client's TCP checksums left to offload (captured on the client), 3 flows"},
     {"P1", p1, "pass", "-", "not" BLK, SRV4 ":443", "anchoring: SNI notblocked.example"},
     {"P2", p2, "pass", "-", BLK ".evil.test", SRV4 ":443", "anchoring: SNI blocked.example.evil.test"},
     {"P3", p3, "pass", "-", "not" BLK, SRV4 ":80", "anchoring: Host notblocked.example"},
