@@ -463,11 +463,14 @@ static void handle_packet(struct engine *e, const struct pkt *p)
              * first client bytes seen): judge the stream again from its new start */
             f->a.app = APP_UNKNOWN;
             f->a.state &= (uint8_t)~(ENGINE_ST_HELLO | ENGINE_ST_NOTMINE | ENGINE_ST_ALTSEEN);
-            if (dir == 1 && (res & TCPREASM_NEW_DATA)) {
-                inspect_tcp(e, f, res);
-                if (f->a.state & ENGINE_ST_DONE)
-                    return;
-            }
+        }
+        if (dir == 1 && (res & TCPREASM_NEW_DATA)) {
+            /* a server segment made client bytes readable: Fast Open SYN data its SYN-ACK
+             * acknowledged, or a mid-stream anchor its ACK corrected */
+            f->a.state |= ENGINE_ST_PAYLOAD;
+            inspect_tcp(e, f, res);
+            if (f->a.state & ENGINE_ST_DONE)
+                return;
         }
         if (dir == 1) {
             /* The server answered: it has read the ClientHello it will act on. */

@@ -815,14 +815,49 @@ START_TEST(t14_syn_data)
     r = cseg(&c, 0, REQ, REQ_LEN);
     expect_new_data(&c, r, REQ, REQ_LEN);
     conv_fini(&c);
-    /* with a cookie: data */
+    /* with a cookie (T22): held until the SYN-ACK acknowledges it, then the stream's start */
     conv_init(&c, 2, 1, 4096);
     p.has_fastopen = true;
     p.fastopen_cookie_len = 8;
     p.payload = (const uint8_t *)REQ;
     p.payload_len = REQ_LEN;
     r = csend(&c, &p);
+    ck_assert(!(r & (TCPREASM_NEW_DATA | TCPREASM_IGNORED)));
+    expect_data(&c, NULL, 0);
+    ck_assert(c.f.tcp.fl2 & TCPREASM_S2_TFO_HELD);
+    struct pkt sa;
+    memset(&sa, 0, sizeof sa);
+    sa.seq = c.sisn;
+    sa.ack = c.cisn + 1 + (uint32_t)REQ_LEN;
+    sa.tcp_flags = TCPF_SYN | TCPF_ACK;
+    sa.win = 65535;
+    sa.l4_csum_ok = true;
+    r = ssend(&c, &sa);
     expect_new_data(&c, r, REQ, REQ_LEN);
+    ck_assert_uint_eq(c.f.tcp.nxt, c.cisn + 1 + (uint32_t)REQ_LEN);
+    ck_assert_uint_eq(stats(&c).tfo_accepted, 1);
+    conv_fini(&c);
+    /* a decoy in a SYN with a cookie the server refuses: the SYN-ACK acks only the SYN, the
+     * decoy is dropped unjudged, client data before the SYN-ACK waits, the real request after
+     * it is the stream */
+    conv_init(&c, 2, 1, 4096);
+    p.payload = (const uint8_t *)"GET / HTTP/1.1\r\nHost: allowed.example\r\n\r\n";
+    p.payload_len = 41;
+    csend(&c, &p);
+    r = cseg(&c, 0, REQ, REQ_LEN);
+    ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_TFO_WAIT);
+    sa.ack = c.cisn + 1;
+    r = ssend(&c, &sa);
+    ck_assert(!(r & TCPREASM_NEW_DATA));
+    expect_data(&c, NULL, 0);
+    ck_assert_uint_eq(stats(&c).tfo_refused, 1);
+    ck_assert_uint_eq(stats(&c).bufs_in_use, 0);
+    r = cseg(&c, 0, REQ, REQ_LEN);
+    expect_new_data(&c, r, REQ, REQ_LEN);
+    ck_assert(!(r & TCPREASM_CONFLICT));
+    /* SYN data after the SYN-ACK (a late retransmit): ignored */
+    r = csend(&c, &p);
+    ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_SYN_DATA);
     conv_fini(&c);
 }
 END_TEST

@@ -707,6 +707,49 @@ static int y1(struct pcapw *w)
     return tls_tail(&c);
 }
 
+/* TCP Fast Open (Linux client with net.ipv4.tcp_fastopen=1 and a cached cookie): the SYN
+ * carries an 8-byte cookie and the request. decoy = false: the request is the real (blocked)
+ * one and the SYN-ACK acknowledges it (ack = ISN + 1 + length); the client goes on without
+ * resending it. decoy = true: the SYN carries an allowed request the server discards (cookie
+ * refused: the SYN-ACK acknowledges only the SYN), then the blocked request is sent normally. */
+static int tfo(struct pcapw *w, bool decoy)
+{
+    struct pcapw_conv c;
+    struct pcapw_pkt p;
+    uint8_t req[512], fake[512];
+    size_t n = pcapw_http_get(req, sizeof(req), BLK, "/");
+    size_t fn = pcapw_http_get(fake, sizeof(fake), ALW, "/");
+    TRY(conv(&c, w, CLI4, SRV4, 80));
+    pcapw_conv_pkt(&c, true, &p);
+    p.flags = PCAPW_SYN;
+    p.ack = 0;
+    p.mss = 1460;
+    p.sack_perm = true;
+    p.has_wscale = true;
+    p.wscale = 7;
+    p.tfo_cookie_len = 8;
+    p.payload = decoy ? fake : req;
+    p.payload_len = decoy ? fn : n;
+    TRY(pcapw_conv_send(&c, &p));
+    if (decoy)
+        c.cnext = c.cisn + 1;
+    pcapw_conv_pkt(&c, false, &p);
+    p.flags = PCAPW_SYN | PCAPW_ACK;
+    p.mss = 1460;
+    p.sack_perm = true;
+    p.has_wscale = true;
+    p.wscale = 7;
+    TRY(pcapw_conv_send(&c, &p));
+    TRY(pcapw_conv_ack(&c, true));
+    if (decoy)
+        TRY(pcapw_conv_client_data(&c, 0, req, n));
+    TRY(http_response(&c));
+    return pcapw_conv_close(&c);
+}
+
+static int t22a(struct pcapw *w) { return tfo(w, false); }
+static int t22b(struct pcapw *w) { return tfo(w, true); }
+
 /* ---- TLS ---- */
 
 static int s1(struct pcapw *w)
@@ -934,6 +977,8 @@ static const struct row rows[] = {
     {"M1", m1, "block", "domain", BLK, SRV4 ":443", "picked up mid-stream at a 1-byte keep-alive probe, then a hello"},
     {"M2", m2, "block", "domain", BLK, SRV4 ":443", "picked up mid-stream at a TTL-1 junk fake 2000 bytes ahead, then the hello"},
     {"Y1", y1, "block", "domain", BLK, SRV4 ":443", "a second SYN-ACK with another ISN, then the hello acknowledging the first"},
+    {"T22a", t22a, "block", "domain", BLK, SRV4 ":80", "TCP Fast Open: blocked request in the SYN, acknowledged by the SYN-ACK"},
+    {"T22b", t22b, "block", "domain", BLK, SRV4 ":80", "TCP Fast Open decoy: allowed request in the SYN, not acknowledged; then the blocked one"},
     {"S1", s1, "block", "domain", BLK, SRV4 ":443", "ClientHello over 3 TLS records, split inside the SNI"},
     {"S2", s2, "block", "domain", BLK, SRV4 ":443", "longer TTL-3 fake hello with allowed SNI before the real one"},
     {"S4", s4, "block", "domain", BLK, SRV4 ":443", "SNI in mixed case"},
