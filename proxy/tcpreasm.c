@@ -534,6 +534,11 @@ static void server_tsecr(struct tcpreasm_state *st, const struct pkt *p)
 static unsigned server_ack(struct tcpreasm_pool *pl, struct flow *f, uint32_t ack)
 {
     struct tcpreasm_state *st = &f->tcp;
+    if ((st->fl & TCPREASM_S_SEQ) && (st->fl & (TCPREASM_S_GAVEUP | TCPREASM_S_DONE))) {
+        if (seq_after(ack, st->nxt))   /* bytes the server got that we did not see */
+            st->nxt = ack;
+        return 0;
+    }
     if (!(st->fl & TCPREASM_S_SEQ)) {
         st->nxt = ack;
         st->isn = ack - 1;
@@ -761,10 +766,15 @@ static void syn_options(struct tcpreasm_state *st, const struct pkt *p)
         st->cli_maxwin = p->win;
 }
 
-/* Tracks nxt for a flow that buffers nothing (gave up, or released). */
+/* Tracks nxt for a flow that buffers nothing (gave up, or released): no longer a reassembly
+ * anchor, only the sequence number forged resets need (item 14: the server's rcv_nxt). It is the
+ * highest end of the client segments that passed every check, in order or not (a lost or
+ * reordered segment must not freeze it), and moves up to the server's acknowledgement
+ * (server_ack()), the server's own word for its rcv_nxt. */
 static void track_only(struct tcpreasm_state *st, uint32_t seq, uint32_t end)
 {
-    if (!seq_after(seq, st->nxt) && seq_after(end, st->nxt))
+    (void)seq;
+    if (seq_after(end, st->nxt))
         st->nxt = end;
 }
 

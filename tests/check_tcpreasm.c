@@ -1067,6 +1067,32 @@ START_TEST(second_synack_other_isn)
 }
 END_TEST
 
+/* ---- item 14: after release, nxt is the server's rcv_nxt for forged resets ---------------- */
+
+START_TEST(released_tracks_highest)
+{
+    struct conv c;
+    conv_start(&c, false, false);
+    cseg(&c, 0, REQ, 10);
+    tcpreasm_release(c.pl, &c.f);
+    /* a segment lost to the capture: later ones still move nxt (highest accepted end) */
+    cseg(&c, 20, REQ + 20, 10);
+    ck_assert_uint_eq(c.f.tcp.nxt, c.cisn + 1 + 30);
+    cseg(&c, 10, REQ + 10, 10);   /* the late one: nxt does not go back */
+    ck_assert_uint_eq(c.f.tcp.nxt, c.cisn + 1 + 30);
+    /* a segment that fails a check (outside the window) does not move it */
+    struct pkt p = cpkt(&c, 0x40000000u, REQ, 10, TCPF_ACK | TCPF_PSH);
+    ck_assert(csend(&c, &p) & TCPREASM_IGNORED);
+    ck_assert_uint_eq(c.f.tcp.nxt, c.cisn + 1 + 30);
+    /* the server acknowledges bytes we never saw: its ack is its rcv_nxt */
+    sseg(&c, TCPF_ACK, c.cisn + 1 + 50, 502);
+    ck_assert_uint_eq(c.f.tcp.nxt, c.cisn + 1 + 50);
+    sseg(&c, TCPF_ACK, c.cisn + 1 + 40, 502);   /* an older ack changes nothing */
+    ck_assert_uint_eq(c.f.tcp.nxt, c.cisn + 1 + 50);
+    conv_fini(&c);
+}
+END_TEST
+
 /* ---- T16: RST must be exactly at rcv_nxt --------------------------------------------------- */
 
 START_TEST(t16_rst)
@@ -1472,6 +1498,7 @@ static Suite *tcpreasm_suite(void)
     tcase_add_test(tc, t20_fake_syn_first);
     tcase_add_test(tc, midstream_keepalive_probe);
     tcase_add_test(tc, second_synack_other_isn);
+    tcase_add_test(tc, released_tracks_highest);
     tcase_add_test(tc, midstream_anchor_confirmed_by_server);
     tcase_add_test(tc, t18_duplicates);
     suite_add_tcase(s, tc);
