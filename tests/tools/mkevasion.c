@@ -591,6 +591,36 @@ static int z3(struct pcapw *w)
     return tls_tail(&c);
 }
 
+/* zapret's --dpi-desync-split-seqovl: a segment starts `ovl` bytes before the byte the server
+ * expects and carries that many junk bytes first; Linux drops the part below rcv_nxt and keeps
+ * the rest. second = false: the first segment (split after 20 bytes) starts 100 bytes before
+ * the ISN + 1; second = true: the second segment starts 100 bytes back, over the first part
+ * already received. */
+static int seqovl(struct pcapw *w, bool second)
+{
+    struct pcapw_conv c;
+    uint8_t ch[2048], seg[2200];
+    size_t so;
+    TRY(conv(&c, w, CLI4, SRV4, 443));
+    size_t n = hello(BLK, ch, sizeof(ch), &so);
+    size_t cut = second ? so + 3 : 20, ovl = second ? cut : 100;
+    memset(seg, 0x42, ovl);
+    TRY(pcapw_conv_handshake(&c));
+    if (second) {
+        TRY(pcapw_conv_client_data(&c, 0, ch, cut));
+        memcpy(seg + ovl, ch + cut, n - cut);
+        TRY(pcapw_conv_client_data(&c, (uint32_t)(cut - ovl), seg, ovl + n - cut));
+    } else {
+        memcpy(seg + ovl, ch, cut);
+        TRY(pcapw_conv_client_data(&c, (uint32_t)0 - (uint32_t)ovl, seg, ovl + cut));
+        TRY(pcapw_conv_client_data(&c, (uint32_t)cut, ch + cut, n - cut));
+    }
+    return tls_tail(&c);
+}
+
+static int z4(struct pcapw *w) { return seqovl(w, false); }
+static int z5(struct pcapw *w) { return seqovl(w, true); }
+
 /* A busy NAT pool reusing a port: a connection with an allowed hello ends with the client's
  * RST, then a new connection from the same address and port to the same server (new initial
  * sequence number) sends a blocked hello. */
@@ -972,6 +1002,8 @@ static const struct row rows[] = {
     {"Z1", z1, "block", "domain", BLK, SRV4 ":443", "TTL-1 fake whose record length swallows the real hello"},
     {"Z2", z2, "block", "domain", BLK, SRV4 ":443", "TTL-1 fake of zero bytes (neither TLS nor HTTP) before the hello"},
     {"Z3", z3, "block", "domain", BLK, SRV4 ":443", "MD5 duplicate SYN, then MD5 fake (swallowing record), real hello, MD5 fake (allowed SNI)"},
+    {"Z4", z4, "block", "domain", BLK, SRV4 ":443", "split-seqovl: first segment starts 100 junk bytes below the ISN + 1"},
+    {"Z5", z5, "block", "domain", BLK, SRV4 ":443", "split-seqovl: second segment starts with junk over the first part"},
     {"R1", r1, "block", "domain", BLK, SRV4 ":443", "port reuse: allowed hello, client RST, new connection with a blocked hello"},
     {"R2", r2, "block", "domain", BLK, SRV4 ":80", "port reuse: allowed HTTP request, client RST, new connection with a blocked Host"},
     {"M1", m1, "block", "domain", BLK, SRV4 ":443", "picked up mid-stream at a 1-byte keep-alive probe, then a hello"},
