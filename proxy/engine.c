@@ -57,6 +57,7 @@ struct engine {
     uint64_t last_expire_us;
     uint64_t now_us;
     const struct pkt *cur_pkt;   /* the packet being handled, NULL outside engine_frame() */
+    unsigned cur_res;            /* tcpreasm_segment()'s result for it (TCP) */
     int cur_dir, cur_link;
     const uint8_t *cur_frame;
     size_t cur_frame_len;
@@ -148,6 +149,16 @@ static void emit(struct engine *e, struct flow *f, const struct inspect_request 
         ev.seq_known = (f->tcp.fl & TCPREASM_S_SEQ) && (f->tcp.fl & TCPREASM_S_SRV_SEQ);
         ev.cli_next_seq = f->tcp.nxt;
         ev.srv_next_seq = f->tcp.srv_nxt;
+        /* A forged reset must carry the server's rcv_nxt exactly (RFC 5961). tcpreasm's nxt
+         * stops at the buffer's cap and at holes; the client segment being handled, if it was
+         * taken, reaches further. */
+        const struct pkt *p = e->cur_pkt;
+        if (p && e->cur_dir == 0 && !(e->cur_res & TCPREASM_IGNORED) &&
+            !(p->tcp_flags & TCPF_SYN)) {
+            uint32_t end = p->seq + (uint32_t)p->payload_len + ((p->tcp_flags & TCPF_FIN) ? 1u : 0u);
+            if ((int32_t)(end - ev.cli_next_seq) > 0)
+                ev.cli_next_seq = end;
+        }
     }
 
     f->a.state |= ENGINE_ST_EVENT;
@@ -602,8 +613,10 @@ static void handle_packet(struct engine *e, const struct pkt *p)
         return;  /* decided: nothing this flow sends can change that */
     e->cur_pkt = p;
     e->cur_dir = dir;
+    e->cur_res = 0;
     if (f->proto == IPPROTO_TCP) {
         unsigned res = tcpreasm_segment(e->reasm, f, p, dir);
+        e->cur_res = res;
         if (res & TCPREASM_IGNORED)
             e->st.reasm_ignored++;
         if (res & TCPREASM_CONFLICT)
@@ -613,11 +626,14 @@ static void handle_packet(struct engine *e, const struct pkt *p)
              * first client bytes seen): judge the stream again from its new start */
             f->a.app = APP_UNKNOWN;
             f->a.state &= (uint8_t)~(ENGINE_ST_HELLO | ENGINE_ST_NOTMINE | ENGINE_ST_ALTSEEN);
-            if (dir == 1 && (res & TCPREASM_NEW_DATA)) {
-                inspect_tcp(e, f, res);
-                if (f->a.state & ENGINE_ST_DONE)
-                    return;
-            }
+        }
+        if (dir == 1 && (res & TCPREASM_NEW_DATA)) {
+            /* a server segment made client bytes readable: Fast Open SYN data its SYN-ACK
+             * acknowledged, or a mid-stream anchor its ACK corrected */
+            f->a.state |= ENGINE_ST_PAYLOAD;
+            inspect_tcp(e, f, res);
+            if (f->a.state & ENGINE_ST_DONE)
+                return;
         }
         if (dir == 1) {
             /* The server answered: it has read the ClientHello it will act on. */

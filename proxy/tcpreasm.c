@@ -122,6 +122,7 @@ const char *tcpreasm_why_name(enum tcpreasm_why why)
     case TCPREASM_OLD: return "old";
     case TCPREASM_RST_BAD_SEQ: return "rst-bad-seq";
     case TCPREASM_NO_SEQ: return "no-seq";
+    case TCPREASM_TFO_WAIT: return "tfo-wait";
     case TCPREASM_WHY_COUNT: break;
     }
     return "unknown";
@@ -533,6 +534,11 @@ static void server_tsecr(struct tcpreasm_state *st, const struct pkt *p)
 static unsigned server_ack(struct tcpreasm_pool *pl, struct flow *f, uint32_t ack)
 {
     struct tcpreasm_state *st = &f->tcp;
+    if ((st->fl & TCPREASM_S_SEQ) && (st->fl & (TCPREASM_S_GAVEUP | TCPREASM_S_DONE))) {
+        if (seq_after(ack, st->nxt))   /* bytes the server got that we did not see */
+            st->nxt = ack;
+        return 0;
+    }
     if (!(st->fl & TCPREASM_S_SEQ)) {
         st->nxt = ack;
         st->isn = ack - 1;
@@ -574,6 +580,62 @@ static unsigned server_ack(struct tcpreasm_pool *pl, struct flow *f, uint32_t ac
     return TCPREASM_REANCHORED | (b->olen ? TCPREASM_NEW_DATA : 0);
 }
 
+/* T22 / T14: data in a SYN with a Fast Open cookie counts only if the SYN-ACK acknowledges it
+ * (ack = ISN + 1 + length): a server that refuses the cookie, or has Fast Open off, acks only
+ * the SYN and discards the data - a decoy request sent that way must never be judged. Until
+ * the SYN-ACK decides, the bytes wait in the buffer based at the ISN, so the SYN's own sequence
+ * number is a hole and they are not in order (TCPREASM_S2_TFO_HELD). */
+static unsigned hold_syn_data(struct tcpreasm_pool *pl, struct flow *f, const struct pkt *p)
+{
+    struct tcpreasm_state *st = &f->tcp;
+    if (st->fl & (TCPREASM_S_GAVEUP | TCPREASM_S_DONE))
+        return ignore(pl, TCPREASM_SYN_DATA);
+    uint32_t idx;
+    struct rbuf *b;
+    if (!st->buf) {
+        st->nxt = st->isn;   /* get_buf() bases a new buffer at nxt */
+        b = get_buf(pl, f, &idx);
+        st->nxt = st->isn + 1;
+        if (!b) {
+            st->fl |= TCPREASM_S_GAVEUP;
+            pl->st.pool_empty++;
+            return TCPREASM_GAVEUP;
+        }
+    } else {
+        idx = st->buf - 1;
+        b = &pl->bufs[idx];
+        if (b->base != st->isn)
+            return ignore(pl, TCPREASM_SYN_DATA);
+    }
+    if (!(st->fl2 & TCPREASM_S2_TFO_HELD))
+        pl->st.tfo_held++;
+    st->fl2 |= TCPREASM_S2_TFO_HELD;
+    return put_bytes(pl, idx, b, st->isn + 1, p->payload, p->payload_len);
+}
+
+/* The SYN-ACK's ack decides held SYN data: all of it acknowledged - it is the stream's start;
+ * anything else - dropped (Linux acks SYN data whole or not at all). Returns TCPREASM_NEW_DATA
+ * when taken, else 0 (the caller then treats the ack as for a SYN without data). */
+static unsigned tfo_decide(struct tcpreasm_pool *pl, struct flow *f, uint32_t ack)
+{
+    struct tcpreasm_state *st = &f->tcp;
+    st->fl2 &= (uint8_t)~TCPREASM_S2_TFO_HELD;
+    if (!st->buf)
+        return 0;
+    uint32_t idx = st->buf - 1;
+    struct rbuf *b = &pl->bufs[idx];
+    if (b->hi > 1 && ack == b->base + b->hi && rebase(pl, idx, b, st->isn + 1) &&
+        b->olen == b->hi) {
+        st->nxt = b->base + b->olen;
+        pl->st.tfo_accepted++;
+        return TCPREASM_NEW_DATA;
+    }
+    put_buf(pl, f);
+    st->nxt = st->isn + 1;
+    pl->st.tfo_refused++;
+    return 0;
+}
+
 /* Server->client: sequence, window and timestamps only. */
 static unsigned server_segment(struct tcpreasm_pool *pl, struct flow *f, const struct pkt *p)
 {
@@ -610,11 +672,14 @@ static unsigned server_segment(struct tcpreasm_pool *pl, struct flow *f, const s
              * segment carrying the option, whatever the client's SYN said */
             if ((st->fl2 & TCPREASM_S2_CLI_MD5) && p->has_md5)
                 st->fl |= TCPREASM_S_MD5;
+            unsigned tfo = 0;
+            if (st->fl2 & TCPREASM_S2_TFO_HELD)
+                tfo = tfo_decide(pl, f, p->ack);
             if (!(st->fl & TCPREASM_S_SEQ)) {   /* the client's SYN was not captured */
                 st->nxt = p->ack;
                 st->isn = p->ack - 1;
                 st->fl |= TCPREASM_S_SEQ;
-            } else if (!was_synack && p->ack != st->nxt && st->nxt == st->isn + 1) {
+            } else if (!was_synack && !tfo && p->ack != st->nxt && st->nxt == st->isn + 1) {
                 /* T20: the SYN-ACK names the SYN the server took. A client SYN with another
                  * ISN (a low-TTL fake sent first) anchored a sequence space the server never
                  * saw: re-anchor on the acknowledgement. Only bytes the server could not have
@@ -630,6 +695,7 @@ static unsigned server_segment(struct tcpreasm_pool *pl, struct flow *f, const s
                 st->fl |= TCPREASM_S_WIN;
             }
             server_tsecr(st, p);
+            return tfo;
         }
         return 0;
     }
@@ -700,10 +766,15 @@ static void syn_options(struct tcpreasm_state *st, const struct pkt *p)
         st->cli_maxwin = p->win;
 }
 
-/* Tracks nxt for a flow that buffers nothing (gave up, or released). */
+/* Tracks nxt for a flow that buffers nothing (gave up, or released): no longer a reassembly
+ * anchor, only the sequence number forged resets need (item 14: the server's rcv_nxt). It is the
+ * highest end of the client segments that passed every check, in order or not (a lost or
+ * reordered segment must not freeze it), and moves up to the server's acknowledgement
+ * (server_ack()), the server's own word for its rcv_nxt. */
 static void track_only(struct tcpreasm_state *st, uint32_t seq, uint32_t end)
 {
-    if (!seq_after(seq, st->nxt) && seq_after(end, st->nxt))
+    (void)seq;
+    if (seq_after(end, st->nxt))
         st->nxt = end;
 }
 
@@ -784,10 +855,11 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct flow *f, const struct
         }
         if (len == 0)
             return 0;
-        /* T14: SYN data counts only with a Fast Open cookie, and only once */
-        if (!p->has_fastopen || p->fastopen_cookie_len < 4 || st->nxt != p->seq + 1)
+        /* T14: SYN data counts only with a Fast Open cookie, and only before the SYN-ACK */
+        if (!p->has_fastopen || p->fastopen_cookie_len < 4 || st->nxt != p->seq + 1 ||
+            p->seq != st->isn || (st->fl & TCPREASM_S_SYNACK))
             return ignore(pl, TCPREASM_SYN_DATA);
-        seq = p->seq + 1;
+        return hold_syn_data(pl, f, p);
     } else {
         if (fl & TCPF_RST) {
             if (!(st->fl & TCPREASM_S_SEQ))
@@ -801,6 +873,8 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct flow *f, const struct
         }
         if (!(fl & TCPF_ACK))
             return ignore(pl, TCPREASM_NO_ACK);
+        if (unlikely(st->fl2 & TCPREASM_S2_TFO_HELD) && len > 0)
+            return ignore(pl, TCPREASM_TFO_WAIT);   /* no client data before the SYN-ACK */
         /* Picked up mid-stream (item 5): a keep-alive probe (seq = snd_nxt - 1, 0 or 1 byte)
          * or a bare ACK would anchor one byte early or on nothing, and the flow would wait for
          * ever for a hole: anchor only on 2+ bytes of data (unconfirmed until the server's

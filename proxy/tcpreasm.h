@@ -59,6 +59,7 @@ struct tcpreasm_state {
                                      * segment and the server's ACKs have not confirmed it */
 #define TCPREASM_S2_SRV_AMBIG 0x10  /* two SYN-ACKs with different ISNs: the client's acks are
                                      * not checked until the server's next segment */
+#define TCPREASM_S2_TFO_HELD 0x20   /* Fast Open SYN data held until the SYN-ACK decides */
 #define TCPREASM_S2_CLI_MD5 0x04    /* a client SYN carried TCP-MD5 (counts once the SYN-ACK
                                      * carries it too) */
 
@@ -76,6 +77,7 @@ enum tcpreasm_why {
     TCPREASM_OLD,           /* wholly before nxt: a duplicate (T18), compared for conflicts */
     TCPREASM_RST_BAD_SEQ,   /* T16: RST not exactly at rcv_nxt */
     TCPREASM_NO_SEQ,        /* server segment or RST before any sequence state */
+    TCPREASM_TFO_WAIT,      /* client data while Fast Open SYN data waits for the SYN-ACK */
     TCPREASM_WHY_COUNT
 };
 
@@ -106,6 +108,9 @@ struct tcpreasm_stats {
     uint64_t syn_reanchored;    /* SYN-ACK acknowledged another client ISN than the first SYN's */
     uint64_t midstream_reanchored;  /* an unconfirmed mid-stream anchor moved (items 4/5) */
     uint64_t synack_ambiguous;  /* flows that saw a second SYN-ACK with another ISN */
+    uint64_t tfo_held;          /* flows whose SYN carried Fast Open data (held for the SYN-ACK) */
+    uint64_t tfo_accepted;      /* ...acknowledged by the SYN-ACK: the stream's first bytes */
+    uint64_t tfo_refused;       /* ...not acknowledged: dropped, never judged */
     uint64_t urgent_stripped; /* T11 */
     uint64_t urgent_limit;    /* urgent bytes not stripped: per-buffer list full */
     uint64_t cap_drops;       /* segments cut at the buffer capacity */

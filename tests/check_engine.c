@@ -30,6 +30,8 @@ struct ev {
     uint32_t quic_version;
     uint8_t quic_odcid[20];
     size_t quic_odcid_len;
+    bool seq_known;
+    uint32_t cli_next, srv_next;
 };
 
 struct run {
@@ -58,6 +60,9 @@ static void on_event(void *ctx, const struct engine_event *e)
     ck_assert_uint_le(e->quic_odcid_len, sizeof(v->quic_odcid));
     if (e->quic_odcid_len)
         memcpy(v->quic_odcid, e->quic_odcid, e->quic_odcid_len);
+    v->seq_known = e->seq_known;
+    v->cli_next = e->cli_next_seq;
+    v->srv_next = e->srv_next_seq;
 }
 
 static struct ruleset *rules(void)
@@ -511,6 +516,39 @@ START_TEST(quic_coalesced_initials)
 }
 END_TEST
 
+/* The sequence numbers a block reports for forged resets are the ends' next ones even when
+ * reassembly stopped short: a hello over the 4 KiB cap to an IP-listed server is blocked by
+ * address on the segment that crosses the cap; the client's next sequence number is that
+ * segment's end, not the cap. */
+START_TEST(block_seq_past_the_cap)
+{
+    uint8_t h[16384];
+    struct pcapw_hello hh;
+    memset(&hh, 0, sizeof(hh));
+    hh.sni = "allowed.example";
+    hh.sni_last = true;
+    hh.pad_to = 9000;
+    size_t n = pcapw_tls_hello(&hh, h, sizeof(h), NULL);
+    struct pcapw *w = open_cap();
+    struct pcapw_conv c;
+    ck_assert_int_eq(pcapw_conv_init(&c, w, 1000000, "192.0.2.1", 40001, "10.0.0.9", 443), 0);
+    ck_assert_int_eq(pcapw_conv_handshake(&c), 0);
+    for (uint32_t off = 0; off < n; off += 1400)
+        ck_assert_int_eq(pcapw_conv_client_data(&c, off, h + off, n - off < 1400 ? n - off : 1400), 0);
+    ck_assert_int_eq(pcapw_close(w), 0);
+    struct engine_config cfg;
+    small_config(&cfg);  /* 4 KiB reassembly */
+    static struct run r;
+    run(&cfg, &r);
+    ck_assert_uint_eq(r.n, 1);
+    ck_assert_int_eq(r.ev[0].verdict, VERDICT_BLOCK);
+    ck_assert(r.ev[0].seq_known);
+    ck_assert_uint_eq(r.ev[0].cli_next, c.cisn + 1 + 4200);   /* third 1400-byte segment */
+    ck_assert_uint_eq(r.ev[0].srv_next, c.sisn + 1);
+    unlink(g_path);
+}
+END_TEST
+
 static Suite *engine_suite(void)
 {
     Suite *s = suite_create("engine");
@@ -521,6 +559,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, eviction_counted);
     tcase_add_test(tc, forged_quic_is_ignored);
     tcase_add_test(tc, hello_over_cap);
+    tcase_add_test(tc, block_seq_past_the_cap);
     suite_add_tcase(s, tc);
     tc = tcase_create("quic");
     tcase_set_timeout(tc, 60);

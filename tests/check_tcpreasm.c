@@ -815,14 +815,49 @@ START_TEST(t14_syn_data)
     r = cseg(&c, 0, REQ, REQ_LEN);
     expect_new_data(&c, r, REQ, REQ_LEN);
     conv_fini(&c);
-    /* with a cookie: data */
+    /* with a cookie (T22): held until the SYN-ACK acknowledges it, then the stream's start */
     conv_init(&c, 2, 1, 4096);
     p.has_fastopen = true;
     p.fastopen_cookie_len = 8;
     p.payload = (const uint8_t *)REQ;
     p.payload_len = REQ_LEN;
     r = csend(&c, &p);
+    ck_assert(!(r & (TCPREASM_NEW_DATA | TCPREASM_IGNORED)));
+    expect_data(&c, NULL, 0);
+    ck_assert(c.f.tcp.fl2 & TCPREASM_S2_TFO_HELD);
+    struct pkt sa;
+    memset(&sa, 0, sizeof sa);
+    sa.seq = c.sisn;
+    sa.ack = c.cisn + 1 + (uint32_t)REQ_LEN;
+    sa.tcp_flags = TCPF_SYN | TCPF_ACK;
+    sa.win = 65535;
+    sa.l4_csum_ok = true;
+    r = ssend(&c, &sa);
     expect_new_data(&c, r, REQ, REQ_LEN);
+    ck_assert_uint_eq(c.f.tcp.nxt, c.cisn + 1 + (uint32_t)REQ_LEN);
+    ck_assert_uint_eq(stats(&c).tfo_accepted, 1);
+    conv_fini(&c);
+    /* a decoy in a SYN with a cookie the server refuses: the SYN-ACK acks only the SYN, the
+     * decoy is dropped unjudged, client data before the SYN-ACK waits, the real request after
+     * it is the stream */
+    conv_init(&c, 2, 1, 4096);
+    p.payload = (const uint8_t *)"GET / HTTP/1.1\r\nHost: allowed.example\r\n\r\n";
+    p.payload_len = 41;
+    csend(&c, &p);
+    r = cseg(&c, 0, REQ, REQ_LEN);
+    ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_TFO_WAIT);
+    sa.ack = c.cisn + 1;
+    r = ssend(&c, &sa);
+    ck_assert(!(r & TCPREASM_NEW_DATA));
+    expect_data(&c, NULL, 0);
+    ck_assert_uint_eq(stats(&c).tfo_refused, 1);
+    ck_assert_uint_eq(stats(&c).bufs_in_use, 0);
+    r = cseg(&c, 0, REQ, REQ_LEN);
+    expect_new_data(&c, r, REQ, REQ_LEN);
+    ck_assert(!(r & TCPREASM_CONFLICT));
+    /* SYN data after the SYN-ACK (a late retransmit): ignored */
+    r = csend(&c, &p);
+    ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_SYN_DATA);
     conv_fini(&c);
 }
 END_TEST
@@ -1028,6 +1063,32 @@ START_TEST(second_synack_other_isn)
     sa.l4_csum_ok = true;
     ssend(&c, &sa);
     ck_assert(!(c.f.tcp.fl2 & TCPREASM_S2_SRV_AMBIG));
+    conv_fini(&c);
+}
+END_TEST
+
+/* ---- item 14: after release, nxt is the server's rcv_nxt for forged resets ---------------- */
+
+START_TEST(released_tracks_highest)
+{
+    struct conv c;
+    conv_start(&c, false, false);
+    cseg(&c, 0, REQ, 10);
+    tcpreasm_release(c.pl, &c.f);
+    /* a segment lost to the capture: later ones still move nxt (highest accepted end) */
+    cseg(&c, 20, REQ + 20, 10);
+    ck_assert_uint_eq(c.f.tcp.nxt, c.cisn + 1 + 30);
+    cseg(&c, 10, REQ + 10, 10);   /* the late one: nxt does not go back */
+    ck_assert_uint_eq(c.f.tcp.nxt, c.cisn + 1 + 30);
+    /* a segment that fails a check (outside the window) does not move it */
+    struct pkt p = cpkt(&c, 0x40000000u, REQ, 10, TCPF_ACK | TCPF_PSH);
+    ck_assert(csend(&c, &p) & TCPREASM_IGNORED);
+    ck_assert_uint_eq(c.f.tcp.nxt, c.cisn + 1 + 30);
+    /* the server acknowledges bytes we never saw: its ack is its rcv_nxt */
+    sseg(&c, TCPF_ACK, c.cisn + 1 + 50, 502);
+    ck_assert_uint_eq(c.f.tcp.nxt, c.cisn + 1 + 50);
+    sseg(&c, TCPF_ACK, c.cisn + 1 + 40, 502);   /* an older ack changes nothing */
+    ck_assert_uint_eq(c.f.tcp.nxt, c.cisn + 1 + 50);
     conv_fini(&c);
 }
 END_TEST
@@ -1437,6 +1498,7 @@ static Suite *tcpreasm_suite(void)
     tcase_add_test(tc, t20_fake_syn_first);
     tcase_add_test(tc, midstream_keepalive_probe);
     tcase_add_test(tc, second_synack_other_isn);
+    tcase_add_test(tc, released_tracks_highest);
     tcase_add_test(tc, midstream_anchor_confirmed_by_server);
     tcase_add_test(tc, t18_duplicates);
     suite_add_tcase(s, tc);

@@ -222,6 +222,12 @@ static size_t tcp_opts(const struct pcapw_pkt *p, uint8_t *o)
         o[n++] = 3;
         o[n++] = p->wscale;
     }
+    if (p->tfo_cookie_len >= 4 && p->tfo_cookie_len <= 16) {
+        o[n++] = 34;
+        o[n++] = (uint8_t)(2 + p->tfo_cookie_len);
+        for (int i = 0; i < p->tfo_cookie_len; i++)
+            o[n++] = (uint8_t)(0x3c + i);
+    }
     if (p->md5) {
         o[n++] = 19;
         o[n++] = 18;

@@ -8,7 +8,8 @@
  *
  * Frames: Ethernet II + IPv4 (options, id, TTL, DF, fragments) or IPv6 (hop-by-hop and
  * destination-options headers, fragment header) + TCP (flags, seq/ack, window, urgent pointer,
- * options MSS / window scale / SACK-permitted / timestamps / TCP-MD5 kind 19) or UDP. Checksums
+ * options MSS / window scale / SACK-permitted / timestamps / TCP-MD5 kind 19 / Fast Open kind
+ * 34) or UDP. Checksums
  * are correct unless asked to be corrupted.
  *
  * A "conversation" helper keeps the sequence numbers of one TCP connection so a test can write
@@ -95,6 +96,8 @@ struct pcapw_pkt {
     bool has_ts;
     uint32_t tsval, tsecr;
     bool md5;                    /* TCP-MD5 signature option (kind 19, 16 bytes of junk) */
+    uint8_t tfo_cookie_len;      /* >0: a TCP Fast Open option (kind 34) with a cookie of this
+                                  * many bytes (4..16) */
     bool bad_l4_csum;            /* store the TCP/UDP checksum plus one */
 
     const uint8_t *payload;      /* borrowed */

@@ -592,6 +592,36 @@ static int z3(struct pcapw *w)
     return tls_tail(&c);
 }
 
+/* zapret's --dpi-desync-split-seqovl: a segment starts `ovl` bytes before the byte the server
+ * expects and carries that many junk bytes first; Linux drops the part below rcv_nxt and keeps
+ * the rest. second = false: the first segment (split after 20 bytes) starts 100 bytes before
+ * the ISN + 1; second = true: the second segment starts 100 bytes back, over the first part
+ * already received. */
+static int seqovl(struct pcapw *w, bool second)
+{
+    struct pcapw_conv c;
+    uint8_t ch[2048], seg[2200];
+    size_t so;
+    TRY(conv(&c, w, CLI4, SRV4, 443));
+    size_t n = hello(BLK, ch, sizeof(ch), &so);
+    size_t cut = second ? so + 3 : 20, ovl = second ? cut : 100;
+    memset(seg, 0x42, ovl);
+    TRY(pcapw_conv_handshake(&c));
+    if (second) {
+        TRY(pcapw_conv_client_data(&c, 0, ch, cut));
+        memcpy(seg + ovl, ch + cut, n - cut);
+        TRY(pcapw_conv_client_data(&c, (uint32_t)(cut - ovl), seg, ovl + n - cut));
+    } else {
+        memcpy(seg + ovl, ch, cut);
+        TRY(pcapw_conv_client_data(&c, (uint32_t)0 - (uint32_t)ovl, seg, ovl + cut));
+        TRY(pcapw_conv_client_data(&c, (uint32_t)cut, ch + cut, n - cut));
+    }
+    return tls_tail(&c);
+}
+
+static int z4(struct pcapw *w) { return seqovl(w, false); }
+static int z5(struct pcapw *w) { return seqovl(w, true); }
+
 /* A busy NAT pool reusing a port: a connection with an allowed hello ends with the client's
  * RST, then a new connection from the same address and port to the same server (new initial
  * sequence number) sends a blocked hello. */
@@ -707,6 +737,49 @@ static int y1(struct pcapw *w)
     TRY(pcapw_conv_client_data(&c, 0, ch, n));
     return tls_tail(&c);
 }
+
+/* TCP Fast Open (Linux client with net.ipv4.tcp_fastopen=1 and a cached cookie): the SYN
+ * carries an 8-byte cookie and the request. decoy = false: the request is the real (blocked)
+ * one and the SYN-ACK acknowledges it (ack = ISN + 1 + length); the client goes on without
+ * resending it. decoy = true: the SYN carries an allowed request the server discards (cookie
+ * refused: the SYN-ACK acknowledges only the SYN), then the blocked request is sent normally. */
+static int tfo(struct pcapw *w, bool decoy)
+{
+    struct pcapw_conv c;
+    struct pcapw_pkt p;
+    uint8_t req[512], fake[512];
+    size_t n = pcapw_http_get(req, sizeof(req), BLK, "/");
+    size_t fn = pcapw_http_get(fake, sizeof(fake), ALW, "/");
+    TRY(conv(&c, w, CLI4, SRV4, 80));
+    pcapw_conv_pkt(&c, true, &p);
+    p.flags = PCAPW_SYN;
+    p.ack = 0;
+    p.mss = 1460;
+    p.sack_perm = true;
+    p.has_wscale = true;
+    p.wscale = 7;
+    p.tfo_cookie_len = 8;
+    p.payload = decoy ? fake : req;
+    p.payload_len = decoy ? fn : n;
+    TRY(pcapw_conv_send(&c, &p));
+    if (decoy)
+        c.cnext = c.cisn + 1;
+    pcapw_conv_pkt(&c, false, &p);
+    p.flags = PCAPW_SYN | PCAPW_ACK;
+    p.mss = 1460;
+    p.sack_perm = true;
+    p.has_wscale = true;
+    p.wscale = 7;
+    TRY(pcapw_conv_send(&c, &p));
+    TRY(pcapw_conv_ack(&c, true));
+    if (decoy)
+        TRY(pcapw_conv_client_data(&c, 0, req, n));
+    TRY(http_response(&c));
+    return pcapw_conv_close(&c);
+}
+
+static int t22a(struct pcapw *w) { return tfo(w, false); }
+static int t22b(struct pcapw *w) { return tfo(w, true); }
 
 /* ---- TLS ---- */
 
@@ -1435,11 +1508,15 @@ static const struct row rows[] = {
     {"Z1", z1, "block", "domain", BLK, SRV4 ":443", "TTL-1 fake whose record length swallows the real hello"},
     {"Z2", z2, "block", "domain", BLK, SRV4 ":443", "TTL-1 fake of zero bytes (neither TLS nor HTTP) before the hello"},
     {"Z3", z3, "block", "domain", BLK, SRV4 ":443", "MD5 duplicate SYN, then MD5 fake (swallowing record), real hello, MD5 fake (allowed SNI)"},
+    {"Z4", z4, "block", "domain", BLK, SRV4 ":443", "split-seqovl: first segment starts 100 junk bytes below the ISN + 1"},
+    {"Z5", z5, "block", "domain", BLK, SRV4 ":443", "split-seqovl: second segment starts with junk over the first part"},
     {"R1", r1, "block", "domain", BLK, SRV4 ":443", "port reuse: allowed hello, client RST, new connection with a blocked hello"},
     {"R2", r2, "block", "domain", BLK, SRV4 ":80", "port reuse: allowed HTTP request, client RST, new connection with a blocked Host"},
     {"M1", m1, "block", "domain", BLK, SRV4 ":443", "picked up mid-stream at a 1-byte keep-alive probe, then a hello"},
     {"M2", m2, "block", "domain", BLK, SRV4 ":443", "picked up mid-stream at a TTL-1 junk fake 2000 bytes ahead, then the hello"},
     {"Y1", y1, "block", "domain", BLK, SRV4 ":443", "a second SYN-ACK with another ISN, then the hello acknowledging the first"},
+    {"T22a", t22a, "block", "domain", BLK, SRV4 ":80", "TCP Fast Open: blocked request in the SYN, acknowledged by the SYN-ACK"},
+    {"T22b", t22b, "block", "domain", BLK, SRV4 ":80", "TCP Fast Open decoy: allowed request in the SYN, not acknowledged; then the blocked one"},
     {"S1", s1, "block", "domain", BLK, SRV4 ":443", "ClientHello over 3 TLS records, split inside the SNI"},
     {"S2", s2, "block", "domain", BLK, SRV4 ":443", "longer TTL-3 fake hello with allowed SNI before the real one"},
     {"S4", s4, "block", "domain", BLK, SRV4 ":443", "SNI in mixed case"},
