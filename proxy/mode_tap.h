@@ -10,8 +10,10 @@
  *
  * One worker = one capture handle in a PACKET_FANOUT group (both directions of a flow on the
  * same worker, see capture_live.h) + one engine + one injection socket; nothing is shared on
- * the packet path but the rule set (rsref, RCU). QUIC (UDP) blocks cannot be enforced from a
- * copy of the traffic: they are logged and counted (tap.udp_not_enforced).
+ * the packet path but the rule set (rsref, RCU). QUIC (UDP) blocks cannot be dropped from a
+ * copy of the traffic: instead a blocked QUIC flow whose Initial was read gets a server Initial with
+ * CONNECTION_CLOSE (inject_plan_quic_close); the others are logged and counted
+ * (tap.udp_not_enforced).
  *
  * The daemon drives it through mode_tap_ops (proxy/mode.h). Counters (summed over workers):
  * tap.frames, tap.bytes, tap.flows, tap.blocks, tap.injected, tap.inject_frames,
