@@ -106,11 +106,22 @@ check: deps
 # only (regression); `make fuzz` explores for FUZZ_SECONDS each.
 FUZZ_BUILD := build/fuzz
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
-FUZZ_CFLAGS := $(CSTD) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(INC) \
+FUZZ_CFLAGS = $(CSTD) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(INC) \
                $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-$(FUZZ_BUILD)/%: tests/fuzz/%.c $(LIB_SRC) | $(DEPS_STAMP)
+# The library is compiled once for every target (instrumented, no main), then each target links it.
+FUZZ_LIB_CFLAGS = $(subst -fsanitize=fuzzer$(COMMA),-fsanitize=fuzzer-no-link$(COMMA),$(FUZZ_CFLAGS))
+COMMA := ,
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_LIB := $(FUZZ_BUILD)/libqorgau-fuzz.a
+$(FUZZ_BUILD)/obj/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(LDLIBS_ALL)
+	clang $(FUZZ_LIB_CFLAGS) -MMD -MP -c $< -o $@
+$(FUZZ_LIB): $(FUZZ_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+$(FUZZ_BUILD)/%: tests/fuzz/%.c $(FUZZ_LIB) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB) $(LDLIBS_ALL)
 fuzz-build: $(FUZZ_BIN)
 test-fuzz-regress: $(FUZZ_BIN)
 	@fail=0; for f in $(FUZZ_BIN); do n=$$(basename $$f); d=tests/fuzz/corpus/$${n#fuzz_}; \
@@ -136,4 +147,4 @@ lint:
 clean:
 	rm -rf build qorgau
 
--include $(LIB_OBJ:.o=.d) $(BUILD)/obj/proxy/main.d
+-include $(LIB_OBJ:.o=.d) $(BUILD)/obj/proxy/main.d $(FUZZ_LIB_OBJ:.o=.d)
