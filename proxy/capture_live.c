@@ -1,12 +1,16 @@
 /* capture_live.c - live interface capture for tap mode (see capture_live.h).
  *
  * The fanout selector (classic BPF, run by the kernel once per frame on the group, before any
- * member's filter), offsets relative to the network header so it works whether or not a VLAN
- * tag or the MAC header is in front:
+ * member's filter; the group has PACKET_FANOUT_FLAG_DEFRAG, so IPv4 fragments are reassembled
+ * by the kernel first), offsets relative to the network header so it works whether or not a
+ * VLAN tag or the MAC header is in front:
  *
  *   proto = skb->protocol
  *   IPv4 : h = ip[12..16) ^ ip[16..20)                     (source ^ destination)
- *   IPv6 : h = ip[8..12) ^ ... ^ ip[36..40)                (the 8 address words)
+ *          if not a fragment and TCP, or UDP but not VXLAN/GTP-U (4789, 2152 either side):
+ *            h ^= sport ^ dport                             (symmetric: both directions alike)
+ *   IPv6 : h = ip[8..12) ^ ... ^ ip[36..40)                (the 8 address words; no ports: see
+ *                                                           docs/deploy.md "Workers")
  *   else : 0
  *   return h ^ (h >> 16)                                    (the kernel takes it mod members)
  */
@@ -102,56 +106,175 @@ static const struct capture_ops capture_live_ops = {
     .close = live_close,
 };
 
-/* The selector program described at the top of the file, into prog (capacity 64). */
-static unsigned short fanout_prog(struct sock_filter *prog)
+/* A tiny assembler for the selector: jumps name a label, resolved once every label is placed.
+ * Classic BPF jumps are forward only and at most 255 instructions away (the program is short). */
+enum { L_V4 = 0, L_V6, L_RET0, L_L4, L_UDP, L_PORTS, L_MIX, L_COUNT };
+
+struct fasm_fix {
+    size_t at;                      /* the jump instruction */
+    int jt, jf;                     /* conditional: labels, -1 = next instruction */
+    int ja;                         /* unconditional: label; -1 for a conditional jump */
+};
+
+struct fasm {
+    struct sock_filter *prog;
+    size_t n, cap;
+    int lbl[L_COUNT];               /* instruction index of each label, -1 = not placed yet */
+    struct fasm_fix fix[32];
+    size_t nfix;
+};
+
+static void f_emit(struct fasm *a, uint16_t code, uint32_t k)
 {
-    unsigned short n = 0;
-#define EMIT(code, k) (prog[n++] = (struct sock_filter)BPF_STMT((code), (k)))
-#define NET(k) ((unsigned)(SKF_NET_OFF + (k)))
-    EMIT(BPF_LD | BPF_H | BPF_ABS, (unsigned)(SKF_AD_OFF + SKF_AD_PROTOCOL));
-    unsigned short j4 = n++;                   /* jeq 0x0800, patched below */
-    EMIT(BPF_LDX | BPF_IMM, 0);
-    for (int k = 12; k < 20; k += 4) {
-        EMIT(BPF_LD | BPF_W | BPF_ABS, NET(k));
-        EMIT(BPF_ALU | BPF_XOR | BPF_X, 0);
-        EMIT(BPF_MISC | BPF_TAX, 0);
+    if (a->n < a->cap)
+        a->prog[a->n] = (struct sock_filter)BPF_STMT(code, k);
+    a->n++;
+}
+
+/* Conditional jump on A (BPF_JEQ / BPF_JSET with constant k): to label jt if true, jf if
+ * false; -1 = the next instruction. */
+static void f_jump(struct fasm *a, uint16_t op, uint32_t k, int jt, int jf)
+{
+    if (a->nfix < sizeof a->fix / sizeof a->fix[0])
+        a->fix[a->nfix++] = (struct fasm_fix){ a->n, jt, jf, -1 };
+    f_emit(a, (uint16_t)(BPF_JMP | op | BPF_K), k);
+}
+
+static void f_ja(struct fasm *a, int to)
+{
+    if (a->nfix < sizeof a->fix / sizeof a->fix[0])
+        a->fix[a->nfix++] = (struct fasm_fix){ a->n, -1, -1, to };
+    f_emit(a, BPF_JMP | BPF_JA, 0);
+}
+
+static void f_label(struct fasm *a, int l)
+{
+    a->lbl[l] = (int)a->n;
+}
+
+/* Resolves the jumps; false if a label is missing, a jump goes backwards or too far, or the
+ * program did not fit. */
+static bool f_link(struct fasm *a)
+{
+    if (a->n > a->cap || a->nfix >= sizeof a->fix / sizeof a->fix[0])
+        return false;
+    for (size_t i = 0; i < a->nfix; i++) {
+        size_t at = a->fix[i].at;
+        struct sock_filter *ins = &a->prog[at];
+        if (a->fix[i].ja >= 0) {
+            int to = a->lbl[a->fix[i].ja];
+            if (to <= (int)at)
+                return false;
+            ins->k = (uint32_t)(to - (int)at - 1);
+            continue;
+        }
+        int t[2] = { a->fix[i].jt, a->fix[i].jf };
+        unsigned off[2];
+        for (int w = 0; w < 2; w++) {
+            int to = t[w] < 0 ? (int)at + 1 : a->lbl[t[w]];
+            if (to <= (int)at || to - (int)at - 1 > 255)
+                return false;
+            off[w] = (unsigned)(to - (int)at - 1);
+        }
+        ins->jt = (uint8_t)off[0];
+        ins->jf = (uint8_t)off[1];
     }
-    unsigned short ja = n++;                   /* ja mix */
-    unsigned short j6 = n++;                   /* jeq 0x86dd */
-    EMIT(BPF_LDX | BPF_IMM, 0);
-    for (int k = 8; k < 40; k += 4) {
-        EMIT(BPF_LD | BPF_W | BPF_ABS, NET(k));
-        EMIT(BPF_ALU | BPF_XOR | BPF_X, 0);
-        EMIT(BPF_MISC | BPF_TAX, 0);
+    return true;
+}
+
+size_t capture_live_fanout_prog(struct sock_filter *prog, size_t cap)
+{
+    struct fasm a = { .prog = prog, .cap = cap };
+    for (int l = 0; l < L_COUNT; l++)
+        a.lbl[l] = -1;
+#define NET(k) ((uint32_t)(SKF_NET_OFF + (k)))
+    f_emit(&a, BPF_LD | BPF_H | BPF_ABS, (uint32_t)(SKF_AD_OFF + SKF_AD_PROTOCOL));
+    f_jump(&a, BPF_JEQ, 0x0800, L_V4, -1);
+    f_jump(&a, BPF_JEQ, 0x86dd, L_V6, L_RET0);
+
+    f_label(&a, L_V4);
+    f_emit(&a, BPF_LD | BPF_W | BPF_ABS, NET(12));
+    f_emit(&a, BPF_MISC | BPF_TAX, 0);
+    f_emit(&a, BPF_LD | BPF_W | BPF_ABS, NET(16));
+    f_emit(&a, BPF_ALU | BPF_XOR | BPF_X, 0);
+    f_emit(&a, BPF_ST, 0);                                  /* M[0] = src ^ dst */
+    f_emit(&a, BPF_LD | BPF_H | BPF_ABS, NET(6));
+    f_jump(&a, BPF_JSET, 0x3fff, L_MIX, -1);               /* a fragment: addresses only */
+    f_emit(&a, BPF_LD | BPF_B | BPF_ABS, NET(9));
+    f_emit(&a, BPF_ST, 2);                                  /* M[2] = protocol */
+    f_jump(&a, BPF_JEQ, 6, L_L4, -1);
+    f_jump(&a, BPF_JEQ, 17, L_L4, L_MIX);
+
+    f_label(&a, L_L4);
+    f_emit(&a, BPF_LDX | BPF_B | BPF_MSH, NET(0));         /* X = IP header length */
+    f_emit(&a, BPF_LD | BPF_H | BPF_IND, NET(0));
+    f_emit(&a, BPF_ST, 1);                                  /* M[1] = source port */
+    f_emit(&a, BPF_LD | BPF_H | BPF_IND, NET(2));
+    f_emit(&a, BPF_MISC | BPF_TAX, 0);                      /* X = destination port */
+    f_emit(&a, BPF_LD | BPF_MEM, 2);
+    f_jump(&a, BPF_JEQ, 17, L_UDP, L_PORTS);
+
+    /* UDP tunnels: VXLAN picks the outer source port per direction, GTP-U may too, so their
+     * ports are not symmetric; addresses only */
+    f_label(&a, L_UDP);
+    f_emit(&a, BPF_MISC | BPF_TXA, 0);
+    f_jump(&a, BPF_JEQ, 4789, L_MIX, -1);
+    f_jump(&a, BPF_JEQ, 2152, L_MIX, -1);
+    f_emit(&a, BPF_LD | BPF_MEM, 1);
+    f_jump(&a, BPF_JEQ, 4789, L_MIX, -1);
+    f_jump(&a, BPF_JEQ, 2152, L_MIX, L_PORTS);
+
+    f_label(&a, L_PORTS);
+    f_emit(&a, BPF_LD | BPF_MEM, 1);
+    f_emit(&a, BPF_ALU | BPF_XOR | BPF_X, 0);               /* sport ^ dport: symmetric */
+    f_emit(&a, BPF_MISC | BPF_TAX, 0);
+    f_emit(&a, BPF_LD | BPF_MEM, 0);
+    f_emit(&a, BPF_ALU | BPF_XOR | BPF_X, 0);
+    f_emit(&a, BPF_ST, 0);
+    f_ja(&a, L_MIX);
+
+    f_label(&a, L_V6);
+    f_emit(&a, BPF_LDX | BPF_IMM, 0);
+    for (uint32_t k = 8; k < 40; k += 4) {
+        f_emit(&a, BPF_LD | BPF_W | BPF_ABS, NET(k));
+        f_emit(&a, BPF_ALU | BPF_XOR | BPF_X, 0);
+        f_emit(&a, BPF_MISC | BPF_TAX, 0);
     }
-    unsigned short mix = n;
-    EMIT(BPF_MISC | BPF_TXA, 0);
-    EMIT(BPF_ST, 0);
-    EMIT(BPF_ALU | BPF_RSH | BPF_K, 16);
-    EMIT(BPF_LDX | BPF_MEM, 0);
-    EMIT(BPF_ALU | BPF_XOR | BPF_X, 0);
-    EMIT(BPF_RET | BPF_A, 0);
-    unsigned short ret0 = n;
-    EMIT(BPF_RET | BPF_K, 0);
-#undef EMIT
+    f_emit(&a, BPF_MISC | BPF_TXA, 0);
+    f_emit(&a, BPF_ST, 0);
+
+    f_label(&a, L_MIX);
+    f_emit(&a, BPF_LD | BPF_MEM, 0);
+    f_emit(&a, BPF_ALU | BPF_RSH | BPF_K, 16);
+    f_emit(&a, BPF_MISC | BPF_TAX, 0);
+    f_emit(&a, BPF_LD | BPF_MEM, 0);
+    f_emit(&a, BPF_ALU | BPF_XOR | BPF_X, 0);
+    f_emit(&a, BPF_RET | BPF_A, 0);
+
+    f_label(&a, L_RET0);
+    f_emit(&a, BPF_RET | BPF_K, 0);
 #undef NET
-    prog[j4] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x0800, 0, (unsigned char)(j6 - j4 - 1));
-    prog[ja] = (struct sock_filter)BPF_STMT(BPF_JMP | BPF_JA, (unsigned)(mix - ja - 1));
-    prog[j6] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x86dd, 0, (unsigned char)(ret0 - j6 - 1));
-    return n;
+    return f_link(&a) ? a.n : 0;
 }
 
 static int join_fanout(struct capture_live *cl, uint16_t group, char *err, size_t errlen)
 {
     int fd = pcap_fileno(cl->pc);
-    int arg = (int)group | PACKET_FANOUT_CBPF << 16;
+    /* DEFRAG: the kernel reassembles IPv4 fragments before the selector runs, so a fragmented
+     * segment is hashed with its ports and lands with the rest of its flow */
+    int arg = (int)group | (PACKET_FANOUT_CBPF | PACKET_FANOUT_FLAG_DEFRAG) << 16;
     if (setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof(arg)) < 0) {
         snprintf(err, errlen, "capture: %s: setsockopt(PACKET_FANOUT, group %u) failed: %s", cl->iface,
                  group, strerror(errno));
         return -errno;
     }
-    struct sock_filter prog[64];
-    struct sock_fprog fp = { .len = fanout_prog(prog), .filter = prog };
+    struct sock_filter prog[CAPTURE_LIVE_FANOUT_MAX];
+    size_t n = capture_live_fanout_prog(prog, CAPTURE_LIVE_FANOUT_MAX);
+    if (n == 0) {
+        snprintf(err, errlen, "capture: %s: fanout selector does not assemble", cl->iface);
+        return -EINVAL;
+    }
+    struct sock_fprog fp = { .len = (unsigned short)n, .filter = prog };
     if (setsockopt(fd, SOL_PACKET, PACKET_FANOUT_DATA, &fp, sizeof(fp)) < 0) {
         snprintf(err, errlen, "capture: %s: setsockopt(PACKET_FANOUT_DATA) failed: %s", cl->iface,
                  strerror(errno));
@@ -187,7 +310,9 @@ struct capture *capture_live_open(const struct capture_live_config *cfg, char *e
         step = "pcap_set_immediate_mode()";
         goto pcap_fail;
     }
-    if (pcap_set_snaplen(cl->pc, cfg->snaplen) != 0) {
+    /* with fanout the kernel hands over reassembled IPv4 datagrams: up to 65535 bytes + L2 */
+    int snaplen = cfg->fanout_group && cfg->snaplen < 65535 + 64 ? 65535 + 64 : cfg->snaplen;
+    if (pcap_set_snaplen(cl->pc, snaplen) != 0) {
         step = "pcap_set_snaplen()";
         goto pcap_fail;
     }

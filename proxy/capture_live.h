@@ -5,9 +5,10 @@
  * immediate mode, which on Linux means a TPACKET_V2 ring (frames are delivered as they arrive;
  * TPACKET_V3, libpcap's default otherwise, hands frames over a block at a time and would delay
  * injections by up to its block timeout). Several handles on one interface share the traffic
- * through a PACKET_FANOUT group whose classic-BPF selector hashes the two IP addresses
- * symmetrically (src ^ dst), so both directions of a flow - and every fragment of a datagram -
- * land on the same handle, whatever hash the NIC computed. */
+ * through a PACKET_FANOUT group (with PACKET_FANOUT_FLAG_DEFRAG: the kernel reassembles IPv4
+ * fragments before choosing) whose classic-BPF selector hashes symmetrically: IPv4 TCP/UDP on
+ * addresses and ports, other IPv4 and all IPv6 on addresses only. Both directions of a flow, and
+ * every fragment of a datagram, land on the same handle, whatever hash the NIC computed. */
 #ifndef QG_CAPTURE_LIVE_H
 #define QG_CAPTURE_LIVE_H
 
@@ -18,6 +19,9 @@
 #include "capture.h"
 
 #define CAPTURE_LIVE_FILTER_MAX 4096
+#define CAPTURE_LIVE_FANOUT_MAX 96    /* instructions of the fanout selector, at most */
+
+struct sock_filter;
 
 struct capture_live_config {
     const char *iface;
@@ -37,6 +41,11 @@ struct capture_live_config {
  * IP-in-IP, GRE, VXLAN (UDP 4789), GTP-U (UDP 2152), MPLS and PPPoE session frames. Returns the
  * length, or 0 when it does not fit in cap. f "" or NULL gives "" (no filter). Pure. */
 size_t capture_live_filter(const char *f, bool vlan_too, char *out, size_t cap);
+
+/* Assembles the fanout selector (the program at the top of capture_live.c) into prog (cap
+ * instructions). Returns its length, or 0 if it does not fit. Pure: exported so tests can run
+ * it. */
+size_t capture_live_fanout_prog(struct sock_filter *prog, size_t cap);
 
 /* Opens iface (needs CAP_NET_RAW: call as root), sets immediate mode, the ring size, the
  * snap length, non-blocking reads, the direction, the filter and the fanout group. Returns the

@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "compiler.h"
 
@@ -16,10 +17,14 @@ struct src {
     uint8_t bad;             /* bad checksums in a row while learning */
 };
 
+#define WAYS 4               /* a source lives in one of the WAYS slots of its set */
+
 struct csumpol {
     enum csumpol_mode mode;
     struct csumpol_stats st;
-    struct src *tab;         /* CSUMPOL_SLOTS */
+    struct src *tab;         /* CSUMPOL_SLOTS, sets of WAYS */
+    uint64_t seed;           /* random: which set a source lands in cannot be aimed at */
+    unsigned hand;           /* rotates the victim among verified sources of a full set */
 };
 
 struct csumpol *csumpol_new(enum csumpol_mode m)
@@ -34,6 +39,8 @@ struct csumpol *csumpol_new(enum csumpol_mode m)
             free(cp);
             return NULL;
         }
+        if (getrandom(&cp->seed, sizeof cp->seed, GRND_NONBLOCK) != (ssize_t)sizeof cp->seed)
+            cp->seed = (uint64_t)(uintptr_t)cp ^ 0x2545f4914f6cdd1dull;
     }
     return cp;
 }
@@ -46,13 +53,43 @@ void csumpol_free(struct csumpol *cp)
     free(cp);
 }
 
-static uint32_t src_slot(const struct pkt *p)
+static bool src_is(const struct src *s, const struct pkt *p)
+{
+    return s->state != SRC_FREE && s->ipver == p->ipver && s->zone == p->zone &&
+           memcmp(s->addr, p->src, 16) == 0;
+}
+
+/* p's source entry: found in its set, or made there in a free slot, else in place of a source
+ * still learning, else of one in "ignore" (it learns again, and its unfinished checksums are
+ * taken meanwhile), else of a verified one (the hand rotates): a flood of new sources cannot
+ * single out a verified host and make it learn again. */
+static struct src *src_get(struct csumpol *cp, const struct pkt *p)
 {
     uint64_t w[2];
     memcpy(w, p->src, 16);
-    uint64_t h = (w[0] ^ (uint64_t)p->zone << 8 ^ p->ipver) * 0x9e3779b97f4a7c15ull;
+    uint64_t h = (cp->seed ^ w[0] ^ (uint64_t)p->zone << 8 ^ p->ipver) * 0x9e3779b97f4a7c15ull;
     h = (h ^ w[1] ^ (h >> 29)) * 0xff51afd7ed558ccdull;
-    return (uint32_t)(h >> 40) & (CSUMPOL_SLOTS - 1);
+    struct src *set = &cp->tab[((uint32_t)(h >> 40) & (CSUMPOL_SLOTS / WAYS - 1)) * WAYS];
+    struct src *victim = NULL;
+    int vrank = 99;
+    for (int i = 0; i < WAYS; i++) {
+        if (src_is(&set[i], p))
+            return &set[i];
+        int rank = set[i].state == SRC_FREE ? 0 : set[i].state == SRC_LEARNING ? 1
+                 : set[i].state == SRC_IGNORE ? 2 : 3;
+        if (rank < vrank) {
+            vrank = rank;
+            victim = &set[i];
+        }
+    }
+    if (vrank == 3)
+        victim = &set[cp->hand++ % WAYS];
+    memcpy(victim->addr, p->src, 16);
+    victim->zone = p->zone;
+    victim->ipver = p->ipver;
+    victim->state = SRC_LEARNING;
+    victim->bad = 0;
+    return victim;
 }
 
 static bool take(struct csumpol *cp, struct pkt *p)
@@ -69,15 +106,7 @@ bool csumpol_apply(struct csumpol *cp, struct pkt *p)
     if (cp->mode == CSUMPOL_IGNORE)
         return take(cp, p);
 
-    struct src *s = &cp->tab[src_slot(p)];
-    if (s->state == SRC_FREE || s->ipver != p->ipver || s->zone != p->zone ||
-        memcmp(s->addr, p->src, 16) != 0) {
-        memcpy(s->addr, p->src, 16);
-        s->zone = p->zone;
-        s->ipver = p->ipver;
-        s->state = SRC_LEARNING;
-        s->bad = 0;
-    }
+    struct src *s = src_get(cp, p);
     if (likely(s->state == SRC_VERIFY))
         return false;   /* verified lazily where it matters (tcpreasm) */
     if (s->state == SRC_IGNORE)

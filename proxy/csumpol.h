@@ -15,8 +15,9 @@
  *           pseudo-header sum) is taken at once, so the first packets of the capturing host's
  *           flows are not lost; any other bad checksum is set aside.
  *
- * Sources live in a fixed direct-mapped table (no allocation per packet); a new source that
- * lands on an occupied slot takes it over and the old one learns again when it returns. */
+ * Sources live in a fixed table of 4-way sets chosen by a randomly seeded hash (no allocation
+ * per packet). A new source in a full set replaces one still learning, else one in "ignore",
+ * else a verified one; the replaced source learns again when it returns. */
 #ifndef QG_CSUMPOL_H
 #define QG_CSUMPOL_H
 

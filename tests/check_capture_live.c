@@ -1,9 +1,15 @@
 /* check_capture_live.c - the filter tap mode compiles: compiled with pcap_compile() on a dead
  * Ethernet handle and run with pcap_offline_filter() over crafted frames, it must keep IP
  * fragments without ports (T12, zapret ipfrag2), IPv6 extension chains and tunnels, with and
- * without a VLAN tag, while still dropping what the operator's expression excludes. */
+ * without a VLAN tag, while still dropping what the operator's expression excludes. And the
+ * fanout selector: accepted by the kernel's checker, run here by a small classic-BPF
+ * interpreter, symmetric in both directions, spreading one address pair over the workers by
+ * ports, and keeping fragments and tunnels with their flows. */
 #include <check.h>
+#include <linux/filter.h>
 #include <pcap/pcap.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -180,6 +186,183 @@ START_TEST(filter_text)
 }
 END_TEST
 
+/* ---- the fanout selector ---------------------------------------------------------------- */
+
+struct vm_pkt {
+    uint16_t proto;          /* skb->protocol */
+    const uint8_t *net;      /* network header */
+    size_t len;
+};
+
+/* Loads n bytes at offset k (SKF_NET_OFF-relative or an ancillary field); false when outside. */
+static bool vm_load(const struct vm_pkt *pk, uint32_t k, size_t n, uint32_t *out)
+{
+    if (k == (uint32_t)(SKF_AD_OFF + SKF_AD_PROTOCOL)) {
+        *out = pk->proto;
+        return true;
+    }
+    int64_t off = (int64_t)(int32_t)k - (int64_t)SKF_NET_OFF;
+    if ((int32_t)k >= 0 || off < 0 || (uint64_t)off + n > pk->len)
+        return false;
+    uint32_t v = 0;
+    for (size_t i = 0; i < n; i++)
+        v = v << 8 | pk->net[off + (int64_t)i];
+    *out = v;
+    return true;
+}
+
+/* Runs the opcodes the selector uses, as the kernel does (a failed load returns 0). */
+static uint32_t vm_run(const struct sock_filter *f, size_t n, const struct vm_pkt *pk)
+{
+    uint32_t A = 0, X = 0, M[BPF_MEMWORDS] = { 0 }, v;
+    for (size_t pc = 0; pc < n; pc++) {
+        const struct sock_filter *i = &f[pc];
+        switch (i->code) {
+        case BPF_LD | BPF_W | BPF_ABS: if (!vm_load(pk, i->k, 4, &A)) return 0; break;
+        case BPF_LD | BPF_H | BPF_ABS: if (!vm_load(pk, i->k, 2, &A)) return 0; break;
+        case BPF_LD | BPF_B | BPF_ABS: if (!vm_load(pk, i->k, 1, &A)) return 0; break;
+        case BPF_LD | BPF_H | BPF_IND: if (!vm_load(pk, i->k + X, 2, &A)) return 0; break;
+        case BPF_LDX | BPF_B | BPF_MSH: if (!vm_load(pk, i->k, 1, &v)) return 0; X = (v & 0xf) * 4; break;
+        case BPF_LDX | BPF_IMM: X = i->k; break;
+        case BPF_LD | BPF_MEM: A = M[i->k]; break;
+        case BPF_LDX | BPF_MEM: X = M[i->k]; break;
+        case BPF_ST: M[i->k] = A; break;
+        case BPF_ALU | BPF_XOR | BPF_X: A ^= X; break;
+        case BPF_ALU | BPF_RSH | BPF_K: A >>= i->k; break;
+        case BPF_MISC | BPF_TAX: X = A; break;
+        case BPF_MISC | BPF_TXA: A = X; break;
+        case BPF_JMP | BPF_JA: pc += i->k; break;
+        case BPF_JMP | BPF_JEQ | BPF_K: pc += A == i->k ? i->jt : i->jf; break;
+        case BPF_JMP | BPF_JSET | BPF_K: pc += (A & i->k) ? i->jt : i->jf; break;
+        case BPF_RET | BPF_A: return A;
+        case BPF_RET | BPF_K: return i->k;
+        default: ck_abort_msg("opcode 0x%x not modelled", i->code);
+        }
+    }
+    ck_abort_msg("fell off the end");
+    return 0;
+}
+
+static struct sock_filter g_prog[CAPTURE_LIVE_FANOUT_MAX];
+static size_t g_n;
+
+static uint32_t fan(uint16_t proto, const uint8_t *net, size_t len)
+{
+    struct vm_pkt pk = { proto, net, len };
+    return vm_run(g_prog, g_n, &pk);
+}
+
+/* IPv4 packet at out: proto, addresses a -> b, ports (when TCP/UDP), fragment field. */
+static size_t p4(uint8_t *out, uint8_t proto, const uint8_t *a, const uint8_t *b, uint16_t sp,
+                 uint16_t dp, uint16_t frag)
+{
+    uint8_t l4[40] = { 0 };
+    craft_put16(l4, sp);
+    craft_put16(l4 + 2, dp);
+    return craft_ip4(out, a, b, 1, frag, proto, l4, sizeof l4);
+}
+
+static size_t p6(uint8_t *out, uint8_t nh, const uint8_t *a, const uint8_t *b, uint16_t sp, uint16_t dp)
+{
+    size_t o = craft_ip6(out, a, b, nh, 40);
+    memset(out + o, 0, 40);
+    craft_put16(out + o, sp);
+    craft_put16(out + o + 2, dp);
+    return o + 40;
+}
+
+static void fan_setup(void)
+{
+    g_n = capture_live_fanout_prog(g_prog, CAPTURE_LIVE_FANOUT_MAX);
+    ck_assert_uint_gt(g_n, 0);
+}
+
+START_TEST(fanout_kernel_accepts)
+{
+    fan_setup();
+    ck_assert_uint_eq(capture_live_fanout_prog(g_prog, 10), 0);   /* does not fit: refused */
+    fan_setup();
+    /* the kernel's classic-BPF checker (the same one PACKET_FANOUT_DATA runs) */
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sock_fprog fp = { .len = (unsigned short)g_n, .filter = g_prog };
+    ck_assert_msg(setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof fp) == 0,
+                  "kernel refused the selector");
+    close(fd);
+}
+END_TEST
+
+START_TEST(fanout_symmetric)
+{
+    fan_setup();
+    uint8_t f[200], r[200];
+    uint32_t seed = 12345;
+    for (int i = 0; i < 2000; i++) {
+        uint8_t a4[4], b4[4], a6[16], b6[16];
+        for (int k = 0; k < 16; k++) {
+            seed = seed * 1103515245u + 12345u;
+            a6[k] = (uint8_t)(seed >> 16);
+            seed = seed * 1103515245u + 12345u;
+            b6[k] = (uint8_t)(seed >> 16);
+        }
+        memcpy(a4, a6, 4);
+        memcpy(b4, b6, 4);
+        uint16_t sp = (uint16_t)(1024 + i * 7), dp = i % 2 ? 443 : 80;
+        uint8_t proto = i % 3 == 0 ? 17 : 6;
+        size_t n = p4(f, proto, a4, b4, sp, dp, 0), m = p4(r, proto, b4, a4, dp, sp, 0);
+        ck_assert_uint_eq(fan(0x0800, f, n), fan(0x0800, r, m));
+        n = p4(f, proto, a4, b4, sp, dp, 0x2000);   /* first fragment */
+        m = p4(r, proto, b4, a4, dp, sp, 0x2000);
+        ck_assert_uint_eq(fan(0x0800, f, n), fan(0x0800, r, m));
+        n = p6(f, proto, a6, b6, sp, dp);
+        m = p6(r, proto, b6, a6, dp, sp);
+        ck_assert_uint_eq(fan(0x86dd, f, n), fan(0x86dd, r, m));
+    }
+}
+END_TEST
+
+/* One busy address pair (CGNAT to a CDN): flows spread over the workers by port. */
+START_TEST(fanout_spreads_by_port)
+{
+    fan_setup();
+    static const uint8_t nat[4] = { 100, 64, 0, 1 }, cdn[4] = { 198, 51, 100, 7 };
+    unsigned per[4] = { 0 };
+    uint8_t f[200];
+    for (uint16_t sp = 20000; sp < 24000; sp++) {
+        size_t n = p4(f, 6, nat, cdn, sp, 443, 0);
+        per[fan(0x0800, f, n) % 4]++;
+    }
+    for (int w = 0; w < 4; w++)
+        ck_assert_msg(per[w] > 700, "worker %d got %u of 4000 flows", w, per[w]);
+}
+END_TEST
+
+/* What cannot carry trustworthy ports is hashed on addresses alone, so it stays with whatever
+ * else those addresses send: IPv4 fragments (the kernel reassembles them first in a fanout
+ * group; any left are kept together), IPv6 (fragments and extension chains), UDP tunnels whose
+ * outer source port differs by direction, other protocols. */
+START_TEST(fanout_addresses_only)
+{
+    fan_setup();
+    static const uint8_t a[4] = { 10, 1, 2, 3 }, b[4] = { 10, 9, 8, 7 };
+    static const uint8_t a6[16] = { 0x20, 1, 0xd, 0xb8, [15] = 3 }, b6[16] = { 0x20, 1, 0xd, 0xb8, [15] = 7 };
+    uint8_t f[200];
+    uint32_t gre = fan(0x0800, f, p4(f, 47, a, b, 1, 2, 0));
+    ck_assert_uint_eq(fan(0x0800, f, p4(f, 6, a, b, 40000, 443, 0x2000)), gre);   /* first frag */
+    ck_assert_uint_eq(fan(0x0800, f, p4(f, 6, a, b, 0, 0, 185)), gre);            /* a later one */
+    ck_assert_uint_eq(fan(0x0800, f, p4(f, 17, a, b, 51000, 4789, 0)), gre);      /* VXLAN */
+    ck_assert_uint_eq(fan(0x0800, f, p4(f, 17, b, a, 52000, 4789, 0)), gre);
+    ck_assert_uint_eq(fan(0x0800, f, p4(f, 17, a, b, 2152, 2152, 0)), gre);       /* GTP-U */
+    ck_assert_uint_eq(fan(0x0800, f, p4(f, 17, b, a, 33000, 2152, 0)), gre);
+    ck_assert_uint_ne(fan(0x0800, f, p4(f, 6, a, b, 40000, 443, 0)), gre);        /* TCP: ports */
+    uint32_t v6 = fan(0x86dd, f, p6(f, 6, a6, b6, 40000, 443));
+    ck_assert_uint_eq(fan(0x86dd, f, p6(f, 6, a6, b6, 40001, 443)), v6);
+    ck_assert_uint_eq(fan(0x86dd, f, p6(f, 44, a6, b6, 0, 0)), v6);
+    ck_assert_uint_eq(fan(0x0806, f, 28), 0);   /* ARP */
+    ck_assert_uint_eq(fan(0x0800, f, 10), 0);   /* a short packet: the load fails, worker 0 */
+}
+END_TEST
+
 static Suite *capture_live_suite(void)
 {
     Suite *s = suite_create("capture_live");
@@ -187,6 +370,12 @@ static Suite *capture_live_suite(void)
     tcase_add_test(tc, keeps_fragments);
     tcase_add_test(tc, keeps_ext_and_tunnels);
     tcase_add_test(tc, filter_text);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("fanout");
+    tcase_add_test(tc, fanout_kernel_accepts);
+    tcase_add_test(tc, fanout_symmetric);
+    tcase_add_test(tc, fanout_spreads_by_port);
+    tcase_add_test(tc, fanout_addresses_only);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1420,6 +1420,13 @@ static int e3a(struct pcapw *w) { return enc_tls(w, W_ERSPAN2, CLI4, SRV4, ALT4)
 static int e3b(struct pcapw *w) { return enc_http(w, W_GRE_KEY); }
 static int e4(struct pcapw *w) { return enc_tls(w, W_VXLAN, CLI4, SRV4, ALT4); }
 static int e5(struct pcapw *w) { return enc_tls(w, W_GTPU, CLI4, SRV4, ALT4); }
+/* T12 inside the tunnel: the inner ClientHello packet as 3 IPv4 fragments, last first */
+static int e4f(struct pcapw *w)
+{
+    static enum wrap_kind kind = W_VXLAN;
+    TRY(pcapw_set_wrap(w, wrap, &kind));
+    return t12v4(w);
+}
 static int e6a(struct pcapw *w) { return enc_http(w, W_IPIP); }
 static int e6b(struct pcapw *w) { return enc_tls(w, W_IPIP, CLI6, SRV6, "fd00::3"); }
 
@@ -1550,6 +1557,7 @@ static const struct row rows[] = {
     {"E3a", e3a, "block", "domain", BLK, SRV4 ":443", "ERSPAN II in GRE: mirrored Ethernet frames, TLS"},
     {"E3b", e3b, "block", "domain", BLK, SRV4 ":80", "GRE with key, IPv4 inside, HTTP"},
     {"E4", e4, "block", "domain", BLK, SRV4 ":443", "VXLAN VNI 4242, inner Ethernet, TLS"},
+    {"E4f", e4f, "block", "domain", BLK, SRV4 ":443", "VXLAN carrying the ClientHello as 3 inner IPv4 fragments, last first"},
     {"E5", e5, "block", "domain", BLK, SRV4 ":443", "GTP-U, per-direction TEIDs, PDU session container, TLS"},
     {"E6a", e6a, "block", "domain", BLK, SRV4 ":80", "IPv4-in-IPv4, HTTP"},
     {"E6b", e6b, "block", "domain", BLK, "[" SRV6 "]:443", "IPv6-in-IPv4 (6in4), TLS"},
