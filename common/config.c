@@ -57,6 +57,11 @@ static const struct config_key keys[] = {
       "client bytes reassembled per flow before a decision" },
     { "reasm.buffers", CONFIG_INT, 16, 16777216, "8192", NULL, OFF(reasm_buffers), true,
       "reassembly buffers in the pool per worker" },
+    { "quic.max_datagrams", CONFIG_INT, 2, 1024, "16", NULL, OFF(quic_max_datagrams), true,
+      "client datagrams of a UDP flow read for its Initials; past it without a ClientHello the "
+      "flow is judged on its address (counted)" },
+    { "quic.max_bytes", CONFIG_SIZE, 2 * KI, 1 * MI, "32K", NULL, OFF(quic_max_bytes), true,
+      "client payload bytes of a UDP flow read for its Initials (same rule)" },
     { "tap.interface", CONFIG_STRING, 0, 0, "", NULL, OFF(tap_interface), true,
       "interface receiving the mirrored traffic (required in tap mode)" },
     { "tap.inject_interface", CONFIG_STRING, 0, 0, "", NULL, OFF(tap_inject_interface), true,
