@@ -61,6 +61,11 @@ static const struct config_key keys[] = {
       "reassembly buffers in the pool per worker" },
     { "checksums", CONFIG_ENUM, 0, 0, "verify", v_checksums, OFF(checksums), true,
       "TCP/UDP checksums: verify (a bad one is a fake, T5); ignore; auto (per source: a host whose first packets are all bad is not verified)" },
+    { "quic.max_datagrams", CONFIG_INT, 2, 1024, "16", NULL, OFF(quic_max_datagrams), true,
+      "client datagrams of a UDP flow read for its Initials; past it without a ClientHello the "
+      "flow is judged on its address (counted)" },
+    { "quic.max_bytes", CONFIG_SIZE, 2 * KI, 1 * MI, "32K", NULL, OFF(quic_max_bytes), true,
+      "client payload bytes of a UDP flow read for its Initials (same rule)" },
     { "tap.interface", CONFIG_STRING, 0, 0, "", NULL, OFF(tap_interface), true,
       "interface receiving the mirrored traffic (required in tap mode)" },
     { "tap.inject_interface", CONFIG_STRING, 0, 0, "", NULL, OFF(tap_inject_interface), true,

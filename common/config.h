@@ -73,6 +73,8 @@ struct qg_config {
     uint64_t reasm_bytes;
     int64_t reasm_buffers;
     int checksums; /* enum config_checksums, same values as enum csumpol_mode */
+    int64_t quic_max_datagrams;
+    uint64_t quic_max_bytes;
 
     char *tap_interface;
     char *tap_inject_interface; /* after loading: tap_interface when the file left it empty */

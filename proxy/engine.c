@@ -575,8 +575,8 @@ static void inspect_udp(struct engine *e, struct flow *f, const struct pkt *p)
         quic_done(e, f);
         return;
     }
-    if (initials == 0)
-        e->st.quic_not_initial++;
+    if (initials == 0 && !(f->a.state & ENGINE_ST_EVENT))
+        e->st.quic_not_initial++;  /* still waiting for a ClientHello */
 }
 
 /* ---- flow lifetime -------------------------------------------------------------------------- */

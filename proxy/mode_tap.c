@@ -296,6 +296,8 @@ static int tap_open(const struct qg_config *cfg, struct daemon_ctx *d, void **st
                    "config and csumpol checksum modes differ");
     ec.checksums = cfg->checksums;
     ec.reasm_buffers = (size_t)cfg->reasm_buffers;
+    ec.quic_max_datagrams = (uint32_t)cfg->quic_max_datagrams;
+    ec.quic_max_bytes = (size_t)cfg->quic_max_bytes;
     ec.policy.https_url = cfg->https_url == CONFIG_HTTPS_URL_IGNORE ? VERDICT_HTTPS_URL_IGNORE
                                                                     : VERDICT_HTTPS_URL_BLOCK_NAME;
     /* Redirect or 451 is chosen again per block from the current notice.url (build_response),

@@ -33,6 +33,8 @@ START_TEST(test_defaults)
     ck_assert_int_eq(c->flows_max, 1048576);
     ck_assert_uint_eq(c->reasm_bytes, 16384);
     ck_assert_int_eq(c->reasm_buffers, 8192);
+    ck_assert_int_eq(c->quic_max_datagrams, 16);
+    ck_assert_uint_eq(c->quic_max_bytes, 32768);
     ck_assert_str_eq(c->tap_bpf, "tcp port 80 or tcp port 443 or udp port 443");
     ck_assert_uint_eq(c->tap_ring_size, 64u << 20);
     ck_assert_int_eq(c->inline_tproxy_port, 15001);

@@ -24,6 +24,11 @@
 #   not save the blocked name, nor block an unlisted one. Controls with an unlisted name
 #   on the same server show its answer would have been seen; the server reports, per
 #   connection, whether the injected RST reached it before its answer was due.
+# - QUIC (EVASION Q7), headless Chromium: with QUIC forced on for blocked.test, Chromium accepts
+#   the injected server Initial (CONNECTION_CLOSE, reason "blocked": its net log) and fails with
+#   a QUIC error; quic.test (nginx, which advertises Alt-Svc h3 but has no HTTP/3) loads over TCP
+#   while allowed, and once listed Chromium's QUIC attempt is closed by our Initial and its TCP
+#   connection reset.
 # Then measures, over QG_TAP_FLOWS blocked flows to the 2 ms server (default 200, half HTTPS,
 # half HTTP, two client addresses so both workers of the fanout group get flows), the share
 # where the injected RST / 302 reaches the client before the server's first response byte
@@ -160,7 +165,7 @@ BIG_SHA=$(sha256sum "$tmp/www/big.bin" | cut -d' ' -f1)
 # a hosts file for the client namespace (ip netns exec bind-mounts it), for wget and nghttp
 mkdir -p "/etc/netns/$C"
 cat >"/etc/netns/$C/hosts" <<EOF
-$V4S allowed.test
+$V4S allowed.test quic.test
 $V6S v6.allowed.test
 $V4D blocked.test other.test
 $V6D v6.blocked.test v6.other.test
@@ -189,6 +194,7 @@ http {
         ssl_certificate $tmp/cert.pem;
         ssl_certificate_key $tmp/key.pem;
         ssl_protocols TLSv1.2 TLSv1.3;
+        add_header Alt-Svc 'h3=":443"; ma=86400' always;
         root $tmp/www;
     }
 }
@@ -442,6 +448,104 @@ nans=$(grep -c '^conn [0-9]* answered' "$tmp/dist.out")
 expect "server side: blocked connections reset before the answer, controls answered" \
     "$nres reset, $nans answered, $(grep -c error "$tmp/dist.out") errors" "$dist_block reset, $dist_ctrl answered, 0 errors"
 sleep 0.2
+
+# ---- QUIC (EVASION Q7): a server Initial carrying CONNECTION_CLOSE -------------------------
+# Headless Chromium with QUIC forced on for the origin (--origin-to-force-quic-on: QUIC only, no
+# TCP fallback, so what ends the attempt is what Chromium reports). Debian 12 has no QUIC server
+# (nginx 1.22 lacks the HTTP/3 module, no aioquic/ngtcp2 server package): a UDP sink on :443 of
+# the distant server's address swallows the Initials without ICMP errors, so without the
+# injection Chromium would only time out. The injected datagram is a server Initial sealed with
+# the keys of Chromium's own DCID; Chromium's net log (--log-net-log) shows whether it accepted a
+# CONNECTION_CLOSE frame, with which error and reason, and qorgau logs "enforced":"quic-close".
+quic_sink() { # ADDR...: a UDP socket on ADDR:443 that reads and drops everything
+    ip netns exec "$S" python3 -c '
+import select, socket, sys
+ss = []
+for a in sys.argv[1:]:
+    s = socket.socket(socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((a, 443))
+    ss.append(s)
+print("ready", flush=True)
+while True:
+    for s in select.select(ss, [], [])[0]:
+        s.recv(65535)
+' "$@" >"$tmp/quic_sink.out" 2>&1 &
+    pids="$pids $!"
+    i=0
+    while [ $i -lt 50 ] && ! grep -q ready "$tmp/quic_sink.out"; do sleep 0.1; i=$((i + 1)); done
+}
+# quic_chromium PROFILE NAME [FLAGS...]: a visit to https://NAME/; prints "<net::ERR_... or
+# none> <CONNECTION_CLOSE frames received, as close(chromium error/ietf code/reason)>"; the DOM is
+# in $tmp/chromium-PROFILE.dom. The certificate is accepted by its key, not by
+# --ignore-certificate-errors: Chromium ignores Alt-Svc on a connection with a certificate error.
+quic_chromium() {
+    pn=$1
+    prof=$tmp/chromium-$1
+    name=$2
+    shift 2
+    mkdir -p "$prof" "$tmp/home"
+    ip netns exec "$C" env HOME="$tmp/home" XDG_CONFIG_HOME="$tmp/home" XDG_CACHE_HOME="$tmp/home" \
+        timeout -k 5 40 chromium --headless --no-sandbox --disable-gpu --no-first-run \
+        --disable-background-networking --disable-component-update --disable-sync \
+        --user-data-dir="$prof" --ignore-certificate-errors-spki-list="$SPKI" --enable-quic "$@" \
+        --log-net-log="$tmp/netlog-$pn.json" --dump-dom "https://$name/" >"$tmp/chromium-$pn.dom" 2>"$tmp/chromium-$pn.err"
+    err=$(grep -o 'net::ERR_[A-Z0-9_]*' "$tmp/chromium-$pn.err" | tail -n 1)
+    closes=$(python3 - "$tmp/netlog-$pn.json" <<'PY'
+import json, sys
+text = open(sys.argv[1], errors="replace").read().rstrip().rstrip(",")
+if not text.endswith("}"):
+    text += "]}"        # a log cut short by the timeout: close the events array
+try:
+    log = json.loads(text)
+except ValueError:
+    print("unreadable-netlog")
+    sys.exit(0)
+types = {v: k for k, v in log.get("constants", {}).get("logEventTypes", {}).items()}
+out = []
+for ev in log.get("events", []):
+    if types.get(ev.get("type")) == "QUIC_SESSION_CONNECTION_CLOSE_FRAME_RECEIVED":
+        p = ev.get("params", {})
+        out.append("close(%s/%s/%s)" % (p.get("quic_error"), p.get("quic_error_code", p.get("ietf_error_code")), p.get("details")))
+print(" ".join(out) if out else "no-close-frame")
+PY
+)
+    echo "${err:-none} $closes"
+}
+qblocks() { grep '"msg":"block"' "$tmp/qorgau.log" | grep "\"name\":\"$1\"" | grep -c "\"app\":\"$2\""; }
+if command -v chromium >/dev/null 2>&1; then
+    SPKI=$(openssl x509 -in "$tmp/cert.pem" -pubkey -noout | openssl pkey -pubin -outform der |
+        openssl dgst -sha256 -binary | base64)
+    quic_sink "$V4D" "$V4S"
+    # 1. QUIC only (forced): the close Initial is what ends the attempt.
+    nq0=$(qblocks blocked.test quic)
+    t0=$(date +%s)
+    got=$(quic_chromium forced blocked.test --origin-to-force-quic-on=blocked.test:443)
+    t1=$(date +%s)
+    echo "tap: QUIC blocked.test forced: chromium: $got ($((t1 - t0)) s)"
+    expect "QUIC blocked.test forced: qorgau sent a close Initial (quic-close in the log)" \
+        "$(($(grep '"app":"quic","name":"blocked.test"' "$tmp/qorgau.log" | grep -c '"enforced":"quic-close"') > 0))" 1
+    expect_match "QUIC blocked.test forced: Chromium accepted our CONNECTION_CLOSE (reason 'blocked') and failed" \
+        "$got" '^net::ERR_QUIC_[A-Z_]* .*close\([^)]*/blocked\)'
+    # 2. Alt-Svc learnt over TCP while the name was allowed, then the name listed: Chromium tries
+    # QUIC first, gets our CONNECTION_CLOSE, and falls back to TCP, where the SNI is reset.
+    got=$(quic_chromium alt quic.test)
+    expect "QUIC quic.test before the order: the page loads over TCP" \
+        "$(grep -c 'hello from the allowed site' "$tmp/chromium-alt.dom")" 1
+    expect "QUIC quic.test before the order: Alt-Svc h3 recorded" \
+        "$(grep -c '"advertised_alpns":\["h3"' "$tmp/chromium-alt/Default/Network Persistent State" 2>/dev/null)" 1
+    echo quic.test >>"$tmp/rules.txt"
+    nr=$(grep -c '"msg":"reloaded"' "$tmp/qorgau.log")
+    kill -HUP "$qpid"
+    i=0
+    while [ $i -lt 30 ] && [ "$(grep -c '"msg":"reloaded"' "$tmp/qorgau.log")" -le "$nr" ]; do sleep 0.1; i=$((i + 1)); done
+    got=$(quic_chromium alt quic.test)
+    echo "tap: QUIC quic.test listed, Alt-Svc known: chromium: $got; qorgau: $(qblocks quic.test quic) quic, $(qblocks quic.test tls) tls blocks"
+    expect "QUIC quic.test listed: QUIC attempt closed by our Initial, then the TCP fallback reset" \
+        "$(grep -c 'hello from the allowed site' "$tmp/chromium-alt.dom") $(($(qblocks quic.test quic) > 0)) $(($(qblocks quic.test tls) > 0))" "0 1 1"
+    expect_match "QUIC quic.test listed: Chromium saw our CONNECTION_CLOSE" "$got" 'close\([^)]*/blocked\)'
+else
+    ko "QUIC: chromium is not installed (deploy/install-deps.sh)"
+fi
 
 # ---- race: injected answer before the server's first byte ----------------------------------
 : >"$tmp/tcpdump.err"
