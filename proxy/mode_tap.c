@@ -32,7 +32,9 @@ enum tap_ctr {
     /* the engine's give-up paths: each one is a flow judged on less than its name */
     C_DECODE_ERRORS, C_FRAG_DROPPED, C_FLOWS_EVICTED, C_REASM_NO_BUFFER, C_REASM_IGNORED,
     C_REASM_CONFLICTS, C_TLS_MALFORMED, C_TLS_LIMIT, C_HTTP_MALFORMED, C_HTTP_LIMIT,
-    C_QUIC_MALFORMED, C_QUIC_NO_SLOT, C_NAME_INVALID, C_ECH, C_COUNT
+    C_QUIC_MALFORMED, C_QUIC_NO_SLOT, C_NAME_INVALID, C_ECH, C_QUIC_NOT_INITIAL, C_QUIC_BUDGET_SPENT,
+    C_QUIC_CONFLICTS, C_QUIC_COALESCED_LIMIT, C_ALT_JUDGED, C_NOT_MINE_WATCHED, C_CSUM_SET_ASIDE,
+    C_CSUM_ACCEPTED, C_COUNT
 };
 
 static const char *const tap_ctr_names[C_COUNT] = {
@@ -41,7 +43,9 @@ static const char *const tap_ctr_names[C_COUNT] = {
     "engine.decode_errors", "engine.frag_dropped", "engine.flows_evicted", "engine.reasm_no_buffer",
     "engine.reasm_ignored", "engine.reasm_conflicts", "engine.tls_malformed", "engine.tls_limit",
     "engine.http_malformed", "engine.http_limit", "engine.quic_malformed", "engine.quic_no_slot",
-    "engine.name_invalid", "engine.ech",
+    "engine.name_invalid", "engine.ech", "engine.quic_not_initial", "engine.quic_budget_spent",
+    "engine.quic_conflicts", "engine.quic_coalesced_limit", "engine.alt_judged", "engine.not_mine_watched",
+    "engine.csum_set_aside", "engine.csum_accepted",
 };
 
 /* What the notice builders need; replaced as a whole on reload (never freed while running:
@@ -228,7 +232,9 @@ static void publish_counters(struct tap_worker *w, bool with_drops)
     const uint64_t eng[] = {dec_err,          es.frag_dropped,   es.flows_evicted, es.reasm_no_buffer,
                             es.reasm_ignored, es.reasm_conflicts, es.tls_malformed, es.tls_limit,
                             es.http_malformed, es.http_limit,     es.quic_malformed, es.quic_no_slot,
-                            es.name_invalid,  es.ech};
+                            es.name_invalid,  es.ech,             es.quic_not_initial, es.quic_budget_spent,
+                            es.quic_conflicts, es.quic_coalesced_limit, es.alt_judged, es.not_mine_watched,
+                            es.csum_set_aside, es.csum_accepted};
     _Static_assert(sizeof(eng) / sizeof(eng[0]) == C_COUNT - C_DECODE_ERRORS, "one value per engine counter");
     for (unsigned k = 0; k < sizeof(eng) / sizeof(eng[0]); k++)
         atomic_store_explicit(&w->ctr[C_DECODE_ERRORS + k], eng[k], memory_order_relaxed);
