@@ -95,6 +95,8 @@ struct engine_stats {
     uint64_t alt_judged;         /* alternative views judged on their own (first copy incomplete,
                                   * not TLS/HTTP, or malformed) */
     uint64_t not_mine_watched;   /* flows whose first-copy view was neither TLS nor HTTP */
+    uint64_t views_full;         /* a version of a flow's bytes found no room: only the
+                                  * last-copy view holds it */
 };
 void engine_get_stats(const struct engine *e, struct engine_stats *st);
 

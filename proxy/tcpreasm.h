@@ -63,7 +63,7 @@ struct tcpreasm_state {
 #define TCPREASM_S2_CLI_MD5 0x04    /* a client SYN carried TCP-MD5 (counts once the SYN-ACK
                                      * carries it too) */
 
-/* Why a segment was ignored (the reason is in the result's high byte, see TCPREASM_WHY). */
+/* Why a segment was ignored (the reason is in bits 16-23 of the result, see TCPREASM_WHY). */
 enum tcpreasm_why {
     TCPREASM_OK = 0,
     TCPREASM_BAD_CSUM,      /* T5 */
@@ -91,9 +91,11 @@ enum tcpreasm_why {
                                   * fake one the server never gets, so keep inspecting) */
 #define TCPREASM_FIN       0x20  /* an acceptable FIN (informational, same reason) */
 #define TCPREASM_GAVEUP    0x40  /* no buffer (pool empty): this flow is not reassembled */
+#define TCPREASM_VIEWS_FULL 0x100 /* a version of the bytes could not be kept (no room for
+                                   * another): it is only in the last-copy view */
 #define TCPREASM_REANCHORED 0x80 /* a mid-stream anchor moved: the stream now starts elsewhere
                                   * and what was judged from the old start no longer holds */
-#define TCPREASM_WHY(res)  ((enum tcpreasm_why)(((res) >> 8) & 0xff))
+#define TCPREASM_WHY(res)  ((enum tcpreasm_why)(((res) >> 16) & 0xff))
 
 struct tcpreasm_stats {
     uint64_t segments;
@@ -111,6 +113,8 @@ struct tcpreasm_stats {
     uint64_t tfo_held;          /* flows whose SYN carried Fast Open data (held for the SYN-ACK) */
     uint64_t tfo_accepted;      /* ...acknowledged by the SYN-ACK: the stream's first bytes */
     uint64_t tfo_refused;       /* ...not acknowledged: dropped, never judged */
+    uint64_t versions;          /* other versions of the bytes kept (fake-real-fake) */
+    uint64_t views_full;        /* versions that found no room (TCPREASM_VIEWS_FULL) */
     uint64_t urgent_stripped; /* T11 */
     uint64_t urgent_limit;    /* urgent bytes not stripped: per-buffer list full */
     uint64_t cap_drops;       /* segments cut at the buffer capacity */
@@ -145,6 +149,16 @@ const uint8_t *tcpreasm_data(const struct tcpreasm_pool *pool, const struct flow
  * (or no alternative buffer could be had). Same length as tcpreasm_data(). */
 const uint8_t *tcpreasm_alt(const struct tcpreasm_pool *pool, const struct flow *f, size_t *len);
 
+/* Every view of the stream (zapret fake-real-fake orderings leave a fake in both the first-copy
+ * and the last-copy view; each distinct version of a byte range is kept, up to 3 besides those
+ * two): 0 when nothing is in order, 1 = only the Linux view, else 2 + the other versions.
+ * View 0 is tcpreasm_data(), 1 is tcpreasm_alt(), 2.. the other versions; all have the same
+ * length. *changed says whether view i changed since tcpreasm_view_seen(pool, f, i) (for
+ * views 1.., any byte of it; view 0 only ever grows). Valid until the next call on f. */
+unsigned tcpreasm_nviews(const struct tcpreasm_pool *pool, const struct flow *f);
+const uint8_t *tcpreasm_view(const struct tcpreasm_pool *pool, const struct flow *f, unsigned i,
+                             size_t *len, bool *changed);
+void tcpreasm_view_seen(struct tcpreasm_pool *pool, struct flow *f, unsigned i);
 /* The pipeline is done with the first n stream bytes (keep-alive: the next request starts
  * there). n may exceed what is buffered: later in-order bytes are skipped until n is reached.
  * When nothing is left pending (no in-order or out-of-order bytes, no alternative view, nothing
