@@ -1157,8 +1157,9 @@ START_TEST(versions_fake_real_fake)
         ck_assert_uint_eq(alen, REQ_LEN);
         ck_assert_mem_eq(v, REQ, REQ_LEN);
     }
-    conv_fini(&c);
+    tcpreasm_release(c.pl, &c.f);
     ck_assert_uint_eq(stats(&c).alts_in_use, 0);
+    conv_fini(&c);
 }
 END_TEST
 
@@ -1180,8 +1181,9 @@ START_TEST(versions_bounded)
     ck_assert_uint_ge(stats(&c).views_full, 1);
     ck_assert(has_view(&c, v[0], 8));
     ck_assert(has_view(&c, v[5], 8));
-    conv_fini(&c);
+    tcpreasm_release(c.pl, &c.f);
     ck_assert_uint_eq(stats(&c).alts_in_use, 0);
+    conv_fini(&c);
     /* an empty alternative pool: no version, no crash */
     conv_init(&c, 2, 0, 4096);
     handshake(&c, false, false);
