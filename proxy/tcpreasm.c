@@ -635,9 +635,10 @@ static void server_tsecr(struct tcpreasm_state *st, const struct pkt *p)
  * a flow that has none yet, and confirms or corrects an anchor taken from a client segment
  * (TCPREASM_S2_UNCONF). The bytes the server holds are the contiguous run that ends at its ack:
  * the anchor moves to the start of that run (junk below it, e.g. a low-TTL fake sent first, is
- * dropped), or down to the ack when the ack is below everything held. An ack past everything
- * held is most likely a tap showing the directions out of step, and leaves the anchor alone
- * unless it is a whole buffer away. */
+ * dropped). An ack inside the in-order bytes confirms the anchor (a capture with merged
+ * segments shows acks in their middle). An ack below everything held, or past it, is most
+ * likely a tap showing the directions out of step and changes nothing (client data below the
+ * anchor moves it down as it arrives), unless it is a whole buffer ahead. */
 static unsigned server_ack(struct tcpreasm_pool *pl, struct flow *f, uint32_t ack)
 {
     struct tcpreasm_state *st = &f->tcp;
@@ -668,7 +669,7 @@ static unsigned server_ack(struct tcpreasm_pool *pl, struct flow *f, uint32_t ac
         return 0;
     }
     if (seq_before(ack, b->base)) {
-        nb = ack;
+        return 0;   /* an older ack (a tap out of step); data below comes as it arrives */
     } else if (ack - b->base <= b->hi && bit_get(bm, ack - b->base - 1)) {
         uint32_t s0 = ack - b->base - 1;
         while (s0 > 0 && bit_get(bm, s0 - 1))

@@ -1003,15 +1003,20 @@ START_TEST(midstream_anchor_confirmed_by_server)
     r = cseg(&c, 0, JUNK, 20);
     ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_OLD);
     conv_fini(&c);
-    /* the server's ACK is below everything held: the held bytes move up behind a hole */
+    /* the capture starts with the second part of a request (reordered): an older server ACK
+     * changes nothing, the first part moves the anchor down when it arrives (the held bytes
+     * move up behind it), and the server's ACK of the whole confirms */
     conv_init(&c, 2, 1, 4096);
     r = cseg(&c, 30, REQ + 30, REQ_LEN - 30);
     expect_new_data(&c, r, REQ + 30, REQ_LEN - 30);
-    r = sseg(&c, TCPF_ACK, c.cisn + 1, 502);
-    ck_assert(r & TCPREASM_REANCHORED);
-    expect_data(&c, NULL, 0);
+    r = sseg(&c, TCPF_ACK, c.cisn + 1 - 100, 502);
+    ck_assert(!(r & TCPREASM_REANCHORED));
+    expect_data(&c, REQ + 30, REQ_LEN - 30);
     r = cseg(&c, 0, REQ, 30);
+    ck_assert(r & TCPREASM_REANCHORED);
     expect_new_data(&c, r, REQ, REQ_LEN);
+    sseg(&c, TCPF_ACK, c.cisn + 1 + (uint32_t)REQ_LEN, 502);
+    ck_assert(!(c.f.tcp.fl2 & TCPREASM_S2_UNCONF));
     conv_fini(&c);
 }
 END_TEST
