@@ -6,7 +6,11 @@
  *   - the Linux view (tcpreasm_data): for overlapping bytes, the first copy received wins;
  *   - the alternative view (tcpreasm_alt): exists only after an overlap carried different bytes;
  *     there the last copy received wins. The pipeline checks both and blocks if either matches
- *     (a fake low-TTL segment seen first on a mirror port, T4/S2).
+ *     (a fake low-TTL segment seen first on a mirror port, T4/S2);
+ *   - up to 3 other versions (tcpreasm_view): fake-real-fake orderings leave a fake in both
+ *     views above; every distinct version of the bytes is kept and judged.
+ * State that decides which bytes are real (the sequence anchor, the PAWS bound, the window) moves
+ * only on what the server confirms: its SYN-ACK's acknowledgement, its echoed TSecr, its ACKs.
  * Server->client segments only update sequence, acknowledgement, window and timestamp state. */
 #ifndef QG_TCPREASM_H
 #define QG_TCPREASM_H
