@@ -92,11 +92,11 @@ struct engine_stats {
     uint64_t flows_evicted, reasm_no_buffer, reasm_ignored, reasm_conflicts;
     uint64_t tls_malformed, tls_limit, http_malformed, http_limit, quic_malformed, quic_no_slot;
     uint64_t name_invalid, ech, ipv6_bad_ext;
+    uint64_t views_full;         /* a version of a flow's bytes found no room: only the
+                                  * last-copy view holds it */
     uint64_t alt_judged;         /* alternative views judged on their own (first copy incomplete,
                                   * not TLS/HTTP, or malformed) */
     uint64_t not_mine_watched;   /* flows whose first-copy view was neither TLS nor HTTP */
-    uint64_t views_full;         /* a version of a flow's bytes found no room: only the
-                                  * last-copy view holds it */
 };
 void engine_get_stats(const struct engine *e, struct engine_stats *st);
 
