@@ -631,7 +631,7 @@ static void server_tsecr(struct tcpreasm_state *st, const struct pkt *p)
     }
 }
 
-/* Item 4/5: a flow picked up mid-stream. The server's acknowledgement is its rcv_nxt: it anchors
+/* A flow picked up mid-stream. The server's acknowledgement is its rcv_nxt: it anchors
  * a flow that has none yet, and confirms or corrects an anchor taken from a client segment
  * (TCPREASM_S2_UNCONF). The bytes the server holds are the contiguous run that ends at its ack:
  * the anchor moves to the start of that run (junk below it, e.g. a low-TTL fake sent first, is
@@ -755,7 +755,7 @@ static unsigned server_segment(struct tcpreasm_pool *pl, struct flow *f, const s
         uint32_t e = p->seq + 1 + (uint32_t)p->payload_len;
         if ((fl & TCPF_ACK) && (st->fl & TCPREASM_S_SYNACK) && (st->fl & TCPREASM_S_SRV_SEQ) &&
             (seq_after(p->seq + 1, st->srv_nxt) || st->srv_nxt - (p->seq + 1) > TCPREASM_ISN_NEAR)) {
-            /* Item 13: a second SYN-ACK with another ISN (a SYN proxy or load balancer, or on
+            /* A second SYN-ACK with another ISN (a SYN proxy or load balancer, or on
              * purpose). The client ACKs only one of them; moving srv_nxt to the later one
              * would make every real client segment fail the ack check. Keep srv_nxt, accept
              * acks for either until the server's own next segment shows its sequence space. */
@@ -875,7 +875,7 @@ static void syn_options(struct tcpreasm_state *st, const struct pkt *p)
 }
 
 /* Tracks nxt for a flow that buffers nothing (gave up, or released): no longer a reassembly
- * anchor, only the sequence number forged resets need (item 14: the server's rcv_nxt). It is the
+ * anchor, only the sequence number forged resets need (the server's rcv_nxt). It is the
  * highest end of the client segments that passed every check, in order or not (a lost or
  * reordered segment must not freeze it), and moves up to the server's acknowledgement
  * (server_ack()), the server's own word for its rcv_nxt. */
@@ -983,7 +983,7 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct flow *f, const struct
             return ignore(pl, TCPREASM_NO_ACK);
         if (unlikely(st->fl2 & TCPREASM_S2_TFO_HELD) && len > 0)
             return ignore(pl, TCPREASM_TFO_WAIT);   /* no client data before the SYN-ACK */
-        /* Picked up mid-stream (item 5): a keep-alive probe (seq = snd_nxt - 1, 0 or 1 byte)
+        /* Picked up mid-stream: a keep-alive probe (seq = snd_nxt - 1, 0 or 1 byte)
          * or a bare ACK would anchor one byte early or on nothing, and the flow would wait for
          * ever for a hole: anchor only on 2+ bytes of data (unconfirmed until the server's
          * ACKs agree, server_ack()) or on the server's acknowledgement. */

@@ -112,7 +112,7 @@ struct tcpreasm_stats {
     uint64_t data_after_close;  /* client data after an acceptable RST or FIN: still inspected */
     uint64_t tombstone_lifted;  /* ...and the flow went back to the established timeout (T21) */
     uint64_t syn_reanchored;    /* SYN-ACK acknowledged another client ISN than the first SYN's */
-    uint64_t midstream_reanchored;  /* an unconfirmed mid-stream anchor moved (items 4/5) */
+    uint64_t midstream_reanchored;  /* an unconfirmed mid-stream anchor moved */
     uint64_t synack_ambiguous;  /* flows that saw a second SYN-ACK with another ISN */
     uint64_t tfo_held;          /* flows whose SYN carried Fast Open data (held for the SYN-ACK) */
     uint64_t tfo_accepted;      /* ...acknowledged by the SYN-ACK: the stream's first bytes */

@@ -1072,7 +1072,7 @@ START_TEST(second_synack_other_isn)
 }
 END_TEST
 
-/* ---- item 14: after release, nxt is the server's rcv_nxt for forged resets ---------------- */
+/* ---- after release, nxt is the server's rcv_nxt for forged resets ----------------------- */
 
 START_TEST(released_tracks_highest)
 {
