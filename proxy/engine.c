@@ -26,7 +26,6 @@
 #define ENGINE_ST_PAYLOAD  0x10  /* the client sent payload */
 #define ENGINE_ST_NOTMINE  0x20  /* TCP: the first-copy view is neither TLS nor HTTP; watching
                                   * the other views until the server answers or the buffer fills */
-#define ENGINE_ST_ALTSEEN  0x40  /* TCP: the alternative view was judged as it is now */
 
 #define ENGINE_EXPIRE_EVERY_US 1000000u
 
@@ -245,30 +244,36 @@ static bool decide_alt(struct engine *e, struct flow *f)
     return decide_request(e, f, &rq, true);
 }
 
-/* Judges the alternative view on its own, whatever the first-copy view says: a fake whose
- * record length swallows the real hello leaves the first-copy view incomplete for ever, a junk
- * fake makes it "not mine" (zapret). Parsed whenever it exists and changed since it was last
- * judged (a conflict clears ENGINE_ST_ALTSEEN). Returns true if it blocked. */
-static bool judge_alt_view(struct engine *e, struct flow *f)
+/* Judges the other views of the stream (tcpreasm_view() from `first`: 1 = the last-copy view,
+ * 2.. the other versions) on their own, whatever the first-copy view says: a fake whose record
+ * length swallows the real hello leaves the first-copy view incomplete for ever, a junk fake
+ * makes it "not mine", fake-real-fake orderings leave the real bytes only in a third version
+ * (zapret). Each view is parsed whenever it changed since it was last judged; one still
+ * incomplete is parsed again when bytes come. Returns true if one blocked. */
+static bool judge_alt_view(struct engine *e, struct flow *f, unsigned first)
 {
-    size_t alen;
-    const uint8_t *a = tcpreasm_alt(e->reasm, f, &alen);
-    if (!a || (f->a.state & ENGINE_ST_ALTSEEN))
-        return false;
-    enum verdict_app app = (enum verdict_app)f->a.app;
-    enum dstatus st = DS_OK;
-    if (app == APP_UNKNOWN)
-        st = inspect_detect(a, alen, &app);
-    struct inspect_request rq;
-    if (st == DS_OK)
-        st = inspect_parse(app, a, alen, e->scratch, e->scratch_cap, &rq);
-    if (st == DS_NEED_MORE)
-        return false;   /* more bytes of this view may come */
-    f->a.state |= ENGINE_ST_ALTSEEN;
-    e->st.alt_judged++;
-    if (st != DS_OK)
-        return false;
-    return decide_request(e, f, &rq, true);
+    unsigned n = tcpreasm_nviews(e->reasm, f);
+    for (unsigned i = first; i < n; i++) {
+        size_t alen;
+        bool changed;
+        const uint8_t *a = tcpreasm_view(e->reasm, f, i, &alen, &changed);
+        if (!a || !changed)
+            continue;
+        enum verdict_app app = (enum verdict_app)f->a.app;
+        enum dstatus st = DS_OK;
+        if (app == APP_UNKNOWN)
+            st = inspect_detect(a, alen, &app);
+        struct inspect_request rq;
+        if (st == DS_OK)
+            st = inspect_parse(app, a, alen, e->scratch, e->scratch_cap, &rq);
+        if (st == DS_NEED_MORE)
+            continue;   /* more bytes of this view may come */
+        tcpreasm_view_seen(e->reasm, f, i);
+        e->st.alt_judged++;
+        if (st == DS_OK && decide_request(e, f, &rq, true))
+            return true;
+    }
+    return false;
 }
 
 /* The first-copy view is neither TLS nor HTTP. That must not settle the flow while another
@@ -282,7 +287,7 @@ static void inspect_not_mine(struct engine *e, struct flow *f, size_t len)
         f->a.state |= ENGINE_ST_NOTMINE;
         e->st.not_mine_watched++;
     }
-    if (judge_alt_view(e, f)) {
+    if (judge_alt_view(e, f, 1)) {
         finish_flow_inspection(e, f);
         return;
     }
@@ -300,13 +305,13 @@ static void inspect_tcp(struct engine *e, struct flow *f, unsigned res)
     const uint8_t *d = tcpreasm_data(e->reasm, f, &len);
     if (!d || len == 0)
         return;
-    if (res & TCPREASM_CONFLICT)
-        f->a.state &= (uint8_t)~ENGINE_ST_ALTSEEN;
+    if (res & TCPREASM_VIEWS_FULL)
+        e->st.views_full++;
     if (f->a.app == APP_UNKNOWN) {
         enum verdict_app app = APP_UNKNOWN;
         enum dstatus st = inspect_detect(d, len, &app);
         if (st == DS_NEED_MORE) {
-            if (judge_alt_view(e, f))
+            if (judge_alt_view(e, f, 1))
                 finish_flow_inspection(e, f);
             return;
         }
@@ -318,7 +323,7 @@ static void inspect_tcp(struct engine *e, struct flow *f, unsigned res)
     }
     if (f->a.state & ENGINE_ST_HELLO) {
         /* ClientHello decided: only a conflicting copy of its bytes can change that. */
-        if ((res & TCPREASM_CONFLICT) && decide_alt(e, f))
+        if ((res & TCPREASM_CONFLICT) && (decide_alt(e, f) || judge_alt_view(e, f, 2)))
             finish_flow_inspection(e, f);
         return;
     }
@@ -328,7 +333,7 @@ static void inspect_tcp(struct engine *e, struct flow *f, unsigned res)
         enum dstatus st = inspect_parse(app, d, len, e->scratch, e->scratch_cap, &rq);
         if (st == DS_NEED_MORE) {
             if (len < tcpreasm_bufsize(e->reasm)) {
-                if (judge_alt_view(e, f))
+                if (judge_alt_view(e, f, 1))
                     finish_flow_inspection(e, f);
                 return;
             }
@@ -336,7 +341,7 @@ static void inspect_tcp(struct engine *e, struct flow *f, unsigned res)
         }
         if (st != DS_OK) {
             count_failure(e, app, st);
-            if (judge_alt_view(e, f)) {
+            if (judge_alt_view(e, f, 1)) {
                 finish_flow_inspection(e, f);
                 return;
             }
@@ -345,7 +350,7 @@ static void inspect_tcp(struct engine *e, struct flow *f, unsigned res)
             finish_flow_inspection(e, f);
             return;
         }
-        if (decide_request(e, f, &rq, false) || decide_alt(e, f)) {
+        if (decide_request(e, f, &rq, false) || decide_alt(e, f) || judge_alt_view(e, f, 2)) {
             finish_flow_inspection(e, f);
             return;
         }
@@ -625,7 +630,7 @@ static void handle_packet(struct engine *e, const struct pkt *p)
             /* picked up mid-stream and the anchor moved (the server's ACKs disagreed with the
              * first client bytes seen): judge the stream again from its new start */
             f->a.app = APP_UNKNOWN;
-            f->a.state &= (uint8_t)~(ENGINE_ST_HELLO | ENGINE_ST_NOTMINE | ENGINE_ST_ALTSEEN);
+            f->a.state &= (uint8_t)~(ENGINE_ST_HELLO | ENGINE_ST_NOTMINE);
         }
         if (dir == 1 && (res & TCPREASM_NEW_DATA)) {
             /* a server segment made client bytes readable: Fast Open SYN data its SYN-ACK

@@ -111,6 +111,8 @@ struct engine_stats {
     uint64_t quic_coalesced_limit; /* datagrams with more long-header packets than read */
     uint64_t quic_restarts;      /* Initials under a new DCID (Retry, new attempt): restarted */
     uint64_t name_invalid, ech, ipv6_bad_ext;
+    uint64_t views_full;         /* a version of a flow's bytes found no room: only the
+                                  * last-copy view holds it */
     uint64_t alt_judged;         /* alternative views judged on their own (first copy incomplete,
                                   * not TLS/HTTP, or malformed) */
     uint64_t not_mine_watched;   /* flows whose first-copy view was neither TLS nor HTTP */

@@ -19,6 +19,7 @@
 #include "flowtab.h"
 
 #define TCPREASM_MAX_URG 8
+#define TCPREASM_MAX_VERSIONS 3   /* other versions per flow, besides the last-copy view */
 #define TCPREASM_ISN_NEAR (1u << 20)   /* a SYN-ACK this close below srv_nxt is a retransmit */
 
 struct rbuf {
@@ -31,7 +32,10 @@ struct rbuf {
     uint32_t next_free; /* free list, index + 1 */
     bool urg_pending;
     uint8_t nrm;
+    uint8_t nver;       /* other versions in ver[] */
+    uint8_t vseen;      /* bit i: view i judged as it is (tcpreasm_view_seen) */
     uint32_t rm[TCPREASM_MAX_URG];  /* removed urgent bytes, ascending */
+    uint32_t ver[TCPREASM_MAX_VERSIONS];  /* other versions: alternative buffer index + 1 */
 };
 
 struct tcpreasm_pool {
@@ -42,6 +46,7 @@ struct tcpreasm_pool {
     uint8_t *bits;      /* nbufs * bm_stride */
     uint8_t *alt;       /* nalt * cap */
     uint32_t *alt_next; /* alt free list, index + 1 */
+    uint8_t *alt_own;   /* nalt * bm_stride: per version, the bytes its own segments wrote */
     uint32_t free_head, alt_head;
     struct tcpreasm_stats st;
 };
@@ -72,7 +77,9 @@ struct tcpreasm_pool *tcpreasm_pool_new(uint32_t nbufs, uint32_t nalt, uint32_t 
     pl->bits = calloc(nbufs, pl->bm_stride);
     pl->alt = nalt ? malloc((size_t)nalt * bufsize) : NULL;
     pl->alt_next = calloc(nalt ? nalt : 1, sizeof *pl->alt_next);
-    if (!pl->bufs || !pl->data || !pl->bits || (nalt && !pl->alt) || !pl->alt_next) {
+    pl->alt_own = calloc(nalt ? nalt : 1, pl->bm_stride);
+    if (!pl->bufs || !pl->data || !pl->bits || (nalt && !pl->alt) || !pl->alt_next ||
+        !pl->alt_own) {
         tcpreasm_pool_free(pl);
         return NULL;
     }
@@ -94,6 +101,7 @@ void tcpreasm_pool_free(struct tcpreasm_pool *pool)
     free(pool->bits);
     free(pool->alt);
     free(pool->alt_next);
+    free(pool->alt_own);
     free(pool);
 }
 
@@ -141,6 +149,16 @@ static uint8_t *buf_bits(const struct tcpreasm_pool *pl, uint32_t idx)
 static uint8_t *buf_alt(const struct tcpreasm_pool *pl, const struct rbuf *b)
 {
     return b->alt ? pl->alt + (size_t)(b->alt - 1) * pl->cap : NULL;
+}
+
+static uint8_t *ver_data(const struct tcpreasm_pool *pl, const struct rbuf *b, unsigned k)
+{
+    return pl->alt + (size_t)(b->ver[k] - 1) * pl->cap;
+}
+
+static uint8_t *ver_own(const struct tcpreasm_pool *pl, const struct rbuf *b, unsigned k)
+{
+    return pl->alt_own + (size_t)(b->ver[k] - 1) * pl->bm_stride;
 }
 
 static bool bit_get(const uint8_t *bm, size_t i)
@@ -240,7 +258,7 @@ static long seq_off(const struct rbuf *b, uint32_t s)
 static unsigned ignore(struct tcpreasm_pool *pl, enum tcpreasm_why why)
 {
     pl->st.ignored[why]++;
-    return TCPREASM_IGNORED | (unsigned)why << 8;
+    return TCPREASM_IGNORED | (unsigned)why << 16;
 }
 
 static void mark_closing(struct flow *f)
@@ -257,6 +275,10 @@ static void consume_front(struct tcpreasm_pool *pl, uint32_t idx, struct rbuf *b
     memmove(data, data + d, b->hi - d);
     if (alt)
         memmove(alt, alt + d, b->hi - d);
+    for (unsigned k = 0; k < b->nver; k++) {
+        memmove(ver_data(pl, b, k), ver_data(pl, b, k) + d, b->hi - d);
+        bits_shift_down(ver_own(pl, b, k), 0, d, b->hi);
+    }
     bits_shift_down(buf_bits(pl, idx), 0, d, b->hi);
     uint32_t nb = b->base + d;
     unsigned j = 0;
@@ -279,6 +301,10 @@ static void remove_byte(struct tcpreasm_pool *pl, uint32_t idx, struct rbuf *b, 
     memmove(data + off, data + off + 1, b->hi - off - 1);
     if (alt)
         memmove(alt + off, alt + off + 1, b->hi - off - 1);
+    for (unsigned k = 0; k < b->nver; k++) {
+        memmove(ver_data(pl, b, k) + off, ver_data(pl, b, k) + off + 1, b->hi - off - 1);
+        bits_shift_down(ver_own(pl, b, k), off, off + 1, b->hi);
+    }
     bits_shift_down(buf_bits(pl, idx), off, off + 1, b->hi);
     unsigned j = b->nrm;
     while (j > 0 && seq_before(seq, b->rm[j - 1])) {
@@ -296,7 +322,7 @@ static void remove_byte(struct tcpreasm_pool *pl, uint32_t idx, struct rbuf *b, 
  * is dropped). Not done while urgent-byte or skip bookkeeping is pending (returns false). */
 static bool rebase(struct tcpreasm_pool *pl, uint32_t idx, struct rbuf *b, uint32_t nb)
 {
-    if (b->nrm || b->urg_pending || b->skip)
+    if (b->nrm || b->urg_pending || b->skip || b->nver)
         return false;
     uint8_t *data = buf_data(pl, idx), *alt = buf_alt(pl, b), *bm = buf_bits(pl, idx);
     if (seq_after(nb, b->base)) {
@@ -398,6 +424,11 @@ static void put_buf(struct tcpreasm_pool *pool, struct flow *f)
         pool->alt_head = b->alt;
         pool->st.alts_in_use--;
     }
+    for (unsigned k = 0; k < b->nver; k++) {
+        pool->alt_next[b->ver[k] - 1] = pool->alt_head;
+        pool->alt_head = b->ver[k];
+        pool->st.alts_in_use--;
+    }
     memset(buf_bits(pool, idx), 0, pool->bm_stride);
     memset(b, 0, sizeof *b);
     b->next_free = pool->free_head;
@@ -420,8 +451,81 @@ static void put_buf_if_idle(struct tcpreasm_pool *pl, struct flow *f)
     }
 }
 
+/* Other versions (zapret fake-real-fake: the first-copy view holds one fake, the last-copy view
+ * another, the real bytes are in neither). Each version is a whole view; its "own" bits mark
+ * the bytes its own segments wrote, the rest it inherited from the first-copy view when it was
+ * made. A segment goes into every version where it differs from no own byte (it replaces
+ * inherited bytes: the rest of a real request joins the version holding its first part); a
+ * segment that disagrees with the first-copy view and went into no version starts a new one
+ * (a copy of the first-copy view with the segment on top, own = the segment). Bytes new to the
+ * stream go into every version, inherited. Called before the first-copy view is written. At
+ * most TCPREASM_MAX_VERSIONS versions per flow, from the alternative pool; past that the
+ * segment lives only in the last-copy view (views_full, TCPREASM_VIEWS_FULL). */
+static unsigned put_versions(struct tcpreasm_pool *pl, uint32_t idx, struct rbuf *b, uint32_t seq,
+                             const uint8_t *src, size_t n, bool conflict)
+{
+    const uint8_t *data = buf_data(pl, idx), *bm = buf_bits(pl, idx);
+    bool placed = false;
+    for (unsigned k = 0; k < b->nver; k++) {
+        uint8_t *v = ver_data(pl, b, k), *own = ver_own(pl, b, k);
+        bool own_conflict = false;
+        for (size_t i = 0; i < n && !own_conflict; i++) {
+            long off = seq_off(b, seq + (uint32_t)i);
+            if (off < 0)
+                continue;
+            if ((uint32_t)off >= pl->cap)
+                break;
+            own_conflict = bit_get(bm, (size_t)off) && bit_get(own, (size_t)off) && v[off] != src[i];
+        }
+        if (own_conflict)
+            continue;
+        placed = true;
+        for (size_t i = 0; i < n; i++) {
+            long off = seq_off(b, seq + (uint32_t)i);
+            if (off < 0)
+                continue;
+            if ((uint32_t)off >= pl->cap)
+                break;
+            if (!bit_get(bm, (size_t)off)) {
+                v[off] = src[i];
+            } else if (v[off] != src[i]) {
+                v[off] = src[i];
+                bit_put(own, (size_t)off, true);
+                b->vseen &= (uint8_t)~(1u << (2 + k));
+            }
+        }
+    }
+    if (!conflict || placed)
+        return 0;
+    if (b->nver >= TCPREASM_MAX_VERSIONS || !pl->alt_head) {
+        pl->st.views_full++;
+        return TCPREASM_VIEWS_FULL;
+    }
+    uint32_t a = pl->alt_head;
+    pl->alt_head = pl->alt_next[a - 1];
+    pl->st.alts_in_use++;
+    pl->st.versions++;
+    unsigned k = b->nver++;
+    b->ver[k] = a;
+    uint8_t *v = ver_data(pl, b, k), *own = ver_own(pl, b, k);
+    memcpy(v, data, b->hi);
+    memset(own, 0, pl->bm_stride);
+    b->vseen &= (uint8_t)~(1u << (2 + k));
+    for (size_t i = 0; i < n; i++) {
+        long off = seq_off(b, seq + (uint32_t)i);
+        if (off < 0)
+            continue;
+        if ((uint32_t)off >= pl->cap)
+            break;
+        v[off] = src[i];
+        bit_put(own, (size_t)off, true);
+    }
+    return 0;
+}
+
 /* Stores payload bytes [seq, seq+n): first copy wins in the Linux view, last copy in the
- * alternative view. Returns TCPREASM_CONFLICT / TCPREASM_FULL bits. */
+ * alternative view, other versions as put_versions(). Returns TCPREASM_CONFLICT /
+ * TCPREASM_FULL / TCPREASM_VIEWS_FULL bits. */
 static unsigned put_bytes(struct tcpreasm_pool *pl, uint32_t idx, struct rbuf *b, uint32_t seq,
                           const uint8_t *src, size_t n)
 {
@@ -471,6 +575,7 @@ static unsigned put_bytes(struct tcpreasm_pool *pl, uint32_t idx, struct rbuf *b
     if (conflict) {
         res |= TCPREASM_CONFLICT;
         pl->st.conflicts++;
+        b->vseen &= (uint8_t)~2u;
         if (!alt) {
             if (pl->alt_head) {
                 b->alt = pl->alt_head;
@@ -483,6 +588,8 @@ static unsigned put_bytes(struct tcpreasm_pool *pl, uint32_t idx, struct rbuf *b
             }
         }
     }
+    if (conflict || b->nver)
+        res |= put_versions(pl, idx, b, seq, src, n, conflict && alt);
     for (size_t i = 0; i < n; i++) {
         long off = seq_off(b, seq + (uint32_t)i);
         if (off < 0)
@@ -524,13 +631,14 @@ static void server_tsecr(struct tcpreasm_state *st, const struct pkt *p)
     }
 }
 
-/* Item 4/5: a flow picked up mid-stream. The server's acknowledgement is its rcv_nxt: it anchors
+/* A flow picked up mid-stream. The server's acknowledgement is its rcv_nxt: it anchors
  * a flow that has none yet, and confirms or corrects an anchor taken from a client segment
  * (TCPREASM_S2_UNCONF). The bytes the server holds are the contiguous run that ends at its ack:
  * the anchor moves to the start of that run (junk below it, e.g. a low-TTL fake sent first, is
- * dropped), or down to the ack when the ack is below everything held. An ack past everything
- * held is most likely a tap showing the directions out of step, and leaves the anchor alone
- * unless it is a whole buffer away. */
+ * dropped). An ack inside the in-order bytes confirms the anchor (a capture with merged
+ * segments shows acks in their middle). An ack below everything held, or past it, is most
+ * likely a tap showing the directions out of step and changes nothing (client data below the
+ * anchor moves it down as it arrives), unless it is a whole buffer ahead. */
 static unsigned server_ack(struct tcpreasm_pool *pl, struct flow *f, uint32_t ack)
 {
     struct tcpreasm_state *st = &f->tcp;
@@ -561,7 +669,7 @@ static unsigned server_ack(struct tcpreasm_pool *pl, struct flow *f, uint32_t ac
         return 0;
     }
     if (seq_before(ack, b->base)) {
-        nb = ack;
+        return 0;   /* an older ack (a tap out of step); data below comes as it arrives */
     } else if (ack - b->base <= b->hi && bit_get(bm, ack - b->base - 1)) {
         uint32_t s0 = ack - b->base - 1;
         while (s0 > 0 && bit_get(bm, s0 - 1))
@@ -647,7 +755,7 @@ static unsigned server_segment(struct tcpreasm_pool *pl, struct flow *f, const s
         uint32_t e = p->seq + 1 + (uint32_t)p->payload_len;
         if ((fl & TCPF_ACK) && (st->fl & TCPREASM_S_SYNACK) && (st->fl & TCPREASM_S_SRV_SEQ) &&
             (seq_after(p->seq + 1, st->srv_nxt) || st->srv_nxt - (p->seq + 1) > TCPREASM_ISN_NEAR)) {
-            /* Item 13: a second SYN-ACK with another ISN (a SYN proxy or load balancer, or on
+            /* A second SYN-ACK with another ISN (a SYN proxy or load balancer, or on
              * purpose). The client ACKs only one of them; moving srv_nxt to the later one
              * would make every real client segment fail the ack check. Keep srv_nxt, accept
              * acks for either until the server's own next segment shows its sequence space. */
@@ -767,7 +875,7 @@ static void syn_options(struct tcpreasm_state *st, const struct pkt *p)
 }
 
 /* Tracks nxt for a flow that buffers nothing (gave up, or released): no longer a reassembly
- * anchor, only the sequence number forged resets need (item 14: the server's rcv_nxt). It is the
+ * anchor, only the sequence number forged resets need (the server's rcv_nxt). It is the
  * highest end of the client segments that passed every check, in order or not (a lost or
  * reordered segment must not freeze it), and moves up to the server's acknowledgement
  * (server_ack()), the server's own word for its rcv_nxt. */
@@ -875,7 +983,7 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct flow *f, const struct
             return ignore(pl, TCPREASM_NO_ACK);
         if (unlikely(st->fl2 & TCPREASM_S2_TFO_HELD) && len > 0)
             return ignore(pl, TCPREASM_TFO_WAIT);   /* no client data before the SYN-ACK */
-        /* Picked up mid-stream (item 5): a keep-alive probe (seq = snd_nxt - 1, 0 or 1 byte)
+        /* Picked up mid-stream: a keep-alive probe (seq = snd_nxt - 1, 0 or 1 byte)
          * or a bare ACK would anchor one byte early or on nothing, and the flow would wait for
          * ever for a hole: anchor only on 2+ bytes of data (unconfirmed until the server's
          * ACKs agree, server_ack()) or on the server's acknowledgement. */
@@ -1004,6 +1112,39 @@ const uint8_t *tcpreasm_data(const struct tcpreasm_pool *pool, const struct flow
         return NULL;
     *len = b->olen;
     return buf_data(pool, f->tcp.buf - 1);
+}
+
+unsigned tcpreasm_nviews(const struct tcpreasm_pool *pool, const struct flow *f)
+{
+    if (!f->tcp.buf)
+        return 0;
+    const struct rbuf *b = &pool->bufs[f->tcp.buf - 1];
+    if (b->olen == 0)
+        return 0;
+    return b->alt ? 2u + b->nver : 1u;
+}
+
+const uint8_t *tcpreasm_view(const struct tcpreasm_pool *pool, const struct flow *f, unsigned i,
+                             size_t *len, bool *changed)
+{
+    *len = 0;
+    *changed = false;
+    if (i >= tcpreasm_nviews(pool, f))
+        return NULL;
+    const struct rbuf *b = &pool->bufs[f->tcp.buf - 1];
+    *len = b->olen;
+    *changed = !(b->vseen & (1u << i));
+    if (i == 0)
+        return buf_data(pool, f->tcp.buf - 1);
+    if (i == 1)
+        return buf_alt(pool, b);
+    return ver_data(pool, b, i - 2);
+}
+
+void tcpreasm_view_seen(struct tcpreasm_pool *pool, struct flow *f, unsigned i)
+{
+    if (f->tcp.buf && i < 8)
+        pool->bufs[f->tcp.buf - 1].vseen |= (uint8_t)(1u << i);
 }
 
 const uint8_t *tcpreasm_alt(const struct tcpreasm_pool *pool, const struct flow *f, size_t *len)

@@ -6,7 +6,11 @@
  *   - the Linux view (tcpreasm_data): for overlapping bytes, the first copy received wins;
  *   - the alternative view (tcpreasm_alt): exists only after an overlap carried different bytes;
  *     there the last copy received wins. The pipeline checks both and blocks if either matches
- *     (a fake low-TTL segment seen first on a mirror port, T4/S2).
+ *     (a fake low-TTL segment seen first on a mirror port, T4/S2);
+ *   - up to 3 other versions (tcpreasm_view): fake-real-fake orderings leave a fake in both
+ *     views above; every distinct version of the bytes is kept and judged.
+ * State that decides which bytes are real (the sequence anchor, the PAWS bound, the window) moves
+ * only on what the server confirms: its SYN-ACK's acknowledgement, its echoed TSecr, its ACKs.
  * Server->client segments only update sequence, acknowledgement, window and timestamp state. */
 #ifndef QG_TCPREASM_H
 #define QG_TCPREASM_H
@@ -63,7 +67,7 @@ struct tcpreasm_state {
 #define TCPREASM_S2_CLI_MD5 0x04    /* a client SYN carried TCP-MD5 (counts once the SYN-ACK
                                      * carries it too) */
 
-/* Why a segment was ignored (the reason is in the result's high byte, see TCPREASM_WHY). */
+/* Why a segment was ignored (the reason is in bits 16-23 of the result, see TCPREASM_WHY). */
 enum tcpreasm_why {
     TCPREASM_OK = 0,
     TCPREASM_BAD_CSUM,      /* T5 */
@@ -91,9 +95,11 @@ enum tcpreasm_why {
                                   * fake one the server never gets, so keep inspecting) */
 #define TCPREASM_FIN       0x20  /* an acceptable FIN (informational, same reason) */
 #define TCPREASM_GAVEUP    0x40  /* no buffer (pool empty): this flow is not reassembled */
+#define TCPREASM_VIEWS_FULL 0x100 /* a version of the bytes could not be kept (no room for
+                                   * another): it is only in the last-copy view */
 #define TCPREASM_REANCHORED 0x80 /* a mid-stream anchor moved: the stream now starts elsewhere
                                   * and what was judged from the old start no longer holds */
-#define TCPREASM_WHY(res)  ((enum tcpreasm_why)(((res) >> 8) & 0xff))
+#define TCPREASM_WHY(res)  ((enum tcpreasm_why)(((res) >> 16) & 0xff))
 
 struct tcpreasm_stats {
     uint64_t segments;
@@ -106,11 +112,13 @@ struct tcpreasm_stats {
     uint64_t data_after_close;  /* client data after an acceptable RST or FIN: still inspected */
     uint64_t tombstone_lifted;  /* ...and the flow went back to the established timeout (T21) */
     uint64_t syn_reanchored;    /* SYN-ACK acknowledged another client ISN than the first SYN's */
-    uint64_t midstream_reanchored;  /* an unconfirmed mid-stream anchor moved (items 4/5) */
+    uint64_t midstream_reanchored;  /* an unconfirmed mid-stream anchor moved */
     uint64_t synack_ambiguous;  /* flows that saw a second SYN-ACK with another ISN */
     uint64_t tfo_held;          /* flows whose SYN carried Fast Open data (held for the SYN-ACK) */
     uint64_t tfo_accepted;      /* ...acknowledged by the SYN-ACK: the stream's first bytes */
     uint64_t tfo_refused;       /* ...not acknowledged: dropped, never judged */
+    uint64_t versions;          /* other versions of the bytes kept (fake-real-fake) */
+    uint64_t views_full;        /* versions that found no room (TCPREASM_VIEWS_FULL) */
     uint64_t urgent_stripped; /* T11 */
     uint64_t urgent_limit;    /* urgent bytes not stripped: per-buffer list full */
     uint64_t cap_drops;       /* segments cut at the buffer capacity */
@@ -145,6 +153,16 @@ const uint8_t *tcpreasm_data(const struct tcpreasm_pool *pool, const struct flow
  * (or no alternative buffer could be had). Same length as tcpreasm_data(). */
 const uint8_t *tcpreasm_alt(const struct tcpreasm_pool *pool, const struct flow *f, size_t *len);
 
+/* Every view of the stream (zapret fake-real-fake orderings leave a fake in both the first-copy
+ * and the last-copy view; each distinct version of a byte range is kept, up to 3 besides those
+ * two): 0 when nothing is in order, 1 = only the Linux view, else 2 + the other versions.
+ * View 0 is tcpreasm_data(), 1 is tcpreasm_alt(), 2.. the other versions; all have the same
+ * length. *changed says whether view i changed since tcpreasm_view_seen(pool, f, i) (for
+ * views 1.., any byte of it; view 0 only ever grows). Valid until the next call on f. */
+unsigned tcpreasm_nviews(const struct tcpreasm_pool *pool, const struct flow *f);
+const uint8_t *tcpreasm_view(const struct tcpreasm_pool *pool, const struct flow *f, unsigned i,
+                             size_t *len, bool *changed);
+void tcpreasm_view_seen(struct tcpreasm_pool *pool, struct flow *f, unsigned i);
 /* The pipeline is done with the first n stream bytes (keep-alive: the next request starts
  * there). n may exceed what is buffered: later in-order bytes are skipped until n is reached.
  * When nothing is left pending (no in-order or out-of-order bytes, no alternative view, nothing

@@ -1003,15 +1003,20 @@ START_TEST(midstream_anchor_confirmed_by_server)
     r = cseg(&c, 0, JUNK, 20);
     ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_OLD);
     conv_fini(&c);
-    /* the server's ACK is below everything held: the held bytes move up behind a hole */
+    /* the capture starts with the second part of a request (reordered): an older server ACK
+     * changes nothing, the first part moves the anchor down when it arrives (the held bytes
+     * move up behind it), and the server's ACK of the whole confirms */
     conv_init(&c, 2, 1, 4096);
     r = cseg(&c, 30, REQ + 30, REQ_LEN - 30);
     expect_new_data(&c, r, REQ + 30, REQ_LEN - 30);
-    r = sseg(&c, TCPF_ACK, c.cisn + 1, 502);
-    ck_assert(r & TCPREASM_REANCHORED);
-    expect_data(&c, NULL, 0);
+    r = sseg(&c, TCPF_ACK, c.cisn + 1 - 100, 502);
+    ck_assert(!(r & TCPREASM_REANCHORED));
+    expect_data(&c, REQ + 30, REQ_LEN - 30);
     r = cseg(&c, 0, REQ, 30);
+    ck_assert(r & TCPREASM_REANCHORED);
     expect_new_data(&c, r, REQ, REQ_LEN);
+    sseg(&c, TCPF_ACK, c.cisn + 1 + (uint32_t)REQ_LEN, 502);
+    ck_assert(!(c.f.tcp.fl2 & TCPREASM_S2_UNCONF));
     conv_fini(&c);
 }
 END_TEST
@@ -1067,7 +1072,7 @@ START_TEST(second_synack_other_isn)
 }
 END_TEST
 
-/* ---- item 14: after release, nxt is the server's rcv_nxt for forged resets ---------------- */
+/* ---- after release, nxt is the server's rcv_nxt for forged resets ----------------------- */
 
 START_TEST(released_tracks_highest)
 {
@@ -1089,6 +1094,108 @@ START_TEST(released_tracks_highest)
     ck_assert_uint_eq(c.f.tcp.nxt, c.cisn + 1 + 50);
     sseg(&c, TCPF_ACK, c.cisn + 1 + 40, 502);   /* an older ack changes nothing */
     ck_assert_uint_eq(c.f.tcp.nxt, c.cisn + 1 + 50);
+    conv_fini(&c);
+}
+END_TEST
+
+/* ---- zapret fake-real-fake: every distinct version of the bytes is a view ----------------- */
+
+static bool has_view(struct conv *c, const char *want, size_t n)
+{
+    for (unsigned i = 0; i < tcpreasm_nviews(c->pl, &c->f); i++) {
+        size_t len;
+        bool changed;
+        const uint8_t *v = tcpreasm_view(c->pl, &c->f, i, &len, &changed);
+        if (v && len == n && memcmp(v, want, n) == 0)
+            return true;
+    }
+    return false;
+}
+
+START_TEST(versions_fake_real_fake)
+{
+    static const char REAL[] = "GET / HTTP/1.1\r\nHost: blocked.example\r\n\r\n";
+    static const char FAKE[] = "GET / HTTP/1.1\r\nHost: allowed.example\r\n\r\n";
+    size_t n = sizeof REAL - 1, cut = 25;   /* inside the name, after "blo" */
+    struct conv c;
+    conv_init(&c, 2, 8, 4096);
+    handshake(&c, false, false);
+    cseg(&c, 0, FAKE, n);
+    ck_assert_uint_eq(tcpreasm_nviews(c.pl, &c.f), 1);
+    cseg(&c, 0, REAL, cut);
+    cseg(&c, 0, FAKE, cut);
+    unsigned r = cseg(&c, (uint32_t)cut, REAL + cut, n - cut);
+    ck_assert(r & TCPREASM_CONFLICT);
+    /* neither the first-copy nor the last-copy view holds the real request ... */
+    expect_data(&c, FAKE, n);
+    size_t alen;
+    const uint8_t *a = tcpreasm_alt(c.pl, &c.f, &alen);
+    ck_assert_uint_eq(alen, n);
+    ck_assert_mem_ne(a, REAL, n);
+    /* ... another version does */
+    ck_assert(has_view(&c, REAL, n));
+    ck_assert_uint_ge(stats(&c).versions, 1);
+    /* seen / changed bookkeeping */
+    unsigned nv = tcpreasm_nviews(c.pl, &c.f);
+    for (unsigned i = 1; i < nv; i++) {
+        bool changed;
+        tcpreasm_view(c.pl, &c.f, i, &alen, &changed);
+        ck_assert(changed);
+        tcpreasm_view_seen(c.pl, &c.f, i);
+        tcpreasm_view(c.pl, &c.f, i, &alen, &changed);
+        ck_assert(!changed);
+    }
+    /* a copy that changes nothing leaves every view seen */
+    cseg(&c, 0, FAKE, cut);
+    for (unsigned i = 2; i < nv; i++) {
+        bool changed;
+        tcpreasm_view(c.pl, &c.f, i, &alen, &changed);
+        ck_assert(!changed);
+    }
+    /* keep-alive: consuming moves every version */
+    cseg(&c, (uint32_t)n, REQ, REQ_LEN);
+    tcpreasm_consume(c.pl, &c.f, n);
+    expect_data(&c, REQ, REQ_LEN);
+    for (unsigned i = 0; i < tcpreasm_nviews(c.pl, &c.f); i++) {
+        bool changed;
+        const uint8_t *v = tcpreasm_view(c.pl, &c.f, i, &alen, &changed);
+        ck_assert_uint_eq(alen, REQ_LEN);
+        ck_assert_mem_eq(v, REQ, REQ_LEN);
+    }
+    tcpreasm_release(c.pl, &c.f);
+    ck_assert_uint_eq(stats(&c).alts_in_use, 0);
+    conv_fini(&c);
+}
+END_TEST
+
+START_TEST(versions_bounded)
+{
+    /* five different copies of the same bytes: the last-copy view and 3 other versions; the
+     * fifth copy finds no room (counted, flagged) but is still the last copy */
+    struct conv c;
+    conv_init(&c, 2, 8, 4096);
+    handshake(&c, false, false);
+    char v[6][8];
+    unsigned r = 0;
+    for (int k = 0; k < 6; k++) {
+        memset(v[k], 'a' + k, sizeof v[k]);
+        r = cseg(&c, 0, v[k], sizeof v[k]);
+    }
+    ck_assert(r & TCPREASM_VIEWS_FULL);
+    ck_assert_uint_eq(tcpreasm_nviews(c.pl, &c.f), 5);
+    ck_assert_uint_ge(stats(&c).views_full, 1);
+    ck_assert(has_view(&c, v[0], 8));
+    ck_assert(has_view(&c, v[5], 8));
+    tcpreasm_release(c.pl, &c.f);
+    ck_assert_uint_eq(stats(&c).alts_in_use, 0);
+    conv_fini(&c);
+    /* an empty alternative pool: no version, no crash */
+    conv_init(&c, 2, 0, 4096);
+    handshake(&c, false, false);
+    cseg(&c, 0, v[0], 8);
+    r = cseg(&c, 0, v[1], 8);
+    ck_assert(r & TCPREASM_CONFLICT);
+    ck_assert_uint_eq(tcpreasm_nviews(c.pl, &c.f), 1);
     conv_fini(&c);
 }
 END_TEST
@@ -1499,6 +1606,8 @@ static Suite *tcpreasm_suite(void)
     tcase_add_test(tc, midstream_keepalive_probe);
     tcase_add_test(tc, second_synack_other_isn);
     tcase_add_test(tc, released_tracks_highest);
+    tcase_add_test(tc, versions_fake_real_fake);
+    tcase_add_test(tc, versions_bounded);
     tcase_add_test(tc, midstream_anchor_confirmed_by_server);
     tcase_add_test(tc, t18_duplicates);
     suite_add_tcase(s, tc);

@@ -622,6 +622,36 @@ static int seqovl(struct pcapw *w, bool second)
 static int z4(struct pcapw *w) { return seqovl(w, false); }
 static int z5(struct pcapw *w) { return seqovl(w, true); }
 
+/* zapret fake-real-fake orderings (TTL-1 fakes naming ALW, the real hello in two segments cut
+ * inside the SNI after "blo"): fake, real first part, fake first part, real second part. The
+ * first-copy view holds the first fake, the last-copy view "all" + "cked.example"; only a view
+ * that keeps each distinct version of the bytes shows the real name. */
+static int z6(struct pcapw *w)
+{
+    struct pcapw_conv c;
+    struct pcapw_pkt p;
+    uint8_t real[2048], fake[2048];
+    size_t so;
+    TRY(conv(&c, w, CLI4, SRV4, 443));
+    size_t n = hello(BLK, real, sizeof(real), &so);
+    hello(ALW, fake, sizeof(fake), NULL);
+    size_t cut = so + 3;
+    TRY(pcapw_conv_handshake(&c));
+    uint32_t keep = c.cnext;
+    fake_pkt(&c, &p, 0, fake, n);
+    p.ttl = 1;
+    TRY(pcapw_conv_send(&c, &p));
+    c.cnext = keep;
+    TRY(pcapw_conv_client_data(&c, 0, real, cut));
+    keep = c.cnext;
+    fake_pkt(&c, &p, 0, fake, cut);
+    p.ttl = 1;
+    TRY(pcapw_conv_send(&c, &p));
+    c.cnext = keep;
+    TRY(pcapw_conv_client_data(&c, (uint32_t)cut, real + cut, n - cut));
+    return tls_tail(&c);
+}
+
 /* A busy NAT pool reusing a port: a connection with an allowed hello ends with the client's
  * RST, then a new connection from the same address and port to the same server (new initial
  * sequence number) sends a blocked hello. */
@@ -1517,6 +1547,7 @@ static const struct row rows[] = {
     {"Z3", z3, "block", "domain", BLK, SRV4 ":443", "MD5 duplicate SYN, then MD5 fake (swallowing record), real hello, MD5 fake (allowed SNI)"},
     {"Z4", z4, "block", "domain", BLK, SRV4 ":443", "split-seqovl: first segment starts 100 junk bytes below the ISN + 1"},
     {"Z5", z5, "block", "domain", BLK, SRV4 ":443", "split-seqovl: second segment starts with junk over the first part"},
+    {"Z6", z6, "block", "domain", BLK, SRV4 ":443", "fake, real part 1, fake part 1, real part 2 (cut inside the SNI)"},
     {"R1", r1, "block", "domain", BLK, SRV4 ":443", "port reuse: allowed hello, client RST, new connection with a blocked hello"},
     {"R2", r2, "block", "domain", BLK, SRV4 ":80", "port reuse: allowed HTTP request, client RST, new connection with a blocked Host"},
     {"M1", m1, "block", "domain", BLK, SRV4 ":443", "picked up mid-stream at a 1-byte keep-alive probe, then a hello"},
