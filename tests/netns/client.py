@@ -17,12 +17,15 @@
   client.py synflood SRC ADDR PORT N  N bare SYNs from SRC (random ports) to ADDR:PORT through
                                       a raw socket (IPv4), as fast as they go; prints the count
   client.py desync FOOL FAKE REAL ADDR PORT
-                                      zapret's fake strategy over IPv4: connect, send a fake
-                                      ClientHello for FAKE (or junk when FAKE is "zero") at the
-                                      connection's next sequence number through a raw socket,
-                                      fooled so the server drops it (FOOL: badsum, md5sig, badseq,
-                                      noack; "+"-joined), then the real ClientHello for REAL on
-                                      the socket; prints what came back (as split)
+                                      zapret's fake strategy: connect, send a fake ClientHello
+                                      for FAKE (an HTTP request when PORT is 80; junk when FAKE is
+                                      "zero") at the connection's next sequence number through a
+                                      raw socket, fooled so the server drops it (FOOL: badsum,
+                                      md5sig, badseq, noack, or ttl1 - IP TTL / hop limit 1, lost
+                                      at the first router; "+"-joined, "+repeats" sends the fake
+                                      3 times), then the real ClientHello (request) for REAL on
+                                      the socket; prints what came back (as split, or http:CODE).
+                                      IPv4 and IPv6.
   client.py rawsend MODE NAME ADDR PORT
                                       the real ClientHello for NAME sent by hand (IPv4, raw
                                       socket) the way zapret sends it, after queueing it on the
@@ -33,7 +36,8 @@
                                       last first), seqovl (the first segment starts 600 bytes
                                       below the window's left edge, junk in front), hostfakesplit
                                       (the name's piece sent twice, a bad-checksum fake of an
-                                      allowed name beside it); prints what came back (as split)
+                                      allowed name beside it; "hostfakesplit:ttl1": TTL-1 fakes
+                                      instead); prints what came back (as split)
 """
 import os
 import random
@@ -74,6 +78,8 @@ def answer(s):
         return "alert:%d" % data[6]
     if data[0] == 0x16:
         return "serverhello"
+    if data.startswith(b"HTTP/") and len(data.split()) > 1:
+        return "http:" + data.split()[1].decode()
     return "other"
 
 
@@ -180,15 +186,43 @@ def queue_seqs(s):
     return snd, rcv
 
 
+def http_get(name):
+    return ("GET / HTTP/1.1\r\nHost: %s\r\nUser-Agent: qg-test\r\nAccept: */*\r\n\r\n" % name).encode()
+
+
+def pseudo(src, dst, n):
+    """The TCP checksum's pseudo-header, IPv4 or IPv6."""
+    if ":" in src:
+        return (socket.inet_pton(socket.AF_INET6, src) + socket.inet_pton(socket.AF_INET6, dst) +
+                struct.pack("!I3xB", n, 6))
+    return socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack("!BBH", 0, 6, n)
+
+
+def send_raw(src, dst, tcp, ttl=64):
+    """One TCP segment (checksum included) from src to dst with the given TTL / hop limit."""
+    if ":" in dst:  # the kernel writes the IPv6 header; the hop limit is a socket option
+        r = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_TCP)
+        r.bind((src, 0))
+        r.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, ttl)
+        r.sendto(tcp, (dst, 0))
+    else:
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), random.getrandbits(16), 0x4000, ttl, 6, 0,
+                         socket.inet_aton(src), socket.inet_aton(dst))
+        r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+        r.sendto(ip + tcp, (dst, 0))
+    r.close()
+
+
 def desync(fool, fake, real, addr, port):
     fools = set(fool.split("+"))
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    first = http_get if int(port) == 80 else hello_bytes
+    s = socket.socket(family(addr), socket.SOCK_STREAM)
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     s.settimeout(5)
     s.connect((addr, int(port)))
-    src, sport = s.getsockname()
+    src, sport = s.getsockname()[:2]
     snd, rcv = queue_seqs(s)
-    payload = bytes(600) if fake == "zero" else hello_bytes(fake)
+    payload = bytes(600) if fake == "zero" else first(fake)
     seq = (snd - 100000) & 0xffffffff if "badseq" in fools else snd
     flags = 0x08 if "noack" in fools else 0x18  # PSH (without ACK) or PSH|ACK
     opts = b""
@@ -197,30 +231,28 @@ def desync(fool, fake, real, addr, port):
     doff = (20 + len(opts)) // 4
     tcp = struct.pack("!HHIIBBHHH", sport, int(port), seq, rcv if flags & 0x10 else 0, doff << 4, flags,
                       502, 0, 0) + opts + payload
-    sa, da = socket.inet_aton(src), socket.inet_aton(addr)
-    c = csum(sa + da + struct.pack("!BBH", 0, 6, len(tcp)) + tcp)
+    c = csum(pseudo(src, addr, len(tcp)) + tcp)
     if "badsum" in fools:
         c ^= 0x5a5a
     tcp = tcp[:16] + struct.pack("!H", c) + tcp[18:]
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), random.getrandbits(16), 0x4000, 64, 6, 0, sa, da)
-    r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
-    r.sendto(ip + tcp, (addr, 0))
+    for _ in range(3 if "repeats" in fools else 1):  # zapret --dpi-desync-repeats=3
+        send_raw(src, addr, tcp, 1 if "ttl1" in fools else 64)
     time.sleep(0.05)
     try:
-        s.sendall(hello_bytes(real))
+        s.sendall(first(real))
     except (ConnectionResetError, BrokenPipeError):
         return "reset"
     return answer(s)
 
 
-def tcp_ip(src, dst, sport, dport, seq, ack, payload, bad=False, ident=None, df=True):
+def tcp_ip(src, dst, sport, dport, seq, ack, payload, bad=False, ident=None, df=True, ttl=64):
     """An IPv4 packet carrying one TCP segment (PSH|ACK); bad: a wrong checksum."""
     tcp = struct.pack("!HHIIBBHHH", sport, dport, seq & 0xffffffff, ack, 5 << 4, 0x18, 502, 0, 0) + payload
     sa, da = socket.inet_aton(src), socket.inet_aton(dst)
     c = csum(sa + da + struct.pack("!BBH", 0, 6, len(tcp)) + tcp) ^ (0x5a5a if bad else 0)
     tcp = tcp[:16] + struct.pack("!H", c) + tcp[18:]
     ident = random.getrandbits(16) if ident is None else ident
-    return struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), ident, 0x4000 if df else 0, 64, 6, 0,
+    return struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), ident, 0x4000 if df else 0, ttl, 6, 0,
                        sa, da) + tcp
 
 
@@ -239,6 +271,7 @@ def ip_fragments(pkt, cut):
 
 
 def rawsend(mode, name, addr, port):
+    mode, _, fool = mode.partition(":")
     hello = hello_bytes(name)
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -267,10 +300,12 @@ def rawsend(mode, name, addr, port):
               tcp_ip(src, addr, sport, port, snd - len(junk), rcv, junk + hello[:cut])]
     elif mode == "hostfakesplit":
         fake = (("x" * len(name)) + "allowed.test")[-len(name):].encode()
+        # the fakes are dropped for a bad checksum, or by the first router (TTL 1)
+        fk = {"bad": fool != "ttl1", "ttl": 1 if fool == "ttl1" else 64}
         pk = [tcp_ip(src, addr, sport, port, snd, rcv, hello[:at]),
-              tcp_ip(src, addr, sport, port, snd + at, rcv, fake, bad=True),
+              tcp_ip(src, addr, sport, port, snd + at, rcv, fake, **fk),
               tcp_ip(src, addr, sport, port, snd + at, rcv, hello[at:at + len(name)]),
-              tcp_ip(src, addr, sport, port, snd + at, rcv, fake, bad=True),
+              tcp_ip(src, addr, sport, port, snd + at, rcv, fake, **fk),
               tcp_ip(src, addr, sport, port, snd + at + len(name), rcv, hello[at + len(name):])]
     else:
         sys.exit("rawsend: unknown mode " + mode)

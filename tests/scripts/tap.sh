@@ -11,6 +11,11 @@
 #                                injections go back out of m0       answers 500 ms after the request
 #                                into the bridge)                   [+ netem 2 ms on s0 if available]
 #
+#   bridge port rb ──veth── (r0 .254, ::fe) router ns (r1) ──veth── (z0) routed server ns:
+#                           forwards, TTL - 1                          tap_server.py (198.19.0.2,
+#                           (the client's route to 198.19.0.0/24       2001:db8:19::2): answers
+#                           and 2001:db8:19::/64)                      500 ms after the request
+#
 # Real clients in the client ns (curl, wget, nghttp, openssl s_client, tests/netns/client.py),
 # IPv4 and IPv6:
 # - allowed (nginx): the 10 MB file arrives byte-identical (sha256) with curl HTTP/1.1 + TLS 1.2,
@@ -24,6 +29,13 @@
 #   not save the blocked name, nor block an unlisted one. Controls with an unlisted name
 #   on the same server show its answer would have been seen; the server reports, per
 #   connection, whether the injected RST reached it before its answer was due.
+# - TTL tricks (zapret --dpi-desync-ttl), against the routed server: the client's TTL-1 fakes are
+#   mirrored to the filter and dropped by the router. A TTL-1 fake hello / request naming an
+#   allowed site in front of the blocked one (IPv4, IPv6), the fake sent 3 times (repeats),
+#   hostfakesplit with TTL-1 fakes of the name: reset / 302; controls with unlisted names are
+#   answered; a TTL-1 fake naming a blocked site in front of an unlisted name blocks the flow, by
+#   design (the filter cannot know the path length). tcpdump on the filter's port and in the
+#   routed server's namespace shows every fake was mirrored and none reached the server.
 # - QUIC (EVASION Q7), headless Chromium: with QUIC forced on for blocked.test, Chromium accepts
 #   the injected server Initial (CONNECTION_CLOSE, reason "blocked": its net log) and fails with
 #   a QUIC error; quic.test (nginx, which advertises Alt-Svc h3 but has no HTTP/3) loads over TCP
@@ -70,6 +82,8 @@ C=qg-tcli-$$
 S=qg-tsrv-$$
 B=qg-tbr-$$
 F=qg-tflt-$$
+R=qg-trtr-$$
+Z=qg-tzsv-$$
 tmp=$(mktemp -d /tmp/qg-tap.XXXXXX)
 pids=""
 
@@ -80,7 +94,7 @@ cleanup() {
     for p in $pids; do
         wait "$p" 2>/dev/null
     done
-    for n in $C $S $B $F; do
+    for n in $C $S $B $F $R $Z; do
         ip netns del "$n" 2>/dev/null
     done
     rm -rf "/etc/netns/$C"
@@ -106,9 +120,13 @@ V4D=198.18.0.5          # the "distant" server (tap_server.py, answers 500 ms af
 V6D=2001:db8:18::5
 V4X=198.18.0.6          # also the distant server; listed as IP entries in the rules
 V6X=2001:db8:18::6
+V4R=198.18.0.254        # the router's side on the bridge
+V6R=2001:db8:18::fe
+V4Z=198.19.0.2          # the "routed" server, one router hop behind the mirror (tap_server.py,
+V6Z=2001:db8:19::2      # answers 500 ms after the request)
 CLIENT_PY=$(CDPATH= cd -- "$(dirname -- "$0")/../netns" && pwd)/client.py
 set -e
-for n in $C $S $B $F; do
+for n in $C $S $B $F $R $Z; do
     ip netns add "$n"
     ip -n "$n" link set lo up
 done
@@ -116,7 +134,8 @@ ip -n "$B" link add br0 type bridge
 ip -n "$B" link add cb type veth peer name c0 netns "$C"
 ip -n "$B" link add sb type veth peer name s0 netns "$S"
 ip -n "$B" link add mb type veth peer name m0 netns "$F"
-for p in cb sb mb; do
+ip -n "$B" link add rb type veth peer name r0 netns "$R"
+for p in cb sb mb rb; do
     ip -n "$B" link set "$p" master br0
     ip -n "$B" link set "$p" up
 done
@@ -143,11 +162,29 @@ ip -n "$S" addr add "$V6F/64" dev s0 nodad
 for a in "$V4D/24" "$V4X/24"; do ip -n "$S" addr add "$a" dev s0; done
 for a in "$V6D/64" "$V6X/64"; do ip -n "$S" addr add "$a" dev s0 nodad; done
 ip -n "$S" link set s0 up
+# The router: r0 on the bridge, r1 towards the routed server. It forwards (TTL - 1): a packet the
+# client sends with TTL 1 crosses the bridge, and so the mirror, and dies here.
+ip -n "$R" link add r1 type veth peer name z0 netns "$Z"
+ip netns exec "$R" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+ip -n "$R" addr add "$V4R/24" dev r0
+ip -n "$R" addr add "$V6R/64" dev r0 nodad
+ip -n "$R" addr add 198.19.0.1/24 dev r1
+ip -n "$R" addr add 2001:db8:19::1/64 dev r1 nodad
+ip -n "$R" link set r0 up
+ip -n "$R" link set r1 up
+ip -n "$Z" addr add "$V4Z/24" dev z0
+ip -n "$Z" addr add "$V6Z/64" dev z0 nodad
+ip -n "$Z" link set z0 up
+ip -n "$Z" route add default via 198.19.0.1
+ip -n "$Z" -6 route add default via 2001:db8:19::1
+ip -n "$C" route add 198.19.0.0/24 via "$V4R"
+ip -n "$C" -6 route add 2001:db8:19::/64 via "$V6R"
 # A mirror port carries frames as they were on the wire, with complete checksums. Locally
 # generated packets on a veth carry only the pseudo-header sum (checksum offload), and the
 # engine ignores segments whose checksum is wrong; so the end hosts compute them in software.
 ip netns exec "$C" ethtool -K c0 tx off >/dev/null
 ip netns exec "$S" ethtool -K s0 tx off >/dev/null
+ip netns exec "$Z" ethtool -K z0 tx off >/dev/null
 # The real server sits further away than the filter. Blocked names are served by
 # tap_server.py, whose answer leaves 2 ms after the request arrived; where the kernel has
 # sch_netem, 2 ms more are added on the server veth (every server, nginx too).
@@ -195,6 +232,8 @@ http {
         ssl_certificate_key $tmp/key.pem;
         ssl_protocols TLSv1.2 TLSv1.3;
         add_header Alt-Svc 'h3=":443"; ma=86400' always;
+        # Chromium's second visit to quic.test must reach the network, not its heuristic cache
+        add_header Cache-Control no-store always;
         root $tmp/www;
     }
 }
@@ -207,6 +246,9 @@ ip netns exec "$S" python3 "$(dirname "$0")/tap_server.py" "$tmp/cert.pem" "$tmp
 pids="$pids $!"
 ip netns exec "$S" python3 "$(dirname "$0")/tap_server.py" "$tmp/cert.pem" "$tmp/key.pem" 0.5 \
     "$V4D" "$V6D" "$V4X" "$V6X" >"$tmp/dist.out" 2>&1 &
+pids="$pids $!"
+ip netns exec "$Z" python3 "$(dirname "$0")/tap_server.py" "$tmp/cert.pem" "$tmp/key.pem" 0.5 \
+    "$V4Z" "$V6Z" >"$tmp/routed.out" 2>&1 &
 pids="$pids $!"
 
 # ---- filter: qorgau run, tap mode ----------------------------------------------------------
@@ -237,7 +279,7 @@ pids="$pids $qpid"
 # Wait until nginx answers and qorgau has opened its capture.
 i=0
 while [ $i -lt 50 ]; do
-    if grep -q '"msg":"opened"' "$tmp/qorgau.log" 2>/dev/null && grep -q ready "$tmp/far.out" && grep -q ready "$tmp/dist.out" &&
+    if grep -q '"msg":"opened"' "$tmp/qorgau.log" 2>/dev/null && grep -q ready "$tmp/far.out" && grep -q ready "$tmp/dist.out" && grep -q ready "$tmp/routed.out" &&
         ip netns exec "$C" curl -s -o /dev/null --max-time 1 "http://$V4S/"; then
         break
     fi
@@ -397,6 +439,126 @@ for mode in ipfrag2 multidisorder seqovl hostfakesplit; do
     expect "control: zapret $mode, unlisted name: server hello" "$(cl python3 "$CLIENT_PY" rawsend $mode other.test "$V4D" 443)" serverhello
     dist_ctrl=$((dist_ctrl + 1))
 done
+
+# ---- TTL tricks, one router hop behind the mirror --------------------------------------------
+# zapret's main trick: a fake whose TTL (hop limit) runs out after the DPI but before the server
+# (--dpi-desync-ttl, autottl, --orig-ttl). The routed server sits behind the router namespace:
+# the client's TTL-1 fake crosses the bridge, where it is mirrored to the filter, and is dropped
+# by the router. A mirror port cannot know the path length, so the filter keeps both versions of
+# the bytes and blocks when either names a listed resource (docs/deploy.md, "Tap mode"): the fake
+# does not save a blocked name, and a fake naming a blocked site blocks the flow it rides on,
+# whatever the real bytes say (the first checks below: expected, by design).
+capture() { # NS IFACE FILE FILTER: tcpdump in the background, its PID in $cap_pid
+    ip netns exec "$1" tcpdump -i "$2" -U -s 0 -w "$3" -Z root "$4" 2>"$3.err" &
+    cap_pid=$!
+    pids="$pids $cap_pid"
+    i=0
+    while [ $i -lt 50 ] && ! grep -q 'listening on' "$3.err"; do sleep 0.1; i=$((i + 1)); done
+}
+stop_capture() { # PID
+    kill "$1" 2>/dev/null
+    wait "$1" 2>/dev/null
+    pids=$(echo " $pids " | sed "s/ $1 / /")
+}
+# what the filter gets from the mirror (to the routed net), what reaches the routed server
+capture "$F" m0 "$tmp/mirror.pcap" "net 198.19.0.0/24 or net 2001:db8:19::/64"
+mir_pid=$cap_pid
+capture "$Z" z0 "$tmp/routed.pcap" tcp
+srv_pid=$cap_pid
+rt_block=0      # connections to the routed server that must be reset before its answer
+rt_ctrl=0       # connections to it that must be answered
+nfakes=0        # TTL-1 packets sent
+routed() { # block|ctrl|none FAKES LABEL WANT client.py-args...
+    k=$1
+    nfakes=$((nfakes + $2))
+    lbl=$3
+    want=$4
+    shift 4
+    expect "$lbl" "$(cl python3 "$CLIENT_PY" "$@")" "$want"
+    case $k in block) rt_block=$((rt_block + 1)) ;; ctrl) rt_ctrl=$((rt_ctrl + 1)) ;; esac
+}
+# By design: a TTL-1 fake naming a blocked site, then the real bytes for an unlisted one (the
+# names have the same length). The server never sees the fake, but the filter cannot tell it
+# from a real segment (it does not know how many hops lie behind the mirror): the flow is
+# blocked under the fake's name, as soon as the fake is read - before the real bytes are sent.
+# What the injection achieves then: the RST to the client carries the server's sequence number
+# and resets it (TLS: "reset"; the client never sends its real hello, the server waits for a
+# request that never comes: counted neither way below). The 302 to the client acknowledges the
+# fake's bytes, which the client's own TCP never sent (the fake came from a raw socket), so the
+# client discards it and the RST behind it, sends its real request and gets the server's
+# answer (HTTP: "http:200", the server answers); the RST to the server, at the fake's end,
+# is outside what the server accepts in both cases.
+routed none 1 "routed, by design: TTL-1 fake hello naming a blocked site, then an unlisted hello: reset" reset \
+    desync ttl1 ttl.blocked.test ttl.welcome.test "$V4Z" 443
+routed ctrl 1 "routed, by design: TTL-1 fake request naming a blocked Host, then an unlisted Host: blocked, 302 discarded, 200" http:200 \
+    desync ttl1 ttl.blocked.test ttl.welcome.test "$V4Z" 80
+expect "routed, by design: both flows blocked (logged) under the name only the fake carried" \
+    "$(grep '"msg":"block"' "$tmp/qorgau.log" | grep '"name":"ttl.blocked.test"' | grep -o '"app":"[a-z]*"' | sort -u | tr '\n' ' ')" \
+    '"app":"http" "app":"tls" '
+v=$(ccurl --resolve "other.test:443:$V4Z" --http2 -w ' %{http_version}' https://other.test/ 2>&1)
+rt_ctrl=$((rt_ctrl + 1))
+expect "routed control: an unlisted name on the server behind the router loads (h2)" "$v" "far server 2"
+out=$(ccurl --resolve "blocked.test:443:$V4Z" https://blocked.test/ 2>&1)
+rc=$?
+rt_block=$((rt_block + 1))
+no_far "routed: blocked name" "$out" && expect_match "routed: blocked name behind the router: reset (curl rc $rc)" "$rc $out" '^(35|56) .*[Rr]eset'
+for fam in 4 6; do
+    if [ $fam = 4 ]; then A=$V4Z; else A=$V6Z; fi
+    routed block 1 "v$fam routed: TTL-1 fake hello naming an allowed site, then the blocked hello: reset" reset \
+        desync ttl1 allowed.test blocked.test "$A" 443
+    routed ctrl 1 "v$fam routed control: TTL-1 fake hello (allowed), then an unlisted hello: server hello" serverhello \
+        desync ttl1 allowed.test other.test "$A" 443
+    routed block 1 "v$fam routed: TTL-1 fake request (Host: allowed.test), then the blocked Host: 302" http:302 \
+        desync ttl1 allowed.test blocked.test "$A" 80
+    routed ctrl 1 "v$fam routed control: TTL-1 fake request (allowed), then an unlisted Host: 200" http:200 \
+        desync ttl1 allowed.test other.test "$A" 80
+done
+routed block 3 "routed: TTL-1 fake hello sent 3 times (--dpi-desync-repeats=3), then the blocked hello: reset" reset \
+    desync ttl1+repeats allowed.test blocked.test "$V4Z" 443
+routed block 2 "routed: hostfakesplit with TTL-1 fakes of the name, blocked name: reset" reset \
+    rawsend hostfakesplit:ttl1 blocked.test "$V4Z" 443
+routed ctrl 2 "routed control: hostfakesplit with TTL-1 fakes, unlisted name: server hello" serverhello \
+    rawsend hostfakesplit:ttl1 other.test "$V4Z" 443
+# The routed server: every blocked connection reset before its answer was due, every control
+# answered, and not one of the TTL-1 fakes the mirror carried reached it.
+i=0
+while [ $i -lt 30 ] && [ "$(grep -Ec '^conn [0-9]* (reset|answered)' "$tmp/routed.out")" -lt $((rt_block + rt_ctrl)) ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+expect "routed server side: blocked connections reset before the answer, controls answered" \
+    "$(grep -c '^conn [0-9]* reset$' "$tmp/routed.out") reset, $(grep -c '^conn [0-9]* answered' "$tmp/routed.out") answered, $(grep error "$tmp/routed.out" | grep -vc 'timed out') errors" \
+    "$rt_block reset, $rt_ctrl answered, 0 errors"
+sleep 0.2
+stop_capture "$mir_pid"
+stop_capture "$srv_pid"
+python3 - "$tmp/mirror.pcap" "$tmp/routed.pcap" >"$tmp/ttl.txt" <<'PY'
+import struct, sys
+def segments(path):
+    """(TTL or hop limit, TCP payload) of every TCP segment of an Ethernet pcap."""
+    data = open(path, "rb").read()
+    end = "<" if struct.unpack("<I", data[:4])[0] in (0xa1b2c3d4, 0xa1b23c4d) else ">"
+    off = 24
+    while off + 16 <= len(data):
+        incl = struct.unpack(end + "I", data[off + 8:off + 12])[0]
+        pkt = data[off + 16:off + 16 + incl]
+        off += 16 + incl
+        et, p = struct.unpack(">H", pkt[12:14])[0], pkt[14:]
+        if et == 0x0800 and len(p) >= 20 and p[9] == 6:
+            ttl, tcp = p[8], p[(p[0] & 15) * 4:struct.unpack(">H", p[2:4])[0]]
+        elif et == 0x86dd and len(p) >= 40 and p[6] == 6:
+            ttl, tcp = p[7], p[40:40 + struct.unpack(">H", p[4:6])[0]]
+        else:
+            continue
+        if len(tcp) >= 20:
+            yield ttl, tcp[(tcp[12] >> 4) * 4:]
+fakes = [pl for ttl, pl in segments(sys.argv[1]) if ttl == 1 and pl]
+data = [pl for ttl, pl in segments(sys.argv[2]) if pl]
+print(len(fakes), sum(1 for pl in data if any(f in pl for f in fakes)), len(data))
+PY
+read -r mfakes sfakes sdata <"$tmp/ttl.txt" || { mfakes=0; sfakes=0; sdata=0; }
+expect "routed: the mirror carried every TTL-1 fake ($nfakes), the server got none of them (of its $sdata data segments)" \
+    "$mfakes mirrored, $sfakes at the server, $((sdata > 0)) real data" "$nfakes mirrored, 0 at the server, 1 real data"
 
 out=$(echo Q | cl timeout 10 openssl s_client -connect "$V4D:443" -servername other.test 2>&1)
 dist_ctrl=$((dist_ctrl + 1))
