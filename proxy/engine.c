@@ -68,7 +68,7 @@ void engine_config_default(struct engine_config *c)
 {
     memset(c, 0, sizeof(*c));
     c->max_flows = 1u << 20;
-    c->reasm_bytes = 16 * 1024;
+    c->reasm_bytes = 32 * 1024;
     c->reasm_buffers = 8192;
     c->max_requests = 64;
     c->defrag_slots = 1024;
@@ -184,6 +184,14 @@ static void finish_flow_inspection(struct engine *e, struct flow *f)
     tcpreasm_release(e->reasm, f);
 }
 
+/* True if a name candidate of rq blocks; reports nothing. */
+static bool request_blocks(struct engine *e, struct flow *f, const struct inspect_request *rq)
+{
+    struct inspect_flow fl;
+    flow_facts(f, &fl);
+    return inspect_blocks(e->rs, &e->cfg.policy, &fl, rq, &e->res);
+}
+
 static void count_failure(struct engine *e, enum verdict_app app, enum dstatus st)
 {
     bool limit = st == DS_LIMIT;
@@ -236,9 +244,10 @@ static void inspect_tcp(struct engine *e, struct flow *f, unsigned res)
     for (;;) {
         struct inspect_request rq;
         enum verdict_app app = (enum verdict_app)f->a.app;
+        bool full = len >= tcpreasm_bufsize(e->reasm);
         enum dstatus st = inspect_parse(app, d, len, e->scratch, e->scratch_cap, &rq);
         if (st == DS_NEED_MORE) {
-            if (len < tcpreasm_bufsize(e->reasm))
+            if (!full)
                 return;
             st = DS_LIMIT;
         }
@@ -249,10 +258,25 @@ static void inspect_tcp(struct engine *e, struct flow *f, unsigned res)
             finish_flow_inspection(e, f);
             return;
         }
+        if (rq.partial && !full && !request_blocks(e, f, &rq)) {
+            /* The name is read and passes, but the hello / head goes on: the rest may carry
+             * another name (a second Host), so the pass waits for it or for the cap. */
+            return;
+        }
         if (decide_request(e, f, &rq, false) || decide_alt(e, f)) {
             finish_flow_inspection(e, f);
             return;
         }
+        if (rq.partial && app == APP_HTTP) {
+            /* Cut by the cap after an allowed name: judged by it. Where the next request
+             * starts cannot be known. */
+            e->st.http_cut++;
+            f->a.nreq++;
+            finish_flow_inspection(e, f);
+            return;
+        }
+        if (rq.partial)
+            e->st.tls_cut++;
         f->a.nreq++;
         if (app == APP_TLS) {
             /* Keep the hello's bytes until the server answers: a conflicting copy may follow. */

@@ -19,7 +19,9 @@ struct engine;
 
 struct engine_config {
     size_t max_flows;            /* flow table capacity (default 1M) */
-    size_t reasm_bytes;          /* client->server bytes reassembled per flow (default 16 KiB) */
+    size_t reasm_bytes;          /* client->server bytes reassembled per flow (default 32 KiB:
+                                  * a request head nginx accepts; names are read early, so a
+                                  * larger ClientHello needs only the bytes up to its SNI) */
     size_t reasm_buffers;        /* reassembly buffers in the pool (default 8192) */
     size_t max_requests;         /* HTTP requests inspected per connection (default 64) */
     size_t defrag_slots;         /* IP datagrams in reassembly at once (default 1024) */
@@ -92,6 +94,8 @@ struct engine_stats {
     uint64_t flows_evicted, reasm_no_buffer, reasm_ignored, reasm_conflicts;
     uint64_t tls_malformed, tls_limit, http_malformed, http_limit, quic_malformed, quic_no_slot;
     uint64_t name_invalid, ech, ipv6_bad_ext;
+    uint64_t tls_cut, http_cut;  /* judged by a name read before the reassembly cap cut the
+                                  * ClientHello / request head (a name past the cap: *_limit) */
 };
 void engine_get_stats(const struct engine *e, struct engine_stats *st);
 

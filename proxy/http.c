@@ -14,8 +14,9 @@
  *                  the line (ignore_invalid_headers, its default), so they are ignored here;
  *                  SP, HTAB, CTL or DEL in a name, or a line starting with ":", SP or HTAB
  *                  (obs-fold) get a 400 from nginx and DS_MALFORMED here.
- * The head is parsed again from its first byte on every call; before the headers are read, the
- * end of the head is located with memchr so a head arriving byte by byte costs little. */
+ * The head is parsed again from its first byte on every call, one complete line at a time (each
+ * line's end located with memchr); http_req_parse_early() stops at the first incomplete line and
+ * reports the name when the lines before it carry one. */
 #include "http.h"
 
 #include <string.h>
@@ -217,29 +218,6 @@ static enum dstatus parse_request_line(const uint8_t *buf, size_t len, size_t *p
     return DS_OK;
 }
 
-/* Finds the end of the head: the first empty line ("\n" or "\r\n") at or after line start pos.
- * Returns its end offset, or 0 if not within buf[0, lim). */
-static size_t find_head_end(const uint8_t *buf, size_t lim, size_t pos)
-{
-    if (pos < lim && buf[pos] == '\n')
-        return pos + 1;
-    if (pos + 1 < lim && buf[pos] == '\r' && buf[pos + 1] == '\n')
-        return pos + 2;
-    size_t i = pos;
-    while (i < lim) {
-        const uint8_t *lf = memchr(buf + i, '\n', lim - i);
-        if (lf == NULL)
-            return 0;
-        size_t j = (size_t)(lf - buf) + 1;
-        if (j < lim && buf[j] == '\n')
-            return j + 1;
-        if (j + 1 < lim && buf[j] == '\r' && buf[j + 1] == '\n')
-            return j + 2;
-        i = j;
-    }
-    return 0;
-}
-
 /* Content-Length value at buf[vs, vs + n): digits only, below 2^63, once (nginx: 400). */
 static enum dstatus set_content_length(struct http_req *out, const uint8_t *buf, size_t vs,
                                        size_t n, size_t line, size_t *err_off)
@@ -262,14 +240,17 @@ static enum dstatus set_content_length(struct http_req *out, const uint8_t *buf,
     return DS_OK;
 }
 
-/* Parses the header lines from pos. The caller has found the empty line ending the head, so
- * every scan below meets a LF before the end of buf. */
-static enum dstatus parse_headers(const uint8_t *buf, size_t pos, struct http_req *out,
+/* Parses the header lines from pos, each only once its LF is within buf[0, lim): every scan
+ * below meets that LF before the end. DS_NEED_MORE at the first incomplete line, with what the
+ * complete lines before it told in *out. */
+static enum dstatus parse_headers(const uint8_t *buf, size_t lim, size_t pos, struct http_req *out,
                                   size_t *err_off)
 {
     unsigned count = 0;
     size_t i = pos;
     for (;;) {
+        if (memchr(buf + i, '\n', lim - i) == NULL)
+            return DS_NEED_MORE;
         if (buf[i] == '\n') {
             out->head_len = i + 1;
             return DS_OK;
@@ -347,7 +328,16 @@ static enum dstatus parse_headers(const uint8_t *buf, size_t pos, struct http_re
     }
 }
 
-enum dstatus http_req_parse(const uint8_t *buf, size_t len, struct http_req *out, size_t *err_off)
+/* True once the request names its server: a Host line, an absolute-form target, or CONNECT's
+ * authority-form target. */
+static bool name_visible(const struct http_req *r)
+{
+    return r->n_host > 0 || r->abs_authority.len > 0 ||
+           (r->method.len == 7 && memcmp(r->method.p, "CONNECT", 7) == 0);
+}
+
+static enum dstatus req_parse(const uint8_t *buf, size_t len, bool early, struct http_req *out,
+                              size_t *err_off)
 {
     memset(out, 0, sizeof(*out));
     *err_off = 0;
@@ -369,7 +359,25 @@ enum dstatus http_req_parse(const uint8_t *buf, size_t len, struct http_req *out
         out->head_len = pos;
         return DS_OK;
     }
-    if (find_head_end(buf, lim, pos) == 0)
-        return len > HTTP_HEAD_MAX ? DS_LIMIT : DS_NEED_MORE;
-    return parse_headers(buf, pos, out, err_off);
+    st = parse_headers(buf, lim, pos, out, err_off);
+    if (st == DS_NEED_MORE && len > HTTP_HEAD_MAX)
+        st = DS_LIMIT;
+    if ((st == DS_NEED_MORE || st == DS_LIMIT) && early && name_visible(out)) {
+        /* the name is read; the head goes on (or is cut by a cap) */
+        out->partial = true;
+        out->head_len = 0;
+        return DS_OK;
+    }
+    return st;
+}
+
+enum dstatus http_req_parse(const uint8_t *buf, size_t len, struct http_req *out, size_t *err_off)
+{
+    return req_parse(buf, len, false, out, err_off);
+}
+
+enum dstatus http_req_parse_early(const uint8_t *buf, size_t len, struct http_req *out,
+                                  size_t *err_off)
+{
+    return req_parse(buf, len, true, out, err_off);
 }

@@ -26,7 +26,11 @@ struct http_req {
     uint64_t content_length;
     bool chunked;              /* Transfer-Encoding: chunked */
     bool upgrade_h2c;          /* Upgrade: h2c */
-    size_t head_len;           /* bytes up to and including the empty line ending the head */
+    size_t head_len;           /* bytes up to and including the empty line ending the head;
+                                * 0 when partial */
+    bool partial;              /* http_req_parse_early(): the head is not complete (or is cut by
+                                * a cap) but its request line and a name are; the fields above
+                                * hold what the complete lines told */
 };
 
 /* Parses one request head at the start of buf.
@@ -40,6 +44,14 @@ struct http_req {
  *  DS_MALFORMED  *err_off = offset of the offending byte.
  *  DS_LIMIT      the head is larger than HTTP_HEAD_MAX or has more than 256 headers. */
 enum dstatus http_req_parse(const uint8_t *buf, size_t len, struct http_req *out, size_t *err_off);
+
+/* As http_req_parse(), but judges from the first lines: DS_OK with out->partial when the head
+ * is not complete (DS_NEED_MORE) or hits a cap (DS_LIMIT) but the request line and the complete
+ * lines after it name the server (a Host line, an absolute-form target, CONNECT), so a head is
+ * never buffered whole just to find its name (EVASION H9). Header lines after the cut are not
+ * read: a caller that passed on a partial head parses again when more arrives. */
+enum dstatus http_req_parse_early(const uint8_t *buf, size_t len, struct http_req *out,
+                                  size_t *err_off);
 
 /* True if buf starts with the HTTP/2 client connection preface (or is a non-empty prefix of it);
  * false when len is 0. */

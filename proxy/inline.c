@@ -177,7 +177,7 @@ void inline_config_default(struct inline_config *c)
     c->ipv6 = true;
     c->workers = 1;
     c->max_connections = 65536;
-    c->first_bytes_max = 16384;
+    c->first_bytes_max = 32768;
     c->first_bytes_timeout_ms = 5000;
     c->connect_timeout_ms = 10000;
     c->close_timeout_ms = 2000;
@@ -565,6 +565,16 @@ static enum judge judge_request(struct worker *w, struct conn *c, const struct i
     return j;
 }
 
+/* True if a name of a request read only in part already blocks (inspect_blocks). */
+static bool partial_blocks(struct worker *w, const struct conn *c, const struct inspect_request *rq)
+{
+    struct inspect_flow fl = { .udp = false, .ipver = c->flags & F_V6 ? 6 : 4, .dst = c->dst };
+    rsref_read_lock();
+    bool b = inspect_blocks(rsref_get(w->p->rules), &policy(w)->vp, &fl, rq, &w->res);
+    rsref_read_unlock();
+    return b;
+}
+
 /* Judges what is buffered past bsend and moves bsend over what may go to the server.
  * J_MORE: more client bytes are needed; J_PASS: progress (or raw); J_BLOCK: the request at
  * bsend is blocked (*answer: an answer was prepared in the buffer, else reset). */
@@ -628,11 +638,13 @@ static enum judge judge(struct worker *w, struct conn *c, bool *answer)
                 return J_BLOCK;
             continue;
         }
+        if (rq.partial && !full && !partial_blocks(w, c, &rq))
+            return J_MORE;   /* the name passes, but the rest may carry another: wait */
         c->flags |= F_DECIDED;
         if (judge_request(w, c, &rq, answer) == J_BLOCK)
             return J_BLOCK;
         c->nreq++;
-        if (c->app != APP_HTTP || rq.body_unknown || c->nreq >= cfg->max_requests) {
+        if (c->app != APP_HTTP || rq.body_unknown || rq.partial || c->nreq >= cfg->max_requests) {
             c->flags |= F_RAW;
             continue;
         }

@@ -53,7 +53,7 @@ struct inline_config {
     unsigned workers;                   /* worker loops, 1..INLINE_WORKERS_MAX (1) */
     unsigned max_connections;           /* total, split evenly over workers (65536) */
     unsigned buffers;                   /* first-bytes buffers per worker; 0: min(4096, conns) */
-    unsigned first_bytes_max;           /* inline.first_bytes_max: 512..1 MiB (16384) */
+    unsigned first_bytes_max;           /* inline.first_bytes_max: 512..1 MiB (32768) */
     unsigned first_bytes_timeout_ms;    /* inline.first_bytes_timeout (5000) */
     unsigned connect_timeout_ms;        /* connect to the original destination (10000) */
     unsigned close_timeout_ms;          /* after a block: drain/linger, wait for the server (2000) */

@@ -36,9 +36,10 @@ static enum dstatus parse_tls(const uint8_t *buf, size_t len, uint8_t *scratch, 
 {
     struct tls_hello h;
     size_t off = 0;
-    enum dstatus st = tls_hello_parse(buf, len, scratch, cap, &h, &off);
+    enum dstatus st = tls_hello_parse_early(buf, len, scratch, cap, &h, &off);
     if (st != DS_OK)
         return st;
+    rq->partial = h.partial;
     if (h.has_sni)
         rq->name = h.sni;
     rq->alpn = h.alpn;
@@ -53,9 +54,10 @@ static enum dstatus parse_http(const uint8_t *buf, size_t len, struct inspect_re
 {
     struct http_req r;
     size_t off = 0;
-    enum dstatus st = http_req_parse(buf, len, &r, &off);
+    enum dstatus st = http_req_parse_early(buf, len, &r, &off);
     if (st != DS_OK)
         return st;
+    rq->partial = r.partial;
     rq->has_path = true;
     if (r.abs_authority.len) {
         rq->name = r.abs_authority;
@@ -152,4 +154,17 @@ void inspect_decide(const struct ruleset *rs, const struct verdict_policy *pol,
         res->url_len = n < 0 ? 0 : ((size_t)n < sizeof(res->url) ? (size_t)n : sizeof(res->url) - 1);
     }
     verdict_decide(rs, pol, &vf, &res->d);
+}
+
+bool inspect_blocks(const struct ruleset *rs, const struct verdict_policy *pol,
+                    const struct inspect_flow *fl, const struct inspect_request *rq,
+                    struct inspect_result *res)
+{
+    inspect_decide(rs, pol, fl, rq, rq->name, res);
+    if (res->d.verdict == VERDICT_BLOCK)
+        return true;
+    if (!rq->name2.len)
+        return false;
+    inspect_decide(rs, pol, fl, rq, rq->name2, res);
+    return res->d.verdict == VERDICT_BLOCK;
 }

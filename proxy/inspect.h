@@ -31,6 +31,9 @@ struct inspect_request {
     size_t head_len;        /* bytes of this request before its body (TLS: the ClientHello) */
     uint64_t body_len;      /* HTTP Content-Length, else 0 */
     bool body_unknown;      /* chunked body or protocol upgrade: the next request cannot be found */
+    bool partial;           /* the name is complete but the ClientHello / request head is not
+                             * (or was cut by a cap): a block stands; a pass is final only once
+                             * no more bytes can come (buffer full), head_len is 0 */
 };
 
 /* Detects the protocol from the first bytes of a client->server TCP stream.
@@ -39,7 +42,8 @@ enum dstatus inspect_detect(const uint8_t *buf, size_t len, enum verdict_app *ap
 
 /* Parses the request at the start of buf with the dissector of app. scratch (scratch_cap bytes)
  * holds ClientHellos spread over several records and h2c header blocks. Returns the
- * dissector's status; *rq is valid on DS_OK. */
+ * dissector's status; *rq is valid on DS_OK, rq->partial when only the bytes carrying the name
+ * are complete (tls_hello_parse_early, http_req_parse_early). */
 enum dstatus inspect_parse(enum verdict_app app, const uint8_t *buf, size_t len, uint8_t *scratch,
                            size_t scratch_cap, struct inspect_request *rq);
 
@@ -67,5 +71,11 @@ struct inspect_result {
 void inspect_decide(const struct ruleset *rs, const struct verdict_policy *pol,
                     const struct inspect_flow *fl, const struct inspect_request *rq,
                     struct span name, struct inspect_result *res);
+
+/* True if any name candidate of rq (name, name2) is blocked; *res holds the last decision.
+ * Reports nothing: for a partial request whose pass is not final yet. */
+bool inspect_blocks(const struct ruleset *rs, const struct verdict_policy *pol,
+                    const struct inspect_flow *fl, const struct inspect_request *rq,
+                    struct inspect_result *res);
 
 #endif

@@ -31,7 +31,7 @@ START_TEST(test_defaults)
     ck_assert_uint_eq(c->rules.n, 0);
     ck_assert_int_eq(c->https_url, CONFIG_HTTPS_URL_NAME);
     ck_assert_int_eq(c->flows_max, 1048576);
-    ck_assert_uint_eq(c->reasm_bytes, 16384);
+    ck_assert_uint_eq(c->reasm_bytes, 32768);
     ck_assert_int_eq(c->reasm_buffers, 8192);
     ck_assert_str_eq(c->tap_bpf, "tcp port 80 or tcp port 443 or udp port 443");
     ck_assert_uint_eq(c->tap_ring_size, 64u << 20);
@@ -39,7 +39,7 @@ START_TEST(test_defaults)
     ck_assert_int_eq(c->inline_redirect_port, 15002);
     ck_assert_str_eq(c->inline_listen_address.text, "0.0.0.0");
     ck_assert_uint_eq(c->inline_first_bytes_timeout, 3000);
-    ck_assert_uint_eq(c->inline_first_bytes_max, 16384);
+    ck_assert_uint_eq(c->inline_first_bytes_max, 32768);
     ck_assert_int_eq(c->inline_max_connections, 100000);
     ck_assert_uint_eq(c->inline_connect_timeout, 5000);
     ck_assert_int_eq(c->inline_https_block, CONFIG_HTTPS_BLOCK_RST);

@@ -303,6 +303,94 @@ START_TEST(hello_over_cap)
 }
 END_TEST
 
+/* A 20 KB ClientHello over two records with the SNI among its first extensions, against a
+ * 4 KiB reassembly buffer (EVASION S7): judged by its name, never by its size. A blocked name
+ * blocks at once; an allowed one passes when the buffer fills (tls_cut), not before. */
+START_TEST(hello_name_before_cap)
+{
+    static uint8_t h[24000];
+    static const size_t splits[] = { 12000 };
+    const char *names[] = { "blocked.example", "allowed.example" };
+    for (size_t i = 0; i < 2; i++) {
+        struct pcapw_hello hh;
+        memset(&hh, 0, sizeof(hh));
+        hh.sni = names[i];
+        hh.pad_to = 20000;
+        hh.rec_splits = splits;
+        hh.n_rec_splits = 1;
+        size_t n = pcapw_tls_hello(&hh, h, sizeof(h), NULL);
+        ck_assert_uint_gt(n, 20000);
+        struct pcapw *w = open_cap();
+        struct pcapw_conv c;
+        ck_assert_int_eq(pcapw_conv_init(&c, w, 1000000, "192.0.2.1", 40001, "10.0.0.1", 443), 0);
+        ck_assert_int_eq(pcapw_conv_handshake(&c), 0);
+        for (uint32_t off = 0; off < n; off += 1400)
+            ck_assert_int_eq(pcapw_conv_client_data(&c, off, h + off, n - off < 1400 ? n - off : 1400), 0);
+        ck_assert_int_eq(pcapw_close(w), 0);
+        struct engine_config cfg;
+        small_config(&cfg);
+        static struct run r;
+        run(&cfg, &r);
+        ck_assert_uint_eq(r.n, 1);
+        ck_assert_str_eq(r.ev[0].name, names[i]);
+        ck_assert_int_eq(r.ev[0].verdict, i == 0 ? VERDICT_BLOCK : VERDICT_PASS);
+        ck_assert_uint_eq(r.st.tls_limit, 0);
+        ck_assert_uint_eq(r.st.tls_cut, i == 0 ? 0 : 1);
+        unlink(g_path);
+    }
+}
+END_TEST
+
+/* A request head larger than the buffer: an allowed Host, then padding lines, then a second
+ * Host naming a blocked host inside the buffer blocks; past the buffer the first Host decides
+ * (http_cut); without any Host in the buffer the address decides (http_limit). */
+START_TEST(http_head_over_cap)
+{
+    static char req[12000];
+    struct {
+        const char *first;     /* Host line before the padding, or NULL */
+        size_t pad_before;     /* padding lines before the second Host line */
+        const char *second;    /* Host line after the padding, or NULL */
+        enum verdict want;
+        uint64_t cut, limit;
+    } cases[] = {
+        { "allowed.example", 20, "blocked.example", VERDICT_BLOCK, 0, 0 },
+        { "allowed.example", 60, "blocked.example", VERDICT_PASS, 1, 0 },
+        { NULL, 60, "blocked.example", VERDICT_PASS, 0, 1 },
+        { "blocked.example", 60, NULL, VERDICT_BLOCK, 0, 0 },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t n = (size_t)snprintf(req, sizeof(req), "GET / HTTP/1.1\r\n");
+        if (cases[i].first)
+            n += (size_t)snprintf(req + n, sizeof(req) - n, "Host: %s\r\n", cases[i].first);
+        for (size_t k = 0; k < cases[i].pad_before; k++)
+            n += (size_t)snprintf(req + n, sizeof(req) - n, "X-Pad: %0100d\r\n", 0);
+        if (cases[i].second)
+            n += (size_t)snprintf(req + n, sizeof(req) - n, "Host: %s\r\n", cases[i].second);
+        n += (size_t)snprintf(req + n, sizeof(req) - n, "\r\n");
+        struct pcapw *w = open_cap();
+        struct pcapw_conv c;
+        ck_assert_int_eq(pcapw_conv_init(&c, w, 1000000, "192.0.2.1", 40001, "10.0.0.1", 80), 0);
+        ck_assert_int_eq(pcapw_conv_handshake(&c), 0);
+        for (uint32_t off = 0; off < n; off += 1400)
+            ck_assert_int_eq(pcapw_conv_client_data(&c, off, (const uint8_t *)req + off,
+                                                    n - off < 1400 ? n - off : 1400), 0);
+        ck_assert_int_eq(pcapw_close(w), 0);
+        struct engine_config cfg;
+        small_config(&cfg);   /* 4 KiB: 20 padding lines fit, 60 do not */
+        static struct run r;
+        run(&cfg, &r);
+        bool blocked = false;
+        for (size_t k = 0; k < r.n; k++)
+            blocked = blocked || r.ev[k].verdict == VERDICT_BLOCK;
+        ck_assert_msg(blocked == (cases[i].want == VERDICT_BLOCK), "case %zu", i);
+        ck_assert_uint_eq(r.st.http_cut, cases[i].cut);
+        ck_assert_uint_eq(r.st.http_limit, cases[i].limit);
+        unlink(g_path);
+    }
+}
+END_TEST
+
 static Suite *engine_suite(void)
 {
     Suite *s = suite_create("engine");
@@ -313,6 +401,8 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, eviction_counted);
     tcase_add_test(tc, forged_quic_is_ignored);
     tcase_add_test(tc, hello_over_cap);
+    tcase_add_test(tc, hello_name_before_cap);
+    tcase_add_test(tc, http_head_over_cap);
     suite_add_tcase(s, tc);
     return s;
 }

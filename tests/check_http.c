@@ -353,6 +353,70 @@ START_TEST(test_limits)
 }
 END_TEST
 
+static enum dstatus early_guarded(const void *in, size_t len, struct http_req *r, size_t *err)
+{
+    uint8_t *p = guard_copy(in, len);
+    return http_req_parse_early(p, len, r, err);
+}
+
+/* EVASION H9: the name is judged once the request line and the Host line are complete, without
+ * the rest of the head; a cut inside Host is not a name; past every cap the name still shows. */
+START_TEST(test_early)
+{
+    static char big[HTTP_HEAD_MAX + 8192];
+    struct http_req r;
+    size_t err;
+    size_t n = (size_t)snprintf(big, sizeof(big), "GET /p HTTP/1.1\r\n");
+    for (int i = 0; i < 100; i++)
+        n += (size_t)snprintf(big + n, sizeof(big) - n, "X-Pad-%03d: %0200d\r\n", i, 0);
+    size_t host_at = n;
+    n += (size_t)snprintf(big + n, sizeof(big) - n, "Host: blocked.example\r\n");
+    size_t host_end = n;
+    while (n < sizeof(big) - 300)
+        n += (size_t)snprintf(big + n, sizeof(big) - n, "X-More: %0200d\r\n", 0);
+    ck_assert_uint_gt(n, HTTP_HEAD_MAX);
+    /* every prefix up to the end of the Host line: NEED_MORE (also cut inside the value) */
+    for (size_t k = host_at - 3; k < host_end; k++)
+        ck_assert_int_eq(early_guarded(big, k, &r, &err), DS_NEED_MORE);
+    /* from there on, a partial OK naming it, also past HTTP_HEAD_MAX */
+    size_t at[] = { host_end, host_end + 1, 32768, HTTP_HEAD_MAX, HTTP_HEAD_MAX + 1, n };
+    for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+        ck_assert_int_eq(early_guarded(big, at[i], &r, &err), DS_OK);
+        ck_assert(r.partial);
+        ck_assert_uint_eq(r.head_len, 0);
+        ck_assert(span_is(r.host, "blocked.example"));
+        ck_assert(span_is(r.target, "/p"));
+    }
+    /* the whole-head parser waits or gives up */
+    ck_assert_int_eq(parse_guarded(big, 32768, &r, &err), DS_NEED_MORE);
+    ck_assert_int_eq(parse_guarded(big, n, &r, &err), DS_LIMIT);
+    /* a second Host further on is reported once its line is complete */
+    n = (size_t)snprintf(big, sizeof(big), "GET / HTTP/1.1\r\nHost: a.example\r\nX: 1\r\nHost: b.example\r\nX");
+    ck_assert_int_eq(early_guarded(big, n, &r, &err), DS_OK);
+    ck_assert(r.partial && r.n_host == 2 && span_is(r.host2, "b.example"));
+    ck_assert_int_eq(early_guarded(big, n - 3, &r, &err), DS_OK);
+    ck_assert(r.partial && r.n_host == 1);
+    /* absolute-form target and CONNECT name the server from the request line */
+    n = (size_t)snprintf(big, sizeof(big), "GET http://blocked.example/x HTTP/1.1\r\nX-");
+    ck_assert_int_eq(early_guarded(big, n, &r, &err), DS_OK);
+    ck_assert(r.partial && span_is(r.abs_authority, "blocked.example"));
+    n = (size_t)snprintf(big, sizeof(big), "CONNECT blocked.example:443 HTTP/1.1\r\n");
+    ck_assert_int_eq(early_guarded(big, n, &r, &err), DS_OK);
+    ck_assert(r.partial && span_is(r.target, "blocked.example:443"));
+    /* origin-form without a Host yet: nothing to judge */
+    n = (size_t)snprintf(big, sizeof(big), "GET / HTTP/1.1\r\nX: 1\r\n");
+    ck_assert_int_eq(early_guarded(big, n, &r, &err), DS_NEED_MORE);
+    /* a malformed line before the cut is still MALFORMED */
+    n = (size_t)snprintf(big, sizeof(big), "GET / HTTP/1.1\r\nHost: a.example\r\nBad Name: x\r\n");
+    ck_assert_int_eq(early_guarded(big, n, &r, &err), DS_MALFORMED);
+    /* a complete head is not partial and agrees with the whole parser */
+    n = (size_t)snprintf(big, sizeof(big), "GET / HTTP/1.1\r\nHost: a.example\r\n\r\n");
+    ck_assert_int_eq(early_guarded(big, n, &r, &err), DS_OK);
+    ck_assert(!r.partial && r.head_len == n);
+    guard_free();
+}
+END_TEST
+
 static Suite *http_suite(void)
 {
     Suite *s = suite_create("http");
@@ -368,6 +432,7 @@ static Suite *http_suite(void)
     tc = tcase_create("limit");
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_limits);
+    tcase_add_test(tc, test_early);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -27,6 +27,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         enum dstatus st = http_req_parse(p, len, &r, &err);
         if (st == DS_MALFORMED && err >= len)
             abort();
+        struct http_req e;
+        size_t eerr = 0;
+        enum dstatus est = http_req_parse_early(p, len, &e, &eerr);
+        if (est == DS_MALFORMED && eerr >= len)
+            abort();
+        /* early agrees with whole, except that a head not complete or cut may be partial */
+        if (est == DS_OK && e.partial) {
+            if (st == DS_OK || st == DS_MALFORMED || e.head_len != 0)
+                abort();
+            check_span(e.host, p, len);
+            check_span(e.target, p, len);
+        } else if (est != st || (st == DS_OK && e.head_len != r.head_len)) {
+            abort();
+        }
         if (st != DS_OK)
             return 0;
         if (r.head_len == 0 || r.head_len > len || r.head_len > HTTP_HEAD_MAX)

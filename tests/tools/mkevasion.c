@@ -499,6 +499,31 @@ static int s7(struct pcapw *w)
     return tls_tail(&c);
 }
 
+/* What a client with big post-quantum key shares and padding sends, pushed past every buffer:
+ * a 60000-byte ClientHello over 4 TLS records and 42 segments, server_name among the first
+ * extensions (OpenSSL accepts hellos up to 128 KiB). */
+static int s7b(struct pcapw *w)
+{
+    struct pcapw_conv c;
+    struct pcapw_hello h = {0};
+    static uint8_t ch[65536];
+    static const size_t splits[] = {16000, 32000, 48000};
+    h.sni = BLK;
+    h.alpn = "h2,http/1.1";
+    h.pq_keyshare = 1216;
+    h.pad_to = 60000;
+    h.rec_splits = splits;
+    h.n_rec_splits = 3;
+    h.seed = 7;
+    size_t n = pcapw_tls_hello(&h, ch, sizeof(ch), NULL);
+    if (!n)
+        return -EINVAL;
+    TRY(conv(&c, w, CLI4, SRV4, 443));
+    TRY(pcapw_conv_handshake(&c));
+    TRY(send_mss(&c, 0, ch, n, 1448));
+    return tls_tail(&c);
+}
+
 static int s8(struct pcapw *w)
 {
     struct pcapw_conv c;
@@ -564,6 +589,42 @@ static int h9(struct pcapw *w)
         req[o++] = '\r';
         req[o++] = '\n';
     }
+    snprintf(req + o, sizeof(req) - o, "Host: " BLK "\r\n" UA "\r\n");
+    return http_raw(w, CLI4, SRV4, req);
+}
+
+/* Appends n padding header lines of 100 bytes ("X-Pad-NN: aaa...") at req + *o. */
+static void pad_lines(char *req, size_t cap, size_t *o, int n)
+{
+    for (int i = 0; i < n && *o + 120 < cap; i++) {
+        *o += (size_t)snprintf(req + *o, cap - *o, "X-Pad-%03d: ", i);
+        memset(req + *o, 'a', 100);
+        *o += 100;
+        req[(*o)++] = '\r';
+        req[(*o)++] = '\n';
+    }
+    req[*o] = '\0';
+}
+
+/* A request head nginx accepts (4 x 8 KiB header buffers) but larger than any one buffer of
+ * the filter: 20 KB of padding lines, the Host line, 20 KB more (a 41 KB head, 29 segments). */
+static int h9b(struct pcapw *w)
+{
+    static char req[48 * 1024];
+    size_t o = (size_t)snprintf(req, sizeof(req), "GET / HTTP/1.1\r\n");
+    pad_lines(req, sizeof(req), &o, 180);
+    o += (size_t)snprintf(req + o, sizeof(req) - o, "Host: " BLK "\r\n");
+    pad_lines(req, sizeof(req), &o, 180);
+    snprintf(req + o, sizeof(req) - o, UA "\r\n");
+    return http_raw(w, CLI4, SRV4, req);
+}
+
+/* An allowed Host first, 8 KB of padding lines, then a second Host naming the blocked host. */
+static int h9c(struct pcapw *w)
+{
+    static char req[16 * 1024];
+    size_t o = (size_t)snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: " ALW "\r\n");
+    pad_lines(req, sizeof(req), &o, 72);
     snprintf(req + o, sizeof(req) - o, "Host: " BLK "\r\n" UA "\r\n");
     return http_raw(w, CLI4, SRV4, req);
 }
@@ -656,6 +717,7 @@ static const struct row rows[] = {
     {"S6", s6, "block", "ip-fallback", "-", IPS4 ":443", "no SNI to an IP-listed server (IPv4)"},
     {"S6v6", s6v6, "block", "ip-fallback", "-", "[" IPS6 "]:443", "no SNI to an IP-listed server (IPv6)"},
     {"S7", s7, "block", "domain", BLK, SRV4 ":443", "6000-byte ClientHello (PQ key share, padding), SNI last, 5 segments"},
+    {"S7b", s7b, "block", "domain", BLK, SRV4 ":443", "60000-byte ClientHello over 4 records and 42 segments, SNI early"},
     {"S8", s8, "block", "ip-fallback", "-", IPS4 ":443", "ECH with allowed outer front name to an IP-listed server"},
     {"S9", s9, "block", "domain", BLK, SRV4 ":443", "GREASE, SNI last, record version 0x0303"},
     {"H1", h1, "block", "domain", BLK, SRV4 ":80", "hOsT: header-name case"},
@@ -667,6 +729,8 @@ static const struct row rows[] = {
     {"H7", h7, "block", "domain", BLK, SRV4 ":80", "empty lines before the method"},
     {"H8", h8, "block", "domain", BLK, SRV4 ":80", "bare LF line endings"},
     {"H9", h9, "block", "domain", BLK, SRV4 ":80", "4 KB of padding headers before Host (3 segments)"},
+    {"H9b", h9b, "block", "domain", BLK, SRV4 ":80", "20 KB of padding headers before and after Host (41 KB head)"},
+    {"H9c", h9c, "block", "domain", BLK, SRV4 ":80", "allowed Host, 8 KB of padding, second Host blocked"},
     {"H10", h10, "block", "domain", BLK, SRV4 ":80", "request split inside the Host value"},
     {"H11", h11, "block", "domain", BLK, SRV4 ":80", "allowed request, then blocked Host on the kept-alive connection"},
     {"H12", h12, "block", "domain", BLK, SRV4 ":80", "absolute-form target blocked, Host allowed"},
