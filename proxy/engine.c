@@ -70,7 +70,6 @@ void engine_config_default(struct engine_config *c)
     c->max_flows = 1u << 20;
     c->reasm_bytes = 32 * 1024;
     c->reasm_buffers = 8192;
-    c->max_requests = 64;
     c->defrag_slots = 1024;
     c->quic_slots = 1024;
     c->tcp_idle_s = 300;
@@ -215,80 +214,107 @@ static bool decide_alt(struct engine *e, struct flow *f)
     return decide_request(e, f, &rq, true);
 }
 
-/* Judges every complete request buffered on f: one ClientHello, or each HTTP request of a
- * kept-alive connection, or the first h2c request. */
+/* The flow's place in its client stream (inspect.h), packed into its flow_app. */
+#define ENGINE_ST_PHASE_SHIFT 5
+#define ENGINE_ST_PHASE_MASK  0x60  /* enum http_chunk_state: inside a chunked body */
+
+static void stream_load(const struct flow *f, struct inspect_stream *s)
+{
+    s->app = f->a.app;
+    s->phase = (uint8_t)((f->a.state & ENGINE_ST_PHASE_MASK) >> ENGINE_ST_PHASE_SHIFT);
+    s->judged = (f->a.state & ENGINE_ST_EVENT) != 0;
+}
+
+static void stream_store(struct flow *f, const struct inspect_stream *s)
+{
+    f->a.app = s->app;
+    f->a.state = (uint8_t)((f->a.state & ~ENGINE_ST_PHASE_MASK) |
+                           ((s->phase << ENGINE_ST_PHASE_SHIFT) & ENGINE_ST_PHASE_MASK));
+}
+
+/* Stops judging f for the reason inspect_stream_next() / _passed() gave. */
+static void stop_inspection(struct engine *e, struct flow *f, enum verdict_app app,
+                            enum inspect_stop why, enum dstatus st)
+{
+    bool judged = (f->a.state & ENGINE_ST_EVENT) != 0;
+    switch (why) {
+    case INSPECT_STOP_NOT_MINE:
+        if (judged)
+            e->st.stream_not_mine++;   /* no longer HTTP: after an Upgrade, CONNECT */
+        break;
+    case INSPECT_STOP_MALFORMED:
+    case INSPECT_STOP_LIMIT: count_failure(e, app, st); break;
+    case INSPECT_STOP_BODY: e->st.http_body_malformed++; break;
+    case INSPECT_STOP_CUT: e->st.http_cut++; break;
+    case INSPECT_STOP_DONE: break;
+    }
+    if (!judged)
+        decide_by_address(e, f);
+    finish_flow_inspection(e, f);
+}
+
+/* Judges every request buffered on f as inspect_stream_next() walks the stream: one
+ * ClientHello, each HTTP request of a kept-alive connection with its body skipped by its
+ * framing, whatever follows an Upgrade or CONNECT, or the first h2c request. */
 static void inspect_tcp(struct engine *e, struct flow *f, unsigned res)
 {
     size_t len;
     const uint8_t *d = tcpreasm_data(e->reasm, f, &len);
     if (!d || len == 0)
         return;
-    if (f->a.app == APP_UNKNOWN) {
-        enum verdict_app app = APP_UNKNOWN;
-        enum dstatus st = inspect_detect(d, len, &app);
-        if (st == DS_NEED_MORE)
-            return;
-        if (st == DS_NOT_MINE) {
-            decide_by_address(e, f);
-            finish_flow_inspection(e, f);
-            return;
-        }
-        f->a.app = (uint8_t)app;
-    }
     if (f->a.state & ENGINE_ST_HELLO) {
         /* ClientHello decided: only a conflicting copy of its bytes can change that. */
         if ((res & TCPREASM_CONFLICT) && decide_alt(e, f))
             finish_flow_inspection(e, f);
         return;
     }
+    struct inspect_stream s;
+    stream_load(f, &s);
     for (;;) {
         struct inspect_request rq;
-        enum verdict_app app = (enum verdict_app)f->a.app;
+        uint64_t skip = 0;
+        enum inspect_stop why = INSPECT_STOP_DONE;
+        enum dstatus st = DS_OK;
         bool full = len >= tcpreasm_bufsize(e->reasm);
-        enum dstatus st = inspect_parse(app, d, len, e->scratch, e->scratch_cap, &rq);
-        if (st == DS_NEED_MORE) {
-            if (!full)
+        enum inspect_step step = inspect_stream_next(&s, d, len, full, e->scratch, e->scratch_cap,
+                                                     &rq, &skip, &why, &st);
+        stream_store(f, &s);
+        if (step == INSPECT_MORE)
+            return;
+        if (step == INSPECT_STOP) {
+            stop_inspection(e, f, (enum verdict_app)s.app, why, st);
+            return;
+        }
+        if (step == INSPECT_JUDGE) {
+            if (rq.partial && !full && !request_blocks(e, f, &rq)) {
+                /* The name is read and passes, but the hello / head goes on: the rest may
+                 * carry another name (a second Host), so the pass waits for it or the cap. */
                 return;
-            st = DS_LIMIT;
+            }
+            if (decide_request(e, f, &rq, false) || decide_alt(e, f)) {
+                finish_flow_inspection(e, f);
+                return;
+            }
+            if (f->a.nreq < UINT16_MAX)
+                f->a.nreq++;
+            if (rq.app == APP_TLS) {
+                if (rq.partial)
+                    e->st.tls_cut++;
+                /* Keep the hello's bytes until the server answers: a conflicting copy may
+                 * follow. */
+                f->a.state |= ENGINE_ST_HELLO;
+                return;
+            }
+            step = inspect_stream_passed(&s, &rq, &skip, &why);
+            stream_store(f, &s);
+            if (step == INSPECT_STOP) {
+                stop_inspection(e, f, rq.app, why, DS_OK);
+                return;
+            }
         }
-        if (st != DS_OK) {
-            count_failure(e, app, st);
-            if (!(f->a.state & ENGINE_ST_EVENT))
-                decide_by_address(e, f);
-            finish_flow_inspection(e, f);
-            return;
-        }
-        if (rq.partial && !full && !request_blocks(e, f, &rq)) {
-            /* The name is read and passes, but the hello / head goes on: the rest may carry
-             * another name (a second Host), so the pass waits for it or for the cap. */
-            return;
-        }
-        if (decide_request(e, f, &rq, false) || decide_alt(e, f)) {
-            finish_flow_inspection(e, f);
-            return;
-        }
-        if (rq.partial && app == APP_HTTP) {
-            /* Cut by the cap after an allowed name: judged by it. Where the next request
-             * starts cannot be known. */
-            e->st.http_cut++;
-            f->a.nreq++;
-            finish_flow_inspection(e, f);
-            return;
-        }
-        if (rq.partial)
-            e->st.tls_cut++;
-        f->a.nreq++;
-        if (app == APP_TLS) {
-            /* Keep the hello's bytes until the server answers: a conflicting copy may follow. */
-            f->a.state |= ENGINE_ST_HELLO;
-            return;
-        }
-        if (rq.body_unknown || f->a.nreq >= e->cfg.max_requests) {
-            /* A chunked body hides where the next request starts; past max_requests we stop. */
-            finish_flow_inspection(e, f);
-            return;
-        }
-        tcpreasm_consume(e->reasm, f, rq.head_len + (size_t)rq.body_len);
+        /* INSPECT_SKIP: a judged request's head and body, or chunked framing and data. The
+         * bytes past the buffer are skipped as they arrive; the buffer stays bounded. */
+        tcpreasm_consume(e->reasm, f, skip > SIZE_MAX ? SIZE_MAX : (size_t)skip);
         d = tcpreasm_data(e->reasm, f, &len);
         if (!d || len == 0)
             return;

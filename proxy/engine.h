@@ -23,7 +23,6 @@ struct engine_config {
                                   * a request head nginx accepts; names are read early, so a
                                   * larger ClientHello needs only the bytes up to its SNI) */
     size_t reasm_buffers;        /* reassembly buffers in the pool (default 8192) */
-    size_t max_requests;         /* HTTP requests inspected per connection (default 64) */
     size_t defrag_slots;         /* IP datagrams in reassembly at once (default 1024) */
     size_t quic_slots;           /* QUIC handshakes reassembled at once (default 1024) */
     uint32_t tcp_idle_s;         /* idle timeouts */
@@ -94,6 +93,8 @@ struct engine_stats {
     uint64_t flows_evicted, reasm_no_buffer, reasm_ignored, reasm_conflicts;
     uint64_t tls_malformed, tls_limit, http_malformed, http_limit, quic_malformed, quic_no_slot;
     uint64_t name_invalid, ech, ipv6_bad_ext;
+    uint64_t stream_not_mine;    /* a judged connection stopped speaking HTTP (Upgrade, CONNECT) */
+    uint64_t http_body_malformed; /* chunked framing broken or over a cap: judging stops */
     uint64_t tls_cut, http_cut;  /* judged by a name read before the reassembly cap cut the
                                   * ClientHello / request head (a name past the cap: *_limit) */
 };

@@ -323,6 +323,7 @@ static enum dstatus parse_headers(const uint8_t *buf, size_t lim, size_t pos, st
         } else if (eq_nocase(name, nl, "transfer-encoding")) {
             out->chunked = eq_nocase(v, vl, "chunked");
         } else if (eq_nocase(name, nl, "upgrade")) {
+            out->upgrade = true;
             out->upgrade_h2c = out->upgrade_h2c || list_has(v, vl, "h2c");
         }
     }
@@ -380,4 +381,101 @@ enum dstatus http_req_parse_early(const uint8_t *buf, size_t len, struct http_re
                                   size_t *err_off)
 {
     return req_parse(buf, len, true, out, err_off);
+}
+
+static int hex_val(uint8_t c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = lower(c);
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* Length of the line at buf (LF included), or 0 if no LF within the first lim bytes. */
+static size_t line_len(const uint8_t *buf, size_t len, size_t lim)
+{
+    const uint8_t *lf = memchr(buf, '\n', len < lim ? len : lim);
+    return lf ? (size_t)(lf - buf) + 1 : 0;
+}
+
+enum dstatus http_chunk_step(const uint8_t *buf, size_t len, enum http_chunk_state *st,
+                             uint64_t *skip, size_t *err_off)
+{
+    *skip = 0;
+    *err_off = 0;
+    if (len == 0)
+        return DS_NEED_MORE;
+    switch (*st) {
+    case HTTP_CHUNK_DATA_END:
+        if (buf[0] == '\n') {
+            *skip = 1;
+        } else if (buf[0] == '\r') {
+            if (len < 2)
+                return DS_NEED_MORE;
+            if (buf[1] != '\n') {
+                *err_off = 1;
+                return DS_MALFORMED;
+            }
+            *skip = 2;
+        } else {
+            return DS_MALFORMED;   /* the chunk is longer than its size said */
+        }
+        *st = HTTP_CHUNK_SIZE;
+        return DS_OK;
+    case HTTP_CHUNK_TRAILER: {
+        size_t n = line_len(buf, len, HTTP_CHUNK_LINE_MAX);
+        if (n == 0)
+            return len >= HTTP_CHUNK_LINE_MAX ? DS_LIMIT : DS_NEED_MORE;
+        *skip = n;
+        if (n == 1 || (n == 2 && buf[0] == '\r'))
+            *st = HTTP_CHUNK_DONE;   /* the empty line: the body ends */
+        return DS_OK;
+    }
+    case HTTP_CHUNK_SIZE: {
+        size_t n = line_len(buf, len, HTTP_CHUNK_LINE_MAX);
+        size_t i = 0;
+        uint64_t size = 0;
+        int h;
+        /* judge what is there even before the line is complete: a non-hex first byte is not
+         * chunked framing whatever follows */
+        while (i < len && (h = hex_val(buf[i])) >= 0) {
+            if (size > (UINT64_C(0x7fffffffffffffff) >> 4))
+                return DS_LIMIT;
+            size = size << 4 | (uint64_t)h;
+            i++;
+        }
+        if (i == 0 && len > 0) {
+            *err_off = 0;
+            return DS_MALFORMED;
+        }
+        if (n == 0)
+            return len >= HTTP_CHUNK_LINE_MAX ? DS_LIMIT : DS_NEED_MORE;
+        /* after the digits: [ SP/HTAB ] [ ";" extension ] CR? LF */
+        while (i < n && (buf[i] == ' ' || buf[i] == '\t'))
+            i++;
+        if (buf[i] == ';') {
+            for (i++; i < n - 1; i++) {
+                if (buf[i] == '\r' && i == n - 2)
+                    break;
+                if (is_ctl(buf[i]) && buf[i] != '\t') {
+                    *err_off = i;
+                    return DS_MALFORMED;
+                }
+            }
+        }
+        if (buf[i] == '\r')
+            i++;
+        if (i != n - 1) {
+            *err_off = i;
+            return DS_MALFORMED;
+        }
+        *skip = n + size;
+        *st = size == 0 ? HTTP_CHUNK_TRAILER : HTTP_CHUNK_DATA_END;
+        return DS_OK;
+    }
+    case HTTP_CHUNK_DONE: break;
+    }
+    return DS_OK;
 }

@@ -417,6 +417,93 @@ START_TEST(test_early)
 }
 END_TEST
 
+/* Walks a whole chunked body with http_chunk_step(), as the pipeline does; returns the bytes
+ * the body took (0 if the walk did not end in HTTP_CHUNK_DONE), *last = the last status. */
+static size_t walk_chunked(const char *body, size_t len, enum dstatus *last)
+{
+    enum http_chunk_state st = HTTP_CHUNK_SIZE;
+    size_t at = 0;
+    *last = DS_OK;
+    for (int guard = 0; guard < 100 && st != HTTP_CHUNK_DONE; guard++) {
+        uint64_t skip = 0;
+        size_t err = 0;
+        uint8_t *p = guard_copy(body + at, len - at);
+        *last = http_chunk_step(p, len - at, &st, &skip, &err);
+        if (*last != DS_OK)
+            return 0;
+        ck_assert_uint_gt(skip, 0);
+        at += (size_t)skip;
+        if (at > len)
+            return 0;
+    }
+    return st == HTTP_CHUNK_DONE ? at : 0;
+}
+
+/* EVASION H16/H17: chunked framing is skipped element by element, data unread. */
+START_TEST(test_chunked)
+{
+    static const struct {
+        const char *body;
+        enum dstatus want;   /* DS_OK: the whole body is walked */
+    } ccases[] = {
+        { "5\r\nhello\r\n0\r\n\r\n", DS_OK },
+        { "5;name=x;y=\"a b\"\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\n\r\n", DS_OK },
+        { "a\nGET / HTTP\n000\nX-Trailer: 1\nY: 2\n\n", DS_OK },   /* bare LF, 0s, trailers */
+        { "5 ;ext\r\nhello\r\n0 \r\n\r\n", DS_OK },                /* SP before ';' / CRLF */
+        { "fFfF\r\n", DS_NEED_MORE },                                  /* data not here yet */
+        { "x\r\n", DS_MALFORMED },                                       /* not a size */
+        { "5\r\nhelloX\r\n", DS_MALFORMED },                           /* data longer than 5 */
+        { "5\rX\r\nhello\r\n", DS_MALFORMED },                         /* CR not before LF */
+        { "5;a\x01b\r\nhello\r\n", DS_MALFORMED },                     /* CTL in extension */
+        { "8000000000000000\r\n", DS_LIMIT },                         /* >= 2^63 */
+    };
+    for (size_t i = 0; i < sizeof(ccases) / sizeof(ccases[0]); i++) {
+        enum dstatus last;
+        size_t len = strlen(ccases[i].body);
+        size_t took = walk_chunked(ccases[i].body, len, &last);
+        if (ccases[i].want == DS_OK) {
+            ck_assert_msg(took == len, "case %zu: took %zu of %zu (%s)", i, took, len, dstatus_name(last));
+        } else if (ccases[i].want == DS_NEED_MORE) {
+            /* the size line is read; its data is skipped without being buffered */
+            enum http_chunk_state st = HTTP_CHUNK_SIZE;
+            uint64_t skip = 0;
+            size_t err;
+            ck_assert_int_eq(http_chunk_step((const uint8_t *)ccases[i].body, len, &st, &skip, &err), DS_OK);
+            ck_assert_uint_eq(skip, 6 + 0xffff);
+            ck_assert_int_eq(st, HTTP_CHUNK_DATA_END);
+        } else {
+            ck_assert_msg(took == 0 && last == ccases[i].want, "case %zu: %s", i, dstatus_name(last));
+        }
+    }
+    /* every strict prefix of each element is NEED_MORE */
+    static const char *const elems[] = { "1a;x=y\r\n", "0\r\n" };
+    for (size_t i = 0; i < 2; i++) {
+        for (size_t k = 0; k < strlen(elems[i]); k++) {
+            enum http_chunk_state st = HTTP_CHUNK_SIZE;
+            uint64_t skip;
+            size_t err;
+            uint8_t *p = guard_copy(elems[i], k);
+            ck_assert_int_eq(http_chunk_step(p, k, &st, &skip, &err), DS_NEED_MORE);
+        }
+    }
+    enum http_chunk_state st = HTTP_CHUNK_DATA_END;
+    uint64_t skip;
+    size_t err;
+    ck_assert_int_eq(http_chunk_step((const uint8_t *)"\r", 1, &st, &skip, &err), DS_NEED_MORE);
+    st = HTTP_CHUNK_TRAILER;
+    ck_assert_int_eq(http_chunk_step((const uint8_t *)"X-T: 1\r", 8, &st, &skip, &err), DS_NEED_MORE);
+    /* a chunk-size line past HTTP_CHUNK_LINE_MAX */
+    static char line[HTTP_CHUNK_LINE_MAX + 10];
+    memset(line, ' ', sizeof(line));
+    line[0] = '1';
+    line[1] = ';';
+    st = HTTP_CHUNK_SIZE;
+    uint8_t *p = guard_copy(line, sizeof(line));
+    ck_assert_int_eq(http_chunk_step(p, sizeof(line), &st, &skip, &err), DS_LIMIT);
+    guard_free();
+}
+END_TEST
+
 static Suite *http_suite(void)
 {
     Suite *s = suite_create("http");
@@ -428,6 +515,7 @@ static Suite *http_suite(void)
     tcase_add_test(tc, test_pipelined);
     tcase_add_test(tc, test_fixtures);
     tcase_add_test(tc, test_h2_preface);
+    tcase_add_test(tc, test_chunked);
     suite_add_tcase(s, tc);
     tc = tcase_create("limit");
     tcase_set_timeout(tc, 30);

@@ -15,9 +15,33 @@ static void check_span(struct span s, const uint8_t *data, size_t size)
         abort();
 }
 
+/* Walks data as a chunked body: every step either stops or moves forward by a bounded skip,
+ * and a step that needs more never accepts a shorter input. */
+static void walk_chunked(const uint8_t *data, size_t size)
+{
+    enum http_chunk_state st = HTTP_CHUNK_SIZE;
+    size_t at = 0;
+    for (int n = 0; n < 64 && st != HTTP_CHUNK_DONE && at < size; n++) {
+        uint64_t skip = 0;
+        size_t err = 0;
+        enum http_chunk_state before = st;
+        enum dstatus ds = http_chunk_step(data + at, size - at, &st, &skip, &err);
+        if (ds == DS_MALFORMED && err >= size - at)
+            abort();
+        if (ds != DS_OK)
+            return;
+        if (skip == 0 || (before != HTTP_CHUNK_SIZE && skip > size - at))
+            abort();   /* only a chunk's data may lie past the buffered bytes */
+        if (skip > size - at)
+            return;
+        at += (size_t)skip;
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     (void)http_is_h2_preface(data, size);
+    walk_chunked(data, size);
     size_t off = 0;
     for (int n = 0; n < 8 && off < size; n++) {
         const uint8_t *p = data + off;

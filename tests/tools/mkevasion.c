@@ -659,6 +659,70 @@ static int keepalive(struct pcapw *w, const char *host2)
 }
 
 static int h11(struct pcapw *w) { return keepalive(w, BLK); }
+
+/* Requests r[0..n) on one kept-alive connection to port 80, each answered by the server
+ * before the next, as curl or a browser sends them. */
+static int keepalive_seq(struct pcapw *w, const char *const *r, size_t n)
+{
+    struct pcapw_conv c;
+    uint32_t off = 0;
+    TRY(conv(&c, w, CLI4, SRV4, 80));
+    TRY(pcapw_conv_handshake(&c));
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(r[i]);
+        TRY(send_mss(&c, off, (const uint8_t *)r[i], len, 1448));
+        off += (uint32_t)len;
+        TRY(http_response(&c));
+    }
+    return pcapw_conv_close(&c);
+}
+
+/* A chunked upload (extensions, a trailer; curl -T - with a chunked transfer) to the allowed
+ * host, then a GET for the blocked host on the same connection. */
+static int h16a(struct pcapw *w)
+{
+    static const char *const r[] = {
+        "POST /upload HTTP/1.1\r\nHost: " ALW "\r\nTransfer-Encoding: chunked\r\n" UA "\r\n"
+        "5;name=x\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nX-Trailer: 1\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: " BLK "\r\n" UA "\r\n",
+    };
+    return keepalive_seq(w, r, 2);
+}
+
+/* A Content-Length POST to the allowed host, then a GET for the blocked host. */
+static int h16b(struct pcapw *w)
+{
+    static const char *const r[] = {
+        "POST /form HTTP/1.1\r\nHost: " ALW "\r\nContent-Length: 11\r\n" UA "\r\nhello=world",
+        "GET / HTTP/1.1\r\nHost: " BLK "\r\n" UA "\r\n",
+    };
+    return keepalive_seq(w, r, 2);
+}
+
+/* 70 requests for the allowed host, then one for the blocked host (no per-connection cap). */
+static int h16c(struct pcapw *w)
+{
+    static const char *r[71];
+    for (size_t i = 0; i < 70; i++)
+        r[i] = "GET /a HTTP/1.1\r\nHost: " ALW "\r\n" UA "\r\n";
+    r[70] = "GET / HTTP/1.1\r\nHost: " BLK "\r\n" UA "\r\n";
+    return keepalive_seq(w, r, 71);
+}
+
+/* Bodies whose bytes look like a request for the blocked host, sent to the allowed host: by
+ * Content-Length and chunked. The server reads them as data; so must the filter. */
+static int h17(struct pcapw *w)
+{
+#define FAKE_REQ "GET / HTTP/1.1\r\nHost: " BLK "\r\n\r\n"
+    static const char *const r[] = {
+        "POST /a HTTP/1.1\r\nHost: " ALW "\r\nContent-Length: 41\r\n" UA "\r\n" FAKE_REQ,
+        "POST /b HTTP/1.1\r\nHost: " ALW "\r\nTransfer-Encoding: chunked\r\n" UA "\r\n"
+        "29\r\n" FAKE_REQ "\r\n0\r\n\r\n",
+        "GET /c HTTP/1.1\r\nHost: " ALW "\r\n" UA "\r\n",
+    };
+#undef FAKE_REQ
+    return keepalive_seq(w, r, 3);
+}
 static int h12(struct pcapw *w) { return http_raw(w, CLI4, SRV4, "GET http://" BLK "/ HTTP/1.1\r\nHost: " ALW "\r\n" UA "\r\n"); }
 static int h13(struct pcapw *w) { return http_raw(w, CLI4, SRV4, "GET / HTTP/1.1\r\nHost: " ALW "\r\nHost: " BLK "\r\n" UA "\r\n"); }
 static int h14a(struct pcapw *w) { return http_get(w, CLI4, SRV4, BLK ":80", "/"); }
@@ -741,6 +805,10 @@ static const struct row rows[] = {
     {"H15b", h15b, "block", "url", "urls.example", SRV4 ":80", "path /%73ecret/x (escaped unreserved)"},
     {"H15c", h15c, "block", "url", "urls.example", SRV4 ":80", "path //secret/x (doubled slash)"},
     {"H15d", h15d, "block", "url", "urls.example", SRV4 ":80", "path /secret/./x?q=1"},
+    {"H16a", h16a, "block", "domain", BLK, SRV4 ":80", "chunked POST to an allowed host, then GET for the blocked host"},
+    {"H16b", h16b, "block", "domain", BLK, SRV4 ":80", "Content-Length POST to an allowed host, then GET for the blocked host"},
+    {"H16c", h16c, "block", "domain", BLK, SRV4 ":80", "70 requests for an allowed host, then one for the blocked host"},
+    {"H17", h17, "pass", "-", ALW, SRV4 ":80", "bodies (Content-Length, chunked) holding a request for the blocked host"},
     {"P1", p1, "pass", "-", "not" BLK, SRV4 ":443", "anchoring: SNI notblocked.example"},
     {"P2", p2, "pass", "-", BLK ".evil.test", SRV4 ":443", "anchoring: SNI blocked.example.evil.test"},
     {"P3", p3, "pass", "-", "not" BLK, SRV4 ":80", "anchoring: Host notblocked.example"},
