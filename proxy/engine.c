@@ -246,7 +246,8 @@ static void stop_inspection(struct engine *e, struct flow *f, enum verdict_app a
     case INSPECT_STOP_LIMIT: count_failure(e, app, st); break;
     case INSPECT_STOP_BODY: e->st.http_body_malformed++; break;
     case INSPECT_STOP_CUT: e->st.http_cut++; break;
-    case INSPECT_STOP_DONE: break;
+    case INSPECT_STOP_DONE:
+    case INSPECT_STOP_LENIENT: break;
     }
     if (!judged)
         decide_by_address(e, f);
@@ -290,6 +291,12 @@ static void inspect_tcp(struct engine *e, struct flow *f, unsigned res)
                 /* The name is read and passes, but the hello / head goes on: the rest may
                  * carry another name (a second Host), so the pass waits for it or the cap. */
                 return;
+            }
+            if (rq.lenient) {
+                /* the strict reading refused it: counted as before, and judged on what a
+                 * laxer server would read (S10) */
+                count_failure(e, rq.app, DS_MALFORMED);
+                e->st.lenient_names++;
             }
             if (decide_request(e, f, &rq, false) || decide_alt(e, f)) {
                 finish_flow_inspection(e, f);

@@ -95,6 +95,8 @@ struct engine_stats {
     uint64_t name_invalid, ech, ipv6_bad_ext;
     uint64_t stream_not_mine;    /* a judged connection stopped speaking HTTP (Upgrade, CONNECT) */
     uint64_t http_body_malformed; /* chunked framing broken or over a cap: judging stops */
+    uint64_t lenient_names;      /* requests the strict reading refused (counted *_malformed)
+                                  * judged by the names their lenient scan found (S10) */
     uint64_t tls_cut, http_cut;  /* judged by a name read before the reassembly cap cut the
                                   * ClientHello / request head (a name past the cap: *_limit) */
 };

@@ -479,3 +479,59 @@ enum dstatus http_chunk_step(const uint8_t *buf, size_t len, enum http_chunk_sta
     }
     return DS_OK;
 }
+
+size_t http_scan_hosts(const uint8_t *buf, size_t len, struct span *names, size_t cap)
+{
+    size_t lim = len < HTTP_HEAD_MAX ? len : HTTP_HEAD_MAX;
+    size_t i = 0, k = 0;
+    bool first = true;
+    while (i < lim && (buf[i] == '\r' || buf[i] == '\n'))
+        i++;
+    while (i < lim && k < cap) {
+        const uint8_t *lf = memchr(buf + i, '\n', lim - i);
+        if (!lf)
+            break;   /* a line cut short is not a name */
+        size_t e = (size_t)(lf - buf);
+        size_t ve = e;
+        while (ve > i && (buf[ve - 1] == '\r' || buf[ve - 1] == ' ' || buf[ve - 1] == '\t'))
+            ve--;
+        if (first) {
+            /* "METHOD scheme://authority/..." in any spacing */
+            struct http_req t;
+            memset(&t, 0, sizeof(t));
+            size_t s = i;
+            while (s < ve && buf[s] != ' ' && buf[s] != '\t')
+                s++;
+            while (s < ve && (buf[s] == ' ' || buf[s] == '\t'))
+                s++;
+            size_t te = s;
+            while (te < ve && buf[te] != ' ' && buf[te] != '\t')
+                te++;
+            t.target = (struct span){ buf + s, te - s };
+            split_absolute(&t);
+            if (t.abs_authority.len)
+                names[k++] = t.abs_authority;
+            first = false;
+        } else {
+            size_t s = i;
+            while (s < ve && (buf[s] == ' ' || buf[s] == '\t'))
+                s++;
+            if (ve - s > 4 && eq_nocase(buf + s, 4, "host")) {
+                size_t c = s + 4;
+                while (c < ve && (buf[c] == ' ' || buf[c] == '\t'))
+                    c++;
+                if (c < ve && buf[c] == ':') {
+                    c++;
+                    while (c < ve && (buf[c] == ' ' || buf[c] == '\t'))
+                        c++;
+                    if (c < ve)
+                        names[k++] = (struct span){ buf + c, ve - c };
+                }
+            }
+        }
+        i = e + 1;
+        if (i < lim && (buf[i] == '\n' || (buf[i] == '\r' && i + 1 < lim && buf[i + 1] == '\n')))
+            break;   /* the empty line: the head ends */
+    }
+    return k;
+}

@@ -85,4 +85,12 @@ enum dstatus http_chunk_step(const uint8_t *buf, size_t len, enum http_chunk_sta
  * false when len is 0. */
 bool http_is_h2_preface(const uint8_t *buf, size_t len);
 
+/* Lenient reading for a head http_req_parse_early() refuses (EVASION S10's HTTP variant):
+ * servers laxer than nginx take obs-folded lines, spaces before the colon, NUL or CTL bytes in
+ * values. Looks at the first HTTP_HEAD_MAX bytes, line by line (LF-terminated), for the
+ * authority of an absolute-form target in the first line and for every line whose name, after
+ * leading SP/HTAB and before optional SP/HTAB and the colon, is "host" in any case; collects
+ * their trimmed values (up to cap, non-empty, spans into buf). Returns how many. */
+size_t http_scan_hosts(const uint8_t *buf, size_t len, struct span *names, size_t cap);
+
 #endif

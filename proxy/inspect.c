@@ -37,6 +37,17 @@ static enum dstatus parse_tls(const uint8_t *buf, size_t len, uint8_t *scratch, 
     struct tls_hello h;
     size_t off = 0;
     enum dstatus st = tls_hello_parse_early(buf, len, scratch, cap, &h, &off);
+    if (st == DS_MALFORMED) {
+        struct span names[2];
+        size_t n = tls_hello_scan_names(buf, len, scratch, cap, names, 2);
+        if (n == 0)
+            return st;
+        rq->lenient = true;
+        rq->name = names[0];
+        if (n > 1)
+            rq->name2 = names[1];
+        return DS_OK;
+    }
     if (st != DS_OK)
         return st;
     rq->partial = h.partial;
@@ -55,6 +66,18 @@ static enum dstatus parse_http(const uint8_t *buf, size_t len, struct inspect_re
     struct http_req r;
     size_t off = 0;
     enum dstatus st = http_req_parse_early(buf, len, &r, &off);
+    if (st == DS_MALFORMED) {
+        struct span names[2];
+        size_t n = http_scan_hosts(buf, len, names, 2);
+        if (n == 0)
+            return st;
+        rq->lenient = true;
+        rq->has_path = false;
+        rq->name = names[0];
+        if (n > 1)
+            rq->name2 = names[1];
+        return DS_OK;
+    }
     if (st != DS_OK)
         return st;
     rq->partial = r.partial;
@@ -241,8 +264,8 @@ enum inspect_step inspect_stream_passed(struct inspect_stream *s, const struct i
         *why = INSPECT_STOP_DONE;
         return INSPECT_STOP;
     }
-    if (rq->partial) {
-        *why = INSPECT_STOP_CUT;
+    if (rq->partial || rq->lenient) {
+        *why = rq->lenient ? INSPECT_STOP_LENIENT : INSPECT_STOP_CUT;
         return INSPECT_STOP;
     }
     *skip = rq->head_len;

@@ -31,6 +31,9 @@ struct inspect_request {
     size_t head_len;        /* bytes of this request before its body (TLS: the ClientHello) */
     uint64_t body_len;      /* HTTP Content-Length, else 0 */
     bool body_unknown;      /* chunked body or protocol upgrade: the next request cannot be found */
+    bool lenient;           /* the strict dissector refused the request (MALFORMED); the names
+                             * come from its lenient scan (EVASION S10): a server laxer than
+                             * the strict reading may accept it. Nothing after it is judged */
     bool redetect;          /* after this request the stream may speak another protocol
                              * (Upgrade, CONNECT): detect it again from the next bytes */
     bool chunked;           /* a chunked body follows the head */
@@ -46,7 +49,9 @@ enum dstatus inspect_detect(const uint8_t *buf, size_t len, enum verdict_app *ap
 /* Parses the request at the start of buf with the dissector of app. scratch (scratch_cap bytes)
  * holds ClientHellos spread over several records and h2c header blocks. Returns the
  * dissector's status; *rq is valid on DS_OK, rq->partial when only the bytes carrying the name
- * are complete (tls_hello_parse_early, http_req_parse_early). */
+ * are complete (tls_hello_parse_early, http_req_parse_early). When the strict dissector says
+ * DS_MALFORMED but its lenient scan finds a name (tls_hello_scan_names, http_scan_hosts), DS_OK
+ * with rq->lenient and the first two names found. */
 enum dstatus inspect_parse(enum verdict_app app, const uint8_t *buf, size_t len, uint8_t *scratch,
                            size_t scratch_cap, struct inspect_request *rq);
 
@@ -79,6 +84,8 @@ enum inspect_stop {
     INSPECT_STOP_CUT,       /* a head judged by its name at the cap: the next request cannot be
                              * located */
     INSPECT_STOP_DONE,      /* nothing more to judge: a ClientHello was judged, or h2c */
+    INSPECT_STOP_LENIENT,   /* a request read only by the lenient scan was judged: where the
+                             * next one starts is not known */
 };
 
 /* Starts a stream (app APP_UNKNOWN, nothing judged). */

@@ -360,6 +360,7 @@ static enum dstatus hello_parse(const uint8_t *buf, size_t len, uint8_t *scratch
     if (st == DS_NEED_MORE) {
         if (early && out->has_sni) {
             out->partial = true;   /* the name is complete; the hello goes on */
+            out->consumed = 0;
             return DS_OK;
         }
         return have < got ? DS_LIMIT : DS_NEED_MORE;
@@ -377,4 +378,67 @@ enum dstatus tls_hello_parse_early(const uint8_t *buf, size_t len, uint8_t *scra
                                    size_t scratch_cap, struct tls_hello *out, size_t *err_off)
 {
     return hello_parse(buf, len, scratch, scratch_cap, true, out, err_off);
+}
+
+/* Takes every host_name entry of a ServerNameList body (p, n) into names[*k..cap). */
+static void scan_sni_list(struct rd *e, struct span *names, size_t cap, size_t *k)
+{
+    (void)rd_be16(e);   /* the list length: trusted only as far as the extension goes */
+    while (rd_left(e) >= 3 && *k < cap) {
+        uint8_t type = rd_u8(e);
+        size_t n = rd_be16(e);
+        if (n > rd_left(e))
+            break;   /* an entry cut short is not a name */
+        struct span s = rd_span(e, n);
+        if (type == 0 && n > 0 && n <= TLS_HOST_NAME_MAX && memchr(s.p, 0, n) == NULL)
+            names[(*k)++] = s;
+    }
+}
+
+size_t tls_hello_scan_names(const uint8_t *buf, size_t len, uint8_t *scratch, size_t scratch_cap,
+                            struct span *names, size_t cap)
+{
+    /* The handshake bytes of the leading handshake records, copied to scratch when there are
+     * several records, as far as they go. */
+    if (len < TLS_RECORD_HDR + TLS_HS_HDR || buf[0] != TLS_CT_HANDSHAKE || cap == 0)
+        return 0;
+    const uint8_t *msg = buf + TLS_RECORD_HDR;
+    size_t rlen = (size_t)buf[3] << 8 | buf[4];
+    size_t have = len - TLS_RECORD_HDR < rlen ? len - TLS_RECORD_HDR : rlen;
+    if (have < len - TLS_RECORD_HDR && scratch_cap > 0) {
+        size_t off = 0, at = 0;
+        while (off < len && len - off >= TLS_RECORD_HDR && buf[off] == TLS_CT_HANDSHAKE &&
+               at < scratch_cap) {
+            size_t l = (size_t)buf[off + 3] << 8 | buf[off + 4];
+            size_t take = len - off - TLS_RECORD_HDR < l ? len - off - TLS_RECORD_HDR : l;
+            if (take > scratch_cap - at)
+                take = scratch_cap - at;
+            memcpy(scratch + at, buf + off + TLS_RECORD_HDR, take);
+            at += take;
+            off += TLS_RECORD_HDR + l;
+        }
+        msg = scratch;
+        have = at;
+    }
+    if (have < TLS_HS_HDR || msg[0] != TLS_HS_CLIENT_HELLO)
+        return 0;
+    size_t total = TLS_HS_HDR + ((size_t)msg[1] << 16 | (size_t)msg[2] << 8 | msg[3]);
+    struct rd r;
+    rd_init(&r, msg, have < total ? have : total);
+    rd_skip(&r, TLS_HS_HDR + 2 + 32);
+    rd_skip(&r, rd_u8(&r));     /* session_id */
+    rd_skip(&r, rd_be16(&r));   /* cipher_suites */
+    rd_skip(&r, rd_u8(&r));     /* compression_methods */
+    (void)rd_be16(&r);          /* extensions length: the extensions' own lengths decide */
+    size_t k = 0;
+    while (rd_left(&r) >= 4 && k < cap) {
+        uint16_t type = rd_be16(&r);
+        size_t n = rd_be16(&r);
+        if (n > rd_left(&r))
+            n = rd_left(&r);
+        struct rd e = rd_sub(&r, n);
+        if (type == EXT_SERVER_NAME)
+            scan_sni_list(&e, names, cap, &k);
+    }
+    return k;
 }

@@ -55,4 +55,13 @@ enum dstatus tls_hello_parse(const uint8_t *buf, size_t len, uint8_t *scratch, s
 enum dstatus tls_hello_parse_early(const uint8_t *buf, size_t len, uint8_t *scratch,
                                    size_t scratch_cap, struct tls_hello *out, size_t *err_off);
 
+/* Lenient reading for a hello tls_hello_parse_early() refuses (EVASION S10): some servers
+ * accept what OpenSSL refuses (Go's crypto/tls skips server_name entries that are not
+ * host_name, and reads any number of them). Walks the handshake records and the hello as far
+ * as their own lengths allow and collects every host_name entry of every server_name
+ * extension, up to cap of them, into names[] (spans into buf or scratch, 1..255 bytes, no
+ * NUL). Returns how many were found; 0 when the bytes do not even start a ClientHello. */
+size_t tls_hello_scan_names(const uint8_t *buf, size_t len, uint8_t *scratch, size_t scratch_cap,
+                            struct span *names, size_t cap);
+
 #endif

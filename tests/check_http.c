@@ -504,6 +504,40 @@ START_TEST(test_chunked)
 }
 END_TEST
 
+/* S10's HTTP variant: what nginx refuses, the lenient scan still reads. */
+START_TEST(test_lenient_hosts)
+{
+    struct span n[2];
+    struct http_req r;
+    size_t err;
+    static const char *const bad[] = {
+        "GET / HTTP/1.1\r\nX-F: a\r\n b\r\nHost : blocked.example\r\n\r\n",
+        "GET / HTTP/1.1\r\n Host:blocked.example \r\n\r\n",
+        "GET / HTTP/1.1\r\nBad Name: 1\r\nHOST:\tblocked.example\r\n\r\n",
+    };
+    for (size_t i = 0; i < 3; i++) {
+        size_t len = strlen(bad[i]);
+        ck_assert_int_eq(parse_guarded(bad[i], len, &r, &err), DS_MALFORMED);
+        uint8_t *p = guard_copy(bad[i], len);
+        ck_assert_uint_eq(http_scan_hosts(p, len, n, 2), 1);
+        ck_assert_msg(span_is(n[0], "blocked.example"), "case %zu", i);
+    }
+    /* absolute-form authority and two Host lines: the first two names */
+    static const char two[] = "GET  http://a.example/x HTTP/1.1\r\nHost: b.example\r\nHost: c\r\n\r\nHost: d\r\n";
+    uint8_t *p = guard_copy(two, sizeof(two) - 1);
+    ck_assert_uint_eq(http_scan_hosts(p, sizeof(two) - 1, n, 2), 2);
+    ck_assert(span_is(n[0], "a.example") && span_is(n[1], "b.example"));
+    /* nothing after the head's empty line, and no line cut short */
+    static const char cut[] = "GET / HTTP/1.1\r\nX: 1\r\n\r\nHost: d\r\n";
+    p = guard_copy(cut, sizeof(cut) - 1);
+    ck_assert_uint_eq(http_scan_hosts(p, sizeof(cut) - 1, n, 2), 0);
+    static const char part[] = "GET / HTTP/1.1\r\nHost: blocked.exa";
+    p = guard_copy(part, sizeof(part) - 1);
+    ck_assert_uint_eq(http_scan_hosts(p, sizeof(part) - 1, n, 2), 0);
+    guard_free();
+}
+END_TEST
+
 static Suite *http_suite(void)
 {
     Suite *s = suite_create("http");
@@ -516,6 +550,7 @@ static Suite *http_suite(void)
     tcase_add_test(tc, test_fixtures);
     tcase_add_test(tc, test_h2_preface);
     tcase_add_test(tc, test_chunked);
+    tcase_add_test(tc, test_lenient_hosts);
     suite_add_tcase(s, tc);
     tc = tcase_create("limit");
     tcase_set_timeout(tc, 30);

@@ -811,6 +811,51 @@ START_TEST(test_oversized_cipher_list)
 }
 END_TEST
 
+/* EVASION S10: what the strict parser refuses, the lenient scan still reads. */
+START_TEST(test_lenient_scan)
+{
+    uint8_t ext[512], rec[1024];
+    struct span names[2];
+    struct tls_hello h;
+    size_t err;
+    /* a name_type 1 entry first, then the host_name (Go skips the first) */
+    static const uint8_t list[] = { 0x00, 0x00, 0x00, 0x19, 0x00, 0x17, 0x01, 0x00, 0x03, 'x', 'y',
+                                    'z', 0x00, 0x00, 0x0d, 'b', 'l', 'o', 'c', 'k', 'e', 'd',
+                                    '.', 'e', 'x', 'a', 'm', 'p' };
+    size_t n = mk_hello(rec, list, sizeof(list), true);
+    uint8_t *p = guard_copy(rec, n);
+    ck_assert_int_eq(tls_hello_parse_early(p, n, g_scratch, sizeof(g_scratch), &h, &err), DS_MALFORMED);
+    ck_assert_uint_eq(tls_hello_scan_names(p, n, g_scratch, sizeof(g_scratch), names, 2), 1);
+    ck_assert(span_is(names[0], "blocked.examp"));
+    /* two server_name extensions: both names, in order */
+    size_t e = ext_sni(ext, "allowed.example");
+    e += ext_sni(ext + e, "blocked.example");
+    n = mk_hello(rec, ext, e, true);
+    p = guard_copy(rec, n);
+    ck_assert_int_eq(tls_hello_parse_early(p, n, g_scratch, sizeof(g_scratch), &h, &err), DS_MALFORMED);
+    ck_assert_uint_eq(tls_hello_scan_names(p, n, g_scratch, sizeof(g_scratch), names, 2), 2);
+    ck_assert(span_is(names[0], "allowed.example") && span_is(names[1], "blocked.example"));
+    ck_assert_uint_eq(tls_hello_scan_names(p, n, g_scratch, sizeof(g_scratch), names, 1), 1);
+    /* the same over two records cut inside the second name */
+    static uint8_t out[2048];
+    size_t cuts[] = { 60 };
+    size_t m = reframe(rec, n, cuts, 1, out, sizeof(out));
+    p = guard_copy(out, m);
+    ck_assert_uint_eq(tls_hello_scan_names(p, m, g_scratch, sizeof(g_scratch), names, 2), 2);
+    ck_assert(span_is(names[1], "blocked.example"));
+    /* an entry cut short, a NUL in a name, and not a hello at all: no name */
+    ck_assert_uint_eq(tls_hello_scan_names(p, m - 3, g_scratch, sizeof(g_scratch), names, 2), 1);
+    static const uint8_t nul[] = { 0x00, 0x00, 0x00, 0x0a, 0x00, 0x08, 0x00, 0x00, 0x05,
+                                   'a', 0, 'b', 'c', 'd' };
+    n = mk_hello(rec, nul, sizeof(nul), true);
+    p = guard_copy(rec, n);
+    ck_assert_uint_eq(tls_hello_scan_names(p, n, g_scratch, sizeof(g_scratch), names, 2), 0);
+    p = guard_copy("GET / HTTP/1.1\r\n", 16);
+    ck_assert_uint_eq(tls_hello_scan_names(p, 16, g_scratch, sizeof(g_scratch), names, 2), 0);
+    guard_free();
+}
+END_TEST
+
 static Suite *tls_suite(void)
 {
     Suite *s = suite_create("tls");
@@ -828,6 +873,7 @@ static Suite *tls_suite(void)
     tcase_add_test(tc, test_length_off_by_one);
     tcase_add_test(tc, test_malformed_cases);
     tcase_add_test(tc, test_record_layer);
+    tcase_add_test(tc, test_lenient_scan);
     suite_add_tcase(s, tc);
     tc = tcase_create("limit");
     tcase_add_test(tc, test_limits);

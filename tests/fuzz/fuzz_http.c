@@ -42,6 +42,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     (void)http_is_h2_preface(data, size);
     walk_chunked(data, size);
+    struct span hosts[2];
+    size_t nh = http_scan_hosts(data, size, hosts, 2);
+    if (nh > 2)
+        abort();
+    for (size_t i = 0; i < nh; i++) {
+        if (hosts[i].len == 0)
+            abort();
+        check_span(hosts[i], data, size);
+    }
     size_t off = 0;
     for (int n = 0; n < 8 && off < size; n++) {
         const uint8_t *p = data + off;

@@ -38,9 +38,10 @@ static void check_early(const uint8_t *data, size_t size, size_t cap, enum dstat
     check_span(h.sni, data, size);
     check_span(h.alpn, data, size);
     if (h.partial) {
-        /* (a smaller scratch than the whole parse had may cut a hello it read whole) */
-        if (!h.has_sni || h.consumed != 0 || whole == DS_MALFORMED ||
-            (whole == DS_OK && cap >= sizeof(g_scratch)))
+        /* (a smaller scratch than the whole parse had may cut a hello it read whole, or
+         * whose fault lies past the cut) */
+        if (!h.has_sni || h.consumed != 0 ||
+            (cap >= sizeof(g_scratch) && whole != DS_NEED_MORE && whole != DS_LIMIT))
             abort();
     } else if (whole != DS_OK || h.consumed != wh->consumed || h.sni.len != wh->sni.len ||
                (h.sni.len && memcmp(h.sni.p, wh->sni.p, h.sni.len) != 0)) {
@@ -56,6 +57,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t err = 0;
     enum dstatus st = tls_hello_parse(data, size, g_scratch, sizeof(g_scratch), &h, &err);
     struct tls_hello wh = h;
+    struct span names[2];
+    size_t nn = tls_hello_scan_names(data, size, g_scratch, 4096, names, 2);
+    if (nn > 2)
+        abort();
+    for (size_t i = 0; i < nn; i++) {
+        check_span(names[i], data, size);
+        if (names[i].len == 0 || names[i].len > 255 || memchr(names[i].p, 0, names[i].len))
+            abort();
+    }
     check_early(data, size, 4096, st, &wh);
     check_early(data, size, sizeof(g_scratch), st, &wh);
     if (st == DS_MALFORMED && err > size)

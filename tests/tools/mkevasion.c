@@ -524,6 +524,73 @@ static int s7b(struct pcapw *w)
     return tls_tail(&c);
 }
 
+/* A minimal TLS 1.3 ClientHello record around the extensions block (ext, n). */
+static size_t raw_hello(uint8_t *out, const uint8_t *ext, size_t n)
+{
+    static const uint8_t fixed[] = {
+        0x03, 0x03, /* legacy_version, random: */
+        1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+        17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32,
+        0,                      /* session_id */
+        0, 2, 0x13, 0x01,       /* cipher_suites */
+        1, 0,                   /* compression */
+    };
+    size_t body = sizeof(fixed) + 2 + n, o = 0;
+    out[o++] = 22;
+    out[o++] = 3;
+    out[o++] = 1;
+    out[o++] = (uint8_t)((body + 4) >> 8);
+    out[o++] = (uint8_t)(body + 4);
+    out[o++] = 1;
+    out[o++] = 0;
+    out[o++] = (uint8_t)(body >> 8);
+    out[o++] = (uint8_t)body;
+    memcpy(out + o, fixed, sizeof(fixed));
+    o += sizeof(fixed);
+    out[o++] = (uint8_t)(n >> 8);
+    out[o++] = (uint8_t)n;
+    memcpy(out + o, ext, n);
+    return o + n;
+}
+
+static int raw_tls(struct pcapw *w, const uint8_t *ext, size_t n)
+{
+    struct pcapw_conv c;
+    uint8_t ch[1024];
+    size_t len = raw_hello(ch, ext, n);
+    TRY(conv(&c, w, CLI4, SRV4, 443));
+    TRY(pcapw_conv_handshake(&c));
+    TRY(pcapw_conv_client_data(&c, 0, ch, len));
+    return tls_tail(&c);
+}
+
+/* What Go's crypto/tls (Caddy, Traefik) accepts and OpenSSL refuses: a server_name list whose
+ * first entry has name_type 1, the host_name after it; supported_versions says TLS 1.3. */
+static int s10(struct pcapw *w)
+{
+    static const uint8_t ext[] = {
+        0x00, 0x00, 0x00, 0x1b, 0x00, 0x19,             /* server_name, list of 25 */
+        0x01, 0x00, 0x03, 'x', 'y', 'z',                /* name_type 1 (not host_name) */
+        0x00, 0x00, 0x0f, 'b', 'l', 'o', 'c', 'k', 'e', 'd', '.', 'e', 'x', 'a', 'm', 'p', 'l', 'e',
+        0x00, 0x2b, 0x00, 0x03, 0x02, 0x03, 0x04,       /* supported_versions: TLS 1.3 */
+    };
+    return raw_tls(w, ext, sizeof(ext));
+}
+
+/* Two server_name extensions (a strict server refuses the duplicate): the allowed name first,
+ * the blocked one second. */
+static int s10b(struct pcapw *w)
+{
+    static const uint8_t ext[] = {
+        0x00, 0x00, 0x00, 0x14, 0x00, 0x12, 0x00, 0x00, 0x0f,
+        'a', 'l', 'l', 'o', 'w', 'e', 'd', '.', 'e', 'x', 'a', 'm', 'p', 'l', 'e',
+        0x00, 0x00, 0x00, 0x14, 0x00, 0x12, 0x00, 0x00, 0x0f,
+        'b', 'l', 'o', 'c', 'k', 'e', 'd', '.', 'e', 'x', 'a', 'm', 'p', 'l', 'e',
+        0x00, 0x2b, 0x00, 0x03, 0x02, 0x03, 0x04,
+    };
+    return raw_tls(w, ext, sizeof(ext));
+}
+
 static int s8(struct pcapw *w)
 {
     struct pcapw_conv c;
@@ -627,6 +694,13 @@ static int h9c(struct pcapw *w)
     pad_lines(req, sizeof(req), &o, 72);
     snprintf(req + o, sizeof(req) - o, "Host: " BLK "\r\n" UA "\r\n");
     return http_raw(w, CLI4, SRV4, req);
+}
+
+/* Header syntax nginx refuses but laxer servers and proxies take: a space before the colon
+ * of Host, and an obs-folded header line before it. */
+static int h9s(struct pcapw *w)
+{
+    return http_raw(w, CLI4, SRV4, "GET / HTTP/1.1\r\nX-Folded: a\r\n b\r\nHost : " BLK "\r\n" UA "\r\n");
 }
 
 static int h10(struct pcapw *w)
@@ -784,6 +858,8 @@ static const struct row rows[] = {
     {"S7b", s7b, "block", "domain", BLK, SRV4 ":443", "60000-byte ClientHello over 4 records and 42 segments, SNI early"},
     {"S8", s8, "block", "ip-fallback", "-", IPS4 ":443", "ECH with allowed outer front name to an IP-listed server"},
     {"S9", s9, "block", "domain", BLK, SRV4 ":443", "GREASE, SNI last, record version 0x0303"},
+    {"S10", s10, "block", "domain", BLK, SRV4 ":443", "server_name list: a name_type 1 entry, then the host_name (Go accepts)"},
+    {"S10b", s10b, "block", "domain", BLK, SRV4 ":443", "two server_name extensions, allowed then blocked"},
     {"H1", h1, "block", "domain", BLK, SRV4 ":80", "hOsT: header-name case"},
     {"H2", h2, "block", "domain", BLK, SRV4 ":80", "Host value in mixed case"},
     {"H3", h3, "block", "domain", BLK, SRV4 ":80", "Host: without a space"},
@@ -795,6 +871,7 @@ static const struct row rows[] = {
     {"H9", h9, "block", "domain", BLK, SRV4 ":80", "4 KB of padding headers before Host (3 segments)"},
     {"H9b", h9b, "block", "domain", BLK, SRV4 ":80", "20 KB of padding headers before and after Host (41 KB head)"},
     {"H9c", h9c, "block", "domain", BLK, SRV4 ":80", "allowed Host, 8 KB of padding, second Host blocked"},
+    {"H9s", h9s, "block", "domain", BLK, SRV4 ":80", "obs-folded line and a space before Host's colon (lax servers accept)"},
     {"H10", h10, "block", "domain", BLK, SRV4 ":80", "request split inside the Host value"},
     {"H11", h11, "block", "domain", BLK, SRV4 ":80", "allowed request, then blocked Host on the kept-alive connection"},
     {"H12", h12, "block", "domain", BLK, SRV4 ":80", "absolute-form target blocked, Host allowed"},
