@@ -23,6 +23,12 @@
 #define ENGINE_ST_BLOCKED  0x04
 #define ENGINE_ST_HELLO    0x08  /* TLS: the ClientHello was decided; watching for conflicts */
 #define ENGINE_ST_PAYLOAD  0x10  /* the client sent payload */
+#define ENGINE_ST_HELD     0x80  /* HTTP: the request at the buffer's start was judged; its bytes
+                                  * are kept until the server answers or the client goes on, so
+                                  * a conflicting copy of them is judged too (T4 for HTTP) */
+
+/* inspect_tcp() `res` bit beside the TCPREASM_* ones: the server sent payload */
+#define ENGINE_RES_SERVER  0x10000u
 
 #define ENGINE_EXPIRE_EVERY_US 1000000u
 
@@ -269,6 +275,11 @@ static void inspect_tcp(struct engine *e, struct flow *f, unsigned res)
             finish_flow_inspection(e, f);
         return;
     }
+    bool held = (f->a.state & ENGINE_ST_HELD) != 0;
+    if (held && (res & TCPREASM_CONFLICT) && decide_alt(e, f)) {
+        finish_flow_inspection(e, f);   /* the other copy of a judged request blocks */
+        return;
+    }
     struct inspect_stream s;
     stream_load(f, &s);
     for (;;) {
@@ -286,7 +297,22 @@ static void inspect_tcp(struct engine *e, struct flow *f, unsigned res)
             stop_inspection(e, f, (enum verdict_app)s.app, why, st);
             return;
         }
-        if (step == INSPECT_JUDGE) {
+        if (step == INSPECT_JUDGE && held) {
+            /* the held request, judged already: go past it once the server has answered
+             * (it acted on these bytes) or more client bytes follow it */
+            struct inspect_stream after = s;
+            step = inspect_stream_passed(&after, &rq, &skip, &why);
+            if (step == INSPECT_SKIP && skip >= len && !(res & ENGINE_RES_SERVER))
+                return;
+            held = false;
+            f->a.state &= (uint8_t)~ENGINE_ST_HELD;
+            s = after;
+            stream_store(f, &s);
+            if (step == INSPECT_STOP) {
+                stop_inspection(e, f, rq.app, why, DS_OK);
+                return;
+            }
+        } else if (step == INSPECT_JUDGE) {
             if (rq.partial && !full && !request_blocks(e, f, &rq)) {
                 /* The name is read and passes, but the hello / head goes on: the rest may
                  * carry another name (a second Host), so the pass waits for it or the cap. */
@@ -312,7 +338,15 @@ static void inspect_tcp(struct engine *e, struct flow *f, unsigned res)
                 f->a.state |= ENGINE_ST_HELLO;
                 return;
             }
-            step = inspect_stream_passed(&s, &rq, &skip, &why);
+            struct inspect_stream after = s;
+            step = inspect_stream_passed(&after, &rq, &skip, &why);
+            if (step == INSPECT_SKIP && skip >= len && !(res & ENGINE_RES_SERVER)) {
+                /* Nothing after it yet: keep its bytes, so that a second copy of them (a fake
+                 * sent first with a low TTL, then the real one) is judged as well. */
+                f->a.state |= ENGINE_ST_HELD;
+                return;
+            }
+            s = after;
             stream_store(f, &s);
             if (step == INSPECT_STOP) {
                 stop_inspection(e, f, rq.app, why, DS_OK);
@@ -453,9 +487,12 @@ static void handle_packet(struct engine *e, const struct pkt *p)
         if (res & TCPREASM_CONFLICT)
             e->st.reasm_conflicts++;
         if (dir == 1) {
-            /* The server answered: it has read the ClientHello it will act on. */
+            /* The server answered: it has read the ClientHello it will act on, or the HTTP
+             * request whose bytes are held. */
             if ((f->a.state & ENGINE_ST_HELLO) && p->payload_len)
                 finish_flow_inspection(e, f);
+            else if ((f->a.state & ENGINE_ST_HELD) && p->payload_len)
+                inspect_tcp(e, f, ENGINE_RES_SERVER);
             return;
         }
         if (res & TCPREASM_GAVEUP) {

@@ -703,6 +703,41 @@ static int h9s(struct pcapw *w)
     return http_raw(w, CLI4, SRV4, "GET / HTTP/1.1\r\nX-Folded: a\r\n b\r\nHost : " BLK "\r\n" UA "\r\n");
 }
 
+/* What zapret-style tools send for HTTP: a fake request with a TTL too low to reach the server
+ * at the real request's sequence, then the real one (same length). With `first`, an allowed
+ * request is served first on the kept-alive connection and the trick is played on the second. */
+static int http_fake_real(struct pcapw *w, const char *fake_host, const char *real_host, bool first)
+{
+    struct pcapw_conv c;
+    struct pcapw_pkt p;
+    char fake[256], real[256], r1[256];
+    int fn = snprintf(fake, sizeof(fake), "GET / HTTP/1.1\r\nHost: %s\r\n" UA "\r\n", fake_host);
+    int n = snprintf(real, sizeof(real), "GET / HTTP/1.1\r\nHost: %s\r\n" UA "\r\n", real_host);
+    int n1 = snprintf(r1, sizeof(r1), "GET /1 HTTP/1.1\r\nHost: %s\r\n" UA "\r\n", ALW);
+    if (fn != n)
+        return -EINVAL;
+    uint32_t off = 0;
+    TRY(conv(&c, w, CLI4, SRV4, 80));
+    TRY(pcapw_conv_handshake(&c));
+    if (first) {
+        TRY(pcapw_conv_client_data(&c, 0, (const uint8_t *)r1, (size_t)n1));
+        TRY(http_response(&c));
+        off = (uint32_t)n1;
+    }
+    fake_pkt(&c, &p, off, (const uint8_t *)fake, (size_t)fn);
+    p.ttl = 1;
+    uint32_t keep = c.cnext;
+    TRY(pcapw_conv_send(&c, &p));
+    c.cnext = keep; /* the fake is not part of the stream */
+    TRY(pcapw_conv_client_data(&c, off, (const uint8_t *)real, (size_t)n));
+    TRY(http_response(&c));
+    return pcapw_conv_close(&c);
+}
+
+static int t4h(struct pcapw *w) { return http_fake_real(w, ALW, BLK, false); }
+static int t4h2(struct pcapw *w) { return http_fake_real(w, BLK, ALW, false); }
+static int t4h3(struct pcapw *w) { return http_fake_real(w, ALW, BLK, true); }
+
 static int h10(struct pcapw *w)
 {
     struct pcapw_conv c;
@@ -834,6 +869,9 @@ static const struct row rows[] = {
     {"T2", t2, "block", "domain", BLK, SRV4 ":443", "ClientHello in 1-byte segments"},
     {"T3", t3, "block", "domain", BLK, SRV4 ":443", "ClientHello segments out of order (second half first)"},
     {"T4", t4, "block", "domain", BLK, SRV4 ":443", "TTL-1 fake hello with allowed SNI at the same seq first"},
+    {"T4h", t4h, "block", "domain", BLK, SRV4 ":80", "TTL-1 fake request with allowed Host at the same seq first"},
+    {"T4h2", t4h2, "block", "domain", BLK, SRV4 ":80", "TTL-1 fake request naming the blocked host, then an allowed one"},
+    {"T4h3", t4h3, "block", "domain", BLK, SRV4 ":80", "kept-alive: allowed request, then TTL-1 fake and real second request"},
     {"T5", t5, "block", "domain", BLK, SRV4 ":443", "bad-TCP-checksum fake hello with allowed SNI first"},
     {"T6", t6, "block", "domain", BLK, SRV4 ":443", "out-of-window fake hello with allowed SNI first"},
     {"T7", t7, "block", "domain", BLK, SRV4 ":443", "TCP-MD5 fake hello with allowed SNI first (MD5 never negotiated)"},
