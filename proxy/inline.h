@@ -57,7 +57,6 @@ struct inline_config {
     unsigned first_bytes_timeout_ms;    /* inline.first_bytes_timeout (5000) */
     unsigned connect_timeout_ms;        /* connect to the original destination (10000) */
     unsigned close_timeout_ms;          /* after a block: drain/linger, wait for the server (2000) */
-    unsigned max_requests;              /* HTTP requests judged per connection, then relay (64) */
     enum inline_tls_block tls_block;    /* inline.tls_block (reset) */
     unsigned tls_alert;                 /* alert description: 112 unrecognized_name, 49 access_denied */
     struct verdict_policy policy;       /* notice_url: 302 target; NULL: 451 page */
