@@ -276,9 +276,15 @@ static void inspect_tcp(struct engine *e, struct flow *f, unsigned res)
         return;
     }
     bool held = (f->a.state & ENGINE_ST_HELD) != 0;
-    if (held && (res & TCPREASM_CONFLICT) && decide_alt(e, f)) {
-        finish_flow_inspection(e, f);   /* the other copy of a judged request blocks */
-        return;
+    if (held && (res & TCPREASM_CONFLICT)) {
+        /* the other copy of the held request, reported under that request's number */
+        f->a.nreq--;
+        bool blocked = decide_alt(e, f);
+        f->a.nreq++;
+        if (blocked) {
+            finish_flow_inspection(e, f);
+            return;
+        }
     }
     struct inspect_stream s;
     stream_load(f, &s);

@@ -19,6 +19,7 @@
 #define MAX_EV 2048
 
 struct ev {
+    bool alt;
     uint64_t flow;
     enum verdict_app app;
     char name[256];
@@ -48,6 +49,7 @@ static void on_event(void *ctx, const struct engine_event *e)
     v->method = e->d.method;
     v->action = e->d.action;
     v->req = e->req;
+    v->alt = e->alt;
 }
 
 static struct ruleset *rules(void)
@@ -501,6 +503,53 @@ START_TEST(keepalive_after_upgrade_connect_chunked)
 }
 END_TEST
 
+/* The HTTP form of T4, on the second request of a kept-alive connection: a TTL-1 fake naming
+ * the allowed host at the real request's sequence, then the real one naming the blocked host.
+ * The judged request's bytes are held until the server answers, so the real copy shows as a
+ * conflict and is judged (alt); with the copies swapped the first one read blocks. */
+START_TEST(http_fake_then_real_each_request)
+{
+    static const char r1[] = "GET /1 HTTP/1.1\r\nHost: allowed.example\r\n\r\n";
+    static const char ok[] = "GET /2 HTTP/1.1\r\nHost: allowed.example\r\n\r\n";
+    static const char bad[] = "GET /2 HTTP/1.1\r\nHost: blocked.example\r\n\r\n";
+    static const uint8_t resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    for (int swap = 0; swap < 2; swap++) {
+        struct pcapw *w = open_cap();
+        struct pcapw_conv c;
+        struct pcapw_pkt p;
+        ck_assert_int_eq(pcapw_conv_init(&c, w, 1000000, "192.0.2.1", 40001, "10.0.0.1", 80), 0);
+        ck_assert_int_eq(pcapw_conv_handshake(&c), 0);
+        ck_assert_int_eq(pcapw_conv_client_data(&c, 0, (const uint8_t *)r1, sizeof(r1) - 1), 0);
+        ck_assert_int_eq(pcapw_conv_server_data(&c, 0, resp, sizeof(resp) - 1), 0);
+        const char *fake = swap ? bad : ok, *real = swap ? ok : bad;
+        pcapw_conv_pkt(&c, true, &p);
+        p.seq = c.cisn + 1 + (uint32_t)(sizeof(r1) - 1);
+        p.flags = PCAPW_PSH | PCAPW_ACK;
+        p.payload = (const uint8_t *)fake;
+        p.payload_len = sizeof(ok) - 1;
+        p.ttl = 1;
+        uint32_t keep = c.cnext;
+        ck_assert_int_eq(pcapw_conv_send(&c, &p), 0);
+        c.cnext = keep;
+        ck_assert_int_eq(pcapw_conv_client_data(&c, (uint32_t)(sizeof(r1) - 1), (const uint8_t *)real,
+                                                sizeof(ok) - 1), 0);
+        ck_assert_int_eq(pcapw_conv_server_data(&c, (uint32_t)(sizeof(resp) - 1), resp, sizeof(resp) - 1), 0);
+        ck_assert_int_eq(pcapw_close(w), 0);
+        struct engine_config cfg;
+        small_config(&cfg);
+        static struct run r;
+        run(&cfg, &r);
+        ck_assert_uint_eq(r.st.reasm_conflicts, swap ? 0 : 1);   /* swapped: decided first */
+        ck_assert(any_block(&r, "blocked.example"));
+        const struct ev *last = &r.ev[r.n - 1];
+        ck_assert_int_eq(last->verdict, VERDICT_BLOCK);
+        ck_assert_uint_eq(last->req, 2);
+        ck_assert(last->alt == !swap);
+        unlink(g_path);
+    }
+}
+END_TEST
+
 static Suite *engine_suite(void)
 {
     Suite *s = suite_create("engine");
@@ -514,6 +563,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, hello_name_before_cap);
     tcase_add_test(tc, http_head_over_cap);
     tcase_add_test(tc, keepalive_after_upgrade_connect_chunked);
+    tcase_add_test(tc, http_fake_then_real_each_request);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -738,6 +738,27 @@ static int t4h(struct pcapw *w) { return http_fake_real(w, ALW, BLK, false); }
 static int t4h2(struct pcapw *w) { return http_fake_real(w, BLK, ALW, false); }
 static int t4h3(struct pcapw *w) { return http_fake_real(w, ALW, BLK, true); }
 
+/* h2c with prior knowledge (curl --http2-prior-knowledge): preface, SETTINGS, then a HEADERS
+ * frame cut inside the :authority value, the rest in a CONTINUATION frame. The field block is
+ * HPACK without Huffman: :method GET, :scheme http, :path / (static 2, 6, 4), :authority as a
+ * literal with static name 1. */
+static int h18a(struct pcapw *w)
+{
+    struct pcapw_conv c;
+    static const uint8_t d[] =
+        "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+        "\x00\x00\x00\x04\x00\x00\x00\x00\x00"                 /* SETTINGS */
+        "\x00\x00\x0b\x01\x01\x00\x00\x00\x01"                 /* HEADERS, END_STREAM */
+        "\x82\x86\x84\x01\x0f" "blocke"
+        "\x00\x00\x09\x09\x04\x00\x00\x00\x01"                 /* CONTINUATION, END_HEADERS */
+        "d.example";
+    TRY(conv(&c, w, CLI4, SRV4, 80));
+    TRY(pcapw_conv_handshake(&c));
+    TRY(pcapw_conv_client_data(&c, 0, d, sizeof(d) - 1));
+    TRY(http_response(&c));
+    return pcapw_conv_close(&c);
+}
+
 static int h10(struct pcapw *w)
 {
     struct pcapw_conv c;
@@ -924,6 +945,7 @@ static const struct row rows[] = {
     {"H16b", h16b, "block", "domain", BLK, SRV4 ":80", "Content-Length POST to an allowed host, then GET for the blocked host"},
     {"H16c", h16c, "block", "domain", BLK, SRV4 ":80", "70 requests for an allowed host, then one for the blocked host"},
     {"H17", h17, "pass", "-", ALW, SRV4 ":80", "bodies (Content-Length, chunked) holding a request for the blocked host"},
+    {"H18a", h18a, "block", "domain", BLK, SRV4 ":80", "h2c: :authority split across HEADERS and CONTINUATION"},
     {"P1", p1, "pass", "-", "not" BLK, SRV4 ":443", "anchoring: SNI notblocked.example"},
     {"P2", p2, "pass", "-", BLK ".evil.test", SRV4 ":443", "anchoring: SNI blocked.example.evil.test"},
     {"P3", p3, "pass", "-", "not" BLK, SRV4 ":80", "anchoring: Host notblocked.example"},
