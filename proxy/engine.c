@@ -12,6 +12,8 @@
 #include "defrag.h"
 #include "engine.h"
 #include "flowtab.h"
+#include "h2c.h"
+#include "http.h"
 #include "inspect.h"
 #include "normalize.h"
 #include "quic.h"
@@ -42,6 +44,7 @@ struct engine {
     struct tcpreasm_pool *reasm;
     struct defrag *defrag;
     struct quic_ctx *qctx;
+    struct h2c_pool *h2;         /* h2c decoder states (every stream of a connection) */
 
     struct quic_slot *qslots;    /* QUIC handshake state, one slot per flow in its handshake */
     uint16_t *qfree;             /* free slot stack */
@@ -78,6 +81,7 @@ void engine_config_default(struct engine_config *c)
     c->reasm_buffers = 8192;
     c->defrag_slots = 1024;
     c->quic_slots = 1024;
+    c->h2c_conns = 256;
     c->tcp_idle_s = 300;
     c->udp_idle_s = 60;
     c->policy.https_url = VERDICT_HTTPS_URL_BLOCK_NAME;
@@ -185,6 +189,8 @@ static bool decide_request(struct engine *e, struct flow *f, const struct inspec
 
 static void finish_flow_inspection(struct engine *e, struct flow *f)
 {
+    if (f->a.app == APP_H2C && e->h2)
+        h2c_conn_release(e->h2, f, f->a.id);
     f->a.state |= ENGINE_ST_DONE;
     tcpreasm_release(e->reasm, f);
 }
@@ -238,6 +244,14 @@ static void stream_store(struct flow *f, const struct inspect_stream *s)
                            ((s->phase << ENGINE_ST_PHASE_SHIFT) & ENGINE_ST_PHASE_MASK));
 }
 
+/* h2c_conn_take(): an h2c state whose flow is gone (recycled, or done) may be taken back. */
+static bool h2c_owner_alive(const void *owner, uint32_t id, void *ctx)
+{
+    const struct flow *f = owner;
+    (void)ctx;
+    return (f->fl & FLOW_F_INUSE) && f->a.id == id && !(f->a.state & ENGINE_ST_DONE);
+}
+
 /* Stops judging f for the reason inspect_stream_next() / _passed() gave. */
 static void stop_inspection(struct engine *e, struct flow *f, enum verdict_app app,
                             enum inspect_stop why, enum dstatus st)
@@ -288,6 +302,11 @@ static void inspect_tcp(struct engine *e, struct flow *f, unsigned res)
     }
     struct inspect_stream s;
     stream_load(f, &s);
+    if (e->h2 && (s.app == APP_H2C || (s.app == APP_UNKNOWN && http_is_h2_preface(d, len)))) {
+        s.h2 = h2c_conn_take(e->h2, f, f->a.id, h2c_owner_alive, e);
+        if (!s.h2)
+            e->st.h2c_no_state++;
+    }
     for (;;) {
         struct inspect_request rq;
         uint64_t skip = 0;
@@ -346,7 +365,8 @@ static void inspect_tcp(struct engine *e, struct flow *f, unsigned res)
             }
             struct inspect_stream after = s;
             step = inspect_stream_passed(&after, &rq, &skip, &why);
-            if (step == INSPECT_SKIP && skip >= len && !(res & ENGINE_RES_SERVER)) {
+            if (step == INSPECT_SKIP && rq.app == APP_HTTP && skip >= len &&
+                !(res & ENGINE_RES_SERVER)) {
                 /* Nothing after it yet: keep its bytes, so that a second copy of them (a fake
                  * sent first with a low TTL, then the real one) is judged as well. */
                 f->a.state |= ENGINE_ST_HELD;
@@ -598,12 +618,14 @@ struct engine *engine_new(const struct engine_config *cfg, const struct ruleset 
     dc.max_datagrams = (uint32_t)cfg->defrag_slots;
     e->defrag = defrag_new(&dc);
     e->qctx = quic_ctx_new();
+    e->h2 = cfg->h2c_conns ? h2c_pool_new((unsigned)cfg->h2c_conns) : NULL;
     e->nqslots = (uint32_t)(cfg->quic_slots > 65535 ? 65535 : cfg->quic_slots);
     e->qslots = calloc(e->nqslots ? e->nqslots : 1, sizeof(*e->qslots));
     e->qfree = calloc(e->nqslots ? e->nqslots : 1, sizeof(*e->qfree));
     e->scratch_cap = cfg->reasm_bytes;
     e->scratch = malloc(e->scratch_cap);
-    if (!e->reasm || !e->ft || !e->defrag || !e->qctx || !e->qslots || !e->qfree || !e->scratch) {
+    if (!e->reasm || !e->ft || !e->defrag || !e->qctx || !e->qslots || !e->qfree || !e->scratch ||
+        (cfg->h2c_conns && !e->h2)) {
         engine_free(e);
         return NULL;
     }
@@ -620,6 +642,7 @@ void engine_free(struct engine *e)
     tcpreasm_pool_free(e->reasm);
     defrag_free(e->defrag);
     quic_ctx_free(e->qctx);
+    h2c_pool_free(e->h2);
     free(e->qslots);
     free(e->qfree);
     free(e->scratch);

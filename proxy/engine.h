@@ -25,6 +25,8 @@ struct engine_config {
     size_t reasm_buffers;        /* reassembly buffers in the pool (default 8192) */
     size_t defrag_slots;         /* IP datagrams in reassembly at once (default 1024) */
     size_t quic_slots;           /* QUIC handshakes reassembled at once (default 1024) */
+    size_t h2c_conns;            /* h2c connections whose every stream is judged at once
+                                  * (HPACK state, H2C_ARENA bytes each; default 256) */
     uint32_t tcp_idle_s;         /* idle timeouts */
     uint32_t udp_idle_s;
     struct verdict_policy policy;
@@ -97,6 +99,7 @@ struct engine_stats {
     uint64_t http_body_malformed; /* chunked framing broken or over a cap: judging stops */
     uint64_t lenient_names;      /* requests the strict reading refused (counted *_malformed)
                                   * judged by the names their lenient scan found (S10) */
+    uint64_t h2c_no_state;       /* h2c connection without decoder state: first stream only */
     uint64_t tls_cut, http_cut;  /* judged by a name read before the reassembly cap cut the
                                   * ClientHello / request head (a name past the cap: *_limit) */
 };

@@ -607,7 +607,7 @@ static enum judge judge(struct worker *w, struct conn *c, bool *answer)
         size_t len = c->blen - c->bsend;
         /* the unjudged part fills the buffer (after compaction): nothing more will fit */
         bool full = c->bsend == 0 ? c->blen >= cfg->first_bytes_max : false;
-        struct inspect_stream s = { c->app, c->phase, (c->flags & F_DECIDED) != 0 };
+        struct inspect_stream s = { c->app, c->phase, (c->flags & F_DECIDED) != 0, NULL };
         struct inspect_request rq;
         uint64_t skip = 0;
         enum inspect_stop why = INSPECT_STOP_DONE;

@@ -196,6 +196,7 @@ bool inspect_blocks(const struct ruleset *rs, const struct verdict_policy *pol,
 
 void inspect_stream_init(struct inspect_stream *s)
 {
+    s->h2 = NULL;
     s->app = APP_UNKNOWN;
     s->phase = HTTP_CHUNK_DONE;
     s->judged = false;
@@ -239,6 +240,32 @@ enum inspect_step inspect_stream_next(struct inspect_stream *s, const uint8_t *b
             return stop(INSPECT_STOP_NOT_MINE, DS_NOT_MINE, why, st_out);
         s->app = (uint8_t)app;
     }
+    if (s->app == APP_H2C && s->h2) {
+        /* every stream's complete header block, frame by frame (H18) */
+        struct h2c_request hr;
+        enum dstatus st = h2c_conn_step(s->h2, buf, len, &hr, skip, &off);
+        if (st == DS_NEED_MORE) {
+            if (!full)
+                return INSPECT_MORE;
+            st = DS_LIMIT;
+        }
+        if (st != DS_OK)
+            return stop(st == DS_LIMIT      ? INSPECT_STOP_LIMIT
+                        : st == DS_NOT_MINE ? INSPECT_STOP_NOT_MINE
+                                            : INSPECT_STOP_MALFORMED,
+                        st, why, st_out);
+        if (hr.stream_id == 0)
+            return INSPECT_SKIP;
+        memset(rq, 0, sizeof(*rq));
+        rq->app = APP_H2C;
+        rq->name = hr.authority;
+        rq->path = hr.path;
+        rq->has_path = true;
+        rq->h2_stream = true;
+        rq->head_len = (size_t)*skip;
+        *skip = 0;
+        return INSPECT_JUDGE;
+    }
     enum dstatus st = inspect_parse((enum verdict_app)s->app, buf, len, scratch, scratch_cap, rq);
     if (st == DS_NEED_MORE) {
         if (!full)
@@ -260,6 +287,10 @@ enum inspect_step inspect_stream_passed(struct inspect_stream *s, const struct i
 {
     s->judged = true;
     *skip = 0;
+    if (rq->h2_stream) {
+        *skip = rq->head_len;   /* the frames are read: on to the next stream */
+        return INSPECT_SKIP;
+    }
     if (rq->app != APP_HTTP) {
         *why = INSPECT_STOP_DONE;
         return INSPECT_STOP;

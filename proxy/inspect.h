@@ -31,6 +31,8 @@ struct inspect_request {
     size_t head_len;        /* bytes of this request before its body (TLS: the ClientHello) */
     uint64_t body_len;      /* HTTP Content-Length, else 0 */
     bool body_unknown;      /* chunked body or protocol upgrade: the next request cannot be found */
+    bool h2_stream;         /* an h2c stream read through inspect_stream.h2: head_len is the
+                             * frame bytes that completed it */
     bool lenient;           /* the strict dissector refused the request (MALFORMED); the names
                              * come from its lenient scan (EVASION S10): a server laxer than
                              * the strict reading may accept it. Nothing after it is judged */
@@ -63,10 +65,14 @@ enum dstatus inspect_parse(enum verdict_app app, const uint8_t *buf, size_t len,
  * H16, H17): every request head is judged, bodies are skipped by their framing (Content-Length,
  * chunked) and never read as requests, and judging stops only where the stream stops being
  * something we can read. The state is three bytes so the engine can keep it in its flow. */
+struct h2c_conn;
+
 struct inspect_stream {
     uint8_t app;            /* enum verdict_app; APP_UNKNOWN: detect from the next bytes */
     uint8_t phase;          /* enum http_chunk_state: inside a chunked body, or 0 */
     bool judged;            /* a request of this stream was judged already */
+    struct h2c_conn *h2;    /* h2c decoder state of this connection (h2c.h), or NULL: then only
+                             * the first h2c request is judged (no state could be had) */
 };
 
 enum inspect_step {
@@ -83,7 +89,8 @@ enum inspect_stop {
     INSPECT_STOP_BODY,      /* chunked framing broken (nginx: 400 and close) or over a cap */
     INSPECT_STOP_CUT,       /* a head judged by its name at the cap: the next request cannot be
                              * located */
-    INSPECT_STOP_DONE,      /* nothing more to judge: a ClientHello was judged, or h2c */
+    INSPECT_STOP_DONE,      /* nothing more to judge: a ClientHello was judged, or the first
+                             * h2c request without decoder state */
     INSPECT_STOP_LENIENT,   /* a request read only by the lenient scan was judged: where the
                              * next one starts is not known */
 };

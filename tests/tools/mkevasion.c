@@ -759,6 +759,30 @@ static int h18a(struct pcapw *w)
     return pcapw_conv_close(&c);
 }
 
+/* h2c with prior knowledge, two requests on one connection as a browser multiplexes them:
+ * stream 1 for the allowed host (its :authority entered in the HPACK dynamic table), a DATA
+ * frame, then stream 3 for the blocked host with the block cut inside :authority, the rest in
+ * a CONTINUATION frame. */
+static int h18b(struct pcapw *w)
+{
+    struct pcapw_conv c;
+    static const uint8_t d[] =
+        "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+        "\x00\x00\x00\x04\x00\x00\x00\x00\x00"                 /* SETTINGS */
+        "\x00\x00\x14\x01\x04\x00\x00\x00\x01"                 /* HEADERS 1, END_HEADERS */
+        "\x82\x86\x84\x41\x0f" "allowed.example"
+        "\x00\x00\x04\x00\x01\x00\x00\x00\x01" "data"          /* DATA 1, END_STREAM */
+        "\x00\x00\x0b\x01\x01\x00\x00\x00\x03"                 /* HEADERS 3, END_STREAM */
+        "\x82\x86\x84\x41\x0f" "blocke"
+        "\x00\x00\x09\x09\x04\x00\x00\x00\x03"                 /* CONTINUATION, END_HEADERS */
+        "d.example";
+    TRY(conv(&c, w, CLI4, SRV4, 80));
+    TRY(pcapw_conv_handshake(&c));
+    TRY(pcapw_conv_client_data(&c, 0, d, sizeof(d) - 1));
+    TRY(http_response(&c));
+    return pcapw_conv_close(&c);
+}
+
 static int h10(struct pcapw *w)
 {
     struct pcapw_conv c;
@@ -946,6 +970,7 @@ static const struct row rows[] = {
     {"H16c", h16c, "block", "domain", BLK, SRV4 ":80", "70 requests for an allowed host, then one for the blocked host"},
     {"H17", h17, "pass", "-", ALW, SRV4 ":80", "bodies (Content-Length, chunked) holding a request for the blocked host"},
     {"H18a", h18a, "block", "domain", BLK, SRV4 ":80", "h2c: :authority split across HEADERS and CONTINUATION"},
+    {"H18b", h18b, "block", "domain", BLK, SRV4 ":80", "h2c: allowed stream 1, then stream 3 blocked, split by CONTINUATION"},
     {"P1", p1, "pass", "-", "not" BLK, SRV4 ":443", "anchoring: SNI notblocked.example"},
     {"P2", p2, "pass", "-", BLK ".evil.test", SRV4 ":443", "anchoring: SNI blocked.example.evil.test"},
     {"P3", p3, "pass", "-", "not" BLK, SRV4 ":80", "anchoring: Host notblocked.example"},
