@@ -330,6 +330,7 @@ static void inspect_tcp(struct engine *e, struct flow *f, unsigned res)
             if (step == INSPECT_SKIP && skip >= len && !(res & ENGINE_RES_SERVER))
                 return;
             held = false;
+            res &= ~ENGINE_RES_SERVER;   /* the answer was to this request, not the next */
             f->a.state &= (uint8_t)~ENGINE_ST_HELD;
             s = after;
             stream_store(f, &s);
