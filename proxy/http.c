@@ -249,8 +249,10 @@ static enum dstatus parse_headers(const uint8_t *buf, size_t lim, size_t pos, st
     unsigned count = 0;
     size_t i = pos;
     for (;;) {
-        if (memchr(buf + i, '\n', lim - i) == NULL)
+        const uint8_t *lf = memchr(buf + i, '\n', lim - i);
+        if (lf == NULL)
             return DS_NEED_MORE;
+        size_t line_lf = (size_t)(lf - buf);
         if (buf[i] == '\n') {
             out->head_len = i + 1;
             return DS_OK;
@@ -287,13 +289,15 @@ static enum dstatus parse_headers(const uint8_t *buf, size_t lim, size_t pos, st
             while (buf[i] == ' ' || buf[i] == '\t')
                 i++;
             vs = i;
-            while (buf[i] != '\r' && buf[i] != '\n') {
-                if (buf[i] == 0) {
-                    *err_off = i;
-                    return DS_MALFORMED;
-                }
-                i++;
+            /* the value runs to the first CR or the LF (memchr: values are most of a head) */
+            const uint8_t *cr = memchr(buf + i, '\r', line_lf - i);
+            size_t end = cr ? (size_t)(cr - buf) : line_lf;
+            const uint8_t *nul = memchr(buf + i, 0, end - i);
+            if (nul) {
+                *err_off = (size_t)(nul - buf);
+                return DS_MALFORMED;
             }
+            i = end;
             ve = i;
             while (ve > vs && (buf[ve - 1] == ' ' || buf[ve - 1] == '\t'))
                 ve--;
@@ -337,6 +341,30 @@ static bool name_visible(const struct http_req *r)
            (r->method.len == 7 && memcmp(r->method.p, "CONNECT", 7) == 0);
 }
 
+/* Finds, with memchr only, the end of the head (just past its empty line) among the complete
+ * lines from pos in buf[0, lim): 0 if it is not there. *host_end = the end of the last complete
+ * line whose name is "host" (any case), 0 if none. A head arriving a byte at a time is scanned
+ * this cheaply on every call; the byte-wise parse runs only over what it can tell. */
+static size_t scan_lines(const uint8_t *buf, size_t lim, size_t pos, size_t *host_end)
+{
+    *host_end = 0;
+    size_t i = pos;
+    while (i < lim) {
+        if (buf[i] == '\n')
+            return i + 1;
+        if (buf[i] == '\r' && i + 1 < lim && buf[i + 1] == '\n')
+            return i + 2;
+        const uint8_t *lf = memchr(buf + i, '\n', lim - i);
+        if (lf == NULL)
+            return 0;
+        size_t e = (size_t)(lf - buf) + 1;
+        if (e - i > 5 && buf[i + 4] == ':' && eq_nocase(buf + i, 4, "host"))
+            *host_end = e;
+        i = e;
+    }
+    return 0;
+}
+
 static enum dstatus req_parse(const uint8_t *buf, size_t len, bool early, struct http_req *out,
                               size_t *err_off)
 {
@@ -360,9 +388,21 @@ static enum dstatus req_parse(const uint8_t *buf, size_t len, bool early, struct
         out->head_len = pos;
         return DS_OK;
     }
-    st = parse_headers(buf, lim, pos, out, err_off);
-    if (st == DS_NEED_MORE && len > HTTP_HEAD_MAX)
-        st = DS_LIMIT;
+    size_t host_end = 0;
+    if (scan_lines(buf, lim, pos, &host_end) == 0) {
+        /* The head is not complete (or is cut by HTTP_HEAD_MAX). The early reading parses the
+         * lines up to the last Host line, if any, and judges from them. */
+        st = len > HTTP_HEAD_MAX ? DS_LIMIT : DS_NEED_MORE;
+        if (!early)
+            return st;
+        if (host_end) {
+            enum dstatus hs = parse_headers(buf, host_end, pos, out, err_off);
+            if (hs == DS_MALFORMED)
+                return hs;
+        }
+    } else {
+        st = parse_headers(buf, lim, pos, out, err_off);
+    }
     if ((st == DS_NEED_MORE || st == DS_LIMIT) && early && name_visible(out)) {
         /* the name is read; the head goes on (or is cut by a cap) */
         out->partial = true;

@@ -50,8 +50,10 @@ enum dstatus http_req_parse(const uint8_t *buf, size_t len, struct http_req *out
 /* As http_req_parse(), but judges from the first lines: DS_OK with out->partial when the head
  * is not complete (DS_NEED_MORE) or hits a cap (DS_LIMIT) but the request line and the complete
  * lines after it name the server (a Host line, an absolute-form target, CONNECT), so a head is
- * never buffered whole just to find its name (EVASION H9). Header lines after the cut are not
- * read: a caller that passed on a partial head parses again when more arrives. */
+ * never buffered whole just to find its name (EVASION H9). Only the lines up to the last
+ * complete Host line are parsed (and can make it MALFORMED); the rest of a head that is not
+ * complete is checked once it is: a caller that passed on a partial head parses again when
+ * more arrives. */
 enum dstatus http_req_parse_early(const uint8_t *buf, size_t len, struct http_req *out,
                                   size_t *err_off);
 
