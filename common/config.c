@@ -55,8 +55,8 @@ static const struct config_key keys[] = {
       "an https:// URL entry blocks its whole host name (name) or is not enforced on TLS (ignore)" },
     { "flows.max", CONFIG_INT, 1024, 100000000, "1048576", NULL, OFF(flows_max), true,
       "flow table capacity per worker" },
-    { "reasm.bytes", CONFIG_SIZE, 512, 1 * MI, "16K", NULL, OFF(reasm_bytes), true,
-      "client bytes reassembled per flow before a decision" },
+    { "reasm.bytes", CONFIG_SIZE, 512, 1 * MI, "32K", NULL, OFF(reasm_bytes), true,
+      "client bytes reassembled per flow before a decision (a request head nginx accepts)" },
     { "reasm.buffers", CONFIG_INT, 16, 16777216, "8192", NULL, OFF(reasm_buffers), true,
       "reassembly buffers in the pool per worker" },
     { "checksums", CONFIG_ENUM, 0, 0, "verify", v_checksums, OFF(checksums), true,
@@ -90,9 +90,9 @@ static const struct config_key keys[] = {
       OFF(inline_incomplete_request), false,
       "a first request left half-sent past inline.first_bytes_timeout: reset the connection (reset) "
       "or judge it on its address and relay it unjudged (address, fail-open)" },
-    { "inline.first_bytes_max", CONFIG_SIZE, 512, 1 * MI, "16K", NULL, OFF(inline_first_bytes_max),
-      false, "client bytes read before a decision; a reload may lower it, raising it above the start "
-             "value needs a restart" },
+    { "inline.first_bytes_max", CONFIG_SIZE, 512, 1 * MI, "32K", NULL, OFF(inline_first_bytes_max),
+      false, "client bytes read before a decision; more without a name visible judges the connection by "
+             "its address; a reload may lower it, raising it above the start value needs a restart" },
     { "inline.idle_timeout", CONFIG_DURATION, 1000, 24 * 60 * MIN, "10m", NULL, OFF(inline_idle_timeout),
       false, "close a relayed connection with no traffic either way for this long (TCP keepalive "
              "also finds vanished peers)" },

@@ -13,6 +13,8 @@
 #include "defrag.h"
 #include "engine.h"
 #include "flowtab.h"
+#include "h2c.h"
+#include "http.h"
 #include "inspect.h"
 #include "normalize.h"
 #include "quic.h"
@@ -24,10 +26,29 @@
 #define ENGINE_ST_BLOCKED  0x04
 #define ENGINE_ST_HELLO    0x08  /* TLS: the ClientHello was decided; watching for conflicts */
 #define ENGINE_ST_PAYLOAD  0x10  /* the client sent payload */
-#define ENGINE_ST_NOTMINE  0x20  /* TCP: the first-copy view is neither TLS nor HTTP; watching
-                                  * the other views until the server answers or the buffer fills */
+#define ENGINE_ST_WATCH    0x80  /* HTTP (app known): the request at the buffer's start was
+                                  * judged; its bytes are kept until the server answers or the
+                                  * client goes on, so a conflicting copy of them is judged too
+                                  * (T4 for HTTP): st_held(). TCP with the app still unknown: the
+                                  * first-copy view is neither TLS nor HTTP; the other views are
+                                  * watched until the server answers or the buffer fills:
+                                  * st_notmine(). (Bits 0x20-0x40 hold the chunked-body phase.) */
+#define ENGINE_ST_HELD     ENGINE_ST_WATCH
+
+/* inspect_tcp() `res` bit beside the TCPREASM_* ones: the server sent payload */
+#define ENGINE_RES_SERVER  0x10000u
 
 #define ENGINE_EXPIRE_EVERY_US 1000000u
+
+static bool st_notmine(const struct flow *f)
+{
+    return (f->a.state & ENGINE_ST_WATCH) && f->a.app == APP_UNKNOWN;
+}
+
+static bool st_held(const struct flow *f)
+{
+    return (f->a.state & ENGINE_ST_WATCH) && f->a.app != APP_UNKNOWN;
+}
 
 struct engine {
     struct engine_config cfg;
@@ -40,6 +61,7 @@ struct engine {
     struct tcpreasm_pool *reasm;
     struct defrag *defrag;
     struct quic_ctx *qctx;
+    struct h2c_pool *h2;         /* h2c decoder states (every stream of a connection) */
 
     struct quic_slot *qslots;    /* QUIC handshake state, one slot per flow in its handshake */
     uint16_t *qfree;             /* free slot stack */
@@ -84,13 +106,13 @@ void engine_config_default(struct engine_config *c)
 {
     memset(c, 0, sizeof(*c));
     c->max_flows = 1u << 20;
-    c->reasm_bytes = 16 * 1024;
+    c->reasm_bytes = 32 * 1024;
     c->reasm_buffers = 8192;
-    c->max_requests = 64;
     c->defrag_slots = 1024;
     c->quic_slots = 1024;
     c->quic_max_datagrams = 16;
     c->quic_max_bytes = 32 * 1024;
+    c->h2c_conns = 256;
     c->tcp_idle_s = 300;
     c->udp_idle_s = 60;
     c->policy.https_url = VERDICT_HTTPS_URL_BLOCK_NAME;
@@ -216,9 +238,19 @@ static bool decide_request(struct engine *e, struct flow *f, const struct inspec
 
 static void finish_flow_inspection(struct engine *e, struct flow *f)
 {
+    if (f->a.app == APP_H2C && e->h2)
+        h2c_conn_release(e->h2, f, f->a.id);
     f->a.state |= ENGINE_ST_DONE;
     f->fl |= FLOW_F_SETTLED;   /* a new SYN on this 4-tuple now starts a new flow */
     tcpreasm_release(e->reasm, f);
+}
+
+/* True if a name candidate of rq blocks; reports nothing. */
+static bool request_blocks(struct engine *e, struct flow *f, const struct inspect_request *rq)
+{
+    struct inspect_flow fl;
+    flow_facts(f, &fl);
+    return inspect_blocks(e->rs, &e->cfg.policy, &fl, rq, &e->res);
 }
 
 static void count_failure(struct engine *e, enum verdict_app app, enum dstatus st)
@@ -283,8 +315,8 @@ static bool judge_alt_view(struct engine *e, struct flow *f, unsigned first)
  * full - the bounds on bytes and time. */
 static void inspect_not_mine(struct engine *e, struct flow *f, size_t len)
 {
-    if (!(f->a.state & ENGINE_ST_NOTMINE)) {
-        f->a.state |= ENGINE_ST_NOTMINE;
+    if (!st_notmine(f)) {
+        f->a.state |= ENGINE_ST_WATCH;
         e->st.not_mine_watched++;
     }
     if (judge_alt_view(e, f, 1)) {
@@ -297,8 +329,57 @@ static void inspect_not_mine(struct engine *e, struct flow *f, size_t len)
     }
 }
 
-/* Judges every complete request buffered on f: one ClientHello, or each HTTP request of a
- * kept-alive connection, or the first h2c request. */
+/* The flow's place in its client stream (inspect.h), packed into its flow_app. */
+#define ENGINE_ST_PHASE_SHIFT 5
+#define ENGINE_ST_PHASE_MASK  0x60  /* enum http_chunk_state: inside a chunked body */
+
+static void stream_load(const struct flow *f, struct inspect_stream *s)
+{
+    s->app = f->a.app;
+    s->phase = (uint8_t)((f->a.state & ENGINE_ST_PHASE_MASK) >> ENGINE_ST_PHASE_SHIFT);
+    s->judged = (f->a.state & ENGINE_ST_EVENT) != 0;
+}
+
+static void stream_store(struct flow *f, const struct inspect_stream *s)
+{
+    f->a.app = s->app;
+    f->a.state = (uint8_t)((f->a.state & ~ENGINE_ST_PHASE_MASK) |
+                           ((s->phase << ENGINE_ST_PHASE_SHIFT) & ENGINE_ST_PHASE_MASK));
+}
+
+/* h2c_conn_take(): an h2c state whose flow is gone (recycled, or done) may be taken back. */
+static bool h2c_owner_alive(const void *owner, uint32_t id, void *ctx)
+{
+    const struct flow *f = owner;
+    (void)ctx;
+    return (f->fl & FLOW_F_INUSE) && f->a.id == id && !(f->a.state & ENGINE_ST_DONE);
+}
+
+/* Stops judging f for the reason inspect_stream_next() / _passed() gave. */
+static void stop_inspection(struct engine *e, struct flow *f, enum verdict_app app,
+                            enum inspect_stop why, enum dstatus st)
+{
+    bool judged = (f->a.state & ENGINE_ST_EVENT) != 0;
+    switch (why) {
+    case INSPECT_STOP_NOT_MINE:
+        if (judged)
+            e->st.stream_not_mine++;   /* no longer HTTP: after an Upgrade, CONNECT */
+        break;
+    case INSPECT_STOP_MALFORMED:
+    case INSPECT_STOP_LIMIT: count_failure(e, app, st); break;
+    case INSPECT_STOP_BODY: e->st.http_body_malformed++; break;
+    case INSPECT_STOP_CUT: e->st.http_cut++; break;
+    case INSPECT_STOP_DONE:
+    case INSPECT_STOP_LENIENT: break;
+    }
+    if (!judged)
+        decide_by_address(e, f);
+    finish_flow_inspection(e, f);
+}
+
+/* Judges every request buffered on f as inspect_stream_next() walks the stream: one
+ * ClientHello, each HTTP request of a kept-alive connection with its body skipped by its
+ * framing, whatever follows an Upgrade or CONNECT, or the first h2c request. */
 static void inspect_tcp(struct engine *e, struct flow *f, unsigned res)
 {
     size_t len;
@@ -307,65 +388,131 @@ static void inspect_tcp(struct engine *e, struct flow *f, unsigned res)
         return;
     if (res & TCPREASM_VIEWS_FULL)
         e->st.views_full++;
-    if (f->a.app == APP_UNKNOWN) {
-        enum verdict_app app = APP_UNKNOWN;
-        enum dstatus st = inspect_detect(d, len, &app);
-        if (st == DS_NEED_MORE) {
-            if (judge_alt_view(e, f, 1))
-                finish_flow_inspection(e, f);
-            return;
-        }
-        if (st == DS_NOT_MINE) {
-            inspect_not_mine(e, f, len);
-            return;
-        }
-        f->a.app = (uint8_t)app;
-    }
     if (f->a.state & ENGINE_ST_HELLO) {
         /* ClientHello decided: only a conflicting copy of its bytes can change that. */
         if ((res & TCPREASM_CONFLICT) && (decide_alt(e, f) || judge_alt_view(e, f, 2)))
             finish_flow_inspection(e, f);
         return;
     }
+    bool held = st_held(f);
+    if (held && (res & TCPREASM_CONFLICT)) {
+        /* the other copy of the held request, reported under that request's number */
+        f->a.nreq--;
+        bool blocked = decide_alt(e, f);
+        f->a.nreq++;
+        if (blocked) {
+            finish_flow_inspection(e, f);
+            return;
+        }
+    }
+    struct inspect_stream s;
+    stream_load(f, &s);
+    if (e->h2 && (s.app == APP_H2C || (s.app == APP_UNKNOWN && http_is_h2_preface(d, len)))) {
+        s.h2 = h2c_conn_take(e->h2, f, f->a.id, h2c_owner_alive, e);
+        if (!s.h2)
+            e->st.h2c_no_state++;
+    }
     for (;;) {
         struct inspect_request rq;
-        enum verdict_app app = (enum verdict_app)f->a.app;
-        enum dstatus st = inspect_parse(app, d, len, e->scratch, e->scratch_cap, &rq);
-        if (st == DS_NEED_MORE) {
-            if (len < tcpreasm_bufsize(e->reasm)) {
+        uint64_t skip = 0;
+        enum inspect_stop why = INSPECT_STOP_DONE;
+        enum dstatus st = DS_OK;
+        bool full = len >= tcpreasm_bufsize(e->reasm);
+        enum inspect_step step = inspect_stream_next(&s, d, len, full, e->scratch, e->scratch_cap,
+                                                     &rq, &skip, &why, &st);
+        stream_store(f, &s);
+        if (step == INSPECT_MORE) {
+            /* the first-copy view needs more bytes: the other views may not */
+            if (judge_alt_view(e, f, 1))
+                finish_flow_inspection(e, f);
+            return;
+        }
+        if (step == INSPECT_STOP) {
+            bool first_view = !(f->a.state & ENGINE_ST_EVENT) || st_notmine(f);
+            if (first_view && (why == INSPECT_STOP_NOT_MINE || why == INSPECT_STOP_MALFORMED)) {
+                /* The first copy of the first bytes is neither TLS nor HTTP, or not readable
+                 * (a fake of junk, or one whose declared lengths swallow the real hello): it
+                 * must not settle the flow while another copy can still be judged. Watch the
+                 * other views (a view judged meanwhile does not end the watch); the first
+                 * copy is read again from scratch each time. */
+                if (why == INSPECT_STOP_MALFORMED && !st_notmine(f))
+                    count_failure(e, (enum verdict_app)s.app, st);
+                f->a.app = APP_UNKNOWN;
+                inspect_not_mine(e, f, len);
+                return;
+            }
+            if (why != INSPECT_STOP_DONE && judge_alt_view(e, f, 1)) {
+                finish_flow_inspection(e, f);
+                return;
+            }
+            stop_inspection(e, f, (enum verdict_app)s.app, why, st);
+            return;
+        }
+        if (step == INSPECT_JUDGE && held) {
+            /* the held request, judged already: go past it once the server has answered
+             * (it acted on these bytes) or more client bytes follow it */
+            struct inspect_stream after = s;
+            step = inspect_stream_passed(&after, &rq, &skip, &why);
+            if (step == INSPECT_SKIP && skip >= len && !(res & ENGINE_RES_SERVER))
+                return;
+            held = false;
+            res &= ~ENGINE_RES_SERVER;   /* the answer was to this request, not the next */
+            f->a.state &= (uint8_t)~ENGINE_ST_HELD;
+            s = after;
+            stream_store(f, &s);
+            if (step == INSPECT_STOP) {
+                stop_inspection(e, f, rq.app, why, DS_OK);
+                return;
+            }
+        } else if (step == INSPECT_JUDGE) {
+            if (rq.partial && !full && !request_blocks(e, f, &rq)) {
+                /* The name is read and passes, but the hello / head goes on: the rest may
+                 * carry another name (a second Host), so the pass waits for it or the cap.
+                 * Meanwhile the other views are judged: a fake whose declared length
+                 * swallows the real hello keeps this one incomplete for ever. */
                 if (judge_alt_view(e, f, 1))
                     finish_flow_inspection(e, f);
                 return;
             }
-            st = DS_LIMIT;
-        }
-        if (st != DS_OK) {
-            count_failure(e, app, st);
-            if (judge_alt_view(e, f, 1)) {
+            if (rq.lenient) {
+                /* the strict reading refused it: counted as before, and judged on what a
+                 * laxer server would read (S10) */
+                count_failure(e, rq.app, DS_MALFORMED);
+                e->st.lenient_names++;
+            }
+            if (decide_request(e, f, &rq, false) || decide_alt(e, f) || judge_alt_view(e, f, 2)) {
                 finish_flow_inspection(e, f);
                 return;
             }
-            if (!(f->a.state & ENGINE_ST_EVENT))
-                decide_by_address(e, f);
-            finish_flow_inspection(e, f);
-            return;
+            if (f->a.nreq < UINT16_MAX)
+                f->a.nreq++;
+            if (rq.app == APP_TLS) {
+                if (rq.partial)
+                    e->st.tls_cut++;
+                /* Keep the hello's bytes until the server answers: a conflicting copy may
+                 * follow. */
+                f->a.state |= ENGINE_ST_HELLO;
+                return;
+            }
+            struct inspect_stream after = s;
+            step = inspect_stream_passed(&after, &rq, &skip, &why);
+            if (step == INSPECT_SKIP && rq.app == APP_HTTP && skip >= len &&
+                !(res & ENGINE_RES_SERVER)) {
+                /* Nothing after it yet: keep its bytes, so that a second copy of them (a fake
+                 * sent first with a low TTL, then the real one) is judged as well. */
+                f->a.state |= ENGINE_ST_HELD;
+                return;
+            }
+            s = after;
+            stream_store(f, &s);
+            if (step == INSPECT_STOP) {
+                stop_inspection(e, f, rq.app, why, DS_OK);
+                return;
+            }
         }
-        if (decide_request(e, f, &rq, false) || decide_alt(e, f) || judge_alt_view(e, f, 2)) {
-            finish_flow_inspection(e, f);
-            return;
-        }
-        f->a.nreq++;
-        if (app == APP_TLS) {
-            /* Keep the hello's bytes until the server answers: a conflicting copy may follow. */
-            f->a.state |= ENGINE_ST_HELLO;
-            return;
-        }
-        if (rq.body_unknown || f->a.nreq >= e->cfg.max_requests) {
-            /* A chunked body hides where the next request starts; past max_requests we stop. */
-            finish_flow_inspection(e, f);
-            return;
-        }
-        tcpreasm_consume(e->reasm, f, rq.head_len + (size_t)rq.body_len);
+        /* INSPECT_SKIP: a judged request's head and body, or chunked framing and data. The
+         * bytes past the buffer are skipped as they arrive; the buffer stays bounded. */
+        tcpreasm_consume(e->reasm, f, skip > SIZE_MAX ? SIZE_MAX : (size_t)skip);
         d = tcpreasm_data(e->reasm, f, &len);
         if (!d || len == 0)
             return;
@@ -630,7 +777,7 @@ static void handle_packet(struct engine *e, const struct pkt *p)
             /* picked up mid-stream and the anchor moved (the server's ACKs disagreed with the
              * first client bytes seen): judge the stream again from its new start */
             f->a.app = APP_UNKNOWN;
-            f->a.state &= (uint8_t)~(ENGINE_ST_HELLO | ENGINE_ST_NOTMINE);
+            f->a.state &= (uint8_t)~(ENGINE_ST_HELLO | ENGINE_ST_WATCH | ENGINE_ST_PHASE_MASK);
         }
         if (dir == 1 && (res & TCPREASM_NEW_DATA)) {
             /* a server segment made client bytes readable: Fast Open SYN data its SYN-ACK
@@ -641,14 +788,17 @@ static void handle_packet(struct engine *e, const struct pkt *p)
                 return;
         }
         if (dir == 1) {
-            /* The server answered: it has read the ClientHello it will act on. */
+            /* The server answered: it has read the ClientHello it will act on, or the HTTP
+             * request whose bytes are held. */
             if ((f->a.state & ENGINE_ST_HELLO) && p->payload_len)
                 finish_flow_inspection(e, f);
             /* ...or whatever it got instead of TLS/HTTP: no other view parsed, the address
              * decides */
-            if ((f->a.state & ENGINE_ST_NOTMINE) && p->payload_len) {
+            else if (st_notmine(f) && p->payload_len) {
                 decide_by_address(e, f);
                 finish_flow_inspection(e, f);
+            } else if (st_held(f) && p->payload_len) {
+                inspect_tcp(e, f, ENGINE_RES_SERVER);
             }
             return;
         }
@@ -750,6 +900,7 @@ struct engine *engine_new(const struct engine_config *cfg, const struct ruleset 
     dc.max_datagrams = (uint32_t)cfg->defrag_slots;
     e->defrag = defrag_new(&dc);
     e->qctx = quic_ctx_new();
+    e->h2 = cfg->h2c_conns ? h2c_pool_new((unsigned)cfg->h2c_conns) : NULL;
     e->nqslots = (uint32_t)(cfg->quic_slots > 65535 ? 65535 : cfg->quic_slots);
     e->qslots = calloc(e->nqslots ? e->nqslots : 1, sizeof(*e->qslots));
     e->qfree = calloc(e->nqslots ? e->nqslots : 1, sizeof(*e->qfree));
@@ -757,7 +908,7 @@ struct engine *engine_new(const struct engine_config *cfg, const struct ruleset 
     e->scratch = malloc(e->scratch_cap);
     e->cp = csumpol_new((enum csumpol_mode)cfg->checksums);
     if (!e->reasm || !e->ft || !e->defrag || !e->qctx || !e->qslots || !e->qfree || !e->scratch ||
-        !e->cp) {
+        !e->cp || (cfg->h2c_conns && !e->h2)) {
         engine_free(e);
         return NULL;
     }
@@ -774,6 +925,7 @@ void engine_free(struct engine *e)
     tcpreasm_pool_free(e->reasm);
     defrag_free(e->defrag);
     quic_ctx_free(e->qctx);
+    h2c_pool_free(e->h2);
     free(e->qslots);
     free(e->qfree);
     free(e->scratch);

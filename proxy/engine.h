@@ -19,13 +19,16 @@ struct engine;
 
 struct engine_config {
     size_t max_flows;            /* flow table capacity (default 1M) */
-    size_t reasm_bytes;          /* client->server bytes reassembled per flow (default 16 KiB) */
+    size_t reasm_bytes;          /* client->server bytes reassembled per flow (default 32 KiB:
+                                  * a request head nginx accepts; names are read early, so a
+                                  * larger ClientHello needs only the bytes up to its SNI) */
     size_t reasm_buffers;        /* reassembly buffers in the pool (default 8192) */
-    size_t max_requests;         /* HTTP requests inspected per connection (default 64) */
     size_t defrag_slots;         /* IP datagrams in reassembly at once (default 1024) */
     size_t quic_slots;           /* QUIC handshakes reassembled at once (default 1024) */
     uint32_t quic_max_datagrams; /* client datagrams of a UDP flow read for its Initials (16) */
     size_t quic_max_bytes;       /* ... and client payload bytes (default 32 KiB) */
+    size_t h2c_conns;            /* h2c connections whose every stream is judged at once
+                                  * (HPACK state, H2C_ARENA bytes each; default 256) */
     uint32_t tcp_idle_s;         /* idle timeouts */
     uint32_t udp_idle_s;
     int checksums;               /* enum csumpol_mode (csumpol.h): verify (default), ignore, auto */
@@ -119,6 +122,13 @@ struct engine_stats {
     uint64_t csum_set_aside;     /* TCP segments set aside for a bad checksum (T5) */
     uint64_t csum_accepted;      /* packets taken without a good checksum under the policy */
     uint64_t csum_sources_ignored;  /* auto: sources whose checksums are no longer verified */
+    uint64_t stream_not_mine;    /* a judged connection stopped speaking HTTP (Upgrade, CONNECT) */
+    uint64_t http_body_malformed; /* chunked framing broken or over a cap: judging stops */
+    uint64_t lenient_names;      /* requests the strict reading refused (counted *_malformed)
+                                  * judged by the names their lenient scan found (S10) */
+    uint64_t h2c_no_state;       /* h2c connection without decoder state: first stream only */
+    uint64_t tls_cut, http_cut;  /* judged by a name read before the reassembly cap cut the
+                                  * ClientHello / request head (a name past the cap: *_limit) */
 };
 void engine_get_stats(const struct engine *e, struct engine_stats *st);
 

@@ -14,8 +14,9 @@
  *                  the line (ignore_invalid_headers, its default), so they are ignored here;
  *                  SP, HTAB, CTL or DEL in a name, or a line starting with ":", SP or HTAB
  *                  (obs-fold) get a 400 from nginx and DS_MALFORMED here.
- * The head is parsed again from its first byte on every call; before the headers are read, the
- * end of the head is located with memchr so a head arriving byte by byte costs little. */
+ * The head is parsed again from its first byte on every call, one complete line at a time (each
+ * line's end located with memchr); http_req_parse_early() stops at the first incomplete line and
+ * reports the name when the lines before it carry one. */
 #include "http.h"
 
 #include <string.h>
@@ -217,29 +218,6 @@ static enum dstatus parse_request_line(const uint8_t *buf, size_t len, size_t *p
     return DS_OK;
 }
 
-/* Finds the end of the head: the first empty line ("\n" or "\r\n") at or after line start pos.
- * Returns its end offset, or 0 if not within buf[0, lim). */
-static size_t find_head_end(const uint8_t *buf, size_t lim, size_t pos)
-{
-    if (pos < lim && buf[pos] == '\n')
-        return pos + 1;
-    if (pos + 1 < lim && buf[pos] == '\r' && buf[pos + 1] == '\n')
-        return pos + 2;
-    size_t i = pos;
-    while (i < lim) {
-        const uint8_t *lf = memchr(buf + i, '\n', lim - i);
-        if (lf == NULL)
-            return 0;
-        size_t j = (size_t)(lf - buf) + 1;
-        if (j < lim && buf[j] == '\n')
-            return j + 1;
-        if (j + 1 < lim && buf[j] == '\r' && buf[j + 1] == '\n')
-            return j + 2;
-        i = j;
-    }
-    return 0;
-}
-
 /* Content-Length value at buf[vs, vs + n): digits only, below 2^63, once (nginx: 400). */
 static enum dstatus set_content_length(struct http_req *out, const uint8_t *buf, size_t vs,
                                        size_t n, size_t line, size_t *err_off)
@@ -262,14 +240,19 @@ static enum dstatus set_content_length(struct http_req *out, const uint8_t *buf,
     return DS_OK;
 }
 
-/* Parses the header lines from pos. The caller has found the empty line ending the head, so
- * every scan below meets a LF before the end of buf. */
-static enum dstatus parse_headers(const uint8_t *buf, size_t pos, struct http_req *out,
+/* Parses the header lines from pos, each only once its LF is within buf[0, lim): every scan
+ * below meets that LF before the end. DS_NEED_MORE at the first incomplete line, with what the
+ * complete lines before it told in *out. */
+static enum dstatus parse_headers(const uint8_t *buf, size_t lim, size_t pos, struct http_req *out,
                                   size_t *err_off)
 {
     unsigned count = 0;
     size_t i = pos;
     for (;;) {
+        const uint8_t *lf = memchr(buf + i, '\n', lim - i);
+        if (lf == NULL)
+            return DS_NEED_MORE;
+        size_t line_lf = (size_t)(lf - buf);
         if (buf[i] == '\n') {
             out->head_len = i + 1;
             return DS_OK;
@@ -306,13 +289,15 @@ static enum dstatus parse_headers(const uint8_t *buf, size_t pos, struct http_re
             while (buf[i] == ' ' || buf[i] == '\t')
                 i++;
             vs = i;
-            while (buf[i] != '\r' && buf[i] != '\n') {
-                if (buf[i] == 0) {
-                    *err_off = i;
-                    return DS_MALFORMED;
-                }
-                i++;
+            /* the value runs to the first CR or the LF (memchr: values are most of a head) */
+            const uint8_t *cr = memchr(buf + i, '\r', line_lf - i);
+            size_t end = cr ? (size_t)(cr - buf) : line_lf;
+            const uint8_t *nul = memchr(buf + i, 0, end - i);
+            if (nul) {
+                *err_off = (size_t)(nul - buf);
+                return DS_MALFORMED;
             }
+            i = end;
             ve = i;
             while (ve > vs && (buf[ve - 1] == ' ' || buf[ve - 1] == '\t'))
                 ve--;
@@ -342,12 +327,46 @@ static enum dstatus parse_headers(const uint8_t *buf, size_t pos, struct http_re
         } else if (eq_nocase(name, nl, "transfer-encoding")) {
             out->chunked = eq_nocase(v, vl, "chunked");
         } else if (eq_nocase(name, nl, "upgrade")) {
+            out->upgrade = true;
             out->upgrade_h2c = out->upgrade_h2c || list_has(v, vl, "h2c");
         }
     }
 }
 
-enum dstatus http_req_parse(const uint8_t *buf, size_t len, struct http_req *out, size_t *err_off)
+/* True once the request names its server: a Host line, an absolute-form target, or CONNECT's
+ * authority-form target. */
+static bool name_visible(const struct http_req *r)
+{
+    return r->n_host > 0 || r->abs_authority.len > 0 ||
+           (r->method.len == 7 && memcmp(r->method.p, "CONNECT", 7) == 0);
+}
+
+/* Finds, with memchr only, the end of the head (just past its empty line) among the complete
+ * lines from pos in buf[0, lim): 0 if it is not there. *host_end = the end of the last complete
+ * line whose name is "host" (any case), 0 if none. A head arriving a byte at a time is scanned
+ * this cheaply on every call; the byte-wise parse runs only over what it can tell. */
+static size_t scan_lines(const uint8_t *buf, size_t lim, size_t pos, size_t *host_end)
+{
+    *host_end = 0;
+    size_t i = pos;
+    while (i < lim) {
+        if (buf[i] == '\n')
+            return i + 1;
+        if (buf[i] == '\r' && i + 1 < lim && buf[i + 1] == '\n')
+            return i + 2;
+        const uint8_t *lf = memchr(buf + i, '\n', lim - i);
+        if (lf == NULL)
+            return 0;
+        size_t e = (size_t)(lf - buf) + 1;
+        if (e - i > 5 && buf[i + 4] == ':' && eq_nocase(buf + i, 4, "host"))
+            *host_end = e;
+        i = e;
+    }
+    return 0;
+}
+
+static enum dstatus req_parse(const uint8_t *buf, size_t len, bool early, struct http_req *out,
+                              size_t *err_off)
 {
     memset(out, 0, sizeof(*out));
     *err_off = 0;
@@ -369,7 +388,190 @@ enum dstatus http_req_parse(const uint8_t *buf, size_t len, struct http_req *out
         out->head_len = pos;
         return DS_OK;
     }
-    if (find_head_end(buf, lim, pos) == 0)
-        return len > HTTP_HEAD_MAX ? DS_LIMIT : DS_NEED_MORE;
-    return parse_headers(buf, pos, out, err_off);
+    size_t host_end = 0;
+    if (scan_lines(buf, lim, pos, &host_end) == 0) {
+        /* The head is not complete (or is cut by HTTP_HEAD_MAX). The early reading parses the
+         * lines up to the last Host line, if any, and judges from them. */
+        st = len > HTTP_HEAD_MAX ? DS_LIMIT : DS_NEED_MORE;
+        if (!early)
+            return st;
+        if (host_end) {
+            enum dstatus hs = parse_headers(buf, host_end, pos, out, err_off);
+            if (hs == DS_MALFORMED)
+                return hs;
+        }
+    } else {
+        st = parse_headers(buf, lim, pos, out, err_off);
+    }
+    if ((st == DS_NEED_MORE || st == DS_LIMIT) && early && name_visible(out)) {
+        /* the name is read; the head goes on (or is cut by a cap) */
+        out->partial = true;
+        out->head_len = 0;
+        return DS_OK;
+    }
+    return st;
+}
+
+enum dstatus http_req_parse(const uint8_t *buf, size_t len, struct http_req *out, size_t *err_off)
+{
+    return req_parse(buf, len, false, out, err_off);
+}
+
+enum dstatus http_req_parse_early(const uint8_t *buf, size_t len, struct http_req *out,
+                                  size_t *err_off)
+{
+    return req_parse(buf, len, true, out, err_off);
+}
+
+static int hex_val(uint8_t c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = lower(c);
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* Length of the line at buf (LF included), or 0 if no LF within the first lim bytes. */
+static size_t line_len(const uint8_t *buf, size_t len, size_t lim)
+{
+    const uint8_t *lf = memchr(buf, '\n', len < lim ? len : lim);
+    return lf ? (size_t)(lf - buf) + 1 : 0;
+}
+
+enum dstatus http_chunk_step(const uint8_t *buf, size_t len, enum http_chunk_state *st,
+                             uint64_t *skip, size_t *err_off)
+{
+    *skip = 0;
+    *err_off = 0;
+    if (len == 0)
+        return DS_NEED_MORE;
+    switch (*st) {
+    case HTTP_CHUNK_DATA_END:
+        if (buf[0] == '\n') {
+            *skip = 1;
+        } else if (buf[0] == '\r') {
+            if (len < 2)
+                return DS_NEED_MORE;
+            if (buf[1] != '\n') {
+                *err_off = 1;
+                return DS_MALFORMED;
+            }
+            *skip = 2;
+        } else {
+            return DS_MALFORMED;   /* the chunk is longer than its size said */
+        }
+        *st = HTTP_CHUNK_SIZE;
+        return DS_OK;
+    case HTTP_CHUNK_TRAILER: {
+        size_t n = line_len(buf, len, HTTP_CHUNK_LINE_MAX);
+        if (n == 0)
+            return len >= HTTP_CHUNK_LINE_MAX ? DS_LIMIT : DS_NEED_MORE;
+        *skip = n;
+        if (n == 1 || (n == 2 && buf[0] == '\r'))
+            *st = HTTP_CHUNK_DONE;   /* the empty line: the body ends */
+        return DS_OK;
+    }
+    case HTTP_CHUNK_SIZE: {
+        size_t n = line_len(buf, len, HTTP_CHUNK_LINE_MAX);
+        size_t i = 0;
+        uint64_t size = 0;
+        int h;
+        /* judge what is there even before the line is complete: a non-hex first byte is not
+         * chunked framing whatever follows */
+        while (i < len && (h = hex_val(buf[i])) >= 0) {
+            if (size > (UINT64_C(0x7fffffffffffffff) >> 4))
+                return DS_LIMIT;
+            size = size << 4 | (uint64_t)h;
+            i++;
+        }
+        if (i == 0 && len > 0) {
+            *err_off = 0;
+            return DS_MALFORMED;
+        }
+        if (n == 0)
+            return len >= HTTP_CHUNK_LINE_MAX ? DS_LIMIT : DS_NEED_MORE;
+        /* after the digits: [ SP/HTAB ] [ ";" extension ] CR? LF */
+        while (i < n && (buf[i] == ' ' || buf[i] == '\t'))
+            i++;
+        if (buf[i] == ';') {
+            for (i++; i < n - 1; i++) {
+                if (buf[i] == '\r' && i == n - 2)
+                    break;
+                if (is_ctl(buf[i]) && buf[i] != '\t') {
+                    *err_off = i;
+                    return DS_MALFORMED;
+                }
+            }
+        }
+        if (buf[i] == '\r')
+            i++;
+        if (i != n - 1) {
+            *err_off = i;
+            return DS_MALFORMED;
+        }
+        *skip = n + size;
+        *st = size == 0 ? HTTP_CHUNK_TRAILER : HTTP_CHUNK_DATA_END;
+        return DS_OK;
+    }
+    case HTTP_CHUNK_DONE: break;
+    }
+    return DS_OK;
+}
+
+size_t http_scan_hosts(const uint8_t *buf, size_t len, struct span *names, size_t cap)
+{
+    size_t lim = len < HTTP_HEAD_MAX ? len : HTTP_HEAD_MAX;
+    size_t i = 0, k = 0;
+    bool first = true;
+    while (i < lim && (buf[i] == '\r' || buf[i] == '\n'))
+        i++;
+    while (i < lim && k < cap) {
+        const uint8_t *lf = memchr(buf + i, '\n', lim - i);
+        if (!lf)
+            break;   /* a line cut short is not a name */
+        size_t e = (size_t)(lf - buf);
+        size_t ve = e;
+        while (ve > i && (buf[ve - 1] == '\r' || buf[ve - 1] == ' ' || buf[ve - 1] == '\t'))
+            ve--;
+        if (first) {
+            /* "METHOD scheme://authority/..." in any spacing */
+            struct http_req t;
+            memset(&t, 0, sizeof(t));
+            size_t s = i;
+            while (s < ve && buf[s] != ' ' && buf[s] != '\t')
+                s++;
+            while (s < ve && (buf[s] == ' ' || buf[s] == '\t'))
+                s++;
+            size_t te = s;
+            while (te < ve && buf[te] != ' ' && buf[te] != '\t')
+                te++;
+            t.target = (struct span){ buf + s, te - s };
+            split_absolute(&t);
+            if (t.abs_authority.len)
+                names[k++] = t.abs_authority;
+            first = false;
+        } else {
+            size_t s = i;
+            while (s < ve && (buf[s] == ' ' || buf[s] == '\t'))
+                s++;
+            if (ve - s > 4 && eq_nocase(buf + s, 4, "host")) {
+                size_t c = s + 4;
+                while (c < ve && (buf[c] == ' ' || buf[c] == '\t'))
+                    c++;
+                if (c < ve && buf[c] == ':') {
+                    c++;
+                    while (c < ve && (buf[c] == ' ' || buf[c] == '\t'))
+                        c++;
+                    if (c < ve)
+                        names[k++] = (struct span){ buf + c, ve - c };
+                }
+            }
+        }
+        i = e + 1;
+        if (i < lim && (buf[i] == '\n' || (buf[i] == '\r' && i + 1 < lim && buf[i + 1] == '\n')))
+            break;   /* the empty line: the head ends */
+    }
+    return k;
 }

@@ -26,7 +26,13 @@ struct http_req {
     uint64_t content_length;
     bool chunked;              /* Transfer-Encoding: chunked */
     bool upgrade_h2c;          /* Upgrade: h2c */
-    size_t head_len;           /* bytes up to and including the empty line ending the head */
+    bool upgrade;              /* an Upgrade header (any protocol): after a 101 the bytes that
+                                * follow are another protocol */
+    size_t head_len;           /* bytes up to and including the empty line ending the head;
+                                * 0 when partial */
+    bool partial;              /* http_req_parse_early(): the head is not complete (or is cut by
+                                * a cap) but its request line and a name are; the fields above
+                                * hold what the complete lines told */
 };
 
 /* Parses one request head at the start of buf.
@@ -41,8 +47,52 @@ struct http_req {
  *  DS_LIMIT      the head is larger than HTTP_HEAD_MAX or has more than 256 headers. */
 enum dstatus http_req_parse(const uint8_t *buf, size_t len, struct http_req *out, size_t *err_off);
 
+/* As http_req_parse(), but judges from the first lines: DS_OK with out->partial when the head
+ * is not complete (DS_NEED_MORE) or hits a cap (DS_LIMIT) but the request line and the complete
+ * lines after it name the server (a Host line, an absolute-form target, CONNECT), so a head is
+ * never buffered whole just to find its name (EVASION H9). Only the lines up to the last
+ * complete Host line are parsed (and can make it MALFORMED); the rest of a head that is not
+ * complete is checked once it is: a caller that passed on a partial head parses again when
+ * more arrives. */
+enum dstatus http_req_parse_early(const uint8_t *buf, size_t len, struct http_req *out,
+                                  size_t *err_off);
+
+/* Chunked body framing (RFC 9112 7.1), read one element at a time so that the body's data
+ * never needs to be buffered, and never judged as a request (EVASION H16, H17):
+ *   chunk      = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
+ *   last-chunk = 1*"0" [ chunk-ext ] CRLF
+ *   trailer    = *( field-line CRLF ) CRLF
+ * As tolerant as nginx (ngx_http_parse_chunked): hex digits of either case, SP/HTAB before and
+ * inside extensions, bare LF line ends. */
+enum http_chunk_state {
+    HTTP_CHUNK_DONE = 0,       /* the body ended: a request head comes next */
+    HTTP_CHUNK_SIZE,           /* at a chunk-size line */
+    HTTP_CHUNK_DATA_END,       /* at the CRLF after a chunk's data */
+    HTTP_CHUNK_TRAILER,        /* at a trailer line or the empty line ending the body */
+};
+
+#define HTTP_CHUNK_LINE_MAX 4096   /* chunk-size line or trailer line longer than this: LIMIT */
+
+/* Reads the framing element at the start of buf in state *st.
+ *  DS_OK         *skip = bytes to drop: the element, and for a chunk-size line the chunk's
+ *                data too (so *skip may exceed len: the data need not be buffered); *st = the
+ *                next state (HTTP_CHUNK_DONE after the last trailer line).
+ *  DS_NEED_MORE  the element is not complete.
+ *  DS_MALFORMED  broken framing (nginx answers 400 and closes the connection); *err_off.
+ *  DS_LIMIT      a line longer than HTTP_CHUNK_LINE_MAX, or a size of 2^63 or more. */
+enum dstatus http_chunk_step(const uint8_t *buf, size_t len, enum http_chunk_state *st,
+                             uint64_t *skip, size_t *err_off);
+
 /* True if buf starts with the HTTP/2 client connection preface (or is a non-empty prefix of it);
  * false when len is 0. */
 bool http_is_h2_preface(const uint8_t *buf, size_t len);
+
+/* Lenient reading for a head http_req_parse_early() refuses (EVASION S10's HTTP variant):
+ * servers laxer than nginx take obs-folded lines, spaces before the colon, NUL or CTL bytes in
+ * values. Looks at the first HTTP_HEAD_MAX bytes, line by line (LF-terminated), for the
+ * authority of an absolute-form target in the first line and for every line whose name, after
+ * leading SP/HTAB and before optional SP/HTAB and the colon, is "host" in any case; collects
+ * their trimmed values (up to cap, non-empty, spans into buf). Returns how many. */
+size_t http_scan_hosts(const uint8_t *buf, size_t len, struct span *names, size_t cap);
 
 #endif

@@ -86,6 +86,7 @@ struct conn {
     int cfd, sfd;
     uint8_t state, app, tkind;
     uint8_t ev_c, ev_s; /* epoll interest registered now (EV_* bits) */
+    uint8_t phase;      /* inspect_stream.phase: inside a chunked body (app is its .app) */
     uint16_t flags;
     uint16_t nreq;
     uint32_t buf;                /* buffer index, NO_IDX when none */
@@ -212,14 +213,13 @@ void inline_config_default(struct inline_config *c)
     c->ipv6 = true;
     c->workers = 1;
     c->max_connections = 65536;
-    c->first_bytes_max = 16384;
+    c->first_bytes_max = 32768;
     c->first_bytes_timeout_ms = 5000;
     c->connect_timeout_ms = 10000;
     c->close_timeout_ms = 2000;
     c->idle_timeout_ms = 600000;
     c->max_per_source = 512;
     c->incomplete = INLINE_INCOMPLETE_RESET;
-    c->max_requests = 64;
     c->tls_block = INLINE_TLS_RESET;
     c->tls_alert = 112;
     c->policy.https_url = VERDICT_HTTPS_URL_BLOCK_NAME;
@@ -714,21 +714,34 @@ static enum judge judge_request(struct worker *w, struct conn *c, const struct i
     return j;
 }
 
-/* Judges what is buffered past bsend and moves bsend over what may go to the server.
+/* True if a name of a request read only in part already blocks (inspect_blocks). */
+static bool partial_blocks(struct worker *w, const struct conn *c, const struct inspect_request *rq)
+{
+    struct inspect_flow fl = { .udp = false, .ipver = c->flags & F_V6 ? 6 : 4, .dst = c->dst };
+    rsref_read_lock();
+    bool b = inspect_blocks(rsref_get(w->p->rules), &policy(w)->vp, &fl, rq, &w->res);
+    rsref_read_unlock();
+    return b;
+}
+
+/* Judges what is buffered past bsend and moves bsend over what may go to the server, walking
+ * the client stream with inspect_stream_next() (inspect.h): the one policy, shared with the
+ * packet engine, for what is judged on a kept-alive connection and when judging stops.
  * J_MORE: more client bytes are needed; J_PASS: progress (or raw); J_BLOCK: the request at
  * bsend is blocked (*answer: an answer was prepared in the buffer, else reset). */
 static enum judge judge(struct worker *w, struct conn *c, bool *answer)
 {
-    const struct inline_config *cfg = &w->p->cfg;
     uint8_t *b = buf_ptr(w, c);
 
-    /* each pass either returns or sets F_RAW, so this runs at most twice */
-    for (unsigned guard = 0; guard < 3; guard++) {
+    /* each pass returns, or moves into a body to skip, or sets F_RAW: at most three passes */
+    for (unsigned guard = 0; guard < 4; guard++) {
         if (c->flags & F_RAW) {
             c->bsend = c->blen;
             return J_PASS;
         }
         if (c->body_left) {
+            /* a judged request and its body, or chunked framing and data: they go out first;
+             * a block answer would replace the buffer's contents */
             uint64_t k = c->blen - c->bsend;
             if (k > c->body_left)
                 k = c->body_left;
@@ -742,54 +755,51 @@ static enum judge judge(struct worker *w, struct conn *c, bool *answer)
         size_t len = c->blen - c->bsend;
         /* the unjudged part fills the buffer (after compaction): nothing more will fit */
         bool full = c->bsend == 0 ? c->blen >= w->fbmax : false;
-        if (c->app == APP_UNKNOWN) {
-            enum verdict_app app = APP_UNKNOWN;
-            enum dstatus st = inspect_detect(d, len, &app);
-            if (st == DS_NEED_MORE && !full)
-                return J_MORE;
-            if (st != DS_OK) {
-                CNT(w, not_mine);
-                c->flags |= F_RAW | F_DECIDED;
-                if (judge_address(w, c, answer) == J_BLOCK)
-                    return J_BLOCK;
+        struct inspect_stream s = { c->app, c->phase, (c->flags & F_DECIDED) != 0, NULL };
+        struct inspect_request rq;
+        uint64_t skip = 0;
+        enum inspect_stop why = INSPECT_STOP_DONE;
+        enum dstatus st = DS_OK;
+        enum inspect_step step = inspect_stream_next(&s, d, len, full, w->scratch,
+                                                     w->fbmax, &rq, &skip, &why, &st);
+        c->app = s.app;
+        c->phase = s.phase;
+        if (step == INSPECT_MORE)
+            return J_MORE;
+        if (step == INSPECT_JUDGE) {
+            if (rq.partial && !full && !partial_blocks(w, c, &rq))
+                return J_MORE;   /* the name passes, but the rest may carry another: wait */
+            if (rq.lenient)
+                CNT(w, malformed);   /* judged on its lenient reading (S10) */
+            c->flags |= F_DECIDED;
+            if (judge_request(w, c, &rq, answer) == J_BLOCK)
+                return J_BLOCK;
+            if (c->nreq < UINT16_MAX)
+                c->nreq++;
+            step = inspect_stream_passed(&s, &rq, &skip, &why);
+            c->app = s.app;
+            c->phase = s.phase;
+            if (step == INSPECT_STOP) {
+                c->flags |= F_RAW;   /* a ClientHello, h2c, or a head we cannot frame */
                 continue;
             }
-            c->app = (uint8_t)app;
         }
-        struct inspect_request rq;
-        enum dstatus st =
-            inspect_parse((enum verdict_app)c->app, d, len, w->scratch, w->fbmax, &rq);
-        if (st == DS_NEED_MORE) {
-            if (!full)
-                return J_MORE;
-            st = DS_LIMIT;
-        }
-        if (st != DS_OK) {
-            if (st == DS_LIMIT)
-                CNT(w, first_limit);
-            else
-                CNT(w, malformed);
-            /* as the engine: a request we cannot read is judged on the address only when no
-             * request of this connection was decided yet */
-            bool first = !(c->flags & F_DECIDED);
-            c->flags |= F_RAW | F_DECIDED;
-            if (first && judge_address(w, c, answer) == J_BLOCK)
-                return J_BLOCK;
+        if (step == INSPECT_SKIP) {
+            c->body_left = skip;
             continue;
         }
-        c->flags |= F_DECIDED;
-        if (judge_request(w, c, &rq, answer) == J_BLOCK)
+        /* INSPECT_STOP: as the engine, a stream we cannot read is judged on the address only
+         * when none of its requests was decided yet */
+        if (why == INSPECT_STOP_LIMIT)
+            CNT(w, first_limit);
+        else if (why == INSPECT_STOP_NOT_MINE)
+            CNT(w, not_mine);
+        else
+            CNT(w, malformed);
+        bool first = !(c->flags & F_DECIDED);
+        c->flags |= F_RAW | F_DECIDED;
+        if (first && judge_address(w, c, answer) == J_BLOCK)
             return J_BLOCK;
-        c->nreq++;
-        if (c->app != APP_HTTP || rq.body_unknown || c->nreq >= cfg->max_requests) {
-            c->flags |= F_RAW;
-            continue;
-        }
-        /* the approved request goes out before the next one is judged: a block answer
-         * replaces the buffer's contents */
-        c->bsend += (uint32_t)rq.head_len;
-        c->body_left = rq.body_len;
-        return J_PASS;
     }
     c->flags |= F_RAW;
     c->bsend = c->blen;
@@ -1691,8 +1701,6 @@ struct inline_proxy *inline_new(const struct inline_config *cfg, struct rsref *r
         bad = "workers out of range 1..64";
     else if (cfg->max_connections < cfg->workers || cfg->max_connections > (1u << 24))
         bad = "max_connections out of range (workers..16777216)";
-    else if (cfg->max_requests < 1)
-        bad = "max_requests must be at least 1";
     else if (cfg->tproxy_port > INLINE_PORT_ANY || cfg->redirect_port > INLINE_PORT_ANY)
         bad = "port out of range";
     else if (cfg->listen_family != 0 && cfg->listen_family != AF_INET && cfg->listen_family != AF_INET6)

@@ -62,7 +62,7 @@ struct inline_config {
     unsigned workers;                   /* worker loops, 1..INLINE_WORKERS_MAX (1) */
     unsigned max_connections;           /* total, split evenly over workers (65536) */
     unsigned buffers;                   /* first-bytes buffers per worker; 0: min(4096, conns) */
-    unsigned first_bytes_max;           /* inline.first_bytes_max: 512..1 MiB (16384) */
+    unsigned first_bytes_max;           /* inline.first_bytes_max: 512..1 MiB (32768) */
     unsigned first_bytes_timeout_ms;    /* inline.first_bytes_timeout (5000): how long the client
                                            may stay silent while its first request is incomplete;
                                            restarted by every byte that arrives */
@@ -74,7 +74,6 @@ struct inline_config {
     unsigned max_per_source;            /* inline.max_per_source: connections at once from one
                                            client address, split over the workers; 0 = no limit
                                            (512) */
-    unsigned max_requests;              /* HTTP requests judged per connection, then relay (64) */
     enum inline_tls_block tls_block;    /* inline.tls_block (reset) */
     unsigned tls_alert;                 /* alert description: 112 unrecognized_name, 49 access_denied */
     struct verdict_policy policy;       /* notice_url: 302 target; NULL: 451 page */

@@ -214,6 +214,17 @@ static void print_summary(const char *path, const struct engine_stats *st, doubl
     fprintf(stderr,
             "{\"summary\":true,\"capture\":");
     jsonw_cstr(stderr, path);
+    /* how request judging ended where it did not end in a decision on a complete request */
+    fprintf(stderr,
+            ",\"tls_cut\":%llu,\"http_cut\":%llu,\"lenient_names\":%llu,"
+            "\"http_body_malformed\":%llu,\"stream_not_mine\":%llu,\"h2c_no_state\":%llu",
+            (unsigned long long)st->tls_cut, (unsigned long long)st->http_cut,
+            (unsigned long long)st->lenient_names, (unsigned long long)st->http_body_malformed,
+            (unsigned long long)st->stream_not_mine, (unsigned long long)st->h2c_no_state);
+    /* the other views of TCP streams (tcpreasm.h) */
+    fprintf(stderr, ",\"alt_judged\":%llu,\"not_mine_watched\":%llu,\"views_full\":%llu",
+            (unsigned long long)st->alt_judged, (unsigned long long)st->not_mine_watched,
+            (unsigned long long)st->views_full);
     fprintf(stderr,
             ",\"packets\":%llu,\"bytes\":%llu,\"flows\":%llu,\"decisions\":%llu,\"blocks\":%llu,"
             "\"seconds\":%.3f,\"packets_per_s\":%.0f,\"gbit_per_s\":%.3f,\"decode_errors\":{",

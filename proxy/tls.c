@@ -146,58 +146,73 @@ static enum dstatus parse_versions(struct rd *e, struct tls_hello *out, size_t *
     return DS_OK;
 }
 
-/* Parses the handshake message at (p, n), n = 4 + body length. Offsets in *err are offsets in
- * the message. */
-static enum dstatus parse_hello(const uint8_t *p, size_t n, struct tls_hello *out, size_t *err)
+/* Parses the handshake message at (p, have): the first `have` bytes of a message of `total`
+ * bytes (total = 4 + body length). When have < total, a read that runs past `have` means the
+ * bytes have not arrived (or did not fit the scratch): DS_NEED_MORE, with whatever the complete
+ * extensions before that point told already in *out. Offsets in *err are offsets in the
+ * message. */
+static enum dstatus parse_hello(const uint8_t *p, size_t have, size_t total, struct tls_hello *out,
+                                size_t *err)
 {
     struct rd r;
-    rd_init(&r, p, n);
+    bool cut = have < total;
+    rd_init(&r, p, have);
     rd_skip(&r, TLS_HS_HDR);
     out->legacy_version = rd_be16(&r);
     rd_skip(&r, 32);
     size_t at = r.off;
     size_t sid_len = rd_u8(&r);
     rd_skip(&r, sid_len);
-    if (r.err || sid_len > TLS_SESSION_ID_MAX) {
+    if (sid_len > TLS_SESSION_ID_MAX) {
         *err = at;
         return DS_MALFORMED;
+    }
+    if (r.err) {
+        *err = at;
+        return cut ? DS_NEED_MORE : DS_MALFORMED;
     }
     at = r.off;
     size_t cs_len = rd_be16(&r);
     rd_skip(&r, cs_len);
     if (r.err || cs_len == 0 || cs_len % 2 != 0) {
         *err = at;
-        return DS_MALFORMED;
+        return r.err && cut ? DS_NEED_MORE : DS_MALFORMED;
     }
     at = r.off;
     size_t comp_len = rd_u8(&r);
     rd_skip(&r, comp_len);
     if (r.err || comp_len == 0) {
         *err = at;
-        return DS_MALFORMED;
+        return r.err && cut ? DS_NEED_MORE : DS_MALFORMED;
     }
-    if (rd_left(&r) == 0)
+    if (r.off == total)
         return DS_OK;   /* no extensions: legal before TLS 1.3 */
     at = r.off;
     size_t ext_len = rd_be16(&r);
-    if (r.err || ext_len != rd_left(&r)) {
+    if (r.err) {
+        *err = at;
+        return cut ? DS_NEED_MORE : DS_MALFORMED;
+    }
+    if (ext_len != total - r.off) {
         *err = at;   /* OpenSSL: length mismatch, nothing may follow the extensions */
         return DS_MALFORMED;
     }
     uint32_t seen = 0;
-    while (rd_left(&r) > 0) {
+    while (r.off < total) {
         size_t ext_at = r.off;
         uint16_t type = rd_be16(&r);
         size_t len = rd_be16(&r);
         if (r.err) {
             *err = ext_at;   /* a stray byte or three after the last extension */
-            return DS_MALFORMED;
+            return cut ? DS_NEED_MORE : DS_MALFORMED;
         }
-        struct rd e = rd_sub(&r, len);
-        if (r.err) {
+        if (len > total - r.off) {
             *err = ext_at + 2;
             return DS_MALFORMED;
         }
+        if (len > rd_left(&r))
+            return DS_NEED_MORE;   /* this extension has not arrived in full */
+        struct rd e = rd_sub(&r, len);
         int bit = known_ext_bit(type);
         if (bit >= 0) {
             if (seen & (UINT32_C(1) << bit)) {
@@ -215,7 +230,7 @@ static enum dstatus parse_hello(const uint8_t *p, size_t n, struct tls_hello *ou
         case EXT_ECH: out->has_ech = true; break;
         case EXT_ESNI: out->has_esni = true; break;
         case EXT_PSK:
-            if (rd_left(&r) != 0) {
+            if (r.off != total) {
                 *err = ext_at;   /* RFC 8446 4.2.11: pre_shared_key comes last */
                 return DS_MALFORMED;
             }
@@ -230,8 +245,9 @@ static enum dstatus parse_hello(const uint8_t *p, size_t n, struct tls_hello *ou
     return DS_OK;
 }
 
-enum dstatus tls_hello_parse(const uint8_t *buf, size_t len, uint8_t *scratch, size_t scratch_cap,
-                             struct tls_hello *out, size_t *err_off)
+static enum dstatus hello_parse(const uint8_t *buf, size_t len, uint8_t *scratch,
+                                size_t scratch_cap, bool early, struct tls_hello *out,
+                                size_t *err_off)
 {
     memset(out, 0, sizeof(*out));
     *err_off = 0;
@@ -243,8 +259,8 @@ enum dstatus tls_hello_parse(const uint8_t *buf, size_t len, uint8_t *scratch, s
         return DS_NEED_MORE;
     out->record_version = (uint16_t)(buf[1] << 8 | buf[2]);
 
-    /* Walk the records: collect the 4 handshake header bytes, then count body bytes until the
-     * message is complete. Nothing is copied yet. */
+    /* Walk the records: collect the 4 handshake header bytes, then count the body bytes that
+     * are here, until the message is complete or the bytes end. Nothing is copied yet. */
     uint8_t hdr[TLS_HS_HDR];
     size_t got = 0, total = 0, off = 0, end = 0;
     unsigned records = 0, empty = 0;
@@ -260,7 +276,7 @@ enum dstatus tls_hello_parse(const uint8_t *buf, size_t len, uint8_t *scratch, s
                 *err_off = off + 1;
                 return DS_MALFORMED;
             }
-            return DS_NEED_MORE;
+            break;
         }
         if (records > 0 && buf[off] != TLS_CT_HANDSHAKE) {
             *err_off = off;   /* RFC 8446 5.1: no interleaving until the message ends */
@@ -294,11 +310,9 @@ enum dstatus tls_hello_parse(const uint8_t *buf, size_t len, uint8_t *scratch, s
             }
             total = TLS_HS_HDR + ((size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 | hdr[3]);
             if (total > TLS_HELLO_MAX)
-                return DS_LIMIT;
-            if (records > 1 || rlen < total) {
-                if (total > scratch_cap)
-                    return DS_LIMIT;
-            }
+                return DS_LIMIT;   /* OpenSSL: excessive message size */
+            if (!early && (records > 1 || rlen < total) && total > scratch_cap)
+                return DS_LIMIT;   /* the whole hello is wanted and will not fit */
         }
         size_t take = avail - k;
         if (total != 0 && take > total - got)
@@ -309,17 +323,23 @@ enum dstatus tls_hello_parse(const uint8_t *buf, size_t len, uint8_t *scratch, s
             break;
         }
         if (avail < rlen)
-            return DS_NEED_MORE;
+            break;
         off += TLS_RECORD_HDR + rlen;
     }
+    if (total == 0)
+        return DS_NEED_MORE;
 
+    /* The message's first `got` bytes are here. Over several records they are copied into
+     * scratch, as many as fit: the name is found as long as its extension fits. */
     const uint8_t *msg = buf + TLS_RECORD_HDR;
+    size_t have = got;
     if (records > 1) {
-        /* Copy the fragments into scratch (total <= scratch_cap was checked above). */
+        if (have > scratch_cap)
+            have = scratch_cap;
         size_t o = 0, at = 0;
-        while (at < total) {
+        while (at < have) {
             size_t rlen = (size_t)buf[o + 3] << 8 | buf[o + 4];
-            size_t take = total - at < rlen ? total - at : rlen;
+            size_t take = have - at < rlen ? have - at : rlen;
             memcpy(scratch + at, buf + o + TLS_RECORD_HDR, take);
             at += take;
             o += TLS_RECORD_HDR + rlen;
@@ -330,12 +350,95 @@ enum dstatus tls_hello_parse(const uint8_t *buf, size_t len, uint8_t *scratch, s
     out->consumed = end;
     out->records = records;
     size_t err = 0;
-    enum dstatus st = parse_hello(msg, total, out, &err);
-    if (st != DS_OK) {
+    enum dstatus st = parse_hello(msg, have, total, out, &err);
+    if (st == DS_MALFORMED) {
         *err_off = hs_to_buf(buf, len, err);
         return st;
     }
     if (out->max_version == 0)
         out->max_version = out->legacy_version;
-    return DS_OK;
+    if (st == DS_NEED_MORE) {
+        if (early && out->has_sni) {
+            out->partial = true;   /* the name is complete; the hello goes on */
+            out->consumed = 0;
+            return DS_OK;
+        }
+        return have < got ? DS_LIMIT : DS_NEED_MORE;
+    }
+    return st;
+}
+
+enum dstatus tls_hello_parse(const uint8_t *buf, size_t len, uint8_t *scratch, size_t scratch_cap,
+                             struct tls_hello *out, size_t *err_off)
+{
+    return hello_parse(buf, len, scratch, scratch_cap, false, out, err_off);
+}
+
+enum dstatus tls_hello_parse_early(const uint8_t *buf, size_t len, uint8_t *scratch,
+                                   size_t scratch_cap, struct tls_hello *out, size_t *err_off)
+{
+    return hello_parse(buf, len, scratch, scratch_cap, true, out, err_off);
+}
+
+/* Takes every host_name entry of a ServerNameList body (p, n) into names[*k..cap). */
+static void scan_sni_list(struct rd *e, struct span *names, size_t cap, size_t *k)
+{
+    (void)rd_be16(e);   /* the list length: trusted only as far as the extension goes */
+    while (rd_left(e) >= 3 && *k < cap) {
+        uint8_t type = rd_u8(e);
+        size_t n = rd_be16(e);
+        if (n > rd_left(e))
+            break;   /* an entry cut short is not a name */
+        struct span s = rd_span(e, n);
+        if (type == 0 && n > 0 && n <= TLS_HOST_NAME_MAX && memchr(s.p, 0, n) == NULL)
+            names[(*k)++] = s;
+    }
+}
+
+size_t tls_hello_scan_names(const uint8_t *buf, size_t len, uint8_t *scratch, size_t scratch_cap,
+                            struct span *names, size_t cap)
+{
+    /* The handshake bytes of the leading handshake records, copied to scratch when there are
+     * several records, as far as they go. */
+    if (len < TLS_RECORD_HDR + TLS_HS_HDR || buf[0] != TLS_CT_HANDSHAKE || cap == 0)
+        return 0;
+    const uint8_t *msg = buf + TLS_RECORD_HDR;
+    size_t rlen = (size_t)buf[3] << 8 | buf[4];
+    size_t have = len - TLS_RECORD_HDR < rlen ? len - TLS_RECORD_HDR : rlen;
+    if (have < len - TLS_RECORD_HDR && scratch_cap > 0) {
+        size_t off = 0, at = 0;
+        while (off < len && len - off >= TLS_RECORD_HDR && buf[off] == TLS_CT_HANDSHAKE &&
+               at < scratch_cap) {
+            size_t l = (size_t)buf[off + 3] << 8 | buf[off + 4];
+            size_t take = len - off - TLS_RECORD_HDR < l ? len - off - TLS_RECORD_HDR : l;
+            if (take > scratch_cap - at)
+                take = scratch_cap - at;
+            memcpy(scratch + at, buf + off + TLS_RECORD_HDR, take);
+            at += take;
+            off += TLS_RECORD_HDR + l;
+        }
+        msg = scratch;
+        have = at;
+    }
+    if (have < TLS_HS_HDR || msg[0] != TLS_HS_CLIENT_HELLO)
+        return 0;
+    size_t total = TLS_HS_HDR + ((size_t)msg[1] << 16 | (size_t)msg[2] << 8 | msg[3]);
+    struct rd r;
+    rd_init(&r, msg, have < total ? have : total);
+    rd_skip(&r, TLS_HS_HDR + 2 + 32);
+    rd_skip(&r, rd_u8(&r));     /* session_id */
+    rd_skip(&r, rd_be16(&r));   /* cipher_suites */
+    rd_skip(&r, rd_u8(&r));     /* compression_methods */
+    (void)rd_be16(&r);          /* extensions length: the extensions' own lengths decide */
+    size_t k = 0;
+    while (rd_left(&r) >= 4 && k < cap) {
+        uint16_t type = rd_be16(&r);
+        size_t n = rd_be16(&r);
+        if (n > rd_left(&r))
+            n = rd_left(&r);
+        struct rd e = rd_sub(&r, n);
+        if (type == EXT_SERVER_NAME)
+            scan_sni_list(&e, names, cap, &k);
+    }
+    return k;
 }

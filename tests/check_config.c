@@ -31,7 +31,7 @@ START_TEST(test_defaults)
     ck_assert_uint_eq(c->rules.n, 0);
     ck_assert_int_eq(c->https_url, CONFIG_HTTPS_URL_NAME);
     ck_assert_int_eq(c->flows_max, 1048576);
-    ck_assert_uint_eq(c->reasm_bytes, 16384);
+    ck_assert_uint_eq(c->reasm_bytes, 32768);
     ck_assert_int_eq(c->reasm_buffers, 8192);
     ck_assert_int_eq(c->quic_max_datagrams, 16);
     ck_assert_uint_eq(c->quic_max_bytes, 32768);
@@ -44,7 +44,7 @@ START_TEST(test_defaults)
     ck_assert_uint_eq(c->inline_idle_timeout, 600000);
     ck_assert_int_eq(c->inline_max_per_source, 512);
     ck_assert_int_eq(c->inline_incomplete_request, CONFIG_INCOMPLETE_RESET);
-    ck_assert_uint_eq(c->inline_first_bytes_max, 16384);
+    ck_assert_uint_eq(c->inline_first_bytes_max, 32768);
     ck_assert_int_eq(c->inline_max_connections, 100000);
     ck_assert_uint_eq(c->inline_connect_timeout, 5000);
     ck_assert_int_eq(c->inline_https_block, CONFIG_HTTPS_BLOCK_RST);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "capture.h"
+#include "dstatus.h"
 #include "engine.h"
 #include "lib/pcapw.h"
 #include "lib/quicw.h"
@@ -549,6 +550,250 @@ START_TEST(block_seq_past_the_cap)
 }
 END_TEST
 
+/* A 20 KB ClientHello over two records with the SNI among its first extensions, against a
+ * 4 KiB reassembly buffer (EVASION S7): judged by its name, never by its size. A blocked name
+ * blocks at once; an allowed one passes when the buffer fills (tls_cut), not before. */
+START_TEST(hello_name_before_cap)
+{
+    static uint8_t h[24000];
+    static const size_t splits[] = { 12000 };
+    const char *names[] = { "blocked.example", "allowed.example" };
+    for (size_t i = 0; i < 2; i++) {
+        struct pcapw_hello hh;
+        memset(&hh, 0, sizeof(hh));
+        hh.sni = names[i];
+        hh.pad_to = 20000;
+        hh.rec_splits = splits;
+        hh.n_rec_splits = 1;
+        size_t n = pcapw_tls_hello(&hh, h, sizeof(h), NULL);
+        ck_assert_uint_gt(n, 20000);
+        struct pcapw *w = open_cap();
+        struct pcapw_conv c;
+        ck_assert_int_eq(pcapw_conv_init(&c, w, 1000000, "192.0.2.1", 40001, "10.0.0.1", 443), 0);
+        ck_assert_int_eq(pcapw_conv_handshake(&c), 0);
+        for (uint32_t off = 0; off < n; off += 1400)
+            ck_assert_int_eq(pcapw_conv_client_data(&c, off, h + off, n - off < 1400 ? n - off : 1400), 0);
+        ck_assert_int_eq(pcapw_close(w), 0);
+        struct engine_config cfg;
+        small_config(&cfg);
+        static struct run r;
+        run(&cfg, &r);
+        ck_assert_uint_eq(r.n, 1);
+        ck_assert_str_eq(r.ev[0].name, names[i]);
+        ck_assert_int_eq(r.ev[0].verdict, i == 0 ? VERDICT_BLOCK : VERDICT_PASS);
+        ck_assert_uint_eq(r.st.tls_limit, 0);
+        ck_assert_uint_eq(r.st.tls_cut, i == 0 ? 0 : 1);
+        unlink(g_path);
+    }
+}
+END_TEST
+
+/* A request head larger than the buffer: an allowed Host, then padding lines, then a second
+ * Host naming a blocked host inside the buffer blocks; past the buffer the first Host decides
+ * (http_cut); without any Host in the buffer the address decides (http_limit). */
+START_TEST(http_head_over_cap)
+{
+    static char req[12000];
+    struct {
+        const char *first;     /* Host line before the padding, or NULL */
+        size_t pad_before;     /* padding lines before the second Host line */
+        const char *second;    /* Host line after the padding, or NULL */
+        enum verdict want;
+        uint64_t cut, limit;
+    } cases[] = {
+        { "allowed.example", 20, "blocked.example", VERDICT_BLOCK, 0, 0 },
+        { "allowed.example", 60, "blocked.example", VERDICT_PASS, 1, 0 },
+        { NULL, 60, "blocked.example", VERDICT_PASS, 0, 1 },
+        { "blocked.example", 60, NULL, VERDICT_BLOCK, 0, 0 },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t n = (size_t)snprintf(req, sizeof(req), "GET / HTTP/1.1\r\n");
+        if (cases[i].first)
+            n += (size_t)snprintf(req + n, sizeof(req) - n, "Host: %s\r\n", cases[i].first);
+        for (size_t k = 0; k < cases[i].pad_before; k++)
+            n += (size_t)snprintf(req + n, sizeof(req) - n, "X-Pad: %0100d\r\n", 0);
+        if (cases[i].second)
+            n += (size_t)snprintf(req + n, sizeof(req) - n, "Host: %s\r\n", cases[i].second);
+        n += (size_t)snprintf(req + n, sizeof(req) - n, "\r\n");
+        struct pcapw *w = open_cap();
+        struct pcapw_conv c;
+        ck_assert_int_eq(pcapw_conv_init(&c, w, 1000000, "192.0.2.1", 40001, "10.0.0.1", 80), 0);
+        ck_assert_int_eq(pcapw_conv_handshake(&c), 0);
+        for (uint32_t off = 0; off < n; off += 1400)
+            ck_assert_int_eq(pcapw_conv_client_data(&c, off, (const uint8_t *)req + off,
+                                                    n - off < 1400 ? n - off : 1400), 0);
+        ck_assert_int_eq(pcapw_close(w), 0);
+        struct engine_config cfg;
+        small_config(&cfg);   /* 4 KiB: 20 padding lines fit, 60 do not */
+        static struct run r;
+        run(&cfg, &r);
+        bool blocked = false;
+        for (size_t k = 0; k < r.n; k++)
+            blocked = blocked || r.ev[k].verdict == VERDICT_BLOCK;
+        ck_assert_msg(blocked == (cases[i].want == VERDICT_BLOCK), "case %zu", i);
+        ck_assert_uint_eq(r.st.http_cut, cases[i].cut);
+        ck_assert_uint_eq(r.st.http_limit, cases[i].limit);
+        unlink(g_path);
+    }
+}
+END_TEST
+
+/* One connection to 10.0.0.1:port carrying the client byte runs parts[0..n), each answered
+ * by the server (an "HTTP/1.1 101" after an Upgrade, "200" after CONNECT: the engine never
+ * reads it), run through a default engine. */
+static void run_parts(uint16_t port, const struct span *parts, size_t n, struct run *r)
+{
+    struct pcapw *w = open_cap();
+    struct pcapw_conv c;
+    ck_assert_int_eq(pcapw_conv_init(&c, w, 1000000, "192.0.2.1", 40001, "10.0.0.1", port), 0);
+    ck_assert_int_eq(pcapw_conv_handshake(&c), 0);
+    uint32_t off = 0, soff = 0;
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < parts[i].len; k += 1400) {
+            size_t m = parts[i].len - k < 1400 ? parts[i].len - k : 1400;
+            ck_assert_int_eq(pcapw_conv_client_data(&c, off + (uint32_t)k, parts[i].p + k, m), 0);
+        }
+        off += (uint32_t)parts[i].len;
+        static const uint8_t resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+        ck_assert_int_eq(pcapw_conv_server_data(&c, soff, resp, sizeof(resp) - 1), 0);
+        soff += (uint32_t)(sizeof(resp) - 1);
+    }
+    ck_assert_int_eq(pcapw_close(w), 0);
+    struct engine_config cfg;
+    small_config(&cfg);
+    cfg.reasm_bytes = 32768;
+    run(&cfg, r);
+    unlink(g_path);
+}
+
+#define SPAN_STR(s) { (const uint8_t *)(s), sizeof(s) - 1 }
+
+static bool any_block(const struct run *r, const char *name)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (r->ev[i].verdict == VERDICT_BLOCK && strcmp(r->ev[i].name, name) == 0)
+            return true;
+    return false;
+}
+
+/* After a request the stream may speak something else (EVASION H16-H18): a WebSocket after its
+ * Upgrade is not judged as requests; HTTP/2 after "Upgrade: h2c" is judged as h2c; the TLS
+ * hello inside a CONNECT tunnel is judged by its SNI; a chunked body is skipped by its framing,
+ * never read as a request (H17), and the request after it is judged (H16). */
+START_TEST(keepalive_after_upgrade_connect_chunked)
+{
+    static struct run r;
+    /* WebSocket: a masked text frame follows the Upgrade request */
+    static const struct span ws[] = {
+        SPAN_STR("GET /chat HTTP/1.1\r\nHost: allowed.example\r\nUpgrade: websocket\r\n"
+                 "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                 "Sec-WebSocket-Version: 13\r\n\r\n"),
+        SPAN_STR("\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58"),
+    };
+    run_parts(80, ws, 2, &r);
+    ck_assert_uint_eq(r.n, 1);
+    ck_assert_int_eq(r.ev[0].verdict, VERDICT_PASS);
+    ck_assert_uint_eq(r.st.stream_not_mine, 1);
+    ck_assert_uint_eq(r.st.http_malformed, 0);
+
+    /* Upgrade: h2c, then the preface, SETTINGS and a HEADERS for stream 3 whose :authority
+     * (literal, static name index 1) is the blocked host */
+    static const struct span h2[] = {
+        SPAN_STR("GET / HTTP/1.1\r\nHost: allowed.example\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+                 "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n"),
+        SPAN_STR("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+                 "\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+                 "\x00\x00\x14\x01\x05\x00\x00\x00\x03"
+                 "\x82\x86\x84\x01\x0f" "blocked.example"),
+    };
+    run_parts(80, h2, 2, &r);
+    ck_assert(any_block(&r, "blocked.example"));
+    ck_assert_int_eq(r.ev[r.n - 1].app, APP_H2C);
+
+    /* CONNECT to an allowed name, then a ClientHello for the blocked one inside the tunnel */
+    static uint8_t ch[2048];
+    size_t n = hello(ch, sizeof(ch), "blocked.example");
+    struct span cn[] = {
+        SPAN_STR("CONNECT allowed.example:443 HTTP/1.1\r\nHost: allowed.example:443\r\n\r\n"),
+        { ch, n },
+    };
+    run_parts(3128, cn, 2, &r);
+    ck_assert_int_eq(r.ev[0].verdict, VERDICT_PASS);
+    ck_assert(any_block(&r, "blocked.example"));
+
+    /* chunked upload holding a request for the blocked host, then an allowed request, then a
+     * blocked one */
+    static const struct span ck[] = {
+        SPAN_STR("POST /u HTTP/1.1\r\nHost: allowed.example\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 "29;x=1\r\nGET / HTTP/1.1\r\nHost: blocked.example\r\n\r\n\r\n0\r\nT: 1\r\n\r\n"),
+        SPAN_STR("GET /a HTTP/1.1\r\nHost: allowed.example\r\n\r\n"),
+        SPAN_STR("GET /b HTTP/1.1\r\nHost: blocked.example\r\n\r\n"),
+    };
+    run_parts(80, ck, 2, &r);
+    ck_assert_uint_eq(r.n, 2);
+    ck_assert(!any_block(&r, "blocked.example"));
+    run_parts(80, ck, 3, &r);
+    ck_assert_uint_eq(r.n, 3);
+    ck_assert_uint_eq(r.ev[2].req, 3);
+    ck_assert(any_block(&r, "blocked.example"));
+
+    /* broken chunked framing: judging stops, counted */
+    static const struct span bad[] = {
+        SPAN_STR("POST /u HTTP/1.1\r\nHost: allowed.example\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 "zz\r\n"),
+    };
+    run_parts(80, bad, 1, &r);
+    ck_assert_uint_eq(r.st.http_body_malformed, 1);
+}
+END_TEST
+
+/* The HTTP form of T4, on the second request of a kept-alive connection: a TTL-1 fake naming
+ * the allowed host at the real request's sequence, then the real one naming the blocked host.
+ * The judged request's bytes are held until the server answers, so the real copy shows as a
+ * conflict and is judged (alt); with the copies swapped the first one read blocks. */
+START_TEST(http_fake_then_real_each_request)
+{
+    static const char r1[] = "GET /1 HTTP/1.1\r\nHost: allowed.example\r\n\r\n";
+    static const char ok[] = "GET /2 HTTP/1.1\r\nHost: allowed.example\r\n\r\n";
+    static const char bad[] = "GET /2 HTTP/1.1\r\nHost: blocked.example\r\n\r\n";
+    static const uint8_t resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    for (int swap = 0; swap < 2; swap++) {
+        struct pcapw *w = open_cap();
+        struct pcapw_conv c;
+        struct pcapw_pkt p;
+        ck_assert_int_eq(pcapw_conv_init(&c, w, 1000000, "192.0.2.1", 40001, "10.0.0.1", 80), 0);
+        ck_assert_int_eq(pcapw_conv_handshake(&c), 0);
+        ck_assert_int_eq(pcapw_conv_client_data(&c, 0, (const uint8_t *)r1, sizeof(r1) - 1), 0);
+        ck_assert_int_eq(pcapw_conv_server_data(&c, 0, resp, sizeof(resp) - 1), 0);
+        const char *fake = swap ? bad : ok, *real = swap ? ok : bad;
+        pcapw_conv_pkt(&c, true, &p);
+        p.seq = c.cisn + 1 + (uint32_t)(sizeof(r1) - 1);
+        p.flags = PCAPW_PSH | PCAPW_ACK;
+        p.payload = (const uint8_t *)fake;
+        p.payload_len = sizeof(ok) - 1;
+        p.ttl = 1;
+        uint32_t keep = c.cnext;
+        ck_assert_int_eq(pcapw_conv_send(&c, &p), 0);
+        c.cnext = keep;
+        ck_assert_int_eq(pcapw_conv_client_data(&c, (uint32_t)(sizeof(r1) - 1), (const uint8_t *)real,
+                                                sizeof(ok) - 1), 0);
+        ck_assert_int_eq(pcapw_conv_server_data(&c, (uint32_t)(sizeof(resp) - 1), resp, sizeof(resp) - 1), 0);
+        ck_assert_int_eq(pcapw_close(w), 0);
+        struct engine_config cfg;
+        small_config(&cfg);
+        static struct run r;
+        run(&cfg, &r);
+        ck_assert_uint_eq(r.st.reasm_conflicts, swap ? 0 : 1);   /* swapped: decided first */
+        ck_assert(any_block(&r, "blocked.example"));
+        const struct ev *last = &r.ev[r.n - 1];
+        ck_assert_int_eq(last->verdict, VERDICT_BLOCK);
+        ck_assert_uint_eq(last->req, 2);
+        ck_assert(last->alt == !swap);
+        unlink(g_path);
+    }
+}
+END_TEST
+
 static Suite *engine_suite(void)
 {
     Suite *s = suite_create("engine");
@@ -559,6 +804,10 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, eviction_counted);
     tcase_add_test(tc, forged_quic_is_ignored);
     tcase_add_test(tc, hello_over_cap);
+    tcase_add_test(tc, hello_name_before_cap);
+    tcase_add_test(tc, http_head_over_cap);
+    tcase_add_test(tc, keepalive_after_upgrade_connect_chunked);
+    tcase_add_test(tc, http_fake_then_real_each_request);
     tcase_add_test(tc, block_seq_past_the_cap);
     suite_add_tcase(s, tc);
     tc = tcase_create("quic");

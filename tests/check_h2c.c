@@ -7,6 +7,7 @@
 #include <check.h>
 #include <nghttp2/nghttp2.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -188,6 +189,163 @@ START_TEST(limit_frames)
 }
 END_TEST
 
+/* ---- every stream of a connection (h2c_conn_step) ---- */
+
+/* HPACK-encodes a GET with a deflater kept across requests, as a client does: the second
+ * request for a name refers to the dynamic table entry the first one made. */
+static size_t encode_with(nghttp2_hd_deflater *def, uint8_t *out, size_t cap, const char *authority)
+{
+    nghttp2_nv nv[4];
+    size_t n = 0;
+#define NV(k, v) nv[n++] = (nghttp2_nv){ (uint8_t *)(k), (uint8_t *)(v), strlen(k), strlen(v), NGHTTP2_NV_FLAG_NONE }
+    NV(":method", "GET");
+    NV(":scheme", "http");
+    NV(":authority", authority);
+    NV(":path", "/x");
+#undef NV
+    ssize_t rv = nghttp2_hd_deflate_hd(def, out, cap, nv, n);
+    ck_assert_int_gt(rv, 0);
+    return (size_t)rv;
+}
+
+/* Walks the connection bytes (o) like the pipeline: step, skip, judge each completed block.
+ * Returns the number of blocks; names[i] gets each block's authority. */
+static size_t walk_conn(struct h2c_conn *c, const struct buf *o, char names[][64], size_t cap)
+{
+    size_t at = 0, k = 0;
+    while (at < o->n) {
+        struct h2c_request r;
+        uint64_t skip;
+        size_t err;
+        uint8_t *p = guard_copy(o->b + at, o->n - at);
+        enum dstatus st = h2c_conn_step(c, p, o->n - at, &r, &skip, &err);
+        ck_assert_msg(st == DS_OK, "at %zu: %s", at, dstatus_name(st));
+        ck_assert_uint_gt(skip, 0);
+        if (r.stream_id) {
+            ck_assert_uint_lt(k, cap);
+            snprintf(names[k++], 64, "%.*s", (int)r.authority.len, (const char *)r.authority.p);
+        }
+        at += (size_t)skip;
+    }
+    ck_assert_uint_eq(at, o->n);
+    return k;
+}
+
+static bool never_alive(const void *owner, uint32_t id, void *ctx)
+{
+    (void)owner;
+    (void)id;
+    (void)ctx;
+    return false;
+}
+
+static bool always_alive(const void *owner, uint32_t id, void *ctx)
+{
+    (void)owner;
+    (void)id;
+    (void)ctx;
+    return true;
+}
+
+/* EVASION H18: the second and third streams are judged, the third naming its host only through
+ * the HPACK dynamic table; a header block split inside :authority over HEADERS + CONTINUATION;
+ * a DATA frame between them is skipped unread. */
+START_TEST(every_stream)
+{
+    static struct buf o;
+    uint8_t blk[3][256];
+    size_t bl[3];
+    nghttp2_hd_deflater *def;
+    ck_assert_int_eq(nghttp2_hd_deflate_new(&def, 4096), 0);
+    bl[0] = encode_with(def, blk[0], sizeof(blk[0]), "allowed.example");
+    bl[1] = encode_with(def, blk[1], sizeof(blk[1]), "blocked.example");
+    bl[2] = encode_with(def, blk[2], sizeof(blk[2]), "blocked.example");
+    nghttp2_hd_deflate_del(def);
+    ck_assert_uint_lt(bl[2], bl[1]);   /* the third refers to the table */
+    struct h2c_pool *pool = h2c_pool_new(2);
+    ck_assert_ptr_nonnull(pool);
+    for (size_t cut = 1; cut < bl[1]; cut++) {
+        o.n = 0;
+        put(&o, PREFACE, sizeof(PREFACE) - 1);
+        frame(&o, 0x4, 0, 0, NULL, 0);                       /* SETTINGS */
+        frame(&o, 0x1, 0x4 | 0x1, 1, blk[0], bl[0]);         /* HEADERS, END_HEADERS */
+        static const uint8_t body[100];
+        frame(&o, 0x0, 0x1, 1, body, sizeof(body));          /* DATA */
+        frame(&o, 0x1, 0x0, 3, blk[1], cut);                  /* HEADERS, the block goes on */
+        frame(&o, 0x9, 0x4, 3, blk[1] + cut, bl[1] - cut);    /* CONTINUATION, END_HEADERS */
+        frame(&o, 0x1, 0x4, 5, blk[2], bl[2]);
+        struct h2c_conn *c = h2c_conn_take(pool, &o, (uint32_t)cut, always_alive, NULL);
+        ck_assert_ptr_nonnull(c);
+        char names[4][64];
+        ck_assert_uint_eq(walk_conn(c, &o, names, 4), 3);
+        ck_assert_str_eq(names[0], "allowed.example");
+        ck_assert_str_eq(names[1], "blocked.example");
+        ck_assert_str_eq(names[2], "blocked.example");
+        h2c_conn_release(pool, &o, (uint32_t)cut);
+    }
+    /* an incomplete HEADERS payload is NEED_MORE, consuming nothing; a DATA payload is not
+     * needed; a frame interleaving a field block is MALFORMED */
+    struct h2c_conn *c = h2c_conn_take(pool, &o, 999, always_alive, NULL);
+    struct h2c_request r;
+    uint64_t skip;
+    size_t err;
+    ck_assert_int_eq(h2c_conn_step(c, o.b, 10, &r, &skip, &err), DS_NEED_MORE);
+    ck_assert_int_eq(h2c_conn_step(c, o.b, 24, &r, &skip, &err), DS_OK);
+    ck_assert_uint_eq(skip, 24);
+    static const uint8_t data_hdr[9] = { 0, 0x40, 0, 0x0, 0, 0, 0, 0, 1 };
+    ck_assert_int_eq(h2c_conn_step(c, data_hdr, 9, &r, &skip, &err), DS_OK);
+    ck_assert_uint_eq(skip, 9 + 0x4000);
+    static const uint8_t hdr_part[12] = { 0, 0, 10, 0x1, 0, 0, 0, 0, 3, 0x82, 0x86, 0x84 };
+    ck_assert_int_eq(h2c_conn_step(c, hdr_part, sizeof(hdr_part), &r, &skip, &err), DS_NEED_MORE);
+    static const uint8_t open_blk[12] = { 0, 0, 3, 0x1, 0, 0, 0, 0, 3, 0x82, 0x86, 0x84 };
+    ck_assert_int_eq(h2c_conn_step(c, open_blk, sizeof(open_blk), &r, &skip, &err), DS_OK);
+    ck_assert_uint_eq(r.stream_id, 0);
+    ck_assert_int_eq(h2c_conn_step(c, data_hdr, 9, &r, &skip, &err), DS_MALFORMED);
+    /* the pool: two states; a third connection gets one only once an owner is gone */
+    ck_assert_ptr_nonnull(h2c_conn_take(pool, &o, 1000, always_alive, NULL));
+    ck_assert_ptr_null(h2c_conn_take(pool, &o, 1001, always_alive, NULL));
+    ck_assert_ptr_nonnull(h2c_conn_take(pool, &o, 1001, never_alive, NULL));
+    h2c_pool_free(pool);
+    guard_free();
+}
+END_TEST
+
+/* A literal longer than the decoder's arena can hold is a LIMIT, not a crash. */
+START_TEST(arena_limit)
+{
+    static struct buf o;
+    static uint8_t blk[H2C_ARENA + 64];
+    size_t n = 0;
+    blk[n++] = 0x40;                    /* literal with incremental indexing, new name */
+    blk[n++] = 0x05;
+    memcpy(blk + n, "x-big", 5);
+    n += 5;
+    size_t vl = H2C_ARENA;              /* value length, 7-bit prefix integer */
+    blk[n++] = 0x7f;
+    size_t rest = vl - 127;
+    while (rest >= 128) {
+        blk[n++] = (uint8_t)(rest % 128 + 128);
+        rest /= 128;
+    }
+    blk[n++] = (uint8_t)rest;
+    memset(blk + n, 'a', vl);
+    n += vl;
+    o.n = 0;
+    struct h2c_pool *pool = h2c_pool_new(1);
+    struct h2c_conn *c = h2c_conn_take(pool, &o, 1, NULL, NULL);
+    struct h2c_request r;
+    uint64_t skip;
+    size_t err;
+    ck_assert_int_eq(h2c_conn_step(c, (const uint8_t *)PREFACE, 24, &r, &skip, &err), DS_OK);
+    static uint8_t fr[H2C_ARENA + 128];
+    uint8_t h[9] = { (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n, 0x1, 0x4, 0, 0, 0, 1 };
+    memcpy(fr, h, 9);
+    memcpy(fr + 9, blk, n);
+    ck_assert_int_eq(h2c_conn_step(c, fr, 9 + n, &r, &skip, &err), DS_LIMIT);
+    h2c_pool_free(pool);
+}
+END_TEST
+
 static Suite *h2c_suite(void)
 {
     Suite *s = suite_create("h2c");
@@ -199,6 +357,8 @@ static Suite *h2c_suite(void)
     tcase_add_test(tc, not_h2);
     tcase_add_test(tc, malformed_frames);
     tcase_add_test(tc, limit_frames);
+    tcase_add_test(tc, every_stream);
+    tcase_add_test(tc, arena_limit);
     suite_add_tcase(s, tc);
     return s;
 }

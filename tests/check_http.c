@@ -353,6 +353,192 @@ START_TEST(test_limits)
 }
 END_TEST
 
+static enum dstatus early_guarded(const void *in, size_t len, struct http_req *r, size_t *err)
+{
+    uint8_t *p = guard_copy(in, len);
+    return http_req_parse_early(p, len, r, err);
+}
+
+/* EVASION H9: the name is judged once the request line and the Host line are complete, without
+ * the rest of the head; a cut inside Host is not a name; past every cap the name still shows. */
+START_TEST(test_early)
+{
+    static char big[HTTP_HEAD_MAX + 8192];
+    struct http_req r;
+    size_t err;
+    size_t n = (size_t)snprintf(big, sizeof(big), "GET /p HTTP/1.1\r\n");
+    for (int i = 0; i < 100; i++)
+        n += (size_t)snprintf(big + n, sizeof(big) - n, "X-Pad-%03d: %0200d\r\n", i, 0);
+    size_t host_at = n;
+    n += (size_t)snprintf(big + n, sizeof(big) - n, "Host: blocked.example\r\n");
+    size_t host_end = n;
+    while (n < sizeof(big) - 300)
+        n += (size_t)snprintf(big + n, sizeof(big) - n, "X-More: %0200d\r\n", 0);
+    ck_assert_uint_gt(n, HTTP_HEAD_MAX);
+    /* every prefix up to the end of the Host line: NEED_MORE (also cut inside the value) */
+    for (size_t k = host_at - 3; k < host_end; k++)
+        ck_assert_int_eq(early_guarded(big, k, &r, &err), DS_NEED_MORE);
+    /* from there on, a partial OK naming it, also past HTTP_HEAD_MAX */
+    size_t at[] = { host_end, host_end + 1, 32768, HTTP_HEAD_MAX, HTTP_HEAD_MAX + 1, n };
+    for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+        ck_assert_int_eq(early_guarded(big, at[i], &r, &err), DS_OK);
+        ck_assert(r.partial);
+        ck_assert_uint_eq(r.head_len, 0);
+        ck_assert(span_is(r.host, "blocked.example"));
+        ck_assert(span_is(r.target, "/p"));
+    }
+    /* the whole-head parser waits or gives up */
+    ck_assert_int_eq(parse_guarded(big, 32768, &r, &err), DS_NEED_MORE);
+    ck_assert_int_eq(parse_guarded(big, n, &r, &err), DS_LIMIT);
+    /* a second Host further on is reported once its line is complete */
+    n = (size_t)snprintf(big, sizeof(big), "GET / HTTP/1.1\r\nHost: a.example\r\nX: 1\r\nHost: b.example\r\nX");
+    ck_assert_int_eq(early_guarded(big, n, &r, &err), DS_OK);
+    ck_assert(r.partial && r.n_host == 2 && span_is(r.host2, "b.example"));
+    ck_assert_int_eq(early_guarded(big, n - 3, &r, &err), DS_OK);
+    ck_assert(r.partial && r.n_host == 1);
+    /* absolute-form target and CONNECT name the server from the request line */
+    n = (size_t)snprintf(big, sizeof(big), "GET http://blocked.example/x HTTP/1.1\r\nX-");
+    ck_assert_int_eq(early_guarded(big, n, &r, &err), DS_OK);
+    ck_assert(r.partial && span_is(r.abs_authority, "blocked.example"));
+    n = (size_t)snprintf(big, sizeof(big), "CONNECT blocked.example:443 HTTP/1.1\r\n");
+    ck_assert_int_eq(early_guarded(big, n, &r, &err), DS_OK);
+    ck_assert(r.partial && span_is(r.target, "blocked.example:443"));
+    /* origin-form without a Host yet: nothing to judge */
+    n = (size_t)snprintf(big, sizeof(big), "GET / HTTP/1.1\r\nX: 1\r\n");
+    ck_assert_int_eq(early_guarded(big, n, &r, &err), DS_NEED_MORE);
+    /* a malformed line before the Host line is still MALFORMED (lines after it are checked
+     * when the head is complete) */
+    n = (size_t)snprintf(big, sizeof(big), "GET / HTTP/1.1\r\nBad Name: x\r\nHost: a.example\r\n");
+    ck_assert_int_eq(early_guarded(big, n, &r, &err), DS_MALFORMED);
+    /* a complete head is not partial and agrees with the whole parser */
+    n = (size_t)snprintf(big, sizeof(big), "GET / HTTP/1.1\r\nHost: a.example\r\n\r\n");
+    ck_assert_int_eq(early_guarded(big, n, &r, &err), DS_OK);
+    ck_assert(!r.partial && r.head_len == n);
+    guard_free();
+}
+END_TEST
+
+/* Walks a whole chunked body with http_chunk_step(), as the pipeline does; returns the bytes
+ * the body took (0 if the walk did not end in HTTP_CHUNK_DONE), *last = the last status. */
+static size_t walk_chunked(const char *body, size_t len, enum dstatus *last)
+{
+    enum http_chunk_state st = HTTP_CHUNK_SIZE;
+    size_t at = 0;
+    *last = DS_OK;
+    for (int guard = 0; guard < 100 && st != HTTP_CHUNK_DONE; guard++) {
+        uint64_t skip = 0;
+        size_t err = 0;
+        uint8_t *p = guard_copy(body + at, len - at);
+        *last = http_chunk_step(p, len - at, &st, &skip, &err);
+        if (*last != DS_OK)
+            return 0;
+        ck_assert_uint_gt(skip, 0);
+        at += (size_t)skip;
+        if (at > len)
+            return 0;
+    }
+    return st == HTTP_CHUNK_DONE ? at : 0;
+}
+
+/* EVASION H16/H17: chunked framing is skipped element by element, data unread. */
+START_TEST(test_chunked)
+{
+    static const struct {
+        const char *body;
+        enum dstatus want;   /* DS_OK: the whole body is walked */
+    } ccases[] = {
+        { "5\r\nhello\r\n0\r\n\r\n", DS_OK },
+        { "5;name=x;y=\"a b\"\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\n\r\n", DS_OK },
+        { "a\nGET / HTTP\n000\nX-Trailer: 1\nY: 2\n\n", DS_OK },   /* bare LF, 0s, trailers */
+        { "5 ;ext\r\nhello\r\n0 \r\n\r\n", DS_OK },                /* SP before ';' / CRLF */
+        { "fFfF\r\n", DS_NEED_MORE },                                  /* data not here yet */
+        { "x\r\n", DS_MALFORMED },                                       /* not a size */
+        { "5\r\nhelloX\r\n", DS_MALFORMED },                           /* data longer than 5 */
+        { "5\rX\r\nhello\r\n", DS_MALFORMED },                         /* CR not before LF */
+        { "5;a\x01b\r\nhello\r\n", DS_MALFORMED },                     /* CTL in extension */
+        { "8000000000000000\r\n", DS_LIMIT },                         /* >= 2^63 */
+    };
+    for (size_t i = 0; i < sizeof(ccases) / sizeof(ccases[0]); i++) {
+        enum dstatus last;
+        size_t len = strlen(ccases[i].body);
+        size_t took = walk_chunked(ccases[i].body, len, &last);
+        if (ccases[i].want == DS_OK) {
+            ck_assert_msg(took == len, "case %zu: took %zu of %zu (%s)", i, took, len, dstatus_name(last));
+        } else if (ccases[i].want == DS_NEED_MORE) {
+            /* the size line is read; its data is skipped without being buffered */
+            enum http_chunk_state st = HTTP_CHUNK_SIZE;
+            uint64_t skip = 0;
+            size_t err;
+            ck_assert_int_eq(http_chunk_step((const uint8_t *)ccases[i].body, len, &st, &skip, &err), DS_OK);
+            ck_assert_uint_eq(skip, 6 + 0xffff);
+            ck_assert_int_eq(st, HTTP_CHUNK_DATA_END);
+        } else {
+            ck_assert_msg(took == 0 && last == ccases[i].want, "case %zu: %s", i, dstatus_name(last));
+        }
+    }
+    /* every strict prefix of each element is NEED_MORE */
+    static const char *const elems[] = { "1a;x=y\r\n", "0\r\n" };
+    for (size_t i = 0; i < 2; i++) {
+        for (size_t k = 0; k < strlen(elems[i]); k++) {
+            enum http_chunk_state st = HTTP_CHUNK_SIZE;
+            uint64_t skip;
+            size_t err;
+            uint8_t *p = guard_copy(elems[i], k);
+            ck_assert_int_eq(http_chunk_step(p, k, &st, &skip, &err), DS_NEED_MORE);
+        }
+    }
+    enum http_chunk_state st = HTTP_CHUNK_DATA_END;
+    uint64_t skip;
+    size_t err;
+    ck_assert_int_eq(http_chunk_step((const uint8_t *)"\r", 1, &st, &skip, &err), DS_NEED_MORE);
+    st = HTTP_CHUNK_TRAILER;
+    ck_assert_int_eq(http_chunk_step((const uint8_t *)"X-T: 1\r", 8, &st, &skip, &err), DS_NEED_MORE);
+    /* a chunk-size line past HTTP_CHUNK_LINE_MAX */
+    static char line[HTTP_CHUNK_LINE_MAX + 10];
+    memset(line, ' ', sizeof(line));
+    line[0] = '1';
+    line[1] = ';';
+    st = HTTP_CHUNK_SIZE;
+    uint8_t *p = guard_copy(line, sizeof(line));
+    ck_assert_int_eq(http_chunk_step(p, sizeof(line), &st, &skip, &err), DS_LIMIT);
+    guard_free();
+}
+END_TEST
+
+/* S10's HTTP variant: what nginx refuses, the lenient scan still reads. */
+START_TEST(test_lenient_hosts)
+{
+    struct span n[2];
+    struct http_req r;
+    size_t err;
+    static const char *const bad[] = {
+        "GET / HTTP/1.1\r\nX-F: a\r\n b\r\nHost : blocked.example\r\n\r\n",
+        "GET / HTTP/1.1\r\n Host:blocked.example \r\n\r\n",
+        "GET / HTTP/1.1\r\nBad Name: 1\r\nHOST:\tblocked.example\r\n\r\n",
+    };
+    for (size_t i = 0; i < 3; i++) {
+        size_t len = strlen(bad[i]);
+        ck_assert_int_eq(parse_guarded(bad[i], len, &r, &err), DS_MALFORMED);
+        uint8_t *p = guard_copy(bad[i], len);
+        ck_assert_uint_eq(http_scan_hosts(p, len, n, 2), 1);
+        ck_assert_msg(span_is(n[0], "blocked.example"), "case %zu", i);
+    }
+    /* absolute-form authority and two Host lines: the first two names */
+    static const char two[] = "GET  http://a.example/x HTTP/1.1\r\nHost: b.example\r\nHost: c\r\n\r\nHost: d\r\n";
+    uint8_t *p = guard_copy(two, sizeof(two) - 1);
+    ck_assert_uint_eq(http_scan_hosts(p, sizeof(two) - 1, n, 2), 2);
+    ck_assert(span_is(n[0], "a.example") && span_is(n[1], "b.example"));
+    /* nothing after the head's empty line, and no line cut short */
+    static const char cut[] = "GET / HTTP/1.1\r\nX: 1\r\n\r\nHost: d\r\n";
+    p = guard_copy(cut, sizeof(cut) - 1);
+    ck_assert_uint_eq(http_scan_hosts(p, sizeof(cut) - 1, n, 2), 0);
+    static const char part[] = "GET / HTTP/1.1\r\nHost: blocked.exa";
+    p = guard_copy(part, sizeof(part) - 1);
+    ck_assert_uint_eq(http_scan_hosts(p, sizeof(part) - 1, n, 2), 0);
+    guard_free();
+}
+END_TEST
+
 static Suite *http_suite(void)
 {
     Suite *s = suite_create("http");
@@ -364,10 +550,13 @@ static Suite *http_suite(void)
     tcase_add_test(tc, test_pipelined);
     tcase_add_test(tc, test_fixtures);
     tcase_add_test(tc, test_h2_preface);
+    tcase_add_test(tc, test_chunked);
+    tcase_add_test(tc, test_lenient_hosts);
     suite_add_tcase(s, tc);
     tc = tcase_create("limit");
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_limits);
+    tcase_add_test(tc, test_early);
     suite_add_tcase(s, tc);
     return s;
 }

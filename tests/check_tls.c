@@ -94,10 +94,22 @@ static void load_fixtures(void)
     ck_assert_uint_ge(g_nfix, 10);
 }
 
+/* The early entry point (what the pipeline uses); a complete result is also checked against
+ * tls_hello_parse(), which must agree on everything but `partial`. */
 static enum dstatus parse_guarded(const uint8_t *in, size_t len, struct tls_hello *h, size_t *err)
 {
     uint8_t *p = guard_copy(in, len);
-    return tls_hello_parse(p, len, g_scratch, sizeof(g_scratch), h, err);
+    struct tls_hello whole;
+    size_t werr = 0;
+    enum dstatus st = tls_hello_parse_early(p, len, g_scratch, sizeof(g_scratch), h, err);
+    enum dstatus wst = tls_hello_parse(p, len, g_scratch, sizeof(g_scratch), &whole, &werr);
+    if ((st == DS_OK && h->partial) || st == DS_NEED_MORE)
+        ck_assert_msg(wst == DS_NEED_MORE || wst == DS_LIMIT, "whole parse of a prefix: %s",
+                      dstatus_name(wst));
+    else if (st != DS_LIMIT)
+        ck_assert_msg(wst == st && (st != DS_MALFORMED || werr == *err), "early %s, whole %s",
+                      dstatus_name(st), dstatus_name(wst));
+    return st;
 }
 
 static bool span_is(struct span s, const char *str)
@@ -276,12 +288,18 @@ START_TEST(test_every_prefix_need_more)
     load_fixtures();
     for (size_t i = 0; i < g_nfix; i++) {
         const struct fixture *f = &g_fix[i];
+        bool named = false;
         for (size_t k = 0; k < f->len; k++) {
             struct tls_hello h;
             size_t err = 0;
             enum dstatus st = parse_guarded(f->data, k, &h, &err);
-            ck_assert_msg(st == DS_NEED_MORE, "%s: prefix %zu of %zu gave %s at %zu", f->file,
-                          k, f->len, dstatus_name(st), err);
+            /* NEED_MORE until the server_name extension is complete, then a partial DS_OK with
+             * the full name on every longer prefix */
+            if (st == DS_OK && h.partial && span_is(h.sni, f->sni))
+                named = true;
+            else
+                ck_assert_msg(st == DS_NEED_MORE && !named, "%s: prefix %zu of %zu gave %s at %zu",
+                              f->file, k, f->len, dstatus_name(st), err);
         }
     }
     guard_free();
@@ -329,17 +347,26 @@ START_TEST(test_multi_record)
             ck_assert_uint_eq(h.hello_len, mlen);
             /* multi-record: spans point into scratch */
             ck_assert(h.sni.p >= g_scratch && h.sni.p < g_scratch + sizeof(g_scratch));
-            /* every strict prefix is NEED_MORE (the 1-byte framing only for the small ones) */
+            /* every strict prefix is NEED_MORE until the SNI is complete, then a partial OK
+             * (the 1-byte framing only for the small ones) */
             if (pi < 3 || n < 1500) {
+                bool named = false;
                 for (size_t k = 0; k < n; k++) {
                     st = parse_guarded(out, k, &h, &err);
-                    ck_assert_msg(st == DS_NEED_MORE, "%s plan %zu prefix %zu: %s", f->file, pi,
-                                  k, dstatus_name(st));
+                    if (st == DS_OK && h.partial && span_is(h.sni, f->sni))
+                        named = true;
+                    else
+                        ck_assert_msg(st == DS_NEED_MORE && !named, "%s plan %zu prefix %zu: %s",
+                                      f->file, pi, k, dstatus_name(st));
                 }
+                ck_assert(named);
             }
-            /* scratch one byte too small -> LIMIT; no scratch -> LIMIT */
+            /* scratch one byte too small: the name is still read (partial) unless its extension
+             * is the last one; no scratch -> LIMIT */
             uint8_t *p = guard_copy(out, n);
-            ck_assert_int_eq(tls_hello_parse(p, n, g_scratch, mlen - 1, &h, &err), DS_LIMIT);
+            st = tls_hello_parse(p, n, g_scratch, mlen - 1, &h, &err);
+            ck_assert_msg((st == DS_OK && h.partial && span_is(h.sni, f->sni)) || st == DS_LIMIT,
+                          "%s plan %zu short scratch: %s", f->file, pi, dstatus_name(st));
             ck_assert_int_eq(tls_hello_parse(p, n, NULL, 0, &h, &err), DS_LIMIT);
             ck_assert_int_eq(tls_hello_parse(p, n, g_scratch, mlen, &h, &err), DS_OK);
         }
@@ -423,9 +450,11 @@ START_TEST(test_length_off_by_one)
                     /* record claims one byte more: the hello itself is complete */
                     ck_assert_int_eq(st, DS_OK);
                 } else if ((lf[i].at == 3 && d == -1) || (lf[i].at == 6 && d == 1)) {
-                    /* the message now runs into a (missing or bogus) second record */
-                    ck_assert_msg(st == DS_NEED_MORE || st == DS_MALFORMED, "%s %s%+d: %s",
-                                  f->file, lf[i].name, d, dstatus_name(st));
+                    /* the message now runs into a (missing or bogus) second record; the name
+                     * may already be complete (partial) */
+                    ck_assert_msg(st == DS_NEED_MORE || st == DS_MALFORMED ||
+                                      (st == DS_OK && h.partial && span_is(h.sni, f->sni)),
+                                  "%s %s%+d: %s", f->file, lf[i].name, d, dstatus_name(st));
                 } else {
                     ck_assert_msg(st == DS_MALFORMED, "%s %s at %zu %+d: %s", f->file,
                                   lf[i].name, lf[i].at, d, dstatus_name(st));
@@ -628,24 +657,201 @@ START_TEST(test_limits)
 {
     struct tls_hello h;
     size_t err;
-    /* a handshake length over TLS_HELLO_MAX is refused from its header alone */
-    static const uint8_t huge[] = { 22, 3, 1, 0x40, 0x00, 1, 0x01, 0x00, 0x01 };
+    /* a handshake length over TLS_HELLO_MAX (OpenSSL refuses it) is refused from its header */
+    static const uint8_t huge[] = { 22, 3, 1, 0x40, 0x00, 1, 0x02, 0x01, 0x45 };
     ck_assert_int_eq(parse_guarded(huge, sizeof(huge), &h, &err), DS_LIMIT);
-    static const uint8_t max[] = { 22, 3, 1, 0x40, 0x00, 1, 0x00, 0xff, 0xfc };
-    ck_assert_int_eq(parse_guarded(max, sizeof(max), &h, &err), DS_LIMIT);   /* > scratch */
-    uint8_t *p = guard_copy(max, sizeof(max));
-    static uint8_t big_scratch[TLS_HELLO_MAX];
-    ck_assert_int_eq(tls_hello_parse(p, sizeof(max), big_scratch, sizeof(big_scratch), &h, &err),
-                     DS_NEED_MORE);
+    /* the largest one OpenSSL takes is only waited for */
+    static const uint8_t max[] = { 22, 3, 1, 0x40, 0x00, 1, 0x02, 0x01, 0x44 };
+    ck_assert_int_eq(parse_guarded(max, sizeof(max), &h, &err), DS_NEED_MORE);
     /* an 8 KiB hello in one record needs no scratch at all */
     uint8_t ext[9000], rec[9200];
     size_t e = ext_sni(ext, "example.com");
     static const uint8_t zeros[8000];
     e += ext_raw(ext + e, 21, zeros, sizeof(zeros));   /* padding */
     size_t n = mk_hello(rec, ext, e, true);
-    p = guard_copy(rec, n);
+    uint8_t *p = guard_copy(rec, n);
     ck_assert_int_eq(tls_hello_parse(p, n, NULL, 0, &h, &err), DS_OK);
+    ck_assert(!h.partial);
     ck_assert(span_is(h.sni, "example.com"));
+    guard_free();
+}
+END_TEST
+
+/* A ClientHello of body_len bytes (padding extension of the rest) with the SNI as its first
+ * extension (or last when sni_last), framed into records of at most 16384 bytes, as a client
+ * with big post-quantum key shares and padding sends it (EVASION S7). Returns its length; *sni_end
+ * = message offset just past the SNI extension. */
+static size_t mk_big(uint8_t *out, size_t cap, const char *name, size_t body_len, bool sni_last,
+                     size_t *sni_end)
+{
+    static uint8_t msg[140 * 1024];
+    uint8_t sni[300];
+    size_t sl = ext_sni(sni, name);
+    size_t n = 4;
+    n += put16(msg + n, 0x0303);
+    memset(msg + n, 0x22, 32);
+    n += 32;
+    msg[n++] = 0;
+    /* the extensions block is at most 64 KiB: a larger hello has a long cipher_suites list */
+    size_t cs = body_len > 65000 ? (body_len - 65000) & ~(size_t)1 : 2;
+    n += put16(msg + n, cs);
+    for (size_t k = 0; k < cs; k += 2) {
+        msg[n++] = 0x13;
+        msg[n++] = 0x01;
+    }
+    msg[n++] = 1;
+    msg[n++] = 0;
+    size_t ext_len = body_len + 4 - n - 2;
+    n += put16(msg + n, ext_len);
+    size_t pad = ext_len - sl - 4;
+    ck_assert(n + ext_len <= sizeof(msg));
+    if (!sni_last) {
+        memcpy(msg + n, sni, sl);
+        n += sl;
+        *sni_end = n;
+    }
+    n += put16(msg + n, 21);
+    n += put16(msg + n, pad);
+    memset(msg + n, 0, pad);
+    n += pad;
+    if (sni_last) {
+        memcpy(msg + n, sni, sl);
+        n += sl;
+        *sni_end = n;
+    }
+    msg[0] = 1;
+    msg[1] = (uint8_t)((n - 4) >> 16);
+    msg[2] = (uint8_t)((n - 4) >> 8);
+    msg[3] = (uint8_t)(n - 4);
+    size_t o = 0;
+    for (size_t at = 0; at < n;) {
+        size_t k = n - at < 16384 ? n - at : 16384;
+        ck_assert(o + 5 + k <= cap);
+        out[o] = 22;
+        out[o + 1] = 3;
+        out[o + 2] = 1;
+        put16(out + o + 3, k);
+        memcpy(out + o + 5, msg + at, k);
+        o += 5 + k;
+        at += k;
+    }
+    return o;
+}
+
+/* 20 KiB and 60 KiB hellos over several records, name first: found from the first bytes, with
+ * a 16 KiB scratch, without the rest; name past what fits: LIMIT. */
+START_TEST(test_oversized)
+{
+    static uint8_t rec[150 * 1024];
+    size_t sizes[] = { 20 * 1024, 60 * 1024 };
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        struct tls_hello h;
+        size_t err, sni_end;
+        size_t n = mk_big(rec, sizeof(rec), "blocked.example", sizes[i], false, &sni_end);
+        /* the first 200 bytes alone */
+        ck_assert_int_eq(parse_guarded(rec, 200, &h, &err), DS_OK);
+        ck_assert(h.partial && span_is(h.sni, "blocked.example"));
+        ck_assert_uint_eq(h.hello_len, sizes[i] + 4);
+        /* one byte short of the SNI extension's end: not yet */
+        ck_assert_int_eq(parse_guarded(rec, 5 + sni_end - 1, &h, &err), DS_NEED_MORE);
+        ck_assert_int_eq(parse_guarded(rec, 5 + sni_end, &h, &err), DS_OK);
+        ck_assert(h.partial && span_is(h.sni, "blocked.example"));
+        /* everything but the last byte, over several records: scratch holds only 16 KiB */
+        ck_assert_int_eq(parse_guarded(rec, n - 1, &h, &err), DS_OK);
+        ck_assert(h.partial && span_is(h.sni, "blocked.example"));
+        ck_assert_uint_gt(h.records, 1);
+        /* whole: complete only when the scratch holds it */
+        enum dstatus st = parse_guarded(rec, n, &h, &err);
+        ck_assert_int_eq(st, DS_OK);
+        ck_assert(span_is(h.sni, "blocked.example"));
+        ck_assert(h.partial == (sizes[i] + 4 > SCRATCH_CAP));
+        /* the name at the end of a 20 KiB hello does not fit a 16 KiB scratch */
+        if (i == 0) {
+            n = mk_big(rec, sizeof(rec), "blocked.example", sizes[i], true, &sni_end);
+            ck_assert_int_eq(parse_guarded(rec, n, &h, &err), DS_LIMIT);
+            uint8_t *p = guard_copy(rec, n);
+            static uint8_t big[32 * 1024];
+            ck_assert_int_eq(tls_hello_parse(p, n, big, sizeof(big), &h, &err), DS_OK);
+            ck_assert(!h.partial && span_is(h.sni, "blocked.example"));
+            /* the name split across the scratch's edge: LIMIT until one byte more fits */
+            ck_assert_int_eq(tls_hello_parse(p, n, big, sni_end - 1, &h, &err), DS_LIMIT);
+            ck_assert_int_eq(tls_hello_parse(p, n, big, sni_end, &h, &err), DS_OK);
+            ck_assert(!h.partial && span_is(h.sni, "blocked.example"));   /* it is the end */
+        }
+    }
+    guard_free();
+}
+END_TEST
+
+/* Hellos of 100 and 120 KiB (OpenSSL takes up to 131396 bytes) need a long cipher_suites list,
+ * so the name comes after it: found as soon as the bytes up to it are in a 128 KiB scratch,
+ * without the rest of the hello. */
+START_TEST(test_oversized_cipher_list)
+{
+    static uint8_t rec[150 * 1024], big[128 * 1024];
+    size_t sizes[] = { 100 * 1024, 120 * 1024 };
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        struct tls_hello h;
+        size_t err, sni_end;
+        size_t n = mk_big(rec, sizeof(rec), "blocked.example", sizes[i], false, &sni_end);
+        size_t upto = sni_end + 5 * (sni_end / 16384 + 1);   /* record headers included */
+        uint8_t *p = guard_copy(rec, upto);
+        ck_assert_int_eq(tls_hello_parse_early(p, upto, big, sizeof(big), &h, &err), DS_OK);
+        ck_assert(h.partial && span_is(h.sni, "blocked.example"));
+        ck_assert_uint_eq(h.hello_len, sizes[i] + 4);
+        ck_assert_int_eq(tls_hello_parse_early(p, upto - 1, big, sizeof(big), &h, &err),
+                         DS_NEED_MORE);
+        /* the 16 KiB scratch cannot reach the name */
+        ck_assert_int_eq(tls_hello_parse_early(p, upto, big, 16384, &h, &err), DS_LIMIT);
+        p = guard_copy(rec, n);
+        ck_assert_int_eq(tls_hello_parse(p, n, big, sizeof(big), &h, &err),
+                         sizes[i] + 4 <= sizeof(big) ? DS_OK : DS_LIMIT);
+    }
+    guard_free();
+}
+END_TEST
+
+/* EVASION S10: what the strict parser refuses, the lenient scan still reads. */
+START_TEST(test_lenient_scan)
+{
+    uint8_t ext[512], rec[1024];
+    struct span names[2];
+    struct tls_hello h;
+    size_t err;
+    /* a name_type 1 entry first, then the host_name (Go skips the first) */
+    static const uint8_t list[] = { 0x00, 0x00, 0x00, 0x19, 0x00, 0x17, 0x01, 0x00, 0x03, 'x', 'y',
+                                    'z', 0x00, 0x00, 0x0d, 'b', 'l', 'o', 'c', 'k', 'e', 'd',
+                                    '.', 'e', 'x', 'a', 'm', 'p' };
+    size_t n = mk_hello(rec, list, sizeof(list), true);
+    uint8_t *p = guard_copy(rec, n);
+    ck_assert_int_eq(tls_hello_parse_early(p, n, g_scratch, sizeof(g_scratch), &h, &err), DS_MALFORMED);
+    ck_assert_uint_eq(tls_hello_scan_names(p, n, g_scratch, sizeof(g_scratch), names, 2), 1);
+    ck_assert(span_is(names[0], "blocked.examp"));
+    /* two server_name extensions: both names, in order */
+    size_t e = ext_sni(ext, "allowed.example");
+    e += ext_sni(ext + e, "blocked.example");
+    n = mk_hello(rec, ext, e, true);
+    p = guard_copy(rec, n);
+    ck_assert_int_eq(tls_hello_parse_early(p, n, g_scratch, sizeof(g_scratch), &h, &err), DS_MALFORMED);
+    ck_assert_uint_eq(tls_hello_scan_names(p, n, g_scratch, sizeof(g_scratch), names, 2), 2);
+    ck_assert(span_is(names[0], "allowed.example") && span_is(names[1], "blocked.example"));
+    ck_assert_uint_eq(tls_hello_scan_names(p, n, g_scratch, sizeof(g_scratch), names, 1), 1);
+    /* the same over two records cut inside the second name */
+    static uint8_t out[2048];
+    size_t cuts[] = { 60 };
+    size_t m = reframe(rec, n, cuts, 1, out, sizeof(out));
+    p = guard_copy(out, m);
+    ck_assert_uint_eq(tls_hello_scan_names(p, m, g_scratch, sizeof(g_scratch), names, 2), 2);
+    ck_assert(span_is(names[1], "blocked.example"));
+    /* an entry cut short, a NUL in a name, and not a hello at all: no name */
+    ck_assert_uint_eq(tls_hello_scan_names(p, m - 3, g_scratch, sizeof(g_scratch), names, 2), 1);
+    static const uint8_t nul[] = { 0x00, 0x00, 0x00, 0x0a, 0x00, 0x08, 0x00, 0x00, 0x05,
+                                   'a', 0, 'b', 'c', 'd' };
+    n = mk_hello(rec, nul, sizeof(nul), true);
+    p = guard_copy(rec, n);
+    ck_assert_uint_eq(tls_hello_scan_names(p, n, g_scratch, sizeof(g_scratch), names, 2), 0);
+    p = guard_copy("GET / HTTP/1.1\r\n", 16);
+    ck_assert_uint_eq(tls_hello_scan_names(p, 16, g_scratch, sizeof(g_scratch), names, 2), 0);
     guard_free();
 }
 END_TEST
@@ -667,9 +873,12 @@ static Suite *tls_suite(void)
     tcase_add_test(tc, test_length_off_by_one);
     tcase_add_test(tc, test_malformed_cases);
     tcase_add_test(tc, test_record_layer);
+    tcase_add_test(tc, test_lenient_scan);
     suite_add_tcase(s, tc);
     tc = tcase_create("limit");
     tcase_add_test(tc, test_limits);
+    tcase_add_test(tc, test_oversized);
+    tcase_add_test(tc, test_oversized_cipher_list);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -15,9 +15,42 @@ static void check_span(struct span s, const uint8_t *data, size_t size)
         abort();
 }
 
+/* Walks data as a chunked body: every step either stops or moves forward by a bounded skip,
+ * and a step that needs more never accepts a shorter input. */
+static void walk_chunked(const uint8_t *data, size_t size)
+{
+    enum http_chunk_state st = HTTP_CHUNK_SIZE;
+    size_t at = 0;
+    for (int n = 0; n < 64 && st != HTTP_CHUNK_DONE && at < size; n++) {
+        uint64_t skip = 0;
+        size_t err = 0;
+        enum http_chunk_state before = st;
+        enum dstatus ds = http_chunk_step(data + at, size - at, &st, &skip, &err);
+        if (ds == DS_MALFORMED && err >= size - at)
+            abort();
+        if (ds != DS_OK)
+            return;
+        if (skip == 0 || (before != HTTP_CHUNK_SIZE && skip > size - at))
+            abort();   /* only a chunk's data may lie past the buffered bytes */
+        if (skip > size - at)
+            return;
+        at += (size_t)skip;
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     (void)http_is_h2_preface(data, size);
+    walk_chunked(data, size);
+    struct span hosts[2];
+    size_t nh = http_scan_hosts(data, size, hosts, 2);
+    if (nh > 2)
+        abort();
+    for (size_t i = 0; i < nh; i++) {
+        if (hosts[i].len == 0)
+            abort();
+        check_span(hosts[i], data, size);
+    }
     size_t off = 0;
     for (int n = 0; n < 8 && off < size; n++) {
         const uint8_t *p = data + off;
@@ -27,6 +60,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         enum dstatus st = http_req_parse(p, len, &r, &err);
         if (st == DS_MALFORMED && err >= len)
             abort();
+        struct http_req e;
+        size_t eerr = 0;
+        enum dstatus est = http_req_parse_early(p, len, &e, &eerr);
+        if (est == DS_MALFORMED && eerr >= len)
+            abort();
+        /* early agrees with whole, except on a head not complete or cut: there it may be
+         * partial, or MALFORMED by a line up to its last Host line, where whole waits */
+        bool waits = st == DS_NEED_MORE || st == DS_LIMIT;
+        if (est == DS_OK && e.partial) {
+            if (!waits || e.head_len != 0)
+                abort();
+            check_span(e.host, p, len);
+            check_span(e.target, p, len);
+        } else if (est == DS_MALFORMED && waits) {
+            /* fine */
+        } else if (est != st || (st == DS_OK && e.head_len != r.head_len)) {
+            abort();
+        }
         if (st != DS_OK)
             return 0;
         if (r.head_len == 0 || r.head_len > len || r.head_len > HTTP_HEAD_MAX)

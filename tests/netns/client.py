@@ -10,7 +10,8 @@
                                       prints "ready" and holds them SECS seconds
   client.py slow NAME ADDR PORT PIECES PAUSE
                                       a real ClientHello for NAME in PIECES pieces with PAUSE
-                                      seconds between them; prints what came back (as split)
+                                      seconds between them: PIECES - 1 of 20 bytes, then the
+                                      rest (with the name); prints what came back (as split)
   client.py flood ADDR PORT N SECS    N connections that each send the first 20 bytes of a
                                       ClientHello and stop; prints "ready OPEN" (OPEN: those
                                       not reset after a second), holds them SECS seconds
@@ -101,16 +102,18 @@ def split(name, addr, port):
 def slow(name, addr, port, pieces, pause):
     hello = hello_bytes(name)
     n = int(pieces)
-    step = (len(hello) + n - 1) // n
+    # n - 1 pieces of 20 bytes (the record and handshake headers, the random: no name yet),
+    # then the rest, which holds the name
+    cuts = [20 * i for i in range(n)] + [len(hello)]
     s = socket.socket(family(addr), socket.SOCK_STREAM)
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     s.settimeout(5)
     s.connect((addr, int(port)))
     try:
-        for i in range(0, len(hello), step):
+        for i in range(n):
             if i:
                 time.sleep(float(pause))
-            s.sendall(hello[i:i + step])
+            s.sendall(hello[cuts[i]:cuts[i + 1]])
     except (ConnectionResetError, BrokenPipeError):
         return "reset"
     return answer(s)

@@ -218,7 +218,8 @@ EXTRA_ARGS="--first-bytes-timeout 2000 --max-per-source 100 --max-connections 40
 start_proxy rst redirect || { bad "proxy (limits)" "did not start"; exit 1; }
 OTHER=10.200.1.9
 qg_in "$QG_CLI" ip addr add $OTHER/24 dev c0
-# L1: a ClientHello in 4 pieces 1.5 s apart (4.5 s in all, each pause inside the 2 s timeout)
+# L1: a ClientHello in 4 pieces 1.5 s apart, the name in the last (4.5 s before it arrives, each
+# pause inside the 2 s timeout)
 expect "L1 slow ClientHello, blocked name -> reset" "$(cl python3 "$CLIENT_PY" slow blocked.test "$QG_SRV4" 443 4 1.5)" "reset"
 expect "L1 slow ClientHello, allowed name -> server" "$(cl python3 "$CLIENT_PY" slow allowed.test "$QG_SRV4" 443 4 1.5)" "serverhello"
 # L2: 300 half-sent ClientHellos from one address; another address keeps being served

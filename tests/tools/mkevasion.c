@@ -877,6 +877,98 @@ static int s7(struct pcapw *w)
     return tls_tail(&c);
 }
 
+/* What a client with big post-quantum key shares and padding sends, pushed past every buffer:
+ * a 60000-byte ClientHello over 4 TLS records and 42 segments, server_name among the first
+ * extensions (OpenSSL accepts hellos up to 128 KiB). */
+static int s7b(struct pcapw *w)
+{
+    struct pcapw_conv c;
+    struct pcapw_hello h = {0};
+    static uint8_t ch[65536];
+    static const size_t splits[] = {16000, 32000, 48000};
+    h.sni = BLK;
+    h.alpn = "h2,http/1.1";
+    h.pq_keyshare = 1216;
+    h.pad_to = 60000;
+    h.rec_splits = splits;
+    h.n_rec_splits = 3;
+    h.seed = 7;
+    size_t n = pcapw_tls_hello(&h, ch, sizeof(ch), NULL);
+    if (!n)
+        return -EINVAL;
+    TRY(conv(&c, w, CLI4, SRV4, 443));
+    TRY(pcapw_conv_handshake(&c));
+    TRY(send_mss(&c, 0, ch, n, 1448));
+    return tls_tail(&c);
+}
+
+/* A minimal TLS 1.3 ClientHello record around the extensions block (ext, n). */
+static size_t raw_hello(uint8_t *out, const uint8_t *ext, size_t n)
+{
+    static const uint8_t fixed[] = {
+        0x03, 0x03, /* legacy_version, random: */
+        1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+        17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32,
+        0,                      /* session_id */
+        0, 2, 0x13, 0x01,       /* cipher_suites */
+        1, 0,                   /* compression */
+    };
+    size_t body = sizeof(fixed) + 2 + n, o = 0;
+    out[o++] = 22;
+    out[o++] = 3;
+    out[o++] = 1;
+    out[o++] = (uint8_t)((body + 4) >> 8);
+    out[o++] = (uint8_t)(body + 4);
+    out[o++] = 1;
+    out[o++] = 0;
+    out[o++] = (uint8_t)(body >> 8);
+    out[o++] = (uint8_t)body;
+    memcpy(out + o, fixed, sizeof(fixed));
+    o += sizeof(fixed);
+    out[o++] = (uint8_t)(n >> 8);
+    out[o++] = (uint8_t)n;
+    memcpy(out + o, ext, n);
+    return o + n;
+}
+
+static int raw_tls(struct pcapw *w, const uint8_t *ext, size_t n)
+{
+    struct pcapw_conv c;
+    uint8_t ch[1024];
+    size_t len = raw_hello(ch, ext, n);
+    TRY(conv(&c, w, CLI4, SRV4, 443));
+    TRY(pcapw_conv_handshake(&c));
+    TRY(pcapw_conv_client_data(&c, 0, ch, len));
+    return tls_tail(&c);
+}
+
+/* What Go's crypto/tls (Caddy, Traefik) accepts and OpenSSL refuses: a server_name list whose
+ * first entry has name_type 1, the host_name after it; supported_versions says TLS 1.3. */
+static int s10(struct pcapw *w)
+{
+    static const uint8_t ext[] = {
+        0x00, 0x00, 0x00, 0x1b, 0x00, 0x19,             /* server_name, list of 25 */
+        0x01, 0x00, 0x03, 'x', 'y', 'z',                /* name_type 1 (not host_name) */
+        0x00, 0x00, 0x0f, 'b', 'l', 'o', 'c', 'k', 'e', 'd', '.', 'e', 'x', 'a', 'm', 'p', 'l', 'e',
+        0x00, 0x2b, 0x00, 0x03, 0x02, 0x03, 0x04,       /* supported_versions: TLS 1.3 */
+    };
+    return raw_tls(w, ext, sizeof(ext));
+}
+
+/* Two server_name extensions (a strict server refuses the duplicate): the allowed name first,
+ * the blocked one second. */
+static int s10b(struct pcapw *w)
+{
+    static const uint8_t ext[] = {
+        0x00, 0x00, 0x00, 0x14, 0x00, 0x12, 0x00, 0x00, 0x0f,
+        'a', 'l', 'l', 'o', 'w', 'e', 'd', '.', 'e', 'x', 'a', 'm', 'p', 'l', 'e',
+        0x00, 0x00, 0x00, 0x14, 0x00, 0x12, 0x00, 0x00, 0x0f,
+        'b', 'l', 'o', 'c', 'k', 'e', 'd', '.', 'e', 'x', 'a', 'm', 'p', 'l', 'e',
+        0x00, 0x2b, 0x00, 0x03, 0x02, 0x03, 0x04,
+    };
+    return raw_tls(w, ext, sizeof(ext));
+}
+
 static int s8(struct pcapw *w)
 {
     struct pcapw_conv c;
@@ -946,6 +1038,129 @@ static int h9(struct pcapw *w)
     return http_raw(w, CLI4, SRV4, req);
 }
 
+/* Appends n padding header lines of 100 bytes ("X-Pad-NN: aaa...") at req + *o. */
+static void pad_lines(char *req, size_t cap, size_t *o, int n)
+{
+    for (int i = 0; i < n && *o + 120 < cap; i++) {
+        *o += (size_t)snprintf(req + *o, cap - *o, "X-Pad-%03d: ", i);
+        memset(req + *o, 'a', 100);
+        *o += 100;
+        req[(*o)++] = '\r';
+        req[(*o)++] = '\n';
+    }
+    req[*o] = '\0';
+}
+
+/* A request head nginx accepts (4 x 8 KiB header buffers) but larger than any one buffer of
+ * the filter: 20 KB of padding lines, the Host line, 20 KB more (a 41 KB head, 29 segments). */
+static int h9b(struct pcapw *w)
+{
+    static char req[48 * 1024];
+    size_t o = (size_t)snprintf(req, sizeof(req), "GET / HTTP/1.1\r\n");
+    pad_lines(req, sizeof(req), &o, 180);
+    o += (size_t)snprintf(req + o, sizeof(req) - o, "Host: " BLK "\r\n");
+    pad_lines(req, sizeof(req), &o, 180);
+    snprintf(req + o, sizeof(req) - o, UA "\r\n");
+    return http_raw(w, CLI4, SRV4, req);
+}
+
+/* An allowed Host first, 8 KB of padding lines, then a second Host naming the blocked host. */
+static int h9c(struct pcapw *w)
+{
+    static char req[16 * 1024];
+    size_t o = (size_t)snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: " ALW "\r\n");
+    pad_lines(req, sizeof(req), &o, 72);
+    snprintf(req + o, sizeof(req) - o, "Host: " BLK "\r\n" UA "\r\n");
+    return http_raw(w, CLI4, SRV4, req);
+}
+
+/* Header syntax nginx refuses but laxer servers and proxies take: a space before the colon
+ * of Host, and an obs-folded header line before it. */
+static int h9s(struct pcapw *w)
+{
+    return http_raw(w, CLI4, SRV4, "GET / HTTP/1.1\r\nX-Folded: a\r\n b\r\nHost : " BLK "\r\n" UA "\r\n");
+}
+
+/* What zapret-style tools send for HTTP: a fake request with a TTL too low to reach the server
+ * at the real request's sequence, then the real one (same length). With `first`, an allowed
+ * request is served first on the kept-alive connection and the trick is played on the second. */
+static int http_fake_real(struct pcapw *w, const char *fake_host, const char *real_host, bool first)
+{
+    struct pcapw_conv c;
+    struct pcapw_pkt p;
+    char fake[256], real[256], r1[256];
+    int fn = snprintf(fake, sizeof(fake), "GET / HTTP/1.1\r\nHost: %s\r\n" UA "\r\n", fake_host);
+    int n = snprintf(real, sizeof(real), "GET / HTTP/1.1\r\nHost: %s\r\n" UA "\r\n", real_host);
+    int n1 = snprintf(r1, sizeof(r1), "GET /1 HTTP/1.1\r\nHost: %s\r\n" UA "\r\n", ALW);
+    if (fn != n)
+        return -EINVAL;
+    uint32_t off = 0;
+    TRY(conv(&c, w, CLI4, SRV4, 80));
+    TRY(pcapw_conv_handshake(&c));
+    if (first) {
+        TRY(pcapw_conv_client_data(&c, 0, (const uint8_t *)r1, (size_t)n1));
+        TRY(http_response(&c));
+        off = (uint32_t)n1;
+    }
+    fake_pkt(&c, &p, off, (const uint8_t *)fake, (size_t)fn);
+    p.ttl = 1;
+    uint32_t keep = c.cnext;
+    TRY(pcapw_conv_send(&c, &p));
+    c.cnext = keep; /* the fake is not part of the stream */
+    TRY(pcapw_conv_client_data(&c, off, (const uint8_t *)real, (size_t)n));
+    TRY(http_response(&c));
+    return pcapw_conv_close(&c);
+}
+
+static int t4h(struct pcapw *w) { return http_fake_real(w, ALW, BLK, false); }
+static int t4h2(struct pcapw *w) { return http_fake_real(w, BLK, ALW, false); }
+static int t4h3(struct pcapw *w) { return http_fake_real(w, ALW, BLK, true); }
+
+/* h2c with prior knowledge (curl --http2-prior-knowledge): preface, SETTINGS, then a HEADERS
+ * frame cut inside the :authority value, the rest in a CONTINUATION frame. The field block is
+ * HPACK without Huffman: :method GET, :scheme http, :path / (static 2, 6, 4), :authority as a
+ * literal with static name 1. */
+static int h18a(struct pcapw *w)
+{
+    struct pcapw_conv c;
+    static const uint8_t d[] =
+        "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+        "\x00\x00\x00\x04\x00\x00\x00\x00\x00"                 /* SETTINGS */
+        "\x00\x00\x0b\x01\x01\x00\x00\x00\x01"                 /* HEADERS, END_STREAM */
+        "\x82\x86\x84\x01\x0f" "blocke"
+        "\x00\x00\x09\x09\x04\x00\x00\x00\x01"                 /* CONTINUATION, END_HEADERS */
+        "d.example";
+    TRY(conv(&c, w, CLI4, SRV4, 80));
+    TRY(pcapw_conv_handshake(&c));
+    TRY(pcapw_conv_client_data(&c, 0, d, sizeof(d) - 1));
+    TRY(http_response(&c));
+    return pcapw_conv_close(&c);
+}
+
+/* h2c with prior knowledge, two requests on one connection as a browser multiplexes them:
+ * stream 1 for the allowed host (its :authority entered in the HPACK dynamic table), a DATA
+ * frame, then stream 3 for the blocked host with the block cut inside :authority, the rest in
+ * a CONTINUATION frame. */
+static int h18b(struct pcapw *w)
+{
+    struct pcapw_conv c;
+    static const uint8_t d[] =
+        "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+        "\x00\x00\x00\x04\x00\x00\x00\x00\x00"                 /* SETTINGS */
+        "\x00\x00\x14\x01\x04\x00\x00\x00\x01"                 /* HEADERS 1, END_HEADERS */
+        "\x82\x86\x84\x41\x0f" "allowed.example"
+        "\x00\x00\x04\x00\x01\x00\x00\x00\x01" "data"          /* DATA 1, END_STREAM */
+        "\x00\x00\x0b\x01\x01\x00\x00\x00\x03"                 /* HEADERS 3, END_STREAM */
+        "\x82\x86\x84\x41\x0f" "blocke"
+        "\x00\x00\x09\x09\x04\x00\x00\x00\x03"                 /* CONTINUATION, END_HEADERS */
+        "d.example";
+    TRY(conv(&c, w, CLI4, SRV4, 80));
+    TRY(pcapw_conv_handshake(&c));
+    TRY(pcapw_conv_client_data(&c, 0, d, sizeof(d) - 1));
+    TRY(http_response(&c));
+    return pcapw_conv_close(&c);
+}
+
 static int h10(struct pcapw *w)
 {
     struct pcapw_conv c;
@@ -976,6 +1191,70 @@ static int keepalive(struct pcapw *w, const char *host2)
 }
 
 static int h11(struct pcapw *w) { return keepalive(w, BLK); }
+
+/* Requests r[0..n) on one kept-alive connection to port 80, each answered by the server
+ * before the next, as curl or a browser sends them. */
+static int keepalive_seq(struct pcapw *w, const char *const *r, size_t n)
+{
+    struct pcapw_conv c;
+    uint32_t off = 0;
+    TRY(conv(&c, w, CLI4, SRV4, 80));
+    TRY(pcapw_conv_handshake(&c));
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(r[i]);
+        TRY(send_mss(&c, off, (const uint8_t *)r[i], len, 1448));
+        off += (uint32_t)len;
+        TRY(http_response(&c));
+    }
+    return pcapw_conv_close(&c);
+}
+
+/* A chunked upload (extensions, a trailer; curl -T - with a chunked transfer) to the allowed
+ * host, then a GET for the blocked host on the same connection. */
+static int h16a(struct pcapw *w)
+{
+    static const char *const r[] = {
+        "POST /upload HTTP/1.1\r\nHost: " ALW "\r\nTransfer-Encoding: chunked\r\n" UA "\r\n"
+        "5;name=x\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nX-Trailer: 1\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: " BLK "\r\n" UA "\r\n",
+    };
+    return keepalive_seq(w, r, 2);
+}
+
+/* A Content-Length POST to the allowed host, then a GET for the blocked host. */
+static int h16b(struct pcapw *w)
+{
+    static const char *const r[] = {
+        "POST /form HTTP/1.1\r\nHost: " ALW "\r\nContent-Length: 11\r\n" UA "\r\nhello=world",
+        "GET / HTTP/1.1\r\nHost: " BLK "\r\n" UA "\r\n",
+    };
+    return keepalive_seq(w, r, 2);
+}
+
+/* 70 requests for the allowed host, then one for the blocked host (no per-connection cap). */
+static int h16c(struct pcapw *w)
+{
+    static const char *r[71];
+    for (size_t i = 0; i < 70; i++)
+        r[i] = "GET /a HTTP/1.1\r\nHost: " ALW "\r\n" UA "\r\n";
+    r[70] = "GET / HTTP/1.1\r\nHost: " BLK "\r\n" UA "\r\n";
+    return keepalive_seq(w, r, 71);
+}
+
+/* Bodies whose bytes look like a request for the blocked host, sent to the allowed host: by
+ * Content-Length and chunked. The server reads them as data; so must the filter. */
+static int h17(struct pcapw *w)
+{
+#define FAKE_REQ "GET / HTTP/1.1\r\nHost: " BLK "\r\n\r\n"
+    static const char *const r[] = {
+        "POST /a HTTP/1.1\r\nHost: " ALW "\r\nContent-Length: 41\r\n" UA "\r\n" FAKE_REQ,
+        "POST /b HTTP/1.1\r\nHost: " ALW "\r\nTransfer-Encoding: chunked\r\n" UA "\r\n"
+        "29\r\n" FAKE_REQ "\r\n0\r\n\r\n",
+        "GET /c HTTP/1.1\r\nHost: " ALW "\r\n" UA "\r\n",
+    };
+#undef FAKE_REQ
+    return keepalive_seq(w, r, 3);
+}
 static int h12(struct pcapw *w) { return http_raw(w, CLI4, SRV4, "GET http://" BLK "/ HTTP/1.1\r\nHost: " ALW "\r\n" UA "\r\n"); }
 static int h13(struct pcapw *w) { return http_raw(w, CLI4, SRV4, "GET / HTTP/1.1\r\nHost: " ALW "\r\nHost: " BLK "\r\n" UA "\r\n"); }
 static int h14a(struct pcapw *w) { return http_get(w, CLI4, SRV4, BLK ":80", "/"); }
@@ -1525,6 +1804,9 @@ static const struct row rows[] = {
     {"T2", t2, "block", "domain", BLK, SRV4 ":443", "ClientHello in 1-byte segments"},
     {"T3", t3, "block", "domain", BLK, SRV4 ":443", "ClientHello segments out of order (second half first)"},
     {"T4", t4, "block", "domain", BLK, SRV4 ":443", "TTL-1 fake hello with allowed SNI at the same seq first"},
+    {"T4h", t4h, "block", "domain", BLK, SRV4 ":80", "TTL-1 fake request with allowed Host at the same seq first"},
+    {"T4h2", t4h2, "block", "domain", BLK, SRV4 ":80", "TTL-1 fake request naming the blocked host, then an allowed one"},
+    {"T4h3", t4h3, "block", "domain", BLK, SRV4 ":80", "kept-alive: allowed request, then TTL-1 fake and real second request"},
     {"T5", t5, "block", "domain", BLK, SRV4 ":443", "bad-TCP-checksum fake hello with allowed SNI first"},
     {"T6", t6, "block", "domain", BLK, SRV4 ":443", "out-of-window fake hello with allowed SNI first"},
     {"T7", t7, "block", "domain", BLK, SRV4 ":443", "TCP-MD5 fake hello with allowed SNI first (MD5 never negotiated)"},
@@ -1562,8 +1844,11 @@ static const struct row rows[] = {
     {"S6", s6, "block", "ip-fallback", "-", IPS4 ":443", "no SNI to an IP-listed server (IPv4)"},
     {"S6v6", s6v6, "block", "ip-fallback", "-", "[" IPS6 "]:443", "no SNI to an IP-listed server (IPv6)"},
     {"S7", s7, "block", "domain", BLK, SRV4 ":443", "6000-byte ClientHello (PQ key share, padding), SNI last, 5 segments"},
+    {"S7b", s7b, "block", "domain", BLK, SRV4 ":443", "60000-byte ClientHello over 4 records and 42 segments, SNI early"},
     {"S8", s8, "block", "ip-fallback", "-", IPS4 ":443", "ECH with allowed outer front name to an IP-listed server"},
     {"S9", s9, "block", "domain", BLK, SRV4 ":443", "GREASE, SNI last, record version 0x0303"},
+    {"S10", s10, "block", "domain", BLK, SRV4 ":443", "server_name list: a name_type 1 entry, then the host_name (Go accepts)"},
+    {"S10b", s10b, "block", "domain", BLK, SRV4 ":443", "two server_name extensions, allowed then blocked"},
     {"H1", h1, "block", "domain", BLK, SRV4 ":80", "hOsT: header-name case"},
     {"H2", h2, "block", "domain", BLK, SRV4 ":80", "Host value in mixed case"},
     {"H3", h3, "block", "domain", BLK, SRV4 ":80", "Host: without a space"},
@@ -1573,6 +1858,9 @@ static const struct row rows[] = {
     {"H7", h7, "block", "domain", BLK, SRV4 ":80", "empty lines before the method"},
     {"H8", h8, "block", "domain", BLK, SRV4 ":80", "bare LF line endings"},
     {"H9", h9, "block", "domain", BLK, SRV4 ":80", "4 KB of padding headers before Host (3 segments)"},
+    {"H9b", h9b, "block", "domain", BLK, SRV4 ":80", "20 KB of padding headers before and after Host (41 KB head)"},
+    {"H9c", h9c, "block", "domain", BLK, SRV4 ":80", "allowed Host, 8 KB of padding, second Host blocked"},
+    {"H9s", h9s, "block", "domain", BLK, SRV4 ":80", "obs-folded line and a space before Host's colon (lax servers accept)"},
     {"H10", h10, "block", "domain", BLK, SRV4 ":80", "request split inside the Host value"},
     {"H11", h11, "block", "domain", BLK, SRV4 ":80", "allowed request, then blocked Host on the kept-alive connection"},
     {"H12", h12, "block", "domain", BLK, SRV4 ":80", "absolute-form target blocked, Host allowed"},
@@ -1606,6 +1894,12 @@ static const struct row rows[] = {
     {"Q5", q5, "block", "domain", BLK, SRV4 ":443", "QUIC v2 ClientHello over 2 Initials"},
     {"C1", c1, "block", "domain", BLK, SRV4 ":443", "client's TCP checksums all zero (anonymised capture), 3 flows"},
     {"C2", c2, "block", "domain", BLK, SRV4 ":443", "client's TCP checksums left to offload (captured on the client), 3 flows"},
+    {"H16a", h16a, "block", "domain", BLK, SRV4 ":80", "chunked POST to an allowed host, then GET for the blocked host"},
+    {"H16b", h16b, "block", "domain", BLK, SRV4 ":80", "Content-Length POST to an allowed host, then GET for the blocked host"},
+    {"H16c", h16c, "block", "domain", BLK, SRV4 ":80", "70 requests for an allowed host, then one for the blocked host"},
+    {"H17", h17, "pass", "-", ALW, SRV4 ":80", "bodies (Content-Length, chunked) holding a request for the blocked host"},
+    {"H18a", h18a, "block", "domain", BLK, SRV4 ":80", "h2c: :authority split across HEADERS and CONTINUATION"},
+    {"H18b", h18b, "block", "domain", BLK, SRV4 ":80", "h2c: allowed stream 1, then stream 3 blocked, split by CONTINUATION"},
     {"P1", p1, "pass", "-", "not" BLK, SRV4 ":443", "anchoring: SNI notblocked.example"},
     {"P2", p2, "pass", "-", BLK ".evil.test", SRV4 ":443", "anchoring: SNI blocked.example.evil.test"},
     {"P3", p3, "pass", "-", "not" BLK, SRV4 ":80", "anchoring: Host notblocked.example"},
