@@ -108,6 +108,7 @@ static void small_config(struct engine_config *cfg)
     cfg->reasm_buffers = 16;
     cfg->reasm_bytes = 4096;
     cfg->quic_slots = 4;
+    cfg->h2c_conns = 4;
     cfg->defrag_slots = 4;
 }
 

@@ -47,6 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.reasm_bytes = 4096;
     cfg.defrag_slots = 4;
     cfg.quic_slots = 4;
+    cfg.h2c_conns = 2;
     size_t events = 0;
     struct engine *e = engine_new(&cfg, g_rs, on_event, &events);
     if (!e)
