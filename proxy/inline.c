@@ -43,6 +43,8 @@
 #include <unistd.h>
 
 #include "compiler.h"
+#include "h2c.h"
+#include "http.h"
 #include "inline.h"
 #include "inspect.h"
 #include "notice.h"
@@ -64,6 +66,7 @@
 #define INLINE_PUMP_BUDGET 16 /* steps per direction per event, then yield */
 #define INLINE_LISTENERS 4    /* per worker: tproxy v4/v6, redirect v4/v6 */
 #define INLINE_ACCEPT_PAUSE_MS 100
+#define INLINE_H2C_STATES 256 /* h2c connections per worker whose every stream is judged */
 #define INLINE_KEEPIDLE_S 120 /* TCP keepalive on both sockets of a relayed connection */
 #define INLINE_KEEPINTVL_S 30
 #define INLINE_KEEPCNT 4
@@ -138,6 +141,7 @@ struct worker {
     unsigned per_source;        /* this worker's share of max_per_source; 0 = no limit */
     struct src_slot *srcs;
     uint32_t srcs_mask;
+    struct h2c_pool *h2;        /* h2c decoder states: every stream of an h2c connection */
     bool accept_paused;
     uint64_t accept_resume;     /* ms: listeners back in epoll after this */
     uint64_t now;
@@ -189,6 +193,7 @@ static const char *const stat_names[INLINE_NSTATS] = {
     "inline.malformed",   "inline.not_mine",      "inline.connect_failed", "inline.relay_errors",
     "inline.bytes_up",    "inline.bytes_down",    "inline.pipes",          "inline.incomplete_reset",
     "inline.idle_timeout", "inline.refused_source", "inline.evicted_first", "inline.accept_paused",
+    "inline.h2c_no_state",
 };
 _Static_assert(sizeof(struct inline_stats) == INLINE_NSTATS * sizeof(uint64_t),
                "struct inline_stats mirrors the counter enum");
@@ -491,6 +496,8 @@ static void conn_close(struct worker *w, struct conn *c, bool reset)
     c->in_up = c->in_down = 0;
     if (c->flags & F_SRC)
         src_put(w, c->src);
+    if (c->app == APP_H2C && w->h2)
+        h2c_conn_release(w->h2, c, c->gen);
     c->state = ST_FREE;
     c->tnext = w->free_head;
     w->free_head = conn_idx(w, c);
@@ -724,6 +731,15 @@ static bool partial_blocks(struct worker *w, const struct conn *c, const struct 
     return b;
 }
 
+/* h2c_conn_take(): a state whose connection closed (or whose slot was taken again) may be
+ * taken back. */
+static bool h2c_owner_alive(const void *owner, uint32_t id, void *ctx)
+{
+    const struct conn *c = owner;
+    (void)ctx;
+    return c->state != ST_FREE && c->gen == id && c->app == APP_H2C;
+}
+
 /* Judges what is buffered past bsend and moves bsend over what may go to the server, walking
  * the client stream with inspect_stream_next() (inspect.h): the one policy, shared with the
  * packet engine, for what is judged on a kept-alive connection and when judging stops.
@@ -756,6 +772,11 @@ static enum judge judge(struct worker *w, struct conn *c, bool *answer)
         /* the unjudged part fills the buffer (after compaction): nothing more will fit */
         bool full = c->bsend == 0 ? c->blen >= w->fbmax : false;
         struct inspect_stream s = { c->app, c->phase, (c->flags & F_DECIDED) != 0, NULL };
+        if (w->h2 && (s.app == APP_H2C || (s.app == APP_UNKNOWN && http_is_h2_preface(d, len)))) {
+            s.h2 = h2c_conn_take(w->h2, c, c->gen, h2c_owner_alive, w);
+            if (!s.h2)
+                CNT(w, h2c_no_state); /* only its first stream is judged */
+        }
         struct inspect_request rq;
         uint64_t skip = 0;
         enum inspect_stop why = INSPECT_STOP_DONE;
@@ -1617,8 +1638,9 @@ static int worker_init(struct inline_proxy *p, struct worker *w, unsigned id, ui
         nsrc <<= 1;
     w->srcs = calloc(nsrc, sizeof(*w->srcs));
     w->srcs_mask = nsrc - 1;
+    w->h2 = h2c_pool_new(nconns < INLINE_H2C_STATES ? nconns : INLINE_H2C_STATES);
     if (w->ep < 0 || !w->conns || !w->bufmem || !w->buf_free || !w->pipe_used || !w->pipe_slot_free ||
-        !w->pipes || !w->scratch || !w->srcs) {
+        !w->pipes || !w->scratch || !w->srcs || !w->h2) {
         snprintf(err, errlen, "inline: worker %u: out of memory (%u connections, %u buffers)", id, nconns,
                  nbufs);
         return -ENOMEM;
@@ -1886,6 +1908,7 @@ void inline_free(struct inline_proxy *p)
         free(w->pipes);
         free(w->scratch);
         free(w->srcs);
+        h2c_pool_free(w->h2);
     }
     free(p->w);
     for (struct policy_rec *r = atomic_load(&p->pol), *o; r; r = o) {

@@ -131,6 +131,7 @@ enum {
     INLINE_STAT_refused_source,
     INLINE_STAT_evicted_first,
     INLINE_STAT_accept_paused,
+    INLINE_STAT_h2c_no_state,
     INLINE_NSTATS
 };
 struct inline_stats {
@@ -160,6 +161,7 @@ struct inline_stats {
     uint64_t evicted_first;  /* pool full: the connection idle longest before its first request
                               * was reset to make room for a new one */
     uint64_t accept_paused;  /* accepting paused for a moment: out of file descriptors */
+    uint64_t h2c_no_state;   /* h2c connections without decoder state: first stream only */
 };
 
 struct inline_proxy;

@@ -700,6 +700,38 @@ START_TEST(relay_traffic_not_idle)
 }
 END_TEST
 
+/* h2c: an allowed first stream is relayed; a later stream to a blocked :authority on the same
+ * connection resets it before the server sees that stream (EVASION H18, every stream judged). */
+START_TEST(h2c_later_stream_blocked)
+{
+    struct inline_config c;
+    base_config(&c);
+    start(&c);
+    static const uint8_t first[] =
+        "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+        "\x00\x00\x00\x04\x00\x00\x00\x00\x00"          /* SETTINGS */
+        "\x00\x00\x11\x01\x04\x00\x00\x00\x01"          /* HEADERS 1, END_HEADERS */
+        "\x82\x86\x84\x41\x0c" "allowed.test"
+        "\x00\x00\x04\x00\x01\x00\x00\x00\x01" "data";  /* DATA 1, END_STREAM */
+    static const uint8_t second[] =
+        "\x00\x00\x11\x01\x05\x00\x00\x00\x03"          /* HEADERS 3, END_STREAM|END_HEADERS */
+        "\x82\x86\x84\x41\x0c" "blocked.test";
+    int cfd = client(NULL);
+    int s = expect_relayed(cfd, first, sizeof(first) - 1);
+    send_all(cfd, second, sizeof(second) - 1);
+    expect_reset(cfd, 2000);
+    uint8_t b[64];
+    int end;
+    ck_assert_uint_eq(recv_some(s, b, sizeof(b), 300, &end), 0); /* stream 3 never reached it */
+    struct inline_stats st = stats();
+    ck_assert_uint_eq(st.blocked, 1);
+    ck_assert_uint_eq(st.requests, 2);
+    ck_assert_uint_eq(st.h2c_no_state, 0);
+    close(s);
+    close(cfd);
+}
+END_TEST
+
 /* ---- malformed ------------------------------------------------------------------------------ */
 
 START_TEST(unknown_protocol_relayed)
@@ -1026,6 +1058,7 @@ static Suite *inline_suite(void)
     tcase_add_test(t, incomplete_first_request_address_policy);
     tcase_add_test(t, silent_client_connected_then_judged);
     tcase_add_test(v, relay_idle_timeout);
+    tcase_add_test(v, h2c_later_stream_blocked);
     tcase_add_test(v, relay_traffic_not_idle);
     TCase *m = add_case(s, "malformed");
     tcase_add_test(m, unknown_protocol_relayed);
