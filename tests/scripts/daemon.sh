@@ -66,7 +66,7 @@ printf 'mode = inline\nrules = %s/nope.txt\n' "$tmp" >"$tmp/norules.conf"
 expect "--check, missing rule file -> 78" 78 "nope.txt" "$tmp/out" "$QG_BIN" run --check -c "$tmp/norules.conf"
 expect "--check sample deploy/qorgau.conf" 0 "qorgau: $root/deploy/qorgau.conf: ok" \
     "$tmp/out" "$QG_BIN" run --check -c "$root/deploy/qorgau.conf"
-if grep -qx "mode = tap" "$tmp/out" && grep -qx "reasm.bytes = 16K" "$tmp/out"; then
+if grep -qx "mode = tap" "$tmp/out" && grep -qx "reasm.bytes = 32K" "$tmp/out"; then
     ok "--check prints the effective configuration"
 else
     ko "--check prints the effective configuration"; sed 's/^/    /' "$tmp/out"
