@@ -262,7 +262,7 @@ static int join_fanout(struct capture_live *cl, uint16_t group, char *err, size_
     int fd = pcap_fileno(cl->pc);
     /* DEFRAG: the kernel reassembles IPv4 fragments before the selector runs, so a fragmented
      * segment is hashed with its ports and lands with the rest of its flow */
-    int arg = (int)group | (PACKET_FANOUT_CBPF | PACKET_FANOUT_FLAG_DEFRAG) << 16;
+    uint32_t arg = (uint32_t)group | (uint32_t)(PACKET_FANOUT_CBPF | PACKET_FANOUT_FLAG_DEFRAG) << 16;
     if (setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof(arg)) < 0) {
         snprintf(err, errlen, "capture: %s: setsockopt(PACKET_FANOUT, group %u) failed: %s", cl->iface,
                  group, strerror(errno));
