@@ -112,6 +112,18 @@ bool csumpol_apply(struct csumpol *cp, struct pkt *p)
     if (s->state == SRC_IGNORE)
         return take(cp, p);
 
+    if (p->l4_len > CSUMPOL_LEARN_MAX_BYTES) {
+        /* A large packet of a learning source: summing it costs as much as the packet; only
+         * the cheap test for offload's shape is made here (the source learns from its small
+         * packets: handshakes, ACKs), the rest is verified lazily where it matters. */
+        if (!decode_l4_csum_unfinished(p))
+            return false;
+        if (++s->bad >= CSUMPOL_LEARN) {
+            s->state = SRC_IGNORE;
+            cp->st.sources_ignore++;
+        }
+        return take(cp, p);
+    }
     cp->st.checked++;
     if (decode_l4_csum_ok(p)) {
         s->state = SRC_VERIFY;

@@ -13,7 +13,10 @@
  *           checksums are not verified from then on. While a source is still learning, a bad
  *           checksum that has the shape offload or anonymisers leave (zero, or the bare
  *           pseudo-header sum) is taken at once, so the first packets of the capturing host's
- *           flows are not lost; any other bad checksum is set aside.
+ *           flows are not lost; any other bad checksum is set aside. Only packets up to
+ *           CSUMPOL_LEARN_MAX_BYTES are summed while learning (the cost of a sum is the
+ *           packet's size); larger ones get only the shape test, and are otherwise verified
+ *           lazily where it matters, as under verify.
  *
  * Sources live in a fixed table of 4-way sets chosen by a randomly seeded hash (no allocation
  * per packet). A new source in a full set replaces one still learning, else one in "ignore",
@@ -30,6 +33,9 @@ enum csumpol_mode { CSUMPOL_VERIFY = 0, CSUMPOL_IGNORE, CSUMPOL_AUTO };
 
 #define CSUMPOL_LEARN 8          /* bad checksums in a row that put a new source in "ignore" */
 #define CSUMPOL_SLOTS 4096       /* sources remembered (power of two) */
+#define CSUMPOL_LEARN_MAX_BYTES 128 /* a learning source's checksum is summed only on packets
+                                     * up to this size (TCP/UDP header included); larger ones
+                                     * get only the cheap offload-shape test */
 
 struct csumpol_stats {
     uint64_t checked;            /* checksums computed while sources were learning */
