@@ -193,7 +193,7 @@ static const char *const stat_names[INLINE_NSTATS] = {
     "inline.malformed",   "inline.not_mine",      "inline.connect_failed", "inline.relay_errors",
     "inline.bytes_up",    "inline.bytes_down",    "inline.pipes",          "inline.incomplete_reset",
     "inline.idle_timeout", "inline.refused_source", "inline.evicted_first", "inline.accept_paused",
-    "inline.h2c_no_state",
+    "inline.h2c_no_state", "inline.unframed",
 };
 _Static_assert(sizeof(struct inline_stats) == INLINE_NSTATS * sizeof(uint64_t),
                "struct inline_stats mirrors the counter enum");
@@ -740,6 +740,17 @@ static bool h2c_owner_alive(const void *owner, uint32_t id, void *ctx)
     return c->state != ST_FREE && c->gen == id && c->app == APP_H2C;
 }
 
+/* An HTTP request the proxy cannot frame: a head larger than its buffer (judged by a name read
+ * early, or with no name in the buffer at all) or chunked framing that broke. Relaying the
+ * rest unjudged would let a later request on the connection through to a server with larger
+ * limits than ours, so the connection is refused, as nginx refuses such a head (431/400). */
+static enum judge refuse_unframed(struct worker *w, bool *answer)
+{
+    CNT(w, unframed);
+    *answer = false;
+    return J_BLOCK;
+}
+
 /* Judges what is buffered past bsend and moves bsend over what may go to the server, walking
  * the client stream with inspect_stream_next() (inspect.h): the one policy, shared with the
  * packet engine, for what is judged on a kept-alive connection and when judging stops.
@@ -801,7 +812,9 @@ static enum judge judge(struct worker *w, struct conn *c, bool *answer)
             c->app = s.app;
             c->phase = s.phase;
             if (step == INSPECT_STOP) {
-                c->flags |= F_RAW;   /* a ClientHello, h2c, or a head we cannot frame */
+                if (rq.app == APP_HTTP && why == INSPECT_STOP_CUT)
+                    return refuse_unframed(w, answer);
+                c->flags |= F_RAW;   /* a ClientHello, h2c, or a head read only leniently */
                 continue;
             }
         }
@@ -821,6 +834,8 @@ static enum judge judge(struct worker *w, struct conn *c, bool *answer)
         c->flags |= F_RAW | F_DECIDED;
         if (first && judge_address(w, c, answer) == J_BLOCK)
             return J_BLOCK;
+        if (c->app == APP_HTTP && (why == INSPECT_STOP_LIMIT || why == INSPECT_STOP_BODY))
+            return refuse_unframed(w, answer);
     }
     c->flags |= F_RAW;
     c->bsend = c->blen;

@@ -132,6 +132,7 @@ enum {
     INLINE_STAT_evicted_first,
     INLINE_STAT_accept_paused,
     INLINE_STAT_h2c_no_state,
+    INLINE_STAT_unframed,
     INLINE_NSTATS
 };
 struct inline_stats {
@@ -162,6 +163,8 @@ struct inline_stats {
                               * was reset to make room for a new one */
     uint64_t accept_paused;  /* accepting paused for a moment: out of file descriptors */
     uint64_t h2c_no_state;   /* h2c connections without decoder state: first stream only */
+    uint64_t unframed;       /* HTTP requests the proxy could not frame (a head over its buffer,
+                              * broken chunked framing): the connection is reset */
 };
 
 struct inline_proxy;
