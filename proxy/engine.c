@@ -347,6 +347,12 @@ static void stream_store(struct flow *f, const struct inspect_stream *s)
                            ((s->phase << ENGINE_ST_PHASE_SHIFT) & ENGINE_ST_PHASE_MASK));
 }
 
+/* Where an HTTP head still incomplete switches to scanning (half the reassembly buffer). */
+static size_t scan_from(const struct engine *e)
+{
+    return tcpreasm_bufsize(e->reasm) / 2;
+}
+
 /* h2c_conn_take(): an h2c state whose flow is gone (recycled, or done) may be taken back. */
 static bool h2c_owner_alive(const void *owner, uint32_t id, void *ctx)
 {
@@ -355,7 +361,51 @@ static bool h2c_owner_alive(const void *owner, uint32_t id, void *ctx)
     return (f->fl & FLOW_F_INUSE) && f->a.id == id && !(f->a.state & ENGINE_ST_DONE);
 }
 
-/* Stops judging f for the reason inspect_stream_next() / _passed() gave. */
+/* The stream of f is in scan mode (FLOW_F_SCAN): every complete line buffered is looked at
+ * for a request line's absolute-form authority or a Host value (http_scan_stream), each name
+ * judged, and the lines go. Nothing is held but a line still arriving, so the buffer never
+ * fills with a head of any size; it never stops on its own. */
+static void inspect_scan(struct engine *e, struct flow *f)
+{
+    for (;;) {
+        size_t len, used;
+        const uint8_t *d = tcpreasm_data(e->reasm, f, &len);
+        if (!d || len == 0)
+            return;
+        struct span names[8];
+        size_t n = http_scan_stream(d, len, len >= tcpreasm_bufsize(e->reasm), names, 8, &used);
+        for (size_t i = 0; i < n; i++) {
+            struct inspect_request rq;
+            memset(&rq, 0, sizeof(rq));
+            rq.app = APP_HTTP;
+            rq.name = names[i];
+            e->st.scan_names++;
+            if (decide_request(e, f, &rq, false)) {
+                finish_flow_inspection(e, f);
+                return;
+            }
+            if (f->a.nreq < UINT16_MAX)
+                f->a.nreq++;
+        }
+        if (used == 0)
+            return;
+        tcpreasm_consume(e->reasm, f, used);
+    }
+}
+
+/* From now on f's HTTP stream is scanned for names (inspect_scan): its next request cannot be
+ * located, but a server with larger limits than ours may still serve requests after it. */
+static void start_scan(struct engine *e, struct flow *f)
+{
+    f->fl |= FLOW_F_SCAN;
+    f->a.state &= (uint8_t)~(ENGINE_ST_WATCH | ENGINE_ST_PHASE_MASK);
+    e->st.scan_streams++;
+    inspect_scan(e, f);
+}
+
+/* Stops judging f for the reason inspect_stream_next() / _passed() gave; an HTTP stream whose
+ * next request cannot be located (a head read only leniently, chunked framing that broke, a
+ * head cut by the buffer) is scanned for names instead of being left unjudged. */
 static void stop_inspection(struct engine *e, struct flow *f, enum verdict_app app,
                             enum inspect_stop why, enum dstatus st)
 {
@@ -374,6 +424,12 @@ static void stop_inspection(struct engine *e, struct flow *f, enum verdict_app a
     }
     if (!judged)
         decide_by_address(e, f);
+    if (app == APP_HTTP && !(f->a.state & ENGINE_ST_DONE) &&
+        (why == INSPECT_STOP_CUT || why == INSPECT_STOP_LENIENT || why == INSPECT_STOP_BODY ||
+         why == INSPECT_STOP_LIMIT)) {
+        start_scan(e, f);
+        return;
+    }
     finish_flow_inspection(e, f);
 }
 
@@ -388,6 +444,10 @@ static void inspect_tcp(struct engine *e, struct flow *f, unsigned res)
         return;
     if (res & TCPREASM_VIEWS_FULL)
         e->st.views_full++;
+    if (f->fl & FLOW_F_SCAN) {
+        inspect_scan(e, f);
+        return;
+    }
     if (f->a.state & ENGINE_ST_HELLO) {
         /* ClientHello decided: only a conflicting copy of its bytes can change that. */
         if ((res & TCPREASM_CONFLICT) && (decide_alt(e, f) || judge_alt_view(e, f, 2)))
@@ -423,8 +483,16 @@ static void inspect_tcp(struct engine *e, struct flow *f, unsigned res)
         stream_store(f, &s);
         if (step == INSPECT_MORE) {
             /* the first-copy view needs more bytes: the other views may not */
-            if (judge_alt_view(e, f, 1))
+            if (judge_alt_view(e, f, 1)) {
                 finish_flow_inspection(e, f);
+                return;
+            }
+            if (s.app == APP_HTTP && s.phase == HTTP_CHUNK_DONE && len >= scan_from(e)) {
+                /* a head past half the buffer with no name yet: scan it line by line before
+                 * the buffer fills (bytes past a full buffer are lost to the stream) */
+                e->st.http_limit++;
+                start_scan(e, f);
+            }
             return;
         }
         if (step == INSPECT_STOP) {
@@ -465,6 +533,20 @@ static void inspect_tcp(struct engine *e, struct flow *f, unsigned res)
                 return;
             }
         } else if (step == INSPECT_JUDGE) {
+            if (rq.partial && rq.app == APP_HTTP && len >= scan_from(e)) {
+                /* a head past half the buffer: judged now by what it showed (name, path), then
+                 * the rest of the stream is scanned line by line, a second Host included */
+                e->st.http_cut++;
+                if (decide_request(e, f, &rq, false) || decide_alt(e, f)) {
+                    finish_flow_inspection(e, f);
+                    return;
+                }
+                if (f->a.nreq < UINT16_MAX)
+                    f->a.nreq++;
+                tcpreasm_consume(e->reasm, f, rq.head_len);
+                start_scan(e, f);
+                return;
+            }
             if (rq.partial && !full && !request_blocks(e, f, &rq)) {
                 /* The name is read and passes, but the hello / head goes on: the rest may
                  * carry another name (a second Host), so the pass waits for it or the cap.

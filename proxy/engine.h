@@ -129,6 +129,9 @@ struct engine_stats {
     uint64_t h2c_no_state;       /* h2c connection without decoder state: first stream only */
     uint64_t tls_cut, http_cut;  /* judged by a name read before the reassembly cap cut the
                                   * ClientHello / request head (a name past the cap: *_limit) */
+    uint64_t scan_streams;       /* HTTP streams whose next request cannot be located (a head
+                                  * past half the buffer, lenient, broken chunks): scanned */
+    uint64_t scan_names;         /* names those scans found and judged */
 };
 void engine_get_stats(const struct engine *e, struct engine_stats *st);
 

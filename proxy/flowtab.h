@@ -40,6 +40,8 @@ struct flow_app {
                                  * longer decide the client; ports, then first data do */
 #define FLOW_F_SETTLED  0x40    /* set by the pipeline: nothing more is inspected on this flow,
                                  * so a bare SYN with another ISN starts a new flow (port reuse) */
+#define FLOW_F_SCAN     0x80    /* set by the pipeline: the next HTTP request cannot be located;
+                                 * the rest of the stream is scanned for names line by line */
 
 enum flow_client_by {
     FLOW_CLIENT_BY_GUESS = 0,   /* first packet's sender, nothing better known yet */

@@ -520,6 +520,52 @@ enum dstatus http_chunk_step(const uint8_t *buf, size_t len, enum http_chunk_sta
     return DS_OK;
 }
 
+/* The name one line [i, ve) carries (trailing CR/SP/HTAB already cut): as a request line, the
+ * authority of an absolute-form target; else the value of a Host line (lenient syntax). */
+static struct span line_name(const uint8_t *buf, size_t i, size_t ve, bool request_line)
+{
+    if (request_line) {
+        /* "METHOD scheme://authority/..." in any spacing */
+        struct http_req t;
+        memset(&t, 0, sizeof(t));
+        size_t s = i;
+        while (s < ve && buf[s] != ' ' && buf[s] != '\t')
+            s++;
+        while (s < ve && (buf[s] == ' ' || buf[s] == '\t'))
+            s++;
+        size_t te = s;
+        while (te < ve && buf[te] != ' ' && buf[te] != '\t')
+            te++;
+        t.target = (struct span){ buf + s, te - s };
+        split_absolute(&t);
+        return t.abs_authority;
+    }
+    size_t s = i;
+    while (s < ve && (buf[s] == ' ' || buf[s] == '\t'))
+        s++;
+    if (ve - s > 4 && eq_nocase(buf + s, 4, "host")) {
+        size_t c = s + 4;
+        while (c < ve && (buf[c] == ' ' || buf[c] == '\t'))
+            c++;
+        if (c < ve && buf[c] == ':') {
+            c++;
+            while (c < ve && (buf[c] == ' ' || buf[c] == '\t'))
+                c++;
+            if (c < ve)
+                return (struct span){ buf + c, ve - c };
+        }
+    }
+    return (struct span){ NULL, 0 };
+}
+
+/* End of line [i, e) without trailing CR/SP/HTAB. */
+static size_t line_value_end(const uint8_t *buf, size_t i, size_t e)
+{
+    while (e > i && (buf[e - 1] == '\r' || buf[e - 1] == ' ' || buf[e - 1] == '\t'))
+        e--;
+    return e;
+}
+
 size_t http_scan_hosts(const uint8_t *buf, size_t len, struct span *names, size_t cap)
 {
     size_t lim = len < HTTP_HEAD_MAX ? len : HTTP_HEAD_MAX;
@@ -532,46 +578,36 @@ size_t http_scan_hosts(const uint8_t *buf, size_t len, struct span *names, size_
         if (!lf)
             break;   /* a line cut short is not a name */
         size_t e = (size_t)(lf - buf);
-        size_t ve = e;
-        while (ve > i && (buf[ve - 1] == '\r' || buf[ve - 1] == ' ' || buf[ve - 1] == '\t'))
-            ve--;
-        if (first) {
-            /* "METHOD scheme://authority/..." in any spacing */
-            struct http_req t;
-            memset(&t, 0, sizeof(t));
-            size_t s = i;
-            while (s < ve && buf[s] != ' ' && buf[s] != '\t')
-                s++;
-            while (s < ve && (buf[s] == ' ' || buf[s] == '\t'))
-                s++;
-            size_t te = s;
-            while (te < ve && buf[te] != ' ' && buf[te] != '\t')
-                te++;
-            t.target = (struct span){ buf + s, te - s };
-            split_absolute(&t);
-            if (t.abs_authority.len)
-                names[k++] = t.abs_authority;
-            first = false;
-        } else {
-            size_t s = i;
-            while (s < ve && (buf[s] == ' ' || buf[s] == '\t'))
-                s++;
-            if (ve - s > 4 && eq_nocase(buf + s, 4, "host")) {
-                size_t c = s + 4;
-                while (c < ve && (buf[c] == ' ' || buf[c] == '\t'))
-                    c++;
-                if (c < ve && buf[c] == ':') {
-                    c++;
-                    while (c < ve && (buf[c] == ' ' || buf[c] == '\t'))
-                        c++;
-                    if (c < ve)
-                        names[k++] = (struct span){ buf + c, ve - c };
-                }
-            }
-        }
+        struct span n = line_name(buf, i, line_value_end(buf, i, e), first);
+        if (n.len)
+            names[k++] = n;
+        first = false;
         i = e + 1;
         if (i < lim && (buf[i] == '\n' || (buf[i] == '\r' && i + 1 < lim && buf[i + 1] == '\n')))
             break;   /* the empty line: the head ends */
     }
+    return k;
+}
+
+size_t http_scan_stream(const uint8_t *buf, size_t len, bool full, struct span *names, size_t cap,
+                        size_t *used)
+{
+    size_t i = 0, k = 0;
+    while (i < len && k < cap) {
+        const uint8_t *lf = memchr(buf + i, '\n', len - i);
+        if (!lf)
+            break;
+        size_t e = (size_t)(lf - buf);
+        size_t ve = line_value_end(buf, i, e);
+        struct span n = line_name(buf, i, ve, true);
+        if (!n.len)
+            n = line_name(buf, i, ve, false);
+        if (n.len)
+            names[k++] = n;
+        i = e + 1;
+    }
+    *used = i;
+    if (i == 0 && full)
+        *used = len;   /* one line longer than the buffer: no server takes such a line */
     return k;
 }

@@ -95,4 +95,13 @@ bool http_is_h2_preface(const uint8_t *buf, size_t len);
  * their trimmed values (up to cap, non-empty, spans into buf). Returns how many. */
 size_t http_scan_hosts(const uint8_t *buf, size_t len, struct span *names, size_t cap);
 
+/* For a stream whose next request cannot be located (a head longer than the filter's buffer,
+ * a request read only leniently, chunked framing that broke): every complete line of buf is
+ * looked at as a request line (the authority of an absolute-form target) and as a Host line
+ * (lenient syntax, as above); up to cap names are collected (spans into buf). *used = bytes of
+ * the lines looked at (when cap stops it, up to the line that filled it); with no complete
+ * line, 0 - or len when full (a line longer than the buffer). Returns how many names. */
+size_t http_scan_stream(const uint8_t *buf, size_t len, bool full, struct span *names, size_t cap,
+                        size_t *used);
+
 #endif

@@ -225,6 +225,8 @@ static void print_summary(const char *path, const struct engine_stats *st, doubl
     fprintf(stderr, ",\"alt_judged\":%llu,\"not_mine_watched\":%llu,\"views_full\":%llu",
             (unsigned long long)st->alt_judged, (unsigned long long)st->not_mine_watched,
             (unsigned long long)st->views_full);
+    fprintf(stderr, ",\"scan_streams\":%llu,\"scan_names\":%llu", (unsigned long long)st->scan_streams,
+            (unsigned long long)st->scan_names);
     fprintf(stderr,
             ",\"packets\":%llu,\"bytes\":%llu,\"flows\":%llu,\"decisions\":%llu,\"blocks\":%llu,"
             "\"seconds\":%.3f,\"packets_per_s\":%.0f,\"gbit_per_s\":%.3f,\"decode_errors\":{",

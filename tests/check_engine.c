@@ -590,8 +590,9 @@ START_TEST(hello_name_before_cap)
 END_TEST
 
 /* A request head larger than the buffer: an allowed Host, then padding lines, then a second
- * Host naming a blocked host inside the buffer blocks; past the buffer the first Host decides
- * (http_cut); without any Host in the buffer the address decides (http_limit). */
+ * Host naming a blocked host blocks, inside the buffer or past it: a head past half the buffer
+ * is judged by what it showed (http_cut; with no Host yet, http_limit) and the rest of the
+ * stream is scanned line by line. */
 START_TEST(http_head_over_cap)
 {
     static char req[12000];
@@ -602,10 +603,14 @@ START_TEST(http_head_over_cap)
         enum verdict want;
         uint64_t cut, limit;
     } cases[] = {
-        { "allowed.example", 20, "blocked.example", VERDICT_BLOCK, 0, 0 },
-        { "allowed.example", 60, "blocked.example", VERDICT_PASS, 1, 0 },
-        { NULL, 60, "blocked.example", VERDICT_PASS, 0, 1 },
+        /* the whole head under half the buffer: parsed whole, the second Host judged */
+        { "allowed.example", 10, "blocked.example", VERDICT_BLOCK, 0, 0 },
+        /* past half the buffer: judged by the first Host, then scanned line by line - the
+         * second Host is seen however long the head (servers with larger limits serve it) */
+        { "allowed.example", 60, "blocked.example", VERDICT_BLOCK, 1, 0 },
+        { NULL, 60, "blocked.example", VERDICT_BLOCK, 0, 1 },
         { "blocked.example", 60, NULL, VERDICT_BLOCK, 0, 0 },
+        { "allowed.example", 60, NULL, VERDICT_PASS, 1, 0 },
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         size_t n = (size_t)snprintf(req, sizeof(req), "GET / HTTP/1.1\r\n");
@@ -625,7 +630,7 @@ START_TEST(http_head_over_cap)
                                                     n - off < 1400 ? n - off : 1400), 0);
         ck_assert_int_eq(pcapw_close(w), 0);
         struct engine_config cfg;
-        small_config(&cfg);   /* 4 KiB: 20 padding lines fit, 60 do not */
+        small_config(&cfg);   /* 4 KiB: 10 padding lines are under half of it, 60 are over all */
         static struct run r;
         run(&cfg, &r);
         bool blocked = false;

@@ -506,6 +506,49 @@ START_TEST(test_chunked)
 END_TEST
 
 /* S10's HTTP variant: what nginx refuses, the lenient scan still reads. */
+/* http_scan_stream: every complete line is a candidate - absolute-form request lines and Host
+ * lines in any spacing or case, anywhere (a stream whose request starts cannot be located); a
+ * line still arriving is left for later, a line longer than a full buffer is dropped. */
+START_TEST(test_scan_stream)
+{
+    static const char t[] = "X-Pad: aaaa\r\n"
+                            "hOsT :  one.example \r\n"
+                            "\r\n"
+                            "body bytes GET / HTTP/1.1\r\n"
+                            "POST http://two.example:80/x HTTP/1.1\r\n"
+                            "\tHost:three.example\n"
+                            "Host: four.exa";
+    struct span n[8];
+    size_t used;
+    size_t k = http_scan_stream((const uint8_t *)t, sizeof(t) - 1, false, n, 8, &used);
+    ck_assert_uint_eq(k, 3);
+    ck_assert_int_eq(n[0].len, 11);
+    ck_assert_int_eq(memcmp(n[0].p, "one.example", 11), 0);
+    ck_assert_int_eq(n[1].len, 14);
+    ck_assert_int_eq(memcmp(n[1].p, "two.example:80", 14), 0);
+    ck_assert_int_eq(n[2].len, 13);
+    ck_assert_int_eq(memcmp(n[2].p, "three.example", 13), 0);
+    ck_assert_uint_eq(used, sizeof(t) - 1 - strlen("Host: four.exa"));  /* the last line waits */
+    /* cap: stops after the line that filled it */
+    k = http_scan_stream((const uint8_t *)t, sizeof(t) - 1, false, n, 1, &used);
+    ck_assert_uint_eq(k, 1);
+    ck_assert_uint_eq(used, strlen("X-Pad: aaaa\r\nhOsT :  one.example \r\n"));
+    /* no complete line: nothing used, unless the buffer is full */
+    k = http_scan_stream((const uint8_t *)"Host: x", 7, false, n, 8, &used);
+    ck_assert_uint_eq(k + used, 0);
+    k = http_scan_stream((const uint8_t *)"Host: x", 7, true, n, 8, &used);
+    ck_assert_uint_eq(k, 0);
+    ck_assert_uint_eq(used, 7);
+    /* every prefix on a guard page: no over-read */
+    for (size_t len = 0; len <= sizeof(t) - 1; len++) {
+        const uint8_t *g = guard_copy(t, len);
+        (void)http_scan_stream(g, len, len % 2 == 0, n, 8, &used);
+        ck_assert_uint_le(used, len);
+    }
+    guard_free();
+}
+END_TEST
+
 START_TEST(test_lenient_hosts)
 {
     struct span n[2];
@@ -552,6 +595,7 @@ static Suite *http_suite(void)
     tcase_add_test(tc, test_h2_preface);
     tcase_add_test(tc, test_chunked);
     tcase_add_test(tc, test_lenient_hosts);
+    tcase_add_test(tc, test_scan_stream);
     suite_add_tcase(s, tc);
     tc = tcase_create("limit");
     tcase_set_timeout(tc, 30);

@@ -51,6 +51,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         check_span(hosts[i], data, size);
     }
+    /* the stream scan: names are spans of the input, used never past it, and a scan that
+     * uses nothing of a non-full buffer found nothing */
+    for (int full = 0; full < 2; full++) {
+        struct span sn[4];
+        size_t used = 0;
+        size_t ns = http_scan_stream(data, size, full != 0, sn, 4, &used);
+        if (ns > 4 || used > size || (used == 0 && ns != 0))
+            abort();
+        for (size_t i = 0; i < ns; i++) {
+            if (sn[i].len == 0 || sn[i].p + sn[i].len > data + used)
+                abort();
+            check_span(sn[i], data, size);
+        }
+    }
     size_t off = 0;
     for (int n = 0; n < 8 && off < size; n++) {
         const uint8_t *p = data + off;

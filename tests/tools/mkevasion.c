@@ -1074,6 +1074,30 @@ static int h9c(struct pcapw *w)
     return http_raw(w, CLI4, SRV4, req);
 }
 
+/* Servers with larger limits than nginx (Apache: 100 fields of 8 KiB) serve a head of 40 KB: an
+ * allowed Host, 40 KB of padding lines past the reassembly buffer, then a second request on
+ * the connection for the blocked host. Its start cannot be located after such a head; the
+ * filter must still see it. */
+static int h9d(struct pcapw *w)
+{
+    static char req[48 * 1024];
+    size_t o = (size_t)snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: " ALW "\r\n");
+    pad_lines(req, sizeof(req), &o, 360);
+    o += (size_t)snprintf(req + o, sizeof(req) - o, UA "\r\n");
+    snprintf(req + o, sizeof(req) - o, "GET /second HTTP/1.1\r\nHost: " BLK "\r\n" UA "\r\n");
+    return http_raw(w, CLI4, SRV4, req);
+}
+
+/* The same with the Host line itself past the buffer: 40 KB of padding lines first. */
+static int h9e(struct pcapw *w)
+{
+    static char req[48 * 1024];
+    size_t o = (size_t)snprintf(req, sizeof(req), "GET / HTTP/1.1\r\n");
+    pad_lines(req, sizeof(req), &o, 360);
+    snprintf(req + o, sizeof(req) - o, "Host: " BLK "\r\n" UA "\r\n");
+    return http_raw(w, CLI4, SRV4, req);
+}
+
 /* Header syntax nginx refuses but laxer servers and proxies take: a space before the colon
  * of Host, and an obs-folded header line before it. */
 static int h9s(struct pcapw *w)
@@ -1859,6 +1883,8 @@ static const struct row rows[] = {
     {"H8", h8, "block", "domain", BLK, SRV4 ":80", "bare LF line endings"},
     {"H9", h9, "block", "domain", BLK, SRV4 ":80", "4 KB of padding headers before Host (3 segments)"},
     {"H9b", h9b, "block", "domain", BLK, SRV4 ":80", "20 KB of padding headers before and after Host (41 KB head)"},
+    {"H9d", h9d, "block", "domain", BLK, SRV4 ":80", "allowed Host, 40 KB of padding (past the buffer), then a request for the blocked host"},
+    {"H9e", h9e, "block", "domain", BLK, SRV4 ":80", "40 KB of padding headers before Host (Host past the buffer)"},
     {"H9c", h9c, "block", "domain", BLK, SRV4 ":80", "allowed Host, 8 KB of padding, second Host blocked"},
     {"H9s", h9s, "block", "domain", BLK, SRV4 ":80", "obs-folded line and a space before Host's colon (lax servers accept)"},
     {"H10", h10, "block", "domain", BLK, SRV4 ":80", "request split inside the Host value"},
