@@ -166,6 +166,23 @@ static enum norm_status host_idna(const uint8_t *in, size_t len, char out[NORM_H
     return check_labels(out, n) == NORM_OK ? NORM_OK : NORM_BAD_IDNA;
 }
 
+/* A lower-case host text out (*len bytes, NUL-terminated) that is a canonical dotted quad is
+ * reprinted as one and *kind set to NORM_HOST_IPV4; returns whether it was. */
+static bool as_ipv4(char out[NORM_HOST_MAX], size_t *len, enum norm_host_kind *kind)
+{
+    for (size_t i = 0; i < *len; i++)
+        if (!((out[i] >= '0' && out[i] <= '9') || out[i] == '.'))
+            return false;
+    uint8_t a[4];
+    /* inet_pton accepts only canonical dotted quads; reprint anyway */
+    if (inet_pton(AF_INET, out, a) != 1 || !inet_ntop(AF_INET, a, out, NORM_HOST_MAX))
+        return false;
+    *len = strlen(out);
+    if (kind)
+        *kind = NORM_HOST_IPV4;
+    return true;
+}
+
 enum norm_status norm_host(const uint8_t *in, size_t len, char out[NORM_HOST_MAX], size_t *out_len,
                            enum norm_host_kind *kind)
 {
@@ -228,32 +245,23 @@ enum norm_status norm_host(const uint8_t *in, size_t len, char out[NORM_HOST_MAX
             ascii = false;
             break;
         }
-    if (!ascii)
-        return host_idna(h, n, out, out_len);
+    if (!ascii) {
+        /* IDNA mapping can leave a dotted quad ("203.0.11\u034f3.7": the ignorable code point
+         * is mapped away): it is that address, as for a browser, and normalizes as one */
+        enum norm_status st = host_idna(h, n, out, out_len);
+        if (st == NORM_OK && as_ipv4(out, out_len, kind))
+            return NORM_OK;
+        return st;
+    }
 
     if (n >= NORM_HOST_MAX)
         return NORM_TOO_LONG;
-    bool numeric = true;
-    for (size_t i = 0; i < n; i++) {
-        uint8_t c = lower(h[i]);
-        out[i] = (char)c;
-        if (!((c >= '0' && c <= '9') || c == '.'))
-            numeric = false;
-    }
+    for (size_t i = 0; i < n; i++)
+        out[i] = (char)lower(h[i]);
     out[n] = '\0';
     *out_len = n;
-    if (numeric) {
-        uint8_t a[4];
-        if (inet_pton(AF_INET, out, a) == 1) {
-            /* inet_pton accepts only canonical dotted quads; reprint anyway */
-            if (!inet_ntop(AF_INET, a, out, NORM_HOST_MAX))
-                return NORM_BAD_CHAR;
-            *out_len = strlen(out);
-            if (kind)
-                *kind = NORM_HOST_IPV4;
-            return NORM_OK;
-        }
-    }
+    if (as_ipv4(out, out_len, kind))
+        return NORM_OK;
     enum norm_status st = check_labels(out, n);
     if (st != NORM_OK) {
         out[0] = '\0';
