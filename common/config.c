@@ -8,7 +8,7 @@
  *     comment = "#" any*            ('#' starts a comment at line start, value start, or after a blank)
  *     value   = '"' any-but-quote* '"' | bare   (bare: up to the comment or end, blanks trimmed)
  */
-#include "config.h"
+#include "common/config.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,7 +19,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "compiler.h"
+#include "common/compiler.h"
 
 #define CONFIG_FILE_MAX (1u << 20) /* a config file larger than this is refused */
 

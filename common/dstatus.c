@@ -1,5 +1,5 @@
 /* dstatus.c - names of the shared dissector status values. */
-#include "dstatus.h"
+#include "common/dstatus.h"
 
 const char *dstatus_name(enum dstatus st)
 {

@@ -1,8 +1,8 @@
 /* jsonw.c - JSON string escaping. */
 #include <string.h>
 
-#include "jsonw.h"
-#include "utf8.h"
+#include "common/jsonw.h"
+#include "common/utf8.h"
 
 void jsonw_str(FILE *f, const char *s, size_t len)
 {

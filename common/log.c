@@ -8,8 +8,8 @@
  * one atomic word (compare-and-swap), and after log_start_async() the formatted line goes into
  * a bounded multi-producer ring (per-slot sequence numbers, as in Vyukov's bounded queue) that
  * one writer thread drains; a full ring drops the line and counts it. */
-#include "log.h"
-#include "utf8.h"
+#include "common/log.h"
+#include "common/utf8.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,7 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "compiler.h"
+#include "common/compiler.h"
 
 #define TRUNC_TAIL ",\"truncated\":true}\n"
 

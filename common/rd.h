@@ -10,8 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "compiler.h"
-#include "dstatus.h"
+#include "common/compiler.h"
+#include "common/dstatus.h"
 
 struct rd {
     const uint8_t *p;

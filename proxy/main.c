@@ -6,16 +6,16 @@
 #include <string.h>
 #include <time.h>
 
-#include "capture.h"
-#include "compiler.h"
-#include "daemon.h"
-#include "decode.h"
-#include "csumpol.h"
-#include "engine.h"
-#include "jsonw.h"
-#include "loader.h"
-#include "ruleset.h"
-#include "version.h"
+#include "proxy/capture/capture.h"
+#include "common/compiler.h"
+#include "proxy/daemon/daemon.h"
+#include "proxy/packet/decode.h"
+#include "proxy/packet/csumpol.h"
+#include "proxy/engine/engine.h"
+#include "common/jsonw.h"
+#include "rules/lists/loader.h"
+#include "rules/match/ruleset.h"
+#include "common/version.h"
 
 #define EXIT_USAGE 2
 

@@ -7,7 +7,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "capture.h"
+#include "proxy/capture/capture.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

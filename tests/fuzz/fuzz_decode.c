@@ -10,10 +10,10 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "decode.h"
-#include "defrag.h"
-#include "flowtab.h"
-#include "tcpreasm.h"
+#include "proxy/packet/decode.h"
+#include "proxy/packet/defrag.h"
+#include "proxy/flow/flowtab.h"
+#include "proxy/flow/tcpreasm.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

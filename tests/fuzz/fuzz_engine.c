@@ -8,9 +8,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "decode.h"
-#include "engine.h"
-#include "ruleset.h"
+#include "proxy/packet/decode.h"
+#include "proxy/engine/engine.h"
+#include "rules/match/ruleset.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

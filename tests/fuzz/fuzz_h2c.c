@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "h2c.h"
+#include "proxy/dissect/h2c.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

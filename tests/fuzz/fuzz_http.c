@@ -5,7 +5,7 @@
  * parsed at head_len + content_length like a keep-alive server would. */
 #include <stdlib.h>
 
-#include "http.h"
+#include "proxy/dissect/http.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

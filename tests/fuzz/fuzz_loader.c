@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "loader.h"
-#include "normalize.h"
+#include "rules/lists/loader.h"
+#include "rules/match/normalize.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "normalize.h"
+#include "rules/match/normalize.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "notice.h"
+#include "proxy/enforce/notice.h"
 
 static char out[NOTICE_RESPONSE_MAX];
 

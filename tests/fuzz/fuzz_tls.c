@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tls.h"
+#include "proxy/dissect/tls.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -13,7 +13,7 @@
  *                                            0   next header, 0, offset (13 bits) | M
  *                                            4   identification
  */
-#include "craft.h"
+#include "tests/lib/craft.h"
 
 #include <string.h>
 

@@ -1,5 +1,5 @@
 /* guard.c - inputs placed against a PROT_NONE page (see guard.h). */
-#include "guard.h"
+#include "tests/lib/guard.h"
 
 #include <stdio.h>
 #include <stdlib.h>

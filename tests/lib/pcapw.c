@@ -11,7 +11,7 @@
  *   TCP:   sport | dport | seq | ack | off/flags | win | csum | urg | options
  *   UDP:   sport | dport | len | csum
  */
-#include "pcapw.h"
+#include "tests/lib/pcapw.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

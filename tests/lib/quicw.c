@@ -1,11 +1,11 @@
 /* quicw.c - test helper: client-side QUIC packets (see quicw.h). */
-#include "quicw.h"
+#include "tests/lib/quicw.h"
 
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
 
-#include "pcapw.h"
+#include "tests/lib/pcapw.h"
 
 int quicw_init(struct quicw *q, uint32_t version, const uint8_t *dcid, size_t dcid_len,
                const uint8_t *scid, size_t scid_len)

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "quic.h"
+#include "proxy/dissect/quic.h"
 
 /* One client connection attempt: its version, connection IDs and Initial keys. */
 struct quicw {

@@ -1,5 +1,5 @@
 /* rnd.c - test helper: a seeded xorshift64 PRNG and random names (see rnd.h). */
-#include "rnd.h"
+#include "tests/lib/rnd.h"
 
 #include <string.h>
 

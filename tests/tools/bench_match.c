@@ -16,8 +16,8 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "domhash.h"
-#include "ruleset.h"
+#include "rules/match/domhash.h"
+#include "rules/match/ruleset.h"
 
 static uint64_t rs_state = 0x2545F4914F6CDD1DULL;
 

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../lib/pcapw.h"
+#include "tests/lib/pcapw.h"
 
 #define MAX_ACTIVE 2000
 #define MSS 1448

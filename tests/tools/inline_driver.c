@@ -16,10 +16,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "inline.h"
-#include "loader.h"
-#include "rsref.h"
-#include "ruleset.h"
+#include "proxy/enforce/inline.h"
+#include "rules/lists/loader.h"
+#include "rules/match/rsref.h"
+#include "rules/match/ruleset.h"
 
 static volatile int g_stop;
 

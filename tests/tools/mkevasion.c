@@ -17,8 +17,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../lib/pcapw.h"
-#include "../lib/quicw.h"
+#include "tests/lib/pcapw.h"
+#include "tests/lib/quicw.h"
 
 #define TS0 1700000000000000ULL
 #define CLI4 "10.0.0.2"

@@ -1,0 +1,64 @@
+/* capture_live.h - live capture from a network interface (libpcap on AF_PACKET), the source
+ * of tap mode. Fills struct capture_ops (capture.h), so anything reading a capture reads this.
+ *
+ * Each handle is one AF_PACKET socket with its own memory-mapped ring. libpcap is put in
+ * immediate mode, which on Linux means a TPACKET_V2 ring (frames are delivered as they arrive;
+ * TPACKET_V3, libpcap's default otherwise, hands frames over a block at a time and would delay
+ * injections by up to its block timeout). Several handles on one interface share the traffic
+ * through a PACKET_FANOUT group (with PACKET_FANOUT_FLAG_DEFRAG: the kernel reassembles IPv4
+ * fragments before choosing) whose classic-BPF selector hashes symmetrically: IPv4 TCP/UDP on
+ * addresses and ports, other IPv4 and all IPv6 on addresses only. Both directions of a flow, and
+ * every fragment of a datagram, land on the same handle, whatever hash the NIC computed. */
+#ifndef QG_CAPTURE_LIVE_H
+#define QG_CAPTURE_LIVE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proxy/capture/capture.h"
+
+#define CAPTURE_LIVE_FILTER_MAX 4096
+#define CAPTURE_LIVE_FANOUT_MAX 96    /* instructions of the fanout selector, at most */
+
+struct sock_filter;
+
+struct capture_live_config {
+    const char *iface;
+    const char *bpf;          /* pcap-filter expression; NULL or "": every frame */
+    bool vlan_too;            /* also match the filter inside one VLAN tag (see below) */
+    size_t ring_bytes;        /* kernel ring (pcap_set_buffer_size) */
+    int snaplen;
+    bool in_only;             /* PCAP_D_IN: ignore frames this host sends (our injections) */
+    uint16_t fanout_group;    /* 0: no fanout; else the group id every worker's handle joins */
+};
+
+/* Writes the filter to compile for f into out: "(f) or K", or "(f) or K or (vlan and ((f) or
+ * K))" when vlan_too (pcap's "vlan" keyword shifts the offsets of what follows it, so the plain
+ * expression alone would miss tagged frames when the tag is in the packet data). K keeps what f
+ * cannot judge because the ports are not where it looks: IPv4 fragments (MF or an offset),
+ * IPv6 packets whose first next-header is a fragment/HBH/routing/destination-options header,
+ * IP-in-IP, GRE, VXLAN (UDP 4789), GTP-U (UDP 2152), MPLS and PPPoE session frames. Returns the
+ * length, or 0 when it does not fit in cap. f "" or NULL gives "" (no filter). Pure. */
+size_t capture_live_filter(const char *f, bool vlan_too, char *out, size_t cap);
+
+/* Assembles the fanout selector (the program at the top of capture_live.c) into prog (cap
+ * instructions). Returns its length, or 0 if it does not fit. Pure: exported so tests can run
+ * it. */
+size_t capture_live_fanout_prog(struct sock_filter *prog, size_t cap);
+
+/* Opens iface (needs CAP_NET_RAW: call as root), sets immediate mode, the ring size, the
+ * snap length, non-blocking reads, the direction, the filter and the fanout group. Returns the
+ * handle or NULL with "capture: IFACE: <step> failed: <pcap_geterr text>" in err. The caller
+ * owns it (capture_close()). next() returns 1 with a frame, -EAGAIN when none is waiting (wait
+ * on capture_live_fd()), or -EIO. */
+struct capture *capture_live_open(const struct capture_live_config *cfg, char *err, size_t errlen);
+
+/* A descriptor to poll(2) for POLLIN before calling next() again after -EAGAIN. */
+int capture_live_fd(const struct capture *c);
+
+/* Kernel counters of this handle (pcap_stats): frames that passed the filter and frames the
+ * ring had no room for. Returns 0 or -EIO. */
+int capture_live_stats(const struct capture *c, uint64_t *received, uint64_t *dropped);
+
+#endif

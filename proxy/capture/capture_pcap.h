@@ -1,0 +1,19 @@
+/* capture_pcap.h - what the pcap file back end offers beyond struct capture_ops: frames in
+ * batches that stay valid together (so a caller can look ahead, e.g. to prefetch flow state). */
+#ifndef QG_CAPTURE_PCAP_H
+#define QG_CAPTURE_PCAP_H
+
+#include <stddef.h>
+
+#include "proxy/capture/capture.h"
+
+/* c must come from capture_pcap_open_file(). Fills fr[0..n) with the next n <= max frames
+ * (max >= 1) and returns n; 0 at end of input; a negative errno with a message in err. All n
+ * frames stay valid until the next call of this function or of capture_next() on c. A classic
+ * pcap file in host byte order is read through a read-only mapping and gives up to max frames
+ * per call; anything else (pcapng, other byte order, a record libpcap must judge) is read by
+ * libpcap one frame per call. */
+int capture_pcap_next_batch(struct capture *c, struct capture_frame *fr, size_t max, char *err,
+                            size_t errlen);
+
+#endif

@@ -1,0 +1,857 @@
+/* daemon.c - `qorgau run` (see daemon.h): configuration, rules, privileges, workers, signals.
+ *
+ * Threads: the main thread owns the configuration, the rule publication and every signal
+ * (blocked everywhere, read with signalfd); workers only run the mode. A worker that returns
+ * before it was asked to stop writes to an eventfd so the main thread notices at once. */
+#include "proxy/daemon/daemon.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <glob.h>
+#include <grp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/compiler.h"
+#include "common/config.h"
+#include "rules/lists/loader.h"
+#include "common/log.h"
+#include "proxy/daemon/mode.h"
+#include "proxy/enforce/notice.h"
+#include "rules/match/rsref.h"
+#include "rules/match/ruleset.h"
+#include "common/version.h"
+
+/* The modes live in their own files. A weak reference lets the binary link without them and
+ * the daemon then says the mode is not built. A weak reference does not pull a member out of
+ * a static library, though, so once a mode's header exists the reference is made strong and
+ * the linker takes proxy/mode_X.o from libqorgau.a. -DDAEMON_WEAK_MODES keeps both weak (to
+ * build and test the "not built" path in a tree that has the modes). */
+#if defined(__has_include) && !defined(DAEMON_WEAK_MODES)
+#if __has_include("mode_tap.h")
+#define DAEMON_HAVE_TAP 1
+#endif
+#if __has_include("mode_inline.h")
+#define DAEMON_HAVE_INLINE 1
+#endif
+#endif
+#ifdef DAEMON_HAVE_TAP
+extern const struct mode_ops mode_tap_ops;
+#else
+extern const struct mode_ops mode_tap_ops __attribute__((weak));
+#endif
+#ifdef DAEMON_HAVE_INLINE
+extern const struct mode_ops mode_inline_ops;
+#else
+extern const struct mode_ops mode_inline_ops __attribute__((weak));
+#endif
+
+struct mode_entry {
+    const char *name;
+    const struct mode_ops *ops; /* NULL: not built */
+    const cap_value_t *caps;    /* kept after the switch to cfg.user */
+    int ncaps;
+};
+
+/* Both modes keep CAP_NET_RAW (tap: raw injection sockets reopened when a link flaps; inline:
+ * RST/ICMP) and CAP_NET_ADMIN (IP_TRANSPARENT on every upstream socket, TPROXY). */
+static const cap_value_t net_caps[] = {CAP_NET_RAW, CAP_NET_ADMIN};
+
+/* Indexed by enum config_mode. */
+static const struct mode_entry modes[] = {
+    {"tap", &mode_tap_ops, net_caps, (int)ARRAY_LEN(net_caps)},
+    {"inline", &mode_inline_ops, net_caps, (int)ARRAY_LEN(net_caps)},
+};
+
+#define RULE_ERRORS_LOGGED 20 /* per load; the rest are counted */
+#define WORKERS_MAX 64
+
+struct counter_reg {
+    unsigned worker;
+    const char *const *names;
+    _Atomic uint64_t *values;
+    size_t n;
+};
+
+struct worker {
+    struct daemon *d;
+    pthread_t th;
+    unsigned idx;
+    int rc;
+    _Atomic int done;
+};
+
+struct daemon {
+    const char *config_path;
+    bool foreground;
+    struct qg_config *cfg;
+    struct log *log;
+    struct rsref *rules;
+    const struct mode_entry *mode;
+    void *state;
+    struct daemon_ctx ctx;
+
+    pthread_mutex_t reg_lock;
+    struct counter_reg *regs;
+    size_t nregs;
+
+    volatile sig_atomic_t stop;
+    struct notice *notice;        /* the built-in notice page server (notice.listen) */
+    pthread_t notice_th;
+    bool notice_started;
+    volatile int notice_stop;
+    int sfd, efd;
+    struct worker *workers;
+    unsigned nworkers, started;
+    struct timespec t0;
+};
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* A start-up failure: to the log and, when the log is a file, to standard error too so the
+ * operator running the command (or journald) sees it. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static void
+fatal(struct daemon *d, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (d->log)
+        log_write(d->log, LOG_LEVEL_ERROR, "daemon", msg, NULL, 0);
+    if (!d->log || (!d->foreground && strcmp(d->cfg->log_file, "-") != 0))
+        fprintf(stderr, "qorgau: %s\n", msg);
+}
+
+/* ---- rules ---- */
+
+static bool has_glob_magic(const char *s)
+{
+    return strpbrk(s, "*?[") != NULL;
+}
+
+/* Logs the entry errors the loader wrote to its memstream, at most `budget` of them. */
+static void log_loader_errors(struct log *lg, const char *text, size_t *budget)
+{
+    const char *p = text;
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        if (len && *budget) {
+            char line[512];
+            snprintf(line, sizeof(line), "%.*s", (int)len, p);
+            log_write(lg, LOG_LEVEL_WARN, "rules", line, NULL, 0);
+            (*budget)--;
+        }
+        p += len + (nl ? 1 : 0);
+    }
+}
+
+struct rules_result {
+    struct ruleset *rs;
+    size_t files, entry_errors;
+};
+
+/* Loads every file cfg->rules names (globs expanded, sorted) into a new set. A file that
+ * cannot be read or parsed fails the whole load (message in err); rejected entries are logged
+ * (the first RULE_ERRORS_LOGGED) and counted. A glob that matches nothing is a warning. */
+static int rules_build(struct log *lg, const struct qg_config *cfg, struct rules_result *out, char *err,
+                       size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    struct ruleset_builder *b = ruleset_builder_new();
+    if (!b) {
+        snprintf(err, errlen, "rules: out of memory");
+        return -ENOMEM;
+    }
+    size_t budget = RULE_ERRORS_LOGGED;
+    int rc = 0;
+    for (size_t i = 0; i < cfg->rules.n && rc == 0; i++) {
+        const char *pat = cfg->rules.items[i];
+        glob_t g;
+        memset(&g, 0, sizeof(g));
+        int grc = glob(pat, GLOB_NOCHECK, NULL, &g);
+        if (grc != 0) {
+            snprintf(err, errlen, "rules: %s: %s", pat,
+                     grc == GLOB_NOSPACE ? "out of memory" : "cannot be read");
+            rc = grc == GLOB_NOSPACE ? -ENOMEM : -EIO;
+            globfree(&g);
+            break;
+        }
+        /* GLOB_NOCHECK hands back the pattern itself when nothing matched. */
+        if (g.gl_pathc == 1 && strcmp(g.gl_pathv[0], pat) == 0 && has_glob_magic(pat) &&
+            access(pat, F_OK) != 0) {
+            log_write(lg, LOG_LEVEL_WARN, "rules", "pattern matches no file", LOG_KV(LOG_S("pattern", pat)));
+            globfree(&g);
+            continue;
+        }
+        for (size_t j = 0; j < g.gl_pathc && rc == 0; j++) {
+            char *text = NULL;
+            size_t tlen = 0;
+            FILE *errs = open_memstream(&text, &tlen);
+            struct loader_stats st;
+            memset(&st, 0, sizeof(st));
+            int lrc = loader_load_file(b, g.gl_pathv[j], errs, &st);
+            if (errs)
+                fclose(errs);
+            if (lrc < 0) {
+                /* The loader's own message names the file and the position. */
+                size_t l = text ? strlen(text) : 0;
+                while (l && text[l - 1] == '\n')
+                    l--;
+                if (l)
+                    snprintf(err, errlen, "%.*s", (int)l, text);
+                else
+                    snprintf(err, errlen, "rules: %s: %s", g.gl_pathv[j], strerror(-lrc));
+                rc = lrc;
+            } else {
+                if (text)
+                    log_loader_errors(lg, text, &budget);
+                out->entry_errors += st.errors;
+                out->files++;
+            }
+            free(text);
+        }
+        globfree(&g);
+    }
+    if (rc < 0) {
+        ruleset_builder_free(b);
+        return rc;
+    }
+    out->rs = ruleset_build(b);
+    if (!out->rs) {
+        snprintf(err, errlen, "rules: out of memory compiling the rule set");
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+static void log_rules(struct log *lg, const char *msg, const struct ruleset *rs, const struct rules_result *r,
+                      uint64_t version)
+{
+    struct ruleset_stats st;
+    ruleset_get_stats(rs, &st);
+    log_write(lg, LOG_LEVEL_INFO, "daemon", msg,
+              LOG_KV(LOG_U("version", version), LOG_U("files", r->files), LOG_U("domains", st.domains),
+                     LOG_U("urls", st.urls), LOG_U("ipv4", st.ips4), LOG_U("ipv6", st.ips6),
+                     LOG_U("entry_errors", r->entry_errors), LOG_U("bytes", st.bytes)));
+}
+
+/* ---- counters ---- */
+
+static int counters_register(struct daemon_ctx *ctx, unsigned worker, const char *const *names,
+                             _Atomic uint64_t *values, size_t n)
+{
+    struct daemon *d = ctx->priv;
+    pthread_mutex_lock(&d->reg_lock);
+    struct counter_reg *r = realloc(d->regs, (d->nregs + 1) * sizeof(*r));
+    if (!r) {
+        pthread_mutex_unlock(&d->reg_lock);
+        return -ENOMEM;
+    }
+    d->regs = r;
+    d->regs[d->nregs++] = (struct counter_reg){worker, names, values, n};
+    pthread_mutex_unlock(&d->reg_lock);
+    return 0;
+}
+
+/* One line: uptime, rule version, and every registered counter summed over the workers. */
+static void stats_line(struct daemon *d)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    pthread_mutex_lock(&d->reg_lock);
+    size_t total = 0;
+    for (size_t i = 0; i < d->nregs; i++)
+        total += d->regs[i].n;
+    struct log_kv *kv = calloc(total + 5, sizeof(*kv));
+    uint64_t *sum = calloc(total + 1, sizeof(*sum));
+    size_t nk = 0;
+    if (kv && sum) {
+        kv[nk++] = LOG_I("uptime_s", now.tv_sec - d->t0.tv_sec);
+        kv[nk++] = LOG_U("rules_version", rsref_version(d->rules));
+        kv[nk++] = LOG_U("workers", d->nworkers);
+        kv[nk++] = LOG_U("log.queue_drops", log_queue_drops(d->log));
+        kv[nk++] = LOG_U("log.write_errors", log_write_errors(d->log));
+        size_t base = nk;
+        for (size_t i = 0; i < d->nregs; i++) {
+            for (size_t j = 0; j < d->regs[i].n; j++) {
+                const char *name = d->regs[i].names[j];
+                size_t k = base;
+                while (k < nk && strcmp(kv[k].key, name) != 0)
+                    k++;
+                if (k == nk)
+                    kv[nk++] = LOG_U(name, 0);
+                sum[k - base] += atomic_load_explicit(&d->regs[i].values[j], memory_order_relaxed);
+            }
+        }
+        for (size_t k = base; k < nk; k++)
+            kv[k].v.u = sum[k - base];
+        log_write(d->log, LOG_LEVEL_INFO, "daemon", "stats", kv, nk);
+    }
+    pthread_mutex_unlock(&d->reg_lock);
+    free(kv);
+    free(sum);
+    log_flush_suppressed(d->log);
+}
+
+/* ---- privileges ---- */
+
+static int drop_privileges(struct daemon *d, char *err, size_t errlen)
+{
+    const struct qg_config *c = d->cfg;
+    if (geteuid() != 0) {
+        log_write(d->log, LOG_LEVEL_WARN, "daemon",
+                  "not started as root: running as the current user, nothing to drop",
+                  LOG_KV(LOG_U("uid", geteuid())));
+        return 0;
+    }
+    errno = 0;
+    struct passwd *pw = getpwnam(c->user);
+    if (!pw) {
+        snprintf(err, errlen, "daemon: user '%s' does not exist (create it or set user = in %s)", c->user,
+                 d->config_path);
+        return -ENOENT;
+    }
+    uid_t uid = pw->pw_uid;
+    gid_t gid = pw->pw_gid;
+    if (c->group[0]) {
+        struct group *gr = getgrnam(c->group);
+        if (!gr) {
+            snprintf(err, errlen, "daemon: group '%s' does not exist (set group = in %s)", c->group,
+                     d->config_path);
+            return -ENOENT;
+        }
+        gid = gr->gr_gid;
+    }
+    if (uid == 0) {
+        log_write(d->log, LOG_LEVEL_WARN, "daemon", "user is root: privileges are not dropped",
+                  LOG_KV(LOG_S("user", c->user)));
+        return 0;
+    }
+    if (!d->foreground && log_chown(d->log, uid, gid) < 0)
+        log_write(
+            d->log, LOG_LEVEL_WARN, "daemon",
+            "cannot give the log file to the user; reopening it after a rotation may fail",
+            LOG_KV(LOG_S("file", c->log_file), LOG_S("user", c->user), LOG_S("error", strerror(errno))));
+    if (prctl(PR_SET_KEEPCAPS, 1L, 0L, 0L, 0L) != 0) {
+        snprintf(err, errlen, "daemon: prctl(PR_SET_KEEPCAPS): %s", strerror(errno));
+        return -errno;
+    }
+    if (setgroups(1, &gid) != 0 || setgid(gid) != 0 || setuid(uid) != 0) {
+        int e = errno;
+        snprintf(err, errlen, "daemon: switching to user '%s' (uid %u, gid %u) failed: %s", c->user,
+                 (unsigned)uid, (unsigned)gid, strerror(e));
+        return -e;
+    }
+    cap_t caps = cap_init();
+    if (!caps) {
+        snprintf(err, errlen, "daemon: cap_init: %s", strerror(errno));
+        return -ENOMEM;
+    }
+    const struct mode_entry *m = d->mode;
+    int rc = 0;
+    if (cap_set_flag(caps, CAP_PERMITTED, m->ncaps, m->caps, CAP_SET) != 0 ||
+        cap_set_flag(caps, CAP_EFFECTIVE, m->ncaps, m->caps, CAP_SET) != 0 || cap_set_proc(caps) != 0) {
+        rc = -errno;
+        snprintf(err, errlen, "daemon: cap_set_proc: %s", strerror(errno));
+    }
+    cap_free(caps);
+    if (rc < 0)
+        return rc;
+    prctl(PR_SET_KEEPCAPS, 0L, 0L, 0L, 0L);
+    if (setuid(0) == 0) {
+        snprintf(err, errlen, "daemon: root could be regained after switching to '%s'", c->user);
+        return -EPERM;
+    }
+    char names[128] = "";
+    for (int i = 0; i < m->ncaps; i++) {
+        char *n = cap_to_name(m->caps[i]);
+        if (n) {
+            size_t o = strlen(names);
+            snprintf(names + o, sizeof(names) - o, "%s%s", i ? "," : "", n);
+            cap_free(n);
+        }
+    }
+    log_write(
+        d->log, LOG_LEVEL_INFO, "daemon", "privileges dropped",
+        LOG_KV(LOG_S("user", c->user), LOG_U("uid", uid), LOG_U("gid", gid), LOG_S("capabilities", names)));
+    return 0;
+}
+
+/* ---- workers ---- */
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct daemon *d = w->d;
+    w->rc = d->mode->ops->run_worker(d->state, w->idx, &d->stop);
+    atomic_store(&w->done, 1);
+    uint64_t one = 1;
+    if (write(d->efd, &one, sizeof(one)) < 0) {
+        /* The counter cannot overflow in practice; the main thread also sees w->done. */
+    }
+    return NULL;
+}
+
+static unsigned worker_count(const struct qg_config *c)
+{
+    if (c->workers > 0)
+        return (unsigned)c->workers;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1)
+        n = 1;
+    return n > WORKERS_MAX ? WORKERS_MAX : (unsigned)n;
+}
+
+/* Sets the stop flag and joins every started worker. Returns the worst worker status. */
+static int stop_workers(struct daemon *d)
+{
+    int worst = 0;
+    d->stop = 1;
+    for (unsigned i = 0; i < d->started; i++) {
+        pthread_join(d->workers[i].th, NULL);
+        if (d->workers[i].rc < 0) {
+            log_write(d->log, LOG_LEVEL_ERROR, "daemon", "worker failed",
+                      LOG_KV(LOG_U("worker", i), LOG_S("error", strerror(-d->workers[i].rc))));
+            worst = d->workers[i].rc;
+        }
+    }
+    d->started = 0;
+    return worst;
+}
+
+/* ---- reload ---- */
+
+static void reload(struct daemon *d)
+{
+    char err[1024];
+    if (!d->foreground && log_reopen(d->log, NULL, err, sizeof(err)) < 0)
+        log_write(d->log, LOG_LEVEL_ERROR, "daemon", "log reopen failed; still writing the old file",
+                  LOG_KV(LOG_S("error", err)));
+    log_write(d->log, LOG_LEVEL_INFO, "daemon", "reload requested", LOG_KV(LOG_S("config", d->config_path)));
+
+    struct qg_config *nc = config_load_file(d->config_path, err, sizeof(err));
+    if (!nc) {
+        log_write(d->log, LOG_LEVEL_ERROR, "daemon",
+                  "reload failed; keeping the running configuration and rules", LOG_KV(LOG_S("error", err)));
+        return;
+    }
+    const char *names[64];
+    int nk = config_keep_restart_keys(nc, d->cfg, names, ARRAY_LEN(names));
+    if (nk < 0) {
+        log_write(d->log, LOG_LEVEL_ERROR, "daemon",
+                  "reload failed; keeping the running configuration and rules",
+                  LOG_KV(LOG_S("error", "out of memory")));
+        config_free(nc);
+        return;
+    }
+    for (int i = 0; i < nk && (size_t)i < ARRAY_LEN(names); i++)
+        log_write(d->log, LOG_LEVEL_WARN, "daemon", "key changed; the running value stays until a restart",
+                  LOG_KV(LOG_S("key", names[i])));
+
+    struct rules_result rr;
+    if (rules_build(d->log, nc, &rr, err, sizeof(err)) < 0) {
+        log_write(d->log, LOG_LEVEL_ERROR, "daemon",
+                  "reload failed; keeping the running configuration and rules", LOG_KV(LOG_S("error", err)));
+        config_free(nc);
+        return;
+    }
+    if (d->mode->ops->reload) {
+        int rc = d->mode->ops->reload(d->state, nc);
+        if (rc < 0) {
+            log_write(d->log, LOG_LEVEL_ERROR, "daemon",
+                      "reload failed; keeping the running configuration and rules",
+                      LOG_KV(LOG_S("error", "the mode rejected the new configuration"),
+                             LOG_S("mode", d->mode->name), LOG_S("reason", strerror(-rc))));
+            ruleset_free(rr.rs);
+            config_free(nc);
+            return;
+        }
+    }
+    uint64_t v = rsref_publish(d->rules, rr.rs);
+    struct qg_config *old = d->cfg;
+    d->cfg = nc;
+    if (!d->foreground && strcmp(old->log_file, nc->log_file) != 0 &&
+        log_reopen(d->log, nc->log_file, err, sizeof(err)) < 0)
+        log_write(d->log, LOG_LEVEL_ERROR, "daemon",
+                  "log.file changed but cannot be opened; still writing the old file",
+                  LOG_KV(LOG_S("error", err)));
+    config_free(old);
+    log_set_level(d->log, (enum log_level)nc->log_level);
+    log_set_block_rate(d->log, (uint32_t)nc->log_block_rate);
+    log_rules(d->log, "reloaded", rr.rs, &rr, v); /* only this thread frees published sets */
+}
+
+/* ---- main loop ---- */
+
+static int setup_signals(struct daemon *d, sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGHUP);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    /* Blocked before any thread exists, so every worker inherits the mask. */
+    if (pthread_sigmask(SIG_BLOCK, set, NULL) != 0)
+        return -errno;
+    signal(SIGPIPE, SIG_IGN);
+    d->sfd = signalfd(-1, set, SFD_CLOEXEC);
+    if (d->sfd < 0)
+        return -errno;
+    d->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (d->efd < 0)
+        return -errno;
+    return 0;
+}
+
+static const char *signal_name(int sig)
+{
+    switch (sig) {
+    case SIGHUP: return "SIGHUP";
+    case SIGTERM: return "SIGTERM";
+    case SIGINT: return "SIGINT";
+    }
+    return "?";
+}
+
+/* Runs until a stop signal or a worker ending on its own. Returns the exit status. */
+static int main_loop(struct daemon *d)
+{
+    uint64_t next = mono_ms() + d->cfg->stats_interval;
+    for (;;) {
+        int timeout = -1;
+        if (d->cfg->stats_interval) {
+            uint64_t now = mono_ms();
+            timeout = next > now ? (int)(next - now < 3600000u ? next - now : 3600000u) : 0;
+        }
+        struct pollfd pfd[2] = {{d->sfd, POLLIN, 0}, {d->efd, POLLIN, 0}};
+        int n = poll(pfd, 2, timeout);
+        if (n < 0 && errno != EINTR) {
+            log_write(d->log, LOG_LEVEL_ERROR, "daemon", "poll failed",
+                      LOG_KV(LOG_S("error", strerror(errno))));
+            return 1;
+        }
+        if (n > 0 && (pfd[0].revents & POLLIN)) {
+            struct signalfd_siginfo si;
+            if (read(d->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+                int sig = (int)si.ssi_signo;
+                if (sig == SIGHUP) {
+                    uint64_t old_iv = d->cfg->stats_interval;
+                    reload(d);
+                    if (d->cfg->stats_interval != old_iv)
+                        next = mono_ms() + d->cfg->stats_interval;
+                } else {
+                    log_write(d->log, LOG_LEVEL_INFO, "daemon", "stopping",
+                              LOG_KV(LOG_S("signal", signal_name(sig)), LOG_U("from_pid", si.ssi_pid)));
+                    return 0;
+                }
+            }
+        }
+        if (n > 0 && (pfd[1].revents & POLLIN)) {
+            uint64_t cnt;
+            if (read(d->efd, &cnt, sizeof(cnt)) < 0) {
+                /* EAGAIN: a spurious wake-up; the done flags below decide. */
+            }
+            for (unsigned i = 0; i < d->started; i++) {
+                if (atomic_load(&d->workers[i].done)) {
+                    int rc = d->workers[i].rc;
+                    log_write(d->log, LOG_LEVEL_ERROR, "daemon",
+                              "worker ended before a stop was asked; stopping",
+                              LOG_KV(LOG_U("worker", i), LOG_I("status", rc),
+                                     LOG_S("error", rc < 0 ? strerror(-rc) : NULL)));
+                    return 1;
+                }
+            }
+        }
+        if (d->cfg->stats_interval && mono_ms() >= next) {
+            stats_line(d);
+            next += d->cfg->stats_interval;
+            if (next < mono_ms())
+                next = mono_ms() + d->cfg->stats_interval;
+        }
+    }
+}
+
+static void usage(FILE *f)
+{
+    fputs("usage: qorgau run -c FILE [--foreground] [--check]\n"
+          "  -c, --config FILE  configuration (docs/configuration.md)\n"
+          "  --foreground       log to standard error whatever log.file says\n"
+          "  --check            validate the configuration and the rule files, print the\n"
+          "                     effective configuration, exit\n",
+          f);
+}
+
+/* --check: the config is already loaded. Validates the rule files too. */
+static int check(struct daemon *d)
+{
+    char err[1024];
+    config_print(stdout, d->cfg);
+    d->log = log_new("-", LOG_LEVEL_WARN, 0, err, sizeof(err));
+    if (!d->log) {
+        fprintf(stderr, "qorgau: %s\n", err);
+        return 1;
+    }
+    int ret = 0;
+    struct rules_result rr;
+    if (rules_build(d->log, d->cfg, &rr, err, sizeof(err)) < 0) {
+        fprintf(stderr, "qorgau: %s\n", err);
+        ret = DAEMON_EXIT_CONFIG;
+    } else {
+        struct ruleset_stats st;
+        ruleset_get_stats(rr.rs, &st);
+        fprintf(stderr,
+                "qorgau: %s: ok (%zu rule files, %zu domains, %zu urls, %zu ips, %zu rejected entries)\n",
+                d->config_path, rr.files, st.domains, st.urls, st.ips4 + st.ips6, rr.entry_errors);
+        ruleset_free(rr.rs);
+    }
+    if (!modes[d->cfg->mode].ops)
+        fprintf(stderr, "qorgau: warning: mode %s is not built into this binary\n", modes[d->cfg->mode].name);
+    log_free(d->log);
+    d->log = NULL;
+    return ret;
+}
+
+/* Opens the notice page server on notice.listen (as root: the port may be privileged). */
+static int notice_open(struct daemon *d, char *err, size_t errlen)
+{
+    const struct qg_config *c = d->cfg;
+    struct notice_config nc = {
+        .url = c->notice_url && c->notice_url[0] ? c->notice_url : NULL,
+        .show_order = c->notice_show_order,
+        .contact = c->notice_contact && c->notice_contact[0] ? c->notice_contact : NULL,
+        .contact_url = c->notice_contact_url && c->notice_contact_url[0] ? c->notice_contact_url : NULL,
+        .max_connections = (unsigned)c->notice_max_connections,
+        .idle_timeout_ms = (unsigned)c->notice_idle_timeout,
+        .max_request_bytes = (unsigned)c->notice_max_request_bytes,
+    };
+    d->notice = notice_new(&nc);
+    if (!d->notice) {
+        snprintf(err, errlen, "notice: cannot create the notice page server: %s", strerror(errno));
+        return -1;
+    }
+    int rc = notice_listen(d->notice, c->notice_listen.text);
+    if (rc < 0) {
+        snprintf(err, errlen, "notice: cannot listen on %s: %s", c->notice_listen.text, strerror(-rc));
+        notice_free(d->notice);
+        d->notice = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+static void *notice_main(void *arg)
+{
+    struct daemon *d = arg;
+    int rc = notice_run(d->notice, &d->notice_stop);
+    if (rc < 0)
+        log_write(d->log, LOG_LEVEL_ERROR, "notice", "notice page server stopped",
+                  LOG_KV(LOG_S("error", strerror(-rc))));
+    return NULL;
+}
+
+static void notice_close(struct daemon *d)
+{
+    if (d->notice_started) {
+        d->notice_stop = 1;
+        pthread_join(d->notice_th, NULL);
+        d->notice_started = false;
+    }
+    notice_free(d->notice);
+    d->notice = NULL;
+}
+
+static int run(struct daemon *d)
+{
+    char err[1024];
+    int ret = 1;
+    sigset_t set;
+
+    d->log = log_new(d->foreground ? "-" : d->cfg->log_file, (enum log_level)d->cfg->log_level,
+                     (uint32_t)d->cfg->log_block_rate, err, sizeof(err));
+    if (!d->log) {
+        fprintf(stderr, "qorgau: %s\n", err);
+        return DAEMON_EXIT_CONFIG;
+    }
+    /* workers hand block lines to the logger's own writer thread and never wait for the disk */
+    int lrc = log_start_async(d->log);
+    if (lrc < 0) {
+        fprintf(stderr, "qorgau: log: cannot start the writer thread: %s\n", strerror(-lrc));
+        log_free(d->log);
+        d->log = NULL;
+        return DAEMON_EXIT_CONFIG;
+    }
+    d->mode = &modes[d->cfg->mode];
+    log_write(d->log, LOG_LEVEL_INFO, "daemon", "starting",
+              LOG_KV(LOG_S("version", QORGAU_VERSION), LOG_S("config", d->config_path),
+                     LOG_S("mode", d->mode->name), LOG_I("pid", getpid())));
+    if (!d->mode->ops) {
+        fatal(d, "mode %s is not built into this binary", d->mode->name);
+        return DAEMON_EXIT_NOT_BUILT;
+    }
+    if (setup_signals(d, &set) < 0) {
+        fatal(d, "cannot set up signal handling: %s", strerror(errno));
+        return 1;
+    }
+
+    d->rules = rsref_new();
+    if (!d->rules) {
+        fatal(d, "out of memory");
+        return 1;
+    }
+    struct rules_result rr;
+    if (rules_build(d->log, d->cfg, &rr, err, sizeof(err)) < 0) {
+        fatal(d, "%s", err);
+        return DAEMON_EXIT_CONFIG;
+    }
+    if (d->cfg->rules.n == 0)
+        log_write(d->log, LOG_LEVEL_WARN, "daemon", "no rules configured: every flow passes", NULL, 0);
+    uint64_t v = rsref_publish(d->rules, rr.rs);
+    /* The main thread is the only publisher: the set it just published stays alive here. */
+    log_rules(d->log, "rules loaded", rr.rs, &rr, v);
+
+    d->nworkers = worker_count(d->cfg);
+    d->ctx = (struct daemon_ctx){d->rules, d->log, d->nworkers, counters_register, d};
+    int rc = d->mode->ops->open(d->cfg, &d->ctx, &d->state, err, sizeof(err));
+    if (rc < 0) {
+        fatal(d, "%s", err[0] ? err : strerror(-rc));
+        return 1;
+    }
+    if (notice_open(d, err, sizeof(err)) < 0) {
+        fatal(d, "%s", err);
+        goto close_mode;
+    }
+    if (drop_privileges(d, err, sizeof(err)) < 0) {
+        fatal(d, "%s", err);
+        goto close_mode;
+    }
+    rc = pthread_create(&d->notice_th, NULL, notice_main, d);
+    if (rc != 0) {
+        fatal(d, "cannot start the notice page server: %s", strerror(rc));
+        goto close_mode;
+    }
+    d->notice_started = true;
+    log_write(d->log, LOG_LEVEL_INFO, "notice", "notice page server listening",
+              LOG_KV(LOG_S("listen", d->cfg->notice_listen.text), LOG_U("port", notice_port(d->notice))));
+
+    d->workers = calloc(d->nworkers, sizeof(*d->workers));
+    if (!d->workers) {
+        fatal(d, "out of memory");
+        goto close_mode;
+    }
+    for (unsigned i = 0; i < d->nworkers; i++) {
+        struct worker *w = &d->workers[i];
+        w->d = d;
+        w->idx = i;
+        atomic_init(&w->done, 0);
+        rc = pthread_create(&w->th, NULL, worker_main, w);
+        if (rc != 0) {
+            fatal(d, "cannot start worker %u: %s", i, strerror(rc));
+            stop_workers(d);
+            goto close_mode;
+        }
+        d->started++;
+    }
+    log_write(d->log, LOG_LEVEL_INFO, "daemon", "started",
+              LOG_KV(LOG_S("mode", d->mode->name), LOG_U("workers", d->nworkers),
+                     LOG_U("rules_version", rsref_version(d->rules))));
+
+    ret = main_loop(d);
+    if (stop_workers(d) < 0)
+        ret = 1;
+close_mode:
+    notice_close(d);
+    d->mode->ops->close(d->state);
+    d->state = NULL;
+    log_write(d->log, LOG_LEVEL_INFO, "daemon", "stopped", LOG_KV(LOG_I("exit", ret)));
+    return ret;
+}
+
+int daemon_main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"foreground", no_argument, NULL, 'f'},
+        {"check", no_argument, NULL, 'k'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct daemon d;
+    memset(&d, 0, sizeof(d));
+    d.sfd = d.efd = -1;
+    bool check_only = false;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': d.config_path = optarg; break;
+        case 'f': d.foreground = true; break;
+        case 'k': check_only = true; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return DAEMON_EXIT_USAGE;
+        }
+    }
+    if (!d.config_path || optind != argc) {
+        fputs("qorgau run: -c FILE is required and takes no other arguments\n", stderr);
+        usage(stderr);
+        return DAEMON_EXIT_USAGE;
+    }
+    char err[1024];
+    d.cfg = config_load_file(d.config_path, err, sizeof(err));
+    if (!d.cfg) {
+        fprintf(stderr, "qorgau: %s\n", err);
+        return DAEMON_EXIT_CONFIG;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &d.t0);
+    pthread_mutex_init(&d.reg_lock, NULL);
+
+    int ret = check_only ? check(&d) : run(&d);
+
+    free(d.workers);
+    free(d.regs);
+    pthread_mutex_destroy(&d.reg_lock);
+    rsref_free(d.rules);
+    if (d.sfd >= 0)
+        close(d.sfd);
+    if (d.efd >= 0)
+        close(d.efd);
+    log_free(d.log);
+    config_free(d.cfg);
+    return ret;
+}
+
+int daemon_config_main(int argc, char **argv)
+{
+    if (argc == 2 && strcmp(argv[1], "doc") == 0)
+        return config_doc(stdout) < 0 ? 1 : 0;
+    if (argc == 3 && strcmp(argv[1], "check") == 0) {
+        char *av[] = {"run", "--check", "-c", argv[2], NULL};
+        return daemon_main(4, av);
+    }
+    fputs("usage: qorgau config check FILE   validate, print the effective configuration\n"
+          "       qorgau config doc          print the key table of docs/configuration.md\n",
+          stderr);
+    return DAEMON_EXIT_USAGE;
+}

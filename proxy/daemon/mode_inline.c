@@ -1,0 +1,153 @@
+/* mode_inline.c - inline mode: the daemon's ops table over proxy/inline.h (see mode_inline.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "common/config.h"
+#include "proxy/packet/decode.h"
+#include "proxy/enforce/inline.h"
+#include "common/log.h"
+#include "proxy/daemon/mode.h"
+#include "proxy/daemon/mode_inline.h"
+#include "proxy/enforce/notice.h"
+
+struct inline_mode {
+    struct daemon_ctx *d;
+    struct inline_proxy *p;
+};
+
+static void on_event(void *ctx, const struct inline_event *ev)
+{
+    struct inline_mode *m = ctx;
+    if (ev->d.verdict != VERDICT_BLOCK || !m->d->log)
+        return;
+    char cli[64], srv[64], name[256] = "", url[512] = "";
+    decode_fmt_endpoint(ev->client, ev->ipver, ev->client_port, cli, sizeof(cli));
+    decode_fmt_endpoint(ev->server, ev->ipver, ev->server_port, srv, sizeof(srv));
+    if (ev->name)
+        snprintf(name, sizeof(name), "%.*s", (int)(ev->name_len < 255 ? ev->name_len : 255), ev->name);
+    if (ev->url)
+        snprintf(url, sizeof(url), "%.*s", (int)(ev->url_len < 511 ? ev->url_len : 511), ev->url);
+    log_block(m->d->log, "inline", "block",
+              LOG_KV(LOG_U("worker", ev->worker), LOG_S("client", cli), LOG_S("server", srv),
+                     LOG_S("proto", "tcp"), LOG_S("app", verdict_app_name(ev->app)),
+                     LOG_S("name", ev->name ? name : NULL), LOG_S("url", ev->url ? url : NULL),
+                     LOG_U("req", ev->req), LOG_B("by_address", ev->by_address),
+                     LOG_S("method", verdict_method_name(ev->d.method)),
+                     LOG_S("action", verdict_action_name(ev->d.action)),
+                     LOG_S("order", ev->order && *ev->order ? ev->order : NULL)));
+}
+
+void mode_inline_settings(const struct qg_config *cfg, struct inline_config *ic, struct notice_config *nc)
+{
+    ic->first_bytes_max = (unsigned)cfg->inline_first_bytes_max;
+    ic->first_bytes_timeout_ms = (unsigned)cfg->inline_first_bytes_timeout;
+    ic->connect_timeout_ms = (unsigned)cfg->inline_connect_timeout;
+    ic->idle_timeout_ms = (unsigned)cfg->inline_idle_timeout;
+    ic->max_per_source = (unsigned)cfg->inline_max_per_source;
+    ic->incomplete = cfg->inline_incomplete_request == CONFIG_INCOMPLETE_ADDRESS ? INLINE_INCOMPLETE_ADDRESS
+                                                                                 : INLINE_INCOMPLETE_RESET;
+    memset(nc, 0, sizeof(*nc));
+    nc->url = cfg->notice_url && *cfg->notice_url ? cfg->notice_url : NULL;
+    nc->show_order = cfg->notice_show_order;
+    nc->contact = cfg->notice_contact && *cfg->notice_contact ? cfg->notice_contact : NULL;
+    nc->contact_url = cfg->notice_contact_url && *cfg->notice_contact_url ? cfg->notice_contact_url : NULL;
+    ic->notice = nc;
+    ic->tls_block = cfg->inline_https_block == CONFIG_HTTPS_BLOCK_ALERT ? INLINE_TLS_ALERT : INLINE_TLS_RESET;
+    ic->tls_alert = 112; /* unrecognized_name: clients report it plainly */
+    ic->policy.https_url =
+        cfg->https_url == CONFIG_HTTPS_URL_IGNORE ? VERDICT_HTTPS_URL_IGNORE : VERDICT_HTTPS_URL_BLOCK_NAME;
+    /* redirect needs a notice URL; without one (or with http_block = 451) the page itself */
+    ic->policy.notice_url = cfg->inline_http_block == CONFIG_HTTP_BLOCK_REDIRECT ? nc->url : NULL;
+}
+
+static int inline_open(const struct qg_config *cfg, struct daemon_ctx *d, void **state, char *err,
+                       size_t errlen)
+{
+    *state = NULL;
+    struct inline_mode *m = calloc(1, sizeof(*m));
+    if (!m) {
+        snprintf(err, errlen, "inline: out of memory");
+        return -ENOMEM;
+    }
+    m->d = d;
+    struct inline_config ic;
+    struct notice_config nc;
+    inline_config_default(&ic);
+    ic.tproxy_port = (unsigned)cfg->inline_tproxy_port;
+    ic.redirect_port = (unsigned)cfg->inline_redirect_port;
+    const struct config_addr *la = &cfg->inline_listen_address;
+    static const uint8_t zero[16];
+    if (memcmp(la->addr, zero, la->family == AF_INET6 ? 16 : 4) == 0) {
+        ic.listen_family = 0; /* 0.0.0.0 or ::: both families, wildcard */
+    } else {
+        ic.listen_family = la->family;
+        memcpy(ic.listen_addr, la->addr, 16);
+    }
+    ic.workers = d->workers ? d->workers : 1;
+    ic.max_connections = (unsigned)cfg->inline_max_connections;
+    if (ic.max_connections < ic.workers)
+        ic.max_connections = ic.workers;
+    ic.on_event = on_event;
+    ic.event_ctx = m;
+    mode_inline_settings(cfg, &ic, &nc);
+    m->p = inline_new(&ic, d->rules, err, errlen);
+    if (!m->p) {
+        free(m);
+        return -EINVAL;
+    }
+    for (unsigned i = 0; d->counters_register && i < inline_workers(m->p); i++) {
+        if (d->counters_register(d, i, inline_stat_names(), inline_counters(m->p, i), INLINE_NSTATS) < 0) {
+            snprintf(err, errlen, "inline: worker %u: cannot register counters", i);
+            inline_free(m->p);
+            free(m);
+            return -ENOMEM;
+        }
+    }
+    if (cfg->inline_quic == CONFIG_QUIC_DROP_BLOCKED && d->log)
+        log_write(d->log, LOG_LEVEL_WARN, "inline",
+                  "inline.quic = drop-blocked is enforced as drop-all by the nftables ruleset "
+                  "(the proxy does not decrypt QUIC Initials yet)",
+                  NULL, 0);
+    *state = m;
+    return 0;
+}
+
+static int inline_run(void *state, unsigned worker, const volatile sig_atomic_t *stop)
+{
+    struct inline_mode *m = state;
+    return inline_run_worker(m->p, worker, stop);
+}
+
+static int inline_reload_cfg(void *state, const struct qg_config *cfg)
+{
+    struct inline_mode *m = state;
+    struct inline_config ic;
+    struct notice_config nc;
+    char err[256];
+    inline_config_default(&ic);
+    mode_inline_settings(cfg, &ic, &nc);
+    int rc = inline_reload(m->p, &ic, err, sizeof(err));
+    if (rc < 0 && m->d->log)
+        log_write(m->d->log, LOG_LEVEL_ERROR, "inline", "reload refused", LOG_KV(LOG_S("error", err)));
+    return rc;
+}
+
+static void inline_close(void *state)
+{
+    struct inline_mode *m = state;
+    if (!m)
+        return;
+    inline_free(m->p);
+    free(m);
+}
+
+const struct mode_ops mode_inline_ops = {
+    .name = "inline",
+    .open = inline_open,
+    .run_worker = inline_run,
+    .reload = inline_reload_cfg,
+    .close = inline_close,
+};

@@ -1,0 +1,449 @@
+/* mode_tap.c - tap mode: live capture -> engine -> injection (see mode_tap.h). */
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "proxy/capture/capture_live.h"
+#include "common/compiler.h"
+#include "common/config.h"
+#include "proxy/packet/csumpol.h"
+#include "proxy/engine/engine.h"
+#include "proxy/enforce/inject.h"
+#include "common/log.h"
+#include "proxy/daemon/mode.h"
+#include "proxy/daemon/mode_tap.h"
+#include "proxy/enforce/notice.h"
+#include "rules/match/rsref.h"
+
+#define TAP_BATCH 256            /* frames handled per read section */
+#define TAP_POLL_MS 100          /* well inside mode.h's 250 ms stop latency */
+#define TAP_STATS_NS 200000000u  /* counters published every 200 ms */
+#define TAP_URL_MAX 2048         /* blocked URL bytes passed to the notice builders */
+
+enum tap_ctr {
+    C_FRAMES = 0, C_BYTES, C_FLOWS, C_BLOCKS, C_INJECTED, C_INJECT_FRAMES, C_INJECT_ERRORS,
+    C_NOT_ENFORCED, C_UDP_NOT_ENFORCED, C_CAPTURE_DROPS,
+    /* the engine's give-up paths: each one is a flow judged on less than its name */
+    C_DECODE_ERRORS, C_FRAG_DROPPED, C_FLOWS_EVICTED, C_REASM_NO_BUFFER, C_REASM_IGNORED,
+    C_REASM_CONFLICTS, C_TLS_MALFORMED, C_TLS_LIMIT, C_HTTP_MALFORMED, C_HTTP_LIMIT,
+    C_QUIC_MALFORMED, C_QUIC_NO_SLOT, C_NAME_INVALID, C_ECH, C_QUIC_NOT_INITIAL, C_QUIC_BUDGET_SPENT,
+    C_QUIC_CONFLICTS, C_QUIC_COALESCED_LIMIT, C_ALT_JUDGED, C_NOT_MINE_WATCHED, C_CSUM_SET_ASIDE,
+    C_CSUM_ACCEPTED, C_COUNT
+};
+
+static const char *const tap_ctr_names[C_COUNT] = {
+    "tap.frames", "tap.bytes", "tap.flows", "tap.blocks", "tap.injected", "tap.inject_frames",
+    "tap.inject_errors", "tap.not_enforced", "tap.udp_not_enforced", "tap.capture_drops",
+    "engine.decode_errors", "engine.frag_dropped", "engine.flows_evicted", "engine.reasm_no_buffer",
+    "engine.reasm_ignored", "engine.reasm_conflicts", "engine.tls_malformed", "engine.tls_limit",
+    "engine.http_malformed", "engine.http_limit", "engine.quic_malformed", "engine.quic_no_slot",
+    "engine.name_invalid", "engine.ech", "engine.quic_not_initial", "engine.quic_budget_spent",
+    "engine.quic_conflicts", "engine.quic_coalesced_limit", "engine.alt_judged", "engine.not_mine_watched",
+    "engine.csum_set_aside", "engine.csum_accepted",
+};
+
+/* What the notice builders need; replaced as a whole on reload (never freed while running:
+ * a worker may hold the old one, and reloads are rare enough to keep them until close). */
+struct tap_notice {
+    struct tap_notice *older;
+    enum verdict_https_url https_url; /* the engines' policy follows it on reload */
+    char *url;                   /* "" = 451 page */
+    char *contact, *contact_url;
+    struct notice_config cfg;
+};
+
+struct tap;
+
+struct tap_worker {
+    struct tap *t;
+    unsigned idx;
+    struct capture *cap;
+    struct inject *inj;
+    struct engine *eng;
+    int link;
+    const struct ruleset *rs;    /* valid inside the worker's read sections only */
+    uint64_t rs_ver;
+    const struct tap_notice *pol_seen; /* settings record the engine's policy was taken from */
+    uint64_t blocks, injected, not_enforced, udp_not_enforced;
+    _Atomic uint64_t ctr[C_COUNT];
+    struct inject_frames fr;
+    char resp[NOTICE_RESPONSE_MAX];
+    char url[TAP_URL_MAX];
+};
+
+struct tap {
+    struct daemon_ctx *d;
+    unsigned n;
+    struct tap_worker **w;
+    _Atomic(struct tap_notice *) notice;
+    char *policy_url;            /* engine policy notice_url (borrowed by the engines) */
+    char ifname[64], inj_ifname[64];
+};
+
+static char *dup_or_empty(const char *s)
+{
+    return strdup(s ? s : "");
+}
+
+static struct tap_notice *notice_from_config(const struct qg_config *cfg)
+{
+    struct tap_notice *n = calloc(1, sizeof(*n));
+    if (!n)
+        return NULL;
+    n->url = dup_or_empty(cfg->notice_url);
+    n->contact = dup_or_empty(cfg->notice_contact);
+    n->contact_url = dup_or_empty(cfg->notice_contact_url);
+    if (!n->url || !n->contact || !n->contact_url) {
+        free(n->url);
+        free(n->contact);
+        free(n->contact_url);
+        free(n);
+        return NULL;
+    }
+    n->cfg.url = *n->url ? n->url : NULL;
+    n->cfg.show_order = cfg->notice_show_order;
+    n->https_url = cfg->https_url == CONFIG_HTTPS_URL_IGNORE ? VERDICT_HTTPS_URL_IGNORE
+                                                             : VERDICT_HTTPS_URL_BLOCK_NAME;
+    n->cfg.contact = *n->contact ? n->contact : NULL;
+    n->cfg.contact_url = *n->contact_url ? n->contact_url : NULL;
+    return n;
+}
+
+static void notice_chain_free(struct tap_notice *n)
+{
+    while (n) {
+        struct tap_notice *o = n->older;
+        free(n->url);
+        free(n->contact);
+        free(n->contact_url);
+        free(n);
+        n = o;
+    }
+}
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The HTTP response for a blocked request: 302 to the notice URL when one is configured now
+ * (reloadable), else the 451 page. Returns its length, 0 when it could not be built. */
+static size_t build_response(struct tap_worker *w, const struct engine_event *ev, const char *order)
+{
+    const struct tap_notice *n = atomic_load_explicit(&w->t->notice, memory_order_acquire);
+    size_t ul = ev->url_len < sizeof(w->url) - 1 ? ev->url_len : sizeof(w->url) - 1;
+    if (ev->url)
+        memcpy(w->url, ev->url, ul);
+    else
+        ul = 0;
+    w->url[ul] = '\0';
+    const char *u = ul ? w->url : NULL;
+    if (*n->url)
+        return notice_build_redirect(w->resp, sizeof(w->resp), n->url, u, order);
+    return notice_build_451(w->resp, sizeof(w->resp), &n->cfg, u, order);
+}
+
+static void log_decision(struct tap_worker *w, const struct engine_event *ev, const char *order,
+                         const char *result, int frames)
+{
+    char cli[64], srv[64];
+    decode_fmt_endpoint(ev->client, ev->ipver, ev->client_port, cli, sizeof(cli));
+    decode_fmt_endpoint(ev->server, ev->ipver, ev->server_port, srv, sizeof(srv));
+    char name[256] = "", url[512] = "";
+    if (ev->name)
+        snprintf(name, sizeof(name), "%.*s", (int)(ev->name_len < 255 ? ev->name_len : 255), ev->name);
+    if (ev->url)
+        snprintf(url, sizeof(url), "%.*s", (int)(ev->url_len < 511 ? ev->url_len : 511), ev->url);
+    log_block(w->t->d->log, "tap", "block",
+              LOG_KV(LOG_U("worker", w->idx), LOG_U("flow", ev->flow_id), LOG_S("client", cli),
+                     LOG_S("server", srv), LOG_S("proto", ev->l4proto == IPPROTO_TCP ? "tcp" : "udp"),
+                     LOG_S("app", verdict_app_name(ev->app)), LOG_S("name", ev->name ? name : NULL),
+                     LOG_S("url", ev->url ? url : NULL), LOG_S("method", verdict_method_name(ev->d.method)),
+                     LOG_S("action", verdict_action_name(ev->d.action)), LOG_S("order", order),
+                     LOG_S("enforced", result), LOG_I("frames", frames)));
+}
+
+static void on_event(void *ctx, const struct engine_event *ev)
+{
+    struct tap_worker *w = ctx;
+    if (ev->d.verdict != VERDICT_BLOCK)
+        return;
+    w->blocks++;
+    const char *order = NULL;
+    if (w->rs && ev->d.entry != RULESET_NO_ENTRY) {
+        order = ruleset_entry_order(w->rs, ev->d.entry);
+        if (order && !*order)
+            order = NULL;
+    }
+    if (ev->l4proto != IPPROTO_TCP && ev->quic_version == 0) {
+        /* UDP decided without a readable Initial (on its address): nothing to forge from. */
+        w->udp_not_enforced++;
+        log_decision(w, ev, order, "udp-not-enforced", 0);
+        return;
+    }
+    size_t rlen = 0;
+    if (ev->d.action == ACTION_REDIRECT || ev->d.action == ACTION_PAGE_451)
+        rlen = build_response(w, ev, order);
+    int rc = inject_block(w->inj, ev, (const uint8_t *)w->resp, rlen, &w->fr);
+    if (rc > 0) {
+        w->injected++;
+        log_decision(w, ev, order,
+                     ev->l4proto != IPPROTO_TCP ? "quic-close" : rlen ? "notice+reset" : "reset",
+                     rc);
+    } else {
+        w->not_enforced++;
+        log_decision(w, ev, order,
+                     rc == -EPROTONOSUPPORT ? "link-unsupported"
+                     : rc == -EOPNOTSUPP    ? "tunnel-unsupported"
+                     : rc == -EMSGSIZE      ? "response-too-big"
+                     : rc == -EINVAL        ? "seq-unknown"
+                                            : "send-failed",
+                     0);
+    }
+}
+
+static void publish_counters(struct tap_worker *w, bool with_drops)
+{
+    struct engine_stats es;
+    struct inject_stats is;
+    engine_get_stats(w->eng, &es);
+    inject_get_stats(w->inj, &is);
+    atomic_store_explicit(&w->ctr[C_FRAMES], es.frames, memory_order_relaxed);
+    atomic_store_explicit(&w->ctr[C_BYTES], es.bytes, memory_order_relaxed);
+    atomic_store_explicit(&w->ctr[C_FLOWS], es.flows, memory_order_relaxed);
+    atomic_store_explicit(&w->ctr[C_BLOCKS], w->blocks, memory_order_relaxed);
+    atomic_store_explicit(&w->ctr[C_INJECTED], w->injected, memory_order_relaxed);
+    atomic_store_explicit(&w->ctr[C_INJECT_FRAMES], is.frames, memory_order_relaxed);
+    atomic_store_explicit(&w->ctr[C_INJECT_ERRORS], is.send_errors, memory_order_relaxed);
+    atomic_store_explicit(&w->ctr[C_NOT_ENFORCED], w->not_enforced, memory_order_relaxed);
+    atomic_store_explicit(&w->ctr[C_UDP_NOT_ENFORCED], w->udp_not_enforced, memory_order_relaxed);
+    uint64_t dec_err = 0;
+    for (unsigned r = 0; r < DECODE_RESULT_COUNT; r++)
+        if (r != DECODE_OK && r != DECODE_FRAGMENT)
+            dec_err += es.decode[r];
+    const uint64_t eng[] = {dec_err,          es.frag_dropped,   es.flows_evicted, es.reasm_no_buffer,
+                            es.reasm_ignored, es.reasm_conflicts, es.tls_malformed, es.tls_limit,
+                            es.http_malformed, es.http_limit,     es.quic_malformed, es.quic_no_slot,
+                            es.name_invalid,  es.ech,             es.quic_not_initial, es.quic_budget_spent,
+                            es.quic_conflicts, es.quic_coalesced_limit, es.alt_judged, es.not_mine_watched,
+                            es.csum_set_aside, es.csum_accepted};
+    _Static_assert(sizeof(eng) / sizeof(eng[0]) == C_COUNT - C_DECODE_ERRORS, "one value per engine counter");
+    for (unsigned k = 0; k < sizeof(eng) / sizeof(eng[0]); k++)
+        atomic_store_explicit(&w->ctr[C_DECODE_ERRORS + k], eng[k], memory_order_relaxed);
+    uint64_t recv, drop;
+    if (with_drops && capture_live_stats(w->cap, &recv, &drop) == 0)
+        atomic_store_explicit(&w->ctr[C_CAPTURE_DROPS], drop, memory_order_relaxed);
+}
+
+static void worker_free(struct tap_worker *w)
+{
+    if (!w)
+        return;
+    engine_free(w->eng);
+    inject_free(w->inj);
+    capture_close(w->cap);
+    free(w);
+}
+
+static void tap_close(void *state)
+{
+    struct tap *t = state;
+    if (!t)
+        return;
+    for (unsigned i = 0; i < t->n; i++)
+        worker_free(t->w[i]);
+    free(t->w);
+    notice_chain_free(atomic_load(&t->notice));
+    free(t->policy_url);
+    free(t);
+}
+
+static int tap_open(const struct qg_config *cfg, struct daemon_ctx *d, void **state, char *err,
+                    size_t errlen)
+{
+    *state = NULL;
+    const char *iface = cfg->tap_interface;
+    const char *inj = cfg->tap_inject_interface && *cfg->tap_inject_interface ? cfg->tap_inject_interface
+                                                                              : iface;
+    if (!iface || !*iface) {
+        snprintf(err, errlen, "tap: tap.interface is not set");
+        return -EINVAL;
+    }
+    struct tap *t = calloc(1, sizeof(*t));
+    if (!t)
+        goto nomem;
+    t->d = d;
+    t->n = d->workers ? d->workers : 1;
+    snprintf(t->ifname, sizeof(t->ifname), "%s", iface);
+    snprintf(t->inj_ifname, sizeof(t->inj_ifname), "%s", inj);
+    struct tap_notice *nt = notice_from_config(cfg);
+    if (!nt)
+        goto nomem;
+    atomic_init(&t->notice, nt);
+    t->policy_url = dup_or_empty(cfg->notice_url);
+    t->w = calloc(t->n, sizeof(*t->w));
+    if (!t->policy_url || !t->w)
+        goto nomem;
+
+    struct engine_config ec;
+    engine_config_default(&ec);
+    ec.max_flows = (size_t)cfg->flows_max;
+    ec.reasm_bytes = (size_t)cfg->reasm_bytes;
+    _Static_assert((int)CONFIG_CHECKSUMS_AUTO == (int)CSUMPOL_AUTO &&
+                       (int)CONFIG_CHECKSUMS_IGNORE == (int)CSUMPOL_IGNORE,
+                   "config and csumpol checksum modes differ");
+    ec.checksums = cfg->checksums;
+    ec.reasm_buffers = (size_t)cfg->reasm_buffers;
+    ec.quic_max_datagrams = (uint32_t)cfg->quic_max_datagrams;
+    ec.quic_max_bytes = (size_t)cfg->quic_max_bytes;
+    ec.policy.https_url = cfg->https_url == CONFIG_HTTPS_URL_IGNORE ? VERDICT_HTTPS_URL_IGNORE
+                                                                    : VERDICT_HTTPS_URL_BLOCK_NAME;
+    /* Redirect or 451 is chosen again per block from the current notice.url (build_response),
+     * so the engine only needs to know that HTTP blocks carry a response. */
+    ec.policy.notice_url = *t->policy_url ? t->policy_url : NULL;
+
+    struct capture_live_config lc = {
+        .iface = iface,
+        .bpf = cfg->tap_bpf,
+        .vlan_too = true,
+        .ring_bytes = (size_t)cfg->tap_ring_size,
+        .snaplen = (int)cfg->tap_snaplen,
+        .in_only = true,
+        .fanout_group = t->n > 1 ? (uint16_t)(((unsigned)getpid() & 0x7fff) | 0x8000) : 0,
+    };
+    int rc = -EIO;
+    for (unsigned i = 0; i < t->n; i++) {
+        struct tap_worker *w = calloc(1, sizeof(*w));
+        if (!w)
+            goto nomem;
+        t->w[i] = w;
+        w->t = t;
+        w->idx = i;
+        w->cap = capture_live_open(&lc, err, errlen);
+        if (!w->cap)
+            goto fail;
+        w->link = w->cap->ops->linktype(w->cap);
+        w->inj = inject_open(inj, 0, err, errlen);
+        if (!w->inj)
+            goto fail;
+        w->eng = engine_new(&ec, NULL, on_event, w);
+        if (!w->eng) {
+            snprintf(err, errlen, "tap: worker %u: out of memory for the engine (flows.max %zu)", i,
+                     ec.max_flows);
+            rc = -ENOMEM;
+            goto fail;
+        }
+        if (d->counters_register) {
+            rc = d->counters_register(d, i, tap_ctr_names, w->ctr, C_COUNT);
+            if (rc < 0) {
+                snprintf(err, errlen, "tap: worker %u: cannot register counters", i);
+                goto fail;
+            }
+        }
+    }
+    if (d->log)
+        log_write(d->log, LOG_LEVEL_INFO, "tap", "opened",
+                  LOG_KV(LOG_S("interface", iface), LOG_S("inject_interface", inj), LOG_U("workers", t->n),
+                         LOG_B("fanout", t->n > 1), LOG_S("notice_url", *nt->url ? nt->url : NULL)));
+    *state = t;
+    return 0;
+
+nomem:
+    snprintf(err, errlen, "tap: out of memory");
+    rc = -ENOMEM;
+fail:
+    tap_close(t);
+    return rc;
+}
+
+/* Inside a read section: picks up a newly published rule set. */
+static void refresh_rules(struct tap_worker *w)
+{
+    const struct ruleset *rs = rsref_get(w->t->d->rules);
+    uint64_t v = rsref_version(w->t->d->rules);
+    if (rs != w->rs || v != w->rs_ver) {
+        engine_set_rules(w->eng, rs);
+        w->rs = rs;
+        w->rs_ver = v;
+    }
+    const struct tap_notice *n = atomic_load_explicit(&w->t->notice, memory_order_acquire);
+    if (n != w->pol_seen) {
+        /* a reload: https_url reaches the engine; notice.url is read per block (build_response) */
+        struct verdict_policy vp = {n->https_url, *w->t->policy_url ? w->t->policy_url : NULL};
+        engine_set_policy(w->eng, &vp);
+        w->pol_seen = n;
+    }
+}
+
+static int tap_run_worker(void *state, unsigned worker, const volatile sig_atomic_t *stop)
+{
+    struct tap *t = state;
+    if (worker >= t->n)
+        return -EINVAL;
+    struct tap_worker *w = t->w[worker];
+    char err[256];
+    int ret = 0;
+    uint64_t next_stats = mono_ns() + TAP_STATS_NS;
+    unsigned ticks = 0;
+    struct pollfd pfd = { .fd = capture_live_fd(w->cap), .events = POLLIN };
+
+    rsref_thread_register();
+    while (!*stop) {
+        int rc = 0;
+        rsref_read_lock();
+        refresh_rules(w);
+        for (unsigned i = 0; i < TAP_BATCH; i++) {
+            struct capture_frame fr;
+            rc = capture_next(w->cap, &fr, err, sizeof(err));
+            if (rc != 1)
+                break;
+            engine_frame(w->eng, w->link, fr.ts_us, fr.data, fr.caplen);
+        }
+        rsref_read_unlock();
+        if (rc < 0 && rc != -EAGAIN) {
+            if (t->d->log)
+                log_write(t->d->log, LOG_LEVEL_ERROR, "tap", err, NULL, 0);
+            ret = rc;
+            break;
+        }
+        uint64_t now = mono_ns();
+        if (now >= next_stats) {
+            publish_counters(w, (++ticks % 5) == 0);
+            next_stats = now + TAP_STATS_NS;
+        }
+        if (rc == -EAGAIN && poll(&pfd, 1, TAP_POLL_MS) < 0 && errno != EINTR) {
+            ret = -errno;
+            break;
+        }
+    }
+    publish_counters(w, true);
+    rsref_thread_unregister();
+    return ret;
+}
+
+static int tap_reload(void *state, const struct qg_config *cfg)
+{
+    struct tap *t = state;
+    struct tap_notice *n = notice_from_config(cfg);
+    if (!n)
+        return -ENOMEM;
+    n->older = atomic_load(&t->notice);
+    atomic_store_explicit(&t->notice, n, memory_order_release);
+    return 0;
+}
+
+const struct mode_ops mode_tap_ops = {
+    .name = "tap",
+    .open = tap_open,
+    .run_worker = tap_run_worker,
+    .reload = tap_reload,
+    .close = tap_close,
+};

@@ -1,0 +1,1044 @@
+/* engine.c - the shared packet path: frame -> decode -> defrag -> flow -> reassembly ->
+ * dissect -> verdict -> event. Read it top to bottom: engine_frame() is the entry, each stage
+ * below it is one function. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/compiler.h"
+#include "proxy/packet/csumpol.h"
+#include "proxy/packet/decode.h"
+#include "proxy/packet/defrag.h"
+#include "proxy/engine/engine.h"
+#include "proxy/flow/flowtab.h"
+#include "proxy/dissect/h2c.h"
+#include "proxy/dissect/http.h"
+#include "proxy/judge/inspect.h"
+#include "rules/match/normalize.h"
+#include "proxy/dissect/quic.h"
+#include "proxy/flow/tcpreasm.h"
+
+/* flow_app.state bits */
+#define ENGINE_ST_DONE     0x01  /* nothing more to inspect on this flow */
+#define ENGINE_ST_EVENT    0x02  /* at least one decision was reported */
+#define ENGINE_ST_BLOCKED  0x04
+#define ENGINE_ST_HELLO    0x08  /* TLS: the ClientHello was decided; watching for conflicts */
+#define ENGINE_ST_PAYLOAD  0x10  /* the client sent payload */
+#define ENGINE_ST_WATCH    0x80  /* HTTP (app known): the request at the buffer's start was
+                                  * judged; its bytes are kept until the server answers or the
+                                  * client goes on, so a conflicting copy of them is judged too
+                                  * (T4 for HTTP): st_held(). TCP with the app still unknown: the
+                                  * first-copy view is neither TLS nor HTTP; the other views are
+                                  * watched until the server answers or the buffer fills:
+                                  * st_notmine(). (Bits 0x20-0x40 hold the chunked-body phase.) */
+#define ENGINE_ST_HELD     ENGINE_ST_WATCH
+
+/* inspect_tcp() `res` bit beside the TCPREASM_* ones: the server sent payload */
+#define ENGINE_RES_SERVER  0x10000u
+
+#define ENGINE_EXPIRE_EVERY_US 1000000u
+
+static bool st_notmine(const struct flow *f)
+{
+    return (f->a.state & ENGINE_ST_WATCH) && f->a.app == APP_UNKNOWN;
+}
+
+static bool st_held(const struct flow *f)
+{
+    return (f->a.state & ENGINE_ST_WATCH) && f->a.app != APP_UNKNOWN;
+}
+
+struct engine {
+    struct engine_config cfg;
+    const struct ruleset *rs;
+    struct csumpol *cp;          /* checksum policy (cfg.checksums) */
+    engine_event_fn cb;
+    void *ctx;
+
+    struct flowtab *ft;
+    struct tcpreasm_pool *reasm;
+    struct defrag *defrag;
+    struct quic_ctx *qctx;
+    struct h2c_pool *h2;         /* h2c decoder states (every stream of a connection) */
+
+    struct quic_slot *qslots;    /* QUIC handshake state, one slot per flow in its handshake */
+    uint16_t *qfree;             /* free slot stack */
+    uint32_t nqslots, qfree_n;
+
+    uint8_t *scratch;            /* multi-record ClientHello bodies */
+    size_t scratch_cap;
+    uint8_t quic_plain[QUIC_PLAIN_MAX];
+    struct quic_crypto quic_tmp; /* one reading judged on the spot: c + the current Initial */
+    const struct quic_slot *cur_qs; /* the QUIC slot of the decision being reported */
+    struct inspect_result res;   /* the decision being reported */
+
+    uint32_t next_flow_id;
+    uint64_t last_expire_us;
+    uint64_t now_us;
+    const struct pkt *cur_pkt;   /* the packet being handled, NULL outside engine_frame() */
+    unsigned cur_res;            /* tcpreasm_segment()'s result for it (TCP) */
+    int cur_dir, cur_link;
+    const uint8_t *cur_frame;
+    size_t cur_frame_len;
+    struct engine_stats st;
+};
+
+/* A QUIC flow in its handshake: the Initial keys of its first DCID (the client keeps them after
+ * it switches DCID), the connection IDs a server Initial to the client needs, and two readings
+ * of the CRYPTO stream: first bytes win (c), and from the first conflict on, last bytes win
+ * (alt). */
+struct quic_slot {
+    struct quic_keys keys;
+    bool have_keys;
+    bool judged;                 /* c's ClientHello was complete and judged (it passed) */
+    bool alt_on;                 /* alt holds the last-wins reading */
+    uint8_t odcid_len, scid_len;
+    uint8_t odcid[QUIC_CID_MAX], scid[QUIC_CID_MAX];
+    struct quic_crypto c;
+    struct quic_crypto alt;
+};
+
+#define ENGINE_QUIC_MAX_COALESCED 8  /* long-header packets read in one datagram */
+
+void engine_config_default(struct engine_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->max_flows = 1u << 20;
+    c->reasm_bytes = 32 * 1024;
+    c->reasm_buffers = 8192;
+    c->defrag_slots = 1024;
+    c->quic_slots = 1024;
+    c->quic_max_datagrams = 16;
+    c->quic_max_bytes = 32 * 1024;
+    c->h2c_conns = 256;
+    c->tcp_idle_s = 300;
+    c->udp_idle_s = 60;
+    c->policy.https_url = VERDICT_HTTPS_URL_BLOCK_NAME;
+}
+
+/* ---- events ------------------------------------------------------------------------------- */
+
+static void emit(struct engine *e, struct flow *f, const struct inspect_request *rq,
+                 const struct inspect_result *res, struct span rawname, bool alt,
+                 const struct verdict_decision *d)
+{
+    struct engine_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.flow_id = f->a.id;
+    ev.ts_us = e->now_us;
+    ev.ipver = f->ipver;
+    ev.l4proto = f->proto;
+    ev.client = flowtab_client_addr(f);
+    ev.server = flowtab_server_addr(f);
+    ev.client_port = flowtab_client_port(f);
+    ev.server_port = flowtab_server_port(f);
+    ev.app = rq ? rq->app : (enum verdict_app)f->a.app;
+    if (res && res->have_name) {
+        ev.name = res->name;
+        ev.name_len = res->name_len;
+    } else if (rawname.len) {
+        ev.raw_name = (const char *)rawname.p;
+        ev.raw_name_len = rawname.len;
+    }
+    if (res && res->url_len) {
+        ev.url = res->url;
+        ev.url_len = res->url_len;
+    }
+    if (rq && rq->alpn.len) {
+        ev.alpn = (const char *)rq->alpn.p;
+        ev.alpn_len = rq->alpn.len;
+    }
+    ev.ech = rq && rq->ech;
+    if (e->cur_qs && e->cur_qs->have_keys) {
+        ev.quic_version = e->cur_qs->keys.version;
+        ev.quic_odcid = e->cur_qs->odcid;
+        ev.quic_odcid_len = e->cur_qs->odcid_len;
+        ev.quic_scid = e->cur_qs->scid;
+        ev.quic_scid_len = e->cur_qs->scid_len;
+    }
+    ev.req = (unsigned)f->a.nreq + 1;
+    ev.alt = alt;
+    ev.d = *d;
+    ev.pkt = e->cur_pkt;
+    ev.pkt_from_client = e->cur_dir == 0;
+    ev.link = e->cur_link;
+    ev.frame = e->cur_pkt ? e->cur_frame : NULL;
+    ev.frame_len = e->cur_pkt ? e->cur_frame_len : 0;
+    if (f->proto == IPPROTO_TCP) {
+        ev.seq_known = (f->tcp.fl & TCPREASM_S_SEQ) && (f->tcp.fl & TCPREASM_S_SRV_SEQ);
+        ev.cli_next_seq = f->tcp.nxt;
+        ev.srv_next_seq = f->tcp.srv_nxt;
+        /* A forged reset must carry the server's rcv_nxt exactly (RFC 5961). tcpreasm's nxt
+         * stops at the buffer's cap and at holes; the client segment being handled, if it was
+         * taken, reaches further. */
+        const struct pkt *p = e->cur_pkt;
+        if (p && e->cur_dir == 0 && !(e->cur_res & TCPREASM_IGNORED) &&
+            !(p->tcp_flags & TCPF_SYN)) {
+            uint32_t end = p->seq + (uint32_t)p->payload_len + ((p->tcp_flags & TCPF_FIN) ? 1u : 0u);
+            if ((int32_t)(end - ev.cli_next_seq) > 0)
+                ev.cli_next_seq = end;
+        }
+    }
+
+    f->a.state |= ENGINE_ST_EVENT;
+    f->a.verdict = (uint8_t)d->verdict;
+    f->a.method = (uint8_t)d->method;
+    e->st.decisions++;
+    if (d->verdict == VERDICT_BLOCK) {
+        e->st.blocks++;
+        f->a.state |= ENGINE_ST_BLOCKED | ENGINE_ST_DONE;
+        f->fl |= FLOW_F_SETTLED;
+    }
+    e->cb(e->ctx, &ev);
+}
+
+static void flow_facts(const struct flow *f, struct inspect_flow *fl)
+{
+    fl->udp = f->proto == IPPROTO_UDP;
+    fl->ipver = f->ipver;
+    fl->dst = flowtab_server_addr(f);
+}
+
+/* A flow that ended or gave up without a request we could read: judged on its address alone. */
+static void decide_by_address(struct engine *e, struct flow *f)
+{
+    struct inspect_request rq;
+    struct inspect_flow fl;
+    memset(&rq, 0, sizeof(rq));
+    rq.app = (enum verdict_app)f->a.app;
+    flow_facts(f, &fl);
+    inspect_decide(e->rs, &e->cfg.policy, &fl, &rq, rq.name, &e->res);
+    emit(e, f, NULL, NULL, rq.name, false, &e->res.d);
+}
+
+/* Decides one name candidate of a request and reports it. Returns true if it blocked. */
+static bool decide_name(struct engine *e, struct flow *f, const struct inspect_request *rq,
+                        struct span name, bool alt)
+{
+    struct inspect_flow fl;
+    flow_facts(f, &fl);
+    inspect_decide(e->rs, &e->cfg.policy, &fl, rq, name, &e->res);
+    if (e->res.name_invalid)
+        e->st.name_invalid++;
+    emit(e, f, rq, &e->res, name, alt, &e->res.d);
+    return e->res.d.verdict == VERDICT_BLOCK;
+}
+
+/* Decides every name candidate of a request (block if either does). */
+static bool decide_request(struct engine *e, struct flow *f, const struct inspect_request *rq, bool alt)
+{
+    if (rq->ech)
+        e->st.ech++;
+    if (decide_name(e, f, rq, rq->name, alt))
+        return true;
+    return rq->name2.len && decide_name(e, f, rq, rq->name2, alt);
+}
+
+static void finish_flow_inspection(struct engine *e, struct flow *f)
+{
+    if (f->a.app == APP_H2C && e->h2)
+        h2c_conn_release(e->h2, f, f->a.id);
+    f->a.state |= ENGINE_ST_DONE;
+    f->fl |= FLOW_F_SETTLED;   /* a new SYN on this 4-tuple now starts a new flow */
+    tcpreasm_release(e->reasm, f);
+}
+
+/* True if a name candidate of rq blocks; reports nothing. */
+static bool request_blocks(struct engine *e, struct flow *f, const struct inspect_request *rq)
+{
+    struct inspect_flow fl;
+    flow_facts(f, &fl);
+    return inspect_blocks(e->rs, &e->cfg.policy, &fl, rq, &e->res);
+}
+
+static void count_failure(struct engine *e, enum verdict_app app, enum dstatus st)
+{
+    bool limit = st == DS_LIMIT;
+    if (app == APP_TLS)
+        *(limit ? &e->st.tls_limit : &e->st.tls_malformed) += 1;
+    else
+        *(limit ? &e->st.http_limit : &e->st.http_malformed) += 1;
+}
+
+/* ---- TCP ------------------------------------------------------------------------------------ */
+
+/* Judges the alternative view of the stream (a fake copy seen first, T4/S2) when there is one.
+ * Returns true if it blocked. */
+static bool decide_alt(struct engine *e, struct flow *f)
+{
+    size_t alen;
+    struct inspect_request rq;
+    const uint8_t *a = tcpreasm_alt(e->reasm, f, &alen);
+    if (!a || inspect_parse((enum verdict_app)f->a.app, a, alen, e->scratch, e->scratch_cap, &rq) != DS_OK)
+        return false;
+    return decide_request(e, f, &rq, true);
+}
+
+/* Judges the other views of the stream (tcpreasm_view() from `first`: 1 = the last-copy view,
+ * 2.. the other versions) on their own, whatever the first-copy view says: a fake whose record
+ * length swallows the real hello leaves the first-copy view incomplete for ever, a junk fake
+ * makes it "not mine", fake-real-fake orderings leave the real bytes only in a third version
+ * (zapret). Each view is parsed whenever it changed since it was last judged; one still
+ * incomplete is parsed again when bytes come. Returns true if one blocked. */
+static bool judge_alt_view(struct engine *e, struct flow *f, unsigned first)
+{
+    unsigned n = tcpreasm_nviews(e->reasm, f);
+    for (unsigned i = first; i < n; i++) {
+        size_t alen;
+        bool changed;
+        const uint8_t *a = tcpreasm_view(e->reasm, f, i, &alen, &changed);
+        if (!a || !changed)
+            continue;
+        enum verdict_app app = (enum verdict_app)f->a.app;
+        enum dstatus st = DS_OK;
+        if (app == APP_UNKNOWN)
+            st = inspect_detect(a, alen, &app);
+        struct inspect_request rq;
+        if (st == DS_OK)
+            st = inspect_parse(app, a, alen, e->scratch, e->scratch_cap, &rq);
+        if (st == DS_NEED_MORE)
+            continue;   /* more bytes of this view may come */
+        tcpreasm_view_seen(e->reasm, f, i);
+        e->st.alt_judged++;
+        if (st == DS_OK && decide_request(e, f, &rq, true))
+            return true;
+    }
+    return false;
+}
+
+/* The first-copy view is neither TLS nor HTTP. That must not settle the flow while another
+ * copy of the bytes can still be judged (a junk low-TTL fake sent first, zapret's
+ * --dpi-desync-fake-tls=0x00000000): the flow stays open, every alternative view that parses is
+ * judged, and the address decides once the server answers (handle_packet) or the buffer is
+ * full - the bounds on bytes and time. */
+static void inspect_not_mine(struct engine *e, struct flow *f, size_t len)
+{
+    if (!st_notmine(f)) {
+        f->a.state |= ENGINE_ST_WATCH;
+        e->st.not_mine_watched++;
+    }
+    if (judge_alt_view(e, f, 1)) {
+        finish_flow_inspection(e, f);
+        return;
+    }
+    if (len >= tcpreasm_bufsize(e->reasm)) {
+        decide_by_address(e, f);
+        finish_flow_inspection(e, f);
+    }
+}
+
+/* The flow's place in its client stream (inspect.h), packed into its flow_app. */
+#define ENGINE_ST_PHASE_SHIFT 5
+#define ENGINE_ST_PHASE_MASK  0x60  /* enum http_chunk_state: inside a chunked body */
+
+static void stream_load(const struct flow *f, struct inspect_stream *s)
+{
+    s->app = f->a.app;
+    s->phase = (uint8_t)((f->a.state & ENGINE_ST_PHASE_MASK) >> ENGINE_ST_PHASE_SHIFT);
+    s->judged = (f->a.state & ENGINE_ST_EVENT) != 0;
+}
+
+static void stream_store(struct flow *f, const struct inspect_stream *s)
+{
+    f->a.app = s->app;
+    f->a.state = (uint8_t)((f->a.state & ~ENGINE_ST_PHASE_MASK) |
+                           ((s->phase << ENGINE_ST_PHASE_SHIFT) & ENGINE_ST_PHASE_MASK));
+}
+
+/* Where an HTTP head still incomplete switches to scanning (half the reassembly buffer). */
+static size_t scan_from(const struct engine *e)
+{
+    return tcpreasm_bufsize(e->reasm) / 2;
+}
+
+/* h2c_conn_take(): an h2c state whose flow is gone (recycled, or done) may be taken back. */
+static bool h2c_owner_alive(const void *owner, uint32_t id, void *ctx)
+{
+    const struct flow *f = owner;
+    (void)ctx;
+    return (f->fl & FLOW_F_INUSE) && f->a.id == id && !(f->a.state & ENGINE_ST_DONE);
+}
+
+/* The stream of f is in scan mode (FLOW_F_SCAN): every complete line buffered is looked at
+ * for a request line's absolute-form authority or a Host value (http_scan_stream), each name
+ * judged, and the lines go. Nothing is held but a line still arriving, so the buffer never
+ * fills with a head of any size; it never stops on its own. */
+static void inspect_scan(struct engine *e, struct flow *f)
+{
+    for (;;) {
+        size_t len, used;
+        const uint8_t *d = tcpreasm_data(e->reasm, f, &len);
+        if (!d || len == 0)
+            return;
+        struct span names[8];
+        size_t n = http_scan_stream(d, len, len >= tcpreasm_bufsize(e->reasm), names, 8, &used);
+        for (size_t i = 0; i < n; i++) {
+            struct inspect_request rq;
+            memset(&rq, 0, sizeof(rq));
+            rq.app = APP_HTTP;
+            rq.name = names[i];
+            e->st.scan_names++;
+            if (decide_request(e, f, &rq, false)) {
+                finish_flow_inspection(e, f);
+                return;
+            }
+            if (f->a.nreq < UINT16_MAX)
+                f->a.nreq++;
+        }
+        if (used == 0)
+            return;
+        tcpreasm_consume(e->reasm, f, used);
+    }
+}
+
+/* From now on f's HTTP stream is scanned for names (inspect_scan): its next request cannot be
+ * located, but a server with larger limits than ours may still serve requests after it. */
+static void start_scan(struct engine *e, struct flow *f)
+{
+    f->fl |= FLOW_F_SCAN;
+    f->a.state &= (uint8_t)~(ENGINE_ST_WATCH | ENGINE_ST_PHASE_MASK);
+    e->st.scan_streams++;
+    inspect_scan(e, f);
+}
+
+/* Stops judging f for the reason inspect_stream_next() / _passed() gave; an HTTP stream whose
+ * next request cannot be located (a head read only leniently, chunked framing that broke, a
+ * head cut by the buffer) is scanned for names instead of being left unjudged. */
+static void stop_inspection(struct engine *e, struct flow *f, enum verdict_app app,
+                            enum inspect_stop why, enum dstatus st)
+{
+    bool judged = (f->a.state & ENGINE_ST_EVENT) != 0;
+    switch (why) {
+    case INSPECT_STOP_NOT_MINE:
+        if (judged)
+            e->st.stream_not_mine++;   /* no longer HTTP: after an Upgrade, CONNECT */
+        break;
+    case INSPECT_STOP_MALFORMED:
+    case INSPECT_STOP_LIMIT: count_failure(e, app, st); break;
+    case INSPECT_STOP_BODY: e->st.http_body_malformed++; break;
+    case INSPECT_STOP_CUT: e->st.http_cut++; break;
+    case INSPECT_STOP_DONE:
+    case INSPECT_STOP_LENIENT: break;
+    }
+    if (!judged)
+        decide_by_address(e, f);
+    if (app == APP_HTTP && !(f->a.state & ENGINE_ST_DONE) &&
+        (why == INSPECT_STOP_CUT || why == INSPECT_STOP_LENIENT || why == INSPECT_STOP_BODY ||
+         why == INSPECT_STOP_LIMIT)) {
+        start_scan(e, f);
+        return;
+    }
+    finish_flow_inspection(e, f);
+}
+
+/* Judges every request buffered on f as inspect_stream_next() walks the stream: one
+ * ClientHello, each HTTP request of a kept-alive connection with its body skipped by its
+ * framing, whatever follows an Upgrade or CONNECT, or the first h2c request. */
+static void inspect_tcp(struct engine *e, struct flow *f, unsigned res)
+{
+    size_t len;
+    const uint8_t *d = tcpreasm_data(e->reasm, f, &len);
+    if (!d || len == 0)
+        return;
+    if (res & TCPREASM_VIEWS_FULL)
+        e->st.views_full++;
+    if (f->fl & FLOW_F_SCAN) {
+        inspect_scan(e, f);
+        return;
+    }
+    if (f->a.state & ENGINE_ST_HELLO) {
+        /* ClientHello decided: only a conflicting copy of its bytes can change that. */
+        if ((res & TCPREASM_CONFLICT) && (decide_alt(e, f) || judge_alt_view(e, f, 2)))
+            finish_flow_inspection(e, f);
+        return;
+    }
+    bool held = st_held(f);
+    if (held && (res & TCPREASM_CONFLICT)) {
+        /* the other copy of the held request, reported under that request's number */
+        f->a.nreq--;
+        bool blocked = decide_alt(e, f);
+        f->a.nreq++;
+        if (blocked) {
+            finish_flow_inspection(e, f);
+            return;
+        }
+    }
+    struct inspect_stream s;
+    stream_load(f, &s);
+    if (e->h2 && (s.app == APP_H2C || (s.app == APP_UNKNOWN && http_is_h2_preface(d, len)))) {
+        s.h2 = h2c_conn_take(e->h2, f, f->a.id, h2c_owner_alive, e);
+        if (!s.h2)
+            e->st.h2c_no_state++;
+    }
+    for (;;) {
+        struct inspect_request rq;
+        uint64_t skip = 0;
+        enum inspect_stop why = INSPECT_STOP_DONE;
+        enum dstatus st = DS_OK;
+        bool full = len >= tcpreasm_bufsize(e->reasm);
+        enum inspect_step step = inspect_stream_next(&s, d, len, full, e->scratch, e->scratch_cap,
+                                                     &rq, &skip, &why, &st);
+        stream_store(f, &s);
+        if (step == INSPECT_MORE) {
+            /* the first-copy view needs more bytes: the other views may not */
+            if (judge_alt_view(e, f, 1)) {
+                finish_flow_inspection(e, f);
+                return;
+            }
+            if (s.app == APP_HTTP && s.phase == HTTP_CHUNK_DONE && len >= scan_from(e)) {
+                /* a head past half the buffer with no name yet: scan it line by line before
+                 * the buffer fills (bytes past a full buffer are lost to the stream) */
+                e->st.http_limit++;
+                start_scan(e, f);
+            }
+            return;
+        }
+        if (step == INSPECT_STOP) {
+            bool first_view = !(f->a.state & ENGINE_ST_EVENT) || st_notmine(f);
+            if (first_view && (why == INSPECT_STOP_NOT_MINE || why == INSPECT_STOP_MALFORMED)) {
+                /* The first copy of the first bytes is neither TLS nor HTTP, or not readable
+                 * (a fake of junk, or one whose declared lengths swallow the real hello): it
+                 * must not settle the flow while another copy can still be judged. Watch the
+                 * other views (a view judged meanwhile does not end the watch); the first
+                 * copy is read again from scratch each time. */
+                if (why == INSPECT_STOP_MALFORMED && !st_notmine(f))
+                    count_failure(e, (enum verdict_app)s.app, st);
+                f->a.app = APP_UNKNOWN;
+                inspect_not_mine(e, f, len);
+                return;
+            }
+            if (why != INSPECT_STOP_DONE && judge_alt_view(e, f, 1)) {
+                finish_flow_inspection(e, f);
+                return;
+            }
+            stop_inspection(e, f, (enum verdict_app)s.app, why, st);
+            return;
+        }
+        if (step == INSPECT_JUDGE && held) {
+            /* the held request, judged already: go past it once the server has answered
+             * (it acted on these bytes) or more client bytes follow it */
+            struct inspect_stream after = s;
+            step = inspect_stream_passed(&after, &rq, &skip, &why);
+            if (step == INSPECT_SKIP && skip >= len && !(res & ENGINE_RES_SERVER))
+                return;
+            held = false;
+            res &= ~ENGINE_RES_SERVER;   /* the answer was to this request, not the next */
+            f->a.state &= (uint8_t)~ENGINE_ST_HELD;
+            s = after;
+            stream_store(f, &s);
+            if (step == INSPECT_STOP) {
+                stop_inspection(e, f, rq.app, why, DS_OK);
+                return;
+            }
+        } else if (step == INSPECT_JUDGE) {
+            if (rq.partial && rq.app == APP_HTTP && len >= scan_from(e)) {
+                /* a head past half the buffer: judged now by what it showed (name, path), then
+                 * the rest of the stream is scanned line by line, a second Host included */
+                e->st.http_cut++;
+                if (decide_request(e, f, &rq, false) || decide_alt(e, f)) {
+                    finish_flow_inspection(e, f);
+                    return;
+                }
+                if (f->a.nreq < UINT16_MAX)
+                    f->a.nreq++;
+                tcpreasm_consume(e->reasm, f, rq.head_len);
+                start_scan(e, f);
+                return;
+            }
+            if (rq.partial && !full && !request_blocks(e, f, &rq)) {
+                /* The name is read and passes, but the hello / head goes on: the rest may
+                 * carry another name (a second Host), so the pass waits for it or the cap.
+                 * Meanwhile the other views are judged: a fake whose declared length
+                 * swallows the real hello keeps this one incomplete for ever. */
+                if (judge_alt_view(e, f, 1))
+                    finish_flow_inspection(e, f);
+                return;
+            }
+            if (rq.lenient) {
+                /* the strict reading refused it: counted as before, and judged on what a
+                 * laxer server would read (S10) */
+                count_failure(e, rq.app, DS_MALFORMED);
+                e->st.lenient_names++;
+            }
+            if (decide_request(e, f, &rq, false) || decide_alt(e, f) || judge_alt_view(e, f, 2)) {
+                finish_flow_inspection(e, f);
+                return;
+            }
+            if (f->a.nreq < UINT16_MAX)
+                f->a.nreq++;
+            if (rq.app == APP_TLS) {
+                if (rq.partial)
+                    e->st.tls_cut++;
+                /* Keep the hello's bytes until the server answers: a conflicting copy may
+                 * follow. */
+                f->a.state |= ENGINE_ST_HELLO;
+                return;
+            }
+            struct inspect_stream after = s;
+            step = inspect_stream_passed(&after, &rq, &skip, &why);
+            if (step == INSPECT_SKIP && rq.app == APP_HTTP && skip >= len &&
+                !(res & ENGINE_RES_SERVER)) {
+                /* Nothing after it yet: keep its bytes, so that a second copy of them (a fake
+                 * sent first with a low TTL, then the real one) is judged as well. */
+                f->a.state |= ENGINE_ST_HELD;
+                return;
+            }
+            s = after;
+            stream_store(f, &s);
+            if (step == INSPECT_STOP) {
+                stop_inspection(e, f, rq.app, why, DS_OK);
+                return;
+            }
+        }
+        /* INSPECT_SKIP: a judged request's head and body, or chunked framing and data. The
+         * bytes past the buffer are skipped as they arrive; the buffer stays bounded. */
+        tcpreasm_consume(e->reasm, f, skip > SIZE_MAX ? SIZE_MAX : (size_t)skip);
+        d = tcpreasm_data(e->reasm, f, &len);
+        if (!d || len == 0)
+            return;
+    }
+}
+
+/* ---- QUIC ----------------------------------------------------------------------------------- */
+
+static struct quic_slot *quic_slot(struct engine *e, struct flow *f)
+{
+    if (f->a.slot)
+        return &e->qslots[f->a.slot - 1];
+    if (e->qfree_n == 0)
+        return NULL;
+    uint16_t s = e->qfree[--e->qfree_n];
+    f->a.slot = (uint16_t)(s + 1);
+    struct quic_slot *qs = &e->qslots[s];
+    qs->have_keys = false;
+    qs->judged = false;
+    qs->alt_on = false;
+    qs->odcid_len = qs->scid_len = 0;
+    quic_crypto_init(&qs->c);
+    return qs;
+}
+
+static void quic_slot_release(struct engine *e, struct flow *f)
+{
+    if (f->a.slot) {
+        e->qfree[e->qfree_n++] = (uint16_t)(f->a.slot - 1);
+        f->a.slot = 0;
+    }
+}
+
+/* Stops reading the flow: it was decided, or its budget is spent. */
+static void quic_done(struct engine *e, struct flow *f)
+{
+    quic_slot_release(e, f);
+    f->a.state |= ENGINE_ST_DONE;
+}
+
+enum quic_reading { QR_PARTIAL, QR_PASSED, QR_BLOCKED, QR_UNUSABLE };
+
+/* Judges one reading of the CRYPTO stream if it holds a whole ClientHello. */
+static enum quic_reading quic_judge(struct engine *e, struct flow *f, struct quic_crypto *c,
+                                    bool alt)
+{
+    struct tls_hello h;
+    size_t off;
+    enum dstatus st = quic_crypto_hello(c, &h, &off);
+    if (st == DS_NEED_MORE)
+        return QR_PARTIAL;
+    if (st != DS_OK) {
+        e->st.quic_malformed++;
+        return QR_UNUSABLE;
+    }
+    struct inspect_request rq;
+    memset(&rq, 0, sizeof(rq));
+    rq.app = APP_QUIC;
+    if (h.has_sni)
+        rq.name = h.sni;
+    rq.alpn = h.alpn;
+    rq.ech = h.has_ech || h.has_esni;
+    return decide_request(e, f, &rq, alt) ? QR_BLOCKED : QR_PASSED;
+}
+
+/* Sets up the slot for the connection attempt whose first readable Initial is qi. */
+static void quic_slot_start(struct engine *e, struct quic_slot *qs, const struct quic_initial *qi)
+{
+    qs->have_keys = quic_keys_derive(e->qctx, qi->version, qi->dcid.p, qi->dcid.len, false,
+                                     &qs->keys) == 0;
+    qs->judged = false;
+    qs->alt_on = false;
+    qs->odcid_len = (uint8_t)qi->dcid.len;
+    if (qi->dcid.len)
+        memcpy(qs->odcid, qi->dcid.p, qi->dcid.len);
+    qs->scid_len = (uint8_t)qi->scid.len;
+    if (qi->scid.len)
+        memcpy(qs->scid, qi->scid.p, qi->scid.len);
+    quic_crypto_init(&qs->c);
+}
+
+/* One decrypted Initial of the flow: its frames go into every reading, and the readings a
+ * conflict creates are judged at once (Q3: a forged Initial with the flow's DCID decrypts as
+ * well as the real one; whichever came first, block if any reading matches). Returns true when
+ * the flow is settled. */
+static bool quic_initial_frames(struct engine *e, struct flow *f, struct quic_slot *qs,
+                                const struct quic_initial *qi)
+{
+    size_t off;
+    unsigned before = qs->c.conflicts;
+    enum dstatus st = quic_crypto_add_frames(&qs->c, qi->frames.p, qi->frames.len, &off);
+    if (st == DS_MALFORMED) {
+        e->st.quic_malformed++;
+        return false;
+    }
+    if (qs->alt_on)
+        (void)quic_crypto_add_frames(&qs->alt, qi->frames.p, qi->frames.len, &off);
+    bool conflict = qs->c.conflicts != before;
+    if (!qs->judged) {
+        enum quic_reading r = quic_judge(e, f, &qs->c, false);
+        if (r == QR_BLOCKED)
+            return true;
+        qs->judged = r != QR_PARTIAL;
+    }
+    if (!conflict)
+        return false;
+    e->st.quic_conflicts++;
+    /* Reading 1: what came first, with this Initial's bytes on top. */
+    e->quic_tmp = qs->c;
+    e->quic_tmp.last_wins = true;
+    e->quic_tmp.packets = 0;
+    (void)quic_crypto_add_frames(&e->quic_tmp, qi->frames.p, qi->frames.len, &off);
+    if (quic_judge(e, f, &e->quic_tmp, true) == QR_BLOCKED)
+        return true;
+    /* Reading 2: the latest bytes at every offset, kept from the first conflict on. */
+    if (!qs->alt_on) {
+        qs->alt = e->quic_tmp;
+        qs->alt_on = true;
+        return false;  /* the same bytes as reading 1 */
+    }
+    return quic_judge(e, f, &qs->alt, true) == QR_BLOCKED;
+}
+
+/* Reads every long-header packet of one client datagram (RFC 9000 12.2: Initials may be
+ * coalesced, 0-RTT and Handshake packets skipped by their Length) until the flow is settled.
+ * Returns true when it is. Sets *initials to the number of Initials that decrypted. */
+static bool quic_datagram(struct engine *e, struct flow *f, const uint8_t *buf, size_t len,
+                          unsigned *initials)
+{
+    size_t pos = 0;
+    unsigned n;
+    *initials = 0;
+    for (n = 0; n < ENGINE_QUIC_MAX_COALESCED && pos < len; n++) {
+        struct quic_initial qi;
+        size_t off;
+        struct quic_slot *qs = f->a.slot ? &e->qslots[f->a.slot - 1] : NULL;
+        const struct quic_keys *keys = qs && qs->have_keys ? &qs->keys : NULL;
+        enum dstatus st = quic_initial_parse(e->qctx, buf + pos, len - pos, keys, e->quic_plain,
+                                             sizeof(e->quic_plain), &qi, &off);
+        if (st == DS_MALFORMED && keys && qi.next_off &&
+            !(qi.dcid.len == qs->odcid_len && memcmp(qi.dcid.p, qs->odcid, qi.dcid.len) == 0)) {
+            /* Not under the flow's keys, but another DCID: after a Retry, or a second attempt
+             * on the same 5-tuple, keys come from the new DCID. */
+            st = quic_initial_parse(e->qctx, buf + pos, len - pos, NULL, e->quic_plain,
+                                    sizeof(e->quic_plain), &qi, &off);
+            if (st == DS_OK) {
+                e->st.quic_restarts++;
+                quic_slot_start(e, qs, &qi);
+            }
+        }
+        if (st != DS_OK) {
+            if (st == DS_MALFORMED)
+                e->st.quic_malformed++;
+            if (st == DS_MALFORMED && qi.next_off) {
+                pos += qi.next_off;  /* a forged or corrupted Initial: the rest may be real */
+                continue;
+            }
+            return false;
+        }
+        pos += qi.next_off;
+        if (len < QUIC_MIN_DATAGRAM) {
+            /* A server drops client Initials in short datagrams: not what it acts on. */
+            e->st.quic_malformed++;
+            return false;
+        }
+        f->a.app = APP_QUIC;
+        if (!qs) {
+            qs = quic_slot(e, f);
+            if (!qs) {
+                e->st.quic_no_slot++;
+                decide_by_address(e, f);
+                return true;
+            }
+            quic_slot_start(e, qs, &qi);
+        }
+        (*initials)++;
+        e->cur_qs = qs;
+        bool settled = quic_initial_frames(e, f, qs, &qi);
+        e->cur_qs = NULL;
+        if (settled)
+            return true;
+    }
+    if (n == ENGINE_QUIC_MAX_COALESCED && pos < len)
+        e->st.quic_coalesced_limit++;
+    return false;
+}
+
+/* A client datagram of a UDP flow. Nothing short of a decrypting client Initial tells this flow
+ * apart from QUIC, and a single datagram in front of it (a 0-RTT packet that overtook its
+ * Initial, junk, an Initial of an unknown version answered by Version Negotiation) must not
+ * blind the filter: the flow is read until an Initial's ClientHello is judged, then watched for
+ * conflicting Initials, both within a budget of datagrams and bytes. A flow that spends it
+ * without a judged hello is decided on its address and counted. */
+static void inspect_udp(struct engine *e, struct flow *f, const struct pkt *p)
+{
+    if (!e->qctx) {
+        decide_by_address(e, f);
+        f->a.state |= ENGINE_ST_DONE;
+        return;
+    }
+    if (f->pkts[0] > e->cfg.quic_max_datagrams ||
+        f->bytes[0] - p->payload_len >= e->cfg.quic_max_bytes) {
+        if (!(f->a.state & ENGINE_ST_EVENT)) {
+            e->st.quic_budget_spent++;
+            decide_by_address(e, f);
+        }
+        quic_done(e, f);
+        return;
+    }
+    unsigned initials;
+    if (quic_datagram(e, f, p->payload, p->payload_len, &initials)) {
+        quic_done(e, f);
+        return;
+    }
+    if (initials == 0 && !(f->a.state & ENGINE_ST_EVENT))
+        e->st.quic_not_initial++;  /* still waiting for a ClientHello */
+}
+
+/* ---- flow lifetime -------------------------------------------------------------------------- */
+
+/* Called for every flow before it is recycled (expired, evicted, flushed). */
+static void flow_end(struct flow *f, enum flowtab_why why, void *ctx)
+{
+    struct engine *e = ctx;
+    if (why == FLOWTAB_EVICTED)
+        e->st.flows_evicted++;
+    if (!(f->a.state & ENGINE_ST_EVENT)) {
+        /* Never reached a request: report it if it carried payload or its address is listed. */
+        struct rule_match m;
+        bool listed = e->rs && ruleset_match_ip(e->rs, f->ipver, flowtab_server_addr(f), &m);
+        if ((f->a.state & ENGINE_ST_PAYLOAD) || listed)
+            decide_by_address(e, f);
+    }
+    quic_slot_release(e, f);
+    tcpreasm_release(e->reasm, f);
+}
+
+static void handle_packet(struct engine *e, const struct pkt *p)
+{
+    bool is_new;
+    int dir;
+    struct flow *f = flowtab_get(e->ft, p, e->now_us, &is_new, &dir);
+    if (!f)
+        return;
+    if (is_new) {
+        f->a.id = ++e->next_flow_id;
+        e->st.flows++;
+    }
+    if (f->a.state & ENGINE_ST_DONE)
+        return;  /* decided: nothing this flow sends can change that */
+    e->cur_pkt = p;
+    e->cur_dir = dir;
+    e->cur_res = 0;
+    if (f->proto == IPPROTO_TCP) {
+        unsigned res = tcpreasm_segment(e->reasm, f, p, dir);
+        e->cur_res = res;
+        if (res & TCPREASM_IGNORED)
+            e->st.reasm_ignored++;
+        if (res & TCPREASM_CONFLICT)
+            e->st.reasm_conflicts++;
+        if (res & TCPREASM_REANCHORED) {
+            /* picked up mid-stream and the anchor moved (the server's ACKs disagreed with the
+             * first client bytes seen): judge the stream again from its new start */
+            f->a.app = APP_UNKNOWN;
+            f->a.state &= (uint8_t)~(ENGINE_ST_HELLO | ENGINE_ST_WATCH | ENGINE_ST_PHASE_MASK);
+        }
+        if (dir == 1 && (res & TCPREASM_NEW_DATA)) {
+            /* a server segment made client bytes readable: Fast Open SYN data its SYN-ACK
+             * acknowledged, or a mid-stream anchor its ACK corrected */
+            f->a.state |= ENGINE_ST_PAYLOAD;
+            inspect_tcp(e, f, res);
+            if (f->a.state & ENGINE_ST_DONE)
+                return;
+        }
+        if (dir == 1) {
+            /* The server answered: it has read the ClientHello it will act on, or the HTTP
+             * request whose bytes are held. */
+            if ((f->a.state & ENGINE_ST_HELLO) && p->payload_len)
+                finish_flow_inspection(e, f);
+            /* ...or whatever it got instead of TLS/HTTP: no other view parsed, the address
+             * decides */
+            else if (st_notmine(f) && p->payload_len) {
+                decide_by_address(e, f);
+                finish_flow_inspection(e, f);
+            } else if (st_held(f) && p->payload_len) {
+                inspect_tcp(e, f, ENGINE_RES_SERVER);
+            }
+            return;
+        }
+        if (res & TCPREASM_GAVEUP) {
+            e->st.reasm_no_buffer++;
+            f->a.state |= ENGINE_ST_PAYLOAD;
+            decide_by_address(e, f);
+            finish_flow_inspection(e, f);
+            return;
+        }
+        if (res & (TCPREASM_NEW_DATA | TCPREASM_CONFLICT)) {
+            f->a.state |= ENGINE_ST_PAYLOAD;
+            inspect_tcp(e, f, res);
+        }
+    } else if (dir == 0 && p->payload_len) {
+        f->a.state |= ENGINE_ST_PAYLOAD;
+        inspect_udp(e, f, p);
+    }
+}
+
+void engine_frame(struct engine *e, int link, uint64_t ts_us, const uint8_t *frame, size_t caplen)
+{
+    struct pkt p;
+    e->st.frames++;
+    e->st.bytes += caplen;
+    e->now_us = ts_us;
+
+    enum decode_result r = decode_packet(link, frame, caplen, &p);
+    e->st.decode[r]++;
+    if (r == DECODE_FRAGMENT) {
+        const uint8_t *dg;
+        size_t dlen;
+        if (defrag_add(e->defrag, &p, ts_us, &dg, &dlen) != DEFRAG_DONE)
+            return;
+        r = decode_ip(dg, dlen, &p);
+        if (r != DECODE_OK) {
+            e->st.decode[r]++;
+            return;
+        }
+    } else if (r != DECODE_OK) {
+        return;
+    }
+    if (unlikely(p.ipv6_bad_ext)) {
+        /* an extension chain Linux drops (T13): the server never reads this packet */
+        e->st.ipv6_bad_ext++;
+        return;
+    }
+    if (unlikely(ts_us - e->last_expire_us >= ENGINE_EXPIRE_EVERY_US)) {
+        if (e->last_expire_us) {
+            flowtab_expire(e->ft, ts_us, flow_end, e);
+            defrag_expire(e->defrag, ts_us);
+        }
+        e->last_expire_us = ts_us;
+    }
+    e->cur_link = link;
+    e->cur_frame = frame;
+    e->cur_frame_len = caplen;
+    csumpol_apply(e->cp, &p);   /* may mark the checksum as not to be verified */
+    handle_packet(e, &p);
+    e->cur_pkt = NULL;
+}
+
+void engine_finish(struct engine *e)
+{
+    flowtab_flush(e->ft, flow_end, e);
+}
+
+/* ---- set-up --------------------------------------------------------------------------------- */
+
+static void evicted(struct flow *f, enum flowtab_why why, void *ctx)
+{
+    flow_end(f, why, ctx);
+}
+
+struct engine *engine_new(const struct engine_config *cfg, const struct ruleset *rs,
+                          engine_event_fn cb, void *ctx)
+{
+    struct engine *e = calloc(1, sizeof(*e));
+    if (!e)
+        return NULL;
+    e->cfg = *cfg;
+    e->rs = rs;
+    e->cb = cb;
+    e->ctx = ctx;
+
+    e->reasm = tcpreasm_pool_new((uint32_t)cfg->reasm_buffers, (uint32_t)(cfg->reasm_buffers / 8 + 1),
+                                 (uint32_t)cfg->reasm_bytes);
+    struct flowtab_cfg fc;
+    flowtab_cfg_default(&fc);
+    fc.max_flows = (uint32_t)cfg->max_flows;
+    fc.tcp_est_us = (uint64_t)cfg->tcp_idle_s * 1000000u;
+    fc.udp_us = (uint64_t)cfg->udp_idle_s * 1000000u;
+    fc.on_evict = evicted;
+    fc.evict_ctx = e;
+    fc.reasm = e->reasm;
+    e->ft = flowtab_new(&fc);
+    struct defrag_cfg dc;
+    defrag_cfg_default(&dc);
+    dc.max_datagrams = (uint32_t)cfg->defrag_slots;
+    e->defrag = defrag_new(&dc);
+    e->qctx = quic_ctx_new();
+    e->h2 = cfg->h2c_conns ? h2c_pool_new((unsigned)cfg->h2c_conns) : NULL;
+    e->nqslots = (uint32_t)(cfg->quic_slots > 65535 ? 65535 : cfg->quic_slots);
+    e->qslots = calloc(e->nqslots ? e->nqslots : 1, sizeof(*e->qslots));
+    e->qfree = calloc(e->nqslots ? e->nqslots : 1, sizeof(*e->qfree));
+    e->scratch_cap = cfg->reasm_bytes;
+    e->scratch = malloc(e->scratch_cap);
+    e->cp = csumpol_new((enum csumpol_mode)cfg->checksums);
+    if (!e->reasm || !e->ft || !e->defrag || !e->qctx || !e->qslots || !e->qfree || !e->scratch ||
+        !e->cp || (cfg->h2c_conns && !e->h2)) {
+        engine_free(e);
+        return NULL;
+    }
+    for (uint32_t i = 0; i < e->nqslots; i++)
+        e->qfree[e->qfree_n++] = (uint16_t)(e->nqslots - 1 - i);
+    return e;
+}
+
+void engine_free(struct engine *e)
+{
+    if (!e)
+        return;
+    flowtab_free(e->ft);
+    tcpreasm_pool_free(e->reasm);
+    defrag_free(e->defrag);
+    quic_ctx_free(e->qctx);
+    h2c_pool_free(e->h2);
+    free(e->qslots);
+    free(e->qfree);
+    free(e->scratch);
+    csumpol_free(e->cp);
+    free(e);
+}
+
+void engine_set_rules(struct engine *e, const struct ruleset *rs)
+{
+    e->rs = rs;
+}
+
+void engine_set_policy(struct engine *e, const struct verdict_policy *pol)
+{
+    e->cfg.policy = *pol;
+}
+
+void engine_get_stats(const struct engine *e, struct engine_stats *st)
+{
+    struct defrag_stats ds;
+    struct tcpreasm_stats ts;
+    *st = e->st;
+    defrag_get_stats(e->defrag, &ds);
+    st->frag_in = ds.fragments;
+    st->frag_done = ds.completed;
+    st->frag_dropped = ds.duplicates + ds.overlaps + ds.timeouts + ds.evicted + ds.too_big + ds.bad_len + ds.hdr_too_big;
+    tcpreasm_get_stats(e->reasm, &ts);
+    st->reasm_conflicts = ts.conflicts;
+    st->csum_set_aside = ts.ignored[TCPREASM_BAD_CSUM];
+    struct csumpol_stats cs;
+    csumpol_get_stats(e->cp, &cs);
+    st->csum_accepted = cs.accepted;
+    st->csum_sources_ignored = cs.sources_ignore;
+}

@@ -1,0 +1,466 @@
+/* flowtab.c - bidirectional flow table: open-addressing index over a pre-allocated flow pool,
+ * clock eviction when full, incremental idle expiry.
+ *
+ * Key (canonical order, both directions hash alike):
+ *   | zone | ipver | proto | addr[0] 16 | addr[1] 16 | port[0] | port[1] |  (addr,port)[0] <= [1]
+ * Index: a power-of-two array of { 32-bit hash tag, flow index + 1 } entries, at least twice the
+ * pool (load <= 1/2), linear probing from tag & mask, backward-shift deletion. A lookup reads
+ * one or two entries of one cache line and touches only the flow whose tag matches. While a
+ * flow is in use its hnext holds its tag (to find its entry when it goes); on the free list,
+ * hnext is the link (index + 1, 0 = end). */
+#include "proxy/flow/flowtab.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+
+#include "common/compiler.h"
+
+#define FLOWTAB_INDEX_MIN 4096u   /* entries of the index at start (32 KiB) */
+
+struct fbucket {
+    uint32_t tag;          /* key_hash() of the flow */
+    uint32_t idx;          /* flow index + 1; 0 = empty */
+};
+
+struct flowtab {
+    struct flowtab_cfg cfg;
+    struct flowtab_stats st;
+    struct flow *pool;     /* mmap'ed: page-aligned (a flow is two whole cache lines), zero,
+                            * faulted in as used */
+    struct fbucket *buckets;
+    size_t pool_bytes, bucket_bytes;
+    uint32_t mask;         /* entries in use - 1: grows (doubling) with the live flows, so a
+                            * small population keeps a small, cache-friendly index */
+    uint32_t mask_max;     /* entries mapped - 1 (>= 2 * max_flows - 1) */
+    uint32_t free_head;    /* index + 1 */
+    uint32_t hwm;          /* slots [0, hwm) have been used at least once; the rest are
+                            * untouched (their pages never faulted in) and need no scan */
+    uint32_t hand;         /* clock hand of eviction */
+    uint32_t ehand;        /* clock hand of expiry */
+    uint64_t last_expire_us;
+    uint64_t seed;
+};
+
+void flowtab_cfg_default(struct flowtab_cfg *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->max_flows = 1u << 20;
+    cfg->tcp_est_us = 300ull * 1000000;
+    cfg->tcp_closing_us = 15ull * 1000000;
+    cfg->udp_us = 60ull * 1000000;
+}
+
+/* Zeroed pages, faulted in on first touch; NULL on failure. */
+static void *zmap(size_t n)
+{
+    void *m = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return m == MAP_FAILED ? NULL : m;
+}
+
+struct flowtab *flowtab_new(const struct flowtab_cfg *cfg)
+{
+    struct flowtab_cfg c;
+    if (cfg)
+        c = *cfg;
+    else
+        flowtab_cfg_default(&c);
+    if (c.max_flows == 0 || c.max_flows > (1u << 26))
+        return NULL;
+    struct flowtab *ft = calloc(1, sizeof *ft);
+    if (!ft)
+        return NULL;
+    ft->cfg = c;
+    uint32_t nb = 2;
+    while (nb < 2 * c.max_flows)
+        nb <<= 1;
+    ft->mask_max = nb - 1;
+    ft->mask = (nb < FLOWTAB_INDEX_MIN ? nb : FLOWTAB_INDEX_MIN) - 1;
+    ft->pool_bytes = (size_t)c.max_flows * sizeof *ft->pool;
+    ft->bucket_bytes = (size_t)nb * sizeof *ft->buckets;
+    ft->pool = zmap(ft->pool_bytes);
+    ft->buckets = zmap(ft->bucket_bytes);
+    if (!ft->pool || !ft->buckets) {
+        flowtab_free(ft);
+        return NULL;
+    }
+    if (getrandom(&ft->seed, sizeof ft->seed, GRND_NONBLOCK) != (ssize_t)sizeof ft->seed)
+        ft->seed = (uint64_t)(uintptr_t)ft ^ 0x5bd1e9955bd1e995ull;
+    return ft;
+}
+
+void flowtab_free(struct flowtab *ft)
+{
+    if (!ft)
+        return;
+    if (ft->pool)
+        munmap(ft->pool, ft->pool_bytes);
+    if (ft->buckets)
+        munmap(ft->buckets, ft->bucket_bytes);
+    free(ft);
+}
+
+static uint64_t mx(uint64_t h, uint64_t w)
+{
+    h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+    return h ^ (h >> 32);
+}
+
+/* Multiply-xorshift over the key read as six 64-bit words (memcpy loads: no alignment
+ * assumption), keyed with the table's random seed. Not cryptographic: the seed only keeps
+ * collisions from being aimed at from packet contents. */
+static uint32_t key_hash(uint64_t seed, uint32_t zone, uint8_t ipver, uint8_t proto,
+                         const uint8_t a0[16], const uint8_t a1[16], uint16_t p0, uint16_t p1)
+{
+    uint64_t w[4];
+    memcpy(w, a0, 16);
+    memcpy(w + 2, a1, 16);
+    uint64_t meta = (uint64_t)p0 | (uint64_t)p1 << 16 | (uint64_t)proto << 32 |
+                    (uint64_t)ipver << 40;
+    uint64_t h = mx(mx(mx(mx(mx(mx(seed, meta), zone), w[0]), w[1]), w[2]), w[3]);
+    h *= 0xff51afd7ed558ccdull;
+    return (uint32_t)(h >> 32);
+}
+
+static void index_put(struct flowtab *ft, uint32_t tag, uint32_t idx)
+{
+    uint32_t i = tag & ft->mask;
+    while (ft->buckets[i].idx)
+        i = (i + 1) & ft->mask;
+    ft->buckets[i].tag = tag;
+    ft->buckets[i].idx = idx;
+}
+
+/* Doubles the index in place (it is mapped at full size) and re-enters every live flow from its
+ * tag: O(slots used), log2(max_flows / 2048) times at most over the table's life. */
+static void index_grow(struct flowtab *ft)
+{
+    ft->mask = ft->mask * 2 + 1;
+    memset(ft->buckets, 0, ((size_t)ft->mask + 1) * sizeof *ft->buckets);
+    for (uint32_t i = 0; i < ft->hwm; i++)
+        if (ft->pool[i].fl & FLOW_F_INUSE)
+            index_put(ft, ft->pool[i].hnext, i + 1);
+}
+
+/* Removes f's entry (found by the tag kept in f->hnext), shifting later entries of its probe
+ * run back so no lookup stops early at the hole. */
+static void unlink_flow(struct flowtab *ft, struct flow *f)
+{
+    uint32_t idx = (uint32_t)(f - ft->pool) + 1, m = ft->mask;
+    uint32_t i = f->hnext & m;
+    for (uint32_t n = 0; ft->buckets[i].idx != idx; n++) {
+        if (!ft->buckets[i].idx || n > m)
+            return;   /* not indexed */
+        i = (i + 1) & m;
+    }
+    for (uint32_t j = i;;) {
+        j = (j + 1) & m;
+        if (!ft->buckets[j].idx)
+            break;
+        uint32_t home = ft->buckets[j].tag & m;
+        if (((j - home) & m) >= ((j - i) & m)) {   /* i lies on j's probe path */
+            ft->buckets[i] = ft->buckets[j];
+            i = j;
+        }
+    }
+    ft->buckets[i].idx = 0;
+    ft->buckets[i].tag = 0;
+}
+
+/* Hands f to cb, gives its buffers back and puts the slot on the free list. */
+static void recycle(struct flowtab *ft, struct flow *f, enum flowtab_why why, flowtab_cb cb,
+                    void *ctx)
+{
+    if (cb)
+        cb(f, why, ctx);
+    if (ft->cfg.reasm)
+        tcpreasm_release(ft->cfg.reasm, f);
+    unlink_flow(ft, f);
+    memset(f, 0, sizeof *f);
+    f->hnext = ft->free_head;
+    ft->free_head = (uint32_t)(f - ft->pool) + 1;
+    ft->st.active--;
+}
+
+static bool web_port(uint16_t p)
+{
+    return p == 80 || p == 443 || p == 8080 || p == 8443;
+}
+
+/* The side that looks like the server by its port, or -1. */
+static int port_server_side(const struct flow *f)
+{
+    bool w0 = web_port(f->port[0]), w1 = web_port(f->port[1]);
+    if (w0 != w1)
+        return w0 ? 0 : 1;
+    if (f->port[0] != f->port[1] && (f->port[0] < 1024 || f->port[1] < 1024))
+        return f->port[0] < f->port[1] ? 0 : 1;
+    return -1;
+}
+
+static void set_client(struct flow *f, int side, enum flow_client_by by)
+{
+    f->client = (uint8_t)side;
+    f->fl = (uint8_t)((f->fl & ~FLOW_F_CSRC_MASK) | ((unsigned)by << 2));
+}
+
+/* EVASION T15: SYN, then ports, then the first sender of data. A bare SYN from the end that
+ * is not the SYN-decided client is a simultaneous open (or a SYN-ACK seen before the other
+ * end's SYN): the SYNs no longer tell, so ports and then data decide. */
+static void decide_client(struct flow *f, const struct pkt *p, int side, bool is_new)
+{
+    enum flow_client_by by = flowtab_client_by(f);
+    if (p->l4proto == 6 && (p->tcp_flags & TCPF_SYN)) {
+        if (f->fl & FLOW_F_SIMOPEN)
+            return;
+        bool bare = !(p->tcp_flags & TCPF_ACK);
+        if (!is_new && by == FLOW_CLIENT_BY_SYN && bare && side != f->client) {
+            f->fl |= FLOW_F_SIMOPEN;
+            int srv = port_server_side(f);
+            if (srv >= 0)
+                set_client(f, !srv, FLOW_CLIENT_BY_PORT);
+            else
+                set_client(f, f->client, FLOW_CLIENT_BY_GUESS);
+            return;
+        }
+        if (is_new || by < FLOW_CLIENT_BY_SYN)
+            set_client(f, bare ? side : !side, FLOW_CLIENT_BY_SYN);
+        return;
+    }
+    if (!is_new && by >= FLOW_CLIENT_BY_PORT)
+        return;
+    int srv = port_server_side(f);
+    if (srv >= 0)
+        set_client(f, !srv, FLOW_CLIENT_BY_PORT);
+    else if (p->payload_len > 0 && (is_new || by < FLOW_CLIENT_BY_DATA))
+        set_client(f, side, FLOW_CLIENT_BY_DATA);
+    else if (is_new)
+        set_client(f, side, FLOW_CLIENT_BY_GUESS);
+}
+
+/* Port reuse (busy NAT pools): is SYN segment p, sent by canonical side `side`, the start of
+ * a new connection on f's 5-tuple? A bare SYN with another ISN is, when the pipeline has
+ * settled f (nothing more would be inspected on it anyway) or once the server has closed too
+ * (its FIN or RST) or was never seen. A client-made fake RST/FIN plus a fake SYN must not
+ * reset a flow still being inspected: there a SYN-ACK from the server acknowledging another
+ * ISN after the client's RST/FIN is the proof (a server with the old connection still open
+ * answers a SYN with a challenge ACK, RFC 5961 4.2, not a SYN-ACK). */
+static bool new_connection(const struct flow *f, const struct pkt *p, int side)
+{
+    const struct tcpreasm_state *t = &f->tcp;
+    uint8_t fl = p->tcp_flags & (TCPF_SYN | TCPF_ACK | TCPF_RST);
+    if (fl == TCPF_SYN)
+        return !((t->fl & TCPREASM_S_SYN) && t->isn == p->seq) &&
+               ((f->fl & FLOW_F_SETTLED) ||
+                ((f->fl & FLOW_F_CLOSING) &&
+                 ((t->fl & TCPREASM_S_SRV_FIN) || (t->fl2 & TCPREASM_S2_SRV_RST) ||
+                  !(t->fl & TCPREASM_S_SRV_SEQ))));
+    if (fl == (TCPF_SYN | TCPF_ACK))
+        return side != f->client && (t->fl & TCPREASM_S_SYNACK) && (t->fl & TCPREASM_S_SEQ) &&
+               p->ack != t->isn + 1 && (t->fl & (TCPREASM_S_RST | TCPREASM_S_CLI_FIN)) &&
+               !(t->fl2 & TCPREASM_S2_SRV_RST) && ((f->fl & FLOW_F_CLOSING) || (f->fl & FLOW_F_SETTLED));
+    return false;
+}
+
+/* A recycled slot if any, else a never-used one (the pool's pages are faulted in only as the
+ * table grows), else the clock hand evicts. */
+static struct flow *take_slot(struct flowtab *ft)
+{
+    if (!ft->free_head && ft->hwm < ft->cfg.max_flows)
+        return &ft->pool[ft->hwm++];
+    if (!ft->free_head) {
+        uint32_t n = ft->cfg.max_flows;
+        /* two passes at most: the first clears every REF bit it meets */
+        for (uint64_t step = 0; step < 2ull * n + 1; step++) {
+            struct flow *f = &ft->pool[ft->hand];
+            ft->hand = ft->hand + 1 < n ? ft->hand + 1 : 0;
+            if (!(f->fl & FLOW_F_INUSE))
+                continue;
+            if (f->fl & FLOW_F_REF) {
+                f->fl &= (uint8_t)~FLOW_F_REF;
+                continue;
+            }
+            ft->st.evicted_full++;
+            recycle(ft, f, FLOWTAB_EVICTED, ft->cfg.on_evict, ft->cfg.evict_ctx);
+            break;
+        }
+    }
+    struct flow *f = &ft->pool[ft->free_head - 1];
+    ft->free_head = f->hnext;
+    return f;
+}
+
+struct flow *flowtab_get(struct flowtab *ft, const struct pkt *p, uint64_t now_us, bool *is_new,
+                         int *dir)
+{
+    ft->st.lookups++;
+    *is_new = false;
+    *dir = 0;
+    if (unlikely((p->l4proto != 6 && p->l4proto != 17) || p->frag)) {
+        ft->st.not_tcp_udp++;
+        return NULL;
+    }
+    int c = memcmp(p->src, p->dst, 16);
+    if (c == 0)
+        c = (int)p->sport - (int)p->dport;
+    int side = c <= 0 ? 0 : 1;   /* canonical side of p's sender */
+    const uint8_t *a0 = side ? p->dst : p->src, *a1 = side ? p->src : p->dst;
+    uint16_t p0 = side ? p->dport : p->sport, p1 = side ? p->sport : p->dport;
+    uint32_t tag = key_hash(ft->seed, p->zone, p->ipver, p->l4proto, a0, a1, p0, p1);
+
+    struct flow *f = NULL;
+    for (uint32_t i = tag & ft->mask;; i = (i + 1) & ft->mask) {   /* load <= 1/2: ends */
+        const struct fbucket *b = &ft->buckets[i];
+        if (!b->idx)
+            break;
+        if (b->tag != tag)
+            continue;
+        struct flow *g = &ft->pool[b->idx - 1];
+        if (g->port[0] == p0 && g->port[1] == p1 && g->proto == p->l4proto && g->zone == p->zone &&
+            g->ipver == p->ipver && memcmp(g->addr[0], a0, 16) == 0 &&
+            memcmp(g->addr[1], a1, 16) == 0) {
+            f = g;
+            break;
+        }
+    }
+    if (f && p->l4proto == 6 && (p->tcp_flags & TCPF_SYN) && new_connection(f, p, side)) {
+        ft->st.reused++;
+        recycle(ft, f, FLOWTAB_REUSED, ft->cfg.on_evict, ft->cfg.evict_ctx);
+        f = NULL;
+    }
+    if (!f) {
+        if (unlikely(2 * ((uint64_t)ft->st.active + 1) > (uint64_t)ft->mask + 1 &&
+                     ft->mask < ft->mask_max))
+            index_grow(ft);
+        f = take_slot(ft);
+        memset(f, 0, sizeof *f);
+        memcpy(f->addr[0], a0, 16);
+        memcpy(f->addr[1], a1, 16);
+        f->port[0] = p0;
+        f->port[1] = p1;
+        f->proto = p->l4proto;
+        f->ipver = p->ipver;
+        f->fl = FLOW_F_INUSE;
+        f->zone = p->zone;
+        f->first_s = (uint32_t)(now_us / 1000000u);
+        f->hnext = tag;
+        index_put(ft, tag, (uint32_t)(f - ft->pool) + 1);
+        ft->st.created++;
+        ft->st.active++;
+        *is_new = true;
+    }
+    decide_client(f, p, side, *is_new);
+    f->fl |= FLOW_F_REF;
+    f->last_us = now_us;
+    *dir = side == f->client ? 0 : 1;
+    f->pkts[*dir]++;
+    f->bytes[*dir] += p->payload_len;
+    return f;
+}
+
+static uint64_t timeout_of(const struct flowtab *ft, const struct flow *f)
+{
+    if (f->proto == 17)
+        return ft->cfg.udp_us;
+    return (f->fl & FLOW_F_CLOSING) ? ft->cfg.tcp_closing_us : ft->cfg.tcp_est_us;
+}
+
+/* Slots one flowtab_expire() call looks at: at least max(1024, max_flows / 64), and enough
+ * that a whole pass over [0, hwm) takes no longer than the shortest timeout of capture time. */
+static uint32_t expire_slice(const struct flowtab *ft, uint64_t now_us)
+{
+    uint64_t lim = ft->hwm, slice = ft->cfg.max_flows / 64;
+    if (slice < 1024)
+        slice = 1024;
+    uint64_t tmin = ft->cfg.tcp_closing_us;
+    if (ft->cfg.tcp_est_us < tmin)
+        tmin = ft->cfg.tcp_est_us;
+    if (ft->cfg.udp_us < tmin)
+        tmin = ft->cfg.udp_us;
+    if (tmin == 0 || !ft->last_expire_us || now_us < ft->last_expire_us) {
+        if (tmin == 0)
+            slice = lim;
+    } else {
+        uint64_t el = now_us - ft->last_expire_us;
+        uint64_t want = el >= tmin ? lim : (lim * el + tmin - 1) / tmin;   /* lim < 2^27 */
+        if (want > slice)
+            slice = want;
+    }
+    return (uint32_t)(slice < lim ? slice : lim);
+}
+
+size_t flowtab_expire(struct flowtab *ft, uint64_t now_us, flowtab_cb cb, void *ctx)
+{
+    size_t n = 0;
+    uint32_t lim = ft->hwm, slice = expire_slice(ft, now_us);
+    ft->last_expire_us = now_us;
+    for (uint32_t k = 0; k < slice; k++) {
+        if (ft->ehand >= lim)
+            ft->ehand = 0;
+        struct flow *f = &ft->pool[ft->ehand++];
+        if (!(f->fl & FLOW_F_INUSE) || now_us < f->last_us ||
+            now_us - f->last_us < timeout_of(ft, f))
+            continue;
+        ft->st.expired++;
+        recycle(ft, f, FLOWTAB_EXPIRED, cb, ctx);
+        n++;
+    }
+    return n;
+}
+
+void flowtab_foreach(struct flowtab *ft, flowtab_cb cb, void *ctx)
+{
+    for (uint32_t i = 0; i < ft->hwm; i++)
+        if (ft->pool[i].fl & FLOW_F_INUSE)
+            cb(&ft->pool[i], FLOWTAB_VISIT, ctx);
+}
+
+void flowtab_flush(struct flowtab *ft, flowtab_cb cb, void *ctx)
+{
+    for (uint32_t i = 0; i < ft->hwm; i++) {
+        struct flow *f = &ft->pool[i];
+        if (!(f->fl & FLOW_F_INUSE))
+            continue;
+        ft->st.flushed++;
+        recycle(ft, f, FLOWTAB_FLUSHED, cb, ctx);
+    }
+    /* every slot in [0, hwm) is zero again: start over as a new table */
+    for (uint32_t i = 0; i < ft->hwm; i++)
+        ft->pool[i].hnext = 0;
+    ft->free_head = 0;
+    ft->hwm = 0;
+    ft->mask = (ft->mask_max + 1 < FLOWTAB_INDEX_MIN ? ft->mask_max + 1 : FLOWTAB_INDEX_MIN) - 1;
+    ft->hand = 0;
+    ft->ehand = 0;
+}
+
+const uint8_t *flowtab_client_addr(const struct flow *f)
+{
+    return f->addr[f->client];
+}
+
+const uint8_t *flowtab_server_addr(const struct flow *f)
+{
+    return f->addr[!f->client];
+}
+
+uint16_t flowtab_client_port(const struct flow *f)
+{
+    return f->port[f->client];
+}
+
+uint16_t flowtab_server_port(const struct flow *f)
+{
+    return f->port[!f->client];
+}
+
+enum flow_client_by flowtab_client_by(const struct flow *f)
+{
+    return (enum flow_client_by)((f->fl & FLOW_F_CSRC_MASK) >> 2);
+}
+
+void flowtab_get_stats(const struct flowtab *ft, struct flowtab_stats *out)
+{
+    *out = ft->st;
+}

@@ -1,0 +1,187 @@
+/* tcpreasm.h - client->server reassembly of the first bytes of a TCP flow, as a Linux server
+ * would see them (EVASION.md T1-T18; policy in docs/reassembly.md).
+ *
+ * Per-flow state is small and lives inside struct flow (flowtab.h); data bytes live in buffers of
+ * a pool allocated once by tcpreasm_pool_new(), held by a flow only while it has bytes pending. Two views of the stream are kept:
+ *   - the Linux view (tcpreasm_data): for overlapping bytes, the first copy received wins;
+ *   - the alternative view (tcpreasm_alt): exists only after an overlap carried different bytes;
+ *     there the last copy received wins. The pipeline checks both and blocks if either matches
+ *     (a fake low-TTL segment seen first on a mirror port, T4/S2);
+ *   - up to 3 other versions (tcpreasm_view): fake-real-fake orderings leave a fake in both
+ *     views above; every distinct version of the bytes is kept and judged.
+ * State that decides which bytes are real (the sequence anchor, the PAWS bound, the window) moves
+ * only on what the server confirms: its SYN-ACK's acknowledgement, its echoed TSecr, its ACKs.
+ * Server->client segments only update sequence, acknowledgement, window and timestamp state. */
+#ifndef QG_TCPREASM_H
+#define QG_TCPREASM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proxy/packet/decode.h"
+
+struct flow;
+
+/* Embedded in struct flow; zero-initialised means "nothing seen". Sequence numbers are absolute. */
+struct tcpreasm_state {
+    uint32_t nxt;        /* client: next expected sequence number (the server's rcv_nxt) */
+    uint32_t win_end;    /* right edge of the server's advertised window (never shrinks) */
+    uint32_t ts_recent;  /* PAWS bound: the largest TSecr the server echoed (T19) */
+    uint32_t srv_nxt;    /* server: next sequence number after what it sent */
+    uint32_t cli_maxwin; /* largest window the client advertised (scaled) */
+    uint32_t buf;        /* pool buffer index + 1; 0 = none */
+    uint32_t isn;        /* client ISN (from the SYN, or ack-1 of the SYN-ACK) */
+    uint16_t fl;         /* TCPREASM_S_* */
+    uint8_t wscale;      /* low nibble: client's shift, high nibble: server's */
+    uint8_t fl2;         /* TCPREASM_S2_* */
+};
+
+/* state flags (tcpreasm_state.fl) */
+#define TCPREASM_S_SEQ      0x0001  /* nxt is known */
+#define TCPREASM_S_SYN      0x0002  /* client SYN seen */
+#define TCPREASM_S_SYNACK   0x0004  /* server SYN-ACK seen */
+#define TCPREASM_S_CLI_TS   0x0008  /* client SYN had timestamps */
+#define TCPREASM_S_TS_OK    0x0010  /* timestamps negotiated (both SYNs) */
+#define TCPREASM_S_CLI_WS   0x0020  /* client SYN had window scale */
+#define TCPREASM_S_WS_OK    0x0040  /* window scaling negotiated */
+#define TCPREASM_S_MD5      0x0080  /* both SYNs carried TCP-MD5: the peers use it */
+#define TCPREASM_S_SRV_SEQ  0x0100  /* srv_nxt is known */
+#define TCPREASM_S_WIN      0x0200  /* win_end is known */
+#define TCPREASM_S_TSR      0x0400  /* ts_recent is valid */
+#define TCPREASM_S_RST      0x0800  /* an acceptable RST was seen (either side) */
+#define TCPREASM_S_CLI_FIN  0x1000
+#define TCPREASM_S_SRV_FIN  0x2000
+#define TCPREASM_S_GAVEUP   0x4000  /* no buffer could be had (pool empty): fail-open */
+#define TCPREASM_S_DONE     0x8000  /* released by the pipeline: track sequence only */
+/* state flags (tcpreasm_state.fl2) */
+#define TCPREASM_S2_SRV_RST 0x01    /* the acceptable RST came from the server */
+#define TCPREASM_S2_SIDE1   0x02    /* the client-direction state is that of flow side 1: when
+                                     * the flow table changes its mind about the client (T15),
+                                     * the next segment swaps the two directions' state */
+#define TCPREASM_S2_UNCONF  0x08    /* picked up mid-stream: nxt was taken from a client
+                                     * segment and the server's ACKs have not confirmed it */
+#define TCPREASM_S2_SRV_AMBIG 0x10  /* two SYN-ACKs with different ISNs: the client's acks are
+                                     * not checked until the server's next segment */
+#define TCPREASM_S2_TFO_HELD 0x20   /* Fast Open SYN data held until the SYN-ACK decides */
+#define TCPREASM_S2_CLI_MD5 0x04    /* a client SYN carried TCP-MD5 (counts once the SYN-ACK
+                                     * carries it too) */
+
+/* Why a segment was ignored (the reason is in bits 16-23 of the result, see TCPREASM_WHY). */
+enum tcpreasm_why {
+    TCPREASM_OK = 0,
+    TCPREASM_BAD_CSUM,      /* T5 */
+    TCPREASM_NO_ACK,        /* T8: data without ACK */
+    TCPREASM_SYN_DATA,      /* T8/T14: data on a SYN without a Fast Open cookie */
+    TCPREASM_BAD_SYN,       /* a SYN on a flow that already has another ISN */
+    TCPREASM_MD5,           /* T7 */
+    TCPREASM_PAWS,          /* T9 */
+    TCPREASM_WINDOW,        /* T6: starts past the server's advertised window */
+    TCPREASM_BAD_ACK,       /* acks data the server never sent, or is too old (tcp_ack()) */
+    TCPREASM_OLD,           /* wholly before nxt: a duplicate (T18), compared for conflicts */
+    TCPREASM_RST_BAD_SEQ,   /* T16: RST not exactly at rcv_nxt */
+    TCPREASM_NO_SEQ,        /* server segment or RST before any sequence state */
+    TCPREASM_TFO_WAIT,      /* client data while Fast Open SYN data waits for the SYN-ACK */
+    TCPREASM_WHY_COUNT
+};
+
+/* tcpreasm_segment() result bits */
+#define TCPREASM_NEW_DATA  0x01  /* the in-order stream grew */
+#define TCPREASM_CONFLICT  0x02  /* an overlap carried different bytes (alt view exists or
+                                  * could not be had: see stats.alt_pool_empty) */
+#define TCPREASM_IGNORED   0x04  /* segment not taken; TCPREASM_WHY(res) says why */
+#define TCPREASM_FULL      0x08  /* bytes past the buffer's capacity were dropped */
+#define TCPREASM_RESET     0x10  /* an acceptable RST (informational: in tap mode the client can
+                                  * fake one the server never gets, so keep inspecting) */
+#define TCPREASM_FIN       0x20  /* an acceptable FIN (informational, same reason) */
+#define TCPREASM_GAVEUP    0x40  /* no buffer (pool empty): this flow is not reassembled */
+#define TCPREASM_VIEWS_FULL 0x100 /* a version of the bytes could not be kept (no room for
+                                   * another): it is only in the last-copy view */
+#define TCPREASM_REANCHORED 0x80 /* a mid-stream anchor moved: the stream now starts elsewhere
+                                  * and what was judged from the old start no longer holds */
+#define TCPREASM_WHY(res)  ((enum tcpreasm_why)(((res) >> 16) & 0xff))
+
+struct tcpreasm_stats {
+    uint64_t segments;
+    uint64_t ignored[TCPREASM_WHY_COUNT];
+    uint64_t new_data;        /* segments that grew the in-order stream */
+    uint64_t ooo;             /* segments queued out of order (T3) */
+    uint64_t dup_bytes;       /* overlapping bytes that were identical (T18) */
+    uint64_t conflicts;       /* segments whose overlapping bytes differed (T4, T10) */
+    uint64_t rst_honoured;
+    uint64_t data_after_close;  /* client data after an acceptable RST or FIN: still inspected */
+    uint64_t tombstone_lifted;  /* ...and the flow went back to the established timeout (T21) */
+    uint64_t syn_reanchored;    /* SYN-ACK acknowledged another client ISN than the first SYN's */
+    uint64_t midstream_reanchored;  /* an unconfirmed mid-stream anchor moved */
+    uint64_t synack_ambiguous;  /* flows that saw a second SYN-ACK with another ISN */
+    uint64_t tfo_held;          /* flows whose SYN carried Fast Open data (held for the SYN-ACK) */
+    uint64_t tfo_accepted;      /* ...acknowledged by the SYN-ACK: the stream's first bytes */
+    uint64_t tfo_refused;       /* ...not acknowledged: dropped, never judged */
+    uint64_t versions;          /* other versions of the bytes kept (fake-real-fake) */
+    uint64_t views_full;        /* versions that found no room (TCPREASM_VIEWS_FULL) */
+    uint64_t urgent_stripped; /* T11 */
+    uint64_t urgent_limit;    /* urgent bytes not stripped: per-buffer list full */
+    uint64_t cap_drops;       /* segments cut at the buffer capacity */
+    uint64_t pool_empty;      /* flows that got no buffer (fail-open) */
+    uint64_t alt_pool_empty;  /* conflicts without an alternative buffer (only the Linux view) */
+    uint64_t bufs_recycled;   /* buffers given back because nothing was pending (keep-alive) */
+    uint32_t bufs_in_use;
+    uint32_t alts_in_use;
+};
+
+struct tcpreasm_pool;
+
+/* Allocates nbufs stream buffers of bufsize bytes (Linux view + presence bitmap) and nalt
+ * alternative-view buffers of the same size. bufsize >= 64; nbufs >= 1. Returns NULL on bad
+ * arguments or out of memory. Nothing is allocated afterwards. */
+struct tcpreasm_pool *tcpreasm_pool_new(uint32_t nbufs, uint32_t nalt, uint32_t bufsize);
+
+/* Frees the pool; NULL is a no-op. Flows that still hold buffers must not be used after. */
+void tcpreasm_pool_free(struct tcpreasm_pool *pool);
+
+/* Feeds one decoded TCP segment p of flow f; dir 0 = client->server, 1 = server->client (as
+ * flowtab_get() reported). Client data is buffered; the server direction updates state only.
+ * Returns TCPREASM_* bits (and TCPREASM_WHY() when IGNORED). Sets FLOW_F_CLOSING on f after an
+ * acceptable RST or FIN. p->payload need only live during the call. */
+unsigned tcpreasm_segment(struct tcpreasm_pool *pool, struct flow *f, const struct pkt *p, int dir);
+
+/* The contiguous in-order client bytes not yet consumed, Linux view (urgent byte stripped).
+ * *len set; returns NULL (and *len 0) when nothing is buffered. Valid until the next call on f. */
+const uint8_t *tcpreasm_data(const struct tcpreasm_pool *pool, const struct flow *f, size_t *len);
+
+/* Same bytes where overlapping copies disagreed, last copy winning; NULL if no conflict was seen
+ * (or no alternative buffer could be had). Same length as tcpreasm_data(). */
+const uint8_t *tcpreasm_alt(const struct tcpreasm_pool *pool, const struct flow *f, size_t *len);
+
+/* Every view of the stream (zapret fake-real-fake orderings leave a fake in both the first-copy
+ * and the last-copy view; each distinct version of a byte range is kept, up to 3 besides those
+ * two): 0 when nothing is in order, 1 = only the Linux view, else 2 + the other versions.
+ * View 0 is tcpreasm_data(), 1 is tcpreasm_alt(), 2.. the other versions; all have the same
+ * length. *changed says whether view i changed since tcpreasm_view_seen(pool, f, i) (for
+ * views 1.., any byte of it; view 0 only ever grows). Valid until the next call on f. */
+unsigned tcpreasm_nviews(const struct tcpreasm_pool *pool, const struct flow *f);
+const uint8_t *tcpreasm_view(const struct tcpreasm_pool *pool, const struct flow *f, unsigned i,
+                             size_t *len, bool *changed);
+void tcpreasm_view_seen(struct tcpreasm_pool *pool, struct flow *f, unsigned i);
+/* The pipeline is done with the first n stream bytes (keep-alive: the next request starts
+ * there). n may exceed what is buffered: later in-order bytes are skipped until n is reached.
+ * When nothing is left pending (no in-order or out-of-order bytes, no alternative view, nothing
+ * to skip) the buffer goes back to the pool; the next client data takes one again (from nxt),
+ * so a flow holds a buffer only while it has bytes pending. If none is free then, the flow
+ * gives up as on its first data (TCPREASM_GAVEUP). */
+void tcpreasm_consume(struct tcpreasm_pool *pool, struct flow *f, size_t n);
+
+/* Gives f's buffers back to the pool. Sequence tracking continues; no more data is buffered for
+ * f. Safe to call on a flow without buffers. */
+void tcpreasm_release(struct tcpreasm_pool *pool, struct flow *f);
+
+/* Buffer capacity in bytes (the most tcpreasm_data() can ever return). */
+size_t tcpreasm_bufsize(const struct tcpreasm_pool *pool);
+
+/* Copies the counters. */
+void tcpreasm_get_stats(const struct tcpreasm_pool *pool, struct tcpreasm_stats *out);
+
+/* "ok", "bad-csum", ... */
+const char *tcpreasm_why_name(enum tcpreasm_why why);
+
+#endif

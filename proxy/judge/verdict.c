@@ -1,0 +1,96 @@
+/* verdict.c - the decision for one request; see verdict.h for the order of checks. */
+#include "proxy/judge/verdict.h"
+
+static enum verdict_action block_action(const struct verdict_policy *pol, const struct verdict_facts *f)
+{
+    if (f->udp)
+        return ACTION_DROP;
+    if (f->app == APP_HTTP || f->app == APP_H2C)
+        return pol->notice_url ? ACTION_REDIRECT : ACTION_PAGE_451;
+    return ACTION_RESET;
+}
+
+void verdict_decide(const struct ruleset *rs, const struct verdict_policy *pol,
+                    const struct verdict_facts *f, struct verdict_decision *d)
+{
+    struct rule_match m;
+
+    d->verdict = VERDICT_PASS;
+    d->method = METHOD_NONE;
+    d->action = ACTION_NONE;
+    d->entry = RULESET_NO_ENTRY;
+    if (!rs)
+        return;
+
+    if (f->name && f->name_len > 0) {
+        bool hit;
+        if (f->path_visible && f->path)
+            hit = ruleset_match_url(rs, f->name, f->name_len, f->path, f->path_len, &m);
+        else
+            hit = pol->https_url == VERDICT_HTTPS_URL_BLOCK_NAME &&
+                  ruleset_match_url_host(rs, f->name, f->name_len, &m);
+        if (hit) {
+            d->verdict = VERDICT_BLOCK;
+            d->method = METHOD_URL;
+            d->entry = m.entry;
+            d->action = block_action(pol, f);
+            return;
+        }
+        if (!f->name_is_ip && ruleset_match_domain(rs, f->name, f->name_len, &m)) {
+            d->verdict = VERDICT_BLOCK;
+            d->method = METHOD_DOMAIN;
+            d->entry = m.entry;
+            d->action = block_action(pol, f);
+            return;
+        }
+    }
+    if (f->dst && ruleset_match_ip(rs, f->ipver, f->dst, &m)) {
+        d->verdict = VERDICT_BLOCK;
+        bool named = f->name && f->name_len > 0 && !f->name_is_ip && !f->name_hidden;
+        d->method = named ? METHOD_IP : METHOD_IP_FALLBACK;
+        d->entry = m.entry;
+    }
+    if (d->verdict == VERDICT_BLOCK)
+        d->action = block_action(pol, f);
+}
+
+const char *verdict_name(enum verdict v)
+{
+    return v == VERDICT_BLOCK ? "block" : "pass";
+}
+
+const char *verdict_method_name(enum verdict_method m)
+{
+    switch (m) {
+    case METHOD_URL: return "url";
+    case METHOD_DOMAIN: return "domain";
+    case METHOD_IP: return "ip";
+    case METHOD_IP_FALLBACK: return "ip-fallback";
+    case METHOD_NONE: break;
+    }
+    return NULL;
+}
+
+const char *verdict_app_name(enum verdict_app a)
+{
+    switch (a) {
+    case APP_TLS: return "tls";
+    case APP_HTTP: return "http";
+    case APP_QUIC: return "quic";
+    case APP_H2C: return "h2c";
+    case APP_UNKNOWN: break;
+    }
+    return "unknown";
+}
+
+const char *verdict_action_name(enum verdict_action a)
+{
+    switch (a) {
+    case ACTION_RESET: return "reset";
+    case ACTION_REDIRECT: return "redirect";
+    case ACTION_PAGE_451: return "451";
+    case ACTION_DROP: return "drop";
+    case ACTION_NONE: break;
+    }
+    return NULL;
+}

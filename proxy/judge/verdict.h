@@ -1,0 +1,77 @@
+/* verdict.h - from the facts of one request to a decision.
+ *
+ * Order of checks (the first that matches decides, so the most specific reason is reported):
+ *   1. url entries       - HTTP: normalized host + path. HTTPS: the path is invisible, so a url
+ *                          entry for exactly this host blocks the whole name when
+ *                          policy.https_url == VERDICT_HTTPS_URL_BLOCK_NAME (the default).
+ *   2. domain entries    - the name and every name under an entry.
+ *   3. ip entries        - the destination address; method "ip" when the flow had a usable
+ *                          name, "ip-fallback" when it had none (no SNI, ECH, IP literal,
+ *                          unparseable name), since then the address is all there is to judge.
+ * With ECH the outer (public) name is still checked against url and domain entries first. */
+#ifndef QG_VERDICT_H
+#define QG_VERDICT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rules/match/ruleset.h"
+
+enum verdict { VERDICT_PASS = 0, VERDICT_BLOCK };
+enum verdict_method { METHOD_NONE = 0, METHOD_URL, METHOD_DOMAIN, METHOD_IP, METHOD_IP_FALLBACK };
+enum verdict_app { APP_UNKNOWN = 0, APP_TLS, APP_HTTP, APP_QUIC, APP_H2C };
+
+/* How a block is carried out on the flow (enforcement back ends act on it; scan reports it). */
+enum verdict_action {
+    ACTION_NONE = 0,     /* pass */
+    ACTION_RESET,        /* TCP reset towards both ends (TLS, unknown TCP) */
+    ACTION_REDIRECT,     /* HTTP: 302 to policy.notice_url */
+    ACTION_PAGE_451,     /* HTTP: 451 Unavailable For Legal Reasons page (no notice URL set) */
+    ACTION_DROP,         /* UDP (QUIC): drop, so the browser falls back to TCP */
+};
+
+enum verdict_https_url {
+    VERDICT_HTTPS_URL_BLOCK_NAME = 0,  /* an https URL entry blocks its whole host name */
+    VERDICT_HTTPS_URL_IGNORE,          /* ... or is not enforced on TLS at all */
+};
+
+struct verdict_policy {
+    enum verdict_https_url https_url;
+    const char *notice_url;  /* HTTP blocks redirect here; NULL: answer with a 451 page */
+};
+
+/* What the dissectors learnt about one request. Strings are normalized (rules/normalize.h) and
+ * need not be NUL-terminated. */
+struct verdict_facts {
+    enum verdict_app app;
+    bool udp;                /* the flow is UDP (QUIC or unknown) */
+    const char *name;        /* NULL when the flow carries no usable name */
+    size_t name_len;
+    const char *path;        /* HTTP only: normalized path with query; NULL otherwise */
+    size_t path_len;
+    bool path_visible;       /* false for TLS/QUIC */
+    bool name_is_ip;         /* name is an IP literal: url entries only, no domain lookup */
+    bool name_hidden;        /* ECH/ESNI: the real name is encrypted, name is the outer one */
+    int ipver;               /* 4 or 6 */
+    const uint8_t *dst;      /* server address (16 bytes, IPv4 in the first 4) */
+};
+
+struct verdict_decision {
+    enum verdict verdict;
+    enum verdict_method method;
+    enum verdict_action action;
+    uint32_t entry;          /* RULESET_NO_ENTRY on pass */
+};
+
+/* Decides one request against rs (may be NULL: everything passes). Pure; no allocation. */
+void verdict_decide(const struct ruleset *rs, const struct verdict_policy *pol,
+                    const struct verdict_facts *f, struct verdict_decision *d);
+
+/* "pass"/"block", "url"/"domain"/"ip"/"ip-fallback" (NULL for METHOD_NONE), "tls"/"http"/... */
+const char *verdict_name(enum verdict v);
+const char *verdict_method_name(enum verdict_method m);
+const char *verdict_app_name(enum verdict_app a);
+const char *verdict_action_name(enum verdict_action a);  /* "reset", "redirect", "451", "drop", NULL */
+
+#endif

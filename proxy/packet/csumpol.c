@@ -1,0 +1,165 @@
+/* csumpol.c - checksum policy (see csumpol.h). */
+#include "proxy/packet/csumpol.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "common/compiler.h"
+
+enum { SRC_FREE = 0, SRC_LEARNING, SRC_VERIFY, SRC_IGNORE };
+
+struct src {
+    uint8_t addr[16];
+    uint32_t zone;
+    uint8_t ipver;
+    uint8_t state;
+    uint8_t bad;             /* bad checksums in a row while learning */
+};
+
+#define WAYS 4               /* a source lives in one of the WAYS slots of its set */
+
+struct csumpol {
+    enum csumpol_mode mode;
+    struct csumpol_stats st;
+    struct src *tab;         /* CSUMPOL_SLOTS, sets of WAYS */
+    uint64_t seed;           /* random: which set a source lands in cannot be aimed at */
+    unsigned hand;           /* rotates the victim among verified sources of a full set */
+};
+
+struct csumpol *csumpol_new(enum csumpol_mode m)
+{
+    struct csumpol *cp = calloc(1, sizeof(*cp));
+    if (!cp)
+        return NULL;
+    cp->mode = m;
+    if (m == CSUMPOL_AUTO) {
+        cp->tab = calloc(CSUMPOL_SLOTS, sizeof(*cp->tab));
+        if (!cp->tab) {
+            free(cp);
+            return NULL;
+        }
+        if (getrandom(&cp->seed, sizeof cp->seed, GRND_NONBLOCK) != (ssize_t)sizeof cp->seed)
+            cp->seed = (uint64_t)(uintptr_t)cp ^ 0x2545f4914f6cdd1dull;
+    }
+    return cp;
+}
+
+void csumpol_free(struct csumpol *cp)
+{
+    if (!cp)
+        return;
+    free(cp->tab);
+    free(cp);
+}
+
+static bool src_is(const struct src *s, const struct pkt *p)
+{
+    return s->state != SRC_FREE && s->ipver == p->ipver && s->zone == p->zone &&
+           memcmp(s->addr, p->src, 16) == 0;
+}
+
+/* p's source entry: found in its set, or made there in a free slot, else in place of a source
+ * still learning, else of one in "ignore" (it learns again, and its unfinished checksums are
+ * taken meanwhile), else of a verified one (the hand rotates): a flood of new sources cannot
+ * single out a verified host and make it learn again. */
+static struct src *src_get(struct csumpol *cp, const struct pkt *p)
+{
+    uint64_t w[2];
+    memcpy(w, p->src, 16);
+    uint64_t h = (cp->seed ^ w[0] ^ (uint64_t)p->zone << 8 ^ p->ipver) * 0x9e3779b97f4a7c15ull;
+    h = (h ^ w[1] ^ (h >> 29)) * 0xff51afd7ed558ccdull;
+    struct src *set = &cp->tab[((uint32_t)(h >> 40) & (CSUMPOL_SLOTS / WAYS - 1)) * WAYS];
+    struct src *victim = NULL;
+    int vrank = 99;
+    for (int i = 0; i < WAYS; i++) {
+        if (src_is(&set[i], p))
+            return &set[i];
+        int rank = set[i].state == SRC_FREE ? 0 : set[i].state == SRC_LEARNING ? 1
+                 : set[i].state == SRC_IGNORE ? 2 : 3;
+        if (rank < vrank) {
+            vrank = rank;
+            victim = &set[i];
+        }
+    }
+    if (vrank == 3)
+        victim = &set[cp->hand++ % WAYS];
+    memcpy(victim->addr, p->src, 16);
+    victim->zone = p->zone;
+    victim->ipver = p->ipver;
+    victim->state = SRC_LEARNING;
+    victim->bad = 0;
+    return victim;
+}
+
+static bool take(struct csumpol *cp, struct pkt *p)
+{
+    p->l4_csum_ok = true;
+    cp->st.accepted++;
+    return true;
+}
+
+bool csumpol_apply(struct csumpol *cp, struct pkt *p)
+{
+    if (cp->mode == CSUMPOL_VERIFY || p->l4_csum_ok || !p->l4)
+        return false;
+    if (cp->mode == CSUMPOL_IGNORE)
+        return take(cp, p);
+
+    struct src *s = src_get(cp, p);
+    if (likely(s->state == SRC_VERIFY))
+        return false;   /* verified lazily where it matters (tcpreasm) */
+    if (s->state == SRC_IGNORE)
+        return take(cp, p);
+
+    if (p->l4_len > CSUMPOL_LEARN_MAX_BYTES) {
+        /* A large packet of a learning source: summing it costs as much as the packet; only
+         * the cheap test for offload's shape is made here (the source learns from its small
+         * packets: handshakes, ACKs), the rest is verified lazily where it matters. */
+        if (!decode_l4_csum_unfinished(p))
+            return false;
+        if (++s->bad >= CSUMPOL_LEARN) {
+            s->state = SRC_IGNORE;
+            cp->st.sources_ignore++;
+        }
+        return take(cp, p);
+    }
+    cp->st.checked++;
+    if (decode_l4_csum_ok(p)) {
+        s->state = SRC_VERIFY;
+        cp->st.sources_verify++;
+        p->l4_csum_ok = true;   /* computed: no need to sum it again */
+        return false;
+    }
+    if (++s->bad >= CSUMPOL_LEARN) {
+        s->state = SRC_IGNORE;
+        cp->st.sources_ignore++;
+        return take(cp, p);
+    }
+    if (decode_l4_csum_unfinished(p))
+        return take(cp, p);
+    return false;
+}
+
+const char *csumpol_mode_name(enum csumpol_mode m)
+{
+    switch (m) {
+    case CSUMPOL_VERIFY: return "verify";
+    case CSUMPOL_IGNORE: return "ignore";
+    case CSUMPOL_AUTO: return "auto";
+    }
+    return "unknown";
+}
+
+int csumpol_parse(const char *s)
+{
+    for (int m = CSUMPOL_VERIFY; m <= CSUMPOL_AUTO; m++)
+        if (strcmp(s, csumpol_mode_name((enum csumpol_mode)m)) == 0)
+            return m;
+    return -1;
+}
+
+void csumpol_get_stats(const struct csumpol *cp, struct csumpol_stats *out)
+{
+    *out = cp->st;
+}

@@ -1,0 +1,157 @@
+/* iplpm.c - longest-prefix match by interval flattening (see iplpm.h).
+ *
+ * Prefixes are either nested or disjoint. Sorted by (start, length), a sweep with a stack of
+ * open prefixes emits the points where the innermost covering prefix changes:
+ *
+ *   10.0.0.0/8 (A), 10.1.0.0/16 (B)  ->  [0.0.0.0 none) [10.0.0.0 A) [10.1.0.0 B)
+ *                                        [10.2.0.0 A) [11.0.0.0 none)
+ *
+ * A lookup finds the last interval start <= address. Addresses are handled as unsigned
+ * 128-bit integers (IPv4 in the low 32 bits). */
+#include "rules/match/iplpm.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef unsigned __int128 u128;
+
+struct iplpm {
+    int ipver;
+    size_t n;
+    u128 *start;
+    uint32_t *value;
+};
+
+struct pfx {
+    u128 start, end;
+    uint8_t plen;
+    uint32_t value;
+};
+
+static u128 load(const uint8_t *a, int ipver)
+{
+    u128 v = 0;
+    int n = ipver == 4 ? 4 : 16;
+    for (int i = 0; i < n; i++)
+        v = v << 8 | a[i];
+    return v;
+}
+
+static int pfx_cmp(const void *a, const void *b)
+{
+    const struct pfx *x = a, *y = b;
+    if (x->start != y->start)
+        return x->start < y->start ? -1 : 1;
+    if (x->plen != y->plen)
+        return x->plen < y->plen ? -1 : 1;
+    return x->value < y->value ? -1 : (x->value > y->value);
+}
+
+void iplpm_free(struct iplpm *t)
+{
+    if (!t)
+        return;
+    free(t->start);
+    free(t->value);
+    free(t);
+}
+
+/* Appends an interval start; one at the same point as the last replaces it, one with the same
+ * value as the last is redundant. */
+static void emit(struct iplpm *t, u128 at, uint32_t value)
+{
+    if (t->n > 0 && t->start[t->n - 1] == at) {
+        t->n--;
+    }
+    if (t->n > 0 && t->value[t->n - 1] == value)
+        return;
+    if (t->n == 0 && value == IPLPM_NONE)
+        return;
+    t->start[t->n] = at;
+    t->value[t->n] = value;
+    t->n++;
+}
+
+struct iplpm *iplpm_build(struct iplpm_prefix *p, size_t n, int ipver)
+{
+    if (ipver != 4 && ipver != 6)
+        return NULL;
+    unsigned width = ipver == 4 ? 32 : 128;
+    u128 all = width == 128 ? ~(u128)0 : (((u128)1 << 32) - 1);
+    struct iplpm *t = calloc(1, sizeof(*t));
+    struct pfx *v = malloc((n ? n : 1) * sizeof(*v));
+    struct pfx *stack = malloc((width + 2) * sizeof(*stack));
+    if (!t || !v || !stack)
+        goto fail;
+    t->ipver = ipver;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i].plen > width || p[i].value == IPLPM_NONE)
+            goto fail;
+        u128 hostmask = p[i].plen == 0 ? all : (p[i].plen == width ? 0 : (all >> p[i].plen));
+        u128 a = load(p[i].addr, ipver);
+        v[i] = (struct pfx){ a & ~hostmask & all, (a & ~hostmask & all) | hostmask, p[i].plen,
+                             p[i].value };
+    }
+    qsort(v, n, sizeof(*v), pfx_cmp);
+    /* Each prefix opens and closes at most one interval each. */
+    t->start = malloc((2 * n + 1) * sizeof(*t->start));
+    t->value = malloc((2 * n + 1) * sizeof(*t->value));
+    if (!t->start || !t->value)
+        goto fail;
+    size_t sp = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && v[i].start == v[i - 1].start && v[i].plen == v[i - 1].plen)
+            continue; /* duplicate prefix */
+        while (sp > 0 && stack[sp - 1].end < v[i].start) {
+            u128 after = stack[sp - 1].end + 1;
+            sp--;
+            emit(t, after, sp ? stack[sp - 1].value : IPLPM_NONE);
+        }
+        /* Nested prefixes are at most width+1 deep (one per length). */
+        stack[sp++] = v[i];
+        emit(t, v[i].start, v[i].value);
+    }
+    while (sp > 0) {
+        u128 end = stack[sp - 1].end;
+        sp--;
+        if (end != all)
+            emit(t, end + 1, sp ? stack[sp - 1].value : IPLPM_NONE);
+    }
+    free(v);
+    free(stack);
+    return t;
+fail:
+    free(v);
+    free(stack);
+    iplpm_free(t);
+    return NULL;
+}
+
+uint32_t iplpm_lookup(const struct iplpm *t, const uint8_t *addr)
+{
+    if (!t || t->n == 0)
+        return IPLPM_NONE;
+    u128 a = load(addr, t->ipver);
+    /* last start <= a */
+    size_t lo = 0, hi = t->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (t->start[mid] <= a)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo == 0 ? IPLPM_NONE : t->value[lo - 1];
+}
+
+size_t iplpm_bytes(const struct iplpm *t)
+{
+    if (!t)
+        return 0;
+    return sizeof(*t) + t->n * (sizeof(*t->start) + sizeof(*t->value));
+}
+
+size_t iplpm_intervals(const struct iplpm *t)
+{
+    return t ? t->n : 0;
+}

@@ -1,0 +1,216 @@
+/* check_capture_pcap.c - Check suite for the pcap file back end (proxy/capture_pcap.c).
+ *
+ * The back end reads classic host-order pcap files through a memory mapping and hands anything
+ * else to libpcap. Every case here compares it with libpcap itself (pcap_open_offline +
+ * pcap_next_ex) on the same file: same frames, same lengths and timestamps, same end. Files are
+ * written by hand so that broken ones (truncated header or record, caplen over snaplen, other
+ * byte order, nanosecond magic) can be made. */
+#include <check.h>
+#include <pcap/pcap.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "proxy/capture/capture.h"
+#include "proxy/capture/capture_pcap.h"
+
+static char g_path[64];
+
+struct rec {
+    uint32_t sec, usec, caplen, wirelen;
+    uint8_t fill;
+};
+
+static void put32(FILE *f, uint32_t v, bool swap)
+{
+    uint8_t b[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };
+    if (swap) {
+        uint8_t t = b[0]; b[0] = b[3]; b[3] = t;
+        t = b[1]; b[1] = b[2]; b[2] = t;
+    }
+    fwrite(b, 1, 4, f);
+}
+
+static void put16(FILE *f, uint16_t v, bool swap)
+{
+    uint8_t b[2] = { (uint8_t)v, (uint8_t)(v >> 8) };
+    if (swap) {
+        uint8_t t = b[0]; b[0] = b[1]; b[1] = t;
+    }
+    fwrite(b, 1, 2, f);
+}
+
+/* Writes a pcap file; truncate_tail bytes are cut from its end. */
+static void write_file(uint32_t magic, bool swap, uint32_t snaplen, const struct rec *r, size_t n,
+                       size_t truncate_tail)
+{
+    snprintf(g_path, sizeof(g_path), "/tmp/qg-check-cap-%d.pcap", (int)getpid());
+    FILE *f = fopen(g_path, "wb");
+    ck_assert_ptr_nonnull(f);
+    put32(f, magic, swap);
+    put16(f, 2, swap);
+    put16(f, 4, swap);
+    put32(f, 0, swap);
+    put32(f, 0, swap);
+    put32(f, snaplen, swap);
+    put32(f, 1, swap);  /* Ethernet */
+    for (size_t i = 0; i < n; i++) {
+        put32(f, r[i].sec, swap);
+        put32(f, r[i].usec, swap);
+        put32(f, r[i].caplen, swap);
+        put32(f, r[i].wirelen, swap);
+        for (uint32_t j = 0; j < r[i].caplen; j++)
+            fputc((uint8_t)(r[i].fill + j), f);
+    }
+    long end = ftell(f);
+    ck_assert_int_eq(fclose(f), 0);
+    if (truncate_tail)
+        ck_assert_int_eq(truncate(g_path, end - (long)truncate_tail), 0);
+}
+
+/* Reads g_path with both readers and compares them frame by frame. Returns the frame count; the
+ * end states (clean end or error) must agree too. */
+static size_t compare(void)
+{
+    char err[256], ebuf[PCAP_ERRBUF_SIZE];
+    struct capture *c = capture_pcap_open_file(g_path, err, sizeof(err));
+    pcap_t *p = pcap_open_offline(g_path, ebuf);
+    ck_assert_msg((c == NULL) == (p == NULL), "open: ours %s, libpcap %s", c ? "ok" : err, p ? "ok" : ebuf);
+    if (!c)
+        return 0;
+    size_t n = 0;
+    for (;;) {
+        struct capture_frame fr;
+        struct pcap_pkthdr *h;
+        const u_char *d;
+        int a = capture_next(c, &fr, err, sizeof(err));
+        int b = pcap_next_ex(p, &h, &d);
+        if (b == PCAP_ERROR_BREAK) {
+            ck_assert_msg(a == 0, "libpcap ended, ours returned %d (%s)", a, err);
+            break;
+        }
+        if (b != 1) {
+            ck_assert_msg(a < 0, "libpcap failed at frame %zu, ours returned %d", n, a);
+            break;
+        }
+        ck_assert_msg(a == 1, "frame %zu: ours returned %d (%s)", n, a, err);
+        ck_assert_uint_eq(fr.caplen, h->caplen);
+        ck_assert_uint_eq(fr.wirelen, h->len);
+        ck_assert_uint_eq(fr.ts_us, (uint64_t)h->ts.tv_sec * 1000000u + (uint64_t)h->ts.tv_usec);
+        ck_assert(memcmp(fr.data, d, h->caplen) == 0);
+        n++;
+    }
+    capture_close(c);
+    pcap_close(p);
+    return n;
+}
+
+static const struct rec RECS[] = {
+    { 1700000000, 1, 60, 60, 0x10 },
+    { 1700000000, 999999, 1514, 1514, 0x20 },
+    { 1700000001, 5, 0, 0, 0 },
+    { 1700000002, 7, 100, 400, 0x30 },  /* cut by the snap length */
+};
+
+START_TEST(host_order_matches_libpcap)
+{
+    write_file(0xa1b2c3d4, false, 65535, RECS, 4, 0);
+    ck_assert_uint_eq(compare(), 4);
+    unlink(g_path);
+}
+END_TEST
+
+START_TEST(batch_frames_stay_valid)
+{
+    char err[256];
+    write_file(0xa1b2c3d4, false, 65535, RECS, 4, 0);
+    struct capture *c = capture_pcap_open_file(g_path, err, sizeof(err));
+    ck_assert_ptr_nonnull(c);
+    struct capture_frame fr[8];
+    int n = capture_pcap_next_batch(c, fr, 8, err, sizeof(err));
+    ck_assert_int_eq(n, 4);
+    for (int i = 0; i < n; i++) {
+        ck_assert_uint_eq(fr[i].caplen, RECS[i].caplen);
+        for (uint32_t j = 0; j < fr[i].caplen; j++)
+            ck_assert_uint_eq(fr[i].data[j], (uint8_t)(RECS[i].fill + j));
+    }
+    ck_assert_int_eq(capture_pcap_next_batch(c, fr, 8, err, sizeof(err)), 0);
+    capture_close(c);
+    unlink(g_path);
+}
+END_TEST
+
+START_TEST(other_byte_order_and_nanoseconds)
+{
+    write_file(0xa1b2c3d4, true, 65535, RECS, 4, 0);
+    ck_assert_uint_eq(compare(), 4);
+    write_file(0xa1b23c4d, false, 65535, RECS, 4, 0);
+    ck_assert_uint_eq(compare(), 4);
+    unlink(g_path);
+}
+END_TEST
+
+START_TEST(truncated_files)
+{
+    /* every cut of the last record, and of the file header, ends or fails like libpcap */
+    size_t total = 16 + RECS[3].caplen;
+    for (size_t cut = 1; cut <= total; cut += 7) {
+        write_file(0xa1b2c3d4, false, 65535, RECS, 4, cut);
+        ck_assert_uint_eq(compare(), 3);
+    }
+    write_file(0xa1b2c3d4, false, 65535, RECS, 0, 10);  /* header cut: both refuse to open */
+    compare();
+    unlink(g_path);
+}
+END_TEST
+
+START_TEST(caplen_over_snaplen)
+{
+    struct rec bad[2] = { RECS[0], { 1700000003, 0, 3000, 3000, 0x40 } };
+    write_file(0xa1b2c3d4, false, 2000, bad, 2, 0);
+    compare();
+    unlink(g_path);
+}
+END_TEST
+
+START_TEST(not_a_capture)
+{
+    char err[256];
+    snprintf(g_path, sizeof(g_path), "/tmp/qg-check-cap-%d.pcap", (int)getpid());
+    FILE *f = fopen(g_path, "wb");
+    fputs("this is not a capture file at all\n", f);
+    fclose(f);
+    struct capture *c = capture_pcap_open_file(g_path, err, sizeof(err));
+    ck_assert_ptr_null(c);
+    ck_assert_msg(strstr(err, g_path) != NULL, "error names the file: %s", err);
+    unlink(g_path);
+    ck_assert_ptr_null(capture_pcap_open_file("/nonexistent/x.pcap", err, sizeof(err)));
+    ck_assert(strstr(err, "/nonexistent/x.pcap") != NULL);
+}
+END_TEST
+
+static Suite *capture_pcap_suite(void)
+{
+    Suite *s = suite_create("capture_pcap");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, host_order_matches_libpcap);
+    tcase_add_test(tc, batch_frames_stay_valid);
+    tcase_add_test(tc, other_byte_order_and_nanoseconds);
+    tcase_add_test(tc, truncated_files);
+    tcase_add_test(tc, caplen_over_snaplen);
+    tcase_add_test(tc, not_a_capture);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(capture_pcap_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,169 @@
+/* check_verdict.c - Check suite for the verdict engine (proxy/verdict.c): the order of checks,
+ * the HTTPS URL policy and the ip / ip-fallback distinction, over a small real rule set. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rules/match/ruleset.h"
+#include "proxy/judge/verdict.h"
+
+static struct ruleset *g_rs;
+
+static void add(struct ruleset_builder *b, const char *text, const char *order)
+{
+    char err[256];
+    struct rule_attrs at = { order, "test", NULL };
+    ck_assert_msg(ruleset_builder_add(b, text, strlen(text), &at, err, sizeof(err)) == 0, "%s: %s", text, err);
+}
+
+static void setup(void)
+{
+    struct ruleset_builder *b = ruleset_builder_new();
+    ck_assert_ptr_nonnull(b);
+    add(b, "blocked.example", "O-dom");
+    add(b, "http://urls.example/secret/*", "O-url");
+    add(b, "https://tls-url.example/page", "O-tlsurl");
+    add(b, "203.0.113.0/24", "O-ip4");
+    add(b, "2001:db8::/32", "O-ip6");
+    g_rs = ruleset_build(b);
+    ck_assert_ptr_nonnull(g_rs);
+}
+
+static void teardown(void)
+{
+    ruleset_free(g_rs);
+    g_rs = NULL;
+}
+
+static const uint8_t DST_FREE[16] = { 198, 51, 100, 1 };
+static const uint8_t DST_LISTED[16] = { 203, 0, 113, 7 };
+static const uint8_t DST6_LISTED[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 };
+
+struct vcase {
+    const char *what;
+    enum verdict_app app;
+    const char *name;
+    const char *path;     /* NULL: path not visible (TLS) */
+    bool is_ip, hidden;
+    int ipver;
+    const uint8_t *dst;
+    enum verdict_https_url pol;
+    enum verdict want;
+    enum verdict_method method;
+    const char *order;    /* order of the deciding entry, NULL on pass */
+};
+
+static const struct vcase cases[] = {
+    { "tls domain", APP_TLS, "www.blocked.example", NULL, false, false, 4, DST_FREE, 0, VERDICT_BLOCK, METHOD_DOMAIN, "O-dom" },
+    { "tls anchoring trap", APP_TLS, "notblocked.example", NULL, false, false, 4, DST_FREE, 0, VERDICT_PASS, METHOD_NONE, NULL },
+    { "http url prefix", APP_HTTP, "urls.example", "/secret/a", false, false, 4, DST_FREE, 0, VERDICT_BLOCK, METHOD_URL, "O-url" },
+    { "http url other path", APP_HTTP, "urls.example", "/public", false, false, 4, DST_FREE, 0, VERDICT_PASS, METHOD_NONE, NULL },
+    { "https url blocks name", APP_TLS, "tls-url.example", NULL, false, false, 4, DST_FREE, VERDICT_HTTPS_URL_BLOCK_NAME, VERDICT_BLOCK, METHOD_URL, "O-tlsurl" },
+    { "https url ignored by policy", APP_TLS, "tls-url.example", NULL, false, false, 4, DST_FREE, VERDICT_HTTPS_URL_IGNORE, VERDICT_PASS, METHOD_NONE, NULL },
+    { "named flow to listed ip", APP_TLS, "allowed.example", NULL, false, false, 4, DST_LISTED, 0, VERDICT_BLOCK, METHOD_IP, "O-ip4" },
+    { "no sni to listed ip", APP_TLS, NULL, NULL, false, false, 4, DST_LISTED, 0, VERDICT_BLOCK, METHOD_IP_FALLBACK, "O-ip4" },
+    { "ech outer name to listed ip", APP_TLS, "front.example", NULL, false, true, 4, DST_LISTED, 0, VERDICT_BLOCK, METHOD_IP_FALLBACK, "O-ip4" },
+    { "ech outer name blocked", APP_TLS, "blocked.example", NULL, false, true, 4, DST_FREE, 0, VERDICT_BLOCK, METHOD_DOMAIN, "O-dom" },
+    { "ip literal sni to listed ip", APP_TLS, "203.0.113.7", NULL, true, false, 4, DST_LISTED, 0, VERDICT_BLOCK, METHOD_IP_FALLBACK, "O-ip4" },
+    { "ipv6 listed", APP_HTTP, "v6.example", "/", false, false, 6, DST6_LISTED, 0, VERDICT_BLOCK, METHOD_IP, "O-ip6" },
+    { "no name, free ip", APP_UNKNOWN, NULL, NULL, false, false, 4, DST_FREE, 0, VERDICT_PASS, METHOD_NONE, NULL },
+    { "domain wins over ip", APP_TLS, "blocked.example", NULL, false, false, 4, DST_LISTED, 0, VERDICT_BLOCK, METHOD_DOMAIN, "O-dom" },
+};
+
+START_TEST(table)
+{
+    const struct vcase *c = &cases[_i];
+    struct verdict_policy pol = { c->pol, NULL };
+    struct verdict_facts f;
+    struct verdict_decision d;
+    memset(&f, 0, sizeof(f));
+    f.app = c->app;
+    f.name = c->name;
+    f.name_len = c->name ? strlen(c->name) : 0;
+    f.path = c->path;
+    f.path_len = c->path ? strlen(c->path) : 0;
+    f.path_visible = c->path != NULL;
+    f.name_is_ip = c->is_ip;
+    f.name_hidden = c->hidden;
+    f.ipver = c->ipver;
+    f.dst = c->dst;
+    verdict_decide(g_rs, &pol, &f, &d);
+    ck_assert_msg(d.verdict == c->want, "%s: verdict %s", c->what, verdict_name(d.verdict));
+    ck_assert_msg(d.method == c->method, "%s: method %s", c->what,
+                  verdict_method_name(d.method) ? verdict_method_name(d.method) : "none");
+    if (c->order)
+        ck_assert_str_eq(ruleset_entry_order(g_rs, d.entry), c->order);
+    else
+        ck_assert_uint_eq(d.entry, RULESET_NO_ENTRY);
+    /* without a notice URL: HTTP gets the 451 page, TCP otherwise a reset */
+    enum verdict_action want = ACTION_NONE;
+    if (c->want == VERDICT_BLOCK)
+        want = c->app == APP_HTTP ? ACTION_PAGE_451 : ACTION_RESET;
+    ck_assert_msg(d.action == want, "%s: action %d", c->what, (int)d.action);
+}
+END_TEST
+
+START_TEST(actions)
+{
+    struct verdict_policy pol = { VERDICT_HTTPS_URL_BLOCK_NAME, "http://notice.example/blocked" };
+    struct verdict_facts f = { .app = APP_HTTP, .name = "blocked.example", .name_len = 15,
+                               .path = "/", .path_len = 1, .path_visible = true, .ipver = 4, .dst = DST_FREE };
+    struct verdict_decision d;
+    verdict_decide(g_rs, &pol, &f, &d);
+    ck_assert_int_eq(d.action, ACTION_REDIRECT);
+    ck_assert_str_eq(verdict_action_name(d.action), "redirect");
+    f.app = APP_QUIC;
+    f.udp = true;
+    f.path = NULL;
+    f.path_visible = false;
+    verdict_decide(g_rs, &pol, &f, &d);
+    ck_assert_int_eq(d.action, ACTION_DROP);
+    f.name = "allowed.example";
+    f.name_len = 15;
+    verdict_decide(g_rs, &pol, &f, &d);
+    ck_assert_int_eq(d.action, ACTION_NONE);
+    ck_assert_ptr_null(verdict_action_name(d.action));
+}
+END_TEST
+
+START_TEST(no_ruleset_passes)
+{
+    struct verdict_policy pol = { VERDICT_HTTPS_URL_BLOCK_NAME, NULL };
+    struct verdict_facts f = { .app = APP_TLS, .name = "blocked.example", .name_len = 15, .ipver = 4, .dst = DST_LISTED };
+    struct verdict_decision d;
+    verdict_decide(NULL, &pol, &f, &d);
+    ck_assert_int_eq(d.verdict, VERDICT_PASS);
+}
+END_TEST
+
+START_TEST(names)
+{
+    ck_assert_str_eq(verdict_name(VERDICT_BLOCK), "block");
+    ck_assert_str_eq(verdict_method_name(METHOD_IP_FALLBACK), "ip-fallback");
+    ck_assert_ptr_null(verdict_method_name(METHOD_NONE));
+    ck_assert_str_eq(verdict_app_name(APP_H2C), "h2c");
+    ck_assert_str_eq(verdict_app_name(APP_UNKNOWN), "unknown");
+}
+END_TEST
+
+static Suite *verdict_suite(void)
+{
+    Suite *s = suite_create("verdict");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_loop_test(tc, table, 0, (int)(sizeof(cases) / sizeof(cases[0])));
+    tcase_add_test(tc, no_ruleset_passes);
+    tcase_add_test(tc, names);
+    tcase_add_test(tc, actions);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(verdict_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
