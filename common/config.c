@@ -109,8 +109,9 @@ static const struct config_key keys[] = {
     { "inline.quic", CONFIG_ENUM, 0, 0, "drop-all", v_quic, OFF(inline_quic), false,
       "QUIC (UDP 443): drop all (browsers fall back to TCP, where the name is checked), drop only "
       "QUIC to blocked names (drop-blocked: not yet in inline mode, enforced as drop-all), or pass" },
-    { "notice.listen", CONFIG_ADDR, 0, 0, "127.0.0.1:8080", NULL, OFF(notice_listen), true,
-      "address of the built-in notice page server" },
+    { "notice.listen", CONFIG_ADDR, 0, 0, "127.0.0.1:8080", NULL, OFF(notice_listen), false,
+      "address of the built-in notice page server; a reload opens the new one before closing the old "
+      "(after dropping privileges, a port below 1024 cannot be opened)" },
     { "notice.url", CONFIG_URL, 0, 0, "", NULL, OFF(notice_url), false,
       "public URL of the notice page that blocked HTTP requests are redirected to; empty = 451 page" },
     { "notice.show_order", CONFIG_BOOL, 0, 0, "false", NULL, OFF(notice_show_order), false,
@@ -119,7 +120,7 @@ static const struct config_key keys[] = {
       "where to complain, shown on the notice page; empty = built-in text" },
     { "notice.contact_url", CONFIG_URL, 0, 0, "", NULL, OFF(notice_contact_url), false,
       "link shown next to notice.contact; empty = none" },
-    { "notice.max_connections", CONFIG_INT, 1, 65536, "256", NULL, OFF(notice_max_connections), true,
+    { "notice.max_connections", CONFIG_INT, 1, 65536, "256", NULL, OFF(notice_max_connections), false,
       "notice page connections at once; the excess is refused and counted" },
     { "notice.idle_timeout", CONFIG_DURATION, 10, 60 * MIN, "10s", NULL, OFF(notice_idle_timeout), false,
       "close a notice page connection that sends no complete request for this long" },

@@ -30,7 +30,7 @@
 #include "rules/lists/loader.h"
 #include "common/log.h"
 #include "proxy/daemon/mode.h"
-#include "proxy/enforce/notice.h"
+#include "proxy/daemon/notice_server.h"
 #include "rules/match/rsref.h"
 #include "rules/match/ruleset.h"
 #include "common/version.h"
@@ -109,10 +109,7 @@ struct daemon {
     size_t nregs;
 
     volatile sig_atomic_t stop;
-    struct notice *notice;        /* the built-in notice page server (notice.listen) */
-    pthread_t notice_th;
-    bool notice_started;
-    volatile int notice_stop;
+    struct notice_server *notice; /* the built-in notice page server (notice.listen) */
     int sfd, efd;
     struct worker *workers;
     unsigned nworkers, started;
@@ -277,7 +274,35 @@ static int counters_register(struct daemon_ctx *ctx, unsigned worker, const char
     return 0;
 }
 
-/* One line: uptime, rule version, and every registered counter summed over the workers. */
+#define NOTICE_STATS_KV 10
+
+/* The notice page server's state and counters for the stats line; returns how many (at most
+ * NOTICE_STATS_KV). "down" also when the server is gone. */
+static size_t notice_stats_kv(struct daemon *d, struct log_kv *kv)
+{
+    struct notice_server_counters c = {0};
+    unsigned open_now = 0;
+    enum notice_server_state st = NOTICE_SERVER_DOWN;
+    if (d->notice) {
+        notice_server_stats(d->notice, &c, &open_now);
+        st = notice_server_state(d->notice);
+    }
+    size_t n = 0;
+    kv[n++] = LOG_S("notice.state", notice_server_state_name(st));
+    kv[n++] = LOG_U("notice.open", open_now);
+    kv[n++] = LOG_U("notice.accepted", c.accepted);
+    kv[n++] = LOG_U("notice.refused", c.refused);
+    kv[n++] = LOG_U("notice.closed_idle", c.closed_idle);
+    kv[n++] = LOG_U("notice.pages", c.status_200);
+    kv[n++] = LOG_U("notice.not_found", c.status_404 + c.status_405);
+    kv[n++] = LOG_U("notice.errors", c.errors);
+    kv[n++] = LOG_U("notice.reloads", c.reloads);
+    kv[n++] = LOG_U("notice.reload_failures", c.reload_failures);
+    return n;
+}
+
+/* One line: uptime, rule version, the notice page server, and every registered counter summed
+ * over the workers. */
 static void stats_line(struct daemon *d)
 {
     struct timespec now;
@@ -286,7 +311,7 @@ static void stats_line(struct daemon *d)
     size_t total = 0;
     for (size_t i = 0; i < d->nregs; i++)
         total += d->regs[i].n;
-    struct log_kv *kv = calloc(total + 5, sizeof(*kv));
+    struct log_kv *kv = calloc(total + 5 + NOTICE_STATS_KV, sizeof(*kv));
     uint64_t *sum = calloc(total + 1, sizeof(*sum));
     size_t nk = 0;
     if (kv && sum) {
@@ -295,6 +320,7 @@ static void stats_line(struct daemon *d)
         kv[nk++] = LOG_U("workers", d->nworkers);
         kv[nk++] = LOG_U("log.queue_drops", log_queue_drops(d->log));
         kv[nk++] = LOG_U("log.write_errors", log_write_errors(d->log));
+        nk += notice_stats_kv(d, kv + nk);
         size_t base = nk;
         for (size_t i = 0; i < d->nregs; i++) {
             for (size_t j = 0; j < d->regs[i].n; j++) {
@@ -445,6 +471,56 @@ static int stop_workers(struct daemon *d)
 
 /* ---- reload ---- */
 
+static void notice_settings(const struct qg_config *c, struct notice_config *nc)
+{
+    *nc = (struct notice_config){
+        .url = c->notice_url && c->notice_url[0] ? c->notice_url : NULL,
+        .show_order = c->notice_show_order,
+        .contact = c->notice_contact && c->notice_contact[0] ? c->notice_contact : NULL,
+        .contact_url = c->notice_contact_url && c->notice_contact_url[0] ? c->notice_contact_url : NULL,
+        .max_connections = (unsigned)c->notice_max_connections,
+        .idle_timeout_ms = (unsigned)c->notice_idle_timeout,
+        .max_request_bytes = (unsigned)c->notice_max_request_bytes,
+    };
+}
+
+/* True when every key whose name starts with prefix has the same value in a and b. */
+static bool keys_equal(const struct qg_config *a, const struct qg_config *b, const char *prefix)
+{
+    size_t n, pl = strlen(prefix);
+    const struct config_key *k = config_keys(&n);
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(k[i].name, prefix, pl) == 0 && !config_key_equal(&k[i], a, b))
+            return false;
+    return true;
+}
+
+/* The notice page server takes the new notice.* keys. Its failure does not stop the rest of the
+ * reload (rules, mode): the server keeps its running settings, says so here, and shows it in the
+ * stats line (notice.state "stale" or "down", notice.reload_failures) until a reload applies. */
+static void notice_reload(struct daemon *d, const struct qg_config *nc)
+{
+    if (!d->notice)
+        return;
+    const struct qg_config *oc = d->cfg;
+    if (keys_equal(oc, nc, "notice.") && notice_server_state(d->notice) == NOTICE_SERVER_SERVING)
+        return;
+    struct notice_config ns;
+    notice_settings(nc, &ns);
+    char err[512];
+    if (notice_server_reload(d->notice, &ns, nc->notice_listen.text, err, sizeof(err)) < 0) {
+        enum notice_server_state st = notice_server_state(d->notice);
+        log_write(d->log, LOG_LEVEL_ERROR, "notice",
+                  st == NOTICE_SERVER_DOWN ? "notice page reload failed; the page server is down"
+                                           : "notice page reload failed; still serving the previous settings",
+                  LOG_KV(LOG_S("error", err), LOG_S("listen", nc->notice_listen.text),
+                         LOG_S("state", notice_server_state_name(st))));
+        return;
+    }
+    log_write(d->log, LOG_LEVEL_INFO, "notice", "notice page server reloaded",
+              LOG_KV(LOG_S("listen", nc->notice_listen.text), LOG_U("port", notice_server_port(d->notice))));
+}
+
 static void reload(struct daemon *d)
 {
     char err[1024];
@@ -491,6 +567,7 @@ static void reload(struct daemon *d)
             return;
         }
     }
+    notice_reload(d, nc);
     uint64_t v = rsref_publish(d->rules, rr.rs);
     struct qg_config *old = d->cfg;
     d->cfg = nc;
@@ -634,53 +711,13 @@ static int check(struct daemon *d)
     return ret;
 }
 
-/* Opens the notice page server on notice.listen (as root: the port may be privileged). */
+/* Starts the notice page server on notice.listen (as root: the port may be privileged). */
 static int notice_open(struct daemon *d, char *err, size_t errlen)
 {
-    const struct qg_config *c = d->cfg;
-    struct notice_config nc = {
-        .url = c->notice_url && c->notice_url[0] ? c->notice_url : NULL,
-        .show_order = c->notice_show_order,
-        .contact = c->notice_contact && c->notice_contact[0] ? c->notice_contact : NULL,
-        .contact_url = c->notice_contact_url && c->notice_contact_url[0] ? c->notice_contact_url : NULL,
-        .max_connections = (unsigned)c->notice_max_connections,
-        .idle_timeout_ms = (unsigned)c->notice_idle_timeout,
-        .max_request_bytes = (unsigned)c->notice_max_request_bytes,
-    };
-    d->notice = notice_new(&nc);
-    if (!d->notice) {
-        snprintf(err, errlen, "notice: cannot create the notice page server: %s", strerror(errno));
-        return -1;
-    }
-    int rc = notice_listen(d->notice, c->notice_listen.text);
-    if (rc < 0) {
-        snprintf(err, errlen, "notice: cannot listen on %s: %s", c->notice_listen.text, strerror(-rc));
-        notice_free(d->notice);
-        d->notice = NULL;
-        return -1;
-    }
-    return 0;
-}
-
-static void *notice_main(void *arg)
-{
-    struct daemon *d = arg;
-    int rc = notice_run(d->notice, &d->notice_stop);
-    if (rc < 0)
-        log_write(d->log, LOG_LEVEL_ERROR, "notice", "notice page server stopped",
-                  LOG_KV(LOG_S("error", strerror(-rc))));
-    return NULL;
-}
-
-static void notice_close(struct daemon *d)
-{
-    if (d->notice_started) {
-        d->notice_stop = 1;
-        pthread_join(d->notice_th, NULL);
-        d->notice_started = false;
-    }
-    notice_free(d->notice);
-    d->notice = NULL;
+    struct notice_config nc;
+    notice_settings(d->cfg, &nc);
+    d->notice = notice_server_new(&nc, d->cfg->notice_listen.text, d->log, err, errlen);
+    return d->notice ? 0 : -1;
 }
 
 static int run(struct daemon *d)
@@ -747,14 +784,8 @@ static int run(struct daemon *d)
         fatal(d, "%s", err);
         goto close_mode;
     }
-    rc = pthread_create(&d->notice_th, NULL, notice_main, d);
-    if (rc != 0) {
-        fatal(d, "cannot start the notice page server: %s", strerror(rc));
-        goto close_mode;
-    }
-    d->notice_started = true;
     log_write(d->log, LOG_LEVEL_INFO, "notice", "notice page server listening",
-              LOG_KV(LOG_S("listen", d->cfg->notice_listen.text), LOG_U("port", notice_port(d->notice))));
+              LOG_KV(LOG_S("listen", d->cfg->notice_listen.text), LOG_U("port", notice_server_port(d->notice))));
 
     d->workers = calloc(d->nworkers, sizeof(*d->workers));
     if (!d->workers) {
@@ -782,7 +813,8 @@ static int run(struct daemon *d)
     if (stop_workers(d) < 0)
         ret = 1;
 close_mode:
-    notice_close(d);
+    notice_server_free(d->notice);
+    d->notice = NULL;
     d->mode->ops->close(d->state);
     d->state = NULL;
     log_write(d->log, LOG_LEVEL_INFO, "daemon", "stopped", LOG_KV(LOG_I("exit", ret)));

@@ -1,4 +1,4 @@
-/* notice.h - the block notice page: pure response builders and a small HTTP server for it.
+/* notice.h - the block notice page: pure response builders and the request-target reader.
  *
  * Blocked HTTP requests are answered (by the enforcement code, inline in the flow) either with
  * a 302 to the notice page (notice_build_redirect) or with a 451 carrying the page itself
@@ -7,14 +7,9 @@
  * Communications", art. 41-1, names the blocked resource (?url=) and the order (?order=) when
  * allowed, and where to complain.
  *
- * The server (notice_new ... notice_free) serves that page over HTTP/1.1 (keep-alive, pipelined
- * requests answered in order) and HTTP/2 cleartext (prior knowledge, or Upgrade: h2c) from one
- * epoll loop that a worker thread drives with notice_run_once() or notice_run(). Every socket
- * is non-blocking; connections come from a pool sized at notice_new() (max_connections, the
- * excess is refused and counted); a request head larger than max_request_bytes gets 431 and
- * the connection is closed; a connection that does not complete a request within
- * idle_timeout_ms of the previous one (or of accept) is closed, however slowly it trickles
- * bytes. One notice handle belongs to one thread. */
+ * The page itself is served by proxy/daemon/notice_server (libmicrohttpd), which turns a
+ * request-target into a page with notice_parse_target() and notice_render_page(). Everything
+ * declared here is pure: no allocation, no global state. */
 #ifndef QG_NOTICE_H
 #define QG_NOTICE_H
 
@@ -28,9 +23,15 @@
 #define NOTICE_URL_MAX 1024        /* bytes of the notice URL itself (302 target) */
 #define NOTICE_RESPONSE_MAX 16384  /* any complete response fits in this many bytes */
 
+#define NOTICE_CONN_MAX 65536u       /* notice.max_connections: 1..65536 */
+#define NOTICE_IDLE_MIN_MS 10u        /* notice.idle_timeout: 10 ms .. 1 h */
+#define NOTICE_IDLE_MAX_MS 3600000u
+#define NOTICE_REQUEST_MIN 512u       /* notice.max_request_bytes: 512 .. 64 KiB */
+#define NOTICE_REQUEST_MAX 65536u
+
 /* Plain configuration, filled by the config table (common/config.c) or by hand. Strings are
- * borrowed: notice_new() copies what it keeps. Zero/NULL fields take the defaults shown; an
- * empty string is the same as NULL. */
+ * borrowed: whoever keeps the configuration (the page server) copies them. Zero/NULL fields take
+ * the defaults shown; an empty string is the same as NULL. */
 struct notice_config {
     const char *url;            /* notice.url: public URL of this page (Link rel=blocked-by);
                                    NULL: no Link header */
@@ -43,23 +44,14 @@ struct notice_config {
     unsigned max_request_bytes; /* notice.max_request_bytes: head cap, 512..65536 (8192) */
 };
 
-struct notice;
-
-struct notice_counters {
-    uint64_t accepted;           /* connections taken into the pool */
-    uint64_t refused;            /* connections refused: pool full (max_connections) */
-    uint64_t closed_idle;        /* closed by the idle/header timeout */
-    uint64_t closed_oversize;    /* request head over max_request_bytes (431 sent) */
-    uint64_t bad_request;        /* unparseable request (400 sent), h2 protocol errors */
-    uint64_t bad_order;          /* ?order= present but not [A-Za-z0-9._-]{1,64}: not shown */
-    uint64_t requests_h1;        /* requests answered over HTTP/1.x */
-    uint64_t requests_h2;        /* streams answered over HTTP/2 */
-    uint64_t upgrades_h2c;       /* HTTP/1.1 Upgrade: h2c accepted */
-    uint64_t h2_streams_refused; /* streams over SETTINGS_MAX_CONCURRENT_STREAMS (4) */
-    uint64_t status_200;
-    uint64_t status_404;
-    uint64_t status_405;
-    uint64_t io_errors; /* read/write/accept failures other than EAGAIN */
+/* What a request-target asks of the page (notice_parse_target). */
+struct notice_request {
+    bool page;                              /* the path is "/", "/blocked" or "/blocked/" */
+    char url[NOTICE_BLOCKED_URL_MAX + 8];   /* ?url=, percent-decoded, cut (not terminated) */
+    size_t url_len;
+    char order[NOTICE_ORDER_MAX + 2];       /* ?order=, percent-decoded, cut (not terminated) */
+    size_t order_len;
+    bool has_order;                         /* ?order= was present (shown only if valid) */
 };
 
 /* ---------------------------------------------------------------- pure builders */
@@ -93,38 +85,21 @@ size_t notice_build_redirect(char *buf, size_t cap, const char *notice_url, cons
 size_t notice_build_451(char *buf, size_t cap, const struct notice_config *cfg, const char *blocked_url,
                         const char *order);
 
-/* ---------------------------------------------------------------- server */
+/* ---------------------------------------------------------------- request helpers */
 
-/* Creates a server (not yet listening) with a copy of cfg (NULL: defaults). Allocates the
- * connection pool up front. Returns NULL with errno set (EINVAL: a value out of range,
- * ENOMEM). The caller owns the handle and frees it with notice_free(). */
-struct notice *notice_new(const struct notice_config *cfg);
+/* Reads a request-target (t, n): any bytes, no terminator needed; origin-form or absolute-form
+ * (http:// or https://, scheme case-insensitive, authority skipped). Fills *out: whether the
+ * path is the page's, and the url and order query values percent-decoded ('+' is not a space;
+ * a bad %XY stays as it is), each cut to its buffer. The last url=/order= pair wins. t NULL:
+ * nothing (not the page). Pure; no allocation; reads t[0..n) only. */
+void notice_parse_target(const char *t, size_t n, struct notice_request *out);
 
-/* Binds and listens on "IPv4:port" or "[IPv6]:port" (port 0: an ephemeral port, see
- * notice_port). May be called more than once (up to 4 listeners). Returns 0 or -errno; on
- * error a message naming the address goes to stderr. */
-int notice_listen(struct notice *n, const char *addr);
+/* True when order (len bytes) is an order id the page shows: [A-Za-z0-9._-]{1,64}. */
+bool notice_order_ok(const char *order, size_t len);
 
-/* The local port of the first listener (host order), 0 if none. */
-unsigned notice_port(const struct notice *n);
-
-/* Handles whatever is ready, waiting at most timeout_ms (0: poll, -1: until something happens
- * or the next idle deadline). Returns the number of events handled (>= 0) or -errno. */
-int notice_run_once(struct notice *n, int timeout_ms);
-
-/* Runs notice_run_once() in 100 ms steps until *stop becomes non-zero (set from another thread
- * or a signal handler). Returns 0 or the first -errno. */
-int notice_run(struct notice *n, volatile const int *stop);
-
-/* Writes the 451 response for a blocked request using n's configuration (see
- * notice_build_451), so enforcement code holding the handle can answer inline. */
-size_t notice_render_451(const struct notice *n, char *buf, size_t cap, const char *blocked_url,
-                         const char *order);
-
-/* Copies the counters. Connections open now: *open_now if not NULL. */
-void notice_stats(const struct notice *n, struct notice_counters *out, unsigned *open_now);
-
-/* Closes every socket and frees n. NULL is a no-op. */
-void notice_free(struct notice *n);
+/* True when every field of cfg is in range (the limits above; zero = default) and url,
+ * contact_url and contact are acceptable (url printable ASCII, contact_url http(s)/mailto/tel,
+ * contact at most NOTICE_CONTACT_MAX bytes). NULL: true (the defaults). */
+bool notice_config_valid(const struct notice_config *cfg);
 
 #endif

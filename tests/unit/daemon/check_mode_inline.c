@@ -67,7 +67,8 @@ static const struct row rows[] = {
 static const char *const elsewhere[] = {
     "inline.quic",  /* the nftables ruleset */
     "rules", "log.file", "log.level", "log.block_rate", "stats.interval", /* the daemon */
-    "notice.idle_timeout", "notice.max_request_bytes",                      /* the notice server */
+    "notice.listen", "notice.max_connections", "notice.idle_timeout",
+    "notice.max_request_bytes", /* the notice server (proxy/daemon/notice_server.c) */
 };
 
 static struct qg_config *load(const char *extra)
