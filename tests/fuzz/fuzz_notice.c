@@ -1,9 +1,12 @@
-/* fuzz_notice.c - libFuzzer target for the notice page builders (proxy/notice.c).
+/* fuzz_notice.c - libFuzzer target for the notice page builders and the request-target reader
+ * (proxy/enforce/notice.c).
  *
  * Input: blocked URL, order id, contact text and notice URL separated by NUL bytes (missing
  * parts are NULL). Every built response must frame correctly (head lines printable ASCII ending
  * in CRLF, Content-Length equal to the body) and its body must be valid UTF-8 with no raw '<'
- * coming from the inputs; violations abort. */
+ * coming from the inputs; violations abort. The whole input is also read as a request-target
+ * (from the fuzzer's own exactly-sized buffer, so an over-read is caught by ASan): the values
+ * stay within their buffers and the page rendered from them is valid UTF-8. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +67,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static char in[8192];
     if (size >= sizeof(in))
         return 0;
+    struct notice_request q;
+    notice_parse_target((const char *)data, size, &q);
+    if (q.url_len > sizeof(q.url) || q.order_len > sizeof(q.order) || (q.order_len && !q.has_order))
+        abort();
+    struct notice_config qcfg = {.show_order = true};
+    size_t pl = notice_render_page(out, sizeof(out), &qcfg, q.url, q.url_len, q.order, q.order_len);
+    if (pl == 0 || !utf8_ok((const uint8_t *)out, pl))
+        abort();
     memcpy(in, data, size);
     in[size] = 0;
     const char *part[4] = {NULL, NULL, NULL, NULL};

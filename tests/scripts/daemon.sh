@@ -2,7 +2,10 @@
 # daemon.sh - `qorgau run`: configuration errors, --check, and for each mode (tap, inline)
 # either the "not built" exit or a real life cycle: start, SIGHUP with a new rules file (log
 # says reloaded with version 2), SIGHUP with a broken config (reload failed, version stays),
-# SIGTERM (exit 0).
+# the notice page server across reloads (notice.listen moved to a port already taken: the old
+# one keeps serving and the stats line says notice.state "stale"; then to a free port with new
+# text: served there, "serving"), SIGTERM (exit 0), and a start with notice.listen taken (a clear
+# error, exit 1).
 #
 # Env: QG_BIN  path of the qorgau binary (default build/qorgau)
 #      QG_DAEMON_KEEP=1 keeps the temporary directory
@@ -87,6 +90,32 @@ wait_log() {
         i=$((i + 1))
     done
     return 2
+}
+
+# hold_port -- a listener on 127.0.0.1 held by a helper process: port in $hport, pid in $holder
+hold_port() {
+    rm -f "$tmp/hport"
+    python3 -c 'import socket,sys,time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
+open(sys.argv[1] + ".new", "w").write(str(s.getsockname()[1]))
+import os; os.rename(sys.argv[1] + ".new", sys.argv[1]); time.sleep(60)' "$tmp/hport" &
+    holder=$!
+    i=0
+    while [ ! -s "$tmp/hport" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+    hport=$(cat "$tmp/hport")
+}
+
+# stats_after N PID -- the first stats line after line N of the log (waits up to 5 s)
+stats_after() {
+    i=0
+    while [ $i -lt 50 ]; do
+        l=$(tail -n +"$(($1 + 1))" "$tmp/q.log" | grep -F '"msg":"stats"' | head -1)
+        [ -n "$l" ] && { printf '%s\n' "$l"; return 0; }
+        kill -0 "$2" 2>/dev/null || return 1
+        sleep 0.1
+        i=$((i + 1))
+    done
+    return 1
 }
 
 run_mode() {
@@ -190,6 +219,47 @@ run_mode() {
         ko "$mode: no stats line"
     fi
 
+    # notice.listen moved to a port something else holds: the reload of the rest applies, the
+    # page server keeps its listener and says so in the log and in the stats line.
+    hold_port
+    cp "$tmp/$mode.conf" "$tmp/good.conf"
+    sed -i "s/^notice.listen = .*/notice.listen = 127.0.0.1:$hport/" "$tmp/$mode.conf"
+    n0=$(wc -l <"$tmp/q.log")
+    kill -HUP $pid
+    if wait_log '"msg":"notice page reload failed; still serving the previous settings"' $pid &&
+        grep -qF "notice: cannot listen on 127.0.0.1:$hport: Address already in use" "$tmp/q.log" &&
+        curl -sS --max-time 5 "http://127.0.0.1:$nport/" 2>&1 | grep -qF '41-1'; then
+        ok "$mode: SIGHUP, notice.listen taken -> reload of the page server failed, old listener serves"
+    else
+        ko "$mode: notice reload onto a taken port"; sed 's/^/    /' "$tmp/q.log" | tail -5
+    fi
+    if stats_after "$n0" $pid | grep -F '"notice.state":"stale"' | grep -qF '"notice.reload_failures":1'; then
+        ok "$mode: stats line shows notice.state stale, notice.reload_failures 1"
+    else
+        ko "$mode: no stale notice state in the stats line"; grep -F '"stats"' "$tmp/q.log" | tail -1 | sed 's/^/    /'
+    fi
+    kill $holder 2>/dev/null
+    wait $holder 2>/dev/null
+    # a free port and new text: served there, state back to serving
+    mport=$(free_port)
+    sed "s/^notice.listen = .*/notice.listen = 127.0.0.1:$mport/" "$tmp/good.conf" >"$tmp/$mode.conf"
+    echo 'notice.contact = "call 1414 (moved)"' >>"$tmp/$mode.conf"
+    n0=$(wc -l <"$tmp/q.log")
+    kill -HUP $pid
+    if wait_log '"msg":"notice page server reloaded"' $pid &&
+        curl -sS --max-time 5 "http://127.0.0.1:$mport/" 2>&1 | grep -qF 'call 1414 (moved)' &&
+        ! curl -sS --max-time 2 "http://127.0.0.1:$nport/" >/dev/null 2>&1; then
+        ok "$mode: SIGHUP, notice.listen moved -> page served on the new port with the new text, old closed"
+    else
+        ko "$mode: notice.listen move"; sed 's/^/    /' "$tmp/q.log" | tail -5
+    fi
+    if stats_after "$n0" $pid | grep -qF '"notice.state":"serving"'; then
+        ok "$mode: stats line shows notice.state serving again"
+    else
+        ko "$mode: notice.state after the good reload"; grep -F '"stats"' "$tmp/q.log" | tail -1 | sed 's/^/    /'
+    fi
+    cp "$tmp/good.conf" "$tmp/$mode.conf"
+
     kill -TERM $pid
     wait $pid
     rc=$?
@@ -198,6 +268,16 @@ run_mode() {
     else
         ko "$mode: SIGTERM -> exit $rc"; tail -5 "$tmp/q.log" | sed 's/^/    /'
     fi
+
+    # Start-up with notice.listen taken: a clear error on standard error, non-zero exit.
+    hold_port
+    sed "s/^notice.listen = .*/notice.listen = 127.0.0.1:$hport/" "$tmp/good.conf" >"$tmp/taken.conf"
+    rm -f "$tmp/q.log"
+    expect "$mode: start with notice.listen taken -> exit 1" 1 \
+        "qorgau: notice: cannot listen on 127.0.0.1:$hport: Address already in use" \
+        "$tmp/out" "$QG_BIN" run -c "$tmp/taken.conf"
+    kill $holder 2>/dev/null
+    wait $holder 2>/dev/null
 }
 
 # tap needs an interface with a normal MTU: a veth pair made for the test, when possible.
