@@ -140,6 +140,7 @@ demo: all
 bench: all $(TOOL_BIN)
 	sh tests/bench/run.sh $(BIN) $(BUILD)/tools
 	sh tests/bench/inline.sh $(BIN)
+	sh tests/bench/notice.sh $(BUILD)
 
 lint:
 	@sh tests/lint/layers.sh || { echo "lint: an include reaches up the layering (docs/architecture.md)"; exit 1; }

@@ -3,7 +3,8 @@
  * Serves the block notice page (proxy/enforce/notice.h) over HTTP/1.x: GET and HEAD on "/",
  * "/blocked" and "/blocked/" give 200 and the page for ?url= and ?order=, any other path 404,
  * any other method 405 (Allow: GET, HEAD). libmicrohttpd runs it in one internal thread on
- * epoll; this module adds what the daemon needs around it:
+ * poll() (its epoll mode stalls keep-alive connections under load, see docs/decisions.md); this
+ * module adds what the daemon needs around it:
  *   - the connection cap (notice.max_connections): the excess is refused at accept and counted;
  *   - the idle deadline (notice.idle_timeout): a connection that completes no request within it
  *     of accept or of its previous request is closed, however slowly it trickles bytes;

@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -408,6 +409,56 @@ START_TEST(live_max_connections)
 }
 END_TEST
 
+/* Many keep-alive connections busy at once, each sending its next request as soon as the last
+ * answer is whole (a browser's pace): every answer comes promptly. libmicrohttpd 0.9.75's epoll
+ * mode left such connections waiting for their timeout once about 128 were busy; the server
+ * runs it on poll. */
+START_TEST(live_many_keepalive)
+{
+    enum { N = 256, ROUNDS = 20 };
+    struct notice_config cfg = {.max_connections = N};
+    live_start(&cfg);
+    static const char req[] = "GET /?url=k HTTP/1.1\r\nHost: n\r\n\r\n";
+    static int fds[N], done[N];
+    static struct pollfd p[N];
+    static char in[16384];
+    for (int i = 0; i < N; i++) {
+        fds[i] = tcp_connect();
+        done[i] = 0;
+        send_all(fds[i], req, sizeof(req) - 1);
+    }
+    uint64_t t0 = mono_ms();
+    int left = N;
+    while (left > 0 && mono_ms() - t0 < 10000) {
+        for (int i = 0; i < N; i++)
+            p[i] = (struct pollfd){.fd = done[i] == ROUNDS ? -1 : fds[i], .events = POLLIN};
+        ck_assert_int_ge(poll(p, N, 200), 0);
+        for (int i = 0; i < N; i++) {
+            if (!(p[i].revents & POLLIN))
+                continue;
+            ssize_t n = recv(fds[i], in, sizeof(in), 0);
+            ck_assert_msg(n > 0, "connection %d closed after %d answers", i, done[i]);
+            if (n >= 8 && memcmp(in + n - 8, "</html>\n", 8) == 0) { /* an answer is whole */
+                if (++done[i] == ROUNDS)
+                    left--;
+                else
+                    send_all(fds[i], req, sizeof(req) - 1);
+            }
+        }
+    }
+    uint64_t took = mono_ms() - t0;
+    ck_assert_msg(left == 0, "%d of %d connections still waiting after %llu ms", left, N, (unsigned long long)took);
+    ck_assert_msg(took < 10000, "%d x %d answers took %llu ms", N, ROUNDS, (unsigned long long)took);
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
+    struct notice_server_counters c;
+    live_stop(&c, NULL);
+    ck_assert_uint_eq(c.accepted, N);
+    ck_assert_uint_eq(c.status_200, (uint64_t)N * ROUNDS);
+    live_free();
+}
+END_TEST
+
 /* An absolute-form target (a client that takes the server for a proxy) gets the same page. */
 START_TEST(live_absolute_form)
 {
@@ -638,6 +689,7 @@ static Suite *notice_server_suite(void)
     tcase_add_test(tc, live_slowloris);
     tcase_add_test(tc, live_max_connections);
     tcase_add_test(tc, live_absolute_form);
+    tcase_add_test(tc, live_many_keepalive);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("start_reload");
