@@ -784,8 +784,9 @@ static int run(struct daemon *d)
         fatal(d, "%s", err);
         goto close_mode;
     }
-    log_write(d->log, LOG_LEVEL_INFO, "notice", "notice page server listening",
-              LOG_KV(LOG_S("listen", d->cfg->notice_listen.text), LOG_U("port", notice_server_port(d->notice))));
+    log_write(
+        d->log, LOG_LEVEL_INFO, "notice", "notice page server listening",
+        LOG_KV(LOG_S("listen", d->cfg->notice_listen.text), LOG_U("port", notice_server_port(d->notice))));
 
     d->workers = calloc(d->nworkers, sizeof(*d->workers));
     if (!d->workers) {

@@ -37,8 +37,8 @@
 /* MHD's per-connection pool holds the request head and the response head; the latter needs
  * well under this much (the page body is ours, not in the pool). */
 #define POOL_EXTRA 2048u
-#define SWEEP_MAX_MS 100u          /* the sweeper looks at least this often */
-#define ERROR_SAMPLES_PER_MIN 10u  /* library error reports written to the log */
+#define SWEEP_MAX_MS 100u         /* the sweeper looks at least this often */
+#define ERROR_SAMPLES_PER_MIN 10u /* library error reports written to the log */
 #define ADDR_TEXT_MAX 64
 
 /* ---------------------------------------------------------------- page settings */
@@ -55,8 +55,8 @@ struct page {
 
 struct slot {
     bool used;
-    bool swept;                /* closed by the sweeper: counted once */
-    bool called;               /* page_cb saw this request once (it answers on the second call) */
+    bool swept;  /* closed by the sweeper: counted once */
+    bool called; /* page_cb saw this request once (it answers on the second call) */
     int fd;
     uint64_t deadline;         /* CLOCK_MONOTONIC ms */
     struct notice_request req; /* filled by uri_cb */
@@ -81,12 +81,12 @@ struct inst {
 
 struct notice_server {
     struct log *log;
-    struct inst *in;                /* written by the owner thread only */
+    struct inst *in; /* written by the owner thread only */
     _Atomic(struct page *) page;
     _Atomic int state;
     struct {
-        _Atomic uint64_t accepted, refused, closed_idle, requests, status_200, status_404, status_405, bad_order,
-            errors, reloads, reload_failures;
+        _Atomic uint64_t accepted, refused, closed_idle, requests, status_200, status_404, status_405,
+            bad_order, errors, reloads, reload_failures;
     } c;
     pthread_mutex_t log_mu; /* error sampling */
     uint64_t log_window;
@@ -158,7 +158,8 @@ static void conn_cb(void *cls, struct MHD_Connection *c, void **socket_context,
             if (!in->slots[i].used)
                 k = &in->slots[i];
         if (k) {
-            const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+            const union MHD_ConnectionInfo *ci =
+                MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
             k->used = true;
             k->swept = false;
             k->fd = ci ? ci->connect_fd : -1;
@@ -268,7 +269,8 @@ static enum MHD_Result simple(struct notice_server *s, struct MHD_Connection *c,
         INC(s, status_404);
     else if (status == 405)
         INC(s, status_405);
-    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
     if (!r)
         return MHD_NO;
     if (MHD_add_response_header(r, "Content-Type", "text/plain; charset=utf-8") != MHD_YES ||
@@ -304,7 +306,8 @@ static enum MHD_Result page_cb(void *cls, struct MHD_Connection *c, const char *
     const struct notice_request *q = &k->req;
     if (q->has_order && !notice_order_ok(q->order, q->order_len))
         INC(s, bad_order);
-    size_t len = notice_render_page(k->body, sizeof(k->body), &p->cfg, q->url, q->url_len, q->order, q->order_len);
+    size_t len =
+        notice_render_page(k->body, sizeof(k->body), &p->cfg, q->url, q->url_len, q->order, q->order_len);
     if (len == 0)
         return MHD_NO; /* cannot happen: NOTICE_RESPONSE_MAX holds the worst case */
     INC(s, status_200);
@@ -368,7 +371,8 @@ static int open_listener(const char *addr, unsigned *port, char *err, size_t err
     struct sockaddr_storage ss;
     socklen_t sl = 0;
     if (parse_addr(addr, &ss, &sl) < 0) {
-        snprintf(err, errlen, "notice: listen address '%s': expected IPv4:port or [IPv6]:port", addr ? addr : "");
+        snprintf(err, errlen, "notice: listen address '%s': expected IPv4:port or [IPv6]:port",
+                 addr ? addr : "");
         return -EINVAL;
     }
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -474,13 +478,13 @@ static struct inst *inst_start(struct notice_server *s, const struct notice_conf
     /* poll(), not epoll: with epoll, 0.9.75 left keep-alive connections waiting once about 128
      * were busy at once (tests/bench/notice.sh: ~830 req/s at 256 connections against ~35 000
      * with poll; check_notice_server's live_many_keepalive guards it) */
-    in->d = MHD_start_daemon(MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0,
-                             accept_cb, in, page_cb, in, MHD_OPTION_EXTERNAL_LOGGER, mhd_log_cb, s,
-                             MHD_OPTION_LISTEN_SOCKET, (MHD_socket)lfd,
-                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)(in->max_conn + 1), MHD_OPTION_CONNECTION_TIMEOUT,
-                             secs, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)in->max_req + POOL_EXTRA,
-                             MHD_OPTION_URI_LOG_CALLBACK, uri_cb, in, MHD_OPTION_NOTIFY_CONNECTION, conn_cb, in,
-                             MHD_OPTION_NOTIFY_COMPLETED, done_cb, in, MHD_OPTION_END);
+    in->d = MHD_start_daemon(MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, accept_cb, in,
+                             page_cb, in, MHD_OPTION_EXTERNAL_LOGGER, mhd_log_cb, s, MHD_OPTION_LISTEN_SOCKET,
+                             (MHD_socket)lfd, MHD_OPTION_CONNECTION_LIMIT, (unsigned)(in->max_conn + 1),
+                             MHD_OPTION_CONNECTION_TIMEOUT, secs, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                             (size_t)in->max_req + POOL_EXTRA, MHD_OPTION_URI_LOG_CALLBACK, uri_cb, in,
+                             MHD_OPTION_NOTIFY_CONNECTION, conn_cb, in, MHD_OPTION_NOTIFY_COMPLETED, done_cb,
+                             in, MHD_OPTION_END);
     if (!in->d) {
         e = errno ? errno : EIO;
         pthread_mutex_lock(&s->log_mu);
@@ -578,8 +582,8 @@ static int reload_failed(struct notice_server *s, int e)
     return -e;
 }
 
-int notice_server_reload(struct notice_server *s, const struct notice_config *cfg, const char *listen, char *err,
-                         size_t errlen)
+int notice_server_reload(struct notice_server *s, const struct notice_config *cfg, const char *listen,
+                         char *err, size_t errlen)
 {
     if (!notice_config_valid(cfg)) {
         snprintf(err, errlen, "notice: a notice.* value is out of range or not acceptable");
@@ -588,7 +592,8 @@ int notice_server_reload(struct notice_server *s, const struct notice_config *cf
     struct sockaddr_storage ss;
     socklen_t sl;
     if (parse_addr(listen, &ss, &sl) < 0) {
-        snprintf(err, errlen, "notice: listen address '%s': expected IPv4:port or [IPv6]:port", listen ? listen : "");
+        snprintf(err, errlen, "notice: listen address '%s': expected IPv4:port or [IPv6]:port",
+                 listen ? listen : "");
         return reload_failed(s, EINVAL);
     }
     struct page *p = page_new(cfg);
@@ -615,8 +620,8 @@ int notice_server_reload(struct notice_server *s, const struct notice_config *cf
                 int e = errno;
                 /* the old instance no longer accepts: restart it on the same socket */
                 char err2[256];
-                struct inst *back = inst_start(s, &atomic_load(&s->page)->cfg, listen, fd, old->port, true, err2,
-                                               sizeof(err2));
+                struct inst *back = inst_start(s, &atomic_load(&s->page)->cfg, listen, fd, old->port, true,
+                                               err2, sizeof(err2));
                 if (!back)
                     close(fd);
                 inst_free(old);
@@ -672,7 +677,8 @@ const char *notice_server_state_name(enum notice_server_state st)
     return "?";
 }
 
-void notice_server_stats(const struct notice_server *s, struct notice_server_counters *out, unsigned *open_now)
+void notice_server_stats(const struct notice_server *s, struct notice_server_counters *out,
+                         unsigned *open_now)
 {
 #define RD(f) out->f = atomic_load_explicit(&s->c.f, memory_order_relaxed)
     RD(accepted);

@@ -28,10 +28,10 @@ struct log;
 struct notice_server;
 
 struct notice_server_counters {
-    uint64_t accepted;        /* connections taken */
-    uint64_t refused;         /* connections refused at accept: max_connections open */
-    uint64_t closed_idle;     /* closed by the idle deadline */
-    uint64_t requests;        /* requests answered by the page handler */
+    uint64_t accepted;    /* connections taken */
+    uint64_t refused;     /* connections refused at accept: max_connections open */
+    uint64_t closed_idle; /* closed by the idle deadline */
+    uint64_t requests;    /* requests answered by the page handler */
     uint64_t status_200;
     uint64_t status_404;
     uint64_t status_405;
@@ -43,9 +43,9 @@ struct notice_server_counters {
 };
 
 enum notice_server_state {
-    NOTICE_SERVER_SERVING = 0,   /* serving with the configuration last given */
-    NOTICE_SERVER_STALE,         /* serving, but the last reload could not apply */
-    NOTICE_SERVER_DOWN,          /* not serving: a reload lost the listener and could not restore it */
+    NOTICE_SERVER_SERVING = 0, /* serving with the configuration last given */
+    NOTICE_SERVER_STALE,       /* serving, but the last reload could not apply */
+    NOTICE_SERVER_DOWN,        /* not serving: a reload lost the listener and could not restore it */
 };
 
 /* Starts the server on listen ("IPv4:port" or "[IPv6]:port", port 0: ephemeral, see
@@ -64,8 +64,8 @@ struct notice_server *notice_server_new(const struct notice_config *cfg, const c
  * not apply: then nothing changed and the state is NOTICE_SERVER_STALE (NOTICE_SERVER_DOWN if
  * the listener was lost on the way, which only an allocation failure during the hand-over does).
  * A later successful reload returns the state to NOTICE_SERVER_SERVING. */
-int notice_server_reload(struct notice_server *s, const struct notice_config *cfg, const char *listen, char *err,
-                         size_t errlen);
+int notice_server_reload(struct notice_server *s, const struct notice_config *cfg, const char *listen,
+                         char *err, size_t errlen);
 
 /* The local port of the listener (host order), 0 when down. */
 unsigned notice_server_port(const struct notice_server *s);
@@ -76,7 +76,8 @@ enum notice_server_state notice_server_state(const struct notice_server *s);
 const char *notice_server_state_name(enum notice_server_state st);
 
 /* Copies the counters (each read atomically) and the connections open now (if not NULL). */
-void notice_server_stats(const struct notice_server *s, struct notice_server_counters *out, unsigned *open_now);
+void notice_server_stats(const struct notice_server *s, struct notice_server_counters *out,
+                         unsigned *open_now);
 
 /* Stops the listener, closes every connection, frees s. NULL is a no-op. */
 void notice_server_free(struct notice_server *s);

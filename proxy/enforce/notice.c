@@ -340,7 +340,8 @@ bool notice_config_valid(const struct notice_config *cfg)
 {
     if (!cfg)
         return true;
-    if (cfg->max_connections > NOTICE_CONN_MAX || (cfg->idle_timeout_ms && cfg->idle_timeout_ms < NOTICE_IDLE_MIN_MS) ||
+    if (cfg->max_connections > NOTICE_CONN_MAX ||
+        (cfg->idle_timeout_ms && cfg->idle_timeout_ms < NOTICE_IDLE_MIN_MS) ||
         cfg->idle_timeout_ms > NOTICE_IDLE_MAX_MS ||
         (cfg->max_request_bytes && cfg->max_request_bytes < NOTICE_REQUEST_MIN) ||
         cfg->max_request_bytes > NOTICE_REQUEST_MAX)
@@ -359,8 +360,7 @@ static bool prefix_ieq(const char *t, size_t n, const char *p)
     size_t l = strlen(p);
     if (n < l)
         return false;
-    for (size_t i = 0; i < l; i++)
-    {
+    for (size_t i = 0; i < l; i++) {
         uint8_t c = (uint8_t)t[i];
         if ((c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c) != (uint8_t)p[i])
             return false;

@@ -23,10 +23,10 @@
 #define NOTICE_URL_MAX 1024        /* bytes of the notice URL itself (302 target) */
 #define NOTICE_RESPONSE_MAX 16384  /* any complete response fits in this many bytes */
 
-#define NOTICE_CONN_MAX 65536u       /* notice.max_connections: 1..65536 */
-#define NOTICE_IDLE_MIN_MS 10u        /* notice.idle_timeout: 10 ms .. 1 h */
+#define NOTICE_CONN_MAX 65536u /* notice.max_connections: 1..65536 */
+#define NOTICE_IDLE_MIN_MS 10u /* notice.idle_timeout: 10 ms .. 1 h */
 #define NOTICE_IDLE_MAX_MS 3600000u
-#define NOTICE_REQUEST_MIN 512u       /* notice.max_request_bytes: 512 .. 64 KiB */
+#define NOTICE_REQUEST_MIN 512u /* notice.max_request_bytes: 512 .. 64 KiB */
 #define NOTICE_REQUEST_MAX 65536u
 
 /* Plain configuration, filled by the config table (common/config.c) or by hand. Strings are
@@ -46,12 +46,12 @@ struct notice_config {
 
 /* What a request-target asks of the page (notice_parse_target). */
 struct notice_request {
-    bool page;                              /* the path is "/", "/blocked" or "/blocked/" */
-    char url[NOTICE_BLOCKED_URL_MAX + 8];   /* ?url=, percent-decoded, cut (not terminated) */
+    bool page;                            /* the path is "/", "/blocked" or "/blocked/" */
+    char url[NOTICE_BLOCKED_URL_MAX + 8]; /* ?url=, percent-decoded, cut (not terminated) */
     size_t url_len;
-    char order[NOTICE_ORDER_MAX + 2];       /* ?order=, percent-decoded, cut (not terminated) */
+    char order[NOTICE_ORDER_MAX + 2]; /* ?order=, percent-decoded, cut (not terminated) */
     size_t order_len;
-    bool has_order;                         /* ?order= was present (shown only if valid) */
+    bool has_order; /* ?order= was present (shown only if valid) */
 };
 
 /* ---------------------------------------------------------------- pure builders */

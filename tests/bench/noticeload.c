@@ -168,7 +168,8 @@ int main(int argc, char **argv)
         return 2;
     }
     snprintf(req_ka, sizeof(req_ka),
-             "GET %s HTTP/1.1\r\nHost: notice.example\r\nUser-Agent: noticeload\r\nAccept: */*\r\n\r\n", target);
+             "GET %s HTTP/1.1\r\nHost: notice.example\r\nUser-Agent: noticeload\r\nAccept: */*\r\n\r\n",
+             target);
     snprintf(req_close, sizeof(req_close),
              "GET %s HTTP/1.1\r\nHost: notice.example\r\nUser-Agent: noticeload\r\nAccept: */*\r\n"
              "Connection: close\r\n\r\n",
@@ -192,7 +193,7 @@ int main(int argc, char **argv)
         }
     }
     double took = now_s() - t0;
-    printf("requests %llu errors %llu non200 %llu seconds %.2f rps %.0f\n", done_reqs, errors, other_status, took,
-           (double)done_reqs / took);
+    printf("requests %llu errors %llu non200 %llu seconds %.2f rps %.0f\n", done_reqs, errors, other_status,
+           took, (double)done_reqs / took);
     return 0;
 }

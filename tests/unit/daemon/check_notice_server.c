@@ -447,7 +447,8 @@ START_TEST(live_many_keepalive)
         }
     }
     uint64_t took = mono_ms() - t0;
-    ck_assert_msg(left == 0, "%d of %d connections still waiting after %llu ms", left, N, (unsigned long long)took);
+    ck_assert_msg(left == 0, "%d of %d connections still waiting after %llu ms", left, N,
+                  (unsigned long long)took);
     ck_assert_msg(took < 10000, "%d x %d answers took %llu ms", N, ROUNDS, (unsigned long long)took);
     for (int i = 0; i < N; i++)
         close(fds[i]);
@@ -563,8 +564,8 @@ START_TEST(reload_page_text)
     int fd = tcp_connect(); /* an open keep-alive connection survives a text-only reload */
     const char *r = get_page(port, "/?order=Z.9");
     ck_assert(strstr(r, "call 1414") && !strstr(r, "Z.9") && strstr(r, "\n200"));
-    struct notice_config next = {.contact = "write to help@example.kz", .show_order = true,
-                                 .idle_timeout_ms = 20000};
+    struct notice_config next = {
+        .contact = "write to help@example.kz", .show_order = true, .idle_timeout_ms = 20000};
     ck_assert_int_eq(notice_server_reload(srv, &next, "127.0.0.1:0", err, sizeof(err)), -0);
     /* "127.0.0.1:0" differs from the running address text only if it changed: it did not */
     r = get_page(notice_server_port(srv), "/?order=Z.9");

@@ -381,8 +381,8 @@ END_TEST
 START_TEST(config_rejected)
 {
     struct notice_config bad[] = {
-        {.max_request_bytes = 100}, {.max_request_bytes = 70000}, {.idle_timeout_ms = 5},
-        {.max_connections = 70000}, {.url = "http://a/ b"},       {.contact_url = "javascript:alert(1)"},
+        {.max_request_bytes = 100},   {.max_request_bytes = 70000}, {.idle_timeout_ms = 5},
+        {.max_connections = 70000},   {.url = "http://a/ b"},       {.contact_url = "javascript:alert(1)"},
         {.idle_timeout_ms = 3600001},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -391,8 +391,11 @@ START_TEST(config_rejected)
     struct notice_config empty = {.url = "", .contact = "", .contact_url = ""};
     ck_assert(notice_config_valid(&empty));
     ck_assert(notice_config_valid(NULL));
-    struct notice_config edge = {.max_connections = 65536, .idle_timeout_ms = 10, .max_request_bytes = 512,
-                                 .url = "http://n.example/", .contact_url = "tel:1414"};
+    struct notice_config edge = {.max_connections = 65536,
+                                 .idle_timeout_ms = 10,
+                                 .max_request_bytes = 512,
+                                 .url = "http://n.example/",
+                                 .contact_url = "tel:1414"};
     ck_assert(notice_config_valid(&edge));
     size_t elen = notice_build_451(buf, sizeof(buf), &empty, NULL, NULL);
     ck_assert(elen > 0 && !has(buf, elen, "Link:") && !has(buf, elen, "<a href"));
@@ -416,17 +419,17 @@ static const struct target_case targets[] = {
     {"/blocked", true, NULL, NULL, false, 0},
     {"/blocked/", true, NULL, NULL, false, 0},
     {"/blocked?url=http%3A%2F%2Fa.kz%2F&order=KZ-1", true, "http://a.kz/", "KZ-1", true, 0},
-    {"/?order=x&url=a+b%20c", true, "a+b c", "x", true, 0},            /* '+' is not a space */
-    {"/?url=%zz%4", true, "%zz%4", NULL, false, 0},                     /* bad escapes stay */
-    {"/?url=1&url=2", true, "2", NULL, false, 0},                       /* the last one wins */
-    {"/?url&order=", true, NULL, "", true, 0},                          /* no '=': ignored */
-    {"/?URL=x", true, NULL, NULL, false, 0},                            /* names are exact */
+    {"/?order=x&url=a+b%20c", true, "a+b c", "x", true, 0}, /* '+' is not a space */
+    {"/?url=%zz%4", true, "%zz%4", NULL, false, 0},         /* bad escapes stay */
+    {"/?url=1&url=2", true, "2", NULL, false, 0},           /* the last one wins */
+    {"/?url&order=", true, NULL, "", true, 0},              /* no '=': ignored */
+    {"/?URL=x", true, NULL, NULL, false, 0},                /* names are exact */
     {"/blocked/x", false, NULL, NULL, false, 0},
     {"/blockedx?url=a", false, "a", NULL, false, 0},
-    {"/%62locked", false, NULL, NULL, false, 0},                        /* the path is not decoded */
+    {"/%62locked", false, NULL, NULL, false, 0}, /* the path is not decoded */
     {"", false, NULL, NULL, false, 0},
     {"*", false, NULL, NULL, false, 0},
-    {"http://n.example/blocked?url=y", true, "y", NULL, false, 0},      /* absolute-form */
+    {"http://n.example/blocked?url=y", true, "y", NULL, false, 0}, /* absolute-form */
     {"HTTPS://n.example:8443/?url=y", true, "y", NULL, false, 0},
     {"http://n.example", false, NULL, NULL, false, 0},
     {"http://n.example?url=z", false, "z", NULL, false, 0},
@@ -441,8 +444,8 @@ START_TEST(target_table)
     notice_parse_target(t->target, strlen(t->target), &q);
     ck_assert_msg(q.page == t->page, "%s: page %d", t->target, q.page);
     size_t ul = t->url_len ? t->url_len : t->url ? strlen(t->url) : 0;
-    ck_assert_msg(q.url_len == ul && memcmp(q.url, t->url ? t->url : "", ul) == 0, "%s: url '%.*s'", t->target,
-                  (int)q.url_len, q.url);
+    ck_assert_msg(q.url_len == ul && memcmp(q.url, t->url ? t->url : "", ul) == 0, "%s: url '%.*s'",
+                  t->target, (int)q.url_len, q.url);
     ck_assert_msg(q.has_order == t->has_order, "%s: has_order", t->target);
     size_t ol = t->order ? strlen(t->order) : 0;
     ck_assert_msg(q.order_len == ol && memcmp(q.order, t->order ? t->order : "", ol) == 0, "%s: order '%.*s'",
