@@ -1,4 +1,4 @@
-/* fuzz_notice.c - libFuzzer target for the notice page builders (proxy/notice.c).
+/* fuzz_notice.c - libFuzzer target for the notice page builders (proxy/enforce/notice.c).
  *
  * Input: blocked URL, order id, contact text and notice URL separated by NUL bytes (missing
  * parts are NULL). Every built response must frame correctly (head lines printable ASCII ending
