@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #include "common/compiler.h"
-#include "common/config.h"
+#include "proxy/daemon/settings.h"
 #include "rules/lists/loader.h"
 #include "common/log.h"
 #include "proxy/daemon/mode.h"
@@ -97,7 +97,7 @@ struct worker {
 struct daemon {
     const char *config_path;
     bool foreground;
-    struct qg_config *cfg;
+    struct settings *cfg;
     struct log *log;
     struct rsref *rules;
     const struct mode_entry *mode;
@@ -177,7 +177,7 @@ struct rules_result {
 /* Loads every file cfg->rules names (globs expanded, sorted) into a new set. A file that
  * cannot be read or parsed fails the whole load (message in err); rejected entries are logged
  * (the first RULE_ERRORS_LOGGED) and counted. A glob that matches nothing is a warning. */
-static int rules_build(struct log *lg, const struct qg_config *cfg, struct rules_result *out, char *err,
+static int rules_build(struct log *lg, const struct settings *cfg, struct rules_result *out, char *err,
                        size_t errlen)
 {
     memset(out, 0, sizeof(*out));
@@ -321,7 +321,7 @@ static void stats_line(struct daemon *d)
 
 static int drop_privileges(struct daemon *d, char *err, size_t errlen)
 {
-    const struct qg_config *c = d->cfg;
+    const struct settings *c = d->cfg;
     if (geteuid() != 0) {
         log_write(d->log, LOG_LEVEL_WARN, "daemon",
                   "not started as root: running as the current user, nothing to drop",
@@ -416,7 +416,7 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static unsigned worker_count(const struct qg_config *c)
+static unsigned worker_count(const struct settings *c)
 {
     if (c->workers > 0)
         return (unsigned)c->workers;
@@ -453,19 +453,19 @@ static void reload(struct daemon *d)
                   LOG_KV(LOG_S("error", err)));
     log_write(d->log, LOG_LEVEL_INFO, "daemon", "reload requested", LOG_KV(LOG_S("config", d->config_path)));
 
-    struct qg_config *nc = config_load_file(d->config_path, err, sizeof(err));
+    struct settings *nc = settings_load_file(d->config_path, err, sizeof(err));
     if (!nc) {
         log_write(d->log, LOG_LEVEL_ERROR, "daemon",
                   "reload failed; keeping the running configuration and rules", LOG_KV(LOG_S("error", err)));
         return;
     }
     const char *names[64];
-    int nk = config_keep_restart_keys(nc, d->cfg, names, ARRAY_LEN(names));
+    int nk = settings_keep_restart_keys(nc, d->cfg, names, ARRAY_LEN(names));
     if (nk < 0) {
         log_write(d->log, LOG_LEVEL_ERROR, "daemon",
                   "reload failed; keeping the running configuration and rules",
                   LOG_KV(LOG_S("error", "out of memory")));
-        config_free(nc);
+        settings_free(nc);
         return;
     }
     for (int i = 0; i < nk && (size_t)i < ARRAY_LEN(names); i++)
@@ -476,7 +476,7 @@ static void reload(struct daemon *d)
     if (rules_build(d->log, nc, &rr, err, sizeof(err)) < 0) {
         log_write(d->log, LOG_LEVEL_ERROR, "daemon",
                   "reload failed; keeping the running configuration and rules", LOG_KV(LOG_S("error", err)));
-        config_free(nc);
+        settings_free(nc);
         return;
     }
     if (d->mode->ops->reload) {
@@ -487,19 +487,19 @@ static void reload(struct daemon *d)
                       LOG_KV(LOG_S("error", "the mode rejected the new configuration"),
                              LOG_S("mode", d->mode->name), LOG_S("reason", strerror(-rc))));
             ruleset_free(rr.rs);
-            config_free(nc);
+            settings_free(nc);
             return;
         }
     }
     uint64_t v = rsref_publish(d->rules, rr.rs);
-    struct qg_config *old = d->cfg;
+    struct settings *old = d->cfg;
     d->cfg = nc;
     if (!d->foreground && strcmp(old->log_file, nc->log_file) != 0 &&
         log_reopen(d->log, nc->log_file, err, sizeof(err)) < 0)
         log_write(d->log, LOG_LEVEL_ERROR, "daemon",
                   "log.file changed but cannot be opened; still writing the old file",
                   LOG_KV(LOG_S("error", err)));
-    config_free(old);
+    settings_free(old);
     log_set_level(d->log, (enum log_level)nc->log_level);
     log_set_block_rate(d->log, (uint32_t)nc->log_block_rate);
     log_rules(d->log, "reloaded", rr.rs, &rr, v); /* only this thread frees published sets */
@@ -608,7 +608,7 @@ static void usage(FILE *f)
 static int check(struct daemon *d)
 {
     char err[1024];
-    config_print(stdout, d->cfg);
+    settings_print(stdout, d->cfg);
     d->log = log_new("-", LOG_LEVEL_WARN, 0, err, sizeof(err));
     if (!d->log) {
         fprintf(stderr, "qorgau: %s\n", err);
@@ -637,7 +637,7 @@ static int check(struct daemon *d)
 /* Opens the notice page server on notice.listen (as root: the port may be privileged). */
 static int notice_open(struct daemon *d, char *err, size_t errlen)
 {
-    const struct qg_config *c = d->cfg;
+    const struct settings *c = d->cfg;
     struct notice_config nc = {
         .url = c->notice_url && c->notice_url[0] ? c->notice_url : NULL,
         .show_order = c->notice_show_order,
@@ -819,7 +819,7 @@ int daemon_main(int argc, char **argv)
         return DAEMON_EXIT_USAGE;
     }
     char err[1024];
-    d.cfg = config_load_file(d.config_path, err, sizeof(err));
+    d.cfg = settings_load_file(d.config_path, err, sizeof(err));
     if (!d.cfg) {
         fprintf(stderr, "qorgau: %s\n", err);
         return DAEMON_EXIT_CONFIG;
@@ -838,14 +838,14 @@ int daemon_main(int argc, char **argv)
     if (d.efd >= 0)
         close(d.efd);
     log_free(d.log);
-    config_free(d.cfg);
+    settings_free(d.cfg);
     return ret;
 }
 
 int daemon_config_main(int argc, char **argv)
 {
     if (argc == 2 && strcmp(argv[1], "doc") == 0)
-        return config_doc(stdout) < 0 ? 1 : 0;
+        return settings_doc(stdout) < 0 ? 1 : 0;
     if (argc == 3 && strcmp(argv[1], "check") == 0) {
         char *av[] = {"run", "--check", "-c", argv[2], NULL};
         return daemon_main(4, av);

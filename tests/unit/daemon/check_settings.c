@@ -9,12 +9,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "common/config.h"
+#include "proxy/daemon/settings.h"
 
-static struct qg_config *load(const char *text, char *err, size_t errlen)
+static struct settings *load(const char *text, char *err, size_t errlen)
 {
     err[0] = '\0';
-    return config_load_buffer("t.conf", text, strlen(text), err, errlen);
+    return settings_load_buffer("t.conf", text, strlen(text), err, errlen);
 }
 
 /* ---- valid ---- */
@@ -22,14 +22,14 @@ static struct qg_config *load(const char *text, char *err, size_t errlen)
 START_TEST(test_defaults)
 {
     char err[512];
-    struct qg_config *c = load("mode = inline\n", err, sizeof(err));
+    struct settings *c = load("mode = inline\n", err, sizeof(err));
     ck_assert_msg(c != NULL, "%s", err);
-    ck_assert_int_eq(c->mode, CONFIG_MODE_INLINE);
+    ck_assert_int_eq(c->mode, SETTINGS_MODE_INLINE);
     ck_assert_int_eq(c->workers, 0);
     ck_assert_str_eq(c->user, "qorgau");
     ck_assert_str_eq(c->group, "");
     ck_assert_uint_eq(c->rules.n, 0);
-    ck_assert_int_eq(c->https_url, CONFIG_HTTPS_URL_NAME);
+    ck_assert_int_eq(c->https_url, SETTINGS_HTTPS_URL_NAME);
     ck_assert_int_eq(c->flows_max, 1048576);
     ck_assert_uint_eq(c->reasm_bytes, 32768);
     ck_assert_int_eq(c->reasm_buffers, 8192);
@@ -43,23 +43,23 @@ START_TEST(test_defaults)
     ck_assert_uint_eq(c->inline_first_bytes_timeout, 10000);
     ck_assert_uint_eq(c->inline_idle_timeout, 600000);
     ck_assert_int_eq(c->inline_max_per_source, 512);
-    ck_assert_int_eq(c->inline_incomplete_request, CONFIG_INCOMPLETE_RESET);
+    ck_assert_int_eq(c->inline_incomplete_request, SETTINGS_INCOMPLETE_RESET);
     ck_assert_uint_eq(c->inline_first_bytes_max, 32768);
     ck_assert_int_eq(c->inline_max_connections, 100000);
     ck_assert_uint_eq(c->inline_connect_timeout, 5000);
-    ck_assert_int_eq(c->inline_https_block, CONFIG_HTTPS_BLOCK_RST);
-    ck_assert_int_eq(c->inline_http_block, CONFIG_HTTP_BLOCK_REDIRECT);
-    ck_assert_int_eq(c->inline_quic, CONFIG_QUIC_DROP_ALL);
+    ck_assert_int_eq(c->inline_https_block, SETTINGS_HTTPS_BLOCK_RST);
+    ck_assert_int_eq(c->inline_http_block, SETTINGS_HTTP_BLOCK_REDIRECT);
+    ck_assert_int_eq(c->inline_quic, SETTINGS_QUIC_DROP_ALL);
     ck_assert_int_eq(c->notice_listen.family, AF_INET);
     ck_assert_uint_eq(c->notice_listen.port, 8080);
     ck_assert_str_eq(c->notice_listen.text, "127.0.0.1:8080");
     ck_assert_str_eq(c->notice_url, "");
     ck_assert(!c->notice_show_order);
     ck_assert_str_eq(c->log_file, "-");
-    ck_assert_int_eq(c->log_level, CONFIG_LOG_INFO);
+    ck_assert_int_eq(c->log_level, SETTINGS_LOG_INFO);
     ck_assert_int_eq(c->log_block_rate, 100);
     ck_assert_uint_eq(c->stats_interval, 10000);
-    config_free(c);
+    settings_free(c);
 }
 END_TEST
 
@@ -89,13 +89,13 @@ START_TEST(test_every_type)
                        "notice.contact = Call 1414\r\n"
                        "stats.interval = 0\n"
                        "log.level = debug"; /* no final newline */
-    struct qg_config *c = load(text, err, sizeof(err));
+    struct settings *c = load(text, err, sizeof(err));
     ck_assert_msg(c != NULL, "%s", err);
-    ck_assert_int_eq(c->mode, CONFIG_MODE_TAP);
+    ck_assert_int_eq(c->mode, SETTINGS_MODE_TAP);
     ck_assert_int_eq(c->workers, 64);
     ck_assert_str_eq(c->user, "nobody");
     ck_assert_str_eq(c->group, "nogroup");
-    ck_assert_int_eq(c->https_url, CONFIG_HTTPS_URL_IGNORE);
+    ck_assert_int_eq(c->https_url, SETTINGS_HTTPS_URL_IGNORE);
     ck_assert_int_eq(c->flows_max, 1024);
     ck_assert_uint_eq(c->reasm_bytes, 1u << 20);
     ck_assert_str_eq(c->tap_interface, "eth2");
@@ -106,8 +106,8 @@ START_TEST(test_every_type)
     ck_assert_uint_eq(c->inline_connect_timeout, 60000);
     ck_assert_int_eq(c->inline_listen_address.family, AF_INET6);
     ck_assert_str_eq(c->inline_listen_address.text, "2001:db8::1");
-    ck_assert_int_eq(c->inline_quic, CONFIG_QUIC_DROP_ALL);
-    ck_assert_int_eq(c->inline_http_block, CONFIG_HTTP_BLOCK_451);
+    ck_assert_int_eq(c->inline_quic, SETTINGS_QUIC_DROP_ALL);
+    ck_assert_int_eq(c->inline_http_block, SETTINGS_HTTP_BLOCK_451);
     ck_assert_int_eq(c->notice_listen.family, AF_INET6);
     ck_assert_uint_eq(c->notice_listen.port, 8443);
     ck_assert_str_eq(c->notice_listen.text, "[::1]:8443");
@@ -115,13 +115,13 @@ START_TEST(test_every_type)
     ck_assert(c->notice_show_order);
     ck_assert_str_eq(c->notice_contact, "Call 1414");
     ck_assert_uint_eq(c->stats_interval, 0);
-    ck_assert_int_eq(c->log_level, CONFIG_LOG_DEBUG);
-    config_free(c);
+    ck_assert_int_eq(c->log_level, SETTINGS_LOG_DEBUG);
+    settings_free(c);
 
     c = load("mode = tap\ntap.interface = eth2\ntap.inject_interface = eth3\n", err, sizeof(err));
     ck_assert_msg(c != NULL, "%s", err);
     ck_assert_str_eq(c->tap_inject_interface, "eth3");
-    config_free(c);
+    settings_free(c);
 }
 END_TEST
 
@@ -131,13 +131,13 @@ START_TEST(test_bool_values)
     char buf[128], err[512];
     for (size_t i = 0; i < 4; i++) {
         snprintf(buf, sizeof(buf), "mode = inline\nnotice.show_order = %s\n", t[i]);
-        struct qg_config *c = load(buf, err, sizeof(err));
+        struct settings *c = load(buf, err, sizeof(err));
         ck_assert_msg(c && c->notice_show_order, "%s", t[i]);
-        config_free(c);
+        settings_free(c);
         snprintf(buf, sizeof(buf), "mode = inline\nnotice.show_order = %s\n", f[i]);
         c = load(buf, err, sizeof(err));
         ck_assert_msg(c && !c->notice_show_order, "%s", f[i]);
-        config_free(c);
+        settings_free(c);
     }
 }
 END_TEST
@@ -145,27 +145,27 @@ END_TEST
 START_TEST(test_lists)
 {
     char err[512];
-    struct qg_config *c =
+    struct settings *c =
         load("mode = inline\nrules = /etc/qorgau/orders/*.json\nrules = /etc/qorgau/extra.txt\n", err,
              sizeof(err));
     ck_assert_msg(c != NULL, "%s", err);
     ck_assert_uint_eq(c->rules.n, 2);
     ck_assert_str_eq(c->rules.items[0], "/etc/qorgau/orders/*.json");
     ck_assert_str_eq(c->rules.items[1], "/etc/qorgau/extra.txt");
-    config_free(c);
+    settings_free(c);
     /* An empty value clears what came before; a value starting with '#' is a comment. */
     c = load("mode = inline\nrules = a\nrules =#x\nrules = b\n", err, sizeof(err));
     ck_assert_msg(c != NULL, "%s", err);
     ck_assert_uint_eq(c->rules.n, 1);
     ck_assert_str_eq(c->rules.items[0], "b");
-    config_free(c);
+    settings_free(c);
 }
 END_TEST
 
 START_TEST(test_limits_inclusive)
 {
     char err[512];
-    struct qg_config *c =
+    struct settings *c =
         load("mode = inline\nworkers = 0\nreasm.bytes = 512\ninline.connect_timeout = 100ms\n"
              "stats.interval = 60m\ninline.tproxy_port = 65535\nlog.block_rate = 0\n",
              err, sizeof(err));
@@ -174,10 +174,10 @@ START_TEST(test_limits_inclusive)
     ck_assert_uint_eq(c->inline_connect_timeout, 100);
     ck_assert_uint_eq(c->stats_interval, 3600000);
     ck_assert_int_eq(c->inline_tproxy_port, 65535);
-    config_free(c);
+    settings_free(c);
     c = load("mode = inline\ninline.redirect_port = 0\n", err, sizeof(err));
     ck_assert_msg(c != NULL, "%s", err);
-    config_free(c);
+    settings_free(c);
 }
 END_TEST
 
@@ -265,7 +265,7 @@ START_TEST(test_errors)
 {
     const struct err_case *ec = &err_cases[_i];
     char err[512];
-    struct qg_config *c = load(ec->text, err, sizeof(err));
+    struct settings *c = load(ec->text, err, sizeof(err));
     ck_assert_msg(c == NULL, "case %d loaded", _i);
     ck_assert_str_eq(err, ec->err);
 }
@@ -275,7 +275,7 @@ START_TEST(test_nul_byte)
 {
     static const char text[] = "mode = inline\nuser = a\0b\n";
     char err[512];
-    struct qg_config *c = config_load_buffer("t.conf", text, sizeof(text) - 1, err, sizeof(err));
+    struct settings *c = settings_load_buffer("t.conf", text, sizeof(text) - 1, err, sizeof(err));
     ck_assert_ptr_null(c);
     ck_assert_str_eq(err, "config: t.conf:2: control byte 0x00 in the line");
 }
@@ -284,7 +284,7 @@ END_TEST
 START_TEST(test_file_errors)
 {
     char err[512];
-    ck_assert_ptr_null(config_load_file("/nonexistent/qorgau.conf", err, sizeof(err)));
+    ck_assert_ptr_null(settings_load_file("/nonexistent/qorgau.conf", err, sizeof(err)));
     ck_assert_str_eq(err, "config: /nonexistent/qorgau.conf: cannot open: No such file or directory");
 
     char path[] = "/tmp/check_config.XXXXXX";
@@ -293,7 +293,7 @@ START_TEST(test_file_errors)
     FILE *f = fdopen(fd, "w");
     fputs("mode = inline\nlog.level = loud\n", f);
     fclose(f);
-    ck_assert_ptr_null(config_load_file(path, err, sizeof(err)));
+    ck_assert_ptr_null(settings_load_file(path, err, sizeof(err)));
     char want[600];
     snprintf(want, sizeof(want), "config: %s:2: log.level: 'loud' is not one of error, warn, info, debug",
              path);
@@ -301,10 +301,10 @@ START_TEST(test_file_errors)
     f = fopen(path, "w");
     fputs("mode = inline\nlog.level = warn\n", f);
     fclose(f);
-    struct qg_config *c = config_load_file(path, err, sizeof(err));
+    struct settings *c = settings_load_file(path, err, sizeof(err));
     ck_assert_msg(c != NULL, "%s", err);
-    ck_assert_int_eq(c->log_level, CONFIG_LOG_WARN);
-    config_free(c);
+    ck_assert_int_eq(c->log_level, SETTINGS_LOG_WARN);
+    settings_free(c);
     unlink(path);
 }
 END_TEST
@@ -314,7 +314,7 @@ START_TEST(test_small_error_buffer)
 {
     char err[16];
     memset(err, 'x', sizeof(err));
-    ck_assert_ptr_null(config_load_buffer("t.conf", "bogus = 1\n", 10, err, sizeof(err)));
+    ck_assert_ptr_null(settings_load_buffer("t.conf", "bogus = 1\n", 10, err, sizeof(err)));
     ck_assert_uint_eq(strlen(err), sizeof(err) - 1);
     ck_assert(strncmp(err, "config: t.conf:", 15) == 0);
 }
@@ -325,36 +325,36 @@ END_TEST
 START_TEST(test_table)
 {
     size_t n;
-    const struct config_key *k = config_keys(&n);
+    const struct config_key *k = settings_keys(&n);
     ck_assert_uint_ge(n, 30);
     for (size_t i = 0; i < n; i++) {
-        ck_assert_ptr_eq(config_key_find(k[i].name), &k[i]); /* names are unique */
+        ck_assert_ptr_eq(settings_key_find(k[i].name), &k[i]); /* names are unique */
         ck_assert_msg(k[i].doc && k[i].doc[0], "%s has no doc", k[i].name);
         if (k[i].type == CONFIG_INT || k[i].type == CONFIG_SIZE || k[i].type == CONFIG_DURATION)
             ck_assert_msg(k[i].min <= k[i].max, "%s", k[i].name);
         if (k[i].type == CONFIG_ENUM)
             ck_assert_ptr_nonnull(k[i].values);
     }
-    ck_assert_ptr_null(config_key_find("nope"));
+    ck_assert_ptr_null(settings_key_find("nope"));
     /* enum value names are in the order of the C enums */
-    ck_assert_str_eq(config_enum_name(config_key_find("mode"), CONFIG_MODE_INLINE), "inline");
-    ck_assert_str_eq(config_enum_name(config_key_find("inline.quic"), CONFIG_QUIC_PASS), "pass");
-    ck_assert_str_eq(config_enum_name(config_key_find("inline.http_block"), CONFIG_HTTP_BLOCK_451), "451");
-    ck_assert_str_eq(config_enum_name(config_key_find("inline.https_block"), CONFIG_HTTPS_BLOCK_ALERT),
+    ck_assert_str_eq(config_enum_name(settings_key_find("mode"), SETTINGS_MODE_INLINE), "inline");
+    ck_assert_str_eq(config_enum_name(settings_key_find("inline.quic"), SETTINGS_QUIC_PASS), "pass");
+    ck_assert_str_eq(config_enum_name(settings_key_find("inline.http_block"), SETTINGS_HTTP_BLOCK_451), "451");
+    ck_assert_str_eq(config_enum_name(settings_key_find("inline.https_block"), SETTINGS_HTTPS_BLOCK_ALERT),
                      "alert");
-    ck_assert_str_eq(config_enum_name(config_key_find("https_url"), CONFIG_HTTPS_URL_IGNORE), "ignore");
-    ck_assert_str_eq(config_enum_name(config_key_find("log.level"), CONFIG_LOG_DEBUG), "debug");
-    ck_assert_str_eq(config_enum_name(config_key_find("log.level"), 4), "?");
-    ck_assert_str_eq(config_enum_name(config_key_find("workers"), 0), "?");
+    ck_assert_str_eq(config_enum_name(settings_key_find("https_url"), SETTINGS_HTTPS_URL_IGNORE), "ignore");
+    ck_assert_str_eq(config_enum_name(settings_key_find("log.level"), SETTINGS_LOG_DEBUG), "debug");
+    ck_assert_str_eq(config_enum_name(settings_key_find("log.level"), 4), "?");
+    ck_assert_str_eq(config_enum_name(settings_key_find("workers"), 0), "?");
 }
 END_TEST
 
-static char *print_to_string(const struct qg_config *c)
+static char *print_to_string(const struct settings *c)
 {
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    ck_assert_int_eq(config_print(f, c), 0);
+    ck_assert_int_eq(settings_print(f, c), 0);
     fclose(f);
     return buf;
 }
@@ -362,7 +362,7 @@ static char *print_to_string(const struct qg_config *c)
 START_TEST(test_print_round_trip)
 {
     char err[512];
-    struct qg_config *a = load("mode = tap\ntap.interface = eth2\nrules = /a b/*.json\nrules = \" lead\"\n"
+    struct settings *a = load("mode = tap\ntap.interface = eth2\nrules = /a b/*.json\nrules = \" lead\"\n"
                                "notice.contact = \"x # y\"\ntap.bpf = \"\"\nreasm.bytes = 1536\n"
                                "notice.listen = [2001:db8::2]:80\ninline.first_bytes_timeout = 1500ms\n",
                                err, sizeof(err));
@@ -372,55 +372,55 @@ START_TEST(test_print_round_trip)
     ck_assert_ptr_nonnull(strstr(t1, "\nnotice.contact = \"x # y\"\n"));
     ck_assert_ptr_nonnull(strstr(t1, "\ninline.first_bytes_timeout = 1500ms\n"));
     ck_assert_ptr_nonnull(strstr(t1, "\ntap.ring_size = 64M\n"));
-    struct qg_config *b = config_load_buffer("printed", t1, strlen(t1), err, sizeof(err));
+    struct settings *b = settings_load_buffer("printed", t1, strlen(t1), err, sizeof(err));
     ck_assert_msg(b != NULL, "%s\n%s", err, t1);
     size_t n;
-    const struct config_key *k = config_keys(&n);
+    const struct config_key *k = settings_keys(&n);
     for (size_t i = 0; i < n; i++)
         ck_assert_msg(config_key_equal(&k[i], a, b), "%s differs after round trip", k[i].name);
     char *t2 = print_to_string(b);
     ck_assert_str_eq(t1, t2);
     char v[256];
-    config_format_value(config_key_find("rules"), a, v, sizeof(v));
+    config_format_value(settings_key_find("rules"), a, v, sizeof(v));
     ck_assert_str_eq(v, "/a b/*.json,  lead");
     free(t1);
     free(t2);
-    config_free(a);
-    config_free(b);
+    settings_free(a);
+    settings_free(b);
 }
 END_TEST
 
 START_TEST(test_keep_restart_keys)
 {
     char err[512];
-    struct qg_config *run =
+    struct settings *run =
         load("mode = inline\nworkers = 2\nnotice.url = http://a/\nrules = x\n", err, sizeof(err));
-    struct qg_config *fresh =
+    struct settings *fresh =
         load("mode = tap\ntap.interface = eth9\nworkers = 4\nnotice.url = http://b/\nrules = y\n", err,
              sizeof(err));
     ck_assert_ptr_nonnull(run);
     ck_assert_ptr_nonnull(fresh);
     const char *names[8];
-    int n = config_keep_restart_keys(fresh, run, names, 8);
+    int n = settings_keep_restart_keys(fresh, run, names, 8);
     ck_assert_int_eq(n, 4); /* the other restart keys are equal (defaults) */
     ck_assert_str_eq(names[0], "mode");
     ck_assert_str_eq(names[1], "workers");
     ck_assert_str_eq(names[2], "tap.interface");
     ck_assert_str_eq(names[3], "tap.inject_interface");
-    ck_assert_int_eq(fresh->mode, CONFIG_MODE_INLINE);
+    ck_assert_int_eq(fresh->mode, SETTINGS_MODE_INLINE);
     ck_assert_int_eq(fresh->workers, 2);
     ck_assert_str_eq(fresh->tap_interface, "");
     /* reloadable keys keep their new values */
     ck_assert_str_eq(fresh->notice_url, "http://b/");
     ck_assert_str_eq(fresh->rules.items[0], "y");
     size_t nk;
-    const struct config_key *k = config_keys(&nk);
+    const struct config_key *k = settings_keys(&nk);
     for (size_t i = 0; i < nk; i++)
         if (k[i].restart)
             ck_assert_msg(config_key_equal(&k[i], fresh, run), "%s", k[i].name);
-    ck_assert_int_eq(config_keep_restart_keys(fresh, run, names, 8), 0);
-    config_free(run);
-    config_free(fresh);
+    ck_assert_int_eq(settings_keep_restart_keys(fresh, run, names, 8), 0);
+    settings_free(run);
+    settings_free(fresh);
 }
 END_TEST
 
@@ -448,13 +448,13 @@ START_TEST(test_doc_matches_table)
     char *gen = NULL;
     size_t glen = 0;
     FILE *g = open_memstream(&gen, &glen);
-    ck_assert_int_eq(config_doc(g), 0);
+    ck_assert_int_eq(settings_doc(g), 0);
     fclose(g);
     ck_assert_msg(strcmp(b, gen) == 0,
                   "%s is out of date: replace the text between the markers with `qorgau config doc`", path);
     /* and every key really appears */
     size_t nk;
-    const struct config_key *k = config_keys(&nk);
+    const struct config_key *k = settings_keys(&nk);
     for (size_t i = 0; i < nk; i++) {
         char name[96];
         snprintf(name, sizeof(name), "| `%s` |", k[i].name);
@@ -464,9 +464,9 @@ START_TEST(test_doc_matches_table)
 }
 END_TEST
 
-static Suite *config_suite(void)
+static Suite *settings_suite(void)
 {
-    Suite *s = suite_create("config");
+    Suite *s = suite_create("settings");
     TCase *tc = tcase_create("valid");
     tcase_add_test(tc, test_defaults);
     tcase_add_test(tc, test_every_type);
@@ -493,7 +493,7 @@ static Suite *config_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(config_suite());
+    SRunner *sr = srunner_create(settings_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
