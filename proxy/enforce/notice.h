@@ -28,9 +28,9 @@
 #define NOTICE_URL_MAX 1024        /* bytes of the notice URL itself (302 target) */
 #define NOTICE_RESPONSE_MAX 16384  /* any complete response fits in this many bytes */
 
-/* Plain configuration, filled by the config table (common/config.c) or by hand. Strings are
- * borrowed: notice_new() copies what it keeps. Zero/NULL fields take the defaults shown; an
- * empty string is the same as NULL. */
+/* Plain configuration, filled by the config table (proxy/daemon/settings.c) or by hand.
+ * Strings are borrowed: notice_new() copies what it keeps. Zero/NULL fields take the defaults
+ * shown; an empty string is the same as NULL. */
 struct notice_config {
     const char *url;            /* notice.url: public URL of this page (Link rel=blocked-by);
                                    NULL: no Link header */
