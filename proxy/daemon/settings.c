@@ -17,6 +17,7 @@
 #define KI     (INT64_C(1) << 10)
 #define MI     (INT64_C(1) << 20)
 #define GI     (INT64_C(1) << 30)
+#define SEC    INT64_C(1000)
 #define MIN    INT64_C(60000)
 
 _Static_assert((int)SETTINGS_LOG_ERROR == (int)LOG_LEVEL_ERROR &&
