@@ -6,7 +6,7 @@
  *     # comment                      '#' at line start, value start or after a blank: comment
  *     key = value                    blanks around key and value are ignored
  *     key = "value # kept"           double quotes keep blanks and '#' (no escapes inside)
- *     rules = /etc/qorgau/a.json     list keys may be repeated; each line adds one item
+ *     files = /etc/x/a.json          list keys may be repeated; each line adds one item
  *
  * Every key has a type (bool, int, size, duration, string, enum, address, ip, path, url, list),
  * a range or a set of values, a default (parsed by the same code as the file, so a default can
