@@ -403,30 +403,33 @@ static void start_scan(struct engine *e, struct flow *f)
     inspect_scan(e, f);
 }
 
-/* Stops judging f for the reason inspect_stream_next() / _passed() gave; an HTTP stream whose
- * next request cannot be located (a head read only leniently, chunked framing that broke, a
- * head cut by the buffer) is scanned for names instead of being left unjudged. */
-static void stop_inspection(struct engine *e, struct flow *f, enum verdict_app app,
+/* Stops judging f for the reason inspect_stream_next() / _passed() gave, as
+ * inspect_stream_halt() says for every mode: a stream none of whose requests was judged is
+ * decided on its address, and an HTTP stream whose next request cannot be located (a head read
+ * only leniently, chunked framing that broke, a head cut by the buffer) is scanned for names
+ * (the engine's answer to INSPECT_REST_UNFRAMED) instead of being left unjudged. */
+static void stop_inspection(struct engine *e, struct flow *f, const struct inspect_stream *s,
                             enum inspect_stop why, enum dstatus st)
 {
-    bool judged = (f->a.state & ENGINE_ST_EVENT) != 0;
+    struct inspect_halt h;
+    struct inspect_stream now = *s;
+    now.judged = now.judged || (f->a.state & ENGINE_ST_EVENT);   /* another view's, too */
+    inspect_stream_halt(&now, why, &h);
     switch (why) {
     case INSPECT_STOP_NOT_MINE:
-        if (judged)
+        if (!h.by_address)
             e->st.stream_not_mine++;   /* no longer HTTP: after an Upgrade, CONNECT */
         break;
     case INSPECT_STOP_MALFORMED:
-    case INSPECT_STOP_LIMIT: count_failure(e, app, st); break;
+    case INSPECT_STOP_LIMIT: count_failure(e, (enum verdict_app)s->app, st); break;
     case INSPECT_STOP_BODY: e->st.http_body_malformed++; break;
     case INSPECT_STOP_CUT: e->st.http_cut++; break;
     case INSPECT_STOP_DONE:
     case INSPECT_STOP_LENIENT: break;
     }
-    if (!judged)
+    if (h.by_address)
         decide_by_address(e, f);
-    if (app == APP_HTTP && !(f->a.state & ENGINE_ST_DONE) &&
-        (why == INSPECT_STOP_CUT || why == INSPECT_STOP_LENIENT || why == INSPECT_STOP_BODY ||
-         why == INSPECT_STOP_LIMIT)) {
+    if (h.rest == INSPECT_REST_UNFRAMED && !(f->a.state & ENGINE_ST_DONE)) {
         start_scan(e, f);
         return;
     }
@@ -467,7 +470,7 @@ static void inspect_tcp(struct engine *e, struct flow *f, unsigned res)
     }
     struct inspect_stream s;
     stream_load(f, &s);
-    if (e->h2 && (s.app == APP_H2C || (s.app == APP_UNKNOWN && http_is_h2_preface(d, len)))) {
+    if (e->h2 && inspect_stream_wants_h2(&s, d, len)) {
         s.h2 = h2c_conn_take(e->h2, f, f->a.id, h2c_owner_alive, e);
         if (!s.h2)
             e->st.h2c_no_state++;
@@ -513,7 +516,7 @@ static void inspect_tcp(struct engine *e, struct flow *f, unsigned res)
                 finish_flow_inspection(e, f);
                 return;
             }
-            stop_inspection(e, f, (enum verdict_app)s.app, why, st);
+            stop_inspection(e, f, &s, why, st);
             return;
         }
         if (step == INSPECT_JUDGE && held) {
@@ -529,7 +532,7 @@ static void inspect_tcp(struct engine *e, struct flow *f, unsigned res)
             s = after;
             stream_store(f, &s);
             if (step == INSPECT_STOP) {
-                stop_inspection(e, f, rq.app, why, DS_OK);
+                stop_inspection(e, f, &s, why, DS_OK);
                 return;
             }
         } else if (step == INSPECT_JUDGE) {
@@ -547,7 +550,7 @@ static void inspect_tcp(struct engine *e, struct flow *f, unsigned res)
                 start_scan(e, f);
                 return;
             }
-            if (rq.partial && !full && !request_blocks(e, f, &rq)) {
+            if (inspect_request_pending(&rq, full) && !request_blocks(e, f, &rq)) {
                 /* The name is read and passes, but the hello / head goes on: the rest may
                  * carry another name (a second Host), so the pass waits for it or the cap.
                  * Meanwhile the other views are judged: a fake whose declared length
@@ -588,7 +591,7 @@ static void inspect_tcp(struct engine *e, struct flow *f, unsigned res)
             s = after;
             stream_store(f, &s);
             if (step == INSPECT_STOP) {
-                stop_inspection(e, f, rq.app, why, DS_OK);
+                stop_inspection(e, f, &s, why, DS_OK);
                 return;
             }
         }
