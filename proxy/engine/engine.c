@@ -242,7 +242,7 @@ static void finish_flow_inspection(struct engine *e, struct flow *f)
         h2c_conn_release(e->h2, f, f->a.id);
     f->a.state |= ENGINE_ST_DONE;
     f->fl |= FLOW_F_SETTLED;   /* a new SYN on this 4-tuple now starts a new flow */
-    tcpreasm_release(e->reasm, f);
+    tcpreasm_release(e->reasm, &f->tcp);
 }
 
 /* True if a name candidate of rq blocks; reports nothing. */
@@ -270,7 +270,7 @@ static bool decide_alt(struct engine *e, struct flow *f)
 {
     size_t alen;
     struct inspect_request rq;
-    const uint8_t *a = tcpreasm_alt(e->reasm, f, &alen);
+    const uint8_t *a = tcpreasm_alt(e->reasm, &f->tcp, &alen);
     if (!a || inspect_parse((enum verdict_app)f->a.app, a, alen, e->scratch, e->scratch_cap, &rq) != DS_OK)
         return false;
     return decide_request(e, f, &rq, true);
@@ -284,11 +284,11 @@ static bool decide_alt(struct engine *e, struct flow *f)
  * incomplete is parsed again when bytes come. Returns true if one blocked. */
 static bool judge_alt_view(struct engine *e, struct flow *f, unsigned first)
 {
-    unsigned n = tcpreasm_nviews(e->reasm, f);
+    unsigned n = tcpreasm_nviews(e->reasm, &f->tcp);
     for (unsigned i = first; i < n; i++) {
         size_t alen;
         bool changed;
-        const uint8_t *a = tcpreasm_view(e->reasm, f, i, &alen, &changed);
+        const uint8_t *a = tcpreasm_view(e->reasm, &f->tcp, i, &alen, &changed);
         if (!a || !changed)
             continue;
         enum verdict_app app = (enum verdict_app)f->a.app;
@@ -300,7 +300,7 @@ static bool judge_alt_view(struct engine *e, struct flow *f, unsigned first)
             st = inspect_parse(app, a, alen, e->scratch, e->scratch_cap, &rq);
         if (st == DS_NEED_MORE)
             continue;   /* more bytes of this view may come */
-        tcpreasm_view_seen(e->reasm, f, i);
+        tcpreasm_view_seen(e->reasm, &f->tcp, i);
         e->st.alt_judged++;
         if (st == DS_OK && decide_request(e, f, &rq, true))
             return true;
@@ -369,7 +369,7 @@ static void inspect_scan(struct engine *e, struct flow *f)
 {
     for (;;) {
         size_t len, used;
-        const uint8_t *d = tcpreasm_data(e->reasm, f, &len);
+        const uint8_t *d = tcpreasm_data(e->reasm, &f->tcp, &len);
         if (!d || len == 0)
             return;
         struct span names[8];
@@ -389,7 +389,7 @@ static void inspect_scan(struct engine *e, struct flow *f)
         }
         if (used == 0)
             return;
-        tcpreasm_consume(e->reasm, f, used);
+        tcpreasm_consume(e->reasm, &f->tcp, used);
     }
 }
 
@@ -442,7 +442,7 @@ static void stop_inspection(struct engine *e, struct flow *f, const struct inspe
 static void inspect_tcp(struct engine *e, struct flow *f, unsigned res)
 {
     size_t len;
-    const uint8_t *d = tcpreasm_data(e->reasm, f, &len);
+    const uint8_t *d = tcpreasm_data(e->reasm, &f->tcp, &len);
     if (!d || len == 0)
         return;
     if (res & TCPREASM_VIEWS_FULL)
@@ -546,7 +546,7 @@ static void inspect_tcp(struct engine *e, struct flow *f, unsigned res)
                 }
                 if (f->a.nreq < UINT16_MAX)
                     f->a.nreq++;
-                tcpreasm_consume(e->reasm, f, rq.head_len);
+                tcpreasm_consume(e->reasm, &f->tcp, rq.head_len);
                 start_scan(e, f);
                 return;
             }
@@ -597,8 +597,8 @@ static void inspect_tcp(struct engine *e, struct flow *f, unsigned res)
         }
         /* INSPECT_SKIP: a judged request's head and body, or chunked framing and data. The
          * bytes past the buffer are skipped as they arrive; the buffer stays bounded. */
-        tcpreasm_consume(e->reasm, f, skip > SIZE_MAX ? SIZE_MAX : (size_t)skip);
-        d = tcpreasm_data(e->reasm, f, &len);
+        tcpreasm_consume(e->reasm, &f->tcp, skip > SIZE_MAX ? SIZE_MAX : (size_t)skip);
+        d = tcpreasm_data(e->reasm, &f->tcp, &len);
         if (!d || len == 0)
             return;
     }
@@ -832,7 +832,7 @@ static void flow_end(struct flow *f, enum flowtab_why why, void *ctx)
             decide_by_address(e, f);
     }
     quic_slot_release(e, f);
-    tcpreasm_release(e->reasm, f);
+    tcpreasm_release(e->reasm, &f->tcp);
 }
 
 static void handle_packet(struct engine *e, const struct pkt *p)
@@ -852,7 +852,7 @@ static void handle_packet(struct engine *e, const struct pkt *p)
     e->cur_dir = dir;
     e->cur_res = 0;
     if (f->proto == IPPROTO_TCP) {
-        unsigned res = tcpreasm_segment(e->reasm, f, p, dir);
+        unsigned res = tcpreasm_segment(e->reasm, &f->tcp, f->client, p, dir);
         e->cur_res = res;
         if (res & TCPREASM_IGNORED)
             e->st.reasm_ignored++;
