@@ -350,6 +350,14 @@ START_TEST(t5_lazy_checksum)
     p.l4_csum_ok = true;
     ck_assert(ssend(&c, &p) & TCPREASM_FIN);
     ck_assert(tcpreasm_closing(&c.f.tcp));
+    /* the flow table changes its mind about the client (T15): the directions' state swaps,
+     * the connection stays closing */
+    c.f.client = 1;
+    p.tcp_flags = TCPF_ACK;
+    ssend(&c, &p);
+    ck_assert(c.f.tcp.fl2 & TCPREASM_S2_SIDE1);
+    ck_assert(c.f.tcp.fl & TCPREASM_S_CLI_FIN);   /* the server's FIN, now the other end's */
+    ck_assert(tcpreasm_closing(&c.f.tcp));
     conv_fini(&c);
 }
 END_TEST
