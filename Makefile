@@ -4,7 +4,8 @@
 #   make demo       scan the bundled capture with the bundled sample order, then (as root) live
 #   make bench      benchmarks (figures go to docs/BENCHMARKS.md by hand)
 #   make fuzz       build the libFuzzer targets and run each for FUZZ_SECONDS
-#   make lint       banned functions and formatting
+#   make lint       include layering, banned functions, formatting (part of make check)
+#   make format     reformat every C file with .clang-format
 # Variables: BUILD (output dir), SANITIZE (e.g. address,undefined), CC.
 
 CC       ?= gcc
@@ -41,7 +42,7 @@ TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 
-.PHONY: all deps check test test-unit test-san test-scripts demo bench fuzz fuzz-build lint clean
+.PHONY: all deps check test test-unit test-san test-scripts demo bench fuzz fuzz-build lint format clean
 
 all: deps qorgau
 
@@ -100,6 +101,7 @@ test-san:
 check: deps
 	@rm -f build/results.txt build/san/results.txt
 	@mkdir -p build/san
+	@sh tests/run_suite.sh build/results.txt "make lint" $(MAKE) -s lint || true
 	@$(MAKE) -k test || echo "fail make test (a build step or suite failed)" >>build/results.txt
 	@$(MAKE) -k test-san || echo "fail make test-san (a build step or suite failed)" >>build/san/results.txt
 	@sh tests/summary.sh build/results.txt build/san/results.txt
@@ -142,11 +144,19 @@ bench: all $(TOOL_BIN)
 	sh tests/bench/inline.sh $(BIN)
 	sh tests/bench/notice.sh $(BUILD)
 
-lint:
+# Layering (tests/lint/layers.sh), banned functions, and formatting: every tracked C file must be
+# exactly what clang-format 14 makes of it with the checked-in .clang-format (`make format` fixes).
+CLANG_FORMAT ?= clang-format-14
+lint: $(DEPS_STAMP)
 	@sh tests/lint/layers.sh || { echo "lint: an include reaches up the layering (docs/architecture.md)"; exit 1; }
 	@! grep -nE '\b(sprintf|strcpy|strcat|strtok|atoi)\s*\(' $$(git ls-files '*.c' '*.h') || \
 	  { echo "lint: banned function (see docs/STYLE)"; exit 1; }
+	@$(CLANG_FORMAT) --dry-run --Werror $$(git ls-files '*.c' '*.h') || \
+	  { echo "lint: formatting differs from .clang-format (run: make format)"; exit 1; }
 	@echo "lint: ok"
+
+format: $(DEPS_STAMP)
+	$(CLANG_FORMAT) -i $$(git ls-files '*.c' '*.h')
 
 clean:
 	rm -rf build qorgau

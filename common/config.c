@@ -1,7 +1,8 @@
-/* config.c - the configuration table and its parser (see config.h).
+/* config.c - the table-driven configuration parser (see config.h).
  *
- * Redis-style: one table drives parsing, defaults, printing, reload rules and the generated
- * documentation, so a key cannot exist in one of them and be missing from another.
+ * Redis-style: the caller's one table drives parsing, defaults, printing, reload rules and the
+ * generated documentation, so a key cannot exist in one of them and be missing from another.
+ * The tables themselves live with their owners (the daemon's: proxy/daemon/settings.c).
  *
  * Line grammar (after removing a trailing '\r'):
  *     line    = blanks [ comment | key blanks "=" blanks value blanks [ comment ] ]
@@ -23,131 +24,17 @@
 
 #define CONFIG_FILE_MAX (1u << 20) /* a config file larger than this is refused */
 
-#define OFF(f) offsetof(struct qg_config, f)
-#define KI (INT64_C(1) << 10)
-#define MI (INT64_C(1) << 20)
-#define GI (INT64_C(1) << 30)
+#define KI  (INT64_C(1) << 10)
+#define MI  (INT64_C(1) << 20)
+#define GI  (INT64_C(1) << 30)
 #define SEC INT64_C(1000)
 #define MIN INT64_C(60000)
 
-static const char *const v_mode[] = {"tap", "inline", NULL};
-static const char *const v_https_url[] = {"name", "ignore", NULL};
-static const char *const v_https_block[] = {"rst", "alert", NULL};
-static const char *const v_http_block[] = {"redirect", "451", NULL};
-static const char *const v_quic[] = {"drop-blocked", "drop-all", "pass", NULL};
-static const char *const v_incomplete[] = {"reset", "address", NULL};
-static const char *const v_checksums[] = {"verify", "ignore", "auto", NULL};
-static const char *const v_log_level[] = {"error", "warn", "info", "debug", NULL};
-
-/* clang-format off */
-static const struct config_key keys[] = {
-    { "mode", CONFIG_ENUM, 0, 0, NULL, v_mode, OFF(mode), true,
-      "tap: read a mirror port and inject resets/redirects; inline: transparent proxy (TPROXY)" },
-    { "workers", CONFIG_INT, 0, 64, "0", NULL, OFF(workers), true,
-      "packet worker threads; 0 = one per online CPU (at most 64)" },
-    { "user", CONFIG_STRING, 0, 0, "qorgau", NULL, OFF(user), true,
-      "user to switch to after opening sockets as root" },
-    { "group", CONFIG_STRING, 0, 0, "", NULL, OFF(group), true,
-      "group to switch to; empty = the user's primary group" },
-    { "rules", CONFIG_LIST, 0, 0, "", NULL, OFF(rules), false,
-      "list or order file to enforce; repeat the key for more; shell globs (`orders/*.json`) allowed" },
-    { "https_url", CONFIG_ENUM, 0, 0, "name", v_https_url, OFF(https_url), false,
-      "an https:// URL entry blocks its whole host name (name) or is not enforced on TLS (ignore)" },
-    { "flows.max", CONFIG_INT, 1024, 100000000, "1048576", NULL, OFF(flows_max), true,
-      "flow table capacity per worker" },
-    { "reasm.bytes", CONFIG_SIZE, 512, 1 * MI, "32K", NULL, OFF(reasm_bytes), true,
-      "client bytes reassembled per flow before a decision (a request head nginx accepts)" },
-    { "reasm.buffers", CONFIG_INT, 16, 16777216, "8192", NULL, OFF(reasm_buffers), true,
-      "reassembly buffers in the pool per worker" },
-    { "checksums", CONFIG_ENUM, 0, 0, "verify", v_checksums, OFF(checksums), true,
-      "TCP/UDP checksums: verify (a bad one is a fake, T5); ignore; auto (per source: a host whose first packets are all bad is not verified)" },
-    { "quic.max_datagrams", CONFIG_INT, 2, 1024, "16", NULL, OFF(quic_max_datagrams), true,
-      "client datagrams of a UDP flow read for its Initials; past it without a ClientHello the "
-      "flow is judged on its address (counted)" },
-    { "quic.max_bytes", CONFIG_SIZE, 2 * KI, 1 * MI, "32K", NULL, OFF(quic_max_bytes), true,
-      "client payload bytes of a UDP flow read for its Initials (same rule)" },
-    { "tap.interface", CONFIG_STRING, 0, 0, "", NULL, OFF(tap_interface), true,
-      "interface receiving the mirrored traffic (required in tap mode)" },
-    { "tap.inject_interface", CONFIG_STRING, 0, 0, "", NULL, OFF(tap_inject_interface), true,
-      "interface resets and redirects are sent from; empty = tap.interface" },
-    { "tap.bpf", CONFIG_STRING, 0, 0, "tcp port 80 or tcp port 443 or udp port 443", NULL,
-      OFF(tap_bpf), true, "capture filter (pcap-filter syntax)" },
-    { "tap.ring_size", CONFIG_SIZE, 1 * MI, 4 * GI, "64M", NULL, OFF(tap_ring_size), true,
-      "kernel capture ring per worker" },
-    { "tap.snaplen", CONFIG_INT, 96, 262144, "65535", NULL, OFF(tap_snaplen), true,
-      "bytes captured of each frame" },
-    { "inline.tproxy_port", CONFIG_INT, 0, 65535, "15001", NULL, OFF(inline_tproxy_port), true,
-      "port the TPROXY rule delivers intercepted TCP connections to; 0 = no TPROXY listener" },
-    { "inline.redirect_port", CONFIG_INT, 0, 65535, "15002", NULL, OFF(inline_redirect_port), true,
-      "port for connections diverted with REDIRECT (original destination from SO_ORIGINAL_DST); 0 = none" },
-    { "inline.listen_address", CONFIG_IP, 0, 0, "0.0.0.0", NULL, OFF(inline_listen_address), true,
-      "address the inline listeners bind to" },
-    { "inline.first_bytes_timeout", CONFIG_DURATION, 100, 1 * MIN, "10s", NULL,
-      OFF(inline_first_bytes_timeout), false,
-      "how long a client may stay silent before its first request is complete; every byte restarts "
-      "it (silent with nothing sent: judged on the address and connected, still judged after)" },
-    { "inline.incomplete_request", CONFIG_ENUM, 0, 0, "reset", v_incomplete,
-      OFF(inline_incomplete_request), false,
-      "a first request left half-sent past inline.first_bytes_timeout: reset the connection (reset) "
-      "or judge it on its address and relay it unjudged (address, fail-open)" },
-    { "inline.first_bytes_max", CONFIG_SIZE, 512, 1 * MI, "32K", NULL, OFF(inline_first_bytes_max),
-      false, "client bytes read before a decision; more without a name visible judges the connection by "
-             "its address; a reload may lower it, raising it above the start value needs a restart" },
-    { "inline.idle_timeout", CONFIG_DURATION, 1000, 24 * 60 * MIN, "10m", NULL, OFF(inline_idle_timeout),
-      false, "close a relayed connection with no traffic either way for this long (TCP keepalive "
-             "also finds vanished peers)" },
-    { "inline.max_per_source", CONFIG_INT, 0, 10000000, "512", NULL, OFF(inline_max_per_source), false,
-      "connections at once from one client address (the excess is reset and counted); 0 = no limit" },
-    { "inline.max_connections", CONFIG_INT, 16, 10000000, "100000", NULL,
-      OFF(inline_max_connections), true, "proxied connections at once; the excess is refused and counted" },
-    { "inline.connect_timeout", CONFIG_DURATION, 100, 1 * MIN, "5s", NULL, OFF(inline_connect_timeout),
-      false, "timeout of the upstream connect to the original destination" },
-    { "inline.https_block", CONFIG_ENUM, 0, 0, "rst", v_https_block, OFF(inline_https_block), false,
-      "how a blocked TLS connection ends: TCP reset (rst) or a TLS alert (alert)" },
-    { "inline.http_block", CONFIG_ENUM, 0, 0, "redirect", v_http_block, OFF(inline_http_block), false,
-      "blocked HTTP request: 302 to notice.url (redirect) or a 451 page (451)" },
-    { "inline.quic", CONFIG_ENUM, 0, 0, "drop-all", v_quic, OFF(inline_quic), false,
-      "QUIC (UDP 443): drop all (browsers fall back to TCP, where the name is checked), drop only "
-      "QUIC to blocked names (drop-blocked: not yet in inline mode, enforced as drop-all), or pass" },
-    { "notice.listen", CONFIG_ADDR, 0, 0, "127.0.0.1:8080", NULL, OFF(notice_listen), false,
-      "address of the built-in notice page server; a reload opens the new one before closing the old "
-      "(after dropping privileges, a port below 1024 cannot be opened)" },
-    { "notice.url", CONFIG_URL, 0, 0, "", NULL, OFF(notice_url), false,
-      "public URL of the notice page that blocked HTTP requests are redirected to; empty = 451 page" },
-    { "notice.show_order", CONFIG_BOOL, 0, 0, "false", NULL, OFF(notice_show_order), false,
-      "show the order id on the notice page" },
-    { "notice.contact", CONFIG_STRING, 0, 0, "", NULL, OFF(notice_contact), false,
-      "where to complain, shown on the notice page; empty = built-in text" },
-    { "notice.contact_url", CONFIG_URL, 0, 0, "", NULL, OFF(notice_contact_url), false,
-      "link shown next to notice.contact; empty = none" },
-    { "notice.max_connections", CONFIG_INT, 1, 65536, "256", NULL, OFF(notice_max_connections), false,
-      "notice page connections at once; the excess is refused and counted" },
-    { "notice.idle_timeout", CONFIG_DURATION, 10, 60 * MIN, "10s", NULL, OFF(notice_idle_timeout), false,
-      "close a notice page connection that sends no complete request for this long" },
-    { "notice.max_request_bytes", CONFIG_SIZE, 512, 64 * KI, "8K", NULL, OFF(notice_max_request_bytes),
-      false, "largest request head the notice page reads (larger: 431)" },
-    { "log.file", CONFIG_PATH, 0, 0, "-", NULL, OFF(log_file), false,
-      "JSON-lines log file, reopened on SIGHUP; `-` = standard error" },
-    { "log.level", CONFIG_ENUM, 0, 0, "info", v_log_level, OFF(log_level), false,
-      "lowest level written" },
-    { "log.block_rate", CONFIG_INT, 0, 1000000, "100", NULL, OFF(log_block_rate), false,
-      "block-decision log lines per second (token bucket); 0 = log every decision" },
-    { "stats.interval", CONFIG_DURATION, 0, 60 * MIN, "10s", NULL, OFF(stats_interval), false,
-      "period of the statistics log line; 0 = never" },
-};
-/* clang-format on */
-
-const struct config_key *config_keys(size_t *n)
+const struct config_key *config_key_find(const struct config_table *t, const char *name)
 {
-    *n = ARRAY_LEN(keys);
-    return keys;
-}
-
-const struct config_key *config_key_find(const char *name)
-{
-    for (size_t i = 0; i < ARRAY_LEN(keys); i++)
-        if (strcmp(keys[i].name, name) == 0)
-            return &keys[i];
+    for (size_t i = 0; i < t->n; i++)
+        if (strcmp(t->keys[i].name, name) == 0)
+            return &t->keys[i];
     return NULL;
 }
 
@@ -161,12 +48,12 @@ const char *config_enum_name(const struct config_key *k, int v)
     return "?";
 }
 
-static void *field(const struct config_key *k, struct qg_config *c)
+static void *field(const struct config_key *k, void *c)
 {
     return (char *)c + k->offset;
 }
 
-static const void *cfield(const struct config_key *k, const struct qg_config *c)
+static const void *cfield(const struct config_key *k, const void *c)
 {
     return (const char *)c + k->offset;
 }
@@ -324,8 +211,8 @@ static bool parse_int(const char *s, int64_t *out)
 
 static bool parse_bool(const char *s, bool *out)
 {
-    static const char *const yes[] = {"true", "yes", "on", "1"};
-    static const char *const no[] = {"false", "no", "off", "0"};
+    static const char *const yes[] = { "true", "yes", "on", "1" };
+    static const char *const no[] = { "false", "no", "off", "0" };
     for (size_t i = 0; i < ARRAY_LEN(yes); i++) {
         if (strcmp(s, yes[i]) == 0) {
             *out = true;
@@ -404,7 +291,8 @@ static bool parse_addr(const char *s, struct config_addr *a)
 
 /* ---- the parse state ---- */
 
-struct pstate {
+struct config_parse {
+    const struct config_table *t;
     const char *name; /* file name for messages */
     char *err;
     size_t errlen;
@@ -412,11 +300,7 @@ struct pstate {
     bool *list_from_file; /* per key: the list was started by the file (default dropped) */
 };
 
-#if defined(__GNUC__)
-__attribute__((format(printf, 4, 5)))
-#endif
-static void
-perr(struct pstate *ps, unsigned line, const char *key, const char *fmt, ...)
+void config_error(struct config_parse *ps, unsigned line, const char *key, const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
@@ -428,8 +312,8 @@ perr(struct pstate *ps, unsigned line, const char *key, const char *fmt, ...)
     char where[32] = "";
     if (line)
         snprintf(where, sizeof(where), "%u:", line);
-    snprintf(ps->err, ps->errlen, "config: %s:%s %s%s%s", ps->name, where, key ? key : "", key ? ": " : "",
-             msg);
+    snprintf(ps->err, ps->errlen, "config: %s:%s %s%s%s", ps->name, where, key ? key : "",
+             key ? ": " : "", msg);
 }
 
 static void list_clear(struct config_list *l)
@@ -457,7 +341,7 @@ static int list_add(struct config_list *l, const char *v)
 }
 
 /* Parses value v of key k into c. Returns 0, -EINVAL (message written) or -ENOMEM. */
-static int set_value(struct pstate *ps, unsigned line, const struct config_key *k, struct qg_config *c,
+static int set_value(struct config_parse *ps, unsigned line, const struct config_key *k, void *c,
                      const char *v)
 {
     char range[96];
@@ -467,7 +351,8 @@ static int set_value(struct pstate *ps, unsigned line, const struct config_key *
     case CONFIG_BOOL: {
         bool b;
         if (!parse_bool(v, &b)) {
-            perr(ps, line, k->name, "'%s' is not a boolean (true, false, yes, no, on, off, 1, 0)", v);
+            config_error(ps, line, k->name,
+                         "'%s' is not a boolean (true, false, yes, no, on, off, 1, 0)", v);
             return -EINVAL;
         }
         *(bool *)f = b;
@@ -477,11 +362,11 @@ static int set_value(struct pstate *ps, unsigned line, const struct config_key *
         int64_t x;
         format_range(k, range, sizeof(range));
         if (!parse_int(v, &x)) {
-            perr(ps, line, k->name, "'%s' is not an integer in %s", v, range);
+            config_error(ps, line, k->name, "'%s' is not an integer in %s", v, range);
             return -EINVAL;
         }
         if (x < k->min || x > k->max) {
-            perr(ps, line, k->name, "%s is out of range %s", v, range);
+            config_error(ps, line, k->name, "%s is out of range %s", v, range);
             return -EINVAL;
         }
         *(int64_t *)f = x;
@@ -493,12 +378,12 @@ static int set_value(struct pstate *ps, unsigned line, const struct config_key *
         bool size = k->type == CONFIG_SIZE;
         format_range(k, range, sizeof(range));
         if (!(size ? parse_size(v, &x) : parse_duration(v, &x))) {
-            perr(ps, line, k->name, "'%s' is not a %s in %s (a number with suffix %s)", v,
-                 size ? "size" : "duration", range, size ? "K, M or G" : "ms, s or m");
+            config_error(ps, line, k->name, "'%s' is not a %s in %s (a number with suffix %s)", v,
+                         size ? "size" : "duration", range, size ? "K, M or G" : "ms, s or m");
             return -EINVAL;
         }
         if (x < (uint64_t)k->min || x > (uint64_t)k->max) {
-            perr(ps, line, k->name, "%s is out of range %s", v, range);
+            config_error(ps, line, k->name, "%s is out of range %s", v, range);
             return -EINVAL;
         }
         *(uint64_t *)f = x;
@@ -512,23 +397,24 @@ static int set_value(struct pstate *ps, unsigned line, const struct config_key *
             }
         }
         format_values(k, ", ", range, sizeof(range));
-        perr(ps, line, k->name, "'%s' is not one of %s", v, range);
+        config_error(ps, line, k->name, "'%s' is not one of %s", v, range);
         return -EINVAL;
     case CONFIG_ADDR:
         if (!parse_addr(v, f)) {
-            perr(ps, line, k->name, "'%s' is not an address ip:port or [ipv6]:port (port 1..65535)", v);
+            config_error(ps, line, k->name,
+                         "'%s' is not an address ip:port or [ipv6]:port (port 1..65535)", v);
             return -EINVAL;
         }
         return 0;
     case CONFIG_IP:
         if (!parse_ip(v, f)) {
-            perr(ps, line, k->name, "'%s' is not an IPv4 or IPv6 address", v);
+            config_error(ps, line, k->name, "'%s' is not an IPv4 or IPv6 address", v);
             return -EINVAL;
         }
         return 0;
     case CONFIG_URL:
         if (*v && strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) {
-            perr(ps, line, k->name, "'%s' is not an http:// or https:// URL", v);
+            config_error(ps, line, k->name, "'%s' is not an http:// or https:// URL", v);
             return -EINVAL;
         }
         /* fall through */
@@ -543,7 +429,7 @@ static int set_value(struct pstate *ps, unsigned line, const struct config_key *
     }
     case CONFIG_LIST: {
         struct config_list *l = f;
-        size_t ki = (size_t)(k - keys);
+        size_t ki = (size_t)(k - ps->t->keys);
         if (line && !ps->list_from_file[ki]) {
             list_clear(l);
             ps->list_from_file[ki] = true;
@@ -564,14 +450,14 @@ static bool is_blank(char ch)
 }
 
 /* One line [s, e). Returns 0, -EINVAL or -ENOMEM. */
-static int parse_line(struct pstate *ps, unsigned line, struct qg_config *c, const char *s, const char *e)
+static int parse_line(struct config_parse *ps, unsigned line, void *c, const char *s, const char *e)
 {
     if (e > s && e[-1] == '\r')
         e--;
     for (const char *p = s; p < e; p++) {
         unsigned char ch = (unsigned char)*p;
         if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
-            perr(ps, line, NULL, "control byte 0x%02x in the line", ch);
+            config_error(ps, line, NULL, "control byte 0x%02x in the line", ch);
             return -EINVAL;
         }
     }
@@ -584,20 +470,21 @@ static int parse_line(struct pstate *ps, unsigned line, struct qg_config *c, con
     while (ke > s && is_blank(ke[-1]))
         ke--;
     if (!eq || ke == s) {
-        perr(ps, line, NULL, "expected 'key = value', got '%.*s'", (int)(e - s > 64 ? 64 : e - s), s);
+        config_error(ps, line, NULL, "expected 'key = value', got '%.*s'",
+                     (int)(e - s > 64 ? 64 : e - s), s);
         return -EINVAL;
     }
     char key[64];
     size_t kl = (size_t)(ke - s);
     if (kl >= sizeof(key)) {
-        perr(ps, line, NULL, "unknown key '%.*s...'", 32, s);
+        config_error(ps, line, NULL, "unknown key '%.*s...'", 32, s);
         return -EINVAL;
     }
     memcpy(key, s, kl);
     key[kl] = '\0';
-    const struct config_key *k = config_key_find(key);
+    const struct config_key *k = config_key_find(ps->t, key);
     if (!k) {
-        perr(ps, line, NULL, "unknown key '%s'", key);
+        config_error(ps, line, NULL, "unknown key '%s'", key);
         return -EINVAL;
     }
 
@@ -609,14 +496,14 @@ static int parse_line(struct pstate *ps, unsigned line, struct qg_config *c, con
     if (v < e && *v == '"') {
         const char *q = memchr(v + 1, '"', (size_t)(e - v - 1));
         if (!q) {
-            perr(ps, line, k->name, "unterminated '\"'");
+            config_error(ps, line, k->name, "unterminated '\"'");
             return -EINVAL;
         }
         const char *t = q + 1;
         while (t < e && is_blank(*t))
             t++;
         if (t < e && *t != '#') {
-            perr(ps, line, k->name, "text after the closing '\"'");
+            config_error(ps, line, k->name, "text after the closing '\"'");
             return -EINVAL;
         }
         ve = q;
@@ -629,9 +516,10 @@ static int parse_line(struct pstate *ps, unsigned line, struct qg_config *c, con
             ve--;
     }
 
-    size_t ki = (size_t)(k - keys);
+    size_t ki = (size_t)(k - ps->t->keys);
     if (k->type != CONFIG_LIST && ps->line_set[ki]) {
-        perr(ps, line, NULL, "key '%s' is set twice (first on line %u)", k->name, ps->line_set[ki]);
+        config_error(ps, line, NULL, "key '%s' is set twice (first on line %u)", k->name,
+                     ps->line_set[ki]);
         return -EINVAL;
     }
     ps->line_set[ki] = line;
@@ -647,62 +535,49 @@ static int parse_line(struct pstate *ps, unsigned line, struct qg_config *c, con
     return rc;
 }
 
-/* Checks that span keys, after the whole file was read. */
-static int finish(struct pstate *ps, struct qg_config *c)
+unsigned config_line(const struct config_parse *ps, const char *name)
 {
+    const struct config_key *k = config_key_find(ps->t, name);
+    return k ? ps->line_set[k - ps->t->keys] : 0;
+}
+
+/* After the whole file was read: required keys, then the table's own cross-key checks. */
+static int finish(struct config_parse *ps, void *c)
+{
+    const struct config_table *t = ps->t;
     char vals[96];
-    for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
-        if (!keys[i].def && !ps->line_set[i]) {
-            if (keys[i].type == CONFIG_ENUM) {
-                format_values(&keys[i], ", ", vals, sizeof(vals));
-                perr(ps, 0, keys[i].name, "required, one of %s", vals);
+    for (size_t i = 0; i < t->n; i++) {
+        const struct config_key *k = &t->keys[i];
+        if (!k->def && !ps->line_set[i]) {
+            if (k->type == CONFIG_ENUM) {
+                format_values(k, ", ", vals, sizeof(vals));
+                config_error(ps, 0, k->name, "required, one of %s", vals);
             } else {
-                perr(ps, 0, keys[i].name, "required");
+                config_error(ps, 0, k->name, "required");
             }
             return -EINVAL;
         }
     }
-    if (c->mode == CONFIG_MODE_TAP && c->tap_interface[0] == '\0') {
-        perr(ps, 0, "tap.interface", "required when mode = tap");
-        return -EINVAL;
-    }
-    if (c->mode == CONFIG_MODE_INLINE && c->inline_tproxy_port == 0 && c->inline_redirect_port == 0) {
-        perr(ps, 0, NULL,
-             "inline.tproxy_port and inline.redirect_port are both 0; inline mode needs a listener");
-        return -EINVAL;
-    }
-    if (c->mode == CONFIG_MODE_INLINE && c->inline_tproxy_port == c->inline_redirect_port) {
-        perr(ps, ps->line_set[(size_t)(config_key_find("inline.redirect_port") - keys)],
-             "inline.redirect_port", "%" PRId64 " is also inline.tproxy_port; the ports must differ",
-             c->inline_redirect_port);
-        return -EINVAL;
-    }
-    if (c->tap_inject_interface[0] == '\0' && c->tap_interface[0] != '\0') {
-        char *s = strdup(c->tap_interface);
-        if (!s)
-            return -ENOMEM;
-        free(c->tap_inject_interface);
-        c->tap_inject_interface = s;
-    }
-    return 0;
+    return t->finish ? t->finish(c, ps) : 0;
 }
 
-struct qg_config *config_load_buffer(const char *name, const char *buf, size_t len, char *err, size_t errlen)
+void *config_load_buffer(const struct config_table *t, const char *name, const char *buf,
+                         size_t len, char *err, size_t errlen)
 {
-    struct pstate ps = {name, err, errlen, NULL, NULL};
-    struct qg_config *c = calloc(1, sizeof(*c));
-    ps.line_set = calloc(ARRAY_LEN(keys), sizeof(*ps.line_set));
-    ps.list_from_file = calloc(ARRAY_LEN(keys), sizeof(*ps.list_from_file));
+    struct config_parse ps = { t, name, err, errlen, NULL, NULL };
+    void *c = calloc(1, t->size);
+    ps.line_set = calloc(t->n, sizeof(*ps.line_set));
+    ps.list_from_file = calloc(t->n, sizeof(*ps.list_from_file));
     int rc = -ENOMEM;
     if (!c || !ps.line_set || !ps.list_from_file)
         goto fail;
 
     /* Defaults go through the same parser as the file (line 0 = not from the file). */
-    for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
-        if (!keys[i].def)
+    for (size_t i = 0; i < t->n; i++) {
+        if (!t->keys[i].def)
             continue;
-        struct pstate dps = {"(default)", err, errlen, ps.line_set, ps.list_from_file};
-        rc = set_value(&dps, 0, &keys[i], c, keys[i].def);
+        struct config_parse dps = { t, "(default)", err, errlen, ps.line_set, ps.list_from_file };
+        rc = set_value(&dps, 0, &t->keys[i], c, t->keys[i].def);
         if (rc < 0)
             goto fail;
     }
@@ -714,7 +589,7 @@ struct qg_config *config_load_buffer(const char *name, const char *buf, size_t l
         const char *e = nl ? nl : end;
         line++;
         if (memchr(p, '\0', (size_t)(e - p))) {
-            perr(&ps, line, NULL, "control byte 0x00 in the line");
+            config_error(&ps, line, NULL, "control byte 0x00 in the line");
             rc = -EINVAL;
             goto fail;
         }
@@ -732,14 +607,14 @@ struct qg_config *config_load_buffer(const char *name, const char *buf, size_t l
 
 fail:
     if (rc == -ENOMEM)
-        perr(&ps, 0, NULL, "out of memory");
+        config_error(&ps, 0, NULL, "out of memory");
     free(ps.line_set);
     free(ps.list_from_file);
-    config_free(c);
+    config_free(t, c);
     return NULL;
 }
 
-struct qg_config *config_load_file(const char *path, char *err, size_t errlen)
+void *config_load_file(const struct config_table *t, const char *path, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -755,26 +630,26 @@ struct qg_config *config_load_file(const char *path, char *err, size_t errlen)
     size_t n = fread(buf, 1, CONFIG_FILE_MAX + 1, f);
     int rerr = ferror(f);
     fclose(f);
-    struct qg_config *c = NULL;
+    void *c = NULL;
     if (rerr)
         snprintf(err, errlen, "config: %s: read error", path);
     else if (n > CONFIG_FILE_MAX)
         snprintf(err, errlen, "config: %s: larger than %u bytes", path, CONFIG_FILE_MAX);
     else
-        c = config_load_buffer(path, buf, n, err, errlen);
+        c = config_load_buffer(t, path, buf, n, err, errlen);
     free(buf);
     return c;
 }
 
-void config_free(struct qg_config *c)
+void config_free(const struct config_table *t, void *c)
 {
     if (!c)
         return;
-    for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
-        if (is_string_type(keys[i].type))
-            free(*(char **)field(&keys[i], c));
-        else if (keys[i].type == CONFIG_LIST)
-            list_clear(field(&keys[i], c));
+    for (size_t i = 0; i < t->n; i++) {
+        if (is_string_type(t->keys[i].type))
+            free(*(char **)field(&t->keys[i], c));
+        else if (t->keys[i].type == CONFIG_LIST)
+            list_clear(field(&t->keys[i], c));
     }
     free(c);
 }
@@ -794,7 +669,7 @@ static bool needs_quotes(const char *s)
     return false;
 }
 
-void config_format_value(const struct config_key *k, const struct qg_config *c, char *buf, size_t len)
+void config_format_value(const struct config_key *k, const void *c, char *buf, size_t len)
 {
     const void *f = cfield(k, c);
     switch (k->type) {
@@ -823,17 +698,18 @@ void config_format_value(const struct config_key *k, const struct qg_config *c, 
     }
 }
 
-int config_print(FILE *f, const struct qg_config *c)
+int config_print(const struct config_table *t, FILE *f, const void *c)
 {
     char buf[1024];
-    for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
-        const struct config_key *k = &keys[i];
+    for (size_t i = 0; i < t->n; i++) {
+        const struct config_key *k = &t->keys[i];
         if (k->type == CONFIG_LIST) {
             const struct config_list *l = cfield(k, c);
             if (l->n == 0)
                 fprintf(f, "%s =\n", k->name);
             for (size_t j = 0; j < l->n; j++)
-                fprintf(f, needs_quotes(l->items[j]) ? "%s = \"%s\"\n" : "%s = %s\n", k->name, l->items[j]);
+                fprintf(f, needs_quotes(l->items[j]) ? "%s = \"%s\"\n" : "%s = %s\n", k->name,
+                        l->items[j]);
             continue;
         }
         if (is_string_type(k->type)) {
@@ -850,7 +726,7 @@ int config_print(FILE *f, const struct qg_config *c)
     return ferror(f) ? -EIO : 0;
 }
 
-bool config_key_equal(const struct config_key *k, const struct qg_config *a, const struct qg_config *b)
+bool config_key_equal(const struct config_key *k, const void *a, const void *b)
 {
     const void *fa = cfield(k, a), *fb = cfield(k, b);
     switch (k->type) {
@@ -881,7 +757,7 @@ bool config_key_equal(const struct config_key *k, const struct qg_config *a, con
 }
 
 /* Deep copy of key k's value from src into dst. */
-static int copy_value(const struct config_key *k, struct qg_config *dst, const struct qg_config *src)
+static int copy_value(const struct config_key *k, void *dst, const void *src)
 {
     if (is_string_type(k->type)) {
         char *s = strdup(*(char *const *)cfield(k, src));
@@ -893,7 +769,7 @@ static int copy_value(const struct config_key *k, struct qg_config *dst, const s
     }
     if (k->type == CONFIG_LIST) {
         const struct config_list *l = cfield(k, src);
-        struct config_list n = {0, NULL};
+        struct config_list n = { 0, NULL };
         for (size_t i = 0; i < l->n; i++) {
             if (list_add(&n, l->items[i]) < 0) {
                 list_clear(&n);
@@ -913,7 +789,7 @@ static int copy_value(const struct config_key *k, struct qg_config *dst, const s
 }
 
 /* Frees what key k owns in c (strings, lists) and clears it. */
-static void drop_value(const struct config_key *k, struct qg_config *c)
+static void drop_value(const struct config_key *k, void *c)
 {
     if (is_string_type(k->type)) {
         free(*(char **)field(k, c));
@@ -923,41 +799,43 @@ static void drop_value(const struct config_key *k, struct qg_config *c)
     }
 }
 
-int config_keep_restart_keys(struct qg_config *fresh, const struct qg_config *running, const char **names,
-                             size_t max)
+int config_keep_restart_keys(const struct config_table *t, void *fresh, const void *running,
+                             const char **names, size_t max)
 {
     /* Every copy is made into tmp first and moved into fresh only when all of them were made,
-     * so that on -ENOMEM fresh is unchanged. */
-    struct qg_config tmp;
-    bool diff[ARRAY_LEN(keys)];
-    memset(&tmp, 0, sizeof(tmp));
-    for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
-        const struct config_key *k = &keys[i];
-        diff[i] = k->restart && !config_key_equal(k, fresh, running);
-        if (diff[i] && copy_value(k, &tmp, running) < 0) {
+     * so that on -ENOMEM fresh is unchanged. A key's difference is computed again in the
+     * second pass: each key touches only its own field, so it is still the same. */
+    void *tmp = calloc(1, t->size);
+    if (!tmp)
+        return -ENOMEM;
+    for (size_t i = 0; i < t->n; i++) {
+        const struct config_key *k = &t->keys[i];
+        if (k->restart && !config_key_equal(k, fresh, running) && copy_value(k, tmp, running) < 0) {
             for (size_t j = 0; j < i; j++)
-                if (diff[j])
-                    drop_value(&keys[j], &tmp);
+                if (t->keys[j].restart && !config_key_equal(&t->keys[j], fresh, running))
+                    drop_value(&t->keys[j], tmp);
+            free(tmp);
             return -ENOMEM;
         }
     }
     int n = 0;
-    for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
-        const struct config_key *k = &keys[i];
-        if (!diff[i])
+    for (size_t i = 0; i < t->n; i++) {
+        const struct config_key *k = &t->keys[i];
+        if (!k->restart || config_key_equal(k, fresh, running))
             continue;
         drop_value(k, fresh);
         /* strings and lists move from tmp to fresh; scalars are copied (no allocation) */
         if (is_string_type(k->type))
-            *(char **)field(k, fresh) = *(char **)field(k, &tmp);
+            *(char **)field(k, fresh) = *(char **)field(k, tmp);
         else if (k->type == CONFIG_LIST)
-            *(struct config_list *)field(k, fresh) = *(struct config_list *)field(k, &tmp);
+            *(struct config_list *)field(k, fresh) = *(struct config_list *)field(k, tmp);
         else
-            (void)copy_value(k, fresh, &tmp);
+            (void)copy_value(k, fresh, tmp);
         if ((size_t)n < max)
             names[n] = k->name;
         n++;
     }
+    free(tmp);
     return n;
 }
 
@@ -981,14 +859,14 @@ static const char *type_name(enum config_type t)
     return "?";
 }
 
-int config_doc(FILE *f)
+int config_doc(const struct config_table *t, FILE *f)
 {
     char buf[256];
     fputs("| key | type | allowed | default | on SIGHUP | description |\n"
           "|-----|------|---------|---------|-----------|-------------|\n",
           f);
-    for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
-        const struct config_key *k = &keys[i];
+    for (size_t i = 0; i < t->n; i++) {
+        const struct config_key *k = &t->keys[i];
         fprintf(f, "| `%s` | %s | ", k->name, type_name(k->type));
         switch (k->type) {
         case CONFIG_INT:

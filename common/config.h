@@ -1,18 +1,22 @@
-/* config.h - the daemon configuration: one table of keys, parsed once into an immutable struct.
+/* config.h - a table-driven configuration file parser: the caller's table of keys, parsed once
+ * into the caller's struct, which is then never changed.
  *
- * File format (docs/configuration.md is generated from the table by `qorgau config doc`):
+ * File format:
  *
  *     # comment                      '#' at line start, value start or after a blank: comment
  *     key = value                    blanks around key and value are ignored
  *     key = "value # kept"           double quotes keep blanks and '#' (no escapes inside)
- *     rules = /etc/qorgau/a.json     list keys may be repeated; each line adds one item
+ *     files = /etc/x/a.json          list keys may be repeated; each line adds one item
  *
  * Every key has a type (bool, int, size, duration, string, enum, address, ip, path, url, list),
  * a range or a set of values, a default (parsed by the same code as the file, so a default can
- * never be out of range) and an offset into struct qg_config. An unknown key, a bad value, a
+ * never be out of range) and an offset into the caller's struct. An unknown key, a bad value, a
  * repeated scalar key or a line that is not `key = value` fails the whole load with
- * "config: FILE:LINE: ..." naming the key and what is allowed; nothing is half-applied.
- * A reload builds a new struct and swaps it; a built struct never changes. */
+ * "config: FILE:LINE: ..." naming the key and what is allowed; nothing is half-applied. After
+ * the whole file, the table's finish hook checks what spans keys and fills derived values.
+ * A reload builds a new struct and swaps it; a built struct never changes.
+ *
+ * This module knows no key of its own: the daemon's table is proxy/daemon/settings.c. */
 #ifndef QG_CONFIG_H
 #define QG_CONFIG_H
 
@@ -43,125 +47,89 @@ struct config_addr {
     char text[56];
 };
 
-/* A list value; items are owned by the struct qg_config. */
+/* A list value; items are owned by the struct that holds the list. */
 struct config_list {
     size_t n;
     char **items;
 };
 
-/* Value lists of the enum keys; the table's value names are in this order. */
-enum config_mode { CONFIG_MODE_TAP = 0, CONFIG_MODE_INLINE };
-enum config_https_url { CONFIG_HTTPS_URL_NAME = 0, CONFIG_HTTPS_URL_IGNORE };
-enum config_https_block { CONFIG_HTTPS_BLOCK_RST = 0, CONFIG_HTTPS_BLOCK_ALERT };
-enum config_http_block { CONFIG_HTTP_BLOCK_REDIRECT = 0, CONFIG_HTTP_BLOCK_451 };
-enum config_quic { CONFIG_QUIC_DROP_BLOCKED = 0, CONFIG_QUIC_DROP_ALL, CONFIG_QUIC_PASS };
-enum config_incomplete { CONFIG_INCOMPLETE_RESET = 0, CONFIG_INCOMPLETE_ADDRESS };
-enum config_checksums { CONFIG_CHECKSUMS_VERIFY = 0, CONFIG_CHECKSUMS_IGNORE, CONFIG_CHECKSUMS_AUTO };
-enum config_log_level { CONFIG_LOG_ERROR = 0, CONFIG_LOG_WARN, CONFIG_LOG_INFO, CONFIG_LOG_DEBUG };
-
-/* The effective configuration. Enum fields are int holding the enum values above; sizes are
- * bytes, durations milliseconds. */
-struct qg_config {
-    int mode; /* enum config_mode */
-    int64_t workers;
-    char *user;
-    char *group;
-    struct config_list rules;
-    int https_url; /* enum config_https_url */
-
-    int64_t flows_max;
-    uint64_t reasm_bytes;
-    int64_t reasm_buffers;
-    int checksums; /* enum config_checksums, same values as enum csumpol_mode */
-    int64_t quic_max_datagrams;
-    uint64_t quic_max_bytes;
-
-    char *tap_interface;
-    char *tap_inject_interface; /* after loading: tap_interface when the file left it empty */
-    char *tap_bpf;
-    uint64_t tap_ring_size;
-    int64_t tap_snaplen;
-
-    int64_t inline_tproxy_port;
-    int64_t inline_redirect_port;
-    struct config_addr inline_listen_address;
-    uint64_t inline_first_bytes_timeout;
-    uint64_t inline_first_bytes_max;
-    int64_t inline_max_connections;
-    uint64_t inline_connect_timeout;
-    uint64_t inline_idle_timeout;
-    int64_t inline_max_per_source;
-    int inline_incomplete_request; /* enum config_incomplete */
-    int inline_https_block; /* enum config_https_block */
-    int inline_http_block;  /* enum config_http_block */
-    int inline_quic;        /* enum config_quic */
-
-    struct config_addr notice_listen;
-    char *notice_url;
-    bool notice_show_order;
-    char *notice_contact;
-    char *notice_contact_url;
-    int64_t notice_max_connections;
-    uint64_t notice_idle_timeout;
-    uint64_t notice_max_request_bytes;
-
-    char *log_file; /* "-" = stderr */
-    int log_level;  /* enum config_log_level */
-    int64_t log_block_rate;
-
-    uint64_t stats_interval;
-};
-
-/* One key of the table. */
+/* One key of a table. */
 struct config_key {
     const char *name;
     enum config_type type;
     int64_t min, max;          /* INT, SIZE (bytes), DURATION (ms) */
     const char *def;           /* default, as it would be written in the file; NULL: required */
     const char *const *values; /* ENUM: NULL-terminated value names, in enum order */
-    size_t offset;             /* into struct qg_config */
+    size_t offset;             /* into the caller's struct */
     bool restart;              /* a change takes effect only on restart, not on reload */
     const char *doc;           /* one line */
 };
 
-/* The table, in documentation order; *n gets its length. Static storage. */
-const struct config_key *config_keys(size_t *n);
+/* The state of one load, handed to a table's finish hook. */
+struct config_parse;
 
-/* The key named name, or NULL. */
-const struct config_key *config_key_find(const char *name);
+/* Called once the whole file was read into c (a struct of the table's size, every key set):
+ * checks that span keys and fills derived values. Returns 0, -EINVAL after config_error(), or
+ * -ENOMEM. */
+typedef int (*config_finish_fn)(void *c, struct config_parse *ps);
 
-/* Parses the file at path into a new struct (caller frees with config_free()). On any error
- * returns NULL with one line "config: FILE:LINE: ..." (or "config: FILE: ..." for errors that
- * belong to no line) in err. */
-struct qg_config *config_load_file(const char *path, char *err, size_t errlen);
+/* A table: keys in documentation order (names unique, each offset the field of one key), the
+ * size of the struct the offsets point into, and an optional finish hook. Static storage. */
+struct config_table {
+    const struct config_key *keys;
+    size_t n;
+    size_t size;
+    config_finish_fn finish; /* NULL: none */
+};
+
+/* The key of t named name, or NULL. */
+const struct config_key *config_key_find(const struct config_table *t, const char *name);
+
+/* Parses the file at path into a new struct of t->size bytes (caller frees with
+ * config_free()). On any error returns NULL with one line "config: FILE:LINE: ..." (or
+ * "config: FILE: ..." for errors that belong to no line) in err. */
+void *config_load_file(const struct config_table *t, const char *path, char *err, size_t errlen);
 
 /* Same over buf[0..len); name is used as FILE in messages. */
-struct qg_config *config_load_buffer(const char *name, const char *buf, size_t len, char *err, size_t errlen);
+void *config_load_buffer(const struct config_table *t, const char *name, const char *buf,
+                         size_t len, char *err, size_t errlen);
 
-/* Frees c and every string it owns. NULL is a no-op. */
-void config_free(struct qg_config *c);
+/* Frees c (loaded with table t) and every string and list it owns. NULL is a no-op. */
+void config_free(const struct config_table *t, void *c);
 
-/* Writes every key as a `key = value` line in table order (list keys: one line per item, or
- * `key =` with a comment when empty); the output loads back into an equal struct.
- * Returns 0 or -EIO. */
-int config_print(FILE *f, const struct qg_config *c);
+/* For a finish hook: writes "config: FILE:LINE: KEY: message" (without "LINE:" when line is 0,
+ * without "KEY: " when key is NULL) into the load's error buffer. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 4, 5)))
+#endif
+void config_error(struct config_parse *ps, unsigned line, const char *key, const char *fmt, ...);
+
+/* For a finish hook: the line the key named name was (last) set on, 0 when it kept its default
+ * or is not in the table. */
+unsigned config_line(const struct config_parse *ps, const char *name);
+
+/* Writes every key of t as a `key = value` line in table order (list keys: one line per item,
+ * or `key =` when empty); the output loads back into an equal struct. Returns 0 or -EIO. */
+int config_print(const struct config_table *t, FILE *f, const void *c);
 
 /* Writes the text of key k's value in c (lists: items joined by ", ") into buf. */
-void config_format_value(const struct config_key *k, const struct qg_config *c, char *buf, size_t len);
+void config_format_value(const struct config_key *k, const void *c, char *buf, size_t len);
 
 /* True when key k has the same value in a and b. */
-bool config_key_equal(const struct config_key *k, const struct qg_config *a, const struct qg_config *b);
+bool config_key_equal(const struct config_key *k, const void *a, const void *b);
 
-/* For reload: every key marked restart whose value differs between fresh and running is set
- * back in fresh to the running value (fresh is not yet published); up to max of their names go
- * to names. Returns how many keys were set back, or -ENOMEM (fresh is then unchanged). */
-int config_keep_restart_keys(struct qg_config *fresh, const struct qg_config *running, const char **names,
-                             size_t max);
+/* For reload: every key of t marked restart whose value differs between fresh and running is
+ * set back in fresh to the running value (fresh is not yet published); up to max of their
+ * names go to names. Returns how many keys were set back, or -ENOMEM (fresh is then
+ * unchanged). */
+int config_keep_restart_keys(const struct config_table *t, void *fresh, const void *running,
+                             const char **names, size_t max);
 
-/* Writes docs/configuration.md (Markdown) generated from the table. Returns 0 or -EIO. */
-int config_doc(FILE *f);
+/* Writes the Markdown table of t's keys (name, type, allowed values, default, reload or
+ * restart, description). Returns 0 or -EIO. */
+int config_doc(const struct config_table *t, FILE *f);
 
-/* Name of value v of an enum key, or "?" when out of range. */
+/* Name of value v of an enum key, or "?" when out of range or k is not an enum. */
 const char *config_enum_name(const struct config_key *k, int v);
 
 #endif

@@ -9,7 +9,7 @@
  * a bounded multi-producer ring (per-slot sequence numbers, as in Vyukov's bounded queue) that
  * one writer thread drains; a full ring drops the line and counts it. */
 #include "common/log.h"
-#include "common/utf8.h"
+#include "common/jsonw.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -222,46 +222,22 @@ static void puts_(struct lbuf *lb, const char *s)
     put(lb, s, strlen(s));
 }
 
-/* A JSON string: quotes, escapes for '"', '\\' and control bytes; bytes that are not valid UTF-8
- * become \u00XX so the line stays valid JSON. */
+/* A JSON string, escaped by jsonw_piece() with the short escapes for '\n' and '\t'. */
 static void put_str(struct lbuf *lb, const char *s, size_t len)
 {
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *u = (const unsigned char *)s;
+    char esc[JSONW_ESC_MAX];
+    size_t elen;
     put(lb, "\"", 1);
-    for (size_t i = 0; i < len && !lb->over;) {
-        unsigned char c = u[i];
-        if (c == '"' || c == '\\') {
-            char e[2] = {'\\', (char)c};
-            put(lb, e, 2);
-            i++;
-        } else if (c == '\n') {
-            put(lb, "\\n", 2);
-            i++;
-        } else if (c == '\t') {
-            put(lb, "\\t", 2);
-            i++;
-        } else if (c < 0x20 || c == 0x7f) {
-            char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-            put(lb, e, 6);
-            i++;
-        } else if (c < 0x80) {
-            size_t j = i;
-            while (j < len && u[j] >= 0x20 && u[j] < 0x7f && u[j] != '"' && u[j] != '\\')
-                j++;
-            put(lb, s + i, j - i);
-            i = j;
+    while (len > 0 && !lb->over) {
+        size_t n = jsonw_piece(s, len, JSONW_SHORT, esc, &elen);
+        if (n) {
+            put(lb, s, n);
         } else {
-            size_t n = utf8_seq(u + i, len - i, NULL);
-            if (n) {
-                put(lb, s + i, n);
-                i += n;
-            } else {
-                char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-                put(lb, e, 6);
-                i++;
-            }
+            put(lb, esc, elen);
+            n = 1;
         }
+        s += n;
+        len -= n;
     }
     put(lb, "\"", 1);
 }

@@ -4,7 +4,7 @@
 # Usage: deploy/install-deps.sh            (as root, or with sudo available)
 set -eu
 
-PKGS="build-essential pkg-config clang libclang-rt-14-dev \
+PKGS="build-essential pkg-config clang libclang-rt-14-dev clang-format-14 \
 libpcap-dev check libsubunit-dev libcap-dev libidn2-dev libjansson-dev libssl-dev \
 libnghttp2-dev libhiredis-dev liburcu-dev libmicrohttpd-dev \
 libndpi-bin tcpdump python3 time ethtool \

@@ -68,8 +68,7 @@ struct scan_out {
 };
 
 /* One JSON line is built in a char buffer and written with one fwrite: stdio per field was an
- * eighth of the scan's time. A string that needs escaping (rare) goes through jsonw_str on the
- * stream itself after the buffer is flushed, so there is one escaper. */
+ * eighth of the scan's time. Strings are escaped into it by jsonw_piece(), the one escaper. */
 #define SCAN_LINE_CAP 1024
 
 struct line {
@@ -111,27 +110,24 @@ static void line_u64(struct line *l, uint64_t v)
     line_put(l, t + i, sizeof(t) - i);
 }
 
-/* A JSON string: copied as is when every byte is printable ASCII other than '"' and '\\'. */
+/* A JSON string, escaped by jsonw_piece() (the one escaper) straight into the line. */
 static void line_str(struct line *l, const char *s, size_t len)
 {
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (unlikely(c < 0x20 || c >= 0x7f || c == '"' || c == '\\')) {
-            line_flush(l);
-            jsonw_str(l->f, s, len);
-            return;
+    char esc[JSONW_ESC_MAX];
+    size_t elen;
+    LINE_LIT(l, "\"");
+    while (len > 0) {
+        size_t n = jsonw_piece(s, len, 0, esc, &elen);
+        if (likely(n)) {
+            line_put(l, s, n);
+        } else {
+            line_put(l, esc, elen);
+            n = 1;
         }
+        s += n;
+        len -= n;
     }
-    if (unlikely(len + 2 > SCAN_LINE_CAP - l->n))
-        line_flush(l);
-    if (unlikely(len + 2 > SCAN_LINE_CAP)) {
-        jsonw_str(l->f, s, len);
-        return;
-    }
-    l->b[l->n++] = '"';
-    memcpy(l->b + l->n, s, len);
-    l->n += len;
-    l->b[l->n++] = '"';
+    LINE_LIT(l, "\"");
 }
 
 static void line_cstr(struct line *l, const char *s)

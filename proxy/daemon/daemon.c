@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #include "common/compiler.h"
-#include "common/config.h"
+#include "proxy/daemon/settings.h"
 #include "rules/lists/loader.h"
 #include "common/log.h"
 #include "proxy/daemon/mode.h"
@@ -97,7 +97,7 @@ struct worker {
 struct daemon {
     const char *config_path;
     bool foreground;
-    struct qg_config *cfg;
+    struct settings *cfg;
     struct log *log;
     struct rsref *rules;
     const struct mode_entry *mode;
@@ -174,7 +174,7 @@ struct rules_result {
 /* Loads every file cfg->rules names (globs expanded, sorted) into a new set. A file that
  * cannot be read or parsed fails the whole load (message in err); rejected entries are logged
  * (the first RULE_ERRORS_LOGGED) and counted. A glob that matches nothing is a warning. */
-static int rules_build(struct log *lg, const struct qg_config *cfg, struct rules_result *out, char *err,
+static int rules_build(struct log *lg, const struct settings *cfg, struct rules_result *out, char *err,
                        size_t errlen)
 {
     memset(out, 0, sizeof(*out));
@@ -280,7 +280,7 @@ static int counters_register(struct daemon_ctx *ctx, unsigned worker, const char
  * NOTICE_STATS_KV). "down" also when the server is gone. */
 static size_t notice_stats_kv(struct daemon *d, struct log_kv *kv)
 {
-    struct notice_server_counters c = {0};
+    struct notice_server_counters c = { 0 };
     unsigned open_now = 0;
     enum notice_server_state st = NOTICE_SERVER_DOWN;
     if (d->notice) {
@@ -347,7 +347,7 @@ static void stats_line(struct daemon *d)
 
 static int drop_privileges(struct daemon *d, char *err, size_t errlen)
 {
-    const struct qg_config *c = d->cfg;
+    const struct settings *c = d->cfg;
     if (geteuid() != 0) {
         log_write(d->log, LOG_LEVEL_WARN, "daemon",
                   "not started as root: running as the current user, nothing to drop",
@@ -442,7 +442,7 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static unsigned worker_count(const struct qg_config *c)
+static unsigned worker_count(const struct settings *c)
 {
     if (c->workers > 0)
         return (unsigned)c->workers;
@@ -471,13 +471,14 @@ static int stop_workers(struct daemon *d)
 
 /* ---- reload ---- */
 
-static void notice_settings(const struct qg_config *c, struct notice_config *nc)
+static void notice_settings(const struct settings *c, struct notice_config *nc)
 {
     *nc = (struct notice_config){
         .url = c->notice_url && c->notice_url[0] ? c->notice_url : NULL,
         .show_order = c->notice_show_order,
         .contact = c->notice_contact && c->notice_contact[0] ? c->notice_contact : NULL,
-        .contact_url = c->notice_contact_url && c->notice_contact_url[0] ? c->notice_contact_url : NULL,
+        .contact_url =
+            c->notice_contact_url && c->notice_contact_url[0] ? c->notice_contact_url : NULL,
         .max_connections = (unsigned)c->notice_max_connections,
         .idle_timeout_ms = (unsigned)c->notice_idle_timeout,
         .max_request_bytes = (unsigned)c->notice_max_request_bytes,
@@ -485,10 +486,10 @@ static void notice_settings(const struct qg_config *c, struct notice_config *nc)
 }
 
 /* True when every key whose name starts with prefix has the same value in a and b. */
-static bool keys_equal(const struct qg_config *a, const struct qg_config *b, const char *prefix)
+static bool keys_equal(const struct settings *a, const struct settings *b, const char *prefix)
 {
     size_t n, pl = strlen(prefix);
-    const struct config_key *k = config_keys(&n);
+    const struct config_key *k = settings_keys(&n);
     for (size_t i = 0; i < n; i++)
         if (strncmp(k[i].name, prefix, pl) == 0 && !config_key_equal(&k[i], a, b))
             return false;
@@ -498,11 +499,11 @@ static bool keys_equal(const struct qg_config *a, const struct qg_config *b, con
 /* The notice page server takes the new notice.* keys. Its failure does not stop the rest of the
  * reload (rules, mode): the server keeps its running settings, says so here, and shows it in the
  * stats line (notice.state "stale" or "down", notice.reload_failures) until a reload applies. */
-static void notice_reload(struct daemon *d, const struct qg_config *nc)
+static void notice_reload(struct daemon *d, const struct settings *nc)
 {
     if (!d->notice)
         return;
-    const struct qg_config *oc = d->cfg;
+    const struct settings *oc = d->cfg;
     if (keys_equal(oc, nc, "notice.") && notice_server_state(d->notice) == NOTICE_SERVER_SERVING)
         return;
     struct notice_config ns;
@@ -511,14 +512,16 @@ static void notice_reload(struct daemon *d, const struct qg_config *nc)
     if (notice_server_reload(d->notice, &ns, nc->notice_listen.text, err, sizeof(err)) < 0) {
         enum notice_server_state st = notice_server_state(d->notice);
         log_write(d->log, LOG_LEVEL_ERROR, "notice",
-                  st == NOTICE_SERVER_DOWN ? "notice page reload failed; the page server is down"
-                                           : "notice page reload failed; still serving the previous settings",
+                  st == NOTICE_SERVER_DOWN
+                      ? "notice page reload failed; the page server is down"
+                      : "notice page reload failed; still serving the previous settings",
                   LOG_KV(LOG_S("error", err), LOG_S("listen", nc->notice_listen.text),
                          LOG_S("state", notice_server_state_name(st))));
         return;
     }
     log_write(d->log, LOG_LEVEL_INFO, "notice", "notice page server reloaded",
-              LOG_KV(LOG_S("listen", nc->notice_listen.text), LOG_U("port", notice_server_port(d->notice))));
+              LOG_KV(LOG_S("listen", nc->notice_listen.text),
+                     LOG_U("port", notice_server_port(d->notice))));
 }
 
 static void reload(struct daemon *d)
@@ -529,19 +532,19 @@ static void reload(struct daemon *d)
                   LOG_KV(LOG_S("error", err)));
     log_write(d->log, LOG_LEVEL_INFO, "daemon", "reload requested", LOG_KV(LOG_S("config", d->config_path)));
 
-    struct qg_config *nc = config_load_file(d->config_path, err, sizeof(err));
+    struct settings *nc = settings_load_file(d->config_path, err, sizeof(err));
     if (!nc) {
         log_write(d->log, LOG_LEVEL_ERROR, "daemon",
                   "reload failed; keeping the running configuration and rules", LOG_KV(LOG_S("error", err)));
         return;
     }
     const char *names[64];
-    int nk = config_keep_restart_keys(nc, d->cfg, names, ARRAY_LEN(names));
+    int nk = settings_keep_restart_keys(nc, d->cfg, names, ARRAY_LEN(names));
     if (nk < 0) {
         log_write(d->log, LOG_LEVEL_ERROR, "daemon",
                   "reload failed; keeping the running configuration and rules",
                   LOG_KV(LOG_S("error", "out of memory")));
-        config_free(nc);
+        settings_free(nc);
         return;
     }
     for (int i = 0; i < nk && (size_t)i < ARRAY_LEN(names); i++)
@@ -552,7 +555,7 @@ static void reload(struct daemon *d)
     if (rules_build(d->log, nc, &rr, err, sizeof(err)) < 0) {
         log_write(d->log, LOG_LEVEL_ERROR, "daemon",
                   "reload failed; keeping the running configuration and rules", LOG_KV(LOG_S("error", err)));
-        config_free(nc);
+        settings_free(nc);
         return;
     }
     if (d->mode->ops->reload) {
@@ -563,20 +566,20 @@ static void reload(struct daemon *d)
                       LOG_KV(LOG_S("error", "the mode rejected the new configuration"),
                              LOG_S("mode", d->mode->name), LOG_S("reason", strerror(-rc))));
             ruleset_free(rr.rs);
-            config_free(nc);
+            settings_free(nc);
             return;
         }
     }
     notice_reload(d, nc);
     uint64_t v = rsref_publish(d->rules, rr.rs);
-    struct qg_config *old = d->cfg;
+    struct settings *old = d->cfg;
     d->cfg = nc;
     if (!d->foreground && strcmp(old->log_file, nc->log_file) != 0 &&
         log_reopen(d->log, nc->log_file, err, sizeof(err)) < 0)
         log_write(d->log, LOG_LEVEL_ERROR, "daemon",
                   "log.file changed but cannot be opened; still writing the old file",
                   LOG_KV(LOG_S("error", err)));
-    config_free(old);
+    settings_free(old);
     log_set_level(d->log, (enum log_level)nc->log_level);
     log_set_block_rate(d->log, (uint32_t)nc->log_block_rate);
     log_rules(d->log, "reloaded", rr.rs, &rr, v); /* only this thread frees published sets */
@@ -685,7 +688,7 @@ static void usage(FILE *f)
 static int check(struct daemon *d)
 {
     char err[1024];
-    config_print(stdout, d->cfg);
+    settings_print(stdout, d->cfg);
     d->log = log_new("-", LOG_LEVEL_WARN, 0, err, sizeof(err));
     if (!d->log) {
         fprintf(stderr, "qorgau: %s\n", err);
@@ -784,9 +787,9 @@ static int run(struct daemon *d)
         fatal(d, "%s", err);
         goto close_mode;
     }
-    log_write(
-        d->log, LOG_LEVEL_INFO, "notice", "notice page server listening",
-        LOG_KV(LOG_S("listen", d->cfg->notice_listen.text), LOG_U("port", notice_server_port(d->notice))));
+    log_write(d->log, LOG_LEVEL_INFO, "notice", "notice page server listening",
+              LOG_KV(LOG_S("listen", d->cfg->notice_listen.text),
+                     LOG_U("port", notice_server_port(d->notice))));
 
     d->workers = calloc(d->nworkers, sizeof(*d->workers));
     if (!d->workers) {
@@ -852,7 +855,7 @@ int daemon_main(int argc, char **argv)
         return DAEMON_EXIT_USAGE;
     }
     char err[1024];
-    d.cfg = config_load_file(d.config_path, err, sizeof(err));
+    d.cfg = settings_load_file(d.config_path, err, sizeof(err));
     if (!d.cfg) {
         fprintf(stderr, "qorgau: %s\n", err);
         return DAEMON_EXIT_CONFIG;
@@ -871,14 +874,14 @@ int daemon_main(int argc, char **argv)
     if (d.efd >= 0)
         close(d.efd);
     log_free(d.log);
-    config_free(d.cfg);
+    settings_free(d.cfg);
     return ret;
 }
 
 int daemon_config_main(int argc, char **argv)
 {
     if (argc == 2 && strcmp(argv[1], "doc") == 0)
-        return config_doc(stdout) < 0 ? 1 : 0;
+        return settings_doc(stdout) < 0 ? 1 : 0;
     if (argc == 3 && strcmp(argv[1], "check") == 0) {
         char *av[] = {"run", "--check", "-c", argv[2], NULL};
         return daemon_main(4, av);

@@ -1,8 +1,8 @@
 /* daemon.h - `qorgau run`: the long-running filter (configuration, rules, privileges, worker
  * threads, signals, reload) around one traffic mode (proxy/mode.h).
  *
- * Life cycle: load the config (common/config.h) -> open the log -> load and publish the rules
- * -> mode open() as root -> drop to cfg.user keeping CAP_NET_RAW + CAP_NET_ADMIN -> start
+ * Life cycle: load the config (proxy/daemon/settings.h) -> open the log -> load and publish the
+ * rules -> mode open() as root -> drop to cfg.user keeping CAP_NET_RAW + CAP_NET_ADMIN -> start
  * cfg.workers threads -> main thread waits for signals:
  *   SIGHUP          reopen the log, reload config + rules (on any failure keep the running ones)
  *   SIGTERM/SIGINT  stop the workers, close the mode, exit 0

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "common/config.h"
+#include "proxy/daemon/settings.h"
 #include "proxy/packet/decode.h"
 #include "proxy/enforce/inline.h"
 #include "common/log.h"
@@ -40,14 +40,14 @@ static void on_event(void *ctx, const struct inline_event *ev)
                      LOG_S("order", ev->order && *ev->order ? ev->order : NULL)));
 }
 
-void mode_inline_settings(const struct qg_config *cfg, struct inline_config *ic, struct notice_config *nc)
+void mode_inline_settings(const struct settings *cfg, struct inline_config *ic, struct notice_config *nc)
 {
     ic->first_bytes_max = (unsigned)cfg->inline_first_bytes_max;
     ic->first_bytes_timeout_ms = (unsigned)cfg->inline_first_bytes_timeout;
     ic->connect_timeout_ms = (unsigned)cfg->inline_connect_timeout;
     ic->idle_timeout_ms = (unsigned)cfg->inline_idle_timeout;
     ic->max_per_source = (unsigned)cfg->inline_max_per_source;
-    ic->incomplete = cfg->inline_incomplete_request == CONFIG_INCOMPLETE_ADDRESS ? INLINE_INCOMPLETE_ADDRESS
+    ic->incomplete = cfg->inline_incomplete_request == SETTINGS_INCOMPLETE_ADDRESS ? INLINE_INCOMPLETE_ADDRESS
                                                                                  : INLINE_INCOMPLETE_RESET;
     memset(nc, 0, sizeof(*nc));
     nc->url = cfg->notice_url && *cfg->notice_url ? cfg->notice_url : NULL;
@@ -55,15 +55,15 @@ void mode_inline_settings(const struct qg_config *cfg, struct inline_config *ic,
     nc->contact = cfg->notice_contact && *cfg->notice_contact ? cfg->notice_contact : NULL;
     nc->contact_url = cfg->notice_contact_url && *cfg->notice_contact_url ? cfg->notice_contact_url : NULL;
     ic->notice = nc;
-    ic->tls_block = cfg->inline_https_block == CONFIG_HTTPS_BLOCK_ALERT ? INLINE_TLS_ALERT : INLINE_TLS_RESET;
+    ic->tls_block = cfg->inline_https_block == SETTINGS_HTTPS_BLOCK_ALERT ? INLINE_TLS_ALERT : INLINE_TLS_RESET;
     ic->tls_alert = 112; /* unrecognized_name: clients report it plainly */
     ic->policy.https_url =
-        cfg->https_url == CONFIG_HTTPS_URL_IGNORE ? VERDICT_HTTPS_URL_IGNORE : VERDICT_HTTPS_URL_BLOCK_NAME;
+        cfg->https_url == SETTINGS_HTTPS_URL_IGNORE ? VERDICT_HTTPS_URL_IGNORE : VERDICT_HTTPS_URL_BLOCK_NAME;
     /* redirect needs a notice URL; without one (or with http_block = 451) the page itself */
-    ic->policy.notice_url = cfg->inline_http_block == CONFIG_HTTP_BLOCK_REDIRECT ? nc->url : NULL;
+    ic->policy.notice_url = cfg->inline_http_block == SETTINGS_HTTP_BLOCK_REDIRECT ? nc->url : NULL;
 }
 
-static int inline_open(const struct qg_config *cfg, struct daemon_ctx *d, void **state, char *err,
+static int inline_open(const struct settings *cfg, struct daemon_ctx *d, void **state, char *err,
                        size_t errlen)
 {
     *state = NULL;
@@ -106,7 +106,7 @@ static int inline_open(const struct qg_config *cfg, struct daemon_ctx *d, void *
             return -ENOMEM;
         }
     }
-    if (cfg->inline_quic == CONFIG_QUIC_DROP_BLOCKED && d->log)
+    if (cfg->inline_quic == SETTINGS_QUIC_DROP_BLOCKED && d->log)
         log_write(d->log, LOG_LEVEL_WARN, "inline",
                   "inline.quic = drop-blocked is enforced as drop-all by the nftables ruleset "
                   "(the proxy does not decrypt QUIC Initials yet)",
@@ -121,7 +121,7 @@ static int inline_run(void *state, unsigned worker, const volatile sig_atomic_t 
     return inline_run_worker(m->p, worker, stop);
 }
 
-static int inline_reload_cfg(void *state, const struct qg_config *cfg)
+static int inline_reload_cfg(void *state, const struct settings *cfg)
 {
     struct inline_mode *m = state;
     struct inline_config ic;

@@ -11,7 +11,7 @@
 
 #include "proxy/capture/capture_live.h"
 #include "common/compiler.h"
-#include "common/config.h"
+#include "proxy/daemon/settings.h"
 #include "proxy/packet/csumpol.h"
 #include "proxy/engine/engine.h"
 #include "proxy/enforce/inject.h"
@@ -91,7 +91,7 @@ static char *dup_or_empty(const char *s)
     return strdup(s ? s : "");
 }
 
-static struct tap_notice *notice_from_config(const struct qg_config *cfg)
+static struct tap_notice *notice_from_config(const struct settings *cfg)
 {
     struct tap_notice *n = calloc(1, sizeof(*n));
     if (!n)
@@ -108,7 +108,7 @@ static struct tap_notice *notice_from_config(const struct qg_config *cfg)
     }
     n->cfg.url = *n->url ? n->url : NULL;
     n->cfg.show_order = cfg->notice_show_order;
-    n->https_url = cfg->https_url == CONFIG_HTTPS_URL_IGNORE ? VERDICT_HTTPS_URL_IGNORE
+    n->https_url = cfg->https_url == SETTINGS_HTTPS_URL_IGNORE ? VERDICT_HTTPS_URL_IGNORE
                                                              : VERDICT_HTTPS_URL_BLOCK_NAME;
     n->cfg.contact = *n->contact ? n->contact : NULL;
     n->cfg.contact_url = *n->contact_url ? n->contact_url : NULL;
@@ -266,7 +266,7 @@ static void tap_close(void *state)
     free(t);
 }
 
-static int tap_open(const struct qg_config *cfg, struct daemon_ctx *d, void **state, char *err,
+static int tap_open(const struct settings *cfg, struct daemon_ctx *d, void **state, char *err,
                     size_t errlen)
 {
     *state = NULL;
@@ -297,14 +297,14 @@ static int tap_open(const struct qg_config *cfg, struct daemon_ctx *d, void **st
     engine_config_default(&ec);
     ec.max_flows = (size_t)cfg->flows_max;
     ec.reasm_bytes = (size_t)cfg->reasm_bytes;
-    _Static_assert((int)CONFIG_CHECKSUMS_AUTO == (int)CSUMPOL_AUTO &&
-                       (int)CONFIG_CHECKSUMS_IGNORE == (int)CSUMPOL_IGNORE,
+    _Static_assert((int)SETTINGS_CHECKSUMS_AUTO == (int)CSUMPOL_AUTO &&
+                       (int)SETTINGS_CHECKSUMS_IGNORE == (int)CSUMPOL_IGNORE,
                    "config and csumpol checksum modes differ");
     ec.checksums = cfg->checksums;
     ec.reasm_buffers = (size_t)cfg->reasm_buffers;
     ec.quic_max_datagrams = (uint32_t)cfg->quic_max_datagrams;
     ec.quic_max_bytes = (size_t)cfg->quic_max_bytes;
-    ec.policy.https_url = cfg->https_url == CONFIG_HTTPS_URL_IGNORE ? VERDICT_HTTPS_URL_IGNORE
+    ec.policy.https_url = cfg->https_url == SETTINGS_HTTPS_URL_IGNORE ? VERDICT_HTTPS_URL_IGNORE
                                                                     : VERDICT_HTTPS_URL_BLOCK_NAME;
     /* Redirect or 451 is chosen again per block from the current notice.url (build_response),
      * so the engine only needs to know that HTTP blocks carry a response. */
@@ -429,7 +429,7 @@ static int tap_run_worker(void *state, unsigned worker, const volatile sig_atomi
     return ret;
 }
 
-static int tap_reload(void *state, const struct qg_config *cfg)
+static int tap_reload(void *state, const struct settings *cfg)
 {
     struct tap *t = state;
     struct tap_notice *n = notice_from_config(cfg);

@@ -30,16 +30,16 @@
 
 #include "common/log.h"
 
-#define DEF_MAX_CONN 256u
-#define DEF_IDLE_MS 10000u
-#define DEF_MAX_REQ 8192u
+#define DEF_MAX_CONN   256u
+#define DEF_IDLE_MS    10000u
+#define DEF_MAX_REQ    8192u
 #define LISTEN_BACKLOG 1024
 /* MHD's per-connection pool holds the request head and the response head; the latter needs
  * well under this much (the page body is ours, not in the pool). */
-#define POOL_EXTRA 2048u
-#define SWEEP_MAX_MS 100u         /* the sweeper looks at least this often */
-#define ERROR_SAMPLES_PER_MIN 10u /* library error reports written to the log */
-#define ADDR_TEXT_MAX 64
+#define POOL_EXTRA            2048u
+#define SWEEP_MAX_MS          100u /* the sweeper looks at least this often */
+#define ERROR_SAMPLES_PER_MIN 10u  /* library error reports written to the log */
+#define ADDR_TEXT_MAX         64
 
 /* ---------------------------------------------------------------- page settings */
 
@@ -85,8 +85,8 @@ struct notice_server {
     _Atomic(struct page *) page;
     _Atomic int state;
     struct {
-        _Atomic uint64_t accepted, refused, closed_idle, requests, status_200, status_404, status_405,
-            bad_order, errors, reloads, reload_failures;
+        _Atomic uint64_t accepted, refused, closed_idle, requests, status_200, status_404,
+            status_405, bad_order, errors, reloads, reload_failures;
     } c;
     pthread_mutex_t log_mu; /* error sampling */
     uint64_t log_window;
@@ -184,7 +184,8 @@ static void conn_cb(void *cls, struct MHD_Connection *c, void **socket_context,
 
 static struct slot *slot_of(struct MHD_Connection *c)
 {
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     return ci ? ci->socket_context : NULL;
 }
 
@@ -201,7 +202,8 @@ static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *c)
 }
 
 /* A request completed (or failed): the idle deadline starts again. */
-static void done_cb(void *cls, struct MHD_Connection *c, void **req_cls, enum MHD_RequestTerminationCode toe)
+static void done_cb(void *cls, struct MHD_Connection *c, void **req_cls,
+                    enum MHD_RequestTerminationCode toe)
 {
     (void)c, (void)toe;
     struct inst *in = cls;
@@ -282,15 +284,16 @@ static enum MHD_Result simple(struct notice_server *s, struct MHD_Connection *c,
     return queue(c, status, r);
 }
 
-static enum MHD_Result page_cb(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-                               const char *version, const char *upload_data, size_t *upload_data_size,
-                               void **req_cls)
+static enum MHD_Result page_cb(void *cls, struct MHD_Connection *c, const char *url,
+                               const char *method, const char *version, const char *upload_data,
+                               size_t *upload_data_size, void **req_cls)
 {
     (void)url, (void)version, (void)upload_data, (void)upload_data_size;
     struct inst *in = cls;
     struct notice_server *s = in->s;
     struct slot *k = *req_cls;
-    bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0, head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+    bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0,
+         head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
     /* MHD closes a connection whose response is queued on the first call (the request may have
      * a body not yet read), so a GET or HEAD is answered on the second, once the request is whole */
     if ((get || head) && k && !k->called) {
@@ -306,8 +309,8 @@ static enum MHD_Result page_cb(void *cls, struct MHD_Connection *c, const char *
     const struct notice_request *q = &k->req;
     if (q->has_order && !notice_order_ok(q->order, q->order_len))
         INC(s, bad_order);
-    size_t len =
-        notice_render_page(k->body, sizeof(k->body), &p->cfg, q->url, q->url_len, q->order, q->order_len);
+    size_t len = notice_render_page(k->body, sizeof(k->body), &p->cfg, q->url, q->url_len, q->order,
+                                    q->order_len);
     if (len == 0)
         return MHD_NO; /* cannot happen: NOTICE_RESPONSE_MAX holds the worst case */
     INC(s, status_200);
@@ -425,7 +428,8 @@ static void inst_free(struct inst *in)
     free(in);
 }
 
-static void eff_limits(const struct notice_config *cfg, unsigned *maxc, unsigned *idle, unsigned *maxr)
+static void eff_limits(const struct notice_config *cfg, unsigned *maxc, unsigned *idle,
+                       unsigned *maxr)
 {
     *maxc = cfg && cfg->max_connections ? cfg->max_connections : DEF_MAX_CONN;
     *idle = cfg && cfg->idle_timeout_ms ? cfg->idle_timeout_ms : DEF_IDLE_MS;
@@ -434,8 +438,9 @@ static void eff_limits(const struct notice_config *cfg, unsigned *maxc, unsigned
 
 /* Starts an instance on lfd (taken: closed on failure unless keep_fd). Returns NULL with errno
  * and a message in err. */
-static struct inst *inst_start(struct notice_server *s, const struct notice_config *cfg, const char *listen,
-                               int lfd, unsigned port, bool keep_fd, char *err, size_t errlen)
+static struct inst *inst_start(struct notice_server *s, const struct notice_config *cfg,
+                               const char *listen, int lfd, unsigned port, bool keep_fd, char *err,
+                               size_t errlen)
 {
     struct inst *in = calloc(1, sizeof(*in));
     int e = ENOMEM;
@@ -468,7 +473,8 @@ static struct inst *inst_start(struct notice_server *s, const struct notice_conf
     int rc = pthread_create(&in->sweeper, NULL, sweeper_main, in);
     if (rc != 0) {
         e = rc;
-        snprintf(err, errlen, "notice: %s: cannot start the idle sweeper: %s", listen, strerror(rc));
+        snprintf(err, errlen, "notice: %s: cannot start the idle sweeper: %s", listen,
+                 strerror(rc));
         goto fail;
     }
     in->sweeper_started = true;
@@ -478,13 +484,13 @@ static struct inst *inst_start(struct notice_server *s, const struct notice_conf
     /* poll(), not epoll: with epoll, 0.9.75 left keep-alive connections waiting once about 128
      * were busy at once (tests/bench/notice.sh: ~830 req/s at 256 connections against ~35 000
      * with poll; check_notice_server's live_many_keepalive guards it) */
-    in->d = MHD_start_daemon(MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, accept_cb, in,
-                             page_cb, in, MHD_OPTION_EXTERNAL_LOGGER, mhd_log_cb, s, MHD_OPTION_LISTEN_SOCKET,
-                             (MHD_socket)lfd, MHD_OPTION_CONNECTION_LIMIT, (unsigned)(in->max_conn + 1),
-                             MHD_OPTION_CONNECTION_TIMEOUT, secs, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                             (size_t)in->max_req + POOL_EXTRA, MHD_OPTION_URI_LOG_CALLBACK, uri_cb, in,
-                             MHD_OPTION_NOTIFY_CONNECTION, conn_cb, in, MHD_OPTION_NOTIFY_COMPLETED, done_cb,
-                             in, MHD_OPTION_END);
+    in->d = MHD_start_daemon(MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0,
+                             accept_cb, in, page_cb, in, MHD_OPTION_EXTERNAL_LOGGER, mhd_log_cb, s,
+                             MHD_OPTION_LISTEN_SOCKET, (MHD_socket)lfd, MHD_OPTION_CONNECTION_LIMIT,
+                             (unsigned)(in->max_conn + 1), MHD_OPTION_CONNECTION_TIMEOUT, secs,
+                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)in->max_req + POOL_EXTRA,
+                             MHD_OPTION_URI_LOG_CALLBACK, uri_cb, in, MHD_OPTION_NOTIFY_CONNECTION,
+                             conn_cb, in, MHD_OPTION_NOTIFY_COMPLETED, done_cb, in, MHD_OPTION_END);
     if (!in->d) {
         e = errno ? errno : EIO;
         pthread_mutex_lock(&s->log_mu);
@@ -536,8 +542,8 @@ static struct page *page_new(const struct notice_config *cfg)
 
 /* ---------------------------------------------------------------- the server */
 
-struct notice_server *notice_server_new(const struct notice_config *cfg, const char *listen, struct log *lg,
-                                        char *err, size_t errlen)
+struct notice_server *notice_server_new(const struct notice_config *cfg, const char *listen,
+                                        struct log *lg, char *err, size_t errlen)
 {
     if (!notice_config_valid(cfg)) {
         snprintf(err, errlen, "notice: a notice.* value is out of range or not acceptable");
@@ -582,8 +588,8 @@ static int reload_failed(struct notice_server *s, int e)
     return -e;
 }
 
-int notice_server_reload(struct notice_server *s, const struct notice_config *cfg, const char *listen,
-                         char *err, size_t errlen)
+int notice_server_reload(struct notice_server *s, const struct notice_config *cfg,
+                         const char *listen, char *err, size_t errlen)
 {
     if (!notice_config_valid(cfg)) {
         snprintf(err, errlen, "notice: a notice.* value is out of range or not acceptable");
@@ -620,8 +626,8 @@ int notice_server_reload(struct notice_server *s, const struct notice_config *cf
                 int e = errno;
                 /* the old instance no longer accepts: restart it on the same socket */
                 char err2[256];
-                struct inst *back = inst_start(s, &atomic_load(&s->page)->cfg, listen, fd, old->port, true,
-                                               err2, sizeof(err2));
+                struct inst *back = inst_start(s, &atomic_load(&s->page)->cfg, listen, fd,
+                                               old->port, true, err2, sizeof(err2));
                 if (!back)
                     close(fd);
                 inst_free(old);

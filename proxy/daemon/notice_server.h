@@ -45,7 +45,7 @@ struct notice_server_counters {
 enum notice_server_state {
     NOTICE_SERVER_SERVING = 0, /* serving with the configuration last given */
     NOTICE_SERVER_STALE,       /* serving, but the last reload could not apply */
-    NOTICE_SERVER_DOWN,        /* not serving: a reload lost the listener and could not restore it */
+    NOTICE_SERVER_DOWN, /* not serving: a reload lost the listener and could not restore it */
 };
 
 /* Starts the server on listen ("IPv4:port" or "[IPv6]:port", port 0: ephemeral, see
@@ -54,8 +54,8 @@ enum notice_server_state {
  * (the caller frees it with notice_server_free), or NULL with errno set (EINVAL: a value out of
  * range or a bad address; EADDRINUSE, EACCES ...: the listener; ENOMEM) and a message naming
  * the address in err. */
-struct notice_server *notice_server_new(const struct notice_config *cfg, const char *listen, struct log *lg,
-                                        char *err, size_t errlen);
+struct notice_server *notice_server_new(const struct notice_config *cfg, const char *listen,
+                                        struct log *lg, char *err, size_t errlen);
 
 /* Applies cfg and listen. The page text (url, contact, contact_url, show_order) and the idle
  * deadline change in place; a new listen address, max_connections or max_request_bytes start a
@@ -64,8 +64,8 @@ struct notice_server *notice_server_new(const struct notice_config *cfg, const c
  * not apply: then nothing changed and the state is NOTICE_SERVER_STALE (NOTICE_SERVER_DOWN if
  * the listener was lost on the way, which only an allocation failure during the hand-over does).
  * A later successful reload returns the state to NOTICE_SERVER_SERVING. */
-int notice_server_reload(struct notice_server *s, const struct notice_config *cfg, const char *listen,
-                         char *err, size_t errlen);
+int notice_server_reload(struct notice_server *s, const struct notice_config *cfg,
+                         const char *listen, char *err, size_t errlen);
 
 /* The local port of the listener (host order), 0 when down. */
 unsigned notice_server_port(const struct notice_server *s);

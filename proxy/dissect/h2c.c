@@ -40,131 +40,17 @@ static struct span keep(uint8_t *area, size_t cap, size_t *used, const uint8_t *
     return s;
 }
 
-static enum dstatus inflate_block(const uint8_t *block, size_t blen, uint8_t *area, size_t cap,
-                                  struct h2c_request *out)
-{
-    nghttp2_hd_inflater *inf;
-    struct span host = { NULL, 0 };
-    size_t used = 0;
-    enum dstatus st = DS_MALFORMED;
-
-    if (nghttp2_hd_inflate_new(&inf) != 0)
-        return DS_LIMIT;
-    for (;;) {
-        nghttp2_nv nv;
-        int flags = 0;
-        ssize_t rv = nghttp2_hd_inflate_hd2(inf, &nv, &flags, block, blen, 1);
-        if (rv < 0)
-            goto done;
-        block += rv;
-        blen -= (size_t)rv;
-        if (flags & NGHTTP2_HD_INFLATE_EMIT) {
-            if (nv.namelen == 10 && memcmp(nv.name, ":authority", 10) == 0 && !out->authority.len)
-                out->authority = keep(area, cap, &used, nv.value, nv.valuelen);
-            else if (nv.namelen == 5 && memcmp(nv.name, ":path", 5) == 0 && !out->path.len)
-                out->path = keep(area, cap, &used, nv.value, nv.valuelen);
-            else if (nv.namelen == 4 && memcmp(nv.name, "host", 4) == 0 && !host.len)
-                host = keep(area, cap, &used, nv.value, nv.valuelen);
-        }
-        if (flags & NGHTTP2_HD_INFLATE_FINAL) {
-            nghttp2_hd_inflate_end_headers(inf);
-            break;
-        }
-        if ((flags & NGHTTP2_HD_INFLATE_EMIT) == 0 && blen == 0)
-            goto done;  /* truncated block */
-    }
-    if (!out->authority.len)
-        out->authority = host;
-    st = DS_OK;
-done:
-    nghttp2_hd_inflate_del(inf);
-    return st;
-}
-
-enum dstatus h2c_request_parse(const uint8_t *buf, size_t len, uint8_t *scratch, size_t scratch_cap,
-                               struct h2c_request *out, size_t *err_off)
-{
-    struct rd r;
-    size_t block_len = 0, half = scratch_cap / 2;
-    uint32_t stream = 0;
-    unsigned frames = 0;
-
-    memset(out, 0, sizeof(*out));
-    *err_off = 0;
-    if (len == 0)
-        return DS_NEED_MORE;
-    if (!http_is_h2_preface(buf, len))
-        return DS_NOT_MINE;
-    if (len < H2_PREFACE_LEN)
-        return DS_NEED_MORE;
-    rd_init(&r, buf, len);
-    rd_skip(&r, H2_PREFACE_LEN);
-    for (;;) {
-        size_t frame_off = r.off;
-        if (rd_left(&r) < 9)
-            return DS_NEED_MORE;
-        uint32_t flen = rd_be24(&r);
-        uint8_t type = rd_u8(&r);
-        uint8_t flags = rd_u8(&r);
-        uint32_t sid = rd_be32(&r) & 0x7fffffffu;
-        if (rd_left(&r) < flen)
-            return DS_NEED_MORE;
-        struct rd pl = rd_sub(&r, flen);
-        if (++frames > H2C_MAX_FRAMES)
-            return DS_LIMIT;
-
-        if (stream == 0 && type != H2_HEADERS) {
-            if (type == H2_CONTINUATION) {
-                *err_off = frame_off;
-                return DS_MALFORMED;
-            }
-            continue;  /* SETTINGS, WINDOW_UPDATE, PRIORITY ... before the request */
-        }
-        if (stream == 0) {
-            size_t pad = 0;
-            if (sid == 0) {
-                *err_off = frame_off + 5;
-                return DS_MALFORMED;
-            }
-            stream = sid;
-            if (flags & H2_F_PADDED)
-                pad = rd_u8(&pl);
-            if (flags & H2_F_PRIORITY)
-                rd_skip(&pl, 5);
-            if (pl.err || pad > rd_left(&pl)) {
-                *err_off = frame_off;
-                return DS_MALFORMED;
-            }
-            size_t n = rd_left(&pl) - pad;
-            if (n > half)
-                return DS_LIMIT;
-            memcpy(scratch, pl.p + pl.off, n);
-            block_len = n;
-        } else {
-            if (type != H2_CONTINUATION || sid != stream) {
-                *err_off = frame_off;
-                return DS_MALFORMED;  /* RFC 9113 6.10: nothing may interleave a field block */
-            }
-            size_t n = rd_left(&pl);
-            if (n > half - block_len)
-                return DS_LIMIT;
-            memcpy(scratch + block_len, pl.p + pl.off, n);
-            block_len += n;
-        }
-        if (flags & H2_F_END_HEADERS)
-            break;
-    }
-    out->stream_id = stream;
-    enum dstatus st = inflate_block(scratch, block_len, scratch + half, scratch_cap - half, out);
-    if (st == DS_MALFORMED)
-        *err_off = len;
-    return st;
-}
-
 /* ---- every stream of a connection ------------------------------------------------------------ */
 
 /* Arena allocator for one inflater: first fit over blocks with a header, neighbours merged as
- * the walk meets them. Allocation failure is NGHTTP2_ERR_NOMEM inside nghttp2 (-> DS_LIMIT). */
+ * the walk meets them. Allocation failure is NGHTTP2_ERR_NOMEM inside nghttp2 (-> DS_LIMIT).
+ * A connection state's arena is its own; h2c_request_parse() makes one in the caller's
+ * scratch, so no inflater anywhere allocates from the heap. */
+struct arena {
+    uint8_t *mem;   /* BLK_ALIGN-aligned */
+    size_t cap;     /* a multiple of BLK_ALIGN */
+};
+
 struct blk {
     size_t size;   /* payload bytes */
     size_t used;
@@ -179,6 +65,7 @@ struct h2c_conn {
     uint32_t stream;
     nghttp2_hd_inflater *inf;
     nghttp2_mem mem;
+    struct arena ar;       /* over arena[] */
     size_t alen, plen, hlen;
     uint8_t authority[H2C_AUTHORITY_MAX], path[H2C_PATH_MAX], host[H2C_AUTHORITY_MAX];
     alignas(BLK_ALIGN) uint8_t arena[H2C_ARENA];
@@ -189,25 +76,34 @@ struct h2c_pool {
     unsigned n;
 };
 
-static void arena_reset(struct h2c_conn *c)
+/* Makes (mem, cap) one free block; false if it cannot hold a header and one unit. */
+static bool arena_init(struct arena *a, uint8_t *mem, size_t cap)
 {
-    struct blk *b = (struct blk *)(void *)c->arena;
-    b->size = H2C_ARENA - BLK_HDR;
+    size_t skew = (BLK_ALIGN - (uintptr_t)mem % BLK_ALIGN) % BLK_ALIGN;
+    if (cap < skew + BLK_HDR + BLK_ALIGN)
+        return false;
+    a->mem = mem + skew;
+    a->cap = (cap - skew) / BLK_ALIGN * BLK_ALIGN;
+    struct blk *b = (struct blk *)(void *)a->mem;
+    b->size = a->cap - BLK_HDR;
     b->used = 0;
+    return true;
 }
 
 static void *arena_malloc(size_t size, void *ud)
 {
-    struct h2c_conn *c = ud;
+    struct arena *a = ud;
+    if (size > a->cap)
+        return NULL;
     size = (size + BLK_ALIGN - 1) / BLK_ALIGN * BLK_ALIGN;
     size_t off = 0;
-    while (off < H2C_ARENA) {
-        struct blk *b = (struct blk *)(void *)(c->arena + off);
+    while (off < a->cap) {
+        struct blk *b = (struct blk *)(void *)(a->mem + off);
         if (!b->used) {
             /* merge the free blocks that follow */
             size_t next = off + BLK_HDR + b->size;
-            while (next < H2C_ARENA) {
-                struct blk *nb = (struct blk *)(void *)(c->arena + next);
+            while (next < a->cap) {
+                struct blk *nb = (struct blk *)(void *)(a->mem + next);
                 if (nb->used)
                     break;
                 b->size += BLK_HDR + nb->size;
@@ -215,13 +111,13 @@ static void *arena_malloc(size_t size, void *ud)
             }
             if (b->size >= size) {
                 if (b->size >= size + BLK_HDR + BLK_ALIGN) {
-                    struct blk *rest = (struct blk *)(void *)(c->arena + off + BLK_HDR + size);
+                    struct blk *rest = (struct blk *)(void *)(a->mem + off + BLK_HDR + size);
                     rest->size = b->size - size - BLK_HDR;
                     rest->used = 0;
                     b->size = size;
                 }
                 b->used = 1;
-                return c->arena + off + BLK_HDR;
+                return a->mem + off + BLK_HDR;
             }
         }
         off += BLK_HDR + b->size;
@@ -301,9 +197,9 @@ static bool conn_start(struct h2c_conn *c, const void *owner, uint32_t id)
     c->in_use = true;
     c->preface = c->in_block = false;
     c->stream = 0;
-    c->mem = (nghttp2_mem){ c, arena_malloc, arena_free, arena_calloc, arena_realloc };
-    arena_reset(c);
-    if (nghttp2_hd_inflate_new2(&c->inf, &c->mem) != 0) {
+    c->mem = (nghttp2_mem){ &c->ar, arena_malloc, arena_free, arena_calloc, arena_realloc };
+    if (!arena_init(&c->ar, c->arena, sizeof(c->arena)) ||
+        nghttp2_hd_inflate_new2(&c->inf, &c->mem) != 0) {
         conn_end(c);
         return false;
     }
@@ -443,4 +339,149 @@ enum dstatus h2c_conn_step(struct h2c_conn *c, const uint8_t *buf, size_t len,
         out->path = (struct span){ c->path, c->plen };
     }
     return DS_OK;
+}
+
+/* ---- the first request, without connection state ------------------------------------------- */
+
+/* Decodes the header block whose fragments are the payloads of the HEADERS frame at buf[hoff]
+ * and the CONTINUATION frames after it (framing checked by the caller), with an inflater
+ * whose memory is an arena over scratch[0, half); the fields go to scratch[half, cap). */
+static enum dstatus inflate_block(const uint8_t *buf, size_t len, size_t hoff, uint8_t *scratch,
+                                  size_t half, size_t cap, struct h2c_request *out)
+{
+    struct arena ar;
+    nghttp2_mem mem = { &ar, arena_malloc, arena_free, arena_calloc, arena_realloc };
+    nghttp2_hd_inflater *inf;
+    struct span host = { NULL, 0 };
+    uint8_t *area = scratch + half;
+    size_t used = 0, area_cap = cap - half;
+    struct rd r;
+
+    if (!arena_init(&ar, scratch, half) || nghttp2_hd_inflate_new2(&inf, &mem) != 0)
+        return DS_LIMIT;
+    rd_init(&r, buf, len);
+    rd_skip(&r, hoff);
+    for (;;) {
+        size_t flen = rd_be24(&r);
+        uint8_t type = rd_u8(&r);
+        uint8_t flags = rd_u8(&r);
+        rd_skip(&r, 4);
+        struct rd pl = rd_sub(&r, flen);
+        size_t pad = 0;
+        if (type == H2_HEADERS) {
+            if (flags & H2_F_PADDED)
+                pad = rd_u8(&pl);
+            if (flags & H2_F_PRIORITY)
+                rd_skip(&pl, 5);
+        }
+        const uint8_t *p = pl.p + pl.off;
+        size_t n = rd_left(&pl) - pad;
+        bool final = (flags & H2_F_END_HEADERS) != 0;
+        for (;;) {
+            nghttp2_nv nv;
+            int fl = 0;
+            ssize_t rv = nghttp2_hd_inflate_hd2(inf, &nv, &fl, p, n, final ? 1 : 0);
+            if (rv < 0)
+                return rv == NGHTTP2_ERR_NOMEM ? DS_LIMIT : DS_MALFORMED;
+            p += rv;
+            n -= (size_t)rv;
+            if (fl & NGHTTP2_HD_INFLATE_EMIT) {
+                if (nv.namelen == 10 && memcmp(nv.name, ":authority", 10) == 0 && !out->authority.len)
+                    out->authority = keep(area, area_cap, &used, nv.value, nv.valuelen);
+                else if (nv.namelen == 5 && memcmp(nv.name, ":path", 5) == 0 && !out->path.len)
+                    out->path = keep(area, area_cap, &used, nv.value, nv.valuelen);
+                else if (nv.namelen == 4 && memcmp(nv.name, "host", 4) == 0 && !host.len)
+                    host = keep(area, area_cap, &used, nv.value, nv.valuelen);
+            }
+            if (fl & NGHTTP2_HD_INFLATE_FINAL) {
+                if (!out->authority.len)
+                    out->authority = host;
+                return DS_OK;   /* the inflater's memory is the scratch: nothing to free */
+            }
+            if (!(fl & NGHTTP2_HD_INFLATE_EMIT) && n == 0) {
+                if (final)
+                    return DS_MALFORMED;   /* truncated block */
+                break;   /* on to the next CONTINUATION */
+            }
+        }
+    }
+}
+
+enum dstatus h2c_request_parse(const uint8_t *buf, size_t len, uint8_t *scratch, size_t scratch_cap,
+                               struct h2c_request *out, size_t *err_off)
+{
+    struct rd r;
+    size_t block_len = 0, half = scratch_cap / 2, hoff = 0;
+    uint32_t stream = 0;
+    unsigned frames = 0;
+
+    memset(out, 0, sizeof(*out));
+    *err_off = 0;
+    if (len == 0)
+        return DS_NEED_MORE;
+    if (!http_is_h2_preface(buf, len))
+        return DS_NOT_MINE;
+    if (len < H2_PREFACE_LEN)
+        return DS_NEED_MORE;
+    rd_init(&r, buf, len);
+    rd_skip(&r, H2_PREFACE_LEN);
+    for (;;) {
+        size_t frame_off = r.off;
+        if (rd_left(&r) < 9)
+            return DS_NEED_MORE;
+        uint32_t flen = rd_be24(&r);
+        uint8_t type = rd_u8(&r);
+        uint8_t flags = rd_u8(&r);
+        uint32_t sid = rd_be32(&r) & 0x7fffffffu;
+        if (rd_left(&r) < flen)
+            return DS_NEED_MORE;
+        struct rd pl = rd_sub(&r, flen);
+        if (++frames > H2C_MAX_FRAMES)
+            return DS_LIMIT;
+
+        if (stream == 0 && type != H2_HEADERS) {
+            if (type == H2_CONTINUATION) {
+                *err_off = frame_off;
+                return DS_MALFORMED;
+            }
+            continue;  /* SETTINGS, WINDOW_UPDATE, PRIORITY ... before the request */
+        }
+        if (stream == 0) {
+            size_t pad = 0;
+            if (sid == 0) {
+                *err_off = frame_off + 5;
+                return DS_MALFORMED;
+            }
+            stream = sid;
+            hoff = frame_off;
+            if (flags & H2_F_PADDED)
+                pad = rd_u8(&pl);
+            if (flags & H2_F_PRIORITY)
+                rd_skip(&pl, 5);
+            if (pl.err || pad > rd_left(&pl)) {
+                *err_off = frame_off;
+                return DS_MALFORMED;
+            }
+            size_t n = rd_left(&pl) - pad;
+            if (n > half)
+                return DS_LIMIT;
+            block_len = n;
+        } else {
+            if (type != H2_CONTINUATION || sid != stream) {
+                *err_off = frame_off;
+                return DS_MALFORMED;  /* RFC 9113 6.10: nothing may interleave a field block */
+            }
+            size_t n = rd_left(&pl);
+            if (n > half - block_len)
+                return DS_LIMIT;
+            block_len += n;
+        }
+        if (flags & H2_F_END_HEADERS)
+            break;
+    }
+    out->stream_id = stream;
+    enum dstatus st = inflate_block(buf, len, hoff, scratch, half, scratch_cap, out);
+    if (st == DS_MALFORMED)
+        *err_off = len;
+    return st;
 }

@@ -2,7 +2,8 @@
  *
  * buf is the client->server stream from its first byte: the 24-byte connection preface, then
  * frames. The first HEADERS frame (with its CONTINUATION frames) is HPACK-decoded with nghttp2's
- * inflater; an authority without :authority falls back to a "host" header (RFC 9113 8.3.1). */
+ * inflater over an arena (nghttp2_mem), never the heap; an authority without :authority falls
+ * back to a "host" header (RFC 9113 8.3.1). */
 #ifndef QG_H2C_H
 #define QG_H2C_H
 
@@ -25,9 +26,12 @@ struct h2c_request {
  *  DS_NEED_MORE  a valid prefix: the header block is not complete yet.
  *  DS_NOT_MINE   buf does not start with the HTTP/2 connection preface.
  *  DS_MALFORMED  a frame breaks RFC 9113 or HPACK decoding failed; *err_off = offset in buf.
- *  DS_LIMIT      the header block is larger than scratch_cap / 2, or more than H2C_MAX_FRAMES
- *                frames come before it.
- * Allocates only inside nghttp2's inflater, once per connection (not per packet). */
+ *  DS_LIMIT      the header block is larger than scratch_cap / 2, more than H2C_MAX_FRAMES
+ *                frames come before it, or the decoder does not fit its arena.
+ * Allocates nothing: the header block is decoded in place, fragment by fragment, by an
+ * inflater whose memory is scratch[0, scratch_cap / 2); the fields are copied to the rest of
+ * scratch. So the stateless reading (a connection without a pooled state, an alternative view
+ * of the bytes) costs no allocation per flow either. */
 enum dstatus h2c_request_parse(const uint8_t *buf, size_t len, uint8_t *scratch, size_t scratch_cap,
                                struct h2c_request *out, size_t *err_off);
 

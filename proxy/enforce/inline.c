@@ -44,7 +44,6 @@
 
 #include "common/compiler.h"
 #include "proxy/dissect/h2c.h"
-#include "proxy/dissect/http.h"
 #include "proxy/enforce/inline.h"
 #include "proxy/judge/inspect.h"
 #include "proxy/enforce/notice.h"
@@ -740,15 +739,33 @@ static bool h2c_owner_alive(const void *owner, uint32_t id, void *ctx)
     return c->state != ST_FREE && c->gen == id && c->app == APP_H2C;
 }
 
-/* An HTTP request the proxy cannot frame: a head larger than its buffer (judged by a name read
- * early, or with no name in the buffer at all) or chunked framing that broke. Relaying the
- * rest unjudged would let a later request on the connection through to a server with larger
- * limits than ours, so the connection is refused, as nginx refuses such a head (431/400). */
+/* An HTTP request the proxy cannot frame (INSPECT_REST_UNFRAMED): a head larger than its
+ * buffer (judged by a name read early, or with no name in the buffer at all), a head read only
+ * by the lenient scan, or chunked framing that broke. Relaying the rest unjudged would let a
+ * later request on the connection through to a server with larger or laxer limits than ours,
+ * so the connection is refused, as nginx refuses such a head (431/400). */
 static enum judge refuse_unframed(struct worker *w, bool *answer)
 {
     CNT(w, unframed);
     *answer = false;
     return J_BLOCK;
+}
+
+/* Judging of c stops for the reason inspect_stream_next() / _passed() gave, as
+ * inspect_stream_halt() says for every mode: a connection none of whose requests was decided is
+ * judged on its address, an HTTP stream whose next request cannot be located is refused (the
+ * proxy's answer to INSPECT_REST_UNFRAMED), and otherwise the rest is relayed as it is. */
+static enum judge stop_judging(struct worker *w, struct conn *c, const struct inspect_stream *s,
+                               enum inspect_stop why, bool *answer)
+{
+    struct inspect_halt h;
+    inspect_stream_halt(s, why, &h);
+    c->flags |= F_RAW | F_DECIDED;
+    if (h.by_address && judge_address(w, c, answer) == J_BLOCK)
+        return J_BLOCK;
+    if (h.rest == INSPECT_REST_UNFRAMED)
+        return refuse_unframed(w, answer);
+    return J_PASS;
 }
 
 /* Judges what is buffered past bsend and moves bsend over what may go to the server, walking
@@ -783,7 +800,7 @@ static enum judge judge(struct worker *w, struct conn *c, bool *answer)
         /* the unjudged part fills the buffer (after compaction): nothing more will fit */
         bool full = c->bsend == 0 ? c->blen >= w->fbmax : false;
         struct inspect_stream s = { c->app, c->phase, (c->flags & F_DECIDED) != 0, NULL };
-        if (w->h2 && (s.app == APP_H2C || (s.app == APP_UNKNOWN && http_is_h2_preface(d, len)))) {
+        if (w->h2 && inspect_stream_wants_h2(&s, d, len)) {
             s.h2 = h2c_conn_take(w->h2, c, c->gen, h2c_owner_alive, w);
             if (!s.h2)
                 CNT(w, h2c_no_state); /* only its first stream is judged */
@@ -799,7 +816,7 @@ static enum judge judge(struct worker *w, struct conn *c, bool *answer)
         if (step == INSPECT_MORE)
             return J_MORE;
         if (step == INSPECT_JUDGE) {
-            if (rq.partial && !full && !partial_blocks(w, c, &rq))
+            if (inspect_request_pending(&rq, full) && !partial_blocks(w, c, &rq))
                 return J_MORE;   /* the name passes, but the rest may carry another: wait */
             if (rq.lenient)
                 CNT(w, malformed);   /* judged on its lenient reading (S10) */
@@ -812,9 +829,9 @@ static enum judge judge(struct worker *w, struct conn *c, bool *answer)
             c->app = s.app;
             c->phase = s.phase;
             if (step == INSPECT_STOP) {
-                if (rq.app == APP_HTTP && why == INSPECT_STOP_CUT)
-                    return refuse_unframed(w, answer);
-                c->flags |= F_RAW;   /* a ClientHello, h2c, or a head read only leniently */
+                /* a ClientHello, h2c: relayed; a head cut or read only leniently: refused */
+                if (stop_judging(w, c, &s, why, answer) == J_BLOCK)
+                    return J_BLOCK;
                 continue;
             }
         }
@@ -822,20 +839,15 @@ static enum judge judge(struct worker *w, struct conn *c, bool *answer)
             c->body_left = skip;
             continue;
         }
-        /* INSPECT_STOP: as the engine, a stream we cannot read is judged on the address only
-         * when none of its requests was decided yet */
+        /* INSPECT_STOP: a stream we cannot read */
         if (why == INSPECT_STOP_LIMIT)
             CNT(w, first_limit);
         else if (why == INSPECT_STOP_NOT_MINE)
             CNT(w, not_mine);
         else
             CNT(w, malformed);
-        bool first = !(c->flags & F_DECIDED);
-        c->flags |= F_RAW | F_DECIDED;
-        if (first && judge_address(w, c, answer) == J_BLOCK)
+        if (stop_judging(w, c, &s, why, answer) == J_BLOCK)
             return J_BLOCK;
-        if (c->app == APP_HTTP && (why == INSPECT_STOP_LIMIT || why == INSPECT_STOP_BODY))
-            return refuse_unframed(w, answer);
     }
     c->flags |= F_RAW;
     c->bsend = c->blen;

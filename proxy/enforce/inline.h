@@ -47,7 +47,7 @@ enum inline_incomplete {
     INLINE_INCOMPLETE_ADDRESS,   /* judge it on its address and relay it unjudged (fail-open) */
 };
 
-/* Plain configuration, filled by the config table (common/config.c) or by hand; see
+/* Plain configuration, filled by the config table (proxy/daemon/settings.c) or by hand; see
  * inline_config_default() for the defaults. inline_new() and inline_reload() copy what they
  * keep (strings included). Reloadable: tls_block, tls_alert, policy, notice, the four timeouts,
  * incomplete, max_per_source, and first_bytes_max up to the value the proxy was started with

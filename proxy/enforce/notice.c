@@ -119,7 +119,7 @@ static void wb_pct(struct wbuf *w, const char *s, size_t n)
         if (unreserved(c)) {
             wb_put(w, &s[i], 1);
         } else {
-            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+            char e[3] = { '%', hex[c >> 4], hex[c & 15] };
             wb_put(w, e, 3);
         }
     }
@@ -131,8 +131,8 @@ static bool order_ok(const char *o, size_t n)
         return false;
     for (size_t i = 0; i < n; i++) {
         uint8_t c = (uint8_t)o[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
-              c == '_' || c == '-'))
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
             return false;
     }
     return true;
@@ -154,8 +154,8 @@ static bool contact_url_ok(const char *s)
 {
     if (!header_safe(s, NOTICE_CONTACT_MAX))
         return false;
-    return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0 || strncmp(s, "mailto:", 7) == 0 ||
-           strncmp(s, "tel:", 4) == 0;
+    return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0 ||
+           strncmp(s, "mailto:", 7) == 0 || strncmp(s, "tel:", 4) == 0;
 }
 
 static size_t cstrlen(const char *s)
@@ -187,12 +187,13 @@ static const char PAGE_HEAD[] =
     "<p>Under Article 41-1 of the Law of the Republic of Kazakhstan “On Communications”.</p>\n"
     "</section>\n<dl>\n";
 
-static const char PAGE_CONTACT_DEFAULT[] = "Байланыс операторыңыздың қолдау қызметіне хабарласыңыз. / "
-                                           "Обратитесь в службу поддержки вашего оператора связи. / "
-                                           "Contact your telecom operator's support service.";
+static const char PAGE_CONTACT_DEFAULT[] =
+    "Байланыс операторыңыздың қолдау қызметіне хабарласыңыз. / "
+    "Обратитесь в службу поддержки вашего оператора связи. / "
+    "Contact your telecom operator's support service.";
 
-static void render_page(struct wbuf *w, const struct notice_config *cfg, const char *url, size_t url_len,
-                        const char *order, size_t order_len)
+static void render_page(struct wbuf *w, const struct notice_config *cfg, const char *url,
+                        size_t url_len, const char *order, size_t order_len)
 {
     wb_str(w, PAGE_HEAD);
     if (url && url_len) {
@@ -221,10 +222,11 @@ static void render_page(struct wbuf *w, const struct notice_config *cfg, const c
     wb_str(w, "</dd>\n</dl>\n</main>\n</body>\n</html>\n");
 }
 
-size_t notice_render_page(char *buf, size_t cap, const struct notice_config *cfg, const char *blocked_url,
-                          size_t url_len, const char *order, size_t order_len)
+size_t notice_render_page(char *buf, size_t cap, const struct notice_config *cfg,
+                          const char *blocked_url, size_t url_len, const char *order,
+                          size_t order_len)
 {
-    struct wbuf w = {buf, cap, 0, false};
+    struct wbuf w = { buf, cap, 0, false };
     if (!buf)
         return 0;
     render_page(&w, cfg, blocked_url, url_len, order, order_len);
@@ -232,13 +234,14 @@ size_t notice_render_page(char *buf, size_t cap, const struct notice_config *cfg
 }
 
 /* Status line, headers and the page. Returns the length or 0 when it does not fit. */
-static size_t build_page_response(char *buf, size_t cap, unsigned status, const struct notice_config *cfg,
-                                  const char *url, size_t url_len, const char *order, size_t order_len)
+static size_t build_page_response(char *buf, size_t cap, unsigned status,
+                                  const struct notice_config *cfg, const char *url, size_t url_len,
+                                  const char *order, size_t order_len)
 {
-    struct wbuf count = {NULL, 0, 0, false};
+    struct wbuf count = { NULL, 0, 0, false };
     render_page(&count, cfg, url, url_len, order, order_len);
 
-    struct wbuf w = {buf, cap, 0, false};
+    struct wbuf w = { buf, cap, 0, false };
     if (status == 451)
         wb_str(&w, "HTTP/1.1 451 Unavailable For Legal Reasons\r\n");
     else
@@ -256,12 +259,13 @@ static size_t build_page_response(char *buf, size_t cap, unsigned status, const 
     return w.over ? 0 : w.len;
 }
 
-size_t notice_build_451(char *buf, size_t cap, const struct notice_config *cfg, const char *blocked_url,
-                        const char *order)
+size_t notice_build_451(char *buf, size_t cap, const struct notice_config *cfg,
+                        const char *blocked_url, const char *order)
 {
     if (!buf)
         return 0;
-    return build_page_response(buf, cap, 451, cfg, blocked_url, cstrlen(blocked_url), order, cstrlen(order));
+    return build_page_response(buf, cap, 451, cfg, blocked_url, cstrlen(blocked_url), order,
+                               cstrlen(order));
 }
 
 size_t notice_build_redirect(char *buf, size_t cap, const char *notice_url, const char *blocked_url,
@@ -270,7 +274,7 @@ size_t notice_build_redirect(char *buf, size_t cap, const char *notice_url, cons
     if (!buf || !notice_url || !header_safe(notice_url, NOTICE_URL_MAX))
         return 0;
     char loc[NOTICE_URL_MAX + 3 * NOTICE_BLOCKED_URL_MAX + 3 * NOTICE_ORDER_MAX + 32];
-    struct wbuf l = {loc, sizeof(loc), 0, false};
+    struct wbuf l = { loc, sizeof(loc), 0, false };
     wb_str(&l, notice_url);
     char sep = strchr(notice_url, '?') ? '&' : '?';
     size_t ulen = cstrlen(blocked_url);
@@ -289,10 +293,10 @@ size_t notice_build_redirect(char *buf, size_t cap, const char *notice_url, cons
     if (l.over)
         return 0;
 
-    struct wbuf body = {NULL, 0, 0, false};
+    struct wbuf body = { NULL, 0, 0, false };
     for (int pass = 0; pass < 2; pass++) {
         struct wbuf *b = &body;
-        struct wbuf w = {buf, cap, 0, false};
+        struct wbuf w = { buf, cap, 0, false };
         if (pass == 1) {
             wb_str(&w, "HTTP/1.1 302 Found\r\nLocation: ");
             wb_put(&w, loc, l.len);

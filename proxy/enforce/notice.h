@@ -17,19 +17,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define NOTICE_ORDER_MAX 64        /* order ids: [A-Za-z0-9._-]{1,64}, anything else dropped */
-#define NOTICE_BLOCKED_URL_MAX 512 /* bytes of the blocked URL kept (longer: cut, with "...") */
-#define NOTICE_CONTACT_MAX 512     /* bytes of contact text / contact URL kept */
-#define NOTICE_URL_MAX 1024        /* bytes of the notice URL itself (302 target) */
-#define NOTICE_RESPONSE_MAX 16384  /* any complete response fits in this many bytes */
+#define NOTICE_ORDER_MAX       64    /* order ids: [A-Za-z0-9._-]{1,64}, anything else dropped */
+#define NOTICE_BLOCKED_URL_MAX 512   /* bytes of the blocked URL kept (longer: cut, with "...") */
+#define NOTICE_CONTACT_MAX     512   /* bytes of contact text / contact URL kept */
+#define NOTICE_URL_MAX         1024  /* bytes of the notice URL itself (302 target) */
+#define NOTICE_RESPONSE_MAX    16384 /* any complete response fits in this many bytes */
 
-#define NOTICE_CONN_MAX 65536u /* notice.max_connections: 1..65536 */
-#define NOTICE_IDLE_MIN_MS 10u /* notice.idle_timeout: 10 ms .. 1 h */
+#define NOTICE_CONN_MAX    65536u /* notice.max_connections: 1..65536 */
+#define NOTICE_IDLE_MIN_MS 10u    /* notice.idle_timeout: 10 ms .. 1 h */
 #define NOTICE_IDLE_MAX_MS 3600000u
 #define NOTICE_REQUEST_MIN 512u /* notice.max_request_bytes: 512 .. 64 KiB */
 #define NOTICE_REQUEST_MAX 65536u
 
-/* Plain configuration, filled by the config table (common/config.c) or by hand. Strings are
+/* Plain configuration, filled by the config table (proxy/daemon/settings.c) or by hand. Strings are
  * borrowed: whoever keeps the configuration (the page server) copies them. Zero/NULL fields take
  * the defaults shown; an empty string is the same as NULL. */
 struct notice_config {
@@ -62,8 +62,9 @@ struct notice_request {
  * cfg->show_order and it is [A-Za-z0-9._-]{1,64}. cfg may be NULL (defaults).
  * Returns the body length, or 0 when it does not fit in cap (then buf holds nothing useful).
  * No allocation. */
-size_t notice_render_page(char *buf, size_t cap, const struct notice_config *cfg, const char *blocked_url,
-                          size_t url_len, const char *order, size_t order_len);
+size_t notice_render_page(char *buf, size_t cap, const struct notice_config *cfg,
+                          const char *blocked_url, size_t url_len, const char *order,
+                          size_t order_len);
 
 /* Writes a complete "HTTP/1.1 302 Found" response: Location: notice_url + "?url=...&order=..."
  * (or "&url=" when notice_url already has a query), both values percent-encoded (all but
@@ -82,8 +83,8 @@ size_t notice_build_redirect(char *buf, size_t cap, const char *notice_url, cons
  * no-store. blocked_url and order are NUL-terminated or NULL; cfg may be NULL.
  * Returns the response length or 0 when it does not fit in cap (cap >= NOTICE_RESPONSE_MAX
  * always fits). Pure; no allocation. */
-size_t notice_build_451(char *buf, size_t cap, const struct notice_config *cfg, const char *blocked_url,
-                        const char *order);
+size_t notice_build_451(char *buf, size_t cap, const struct notice_config *cfg,
+                        const char *blocked_url, const char *order);
 
 /* ---------------------------------------------------------------- request helpers */
 

@@ -242,7 +242,7 @@ static void finish_flow_inspection(struct engine *e, struct flow *f)
         h2c_conn_release(e->h2, f, f->a.id);
     f->a.state |= ENGINE_ST_DONE;
     f->fl |= FLOW_F_SETTLED;   /* a new SYN on this 4-tuple now starts a new flow */
-    tcpreasm_release(e->reasm, f);
+    tcpreasm_release(e->reasm, &f->tcp);
 }
 
 /* True if a name candidate of rq blocks; reports nothing. */
@@ -270,7 +270,7 @@ static bool decide_alt(struct engine *e, struct flow *f)
 {
     size_t alen;
     struct inspect_request rq;
-    const uint8_t *a = tcpreasm_alt(e->reasm, f, &alen);
+    const uint8_t *a = tcpreasm_alt(e->reasm, &f->tcp, &alen);
     if (!a || inspect_parse((enum verdict_app)f->a.app, a, alen, e->scratch, e->scratch_cap, &rq) != DS_OK)
         return false;
     return decide_request(e, f, &rq, true);
@@ -284,11 +284,11 @@ static bool decide_alt(struct engine *e, struct flow *f)
  * incomplete is parsed again when bytes come. Returns true if one blocked. */
 static bool judge_alt_view(struct engine *e, struct flow *f, unsigned first)
 {
-    unsigned n = tcpreasm_nviews(e->reasm, f);
+    unsigned n = tcpreasm_nviews(e->reasm, &f->tcp);
     for (unsigned i = first; i < n; i++) {
         size_t alen;
         bool changed;
-        const uint8_t *a = tcpreasm_view(e->reasm, f, i, &alen, &changed);
+        const uint8_t *a = tcpreasm_view(e->reasm, &f->tcp, i, &alen, &changed);
         if (!a || !changed)
             continue;
         enum verdict_app app = (enum verdict_app)f->a.app;
@@ -300,7 +300,7 @@ static bool judge_alt_view(struct engine *e, struct flow *f, unsigned first)
             st = inspect_parse(app, a, alen, e->scratch, e->scratch_cap, &rq);
         if (st == DS_NEED_MORE)
             continue;   /* more bytes of this view may come */
-        tcpreasm_view_seen(e->reasm, f, i);
+        tcpreasm_view_seen(e->reasm, &f->tcp, i);
         e->st.alt_judged++;
         if (st == DS_OK && decide_request(e, f, &rq, true))
             return true;
@@ -369,7 +369,7 @@ static void inspect_scan(struct engine *e, struct flow *f)
 {
     for (;;) {
         size_t len, used;
-        const uint8_t *d = tcpreasm_data(e->reasm, f, &len);
+        const uint8_t *d = tcpreasm_data(e->reasm, &f->tcp, &len);
         if (!d || len == 0)
             return;
         struct span names[8];
@@ -389,7 +389,7 @@ static void inspect_scan(struct engine *e, struct flow *f)
         }
         if (used == 0)
             return;
-        tcpreasm_consume(e->reasm, f, used);
+        tcpreasm_consume(e->reasm, &f->tcp, used);
     }
 }
 
@@ -403,30 +403,33 @@ static void start_scan(struct engine *e, struct flow *f)
     inspect_scan(e, f);
 }
 
-/* Stops judging f for the reason inspect_stream_next() / _passed() gave; an HTTP stream whose
- * next request cannot be located (a head read only leniently, chunked framing that broke, a
- * head cut by the buffer) is scanned for names instead of being left unjudged. */
-static void stop_inspection(struct engine *e, struct flow *f, enum verdict_app app,
+/* Stops judging f for the reason inspect_stream_next() / _passed() gave, as
+ * inspect_stream_halt() says for every mode: a stream none of whose requests was judged is
+ * decided on its address, and an HTTP stream whose next request cannot be located (a head read
+ * only leniently, chunked framing that broke, a head cut by the buffer) is scanned for names
+ * (the engine's answer to INSPECT_REST_UNFRAMED) instead of being left unjudged. */
+static void stop_inspection(struct engine *e, struct flow *f, const struct inspect_stream *s,
                             enum inspect_stop why, enum dstatus st)
 {
-    bool judged = (f->a.state & ENGINE_ST_EVENT) != 0;
+    struct inspect_halt h;
+    struct inspect_stream now = *s;
+    now.judged = now.judged || (f->a.state & ENGINE_ST_EVENT);   /* another view's, too */
+    inspect_stream_halt(&now, why, &h);
     switch (why) {
     case INSPECT_STOP_NOT_MINE:
-        if (judged)
+        if (!h.by_address)
             e->st.stream_not_mine++;   /* no longer HTTP: after an Upgrade, CONNECT */
         break;
     case INSPECT_STOP_MALFORMED:
-    case INSPECT_STOP_LIMIT: count_failure(e, app, st); break;
+    case INSPECT_STOP_LIMIT: count_failure(e, (enum verdict_app)s->app, st); break;
     case INSPECT_STOP_BODY: e->st.http_body_malformed++; break;
     case INSPECT_STOP_CUT: e->st.http_cut++; break;
     case INSPECT_STOP_DONE:
     case INSPECT_STOP_LENIENT: break;
     }
-    if (!judged)
+    if (h.by_address)
         decide_by_address(e, f);
-    if (app == APP_HTTP && !(f->a.state & ENGINE_ST_DONE) &&
-        (why == INSPECT_STOP_CUT || why == INSPECT_STOP_LENIENT || why == INSPECT_STOP_BODY ||
-         why == INSPECT_STOP_LIMIT)) {
+    if (h.rest == INSPECT_REST_UNFRAMED && !(f->a.state & ENGINE_ST_DONE)) {
         start_scan(e, f);
         return;
     }
@@ -439,7 +442,7 @@ static void stop_inspection(struct engine *e, struct flow *f, enum verdict_app a
 static void inspect_tcp(struct engine *e, struct flow *f, unsigned res)
 {
     size_t len;
-    const uint8_t *d = tcpreasm_data(e->reasm, f, &len);
+    const uint8_t *d = tcpreasm_data(e->reasm, &f->tcp, &len);
     if (!d || len == 0)
         return;
     if (res & TCPREASM_VIEWS_FULL)
@@ -467,7 +470,7 @@ static void inspect_tcp(struct engine *e, struct flow *f, unsigned res)
     }
     struct inspect_stream s;
     stream_load(f, &s);
-    if (e->h2 && (s.app == APP_H2C || (s.app == APP_UNKNOWN && http_is_h2_preface(d, len)))) {
+    if (e->h2 && inspect_stream_wants_h2(&s, d, len)) {
         s.h2 = h2c_conn_take(e->h2, f, f->a.id, h2c_owner_alive, e);
         if (!s.h2)
             e->st.h2c_no_state++;
@@ -513,7 +516,7 @@ static void inspect_tcp(struct engine *e, struct flow *f, unsigned res)
                 finish_flow_inspection(e, f);
                 return;
             }
-            stop_inspection(e, f, (enum verdict_app)s.app, why, st);
+            stop_inspection(e, f, &s, why, st);
             return;
         }
         if (step == INSPECT_JUDGE && held) {
@@ -529,7 +532,7 @@ static void inspect_tcp(struct engine *e, struct flow *f, unsigned res)
             s = after;
             stream_store(f, &s);
             if (step == INSPECT_STOP) {
-                stop_inspection(e, f, rq.app, why, DS_OK);
+                stop_inspection(e, f, &s, why, DS_OK);
                 return;
             }
         } else if (step == INSPECT_JUDGE) {
@@ -543,11 +546,11 @@ static void inspect_tcp(struct engine *e, struct flow *f, unsigned res)
                 }
                 if (f->a.nreq < UINT16_MAX)
                     f->a.nreq++;
-                tcpreasm_consume(e->reasm, f, rq.head_len);
+                tcpreasm_consume(e->reasm, &f->tcp, rq.head_len);
                 start_scan(e, f);
                 return;
             }
-            if (rq.partial && !full && !request_blocks(e, f, &rq)) {
+            if (inspect_request_pending(&rq, full) && !request_blocks(e, f, &rq)) {
                 /* The name is read and passes, but the hello / head goes on: the rest may
                  * carry another name (a second Host), so the pass waits for it or the cap.
                  * Meanwhile the other views are judged: a fake whose declared length
@@ -588,14 +591,14 @@ static void inspect_tcp(struct engine *e, struct flow *f, unsigned res)
             s = after;
             stream_store(f, &s);
             if (step == INSPECT_STOP) {
-                stop_inspection(e, f, rq.app, why, DS_OK);
+                stop_inspection(e, f, &s, why, DS_OK);
                 return;
             }
         }
         /* INSPECT_SKIP: a judged request's head and body, or chunked framing and data. The
          * bytes past the buffer are skipped as they arrive; the buffer stays bounded. */
-        tcpreasm_consume(e->reasm, f, skip > SIZE_MAX ? SIZE_MAX : (size_t)skip);
-        d = tcpreasm_data(e->reasm, f, &len);
+        tcpreasm_consume(e->reasm, &f->tcp, skip > SIZE_MAX ? SIZE_MAX : (size_t)skip);
+        d = tcpreasm_data(e->reasm, &f->tcp, &len);
         if (!d || len == 0)
             return;
     }
@@ -829,7 +832,7 @@ static void flow_end(struct flow *f, enum flowtab_why why, void *ctx)
             decide_by_address(e, f);
     }
     quic_slot_release(e, f);
-    tcpreasm_release(e->reasm, f);
+    tcpreasm_release(e->reasm, &f->tcp);
 }
 
 static void handle_packet(struct engine *e, const struct pkt *p)
@@ -849,7 +852,7 @@ static void handle_packet(struct engine *e, const struct pkt *p)
     e->cur_dir = dir;
     e->cur_res = 0;
     if (f->proto == IPPROTO_TCP) {
-        unsigned res = tcpreasm_segment(e->reasm, f, p, dir);
+        unsigned res = tcpreasm_segment(e->reasm, &f->tcp, f->client, p, dir);
         e->cur_res = res;
         if (res & TCPREASM_IGNORED)
             e->st.reasm_ignored++;

@@ -175,7 +175,7 @@ static void recycle(struct flowtab *ft, struct flow *f, enum flowtab_why why, fl
     if (cb)
         cb(f, why, ctx);
     if (ft->cfg.reasm)
-        tcpreasm_release(ft->cfg.reasm, f);
+        tcpreasm_release(ft->cfg.reasm, &f->tcp);
     unlink_flow(ft, f);
     memset(f, 0, sizeof *f);
     f->hnext = ft->free_head;
@@ -240,27 +240,11 @@ static void decide_client(struct flow *f, const struct pkt *p, int side, bool is
 }
 
 /* Port reuse (busy NAT pools): is SYN segment p, sent by canonical side `side`, the start of
- * a new connection on f's 5-tuple? A bare SYN with another ISN is, when the pipeline has
- * settled f (nothing more would be inspected on it anyway) or once the server has closed too
- * (its FIN or RST) or was never seen. A client-made fake RST/FIN plus a fake SYN must not
- * reset a flow still being inspected: there a SYN-ACK from the server acknowledging another
- * ISN after the client's RST/FIN is the proof (a server with the old connection still open
- * answers a SYN with a challenge ACK, RFC 5961 4.2, not a SYN-ACK). */
+ * a new connection on f's 5-tuple? The TCP state answers (tcpreasm_starts_new()), given
+ * whether the pipeline has settled f: nothing more would be inspected on it anyway. */
 static bool new_connection(const struct flow *f, const struct pkt *p, int side)
 {
-    const struct tcpreasm_state *t = &f->tcp;
-    uint8_t fl = p->tcp_flags & (TCPF_SYN | TCPF_ACK | TCPF_RST);
-    if (fl == TCPF_SYN)
-        return !((t->fl & TCPREASM_S_SYN) && t->isn == p->seq) &&
-               ((f->fl & FLOW_F_SETTLED) ||
-                ((f->fl & FLOW_F_CLOSING) &&
-                 ((t->fl & TCPREASM_S_SRV_FIN) || (t->fl2 & TCPREASM_S2_SRV_RST) ||
-                  !(t->fl & TCPREASM_S_SRV_SEQ))));
-    if (fl == (TCPF_SYN | TCPF_ACK))
-        return side != f->client && (t->fl & TCPREASM_S_SYNACK) && (t->fl & TCPREASM_S_SEQ) &&
-               p->ack != t->isn + 1 && (t->fl & (TCPREASM_S_RST | TCPREASM_S_CLI_FIN)) &&
-               !(t->fl2 & TCPREASM_S2_SRV_RST) && ((f->fl & FLOW_F_CLOSING) || (f->fl & FLOW_F_SETTLED));
-    return false;
+    return tcpreasm_starts_new(&f->tcp, p, side == f->client, (f->fl & FLOW_F_SETTLED) != 0);
 }
 
 /* A recycled slot if any, else a never-used one (the pool's pages are faulted in only as the
@@ -363,7 +347,7 @@ static uint64_t timeout_of(const struct flowtab *ft, const struct flow *f)
 {
     if (f->proto == 17)
         return ft->cfg.udp_us;
-    return (f->fl & FLOW_F_CLOSING) ? ft->cfg.tcp_closing_us : ft->cfg.tcp_est_us;
+    return tcpreasm_closing(&f->tcp) ? ft->cfg.tcp_closing_us : ft->cfg.tcp_est_us;
 }
 
 /* Slots one flowtab_expire() call looks at: at least max(1024, max_flows / 64), and enough

@@ -4,12 +4,18 @@
  * both directions find the same flow. The zone (struct pkt.zone: VLAN ids, tunnel ids) keeps equal
  * inner addresses behind different VLANs or tunnels apart. Bounded: when the pool is full the clock hand evicts a flow not
  * touched since its last pass (a callback sees it first). Idle flows expire by state: TCP
- * established, TCP closing (FIN/RST seen), UDP. Which end is the client follows EVASION T15:
+ * established, TCP closing (an acceptable FIN/RST seen: tcpreasm_closing()), UDP. Which end is the client follows EVASION T15:
  * the SYN when seen (SYN-ACK: the receiver), else the ports (80/443/8080/8443, else the lower
  * well-known port is the server), else the first sender of data. Two bare SYNs from the two
  * ends (simultaneous open) cancel the SYN rule: ports decide, else the first sender of data.
  * When the client changes, tcpreasm moves the sequence state to the right direction on the
- * flow's next segment. */
+ * flow's next segment.
+ *
+ * The flow table owns each TCP flow's reassembly state (struct tcpreasm_state, embedded in
+ * struct flow): it gives the state's buffers back (tcpreasm_release) when it recycles a flow,
+ * and reads it only through tcpreasm.h (tcpreasm_closing for the timeout, tcpreasm_starts_new
+ * for port reuse). tcpreasm.h does not know struct flow: the pipeline feeds segments with
+ * tcpreasm_segment(pool, &f->tcp, f->client, p, dir). */
 #ifndef QG_FLOWTAB_H
 #define QG_FLOWTAB_H
 
@@ -33,7 +39,7 @@ struct flow_app {
 
 /* flow.fl bits */
 #define FLOW_F_REF      0x01    /* touched since the clock hand last passed */
-#define FLOW_F_CLOSING  0x02    /* FIN or acceptable RST seen: closing timeout applies */
+                                /* 0x02: free (closing is tcpreasm_closing(&f->tcp)) */
 #define FLOW_F_CSRC_MASK 0x0c   /* how the client was decided (FLOW_CLIENT_BY_*) << 2 */
 #define FLOW_F_INUSE    0x10
 #define FLOW_F_SIMOPEN  0x20    /* both ends sent a bare SYN (simultaneous open, T15): SYNs no
@@ -64,7 +70,7 @@ struct flow {
     uint32_t zone;         /* struct pkt.zone of the flow's packets: part of the key */
     uint32_t first_s;      /* capture time of the first packet, seconds */
     uint64_t last_us;
-    struct tcpreasm_state tcp;
+    struct tcpreasm_state tcp;   /* owned: see the top of the file */
 };
 
 _Static_assert(sizeof(struct flow) <= 128, "struct flow must fit in 128 bytes");

@@ -16,7 +16,6 @@
 #include <string.h>
 
 #include "common/compiler.h"
-#include "proxy/flow/flowtab.h"
 
 #define TCPREASM_MAX_URG 8
 #define TCPREASM_MAX_VERSIONS 3   /* other versions per flow, besides the last-copy view */
@@ -261,9 +260,9 @@ static unsigned ignore(struct tcpreasm_pool *pl, enum tcpreasm_why why)
     return TCPREASM_IGNORED | (unsigned)why << 16;
 }
 
-static void mark_closing(struct flow *f)
+static void mark_closing(struct tcpreasm_state *t)
 {
-    f->fl |= FLOW_F_CLOSING;
+    t->fl2 |= TCPREASM_S2_CLOSING;
 }
 
 /* Drops the first d in-order bytes of b (d <= olen). */
@@ -363,7 +362,7 @@ static bool rebase(struct tcpreasm_pool *pl, uint32_t idx, struct rbuf *b, uint3
 
 /* Extends the in-order run, strips a pending urgent byte that became in order, discards bytes
  * still to skip, and updates nxt. Returns true if the in-order stream grew. */
-static bool advance(struct tcpreasm_pool *pl, struct flow *f, uint32_t idx, struct rbuf *b)
+static bool advance(struct tcpreasm_pool *pl, struct tcpreasm_state *t, uint32_t idx, struct rbuf *b)
 {
     const uint8_t *bm = buf_bits(pl, idx);
     uint32_t before = b->olen;
@@ -387,7 +386,7 @@ static bool advance(struct tcpreasm_pool *pl, struct flow *f, uint32_t idx, stru
     }
     if (b->olen > before)
         grew = true;
-    f->tcp.nxt = b->base + b->olen + b->nrm;
+    t->nxt = b->base + b->olen + b->nrm;
     if (b->skip && b->olen) {
         uint32_t d = b->skip < b->olen ? b->skip : b->olen;
         consume_front(pl, idx, b, d);
@@ -396,10 +395,10 @@ static bool advance(struct tcpreasm_pool *pl, struct flow *f, uint32_t idx, stru
     return grew;
 }
 
-static struct rbuf *get_buf(struct tcpreasm_pool *pl, struct flow *f, uint32_t *idx)
+static struct rbuf *get_buf(struct tcpreasm_pool *pl, struct tcpreasm_state *t, uint32_t *idx)
 {
-    if (f->tcp.buf) {
-        *idx = f->tcp.buf - 1;
+    if (t->buf) {
+        *idx = t->buf - 1;
         return &pl->bufs[*idx];
     }
     if (!pl->free_head)
@@ -408,16 +407,16 @@ static struct rbuf *get_buf(struct tcpreasm_pool *pl, struct flow *f, uint32_t *
     struct rbuf *b = &pl->bufs[*idx];
     pl->free_head = b->next_free;
     memset(b, 0, sizeof *b);
-    b->base = f->tcp.nxt;
-    f->tcp.buf = *idx + 1;
+    b->base = t->nxt;
+    t->buf = *idx + 1;
     pl->st.bufs_in_use++;
     return b;
 }
 
-/* Gives f's buffer (and its alternative view) back to the pool; sequence state stays. */
-static void put_buf(struct tcpreasm_pool *pool, struct flow *f)
+/* Gives t's buffer (and its alternative view) back to the pool; sequence state stays. */
+static void put_buf(struct tcpreasm_pool *pool, struct tcpreasm_state *t)
 {
-    uint32_t idx = f->tcp.buf - 1;
+    uint32_t idx = t->buf - 1;
     struct rbuf *b = &pool->bufs[idx];
     if (b->alt) {
         pool->alt_next[b->alt - 1] = pool->alt_head;
@@ -434,19 +433,19 @@ static void put_buf(struct tcpreasm_pool *pool, struct flow *f)
     b->next_free = pool->free_head;
     pool->free_head = idx + 1;
     pool->st.bufs_in_use--;
-    f->tcp.buf = 0;
+    t->buf = 0;
 }
 
 /* A keep-alive flow between requests holds nothing: give its buffer back (the sequence state
  * stays in the flow; get_buf() takes a new one, based at nxt, when client data comes). Kept
  * while anything is pending: in-order or out-of-order bytes, an alternative view, bytes still
  * to skip, urgent-byte bookkeeping. */
-static void put_buf_if_idle(struct tcpreasm_pool *pl, struct flow *f)
+static void put_buf_if_idle(struct tcpreasm_pool *pl, struct tcpreasm_state *t)
 {
-    const struct rbuf *b = &pl->bufs[f->tcp.buf - 1];
+    const struct rbuf *b = &pl->bufs[t->buf - 1];
     if (b->olen == 0 && b->hi == 0 && !b->alt && b->skip == 0 && !b->urg_pending &&
         b->nrm == 0) {
-        put_buf(pl, f);
+        put_buf(pl, t);
         pl->st.bufs_recycled++;
     }
 }
@@ -639,9 +638,9 @@ static void server_tsecr(struct tcpreasm_state *st, const struct pkt *p)
  * segments shows acks in their middle). An ack below everything held, or past it, is most
  * likely a tap showing the directions out of step and changes nothing (client data below the
  * anchor moves it down as it arrives), unless it is a whole buffer ahead. */
-static unsigned server_ack(struct tcpreasm_pool *pl, struct flow *f, uint32_t ack)
+static unsigned server_ack(struct tcpreasm_pool *pl, struct tcpreasm_state *t, uint32_t ack)
 {
-    struct tcpreasm_state *st = &f->tcp;
+    struct tcpreasm_state *st = t;
     if ((st->fl & TCPREASM_S_SEQ) && (st->fl & (TCPREASM_S_GAVEUP | TCPREASM_S_DONE))) {
         if (seq_after(ack, st->nxt))   /* bytes the server got that we did not see */
             st->nxt = ack;
@@ -693,16 +692,16 @@ static unsigned server_ack(struct tcpreasm_pool *pl, struct flow *f, uint32_t ac
  * the SYN and discards the data - a decoy request sent that way must never be judged. Until
  * the SYN-ACK decides, the bytes wait in the buffer based at the ISN, so the SYN's own sequence
  * number is a hole and they are not in order (TCPREASM_S2_TFO_HELD). */
-static unsigned hold_syn_data(struct tcpreasm_pool *pl, struct flow *f, const struct pkt *p)
+static unsigned hold_syn_data(struct tcpreasm_pool *pl, struct tcpreasm_state *t, const struct pkt *p)
 {
-    struct tcpreasm_state *st = &f->tcp;
+    struct tcpreasm_state *st = t;
     if (st->fl & (TCPREASM_S_GAVEUP | TCPREASM_S_DONE))
         return ignore(pl, TCPREASM_SYN_DATA);
     uint32_t idx;
     struct rbuf *b;
     if (!st->buf) {
         st->nxt = st->isn;   /* get_buf() bases a new buffer at nxt */
-        b = get_buf(pl, f, &idx);
+        b = get_buf(pl, t, &idx);
         st->nxt = st->isn + 1;
         if (!b) {
             st->fl |= TCPREASM_S_GAVEUP;
@@ -724,9 +723,9 @@ static unsigned hold_syn_data(struct tcpreasm_pool *pl, struct flow *f, const st
 /* The SYN-ACK's ack decides held SYN data: all of it acknowledged - it is the stream's start;
  * anything else - dropped (Linux acks SYN data whole or not at all). Returns TCPREASM_NEW_DATA
  * when taken, else 0 (the caller then treats the ack as for a SYN without data). */
-static unsigned tfo_decide(struct tcpreasm_pool *pl, struct flow *f, uint32_t ack)
+static unsigned tfo_decide(struct tcpreasm_pool *pl, struct tcpreasm_state *t, uint32_t ack)
 {
-    struct tcpreasm_state *st = &f->tcp;
+    struct tcpreasm_state *st = t;
     st->fl2 &= (uint8_t)~TCPREASM_S2_TFO_HELD;
     if (!st->buf)
         return 0;
@@ -738,16 +737,16 @@ static unsigned tfo_decide(struct tcpreasm_pool *pl, struct flow *f, uint32_t ac
         pl->st.tfo_accepted++;
         return TCPREASM_NEW_DATA;
     }
-    put_buf(pl, f);
+    put_buf(pl, t);
     st->nxt = st->isn + 1;
     pl->st.tfo_refused++;
     return 0;
 }
 
 /* Server->client: sequence, window and timestamps only. */
-static unsigned server_segment(struct tcpreasm_pool *pl, struct flow *f, const struct pkt *p)
+static unsigned server_segment(struct tcpreasm_pool *pl, struct tcpreasm_state *t, const struct pkt *p)
 {
-    struct tcpreasm_state *st = &f->tcp;
+    struct tcpreasm_state *st = t;
     uint8_t fl = p->tcp_flags;
     if (fl & TCPF_SYN) {
         if (!decode_l4_csum_ok(p))
@@ -782,7 +781,7 @@ static unsigned server_segment(struct tcpreasm_pool *pl, struct flow *f, const s
                 st->fl |= TCPREASM_S_MD5;
             unsigned tfo = 0;
             if (st->fl2 & TCPREASM_S2_TFO_HELD)
-                tfo = tfo_decide(pl, f, p->ack);
+                tfo = tfo_decide(pl, t, p->ack);
             if (!(st->fl & TCPREASM_S_SEQ)) {   /* the client's SYN was not captured */
                 st->nxt = p->ack;
                 st->isn = p->ack - 1;
@@ -793,7 +792,7 @@ static unsigned server_segment(struct tcpreasm_pool *pl, struct flow *f, const s
                  * saw: re-anchor on the acknowledgement. Only bytes the server could not have
                  * accepted are dropped (anything buffered came before any SYN-ACK). */
                 if (st->buf)
-                    put_buf(pl, f);
+                    put_buf(pl, t);
                 st->nxt = p->ack;
                 st->isn = p->ack - 1;
                 pl->st.syn_reanchored++;
@@ -816,7 +815,7 @@ static unsigned server_segment(struct tcpreasm_pool *pl, struct flow *f, const s
             return ignore(pl, TCPREASM_BAD_CSUM);
         st->fl |= TCPREASM_S_RST;
         st->fl2 |= TCPREASM_S2_SRV_RST;
-        mark_closing(f);
+        mark_closing(t);
         pl->st.rst_honoured++;
         return TCPREASM_RESET;
     }
@@ -843,7 +842,7 @@ static unsigned server_segment(struct tcpreasm_pool *pl, struct flow *f, const s
     st->fl |= TCPREASM_S_SRV_SEQ;
     if (fl & TCPF_FIN) {
         st->fl |= TCPREASM_S_SRV_FIN;
-        mark_closing(f);
+        mark_closing(t);
         res |= TCPREASM_FIN;
     }
     if (fl & TCPF_ACK) {
@@ -853,7 +852,7 @@ static unsigned server_segment(struct tcpreasm_pool *pl, struct flow *f, const s
     }
     server_tsecr(st, p);
     if (fl & TCPF_ACK)
-        res |= server_ack(pl, f, p->ack);
+        res |= server_ack(pl, t, p->ack);
     return res;
 }
 
@@ -890,12 +889,12 @@ static void track_only(struct tcpreasm_state *st, uint32_t seq, uint32_t end)
  * guess corrected by a SYN, the ports or the first data). What was learned as the client's
  * becomes the server's and the other way round; what cannot be carried over (the window, the
  * timestamps, bytes buffered from the wrong end) is forgotten and learned again. */
-static void swap_sides(struct tcpreasm_pool *pl, struct flow *f)
+static void swap_sides(struct tcpreasm_pool *pl, struct tcpreasm_state *t, unsigned client_side)
 {
-    struct tcpreasm_state *st = &f->tcp;
+    struct tcpreasm_state *st = t;
     struct tcpreasm_state o = *st;
     if (st->buf)
-        put_buf(pl, f);
+        put_buf(pl, t);
     uint16_t fl = o.fl & (TCPREASM_S_TS_OK | TCPREASM_S_WS_OK | TCPREASM_S_MD5 |
                           TCPREASM_S_RST | TCPREASM_S_GAVEUP | TCPREASM_S_DONE);
     if (o.fl & TCPREASM_S_SEQ) {
@@ -919,24 +918,26 @@ static void swap_sides(struct tcpreasm_pool *pl, struct flow *f)
     uint8_t fl2 = 0;
     if ((o.fl & TCPREASM_S_RST) && !(o.fl2 & TCPREASM_S2_SRV_RST))
         fl2 |= TCPREASM_S2_SRV_RST;
-    if (f->client)
+    fl2 |= o.fl2 & TCPREASM_S2_CLOSING;   /* the connection's, whichever end is the client */
+    if (client_side)
         fl2 |= TCPREASM_S2_SIDE1;
     st->fl2 = fl2;
 }
 
-unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct flow *f, const struct pkt *p, int dir)
+unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct tcpreasm_state *t, unsigned client_side,
+                          const struct pkt *p, int dir)
 {
-    if (unlikely(((f->tcp.fl2 & TCPREASM_S2_SIDE1) != 0) != (f->client != 0))) {
-        if (f->tcp.fl == 0 && !f->tcp.buf)   /* nothing learned yet: only note the side */
-            f->tcp.fl2 = (uint8_t)(f->tcp.fl2 ^ TCPREASM_S2_SIDE1);
+    if (unlikely(((t->fl2 & TCPREASM_S2_SIDE1) != 0) != (client_side != 0))) {
+        if (t->fl == 0 && !t->buf)   /* nothing learned yet: only note the side */
+            t->fl2 = (uint8_t)(t->fl2 ^ TCPREASM_S2_SIDE1);
         else
-            swap_sides(pl, f);
+            swap_sides(pl, t, client_side);
     }
-    struct tcpreasm_state *st = &f->tcp;
+    struct tcpreasm_state *st = t;
     uint8_t fl = p->tcp_flags;
     pl->st.segments++;
     if (dir != 0)
-        return server_segment(pl, f, p);
+        return server_segment(pl, t, p);
     /* T5: a segment with a bad checksum never reaches the server's socket. Summed on demand:
      * always for data, SYN, FIN and RST; for a bare ACK only if it would change state below. */
     if ((p->payload_len || (fl & (TCPF_SYN | TCPF_FIN | TCPF_RST))) && !decode_l4_csum_ok(p))
@@ -967,7 +968,7 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct flow *f, const struct
         if (!p->has_fastopen || p->fastopen_cookie_len < 4 || st->nxt != p->seq + 1 ||
             p->seq != st->isn || (st->fl & TCPREASM_S_SYNACK))
             return ignore(pl, TCPREASM_SYN_DATA);
-        return hold_syn_data(pl, f, p);
+        return hold_syn_data(pl, t, p);
     } else {
         if (fl & TCPF_RST) {
             if (!(st->fl & TCPREASM_S_SEQ))
@@ -975,7 +976,7 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct flow *f, const struct
             if (p->seq != st->nxt)   /* RFC 5961 3.2: only an exact match resets */
                 return ignore(pl, TCPREASM_RST_BAD_SEQ);
             st->fl |= TCPREASM_S_RST;
-            mark_closing(f);
+            mark_closing(t);
             pl->st.rst_honoured++;
             return TCPREASM_RESET;
         }
@@ -1047,8 +1048,8 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct flow *f, const struct
          * the established idle timeout: the 15 s tombstone must not expire a connection in
          * the middle of a slow or reordered request. */
         if (!(st->fl & TCPREASM_S_SRV_FIN) && !(st->fl2 & TCPREASM_S2_SRV_RST) &&
-            (f->fl & FLOW_F_CLOSING)) {
-            f->fl &= (uint8_t)~FLOW_F_CLOSING;
+            (st->fl2 & TCPREASM_S2_CLOSING)) {
+            st->fl2 &= (uint8_t)~TCPREASM_S2_CLOSING;
             pl->st.tombstone_lifted++;
         }
     }
@@ -1060,7 +1061,7 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct flow *f, const struct
             uint32_t idx;
             struct rbuf *b = NULL;
             if (!old || st->buf)
-                b = get_buf(pl, f, &idx);
+                b = get_buf(pl, t, &idx);
             if (!b && !old) {
                 st->fl |= TCPREASM_S_GAVEUP;
                 pl->st.pool_empty++;
@@ -1078,14 +1079,14 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct flow *f, const struct
                 uint32_t olen0 = b->olen;
                 bool skipping = b->skip != 0;
                 res |= put_bytes(pl, idx, b, seq, payload, len);
-                if (advance(pl, f, idx, b)) {
+                if (advance(pl, t, idx, b)) {
                     res |= TCPREASM_NEW_DATA;
                     pl->st.new_data++;
                 } else if (!old && b->olen == olen0) {
                     pl->st.ooo++;
                 }
                 if (skipping)   /* a skipped body may have ended exactly here */
-                    put_buf_if_idle(pl, f);
+                    put_buf_if_idle(pl, t);
             }
         }
     }
@@ -1096,85 +1097,107 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct flow *f, const struct
     if ((fl & TCPF_FIN) && end == st->nxt && !(st->fl & TCPREASM_S_CLI_FIN)) {
         st->nxt++;
         st->fl |= TCPREASM_S_CLI_FIN;
-        mark_closing(f);
+        mark_closing(t);
         res |= TCPREASM_FIN;
     }
     return res;
 }
 
-const uint8_t *tcpreasm_data(const struct tcpreasm_pool *pool, const struct flow *f, size_t *len)
+const uint8_t *tcpreasm_data(const struct tcpreasm_pool *pool, const struct tcpreasm_state *t, size_t *len)
 {
     *len = 0;
-    if (!f->tcp.buf)
+    if (!t->buf)
         return NULL;
-    const struct rbuf *b = &pool->bufs[f->tcp.buf - 1];
+    const struct rbuf *b = &pool->bufs[t->buf - 1];
     if (b->olen == 0)
         return NULL;
     *len = b->olen;
-    return buf_data(pool, f->tcp.buf - 1);
+    return buf_data(pool, t->buf - 1);
 }
 
-unsigned tcpreasm_nviews(const struct tcpreasm_pool *pool, const struct flow *f)
+unsigned tcpreasm_nviews(const struct tcpreasm_pool *pool, const struct tcpreasm_state *t)
 {
-    if (!f->tcp.buf)
+    if (!t->buf)
         return 0;
-    const struct rbuf *b = &pool->bufs[f->tcp.buf - 1];
+    const struct rbuf *b = &pool->bufs[t->buf - 1];
     if (b->olen == 0)
         return 0;
     return b->alt ? 2u + b->nver : 1u;
 }
 
-const uint8_t *tcpreasm_view(const struct tcpreasm_pool *pool, const struct flow *f, unsigned i,
+const uint8_t *tcpreasm_view(const struct tcpreasm_pool *pool, const struct tcpreasm_state *t, unsigned i,
                              size_t *len, bool *changed)
 {
     *len = 0;
     *changed = false;
-    if (i >= tcpreasm_nviews(pool, f))
+    if (i >= tcpreasm_nviews(pool, t))
         return NULL;
-    const struct rbuf *b = &pool->bufs[f->tcp.buf - 1];
+    const struct rbuf *b = &pool->bufs[t->buf - 1];
     *len = b->olen;
     *changed = !(b->vseen & (1u << i));
     if (i == 0)
-        return buf_data(pool, f->tcp.buf - 1);
+        return buf_data(pool, t->buf - 1);
     if (i == 1)
         return buf_alt(pool, b);
     return ver_data(pool, b, i - 2);
 }
 
-void tcpreasm_view_seen(struct tcpreasm_pool *pool, struct flow *f, unsigned i)
+void tcpreasm_view_seen(struct tcpreasm_pool *pool, struct tcpreasm_state *t, unsigned i)
 {
-    if (f->tcp.buf && i < 8)
-        pool->bufs[f->tcp.buf - 1].vseen |= (uint8_t)(1u << i);
+    if (t->buf && i < 8)
+        pool->bufs[t->buf - 1].vseen |= (uint8_t)(1u << i);
 }
 
-const uint8_t *tcpreasm_alt(const struct tcpreasm_pool *pool, const struct flow *f, size_t *len)
+const uint8_t *tcpreasm_alt(const struct tcpreasm_pool *pool, const struct tcpreasm_state *t, size_t *len)
 {
     *len = 0;
-    if (!f->tcp.buf)
+    if (!t->buf)
         return NULL;
-    const struct rbuf *b = &pool->bufs[f->tcp.buf - 1];
+    const struct rbuf *b = &pool->bufs[t->buf - 1];
     if (!b->alt || b->olen == 0)
         return NULL;
     *len = b->olen;
     return buf_alt(pool, b);
 }
 
-void tcpreasm_consume(struct tcpreasm_pool *pool, struct flow *f, size_t n)
+void tcpreasm_consume(struct tcpreasm_pool *pool, struct tcpreasm_state *t, size_t n)
 {
-    if (!f->tcp.buf || n == 0)
+    if (!t->buf || n == 0)
         return;
-    uint32_t idx = f->tcp.buf - 1;
+    uint32_t idx = t->buf - 1;
     struct rbuf *b = &pool->bufs[idx];
     uint32_t d = n < b->olen ? (uint32_t)n : b->olen;
     consume_front(pool, idx, b, d);
     size_t rest = n - d;
     b->skip = rest > UINT32_MAX - b->skip ? UINT32_MAX : b->skip + (uint32_t)rest;
-    put_buf_if_idle(pool, f);
+    put_buf_if_idle(pool, t);
 }
 
-void tcpreasm_release(struct tcpreasm_pool *pool, struct flow *f)
+void tcpreasm_release(struct tcpreasm_pool *pool, struct tcpreasm_state *t)
 {
-    if (f->tcp.buf)
-        put_buf(pool, f);
-    f->tcp.fl |= TCPREASM_S_DONE;
+    if (t->buf)
+        put_buf(pool, t);
+    t->fl |= TCPREASM_S_DONE;
+}
+
+bool tcpreasm_closing(const struct tcpreasm_state *t)
+{
+    return (t->fl2 & TCPREASM_S2_CLOSING) != 0;
+}
+
+bool tcpreasm_starts_new(const struct tcpreasm_state *t, const struct pkt *p, bool from_client,
+                         bool settled)
+{
+    uint8_t fl = p->tcp_flags & (TCPF_SYN | TCPF_ACK | TCPF_RST);
+    bool closing = tcpreasm_closing(t);
+    if (fl == TCPF_SYN)
+        return !((t->fl & TCPREASM_S_SYN) && t->isn == p->seq) &&
+               (settled ||
+                (closing && ((t->fl & TCPREASM_S_SRV_FIN) || (t->fl2 & TCPREASM_S2_SRV_RST) ||
+                             !(t->fl & TCPREASM_S_SRV_SEQ))));
+    if (fl == (TCPF_SYN | TCPF_ACK))
+        return !from_client && (t->fl & TCPREASM_S_SYNACK) && (t->fl & TCPREASM_S_SEQ) &&
+               p->ack != t->isn + 1 && (t->fl & (TCPREASM_S_RST | TCPREASM_S_CLI_FIN)) &&
+               !(t->fl2 & TCPREASM_S2_SRV_RST) && (closing || settled);
+    return false;
 }

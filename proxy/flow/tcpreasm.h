@@ -1,8 +1,13 @@
 /* tcpreasm.h - client->server reassembly of the first bytes of a TCP flow, as a Linux server
  * would see them (EVASION.md T1-T18; policy in docs/reassembly.md).
  *
- * Per-flow state is small and lives inside struct flow (flowtab.h); data bytes live in buffers of
- * a pool allocated once by tcpreasm_pool_new(), held by a flow only while it has bytes pending. Two views of the stream are kept:
+ * Ownership is one-way: the per-connection state (struct tcpreasm_state) is small and embedded
+ * in its owner's record - the flow table's struct flow, which gives it back with
+ * tcpreasm_release() when it recycles the flow and reads it only through tcpreasm_closing()
+ * and tcpreasm_starts_new(). tcpreasm knows nothing of flows: every call takes the state, and
+ * what the owner must act on comes back as results. Data bytes live in buffers of a pool
+ * allocated once by tcpreasm_pool_new(), held by a connection only while it has bytes pending.
+ * Two views of the stream are kept:
  *   - the Linux view (tcpreasm_data): for overlapping bytes, the first copy received wins;
  *   - the alternative view (tcpreasm_alt): exists only after an overlap carried different bytes;
  *     there the last copy received wins. The pipeline checks both and blocks if either matches
@@ -21,9 +26,8 @@
 
 #include "proxy/packet/decode.h"
 
-struct flow;
-
-/* Embedded in struct flow; zero-initialised means "nothing seen". Sequence numbers are absolute. */
+/* Embedded in the owner's per-connection record; zero-initialised means "nothing seen".
+ * Sequence numbers are absolute. */
 struct tcpreasm_state {
     uint32_t nxt;        /* client: next expected sequence number (the server's rcv_nxt) */
     uint32_t win_end;    /* right edge of the server's advertised window (never shrinks) */
@@ -66,6 +70,8 @@ struct tcpreasm_state {
 #define TCPREASM_S2_TFO_HELD 0x20   /* Fast Open SYN data held until the SYN-ACK decides */
 #define TCPREASM_S2_CLI_MD5 0x04    /* a client SYN carried TCP-MD5 (counts once the SYN-ACK
                                      * carries it too) */
+#define TCPREASM_S2_CLOSING 0x40    /* an acceptable FIN or RST was seen and no client data after
+                                     * it lifted the tombstone (T21): tcpreasm_closing() */
 
 /* Why a segment was ignored (the reason is in bits 16-23 of the result, see TCPREASM_WHY). */
 enum tcpreasm_why {
@@ -139,41 +145,60 @@ struct tcpreasm_pool *tcpreasm_pool_new(uint32_t nbufs, uint32_t nalt, uint32_t 
 /* Frees the pool; NULL is a no-op. Flows that still hold buffers must not be used after. */
 void tcpreasm_pool_free(struct tcpreasm_pool *pool);
 
-/* Feeds one decoded TCP segment p of flow f; dir 0 = client->server, 1 = server->client (as
- * flowtab_get() reported). Client data is buffered; the server direction updates state only.
- * Returns TCPREASM_* bits (and TCPREASM_WHY() when IGNORED). Sets FLOW_F_CLOSING on f after an
- * acceptable RST or FIN. p->payload need only live during the call. */
-unsigned tcpreasm_segment(struct tcpreasm_pool *pool, struct flow *f, const struct pkt *p, int dir);
+/* Feeds one decoded TCP segment p of the connection whose state is t; dir 0 = client->server,
+ * 1 = server->client; client_side: which canonical side (0/1) is the client now (the flow
+ * table's decision: when it changes, the two directions' state is swapped first). Client data
+ * is buffered; the server direction updates state only. Returns TCPREASM_* bits (and
+ * TCPREASM_WHY() when IGNORED). An acceptable RST or FIN makes tcpreasm_closing() true, client
+ * data after the client's own makes it false again (T21). p->payload need only live during
+ * the call. */
+unsigned tcpreasm_segment(struct tcpreasm_pool *pool, struct tcpreasm_state *t, unsigned client_side,
+                          const struct pkt *p, int dir);
+
+/* True once an acceptable FIN or RST closes the connection: its owner applies its closing idle
+ * timeout (the 15 s RST tombstone of T16). */
+bool tcpreasm_closing(const struct tcpreasm_state *t);
+
+/* Port reuse (busy NAT pools): is the SYN or SYN-ACK p (from the client when from_client) the
+ * start of a new connection on the same 5-tuple? settled: the owner inspects nothing more of
+ * the old one. A bare SYN with another ISN is, when settled, or once the connection is closing
+ * and the server closed too (its FIN or RST) or was never seen. A client-made fake RST/FIN
+ * plus a fake SYN must not reset a connection still being inspected: there a SYN-ACK from the
+ * server acknowledging another ISN after the client's RST/FIN is the proof (a server with the
+ * old connection still open answers a SYN with a challenge ACK, RFC 5961 4.2, not a
+ * SYN-ACK). */
+bool tcpreasm_starts_new(const struct tcpreasm_state *t, const struct pkt *p, bool from_client,
+                         bool settled);
 
 /* The contiguous in-order client bytes not yet consumed, Linux view (urgent byte stripped).
- * *len set; returns NULL (and *len 0) when nothing is buffered. Valid until the next call on f. */
-const uint8_t *tcpreasm_data(const struct tcpreasm_pool *pool, const struct flow *f, size_t *len);
+ * *len set; returns NULL (and *len 0) when nothing is buffered. Valid until the next call on t. */
+const uint8_t *tcpreasm_data(const struct tcpreasm_pool *pool, const struct tcpreasm_state *t, size_t *len);
 
 /* Same bytes where overlapping copies disagreed, last copy winning; NULL if no conflict was seen
  * (or no alternative buffer could be had). Same length as tcpreasm_data(). */
-const uint8_t *tcpreasm_alt(const struct tcpreasm_pool *pool, const struct flow *f, size_t *len);
+const uint8_t *tcpreasm_alt(const struct tcpreasm_pool *pool, const struct tcpreasm_state *t, size_t *len);
 
 /* Every view of the stream (zapret fake-real-fake orderings leave a fake in both the first-copy
  * and the last-copy view; each distinct version of a byte range is kept, up to 3 besides those
  * two): 0 when nothing is in order, 1 = only the Linux view, else 2 + the other versions.
  * View 0 is tcpreasm_data(), 1 is tcpreasm_alt(), 2.. the other versions; all have the same
- * length. *changed says whether view i changed since tcpreasm_view_seen(pool, f, i) (for
- * views 1.., any byte of it; view 0 only ever grows). Valid until the next call on f. */
-unsigned tcpreasm_nviews(const struct tcpreasm_pool *pool, const struct flow *f);
-const uint8_t *tcpreasm_view(const struct tcpreasm_pool *pool, const struct flow *f, unsigned i,
+ * length. *changed says whether view i changed since tcpreasm_view_seen(pool, t, i) (for
+ * views 1.., any byte of it; view 0 only ever grows). Valid until the next call on t. */
+unsigned tcpreasm_nviews(const struct tcpreasm_pool *pool, const struct tcpreasm_state *t);
+const uint8_t *tcpreasm_view(const struct tcpreasm_pool *pool, const struct tcpreasm_state *t, unsigned i,
                              size_t *len, bool *changed);
-void tcpreasm_view_seen(struct tcpreasm_pool *pool, struct flow *f, unsigned i);
+void tcpreasm_view_seen(struct tcpreasm_pool *pool, struct tcpreasm_state *t, unsigned i);
 /* The pipeline is done with the first n stream bytes (keep-alive: the next request starts
  * there). n may exceed what is buffered: later in-order bytes are skipped until n is reached.
  * When nothing is left pending (no in-order or out-of-order bytes, no alternative view, nothing
  * to skip) the buffer goes back to the pool; the next client data takes one again (from nxt),
  * so a flow holds a buffer only while it has bytes pending. If none is free then, the flow
  * gives up as on its first data (TCPREASM_GAVEUP). */
-void tcpreasm_consume(struct tcpreasm_pool *pool, struct flow *f, size_t n);
+void tcpreasm_consume(struct tcpreasm_pool *pool, struct tcpreasm_state *t, size_t n);
 
-/* Gives f's buffers back to the pool. Sequence tracking continues; no more data is buffered for
- * f. Safe to call on a flow without buffers. */
-void tcpreasm_release(struct tcpreasm_pool *pool, struct flow *f);
+/* Gives t's buffers back to the pool. Sequence tracking continues; no more data is buffered for
+ * t. Safe to call on a connection without buffers. */
+void tcpreasm_release(struct tcpreasm_pool *pool, struct tcpreasm_state *t);
 
 /* Buffer capacity in bytes (the most tcpreasm_data() can ever return). */
 size_t tcpreasm_bufsize(const struct tcpreasm_pool *pool);

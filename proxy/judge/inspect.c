@@ -308,3 +308,32 @@ enum inspect_step inspect_stream_passed(struct inspect_stream *s, const struct i
         s->app = APP_UNKNOWN;   /* after its body, whatever the server agreed to speak */
     return INSPECT_SKIP;
 }
+
+bool inspect_stream_wants_h2(const struct inspect_stream *s, const uint8_t *buf, size_t len)
+{
+    return s->app == APP_H2C || (s->app == APP_UNKNOWN && http_is_h2_preface(buf, len));
+}
+
+bool inspect_request_pending(const struct inspect_request *rq, bool full)
+{
+    return rq->partial && !full;
+}
+
+void inspect_stream_halt(const struct inspect_stream *s, enum inspect_stop why,
+                         struct inspect_halt *h)
+{
+    h->by_address = !s->judged;
+    h->rest = INSPECT_REST_DONE;
+    switch (why) {
+    case INSPECT_STOP_CUT:
+    case INSPECT_STOP_LIMIT:
+    case INSPECT_STOP_LENIENT:
+    case INSPECT_STOP_BODY:
+        if (s->app == APP_HTTP)
+            h->rest = INSPECT_REST_UNFRAMED;
+        break;
+    case INSPECT_STOP_NOT_MINE:
+    case INSPECT_STOP_MALFORMED:
+    case INSPECT_STOP_DONE: break;
+    }
+}

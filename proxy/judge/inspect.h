@@ -116,6 +116,42 @@ enum inspect_step inspect_stream_next(struct inspect_stream *s, const uint8_t *b
 enum inspect_step inspect_stream_passed(struct inspect_stream *s, const struct inspect_request *rq,
                                         uint64_t *skip, enum inspect_stop *why);
 
+/* True when the stream is h2c, or opens with the HTTP/2 preface: the mode takes a decoder state
+ * for it (h2c_conn_take(), into s->h2) before inspect_stream_next(), so every stream of the
+ * connection is judged. */
+bool inspect_stream_wants_h2(const struct inspect_stream *s, const uint8_t *buf, size_t len);
+
+/* For a request from INSPECT_JUDGE: true when it is partial (only the bytes carrying its name
+ * are complete) and more bytes can still be buffered (!full). The mode then asks
+ * inspect_blocks() (which reports nothing): a block stands at once; a pass waits for more
+ * bytes, since the rest may carry another name (a second Host). false: judge it now. */
+bool inspect_request_pending(const struct inspect_request *rq, bool full);
+
+/* What every mode does once inspect_stream_next() or inspect_stream_passed() said
+ * INSPECT_STOP: the one place that says what happens to the rest of a connection. */
+enum inspect_rest {
+    INSPECT_REST_DONE,      /* nothing more of the stream is judged: a ClientHello or h2c
+                             * request was judged, the stream is not (or no longer) TLS / HTTP /
+                             * h2c, or its first bytes are malformed. The engine stops inspecting
+                             * the flow; the inline proxy relays the rest as it is */
+    INSPECT_REST_UNFRAMED,  /* HTTP whose next request cannot be located: a head cut at the cap
+                             * (INSPECT_STOP_CUT), a head over the cap with no name
+                             * (INSPECT_STOP_LIMIT), one read only leniently
+                             * (INSPECT_STOP_LENIENT), broken chunked framing
+                             * (INSPECT_STOP_BODY). The rest must not go unjudged: the engine
+                             * scans it for names line by line, the inline proxy refuses it */
+};
+
+struct inspect_halt {
+    bool by_address;        /* no request of the stream was judged: decide on the address
+                             * first (a block there ends the connection) */
+    enum inspect_rest rest;
+};
+
+/* Says how judging of stream s ends for reason why (s as the INSPECT_STOP left it). */
+void inspect_stream_halt(const struct inspect_stream *s, enum inspect_stop why,
+                         struct inspect_halt *h);
+
 /* The flow a request belongs to, as the verdict needs it. */
 struct inspect_flow {
     bool udp;

@@ -29,10 +29,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: notice_host ADDR\n");
         return 2;
     }
-    struct notice_config cfg = {.url = "http://notice.example/blocked",
-                                .show_order = true,
-                                .contact = "call 1414",
-                                .max_connections = 4096};
+    struct notice_config cfg = { .url = "http://notice.example/blocked",
+                                 .show_order = true,
+                                 .contact = "call 1414",
+                                 .max_connections = 4096 };
     signal(SIGTERM, on_term);
     signal(SIGINT, on_term);
 #ifdef NOTICE_HOST_OLD

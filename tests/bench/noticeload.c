@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #define CONN_MAX 4096
-#define RBUF 32768
+#define RBUF     32768
 
 struct lc {
     int fd;
@@ -58,7 +58,7 @@ static void lc_open(struct lc *c)
     /* close after the answer: the client's side goes to TIME_WAIT; SO_LINGER 0 keeps the
      * ephemeral ports from running out during a long run (an RST instead of a FIN) */
     if (close_mode) {
-        struct linger l = {1, 0};
+        struct linger l = { 1, 0 };
         setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
     }
     if (connect(c->fd, (struct sockaddr *)&dst, sizeof(dst)) < 0 && errno != EINPROGRESS) {
@@ -67,7 +67,7 @@ static void lc_open(struct lc *c)
     }
     c->sent = c->got = c->need = 0;
     c->req_len = strlen(close_mode ? req_close : req_ka);
-    struct epoll_event ev = {.events = EPOLLOUT | EPOLLIN, .data.ptr = c};
+    struct epoll_event ev = { .events = EPOLLOUT | EPOLLIN, .data.ptr = c };
     epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
 }
 
@@ -92,7 +92,7 @@ static void lc_send(struct lc *c)
         }
         c->sent += (size_t)w;
     }
-    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
     epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
@@ -142,7 +142,8 @@ static void lc_recv(struct lc *c)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: noticeload PORT [--conns N] [--seconds S] [--close] [--target T]\n");
+        fprintf(stderr,
+                "usage: noticeload PORT [--conns N] [--seconds S] [--close] [--target T]\n");
         return 2;
     }
     unsigned port = (unsigned)strtoul(argv[1], NULL, 10);
@@ -167,9 +168,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "noticeload: conns 1..%d, port 1..65535\n", CONN_MAX);
         return 2;
     }
-    snprintf(req_ka, sizeof(req_ka),
-             "GET %s HTTP/1.1\r\nHost: notice.example\r\nUser-Agent: noticeload\r\nAccept: */*\r\n\r\n",
-             target);
+    snprintf(
+        req_ka, sizeof(req_ka),
+        "GET %s HTTP/1.1\r\nHost: notice.example\r\nUser-Agent: noticeload\r\nAccept: */*\r\n\r\n",
+        target);
     snprintf(req_close, sizeof(req_close),
              "GET %s HTTP/1.1\r\nHost: notice.example\r\nUser-Agent: noticeload\r\nAccept: */*\r\n"
              "Connection: close\r\n\r\n",
@@ -193,7 +195,7 @@ int main(int argc, char **argv)
         }
     }
     double took = now_s() - t0;
-    printf("requests %llu errors %llu non200 %llu seconds %.2f rps %.0f\n", done_reqs, errors, other_status,
-           took, (double)done_reqs / took);
+    printf("requests %llu errors %llu non200 %llu seconds %.2f rps %.0f\n", done_reqs, errors,
+           other_status, took, (double)done_reqs / took);
     return 0;
 }

@@ -1,4 +1,4 @@
-/* fuzz_capture_pcap.c - libFuzzer target for the pcap file reader (proxy/capture_pcap.c):
+/* fuzz_capture_pcap.c - libFuzzer target for the pcap file reader (proxy/capture/capture_pcap.c):
  * the input is written to a memory file and read to its end, frame by frame, through the same
  * path `qorgau scan` uses (mapped for host-order classic pcap, libpcap otherwise). */
 #include <stddef.h>

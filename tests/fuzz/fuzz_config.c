@@ -1,4 +1,5 @@
-/* fuzz_config.c - libFuzzer target: the configuration parser over arbitrary file contents.
+/* fuzz_config.c - libFuzzer target: the configuration parser (common/config.c) with the
+ * daemon's table (proxy/daemon/settings.c) over arbitrary file contents.
  *
  * Every input either loads (then it must print, load back from the printed text into an equal
  * struct, and be freed) or fails with one "config: " message; nothing may leak or over-read. */
@@ -8,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/config.h"
+#include "proxy/daemon/settings.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -20,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!buf)
         return 0;
     memcpy(buf, data, size);
-    struct qg_config *c = config_load_buffer("fuzz", buf, size, err, sizeof(err));
+    struct settings *c = settings_load_buffer("fuzz", buf, size, err, sizeof(err));
     free(buf);
     if (!c) {
         if (strncmp(err, "config: fuzz", 12) != 0)
@@ -31,19 +32,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
     if (f) {
-        config_print(f, c);
+        settings_print(f, c);
         fclose(f);
-        struct qg_config *b = config_load_buffer("printed", text, len, err, sizeof(err));
+        struct settings *b = settings_load_buffer("printed", text, len, err, sizeof(err));
         if (!b)
             abort(); /* what was printed must load */
         size_t n;
-        const struct config_key *k = config_keys(&n);
+        const struct config_key *k = settings_keys(&n);
         for (size_t i = 0; i < n; i++)
             if (!config_key_equal(&k[i], c, b))
                 abort();
-        config_free(b);
+        settings_free(b);
         free(text);
     }
-    config_free(c);
+    settings_free(c);
     return 0;
 }

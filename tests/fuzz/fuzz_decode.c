@@ -37,10 +37,10 @@ static void feed(struct pkt *p, bool trust_csum)
     struct flow *f = flowtab_get(ft, p, now, &is_new, &dir);
     if (!f || p->l4proto != 6)
         return;
-    unsigned r = tcpreasm_segment(pool, f, p, dir);
+    unsigned r = tcpreasm_segment(pool, &f->tcp, f->client, p, dir);
     size_t len = 0, alen = 0;
-    const uint8_t *d = tcpreasm_data(pool, f, &len);
-    const uint8_t *a = tcpreasm_alt(pool, f, &alen);
+    const uint8_t *d = tcpreasm_data(pool, &f->tcp, &len);
+    const uint8_t *a = tcpreasm_alt(pool, &f->tcp, &alen);
     volatile uint8_t sink = 0;
     if (d && len)
         sink ^= d[len - 1];
@@ -48,7 +48,7 @@ static void feed(struct pkt *p, bool trust_csum)
         sink ^= a[alen - 1];
     (void)sink;
     if ((r & TCPREASM_NEW_DATA) && len > 100)
-        tcpreasm_consume(pool, f, len / 2 + (size_t)(p->seq & 0xff));
+        tcpreasm_consume(pool, &f->tcp, len / 2 + (size_t)(p->seq & 0xff));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

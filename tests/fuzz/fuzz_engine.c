@@ -1,4 +1,4 @@
-/* fuzz_engine.c - libFuzzer target for the whole packet path (proxy/engine.c).
+/* fuzz_engine.c - libFuzzer target for the whole packet path (proxy/engine/engine.c).
  *
  * Input: a sequence of frames, each [len_hi len_lo] followed by len bytes of raw IP (link type
  * LINKTYPE_RAW), fed with increasing timestamps into one engine with small pools and a tiny

@@ -1,4 +1,4 @@
-/* fuzz_http.c - libFuzzer target for http_req_parse() and http_is_h2_preface() (proxy/http.c).
+/* fuzz_http.c - libFuzzer target for http_req_parse() and http_is_h2_preface() (proxy/dissect/http.c).
  *
  * Besides crashes, checks the contract: spans lie inside the input, head_len and err_off stay
  * within it, shorter prefixes of an accepted head are NEED_MORE, and pipelined requests are

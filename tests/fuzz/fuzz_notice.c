@@ -33,7 +33,7 @@ static int utf8_ok(const uint8_t *s, size_t n)
                 return 0;
             cp = cp << 6 | (s[i + j] & 0x3fu);
         }
-        static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
+        static const uint32_t min[] = { 0, 0, 0x80, 0x800, 0x10000 };
         if (cp < min[k] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
             return 0;
         i += k;
@@ -71,24 +71,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     notice_parse_target((const char *)data, size, &q);
     if (q.url_len > sizeof(q.url) || q.order_len > sizeof(q.order) || (q.order_len && !q.has_order))
         abort();
-    struct notice_config qcfg = {.show_order = true};
+    struct notice_config qcfg = { .show_order = true };
     size_t pl = notice_render_page(out, sizeof(out), &qcfg, q.url, q.url_len, q.order, q.order_len);
     if (pl == 0 || !utf8_ok((const uint8_t *)out, pl))
         abort();
     memcpy(in, data, size);
     in[size] = 0;
-    const char *part[4] = {NULL, NULL, NULL, NULL};
+    const char *part[4] = { NULL, NULL, NULL, NULL };
     size_t off = 0;
     for (int i = 0; i < 4 && off <= size; i++) {
         part[i] = in + off;
         off += strlen(in + off) + 1;
     }
-    struct notice_config cfg = {.show_order = true, .contact = part[2], .url = part[3]};
+    struct notice_config cfg = { .show_order = true, .contact = part[2], .url = part[3] };
     size_t n = notice_build_451(out, sizeof(out), &cfg, part[0], part[1]);
     if (n == 0)
         abort(); /* NOTICE_RESPONSE_MAX always fits */
     check(out, n);
-    n = notice_build_redirect(out, sizeof(out), part[3] ? part[3] : "http://n.example/", part[0], part[1]);
+    n = notice_build_redirect(out, sizeof(out), part[3] ? part[3] : "http://n.example/", part[0],
+                              part[1]);
     check(out, n);
     /* a short buffer gives all or nothing */
     size_t cap = size % 4096;

@@ -1,4 +1,4 @@
-/* fuzz_tls.c - libFuzzer target for tls_hello_parse() and tls_hello_parse_early() (proxy/tls.c).
+/* fuzz_tls.c - libFuzzer target for tls_hello_parse() and tls_hello_parse_early() (proxy/dissect/tls.c).
  *
  * Checks the contract on every input, not only the absence of crashes: output spans lie inside
  * the input or the scratch buffer, consumed and err_off stay within the input, and a ClientHello

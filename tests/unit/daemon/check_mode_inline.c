@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/config.h"
+#include "proxy/daemon/settings.h"
 #include "proxy/enforce/inline.h"
 #include "proxy/daemon/mode_inline.h"
 #include "rules/match/rsref.h"
@@ -71,14 +71,14 @@ static const char *const elsewhere[] = {
     "notice.max_request_bytes", /* the notice server (proxy/daemon/notice_server.c) */
 };
 
-static struct qg_config *load(const char *extra)
+static struct settings *load(const char *extra)
 {
     char text[512], err[256];
     bool own_url = strncmp(extra, "notice.url", 10) == 0;
     int n = snprintf(text, sizeof(text), "mode = inline\n%s%s\n", own_url ? "" : "notice.url = http://block.example/\n",
                      extra);
     ck_assert_int_lt(n, (int)sizeof(text));
-    struct qg_config *c = config_load_buffer("t.conf", text, (size_t)n, err, sizeof(err));
+    struct settings *c = settings_load_buffer("t.conf", text, (size_t)n, err, sizeof(err));
     ck_assert_msg(c != NULL, "%s", err);
     return c;
 }
@@ -86,7 +86,7 @@ static struct qg_config *load(const char *extra)
 START_TEST(every_reloadable_key_has_a_row)
 {
     size_t n;
-    const struct config_key *k = config_keys(&n);
+    const struct config_key *k = settings_keys(&n);
     for (size_t i = 0; i < n; i++) {
         if (k[i].restart)
             continue;
@@ -117,23 +117,23 @@ START_TEST(each_key_reaches_the_proxy)
     struct inline_proxy *p = inline_new(&start, ref, err, sizeof(err));
     ck_assert_msg(p != NULL, "%s", err);
     for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
-        struct qg_config *base = load("");
+        struct settings *base = load("");
         struct inline_config ic;
         struct notice_config nc;
         inline_config_default(&ic);
         mode_inline_settings(base, &ic, &nc);
         if (strcmp(rows[r].key, "notice.url") != 0) /* the base sets notice.url itself */
             ck_assert_msg(!rows[r].holds(&ic), "%s: the default already holds", rows[r].key);
-        config_free(base);
+        settings_free(base);
 
         char line[256];
         snprintf(line, sizeof(line), "%s = %s", rows[r].key, rows[r].value);
-        struct qg_config *c = load(line);
+        struct settings *c = load(line);
         inline_config_default(&ic);
         mode_inline_settings(c, &ic, &nc);
         ck_assert_msg(rows[r].holds(&ic), "%s = %s did not reach the proxy's settings", rows[r].key, rows[r].value);
         ck_assert_msg(inline_reload(p, &ic, err, sizeof(err)) == 0, "%s: reload refused: %s", rows[r].key, err);
-        config_free(c);
+        settings_free(c);
     }
     inline_free(p);
     rsref_free(ref);

@@ -50,7 +50,7 @@ static bool utf8_valid(const char *s, size_t n)
                 return false;
             cp = cp << 6 | (u[i + j] & 0x3f);
         }
-        static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
+        static const uint32_t min[] = { 0, 0, 0x80, 0x800, 0x10000 };
         if (cp < min[k] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
             return false;
         i += k;
@@ -142,12 +142,13 @@ static size_t count_of(const char *hay, size_t n, const char *needle)
 
 START_TEST(live_curl_http11)
 {
-    struct notice_config cfg = {.show_order = true, .contact = "call 1414"};
+    struct notice_config cfg = { .show_order = true, .contact = "call 1414" };
     live_start(&cfg);
-    const char *r = run(CURL "-o %s/body -D %s/head -w '%%{http_code} %%{http_version}' "
-                             "'http://127.0.0.1:%u/blocked?url=http%%3A%%2F%%2Fbad.example%%2F%%3Cx%%3E"
-                             "&order=KZ-2024.7'",
-                        tmpdir, tmpdir, port);
+    const char *r =
+        run(CURL "-o %s/body -D %s/head -w '%%{http_code} %%{http_version}' "
+                 "'http://127.0.0.1:%u/blocked?url=http%%3A%%2F%%2Fbad.example%%2F%%3Cx%%3E"
+                 "&order=KZ-2024.7'",
+            tmpdir, tmpdir, port);
     ck_assert_str_eq(r, "200 1.1");
     char path[128];
     size_t bl, hl;
@@ -189,11 +190,12 @@ END_TEST
  * over HTTP/1.1 (RFC 9113 3.2 allows ignoring it), and the server goes on serving. */
 START_TEST(live_h2c_not_served)
 {
-    struct notice_config cfg = {.show_order = true};
+    struct notice_config cfg = { .show_order = true };
     live_start(&cfg);
-    const char *r = run(CURL "--http2-prior-knowledge -o /dev/null -w '%%{http_code} %%{http_version}' "
-                             "'http://127.0.0.1:%u/blocked?order=A.1&url=b.kz' 2>/dev/null",
-                        port);
+    const char *r =
+        run(CURL "--http2-prior-knowledge -o /dev/null -w '%%{http_code} %%{http_version}' "
+                 "'http://127.0.0.1:%u/blocked?order=A.1&url=b.kz' 2>/dev/null",
+            port);
     ck_assert_msg(strncmp(r, "200 2", 5) != 0, "h2 prior knowledge answered: %s", r);
     /* Upgrade: h2c from HTTP/1.1: the page over HTTP/1.1 */
     r = run(CURL "--http2 -o %s/body -w '%%{http_code} %%{http_version}' "
@@ -222,7 +224,7 @@ static int tcp_connect(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     ck_assert_int_ge(fd, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
     return fd;
@@ -239,7 +241,7 @@ static size_t read_some(int fd, char *out, size_t cap, int timeout_ms, bool *eof
     size_t n = 0;
     *eof = false;
     while (n < cap) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
+        struct pollfd p = { .fd = fd, .events = POLLIN };
         if (poll(&p, 1, timeout_ms) <= 0)
             break;
         ssize_t r = recv(fd, out + n, cap - n, 0);
@@ -292,7 +294,7 @@ END_TEST
 
 START_TEST(live_oversize_head)
 {
-    struct notice_config cfg = {.max_request_bytes = 1024};
+    struct notice_config cfg = { .max_request_bytes = 1024 };
     live_start(&cfg);
     int fd = tcp_connect();
     static char req[4096];
@@ -331,7 +333,7 @@ static uint64_t mono_ms(void)
 
 START_TEST(live_slowloris)
 {
-    struct notice_config cfg = {.idle_timeout_ms = 300};
+    struct notice_config cfg = { .idle_timeout_ms = 300 };
     live_start(&cfg);
     int fd = tcp_connect();
     uint64_t t0 = mono_ms();
@@ -341,7 +343,7 @@ START_TEST(live_slowloris)
     for (int i = 0; i < 60 && !closed; i++) {
         if (send(fd, "X", 1, MSG_NOSIGNAL) != 1)
             closed = true;
-        struct pollfd p = {.fd = fd, .events = POLLIN};
+        struct pollfd p = { .fd = fd, .events = POLLIN };
         if (poll(&p, 1, 50) > 0) {
             char b[16];
             if (recv(fd, b, sizeof(b), 0) <= 0)
@@ -349,7 +351,8 @@ START_TEST(live_slowloris)
         }
     }
     uint64_t took = mono_ms() - t0;
-    ck_assert_msg(closed, "slowloris connection still open after %llu ms", (unsigned long long)took);
+    ck_assert_msg(closed, "slowloris connection still open after %llu ms",
+                  (unsigned long long)took);
     ck_assert_uint_ge(took, 250);
     ck_assert_uint_lt(took, 1500);
     close(fd);
@@ -375,7 +378,7 @@ END_TEST
 
 START_TEST(live_max_connections)
 {
-    struct notice_config cfg = {.max_connections = 4};
+    struct notice_config cfg = { .max_connections = 4 };
     live_start(&cfg);
     int fds[4];
     for (int i = 0; i < 4; i++) {
@@ -416,7 +419,7 @@ END_TEST
 START_TEST(live_many_keepalive)
 {
     enum { N = 256, ROUNDS = 20 };
-    struct notice_config cfg = {.max_connections = N};
+    struct notice_config cfg = { .max_connections = N };
     live_start(&cfg);
     static const char req[] = "GET /?url=k HTTP/1.1\r\nHost: n\r\n\r\n";
     static int fds[N], done[N];
@@ -431,7 +434,7 @@ START_TEST(live_many_keepalive)
     int left = N;
     while (left > 0 && mono_ms() - t0 < 10000) {
         for (int i = 0; i < N; i++)
-            p[i] = (struct pollfd){.fd = done[i] == ROUNDS ? -1 : fds[i], .events = POLLIN};
+            p[i] = (struct pollfd){ .fd = done[i] == ROUNDS ? -1 : fds[i], .events = POLLIN };
         ck_assert_int_ge(poll(p, N, 200), 0);
         for (int i = 0; i < N; i++) {
             if (!(p[i].revents & POLLIN))
@@ -449,7 +452,8 @@ START_TEST(live_many_keepalive)
     uint64_t took = mono_ms() - t0;
     ck_assert_msg(left == 0, "%d of %d connections still waiting after %llu ms", left, N,
                   (unsigned long long)took);
-    ck_assert_msg(took < 10000, "%d x %d answers took %llu ms", N, ROUNDS, (unsigned long long)took);
+    ck_assert_msg(took < 10000, "%d x %d answers took %llu ms", N, ROUNDS,
+                  (unsigned long long)took);
     for (int i = 0; i < N; i++)
         close(fds[i]);
     struct notice_server_counters c;
@@ -484,8 +488,9 @@ END_TEST
 START_TEST(config_rejected)
 {
     struct notice_config bad[] = {
-        {.max_request_bytes = 100}, {.max_request_bytes = 70000}, {.idle_timeout_ms = 5},
-        {.max_connections = 70000}, {.url = "http://a/ b"},       {.contact_url = "javascript:alert(1)"},
+        { .max_request_bytes = 100 }, { .max_request_bytes = 70000 },
+        { .idle_timeout_ms = 5 },     { .max_connections = 70000 },
+        { .url = "http://a/ b" },     { .contact_url = "javascript:alert(1)" },
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         errno = 0;
@@ -495,15 +500,17 @@ START_TEST(config_rejected)
         ck_assert_int_eq(errno, EINVAL);
         ck_assert_msg(strstr(err, "notice: ") == err, "message '%s'", err);
     }
-    static const char *const addrs[] = {"127.0.0.1", "localhost:80", "[::1:80", "127.0.0.1:99999", "", ":80"};
+    static const char *const addrs[] = { "127.0.0.1", "localhost:80", "[::1:80", "127.0.0.1:99999",
+                                         "",          ":80" };
     for (size_t i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++) {
         errno = 0;
         ck_assert_ptr_null(notice_server_new(NULL, addrs[i], NULL, err, sizeof(err)));
         ck_assert_int_eq(errno, EINVAL);
-        ck_assert_msg(strstr(err, "expected IPv4:port or [IPv6]:port") != NULL, "message '%s'", err);
+        ck_assert_msg(strstr(err, "expected IPv4:port or [IPv6]:port") != NULL, "message '%s'",
+                      err);
     }
     /* empty strings (the config table's "none") are accepted as unset */
-    struct notice_config empty = {.url = "", .contact = "", .contact_url = ""};
+    struct notice_config empty = { .url = "", .contact = "", .contact_url = "" };
     srv = notice_server_new(&empty, "[::1]:0", NULL, err, sizeof(err));
     if (srv == NULL && errno == EADDRNOTAVAIL) /* no IPv6 loopback here */
         srv = notice_server_new(&empty, "127.0.0.1:0", NULL, err, sizeof(err));
@@ -520,7 +527,7 @@ static int occupy(unsigned *p)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     ck_assert_int_ge(fd, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET};
+    struct sockaddr_in sa = { .sin_family = AF_INET };
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
     ck_assert_int_eq(listen(fd, 4), 0);
@@ -559,17 +566,19 @@ static const char *get_page(unsigned p, const char *target)
 
 START_TEST(reload_page_text)
 {
-    struct notice_config cfg = {.contact = "call 1414"};
+    struct notice_config cfg = { .contact = "call 1414" };
     live_start(&cfg);
     int fd = tcp_connect(); /* an open keep-alive connection survives a text-only reload */
     const char *r = get_page(port, "/?order=Z.9");
     ck_assert(strstr(r, "call 1414") && !strstr(r, "Z.9") && strstr(r, "\n200"));
-    struct notice_config next = {
-        .contact = "write to help@example.kz", .show_order = true, .idle_timeout_ms = 20000};
+    struct notice_config next = { .contact = "write to help@example.kz",
+                                  .show_order = true,
+                                  .idle_timeout_ms = 20000 };
     ck_assert_int_eq(notice_server_reload(srv, &next, "127.0.0.1:0", err, sizeof(err)), -0);
     /* "127.0.0.1:0" differs from the running address text only if it changed: it did not */
     r = get_page(notice_server_port(srv), "/?order=Z.9");
-    ck_assert_msg(strstr(r, "write to help@example.kz") && strstr(r, "<dd>Z.9</dd>"), "got %.300s", r);
+    ck_assert_msg(strstr(r, "write to help@example.kz") && strstr(r, "<dd>Z.9</dd>"), "got %.300s",
+                  r);
     ck_assert_uint_eq(notice_server_port(srv), port);
     send_all(fd, "GET / HTTP/1.1\r\n\r\n", 18);
     static char in[16384];
@@ -596,7 +605,7 @@ START_TEST(reload_new_address)
     close(hold); /* a port that was free a moment ago */
     char addr[64];
     snprintf(addr, sizeof(addr), "127.0.0.1:%u", fresh);
-    struct notice_config next = {.contact = "moved"};
+    struct notice_config next = { .contact = "moved" };
     ck_assert_msg(notice_server_reload(srv, &next, addr, err, sizeof(err)) == 0, "%s", err);
     ck_assert_uint_eq(notice_server_port(srv), fresh);
     const char *r = get_page(fresh, "/");
@@ -610,13 +619,13 @@ END_TEST
 
 START_TEST(reload_port_taken)
 {
-    struct notice_config cfg = {.contact = "first"};
+    struct notice_config cfg = { .contact = "first" };
     live_start(&cfg);
     unsigned taken;
     int fd = occupy(&taken);
     char addr[64];
     snprintf(addr, sizeof(addr), "127.0.0.1:%u", taken);
-    struct notice_config next = {.contact = "second"};
+    struct notice_config next = { .contact = "second" };
     ck_assert_int_eq(notice_server_reload(srv, &next, addr, err, sizeof(err)), -EADDRINUSE);
     char want[128];
     snprintf(want, sizeof(want), "notice: cannot listen on %s: %s", addr, strerror(EADDRINUSE));
@@ -626,7 +635,8 @@ START_TEST(reload_port_taken)
     /* nothing changed: the old listener serves the old text */
     ck_assert_uint_eq(notice_server_port(srv), port);
     const char *r = get_page(port, "/");
-    ck_assert_msg(strstr(r, "first") && !strstr(r, "second") && strstr(r, "\n200"), "got %.300s", r);
+    ck_assert_msg(strstr(r, "first") && !strstr(r, "second") && strstr(r, "\n200"), "got %.300s",
+                  r);
     struct notice_server_counters c;
     notice_server_stats(srv, &c, NULL);
     ck_assert_uint_eq(c.reload_failures, 1);
@@ -653,7 +663,7 @@ START_TEST(reload_same_address_new_limits)
     srv = notice_server_new(NULL, addr, NULL, err, sizeof(err));
     ck_assert_msg(srv != NULL, "%s", err);
     port = p0;
-    struct notice_config next = {.max_connections = 1};
+    struct notice_config next = { .max_connections = 1 };
     ck_assert_msg(notice_server_reload(srv, &next, addr, err, sizeof(err)) == 0, "%s", err);
     ck_assert_uint_eq(notice_server_port(srv), p0);
     int a = tcp_connect();

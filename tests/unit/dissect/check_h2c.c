@@ -346,6 +346,51 @@ START_TEST(arena_limit)
 }
 END_TEST
 
+/* The stateless reading decodes with an inflater whose only memory is the first half of the
+ * scratch: a 6000-byte field fits a 16 KiB scratch (8 KiB arena) and is a LIMIT in a 12100-byte
+ * one (6050-byte arena), the block itself being under either half. Nothing comes from the heap,
+ * so a flow without a pooled state costs no allocation. */
+START_TEST(first_request_arena_in_scratch)
+{
+    static struct buf o;
+    static uint8_t blk[7000];
+    size_t n = 0;
+    blk[n++] = 0x00;                    /* literal without indexing, new name */
+    blk[n++] = 0x05;
+    memcpy(blk + n, "x-big", 5);
+    n += 5;
+    size_t vl = 6000;                   /* raw value length, 7-bit prefix integer */
+    blk[n++] = 0x7f;
+    size_t rest = vl - 127;
+    while (rest >= 128) {
+        blk[n++] = (uint8_t)(rest % 128 + 128);
+        rest /= 128;
+    }
+    blk[n++] = (uint8_t)rest;
+    memset(blk + n, 'a', vl);
+    n += vl;
+    static const uint8_t tail[] = { 0x82, 0x86, 0x84, 0x01, 0x07, 'e', 'x', '.', 't', 'e', 's', 't' };
+    memcpy(blk + n, tail, sizeof(tail));   /* GET, http, /, :authority ex.test */
+    n += sizeof(tail);
+    o.n = 0;
+    put(&o, PREFACE, 24);
+    frame(&o, 0x1, 0x4 | 0x1, 1, blk, n);
+    struct h2c_request r;
+    size_t off;
+    const uint8_t *g = guard_copy(o.b, o.n);
+    ck_assert_int_eq(h2c_request_parse(g, o.n, g_scratch, sizeof(g_scratch), &r, &off), DS_OK);
+    assert_span(r.authority, "ex.test");
+    assert_span(r.path, "/");
+    static uint8_t small[12100];
+    ck_assert_uint_lt(n, sizeof(small) / 2);
+    ck_assert_int_eq(h2c_request_parse(g, o.n, small, sizeof(small), &r, &off), DS_LIMIT);
+    /* and at an odd address: the arena aligns itself */
+    ck_assert_int_eq(h2c_request_parse(g, o.n, g_scratch + 1, sizeof(g_scratch) - 1, &r, &off), DS_OK);
+    assert_span(r.authority, "ex.test");
+    guard_free();
+}
+END_TEST
+
 static Suite *h2c_suite(void)
 {
     Suite *s = suite_create("h2c");
@@ -359,6 +404,7 @@ static Suite *h2c_suite(void)
     tcase_add_test(tc, limit_frames);
     tcase_add_test(tc, every_stream);
     tcase_add_test(tc, arena_limit);
+    tcase_add_test(tc, first_request_arena_in_scratch);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -777,6 +777,48 @@ START_TEST(connect_refused_resets_client)
 }
 END_TEST
 
+/* A head the strict reading refuses (a space before Host's colon, an obs-folded line), judged
+ * on the names its lenient scan finds (S10): blocked when one is listed, else refused - where
+ * its request ends is not known, so what follows could not be framed (INSPECT_REST_UNFRAMED,
+ * as the engine scans such a stream). */
+START_TEST(lenient_head_refused)
+{
+    static const struct {
+        const char *req;
+        bool blocked;
+    } rows[] = {
+        { "GET / HTTP/1.1\r\nHost : allowed.test\r\n\r\nGET / HTTP/1.1\r\nHost: blocked.test\r\n\r\n", false },
+        { "GET / HTTP/1.1\r\nX-A: b\r\n c\r\nHost: allowed.test\r\n\r\n", false },
+        { "GET / HTTP/1.1\r\nHost : blocked.test\r\n\r\n", true },
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        struct inline_config c;
+        base_config(&c);
+        start(&c);
+        int cfd = client(NULL);
+        send_all(cfd, rows[i].req, strlen(rows[i].req));
+        if (rows[i].blocked) {
+            /* the block answer (451), then the close; nothing reaches the server */
+            char b[4096];
+            int end;
+            recv_text(cfd, b, sizeof(b), &end);
+            ck_assert_int_eq(end, 1);
+            ck_assert_msg(strncmp(b, "HTTP/1.1 451 ", 13) == 0, "%s", b);
+        } else {
+            expect_reset(cfd, 2000);
+        }
+        ck_assert_int_lt(server_accept(50), 0);
+        struct inline_stats st = stats();
+        ck_assert_uint_eq(st.malformed, 1);
+        ck_assert_uint_eq(st.requests, 1);
+        ck_assert_uint_eq(st.unframed, rows[i].blocked ? 0 : 1);
+        ck_assert_uint_eq(st.blocked, rows[i].blocked ? 1 : 0);
+        close(cfd);
+        teardown();
+    }
+}
+END_TEST
+
 /* ---- limits --------------------------------------------------------------------------------- */
 
 /* A request head over first_bytes_max, with no name in it (judged on the address first:
@@ -1077,6 +1119,7 @@ static Suite *inline_suite(void)
     tcase_add_test(m, connect_refused_resets_client);
     TCase *l = add_case(s, "limits");
     tcase_add_test(l, unframed_head_refused);
+    tcase_add_test(m, lenient_head_refused);
     tcase_add_test(l, max_connections_refused);
     tcase_add_test(l, per_source_limit);
     tcase_add_test(l, pool_full_evicts_oldest_silent);

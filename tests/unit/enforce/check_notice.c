@@ -44,7 +44,7 @@ static bool utf8_valid(const char *s, size_t n)
                 return false;
             cp = cp << 6 | (u[i + j] & 0x3f);
         }
-        static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
+        static const uint32_t min[] = { 0, 0, 0x80, 0x800, 0x10000 };
         if (cp < min[k] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
             return false;
         i += k;
@@ -120,7 +120,8 @@ START_TEST(redirect_bad_notice_url)
 {
     ck_assert_uint_eq(notice_build_redirect(buf, sizeof(buf), NULL, "x", "1"), 0);
     ck_assert_uint_eq(notice_build_redirect(buf, sizeof(buf), "", "x", "1"), 0);
-    ck_assert_uint_eq(notice_build_redirect(buf, sizeof(buf), "http://a/\r\nSet-Cookie: a=b", "x", "1"), 0);
+    ck_assert_uint_eq(
+        notice_build_redirect(buf, sizeof(buf), "http://a/\r\nSet-Cookie: a=b", "x", "1"), 0);
     ck_assert_uint_eq(notice_build_redirect(buf, sizeof(buf), "http://a/ b", "x", "1"), 0);
     ck_assert_uint_eq(notice_build_redirect(buf, sizeof(buf), "http://a/\xd1\x84", "x", "1"), 0);
     char longu[NOTICE_URL_MAX + 2];
@@ -209,7 +210,7 @@ END_TEST
 
 START_TEST(page_451_exact_head)
 {
-    struct notice_config cfg = {.url = "https://notice.example/blocked", .show_order = true};
+    struct notice_config cfg = { .url = "https://notice.example/blocked", .show_order = true };
     size_t n = notice_build_451(buf, sizeof(buf), &cfg, "http://bad.example/x", "ORD-7");
     static const char head[] = "HTTP/1.1 451 Unavailable For Legal Reasons\r\n"
                                "Content-Type: text/html; charset=utf-8\r\n"
@@ -240,7 +241,7 @@ START_TEST(page_451_no_link_without_url)
     ck_assert(!has(buf, n, "Link:"));
     ck_assert(!has(buf, n, "ORD-7")); /* show_order defaults to false */
     ck_assert(!has(buf, n, "Resource</dt>"));
-    struct notice_config cfg = {.url = "http://a/\r\nX: y"};
+    struct notice_config cfg = { .url = "http://a/\r\nX: y" };
     n = notice_build_451(buf, sizeof(buf), &cfg, NULL, NULL);
     ck_assert(!has(buf, n, "Link:"));
 }
@@ -252,24 +253,25 @@ struct esc_case {
 };
 
 static const struct esc_case esc_cases[] = {
-    {"<script>alert('x')</script>\"&", "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&quot;&amp;"},
-    {"a\xff"
-     "b",
-     "a\xef\xbf\xbd"
-     "b"}, /* invalid byte */
-    {"a\xc0\xaf"
-     "b",
-     "a\xef\xbf\xbd\xef\xbf\xbd"
-     "b"},                                                      /* overlong '/' */
-    {"a\xed\xa0\x80", "a\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* surrogate */
-    {"a\xe2\x82", "a\xef\xbf\xbd\xef\xbf\xbd"},                 /* cut sequence */
-    {"a\xe2\x80\xae"
-     "gpj.exe",
-     "a\xef\xbf\xbd"
-     "gpj.exe"}, /* U+202E RLO */
-    {"a\r\n\x1b[31m", "a\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd[31m"},
-    {"a\xc2\x85", "a\xef\xbf\xbd"}, /* C1 NEL */
-    {"пример.қаз/ё", "пример.қаз/ё"},
+    { "<script>alert('x')</script>\"&",
+      "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&quot;&amp;" },
+    { "a\xff"
+      "b",
+      "a\xef\xbf\xbd"
+      "b" }, /* invalid byte */
+    { "a\xc0\xaf"
+      "b",
+      "a\xef\xbf\xbd\xef\xbf\xbd"
+      "b" },                                                      /* overlong '/' */
+    { "a\xed\xa0\x80", "a\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" }, /* surrogate */
+    { "a\xe2\x82", "a\xef\xbf\xbd\xef\xbf\xbd" },                 /* cut sequence */
+    { "a\xe2\x80\xae"
+      "gpj.exe",
+      "a\xef\xbf\xbd"
+      "gpj.exe" }, /* U+202E RLO */
+    { "a\r\n\x1b[31m", "a\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd[31m" },
+    { "a\xc2\x85", "a\xef\xbf\xbd" }, /* C1 NEL */
+    { "пример.қаз/ё", "пример.қаз/ё" },
 };
 
 START_TEST(page_escapes_url)
@@ -287,7 +289,7 @@ END_TEST
 
 START_TEST(page_hostile_order)
 {
-    struct notice_config cfg = {.show_order = true};
+    struct notice_config cfg = { .show_order = true };
     const char *o = hostile_orders[_i];
     size_t n = notice_render_page(buf, sizeof(buf), &cfg, "u", 1, o, strlen(o));
     ck_assert_uint_gt(n, 0);
@@ -321,8 +323,8 @@ END_TEST
 
 START_TEST(page_contact)
 {
-    struct notice_config cfg = {.contact = "support@op.kz <8-800> & \"x\"",
-                                .contact_url = "https://op.kz/complain?a=1&b=\"2\""};
+    struct notice_config cfg = { .contact = "support@op.kz <8-800> & \"x\"",
+                                 .contact_url = "https://op.kz/complain?a=1&b=\"2\"" };
     size_t n = notice_render_page(buf, sizeof(buf), &cfg, NULL, 0, NULL, 0);
     ck_assert(has(buf, n, "support@op.kz &lt;8-800&gt; &amp; &quot;x&quot;"));
     ck_assert(has(buf, n, "<a href=\"https://op.kz/complain?a=1&amp;b=&quot;2&quot;\">"));
@@ -337,8 +339,8 @@ END_TEST
 /* The largest inputs the caps allow still fit in NOTICE_RESPONSE_MAX. */
 START_TEST(worst_case_fits)
 {
-    static char contact[NOTICE_CONTACT_MAX + 1], curl_[NOTICE_CONTACT_MAX + 1], url[NOTICE_URL_MAX + 1],
-        blocked[NOTICE_BLOCKED_URL_MAX * 4];
+    static char contact[NOTICE_CONTACT_MAX + 1], curl_[NOTICE_CONTACT_MAX + 1],
+        url[NOTICE_URL_MAX + 1], blocked[NOTICE_BLOCKED_URL_MAX * 4];
     memset(contact, '"', NOTICE_CONTACT_MAX);
     memcpy(curl_, "https://", 8);
     memset(curl_ + 8, '"', NOTICE_CONTACT_MAX - 8);
@@ -347,7 +349,9 @@ START_TEST(worst_case_fits)
     char order[NOTICE_ORDER_MAX + 1];
     memset(order, '9', NOTICE_ORDER_MAX);
     order[NOTICE_ORDER_MAX] = 0;
-    struct notice_config cfg = {.url = url, .contact = contact, .contact_url = curl_, .show_order = true};
+    struct notice_config cfg = {
+        .url = url, .contact = contact, .contact_url = curl_, .show_order = true
+    };
     size_t n = notice_build_451(buf, sizeof(buf), &cfg, blocked, order);
     ck_assert_uint_gt(n, 0);
     memset(blocked, '\xff', sizeof(blocked) - 1);
@@ -364,7 +368,7 @@ END_TEST
 START_TEST(page_451_every_cap)
 {
     static char full[NOTICE_RESPONSE_MAX], part[NOTICE_RESPONSE_MAX];
-    struct notice_config cfg = {.url = "http://n/", .show_order = true};
+    struct notice_config cfg = { .url = "http://n/", .show_order = true };
     size_t n = notice_build_451(full, sizeof(full), &cfg, "http://x/<ф>", "O-1");
     ck_assert_uint_gt(n, 0);
     for (size_t cap = 0; cap <= n; cap++) {
@@ -381,21 +385,22 @@ END_TEST
 START_TEST(config_rejected)
 {
     struct notice_config bad[] = {
-        {.max_request_bytes = 100},   {.max_request_bytes = 70000}, {.idle_timeout_ms = 5},
-        {.max_connections = 70000},   {.url = "http://a/ b"},       {.contact_url = "javascript:alert(1)"},
-        {.idle_timeout_ms = 3600001},
+        { .max_request_bytes = 100 },   { .max_request_bytes = 70000 },
+        { .idle_timeout_ms = 5 },       { .max_connections = 70000 },
+        { .url = "http://a/ b" },       { .contact_url = "javascript:alert(1)" },
+        { .idle_timeout_ms = 3600001 },
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         ck_assert_msg(!notice_config_valid(&bad[i]), "config %zu accepted", i);
     /* empty strings (the config table's "none") are accepted as unset, and render so */
-    struct notice_config empty = {.url = "", .contact = "", .contact_url = ""};
+    struct notice_config empty = { .url = "", .contact = "", .contact_url = "" };
     ck_assert(notice_config_valid(&empty));
     ck_assert(notice_config_valid(NULL));
-    struct notice_config edge = {.max_connections = 65536,
-                                 .idle_timeout_ms = 10,
-                                 .max_request_bytes = 512,
-                                 .url = "http://n.example/",
-                                 .contact_url = "tel:1414"};
+    struct notice_config edge = { .max_connections = 65536,
+                                  .idle_timeout_ms = 10,
+                                  .max_request_bytes = 512,
+                                  .url = "http://n.example/",
+                                  .contact_url = "tel:1414" };
     ck_assert(notice_config_valid(&edge));
     size_t elen = notice_build_451(buf, sizeof(buf), &empty, NULL, NULL);
     ck_assert(elen > 0 && !has(buf, elen, "Link:") && !has(buf, elen, "<a href"));
@@ -415,25 +420,25 @@ struct target_case {
 };
 
 static const struct target_case targets[] = {
-    {"/", true, NULL, NULL, false, 0},
-    {"/blocked", true, NULL, NULL, false, 0},
-    {"/blocked/", true, NULL, NULL, false, 0},
-    {"/blocked?url=http%3A%2F%2Fa.kz%2F&order=KZ-1", true, "http://a.kz/", "KZ-1", true, 0},
-    {"/?order=x&url=a+b%20c", true, "a+b c", "x", true, 0}, /* '+' is not a space */
-    {"/?url=%zz%4", true, "%zz%4", NULL, false, 0},         /* bad escapes stay */
-    {"/?url=1&url=2", true, "2", NULL, false, 0},           /* the last one wins */
-    {"/?url&order=", true, NULL, "", true, 0},              /* no '=': ignored */
-    {"/?URL=x", true, NULL, NULL, false, 0},                /* names are exact */
-    {"/blocked/x", false, NULL, NULL, false, 0},
-    {"/blockedx?url=a", false, "a", NULL, false, 0},
-    {"/%62locked", false, NULL, NULL, false, 0}, /* the path is not decoded */
-    {"", false, NULL, NULL, false, 0},
-    {"*", false, NULL, NULL, false, 0},
-    {"http://n.example/blocked?url=y", true, "y", NULL, false, 0}, /* absolute-form */
-    {"HTTPS://n.example:8443/?url=y", true, "y", NULL, false, 0},
-    {"http://n.example", false, NULL, NULL, false, 0},
-    {"http://n.example?url=z", false, "z", NULL, false, 0},
-    {"/?url=%00%0a", true, "\0\n", NULL, false, 2},
+    { "/", true, NULL, NULL, false, 0 },
+    { "/blocked", true, NULL, NULL, false, 0 },
+    { "/blocked/", true, NULL, NULL, false, 0 },
+    { "/blocked?url=http%3A%2F%2Fa.kz%2F&order=KZ-1", true, "http://a.kz/", "KZ-1", true, 0 },
+    { "/?order=x&url=a+b%20c", true, "a+b c", "x", true, 0 }, /* '+' is not a space */
+    { "/?url=%zz%4", true, "%zz%4", NULL, false, 0 },         /* bad escapes stay */
+    { "/?url=1&url=2", true, "2", NULL, false, 0 },           /* the last one wins */
+    { "/?url&order=", true, NULL, "", true, 0 },              /* no '=': ignored */
+    { "/?URL=x", true, NULL, NULL, false, 0 },                /* names are exact */
+    { "/blocked/x", false, NULL, NULL, false, 0 },
+    { "/blockedx?url=a", false, "a", NULL, false, 0 },
+    { "/%62locked", false, NULL, NULL, false, 0 }, /* the path is not decoded */
+    { "", false, NULL, NULL, false, 0 },
+    { "*", false, NULL, NULL, false, 0 },
+    { "http://n.example/blocked?url=y", true, "y", NULL, false, 0 }, /* absolute-form */
+    { "HTTPS://n.example:8443/?url=y", true, "y", NULL, false, 0 },
+    { "http://n.example", false, NULL, NULL, false, 0 },
+    { "http://n.example?url=z", false, "z", NULL, false, 0 },
+    { "/?url=%00%0a", true, "\0\n", NULL, false, 2 },
 };
 
 START_TEST(target_table)
@@ -448,8 +453,8 @@ START_TEST(target_table)
                   t->target, (int)q.url_len, q.url);
     ck_assert_msg(q.has_order == t->has_order, "%s: has_order", t->target);
     size_t ol = t->order ? strlen(t->order) : 0;
-    ck_assert_msg(q.order_len == ol && memcmp(q.order, t->order ? t->order : "", ol) == 0, "%s: order '%.*s'",
-                  t->target, (int)q.order_len, q.order);
+    ck_assert_msg(q.order_len == ol && memcmp(q.order, t->order ? t->order : "", ol) == 0,
+                  "%s: order '%.*s'", t->target, (int)q.order_len, q.order);
 }
 END_TEST
 
@@ -467,7 +472,8 @@ START_TEST(target_bounds)
     static const char full[] = "http://n.example/blocked?url=%41%42&order=KZ.1";
     size_t n = sizeof(full) - 1;
     long pg = sysconf(_SC_PAGESIZE);
-    char *map = mmap(NULL, (size_t)pg * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *map =
+        mmap(NULL, (size_t)pg * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     ck_assert(map != MAP_FAILED);
     ck_assert_int_eq(mprotect(map + pg, (size_t)pg, PROT_NONE), 0);
     for (size_t k = 0; k <= n; k++) {
@@ -516,7 +522,8 @@ static Suite *notice_suite(void)
     tcase_add_test(tc, page_451_exact_head);
     tcase_add_test(tc, page_451_no_link_without_url);
     tcase_add_loop_test(tc, page_escapes_url, 0, (int)(sizeof(esc_cases) / sizeof(esc_cases[0])));
-    tcase_add_loop_test(tc, page_hostile_order, 0, (int)(sizeof(hostile_orders) / sizeof(hostile_orders[0])));
+    tcase_add_loop_test(tc, page_hostile_order, 0,
+                        (int)(sizeof(hostile_orders) / sizeof(hostile_orders[0])));
     tcase_add_test(tc, page_long_url_cut_at_char);
     tcase_add_test(tc, page_contact);
     tcase_add_test(tc, worst_case_fits);

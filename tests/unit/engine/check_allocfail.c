@@ -35,7 +35,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "common/config.h"
+#include "proxy/daemon/settings.h"
 #include "proxy/engine/engine.h"
 #include "tests/lib/pcapw.h"
 #include "rules/lists/loader.h"
@@ -502,9 +502,9 @@ static const char CONF[] = "# allocfail\n"
                            "inline.first_bytes_timeout = 2s\n"
                            "log.file = /var/log/qorgau.log\n";
 
-static void check_conf(const struct qg_config *c)
+static void check_conf(const struct settings *c)
 {
-    ck_assert_int_eq(c->mode, CONFIG_MODE_INLINE);
+    ck_assert_int_eq(c->mode, SETTINGS_MODE_INLINE);
     ck_assert_uint_eq(c->rules.n, 2);
     ck_assert_str_eq(c->rules.items[0], "/etc/qorgau/a.json");
     ck_assert_str_eq(c->rules.items[1], "/etc/qorgau/b.txt");
@@ -523,21 +523,21 @@ static bool op_config(void *ctx, long n)
     (void)ctx;
     char err[256] = "";
     af_arm(n);
-    struct qg_config *c = config_load_buffer("af.conf", CONF, sizeof(CONF) - 1, err, sizeof(err));
+    struct settings *c = settings_load_buffer("af.conf", CONF, sizeof(CONF) - 1, err, sizeof(err));
     bool hit = af_disarm();
     if (!c) {
-        ck_assert_msg(hit, "config_load_buffer failed without an injected failure: %s", err);
+        ck_assert_msg(hit, "settings_load_buffer failed without an injected failure: %s", err);
         ck_assert_msg(strncmp(err, "config: af.conf", 15) == 0, "config n=%ld: message '%s'", n, err);
         return hit;
     }
     check_conf(c);
-    config_free(c);
+    settings_free(c);
     return hit;
 }
 
 START_TEST(test_config)
 {
-    af_loop("config_load_buffer", op_config, NULL);
+    af_loop("settings_load_buffer", op_config, NULL);
 }
 END_TEST
 
@@ -545,7 +545,7 @@ END_TEST
 
 /* Reload of the configuration: a fresh struct, restart keys set back to the running values. */
 struct reload_conf_ctx {
-    struct qg_config *running;
+    struct settings *running;
 };
 
 static bool op_reload_config(void *ctx, long n)
@@ -555,9 +555,9 @@ static bool op_reload_config(void *ctx, long n)
     static const char fresh_text[] = "mode = tap\ntap.interface = eth1\nrules = /etc/qorgau/new.json\nuser = other\n";
     const char *names[8];
     af_arm(n);
-    struct qg_config *fresh = config_load_buffer("new.conf", fresh_text, sizeof(fresh_text) - 1, err,
-                                                 sizeof(err));
-    int kept = fresh ? config_keep_restart_keys(fresh, rc->running, names, 8) : 0;
+    struct settings *fresh = settings_load_buffer("new.conf", fresh_text, sizeof(fresh_text) - 1, err,
+                                                  sizeof(err));
+    int kept = fresh ? settings_keep_restart_keys(fresh, rc->running, names, 8) : 0;
     bool hit = af_disarm();
     if (!fresh) {
         ck_assert_msg(hit, "reload config failed without an injected failure: %s", err);
@@ -568,34 +568,34 @@ static bool op_reload_config(void *ctx, long n)
         ck_assert(hit);
         ck_assert_int_eq(kept, -ENOMEM);
         /* "fresh is then unchanged" */
-        ck_assert_int_eq(fresh->mode, CONFIG_MODE_TAP);
+        ck_assert_int_eq(fresh->mode, SETTINGS_MODE_TAP);
         ck_assert_str_eq(fresh->user, "other");
         ck_assert_str_eq(fresh->tap_interface, "eth1");
-        config_free(fresh);
+        settings_free(fresh);
         return hit;
     }
     /* set back to the running values: mode, user, reasm.bytes, tap.interface,
      * tap.inject_interface; rules and notice.listen reload (the fresh file's default) */
     ck_assert_int_eq(kept, 5);
     ck_assert_str_eq(names[0], "mode");
-    ck_assert_int_eq(fresh->mode, CONFIG_MODE_INLINE);
+    ck_assert_int_eq(fresh->mode, SETTINGS_MODE_INLINE);
     ck_assert_str_eq(fresh->user, "qg user");
     ck_assert_uint_eq(fresh->reasm_bytes, 8192);
     ck_assert_str_eq(fresh->tap_interface, "");
     ck_assert_str_eq(fresh->notice_listen.text, "127.0.0.1:8080");
     ck_assert_uint_eq(fresh->rules.n, 1);
     ck_assert_str_eq(fresh->rules.items[0], "/etc/qorgau/new.json");
-    config_free(fresh);
+    settings_free(fresh);
     return hit;
 }
 
 START_TEST(test_reload_config)
 {
     char err[256];
-    struct reload_conf_ctx c = { config_load_buffer("af.conf", CONF, sizeof(CONF) - 1, err, sizeof(err)) };
+    struct reload_conf_ctx c = { settings_load_buffer("af.conf", CONF, sizeof(CONF) - 1, err, sizeof(err)) };
     ck_assert_msg(c.running != NULL, "%s", err);
     af_loop("config reload", op_reload_config, &c);
-    config_free(c.running);
+    settings_free(c.running);
 }
 END_TEST
 

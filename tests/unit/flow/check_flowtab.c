@@ -314,7 +314,7 @@ START_TEST(idle_timeouts)
     flowtab_get(ft, &u, 0, &is_new, &dir);
     flowtab_get(ft, &t, 0, &is_new, &dir);
     struct flow *cf = flowtab_get(ft, &c, 0, &is_new, &dir);
-    cf->fl |= FLOW_F_CLOSING;
+    cf->tcp.fl2 |= TCPREASM_S2_CLOSING;   /* as an acceptable FIN leaves it */
     ck_assert_uint_eq(flowtab_expire(ft, 14 * SEC, count_cb, &s), 0);
     ck_assert_uint_eq(flowtab_expire(ft, 15 * SEC, count_cb, &s), 1);   /* closing */
     ck_assert_uint_eq(s.last.port[0], 40002);
@@ -415,20 +415,20 @@ START_TEST(reuse_new_connection)
     struct pkt syn = mkpkt(4, 6, "\x01", 40000, "\x02", 443, TCPF_SYN, 0);
     syn.seq = 1000;
     struct flow *f = flowtab_get(ft, &syn, 0, &is_new, &dir);
-    tcpreasm_segment(pl, f, &syn, dir);
+    tcpreasm_segment(pl, &f->tcp, f->client, &syn, dir);
     struct pkt sa = rev(&syn, TCPF_SYN | TCPF_ACK, 0);
     sa.seq = 5000;
     sa.ack = 1001;
     sa.win = 65535;
     ck_assert_ptr_eq(flowtab_get(ft, &sa, 1, &is_new, &dir), f);
-    tcpreasm_segment(pl, f, &sa, dir);
+    tcpreasm_segment(pl, &f->tcp, f->client, &sa, dir);
     struct pkt d = syn;
     d.tcp_flags = TCPF_ACK;
     d.seq = 1001;
     d.ack = 5001;
     d.payload_len = 100;
     f = flowtab_get(ft, &d, 2, &is_new, &dir);
-    ck_assert(tcpreasm_segment(pl, f, &d, dir) & TCPREASM_NEW_DATA);
+    ck_assert(tcpreasm_segment(pl, &f->tcp, f->client, &d, dir) & TCPREASM_NEW_DATA);
     /* still inspected, nothing closed: a SYN with another ISN is not a new connection */
     struct pkt syn2 = syn;
     syn2.seq = 900000;
@@ -440,10 +440,10 @@ START_TEST(reuse_new_connection)
     d.payload_len = 0;
     d.tcp_flags = TCPF_RST | TCPF_ACK;
     f = flowtab_get(ft, &d, 4, &is_new, &dir);
-    ck_assert(tcpreasm_segment(pl, f, &d, dir) & TCPREASM_RESET);
+    ck_assert(tcpreasm_segment(pl, &f->tcp, f->client, &d, dir) & TCPREASM_RESET);
     ck_assert_ptr_eq(flowtab_get(ft, &syn2, 5, &is_new, &dir), f);
     ck_assert(!is_new);
-    tcpreasm_segment(pl, f, &syn2, dir);
+    tcpreasm_segment(pl, &f->tcp, f->client, &syn2, dir);
     /* ... the old SYN-ACK retransmitted is no proof either ... */
     ck_assert_ptr_eq(flowtab_get(ft, &sa, 6, &is_new, &dir), f);
     ck_assert(!is_new);
@@ -455,7 +455,7 @@ START_TEST(reuse_new_connection)
     ck_assert(is_new);
     ck_assert_int_eq(dir, 1);
     ck_assert_int_eq(s.n[FLOWTAB_REUSED], 1);
-    tcpreasm_segment(pl, f, &sa2, dir);
+    tcpreasm_segment(pl, &f->tcp, f->client, &sa2, dir);
     ck_assert_uint_eq(f->tcp.nxt, 900001);
     /* settled by the pipeline: a new SYN is a new connection at once; its retransmit is not */
     f->fl |= FLOW_F_SETTLED;
@@ -463,7 +463,7 @@ START_TEST(reuse_new_connection)
     struct flow *g = flowtab_get(ft, &syn2, 8, &is_new, &dir);
     ck_assert(is_new);
     ck_assert_int_eq(s.n[FLOWTAB_REUSED], 2);
-    tcpreasm_segment(pl, g, &syn2, dir);
+    tcpreasm_segment(pl, &g->tcp, g->client, &syn2, dir);
     g->fl |= FLOW_F_SETTLED;
     ck_assert_ptr_eq(flowtab_get(ft, &syn2, 9, &is_new, &dir), g);
     ck_assert(!is_new);
@@ -483,13 +483,13 @@ START_TEST(reuse_flush_release)
     struct pkt syn = mkpkt(4, 6, "\x01", 40000, "\x02", 443, TCPF_SYN, 0);
     syn.seq = 1000;
     struct flow *f = flowtab_get(ft, &syn, 0, &is_new, &dir);
-    ck_assert_uint_eq(tcpreasm_segment(pl, f, &syn, dir), 0);
+    ck_assert_uint_eq(tcpreasm_segment(pl, &f->tcp, f->client, &syn, dir), 0);
     struct pkt d = syn;
     d.tcp_flags = TCPF_ACK;
     d.seq = 1001;
     d.payload_len = 100;
     f = flowtab_get(ft, &d, 1, &is_new, &dir);
-    ck_assert(tcpreasm_segment(pl, f, &d, dir) & TCPREASM_NEW_DATA);
+    ck_assert(tcpreasm_segment(pl, &f->tcp, f->client, &d, dir) & TCPREASM_NEW_DATA);
     struct tcpreasm_stats rs;
     tcpreasm_get_stats(pl, &rs);
     ck_assert_uint_eq(rs.bufs_in_use, 1);
@@ -500,8 +500,8 @@ START_TEST(reuse_flush_release)
     d.payload_len = 0;
     d.tcp_flags = TCPF_ACK | TCPF_FIN;
     f = flowtab_get(ft, &d, 3, &is_new, &dir);
-    ck_assert(tcpreasm_segment(pl, f, &d, dir) & TCPREASM_FIN);
-    ck_assert(f->fl & FLOW_F_CLOSING);
+    ck_assert(tcpreasm_segment(pl, &f->tcp, f->client, &d, dir) & TCPREASM_FIN);
+    ck_assert(tcpreasm_closing(&f->tcp));
     ck_assert_ptr_eq(flowtab_get(ft, &syn, 4, &is_new, &dir), f);   /* same ISN: retransmit */
     ck_assert(!is_new);
     /* the server is alive (seen) and has not closed: a client FIN + new SYN is no reuse */
@@ -509,13 +509,13 @@ START_TEST(reuse_flush_release)
     sa.seq = 5000;
     sa.ack = 1102;
     ck_assert_ptr_eq(flowtab_get(ft, &sa, 4, &is_new, &dir), f);
-    tcpreasm_segment(pl, f, &sa, dir);
+    tcpreasm_segment(pl, &f->tcp, f->client, &sa, dir);
     syn.seq = 666666;
     ck_assert_ptr_eq(flowtab_get(ft, &syn, 4, &is_new, &dir), f);
     ck_assert(!is_new);
     sa.tcp_flags = TCPF_ACK | TCPF_FIN;   /* now the server closes */
     flowtab_get(ft, &sa, 4, &is_new, &dir);
-    tcpreasm_segment(pl, f, &sa, dir);
+    tcpreasm_segment(pl, &f->tcp, f->client, &sa, dir);
     syn.seq = 777777;
     f = flowtab_get(ft, &syn, 5, &is_new, &dir);
     ck_assert(is_new);

@@ -35,20 +35,20 @@ static void conv_init(struct conv *c, uint32_t nbufs, uint32_t nalt, uint32_t bu
 
 static void conv_fini(struct conv *c)
 {
-    tcpreasm_release(c->pl, &c->f);
+    tcpreasm_release(c->pl, &c->f.tcp);
     tcpreasm_pool_free(c->pl);
 }
 
 /* Feeds the client segment p; returns tcpreasm_segment()'s flags. */
 static unsigned csend(struct conv *c, const struct pkt *p)
 {
-    return tcpreasm_segment(c->pl, &c->f, p, 0);
+    return tcpreasm_segment(c->pl, &c->f.tcp, c->f.client, p, 0);
 }
 
 /* Feeds the server segment p; returns tcpreasm_segment()'s flags. */
 static unsigned ssend(struct conv *c, const struct pkt *p)
 {
-    return tcpreasm_segment(c->pl, &c->f, p, 1);
+    return tcpreasm_segment(c->pl, &c->f.tcp, c->f.client, p, 1);
 }
 
 /* A client segment carrying d[0..n) at stream offset off (0 = first byte after the SYN). */
@@ -156,7 +156,7 @@ static void conv_start(struct conv *c, bool ts, bool md5)
 static void expect_data(struct conv *c, const void *want, size_t n)
 {
     size_t len;
-    const uint8_t *d = tcpreasm_data(c->pl, &c->f, &len);
+    const uint8_t *d = tcpreasm_data(c->pl, &c->f.tcp, &len);
     ck_assert_uint_eq(len, n);
     if (n)
         ck_assert_mem_eq(d, want, n);
@@ -244,14 +244,14 @@ START_TEST(t4_fake_first_then_real)
     conv_start(&c, false, false);
     unsigned r = cseg(&c, 0, fake, sizeof fake - 1);
     ck_assert(r & TCPREASM_NEW_DATA);
-    ck_assert_ptr_null(tcpreasm_alt(c.pl, &c.f, &(size_t){ 0 }));
+    ck_assert_ptr_null(tcpreasm_alt(c.pl, &c.f.tcp, &(size_t){ 0 }));
     r = cseg(&c, 0, REQ, REQ_LEN);
     ck_assert(r & TCPREASM_CONFLICT);
     ck_assert(r & TCPREASM_IGNORED);
     ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_OLD);
     expect_data(&c, fake, sizeof fake - 1);   /* the Linux view: first copy */
     size_t len;
-    const uint8_t *alt = tcpreasm_alt(c.pl, &c.f, &len);
+    const uint8_t *alt = tcpreasm_alt(c.pl, &c.f.tcp, &len);
     ck_assert_ptr_nonnull(alt);
     ck_assert_uint_eq(len, REQ_LEN);
     ck_assert_mem_eq(alt, REQ, REQ_LEN);      /* the alternative: last copy */
@@ -264,7 +264,7 @@ START_TEST(t4_fake_first_then_real)
     cseg(&c, 0, fake, sizeof fake - 1);
     r = cseg(&c, 0, REQ, REQ_LEN);
     ck_assert(r & TCPREASM_CONFLICT);
-    ck_assert_ptr_null(tcpreasm_alt(c.pl, &c.f, &len));
+    ck_assert_ptr_null(tcpreasm_alt(c.pl, &c.f.tcp, &len));
     ck_assert_uint_eq(stats(&c).alt_pool_empty, 1);
     conv_fini(&c);
 }
@@ -321,7 +321,7 @@ START_TEST(t5_lazy_checksum)
     p = cpkt(&c, 0, NULL, 0, TCPF_RST);
     p.l4_csum_ok = false;
     ck_assert_int_eq(TCPREASM_WHY(csend(&c, &p)), TCPREASM_BAD_CSUM);
-    ck_assert(!(c.f.fl & FLOW_F_CLOSING));
+    ck_assert(!(tcpreasm_closing(&c.f.tcp)));
     /* server: a duplicate ACK is taken unsummed; data, a wider window, FIN, RST are checked */
     uint32_t srv0 = c.f.tcp.srv_nxt, win0 = c.f.tcp.win_end;
     memset(&p, 0, sizeof p);
@@ -345,11 +345,19 @@ START_TEST(t5_lazy_checksum)
     ck_assert_int_eq(TCPREASM_WHY(ssend(&c, &p)), TCPREASM_BAD_CSUM);
     p.tcp_flags = TCPF_ACK | TCPF_FIN;
     ck_assert_int_eq(TCPREASM_WHY(ssend(&c, &p)), TCPREASM_BAD_CSUM);
-    ck_assert(!(c.f.fl & FLOW_F_CLOSING));
+    ck_assert(!(tcpreasm_closing(&c.f.tcp)));
     /* vouched for (offload): taken */
     p.l4_csum_ok = true;
     ck_assert(ssend(&c, &p) & TCPREASM_FIN);
-    ck_assert(c.f.fl & FLOW_F_CLOSING);
+    ck_assert(tcpreasm_closing(&c.f.tcp));
+    /* the flow table changes its mind about the client (T15): the directions' state swaps,
+     * the connection stays closing */
+    c.f.client = 1;
+    p.tcp_flags = TCPF_ACK;
+    ssend(&c, &p);
+    ck_assert(c.f.tcp.fl2 & TCPREASM_S2_SIDE1);
+    ck_assert(c.f.tcp.fl & TCPREASM_S_CLI_FIN);   /* the server's FIN, now the other end's */
+    ck_assert(tcpreasm_closing(&c.f.tcp));
     conv_fini(&c);
 }
 END_TEST
@@ -515,7 +523,7 @@ START_TEST(t19_paws_bound_from_server)
     ck_assert(!(r & TCPREASM_IGNORED));
     ck_assert(r & TCPREASM_CONFLICT);
     size_t alen;
-    const uint8_t *a = tcpreasm_alt(c.pl, &c.f, &alen);
+    const uint8_t *a = tcpreasm_alt(c.pl, &c.f.tcp, &alen);
     ck_assert_uint_eq(alen, REQ_LEN);
     ck_assert_mem_eq(a, REQ, REQ_LEN);
     /* the server echoes the real TSval: that is the bound now; older TSvals fail PAWS */
@@ -544,7 +552,7 @@ START_TEST(t10_overlap_first_wins)
     ck_assert(r & TCPREASM_CONFLICT);
     expect_new_data(&c, r, "AAAAAAAAAABBBBB", 15);
     size_t len;
-    const uint8_t *alt = tcpreasm_alt(c.pl, &c.f, &len);
+    const uint8_t *alt = tcpreasm_alt(c.pl, &c.f.tcp, &len);
     ck_assert_uint_eq(len, 15);
     ck_assert_mem_eq(alt, "AAAAABBBBBBBBBB", 15);
     /* out-of-order overlap: held bytes win there too */
@@ -553,7 +561,7 @@ START_TEST(t10_overlap_first_wins)
     ck_assert(r & TCPREASM_CONFLICT);
     r = cseg(&c, 15, "EEEEEEEEEEEEE", 13);
     expect_new_data(&c, r, "AAAAAAAAAABBBBBEEEEEEEEEEEEEDDCCCCCD", 36);
-    alt = tcpreasm_alt(c.pl, &c.f, &len);
+    alt = tcpreasm_alt(c.pl, &c.f.tcp, &len);
     ck_assert_mem_eq(alt, "AAAAABBBBBBBBBBEEEEEEEEEEEEEDDDDDDDD", 36);
     /* identical overlap: no conflict */
     r = cseg(&c, 2, "AAA", 3);
@@ -662,7 +670,7 @@ static enum decode_result path_ip(struct path *pa, const uint8_t *ip, size_t n, 
     bool is_new;
     int dir;
     pa->f = flowtab_get(pa->ft, &p, now, &is_new, &dir);
-    pa->last = tcpreasm_segment(pa->pl, pa->f, &p, dir);
+    pa->last = tcpreasm_segment(pa->pl, &pa->f->tcp, pa->f->client, &p, dir);
     return r;
 }
 
@@ -681,7 +689,7 @@ START_TEST(t12_fragmented_request)
     ck_assert_int_eq(path_ip(&pa, ip, mk_ip4(ip, l4, 24, 16, true, true), 4), DECODE_OK);
     ck_assert(pa.last & TCPREASM_NEW_DATA);
     size_t len;
-    const uint8_t *d = tcpreasm_data(pa.pl, pa.f, &len);
+    const uint8_t *d = tcpreasm_data(pa.pl, &pa.f->tcp, &len);
     ck_assert_uint_eq(len, REQ_LEN);
     ck_assert_mem_eq(d, REQ, REQ_LEN);
     path_fini(&pa);
@@ -732,7 +740,7 @@ START_TEST(t15_handshake_seen_from_the_middle)
     ck_assert(pa.last & TCPREASM_NEW_DATA);
     ck_assert_uint_eq(pa.f->tcp.isn, 1000);
     size_t len;
-    tcpreasm_data(pa.pl, pa.f, &len);
+    tcpreasm_data(pa.pl, &pa.f->tcp, &len);
     ck_assert_uint_eq(len, REQ_LEN);
     path_fini(&pa);
 }
@@ -783,12 +791,12 @@ START_TEST(t15_simultaneous_open)
             6);
     ck_assert(pa.last & TCPREASM_NEW_DATA);
     size_t len;
-    const uint8_t *d = tcpreasm_data(pa.pl, pa.f, &len);
+    const uint8_t *d = tcpreasm_data(pa.pl, &pa.f->tcp, &len);
     ck_assert_uint_eq(len, REQ_LEN);
     ck_assert_mem_eq(d, REQ, REQ_LEN);
     /* the server's data is not taken for the client's */
     path_ip(&pa, ip, mk_seg4(ip, true, sisn + 1, cisn + 1 + REQ_LEN, TCPF_ACK, "HTTP/1.1", 8), 7);
-    tcpreasm_data(pa.pl, pa.f, &len);
+    tcpreasm_data(pa.pl, &pa.f->tcp, &len);
     ck_assert_uint_eq(len, REQ_LEN);
     ck_assert_uint_eq(pa.f->tcp.srv_nxt, sisn + 9);
     path_fini(&pa);
@@ -1079,7 +1087,7 @@ START_TEST(released_tracks_highest)
     struct conv c;
     conv_start(&c, false, false);
     cseg(&c, 0, REQ, 10);
-    tcpreasm_release(c.pl, &c.f);
+    tcpreasm_release(c.pl, &c.f.tcp);
     /* a segment lost to the capture: later ones still move nxt (highest accepted end) */
     cseg(&c, 20, REQ + 20, 10);
     ck_assert_uint_eq(c.f.tcp.nxt, c.cisn + 1 + 30);
@@ -1102,10 +1110,10 @@ END_TEST
 
 static bool has_view(struct conv *c, const char *want, size_t n)
 {
-    for (unsigned i = 0; i < tcpreasm_nviews(c->pl, &c->f); i++) {
+    for (unsigned i = 0; i < tcpreasm_nviews(c->pl, &c->f.tcp); i++) {
         size_t len;
         bool changed;
-        const uint8_t *v = tcpreasm_view(c->pl, &c->f, i, &len, &changed);
+        const uint8_t *v = tcpreasm_view(c->pl, &c->f.tcp, i, &len, &changed);
         if (v && len == n && memcmp(v, want, n) == 0)
             return true;
     }
@@ -1121,7 +1129,7 @@ START_TEST(versions_fake_real_fake)
     conv_init(&c, 2, 8, 4096);
     handshake(&c, false, false);
     cseg(&c, 0, FAKE, n);
-    ck_assert_uint_eq(tcpreasm_nviews(c.pl, &c.f), 1);
+    ck_assert_uint_eq(tcpreasm_nviews(c.pl, &c.f.tcp), 1);
     cseg(&c, 0, REAL, cut);
     cseg(&c, 0, FAKE, cut);
     unsigned r = cseg(&c, (uint32_t)cut, REAL + cut, n - cut);
@@ -1129,40 +1137,40 @@ START_TEST(versions_fake_real_fake)
     /* neither the first-copy nor the last-copy view holds the real request ... */
     expect_data(&c, FAKE, n);
     size_t alen;
-    const uint8_t *a = tcpreasm_alt(c.pl, &c.f, &alen);
+    const uint8_t *a = tcpreasm_alt(c.pl, &c.f.tcp, &alen);
     ck_assert_uint_eq(alen, n);
     ck_assert_mem_ne(a, REAL, n);
     /* ... another version does */
     ck_assert(has_view(&c, REAL, n));
     ck_assert_uint_ge(stats(&c).versions, 1);
     /* seen / changed bookkeeping */
-    unsigned nv = tcpreasm_nviews(c.pl, &c.f);
+    unsigned nv = tcpreasm_nviews(c.pl, &c.f.tcp);
     for (unsigned i = 1; i < nv; i++) {
         bool changed;
-        tcpreasm_view(c.pl, &c.f, i, &alen, &changed);
+        tcpreasm_view(c.pl, &c.f.tcp, i, &alen, &changed);
         ck_assert(changed);
-        tcpreasm_view_seen(c.pl, &c.f, i);
-        tcpreasm_view(c.pl, &c.f, i, &alen, &changed);
+        tcpreasm_view_seen(c.pl, &c.f.tcp, i);
+        tcpreasm_view(c.pl, &c.f.tcp, i, &alen, &changed);
         ck_assert(!changed);
     }
     /* a copy that changes nothing leaves every view seen */
     cseg(&c, 0, FAKE, cut);
     for (unsigned i = 2; i < nv; i++) {
         bool changed;
-        tcpreasm_view(c.pl, &c.f, i, &alen, &changed);
+        tcpreasm_view(c.pl, &c.f.tcp, i, &alen, &changed);
         ck_assert(!changed);
     }
     /* keep-alive: consuming moves every version */
     cseg(&c, (uint32_t)n, REQ, REQ_LEN);
-    tcpreasm_consume(c.pl, &c.f, n);
+    tcpreasm_consume(c.pl, &c.f.tcp, n);
     expect_data(&c, REQ, REQ_LEN);
-    for (unsigned i = 0; i < tcpreasm_nviews(c.pl, &c.f); i++) {
+    for (unsigned i = 0; i < tcpreasm_nviews(c.pl, &c.f.tcp); i++) {
         bool changed;
-        const uint8_t *v = tcpreasm_view(c.pl, &c.f, i, &alen, &changed);
+        const uint8_t *v = tcpreasm_view(c.pl, &c.f.tcp, i, &alen, &changed);
         ck_assert_uint_eq(alen, REQ_LEN);
         ck_assert_mem_eq(v, REQ, REQ_LEN);
     }
-    tcpreasm_release(c.pl, &c.f);
+    tcpreasm_release(c.pl, &c.f.tcp);
     ck_assert_uint_eq(stats(&c).alts_in_use, 0);
     conv_fini(&c);
 }
@@ -1182,11 +1190,11 @@ START_TEST(versions_bounded)
         r = cseg(&c, 0, v[k], sizeof v[k]);
     }
     ck_assert(r & TCPREASM_VIEWS_FULL);
-    ck_assert_uint_eq(tcpreasm_nviews(c.pl, &c.f), 5);
+    ck_assert_uint_eq(tcpreasm_nviews(c.pl, &c.f.tcp), 5);
     ck_assert_uint_ge(stats(&c).views_full, 1);
     ck_assert(has_view(&c, v[0], 8));
     ck_assert(has_view(&c, v[5], 8));
-    tcpreasm_release(c.pl, &c.f);
+    tcpreasm_release(c.pl, &c.f.tcp);
     ck_assert_uint_eq(stats(&c).alts_in_use, 0);
     conv_fini(&c);
     /* an empty alternative pool: no version, no crash */
@@ -1195,7 +1203,7 @@ START_TEST(versions_bounded)
     cseg(&c, 0, v[0], 8);
     r = cseg(&c, 0, v[1], 8);
     ck_assert(r & TCPREASM_CONFLICT);
-    ck_assert_uint_eq(tcpreasm_nviews(c.pl, &c.f), 1);
+    ck_assert_uint_eq(tcpreasm_nviews(c.pl, &c.f.tcp), 1);
     conv_fini(&c);
 }
 END_TEST
@@ -1210,7 +1218,7 @@ START_TEST(t16_rst)
     struct pkt p = cpkt(&c, 5, NULL, 0, TCPF_RST);
     unsigned r = csend(&c, &p);
     ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_RST_BAD_SEQ);
-    ck_assert(!(c.f.fl & FLOW_F_CLOSING));
+    ck_assert(!(tcpreasm_closing(&c.f.tcp)));
     /* a server RST at the wrong sequence number: ignored too */
     struct pkt s;
     memset(&s, 0, sizeof s);
@@ -1224,13 +1232,13 @@ START_TEST(t16_rst)
     p = cpkt(&c, (uint32_t)REQ_LEN, NULL, 0, TCPF_RST | TCPF_ACK);
     r = csend(&c, &p);
     ck_assert(r & TCPREASM_RESET);
-    ck_assert(c.f.fl & FLOW_F_CLOSING);
+    ck_assert(tcpreasm_closing(&c.f.tcp));
     /* the RST may have been a low-TTL fake: later data is still inspected, and lifts the
      * 15 s tombstone (T21: a slow or reordered request must not outlive its flow) */
     r = cseg(&c, (uint32_t)REQ_LEN, "more", 4);
     ck_assert(r & TCPREASM_NEW_DATA);
     ck_assert_uint_eq(stats(&c).data_after_close, 1);
-    ck_assert(!(c.f.fl & FLOW_F_CLOSING));
+    ck_assert(!(tcpreasm_closing(&c.f.tcp)));
     ck_assert_uint_eq(stats(&c).tombstone_lifted, 1);
     conv_fini(&c);
     /* exact server RST: the server closed, so client data after it keeps the tombstone */
@@ -1240,7 +1248,7 @@ START_TEST(t16_rst)
     ck_assert(r & TCPREASM_RESET);
     r = cseg(&c, 0, REQ, REQ_LEN);
     ck_assert(r & TCPREASM_NEW_DATA);
-    ck_assert(c.f.fl & FLOW_F_CLOSING);
+    ck_assert(tcpreasm_closing(&c.f.tcp));
     ck_assert_uint_eq(stats(&c).tombstone_lifted, 0);
     conv_fini(&c);
 }
@@ -1262,7 +1270,7 @@ START_TEST(t18_duplicates)
     r = cseg(&c, 10, REQ + 10, REQ_LEN - 10);
     expect_new_data(&c, r, REQ, REQ_LEN);
     ck_assert_uint_eq(stats(&c).dup_bytes, 20 + 10 + 10 + 10);
-    ck_assert_ptr_null(tcpreasm_alt(c.pl, &c.f, &(size_t){ 0 }));
+    ck_assert_ptr_null(tcpreasm_alt(c.pl, &c.f.tcp, &(size_t){ 0 }));
     conv_fini(&c);
 }
 END_TEST
@@ -1280,7 +1288,7 @@ START_TEST(bad_ack)
     p.ack = c.sisn + 1 + 1000;     /* a little ahead: a tap's direction skew, tolerated */
     r = csend(&c, &p);
     ck_assert(r & TCPREASM_NEW_DATA);
-    tcpreasm_release(c.pl, &c.f);
+    tcpreasm_release(c.pl, &c.f.tcp);
     conv_fini(&c);
     conv_start(&c, false, false);
     p = cpkt(&c, 0, "FAKE", 4, TCPF_ACK);
@@ -1302,13 +1310,13 @@ START_TEST(fin_and_after)
     unsigned r = csend(&c, &p);
     ck_assert(r & TCPREASM_FIN);
     ck_assert(r & TCPREASM_NEW_DATA);
-    ck_assert(c.f.fl & FLOW_F_CLOSING);
+    ck_assert(tcpreasm_closing(&c.f.tcp));
     /* a fake FIN: the real stream goes on at the FIN's sequence number, and is inspected */
     r = cseg(&c, (uint32_t)REQ_LEN, "zz", 2);
     ck_assert(r & TCPREASM_NEW_DATA);
     ck_assert_uint_eq(stats(&c).data_after_close, 1);
     size_t len;
-    const uint8_t *d = tcpreasm_data(c.pl, &c.f, &len);
+    const uint8_t *d = tcpreasm_data(c.pl, &c.f.tcp, &len);
     ck_assert_uint_eq(len, REQ_LEN + 2);
     ck_assert_mem_eq(d + REQ_LEN, "zz", 2);
     conv_fini(&c);
@@ -1321,17 +1329,17 @@ START_TEST(consume_keepalive)
     conv_start(&c, false, false);
     cseg(&c, 0, REQ, REQ_LEN);
     cseg(&c, (uint32_t)REQ_LEN, "POST /x HTTP/1.1\r\n", 18);
-    tcpreasm_consume(c.pl, &c.f, REQ_LEN);
+    tcpreasm_consume(c.pl, &c.f.tcp, REQ_LEN);
     expect_data(&c, "POST /x HTTP/1.1\r\n", 18);
     /* a body of 30 bytes, 8 of them here: skip the rest as it arrives */
     cseg(&c, (uint32_t)REQ_LEN + 18, "12345678", 8);
-    tcpreasm_consume(c.pl, &c.f, 18 + 30);
+    tcpreasm_consume(c.pl, &c.f.tcp, 18 + 30);
     expect_data(&c, NULL, 0);
     uint32_t at = (uint32_t)REQ_LEN + 18 + 8;
     cseg(&c, at, "9012345678901234567890GET /2", 28);
     expect_data(&c, "GET /2", 6);
     /* full buffer, consumed, room again */
-    tcpreasm_consume(c.pl, &c.f, 6);
+    tcpreasm_consume(c.pl, &c.f.tcp, 6);
     expect_data(&c, NULL, 0);
     static uint8_t blk[4096];
     memset(blk, 'q', sizeof blk);
@@ -1339,7 +1347,7 @@ START_TEST(consume_keepalive)
     ck_assert(cseg(&c, at, blk, sizeof blk) & TCPREASM_NEW_DATA);
     unsigned r = cseg(&c, at + 4096, "r", 1);
     ck_assert(r & TCPREASM_FULL);
-    tcpreasm_consume(c.pl, &c.f, 4096);
+    tcpreasm_consume(c.pl, &c.f.tcp, 4096);
     r = cseg(&c, at + 4096, "r", 1);
     expect_new_data(&c, r, "r", 1);
     conv_fini(&c);
@@ -1357,18 +1365,18 @@ START_TEST(buffer_returned_when_idle)
     struct tcpreasm_stats st;
     ck_assert(cseg(&a, 0, REQ, REQ_LEN) & TCPREASM_NEW_DATA);
     ck_assert_uint_ne(a.f.tcp.buf, 0);
-    tcpreasm_consume(pl, &a.f, REQ_LEN);
+    tcpreasm_consume(pl, &a.f.tcp, REQ_LEN);
     ck_assert_uint_eq(a.f.tcp.buf, 0);   /* nothing pending: returned */
     tcpreasm_get_stats(pl, &st);
     ck_assert_uint_eq(st.bufs_in_use, 0);
     ck_assert_uint_eq(st.bufs_recycled, 1);
-    ck_assert_ptr_null(tcpreasm_data(pl, &a.f, &(size_t){ 0 }));
+    ck_assert_ptr_null(tcpreasm_data(pl, &a.f.tcp, &(size_t){ 0 }));
     /* the other flow gets the one buffer now */
     ck_assert(cseg(&b, 0, "GET /b HTTP/1.1\r\n", 17) & TCPREASM_NEW_DATA);
     ck_assert_uint_eq(cseg(&a, (uint32_t)REQ_LEN, "GET /a2", 7) & TCPREASM_GAVEUP,
                       TCPREASM_GAVEUP);   /* pool empty while b holds it: fail-open */
     ck_assert_uint_eq(a.f.tcp.nxt, a.cisn + 1 + REQ_LEN + 7);   /* sequence kept */
-    tcpreasm_consume(pl, &b.f, 17);
+    tcpreasm_consume(pl, &b.f.tcp, 17);
     ck_assert_uint_eq(b.f.tcp.buf, 0);
     /* b's next request, split and out of order: a new buffer from nxt; the later half alone
      * keeps it even after the earlier bytes are consumed */
@@ -1377,12 +1385,12 @@ START_TEST(buffer_returned_when_idle)
     ck_assert(cseg(&b, 17, "GET ", 4) & TCPREASM_NEW_DATA);
     expect_data(&b, "GET /2 HTTP/1.1", 15);
     ck_assert(!(cseg(&b, 17 + 15 + 10, "late", 4) & TCPREASM_NEW_DATA));
-    tcpreasm_consume(pl, &b.f, 15);
+    tcpreasm_consume(pl, &b.f.tcp, 15);
     ck_assert_uint_ne(b.f.tcp.buf, 0);   /* out-of-order bytes pending */
     ck_assert(cseg(&b, 17 + 15, "0123456789", 10) & TCPREASM_NEW_DATA);
     expect_data(&b, "0123456789late", 14);
     /* consumed past the end: kept until the skipped bytes have passed, then returned */
-    tcpreasm_consume(pl, &b.f, 14 + 6);
+    tcpreasm_consume(pl, &b.f.tcp, 14 + 6);
     ck_assert_uint_ne(b.f.tcp.buf, 0);
     cseg(&b, 17 + 15 + 14, "bod", 3);
     ck_assert_uint_ne(b.f.tcp.buf, 0);
@@ -1392,12 +1400,12 @@ START_TEST(buffer_returned_when_idle)
     expect_data(&b, "GET /3", 6);
     /* a conflict made an alternative view: kept (the pipeline still compares the views) */
     ck_assert(cseg(&b, 17 + 15 + 20, "PUT /3", 6) & TCPREASM_CONFLICT);
-    tcpreasm_consume(pl, &b.f, 6);
+    tcpreasm_consume(pl, &b.f.tcp, 6);
     ck_assert_uint_ne(b.f.tcp.buf, 0);
     tcpreasm_get_stats(pl, &st);
     ck_assert_uint_eq(st.bufs_recycled, 3);
     ck_assert_uint_eq(st.bufs_in_use, 1);
-    tcpreasm_release(pl, &b.f);
+    tcpreasm_release(pl, &b.f.tcp);
     tcpreasm_get_stats(pl, &st);
     ck_assert_uint_eq(st.bufs_in_use, 0);
     ck_assert_uint_eq(st.alts_in_use, 0);
@@ -1414,7 +1422,7 @@ START_TEST(pool_exhaustion_fail_open)
     unsigned r = cseg(&b, 0, "world", 5);
     ck_assert(r & TCPREASM_GAVEUP);
     ck_assert(b.f.tcp.fl & TCPREASM_S_GAVEUP);
-    ck_assert_ptr_null(tcpreasm_data(pl, &b.f, &(size_t){ 0 }));
+    ck_assert_ptr_null(tcpreasm_data(pl, &b.f.tcp, &(size_t){ 0 }));
     /* sequence is still tracked: an exact RST is honoured */
     struct pkt p = cpkt(&b, 5, NULL, 0, TCPF_RST);
     ck_assert(csend(&b, &p) & TCPREASM_RESET);
@@ -1422,13 +1430,13 @@ START_TEST(pool_exhaustion_fail_open)
     tcpreasm_get_stats(pl, &st);
     ck_assert_uint_eq(st.pool_empty, 1);
     ck_assert_uint_eq(st.bufs_in_use, 1);
-    tcpreasm_release(pl, &a.f);
+    tcpreasm_release(pl, &a.f.tcp);
     tcpreasm_get_stats(pl, &st);
     ck_assert_uint_eq(st.bufs_in_use, 0);
     /* released: sequence only, no more data */
     r = cseg(&a, 5, "again", 5);
     ck_assert(!(r & TCPREASM_NEW_DATA));
-    ck_assert_ptr_null(tcpreasm_data(pl, &a.f, &(size_t){ 0 }));
+    ck_assert_ptr_null(tcpreasm_data(pl, &a.f.tcp, &(size_t){ 0 }));
     ck_assert_uint_eq(a.f.tcp.nxt, a.cisn + 1 + 10);
     tcpreasm_pool_free(pl);
     ck_assert_ptr_null(tcpreasm_pool_new(0, 0, 4096));
@@ -1506,7 +1514,7 @@ START_TEST(random_segmentation)
                           "iter %d: ignored %s", iter, tcpreasm_why_name(TCPREASM_WHY(r)));
         }
         expect_data(&c, stream, N);
-        ck_assert_ptr_null(tcpreasm_alt(c.pl, &c.f, &(size_t){ 0 }));
+        ck_assert_ptr_null(tcpreasm_alt(c.pl, &c.f.tcp, &(size_t){ 0 }));
         ck_assert_uint_eq(c.f.tcp.nxt, c.cisn + 1 + N);
         conv_fini(&c);
     }
@@ -1563,10 +1571,10 @@ START_TEST(random_conflicts_model)
         for (size_t k = 0; k < n; k++)
             cseg(&c, segs[k].off, ver[from[k]] + segs[k].off, segs[k].len);
         size_t len, alen;
-        const uint8_t *d = tcpreasm_data(c.pl, &c.f, &len);
+        const uint8_t *d = tcpreasm_data(c.pl, &c.f.tcp, &len);
         ck_assert_uint_eq(len, N);
         ck_assert_mem_eq(d, first, N);
-        const uint8_t *a = tcpreasm_alt(c.pl, &c.f, &alen);
+        const uint8_t *a = tcpreasm_alt(c.pl, &c.f.tcp, &alen);
         if (memcmp(first, last, N) != 0) {
             ck_assert_ptr_nonnull(a);
             ck_assert_uint_eq(alen, N);

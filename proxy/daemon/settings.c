@@ -1,0 +1,215 @@
+/* settings.c - the daemon's configuration table and its cross-key rules (see settings.h).
+ *
+ * One row per key: name, type, min, max, default (as written in the file), enum values,
+ * destination, restart-or-reload, one line of documentation. The parser, the printer and the
+ * documentation generator are common/config.c's. */
+#include "proxy/daemon/settings.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/compiler.h"
+#include "common/log.h"
+
+#define OFF(f) offsetof(struct settings, f)
+#define KI     (INT64_C(1) << 10)
+#define MI     (INT64_C(1) << 20)
+#define GI     (INT64_C(1) << 30)
+#define SEC    INT64_C(1000)
+#define MIN    INT64_C(60000)
+
+_Static_assert((int)SETTINGS_LOG_ERROR == (int)LOG_LEVEL_ERROR &&
+                   (int)SETTINGS_LOG_WARN == (int)LOG_LEVEL_WARN &&
+                   (int)SETTINGS_LOG_INFO == (int)LOG_LEVEL_INFO &&
+                   (int)SETTINGS_LOG_DEBUG == (int)LOG_LEVEL_DEBUG,
+               "log.level values are passed to log_new() as enum log_level");
+
+static const char *const v_mode[] = { "tap", "inline", NULL };
+static const char *const v_https_url[] = { "name", "ignore", NULL };
+static const char *const v_https_block[] = { "rst", "alert", NULL };
+static const char *const v_http_block[] = { "redirect", "451", NULL };
+static const char *const v_quic[] = { "drop-blocked", "drop-all", "pass", NULL };
+static const char *const v_incomplete[] = { "reset", "address", NULL };
+static const char *const v_checksums[] = { "verify", "ignore", "auto", NULL };
+static const char *const v_log_level[] = { "error", "warn", "info", "debug", NULL };
+
+/* clang-format off */
+static const struct config_key keys[] = {
+    { "mode", CONFIG_ENUM, 0, 0, NULL, v_mode, OFF(mode), true,
+      "tap: read a mirror port and inject resets/redirects; inline: transparent proxy (TPROXY)" },
+    { "workers", CONFIG_INT, 0, 64, "0", NULL, OFF(workers), true,
+      "packet worker threads; 0 = one per online CPU (at most 64)" },
+    { "user", CONFIG_STRING, 0, 0, "qorgau", NULL, OFF(user), true,
+      "user to switch to after opening sockets as root" },
+    { "group", CONFIG_STRING, 0, 0, "", NULL, OFF(group), true,
+      "group to switch to; empty = the user's primary group" },
+    { "rules", CONFIG_LIST, 0, 0, "", NULL, OFF(rules), false,
+      "list or order file to enforce; repeat the key for more; shell globs (`orders/*.json`) allowed" },
+    { "https_url", CONFIG_ENUM, 0, 0, "name", v_https_url, OFF(https_url), false,
+      "an https:// URL entry blocks its whole host name (name) or is not enforced on TLS (ignore)" },
+    { "flows.max", CONFIG_INT, 1024, 100000000, "1048576", NULL, OFF(flows_max), true,
+      "flow table capacity per worker" },
+    { "reasm.bytes", CONFIG_SIZE, 512, 1 * MI, "32K", NULL, OFF(reasm_bytes), true,
+      "client bytes reassembled per flow before a decision (a request head nginx accepts)" },
+    { "reasm.buffers", CONFIG_INT, 16, 16777216, "8192", NULL, OFF(reasm_buffers), true,
+      "reassembly buffers in the pool per worker" },
+    { "checksums", CONFIG_ENUM, 0, 0, "verify", v_checksums, OFF(checksums), true,
+      "TCP/UDP checksums: verify (a bad one is a fake, T5); ignore; auto (per source: a host whose first packets are all bad is not verified)" },
+    { "quic.max_datagrams", CONFIG_INT, 2, 1024, "16", NULL, OFF(quic_max_datagrams), true,
+      "client datagrams of a UDP flow read for its Initials; past it without a ClientHello the "
+      "flow is judged on its address (counted)" },
+    { "quic.max_bytes", CONFIG_SIZE, 2 * KI, 1 * MI, "32K", NULL, OFF(quic_max_bytes), true,
+      "client payload bytes of a UDP flow read for its Initials (same rule)" },
+    { "tap.interface", CONFIG_STRING, 0, 0, "", NULL, OFF(tap_interface), true,
+      "interface receiving the mirrored traffic (required in tap mode)" },
+    { "tap.inject_interface", CONFIG_STRING, 0, 0, "", NULL, OFF(tap_inject_interface), true,
+      "interface resets and redirects are sent from; empty = tap.interface" },
+    { "tap.bpf", CONFIG_STRING, 0, 0, "tcp port 80 or tcp port 443 or udp port 443", NULL,
+      OFF(tap_bpf), true, "capture filter (pcap-filter syntax)" },
+    { "tap.ring_size", CONFIG_SIZE, 1 * MI, 4 * GI, "64M", NULL, OFF(tap_ring_size), true,
+      "kernel capture ring per worker" },
+    { "tap.snaplen", CONFIG_INT, 96, 262144, "65535", NULL, OFF(tap_snaplen), true,
+      "bytes captured of each frame" },
+    { "inline.tproxy_port", CONFIG_INT, 0, 65535, "15001", NULL, OFF(inline_tproxy_port), true,
+      "port the TPROXY rule delivers intercepted TCP connections to; 0 = no TPROXY listener" },
+    { "inline.redirect_port", CONFIG_INT, 0, 65535, "15002", NULL, OFF(inline_redirect_port), true,
+      "port for connections diverted with REDIRECT (original destination from SO_ORIGINAL_DST); 0 = none" },
+    { "inline.listen_address", CONFIG_IP, 0, 0, "0.0.0.0", NULL, OFF(inline_listen_address), true,
+      "address the inline listeners bind to" },
+    { "inline.first_bytes_timeout", CONFIG_DURATION, 100, 1 * MIN, "10s", NULL,
+      OFF(inline_first_bytes_timeout), false,
+      "how long a client may stay silent before its first request is complete; every byte restarts "
+      "it (silent with nothing sent: judged on the address and connected, still judged after)" },
+    { "inline.incomplete_request", CONFIG_ENUM, 0, 0, "reset", v_incomplete,
+      OFF(inline_incomplete_request), false,
+      "a first request left half-sent past inline.first_bytes_timeout: reset the connection (reset) "
+      "or judge it on its address and relay it unjudged (address, fail-open)" },
+    { "inline.first_bytes_max", CONFIG_SIZE, 512, 1 * MI, "32K", NULL, OFF(inline_first_bytes_max),
+      false, "client bytes read before a decision; more without a name visible judges the connection by "
+             "its address; a reload may lower it, raising it above the start value needs a restart" },
+    { "inline.idle_timeout", CONFIG_DURATION, 1000, 24 * 60 * MIN, "10m", NULL, OFF(inline_idle_timeout),
+      false, "close a relayed connection with no traffic either way for this long (TCP keepalive "
+             "also finds vanished peers)" },
+    { "inline.max_per_source", CONFIG_INT, 0, 10000000, "512", NULL, OFF(inline_max_per_source), false,
+      "connections at once from one client address (the excess is reset and counted); 0 = no limit" },
+    { "inline.max_connections", CONFIG_INT, 16, 10000000, "100000", NULL,
+      OFF(inline_max_connections), true, "proxied connections at once; the excess is refused and counted" },
+    { "inline.connect_timeout", CONFIG_DURATION, 100, 1 * MIN, "5s", NULL, OFF(inline_connect_timeout),
+      false, "timeout of the upstream connect to the original destination" },
+    { "inline.https_block", CONFIG_ENUM, 0, 0, "rst", v_https_block, OFF(inline_https_block), false,
+      "how a blocked TLS connection ends: TCP reset (rst) or a TLS alert (alert)" },
+    { "inline.http_block", CONFIG_ENUM, 0, 0, "redirect", v_http_block, OFF(inline_http_block), false,
+      "blocked HTTP request: 302 to notice.url (redirect) or a 451 page (451)" },
+    { "inline.quic", CONFIG_ENUM, 0, 0, "drop-all", v_quic, OFF(inline_quic), false,
+      "QUIC (UDP 443): drop all (browsers fall back to TCP, where the name is checked), drop only "
+      "QUIC to blocked names (drop-blocked: not yet in inline mode, enforced as drop-all), or pass" },
+    { "notice.listen", CONFIG_ADDR, 0, 0, "127.0.0.1:8080", NULL, OFF(notice_listen), false,
+      "address of the built-in notice page server; a reload opens the new one before closing the "
+      "old (after dropping privileges, a port below 1024 cannot be opened)" },
+    { "notice.url", CONFIG_URL, 0, 0, "", NULL, OFF(notice_url), false,
+      "public URL of the notice page that blocked HTTP requests are redirected to; empty = 451 page" },
+    { "notice.show_order", CONFIG_BOOL, 0, 0, "false", NULL, OFF(notice_show_order), false,
+      "show the order id on the notice page" },
+    { "notice.contact", CONFIG_STRING, 0, 0, "", NULL, OFF(notice_contact), false,
+      "where to complain, shown on the notice page; empty = built-in text" },
+    { "notice.contact_url", CONFIG_URL, 0, 0, "", NULL, OFF(notice_contact_url), false,
+      "link shown next to notice.contact; empty = none" },
+    { "notice.max_connections", CONFIG_INT, 1, 65536, "256", NULL, OFF(notice_max_connections), false,
+      "notice page connections at once; the excess is refused and counted" },
+    { "notice.idle_timeout", CONFIG_DURATION, 10, 60 * MIN, "10s", NULL, OFF(notice_idle_timeout), false,
+      "close a notice page connection that sends no complete request for this long" },
+    { "notice.max_request_bytes", CONFIG_SIZE, 512, 64 * KI, "8K", NULL, OFF(notice_max_request_bytes),
+      false, "largest request head the notice page reads (larger: 431)" },
+    { "log.file", CONFIG_PATH, 0, 0, "-", NULL, OFF(log_file), false,
+      "JSON-lines log file, reopened on SIGHUP; `-` = standard error" },
+    { "log.level", CONFIG_ENUM, 0, 0, "info", v_log_level, OFF(log_level), false,
+      "lowest level written" },
+    { "log.block_rate", CONFIG_INT, 0, 1000000, "100", NULL, OFF(log_block_rate), false,
+      "block-decision log lines per second (token bucket); 0 = log every decision" },
+    { "stats.interval", CONFIG_DURATION, 0, 60 * MIN, "10s", NULL, OFF(stats_interval), false,
+      "period of the statistics log line; 0 = never" },
+};
+/* clang-format on */
+
+/* Rules that span keys, and derived values; after the whole file was read. */
+static int finish(void *p, struct config_parse *ps)
+{
+    struct settings *c = p;
+    if (c->mode == SETTINGS_MODE_TAP && c->tap_interface[0] == '\0') {
+        config_error(ps, 0, "tap.interface", "required when mode = tap");
+        return -EINVAL;
+    }
+    if (c->mode == SETTINGS_MODE_INLINE && c->inline_tproxy_port == 0 &&
+        c->inline_redirect_port == 0) {
+        config_error(ps, 0, NULL,
+                     "inline.tproxy_port and inline.redirect_port are both 0; inline mode needs a "
+                     "listener");
+        return -EINVAL;
+    }
+    if (c->mode == SETTINGS_MODE_INLINE && c->inline_tproxy_port == c->inline_redirect_port) {
+        config_error(ps, config_line(ps, "inline.redirect_port"), "inline.redirect_port",
+                     "%" PRId64 " is also inline.tproxy_port; the ports must differ",
+                     c->inline_redirect_port);
+        return -EINVAL;
+    }
+    if (c->tap_inject_interface[0] == '\0' && c->tap_interface[0] != '\0') {
+        char *s = strdup(c->tap_interface);
+        if (!s)
+            return -ENOMEM;
+        free(c->tap_inject_interface);
+        c->tap_inject_interface = s;
+    }
+    return 0;
+}
+
+static const struct config_table table = { keys, ARRAY_LEN(keys), sizeof(struct settings), finish };
+
+const struct config_table *settings_table(void)
+{
+    return &table;
+}
+
+const struct config_key *settings_keys(size_t *n)
+{
+    *n = table.n;
+    return table.keys;
+}
+
+const struct config_key *settings_key_find(const char *name)
+{
+    return config_key_find(&table, name);
+}
+
+struct settings *settings_load_file(const char *path, char *err, size_t errlen)
+{
+    return config_load_file(&table, path, err, errlen);
+}
+
+struct settings *settings_load_buffer(const char *name, const char *buf, size_t len, char *err,
+                                      size_t errlen)
+{
+    return config_load_buffer(&table, name, buf, len, err, errlen);
+}
+
+void settings_free(struct settings *s)
+{
+    config_free(&table, s);
+}
+
+int settings_print(FILE *f, const struct settings *s)
+{
+    return config_print(&table, f, s);
+}
+
+int settings_keep_restart_keys(struct settings *fresh, const struct settings *running,
+                               const char **names, size_t max)
+{
+    return config_keep_restart_keys(&table, fresh, running, names, max);
+}
+
+int settings_doc(FILE *f)
+{
+    return config_doc(&table, f);
+}

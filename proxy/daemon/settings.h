@@ -1,0 +1,125 @@
+/* settings.h - the daemon's configuration: its table of keys (proxy/daemon/settings.c), the
+ * struct they are parsed into, and the rules that span keys. The file format, the value types
+ * and the error messages are common/config.h's; docs/configuration.md is generated from the
+ * table by `qorgau config doc`.
+ *
+ * Cross-key rules, checked after the whole file was read (errors "config: FILE[:LINE]: ..."):
+ *   mode = tap needs tap.interface; mode = inline needs inline.tproxy_port or
+ *   inline.redirect_port, and the two must differ. Derived: tap.inject_interface is
+ *   tap.interface when the file left it empty. */
+#ifndef QG_SETTINGS_H
+#define QG_SETTINGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/config.h"
+
+/* Value lists of the enum keys; the table's value names are in this order. */
+enum settings_mode { SETTINGS_MODE_TAP = 0, SETTINGS_MODE_INLINE };
+enum settings_https_url { SETTINGS_HTTPS_URL_NAME = 0, SETTINGS_HTTPS_URL_IGNORE };
+enum settings_https_block { SETTINGS_HTTPS_BLOCK_RST = 0, SETTINGS_HTTPS_BLOCK_ALERT };
+enum settings_http_block { SETTINGS_HTTP_BLOCK_REDIRECT = 0, SETTINGS_HTTP_BLOCK_451 };
+enum settings_quic { SETTINGS_QUIC_DROP_BLOCKED = 0, SETTINGS_QUIC_DROP_ALL, SETTINGS_QUIC_PASS };
+enum settings_incomplete { SETTINGS_INCOMPLETE_RESET = 0, SETTINGS_INCOMPLETE_ADDRESS };
+enum settings_checksums {
+    SETTINGS_CHECKSUMS_VERIFY = 0,
+    SETTINGS_CHECKSUMS_IGNORE,
+    SETTINGS_CHECKSUMS_AUTO
+};
+/* same values as enum log_level (common/log.h; settings.c asserts it) */
+enum settings_log_level {
+    SETTINGS_LOG_ERROR = 0,
+    SETTINGS_LOG_WARN,
+    SETTINGS_LOG_INFO,
+    SETTINGS_LOG_DEBUG
+};
+
+/* The effective configuration. Enum fields are int holding the enum values above; sizes are
+ * bytes, durations milliseconds. */
+struct settings {
+    int mode; /* enum settings_mode */
+    int64_t workers;
+    char *user;
+    char *group;
+    struct config_list rules;
+    int https_url; /* enum settings_https_url */
+
+    int64_t flows_max;
+    uint64_t reasm_bytes;
+    int64_t reasm_buffers;
+    int checksums; /* enum settings_checksums, same values as enum csumpol_mode */
+    int64_t quic_max_datagrams;
+    uint64_t quic_max_bytes;
+
+    char *tap_interface;
+    char *tap_inject_interface; /* after loading: tap_interface when the file left it empty */
+    char *tap_bpf;
+    uint64_t tap_ring_size;
+    int64_t tap_snaplen;
+
+    int64_t inline_tproxy_port;
+    int64_t inline_redirect_port;
+    struct config_addr inline_listen_address;
+    uint64_t inline_first_bytes_timeout;
+    uint64_t inline_first_bytes_max;
+    int64_t inline_max_connections;
+    uint64_t inline_connect_timeout;
+    uint64_t inline_idle_timeout;
+    int64_t inline_max_per_source;
+    int inline_incomplete_request; /* enum settings_incomplete */
+    int inline_https_block;        /* enum settings_https_block */
+    int inline_http_block;         /* enum settings_http_block */
+    int inline_quic;               /* enum settings_quic */
+
+    struct config_addr notice_listen;
+    char *notice_url;
+    bool notice_show_order;
+    char *notice_contact;
+    char *notice_contact_url;
+    int64_t notice_max_connections;
+    uint64_t notice_idle_timeout;
+    uint64_t notice_max_request_bytes;
+
+    char *log_file; /* "-" = stderr */
+    int log_level;  /* enum settings_log_level */
+    int64_t log_block_rate;
+
+    uint64_t stats_interval;
+};
+
+/* The daemon's table (keys, struct size, cross-key rules), for the generic calls of
+ * common/config.h (config_print, config_key_equal, config_format_value, ...). Static storage. */
+const struct config_table *settings_table(void);
+
+/* The keys, in documentation order; *n gets their number. Static storage. */
+const struct config_key *settings_keys(size_t *n);
+
+/* The key named name, or NULL. */
+const struct config_key *settings_key_find(const char *name);
+
+/* Parses the file at path (caller frees with settings_free()). On any error returns NULL with
+ * one line "config: FILE:LINE: ..." (or "config: FILE: ...") in err. */
+struct settings *settings_load_file(const char *path, char *err, size_t errlen);
+
+/* Same over buf[0..len); name is used as FILE in messages. */
+struct settings *settings_load_buffer(const char *name, const char *buf, size_t len, char *err,
+                                      size_t errlen);
+
+/* Frees s and every string it owns. NULL is a no-op. */
+void settings_free(struct settings *s);
+
+/* Writes every key as a `key = value` line (config_print()). Returns 0 or -EIO. */
+int settings_print(FILE *f, const struct settings *s);
+
+/* For reload: config_keep_restart_keys() over the daemon's table. Returns how many keys were
+ * set back in fresh, or -ENOMEM (fresh is then unchanged). */
+int settings_keep_restart_keys(struct settings *fresh, const struct settings *running,
+                               const char **names, size_t max);
+
+/* Writes the key table of docs/configuration.md (config_doc()). Returns 0 or -EIO. */
+int settings_doc(FILE *f);
+
+#endif
