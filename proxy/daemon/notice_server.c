@@ -76,6 +76,8 @@ struct inst {
     pthread_t sweeper;
     bool sweeper_started, stop;
     struct slot *slots;
+    unsigned *free_slots; /* a stack of indices into slots: n_free of them */
+    unsigned n_free;
     unsigned n_open;
 };
 
@@ -153,10 +155,7 @@ static void conn_cb(void *cls, struct MHD_Connection *c, void **socket_context,
     struct inst *in = cls;
     pthread_mutex_lock(&in->mu);
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-        struct slot *k = NULL;
-        for (unsigned i = 0; i < in->max_conn + 1 && !k; i++)
-            if (!in->slots[i].used)
-                k = &in->slots[i];
+        struct slot *k = in->n_free ? &in->slots[in->free_slots[--in->n_free]] : NULL;
         if (k) {
             const union MHD_ConnectionInfo *ci =
                 MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -175,6 +174,7 @@ static void conn_cb(void *cls, struct MHD_Connection *c, void **socket_context,
         if (k) {
             k->used = false;
             k->fd = -1;
+            in->free_slots[in->n_free++] = (unsigned)(k - in->slots);
             in->n_open--;
         }
         *socket_context = NULL;
@@ -425,6 +425,7 @@ static void inst_free(struct inst *in)
     pthread_cond_destroy(&in->cv);
     pthread_mutex_destroy(&in->mu);
     free(in->slots);
+    free(in->free_slots);
     free(in);
 }
 
@@ -466,10 +467,14 @@ static struct inst *inst_start(struct notice_server *s, const struct notice_conf
     pthread_condattr_destroy(&ca);
     /* one slot more than the cap: MHD's own limit (max + 1) is a backstop behind accept_cb */
     in->slots = calloc((size_t)in->max_conn + 1, sizeof(*in->slots));
-    if (!in->slots) {
+    in->free_slots = calloc((size_t)in->max_conn + 1, sizeof(*in->free_slots));
+    if (!in->slots || !in->free_slots) {
         snprintf(err, errlen, "notice: %s: out of memory for %u connections", listen, in->max_conn);
         goto fail;
     }
+    for (unsigned i = 0; i <= in->max_conn; i++) /* slot 0 on top */
+        in->free_slots[i] = in->max_conn - i;
+    in->n_free = in->max_conn + 1;
     int rc = pthread_create(&in->sweeper, NULL, sweeper_main, in);
     if (rc != 0) {
         e = rc;
