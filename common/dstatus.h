@@ -6,11 +6,11 @@
 #include <stdint.h>
 
 enum dstatus {
-    DS_OK = 0,      /* parsed; outputs are valid */
-    DS_NEED_MORE,   /* a valid prefix: call again with more bytes */
-    DS_NOT_MINE,    /* not this protocol: stop inspecting with this dissector */
-    DS_MALFORMED,   /* this protocol, but broken; *err_off says where */
-    DS_LIMIT,       /* a configured or structural cap was hit */
+    DS_OK = 0,    /* parsed; outputs are valid */
+    DS_NEED_MORE, /* a valid prefix: call again with more bytes */
+    DS_NOT_MINE,  /* not this protocol: stop inspecting with this dissector */
+    DS_MALFORMED, /* this protocol, but broken; *err_off says where */
+    DS_LIMIT,     /* a configured or structural cap was hit */
 };
 
 /* A view into a caller-owned buffer; valid while that buffer is. */

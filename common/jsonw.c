@@ -20,7 +20,7 @@ size_t jsonw_piece(const char *s, size_t len, unsigned flags, char esc[JSONW_ESC
         size_t n = c >= 0x80 ? utf8_seq(p + i, len - i, NULL) : 0;
         if (n == 0)
             break;
-        i += n;   /* valid multi-byte UTF-8: part of the run */
+        i += n; /* valid multi-byte UTF-8: part of the run */
     }
     *esc_len = 0;
     if (i > 0)

@@ -10,8 +10,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define JSONW_ESC_MAX 6      /* longest escape of one byte: \u00XX */
-#define JSONW_SHORT 0x1u     /* flags: '\n' and '\t' as \n and \t (log lines), else \u000a, \u0009 */
+#define JSONW_ESC_MAX 6    /* longest escape of one byte: \u00XX */
+#define JSONW_SHORT   0x1u /* flags: '\n' and '\t' as \n and \t (log lines), else \u000a, \u0009 */
 
 /* The next piece of the body of the JSON string s[0, len) (len >= 1): returns n >= 1 when the
  * first n bytes go out as they are (printable ASCII other than '"' and '\\', and valid UTF-8

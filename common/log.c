@@ -78,7 +78,8 @@ static int open_path(const char *path)
     return fd < 0 ? -errno : fd;
 }
 
-struct log *log_new(const char *path, enum log_level level, uint32_t block_rate, char *err, size_t errlen)
+struct log *log_new(const char *path, enum log_level level, uint32_t block_rate, char *err,
+                    size_t errlen)
 {
     struct log *l = calloc(1, sizeof(*l));
     char *p = strdup(path);
@@ -343,7 +344,7 @@ static void *writer_main(void *arg)
         if (drain(l) == 0) {
             if (stop)
                 break;
-            struct timespec ts = {0, 5 * 1000 * 1000};
+            struct timespec ts = { 0, 5 * 1000 * 1000 };
             nanosleep(&ts, NULL);
         }
     }
@@ -384,7 +385,7 @@ void log_flush(struct log *l)
         return;
     uint64_t target = atomic_load(&l->enq);
     while (atomic_load_explicit(&l->deq_done, memory_order_acquire) < target) {
-        struct timespec ts = {0, 1000 * 1000};
+        struct timespec ts = { 0, 1000 * 1000 };
         nanosleep(&ts, NULL);
     }
 }
@@ -504,11 +505,12 @@ static bool bucket_take(struct log *l)
         }
         nw = (uint64_t)rel << 32 | (tokens - 1000u);
     } while (!atomic_compare_exchange_weak_explicit(&l->bucket, &old, nw, memory_order_relaxed,
-                                                     memory_order_relaxed));
+                                                    memory_order_relaxed));
     return true;
 }
 
-bool log_block(struct log *l, const char *module, const char *msg, const struct log_kv *kv, size_t n)
+bool log_block(struct log *l, const char *module, const char *msg, const struct log_kv *kv,
+               size_t n)
 {
     if (!log_enabled(l, LOG_LEVEL_INFO))
         return false;

@@ -39,15 +39,15 @@ struct log_kv {
     } v;
 };
 
-#define LOG_S(k, x) ((struct log_kv){.key = (k), .type = LOG_KV_STR, .v.s = (x)})
-#define LOG_I(k, x) ((struct log_kv){.key = (k), .type = LOG_KV_INT, .v.i = (int64_t)(x)})
-#define LOG_U(k, x) ((struct log_kv){.key = (k), .type = LOG_KV_UINT, .v.u = (uint64_t)(x)})
-#define LOG_D(k, x) ((struct log_kv){.key = (k), .type = LOG_KV_DOUBLE, .v.d = (double)(x)})
-#define LOG_B(k, x) ((struct log_kv){.key = (k), .type = LOG_KV_BOOL, .v.b = (x)})
+#define LOG_S(k, x) ((struct log_kv){ .key = (k), .type = LOG_KV_STR, .v.s = (x) })
+#define LOG_I(k, x) ((struct log_kv){ .key = (k), .type = LOG_KV_INT, .v.i = (int64_t)(x) })
+#define LOG_U(k, x) ((struct log_kv){ .key = (k), .type = LOG_KV_UINT, .v.u = (uint64_t)(x) })
+#define LOG_D(k, x) ((struct log_kv){ .key = (k), .type = LOG_KV_DOUBLE, .v.d = (double)(x) })
+#define LOG_B(k, x) ((struct log_kv){ .key = (k), .type = LOG_KV_BOOL, .v.b = (x) })
 /* Expands to the (kv, n) argument pair: log_write(l, lv, "m", "msg", LOG_KV(LOG_U("n", 1))). */
-#define LOG_KV(...)                                                                                          \
-    (const struct log_kv[]){__VA_ARGS__},                                                                    \
-        (sizeof((const struct log_kv[]){__VA_ARGS__}) / sizeof(struct log_kv))
+#define LOG_KV(...)                         \
+    (const struct log_kv[]){ __VA_ARGS__ }, \
+        (sizeof((const struct log_kv[]){ __VA_ARGS__ }) / sizeof(struct log_kv))
 
 struct log;
 
@@ -56,7 +56,8 @@ typedef uint64_t (*log_clock_fn)(void *ctx);
 
 /* Opens path for appending (created 0640), or standard error when path is "-". Returns the
  * logger, or NULL with "log: PATH: reason" in err. block_rate 0 = no limit. */
-struct log *log_new(const char *path, enum log_level level, uint32_t block_rate, char *err, size_t errlen);
+struct log *log_new(const char *path, enum log_level level, uint32_t block_rate, char *err,
+                    size_t errlen);
 
 /* Writes a pending "suppressed" count, closes the file (never standard error), frees l. NULL is
  * a no-op. No other thread may use l any more. */
@@ -91,7 +92,8 @@ void log_writef(struct log *l, enum log_level level, const char *module, const c
 
 /* A block-decision line (level info) through the rate limiter. Returns true if written, false if
  * suppressed (counted) or filtered by level. */
-bool log_block(struct log *l, const char *module, const char *msg, const struct log_kv *kv, size_t n);
+bool log_block(struct log *l, const char *module, const char *msg, const struct log_kv *kv,
+               size_t n);
 
 /* If lines were suppressed since the last written block line, writes
  * {"module":"log","msg":"block lines suppressed","suppressed":N} and returns N; else 0. */

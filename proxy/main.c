@@ -205,10 +205,10 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void print_summary(const char *path, const struct engine_stats *st, double secs, int checksums)
+static void print_summary(const char *path, const struct engine_stats *st, double secs,
+                          int checksums)
 {
-    fprintf(stderr,
-            "{\"summary\":true,\"capture\":");
+    fprintf(stderr, "{\"summary\":true,\"capture\":");
     jsonw_cstr(stderr, path);
     /* how request judging ended where it did not end in a decision on a complete request */
     fprintf(stderr,
@@ -221,8 +221,8 @@ static void print_summary(const char *path, const struct engine_stats *st, doubl
     fprintf(stderr, ",\"alt_judged\":%llu,\"not_mine_watched\":%llu,\"views_full\":%llu",
             (unsigned long long)st->alt_judged, (unsigned long long)st->not_mine_watched,
             (unsigned long long)st->views_full);
-    fprintf(stderr, ",\"scan_streams\":%llu,\"scan_names\":%llu", (unsigned long long)st->scan_streams,
-            (unsigned long long)st->scan_names);
+    fprintf(stderr, ",\"scan_streams\":%llu,\"scan_names\":%llu",
+            (unsigned long long)st->scan_streams, (unsigned long long)st->scan_names);
     fprintf(stderr,
             ",\"packets\":%llu,\"bytes\":%llu,\"flows\":%llu,\"decisions\":%llu,\"blocks\":%llu,"
             "\"seconds\":%.3f,\"packets_per_s\":%.0f,\"gbit_per_s\":%.3f,\"decode_errors\":{",
@@ -298,9 +298,7 @@ static int cmd_scan(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "r:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'r':
-            rules[nrules++] = optarg;
-            break;
+        case 'r': rules[nrules++] = optarg; break;
         case 'u':
             if (strcmp(optarg, "name") == 0)
                 cfg.policy.https_url = VERDICT_HTTPS_URL_BLOCK_NAME;
@@ -325,7 +323,8 @@ static int cmd_scan(int argc, char **argv)
         case 'k':
             cfg.checksums = csumpol_parse(optarg);
             if (cfg.checksums < 0) {
-                fprintf(stderr, "qorgau: --checksums: '%s' is not one of verify, ignore, auto\n", optarg);
+                fprintf(stderr, "qorgau: --checksums: '%s' is not one of verify, ignore, auto\n",
+                        optarg);
                 goto out;
             }
             break;
@@ -333,9 +332,7 @@ static int cmd_scan(int argc, char **argv)
             usage(stdout);
             ret = 0;
             goto out;
-        default:
-            usage(stderr);
-            goto out;
+        default: usage(stderr); goto out;
         }
     }
     if (optind != argc - 1) {
@@ -352,7 +349,9 @@ static int cmd_scan(int argc, char **argv)
         if (!rs)
             goto out;
         if (errors)
-            fprintf(stderr, "qorgau: %zu list entries were rejected (see above); the rest are enforced\n", errors);
+            fprintf(stderr,
+                    "qorgau: %zu list entries were rejected (see above); the rest are enforced\n",
+                    errors);
     }
 
     char err[512];

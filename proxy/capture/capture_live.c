@@ -28,7 +28,7 @@
 #include "proxy/packet/decode.h"
 
 struct capture_live {
-    struct capture base;      /* first: the generic handle */
+    struct capture base; /* first: the generic handle */
     pcap_t *pc;
     char iface[64];
 };
@@ -40,10 +40,10 @@ struct capture_live {
  *    transport header (libpcap's "tcp"/"port" only read the first next-header, so T13's HBH/DST
  *    chains and fragments behind them would be dropped too).
  *  - tunnels (EVASION E1-E6): the ports are inside. */
-#define LIVE_KEEP                                                                                  \
-    "(ip[6:2] & 0x3fff != 0) or (ip6 and (ip6[6] == 44 or ip6[6] == 0 or ip6[6] == 43 or "        \
-    "ip6[6] == 60)) or ip proto 4 or ip proto 41 or ip proto 47 or ip6 proto 4 or "               \
-    "ip6 proto 41 or ip6 proto 47 or udp dst port 4789 or udp dst port 2152 or "                   \
+#define LIVE_KEEP                                                                          \
+    "(ip[6:2] & 0x3fff != 0) or (ip6 and (ip6[6] == 44 or ip6[6] == 0 or ip6[6] == 43 or " \
+    "ip6[6] == 60)) or ip proto 4 or ip proto 41 or ip proto 47 or ip6 proto 4 or "        \
+    "ip6 proto 41 or ip6 proto 47 or udp dst port 4789 or udp dst port 2152 or "           \
     "ether proto 0x8847 or ether proto 0x8848 or ether proto 0x8864"
 
 size_t capture_live_filter(const char *f, bool vlan_too, char *out, size_t cap)
@@ -111,15 +111,15 @@ static const struct capture_ops capture_live_ops = {
 enum { L_V4 = 0, L_V6, L_RET0, L_L4, L_UDP, L_PORTS, L_MIX, L_COUNT };
 
 struct fasm_fix {
-    size_t at;                      /* the jump instruction */
-    int jt, jf;                     /* conditional: labels, -1 = next instruction */
-    int ja;                         /* unconditional: label; -1 for a conditional jump */
+    size_t at;  /* the jump instruction */
+    int jt, jf; /* conditional: labels, -1 = next instruction */
+    int ja;     /* unconditional: label; -1 for a conditional jump */
 };
 
 struct fasm {
     struct sock_filter *prog;
     size_t n, cap;
-    int lbl[L_COUNT];               /* instruction index of each label, -1 = not placed yet */
+    int lbl[L_COUNT]; /* instruction index of each label, -1 = not placed yet */
     struct fasm_fix fix[32];
     size_t nfix;
 };
@@ -197,20 +197,20 @@ size_t capture_live_fanout_prog(struct sock_filter *prog, size_t cap)
     f_emit(&a, BPF_MISC | BPF_TAX, 0);
     f_emit(&a, BPF_LD | BPF_W | BPF_ABS, NET(16));
     f_emit(&a, BPF_ALU | BPF_XOR | BPF_X, 0);
-    f_emit(&a, BPF_ST, 0);                                  /* M[0] = src ^ dst */
+    f_emit(&a, BPF_ST, 0); /* M[0] = src ^ dst */
     f_emit(&a, BPF_LD | BPF_H | BPF_ABS, NET(6));
-    f_jump(&a, BPF_JSET, 0x3fff, L_MIX, -1);               /* a fragment: addresses only */
+    f_jump(&a, BPF_JSET, 0x3fff, L_MIX, -1); /* a fragment: addresses only */
     f_emit(&a, BPF_LD | BPF_B | BPF_ABS, NET(9));
-    f_emit(&a, BPF_ST, 2);                                  /* M[2] = protocol */
+    f_emit(&a, BPF_ST, 2); /* M[2] = protocol */
     f_jump(&a, BPF_JEQ, 6, L_L4, -1);
     f_jump(&a, BPF_JEQ, 17, L_L4, L_MIX);
 
     f_label(&a, L_L4);
-    f_emit(&a, BPF_LDX | BPF_B | BPF_MSH, NET(0));         /* X = IP header length */
+    f_emit(&a, BPF_LDX | BPF_B | BPF_MSH, NET(0)); /* X = IP header length */
     f_emit(&a, BPF_LD | BPF_H | BPF_IND, NET(0));
-    f_emit(&a, BPF_ST, 1);                                  /* M[1] = source port */
+    f_emit(&a, BPF_ST, 1); /* M[1] = source port */
     f_emit(&a, BPF_LD | BPF_H | BPF_IND, NET(2));
-    f_emit(&a, BPF_MISC | BPF_TAX, 0);                      /* X = destination port */
+    f_emit(&a, BPF_MISC | BPF_TAX, 0); /* X = destination port */
     f_emit(&a, BPF_LD | BPF_MEM, 2);
     f_jump(&a, BPF_JEQ, 17, L_UDP, L_PORTS);
 
@@ -226,7 +226,7 @@ size_t capture_live_fanout_prog(struct sock_filter *prog, size_t cap)
 
     f_label(&a, L_PORTS);
     f_emit(&a, BPF_LD | BPF_MEM, 1);
-    f_emit(&a, BPF_ALU | BPF_XOR | BPF_X, 0);               /* sport ^ dport: symmetric */
+    f_emit(&a, BPF_ALU | BPF_XOR | BPF_X, 0); /* sport ^ dport: symmetric */
     f_emit(&a, BPF_MISC | BPF_TAX, 0);
     f_emit(&a, BPF_LD | BPF_MEM, 0);
     f_emit(&a, BPF_ALU | BPF_XOR | BPF_X, 0);
@@ -262,10 +262,11 @@ static int join_fanout(struct capture_live *cl, uint16_t group, char *err, size_
     int fd = pcap_fileno(cl->pc);
     /* DEFRAG: the kernel reassembles IPv4 fragments before the selector runs, so a fragmented
      * segment is hashed with its ports and lands with the rest of its flow */
-    uint32_t arg = (uint32_t)group | (uint32_t)(PACKET_FANOUT_CBPF | PACKET_FANOUT_FLAG_DEFRAG) << 16;
+    uint32_t arg = (uint32_t)group | (uint32_t)(PACKET_FANOUT_CBPF | PACKET_FANOUT_FLAG_DEFRAG)
+                                         << 16;
     if (setsockopt(fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof(arg)) < 0) {
-        snprintf(err, errlen, "capture: %s: setsockopt(PACKET_FANOUT, group %u) failed: %s", cl->iface,
-                 group, strerror(errno));
+        snprintf(err, errlen, "capture: %s: setsockopt(PACKET_FANOUT, group %u) failed: %s",
+                 cl->iface, group, strerror(errno));
         return -errno;
     }
     struct sock_filter prog[CAPTURE_LIVE_FANOUT_MAX];
@@ -316,11 +317,12 @@ struct capture *capture_live_open(const struct capture_live_config *cfg, char *e
         step = "pcap_set_snaplen()";
         goto pcap_fail;
     }
-    if (cfg->ring_bytes > (size_t)INT32_MAX || pcap_set_buffer_size(cl->pc, (int)cfg->ring_bytes) != 0) {
+    if (cfg->ring_bytes > (size_t)INT32_MAX ||
+        pcap_set_buffer_size(cl->pc, (int)cfg->ring_bytes) != 0) {
         step = "pcap_set_buffer_size()";
         goto pcap_fail;
     }
-    (void)pcap_set_promisc(cl->pc, 1);  /* a mirror port delivers frames for other MACs */
+    (void)pcap_set_promisc(cl->pc, 1); /* a mirror port delivers frames for other MACs */
     int rc = pcap_activate(cl->pc);
     if (rc < 0) {
         snprintf(err, errlen, "capture: %s: pcap_activate() failed: %s%s%s", cfg->iface,

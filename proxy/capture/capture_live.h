@@ -19,18 +19,18 @@
 #include "proxy/capture/capture.h"
 
 #define CAPTURE_LIVE_FILTER_MAX 4096
-#define CAPTURE_LIVE_FANOUT_MAX 96    /* instructions of the fanout selector, at most */
+#define CAPTURE_LIVE_FANOUT_MAX 96 /* instructions of the fanout selector, at most */
 
 struct sock_filter;
 
 struct capture_live_config {
     const char *iface;
-    const char *bpf;          /* pcap-filter expression; NULL or "": every frame */
-    bool vlan_too;            /* also match the filter inside one VLAN tag (see below) */
-    size_t ring_bytes;        /* kernel ring (pcap_set_buffer_size) */
+    const char *bpf;   /* pcap-filter expression; NULL or "": every frame */
+    bool vlan_too;     /* also match the filter inside one VLAN tag (see below) */
+    size_t ring_bytes; /* kernel ring (pcap_set_buffer_size) */
     int snaplen;
-    bool in_only;             /* PCAP_D_IN: ignore frames this host sends (our injections) */
-    uint16_t fanout_group;    /* 0: no fanout; else the group id every worker's handle joins */
+    bool in_only;          /* PCAP_D_IN: ignore frames this host sends (our injections) */
+    uint16_t fanout_group; /* 0: no fanout; else the group id every worker's handle joins */
 };
 
 /* Writes the filter to compile for f into out: "(f) or K", or "(f) or K or (vlan and ((f) or

@@ -30,17 +30,17 @@
 #define PCAP_MAGIC_US 0xa1b2c3d4u
 #define PCAP_MAGIC_NS 0xa1b23c4du
 #define PCAP_FILE_HDR 24u
-#define PCAP_REC_HDR 16u
+#define PCAP_REC_HDR  16u
 
 struct capture_pcap {
-    struct capture base;    /* first: the generic handle */
+    struct capture base; /* first: the generic handle */
     pcap_t *pc;
     char *path;
     /* the mapped reader; map == NULL once libpcap reads (or always did) */
     const uint8_t *map;
     size_t map_len;
-    size_t off;             /* next record */
-    uint32_t snaplen;       /* pcap_snapshot(): larger records go to libpcap */
+    size_t off;       /* next record */
+    uint32_t snaplen; /* pcap_snapshot(): larger records go to libpcap */
     bool nsec;
 };
 
@@ -60,7 +60,7 @@ static int cpcap_next_libpcap(struct capture_pcap *cp, struct capture_frame *fr,
     }
     if (rc == PCAP_ERROR_BREAK)
         return 0;
-    if (rc == 0)  /* live timeout: no packet yet */
+    if (rc == 0) /* live timeout: no packet yet */
         return -EAGAIN;
     snprintf(err, errlen, "capture: %s: pcap_next_ex() failed: %s", cp->path, pcap_geterr(cp->pc));
     return -EIO;

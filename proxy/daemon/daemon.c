@@ -68,16 +68,16 @@ struct mode_entry {
 
 /* Both modes keep CAP_NET_RAW (tap: raw injection sockets reopened when a link flaps; inline:
  * RST/ICMP) and CAP_NET_ADMIN (IP_TRANSPARENT on every upstream socket, TPROXY). */
-static const cap_value_t net_caps[] = {CAP_NET_RAW, CAP_NET_ADMIN};
+static const cap_value_t net_caps[] = { CAP_NET_RAW, CAP_NET_ADMIN };
 
 /* Indexed by enum config_mode. */
 static const struct mode_entry modes[] = {
-    {"tap", &mode_tap_ops, net_caps, (int)ARRAY_LEN(net_caps)},
-    {"inline", &mode_inline_ops, net_caps, (int)ARRAY_LEN(net_caps)},
+    { "tap", &mode_tap_ops, net_caps, (int)ARRAY_LEN(net_caps) },
+    { "inline", &mode_inline_ops, net_caps, (int)ARRAY_LEN(net_caps) },
 };
 
 #define RULE_ERRORS_LOGGED 20 /* per load; the rest are counted */
-#define WORKERS_MAX 64
+#define WORKERS_MAX        64
 
 struct counter_reg {
     unsigned worker;
@@ -174,8 +174,8 @@ struct rules_result {
 /* Loads every file cfg->rules names (globs expanded, sorted) into a new set. A file that
  * cannot be read or parsed fails the whole load (message in err); rejected entries are logged
  * (the first RULE_ERRORS_LOGGED) and counted. A glob that matches nothing is a warning. */
-static int rules_build(struct log *lg, const struct settings *cfg, struct rules_result *out, char *err,
-                       size_t errlen)
+static int rules_build(struct log *lg, const struct settings *cfg, struct rules_result *out,
+                       char *err, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
     struct ruleset_builder *b = ruleset_builder_new();
@@ -200,7 +200,8 @@ static int rules_build(struct log *lg, const struct settings *cfg, struct rules_
         /* GLOB_NOCHECK hands back the pattern itself when nothing matched. */
         if (g.gl_pathc == 1 && strcmp(g.gl_pathv[0], pat) == 0 && has_glob_magic(pat) &&
             access(pat, F_OK) != 0) {
-            log_write(lg, LOG_LEVEL_WARN, "rules", "pattern matches no file", LOG_KV(LOG_S("pattern", pat)));
+            log_write(lg, LOG_LEVEL_WARN, "rules", "pattern matches no file",
+                      LOG_KV(LOG_S("pattern", pat)));
             globfree(&g);
             continue;
         }
@@ -245,15 +246,16 @@ static int rules_build(struct log *lg, const struct settings *cfg, struct rules_
     return 0;
 }
 
-static void log_rules(struct log *lg, const char *msg, const struct ruleset *rs, const struct rules_result *r,
-                      uint64_t version)
+static void log_rules(struct log *lg, const char *msg, const struct ruleset *rs,
+                      const struct rules_result *r, uint64_t version)
 {
     struct ruleset_stats st;
     ruleset_get_stats(rs, &st);
     log_write(lg, LOG_LEVEL_INFO, "daemon", msg,
-              LOG_KV(LOG_U("version", version), LOG_U("files", r->files), LOG_U("domains", st.domains),
-                     LOG_U("urls", st.urls), LOG_U("ipv4", st.ips4), LOG_U("ipv6", st.ips6),
-                     LOG_U("entry_errors", r->entry_errors), LOG_U("bytes", st.bytes)));
+              LOG_KV(LOG_U("version", version), LOG_U("files", r->files),
+                     LOG_U("domains", st.domains), LOG_U("urls", st.urls), LOG_U("ipv4", st.ips4),
+                     LOG_U("ipv6", st.ips6), LOG_U("entry_errors", r->entry_errors),
+                     LOG_U("bytes", st.bytes)));
 }
 
 /* ---- counters ---- */
@@ -269,7 +271,7 @@ static int counters_register(struct daemon_ctx *ctx, unsigned worker, const char
         return -ENOMEM;
     }
     d->regs = r;
-    d->regs[d->nregs++] = (struct counter_reg){worker, names, values, n};
+    d->regs[d->nregs++] = (struct counter_reg){ worker, names, values, n };
     pthread_mutex_unlock(&d->reg_lock);
     return 0;
 }
@@ -357,8 +359,8 @@ static int drop_privileges(struct daemon *d, char *err, size_t errlen)
     errno = 0;
     struct passwd *pw = getpwnam(c->user);
     if (!pw) {
-        snprintf(err, errlen, "daemon: user '%s' does not exist (create it or set user = in %s)", c->user,
-                 d->config_path);
+        snprintf(err, errlen, "daemon: user '%s' does not exist (create it or set user = in %s)",
+                 c->user, d->config_path);
         return -ENOENT;
     }
     uid_t uid = pw->pw_uid;
@@ -378,10 +380,10 @@ static int drop_privileges(struct daemon *d, char *err, size_t errlen)
         return 0;
     }
     if (!d->foreground && log_chown(d->log, uid, gid) < 0)
-        log_write(
-            d->log, LOG_LEVEL_WARN, "daemon",
-            "cannot give the log file to the user; reopening it after a rotation may fail",
-            LOG_KV(LOG_S("file", c->log_file), LOG_S("user", c->user), LOG_S("error", strerror(errno))));
+        log_write(d->log, LOG_LEVEL_WARN, "daemon",
+                  "cannot give the log file to the user; reopening it after a rotation may fail",
+                  LOG_KV(LOG_S("file", c->log_file), LOG_S("user", c->user),
+                         LOG_S("error", strerror(errno))));
     if (prctl(PR_SET_KEEPCAPS, 1L, 0L, 0L, 0L) != 0) {
         snprintf(err, errlen, "daemon: prctl(PR_SET_KEEPCAPS): %s", strerror(errno));
         return -errno;
@@ -400,7 +402,8 @@ static int drop_privileges(struct daemon *d, char *err, size_t errlen)
     const struct mode_entry *m = d->mode;
     int rc = 0;
     if (cap_set_flag(caps, CAP_PERMITTED, m->ncaps, m->caps, CAP_SET) != 0 ||
-        cap_set_flag(caps, CAP_EFFECTIVE, m->ncaps, m->caps, CAP_SET) != 0 || cap_set_proc(caps) != 0) {
+        cap_set_flag(caps, CAP_EFFECTIVE, m->ncaps, m->caps, CAP_SET) != 0 ||
+        cap_set_proc(caps) != 0) {
         rc = -errno;
         snprintf(err, errlen, "daemon: cap_set_proc: %s", strerror(errno));
     }
@@ -421,9 +424,9 @@ static int drop_privileges(struct daemon *d, char *err, size_t errlen)
             cap_free(n);
         }
     }
-    log_write(
-        d->log, LOG_LEVEL_INFO, "daemon", "privileges dropped",
-        LOG_KV(LOG_S("user", c->user), LOG_U("uid", uid), LOG_U("gid", gid), LOG_S("capabilities", names)));
+    log_write(d->log, LOG_LEVEL_INFO, "daemon", "privileges dropped",
+              LOG_KV(LOG_S("user", c->user), LOG_U("uid", uid), LOG_U("gid", gid),
+                     LOG_S("capabilities", names)));
     return 0;
 }
 
@@ -528,14 +531,16 @@ static void reload(struct daemon *d)
 {
     char err[1024];
     if (!d->foreground && log_reopen(d->log, NULL, err, sizeof(err)) < 0)
-        log_write(d->log, LOG_LEVEL_ERROR, "daemon", "log reopen failed; still writing the old file",
-                  LOG_KV(LOG_S("error", err)));
-    log_write(d->log, LOG_LEVEL_INFO, "daemon", "reload requested", LOG_KV(LOG_S("config", d->config_path)));
+        log_write(d->log, LOG_LEVEL_ERROR, "daemon",
+                  "log reopen failed; still writing the old file", LOG_KV(LOG_S("error", err)));
+    log_write(d->log, LOG_LEVEL_INFO, "daemon", "reload requested",
+              LOG_KV(LOG_S("config", d->config_path)));
 
     struct settings *nc = settings_load_file(d->config_path, err, sizeof(err));
     if (!nc) {
         log_write(d->log, LOG_LEVEL_ERROR, "daemon",
-                  "reload failed; keeping the running configuration and rules", LOG_KV(LOG_S("error", err)));
+                  "reload failed; keeping the running configuration and rules",
+                  LOG_KV(LOG_S("error", err)));
         return;
     }
     const char *names[64];
@@ -548,13 +553,15 @@ static void reload(struct daemon *d)
         return;
     }
     for (int i = 0; i < nk && (size_t)i < ARRAY_LEN(names); i++)
-        log_write(d->log, LOG_LEVEL_WARN, "daemon", "key changed; the running value stays until a restart",
+        log_write(d->log, LOG_LEVEL_WARN, "daemon",
+                  "key changed; the running value stays until a restart",
                   LOG_KV(LOG_S("key", names[i])));
 
     struct rules_result rr;
     if (rules_build(d->log, nc, &rr, err, sizeof(err)) < 0) {
         log_write(d->log, LOG_LEVEL_ERROR, "daemon",
-                  "reload failed; keeping the running configuration and rules", LOG_KV(LOG_S("error", err)));
+                  "reload failed; keeping the running configuration and rules",
+                  LOG_KV(LOG_S("error", err)));
         settings_free(nc);
         return;
     }
@@ -626,7 +633,7 @@ static int main_loop(struct daemon *d)
             uint64_t now = mono_ms();
             timeout = next > now ? (int)(next - now < 3600000u ? next - now : 3600000u) : 0;
         }
-        struct pollfd pfd[2] = {{d->sfd, POLLIN, 0}, {d->efd, POLLIN, 0}};
+        struct pollfd pfd[2] = { { d->sfd, POLLIN, 0 }, { d->efd, POLLIN, 0 } };
         int n = poll(pfd, 2, timeout);
         if (n < 0 && errno != EINTR) {
             log_write(d->log, LOG_LEVEL_ERROR, "daemon", "poll failed",
@@ -643,8 +650,9 @@ static int main_loop(struct daemon *d)
                     if (d->cfg->stats_interval != old_iv)
                         next = mono_ms() + d->cfg->stats_interval;
                 } else {
-                    log_write(d->log, LOG_LEVEL_INFO, "daemon", "stopping",
-                              LOG_KV(LOG_S("signal", signal_name(sig)), LOG_U("from_pid", si.ssi_pid)));
+                    log_write(
+                        d->log, LOG_LEVEL_INFO, "daemon", "stopping",
+                        LOG_KV(LOG_S("signal", signal_name(sig)), LOG_U("from_pid", si.ssi_pid)));
                     return 0;
                 }
             }
@@ -703,12 +711,14 @@ static int check(struct daemon *d)
         struct ruleset_stats st;
         ruleset_get_stats(rr.rs, &st);
         fprintf(stderr,
-                "qorgau: %s: ok (%zu rule files, %zu domains, %zu urls, %zu ips, %zu rejected entries)\n",
+                "qorgau: %s: ok (%zu rule files, %zu domains, %zu urls, %zu ips, %zu rejected "
+                "entries)\n",
                 d->config_path, rr.files, st.domains, st.urls, st.ips4 + st.ips6, rr.entry_errors);
         ruleset_free(rr.rs);
     }
     if (!modes[d->cfg->mode].ops)
-        fprintf(stderr, "qorgau: warning: mode %s is not built into this binary\n", modes[d->cfg->mode].name);
+        fprintf(stderr, "qorgau: warning: mode %s is not built into this binary\n",
+                modes[d->cfg->mode].name);
     log_free(d->log);
     d->log = NULL;
     return ret;
@@ -767,13 +777,14 @@ static int run(struct daemon *d)
         return DAEMON_EXIT_CONFIG;
     }
     if (d->cfg->rules.n == 0)
-        log_write(d->log, LOG_LEVEL_WARN, "daemon", "no rules configured: every flow passes", NULL, 0);
+        log_write(d->log, LOG_LEVEL_WARN, "daemon", "no rules configured: every flow passes", NULL,
+                  0);
     uint64_t v = rsref_publish(d->rules, rr.rs);
     /* The main thread is the only publisher: the set it just published stays alive here. */
     log_rules(d->log, "rules loaded", rr.rs, &rr, v);
 
     d->nworkers = worker_count(d->cfg);
-    d->ctx = (struct daemon_ctx){d->rules, d->log, d->nworkers, counters_register, d};
+    d->ctx = (struct daemon_ctx){ d->rules, d->log, d->nworkers, counters_register, d };
     int rc = d->mode->ops->open(d->cfg, &d->ctx, &d->state, err, sizeof(err));
     if (rc < 0) {
         fatal(d, "%s", err[0] ? err : strerror(-rc));
@@ -828,11 +839,11 @@ close_mode:
 int daemon_main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"foreground", no_argument, NULL, 'f'},
-        {"check", no_argument, NULL, 'k'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        { "config", required_argument, NULL, 'c' },
+        { "foreground", no_argument, NULL, 'f' },
+        { "check", no_argument, NULL, 'k' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
     };
     struct daemon d;
     memset(&d, 0, sizeof(d));
@@ -883,7 +894,7 @@ int daemon_config_main(int argc, char **argv)
     if (argc == 2 && strcmp(argv[1], "doc") == 0)
         return settings_doc(stdout) < 0 ? 1 : 0;
     if (argc == 3 && strcmp(argv[1], "check") == 0) {
-        char *av[] = {"run", "--check", "-c", argv[2], NULL};
+        char *av[] = { "run", "--check", "-c", argv[2], NULL };
         return daemon_main(4, av);
     }
     fputs("usage: qorgau config check FILE   validate, print the effective configuration\n"

@@ -11,9 +11,9 @@
 #define QG_DAEMON_H
 
 /* Exit statuses besides 0 (stopped by a signal) and 1 (runtime failure). */
-#define DAEMON_EXIT_USAGE 2
+#define DAEMON_EXIT_USAGE     2
 #define DAEMON_EXIT_NOT_BUILT 69 /* EX_UNAVAILABLE: the configured mode is not in this binary */
-#define DAEMON_EXIT_CONFIG 78    /* EX_CONFIG: configuration or rule files invalid/unreadable */
+#define DAEMON_EXIT_CONFIG    78 /* EX_CONFIG: configuration or rule files invalid/unreadable */
 
 /* `qorgau run -c FILE [--foreground] [--check]`; argv[0] is "run". --foreground logs to
  * standard error whatever log.file says; --check validates the config and the rule files,

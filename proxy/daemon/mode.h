@@ -54,7 +54,8 @@ struct mode_ops {
     /* Runs as root. cfg is valid until the next reload() returns (or close()); copy what must
      * outlive it. Returns 0 with *state set, or a negative errno with a message naming the mode
      * and the object in err ("tap: eth2: pcap_activate() failed: ..."). */
-    int (*open)(const struct settings *cfg, struct daemon_ctx *d, void **state, char *err, size_t errlen);
+    int (*open)(const struct settings *cfg, struct daemon_ctx *d, void **state, char *err,
+                size_t errlen);
     int (*run_worker)(void *state, unsigned worker, const volatile sig_atomic_t *stop);
     /* The new configuration (keys marked restart in settings.c keep their running values).
      * Returns 0, or a negative errno and the mode keeps its old settings. May be NULL. */

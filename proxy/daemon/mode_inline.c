@@ -27,7 +27,8 @@ static void on_event(void *ctx, const struct inline_event *ev)
     decode_fmt_endpoint(ev->client, ev->ipver, ev->client_port, cli, sizeof(cli));
     decode_fmt_endpoint(ev->server, ev->ipver, ev->server_port, srv, sizeof(srv));
     if (ev->name)
-        snprintf(name, sizeof(name), "%.*s", (int)(ev->name_len < 255 ? ev->name_len : 255), ev->name);
+        snprintf(name, sizeof(name), "%.*s", (int)(ev->name_len < 255 ? ev->name_len : 255),
+                 ev->name);
     if (ev->url)
         snprintf(url, sizeof(url), "%.*s", (int)(ev->url_len < 511 ? ev->url_len : 511), ev->url);
     log_block(m->d->log, "inline", "block",
@@ -40,25 +41,30 @@ static void on_event(void *ctx, const struct inline_event *ev)
                      LOG_S("order", ev->order && *ev->order ? ev->order : NULL)));
 }
 
-void mode_inline_settings(const struct settings *cfg, struct inline_config *ic, struct notice_config *nc)
+void mode_inline_settings(const struct settings *cfg, struct inline_config *ic,
+                          struct notice_config *nc)
 {
     ic->first_bytes_max = (unsigned)cfg->inline_first_bytes_max;
     ic->first_bytes_timeout_ms = (unsigned)cfg->inline_first_bytes_timeout;
     ic->connect_timeout_ms = (unsigned)cfg->inline_connect_timeout;
     ic->idle_timeout_ms = (unsigned)cfg->inline_idle_timeout;
     ic->max_per_source = (unsigned)cfg->inline_max_per_source;
-    ic->incomplete = cfg->inline_incomplete_request == SETTINGS_INCOMPLETE_ADDRESS ? INLINE_INCOMPLETE_ADDRESS
-                                                                                 : INLINE_INCOMPLETE_RESET;
+    ic->incomplete = cfg->inline_incomplete_request == SETTINGS_INCOMPLETE_ADDRESS
+                         ? INLINE_INCOMPLETE_ADDRESS
+                         : INLINE_INCOMPLETE_RESET;
     memset(nc, 0, sizeof(*nc));
     nc->url = cfg->notice_url && *cfg->notice_url ? cfg->notice_url : NULL;
     nc->show_order = cfg->notice_show_order;
     nc->contact = cfg->notice_contact && *cfg->notice_contact ? cfg->notice_contact : NULL;
-    nc->contact_url = cfg->notice_contact_url && *cfg->notice_contact_url ? cfg->notice_contact_url : NULL;
+    nc->contact_url =
+        cfg->notice_contact_url && *cfg->notice_contact_url ? cfg->notice_contact_url : NULL;
     ic->notice = nc;
-    ic->tls_block = cfg->inline_https_block == SETTINGS_HTTPS_BLOCK_ALERT ? INLINE_TLS_ALERT : INLINE_TLS_RESET;
+    ic->tls_block =
+        cfg->inline_https_block == SETTINGS_HTTPS_BLOCK_ALERT ? INLINE_TLS_ALERT : INLINE_TLS_RESET;
     ic->tls_alert = 112; /* unrecognized_name: clients report it plainly */
-    ic->policy.https_url =
-        cfg->https_url == SETTINGS_HTTPS_URL_IGNORE ? VERDICT_HTTPS_URL_IGNORE : VERDICT_HTTPS_URL_BLOCK_NAME;
+    ic->policy.https_url = cfg->https_url == SETTINGS_HTTPS_URL_IGNORE
+                               ? VERDICT_HTTPS_URL_IGNORE
+                               : VERDICT_HTTPS_URL_BLOCK_NAME;
     /* redirect needs a notice URL; without one (or with http_block = 451) the page itself */
     ic->policy.notice_url = cfg->inline_http_block == SETTINGS_HTTP_BLOCK_REDIRECT ? nc->url : NULL;
 }
@@ -99,7 +105,8 @@ static int inline_open(const struct settings *cfg, struct daemon_ctx *d, void **
         return -EINVAL;
     }
     for (unsigned i = 0; d->counters_register && i < inline_workers(m->p); i++) {
-        if (d->counters_register(d, i, inline_stat_names(), inline_counters(m->p, i), INLINE_NSTATS) < 0) {
+        if (d->counters_register(d, i, inline_stat_names(), inline_counters(m->p, i),
+                                 INLINE_NSTATS) < 0) {
             snprintf(err, errlen, "inline: worker %u: cannot register counters", i);
             inline_free(m->p);
             free(m);
@@ -131,7 +138,8 @@ static int inline_reload_cfg(void *state, const struct settings *cfg)
     mode_inline_settings(cfg, &ic, &nc);
     int rc = inline_reload(m->p, &ic, err, sizeof(err));
     if (rc < 0 && m->d->log)
-        log_write(m->d->log, LOG_LEVEL_ERROR, "inline", "reload refused", LOG_KV(LOG_S("error", err)));
+        log_write(m->d->log, LOG_LEVEL_ERROR, "inline", "reload refused",
+                  LOG_KV(LOG_S("error", err)));
     return rc;
 }
 

@@ -24,6 +24,7 @@ extern const struct mode_ops mode_inline_ops;
 
 /* The reloadable settings of cfg (see inline_reload) into ic and nc; ic->notice points to nc.
  * Strings are borrowed from cfg (inline_new and inline_reload copy them). */
-void mode_inline_settings(const struct settings *cfg, struct inline_config *ic, struct notice_config *nc);
+void mode_inline_settings(const struct settings *cfg, struct inline_config *ic,
+                          struct notice_config *nc);
 
 #endif

@@ -21,31 +21,81 @@
 #include "proxy/enforce/notice.h"
 #include "rules/match/rsref.h"
 
-#define TAP_BATCH 256            /* frames handled per read section */
-#define TAP_POLL_MS 100          /* well inside mode.h's 250 ms stop latency */
-#define TAP_STATS_NS 200000000u  /* counters published every 200 ms */
-#define TAP_URL_MAX 2048         /* blocked URL bytes passed to the notice builders */
+#define TAP_BATCH    256        /* frames handled per read section */
+#define TAP_POLL_MS  100        /* well inside mode.h's 250 ms stop latency */
+#define TAP_STATS_NS 200000000u /* counters published every 200 ms */
+#define TAP_URL_MAX  2048       /* blocked URL bytes passed to the notice builders */
 
 enum tap_ctr {
-    C_FRAMES = 0, C_BYTES, C_FLOWS, C_BLOCKS, C_INJECTED, C_INJECT_FRAMES, C_INJECT_ERRORS,
-    C_NOT_ENFORCED, C_UDP_NOT_ENFORCED, C_CAPTURE_DROPS,
+    C_FRAMES = 0,
+    C_BYTES,
+    C_FLOWS,
+    C_BLOCKS,
+    C_INJECTED,
+    C_INJECT_FRAMES,
+    C_INJECT_ERRORS,
+    C_NOT_ENFORCED,
+    C_UDP_NOT_ENFORCED,
+    C_CAPTURE_DROPS,
     /* the engine's give-up paths: each one is a flow judged on less than its name */
-    C_DECODE_ERRORS, C_FRAG_DROPPED, C_FLOWS_EVICTED, C_REASM_NO_BUFFER, C_REASM_IGNORED,
-    C_REASM_CONFLICTS, C_TLS_MALFORMED, C_TLS_LIMIT, C_HTTP_MALFORMED, C_HTTP_LIMIT,
-    C_QUIC_MALFORMED, C_QUIC_NO_SLOT, C_NAME_INVALID, C_ECH, C_QUIC_NOT_INITIAL, C_QUIC_BUDGET_SPENT,
-    C_QUIC_CONFLICTS, C_QUIC_COALESCED_LIMIT, C_ALT_JUDGED, C_NOT_MINE_WATCHED, C_CSUM_SET_ASIDE,
-    C_CSUM_ACCEPTED, C_COUNT
+    C_DECODE_ERRORS,
+    C_FRAG_DROPPED,
+    C_FLOWS_EVICTED,
+    C_REASM_NO_BUFFER,
+    C_REASM_IGNORED,
+    C_REASM_CONFLICTS,
+    C_TLS_MALFORMED,
+    C_TLS_LIMIT,
+    C_HTTP_MALFORMED,
+    C_HTTP_LIMIT,
+    C_QUIC_MALFORMED,
+    C_QUIC_NO_SLOT,
+    C_NAME_INVALID,
+    C_ECH,
+    C_QUIC_NOT_INITIAL,
+    C_QUIC_BUDGET_SPENT,
+    C_QUIC_CONFLICTS,
+    C_QUIC_COALESCED_LIMIT,
+    C_ALT_JUDGED,
+    C_NOT_MINE_WATCHED,
+    C_CSUM_SET_ASIDE,
+    C_CSUM_ACCEPTED,
+    C_COUNT
 };
 
 static const char *const tap_ctr_names[C_COUNT] = {
-    "tap.frames", "tap.bytes", "tap.flows", "tap.blocks", "tap.injected", "tap.inject_frames",
-    "tap.inject_errors", "tap.not_enforced", "tap.udp_not_enforced", "tap.capture_drops",
-    "engine.decode_errors", "engine.frag_dropped", "engine.flows_evicted", "engine.reasm_no_buffer",
-    "engine.reasm_ignored", "engine.reasm_conflicts", "engine.tls_malformed", "engine.tls_limit",
-    "engine.http_malformed", "engine.http_limit", "engine.quic_malformed", "engine.quic_no_slot",
-    "engine.name_invalid", "engine.ech", "engine.quic_not_initial", "engine.quic_budget_spent",
-    "engine.quic_conflicts", "engine.quic_coalesced_limit", "engine.alt_judged", "engine.not_mine_watched",
-    "engine.csum_set_aside", "engine.csum_accepted",
+    "tap.frames",
+    "tap.bytes",
+    "tap.flows",
+    "tap.blocks",
+    "tap.injected",
+    "tap.inject_frames",
+    "tap.inject_errors",
+    "tap.not_enforced",
+    "tap.udp_not_enforced",
+    "tap.capture_drops",
+    "engine.decode_errors",
+    "engine.frag_dropped",
+    "engine.flows_evicted",
+    "engine.reasm_no_buffer",
+    "engine.reasm_ignored",
+    "engine.reasm_conflicts",
+    "engine.tls_malformed",
+    "engine.tls_limit",
+    "engine.http_malformed",
+    "engine.http_limit",
+    "engine.quic_malformed",
+    "engine.quic_no_slot",
+    "engine.name_invalid",
+    "engine.ech",
+    "engine.quic_not_initial",
+    "engine.quic_budget_spent",
+    "engine.quic_conflicts",
+    "engine.quic_coalesced_limit",
+    "engine.alt_judged",
+    "engine.not_mine_watched",
+    "engine.csum_set_aside",
+    "engine.csum_accepted",
 };
 
 /* What the notice builders need; replaced as a whole on reload (never freed while running:
@@ -53,7 +103,7 @@ static const char *const tap_ctr_names[C_COUNT] = {
 struct tap_notice {
     struct tap_notice *older;
     enum verdict_https_url https_url; /* the engines' policy follows it on reload */
-    char *url;                   /* "" = 451 page */
+    char *url;                        /* "" = 451 page */
     char *contact, *contact_url;
     struct notice_config cfg;
 };
@@ -67,7 +117,7 @@ struct tap_worker {
     struct inject *inj;
     struct engine *eng;
     int link;
-    const struct ruleset *rs;    /* valid inside the worker's read sections only */
+    const struct ruleset *rs; /* valid inside the worker's read sections only */
     uint64_t rs_ver;
     const struct tap_notice *pol_seen; /* settings record the engine's policy was taken from */
     uint64_t blocks, injected, not_enforced, udp_not_enforced;
@@ -82,7 +132,7 @@ struct tap {
     unsigned n;
     struct tap_worker **w;
     _Atomic(struct tap_notice *) notice;
-    char *policy_url;            /* engine policy notice_url (borrowed by the engines) */
+    char *policy_url; /* engine policy notice_url (borrowed by the engines) */
     char ifname[64], inj_ifname[64];
 };
 
@@ -109,7 +159,7 @@ static struct tap_notice *notice_from_config(const struct settings *cfg)
     n->cfg.url = *n->url ? n->url : NULL;
     n->cfg.show_order = cfg->notice_show_order;
     n->https_url = cfg->https_url == SETTINGS_HTTPS_URL_IGNORE ? VERDICT_HTTPS_URL_IGNORE
-                                                             : VERDICT_HTTPS_URL_BLOCK_NAME;
+                                                               : VERDICT_HTTPS_URL_BLOCK_NAME;
     n->cfg.contact = *n->contact ? n->contact : NULL;
     n->cfg.contact_url = *n->contact_url ? n->contact_url : NULL;
     return n;
@@ -159,14 +209,17 @@ static void log_decision(struct tap_worker *w, const struct engine_event *ev, co
     decode_fmt_endpoint(ev->server, ev->ipver, ev->server_port, srv, sizeof(srv));
     char name[256] = "", url[512] = "";
     if (ev->name)
-        snprintf(name, sizeof(name), "%.*s", (int)(ev->name_len < 255 ? ev->name_len : 255), ev->name);
+        snprintf(name, sizeof(name), "%.*s", (int)(ev->name_len < 255 ? ev->name_len : 255),
+                 ev->name);
     if (ev->url)
         snprintf(url, sizeof(url), "%.*s", (int)(ev->url_len < 511 ? ev->url_len : 511), ev->url);
     log_block(w->t->d->log, "tap", "block",
               LOG_KV(LOG_U("worker", w->idx), LOG_U("flow", ev->flow_id), LOG_S("client", cli),
-                     LOG_S("server", srv), LOG_S("proto", ev->l4proto == IPPROTO_TCP ? "tcp" : "udp"),
+                     LOG_S("server", srv),
+                     LOG_S("proto", ev->l4proto == IPPROTO_TCP ? "tcp" : "udp"),
                      LOG_S("app", verdict_app_name(ev->app)), LOG_S("name", ev->name ? name : NULL),
-                     LOG_S("url", ev->url ? url : NULL), LOG_S("method", verdict_method_name(ev->d.method)),
+                     LOG_S("url", ev->url ? url : NULL),
+                     LOG_S("method", verdict_method_name(ev->d.method)),
                      LOG_S("action", verdict_action_name(ev->d.action)), LOG_S("order", order),
                      LOG_S("enforced", result), LOG_I("frames", frames)));
 }
@@ -196,7 +249,9 @@ static void on_event(void *ctx, const struct engine_event *ev)
     if (rc > 0) {
         w->injected++;
         log_decision(w, ev, order,
-                     ev->l4proto != IPPROTO_TCP ? "quic-close" : rlen ? "notice+reset" : "reset",
+                     ev->l4proto != IPPROTO_TCP ? "quic-close"
+                     : rlen                     ? "notice+reset"
+                                                : "reset",
                      rc);
     } else {
         w->not_enforced++;
@@ -229,13 +284,30 @@ static void publish_counters(struct tap_worker *w, bool with_drops)
     for (unsigned r = 0; r < DECODE_RESULT_COUNT; r++)
         if (r != DECODE_OK && r != DECODE_FRAGMENT)
             dec_err += es.decode[r];
-    const uint64_t eng[] = {dec_err,          es.frag_dropped,   es.flows_evicted, es.reasm_no_buffer,
-                            es.reasm_ignored, es.reasm_conflicts, es.tls_malformed, es.tls_limit,
-                            es.http_malformed, es.http_limit,     es.quic_malformed, es.quic_no_slot,
-                            es.name_invalid,  es.ech,             es.quic_not_initial, es.quic_budget_spent,
-                            es.quic_conflicts, es.quic_coalesced_limit, es.alt_judged, es.not_mine_watched,
-                            es.csum_set_aside, es.csum_accepted};
-    _Static_assert(sizeof(eng) / sizeof(eng[0]) == C_COUNT - C_DECODE_ERRORS, "one value per engine counter");
+    const uint64_t eng[] = { dec_err,
+                             es.frag_dropped,
+                             es.flows_evicted,
+                             es.reasm_no_buffer,
+                             es.reasm_ignored,
+                             es.reasm_conflicts,
+                             es.tls_malformed,
+                             es.tls_limit,
+                             es.http_malformed,
+                             es.http_limit,
+                             es.quic_malformed,
+                             es.quic_no_slot,
+                             es.name_invalid,
+                             es.ech,
+                             es.quic_not_initial,
+                             es.quic_budget_spent,
+                             es.quic_conflicts,
+                             es.quic_coalesced_limit,
+                             es.alt_judged,
+                             es.not_mine_watched,
+                             es.csum_set_aside,
+                             es.csum_accepted };
+    _Static_assert(sizeof(eng) / sizeof(eng[0]) == C_COUNT - C_DECODE_ERRORS,
+                   "one value per engine counter");
     for (unsigned k = 0; k < sizeof(eng) / sizeof(eng[0]); k++)
         atomic_store_explicit(&w->ctr[C_DECODE_ERRORS + k], eng[k], memory_order_relaxed);
     uint64_t recv, drop;
@@ -271,8 +343,8 @@ static int tap_open(const struct settings *cfg, struct daemon_ctx *d, void **sta
 {
     *state = NULL;
     const char *iface = cfg->tap_interface;
-    const char *inj = cfg->tap_inject_interface && *cfg->tap_inject_interface ? cfg->tap_inject_interface
-                                                                              : iface;
+    const char *inj =
+        cfg->tap_inject_interface && *cfg->tap_inject_interface ? cfg->tap_inject_interface : iface;
     if (!iface || !*iface) {
         snprintf(err, errlen, "tap: tap.interface is not set");
         return -EINVAL;
@@ -304,8 +376,9 @@ static int tap_open(const struct settings *cfg, struct daemon_ctx *d, void **sta
     ec.reasm_buffers = (size_t)cfg->reasm_buffers;
     ec.quic_max_datagrams = (uint32_t)cfg->quic_max_datagrams;
     ec.quic_max_bytes = (size_t)cfg->quic_max_bytes;
-    ec.policy.https_url = cfg->https_url == SETTINGS_HTTPS_URL_IGNORE ? VERDICT_HTTPS_URL_IGNORE
-                                                                    : VERDICT_HTTPS_URL_BLOCK_NAME;
+    ec.policy.https_url = cfg->https_url == SETTINGS_HTTPS_URL_IGNORE
+                              ? VERDICT_HTTPS_URL_IGNORE
+                              : VERDICT_HTTPS_URL_BLOCK_NAME;
     /* Redirect or 451 is chosen again per block from the current notice.url (build_response),
      * so the engine only needs to know that HTTP blocks carry a response. */
     ec.policy.notice_url = *t->policy_url ? t->policy_url : NULL;
@@ -351,8 +424,9 @@ static int tap_open(const struct settings *cfg, struct daemon_ctx *d, void **sta
     }
     if (d->log)
         log_write(d->log, LOG_LEVEL_INFO, "tap", "opened",
-                  LOG_KV(LOG_S("interface", iface), LOG_S("inject_interface", inj), LOG_U("workers", t->n),
-                         LOG_B("fanout", t->n > 1), LOG_S("notice_url", *nt->url ? nt->url : NULL)));
+                  LOG_KV(LOG_S("interface", iface), LOG_S("inject_interface", inj),
+                         LOG_U("workers", t->n), LOG_B("fanout", t->n > 1),
+                         LOG_S("notice_url", *nt->url ? nt->url : NULL)));
     *state = t;
     return 0;
 
@@ -377,7 +451,7 @@ static void refresh_rules(struct tap_worker *w)
     const struct tap_notice *n = atomic_load_explicit(&w->t->notice, memory_order_acquire);
     if (n != w->pol_seen) {
         /* a reload: https_url reaches the engine; notice.url is read per block (build_response) */
-        struct verdict_policy vp = {n->https_url, *w->t->policy_url ? w->t->policy_url : NULL};
+        struct verdict_policy vp = { n->https_url, *w->t->policy_url ? w->t->policy_url : NULL };
         engine_set_policy(w->eng, &vp);
         w->pol_seen = n;
     }

@@ -20,12 +20,12 @@
 #include "proxy/dissect/http.h"
 #include "common/rd.h"
 
-#define H2_PREFACE_LEN 24
-#define H2_HEADERS 0x1
-#define H2_CONTINUATION 0x9
+#define H2_PREFACE_LEN   24
+#define H2_HEADERS       0x1
+#define H2_CONTINUATION  0x9
 #define H2_F_END_HEADERS 0x4
-#define H2_F_PADDED 0x8
-#define H2_F_PRIORITY 0x20
+#define H2_F_PADDED      0x8
+#define H2_F_PRIORITY    0x20
 
 /* Copies (p, n) to the output area of scratch; returns the span or an empty one if full. */
 static struct span keep(uint8_t *area, size_t cap, size_t *used, const uint8_t *p, size_t n)
@@ -47,16 +47,16 @@ static struct span keep(uint8_t *area, size_t cap, size_t *used, const uint8_t *
  * A connection state's arena is its own; h2c_request_parse() makes one in the caller's
  * scratch, so no inflater anywhere allocates from the heap. */
 struct arena {
-    uint8_t *mem;   /* BLK_ALIGN-aligned */
-    size_t cap;     /* a multiple of BLK_ALIGN */
+    uint8_t *mem; /* BLK_ALIGN-aligned */
+    size_t cap;   /* a multiple of BLK_ALIGN */
 };
 
 struct blk {
-    size_t size;   /* payload bytes */
+    size_t size; /* payload bytes */
     size_t used;
 };
 #define BLK_ALIGN 16
-#define BLK_HDR ((sizeof(struct blk) + BLK_ALIGN - 1) / BLK_ALIGN * BLK_ALIGN)
+#define BLK_HDR   ((sizeof(struct blk) + BLK_ALIGN - 1) / BLK_ALIGN * BLK_ALIGN)
 
 struct h2c_conn {
     const void *owner;
@@ -65,7 +65,7 @@ struct h2c_conn {
     uint32_t stream;
     nghttp2_hd_inflater *inf;
     nghttp2_mem mem;
-    struct arena ar;       /* over arena[] */
+    struct arena ar; /* over arena[] */
     size_t alen, plen, hlen;
     uint8_t authority[H2C_AUTHORITY_MAX], path[H2C_PATH_MAX], host[H2C_AUTHORITY_MAX];
     alignas(BLK_ALIGN) uint8_t arena[H2C_ARENA];
@@ -166,7 +166,8 @@ struct h2c_pool *h2c_pool_new(unsigned n)
         free(p);
         return NULL;
     }
-    p->c = aligned_alloc(BLK_ALIGN, (sizeof(struct h2c_conn) * n + BLK_ALIGN - 1) / BLK_ALIGN * BLK_ALIGN);
+    p->c = aligned_alloc(BLK_ALIGN,
+                         (sizeof(struct h2c_conn) * n + BLK_ALIGN - 1) / BLK_ALIGN * BLK_ALIGN);
     if (!p->c) {
         free(p);
         return NULL;
@@ -178,7 +179,7 @@ struct h2c_pool *h2c_pool_new(unsigned n)
 
 static void conn_end(struct h2c_conn *c)
 {
-    c->inf = NULL;   /* its memory is the arena: nothing to free */
+    c->inf = NULL; /* its memory is the arena: nothing to free */
     c->in_use = false;
 }
 
@@ -240,7 +241,7 @@ void h2c_conn_release(struct h2c_pool *p, const void *owner, uint32_t id)
 static void keep_field(uint8_t *dst, size_t cap, size_t *len, const nghttp2_nv *nv)
 {
     if (*len)
-        return;   /* the first occurrence counts */
+        return; /* the first occurrence counts */
     size_t n = nv->valuelen < cap ? nv->valuelen : cap;
     memcpy(dst, nv->value, n);
     *len = n;
@@ -301,9 +302,9 @@ enum dstatus h2c_conn_step(struct h2c_conn *c, const uint8_t *buf, size_t len,
     uint32_t sid = rd_be32(&r) & 0x7fffffffu;
     bool block = type == H2_HEADERS || type == H2_CONTINUATION;
     if (c->in_block && (type != H2_CONTINUATION || sid != c->stream))
-        return DS_MALFORMED;   /* RFC 9113 6.10: nothing may interleave a field block */
+        return DS_MALFORMED; /* RFC 9113 6.10: nothing may interleave a field block */
     if (!block) {
-        *skip = 9 + (uint64_t)flen;   /* DATA, SETTINGS, ...: skipped, read or not */
+        *skip = 9 + (uint64_t)flen; /* DATA, SETTINGS, ...: skipped, read or not */
         return DS_OK;
     }
     if (type == H2_CONTINUATION && !c->in_block)
@@ -335,7 +336,8 @@ enum dstatus h2c_conn_step(struct h2c_conn *c, const uint8_t *buf, size_t len,
     *skip = 9 + (uint64_t)flen;
     if (end) {
         out->stream_id = c->stream;
-        out->authority = (struct span){ c->alen ? c->authority : c->host, c->alen ? c->alen : c->hlen };
+        out->authority =
+            (struct span){ c->alen ? c->authority : c->host, c->alen ? c->alen : c->hlen };
         out->path = (struct span){ c->path, c->plen };
     }
     return DS_OK;
@@ -386,7 +388,8 @@ static enum dstatus inflate_block(const uint8_t *buf, size_t len, size_t hoff, u
             p += rv;
             n -= (size_t)rv;
             if (fl & NGHTTP2_HD_INFLATE_EMIT) {
-                if (nv.namelen == 10 && memcmp(nv.name, ":authority", 10) == 0 && !out->authority.len)
+                if (nv.namelen == 10 && memcmp(nv.name, ":authority", 10) == 0 &&
+                    !out->authority.len)
                     out->authority = keep(area, area_cap, &used, nv.value, nv.valuelen);
                 else if (nv.namelen == 5 && memcmp(nv.name, ":path", 5) == 0 && !out->path.len)
                     out->path = keep(area, area_cap, &used, nv.value, nv.valuelen);
@@ -396,12 +399,12 @@ static enum dstatus inflate_block(const uint8_t *buf, size_t len, size_t hoff, u
             if (fl & NGHTTP2_HD_INFLATE_FINAL) {
                 if (!out->authority.len)
                     out->authority = host;
-                return DS_OK;   /* the inflater's memory is the scratch: nothing to free */
+                return DS_OK; /* the inflater's memory is the scratch: nothing to free */
             }
             if (!(fl & NGHTTP2_HD_INFLATE_EMIT) && n == 0) {
                 if (final)
-                    return DS_MALFORMED;   /* truncated block */
-                break;   /* on to the next CONTINUATION */
+                    return DS_MALFORMED; /* truncated block */
+                break;                   /* on to the next CONTINUATION */
             }
         }
     }
@@ -444,7 +447,7 @@ enum dstatus h2c_request_parse(const uint8_t *buf, size_t len, uint8_t *scratch,
                 *err_off = frame_off;
                 return DS_MALFORMED;
             }
-            continue;  /* SETTINGS, WINDOW_UPDATE, PRIORITY ... before the request */
+            continue; /* SETTINGS, WINDOW_UPDATE, PRIORITY ... before the request */
         }
         if (stream == 0) {
             size_t pad = 0;
@@ -469,7 +472,7 @@ enum dstatus h2c_request_parse(const uint8_t *buf, size_t len, uint8_t *scratch,
         } else {
             if (type != H2_CONTINUATION || sid != stream) {
                 *err_off = frame_off;
-                return DS_MALFORMED;  /* RFC 9113 6.10: nothing may interleave a field block */
+                return DS_MALFORMED; /* RFC 9113 6.10: nothing may interleave a field block */
             }
             size_t n = rd_left(&pl);
             if (n > half - block_len)

@@ -13,11 +13,11 @@
 
 #include "common/dstatus.h"
 
-#define H2C_MAX_FRAMES 32   /* frames before the first HEADERS we are willing to walk */
+#define H2C_MAX_FRAMES 32 /* frames before the first HEADERS we are willing to walk */
 
 struct h2c_request {
-    struct span authority;  /* into scratch */
-    struct span path;       /* into scratch */
+    struct span authority; /* into scratch */
+    struct span path;      /* into scratch */
     uint32_t stream_id;
 };
 
@@ -41,9 +41,9 @@ enum dstatus h2c_request_parse(const uint8_t *buf, size_t len, uint8_t *scratch,
  * streams needs per-connection decoder state. It comes from a pool allocated once: each
  * h2c_conn owns an arena of H2C_ARENA bytes that nghttp2's inflater allocates from (through
  * nghttp2_mem), so nothing is allocated per packet or per connection. */
-#define H2C_ARENA (24 * 1024)
+#define H2C_ARENA         (24 * 1024)
 #define H2C_AUTHORITY_MAX 256
-#define H2C_PATH_MAX 1024
+#define H2C_PATH_MAX      1024
 
 struct h2c_pool;
 struct h2c_conn;

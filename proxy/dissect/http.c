@@ -107,8 +107,7 @@ static void split_absolute(struct http_req *out)
     size_t n = out->target.len, i = 0;
     if (n == 0 || !is_alpha(t[0]))
         return;
-    while (i < n && (is_alpha(t[i]) || is_digit(t[i]) || t[i] == '+' || t[i] == '-' ||
-                     t[i] == '.'))
+    while (i < n && (is_alpha(t[i]) || is_digit(t[i]) || t[i] == '+' || t[i] == '-' || t[i] == '.'))
         i++;
     if (n - i < 3 || t[i] != ':' || t[i + 1] != '/' || t[i + 2] != '/')
         return;
@@ -116,7 +115,7 @@ static void split_absolute(struct http_req *out)
     while (e < n && t[e] != '/' && t[e] != '?' && t[e] != '#')
         e++;
     for (size_t k = e; k > a; k--) {
-        if (t[k - 1] == '@') {   /* userinfo: nginx refuses it; a lax server uses the host */
+        if (t[k - 1] == '@') { /* userinfo: nginx refuses it; a lax server uses the host */
             a = k;
             break;
         }
@@ -152,7 +151,7 @@ static enum dstatus parse_request_line(const uint8_t *buf, size_t len, size_t *p
     if (i == len)
         return DS_NEED_MORE;
     if (i == s || (buf[i] != ' ' && buf[i] != '\r' && buf[i] != '\n')) {
-        *err_off = i;   /* control byte in (or instead of) the target */
+        *err_off = i; /* control byte in (or instead of) the target */
         return DS_MALFORMED;
     }
     out->target.p = buf + s;
@@ -194,7 +193,7 @@ static enum dstatus parse_request_line(const uint8_t *buf, size_t len, size_t *p
             return DS_MALFORMED;
         }
         if (major >= 2)
-            return DS_NOT_MINE;   /* "PRI * HTTP/2.0": nginx answers 505 */
+            return DS_NOT_MINE; /* "PRI * HTTP/2.0": nginx answers 505 */
         out->version.p = buf + s;
         out->version.len = i - s;
         while (i < len && buf[i] == ' ')
@@ -266,7 +265,7 @@ static enum dstatus parse_headers(const uint8_t *buf, size_t lim, size_t pos, st
             return DS_OK;
         }
         if (buf[i] == ' ' || buf[i] == '\t' || buf[i] == ':') {
-            *err_off = i;   /* obs-fold or an empty name: nginx 400 */
+            *err_off = i; /* obs-fold or an empty name: nginx 400 */
             return DS_MALFORMED;
         }
         if (++count > HTTP_HEADERS_MAX)
@@ -311,7 +310,7 @@ static enum dstatus parse_headers(const uint8_t *buf, size_t lim, size_t pos, st
         }
         i++;
         if (invalid)
-            continue;   /* nginx ignore_invalid_headers: the line does not exist */
+            continue; /* nginx ignore_invalid_headers: the line does not exist */
         const uint8_t *name = buf + ns, *v = buf + vs;
         size_t nl = ne - ns, vl = ve - vs;
         if (eq_nocase(name, nl, "host")) {
@@ -460,7 +459,7 @@ enum dstatus http_chunk_step(const uint8_t *buf, size_t len, enum http_chunk_sta
             }
             *skip = 2;
         } else {
-            return DS_MALFORMED;   /* the chunk is longer than its size said */
+            return DS_MALFORMED; /* the chunk is longer than its size said */
         }
         *st = HTTP_CHUNK_SIZE;
         return DS_OK;
@@ -470,7 +469,7 @@ enum dstatus http_chunk_step(const uint8_t *buf, size_t len, enum http_chunk_sta
             return len >= HTTP_CHUNK_LINE_MAX ? DS_LIMIT : DS_NEED_MORE;
         *skip = n;
         if (n == 1 || (n == 2 && buf[0] == '\r'))
-            *st = HTTP_CHUNK_DONE;   /* the empty line: the body ends */
+            *st = HTTP_CHUNK_DONE; /* the empty line: the body ends */
         return DS_OK;
     }
     case HTTP_CHUNK_SIZE: {
@@ -576,7 +575,7 @@ size_t http_scan_hosts(const uint8_t *buf, size_t len, struct span *names, size_
     while (i < lim && k < cap) {
         const uint8_t *lf = memchr(buf + i, '\n', lim - i);
         if (!lf)
-            break;   /* a line cut short is not a name */
+            break; /* a line cut short is not a name */
         size_t e = (size_t)(lf - buf);
         struct span n = line_name(buf, i, line_value_end(buf, i, e), first);
         if (n.len)
@@ -584,7 +583,7 @@ size_t http_scan_hosts(const uint8_t *buf, size_t len, struct span *names, size_
         first = false;
         i = e + 1;
         if (i < lim && (buf[i] == '\n' || (buf[i] == '\r' && i + 1 < lim && buf[i + 1] == '\n')))
-            break;   /* the empty line: the head ends */
+            break; /* the empty line: the head ends */
     }
     return k;
 }
@@ -608,6 +607,6 @@ size_t http_scan_stream(const uint8_t *buf, size_t len, bool full, struct span *
     }
     *used = i;
     if (i == 0 && full)
-        *used = len;   /* one line longer than the buffer: no server takes such a line */
+        *used = len; /* one line longer than the buffer: no server takes such a line */
     return k;
 }

@@ -11,7 +11,7 @@
 
 #include "common/dstatus.h"
 
-#define HTTP_HEAD_MAX (64 * 1024)   /* refuse heads larger than this (DS_LIMIT) */
+#define HTTP_HEAD_MAX (64 * 1024) /* refuse heads larger than this (DS_LIMIT) */
 
 struct http_req {
     struct span method;
@@ -24,13 +24,13 @@ struct http_req {
     unsigned n_host;           /* Host headers seen */
     bool has_content_length;
     uint64_t content_length;
-    bool chunked;              /* Transfer-Encoding: chunked */
-    bool upgrade_h2c;          /* Upgrade: h2c */
-    bool upgrade;              /* an Upgrade header (any protocol): after a 101 the bytes that
+    bool chunked;     /* Transfer-Encoding: chunked */
+    bool upgrade_h2c; /* Upgrade: h2c */
+    bool upgrade;     /* an Upgrade header (any protocol): after a 101 the bytes that
                                 * follow are another protocol */
-    size_t head_len;           /* bytes up to and including the empty line ending the head;
+    size_t head_len;  /* bytes up to and including the empty line ending the head;
                                 * 0 when partial */
-    bool partial;              /* http_req_parse_early(): the head is not complete (or is cut by
+    bool partial;     /* http_req_parse_early(): the head is not complete (or is cut by
                                 * a cap) but its request line and a name are; the fields above
                                 * hold what the complete lines told */
 };
@@ -65,13 +65,13 @@ enum dstatus http_req_parse_early(const uint8_t *buf, size_t len, struct http_re
  * As tolerant as nginx (ngx_http_parse_chunked): hex digits of either case, SP/HTAB before and
  * inside extensions, bare LF line ends. */
 enum http_chunk_state {
-    HTTP_CHUNK_DONE = 0,       /* the body ended: a request head comes next */
-    HTTP_CHUNK_SIZE,           /* at a chunk-size line */
-    HTTP_CHUNK_DATA_END,       /* at the CRLF after a chunk's data */
-    HTTP_CHUNK_TRAILER,        /* at a trailer line or the empty line ending the body */
+    HTTP_CHUNK_DONE = 0, /* the body ended: a request head comes next */
+    HTTP_CHUNK_SIZE,     /* at a chunk-size line */
+    HTTP_CHUNK_DATA_END, /* at the CRLF after a chunk's data */
+    HTTP_CHUNK_TRAILER,  /* at a trailer line or the empty line ending the body */
 };
 
-#define HTTP_CHUNK_LINE_MAX 4096   /* chunk-size line or trailer line longer than this: LIMIT */
+#define HTTP_CHUNK_LINE_MAX 4096 /* chunk-size line or trailer line longer than this: LIMIT */
 
 /* Reads the framing element at the start of buf in state *st.
  *  DS_OK         *skip = bytes to drop: the element, and for a chunk-size line the chunk's

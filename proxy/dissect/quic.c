@@ -34,12 +34,12 @@
 
 struct quic_ctx {
     EVP_MD *sha256;
-    EVP_MD_CTX *md;           /* SHA-256 for HMAC (RFC 2104) inside HKDF */
+    EVP_MD_CTX *md; /* SHA-256 for HMAC (RFC 2104) inside HKDF */
     EVP_CIPHER *gcm;
-    EVP_CIPHER_CTX *aead;     /* AES-128-GCM, initialized once with the cipher */
-    EVP_CIPHER_CTX *seal;     /* AES-128-GCM encryption (quic_initial_seal) */
+    EVP_CIPHER_CTX *aead; /* AES-128-GCM, initialized once with the cipher */
+    EVP_CIPHER_CTX *seal; /* AES-128-GCM encryption (quic_initial_seal) */
     EVP_CIPHER *ecb;
-    EVP_CIPHER_CTX *hp;       /* AES-128-ECB, header protection */
+    EVP_CIPHER_CTX *hp; /* AES-128-ECB, header protection */
 };
 
 struct quic_version_info {
@@ -48,7 +48,7 @@ struct quic_version_info {
     const char *key_label;
     const char *iv_label;
     const char *hp_label;
-    unsigned initial_type;    /* long-header type bits of an Initial */
+    unsigned initial_type; /* long-header type bits of an Initial */
     unsigned retry_type;
 };
 
@@ -56,15 +56,27 @@ static const struct quic_version_info quic_versions[] = {
     { QUIC_V1,
       { 0x38, 0x76, 0x2c, 0xf7, 0xf5, 0x59, 0x34, 0xb3, 0x4d, 0x17,
         0x9a, 0xe6, 0xa4, 0xc8, 0x0c, 0xad, 0xcc, 0xbb, 0x7f, 0x0a },
-      "quic key", "quic iv", "quic hp", 0, 3 },
+      "quic key",
+      "quic iv",
+      "quic hp",
+      0,
+      3 },
     { QUIC_V2,
       { 0x0d, 0xed, 0xe3, 0xde, 0xf7, 0x00, 0xa6, 0xdb, 0x81, 0x93,
         0x81, 0xbe, 0x6e, 0x26, 0x9d, 0xcb, 0xf9, 0xbd, 0x2e, 0xd9 },
-      "quicv2 key", "quicv2 iv", "quicv2 hp", 1, 0 },
+      "quicv2 key",
+      "quicv2 iv",
+      "quicv2 hp",
+      1,
+      0 },
     { QUIC_DRAFT29,
       { 0xaf, 0xbf, 0xec, 0x28, 0x99, 0x93, 0xd2, 0x4c, 0x9e, 0x97,
         0x86, 0xf1, 0x9c, 0x61, 0x11, 0xe0, 0x43, 0x90, 0xa8, 0x99 },
-      "quic key", "quic iv", "quic hp", 0, 3 },
+      "quic key",
+      "quic iv",
+      "quic hp",
+      0,
+      3 },
 };
 
 static const struct quic_version_info *version_find(uint32_t version)
@@ -162,8 +174,8 @@ static int expand_label(struct quic_ctx *ctx, const uint8_t secret[32], const ch
     n += 6;
     memcpy(info + n, label, label_len);
     n += label_len;
-    info[n++] = 0;      /* empty context */
-    info[n++] = 0x01;   /* HKDF-Expand counter T(1) */
+    info[n++] = 0;    /* empty context */
+    info[n++] = 0x01; /* HKDF-Expand counter T(1) */
     uint8_t t[32];
     if (hmac256(ctx, secret, 32, info, n, t) != 0)
         return -EIO;
@@ -203,9 +215,8 @@ static uint64_t rd_varint(struct rd *r)
 
 /* Removes header protection and decrypts one Initial at pkt[0..pkt_len), pn at pn_off. */
 static enum dstatus initial_open(struct quic_ctx *ctx, const struct quic_keys *k,
-                                 const uint8_t *pkt, size_t pkt_len, size_t pn_off,
-                                 uint8_t *plain, size_t plain_cap, struct quic_initial *out,
-                                 size_t *err_off)
+                                 const uint8_t *pkt, size_t pkt_len, size_t pn_off, uint8_t *plain,
+                                 size_t plain_cap, struct quic_initial *out, size_t *err_off)
 {
     uint8_t mask[32];
     int outl = 0;
@@ -282,7 +293,7 @@ enum dstatus quic_initial_parse(struct quic_ctx *ctx, const uint8_t *buf, size_t
         rd_init(&r, buf + off, len - off);
         uint8_t b0 = rd_u8(&r);
         if (!(b0 & 0x80))
-            return DS_NOT_MINE;  /* short header (or junk): no Initial before it */
+            return DS_NOT_MINE; /* short header (or junk): no Initial before it */
         uint32_t version = rd_be32(&r);
         if (r.err) {
             *err_off = len;
@@ -290,10 +301,10 @@ enum dstatus quic_initial_parse(struct quic_ctx *ctx, const uint8_t *buf, size_t
         }
         const struct quic_version_info *v = version_find(version);
         if (v == NULL || !(b0 & 0x40))
-            return DS_NOT_MINE;  /* Version Negotiation, unknown version, or fixed bit clear */
+            return DS_NOT_MINE; /* Version Negotiation, unknown version, or fixed bit clear */
         unsigned type = (b0 >> 4) & 0x03;
         if (type == v->retry_type)
-            return DS_NOT_MINE;  /* server-only packet */
+            return DS_NOT_MINE; /* server-only packet */
         size_t cid_at = r.off;
         uint8_t dcil = rd_u8(&r);
         struct span dcid = rd_span(&r, dcil);
@@ -322,10 +333,10 @@ enum dstatus quic_initial_parse(struct quic_ctx *ctx, const uint8_t *buf, size_t
         size_t pn_off = r.off;
         size_t pkt_len = pn_off + (size_t)length;
         if (type != v->initial_type) {
-            off += pkt_len;      /* 0-RTT or Handshake coalesced in front: skip */
+            off += pkt_len; /* 0-RTT or Handshake coalesced in front: skip */
             continue;
         }
-        if (length < 4 + 16) {   /* no room for the header-protection sample */
+        if (length < 4 + 16) { /* no room for the header-protection sample */
             *err_off = off + length_at;
             return DS_MALFORMED;
         }
@@ -343,8 +354,8 @@ enum dstatus quic_initial_parse(struct quic_ctx *ctx, const uint8_t *buf, size_t
             return DS_MALFORMED;
         }
         memset(out, 0, sizeof(*out));
-        enum dstatus st = initial_open(ctx, keys, buf + off, pkt_len, pn_off, plain, plain_cap,
-                                       out, err_off);
+        enum dstatus st =
+            initial_open(ctx, keys, buf + off, pkt_len, pn_off, plain, plain_cap, out, err_off);
         *err_off += off;
         if (st != DS_OK) {
             /* The header held: say where the next coalesced packet starts (RFC 9000 12.2: the
@@ -414,7 +425,7 @@ enum dstatus quic_crypto_add_frames(struct quic_crypto *c, const uint8_t *frames
     if (c->packets >= QUIC_CRYPTO_MAX_PACKETS)
         return DS_LIMIT;
     if (len == 0)
-        return DS_MALFORMED;  /* RFC 9000 12.4: a packet must contain at least one frame */
+        return DS_MALFORMED; /* RFC 9000 12.4: a packet must contain at least one frame */
     c->packets++;
     bool limited = false;
     size_t limit_off = 0;
@@ -432,14 +443,13 @@ enum dstatus quic_crypto_add_frames(struct quic_crypto *c, const uint8_t *frames
             while (r.off < r.len && r.p[r.off] == 0)
                 r.off++;
             break;
-        case 0x01: /* PING */
-            break;
+        case 0x01: /* PING */ break;
         case 0x02:
-        case 0x03: { /* ACK */
-            rd_varint(&r);  /* largest acknowledged */
-            rd_varint(&r);  /* delay */
+        case 0x03: {       /* ACK */
+            rd_varint(&r); /* largest acknowledged */
+            rd_varint(&r); /* delay */
             uint64_t ranges = rd_varint(&r);
-            rd_varint(&r);  /* first range */
+            rd_varint(&r); /* first range */
             /* Each range takes >= 2 bytes: the loop stops at the end of input at the latest. */
             for (uint64_t i = 0; i < ranges && !r.err; i++) {
                 rd_varint(&r);
@@ -481,9 +491,7 @@ enum dstatus quic_crypto_add_frames(struct quic_crypto *c, const uint8_t *frames
             c->closed = true;
             break;
         }
-        default:
-            *err_off = at;
-            return DS_MALFORMED;
+        default: *err_off = at; return DS_MALFORMED;
         }
         if (r.err) {
             *err_off = at;
@@ -555,7 +563,7 @@ enum dstatus quic_hello_parse(const uint8_t *hs, size_t len, uint8_t *scratch, s
         memcpy(scratch + QUIC_CRYPTO_HDR, hs, n);
     enum dstatus st = hello_in_place(scratch, n, out, err_off);
     if (st == DS_NEED_MORE && n < len)
-        return DS_LIMIT;  /* the scratch, not the input, ran out */
+        return DS_LIMIT; /* the scratch, not the input, ran out */
     return st;
 }
 
@@ -576,8 +584,8 @@ static size_t varint_size(uint64_t v)
     return v < 64 ? 1 : v < 16384 ? 2 : v < ((uint64_t)1 << 30) ? 4 : 0;
 }
 
-size_t quic_initial_seal(struct quic_ctx *ctx, const struct quic_keys *k,
-                         const struct quic_seal *s, uint8_t *out, size_t cap)
+size_t quic_initial_seal(struct quic_ctx *ctx, const struct quic_keys *k, const struct quic_seal *s,
+                         uint8_t *out, size_t cap)
 {
     const struct quic_version_info *v = version_find(k->version);
     if (v == NULL || s->pn_len < 1 || s->pn_len > 4 || s->dcid_len > QUIC_CID_MAX ||
@@ -666,10 +674,14 @@ size_t quic_close_initial(struct quic_ctx *ctx, uint32_t version, const uint8_t 
     /* The server's Source Connection ID is its choice: reuse the client's original DCID, which
      * is what a server that keeps the client's choice sends (any 8..20 bytes would do). */
     struct quic_seal s = {
-        .dcid = cscid, .dcid_len = cscid_len,
-        .scid = odcid, .scid_len = odcid_len,
-        .pn = 0, .pn_len = 1,
-        .frames = frames, .frames_len = n,
+        .dcid = cscid,
+        .dcid_len = cscid_len,
+        .scid = odcid,
+        .scid_len = odcid_len,
+        .pn = 0,
+        .pn_len = 1,
+        .frames = frames,
+        .frames_len = n,
         .min_len = QUIC_MIN_DATAGRAM,
     };
     return quic_initial_seal(ctx, &k, &s, out, cap);

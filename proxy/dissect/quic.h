@@ -20,15 +20,15 @@
 #include "common/dstatus.h"
 #include "proxy/dissect/tls.h"
 
-#define QUIC_V1 0x00000001u
-#define QUIC_V2 0x6b3343cfu
+#define QUIC_V1      0x00000001u
+#define QUIC_V2      0x6b3343cfu
 #define QUIC_DRAFT29 0xff00001du
 
-#define QUIC_CID_MAX 20           /* RFC 9000 17.2: connection IDs of v1/v2 are <= 20 bytes */
-#define QUIC_MIN_DATAGRAM 1200    /* RFC 9000 14.1: servers drop client Initials in less */
-#define QUIC_CRYPTO_MAX 16384     /* CRYPTO stream bytes kept per flow (offsets 0..16383) */
-#define QUIC_CRYPTO_MAX_PACKETS 32 /* Initial packets fed to one reassembler */
-#define QUIC_PLAIN_MAX 1500       /* plaintext buffer that holds any Initial of a 1500-byte MTU */
+#define QUIC_CID_MAX            20    /* RFC 9000 17.2: connection IDs of v1/v2 are <= 20 bytes */
+#define QUIC_MIN_DATAGRAM       1200  /* RFC 9000 14.1: servers drop client Initials in less */
+#define QUIC_CRYPTO_MAX         16384 /* CRYPTO stream bytes kept per flow (offsets 0..16383) */
+#define QUIC_CRYPTO_MAX_PACKETS 32    /* Initial packets fed to one reassembler */
+#define QUIC_PLAIN_MAX          1500 /* plaintext buffer that holds any Initial of a 1500-byte MTU */
 
 /* Opaque per-worker crypto state: preallocated OpenSSL contexts, reused for every packet so the
  * packet path does not create or free EVP objects. Not thread-safe: one per worker thread. */
@@ -44,9 +44,9 @@ void quic_ctx_free(struct quic_ctx *ctx);
 /* Initial packet protection keys of one direction (RFC 9001 5.2). */
 struct quic_keys {
     uint32_t version;
-    uint8_t key[16];   /* AEAD_AES_128_GCM key */
+    uint8_t key[16]; /* AEAD_AES_128_GCM key */
     uint8_t iv[12];
-    uint8_t hp[16];    /* header protection key (AES-128-ECB) */
+    uint8_t hp[16]; /* header protection key (AES-128-ECB) */
 };
 
 /* Derives the Initial keys of `version` for the client (server == false) or the server side from
@@ -59,16 +59,16 @@ int quic_keys_derive(struct quic_ctx *ctx, uint32_t version, const uint8_t *dcid
 /* What quic_initial_parse found. Spans point into the datagram, except frames (into plain). */
 struct quic_initial {
     uint32_t version;
-    struct span dcid;          /* Destination Connection ID as sent */
-    struct span scid;          /* Source Connection ID */
-    struct span token;         /* address-validation token (usually empty) */
-    uint32_t pn;               /* truncated packet number (1..4 bytes), as sent */
+    struct span dcid;  /* Destination Connection ID as sent */
+    struct span scid;  /* Source Connection ID */
+    struct span token; /* address-validation token (usually empty) */
+    uint32_t pn;       /* truncated packet number (1..4 bytes), as sent */
     size_t pn_len;
-    size_t pkt_off;            /* offset of this Initial in the datagram (coalesced packets) */
-    size_t pkt_len;            /* its length, header and AEAD tag included */
-    size_t next_off;           /* offset just past it: call again on buf + next_off for more */
-    bool short_datagram;       /* datagram < QUIC_MIN_DATAGRAM: a server would drop it */
-    struct span frames;        /* decrypted payload (frames), inside the caller's plain buffer */
+    size_t pkt_off;      /* offset of this Initial in the datagram (coalesced packets) */
+    size_t pkt_len;      /* its length, header and AEAD tag included */
+    size_t next_off;     /* offset just past it: call again on buf + next_off for more */
+    bool short_datagram; /* datagram < QUIC_MIN_DATAGRAM: a server would drop it */
+    struct span frames;  /* decrypted payload (frames), inside the caller's plain buffer */
 };
 
 /* Parses one UDP datagram (client -> server payload) and decrypts its first client Initial.
@@ -105,14 +105,14 @@ struct quic_crypto {
      * record header quic_crypto_hello() writes in front of the handshake message. */
     uint8_t data[5 + QUIC_CRYPTO_MAX];
     uint8_t have[QUIC_CRYPTO_MAX / 8]; /* bit per stream byte received */
-    size_t contig;       /* bytes received in order from offset 0 */
-    size_t high;         /* highest end offset stored (<= QUIC_CRYPTO_MAX) */
-    unsigned packets;    /* quic_crypto_add_frames() calls accepted */
+    size_t contig;                     /* bytes received in order from offset 0 */
+    size_t high;                       /* highest end offset stored (<= QUIC_CRYPTO_MAX) */
+    unsigned packets;                  /* quic_crypto_add_frames() calls accepted */
     unsigned crypto_frames;
-    unsigned conflicts;  /* bytes that arrived again with a different value */
-    size_t clipped;      /* CRYPTO bytes dropped beyond QUIC_CRYPTO_MAX */
-    bool closed;         /* a CONNECTION_CLOSE frame was seen */
-    bool last_wins;      /* set by the caller: a later differing byte replaces the one held
+    unsigned conflicts; /* bytes that arrived again with a different value */
+    size_t clipped;     /* CRYPTO bytes dropped beyond QUIC_CRYPTO_MAX */
+    bool closed;        /* a CONNECTION_CLOSE frame was seen */
+    bool last_wins;     /* set by the caller: a later differing byte replaces the one held
                           * (still counted in conflicts): the other reading of a stream that
                           * two senders wrote at the same offsets */
 };
@@ -152,17 +152,17 @@ enum dstatus quic_hello_parse(const uint8_t *hs, size_t len, uint8_t *scratch, s
 
 /* One long-header Initial to seal: header fields, plaintext frames, padding. */
 struct quic_seal {
-    const uint8_t *dcid;      /* Destination / Source Connection IDs, <= QUIC_CID_MAX each */
+    const uint8_t *dcid; /* Destination / Source Connection IDs, <= QUIC_CID_MAX each */
     size_t dcid_len;
     const uint8_t *scid;
     size_t scid_len;
-    const uint8_t *token;     /* Token (client Initials after a Retry; servers send none) */
-    size_t token_len;         /* < 16384 */
-    uint32_t pn;              /* packet number, written in pn_len (1..4) bytes */
+    const uint8_t *token; /* Token (client Initials after a Retry; servers send none) */
+    size_t token_len;     /* < 16384 */
+    uint32_t pn;          /* packet number, written in pn_len (1..4) bytes */
     size_t pn_len;
-    const uint8_t *frames;    /* plaintext frames (<= QUIC_PLAIN_MAX bytes) */
+    const uint8_t *frames; /* plaintext frames (<= QUIC_PLAIN_MAX bytes) */
     size_t frames_len;
-    size_t min_len;           /* PADDING frames are added until the packet is this long */
+    size_t min_len; /* PADDING frames are added until the packet is this long */
 };
 
 /* Seals one Initial with keys k (either direction; k->version picks the type bits): writes the
@@ -171,8 +171,8 @@ struct quic_seal {
  * (AES-128-ECB mask over the 16-byte sample). frames may point into out only if it sits where
  * the payload goes. Returns the packet length, or 0 when a field is out of range, the packet
  * would not fit in cap (or needs a Length >= 16384), or OpenSSL fails. No allocation. */
-size_t quic_initial_seal(struct quic_ctx *ctx, const struct quic_keys *k,
-                         const struct quic_seal *s, uint8_t *out, size_t cap);
+size_t quic_initial_seal(struct quic_ctx *ctx, const struct quic_keys *k, const struct quic_seal *s,
+                         uint8_t *out, size_t cap);
 
 /* Builds the server Initial that ends a client's connection attempt (RFC 9000 10.2.3, 21.2):
  * sealed with the server Initial keys of `version` derived from the client's original

@@ -25,30 +25,30 @@
 #include "common/compiler.h"
 #include "common/rd.h"
 
-#define TLS_CT_HANDSHAKE 22
-#define TLS_HS_CLIENT_HELLO 1
-#define TLS_RECORD_HDR 5
-#define TLS_HS_HDR 4
-#define TLS_RECORD_MAX 16384      /* plaintext record limit; OpenSSL: record_overflow */
-#define TLS_EMPTY_RECORDS_MAX 32  /* OpenSSL MAX_EMPTY_RECORDS */
-#define TLS_SESSION_ID_MAX 32
-#define TLS_HOST_NAME_MAX 255     /* OpenSSL TLSEXT_MAXLEN_host_name */
+#define TLS_CT_HANDSHAKE      22
+#define TLS_HS_CLIENT_HELLO   1
+#define TLS_RECORD_HDR        5
+#define TLS_HS_HDR            4
+#define TLS_RECORD_MAX        16384 /* plaintext record limit; OpenSSL: record_overflow */
+#define TLS_EMPTY_RECORDS_MAX 32    /* OpenSSL MAX_EMPTY_RECORDS */
+#define TLS_SESSION_ID_MAX    32
+#define TLS_HOST_NAME_MAX     255 /* OpenSSL TLSEXT_MAXLEN_host_name */
 
-#define EXT_SERVER_NAME 0x0000
-#define EXT_ALPN 0x0010
-#define EXT_PSK 0x0029
+#define EXT_SERVER_NAME        0x0000
+#define EXT_ALPN               0x0010
+#define EXT_PSK                0x0029
 #define EXT_SUPPORTED_VERSIONS 0x002b
-#define EXT_ECH 0xfe0d
-#define EXT_ESNI 0xffce
+#define EXT_ECH                0xfe0d
+#define EXT_ESNI               0xffce
 
 /* Extensions OpenSSL 3.0 implements (ssl/statem/extensions.c ext_defs[]): a second copy of any
  * of them aborts the handshake there, so it is MALFORMED here. Returns a bit index or -1. */
 static int known_ext_bit(uint16_t type)
 {
     static const uint16_t known[] = {
-        0xff01, 0x0000, 0x0001, 0x000c, 0x000b, 0x000a, 0x0023, 0x0005, 0x3374, 0x0010,
-        0x000e, 0x0016, 0x0012, 0x0017, 0x0032, 0x0031, 0x000d, 0x002b, 0x002d, 0x0033,
-        0x002c, 0xfde8, 0x002a, 0x002f, 0x0015, 0x0029,
+        0xff01, 0x0000, 0x0001, 0x000c, 0x000b, 0x000a, 0x0023, 0x0005, 0x3374,
+        0x0010, 0x000e, 0x0016, 0x0012, 0x0017, 0x0032, 0x0031, 0x000d, 0x002b,
+        0x002d, 0x0033, 0x002c, 0xfde8, 0x002a, 0x002f, 0x0015, 0x0029,
     };
     for (size_t i = 0; i < ARRAY_LEN(known); i++) {
         if (known[i] == type)
@@ -87,13 +87,13 @@ static enum dstatus parse_sni(struct rd *e, struct tls_hello *out, size_t *err)
     }
     size_t type_at = e->off;
     if (rd_u8(e) != 0) {
-        *err = type_at;   /* OpenSSL takes host_name (0) only */
+        *err = type_at; /* OpenSSL takes host_name (0) only */
         return DS_MALFORMED;
     }
     size_t name_at = e->off;
     size_t name_len = rd_be16(e);
     if (e->err || name_len != rd_left(e)) {
-        *err = name_at;   /* one name exactly filling the list */
+        *err = name_at; /* one name exactly filling the list */
         return DS_MALFORMED;
     }
     struct span name = rd_span(e, name_len);
@@ -186,7 +186,7 @@ static enum dstatus parse_hello(const uint8_t *p, size_t have, size_t total, str
         return r.err && cut ? DS_NEED_MORE : DS_MALFORMED;
     }
     if (r.off == total)
-        return DS_OK;   /* no extensions: legal before TLS 1.3 */
+        return DS_OK; /* no extensions: legal before TLS 1.3 */
     at = r.off;
     size_t ext_len = rd_be16(&r);
     if (r.err) {
@@ -194,7 +194,7 @@ static enum dstatus parse_hello(const uint8_t *p, size_t have, size_t total, str
         return cut ? DS_NEED_MORE : DS_MALFORMED;
     }
     if (ext_len != total - r.off) {
-        *err = at;   /* OpenSSL: length mismatch, nothing may follow the extensions */
+        *err = at; /* OpenSSL: length mismatch, nothing may follow the extensions */
         return DS_MALFORMED;
     }
     uint32_t seen = 0;
@@ -203,7 +203,7 @@ static enum dstatus parse_hello(const uint8_t *p, size_t have, size_t total, str
         uint16_t type = rd_be16(&r);
         size_t len = rd_be16(&r);
         if (r.err) {
-            *err = ext_at;   /* a stray byte or three after the last extension */
+            *err = ext_at; /* a stray byte or three after the last extension */
             return cut ? DS_NEED_MORE : DS_MALFORMED;
         }
         if (len > total - r.off) {
@@ -211,12 +211,12 @@ static enum dstatus parse_hello(const uint8_t *p, size_t have, size_t total, str
             return DS_MALFORMED;
         }
         if (len > rd_left(&r))
-            return DS_NEED_MORE;   /* this extension has not arrived in full */
+            return DS_NEED_MORE; /* this extension has not arrived in full */
         struct rd e = rd_sub(&r, len);
         int bit = known_ext_bit(type);
         if (bit >= 0) {
             if (seen & (UINT32_C(1) << bit)) {
-                *err = ext_at;   /* duplicate extension */
+                *err = ext_at; /* duplicate extension */
                 return DS_MALFORMED;
             }
             seen |= UINT32_C(1) << bit;
@@ -231,7 +231,7 @@ static enum dstatus parse_hello(const uint8_t *p, size_t have, size_t total, str
         case EXT_ESNI: out->has_esni = true; break;
         case EXT_PSK:
             if (r.off != total) {
-                *err = ext_at;   /* RFC 8446 4.2.11: pre_shared_key comes last */
+                *err = ext_at; /* RFC 8446 4.2.11: pre_shared_key comes last */
                 return DS_MALFORMED;
             }
             break;
@@ -279,7 +279,7 @@ static enum dstatus hello_parse(const uint8_t *buf, size_t len, uint8_t *scratch
             break;
         }
         if (records > 0 && buf[off] != TLS_CT_HANDSHAKE) {
-            *err_off = off;   /* RFC 8446 5.1: no interleaving until the message ends */
+            *err_off = off; /* RFC 8446 5.1: no interleaving until the message ends */
             return DS_MALFORMED;
         }
         if (records > 0 && buf[off + 1] != 3) {
@@ -310,9 +310,9 @@ static enum dstatus hello_parse(const uint8_t *buf, size_t len, uint8_t *scratch
             }
             total = TLS_HS_HDR + ((size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 | hdr[3]);
             if (total > TLS_HELLO_MAX)
-                return DS_LIMIT;   /* OpenSSL: excessive message size */
+                return DS_LIMIT; /* OpenSSL: excessive message size */
             if (!early && (records > 1 || rlen < total) && total > scratch_cap)
-                return DS_LIMIT;   /* the whole hello is wanted and will not fit */
+                return DS_LIMIT; /* the whole hello is wanted and will not fit */
         }
         size_t take = avail - k;
         if (total != 0 && take > total - got)
@@ -359,7 +359,7 @@ static enum dstatus hello_parse(const uint8_t *buf, size_t len, uint8_t *scratch
         out->max_version = out->legacy_version;
     if (st == DS_NEED_MORE) {
         if (early && out->has_sni) {
-            out->partial = true;   /* the name is complete; the hello goes on */
+            out->partial = true; /* the name is complete; the hello goes on */
             out->consumed = 0;
             return DS_OK;
         }
@@ -383,12 +383,12 @@ enum dstatus tls_hello_parse_early(const uint8_t *buf, size_t len, uint8_t *scra
 /* Takes every host_name entry of a ServerNameList body (p, n) into names[*k..cap). */
 static void scan_sni_list(struct rd *e, struct span *names, size_t cap, size_t *k)
 {
-    (void)rd_be16(e);   /* the list length: trusted only as far as the extension goes */
+    (void)rd_be16(e); /* the list length: trusted only as far as the extension goes */
     while (rd_left(e) >= 3 && *k < cap) {
         uint8_t type = rd_u8(e);
         size_t n = rd_be16(e);
         if (n > rd_left(e))
-            break;   /* an entry cut short is not a name */
+            break; /* an entry cut short is not a name */
         struct span s = rd_span(e, n);
         if (type == 0 && n > 0 && n <= TLS_HOST_NAME_MAX && memchr(s.p, 0, n) == NULL)
             names[(*k)++] = s;
@@ -426,10 +426,10 @@ size_t tls_hello_scan_names(const uint8_t *buf, size_t len, uint8_t *scratch, si
     struct rd r;
     rd_init(&r, msg, have < total ? have : total);
     rd_skip(&r, TLS_HS_HDR + 2 + 32);
-    rd_skip(&r, rd_u8(&r));     /* session_id */
-    rd_skip(&r, rd_be16(&r));   /* cipher_suites */
-    rd_skip(&r, rd_u8(&r));     /* compression_methods */
-    (void)rd_be16(&r);          /* extensions length: the extensions' own lengths decide */
+    rd_skip(&r, rd_u8(&r));   /* session_id */
+    rd_skip(&r, rd_be16(&r)); /* cipher_suites */
+    rd_skip(&r, rd_u8(&r));   /* compression_methods */
+    (void)rd_be16(&r);        /* extensions length: the extensions' own lengths decide */
     size_t k = 0;
     while (rd_left(&r) >= 4 && k < cap) {
         uint16_t type = rd_be16(&r);

@@ -13,18 +13,18 @@
 #include "common/dstatus.h"
 
 struct tls_hello {
-    uint16_t record_version;   /* of the first record */
-    uint16_t legacy_version;   /* client_version field */
-    uint16_t max_version;      /* highest non-GREASE value of supported_versions, else legacy */
+    uint16_t record_version; /* of the first record */
+    uint16_t legacy_version; /* client_version field */
+    uint16_t max_version;    /* highest non-GREASE value of supported_versions, else legacy */
     bool has_sni;
-    struct span sni;           /* host_name of the server_name extension, as sent */
-    struct span alpn;          /* first ALPN protocol name, if any */
-    bool has_ech;              /* encrypted_client_hello (0xfe0d) present */
-    bool has_esni;             /* draft ESNI (0xffce) present */
-    size_t hello_len;          /* handshake message length (header included) */
-    size_t consumed;           /* stream bytes holding the ClientHello, record headers included */
-    unsigned records;          /* TLS records it spanned (so far, when partial) */
-    bool partial;              /* DS_OK on a prefix: the server_name extension is complete but
+    struct span sni;  /* host_name of the server_name extension, as sent */
+    struct span alpn; /* first ALPN protocol name, if any */
+    bool has_ech;     /* encrypted_client_hello (0xfe0d) present */
+    bool has_esni;    /* draft ESNI (0xffce) present */
+    size_t hello_len; /* handshake message length (header included) */
+    size_t consumed;  /* stream bytes holding the ClientHello, record headers included */
+    unsigned records; /* TLS records it spanned (so far, when partial) */
+    bool partial;     /* DS_OK on a prefix: the server_name extension is complete but
                                 * the hello goes on; consumed is 0 and only the extensions
                                 * before the cut were read (sni, and alpn / ECH if seen) */
 };

@@ -24,10 +24,10 @@
 #include "proxy/enforce/inject.h"
 #include "common/rd.h"
 
-#define ETH_TYPE_IPV4 0x0800
-#define ETH_TYPE_IPV6 0x86dd
-#define ETH_TYPE_VLAN 0x8100
-#define ETH_TYPE_QINQ 0x88a8
+#define ETH_TYPE_IPV4     0x0800
+#define ETH_TYPE_IPV6     0x86dd
+#define ETH_TYPE_VLAN     0x8100
+#define ETH_TYPE_QINQ     0x88a8
 #define ETH_TYPE_QINQ_OLD 0x9100
 
 static void put16(uint8_t *p, uint16_t v)
@@ -72,23 +72,21 @@ int inject_l2_from_frame(int link, const uint8_t *frame, size_t len, bool from_c
     case DECODE_LINK_RAW:
     case DECODE_LINK_DLT_RAW:
     case DECODE_LINK_IPV4:
-    case DECODE_LINK_IPV6:
-        return 0;
-    case DECODE_LINK_ETHERNET:
-        break;
-    default:
-        return -EPROTONOSUPPORT;
+    case DECODE_LINK_IPV6: return 0;
+    case DECODE_LINK_ETHERNET: break;
+    default: return -EPROTONOSUPPORT;
     }
 
     struct rd r;
     rd_init(&r, frame, len);
-    rd_skip(&r, 12);  /* MACs */
+    rd_skip(&r, 12); /* MACs */
     uint16_t type = rd_be16(&r);
     unsigned tags = 0;
-    while (!r.err && (type == ETH_TYPE_VLAN || type == ETH_TYPE_QINQ || type == ETH_TYPE_QINQ_OLD)) {
+    while (!r.err &&
+           (type == ETH_TYPE_VLAN || type == ETH_TYPE_QINQ || type == ETH_TYPE_QINQ_OLD)) {
         if (++tags > DECODE_MAX_VLAN)
             return -EPROTONOSUPPORT;
-        (void)rd_be16(&r);  /* TCI */
+        (void)rd_be16(&r); /* TCI */
         type = rd_be16(&r);
     }
     if (r.err)
@@ -96,13 +94,13 @@ int inject_l2_from_frame(int link, const uint8_t *frame, size_t len, bool from_c
     if (type != ETH_TYPE_IPV4 && type != ETH_TYPE_IPV6)
         return -EPROTONOSUPPORT;
 
-    size_t hl = r.off;  /* <= 14 + 4 * DECODE_MAX_VLAN == INJECT_L2_MAX */
+    size_t hl = r.off; /* <= 14 + 4 * DECODE_MAX_VLAN == INJECT_L2_MAX */
     uint8_t *same = from_client ? out->to_server : out->to_client;
     uint8_t *other = from_client ? out->to_client : out->to_server;
     memcpy(same, frame, hl);
     memcpy(other, frame, hl);
-    memcpy(other, frame + 6, 6);     /* dst := the frame's src */
-    memcpy(other + 6, frame, 6);     /* src := the frame's dst */
+    memcpy(other, frame + 6, 6); /* dst := the frame's src */
+    memcpy(other + 6, frame, 6); /* src := the frame's dst */
     put16(same + hl - 2, ipver == 4 ? ETH_TYPE_IPV4 : ETH_TYPE_IPV6);
     put16(other + hl - 2, ipver == 4 ? ETH_TYPE_IPV4 : ETH_TYPE_IPV6);
     out->len = hl;
@@ -131,7 +129,7 @@ size_t inject_build_tcp(uint8_t *buf, size_t cap, const uint8_t *l2, size_t l2_l
         ip[1] = 0;
         put16(ip + 2, (uint16_t)(iphl + tcplen));
         put16(ip + 4, t->ip_id);
-        put16(ip + 6, 0x4000);  /* DF */
+        put16(ip + 6, 0x4000); /* DF */
         ip[8] = INJECT_TTL;
         ip[9] = IPPROTO_TCP;
         put16(ip + 10, 0);
@@ -151,7 +149,7 @@ size_t inject_build_tcp(uint8_t *buf, size_t cap, const uint8_t *l2, size_t l2_l
         memcpy(ip + 24, t->dst, 16);
         sum = csum_add(sum, t->src, 16);
         sum = csum_add(sum, t->dst, 16);
-        sum += (uint32_t)tcplen;  /* upper-layer length fits in 16 bits here */
+        sum += (uint32_t)tcplen; /* upper-layer length fits in 16 bits here */
         sum += IPPROTO_TCP;
     }
 
@@ -190,7 +188,7 @@ size_t inject_build_udp(uint8_t *buf, size_t cap, const uint8_t *l2, size_t l2_l
         ip[1] = 0;
         put16(ip + 2, (uint16_t)(iphl + udplen));
         put16(ip + 4, u->ip_id);
-        put16(ip + 6, 0x4000);  /* DF */
+        put16(ip + 6, 0x4000); /* DF */
         ip[8] = INJECT_TTL;
         ip[9] = IPPROTO_UDP;
         put16(ip + 10, 0);
@@ -218,7 +216,7 @@ size_t inject_build_udp(uint8_t *buf, size_t cap, const uint8_t *l2, size_t l2_l
     if (u->payload_len)
         memcpy(udp + 8, u->payload, u->payload_len);
     uint16_t c = csum_fold(csum_add(sum, udp, udplen));
-    put16(udp + 6, c == 0 ? 0xffff : c);  /* RFC 768: 0 means "no checksum" */
+    put16(udp + 6, c == 0 ? 0xffff : c); /* RFC 768: 0 means "no checksum" */
     return total;
 }
 
@@ -238,9 +236,9 @@ int inject_plan_quic_close(const struct engine_event *ev, struct quic_ctx *ctx, 
     if (rc < 0)
         return rc;
     uint8_t dgram[QUIC_MIN_DATAGRAM + 64];
-    size_t n = quic_close_initial(ctx, ev->quic_version, ev->quic_odcid, ev->quic_odcid_len,
-                                  ev->quic_scid, ev->quic_scid_len, INJECT_QUIC_ERROR, dgram,
-                                  sizeof(dgram));
+    size_t n =
+        quic_close_initial(ctx, ev->quic_version, ev->quic_odcid, ev->quic_odcid_len, ev->quic_scid,
+                           ev->quic_scid_len, INJECT_QUIC_ERROR, dgram, sizeof(dgram));
     if (n == 0)
         return -EIO;
     struct inject_udp u = {
@@ -359,7 +357,7 @@ struct inject {
     int ifindex;
     unsigned mtu;
     uint16_t ip_id;
-    struct quic_ctx *qctx;        /* seals the QUIC close Initials */
+    struct quic_ctx *qctx; /* seals the QUIC close Initials */
     char ifname[IF_NAMESIZE];
     struct inject_stats st;
 };
@@ -405,7 +403,8 @@ struct inject *inject_open(const char *iface, unsigned mtu, char *err, size_t er
         struct ifreq ifr;
         memset(&ifr, 0, sizeof(ifr));
         memcpy(ifr.ifr_name, in->ifname, strlen(in->ifname) + 1);
-        mtu = ioctl(in->fd, SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu > 0 ? (unsigned)ifr.ifr_mtu : 1500;
+        mtu =
+            ioctl(in->fd, SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu > 0 ? (unsigned)ifr.ifr_mtu : 1500;
     }
     if (mtu < 576 || mtu > 65535) {
         snprintf(err, errlen, "inject: %s: MTU %u out of range 576..65535", iface, mtu);

@@ -35,11 +35,11 @@
 #include "proxy/engine/engine.h"
 #include "proxy/dissect/quic.h"
 
-#define INJECT_L2_MAX 30             /* 14 + DECODE_MAX_VLAN * 4 */
-#define INJECT_HDR_MAX (INJECT_L2_MAX + 40 + 20)
-#define INJECT_MAX_FRAMES 24         /* data segments + FIN + 2 RSTs of one block */
-#define INJECT_BUF_BYTES 32768       /* NOTICE_RESPONSE_MAX worth of data plus headers */
-#define INJECT_TTL 64
+#define INJECT_L2_MAX     30 /* 14 + DECODE_MAX_VLAN * 4 */
+#define INJECT_HDR_MAX    (INJECT_L2_MAX + 40 + 20)
+#define INJECT_MAX_FRAMES 24    /* data segments + FIN + 2 RSTs of one block */
+#define INJECT_BUF_BYTES  32768 /* NOTICE_RESPONSE_MAX worth of data plus headers */
+#define INJECT_TTL        64
 
 /* The link-layer header to put in front of forged packets of one flow, one per direction.
  * len 0: the link carries bare IP (DECODE_LINK_RAW and friends). */
@@ -51,14 +51,14 @@ struct inject_l2 {
 
 /* One forged TCP segment. Addresses are 16 bytes (IPv4 in the first 4). */
 struct inject_tcp {
-    int ipver;                    /* 4 or 6 */
+    int ipver; /* 4 or 6 */
     const uint8_t *src, *dst;
     uint16_t sport, dport;
     uint32_t seq, ack;
-    uint8_t flags;                /* TCPF_* */
+    uint8_t flags; /* TCPF_* */
     uint16_t win;
-    uint16_t ip_id;               /* IPv4 identification */
-    const uint8_t *payload;       /* may be NULL when payload_len is 0 */
+    uint16_t ip_id;         /* IPv4 identification */
+    const uint8_t *payload; /* may be NULL when payload_len is 0 */
     size_t payload_len;
 };
 
@@ -87,10 +87,10 @@ struct inject_frames {
 
 /* One forged UDP datagram. Addresses are 16 bytes (IPv4 in the first 4). */
 struct inject_udp {
-    int ipver;                    /* 4 or 6 */
+    int ipver; /* 4 or 6 */
     const uint8_t *src, *dst;
     uint16_t sport, dport;
-    uint16_t ip_id;               /* IPv4 identification */
+    uint16_t ip_id; /* IPv4 identification */
     const uint8_t *payload;
     size_t payload_len;
 };
@@ -131,17 +131,17 @@ int inject_plan_block(const struct engine_event *ev, const uint8_t *resp, size_t
 struct inject;
 
 struct inject_stats {
-    uint64_t blocks;              /* blocks enforced (every frame sent) */
-    uint64_t frames;              /* frames sent */
-    uint64_t send_errors;         /* send() failures (frame lost) */
-    uint64_t no_seq;              /* TCP block without known sequence numbers: nothing sent */
-    uint64_t unsupported;         /* link type / ethertype we cannot forge */
-    uint64_t tunnelled;           /* decided on a packet inside a tunnel (MPLS, GRE, VXLAN, ...):
+    uint64_t blocks;      /* blocks enforced (every frame sent) */
+    uint64_t frames;      /* frames sent */
+    uint64_t send_errors; /* send() failures (frame lost) */
+    uint64_t no_seq;      /* TCP block without known sequence numbers: nothing sent */
+    uint64_t unsupported; /* link type / ethertype we cannot forge */
+    uint64_t tunnelled;   /* decided on a packet inside a tunnel (MPLS, GRE, VXLAN, ...):
                                    * nothing forged */
-    uint64_t too_big;             /* response larger than the frame budget */
-    uint64_t not_tcp;             /* UDP blocks without a read Initial (decided on the address):
+    uint64_t too_big;     /* response larger than the frame budget */
+    uint64_t not_tcp;     /* UDP blocks without a read Initial (decided on the address):
                                    * nothing to inject (dropping needs inline) */
-    uint64_t quic_closes;         /* QUIC blocks enforced with a server CONNECTION_CLOSE */
+    uint64_t quic_closes; /* QUIC blocks enforced with a server CONNECTION_CLOSE */
 };
 
 /* Opens an AF_PACKET raw socket bound to interface iface (needs CAP_NET_RAW: call as root,

@@ -58,31 +58,31 @@
 #define IP6T_SO_ORIGINAL_DST 80
 #endif
 
-#define INLINE_SPLICE_MAX 65536
-#define INLINE_PIPES_KEPT 256 /* free pipes kept per worker; more are closed */
-#define INLINE_EVENTS 128
-#define INLINE_ACCEPT_BUDGET 64
-#define INLINE_PUMP_BUDGET 16 /* steps per direction per event, then yield */
-#define INLINE_LISTENERS 4    /* per worker: tproxy v4/v6, redirect v4/v6 */
+#define INLINE_SPLICE_MAX      65536
+#define INLINE_PIPES_KEPT      256 /* free pipes kept per worker; more are closed */
+#define INLINE_EVENTS          128
+#define INLINE_ACCEPT_BUDGET   64
+#define INLINE_PUMP_BUDGET     16 /* steps per direction per event, then yield */
+#define INLINE_LISTENERS       4  /* per worker: tproxy v4/v6, redirect v4/v6 */
 #define INLINE_ACCEPT_PAUSE_MS 100
-#define INLINE_H2C_STATES 256 /* h2c connections per worker whose every stream is judged */
-#define INLINE_KEEPIDLE_S 120 /* TCP keepalive on both sockets of a relayed connection */
-#define INLINE_KEEPINTVL_S 30
-#define INLINE_KEEPCNT 4
-#define NO_IDX UINT32_MAX
+#define INLINE_H2C_STATES      256 /* h2c connections per worker whose every stream is judged */
+#define INLINE_KEEPIDLE_S      120 /* TCP keepalive on both sockets of a relayed connection */
+#define INLINE_KEEPINTVL_S     30
+#define INLINE_KEEPCNT         4
+#define NO_IDX                 UINT32_MAX
 
 enum conn_state { ST_FREE = 0, ST_FIRST, ST_CONNECT, ST_RELAY, ST_WAIT_SERVER, ST_SEND, ST_LINGER };
 enum timer_kind { T_NONE = 0, T_FIRST, T_CONNECT, T_CLOSE, T_IDLE, T_KINDS };
 
 /* conn.flags */
-#define F_V6 0x0001
-#define F_RAW 0x0002      /* nothing more to judge: client bytes are relayed as they are */
-#define F_CLI_EOF 0x0004  /* client sent FIN */
-#define F_SRV_EOF 0x0008  /* server sent FIN */
+#define F_V6       0x0001
+#define F_RAW      0x0002 /* nothing more to judge: client bytes are relayed as they are */
+#define F_CLI_EOF  0x0004 /* client sent FIN */
+#define F_SRV_EOF  0x0008 /* server sent FIN */
 #define F_SRV_SHUT 0x0010 /* we shut down writing to the server */
 #define F_CLI_SHUT 0x0020 /* we shut down writing to the client */
-#define F_DECIDED 0x0040  /* the first decision was made */
-#define F_SRC 0x0080      /* counted in the worker's per-source table */
+#define F_DECIDED  0x0040 /* the first decision was made */
+#define F_SRC      0x0080 /* counted in the worker's per-source table */
 
 struct conn {
     int cfd, sfd;
@@ -110,7 +110,7 @@ struct src_slot {
     uint32_t n; /* 0: empty */
 };
 
-#define EV_IN 1
+#define EV_IN  1
 #define EV_OUT 2
 
 struct tlist {
@@ -134,15 +134,15 @@ struct worker {
     uint32_t *pipe_slot_free;
     uint32_t npipe_slots, pipe_slot_free_n, pipe_hw;
     struct tlist timers[T_KINDS];
-    unsigned tmo[T_KINDS];      /* the timeout of each kind now (ms), from pol_seen */
+    unsigned tmo[T_KINDS];             /* the timeout of each kind now (ms), from pol_seen */
     const struct policy_rec *pol_seen; /* the settings record the timers were armed under */
-    unsigned fbmax;             /* first_bytes_max now (<= bufsize) */
-    unsigned per_source;        /* this worker's share of max_per_source; 0 = no limit */
+    unsigned fbmax;                    /* first_bytes_max now (<= bufsize) */
+    unsigned per_source;               /* this worker's share of max_per_source; 0 = no limit */
     struct src_slot *srcs;
     uint32_t srcs_mask;
-    struct h2c_pool *h2;        /* h2c decoder states: every stream of an h2c connection */
+    struct h2c_pool *h2; /* h2c decoder states: every stream of an h2c connection */
     bool accept_paused;
-    uint64_t accept_resume;     /* ms: listeners back in epoll after this */
+    uint64_t accept_resume; /* ms: listeners back in epoll after this */
     uint64_t now;
     uint8_t *scratch;          /* ClientHello reassembly, drained bytes */
     struct inspect_result res; /* the decision being made */
@@ -176,23 +176,25 @@ struct inline_proxy {
 };
 
 /* Only the owning worker writes its counters: relaxed load + store, no read-modify-write. */
-#define CNT_ADD(w, f, n)                                                                                     \
-    atomic_store_explicit(&(w)->st[INLINE_STAT_##f],                                                         \
-                          atomic_load_explicit(&(w)->st[INLINE_STAT_##f], memory_order_relaxed) +            \
-                              (uint64_t)(n),                                                                 \
+#define CNT_ADD(w, f, n)                                                                          \
+    atomic_store_explicit(&(w)->st[INLINE_STAT_##f],                                              \
+                          atomic_load_explicit(&(w)->st[INLINE_STAT_##f], memory_order_relaxed) + \
+                              (uint64_t)(n),                                                      \
                           memory_order_relaxed)
-#define CNT(w, f) CNT_ADD(w, f, 1)
+#define CNT(w, f)     CNT_ADD(w, f, 1)
 #define CNT_SUB(w, f) CNT_ADD(w, f, (uint64_t)-1)
 
 static const char *const stat_names[INLINE_NSTATS] = {
-    "inline.accepted",    "inline.refused_full",  "inline.refused_loop",   "inline.orig_dst_failed",
-    "inline.no_buffer",   "inline.active",        "inline.requests",       "inline.passed",
-    "inline.blocked",     "inline.blocked_reset", "inline.blocked_alert",  "inline.blocked_redirect",
-    "inline.blocked_451", "inline.by_address",    "inline.first_timeout",  "inline.first_limit",
-    "inline.malformed",   "inline.not_mine",      "inline.connect_failed", "inline.relay_errors",
-    "inline.bytes_up",    "inline.bytes_down",    "inline.pipes",          "inline.incomplete_reset",
-    "inline.idle_timeout", "inline.refused_source", "inline.evicted_first", "inline.accept_paused",
-    "inline.h2c_no_state", "inline.unframed",
+    "inline.accepted",        "inline.refused_full",   "inline.refused_loop",
+    "inline.orig_dst_failed", "inline.no_buffer",      "inline.active",
+    "inline.requests",        "inline.passed",         "inline.blocked",
+    "inline.blocked_reset",   "inline.blocked_alert",  "inline.blocked_redirect",
+    "inline.blocked_451",     "inline.by_address",     "inline.first_timeout",
+    "inline.first_limit",     "inline.malformed",      "inline.not_mine",
+    "inline.connect_failed",  "inline.relay_errors",   "inline.bytes_up",
+    "inline.bytes_down",      "inline.pipes",          "inline.incomplete_reset",
+    "inline.idle_timeout",    "inline.refused_source", "inline.evicted_first",
+    "inline.accept_paused",   "inline.h2c_no_state",   "inline.unframed",
 };
 _Static_assert(sizeof(struct inline_stats) == INLINE_NSTATS * sizeof(uint64_t),
                "struct inline_stats mirrors the counter enum");
@@ -348,7 +350,7 @@ static void settings_sync(struct worker *w)
     const struct policy_rec *r = policy(w);
     if (r == w->pol_seen)
         return;
-    unsigned want[T_KINDS] = {0};
+    unsigned want[T_KINDS] = { 0 };
     want[T_FIRST] = r->first_timeout_ms;
     want[T_CONNECT] = r->connect_timeout_ms;
     want[T_CLOSE] = r->close_timeout_ms;
@@ -439,7 +441,8 @@ static void src_put(struct worker *w, const uint8_t a[16])
 
 static uint64_t conn_tag(const struct worker *w, const struct conn *c, bool server)
 {
-    return (uint64_t)(c->gen & TAG_GEN_MASK) << 32 | (uint64_t)conn_idx(w, c) << 1 | (server ? 1u : 0u);
+    return (uint64_t)(c->gen & TAG_GEN_MASK) << 32 | (uint64_t)conn_idx(w, c) << 1 |
+           (server ? 1u : 0u);
 }
 
 static int ep_set(struct worker *w, struct conn *c, bool server, uint8_t want)
@@ -477,7 +480,7 @@ static void fd_close(int *fd, bool reset)
     if (*fd < 0)
         return;
     if (reset) {
-        struct linger lg = {1, 0};
+        struct linger lg = { 1, 0 };
         (void)setsockopt(*fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
     }
     close(*fd);
@@ -532,7 +535,7 @@ static void addr_from(const struct sockaddr_storage *ss, uint8_t a[16], uint16_t
     memset(a, 0, 16);
     if (ss->ss_family == AF_INET6) {
         const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
-        static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
         if (memcmp(s6->sin6_addr.s6_addr, mapped, 12) == 0) {
             memcpy(a, s6->sin6_addr.s6_addr + 12, 4);
             *v6 = false;
@@ -629,7 +632,8 @@ static bool block_answer(struct worker *w, struct conn *c, const struct ruleset 
     size_t n = 0;
 
     CNT(w, blocked);
-    if (c->app == APP_HTTP && (res->d.action == ACTION_REDIRECT || res->d.action == ACTION_PAGE_451)) {
+    if (c->app == APP_HTTP &&
+        (res->d.action == ACTION_REDIRECT || res->d.action == ACTION_PAGE_451)) {
         if (!buf_get(w, c))
             return false;
         b = buf_ptr(w, c);
@@ -645,7 +649,7 @@ static bool block_answer(struct worker *w, struct conn *c, const struct ruleset 
                 CNT(w, blocked_451);
         }
     } else if (pol->tls_block == INLINE_TLS_ALERT && c->app == APP_TLS) {
-        static const uint8_t alert[7] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x00};
+        static const uint8_t alert[7] = { 0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x00 };
         if (!buf_get(w, c))
             return false;
         b = buf_ptr(w, c);
@@ -809,17 +813,17 @@ static enum judge judge(struct worker *w, struct conn *c, bool *answer)
         uint64_t skip = 0;
         enum inspect_stop why = INSPECT_STOP_DONE;
         enum dstatus st = DS_OK;
-        enum inspect_step step = inspect_stream_next(&s, d, len, full, w->scratch,
-                                                     w->fbmax, &rq, &skip, &why, &st);
+        enum inspect_step step =
+            inspect_stream_next(&s, d, len, full, w->scratch, w->fbmax, &rq, &skip, &why, &st);
         c->app = s.app;
         c->phase = s.phase;
         if (step == INSPECT_MORE)
             return J_MORE;
         if (step == INSPECT_JUDGE) {
             if (inspect_request_pending(&rq, full) && !partial_blocks(w, c, &rq))
-                return J_MORE;   /* the name passes, but the rest may carry another: wait */
+                return J_MORE; /* the name passes, but the rest may carry another: wait */
             if (rq.lenient)
-                CNT(w, malformed);   /* judged on its lenient reading (S10) */
+                CNT(w, malformed); /* judged on its lenient reading (S10) */
             c->flags |= F_DECIDED;
             if (judge_request(w, c, &rq, answer) == J_BLOCK)
                 return J_BLOCK;
@@ -1341,7 +1345,7 @@ static struct conn *evict_first(struct worker *w)
 static int take(struct worker *w, int fd, const struct sockaddr_storage *dst,
                 const struct sockaddr_storage *src)
 {
-    uint8_t sa[16] = {0};
+    uint8_t sa[16] = { 0 };
     uint16_t sport = 0;
     bool v6 = false, v6s = false;
     if (src)
@@ -1463,7 +1467,8 @@ static void do_accept(struct worker *w, unsigned li)
     }
 }
 
-int inline_adopt(struct inline_proxy *p, unsigned worker, int fd, const struct sockaddr *orig, socklen_t len)
+int inline_adopt(struct inline_proxy *p, unsigned worker, int fd, const struct sockaddr *orig,
+                 socklen_t len)
 {
     if (!p || worker >= p->nw || !orig || len > sizeof(struct sockaddr_storage) ||
         (orig->sa_family != AF_INET && orig->sa_family != AF_INET6)) {
@@ -1573,8 +1578,8 @@ int inline_run_worker(struct inline_proxy *p, unsigned worker, volatile const in
 
 /* ---- set-up --------------------------------------------------------------------------------- */
 
-static int listen_one(int family, const uint8_t *addr, unsigned port, bool transparent, unsigned *bound,
-                      char *err, size_t errlen, const char *what)
+static int listen_one(int family, const uint8_t *addr, unsigned port, bool transparent,
+                      unsigned *bound, char *err, size_t errlen, const char *what)
 {
     int one = 1;
     int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -1635,15 +1640,15 @@ static int listen_one(int family, const uint8_t *addr, unsigned port, bool trans
     (void)port;
     return fd;
 fail:
-    snprintf(err, errlen, "inline: %s %u (%s): %s: %s", what, port, family == AF_INET6 ? "IPv6" : "IPv4",
-             step, strerror(errno));
+    snprintf(err, errlen, "inline: %s %u (%s): %s: %s", what, port,
+             family == AF_INET6 ? "IPv6" : "IPv4", step, strerror(errno));
     if (fd >= 0)
         close(fd);
     return -1;
 }
 
-static int worker_init(struct inline_proxy *p, struct worker *w, unsigned id, uint32_t nconns, uint32_t nbufs,
-                       char *err, size_t errlen)
+static int worker_init(struct inline_proxy *p, struct worker *w, unsigned id, uint32_t nconns,
+                       uint32_t nbufs, char *err, size_t errlen)
 {
     w->p = p;
     w->id = id;
@@ -1666,10 +1671,10 @@ static int worker_init(struct inline_proxy *p, struct worker *w, unsigned id, ui
     w->srcs = calloc(nsrc, sizeof(*w->srcs));
     w->srcs_mask = nsrc - 1;
     w->h2 = h2c_pool_new(nconns < INLINE_H2C_STATES ? nconns : INLINE_H2C_STATES);
-    if (w->ep < 0 || !w->conns || !w->bufmem || !w->buf_free || !w->pipe_used || !w->pipe_slot_free ||
-        !w->pipes || !w->scratch || !w->srcs || !w->h2) {
-        snprintf(err, errlen, "inline: worker %u: out of memory (%u connections, %u buffers)", id, nconns,
-                 nbufs);
+    if (w->ep < 0 || !w->conns || !w->bufmem || !w->buf_free || !w->pipe_used ||
+        !w->pipe_slot_free || !w->pipes || !w->scratch || !w->srcs || !w->h2) {
+        snprintf(err, errlen, "inline: worker %u: out of memory (%u connections, %u buffers)", id,
+                 nconns, nbufs);
         return -ENOMEM;
     }
     w->free_head = NO_IDX;
@@ -1730,8 +1735,8 @@ static const char *settings_bad(const struct inline_config *cfg)
 {
     if (cfg->first_bytes_max < 512 || cfg->first_bytes_max > INLINE_FIRST_BYTES_MAX)
         return "first_bytes_max out of range 512..1048576";
-    if (cfg->first_bytes_timeout_ms < 1 || cfg->connect_timeout_ms < 1 || cfg->close_timeout_ms < 1 ||
-        cfg->idle_timeout_ms < 1)
+    if (cfg->first_bytes_timeout_ms < 1 || cfg->connect_timeout_ms < 1 ||
+        cfg->close_timeout_ms < 1 || cfg->idle_timeout_ms < 1)
         return "timeouts must be at least 1 ms";
     if (cfg->incomplete != INLINE_INCOMPLETE_RESET && cfg->incomplete != INLINE_INCOMPLETE_ADDRESS)
         return "incomplete must be reset or address";
@@ -1752,7 +1757,8 @@ struct inline_proxy *inline_new(const struct inline_config *cfg, struct rsref *r
         bad = "max_connections out of range (workers..16777216)";
     else if (cfg->tproxy_port > INLINE_PORT_ANY || cfg->redirect_port > INLINE_PORT_ANY)
         bad = "port out of range";
-    else if (cfg->listen_family != 0 && cfg->listen_family != AF_INET && cfg->listen_family != AF_INET6)
+    else if (cfg->listen_family != 0 && cfg->listen_family != AF_INET &&
+             cfg->listen_family != AF_INET6)
         bad = "listen_family must be 0, AF_INET or AF_INET6";
     else
         bad = settings_bad(cfg);
@@ -1770,7 +1776,8 @@ struct inline_proxy *inline_new(const struct inline_config *cfg, struct rsref *r
     atomic_init(&p->pol, policy_new(cfg));
     p->nw = cfg->workers;
     /* a block answer (up to NOTICE_RESPONSE_MAX) is written into the connection's buffer */
-    p->bufsize = cfg->first_bytes_max > NOTICE_RESPONSE_MAX ? cfg->first_bytes_max : NOTICE_RESPONSE_MAX;
+    p->bufsize =
+        cfg->first_bytes_max > NOTICE_RESPONSE_MAX ? cfg->first_bytes_max : NOTICE_RESPONSE_MAX;
     p->w = calloc(p->nw, sizeof(*p->w));
     if (!p->w || !atomic_load(&p->pol)) {
         free(p->w);
@@ -1859,10 +1866,11 @@ int inline_reload(struct inline_proxy *p, const struct inline_config *cfg, char 
         return -EINVAL;
     }
     if (cfg->first_bytes_max > p->cfg.first_bytes_max) {
-        snprintf(err, errlen,
-                 "inline: first_bytes_max %u is above %u, the size of the buffers allocated at start; "
-                 "restart to raise it",
-                 cfg->first_bytes_max, p->cfg.first_bytes_max);
+        snprintf(
+            err, errlen,
+            "inline: first_bytes_max %u is above %u, the size of the buffers allocated at start; "
+            "restart to raise it",
+            cfg->first_bytes_max, p->cfg.first_bytes_max);
         return -EINVAL;
     }
     struct policy_rec *r = policy_new(cfg);

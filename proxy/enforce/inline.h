@@ -28,8 +28,8 @@
 #include "rules/match/rsref.h"
 #include "proxy/judge/verdict.h"
 
-#define INLINE_WORKERS_MAX 64
-#define INLINE_PORT_ANY 65536u /* as a port: any free port (tests; see inline_port) */
+#define INLINE_WORKERS_MAX     64
+#define INLINE_PORT_ANY        65536u /* as a port: any free port (tests; see inline_port) */
 #define INLINE_FIRST_BYTES_MAX (1u << 20)
 
 enum inline_tls_block {
@@ -53,32 +53,32 @@ enum inline_incomplete {
  * incomplete, max_per_source, and first_bytes_max up to the value the proxy was started with
  * (the buffers are allocated at start). */
 struct inline_config {
-    unsigned tproxy_port;               /* inline.tproxy_port: TPROXY listener, 0 = none (15001) */
-    unsigned redirect_port;             /* inline.redirect_port: REDIRECT listener, 0 = none (15002) */
-    int listen_family;                  /* 0: IPv4 and IPv6 wildcard (inline.listen_address 0.0.0.0);
+    unsigned tproxy_port;            /* inline.tproxy_port: TPROXY listener, 0 = none (15001) */
+    unsigned redirect_port;          /* inline.redirect_port: REDIRECT listener, 0 = none (15002) */
+    int listen_family;               /* 0: IPv4 and IPv6 wildcard (inline.listen_address 0.0.0.0);
                                            AF_INET/AF_INET6: only listen_addr */
-    uint8_t listen_addr[16];            /* network order, IPv4 in the first 4 */
-    bool ipv6;                          /* with listen_family 0: also listen on IPv6 (true) */
-    unsigned workers;                   /* worker loops, 1..INLINE_WORKERS_MAX (1) */
-    unsigned max_connections;           /* total, split evenly over workers (65536) */
-    unsigned buffers;                   /* first-bytes buffers per worker; 0: min(4096, conns) */
-    unsigned first_bytes_max;           /* inline.first_bytes_max: 512..1 MiB (32768) */
-    unsigned first_bytes_timeout_ms;    /* inline.first_bytes_timeout (5000): how long the client
+    uint8_t listen_addr[16];         /* network order, IPv4 in the first 4 */
+    bool ipv6;                       /* with listen_family 0: also listen on IPv6 (true) */
+    unsigned workers;                /* worker loops, 1..INLINE_WORKERS_MAX (1) */
+    unsigned max_connections;        /* total, split evenly over workers (65536) */
+    unsigned buffers;                /* first-bytes buffers per worker; 0: min(4096, conns) */
+    unsigned first_bytes_max;        /* inline.first_bytes_max: 512..1 MiB (32768) */
+    unsigned first_bytes_timeout_ms; /* inline.first_bytes_timeout (5000): how long the client
                                            may stay silent while its first request is incomplete;
                                            restarted by every byte that arrives */
-    enum inline_incomplete incomplete;  /* inline.incomplete_request (reset) */
-    unsigned connect_timeout_ms;        /* connect to the original destination (10000) */
-    unsigned close_timeout_ms;          /* after a block: drain/linger, wait for the server (2000) */
-    unsigned idle_timeout_ms;           /* inline.idle_timeout: a relayed connection with no
+    enum inline_incomplete incomplete; /* inline.incomplete_request (reset) */
+    unsigned connect_timeout_ms;       /* connect to the original destination (10000) */
+    unsigned close_timeout_ms;         /* after a block: drain/linger, wait for the server (2000) */
+    unsigned idle_timeout_ms;          /* inline.idle_timeout: a relayed connection with no
                                            traffic either way for this long is closed (600000) */
-    unsigned max_per_source;            /* inline.max_per_source: connections at once from one
+    unsigned max_per_source;           /* inline.max_per_source: connections at once from one
                                            client address, split over the workers; 0 = no limit
                                            (512) */
-    enum inline_tls_block tls_block;    /* inline.tls_block (reset) */
-    unsigned tls_alert;                 /* alert description: 112 unrecognized_name, 49 access_denied */
-    struct verdict_policy policy;       /* notice_url: 302 target; NULL: 451 page */
+    enum inline_tls_block tls_block;   /* inline.tls_block (reset) */
+    unsigned tls_alert;           /* alert description: 112 unrecognized_name, 49 access_denied */
+    struct verdict_policy policy; /* notice_url: 302 target; NULL: 451 page */
     const struct notice_config *notice; /* 451 page settings (NULL: defaults) */
-    inline_event_fn on_event;           /* every decision, called on the worker thread; may be NULL */
+    inline_event_fn on_event; /* every decision, called on the worker thread; may be NULL */
     void *event_ctx;
 };
 
@@ -146,24 +146,24 @@ struct inline_stats {
     uint64_t passed;          /* connections relayed to their destination */
     uint64_t blocked;         /* blocked requests (sum of the four below) */
     uint64_t blocked_reset, blocked_alert, blocked_redirect, blocked_451;
-    uint64_t by_address;     /* decided on the address alone (timeout/limit/unknown/bad) */
-    uint64_t first_timeout;  /* first-bytes timeout before a complete request */
-    uint64_t first_limit;    /* first_bytes_max reached before a complete request */
-    uint64_t malformed;      /* a dissector said malformed */
-    uint64_t not_mine;       /* neither TLS, HTTP nor h2c */
-    uint64_t connect_failed; /* original destination refused / unreachable / timed out */
-    uint64_t relay_errors;   /* read/write/splice errors other than EAGAIN, resets */
-    uint64_t bytes_up;       /* client -> server bytes relayed */
-    uint64_t bytes_down;     /* server -> client bytes relayed */
-    uint64_t pipes;          /* pipes created (each is reused from the pool afterwards) */
+    uint64_t by_address;       /* decided on the address alone (timeout/limit/unknown/bad) */
+    uint64_t first_timeout;    /* first-bytes timeout before a complete request */
+    uint64_t first_limit;      /* first_bytes_max reached before a complete request */
+    uint64_t malformed;        /* a dissector said malformed */
+    uint64_t not_mine;         /* neither TLS, HTTP nor h2c */
+    uint64_t connect_failed;   /* original destination refused / unreachable / timed out */
+    uint64_t relay_errors;     /* read/write/splice errors other than EAGAIN, resets */
+    uint64_t bytes_up;         /* client -> server bytes relayed */
+    uint64_t bytes_down;       /* server -> client bytes relayed */
+    uint64_t pipes;            /* pipes created (each is reused from the pool afterwards) */
     uint64_t incomplete_reset; /* first request incomplete when the client fell silent: reset */
-    uint64_t idle_timeout;   /* relayed connections closed after idle_timeout without traffic */
-    uint64_t refused_source; /* accepted and reset at once: the source had max_per_source open */
-    uint64_t evicted_first;  /* pool full: the connection idle longest before its first request
+    uint64_t idle_timeout;     /* relayed connections closed after idle_timeout without traffic */
+    uint64_t refused_source;   /* accepted and reset at once: the source had max_per_source open */
+    uint64_t evicted_first;    /* pool full: the connection idle longest before its first request
                               * was reset to make room for a new one */
-    uint64_t accept_paused;  /* accepting paused for a moment: out of file descriptors */
-    uint64_t h2c_no_state;   /* h2c connections without decoder state: first stream only */
-    uint64_t unframed;       /* HTTP requests the proxy could not frame (a head over its buffer,
+    uint64_t accept_paused;    /* accepting paused for a moment: out of file descriptors */
+    uint64_t h2c_no_state;     /* h2c connections without decoder state: first stream only */
+    uint64_t unframed;         /* HTTP requests the proxy could not frame (a head over its buffer,
                               * broken chunked framing): the connection is reset */
 };
 
@@ -185,7 +185,8 @@ struct inline_proxy *inline_new(const struct inline_config *cfg, struct rsref *r
  * new settings, and running timers move by the change of their timeout. Returns 0, -EINVAL (a
  * value out of range, or first_bytes_max above the start value: err says which) or -ENOMEM
  * (old settings kept). err may be NULL. */
-int inline_reload(struct inline_proxy *p, const struct inline_config *cfg, char *err, size_t errlen);
+int inline_reload(struct inline_proxy *p, const struct inline_config *cfg, char *err,
+                  size_t errlen);
 
 /* Runs the loop of worker (0 .. workers-1) on the calling thread until *stop becomes non-zero
  * (checked at least every 100 ms). Registers the thread with rsref. Returns 0 or -errno. One

@@ -21,22 +21,23 @@
 #include "proxy/flow/tcpreasm.h"
 
 /* flow_app.state bits */
-#define ENGINE_ST_DONE     0x01  /* nothing more to inspect on this flow */
-#define ENGINE_ST_EVENT    0x02  /* at least one decision was reported */
-#define ENGINE_ST_BLOCKED  0x04
-#define ENGINE_ST_HELLO    0x08  /* TLS: the ClientHello was decided; watching for conflicts */
-#define ENGINE_ST_PAYLOAD  0x10  /* the client sent payload */
-#define ENGINE_ST_WATCH    0x80  /* HTTP (app known): the request at the buffer's start was
+#define ENGINE_ST_DONE    0x01 /* nothing more to inspect on this flow */
+#define ENGINE_ST_EVENT   0x02 /* at least one decision was reported */
+#define ENGINE_ST_BLOCKED 0x04
+#define ENGINE_ST_HELLO   0x08 /* TLS: the ClientHello was decided; watching for conflicts */
+#define ENGINE_ST_PAYLOAD 0x10 /* the client sent payload */
+#define ENGINE_ST_WATCH \
+    0x80 /* HTTP (app known): the request at the buffer's start was
                                   * judged; its bytes are kept until the server answers or the
                                   * client goes on, so a conflicting copy of them is judged too
                                   * (T4 for HTTP): st_held(). TCP with the app still unknown: the
                                   * first-copy view is neither TLS nor HTTP; the other views are
                                   * watched until the server answers or the buffer fills:
                                   * st_notmine(). (Bits 0x20-0x40 hold the chunked-body phase.) */
-#define ENGINE_ST_HELD     ENGINE_ST_WATCH
+#define ENGINE_ST_HELD ENGINE_ST_WATCH
 
 /* inspect_tcp() `res` bit beside the TCPREASM_* ones: the server sent payload */
-#define ENGINE_RES_SERVER  0x10000u
+#define ENGINE_RES_SERVER 0x10000u
 
 #define ENGINE_EXPIRE_EVERY_US 1000000u
 
@@ -53,7 +54,7 @@ static bool st_held(const struct flow *f)
 struct engine {
     struct engine_config cfg;
     const struct ruleset *rs;
-    struct csumpol *cp;          /* checksum policy (cfg.checksums) */
+    struct csumpol *cp; /* checksum policy (cfg.checksums) */
     engine_event_fn cb;
     void *ctx;
 
@@ -61,24 +62,24 @@ struct engine {
     struct tcpreasm_pool *reasm;
     struct defrag *defrag;
     struct quic_ctx *qctx;
-    struct h2c_pool *h2;         /* h2c decoder states (every stream of a connection) */
+    struct h2c_pool *h2; /* h2c decoder states (every stream of a connection) */
 
-    struct quic_slot *qslots;    /* QUIC handshake state, one slot per flow in its handshake */
-    uint16_t *qfree;             /* free slot stack */
+    struct quic_slot *qslots; /* QUIC handshake state, one slot per flow in its handshake */
+    uint16_t *qfree;          /* free slot stack */
     uint32_t nqslots, qfree_n;
 
-    uint8_t *scratch;            /* multi-record ClientHello bodies */
+    uint8_t *scratch; /* multi-record ClientHello bodies */
     size_t scratch_cap;
     uint8_t quic_plain[QUIC_PLAIN_MAX];
-    struct quic_crypto quic_tmp; /* one reading judged on the spot: c + the current Initial */
+    struct quic_crypto quic_tmp;    /* one reading judged on the spot: c + the current Initial */
     const struct quic_slot *cur_qs; /* the QUIC slot of the decision being reported */
-    struct inspect_result res;   /* the decision being reported */
+    struct inspect_result res;      /* the decision being reported */
 
     uint32_t next_flow_id;
     uint64_t last_expire_us;
     uint64_t now_us;
-    const struct pkt *cur_pkt;   /* the packet being handled, NULL outside engine_frame() */
-    unsigned cur_res;            /* tcpreasm_segment()'s result for it (TCP) */
+    const struct pkt *cur_pkt; /* the packet being handled, NULL outside engine_frame() */
+    unsigned cur_res;          /* tcpreasm_segment()'s result for it (TCP) */
     int cur_dir, cur_link;
     const uint8_t *cur_frame;
     size_t cur_frame_len;
@@ -92,15 +93,15 @@ struct engine {
 struct quic_slot {
     struct quic_keys keys;
     bool have_keys;
-    bool judged;                 /* c's ClientHello was complete and judged (it passed) */
-    bool alt_on;                 /* alt holds the last-wins reading */
+    bool judged; /* c's ClientHello was complete and judged (it passed) */
+    bool alt_on; /* alt holds the last-wins reading */
     uint8_t odcid_len, scid_len;
     uint8_t odcid[QUIC_CID_MAX], scid[QUIC_CID_MAX];
     struct quic_crypto c;
     struct quic_crypto alt;
 };
 
-#define ENGINE_QUIC_MAX_COALESCED 8  /* long-header packets read in one datagram */
+#define ENGINE_QUIC_MAX_COALESCED 8 /* long-header packets read in one datagram */
 
 void engine_config_default(struct engine_config *c)
 {
@@ -176,7 +177,8 @@ static void emit(struct engine *e, struct flow *f, const struct inspect_request 
         const struct pkt *p = e->cur_pkt;
         if (p && e->cur_dir == 0 && !(e->cur_res & TCPREASM_IGNORED) &&
             !(p->tcp_flags & TCPF_SYN)) {
-            uint32_t end = p->seq + (uint32_t)p->payload_len + ((p->tcp_flags & TCPF_FIN) ? 1u : 0u);
+            uint32_t end =
+                p->seq + (uint32_t)p->payload_len + ((p->tcp_flags & TCPF_FIN) ? 1u : 0u);
             if ((int32_t)(end - ev.cli_next_seq) > 0)
                 ev.cli_next_seq = end;
         }
@@ -227,7 +229,8 @@ static bool decide_name(struct engine *e, struct flow *f, const struct inspect_r
 }
 
 /* Decides every name candidate of a request (block if either does). */
-static bool decide_request(struct engine *e, struct flow *f, const struct inspect_request *rq, bool alt)
+static bool decide_request(struct engine *e, struct flow *f, const struct inspect_request *rq,
+                           bool alt)
 {
     if (rq->ech)
         e->st.ech++;
@@ -241,7 +244,7 @@ static void finish_flow_inspection(struct engine *e, struct flow *f)
     if (f->a.app == APP_H2C && e->h2)
         h2c_conn_release(e->h2, f, f->a.id);
     f->a.state |= ENGINE_ST_DONE;
-    f->fl |= FLOW_F_SETTLED;   /* a new SYN on this 4-tuple now starts a new flow */
+    f->fl |= FLOW_F_SETTLED; /* a new SYN on this 4-tuple now starts a new flow */
     tcpreasm_release(e->reasm, &f->tcp);
 }
 
@@ -271,7 +274,8 @@ static bool decide_alt(struct engine *e, struct flow *f)
     size_t alen;
     struct inspect_request rq;
     const uint8_t *a = tcpreasm_alt(e->reasm, &f->tcp, &alen);
-    if (!a || inspect_parse((enum verdict_app)f->a.app, a, alen, e->scratch, e->scratch_cap, &rq) != DS_OK)
+    if (!a || inspect_parse((enum verdict_app)f->a.app, a, alen, e->scratch, e->scratch_cap, &rq) !=
+                  DS_OK)
         return false;
     return decide_request(e, f, &rq, true);
 }
@@ -299,7 +303,7 @@ static bool judge_alt_view(struct engine *e, struct flow *f, unsigned first)
         if (st == DS_OK)
             st = inspect_parse(app, a, alen, e->scratch, e->scratch_cap, &rq);
         if (st == DS_NEED_MORE)
-            continue;   /* more bytes of this view may come */
+            continue; /* more bytes of this view may come */
         tcpreasm_view_seen(e->reasm, &f->tcp, i);
         e->st.alt_judged++;
         if (st == DS_OK && decide_request(e, f, &rq, true))
@@ -331,7 +335,7 @@ static void inspect_not_mine(struct engine *e, struct flow *f, size_t len)
 
 /* The flow's place in its client stream (inspect.h), packed into its flow_app. */
 #define ENGINE_ST_PHASE_SHIFT 5
-#define ENGINE_ST_PHASE_MASK  0x60  /* enum http_chunk_state: inside a chunked body */
+#define ENGINE_ST_PHASE_MASK  0x60 /* enum http_chunk_state: inside a chunked body */
 
 static void stream_load(const struct flow *f, struct inspect_stream *s)
 {
@@ -398,7 +402,7 @@ static void inspect_scan(struct engine *e, struct flow *f)
 static void start_scan(struct engine *e, struct flow *f)
 {
     f->fl |= FLOW_F_SCAN;
-    f->a.state &= (uint8_t)~(ENGINE_ST_WATCH | ENGINE_ST_PHASE_MASK);
+    f->a.state &= (uint8_t) ~(ENGINE_ST_WATCH | ENGINE_ST_PHASE_MASK);
     e->st.scan_streams++;
     inspect_scan(e, f);
 }
@@ -413,12 +417,12 @@ static void stop_inspection(struct engine *e, struct flow *f, const struct inspe
 {
     struct inspect_halt h;
     struct inspect_stream now = *s;
-    now.judged = now.judged || (f->a.state & ENGINE_ST_EVENT);   /* another view's, too */
+    now.judged = now.judged || (f->a.state & ENGINE_ST_EVENT); /* another view's, too */
     inspect_stream_halt(&now, why, &h);
     switch (why) {
     case INSPECT_STOP_NOT_MINE:
         if (!h.by_address)
-            e->st.stream_not_mine++;   /* no longer HTTP: after an Upgrade, CONNECT */
+            e->st.stream_not_mine++; /* no longer HTTP: after an Upgrade, CONNECT */
         break;
     case INSPECT_STOP_MALFORMED:
     case INSPECT_STOP_LIMIT: count_failure(e, (enum verdict_app)s->app, st); break;
@@ -527,7 +531,7 @@ static void inspect_tcp(struct engine *e, struct flow *f, unsigned res)
             if (step == INSPECT_SKIP && skip >= len && !(res & ENGINE_RES_SERVER))
                 return;
             held = false;
-            res &= ~ENGINE_RES_SERVER;   /* the answer was to this request, not the next */
+            res &= ~ENGINE_RES_SERVER; /* the answer was to this request, not the next */
             f->a.state &= (uint8_t)~ENGINE_ST_HELD;
             s = after;
             stream_store(f, &s);
@@ -666,8 +670,8 @@ static enum quic_reading quic_judge(struct engine *e, struct flow *f, struct qui
 /* Sets up the slot for the connection attempt whose first readable Initial is qi. */
 static void quic_slot_start(struct engine *e, struct quic_slot *qs, const struct quic_initial *qi)
 {
-    qs->have_keys = quic_keys_derive(e->qctx, qi->version, qi->dcid.p, qi->dcid.len, false,
-                                     &qs->keys) == 0;
+    qs->have_keys =
+        quic_keys_derive(e->qctx, qi->version, qi->dcid.p, qi->dcid.len, false, &qs->keys) == 0;
     qs->judged = false;
     qs->alt_on = false;
     qs->odcid_len = (uint8_t)qi->dcid.len;
@@ -716,7 +720,7 @@ static bool quic_initial_frames(struct engine *e, struct flow *f, struct quic_sl
     if (!qs->alt_on) {
         qs->alt = e->quic_tmp;
         qs->alt_on = true;
-        return false;  /* the same bytes as reading 1 */
+        return false; /* the same bytes as reading 1 */
     }
     return quic_judge(e, f, &qs->alt, true) == QR_BLOCKED;
 }
@@ -752,7 +756,7 @@ static bool quic_datagram(struct engine *e, struct flow *f, const uint8_t *buf, 
             if (st == DS_MALFORMED)
                 e->st.quic_malformed++;
             if (st == DS_MALFORMED && qi.next_off) {
-                pos += qi.next_off;  /* a forged or corrupted Initial: the rest may be real */
+                pos += qi.next_off; /* a forged or corrupted Initial: the rest may be real */
                 continue;
             }
             return false;
@@ -813,7 +817,7 @@ static void inspect_udp(struct engine *e, struct flow *f, const struct pkt *p)
         return;
     }
     if (initials == 0 && !(f->a.state & ENGINE_ST_EVENT))
-        e->st.quic_not_initial++;  /* still waiting for a ClientHello */
+        e->st.quic_not_initial++; /* still waiting for a ClientHello */
 }
 
 /* ---- flow lifetime -------------------------------------------------------------------------- */
@@ -847,7 +851,7 @@ static void handle_packet(struct engine *e, const struct pkt *p)
         e->st.flows++;
     }
     if (f->a.state & ENGINE_ST_DONE)
-        return;  /* decided: nothing this flow sends can change that */
+        return; /* decided: nothing this flow sends can change that */
     e->cur_pkt = p;
     e->cur_dir = dir;
     e->cur_res = 0;
@@ -862,7 +866,7 @@ static void handle_packet(struct engine *e, const struct pkt *p)
             /* picked up mid-stream and the anchor moved (the server's ACKs disagreed with the
              * first client bytes seen): judge the stream again from its new start */
             f->a.app = APP_UNKNOWN;
-            f->a.state &= (uint8_t)~(ENGINE_ST_HELLO | ENGINE_ST_WATCH | ENGINE_ST_PHASE_MASK);
+            f->a.state &= (uint8_t) ~(ENGINE_ST_HELLO | ENGINE_ST_WATCH | ENGINE_ST_PHASE_MASK);
         }
         if (dir == 1 && (res & TCPREASM_NEW_DATA)) {
             /* a server segment made client bytes readable: Fast Open SYN data its SYN-ACK
@@ -941,7 +945,7 @@ void engine_frame(struct engine *e, int link, uint64_t ts_us, const uint8_t *fra
     e->cur_link = link;
     e->cur_frame = frame;
     e->cur_frame_len = caplen;
-    csumpol_apply(e->cp, &p);   /* may mark the checksum as not to be verified */
+    csumpol_apply(e->cp, &p); /* may mark the checksum as not to be verified */
     handle_packet(e, &p);
     e->cur_pkt = NULL;
 }
@@ -969,8 +973,9 @@ struct engine *engine_new(const struct engine_config *cfg, const struct ruleset 
     e->cb = cb;
     e->ctx = ctx;
 
-    e->reasm = tcpreasm_pool_new((uint32_t)cfg->reasm_buffers, (uint32_t)(cfg->reasm_buffers / 8 + 1),
-                                 (uint32_t)cfg->reasm_bytes);
+    e->reasm =
+        tcpreasm_pool_new((uint32_t)cfg->reasm_buffers, (uint32_t)(cfg->reasm_buffers / 8 + 1),
+                          (uint32_t)cfg->reasm_bytes);
     struct flowtab_cfg fc;
     flowtab_cfg_default(&fc);
     fc.max_flows = (uint32_t)cfg->max_flows;
@@ -1036,7 +1041,8 @@ void engine_get_stats(const struct engine *e, struct engine_stats *st)
     defrag_get_stats(e->defrag, &ds);
     st->frag_in = ds.fragments;
     st->frag_done = ds.completed;
-    st->frag_dropped = ds.duplicates + ds.overlaps + ds.timeouts + ds.evicted + ds.too_big + ds.bad_len + ds.hdr_too_big;
+    st->frag_dropped = ds.duplicates + ds.overlaps + ds.timeouts + ds.evicted + ds.too_big +
+                       ds.bad_len + ds.hdr_too_big;
     tcpreasm_get_stats(e->reasm, &ts);
     st->reasm_conflicts = ts.conflicts;
     st->csum_set_aside = ts.ignored[TCPREASM_BAD_CSUM];

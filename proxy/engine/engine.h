@@ -31,7 +31,7 @@ struct engine_config {
                                   * (HPACK state, H2C_ARENA bytes each; default 256) */
     uint32_t tcp_idle_s;         /* idle timeouts */
     uint32_t udp_idle_s;
-    int checksums;               /* enum csumpol_mode (csumpol.h): verify (default), ignore, auto */
+    int checksums; /* enum csumpol_mode (csumpol.h): verify (default), ignore, auto */
     struct verdict_policy policy;
 };
 
@@ -40,42 +40,42 @@ void engine_config_default(struct engine_config *c);
 
 /* One decision, handed to the mode. Pointers are valid only during the callback. */
 struct engine_event {
-    uint64_t flow_id;            /* 1-based, in order of flow creation */
+    uint64_t flow_id; /* 1-based, in order of flow creation */
     uint64_t ts_us;
     int ipver;
-    uint8_t l4proto;             /* IPPROTO_TCP / IPPROTO_UDP */
-    const uint8_t *client, *server;   /* 16-byte addresses */
+    uint8_t l4proto;                /* IPPROTO_TCP / IPPROTO_UDP */
+    const uint8_t *client, *server; /* 16-byte addresses */
     uint16_t client_port, server_port;
     enum verdict_app app;
-    const char *name;            /* normalized name, or NULL */
+    const char *name; /* normalized name, or NULL */
     size_t name_len;
-    const char *raw_name;        /* name as sent when it could not be normalized, else NULL */
+    const char *raw_name; /* name as sent when it could not be normalized, else NULL */
     size_t raw_name_len;
-    const char *url;             /* "http://host/path" for HTTP requests, else NULL */
+    const char *url; /* "http://host/path" for HTTP requests, else NULL */
     size_t url_len;
-    const char *alpn;            /* first ALPN protocol (TLS/QUIC) or NULL */
+    const char *alpn; /* first ALPN protocol (TLS/QUIC) or NULL */
     size_t alpn_len;
-    bool ech;                    /* ClientHello carried ECH/ESNI */
-    unsigned req;                /* request number in the flow, 1-based */
-    bool alt;                    /* decided on the alternative bytes of a conflicting overlap */
+    bool ech;     /* ClientHello carried ECH/ESNI */
+    unsigned req; /* request number in the flow, 1-based */
+    bool alt;     /* decided on the alternative bytes of a conflicting overlap */
     struct verdict_decision d;
 
     /* For enforcement (tap mode injects on these). pkt/frame: the packet whose arrival led to
      * the decision, or NULL when the flow was decided as it ended. */
     const struct pkt *pkt;
     bool pkt_from_client;
-    int link;                    /* link type of frame */
+    int link; /* link type of frame */
     const uint8_t *frame;
     size_t frame_len;
-    bool seq_known;              /* TCP: both next sequence numbers below are known */
-    uint32_t cli_next_seq;       /* the client's next sequence number (the server's rcv_nxt) */
-    uint32_t srv_next_seq;       /* the server's next sequence number (the client's rcv_nxt) */
+    bool seq_known;        /* TCP: both next sequence numbers below are known */
+    uint32_t cli_next_seq; /* the client's next sequence number (the server's rcv_nxt) */
+    uint32_t srv_next_seq; /* the server's next sequence number (the client's rcv_nxt) */
     /* QUIC: what a server Initial to the client is built from (tap mode closes the attempt,
      * quic_close_initial()). quic_version 0: not a QUIC decision or no Initial was read. */
     uint32_t quic_version;
-    const uint8_t *quic_odcid;   /* the client's original Destination Connection ID */
+    const uint8_t *quic_odcid; /* the client's original Destination Connection ID */
     size_t quic_odcid_len;
-    const uint8_t *quic_scid;    /* the client's Source Connection ID */
+    const uint8_t *quic_scid; /* the client's Source Connection ID */
     size_t quic_scid_len;
 };
 
@@ -108,30 +108,30 @@ struct engine_stats {
     uint64_t frag_in, frag_done, frag_dropped;
     uint64_t flows_evicted, reasm_no_buffer, reasm_ignored, reasm_conflicts;
     uint64_t tls_malformed, tls_limit, http_malformed, http_limit, quic_malformed, quic_no_slot;
-    uint64_t quic_not_initial;   /* client datagrams without a readable Initial (kept waiting) */
-    uint64_t quic_budget_spent;  /* flows whose datagram/byte budget ended without a hello */
-    uint64_t quic_conflicts;     /* Initials whose CRYPTO bytes differ from earlier ones */
+    uint64_t quic_not_initial;     /* client datagrams without a readable Initial (kept waiting) */
+    uint64_t quic_budget_spent;    /* flows whose datagram/byte budget ended without a hello */
+    uint64_t quic_conflicts;       /* Initials whose CRYPTO bytes differ from earlier ones */
     uint64_t quic_coalesced_limit; /* datagrams with more long-header packets than read */
-    uint64_t quic_restarts;      /* Initials under a new DCID (Retry, new attempt): restarted */
+    uint64_t quic_restarts;        /* Initials under a new DCID (Retry, new attempt): restarted */
     uint64_t name_invalid, ech, ipv6_bad_ext;
-    uint64_t views_full;         /* a version of a flow's bytes found no room: only the
+    uint64_t views_full;           /* a version of a flow's bytes found no room: only the
                                   * last-copy view holds it */
-    uint64_t alt_judged;         /* alternative views judged on their own (first copy incomplete,
+    uint64_t alt_judged;           /* alternative views judged on their own (first copy incomplete,
                                   * not TLS/HTTP, or malformed) */
-    uint64_t not_mine_watched;   /* flows whose first-copy view was neither TLS nor HTTP */
-    uint64_t csum_set_aside;     /* TCP segments set aside for a bad checksum (T5) */
-    uint64_t csum_accepted;      /* packets taken without a good checksum under the policy */
-    uint64_t csum_sources_ignored;  /* auto: sources whose checksums are no longer verified */
-    uint64_t stream_not_mine;    /* a judged connection stopped speaking HTTP (Upgrade, CONNECT) */
+    uint64_t not_mine_watched;     /* flows whose first-copy view was neither TLS nor HTTP */
+    uint64_t csum_set_aside;       /* TCP segments set aside for a bad checksum (T5) */
+    uint64_t csum_accepted;        /* packets taken without a good checksum under the policy */
+    uint64_t csum_sources_ignored; /* auto: sources whose checksums are no longer verified */
+    uint64_t stream_not_mine;     /* a judged connection stopped speaking HTTP (Upgrade, CONNECT) */
     uint64_t http_body_malformed; /* chunked framing broken or over a cap: judging stops */
-    uint64_t lenient_names;      /* requests the strict reading refused (counted *_malformed)
+    uint64_t lenient_names;       /* requests the strict reading refused (counted *_malformed)
                                   * judged by the names their lenient scan found (S10) */
-    uint64_t h2c_no_state;       /* h2c connection without decoder state: first stream only */
-    uint64_t tls_cut, http_cut;  /* judged by a name read before the reassembly cap cut the
+    uint64_t h2c_no_state;        /* h2c connection without decoder state: first stream only */
+    uint64_t tls_cut, http_cut;   /* judged by a name read before the reassembly cap cut the
                                   * ClientHello / request head (a name past the cap: *_limit) */
-    uint64_t scan_streams;       /* HTTP streams whose next request cannot be located (a head
+    uint64_t scan_streams;        /* HTTP streams whose next request cannot be located (a head
                                   * past half the buffer, lenient, broken chunks): scanned */
-    uint64_t scan_names;         /* names those scans found and judged */
+    uint64_t scan_names;          /* names those scans found and judged */
 };
 void engine_get_stats(const struct engine *e, struct engine_stats *st);
 

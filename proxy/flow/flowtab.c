@@ -17,28 +17,28 @@
 
 #include "common/compiler.h"
 
-#define FLOWTAB_INDEX_MIN 4096u   /* entries of the index at start (32 KiB) */
+#define FLOWTAB_INDEX_MIN 4096u /* entries of the index at start (32 KiB) */
 
 struct fbucket {
-    uint32_t tag;          /* key_hash() of the flow */
-    uint32_t idx;          /* flow index + 1; 0 = empty */
+    uint32_t tag; /* key_hash() of the flow */
+    uint32_t idx; /* flow index + 1; 0 = empty */
 };
 
 struct flowtab {
     struct flowtab_cfg cfg;
     struct flowtab_stats st;
-    struct flow *pool;     /* mmap'ed: page-aligned (a flow is two whole cache lines), zero,
+    struct flow *pool; /* mmap'ed: page-aligned (a flow is two whole cache lines), zero,
                             * faulted in as used */
     struct fbucket *buckets;
     size_t pool_bytes, bucket_bytes;
-    uint32_t mask;         /* entries in use - 1: grows (doubling) with the live flows, so a
+    uint32_t mask;      /* entries in use - 1: grows (doubling) with the live flows, so a
                             * small population keeps a small, cache-friendly index */
-    uint32_t mask_max;     /* entries mapped - 1 (>= 2 * max_flows - 1) */
-    uint32_t free_head;    /* index + 1 */
-    uint32_t hwm;          /* slots [0, hwm) have been used at least once; the rest are
+    uint32_t mask_max;  /* entries mapped - 1 (>= 2 * max_flows - 1) */
+    uint32_t free_head; /* index + 1 */
+    uint32_t hwm;       /* slots [0, hwm) have been used at least once; the rest are
                             * untouched (their pages never faulted in) and need no scan */
-    uint32_t hand;         /* clock hand of eviction */
-    uint32_t ehand;        /* clock hand of expiry */
+    uint32_t hand;      /* clock hand of eviction */
+    uint32_t ehand;     /* clock hand of expiry */
     uint64_t last_expire_us;
     uint64_t seed;
 };
@@ -116,8 +116,8 @@ static uint32_t key_hash(uint64_t seed, uint32_t zone, uint8_t ipver, uint8_t pr
     uint64_t w[4];
     memcpy(w, a0, 16);
     memcpy(w + 2, a1, 16);
-    uint64_t meta = (uint64_t)p0 | (uint64_t)p1 << 16 | (uint64_t)proto << 32 |
-                    (uint64_t)ipver << 40;
+    uint64_t meta =
+        (uint64_t)p0 | (uint64_t)p1 << 16 | (uint64_t)proto << 32 | (uint64_t)ipver << 40;
     uint64_t h = mx(mx(mx(mx(mx(mx(seed, meta), zone), w[0]), w[1]), w[2]), w[3]);
     h *= 0xff51afd7ed558ccdull;
     return (uint32_t)(h >> 32);
@@ -151,7 +151,7 @@ static void unlink_flow(struct flowtab *ft, struct flow *f)
     uint32_t i = f->hnext & m;
     for (uint32_t n = 0; ft->buckets[i].idx != idx; n++) {
         if (!ft->buckets[i].idx || n > m)
-            return;   /* not indexed */
+            return; /* not indexed */
         i = (i + 1) & m;
     }
     for (uint32_t j = i;;) {
@@ -159,7 +159,7 @@ static void unlink_flow(struct flowtab *ft, struct flow *f)
         if (!ft->buckets[j].idx)
             break;
         uint32_t home = ft->buckets[j].tag & m;
-        if (((j - home) & m) >= ((j - i) & m)) {   /* i lies on j's probe path */
+        if (((j - home) & m) >= ((j - i) & m)) { /* i lies on j's probe path */
             ft->buckets[i] = ft->buckets[j];
             i = j;
         }
@@ -288,13 +288,13 @@ struct flow *flowtab_get(struct flowtab *ft, const struct pkt *p, uint64_t now_u
     int c = memcmp(p->src, p->dst, 16);
     if (c == 0)
         c = (int)p->sport - (int)p->dport;
-    int side = c <= 0 ? 0 : 1;   /* canonical side of p's sender */
+    int side = c <= 0 ? 0 : 1; /* canonical side of p's sender */
     const uint8_t *a0 = side ? p->dst : p->src, *a1 = side ? p->src : p->dst;
     uint16_t p0 = side ? p->dport : p->sport, p1 = side ? p->sport : p->dport;
     uint32_t tag = key_hash(ft->seed, p->zone, p->ipver, p->l4proto, a0, a1, p0, p1);
 
     struct flow *f = NULL;
-    for (uint32_t i = tag & ft->mask;; i = (i + 1) & ft->mask) {   /* load <= 1/2: ends */
+    for (uint32_t i = tag & ft->mask;; i = (i + 1) & ft->mask) { /* load <= 1/2: ends */
         const struct fbucket *b = &ft->buckets[i];
         if (!b->idx)
             break;
@@ -367,7 +367,7 @@ static uint32_t expire_slice(const struct flowtab *ft, uint64_t now_us)
             slice = lim;
     } else {
         uint64_t el = now_us - ft->last_expire_us;
-        uint64_t want = el >= tmin ? lim : (lim * el + tmin - 1) / tmin;   /* lim < 2^27 */
+        uint64_t want = el >= tmin ? lim : (lim * el + tmin - 1) / tmin; /* lim < 2^27 */
         if (want > slice)
             slice = want;
     }

@@ -28,62 +28,65 @@
 
 /* Opaque to the flow table: owned by the pipeline. Zeroed when a flow is created. */
 struct flow_app {
-    uint8_t app;           /* enum verdict_app */
-    uint8_t state;         /* ENGINE_ST_* (proxy/engine.c) */
-    uint8_t verdict;       /* last decision */
+    uint8_t app;     /* enum verdict_app */
+    uint8_t state;   /* ENGINE_ST_* (proxy/engine.c) */
+    uint8_t verdict; /* last decision */
     uint8_t method;
-    uint32_t id;           /* flow number, in order of creation */
-    uint16_t nreq;         /* requests decided */
-    uint16_t slot;         /* QUIC CRYPTO reassembly slot + 1; 0 = none */
+    uint32_t id;   /* flow number, in order of creation */
+    uint16_t nreq; /* requests decided */
+    uint16_t slot; /* QUIC CRYPTO reassembly slot + 1; 0 = none */
 };
 
 /* flow.fl bits */
-#define FLOW_F_REF      0x01    /* touched since the clock hand last passed */
-                                /* 0x02: free (closing is tcpreasm_closing(&f->tcp)) */
-#define FLOW_F_CSRC_MASK 0x0c   /* how the client was decided (FLOW_CLIENT_BY_*) << 2 */
-#define FLOW_F_INUSE    0x10
-#define FLOW_F_SIMOPEN  0x20    /* both ends sent a bare SYN (simultaneous open, T15): SYNs no
+#define FLOW_F_REF 0x01       /* touched since the clock hand last passed */
+                              /* 0x02: free (closing is tcpreasm_closing(&f->tcp)) */
+#define FLOW_F_CSRC_MASK 0x0c /* how the client was decided (FLOW_CLIENT_BY_*) << 2 */
+#define FLOW_F_INUSE     0x10
+#define FLOW_F_SIMOPEN \
+    0x20 /* both ends sent a bare SYN (simultaneous open, T15): SYNs no
                                  * longer decide the client; ports, then first data do */
-#define FLOW_F_SETTLED  0x40    /* set by the pipeline: nothing more is inspected on this flow,
+#define FLOW_F_SETTLED \
+    0x40 /* set by the pipeline: nothing more is inspected on this flow,
                                  * so a bare SYN with another ISN starts a new flow (port reuse) */
-#define FLOW_F_SCAN     0x80    /* set by the pipeline: the next HTTP request cannot be located;
+#define FLOW_F_SCAN \
+    0x80 /* set by the pipeline: the next HTTP request cannot be located;
                                  * the rest of the stream is scanned for names line by line */
 
 enum flow_client_by {
-    FLOW_CLIENT_BY_GUESS = 0,   /* first packet's sender, nothing better known yet */
-    FLOW_CLIENT_BY_DATA = 1,    /* first sender of payload */
+    FLOW_CLIENT_BY_GUESS = 0, /* first packet's sender, nothing better known yet */
+    FLOW_CLIENT_BY_DATA = 1,  /* first sender of payload */
     FLOW_CLIENT_BY_PORT = 2,
     FLOW_CLIENT_BY_SYN = 3,
 };
 
 struct flow {
-    uint8_t addr[2][16];   /* canonical order: side 0 < side 1 (address, then port) */
+    uint8_t addr[2][16]; /* canonical order: side 0 < side 1 (address, then port) */
     uint16_t port[2];
-    uint8_t proto;         /* 6 or 17 */
+    uint8_t proto; /* 6 or 17 */
     uint8_t ipver;
-    uint8_t client;        /* which side (0/1) is the client */
-    uint8_t fl;            /* FLOW_F_* */
-    uint32_t hnext;        /* in use: hash tag; free: free list link, index + 1 */
+    uint8_t client; /* which side (0/1) is the client */
+    uint8_t fl;     /* FLOW_F_* */
+    uint32_t hnext; /* in use: hash tag; free: free list link, index + 1 */
     struct flow_app a;
-    uint32_t pkts[2];      /* [0] client->server, [1] server->client */
-    uint64_t bytes[2];     /* L4 payload bytes, same directions */
-    uint32_t zone;         /* struct pkt.zone of the flow's packets: part of the key */
-    uint32_t first_s;      /* capture time of the first packet, seconds */
+    uint32_t pkts[2];  /* [0] client->server, [1] server->client */
+    uint64_t bytes[2]; /* L4 payload bytes, same directions */
+    uint32_t zone;     /* struct pkt.zone of the flow's packets: part of the key */
+    uint32_t first_s;  /* capture time of the first packet, seconds */
     uint64_t last_us;
-    struct tcpreasm_state tcp;   /* owned: see the top of the file */
+    struct tcpreasm_state tcp; /* owned: see the top of the file */
 };
 
 _Static_assert(sizeof(struct flow) <= 128, "struct flow must fit in 128 bytes");
 
 /* Why a flow is handed to a callback before it is recycled. */
 enum flowtab_why {
-    FLOWTAB_EXPIRED = 0,   /* idle past its timeout (flowtab_expire) */
-    FLOWTAB_EVICTED,       /* pool full: recycled by the clock hand (flowtab_get) */
-    FLOWTAB_REUSED,        /* a new connection on the same 5-tuple (flowtab_get): a bare SYN
+    FLOWTAB_EXPIRED = 0, /* idle past its timeout (flowtab_expire) */
+    FLOWTAB_EVICTED,     /* pool full: recycled by the clock hand (flowtab_get) */
+    FLOWTAB_REUSED,      /* a new connection on the same 5-tuple (flowtab_get): a bare SYN
                             * with a new ISN on a settled flow or on one both ends closed, or
                             * a SYN-ACK acknowledging a new ISN after the client's RST/FIN */
-    FLOWTAB_FLUSHED,       /* flowtab_flush (end of capture) */
-    FLOWTAB_VISIT,         /* flowtab_foreach: nothing is recycled */
+    FLOWTAB_FLUSHED,     /* flowtab_flush (end of capture) */
+    FLOWTAB_VISIT,       /* flowtab_foreach: nothing is recycled */
 };
 
 /* The callback may read and update f; it must not call back into the table. */
@@ -92,13 +95,13 @@ typedef void (*flowtab_cb)(struct flow *f, enum flowtab_why why, void *ctx);
 struct tcpreasm_pool;
 
 struct flowtab_cfg {
-    uint32_t max_flows;        /* default 1 << 20 */
-    uint64_t tcp_est_us;       /* idle timeout of a TCP flow; default 300 s */
-    uint64_t tcp_closing_us;   /* after FIN/RST; default 15 s (the RST tombstone of T16) */
-    uint64_t udp_us;           /* default 60 s */
-    flowtab_cb on_evict;       /* called for EVICTED and REUSED flows; may be NULL */
+    uint32_t max_flows;      /* default 1 << 20 */
+    uint64_t tcp_est_us;     /* idle timeout of a TCP flow; default 300 s */
+    uint64_t tcp_closing_us; /* after FIN/RST; default 15 s (the RST tombstone of T16) */
+    uint64_t udp_us;         /* default 60 s */
+    flowtab_cb on_evict;     /* called for EVICTED and REUSED flows; may be NULL */
     void *evict_ctx;
-    struct tcpreasm_pool *reasm;  /* if set, a recycled flow's buffers go back here after the
+    struct tcpreasm_pool *reasm; /* if set, a recycled flow's buffers go back here after the
                                    * callback; not owned */
 };
 
@@ -109,7 +112,7 @@ struct flowtab_stats {
     uint64_t expired;
     uint64_t reused;
     uint64_t flushed;
-    uint64_t not_tcp_udp;      /* flowtab_get() refused a packet that is not TCP/UDP */
+    uint64_t not_tcp_udp; /* flowtab_get() refused a packet that is not TCP/UDP */
     uint32_t active;
 };
 

@@ -17,9 +17,9 @@
 
 #include "common/compiler.h"
 
-#define TCPREASM_MAX_URG 8
-#define TCPREASM_MAX_VERSIONS 3   /* other versions per flow, besides the last-copy view */
-#define TCPREASM_ISN_NEAR (1u << 20)   /* a SYN-ACK this close below srv_nxt is a retransmit */
+#define TCPREASM_MAX_URG      8
+#define TCPREASM_MAX_VERSIONS 3          /* other versions per flow, besides the last-copy view */
+#define TCPREASM_ISN_NEAR     (1u << 20) /* a SYN-ACK this close below srv_nxt is a retransmit */
 
 struct rbuf {
     uint32_t base;      /* sequence number of data[0] */
@@ -31,10 +31,10 @@ struct rbuf {
     uint32_t next_free; /* free list, index + 1 */
     bool urg_pending;
     uint8_t nrm;
-    uint8_t nver;       /* other versions in ver[] */
-    uint8_t vseen;      /* bit i: view i judged as it is (tcpreasm_view_seen) */
-    uint32_t rm[TCPREASM_MAX_URG];  /* removed urgent bytes, ascending */
-    uint32_t ver[TCPREASM_MAX_VERSIONS];  /* other versions: alternative buffer index + 1 */
+    uint8_t nver;                        /* other versions in ver[] */
+    uint8_t vseen;                       /* bit i: view i judged as it is (tcpreasm_view_seen) */
+    uint32_t rm[TCPREASM_MAX_URG];       /* removed urgent bytes, ascending */
+    uint32_t ver[TCPREASM_MAX_VERSIONS]; /* other versions: alternative buffer index + 1 */
 };
 
 struct tcpreasm_pool {
@@ -348,7 +348,7 @@ static bool rebase(struct tcpreasm_pool *pl, uint32_t idx, struct rbuf *b, uint3
                 memmove(alt + k, alt, keep);
             for (uint32_t i = keep; i-- > 0;)
                 bit_put(bm, i + k, bit_get(bm, i));
-            for (uint32_t i = keep + k; i < b->hi; i++)   /* dropped off the top */
+            for (uint32_t i = keep + k; i < b->hi; i++) /* dropped off the top */
                 bit_put(bm, i, false);
             for (uint32_t i = 0; i < k; i++)
                 bit_put(bm, i, false);
@@ -362,7 +362,8 @@ static bool rebase(struct tcpreasm_pool *pl, uint32_t idx, struct rbuf *b, uint3
 
 /* Extends the in-order run, strips a pending urgent byte that became in order, discards bytes
  * still to skip, and updates nxt. Returns true if the in-order stream grew. */
-static bool advance(struct tcpreasm_pool *pl, struct tcpreasm_state *t, uint32_t idx, struct rbuf *b)
+static bool advance(struct tcpreasm_pool *pl, struct tcpreasm_state *t, uint32_t idx,
+                    struct rbuf *b)
 {
     const uint8_t *bm = buf_bits(pl, idx);
     uint32_t before = b->olen;
@@ -443,8 +444,7 @@ static void put_buf(struct tcpreasm_pool *pool, struct tcpreasm_state *t)
 static void put_buf_if_idle(struct tcpreasm_pool *pl, struct tcpreasm_state *t)
 {
     const struct rbuf *b = &pl->bufs[t->buf - 1];
-    if (b->olen == 0 && b->hi == 0 && !b->alt && b->skip == 0 && !b->urg_pending &&
-        b->nrm == 0) {
+    if (b->olen == 0 && b->hi == 0 && !b->alt && b->skip == 0 && !b->urg_pending && b->nrm == 0) {
         put_buf(pl, t);
         pl->st.bufs_recycled++;
     }
@@ -474,7 +474,8 @@ static unsigned put_versions(struct tcpreasm_pool *pl, uint32_t idx, struct rbuf
                 continue;
             if ((uint32_t)off >= pl->cap)
                 break;
-            own_conflict = bit_get(bm, (size_t)off) && bit_get(own, (size_t)off) && v[off] != src[i];
+            own_conflict =
+                bit_get(bm, (size_t)off) && bit_get(own, (size_t)off) && v[off] != src[i];
         }
         if (own_conflict)
             continue;
@@ -490,7 +491,7 @@ static unsigned put_versions(struct tcpreasm_pool *pl, uint32_t idx, struct rbuf
             } else if (v[off] != src[i]) {
                 v[off] = src[i];
                 bit_put(own, (size_t)off, true);
-                b->vseen &= (uint8_t)~(1u << (2 + k));
+                b->vseen &= (uint8_t) ~(1u << (2 + k));
             }
         }
     }
@@ -509,7 +510,7 @@ static unsigned put_versions(struct tcpreasm_pool *pl, uint32_t idx, struct rbuf
     uint8_t *v = ver_data(pl, b, k), *own = ver_own(pl, b, k);
     memcpy(v, data, b->hi);
     memset(own, 0, pl->bm_stride);
-    b->vseen &= (uint8_t)~(1u << (2 + k));
+    b->vseen &= (uint8_t) ~(1u << (2 + k));
     for (size_t i = 0; i < n; i++) {
         long off = seq_off(b, seq + (uint32_t)i);
         if (off < 0)
@@ -642,7 +643,7 @@ static unsigned server_ack(struct tcpreasm_pool *pl, struct tcpreasm_state *t, u
 {
     struct tcpreasm_state *st = t;
     if ((st->fl & TCPREASM_S_SEQ) && (st->fl & (TCPREASM_S_GAVEUP | TCPREASM_S_DONE))) {
-        if (seq_after(ack, st->nxt))   /* bytes the server got that we did not see */
+        if (seq_after(ack, st->nxt)) /* bytes the server got that we did not see */
             st->nxt = ack;
         return 0;
     }
@@ -664,11 +665,11 @@ static unsigned server_ack(struct tcpreasm_pool *pl, struct tcpreasm_state *t, u
     const uint8_t *bm = buf_bits(pl, idx);
     uint32_t nb;
     if (!seq_before(ack, b->base) && !seq_after(ack, b->base + b->olen)) {
-        st->fl2 &= (uint8_t)~TCPREASM_S2_UNCONF;   /* confirmed as it is */
+        st->fl2 &= (uint8_t)~TCPREASM_S2_UNCONF; /* confirmed as it is */
         return 0;
     }
     if (seq_before(ack, b->base)) {
-        return 0;   /* an older ack (a tap out of step); data below comes as it arrives */
+        return 0; /* an older ack (a tap out of step); data below comes as it arrives */
     } else if (ack - b->base <= b->hi && bit_get(bm, ack - b->base - 1)) {
         uint32_t s0 = ack - b->base - 1;
         while (s0 > 0 && bit_get(bm, s0 - 1))
@@ -692,7 +693,8 @@ static unsigned server_ack(struct tcpreasm_pool *pl, struct tcpreasm_state *t, u
  * the SYN and discards the data - a decoy request sent that way must never be judged. Until
  * the SYN-ACK decides, the bytes wait in the buffer based at the ISN, so the SYN's own sequence
  * number is a hole and they are not in order (TCPREASM_S2_TFO_HELD). */
-static unsigned hold_syn_data(struct tcpreasm_pool *pl, struct tcpreasm_state *t, const struct pkt *p)
+static unsigned hold_syn_data(struct tcpreasm_pool *pl, struct tcpreasm_state *t,
+                              const struct pkt *p)
 {
     struct tcpreasm_state *st = t;
     if (st->fl & (TCPREASM_S_GAVEUP | TCPREASM_S_DONE))
@@ -700,7 +702,7 @@ static unsigned hold_syn_data(struct tcpreasm_pool *pl, struct tcpreasm_state *t
     uint32_t idx;
     struct rbuf *b;
     if (!st->buf) {
-        st->nxt = st->isn;   /* get_buf() bases a new buffer at nxt */
+        st->nxt = st->isn; /* get_buf() bases a new buffer at nxt */
         b = get_buf(pl, t, &idx);
         st->nxt = st->isn + 1;
         if (!b) {
@@ -744,7 +746,8 @@ static unsigned tfo_decide(struct tcpreasm_pool *pl, struct tcpreasm_state *t, u
 }
 
 /* Server->client: sequence, window and timestamps only. */
-static unsigned server_segment(struct tcpreasm_pool *pl, struct tcpreasm_state *t, const struct pkt *p)
+static unsigned server_segment(struct tcpreasm_pool *pl, struct tcpreasm_state *t,
+                               const struct pkt *p)
 {
     struct tcpreasm_state *st = t;
     uint8_t fl = p->tcp_flags;
@@ -753,7 +756,8 @@ static unsigned server_segment(struct tcpreasm_pool *pl, struct tcpreasm_state *
             return ignore(pl, TCPREASM_BAD_CSUM);
         uint32_t e = p->seq + 1 + (uint32_t)p->payload_len;
         if ((fl & TCPF_ACK) && (st->fl & TCPREASM_S_SYNACK) && (st->fl & TCPREASM_S_SRV_SEQ) &&
-            (seq_after(p->seq + 1, st->srv_nxt) || st->srv_nxt - (p->seq + 1) > TCPREASM_ISN_NEAR)) {
+            (seq_after(p->seq + 1, st->srv_nxt) ||
+             st->srv_nxt - (p->seq + 1) > TCPREASM_ISN_NEAR)) {
             /* A second SYN-ACK with another ISN (a SYN proxy or load balancer, or on
              * purpose). The client ACKs only one of them; moving srv_nxt to the later one
              * would make every real client segment fail the ack check. Keep srv_nxt, accept
@@ -763,7 +767,7 @@ static unsigned server_segment(struct tcpreasm_pool *pl, struct tcpreasm_state *
             st->fl2 |= TCPREASM_S2_SRV_AMBIG;
             return 0;
         }
-        if (!(st->fl & TCPREASM_S_SRV_SEQ) || seq_after(e, st->srv_nxt))   /* retransmits */
+        if (!(st->fl & TCPREASM_S_SRV_SEQ) || seq_after(e, st->srv_nxt)) /* retransmits */
             st->srv_nxt = e;
         st->fl |= TCPREASM_S_SRV_SEQ;
         if (fl & TCPF_ACK) {
@@ -782,7 +786,7 @@ static unsigned server_segment(struct tcpreasm_pool *pl, struct tcpreasm_state *
             unsigned tfo = 0;
             if (st->fl2 & TCPREASM_S2_TFO_HELD)
                 tfo = tfo_decide(pl, t, p->ack);
-            if (!(st->fl & TCPREASM_S_SEQ)) {   /* the client's SYN was not captured */
+            if (!(st->fl & TCPREASM_S_SEQ)) { /* the client's SYN was not captured */
                 st->nxt = p->ack;
                 st->isn = p->ack - 1;
                 st->fl |= TCPREASM_S_SEQ;
@@ -798,7 +802,7 @@ static unsigned server_segment(struct tcpreasm_pool *pl, struct tcpreasm_state *
                 pl->st.syn_reanchored++;
             }
             if (!seq_after(p->ack, st->nxt)) {
-                st->win_end = p->ack + p->win;   /* never scaled on a SYN */
+                st->win_end = p->ack + p->win; /* never scaled on a SYN */
                 st->fl |= TCPREASM_S_WIN;
             }
             server_tsecr(st, p);
@@ -825,11 +829,12 @@ static unsigned server_segment(struct tcpreasm_pool *pl, struct tcpreasm_state *
     uint32_t we = p->ack + ((uint32_t)p->win << ws);
     /* the checksum is summed only when the segment would change what is tracked (after the
      * decision the pipeline stops feeding a flow, so bulk server data rarely gets here) */
-    bool changes = !(st->fl & TCPREASM_S_SRV_SEQ) || seq_after(end, st->srv_nxt) ||
-                   ((fl & TCPF_FIN) && !(st->fl & TCPREASM_S_SRV_FIN)) ||
-                   ((fl & TCPF_ACK) && (!(st->fl & TCPREASM_S_WIN) || seq_after(we, st->win_end))) ||
-                   ((fl & TCPF_ACK) && (!(st->fl & TCPREASM_S_SEQ) || (st->fl2 & TCPREASM_S2_UNCONF))) ||
-                   tsecr_raises(st, p);
+    bool changes =
+        !(st->fl & TCPREASM_S_SRV_SEQ) || seq_after(end, st->srv_nxt) ||
+        ((fl & TCPF_FIN) && !(st->fl & TCPREASM_S_SRV_FIN)) ||
+        ((fl & TCPF_ACK) && (!(st->fl & TCPREASM_S_WIN) || seq_after(we, st->win_end))) ||
+        ((fl & TCPF_ACK) && (!(st->fl & TCPREASM_S_SEQ) || (st->fl2 & TCPREASM_S2_UNCONF))) ||
+        tsecr_raises(st, p);
     if ((changes || (st->fl2 & TCPREASM_S2_SRV_AMBIG)) && !decode_l4_csum_ok(p))
         return ignore(pl, TCPREASM_BAD_CSUM);
     if (st->fl2 & TCPREASM_S2_SRV_AMBIG) {
@@ -895,8 +900,8 @@ static void swap_sides(struct tcpreasm_pool *pl, struct tcpreasm_state *t, unsig
     struct tcpreasm_state o = *st;
     if (st->buf)
         put_buf(pl, t);
-    uint16_t fl = o.fl & (TCPREASM_S_TS_OK | TCPREASM_S_WS_OK | TCPREASM_S_MD5 |
-                          TCPREASM_S_RST | TCPREASM_S_GAVEUP | TCPREASM_S_DONE);
+    uint16_t fl = o.fl & (TCPREASM_S_TS_OK | TCPREASM_S_WS_OK | TCPREASM_S_MD5 | TCPREASM_S_RST |
+                          TCPREASM_S_GAVEUP | TCPREASM_S_DONE);
     if (o.fl & TCPREASM_S_SEQ) {
         st->srv_nxt = o.nxt;
         fl |= TCPREASM_S_SRV_SEQ;
@@ -918,7 +923,7 @@ static void swap_sides(struct tcpreasm_pool *pl, struct tcpreasm_state *t, unsig
     uint8_t fl2 = 0;
     if ((o.fl & TCPREASM_S_RST) && !(o.fl2 & TCPREASM_S2_SRV_RST))
         fl2 |= TCPREASM_S2_SRV_RST;
-    fl2 |= o.fl2 & TCPREASM_S2_CLOSING;   /* the connection's, whichever end is the client */
+    fl2 |= o.fl2 & TCPREASM_S2_CLOSING; /* the connection's, whichever end is the client */
     if (client_side)
         fl2 |= TCPREASM_S2_SIDE1;
     st->fl2 = fl2;
@@ -928,7 +933,7 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct tcpreasm_state *t, un
                           const struct pkt *p, int dir)
 {
     if (unlikely(((t->fl2 & TCPREASM_S2_SIDE1) != 0) != (client_side != 0))) {
-        if (t->fl == 0 && !t->buf)   /* nothing learned yet: only note the side */
+        if (t->fl == 0 && !t->buf) /* nothing learned yet: only note the side */
             t->fl2 = (uint8_t)(t->fl2 ^ TCPREASM_S2_SIDE1);
         else
             swap_sides(pl, t, client_side);
@@ -948,8 +953,7 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct tcpreasm_state *t, un
     const uint8_t *payload = p->payload;
     size_t len = p->payload_len;
     if (fl & TCPF_SYN) {
-        if (!(st->fl & TCPREASM_S_SYN) &&
-            (!(st->fl & TCPREASM_S_SEQ) || p->seq + 1 == st->nxt)) {
+        if (!(st->fl & TCPREASM_S_SYN) && (!(st->fl & TCPREASM_S_SEQ) || p->seq + 1 == st->nxt)) {
             st->isn = p->seq;
             st->nxt = p->seq + 1;
             st->fl |= TCPREASM_S_SYN | TCPREASM_S_SEQ;
@@ -973,7 +977,7 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct tcpreasm_state *t, un
         if (fl & TCPF_RST) {
             if (!(st->fl & TCPREASM_S_SEQ))
                 return ignore(pl, TCPREASM_NO_SEQ);
-            if (p->seq != st->nxt)   /* RFC 5961 3.2: only an exact match resets */
+            if (p->seq != st->nxt) /* RFC 5961 3.2: only an exact match resets */
                 return ignore(pl, TCPREASM_RST_BAD_SEQ);
             st->fl |= TCPREASM_S_RST;
             mark_closing(t);
@@ -983,7 +987,7 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct tcpreasm_state *t, un
         if (!(fl & TCPF_ACK))
             return ignore(pl, TCPREASM_NO_ACK);
         if (unlikely(st->fl2 & TCPREASM_S2_TFO_HELD) && len > 0)
-            return ignore(pl, TCPREASM_TFO_WAIT);   /* no client data before the SYN-ACK */
+            return ignore(pl, TCPREASM_TFO_WAIT); /* no client data before the SYN-ACK */
         /* Picked up mid-stream: a keep-alive probe (seq = snd_nxt - 1, 0 or 1 byte)
          * or a bare ACK would anchor one byte early or on nothing, and the flow would wait for
          * ever for a hole: anchor only on 2+ bytes of data (unconfirmed until the server's
@@ -998,9 +1002,8 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct tcpreasm_state *t, un
             return ignore(pl, TCPREASM_PAWS);
         unsigned ws = (st->fl & TCPREASM_S_WS_OK) ? st->wscale & 0x0f : 0;
         uint32_t w = (uint32_t)p->win << ws;
-        if (len == 0 && !(fl & TCPF_FIN) &&
-            (!(st->fl & TCPREASM_S_SEQ) || w > st->cli_maxwin) &&
-            !decode_l4_csum_ok(p))   /* a bare ACK that would change state (window) */
+        if (len == 0 && !(fl & TCPF_FIN) && (!(st->fl & TCPREASM_S_SEQ) || w > st->cli_maxwin) &&
+            !decode_l4_csum_ok(p)) /* a bare ACK that would change state (window) */
             return ignore(pl, TCPREASM_BAD_CSUM);
         if ((st->fl & TCPREASM_S_SRV_SEQ) && !(st->fl2 & TCPREASM_S2_SRV_AMBIG)) {
             /* Linux drops an ACK of unsent data; the slack (what the server may have in
@@ -1070,8 +1073,7 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct tcpreasm_state *t, un
             } else if (b) {
                 if (!old && (fl & TCPF_URG)) {
                     uint32_t u = seq + (p->urg_ptr ? (uint32_t)p->urg_ptr - 1 : 0);
-                    if (!seq_before(u, st->nxt) &&
-                        (!b->urg_pending || seq_after(u, b->urg_seq))) {
+                    if (!seq_before(u, st->nxt) && (!b->urg_pending || seq_after(u, b->urg_seq))) {
                         b->urg_pending = true;
                         b->urg_seq = u;
                     }
@@ -1085,7 +1087,7 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct tcpreasm_state *t, un
                 } else if (!old && b->olen == olen0) {
                     pl->st.ooo++;
                 }
-                if (skipping)   /* a skipped body may have ended exactly here */
+                if (skipping) /* a skipped body may have ended exactly here */
                     put_buf_if_idle(pl, t);
             }
         }
@@ -1103,7 +1105,8 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct tcpreasm_state *t, un
     return res;
 }
 
-const uint8_t *tcpreasm_data(const struct tcpreasm_pool *pool, const struct tcpreasm_state *t, size_t *len)
+const uint8_t *tcpreasm_data(const struct tcpreasm_pool *pool, const struct tcpreasm_state *t,
+                             size_t *len)
 {
     *len = 0;
     if (!t->buf)
@@ -1125,8 +1128,8 @@ unsigned tcpreasm_nviews(const struct tcpreasm_pool *pool, const struct tcpreasm
     return b->alt ? 2u + b->nver : 1u;
 }
 
-const uint8_t *tcpreasm_view(const struct tcpreasm_pool *pool, const struct tcpreasm_state *t, unsigned i,
-                             size_t *len, bool *changed)
+const uint8_t *tcpreasm_view(const struct tcpreasm_pool *pool, const struct tcpreasm_state *t,
+                             unsigned i, size_t *len, bool *changed)
 {
     *len = 0;
     *changed = false;
@@ -1148,7 +1151,8 @@ void tcpreasm_view_seen(struct tcpreasm_pool *pool, struct tcpreasm_state *t, un
         pool->bufs[t->buf - 1].vseen |= (uint8_t)(1u << i);
 }
 
-const uint8_t *tcpreasm_alt(const struct tcpreasm_pool *pool, const struct tcpreasm_state *t, size_t *len)
+const uint8_t *tcpreasm_alt(const struct tcpreasm_pool *pool, const struct tcpreasm_state *t,
+                            size_t *len)
 {
     *len = 0;
     if (!t->buf)

@@ -42,89 +42,98 @@ struct tcpreasm_state {
 };
 
 /* state flags (tcpreasm_state.fl) */
-#define TCPREASM_S_SEQ      0x0001  /* nxt is known */
-#define TCPREASM_S_SYN      0x0002  /* client SYN seen */
-#define TCPREASM_S_SYNACK   0x0004  /* server SYN-ACK seen */
-#define TCPREASM_S_CLI_TS   0x0008  /* client SYN had timestamps */
-#define TCPREASM_S_TS_OK    0x0010  /* timestamps negotiated (both SYNs) */
-#define TCPREASM_S_CLI_WS   0x0020  /* client SYN had window scale */
-#define TCPREASM_S_WS_OK    0x0040  /* window scaling negotiated */
-#define TCPREASM_S_MD5      0x0080  /* both SYNs carried TCP-MD5: the peers use it */
-#define TCPREASM_S_SRV_SEQ  0x0100  /* srv_nxt is known */
-#define TCPREASM_S_WIN      0x0200  /* win_end is known */
-#define TCPREASM_S_TSR      0x0400  /* ts_recent is valid */
-#define TCPREASM_S_RST      0x0800  /* an acceptable RST was seen (either side) */
-#define TCPREASM_S_CLI_FIN  0x1000
-#define TCPREASM_S_SRV_FIN  0x2000
-#define TCPREASM_S_GAVEUP   0x4000  /* no buffer could be had (pool empty): fail-open */
-#define TCPREASM_S_DONE     0x8000  /* released by the pipeline: track sequence only */
+#define TCPREASM_S_SEQ     0x0001 /* nxt is known */
+#define TCPREASM_S_SYN     0x0002 /* client SYN seen */
+#define TCPREASM_S_SYNACK  0x0004 /* server SYN-ACK seen */
+#define TCPREASM_S_CLI_TS  0x0008 /* client SYN had timestamps */
+#define TCPREASM_S_TS_OK   0x0010 /* timestamps negotiated (both SYNs) */
+#define TCPREASM_S_CLI_WS  0x0020 /* client SYN had window scale */
+#define TCPREASM_S_WS_OK   0x0040 /* window scaling negotiated */
+#define TCPREASM_S_MD5     0x0080 /* both SYNs carried TCP-MD5: the peers use it */
+#define TCPREASM_S_SRV_SEQ 0x0100 /* srv_nxt is known */
+#define TCPREASM_S_WIN     0x0200 /* win_end is known */
+#define TCPREASM_S_TSR     0x0400 /* ts_recent is valid */
+#define TCPREASM_S_RST     0x0800 /* an acceptable RST was seen (either side) */
+#define TCPREASM_S_CLI_FIN 0x1000
+#define TCPREASM_S_SRV_FIN 0x2000
+#define TCPREASM_S_GAVEUP  0x4000 /* no buffer could be had (pool empty): fail-open */
+#define TCPREASM_S_DONE    0x8000 /* released by the pipeline: track sequence only */
 /* state flags (tcpreasm_state.fl2) */
-#define TCPREASM_S2_SRV_RST 0x01    /* the acceptable RST came from the server */
-#define TCPREASM_S2_SIDE1   0x02    /* the client-direction state is that of flow side 1: when
+#define TCPREASM_S2_SRV_RST 0x01 /* the acceptable RST came from the server */
+#define TCPREASM_S2_SIDE1 \
+    0x02 /* the client-direction state is that of flow side 1: when
                                      * the flow table changes its mind about the client (T15),
                                      * the next segment swaps the two directions' state */
-#define TCPREASM_S2_UNCONF  0x08    /* picked up mid-stream: nxt was taken from a client
+#define TCPREASM_S2_UNCONF \
+    0x08 /* picked up mid-stream: nxt was taken from a client
                                      * segment and the server's ACKs have not confirmed it */
-#define TCPREASM_S2_SRV_AMBIG 0x10  /* two SYN-ACKs with different ISNs: the client's acks are
+#define TCPREASM_S2_SRV_AMBIG \
+    0x10                          /* two SYN-ACKs with different ISNs: the client's acks are
                                      * not checked until the server's next segment */
-#define TCPREASM_S2_TFO_HELD 0x20   /* Fast Open SYN data held until the SYN-ACK decides */
-#define TCPREASM_S2_CLI_MD5 0x04    /* a client SYN carried TCP-MD5 (counts once the SYN-ACK
+#define TCPREASM_S2_TFO_HELD 0x20 /* Fast Open SYN data held until the SYN-ACK decides */
+#define TCPREASM_S2_CLI_MD5 \
+    0x04 /* a client SYN carried TCP-MD5 (counts once the SYN-ACK
                                      * carries it too) */
-#define TCPREASM_S2_CLOSING 0x40    /* an acceptable FIN or RST was seen and no client data after
+#define TCPREASM_S2_CLOSING \
+    0x40 /* an acceptable FIN or RST was seen and no client data after
                                      * it lifted the tombstone (T21): tcpreasm_closing() */
 
 /* Why a segment was ignored (the reason is in bits 16-23 of the result, see TCPREASM_WHY). */
 enum tcpreasm_why {
     TCPREASM_OK = 0,
-    TCPREASM_BAD_CSUM,      /* T5 */
-    TCPREASM_NO_ACK,        /* T8: data without ACK */
-    TCPREASM_SYN_DATA,      /* T8/T14: data on a SYN without a Fast Open cookie */
-    TCPREASM_BAD_SYN,       /* a SYN on a flow that already has another ISN */
-    TCPREASM_MD5,           /* T7 */
-    TCPREASM_PAWS,          /* T9 */
-    TCPREASM_WINDOW,        /* T6: starts past the server's advertised window */
-    TCPREASM_BAD_ACK,       /* acks data the server never sent, or is too old (tcp_ack()) */
-    TCPREASM_OLD,           /* wholly before nxt: a duplicate (T18), compared for conflicts */
-    TCPREASM_RST_BAD_SEQ,   /* T16: RST not exactly at rcv_nxt */
-    TCPREASM_NO_SEQ,        /* server segment or RST before any sequence state */
-    TCPREASM_TFO_WAIT,      /* client data while Fast Open SYN data waits for the SYN-ACK */
+    TCPREASM_BAD_CSUM,    /* T5 */
+    TCPREASM_NO_ACK,      /* T8: data without ACK */
+    TCPREASM_SYN_DATA,    /* T8/T14: data on a SYN without a Fast Open cookie */
+    TCPREASM_BAD_SYN,     /* a SYN on a flow that already has another ISN */
+    TCPREASM_MD5,         /* T7 */
+    TCPREASM_PAWS,        /* T9 */
+    TCPREASM_WINDOW,      /* T6: starts past the server's advertised window */
+    TCPREASM_BAD_ACK,     /* acks data the server never sent, or is too old (tcp_ack()) */
+    TCPREASM_OLD,         /* wholly before nxt: a duplicate (T18), compared for conflicts */
+    TCPREASM_RST_BAD_SEQ, /* T16: RST not exactly at rcv_nxt */
+    TCPREASM_NO_SEQ,      /* server segment or RST before any sequence state */
+    TCPREASM_TFO_WAIT,    /* client data while Fast Open SYN data waits for the SYN-ACK */
     TCPREASM_WHY_COUNT
 };
 
 /* tcpreasm_segment() result bits */
-#define TCPREASM_NEW_DATA  0x01  /* the in-order stream grew */
-#define TCPREASM_CONFLICT  0x02  /* an overlap carried different bytes (alt view exists or
+#define TCPREASM_NEW_DATA 0x01 /* the in-order stream grew */
+#define TCPREASM_CONFLICT \
+    0x02                      /* an overlap carried different bytes (alt view exists or
                                   * could not be had: see stats.alt_pool_empty) */
-#define TCPREASM_IGNORED   0x04  /* segment not taken; TCPREASM_WHY(res) says why */
-#define TCPREASM_FULL      0x08  /* bytes past the buffer's capacity were dropped */
-#define TCPREASM_RESET     0x10  /* an acceptable RST (informational: in tap mode the client can
+#define TCPREASM_IGNORED 0x04 /* segment not taken; TCPREASM_WHY(res) says why */
+#define TCPREASM_FULL    0x08 /* bytes past the buffer's capacity were dropped */
+#define TCPREASM_RESET \
+    0x10                     /* an acceptable RST (informational: in tap mode the client can
                                   * fake one the server never gets, so keep inspecting) */
-#define TCPREASM_FIN       0x20  /* an acceptable FIN (informational, same reason) */
-#define TCPREASM_GAVEUP    0x40  /* no buffer (pool empty): this flow is not reassembled */
-#define TCPREASM_VIEWS_FULL 0x100 /* a version of the bytes could not be kept (no room for
+#define TCPREASM_FIN    0x20 /* an acceptable FIN (informational, same reason) */
+#define TCPREASM_GAVEUP 0x40 /* no buffer (pool empty): this flow is not reassembled */
+#define TCPREASM_VIEWS_FULL \
+    0x100 /* a version of the bytes could not be kept (no room for
                                    * another): it is only in the last-copy view */
-#define TCPREASM_REANCHORED 0x80 /* a mid-stream anchor moved: the stream now starts elsewhere
+#define TCPREASM_REANCHORED \
+    0x80 /* a mid-stream anchor moved: the stream now starts elsewhere
                                   * and what was judged from the old start no longer holds */
-#define TCPREASM_WHY(res)  ((enum tcpreasm_why)(((res) >> 16) & 0xff))
+#define TCPREASM_WHY(res) ((enum tcpreasm_why)(((res) >> 16) & 0xff))
 
 struct tcpreasm_stats {
     uint64_t segments;
     uint64_t ignored[TCPREASM_WHY_COUNT];
-    uint64_t new_data;        /* segments that grew the in-order stream */
-    uint64_t ooo;             /* segments queued out of order (T3) */
-    uint64_t dup_bytes;       /* overlapping bytes that were identical (T18) */
-    uint64_t conflicts;       /* segments whose overlapping bytes differed (T4, T10) */
+    uint64_t new_data;  /* segments that grew the in-order stream */
+    uint64_t ooo;       /* segments queued out of order (T3) */
+    uint64_t dup_bytes; /* overlapping bytes that were identical (T18) */
+    uint64_t conflicts; /* segments whose overlapping bytes differed (T4, T10) */
     uint64_t rst_honoured;
-    uint64_t data_after_close;  /* client data after an acceptable RST or FIN: still inspected */
-    uint64_t tombstone_lifted;  /* ...and the flow went back to the established timeout (T21) */
-    uint64_t syn_reanchored;    /* SYN-ACK acknowledged another client ISN than the first SYN's */
-    uint64_t midstream_reanchored;  /* an unconfirmed mid-stream anchor moved */
-    uint64_t synack_ambiguous;  /* flows that saw a second SYN-ACK with another ISN */
-    uint64_t tfo_held;          /* flows whose SYN carried Fast Open data (held for the SYN-ACK) */
-    uint64_t tfo_accepted;      /* ...acknowledged by the SYN-ACK: the stream's first bytes */
-    uint64_t tfo_refused;       /* ...not acknowledged: dropped, never judged */
-    uint64_t versions;          /* other versions of the bytes kept (fake-real-fake) */
-    uint64_t views_full;        /* versions that found no room (TCPREASM_VIEWS_FULL) */
+    uint64_t data_after_close; /* client data after an acceptable RST or FIN: still inspected */
+    uint64_t tombstone_lifted; /* ...and the flow went back to the established timeout (T21) */
+    uint64_t syn_reanchored;   /* SYN-ACK acknowledged another client ISN than the first SYN's */
+    uint64_t midstream_reanchored; /* an unconfirmed mid-stream anchor moved */
+    uint64_t synack_ambiguous;     /* flows that saw a second SYN-ACK with another ISN */
+    uint64_t tfo_held;        /* flows whose SYN carried Fast Open data (held for the SYN-ACK) */
+    uint64_t tfo_accepted;    /* ...acknowledged by the SYN-ACK: the stream's first bytes */
+    uint64_t tfo_refused;     /* ...not acknowledged: dropped, never judged */
+    uint64_t versions;        /* other versions of the bytes kept (fake-real-fake) */
+    uint64_t views_full;      /* versions that found no room (TCPREASM_VIEWS_FULL) */
     uint64_t urgent_stripped; /* T11 */
     uint64_t urgent_limit;    /* urgent bytes not stripped: per-buffer list full */
     uint64_t cap_drops;       /* segments cut at the buffer capacity */
@@ -152,8 +161,8 @@ void tcpreasm_pool_free(struct tcpreasm_pool *pool);
  * TCPREASM_WHY() when IGNORED). An acceptable RST or FIN makes tcpreasm_closing() true, client
  * data after the client's own makes it false again (T21). p->payload need only live during
  * the call. */
-unsigned tcpreasm_segment(struct tcpreasm_pool *pool, struct tcpreasm_state *t, unsigned client_side,
-                          const struct pkt *p, int dir);
+unsigned tcpreasm_segment(struct tcpreasm_pool *pool, struct tcpreasm_state *t,
+                          unsigned client_side, const struct pkt *p, int dir);
 
 /* True once an acceptable FIN or RST closes the connection: its owner applies its closing idle
  * timeout (the 15 s RST tombstone of T16). */
@@ -172,11 +181,13 @@ bool tcpreasm_starts_new(const struct tcpreasm_state *t, const struct pkt *p, bo
 
 /* The contiguous in-order client bytes not yet consumed, Linux view (urgent byte stripped).
  * *len set; returns NULL (and *len 0) when nothing is buffered. Valid until the next call on t. */
-const uint8_t *tcpreasm_data(const struct tcpreasm_pool *pool, const struct tcpreasm_state *t, size_t *len);
+const uint8_t *tcpreasm_data(const struct tcpreasm_pool *pool, const struct tcpreasm_state *t,
+                             size_t *len);
 
 /* Same bytes where overlapping copies disagreed, last copy winning; NULL if no conflict was seen
  * (or no alternative buffer could be had). Same length as tcpreasm_data(). */
-const uint8_t *tcpreasm_alt(const struct tcpreasm_pool *pool, const struct tcpreasm_state *t, size_t *len);
+const uint8_t *tcpreasm_alt(const struct tcpreasm_pool *pool, const struct tcpreasm_state *t,
+                            size_t *len);
 
 /* Every view of the stream (zapret fake-real-fake orderings leave a fake in both the first-copy
  * and the last-copy view; each distinct version of a byte range is kept, up to 3 besides those
@@ -185,8 +196,8 @@ const uint8_t *tcpreasm_alt(const struct tcpreasm_pool *pool, const struct tcpre
  * length. *changed says whether view i changed since tcpreasm_view_seen(pool, t, i) (for
  * views 1.., any byte of it; view 0 only ever grows). Valid until the next call on t. */
 unsigned tcpreasm_nviews(const struct tcpreasm_pool *pool, const struct tcpreasm_state *t);
-const uint8_t *tcpreasm_view(const struct tcpreasm_pool *pool, const struct tcpreasm_state *t, unsigned i,
-                             size_t *len, bool *changed);
+const uint8_t *tcpreasm_view(const struct tcpreasm_pool *pool, const struct tcpreasm_state *t,
+                             unsigned i, size_t *len, bool *changed);
 void tcpreasm_view_seen(struct tcpreasm_pool *pool, struct tcpreasm_state *t, unsigned i);
 /* The pipeline is done with the first n stream bytes (keep-alive: the next request starts
  * there). n may exceed what is buffered: later in-order bytes are skipped until n is reached.

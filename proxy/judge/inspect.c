@@ -95,7 +95,8 @@ static enum dstatus parse_http(const uint8_t *buf, size_t len, struct inspect_re
         rq->name2 = r.host2;
         rq->path = r.target;
     }
-    if (rq->name2.len == rq->name.len && (rq->name.len == 0 || memcmp(rq->name2.p, rq->name.p, rq->name.len) == 0))
+    if (rq->name2.len == rq->name.len &&
+        (rq->name.len == 0 || memcmp(rq->name2.p, rq->name.p, rq->name.len) == 0))
         rq->name2 = (struct span){ NULL, 0 };
     rq->head_len = r.head_len;
     rq->body_len = r.content_length;
@@ -117,7 +118,7 @@ static enum dstatus parse_h2c(const uint8_t *buf, size_t len, uint8_t *scratch, 
     rq->path = hr.path;
     rq->has_path = true;
     rq->head_len = len;
-    rq->body_unknown = true;  /* one request per h2c connection is judged */
+    rq->body_unknown = true; /* one request per h2c connection is judged */
     return DS_OK;
 }
 
@@ -167,7 +168,8 @@ void inspect_decide(const struct ruleset *rs, const struct verdict_policy *pol,
     }
     if (res->have_name && rq->has_path) {
         if (rq->path.len && rq->path.p[0] == '/' &&
-            norm_path(rq->path.p, rq->path.len, res->path, sizeof(res->path), &path_len) == NORM_OK) {
+            norm_path(rq->path.p, rq->path.len, res->path, sizeof(res->path), &path_len) ==
+                NORM_OK) {
             vf.path = res->path;
             vf.path_len = path_len;
         } else {
@@ -175,8 +177,10 @@ void inspect_decide(const struct ruleset *rs, const struct verdict_policy *pol,
             vf.path_len = 1;
         }
         vf.path_visible = true;
-        int n = snprintf(res->url, sizeof(res->url), "http://%s%.*s", res->name, (int)vf.path_len, vf.path);
-        res->url_len = n < 0 ? 0 : ((size_t)n < sizeof(res->url) ? (size_t)n : sizeof(res->url) - 1);
+        int n = snprintf(res->url, sizeof(res->url), "http://%s%.*s", res->name, (int)vf.path_len,
+                         vf.path);
+        res->url_len =
+            n < 0 ? 0 : ((size_t)n < sizeof(res->url) ? (size_t)n : sizeof(res->url) - 1);
     }
     verdict_decide(rs, pol, &vf, &res->d);
 }
@@ -288,7 +292,7 @@ enum inspect_step inspect_stream_passed(struct inspect_stream *s, const struct i
     s->judged = true;
     *skip = 0;
     if (rq->h2_stream) {
-        *skip = rq->head_len;   /* the frames are read: on to the next stream */
+        *skip = rq->head_len; /* the frames are read: on to the next stream */
         return INSPECT_SKIP;
     }
     if (rq->app != APP_HTTP) {
@@ -301,11 +305,11 @@ enum inspect_step inspect_stream_passed(struct inspect_stream *s, const struct i
     }
     *skip = rq->head_len;
     if (rq->chunked)
-        s->phase = HTTP_CHUNK_SIZE;   /* RFC 9112 6.3: chunked wins over Content-Length */
+        s->phase = HTTP_CHUNK_SIZE; /* RFC 9112 6.3: chunked wins over Content-Length */
     else
         *skip += rq->body_len;
     if (rq->redetect)
-        s->app = APP_UNKNOWN;   /* after its body, whatever the server agreed to speak */
+        s->app = APP_UNKNOWN; /* after its body, whatever the server agreed to speak */
     return INSPECT_SKIP;
 }
 

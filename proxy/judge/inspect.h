@@ -21,25 +21,25 @@
 /* One request as the dissector saw it; spans point into the parsed buffer or the scratch. */
 struct inspect_request {
     enum verdict_app app;
-    struct span name;       /* SNI, Host, request-target authority, :authority (as sent) */
-    struct span name2;      /* a second candidate (second Host header; Host beside an
+    struct span name;  /* SNI, Host, request-target authority, :authority (as sent) */
+    struct span name2; /* a second candidate (second Host header; Host beside an
                              * absolute-form target): the request blocks if either does */
-    struct span path;       /* HTTP request-target path; empty for TLS/QUIC */
-    struct span alpn;       /* first ALPN protocol */
-    bool ech;               /* ECH / ESNI: the real name is hidden */
-    bool has_path;          /* the path is visible (HTTP, h2c) */
-    size_t head_len;        /* bytes of this request before its body (TLS: the ClientHello) */
-    uint64_t body_len;      /* HTTP Content-Length, else 0 */
-    bool body_unknown;      /* chunked body or protocol upgrade: the next request cannot be found */
-    bool h2_stream;         /* an h2c stream read through inspect_stream.h2: head_len is the
+    struct span path;  /* HTTP request-target path; empty for TLS/QUIC */
+    struct span alpn;  /* first ALPN protocol */
+    bool ech;          /* ECH / ESNI: the real name is hidden */
+    bool has_path;     /* the path is visible (HTTP, h2c) */
+    size_t head_len;   /* bytes of this request before its body (TLS: the ClientHello) */
+    uint64_t body_len; /* HTTP Content-Length, else 0 */
+    bool body_unknown; /* chunked body or protocol upgrade: the next request cannot be found */
+    bool h2_stream;    /* an h2c stream read through inspect_stream.h2: head_len is the
                              * frame bytes that completed it */
-    bool lenient;           /* the strict dissector refused the request (MALFORMED); the names
+    bool lenient;      /* the strict dissector refused the request (MALFORMED); the names
                              * come from its lenient scan (EVASION S10): a server laxer than
                              * the strict reading may accept it. Nothing after it is judged */
-    bool redetect;          /* after this request the stream may speak another protocol
+    bool redetect;     /* after this request the stream may speak another protocol
                              * (Upgrade, CONNECT): detect it again from the next bytes */
-    bool chunked;           /* a chunked body follows the head */
-    bool partial;           /* the name is complete but the ClientHello / request head is not
+    bool chunked;      /* a chunked body follows the head */
+    bool partial;      /* the name is complete but the ClientHello / request head is not
                              * (or was cut by a cap): a block stands; a pass is final only once
                              * no more bytes can come (buffer full), head_len is 0 */
 };
@@ -68,18 +68,18 @@ enum dstatus inspect_parse(enum verdict_app app, const uint8_t *buf, size_t len,
 struct h2c_conn;
 
 struct inspect_stream {
-    uint8_t app;            /* enum verdict_app; APP_UNKNOWN: detect from the next bytes */
-    uint8_t phase;          /* enum http_chunk_state: inside a chunked body, or 0 */
-    bool judged;            /* a request of this stream was judged already */
-    struct h2c_conn *h2;    /* h2c decoder state of this connection (h2c.h), or NULL: then only
+    uint8_t app;         /* enum verdict_app; APP_UNKNOWN: detect from the next bytes */
+    uint8_t phase;       /* enum http_chunk_state: inside a chunked body, or 0 */
+    bool judged;         /* a request of this stream was judged already */
+    struct h2c_conn *h2; /* h2c decoder state of this connection (h2c.h), or NULL: then only
                              * the first h2c request is judged (no state could be had) */
 };
 
 enum inspect_step {
-    INSPECT_MORE,           /* more bytes are needed (and may still come: !full) */
-    INSPECT_JUDGE,          /* *rq is a request: judge it, then inspect_stream_passed() */
-    INSPECT_SKIP,           /* drop the first *skip bytes (may be more than are buffered) */
-    INSPECT_STOP,           /* judge no more of this stream; *why says why */
+    INSPECT_MORE,  /* more bytes are needed (and may still come: !full) */
+    INSPECT_JUDGE, /* *rq is a request: judge it, then inspect_stream_passed() */
+    INSPECT_SKIP,  /* drop the first *skip bytes (may be more than are buffered) */
+    INSPECT_STOP,  /* judge no more of this stream; *why says why */
 };
 
 enum inspect_stop {
@@ -130,11 +130,11 @@ bool inspect_request_pending(const struct inspect_request *rq, bool full);
 /* What every mode does once inspect_stream_next() or inspect_stream_passed() said
  * INSPECT_STOP: the one place that says what happens to the rest of a connection. */
 enum inspect_rest {
-    INSPECT_REST_DONE,      /* nothing more of the stream is judged: a ClientHello or h2c
+    INSPECT_REST_DONE,     /* nothing more of the stream is judged: a ClientHello or h2c
                              * request was judged, the stream is not (or no longer) TLS / HTTP /
                              * h2c, or its first bytes are malformed. The engine stops inspecting
                              * the flow; the inline proxy relays the rest as it is */
-    INSPECT_REST_UNFRAMED,  /* HTTP whose next request cannot be located: a head cut at the cap
+    INSPECT_REST_UNFRAMED, /* HTTP whose next request cannot be located: a head cut at the cap
                              * (INSPECT_STOP_CUT), a head over the cap with no name
                              * (INSPECT_STOP_LIMIT), one read only leniently
                              * (INSPECT_STOP_LENIENT), broken chunked framing
@@ -143,7 +143,7 @@ enum inspect_rest {
 };
 
 struct inspect_halt {
-    bool by_address;        /* no request of the stream was judged: decide on the address
+    bool by_address; /* no request of the stream was judged: decide on the address
                              * first (a block there ends the connection) */
     enum inspect_rest rest;
 };
@@ -156,18 +156,18 @@ void inspect_stream_halt(const struct inspect_stream *s, enum inspect_stop why,
 struct inspect_flow {
     bool udp;
     int ipver;
-    const uint8_t *dst;     /* server address (16 bytes, IPv4 in the first 4) */
+    const uint8_t *dst; /* server address (16 bytes, IPv4 in the first 4) */
 };
 
 /* A decided request. */
 struct inspect_result {
     struct verdict_decision d;
-    bool have_name;                  /* name holds the normalized name */
+    bool have_name; /* name holds the normalized name */
     char name[NORM_HOST_MAX];
     size_t name_len;
-    bool name_invalid;               /* a name was sent but could not be normalized */
+    bool name_invalid; /* a name was sent but could not be normalized */
     char path[NORM_PATH_MAX];
-    char url[8 + NORM_HOST_MAX + NORM_PATH_MAX];  /* "http://name/path" when the path is visible */
+    char url[8 + NORM_HOST_MAX + NORM_PATH_MAX]; /* "http://name/path" when the path is visible */
     size_t url_len;
 };
 

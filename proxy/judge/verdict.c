@@ -1,7 +1,8 @@
 /* verdict.c - the decision for one request; see verdict.h for the order of checks. */
 #include "proxy/judge/verdict.h"
 
-static enum verdict_action block_action(const struct verdict_policy *pol, const struct verdict_facts *f)
+static enum verdict_action block_action(const struct verdict_policy *pol,
+                                        const struct verdict_facts *f)
 {
     if (f->udp)
         return ACTION_DROP;

@@ -24,44 +24,44 @@ enum verdict_app { APP_UNKNOWN = 0, APP_TLS, APP_HTTP, APP_QUIC, APP_H2C };
 
 /* How a block is carried out on the flow (enforcement back ends act on it; scan reports it). */
 enum verdict_action {
-    ACTION_NONE = 0,     /* pass */
-    ACTION_RESET,        /* TCP reset towards both ends (TLS, unknown TCP) */
-    ACTION_REDIRECT,     /* HTTP: 302 to policy.notice_url */
-    ACTION_PAGE_451,     /* HTTP: 451 Unavailable For Legal Reasons page (no notice URL set) */
-    ACTION_DROP,         /* UDP (QUIC): drop, so the browser falls back to TCP */
+    ACTION_NONE = 0, /* pass */
+    ACTION_RESET,    /* TCP reset towards both ends (TLS, unknown TCP) */
+    ACTION_REDIRECT, /* HTTP: 302 to policy.notice_url */
+    ACTION_PAGE_451, /* HTTP: 451 Unavailable For Legal Reasons page (no notice URL set) */
+    ACTION_DROP,     /* UDP (QUIC): drop, so the browser falls back to TCP */
 };
 
 enum verdict_https_url {
-    VERDICT_HTTPS_URL_BLOCK_NAME = 0,  /* an https URL entry blocks its whole host name */
-    VERDICT_HTTPS_URL_IGNORE,          /* ... or is not enforced on TLS at all */
+    VERDICT_HTTPS_URL_BLOCK_NAME = 0, /* an https URL entry blocks its whole host name */
+    VERDICT_HTTPS_URL_IGNORE,         /* ... or is not enforced on TLS at all */
 };
 
 struct verdict_policy {
     enum verdict_https_url https_url;
-    const char *notice_url;  /* HTTP blocks redirect here; NULL: answer with a 451 page */
+    const char *notice_url; /* HTTP blocks redirect here; NULL: answer with a 451 page */
 };
 
 /* What the dissectors learnt about one request. Strings are normalized (rules/normalize.h) and
  * need not be NUL-terminated. */
 struct verdict_facts {
     enum verdict_app app;
-    bool udp;                /* the flow is UDP (QUIC or unknown) */
-    const char *name;        /* NULL when the flow carries no usable name */
+    bool udp;         /* the flow is UDP (QUIC or unknown) */
+    const char *name; /* NULL when the flow carries no usable name */
     size_t name_len;
-    const char *path;        /* HTTP only: normalized path with query; NULL otherwise */
+    const char *path; /* HTTP only: normalized path with query; NULL otherwise */
     size_t path_len;
-    bool path_visible;       /* false for TLS/QUIC */
-    bool name_is_ip;         /* name is an IP literal: url entries only, no domain lookup */
-    bool name_hidden;        /* ECH/ESNI: the real name is encrypted, name is the outer one */
-    int ipver;               /* 4 or 6 */
-    const uint8_t *dst;      /* server address (16 bytes, IPv4 in the first 4) */
+    bool path_visible;  /* false for TLS/QUIC */
+    bool name_is_ip;    /* name is an IP literal: url entries only, no domain lookup */
+    bool name_hidden;   /* ECH/ESNI: the real name is encrypted, name is the outer one */
+    int ipver;          /* 4 or 6 */
+    const uint8_t *dst; /* server address (16 bytes, IPv4 in the first 4) */
 };
 
 struct verdict_decision {
     enum verdict verdict;
     enum verdict_method method;
     enum verdict_action action;
-    uint32_t entry;          /* RULESET_NO_ENTRY on pass */
+    uint32_t entry; /* RULESET_NO_ENTRY on pass */
 };
 
 /* Decides one request against rs (may be NULL: everything passes). Pure; no allocation. */
@@ -72,6 +72,7 @@ void verdict_decide(const struct ruleset *rs, const struct verdict_policy *pol,
 const char *verdict_name(enum verdict v);
 const char *verdict_method_name(enum verdict_method m);
 const char *verdict_app_name(enum verdict_app a);
-const char *verdict_action_name(enum verdict_action a);  /* "reset", "redirect", "451", "drop", NULL */
+const char *verdict_action_name(
+    enum verdict_action a); /* "reset", "redirect", "451", "drop", NULL */
 
 #endif

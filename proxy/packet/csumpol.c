@@ -14,17 +14,17 @@ struct src {
     uint32_t zone;
     uint8_t ipver;
     uint8_t state;
-    uint8_t bad;             /* bad checksums in a row while learning */
+    uint8_t bad; /* bad checksums in a row while learning */
 };
 
-#define WAYS 4               /* a source lives in one of the WAYS slots of its set */
+#define WAYS 4 /* a source lives in one of the WAYS slots of its set */
 
 struct csumpol {
     enum csumpol_mode mode;
     struct csumpol_stats st;
-    struct src *tab;         /* CSUMPOL_SLOTS, sets of WAYS */
-    uint64_t seed;           /* random: which set a source lands in cannot be aimed at */
-    unsigned hand;           /* rotates the victim among verified sources of a full set */
+    struct src *tab; /* CSUMPOL_SLOTS, sets of WAYS */
+    uint64_t seed;   /* random: which set a source lands in cannot be aimed at */
+    unsigned hand;   /* rotates the victim among verified sources of a full set */
 };
 
 struct csumpol *csumpol_new(enum csumpol_mode m)
@@ -75,8 +75,10 @@ static struct src *src_get(struct csumpol *cp, const struct pkt *p)
     for (int i = 0; i < WAYS; i++) {
         if (src_is(&set[i], p))
             return &set[i];
-        int rank = set[i].state == SRC_FREE ? 0 : set[i].state == SRC_LEARNING ? 1
-                 : set[i].state == SRC_IGNORE ? 2 : 3;
+        int rank = set[i].state == SRC_FREE       ? 0
+                   : set[i].state == SRC_LEARNING ? 1
+                   : set[i].state == SRC_IGNORE   ? 2
+                                                  : 3;
         if (rank < vrank) {
             vrank = rank;
             victim = &set[i];
@@ -108,7 +110,7 @@ bool csumpol_apply(struct csumpol *cp, struct pkt *p)
 
     struct src *s = src_get(cp, p);
     if (likely(s->state == SRC_VERIFY))
-        return false;   /* verified lazily where it matters (tcpreasm) */
+        return false; /* verified lazily where it matters (tcpreasm) */
     if (s->state == SRC_IGNORE)
         return take(cp, p);
 
@@ -128,7 +130,7 @@ bool csumpol_apply(struct csumpol *cp, struct pkt *p)
     if (decode_l4_csum_ok(p)) {
         s->state = SRC_VERIFY;
         cp->st.sources_verify++;
-        p->l4_csum_ok = true;   /* computed: no need to sum it again */
+        p->l4_csum_ok = true; /* computed: no need to sum it again */
         return false;
     }
     if (++s->bad >= CSUMPOL_LEARN) {

@@ -31,18 +31,19 @@
 
 enum csumpol_mode { CSUMPOL_VERIFY = 0, CSUMPOL_IGNORE, CSUMPOL_AUTO };
 
-#define CSUMPOL_LEARN 8          /* bad checksums in a row that put a new source in "ignore" */
-#define CSUMPOL_SLOTS 4096       /* sources remembered (power of two) */
-#define CSUMPOL_LEARN_MAX_BYTES 128 /* a learning source's checksum is summed only on packets
+#define CSUMPOL_LEARN 8    /* bad checksums in a row that put a new source in "ignore" */
+#define CSUMPOL_SLOTS 4096 /* sources remembered (power of two) */
+#define CSUMPOL_LEARN_MAX_BYTES \
+    128 /* a learning source's checksum is summed only on packets
                                      * up to this size (TCP/UDP header included); larger ones
                                      * get only the cheap offload-shape test */
 
 struct csumpol_stats {
-    uint64_t checked;            /* checksums computed while sources were learning */
-    uint64_t accepted;           /* packets taken without a good checksum: not verified
+    uint64_t checked;        /* checksums computed while sources were learning */
+    uint64_t accepted;       /* packets taken without a good checksum: not verified
                                   * (ignore, or a source in "ignore") or bad and taken */
-    uint64_t sources_verify;     /* sources that showed a good checksum */
-    uint64_t sources_ignore;     /* sources switched to "ignore" */
+    uint64_t sources_verify; /* sources that showed a good checksum */
+    uint64_t sources_ignore; /* sources switched to "ignore" */
 };
 
 struct csumpol;

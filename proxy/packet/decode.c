@@ -49,36 +49,36 @@
 #include "common/compiler.h"
 #include "common/rd.h"
 
-#define ETH_IPV4 0x0800
-#define ETH_IPV6 0x86dd
-#define ETH_VLAN 0x8100
-#define ETH_QINQ 0x88a8
+#define ETH_IPV4     0x0800
+#define ETH_IPV6     0x86dd
+#define ETH_VLAN     0x8100
+#define ETH_QINQ     0x88a8
 #define ETH_QINQ_OLD 0x9100
-#define ETH_MPLS_UC 0x8847
-#define ETH_MPLS_MC 0x8848
-#define ETH_PPPOE_S 0x8864
-#define ETH_TEB 0x6558        /* transparent Ethernet bridging (GRE) */
+#define ETH_MPLS_UC  0x8847
+#define ETH_MPLS_MC  0x8848
+#define ETH_PPPOE_S  0x8864
+#define ETH_TEB      0x6558 /* transparent Ethernet bridging (GRE) */
 #define ETH_ERSPAN12 0x88be
-#define ETH_ERSPAN3 0x22eb
+#define ETH_ERSPAN3  0x22eb
 
 #define PPP_IPV4 0x0021
 #define PPP_IPV6 0x0057
 
 #define UDP_VXLAN 4789
-#define UDP_GTPU 2152
+#define UDP_GTPU  2152
 
-#define PROTO_HBH 0
-#define PROTO_IPIP 4
-#define PROTO_IPV6 41
-#define PROTO_GRE 47
-#define PROTO_TCP 6
-#define PROTO_UDP 17
-#define PROTO_ROUTING 43
+#define PROTO_HBH      0
+#define PROTO_IPIP     4
+#define PROTO_IPV6     41
+#define PROTO_GRE      47
+#define PROTO_TCP      6
+#define PROTO_UDP      17
+#define PROTO_ROUTING  43
 #define PROTO_FRAGMENT 44
-#define PROTO_ESP 50
-#define PROTO_AH 51
-#define PROTO_NONE 59
-#define PROTO_DSTOPTS 60
+#define PROTO_ESP      50
+#define PROTO_AH       51
+#define PROTO_NONE     59
+#define PROTO_DSTOPTS  60
 
 /* One's complement sum over bytes in network order, read byte by byte (short inputs: IP
  * header, pseudo-header). n odd only on the last call. */
@@ -174,7 +174,7 @@ bool decode_l4_csum_ok(const struct pkt *p)
         if (p->l4_len < 8)
             return false;
         if (p->l4[6] == 0 && p->l4[7] == 0)
-            return p->ipver == 4;   /* IPv4: not computed; IPv6 requires it (RFC 8200 8.1) */
+            return p->ipver == 4; /* IPv4: not computed; IPv6 requires it (RFC 8200 8.1) */
     } else if (p->l4proto != PROTO_TCP || p->l4_len < 20) {
         return false;
     }
@@ -241,7 +241,7 @@ static enum decode_result tcp_options(struct rd *r, struct pkt *p)
             if (olen == 3) {
                 uint8_t ws = rd_u8(&o);
                 p->has_wscale = true;
-                p->wscale = ws > 14 ? 14 : ws;   /* Linux clamps to 14 */
+                p->wscale = ws > 14 ? 14 : ws; /* Linux clamps to 14 */
             }
             break;
         case 4:
@@ -263,14 +263,13 @@ static enum decode_result tcp_options(struct rd *r, struct pkt *p)
             p->has_fastopen = true;
             p->fastopen_cookie_len = (uint8_t)(olen - 2);
             break;
-        case 254:   /* experimental TFO: magic 0xf989 then the cookie */
+        case 254: /* experimental TFO: magic 0xf989 then the cookie */
             if (olen >= 4 && rd_be16(&o) == 0xf989) {
                 p->has_fastopen = true;
                 p->fastopen_cookie_len = (uint8_t)(olen - 4);
             }
             break;
-        default:
-            break;
+        default: break;
         }
     }
     return DECODE_OK;
@@ -364,7 +363,7 @@ static enum decode_result decode_ppp(const uint8_t *b, size_t n, struct pkt *p)
         return decode_l3(b + off, n - off, p, 4);
     if (proto == PPP_IPV6)
         return decode_l3(b + off, n - off, p, 6);
-    return DECODE_NOT_IP;   /* LCP, IPCP, CHAP, ...: control traffic */
+    return DECODE_NOT_IP; /* LCP, IPCP, CHAP, ...: control traffic */
 }
 
 static enum decode_result decode_pppoe(const uint8_t *b, size_t n, struct pkt *p)
@@ -404,16 +403,13 @@ static enum decode_result decode_mpls(const uint8_t *b, size_t n, struct pkt *p)
     if (off >= n)
         return DECODE_TRUNC_ENCAP;
     switch (b[off] >> 4) {
-    case 4:
-        return decode_l3(b + off, n - off, p, 4);
-    case 6:
-        return decode_l3(b + off, n - off, p, 6);
-    case 0:   /* Ethernet pseudowire: control word, then the customer's frame */
+    case 4: return decode_l3(b + off, n - off, p, 4);
+    case 6: return decode_l3(b + off, n - off, p, 6);
+    case 0: /* Ethernet pseudowire: control word, then the customer's frame */
         if (n - off < 4)
             return DECODE_TRUNC_ENCAP;
         return ether_frame(b + off + 4, n - off - 4, p);
-    default:
-        return DECODE_NOT_IP;
+    default: return DECODE_NOT_IP;
     }
 }
 
@@ -424,14 +420,14 @@ static enum decode_result decode_erspan(const uint8_t *b, size_t n, struct pkt *
     rd_init(&r, b, n);
     uint16_t w0 = rd_be16(&r);
     uint16_t w1 = rd_be16(&r);
-    rd_skip(&r, 4);   /* II: reserved + index; III: timestamp */
+    rd_skip(&r, 4); /* II: reserved + index; III: timestamp */
     bool eth = true;
     if (ver == 3) {
-        rd_skip(&r, 2);   /* security group tag */
+        rd_skip(&r, 2); /* security group tag */
         uint16_t w = rd_be16(&r);
         eth = ((w >> 10) & 0x1f) == 0;
         if (w & 1)
-            rd_skip(&r, 8);   /* platform-specific sub-header */
+            rd_skip(&r, 8); /* platform-specific sub-header */
     }
     if (r.err)
         return DECODE_TRUNC_ENCAP;
@@ -475,21 +471,14 @@ static enum decode_result decode_gre(const uint8_t *b, size_t n, struct pkt *p)
     const uint8_t *q = r.p + r.off;
     size_t left = rd_left(&r);
     switch (type) {
-    case ETH_IPV4:
-        return decode_l3(q, left, p, 4);
-    case ETH_IPV6:
-        return decode_l3(q, left, p, 6);
-    case ETH_TEB:
-        return ether_frame(q, left, p);
+    case ETH_IPV4: return decode_l3(q, left, p, 4);
+    case ETH_IPV6: return decode_l3(q, left, p, 6);
+    case ETH_TEB: return ether_frame(q, left, p);
     case ETH_MPLS_UC:
-    case ETH_MPLS_MC:
-        return decode_mpls(q, left, p);
-    case ETH_ERSPAN12:
-        return has_seq ? decode_erspan(q, left, p, 2) : ether_frame(q, left, p);
-    case ETH_ERSPAN3:
-        return decode_erspan(q, left, p, 3);
-    default:
-        return DECODE_NOT_IP;
+    case ETH_MPLS_MC: return decode_mpls(q, left, p);
+    case ETH_ERSPAN12: return has_seq ? decode_erspan(q, left, p, 2) : ether_frame(q, left, p);
+    case ETH_ERSPAN3: return decode_erspan(q, left, p, 3);
+    default: return DECODE_NOT_IP;
     }
 }
 
@@ -508,7 +497,7 @@ static enum decode_result decode_vxlan(const uint8_t *b, size_t n, struct pkt *p
     if (n < 8)
         return DECODE_TRUNC_ENCAP;
     if (!(b[0] & 0x08))
-        return DECODE_BAD_ENCAP;   /* I flag clear: no valid VNI */
+        return DECODE_BAD_ENCAP; /* I flag clear: no valid VNI */
     if (!encap_push(p, DECODE_ENCAP_VXLAN))
         return DECODE_ENCAP_DEPTH;
     p->tunnel_id = (uint32_t)b[4] << 16 | (uint32_t)b[5] << 8 | b[6];
@@ -531,12 +520,12 @@ static enum decode_result decode_gtpu(const uint8_t *b, size_t n, struct pkt *p)
     if ((fl >> 5) != 1 || !(fl & 0x10))
         return DECODE_OK;
     if (type != 255)
-        return DECODE_NOT_IP;   /* echo, error indication, end marker: signalling */
+        return DECODE_NOT_IP; /* echo, error indication, end marker: signalling */
     if (glen > rd_left(&r))
         return DECODE_TRUNC_ENCAP;
     rd_init(&r, b + 8, glen);
     if (fl & 0x07) {
-        rd_skip(&r, 3);   /* sequence number, N-PDU number */
+        rd_skip(&r, 3); /* sequence number, N-PDU number */
         uint8_t next = rd_u8(&r);
         unsigned n_ext = 0;
         while (next != 0 && !r.err) {
@@ -547,7 +536,7 @@ static enum decode_result decode_gtpu(const uint8_t *b, size_t n, struct pkt *p)
                 break;
             if (el == 0)
                 return DECODE_BAD_ENCAP;
-            rd_skip(&r, el - 2);   /* content (e.g. 0x85 PDU session container) */
+            rd_skip(&r, el - 2); /* content (e.g. 0x85 PDU session container) */
             next = rd_u8(&r);
         }
         if (r.err)
@@ -708,16 +697,13 @@ static enum decode_result decode_ipv6(const uint8_t *buf, size_t len, struct pkt
         case PROTO_UDP:
         case PROTO_IPIP:
         case PROTO_IPV6:
-        case PROTO_GRE:
-            return decode_l4(buf + off, p->l3_len - off, p);
+        case PROTO_GRE: return decode_l4(buf + off, p->l3_len - off, p);
         case PROTO_HBH:
         case PROTO_ROUTING:
         case PROTO_DSTOPTS:
         case PROTO_AH:
-        case PROTO_FRAGMENT:
-            break;
-        default:   /* ESP, no-next-header, ICMPv6, ... */
-            return DECODE_NOT_TCP_UDP;
+        case PROTO_FRAGMENT: break;
+        default: /* ESP, no-next-header, ICMPv6, ... */ return DECODE_NOT_TCP_UDP;
         }
         if (++n_ext > DECODE_MAX_IPV6_EXT)
             return DECODE_IPV6_EXT_DEPTH;
@@ -727,8 +713,9 @@ static enum decode_result decode_ipv6(const uint8_t *buf, size_t len, struct pkt
         uint8_t el = rd_u8(&e);
         if (e.err)
             return DECODE_BAD_IPV6_EXT;
-        size_t hlen = nh == PROTO_FRAGMENT ? 8 : nh == PROTO_AH ? ((size_t)el + 2) * 4
-                                                                 : ((size_t)el + 1) * 8;
+        size_t hlen = nh == PROTO_FRAGMENT ? 8
+                      : nh == PROTO_AH     ? ((size_t)el + 2) * 4
+                                           : ((size_t)el + 1) * 8;
         if (hlen > p->l3_len - off)
             return DECODE_BAD_IPV6_EXT;
         const uint8_t *h = buf + off;
@@ -736,7 +723,7 @@ static enum decode_result decode_ipv6(const uint8_t *buf, size_t len, struct pkt
             if (n_ext == 1)
                 p->ipv6_hbh = true;
             else
-                p->ipv6_bad_ext = true;   /* ipv6_rcv: HBH only right after the header */
+                p->ipv6_bad_ext = true; /* ipv6_rcv: HBH only right after the header */
             if (!ipv6_tlv_ok(h + 2, hlen - 2, true))
                 p->ipv6_bad_ext = true;
         } else if (nh == PROTO_DSTOPTS) {
@@ -745,7 +732,7 @@ static enum decode_result decode_ipv6(const uint8_t *buf, size_t len, struct pkt
         } else if (nh == PROTO_ROUTING) {
             if (hlen < 8)
                 return DECODE_BAD_IPV6_EXT;
-            if (h[3] != 0)   /* segments left: not the final destination, or RH0 */
+            if (h[3] != 0) /* segments left: not the final destination, or RH0 */
                 p->ipv6_bad_ext = true;
         } else if (nh == PROTO_FRAGMENT) {
             uint16_t fo = (uint16_t)(h[2] << 8 | h[3]);
@@ -821,17 +808,12 @@ static enum decode_result ether_payload(struct rd *r, uint16_t type, struct pkt 
     const uint8_t *q = r->p + r->off;
     size_t left = rd_left(r);
     switch (type) {
-    case ETH_IPV4:
-        return decode_l3(q, left, p, 4);
-    case ETH_IPV6:
-        return decode_l3(q, left, p, 6);
+    case ETH_IPV4: return decode_l3(q, left, p, 4);
+    case ETH_IPV6: return decode_l3(q, left, p, 6);
     case ETH_MPLS_UC:
-    case ETH_MPLS_MC:
-        return decode_mpls(q, left, p);
-    case ETH_PPPOE_S:
-        return decode_pppoe(q, left, p);
-    default:
-        return DECODE_NOT_IP;
+    case ETH_MPLS_MC: return decode_mpls(q, left, p);
+    case ETH_PPPOE_S: return decode_pppoe(q, left, p);
+    default: return DECODE_NOT_IP;
     }
 }
 
@@ -891,29 +873,25 @@ enum decode_result decode_packet(int link, const uint8_t *buf, size_t len, struc
     case DECODE_LINK_LOOP: {
         if (len < 4)
             return DECODE_TRUNC_LINK;
-        uint32_t be = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 | (uint32_t)buf[2] << 8 | buf[3];
-        uint32_t le = (uint32_t)buf[3] << 24 | (uint32_t)buf[2] << 16 | (uint32_t)buf[1] << 8 | buf[0];
+        uint32_t be =
+            (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 | (uint32_t)buf[2] << 8 | buf[3];
+        uint32_t le =
+            (uint32_t)buf[3] << 24 | (uint32_t)buf[2] << 16 | (uint32_t)buf[1] << 8 | buf[0];
         uint32_t fam = link == DECODE_LINK_LOOP ? be : (be < 256 ? be : le);
         if (fam == 2)
             return decode_l3(buf + 4, len - 4, p, 4);
-        if (fam == 10 || fam == 24 || fam == 28 || fam == 30)   /* Linux, BSDs, Darwin */
+        if (fam == 10 || fam == 24 || fam == 28 || fam == 30) /* Linux, BSDs, Darwin */
             return decode_l3(buf + 4, len - 4, p, 6);
         return DECODE_NOT_IP;
     }
     case DECODE_LINK_RAW:
-    case DECODE_LINK_DLT_RAW:
-        return decode_l3(buf, len, p, 0);
-    case DECODE_LINK_IPV4:
-        return decode_l3(buf, len, p, 4);
-    case DECODE_LINK_IPV6:
-        return decode_l3(buf, len, p, 6);
+    case DECODE_LINK_DLT_RAW: return decode_l3(buf, len, p, 0);
+    case DECODE_LINK_IPV4: return decode_l3(buf, len, p, 4);
+    case DECODE_LINK_IPV6: return decode_l3(buf, len, p, 6);
     case DECODE_LINK_PPP:
-    case DECODE_LINK_PPP_SERIAL:
-        return decode_ppp_link(buf, len, p);
-    case DECODE_LINK_PPP_ETHER:
-        return decode_pppoe(buf, len, p);
-    default:
-        return DECODE_UNSUPPORTED_LINK;
+    case DECODE_LINK_PPP_SERIAL: return decode_ppp_link(buf, len, p);
+    case DECODE_LINK_PPP_ETHER: return decode_pppoe(buf, len, p);
+    default: return DECODE_UNSUPPORTED_LINK;
     }
 }
 

@@ -20,52 +20,52 @@
 #include <stdint.h>
 
 /* libpcap DLT/LINKTYPE values we accept (same numbers as pcap's LINKTYPE_*). */
-#define DECODE_LINK_ETHERNET 1
-#define DECODE_LINK_RAW 101      /* LINKTYPE_RAW: bare IPv4/IPv6 */
-#define DECODE_LINK_IPV4 228
-#define DECODE_LINK_IPV6 229
-#define DECODE_LINK_LINUX_SLL 113
+#define DECODE_LINK_ETHERNET   1
+#define DECODE_LINK_RAW        101 /* LINKTYPE_RAW: bare IPv4/IPv6 */
+#define DECODE_LINK_IPV4       228
+#define DECODE_LINK_IPV6       229
+#define DECODE_LINK_LINUX_SLL  113
 #define DECODE_LINK_LINUX_SLL2 276
-#define DECODE_LINK_NULL 0       /* BSD loopback: 4-byte host-order family */
-#define DECODE_LINK_DLT_RAW 12   /* DLT_RAW on some platforms */
-#define DECODE_LINK_LOOP 108
-#define DECODE_LINK_PPP 9        /* PPP: [0xff 0x03] protocol 2 (or 1, compressed) | payload */
-#define DECODE_LINK_PPP_SERIAL 50  /* PPP in HDLC-like framing (RFC 1662): same layout */
-#define DECODE_LINK_PPP_ETHER 51 /* PPPoE session header then PPP, no Ethernet header */
+#define DECODE_LINK_NULL       0  /* BSD loopback: 4-byte host-order family */
+#define DECODE_LINK_DLT_RAW    12 /* DLT_RAW on some platforms */
+#define DECODE_LINK_LOOP       108
+#define DECODE_LINK_PPP        9  /* PPP: [0xff 0x03] protocol 2 (or 1, compressed) | payload */
+#define DECODE_LINK_PPP_SERIAL 50 /* PPP in HDLC-like framing (RFC 1662): same layout */
+#define DECODE_LINK_PPP_ETHER  51 /* PPPoE session header then PPP, no Ethernet header */
 
 /* Why a frame was not decoded. DECODE_OK and DECODE_FRAGMENT are not errors. Keep
  * decode_result_name() in step. */
 enum decode_result {
     DECODE_OK = 0,
-    DECODE_FRAGMENT,        /* an IP fragment: hand it to defrag */
-    DECODE_NOT_IP,          /* ARP, LLDP, ...: skipped, not an error */
-    DECODE_NOT_TCP_UDP,     /* ICMP, GRE, ...: skipped */
+    DECODE_FRAGMENT,    /* an IP fragment: hand it to defrag */
+    DECODE_NOT_IP,      /* ARP, LLDP, ...: skipped, not an error */
+    DECODE_NOT_TCP_UDP, /* ICMP, GRE, ...: skipped */
     DECODE_UNSUPPORTED_LINK,
     DECODE_TRUNC_LINK,
-    DECODE_VLAN_DEPTH,      /* more VLAN tags than DECODE_MAX_VLAN */
+    DECODE_VLAN_DEPTH, /* more VLAN tags than DECODE_MAX_VLAN */
     DECODE_TRUNC_IP,
     DECODE_BAD_IP_VERSION,
     DECODE_BAD_IP_HDRLEN,
-    DECODE_BAD_IP_LEN,      /* total length larger than the frame or smaller than the header */
+    DECODE_BAD_IP_LEN, /* total length larger than the frame or smaller than the header */
     DECODE_BAD_IP_CSUM,
-    DECODE_IPV6_EXT_DEPTH,  /* extension header chain longer than DECODE_MAX_IPV6_EXT */
+    DECODE_IPV6_EXT_DEPTH, /* extension header chain longer than DECODE_MAX_IPV6_EXT */
     DECODE_BAD_IPV6_EXT,
     DECODE_TRUNC_TCP,
     DECODE_BAD_TCP_HDRLEN,
     DECODE_BAD_TCP_OPTIONS,
     DECODE_TRUNC_UDP,
     DECODE_BAD_UDP_LEN,
-    DECODE_ENCAP_DEPTH,     /* more than DECODE_MAX_ENCAP encapsulation layers */
-    DECODE_TRUNC_ENCAP,     /* an encapsulation header (or its declared length) cut short */
-    DECODE_BAD_ENCAP,       /* an encapsulation header we do not accept (GRE version or routing,
+    DECODE_ENCAP_DEPTH, /* more than DECODE_MAX_ENCAP encapsulation layers */
+    DECODE_TRUNC_ENCAP, /* an encapsulation header (or its declared length) cut short */
+    DECODE_BAD_ENCAP,   /* an encapsulation header we do not accept (GRE version or routing,
                              * ERSPAN version, PPPoE version/code, GTP-U extension length 0) */
     DECODE_RESULT_COUNT
 };
 
-#define DECODE_MAX_VLAN 4
+#define DECODE_MAX_VLAN     4
 #define DECODE_MAX_IPV6_EXT 8
-#define DECODE_MAX_ENCAP 8        /* encapsulation layers crossed (each MPLS label is one) */
-#define DECODE_MAX_GTP_EXT 16     /* GTP-U extension headers in one packet */
+#define DECODE_MAX_ENCAP    8  /* encapsulation layers crossed (each MPLS label is one) */
+#define DECODE_MAX_GTP_EXT  16 /* GTP-U extension headers in one packet */
 
 /* The last encapsulation layer crossed (struct pkt.encap_kind). */
 enum decode_encap {
@@ -76,7 +76,7 @@ enum decode_encap {
     DECODE_ENCAP_ERSPAN,
     DECODE_ENCAP_VXLAN,
     DECODE_ENCAP_GTPU,
-    DECODE_ENCAP_IPIP,      /* IPv4/IPv6 directly in IPv4/IPv6 (protocol 4 / 41) */
+    DECODE_ENCAP_IPIP, /* IPv4/IPv6 directly in IPv4/IPv6 (protocol 4 / 41) */
 };
 
 /* TCP flag bits as on the wire. */
@@ -89,38 +89,38 @@ enum decode_encap {
 
 struct pkt {
     /* IP */
-    uint8_t ipver;          /* 4 or 6 */
-    uint8_t l4proto;        /* IPPROTO_TCP / IPPROTO_UDP (or the fragment's next header) */
-    uint8_t ttl;            /* TTL or hop limit */
+    uint8_t ipver;   /* 4 or 6 */
+    uint8_t l4proto; /* IPPROTO_TCP / IPPROTO_UDP (or the fragment's next header) */
+    uint8_t ttl;     /* TTL or hop limit */
     uint8_t n_vlan;
-    uint16_t vlan[DECODE_MAX_VLAN];   /* every VLAN id met, outer first (inner frames too) */
-    uint8_t encap;          /* encapsulation layers crossed to reach l3; 0 = plain packet. The
+    uint16_t vlan[DECODE_MAX_VLAN]; /* every VLAN id met, outer first (inner frames too) */
+    uint8_t encap;            /* encapsulation layers crossed to reach l3; 0 = plain packet. The
                              * frame's link header and VLANs then do not lead to l3 directly:
                              * tap-mode injection must not reuse them (proxy/inject.c) */
-    uint8_t encap_kind;     /* enum decode_encap of the last layer crossed */
-    uint32_t zone;          /* fold of the VLAN ids, PPPoE session id, GRE key, VXLAN VNI and
+    uint8_t encap_kind;       /* enum decode_encap of the last layer crossed */
+    uint32_t zone;            /* fold of the VLAN ids, PPPoE session id, GRE key, VXLAN VNI and
                              * ERSPAN session id met (a lone VLAN tag: its id; none: 0). Part of
                              * the flow key and the defrag key. GTP-U TEIDs are not folded in:
                              * uplink and downlink carry different TEIDs (3GPP TS 29.281), so
                              * the two directions of one flow would never meet */
-    uint32_t tunnel_id;     /* id of the last keyed layer: GRE key, VNI, TEID, ERSPAN session */
-    uint8_t src[16], dst[16];  /* IPv4 in the first 4 bytes, rest zero */
-    const uint8_t *l3;      /* start of the IP header; l3_len = IP total length (not the frame) */
+    uint32_t tunnel_id;       /* id of the last keyed layer: GRE key, VNI, TEID, ERSPAN session */
+    uint8_t src[16], dst[16]; /* IPv4 in the first 4 bytes, rest zero */
+    const uint8_t *l3;        /* start of the IP header; l3_len = IP total length (not the frame) */
     size_t l3_len;
-    bool ipv6_hbh;          /* IPv6: had a hop-by-hop header (first in chain) */
-    bool ipv6_bad_ext;      /* IPv6: chain had something Linux drops (HBH not first, two HBH...) */
+    bool ipv6_hbh;     /* IPv6: had a hop-by-hop header (first in chain) */
+    bool ipv6_bad_ext; /* IPv6: chain had something Linux drops (HBH not first, two HBH...) */
 
     /* fragment (valid when decode returned DECODE_FRAGMENT) */
     bool frag;
-    uint32_t frag_id;       /* IPv4: 16-bit id; IPv6: 32-bit identification */
-    uint32_t frag_off;      /* byte offset of this fragment's payload */
+    uint32_t frag_id;  /* IPv4: 16-bit id; IPv6: 32-bit identification */
+    uint32_t frag_off; /* byte offset of this fragment's payload */
     bool frag_more;
-    const uint8_t *frag_data;  /* this fragment's payload (after the fragmentable part's start) */
+    const uint8_t *frag_data; /* this fragment's payload (after the fragmentable part's start) */
     size_t frag_data_len;
-    uint8_t frag_nexthdr;   /* protocol of the reassembled payload */
-    uint16_t frag_hdr_off;  /* IPv6: offset in l3 of the fragment header (= unfragmentable part
+    uint8_t frag_nexthdr;  /* protocol of the reassembled payload */
+    uint16_t frag_hdr_off; /* IPv6: offset in l3 of the fragment header (= unfragmentable part
                              * length); IPv4: the IP header length */
-    uint16_t frag_nh_off;   /* IPv6: offset in l3 of the next-header byte naming the fragment hdr */
+    uint16_t frag_nh_off;  /* IPv6: offset in l3 of the next-header byte naming the fragment hdr */
 
     /* L4 */
     uint16_t sport, dport;
@@ -128,21 +128,21 @@ struct pkt {
     uint16_t win;
     uint8_t tcp_flags;
     uint16_t urg_ptr;
-    uint8_t wscale;         /* valid if has_wscale */
+    uint8_t wscale; /* valid if has_wscale */
     bool has_wscale;
     bool has_ts;
     uint32_t tsval, tsecr;
-    bool has_md5;           /* TCP-MD5 signature option (kind 19) present */
-    bool has_fastopen;      /* TFO cookie option (kind 34) present */
-    uint8_t fastopen_cookie_len;  /* cookie bytes in that option (0 = cookie request) */
+    bool has_md5;                /* TCP-MD5 signature option (kind 19) present */
+    bool has_fastopen;           /* TFO cookie option (kind 34) present */
+    uint8_t fastopen_cookie_len; /* cookie bytes in that option (0 = cookie request) */
     bool has_mss;
     uint16_t mss;
     bool has_sackperm;
-    bool l4_csum_ok;        /* true: the L4 checksum is known good (decode_ip() verified it, or
+    bool l4_csum_ok;   /* true: the L4 checksum is known good (decode_ip() verified it, or
                              * the caller vouches for it, e.g. checksum offload); false: not
                              * verified yet - ask decode_l4_csum_ok() */
-    const uint8_t *l4;      /* TCP header / UDP header; the checksum covers l4[0 .. l4_len) */
-    size_t l4_len;          /* TCP: to the end of the IP payload; UDP: the UDP length */
+    const uint8_t *l4; /* TCP header / UDP header; the checksum covers l4[0 .. l4_len) */
+    size_t l4_len;     /* TCP: to the end of the IP payload; UDP: the UDP length */
 
     const uint8_t *payload; /* L4 payload, clamped to the IP total length */
     size_t payload_len;

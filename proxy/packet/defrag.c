@@ -21,8 +21,8 @@
 
 struct dslot {
     uint8_t ipver;
-    uint8_t proto;            /* key part for IPv4 only */
-    uint8_t nexthdr;          /* IPv6: protocol of the payload (from the offset-0 fragment) */
+    uint8_t proto;   /* key part for IPv4 only */
+    uint8_t nexthdr; /* IPv6: protocol of the payload (from the offset-0 fragment) */
     bool in_use;
     bool have_last;
     bool have_first;
@@ -30,12 +30,12 @@ struct dslot {
     uint16_t nh_off;
     uint8_t src[16], dst[16];
     uint32_t id;
-    uint32_t zone;            /* struct pkt.zone: equal inner addresses in other tunnels/VLANs */
-    uint32_t total;           /* payload length, known once the last fragment arrived */
-    uint32_t maxend;          /* highest end seen */
-    uint32_t received;        /* payload bytes held (no duplicates by construction) */
-    uint32_t hnext;           /* hash chain, index + 1 */
-    uint32_t older, newer;    /* age list, index + 1 */
+    uint32_t zone;         /* struct pkt.zone: equal inner addresses in other tunnels/VLANs */
+    uint32_t total;        /* payload length, known once the last fragment arrived */
+    uint32_t maxend;       /* highest end seen */
+    uint32_t received;     /* payload bytes held (no duplicates by construction) */
+    uint32_t hnext;        /* hash chain, index + 1 */
+    uint32_t older, newer; /* age list, index + 1 */
     uint64_t first_us;
 };
 
@@ -43,14 +43,14 @@ struct defrag {
     struct defrag_cfg cfg;
     struct defrag_stats st;
     struct dslot *slots;
-    uint8_t *data;            /* max_datagrams * stride */
-    uint8_t *bits;            /* max_datagrams * bits_stride */
+    uint8_t *data; /* max_datagrams * stride */
+    uint8_t *bits; /* max_datagrams * bits_stride */
     size_t stride, bits_stride;
-    uint32_t *buckets;        /* index + 1 */
-    uint32_t nbuckets;        /* power of two */
-    uint32_t free_head;       /* free list through hnext, index + 1 */
-    uint32_t oldest, newest;  /* age list ends, index + 1 */
-    uint32_t done_slot;       /* slot returned by DEFRAG_DONE, freed on the next call; idx + 1 */
+    uint32_t *buckets;       /* index + 1 */
+    uint32_t nbuckets;       /* power of two */
+    uint32_t free_head;      /* free list through hnext, index + 1 */
+    uint32_t oldest, newest; /* age list ends, index + 1 */
+    uint32_t done_slot;      /* slot returned by DEFRAG_DONE, freed on the next call; idx + 1 */
     uint64_t seed;
 };
 
@@ -174,8 +174,9 @@ static uint32_t slot_find_or_add(struct defrag *d, const struct pkt *p, uint8_t 
     uint32_t b = key_hash(d, p->ipver, proto, p->src, p->dst, p->frag_id, p->zone);
     for (uint32_t i = d->buckets[b]; i; i = d->slots[i - 1].hnext) {
         struct dslot *s = &d->slots[i - 1];
-        if (s->ipver == p->ipver && s->proto == proto && s->id == p->frag_id && s->zone == p->zone &&
-            memcmp(s->src, p->src, 16) == 0 && memcmp(s->dst, p->dst, 16) == 0)
+        if (s->ipver == p->ipver && s->proto == proto && s->id == p->frag_id &&
+            s->zone == p->zone && memcmp(s->src, p->src, 16) == 0 &&
+            memcmp(s->dst, p->dst, 16) == 0)
             return i - 1;
     }
     if (!d->free_head) {
@@ -249,11 +250,11 @@ enum defrag_result defrag_add(struct defrag *d, const struct pkt *p, uint64_t no
     uint32_t off = p->frag_off;
     uint32_t end = off + (uint32_t)p->frag_data_len;
     if (p->frag_more && (end & 7)) {
-        if (p->ipver == 6) {   /* RFC 8200: non-last fragment not a multiple of 8 */
+        if (p->ipver == 6) { /* RFC 8200: non-last fragment not a multiple of 8 */
             d->st.bad_len++;
             return DEFRAG_DROPPED;
         }
-        end &= ~7u;            /* ip_frag_queue() trims it */
+        end &= ~7u; /* ip_frag_queue() trims it */
     }
     if (end <= off) {
         d->st.bad_len++;
@@ -310,7 +311,7 @@ enum defrag_result defrag_add(struct defrag *d, const struct pkt *p, uint64_t no
             return drop_datagram(d, idx, &d->st.too_big);
         h[2] = (uint8_t)(dlen >> 8);
         h[3] = (uint8_t)dlen;
-        h[6] &= 0x40;   /* keep DF, clear MF and the offset */
+        h[6] &= 0x40; /* keep DF, clear MF and the offset */
         h[7] = 0;
         h[10] = h[11] = 0;
         uint16_t c = ipv4_hdr_csum(h, s->hdr_len);

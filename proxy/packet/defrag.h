@@ -17,26 +17,26 @@
 #include "proxy/packet/decode.h"
 
 struct defrag_cfg {
-    uint32_t max_datagrams;   /* datagrams in progress at once (pool size); default 256 */
-    uint32_t max_bytes;       /* payload bytes per datagram, <= 65535; default 65535 */
-    uint64_t timeout_us;      /* give up on a datagram this long after its first fragment; 30 s */
+    uint32_t max_datagrams; /* datagrams in progress at once (pool size); default 256 */
+    uint32_t max_bytes;     /* payload bytes per datagram, <= 65535; default 65535 */
+    uint64_t timeout_us;    /* give up on a datagram this long after its first fragment; 30 s */
 };
 
 struct defrag_stats {
-    uint64_t fragments;       /* fragments offered */
-    uint64_t completed;       /* datagrams rebuilt */
-    uint64_t duplicates;      /* fragments wholly inside held data: dropped, datagram kept */
-    uint64_t overlaps;        /* datagrams discarded for a partial overlap */
-    uint64_t timeouts;        /* datagrams discarded on timeout */
-    uint64_t evicted;         /* datagrams discarded to make room (pool full) */
-    uint64_t too_big;         /* fragment ends past max_bytes: datagram discarded */
-    uint64_t bad_len;         /* inconsistent end (two different last fragments, data past the
+    uint64_t fragments;   /* fragments offered */
+    uint64_t completed;   /* datagrams rebuilt */
+    uint64_t duplicates;  /* fragments wholly inside held data: dropped, datagram kept */
+    uint64_t overlaps;    /* datagrams discarded for a partial overlap */
+    uint64_t timeouts;    /* datagrams discarded on timeout */
+    uint64_t evicted;     /* datagrams discarded to make room (pool full) */
+    uint64_t too_big;     /* fragment ends past max_bytes: datagram discarded */
+    uint64_t bad_len;     /* inconsistent end (two different last fragments, data past the
                                * end, non-last fragment not a multiple of 8): discarded */
-    uint64_t hdr_too_big;     /* unfragmentable part larger than DEFRAG_HDR_MAX: not kept */
-    uint32_t in_progress;     /* datagrams held now */
+    uint64_t hdr_too_big; /* unfragmentable part larger than DEFRAG_HDR_MAX: not kept */
+    uint32_t in_progress; /* datagrams held now */
 };
 
-#define DEFRAG_HDR_MAX 512    /* room for the IP header (IPv6: plus extension headers) */
+#define DEFRAG_HDR_MAX 512 /* room for the IP header (IPv6: plus extension headers) */
 
 struct defrag;
 
@@ -51,9 +51,9 @@ struct defrag *defrag_new(const struct defrag_cfg *cfg);
 void defrag_free(struct defrag *d);
 
 enum defrag_result {
-    DEFRAG_HELD = 0,   /* kept; the datagram is not complete yet */
-    DEFRAG_DONE,       /* *out and *out_len hold the rebuilt datagram */
-    DEFRAG_DROPPED,    /* fragment (and maybe its datagram) discarded; a counter says why */
+    DEFRAG_HELD = 0, /* kept; the datagram is not complete yet */
+    DEFRAG_DONE,     /* *out and *out_len hold the rebuilt datagram */
+    DEFRAG_DROPPED,  /* fragment (and maybe its datagram) discarded; a counter says why */
 };
 
 /* Adds the fragment p (decode returned DECODE_FRAGMENT; p->l3 must still be valid). Expires

@@ -24,7 +24,7 @@
 #include "common/compiler.h"
 
 #define LOADER_FILE_MAX ((size_t)1 << 30)
-#define ERR_MAX 512
+#define ERR_MAX         512
 
 static size_t total(const struct ruleset_builder *b)
 {
@@ -167,8 +167,8 @@ static bool order_valid(json_t *o, char *why, size_t wl)
     return true;
 }
 
-static int load_order(struct ruleset_builder *b, const char *name, size_t idx, json_t *o, FILE *errs,
-                      struct loader_stats *st)
+static int load_order(struct ruleset_builder *b, const char *name, size_t idx, json_t *o,
+                      FILE *errs, struct loader_stats *st)
 {
     char why[ERR_MAX], err[ERR_MAX], label[160];
     if (!json_is_object(o)) {
@@ -193,7 +193,8 @@ static int load_order(struct ruleset_builder *b, const char *name, size_t idx, j
     json_t *res = json_object_get(o, "resources");
     size_t j;
     json_t *r;
-    json_array_foreach(res, j, r) {
+    json_array_foreach(res, j, r)
+    {
         st->lines++;
         struct rule_attrs a = { json_string_value(id), ocat, NULL };
         json_t *val = r;
@@ -203,7 +204,8 @@ static int load_order(struct ruleset_builder *b, const char *name, size_t idx, j
             if (c && !json_is_string(c)) {
                 st->errors++;
                 if (errs)
-                    fprintf(errs, "rules: %s: %s: resource %zu: field 'category' must be a string\n",
+                    fprintf(errs,
+                            "rules: %s: %s: resource %zu: field 'category' must be a string\n",
                             name, label, j + 1);
                 continue;
             }
@@ -213,7 +215,8 @@ static int load_order(struct ruleset_builder *b, const char *name, size_t idx, j
         if (!json_is_string(val)) {
             st->errors++;
             if (errs)
-                fprintf(errs, "rules: %s: %s: resource %zu: expected a string or {\"value\": string}\n",
+                fprintf(errs,
+                        "rules: %s: %s: resource %zu: expected a string or {\"value\": string}\n",
                         name, label, j + 1);
             continue;
         }
@@ -278,7 +281,8 @@ static int load_json(struct ruleset_builder *b, const char *name, const char *bu
     if (json_is_array(orders)) {
         size_t i;
         json_t *o;
-        json_array_foreach(orders, i, o) {
+        json_array_foreach(orders, i, o)
+        {
             if ((rc = load_order(b, name, i + 1, o, errs, st)))
                 break;
         }
@@ -286,8 +290,10 @@ static int load_json(struct ruleset_builder *b, const char *name, const char *bu
         rc = load_order(b, name, 1, orders, errs, st);
     } else {
         if (errs)
-            fprintf(errs, "rules: %s: expected an order object, an array of orders or {\"orders\": [...]}\n",
-                    name);
+            fprintf(
+                errs,
+                "rules: %s: expected an order object, an array of orders or {\"orders\": [...]}\n",
+                name);
         rc = -EINVAL;
     }
     json_decref(root);
@@ -313,7 +319,8 @@ int loader_load_buffer(struct ruleset_builder *b, const char *name, const char *
     return load_plain(b, name, buf, len, errs, st);
 }
 
-int loader_load_file(struct ruleset_builder *b, const char *path, FILE *errs, struct loader_stats *st)
+int loader_load_file(struct ruleset_builder *b, const char *path, FILE *errs,
+                     struct loader_stats *st)
 {
     FILE *f = fopen(path, "rb");
     char *buf = NULL;

@@ -14,17 +14,18 @@
 #include "rules/match/ruleset.h"
 
 struct loader_stats {
-    size_t lines;        /* lines (plain) or resources (JSON) read */
+    size_t lines; /* lines (plain) or resources (JSON) read */
     size_t added;
     size_t errors;
-    size_t orders;       /* JSON orders read */
+    size_t orders; /* JSON orders read */
 };
 
 /* Loads path into b. Errors for individual entries go to errs (may be NULL) and are counted;
  * the function still returns 0 for them. Returns 0, or a negative errno when the file cannot be
  * read or its JSON is not well-formed (then a message naming the file and position is written
  * to errs and nothing from this file is added). */
-int loader_load_file(struct ruleset_builder *b, const char *path, FILE *errs, struct loader_stats *st);
+int loader_load_file(struct ruleset_builder *b, const char *path, FILE *errs,
+                     struct loader_stats *st);
 
 /* Same over an in-memory buffer; name is used in messages. */
 int loader_load_buffer(struct ruleset_builder *b, const char *name, const char *buf, size_t len,

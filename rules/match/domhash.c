@@ -24,12 +24,12 @@
 #include "common/hash.h"
 
 #define DH_BLOOM_BITS_PER_KEY 14
-#define DH_SCREEN_MAX 32 /* suffixes screened together; deeper names are checked one by one */
-#define DH_EMPTY UINT32_MAX
-#define DH_VMASK ((1u << 30) - 1)
-#define DH_SEED 0x243F6A8885A308D3ULL
-#define DH_K1 0x9E3779B97F4A7C15ULL
-#define DH_K2 0xC2B2AE3D27D4EB4FULL
+#define DH_SCREEN_MAX         32 /* suffixes screened together; deeper names are checked one by one */
+#define DH_EMPTY              UINT32_MAX
+#define DH_VMASK              ((1u << 30) - 1)
+#define DH_SEED               0x243F6A8885A308D3ULL
+#define DH_K1                 0x9E3779B97F4A7C15ULL
+#define DH_K2                 0xC2B2AE3D27D4EB4FULL
 
 struct dh_slot {
     uint32_t off; /* key text at pool + off */
@@ -38,8 +38,8 @@ struct dh_slot {
 
 struct domhash {
     const char *pool;
-    size_t n;         /* distinct keys stored */
-    size_t cap;       /* slots */
+    size_t n;   /* distinct keys stored */
+    size_t cap; /* slots */
     struct dh_slot *slot;
     uint64_t *bloom;
     uint32_t nlines;
@@ -257,8 +257,8 @@ struct dh_cand {
  * filter lines. Names with more than DH_SCREEN_MAX labels: the longer suffixes beyond the
  * first DH_SCREEN_MAX are looked up one by one here, and the longest found is returned
  * (DOMHASH_NONE if none; the caller then tries c, longest first). */
-static uint32_t dh_suffixes(const struct domhash *d, const char *q, size_t len, enum domhash_mode mode,
-                            struct dh_cand *c)
+static uint32_t dh_suffixes(const struct domhash *d, const char *q, size_t len,
+                            enum domhash_mode mode, struct dh_cand *c)
 {
     const uint8_t *s = (const uint8_t *)q;
     uint64_t h = DH_SEED;

@@ -15,9 +15,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DOMHASH_NONE UINT32_MAX
+#define DOMHASH_NONE      UINT32_MAX
 #define DOMHASH_VALUE_MAX ((1u << 30) - 2) /* two bits of a slot hold a hash tag */
-#define DOMHASH_KEY_MAX 4096u
+#define DOMHASH_KEY_MAX   4096u
 
 struct domhash;
 

@@ -24,9 +24,9 @@
 #include <sys/mman.h>
 
 #define NT_INTERNAL 0x8000u
-#define NT_ACCEPT 0x4000u
-#define NT_LLEN 0x3fffu
-#define NT_INLINE 4   /* label bytes after the first kept in the node */
+#define NT_ACCEPT   0x4000u
+#define NT_LLEN     0x3fffu
+#define NT_INLINE   4 /* label bytes after the first kept in the node */
 #define NT_SCAN_MAX 5 /* children scanned in place; more: in first[] */
 
 struct nt_node {
@@ -352,7 +352,8 @@ static inline bool label_eq(const struct nametrie *t, const struct nt_node *ch, 
     return memcmp(t->pool + ch->label + 1, q + d + 1, ll - 1) == 0;
 }
 
-uint32_t nametrie_lookup(const struct nametrie *t, const char *q, size_t len, enum nametrie_mode mode)
+uint32_t nametrie_lookup(const struct nametrie *t, const char *q, size_t len,
+                         enum nametrie_mode mode)
 {
     if (!t || t->n == 0)
         return NAMETRIE_NONE;

@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define NAMETRIE_NONE UINT32_MAX
+#define NAMETRIE_NONE    UINT32_MAX
 #define NAMETRIE_KEY_MAX 16383u /* label lengths take 14 bits of a node */
 
 struct nametrie;
@@ -44,7 +44,8 @@ void nametrie_free(struct nametrie *t);
 
 /* Looks q[0..len) up; returns the value of the matching key per mode, or NAMETRIE_NONE.
  * t may be NULL (nothing matches). Allocates nothing. */
-uint32_t nametrie_lookup(const struct nametrie *t, const char *q, size_t len, enum nametrie_mode mode);
+uint32_t nametrie_lookup(const struct nametrie *t, const char *q, size_t len,
+                         enum nametrie_mode mode);
 
 /* Returns a malloc'd (free()-able) copy of src[0..n); blocks of 2 MiB and more are aligned to
  * and advised onto transparent huge pages. NULL on allocation failure. */

@@ -387,24 +387,15 @@ enum norm_status norm_path(const uint8_t *in, size_t len, char *out, size_t cap,
 const char *norm_strerror(enum norm_status st)
 {
     switch (st) {
-    case NORM_OK:
-        return "ok";
-    case NORM_EMPTY:
-        return "empty hostname";
-    case NORM_TOO_LONG:
-        return "name too long";
-    case NORM_BAD_CHAR:
-        return "invalid hostname character";
-    case NORM_BAD_LABEL:
-        return "invalid hostname label";
-    case NORM_BAD_IDNA:
-        return "invalid internationalized hostname";
-    case NORM_BAD_PORT:
-        return "invalid port";
-    case NORM_BAD_ESCAPE:
-        return "invalid percent escape";
-    case NORM_NOMEM:
-        return "out of memory";
+    case NORM_OK: return "ok";
+    case NORM_EMPTY: return "empty hostname";
+    case NORM_TOO_LONG: return "name too long";
+    case NORM_BAD_CHAR: return "invalid hostname character";
+    case NORM_BAD_LABEL: return "invalid hostname label";
+    case NORM_BAD_IDNA: return "invalid internationalized hostname";
+    case NORM_BAD_PORT: return "invalid port";
+    case NORM_BAD_ESCAPE: return "invalid percent escape";
+    case NORM_NOMEM: return "out of memory";
     }
     return "unknown error";
 }

@@ -14,19 +14,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define NORM_HOST_MAX 254   /* 253 + NUL */
+#define NORM_HOST_MAX 254 /* 253 + NUL */
 #define NORM_PATH_MAX 2048
 
 enum norm_status {
     NORM_OK = 0,
     NORM_EMPTY,
     NORM_TOO_LONG,
-    NORM_BAD_CHAR,      /* a byte no hostname may hold (space, control, '/', '@' ...) */
-    NORM_BAD_LABEL,     /* empty label, label over 63 bytes, leading/trailing '-' */
-    NORM_BAD_IDNA,      /* libidn2 refused the name */
+    NORM_BAD_CHAR,  /* a byte no hostname may hold (space, control, '/', '@' ...) */
+    NORM_BAD_LABEL, /* empty label, label over 63 bytes, leading/trailing '-' */
+    NORM_BAD_IDNA,  /* libidn2 refused the name */
     NORM_BAD_PORT,
-    NORM_BAD_ESCAPE,    /* '%' not followed by two hex digits */
-    NORM_NOMEM,         /* libidn2 could not allocate: says nothing about the name */
+    NORM_BAD_ESCAPE, /* '%' not followed by two hex digits */
+    NORM_NOMEM,      /* libidn2 could not allocate: says nothing about the name */
 };
 
 /* Host kinds norm_host() can report through *kind. */

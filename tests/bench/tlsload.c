@@ -116,14 +116,14 @@ static int tcp_connect(int nonblock)
 
 static void set_timeout(int fd, int secs)
 {
-    struct timeval tv = {secs, 0};
+    struct timeval tv = { secs, 0 };
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
 static void close_rst(int fd)
 {
-    struct linger lg = {1, 0};
+    struct linger lg = { 1, 0 };
     setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
     close(fd);
 }
@@ -171,7 +171,8 @@ static size_t hello_hs(uint8_t *hs, const char *name, size_t *name_at)
     for (i = 0; i < 32; i++)
         hs[at++] = rnd8();
     at = put16(hs, at, 6);
-    hs[at++] = 0x13, hs[at++] = 0x01, hs[at++] = 0x13, hs[at++] = 0x02, hs[at++] = 0x13, hs[at++] = 0x03;
+    hs[at++] = 0x13, hs[at++] = 0x01, hs[at++] = 0x13, hs[at++] = 0x02, hs[at++] = 0x13,
+    hs[at++] = 0x03;
     hs[at++] = 1;
     hs[at++] = 0;
     ext_len_at = at;
@@ -276,8 +277,8 @@ static long long tls_get(SSL_CTX *ctx, const char *name, const char *path, int k
     SSL_set_tlsext_host_name(ssl, name);
     if (SSL_connect(ssl) != 1)
         goto fail;
-    n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: %s\r\n\r\n", path, name,
-                 keep ? "keep-alive" : "close");
+    n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: %s\r\n\r\n", path,
+                 name, keep ? "keep-alive" : "close");
     if (SSL_write(ssl, req, n) != n)
         goto fail;
     if (keep) {
@@ -363,8 +364,8 @@ static int run_tls(const char *path, unsigned long n, unsigned long threads)
     for (i = 0; i < threads; i++)
         pthread_join(th[i], NULL);
     dt = now_s() - t0;
-    printf("ok=%lu fail=%lu secs=%.3f rate=%.1f bytes=%llu mbps=%.1f\n", j.ok, j.fail, dt, (double)j.ok / dt,
-           j.bytes, (double)j.bytes * 8 / dt / 1e6);
+    printf("ok=%lu fail=%lu secs=%.3f rate=%.1f bytes=%llu mbps=%.1f\n", j.ok, j.fail, dt,
+           (double)j.ok / dt, j.bytes, (double)j.bytes * 8 / dt / 1e6);
     SSL_CTX_free(j.ctx);
     return j.ok > 0 ? 0 : 1;
 }
@@ -395,13 +396,14 @@ struct slot {
 };
 
 enum { O_RESET, O_EOF, O_ALERT, O_SERVERHELLO, O_TIMEOUT, O_REFUSED, O_OTHER, O_N };
-static const char *const o_names[O_N] = {"reset", "eof", "alert", "serverhello", "timeout", "refused", "other"};
+static const char *const o_names[O_N] = { "reset",   "eof",     "alert", "serverhello",
+                                          "timeout", "refused", "other" };
 
 static int run_block(double secs, unsigned long conc)
 {
     struct slot *s = calloc(conc, sizeof(*s));
     struct epoll_event ev[256];
-    unsigned long counts[O_N] = {0};
+    unsigned long counts[O_N] = { 0 };
     unsigned long next = 0, done = 0, i;
     int ep = epoll_create1(0);
     double t0 = now_s(), t, last_sweep = t0;
@@ -446,7 +448,8 @@ static int run_block(double secs, unsigned long conc)
                     o = O_REFUSED;
                 } else {
                     size_t len = build_hello(hello, g_names[next++ % g_nnames], 0, &cut);
-                    struct epoll_event e = {.events = EPOLLIN | EPOLLRDHUP, .data.u64 = ev[k].data.u64};
+                    struct epoll_event e = { .events = EPOLLIN | EPOLLRDHUP,
+                                             .data.u64 = ev[k].data.u64 };
                     if (send(c->fd, hello, len, MSG_NOSIGNAL) != (ssize_t)len)
                         o = O_RESET;
                     c->sent = 1;
@@ -455,12 +458,12 @@ static int run_block(double secs, unsigned long conc)
             } else if (c->sent && (ev[k].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
                 char tmp[32];
                 const char *r = classify(c->fd, tmp, sizeof(tmp));
-                o = strcmp(r, "reset") == 0       ? O_RESET
-                    : strcmp(r, "eof") == 0       ? O_EOF
-                    : strncmp(r, "alert", 5) == 0 ? O_ALERT
+                o = strcmp(r, "reset") == 0         ? O_RESET
+                    : strcmp(r, "eof") == 0         ? O_EOF
+                    : strncmp(r, "alert", 5) == 0   ? O_ALERT
                     : strcmp(r, "serverhello") == 0 ? O_SERVERHELLO
-                    : strcmp(r, "timeout") == 0   ? -1
-                                                  : O_OTHER;
+                    : strcmp(r, "timeout") == 0     ? -1
+                                                    : O_OTHER;
             } else if (ev[k].events & (EPOLLHUP | EPOLLERR)) {
                 o = O_REFUSED;
             }
@@ -547,7 +550,7 @@ static void mixed_case(char *d, const char *s, size_t cap)
 
 static int send_split(int fd, const char *buf, size_t len, size_t cut, int pause_ms)
 {
-    struct timespec ts = {0, pause_ms * 1000000L};
+    struct timespec ts = { 0, pause_ms * 1000000L };
     if (send(fd, buf, cut, MSG_NOSIGNAL) != (ssize_t)cut)
         return -1;
     nanosleep(&ts, NULL);
@@ -580,7 +583,7 @@ static int run_probe(const char *kind, const char *name, const char *other)
             if (send_split(fd, (char *)hello, len, cut, 200) < 0)
                 goto out_reset;
         } else if (strcmp(kind, "tls-bytes") == 0) {
-            struct timespec ts = {0, 1000000L};
+            struct timespec ts = { 0, 1000000L };
             for (i = 0; i < len; i++) {
                 if (send(fd, hello + i, 1, MSG_NOSIGNAL) != 1)
                     goto out_reset;
@@ -614,7 +617,8 @@ static int run_probe(const char *kind, const char *name, const char *other)
     else if (strcmp(kind, "http-port") == 0)
         len = (size_t)snprintf(req, sizeof(req), "GET /small HTTP/1.1\r\nHost: %s:80\r\n\r\n", nm);
     else if (strcmp(kind, "http-abs") == 0)
-        len = (size_t)snprintf(req, sizeof(req), "GET http://%s/small HTTP/1.1\r\nHost: %s\r\n\r\n", nm, other);
+        len = (size_t)snprintf(req, sizeof(req), "GET http://%s/small HTTP/1.1\r\nHost: %s\r\n\r\n",
+                               nm, other);
     else
         len = (size_t)snprintf(req, sizeof(req), "GET /small HTTP/1.1\r\nHost: %s\r\n\r\n", nm);
     if (strcmp(kind, "http-split") == 0) {
@@ -637,7 +641,8 @@ out:
 static void usage(void)
 {
     fprintf(stderr, "usage: tlsload hs ADDR PORT NAMES N THREADS | get ADDR PORT PATH N THREADS |\n"
-                    "       block ADDR PORT NAMES SECS CONC | idle ADDR PORT N SECS | probe KIND ADDR PORT NAME OTHER\n");
+                    "       block ADDR PORT NAMES SECS CONC | idle ADDR PORT N SECS | probe KIND "
+                    "ADDR PORT NAME OTHER\n");
     exit(2);
 }
 

@@ -18,9 +18,13 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const int links[] = {
-    DECODE_LINK_ETHERNET, DECODE_LINK_RAW,  DECODE_LINK_IPV4, DECODE_LINK_IPV6,
-    DECODE_LINK_LINUX_SLL, DECODE_LINK_LINUX_SLL2, DECODE_LINK_NULL, DECODE_LINK_DLT_RAW,
-    DECODE_LINK_LOOP, 147, DECODE_LINK_PPP, DECODE_LINK_PPP_SERIAL, DECODE_LINK_PPP_ETHER,
+    DECODE_LINK_ETHERNET,  DECODE_LINK_RAW,
+    DECODE_LINK_IPV4,      DECODE_LINK_IPV6,
+    DECODE_LINK_LINUX_SLL, DECODE_LINK_LINUX_SLL2,
+    DECODE_LINK_NULL,      DECODE_LINK_DLT_RAW,
+    DECODE_LINK_LOOP,      147,
+    DECODE_LINK_PPP,       DECODE_LINK_PPP_SERIAL,
+    DECODE_LINK_PPP_ETHER,
 };
 
 static struct defrag *dg;
@@ -30,7 +34,7 @@ static uint64_t now;
 
 static void feed(struct pkt *p, bool trust_csum)
 {
-    if (trust_csum)   /* lets the fuzzer reach reassembly without computing checksums */
+    if (trust_csum) /* lets the fuzzer reach reassembly without computing checksums */
         p->l4_csum_ok = true;
     bool is_new;
     int dir;

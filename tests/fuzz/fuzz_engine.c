@@ -28,7 +28,8 @@ static void on_event(void *ctx, const struct engine_event *ev)
 
 static struct ruleset *rules(void)
 {
-    static const char *const entries[] = { "blocked.example", "http://urls.example/secret/*", "10.0.0.9" };
+    static const char *const entries[] = { "blocked.example", "http://urls.example/secret/*",
+                                           "10.0.0.9" };
     struct ruleset_builder *b = ruleset_builder_new();
     char err[128];
     for (size_t i = 0; b && i < sizeof(entries) / sizeof(entries[0]); i++)

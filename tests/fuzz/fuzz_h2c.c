@@ -48,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             touch(r.path);
         }
         if (skip > size - at)
-            break;   /* a DATA payload not here */
+            break; /* a DATA payload not here */
         at += (size_t)skip;
     }
     h2c_conn_release(pool, data, 1);

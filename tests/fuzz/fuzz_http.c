@@ -31,7 +31,7 @@ static void walk_chunked(const uint8_t *data, size_t size)
         if (ds != DS_OK)
             return;
         if (skip == 0 || (before != HTTP_CHUNK_SIZE && skip > size - at))
-            abort();   /* only a chunk's data may lie past the buffered bytes */
+            abort(); /* only a chunk's data may lie past the buffered bytes */
         if (skip > size - at)
             return;
         at += (size_t)skip;

@@ -113,8 +113,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct quic_keys k;
         if (quic_keys_derive(ctx, version, dcid, dl, false, &k) != 0)
             abort();
-        struct quic_seal sl = { .dcid = dcid, .dcid_len = dl, .pn = pn, .pn_len = 1 + pn % 4,
-                                .frames = frames, .frames_len = fl, .min_len = pn * 5 };
+        struct quic_seal sl = { .dcid = dcid,
+                                .dcid_len = dl,
+                                .pn = pn,
+                                .pn_len = 1 + pn % 4,
+                                .frames = frames,
+                                .frames_len = fl,
+                                .min_len = pn * 5 };
         size_t n = quic_initial_seal(ctx, &k, &sl, pkt, sizeof(pkt));
         struct quic_initial qi;
         if (n == 0 ||

@@ -45,7 +45,7 @@ uint16_t craft_fold(uint32_t acc)
 
 uint32_t craft_pseudo(int ipver, const uint8_t *src, const uint8_t *dst, uint8_t proto, size_t len)
 {
-    uint8_t ph[8] = {0};
+    uint8_t ph[8] = { 0 };
     size_t al = ipver == 4 ? 4 : 16;
     uint32_t acc = craft_sum(craft_sum(0, src, al), dst, al);
     if (ipver == 4) { /* zero, protocol, length */
@@ -58,8 +58,8 @@ uint32_t craft_pseudo(int ipver, const uint8_t *src, const uint8_t *dst, uint8_t
     return craft_sum(acc, ph, 8);
 }
 
-size_t craft_tcp(uint8_t *out, const struct craft_tcp *t, int ipver, const uint8_t *src, const uint8_t *dst,
-                 const void *pl, size_t n)
+size_t craft_tcp(uint8_t *out, const struct craft_tcp *t, int ipver, const uint8_t *src,
+                 const uint8_t *dst, const void *pl, size_t n)
 {
     memset(out, 0, 20);
     craft_put16(out, t->sport);

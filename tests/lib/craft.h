@@ -35,8 +35,8 @@ struct craft_tcp {
 /* Writes a TCP segment at out: the header from t, then n payload bytes copied from pl (with pl
  * NULL the payload is already at out + 20), and a correct checksum for src -> dst over IPv4 or
  * IPv6 (ipver). Returns the segment length, 20 + n. */
-size_t craft_tcp(uint8_t *out, const struct craft_tcp *t, int ipver, const uint8_t *src, const uint8_t *dst,
-                 const void *pl, size_t n);
+size_t craft_tcp(uint8_t *out, const struct craft_tcp *t, int ipver, const uint8_t *src,
+                 const uint8_t *dst, const void *pl, size_t n);
 
 /* Writes an IPv4 packet at out: a 20-byte header (TTL 64, identification id, flags+fragment
  * offset field frag as on the wire, protocol proto, src -> dst, correct header checksum) followed

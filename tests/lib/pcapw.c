@@ -24,9 +24,9 @@ struct pcapw {
     char *vbuf; /* 1 MiB stdio buffer: generators write hundreds of MB */
     uint64_t packets, bytes;
     int err;
-    pcapw_wrap_fn wrap;  /* rewrites each frame before it is written, or NULL */
+    pcapw_wrap_fn wrap; /* rewrites each frame before it is written, or NULL */
     void *wrap_ctx;
-    uint8_t *wbuf;       /* PCAPW_WRAP_MAX bytes, allocated by pcapw_set_wrap() */
+    uint8_t *wbuf; /* PCAPW_WRAP_MAX bytes, allocated by pcapw_set_wrap() */
 };
 
 static void put16le(uint8_t *p, uint16_t v)
@@ -304,13 +304,14 @@ static size_t build_l4(const struct pcapw_pkt *p, uint8_t *out, size_t cap)
 
 static void put_eth(uint8_t *out, int ipver)
 {
-    static const uint8_t macs[12] = {0x02, 0, 0, 0, 0, 0x01, 0x02, 0, 0, 0, 0, 0x02};
+    static const uint8_t macs[12] = { 0x02, 0, 0, 0, 0, 0x01, 0x02, 0, 0, 0, 0, 0x02 };
     memcpy(out, macs, 12);
     put16(out + 12, ipver == 4 ? 0x0800 : 0x86dd);
 }
 
 /* IPv4 header (with options) for a datagram of l3_payload bytes. Returns header length or 0. */
-static size_t put_ip4(const struct pcapw_pkt *p, uint8_t *out, size_t l3_payload, uint16_t frag_field)
+static size_t put_ip4(const struct pcapw_pkt *p, uint8_t *out, size_t l3_payload,
+                      uint16_t frag_field)
 {
     size_t ol = (p->ip_opts_len + 3) & ~(size_t)3;
     if (ol > 40)
@@ -360,7 +361,8 @@ static size_t put_ip6(const struct pcapw_pkt *p, uint8_t *out, size_t after_len,
 
 size_t pcapw_build(const struct pcapw_pkt *p, uint8_t *out, size_t cap)
 {
-    if ((p->ipver != 4 && p->ipver != 6) || p->n_v6_ext > PCAPW_MAX_EXT || cap < 14 + 40 + 8 * PCAPW_MAX_EXT)
+    if ((p->ipver != 4 && p->ipver != 6) || p->n_v6_ext > PCAPW_MAX_EXT ||
+        cap < 14 + 40 + 8 * PCAPW_MAX_EXT)
         return 0;
     size_t l3hdr = p->ipver == 4 ? 60 : 40 + 8 * p->n_v6_ext;
     size_t l4 = build_l4(p, out + 14 + l3hdr, cap - 14 - l3hdr);
@@ -648,7 +650,7 @@ static void ext_sni(struct buf *b, const char *sni, size_t *name_at)
 size_t pcapw_tls_hello(const struct pcapw_hello *h, uint8_t *out, size_t cap, size_t *sni_off)
 {
     static uint8_t msg[65536];
-    struct buf b = {msg, 0, sizeof(msg), false};
+    struct buf b = { msg, 0, sizeof(msg), false };
     uint64_t rng = 0x9e3779b97f4a7c15ULL ^ h->seed;
     size_t name_at = 0;
     if (sni_off)
@@ -660,8 +662,8 @@ size_t pcapw_tls_hello(const struct pcapw_hello *h, uint8_t *out, size_t cap, si
     b_fill(&b, 32, &rng);
     b_u8(&b, 32);
     b_fill(&b, 32, &rng);
-    static const uint16_t suites[] = {0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c,
-                                      0xc030, 0xcca9, 0xcca8, 0xc013, 0xc014, 0x009c};
+    static const uint16_t suites[] = { 0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c,
+                                       0xc030, 0xcca9, 0xcca8, 0xc013, 0xc014, 0x009c };
     b_u16(&b, (uint16_t)(2 * (sizeof(suites) / sizeof(suites[0]) + (h->grease ? 1 : 0))));
     if (h->grease)
         b_u16(&b, 0x2a2a);
@@ -678,10 +680,10 @@ size_t pcapw_tls_hello(const struct pcapw_hello *h, uint8_t *out, size_t cap, si
     if (h->sni && !h->sni_last)
         ext_sni(&b, h->sni, &name_at);
     /* extended_master_secret, renegotiation_info, supported_groups, ec_point_formats */
-    static const uint8_t fixed[] = {0x00, 0x17, 0x00, 0x00, 0xff, 0x01, 0x00, 0x01, 0x00,
-                                    0x00, 0x0a, 0x00, 0x0a, 0x00, 0x08, 0x00, 0x1d, 0x00,
-                                    0x17, 0x00, 0x18, 0x11, 0xec, 0x00, 0x0b, 0x00, 0x02,
-                                    0x01, 0x00, 0x00, 0x23, 0x00, 0x00};
+    static const uint8_t fixed[] = { 0x00, 0x17, 0x00, 0x00, 0xff, 0x01, 0x00, 0x01, 0x00,
+                                     0x00, 0x0a, 0x00, 0x0a, 0x00, 0x08, 0x00, 0x1d, 0x00,
+                                     0x17, 0x00, 0x18, 0x11, 0xec, 0x00, 0x0b, 0x00, 0x02,
+                                     0x01, 0x00, 0x00, 0x23, 0x00, 0x00 };
     b_bytes(&b, fixed, sizeof(fixed));
     if (h->alpn) {
         b_u16(&b, 16);
@@ -701,14 +703,15 @@ size_t pcapw_tls_hello(const struct pcapw_hello *h, uint8_t *out, size_t cap, si
         b_close(&b, el, 2);
     }
     /* signature_algorithms */
-    static const uint8_t sigalgs[] = {0x00, 0x0d, 0x00, 0x12, 0x00, 0x10, 0x04, 0x03, 0x08, 0x04, 0x04,
-                                      0x01, 0x05, 0x03, 0x08, 0x05, 0x05, 0x01, 0x08, 0x06, 0x06, 0x01};
+    static const uint8_t sigalgs[] = { 0x00, 0x0d, 0x00, 0x12, 0x00, 0x10, 0x04, 0x03,
+                                       0x08, 0x04, 0x04, 0x01, 0x05, 0x03, 0x08, 0x05,
+                                       0x05, 0x01, 0x08, 0x06, 0x06, 0x01 };
     b_bytes(&b, sigalgs, sizeof(sigalgs));
     /* supported_versions: TLS 1.3, 1.2 */
-    static const uint8_t vers[] = {0x00, 0x2b, 0x00, 0x05, 0x04, 0x03, 0x04, 0x03, 0x03};
+    static const uint8_t vers[] = { 0x00, 0x2b, 0x00, 0x05, 0x04, 0x03, 0x04, 0x03, 0x03 };
     b_bytes(&b, vers, sizeof(vers));
     /* psk_key_exchange_modes */
-    static const uint8_t pskm[] = {0x00, 0x2d, 0x00, 0x02, 0x01, 0x01};
+    static const uint8_t pskm[] = { 0x00, 0x2d, 0x00, 0x02, 0x01, 0x01 };
     b_bytes(&b, pskm, sizeof(pskm));
     /* key_share */
     b_u16(&b, 51);

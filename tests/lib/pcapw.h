@@ -23,10 +23,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PCAPW_FRAME_MAX 65600   /* largest frame pcapw_build() produces */
-#define PCAPW_MAX_EXT 4         /* IPv6 extension headers per packet */
-#define PCAPW_EXT_HBH 0         /* IPv6 hop-by-hop options (next-header value) */
-#define PCAPW_EXT_DST 60        /* IPv6 destination options */
+#define PCAPW_FRAME_MAX 65600 /* largest frame pcapw_build() produces */
+#define PCAPW_MAX_EXT   4     /* IPv6 extension headers per packet */
+#define PCAPW_EXT_HBH   0     /* IPv6 hop-by-hop options (next-header value) */
+#define PCAPW_EXT_DST   60    /* IPv6 destination options */
 
 /* TCP flag bits. */
 #define PCAPW_FIN 0x01
@@ -51,9 +51,10 @@ int pcapw_write(struct pcapw *w, uint64_t ts_us, const uint8_t *frame, size_t le
 /* Rewrites a frame before it is written, e.g. to put it inside a tunnel: gets the Ethernet
  * frame (frame, len) and writes the frame to store into out (capacity cap); returns its length,
  * or 0 to fail the write with -EINVAL. */
-typedef size_t (*pcapw_wrap_fn)(void *ctx, const uint8_t *frame, size_t len, uint8_t *out, size_t cap);
+typedef size_t (*pcapw_wrap_fn)(void *ctx, const uint8_t *frame, size_t len, uint8_t *out,
+                                size_t cap);
 
-#define PCAPW_WRAP_MAX (PCAPW_FRAME_MAX + 512)   /* capacity given to a wrap function */
+#define PCAPW_WRAP_MAX (PCAPW_FRAME_MAX + 512) /* capacity given to a wrap function */
 
 /* Every frame written from now on (pcapw_write and everything built on it) goes through fn
  * first; fn NULL writes frames as they are again. Returns 0 or -ENOMEM. */
@@ -71,36 +72,36 @@ uint64_t pcapw_bytes(const struct pcapw *w);
 
 /* One packet to craft. Fill with pcapw_pkt_init() and change what the test needs. */
 struct pcapw_pkt {
-    uint8_t ipver;               /* 4 or 6 */
-    uint8_t src[16], dst[16];    /* IPv4 in the first 4 bytes */
-    uint8_t ttl;                 /* TTL / hop limit */
-    uint32_t ip_id;              /* IPv4 id (low 16 bits) or IPv6 fragment identification */
-    bool df;                     /* IPv4 don't-fragment */
-    const uint8_t *ip_opts;      /* IPv4 options, padded with EOL to a multiple of 4 (max 40) */
+    uint8_t ipver;            /* 4 or 6 */
+    uint8_t src[16], dst[16]; /* IPv4 in the first 4 bytes */
+    uint8_t ttl;              /* TTL / hop limit */
+    uint32_t ip_id;           /* IPv4 id (low 16 bits) or IPv6 fragment identification */
+    bool df;                  /* IPv4 don't-fragment */
+    const uint8_t *ip_opts;   /* IPv4 options, padded with EOL to a multiple of 4 (max 40) */
     size_t ip_opts_len;
     uint8_t v6_ext[PCAPW_MAX_EXT]; /* IPv6 extension headers in order (PCAPW_EXT_*), 8 bytes
                                     * each, filled with a PadN option */
     size_t n_v6_ext;
-    bool bad_ip_csum;            /* IPv4: store the header checksum plus one */
+    bool bad_ip_csum; /* IPv4: store the header checksum plus one */
 
-    uint8_t proto;               /* 6 (TCP) or 17 (UDP) */
+    uint8_t proto; /* 6 (TCP) or 17 (UDP) */
     uint16_t sport, dport;
     uint32_t seq, ack;
-    uint8_t flags;               /* PCAPW_* */
+    uint8_t flags; /* PCAPW_* */
     uint16_t win;
-    uint16_t urg;                /* urgent pointer (sent as is; set PCAPW_URG yourself) */
-    uint16_t mss;                /* 0: no MSS option */
+    uint16_t urg; /* urgent pointer (sent as is; set PCAPW_URG yourself) */
+    uint16_t mss; /* 0: no MSS option */
     bool has_wscale;
     uint8_t wscale;
     bool sack_perm;
     bool has_ts;
     uint32_t tsval, tsecr;
-    bool md5;                    /* TCP-MD5 signature option (kind 19, 16 bytes of junk) */
-    uint8_t tfo_cookie_len;      /* >0: a TCP Fast Open option (kind 34) with a cookie of this
+    bool md5;               /* TCP-MD5 signature option (kind 19, 16 bytes of junk) */
+    uint8_t tfo_cookie_len; /* >0: a TCP Fast Open option (kind 34) with a cookie of this
                                   * many bytes (4..16) */
-    bool bad_l4_csum;            /* store the TCP/UDP checksum plus one */
+    bool bad_l4_csum;       /* store the TCP/UDP checksum plus one */
 
-    const uint8_t *payload;      /* borrowed */
+    const uint8_t *payload; /* borrowed */
     size_t payload_len;
 };
 
@@ -132,16 +133,16 @@ int pcapw_put_frags(struct pcapw *w, uint64_t ts_us, const struct pcapw_pkt *p, 
 /* Sequence state of one TCP connection being written. Fields may be changed between calls
  * (e.g. ttl_cli for a fake segment, ts to leave a gap). */
 struct pcapw_conv {
-    struct pcapw *w;             /* borrowed */
-    uint64_t ts;                 /* timestamp of the next packet (us) */
-    uint64_t step;               /* added to ts after each packet; default 1000 */
+    struct pcapw *w; /* borrowed */
+    uint64_t ts;     /* timestamp of the next packet (us) */
+    uint64_t step;   /* added to ts after each packet; default 1000 */
     uint8_t ipver;
     uint8_t cli[16], srv[16];
     uint16_t cport, sport;
-    uint32_t cisn, sisn;         /* initial sequence numbers */
-    uint32_t cnext, snext;       /* highest sequence number sent + 1, per side */
-    bool ts_opt;                 /* send timestamps on every segment (set before the handshake) */
-    uint32_t tsval;              /* next timestamp value; increments per packet */
+    uint32_t cisn, sisn;   /* initial sequence numbers */
+    uint32_t cnext, snext; /* highest sequence number sent + 1, per side */
+    bool ts_opt;           /* send timestamps on every segment (set before the handshake) */
+    uint32_t tsval;        /* next timestamp value; increments per packet */
     uint8_t ttl_cli, ttl_srv;
 };
 
@@ -180,20 +181,20 @@ int pcapw_conv_close(struct pcapw_conv *c);
 
 /* What to put in a TLS 1.3-style ClientHello. Zero-initialize and set what is needed. */
 struct pcapw_hello {
-    const char *sni;             /* server_name host name; NULL: no SNI extension */
-    const char *alpn;            /* comma-separated protocol ids ("h2,http/1.1"); NULL: none */
-    size_t pad_to;               /* >0: a padding extension (21) brings the handshake message
+    const char *sni;          /* server_name host name; NULL: no SNI extension */
+    const char *alpn;         /* comma-separated protocol ids ("h2,http/1.1"); NULL: none */
+    size_t pad_to;            /* >0: a padding extension (21) brings the handshake message
                                   * (4-byte header included) to at least this many bytes */
-    size_t pq_keyshare;          /* >0: an extra key share of this many bytes (group 0x11ec,
+    size_t pq_keyshare;       /* >0: an extra key share of this many bytes (group 0x11ec,
                                   * X25519MLKEM768 is 1216) before x25519 */
-    bool ech;                    /* an encrypted_client_hello extension (0xfe0d, outer, junk) */
-    bool sni_last;               /* put server_name after every other extension */
-    bool grease;                 /* GREASE extensions (0x0a0a, 0x1a1a) first and last */
-    uint16_t record_version;     /* 0: 0x0301 */
-    uint16_t hello_version;      /* legacy_version; 0: 0x0303 */
-    const size_t *rec_splits;    /* handshake-message offsets where a new TLS record starts */
-    size_t n_rec_splits;         /* (increasing, inside the message) */
-    uint32_t seed;               /* fills random, session id and key share */
+    bool ech;                 /* an encrypted_client_hello extension (0xfe0d, outer, junk) */
+    bool sni_last;            /* put server_name after every other extension */
+    bool grease;              /* GREASE extensions (0x0a0a, 0x1a1a) first and last */
+    uint16_t record_version;  /* 0: 0x0301 */
+    uint16_t hello_version;   /* legacy_version; 0: 0x0303 */
+    const size_t *rec_splits; /* handshake-message offsets where a new TLS record starts */
+    size_t n_rec_splits;      /* (increasing, inside the message) */
+    uint32_t seed;            /* fills random, session id and key share */
 };
 
 /* Writes the ClientHello record(s) into out (capacity cap). *sni_off (may be NULL) gets the

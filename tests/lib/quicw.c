@@ -71,8 +71,8 @@ int quicw_crypto(uint8_t *out, size_t cap, size_t *len, size_t off, const uint8_
     return 0;
 }
 
-size_t quicw_initial(struct quicw *q, uint32_t pn, const uint8_t *frames, size_t n,
-                     size_t min_len, uint8_t *out, size_t cap)
+size_t quicw_initial(struct quicw *q, uint32_t pn, const uint8_t *frames, size_t n, size_t min_len,
+                     uint8_t *out, size_t cap)
 {
     struct quic_seal s;
     memset(&s, 0, sizeof(s));

@@ -16,8 +16,8 @@
 
 /* One client connection attempt: its version, connection IDs and Initial keys. */
 struct quicw {
-    struct quic_ctx *ctx;        /* owned */
-    struct quic_keys keys;       /* client Initial keys of dcid */
+    struct quic_ctx *ctx;  /* owned */
+    struct quic_keys keys; /* client Initial keys of dcid */
     uint32_t version;
     uint8_t dcid[QUIC_CID_MAX], scid[QUIC_CID_MAX];
     size_t dcid_len, scid_len;
@@ -41,8 +41,8 @@ int quicw_crypto(uint8_t *out, size_t cap, size_t *len, size_t off, const uint8_
 
 /* Seals frames (n bytes) into one Initial with packet number pn (4-byte encoding), padded to at
  * least min_len bytes. Returns the packet length, or 0. */
-size_t quicw_initial(struct quicw *q, uint32_t pn, const uint8_t *frames, size_t n,
-                     size_t min_len, uint8_t *out, size_t cap);
+size_t quicw_initial(struct quicw *q, uint32_t pn, const uint8_t *frames, size_t n, size_t min_len,
+                     uint8_t *out, size_t cap);
 
 /* Long-header packet types other than Initial. */
 enum quicw_type { QUICW_0RTT, QUICW_HANDSHAKE };

@@ -50,9 +50,9 @@ static double cpu_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static const char *const tlds[] = { "com", "net", "org", "kz", "ru", "info", "xyz", "io", "me",
-                                    "online", "site", "top", "club", "biz", "xn--80ao21a", "co.uk",
-                                    "com.ua", "de", "fr", "pro" };
+static const char *const tlds[] = { "com",         "net",   "org",    "kz",   "ru",  "info", "xyz",
+                                    "io",          "me",    "online", "site", "top", "club", "biz",
+                                    "xn--80ao21a", "co.uk", "com.ua", "de",   "fr",  "pro" };
 
 static size_t label(char *o)
 {
@@ -291,23 +291,28 @@ int main(int argc, char **argv)
     double bpe = entries ? (double)st.bytes / (double)entries : 0;
     printf("bench_match: %zu domains + %zu urls (%zu duplicates dropped)\n", st.domains, st.urls,
            nd + nu - entries);
-    printf("  build: add+normalize %.2f s, compile %.2f s, total %.2f s\n", t_add, t_build, t_total);
-    printf("  memory: %zu bytes in the set, %.1f bytes/entry (peak RSS %ld MiB, generator included)\n",
-           st.bytes, bpe, ru.ru_maxrss / 1024);
+    printf("  build: add+normalize %.2f s, compile %.2f s, total %.2f s\n", t_add, t_build,
+           t_total);
+    printf(
+        "  memory: %zu bytes in the set, %.1f bytes/entry (peak RSS %ld MiB, generator included)\n",
+        st.bytes, bpe, ru.ru_maxrss / 1024);
     printf("  lookup rates per CPU second of the benchmark thread:\n");
-    printf("  domain lookups: hit %.2f M/s (%zu/%zu hit), miss %.2f M/s (%zu/%zu hit)\n", r_hit / 1e6,
-           hh, nq, r_miss / 1e6, mh, nq);
+    printf("  domain lookups: hit %.2f M/s (%zu/%zu hit), miss %.2f M/s (%zu/%zu hit)\n",
+           r_hit / 1e6, hh, nq, r_miss / 1e6, mh, nq);
     printf("  domain mix (99%% miss, 1%% hit): %.2f M/s (%zu/%zu hit); pre-filter passes %.2f%% of "
-           "misses\n", r_mix / 1e6, xh, nq, 100.0 * (double)pass / (double)nq);
-    printf("  url lookups:    hit %.2f M/s (%zu/%zu hit), miss %.2f M/s (%zu/%zu hit)\n", r_uhit / 1e6,
-           uh, nq, r_umiss / 1e6, um, nq);
-    printf("{\"domains\":%zu,\"urls\":%zu,\"add_s\":%.3f,\"compile_s\":%.3f,\"build_s\":%.3f,"
-           "\"bytes\":%zu,\"bytes_per_entry\":%.1f,\"domain_hit_per_s\":%.0f,\"domain_miss_per_s\":%.0f,"
-           "\"domain_mix_per_s\":%.0f,\"url_hit_per_s\":%.0f,\"url_miss_per_s\":%.0f,\"queries\":%zu,"
-           "\"domain_hits\":%zu,\"miss_hits\":%zu,\"mix_hits\":%zu,\"url_hits\":%zu,"
-           "\"prefilter_pass\":%.4f}\n",
-           st.domains, st.urls, t_add, t_build, t_total, st.bytes, bpe, r_hit, r_miss, r_mix, r_uhit,
-           r_umiss, nq, hh, mh, xh, uh, (double)pass / (double)nq);
+           "misses\n",
+           r_mix / 1e6, xh, nq, 100.0 * (double)pass / (double)nq);
+    printf("  url lookups:    hit %.2f M/s (%zu/%zu hit), miss %.2f M/s (%zu/%zu hit)\n",
+           r_uhit / 1e6, uh, nq, r_umiss / 1e6, um, nq);
+    printf(
+        "{\"domains\":%zu,\"urls\":%zu,\"add_s\":%.3f,\"compile_s\":%.3f,\"build_s\":%.3f,"
+        "\"bytes\":%zu,\"bytes_per_entry\":%.1f,\"domain_hit_per_s\":%.0f,\"domain_miss_per_s\":%."
+        "0f,"
+        "\"domain_mix_per_s\":%.0f,\"url_hit_per_s\":%.0f,\"url_miss_per_s\":%.0f,\"queries\":%zu,"
+        "\"domain_hits\":%zu,\"miss_hits\":%zu,\"mix_hits\":%zu,\"url_hits\":%zu,"
+        "\"prefilter_pass\":%.4f}\n",
+        st.domains, st.urls, t_add, t_build, t_total, st.bytes, bpe, r_hit, r_miss, r_mix, r_uhit,
+        r_umiss, nq, hh, mh, xh, uh, (double)pass / (double)nq);
     ruleset_free(rs);
     free(text);
     free(doff);

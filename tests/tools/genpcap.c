@@ -21,7 +21,7 @@
 #include "tests/lib/pcapw.h"
 
 #define MAX_ACTIVE 2000
-#define MSS 1448
+#define MSS        1448
 
 enum kind { K_TLS, K_HTTP, K_QUIC };
 
@@ -52,11 +52,14 @@ static double unif(void)
     return (double)(rnd() >> 11) / 9007199254740992.0;
 }
 
-static const char *const syl[] = {"ka", "lo", "mi", "net", "ru", "tel", "zo", "ba", "cdn", "api",
-                                  "img", "vid", "st", "ex", "qu", "or", "an", "ri", "po", "de",
-                                  "mar", "sun", "kit", "nova", "bel", "tor", "ya", "shop", "news", "go"};
-static const char *const tld[] = {"com", "net", "org", "ru", "kz", "io", "info", "tv", "me", "app"};
-static const char *const sub[] = {"www.", "cdn.", "api.", "m.", "static.", "img."};
+static const char *const syl[] = { "ka",  "lo",  "mi",  "net",  "ru",   "tel", "zo",  "ba",
+                                   "cdn", "api", "img", "vid",  "st",   "ex",  "qu",  "or",
+                                   "an",  "ri",  "po",  "de",   "mar",  "sun", "kit", "nova",
+                                   "bel", "tor", "ya",  "shop", "news", "go" };
+static const char *const tld[] = {
+    "com", "net", "org", "ru", "kz", "io", "info", "tv", "me", "app"
+};
+static const char *const sub[] = { "www.", "cdn.", "api.", "m.", "static.", "img." };
 
 /* A name of 2-4 syllables, optional subdomain, a TLD; suffix "-N" when n >= 0. */
 static void make_name(char *out, size_t cap, long n)
@@ -76,11 +79,11 @@ static void addr_for(uint8_t ipver, bool server, uint64_t h, char *out, size_t c
 {
     if (ipver == 4) {
         if (server)
-            snprintf(out, cap, "198.%u.%u.%u", 18 + (unsigned)(h >> 16 & 1), (unsigned)(h >> 8 & 0xff),
-                     1 + (unsigned)(h % 254));
+            snprintf(out, cap, "198.%u.%u.%u", 18 + (unsigned)(h >> 16 & 1),
+                     (unsigned)(h >> 8 & 0xff), 1 + (unsigned)(h % 254));
         else
-            snprintf(out, cap, "100.%u.%u.%u", 64 + (unsigned)(h >> 16 & 63), (unsigned)(h >> 8 & 0xff),
-                     1 + (unsigned)(h % 254));
+            snprintf(out, cap, "100.%u.%u.%u", 64 + (unsigned)(h >> 16 & 63),
+                     (unsigned)(h >> 8 & 0xff), 1 + (unsigned)(h % 254));
     } else {
         snprintf(out, cap, "2001:db8:%s:%x::%x", server ? "1" : "ff", (unsigned)(h >> 16 & 0xffff),
                  1 + (unsigned)(h & 0xfffe));
@@ -124,7 +127,7 @@ static int start_flow(struct gflow *f, double avg_pkts)
         return 0;
     }
     if (f->kind == K_TLS) {
-        struct pcapw_hello h = {0};
+        struct pcapw_hello h = { 0 };
         h.sni = name;
         h.alpn = "h2,http/1.1";
         h.grease = true;
@@ -135,14 +138,15 @@ static int start_flow(struct gflow *f, double avg_pkts)
             h.pad_to = 512;
         f->req_len = pcapw_tls_hello(&h, f->req, sizeof(f->req), NULL);
     } else {
-        int len = snprintf((char *)f->req, sizeof(f->req),
-                           "GET /%s/%08" PRIx64 "?v=%u HTTP/1.1\r\nHost: %s\r\n"
-                           "User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\r\n"
-                           "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n"
-                           "Accept-Language: ru-RU,ru;q=0.8,en-US;q=0.5,en;q=0.3\r\n"
-                           "Accept-Encoding: gzip, deflate\r\nConnection: keep-alive\r\n"
-                           "Upgrade-Insecure-Requests: 1\r\n\r\n",
-                           syl[rnd() % (sizeof(syl) / sizeof(syl[0]))], rnd(), (unsigned)(rnd() % 100), name);
+        int len = snprintf(
+            (char *)f->req, sizeof(f->req),
+            "GET /%s/%08" PRIx64 "?v=%u HTTP/1.1\r\nHost: %s\r\n"
+            "User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\r\n"
+            "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n"
+            "Accept-Language: ru-RU,ru;q=0.8,en-US;q=0.5,en;q=0.3\r\n"
+            "Accept-Encoding: gzip, deflate\r\nConnection: keep-alive\r\n"
+            "Upgrade-Insecure-Requests: 1\r\n\r\n",
+            syl[rnd() % (sizeof(syl) / sizeof(syl[0]))], rnd(), (unsigned)(rnd() % 100), name);
         f->req_len = len > 0 && (size_t)len < sizeof(f->req) ? (size_t)len : 0;
     }
     if (!f->req_len)
@@ -205,9 +209,7 @@ static int tcp_step(struct gflow *f)
         p.wscale = 7;
         f->st++;
         return pcapw_conv_send(c, &p);
-    case 2:
-        f->st++;
-        return pcapw_conv_ack(c, true);
+    case 2: f->st++; return pcapw_conv_ack(c, true);
     case 3: {
         size_t n = f->req_len - f->req_sent;
         if (n > MSS)
@@ -232,8 +234,9 @@ static int tcp_step(struct gflow *f)
             memcpy(seg, g_junk + rnd() % 60000, n);
             if (f->resp_sent == 0) {
                 if (f->kind == K_HTTP) {
-                    static const char hdr[] = "HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: text/html\r\n"
-                                              "Transfer-Encoding: chunked\r\n\r\n";
+                    static const char hdr[] =
+                        "HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: text/html\r\n"
+                        "Transfer-Encoding: chunked\r\n\r\n";
                     memcpy(seg, hdr, sizeof(hdr) - 1);
                 } else {
                     seg[0] = 22;
@@ -309,12 +312,14 @@ static int write_rules(const char *path, unsigned long unrelated)
         fprintf(f, "http://%s/%s/%u/*\n", name, syl[i % (sizeof(syl) / sizeof(syl[0]))], i);
     }
     for (unsigned i = 0; i < 1000; i++)
-        fprintf(f, "%u.%u.%u.0/24\n", 45 + i % 20, (unsigned)(rnd() & 0xff), (unsigned)(rnd() & 0xff));
+        fprintf(f, "%u.%u.%u.0/24\n", 45 + i % 20, (unsigned)(rnd() & 0xff),
+                (unsigned)(rnd() & 0xff));
     if (fclose(f) != 0) {
         fprintf(stderr, "genpcap: %s: %s\n", path, strerror(errno));
         return -1;
     }
-    printf("rules %s: %zu flow names, %lu unrelated names, 1000 urls, 1000 cidrs\n", path, n, unrelated);
+    printf("rules %s: %zu flow names, %lu unrelated names, 1000 urls, 1000 cidrs\n", path, n,
+           unrelated);
     return 0;
 }
 
@@ -337,8 +342,9 @@ int main(int argc, char **argv)
         else if (a[0] != '-' && !out)
             out = a;
         else {
-            fprintf(stderr, "usage: genpcap OUT.pcap [--packets N] [--flows N] [--seed N] [--names N] "
-                            "[--unrelated N]\n");
+            fprintf(stderr,
+                    "usage: genpcap OUT.pcap [--packets N] [--flows N] [--seed N] [--names N] "
+                    "[--unrelated N]\n");
             return 2;
         }
     }
@@ -379,7 +385,7 @@ int main(int argc, char **argv)
     }
     static struct gflow active[MAX_ACTIVE];
     size_t nact = 0;
-    unsigned long started = 0, nk[3] = {0, 0, 0};
+    unsigned long started = 0, nk[3] = { 0, 0, 0 };
     double avg = (double)packets / (double)flows;
     int rc = 0;
     while (pcapw_packets(g_w) < packets) {
@@ -411,7 +417,7 @@ out:
         fprintf(stderr, "genpcap: %s: %s\n", out, strerror(-crc));
         rc = crc;
     }
-    printf("packets %" PRIu64 " flows %lu bytes %" PRIu64 " (tls %lu, http %lu, quic %lu flows)\n", np, started,
-           nb, nk[K_TLS], nk[K_HTTP], nk[K_QUIC]);
+    printf("packets %" PRIu64 " flows %lu bytes %" PRIu64 " (tls %lu, http %lu, quic %lu flows)\n",
+           np, started, nb, nk[K_TLS], nk[K_HTTP], nk[K_QUIC]);
     return rc ? 1 : 0;
 }

@@ -47,8 +47,8 @@ static void on_event(void *ctx, const struct inline_event *ev)
     (void)ctx;
     if (ev->d.verdict != VERDICT_BLOCK)
         return;
-    fprintf(stderr, "inline_driver: block %s %.*s method=%s action=%s req=%u\n", verdict_app_name(ev->app),
-            ev->name ? (int)ev->name_len : 1, ev->name ? ev->name : "-",
+    fprintf(stderr, "inline_driver: block %s %.*s method=%s action=%s req=%u\n",
+            verdict_app_name(ev->app), ev->name ? (int)ev->name_len : 1, ev->name ? ev->name : "-",
             verdict_method_name(ev->d.method) ? verdict_method_name(ev->d.method) : "-",
             verdict_action_name(ev->d.action) ? verdict_action_name(ev->d.action) : "-", ev->req);
 }
@@ -68,17 +68,17 @@ static unsigned num(const char *s, const char *what)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"rules", required_argument, NULL, 'r'},
-        {"tproxy-port", required_argument, NULL, 't'},
-        {"redirect-port", required_argument, NULL, 'R'},
-        {"workers", required_argument, NULL, 'w'},
-        {"notice-url", required_argument, NULL, 'n'},
-        {"tls-block", required_argument, NULL, 'b'},
-        {"first-bytes-timeout", required_argument, NULL, 'T'},
-        {"max-per-source", required_argument, NULL, 'S'},
-        {"max-connections", required_argument, NULL, 'C'},
-        {"quiet", no_argument, NULL, 'q'},
-        {NULL, 0, NULL, 0},
+        { "rules", required_argument, NULL, 'r' },
+        { "tproxy-port", required_argument, NULL, 't' },
+        { "redirect-port", required_argument, NULL, 'R' },
+        { "workers", required_argument, NULL, 'w' },
+        { "notice-url", required_argument, NULL, 'n' },
+        { "tls-block", required_argument, NULL, 'b' },
+        { "first-bytes-timeout", required_argument, NULL, 'T' },
+        { "max-per-source", required_argument, NULL, 'S' },
+        { "max-connections", required_argument, NULL, 'C' },
+        { "quiet", no_argument, NULL, 'q' },
+        { NULL, 0, NULL, 0 },
     };
     struct inline_config cfg;
     inline_config_default(&cfg);

@@ -20,7 +20,7 @@
 #include "tests/lib/pcapw.h"
 #include "tests/lib/quicw.h"
 
-#define TS0 1700000000000000ULL
+#define TS0  1700000000000000ULL
 #define CLI4 "10.0.0.2"
 #define SRV4 "10.0.0.1"
 #define IPS4 "10.0.0.9"
@@ -33,25 +33,26 @@
 
 static uint16_t g_cport = 40000;
 
-#define TRY(x)                                                                                     \
-    do {                                                                                           \
-        int rc_ = (x);                                                                             \
-        if (rc_)                                                                                   \
-            return rc_;                                                                            \
+#define TRY(x)          \
+    do {                \
+        int rc_ = (x);  \
+        if (rc_)        \
+            return rc_; \
     } while (0)
 
 /* ---- building blocks ---- */
 
 static size_t hello(const char *sni, uint8_t *out, size_t cap, size_t *sni_off)
 {
-    struct pcapw_hello h = {0};
+    struct pcapw_hello h = { 0 };
     h.sni = sni;
     h.alpn = "h2,http/1.1";
     h.seed = 7;
     return pcapw_tls_hello(&h, out, cap, sni_off);
 }
 
-static int conv(struct pcapw_conv *c, struct pcapw *w, const char *cli, const char *srv, uint16_t port)
+static int conv(struct pcapw_conv *c, struct pcapw *w, const char *cli, const char *srv,
+                uint16_t port)
 {
     return pcapw_conv_init(c, w, TS0, cli, g_cport, srv, port);
 }
@@ -74,7 +75,8 @@ static int tls_tail(struct pcapw_conv *c)
 
 static int http_response(struct pcapw_conv *c)
 {
-    static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok";
+    static const char resp[] =
+        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok";
     TRY(pcapw_conv_server_data(c, c->snext - c->sisn - 1, (const uint8_t *)resp, sizeof(resp) - 1));
     return pcapw_conv_ack(c, true);
 }
@@ -108,7 +110,8 @@ static int http_raw(struct pcapw *w, const char *cli, const char *srv, const cha
     return pcapw_conv_close(&c);
 }
 
-static int http_get(struct pcapw *w, const char *cli, const char *srv, const char *host, const char *target)
+static int http_get(struct pcapw *w, const char *cli, const char *srv, const char *host,
+                    const char *target)
 {
     char req[1024];
     size_t n = pcapw_http_get((uint8_t *)req, sizeof(req) - 1, host, target);
@@ -119,7 +122,8 @@ static int http_get(struct pcapw *w, const char *cli, const char *srv, const cha
 }
 
 /* A fake client segment carrying d at relative offset off; *p is adjusted by the caller's tweak. */
-static void fake_pkt(const struct pcapw_conv *c, struct pcapw_pkt *p, uint32_t off, const uint8_t *d, size_t n)
+static void fake_pkt(const struct pcapw_conv *c, struct pcapw_pkt *p, uint32_t off,
+                     const uint8_t *d, size_t n)
 {
     pcapw_conv_pkt(c, true, p);
     p->seq = c->cisn + 1 + off;
@@ -130,14 +134,38 @@ static void fake_pkt(const struct pcapw_conv *c, struct pcapw_pkt *p, uint32_t o
 
 /* ---- baselines ---- */
 
-static int b_tls4_allow(struct pcapw *w) { return tls_plain(w, CLI4, SRV4, ALW); }
-static int b_tls4_block(struct pcapw *w) { return tls_plain(w, CLI4, SRV4, BLK); }
-static int b_tls6_allow(struct pcapw *w) { return tls_plain(w, CLI6, SRV6, ALW); }
-static int b_tls6_block(struct pcapw *w) { return tls_plain(w, CLI6, SRV6, BLK); }
-static int b_http4_allow(struct pcapw *w) { return http_get(w, CLI4, SRV4, ALW, "/"); }
-static int b_http4_block(struct pcapw *w) { return http_get(w, CLI4, SRV4, BLK, "/"); }
-static int b_http6_allow(struct pcapw *w) { return http_get(w, CLI6, SRV6, ALW, "/"); }
-static int b_http6_block(struct pcapw *w) { return http_get(w, CLI6, SRV6, BLK, "/"); }
+static int b_tls4_allow(struct pcapw *w)
+{
+    return tls_plain(w, CLI4, SRV4, ALW);
+}
+static int b_tls4_block(struct pcapw *w)
+{
+    return tls_plain(w, CLI4, SRV4, BLK);
+}
+static int b_tls6_allow(struct pcapw *w)
+{
+    return tls_plain(w, CLI6, SRV6, ALW);
+}
+static int b_tls6_block(struct pcapw *w)
+{
+    return tls_plain(w, CLI6, SRV6, BLK);
+}
+static int b_http4_allow(struct pcapw *w)
+{
+    return http_get(w, CLI4, SRV4, ALW, "/");
+}
+static int b_http4_block(struct pcapw *w)
+{
+    return http_get(w, CLI4, SRV4, BLK, "/");
+}
+static int b_http6_allow(struct pcapw *w)
+{
+    return http_get(w, CLI6, SRV6, ALW, "/");
+}
+static int b_http6_block(struct pcapw *w)
+{
+    return http_get(w, CLI6, SRV6, BLK, "/");
+}
 
 /* ---- TCP / IP ---- */
 
@@ -197,25 +225,15 @@ static int fake_then_real(struct pcapw *w, enum fake_kind kind)
     TRY(pcapw_conv_handshake(&c));
     fake_pkt(&c, &p, 0, fake, fn);
     switch (kind) {
-    case FAKE_TTL:
-        p.ttl = 1;
-        break;
-    case FAKE_CSUM:
-        p.bad_l4_csum = true;
-        break;
-    case FAKE_WINDOW:
-        p.seq += 0x40000000u;
-        break;
-    case FAKE_MD5:
-        p.md5 = true;
-        break;
+    case FAKE_TTL: p.ttl = 1; break;
+    case FAKE_CSUM: p.bad_l4_csum = true; break;
+    case FAKE_WINDOW: p.seq += 0x40000000u; break;
+    case FAKE_MD5: p.md5 = true; break;
     case FAKE_NOACK:
         p.flags = PCAPW_PSH;
         p.ack = 0;
         break;
-    case FAKE_OLDTS:
-        p.tsval -= 50000;
-        break;
+    case FAKE_OLDTS: p.tsval -= 50000; break;
     }
     uint32_t keep = c.cnext;
     TRY(pcapw_conv_send(&c, &p));
@@ -231,12 +249,30 @@ static int fake_then_real(struct pcapw *w, enum fake_kind kind)
     return tls_tail(&c);
 }
 
-static int t4(struct pcapw *w) { return fake_then_real(w, FAKE_TTL); }
-static int t5(struct pcapw *w) { return fake_then_real(w, FAKE_CSUM); }
-static int t6(struct pcapw *w) { return fake_then_real(w, FAKE_WINDOW); }
-static int t7(struct pcapw *w) { return fake_then_real(w, FAKE_MD5); }
-static int t8(struct pcapw *w) { return fake_then_real(w, FAKE_NOACK); }
-static int t9(struct pcapw *w) { return fake_then_real(w, FAKE_OLDTS); }
+static int t4(struct pcapw *w)
+{
+    return fake_then_real(w, FAKE_TTL);
+}
+static int t5(struct pcapw *w)
+{
+    return fake_then_real(w, FAKE_CSUM);
+}
+static int t6(struct pcapw *w)
+{
+    return fake_then_real(w, FAKE_WINDOW);
+}
+static int t7(struct pcapw *w)
+{
+    return fake_then_real(w, FAKE_MD5);
+}
+static int t8(struct pcapw *w)
+{
+    return fake_then_real(w, FAKE_NOACK);
+}
+static int t9(struct pcapw *w)
+{
+    return fake_then_real(w, FAKE_OLDTS);
+}
 
 /* Real first part (whole SNI inside), then an overlapping segment whose overlap says ALW. */
 static int t10(struct pcapw *w)
@@ -288,16 +324,22 @@ static int t12(struct pcapw *w, const char *cli, const char *srv)
     fake_pkt(&c, &p, 0, ch, n);
     p.ip_id = 0x4242;
     /* L4 offsets: TCP header is 20 bytes; second cut lands inside the SNI */
-    size_t offs[2] = {32, (20 + so + 8) & ~(size_t)7};
-    size_t order[3] = {2, 0, 1};
+    size_t offs[2] = { 32, (20 + so + 8) & ~(size_t)7 };
+    size_t order[3] = { 2, 0, 1 };
     TRY(pcapw_put_frags(w, c.ts, &p, offs, 2, order));
     c.cnext = p.seq + (uint32_t)n;
     c.ts += c.step;
     return tls_tail(&c);
 }
 
-static int t12v4(struct pcapw *w) { return t12(w, CLI4, SRV4); }
-static int t12v6(struct pcapw *w) { return t12(w, CLI6, SRV6); }
+static int t12v4(struct pcapw *w)
+{
+    return t12(w, CLI4, SRV4);
+}
+static int t12v6(struct pcapw *w)
+{
+    return t12(w, CLI6, SRV6);
+}
 
 /* Fake with an extension chain Linux drops (hop-by-hop not first), then the real ClientHello
  * behind hop-by-hop + destination options. */
@@ -418,7 +460,7 @@ static int t18(struct pcapw *w)
     struct pcapw_pkt p;
     uint8_t ch[2048];
     size_t so;
-    static const uint16_t ids[4] = {0, 0, 65535, 1};
+    static const uint16_t ids[4] = { 0, 0, 65535, 1 };
     TRY(conv(&c, w, CLI4, SRV4, 443));
     size_t n = hello(BLK, ch, sizeof(ch), &so);
     size_t a = so + 7;
@@ -521,7 +563,7 @@ static int z1(struct pcapw *w)
     TRY(conv(&c, w, CLI4, SRV4, 443));
     size_t n = hello(BLK, real, sizeof(real), NULL);
     memset(fake, 0, n);
-    static const uint8_t hdr[9] = {22, 3, 1, 0x3f, 0xff, 1, 0, 0x3f, 0xfb};
+    static const uint8_t hdr[9] = { 22, 3, 1, 0x3f, 0xff, 1, 0, 0x3f, 0xfb };
     memcpy(fake, hdr, sizeof(hdr));
     TRY(pcapw_conv_handshake(&c));
     fake_pkt(&c, &p, 0, fake, n);
@@ -574,7 +616,7 @@ static int z3(struct pcapw *w)
     p.md5 = true;
     TRY(pcapw_conv_send(&c, &p));
     TRY(pcapw_conv_handshake(&c));
-    static const uint8_t hdr[9] = {22, 3, 1, 0x3f, 0xff, 1, 0, 0x3f, 0xfb};
+    static const uint8_t hdr[9] = { 22, 3, 1, 0x3f, 0xff, 1, 0, 0x3f, 0xfb };
     uint8_t fake1[2048];
     memset(fake1, 0, n);
     memcpy(fake1, hdr, sizeof(hdr));
@@ -619,8 +661,14 @@ static int seqovl(struct pcapw *w, bool second)
     return tls_tail(&c);
 }
 
-static int z4(struct pcapw *w) { return seqovl(w, false); }
-static int z5(struct pcapw *w) { return seqovl(w, true); }
+static int z4(struct pcapw *w)
+{
+    return seqovl(w, false);
+}
+static int z5(struct pcapw *w)
+{
+    return seqovl(w, true);
+}
 
 /* zapret fake-real-fake orderings (TTL-1 fakes naming ALW, the real hello in two segments cut
  * inside the SNI after "blo"): fake, real first part, fake first part, real second part. The
@@ -808,15 +856,21 @@ static int tfo(struct pcapw *w, bool decoy)
     return pcapw_conv_close(&c);
 }
 
-static int t22a(struct pcapw *w) { return tfo(w, false); }
-static int t22b(struct pcapw *w) { return tfo(w, true); }
+static int t22a(struct pcapw *w)
+{
+    return tfo(w, false);
+}
+static int t22b(struct pcapw *w)
+{
+    return tfo(w, true);
+}
 
 /* ---- TLS ---- */
 
 static int s1(struct pcapw *w)
 {
     struct pcapw_conv c;
-    struct pcapw_hello h = {0};
+    struct pcapw_hello h = { 0 };
     uint8_t ch[2048];
     size_t so;
     h.sni = BLK;
@@ -824,7 +878,7 @@ static int s1(struct pcapw *w)
     h.seed = 7;
     if (!pcapw_tls_hello(&h, ch, sizeof(ch), &so))
         return -EINVAL;
-    size_t splits[2] = {40, so - 5 + 6};
+    size_t splits[2] = { 40, so - 5 + 6 };
     h.rec_splits = splits;
     h.n_rec_splits = 2;
     size_t n = pcapw_tls_hello(&h, ch, sizeof(ch), NULL);
@@ -852,15 +906,27 @@ static int s2(struct pcapw *w)
     return tls_tail(&c);
 }
 
-static int s4(struct pcapw *w) { return tls_plain(w, CLI4, SRV4, "BlOcKeD.ExAmPlE"); }
-static int s5(struct pcapw *w) { return tls_plain(w, CLI4, SRV4, BLK "."); }
-static int s6(struct pcapw *w) { return tls_plain(w, CLI4, IPS4, NULL); }
-static int s6v6(struct pcapw *w) { return tls_plain(w, CLI6, IPS6, NULL); }
+static int s4(struct pcapw *w)
+{
+    return tls_plain(w, CLI4, SRV4, "BlOcKeD.ExAmPlE");
+}
+static int s5(struct pcapw *w)
+{
+    return tls_plain(w, CLI4, SRV4, BLK ".");
+}
+static int s6(struct pcapw *w)
+{
+    return tls_plain(w, CLI4, IPS4, NULL);
+}
+static int s6v6(struct pcapw *w)
+{
+    return tls_plain(w, CLI6, IPS6, NULL);
+}
 
 static int s7(struct pcapw *w)
 {
     struct pcapw_conv c;
-    struct pcapw_hello h = {0};
+    struct pcapw_hello h = { 0 };
     static uint8_t ch[16384];
     h.sni = BLK;
     h.alpn = "h2,http/1.1";
@@ -883,9 +949,9 @@ static int s7(struct pcapw *w)
 static int s7b(struct pcapw *w)
 {
     struct pcapw_conv c;
-    struct pcapw_hello h = {0};
+    struct pcapw_hello h = { 0 };
     static uint8_t ch[65536];
-    static const size_t splits[] = {16000, 32000, 48000};
+    static const size_t splits[] = { 16000, 32000, 48000 };
     h.sni = BLK;
     h.alpn = "h2,http/1.1";
     h.pq_keyshare = 1216;
@@ -907,11 +973,10 @@ static size_t raw_hello(uint8_t *out, const uint8_t *ext, size_t n)
 {
     static const uint8_t fixed[] = {
         0x03, 0x03, /* legacy_version, random: */
-        1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
-        17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32,
-        0,                      /* session_id */
-        0, 2, 0x13, 0x01,       /* cipher_suites */
-        1, 0,                   /* compression */
+        1,    2,    3,    4,    5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16, 17,
+        18,   19,   20,   21,   22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 0, /* session_id */
+        0,    2,    0x13, 0x01,                                                /* cipher_suites */
+        1,    0,                                                               /* compression */
     };
     size_t body = sizeof(fixed) + 2 + n, o = 0;
     out[o++] = 22;
@@ -947,10 +1012,10 @@ static int raw_tls(struct pcapw *w, const uint8_t *ext, size_t n)
 static int s10(struct pcapw *w)
 {
     static const uint8_t ext[] = {
-        0x00, 0x00, 0x00, 0x1b, 0x00, 0x19,             /* server_name, list of 25 */
-        0x01, 0x00, 0x03, 'x', 'y', 'z',                /* name_type 1 (not host_name) */
-        0x00, 0x00, 0x0f, 'b', 'l', 'o', 'c', 'k', 'e', 'd', '.', 'e', 'x', 'a', 'm', 'p', 'l', 'e',
-        0x00, 0x2b, 0x00, 0x03, 0x02, 0x03, 0x04,       /* supported_versions: TLS 1.3 */
+        0x00, 0x00, 0x00, 0x1b, 0x00, 0x19, /* server_name, list of 25 */
+        0x01, 0x00, 0x03, 'x',  'y',  'z',  /* name_type 1 (not host_name) */
+        0x00, 0x00, 0x0f, 'b',  'l',  'o',  'c',  'k',  'e',  'd',  '.',  'e',  'x',
+        'a',  'm',  'p',  'l',  'e',  0x00, 0x2b, 0x00, 0x03, 0x02, 0x03, 0x04, /* supported_versions: TLS 1.3 */
     };
     return raw_tls(w, ext, sizeof(ext));
 }
@@ -960,11 +1025,10 @@ static int s10(struct pcapw *w)
 static int s10b(struct pcapw *w)
 {
     static const uint8_t ext[] = {
-        0x00, 0x00, 0x00, 0x14, 0x00, 0x12, 0x00, 0x00, 0x0f,
-        'a', 'l', 'l', 'o', 'w', 'e', 'd', '.', 'e', 'x', 'a', 'm', 'p', 'l', 'e',
-        0x00, 0x00, 0x00, 0x14, 0x00, 0x12, 0x00, 0x00, 0x0f,
-        'b', 'l', 'o', 'c', 'k', 'e', 'd', '.', 'e', 'x', 'a', 'm', 'p', 'l', 'e',
-        0x00, 0x2b, 0x00, 0x03, 0x02, 0x03, 0x04,
+        0x00, 0x00, 0x00, 0x14, 0x00, 0x12, 0x00, 0x00, 0x0f, 'a',  'l',  'l',  'o',  'w',
+        'e',  'd',  '.',  'e',  'x',  'a',  'm',  'p',  'l',  'e',  0x00, 0x00, 0x00, 0x14,
+        0x00, 0x12, 0x00, 0x00, 0x0f, 'b',  'l',  'o',  'c',  'k',  'e',  'd',  '.',  'e',
+        'x',  'a',  'm',  'p',  'l',  'e',  0x00, 0x2b, 0x00, 0x03, 0x02, 0x03, 0x04,
     };
     return raw_tls(w, ext, sizeof(ext));
 }
@@ -972,7 +1036,7 @@ static int s10b(struct pcapw *w)
 static int s8(struct pcapw *w)
 {
     struct pcapw_conv c;
-    struct pcapw_hello h = {0};
+    struct pcapw_hello h = { 0 };
     uint8_t ch[2048];
     h.sni = "front." ALW;
     h.alpn = "h2,http/1.1";
@@ -990,7 +1054,7 @@ static int s8(struct pcapw *w)
 static int s9(struct pcapw *w)
 {
     struct pcapw_conv c;
-    struct pcapw_hello h = {0};
+    struct pcapw_hello h = { 0 };
     uint8_t ch[2048];
     h.sni = BLK;
     h.sni_last = true;
@@ -1010,16 +1074,38 @@ static int s9(struct pcapw *w)
 
 #define UA "User-Agent: qorgau-test/1.0\r\nAccept: */*\r\n"
 
-static int h1(struct pcapw *w) { return http_raw(w, CLI4, SRV4, "GET / HTTP/1.1\r\nhOsT: " BLK "\r\n" UA "\r\n"); }
-static int h2(struct pcapw *w) { return http_raw(w, CLI4, SRV4, "GET / HTTP/1.1\r\nHost: BlOcKeD.eXaMpLe\r\n" UA "\r\n"); }
-static int h3(struct pcapw *w) { return http_raw(w, CLI4, SRV4, "GET / HTTP/1.1\r\nHost:" BLK "\r\n" UA "\r\n"); }
-static int h4(struct pcapw *w) { return http_raw(w, CLI4, SRV4, "GET / HTTP/1.1\r\nHost:\t" BLK "\t \r\n" UA "\r\n"); }
-static int h5(struct pcapw *w) { return http_raw(w, CLI4, SRV4, "GET / HTTP/1.1\r\nHost: " BLK ".\r\n" UA "\r\n"); }
-static int h6(struct pcapw *w) { return http_raw(w, CLI4, SRV4, "GET   /   HTTP/1.1\r\nHost: " BLK "\r\n" UA "\r\n"); }
-static int h7(struct pcapw *w) { return http_raw(w, CLI4, SRV4, "\r\n\r\nGET / HTTP/1.1\r\nHost: " BLK "\r\n" UA "\r\n"); }
+static int h1(struct pcapw *w)
+{
+    return http_raw(w, CLI4, SRV4, "GET / HTTP/1.1\r\nhOsT: " BLK "\r\n" UA "\r\n");
+}
+static int h2(struct pcapw *w)
+{
+    return http_raw(w, CLI4, SRV4, "GET / HTTP/1.1\r\nHost: BlOcKeD.eXaMpLe\r\n" UA "\r\n");
+}
+static int h3(struct pcapw *w)
+{
+    return http_raw(w, CLI4, SRV4, "GET / HTTP/1.1\r\nHost:" BLK "\r\n" UA "\r\n");
+}
+static int h4(struct pcapw *w)
+{
+    return http_raw(w, CLI4, SRV4, "GET / HTTP/1.1\r\nHost:\t" BLK "\t \r\n" UA "\r\n");
+}
+static int h5(struct pcapw *w)
+{
+    return http_raw(w, CLI4, SRV4, "GET / HTTP/1.1\r\nHost: " BLK ".\r\n" UA "\r\n");
+}
+static int h6(struct pcapw *w)
+{
+    return http_raw(w, CLI4, SRV4, "GET   /   HTTP/1.1\r\nHost: " BLK "\r\n" UA "\r\n");
+}
+static int h7(struct pcapw *w)
+{
+    return http_raw(w, CLI4, SRV4, "\r\n\r\nGET / HTTP/1.1\r\nHost: " BLK "\r\n" UA "\r\n");
+}
 static int h8(struct pcapw *w)
 {
-    return http_raw(w, CLI4, SRV4, "GET / HTTP/1.1\nHost: " BLK "\nUser-Agent: qorgau-test/1.0\nAccept: */*\n\n");
+    return http_raw(w, CLI4, SRV4,
+                    "GET / HTTP/1.1\nHost: " BLK "\nUser-Agent: qorgau-test/1.0\nAccept: */*\n\n");
 }
 
 static int h9(struct pcapw *w)
@@ -1102,7 +1188,8 @@ static int h9e(struct pcapw *w)
  * of Host, and an obs-folded header line before it. */
 static int h9s(struct pcapw *w)
 {
-    return http_raw(w, CLI4, SRV4, "GET / HTTP/1.1\r\nX-Folded: a\r\n b\r\nHost : " BLK "\r\n" UA "\r\n");
+    return http_raw(w, CLI4, SRV4,
+                    "GET / HTTP/1.1\r\nX-Folded: a\r\n b\r\nHost : " BLK "\r\n" UA "\r\n");
 }
 
 /* What zapret-style tools send for HTTP: a fake request with a TTL too low to reach the server
@@ -1136,9 +1223,18 @@ static int http_fake_real(struct pcapw *w, const char *fake_host, const char *re
     return pcapw_conv_close(&c);
 }
 
-static int t4h(struct pcapw *w) { return http_fake_real(w, ALW, BLK, false); }
-static int t4h2(struct pcapw *w) { return http_fake_real(w, BLK, ALW, false); }
-static int t4h3(struct pcapw *w) { return http_fake_real(w, ALW, BLK, true); }
+static int t4h(struct pcapw *w)
+{
+    return http_fake_real(w, ALW, BLK, false);
+}
+static int t4h2(struct pcapw *w)
+{
+    return http_fake_real(w, BLK, ALW, false);
+}
+static int t4h3(struct pcapw *w)
+{
+    return http_fake_real(w, ALW, BLK, true);
+}
 
 /* h2c with prior knowledge (curl --http2-prior-knowledge): preface, SETTINGS, then a HEADERS
  * frame cut inside the :authority value, the rest in a CONTINUATION frame. The field block is
@@ -1149,10 +1245,11 @@ static int h18a(struct pcapw *w)
     struct pcapw_conv c;
     static const uint8_t d[] =
         "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-        "\x00\x00\x00\x04\x00\x00\x00\x00\x00"                 /* SETTINGS */
-        "\x00\x00\x0b\x01\x01\x00\x00\x00\x01"                 /* HEADERS, END_STREAM */
-        "\x82\x86\x84\x01\x0f" "blocke"
-        "\x00\x00\x09\x09\x04\x00\x00\x00\x01"                 /* CONTINUATION, END_HEADERS */
+        "\x00\x00\x00\x04\x00\x00\x00\x00\x00" /* SETTINGS */
+        "\x00\x00\x0b\x01\x01\x00\x00\x00\x01" /* HEADERS, END_STREAM */
+        "\x82\x86\x84\x01\x0f"
+        "blocke"
+        "\x00\x00\x09\x09\x04\x00\x00\x00\x01" /* CONTINUATION, END_HEADERS */
         "d.example";
     TRY(conv(&c, w, CLI4, SRV4, 80));
     TRY(pcapw_conv_handshake(&c));
@@ -1170,13 +1267,16 @@ static int h18b(struct pcapw *w)
     struct pcapw_conv c;
     static const uint8_t d[] =
         "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-        "\x00\x00\x00\x04\x00\x00\x00\x00\x00"                 /* SETTINGS */
-        "\x00\x00\x14\x01\x04\x00\x00\x00\x01"                 /* HEADERS 1, END_HEADERS */
-        "\x82\x86\x84\x41\x0f" "allowed.example"
-        "\x00\x00\x04\x00\x01\x00\x00\x00\x01" "data"          /* DATA 1, END_STREAM */
-        "\x00\x00\x0b\x01\x01\x00\x00\x00\x03"                 /* HEADERS 3, END_STREAM */
-        "\x82\x86\x84\x41\x0f" "blocke"
-        "\x00\x00\x09\x09\x04\x00\x00\x00\x03"                 /* CONTINUATION, END_HEADERS */
+        "\x00\x00\x00\x04\x00\x00\x00\x00\x00" /* SETTINGS */
+        "\x00\x00\x14\x01\x04\x00\x00\x00\x01" /* HEADERS 1, END_HEADERS */
+        "\x82\x86\x84\x41\x0f"
+        "allowed.example"
+        "\x00\x00\x04\x00\x01\x00\x00\x00\x01"
+        "data"                                 /* DATA 1, END_STREAM */
+        "\x00\x00\x0b\x01\x01\x00\x00\x00\x03" /* HEADERS 3, END_STREAM */
+        "\x82\x86\x84\x41\x0f"
+        "blocke"
+        "\x00\x00\x09\x09\x04\x00\x00\x00\x03" /* CONTINUATION, END_HEADERS */
         "d.example";
     TRY(conv(&c, w, CLI4, SRV4, 80));
     TRY(pcapw_conv_handshake(&c));
@@ -1214,7 +1314,10 @@ static int keepalive(struct pcapw *w, const char *host2)
     return pcapw_conv_close(&c);
 }
 
-static int h11(struct pcapw *w) { return keepalive(w, BLK); }
+static int h11(struct pcapw *w)
+{
+    return keepalive(w, BLK);
+}
 
 /* Requests r[0..n) on one kept-alive connection to port 80, each answered by the server
  * before the next, as curl or a browser sends them. */
@@ -1279,15 +1382,39 @@ static int h17(struct pcapw *w)
 #undef FAKE_REQ
     return keepalive_seq(w, r, 3);
 }
-static int h12(struct pcapw *w) { return http_raw(w, CLI4, SRV4, "GET http://" BLK "/ HTTP/1.1\r\nHost: " ALW "\r\n" UA "\r\n"); }
-static int h13(struct pcapw *w) { return http_raw(w, CLI4, SRV4, "GET / HTTP/1.1\r\nHost: " ALW "\r\nHost: " BLK "\r\n" UA "\r\n"); }
-static int h14a(struct pcapw *w) { return http_get(w, CLI4, SRV4, BLK ":80", "/"); }
-static int h14b(struct pcapw *w) { return http_get(w, CLI4, SRV4, "xn--80akhbyknj4f.example", "/"); }
-static int h15a(struct pcapw *w) { return http_get(w, CLI4, SRV4, "urls.example", "/a/../secret/x"); }
-static int h15b(struct pcapw *w) { return http_get(w, CLI4, SRV4, "urls.example", "/%73ecret/x"); }
-static int h15c(struct pcapw *w) { return http_get(w, CLI4, SRV4, "urls.example", "//secret/x"); }
-static int h15d(struct pcapw *w) { return http_get(w, CLI4, SRV4, "urls.example", "/secret/./x?q=1"); }
-
+static int h12(struct pcapw *w)
+{
+    return http_raw(w, CLI4, SRV4, "GET http://" BLK "/ HTTP/1.1\r\nHost: " ALW "\r\n" UA "\r\n");
+}
+static int h13(struct pcapw *w)
+{
+    return http_raw(w, CLI4, SRV4,
+                    "GET / HTTP/1.1\r\nHost: " ALW "\r\nHost: " BLK "\r\n" UA "\r\n");
+}
+static int h14a(struct pcapw *w)
+{
+    return http_get(w, CLI4, SRV4, BLK ":80", "/");
+}
+static int h14b(struct pcapw *w)
+{
+    return http_get(w, CLI4, SRV4, "xn--80akhbyknj4f.example", "/");
+}
+static int h15a(struct pcapw *w)
+{
+    return http_get(w, CLI4, SRV4, "urls.example", "/a/../secret/x");
+}
+static int h15b(struct pcapw *w)
+{
+    return http_get(w, CLI4, SRV4, "urls.example", "/%73ecret/x");
+}
+static int h15c(struct pcapw *w)
+{
+    return http_get(w, CLI4, SRV4, "urls.example", "//secret/x");
+}
+static int h15d(struct pcapw *w)
+{
+    return http_get(w, CLI4, SRV4, "urls.example", "/secret/./x?q=1");
+}
 
 /* ---- QUIC (UDP 443) ----
  * Each capture imitates one Chromium connection attempt: client Initials padded to 1250-byte
@@ -1337,8 +1464,8 @@ static int q_answer(struct pcapw *w, const struct quicw *q)
 }
 
 /* Opens the attempt of version with dcid; *hl gets the hello length, *so the SNI offset. */
-static int q_open(struct quicw *q, uint32_t version, const uint8_t *dcid, const char *sni, size_t pq,
-                  uint8_t *hello, size_t cap, size_t *hl, size_t *so)
+static int q_open(struct quicw *q, uint32_t version, const uint8_t *dcid, const char *sni,
+                  size_t pq, uint8_t *hello, size_t cap, size_t *hl, size_t *so)
 {
     g_qts = 0;
     TRY(quicw_init(q, version, dcid, 8, Q_SCID, 8));
@@ -1352,7 +1479,8 @@ static int q_open(struct quicw *q, uint32_t version, const uint8_t *dcid, const 
 
 /* A whole attempt: the hello over as many Initials as it needs (cut inside the SNI when it takes
  * two), then the server's answer. */
-static int q_plain(struct pcapw *w, uint32_t version, const uint8_t *dcid, const char *sni, size_t pq)
+static int q_plain(struct pcapw *w, uint32_t version, const uint8_t *dcid, const char *sni,
+                   size_t pq)
 {
     struct quicw q;
     uint8_t h[4096];
@@ -1373,14 +1501,26 @@ static int q_plain(struct pcapw *w, uint32_t version, const uint8_t *dcid, const
     return rc;
 }
 
-static int qb1(struct pcapw *w) { return q_plain(w, QUIC_V1, Q_DCID, ALW, 0); }
-static int qb2(struct pcapw *w) { return q_plain(w, QUIC_V1, Q_DCID, BLK, 0); }
+static int qb1(struct pcapw *w)
+{
+    return q_plain(w, QUIC_V1, Q_DCID, ALW, 0);
+}
+static int qb2(struct pcapw *w)
+{
+    return q_plain(w, QUIC_V1, Q_DCID, BLK, 0);
+}
 
 /* Q1: Chromium's ClientHello with the X25519MLKEM768 share takes two Initials; cut in the SNI. */
-static int q1(struct pcapw *w) { return q_plain(w, QUIC_V1, Q_DCID, BLK, 1216); }
+static int q1(struct pcapw *w)
+{
+    return q_plain(w, QUIC_V1, Q_DCID, BLK, 1216);
+}
 
 /* Q5: the same over QUIC v2 (RFC 9369 salt, labels and type bits). */
-static int q5(struct pcapw *w) { return q_plain(w, QUIC_V2, Q_DCID, BLK, 1216); }
+static int q5(struct pcapw *w)
+{
+    return q_plain(w, QUIC_V2, Q_DCID, BLK, 1216);
+}
 
 /* Q2: the second Initial (pn 1) first; inside each, CRYPTO frames in reverse order with PING and
  * PADDING between them, and one range sent twice. */
@@ -1585,12 +1725,30 @@ static int q1b(struct pcapw *w)
 
 /* ---- must pass ---- */
 
-static int p1(struct pcapw *w) { return tls_plain(w, CLI4, SRV4, "not" BLK); }
-static int p2(struct pcapw *w) { return tls_plain(w, CLI4, SRV4, BLK ".evil.test"); }
-static int p3(struct pcapw *w) { return http_get(w, CLI4, SRV4, "not" BLK, "/"); }
-static int p4(struct pcapw *w) { return http_get(w, CLI4, SRV4, BLK ".evil.test", "/"); }
-static int p5(struct pcapw *w) { return keepalive(w, "www." ALW); }
-static int p6(struct pcapw *w) { return http_get(w, CLI4, SRV4, "urls.example", "/public/secret/x"); }
+static int p1(struct pcapw *w)
+{
+    return tls_plain(w, CLI4, SRV4, "not" BLK);
+}
+static int p2(struct pcapw *w)
+{
+    return tls_plain(w, CLI4, SRV4, BLK ".evil.test");
+}
+static int p3(struct pcapw *w)
+{
+    return http_get(w, CLI4, SRV4, "not" BLK, "/");
+}
+static int p4(struct pcapw *w)
+{
+    return http_get(w, CLI4, SRV4, BLK ".evil.test", "/");
+}
+static int p5(struct pcapw *w)
+{
+    return keepalive(w, "www." ALW);
+}
+static int p6(struct pcapw *w)
+{
+    return http_get(w, CLI4, SRV4, "urls.example", "/public/secret/x");
+}
 
 /* ---- encapsulations on the capture point (E1-E6) ----
  * Each capture holds an allowed TLS/HTTP flow to 10.0.0.3 and a blocked one to the server, both
@@ -1625,7 +1783,7 @@ static size_t outer4(uint8_t *out, const uint8_t *mac, bool up, uint8_t proto, s
     put16(ip + 2, (uint32_t)(20 + n));
     ip[8] = 62;
     ip[9] = proto;
-    static const uint8_t a[4] = {192, 0, 2, 1}, b[4] = {192, 0, 2, 2};
+    static const uint8_t a[4] = { 192, 0, 2, 1 }, b[4] = { 192, 0, 2, 2 };
     memcpy(ip + 12, up ? a : b, 4);
     memcpy(ip + 16, up ? b : a, 4);
     uint32_t sum = 0;
@@ -1729,7 +1887,8 @@ static size_t wrap(void *ctx, const uint8_t *f, size_t len, uint8_t *out, size_t
     return 0;
 }
 
-static int enc_tls(struct pcapw *w, enum wrap_kind k, const char *cli, const char *srv, const char *alt)
+static int enc_tls(struct pcapw *w, enum wrap_kind k, const char *cli, const char *srv,
+                   const char *alt)
 {
     static enum wrap_kind kind;
     kind = k;
@@ -1747,12 +1906,30 @@ static int enc_http(struct pcapw *w, enum wrap_kind k)
     return http_get(w, CLI4, SRV4, BLK, "/");
 }
 
-static int e1(struct pcapw *w) { return enc_tls(w, W_MPLS, CLI4, SRV4, ALT4); }
-static int e2(struct pcapw *w) { return enc_tls(w, W_PPPOE, CLI6, SRV6, "fd00::3"); }
-static int e3a(struct pcapw *w) { return enc_tls(w, W_ERSPAN2, CLI4, SRV4, ALT4); }
-static int e3b(struct pcapw *w) { return enc_http(w, W_GRE_KEY); }
-static int e4(struct pcapw *w) { return enc_tls(w, W_VXLAN, CLI4, SRV4, ALT4); }
-static int e5(struct pcapw *w) { return enc_tls(w, W_GTPU, CLI4, SRV4, ALT4); }
+static int e1(struct pcapw *w)
+{
+    return enc_tls(w, W_MPLS, CLI4, SRV4, ALT4);
+}
+static int e2(struct pcapw *w)
+{
+    return enc_tls(w, W_PPPOE, CLI6, SRV6, "fd00::3");
+}
+static int e3a(struct pcapw *w)
+{
+    return enc_tls(w, W_ERSPAN2, CLI4, SRV4, ALT4);
+}
+static int e3b(struct pcapw *w)
+{
+    return enc_http(w, W_GRE_KEY);
+}
+static int e4(struct pcapw *w)
+{
+    return enc_tls(w, W_VXLAN, CLI4, SRV4, ALT4);
+}
+static int e5(struct pcapw *w)
+{
+    return enc_tls(w, W_GTPU, CLI4, SRV4, ALT4);
+}
 /* T12 inside the tunnel: the inner ClientHello packet as 3 IPv4 fragments, last first */
 static int e4f(struct pcapw *w)
 {
@@ -1760,9 +1937,14 @@ static int e4f(struct pcapw *w)
     TRY(pcapw_set_wrap(w, wrap, &kind));
     return t12v4(w);
 }
-static int e6a(struct pcapw *w) { return enc_http(w, W_IPIP); }
-static int e6b(struct pcapw *w) { return enc_tls(w, W_IPIP, CLI6, SRV6, "fd00::3"); }
-
+static int e6a(struct pcapw *w)
+{
+    return enc_http(w, W_IPIP);
+}
+static int e6b(struct pcapw *w)
+{
+    return enc_tls(w, W_IPIP, CLI6, SRV6, "fd00::3");
+}
 
 /* ---- captures with unfinished checksums (scan's checksum policy, docs/scan.md) ----
  * C1 imitates an anonymised capture (tcprewrite/ipsumdump-style tools that zero the TCP
@@ -1805,9 +1987,14 @@ static int csum_rows(struct pcapw *w, bool offload)
     return tls_plain(w, CLI4, SRV4, BLK);
 }
 
-static int c1(struct pcapw *w) { return csum_rows(w, false); }
-static int c2(struct pcapw *w) { return csum_rows(w, true); }
-
+static int c1(struct pcapw *w)
+{
+    return csum_rows(w, false);
+}
+static int c2(struct pcapw *w)
+{
+    return csum_rows(w, true);
+}
 
 struct row {
     const char *id;
@@ -1816,122 +2003,204 @@ struct row {
 };
 
 static const struct row rows[] = {
-    {"B1", b_tls4_allow, "pass", "-", ALW, SRV4 ":443", "baseline: TLS IPv4, allowed SNI"},
-    {"B2", b_tls4_block, "block", "domain", BLK, SRV4 ":443", "baseline: TLS IPv4, blocked SNI"},
-    {"B3", b_tls6_allow, "pass", "-", ALW, "[" SRV6 "]:443", "baseline: TLS IPv6, allowed SNI"},
-    {"B4", b_tls6_block, "block", "domain", BLK, "[" SRV6 "]:443", "baseline: TLS IPv6, blocked SNI"},
-    {"B5", b_http4_allow, "pass", "-", ALW, SRV4 ":80", "baseline: HTTP IPv4, allowed Host"},
-    {"B6", b_http4_block, "block", "domain", BLK, SRV4 ":80", "baseline: HTTP IPv4, blocked Host"},
-    {"B7", b_http6_allow, "pass", "-", ALW, "[" SRV6 "]:80", "baseline: HTTP IPv6, allowed Host"},
-    {"B8", b_http6_block, "block", "domain", BLK, "[" SRV6 "]:80", "baseline: HTTP IPv6, blocked Host"},
-    {"T1", t1, "block", "domain", "www." BLK, SRV4 ":443", "ClientHello in 3 segments, cuts inside the SNI"},
-    {"T2", t2, "block", "domain", BLK, SRV4 ":443", "ClientHello in 1-byte segments"},
-    {"T3", t3, "block", "domain", BLK, SRV4 ":443", "ClientHello segments out of order (second half first)"},
-    {"T4", t4, "block", "domain", BLK, SRV4 ":443", "TTL-1 fake hello with allowed SNI at the same seq first"},
-    {"T4h", t4h, "block", "domain", BLK, SRV4 ":80", "TTL-1 fake request with allowed Host at the same seq first"},
-    {"T4h2", t4h2, "block", "domain", BLK, SRV4 ":80", "TTL-1 fake request naming the blocked host, then an allowed one"},
-    {"T4h3", t4h3, "block", "domain", BLK, SRV4 ":80", "kept-alive: allowed request, then TTL-1 fake and real second request"},
-    {"T5", t5, "block", "domain", BLK, SRV4 ":443", "bad-TCP-checksum fake hello with allowed SNI first"},
-    {"T6", t6, "block", "domain", BLK, SRV4 ":443", "out-of-window fake hello with allowed SNI first"},
-    {"T7", t7, "block", "domain", BLK, SRV4 ":443", "TCP-MD5 fake hello with allowed SNI first (MD5 never negotiated)"},
-    {"T8", t8, "block", "domain", BLK, SRV4 ":443", "fake hellos without ACK and with SYN set, allowed SNI"},
-    {"T9", t9, "block", "domain", BLK, SRV4 ":443", "PAWS: fake hello with old timestamp, allowed SNI"},
-    {"T10", t10, "block", "domain", BLK, SRV4 ":443", "overlapping segment rewrites the SNI bytes (Linux keeps the first)"},
-    {"T11", t11, "block", "domain", BLK, SRV4 ":443", "urgent byte X inside the SNI blocked.exa|X|mple"},
-    {"T12v4", t12v4, "block", "domain", BLK, SRV4 ":443", "IPv4 fragments (3, last first, cut inside the SNI)"},
-    {"T12v6", t12v6, "block", "domain", BLK, "[" SRV6 "]:443", "IPv6 fragments (3, last first, cut inside the SNI)"},
-    {"T13", t13, "block", "domain", BLK, "[" SRV6 "]:443", "IPv6 ext headers: dropped fake (HBH not first), real behind HBH+DST"},
-    {"T14", t14, "block", "domain", BLK, SRV4 ":443", "allowed hello in the SYN without TFO cookie, then the real one"},
-    {"T15", t15, "block", "domain", BLK, SRV4 ":443", "simultaneous open, server's SYN first"},
-    {"T16", t16, "block", "domain", BLK, SRV4 ":443", "fake low-TTL RST with wrong seq before the hello"},
-    {"T18", t18, "block", "domain", BLK, SRV4 ":443", "duplicate segments, IP ids 0/0/65535/1"},
-    {"T19", t19, "block", "domain", BLK, SRV4 ":443", "TTL-1 bare ACK with a far-future timestamp before the hello (PAWS)"},
-    {"T20", t20, "block", "domain", BLK, SRV4 ":443", "TTL-1 SYN with another ISN before the real handshake"},
-    {"T21", t21, "block", "domain", BLK, SRV4 ":443", "TTL-1 RST at the exact sequence and a TTL-1 SYN, then the hello out of order over 16 s"},
-    {"Z1", z1, "block", "domain", BLK, SRV4 ":443", "TTL-1 fake whose record length swallows the real hello"},
-    {"Z2", z2, "block", "domain", BLK, SRV4 ":443", "TTL-1 fake of zero bytes (neither TLS nor HTTP) before the hello"},
-    {"Z3", z3, "block", "domain", BLK, SRV4 ":443", "MD5 duplicate SYN, then MD5 fake (swallowing record), real hello, MD5 fake (allowed SNI)"},
-    {"Z4", z4, "block", "domain", BLK, SRV4 ":443", "split-seqovl: first segment starts 100 junk bytes below the ISN + 1"},
-    {"Z5", z5, "block", "domain", BLK, SRV4 ":443", "split-seqovl: second segment starts with junk over the first part"},
-    {"Z6", z6, "block", "domain", BLK, SRV4 ":443", "fake, real part 1, fake part 1, real part 2 (cut inside the SNI)"},
-    {"R1", r1, "block", "domain", BLK, SRV4 ":443", "port reuse: allowed hello, client RST, new connection with a blocked hello"},
-    {"R2", r2, "block", "domain", BLK, SRV4 ":80", "port reuse: allowed HTTP request, client RST, new connection with a blocked Host"},
-    {"M1", m1, "block", "domain", BLK, SRV4 ":443", "picked up mid-stream at a 1-byte keep-alive probe, then a hello"},
-    {"M2", m2, "block", "domain", BLK, SRV4 ":443", "picked up mid-stream at a TTL-1 junk fake 2000 bytes ahead, then the hello"},
-    {"Y1", y1, "block", "domain", BLK, SRV4 ":443", "a second SYN-ACK with another ISN, then the hello acknowledging the first"},
-    {"T22a", t22a, "block", "domain", BLK, SRV4 ":80", "TCP Fast Open: blocked request in the SYN, acknowledged by the SYN-ACK"},
-    {"T22b", t22b, "block", "domain", BLK, SRV4 ":80", "TCP Fast Open decoy: allowed request in the SYN, not acknowledged; then the blocked one"},
-    {"S1", s1, "block", "domain", BLK, SRV4 ":443", "ClientHello over 3 TLS records, split inside the SNI"},
-    {"S2", s2, "block", "domain", BLK, SRV4 ":443", "longer TTL-3 fake hello with allowed SNI before the real one"},
-    {"S4", s4, "block", "domain", BLK, SRV4 ":443", "SNI in mixed case"},
-    {"S5", s5, "block", "domain", BLK, SRV4 ":443", "SNI with a trailing dot"},
-    {"S6", s6, "block", "ip-fallback", "-", IPS4 ":443", "no SNI to an IP-listed server (IPv4)"},
-    {"S6v6", s6v6, "block", "ip-fallback", "-", "[" IPS6 "]:443", "no SNI to an IP-listed server (IPv6)"},
-    {"S7", s7, "block", "domain", BLK, SRV4 ":443", "6000-byte ClientHello (PQ key share, padding), SNI last, 5 segments"},
-    {"S7b", s7b, "block", "domain", BLK, SRV4 ":443", "60000-byte ClientHello over 4 records and 42 segments, SNI early"},
-    {"S8", s8, "block", "ip-fallback", "-", IPS4 ":443", "ECH with allowed outer front name to an IP-listed server"},
-    {"S9", s9, "block", "domain", BLK, SRV4 ":443", "GREASE, SNI last, record version 0x0303"},
-    {"S10", s10, "block", "domain", BLK, SRV4 ":443", "server_name list: a name_type 1 entry, then the host_name (Go accepts)"},
-    {"S10b", s10b, "block", "domain", BLK, SRV4 ":443", "two server_name extensions, allowed then blocked"},
-    {"H1", h1, "block", "domain", BLK, SRV4 ":80", "hOsT: header-name case"},
-    {"H2", h2, "block", "domain", BLK, SRV4 ":80", "Host value in mixed case"},
-    {"H3", h3, "block", "domain", BLK, SRV4 ":80", "Host: without a space"},
-    {"H4", h4, "block", "domain", BLK, SRV4 ":80", "tabs around the Host value"},
-    {"H5", h5, "block", "domain", BLK, SRV4 ":80", "Host with a trailing dot"},
-    {"H6", h6, "block", "domain", BLK, SRV4 ":80", "extra spaces in the request line"},
-    {"H7", h7, "block", "domain", BLK, SRV4 ":80", "empty lines before the method"},
-    {"H8", h8, "block", "domain", BLK, SRV4 ":80", "bare LF line endings"},
-    {"H9", h9, "block", "domain", BLK, SRV4 ":80", "4 KB of padding headers before Host (3 segments)"},
-    {"H9b", h9b, "block", "domain", BLK, SRV4 ":80", "20 KB of padding headers before and after Host (41 KB head)"},
-    {"H9d", h9d, "block", "domain", BLK, SRV4 ":80", "allowed Host, 40 KB of padding (past the buffer), then a request for the blocked host"},
-    {"H9e", h9e, "block", "domain", BLK, SRV4 ":80", "40 KB of padding headers before Host (Host past the buffer)"},
-    {"H9c", h9c, "block", "domain", BLK, SRV4 ":80", "allowed Host, 8 KB of padding, second Host blocked"},
-    {"H9s", h9s, "block", "domain", BLK, SRV4 ":80", "obs-folded line and a space before Host's colon (lax servers accept)"},
-    {"H10", h10, "block", "domain", BLK, SRV4 ":80", "request split inside the Host value"},
-    {"H11", h11, "block", "domain", BLK, SRV4 ":80", "allowed request, then blocked Host on the kept-alive connection"},
-    {"H12", h12, "block", "domain", BLK, SRV4 ":80", "absolute-form target blocked, Host allowed"},
-    {"H13", h13, "block", "domain", BLK, SRV4 ":80", "two Host headers, the second blocked"},
-    {"H14a", h14a, "block", "domain", BLK, SRV4 ":80", "Host with :80 port"},
-    {"H14b", h14b, "block", "domain", "xn--80akhbyknj4f.example", SRV4 ":80", "IDN Host (A-label) against a U-label entry"},
-    {"H15a", h15a, "block", "url", "urls.example", SRV4 ":80", "path /a/../secret/x against http://urls.example/secret/*"},
-    {"H15b", h15b, "block", "url", "urls.example", SRV4 ":80", "path /%73ecret/x (escaped unreserved)"},
-    {"H15c", h15c, "block", "url", "urls.example", SRV4 ":80", "path //secret/x (doubled slash)"},
-    {"H15d", h15d, "block", "url", "urls.example", SRV4 ":80", "path /secret/./x?q=1"},
-    {"E1", e1, "block", "domain", BLK, SRV4 ":443", "MPLS: two labels, TLS IPv4 (allowed flow beside it)"},
-    {"E2", e2, "block", "domain", BLK, "[" SRV6 "]:443", "PPPoE session, PPP IPv6, TLS (allowed flow beside it)"},
-    {"E3a", e3a, "block", "domain", BLK, SRV4 ":443", "ERSPAN II in GRE: mirrored Ethernet frames, TLS"},
-    {"E3b", e3b, "block", "domain", BLK, SRV4 ":80", "GRE with key, IPv4 inside, HTTP"},
-    {"E4", e4, "block", "domain", BLK, SRV4 ":443", "VXLAN VNI 4242, inner Ethernet, TLS"},
-    {"E4f", e4f, "block", "domain", BLK, SRV4 ":443", "VXLAN carrying the ClientHello as 3 inner IPv4 fragments, last first"},
-    {"E5", e5, "block", "domain", BLK, SRV4 ":443", "GTP-U, per-direction TEIDs, PDU session container, TLS"},
-    {"E6a", e6a, "block", "domain", BLK, SRV4 ":80", "IPv4-in-IPv4, HTTP"},
-    {"E6b", e6b, "block", "domain", BLK, "[" SRV6 "]:443", "IPv6-in-IPv4 (6in4), TLS"},
-    {"QB1", qb1, "pass", "-", ALW, SRV4 ":443", "baseline: QUIC v1 Initial, allowed SNI"},
-    {"QB2", qb2, "block", "domain", BLK, SRV4 ":443", "baseline: QUIC v1 Initial, blocked SNI"},
-    {"Q1", q1, "block", "domain", BLK, SRV4 ":443", "QUIC ClientHello over 2 Initials (PQ key share), cut inside the SNI"},
-    {"Q1b", q1b, "block", "domain", BLK, SRV4 ":443", "QUIC ClientHello over 2 Initials coalesced in one datagram"},
-    {"Q2", q2, "block", "domain", BLK, SRV4 ":443", "QUIC Initials and CRYPTO frames out of order, PING/PADDING mixed in"},
-    {"Q3a", q3a, "block", "domain", BLK, SRV4 ":443", "QUIC: garbage Initial with the same DCID first"},
-    {"Q3b", q3b, "block", "domain", BLK, SRV4 ":443", "QUIC: forged decrypting Initial, same DCID, allowed SNI first"},
-    {"Q3c", q3c, "block", "domain", BLK, SRV4 ":443", "QUIC: forged decrypting Initial, other DCID, allowed SNI first"},
-    {"Q3d", q3d, "block", "domain", BLK, SRV4 ":443", "QUIC: a 0-RTT packet alone in the first datagram"},
-    {"Q3e", q3e, "block", "domain", BLK, SRV4 ":443", "QUIC: 20 bytes of junk as the first datagram"},
-    {"Q3f", q3f, "block", "domain", BLK, SRV4 ":443", "QUIC: unknown-version Initial, Version Negotiation, then v1"},
-    {"Q5", q5, "block", "domain", BLK, SRV4 ":443", "QUIC v2 ClientHello over 2 Initials"},
-    {"C1", c1, "block", "domain", BLK, SRV4 ":443", "client's TCP checksums all zero (anonymised capture), 3 flows"},
-    {"C2", c2, "block", "domain", BLK, SRV4 ":443", "client's TCP checksums left to offload (captured on the client), 3 flows"},
-    {"H16a", h16a, "block", "domain", BLK, SRV4 ":80", "chunked POST to an allowed host, then GET for the blocked host"},
-    {"H16b", h16b, "block", "domain", BLK, SRV4 ":80", "Content-Length POST to an allowed host, then GET for the blocked host"},
-    {"H16c", h16c, "block", "domain", BLK, SRV4 ":80", "70 requests for an allowed host, then one for the blocked host"},
-    {"H17", h17, "pass", "-", ALW, SRV4 ":80", "bodies (Content-Length, chunked) holding a request for the blocked host"},
-    {"H18a", h18a, "block", "domain", BLK, SRV4 ":80", "h2c: :authority split across HEADERS and CONTINUATION"},
-    {"H18b", h18b, "block", "domain", BLK, SRV4 ":80", "h2c: allowed stream 1, then stream 3 blocked, split by CONTINUATION"},
-    {"P1", p1, "pass", "-", "not" BLK, SRV4 ":443", "anchoring: SNI notblocked.example"},
-    {"P2", p2, "pass", "-", BLK ".evil.test", SRV4 ":443", "anchoring: SNI blocked.example.evil.test"},
-    {"P3", p3, "pass", "-", "not" BLK, SRV4 ":80", "anchoring: Host notblocked.example"},
-    {"P4", p4, "pass", "-", BLK ".evil.test", SRV4 ":80", "anchoring: Host blocked.example.evil.test"},
-    {"P5", p5, "pass", "-", "www." ALW, SRV4 ":80", "two allowed requests on one kept-alive connection"},
-    {"P6", p6, "pass", "-", "urls.example", SRV4 ":80", "URL entry is a prefix: /public/secret/x is not under /secret/"},
+    { "B1", b_tls4_allow, "pass", "-", ALW, SRV4 ":443", "baseline: TLS IPv4, allowed SNI" },
+    { "B2", b_tls4_block, "block", "domain", BLK, SRV4 ":443", "baseline: TLS IPv4, blocked SNI" },
+    { "B3", b_tls6_allow, "pass", "-", ALW, "[" SRV6 "]:443", "baseline: TLS IPv6, allowed SNI" },
+    { "B4", b_tls6_block, "block", "domain", BLK, "[" SRV6 "]:443",
+      "baseline: TLS IPv6, blocked SNI" },
+    { "B5", b_http4_allow, "pass", "-", ALW, SRV4 ":80", "baseline: HTTP IPv4, allowed Host" },
+    { "B6", b_http4_block, "block", "domain", BLK, SRV4 ":80",
+      "baseline: HTTP IPv4, blocked Host" },
+    { "B7", b_http6_allow, "pass", "-", ALW, "[" SRV6 "]:80", "baseline: HTTP IPv6, allowed Host" },
+    { "B8", b_http6_block, "block", "domain", BLK, "[" SRV6 "]:80",
+      "baseline: HTTP IPv6, blocked Host" },
+    { "T1", t1, "block", "domain", "www." BLK, SRV4 ":443",
+      "ClientHello in 3 segments, cuts inside the SNI" },
+    { "T2", t2, "block", "domain", BLK, SRV4 ":443", "ClientHello in 1-byte segments" },
+    { "T3", t3, "block", "domain", BLK, SRV4 ":443",
+      "ClientHello segments out of order (second half first)" },
+    { "T4", t4, "block", "domain", BLK, SRV4 ":443",
+      "TTL-1 fake hello with allowed SNI at the same seq first" },
+    { "T4h", t4h, "block", "domain", BLK, SRV4 ":80",
+      "TTL-1 fake request with allowed Host at the same seq first" },
+    { "T4h2", t4h2, "block", "domain", BLK, SRV4 ":80",
+      "TTL-1 fake request naming the blocked host, then an allowed one" },
+    { "T4h3", t4h3, "block", "domain", BLK, SRV4 ":80",
+      "kept-alive: allowed request, then TTL-1 fake and real second request" },
+    { "T5", t5, "block", "domain", BLK, SRV4 ":443",
+      "bad-TCP-checksum fake hello with allowed SNI first" },
+    { "T6", t6, "block", "domain", BLK, SRV4 ":443",
+      "out-of-window fake hello with allowed SNI first" },
+    { "T7", t7, "block", "domain", BLK, SRV4 ":443",
+      "TCP-MD5 fake hello with allowed SNI first (MD5 never negotiated)" },
+    { "T8", t8, "block", "domain", BLK, SRV4 ":443",
+      "fake hellos without ACK and with SYN set, allowed SNI" },
+    { "T9", t9, "block", "domain", BLK, SRV4 ":443",
+      "PAWS: fake hello with old timestamp, allowed SNI" },
+    { "T10", t10, "block", "domain", BLK, SRV4 ":443",
+      "overlapping segment rewrites the SNI bytes (Linux keeps the first)" },
+    { "T11", t11, "block", "domain", BLK, SRV4 ":443",
+      "urgent byte X inside the SNI blocked.exa|X|mple" },
+    { "T12v4", t12v4, "block", "domain", BLK, SRV4 ":443",
+      "IPv4 fragments (3, last first, cut inside the SNI)" },
+    { "T12v6", t12v6, "block", "domain", BLK, "[" SRV6 "]:443",
+      "IPv6 fragments (3, last first, cut inside the SNI)" },
+    { "T13", t13, "block", "domain", BLK, "[" SRV6 "]:443",
+      "IPv6 ext headers: dropped fake (HBH not first), real behind HBH+DST" },
+    { "T14", t14, "block", "domain", BLK, SRV4 ":443",
+      "allowed hello in the SYN without TFO cookie, then the real one" },
+    { "T15", t15, "block", "domain", BLK, SRV4 ":443", "simultaneous open, server's SYN first" },
+    { "T16", t16, "block", "domain", BLK, SRV4 ":443",
+      "fake low-TTL RST with wrong seq before the hello" },
+    { "T18", t18, "block", "domain", BLK, SRV4 ":443", "duplicate segments, IP ids 0/0/65535/1" },
+    { "T19", t19, "block", "domain", BLK, SRV4 ":443",
+      "TTL-1 bare ACK with a far-future timestamp before the hello (PAWS)" },
+    { "T20", t20, "block", "domain", BLK, SRV4 ":443",
+      "TTL-1 SYN with another ISN before the real handshake" },
+    { "T21", t21, "block", "domain", BLK, SRV4 ":443",
+      "TTL-1 RST at the exact sequence and a TTL-1 SYN, then the hello out of order over 16 s" },
+    { "Z1", z1, "block", "domain", BLK, SRV4 ":443",
+      "TTL-1 fake whose record length swallows the real hello" },
+    { "Z2", z2, "block", "domain", BLK, SRV4 ":443",
+      "TTL-1 fake of zero bytes (neither TLS nor HTTP) before the hello" },
+    { "Z3", z3, "block", "domain", BLK, SRV4 ":443",
+      "MD5 duplicate SYN, then MD5 fake (swallowing record), real hello, MD5 fake (allowed SNI)" },
+    { "Z4", z4, "block", "domain", BLK, SRV4 ":443",
+      "split-seqovl: first segment starts 100 junk bytes below the ISN + 1" },
+    { "Z5", z5, "block", "domain", BLK, SRV4 ":443",
+      "split-seqovl: second segment starts with junk over the first part" },
+    { "Z6", z6, "block", "domain", BLK, SRV4 ":443",
+      "fake, real part 1, fake part 1, real part 2 (cut inside the SNI)" },
+    { "R1", r1, "block", "domain", BLK, SRV4 ":443",
+      "port reuse: allowed hello, client RST, new connection with a blocked hello" },
+    { "R2", r2, "block", "domain", BLK, SRV4 ":80",
+      "port reuse: allowed HTTP request, client RST, new connection with a blocked Host" },
+    { "M1", m1, "block", "domain", BLK, SRV4 ":443",
+      "picked up mid-stream at a 1-byte keep-alive probe, then a hello" },
+    { "M2", m2, "block", "domain", BLK, SRV4 ":443",
+      "picked up mid-stream at a TTL-1 junk fake 2000 bytes ahead, then the hello" },
+    { "Y1", y1, "block", "domain", BLK, SRV4 ":443",
+      "a second SYN-ACK with another ISN, then the hello acknowledging the first" },
+    { "T22a", t22a, "block", "domain", BLK, SRV4 ":80",
+      "TCP Fast Open: blocked request in the SYN, acknowledged by the SYN-ACK" },
+    { "T22b", t22b, "block", "domain", BLK, SRV4 ":80",
+      "TCP Fast Open decoy: allowed request in the SYN, not acknowledged; then the blocked one" },
+    { "S1", s1, "block", "domain", BLK, SRV4 ":443",
+      "ClientHello over 3 TLS records, split inside the SNI" },
+    { "S2", s2, "block", "domain", BLK, SRV4 ":443",
+      "longer TTL-3 fake hello with allowed SNI before the real one" },
+    { "S4", s4, "block", "domain", BLK, SRV4 ":443", "SNI in mixed case" },
+    { "S5", s5, "block", "domain", BLK, SRV4 ":443", "SNI with a trailing dot" },
+    { "S6", s6, "block", "ip-fallback", "-", IPS4 ":443", "no SNI to an IP-listed server (IPv4)" },
+    { "S6v6", s6v6, "block", "ip-fallback", "-", "[" IPS6 "]:443",
+      "no SNI to an IP-listed server (IPv6)" },
+    { "S7", s7, "block", "domain", BLK, SRV4 ":443",
+      "6000-byte ClientHello (PQ key share, padding), SNI last, 5 segments" },
+    { "S7b", s7b, "block", "domain", BLK, SRV4 ":443",
+      "60000-byte ClientHello over 4 records and 42 segments, SNI early" },
+    { "S8", s8, "block", "ip-fallback", "-", IPS4 ":443",
+      "ECH with allowed outer front name to an IP-listed server" },
+    { "S9", s9, "block", "domain", BLK, SRV4 ":443", "GREASE, SNI last, record version 0x0303" },
+    { "S10", s10, "block", "domain", BLK, SRV4 ":443",
+      "server_name list: a name_type 1 entry, then the host_name (Go accepts)" },
+    { "S10b", s10b, "block", "domain", BLK, SRV4 ":443",
+      "two server_name extensions, allowed then blocked" },
+    { "H1", h1, "block", "domain", BLK, SRV4 ":80", "hOsT: header-name case" },
+    { "H2", h2, "block", "domain", BLK, SRV4 ":80", "Host value in mixed case" },
+    { "H3", h3, "block", "domain", BLK, SRV4 ":80", "Host: without a space" },
+    { "H4", h4, "block", "domain", BLK, SRV4 ":80", "tabs around the Host value" },
+    { "H5", h5, "block", "domain", BLK, SRV4 ":80", "Host with a trailing dot" },
+    { "H6", h6, "block", "domain", BLK, SRV4 ":80", "extra spaces in the request line" },
+    { "H7", h7, "block", "domain", BLK, SRV4 ":80", "empty lines before the method" },
+    { "H8", h8, "block", "domain", BLK, SRV4 ":80", "bare LF line endings" },
+    { "H9", h9, "block", "domain", BLK, SRV4 ":80",
+      "4 KB of padding headers before Host (3 segments)" },
+    { "H9b", h9b, "block", "domain", BLK, SRV4 ":80",
+      "20 KB of padding headers before and after Host (41 KB head)" },
+    { "H9d", h9d, "block", "domain", BLK, SRV4 ":80",
+      "allowed Host, 40 KB of padding (past the buffer), then a request for the blocked host" },
+    { "H9e", h9e, "block", "domain", BLK, SRV4 ":80",
+      "40 KB of padding headers before Host (Host past the buffer)" },
+    { "H9c", h9c, "block", "domain", BLK, SRV4 ":80",
+      "allowed Host, 8 KB of padding, second Host blocked" },
+    { "H9s", h9s, "block", "domain", BLK, SRV4 ":80",
+      "obs-folded line and a space before Host's colon (lax servers accept)" },
+    { "H10", h10, "block", "domain", BLK, SRV4 ":80", "request split inside the Host value" },
+    { "H11", h11, "block", "domain", BLK, SRV4 ":80",
+      "allowed request, then blocked Host on the kept-alive connection" },
+    { "H12", h12, "block", "domain", BLK, SRV4 ":80",
+      "absolute-form target blocked, Host allowed" },
+    { "H13", h13, "block", "domain", BLK, SRV4 ":80", "two Host headers, the second blocked" },
+    { "H14a", h14a, "block", "domain", BLK, SRV4 ":80", "Host with :80 port" },
+    { "H14b", h14b, "block", "domain", "xn--80akhbyknj4f.example", SRV4 ":80",
+      "IDN Host (A-label) against a U-label entry" },
+    { "H15a", h15a, "block", "url", "urls.example", SRV4 ":80",
+      "path /a/../secret/x against http://urls.example/secret/*" },
+    { "H15b", h15b, "block", "url", "urls.example", SRV4 ":80",
+      "path /%73ecret/x (escaped unreserved)" },
+    { "H15c", h15c, "block", "url", "urls.example", SRV4 ":80", "path //secret/x (doubled slash)" },
+    { "H15d", h15d, "block", "url", "urls.example", SRV4 ":80", "path /secret/./x?q=1" },
+    { "E1", e1, "block", "domain", BLK, SRV4 ":443",
+      "MPLS: two labels, TLS IPv4 (allowed flow beside it)" },
+    { "E2", e2, "block", "domain", BLK, "[" SRV6 "]:443",
+      "PPPoE session, PPP IPv6, TLS (allowed flow beside it)" },
+    { "E3a", e3a, "block", "domain", BLK, SRV4 ":443",
+      "ERSPAN II in GRE: mirrored Ethernet frames, TLS" },
+    { "E3b", e3b, "block", "domain", BLK, SRV4 ":80", "GRE with key, IPv4 inside, HTTP" },
+    { "E4", e4, "block", "domain", BLK, SRV4 ":443", "VXLAN VNI 4242, inner Ethernet, TLS" },
+    { "E4f", e4f, "block", "domain", BLK, SRV4 ":443",
+      "VXLAN carrying the ClientHello as 3 inner IPv4 fragments, last first" },
+    { "E5", e5, "block", "domain", BLK, SRV4 ":443",
+      "GTP-U, per-direction TEIDs, PDU session container, TLS" },
+    { "E6a", e6a, "block", "domain", BLK, SRV4 ":80", "IPv4-in-IPv4, HTTP" },
+    { "E6b", e6b, "block", "domain", BLK, "[" SRV6 "]:443", "IPv6-in-IPv4 (6in4), TLS" },
+    { "QB1", qb1, "pass", "-", ALW, SRV4 ":443", "baseline: QUIC v1 Initial, allowed SNI" },
+    { "QB2", qb2, "block", "domain", BLK, SRV4 ":443", "baseline: QUIC v1 Initial, blocked SNI" },
+    { "Q1", q1, "block", "domain", BLK, SRV4 ":443",
+      "QUIC ClientHello over 2 Initials (PQ key share), cut inside the SNI" },
+    { "Q1b", q1b, "block", "domain", BLK, SRV4 ":443",
+      "QUIC ClientHello over 2 Initials coalesced in one datagram" },
+    { "Q2", q2, "block", "domain", BLK, SRV4 ":443",
+      "QUIC Initials and CRYPTO frames out of order, PING/PADDING mixed in" },
+    { "Q3a", q3a, "block", "domain", BLK, SRV4 ":443",
+      "QUIC: garbage Initial with the same DCID first" },
+    { "Q3b", q3b, "block", "domain", BLK, SRV4 ":443",
+      "QUIC: forged decrypting Initial, same DCID, allowed SNI first" },
+    { "Q3c", q3c, "block", "domain", BLK, SRV4 ":443",
+      "QUIC: forged decrypting Initial, other DCID, allowed SNI first" },
+    { "Q3d", q3d, "block", "domain", BLK, SRV4 ":443",
+      "QUIC: a 0-RTT packet alone in the first datagram" },
+    { "Q3e", q3e, "block", "domain", BLK, SRV4 ":443",
+      "QUIC: 20 bytes of junk as the first datagram" },
+    { "Q3f", q3f, "block", "domain", BLK, SRV4 ":443",
+      "QUIC: unknown-version Initial, Version Negotiation, then v1" },
+    { "Q5", q5, "block", "domain", BLK, SRV4 ":443", "QUIC v2 ClientHello over 2 Initials" },
+    { "C1", c1, "block", "domain", BLK, SRV4 ":443",
+      "client's TCP checksums all zero (anonymised capture), 3 flows" },
+    { "C2", c2, "block", "domain", BLK, SRV4 ":443",
+      "client's TCP checksums left to offload (captured on the client), 3 flows" },
+    { "H16a", h16a, "block", "domain", BLK, SRV4 ":80",
+      "chunked POST to an allowed host, then GET for the blocked host" },
+    { "H16b", h16b, "block", "domain", BLK, SRV4 ":80",
+      "Content-Length POST to an allowed host, then GET for the blocked host" },
+    { "H16c", h16c, "block", "domain", BLK, SRV4 ":80",
+      "70 requests for an allowed host, then one for the blocked host" },
+    { "H17", h17, "pass", "-", ALW, SRV4 ":80",
+      "bodies (Content-Length, chunked) holding a request for the blocked host" },
+    { "H18a", h18a, "block", "domain", BLK, SRV4 ":80",
+      "h2c: :authority split across HEADERS and CONTINUATION" },
+    { "H18b", h18b, "block", "domain", BLK, SRV4 ":80",
+      "h2c: allowed stream 1, then stream 3 blocked, split by CONTINUATION" },
+    { "P1", p1, "pass", "-", "not" BLK, SRV4 ":443", "anchoring: SNI notblocked.example" },
+    { "P2", p2, "pass", "-", BLK ".evil.test", SRV4 ":443",
+      "anchoring: SNI blocked.example.evil.test" },
+    { "P3", p3, "pass", "-", "not" BLK, SRV4 ":80", "anchoring: Host notblocked.example" },
+    { "P4", p4, "pass", "-", BLK ".evil.test", SRV4 ":80",
+      "anchoring: Host blocked.example.evil.test" },
+    { "P5", p5, "pass", "-", "www." ALW, SRV4 ":80",
+      "two allowed requests on one kept-alive connection" },
+    { "P6", p6, "pass", "-", "urls.example", SRV4 ":80",
+      "URL entry is a prefix: /public/secret/x is not under /secret/" },
 };
 
 int main(int argc, char **argv)
@@ -1967,12 +2236,13 @@ int main(int argc, char **argv)
         int rc = r->gen(w);
         int rc2 = pcapw_close(w);
         if (rc || rc2) {
-            fprintf(stderr, "mkevasion: %s: generation failed: %s\n", r->id, strerror(-(rc ? rc : rc2)));
+            fprintf(stderr, "mkevasion: %s: generation failed: %s\n", r->id,
+                    strerror(-(rc ? rc : rc2)));
             bad = 1;
             continue;
         }
-        fprintf(tsv, "%s.pcap\t%s\t%s\t%s\t%s\t%s\t%s\n", r->id, r->verdict, r->method, r->name, r->server,
-                r->id, r->desc);
+        fprintf(tsv, "%s.pcap\t%s\t%s\t%s\t%s\t%s\t%s\n", r->id, r->verdict, r->method, r->name,
+                r->server, r->id, r->desc);
     }
     if (fclose(tsv) != 0) {
         fprintf(stderr, "mkevasion: expected.tsv: %s\n", strerror(errno));

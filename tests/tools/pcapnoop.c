@@ -39,8 +39,8 @@ int main(int argc, char **argv)
     }
     double secs = now() - t0;
     if (rc == PCAP_ERROR) {
-        fprintf(stderr, "pcapnoop: %s: after %llu packets: %s\n", argv[1], (unsigned long long)packets,
-                pcap_geterr(p));
+        fprintf(stderr, "pcapnoop: %s: after %llu packets: %s\n", argv[1],
+                (unsigned long long)packets, pcap_geterr(p));
         pcap_close(p);
         return 2;
     }

@@ -65,7 +65,9 @@ static size_t eth(uint8_t *out, uint16_t vlan, uint16_t type)
 static size_t tcp_seg(uint8_t *out, int ipver, uint16_t dport, size_t plen)
 {
     static const uint8_t pl[600];
-    struct craft_tcp t = { .sport = 40000, .dport = dport, .seq = 1, .ack = 1, .flags = 0x18, .win = 512 };
+    struct craft_tcp t = {
+        .sport = 40000, .dport = dport, .seq = 1, .ack = 1, .flags = 0x18, .win = 512
+    };
     return craft_tcp(out, &t, ipver, ipver == 4 ? A4 : A6, ipver == 4 ? B4 : B6, pl, plen);
 }
 
@@ -75,7 +77,7 @@ static size_t v4(uint8_t *fr, uint16_t vlan, uint16_t dport, uint16_t frag, bool
     uint8_t seg[700];
     size_t o = eth(fr, vlan, 0x0800);
     size_t n = tcp_seg(seg, 4, dport, 500);
-    if (!first)   /* a later fragment: bytes from the middle of the payload, no TCP header */
+    if (!first) /* a later fragment: bytes from the middle of the payload, no TCP header */
         return o + craft_ip4(fr + o, A4, B4, 7, frag, 6, seg + 200, 200);
     return o + craft_ip4(fr + o, A4, B4, 7, frag, 6, seg, frag ? 200 : n);
 }
@@ -110,7 +112,8 @@ START_TEST(keeps_fragments)
         ck_assert(!match(&f, fr, v6(fr, vlan, 22, false, 0, 0)));
         /* IPv4: first fragment (MF, offset 0), a middle one (MF, offset 200), the last */
         ck_assert_msg(match(&f, fr, v4(fr, vlan, 443, 0x2000, true)), "v4 first, vlan %u", vlan);
-        ck_assert_msg(match(&f, fr, v4(fr, vlan, 443, 0x2000 | 25, false)), "v4 middle, vlan %u", vlan);
+        ck_assert_msg(match(&f, fr, v4(fr, vlan, 443, 0x2000 | 25, false)), "v4 middle, vlan %u",
+                      vlan);
         ck_assert_msg(match(&f, fr, v4(fr, vlan, 443, 25, false)), "v4 last, vlan %u", vlan);
         /* a first fragment to another port: kept too (no way to know before reassembly which
          * fragments belong to it) */
@@ -152,20 +155,20 @@ START_TEST(keeps_ext_and_tunnels)
         craft_put16(udp + 4, 16);
         o = eth(fr, vlan, 0x0800);
         ck_assert(match(&f, fr, o + craft_ip4(fr + o, A4, B4, 1, 0, 17, udp, 16)));
-        craft_put16(udp + 2, 2152);   /* GTP-U */
+        craft_put16(udp + 2, 2152); /* GTP-U */
         ck_assert(match(&f, fr, o + craft_ip4(fr + o, A4, B4, 1, 0, 17, udp, 16)));
-        craft_put16(udp + 2, 53);     /* DNS: not kept */
+        craft_put16(udp + 2, 53); /* DNS: not kept */
         ck_assert(!match(&f, fr, o + craft_ip4(fr + o, A4, B4, 1, 0, 17, udp, 16)));
-        ck_assert(match(&f, fr, o + craft_ip4(fr + o, A4, B4, 1, 0, 47, udp, 16)));   /* GRE */
-        ck_assert(match(&f, fr, o + craft_ip4(fr + o, A4, B4, 1, 0, 4, udp, 16)));    /* IPIP */
-        ck_assert(match(&f, fr, o + craft_ip4(fr + o, A4, B4, 1, 0, 41, udp, 16)));   /* 6in4 */
+        ck_assert(match(&f, fr, o + craft_ip4(fr + o, A4, B4, 1, 0, 47, udp, 16))); /* GRE */
+        ck_assert(match(&f, fr, o + craft_ip4(fr + o, A4, B4, 1, 0, 4, udp, 16)));  /* IPIP */
+        ck_assert(match(&f, fr, o + craft_ip4(fr + o, A4, B4, 1, 0, 41, udp, 16))); /* 6in4 */
         /* MPLS and PPPoE session frames */
         o = eth(fr, vlan, 0x8847);
         memset(fr + o, 0, 60);
         ck_assert_msg(match(&f, fr, o + 60), "mpls, vlan %u", vlan);
         o = eth(fr, vlan, 0x8864);
         ck_assert_msg(match(&f, fr, o + 60), "pppoe, vlan %u", vlan);
-        o = eth(fr, vlan, 0x0806);   /* ARP: not kept */
+        o = eth(fr, vlan, 0x0806); /* ARP: not kept */
         ck_assert(!match(&f, fr, o + 60));
     }
     filt_fini(&f);
@@ -181,7 +184,7 @@ START_TEST(filter_text)
     size_t n = capture_live_filter("tcp port 443", false, buf, sizeof buf);
     ck_assert_uint_eq(n, strlen(buf));
     ck_assert(strncmp(buf, "(tcp port 443) or ", 18) == 0);
-    ck_assert_uint_eq(capture_live_filter("tcp port 443", true, buf, 40), 0);   /* too small */
+    ck_assert_uint_eq(capture_live_filter("tcp port 443", true, buf, 40), 0); /* too small */
     ck_assert_str_eq(buf, "");
 }
 END_TEST
@@ -189,8 +192,8 @@ END_TEST
 /* ---- the fanout selector ---------------------------------------------------------------- */
 
 struct vm_pkt {
-    uint16_t proto;          /* skb->protocol */
-    const uint8_t *net;      /* network header */
+    uint16_t proto;     /* skb->protocol */
+    const uint8_t *net; /* network header */
     size_t len;
 };
 
@@ -218,11 +221,27 @@ static uint32_t vm_run(const struct sock_filter *f, size_t n, const struct vm_pk
     for (size_t pc = 0; pc < n; pc++) {
         const struct sock_filter *i = &f[pc];
         switch (i->code) {
-        case BPF_LD | BPF_W | BPF_ABS: if (!vm_load(pk, i->k, 4, &A)) return 0; break;
-        case BPF_LD | BPF_H | BPF_ABS: if (!vm_load(pk, i->k, 2, &A)) return 0; break;
-        case BPF_LD | BPF_B | BPF_ABS: if (!vm_load(pk, i->k, 1, &A)) return 0; break;
-        case BPF_LD | BPF_H | BPF_IND: if (!vm_load(pk, i->k + X, 2, &A)) return 0; break;
-        case BPF_LDX | BPF_B | BPF_MSH: if (!vm_load(pk, i->k, 1, &v)) return 0; X = (v & 0xf) * 4; break;
+        case BPF_LD | BPF_W | BPF_ABS:
+            if (!vm_load(pk, i->k, 4, &A))
+                return 0;
+            break;
+        case BPF_LD | BPF_H | BPF_ABS:
+            if (!vm_load(pk, i->k, 2, &A))
+                return 0;
+            break;
+        case BPF_LD | BPF_B | BPF_ABS:
+            if (!vm_load(pk, i->k, 1, &A))
+                return 0;
+            break;
+        case BPF_LD | BPF_H | BPF_IND:
+            if (!vm_load(pk, i->k + X, 2, &A))
+                return 0;
+            break;
+        case BPF_LDX | BPF_B | BPF_MSH:
+            if (!vm_load(pk, i->k, 1, &v))
+                return 0;
+            X = (v & 0xf) * 4;
+            break;
         case BPF_LDX | BPF_IMM: X = i->k; break;
         case BPF_LD | BPF_MEM: A = M[i->k]; break;
         case BPF_LDX | BPF_MEM: X = M[i->k]; break;
@@ -262,7 +281,8 @@ static size_t p4(uint8_t *out, uint8_t proto, const uint8_t *a, const uint8_t *b
     return craft_ip4(out, a, b, 1, frag, proto, l4, sizeof l4);
 }
 
-static size_t p6(uint8_t *out, uint8_t nh, const uint8_t *a, const uint8_t *b, uint16_t sp, uint16_t dp)
+static size_t p6(uint8_t *out, uint8_t nh, const uint8_t *a, const uint8_t *b, uint16_t sp,
+                 uint16_t dp)
 {
     size_t o = craft_ip6(out, a, b, nh, 40);
     memset(out + o, 0, 40);
@@ -280,7 +300,7 @@ static void fan_setup(void)
 START_TEST(fanout_kernel_accepts)
 {
     fan_setup();
-    ck_assert_uint_eq(capture_live_fanout_prog(g_prog, 10), 0);   /* does not fit: refused */
+    ck_assert_uint_eq(capture_live_fanout_prog(g_prog, 10), 0); /* does not fit: refused */
     fan_setup();
     /* the kernel's classic-BPF checker (the same one PACKET_FANOUT_DATA runs) */
     int fd = socket(AF_INET, SOCK_DGRAM, 0);
@@ -311,7 +331,7 @@ START_TEST(fanout_symmetric)
         uint8_t proto = i % 3 == 0 ? 17 : 6;
         size_t n = p4(f, proto, a4, b4, sp, dp, 0), m = p4(r, proto, b4, a4, dp, sp, 0);
         ck_assert_uint_eq(fan(0x0800, f, n), fan(0x0800, r, m));
-        n = p4(f, proto, a4, b4, sp, dp, 0x2000);   /* first fragment */
+        n = p4(f, proto, a4, b4, sp, dp, 0x2000); /* first fragment */
         m = p4(r, proto, b4, a4, dp, sp, 0x2000);
         ck_assert_uint_eq(fan(0x0800, f, n), fan(0x0800, r, m));
         n = p6(f, proto, a6, b6, sp, dp);
@@ -345,21 +365,22 @@ START_TEST(fanout_addresses_only)
 {
     fan_setup();
     static const uint8_t a[4] = { 10, 1, 2, 3 }, b[4] = { 10, 9, 8, 7 };
-    static const uint8_t a6[16] = { 0x20, 1, 0xd, 0xb8, [15] = 3 }, b6[16] = { 0x20, 1, 0xd, 0xb8, [15] = 7 };
+    static const uint8_t a6[16] = { 0x20, 1, 0xd, 0xb8, [15] = 3 },
+                         b6[16] = { 0x20, 1, 0xd, 0xb8, [15] = 7 };
     uint8_t f[200];
     uint32_t gre = fan(0x0800, f, p4(f, 47, a, b, 1, 2, 0));
-    ck_assert_uint_eq(fan(0x0800, f, p4(f, 6, a, b, 40000, 443, 0x2000)), gre);   /* first frag */
-    ck_assert_uint_eq(fan(0x0800, f, p4(f, 6, a, b, 0, 0, 185)), gre);            /* a later one */
-    ck_assert_uint_eq(fan(0x0800, f, p4(f, 17, a, b, 51000, 4789, 0)), gre);      /* VXLAN */
+    ck_assert_uint_eq(fan(0x0800, f, p4(f, 6, a, b, 40000, 443, 0x2000)), gre); /* first frag */
+    ck_assert_uint_eq(fan(0x0800, f, p4(f, 6, a, b, 0, 0, 185)), gre);          /* a later one */
+    ck_assert_uint_eq(fan(0x0800, f, p4(f, 17, a, b, 51000, 4789, 0)), gre);    /* VXLAN */
     ck_assert_uint_eq(fan(0x0800, f, p4(f, 17, b, a, 52000, 4789, 0)), gre);
-    ck_assert_uint_eq(fan(0x0800, f, p4(f, 17, a, b, 2152, 2152, 0)), gre);       /* GTP-U */
+    ck_assert_uint_eq(fan(0x0800, f, p4(f, 17, a, b, 2152, 2152, 0)), gre); /* GTP-U */
     ck_assert_uint_eq(fan(0x0800, f, p4(f, 17, b, a, 33000, 2152, 0)), gre);
-    ck_assert_uint_ne(fan(0x0800, f, p4(f, 6, a, b, 40000, 443, 0)), gre);        /* TCP: ports */
+    ck_assert_uint_ne(fan(0x0800, f, p4(f, 6, a, b, 40000, 443, 0)), gre); /* TCP: ports */
     uint32_t v6 = fan(0x86dd, f, p6(f, 6, a6, b6, 40000, 443));
     ck_assert_uint_eq(fan(0x86dd, f, p6(f, 6, a6, b6, 40001, 443)), v6);
     ck_assert_uint_eq(fan(0x86dd, f, p6(f, 44, a6, b6, 0, 0)), v6);
-    ck_assert_uint_eq(fan(0x0806, f, 28), 0);   /* ARP */
-    ck_assert_uint_eq(fan(0x0800, f, 10), 0);   /* a short packet: the load fails, worker 0 */
+    ck_assert_uint_eq(fan(0x0806, f, 28), 0); /* ARP */
+    ck_assert_uint_eq(fan(0x0800, f, 10), 0); /* a short packet: the load fails, worker 0 */
 }
 END_TEST
 

@@ -28,8 +28,12 @@ static void put32(FILE *f, uint32_t v, bool swap)
 {
     uint8_t b[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };
     if (swap) {
-        uint8_t t = b[0]; b[0] = b[3]; b[3] = t;
-        t = b[1]; b[1] = b[2]; b[2] = t;
+        uint8_t t = b[0];
+        b[0] = b[3];
+        b[3] = t;
+        t = b[1];
+        b[1] = b[2];
+        b[2] = t;
     }
     fwrite(b, 1, 4, f);
 }
@@ -38,7 +42,9 @@ static void put16(FILE *f, uint16_t v, bool swap)
 {
     uint8_t b[2] = { (uint8_t)v, (uint8_t)(v >> 8) };
     if (swap) {
-        uint8_t t = b[0]; b[0] = b[1]; b[1] = t;
+        uint8_t t = b[0];
+        b[0] = b[1];
+        b[1] = t;
     }
     fwrite(b, 1, 2, f);
 }
@@ -56,7 +62,7 @@ static void write_file(uint32_t magic, bool swap, uint32_t snaplen, const struct
     put32(f, 0, swap);
     put32(f, 0, swap);
     put32(f, snaplen, swap);
-    put32(f, 1, swap);  /* Ethernet */
+    put32(f, 1, swap); /* Ethernet */
     for (size_t i = 0; i < n; i++) {
         put32(f, r[i].sec, swap);
         put32(f, r[i].usec, swap);
@@ -78,7 +84,8 @@ static size_t compare(void)
     char err[256], ebuf[PCAP_ERRBUF_SIZE];
     struct capture *c = capture_pcap_open_file(g_path, err, sizeof(err));
     pcap_t *p = pcap_open_offline(g_path, ebuf);
-    ck_assert_msg((c == NULL) == (p == NULL), "open: ours %s, libpcap %s", c ? "ok" : err, p ? "ok" : ebuf);
+    ck_assert_msg((c == NULL) == (p == NULL), "open: ours %s, libpcap %s", c ? "ok" : err,
+                  p ? "ok" : ebuf);
     if (!c)
         return 0;
     size_t n = 0;
@@ -112,7 +119,7 @@ static const struct rec RECS[] = {
     { 1700000000, 1, 60, 60, 0x10 },
     { 1700000000, 999999, 1514, 1514, 0x20 },
     { 1700000001, 5, 0, 0, 0 },
-    { 1700000002, 7, 100, 400, 0x30 },  /* cut by the snap length */
+    { 1700000002, 7, 100, 400, 0x30 }, /* cut by the snap length */
 };
 
 START_TEST(host_order_matches_libpcap)
@@ -161,7 +168,7 @@ START_TEST(truncated_files)
         write_file(0xa1b2c3d4, false, 65535, RECS, 4, cut);
         ck_assert_uint_eq(compare(), 3);
     }
-    write_file(0xa1b2c3d4, false, 65535, RECS, 0, 10);  /* header cut: both refuse to open */
+    write_file(0xa1b2c3d4, false, 65535, RECS, 0, 10); /* header cut: both refuse to open */
     compare();
     unlink(g_path);
 }

@@ -24,7 +24,7 @@ static const struct {
     const char *in;
     size_t len;
     unsigned flags;
-    const char *want;      /* the body jsonw_piece() gives, piece by piece, quotes around */
+    const char *want; /* the body jsonw_piece() gives, piece by piece, quotes around */
 } cases[] = {
     { "", 0, 0, "\"\"" },
     { "example.com", 11, 0, "\"example.com\"" },
@@ -32,12 +32,14 @@ static const struct {
     { "a\nb\tc", 5, 0, "\"a\\u000ab\\u0009c\"" },
     { "a\nb\tc", 5, JSONW_SHORT, "\"a\\nb\\tc\"" },
     { "\r\x01\x1f\x7f", 4, JSONW_SHORT, "\"\\u000d\\u0001\\u001f\\u007f\"" },
-    { "caf\xc3\xa9", 5, 0, "\"caf\xc3\xa9\"" },                     /* valid UTF-8 kept */
+    { "caf\xc3\xa9", 5, 0, "\"caf\xc3\xa9\"" }, /* valid UTF-8 kept */
     { "\xe2\x82\xac!", 4, 0, "\"\xe2\x82\xac!\"" },
-    { "\xc3", 1, 0, "\"\\u00c3\"" },                                 /* cut sequence */
-    { "\xc0\xaf", 2, 0, "\"\\u00c0\\u00af\"" },                      /* overlong */
-    { "\xed\xa0\x80", 3, 0, "\"\\u00ed\\u00a0\\u0080\"" },           /* surrogate */
-    { "\xff" "a", 2, 0, "\"\\u00ffa\"" },
+    { "\xc3", 1, 0, "\"\\u00c3\"" },                       /* cut sequence */
+    { "\xc0\xaf", 2, 0, "\"\\u00c0\\u00af\"" },            /* overlong */
+    { "\xed\xa0\x80", 3, 0, "\"\\u00ed\\u00a0\\u0080\"" }, /* surrogate */
+    { "\xff"
+      "a",
+      2, 0, "\"\\u00ffa\"" },
     { "x\0y", 3, 0, "\"x\\u0000y\"" },
 };
 
@@ -46,7 +48,7 @@ static void pieces(const char *s, size_t len, unsigned flags, char *out, size_t 
 {
     size_t o = 0;
     out[o++] = '"';
-    const char *g = (const char *)guard_copy(s, len);   /* a read past len faults */
+    const char *g = (const char *)guard_copy(s, len); /* a read past len faults */
     while (len > 0) {
         char esc[JSONW_ESC_MAX];
         size_t elen = 99;
@@ -76,7 +78,8 @@ START_TEST(test_table)
     char got[256];
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         pieces(cases[i].in, cases[i].len, cases[i].flags, got, sizeof(got));
-        ck_assert_msg(strcmp(got, cases[i].want) == 0, "case %zu: got %s want %s", i, got, cases[i].want);
+        ck_assert_msg(strcmp(got, cases[i].want) == 0, "case %zu: got %s want %s", i, got,
+                      cases[i].want);
         if (cases[i].flags == 0)
             ck_assert_str_eq(str_of(cases[i].in, cases[i].len), cases[i].want);
     }

@@ -71,7 +71,8 @@ static void assert_all_json(const char *s)
     }
 }
 
-static struct log *open_log(const char *path, enum log_level lv, uint32_t rate, struct fake_clock *fc)
+static struct log *open_log(const char *path, enum log_level lv, uint32_t rate,
+                            struct fake_clock *fc)
 {
     char err[256];
     struct log *l = log_new(path, lv, rate, err, sizeof(err));
@@ -83,7 +84,7 @@ static struct log *open_log(const char *path, enum log_level lv, uint32_t rate, 
 START_TEST(test_format)
 {
     const char *path = tmp_path();
-    struct fake_clock fc = {1700000000123u}; /* 2023-11-14T22:13:20.123Z */
+    struct fake_clock fc = { 1700000000123u }; /* 2023-11-14T22:13:20.123Z */
     struct log *l = open_log(path, LOG_LEVEL_INFO, 0, &fc);
     log_write(l, LOG_LEVEL_INFO, "daemon", "hello",
               LOG_KV(LOG_U("n", 5), LOG_S("s", "a\"b\\c"), LOG_I("neg", -3), LOG_D("d", 1.5),
@@ -94,12 +95,14 @@ START_TEST(test_format)
     log_free(l);
     char *s = slurp(path);
     ck_assert_str_eq(
-        s,
-        "{\"ts\":\"2023-11-14T22:13:20.123Z\",\"level\":\"info\",\"module\":\"daemon\",\"msg\":\"hello\","
-        "\"n\":5,\"s\":\"a\\\"b\\\\c\",\"neg\":-3,\"d\":1.5,\"b\":true,\"none\":null}\n"
-        "{\"ts\":\"2023-11-14T22:13:21.124Z\",\"level\":\"error\",\"module\":\"rules\",\"msg\":\"no kv\"}\n"
-        "{\"ts\":\"2023-11-14T22:13:21.124Z\",\"level\":\"warn\",\"module\":\"x\",\"msg\":\"formatted "
-        "7/ok\"}\n");
+        s, "{\"ts\":\"2023-11-14T22:13:20.123Z\",\"level\":\"info\",\"module\":\"daemon\",\"msg\":"
+           "\"hello\","
+           "\"n\":5,\"s\":\"a\\\"b\\\\c\",\"neg\":-3,\"d\":1.5,\"b\":true,\"none\":null}\n"
+           "{\"ts\":\"2023-11-14T22:13:21.124Z\",\"level\":\"error\",\"module\":\"rules\",\"msg\":"
+           "\"no kv\"}\n"
+           "{\"ts\":\"2023-11-14T22:13:21.124Z\",\"level\":\"warn\",\"module\":\"x\",\"msg\":"
+           "\"formatted "
+           "7/ok\"}\n");
     free(s);
     unlink(path);
 }
@@ -108,7 +111,7 @@ END_TEST
 START_TEST(test_escaping)
 {
     const char *path = tmp_path();
-    struct fake_clock fc = {0};
+    struct fake_clock fc = { 0 };
     struct log *l = open_log(path, LOG_LEVEL_DEBUG, 0, &fc);
     /* control bytes, a lone 0xff, a truncated UTF-8 sequence, an overlong '/', and Cyrillic */
     log_write(l, LOG_LEVEL_DEBUG, "m", "x",
@@ -116,8 +119,9 @@ START_TEST(test_escaping)
     log_free(l);
     char *s = slurp(path);
     ck_assert_str_eq(
-        s, "{\"ts\":\"1970-01-01T00:00:00.000Z\",\"level\":\"debug\",\"module\":\"m\",\"msg\":\"x\","
-           "\"v\":\"a\\tb\\nc\\u0001\\u007f\\u00ff|\\u00d0|\\u00c0\\u00af|\xd0\x9a\xd0\xb7\"}\n");
+        s,
+        "{\"ts\":\"1970-01-01T00:00:00.000Z\",\"level\":\"debug\",\"module\":\"m\",\"msg\":\"x\","
+        "\"v\":\"a\\tb\\nc\\u0001\\u007f\\u00ff|\\u00d0|\\u00c0\\u00af|\xd0\x9a\xd0\xb7\"}\n");
     assert_all_json(s);
     free(s);
     unlink(path);
@@ -127,7 +131,7 @@ END_TEST
 START_TEST(test_level_filter)
 {
     const char *path = tmp_path();
-    struct fake_clock fc = {0};
+    struct fake_clock fc = { 0 };
     struct log *l = open_log(path, LOG_LEVEL_WARN, 0, &fc);
     ck_assert(log_enabled(l, LOG_LEVEL_ERROR));
     ck_assert(!log_enabled(l, LOG_LEVEL_INFO));
@@ -150,7 +154,7 @@ END_TEST
 START_TEST(test_truncation)
 {
     const char *path = tmp_path();
-    struct fake_clock fc = {0};
+    struct fake_clock fc = { 0 };
     struct log *l = open_log(path, LOG_LEVEL_INFO, 0, &fc);
     static char big[10000];
     memset(big, 'q', sizeof(big) - 1);
@@ -179,7 +183,7 @@ END_TEST
 START_TEST(test_rate_limit)
 {
     const char *path = tmp_path();
-    struct fake_clock fc = {1000000};
+    struct fake_clock fc = { 1000000 };
     struct log *l = open_log(path, LOG_LEVEL_INFO, 5, &fc);
     unsigned written = 0;
     for (int i = 0; i < 12; i++)
@@ -229,7 +233,7 @@ START_TEST(test_reopen)
     char path[64], rotated[80], err[256];
     snprintf(path, sizeof(path), "%s", p);
     snprintf(rotated, sizeof(rotated), "%s.1", path);
-    struct fake_clock fc = {0};
+    struct fake_clock fc = { 0 };
     struct log *l = open_log(path, LOG_LEVEL_INFO, 0, &fc);
     log_write(l, LOG_LEVEL_INFO, "m", "before", NULL, 0);
     ck_assert_int_eq(rename(path, rotated), 0);
@@ -301,7 +305,7 @@ START_TEST(test_threads)
     pthread_t th[4];
     struct thr t[4];
     for (int i = 0; i < 4; i++) {
-        t[i] = (struct thr){l, i};
+        t[i] = (struct thr){ l, i };
         pthread_create(&th[i], NULL, writer, &t[i]);
     }
     /* rotate twice while they write */
@@ -337,7 +341,7 @@ static void run_block_writers(struct log *l)
     pthread_t th[4];
     struct thr t[4];
     for (int i = 0; i < 4; i++) {
-        t[i] = (struct thr){l, i};
+        t[i] = (struct thr){ l, i };
         pthread_create(&th[i], NULL, block_writer, &t[i]);
     }
     for (int i = 0; i < 4; i++)
@@ -376,7 +380,7 @@ START_TEST(test_async_rate_limit)
     const char *p = tmp_path();
     char path[64];
     snprintf(path, sizeof(path), "%s", p);
-    struct fake_clock fc = {1000000};
+    struct fake_clock fc = { 1000000 };
     struct log *l = open_log(path, LOG_LEVEL_INFO, 50, &fc);
     ck_assert_int_eq(log_start_async(l), 0);
     run_block_writers(l);

@@ -29,23 +29,29 @@ static void put(struct buf *o, const void *p, size_t n)
     o->n += n;
 }
 
-static void frame(struct buf *o, uint8_t type, uint8_t flags, uint32_t sid, const uint8_t *p, size_t n)
+static void frame(struct buf *o, uint8_t type, uint8_t flags, uint32_t sid, const uint8_t *p,
+                  size_t n)
 {
-    uint8_t h[9] = { (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n, type, flags,
-                     (uint8_t)(sid >> 24), (uint8_t)(sid >> 16), (uint8_t)(sid >> 8), (uint8_t)sid };
+    uint8_t h[9] = {
+        (uint8_t)(n >> 16),   (uint8_t)(n >> 8),    (uint8_t)n,          type,        flags,
+        (uint8_t)(sid >> 24), (uint8_t)(sid >> 16), (uint8_t)(sid >> 8), (uint8_t)sid
+    };
     put(o, h, 9);
     if (n)
         put(o, p, n);
 }
 
 /* HPACK-encodes a GET for authority/path with nghttp2's deflater. */
-static size_t encode(uint8_t *out, size_t cap, const char *authority, const char *path, bool host_only)
+static size_t encode(uint8_t *out, size_t cap, const char *authority, const char *path,
+                     bool host_only)
 {
     nghttp2_hd_deflater *def;
     ck_assert_int_eq(nghttp2_hd_deflate_new(&def, 4096), 0);
     nghttp2_nv nv[5];
     size_t n = 0;
-#define NV(k, v) nv[n++] = (nghttp2_nv){ (uint8_t *)(k), (uint8_t *)(v), strlen(k), strlen(v), NGHTTP2_NV_FLAG_NONE }
+#define NV(k, v) \
+    nv[n++] =    \
+        (nghttp2_nv){ (uint8_t *)(k), (uint8_t *)(v), strlen(k), strlen(v), NGHTTP2_NV_FLAG_NONE }
     NV(":method", "GET");
     NV(":scheme", "http");
     if (host_only) {
@@ -197,7 +203,9 @@ static size_t encode_with(nghttp2_hd_deflater *def, uint8_t *out, size_t cap, co
 {
     nghttp2_nv nv[4];
     size_t n = 0;
-#define NV(k, v) nv[n++] = (nghttp2_nv){ (uint8_t *)(k), (uint8_t *)(v), strlen(k), strlen(v), NGHTTP2_NV_FLAG_NONE }
+#define NV(k, v) \
+    nv[n++] =    \
+        (nghttp2_nv){ (uint8_t *)(k), (uint8_t *)(v), strlen(k), strlen(v), NGHTTP2_NV_FLAG_NONE }
     NV(":method", "GET");
     NV(":scheme", "http");
     NV(":authority", authority);
@@ -261,18 +269,18 @@ START_TEST(every_stream)
     bl[1] = encode_with(def, blk[1], sizeof(blk[1]), "blocked.example");
     bl[2] = encode_with(def, blk[2], sizeof(blk[2]), "blocked.example");
     nghttp2_hd_deflate_del(def);
-    ck_assert_uint_lt(bl[2], bl[1]);   /* the third refers to the table */
+    ck_assert_uint_lt(bl[2], bl[1]); /* the third refers to the table */
     struct h2c_pool *pool = h2c_pool_new(2);
     ck_assert_ptr_nonnull(pool);
     for (size_t cut = 1; cut < bl[1]; cut++) {
         o.n = 0;
         put(&o, PREFACE, sizeof(PREFACE) - 1);
-        frame(&o, 0x4, 0, 0, NULL, 0);                       /* SETTINGS */
-        frame(&o, 0x1, 0x4 | 0x1, 1, blk[0], bl[0]);         /* HEADERS, END_HEADERS */
+        frame(&o, 0x4, 0, 0, NULL, 0);               /* SETTINGS */
+        frame(&o, 0x1, 0x4 | 0x1, 1, blk[0], bl[0]); /* HEADERS, END_HEADERS */
         static const uint8_t body[100];
-        frame(&o, 0x0, 0x1, 1, body, sizeof(body));          /* DATA */
-        frame(&o, 0x1, 0x0, 3, blk[1], cut);                  /* HEADERS, the block goes on */
-        frame(&o, 0x9, 0x4, 3, blk[1] + cut, bl[1] - cut);    /* CONTINUATION, END_HEADERS */
+        frame(&o, 0x0, 0x1, 1, body, sizeof(body));        /* DATA */
+        frame(&o, 0x1, 0x0, 3, blk[1], cut);               /* HEADERS, the block goes on */
+        frame(&o, 0x9, 0x4, 3, blk[1] + cut, bl[1] - cut); /* CONTINUATION, END_HEADERS */
         frame(&o, 0x1, 0x4, 5, blk[2], bl[2]);
         struct h2c_conn *c = h2c_conn_take(pool, &o, (uint32_t)cut, always_alive, NULL);
         ck_assert_ptr_nonnull(c);
@@ -316,11 +324,11 @@ START_TEST(arena_limit)
     static struct buf o;
     static uint8_t blk[H2C_ARENA + 64];
     size_t n = 0;
-    blk[n++] = 0x40;                    /* literal with incremental indexing, new name */
+    blk[n++] = 0x40; /* literal with incremental indexing, new name */
     blk[n++] = 0x05;
     memcpy(blk + n, "x-big", 5);
     n += 5;
-    size_t vl = H2C_ARENA;              /* value length, 7-bit prefix integer */
+    size_t vl = H2C_ARENA; /* value length, 7-bit prefix integer */
     blk[n++] = 0x7f;
     size_t rest = vl - 127;
     while (rest >= 128) {
@@ -355,11 +363,11 @@ START_TEST(first_request_arena_in_scratch)
     static struct buf o;
     static uint8_t blk[7000];
     size_t n = 0;
-    blk[n++] = 0x00;                    /* literal without indexing, new name */
+    blk[n++] = 0x00; /* literal without indexing, new name */
     blk[n++] = 0x05;
     memcpy(blk + n, "x-big", 5);
     n += 5;
-    size_t vl = 6000;                   /* raw value length, 7-bit prefix integer */
+    size_t vl = 6000; /* raw value length, 7-bit prefix integer */
     blk[n++] = 0x7f;
     size_t rest = vl - 127;
     while (rest >= 128) {
@@ -369,8 +377,10 @@ START_TEST(first_request_arena_in_scratch)
     blk[n++] = (uint8_t)rest;
     memset(blk + n, 'a', vl);
     n += vl;
-    static const uint8_t tail[] = { 0x82, 0x86, 0x84, 0x01, 0x07, 'e', 'x', '.', 't', 'e', 's', 't' };
-    memcpy(blk + n, tail, sizeof(tail));   /* GET, http, /, :authority ex.test */
+    static const uint8_t tail[] = {
+        0x82, 0x86, 0x84, 0x01, 0x07, 'e', 'x', '.', 't', 'e', 's', 't'
+    };
+    memcpy(blk + n, tail, sizeof(tail)); /* GET, http, /, :authority ex.test */
     n += sizeof(tail);
     o.n = 0;
     put(&o, PREFACE, 24);
@@ -385,7 +395,8 @@ START_TEST(first_request_arena_in_scratch)
     ck_assert_uint_lt(n, sizeof(small) / 2);
     ck_assert_int_eq(h2c_request_parse(g, o.n, small, sizeof(small), &r, &off), DS_LIMIT);
     /* and at an odd address: the arena aligns itself */
-    ck_assert_int_eq(h2c_request_parse(g, o.n, g_scratch + 1, sizeof(g_scratch) - 1, &r, &off), DS_OK);
+    ck_assert_int_eq(h2c_request_parse(g, o.n, g_scratch + 1, sizeof(g_scratch) - 1, &r, &off),
+                     DS_OK);
     assert_span(r.authority, "ex.test");
     guard_free();
 }

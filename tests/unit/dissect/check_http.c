@@ -22,21 +22,21 @@ static bool span_is(struct span s, const char *str)
     return s.len == strlen(str) && (s.len == 0 || memcmp(s.p, str, s.len) == 0);
 }
 
-#define SPAN_FMT "'%.*s'"
+#define SPAN_FMT    "'%.*s'"
 #define SPAN_ARG(s) (int)(s).len, (const char *)(s).p
 
 /* ---------------------------------------------------------------- table */
 
 struct http_case {
-    const char *id;         /* EVASION.md row or short name */
+    const char *id; /* EVASION.md row or short name */
     const char *in;
     enum dstatus st;
-    const char *host;       /* expected host (NULL: don't care) */
-    const char *target;     /* expected target (NULL: don't care) */
-    const char *abs_auth;   /* expected abs_authority ("" = none) */
+    const char *host;     /* expected host (NULL: don't care) */
+    const char *target;   /* expected target (NULL: don't care) */
+    const char *abs_auth; /* expected abs_authority ("" = none) */
     const char *abs_path;
     unsigned n_host;
-    size_t err_off;         /* for DS_MALFORMED */
+    size_t err_off; /* for DS_MALFORMED */
 };
 
 #define GET "GET / HTTP/1.1\r\n"
@@ -70,8 +70,7 @@ static const struct http_case cases[] = {
       "Blocked.Example:80", "/", 0, 0 },
     { "H12 query only", "GET https://b.example?q HTTP/1.1\r\n\r\n", DS_OK, "", NULL, "b.example",
       "?q", 0, 0 },
-    { "H12 ipv6", "GET http://[::1]:80/ HTTP/1.1\r\n\r\n", DS_OK, "", NULL, "[::1]:80", "/", 0,
-      0 },
+    { "H12 ipv6", "GET http://[::1]:80/ HTTP/1.1\r\n\r\n", DS_OK, "", NULL, "[::1]:80", "/", 0, 0 },
     { "H12 not absolute", "GET foo:bar HTTP/1.1\r\nHost: a\r\n\r\n", DS_OK, "a", "foo:bar", "", "",
       1, 0 },
     { "H13 two hosts", GET "Host: allowed.example\r\nHost: blocked.example\r\n\r\n", DS_OK,
@@ -80,10 +79,11 @@ static const struct http_case cases[] = {
       0 },
     { "H14 port", GET "Host: name.example:80\r\n\r\n", DS_OK, "name.example:80", "/", "", "", 1,
       0 },
-    { "H14 percent", GET "Host: %62locked.example\r\n\r\n", DS_OK, "%62locked.example", "/", "",
-      "", 1, 0 },
-    { "H14 idn", GET "Host: \xd0\xbf\xd1\x80\xd0\xb8\xd0\xbc\xd0\xb5\xd1\x80.\xd1\x80\xd1\x84\r\n\r\n",
-      DS_OK, "\xd0\xbf\xd1\x80\xd0\xb8\xd0\xbc\xd0\xb5\xd1\x80.\xd1\x80\xd1\x84", "/", "", "", 1, 0 },
+    { "H14 percent", GET "Host: %62locked.example\r\n\r\n", DS_OK, "%62locked.example", "/", "", "",
+      1, 0 },
+    { "H14 idn",
+      GET "Host: \xd0\xbf\xd1\x80\xd0\xb8\xd0\xbc\xd0\xb5\xd1\x80.\xd1\x80\xd1\x84\r\n\r\n", DS_OK,
+      "\xd0\xbf\xd1\x80\xd0\xb8\xd0\xbc\xd0\xb5\xd1\x80.\xd1\x80\xd1\x84", "/", "", "", 1, 0 },
     { "no host", GET "Accept: */*\r\n\r\n", DS_OK, "", "/", "", "", 0, 0 },
     { "empty host", GET "Host:\r\n\r\n", DS_OK, "", "/", "", "", 1, 0 },
     { "colon-less line", GET "Foo\r\nHost: a\r\n\r\n", DS_OK, "a", "/", "", "", 1, 0 },
@@ -92,8 +92,8 @@ static const struct http_case cases[] = {
     { "HTTP/0.9 spaces", "GET /old  \n", DS_OK, "", "/old", "", "", 0, 0 },
     { "odd method", "M-SEARCH_X * HTTP/1.1\r\nHost: a\r\n\r\n", DS_OK, "a", "*", "", "", 1, 0 },
     /* nginx ignores header lines with bytes outside [A-Za-z0-9-] in the name */
-    { "invalid name ignored", GET "X@Host: evil\r\nHost: good\r\n\r\n", DS_OK, "good", "/", "",
-      "", 1, 0 },
+    { "invalid name ignored", GET "X@Host: evil\r\nHost: good\r\n\r\n", DS_OK, "good", "/", "", "",
+      1, 0 },
     { "underscore ignored", GET "Host_: evil\r\nHost: good\r\n\r\n", DS_OK, "good", "/", "", "", 1,
       0 },
     { "8-bit name ignored", GET "Ho\xc5\x9ft: evil\r\n\r\n", DS_OK, "", "/", "", "", 0, 0 },
@@ -107,13 +107,16 @@ static const struct http_case cases[] = {
     { "space in name", GET "Ho st: a\r\n\r\n", DS_MALFORMED, NULL, NULL, NULL, NULL, 0, 18 },
     { "ctl in name", GET "Ho\x01st: a\r\n\r\n", DS_MALFORMED, NULL, NULL, NULL, NULL, 0, 18 },
     { "empty name", GET ": a\r\n\r\n", DS_MALFORMED, NULL, NULL, NULL, NULL, 0, 16 },
-    { "NUL in value", GET "Host: a\x00" "b\r\n\r\n", DS_MALFORMED, NULL, NULL, NULL, NULL, 0, 23 },
+    { "NUL in value",
+      GET "Host: a\x00"
+          "b\r\n\r\n",
+      DS_MALFORMED, NULL, NULL, NULL, NULL, 0, 23 },
     { "CR inside value", GET "Host: a\rb\r\n\r\n", DS_MALFORMED, NULL, NULL, NULL, NULL, 0, 24 },
-    { "bad CRLF at end", GET "Host: a\r\n\rX\r\n\r\n", DS_MALFORMED, NULL, NULL, NULL, NULL, 0, 26 },
+    { "bad CRLF at end", GET "Host: a\r\n\rX\r\n\r\n", DS_MALFORMED, NULL, NULL, NULL, NULL, 0,
+      26 },
     { "lower-case version", "GET / http/1.1\r\n\r\n", DS_MALFORMED, NULL, NULL, NULL, NULL, 0, 6 },
     { "space in target", "GET /a b HTTP/1.1\r\n\r\n", DS_MALFORMED, NULL, NULL, NULL, NULL, 0, 7 },
-    { "ctl in target", "GET /a\x01 HTTP/1.1\r\n\r\n", DS_MALFORMED, NULL, NULL, NULL, NULL, 0,
-      6 },
+    { "ctl in target", "GET /a\x01 HTTP/1.1\r\n\r\n", DS_MALFORMED, NULL, NULL, NULL, NULL, 0, 6 },
     { "CR without LF", "GET / HTTP/1.1\rHost: a\r\n\r\n", DS_MALFORMED, NULL, NULL, NULL, NULL, 0,
       15 },
     { "no minor", "GET / HTTP/1\r\n\r\n", DS_MALFORMED, NULL, NULL, NULL, NULL, 0, 12 },
@@ -141,7 +144,9 @@ START_TEST(test_table)
     const struct http_case *c = &cases[_i];
     size_t len = strlen(c->in);
     if (strcmp(c->id, "NUL in value") == 0)
-        len = sizeof(GET "Host: a\x00" "b\r\n\r\n") - 1;
+        len = sizeof(GET "Host: a\x00"
+                         "b\r\n\r\n") -
+              1;
     struct http_req r;
     size_t err = 12345;
     enum dstatus st = parse_guarded(c->in, len, &r, &err);
@@ -205,7 +210,7 @@ START_TEST(test_fields)
     ck_assert(!r.has_content_length);
     static const char te2[] = "POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n";
     ck_assert_int_eq(parse_guarded(te2, sizeof(te2) - 1, &r, &err), DS_OK);
-    ck_assert(!r.chunked);   /* nginx answers 501 to anything but exactly "chunked" */
+    ck_assert(!r.chunked); /* nginx answers 501 to anything but exactly "chunked" */
 
     static const char up[] = GET "Connection: Upgrade\r\nUpgrade: websocket, H2C \r\n\r\n";
     ck_assert_int_eq(parse_guarded(up, sizeof(up) - 1, &r, &err), DS_OK);
@@ -253,8 +258,9 @@ START_TEST(test_fixtures)
     while (fgets(line, sizeof(line), m) != NULL) {
         char file[128], proto[16], host[128], target[512];
         line[strcspn(line, "\n")] = '\0';
-        ck_assert_int_eq(sscanf(line, "%127[^\t]\t%15[^\t]\t%127[^\t]\t%511[^\t]", file, proto,
-                                host, target), 4);
+        ck_assert_int_eq(
+            sscanf(line, "%127[^\t]\t%15[^\t]\t%127[^\t]\t%511[^\t]", file, proto, host, target),
+            4);
         static uint8_t data[8192];
         snprintf(path, sizeof(path), "%s/http/%s", dir, file);
         FILE *f = fopen(path, "rb");
@@ -273,8 +279,7 @@ START_TEST(test_fixtures)
         ck_assert(!http_is_h2_preface(data, len));
         ck_assert_msg(st == DS_OK, "%s: %s at %zu", file, dstatus_name(st), err);
         ck_assert_msg(span_is(r.host, host), "%s: host " SPAN_FMT, file, SPAN_ARG(r.host));
-        ck_assert_msg(span_is(r.target, target), "%s: target " SPAN_FMT, file,
-                      SPAN_ARG(r.target));
+        ck_assert_msg(span_is(r.target, target), "%s: target " SPAN_FMT, file, SPAN_ARG(r.target));
         ck_assert_uint_eq(r.head_len, len);
         ck_assert_uint_eq(r.n_host, 1);
         if (strstr(file, "nghttp_31") != NULL)
@@ -391,7 +396,8 @@ START_TEST(test_early)
     ck_assert_int_eq(parse_guarded(big, 32768, &r, &err), DS_NEED_MORE);
     ck_assert_int_eq(parse_guarded(big, n, &r, &err), DS_LIMIT);
     /* a second Host further on is reported once its line is complete */
-    n = (size_t)snprintf(big, sizeof(big), "GET / HTTP/1.1\r\nHost: a.example\r\nX: 1\r\nHost: b.example\r\nX");
+    n = (size_t)snprintf(big, sizeof(big),
+                         "GET / HTTP/1.1\r\nHost: a.example\r\nX: 1\r\nHost: b.example\r\nX");
     ck_assert_int_eq(early_guarded(big, n, &r, &err), DS_OK);
     ck_assert(r.partial && r.n_host == 2 && span_is(r.host2, "b.example"));
     ck_assert_int_eq(early_guarded(big, n - 3, &r, &err), DS_OK);
@@ -445,35 +451,38 @@ START_TEST(test_chunked)
 {
     static const struct {
         const char *body;
-        enum dstatus want;   /* DS_OK: the whole body is walked */
+        enum dstatus want; /* DS_OK: the whole body is walked */
     } ccases[] = {
         { "5\r\nhello\r\n0\r\n\r\n", DS_OK },
         { "5;name=x;y=\"a b\"\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\n\r\n", DS_OK },
-        { "a\nGET / HTTP\n000\nX-Trailer: 1\nY: 2\n\n", DS_OK },   /* bare LF, 0s, trailers */
-        { "5 ;ext\r\nhello\r\n0 \r\n\r\n", DS_OK },                /* SP before ';' / CRLF */
-        { "fFfF\r\n", DS_NEED_MORE },                                  /* data not here yet */
-        { "x\r\n", DS_MALFORMED },                                       /* not a size */
-        { "5\r\nhelloX\r\n", DS_MALFORMED },                           /* data longer than 5 */
-        { "5\rX\r\nhello\r\n", DS_MALFORMED },                         /* CR not before LF */
-        { "5;a\x01b\r\nhello\r\n", DS_MALFORMED },                     /* CTL in extension */
-        { "8000000000000000\r\n", DS_LIMIT },                         /* >= 2^63 */
+        { "a\nGET / HTTP\n000\nX-Trailer: 1\nY: 2\n\n", DS_OK }, /* bare LF, 0s, trailers */
+        { "5 ;ext\r\nhello\r\n0 \r\n\r\n", DS_OK },              /* SP before ';' / CRLF */
+        { "fFfF\r\n", DS_NEED_MORE },                            /* data not here yet */
+        { "x\r\n", DS_MALFORMED },                               /* not a size */
+        { "5\r\nhelloX\r\n", DS_MALFORMED },                     /* data longer than 5 */
+        { "5\rX\r\nhello\r\n", DS_MALFORMED },                   /* CR not before LF */
+        { "5;a\x01b\r\nhello\r\n", DS_MALFORMED },               /* CTL in extension */
+        { "8000000000000000\r\n", DS_LIMIT },                    /* >= 2^63 */
     };
     for (size_t i = 0; i < sizeof(ccases) / sizeof(ccases[0]); i++) {
         enum dstatus last;
         size_t len = strlen(ccases[i].body);
         size_t took = walk_chunked(ccases[i].body, len, &last);
         if (ccases[i].want == DS_OK) {
-            ck_assert_msg(took == len, "case %zu: took %zu of %zu (%s)", i, took, len, dstatus_name(last));
+            ck_assert_msg(took == len, "case %zu: took %zu of %zu (%s)", i, took, len,
+                          dstatus_name(last));
         } else if (ccases[i].want == DS_NEED_MORE) {
             /* the size line is read; its data is skipped without being buffered */
             enum http_chunk_state st = HTTP_CHUNK_SIZE;
             uint64_t skip = 0;
             size_t err;
-            ck_assert_int_eq(http_chunk_step((const uint8_t *)ccases[i].body, len, &st, &skip, &err), DS_OK);
+            ck_assert_int_eq(
+                http_chunk_step((const uint8_t *)ccases[i].body, len, &st, &skip, &err), DS_OK);
             ck_assert_uint_eq(skip, 6 + 0xffff);
             ck_assert_int_eq(st, HTTP_CHUNK_DATA_END);
         } else {
-            ck_assert_msg(took == 0 && last == ccases[i].want, "case %zu: %s", i, dstatus_name(last));
+            ck_assert_msg(took == 0 && last == ccases[i].want, "case %zu: %s", i,
+                          dstatus_name(last));
         }
     }
     /* every strict prefix of each element is NEED_MORE */
@@ -492,7 +501,8 @@ START_TEST(test_chunked)
     size_t err;
     ck_assert_int_eq(http_chunk_step((const uint8_t *)"\r", 1, &st, &skip, &err), DS_NEED_MORE);
     st = HTTP_CHUNK_TRAILER;
-    ck_assert_int_eq(http_chunk_step((const uint8_t *)"X-T: 1\r", 8, &st, &skip, &err), DS_NEED_MORE);
+    ck_assert_int_eq(http_chunk_step((const uint8_t *)"X-T: 1\r", 8, &st, &skip, &err),
+                     DS_NEED_MORE);
     /* a chunk-size line past HTTP_CHUNK_LINE_MAX */
     static char line[HTTP_CHUNK_LINE_MAX + 10];
     memset(line, ' ', sizeof(line));
@@ -528,7 +538,7 @@ START_TEST(test_scan_stream)
     ck_assert_int_eq(memcmp(n[1].p, "two.example:80", 14), 0);
     ck_assert_int_eq(n[2].len, 13);
     ck_assert_int_eq(memcmp(n[2].p, "three.example", 13), 0);
-    ck_assert_uint_eq(used, sizeof(t) - 1 - strlen("Host: four.exa"));  /* the last line waits */
+    ck_assert_uint_eq(used, sizeof(t) - 1 - strlen("Host: four.exa")); /* the last line waits */
     /* cap: stops after the line that filled it */
     k = http_scan_stream((const uint8_t *)t, sizeof(t) - 1, false, n, 1, &used);
     ck_assert_uint_eq(k, 1);
@@ -567,7 +577,8 @@ START_TEST(test_lenient_hosts)
         ck_assert_msg(span_is(n[0], "blocked.example"), "case %zu", i);
     }
     /* absolute-form authority and two Host lines: the first two names */
-    static const char two[] = "GET  http://a.example/x HTTP/1.1\r\nHost: b.example\r\nHost: c\r\n\r\nHost: d\r\n";
+    static const char two[] =
+        "GET  http://a.example/x HTTP/1.1\r\nHost: b.example\r\nHost: c\r\n\r\nHost: d\r\n";
     uint8_t *p = guard_copy(two, sizeof(two) - 1);
     ck_assert_uint_eq(http_scan_hosts(p, sizeof(two) - 1, n, 2), 2);
     ck_assert(span_is(n[0], "a.example") && span_is(n[1], "b.example"));

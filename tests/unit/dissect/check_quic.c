@@ -272,8 +272,8 @@ static size_t build_hello(const char *sni, uint8_t *out, size_t cap)
     size_t len_at = w.n;
     put16(&w, 0);
     put16(&w, 0x0303);
-    putfill(&w, 0x11, 32);          /* random */
-    put8(&w, 0);                    /* no legacy session id in QUIC */
+    putfill(&w, 0x11, 32); /* random */
+    put8(&w, 0);           /* no legacy session id in QUIC */
     put16(&w, 8);
     put16(&w, 0x3a3a);
     put16(&w, 0x1301);
@@ -283,9 +283,9 @@ static size_t build_hello(const char *sni, uint8_t *out, size_t cap)
     put8(&w, 0);
     size_t ext_at = w.n;
     put16(&w, 0);
-    put16(&w, 0x4a4a);              /* GREASE */
+    put16(&w, 0x4a4a); /* GREASE */
     put16(&w, 0);
-    put16(&w, 0x0033);              /* key_share */
+    put16(&w, 0x0033); /* key_share */
     size_t ks = w.n;
     put16(&w, 0);
     size_t ksl = w.n;
@@ -298,11 +298,11 @@ static size_t build_hello(const char *sni, uint8_t *out, size_t cap)
     putfill(&w, 0x99, 32);
     patch16(&w, ksl);
     patch16(&w, ks);
-    put16(&w, 0x002d);              /* psk_key_exchange_modes */
+    put16(&w, 0x002d); /* psk_key_exchange_modes */
     put16(&w, 2);
     put8(&w, 1);
     put8(&w, 1);
-    put16(&w, 0x0000);              /* server_name */
+    put16(&w, 0x0000); /* server_name */
     size_t sn = w.n;
     put16(&w, 0);
     size_t snl = w.n;
@@ -312,33 +312,33 @@ static size_t build_hello(const char *sni, uint8_t *out, size_t cap)
     putn(&w, sni, strlen(sni));
     patch16(&w, snl);
     patch16(&w, sn);
-    put16(&w, 0x0010);              /* ALPN h3 */
+    put16(&w, 0x0010); /* ALPN h3 */
     put16(&w, 5);
     put16(&w, 3);
     put8(&w, 2);
     putn(&w, "h3", 2);
-    put16(&w, 0x000a);              /* supported_groups */
+    put16(&w, 0x000a); /* supported_groups */
     put16(&w, 8);
     put16(&w, 6);
     put16(&w, 0x11ec);
     put16(&w, 0x001d);
     put16(&w, 0x0017);
-    put16(&w, 0x002b);              /* supported_versions */
+    put16(&w, 0x002b); /* supported_versions */
     put16(&w, 3);
     put8(&w, 2);
     put16(&w, 0x0304);
-    put16(&w, 0x000d);              /* signature_algorithms */
+    put16(&w, 0x000d); /* signature_algorithms */
     put16(&w, 6);
     put16(&w, 4);
     put16(&w, 0x0403);
     put16(&w, 0x0804);
-    put16(&w, 0xfe0d);              /* GREASE ECH */
+    put16(&w, 0xfe0d); /* GREASE ECH */
     put16(&w, 186);
     putfill(&w, 0xe0, 186);
-    put16(&w, 0x0039);              /* quic_transport_parameters */
+    put16(&w, 0x0039); /* quic_transport_parameters */
     put16(&w, 20);
     putfill(&w, 0x01, 20);
-    put16(&w, 0xdada);              /* GREASE */
+    put16(&w, 0xdada); /* GREASE */
     put16(&w, 1);
     put8(&w, 0);
     patch16(&w, ext_at);
@@ -369,7 +369,7 @@ static size_t build_two_packets(const char *sni, uint8_t *hello, uint8_t *d0, si
     ck_assert_uint_gt(h, 1400);
     uint8_t f[2048];
     struct wr w = { f, 0, sizeof(f) };
-    put8(&w, 0x01);                                 /* PING */
+    put8(&w, 0x01); /* PING */
     put_crypto(&w, 900, hello + 900, h - 900);
     put8(&w, 0x00);
     put8(&w, 0x00);
@@ -382,7 +382,7 @@ static size_t build_two_packets(const char *sni, uint8_t *hello, uint8_t *d0, si
     put8(&w, 0x00);
     put8(&w, 0x01);
     put_crypto(&w, 0, hello, 450);
-    put_crypto(&w, 400, hello + 400, 100);          /* identical retransmission */
+    put_crypto(&w, 400, hello + 400, 100); /* identical retransmission */
     ck_assert_uint_le(w.n, plain_len);
     *n1 = seal_initial(QUIC_V1, dcid, 8, dcid, 8, scid, 8, 1, 1, f, w.n, plain_len, d1);
     return h;
@@ -449,8 +449,7 @@ START_TEST(test_keys_rfc_vectors)
     ck_assert(same_hex(k.iv, 12, "dd13c276499c0249d3310652"));
     ck_assert(same_hex(k.hp, 16, "edf6d05c83121201b436e16877593c3a"));
     ck_assert_int_eq(k.version, QUIC_V2);
-    ck_assert_int_eq(quic_keys_derive(g_ctx, 0x1a2a3a4a, rfc_dcid, 8, false, &k),
-                     -EPROTONOSUPPORT);
+    ck_assert_int_eq(quic_keys_derive(g_ctx, 0x1a2a3a4a, rfc_dcid, 8, false, &k), -EPROTONOSUPPORT);
 }
 END_TEST
 
@@ -581,8 +580,7 @@ START_TEST(test_v2_and_draft29_roundtrip)
                          DS_OK);
         ck_assert_uint_eq(qi.version, versions[i]);
         quic_crypto_init(&g_crypto);
-        ck_assert_int_eq(quic_crypto_add_frames(&g_crypto, qi.frames.p, qi.frames.len, &eo),
-                         DS_OK);
+        ck_assert_int_eq(quic_crypto_add_frames(&g_crypto, qi.frames.p, qi.frames.len, &eo), DS_OK);
         struct tls_hello th;
         ck_assert_int_eq(quic_crypto_hello(&g_crypto, &th, &eo), DS_OK);
         ck_assert(span_is(th.sni, "v2.example"));
@@ -598,8 +596,8 @@ START_TEST(test_coalesced)
     size_t fl = from_hex(rfc_client_frames_hex, frames, sizeof(frames));
     size_t n = seal_simple(QUIC_V1, 2, frames, fl, 1162, pkt);
     /* v1 Handshake (type 2), DCID 8394.., no SCID, Length 30, 30 bytes of junk. */
-    static const uint8_t hs_hdr[] = { 0xe1, 0, 0, 0, 1, 8, 0x83, 0x94, 0xc8, 0xf0, 0x3e, 0x51,
-                                      0x57, 0x08, 0, 30 };
+    static const uint8_t hs_hdr[] = { 0xe1, 0,    0,    0,    1,    8,    0x83, 0x94,
+                                      0xc8, 0xf0, 0x3e, 0x51, 0x57, 0x08, 0,    30 };
     memcpy(dg, hs_hdr, sizeof(hs_hdr));
     memset(dg + sizeof(hs_hdr), 0xa5, 30);
     size_t pre = sizeof(hs_hdr) + 30;
@@ -619,9 +617,8 @@ START_TEST(test_coalesced)
     ck_assert_uint_eq(qi.pkt_off, 0);
     ck_assert_uint_eq(qi.next_off, n);
     /* Only a Handshake packet: no Initial. */
-    ck_assert_int_eq(
-        quic_initial_parse(g_ctx, dg, 0, NULL, g_plain, sizeof(g_plain), &qi, &eo),
-        DS_NEED_MORE);
+    ck_assert_int_eq(quic_initial_parse(g_ctx, dg, 0, NULL, g_plain, sizeof(g_plain), &qi, &eo),
+                     DS_NEED_MORE);
     memcpy(dg, hs_hdr, sizeof(hs_hdr));
     memset(dg + sizeof(hs_hdr), 0xa5, 30);
     ck_assert_int_eq(quic_initial_parse(g_ctx, dg, pre, NULL, g_plain, sizeof(g_plain), &qi, &eo),
@@ -635,8 +632,8 @@ START_TEST(test_explicit_keys_after_dcid_change)
     static const uint8_t new_dcid[] = { 0xaa, 0xbb, 0xcc, 0xdd };
     uint8_t frames[300], pkt[1300];
     size_t fl = from_hex(rfc_client_frames_hex, frames, sizeof(frames));
-    size_t n = seal_initial(QUIC_V1, rfc_dcid, 8, new_dcid, 4, NULL, 0, 3, 2, frames, fl, 1170,
-                            pkt);
+    size_t n =
+        seal_initial(QUIC_V1, rfc_dcid, 8, new_dcid, 4, NULL, 0, 3, 2, frames, fl, 1170, pkt);
     struct quic_initial qi;
     size_t eo;
     ck_assert_int_eq(quic_initial_parse(g_ctx, pkt, n, NULL, g_plain, sizeof(g_plain), &qi, &eo),
@@ -658,8 +655,9 @@ END_TEST
 START_TEST(test_frames_ack_close_ping)
 {
     /* ACK-ECN {largest 5, delay 0, 1 range, first 2, gap 0 len 1, ect 1 2 3}, PING, CLOSE. */
-    static const uint8_t f[] = { 0x03, 5, 0, 1, 2, 0, 1, 1, 2, 3, 0x01, 0x02, 1, 0, 0, 0,
-                                 0x1c, 0x0a, 0x06, 3, 'b', 'y', 'e', 0x06, 0x00, 0x02, 'h', 'i' };
+    static const uint8_t f[] = { 0x03, 5,    0,   1,    2,    0,    1,    1,    2,    3,
+                                 0x01, 0x02, 1,   0,    0,    0,    0x1c, 0x0a, 0x06, 3,
+                                 'b',  'y',  'e', 0x06, 0x00, 0x02, 'h',  'i' };
     size_t eo = 5;
     quic_crypto_init(&g_crypto);
     ck_assert_int_eq(quic_crypto_add_frames(&g_crypto, f, sizeof(f), &eo), DS_OK);
@@ -716,16 +714,18 @@ START_TEST(test_coalesced_failed_first)
     struct quic_initial qi;
     size_t eo;
     const uint8_t *g = guarded(d, n0 + n1);
-    ck_assert_int_eq(quic_initial_parse(g_ctx, g, n0 + n1, NULL, g_plain, sizeof(g_plain), &qi, &eo),
-                     DS_MALFORMED);
+    ck_assert_int_eq(
+        quic_initial_parse(g_ctx, g, n0 + n1, NULL, g_plain, sizeof(g_plain), &qi, &eo),
+        DS_MALFORMED);
     ck_assert_uint_eq(qi.next_off, n0);
-    ck_assert_int_eq(quic_initial_parse(g_ctx, g + n0, n1, NULL, g_plain, sizeof(g_plain), &qi, &eo), DS_OK);
+    ck_assert_int_eq(
+        quic_initial_parse(g_ctx, g + n0, n1, NULL, g_plain, sizeof(g_plain), &qi, &eo), DS_OK);
     ck_assert_uint_eq(qi.pn, 1);
     ck_assert_uint_eq(qi.frames.p[0], 0x06);
     /* A header that does not parse gives no next_off. */
     static const uint8_t bad[] = { 0xc0, 0, 0, 0, 1, 21 };
-    ck_assert_int_eq(quic_initial_parse(g_ctx, guarded(bad, sizeof(bad)), sizeof(bad), NULL, g_plain,
-                                        sizeof(g_plain), &qi, &eo),
+    ck_assert_int_eq(quic_initial_parse(g_ctx, guarded(bad, sizeof(bad)), sizeof(bad), NULL,
+                                        g_plain, sizeof(g_plain), &qi, &eo),
                      DS_MALFORMED);
     ck_assert_uint_eq(qi.next_off, 0);
 }
@@ -754,8 +754,9 @@ START_TEST(test_seal_rfc9001_server_initial)
     size_t wl = from_hex(rfc9001_server_packet_hex, want, sizeof(want));
     struct quic_keys k;
     ck_assert_int_eq(quic_keys_derive(g_ctx, QUIC_V1, rfc_dcid, 8, true, &k), 0);
-    struct quic_seal sl = { .scid = scid, .scid_len = 8, .pn = 1, .pn_len = 2, .frames = frames,
-                            .frames_len = fl };
+    struct quic_seal sl = {
+        .scid = scid, .scid_len = 8, .pn = 1, .pn_len = 2, .frames = frames, .frames_len = fl
+    };
     ck_assert_uint_eq(quic_initial_seal(g_ctx, &k, &sl, got, sizeof(got)), wl);
     ck_assert_mem_eq(got, want, wl);
     /* one byte short of room: refused, not truncated */
@@ -767,9 +768,9 @@ END_TEST
 
 /* Opens a server Initial with hard-coded keys and direct OpenSSL calls (not quic.c): checks the
  * header, removes header protection, decrypts, and returns the plaintext length. */
-static size_t open_independently(const uint8_t *pkt, size_t n, uint32_t version, const char *key_hex,
-                                 const char *iv_hex, const char *hp_hex, const uint8_t *want_scid,
-                                 size_t want_scid_len, uint8_t *plain)
+static size_t open_independently(const uint8_t *pkt, size_t n, uint32_t version,
+                                 const char *key_hex, const char *iv_hex, const char *hp_hex,
+                                 const uint8_t *want_scid, size_t want_scid_len, uint8_t *plain)
 {
     uint8_t key[16], iv[12], hp[16], hdr[64];
     ck_assert_uint_eq(from_hex(key_hex, key, 16), 16);
@@ -777,8 +778,8 @@ static size_t open_independently(const uint8_t *pkt, size_t n, uint32_t version,
     ck_assert_uint_eq(from_hex(hp_hex, hp, 16), 16);
     ck_assert_uint_eq(pkt[0] & 0xc0, 0xc0);
     ck_assert_uint_eq((pkt[0] >> 4) & 3, version == QUIC_V2 ? 1 : 0);
-    ck_assert_uint_eq((uint32_t)pkt[1] << 24 | (uint32_t)pkt[2] << 16 | (uint32_t)pkt[3] << 8 | pkt[4],
-                      version);
+    ck_assert_uint_eq(
+        (uint32_t)pkt[1] << 24 | (uint32_t)pkt[2] << 16 | (uint32_t)pkt[3] << 8 | pkt[4], version);
     ck_assert_uint_eq(pkt[5], 0); /* DCID: the client's SCID, empty in the RFC Initial */
     ck_assert_uint_eq(pkt[6], want_scid_len);
     ck_assert_mem_eq(pkt + 7, want_scid, want_scid_len);
@@ -824,22 +825,26 @@ START_TEST(test_close_initial_rfc_keys)
         uint32_t version;
         const char *pkt_hex, *key, *iv, *hp;
     } v[] = {
-        { QUIC_V1, rfc9001_packet_hex, "cf3a5331653c364c88f0f379b6067e37", "0ac1493ca1905853b0bba03e",
-          "c206b8d9b9f0f37644430b490eeaa314" },
-        { QUIC_V2, rfc9369_packet_hex, "82db637861d55e1d011f19ea71d5d2a7", "dd13c276499c0249d3310652",
-          "edf6d05c83121201b436e16877593c3a" },
+        { QUIC_V1, rfc9001_packet_hex, "cf3a5331653c364c88f0f379b6067e37",
+          "0ac1493ca1905853b0bba03e", "c206b8d9b9f0f37644430b490eeaa314" },
+        { QUIC_V2, rfc9369_packet_hex, "82db637861d55e1d011f19ea71d5d2a7",
+          "dd13c276499c0249d3310652", "edf6d05c83121201b436e16877593c3a" },
     };
     for (size_t i = 0; i < 2; i++) {
         static uint8_t cli[1300], out[1300], plain[1300];
         size_t cn = from_hex(v[i].pkt_hex, cli, sizeof(cli));
         struct quic_initial qi;
         size_t eo;
-        ck_assert_int_eq(quic_initial_parse(g_ctx, cli, cn, NULL, g_plain, sizeof(g_plain), &qi, &eo), DS_OK);
-        size_t n = quic_close_initial(g_ctx, qi.version, qi.dcid.p, qi.dcid.len, qi.scid.p, qi.scid.len,
-                                      0x0128, out, sizeof(out));
+        ck_assert_int_eq(
+            quic_initial_parse(g_ctx, cli, cn, NULL, g_plain, sizeof(g_plain), &qi, &eo), DS_OK);
+        size_t n = quic_close_initial(g_ctx, qi.version, qi.dcid.p, qi.dcid.len, qi.scid.p,
+                                      qi.scid.len, 0x0128, out, sizeof(out));
         ck_assert_uint_eq(n, QUIC_MIN_DATAGRAM);
-        size_t pl = open_independently(out, n, v[i].version, v[i].key, v[i].iv, v[i].hp, rfc_dcid, 8, plain);
-        static const uint8_t want[] = { 0x1c, 0x41, 0x28, 0x00, 7, 'b', 'l', 'o', 'c', 'k', 'e', 'd' };
+        size_t pl = open_independently(out, n, v[i].version, v[i].key, v[i].iv, v[i].hp, rfc_dcid,
+                                       8, plain);
+        static const uint8_t want[] = {
+            0x1c, 0x41, 0x28, 0x00, 7, 'b', 'l', 'o', 'c', 'k', 'e', 'd'
+        };
         ck_assert_mem_eq(plain, want, sizeof(want));
         for (size_t j = sizeof(want); j < pl; j++)
             ck_assert_uint_eq(plain[j], 0);
@@ -850,11 +855,14 @@ START_TEST(test_close_initial_rfc_keys)
         ck_assert_uint_eq(g_crypto.crypto_frames, 0);
     }
     static uint8_t out[1300];
-    ck_assert_uint_eq(quic_close_initial(g_ctx, QUIC_V1, rfc_dcid, 8, NULL, 0, 0x0128, out, 1199), 0);
-    ck_assert_uint_eq(quic_close_initial(g_ctx, 0x1a2a3a4a, rfc_dcid, 8, NULL, 0, 0x0128, out, sizeof(out)), 0);
-    ck_assert_uint_eq(quic_close_initial(g_ctx, QUIC_V1, rfc_dcid, 21, NULL, 0, 0x0128, out, sizeof(out)), 0);
-    ck_assert_uint_eq(quic_close_initial(g_ctx, QUIC_V1, rfc_dcid, 8, NULL, 0, (uint64_t)1 << 30, out,
-                                         sizeof(out)),
+    ck_assert_uint_eq(quic_close_initial(g_ctx, QUIC_V1, rfc_dcid, 8, NULL, 0, 0x0128, out, 1199),
+                      0);
+    ck_assert_uint_eq(
+        quic_close_initial(g_ctx, 0x1a2a3a4a, rfc_dcid, 8, NULL, 0, 0x0128, out, sizeof(out)), 0);
+    ck_assert_uint_eq(
+        quic_close_initial(g_ctx, QUIC_V1, rfc_dcid, 21, NULL, 0, 0x0128, out, sizeof(out)), 0);
+    ck_assert_uint_eq(quic_close_initial(g_ctx, QUIC_V1, rfc_dcid, 8, NULL, 0, (uint64_t)1 << 30,
+                                         out, sizeof(out)),
                       0);
 }
 END_TEST
@@ -867,20 +875,20 @@ START_TEST(test_not_mine)
         uint8_t b[24];
         size_t n;
     } cases[] = {
-        { { 0x40, 1, 2, 3, 4, 5, 6, 7, 8 }, 9 },                           /* short header */
+        { { 0x40, 1, 2, 3, 4, 5, 6, 7, 8 }, 9 },                                /* short header */
         { { 0xc0, 0, 0, 0, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 0, 1 }, 19 }, /* VN */
         { { 0xc0, 0x1a, 0x2a, 0x3a, 0x4a, 8, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0x41, 0 }, 18 },
-        { { 0x80, 0, 0, 0, 1, 8, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0x41, 0 }, 18 },  /* fixed bit */
-        { { 0xf0, 0, 0, 0, 1, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 9 }, 19 },  /* v1 Retry */
+        { { 0x80, 0, 0, 0, 1, 8, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0x41, 0 }, 18 },    /* fixed bit */
+        { { 0xf0, 0, 0, 0, 1, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 9 }, 19 },    /* v1 Retry */
         { { 0xc0, 0x6b, 0x33, 0x43, 0xcf, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8, 9 }, 16 }, /* v2 Retry */
-        { { 0x16, 0x03, 0x01, 0x02, 0x00, 0x01 }, 6 },                     /* TLS, not QUIC */
+        { { 0x16, 0x03, 0x01, 0x02, 0x00, 0x01 }, 6 }, /* TLS, not QUIC */
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct quic_initial qi;
         size_t eo;
         const uint8_t *g = guarded(cases[i].b, cases[i].n);
-        ck_assert_msg(quic_initial_parse(g_ctx, g, cases[i].n, NULL, g_plain, sizeof(g_plain),
-                                         &qi, &eo) == DS_NOT_MINE,
+        ck_assert_msg(quic_initial_parse(g_ctx, g, cases[i].n, NULL, g_plain, sizeof(g_plain), &qi,
+                                         &eo) == DS_NOT_MINE,
                       "case %zu", i);
     }
 }
@@ -954,13 +962,13 @@ START_TEST(test_bad_frames)
         size_t n;
         size_t err_off;
     } cases[] = {
-        { { 0x01, 0x08, 0x00 }, 3, 1 },                      /* STREAM in an Initial */
-        { { 0x1d, 0, 0, 0 }, 4, 0 },                         /* application CLOSE */
-        { { 0x00, 0x00, 0x06, 0x00, 0x05, 'a' }, 6, 2 },     /* CRYPTO data cut */
-        { { 0x02, 0x05, 0x00, 0x03, 0x00 }, 5, 0 },          /* ACK ranges cut */
-        { { 0x1c, 0x00, 0x00, 0x09, 'x' }, 5, 0 },           /* reason cut */
+        { { 0x01, 0x08, 0x00 }, 3, 1 },                  /* STREAM in an Initial */
+        { { 0x1d, 0, 0, 0 }, 4, 0 },                     /* application CLOSE */
+        { { 0x00, 0x00, 0x06, 0x00, 0x05, 'a' }, 6, 2 }, /* CRYPTO data cut */
+        { { 0x02, 0x05, 0x00, 0x03, 0x00 }, 5, 0 },      /* ACK ranges cut */
+        { { 0x1c, 0x00, 0x00, 0x09, 'x' }, 5, 0 },       /* reason cut */
         { { 0x06, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 'z' }, 11, 0 },
-        { { 0x40 }, 1, 0 },                                  /* varint type cut */
+        { { 0x40 }, 1, 0 }, /* varint type cut */
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         size_t eo = 999;
@@ -997,8 +1005,7 @@ START_TEST(test_datagram_prefixes_need_more)
         struct quic_initial qi;
         size_t eo = 0;
         const uint8_t *g = guarded(pkt, i);
-        enum dstatus st = quic_initial_parse(g_ctx, g, i, NULL, g_plain, sizeof(g_plain), &qi,
-                                             &eo);
+        enum dstatus st = quic_initial_parse(g_ctx, g, i, NULL, g_plain, sizeof(g_plain), &qi, &eo);
         ck_assert_msg(st == DS_NEED_MORE, "prefix %zu: %s", i, dstatus_name(st));
         ck_assert_uint_eq(eo, i);
     }
@@ -1028,8 +1035,8 @@ START_TEST(test_hello_prefixes_need_more)
     for (size_t i = 0; i < h; i++) {
         struct tls_hello th;
         size_t eo;
-        enum dstatus st = quic_hello_parse(guarded(hello, i), i, scratch, sizeof(scratch), &th,
-                                           &eo);
+        enum dstatus st =
+            quic_hello_parse(guarded(hello, i), i, scratch, sizeof(scratch), &th, &eo);
         ck_assert_msg(st == DS_NEED_MORE, "prefix %zu: %s", i, dstatus_name(st));
     }
     struct tls_hello th;

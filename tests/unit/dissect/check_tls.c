@@ -12,15 +12,15 @@
 #include "tests/lib/guard.h"
 #include "proxy/dissect/tls.h"
 
-#define MAX_FIX 64
+#define MAX_FIX       64
 #define FIX_MAX_BYTES 8192
-#define SCRATCH_CAP (16 * 1024)
+#define SCRATCH_CAP   (16 * 1024)
 
 struct fixture {
     char file[96];
     char sni[128];
-    char alpn[64];       /* first ALPN protocol, empty if none */
-    long ch_len;         /* handshake message length, -1 if unknown */
+    char alpn[64]; /* first ALPN protocol, empty if none */
+    long ch_len;   /* handshake message length, -1 if unknown */
     uint8_t data[FIX_MAX_BYTES];
     size_t len;
 };
@@ -158,11 +158,11 @@ static size_t mk_hello(uint8_t *out, const uint8_t *exts, size_t ext_len, bool w
     n += put16(body + n, 0x0303);
     memset(body + n, 0x11, 32);
     n += 32;
-    body[n++] = 0;                       /* session_id */
+    body[n++] = 0; /* session_id */
     n += put16(body + n, 2);
     body[n++] = 0x13;
     body[n++] = 0x01;
-    body[n++] = 1;                       /* compression */
+    body[n++] = 1; /* compression */
     body[n++] = 0;
     if (with_exts) {
         n += put16(body + n, ext_len);
@@ -215,11 +215,11 @@ START_TEST(test_fixtures_valid)
         ck_assert_msg(st == DS_OK, "%s: %s at %zu", f->file, dstatus_name(st), err);
         ck_assert_msg(h.has_sni && span_is(h.sni, f->sni), "%s: sni %.*s, want %s", f->file,
                       (int)h.sni.len, (const char *)h.sni.p, f->sni);
-        ck_assert_msg(span_is(h.alpn, f->alpn), "%s: alpn %.*s, want %s", f->file,
-                      (int)h.alpn.len, (const char *)h.alpn.p, f->alpn);
+        ck_assert_msg(span_is(h.alpn, f->alpn), "%s: alpn %.*s, want %s", f->file, (int)h.alpn.len,
+                      (const char *)h.alpn.p, f->alpn);
         if (f->ch_len >= 0)
-            ck_assert_msg(h.hello_len == (size_t)f->ch_len, "%s: hello_len %zu want %ld",
-                          f->file, h.hello_len, f->ch_len);
+            ck_assert_msg(h.hello_len == (size_t)f->ch_len, "%s: hello_len %zu want %ld", f->file,
+                          h.hello_len, f->ch_len);
         ck_assert_uint_eq(h.records, 1);
         ck_assert_uint_eq(h.consumed, f->len);
         ck_assert_uint_eq(h.hello_len + 5, f->len);
@@ -262,7 +262,7 @@ START_TEST(test_chrome_pq_ech_grease)
     ck_assert_int_eq(parse_guarded(f->data, f->len, &h, &err), DS_OK);
     ck_assert(h.has_ech);
     ck_assert(!h.has_esni);
-    ck_assert_uint_eq(h.max_version, 0x0304);   /* GREASE 0x?a?a never wins */
+    ck_assert_uint_eq(h.max_version, 0x0304); /* GREASE 0x?a?a never wins */
     ck_assert(span_is(h.sni, "a.b.c.d.e.deep-subdomain.example.net"));
     ck_assert(span_is(h.alpn, "h2"));
     /* crafted: GREASE first in supported_versions, ECH + ESNI, SNI last */
@@ -318,8 +318,7 @@ START_TEST(test_multi_record)
         size_t err = 0;
         ck_assert_int_eq(parse_guarded(f->data, f->len, &h, &err), DS_OK);
         uint8_t *g = guard_copy(f->data, f->len);
-        ck_assert_int_eq(tls_hello_parse(g, f->len, g_scratch, sizeof(g_scratch), &h, &err),
-                         DS_OK);
+        ck_assert_int_eq(tls_hello_parse(g, f->len, g_scratch, sizeof(g_scratch), &h, &err), DS_OK);
         size_t sni_at = (size_t)(h.sni.p - (g + 5));
         size_t mlen = f->len - 5;
         size_t cuts2[] = { sni_at + 3 };
@@ -379,8 +378,8 @@ END_TEST
 
 struct lenfield {
     const char *name;
-    size_t at;      /* offset in the record stream */
-    size_t width;   /* 1, 2 or 3 bytes */
+    size_t at;    /* offset in the record stream */
+    size_t width; /* 1, 2 or 3 bytes */
 };
 
 /* Lists every length field of a single-record hello. */
@@ -456,9 +455,10 @@ START_TEST(test_length_off_by_one)
                                       (st == DS_OK && h.partial && span_is(h.sni, f->sni)),
                                   "%s %s%+d: %s", f->file, lf[i].name, d, dstatus_name(st));
                 } else {
-                    ck_assert_msg(st == DS_MALFORMED, "%s %s at %zu %+d: %s", f->file,
-                                  lf[i].name, lf[i].at, d, dstatus_name(st));
-                    ck_assert_msg(err < f->len, "%s %s%+d: err_off %zu", f->file, lf[i].name, d, err);
+                    ck_assert_msg(st == DS_MALFORMED, "%s %s at %zu %+d: %s", f->file, lf[i].name,
+                                  lf[i].at, d, dstatus_name(st));
+                    ck_assert_msg(err < f->len, "%s %s%+d: err_off %zu", f->file, lf[i].name, d,
+                                  err);
                 }
                 checked++;
             }
@@ -487,7 +487,7 @@ START_TEST(test_malformed_cases)
     e += ext_sni(ext + e, "blocked.example");
     n = mk_hello(rec, ext, e, true);
     ck_assert_int_eq(parse_guarded(rec, n, &h, &err), DS_MALFORMED);
-    ck_assert_uint_eq(err, 9 + 41 + 2 + (4 + 5 + 15));   /* the second extension's type */
+    ck_assert_uint_eq(err, 9 + 41 + 2 + (4 + 5 + 15)); /* the second extension's type */
 
     /* duplicate supported_versions: known to OpenSSL -> MALFORMED */
     e = ext_raw(ext, 43, grease_sv, sizeof(grease_sv));
@@ -509,15 +509,15 @@ START_TEST(test_malformed_cases)
     ck_assert_int_eq(parse_guarded(rec, n, &h, &err), DS_MALFORMED);
     ck_assert_uint_eq(err, 9 + 41 + 2 + 6);
     {
-        static const uint8_t two[] = { 0, 16, 0, 0, 6, 'a', '.', 'c', 'o', 'm', 0, 0, 5, 'b',
-                                       '.', 'n', 'e', 't' };
+        static const uint8_t two[] = { 0,   16, 0, 0, 6,   'a', '.', 'c', 'o',
+                                       'm', 0,  0, 5, 'b', '.', 'n', 'e', 't' };
         e = ext_raw(ext, 0, two, sizeof(two));
         ext[5] = (uint8_t)(sizeof(two) - 2);
         n = mk_hello(rec, ext, e, true);
         ck_assert_int_eq(parse_guarded(rec, n, &h, &err), DS_MALFORMED);
     }
     e = ext_sni(ext, "evil.com");
-    ext[9 + 4] = 0;   /* "evil\0com" */
+    ext[9 + 4] = 0; /* "evil\0com" */
     n = mk_hello(rec, ext, e, true);
     ck_assert_int_eq(parse_guarded(rec, n, &h, &err), DS_MALFORMED);
     {
@@ -549,7 +549,9 @@ START_TEST(test_malformed_cases)
 
     /* ALPN: empty protocol name, odd supported_versions */
     {
-        static const uint8_t alpn0[] = { 0, 3, 2, 'h', '2', };
+        static const uint8_t alpn0[] = {
+            0, 3, 2, 'h', '2',
+        };
         static const uint8_t alpn_empty[] = { 0, 4, 2, 'h', '2', 0 };
         static const uint8_t sv_odd[] = { 3, 3, 4, 3 };
         e = ext_raw(ext, 16, alpn0, sizeof(alpn0));
@@ -626,7 +628,7 @@ START_TEST(test_record_layer)
     two[5 + 20] = 21;
     ck_assert_int_eq(parse_guarded(two, m, &h, &err), DS_MALFORMED);
     ck_assert_uint_eq(err, 25);
-    ck_assert_int_eq(parse_guarded(two, 26, &h, &err), DS_MALFORMED);   /* partial header */
+    ck_assert_int_eq(parse_guarded(two, 26, &h, &err), DS_MALFORMED); /* partial header */
 
     /* up to 32 empty records are tolerated (OpenSSL MAX_EMPTY_RECORDS), the 33rd is not */
     static uint8_t many[4096];
@@ -667,7 +669,7 @@ START_TEST(test_limits)
     uint8_t ext[9000], rec[9200];
     size_t e = ext_sni(ext, "example.com");
     static const uint8_t zeros[8000];
-    e += ext_raw(ext + e, 21, zeros, sizeof(zeros));   /* padding */
+    e += ext_raw(ext + e, 21, zeros, sizeof(zeros)); /* padding */
     size_t n = mk_hello(rec, ext, e, true);
     uint8_t *p = guard_copy(rec, n);
     ck_assert_int_eq(tls_hello_parse(p, n, NULL, 0, &h, &err), DS_OK);
@@ -776,7 +778,7 @@ START_TEST(test_oversized)
             /* the name split across the scratch's edge: LIMIT until one byte more fits */
             ck_assert_int_eq(tls_hello_parse(p, n, big, sni_end - 1, &h, &err), DS_LIMIT);
             ck_assert_int_eq(tls_hello_parse(p, n, big, sni_end, &h, &err), DS_OK);
-            ck_assert(!h.partial && span_is(h.sni, "blocked.example"));   /* it is the end */
+            ck_assert(!h.partial && span_is(h.sni, "blocked.example")); /* it is the end */
         }
     }
     guard_free();
@@ -794,7 +796,7 @@ START_TEST(test_oversized_cipher_list)
         struct tls_hello h;
         size_t err, sni_end;
         size_t n = mk_big(rec, sizeof(rec), "blocked.example", sizes[i], false, &sni_end);
-        size_t upto = sni_end + 5 * (sni_end / 16384 + 1);   /* record headers included */
+        size_t upto = sni_end + 5 * (sni_end / 16384 + 1); /* record headers included */
         uint8_t *p = guard_copy(rec, upto);
         ck_assert_int_eq(tls_hello_parse_early(p, upto, big, sizeof(big), &h, &err), DS_OK);
         ck_assert(h.partial && span_is(h.sni, "blocked.example"));
@@ -819,12 +821,13 @@ START_TEST(test_lenient_scan)
     struct tls_hello h;
     size_t err;
     /* a name_type 1 entry first, then the host_name (Go skips the first) */
-    static const uint8_t list[] = { 0x00, 0x00, 0x00, 0x19, 0x00, 0x17, 0x01, 0x00, 0x03, 'x', 'y',
-                                    'z', 0x00, 0x00, 0x0d, 'b', 'l', 'o', 'c', 'k', 'e', 'd',
-                                    '.', 'e', 'x', 'a', 'm', 'p' };
+    static const uint8_t list[] = { 0x00, 0x00, 0x00, 0x19, 0x00, 0x17, 0x01, 0x00, 0x03, 'x',
+                                    'y',  'z',  0x00, 0x00, 0x0d, 'b',  'l',  'o',  'c',  'k',
+                                    'e',  'd',  '.',  'e',  'x',  'a',  'm',  'p' };
     size_t n = mk_hello(rec, list, sizeof(list), true);
     uint8_t *p = guard_copy(rec, n);
-    ck_assert_int_eq(tls_hello_parse_early(p, n, g_scratch, sizeof(g_scratch), &h, &err), DS_MALFORMED);
+    ck_assert_int_eq(tls_hello_parse_early(p, n, g_scratch, sizeof(g_scratch), &h, &err),
+                     DS_MALFORMED);
     ck_assert_uint_eq(tls_hello_scan_names(p, n, g_scratch, sizeof(g_scratch), names, 2), 1);
     ck_assert(span_is(names[0], "blocked.examp"));
     /* two server_name extensions: both names, in order */
@@ -832,7 +835,8 @@ START_TEST(test_lenient_scan)
     e += ext_sni(ext + e, "blocked.example");
     n = mk_hello(rec, ext, e, true);
     p = guard_copy(rec, n);
-    ck_assert_int_eq(tls_hello_parse_early(p, n, g_scratch, sizeof(g_scratch), &h, &err), DS_MALFORMED);
+    ck_assert_int_eq(tls_hello_parse_early(p, n, g_scratch, sizeof(g_scratch), &h, &err),
+                     DS_MALFORMED);
     ck_assert_uint_eq(tls_hello_scan_names(p, n, g_scratch, sizeof(g_scratch), names, 2), 2);
     ck_assert(span_is(names[0], "allowed.example") && span_is(names[1], "blocked.example"));
     ck_assert_uint_eq(tls_hello_scan_names(p, n, g_scratch, sizeof(g_scratch), names, 1), 1);
@@ -845,8 +849,8 @@ START_TEST(test_lenient_scan)
     ck_assert(span_is(names[1], "blocked.example"));
     /* an entry cut short, a NUL in a name, and not a hello at all: no name */
     ck_assert_uint_eq(tls_hello_scan_names(p, m - 3, g_scratch, sizeof(g_scratch), names, 2), 1);
-    static const uint8_t nul[] = { 0x00, 0x00, 0x00, 0x0a, 0x00, 0x08, 0x00, 0x00, 0x05,
-                                   'a', 0, 'b', 'c', 'd' };
+    static const uint8_t nul[] = { 0x00, 0x00, 0x00, 0x0a, 0x00, 0x08, 0x00,
+                                   0x00, 0x05, 'a',  0,    'b',  'c',  'd' };
     n = mk_hello(rec, nul, sizeof(nul), true);
     p = guard_copy(rec, n);
     ck_assert_uint_eq(tls_hello_scan_names(p, n, g_scratch, sizeof(g_scratch), names, 2), 0);

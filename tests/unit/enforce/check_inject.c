@@ -46,7 +46,8 @@ static uint16_t fold(uint32_t acc)
 }
 
 /* True if the TCP checksum of the segment at tcp (len bytes) verifies. */
-static bool tcp_sum_ok(int ipver, const uint8_t *src, const uint8_t *dst, const uint8_t *tcp, size_t len)
+static bool tcp_sum_ok(int ipver, const uint8_t *src, const uint8_t *dst, const uint8_t *tcp,
+                       size_t len)
 {
     size_t al = ipver == 4 ? 4 : 16;
     uint32_t acc = sum_words(0, src, al);
@@ -57,7 +58,8 @@ static bool tcp_sum_ok(int ipver, const uint8_t *src, const uint8_t *dst, const 
 }
 
 /* An Ethernet header client->server with the given VLAN tags. Returns its length. */
-static size_t eth_hdr(uint8_t *h, const uint16_t *tpids, const uint16_t *tcis, size_t ntags, int ipver)
+static size_t eth_hdr(uint8_t *h, const uint16_t *tpids, const uint16_t *tcis, size_t ntags,
+                      int ipver)
 {
     memcpy(h, MAC_SRV, 6);
     memcpy(h + 6, MAC_CLI, 6);
@@ -81,9 +83,16 @@ START_TEST(build_ipv4_rst_exact)
 {
     uint8_t l2[14], buf[128];
     size_t hl = eth_hdr(l2, NULL, NULL, 0, 4);
-    struct inject_tcp t = { .ipver = 4, .src = CLI4, .dst = SRV4, .sport = 40000, .dport = 443,
-                            .seq = 0x11223344, .ack = 0xaabbccdd, .flags = TCPF_RST | TCPF_ACK,
-                            .win = 0, .ip_id = 0x1234 };
+    struct inject_tcp t = { .ipver = 4,
+                            .src = CLI4,
+                            .dst = SRV4,
+                            .sport = 40000,
+                            .dport = 443,
+                            .seq = 0x11223344,
+                            .ack = 0xaabbccdd,
+                            .flags = TCPF_RST | TCPF_ACK,
+                            .win = 0,
+                            .ip_id = 0x1234 };
     size_t n = inject_build_tcp(buf, sizeof(buf), l2, hl, &t);
     ck_assert_uint_eq(n, 14 + 20 + 20);
     ck_assert_mem_eq(buf, MAC_SRV, 6);
@@ -123,12 +132,19 @@ END_TEST
 
 START_TEST(build_ipv6_data_exact)
 {
-    static const char body[] = "HTTP/1.1 302 Found\r\nLocation: http://n/\r\n\r\n";  /* odd length */
+    static const char body[] = "HTTP/1.1 302 Found\r\nLocation: http://n/\r\n\r\n"; /* odd length */
     uint8_t l2[14], buf[256];
     size_t hl = eth_hdr(l2, NULL, NULL, 0, 6);
-    struct inject_tcp t = { .ipver = 6, .src = SRV6, .dst = CLI6, .sport = 80, .dport = 51000,
-                            .seq = 0xfffffff0, .ack = 7, .flags = TCPF_ACK | TCPF_PSH | TCPF_FIN,
-                            .win = 1000, .payload = (const uint8_t *)body,
+    struct inject_tcp t = { .ipver = 6,
+                            .src = SRV6,
+                            .dst = CLI6,
+                            .sport = 80,
+                            .dport = 51000,
+                            .seq = 0xfffffff0,
+                            .ack = 7,
+                            .flags = TCPF_ACK | TCPF_PSH | TCPF_FIN,
+                            .win = 1000,
+                            .payload = (const uint8_t *)body,
                             .payload_len = sizeof(body) - 1 };
     ck_assert_uint_eq((sizeof(body) - 1) % 2, 1);
     size_t n = inject_build_tcp(buf, sizeof(buf), l2, hl, &t);
@@ -165,8 +181,14 @@ END_TEST
 START_TEST(build_raw_ip)
 {
     uint8_t buf[64];
-    struct inject_tcp t = { .ipver = 4, .src = SRV4, .dst = CLI4, .sport = 443, .dport = 1,
-                            .seq = 1, .ack = 2, .flags = TCPF_RST };
+    struct inject_tcp t = { .ipver = 4,
+                            .src = SRV4,
+                            .dst = CLI4,
+                            .sport = 443,
+                            .dport = 1,
+                            .seq = 1,
+                            .ack = 2,
+                            .flags = TCPF_RST };
     size_t n = inject_build_tcp(buf, sizeof(buf), NULL, 0, &t);
     ck_assert_uint_eq(n, 40);
     struct pkt p;
@@ -187,7 +209,7 @@ START_TEST(build_limits)
     t.ipver = 5;
     ck_assert_uint_eq(inject_build_tcp(buf, sizeof(buf), l2, hl, &t), 0);
     t.ipver = 4;
-    t.payload_len = 65535;  /* the IP total length would overflow */
+    t.payload_len = 65535; /* the IP total length would overflow */
     t.payload = buf;
     ck_assert_uint_eq(inject_build_tcp(buf, sizeof(buf), l2, hl, &t), 0);
 }
@@ -203,8 +225,8 @@ START_TEST(l2_swap_plain)
     struct inject_l2 l2;
     ck_assert_int_eq(inject_l2_from_frame(DECODE_LINK_ETHERNET, f, sizeof(f), true, 4, &l2), 0);
     ck_assert_uint_eq(l2.len, hl);
-    ck_assert_mem_eq(l2.to_server, f, 14);           /* as the client sent it */
-    ck_assert_mem_eq(l2.to_client, MAC_CLI, 6);      /* swapped */
+    ck_assert_mem_eq(l2.to_server, f, 14);      /* as the client sent it */
+    ck_assert_mem_eq(l2.to_client, MAC_CLI, 6); /* swapped */
     ck_assert_mem_eq(l2.to_client + 6, MAC_SRV, 6);
 
     /* Triggered by a server packet: the frame's own direction is towards the client. */
@@ -235,8 +257,14 @@ START_TEST(l2_vlan_kept)
 
     /* A frame built on it decodes with both tags, in order. */
     uint8_t buf[128];
-    struct inject_tcp t = { .ipver = 4, .src = SRV4, .dst = CLI4, .sport = 443, .dport = 5555,
-                            .seq = 9, .ack = 10, .flags = TCPF_RST | TCPF_ACK };
+    struct inject_tcp t = { .ipver = 4,
+                            .src = SRV4,
+                            .dst = CLI4,
+                            .sport = 443,
+                            .dport = 5555,
+                            .seq = 9,
+                            .ack = 10,
+                            .flags = TCPF_RST | TCPF_ACK };
     size_t n = inject_build_tcp(buf, sizeof(buf), l2.to_client, l2.len, &t);
     ck_assert_uint_eq(n, 22 + 40);
     struct pkt p;
@@ -271,11 +299,11 @@ START_TEST(l2_unsupported)
     memset(f, 0, sizeof(f));
     struct inject_l2 l2;
     f[12] = 0x08;
-    f[13] = 0x06;  /* ARP */
+    f[13] = 0x06; /* ARP */
     ck_assert_int_eq(inject_l2_from_frame(DECODE_LINK_ETHERNET, f, sizeof(f), true, 4, &l2),
                      -EPROTONOSUPPORT);
     f[12] = 0x88;
-    f[13] = 0x64;  /* PPPoE session */
+    f[13] = 0x64; /* PPPoE session */
     ck_assert_int_eq(inject_l2_from_frame(DECODE_LINK_ETHERNET, f, sizeof(f), true, 4, &l2),
                      -EPROTONOSUPPORT);
     ck_assert_int_eq(inject_l2_from_frame(DECODE_LINK_LINUX_SLL, f, sizeof(f), true, 4, &l2),
@@ -304,15 +332,24 @@ struct evfix {
     struct engine_event ev;
 };
 
-static void make_event(struct evfix *x, int ipver, const uint16_t *tp, const uint16_t *tci, size_t ntags)
+static void make_event(struct evfix *x, int ipver, const uint16_t *tp, const uint16_t *tci,
+                       size_t ntags)
 {
     static const char req[] = "GET /x HTTP/1.1\r\nHost: blocked.example\r\n\r\n";
     uint8_t l2[INJECT_L2_MAX];
     size_t hl = eth_hdr(l2, tp, tci, ntags, ipver);
     const uint8_t *cli = ipver == 4 ? CLI4 : CLI6, *srv = ipver == 4 ? SRV4 : SRV6;
-    struct inject_tcp t = { .ipver = ipver, .src = cli, .dst = srv, .sport = 34567, .dport = 80,
-                            .seq = 1000, .ack = 5000, .flags = TCPF_ACK | TCPF_PSH, .win = 502,
-                            .payload = (const uint8_t *)req, .payload_len = sizeof(req) - 1 };
+    struct inject_tcp t = { .ipver = ipver,
+                            .src = cli,
+                            .dst = srv,
+                            .sport = 34567,
+                            .dport = 80,
+                            .seq = 1000,
+                            .ack = 5000,
+                            .flags = TCPF_ACK | TCPF_PSH,
+                            .win = 502,
+                            .payload = (const uint8_t *)req,
+                            .payload_len = sizeof(req) - 1 };
     size_t n = inject_build_tcp(x->frame, sizeof(x->frame), l2, hl, &t);
     ck_assert_uint_gt(n, 0);
     ck_assert_int_eq(decode_packet(DECODE_LINK_ETHERNET, x->frame, n, &x->p), DECODE_OK);
@@ -340,7 +377,8 @@ static struct inject_frames g_fr;
 static void frame_at(size_t i, struct pkt *p)
 {
     ck_assert_uint_lt(i, g_fr.n);
-    ck_assert_int_eq(decode_packet(DECODE_LINK_ETHERNET, g_fr.buf + g_fr.off[i], g_fr.len[i], p), DECODE_OK);
+    ck_assert_int_eq(decode_packet(DECODE_LINK_ETHERNET, g_fr.buf + g_fr.off[i], g_fr.len[i], p),
+                     DECODE_OK);
     ck_assert_msg(decode_l4_csum_ok(p), "frame %zu: bad TCP checksum", i);
 }
 
@@ -353,7 +391,7 @@ START_TEST(plan_reset_only)
     ck_assert_int_eq(inject_plan_block(&x.ev, NULL, 0, 1460, &id, &g_fr), 2);
     ck_assert_uint_eq(id, 102);
     struct pkt p;
-    frame_at(0, &p);  /* to the client, from the server */
+    frame_at(0, &p); /* to the client, from the server */
     ck_assert_mem_eq(p.src, SRV4, 4);
     ck_assert_mem_eq(p.dst, CLI4, 4);
     ck_assert_uint_eq(p.sport, 80);
@@ -363,7 +401,7 @@ START_TEST(plan_reset_only)
     ck_assert_uint_eq(p.tcp_flags, TCPF_RST | TCPF_ACK);
     ck_assert_mem_eq(g_fr.buf + g_fr.off[0], MAC_CLI, 6);
     ck_assert_mem_eq(g_fr.buf + g_fr.off[0] + 6, MAC_SRV, 6);
-    frame_at(1, &p);  /* to the server, from the client */
+    frame_at(1, &p); /* to the server, from the client */
     ck_assert_mem_eq(p.src, CLI4, 4);
     ck_assert_mem_eq(p.dst, SRV4, 4);
     ck_assert_uint_eq(p.sport, 34567);
@@ -389,7 +427,7 @@ START_TEST(plan_redirect_segments)
         resp[i] = (uint8_t)('a' + i % 26);
     uint16_t id = 0;
     int n = inject_plan_block(&x.ev, resp, sizeof(resp), 1000, &id, &g_fr);
-    ck_assert_int_eq(n, 5);  /* 1000 + 1000 + 500, RST, RST */
+    ck_assert_int_eq(n, 5); /* 1000 + 1000 + 500, RST, RST */
     struct pkt p;
     uint32_t seq = 5000;
     size_t off = 0;
@@ -408,7 +446,7 @@ START_TEST(plan_redirect_segments)
     }
     frame_at(3, &p);
     ck_assert_uint_eq(p.tcp_flags, TCPF_RST | TCPF_ACK);
-    ck_assert_uint_eq(p.seq, 5000 + 2500 + 1);  /* after the data and the FIN */
+    ck_assert_uint_eq(p.seq, 5000 + 2500 + 1); /* after the data and the FIN */
     ck_assert_mem_eq(p.dst, CLI6, 16);
     frame_at(4, &p);
     ck_assert_uint_eq(p.tcp_flags, TCPF_RST | TCPF_ACK);
@@ -427,12 +465,12 @@ START_TEST(plan_seq_wraps)
     static const uint8_t resp[3] = { 'a', 'b', 'c' };
     uint16_t id = 0xffff;
     ck_assert_int_eq(inject_plan_block(&x.ev, resp, 3, 1460, &id, &g_fr), 3);
-    ck_assert_uint_eq(id, 2);  /* wrapped */
+    ck_assert_uint_eq(id, 2); /* wrapped */
     struct pkt p;
     frame_at(0, &p);
     ck_assert_uint_eq(p.seq, 0xffffffffu);
     frame_at(1, &p);
-    ck_assert_uint_eq(p.seq, 3);  /* 0xffffffff + 3 + FIN, modulo 2^32 */
+    ck_assert_uint_eq(p.seq, 3); /* 0xffffffff + 3 + FIN, modulo 2^32 */
 }
 END_TEST
 
@@ -446,8 +484,8 @@ START_TEST(plan_from_server_packet)
     x.ev.pkt_from_client = false;
     uint16_t id = 0;
     ck_assert_int_eq(inject_plan_block(&x.ev, NULL, 0, 1460, &id, &g_fr), 2);
-    ck_assert_mem_eq(g_fr.buf + g_fr.off[0], MAC_CLI, 6);      /* to the client */
-    ck_assert_mem_eq(g_fr.buf + g_fr.off[1], MAC_SRV, 6);      /* to the server */
+    ck_assert_mem_eq(g_fr.buf + g_fr.off[0], MAC_CLI, 6); /* to the client */
+    ck_assert_mem_eq(g_fr.buf + g_fr.off[1], MAC_SRV, 6); /* to the server */
     ck_assert_mem_eq(g_fr.buf + g_fr.off[1] + 6, MAC_CLI, 6);
     struct pkt p;
     frame_at(0, &p);
@@ -482,7 +520,7 @@ START_TEST(plan_refusals)
     /* The byte budget: a 16 KiB response in 1460-byte segments fits. */
     static uint8_t page[16384];
     ck_assert_int_gt(inject_plan_block(&x.ev, page, sizeof(page), 1460, &id, &g_fr), 2);
-    ck_assert_uint_eq(id, INJECT_MAX_FRAMES + 12 + 2);  /* ids used only by planned frames */
+    ck_assert_uint_eq(id, INJECT_MAX_FRAMES + 12 + 2); /* ids used only by planned frames */
 }
 END_TEST
 
@@ -520,7 +558,8 @@ static const uint8_t Q_ODCID[8] = { 0x83, 0x94, 0xc8, 0xf0, 0x3e, 0x51, 0x57, 0x
 static const uint8_t Q_SCID[8] = { 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88 };
 
 /* True if the UDP checksum of the datagram at udp (len bytes) verifies. */
-static bool udp_sum_ok(int ipver, const uint8_t *src, const uint8_t *dst, const uint8_t *udp, size_t len)
+static bool udp_sum_ok(int ipver, const uint8_t *src, const uint8_t *dst, const uint8_t *udp,
+                       size_t len)
 {
     size_t al = ipver == 4 ? 4 : 16;
     uint32_t acc = sum_words(0, src, al);
@@ -531,8 +570,8 @@ static bool udp_sum_ok(int ipver, const uint8_t *src, const uint8_t *dst, const 
 }
 
 /* A client Initial-sized UDP frame client -> server and the QUIC block event on it. */
-static void make_quic_event(struct evfix *x, uint8_t *frame, size_t cap, int ipver, const uint16_t *tp,
-                            const uint16_t *tci, size_t ntags, uint32_t version)
+static void make_quic_event(struct evfix *x, uint8_t *frame, size_t cap, int ipver,
+                            const uint16_t *tp, const uint16_t *tci, size_t ntags, uint32_t version)
 {
     static uint8_t initial[1250];
     memset(initial, 0x5a, sizeof(initial));
@@ -540,8 +579,14 @@ static void make_quic_event(struct evfix *x, uint8_t *frame, size_t cap, int ipv
     uint8_t l2[INJECT_L2_MAX];
     size_t hl = eth_hdr(l2, tp, tci, ntags, ipver);
     const uint8_t *cli = ipver == 4 ? CLI4 : CLI6, *srv = ipver == 4 ? SRV4 : SRV6;
-    struct inject_udp u = { .ipver = ipver, .src = cli, .dst = srv, .sport = 51000, .dport = 443,
-                            .ip_id = 9, .payload = initial, .payload_len = sizeof(initial) };
+    struct inject_udp u = { .ipver = ipver,
+                            .src = cli,
+                            .dst = srv,
+                            .sport = 51000,
+                            .dport = 443,
+                            .ip_id = 9,
+                            .payload = initial,
+                            .payload_len = sizeof(initial) };
     size_t n = inject_build_udp(frame, cap, l2, hl, &u);
     ck_assert_uint_gt(n, 0);
     ck_assert_int_eq(decode_packet(DECODE_LINK_ETHERNET, frame, n, &x->p), DECODE_OK);
@@ -609,14 +654,16 @@ static void check_quic_frame(const struct evfix *x, int ipver, size_t ntags, uin
     static uint8_t plain[QUIC_PLAIN_MAX];
     struct quic_initial qi;
     size_t eo;
-    ck_assert_int_eq(quic_initial_parse(ctx, p.payload, p.payload_len, &k, plain, sizeof(plain), &qi, &eo),
-                     DS_OK);
+    ck_assert_int_eq(
+        quic_initial_parse(ctx, p.payload, p.payload_len, &k, plain, sizeof(plain), &qi, &eo),
+        DS_OK);
     ck_assert_uint_eq(qi.frames.p[0], 0x1c);
     ck_assert_uint_eq(be16(qi.frames.p + 1), 0x4000 | 0x0128);
     /* The client's own keys do not open it: it is sealed in the server direction. */
     ck_assert_int_eq(quic_keys_derive(ctx, version, Q_ODCID, sizeof(Q_ODCID), false, &k), 0);
-    ck_assert_int_eq(quic_initial_parse(ctx, p.payload, p.payload_len, &k, plain, sizeof(plain), &qi, &eo),
-                     DS_MALFORMED);
+    ck_assert_int_eq(
+        quic_initial_parse(ctx, p.payload, p.payload_len, &k, plain, sizeof(plain), &qi, &eo),
+        DS_MALFORMED);
     quic_ctx_free(ctx);
 }
 
@@ -683,8 +730,13 @@ START_TEST(build_udp_limits)
 {
     uint8_t buf[64];
     static uint8_t big[65535];
-    struct inject_udp u = { .ipver = 4, .src = CLI4, .dst = SRV4, .sport = 1, .dport = 2,
-                            .payload = big, .payload_len = 20 };
+    struct inject_udp u = { .ipver = 4,
+                            .src = CLI4,
+                            .dst = SRV4,
+                            .sport = 1,
+                            .dport = 2,
+                            .payload = big,
+                            .payload_len = 20 };
     ck_assert_uint_eq(inject_build_udp(buf, sizeof(buf), NULL, 0, &u), 48);
     ck_assert_uint_eq(inject_build_udp(buf, 47, NULL, 0, &u), 0);
     u.ipver = 5;

@@ -58,12 +58,13 @@ static int listen_lo(struct sockaddr_in *a)
 
 static void rules(void)
 {
-    static const char *const entries[] = {"blocked.test", "127.0.0.3", "http://urls.test/secret"};
+    static const char *const entries[] = { "blocked.test", "127.0.0.3", "http://urls.test/secret" };
     struct ruleset_builder *b = ruleset_builder_new();
     char err[128];
     ck_assert_ptr_nonnull(b);
     for (size_t i = 0; i < sizeof(entries) / sizeof(entries[0]); i++)
-        ck_assert_int_eq(ruleset_builder_add(b, entries[i], strlen(entries[i]), NULL, err, sizeof(err)), 0);
+        ck_assert_int_eq(
+            ruleset_builder_add(b, entries[i], strlen(entries[i]), NULL, err, sizeof(err)), 0);
     struct ruleset *rs = ruleset_build(b);
     ck_assert_ptr_nonnull(rs);
     g_ref = rsref_new();
@@ -359,7 +360,7 @@ START_TEST(tls_blocked_alert)
     uint8_t b[64];
     int cfd = client_hello(NULL, "blocked.test");
     int end;
-    static const uint8_t alert[7] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 112};
+    static const uint8_t alert[7] = { 0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 112 };
     ck_assert_uint_eq(recv_some(cfd, b, sizeof(b), 2000, &end), 7);
     ck_assert_mem_eq(b, alert, 7);
     ck_assert_int_eq(end, 1);
@@ -506,9 +507,10 @@ START_TEST(http_chunked_body_skipped_next_judged)
     struct inline_config c;
     base_config(&c);
     start(&c);
-    static const char post[] = "POST /up HTTP/1.1\r\nHost: allowed.test\r\nTransfer-Encoding: chunked\r\n\r\n"
-                               "26;x=1\r\nGET / HTTP/1.1\r\nHost: blocked.test\r\n\r\n\r\n"
-                               "0\r\nX-T: 1\r\n\r\n";
+    static const char post[] =
+        "POST /up HTTP/1.1\r\nHost: allowed.test\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "26;x=1\r\nGET / HTTP/1.1\r\nHost: blocked.test\r\n\r\n\r\n"
+        "0\r\nX-T: 1\r\n\r\n";
     static const char next[] = "GET / HTTP/1.1\r\nHost: blocked.test\r\n\r\n";
     char b[NOTICE_RESPONSE_MAX + 1];
     int cfd = client(NULL);
@@ -709,13 +711,16 @@ START_TEST(h2c_later_stream_blocked)
     start(&c);
     static const uint8_t first[] =
         "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-        "\x00\x00\x00\x04\x00\x00\x00\x00\x00"          /* SETTINGS */
-        "\x00\x00\x11\x01\x04\x00\x00\x00\x01"          /* HEADERS 1, END_HEADERS */
-        "\x82\x86\x84\x41\x0c" "allowed.test"
-        "\x00\x00\x04\x00\x01\x00\x00\x00\x01" "data";  /* DATA 1, END_STREAM */
+        "\x00\x00\x00\x04\x00\x00\x00\x00\x00" /* SETTINGS */
+        "\x00\x00\x11\x01\x04\x00\x00\x00\x01" /* HEADERS 1, END_HEADERS */
+        "\x82\x86\x84\x41\x0c"
+        "allowed.test"
+        "\x00\x00\x04\x00\x01\x00\x00\x00\x01"
+        "data"; /* DATA 1, END_STREAM */
     static const uint8_t second[] =
-        "\x00\x00\x11\x01\x05\x00\x00\x00\x03"          /* HEADERS 3, END_STREAM|END_HEADERS */
-        "\x82\x86\x84\x41\x0c" "blocked.test";
+        "\x00\x00\x11\x01\x05\x00\x00\x00\x03" /* HEADERS 3, END_STREAM|END_HEADERS */
+        "\x82\x86\x84\x41\x0c"
+        "blocked.test";
     int cfd = client(NULL);
     int s = expect_relayed(cfd, first, sizeof(first) - 1);
     send_all(cfd, second, sizeof(second) - 1);
@@ -787,7 +792,9 @@ START_TEST(lenient_head_refused)
         const char *req;
         bool blocked;
     } rows[] = {
-        { "GET / HTTP/1.1\r\nHost : allowed.test\r\n\r\nGET / HTTP/1.1\r\nHost: blocked.test\r\n\r\n", false },
+        { "GET / HTTP/1.1\r\nHost : allowed.test\r\n\r\nGET / HTTP/1.1\r\nHost: "
+          "blocked.test\r\n\r\n",
+          false },
         { "GET / HTTP/1.1\r\nX-A: b\r\n c\r\nHost: allowed.test\r\n\r\n", false },
         { "GET / HTTP/1.1\r\nHost : blocked.test\r\n\r\n", true },
     };
@@ -872,7 +879,8 @@ START_TEST(max_connections_refused)
             usleep(1000);
     }
     ck_assert_int_ge(a, 0);
-    ck_assert_int_eq(inline_adopt(g_p, 0, a, (struct sockaddr *)&g_srv_addr, sizeof(g_srv_addr)), -ENOSPC);
+    ck_assert_int_eq(inline_adopt(g_p, 0, a, (struct sockaddr *)&g_srv_addr, sizeof(g_srv_addr)),
+                     -ENOSPC);
     nonblock(c2);
     expect_reset(c2, 1000);
     struct inline_stats st = stats();
@@ -1052,7 +1060,7 @@ START_TEST(accept_pauses_on_emfile)
     ck_assert_int_ge(cfd, 0);
     /* use up every descriptor (this test runs in its own process: a low limit first), then
      * connect (connect needs none) */
-    struct rlimit rl = {1024, 1024};
+    struct rlimit rl = { 1024, 1024 };
     ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
     static int held[65536];
     int nheld = 0;

@@ -193,16 +193,17 @@ static long af_loop(const char *what, bool (*op)(void *ctx, long n), void *ctx)
             atomic_store(&af_burst, 1);
             if (!hit)
                 break;
-            ck_assert_msg(!op(ctx, 0), "%s: retry after failing allocations from %ld (burst %ld)", what, n,
-                          bursts[m]);
+            ck_assert_msg(!op(ctx, 0), "%s: retry after failing allocations from %ld (burst %ld)",
+                          what, n, bursts[m]);
         }
         ck_assert_msg(n <= AF_CAP, "%s: still allocating after %d injected failures", what, AF_CAP);
         if (bursts[m] == LONG_MAX)
-            fprintf(stderr, "allocfail: %s: %ld runs, allocation N and all after it failing: all clean\n",
+            fprintf(stderr,
+                    "allocfail: %s: %ld runs, allocation N and all after it failing: all clean\n",
                     what, n - 1);
         else
-            fprintf(stderr, "allocfail: %s: %ld runs, allocations N..N+%ld failing: all clean\n", what,
-                    n - 1, bursts[m] - 1);
+            fprintf(stderr, "allocfail: %s: %ld runs, allocations N..N+%ld failing: all clean\n",
+                    what, n - 1, bursts[m] - 1);
         ck_assert_int_gt(n, 1); /* the operation allocates: at least one failure was injected */
     }
     return n - 1;
@@ -228,7 +229,8 @@ static const char ORDER[] =
     "{\"id\": \"2026-41-0017\", \"issuer\": \"Ministry\", \"legal_basis\": \"law\",\n"
     " \"issued\": \"2026-11-20T10:00:00+05:00\", \"received\": \"2026-11-21T09:30:00Z\",\n"
     " \"category\": \"court\",\n"
-    " \"resources\": [\"casino.kz\", {\"value\": \"https://bet.kz/x\", \"category\": \"gambling\"},\n"
+    " \"resources\": [\"casino.kz\", {\"value\": \"https://bet.kz/x\", \"category\": "
+    "\"gambling\"},\n"
     "   \"192.0.2.0/24\", \"2001:db8:1::/48\", \"http://o.kz/a/*\"]}\n";
 #define ORDER_ENTRIES 5
 
@@ -253,7 +255,8 @@ static void errbuf_close(struct errbuf *e)
 
 /* Builds the set from PLAIN and ORDER (the caller arms). Returns the set or NULL; *rc gets the
  * first failure (-ENOMEM for a NULL builder or set). */
-static struct ruleset *compile(struct errbuf *eb, int *rc, struct loader_stats *s1, struct loader_stats *s2)
+static struct ruleset *compile(struct errbuf *eb, int *rc, struct loader_stats *s1,
+                               struct loader_stats *s2)
 {
     struct ruleset *rs = NULL;
     struct ruleset_builder *b = ruleset_builder_new();
@@ -283,7 +286,8 @@ static bool ip_in(const struct ruleset *rs, const char *text)
 }
 
 /* Every entry of PLAIN and ORDER is in rs and matches as it should. */
-static void check_set(const struct ruleset *rs, const struct loader_stats *s1, const struct loader_stats *s2)
+static void check_set(const struct ruleset *rs, const struct loader_stats *s1,
+                      const struct loader_stats *s2)
 {
     ck_assert_uint_eq(s1->added, PLAIN_ENTRIES);
     ck_assert_uint_eq(s1->errors, 0);
@@ -333,7 +337,8 @@ static bool op_compile(void *ctx, long n)
         check_set(rs, &s1, &s2);
         ruleset_free(rs);
     } else {
-        ck_assert_msg(hit, "compile n=%ld: failed without an injected failure (rc %d): %s", n, rc, eb.text);
+        ck_assert_msg(hit, "compile n=%ld: failed without an injected failure (rc %d): %s", n, rc,
+                      eb.text);
         ck_assert_int_lt(rc, 0);
     }
     return hit;
@@ -461,8 +466,10 @@ static int notice_get(unsigned port)
 static bool op_notice(void *ctx, long n)
 {
     (void)ctx;
-    struct notice_config cfg = { .url = "http://notice.example/blocked", .contact = "support 1414",
-                                 .max_connections = 4, .max_request_bytes = 1024 };
+    struct notice_config cfg = { .url = "http://notice.example/blocked",
+                                 .contact = "support 1414",
+                                 .max_connections = 4,
+                                 .max_request_bytes = 1024 };
     char err[256] = "";
     af_arm(n);
     errno = 0;
@@ -527,7 +534,8 @@ static bool op_config(void *ctx, long n)
     bool hit = af_disarm();
     if (!c) {
         ck_assert_msg(hit, "settings_load_buffer failed without an injected failure: %s", err);
-        ck_assert_msg(strncmp(err, "config: af.conf", 15) == 0, "config n=%ld: message '%s'", n, err);
+        ck_assert_msg(strncmp(err, "config: af.conf", 15) == 0, "config n=%ld: message '%s'", n,
+                      err);
         return hit;
     }
     check_conf(c);
@@ -552,16 +560,18 @@ static bool op_reload_config(void *ctx, long n)
 {
     struct reload_conf_ctx *rc = ctx;
     char err[256] = "";
-    static const char fresh_text[] = "mode = tap\ntap.interface = eth1\nrules = /etc/qorgau/new.json\nuser = other\n";
+    static const char fresh_text[] =
+        "mode = tap\ntap.interface = eth1\nrules = /etc/qorgau/new.json\nuser = other\n";
     const char *names[8];
     af_arm(n);
-    struct settings *fresh = settings_load_buffer("new.conf", fresh_text, sizeof(fresh_text) - 1, err,
-                                                  sizeof(err));
+    struct settings *fresh =
+        settings_load_buffer("new.conf", fresh_text, sizeof(fresh_text) - 1, err, sizeof(err));
     int kept = fresh ? settings_keep_restart_keys(fresh, rc->running, names, 8) : 0;
     bool hit = af_disarm();
     if (!fresh) {
         ck_assert_msg(hit, "reload config failed without an injected failure: %s", err);
-        ck_assert_msg(strncmp(err, "config: new.conf", 16) == 0, "reload n=%ld: message '%s'", n, err);
+        ck_assert_msg(strncmp(err, "config: new.conf", 16) == 0, "reload n=%ld: message '%s'", n,
+                      err);
         return hit;
     }
     if (kept < 0) {
@@ -592,7 +602,8 @@ static bool op_reload_config(void *ctx, long n)
 START_TEST(test_reload_config)
 {
     char err[256];
-    struct reload_conf_ctx c = { settings_load_buffer("af.conf", CONF, sizeof(CONF) - 1, err, sizeof(err)) };
+    struct reload_conf_ctx c = { settings_load_buffer("af.conf", CONF, sizeof(CONF) - 1, err,
+                                                      sizeof(err)) };
     ck_assert_msg(c.running != NULL, "%s", err);
     af_loop("config reload", op_reload_config, &c);
     settings_free(c.running);
@@ -617,7 +628,8 @@ static bool op_reload_rules(void *ctx, long n)
         if (rs) {
             /* the set about to be published is whole, and compiled without a message */
             long left = af_pause();
-            ck_assert_msg(eb.text[0] == '\0', "reload n=%ld: success with messages: %s", n, eb.text);
+            ck_assert_msg(eb.text[0] == '\0', "reload n=%ld: success with messages: %s", n,
+                          eb.text);
             check_set(rs, &s1, &s2);
             af_resume(left);
             v1 = rsref_publish(ref, rs);
@@ -638,7 +650,8 @@ static bool op_reload_rules(void *ctx, long n)
         return hit;
     }
     if (!rs) {
-        ck_assert_msg(hit, "reload: compile failed without an injected failure (rc %d): %s", rc, eb.text);
+        ck_assert_msg(hit, "reload: compile failed without an injected failure (rc %d): %s", rc,
+                      eb.text);
         ck_assert_int_lt(rc, 0);
         ck_assert_uint_eq(rsref_version(ref), 0);
         rsref_free(ref);

@@ -50,7 +50,8 @@ static void on_event(void *ctx, const struct engine_event *e)
     struct ev *v = &r->ev[r->n++];
     v->flow = e->flow_id;
     v->app = e->app;
-    snprintf(v->name, sizeof(v->name), "%.*s", e->name ? (int)e->name_len : 1, e->name ? e->name : "-");
+    snprintf(v->name, sizeof(v->name), "%.*s", e->name ? (int)e->name_len : 1,
+             e->name ? e->name : "-");
     v->verdict = e->d.verdict;
     v->method = e->d.method;
     v->action = e->d.action;
@@ -68,12 +69,14 @@ static void on_event(void *ctx, const struct engine_event *e)
 
 static struct ruleset *rules(void)
 {
-    static const char *const entries[] = { "blocked.example", "10.0.0.9", "http://urls.example/secret/*" };
+    static const char *const entries[] = { "blocked.example", "10.0.0.9",
+                                           "http://urls.example/secret/*" };
     struct ruleset_builder *b = ruleset_builder_new();
     char err[128];
     ck_assert_ptr_nonnull(b);
     for (size_t i = 0; i < sizeof(entries) / sizeof(entries[0]); i++)
-        ck_assert_int_eq(ruleset_builder_add(b, entries[i], strlen(entries[i]), NULL, err, sizeof(err)), 0);
+        ck_assert_int_eq(
+            ruleset_builder_add(b, entries[i], strlen(entries[i]), NULL, err, sizeof(err)), 0);
     struct ruleset *rs = ruleset_build(b);
     ck_assert_ptr_nonnull(rs);
     return rs;
@@ -151,10 +154,10 @@ START_TEST(pool_exhaustion_policy)
     size_t n2 = hello(h2, sizeof(h2), "allowed2.example");
     ck_assert_int_eq(pcapw_conv_init(&a, w, 1000000, "192.0.2.1", 40001, "10.0.0.1", 443), 0);
     ck_assert_int_eq(pcapw_conv_handshake(&a), 0);
-    ck_assert_int_eq(pcapw_conv_client_data(&a, 0, h1, 50), 0);            /* holds the buffer */
+    ck_assert_int_eq(pcapw_conv_client_data(&a, 0, h1, 50), 0); /* holds the buffer */
     ck_assert_int_eq(pcapw_conv_init(&b, w, a.ts, "192.0.2.2", 40002, "10.0.0.9", 443), 0);
     ck_assert_int_eq(pcapw_conv_handshake(&b), 0);
-    ck_assert_int_eq(pcapw_conv_client_data(&b, 0, h2, n2), 0);            /* no buffer left */
+    ck_assert_int_eq(pcapw_conv_client_data(&b, 0, h2, n2), 0); /* no buffer left */
     a.ts = b.ts;
     ck_assert_int_eq(pcapw_conv_client_data(&a, 50, h1 + 50, n1 - 50), 0);
     ck_assert_int_eq(pcapw_close(w), 0);
@@ -170,8 +173,8 @@ START_TEST(pool_exhaustion_policy)
     ck_assert_ptr_nonnull(e2);
     ck_assert_str_eq(e1->name, "allowed.example");
     ck_assert_int_eq(e1->verdict, VERDICT_PASS);
-    ck_assert_str_eq(e2->name, "-");                 /* never read */
-    ck_assert_int_eq(e2->verdict, VERDICT_BLOCK);    /* but its address is listed */
+    ck_assert_str_eq(e2->name, "-");              /* never read */
+    ck_assert_int_eq(e2->verdict, VERDICT_BLOCK); /* but its address is listed */
     ck_assert_int_eq(e2->method, METHOD_IP_FALLBACK);
     ck_assert_int_eq(e2->action, ACTION_RESET);
     unlink(g_path);
@@ -193,7 +196,9 @@ START_TEST(keepalive_every_request)
         ck_assert_int_eq(pcapw_conv_client_data(&c, off, req, n), 0);
         off += (uint32_t)n;
         static const uint8_t resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
-        ck_assert_int_eq(pcapw_conv_server_data(&c, (uint32_t)(i * (sizeof(resp) - 1)), resp, sizeof(resp) - 1), 0);
+        ck_assert_int_eq(
+            pcapw_conv_server_data(&c, (uint32_t)(i * (sizeof(resp) - 1)), resp, sizeof(resp) - 1),
+            0);
     }
     ck_assert_int_eq(pcapw_close(w), 0);
 
@@ -202,7 +207,7 @@ START_TEST(keepalive_every_request)
     cfg.policy.notice_url = "http://notice.example/";
     static struct run r;
     run(&cfg, &r);
-    ck_assert_uint_eq(r.n, 3);  /* nothing after the block */
+    ck_assert_uint_eq(r.n, 3); /* nothing after the block */
     ck_assert_int_eq(find(&r, 1, 1)->verdict, VERDICT_PASS);
     ck_assert_int_eq(find(&r, 1, 2)->verdict, VERDICT_PASS);
     const struct ev *e = find(&r, 1, 3);
@@ -228,7 +233,7 @@ START_TEST(eviction_counted)
         struct pcapw_pkt p;
         pcapw_conv_pkt(&c, true, &p);
         p.flags = PCAPW_SYN;
-        ck_assert_int_eq(pcapw_conv_send(&c, &p), 0);  /* a SYN only: no request ever */
+        ck_assert_int_eq(pcapw_conv_send(&c, &p), 0); /* a SYN only: no request ever */
         ts = c.ts;
     }
     (void)h;
@@ -253,9 +258,9 @@ START_TEST(forged_quic_is_ignored)
     struct pcapw *w = open_cap();
     uint8_t junk[1250];
     memset(junk, 0, sizeof(junk));
-    junk[0] = 0xc3;  /* long header, Initial */
-    junk[4] = 0x01;  /* version 1 */
-    junk[5] = 8;     /* DCID length */
+    junk[0] = 0xc3; /* long header, Initial */
+    junk[4] = 0x01; /* version 1 */
+    junk[5] = 8;    /* DCID length */
     for (size_t i = 6; i < sizeof(junk); i++)
         junk[i] = (uint8_t)(i * 7);
     junk[14] = 0;    /* SCID length */
@@ -303,16 +308,17 @@ START_TEST(hello_over_cap)
     ck_assert_int_eq(pcapw_conv_init(&c, w, 1000000, "192.0.2.1", 40001, "10.0.0.1", 443), 0);
     ck_assert_int_eq(pcapw_conv_handshake(&c), 0);
     for (uint32_t off = 0; off < n; off += 1400)
-        ck_assert_int_eq(pcapw_conv_client_data(&c, off, h + off, n - off < 1400 ? n - off : 1400), 0);
+        ck_assert_int_eq(pcapw_conv_client_data(&c, off, h + off, n - off < 1400 ? n - off : 1400),
+                         0);
     ck_assert_int_eq(pcapw_close(w), 0);
     struct engine_config cfg;
-    small_config(&cfg);  /* 4 KiB reassembly */
+    small_config(&cfg); /* 4 KiB reassembly */
     static struct run r;
     run(&cfg, &r);
     ck_assert_uint_eq(r.st.tls_limit, 1);
     ck_assert_uint_eq(r.n, 1);
-    ck_assert_int_eq(r.ev[0].verdict, VERDICT_PASS);  /* 10.0.0.1 is not listed */
-    cfg.reasm_bytes = 16384;                           /* the default cap reads it */
+    ck_assert_int_eq(r.ev[0].verdict, VERDICT_PASS); /* 10.0.0.1 is not listed */
+    cfg.reasm_bytes = 16384;                         /* the default cap reads it */
     run(&cfg, &r);
     ck_assert_uint_eq(r.st.tls_limit, 0);
     ck_assert_str_eq(r.ev[0].name, "blocked.example");
@@ -452,7 +458,8 @@ END_TEST
  * first passes, a later one that names the blocked host blocks. */
 START_TEST(quic_conflicting_initials)
 {
-    static const int orders[2][4] = { { 0, 1, 2, 3 }, { 2, 0, 1, 3 } }; /* f0 f1 r0 r1 / r0 f0 f1 r1 */
+    static const int orders[2][4] = { { 0, 1, 2, 3 },
+                                      { 2, 0, 1, 3 } }; /* f0 f1 r0 r1 / r0 f0 f1 r1 */
     for (int o = 0; o < 2; o++) {
         struct pcapw *w = open_cap();
         struct quicw q;
@@ -536,16 +543,17 @@ START_TEST(block_seq_past_the_cap)
     ck_assert_int_eq(pcapw_conv_init(&c, w, 1000000, "192.0.2.1", 40001, "10.0.0.9", 443), 0);
     ck_assert_int_eq(pcapw_conv_handshake(&c), 0);
     for (uint32_t off = 0; off < n; off += 1400)
-        ck_assert_int_eq(pcapw_conv_client_data(&c, off, h + off, n - off < 1400 ? n - off : 1400), 0);
+        ck_assert_int_eq(pcapw_conv_client_data(&c, off, h + off, n - off < 1400 ? n - off : 1400),
+                         0);
     ck_assert_int_eq(pcapw_close(w), 0);
     struct engine_config cfg;
-    small_config(&cfg);  /* 4 KiB reassembly */
+    small_config(&cfg); /* 4 KiB reassembly */
     static struct run r;
     run(&cfg, &r);
     ck_assert_uint_eq(r.n, 1);
     ck_assert_int_eq(r.ev[0].verdict, VERDICT_BLOCK);
     ck_assert(r.ev[0].seq_known);
-    ck_assert_uint_eq(r.ev[0].cli_next, c.cisn + 1 + 4200);   /* third 1400-byte segment */
+    ck_assert_uint_eq(r.ev[0].cli_next, c.cisn + 1 + 4200); /* third 1400-byte segment */
     ck_assert_uint_eq(r.ev[0].srv_next, c.sisn + 1);
     unlink(g_path);
 }
@@ -573,7 +581,8 @@ START_TEST(hello_name_before_cap)
         ck_assert_int_eq(pcapw_conv_init(&c, w, 1000000, "192.0.2.1", 40001, "10.0.0.1", 443), 0);
         ck_assert_int_eq(pcapw_conv_handshake(&c), 0);
         for (uint32_t off = 0; off < n; off += 1400)
-            ck_assert_int_eq(pcapw_conv_client_data(&c, off, h + off, n - off < 1400 ? n - off : 1400), 0);
+            ck_assert_int_eq(
+                pcapw_conv_client_data(&c, off, h + off, n - off < 1400 ? n - off : 1400), 0);
         ck_assert_int_eq(pcapw_close(w), 0);
         struct engine_config cfg;
         small_config(&cfg);
@@ -597,9 +606,9 @@ START_TEST(http_head_over_cap)
 {
     static char req[12000];
     struct {
-        const char *first;     /* Host line before the padding, or NULL */
-        size_t pad_before;     /* padding lines before the second Host line */
-        const char *second;    /* Host line after the padding, or NULL */
+        const char *first;  /* Host line before the padding, or NULL */
+        size_t pad_before;  /* padding lines before the second Host line */
+        const char *second; /* Host line after the padding, or NULL */
         enum verdict want;
         uint64_t cut, limit;
     } cases[] = {
@@ -627,10 +636,11 @@ START_TEST(http_head_over_cap)
         ck_assert_int_eq(pcapw_conv_handshake(&c), 0);
         for (uint32_t off = 0; off < n; off += 1400)
             ck_assert_int_eq(pcapw_conv_client_data(&c, off, (const uint8_t *)req + off,
-                                                    n - off < 1400 ? n - off : 1400), 0);
+                                                    n - off < 1400 ? n - off : 1400),
+                             0);
         ck_assert_int_eq(pcapw_close(w), 0);
         struct engine_config cfg;
-        small_config(&cfg);   /* 4 KiB: 10 padding lines are under half of it, 60 are over all */
+        small_config(&cfg); /* 4 KiB: 10 padding lines are under half of it, 60 are over all */
         static struct run r;
         run(&cfg, &r);
         bool blocked = false;
@@ -672,7 +682,10 @@ static void run_parts(uint16_t port, const struct span *parts, size_t n, struct 
     unlink(g_path);
 }
 
-#define SPAN_STR(s) { (const uint8_t *)(s), sizeof(s) - 1 }
+#define SPAN_STR(s)                         \
+    {                                       \
+        (const uint8_t *)(s), sizeof(s) - 1 \
+    }
 
 static bool any_block(const struct run *r, const char *name)
 {
@@ -705,12 +718,14 @@ START_TEST(keepalive_after_upgrade_connect_chunked)
     /* Upgrade: h2c, then the preface, SETTINGS and a HEADERS for stream 3 whose :authority
      * (literal, static name index 1) is the blocked host */
     static const struct span h2[] = {
-        SPAN_STR("GET / HTTP/1.1\r\nHost: allowed.example\r\nConnection: Upgrade, HTTP2-Settings\r\n"
-                 "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n"),
+        SPAN_STR(
+            "GET / HTTP/1.1\r\nHost: allowed.example\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+            "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n"),
         SPAN_STR("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
                  "\x00\x00\x00\x04\x00\x00\x00\x00\x00"
                  "\x00\x00\x14\x01\x05\x00\x00\x00\x03"
-                 "\x82\x86\x84\x01\x0f" "blocked.example"),
+                 "\x82\x86\x84\x01\x0f"
+                 "blocked.example"),
     };
     run_parts(80, h2, 2, &r);
     ck_assert(any_block(&r, "blocked.example"));
@@ -781,15 +796,17 @@ START_TEST(http_fake_then_real_each_request)
         uint32_t keep = c.cnext;
         ck_assert_int_eq(pcapw_conv_send(&c, &p), 0);
         c.cnext = keep;
-        ck_assert_int_eq(pcapw_conv_client_data(&c, (uint32_t)(sizeof(r1) - 1), (const uint8_t *)real,
-                                                sizeof(ok) - 1), 0);
-        ck_assert_int_eq(pcapw_conv_server_data(&c, (uint32_t)(sizeof(resp) - 1), resp, sizeof(resp) - 1), 0);
+        ck_assert_int_eq(pcapw_conv_client_data(&c, (uint32_t)(sizeof(r1) - 1),
+                                                (const uint8_t *)real, sizeof(ok) - 1),
+                         0);
+        ck_assert_int_eq(
+            pcapw_conv_server_data(&c, (uint32_t)(sizeof(resp) - 1), resp, sizeof(resp) - 1), 0);
         ck_assert_int_eq(pcapw_close(w), 0);
         struct engine_config cfg;
         small_config(&cfg);
         static struct run r;
         run(&cfg, &r);
-        ck_assert_uint_eq(r.st.reasm_conflicts, swap ? 0 : 1);   /* swapped: decided first */
+        ck_assert_uint_eq(r.st.reasm_conflicts, swap ? 0 : 1); /* swapped: decided first */
         ck_assert(any_block(&r, "blocked.example"));
         const struct ev *last = &r.ev[r.n - 1];
         ck_assert_int_eq(last->verdict, VERDICT_BLOCK);

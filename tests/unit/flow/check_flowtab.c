@@ -176,7 +176,7 @@ START_TEST(client_decision_t15)
     ck_assert_int_eq(flowtab_client_by(f), FLOW_CLIENT_BY_DATA);
     ck_assert_int_eq(flowtab_client_port(f), 40002);
     ck_assert_int_eq(dir, 0);
-    p.payload_len = 10;   /* later data from the other side changes nothing */
+    p.payload_len = 10; /* later data from the other side changes nothing */
     f = flowtab_get(ft, &p, 3, &is_new, &dir);
     ck_assert_int_eq(flowtab_client_port(f), 40002);
     ck_assert_int_eq(dir, 1);
@@ -234,7 +234,7 @@ START_TEST(simultaneous_open_t15)
     p = rev(&ssyn, TCPF_SYN | TCPF_ACK, 0);
     flowtab_get(ft, &p, 3, &is_new, &dir);
     ck_assert_int_eq(flowtab_client_by(f), FLOW_CLIENT_BY_GUESS);
-    p = rev(&ssyn, TCPF_ACK | TCPF_PSH, 100);   /* 40000 speaks first */
+    p = rev(&ssyn, TCPF_ACK | TCPF_PSH, 100); /* 40000 speaks first */
     flowtab_get(ft, &p, 4, &is_new, &dir);
     ck_assert_int_eq(flowtab_client_by(f), FLOW_CLIENT_BY_DATA);
     ck_assert_int_eq(flowtab_client_port(f), 40000);
@@ -314,16 +314,16 @@ START_TEST(idle_timeouts)
     flowtab_get(ft, &u, 0, &is_new, &dir);
     flowtab_get(ft, &t, 0, &is_new, &dir);
     struct flow *cf = flowtab_get(ft, &c, 0, &is_new, &dir);
-    cf->tcp.fl2 |= TCPREASM_S2_CLOSING;   /* as an acceptable FIN leaves it */
+    cf->tcp.fl2 |= TCPREASM_S2_CLOSING; /* as an acceptable FIN leaves it */
     ck_assert_uint_eq(flowtab_expire(ft, 14 * SEC, count_cb, &s), 0);
-    ck_assert_uint_eq(flowtab_expire(ft, 15 * SEC, count_cb, &s), 1);   /* closing */
+    ck_assert_uint_eq(flowtab_expire(ft, 15 * SEC, count_cb, &s), 1); /* closing */
     ck_assert_uint_eq(s.last.port[0], 40002);
     ck_assert_uint_eq(flowtab_expire(ft, 59 * SEC, count_cb, &s), 0);
-    ck_assert_uint_eq(flowtab_expire(ft, 60 * SEC, count_cb, &s), 1);   /* UDP */
-    flowtab_get(ft, &t, 100 * SEC, &is_new, &dir);                      /* activity */
+    ck_assert_uint_eq(flowtab_expire(ft, 60 * SEC, count_cb, &s), 1); /* UDP */
+    flowtab_get(ft, &t, 100 * SEC, &is_new, &dir);                    /* activity */
     ck_assert(!is_new);
     ck_assert_uint_eq(flowtab_expire(ft, 399 * SEC, count_cb, &s), 0);
-    ck_assert_uint_eq(flowtab_expire(ft, 400 * SEC, count_cb, &s), 1);  /* TCP established */
+    ck_assert_uint_eq(flowtab_expire(ft, 400 * SEC, count_cb, &s), 1); /* TCP established */
     ck_assert_int_eq(s.n[FLOWTAB_EXPIRED], 3);
     struct flowtab_stats st;
     flowtab_get_stats(ft, &st);
@@ -340,7 +340,7 @@ START_TEST(incremental_expiry)
 {
     struct seen s;
     memset(&s, 0, sizeof s);
-    struct flowtab *ft = mk(1u << 16, NULL, NULL, NULL);   /* slice max(1024, 1024) */
+    struct flowtab *ft = mk(1u << 16, NULL, NULL, NULL); /* slice max(1024, 1024) */
     bool is_new;
     int dir;
     const uint32_t n = 20000;
@@ -373,7 +373,7 @@ START_TEST(incremental_expiry)
         struct flow *f = flowtab_get(ft, &u, 0, &is_new, &dir);
         if (i == 0)
             slot0 = f;
-        ck_assert(f >= slot0 && f - slot0 == (ptrdiff_t)i);   /* bottom up */
+        ck_assert(f >= slot0 && f - slot0 == (ptrdiff_t)i); /* bottom up */
     }
     /* the index grew (4096 entries at start) several times: every flow is still found */
     for (uint32_t i = 0; i < n; i++) {
@@ -502,7 +502,7 @@ START_TEST(reuse_flush_release)
     f = flowtab_get(ft, &d, 3, &is_new, &dir);
     ck_assert(tcpreasm_segment(pl, &f->tcp, f->client, &d, dir) & TCPREASM_FIN);
     ck_assert(tcpreasm_closing(&f->tcp));
-    ck_assert_ptr_eq(flowtab_get(ft, &syn, 4, &is_new, &dir), f);   /* same ISN: retransmit */
+    ck_assert_ptr_eq(flowtab_get(ft, &syn, 4, &is_new, &dir), f); /* same ISN: retransmit */
     ck_assert(!is_new);
     /* the server is alive (seen) and has not closed: a client FIN + new SYN is no reuse */
     struct pkt sa = rev(&syn, TCPF_ACK, 0);
@@ -513,7 +513,7 @@ START_TEST(reuse_flush_release)
     syn.seq = 666666;
     ck_assert_ptr_eq(flowtab_get(ft, &syn, 4, &is_new, &dir), f);
     ck_assert(!is_new);
-    sa.tcp_flags = TCPF_ACK | TCPF_FIN;   /* now the server closes */
+    sa.tcp_flags = TCPF_ACK | TCPF_FIN; /* now the server closes */
     flowtab_get(ft, &sa, 4, &is_new, &dir);
     tcpreasm_segment(pl, &f->tcp, f->client, &sa, dir);
     syn.seq = 777777;
@@ -521,7 +521,7 @@ START_TEST(reuse_flush_release)
     ck_assert(is_new);
     ck_assert_int_eq(s.n[FLOWTAB_REUSED], 1);
     tcpreasm_get_stats(pl, &rs);
-    ck_assert_uint_eq(rs.bufs_in_use, 0);   /* released with the old flow */
+    ck_assert_uint_eq(rs.bufs_in_use, 0); /* released with the old flow */
     ck_assert_int_eq(f->a.nreq, 0);
     f->a.nreq = 3;
     /* foreach visits, flush recycles */
@@ -605,7 +605,7 @@ START_TEST(index_churn)
         x = x * 1103515245u + 12345u;
         unsigned k = (x >> 8) % 600;
         struct pkt p = mkpkt(k & 1 ? 6 : 4, 17, "\x01", (uint16_t)(1024 + k), "\x02", 443, 0, 1);
-        if (x & 0x10000) {   /* the other direction finds the same flow */
+        if (x & 0x10000) { /* the other direction finds the same flow */
             struct pkt r = rev(&p, 0, 1);
             p = r;
         }
@@ -620,7 +620,7 @@ START_TEST(index_churn)
         }
         ck_assert_int_eq(flowtab_client_port(f), 1024 + k);
         ck_assert_int_eq(f->ipver, k & 1 ? 6 : 4);
-        if (t % 5000 == 0)   /* UDP timeout 60 s: flows idle 60 s go */
+        if (t % 5000 == 0) /* UDP timeout 60 s: flows idle 60 s go */
             flowtab_expire(ft, t * 1000 + 60 * SEC - 3000000, churn_cb, &c);
     }
     struct flowtab_stats st;

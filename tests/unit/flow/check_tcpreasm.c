@@ -28,7 +28,7 @@ static void conv_init(struct conv *c, uint32_t nbufs, uint32_t nalt, uint32_t bu
     memset(c, 0, sizeof *c);
     c->pl = tcpreasm_pool_new(nbufs, nalt, bufsize);
     ck_assert_ptr_nonnull(c->pl);
-    c->cisn = 0xfffff000u;   /* wraps during the test: sequence arithmetic is exercised */
+    c->cisn = 0xfffff000u; /* wraps during the test: sequence arithmetic is exercised */
     c->sisn = 0x20000000u;
     c->tsval = 1000;
 }
@@ -94,7 +94,7 @@ static unsigned sseg(struct conv *c, uint8_t flags, uint32_t ack, uint16_t win)
     if (c->ts) {
         p.has_ts = true;
         p.tsval = 5000;
-        p.tsecr = c->tsval - 1;   /* echoes the client's latest TSval, as a server does */
+        p.tsecr = c->tsval - 1; /* echoes the client's latest TSval, as a server does */
     }
     return ssend(c, &p);
 }
@@ -128,7 +128,7 @@ static void handshake(struct conv *c, bool ts, bool md5)
     p.wscale = 7;
     p.has_ts = ts;
     p.tsval = 4000;
-    p.tsecr = ts ? c->tsval - 1 : 0;   /* the SYN's TSval */
+    p.tsecr = ts ? c->tsval - 1 : 0; /* the SYN's TSval */
     p.has_md5 = md5;
     p.l4_csum_ok = true;
     ck_assert_uint_eq(ssend(c, &p), 0);
@@ -249,12 +249,12 @@ START_TEST(t4_fake_first_then_real)
     ck_assert(r & TCPREASM_CONFLICT);
     ck_assert(r & TCPREASM_IGNORED);
     ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_OLD);
-    expect_data(&c, fake, sizeof fake - 1);   /* the Linux view: first copy */
+    expect_data(&c, fake, sizeof fake - 1); /* the Linux view: first copy */
     size_t len;
     const uint8_t *alt = tcpreasm_alt(c.pl, &c.f.tcp, &len);
     ck_assert_ptr_nonnull(alt);
     ck_assert_uint_eq(len, REQ_LEN);
-    ck_assert_mem_eq(alt, REQ, REQ_LEN);      /* the alternative: last copy */
+    ck_assert_mem_eq(alt, REQ, REQ_LEN); /* the alternative: last copy */
     ck_assert_uint_eq(stats(&c).conflicts, 1);
     ck_assert_uint_eq(stats(&c).alts_in_use, 1);
     conv_fini(&c);
@@ -356,7 +356,7 @@ START_TEST(t5_lazy_checksum)
     p.tcp_flags = TCPF_ACK;
     ssend(&c, &p);
     ck_assert(c.f.tcp.fl2 & TCPREASM_S2_SIDE1);
-    ck_assert(c.f.tcp.fl & TCPREASM_S_CLI_FIN);   /* the server's FIN, now the other end's */
+    ck_assert(c.f.tcp.fl & TCPREASM_S_CLI_FIN); /* the server's FIN, now the other end's */
     ck_assert(tcpreasm_closing(&c.f.tcp));
     conv_fini(&c);
 }
@@ -372,9 +372,9 @@ START_TEST(t6_window)
     unsigned r = cseg(&c, 70000, "x", 1);
     ck_assert(r & TCPREASM_IGNORED);
     ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_WINDOW);
-    r = cseg(&c, 65535, "x", 1);   /* exactly at the right edge: outside */
+    r = cseg(&c, 65535, "x", 1); /* exactly at the right edge: outside */
     ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_WINDOW);
-    r = cseg(&c, 65534, "x", 1);   /* last byte inside (beyond the buffer: cut, not ignored) */
+    r = cseg(&c, 65534, "x", 1); /* last byte inside (beyond the buffer: cut, not ignored) */
     ck_assert(!(r & TCPREASM_IGNORED));
     /* server advertises 1000 << 7 = 128000 */
     sseg(&c, TCPF_ACK, c.cisn + 1, 1000);
@@ -448,7 +448,7 @@ START_TEST(t8_no_ack_or_syn)
     struct pkt p = cpkt(&c, 0, "FAKE", 4, TCPF_PSH);
     unsigned r = csend(&c, &p);
     ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_NO_ACK);
-    p = cpkt(&c, 0, "FAKE", 4, TCPF_SYN | TCPF_ACK);   /* SYN at another ISN */
+    p = cpkt(&c, 0, "FAKE", 4, TCPF_SYN | TCPF_ACK); /* SYN at another ISN */
     r = csend(&c, &p);
     ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_BAD_SYN);
     expect_data(&c, NULL, 0);
@@ -468,7 +468,7 @@ START_TEST(t9_paws)
     struct conv c;
     conv_start(&c, true, false);
     struct pkt p = cpkt(&c, 0, "FAKE", 4, TCPF_ACK);
-    p.tsval = 10;   /* older than the SYN's */
+    p.tsval = 10; /* older than the SYN's */
     unsigned r = csend(&c, &p);
     ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_PAWS);
     r = cseg(&c, 0, REQ, REQ_LEN);
@@ -506,7 +506,7 @@ START_TEST(t19_paws_bound_from_server)
 {
     struct conv c;
     conv_start(&c, true, false);
-    uint32_t syn_ts = c.f.tcp.ts_recent;   /* the SYN-ACK echoed the SYN's TSval */
+    uint32_t syn_ts = c.f.tcp.ts_recent; /* the SYN-ACK echoed the SYN's TSval */
     ck_assert(c.f.tcp.fl & TCPREASM_S_TSR);
     /* a low-TTL bare ACK with a far-future TSval (the server never gets it) */
     struct pkt p = cpkt(&c, 0, NULL, 0, TCPF_ACK);
@@ -593,7 +593,7 @@ START_TEST(t11_urgent)
     ck_assert(!(r & TCPREASM_CONFLICT));
     /* urgent pointer into a segment that arrives later */
     p = cpkt(&c, 42, "ab", 2, TCPF_ACK | TCPF_URG);
-    p.urg_ptr = 4;   /* byte at offset 42 + 3 = 45 */
+    p.urg_ptr = 4; /* byte at offset 42 + 3 = 45 */
     csend(&c, &p);
     cseg(&c, 44, "cZd", 3);
     expect_data(&c, "GET / HTTP/1.1\r\nHost: blocked.example\r\n\r\nabcd", 45);
@@ -605,11 +605,12 @@ END_TEST
 /* ---- T12, T13, T15 through the whole path: frame -> decode -> defrag -> flowtab -> here ---- */
 
 /* TCP segment 40000 -> 443 with a correct checksum for the given addresses. */
-static size_t mk_tcp(uint8_t *out, int ipver, const uint8_t *src, const uint8_t *dst,
-                     uint32_t seq, uint32_t ack, uint8_t flags, const void *pl, size_t n)
+static size_t mk_tcp(uint8_t *out, int ipver, const uint8_t *src, const uint8_t *dst, uint32_t seq,
+                     uint32_t ack, uint8_t flags, const void *pl, size_t n)
 {
-    const struct craft_tcp t = { .sport = 40000, .dport = 443, .seq = seq, .ack = ack,
-                                 .flags = flags, .win = 65535 };
+    const struct craft_tcp t = {
+        .sport = 40000, .dport = 443, .seq = seq, .ack = ack, .flags = flags, .win = 65535
+    };
     return craft_tcp(out, &t, ipver, src, dst, pl, n);
 }
 
@@ -647,7 +648,7 @@ static void path_init(struct path *pa)
 
 static void path_fini(struct path *pa)
 {
-    flowtab_free(pa->ft);   /* flows die with the table; buffers with the pool */
+    flowtab_free(pa->ft); /* flows die with the table; buffers with the pool */
     defrag_free(pa->dg);
     tcpreasm_pool_free(pa->pl);
 }
@@ -683,8 +684,7 @@ START_TEST(t12_fragmented_request)
     path_ip(&pa, ip, mk_ip4(ip, l4, 0, n, false, false), 1);
     n = mk_tcp(l4, 4, CLI4, SRV4, 1001, 1, TCPF_ACK | TCPF_PSH, REQ, REQ_LEN);
     /* fragments cut inside "Host", the last one first */
-    ck_assert_int_eq(path_ip(&pa, ip, mk_ip4(ip, l4, 40, n - 40, true, false), 2),
-                     DECODE_FRAGMENT);
+    ck_assert_int_eq(path_ip(&pa, ip, mk_ip4(ip, l4, 40, n - 40, true, false), 2), DECODE_FRAGMENT);
     ck_assert_int_eq(path_ip(&pa, ip, mk_ip4(ip, l4, 0, 24, true, true), 3), DECODE_FRAGMENT);
     ck_assert_int_eq(path_ip(&pa, ip, mk_ip4(ip, l4, 24, 16, true, true), 4), DECODE_OK);
     ck_assert(pa.last & TCPREASM_NEW_DATA);
@@ -716,7 +716,7 @@ START_TEST(t13_ipv6_extension_headers)
     craft_ext8(ip + 48, 6);
     memcpy(ip + 56, l4, n);
     ck_assert_int_eq(path_ip(&pa, ip, 56 + n, 1), DECODE_OK);
-    ck_assert_ptr_null(pa.f);   /* never reached the flow table */
+    ck_assert_ptr_null(pa.f); /* never reached the flow table */
     path_fini(&pa);
 }
 END_TEST
@@ -728,7 +728,7 @@ START_TEST(t15_handshake_seen_from_the_middle)
     path_init(&pa);
     uint8_t l4[200], ip[300], l4s[64];
     size_t n = mk_tcp(l4s, 4, SRV4, CLI4, 5000, 1001, TCPF_SYN | TCPF_ACK, NULL, 0);
-    craft_put16(l4s, 443);    /* server -> client: swap the ports, fix the checksum */
+    craft_put16(l4s, 443); /* server -> client: swap the ports, fix the checksum */
     craft_put16(l4s + 2, 40000);
     l4s[16] = l4s[17] = 0;
     craft_put16(l4s + 16, craft_fold(craft_sum(craft_pseudo(4, SRV4, CLI4, 6, n), l4s, n)));
@@ -746,8 +746,6 @@ START_TEST(t15_handshake_seen_from_the_middle)
 }
 END_TEST
 
-
-
 /* IPv4 packet CLI4:40000 <-> SRV4:443 in either direction, correct checksums. */
 static size_t mk_seg4(uint8_t *ip, bool from_server, uint32_t seq, uint32_t ack, uint8_t flags,
                       const void *pl, size_t n)
@@ -755,7 +753,7 @@ static size_t mk_seg4(uint8_t *ip, bool from_server, uint32_t seq, uint32_t ack,
     const uint8_t *src = from_server ? SRV4 : CLI4, *dst = from_server ? CLI4 : SRV4;
     uint8_t *l4 = ip + 20;
     mk_tcp(l4, 4, src, dst, seq, ack, flags, pl, n);
-    if (from_server) {   /* swap the ports; the sum of the header words does not change */
+    if (from_server) { /* swap the ports; the sum of the header words does not change */
         craft_put16(l4, 443);
         craft_put16(l4 + 2, 40000);
     }
@@ -770,7 +768,7 @@ START_TEST(t15_simultaneous_open)
     uint8_t ip[300];
     const uint32_t cisn = 1000, sisn = 7000;
     path_ip(&pa, ip, mk_seg4(ip, true, sisn, 0, TCPF_SYN, NULL, 0), 1);
-    ck_assert_int_eq(flowtab_client_port(pa.f), 443);   /* a guess, for now */
+    ck_assert_int_eq(flowtab_client_port(pa.f), 443); /* a guess, for now */
     path_ip(&pa, ip, mk_seg4(ip, false, cisn, 0, TCPF_SYN, NULL, 0), 2);
     ck_assert_int_eq(flowtab_client_port(pa.f), 40000);
     ck_assert_int_eq(flowtab_client_by(pa.f), FLOW_CLIENT_BY_PORT);
@@ -819,7 +817,7 @@ START_TEST(t14_syn_data)
     unsigned r = csend(&c, &p);
     ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_SYN_DATA);
     expect_data(&c, NULL, 0);
-    ck_assert(c.f.tcp.fl & TCPREASM_S_SYN);   /* the SYN itself counts */
+    ck_assert(c.f.tcp.fl & TCPREASM_S_SYN); /* the SYN itself counts */
     r = cseg(&c, 0, REQ, REQ_LEN);
     expect_new_data(&c, r, REQ, REQ_LEN);
     conv_fini(&c);
@@ -912,7 +910,7 @@ START_TEST(t20_fake_syn_first)
     ck_assert_uint_eq(c.f.tcp.isn, c.cisn);
     ck_assert_uint_eq(c.f.tcp.nxt, c.cisn + 1);
     ck_assert_uint_eq(stats(&c).syn_reanchored, 1);
-    ck_assert(c.f.tcp.fl & TCPREASM_S_WS_OK);   /* the real SYN's option counts */
+    ck_assert(c.f.tcp.fl & TCPREASM_S_WS_OK); /* the real SYN's option counts */
     unsigned r = cseg(&c, 0, REQ, REQ_LEN);
     expect_new_data(&c, r, REQ, REQ_LEN);
     conv_fini(&c);
@@ -964,7 +962,7 @@ START_TEST(midstream_keepalive_probe)
     ck_assert(c.f.tcp.fl & TCPREASM_S_SEQ);
     ck_assert(!(c.f.tcp.fl2 & TCPREASM_S2_UNCONF));
     ck_assert_uint_eq(c.f.tcp.nxt, c.cisn + 1);
-    p = cpkt(&c, 0, "z", 1, TCPF_ACK);   /* another probe: old, changes nothing */
+    p = cpkt(&c, 0, "z", 1, TCPF_ACK); /* another probe: old, changes nothing */
     p.seq--;
     ck_assert_int_eq(TCPREASM_WHY(csend(&c, &p)), TCPREASM_OLD);
     r = cseg(&c, 0, REQ, REQ_LEN);
@@ -1091,7 +1089,7 @@ START_TEST(released_tracks_highest)
     /* a segment lost to the capture: later ones still move nxt (highest accepted end) */
     cseg(&c, 20, REQ + 20, 10);
     ck_assert_uint_eq(c.f.tcp.nxt, c.cisn + 1 + 30);
-    cseg(&c, 10, REQ + 10, 10);   /* the late one: nxt does not go back */
+    cseg(&c, 10, REQ + 10, 10); /* the late one: nxt does not go back */
     ck_assert_uint_eq(c.f.tcp.nxt, c.cisn + 1 + 30);
     /* a segment that fails a check (outside the window) does not move it */
     struct pkt p = cpkt(&c, 0x40000000u, REQ, 10, TCPF_ACK | TCPF_PSH);
@@ -1100,7 +1098,7 @@ START_TEST(released_tracks_highest)
     /* the server acknowledges bytes we never saw: its ack is its rcv_nxt */
     sseg(&c, TCPF_ACK, c.cisn + 1 + 50, 502);
     ck_assert_uint_eq(c.f.tcp.nxt, c.cisn + 1 + 50);
-    sseg(&c, TCPF_ACK, c.cisn + 1 + 40, 502);   /* an older ack changes nothing */
+    sseg(&c, TCPF_ACK, c.cisn + 1 + 40, 502); /* an older ack changes nothing */
     ck_assert_uint_eq(c.f.tcp.nxt, c.cisn + 1 + 50);
     conv_fini(&c);
 }
@@ -1124,7 +1122,7 @@ START_TEST(versions_fake_real_fake)
 {
     static const char REAL[] = "GET / HTTP/1.1\r\nHost: blocked.example\r\n\r\n";
     static const char FAKE[] = "GET / HTTP/1.1\r\nHost: allowed.example\r\n\r\n";
-    size_t n = sizeof REAL - 1, cut = 25;   /* inside the name, after "blo" */
+    size_t n = sizeof REAL - 1, cut = 25; /* inside the name, after "blo" */
     struct conv c;
     conv_init(&c, 2, 8, 4096);
     handshake(&c, false, false);
@@ -1265,7 +1263,7 @@ START_TEST(t18_duplicates)
     ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_OLD);
     ck_assert(!(r & TCPREASM_CONFLICT));
     cseg(&c, 30, REQ + 30, 10);
-    r = cseg(&c, 30, REQ + 30, 10);   /* out-of-order duplicate */
+    r = cseg(&c, 30, REQ + 30, 10); /* out-of-order duplicate */
     ck_assert(!(r & (TCPREASM_CONFLICT | TCPREASM_NEW_DATA)));
     r = cseg(&c, 10, REQ + 10, REQ_LEN - 10);
     expect_new_data(&c, r, REQ, REQ_LEN);
@@ -1282,20 +1280,20 @@ START_TEST(bad_ack)
     struct conv c;
     conv_start(&c, false, false);
     struct pkt p = cpkt(&c, 0, "FAKE", 4, TCPF_ACK);
-    p.ack = c.sisn + 1 + 200000;   /* acks data the server never sent (beyond any slack) */
+    p.ack = c.sisn + 1 + 200000; /* acks data the server never sent (beyond any slack) */
     unsigned r = csend(&c, &p);
     ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_BAD_ACK);
-    p.ack = c.sisn + 1 + 1000;     /* a little ahead: a tap's direction skew, tolerated */
+    p.ack = c.sisn + 1 + 1000; /* a little ahead: a tap's direction skew, tolerated */
     r = csend(&c, &p);
     ck_assert(r & TCPREASM_NEW_DATA);
     tcpreasm_release(c.pl, &c.f.tcp);
     conv_fini(&c);
     conv_start(&c, false, false);
     p = cpkt(&c, 0, "FAKE", 4, TCPF_ACK);
-    p.ack = c.sisn + 1 - 66000;   /* zapret "badseq": older than a window */
+    p.ack = c.sisn + 1 - 66000; /* zapret "badseq": older than a window */
     r = csend(&c, &p);
     ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_BAD_ACK);
-    p.ack = c.sisn + 1 - 1000;    /* old but within the window: fine */
+    p.ack = c.sisn + 1 - 1000; /* old but within the window: fine */
     r = csend(&c, &p);
     ck_assert(r & TCPREASM_NEW_DATA);
     conv_fini(&c);
@@ -1366,7 +1364,7 @@ START_TEST(buffer_returned_when_idle)
     ck_assert(cseg(&a, 0, REQ, REQ_LEN) & TCPREASM_NEW_DATA);
     ck_assert_uint_ne(a.f.tcp.buf, 0);
     tcpreasm_consume(pl, &a.f.tcp, REQ_LEN);
-    ck_assert_uint_eq(a.f.tcp.buf, 0);   /* nothing pending: returned */
+    ck_assert_uint_eq(a.f.tcp.buf, 0); /* nothing pending: returned */
     tcpreasm_get_stats(pl, &st);
     ck_assert_uint_eq(st.bufs_in_use, 0);
     ck_assert_uint_eq(st.bufs_recycled, 1);
@@ -1374,8 +1372,8 @@ START_TEST(buffer_returned_when_idle)
     /* the other flow gets the one buffer now */
     ck_assert(cseg(&b, 0, "GET /b HTTP/1.1\r\n", 17) & TCPREASM_NEW_DATA);
     ck_assert_uint_eq(cseg(&a, (uint32_t)REQ_LEN, "GET /a2", 7) & TCPREASM_GAVEUP,
-                      TCPREASM_GAVEUP);   /* pool empty while b holds it: fail-open */
-    ck_assert_uint_eq(a.f.tcp.nxt, a.cisn + 1 + REQ_LEN + 7);   /* sequence kept */
+                      TCPREASM_GAVEUP); /* pool empty while b holds it: fail-open */
+    ck_assert_uint_eq(a.f.tcp.nxt, a.cisn + 1 + REQ_LEN + 7); /* sequence kept */
     tcpreasm_consume(pl, &b.f.tcp, 17);
     ck_assert_uint_eq(b.f.tcp.buf, 0);
     /* b's next request, split and out of order: a new buffer from nxt; the later half alone
@@ -1386,7 +1384,7 @@ START_TEST(buffer_returned_when_idle)
     expect_data(&b, "GET /2 HTTP/1.1", 15);
     ck_assert(!(cseg(&b, 17 + 15 + 10, "late", 4) & TCPREASM_NEW_DATA));
     tcpreasm_consume(pl, &b.f.tcp, 15);
-    ck_assert_uint_ne(b.f.tcp.buf, 0);   /* out-of-order bytes pending */
+    ck_assert_uint_ne(b.f.tcp.buf, 0); /* out-of-order bytes pending */
     ck_assert(cseg(&b, 17 + 15, "0123456789", 10) & TCPREASM_NEW_DATA);
     expect_data(&b, "0123456789late", 14);
     /* consumed past the end: kept until the skipped bytes have passed, then returned */
@@ -1418,7 +1416,7 @@ START_TEST(pool_exhaustion_fail_open)
     struct tcpreasm_pool *pl = tcpreasm_pool_new(1, 0, 256);
     struct conv a, b;
     conv_pair(pl, &a, &b);
-    ck_assert(cseg(&a, 0, "hello", 5) & TCPREASM_NEW_DATA);   /* mid-stream pickup */
+    ck_assert(cseg(&a, 0, "hello", 5) & TCPREASM_NEW_DATA); /* mid-stream pickup */
     unsigned r = cseg(&b, 0, "world", 5);
     ck_assert(r & TCPREASM_GAVEUP);
     ck_assert(b.f.tcp.fl & TCPREASM_S_GAVEUP);
@@ -1482,14 +1480,14 @@ START_TEST(random_segmentation)
         size_t n = 0;
         uint32_t off = 0;
         uint32_t maxlen = 1 + (uint32_t)(rnd(&s) % 1400);
-        while (off < N) {   /* a random split */
+        while (off < N) { /* a random split */
             uint32_t l = 1 + (uint32_t)(rnd(&s) % maxlen);
             if (l > N - off)
                 l = N - off;
             segs[n++] = (struct seg){ off, l };
             off += l;
         }
-        size_t nd = rnd(&s) % (n + 1);   /* duplicates: random sub-ranges, identical bytes */
+        size_t nd = rnd(&s) % (n + 1); /* duplicates: random sub-ranges, identical bytes */
         for (size_t k = 0; k < nd && n < MAXSEG; k++) {
             uint32_t a = (uint32_t)(rnd(&s) % N);
             uint32_t l = 1 + (uint32_t)(rnd(&s) % 1500);
@@ -1497,7 +1495,7 @@ START_TEST(random_segmentation)
                 l = N - a;
             segs[n++] = (struct seg){ a, l };
         }
-        for (size_t k = n - 1; k > 0; k--) {   /* shuffle */
+        for (size_t k = n - 1; k > 0; k--) { /* shuffle */
             size_t j = rnd(&s) % (k + 1);
             struct seg t = segs[k];
             segs[k] = segs[j];
@@ -1536,7 +1534,7 @@ START_TEST(random_conflicts_model)
             ver[1][i] = (rnd(&s) & 3) ? ver[0][i] : (uint8_t)(ver[0][i] ^ 0x5a);
         }
         size_t n = 0;
-        for (int v = 0; v < 2; v++) {   /* each version covers the whole stream */
+        for (int v = 0; v < 2; v++) { /* each version covers the whole stream */
             uint32_t off = 0;
             while (off < N && n < MAXSEG) {
                 uint32_t l = 1 + (uint32_t)(rnd(&s) % 600);

@@ -56,19 +56,19 @@ START_TEST(pending_and_h2)
     ck_assert(!inspect_request_pending(&rq, true));
     rq.partial = true;
     ck_assert(inspect_request_pending(&rq, false));
-    ck_assert(!inspect_request_pending(&rq, true));   /* a full buffer: judged as it is */
+    ck_assert(!inspect_request_pending(&rq, true)); /* a full buffer: judged as it is */
 
     struct inspect_stream s;
     inspect_stream_init(&s);
     const uint8_t *pre = guard_copy("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 24);
     ck_assert(inspect_stream_wants_h2(&s, pre, 24));
-    ck_assert(inspect_stream_wants_h2(&s, pre, 3));    /* a prefix of the preface */
+    ck_assert(inspect_stream_wants_h2(&s, pre, 3)); /* a prefix of the preface */
     ck_assert(!inspect_stream_wants_h2(&s, pre, 0));
     const uint8_t *get = guard_copy("GET / HTTP/1.1\r\n", 16);
     ck_assert(!inspect_stream_wants_h2(&s, get, 16));
     s.app = APP_H2C;
     ck_assert(inspect_stream_wants_h2(&s, get, 0));
-    s.app = APP_HTTP;   /* decided already: the preface now is not a new start */
+    s.app = APP_HTTP; /* decided already: the preface now is not a new start */
     static const uint8_t preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
     ck_assert(!inspect_stream_wants_h2(&s, preface, 24));
     guard_free();
@@ -118,11 +118,11 @@ START_TEST(stream_stops)
         { "GET / HTTP/1.1\r\nHost: a.test\r\n\r\nGET / HTTP/1.1\r\nHost: b.test\r\n\r\n\x01\x02xx",
           2, INSPECT_STOP_NOT_MINE, INSPECT_REST_DONE },
         /* a head read leniently: where the next request starts is not known */
-        { "GET / HTTP/1.1\r\nHost : a.test\r\n\r\nGET / HTTP/1.1\r\nHost: b.test\r\n\r\n",
-          1, INSPECT_STOP_LENIENT, INSPECT_REST_UNFRAMED },
+        { "GET / HTTP/1.1\r\nHost : a.test\r\n\r\nGET / HTTP/1.1\r\nHost: b.test\r\n\r\n", 1,
+          INSPECT_STOP_LENIENT, INSPECT_REST_UNFRAMED },
         /* chunked framing that breaks */
-        { "POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-          1, INSPECT_STOP_BODY, INSPECT_REST_UNFRAMED },
+        { "POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 1,
+          INSPECT_STOP_BODY, INSPECT_REST_UNFRAMED },
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         struct inspect_stream s;

@@ -13,7 +13,8 @@ static void add(struct ruleset_builder *b, const char *text, const char *order)
 {
     char err[256];
     struct rule_attrs at = { order, "test", NULL };
-    ck_assert_msg(ruleset_builder_add(b, text, strlen(text), &at, err, sizeof(err)) == 0, "%s: %s", text, err);
+    ck_assert_msg(ruleset_builder_add(b, text, strlen(text), &at, err, sizeof(err)) == 0, "%s: %s",
+                  text, err);
 }
 
 static void setup(void)
@@ -37,37 +38,53 @@ static void teardown(void)
 
 static const uint8_t DST_FREE[16] = { 198, 51, 100, 1 };
 static const uint8_t DST_LISTED[16] = { 203, 0, 113, 7 };
-static const uint8_t DST6_LISTED[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 };
+static const uint8_t DST6_LISTED[16] = {
+    0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1
+};
 
 struct vcase {
     const char *what;
     enum verdict_app app;
     const char *name;
-    const char *path;     /* NULL: path not visible (TLS) */
+    const char *path; /* NULL: path not visible (TLS) */
     bool is_ip, hidden;
     int ipver;
     const uint8_t *dst;
     enum verdict_https_url pol;
     enum verdict want;
     enum verdict_method method;
-    const char *order;    /* order of the deciding entry, NULL on pass */
+    const char *order; /* order of the deciding entry, NULL on pass */
 };
 
 static const struct vcase cases[] = {
-    { "tls domain", APP_TLS, "www.blocked.example", NULL, false, false, 4, DST_FREE, 0, VERDICT_BLOCK, METHOD_DOMAIN, "O-dom" },
-    { "tls anchoring trap", APP_TLS, "notblocked.example", NULL, false, false, 4, DST_FREE, 0, VERDICT_PASS, METHOD_NONE, NULL },
-    { "http url prefix", APP_HTTP, "urls.example", "/secret/a", false, false, 4, DST_FREE, 0, VERDICT_BLOCK, METHOD_URL, "O-url" },
-    { "http url other path", APP_HTTP, "urls.example", "/public", false, false, 4, DST_FREE, 0, VERDICT_PASS, METHOD_NONE, NULL },
-    { "https url blocks name", APP_TLS, "tls-url.example", NULL, false, false, 4, DST_FREE, VERDICT_HTTPS_URL_BLOCK_NAME, VERDICT_BLOCK, METHOD_URL, "O-tlsurl" },
-    { "https url ignored by policy", APP_TLS, "tls-url.example", NULL, false, false, 4, DST_FREE, VERDICT_HTTPS_URL_IGNORE, VERDICT_PASS, METHOD_NONE, NULL },
-    { "named flow to listed ip", APP_TLS, "allowed.example", NULL, false, false, 4, DST_LISTED, 0, VERDICT_BLOCK, METHOD_IP, "O-ip4" },
-    { "no sni to listed ip", APP_TLS, NULL, NULL, false, false, 4, DST_LISTED, 0, VERDICT_BLOCK, METHOD_IP_FALLBACK, "O-ip4" },
-    { "ech outer name to listed ip", APP_TLS, "front.example", NULL, false, true, 4, DST_LISTED, 0, VERDICT_BLOCK, METHOD_IP_FALLBACK, "O-ip4" },
-    { "ech outer name blocked", APP_TLS, "blocked.example", NULL, false, true, 4, DST_FREE, 0, VERDICT_BLOCK, METHOD_DOMAIN, "O-dom" },
-    { "ip literal sni to listed ip", APP_TLS, "203.0.113.7", NULL, true, false, 4, DST_LISTED, 0, VERDICT_BLOCK, METHOD_IP_FALLBACK, "O-ip4" },
-    { "ipv6 listed", APP_HTTP, "v6.example", "/", false, false, 6, DST6_LISTED, 0, VERDICT_BLOCK, METHOD_IP, "O-ip6" },
-    { "no name, free ip", APP_UNKNOWN, NULL, NULL, false, false, 4, DST_FREE, 0, VERDICT_PASS, METHOD_NONE, NULL },
-    { "domain wins over ip", APP_TLS, "blocked.example", NULL, false, false, 4, DST_LISTED, 0, VERDICT_BLOCK, METHOD_DOMAIN, "O-dom" },
+    { "tls domain", APP_TLS, "www.blocked.example", NULL, false, false, 4, DST_FREE, 0,
+      VERDICT_BLOCK, METHOD_DOMAIN, "O-dom" },
+    { "tls anchoring trap", APP_TLS, "notblocked.example", NULL, false, false, 4, DST_FREE, 0,
+      VERDICT_PASS, METHOD_NONE, NULL },
+    { "http url prefix", APP_HTTP, "urls.example", "/secret/a", false, false, 4, DST_FREE, 0,
+      VERDICT_BLOCK, METHOD_URL, "O-url" },
+    { "http url other path", APP_HTTP, "urls.example", "/public", false, false, 4, DST_FREE, 0,
+      VERDICT_PASS, METHOD_NONE, NULL },
+    { "https url blocks name", APP_TLS, "tls-url.example", NULL, false, false, 4, DST_FREE,
+      VERDICT_HTTPS_URL_BLOCK_NAME, VERDICT_BLOCK, METHOD_URL, "O-tlsurl" },
+    { "https url ignored by policy", APP_TLS, "tls-url.example", NULL, false, false, 4, DST_FREE,
+      VERDICT_HTTPS_URL_IGNORE, VERDICT_PASS, METHOD_NONE, NULL },
+    { "named flow to listed ip", APP_TLS, "allowed.example", NULL, false, false, 4, DST_LISTED, 0,
+      VERDICT_BLOCK, METHOD_IP, "O-ip4" },
+    { "no sni to listed ip", APP_TLS, NULL, NULL, false, false, 4, DST_LISTED, 0, VERDICT_BLOCK,
+      METHOD_IP_FALLBACK, "O-ip4" },
+    { "ech outer name to listed ip", APP_TLS, "front.example", NULL, false, true, 4, DST_LISTED, 0,
+      VERDICT_BLOCK, METHOD_IP_FALLBACK, "O-ip4" },
+    { "ech outer name blocked", APP_TLS, "blocked.example", NULL, false, true, 4, DST_FREE, 0,
+      VERDICT_BLOCK, METHOD_DOMAIN, "O-dom" },
+    { "ip literal sni to listed ip", APP_TLS, "203.0.113.7", NULL, true, false, 4, DST_LISTED, 0,
+      VERDICT_BLOCK, METHOD_IP_FALLBACK, "O-ip4" },
+    { "ipv6 listed", APP_HTTP, "v6.example", "/", false, false, 6, DST6_LISTED, 0, VERDICT_BLOCK,
+      METHOD_IP, "O-ip6" },
+    { "no name, free ip", APP_UNKNOWN, NULL, NULL, false, false, 4, DST_FREE, 0, VERDICT_PASS,
+      METHOD_NONE, NULL },
+    { "domain wins over ip", APP_TLS, "blocked.example", NULL, false, false, 4, DST_LISTED, 0,
+      VERDICT_BLOCK, METHOD_DOMAIN, "O-dom" },
 };
 
 START_TEST(table)
@@ -106,8 +123,14 @@ END_TEST
 START_TEST(actions)
 {
     struct verdict_policy pol = { VERDICT_HTTPS_URL_BLOCK_NAME, "http://notice.example/blocked" };
-    struct verdict_facts f = { .app = APP_HTTP, .name = "blocked.example", .name_len = 15,
-                               .path = "/", .path_len = 1, .path_visible = true, .ipver = 4, .dst = DST_FREE };
+    struct verdict_facts f = { .app = APP_HTTP,
+                               .name = "blocked.example",
+                               .name_len = 15,
+                               .path = "/",
+                               .path_len = 1,
+                               .path_visible = true,
+                               .ipver = 4,
+                               .dst = DST_FREE };
     struct verdict_decision d;
     verdict_decide(g_rs, &pol, &f, &d);
     ck_assert_int_eq(d.action, ACTION_REDIRECT);
@@ -129,7 +152,9 @@ END_TEST
 START_TEST(no_ruleset_passes)
 {
     struct verdict_policy pol = { VERDICT_HTTPS_URL_BLOCK_NAME, NULL };
-    struct verdict_facts f = { .app = APP_TLS, .name = "blocked.example", .name_len = 15, .ipver = 4, .dst = DST_LISTED };
+    struct verdict_facts f = {
+        .app = APP_TLS, .name = "blocked.example", .name_len = 15, .ipver = 4, .dst = DST_LISTED
+    };
     struct verdict_decision d;
     verdict_decide(NULL, &pol, &f, &d);
     ck_assert_int_eq(d.verdict, VERDICT_PASS);

@@ -18,13 +18,15 @@ static void mk(uint8_t *buf, const uint8_t *src, enum shape sh, uint32_t seq, st
 {
     static const char pl[] = "payload bytes";
     uint8_t seg[64];
-    struct craft_tcp t = { .sport = 40000, .dport = 443, .seq = seq, .ack = 1, .flags = 0x18, .win = 512 };
+    struct craft_tcp t = {
+        .sport = 40000, .dport = 443, .seq = seq, .ack = 1, .flags = 0x18, .win = 512
+    };
     size_t n = craft_tcp(seg, &t, 4, src, SRV, pl, sizeof pl - 1);
     if (sh == ZERO) {
         seg[16] = seg[17] = 0;
     } else if (sh == OFFLOAD) {
         uint32_t acc = craft_pseudo(4, src, SRV, 6, n);
-        uint16_t ps = (uint16_t)~craft_fold(acc);   /* the folded pseudo-header sum */
+        uint16_t ps = (uint16_t)~craft_fold(acc); /* the folded pseudo-header sum */
         craft_put16(seg + 16, ps);
     } else if (sh == BAD) {
         seg[17] ^= 0x5a;
@@ -92,13 +94,13 @@ START_TEST(auto_unfinished_host)
         mk(b, SRV, GOOD, 1, &p);
         memcpy(p.src, SRV, 4);
         ck_assert(!csumpol_apply(cp, &p));
-        ck_assert(p.l4_csum_ok);   /* computed while learning: good */
+        ck_assert(p.l4_csum_ok); /* computed while learning: good */
         struct csumpol_stats st;
         csumpol_get_stats(cp, &st);
         ck_assert_uint_eq(st.accepted, 3 * CSUMPOL_LEARN);
         ck_assert_uint_eq(st.sources_ignore, 1);
         ck_assert_uint_eq(st.sources_verify, 1);
-        ck_assert_uint_eq(st.checked, CSUMPOL_LEARN + 1);   /* not summed once decided */
+        ck_assert_uint_eq(st.checked, CSUMPOL_LEARN + 1); /* not summed once decided */
         csumpol_free(cp);
     }
 }
@@ -142,10 +144,10 @@ START_TEST(auto_consistent_bad)
         ck_assert(!p.l4_csum_ok);
     }
     mk(b, CLI, BAD, 99, &p);
-    p.zone = 7;   /* same address behind another VLAN: another source */
+    p.zone = 7; /* same address behind another VLAN: another source */
     ck_assert(!csumpol_apply(cp, &p));
     mk(b, CLI, BAD, 100, &p);
-    ck_assert(csumpol_apply(cp, &p));   /* the LEARN-th in a row */
+    ck_assert(csumpol_apply(cp, &p)); /* the LEARN-th in a row */
     mk(b, CLI, BAD, 101, &p);
     ck_assert(csumpol_apply(cp, &p));
 

@@ -16,10 +16,10 @@ struct spec {
     uint8_t proto;
     uint8_t ttl;
     uint16_t id;
-    uint16_t fragfield;          /* IPv4 flags+offset field as on the wire */
-    const uint8_t *ipopt;        /* IPv4 options (multiple of 4) */
+    uint16_t fragfield;   /* IPv4 flags+offset field as on the wire */
+    const uint8_t *ipopt; /* IPv4 options (multiple of 4) */
     size_t ipopt_len;
-    const uint8_t *ext;          /* IPv6 extension headers, raw; chain next-headers set by the
+    const uint8_t *ext; /* IPv6 extension headers, raw; chain next-headers set by the
                                   * caller, first_nh names the first one */
     size_t ext_len;
     uint8_t first_nh;
@@ -27,7 +27,7 @@ struct spec {
     uint32_t seq, ack;
     uint8_t flags;
     uint16_t win, urg;
-    const uint8_t *tcpopt;       /* multiple of 4 */
+    const uint8_t *tcpopt; /* multiple of 4 */
     size_t tcpopt_len;
     const uint8_t *payload;
     size_t plen;
@@ -185,7 +185,7 @@ START_TEST(eth_ipv4_tcp)
     ck_assert_uint_eq(p.ack, 2000);
     ck_assert_int_eq(p.tcp_flags, TCPF_ACK | TCPF_PSH);
     ck_assert_int_eq(p.win, 512);
-    ck_assert(!p.l4_csum_ok);   /* decode_packet() leaves the checksum to the caller */
+    ck_assert(!p.l4_csum_ok); /* decode_packet() leaves the checksum to the caller */
     ck_assert(decode_l4_csum_ok(&p));
     ck_assert(p.l4 == p.payload - 20);
     ck_assert_uint_eq(p.l4_len, 20 + s.plen);
@@ -205,7 +205,7 @@ START_TEST(eth_padding_clamped)
     s.plen = 0;
     s.flags = TCPF_ACK;
     size_t n = mk_eth(fr, NULL, 0x0800, ip, mk_ip(&s, ip));
-    memset(fr + n, 0, 6);   /* Ethernet pads a 54-byte frame to 60 */
+    memset(fr + n, 0, 6); /* Ethernet pads a 54-byte frame to 60 */
     ck_assert_int_eq(dec(DECODE_LINK_ETHERNET, fr, n + 6, &p), DECODE_OK);
     ck_assert_uint_eq(p.payload_len, 0);
     ck_assert_uint_eq(p.l3_len, 40);
@@ -232,17 +232,17 @@ START_TEST(udp_checksums)
     ck_assert_uint_eq(p.payload_len, sizeof q);
     s.udp_zero = true;
     ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_OK);
-    ck_assert(decode_l4_csum_ok(&p));   /* IPv4: zero means "not computed" */
+    ck_assert(decode_l4_csum_ok(&p)); /* IPv4: zero means "not computed" */
     s.ipver = 6;
     ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_OK);
-    ck_assert(!decode_l4_csum_ok(&p));  /* IPv6: mandatory */
+    ck_assert(!decode_l4_csum_ok(&p)); /* IPv6: mandatory */
     s.udp_zero = false;
     s.bad_l4 = true;
     ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_OK);
     ck_assert(!decode_l4_csum_ok(&p));
     s.bad_l4 = false;
     n = mk_ip(&s, ip);
-    ip[40 + 5] = 7;   /* UDP length below 8 */
+    ip[40 + 5] = 7; /* UDP length below 8 */
     ip[40 + 4] = 0;
     ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_BAD_UDP_LEN);
 }
@@ -273,7 +273,7 @@ START_TEST(l4_checksum_lengths)
                 ck_assert(decode_l4_csum_ok(&p));
                 size_t l3 = v == 4 ? 20 : 40, at = l3 + (proto == 6 ? 20 : 8) + len / 2;
                 if (at >= n)
-                    at = l3;   /* no payload: the source port */
+                    at = l3; /* no payload: the source port */
                 ip[at] ^= 0x10;
                 ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_OK);
                 ck_assert_msg(!decode_l4_csum_ok(&p), "v%d proto %d len %zu", v, proto, len);
@@ -323,9 +323,9 @@ START_TEST(vlan_qinq)
     /* ethertype and version nibble disagree */
     n = mk_eth(fr, NULL, 0x0800, ip, il);
     ck_assert_int_eq(dec(DECODE_LINK_ETHERNET, fr, n, &p), DECODE_BAD_IP_VERSION);
-    n = mk_eth(fr, NULL, 0x0806, ip, il);   /* ARP */
+    n = mk_eth(fr, NULL, 0x0806, ip, il); /* ARP */
     ck_assert_int_eq(dec(DECODE_LINK_ETHERNET, fr, n, &p), DECODE_NOT_IP);
-    n = mk_eth(fr, NULL, 0x0040, ip, il);   /* 802.3 length field */
+    n = mk_eth(fr, NULL, 0x0040, ip, il); /* 802.3 length field */
     ck_assert_int_eq(dec(DECODE_LINK_ETHERNET, fr, n, &p), DECODE_NOT_IP);
 }
 END_TEST
@@ -346,7 +346,7 @@ START_TEST(link_types)
     memcpy(fr + 16, ip4, n4);
     ck_assert_int_eq(dec(DECODE_LINK_LINUX_SLL, fr, 16 + n4, &p), DECODE_OK);
     ck_assert_int_eq(p.ipver, 4);
-    craft_put16(fr + 14, 0x8100);   /* a VLAN tag kept by the capture */
+    craft_put16(fr + 14, 0x8100); /* a VLAN tag kept by the capture */
     craft_put16(fr + 16, 7);
     craft_put16(fr + 18, 0x0800);
     memcpy(fr + 20, ip4, n4);
@@ -376,11 +376,11 @@ START_TEST(link_types)
     ck_assert_int_eq(dec(DECODE_LINK_NULL, fr, 4 + n4, &p), DECODE_OK);
     ck_assert_int_eq(dec(DECODE_LINK_LOOP, fr, 4 + n4, &p), DECODE_OK);
     memset(fr, 0, 4);
-    fr[0] = 30;   /* Darwin AF_INET6 */
+    fr[0] = 30; /* Darwin AF_INET6 */
     memcpy(fr + 4, ip6, n6);
     ck_assert_int_eq(dec(DECODE_LINK_NULL, fr, 4 + n6, &p), DECODE_OK);
     ck_assert_int_eq(p.ipver, 6);
-    fr[0] = 2;    /* family says IPv4, packet is IPv6 */
+    fr[0] = 2; /* family says IPv4, packet is IPv6 */
     ck_assert_int_eq(dec(DECODE_LINK_NULL, fr, 4 + n6, &p), DECODE_BAD_IP_VERSION);
     fr[0] = 17;
     ck_assert_int_eq(dec(DECODE_LINK_NULL, fr, 4 + n6, &p), DECODE_NOT_IP);
@@ -397,9 +397,9 @@ START_TEST(ipv4_options_and_errors)
     struct spec s;
     uint8_t ip[2000];
     struct pkt p;
-    static const uint8_t rr[8] = { 1, 7, 7, 4, 0, 0, 0, 0 };     /* NOP, record route */
-    static const uint8_t bad[4] = { 7, 9, 4, 0 };                /* length past the header */
-    static const uint8_t zero[4] = { 0x83, 0, 0, 0 };            /* length 0 */
+    static const uint8_t rr[8] = { 1, 7, 7, 4, 0, 0, 0, 0 }; /* NOP, record route */
+    static const uint8_t bad[4] = { 7, 9, 4, 0 };            /* length past the header */
+    static const uint8_t zero[4] = { 0x83, 0, 0, 0 };        /* length 0 */
     base_tcp(&s, 4);
     s.ipopt = rr;
     s.ipopt_len = sizeof rr;
@@ -419,10 +419,11 @@ START_TEST(ipv4_options_and_errors)
     ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_BAD_IP_CSUM);
     s.bad_ip = false;
     n = mk_ip(&s, ip);
-    ip[0] = 0x44;   /* ihl 4 */
+    ip[0] = 0x44; /* ihl 4 */
     ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_BAD_IP_HDRLEN);
     n = mk_ip(&s, ip);
-    craft_put16(ip + 2, (uint32_t)n + 1);   /* longer than the frame (checksum not fixed: length first) */
+    craft_put16(ip + 2,
+                (uint32_t)n + 1); /* longer than the frame (checksum not fixed: length first) */
     ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_BAD_IP_LEN);
     craft_put16(ip + 2, 19);
     ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_BAD_IP_LEN);
@@ -443,7 +444,7 @@ START_TEST(ipv4_fragment)
     struct pkt p;
     base_tcp(&s, 4);
     s.id = 0x1234;
-    s.fragfield = 0x2000;   /* MF, offset 0 */
+    s.fragfield = 0x2000; /* MF, offset 0 */
     size_t n = mk_ip(&s, ip);
     ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_FRAGMENT);
     ck_assert(p.frag);
@@ -453,11 +454,11 @@ START_TEST(ipv4_fragment)
     ck_assert_uint_eq(p.frag_data_len, n - 20);
     ck_assert_int_eq(p.frag_nexthdr, 6);
     ck_assert_int_eq(p.frag_hdr_off, 20);
-    s.fragfield = 0x0003;   /* last fragment at offset 24 */
+    s.fragfield = 0x0003; /* last fragment at offset 24 */
     ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_FRAGMENT);
     ck_assert(!p.frag_more);
     ck_assert_uint_eq(p.frag_off, 24);
-    s.fragfield = 0x4000;   /* DF only: not a fragment */
+    s.fragfield = 0x4000; /* DF only: not a fragment */
     ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_OK);
 }
 END_TEST
@@ -472,7 +473,7 @@ START_TEST(ipv6_ext_chain)
     base_tcp(&s, 6);
     s.ext = ext;
 
-    craft_ext8(ext, 60);           /* HBH -> DST -> TCP */
+    craft_ext8(ext, 60); /* HBH -> DST -> TCP */
     craft_ext8(ext + 8, 6);
     s.first_nh = 0;
     s.ext_len = 16;
@@ -483,34 +484,34 @@ START_TEST(ipv6_ext_chain)
     ck_assert(decode_l4_csum_ok(&p));
     ck_assert_mem_eq(p.payload, s.payload, s.plen);
 
-    craft_ext8(ext, 0);            /* DST -> HBH -> TCP: HBH not first */
+    craft_ext8(ext, 0); /* DST -> HBH -> TCP: HBH not first */
     craft_ext8(ext + 8, 6);
     s.first_nh = 60;
     ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_OK);
     ck_assert(p.ipv6_bad_ext);
 
-    craft_ext8(ext, 6);            /* routing, segments left 0: fine */
+    craft_ext8(ext, 6); /* routing, segments left 0: fine */
     ext[2] = 4;
     ext[3] = 0;
     s.first_nh = 43;
     s.ext_len = 8;
     ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_OK);
     ck_assert(!p.ipv6_bad_ext);
-    ext[3] = 2;              /* segments left: not for this host */
+    ext[3] = 2; /* segments left: not for this host */
     ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_OK);
     ck_assert(p.ipv6_bad_ext);
 
-    craft_ext8(ext, 6);            /* DST with an unknown option whose action is "discard" */
+    craft_ext8(ext, 6); /* DST with an unknown option whose action is "discard" */
     ext[2] = 0x85;
     ext[3] = 4;
     s.first_nh = 60;
     ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_OK);
     ck_assert(p.ipv6_bad_ext);
-    ext[2] = 0x05;           /* unknown, action "skip": fine */
+    ext[2] = 0x05; /* unknown, action "skip": fine */
     ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_OK);
     ck_assert(!p.ipv6_bad_ext);
 
-    memset(ext, 0, 16);      /* DST, 16 bytes, PadN of 12: more than 7 bytes of padding */
+    memset(ext, 0, 16); /* DST, 16 bytes, PadN of 12: more than 7 bytes of padding */
     ext[0] = 6;
     ext[1] = 1;
     ext[2] = 1;
@@ -519,35 +520,35 @@ START_TEST(ipv6_ext_chain)
     ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_OK);
     ck_assert(p.ipv6_bad_ext);
 
-    memset(ext, 0, 16);      /* AH (len 2 -> 16 bytes) -> TCP: walked through */
+    memset(ext, 0, 16); /* AH (len 2 -> 16 bytes) -> TCP: walked through */
     ext[0] = 6;
     ext[1] = 2;
     s.first_nh = 51;
     ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_OK);
     ck_assert_mem_eq(p.payload, s.payload, s.plen);
 
-    for (int i = 0; i < DECODE_MAX_IPV6_EXT; i++)   /* the longest chain allowed */
+    for (int i = 0; i < DECODE_MAX_IPV6_EXT; i++) /* the longest chain allowed */
         craft_ext8(ext + 8 * i, i + 1 < DECODE_MAX_IPV6_EXT ? 60 : 6);
     s.first_nh = 60;
     s.ext_len = 8 * DECODE_MAX_IPV6_EXT;
     ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_OK);
-    for (int i = 0; i <= DECODE_MAX_IPV6_EXT; i++)  /* one more */
+    for (int i = 0; i <= DECODE_MAX_IPV6_EXT; i++) /* one more */
         craft_ext8(ext + 8 * i, i + 1 <= DECODE_MAX_IPV6_EXT ? 60 : 6);
     s.ext_len = 8 * (DECODE_MAX_IPV6_EXT + 1);
     ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_IPV6_EXT_DEPTH);
 
-    craft_ext8(ext, 6);            /* header length running past the payload */
+    craft_ext8(ext, 6); /* header length running past the payload */
     ext[1] = 200;
     s.ext_len = 8;
     ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_BAD_IPV6_EXT);
 
-    s.ext_len = 0;           /* ESP and no-next-header */
+    s.ext_len = 0; /* ESP and no-next-header */
     n = mk_ip(&s, ip);
     ip[6] = 50;
     ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_NOT_TCP_UDP);
     ip[6] = 59;
     ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_NOT_TCP_UDP);
-    craft_put16(ip + 4, 5000);     /* payload length past the frame */
+    craft_put16(ip + 4, 5000); /* payload length past the frame */
     ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_BAD_IP_LEN);
 }
 END_TEST
@@ -559,8 +560,8 @@ START_TEST(ipv6_fragment)
     struct pkt p;
     base_tcp(&s, 6);
     s.ext = ext;
-    craft_ext8(ext, 44);           /* DST -> FRAG -> TCP */
-    craft_frag6(ext + 8, 6, 0, 1, 0xdeadbeef);  /* offset 0, M */
+    craft_ext8(ext, 44);                       /* DST -> FRAG -> TCP */
+    craft_frag6(ext + 8, 6, 0, 1, 0xdeadbeef); /* offset 0, M */
     s.first_nh = 60;
     s.ext_len = 16;
     size_t n = mk_ip(&s, ip);
@@ -572,10 +573,10 @@ START_TEST(ipv6_fragment)
     ck_assert_int_eq(p.frag_nh_off, 40);
     ck_assert_int_eq(p.frag_nexthdr, 6);
     ck_assert_uint_eq(p.frag_data_len, n - 56);
-    craft_put16(ext + 10, 0);      /* atomic fragment: a whole datagram */
+    craft_put16(ext + 10, 0); /* atomic fragment: a whole datagram */
     ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_OK);
     ck_assert_mem_eq(p.payload, s.payload, s.plen);
-    craft_put16(ext + 10, 64);     /* offset 64, last */
+    craft_put16(ext + 10, 64); /* offset 64, last */
     ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_FRAGMENT);
     ck_assert_uint_eq(p.frag_off, 64);
     ck_assert(!p.frag_more);
@@ -590,11 +591,11 @@ START_TEST(tcp_options)
     uint8_t ip[2000];
     struct pkt p;
     static const uint8_t syn_opts[] = {
-        2, 4, 0x05, 0xb4,              /* MSS 1460 */
-        1, 3, 3, 15,                   /* NOP, wscale 15 (clamped to 14) */
-        4, 2, 8, 10, 0, 0, 0, 9, 0, 0, 0, 7,   /* SACK-perm, TS 9/7 */
-        34, 10, 1, 2, 3, 4, 5, 6, 7, 8,        /* TFO cookie of 8 */
-        1, 1,
+        2,  4,  0x05, 0xb4,                         /* MSS 1460 */
+        1,  3,  3,    15,                           /* NOP, wscale 15 (clamped to 14) */
+        4,  2,  8,    10,   0, 0, 0, 9, 0, 0, 0, 7, /* SACK-perm, TS 9/7 */
+        34, 10, 1,    2,    3, 4, 5, 6, 7, 8,       /* TFO cookie of 8 */
+        1,  1,
     };
     static const uint8_t md5[] = { 19, 18, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1 };
     base_tcp(&s, 4);
@@ -622,7 +623,7 @@ START_TEST(tcp_options)
     ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_OK);
     ck_assert(p.has_md5);
 
-    static const uint8_t trunc_opt[] = { 1, 1, 1, 8 };   /* TS kind with no length byte room */
+    static const uint8_t trunc_opt[] = { 1, 1, 1, 8 }; /* TS kind with no length byte room */
     s.tcpopt = trunc_opt;
     s.tcpopt_len = sizeof trunc_opt;
     ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_BAD_TCP_OPTIONS);
@@ -632,7 +633,7 @@ START_TEST(tcp_options)
     static const uint8_t len1[] = { 5, 1, 0, 0 };
     s.tcpopt = len1;
     ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_BAD_TCP_OPTIONS);
-    static const uint8_t odd_mss[] = { 2, 3, 5, 0 };    /* wrong length for a known kind: ignored */
+    static const uint8_t odd_mss[] = { 2, 3, 5, 0 }; /* wrong length for a known kind: ignored */
     s.tcpopt = odd_mss;
     ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_OK);
     ck_assert(!p.has_mss);
@@ -645,9 +646,9 @@ START_TEST(tcp_options)
 
     s.bad_l4 = false;
     n = mk_ip(&s, ip);
-    ip[20 + 12] = 0x40;   /* doff 4 */
+    ip[20 + 12] = 0x40; /* doff 4 */
     ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_BAD_TCP_HDRLEN);
-    ip[20 + 12] = 0xf0;   /* doff 15 = 60 bytes > segment? segment is 20 + 37 = 57 */
+    ip[20 + 12] = 0xf0; /* doff 15 = 60 bytes > segment? segment is 20 + 37 = 57 */
     ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, n, &p), DECODE_BAD_TCP_HDRLEN);
 }
 END_TEST
@@ -691,7 +692,9 @@ START_TEST(truncated_everywhere)
 {
     struct spec s;
     uint8_t ip[3000], fr[3100], ext[16];
-    static const uint8_t opts[] = { 2, 4, 5, 0xb4, 1, 3, 3, 7, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2, 1, 1 };
+    static const uint8_t opts[] = {
+        2, 4, 5, 0xb4, 1, 3, 3, 7, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2, 1, 1
+    };
     static const uint16_t qinq[] = { 0x88a8, 0x8100, 0 };
     base_tcp(&s, 4);
     s.tcpopt = opts;
@@ -750,7 +753,7 @@ START_TEST(truncated_l4)
         ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, k, &p), DECODE_TRUNC_UDP);
     }
     craft_put16(ip + 4, 8);
-    craft_put16(ip + 44, 9);   /* UDP length past the IP payload */
+    craft_put16(ip + 44, 9); /* UDP length past the IP payload */
     ck_assert_int_eq(dec(DECODE_LINK_RAW, ip, 48, &p), DECODE_BAD_UDP_LEN);
     guard_free();
 }
@@ -802,18 +805,18 @@ END_TEST
 /* What carries the inner packet. Each builder writes the tunnel bytes (header + inner) for
  * tun_body() and the outer headers for tun_outer(); the prefix tests cut the tunnel bytes. */
 enum tun {
-    TUN_MPLS,        /* Ethernet 0x8847, two labels, IPv4 */
-    TUN_MPLS_PW,     /* one label, control word, Ethernet + IPv4 */
-    TUN_PPPOE,       /* Ethernet 0x8864, session 0x1234, PPP 0x0021 */
-    TUN_GRE_KEY,     /* IPv4 proto 47, GRE C+K+S, key 77, 0x0800 */
-    TUN_GRE_TEB,     /* IPv6 next header 47, GRE 0x6558, Ethernet + VLAN 7 + IPv4 */
-    TUN_ERSPAN2,     /* IPv4 GRE S 0x88BE, ERSPAN II session 300 */
-    TUN_ERSPAN3,     /* IPv4 GRE 0x22EB, ERSPAN III session 301 with platform sub-header */
-    TUN_VXLAN,       /* IPv4 UDP 4789, VNI 5000 */
-    TUN_GTPU,        /* IPv6 UDP 2152, TEID 0xdeadbeef, E flag, PDU session container */
-    TUN_IPIP,        /* IPv4 proto 4 */
-    TUN_6IN4,        /* IPv4 proto 41, inner IPv6 */
-    TUN_4IN6,        /* IPv6 next header 4 */
+    TUN_MPLS,    /* Ethernet 0x8847, two labels, IPv4 */
+    TUN_MPLS_PW, /* one label, control word, Ethernet + IPv4 */
+    TUN_PPPOE,   /* Ethernet 0x8864, session 0x1234, PPP 0x0021 */
+    TUN_GRE_KEY, /* IPv4 proto 47, GRE C+K+S, key 77, 0x0800 */
+    TUN_GRE_TEB, /* IPv6 next header 47, GRE 0x6558, Ethernet + VLAN 7 + IPv4 */
+    TUN_ERSPAN2, /* IPv4 GRE S 0x88BE, ERSPAN II session 300 */
+    TUN_ERSPAN3, /* IPv4 GRE 0x22EB, ERSPAN III session 301 with platform sub-header */
+    TUN_VXLAN,   /* IPv4 UDP 4789, VNI 5000 */
+    TUN_GTPU,    /* IPv6 UDP 2152, TEID 0xdeadbeef, E flag, PDU session container */
+    TUN_IPIP,    /* IPv4 proto 4 */
+    TUN_6IN4,    /* IPv4 proto 41, inner IPv6 */
+    TUN_4IN6,    /* IPv6 next header 4 */
     TUN_COUNT
 };
 
@@ -840,13 +843,13 @@ static size_t tun_body(enum tun t, const uint8_t *in, size_t n, uint8_t *out)
     size_t o = 0;
     switch (t) {
     case TUN_MPLS:
-        craft_put32(out, 16 << 12 | 0 << 8 | 64);   /* label 16, S=0 */
-        craft_put32(out + 4, 17 << 12 | 1 << 8 | 64);   /* label 17, S=1 */
+        craft_put32(out, 16 << 12 | 0 << 8 | 64);     /* label 16, S=0 */
+        craft_put32(out + 4, 17 << 12 | 1 << 8 | 64); /* label 17, S=1 */
         o = 8;
         break;
     case TUN_MPLS_PW:
         craft_put32(out, 18 << 12 | 1 << 8 | 64);
-        craft_put32(out + 4, 0);   /* control word */
+        craft_put32(out + 4, 0); /* control word */
         o = 8 + eth_hdr(out + 8, 0x0800);
         break;
     case TUN_PPPOE:
@@ -860,7 +863,7 @@ static size_t tun_body(enum tun t, const uint8_t *in, size_t n, uint8_t *out)
     case TUN_GRE_KEY:
         craft_put16(out, 0x8000 | 0x2000 | 0x1000);
         craft_put16(out + 2, 0x0800);
-        craft_put32(out + 4, 0);   /* checksum + reserved */
+        craft_put32(out + 4, 0); /* checksum + reserved */
         craft_put32(out + 8, 77);
         craft_put32(out + 12, 1);
         o = 16;
@@ -878,8 +881,8 @@ static size_t tun_body(enum tun t, const uint8_t *in, size_t n, uint8_t *out)
         craft_put16(out, 0x1000);
         craft_put16(out + 2, 0x88be);
         craft_put32(out + 4, 9);
-        craft_put16(out + 8, 1 << 12 | 5);    /* ver 1, vlan 5 */
-        craft_put16(out + 10, 300);           /* session */
+        craft_put16(out + 8, 1 << 12 | 5); /* ver 1, vlan 5 */
+        craft_put16(out + 10, 300);        /* session */
         craft_put32(out + 12, 0);
         o = 16 + eth_hdr(out + 16, 0x0800);
         break;
@@ -888,10 +891,10 @@ static size_t tun_body(enum tun t, const uint8_t *in, size_t n, uint8_t *out)
         craft_put16(out + 2, 0x22eb);
         craft_put16(out + 4, 2 << 12);
         craft_put16(out + 6, 301);
-        craft_put32(out + 8, 0x01020304);     /* timestamp */
-        craft_put16(out + 12, 0);             /* sgt */
-        craft_put16(out + 14, 1);             /* ft 0 (Ethernet), o = 1 */
-        memset(out + 16, 0x44, 8);            /* platform-specific sub-header */
+        craft_put32(out + 8, 0x01020304); /* timestamp */
+        craft_put16(out + 12, 0);         /* sgt */
+        craft_put16(out + 14, 1);         /* ft 0 (Ethernet), o = 1 */
+        memset(out + 16, 0x44, 8);        /* platform-specific sub-header */
         o = 24 + eth_hdr(out + 24, 0x0800);
         break;
     case TUN_VXLAN:
@@ -900,24 +903,23 @@ static size_t tun_body(enum tun t, const uint8_t *in, size_t n, uint8_t *out)
         o = 8 + eth_hdr(out + 8, 0x0800);
         break;
     case TUN_GTPU:
-        out[0] = 0x34;   /* version 1, PT, E */
+        out[0] = 0x34; /* version 1, PT, E */
         out[1] = 255;
         craft_put32(out + 4, 0xdeadbeef);
-        craft_put16(out + 8, 0);    /* sequence (not valid: S clear) */
-        out[10] = 0;                /* N-PDU */
-        out[11] = 0x85;             /* next: PDU session container */
-        out[12] = 1;                /* 4 bytes */
-        out[13] = 0x10;             /* UL PDU session information */
-        out[14] = 9;                /* QFI */
-        out[15] = 0;                /* no more */
+        craft_put16(out + 8, 0); /* sequence (not valid: S clear) */
+        out[10] = 0;             /* N-PDU */
+        out[11] = 0x85;          /* next: PDU session container */
+        out[12] = 1;             /* 4 bytes */
+        out[13] = 0x10;          /* UL PDU session information */
+        out[14] = 9;             /* QFI */
+        out[15] = 0;             /* no more */
         o = 16;
         craft_put16(out + 2, (uint32_t)(o - 8 + n));
         break;
     case TUN_IPIP:
     case TUN_6IN4:
     case TUN_4IN6:
-    case TUN_COUNT:
-        break;
+    case TUN_COUNT: break;
     }
     memcpy(out + o, in, n);
     return o + n;
@@ -968,8 +970,7 @@ static size_t tun_outer(enum tun t, const uint8_t *b, size_t n, uint8_t *out)
         o += craft_ip6(out + o, OUT6A, OUT6B, 17, 8 + n);
         memcpy(out + o, udp, 8 + n);
         return o + 8 + n;
-    case TUN_COUNT:
-        break;
+    case TUN_COUNT: break;
     }
     return 0;
 }
@@ -1001,7 +1002,7 @@ static const struct tun_want TUN_WANT[TUN_COUNT] = {
     [TUN_ERSPAN2] = { 2, DECODE_ENCAP_ERSPAN, 300, 300 },
     [TUN_ERSPAN3] = { 2, DECODE_ENCAP_ERSPAN, 301, 301 },
     [TUN_VXLAN] = { 1, DECODE_ENCAP_VXLAN, 5000, 5000 },
-    [TUN_GTPU] = { 1, DECODE_ENCAP_GTPU, 0, 0xdeadbeef },   /* TEID not in the zone */
+    [TUN_GTPU] = { 1, DECODE_ENCAP_GTPU, 0, 0xdeadbeef }, /* TEID not in the zone */
     [TUN_IPIP] = { 1, DECODE_ENCAP_IPIP, 0, 0 },
     [TUN_6IN4] = { 1, DECODE_ENCAP_IPIP, 0, 0 },
     [TUN_4IN6] = { 1, DECODE_ENCAP_IPIP, 0, 0 },
@@ -1026,7 +1027,7 @@ START_TEST(encap_valid)
     ck_assert_uint_eq(p.payload_len, s.plen);
     ck_assert_mem_eq(p.payload, s.payload, s.plen);
     ck_assert_uint_eq(p.l3_len, il);
-    ck_assert(decode_l4_csum_ok(&p));   /* inner pseudo-header: inner addresses */
+    ck_assert(decode_l4_csum_ok(&p)); /* inner pseudo-header: inner addresses */
     ck_assert_int_eq(p.encap, TUN_WANT[t].encap);
     ck_assert_int_eq(p.encap_kind, TUN_WANT[t].kind);
     ck_assert_uint_eq(p.zone, TUN_WANT[t].zone);
@@ -1059,13 +1060,13 @@ START_TEST(encap_truncated)
         ck_assert_msg(r != DECODE_OK, "tunnel %d: cut at %zu of %zu decoded", t, k, bl);
         if (t == TUN_IPIP || t == TUN_6IN4 || t == TUN_4IN6)
             continue;
-        if (k < hl && t != TUN_GRE_TEB && t != TUN_MPLS_PW && t != TUN_ERSPAN2 && t != TUN_ERSPAN3 &&
-            t != TUN_VXLAN)
+        if (k < hl && t != TUN_GRE_TEB && t != TUN_MPLS_PW && t != TUN_ERSPAN2 &&
+            t != TUN_ERSPAN3 && t != TUN_VXLAN)
             ck_assert_msg(r == DECODE_TRUNC_ENCAP, "tunnel %d: cut at %zu: %s", t, k,
                           decode_result_name(r));
-        else if (k < hl)   /* the inner Ethernet header or the VLAN tag behind it */
-            ck_assert_msg(r == DECODE_TRUNC_ENCAP || r == DECODE_TRUNC_LINK, "tunnel %d: cut at %zu: %s",
-                          t, k, decode_result_name(r));
+        else if (k < hl) /* the inner Ethernet header or the VLAN tag behind it */
+            ck_assert_msg(r == DECODE_TRUNC_ENCAP || r == DECODE_TRUNC_LINK,
+                          "tunnel %d: cut at %zu: %s", t, k, decode_result_name(r));
         else
             ck_assert_msg(r == DECODE_TRUNC_IP || r == DECODE_BAD_IP_LEN || r == DECODE_TRUNC_ENCAP,
                           "tunnel %d: cut at %zu: %s", t, k, decode_result_name(r));
@@ -1208,7 +1209,7 @@ START_TEST(encap_malformed)
     n = tun_outer(TUN_GTPU, body, bl, fr);
     ck_assert_int_eq(dec(DECODE_LINK_ETHERNET, fr, n, &p), DECODE_TRUNC_ENCAP);
     bl = tun_body(TUN_GTPU, in, il, body);
-    body[0] = 0xc3;   /* a QUIC long header sent to port 2152 is plain UDP */
+    body[0] = 0xc3; /* a QUIC long header sent to port 2152 is plain UDP */
     n = tun_outer(TUN_GTPU, body, bl, fr);
     ck_assert_int_eq(dec(DECODE_LINK_ETHERNET, fr, n, &p), DECODE_OK);
     ck_assert_int_eq(p.encap, 0);
@@ -1257,7 +1258,7 @@ START_TEST(encap_zone)
     ck_assert_int_eq(p.encap, 0);
 
     /* an inner IPv4 fragment in VXLAN: reported with the zone, for defrag */
-    s.fragfield = 0x2000;   /* MF, offset 0 */
+    s.fragfield = 0x2000; /* MF, offset 0 */
     il = mk_ip(&s, in);
     bl = tun_body(TUN_VXLAN, in, il, body);
     n = tun_outer(TUN_VXLAN, body, bl, fr);

@@ -15,8 +15,9 @@ static const uint8_t DST6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 2 };
 /* A TCP segment (20-byte header + plen bytes of pattern) with a checksum for ipver. */
 static size_t mk_tcp(int ipver, uint8_t *out, size_t plen)
 {
-    static const struct craft_tcp t = { .sport = 40000, .dport = 443, .seq = 1, .flags = 0x18,
-                                        .win = 1000 };
+    static const struct craft_tcp t = {
+        .sport = 40000, .dport = 443, .seq = 1, .flags = 0x18, .win = 1000
+    };
     for (size_t i = 0; i < plen; i++)
         out[20 + i] = (uint8_t)(i * 7 + 3);
     return craft_tcp(out, &t, ipver, ipver == 4 ? SRC4 : SRC6, ipver == 4 ? DST4 : DST6, NULL,
@@ -34,7 +35,7 @@ static size_t frag4(uint8_t *out, uint16_t id, const uint8_t *seg, size_t off, s
 static size_t frag6(uint8_t *out, uint32_t id, const uint8_t *seg, size_t off, size_t n, bool m)
 {
     craft_ip6(out, SRC6, DST6, 60, 16 + n);
-    craft_ext8(out + 40, 44);           /* DST opts -> fragment */
+    craft_ext8(out + 40, 44);             /* DST opts -> fragment */
     craft_frag6(out + 48, 6, off, m, id); /* fragment -> TCP */
     memcpy(out + 56, seg + off, n);
     return 56 + n;
@@ -93,12 +94,12 @@ START_TEST(ipv4_in_and_out_of_order)
         ck_assert_int_eq(feed(d, fr[orders[o][2]], fl[orders[o][2]], 3, &out, &olen), DEFRAG_DONE);
         ck_assert_uint_eq(olen, 20 + sn);
         check_rebuilt(out, olen, seg, sn, 4);
-        ck_assert_int_eq(out[6] & 0x3f, 0);   /* no MF, no offset */
+        ck_assert_int_eq(out[6] & 0x3f, 0); /* no MF, no offset */
         struct defrag_stats st;
         defrag_get_stats(d, &st);
         ck_assert_uint_eq(st.completed, 1);
         ck_assert_uint_eq(st.fragments, 3);
-        defrag_expire(d, 4);   /* releases the completed slot */
+        defrag_expire(d, 4); /* releases the completed slot */
         defrag_get_stats(d, &st);
         ck_assert_uint_eq(st.in_progress, 0);
         defrag_free(d);
@@ -117,8 +118,8 @@ START_TEST(ipv6_with_ext_headers)
     size_t olen;
     ck_assert_int_eq(feed(d, b, lb, 1, &out, &olen), DEFRAG_HELD);
     ck_assert_int_eq(feed(d, a, la, 2, &out, &olen), DEFRAG_DONE);
-    ck_assert_uint_eq(olen, 48 + sn);         /* IPv6 + DST options, fragment header gone */
-    ck_assert_int_eq(out[40], 6);             /* DST options now names TCP */
+    ck_assert_uint_eq(olen, 48 + sn); /* IPv6 + DST options, fragment header gone */
+    ck_assert_int_eq(out[40], 6);     /* DST options now names TCP */
     check_rebuilt(out, olen, seg, sn, 6);
     defrag_free(d);
 }
@@ -139,7 +140,7 @@ START_TEST(duplicates_and_overlaps)
     memcpy(f2, f0, l0);
     memset(f2 + 40, 'X', 100);
     ck_assert_int_eq(feed(d, f2, l0, 2, &out, &olen), DEFRAG_HELD);
-    size_t ls = frag4(fo, 9, seg, 8, 64, true);   /* wholly inside: duplicate */
+    size_t ls = frag4(fo, 9, seg, 8, 64, true); /* wholly inside: duplicate */
     ck_assert_int_eq(feed(d, fo, ls, 2, &out, &olen), DEFRAG_HELD);
     ck_assert_int_eq(feed(d, f1, l1, 3, &out, &olen), DEFRAG_DONE);
     check_rebuilt(out, olen, seg, sn, 4);
@@ -152,7 +153,7 @@ START_TEST(duplicates_and_overlaps)
     defrag_get_stats(d, &st);
     ck_assert_uint_eq(st.overlaps, 1);
     ck_assert_uint_eq(st.in_progress, 0);
-    ck_assert_int_eq(feed(d, f1, l1, 6, &out, &olen), DEFRAG_HELD);   /* starts afresh */
+    ck_assert_int_eq(feed(d, f1, l1, 6, &out, &olen), DEFRAG_HELD); /* starts afresh */
     defrag_free(d);
 
     /* IPv6: same rule (RFC 5722) */
@@ -180,7 +181,7 @@ START_TEST(timeout_and_pool)
     size_t l0 = frag4(f[0], 1, seg, 0, 304, true);
     size_t l1 = frag4(f[1], 1, seg, 304, sn - 304, false);
     ck_assert_int_eq(feed(d, f[0], l0, 0, &out, &olen), DEFRAG_HELD);
-    ck_assert_int_eq(feed(d, f[1], l1, 1000001, &out, &olen), DEFRAG_HELD);   /* too late */
+    ck_assert_int_eq(feed(d, f[1], l1, 1000001, &out, &olen), DEFRAG_HELD); /* too late */
     defrag_get_stats(d, &st);
     ck_assert_uint_eq(st.timeouts, 1);
     ck_assert_uint_eq(st.completed, 0);
@@ -201,7 +202,7 @@ START_TEST(timeout_and_pool)
     size_t last12 = frag4(f[3], 12, seg, 304, sn - 304, false);
     ck_assert_int_eq(feed(d, f[3], last12, 13, &out, &olen), DEFRAG_DONE);
     check_rebuilt(out, olen, seg, sn, 4);
-    size_t last11 = frag4(f[3], 11, seg, 304, sn - 304, false);   /* 11 was evicted */
+    size_t last11 = frag4(f[3], 11, seg, 304, sn - 304, false); /* 11 was evicted */
     ck_assert_int_eq(feed(d, f[3], last11, 14, &out, &olen), DEFRAG_HELD);
     defrag_free(d);
     defrag_free(NULL);
@@ -216,7 +217,7 @@ START_TEST(limits_and_bad_lengths)
     struct defrag_stats st;
     struct defrag *d = mk(4, 0);
     memset(seg, 1, sizeof seg);
-    size_t l = frag4(f, 5, seg, 65528, 100, false);   /* ends past 65535 */
+    size_t l = frag4(f, 5, seg, 65528, 100, false); /* ends past 65535 */
     ck_assert_int_eq(feed(d, f, l, 1, &out, &olen), DEFRAG_DROPPED);
     defrag_get_stats(d, &st);
     ck_assert_uint_eq(st.too_big, 1);

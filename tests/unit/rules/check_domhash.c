@@ -202,10 +202,11 @@ END_TEST
 
 /* Names over a tiny alphabet so that random queries collide with keys often; up to 40 labels
  * now and then, past the screened depth. */
-static const char *const LABELS[] = { "a", "b", "ab", "ba", "aa", "com", "co", "m", "xn--b",
-                                      "abcdefghij" };
-static const struct rnd_alpha ALPHA = { .labels = LABELS, .nlabels = 10, .seps = ".", .max_parts = 4,
-                                        .deep_one_in = 8, .deep_parts = 40 };
+static const char *const LABELS[] = { "a",   "b",  "ab", "ba",    "aa",
+                                      "com", "co", "m",  "xn--b", "abcdefghij" };
+static const struct rnd_alpha ALPHA = {
+    .labels = LABELS, .nlabels = 10, .seps = ".", .max_parts = 4, .deep_one_in = 8, .deep_parts = 40
+};
 
 /* naive: the longest key that equals q or is a suffix of q preceded by '.' */
 static uint32_t naive_label(char names[][128], size_t n, const char *q, int exact)

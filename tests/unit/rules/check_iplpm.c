@@ -27,9 +27,9 @@ static uint32_t look(const struct iplpm *t, int ver, const char *a)
 START_TEST(test_v4_table)
 {
     struct iplpm_prefix p[] = {
-        pfx(4, "10.0.0.0", 8, 1),       pfx(4, "10.1.0.0", 16, 2),   pfx(4, "10.1.2.3", 32, 3),
-        pfx(4, "203.0.113.7", 32, 4),   pfx(4, "192.168.1.77", 24, 5), /* host bits ignored */
-        pfx(4, "255.255.255.255", 32, 6), pfx(4, "10.0.0.0", 8, 7),   /* duplicate of value 1 */
+        pfx(4, "10.0.0.0", 8, 1),         pfx(4, "10.1.0.0", 16, 2),     pfx(4, "10.1.2.3", 32, 3),
+        pfx(4, "203.0.113.7", 32, 4),     pfx(4, "192.168.1.77", 24, 5), /* host bits ignored */
+        pfx(4, "255.255.255.255", 32, 6), pfx(4, "10.0.0.0", 8, 7),      /* duplicate of value 1 */
         pfx(4, "10.1.0.0", 24, 8),
     };
     struct iplpm *t = iplpm_build(p, sizeof(p) / sizeof(p[0]), 4);

@@ -53,11 +53,10 @@ START_TEST(test_plain)
          "http://h.kz:0/\n"
          "last.kz"); /* no final newline */
     ck_assert_int_eq(r.rc, 0);
-    ck_assert_str_eq(r.errs,
-                     "rules: list.txt:5: invalid hostname character 'exa mple.com'\n"
-                     "rules: list.txt:9: invalid hostname label 'a..b'\n"
-                     "rules: list.txt:11: unsupported URL scheme 'ftp://x/'\n"
-                     "rules: list.txt:12: invalid port 'http://h.kz:0/'\n");
+    ck_assert_str_eq(r.errs, "rules: list.txt:5: invalid hostname character 'exa mple.com'\n"
+                             "rules: list.txt:9: invalid hostname label 'a..b'\n"
+                             "rules: list.txt:11: unsupported URL scheme 'ftp://x/'\n"
+                             "rules: list.txt:12: invalid port 'http://h.kz:0/'\n");
     ck_assert_uint_eq(r.st.lines, 11);
     ck_assert_uint_eq(r.st.added, 6);
     ck_assert_uint_eq(r.st.errors, 4);
@@ -93,10 +92,12 @@ END_TEST
 
 static const char ORDER_OK[] =
     "{\"id\": \"2026-41-0017\", \"issuer\": \"Ministry\",\n"
-    " \"legal_basis\": \"\xd0\x97\xd0\xb0\xd0\xba\xd0\xbe\xd0\xbd \xd0\xa0\xd0\x9a \xc2\xab\xd0\x9e \xd1\x81\xd0\xb2\xd1\x8f\xd0\xb7\xd0\xb8\xc2\xbb \xd1\x81\xd1\x82. 41-1\",\n"
+    " \"legal_basis\": \"\xd0\x97\xd0\xb0\xd0\xba\xd0\xbe\xd0\xbd \xd0\xa0\xd0\x9a "
+    "\xc2\xab\xd0\x9e \xd1\x81\xd0\xb2\xd1\x8f\xd0\xb7\xd0\xb8\xc2\xbb \xd1\x81\xd1\x82. 41-1\",\n"
     " \"issued\": \"2026-11-20T10:00:00+05:00\", \"received\": \"2026-11-21T09:30:00.123Z\",\n"
     " \"category\": \"court\",\n"
-    " \"resources\": [\"example.com\", \"https://example.org/page\", \"203.0.113.7\", \"2001:db8::/32\",\n"
+    " \"resources\": [\"example.com\", \"https://example.org/page\", \"203.0.113.7\", "
+    "\"2001:db8::/32\",\n"
     "   \"exa mple.com\", {\"value\": \"casino.kz\", \"category\": \"gambling\"}, 42,\n"
     "   {\"value\": \"x.kz\", \"category\": 7}, {\"nope\": 1}, \"example.com\"]}\n";
 
@@ -105,11 +106,14 @@ START_TEST(test_json_single)
     static struct run r;
     load(&r, "orders/1.json", ORDER_OK);
     ck_assert_int_eq(r.rc, 0);
-    ck_assert_str_eq(r.errs,
-                     "rules: orders/1.json: order 1 ('2026-41-0017'): resource 5: invalid hostname character 'exa mple.com'\n"
-                     "rules: orders/1.json: order 1 ('2026-41-0017'): resource 7: expected a string or {\"value\": string}\n"
-                     "rules: orders/1.json: order 1 ('2026-41-0017'): resource 8: field 'category' must be a string\n"
-                     "rules: orders/1.json: order 1 ('2026-41-0017'): resource 9: expected a string or {\"value\": string}\n");
+    ck_assert_str_eq(r.errs, "rules: orders/1.json: order 1 ('2026-41-0017'): resource 5: invalid "
+                             "hostname character 'exa mple.com'\n"
+                             "rules: orders/1.json: order 1 ('2026-41-0017'): resource 7: expected "
+                             "a string or {\"value\": string}\n"
+                             "rules: orders/1.json: order 1 ('2026-41-0017'): resource 8: field "
+                             "'category' must be a string\n"
+                             "rules: orders/1.json: order 1 ('2026-41-0017'): resource 9: expected "
+                             "a string or {\"value\": string}\n");
     ck_assert_uint_eq(r.st.orders, 1);
     ck_assert_uint_eq(r.st.lines, 10);
     ck_assert_uint_eq(r.st.added, 5);
@@ -129,29 +133,37 @@ START_TEST(test_json_array_and_bad_orders)
     static struct run r;
     load(&r, "o.json",
          "  [\n"
-         "  {\"id\": \"A\", \"issuer\": \"i\", \"legal_basis\": \"l\", \"issued\": \"2026-01-01T00:00:00Z\",\n"
+         "  {\"id\": \"A\", \"issuer\": \"i\", \"legal_basis\": \"l\", \"issued\": "
+         "\"2026-01-01T00:00:00Z\",\n"
          "   \"received\": \"2026-01-02T00:00:00-03:30\", \"resources\": [\"a.kz\"]},\n"
-         "  {\"id\": \"B\", \"issuer\": \"i\", \"legal_basis\": \"l\", \"issued\": \"2026-13-01T00:00:00Z\",\n"
+         "  {\"id\": \"B\", \"issuer\": \"i\", \"legal_basis\": \"l\", \"issued\": "
+         "\"2026-13-01T00:00:00Z\",\n"
          "   \"received\": \"2026-01-02T00:00:00Z\", \"resources\": [\"b.kz\"]},\n"
          "  {\"issuer\": \"i\"},\n"
          "  \"not an order\",\n"
-         "  {\"id\": \"E\", \"issuer\": \"i\", \"legal_basis\": \"l\", \"issued\": \"2026-02-29T00:00:00Z\",\n"
+         "  {\"id\": \"E\", \"issuer\": \"i\", \"legal_basis\": \"l\", \"issued\": "
+         "\"2026-02-29T00:00:00Z\",\n"
          "   \"received\": \"2026-03-01T00:00:00Z\", \"resources\": [\"e.kz\"]},\n"
-         "  {\"id\": \"F\", \"issuer\": \"i\", \"legal_basis\": \"l\", \"issued\": \"2028-02-29T23:59:60+14:00\",\n"
+         "  {\"id\": \"F\", \"issuer\": \"i\", \"legal_basis\": \"l\", \"issued\": "
+         "\"2028-02-29T23:59:60+14:00\",\n"
          "   \"received\": \"2028-03-01T00:00:00Z\", \"resources\": \"f.kz\"},\n"
-         "  {\"id\": \"G\", \"issuer\": \"\", \"legal_basis\": \"l\", \"issued\": \"2028-02-29T23:59:59Z\",\n"
+         "  {\"id\": \"G\", \"issuer\": \"\", \"legal_basis\": \"l\", \"issued\": "
+         "\"2028-02-29T23:59:59Z\",\n"
          "   \"received\": \"2028-03-01T00:00:00Z\", \"resources\": []},\n"
          "  {\"id\": \"H\", \"issuer\": \"i\", \"legal_basis\": \"l\", \"issued\": 5,\n"
          "   \"received\": \"2028-03-01\", \"resources\": []},\n"
-         "  {\"id\": \"I\", \"issuer\": \"i\", \"legal_basis\": \"l\", \"issued\": \"2028-03-01T00:00:00Z\",\n"
+         "  {\"id\": \"I\", \"issuer\": \"i\", \"legal_basis\": \"l\", \"issued\": "
+         "\"2028-03-01T00:00:00Z\",\n"
          "   \"received\": \"2028-03-01T00:00:00Z\", \"category\": 1, \"resources\": []}\n"
          "]");
     ck_assert_int_eq(r.rc, 0);
     ck_assert_str_eq(r.errs,
-                     "rules: o.json: order 2 ('B'): field 'issued' is not an RFC 3339 time: \"2026-13-01T00:00:00Z\"\n"
+                     "rules: o.json: order 2 ('B'): field 'issued' is not an RFC 3339 time: "
+                     "\"2026-13-01T00:00:00Z\"\n"
                      "rules: o.json: order 3: missing field 'id'\n"
                      "rules: o.json: order 4: not an object\n"
-                     "rules: o.json: order 5 ('E'): field 'issued' is not an RFC 3339 time: \"2026-02-29T00:00:00Z\"\n"
+                     "rules: o.json: order 5 ('E'): field 'issued' is not an RFC 3339 time: "
+                     "\"2026-02-29T00:00:00Z\"\n"
                      "rules: o.json: order 6 ('F'): field 'resources' must be an array\n"
                      "rules: o.json: order 7 ('G'): field 'issuer' must be a non-empty string\n"
                      "rules: o.json: order 8 ('H'): field 'issued' is not an RFC 3339 time: 5\n"
@@ -202,7 +214,9 @@ START_TEST(test_json_syntax_error)
     ruleset_free(r.rs);
     load(&r, "s.json", "{\"orders\": 5}");
     ck_assert_int_eq(r.rc, -EINVAL);
-    ck_assert_str_eq(r.errs, "rules: s.json: expected an order object, an array of orders or {\"orders\": [...]}\n");
+    ck_assert_str_eq(
+        r.errs,
+        "rules: s.json: expected an order object, an array of orders or {\"orders\": [...]}\n");
     ruleset_free(r.rs);
 }
 END_TEST

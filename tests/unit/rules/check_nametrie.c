@@ -159,9 +159,11 @@ END_TEST
 
 /* host/path-like names over a tiny alphabet so that random queries share prefixes with keys
  * often; some labels are longer than the 5 bytes a node holds inline. */
-static const char *const LABELS[] = { "a", "b", "ab", "ba", "aa", "com", "co", "m", "xn--b",
-                                      "abababab" };
-static const struct rnd_alpha ALPHA = { .labels = LABELS, .nlabels = 10, .seps = "/.", .max_parts = 4 };
+static const char *const LABELS[] = { "a",   "b",  "ab", "ba",    "aa",
+                                      "com", "co", "m",  "xn--b", "abababab" };
+static const struct rnd_alpha ALPHA = {
+    .labels = LABELS, .nlabels = 10, .seps = "/.", .max_parts = 4
+};
 
 static uint32_t naive_prefix(char names[][64], size_t n, const char *q, int exact)
 {

@@ -26,7 +26,9 @@ static const struct hcase hosts[] = {
     /* an ignorable code point (U+034F) inside a dotted quad: IDNA maps it away, and what is
      * left is that address, as a browser reads it (found by fuzz_normalize: the second
      * normalization of the output called it an address, the first a name) */
-    { "203.0.11\xcd\x8f" "3.7:80", NORM_OK, "203.0.113.7", NORM_HOST_IPV4 },
+    { "203.0.11\xcd\x8f"
+      "3.7:80",
+      NORM_OK, "203.0.113.7", NORM_HOST_IPV4 },
     { "XN--E1AFMKFD.XN--80AO21A", NORM_OK, "xn--e1afmkfd.xn--80ao21a", NORM_HOST_NAME },
     /* IDN: Cyrillic under .қаз (punycode computed independently: RFC 3492 codec) */
     { "\xd0\xbf\xd1\x80\xd0\xb8\xd0\xbc\xd0\xb5\xd1\x80.\xd2\x9b\xd0\xb0\xd0\xb7", NORM_OK,
@@ -36,11 +38,14 @@ static const struct hcase hosts[] = {
     { "www.\xd0\xbf\xd1\x80\xd0\xb8\xd0\xbc\xd0\xb5\xd1\x80.\xd2\x9b\xd0\xb0\xd0\xb7:443", NORM_OK,
       "www.xn--e1afmkfd.xn--80ao21a", NORM_HOST_NAME },
     { "%D0%BF%D1%80%D0%B8%D0%BC%D0%B5%D1%80.kz", NORM_OK, "xn--e1afmkfd.kz", NORM_HOST_NAME },
-    { "b\xc3\xbc" "cher.de", NORM_OK, "xn--bcher-kva.de", NORM_HOST_NAME }, /* bücher.de */
-    { "fa\xc3\x9f.de", NORM_OK, "xn--fa-hia.de", NORM_HOST_NAME },         /* faß.de, non-transitional */
+    { "b\xc3\xbc"
+      "cher.de",
+      NORM_OK, "xn--bcher-kva.de", NORM_HOST_NAME },               /* bücher.de */
+    { "fa\xc3\x9f.de", NORM_OK, "xn--fa-hia.de", NORM_HOST_NAME }, /* faß.de, non-transitional */
     /* UTS#46 maps a zero-width space to nothing, as browsers do: it cannot hide a name */
     { "exa\xe2\x80\x8bmple.com", NORM_OK, "example.com", NORM_HOST_NAME },
-    { "\xe2\x98\x83.com", NORM_OK, "xn--n3h.com", NORM_HOST_NAME }, /* IDNA2003-only: transitional fallback */
+    { "\xe2\x98\x83.com", NORM_OK, "xn--n3h.com",
+      NORM_HOST_NAME }, /* IDNA2003-only: transitional fallback */
     /* IP literals */
     { "203.0.113.7", NORM_OK, "203.0.113.7", NORM_HOST_IPV4 },
     { "203.0.113.7:80", NORM_OK, "203.0.113.7", NORM_HOST_IPV4 },
@@ -75,10 +80,14 @@ static const struct hcase hosts[] = {
     { "[example.com]", NORM_BAD_CHAR, "", NORM_HOST_NAME },
     { "2001:db8::zz", NORM_BAD_CHAR, "", NORM_HOST_NAME },
     { "\xff\xfe.com", NORM_BAD_IDNA, "", NORM_HOST_NAME },
-    { "\xcc\x80" "a.com", NORM_BAD_IDNA, "", NORM_HOST_NAME },        /* leading combining mark */
-    { "ab\xe2\x80\xae.com", NORM_BAD_IDNA, "", NORM_HOST_NAME },     /* RTL override */
-    { "\xe2\x80\xae" "exa mple.com", NORM_BAD_IDNA, "", NORM_HOST_NAME },
-    { "\xd0\xbf exa mple.com", NORM_BAD_IDNA, "", NORM_HOST_NAME },    /* space on the IDNA path */
+    { "\xcc\x80"
+      "a.com",
+      NORM_BAD_IDNA, "", NORM_HOST_NAME },                       /* leading combining mark */
+    { "ab\xe2\x80\xae.com", NORM_BAD_IDNA, "", NORM_HOST_NAME }, /* RTL override */
+    { "\xe2\x80\xae"
+      "exa mple.com",
+      NORM_BAD_IDNA, "", NORM_HOST_NAME },
+    { "\xd0\xbf exa mple.com", NORM_BAD_IDNA, "", NORM_HOST_NAME }, /* space on the IDNA path */
 };
 
 START_TEST(test_host_table)
@@ -88,7 +97,8 @@ START_TEST(test_host_table)
     size_t len = 99;
     enum norm_host_kind kind = (enum norm_host_kind)77;
     enum norm_status st = norm_host((const uint8_t *)c->in, strlen(c->in), out, &len, &kind);
-    ck_assert_msg(st == c->st, "'%s': status %d (%s), want %d", c->in, st, norm_strerror(st), c->st);
+    ck_assert_msg(st == c->st, "'%s': status %d (%s), want %d", c->in, st, norm_strerror(st),
+                  c->st);
     if (st == NORM_OK) {
         ck_assert_str_eq(out, c->out);
         ck_assert_uint_eq(len, strlen(c->out));
@@ -150,7 +160,8 @@ START_TEST(test_host_truncated)
 {
     /* Every prefix of a valid name is handled (valid or a clean error), never an over-read:
      * each prefix sits against a guard page, so any read past it faults. */
-    const char *full = "www.\xd0\xbf\xd1\x80\xd0\xb8\xd0\xbc\xd0\xb5\xd1\x80.\xd2\x9b\xd0\xb0\xd0\xb7:8443";
+    const char *full =
+        "www.\xd0\xbf\xd1\x80\xd0\xb8\xd0\xbc\xd0\xb5\xd1\x80.\xd2\x9b\xd0\xb0\xd0\xb7:8443";
     size_t n = strlen(full);
     for (size_t i = 0; i <= n; i++) {
         uint8_t *p = guard_copy(full, i);
@@ -201,7 +212,7 @@ static const struct pcase paths[] = {
     { "/%", NORM_BAD_ESCAPE, "" },
     { "/%4", NORM_BAD_ESCAPE, "" },
     { "/%zz", NORM_BAD_ESCAPE, "" },
-    { "/ok?%zz", NORM_OK, "/ok?%zz" }, /* the query is kept as sent */
+    { "/ok?%zz", NORM_OK, "/ok?%zz" },          /* the query is kept as sent */
     { "/ok?a b\xd0", NORM_OK, "/ok?a%20b%D0" }, /* ... but a C string, printable */
 };
 
@@ -228,7 +239,8 @@ START_TEST(test_path_limits)
     char out[16];
     size_t len;
     /* fits exactly: 15 bytes + NUL */
-    ck_assert_int_eq(norm_path((const uint8_t *)"/abcdefghijklmn", 15, out, sizeof(out), &len), NORM_OK);
+    ck_assert_int_eq(norm_path((const uint8_t *)"/abcdefghijklmn", 15, out, sizeof(out), &len),
+                     NORM_OK);
     ck_assert_uint_eq(len, 15);
     ck_assert_int_eq(norm_path((const uint8_t *)"/abcdefghijklmno", 16, out, sizeof(out), &len),
                      NORM_TOO_LONG);

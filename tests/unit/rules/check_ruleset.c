@@ -19,7 +19,7 @@ static int add(struct ruleset_builder *b, const char *text, const char *order, c
 struct ecase {
     const char *in;
     int rc;
-    const char *text;   /* normalized text, or the error message */
+    const char *text; /* normalized text, or the error message */
     enum rule_kind kind;
 };
 
@@ -120,12 +120,12 @@ START_TEST(test_dedup_and_attrs)
     struct ruleset_builder *b = ruleset_builder_new();
     char err[256];
     ck_assert_int_eq(add(b, "ex.com", "A", "court", err), 0);
-    ck_assert_int_eq(add(b, "EX.com.", "B", "gambling", err), 0);      /* dup: first attrs win */
+    ck_assert_int_eq(add(b, "EX.com.", "B", "gambling", err), 0); /* dup: first attrs win */
     ck_assert_int_eq(add(b, "http://h/p", "A", "court", err), 0);
-    ck_assert_int_eq(add(b, "https://H/p#x", "B", "court", err), 0);   /* same host+path: dup */
-    ck_assert_int_eq(add(b, "http://h/p*", "B", "x", err), 0);          /* prefix: distinct */
+    ck_assert_int_eq(add(b, "https://H/p#x", "B", "court", err), 0); /* same host+path: dup */
+    ck_assert_int_eq(add(b, "http://h/p*", "B", "x", err), 0);       /* prefix: distinct */
     ck_assert_int_eq(add(b, "1.2.3.4", "C", NULL, err), 0);
-    ck_assert_int_eq(add(b, "1.2.3.4/32", "C", NULL, err), 0);          /* dup */
+    ck_assert_int_eq(add(b, "1.2.3.4/32", "C", NULL, err), 0); /* dup */
     ck_assert_int_eq(add(b, "1.2.3.0/24", NULL, "court", err), 0);
     ck_assert_uint_eq(ruleset_builder_dups(b), 3);
     ck_assert_uint_eq(ruleset_builder_count(b, RULE_DOMAIN), 1);
@@ -159,19 +159,19 @@ END_TEST
 static struct ruleset *sample(void)
 {
     static const char *list[] = {
-        "ex.com",                        /* 0 */
-        "deep.sub.ex.com",               /* 1 */
-        "http://h.kz/page",              /* 2 */
-        "http://h.kz/page?id=5",         /* 3 */
-        "https://h.kz/dir/*",            /* 4 */
-        "https://h.kz/dir/inner/*",      /* 5 */
-        "http://h.kz/dir/exact",         /* 6 */
-        "203.0.113.0/24",                /* 7 */
-        "203.0.113.7",                   /* 8 */
-        "2001:db8::/32",                 /* 9 */
-        "http://[2001:db8::1]/x",        /* 10 */
-        "http://only.url.kz/a",          /* 11 */
-        "https://[2001:db8::2]/y",       /* 12 */
+        "ex.com",                   /* 0 */
+        "deep.sub.ex.com",          /* 1 */
+        "http://h.kz/page",         /* 2 */
+        "http://h.kz/page?id=5",    /* 3 */
+        "https://h.kz/dir/*",       /* 4 */
+        "https://h.kz/dir/inner/*", /* 5 */
+        "http://h.kz/dir/exact",    /* 6 */
+        "203.0.113.0/24",           /* 7 */
+        "203.0.113.7",              /* 8 */
+        "2001:db8::/32",            /* 9 */
+        "http://[2001:db8::1]/x",   /* 10 */
+        "http://only.url.kz/a",     /* 11 */
+        "https://[2001:db8::2]/y",  /* 12 */
     };
     struct ruleset_builder *b = ruleset_builder_new();
     char err[256];
@@ -188,9 +188,14 @@ struct dcase {
 };
 
 static const struct dcase dom_cases[] = {
-    { "ex.com", 0 },          { "a.ex.com", 0 },          { "sub.ex.com", 0 },
-    { "deep.sub.ex.com", 1 }, { "x.deep.sub.ex.com", 1 }, { "notex.com", RULESET_NO_ENTRY },
-    { "ex.com.evil.net", RULESET_NO_ENTRY }, { "com", RULESET_NO_ENTRY },
+    { "ex.com", 0 },
+    { "a.ex.com", 0 },
+    { "sub.ex.com", 0 },
+    { "deep.sub.ex.com", 1 },
+    { "x.deep.sub.ex.com", 1 },
+    { "notex.com", RULESET_NO_ENTRY },
+    { "ex.com.evil.net", RULESET_NO_ENTRY },
+    { "com", RULESET_NO_ENTRY },
     { "h.kz", RULESET_NO_ENTRY }, /* a URL entry is not a domain entry */
 };
 
@@ -215,15 +220,15 @@ struct ucase {
 
 static const struct ucase url_cases[] = {
     { "h.kz", "/page", 2 },
-    { "h.kz", "/page?other=1", 2 },     /* the request's query is ignored for a query-less entry */
-    { "h.kz", "/page?id=5", 3 },        /* an entry with a query wants exactly it */
+    { "h.kz", "/page?other=1", 2 }, /* the request's query is ignored for a query-less entry */
+    { "h.kz", "/page?id=5", 3 },    /* an entry with a query wants exactly it */
     { "h.kz", "/page/", RULESET_NO_ENTRY },
     { "h.kz", "/pag", RULESET_NO_ENTRY },
     { "h.kz", "/dir/", 4 },
     { "h.kz", "/dir/a/b?c", 4 },
     { "h.kz", "/dir", RULESET_NO_ENTRY },
-    { "h.kz", "/dir/inner/x", 5 },      /* longest prefix */
-    { "h.kz", "/dir/exact", 6 },        /* exact before prefix */
+    { "h.kz", "/dir/inner/x", 5 }, /* longest prefix */
+    { "h.kz", "/dir/exact", 6 },   /* exact before prefix */
     { "h.kz", "/dir/exact2", 4 },
     { "x.h.kz", "/page", RULESET_NO_ENTRY }, /* URL entries are exact on the host */
     { "2001:db8::1", "/x", 10 },
@@ -288,14 +293,20 @@ START_TEST(test_packet_path_agrees)
      * any of these forms hits the entry written in another. */
     struct ruleset_builder *b = ruleset_builder_new();
     char err[256];
-    ck_assert_int_eq(add(b, "\xd0\xbf\xd1\x80\xd0\xb8\xd0\xbc\xd0\xb5\xd1\x80.\xd2\x9b\xd0\xb0\xd0\xb7", "o", "c", err), 0);
+    ck_assert_int_eq(
+        add(b, "\xd0\xbf\xd1\x80\xd0\xb8\xd0\xbc\xd0\xb5\xd1\x80.\xd2\x9b\xd0\xb0\xd0\xb7", "o",
+            "c", err),
+        0);
     struct ruleset *rs = ruleset_build(b);
-    static const char *forms[] = { "XN--E1AFMKFD.xn--80ao21a.", "www.xn--e1afmkfd.xn--80ao21a:443",
-                                   "WWW.\xd0\x9f\xd0\xa0\xd0\x98\xd0\x9c\xd0\x95\xd0\xa0.\xd2\x9a\xd0\x90\xd0\x97" };
+    static const char *forms[] = {
+        "XN--E1AFMKFD.xn--80ao21a.", "www.xn--e1afmkfd.xn--80ao21a:443",
+        "WWW.\xd0\x9f\xd0\xa0\xd0\x98\xd0\x9c\xd0\x95\xd0\xa0.\xd2\x9a\xd0\x90\xd0\x97"
+    };
     for (size_t i = 0; i < 3; i++) {
         char h[NORM_HOST_MAX];
         size_t hl;
-        ck_assert_int_eq(norm_host((const uint8_t *)forms[i], strlen(forms[i]), h, &hl, NULL), NORM_OK);
+        ck_assert_int_eq(norm_host((const uint8_t *)forms[i], strlen(forms[i]), h, &hl, NULL),
+                         NORM_OK);
         ck_assert_msg(ruleset_match_domain(rs, h, hl, NULL), "%s", forms[i]);
     }
     ruleset_free(rs);
