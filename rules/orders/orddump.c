@@ -1,8 +1,10 @@
 /* orddump.c - registry dump.xml into records, and the delta of two dumps (see orddump.h).
  *
  * libxml2 builds the tree (xmlCtxtReadMemory with XML_PARSE_NONET, never XML_PARSE_NOENT or
- * XML_PARSE_DTDLOAD); a document that has a DTD at all is refused, so no entity is ever
- * declared, let alone expanded, and an undefined entity reference is a well-formedness error. */
+ * XML_PARSE_DTDLOAD). A document type declaration stops the parser the moment it starts (a SAX
+ * internalSubset hook), so no entity is ever declared, let alone expanded (without the hook
+ * libxml2 still parses entity values to build entity reference nodes); an entity reference with
+ * no declaration is a well-formedness error. */
 #include "rules/orders/orddump.h"
 
 #include <errno.h>
@@ -61,6 +63,19 @@ static int attr_into(xmlNode *n, const char *name, char **field)
     int rc = order_set(field, v ? v : "", v ? strlen(v) : 0);
     xmlFree(v);
     return rc;
+}
+
+/* SAX: the document type declaration starts. Stop before a single declaration of its internal
+ * subset is read (no entity is ever declared); the line is noted for the message. */
+static void on_dtd(void *ctx, const xmlChar *name, const xmlChar *ext, const xmlChar *sys)
+{
+    (void)name;
+    (void)ext;
+    (void)sys;
+    xmlParserCtxtPtr pc = ctx;
+    long *dtd_line = pc->_private;
+    *dtd_line = pc->input ? pc->input->line : 1;
+    xmlStopParser(pc);
 }
 
 static const char *const res_elems[] = { "url", "domain", "ip", "ipSubnet", "ipv6", "ipv6Subnet" };
@@ -171,8 +186,15 @@ int orddump_parse(const char *name, const uint8_t *buf, size_t len, int64_t now,
     xmlParserCtxtPtr pc = xmlNewParserCtxt();
     if (!pc)
         return -ENOMEM;
+    long dtd_line = 0;
+    pc->_private = &dtd_line;
+    pc->sax->internalSubset = on_dtd;
     xmlDocPtr doc = xmlCtxtReadMemory(pc, (const char *)buf, (int)len, name, NULL,
                                       XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    if (dtd_line || (doc && (doc->intSubset || doc->extSubset))) {
+        rc = bad(&c, dtd_line, "a DTD is not allowed in an order file (entities are never declared or expanded)");
+        goto done;
+    }
     if (!doc) {
         const xmlError *e = xmlCtxtGetLastError(pc);
         char msg[256] = "not well-formed XML";
@@ -187,11 +209,6 @@ int orddump_parse(const char *name, const uint8_t *buf, size_t len, int64_t now,
         else
             bad(&c, e ? e->line : 1, "invalid XML: %s", msg);
         rc = -EINVAL;
-        goto done;
-    }
-    if (doc->intSubset || doc->extSubset) {
-        rc = bad(&c, doc->intSubset ? xmlGetLineNo((xmlNode *)doc->intSubset) : 1,
-                 "a DTD is not allowed in an order file (entities are never expanded)");
         goto done;
     }
     xmlNode *root = xmlDocGetRootElement(doc);
