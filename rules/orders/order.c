@@ -132,6 +132,14 @@ int order_add_resource(struct order *o, const char *text, size_t len, const char
         t++, tl--;
     if (tl > 2 && t[0] == '*' && t[1] == '.')
         mask = true;
+    for (size_t i = 0; i < len;) {
+        size_t n = text[i] ? utf8_seq((const uint8_t *)text + i, len - i, NULL) : 0;
+        if (n == 0) {
+            snprintf(err, errlen, "not valid UTF-8 at byte %zu", i + 1);
+            return -EINVAL;
+        }
+        i += n;
+    }
     int rc = ruleset_normalize_entry(text, len, nt + 2, &nlen, &kind, err, errlen);
     if (rc)
         return rc;

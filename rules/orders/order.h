@@ -83,7 +83,8 @@ void order_free(struct order *o);
 int order_set(char **field, const char *s, size_t len);
 
 /* Normalizes text and appends it as a resource (category may be NULL; mask makes a domain
- * "*.name"). Returns 0, -EINVAL with the reason in err (nothing appended), or -ENOMEM. */
+ * "*.name", as does a text written "*.name"). Text that is not valid UTF-8 is refused. Returns
+ * 0, -EINVAL with the reason in err (nothing appended), or -ENOMEM. */
 int order_add_resource(struct order *o, const char *text, size_t len, const char *category, bool mask,
                        char *err, size_t errlen);
 

@@ -91,18 +91,22 @@ static void scan_value(struct scan *sc, unsigned depth)
                 sc->i++;
                 continue;
             }
+            size_t before = sc->i;
             if (c == '{') {
                 skip_string(sc); /* key */
                 ws(sc);
                 sc->i++; /* ':' */
             }
             scan_value(sc, depth + 1);
+            if (sc->i == before) /* cannot happen on text jansson accepted; never loop */
+                sc->i++;
         }
     } else if (c == '"') {
         skip_string(sc);
     } else {
-        while (sc->i < sc->len && !strchr(",]} \t\r\n", sc->s[sc->i]))
+        do
             sc->i++;
+        while (sc->i < sc->len && !strchr(",]} \t\r\n", sc->s[sc->i]));
     }
 }
 
@@ -307,6 +311,15 @@ int ordjson_parse(const char *name, const uint8_t *buf, size_t len, int64_t now,
     if (len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) { /* UTF-8 byte order mark */
         s += 3;
         len -= 3;
+    }
+    const char *nul = memchr(s, '\0', len);
+    if (nul) { /* jansson would stop there and call the rest trailing garbage, or accept it */
+        size_t line = 1, col = 1;
+        for (const char *p = s; p < nul; p++, col++)
+            if (*p == '\n')
+                line++, col = 0;
+        snprintf(err, errlen, "orders: %s:%zu:%zu: NUL byte in JSON text", name, line, col);
+        return -EINVAL;
     }
     json_error_t je;
     json_t *root = json_loadb(s, len, JSON_REJECT_DUPLICATES, &je);

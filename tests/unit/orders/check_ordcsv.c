@@ -92,6 +92,12 @@ START_TEST(test_csv_minimal_and_multiline)
     ck_assert_uint_eq(l.v[0]->nrej, 1);
     ck_assert_str_eq(l.v[0]->rej[0].pos, "3:1");
     ck_assert_str_eq(l.v[0]->legal_basis, "");
+    /* a resource that is not UTF-8 is rejected, and kept readable */
+    ck_assert_int_eq(parse("id,issuer,issued,resource\n9,I,2026-01-01,ok.kz\n9,,,\xff.kz\n", &l, err), 0);
+    ck_assert_uint_eq(l.v[1]->nres, 1);
+    ck_assert_str_eq(l.v[1]->rej[0].reason, "not valid UTF-8 at byte 1");
+    ck_assert_str_eq(l.v[1]->rej[0].text, "\xEF\xBF\xBD.kz");
+    order_list_truncate(&l, 1);
     /* an order with no resource at all (an empty resource cell) */
     ck_assert_int_eq(parse("id,issuer,issued,resource,action\n2,I,2026-01-01,,restore\n", &l, err), 0);
     ck_assert_uint_eq(l.n, 2);

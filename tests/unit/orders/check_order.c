@@ -250,6 +250,12 @@ START_TEST(test_json_compat_and_shapes)
     ck_assert_uint_eq(l.v[2]->nrestores, 1);
     ck_assert_str_eq(l.v[2]->restores[0], "A");
     ck_assert(!l.v[2]->urgent);
+    /* a NUL byte anywhere makes the file malformed (jansson would take part of it) */
+    static const char nul[] = "{\"resources\": [42\n\0]}";
+    const uint8_t *g = guard_copy(nul, sizeof(nul) - 1);
+    ck_assert_int_eq(ordjson_parse("o.json", g, sizeof(nul) - 1, NOW, &l, err, sizeof(err)), -EINVAL);
+    ck_assert_str_eq(err, "orders: o.json:2:1: NUL byte in JSON text");
+    ck_assert_uint_eq(l.n, 3);
     order_list_free(&l);
 }
 END_TEST
