@@ -29,13 +29,13 @@
 #include "rules/match/nametrie.h"
 #include "rules/match/normalize.h"
 
-#define ENTRY_TEXT_MAX 4096 /* raw entry bytes considered at all */
-#define NTEXT_MAX      RULESET_TEXT_MAX
+#define ENTRY_TEXT_MAX 4096  /* raw entry bytes considered at all */
+#define NTEXT_MAX RULESET_TEXT_MAX
 _Static_assert(RULESET_TEXT_MAX == 8 + 2 + NORM_HOST_MAX + NORM_PATH_MAX + 1,
                "\"https://\" + \"[]\" + host + path + NUL");
-#define ENTRIES_MAX     (UINT32_MAX / 4) /* ids fit DOMHASH_VALUE_MAX; pair ids fit ATTR_PAIR */
+#define ENTRIES_MAX (UINT32_MAX / 4) /* ids fit DOMHASH_VALUE_MAX; pair ids fit ATTR_PAIR */
 #define ATTR_KIND_SHIFT 30
-#define ATTR_PAIR       ((1u << ATTR_KIND_SHIFT) - 1)
+#define ATTR_PAIR ((1u << ATTR_KIND_SHIFT) - 1)
 
 /* An open-addressing set of indexes (stored +1, 0 = empty), keyed by a caller's hash. */
 struct idxset {
@@ -78,7 +78,7 @@ struct ruleset_builder {
 
     char *strpool;
     size_t str_len, str_cap;
-    struct idxset strs; /* offsets into strpool (+1) */
+    struct idxset strs;     /* offsets into strpool (+1) */
     uint32_t *str_off;
     size_t nstr, str_off_cap;
     struct pair *pairs;
@@ -112,7 +112,7 @@ struct ruleset {
     size_t nmorder;
     struct domhash *dom;
     struct nametrie *url_exact, *url_pfx;
-    struct domhash *https_host; /* exact, over the hosts of https:// URL entries */
+    struct domhash *https_host;  /* exact, over the hosts of https:// URL entries */
     struct iplpm *ip4, *ip6;
     size_t count[3];
     size_t ips4;
@@ -299,8 +299,7 @@ static int intern_attrs(struct ruleset_builder *b, const struct rule_attrs *a, u
     const char *cat = (a && a->category) ? a->category : "";
     if (b->npairs > 0) {
         const struct pair *l = &b->pairs[b->npairs - 1];
-        if (strcmp(b->strpool + l->order, order) == 0 &&
-            strcmp(b->strpool + l->category, cat) == 0) {
+        if (strcmp(b->strpool + l->order, order) == 0 && strcmp(b->strpool + l->category, cat) == 0) {
             *id = (uint32_t)(b->npairs - 1);
             return 0;
         }
@@ -770,8 +769,7 @@ void ruleset_free(struct ruleset *rs)
 
 /* ---- lookups ---- */
 
-_Static_assert(NAMETRIE_NONE == UINT32_MAX && DOMHASH_NONE == UINT32_MAX &&
-                   IPLPM_NONE == UINT32_MAX,
+_Static_assert(NAMETRIE_NONE == UINT32_MAX && DOMHASH_NONE == UINT32_MAX && IPLPM_NONE == UINT32_MAX,
                "every matcher says 'none' the same way");
 
 /* Each matcher holds entries of one kind: the result needs no load of the entry's attributes. */
@@ -784,8 +782,7 @@ static bool result(uint32_t v, enum rule_kind kind, struct rule_match *m)
     return v != UINT32_MAX;
 }
 
-bool ruleset_match_domain(const struct ruleset *rs, const char *host, size_t len,
-                          struct rule_match *m)
+bool ruleset_match_domain(const struct ruleset *rs, const char *host, size_t len, struct rule_match *m)
 {
     uint32_t v = rs ? domhash_lookup(rs->dom, host, len, DOMHASH_LABEL) : DOMHASH_NONE;
     return result(v, RULE_DOMAIN, m);
@@ -793,8 +790,7 @@ bool ruleset_match_domain(const struct ruleset *rs, const char *host, size_t len
 
 /* "host/path": an IPv6 host in brackets, as entries are written. Returns the bytes written
  * (truncated at cap). */
-static size_t url_key(char *k, size_t cap, const char *host, size_t hlen, const char *path,
-                      size_t plen)
+static size_t url_key(char *k, size_t cap, const char *host, size_t hlen, const char *path, size_t plen)
 {
     size_t o = 0;
     bool v6 = memchr(host, ':', hlen) != NULL;
@@ -824,26 +820,23 @@ bool ruleset_match_url(const struct ruleset *rs, const char *host, size_t hlen, 
         v = nametrie_lookup(rs->url_exact, k, klen, NAMETRIE_EXACT);
         const char *qm = memchr(path, '?', plen);
         if (v == NAMETRIE_NONE && qm)
-            v = nametrie_lookup(rs->url_exact, k, klen - (plen - (size_t)(qm - path)),
-                                NAMETRIE_EXACT);
+            v = nametrie_lookup(rs->url_exact, k, klen - (plen - (size_t)(qm - path)), NAMETRIE_EXACT);
     }
     if (v == NAMETRIE_NONE)
         v = nametrie_lookup(rs->url_pfx, k, klen, NAMETRIE_PREFIX);
     return result(v, RULE_URL, m);
 }
 
-bool ruleset_match_url_host(const struct ruleset *rs, const char *host, size_t len,
-                            struct rule_match *m)
+bool ruleset_match_url_host(const struct ruleset *rs, const char *host, size_t len, struct rule_match *m)
 {
     if (!rs || len >= NORM_HOST_MAX)
         return result(NAMETRIE_NONE, RULE_DOMAIN, m);
     char k[NORM_HOST_MAX + 3];
-    size_t klen = url_key(k, sizeof(k), host, len, "", 0); /* IPv6 hosts are keyed in brackets */
+    size_t klen = url_key(k, sizeof(k), host, len, "", 0);  /* IPv6 hosts are keyed in brackets */
     return result(domhash_lookup(rs->https_host, k, klen, DOMHASH_EXACT), RULE_URL, m);
 }
 
-bool ruleset_match_ip(const struct ruleset *rs, int ipver, const uint8_t *addr,
-                      struct rule_match *m)
+bool ruleset_match_ip(const struct ruleset *rs, int ipver, const uint8_t *addr, struct rule_match *m)
 {
     uint32_t v = IPLPM_NONE;
     if (rs && ipver == 4)
@@ -867,8 +860,7 @@ const char *ruleset_entry_order(const struct ruleset *rs, uint32_t entry)
 
 const char *ruleset_entry_category(const struct ruleset *rs, uint32_t entry)
 {
-    return (rs && entry < rs->n) ? rs->strpool + rs->pairs[rs->attr[entry] & ATTR_PAIR].category
-                                 : "";
+    return (rs && entry < rs->n) ? rs->strpool + rs->pairs[rs->attr[entry] & ATTR_PAIR].category : "";
 }
 
 size_t ruleset_entry_orders(const struct ruleset *rs, uint32_t entry, const char **out, size_t cap)
@@ -901,8 +893,7 @@ size_t ruleset_entry_orders(const struct ruleset *rs, uint32_t entry, const char
 
 enum rule_kind ruleset_entry_kind(const struct ruleset *rs, uint32_t entry)
 {
-    return (rs && entry < rs->n) ? (enum rule_kind)(rs->attr[entry] >> ATTR_KIND_SHIFT)
-                                 : RULE_DOMAIN;
+    return (rs && entry < rs->n) ? (enum rule_kind)(rs->attr[entry] >> ATTR_KIND_SHIFT) : RULE_DOMAIN;
 }
 
 size_t ruleset_entry_count(const struct ruleset *rs)
@@ -929,6 +920,6 @@ void ruleset_get_stats(const struct ruleset *rs, struct ruleset_stats *st)
     st->bytes = sizeof(*rs) + rs->pool_len + rs->n * (sizeof(*rs->text_off) + sizeof(*rs->attr)) +
                 rs->str_len + rs->npairs * sizeof(*rs->pairs) + rs->nmulti * sizeof(*rs->multi) +
                 rs->nmorder * sizeof(*rs->morder) + domhash_bytes(rs->dom) +
-                nametrie_bytes(rs->url_exact) + nametrie_bytes(rs->url_pfx) +
-                domhash_bytes(rs->https_host) + iplpm_bytes(rs->ip4) + iplpm_bytes(rs->ip6);
+                nametrie_bytes(rs->url_exact) + nametrie_bytes(rs->url_pfx) + domhash_bytes(rs->https_host) +
+                iplpm_bytes(rs->ip4) + iplpm_bytes(rs->ip6);
 }

@@ -32,9 +32,9 @@ struct ruleset_builder;
 
 /* Attributes of one entry as given to the builder. Strings are copied. */
 struct rule_attrs {
-    const char *order;    /* order id, e.g. "2026-41-0017"; may be NULL */
-    const char *category; /* e.g. "court", "extremism", "gambling"; may be NULL */
-    const char *source;   /* file:line it came from, for reports; may be NULL */
+    const char *order;     /* order id, e.g. "2026-41-0017"; may be NULL */
+    const char *category;  /* e.g. "court", "extremism", "gambling"; may be NULL */
+    const char *source;    /* file:line it came from, for reports; may be NULL */
 };
 
 /* Returns a new empty builder, or NULL on allocation failure. */
@@ -64,14 +64,13 @@ void ruleset_free(struct ruleset *rs);
 
 /* A match result: the most specific entry that matched. */
 struct rule_match {
-    uint32_t entry; /* RULESET_NO_ENTRY when nothing matched */
+    uint32_t entry;        /* RULESET_NO_ENTRY when nothing matched */
     enum rule_kind kind;
 };
 
 /* Domain lookup of a normalized host (norm_host output). True if an entry matched; *m gets the
  * longest (most specific) matching domain entry. */
-bool ruleset_match_domain(const struct ruleset *rs, const char *host, size_t len,
-                          struct rule_match *m);
+bool ruleset_match_domain(const struct ruleset *rs, const char *host, size_t len, struct rule_match *m);
 
 /* URL lookup: normalized host and normalized path (norm_path output, with query). Exact entries
  * first, then the longest prefix entry. Only url entries are consulted. */
@@ -81,19 +80,18 @@ bool ruleset_match_url(const struct ruleset *rs, const char *host, size_t hlen, 
 /* True if some https:// url entry exists for exactly this host (used for TLS, where the path is
  * not visible: policy may block the whole name). http:// entries never match here: they are
  * enforced on HTTP requests, where the path is seen. *m gets one such entry. */
-bool ruleset_match_url_host(const struct ruleset *rs, const char *host, size_t len,
-                            struct rule_match *m);
+bool ruleset_match_url_host(const struct ruleset *rs, const char *host, size_t len, struct rule_match *m);
 
 /* IP lookup, longest prefix. ipver 4 (addr[0..3]) or 6 (addr[0..15]). */
-bool ruleset_match_ip(const struct ruleset *rs, int ipver, const uint8_t *addr,
-                      struct rule_match *m);
+bool ruleset_match_ip(const struct ruleset *rs, int ipver, const uint8_t *addr, struct rule_match *m);
 
 /* Entry attributes. Strings live as long as rs; order/category may be "" if none was given. */
 const char *ruleset_entry_text(const struct ruleset *rs, uint32_t entry);  /* normalized form */
-const char *ruleset_entry_order(const struct ruleset *rs, uint32_t entry); /* the first one */
-/* Every order that lists entry: the first order (if it has one), then the others in the order first seen.
- * Writes up to cap pointers into out (strings live as long as rs); returns the total count,
- * which may exceed cap. Not for the packet path (a binary search over the shared entries). */
+const char *ruleset_entry_order(const struct ruleset *rs, uint32_t entry);  /* the first one */
+/* Every order that lists entry: the first order (if it has one), then the others in the order
+ * the builder first saw their ids. Writes up to cap pointers into out (strings live as long as
+ * rs); returns the total count, which may exceed cap. Not for the packet path (a binary search
+ * over the shared entries). */
 size_t ruleset_entry_orders(const struct ruleset *rs, uint32_t entry, const char **out, size_t cap);
 const char *ruleset_entry_category(const struct ruleset *rs, uint32_t entry);
 enum rule_kind ruleset_entry_kind(const struct ruleset *rs, uint32_t entry);
@@ -101,8 +99,8 @@ enum rule_kind ruleset_entry_kind(const struct ruleset *rs, uint32_t entry);
 /* Counts and memory of a built set. */
 struct ruleset_stats {
     size_t domains, urls, ips4, ips6;
-    size_t bytes;     /* heap bytes held by the set */
-    uint64_t version; /* set by the publisher; 0 when never published */
+    size_t bytes;           /* heap bytes held by the set */
+    uint64_t version;       /* set by the publisher; 0 when never published */
 };
 void ruleset_get_stats(const struct ruleset *rs, struct ruleset_stats *st);
 

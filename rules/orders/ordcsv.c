@@ -34,13 +34,14 @@ enum col {
     C_COUNT
 };
 
-static const char *const col_names[C_COUNT] = { "id",       "issuer", "number", "legal_basis",
-                                                "issued",   "received", "category", "action",
-                                                "urgent",   "restores", "resource", "resource_category" };
+static const char *const col_names[C_COUNT] = { "id",          "issuer",   "number",
+                                                "legal_basis", "issued",   "received",
+                                                "category",    "action",   "urgent",
+                                                "restores",    "resource", "resource_category" };
 
 struct field {
-    size_t off, len;     /* in row.buf */
-    uint32_t line, col;  /* where it starts */
+    size_t off, len;    /* in row.buf */
+    uint32_t line, col; /* where it starts */
 };
 
 struct reader {
@@ -132,7 +133,8 @@ static int read_row(struct reader *r, const char **why, uint32_t *eline, uint32_
                 if (put(r, c))
                     return -ENOMEM;
             }
-            if (r->blen > f->off && r->buf[r->blen - 1] == '\r' && (r->i >= r->len || r->s[r->i] == '\n'))
+            if (r->blen > f->off && r->buf[r->blen - 1] == '\r' &&
+                (r->i >= r->len || r->s[r->i] == '\n'))
                 r->blen--;
         }
         f->len = r->blen - f->off;
@@ -190,17 +192,18 @@ static bool parse_bool(const char *s, bool *v)
 }
 
 /* Checks that a later row's non-empty order field agrees with the order's. */
-static int agree(const struct ctx *c, const struct field *f, const char *v, const char *have, const char *col,
-                 uint32_t first_line)
+static int agree(const struct ctx *c, const struct field *f, const char *v, const char *have,
+                 const char *col, uint32_t first_line)
 {
     if (v[0] == '\0' || strcmp(v, have) == 0)
         return 0;
-    return bad(c, f->line, f->col, "column '%s' is \"%.80s\" but line %u gave \"%.80s\" for the same order", col,
-               v, first_line, have);
+    return bad(c, f->line, f->col,
+               "column '%s' is \"%.80s\" but line %u gave \"%.80s\" for the same order", col, v,
+               first_line, have);
 }
 
-static int row_order(const struct ctx *c, struct reader *r, const int *map, struct order_list *out, size_t first,
-                     uint32_t **lines, size_t *lines_cap)
+static int row_order(const struct ctx *c, struct reader *r, const int *map, struct order_list *out,
+                     size_t first, uint32_t **lines, size_t *lines_cap)
 {
     const char *v[C_COUNT];
     const struct field *fl[C_COUNT];
@@ -223,50 +226,59 @@ static int row_order(const struct ctx *c, struct reader *r, const int *map, stru
                 fline = (*lines)[i - first];
         bool u;
         if ((rc = agree(c, fl[C_ISSUER], v[C_ISSUER], o->issuer, "issuer", fline)) ||
-            (fl[C_NUMBER] && (rc = agree(c, fl[C_NUMBER], v[C_NUMBER], o->number, "number", fline))) ||
-            (fl[C_BASIS] && (rc = agree(c, fl[C_BASIS], v[C_BASIS], o->legal_basis, "legal_basis", fline))) ||
+            (fl[C_NUMBER] &&
+             (rc = agree(c, fl[C_NUMBER], v[C_NUMBER], o->number, "number", fline))) ||
+            (fl[C_BASIS] &&
+             (rc = agree(c, fl[C_BASIS], v[C_BASIS], o->legal_basis, "legal_basis", fline))) ||
             (rc = agree(c, fl[C_ISSUED], v[C_ISSUED], o->issued, "issued", fline)) ||
-            (fl[C_RECEIVED] && (rc = agree(c, fl[C_RECEIVED], v[C_RECEIVED], o->received, "received", fline))) ||
-            (fl[C_CATEGORY] && (rc = agree(c, fl[C_CATEGORY], v[C_CATEGORY], o->category, "category", fline))) ||
-            (fl[C_ACTION] &&
-             (rc = agree(c, fl[C_ACTION], v[C_ACTION], order_action_name(o->action), "action", fline))))
+            (fl[C_RECEIVED] &&
+             (rc = agree(c, fl[C_RECEIVED], v[C_RECEIVED], o->received, "received", fline))) ||
+            (fl[C_CATEGORY] &&
+             (rc = agree(c, fl[C_CATEGORY], v[C_CATEGORY], o->category, "category", fline))) ||
+            (fl[C_ACTION] && (rc = agree(c, fl[C_ACTION], v[C_ACTION], order_action_name(o->action),
+                                         "action", fline))))
             return rc;
         if (fl[C_URGENT] && v[C_URGENT][0] && (!parse_bool(v[C_URGENT], &u) || u != o->urgent))
             return bad(c, fl[C_URGENT]->line, fl[C_URGENT]->col,
-                       "column 'urgent' is \"%.20s\" but line %u gave %s for the same order", v[C_URGENT], fline,
-                       o->urgent ? "true" : "false");
+                       "column 'urgent' is \"%.20s\" but line %u gave %s for the same order",
+                       v[C_URGENT], fline, o->urgent ? "true" : "false");
     } else {
         if (v[C_ISSUER][0] == '\0')
-            return bad(c, fl[C_ISSUER]->line, fl[C_ISSUER]->col, "order '%.100s': empty issuer", v[C_ID]);
+            return bad(c, fl[C_ISSUER]->line, fl[C_ISSUER]->col, "order '%.100s': empty issuer",
+                       v[C_ID]);
         if (!(o = order_new()))
             return -ENOMEM;
         int64_t ts;
         if (!order_time_parse(v[C_ISSUED], &ts)) {
             order_free(o);
             return bad(c, fl[C_ISSUED]->line, fl[C_ISSUED]->col,
-                       "order '%.100s': column 'issued' is not an RFC 3339 time: \"%.80s\"", v[C_ID], v[C_ISSUED]);
+                       "order '%.100s': column 'issued' is not an RFC 3339 time: \"%.80s\"",
+                       v[C_ID], v[C_ISSUED]);
         }
         o->issued_ts = ts;
         if (v[C_RECEIVED][0] && !order_time_parse(v[C_RECEIVED], &o->received_ts)) {
             order_free(o);
             return bad(c, fl[C_RECEIVED]->line, fl[C_RECEIVED]->col,
-                       "order '%.100s': column 'received' is not an RFC 3339 time: \"%.80s\"", v[C_ID],
-                       v[C_RECEIVED]);
+                       "order '%.100s': column 'received' is not an RFC 3339 time: \"%.80s\"",
+                       v[C_ID], v[C_RECEIVED]);
         }
         if (v[C_ACTION][0] && !order_action_parse(v[C_ACTION], &o->action)) {
             order_free(o);
             return bad(c, fl[C_ACTION]->line, fl[C_ACTION]->col,
-                       "order '%.100s': column 'action' must be restrict or restore, not \"%.40s\"", v[C_ID],
-                       v[C_ACTION]);
+                       "order '%.100s': column 'action' must be restrict or restore, not \"%.40s\"",
+                       v[C_ID], v[C_ACTION]);
         }
         if (!parse_bool(v[C_URGENT], &o->urgent)) {
             order_free(o);
-            return bad(c, fl[C_URGENT]->line, fl[C_URGENT]->col,
-                       "order '%.100s': column 'urgent' must be 0/1, true/false or yes/no, not \"%.20s\"", v[C_ID],
-                       v[C_URGENT]);
+            return bad(
+                c, fl[C_URGENT]->line, fl[C_URGENT]->col,
+                "order '%.100s': column 'urgent' must be 0/1, true/false or yes/no, not \"%.20s\"",
+                v[C_ID], v[C_URGENT]);
         }
-        static const enum col strs[] = { C_ID, C_ISSUER, C_NUMBER, C_BASIS, C_ISSUED, C_RECEIVED, C_CATEGORY };
-        char **dst[] = { &o->id, &o->issuer, &o->number, &o->legal_basis, &o->issued, &o->received, &o->category };
+        static const enum col strs[] = { C_ID,     C_ISSUER,   C_NUMBER,  C_BASIS,
+                                         C_ISSUED, C_RECEIVED, C_CATEGORY };
+        char **dst[] = { &o->id,     &o->issuer,   &o->number,  &o->legal_basis,
+                         &o->issued, &o->received, &o->category };
         for (size_t k = 0; k < ARRAY_LEN(strs); k++) {
             if (order_set(dst[k], v[strs[k]], strlen(v[strs[k]]))) {
                 order_free(o);
@@ -306,8 +318,8 @@ static int row_order(const struct ctx *c, struct reader *r, const int *map, stru
     if (rf->len == 0)
         return 0;
     char why[ORDER_ERR_MAX], pos[32];
-    rc = order_add_resource(o, v[C_RESOURCE], rf->len, v[C_RESCAT][0] ? v[C_RESCAT] : NULL, false, why,
-                            sizeof(why));
+    rc = order_add_resource(o, v[C_RESOURCE], rf->len, v[C_RESCAT][0] ? v[C_RESCAT] : NULL, false,
+                            why, sizeof(why));
     if (rc == -EINVAL) {
         snprintf(pos, sizeof(pos), "%u:%u", rf->line, rf->col);
         rc = order_add_reject(o, pos, v[C_RESOURCE], rf->len, why);
@@ -315,8 +327,8 @@ static int row_order(const struct ctx *c, struct reader *r, const int *map, stru
     return rc;
 }
 
-int ordcsv_parse(const char *name, const uint8_t *buf, size_t len, int64_t now, struct order_list *out,
-                 char *err, size_t errlen)
+int ordcsv_parse(const char *name, const uint8_t *buf, size_t len, int64_t now,
+                 struct order_list *out, char *err, size_t errlen)
 {
     struct ctx c = { name, err, errlen };
     struct reader r = { .s = (const char *)buf, .len = len, .line = 1 };

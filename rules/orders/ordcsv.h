@@ -20,7 +20,7 @@
  * missing column, unterminated quote, a row with the wrong number of fields, a bad order field or
  * a contradiction) with out unchanged and err = "orders: FILE:LINE[:COL]: reason"; or -ENOMEM.
  * A resource that is not a valid entry goes to its order's rejected list ("LINE:COL"). */
-int ordcsv_parse(const char *name, const uint8_t *buf, size_t len, int64_t now, struct order_list *out,
-                 char *err, size_t errlen);
+int ordcsv_parse(const char *name, const uint8_t *buf, size_t len, int64_t now,
+                 struct order_list *out, char *err, size_t errlen);
 
 #endif

@@ -33,7 +33,8 @@ struct ctx {
     size_t errlen;
 };
 
-static int bad(const struct ctx *c, long line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int bad(const struct ctx *c, long line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int bad(const struct ctx *c, long line, const char *fmt, ...)
 {
     char why[ORDER_ERR_MAX];
@@ -80,7 +81,8 @@ static void on_dtd(void *ctx, const xmlChar *name, const xmlChar *ext, const xml
 
 static const char *const res_elems[] = { "url", "domain", "ip", "ipSubnet", "ipv6", "ipv6Subnet" };
 
-static int one_content(const struct ctx *c, xmlNode *cn, size_t num, struct order_list *out, size_t first)
+static int one_content(const struct ctx *c, xmlNode *cn, size_t num, struct order_list *out,
+                       size_t first)
 {
     long line = xmlGetLineNo(cn);
     char *id = attr(cn, "id"), *bt = NULL, *ut = NULL;
@@ -108,7 +110,8 @@ static int one_content(const struct ctx *c, xmlNode *cn, size_t num, struct orde
     bool mask = false;
     if (bt && strcmp(bt, "domain-mask") == 0)
         mask = true;
-    else if (bt && strcmp(bt, "default") != 0 && strcmp(bt, "domain") != 0 && strcmp(bt, "ip") != 0) {
+    else if (bt && strcmp(bt, "default") != 0 && strcmp(bt, "domain") != 0 &&
+             strcmp(bt, "ip") != 0) {
         rc = bad(c, line, "content '%.100s': unknown blockType \"%.40s\"", id, bt);
         goto done;
     }
@@ -118,7 +121,8 @@ static int one_content(const struct ctx *c, xmlNode *cn, size_t num, struct orde
         goto done;
     int64_t ts;
     if (o->included[0] && !order_time_parse(o->included, &ts)) {
-        rc = bad(c, line, "content '%.100s': includeTime is not a time: \"%.60s\"", id, o->included);
+        rc =
+            bad(c, line, "content '%.100s': includeTime is not a time: \"%.60s\"", id, o->included);
         goto done;
     }
     xmlNode *dec = NULL;
@@ -137,7 +141,8 @@ static int one_content(const struct ctx *c, xmlNode *cn, size_t num, struct orde
         goto done;
     }
     if (o->issued[0] && !order_time_parse(o->issued, &o->issued_ts)) {
-        rc = bad(c, xmlGetLineNo(dec), "content '%.100s': decision date is not a date: \"%.60s\"", id, o->issued);
+        rc = bad(c, xmlGetLineNo(dec), "content '%.100s': decision date is not a date: \"%.60s\"",
+                 id, o->issued);
         goto done;
     }
     size_t count[ARRAY_LEN(res_elems)] = { 0 };
@@ -156,8 +161,8 @@ static int one_content(const struct ctx *c, xmlNode *cn, size_t num, struct orde
         size_t tl = strlen(t);
         rc = order_add_resource(o, t, tl, NULL, mask && k == 1, why, sizeof(why));
         if (rc == -EINVAL) {
-            snprintf(pos, sizeof(pos), "content[%zu]/%s[%zu] (line %ld)", num, res_elems[k], count[k],
-                     xmlGetLineNo(n));
+            snprintf(pos, sizeof(pos), "content[%zu]/%s[%zu] (line %ld)", num, res_elems[k],
+                     count[k], xmlGetLineNo(n));
             rc = order_add_reject(o, pos, t, tl, why);
         }
         xmlFree(t);
@@ -174,8 +179,8 @@ done:
     return rc;
 }
 
-int orddump_parse(const char *name, const uint8_t *buf, size_t len, int64_t now, struct order_list *out,
-                  char *err, size_t errlen)
+int orddump_parse(const char *name, const uint8_t *buf, size_t len, int64_t now,
+                  struct order_list *out, char *err, size_t errlen)
 {
     struct ctx c = { name, err, errlen };
     size_t first = out->n;
@@ -192,7 +197,8 @@ int orddump_parse(const char *name, const uint8_t *buf, size_t len, int64_t now,
     xmlDocPtr doc = xmlCtxtReadMemory(pc, (const char *)buf, (int)len, name, NULL,
                                       XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
     if (dtd_line || (doc && (doc->intSubset || doc->extSubset))) {
-        rc = bad(&c, dtd_line, "a DTD is not allowed in an order file (entities are never declared or expanded)");
+        rc = bad(&c, dtd_line,
+                 "a DTD is not allowed in an order file (entities are never declared or expanded)");
         goto done;
     }
     if (!doc) {
@@ -213,7 +219,8 @@ int orddump_parse(const char *name, const uint8_t *buf, size_t len, int64_t now,
     }
     xmlNode *root = xmlDocGetRootElement(doc);
     if (!root || !is(root, "register")) {
-        rc = bad(&c, root ? xmlGetLineNo(root) : 1, "expected a <register> root element, found <%.40s>",
+        rc = bad(&c, root ? xmlGetLineNo(root) : 1,
+                 "expected a <register> root element, found <%.40s>",
                  root ? (const char *)root->name : "");
         goto done;
     }
@@ -252,8 +259,8 @@ static int by_str(const void *a, const void *b)
 static int same(const struct order *a, const struct order *b, bool *eq)
 {
     *eq = false;
-    if (strcmp(a->issuer, b->issuer) || strcmp(a->number, b->number) || strcmp(a->issued, b->issued) ||
-        a->nres != b->nres)
+    if (strcmp(a->issuer, b->issuer) || strcmp(a->number, b->number) ||
+        strcmp(a->issued, b->issued) || a->nres != b->nres)
         return 0;
     const char **x = malloc((a->nres + 1) * sizeof(*x)), **y = malloc((b->nres + 1) * sizeof(*y));
     if (!x || !y) {
@@ -286,7 +293,8 @@ static const struct order **sorted(const struct order_list *l)
     return v;
 }
 
-int orddump_delta(const struct order_list *prev, const struct order_list *next, struct orddump_delta *d)
+int orddump_delta(const struct order_list *prev, const struct order_list *next,
+                  struct orddump_delta *d)
 {
     memset(d, 0, sizeof(*d));
     const struct order **p = sorted(prev), **n = sorted(next);

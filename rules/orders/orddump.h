@@ -28,13 +28,13 @@
  * without an id or a <decision>, a duplicate id, a bad time or blockType) with out unchanged and
  * err = "orders: FILE:LINE[:COL]: reason"; or -ENOMEM. A resource that is not a valid entry goes
  * to its record's rejected list, positioned "content[N]/ELEMENT[M] (line L)". */
-int orddump_parse(const char *name, const uint8_t *buf, size_t len, int64_t now, struct order_list *out,
-                  char *err, size_t errlen);
+int orddump_parse(const char *name, const uint8_t *buf, size_t len, int64_t now,
+                  struct order_list *out, char *err, size_t errlen);
 
 /* What a later dump changes, content by content (by id). The arrays point at records of the
  * lists given to orddump_delta() (not owned; valid while those lists are). */
 struct orddump_delta {
-    const struct order **added;   /* in next, not in prev */
+    const struct order **added; /* in next, not in prev */
     size_t nadded;
     const struct order **changed; /* in both; resources or decision (issuer, number, date) differ */
     size_t nchanged;
@@ -44,7 +44,8 @@ struct orddump_delta {
 };
 
 /* Compares prev and next. Returns 0 or -ENOMEM; orddump_delta_free() releases the arrays. */
-int orddump_delta(const struct order_list *prev, const struct order_list *next, struct orddump_delta *d);
+int orddump_delta(const struct order_list *prev, const struct order_list *next,
+                  struct orddump_delta *d);
 void orddump_delta_free(struct orddump_delta *d);
 
 #endif

@@ -73,8 +73,8 @@ struct order *order_new(void)
     struct order *o = calloc(1, sizeof(*o));
     if (!o)
         return NULL;
-    char **f[] = { &o->id,       &o->issuer,   &o->number,   &o->legal_basis, &o->category,
-                   &o->issued,   &o->received, &o->included, &o->source };
+    char **f[] = { &o->id,     &o->issuer,   &o->number,   &o->legal_basis, &o->category,
+                   &o->issued, &o->received, &o->included, &o->source };
     for (size_t i = 0; i < ARRAY_LEN(f); i++) {
         if (set_str(f[i], "")) {
             order_free(o);
@@ -120,8 +120,8 @@ void order_free(struct order *o)
 
 /* ---- resources ---- */
 
-int order_add_resource(struct order *o, const char *text, size_t len, const char *category, bool mask,
-                       char *err, size_t errlen)
+int order_add_resource(struct order *o, const char *text, size_t len, const char *category,
+                       bool mask, char *err, size_t errlen)
 {
     char nt[RULESET_TEXT_MAX + 2];
     size_t nlen;
@@ -168,7 +168,8 @@ int order_add_resource(struct order *o, const char *text, size_t len, const char
     return 0;
 }
 
-int order_add_reject(struct order *o, const char *pos, const char *text, size_t len, const char *reason)
+int order_add_reject(struct order *o, const char *pos, const char *text, size_t len,
+                     const char *reason)
 {
     if (o->nrej % 16 == 0) {
         void *n = realloc(o->rej, (o->nrej + 16) * sizeof(*o->rej));
@@ -297,8 +298,8 @@ int order_sha256(const uint8_t *buf, size_t len, char out[65])
     return 0;
 }
 
-int order_stamp(struct order_list *list, size_t first, const char *name, const uint8_t *buf, size_t len,
-                int64_t now)
+int order_stamp(struct order_list *list, size_t first, const char *name, const uint8_t *buf,
+                size_t len, int64_t now)
 {
     char sha[65], t[32];
     if (order_sha256(buf, len, sha))
@@ -429,7 +430,8 @@ char *order_to_json(const struct order *o)
 }
 
 /* A string member into *field; "" when absent and optional. */
-static bool get_str(json_t *j, const char *key, bool required, char **field, char *err, size_t errlen)
+static bool get_str(json_t *j, const char *key, bool required, char **field, char *err,
+                    size_t errlen)
 {
     json_t *v = json_object_get(j, key);
     if (!v && !required)
@@ -476,7 +478,8 @@ struct order *order_from_json(const char *buf, size_t len, char *err, size_t err
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
-    if (!get_str(j, "id", true, &o->id, err, errlen) || !get_str(j, "issuer", true, &o->issuer, err, errlen) ||
+    if (!get_str(j, "id", true, &o->id, err, errlen) ||
+        !get_str(j, "issuer", true, &o->issuer, err, errlen) ||
         !get_str(j, "number", false, &o->number, err, errlen) ||
         !get_str(j, "legal_basis", false, &o->legal_basis, err, errlen) ||
         !get_str(j, "category", false, &o->category, err, errlen) ||
@@ -519,7 +522,8 @@ struct order *order_from_json(const char *buf, size_t len, char *err, size_t err
         snprintf(err, errlen, "field 'restores' must be an array");
         goto fail;
     }
-    json_array_foreach(v, i, x) {
+    json_array_foreach(v, i, x)
+    {
         if (!json_is_string(x)) {
             snprintf(err, errlen, "restores %zu: must be a string", i + 1);
             goto fail;
@@ -534,16 +538,18 @@ struct order *order_from_json(const char *buf, size_t len, char *err, size_t err
         snprintf(err, errlen, "field 'resources' must be an array");
         goto fail;
     }
-    json_array_foreach(v, i, x) {
+    json_array_foreach(v, i, x)
+    {
         json_t *t = json_object_get(x, "text"), *n = json_object_get(x, "norm");
         json_t *c = json_object_get(x, "category");
         if (!json_is_string(t) || (c && !json_is_string(c)) || (n && !json_is_string(n))) {
-            snprintf(err, errlen, "resource %zu: needs a string 'text' (and string 'norm', 'category')", i + 1);
+            snprintf(err, errlen,
+                     "resource %zu: needs a string 'text' (and string 'norm', 'category')", i + 1);
             goto fail;
         }
         bool mask = n && strncmp(json_string_value(n), "*.", 2) == 0;
-        int rc = order_add_resource(o, json_string_value(t), json_string_length(t), json_string_value(c), mask,
-                                    why, sizeof(why));
+        int rc = order_add_resource(o, json_string_value(t), json_string_length(t),
+                                    json_string_value(c), mask, why, sizeof(why));
         if (rc) {
             snprintf(err, errlen, "resource %zu: %s", i + 1, rc == -ENOMEM ? "out of memory" : why);
             goto fail;
@@ -554,8 +560,10 @@ struct order *order_from_json(const char *buf, size_t len, char *err, size_t err
         snprintf(err, errlen, "field 'rejected' must be an array");
         goto fail;
     }
-    json_array_foreach(v, i, x) {
-        json_t *p = json_object_get(x, "pos"), *t = json_object_get(x, "text"), *r = json_object_get(x, "reason");
+    json_array_foreach(v, i, x)
+    {
+        json_t *p = json_object_get(x, "pos"), *t = json_object_get(x, "text"),
+               *r = json_object_get(x, "reason");
         if (!json_is_string(p) || !json_is_string(t) || !json_is_string(r)) {
             snprintf(err, errlen, "rejected %zu: needs string 'pos', 'text' and 'reason'", i + 1);
             goto fail;
@@ -584,7 +592,8 @@ struct order *order_from_json(const char *buf, size_t len, char *err, size_t err
             goto fail;
         }
         o->sig.status = ss;
-        if (!get_opt(v, "signer", &o->sig.signer, err, errlen) || !get_opt(v, "time", &o->sig.time, err, errlen) ||
+        if (!get_opt(v, "signer", &o->sig.signer, err, errlen) ||
+            !get_opt(v, "time", &o->sig.time, err, errlen) ||
             !get_opt(v, "reason", &o->sig.reason, err, errlen))
             goto fail;
     }

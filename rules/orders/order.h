@@ -25,46 +25,46 @@ enum order_action { ORDER_RESTRICT = 0, ORDER_RESTORE };
 enum order_sig_status { ORDER_SIG_NONE = 0, ORDER_SIG_VALID, ORDER_SIG_INVALID };
 
 struct order_resource {
-    char *text;         /* as written */
-    char *norm;         /* normalized (ruleset_normalize_entry); "*.name" for a domain mask */
+    char *text; /* as written */
+    char *norm; /* normalized (ruleset_normalize_entry); "*.name" for a domain mask */
     enum rule_kind kind;
-    char *category;     /* NULL: the order's */
+    char *category; /* NULL: the order's */
 };
 
 struct order_reject {
-    char *pos;          /* "LINE", "LINE:COL" or "content 3/domain 2" (XML element index) */
-    char *text;         /* as written */
+    char *pos;  /* "LINE", "LINE:COL" or "content 3/domain 2" (XML element index) */
+    char *text; /* as written */
     char *reason;
 };
 
 struct order_signature {
     enum order_sig_status status;
-    char *signer;       /* subject of the signing certificate (RFC 2253), or NULL */
-    char *time;         /* signing time from the signed attributes (RFC 3339 UTC), or NULL */
-    char *reason;       /* why not valid (OpenSSL's text), or NULL */
+    char *signer; /* subject of the signing certificate (RFC 2253), or NULL */
+    char *time;   /* signing time from the signed attributes (RFC 3339 UTC), or NULL */
+    char *reason; /* why not valid (OpenSSL's text), or NULL */
 };
 
 struct order {
-    char *id;           /* non-empty */
-    char *issuer;       /* non-empty */
-    char *number;       /* "" if none */
-    char *legal_basis;  /* "" if none */
-    char *category;     /* "" if none */
-    char *issued;       /* as written: RFC 3339 date-time, or a date "YYYY-MM-DD", or "" */
-    char *received;     /* as written, or the import time (RFC 3339 UTC) */
-    char *included;     /* registry inclusion time (dump.xml includeTime) as written, or "" */
-    int64_t issued_ts;  /* Unix seconds of issued (0 if none; a time without offset is UTC) */
+    char *id;          /* non-empty */
+    char *issuer;      /* non-empty */
+    char *number;      /* "" if none */
+    char *legal_basis; /* "" if none */
+    char *category;    /* "" if none */
+    char *issued;      /* as written: RFC 3339 date-time, or a date "YYYY-MM-DD", or "" */
+    char *received;    /* as written, or the import time (RFC 3339 UTC) */
+    char *included;    /* registry inclusion time (dump.xml includeTime) as written, or "" */
+    int64_t issued_ts; /* Unix seconds of issued (0 if none; a time without offset is UTC) */
     int64_t received_ts;
     enum order_action action;
     bool urgent;
-    char **restores;    /* ids of the orders a restore order lifts (may be none) */
+    char **restores; /* ids of the orders a restore order lifts (may be none) */
     size_t nrestores;
     struct order_resource *res;
     size_t nres;
     struct order_reject *rej;
     size_t nrej;
-    char *source;       /* file name it came from, or "" */
-    char sha256[65];    /* of the file's bytes, lower-case hex; "" if unknown */
+    char *source;    /* file name it came from, or "" */
+    char sha256[65]; /* of the file's bytes, lower-case hex; "" if unknown */
     struct order_signature sig;
 };
 
@@ -85,11 +85,12 @@ int order_set(char **field, const char *s, size_t len);
 /* Normalizes text and appends it as a resource (category may be NULL; mask makes a domain
  * "*.name", as does a text written "*.name"). Text that is not valid UTF-8 is refused. Returns
  * 0, -EINVAL with the reason in err (nothing appended), or -ENOMEM. */
-int order_add_resource(struct order *o, const char *text, size_t len, const char *category, bool mask,
-                       char *err, size_t errlen);
+int order_add_resource(struct order *o, const char *text, size_t len, const char *category,
+                       bool mask, char *err, size_t errlen);
 
 /* Appends a rejected resource. Returns 0 or -ENOMEM. */
-int order_add_reject(struct order *o, const char *pos, const char *text, size_t len, const char *reason);
+int order_add_reject(struct order *o, const char *pos, const char *text, size_t len,
+                     const char *reason);
 
 /* Appends id to o->restores. Returns 0 or -ENOMEM. */
 int order_add_restores(struct order *o, const char *id);
@@ -105,8 +106,8 @@ void order_time_format(int64_t ts, char out[32]);
 /* Fills what an importer knows of the file for every record of list from index first on: the
  * source name, the SHA-256 of buf, and received = now where the file gave none.
  * Returns 0 or -ENOMEM. */
-int order_stamp(struct order_list *list, size_t first, const char *name, const uint8_t *buf, size_t len,
-                int64_t now);
+int order_stamp(struct order_list *list, size_t first, const char *name, const uint8_t *buf,
+                size_t len, int64_t now);
 
 /* SHA-256 of buf as lower-case hex into out. Returns 0, or -EIO if OpenSSL failed. */
 int order_sha256(const uint8_t *buf, size_t len, char out[65]);

@@ -79,7 +79,8 @@ int orderset_fill(struct ruleset_builder *b, const struct order *const *orders, 
         if (orders[i]->action != ORDER_RESTRICT)
             continue;
         for (size_t j = 0; j < orders[i]->nres; j++)
-            sorted[k++] = (struct claim){ key_of(&orders[i]->res[j]), (uint32_t)i, (uint8_t)orders[i]->res[j].kind };
+            sorted[k++] = (struct claim){ key_of(&orders[i]->res[j]), (uint32_t)i,
+                                          (uint8_t)orders[i]->res[j].kind };
     }
     qsort(sorted, total, sizeof(*sorted), claim_cmp);
     for (size_t i = 0; i < n; i++) {
@@ -132,7 +133,8 @@ int orderset_fill(struct ruleset_builder *b, const struct order *const *orders, 
             rc = ruleset_builder_add(b, res->norm, strlen(res->norm), &a, why, sizeof(why));
             if (rc) {
                 if (rc == -EINVAL)
-                    snprintf(err, errlen, "orders: order '%.100s': resource '%.200s': %s", o->id, res->norm, why);
+                    snprintf(err, errlen, "orders: order '%.100s': resource '%.200s': %s", o->id,
+                             res->norm, why);
                 goto done;
             }
             st->added++;
@@ -148,8 +150,8 @@ done:
     return rc;
 }
 
-struct ruleset *orderset_compile(const struct order *const *orders, size_t n, struct orderset_stats *st,
-                                 char *err, size_t errlen)
+struct ruleset *orderset_compile(const struct order *const *orders, size_t n,
+                                 struct orderset_stats *st, char *err, size_t errlen)
 {
     struct ruleset_builder *b = ruleset_builder_new();
     if (!b) {

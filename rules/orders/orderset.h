@@ -16,10 +16,10 @@
 #include "rules/orders/order.h"
 
 struct orderset_stats {
-    size_t orders;   /* records given */
-    size_t claims;   /* resources of restrict orders */
-    size_t lifted;   /* claims a restore order lifted */
-    size_t added;    /* claims given to the builder (the others were lifted) */
+    size_t orders; /* records given */
+    size_t claims; /* resources of restrict orders */
+    size_t lifted; /* claims a restore order lifted */
+    size_t added;  /* claims given to the builder (the others were lifted) */
 };
 
 /* Adds the claims that stand among orders[0..n) to b. Returns 0, or -ENOMEM; an entry the
@@ -28,7 +28,7 @@ int orderset_fill(struct ruleset_builder *b, const struct order *const *orders, 
                   struct orderset_stats *st, char *err, size_t errlen);
 
 /* orderset_fill() into a new builder, then ruleset_build(). Returns the set, or NULL (err set). */
-struct ruleset *orderset_compile(const struct order *const *orders, size_t n, struct orderset_stats *st,
-                                 char *err, size_t errlen);
+struct ruleset *orderset_compile(const struct order *const *orders, size_t n,
+                                 struct orderset_stats *st, char *err, size_t errlen);
 
 #endif

@@ -130,7 +130,8 @@ static size_t member_index(json_t *obj, size_t idx, const char *key)
     const char *k;
     json_t *x;
     idx++;
-    json_object_foreach(obj, k, x) {
+    json_object_foreach(obj, k, x)
+    {
         if (strcmp(k, key) == 0)
             return idx;
         idx += subtree(x);
@@ -153,7 +154,8 @@ static void where(const struct ctx *c, size_t idx, char *out, size_t outlen)
         snprintf(out, outlen, "1");
 }
 
-static int bad(const struct ctx *c, size_t idx, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int bad(const struct ctx *c, size_t idx, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int bad(const struct ctx *c, size_t idx, const char *fmt, ...)
 {
     char w[32], why[ORDER_ERR_MAX];
@@ -167,8 +169,8 @@ static int bad(const struct ctx *c, size_t idx, const char *fmt, ...)
 }
 
 /* A string member into *field. */
-static int str_field(const struct ctx *c, json_t *o, size_t oidx, const char *label, const char *key,
-                     bool required, char **field)
+static int str_field(const struct ctx *c, json_t *o, size_t oidx, const char *label,
+                     const char *key, bool required, char **field)
 {
     json_t *v = json_object_get(o, key);
     if (!v && !required)
@@ -181,19 +183,20 @@ static int str_field(const struct ctx *c, json_t *o, size_t oidx, const char *la
     return order_set(field, json_string_value(v), json_string_length(v));
 }
 
-static int time_field(const struct ctx *c, json_t *o, size_t oidx, const char *label, const char *key,
-                      bool required, char **field, int64_t *ts)
+static int time_field(const struct ctx *c, json_t *o, size_t oidx, const char *label,
+                      const char *key, bool required, char **field, int64_t *ts)
 {
     int rc = str_field(c, o, oidx, label, key, required, field);
     if (rc || !json_object_get(o, key))
         return rc;
     if (!order_time_parse(*field, ts))
-        return bad(c, member_index(o, oidx, key), "%s: field '%s' is not an RFC 3339 time: \"%.80s\"", label,
-                   key, *field);
+        return bad(c, member_index(o, oidx, key),
+                   "%s: field '%s' is not an RFC 3339 time: \"%.80s\"", label, key, *field);
     return 0;
 }
 
-static int one_order(const struct ctx *c, json_t *o, size_t oidx, size_t num, struct order_list *out)
+static int one_order(const struct ctx *c, json_t *o, size_t oidx, size_t num,
+                     struct order_list *out)
 {
     char label[160];
     json_t *id = json_object_get(o, "id");
@@ -221,13 +224,14 @@ static int one_order(const struct ctx *c, json_t *o, size_t oidx, size_t num, st
     }
     json_t *v = json_object_get(o, "action");
     if (v && (!json_is_string(v) || !order_action_parse(json_string_value(v), &r->action))) {
-        rc = bad(c, member_index(o, oidx, "action"), "%s: field 'action' must be \"restrict\" or \"restore\"",
-                 label);
+        rc = bad(c, member_index(o, oidx, "action"),
+                 "%s: field 'action' must be \"restrict\" or \"restore\"", label);
         goto fail;
     }
     v = json_object_get(o, "urgent");
     if (v && !json_is_boolean(v)) {
-        rc = bad(c, member_index(o, oidx, "urgent"), "%s: field 'urgent' must be true or false", label);
+        rc = bad(c, member_index(o, oidx, "urgent"), "%s: field 'urgent' must be true or false",
+                 label);
         goto fail;
     }
     r->urgent = json_is_true(v);
@@ -242,9 +246,11 @@ static int one_order(const struct ctx *c, json_t *o, size_t oidx, size_t num, st
             rc = bad(c, vi, "%s: field 'restores' must be an order id or an array of them", label);
             goto fail;
         }
-        json_array_foreach(v, i, x) {
+        json_array_foreach(v, i, x)
+        {
             if (!json_is_string(x) || json_string_length(x) == 0) {
-                rc = bad(c, vi + 1 + i, "%s: restores %zu: must be a non-empty string", label, i + 1);
+                rc = bad(c, vi + 1 + i, "%s: restores %zu: must be a non-empty string", label,
+                         i + 1);
                 goto fail;
             }
             if ((rc = order_add_restores(r, json_string_value(x))))
@@ -264,7 +270,8 @@ static int one_order(const struct ctx *c, json_t *o, size_t oidx, size_t num, st
     size_t i, e = ridx + 1;
     json_t *x;
     char why[ORDER_ERR_MAX], pos[32];
-    json_array_foreach(res, i, x) {
+    json_array_foreach(res, i, x)
+    {
         size_t xi = e;
         e += subtree(x);
         json_t *val = x, *cat = NULL;
@@ -274,7 +281,8 @@ static int one_order(const struct ctx *c, json_t *o, size_t oidx, size_t num, st
             cat = json_object_get(x, "category");
             if (cat && !json_is_string(cat)) {
                 char *t = json_dumps(x, JSON_COMPACT | JSON_ENCODE_ANY);
-                rc = order_add_reject(r, pos, t ? t : "", t ? strlen(t) : 0, "field 'category' must be a string");
+                rc = order_add_reject(r, pos, t ? t : "", t ? strlen(t) : 0,
+                                      "field 'category' must be a string");
                 free(t);
                 if (rc)
                     goto fail;
@@ -303,8 +311,8 @@ fail:
     return rc;
 }
 
-int ordjson_parse(const char *name, const uint8_t *buf, size_t len, int64_t now, struct order_list *out,
-                  char *err, size_t errlen)
+int ordjson_parse(const char *name, const uint8_t *buf, size_t len, int64_t now,
+                  struct order_list *out, char *err, size_t errlen)
 {
     const char *s = (const char *)buf;
     size_t first = out->n;
@@ -324,7 +332,8 @@ int ordjson_parse(const char *name, const uint8_t *buf, size_t len, int64_t now,
     json_error_t je;
     json_t *root = json_loadb(s, len, JSON_REJECT_DUPLICATES, &je);
     if (!root) {
-        snprintf(err, errlen, "orders: %s:%d:%d: invalid JSON: %s", name, je.line, je.column, je.text);
+        snprintf(err, errlen, "orders: %s:%d:%d: invalid JSON: %s", name, je.line, je.column,
+                 je.text);
         return -EINVAL;
     }
     struct scan sc = { .s = s, .len = len, .line = 1 };
@@ -344,7 +353,8 @@ int ordjson_parse(const char *name, const uint8_t *buf, size_t len, int64_t now,
     if (json_is_array(orders)) {
         size_t i, e = oidx + 1;
         json_t *o;
-        json_array_foreach(orders, i, o) {
+        json_array_foreach(orders, i, o)
+        {
             if ((rc = one_order(&c, o, e, i + 1, out)))
                 break;
             e += subtree(o);

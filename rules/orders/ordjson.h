@@ -20,7 +20,7 @@
  * bad field, a duplicate id): then out is unchanged and err holds
  * "orders: FILE:LINE:COL: reason"; or -ENOMEM. A resource that is not a valid entry does not
  * make the file malformed: it goes to its order's rejected list with its LINE:COL and reason. */
-int ordjson_parse(const char *name, const uint8_t *buf, size_t len, int64_t now, struct order_list *out,
-                  char *err, size_t errlen);
+int ordjson_parse(const char *name, const uint8_t *buf, size_t len, int64_t now,
+                  struct order_list *out, char *err, size_t errlen);
 
 #endif

@@ -88,8 +88,8 @@ static bool signer_subject(CMS_ContentInfo *cms, CMS_SignerInfo *si, char *out, 
     return ok;
 }
 
-int sign_verify(const uint8_t *data, size_t len, const uint8_t *sig, size_t siglen, const char *anchors,
-                struct order_signature *out)
+int sign_verify(const uint8_t *data, size_t len, const uint8_t *sig, size_t siglen,
+                const char *anchors, struct order_signature *out)
 {
     char why[512], buf[512];
     X509_STORE *store = NULL;
@@ -111,7 +111,8 @@ int sign_verify(const uint8_t *data, size_t len, const uint8_t *sig, size_t sigl
     }
     if (!anchors || !X509_STORE_load_file(store, anchors)) {
         ssl_reason(buf, sizeof(buf), "no certificates");
-        snprintf(why, sizeof(why), "cannot load trust anchors '%s': %s", anchors ? anchors : "(none)", buf);
+        snprintf(why, sizeof(why), "cannot load trust anchors '%s': %s",
+                 anchors ? anchors : "(none)", buf);
         rc = invalid(out, why);
         goto done;
     }
@@ -128,7 +129,8 @@ int sign_verify(const uint8_t *data, size_t len, const uint8_t *sig, size_t sigl
         goto done;
     }
     STACK_OF(CMS_SignerInfo) *sis = CMS_get0_SignerInfos(cms);
-    CMS_SignerInfo *si = sis && sk_CMS_SignerInfo_num(sis) > 0 ? sk_CMS_SignerInfo_value(sis, 0) : NULL;
+    CMS_SignerInfo *si =
+        sis && sk_CMS_SignerInfo_num(sis) > 0 ? sk_CMS_SignerInfo_value(sis, 0) : NULL;
     if (si && signer_subject(cms, si, buf, sizeof(buf)) && (rc = set_dup(&out->signer, buf)))
         goto done;
     if (si && signing_time(si, buf, sizeof(buf)) && (rc = set_dup(&out->time, buf)))
@@ -169,7 +171,8 @@ int sign_apply(struct order_list *l, size_t first, const struct order_signature 
         struct order_signature *d = &l->v[i]->sig;
         sign_clear(d);
         d->status = s->status;
-        if (copy_opt(&d->signer, s->signer) || copy_opt(&d->time, s->time) || copy_opt(&d->reason, s->reason))
+        if (copy_opt(&d->signer, s->signer) || copy_opt(&d->time, s->time) ||
+            copy_opt(&d->reason, s->reason))
             return -ENOMEM;
     }
     return 0;
@@ -178,12 +181,9 @@ int sign_apply(struct order_list *l, size_t first, const struct order_signature 
 bool sign_acceptable(const struct order_signature *s, enum sign_policy p)
 {
     switch (p) {
-    case SIGN_REQUIRE_VALID:
-        return s->status == ORDER_SIG_VALID;
-    case SIGN_REFUSE_INVALID:
-        return s->status != ORDER_SIG_INVALID;
-    case SIGN_ACCEPT_ANY:
-        break;
+    case SIGN_REQUIRE_VALID: return s->status == ORDER_SIG_VALID;
+    case SIGN_REFUSE_INVALID: return s->status != ORDER_SIG_INVALID;
+    case SIGN_ACCEPT_ANY: break;
     }
     return true;
 }

@@ -21,8 +21,8 @@
  * "unable to get local issuer certificate" or "digest failure" for a tampered file), or -ENOMEM.
  * An unreadable anchor bundle or an unparsable signature is an invalid result with the reason.
  * out's strings are owned by out (sign_clear() frees them). */
-int sign_verify(const uint8_t *data, size_t len, const uint8_t *sig, size_t siglen, const char *anchors,
-                struct order_signature *out);
+int sign_verify(const uint8_t *data, size_t len, const uint8_t *sig, size_t siglen,
+                const char *anchors, struct order_signature *out);
 
 /* Frees out's strings and sets it to ORDER_SIG_NONE. */
 void sign_clear(struct order_signature *out);

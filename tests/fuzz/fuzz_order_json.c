@@ -49,7 +49,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             nres += l.v[i]->nres;
     }
     struct orderset_stats st;
-    struct ruleset *rs = orderset_compile((const struct order *const *)l.v, l.n, &st, err, sizeof(err));
+    struct ruleset *rs =
+        orderset_compile((const struct order *const *)l.v, l.n, &st, err, sizeof(err));
     if (rs && (ruleset_entry_count(rs) > nres || st.added + st.lifted != st.claims))
         abort();
     ruleset_free(rs);

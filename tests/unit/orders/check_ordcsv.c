@@ -20,8 +20,10 @@ static int parse(const char *text, struct order_list *l, char *err)
 
 static const char good[] =
     "\xEF\xBB\xBF"
-    "id,issuer,number,legal_basis,issued,received,category,action,urgent,restores,resource,resource_category\r\n"
-    "A-1,\"Ministry, of Culture\",17,\"Art. 41-1 \"\"On communications\"\"\",2026-11-20T10:00:00+05:00,,court,"
+    "id,issuer,number,legal_basis,issued,received,category,action,urgent,restores,resource,"
+    "resource_category\r\n"
+    "A-1,\"Ministry, of Culture\",17,\"Art. 41-1 \"\"On "
+    "communications\"\"\",2026-11-20T10:00:00+05:00,,court,"
     "restrict,1,,example.com,\r\n"
     "A-1,,,,,,,,,,\"https://ex.org/a,b\",gambling\r\n"
     "\r\n"
@@ -34,8 +36,9 @@ START_TEST(test_csv_good)
     char err[512] = "";
     /* the last row's unquoted comma shifts its fields: the issuer contradicts line 2 */
     ck_assert_int_eq(parse(good, &l, err), -EINVAL);
-    ck_assert_str_eq(err, "orders: o.csv:6:5: column 'issuer' is \"Ministry\" but line 2 gave \"Ministry, of "
-                          "Culture\" for the same order");
+    ck_assert_str_eq(
+        err, "orders: o.csv:6:5: column 'issuer' is \"Ministry\" but line 2 gave \"Ministry, of "
+             "Culture\" for the same order");
     ck_assert_uint_eq(l.n, 0);
 
     char fixed[sizeof(good)];
@@ -93,13 +96,15 @@ START_TEST(test_csv_minimal_and_multiline)
     ck_assert_str_eq(l.v[0]->rej[0].pos, "3:1");
     ck_assert_str_eq(l.v[0]->legal_basis, "");
     /* a resource that is not UTF-8 is rejected, and kept readable */
-    ck_assert_int_eq(parse("id,issuer,issued,resource\n9,I,2026-01-01,ok.kz\n9,,,\xff.kz\n", &l, err), 0);
+    ck_assert_int_eq(
+        parse("id,issuer,issued,resource\n9,I,2026-01-01,ok.kz\n9,,,\xff.kz\n", &l, err), 0);
     ck_assert_uint_eq(l.v[1]->nres, 1);
     ck_assert_str_eq(l.v[1]->rej[0].reason, "not valid UTF-8 at byte 1");
     ck_assert_str_eq(l.v[1]->rej[0].text, "\xEF\xBF\xBD.kz");
     order_list_truncate(&l, 1);
     /* an order with no resource at all (an empty resource cell) */
-    ck_assert_int_eq(parse("id,issuer,issued,resource,action\n2,I,2026-01-01,,restore\n", &l, err), 0);
+    ck_assert_int_eq(parse("id,issuer,issued,resource,action\n2,I,2026-01-01,,restore\n", &l, err),
+                     0);
     ck_assert_uint_eq(l.n, 2);
     ck_assert_uint_eq(l.v[1]->nres, 0);
     order_list_free(&l);
@@ -125,18 +130,21 @@ static const struct badcase bad_files[] = {
     { HDR "1,I,2026-01-01\n", "orders: o.csv:2: 3 fields, the header has 4" },
     { HDR ",I,2026-01-01,a.kz\n", "orders: o.csv:2:1: empty order id" },
     { HDR "1,,2026-01-01,a.kz\n", "orders: o.csv:2:3: order '1': empty issuer" },
-    { HDR "1,I,2026-02-30,a.kz\n", "orders: o.csv:2:5: order '1': column 'issued' is not an RFC 3339 time: \"2026-02-30\"" },
+    { HDR "1,I,2026-02-30,a.kz\n",
+      "orders: o.csv:2:5: order '1': column 'issued' is not an RFC 3339 time: \"2026-02-30\"" },
     { HDR "1,I,2026-01-01,a.kz\n1,J,,b.kz\n",
       "orders: o.csv:3:3: column 'issuer' is \"J\" but line 2 gave \"I\" for the same order" },
     { "id,issuer,issued,resource,action\n1,I,2026-01-01,a.kz,block\n",
       "orders: o.csv:2:21: order '1': column 'action' must be restrict or restore, not \"block\"" },
     { "id,issuer,issued,resource,urgent\n1,I,2026-01-01,a.kz,maybe\n",
-      "orders: o.csv:2:21: order '1': column 'urgent' must be 0/1, true/false or yes/no, not \"maybe\"" },
+      "orders: o.csv:2:21: order '1': column 'urgent' must be 0/1, true/false or yes/no, not "
+      "\"maybe\"" },
     { "id,issuer,issued,resource,urgent\n1,I,2026-01-01,a.kz,1\n1,,,b.kz,0\n",
       "orders: o.csv:3:10: column 'urgent' is \"0\" but line 2 gave true for the same order" },
     { "id,issuer,issued,resource,received\n1,I,2026-01-01,a.kz,soon\n",
       "orders: o.csv:2:21: order '1': column 'received' is not an RFC 3339 time: \"soon\"" },
-    { "a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q,r,s,t,u,v,w,x,y,z,a,b,c,d,e,f,g\n", "orders: o.csv:1:65: too many fields" },
+    { "a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q,r,s,t,u,v,w,x,y,z,a,b,c,d,e,f,g\n",
+      "orders: o.csv:1:65: too many fields" },
 };
 
 START_TEST(test_csv_malformed)
@@ -146,7 +154,8 @@ START_TEST(test_csv_malformed)
     char err[512];
     ck_assert_int_eq(order_list_push(&l, order_new()), 0);
     ck_assert_int_eq(parse(c->in, &l, err), -EINVAL);
-    ck_assert_msg(strncmp(err, c->err, strlen(c->err)) == 0, "%s\n got: %s\nwant: %s", c->in, err, c->err);
+    ck_assert_msg(strncmp(err, c->err, strlen(c->err)) == 0, "%s\n got: %s\nwant: %s", c->in, err,
+                  c->err);
     ck_assert_uint_eq(l.n, 1);
     order_list_free(&l);
 }

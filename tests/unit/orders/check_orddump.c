@@ -24,23 +24,24 @@ static int parse(const char *text, struct order_list *l, char *err)
     return parse_n(text, strlen(text), l, err);
 }
 
-#define DUMP_BODY                                                                                     \
-    "<register updateTime=\"2026-11-20T10:00:00+03:00\" formatVersion=\"2.4\">\n"                      \
-    "<content id=\"101\" includeTime=\"2026-11-19T12:00:00\" entryType=\"1\" hash=\"AB\">\n"             \
-    "  <decision date=\"2026-11-18\" number=\"2-41/2026\" org=\"Суд района\"/>\n"                        \
-    "  <url><![CDATA[http://Example.com/page?id=1]]></url>\n"                                          \
-    "  <domain><![CDATA[example.com]]></domain>\n"                                                     \
-    "  <ip>192.0.2.7</ip>\n"                                                                           \
-    "  <ipSubnet>198.51.100.0/24</ipSubnet>\n"                                                         \
-    "</content>\n"                                                                                     \
-    "<content id=\"102\" includeTime=\"2026-11-19T13:00:00\" blockType=\"domain-mask\" urgencyType=\"1\">\n" \
-    "  <decision date=\"2026-11-19\" number=\"7\" org=\"Генпрокуратура\"/>\n"                            \
-    "  <domain>casino.example</domain>\n"                                                              \
-    "  <domain>exa mple.org</domain>\n"                                                                \
-    "  <ipv6>2001:DB8::1</ipv6>\n"                                                                     \
-    "  <ipv6Subnet>2001:db8:1::/48</ipv6Subnet>\n"                                                     \
-    "  <ipv6Subnet>2001:db8:1::/129</ipv6Subnet>\n"                                                    \
-    "</content>\n"                                                                                     \
+#define DUMP_BODY                                                                            \
+    "<register updateTime=\"2026-11-20T10:00:00+03:00\" formatVersion=\"2.4\">\n"            \
+    "<content id=\"101\" includeTime=\"2026-11-19T12:00:00\" entryType=\"1\" hash=\"AB\">\n" \
+    "  <decision date=\"2026-11-18\" number=\"2-41/2026\" org=\"Суд района\"/>\n"   \
+    "  <url><![CDATA[http://Example.com/page?id=1]]></url>\n"                                \
+    "  <domain><![CDATA[example.com]]></domain>\n"                                           \
+    "  <ip>192.0.2.7</ip>\n"                                                                 \
+    "  <ipSubnet>198.51.100.0/24</ipSubnet>\n"                                               \
+    "</content>\n"                                                                           \
+    "<content id=\"102\" includeTime=\"2026-11-19T13:00:00\" blockType=\"domain-mask\" "     \
+    "urgencyType=\"1\">\n"                                                                   \
+    "  <decision date=\"2026-11-19\" number=\"7\" org=\"Генпрокуратура\"/>\n"  \
+    "  <domain>casino.example</domain>\n"                                                    \
+    "  <domain>exa mple.org</domain>\n"                                                      \
+    "  <ipv6>2001:DB8::1</ipv6>\n"                                                           \
+    "  <ipv6Subnet>2001:db8:1::/48</ipv6Subnet>\n"                                           \
+    "  <ipv6Subnet>2001:db8:1::/129</ipv6Subnet>\n"                                          \
+    "</content>\n"                                                                           \
     "</register>\n"
 
 static const char dump_utf8[] = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n" DUMP_BODY;
@@ -123,9 +124,12 @@ struct badcase {
 static const struct badcase bad_files[] = {
     { "", "orders: dump.xml:1:1: invalid XML: Document is empty" },
     { "<register><content id=\"1\">" DEC "</register>", "orders: dump.xml:1:" },
-    { "<?xml version=\"1.0\"?>\n<list/>", "orders: dump.xml:2: expected a <register> root element, found <list>" },
-    { "<register>\n<content>" DEC "</content></register>", "orders: dump.xml:2: content 1: missing attribute 'id'" },
-    { "<register><content id=\"1\">" DEC "</content>\n<content id=\"1\">" DEC "</content></register>",
+    { "<?xml version=\"1.0\"?>\n<list/>",
+      "orders: dump.xml:2: expected a <register> root element, found <list>" },
+    { "<register>\n<content>" DEC "</content></register>",
+      "orders: dump.xml:2: content 1: missing attribute 'id'" },
+    { "<register><content id=\"1\">" DEC "</content>\n<content id=\"1\">" DEC
+      "</content></register>",
       "orders: dump.xml:2: content 2: duplicate id '1'" },
     { "<register><content id=\"1\"><domain>a.kz</domain></content></register>",
       "orders: dump.xml:1: content '1': no <decision>" },
@@ -139,14 +143,17 @@ static const struct badcase bad_files[] = {
       "orders: dump.xml:1: content '1': unknown blockType \"everything\"" },
     /* XXE: an external entity would read a local file; the DTD is refused before any use */
     { "<?xml version=\"1.0\"?>\n<!DOCTYPE register [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]>\n"
-      "<register><content id=\"1\"><decision org=\"&xxe;\"/><domain>&xxe;</domain></content></register>",
+      "<register><content id=\"1\"><decision "
+      "org=\"&xxe;\"/><domain>&xxe;</domain></content></register>",
       "orders: dump.xml:2: a DTD is not allowed in an order file" },
     /* an external DTD over the network */
     { "<?xml version=\"1.0\"?>\n<!DOCTYPE register SYSTEM \"http://192.0.2.1/x.dtd\">\n<register/>",
       "orders: dump.xml:2: a DTD is not allowed in an order file" },
     /* billion laughs */
-    { "<?xml version=\"1.0\"?>\n<!DOCTYPE r [<!ENTITY a \"aaaaaaaaaa\"><!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;\">"
-      "<!ENTITY c \"&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;\"><!ENTITY d \"&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;\">]>\n"
+    { "<?xml version=\"1.0\"?>\n<!DOCTYPE r [<!ENTITY a \"aaaaaaaaaa\"><!ENTITY b "
+      "\"&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;\">"
+      "<!ENTITY c \"&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;\"><!ENTITY d "
+      "\"&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;\">]>\n"
       "<register><content id=\"1\">" DEC "<domain>&d;</domain></content></register>",
       "orders: dump.xml:2: a DTD is not allowed in an order file" },
     /* an entity with no DTD at all is a well-formedness error */
@@ -161,7 +168,8 @@ START_TEST(test_dump_malformed)
     char err[512];
     ck_assert_int_eq(order_list_push(&l, order_new()), 0);
     ck_assert_int_eq(parse(c->in, &l, err), -EINVAL);
-    ck_assert_msg(strncmp(err, c->err, strlen(c->err)) == 0, "%s\n got: %s\nwant: %s", c->in, err, c->err);
+    ck_assert_msg(strncmp(err, c->err, strlen(c->err)) == 0, "%s\n got: %s\nwant: %s", c->in, err,
+                  c->err);
     ck_assert_uint_eq(l.n, 1);
     ck_assert_ptr_null(strstr(err, "root:")); /* nothing of /etc/passwd ever shows */
     order_list_free(&l);
@@ -170,17 +178,21 @@ END_TEST
 
 START_TEST(test_dump_delta)
 {
-    static const char prev[] = "<register>"
-                               "<content id=\"1\">" DEC "<domain>a.kz</domain><domain>b.kz</domain></content>"
-                               "<content id=\"2\">" DEC "<domain>c.kz</domain></content>"
-                               "<content id=\"3\">" DEC "<domain>d.kz</domain></content>"
-                               "<content id=\"4\">" DEC "<domain>e.kz</domain></content>"
-                               "</register>";
+    static const char prev[] =
+        "<register>"
+        "<content id=\"1\">" DEC "<domain>a.kz</domain><domain>b.kz</domain></content>"
+        "<content id=\"2\">" DEC "<domain>c.kz</domain></content>"
+        "<content id=\"3\">" DEC "<domain>d.kz</domain></content>"
+        "<content id=\"4\">" DEC "<domain>e.kz</domain></content>"
+        "</register>";
     static const char next[] =
         "<register>"
-        "<content id=\"1\">" DEC "<domain>B.kz</domain><domain>a.kz.</domain></content>" /* same, reordered */
-        "<content id=\"2\">" DEC "<domain>c.kz</domain><domain>c2.kz</domain></content>" /* a resource added */
-        "<content id=\"4\"><decision date=\"2026-01-01\" number=\"2\" org=\"Court\"/><domain>e.kz</domain></content>"
+        "<content id=\"1\">" DEC
+        "<domain>B.kz</domain><domain>a.kz.</domain></content>" /* same, reordered */
+        "<content id=\"2\">" DEC
+        "<domain>c.kz</domain><domain>c2.kz</domain></content>" /* a resource added */
+        "<content id=\"4\"><decision date=\"2026-01-01\" number=\"2\" "
+        "org=\"Court\"/><domain>e.kz</domain></content>"
         "<content id=\"5\">" DEC "<domain>f.kz</domain></content>"
         "</register>";
     struct order_list p = { 0 }, n = { 0 };
@@ -237,7 +249,8 @@ static Suite *orddump_suite(void)
     TCase *tc = tcase_create("dump");
     tcase_add_test(tc, test_dump_utf8);
     tcase_add_test(tc, test_dump_cp1251);
-    tcase_add_loop_test(tc, test_dump_malformed, 0, (int)(sizeof(bad_files) / sizeof(bad_files[0])));
+    tcase_add_loop_test(tc, test_dump_malformed, 0,
+                        (int)(sizeof(bad_files) / sizeof(bad_files[0])));
     tcase_add_test(tc, test_dump_delta);
     tcase_add_test(tc, test_dump_prefixes);
     suite_add_tcase(s, tc);

@@ -68,13 +68,16 @@ START_TEST(test_resources_and_rejects)
     ck_assert_ptr_nonnull(o);
     ck_assert_str_eq(o->id, "");
     ck_assert_int_eq(order_add_resource(o, "Example.COM.", 12, NULL, false, err, sizeof(err)), 0);
-    ck_assert_int_eq(order_add_resource(o, "sub.Example.org", 15, "gambling", true, err, sizeof(err)), 0);
+    ck_assert_int_eq(
+        order_add_resource(o, "sub.Example.org", 15, "gambling", true, err, sizeof(err)), 0);
     ck_assert_int_eq(order_add_resource(o, "*.mask.kz", 9, NULL, false, err, sizeof(err)), 0);
-    ck_assert_int_eq(order_add_resource(o, "HTTP://h.kz/a/../b", 18, NULL, false, err, sizeof(err)), 0);
+    ck_assert_int_eq(order_add_resource(o, "HTTP://h.kz/a/../b", 18, NULL, false, err, sizeof(err)),
+                     0);
     ck_assert_int_eq(order_add_resource(o, "192.0.2.9/24", 12, NULL, false, err, sizeof(err)), 0);
     ck_assert_int_eq(order_add_resource(o, "192.0.2.1", 9, NULL, true, err, sizeof(err)), -EINVAL);
     ck_assert_str_eq(err, "a domain mask needs a domain name");
-    ck_assert_int_eq(order_add_resource(o, "ftp://x.kz/", 11, NULL, false, err, sizeof(err)), -EINVAL);
+    ck_assert_int_eq(order_add_resource(o, "ftp://x.kz/", 11, NULL, false, err, sizeof(err)),
+                     -EINVAL);
     ck_assert_str_eq(err, "unsupported URL scheme 'ftp://x.kz/'");
     ck_assert_uint_eq(o->nres, 5);
     ck_assert_str_eq(o->res[0].text, "Example.COM.");
@@ -89,7 +92,8 @@ START_TEST(test_resources_and_rejects)
     ck_assert_str_eq(o->res[4].norm, "192.0.2.0/24");
     /* invalid UTF-8 and NUL bytes are kept visibly, never raw */
     ck_assert_int_eq(order_add_reject(o, "3", "a\xff\0b", 4, "bad"), 0);
-    ck_assert_str_eq(o->rej[0].text, "a\xEF\xBF\xBD\xEF\xBF\xBD" "b");
+    ck_assert_str_eq(o->rej[0].text, "a\xEF\xBF\xBD\xEF\xBF\xBD"
+                                     "b");
     ck_assert_str_eq(o->rej[0].pos, "3");
     order_free(o);
     order_free(NULL);
@@ -125,11 +129,14 @@ END_TEST
 
 static const char full[] =
     "{\"id\": \"2026-41-0017\", \"issuer\": \"Министерство\", \"number\": \"17/2026\",\n"
-    " \"legal_basis\": \"Закон РК «О связи» ст. 41-1\", \"issued\": \"2026-11-20T10:00:00+05:00\",\n"
-    " \"received\": \"2026-11-21T09:30:00+05:00\", \"category\": \"court\", \"action\": \"restrict\",\n"
+    " \"legal_basis\": \"Закон РК «О связи» ст. 41-1\", \"issued\": "
+    "\"2026-11-20T10:00:00+05:00\",\n"
+    " \"received\": \"2026-11-21T09:30:00+05:00\", \"category\": \"court\", \"action\": "
+    "\"restrict\",\n"
     " \"urgent\": true,\n"
     " \"resources\": [\"youtube.com\", {\"value\": \"casino.kz\", \"category\": \"gambling\"},\n"
-    "   \"exa mple.com\", 42, {\"value\": \"x.kz\", \"category\": 7}, \"https://h.kz/p\", \"2001:DB8::/32\"]}\n";
+    "   \"exa mple.com\", 42, {\"value\": \"x.kz\", \"category\": 7}, \"https://h.kz/p\", "
+    "\"2001:DB8::/32\"]}\n";
 
 START_TEST(test_json_full)
 {
@@ -211,7 +218,8 @@ START_TEST(test_json_roundtrip)
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         err[0] = '\0';
-        ck_assert_msg(order_from_json(bad[i], strlen(bad[i]), err, sizeof(err)) == NULL, "%s", bad[i]);
+        ck_assert_msg(order_from_json(bad[i], strlen(bad[i]), err, sizeof(err)) == NULL, "%s",
+                      bad[i]);
         ck_assert_msg(err[0] != '\0', "no reason for %s", bad[i]);
     }
     order_list_free(&l);
@@ -235,15 +243,17 @@ START_TEST(test_json_compat_and_shapes)
     ck_assert_uint_eq(l.v[0]->nrej, 0);
     ck_assert_str_eq(l.v[0]->received, "2026-11-21T09:30:00+05:00");
     /* an array, {"orders": [...]} with a BOM, a restore order without received */
-    ck_assert_int_eq(parse("[{\"id\":\"A\",\"issuer\":\"I\",\"legal_basis\":\"L\",\"issued\":\"2026-01-01\","
-                           "\"resources\":[\"a.kz\"]}]",
-                           &l, err),
-                     0);
-    ck_assert_int_eq(parse("\xEF\xBB\xBF{\"orders\":[{\"id\":\"B\",\"issuer\":\"I\",\"legal_basis\":\"L\","
-                           "\"issued\":\"2026-01-02T00:00:00Z\",\"action\":\"restore\",\"restores\":\"A\","
-                           "\"resources\":[]}]}",
-                           &l, err),
-                     0);
+    ck_assert_int_eq(
+        parse("[{\"id\":\"A\",\"issuer\":\"I\",\"legal_basis\":\"L\",\"issued\":\"2026-01-01\","
+              "\"resources\":[\"a.kz\"]}]",
+              &l, err),
+        0);
+    ck_assert_int_eq(
+        parse("\xEF\xBB\xBF{\"orders\":[{\"id\":\"B\",\"issuer\":\"I\",\"legal_basis\":\"L\","
+              "\"issued\":\"2026-01-02T00:00:00Z\",\"action\":\"restore\",\"restores\":\"A\","
+              "\"resources\":[]}]}",
+              &l, err),
+        0);
     ck_assert_uint_eq(l.n, 3);
     ck_assert_str_eq(l.v[1]->received, "2027-01-15T08:00:00Z");
     ck_assert_int_eq(l.v[2]->action, ORDER_RESTORE);
@@ -253,7 +263,8 @@ START_TEST(test_json_compat_and_shapes)
     /* a NUL byte anywhere makes the file malformed (jansson would take part of it) */
     static const char nul[] = "{\"resources\": [42\n\0]}";
     const uint8_t *g = guard_copy(nul, sizeof(nul) - 1);
-    ck_assert_int_eq(ordjson_parse("o.json", g, sizeof(nul) - 1, NOW, &l, err, sizeof(err)), -EINVAL);
+    ck_assert_int_eq(ordjson_parse("o.json", g, sizeof(nul) - 1, NOW, &l, err, sizeof(err)),
+                     -EINVAL);
     ck_assert_str_eq(err, "orders: o.json:2:1: NUL byte in JSON text");
     ck_assert_uint_eq(l.n, 3);
     order_list_free(&l);
@@ -265,31 +276,42 @@ struct badcase {
     const char *err;
 };
 
-#define ORD(extra) "{\"id\":\"A\",\"issuer\":\"I\",\"legal_basis\":\"L\",\"issued\":\"2026-01-01\"" extra "}"
+#define ORD(extra) \
+    "{\"id\":\"A\",\"issuer\":\"I\",\"legal_basis\":\"L\",\"issued\":\"2026-01-01\"" extra "}"
 
 static const struct badcase bad_files[] = {
-    { "{\"id\": \"A\",\n  \"resources\": [\"a.kz\",]}", "orders: o.json:2:24: invalid JSON: unexpected token near ']'" },
+    { "{\"id\": \"A\",\n  \"resources\": [\"a.kz\",]}",
+      "orders: o.json:2:24: invalid JSON: unexpected token near ']'" },
     { "", "orders: o.json:1:0: invalid JSON: " },
     { "42", "orders: o.json:1:2: invalid JSON: '[' or '{' expected near '42'" },
-    { "{\"orders\": 42}", "orders: o.json:1:12: expected an order object, an array of orders or {\"orders\": [...]}" },
+    { "{\"orders\": 42}",
+      "orders: o.json:1:12: expected an order object, an array of orders or {\"orders\": [...]}" },
     { "[1]", "orders: o.json:1:2: order 1: not an object" },
     { ORD(""), "orders: o.json:1:1: order 1 ('A'): missing field 'resources'" },
     { "{\"issuer\":\"I\",\"resources\":[]}", "orders: o.json:1:1: order 1: missing field 'id'" },
-    { ORD(",\"resources\":{}"), "orders: o.json:1:76: order 1 ('A'): field 'resources' must be an array" },
+    { ORD(",\"resources\":{}"),
+      "orders: o.json:1:76: order 1 ('A'): field 'resources' must be an array" },
     { "{\"id\":\"A\",\"issuer\":\"\",\"resources\":[]}",
       "orders: o.json:1:20: order 1 ('A'): field 'issuer' must be a non-empty string" },
-    { "{\"id\":\"A\",\"issuer\":\"I\",\"legal_basis\":\"L\",\n\"issued\":\"2026-02-30\",\"resources\":[]}",
-      "orders: o.json:2:10: order 1 ('A'): field 'issued' is not an RFC 3339 time: \"2026-02-30\"" },
-    { ORD(",\"received\":5,\"resources\":[]"), "orders: o.json:1:75: order 1 ('A'): field 'received' must be a string" },
+    { "{\"id\":\"A\",\"issuer\":\"I\",\"legal_basis\":\"L\",\n\"issued\":\"2026-02-30\","
+      "\"resources\":[]}",
+      "orders: o.json:2:10: order 1 ('A'): field 'issued' is not an RFC 3339 time: "
+      "\"2026-02-30\"" },
+    { ORD(",\"received\":5,\"resources\":[]"),
+      "orders: o.json:1:75: order 1 ('A'): field 'received' must be a string" },
     { ORD(",\"action\":\"block\",\"resources\":[]"),
       "orders: o.json:1:73: order 1 ('A'): field 'action' must be \"restrict\" or \"restore\"" },
-    { ORD(",\"urgent\":\"yes\",\"resources\":[]"), "orders: o.json:1:73: order 1 ('A'): field 'urgent' must be true or false" },
+    { ORD(",\"urgent\":\"yes\",\"resources\":[]"),
+      "orders: o.json:1:73: order 1 ('A'): field 'urgent' must be true or false" },
     { ORD(",\"restores\":[\"\"],\"resources\":[]"),
       "orders: o.json:1:76: order 1 ('A'): restores 1: must be a non-empty string" },
     { ORD(",\"restores\":7,\"resources\":[]"),
-      "orders: o.json:1:75: order 1 ('A'): field 'restores' must be an order id or an array of them" },
-    { "[" ORD(",\"resources\":[]") ",\n " ORD(",\"resources\":[]") "]", "orders: o.json:2:2: order 2 ('A'): duplicate order id" },
-    { "{\"id\":\"A\",\"id\":\"B\"}", "orders: o.json:1:14: invalid JSON: duplicate object key near '\"id\"'" },
+      "orders: o.json:1:75: order 1 ('A'): field 'restores' must be an order id or an array of "
+      "them" },
+    { "[" ORD(",\"resources\":[]") ",\n " ORD(",\"resources\":[]") "]",
+      "orders: o.json:2:2: order 2 ('A'): duplicate order id" },
+    { "{\"id\":\"A\",\"id\":\"B\"}",
+      "orders: o.json:1:14: invalid JSON: duplicate object key near '\"id\"'" },
 };
 
 START_TEST(test_json_malformed)
@@ -299,7 +321,8 @@ START_TEST(test_json_malformed)
     char err[512];
     ck_assert_int_eq(order_list_push(&l, order_new()), 0); /* what was there stays */
     ck_assert_int_eq(parse(c->in, &l, err), -EINVAL);
-    ck_assert_msg(strncmp(err, c->err, strlen(c->err)) == 0, "%s\n got: %s\nwant: %s", c->in, err, c->err);
+    ck_assert_msg(strncmp(err, c->err, strlen(c->err)) == 0, "%s\n got: %s\nwant: %s", c->in, err,
+                  c->err);
     ck_assert_uint_eq(l.n, 1);
     order_list_free(&l);
 }
@@ -334,7 +357,8 @@ static Suite *order_suite(void)
     tc = tcase_create("json");
     tcase_add_test(tc, test_json_full);
     tcase_add_test(tc, test_json_compat_and_shapes);
-    tcase_add_loop_test(tc, test_json_malformed, 0, (int)(sizeof(bad_files) / sizeof(bad_files[0])));
+    tcase_add_loop_test(tc, test_json_malformed, 0,
+                        (int)(sizeof(bad_files) / sizeof(bad_files[0])));
     tcase_add_test(tc, test_json_prefixes);
     suite_add_tcase(s, tc);
     return s;

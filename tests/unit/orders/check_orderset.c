@@ -19,7 +19,8 @@ static struct order *mk(const char *id, const char *issuer, int64_t issued, enum
     o->issued_ts = issued;
     o->action = act;
     for (; res && *res; res++)
-        ck_assert_int_eq(order_add_resource(o, *res, strlen(*res), NULL, false, err, sizeof(err)), 0);
+        ck_assert_int_eq(order_add_resource(o, *res, strlen(*res), NULL, false, err, sizeof(err)),
+                         0);
     return o;
 }
 
@@ -204,7 +205,8 @@ START_TEST(test_model)
             seed = seed * 1103515245u + 12345u;
             int k = (int)((seed >> 8) % NAMES);
             snprintf(name, sizeof(name), "n%d.kz", k);
-            ck_assert_int_eq(order_add_resource(v[i], name, strlen(name), NULL, false, err, sizeof(err)), 0);
+            ck_assert_int_eq(
+                order_add_resource(v[i], name, strlen(name), NULL, false, err, sizeof(err)), 0);
             claims[i][k] = true;
         }
     }

@@ -15,8 +15,9 @@
 static char dir[64];
 static bool made;
 
-static const char order_text[] = "{\"id\":\"S-1\",\"issuer\":\"Ministry\",\"legal_basis\":\"Art. 41-1\","
-                                 "\"issued\":\"2026-11-20T10:00:00Z\",\"resources\":[\"signed.example\"]}\n";
+static const char order_text[] =
+    "{\"id\":\"S-1\",\"issuer\":\"Ministry\",\"legal_basis\":\"Art. 41-1\","
+    "\"issued\":\"2026-11-20T10:00:00Z\",\"resources\":[\"signed.example\"]}\n";
 
 /* Runs "cd DIR && what" (quiet). */
 static int sh(const char *what)
@@ -40,16 +41,21 @@ static void setup(void)
     fclose(f);
     const char *ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
     char cmd[1024];
-    snprintf(cmd, sizeof(cmd),
-             "openssl req -x509 %s -keyout ca.key -out ca.pem -subj '/CN=Test Regulator CA' -days 30 "
-             "&& openssl req -x509 %s -keyout other.key -out other.pem -subj '/CN=Stranger CA' -days 30 "
-             "&& openssl req %s -keyout s.key -out s.csr -subj '/O=Ministry/CN=Order Signer' "
-             "&& openssl x509 -req -in s.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out s.pem -days 30 "
-             "&& openssl cms -sign -binary -outform DER -in order.json -signer s.pem -inkey s.key -out order.json.sig "
-             "&& openssl cms -sign -binary -outform PEM -in order.json -signer s.pem -inkey s.key -out order.json.pem "
-             "&& openssl cms -sign -binary -noattr -outform DER -in order.json -signer s.pem -inkey s.key "
-             "-out noattr.sig",
-             ec, ec, ec);
+    snprintf(
+        cmd, sizeof(cmd),
+        "openssl req -x509 %s -keyout ca.key -out ca.pem -subj '/CN=Test Regulator CA' -days 30 "
+        "&& openssl req -x509 %s -keyout other.key -out other.pem -subj '/CN=Stranger CA' -days 30 "
+        "&& openssl req %s -keyout s.key -out s.csr -subj '/O=Ministry/CN=Order Signer' "
+        "&& openssl x509 -req -in s.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out s.pem -days "
+        "30 "
+        "&& openssl cms -sign -binary -outform DER -in order.json -signer s.pem -inkey s.key -out "
+        "order.json.sig "
+        "&& openssl cms -sign -binary -outform PEM -in order.json -signer s.pem -inkey s.key -out "
+        "order.json.pem "
+        "&& openssl cms -sign -binary -noattr -outform DER -in order.json -signer s.pem -inkey "
+        "s.key "
+        "-out noattr.sig",
+        ec, ec, ec);
     made = sh(cmd) == 0;
 }
 
@@ -124,7 +130,8 @@ START_TEST(test_tampered)
     ck_assert_int_eq(sign_verify(data, dl, sig, sl, ca, &s), 0);
     ck_assert_int_eq(s.status, ORDER_SIG_INVALID);
     ck_assert_ptr_nonnull(s.reason);
-    ck_assert_msg(strstr(s.reason, "verif") != NULL || strstr(s.reason, "digest") != NULL, "%s", s.reason);
+    ck_assert_msg(strstr(s.reason, "verif") != NULL || strstr(s.reason, "digest") != NULL, "%s",
+                  s.reason);
     ck_assert_str_eq(s.signer, "CN=Order Signer,O=Ministry"); /* who claims to have signed */
     /* one byte more at the end is tampering too */
     data[10] ^= 1;
@@ -147,14 +154,16 @@ START_TEST(test_untrusted_garbage_no_anchors)
     struct order_signature s = { 0 };
     ck_assert_int_eq(sign_verify(data, dl, sig, sl, other, &s), 0);
     ck_assert_int_eq(s.status, ORDER_SIG_INVALID);
-    ck_assert_msg(strstr(s.reason, "unable to get local issuer certificate") != NULL, "%s", s.reason);
+    ck_assert_msg(strstr(s.reason, "unable to get local issuer certificate") != NULL, "%s",
+                  s.reason);
     ck_assert_int_eq(sign_verify(data, dl, (const uint8_t *)"garbage", 7, other, &s), 0);
     ck_assert_int_eq(s.status, ORDER_SIG_INVALID);
     ck_assert_int_eq(strncmp(s.reason, "not a CMS signature", 19), 0);
     ck_assert_ptr_null(s.signer);
     ck_assert_int_eq(sign_verify(data, dl, sig, sl, "/nonexistent/anchors.pem", &s), 0);
     ck_assert_int_eq(s.status, ORDER_SIG_INVALID);
-    ck_assert_int_eq(strncmp(s.reason, "cannot load trust anchors '/nonexistent/anchors.pem'", 52), 0);
+    ck_assert_int_eq(strncmp(s.reason, "cannot load trust anchors '/nonexistent/anchors.pem'", 52),
+                     0);
     ck_assert_int_eq(sign_verify(data, dl, sig, sl, NULL, &s), 0);
     ck_assert_int_eq(s.status, ORDER_SIG_INVALID);
     /* a bundle holding the stranger and the CA: the chain is found */
@@ -184,14 +193,16 @@ START_TEST(test_policy_and_records)
     /* the result is kept in each record of the file, and in the canonical JSON */
     struct order_list l = { 0 };
     char err[512];
-    ck_assert_int_eq(ordjson_parse("o.json", (const uint8_t *)order_text, strlen(order_text), 0, &l, err, sizeof(err)),
+    ck_assert_int_eq(ordjson_parse("o.json", (const uint8_t *)order_text, strlen(order_text), 0, &l,
+                                   err, sizeof(err)),
                      0);
     ck_assert_int_eq(sign_apply(&l, 0, &bad), 0);
     ck_assert_int_eq(l.v[0]->sig.status, ORDER_SIG_INVALID);
     ck_assert_str_eq(l.v[0]->sig.reason, "digest failure");
     char *j = order_to_json(l.v[0]);
-    ck_assert_ptr_nonnull(strstr(j, "\"signature\":{\"status\":\"invalid\",\"signer\":null,\"time\":null,"
-                                    "\"reason\":\"digest failure\"}"));
+    ck_assert_ptr_nonnull(
+        strstr(j, "\"signature\":{\"status\":\"invalid\",\"signer\":null,\"time\":null,"
+                  "\"reason\":\"digest failure\"}"));
     free(j);
     order_list_free(&l);
 }
