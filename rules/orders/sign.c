@@ -91,7 +91,7 @@ static bool signer_subject(CMS_ContentInfo *cms, CMS_SignerInfo *si, char *out, 
 int sign_verify(const uint8_t *data, size_t len, const uint8_t *sig, size_t siglen,
                 const char *anchors, struct order_signature *out)
 {
-    char why[512], buf[512];
+    char why[768], buf[256];
     X509_STORE *store = NULL;
     BIO *sb = NULL, *db = NULL;
     CMS_ContentInfo *cms = NULL;
@@ -111,7 +111,7 @@ int sign_verify(const uint8_t *data, size_t len, const uint8_t *sig, size_t sigl
     }
     if (!anchors || !X509_STORE_load_file(store, anchors)) {
         ssl_reason(buf, sizeof(buf), "no certificates");
-        snprintf(why, sizeof(why), "cannot load trust anchors '%s': %s",
+        snprintf(why, sizeof(why), "cannot load trust anchors '%.300s': %s",
                  anchors ? anchors : "(none)", buf);
         rc = invalid(out, why);
         goto done;
