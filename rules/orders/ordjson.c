@@ -141,6 +141,7 @@ static size_t member_index(json_t *obj, size_t idx, const char *key)
 
 struct ctx {
     const char *name;
+    size_t first; /* the list's length before this file */
     struct scan *sc;
     char *err;
     size_t errlen;
@@ -218,7 +219,10 @@ static int one_order(const struct ctx *c, json_t *o, size_t oidx, size_t num,
         (rc = time_field(c, o, oidx, label, "issued", true, &r->issued, &r->issued_ts)) ||
         (rc = time_field(c, o, oidx, label, "received", false, &r->received, &r->received_ts)))
         goto fail;
-    if (order_list_find(out, r->id)) {
+    bool dup = false; /* within this file: the list may hold records of other files */
+    for (size_t i = c->first; i < out->n && !dup; i++)
+        dup = strcmp(out->v[i]->id, r->id) == 0;
+    if (dup) {
         rc = bad(c, oidx, "%s: duplicate order id", label);
         goto fail;
     }
@@ -338,7 +342,7 @@ int ordjson_parse(const char *name, const uint8_t *buf, size_t len, int64_t now,
     }
     struct scan sc = { .s = s, .len = len, .line = 1 };
     scan_value(&sc, 0);
-    struct ctx c = { name, &sc, err, errlen };
+    struct ctx c = { name, first, &sc, err, errlen };
     int rc = 0;
     if (sc.oom) {
         rc = -ENOMEM;

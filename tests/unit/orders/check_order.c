@@ -260,6 +260,14 @@ START_TEST(test_json_compat_and_shapes)
     ck_assert_uint_eq(l.v[2]->nrestores, 1);
     ck_assert_str_eq(l.v[2]->restores[0], "A");
     ck_assert(!l.v[2]->urgent);
+    /* ids are unique within a file, not across the list: another file may carry "A" again */
+    ck_assert_int_eq(
+        parse("{\"id\":\"A\",\"issuer\":\"I\",\"legal_basis\":\"L\",\"issued\":\"2026-01-03\","
+              "\"resources\":[]}",
+              &l, err),
+        0);
+    ck_assert_uint_eq(l.n, 4);
+    order_list_truncate(&l, 3);
     /* a NUL byte anywhere makes the file malformed (jansson would take part of it) */
     static const char nul[] = "{\"resources\": [42\n\0]}";
     const uint8_t *g = guard_copy(nul, sizeof(nul) - 1);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "rules/orders/ordimport.h"
 #include "rules/orders/ordjson.h"
 #include "rules/orders/sign.h"
 
@@ -208,6 +209,91 @@ START_TEST(test_policy_and_records)
 }
 END_TEST
 
+/* ordimport: a file and its FILE.sig, the policy, format detection */
+START_TEST(test_import_files)
+{
+    ck_assert(made);
+    char ca[128], path[160], err[512];
+    anchors("ca.pem", ca, sizeof(ca));
+    struct ordimport_opts o = { ca, SIGN_REQUIRE_VALID, 1800000000 };
+    struct order_list l = { 0 };
+    snprintf(path, sizeof(path), "%s/order.json", dir);
+    ck_assert_msg(ordimport_file(path, &o, &l, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_uint_eq(l.n, 1);
+    ck_assert_int_eq(l.v[0]->sig.status, ORDER_SIG_VALID);
+    ck_assert_str_eq(l.v[0]->sig.signer, "CN=Order Signer,O=Ministry");
+    ck_assert_str_eq(l.v[0]->source, path);
+    /* a tampered copy with the same signature: refused, or kept as invalid when policy allows */
+    ck_assert_int_eq(sh("sed 's/signed.example/evil.example/' order.json > t.json && cp "
+                        "order.json.sig t.json.sig"),
+                     0);
+    snprintf(path, sizeof(path), "%s/t.json", dir);
+    o.policy = SIGN_REFUSE_INVALID;
+    ck_assert_int_eq(ordimport_file(path, &o, &l, err, sizeof(err)), -EPERM);
+    ck_assert_msg(strstr(err, "t.json: refused: signature not valid: ") != NULL, "%s", err);
+    ck_assert_uint_eq(l.n, 1);
+    o.policy = SIGN_ACCEPT_ANY;
+    ck_assert_int_eq(ordimport_file(path, &o, &l, err, sizeof(err)), 0);
+    ck_assert_uint_eq(l.n, 2);
+    ck_assert_int_eq(l.v[1]->sig.status, ORDER_SIG_INVALID);
+    ck_assert_str_eq(l.v[1]->res[0].norm, "evil.example");
+    /* unsigned */
+    ck_assert_int_eq(
+        sh("printf 'id,issuer,issued,resource\\nC1,I,2026-01-01,csv.example\\n' > u.csv"), 0);
+    snprintf(path, sizeof(path), "%s/u.csv", dir);
+    o.policy = SIGN_REQUIRE_VALID;
+    ck_assert_int_eq(ordimport_file(path, &o, &l, err, sizeof(err)), -EPERM);
+    ck_assert_msg(strstr(err, "u.csv: refused: not signed (no ") != NULL, "%s", err);
+    o.policy = SIGN_REFUSE_INVALID;
+    ck_assert_int_eq(ordimport_file(path, &o, &l, err, sizeof(err)), 0);
+    ck_assert_uint_eq(l.n, 3);
+    ck_assert_str_eq(l.v[2]->id, "C1");
+    ck_assert_int_eq(l.v[2]->sig.status, ORDER_SIG_NONE);
+    /* signed, but no anchors configured: invalid */
+    o.anchors = NULL;
+    snprintf(path, sizeof(path), "%s/order.json", dir);
+    ck_assert_int_eq(ordimport_file(path, &o, &l, err, sizeof(err)), -EPERM);
+    ck_assert_msg(strstr(err, "no trust anchors configured") != NULL, "%s", err);
+    /* a missing file */
+    ck_assert_int_eq(ordimport_file("/nonexistent/o.json", &o, &l, err, sizeof(err)), -ENOENT);
+    ck_assert_str_eq(err, "orders: /nonexistent/o.json: cannot read: No such file or directory");
+    ck_assert_uint_eq(l.n, 3);
+    order_list_free(&l);
+}
+END_TEST
+
+START_TEST(test_import_detect)
+{
+    static const struct {
+        const char *in;
+        enum ordimport_format f;
+    } t[] = {
+        { "{\"id\":1}", ORDIMPORT_JSON },
+        { " \r\n[ ]", ORDIMPORT_JSON },
+        { "\xEF\xBB\xBF{", ORDIMPORT_JSON },
+        { "<?xml version", ORDIMPORT_DUMP },
+        { "\n<register>", ORDIMPORT_DUMP },
+        { "id,issuer", ORDIMPORT_CSV },
+        { "", ORDIMPORT_CSV },
+    };
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+        ck_assert_msg(ordimport_detect((const uint8_t *)t[i].in, strlen(t[i].in)) == t[i].f, "%s",
+                      t[i].in);
+    ck_assert_str_eq(ordimport_format_name(ORDIMPORT_DUMP), "dump.xml");
+    /* a malformed file through the import: the importer's message, nothing added */
+    struct ordimport_opts o = { NULL, SIGN_ACCEPT_ANY, 0 };
+    struct order_list l = { 0 };
+    char err[512];
+    static const char bad[] = "<register><content/></register>";
+    ck_assert_int_eq(ordimport_buffer("d.xml", (const uint8_t *)bad, strlen(bad), NULL, 0, &o, &l,
+                                      err, sizeof(err)),
+                     -EINVAL);
+    ck_assert_str_eq(err, "orders: d.xml:1: content 1: missing attribute 'id'");
+    ck_assert_uint_eq(l.n, 0);
+    order_list_free(&l);
+}
+END_TEST
+
 static Suite *sign_suite(void)
 {
     Suite *s = suite_create("sign");
@@ -218,6 +304,12 @@ static Suite *sign_suite(void)
     tcase_add_test(tc, test_tampered);
     tcase_add_test(tc, test_untrusted_garbage_no_anchors);
     tcase_add_test(tc, test_policy_and_records);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("ordimport");
+    tcase_add_unchecked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_import_files);
+    tcase_add_test(tc, test_import_detect);
     suite_add_tcase(s, tc);
     return s;
 }
