@@ -51,17 +51,24 @@ static bool is(const xmlNode *n, const char *name)
     return n->type == XML_ELEMENT_NODE && strcmp((const char *)n->name, name) == 0;
 }
 
-/* An attribute's value (caller frees with xmlFree), or NULL. */
-static char *attr(xmlNode *n, const char *name)
+/* An attribute's value into *out (the caller frees it with xmlFree; NULL when absent). Returns
+ * 0, or -ENOMEM when the attribute is there but its copy failed (xmlGetProp() says NULL for
+ * both: an attribute lost to memory pressure must not read as absent). */
+static int attr(xmlNode *n, const char *name, char **out)
 {
-    return (char *)xmlGetProp(n, (const xmlChar *)name);
+    *out = (char *)xmlGetProp(n, (const xmlChar *)name);
+    if (!*out && xmlHasProp(n, (const xmlChar *)name))
+        return -ENOMEM;
+    return 0;
 }
 
 /* Copies an optional attribute into *field ("" when absent). */
 static int attr_into(xmlNode *n, const char *name, char **field)
 {
-    char *v = attr(n, name);
-    int rc = order_set(field, v ? v : "", v ? strlen(v) : 0);
+    char *v;
+    int rc = attr(n, name, &v);
+    if (!rc)
+        rc = order_set(field, v ? v : "", v ? strlen(v) : 0);
     xmlFree(v);
     return rc;
 }
@@ -85,9 +92,12 @@ static int one_content(const struct ctx *c, xmlNode *cn, size_t num, struct orde
                        size_t first)
 {
     long line = xmlGetLineNo(cn);
-    char *id = attr(cn, "id"), *bt = NULL, *ut = NULL;
+    char *id = NULL, *bt = NULL, *ut = NULL;
     struct order *o = NULL;
     int rc;
+    if ((rc = attr(cn, "id", &id)) || (rc = attr(cn, "blockType", &bt)) ||
+        (rc = attr(cn, "urgencyType", &ut)))
+        goto done;
     if (!id || !id[0]) {
         rc = bad(c, line, "content %zu: missing attribute 'id'", num);
         goto done;
@@ -106,7 +116,6 @@ static int one_content(const struct ctx *c, xmlNode *cn, size_t num, struct orde
             goto done;
         }
     }
-    bt = attr(cn, "blockType");
     bool mask = false;
     if (bt && strcmp(bt, "domain-mask") == 0)
         mask = true;
@@ -115,7 +124,6 @@ static int one_content(const struct ctx *c, xmlNode *cn, size_t num, struct orde
         rc = bad(c, line, "content '%.100s': unknown blockType \"%.40s\"", id, bt);
         goto done;
     }
-    ut = attr(cn, "urgencyType");
     o->urgent = ut && strcmp(ut, "1") == 0;
     if ((rc = attr_into(cn, "includeTime", &o->included)))
         goto done;
@@ -203,6 +211,10 @@ int orddump_parse(const char *name, const uint8_t *buf, size_t len, int64_t now,
     }
     if (!doc) {
         const xmlError *e = xmlCtxtGetLastError(pc);
+        if (e && e->code == XML_ERR_NO_MEMORY) {
+            rc = -ENOMEM;
+            goto done;
+        }
         char msg[256] = "not well-formed XML";
         if (e && e->message) {
             snprintf(msg, sizeof(msg), "%s", e->message);

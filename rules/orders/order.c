@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -319,6 +320,35 @@ int order_stamp(struct order_list *list, size_t first, const char *name, const u
     return 0;
 }
 
+/* ---- jansson allocation failures ---- */
+
+static _Thread_local bool json_oom;
+static pthread_once_t json_alloc_once = PTHREAD_ONCE_INIT;
+
+static void *json_alloc(size_t n)
+{
+    void *p = malloc(n);
+    if (unlikely(!p))
+        json_oom = true;
+    return p;
+}
+
+static void json_alloc_setup(void)
+{
+    json_set_alloc_funcs(json_alloc, free);
+}
+
+void order_json_oom_reset(void)
+{
+    pthread_once(&json_alloc_once, json_alloc_setup);
+    json_oom = false;
+}
+
+bool order_json_oom(void)
+{
+    return json_oom;
+}
+
 /* ---- names ---- */
 
 const char *order_action_name(enum order_action a)
@@ -364,6 +394,7 @@ static json_t *str_or_null(const char *s)
 char *order_to_json(const struct order *o)
 {
     bool bad = false;
+    order_json_oom_reset();
     json_t *j = json_object();
     if (!j)
         return NULL;
@@ -426,6 +457,10 @@ char *order_to_json(const struct order *o)
     put(j, "signature", s, &bad);
     char *out = bad ? NULL : json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(j);
+    if (out && order_json_oom()) { /* a string may have lost a byte on the way */
+        free(out);
+        out = NULL;
+    }
     return out;
 }
 
@@ -464,8 +499,14 @@ struct order *order_from_json(const char *buf, size_t len, char *err, size_t err
 {
     json_error_t je;
     char why[ORDER_ERR_MAX];
+    order_json_oom_reset();
     json_t *j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
     struct order *o = NULL;
+    if (order_json_oom()) {
+        json_decref(j);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
     if (!j) {
         snprintf(err, errlen, "%d:%d: invalid JSON: %s", je.line, je.column, je.text);
         return NULL;

@@ -121,6 +121,14 @@ char *order_to_json(const struct order *o);
  * normalized again, so a record from an older normalization is brought up to date. */
 struct order *order_from_json(const char *buf, size_t len, char *err, size_t errlen);
 
+/* jansson's lexer drops a byte when its token buffer cannot grow, so a parse under memory
+ * pressure may return "casno.kz" for "casino.kz". Every JSON parse of the project goes through
+ * jansson allocation functions (installed once, process-wide) that note a failure in a
+ * thread-local flag: call order_json_oom_reset() before a jansson call and treat
+ * order_json_oom() true afterwards as -ENOMEM, whatever jansson returned. */
+void order_json_oom_reset(void);
+bool order_json_oom(void);
+
 /* "restrict" / "restore"; order_action_parse() returns false for anything else. */
 const char *order_action_name(enum order_action a);
 bool order_action_parse(const char *s, enum order_action *a);

@@ -334,7 +334,13 @@ int ordjson_parse(const char *name, const uint8_t *buf, size_t len, int64_t now,
         return -EINVAL;
     }
     json_error_t je;
+    order_json_oom_reset();
     json_t *root = json_loadb(s, len, JSON_REJECT_DUPLICATES, &je);
+    if (order_json_oom()) {
+        json_decref(root);
+        snprintf(err, errlen, "orders: %s: out of memory while parsing JSON", name);
+        return -ENOMEM;
+    }
     if (!root) {
         snprintf(err, errlen, "orders: %s:%d:%d: invalid JSON: %s", name, je.line, je.column,
                  je.text);
