@@ -660,8 +660,6 @@ struct ruleset *ruleset_build(struct ruleset_builder *b)
     b->kind = NULL;
     rs->attr = shrink(b->attr, b->n * sizeof(*rs->attr));
     rs->n = b->n;
-    if (build_multi(rs, b))
-        goto fail;
     rs->strpool = shrink(b->strpool, b->str_len);
     rs->str_len = b->str_len;
     rs->pairs = shrink(b->pairs, b->npairs * sizeof(*rs->pairs));
@@ -674,6 +672,9 @@ struct ruleset *ruleset_build(struct ruleset_builder *b)
     b->attr = NULL;
     b->strpool = NULL;
     b->pairs = NULL;
+    /* only now may the build fail: until here the builder still owned what rs points to */
+    if (build_multi(rs, b))
+        goto fail;
     /* The dedup tables are not needed any more: give their memory back before the tries. */
     idxset_free(&b->entries);
     memset(&b->entries, 0, sizeof(b->entries));

@@ -202,16 +202,25 @@ int orddump_parse(const char *name, const uint8_t *buf, size_t len, int64_t now,
     long dtd_line = 0;
     pc->_private = &dtd_line;
     pc->sax->internalSubset = on_dtd;
+    xmlResetLastError();
     xmlDocPtr doc = xmlCtxtReadMemory(pc, (const char *)buf, (int)len, name, NULL,
                                       XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    const xmlError *ge = xmlGetLastError(), *ce = xmlCtxtGetLastError(pc);
+    if ((ge && ge->code == XML_ERR_NO_MEMORY) || (ce && ce->code == XML_ERR_NO_MEMORY)) {
+        rc = -ENOMEM; /* even with a document: libxml2 may have dropped a name on the way */
+        goto done;
+    }
     if (dtd_line || (doc && (doc->intSubset || doc->extSubset))) {
         rc = bad(&c, dtd_line,
                  "a DTD is not allowed in an order file (entities are never declared or expanded)");
         goto done;
     }
     if (!doc) {
-        const xmlError *e = xmlCtxtGetLastError(pc);
-        if (e && e->code == XML_ERR_NO_MEMORY) {
+        const xmlError *e = xmlCtxtGetLastError(pc), *g = xmlGetLastError();
+        /* libxml2 reports some allocation failures (its input buffer) only globally, and a
+         * parse that failed with no error recorded at all failed for memory */
+        if (!e || e->code == XML_ERR_OK || e->code == XML_ERR_NO_MEMORY ||
+            (g && g->code == XML_ERR_NO_MEMORY)) {
             rc = -ENOMEM;
             goto done;
         }
