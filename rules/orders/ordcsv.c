@@ -174,11 +174,6 @@ static int bad(const struct ctx *c, uint32_t line, uint32_t col, const char *fmt
     return -EINVAL;
 }
 
-/* Per order: the line that declared it (for "contradicts line N"). */
-struct seen {
-    uint32_t line;
-};
-
 static bool parse_bool(const char *s, bool *v)
 {
     static const char *const t[] = { "1", "true", "yes" }, *const f[] = { "", "0", "false", "no" };
