@@ -18,7 +18,8 @@
 
 /* Verifies sig (siglen bytes) over data (len bytes) against the PEM bundle at anchors.
  * Returns 0 with *out filled (status ORDER_SIG_VALID, or ORDER_SIG_INVALID and a reason such as
- * "unable to get local issuer certificate" or "digest failure" for a tampered file), or -ENOMEM.
+ * "certificate verify error: ... unable to get local issuer certificate", or "verification
+ * failure" for a changed file), or -ENOMEM.
  * An unreadable anchor bundle or an unparsable signature is an invalid result with the reason.
  * out's strings are owned by out (sign_clear() frees them). */
 int sign_verify(const uint8_t *data, size_t len, const uint8_t *sig, size_t siglen,
