@@ -16,12 +16,12 @@
 
 #include <errno.h>
 #include <jansson.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/compiler.h"
+#include "rules/orders/order.h"
 
 #define LOADER_FILE_MAX ((size_t)1 << 30)
 #define ERR_MAX         512
@@ -238,32 +238,16 @@ static int load_order(struct ruleset_builder *b, const char *name, size_t idx, j
 
 /* jansson's lexer ignores a failed growth of its token buffer (lex_save() drops the byte), so a
  * parse under memory pressure can return a string with a byte missing: "casino.kz" compiled as
- * "casno.kz". Every jansson allocation goes through json_alloc(), which notes a failure; a parse
- * that saw one is an -ENOMEM, whatever jansson returned. */
-static _Thread_local bool json_oom;
-static pthread_once_t json_alloc_once = PTHREAD_ONCE_INIT;
-
-static void *json_alloc(size_t n)
-{
-    void *p = malloc(n);
-    if (unlikely(!p))
-        json_oom = true;
-    return p;
-}
-
-static void json_alloc_setup(void)
-{
-    json_set_alloc_funcs(json_alloc, free);
-}
-
+ * "casno.kz". Every jansson allocation goes through the allocation functions of
+ * rules/orders/order.h (one set for the whole process), which note a failure; a parse that saw
+ * one is an -ENOMEM, whatever jansson returned. */
 static int load_json(struct ruleset_builder *b, const char *name, const char *buf, size_t len,
                      FILE *errs, struct loader_stats *st)
 {
     json_error_t je;
-    pthread_once(&json_alloc_once, json_alloc_setup);
-    json_oom = false;
+    order_json_oom_reset();
     json_t *root = json_loadb(buf, len, 0, &je);
-    if (json_oom) {
+    if (order_json_oom()) {
         json_decref(root);
         if (errs)
             fprintf(errs, "rules: %s: out of memory while parsing JSON\n", name);

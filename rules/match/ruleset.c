@@ -29,8 +29,10 @@
 #include "rules/match/nametrie.h"
 #include "rules/match/normalize.h"
 
-#define ENTRY_TEXT_MAX  4096 /* raw entry bytes considered at all */
-#define NTEXT_MAX       (8 + 2 + NORM_HOST_MAX + NORM_PATH_MAX + 1)
+#define ENTRY_TEXT_MAX 4096 /* raw entry bytes considered at all */
+#define NTEXT_MAX      RULESET_TEXT_MAX
+_Static_assert(RULESET_TEXT_MAX == 8 + 2 + NORM_HOST_MAX + NORM_PATH_MAX + 1,
+               "\"https://\" + \"[]\" + host + path + NUL");
 #define ENTRIES_MAX     (UINT32_MAX / 4) /* ids fit DOMHASH_VALUE_MAX; pair ids fit ATTR_PAIR */
 #define ATTR_KIND_SHIFT 30
 #define ATTR_PAIR       ((1u << ATTR_KIND_SHIFT) - 1)
@@ -51,6 +53,18 @@ struct ipent {
 
 struct pair {
     uint32_t order, category; /* offsets into strpool */
+};
+
+/* One more order listing an entry that an earlier order already listed (the first order is in
+ * the entry's pair). Rare: only entries shared by several orders have claims. */
+struct claim {
+    uint32_t entry;
+    uint32_t order; /* offset into strpool */
+};
+
+/* The extra orders of one shared entry: morder[first .. first + n - 1]. */
+struct multi {
+    uint32_t entry, first, n;
 };
 
 struct ruleset_builder {
@@ -74,6 +88,9 @@ struct ruleset_builder {
     struct ipent *ips;
     size_t nips, ips_cap;
 
+    struct claim *claims;
+    size_t nclaims, claims_cap;
+
     size_t count[3];
     size_t dups;
     size_t ips4;
@@ -89,6 +106,10 @@ struct ruleset {
     size_t str_len;
     struct pair *pairs;
     size_t npairs;
+    struct multi *multi; /* sorted by entry */
+    size_t nmulti;
+    uint32_t *morder; /* strpool offsets of the extra orders, sorted per entry */
+    size_t nmorder;
     struct domhash *dom;
     struct nametrie *url_exact, *url_pfx;
     struct domhash *https_host; /* exact, over the hosts of https:// URL entries */
@@ -229,6 +250,7 @@ void ruleset_builder_free(struct ruleset_builder *b)
     free(b->pairs);
     idxset_free(&b->pairset);
     free(b->ips);
+    free(b->claims);
     free(b);
 }
 
@@ -303,6 +325,25 @@ static int intern_attrs(struct ruleset_builder *b, const struct rule_attrs *a, u
     *id = (uint32_t)b->npairs;
     idxset_put(&b->pairset, pos, h, *id);
     b->npairs++;
+    return 0;
+}
+
+/* Records that attrs' order also lists entry e (nothing when it has no order or is e's first). */
+static int add_claim(struct ruleset_builder *b, uint32_t e, const struct rule_attrs *attrs)
+{
+    if (!attrs || !attrs->order || !attrs->order[0])
+        return 0;
+    if (strcmp(b->strpool + b->pairs[b->attr[e]].order, attrs->order) == 0)
+        return 0;
+    uint32_t off;
+    if (intern_str(b, attrs->order, &off))
+        return -ENOMEM;
+    if (b->nclaims > 0 && b->claims[b->nclaims - 1].entry == e &&
+        b->claims[b->nclaims - 1].order == off)
+        return 0;
+    if (grow((void **)&b->claims, &b->claims_cap, b->nclaims + 1, sizeof(*b->claims)))
+        return -ENOMEM;
+    b->claims[b->nclaims++] = (struct claim){ e, off };
     return 0;
 }
 
@@ -410,8 +451,9 @@ static bool looks_ip(const char *s, size_t len)
     return true;
 }
 
-int ruleset_builder_add(struct ruleset_builder *b, const char *text, size_t len,
-                        const struct rule_attrs *attrs, char *err, size_t errlen)
+/* Parses and normalizes one entry into nt (NTEXT_MAX bytes), *kind and, for an address, ip. */
+static int parse_entry(const char *text, size_t len, char *nt, size_t *nlenp, enum rule_kind *kindp,
+                       struct ipent *ipp, char *err, size_t errlen)
 {
     if (err && errlen)
         err[0] = '\0';
@@ -429,13 +471,11 @@ int ruleset_builder_add(struct ruleset_builder *b, const char *text, size_t len,
     if (memchr(text, '\0', len))
         return fail(err, errlen, "NUL byte in entry", text, len);
 
-    char nt[NTEXT_MAX];
     size_t nlen = 0;
     enum rule_kind kind;
     struct ipent ip;
     const char *slash;
     int rc;
-
     if (ci_prefix(text, len, "http://") || ci_prefix(text, len, "https://")) {
         kind = RULE_URL;
         if ((rc = parse_url(text, len, nt, &nlen, err, errlen)))
@@ -478,6 +518,31 @@ int ruleset_builder_add(struct ruleset_builder *b, const char *text, size_t len,
         }
     }
 
+    *nlenp = nlen;
+    *kindp = kind;
+    if (kind == RULE_IP)
+        *ipp = ip;
+    return 0;
+}
+
+int ruleset_normalize_entry(const char *text, size_t len, char out[RULESET_TEXT_MAX],
+                            size_t *out_len, enum rule_kind *kind, char *err, size_t errlen)
+{
+    struct ipent ip;
+    return parse_entry(text, len, out, out_len, kind, &ip, err, errlen);
+}
+
+int ruleset_builder_add(struct ruleset_builder *b, const char *text, size_t len,
+                        const struct rule_attrs *attrs, char *err, size_t errlen)
+{
+    char nt[NTEXT_MAX];
+    size_t nlen = 0;
+    enum rule_kind kind;
+    struct ipent ip;
+    int rc = parse_entry(text, len, nt, &nlen, &kind, &ip, err, errlen);
+    if (rc)
+        return rc;
+
     if (b->n >= ENTRIES_MAX || b->pool_len + nlen + 1 > UINT32_MAX)
         return -ENOMEM;
     size_t skip = key_skip(kind, nt);
@@ -495,7 +560,7 @@ int ruleset_builder_add(struct ruleset_builder *b, const char *text, size_t len,
         size_t os = key_skip(kind, o);
         if (strcmp(o + os, nt + skip) == 0) {
             b->dups++;
-            return 0;
+            return add_claim(b, e, attrs);
         }
     }
     uint32_t aid;
@@ -540,6 +605,38 @@ static void *shrink(void *p, size_t bytes)
     return np ? np : p;
 }
 
+static int claim_cmp(const void *x, const void *y)
+{
+    const struct claim *a = x, *c = y;
+    if (a->entry != c->entry)
+        return a->entry < c->entry ? -1 : 1;
+    return a->order < c->order ? -1 : a->order > c->order;
+}
+
+/* Sorts the builder's claims into the set's per-entry order lists (duplicates dropped). */
+static int build_multi(struct ruleset *rs, struct ruleset_builder *b)
+{
+    if (b->nclaims == 0)
+        return 0;
+    qsort(b->claims, b->nclaims, sizeof(*b->claims), claim_cmp);
+    rs->morder = malloc(b->nclaims * sizeof(*rs->morder));
+    rs->multi = malloc(b->nclaims * sizeof(*rs->multi));
+    if (!rs->morder || !rs->multi)
+        return -ENOMEM;
+    for (size_t i = 0; i < b->nclaims; i++) {
+        const struct claim *c = &b->claims[i];
+        if (i > 0 && c->entry == c[-1].entry && c->order == c[-1].order)
+            continue;
+        if (rs->nmulti == 0 || rs->multi[rs->nmulti - 1].entry != c->entry)
+            rs->multi[rs->nmulti++] = (struct multi){ c->entry, (uint32_t)rs->nmorder, 0 };
+        rs->morder[rs->nmorder++] = c->order;
+        rs->multi[rs->nmulti - 1].n++;
+    }
+    rs->multi = shrink(rs->multi, rs->nmulti * sizeof(*rs->multi));
+    rs->morder = shrink(rs->morder, rs->nmorder * sizeof(*rs->morder));
+    return 0;
+}
+
 struct ruleset *ruleset_build(struct ruleset_builder *b)
 {
     if (!b)
@@ -576,6 +673,9 @@ struct ruleset *ruleset_build(struct ruleset_builder *b)
     b->attr = NULL;
     b->strpool = NULL;
     b->pairs = NULL;
+    /* only now may the build fail: until here the builder still owned what rs points to */
+    if (build_multi(rs, b))
+        goto fail;
     /* The dedup tables are not needed any more: give their memory back before the tries. */
     idxset_free(&b->entries);
     memset(&b->entries, 0, sizeof(b->entries));
@@ -658,6 +758,8 @@ void ruleset_free(struct ruleset *rs)
     free(rs->attr);
     free(rs->strpool);
     free(rs->pairs);
+    free(rs->multi);
+    free(rs->morder);
     domhash_free(rs->dom);
     nametrie_free(rs->url_exact);
     nametrie_free(rs->url_pfx);
@@ -770,6 +872,34 @@ const char *ruleset_entry_category(const struct ruleset *rs, uint32_t entry)
                                  : "";
 }
 
+size_t ruleset_entry_orders(const struct ruleset *rs, uint32_t entry, const char **out, size_t cap)
+{
+    if (!rs || entry >= rs->n)
+        return 0;
+    size_t n = 0;
+    const char *first = ruleset_entry_order(rs, entry);
+    if (first[0]) {
+        if (n < cap)
+            out[n] = first;
+        n++;
+    }
+    size_t lo = 0, hi = rs->nmulti;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (rs->multi[mid].entry < entry)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < rs->nmulti && rs->multi[lo].entry == entry) {
+        const struct multi *m = &rs->multi[lo];
+        for (uint32_t i = 0; i < m->n; i++, n++)
+            if (n < cap)
+                out[n] = rs->strpool + rs->morder[m->first + i];
+    }
+    return n;
+}
+
 enum rule_kind ruleset_entry_kind(const struct ruleset *rs, uint32_t entry)
 {
     return (rs && entry < rs->n) ? (enum rule_kind)(rs->attr[entry] >> ATTR_KIND_SHIFT)
@@ -798,7 +928,8 @@ void ruleset_get_stats(const struct ruleset *rs, struct ruleset_stats *st)
     st->ips6 = rs->count[RULE_IP] - rs->ips4;
     st->version = rs->version;
     st->bytes = sizeof(*rs) + rs->pool_len + rs->n * (sizeof(*rs->text_off) + sizeof(*rs->attr)) +
-                rs->str_len + rs->npairs * sizeof(*rs->pairs) + domhash_bytes(rs->dom) +
+                rs->str_len + rs->npairs * sizeof(*rs->pairs) + rs->nmulti * sizeof(*rs->multi) +
+                rs->nmorder * sizeof(*rs->morder) + domhash_bytes(rs->dom) +
                 nametrie_bytes(rs->url_exact) + nametrie_bytes(rs->url_pfx) +
                 domhash_bytes(rs->https_host) + iplpm_bytes(rs->ip4) + iplpm_bytes(rs->ip6);
 }

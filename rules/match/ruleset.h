@@ -11,7 +11,9 @@
  *    (the query of the request is ignored unless the entry has one); an entry whose path ends
  *    in '*' is a prefix ("http://h/dir/" + '*' matches h/dir/ and everything below).
  *  - ip: IPv4 / IPv6 address or CIDR, longest-prefix match.
- * Every entry carries an order id and a category (strings, interned in the set). */
+ * Every entry carries the orders that list it and a category (strings, interned in the set):
+ * the first order and the category in an interned pair, and, for the rare entry that several
+ * orders list, the other order ids in a per-set table (ruleset_entry_orders()). */
 #ifndef QG_RULESET_H
 #define QG_RULESET_H
 
@@ -22,6 +24,8 @@
 enum rule_kind { RULE_DOMAIN = 0, RULE_URL, RULE_IP };
 
 #define RULESET_NO_ENTRY UINT32_MAX
+/* Bytes a normalized entry text may take, NUL included ("https://" + "[host]" + path). */
+#define RULESET_TEXT_MAX 2313
 
 struct ruleset;
 struct ruleset_builder;
@@ -39,11 +43,18 @@ void ruleset_builder_free(struct ruleset_builder *b);
 
 /* Parses one textual entry (a domain, an http(s) URL, an IP or CIDR; surrounding blanks
  * ignored), normalizes it and adds it. Returns 0, or -EINVAL with a reason in err (the builder
- * is unchanged), or -ENOMEM. A duplicate entry is accepted once (the first attrs win) and
- * counted in ruleset_builder_dups(). */
+ * is unchanged), or -ENOMEM. A duplicate entry is accepted once (the first attrs' category and
+ * order win) and counted in ruleset_builder_dups(); a duplicate from another order adds that
+ * order to the entry's list (ruleset_entry_orders()). */
 int ruleset_builder_add(struct ruleset_builder *b, const char *text, size_t len,
                         const struct rule_attrs *attrs, char *err, size_t errlen);
 size_t ruleset_builder_count(const struct ruleset_builder *b, enum rule_kind kind);
+
+/* Normalizes one textual entry exactly as ruleset_builder_add() does, without adding it: out
+ * gets the normalized text (NUL-terminated), *out_len its length, *kind its kind ("*.ex.com"
+ * gives "ex.com", a domain). Returns 0, -EINVAL with a reason in err, or -ENOMEM. */
+int ruleset_normalize_entry(const char *text, size_t len, char out[RULESET_TEXT_MAX],
+                            size_t *out_len, enum rule_kind *kind, char *err, size_t errlen);
 size_t ruleset_builder_dups(const struct ruleset_builder *b);
 
 /* Compiles the builder into an immutable set and frees the builder (also on failure).
@@ -78,8 +89,13 @@ bool ruleset_match_ip(const struct ruleset *rs, int ipver, const uint8_t *addr,
                       struct rule_match *m);
 
 /* Entry attributes. Strings live as long as rs; order/category may be "" if none was given. */
-const char *ruleset_entry_text(const struct ruleset *rs, uint32_t entry); /* normalized form */
-const char *ruleset_entry_order(const struct ruleset *rs, uint32_t entry);
+const char *ruleset_entry_text(const struct ruleset *rs, uint32_t entry);  /* normalized form */
+const char *ruleset_entry_order(const struct ruleset *rs, uint32_t entry); /* the first one */
+/* Every order that lists entry: the first order (if it has one), then the others in the order
+ * the builder first saw their ids. Writes up to cap pointers into out (strings live as long as
+ * rs); returns the total count, which may exceed cap. Not for the packet path (a binary search
+ * over the shared entries). */
+size_t ruleset_entry_orders(const struct ruleset *rs, uint32_t entry, const char **out, size_t cap);
 const char *ruleset_entry_category(const struct ruleset *rs, uint32_t entry);
 enum rule_kind ruleset_entry_kind(const struct ruleset *rs, uint32_t entry);
 

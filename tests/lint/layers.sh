@@ -13,6 +13,7 @@ set -u
 LAYERS='
 common
 rules/match
+rules/orders
 rules/lists
 proxy/packet
 proxy/capture

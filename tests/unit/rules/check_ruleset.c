@@ -156,6 +156,61 @@ START_TEST(test_dedup_and_attrs)
 }
 END_TEST
 
+START_TEST(test_entry_orders)
+{
+    struct ruleset_builder *b = ruleset_builder_new();
+    char err[256];
+    const char *o[4];
+    ck_assert_int_eq(add(b, "ex.com", "A", "court", err), 0);
+    ck_assert_int_eq(add(b, "*.EX.com", "B", "gambling", err), 0); /* dup: B also lists it */
+    ck_assert_int_eq(add(b, "ex.com", "B", NULL, err), 0);         /* B again: one claim */
+    ck_assert_int_eq(add(b, "ex.com", "A", NULL, err), 0);         /* the first order again */
+    ck_assert_int_eq(add(b, "ex.com", NULL, NULL, err), 0);        /* no order: no claim */
+    ck_assert_int_eq(add(b, "1.2.3.4", "C", NULL, err), 0);
+    ck_assert_int_eq(add(b, "plain.org", NULL, NULL, err), 0);
+    ck_assert_int_eq(add(b, "plain.org", "D", NULL, err), 0);
+    ck_assert_int_eq(add(b, "1.2.3.4", "E", NULL, err), 0);
+    ck_assert_int_eq(add(b, "1.2.3.4/32", "B", NULL, err), 0);
+    ck_assert_uint_eq(ruleset_builder_dups(b), 7);
+    struct ruleset *rs = ruleset_build(b);
+    ck_assert_uint_eq(ruleset_entry_count(rs), 3);
+    ck_assert_uint_eq(ruleset_entry_orders(rs, 0, o, 4), 2);
+    ck_assert_str_eq(o[0], "A");
+    ck_assert_str_eq(o[1], "B");
+    ck_assert_str_eq(ruleset_entry_category(rs, 0), "court"); /* the first order's */
+    ck_assert_uint_eq(ruleset_entry_orders(rs, 1, o, 4), 3);
+    ck_assert_str_eq(o[0], "C");
+    ck_assert_str_eq(o[1], "B"); /* in the order the ids were first seen by the builder */
+    ck_assert_str_eq(o[2], "E");
+    ck_assert_uint_eq(ruleset_entry_orders(rs, 1, o, 1), 3); /* the count, even past cap */
+    ck_assert_uint_eq(ruleset_entry_orders(rs, 2, o, 4), 1); /* a plain-list entry, then D */
+    ck_assert_str_eq(o[0], "D");
+    ck_assert_str_eq(ruleset_entry_order(rs, 2), "");
+    ck_assert_uint_eq(ruleset_entry_orders(rs, 3, o, 4), 0); /* no such entry */
+    ck_assert_uint_eq(ruleset_entry_orders(NULL, 0, o, 4), 0);
+    ruleset_free(rs);
+
+    char out[RULESET_TEXT_MAX];
+    size_t n;
+    enum rule_kind k;
+    ck_assert_int_eq(ruleset_normalize_entry(" *.Ex.COM. ", 11, out, &n, &k, err, sizeof(err)), 0);
+    ck_assert_str_eq(out, "ex.com");
+    ck_assert_uint_eq(n, 6);
+    ck_assert_int_eq(k, RULE_DOMAIN);
+    ck_assert_int_eq(ruleset_normalize_entry("HTTPS://[2001:DB8::1]:443/a/../b", 32, out, &n, &k,
+                                             err, sizeof(err)),
+                     0);
+    ck_assert_str_eq(out, "https://[2001:db8::1]/b");
+    ck_assert_int_eq(k, RULE_URL);
+    ck_assert_int_eq(ruleset_normalize_entry("10.1.2.3/8", 10, out, &n, &k, err, sizeof(err)), 0);
+    ck_assert_str_eq(out, "10.0.0.0/8");
+    ck_assert_int_eq(k, RULE_IP);
+    ck_assert_int_eq(ruleset_normalize_entry("exa mple.com", 12, out, &n, &k, err, sizeof(err)),
+                     -EINVAL);
+    ck_assert_str_eq(err, "invalid hostname character 'exa mple.com'");
+}
+END_TEST
+
 static struct ruleset *sample(void)
 {
     static const char *list[] = {
@@ -368,6 +423,7 @@ static Suite *ruleset_suite(void)
     tcase_add_loop_test(tc, test_entry_table, 0, (int)(sizeof(entries) / sizeof(entries[0])));
     tcase_add_test(tc, test_long_entries);
     tcase_add_test(tc, test_dedup_and_attrs);
+    tcase_add_test(tc, test_entry_orders);
     suite_add_tcase(s, tc);
     tc = tcase_create("match");
     tcase_add_loop_test(tc, test_match_domain, 0, (int)(sizeof(dom_cases) / sizeof(dom_cases[0])));

@@ -1,0 +1,34 @@
+/* orderset.h - compiles a set of active order records into a rule set.
+ *
+ * Each resource of a restrict order is a claim of that order on one entry; the entry is in the
+ * set while at least one claim on it stands, and the set knows every order that claims it
+ * (ruleset_entry_orders()). A restore order lifts claims: those of the orders it names in
+ * "restores", or, when it names none, those of every restrict order of the same issuer issued
+ * no later than it; only on the resources it lists (all of the lifted orders' resources when it
+ * lists none). A revoked order is simply not passed in: its claims vanish, and an entry another
+ * order still claims stays. Rejected resources are never compiled. */
+#ifndef QG_ORDERSET_H
+#define QG_ORDERSET_H
+
+#include <stddef.h>
+
+#include "rules/match/ruleset.h"
+#include "rules/orders/order.h"
+
+struct orderset_stats {
+    size_t orders; /* records given */
+    size_t claims; /* resources of restrict orders */
+    size_t lifted; /* claims a restore order lifted */
+    size_t added;  /* claims given to the builder (the others were lifted) */
+};
+
+/* Adds the claims that stand among orders[0..n) to b. Returns 0, or -ENOMEM; an entry the
+ * builder refuses (cannot happen for a record's normalized text) is -EINVAL with err set. */
+int orderset_fill(struct ruleset_builder *b, const struct order *const *orders, size_t n,
+                  struct orderset_stats *st, char *err, size_t errlen);
+
+/* orderset_fill() into a new builder, then ruleset_build(). Returns the set, or NULL (err set). */
+struct ruleset *orderset_compile(const struct order *const *orders, size_t n,
+                                 struct orderset_stats *st, char *err, size_t errlen);
+
+#endif
