@@ -13,7 +13,9 @@ set -u
 LAYERS='
 common
 rules/match
+rules/orders
 rules/lists
+rules/store
 proxy/packet
 proxy/capture
 proxy/flow
