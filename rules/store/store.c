@@ -54,8 +54,7 @@ static int hexval(char ch)
 
 /* Copies s[a..b) into out (cap bytes with the NUL), decoding %XX when decode. A decoded NUL is
  * refused. Returns 0 or the offset + 1 of the offending byte. */
-static size_t copy_part(const struct cur *c, size_t a, size_t b, char *out, size_t cap,
-                        bool decode)
+static size_t copy_part(const struct cur *c, size_t a, size_t b, char *out, size_t cap, bool decode)
 {
     size_t o = 0;
     for (size_t i = a; i < b; i++) {
@@ -268,8 +267,7 @@ int store_url_parse(const char *s, size_t len, struct store_url *u, char *err, s
     snprintf(u->prefix, sizeof(u->prefix), "%s", STORE_DEFAULT_PREFIX);
     struct cur c = { s, len, 0 };
     if (len && memchr(s, '\0', len))
-        return url_fail(err, errlen, (size_t)((const char *)memchr(s, '\0', len) - s),
-                        "NUL byte");
+        return url_fail(err, errlen, (size_t)((const char *)memchr(s, '\0', len) - s), "NUL byte");
     if (len == 0) {
         u->kind = STORE_URL_DIR;
         snprintf(u->path, sizeof(u->path), "%s", STORE_DEFAULT_DIR);
@@ -443,8 +441,7 @@ static int check_change(struct store *s, const struct store_change *c, char *err
             return -EINVAL;
         }
         if (c->kind == STORE_CHANGE_IMPORT && (!o->record || !o->record_len)) {
-            snprintf(err, errlen, "store: %s: order %s: an import needs a record", s->where,
-                     o->id);
+            snprintf(err, errlen, "store: %s: order %s: an import needs a record", s->where, o->id);
             return -EINVAL;
         }
         if (o->record && o->record_len > s->max_record) {

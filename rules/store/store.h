@@ -97,8 +97,8 @@ struct store_node {
 };
 
 struct store_opts {
-    const char *password_file; /* overrides ?password_file= */
-    const char *prefix;        /* overrides ?prefix= */
+    const char *password_file;   /* overrides ?password_file= */
+    const char *prefix;          /* overrides ?prefix= */
     uint32_t connect_timeout_ms; /* default 1000 */
     uint32_t io_timeout_ms;      /* default 2000 */
     size_t max_record;           /* bytes of one record, default 256 MiB */
@@ -135,7 +135,8 @@ struct store_ops {
 /* The common head of every back end's handle. */
 struct store {
     const struct store_ops *ops;
-    char where[STORE_HOST_MAX + STORE_ID_MAX + 32]; /* "redis 127.0.0.1:6379", "dir /var/lib/qorgau" */
+    char where[STORE_HOST_MAX + STORE_ID_MAX +
+               32]; /* "redis 127.0.0.1:6379", "dir /var/lib/qorgau" */
     size_t max_record, max_orders;
     uint32_t log_keep;
 };

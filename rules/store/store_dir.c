@@ -352,8 +352,7 @@ static void unlock(struct dstore *d)
 
 static int dir_trim_locked(struct dstore *d, uint64_t keep, char *err, size_t errlen);
 
-static int64_t dir_publish(struct store *s, const struct store_change *c, char *err,
-                           size_t errlen)
+static int64_t dir_publish(struct store *s, const struct store_change *c, char *err, size_t errlen)
 {
     struct dstore *d = (struct dstore *)s;
     int rc = lock(d, LOCK_EX, err, errlen);
@@ -461,8 +460,8 @@ static int dir_version(struct store *s, uint64_t *version, char *err, size_t err
     return read_version((struct dstore *)s, version, err, errlen);
 }
 
-static int dir_snapshot(struct store *s, uint64_t *version, store_order_fn cb, void *ctx,
-                        char *err, size_t errlen)
+static int dir_snapshot(struct store *s, uint64_t *version, store_order_fn cb, void *ctx, char *err,
+                        size_t errlen)
 {
     struct dstore *d = (struct dstore *)s;
     int rc = lock(d, LOCK_SH, err, errlen);
@@ -746,8 +745,10 @@ static int dir_follow(struct store *s, uint64_t from, uint32_t timeout_ms, store
         np++;
     }
     if (np == 0 && cur > from) {
-        snprintf(err, errlen, "store: %s: change log has nothing after version %llu: load the "
-                 "snapshot", d->base.where, (unsigned long long)from);
+        snprintf(err, errlen,
+                 "store: %s: change log has nothing after version %llu: load the "
+                 "snapshot",
+                 d->base.where, (unsigned long long)from);
         rc = -ESTALE;
         goto done;
     }
@@ -898,8 +899,7 @@ static int mkdir_p(const char *path)
     return 0;
 }
 
-struct store *store_dir_open(const char *path, const struct store_opts *o, char *err,
-                             size_t errlen)
+struct store *store_dir_open(const char *path, const struct store_opts *o, char *err, size_t errlen)
 {
     (void)o;
     struct dstore *d = calloc(1, sizeof(*d));

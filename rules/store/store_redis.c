@@ -22,9 +22,9 @@
 #include <string.h>
 #include <sys/time.h>
 
-#define FOLLOW_BATCH "64"  /* stream entries per XREAD */
+#define FOLLOW_BATCH "64" /* stream entries per XREAD */
 #define SCAN_COUNT   "1000"
-#define FETCH_BATCH  128   /* HMGETs per pipeline round trip */
+#define FETCH_BATCH  128 /* HMGETs per pipeline round trip */
 #define BACKOFF_MIN  100u
 #define BACKOFF_MAX  5000u
 #define SNAP_TRIES   8
@@ -71,9 +71,25 @@ static const char PUBLISH_LUA[] =
     "           'urgent', ARGV[2], 'time', ARGV[3], 'ids', table.concat(ids, ','))\n"
     "return v\n";
 
+/* The fallback snapshot, atomic on the server: version, then id, state, version, updated,
+ * record for each order. Used when the optimistic snapshot kept seeing changes (it blocks the
+ * server while it runs, so it is the last resort, not the rule). ARGV[1]: the key prefix. */
+static const char SNAPSHOT_LUA[] =
+    "local out = { redis.call('GET', KEYS[1]) or '0' }\n"
+    "for _, id in ipairs(redis.call('SMEMBERS', KEYS[2])) do\n"
+    "  local h = redis.call('HMGET', ARGV[1] .. 'order:' .. id, 'state', 'version', 'updated',\n"
+    "                       'record')\n"
+    "  if h[1] then\n"
+    "    out[#out + 1] = id\n"
+    "    for j = 1, 4 do out[#out + 1] = h[j] end\n"
+    "  end\n"
+    "end\n"
+    "return out\n";
+
 static struct timeval tv_ms(uint32_t ms)
 {
-    struct timeval t = { .tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
+    struct timeval t = { .tv_sec = (time_t)(ms / 1000),
+                         .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
     return t;
 }
 
@@ -360,7 +376,8 @@ static int64_t r_publish(struct store *s, const struct store_change *c, char *er
     }
     char nkeys[24], urgent[2] = { c->urgent ? '1' : '0', 0 }, tm[24], maxlen[24], nb[24];
     snprintf(nkeys, sizeof(nkeys), "%zu", 3 + n);
-    snprintf(tm, sizeof(tm), "%llu", (unsigned long long)(c->time_ms ? c->time_ms : store_now_ms()));
+    snprintf(tm, sizeof(tm), "%llu",
+             (unsigned long long)(c->time_ms ? c->time_ms : store_now_ms()));
     snprintf(maxlen, sizeof(maxlen), "%u", r->base.log_keep);
     snprintf(nb, sizeof(nb), "%zu", n);
     size_t a = 0;
@@ -415,8 +432,8 @@ out:
 static int get_version(struct rstore *r, uint64_t *v, char *err, size_t errlen)
 {
     int rc;
-    redisReply *rp = cmd(r, 2, (const char *[]){ "GET", r->k_version }, NULL, true, &rc, err,
-                         errlen);
+    redisReply *rp =
+        cmd(r, 2, (const char *[]){ "GET", r->k_version }, NULL, true, &rc, err, errlen);
     if (!rp)
         return rc;
     *v = 0;
@@ -460,9 +477,8 @@ static int scan_set(struct rstore *r, const char *setkey, struct idset *out, cha
     int rc = 0;
     memset(out, 0, sizeof(*out));
     do {
-        redisReply *rp =
-            cmd(r, 5, (const char *[]){ "SSCAN", setkey, cursor, "COUNT", SCAN_COUNT }, NULL, true,
-                &rc, err, errlen);
+        redisReply *rp = cmd(r, 5, (const char *[]){ "SSCAN", setkey, cursor, "COUNT", SCAN_COUNT },
+                             NULL, true, &rc, err, errlen);
         if (!rp)
             goto fail;
         if (rp->type != REDIS_REPLY_ARRAY || rp->elements != 2 ||
@@ -549,8 +565,8 @@ static int fetch_orders(struct rstore *r, char *const *ids, size_t n, bool with_
 }
 
 /* Fills o from an HMGET reply (state version updated [record]); 1 when the order is absent. */
-static int order_from(struct rstore *r, const redisReply *rp, const redisReply *len,
-                      const char *id, struct store_order *o, char *err, size_t errlen)
+static int order_from(struct rstore *r, const redisReply *rp, const redisReply *len, const char *id,
+                      struct store_order *o, char *err, size_t errlen)
 {
     memset(o, 0, sizeof(*o));
     o->id = id;
@@ -579,8 +595,44 @@ static int order_from(struct rstore *r, const redisReply *rp, const redisReply *
     return 0;
 }
 
-static int r_snapshot(struct store *s, uint64_t *version, store_order_fn cb, void *ctx,
-                      char *err, size_t errlen)
+/* The snapshot as one script (SNAPSHOT_LUA). */
+static int snapshot_atomic(struct rstore *r, uint64_t *version, store_order_fn cb, void *ctx,
+                           char *err, size_t errlen)
+{
+    int rc;
+    redisReply *rp = cmd(
+        r, 6, (const char *[]){ "EVAL", SNAPSHOT_LUA, "2", r->k_version, r->k_orders, r->u.prefix },
+        NULL, true, &rc, err, errlen);
+    if (!rp)
+        return rc;
+    if (rp->type != REDIS_REPLY_ARRAY || rp->elements < 1 || (rp->elements - 1) % 5 ||
+        reply_u64(rp->element[0], version) != 0) {
+        freeReplyObject(rp);
+        return bad_reply(r, "snapshot script", err, errlen);
+    }
+    for (size_t i = 1; i + 4 < rp->elements && !rc; i += 5) {
+        const redisReply *id = rp->element[i];
+        if (id->type != REDIS_REPLY_STRING || !store_id_valid(id->str, id->len))
+            continue;
+        /* order_from reads an HMGET-shaped array: give it a view of the four fields */
+        redisReply view = { .type = REDIS_REPLY_ARRAY,
+                            .elements = 4,
+                            .element = rp->element + i + 1 };
+        struct store_order o;
+        rc = order_from(r, &view, NULL, id->str, &o, err, errlen);
+        if (rc == 1) {
+            rc = 0;
+            continue;
+        }
+        if (!rc)
+            rc = cb(ctx, &o);
+    }
+    freeReplyObject(rp);
+    return rc;
+}
+
+static int r_snapshot(struct store *s, uint64_t *version, store_order_fn cb, void *ctx, char *err,
+                      size_t errlen)
 {
     struct rstore *r = (struct rstore *)s;
     for (int attempt = 0; attempt < SNAP_TRIES; attempt++) {
@@ -598,8 +650,8 @@ static int r_snapshot(struct store *s, uint64_t *version, store_order_fn cb, voi
             return -ENOMEM;
         }
         for (size_t i = 0; i < ids.n && !rc; i += FETCH_BATCH)
-            rc = fetch_orders(r, ids.v + i, ids.n - i < FETCH_BATCH ? ids.n - i : FETCH_BATCH,
-                              true, rps + i, err, errlen);
+            rc = fetch_orders(r, ids.v + i, ids.n - i < FETCH_BATCH ? ids.n - i : FETCH_BATCH, true,
+                              rps + i, err, errlen);
         if (!rc)
             rc = get_version(r, &v2, err, errlen);
         /* The replies are held until the version is known unchanged: every publish bumps it,
@@ -625,9 +677,7 @@ static int r_snapshot(struct store *s, uint64_t *version, store_order_fn cb, voi
         if (rc || v1 == v2)
             return rc;
     }
-    snprintf(err, errlen, "store: %s: snapshot: the store kept changing (%d attempts)",
-             r->base.where, SNAP_TRIES);
-    return -EAGAIN;
+    return snapshot_atomic(r, version, cb, ctx, err, errlen);
 }
 
 /* Parses one stream entry [id, [field, value, ...]] into c (ids joined in *idbuf). */
@@ -850,8 +900,8 @@ static int r_list(struct store *s, store_order_fn cb, void *ctx, char *err, size
             break;
         for (size_t j = 0; j < k; j++) {
             struct store_order o;
-            int orc = rc ? rc : order_from(r, rps[2 * j], rps[2 * j + 1], ids.v[i + j], &o, err,
-                                           errlen);
+            int orc =
+                rc ? rc : order_from(r, rps[2 * j], rps[2 * j + 1], ids.v[i + j], &o, err, errlen);
             if (orc == 0)
                 orc = cb(ctx, &o);
             if (orc != 1)
@@ -882,10 +932,9 @@ static int r_node_ack(struct store *s, const char *node, uint64_t version, uint6
                               "redis.call('SET', KEYS[3], ARGV[4], 'PX', ARGV[5])\n"
                               "return 1\n";
     int rc;
-    redisReply *rp = cmd(r, 11,
-                         (const char *[]){ "EVAL", lua, "3", r->k_nodes, k, ka, node, vb, sb, hb,
-                                           tb },
-                         NULL, true, &rc, err, errlen);
+    redisReply *rp =
+        cmd(r, 11, (const char *[]){ "EVAL", lua, "3", r->k_nodes, k, ka, node, vb, sb, hb, tb },
+            NULL, true, &rc, err, errlen);
     if (rp)
         freeReplyObject(rp);
     return rc;
@@ -908,8 +957,7 @@ static int r_nodes(struct store *s, store_node_fn cb, void *ctx, char *err, size
         struct store_node nd = { .id = ids.v[i] };
         if (al && rp->type == REDIS_REPLY_ARRAY && rp->elements == 3 &&
             rp->element[0]->type != REDIS_REPLY_NIL) {
-            if (reply_u64(rp->element[0], &nd.version) ||
-                reply_u64(rp->element[1], &nd.since_ms) ||
+            if (reply_u64(rp->element[0], &nd.version) || reply_u64(rp->element[1], &nd.since_ms) ||
                 reply_u64(rp->element[2], &nd.heartbeat_ms)) {
                 rc = bad_reply(r, "node hash", err, errlen);
             } else {
