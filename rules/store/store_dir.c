@@ -2,8 +2,8 @@
  *
  * Change-log line, as store_dir_line_parse() reads it:
  *
- *     12 import 1 1767225600000 RKN-1,RKN-2 9f3a01c2
- *     │  │      │ │             │           └ CRC-32 of everything before " 9f3a01c2"
+ *     12 import 1 1767225600000 RKN-1,RKN-2 533797b6
+ *     │  │      │ │             │           └ CRC-32 of everything before " 533797b6"
  *     │  │      │ │             └ ids (store_id_valid), ',' between them
  *     │  │      │ └ time, ms since the epoch
  *     │  │      └ urgent 0|1
