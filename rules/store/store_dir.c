@@ -265,7 +265,7 @@ static int read_version(struct dstore *d, uint64_t *v, char *err, size_t errlen)
 /* An order file's name, "orders/<id>". */
 static void order_name(char *out, size_t cap, const char *id)
 {
-    snprintf(out, cap, "orders/%s", id);
+    snprintf(out, cap, "orders/%.128s", id); /* ids are at most STORE_ID_MAX */
 }
 
 /* Parses an order file's header line, buf[0..hl) with hl the offset of its '\n' (hl < 160):
@@ -773,7 +773,7 @@ static int dir_node_ack(struct store *s, const char *node, uint64_t version, uin
 {
     struct dstore *d = (struct dstore *)s;
     char name[STORE_ID_MAX + 16], b[128];
-    snprintf(name, sizeof(name), "nodes/%s", node);
+    snprintf(name, sizeof(name), "nodes/%.128s", node);
     int n = snprintf(b, sizeof(b), "%llu %llu %llu %u\n", (unsigned long long)version,
                      (unsigned long long)since_ms, (unsigned long long)store_now_ms(), ttl_ms);
     return write_atomic(d, name, b, (size_t)n, NULL, 0, false, err, errlen);
@@ -798,7 +798,7 @@ static int dir_nodes(struct store *s, store_node_fn cb, void *ctx, char *err, si
             continue;
         char name[STORE_ID_MAX + 16], *b;
         size_t n, pos = 0;
-        snprintf(name, sizeof(name), "nodes/%s", e->d_name);
+        snprintf(name, sizeof(name), "nodes/%.128s", e->d_name);
         if (read_file(d, name, 128, &b, &n) != 0)
             continue;
         struct store_node nd = { .id = e->d_name };

@@ -505,7 +505,7 @@ START_TEST(contract_gap)
     char err[512];
     uint64_t last;
     struct changes ch = { 0 };
-    char id[8];
+    char id[16];
     for (int i = 1; i <= 5; i++) {
         snprintf(id, sizeof(id), "g%d", i);
         ck_assert_int_eq(publish1(s, STORE_CHANGE_IMPORT, id, "{}", false), i);
@@ -987,7 +987,7 @@ START_TEST(dir_torn_and_corrupt_log)
     uint64_t last;
     struct changes ch = { 0 };
     for (int i = 1; i <= 3; i++) {
-        char id[8];
+        char id[16];
         snprintf(id, sizeof(id), "t%d", i);
         ck_assert_int_eq(publish1(s, STORE_CHANGE_IMPORT, id, "{}", false), i);
     }
@@ -1200,7 +1200,7 @@ static void sentinel_setup(void)
     ck_assert_int_gt(g_srpid, 0);
     for (int i = 0; i < 3; i++) {
         g_ss[i] = free_port();
-        char conf[128], name[16];
+        char conf[128], name[24];
         snprintf(conf, sizeof(conf), "%s/sentinel%d.conf", g_tmp, i);
         snprintf(name, sizeof(name), "sentinel%d", i);
         FILE *f = fopen(conf, "w");
