@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -423,6 +424,11 @@ const char *store_where(const struct store *s)
     return s->where;
 }
 
+static int cmp_id(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 static int check_change(struct store *s, const struct store_change *c, char *err, size_t errlen)
 {
     if (!store_change_kind_name(c->kind)) {
@@ -449,13 +455,24 @@ static int check_change(struct store *s, const struct store_change *c, char *err
                      s->where, o->id, o->record_len, s->max_record);
             return -E2BIG;
         }
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(c->orders[j].id, o->id) == 0) {
-                snprintf(err, errlen, "store: %s: order %s twice in one change", s->where, o->id);
-                return -EINVAL;
-            }
     }
-    return 0;
+    /* Duplicates: sort a copy of the ids (a change may hold a million orders). */
+    const char **ids = malloc(c->n_orders * sizeof(*ids));
+    if (!ids) {
+        snprintf(err, errlen, "store: %s: out of memory", s->where);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < c->n_orders; i++)
+        ids[i] = c->orders[i].id;
+    qsort(ids, c->n_orders, sizeof(*ids), cmp_id);
+    int rc = 0;
+    for (size_t i = 1; i < c->n_orders && !rc; i++)
+        if (strcmp(ids[i - 1], ids[i]) == 0) {
+            snprintf(err, errlen, "store: %s: order %s twice in one change", s->where, ids[i]);
+            rc = -EINVAL;
+        }
+    free(ids);
+    return rc;
 }
 
 int64_t store_publish(struct store *s, const struct store_change *c, char *err, size_t errlen)

@@ -698,6 +698,50 @@ START_TEST(contract_snapshot_consistent)
 }
 END_TEST
 
+struct in_order {
+    uint64_t next; /* the version expected next */
+    size_t bad;
+};
+
+static int check_order(void *ctx, const struct store_change *c)
+{
+    struct in_order *o = ctx;
+    if (c->version != o->next)
+        o->bad++;
+    o->next = c->version + 1;
+    return 0;
+}
+
+/* A follower keeping up with a publisher: every change, in order, and never -ESTALE (a change
+ * published between two reads of the follower is not a gap). */
+START_TEST(contract_follow_concurrent)
+{
+    char prefix[64];
+    snprintf(prefix, sizeof(prefix), "fc%d:", (int)getpid());
+    struct store_opts o = { .prefix = prefix };
+    struct store *s = open_bk(_i, &o);
+    struct pub_many p = { .prefix = prefix, .n = 600 };
+    snprintf(p.url, sizeof(p.url), "%s", g_url);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, publisher, &p), 0);
+    char err[512];
+    struct in_order io = { .next = 1 };
+    uint64_t at = 0, end = now_ms() + 20000;
+    while (at < 600 && now_ms() < end) {
+        uint64_t last;
+        /* no wait: poll as fast as possible, to hit the publisher between two reads */
+        int n = store_follow(s, at, 0, check_order, &io, &last, err, sizeof(err));
+        ck_assert_msg(n >= 0, "follow from %llu: %s", (unsigned long long)at, err);
+        at = last;
+    }
+    pthread_join(t, NULL);
+    ck_assert_uint_eq(at, 600);
+    ck_assert_uint_eq(io.next, 601);
+    ck_assert_uint_eq(io.bad, 0);
+    store_free(s);
+}
+END_TEST
+
 /* ---- URL parser ----------------------------------------------------------------------------- */
 
 struct url_case {
@@ -1356,6 +1400,7 @@ static Suite *store_suite(void)
     tcase_add_loop_test(tc, contract_acks, 0, BK_N);
     tcase_add_loop_test(tc, contract_limits, 0, BK_N);
     tcase_add_loop_test(tc, contract_snapshot_consistent, 0, BK_N);
+    tcase_add_loop_test(tc, contract_follow_concurrent, 0, BK_N);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("redis");
