@@ -314,7 +314,7 @@ bool store_id_valid(const char *id, size_t len)
 
 int store_read_secret(const char *path, char *out, size_t outlen, char *err, size_t errlen)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
         snprintf(err, errlen, "store: credentials %s: %s", path, strerror(e));
