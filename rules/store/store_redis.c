@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 
 #define FOLLOW_BATCH "64" /* stream entries per XREAD */
@@ -256,9 +258,25 @@ static int reconnect(struct rstore *r, char *err, size_t errlen)
     return 0;
 }
 
+/* True when the server has closed c while it was idle (a restart, CLIENT KILL - which Sentinel
+ * sends to every client of a demoted primary - or an idle timeout): the socket reads as EOF or
+ * has bytes no command asked for. Checked before each command, so that a write is sent on a
+ * connection known to be open, and a lost reply then really means "may have run". */
+static bool closed_by_server(const redisContext *c)
+{
+    struct pollfd p = { .fd = c->fd, .events = POLLIN };
+    if (poll(&p, 1, 0) <= 0)
+        return false;
+    char b;
+    ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
 /* A live connection, or an error (with back-off between failed attempts). */
 static int ensure(struct rstore *r, char *err, size_t errlen)
 {
+    if (r->c && closed_by_server(r->c))
+        drop(r);
     if (r->c)
         return 0;
     uint64_t now = store_now_ms();

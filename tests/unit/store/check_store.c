@@ -78,7 +78,31 @@ static pid_t spawn(const char *name, char *const argv[])
         execvp(argv[0], argv);
         _exit(127);
     }
+    /* A pid file per process: a server started inside a (forked) case is stopped by the
+     * parent's teardown even when the case fails half-way. */
+    char pf[128];
+    snprintf(pf, sizeof(pf), "%s/pid.%s", g_tmp, name);
+    FILE *f = fopen(pf, "w");
+    if (f) {
+        fprintf(f, "%d\n", (int)p);
+        fclose(f);
+    }
     return p;
+}
+
+/* Stops the process of a pid file written by spawn() (it may be a grandchild: kill only). */
+static void stop_pidfile(const char *name)
+{
+    char pf[128];
+    snprintf(pf, sizeof(pf), "%s/pid.%s", g_tmp, name);
+    FILE *f = fopen(pf, "r");
+    int pid = 0;
+    if (f) {
+        if (fscanf(f, "%d", &pid) == 1 && pid > 0)
+            kill(pid, SIGKILL);
+        fclose(f);
+        unlink(pf);
+    }
 }
 
 static void stop(pid_t *p)
@@ -1264,6 +1288,7 @@ static void sentinel_setup(void)
 
 static void sentinel_teardown(void)
 {
+    stop_pidfile("primary-again");
     stop(&g_spid);
     stop(&g_srpid);
     for (int i = 0; i < 3; i++)
@@ -1362,6 +1387,59 @@ START_TEST(sentinel_failover)
     ck_assert_uint_eq(sv, 2);
     ck_assert_uint_eq(seen->n, 2);
     free(seen);
+
+    /* READONLY: the old primary comes back as a replica of the new one, then a manual
+     * failover promotes it again. The publisher's connection to the demoted server stays
+     * open, so its next write is refused with READONLY: it must rediscover and succeed. */
+    char rs[8];
+    snprintf(rs, sizeof(rs), "%u", g_sr);
+    pid_t again = start_redis("primary-again", g_sp, NULL, rs);
+    ck_assert_int_gt(again, 0);
+    end = now_ms() + 20000;
+    bool ok = false;
+    while (!ok && now_ms() < end) {
+        redisReply *r = raw(g_ss[0], NULL, 3, (const char *[]){ "SENTINEL", "failover", "qgm" });
+        ok = r && r->type == REDIS_REPLY_STATUS;
+        freeReplyObject(r);
+        if (!ok)
+            sleep_ms(250);
+    }
+    ck_assert_msg(ok, "SENTINEL FAILOVER was not accepted");
+    /* wait until the promotion is done: g_sp a master, g_sr a replica */
+    bool swapped = false;
+    end = now_ms() + 20000;
+    while (!swapped && now_ms() < end) {
+        redisReply *a = raw(g_sp, NULL, 1, (const char *[]){ "ROLE" });
+        redisReply *b = raw(g_sr, NULL, 1, (const char *[]){ "ROLE" });
+        swapped = a && b && a->type == REDIS_REPLY_ARRAY && b->type == REDIS_REPLY_ARRAY &&
+                  strcmp(a->element[0]->str, "master") == 0 &&
+                  strcmp(b->element[0]->str, "slave") == 0;
+        freeReplyObject(a);
+        freeReplyObject(b);
+        if (!swapped)
+            sleep_ms(100);
+    }
+    ck_assert_msg(swapped, "the manual failover did not complete");
+    end = now_ms() + 10000;
+    while (!replica_has(2) && now_ms() < end) /* g_sr, now a replica, has caught up */
+        sleep_ms(50);
+    /* one call: the connection to g_sr was closed by Sentinel (CLIENT KILL) or answers
+     * READONLY; either way the handle rediscovers and writes on g_sp */
+    struct store_order o3 = { .id = "f3", .record = "{\"f\":3}", .record_len = 7 };
+    struct store_change c3 = { .kind = STORE_CHANGE_IMPORT, .orders = &o3, .n_orders = 1 };
+    v = store_publish(pub, &c3, err, sizeof(err));
+    ck_assert_msg(v == 3, "publish after the manual failover: %lld %s", (long long)v, err);
+    snprintf(want, sizeof(want), "(127.0.0.1:%u)", g_sp);
+    ck_assert_msg(strstr(store_where(pub), want) != NULL, "%s", store_where(pub));
+    /* a plain redis:// store on the replica: READONLY, reported as such */
+    char rurl[64];
+    snprintf(rurl, sizeof(rurl), "redis://127.0.0.1:%u", g_sr);
+    struct store *ro = store_open(rurl, &o, err, sizeof(err));
+    ck_assert_msg(ro != NULL, "%s", err);
+    ck_assert_int_eq(store_publish(ro, &c3, err, sizeof(err)), -EROFS);
+    ck_assert_msg(strstr(err, "READONLY") != NULL, "%s", err);
+    store_free(ro);
+    kill(again, SIGKILL);
     store_free(pub);
     store_free(fol);
 }
