@@ -39,6 +39,7 @@ struct rstore {
     char host[STORE_HOST_MAX]; /* the server c is connected to */
     uint16_t port;
     uint32_t connect_ms, io_ms, backoff_ms;
+    uint32_t op_io_ms; /* the next command's I/O timeout when not 0 (long scripts, XREAD BLOCK) */
     uint64_t next_try_ms;
     char k_version[96], k_orders[96], k_changes[96], k_nodes[96];
 };
@@ -316,7 +317,12 @@ static redisReply *cmd(struct rstore *r, int argc, const char **argv, const size
             *rcp = rc;
             return NULL;
         }
+        /* Set on the connection in use, which may be a new one since the caller asked. */
+        if (r->op_io_ms)
+            redisSetTimeout(r->c, tv_ms(r->op_io_ms));
         redisReply *rp = redisCommandArgv(r->c, argc, argv, lens);
+        if (r->op_io_ms && r->c && rp)
+            redisSetTimeout(r->c, tv_ms(r->io_ms));
         if (!rp) {
             snprintf(err, errlen, "store: %s: %s: %s", r->base.where, argv[0], r->c->errstr);
             drop(r);
@@ -426,12 +432,9 @@ static int64_t r_publish(struct store *s, const struct store_change *c, char *er
             lens[i] = strlen(argv[i]);
     /* A change of many orders runs long on the server (about 1 s per 100 000 orders on
      * loopback): allow 1 ms per 20 orders more. */
-    uint32_t io = r->io_ms + (uint32_t)(n / 20 < 600000 ? n / 20 : 600000);
-    if (r->c)
-        redisSetTimeout(r->c, tv_ms(io));
+    r->op_io_ms = r->io_ms + (uint32_t)(n / 20 < 600000 ? n / 20 : 600000);
     redisReply *rp = cmd(r, (int)a, argv, lens, false, &rc, err, errlen);
-    if (r->c)
-        redisSetTimeout(r->c, tv_ms(r->io_ms));
+    r->op_io_ms = 0;
     if (rp) {
         uint64_t x;
         if (reply_u64(rp, &x) != 0 || x == 0 || x > INT64_MAX)
@@ -799,15 +802,12 @@ static int xread(struct rstore *r, uint64_t from, uint32_t block_ms, redisReply 
     int rc = 0;
     redisReply *rp;
     if (block_ms) {
-        if ((rc = ensure(r, err, errlen)) != 0)
-            return rc;
-        redisSetTimeout(r->c, tv_ms(block_ms + r->io_ms));
+        r->op_io_ms = block_ms + r->io_ms;
         rp = cmd(r, 8,
                  (const char *[]){ "XREAD", "COUNT", FOLLOW_BATCH, "BLOCK", bms, "STREAMS",
                                    r->k_changes, id },
                  NULL, false, &rc, err, errlen);
-        if (r->c)
-            redisSetTimeout(r->c, tv_ms(r->io_ms));
+        r->op_io_ms = 0;
     } else {
         rp = cmd(r, 6,
                  (const char *[]){ "XREAD", "COUNT", FOLLOW_BATCH, "STREAMS", r->k_changes, id },
