@@ -21,8 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #define FOLLOW_BATCH "64" /* stream entries per XREAD */
 #define SCAN_COUNT   "1000"
@@ -40,38 +42,50 @@ struct rstore {
     uint16_t port;
     uint32_t connect_ms, io_ms, backoff_ms;
     uint32_t op_io_ms; /* the next command's I/O timeout when not 0 (long scripts, XREAD BLOCK) */
+    /* The last change this handle delivered: following from its version again first checks
+     * that the store still holds that very change (a failover can lose it and reuse its
+     * version for another one). */
+    uint64_t seen_version;
+    char seen_tag[17];
     uint64_t next_try_ms;
     char k_version[96], k_orders[96], k_changes[96], k_nodes[96];
 };
 
 /* The publish script. KEYS: version, orders, changes, then one order hash per id.
- * ARGV: kind, urgent, time, maxlen, n, then n ids, then n records ("" = keep the stored one). */
+ * ARGV: kind, urgent, time, maxlen, n, tag, then n ids, then n records ("" = keep the stored
+ * one). tag: 16 random hex digits naming this change among all changes of the same version. */
 static const char PUBLISH_LUA[] =
     "local kind, n = ARGV[1], tonumber(ARGV[5])\n"
     "if kind ~= 'import' then\n"
     "  for i = 1, n do\n"
     "    if redis.call('EXISTS', KEYS[3 + i]) == 0 then\n"
-    "      return redis.error_reply('NOORDER ' .. ARGV[5 + i])\n"
+    "      return redis.error_reply('NOORDER ' .. ARGV[6 + i])\n"
     "    end\n"
     "  end\n"
     "end\n"
     "local v = tonumber(redis.call('GET', KEYS[1]) or '0') + 1\n"
-    "local last = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)\n"
-    "if last[1] and tonumber(string.match(last[1][1], '^(%d+)')) >= v then\n"
-    "  return redis.error_reply('VERSION stream is ahead of the version key')\n"
+    "if redis.call('EXISTS', KEYS[3]) == 1 then\n"
+    "  local info = redis.call('XINFO', 'STREAM', KEYS[3])\n"
+    "  for i = 1, #info - 1, 2 do\n"
+    "    if info[i] == 'last-generated-id' and\n"
+    "       tonumber(string.match(info[i + 1], '^(%d+)')) >= v then\n"
+    "      return redis.error_reply('VERSION stream is ahead of the version key')\n"
+    "    end\n"
+    "  end\n"
     "end\n"
     "redis.call('SET', KEYS[1], v)\n"
     "local state = (kind == 'revoke') and 'revoked' or 'active'\n"
     "for i = 1, n do\n"
-    "  local rec = ARGV[5 + n + i]\n"
+    "  local rec = ARGV[6 + n + i]\n"
     "  if rec ~= '' then redis.call('HSET', KEYS[3 + i], 'record', rec) end\n"
     "  redis.call('HSET', KEYS[3 + i], 'state', state, 'version', v, 'updated', ARGV[3])\n"
-    "  redis.call('SADD', KEYS[2], ARGV[5 + i])\n"
+    "  redis.call('SADD', KEYS[2], ARGV[6 + i])\n"
     "end\n"
     "local ids = {}\n"
-    "for i = 1, n do ids[i] = ARGV[5 + i] end\n"
+    "for i = 1, n do ids[i] = ARGV[6 + i] end\n"
     "redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], v .. '-0', 'version', v, 'kind', kind,\n"
-    "           'urgent', ARGV[2], 'time', ARGV[3], 'ids', table.concat(ids, ','))\n"
+    "           'urgent', ARGV[2], 'time', ARGV[3], 'tag', ARGV[6], 'ids', table.concat(ids, "
+    "','))\n"
     "return v\n";
 
 /* The fallback snapshot, atomic on the server: version, then id, state, version, updated,
@@ -387,7 +401,7 @@ static void key(char *out, size_t cap, const struct rstore *r, const char *kind,
 static int64_t r_publish(struct store *s, const struct store_change *c, char *err, size_t errlen)
 {
     struct rstore *r = (struct rstore *)s;
-    size_t n = c->n_orders, argc = 3 + 3 + n + 5 + 2 * n;
+    size_t n = c->n_orders, argc = 3 + 3 + n + 6 + 2 * n;
     const char **argv = calloc(argc, sizeof(*argv));
     size_t *lens = calloc(argc, sizeof(*lens));
     char *keys = malloc(n * (sizeof(r->u.prefix) + 8 + STORE_ID_MAX));
@@ -404,6 +418,11 @@ static int64_t r_publish(struct store *s, const struct store_change *c, char *er
              (unsigned long long)(c->time_ms ? c->time_ms : store_now_ms()));
     snprintf(maxlen, sizeof(maxlen), "%u", r->base.log_keep);
     snprintf(nb, sizeof(nb), "%zu", n);
+    uint64_t rnd = 0;
+    if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+        rnd = store_now_ms() ^ ((uint64_t)getpid() << 40) ^ (uint64_t)(uintptr_t)c;
+    char tag[17];
+    snprintf(tag, sizeof(tag), "%016llx", (unsigned long long)rnd);
     size_t a = 0;
     argv[a++] = "EVAL";
     argv[a++] = PUBLISH_LUA;
@@ -421,6 +440,7 @@ static int64_t r_publish(struct store *s, const struct store_change *c, char *er
     argv[a++] = tm;
     argv[a++] = maxlen;
     argv[a++] = nb;
+    argv[a++] = tag;
     for (size_t i = 0; i < n; i++)
         argv[a++] = c->orders[i].id;
     for (size_t i = 0; i < n; i++) {
@@ -428,7 +448,7 @@ static int64_t r_publish(struct store *s, const struct store_change *c, char *er
         argv[a++] = c->orders[i].record ? c->orders[i].record : "";
     }
     for (size_t i = 0; i < a; i++)
-        if (!lens[i] && i < 3 + 3 + n + 5 + n)
+        if (!lens[i] && i < 3 + 3 + n + 6 + n)
             lens[i] = strlen(argv[i]);
     /* A change of many orders runs long on the server (about 1 s per 100 000 orders on
      * loopback): allow 1 ms per 20 orders more. */
@@ -663,6 +683,7 @@ static int r_snapshot(struct store *s, uint64_t *version, store_order_fn cb, voi
                       size_t errlen)
 {
     struct rstore *r = (struct rstore *)s;
+    r->seen_version = 0; /* a new starting point: nothing delivered to compare with */
     for (int attempt = 0; attempt < SNAP_TRIES; attempt++) {
         uint64_t v1, v2;
         struct idset ids;
@@ -710,7 +731,7 @@ static int r_snapshot(struct store *s, uint64_t *version, store_order_fn cb, voi
 
 /* Parses one stream entry [id, [field, value, ...]] into c (ids joined in *idbuf). */
 static int parse_entry(struct rstore *r, const redisReply *e, struct store_change *c,
-                       const redisReply **ids, char *err, size_t errlen)
+                       const redisReply **ids, char tag[17], char *err, size_t errlen)
 {
     if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
         e->element[1]->type != REDIS_REPLY_ARRAY || e->element[1]->elements % 2)
@@ -718,6 +739,7 @@ static int parse_entry(struct rstore *r, const redisReply *e, struct store_chang
     const redisReply *f = e->element[1];
     memset(c, 0, sizeof(*c));
     *ids = NULL;
+    tag[0] = '\0';
     for (size_t i = 0; i + 1 < f->elements; i += 2) {
         const redisReply *k = f->element[i], *v = f->element[i + 1];
         if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
@@ -732,6 +754,8 @@ static int parse_entry(struct rstore *r, const redisReply *e, struct store_chang
             c->urgent = v->len == 1 && v->str[0] == '1';
         if (strcmp(k->str, "ids") == 0)
             *ids = v;
+        if (strcmp(k->str, "tag") == 0)
+            snprintf(tag, 17, "%.16s", v->str);
     }
     if (!c->version || !c->kind || !*ids || !(*ids)->len)
         return bad_reply(r, "XREAD entry fields", err, errlen);
@@ -829,13 +853,47 @@ static const redisReply *entries_of(const redisReply *rp)
     return st->element[1];
 }
 
+/* The change at version v is still the one this handle delivered (same tag), or is no longer
+ * in the stream (trimmed: nothing to compare). Else the store lost it - a failover to a
+ * replica that had not received it - and reused the version: -ESTALE. */
+static int check_seen(struct rstore *r, uint64_t v, char *err, size_t errlen)
+{
+    char id[32];
+    snprintf(id, sizeof(id), "%llu-0", (unsigned long long)v);
+    int rc;
+    redisReply *rp =
+        cmd(r, 4, (const char *[]){ "XRANGE", r->k_changes, id, id }, NULL, true, &rc, err, errlen);
+    if (!rp)
+        return rc;
+    if (rp->type == REDIS_REPLY_ARRAY && rp->elements == 1) {
+        struct store_change c;
+        const redisReply *idr;
+        char tag[17];
+        rc = parse_entry(r, rp->element[0], &c, &idr, tag, err, errlen);
+        if (!rc && strcmp(tag, r->seen_tag) != 0) {
+            snprintf(err, errlen,
+                     "store: %s: the change at version %llu is not the one delivered before "
+                     "(the store lost changes, e.g. in a failover): load the snapshot",
+                     r->base.where, (unsigned long long)v);
+            rc = -ESTALE;
+        }
+    }
+    freeReplyObject(rp);
+    if (rc == -ESTALE)
+        r->seen_version = 0;
+    return rc;
+}
+
 static int r_follow(struct store *s, uint64_t from, uint32_t timeout_ms, store_change_fn cb,
                     void *ctx, uint64_t *last, char *err, size_t errlen)
 {
     struct rstore *r = (struct rstore *)s;
     redisReply *rp = NULL;
-    int rc = xread(r, from, 0, &rp, err, errlen);
-    if (rc)
+    int rc = 0;
+    if (from && from == r->seen_version && r->seen_tag[0] &&
+        (rc = check_seen(r, from, err, errlen)) != 0)
+        return rc;
+    if ((rc = xread(r, from, 0, &rp, err, errlen)) != 0)
         return rc;
     const redisReply *es = entries_of(rp);
     if (!es || es->elements == 0) {
@@ -880,7 +938,8 @@ got:;
     for (size_t i = 0; i < es->elements && !rc; i++) {
         struct store_change c;
         const redisReply *idr;
-        rc = parse_entry(r, es->element[i], &c, &idr, err, errlen);
+        char tag[17];
+        rc = parse_entry(r, es->element[i], &c, &idr, tag, err, errlen);
         if (rc)
             break;
         if (c.version != expect) {
@@ -896,6 +955,8 @@ got:;
         if (!rc) {
             *last = c.version;
             delivered++;
+            r->seen_version = c.version;
+            memcpy(r->seen_tag, tag, sizeof(tag));
         }
     }
     freeReplyObject(rp);
