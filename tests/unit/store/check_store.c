@@ -222,6 +222,7 @@ enum { BK_DIR, BK_REDIS, BK_N };
 static const char *const bk_name[BK_N] = { "dir", "redis" };
 
 static char g_url[256];
+static char g_prefix[64]; /* the key prefix open_bk() gave a Redis store ("" for a directory) */
 
 /* A fresh, empty store of back end bk (a new directory; a new key prefix). */
 static struct store *open_bk(int bk, const struct store_opts *opts)
@@ -240,6 +241,7 @@ static struct store *open_bk(int bk, const struct store_opts *opts)
         if (!o.prefix)
             o.prefix = prefix;
     }
+    snprintf(g_prefix, sizeof(g_prefix), "%s", bk == BK_REDIS ? o.prefix : "");
     struct store *s = store_open(g_url, &o, err, sizeof(err));
     ck_assert_msg(s != NULL, "%s: %s", bk_name[bk], err);
     return s;
@@ -599,6 +601,19 @@ START_TEST(contract_acks)
 }
 END_TEST
 
+struct whole {
+    const char *want;
+    size_t len;
+    bool same;
+};
+
+static int same_record(void *ctx, const struct store_order *o)
+{
+    struct whole *w = ctx;
+    w->same = o->record && o->record_len == w->len && memcmp(o->record, w->want, w->len) == 0;
+    return 0;
+}
+
 START_TEST(contract_limits)
 {
     struct store_opts o = { .max_record = 1 << 20, .max_orders = 4 };
@@ -638,6 +653,15 @@ START_TEST(contract_limits)
         total += seen->rlen[i];
     ck_assert_uint_eq(total, big + 4);
     free(seen);
+    struct whole w = { .want = rec, .len = big };
+    ck_assert_int_eq(store_get(s, "big", same_record, &w, err, sizeof(err)), 0);
+    ck_assert(w.same);
+    /* a handle with a smaller limit refuses to read it */
+    struct store_opts small = { .max_record = 1000, .prefix = g_prefix[0] ? g_prefix : NULL };
+    struct store *s2 = store_open(g_url, &small, err, sizeof(err));
+    ck_assert_msg(s2 != NULL, "%s", err);
+    ck_assert_int_eq(store_get(s2, "big", same_record, &w, err, sizeof(err)), -E2BIG);
+    store_free(s2);
     free(rec);
     store_free(s);
 }
