@@ -14,7 +14,7 @@ SANITIZE ?=
 FUZZ_SECONDS ?= 60
 DEPS_STAMP := .deps-installed
 
-PKGS     := libpcap libidn2 jansson liburcu libnghttp2 libcrypto libcap libmicrohttpd libxml-2.0
+PKGS     := libpcap libidn2 jansson liburcu libnghttp2 libcrypto libcap libmicrohttpd libxml-2.0 hiredis
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
             -Wvla -Wpointer-arith -Wconversion -Wno-sign-conversion
 CSTD     := -std=c11 -D_GNU_SOURCE
@@ -143,6 +143,7 @@ bench: all $(TOOL_BIN)
 	sh tests/bench/run.sh $(BIN) $(BUILD)/tools
 	sh tests/bench/inline.sh $(BIN)
 	sh tests/bench/notice.sh $(BUILD)
+	sh tests/bench/store.sh $(BUILD)/tools
 
 # Layering (tests/lint/layers.sh), banned functions, and formatting: every tracked C file must be
 # exactly what clang-format 14 makes of it with the checked-in .clang-format (`make format` fixes).

@@ -15,6 +15,7 @@ common
 rules/match
 rules/orders
 rules/lists
+rules/store
 proxy/packet
 proxy/capture
 proxy/flow

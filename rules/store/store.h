@@ -1,0 +1,210 @@
+/* store.h - the order store every node follows: a small ops table, one file per back end.
+ *
+ *     redis://[user[:password]@]host:port[/db][?password_file=PATH&prefix=P]   store_redis.c
+ *     sentinel://host:port[,host:port...]/MASTER[?...same parameters...]       store_redis.c
+ *     dir:///var/lib/qorgau   or a plain path   (the embedded default)         store_dir.c
+ *
+ * The store keeps order records as opaque bytes (the JSON text rules/orders produces), the
+ * state of each order (active or revoked), one version number and a change log: every
+ * store_publish() is one atomic change (import, revoke or restore of one or more orders) that
+ * increments the version and appends one log entry carrying it. A node loads a snapshot, then
+ * follows the log from the snapshot's version; a gap in the log (trimmed) is reported as
+ * -ESTALE, meaning "load the snapshot again". Nodes write back the version they enforce and a
+ * heartbeat (store_node_ack). docs/store.md describes the keys and files.
+ *
+ * Every function returns 0 (or a count, or a version) or a negative errno, with a message in err
+ * that names the module, the store and the subject ("store: redis 127.0.0.1:6379: <hiredis
+ * text>"); a password never appears in a message. A handle is used by one thread at a time. */
+#ifndef QG_STORE_H
+#define QG_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_DEFAULT_DIR    "/var/lib/qorgau"
+#define STORE_DEFAULT_PREFIX "qorgau:"
+#define STORE_ID_MAX         128 /* bytes of an order or node id */
+#define STORE_SENTINELS_MAX  8
+#define STORE_HOST_MAX       256
+#define STORE_PATH_MAX       1024
+#define STORE_SECRET_MAX     256
+
+enum store_url_kind { STORE_URL_REDIS = 1, STORE_URL_SENTINEL, STORE_URL_DIR };
+
+struct store_hostport {
+    char host[STORE_HOST_MAX]; /* a name or an address, without brackets */
+    uint16_t port;
+};
+
+/* A parsed store URL. password is set only when the URL carries one inline. */
+struct store_url {
+    enum store_url_kind kind;
+    char user[STORE_ID_MAX];
+    char password[STORE_SECRET_MAX];
+    struct store_hostport hosts[STORE_SENTINELS_MAX]; /* redis: hosts[0]; sentinel: each one */
+    size_t n_hosts;
+    char master[STORE_ID_MAX]; /* sentinel: the monitored master's name */
+    uint32_t db;               /* redis database number (SELECT), 0..65535 */
+    char path[STORE_PATH_MAX]; /* dir: the directory */
+    char password_file[STORE_PATH_MAX];
+    char prefix[64]; /* key prefix, default STORE_DEFAULT_PREFIX */
+};
+
+/* Parses len bytes of s (no NUL needed; a NUL inside is an error). Empty input means the
+ * directory store at STORE_DEFAULT_DIR. Returns 0, or -EINVAL with "store: URL at offset N:
+ * reason" in err (the URL itself is not copied into the message: it may hold a password). */
+int store_url_parse(const char *s, size_t len, struct store_url *u, char *err, size_t errlen);
+
+/* True when id is a valid order or node id: 1..STORE_ID_MAX bytes of [A-Za-z0-9._:-], not
+ * starting with '.' (ids name files in the directory store and are joined with ',' in the log). */
+bool store_id_valid(const char *id, size_t len);
+
+enum store_change_kind { STORE_CHANGE_IMPORT = 1, STORE_CHANGE_REVOKE, STORE_CHANGE_RESTORE };
+enum store_state { STORE_ACTIVE = 0, STORE_REVOKED };
+
+/* One order as stored. record is the opaque record text (not NUL-terminated when it comes from
+ * the store; record_len bytes). */
+struct store_order {
+    const char *id;
+    enum store_state state;
+    uint64_t version;    /* the version of the last change that touched it */
+    uint64_t updated_ms; /* that change's time, milliseconds since the epoch */
+    const char *record;  /* NULL in store_list() and for a record the store no longer has */
+    size_t record_len;
+};
+
+/* One change. For store_publish(): kind, urgent, time_ms (0: now) and the orders (id, and for
+ * an import the record; for revoke/restore a record is optional and replaces the stored one).
+ * For store_follow(): version too, and each order as the store holds it when the change is
+ * read (it may already reflect a later change, which will be delivered after this one). */
+struct store_change {
+    uint64_t version;
+    enum store_change_kind kind;
+    bool urgent; /* published ahead of anything pending: see docs/store.md */
+    uint64_t time_ms;
+    const struct store_order *orders;
+    size_t n_orders;
+};
+
+/* A node's acknowledgement. alive: its heartbeat has not expired. */
+struct store_node {
+    const char *id;
+    uint64_t version;      /* the version it enforces */
+    uint64_t since_ms;     /* when it started enforcing it */
+    uint64_t heartbeat_ms; /* its last heartbeat */
+    bool alive;
+};
+
+struct store_opts {
+    const char *password_file;   /* overrides ?password_file= */
+    const char *prefix;          /* overrides ?prefix= */
+    uint32_t connect_timeout_ms; /* default 1000 */
+    uint32_t io_timeout_ms;      /* default 2000 */
+    size_t max_record;           /* bytes of one record, default 256 MiB */
+    size_t max_orders;           /* orders in one change, default 1 000 000 */
+    uint32_t log_keep;           /* change-log entries kept (approximately), default 100 000 */
+};
+
+/* Callbacks return 0 to go on, anything else stops the walk and is returned by the caller.
+ * Pointers handed to a callback are valid during the call only. */
+typedef int (*store_order_fn)(void *ctx, const struct store_order *o);
+typedef int (*store_change_fn)(void *ctx, const struct store_change *c);
+typedef int (*store_node_fn)(void *ctx, const struct store_node *n);
+
+struct store;
+
+struct store_ops {
+    const char *name;
+    int64_t (*publish)(struct store *s, const struct store_change *c, char *err, size_t errlen);
+    int (*version)(struct store *s, uint64_t *version, char *err, size_t errlen);
+    int (*snapshot)(struct store *s, uint64_t *version, store_order_fn cb, void *ctx, char *err,
+                    size_t errlen);
+    int (*follow)(struct store *s, uint64_t from, uint32_t timeout_ms, store_change_fn cb,
+                  void *ctx, uint64_t *last, char *err, size_t errlen);
+    int (*get)(struct store *s, const char *id, store_order_fn cb, void *ctx, char *err,
+               size_t errlen);
+    int (*list)(struct store *s, store_order_fn cb, void *ctx, char *err, size_t errlen);
+    int (*node_ack)(struct store *s, const char *node, uint64_t version, uint64_t since_ms,
+                    uint32_t ttl_ms, char *err, size_t errlen);
+    int (*nodes)(struct store *s, store_node_fn cb, void *ctx, char *err, size_t errlen);
+    int (*trim)(struct store *s, uint64_t keep, char *err, size_t errlen);
+    void (*free)(struct store *s);
+};
+
+/* The common head of every back end's handle. */
+struct store {
+    const struct store_ops *ops;
+    char where[STORE_HOST_MAX + STORE_ID_MAX +
+               32]; /* "redis 127.0.0.1:6379", "dir /var/lib/qorgau" */
+    size_t max_record, max_orders;
+    uint32_t log_keep;
+};
+
+/* Opens the store named by url (NULL or "": the directory store at STORE_DEFAULT_DIR). A
+ * Redis store connects now (and fails if it cannot); a directory store creates its directory.
+ * Credentials come from opts->password_file or ?password_file=, a file that must not be
+ * readable by group or others. Returns the handle or NULL with a message in err. */
+struct store *store_open(const char *url, const struct store_opts *opts, char *err, size_t errlen);
+
+/* Closes and frees s. NULL is a no-op. */
+void store_free(struct store *s);
+
+/* What the handle is, for messages: "redis 127.0.0.1:6379" (never a password). */
+const char *store_where(const struct store *s);
+
+/* Publishes one change atomically: increments the version, writes the records and states,
+ * appends one change-log entry carrying the version. Revoke and restore of an id the store
+ * does not hold fail with -ENOENT and change nothing. Returns the new version (> 0) or a
+ * negative errno. Ownership: nothing of c is kept. */
+int64_t store_publish(struct store *s, const struct store_change *c, char *err, size_t errlen);
+
+/* The current version (0: nothing published yet). */
+int store_version(struct store *s, uint64_t *version, char *err, size_t errlen);
+
+/* Calls cb for every order (active and revoked) as of one version, stored in *version before
+ * the first call. Consistent: no change is half seen. Returns 0 or a negative errno (or cb's
+ * non-zero result). */
+int store_snapshot(struct store *s, uint64_t *version, store_order_fn cb, void *ctx, char *err,
+                   size_t errlen);
+
+/* Calls cb for each change after version from, in version order, waiting up to timeout_ms for
+ * the first one (0: do not wait). *last is set to the version of the last change delivered
+ * (from when none). Returns the number of changes delivered, -ESTALE when changes after from
+ * are no longer in the log (or from is ahead of the store: the store was reset), meaning "load
+ * the snapshot", or another negative errno. */
+int store_follow(struct store *s, uint64_t from, uint32_t timeout_ms, store_change_fn cb, void *ctx,
+                 uint64_t *last, char *err, size_t errlen);
+
+/* Calls cb once with the order id (with its record). -ENOENT when there is none. */
+int store_get(struct store *s, const char *id, store_order_fn cb, void *ctx, char *err,
+              size_t errlen);
+
+/* Calls cb for every order without its record (record NULL, record_len its size), in no
+ * particular order. */
+int store_list(struct store *s, store_order_fn cb, void *ctx, char *err, size_t errlen);
+
+/* Records that node enforces version since since_ms, and refreshes its heartbeat, which
+ * expires after ttl_ms. Called again with the same version it is a heartbeat. */
+int store_node_ack(struct store *s, const char *node, uint64_t version, uint64_t since_ms,
+                   uint32_t ttl_ms, char *err, size_t errlen);
+
+/* Calls cb for every node that ever acknowledged (alive or not). */
+int store_nodes(struct store *s, store_node_fn cb, void *ctx, char *err, size_t errlen);
+
+/* Drops change-log entries but the last keep (operators, and tests forcing a gap). */
+int store_trim(struct store *s, uint64_t keep, char *err, size_t errlen);
+
+/* The kind's name: "import", "revoke", "restore" (NULL for others); and back (0 if unknown). */
+const char *store_change_kind_name(enum store_change_kind k);
+enum store_change_kind store_change_kind_parse(const char *s, size_t len);
+
+/* Milliseconds since the epoch (CLOCK_REALTIME). */
+uint64_t store_now_ms(void);
+
+/* Reads the password of a credentials file: the first line, without its line end. Refuses a
+ * file that group or others may read, or that is not a regular file. Returns 0 or a negative
+ * errno with "store: credentials PATH: reason" in err (never the password). */
+int store_read_secret(const char *path, char *out, size_t outlen, char *err, size_t errlen);
+
+#endif

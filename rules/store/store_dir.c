@@ -1,0 +1,939 @@
+/* store_dir.c - the directory store (layout in store_dir.h, docs/store.md).
+ *
+ * Change-log line, as store_dir_line_parse() reads it:
+ *
+ *     12 import 1 1767225600000 RKN-1,RKN-2 533797b6
+ *     │  │      │ │             │           └ CRC-32 of everything before " 533797b6"
+ *     │  │      │ │             └ ids (store_id_valid), ',' between them
+ *     │  │      │ └ time, ms since the epoch
+ *     │  │      └ urgent 0|1
+ *     │  └ import | revoke | restore
+ *     └ version (decimal, no leading zero)
+ *
+ * Publishing (under the exclusive lock): order files written to temp names, synced, renamed;
+ * then the version file (the commit point); then the log line, appended and synced. A crash
+ * before the version file leaves orders that are newer than the version (the next change or a
+ * snapshot shows them); a crash after it leaves a log without that version, which a follower
+ * sees as a gap (-ESTALE: load the snapshot). */
+#include "rules/store/store_dir.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define FOLLOW_BATCH 256 /* changes delivered by one store_follow() call at most */
+
+struct dstore {
+    struct store base;
+    char *path;
+    int dirfd, lockfd, inofd;
+    /* Follow cache: the log file (inode) read up to off, whose last line there had version ver. */
+    ino_t log_ino;
+    off_t log_off;
+    uint64_t log_ver;
+};
+
+uint32_t store_dir_crc32(uint32_t crc, const void *buf, size_t n)
+{
+    const uint8_t *p = buf;
+    crc = ~crc;
+    for (size_t i = 0; i < n; i++) {
+        crc ^= p[i];
+        for (int k = 0; k < 8; k++)
+            crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
+    }
+    return ~crc;
+}
+
+static int line_fail(char *err, size_t errlen, size_t pos, const char *why)
+{
+    if (err && errlen)
+        snprintf(err, errlen, "store: changes.log: %s at offset %zu", why, pos);
+    return -EINVAL;
+}
+
+/* Reads a decimal field ending at a space; no leading zeros (but "0"), no overflow. */
+static int field_u64(const char *s, size_t len, size_t *pos, uint64_t *v)
+{
+    size_t i = *pos;
+    uint64_t x = 0;
+    if (i >= len || s[i] < '0' || s[i] > '9')
+        return -1;
+    if (s[i] == '0' && i + 1 < len && s[i + 1] >= '0' && s[i + 1] <= '9')
+        return -1;
+    for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+        if (x > (UINT64_MAX - 9) / 10)
+            return -1;
+        x = x * 10 + (uint64_t)(s[i] - '0');
+    }
+    if (i >= len || s[i] != ' ')
+        return -1;
+    *v = x;
+    *pos = i + 1;
+    return 0;
+}
+
+int store_dir_line_parse(const char *line, size_t len, struct store_dir_line *out, char *err,
+                         size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    if (len > STORE_DIR_LINE_MAX * 8192)
+        return line_fail(err, errlen, 0, "line too long");
+    if (len < 10 || line[len - 9] != ' ')
+        return line_fail(err, errlen, len, "no checksum");
+    uint32_t want = 0;
+    for (size_t i = len - 8; i < len; i++) {
+        char ch = line[i];
+        int d = (ch >= '0' && ch <= '9') ? ch - '0' : (ch >= 'a' && ch <= 'f') ? ch - 'a' + 10 : -1;
+        if (d < 0)
+            return line_fail(err, errlen, i, "bad checksum digit");
+        want = want << 4 | (uint32_t)d;
+    }
+    size_t body = len - 9;
+    if (store_dir_crc32(0, line, body) != want)
+        return line_fail(err, errlen, body, "checksum mismatch");
+    size_t pos = 0;
+    if (field_u64(line, body, &pos, &out->version) || out->version == 0)
+        return line_fail(err, errlen, pos, "bad version");
+    size_t k0 = pos;
+    while (pos < body && line[pos] != ' ')
+        pos++;
+    out->kind = store_change_kind_parse(line + k0, pos - k0);
+    if (!out->kind || pos >= body)
+        return line_fail(err, errlen, k0, "bad change kind");
+    pos++;
+    if (pos + 1 >= body || (line[pos] != '0' && line[pos] != '1') || line[pos + 1] != ' ')
+        return line_fail(err, errlen, pos, "bad urgent flag");
+    out->urgent = line[pos] == '1';
+    pos += 2;
+    if (field_u64(line, body, &pos, &out->time_ms))
+        return line_fail(err, errlen, pos, "bad time");
+    out->ids = line + pos;
+    out->ids_len = body - pos;
+    size_t a = pos;
+    for (size_t i = pos; i <= body; i++) {
+        if (i == body || line[i] == ',') {
+            if (!store_id_valid(line + a, i - a))
+                return line_fail(err, errlen, a, "bad order id");
+            out->n_ids++;
+            a = i + 1;
+        }
+    }
+    return 0;
+}
+
+size_t store_dir_line_format(char *out, size_t cap, uint64_t version, enum store_change_kind kind,
+                             bool urgent, uint64_t time_ms, const char *ids, size_t ids_len)
+{
+    const char *kn = store_change_kind_name(kind);
+    if (!kn || ids_len > (size_t)INT32_MAX)
+        return 0;
+    int n = snprintf(out, cap, "%llu %s %d %llu %.*s", (unsigned long long)version, kn,
+                     urgent ? 1 : 0, (unsigned long long)time_ms, (int)ids_len, ids);
+    if (n < 0 || (size_t)n + 10 >= cap)
+        return 0;
+    uint32_t crc = store_dir_crc32(0, out, (size_t)n);
+    int m = snprintf(out + n, cap - (size_t)n, " %08x\n", crc);
+    if (m != 10)
+        return 0;
+    return (size_t)n + 10;
+}
+
+/* ---- files ---------------------------------------------------------------------------------- */
+
+static int fail_errno(struct dstore *d, char *err, size_t errlen, const char *what, int e)
+{
+    snprintf(err, errlen, "store: %s: %s: %s", d->base.where, what, strerror(e));
+    return -e;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Writes name (relative to the store) atomically: temp file, optional fsync, rename. */
+static int write_atomic(struct dstore *d, const char *name, const char *head, size_t hlen,
+                        const char *body, size_t blen, bool sync, char *err, size_t errlen)
+{
+    char tmp[STORE_ID_MAX + 64];
+    const char *slash = strrchr(name, '/');
+    if (slash)
+        snprintf(tmp, sizeof(tmp), "%.*s/.tmp.%s.%d", (int)(slash - name), name, slash + 1,
+                 (int)getpid());
+    else
+        snprintf(tmp, sizeof(tmp), ".tmp.%s.%d", name, (int)getpid());
+    int fd = openat(d->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    if (fd < 0)
+        return fail_errno(d, err, errlen, tmp, errno);
+    int rc = write_all(fd, head, hlen);
+    if (!rc && blen)
+        rc = write_all(fd, body, blen);
+    if (!rc && sync && fsync(fd) != 0)
+        rc = -errno;
+    if (close(fd) != 0 && !rc)
+        rc = -errno;
+    if (!rc && renameat(d->dirfd, tmp, d->dirfd, name) != 0)
+        rc = -errno;
+    if (rc) {
+        unlinkat(d->dirfd, tmp, 0);
+        return fail_errno(d, err, errlen, name, -rc);
+    }
+    return 0;
+}
+
+/* Reads a whole file (relative to the store) into a NUL-terminated heap buffer. -ENOENT when it
+ * does not exist; -E2BIG over max bytes. */
+static int read_file(struct dstore *d, const char *name, size_t max, char **out, size_t *len)
+{
+    int fd = openat(d->dirfd, name, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    if ((uint64_t)st.st_size > max) {
+        close(fd);
+        return -E2BIG;
+    }
+    size_t n = (size_t)st.st_size, got = 0;
+    char *b = malloc(n + 1);
+    if (!b) {
+        close(fd);
+        return -ENOMEM;
+    }
+    while (got < n) {
+        ssize_t r = read(fd, b + got, n - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    close(fd);
+    b[got] = '\0';
+    *out = b;
+    *len = got;
+    return 0;
+}
+
+static int read_version(struct dstore *d, uint64_t *v, char *err, size_t errlen)
+{
+    char *b;
+    size_t n;
+    int rc = read_file(d, "version", 64, &b, &n);
+    if (rc == -ENOENT) {
+        *v = 0;
+        return 0;
+    }
+    if (rc)
+        return fail_errno(d, err, errlen, "version", -rc);
+    size_t pos = 0;
+    if (n == 0 || b[n - 1] != '\n')
+        rc = -EINVAL;
+    else
+        b[n - 1] = ' ';
+    if (!rc && (field_u64(b, n, &pos, v) || pos != n))
+        rc = -EINVAL;
+    free(b);
+    if (rc)
+        snprintf(err, errlen, "store: %s: version: not a version number", d->base.where);
+    return rc;
+}
+
+/* An order file's name, "orders/<id>". */
+static void order_name(char *out, size_t cap, const char *id)
+{
+    snprintf(out, cap, "orders/%.128s", id); /* ids are at most STORE_ID_MAX */
+}
+
+/* Parses an order file's header line, buf[0..hl) with hl the offset of its '\n' (hl < 160):
+ * state, version, updated time and the record's length. */
+static int parse_head(const char *buf, size_t hl, struct store_order *o, uint64_t *len)
+{
+    static const char magic[] = "qorgau-order 1 ";
+    char h[161];
+    size_t ml = sizeof(magic) - 1, pos;
+    if (hl >= sizeof(h) || hl < ml || memcmp(buf, magic, ml) != 0)
+        return -EINVAL;
+    memcpy(h, buf, hl);
+    h[hl] = ' '; /* field_u64 wants each number followed by a space */
+    pos = ml;
+    if (hl - pos > 7 && memcmp(h + pos, "active ", 7) == 0) {
+        o->state = STORE_ACTIVE;
+        pos += 7;
+    } else if (hl - pos > 8 && memcmp(h + pos, "revoked ", 8) == 0) {
+        o->state = STORE_REVOKED;
+        pos += 8;
+    } else {
+        return -EINVAL;
+    }
+    if (field_u64(h, hl + 1, &pos, &o->version) || field_u64(h, hl + 1, &pos, &o->updated_ms) ||
+        field_u64(h, hl + 1, &pos, len) || pos != hl + 1)
+        return -EINVAL;
+    return 0;
+}
+
+/* Parses an order file of n bytes; o->record points into buf. */
+static int parse_order(const char *buf, size_t n, const char *id, struct store_order *o)
+{
+    const char *nl = memchr(buf, '\n', n < 160 ? n : 160);
+    uint64_t len;
+    if (!nl || parse_head(buf, (size_t)(nl - buf), o, &len) != 0)
+        return -EINVAL;
+    size_t hl = (size_t)(nl - buf) + 1;
+    if (len != n - hl)
+        return -EINVAL;
+    o->id = id;
+    o->record = buf + hl;
+    o->record_len = (size_t)len;
+    return 0;
+}
+
+/* Loads order id; *buf is to be freed. -ENOENT when absent. */
+static int load_order(struct dstore *d, const char *id, struct store_order *o, char **buf,
+                      char *err, size_t errlen)
+{
+    char name[STORE_ID_MAX + 16];
+    size_t n;
+    order_name(name, sizeof(name), id);
+    int rc = read_file(d, name, d->base.max_record + 160, buf, &n);
+    if (rc == -ENOENT) {
+        snprintf(err, errlen, "store: %s: order %s: no such order", d->base.where, id);
+        return rc;
+    }
+    if (rc)
+        return fail_errno(d, err, errlen, name, -rc);
+    if (parse_order(*buf, n, id, o) != 0) {
+        free(*buf);
+        *buf = NULL;
+        snprintf(err, errlen, "store: %s: %s: malformed order file", d->base.where, name);
+        return -EBADMSG;
+    }
+    return 0;
+}
+
+static int lock(struct dstore *d, int how, char *err, size_t errlen)
+{
+    while (flock(d->lockfd, how) != 0) {
+        if (errno != EINTR)
+            return fail_errno(d, err, errlen, "lock", errno);
+    }
+    return 0;
+}
+
+static void unlock(struct dstore *d)
+{
+    flock(d->lockfd, LOCK_UN);
+}
+
+/* ---- operations ----------------------------------------------------------------------------- */
+
+static int dir_trim_locked(struct dstore *d, uint64_t keep, char *err, size_t errlen);
+
+static int64_t dir_publish(struct store *s, const struct store_change *c, char *err, size_t errlen)
+{
+    struct dstore *d = (struct dstore *)s;
+    int rc = lock(d, LOCK_EX, err, errlen);
+    if (rc)
+        return rc;
+    uint64_t v;
+    char *ids = NULL, *line = NULL, *old = NULL;
+    rc = read_version(d, &v, err, errlen);
+    if (rc)
+        goto out;
+    v++;
+    uint64_t now = c->time_ms ? c->time_ms : store_now_ms();
+    size_t ids_len = 0;
+    for (size_t i = 0; i < c->n_orders; i++)
+        ids_len += strlen(c->orders[i].id) + 1;
+    ids = malloc(ids_len + 1);
+    line = malloc(ids_len + 128);
+    if (!ids || !line) {
+        rc = fail_errno(d, err, errlen, "publish", ENOMEM);
+        goto out;
+    }
+    size_t p = 0;
+    for (size_t i = 0; i < c->n_orders; i++) {
+        size_t l = strlen(c->orders[i].id);
+        if (i)
+            ids[p++] = ',';
+        memcpy(ids + p, c->orders[i].id, l);
+        p += l;
+    }
+    ids[p] = '\0';
+    /* Revoke and restore touch only orders that exist: check all before writing any. */
+    if (c->kind != STORE_CHANGE_IMPORT)
+        for (size_t i = 0; i < c->n_orders; i++) {
+            char name[STORE_ID_MAX + 16];
+            struct stat st;
+            order_name(name, sizeof(name), c->orders[i].id);
+            if (fstatat(d->dirfd, name, &st, 0) != 0) {
+                snprintf(err, errlen, "store: %s: %s %s: no such order", d->base.where,
+                         store_change_kind_name(c->kind), c->orders[i].id);
+                rc = -ENOENT;
+                goto out;
+            }
+        }
+    const char *state = c->kind == STORE_CHANGE_REVOKE ? "revoked" : "active";
+    for (size_t i = 0; i < c->n_orders; i++) {
+        const struct store_order *o = &c->orders[i];
+        const char *rec = o->record;
+        size_t rlen = o->record_len;
+        struct store_order cur;
+        if (!rec) { /* revoke/restore without a new record: keep the stored one */
+            rc = load_order(d, o->id, &cur, &old, err, errlen);
+            if (rc)
+                goto out;
+            rec = cur.record;
+            rlen = cur.record_len;
+        }
+        char head[160], name[STORE_ID_MAX + 16];
+        int hl = snprintf(head, sizeof(head), "qorgau-order 1 %s %llu %llu %zu\n", state,
+                          (unsigned long long)v, (unsigned long long)now, rlen);
+        order_name(name, sizeof(name), o->id);
+        rc = write_atomic(d, name, head, (size_t)hl, rec, rlen, false, err, errlen);
+        free(old);
+        old = NULL;
+        if (rc)
+            goto out;
+    }
+    /* One syncfs for every order file instead of one fsync each. */
+    if (syncfs(d->dirfd) != 0) {
+        rc = fail_errno(d, err, errlen, "syncfs", errno);
+        goto out;
+    }
+    char vb[32];
+    int vl = snprintf(vb, sizeof(vb), "%llu\n", (unsigned long long)v);
+    rc = write_atomic(d, "version", vb, (size_t)vl, NULL, 0, true, err, errlen);
+    if (rc)
+        goto out;
+    size_t ll = store_dir_line_format(line, ids_len + 128, v, c->kind, c->urgent, now, ids, p);
+    int fd = openat(d->dirfd, "changes.log", O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        rc = fail_errno(d, err, errlen, "changes.log", errno);
+        goto out;
+    }
+    rc = write_all(fd, line, ll);
+    if (!rc && fdatasync(fd) != 0)
+        rc = -errno;
+    close(fd);
+    if (rc) {
+        rc = fail_errno(d, err, errlen, "changes.log", -rc);
+        goto out;
+    }
+    fsync(d->dirfd);
+    if (v % 1024 == 0) /* keep the log near log_keep lines; a failure here loses nothing */
+        dir_trim_locked(d, d->base.log_keep, err, errlen);
+    rc = 0;
+out:
+    unlock(d);
+    free(ids);
+    free(line);
+    free(old);
+    return rc ? rc : (int64_t)v;
+}
+
+static int dir_version(struct store *s, uint64_t *version, char *err, size_t errlen)
+{
+    return read_version((struct dstore *)s, version, err, errlen);
+}
+
+static int dir_snapshot(struct store *s, uint64_t *version, store_order_fn cb, void *ctx, char *err,
+                        size_t errlen)
+{
+    struct dstore *d = (struct dstore *)s;
+    int rc = lock(d, LOCK_SH, err, errlen);
+    if (rc)
+        return rc;
+    DIR *dir = NULL;
+    rc = read_version(d, version, err, errlen);
+    if (rc)
+        goto out;
+    int fd = openat(d->dirfd, "orders", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0 || !(dir = fdopendir(fd))) {
+        if (fd >= 0)
+            close(fd);
+        rc = fail_errno(d, err, errlen, "orders", errno);
+        goto out;
+    }
+    struct dirent *e;
+    while ((e = readdir(dir)) != NULL) {
+        if (e->d_name[0] == '.' || !store_id_valid(e->d_name, strlen(e->d_name)))
+            continue;
+        struct store_order o;
+        char *buf = NULL;
+        rc = load_order(d, e->d_name, &o, &buf, err, errlen);
+        if (rc == -ENOENT)
+            continue;
+        if (rc)
+            goto out;
+        rc = cb(ctx, &o);
+        free(buf);
+        if (rc)
+            goto out;
+    }
+out:
+    if (dir)
+        closedir(dir);
+    unlock(d);
+    return rc;
+}
+
+static int dir_get(struct store *s, const char *id, store_order_fn cb, void *ctx, char *err,
+                   size_t errlen)
+{
+    struct dstore *d = (struct dstore *)s;
+    struct store_order o;
+    char *buf = NULL;
+    int rc = load_order(d, id, &o, &buf, err, errlen);
+    if (rc)
+        return rc;
+    rc = cb(ctx, &o);
+    free(buf);
+    return rc;
+}
+
+static int dir_list(struct store *s, store_order_fn cb, void *ctx, char *err, size_t errlen)
+{
+    struct dstore *d = (struct dstore *)s;
+    int fd = openat(d->dirfd, "orders", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!dir) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        return fail_errno(d, err, errlen, "orders", e);
+    }
+    int rc = 0;
+    struct dirent *e;
+    while (!rc && (e = readdir(dir)) != NULL) {
+        if (e->d_name[0] == '.' || !store_id_valid(e->d_name, strlen(e->d_name)))
+            continue;
+        char name[STORE_ID_MAX + 16], head[161];
+        order_name(name, sizeof(name), e->d_name);
+        int ofd = openat(d->dirfd, name, O_RDONLY | O_CLOEXEC);
+        if (ofd < 0)
+            continue;
+        struct stat st;
+        ssize_t n = fstat(ofd, &st) == 0 ? pread(ofd, head, sizeof(head) - 1, 0) : -1;
+        close(ofd);
+        if (n <= 0)
+            continue;
+        head[n] = '\0';
+        char *nl = memchr(head, '\n', (size_t)n);
+        struct store_order o;
+        uint64_t len;
+        if (!nl || parse_head(head, (size_t)(nl - head), &o, &len) != 0 ||
+            len != (uint64_t)st.st_size - (uint64_t)(nl - head) - 1) {
+            snprintf(err, errlen, "store: %s: %s: malformed order file", d->base.where, name);
+            rc = -EBADMSG;
+            break;
+        }
+        o.record_len = (size_t)len;
+        o.id = e->d_name;
+        o.record = NULL;
+        rc = cb(ctx, &o);
+    }
+    closedir(dir);
+    return rc;
+}
+
+/* Waits until the version file is replaced or timeout_ms passes. */
+static void wait_change(struct dstore *d, uint64_t from, uint32_t timeout_ms, char *err,
+                        size_t errlen)
+{
+    if (d->inofd < 0) {
+        d->inofd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        if (d->inofd >= 0 &&
+            inotify_add_watch(d->inofd, d->path, IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
+            close(d->inofd);
+            d->inofd = -1;
+        }
+    }
+    uint64_t end = store_now_ms() + timeout_ms;
+    for (;;) {
+        uint64_t v;
+        if (read_version(d, &v, err, errlen) != 0 || v != from)
+            return;
+        uint64_t now = store_now_ms();
+        if (now >= end)
+            return;
+        uint64_t left = end - now;
+        if (d->inofd < 0) { /* no inotify: poll the version file */
+            usleep((useconds_t)(left < 20 ? left : 20) * 1000u);
+            continue;
+        }
+        struct pollfd pfd = { .fd = d->inofd, .events = POLLIN };
+        if (poll(&pfd, 1, (int)(left > 1000 ? 1000 : left)) > 0) {
+            char buf[4096];
+            while (read(d->inofd, buf, sizeof(buf)) > 0)
+                ;
+        }
+    }
+}
+
+struct pending {
+    struct store_dir_line l;
+    char *text; /* the line's copy */
+};
+
+static int deliver(struct dstore *d, const struct pending *p, store_change_fn cb, void *ctx,
+                   char *err, size_t errlen)
+{
+    struct store_order *os = calloc(p->l.n_ids, sizeof(*os));
+    char **bufs = calloc(p->l.n_ids, sizeof(*bufs));
+    char *ids = malloc(p->l.ids_len + 1);
+    int rc = 0;
+    if (!os || !bufs || !ids) {
+        rc = fail_errno(d, err, errlen, "follow", ENOMEM);
+        goto out;
+    }
+    memcpy(ids, p->l.ids, p->l.ids_len);
+    ids[p->l.ids_len] = '\0';
+    char *id = ids;
+    for (size_t i = 0; i < p->l.n_ids; i++) {
+        char *comma = strchr(id, ',');
+        if (comma)
+            *comma = '\0';
+        rc = load_order(d, id, &os[i], &bufs[i], err, errlen);
+        if (rc == -ENOENT) { /* gone (edited by hand): deliver the id without a record */
+            os[i] = (struct store_order){ .id = id, .state = STORE_REVOKED };
+            rc = 0;
+        }
+        if (rc)
+            goto out;
+        id = comma ? comma + 1 : id;
+    }
+    struct store_change c = { .version = p->l.version,
+                              .kind = p->l.kind,
+                              .urgent = p->l.urgent,
+                              .time_ms = p->l.time_ms,
+                              .orders = os,
+                              .n_orders = p->l.n_ids };
+    rc = cb(ctx, &c);
+out:
+    if (bufs)
+        for (size_t i = 0; i < p->l.n_ids; i++)
+            free(bufs[i]);
+    free(bufs);
+    free(os);
+    free(ids);
+    return rc;
+}
+
+static int dir_follow(struct store *s, uint64_t from, uint32_t timeout_ms, store_change_fn cb,
+                      void *ctx, uint64_t *last, char *err, size_t errlen)
+{
+    struct dstore *d = (struct dstore *)s;
+    uint64_t cur;
+    int rc = read_version(d, &cur, err, errlen);
+    if (rc)
+        return rc;
+    if (from > cur) {
+        snprintf(err, errlen, "store: %s: version %llu is ahead of the store (%llu): reset",
+                 d->base.where, (unsigned long long)from, (unsigned long long)cur);
+        return -ESTALE;
+    }
+    if (from == cur) {
+        if (!timeout_ms)
+            return 0;
+        wait_change(d, from, timeout_ms, err, errlen);
+        if ((rc = read_version(d, &cur, err, errlen)) != 0)
+            return rc;
+        if (cur == from)
+            return 0;
+        if (from > cur)
+            return -ESTALE;
+    }
+    /* Read the log lines after from (at most FOLLOW_BATCH), under the shared lock so no line
+     * is half written. */
+    if ((rc = lock(d, LOCK_SH, err, errlen)) != 0)
+        return rc;
+    struct pending *pend = calloc(FOLLOW_BATCH, sizeof(*pend));
+    size_t np = 0;
+    FILE *f = NULL;
+    char *lb = NULL;
+    size_t lcap = 0;
+    int fd = openat(d->dirfd, "changes.log", O_RDONLY | O_CLOEXEC);
+    if (!pend || fd < 0 || !(f = fdopen(fd, "r"))) {
+        int e = pend ? errno : ENOMEM;
+        if (fd >= 0 && !f)
+            close(fd);
+        unlock(d);
+        free(pend);
+        if (e == ENOENT) {
+            snprintf(err, errlen, "store: %s: changes.log missing: load the snapshot",
+                     d->base.where);
+            return -ESTALE;
+        }
+        return fail_errno(d, err, errlen, "changes.log", e);
+    }
+    struct stat st;
+    off_t start = 0;
+    uint64_t prev = 0; /* version of the line before start */
+    if (fstat(fd, &st) == 0 && st.st_ino == d->log_ino && st.st_size >= d->log_off &&
+        d->log_ver <= from) {
+        start = d->log_off;
+        prev = d->log_ver;
+    }
+    if (start)
+        fseeko(f, start, SEEK_SET);
+    off_t off = start;
+    ssize_t n;
+    uint64_t expect = from + 1;
+    while (np < FOLLOW_BATCH && (n = getline(&lb, &lcap, f)) > 0) {
+        if (lb[n - 1] != '\n')
+            break; /* a torn last line (a crash mid-append): not a change */
+        struct store_dir_line l;
+        char lerr[160];
+        if (store_dir_line_parse(lb, (size_t)n - 1, &l, lerr, sizeof(lerr)) != 0) {
+            if (prev < from) { /* before what we need: skip it */
+                off += n;
+                continue;
+            }
+            snprintf(err, errlen, "store: %s: %s (after version %llu): load the snapshot",
+                     d->base.where, lerr + 7, (unsigned long long)prev);
+            rc = -ESTALE;
+            goto done;
+        }
+        off += n;
+        prev = l.version;
+        d->log_ino = st.st_ino;
+        d->log_off = off;
+        d->log_ver = l.version;
+        if (l.version <= from)
+            continue;
+        if (l.version > cur)
+            break; /* appended after we read the version: next call */
+        if (l.version != expect) {
+            snprintf(err, errlen,
+                     "store: %s: change log jumps from version %llu to %llu: load the snapshot",
+                     d->base.where, (unsigned long long)from, (unsigned long long)l.version);
+            rc = -ESTALE;
+            goto done;
+        }
+        expect++;
+        pend[np].text = malloc((size_t)n);
+        if (!pend[np].text) {
+            rc = fail_errno(d, err, errlen, "follow", ENOMEM);
+            goto done;
+        }
+        memcpy(pend[np].text, lb, (size_t)n);
+        store_dir_line_parse(pend[np].text, (size_t)n - 1, &pend[np].l, NULL, 0);
+        np++;
+    }
+    if (np == 0 && cur > from) {
+        snprintf(err, errlen,
+                 "store: %s: change log has nothing after version %llu: load the "
+                 "snapshot",
+                 d->base.where, (unsigned long long)from);
+        rc = -ESTALE;
+        goto done;
+    }
+done:
+    fclose(f);
+    free(lb);
+    unlock(d);
+    for (size_t i = 0; i < np; i++) {
+        if (rc == 0) {
+            rc = deliver(d, &pend[i], cb, ctx, err, errlen);
+            if (rc == 0)
+                *last = pend[i].l.version;
+        }
+        free(pend[i].text);
+    }
+    free(pend);
+    return rc ? rc : (int)np;
+}
+
+static int dir_node_ack(struct store *s, const char *node, uint64_t version, uint64_t since_ms,
+                        uint32_t ttl_ms, char *err, size_t errlen)
+{
+    struct dstore *d = (struct dstore *)s;
+    char name[STORE_ID_MAX + 16], b[128];
+    snprintf(name, sizeof(name), "nodes/%.128s", node);
+    int n = snprintf(b, sizeof(b), "%llu %llu %llu %u\n", (unsigned long long)version,
+                     (unsigned long long)since_ms, (unsigned long long)store_now_ms(), ttl_ms);
+    return write_atomic(d, name, b, (size_t)n, NULL, 0, false, err, errlen);
+}
+
+static int dir_nodes(struct store *s, store_node_fn cb, void *ctx, char *err, size_t errlen)
+{
+    struct dstore *d = (struct dstore *)s;
+    int fd = openat(d->dirfd, "nodes", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!dir) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        return fail_errno(d, err, errlen, "nodes", e);
+    }
+    int rc = 0;
+    struct dirent *e;
+    uint64_t now = store_now_ms();
+    while (!rc && (e = readdir(dir)) != NULL) {
+        if (e->d_name[0] == '.' || !store_id_valid(e->d_name, strlen(e->d_name)))
+            continue;
+        char name[STORE_ID_MAX + 16], *b;
+        size_t n, pos = 0;
+        snprintf(name, sizeof(name), "nodes/%.128s", e->d_name);
+        if (read_file(d, name, 128, &b, &n) != 0)
+            continue;
+        struct store_node nd = { .id = e->d_name };
+        uint64_t ttl = 0;
+        if (n && b[n - 1] == '\n')
+            b[n - 1] = ' ';
+        if (field_u64(b, n, &pos, &nd.version) || field_u64(b, n, &pos, &nd.since_ms) ||
+            field_u64(b, n, &pos, &nd.heartbeat_ms) || field_u64(b, n, &pos, &ttl) || pos != n) {
+            snprintf(err, errlen, "store: %s: %s: malformed node file", d->base.where, name);
+            rc = -EBADMSG;
+        } else {
+            nd.alive = now <= nd.heartbeat_ms + ttl;
+            rc = cb(ctx, &nd);
+        }
+        free(b);
+    }
+    closedir(dir);
+    return rc;
+}
+
+static int dir_trim_locked(struct dstore *d, uint64_t keep, char *err, size_t errlen)
+{
+    char *b;
+    size_t n;
+    int rc = read_file(d, "changes.log", (size_t)1 << 34, &b, &n);
+    if (rc == -ENOENT)
+        return 0;
+    if (rc)
+        return fail_errno(d, err, errlen, "changes.log", -rc);
+    size_t lines = 0;
+    for (size_t i = 0; i < n; i++)
+        lines += b[i] == '\n';
+    size_t skip = lines > keep ? lines - (size_t)keep : 0, at = 0;
+    for (; skip && at < n; at++)
+        if (b[at] == '\n')
+            skip--;
+    rc = skip == 0 && at > 0
+             ? write_atomic(d, "changes.log", b + at, n - at, NULL, 0, true, err, errlen)
+             : 0;
+    free(b);
+    return rc;
+}
+
+static int dir_trim(struct store *s, uint64_t keep, char *err, size_t errlen)
+{
+    struct dstore *d = (struct dstore *)s;
+    int rc = lock(d, LOCK_EX, err, errlen);
+    if (rc)
+        return rc;
+    rc = dir_trim_locked(d, keep, err, errlen);
+    unlock(d);
+    return rc;
+}
+
+static void dir_free(struct store *s)
+{
+    struct dstore *d = (struct dstore *)s;
+    if (d->dirfd >= 0)
+        close(d->dirfd);
+    if (d->lockfd >= 0)
+        close(d->lockfd);
+    if (d->inofd >= 0)
+        close(d->inofd);
+    free(d->path);
+    free(d);
+}
+
+static const struct store_ops dir_ops = {
+    .name = "dir",
+    .publish = dir_publish,
+    .version = dir_version,
+    .snapshot = dir_snapshot,
+    .follow = dir_follow,
+    .get = dir_get,
+    .list = dir_list,
+    .node_ack = dir_node_ack,
+    .nodes = dir_nodes,
+    .trim = dir_trim,
+    .free = dir_free,
+};
+
+static int mkdir_p(const char *path)
+{
+    char buf[STORE_PATH_MAX];
+    size_t n = strlen(path);
+    if (n >= sizeof(buf))
+        return -ENAMETOOLONG;
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] == '/' || buf[i] == '\0') {
+            char ch = buf[i];
+            buf[i] = '\0';
+            if (mkdir(buf, 0750) != 0 && errno != EEXIST)
+                return -errno;
+            buf[i] = ch;
+        }
+    }
+    return 0;
+}
+
+struct store *store_dir_open(const char *path, const struct store_opts *o, char *err, size_t errlen)
+{
+    (void)o;
+    struct dstore *d = calloc(1, sizeof(*d));
+    if (!d) {
+        snprintf(err, errlen, "store: dir %s: out of memory", path);
+        return NULL;
+    }
+    d->base.ops = &dir_ops;
+    d->dirfd = d->lockfd = d->inofd = -1;
+    snprintf(d->base.where, sizeof(d->base.where), "dir %s", path);
+    d->path = strdup(path);
+    int rc = d->path ? mkdir_p(path) : -ENOMEM;
+    if (rc) {
+        snprintf(err, errlen, "store: dir %s: cannot create: %s", path, strerror(-rc));
+        goto fail;
+    }
+    d->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (d->dirfd < 0) {
+        snprintf(err, errlen, "store: dir %s: %s", path, strerror(errno));
+        goto fail;
+    }
+    if ((mkdirat(d->dirfd, "orders", 0750) != 0 && errno != EEXIST) ||
+        (mkdirat(d->dirfd, "nodes", 0750) != 0 && errno != EEXIST)) {
+        snprintf(err, errlen, "store: dir %s: cannot create orders/ or nodes/: %s", path,
+                 strerror(errno));
+        goto fail;
+    }
+    d->lockfd = openat(d->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (d->lockfd < 0) {
+        snprintf(err, errlen, "store: dir %s: lock: %s", path, strerror(errno));
+        goto fail;
+    }
+    return &d->base;
+fail:
+    dir_free(&d->base);
+    return NULL;
+}
