@@ -441,8 +441,8 @@ int nametrie_each_prefixed(const struct nametrie *t, const char *q, size_t len,
             return 0;
         size_t ll = ch->meta & NT_LLEN, m = ll < len - d ? ll : len - d;
         for (size_t j = 1; j < m; j++) {
-            uint8_t c = ll - 1 <= NT_INLINE ? (uint8_t)(ch->label >> (8 * (j - 1)))
-                                            : t->pool[ch->label + j];
+            uint32_t c =
+                ll - 1 <= NT_INLINE ? (ch->label >> (8 * (j - 1))) & 0xff : t->pool[ch->label + j];
             if (c != (uint8_t)q[d + j])
                 return 0;
         }
