@@ -267,7 +267,8 @@ static inline bool dh_dead(const uint64_t *dead, uint32_t v)
 }
 
 static uint32_t dh_suffixes(const struct domhash *d, const char *q, size_t len,
-                            enum domhash_mode mode, struct dh_cand *c, const uint64_t *dead)
+                            enum domhash_mode mode, struct dh_cand *c, const uint64_t *dead,
+                            size_t *deep_start)
 {
     const uint8_t *s = (const uint8_t *)q;
     uint64_t h = DH_SEED;
@@ -290,8 +291,10 @@ static uint32_t dh_suffixes(const struct domhash *d, const char *q, size_t len,
                 c->n++;
             } else if (bloom_test(ln, m)) {
                 uint32_t v = dh_probe(d, m, q + a, len - a);
-                if (v != DOMHASH_NONE && !dh_dead(dead, v))
+                if (v != DOMHASH_NONE && !dh_dead(dead, v)) {
                     deep = v; /* later = longer */
+                    *deep_start = a;
+                }
             }
         }
         if (a == 0)
@@ -301,20 +304,72 @@ static uint32_t dh_suffixes(const struct domhash *d, const char *q, size_t len,
     return deep;
 }
 
+/* The lookup; *start gets where the matching key starts in q. */
 static inline uint32_t dh_lookup(const struct domhash *d, const char *q, size_t len,
-                                 enum domhash_mode mode, const uint64_t *dead)
+                                 enum domhash_mode mode, const uint64_t *dead, size_t *start)
 {
     if (!d || d->n == 0 || len == 0)
         return DOMHASH_NONE;
     struct dh_cand c;
-    uint32_t v = dh_suffixes(d, q, len, mode, &c, dead);
+    uint32_t v = dh_suffixes(d, q, len, mode, &c, dead, start);
     if (unlikely(v != DOMHASH_NONE))
         return v;
     while (c.n-- > 0) { /* longest suffix first */
         if (!bloom_test(c.line[c.n], c.m[c.n]))
             continue;
         v = dh_probe(d, c.m[c.n], q + c.start[c.n], len - c.start[c.n]);
-        if (v != DOMHASH_NONE && !dh_dead(dead, v))
+        if (v != DOMHASH_NONE && !dh_dead(dead, v)) {
+            *start = c.start[c.n];
+            return v;
+        }
+    }
+    return DOMHASH_NONE;
+}
+
+uint32_t domhash_lookup_pair(const struct domhash *a, const uint64_t *dead, const struct domhash *b,
+                             const char *q, size_t len, enum domhash_mode mode, bool *in_b)
+{
+    size_t sa = 0, sb = 0;
+    *in_b = false;
+    if (!b || b->n == 0)
+        return dh_lookup(a, q, len, mode, dead, &sa);
+    if (!a || a->n == 0) {
+        *in_b = true;
+        return dh_lookup(b, q, len, mode, NULL, &sb);
+    }
+    if (len == 0)
+        return DOMHASH_NONE;
+    /* The two tables hash keys alike: the suffix hashes are computed once and each is tested
+     * in both, longest first; a key is in at most one of them (the caller's contract), so the
+     * first found is the longest. */
+    struct dh_cand ca;
+    uint32_t deep = dh_suffixes(a, q, len, mode, &ca, dead, &sa);
+    if (unlikely(deep != DOMHASH_NONE || ca.n == DH_SCREEN_MAX)) {
+        /* more labels than screened together: two lookups, the longer key wins */
+        uint32_t va = dh_lookup(a, q, len, mode, dead, &sa);
+        uint32_t vb = dh_lookup(b, q, len, mode, NULL, &sb);
+        if (vb != DOMHASH_NONE && (va == DOMHASH_NONE || sb < sa)) {
+            *in_b = true;
+            return vb;
+        }
+        return va;
+    }
+    const uint64_t *lb[DH_SCREEN_MAX];
+    for (unsigned i = 0; i < ca.n; i++) {
+        lb[i] = dh_line(b, ca.m[i]);
+        __builtin_prefetch(lb[i]);
+    }
+    while (ca.n-- > 0) {
+        unsigned i = ca.n;
+        const char *k = q + ca.start[i];
+        size_t kl = len - ca.start[i];
+        uint32_t v;
+        if (bloom_test(lb[i], ca.m[i]) && (v = dh_probe(b, ca.m[i], k, kl)) != DOMHASH_NONE) {
+            *in_b = true;
+            return v;
+        }
+        if (bloom_test(ca.line[i], ca.m[i]) && (v = dh_probe(a, ca.m[i], k, kl)) != DOMHASH_NONE &&
+            !dh_dead(dead, v))
             return v;
     }
     return DOMHASH_NONE;
@@ -322,13 +377,15 @@ static inline uint32_t dh_lookup(const struct domhash *d, const char *q, size_t 
 
 uint32_t domhash_lookup(const struct domhash *d, const char *q, size_t len, enum domhash_mode mode)
 {
-    return dh_lookup(d, q, len, mode, NULL);
+    size_t start;
+    return dh_lookup(d, q, len, mode, NULL, &start);
 }
 
 uint32_t domhash_lookup_live(const struct domhash *d, const char *q, size_t len,
                              enum domhash_mode mode, const uint64_t *dead)
 {
-    return dh_lookup(d, q, len, mode, dead);
+    size_t start;
+    return dh_lookup(d, q, len, mode, dead, &start);
 }
 
 bool domhash_may_match(const struct domhash *d, const char *q, size_t len)
@@ -336,7 +393,8 @@ bool domhash_may_match(const struct domhash *d, const char *q, size_t len)
     if (!d || d->n == 0 || len == 0)
         return false;
     struct dh_cand c;
-    if (dh_suffixes(d, q, len, DOMHASH_LABEL, &c, NULL) != DOMHASH_NONE)
+    size_t start;
+    if (dh_suffixes(d, q, len, DOMHASH_LABEL, &c, NULL, &start) != DOMHASH_NONE)
         return true;
     while (c.n-- > 0)
         if (bloom_test(c.line[c.n], c.m[c.n]))

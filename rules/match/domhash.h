@@ -51,6 +51,12 @@ bool domhash_may_match(const struct domhash *d, const char *q, size_t len);
 uint32_t domhash_lookup_live(const struct domhash *d, const char *q, size_t len,
                              enum domhash_mode mode, const uint64_t *dead);
 
+/* One lookup over two indexes that share no key (a base, with the values set in dead passed
+ * over, and an overlay's b): the longest matching key of either; *in_b tells which holds it.
+ * The query is hashed once. */
+uint32_t domhash_lookup_pair(const struct domhash *a, const uint64_t *dead, const struct domhash *b,
+                             const char *q, size_t len, enum domhash_mode mode, bool *in_b);
+
 /* The flat arrays of a built index, for writing it out (rules/match/ruleset.h images). */
 struct domhash_parts {
     const void *slot, *bloom;

@@ -852,10 +852,12 @@ bool ruleset_match_domain(const struct ruleset *rs, const char *host, size_t len
     if (rs && !rs->base) {
         v = domhash_lookup(rs->dom, host, len, DOMHASH_LABEL);
     } else if (rs) {
-        /* the two keys differ (a key of both is dead in base): the longer one is the deeper */
-        uint32_t vb = domhash_lookup_live(rs->base->dom, host, len, DOMHASH_LABEL, rs->dead);
-        uint32_t vd = domhash_lookup(rs->delta->dom, host, len, DOMHASH_LABEL);
-        v = pick(rs, vb, vd, text_len);
+        /* a key of both is dead in base: the two share no live key */
+        bool in_delta;
+        v = domhash_lookup_pair(rs->base->dom, rs->dead, rs->delta->dom, host, len, DOMHASH_LABEL,
+                                &in_delta);
+        if (in_delta)
+            v += (uint32_t)rs->base->n;
     }
     return result(v, RULE_DOMAIN, m);
 }

@@ -58,8 +58,8 @@ static double cpu_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static const char *const tlds[] = { "com", "net", "org", "kz", "ru", "info", "xyz", "io", "me",
-                                    "online" };
+static const char *const tlds[] = { "com",  "net", "org", "kz", "ru",
+                                    "info", "xyz", "io",  "me", "online" };
 
 static size_t label(char *o)
 {
@@ -339,14 +339,14 @@ int main(int argc, char **argv)
     printf("image open + 1 lookup  %8.3f s warm, %.3f s cold; RSS %ld -> %ld MiB (warm), "
            "%ld -> %ld MiB (cold)\n",
            t_warm, t_cold, rb_w / 1024, ra_w / 1024, rb_c / 1024, ra_c / 1024);
-    printf("apply 1-entry order    %8.3f ms  (%.0fx faster than the full build)\n",
-           t_apply1 * 1e3, t_build / t_apply1);
+    printf("apply 1-entry order    %8.3f ms  (%.0fx faster than the full build)\n", t_apply1 * 1e3,
+           t_build / t_apply1);
     printf("apply 10k-entry order  %8.3f ms  (%.0fx)\n", t_apply10k * 1e3, t_build / t_apply10k);
     printf("revoke a %zu-entry base order %8.3f ms  (%.0fx)\n", osz, t_revoke_base * 1e3,
            t_build / t_revoke_base);
     printf("revoke a 1-entry order %8.3f ms  (%.0fx)\n", t_revoke1 * 1e3, t_build / t_revoke1);
-    printf("merge (background)     %8.3f s; overlay size before %zu; checks %s\n", t_merge,
-           ov_size, ok && merged ? "ok" : "FAILED");
+    printf("merge (background)     %8.3f s; overlay size before %zu; checks %s\n", t_merge, ov_size,
+           ok && merged ? "ok" : "FAILED");
     printf("domain lookups 99/1    %.2f M/s flat, %.2f M/s through the overlay (%.2fx)\n",
            r_flat / 1e6, r_over / 1e6, r_over / r_flat);
     printf("{\"entries\":%zu,\"set_bytes\":%zu,\"image_bytes\":%ld,\"build_s\":%.3f,"
@@ -354,8 +354,8 @@ int main(int argc, char **argv)
            "\"apply1_ms\":%.3f,\"apply10k_ms\":%.3f,\"revoke_base_ms\":%.3f,\"revoke1_ms\":%.3f,"
            "\"merge_s\":%.3f,\"lookup_flat\":%.0f,\"lookup_overlay\":%.0f}\n",
            entries, st.bytes, img_bytes, t_build, t_write, t_warm, t_cold, ra_w - rb_w,
-           t_apply1 * 1e3, t_apply10k * 1e3, t_revoke_base * 1e3, t_revoke1 * 1e3, t_merge,
-           r_flat, r_over);
+           t_apply1 * 1e3, t_apply10k * 1e3, t_revoke_base * 1e3, t_revoke1 * 1e3, t_merge, r_flat,
+           r_over);
     ruleset_free(merged);
     ruleset_free(o1);
     ruleset_free(o2);

@@ -350,6 +350,39 @@ START_TEST(test_https_representative)
 }
 END_TEST
 
+/* Names of more labels than the domain index screens together take its slow path, which must
+ * weigh the base and the overlay the same way. */
+START_TEST(test_deep_names)
+{
+    const size_t ra[] = { 0 }, rb[] = { 2 }, rc[] = { 1 }; /* ex.kz, b.a.ex.kz, a.ex.kz */
+    struct order *a = mk("A", ORDER_RESTRICT, ra, 1), *b = mk("B", ORDER_RESTRICT, rb, 1);
+    struct order *c = mk("C", ORDER_RESTRICT, rc, 1);
+    struct order *v[2] = { a, b };
+    struct ruleset *base = compile(v, 2);
+    struct ruleset *s1 = apply(base, c, NULL);
+    char q[200] = "";
+    for (int i = 0; i < 40; i++)
+        strncat(q, "x.", sizeof(q) - strlen(q) - 1);
+    size_t at = strlen(q);
+    snprintf(q + at, sizeof(q) - at, "b.a.ex.kz");
+    ck_assert_str_eq(who(s1, q), "b.a.ex.kz:B");
+    snprintf(q + at, sizeof(q) - at, "c.a.ex.kz");
+    ck_assert_str_eq(who(s1, q), "a.ex.kz:C");
+    snprintf(q + at, sizeof(q) - at, "c.ex.kz");
+    ck_assert_str_eq(who(s1, q), "ex.kz:A");
+    struct ruleset *s2 = apply(s1, NULL, "B");
+    snprintf(q + at, sizeof(q) - at, "b.a.ex.kz");
+    ck_assert_str_eq(who(s2, q), "a.ex.kz:C");
+    ck_assert_str_eq(who(s2, "b.a.ex.kz"), "a.ex.kz:C");
+    ruleset_free(base);
+    ruleset_free(s1);
+    ruleset_free(s2);
+    order_free(a);
+    order_free(b);
+    order_free(c);
+}
+END_TEST
+
 START_TEST(test_refused)
 {
     const size_t ra[] = { 0 };
@@ -383,6 +416,7 @@ static Suite *overlay_suite(void)
     tcase_add_test(tc, test_shared_claims);
     tcase_add_test(tc, test_fallback_to_parent);
     tcase_add_test(tc, test_https_representative);
+    tcase_add_test(tc, test_deep_names);
     tcase_add_test(tc, test_refused);
     suite_add_tcase(s, tc);
     return s;
