@@ -1725,9 +1725,8 @@ static int base_kill(struct work *w, uint32_t e)
     return work_risk(w, t);
 }
 
-/* Moves base entry e (live) into the delta with its claims except lifted (may be NULL); when
- * none is left (and it had some), it is only tombstoned. */
-static int base_move(struct work *w, uint32_t e, const char *lifted, struct dent **out)
+/* Moves base entry e (live) into the delta with its claims (the caller then changes them). */
+static int base_move(struct work *w, uint32_t e, struct dent **out)
 {
     const struct ruleset *b = w->base;
     const char *ord[64];
@@ -1738,19 +1737,15 @@ static int base_move(struct work *w, uint32_t e, const char *lifted, struct dent
             return -ENOMEM;
         ruleset_entry_orders(b, e, all, no);
     }
-    size_t kept = 0;
-    for (size_t i = 0; i < no; i++)
-        kept += !(lifted && strcmp(all[i], lifted) == 0);
     int rc = base_kill(w, e);
     struct dent *d = NULL;
-    if (!rc && (kept > 0 || no == 0)) {
+    if (!rc) {
         d = work_add(w, (uint8_t)(b->attr[e] >> ATTR_KIND_SHIFT), b->pool + b->text_off[e],
                      b->strpool + b->pairs[b->attr[e] & ATTR_PAIR].category);
         if (!d)
             rc = -ENOMEM;
         for (size_t i = 0; !rc && i < no; i++)
-            if (!(lifted && strcmp(all[i], lifted) == 0))
-                rc = dent_claim(d, all[i]);
+            rc = dent_claim(d, all[i]);
     }
     if (all != ord)
         free((void *)all);
@@ -1861,7 +1856,7 @@ static int work_reps(struct work *w, const struct ruleset *delta, size_t nrisk)
             nametrie_each_prefixed(b->url_pfx, k, hl + 1, rep_cb, &c);
         if (c.found == RULESET_NO_ENTRY)
             continue;
-        int rc = base_move(w, c.found, NULL, NULL);
+        int rc = base_move(w, c.found, NULL);
         if (rc)
             return rc;
         moved++;
@@ -1933,9 +1928,14 @@ struct ruleset *ruleset_apply(const struct ruleset *cur, const struct ruleset_cl
         for (uint32_t e = 0; e < b->n; e++) {
             if (!pair_hit[b->attr[e] & ATTR_PAIR] || is_dead(w.dead, e))
                 continue;
+            if (!multi_of(b, e)) { /* its one order is lifted: a tombstone, nothing to move */
+                if (base_kill(&w, e))
+                    goto done;
+                continue;
+            }
             /* lift every whole-order lift from this entry: move it, then lift in the dent */
             struct dent *d = NULL;
-            if (base_move(&w, e, NULL, &d))
+            if (base_move(&w, e, &d))
                 goto done;
             for (size_t l = 0; d && l < nlift; l++)
                 if (!lift[l].text && lift[l].order)
@@ -1951,7 +1951,7 @@ struct ruleset *ruleset_apply(const struct ruleset *cur, const struct ruleset_cl
             if (!hit || is_dead(w.dead, m->entry))
                 continue;
             struct dent *d = NULL;
-            if (base_move(&w, m->entry, NULL, &d))
+            if (base_move(&w, m->entry, &d))
                 goto done;
             for (size_t l = 0; d && l < nlift; l++)
                 if (!lift[l].text && lift[l].order)
@@ -1982,7 +1982,7 @@ struct ruleset *ruleset_apply(const struct ruleset *cur, const struct ruleset_cl
             uint32_t e = base_find(&w, kind, nt, nlen);
             if (e == RULESET_NO_ENTRY)
                 continue;
-            if (base_move(&w, e, NULL, &d))
+            if (base_move(&w, e, &d))
                 goto done;
         }
         if (d && !d->gone && dent_lift(d, lift[l].order) && d->norders == 0) {
@@ -2017,7 +2017,7 @@ struct ruleset *ruleset_apply(const struct ruleset *cur, const struct ruleset_cl
         } else if (!d) {
             uint32_t e = base_find(&w, kind, nt, nlen);
             if (e != RULESET_NO_ENTRY) {
-                if (base_move(&w, e, NULL, &d))
+                if (base_move(&w, e, &d))
                     goto done;
             } else if (!(d = work_add(&w, (uint8_t)kind, nt, add[i].category))) {
                 goto done;
