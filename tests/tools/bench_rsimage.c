@@ -1,6 +1,6 @@
 /* bench_rsimage.c - the rule set's disk image and incremental updates at scale.
  *
- * Usage: bench_rsimage [--entries N] [--dir D] [--seed S] [--order-size K]
+ * Usage: bench_rsimage [--entries N] [--dir D] [--seed S] [--order-size K] [--keep]
  *
  * Generates N entries (60% domains, 30% URLs, 10% IPv4/IPv6 prefixes) with a deterministic PRNG,
  * claimed by orders of K entries each ("B0", "B1", ...), and builds the set (the baseline: a full
@@ -211,6 +211,9 @@ int main(int argc, char **argv)
         rs_state ^= strtoull(v, NULL, 10) * 0x9E3779B97F4A7C15ULL;
     if (osz == 0)
         osz = 1;
+    bool keep = false; /* --keep: leave the image for a profiler (bench_rsimage --open PATH) */
+    for (int i = 1; i < argc; i++)
+        keep |= strcmp(argv[i], "--keep") == 0;
     char path[512], err[512], t[400], oid[32];
     snprintf(path, sizeof(path), "%s/rules.img", dir);
 
@@ -373,6 +376,7 @@ int main(int argc, char **argv)
     free(qb);
     free(texts);
     free(off);
-    unlink(path);
+    if (!keep)
+        unlink(path);
     return ok && merged ? 0 : 1;
 }
