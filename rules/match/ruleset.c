@@ -1891,13 +1891,21 @@ struct ruleset *ruleset_apply(const struct ruleset *cur, const struct ruleset_cl
             const char *t = d->pool + d->text_off[e];
             struct dent *x = work_add(&w, (uint8_t)(d->attr[e] >> ATTR_KIND_SHIFT), t,
                                       d->strpool + d->pairs[d->attr[e] & ATTR_PAIR].category);
-            const char *ord[64];
-            size_t no = x ? ruleset_entry_orders(d, e, ord, 64) : 0;
-            if (!x || no > 64) /* more than 64 orders on one entry: merge first */
+            if (!x)
                 goto done;
-            for (size_t i = 0; i < no; i++)
-                if (dent_claim(x, ord[i]))
-                    goto done;
+            const char *ord[64], **all = ord;
+            size_t no = ruleset_entry_orders(d, e, ord, 64);
+            if (no > 64 && !(all = malloc(no * sizeof(*all))))
+                goto done;
+            if (no > 64)
+                ruleset_entry_orders(d, e, all, no);
+            int crc = 0;
+            for (size_t i = 0; !crc && i < no; i++)
+                crc = dent_claim(x, all[i]);
+            if (all != ord)
+                free((void *)all);
+            if (crc)
+                goto done;
         }
     }
 
