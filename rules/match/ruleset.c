@@ -1754,6 +1754,20 @@ static int base_move(struct work *w, uint32_t e, struct dent **out)
     return rc;
 }
 
+/* Whether order claims base entry e (an empty order never does). */
+static bool base_has(const struct ruleset *b, uint32_t e, const char *order)
+{
+    if (!order || !order[0])
+        return false;
+    if (strcmp(b->strpool + b->pairs[b->attr[e] & ATTR_PAIR].order, order) == 0)
+        return true;
+    const struct multi *m = multi_of(b, e);
+    for (uint32_t i = 0; m && i < m->n; i++)
+        if (strcmp(b->strpool + b->morder[m->first + i], order) == 0)
+            return true;
+    return false;
+}
+
 /* The live base entry whose normalized text is nt, or RULESET_NO_ENTRY. */
 static uint32_t base_find(const struct work *w, enum rule_kind kind, const char *nt, size_t nlen)
 {
@@ -1988,7 +2002,7 @@ struct ruleset *ruleset_apply(const struct ruleset *cur, const struct ruleset_cl
         struct dent *d = work_find(&w, (uint8_t)kind, nt);
         if (!d) {
             uint32_t e = base_find(&w, kind, nt, nlen);
-            if (e == RULESET_NO_ENTRY)
+            if (e == RULESET_NO_ENTRY || !base_has(b, e, lift[l].order))
                 continue;
             if (base_move(&w, e, &d))
                 goto done;
@@ -2024,6 +2038,9 @@ struct ruleset *ruleset_apply(const struct ruleset *cur, const struct ruleset_cl
                 goto done;
         } else if (!d) {
             uint32_t e = base_find(&w, kind, nt, nlen);
+            if (e != RULESET_NO_ENTRY &&
+                (base_has(b, e, add[i].order) || !(add[i].order && add[i].order[0])))
+                continue; /* the base has it with this claim already (or it brings none) */
             if (e != RULESET_NO_ENTRY) {
                 if (base_move(&w, e, &d))
                     goto done;
