@@ -845,6 +845,13 @@ static size_t text_len(const struct ruleset *flat, uint32_t e)
     return strlen(flat->pool + flat->text_off[e]);
 }
 
+/* A URL entry's key length: its text without the scheme ("https://" is one byte longer). */
+static size_t url_key_len(const struct ruleset *flat, uint32_t e)
+{
+    const char *t = flat->pool + flat->text_off[e];
+    return strlen(t) - key_skip(RULE_URL, t);
+}
+
 bool ruleset_match_domain(const struct ruleset *rs, const char *host, size_t len,
                           struct rule_match *m)
 {
@@ -919,7 +926,7 @@ bool ruleset_match_url(const struct ruleset *rs, const char *host, size_t hlen, 
     url_steps(rs->base, rs->dead, k, klen, whole, qcut, false, rb);
     url_steps(rs->delta, NULL, k, klen, whole, qcut, false, rd);
     for (int i = 0; i < 3 && v == NAMETRIE_NONE; i++)
-        v = pick(rs, rb[i], rd[i], text_len); /* exact steps: at most one of the two hits */
+        v = pick(rs, rb[i], rd[i], url_key_len); /* exact steps: at most one of two hits */
     return result(v, RULE_URL, m);
 }
 

@@ -330,6 +330,29 @@ START_TEST(test_fallback_to_parent)
 }
 END_TEST
 
+/* Of two prefix entries the longer key wins, whatever their schemes ("https://" is one byte
+ * longer than "http://"). */
+START_TEST(test_prefix_across_schemes)
+{
+    struct ruleset_builder *bd = ruleset_builder_new();
+    char err[256];
+    struct rule_attrs a = { "A", "court", NULL };
+    ck_assert_int_eq(ruleset_builder_add(bd, "https://q.kz/a*", 15, &a, err, sizeof(err)), 0);
+    struct ruleset *base = ruleset_build(bd);
+    struct ruleset_claim c = { "http://q.kz/ab*", 15, "B", "court" };
+    int rc;
+    struct ruleset *s = ruleset_apply(base, &c, 1, NULL, 0, &rc, err, sizeof(err));
+    ck_assert_ptr_nonnull(s);
+    struct rule_match m;
+    ck_assert(ruleset_match_url(s, "q.kz", 4, "/abc", 4, &m));
+    ck_assert_str_eq(ruleset_entry_text(s, m.entry), "http://q.kz/ab*");
+    ck_assert(ruleset_match_url(s, "q.kz", 4, "/ax", 3, &m));
+    ck_assert_str_eq(ruleset_entry_text(s, m.entry), "https://q.kz/a*");
+    ruleset_free(base);
+    ruleset_free(s);
+}
+END_TEST
+
 /* On TLS a host is blocked while any https entry of it stands: revoking the one the base's
  * host index holds must not unblock the host while another stands. */
 START_TEST(test_https_representative)
@@ -415,6 +438,7 @@ static Suite *overlay_suite(void)
     tcase_add_loop_test(tc, test_model, 0, 8);
     tcase_add_test(tc, test_shared_claims);
     tcase_add_test(tc, test_fallback_to_parent);
+    tcase_add_test(tc, test_prefix_across_schemes);
     tcase_add_test(tc, test_https_representative);
     tcase_add_test(tc, test_deep_names);
     tcase_add_test(tc, test_refused);
