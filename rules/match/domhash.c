@@ -16,6 +16,7 @@
  * the first suffix that passes the filter and is found in the table is the most specific key. */
 #include "rules/match/domhash.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -44,6 +45,7 @@ struct domhash {
     uint64_t *bloom;
     uint32_t nlines;
     size_t slot_bytes, bloom_bytes;
+    bool borrowed; /* slot and bloom belong to someone else (domhash_view()) */
 };
 
 /* 8 bytes at p as a little-endian integer, whatever the host byte order. */
@@ -186,8 +188,10 @@ void domhash_free(struct domhash *d)
 {
     if (!d)
         return;
-    free(d->slot);
-    free(d->bloom);
+    if (!d->borrowed) {
+        free(d->slot);
+        free(d->bloom);
+    }
     free(d);
 }
 
@@ -257,8 +261,14 @@ struct dh_cand {
  * filter lines. Names with more than DH_SCREEN_MAX labels: the longer suffixes beyond the
  * first DH_SCREEN_MAX are looked up one by one here, and the longest found is returned
  * (DOMHASH_NONE if none; the caller then tries c, longest first). */
+static inline bool dh_dead(const uint64_t *dead, uint32_t v)
+{
+    return dead && v != DOMHASH_NONE && (dead[v / 64] >> (v % 64) & 1);
+}
+
 static uint32_t dh_suffixes(const struct domhash *d, const char *q, size_t len,
-                            enum domhash_mode mode, struct dh_cand *c)
+                            enum domhash_mode mode, struct dh_cand *c, const uint64_t *dead,
+                            size_t *deep_start)
 {
     const uint8_t *s = (const uint8_t *)q;
     uint64_t h = DH_SEED;
@@ -281,8 +291,10 @@ static uint32_t dh_suffixes(const struct domhash *d, const char *q, size_t len,
                 c->n++;
             } else if (bloom_test(ln, m)) {
                 uint32_t v = dh_probe(d, m, q + a, len - a);
-                if (v != DOMHASH_NONE)
+                if (v != DOMHASH_NONE && !dh_dead(dead, v)) {
                     deep = v; /* later = longer */
+                    *deep_start = a;
+                }
             }
         }
         if (a == 0)
@@ -292,22 +304,88 @@ static uint32_t dh_suffixes(const struct domhash *d, const char *q, size_t len,
     return deep;
 }
 
-uint32_t domhash_lookup(const struct domhash *d, const char *q, size_t len, enum domhash_mode mode)
+/* The lookup; *start gets where the matching key starts in q. */
+static inline uint32_t dh_lookup(const struct domhash *d, const char *q, size_t len,
+                                 enum domhash_mode mode, const uint64_t *dead, size_t *start)
 {
     if (!d || d->n == 0 || len == 0)
         return DOMHASH_NONE;
     struct dh_cand c;
-    uint32_t v = dh_suffixes(d, q, len, mode, &c);
+    uint32_t v = dh_suffixes(d, q, len, mode, &c, dead, start);
     if (unlikely(v != DOMHASH_NONE))
         return v;
     while (c.n-- > 0) { /* longest suffix first */
         if (!bloom_test(c.line[c.n], c.m[c.n]))
             continue;
         v = dh_probe(d, c.m[c.n], q + c.start[c.n], len - c.start[c.n]);
-        if (v != DOMHASH_NONE)
+        if (v != DOMHASH_NONE && !dh_dead(dead, v)) {
+            *start = c.start[c.n];
+            return v;
+        }
+    }
+    return DOMHASH_NONE;
+}
+
+uint32_t domhash_lookup_pair(const struct domhash *a, const uint64_t *dead, const struct domhash *b,
+                             const char *q, size_t len, enum domhash_mode mode, bool *in_b)
+{
+    size_t sa = 0, sb = 0;
+    *in_b = false;
+    if (!b || b->n == 0)
+        return dh_lookup(a, q, len, mode, dead, &sa);
+    if (!a || a->n == 0) {
+        *in_b = true;
+        return dh_lookup(b, q, len, mode, NULL, &sb);
+    }
+    if (len == 0)
+        return DOMHASH_NONE;
+    /* The two tables hash keys alike: the suffix hashes are computed once and each is tested
+     * in both, longest first; a key is in at most one of them (the caller's contract), so the
+     * first found is the longest. */
+    struct dh_cand ca;
+    uint32_t deep = dh_suffixes(a, q, len, mode, &ca, dead, &sa);
+    if (unlikely(deep != DOMHASH_NONE || ca.n == DH_SCREEN_MAX)) {
+        /* more labels than screened together: two lookups, the longer key wins */
+        uint32_t va = dh_lookup(a, q, len, mode, dead, &sa);
+        uint32_t vb = dh_lookup(b, q, len, mode, NULL, &sb);
+        if (vb != DOMHASH_NONE && (va == DOMHASH_NONE || sb < sa)) {
+            *in_b = true;
+            return vb;
+        }
+        return va;
+    }
+    const uint64_t *lb[DH_SCREEN_MAX];
+    for (unsigned i = 0; i < ca.n; i++) {
+        lb[i] = dh_line(b, ca.m[i]);
+        __builtin_prefetch(lb[i]);
+    }
+    while (ca.n-- > 0) {
+        unsigned i = ca.n;
+        const char *k = q + ca.start[i];
+        size_t kl = len - ca.start[i];
+        uint32_t v;
+        if (bloom_test(lb[i], ca.m[i]) && (v = dh_probe(b, ca.m[i], k, kl)) != DOMHASH_NONE) {
+            *in_b = true;
+            return v;
+        }
+        if (bloom_test(ca.line[i], ca.m[i]) && (v = dh_probe(a, ca.m[i], k, kl)) != DOMHASH_NONE &&
+            !dh_dead(dead, v))
             return v;
     }
     return DOMHASH_NONE;
+}
+
+uint32_t domhash_lookup(const struct domhash *d, const char *q, size_t len, enum domhash_mode mode)
+{
+    size_t start;
+    return dh_lookup(d, q, len, mode, NULL, &start);
+}
+
+uint32_t domhash_lookup_live(const struct domhash *d, const char *q, size_t len,
+                             enum domhash_mode mode, const uint64_t *dead)
+{
+    size_t start;
+    return dh_lookup(d, q, len, mode, dead, &start);
 }
 
 bool domhash_may_match(const struct domhash *d, const char *q, size_t len)
@@ -315,12 +393,77 @@ bool domhash_may_match(const struct domhash *d, const char *q, size_t len)
     if (!d || d->n == 0 || len == 0)
         return false;
     struct dh_cand c;
-    if (dh_suffixes(d, q, len, DOMHASH_LABEL, &c) != DOMHASH_NONE)
+    size_t start;
+    if (dh_suffixes(d, q, len, DOMHASH_LABEL, &c, NULL, &start) != DOMHASH_NONE)
         return true;
     while (c.n-- > 0)
         if (bloom_test(c.line[c.n], c.m[c.n]))
             return true;
     return false;
+}
+
+void domhash_parts(const struct domhash *d, struct domhash_parts *p)
+{
+    memset(p, 0, sizeof(*p));
+    if (!d)
+        return;
+    p->slot = d->slot;
+    p->bloom = d->bloom;
+    p->slot_bytes = d->n ? d->cap * sizeof(*d->slot) : 0;
+    p->bloom_bytes = d->n ? (size_t)d->nlines * 64 : 0;
+    p->n = d->n;
+    p->cap = d->cap;
+    p->nlines = d->nlines;
+}
+
+struct domhash *domhash_view(const char *pool, size_t pool_len, const struct domhash_parts *p,
+                             uint32_t nvalues, char *err, size_t errlen)
+{
+    const char *why = NULL;
+    if (p->n == 0) {
+        if (p->slot_bytes || p->bloom_bytes)
+            why = "empty index with arrays";
+    } else if (p->n > DOMHASH_VALUE_MAX || p->cap <= p->n || p->cap > UINT32_MAX ||
+               p->slot_bytes != p->cap * sizeof(struct dh_slot) || p->nlines == 0 ||
+               p->bloom_bytes != (size_t)p->nlines * 64 || !p->slot || !p->bloom) {
+        why = "inconsistent sizes";
+    } else if (pool_len == 0 || pool[pool_len - 1] != '\0') {
+        why = "string pool not terminated";
+    }
+    const struct dh_slot *sl = p->slot;
+    size_t used = 0;
+    for (size_t i = 0; !why && i < p->cap; i++) {
+        if (sl[i].tv == DH_EMPTY)
+            continue;
+        used++;
+        if ((sl[i].tv & DH_VMASK) >= nvalues || sl[i].off >= pool_len)
+            why = "slot out of range";
+    }
+    if (!why && used != p->n)
+        why = "slot count differs";
+    if (why) {
+        if (err && errlen)
+            snprintf(err, errlen, "domain index: %s", why);
+        return NULL;
+    }
+    struct domhash *d = calloc(1, sizeof(*d));
+    if (!d) {
+        if (err && errlen)
+            snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    d->pool = pool;
+    d->borrowed = true;
+    if (p->n) {
+        d->n = (size_t)p->n;
+        d->cap = (size_t)p->cap;
+        d->slot = (struct dh_slot *)p->slot;
+        d->bloom = (uint64_t *)p->bloom;
+        d->nlines = p->nlines;
+        d->slot_bytes = p->slot_bytes;
+        d->bloom_bytes = p->bloom_bytes;
+    }
+    return d;
 }
 
 size_t domhash_bytes(const struct domhash *d)

@@ -46,6 +46,33 @@ uint32_t domhash_lookup(const struct domhash *d, const char *q, size_t len, enum
  * accident). False for NULL or an empty index. For tests and measurements. */
 bool domhash_may_match(const struct domhash *d, const char *q, size_t len);
 
+/* domhash_lookup() that passes over values whose bit is set in dead (bit v of dead[v / 64];
+ * NULL: none is): a LABEL lookup then gives the longest key whose value is live. */
+uint32_t domhash_lookup_live(const struct domhash *d, const char *q, size_t len,
+                             enum domhash_mode mode, const uint64_t *dead);
+
+/* One lookup over two indexes that share no key (a base, with the values set in dead passed
+ * over, and an overlay's b): the longest matching key of either; *in_b tells which holds it.
+ * The query is hashed once. */
+uint32_t domhash_lookup_pair(const struct domhash *a, const uint64_t *dead, const struct domhash *b,
+                             const char *q, size_t len, enum domhash_mode mode, bool *in_b);
+
+/* The flat arrays of a built index, for writing it out (rules/match/ruleset.h images). */
+struct domhash_parts {
+    const void *slot, *bloom;
+    size_t slot_bytes, bloom_bytes;
+    uint64_t n, cap;
+    uint32_t nlines;
+};
+void domhash_parts(const struct domhash *d, struct domhash_parts *p);
+
+/* An index over arrays written out by domhash_parts() (and a pool of pool_len bytes ending in
+ * '\0'), used in place: the arrays are borrowed and must outlive it, domhash_free() frees only
+ * the handle. Every slot is checked (key inside the pool, value < nvalues) so that a forged
+ * image cannot send a lookup out of bounds. Returns NULL with a reason in err. */
+struct domhash *domhash_view(const char *pool, size_t pool_len, const struct domhash_parts *p,
+                             uint32_t nvalues, char *err, size_t errlen);
+
 /* Heap bytes held by d, and the number of keys stored (distinct keys). */
 size_t domhash_bytes(const struct domhash *d);
 size_t domhash_count(const struct domhash *d);

@@ -10,16 +10,26 @@
  * 128-bit integers (IPv4 in the low 32 bits). */
 #include "rules/match/iplpm.h"
 
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 typedef unsigned __int128 u128;
+
+/* The prefix with value v lies inside the prefix with value parent (the innermost such). */
+struct iplpm_par {
+    uint32_t v, parent;
+};
 
 struct iplpm {
     int ipver;
     size_t n;
     u128 *start;
     uint32_t *value;
+    struct iplpm_par *par; /* sorted by value */
+    size_t npar;
+    bool borrowed; /* the arrays belong to someone else (iplpm_view()) */
 };
 
 struct pfx {
@@ -47,12 +57,21 @@ static int pfx_cmp(const void *a, const void *b)
     return x->value < y->value ? -1 : (x->value > y->value);
 }
 
+static int par_cmp(const void *a, const void *b)
+{
+    const struct iplpm_par *x = a, *y = b;
+    return x->v < y->v ? -1 : x->v > y->v;
+}
+
 void iplpm_free(struct iplpm *t)
 {
     if (!t)
         return;
-    free(t->start);
-    free(t->value);
+    if (!t->borrowed) {
+        free(t->start);
+        free(t->value);
+        free(t->par);
+    }
     free(t);
 }
 
@@ -96,7 +115,8 @@ struct iplpm *iplpm_build(struct iplpm_prefix *p, size_t n, int ipver)
     /* Each prefix opens and closes at most one interval each. */
     t->start = malloc((2 * n + 1) * sizeof(*t->start));
     t->value = malloc((2 * n + 1) * sizeof(*t->value));
-    if (!t->start || !t->value)
+    t->par = malloc((n ? n : 1) * sizeof(*t->par));
+    if (!t->start || !t->value || !t->par)
         goto fail;
     size_t sp = 0;
     for (size_t i = 0; i < n; i++) {
@@ -108,6 +128,8 @@ struct iplpm *iplpm_build(struct iplpm_prefix *p, size_t n, int ipver)
             emit(t, after, sp ? stack[sp - 1].value : IPLPM_NONE);
         }
         /* Nested prefixes are at most width+1 deep (one per length). */
+        if (sp > 0)
+            t->par[t->npar++] = (struct iplpm_par){ v[i].value, stack[sp - 1].value };
         stack[sp++] = v[i];
         emit(t, v[i].start, v[i].value);
     }
@@ -117,6 +139,7 @@ struct iplpm *iplpm_build(struct iplpm_prefix *p, size_t n, int ipver)
         if (end != all)
             emit(t, end + 1, sp ? stack[sp - 1].value : IPLPM_NONE);
     }
+    qsort(t->par, t->npar, sizeof(*t->par), par_cmp);
     free(v);
     free(stack);
     return t;
@@ -125,6 +148,79 @@ fail:
     free(stack);
     iplpm_free(t);
     return NULL;
+}
+
+uint32_t iplpm_parent(const struct iplpm *t, uint32_t v)
+{
+    if (!t)
+        return IPLPM_NONE;
+    size_t lo = 0, hi = t->npar;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (t->par[mid].v < v)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < t->npar && t->par[lo].v == v ? t->par[lo].parent : IPLPM_NONE;
+}
+
+uint32_t iplpm_lookup_live(const struct iplpm *t, const uint8_t *addr, const uint64_t *dead)
+{
+    uint32_t v = iplpm_lookup(t, addr);
+    /* each step goes to a strictly shorter prefix: at most 129 steps (a forged parent table
+     * could loop, hence the bound) */
+    for (unsigned k = 0; dead && v != IPLPM_NONE && (dead[v / 64] >> (v % 64) & 1) && k < 130; k++)
+        v = iplpm_parent(t, v);
+    return v != IPLPM_NONE && dead && (dead[v / 64] >> (v % 64) & 1) ? IPLPM_NONE : v;
+}
+
+void iplpm_parts(const struct iplpm *t, struct iplpm_parts *p)
+{
+    memset(p, 0, sizeof(*p));
+    if (!t)
+        return;
+    p->ipver = t->ipver;
+    p->n = t->n;
+    p->start = t->start;
+    p->value = t->value;
+    p->nparent = t->npar;
+    p->parent = t->par;
+}
+
+struct iplpm *iplpm_view(const struct iplpm_parts *p, uint32_t nvalues, char *err, size_t errlen)
+{
+    const char *why = NULL;
+    const u128 *st = p->start;
+    const uint32_t *val = p->value;
+    const struct iplpm_par *par = p->parent;
+    if ((p->ipver != 4 && p->ipver != 6) || (p->n && (!st || !val)) || (p->nparent && !par))
+        why = "inconsistent sizes";
+    for (size_t i = 0; !why && i < p->n; i++)
+        if ((i > 0 && st[i] <= st[i - 1]) || (val[i] != IPLPM_NONE && val[i] >= nvalues))
+            why = "interval out of order or range";
+    for (size_t i = 0; !why && i < p->nparent; i++)
+        if ((i > 0 && par[i].v <= par[i - 1].v) || par[i].v >= nvalues || par[i].parent >= nvalues)
+            why = "parent out of order or range";
+    if (why) {
+        if (err && errlen)
+            snprintf(err, errlen, "address table: %s", why);
+        return NULL;
+    }
+    struct iplpm *t = calloc(1, sizeof(*t));
+    if (!t) {
+        if (err && errlen)
+            snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    t->ipver = p->ipver;
+    t->n = (size_t)p->n;
+    t->start = (u128 *)st;
+    t->value = (uint32_t *)val;
+    t->npar = (size_t)p->nparent;
+    t->par = (struct iplpm_par *)par;
+    t->borrowed = true;
+    return t;
 }
 
 uint32_t iplpm_lookup(const struct iplpm *t, const uint8_t *addr)
@@ -148,7 +244,7 @@ size_t iplpm_bytes(const struct iplpm *t)
 {
     if (!t)
         return 0;
-    return sizeof(*t) + t->n * (sizeof(*t->start) + sizeof(*t->value));
+    return sizeof(*t) + t->n * (sizeof(*t->start) + sizeof(*t->value)) + t->npar * sizeof(*t->par);
 }
 
 size_t iplpm_intervals(const struct iplpm *t)

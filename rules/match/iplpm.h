@@ -31,6 +31,29 @@ void iplpm_free(struct iplpm *t);
  * IPLPM_NONE. t may be NULL. Allocates nothing. */
 uint32_t iplpm_lookup(const struct iplpm *t, const uint8_t *addr);
 
+/* iplpm_lookup() that passes over values whose bit is set in dead (bit v of dead[v / 64];
+ * NULL: none is): the longest covering prefix whose value is live. */
+uint32_t iplpm_lookup_live(const struct iplpm *t, const uint8_t *addr, const uint64_t *dead);
+
+/* The value of the most specific prefix that covers the prefix whose value is v (strictly
+ * larger), or IPLPM_NONE. */
+uint32_t iplpm_parent(const struct iplpm *t, uint32_t v);
+
+/* The flat arrays of a built structure, for writing it out (rules/match/ruleset.h images). */
+struct iplpm_parts {
+    int ipver;
+    uint64_t n; /* intervals: start (16 bytes each, 16-aligned) and value (4 bytes) */
+    const void *start, *value;
+    uint64_t nparent; /* parent pairs {value, parent} (8 bytes each), sorted by value */
+    const void *parent;
+};
+void iplpm_parts(const struct iplpm *t, struct iplpm_parts *p);
+
+/* A structure over arrays written out by iplpm_parts(), used in place (borrowed: they must
+ * outlive it; iplpm_free() frees only the handle). Checked: starts increasing, values and
+ * parents < nvalues (or none), parents sorted. Returns NULL with err set. */
+struct iplpm *iplpm_view(const struct iplpm_parts *p, uint32_t nvalues, char *err, size_t errlen);
+
 /* Heap bytes held by t, and its interval count. */
 size_t iplpm_bytes(const struct iplpm *t);
 size_t iplpm_intervals(const struct iplpm *t);

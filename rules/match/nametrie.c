@@ -19,6 +19,7 @@
  * appended together so that they are contiguous. */
 #include "rules/match/nametrie.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -45,6 +46,7 @@ struct nametrie {
     size_t n;
     struct nt_node *node;
     uint8_t *first; /* first[i] = node[i].first, for nodes with many children */
+    bool borrowed;  /* node and first belong to someone else (nametrie_view()) */
 };
 
 /* A key during the build, in sorted order: its bytes (copied so that keys next to each other in
@@ -161,8 +163,10 @@ void nametrie_free(struct nametrie *t)
 {
     if (!t)
         return;
-    free(t->node);
-    free(t->first);
+    if (!t->borrowed) {
+        free(t->node);
+        free(t->first);
+    }
     free(t);
 }
 
@@ -352,8 +356,13 @@ static inline bool label_eq(const struct nametrie *t, const struct nt_node *ch, 
     return memcmp(t->pool + ch->label + 1, q + d + 1, ll - 1) == 0;
 }
 
-uint32_t nametrie_lookup(const struct nametrie *t, const char *q, size_t len,
-                         enum nametrie_mode mode)
+static inline bool nt_dead(const uint64_t *dead, uint32_t v)
+{
+    return dead && (dead[v / 64] >> (v % 64) & 1);
+}
+
+static inline uint32_t nt_lookup(const struct nametrie *t, const char *q, size_t len,
+                                 enum nametrie_mode mode, const uint64_t *dead)
 {
     if (!t || t->n == 0)
         return NAMETRIE_NONE;
@@ -370,13 +379,135 @@ uint32_t nametrie_lookup(const struct nametrie *t, const char *q, size_t len,
         d += ll;
         nd = ch;
         if (nd->meta & NT_ACCEPT) {
-            if (mode == NAMETRIE_PREFIX)
-                best = value_of(t, nd);
-            else if (d == len)
-                return value_of(t, nd);
+            uint32_t v = value_of(t, nd);
+            if (mode == NAMETRIE_PREFIX) {
+                if (!nt_dead(dead, v))
+                    best = v;
+            } else if (d == len) {
+                return nt_dead(dead, v) ? NAMETRIE_NONE : v;
+            }
         }
     }
     return mode == NAMETRIE_EXACT ? NAMETRIE_NONE : best;
+}
+
+uint32_t nametrie_lookup(const struct nametrie *t, const char *q, size_t len,
+                         enum nametrie_mode mode)
+{
+    return nt_lookup(t, q, len, mode, NULL);
+}
+
+uint32_t nametrie_lookup_live(const struct nametrie *t, const char *q, size_t len,
+                              enum nametrie_mode mode, const uint64_t *dead)
+{
+    return nt_lookup(t, q, len, mode, dead);
+}
+
+/* Every value at nd and below it; depth-first with an explicit stack bounded by the node count
+ * (children come after their parent, so the walk ends). */
+static int nt_each_below(const struct nametrie *t, uint32_t start, int (*fn)(uint32_t, void *),
+                         void *arg)
+{
+    uint32_t *stack = malloc(t->n * sizeof(*stack));
+    if (!stack)
+        return -1;
+    size_t sp = 0;
+    int rc = 0;
+    stack[sp++] = start;
+    while (sp > 0 && rc == 0) {
+        const struct nt_node *nd = &t->node[stack[--sp]];
+        if (nd->meta & NT_ACCEPT)
+            rc = fn(value_of(t, nd), arg);
+        if (nd->meta & NT_INTERNAL)
+            for (uint32_t i = 0; i <= nd->nch && sp < t->n; i++)
+                stack[sp++] = nd->x + i;
+    }
+    free(stack);
+    return rc;
+}
+
+int nametrie_each_prefixed(const struct nametrie *t, const char *q, size_t len,
+                           int (*fn)(uint32_t value, void *arg), void *arg)
+{
+    if (!t || t->n == 0)
+        return 0;
+    const struct nt_node *nd = &t->node[0];
+    size_t d = 0;
+    while (d < len) {
+        if (!(nd->meta & NT_INTERNAL))
+            return 0;
+        const struct nt_node *ch = child_of(t, nd, (uint8_t)q[d]);
+        if (!ch)
+            return 0;
+        size_t ll = ch->meta & NT_LLEN, m = ll < len - d ? ll : len - d;
+        for (size_t j = 1; j < m; j++) {
+            uint32_t c =
+                ll - 1 <= NT_INLINE ? (ch->label >> (8 * (j - 1))) & 0xff : t->pool[ch->label + j];
+            if (c != (uint8_t)q[d + j])
+                return 0;
+        }
+        d += m;
+        nd = ch;
+    }
+    return nt_each_below(t, (uint32_t)(nd - t->node), fn, arg);
+}
+
+void nametrie_parts(const struct nametrie *t, struct nametrie_parts *p)
+{
+    memset(p, 0, sizeof(*p));
+    if (!t || t->n == 0)
+        return;
+    p->node = t->node;
+    p->first = t->first;
+    p->n = t->n;
+}
+
+struct nametrie *nametrie_view(const char *pool, size_t pool_len, const struct nametrie_parts *p,
+                               uint32_t nvalues, char *err, size_t errlen)
+{
+    const char *why = NULL;
+    const struct nt_node *node = p->node;
+    const uint8_t *first = p->first;
+    if (p->n > UINT32_MAX || (p->n && (!node || !first)))
+        why = "inconsistent sizes";
+    for (size_t i = 0; !why && i < p->n; i++) {
+        const struct nt_node *nd = &node[i];
+        size_t ll = nd->meta & NT_LLEN;
+        if (first[i] != nd->first)
+            why = "first-byte table differs";
+        else if (ll - 1 > NT_INLINE && ll > 0 &&
+                 ((size_t)nd->label >= pool_len || ll > pool_len - nd->label))
+            why = "label outside the pool";
+        else if (nd->meta & NT_INTERNAL) {
+            size_t lo = nd->x, hi = (size_t)nd->x + nd->nch;
+            if (lo <= i || hi >= p->n)
+                why = "child out of order";
+            for (size_t c = lo; !why && c <= hi; c++)
+                if ((node[c].meta & NT_LLEN) == 0)
+                    why = "empty edge label";
+            if (!why && (nd->meta & NT_ACCEPT) && node[lo - 1].x >= nvalues)
+                why = "value out of range";
+        } else if ((nd->meta & NT_ACCEPT) && nd->x >= nvalues) {
+            why = "value out of range";
+        }
+    }
+    if (why) {
+        if (err && errlen)
+            snprintf(err, errlen, "name trie: %s", why);
+        return NULL;
+    }
+    struct nametrie *t = calloc(1, sizeof(*t));
+    if (!t) {
+        if (err && errlen)
+            snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    t->pool = (const uint8_t *)pool;
+    t->borrowed = true;
+    t->n = (size_t)p->n;
+    t->node = (struct nt_node *)node;
+    t->first = (uint8_t *)first;
+    return t;
 }
 
 size_t nametrie_bytes(const struct nametrie *t)

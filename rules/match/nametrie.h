@@ -47,6 +47,32 @@ void nametrie_free(struct nametrie *t);
 uint32_t nametrie_lookup(const struct nametrie *t, const char *q, size_t len,
                          enum nametrie_mode mode);
 
+/* nametrie_lookup() that passes over values whose bit is set in dead (bit v of dead[v / 64];
+ * NULL: none is): EXACT gives NAMETRIE_NONE for a dead key, PREFIX the longest live key. */
+uint32_t nametrie_lookup_live(const struct nametrie *t, const char *q, size_t len,
+                              enum nametrie_mode mode, const uint64_t *dead);
+
+/* Calls fn(value, arg) for every key that starts with q[0..len) (any order), until fn returns
+ * nonzero, which is then returned (0 when every call returned 0). Not for the packet path. */
+int nametrie_each_prefixed(const struct nametrie *t, const char *q, size_t len,
+                           int (*fn)(uint32_t value, void *arg), void *arg);
+
+/* The flat arrays of a built trie, for writing it out (rules/match/ruleset.h images). */
+struct nametrie_parts {
+    const void *node;  /* n nodes of 12 bytes */
+    const void *first; /* n bytes */
+    uint64_t n;
+};
+void nametrie_parts(const struct nametrie *t, struct nametrie_parts *p);
+#define NAMETRIE_NODE_BYTES 12
+
+/* A trie over arrays written out by nametrie_parts(), used in place (borrowed: they must
+ * outlive it; nametrie_free() frees only the handle). Every node is checked (children after
+ * their parent, labels inside the pool of pool_len bytes, values < nvalues) so that a forged
+ * image cannot send a lookup out of bounds or round in a loop. Returns NULL with err set. */
+struct nametrie *nametrie_view(const char *pool, size_t pool_len, const struct nametrie_parts *p,
+                               uint32_t nvalues, char *err, size_t errlen);
+
 /* Returns a malloc'd (free()-able) copy of src[0..n); blocks of 2 MiB and more are aligned to
  * and advised onto transparent huge pages. NULL on allocation failure. */
 void *nametrie_hugecopy(const void *src, size_t n);

@@ -111,7 +111,74 @@ void ruleset_get_stats(const struct ruleset *rs, struct ruleset_stats *st);
  * becomes visible to readers). */
 void ruleset_set_version(struct ruleset *rs, uint64_t version);
 
-/* Number of entries (ids are 0 .. count-1, in the order they were first added). */
+/* Number of entries (ids are 0 .. count-1, in the order they were first added). An overlay set
+ * (ruleset_apply()) also counts the base's entries it passes over (ruleset_entry_live()). */
 size_t ruleset_entry_count(const struct ruleset *rs);
+
+/* False for an id out of range and for an entry of an overlay's base that the overlay passes
+ * over (revoked, or moved into the overlay with other claims); lookups never return those. */
+bool ruleset_entry_live(const struct ruleset *rs, uint32_t entry);
+
+/* ---- the disk image (fail-static): docs/matching.md "The disk image" ----
+ *
+ * One file: a header (magic, format version, layout id, rule-set version, counts, SHA-256 of
+ * the payload, section table) and the set's arrays as they are in memory, each 64-byte
+ * aligned. Opening maps the file read-only, checks it and points a set's arrays into the
+ * mapping: no rehashing, no renormalizing, no copy (the pages are the page cache's). */
+
+#define RULESET_IMAGE_FORMAT 1
+
+/* Writes rs (an overlay set is merged first) to path atomically: path.tmp, fsync, rename,
+ * fsync of the directory. version is stored in the header (ruleset_image_open() returns it).
+ * Returns 0, or a negative errno with "rules: PATH: reason" in err. */
+int ruleset_image_write(const struct ruleset *rs, const char *path, uint64_t version, char *err,
+                        size_t errlen);
+
+/* Maps and checks the image at path: a missing, truncated, corrupted (checksum), foreign (magic,
+ * format version, layout) or inconsistent file is refused with "rules: PATH: reason" in err
+ * and NULL returned (*version untouched), so the caller can fall back. On success *version (if
+ * not NULL) gets the stored version, which ruleset_get_stats() also reports. The set is freed
+ * with ruleset_free() like any other (the mapping goes with it). */
+struct ruleset *ruleset_image_open(const char *path, uint64_t *version, char *err, size_t errlen);
+
+/* ---- incremental updates: docs/matching.md "The overlay" ---- */
+
+/* A claim of an order on an entry: text (len bytes; normalized again, as the builder does). */
+struct ruleset_claim {
+    const char *text;
+    size_t len;
+    const char *order;    /* may be NULL or "" (then the claim cannot be lifted) */
+    const char *category; /* may be NULL */
+};
+
+/* Lifting order's claim on the entry text (len bytes), or, with text NULL, on every entry. */
+struct ruleset_lift {
+    const char *order;
+    const char *text;
+    size_t len;
+};
+
+/* A new set = cur - lift[0..nlift) + add[0..nadd), without rebuilding cur's base: the result
+ * shares the base (by reference: cur may be freed first) and holds a small delta set (added
+ * entries, and base entries whose claims changed, with their full claim lists) and a tombstone
+ * bit per base entry. A base entry is tombstoned when its last claim is lifted; an added entry
+ * the base already has keeps both claims. The lifts are applied before the additions. Costs:
+ * a scan of the base's attributes when an order is lifted whole, the delta's rebuild, a copy
+ * of the tombstone bits (n/8 bytes). Returns the set, or NULL with err set (an entry that does
+ * not normalize: -EINVAL in *rc if rc is not NULL; or out of memory). cur is unchanged. One
+ * writer at a time per base; readers of cur are not disturbed. rules/orders/orderset.h turns
+ * orders and revocations into claims and lifts (orderset_apply()). */
+struct ruleset *ruleset_apply(const struct ruleset *cur, const struct ruleset_claim *add,
+                              size_t nadd, const struct ruleset_lift *lift, size_t nlift, int *rc,
+                              char *err, size_t errlen);
+
+/* Entries of rs's overlay: delta entries plus tombstoned base entries (0 for a flat set). The
+ * caller merges (ruleset_merge(), off the packet path) when this passes its threshold. */
+size_t ruleset_overlay_size(const struct ruleset *rs);
+
+/* A new flat set with every live entry of rs and its claims (an overlay folded into a fresh
+ * base; a flat set copied). Entry ids change. Slow (every entry is added to a builder again):
+ * call it from a background thread. Returns NULL on allocation failure. */
+struct ruleset *ruleset_merge(const struct ruleset *rs);
 
 #endif

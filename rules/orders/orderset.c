@@ -167,3 +167,61 @@ struct ruleset *orderset_compile(const struct order *const *orders, size_t n,
         snprintf(err, errlen, "orders: out of memory while building the rule set");
     return rs;
 }
+
+struct ruleset *orderset_apply(const struct ruleset *cur, const struct order *const *add,
+                               size_t nadd, const char *const *revoke_ids, size_t nrevoke, int *rc,
+                               char *err, size_t errlen)
+{
+    size_t nclaims = 0, nlifts = nrevoke;
+    for (size_t i = 0; i < nadd; i++) {
+        const struct order *o = add[i];
+        if (o->action == ORDER_RESTRICT) {
+            nclaims += o->nres;
+        } else if (o->nrestores == 0) {
+            snprintf(err, errlen,
+                     "orders: restore order '%.100s' names no order: it needs the whole order "
+                     "set (compile it)",
+                     o->id);
+            if (rc)
+                *rc = -EINVAL;
+            return NULL;
+        } else {
+            nlifts += o->nrestores * (o->nres ? o->nres : 1);
+        }
+    }
+    struct ruleset_claim *claims = malloc((nclaims + 1) * sizeof(*claims));
+    struct ruleset_lift *lifts = malloc((nlifts + 1) * sizeof(*lifts));
+    struct ruleset *rs = NULL;
+    if (!claims || !lifts) {
+        snprintf(err, errlen, "orders: out of memory");
+        if (rc)
+            *rc = -ENOMEM;
+        goto done;
+    }
+    size_t nc = 0, nl = 0;
+    for (size_t i = 0; i < nrevoke; i++)
+        lifts[nl++] = (struct ruleset_lift){ revoke_ids[i], NULL, 0 };
+    for (size_t i = 0; i < nadd; i++) {
+        const struct order *o = add[i];
+        if (o->action == ORDER_RESTRICT) {
+            for (size_t j = 0; j < o->nres; j++) {
+                const struct order_resource *r = &o->res[j];
+                claims[nc++] = (struct ruleset_claim){ r->norm, strlen(r->norm), o->id,
+                                                       r->category ? r->category : o->category };
+            }
+            continue;
+        }
+        for (size_t k = 0; k < o->nrestores; k++) {
+            if (o->nres == 0)
+                lifts[nl++] = (struct ruleset_lift){ o->restores[k], NULL, 0 };
+            for (size_t j = 0; j < o->nres; j++)
+                lifts[nl++] =
+                    (struct ruleset_lift){ o->restores[k], o->res[j].norm, strlen(o->res[j].norm) };
+        }
+    }
+    rs = ruleset_apply(cur, claims, nc, lifts, nl, rc, err, errlen);
+done:
+    free(claims);
+    free(lifts);
+    return rs;
+}

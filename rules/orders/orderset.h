@@ -31,4 +31,19 @@ int orderset_fill(struct ruleset_builder *b, const struct order *const *orders, 
 struct ruleset *orderset_compile(const struct order *const *orders, size_t n,
                                  struct orderset_stats *st, char *err, size_t errlen);
 
+/* Incremental update (rules/match/ruleset.h ruleset_apply()): a new set = cur without the claims
+ * of the orders revoke_ids[0..nrevoke) (an entry another order still claims stays), plus the
+ * claims of add[0..nadd), without rebuilding cur's base. Revocations are applied first, so
+ * revoking and adding the same id replaces an order. A restrict order adds its resources; a
+ * restore order lifts the claims of the orders it names in "restores" on the resources it lists
+ * (on all of their entries when it lists none). Not possible incrementally, refused with
+ * -EINVAL (compile the whole order set instead, orderset_compile()): a restore order naming no
+ * order (it lifts by issuer and date, which needs every record), and revoking a restore order
+ * (the claims it lifted come back only from the records). The caller knows which ids are
+ * restore orders: it must not pass them in revoke_ids. Returns the set, or NULL with err set and
+ * *rc (if not NULL) -EINVAL or -ENOMEM. */
+struct ruleset *orderset_apply(const struct ruleset *cur, const struct order *const *add,
+                               size_t nadd, const char *const *revoke_ids, size_t nrevoke, int *rc,
+                               char *err, size_t errlen);
+
 #endif
