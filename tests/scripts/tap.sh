@@ -704,6 +704,15 @@ if command -v chromium >/dev/null 2>&1; then
     while [ $i -lt 30 ] && [ "$(grep -c '"msg":"reloaded"' "$tmp/qorgau.log")" -le "$nr" ]; do sleep 0.1; i=$((i + 1)); done
     got=$(quic_chromium alt quic.test)
     echo "tap: QUIC quic.test listed, Alt-Svc known: chromium: $got; qorgau: $(qblocks quic.test quic) quic, $(qblocks quic.test tls) tls blocks"
+    # A tap filter races the server (the race is measured below: 94-100% of blocked flows are
+    # answered by the injection first, less on a loaded machine). When the server's answer won for
+    # the TCP fallback, one more page load is made: the reset must win it. The QUIC close is
+    # checked on the first attempt's log.
+    if [ "$(grep -c 'hello from the allowed site' "$tmp/chromium-alt.dom")" != 0 ] && [ "$(qblocks quic.test tls)" -gt 0 ]; then
+        echo "tap: QUIC quic.test listed: the server answered the TCP fallback before the reset reached the client; loading once more"
+        quic_chromium alt2 quic.test >/dev/null
+        cp "$tmp/chromium-alt2.dom" "$tmp/chromium-alt.dom"
+    fi
     expect "QUIC quic.test listed: QUIC attempt closed by our Initial, then the TCP fallback reset" \
         "$(grep -c 'hello from the allowed site' "$tmp/chromium-alt.dom") $(($(qblocks quic.test quic) > 0)) $(($(qblocks quic.test tls) > 0))" "0 1 1"
     expect_match "QUIC quic.test listed: Chromium saw our CONNECTION_CLOSE" "$got" 'close\([^)]*/blocked\)'
