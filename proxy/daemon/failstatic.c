@@ -10,9 +10,32 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "common/compiler.h"
 
 #define FAILSTATIC_MAX_BYTES (UINT64_C(4) << 30)
+
+/* SHA-256 (lower-case hex) of head[0..hlen) followed by body[0..blen): the header fields before
+ * the checksum are covered too, so a changed version or count is caught. */
+static int sum2(const void *head, size_t hlen, const void *body, size_t blen, char out[65])
+{
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    int ok = c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) && EVP_DigestUpdate(c, head, hlen) &&
+             EVP_DigestUpdate(c, body, blen) && EVP_DigestFinal_ex(c, md, &mdlen) && mdlen == 32;
+    EVP_MD_CTX_free(c);
+    if (!ok)
+        return -EIO;
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < 32; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[64] = '\0';
+    return 0;
+}
 
 static bool parse_u64(const char *s, size_t len, uint64_t *out)
 {
@@ -83,7 +106,7 @@ int failstatic_parse(const char *name, const uint8_t *buf, size_t len, uint64_t 
     const uint8_t *body = buf + hlen + 1;
     size_t blen = len - hlen - 1;
     char sum[65];
-    if (order_sha256(body, blen, sum) < 0) {
+    if (sum2(s, (size_t)(f[4] - s), body, blen, sum) < 0) {
         snprintf(err, errlen, "failstatic: %s: SHA-256 failed", name);
         return -EIO;
     }
@@ -176,15 +199,15 @@ int failstatic_save(const char *dir, uint64_t version, const struct order *const
         snprintf(err, errlen, "failstatic: %s: out of memory", path);
         return -ENOMEM;
     }
-    char sum[65];
-    if (order_sha256((const uint8_t *)body, blen, sum) < 0) {
+    char head[160], sum[65];
+    int pl = snprintf(head, sizeof(head), "%s %d %" PRIu64 " %zu ", FAILSTATIC_MAGIC,
+                      FAILSTATIC_FORMAT, version, n);
+    if (sum2(head, (size_t)pl, body, blen, sum) < 0) {
         free(body);
         snprintf(err, errlen, "failstatic: %s: SHA-256 failed", path);
         return -EIO;
     }
-    char head[160];
-    int hl = snprintf(head, sizeof(head), "%s %d %" PRIu64 " %zu %s\n", FAILSTATIC_MAGIC,
-                      FAILSTATIC_FORMAT, version, n, sum);
+    int hl = pl + snprintf(head + pl, sizeof(head) - (size_t)pl, "%s\n", sum);
     int rc = 0;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {

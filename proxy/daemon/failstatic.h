@@ -6,8 +6,10 @@
  *
  *     qorgau-failstatic 1 VERSION COUNT SHA256\n      header: format, format version, store
  *     {order record}\n                                  version, number of records, SHA-256
- *     ... COUNT lines ...                               (lower-case hex) of everything after
- *                                                       the header line
+ *     ... COUNT lines ...                               (lower-case hex) of the header up to
+ *                                                       the checksum field (its trailing space
+ *                                                       included) and everything after the
+ *                                                       header line
  * Each record is the canonical JSON object of rules/orders/order.h (one line: compact JSON
  * escapes every control byte). Written to a temporary name, fsync'ed, renamed, directory
  * fsync'ed: a reader sees the old file or the new one, never half of one. A mapped, checksummed
