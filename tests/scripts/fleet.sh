@@ -232,10 +232,11 @@ if verdict_all youtube.com block 2; then ok "restored file: the node starts from
 # --- the store comes back ---
 redis_start || ko "redis-server restarts"
 cat >"$tmp/late.json" <<'J'
-{ "id": "late-1", "issuer": "Court", "issued": "2026-11-22", "urgent": true,
+{ "id": "late-1", "issuer": "Court", "legal_basis": "Art. 41-1", "issued": "2026-11-22",
+  "urgent": true,
   "resources": [ "late.example" ] }
 J
-O import "$tmp/late.json" >/dev/null 2>&1
+O import "$tmp/late.json" >"$tmp/imp5" 2>&1 || ko "import after the outage: $(cat "$tmp/imp5")"
 if verdict_all late.example block 1 2 3 && verdict_all youtube.com block 1 2 3; then
     ok "redis back: every node catches up (an order imported after the outage)"; else
     ko "redis back: nodes catch up"
