@@ -23,26 +23,27 @@
 
 static void usage(FILE *f)
 {
-    fputs("usage: qorgau scan [--rules PATH]... [--https-url name|ignore] [--notice-url URL]\n"
-          "                   [--max-flows N] [--checksums verify|ignore|auto] CAPTURE\n"
-          "       qorgau rules check PATH...\n"
-          "       qorgau run -c FILE [--foreground] [--check]\n"
-          "       qorgau config check FILE | qorgau config doc\n"
-          "       qorgau order [-c CONFIG] [--store URL] import FILE... [--urgent] | list | show ID\n"
-          "                    | revoke ID | restore ID\n"
-          "       qorgau query [-c CONFIG | --store URL] NAME|URL|IP... | -\n"
-          "       qorgau status [-c CONFIG] [--store URL] [ORDER_ID]\n"
-          "       qorgau version\n"
-          "\n"
-          "scan         read a pcap/pcapng file and print one JSON line per decision\n"
-          "rules check  validate and compile lists/orders; print counts and every error\n"
-          "run          the daemon: tap (mirror port) or inline (transparent proxy) mode\n"
-          "config       validate a config file / print the documentation of every key\n"
-          "order        import regulator orders into the store, list, show, revoke, restore\n"
-          "query        what a running node (-c) or the store's current version decides\n"
-          "status       the nodes following the store: version, lag, heartbeat\n"
-          "See docs/ for formats and configuration.\n",
-          f);
+    fputs(
+        "usage: qorgau scan [--rules PATH]... [--https-url name|ignore] [--notice-url URL]\n"
+        "                   [--max-flows N] [--checksums verify|ignore|auto] CAPTURE\n"
+        "       qorgau rules check PATH...\n"
+        "       qorgau run -c FILE [--foreground] [--check]\n"
+        "       qorgau config check FILE | qorgau config doc\n"
+        "       qorgau order [-c CONFIG] [--store URL] import FILE... [--urgent] | list | show ID\n"
+        "                    | revoke ID | restore ID\n"
+        "       qorgau query [-c CONFIG | --store URL] NAME|URL|IP... | -\n"
+        "       qorgau status [-c CONFIG] [--store URL] [ORDER_ID]\n"
+        "       qorgau version\n"
+        "\n"
+        "scan         read a pcap/pcapng file and print one JSON line per decision\n"
+        "rules check  validate and compile lists/orders; print counts and every error\n"
+        "run          the daemon: tap (mirror port) or inline (transparent proxy) mode\n"
+        "config       validate a config file / print the documentation of every key\n"
+        "order        import regulator orders into the store, list, show, revoke, restore\n"
+        "query        what a running node (-c) or the store's current version decides\n"
+        "status       the nodes following the store: version, lag, heartbeat\n"
+        "See docs/ for formats and configuration.\n",
+        f);
 }
 
 /* Loads every path into a new rule set. Errors of single entries go to stderr and are counted in

@@ -196,8 +196,7 @@ void admin_free(struct admin *a)
     free(a);
 }
 
-int admin_ask(const char *path, const char *const *q, size_t n, FILE *out, char *err,
-              size_t errlen)
+int admin_ask(const char *path, const char *const *q, size_t n, FILE *out, char *err, size_t errlen)
 {
     struct sockaddr_un sa;
     int rc = set_path(&sa, path, err, errlen);

@@ -121,7 +121,7 @@ struct daemon {
     unsigned nworkers, started;
     struct timespec t0;
 
-    const char *store_url;   /* --store, or NULL: the store key */
+    const char *store_url;    /* --store, or NULL: the store key */
     pthread_mutex_t pub_lock; /* every publication, and the swap of cfg (the follower reads it) */
     struct follower *fol;     /* NULL when no store is followed */
     struct admin *admin;
@@ -801,10 +801,10 @@ static int fol_publish(void *ctx, const struct order *const *orders, size_t n, u
         struct ruleset_stats st;
         ruleset_get_stats(rr.rs, &st);
         log_write(d->log, LOG_LEVEL_INFO, "daemon", "rules published",
-                  LOG_KV(LOG_U("version", v), LOG_U("store_version", version),
-                         LOG_U("orders", n), LOG_U("files", rr.files),
-                         LOG_U("domains", st.domains), LOG_U("urls", st.urls),
-                         LOG_U("ips", st.ips4 + st.ips6), LOG_U("bytes", st.bytes)));
+                  LOG_KV(LOG_U("version", v), LOG_U("store_version", version), LOG_U("orders", n),
+                         LOG_U("files", rr.files), LOG_U("domains", st.domains),
+                         LOG_U("urls", st.urls), LOG_U("ips", st.ips4 + st.ips6),
+                         LOG_U("bytes", st.bytes)));
     }
     pthread_mutex_unlock(&d->pub_lock);
     return rc;
@@ -848,8 +848,8 @@ static int store_setup(struct daemon *d, char *err, size_t errlen)
         return -errno;
     }
     if (uid != (uid_t)-1 && chown(c->state_dir, uid, gid) != 0) {
-        snprintf(err, errlen, "daemon: state_dir %s: cannot give it to user %s: %s",
-                 c->state_dir, c->user, strerror(errno));
+        snprintf(err, errlen, "daemon: state_dir %s: cannot give it to user %s: %s", c->state_dir,
+                 c->user, strerror(errno));
         return -EPERM;
     }
     char host[256] = "";
@@ -1016,12 +1016,9 @@ close_mode:
 int daemon_main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        { "config", required_argument, NULL, 'c' },
-        { "foreground", no_argument, NULL, 'f' },
-        { "check", no_argument, NULL, 'k' },
-        { "store", required_argument, NULL, 's' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
+        { "config", required_argument, NULL, 'c' }, { "foreground", no_argument, NULL, 'f' },
+        { "check", no_argument, NULL, 'k' },        { "store", required_argument, NULL, 's' },
+        { "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
     };
     struct daemon d;
     memset(&d, 0, sizeof(d));

@@ -400,8 +400,7 @@ static void batch_free(struct batch *b)
 
 /* Applies the batch, urgent changes first (see follower_plan()). Returns 0 or a negative errno
  * (the table is then to be reloaded from a snapshot). */
-static int apply_batch(struct follower *f, struct batch *b, uint64_t last, char *err,
-                       size_t errlen)
+static int apply_batch(struct follower *f, struct batch *b, uint64_t last, char *err, size_t errlen)
 {
     bool *urg = calloc(b->n, sizeof(*urg));
     size_t *idx = calloc(b->n, sizeof(*idx));

@@ -52,7 +52,7 @@ struct follower_stats {
     uint64_t snapshots; /* full loads */
     uint64_t publishes;
     uint64_t publish_failures;
-    uint64_t outages; /* times the store became unreachable */
+    uint64_t outages;     /* times the store became unreachable */
     bool from_failstatic; /* the enforced set came from the fail-static file */
 };
 

@@ -559,7 +559,8 @@ int orders_cli_status(int argc, char **argv)
         fprintf(stderr, "qorgau: %s\n", err);
         goto out;
     }
-    if (optind < argc && store_get(s, argv[optind], ver_cb, &sc.order_version, err, sizeof(err)) < 0) {
+    if (optind < argc &&
+        store_get(s, argv[optind], ver_cb, &sc.order_version, err, sizeof(err)) < 0) {
         fprintf(stderr, "qorgau: %s\n", err);
         goto out;
     }

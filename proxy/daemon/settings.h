@@ -95,8 +95,8 @@ struct settings {
 
     uint64_t stats_interval;
 
-    char *store;               /* store URL (rules/store/store.h); "" = directory store at state_dir */
-    char *state_dir;           /* directory store, fail-static file, admin socket */
+    char *store;     /* store URL (rules/store/store.h); "" = directory store at state_dir */
+    char *state_dir; /* directory store, fail-static file, admin socket */
     char *store_password_file; /* Redis credentials file (owner-only) */
     uint64_t store_heartbeat;  /* node heartbeat period; the heartbeat expires after 3 periods */
     uint64_t store_retry_max;  /* longest wait between reconnection attempts */

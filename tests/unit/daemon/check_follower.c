@@ -40,8 +40,8 @@ START_TEST(test_plan)
     size_t idx[6] = { 99, 99, 99, 99, 99, 99 };
     ck_assert_uint_eq(follower_plan(c->urgent, c->n, idx), c->nu);
     for (size_t i = 0; i < c->n; i++)
-        ck_assert_msg(idx[i] == c->want[i], "case %d: position %zu is %zu, want %zu", _i, i,
-                      idx[i], c->want[i]);
+        ck_assert_msg(idx[i] == c->want[i], "case %d: position %zu is %zu, want %zu", _i, i, idx[i],
+                      c->want[i]);
     ck_assert_uint_eq(idx[c->n], 99);
 }
 END_TEST
@@ -108,8 +108,9 @@ static void publish_order(struct store *s, enum store_change_kind k, const char 
         order_free(od);
         ck_assert_ptr_nonnull(rec);
     }
-    struct store_order o = { id, STORE_ACTIVE, 0, 0, k == STORE_CHANGE_IMPORT ? rec : NULL,
-                             rec ? strlen(rec) : 0 };
+    struct store_order o = {
+        id, STORE_ACTIVE, 0, 0, k == STORE_CHANGE_IMPORT ? rec : NULL, rec ? strlen(rec) : 0
+    };
     struct store_change c = { 0, k, urgent, 0, &o, 1 };
     char err[512];
     int64_t v = store_publish(s, &c, err, sizeof(err));

@@ -21,16 +21,11 @@ struct linecase {
 };
 
 static const struct linecase lines[] = {
-    { "ex.com", QUERY_LINE_OK, "ex.com" },
-    { "  ex.com\t", QUERY_LINE_OK, "ex.com" },
-    { "ex.com\r", QUERY_LINE_OK, "ex.com" },
-    { "http://a/b c", QUERY_LINE_OK, "http://a/b c" },
-    { "", QUERY_LINE_EMPTY, NULL },
-    { " \t ", QUERY_LINE_EMPTY, NULL },
-    { "\r", QUERY_LINE_EMPTY, NULL },
-    { "ex\x01.com", QUERY_LINE_BAD, NULL },
-    { "ex.com\x7f", QUERY_LINE_BAD, NULL },
-    { "a\rb", QUERY_LINE_BAD, NULL },
+    { "ex.com", QUERY_LINE_OK, "ex.com" },   { "  ex.com\t", QUERY_LINE_OK, "ex.com" },
+    { "ex.com\r", QUERY_LINE_OK, "ex.com" }, { "http://a/b c", QUERY_LINE_OK, "http://a/b c" },
+    { "", QUERY_LINE_EMPTY, NULL },          { " \t ", QUERY_LINE_EMPTY, NULL },
+    { "\r", QUERY_LINE_EMPTY, NULL },        { "ex\x01.com", QUERY_LINE_BAD, NULL },
+    { "ex.com\x7f", QUERY_LINE_BAD, NULL },  { "a\rb", QUERY_LINE_BAD, NULL },
 };
 
 START_TEST(test_line)
@@ -77,8 +72,7 @@ static void setup(void)
     ck_assert_int_eq(ruleset_builder_add(b, "blocked.example", 15, &a2, err, sizeof(err)), 0);
     ck_assert_int_eq(ruleset_builder_add(b, "http://web.example/dir/*", 24, &a2, err, sizeof(err)),
                      0);
-    ck_assert_int_eq(ruleset_builder_add(b, "https://tls.example/x", 21, &a2, err, sizeof(err)),
-                     0);
+    ck_assert_int_eq(ruleset_builder_add(b, "https://tls.example/x", 21, &a2, err, sizeof(err)), 0);
     ck_assert_int_eq(ruleset_builder_add(b, "192.0.2.0/24", 12, &a1, err, sizeof(err)), 0);
     ck_assert_int_eq(ruleset_builder_add(b, "2001:db8::/32", 13, &a1, err, sizeof(err)), 0);
     rs = ruleset_build(b);
@@ -99,7 +93,8 @@ struct judgecase {
 };
 
 static const struct judgecase judges[] = {
-    { "blocked.example", 0, "\"verdict\":\"block\",\"method\":\"domain\",\"rule\":\"blocked.example\"",
+    { "blocked.example", 0,
+      "\"verdict\":\"block\",\"method\":\"domain\",\"rule\":\"blocked.example\"",
       "\"orders\":[\"o-1\",\"o-2\"],\"category\":\"court\",\"judged_as\":\"tls\",\"version\":9}" },
     { "www.Blocked.Example.", 0, "\"verdict\":\"block\",\"method\":\"domain\"", NULL },
     { "notblocked.example", 0, "\"verdict\":\"pass\",\"method\":null,\"rule\":null,\"orders\":[]",
