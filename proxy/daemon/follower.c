@@ -52,6 +52,7 @@ struct follower {
     _Atomic uint64_t version, since_ms, changes, snapshots, publishes, publish_failures, outages;
     _Atomic int state;
     _Atomic bool from_failstatic;
+    bool dirty; /* the fail-static file is behind the enforced set (under lock) */
 };
 
 size_t follower_plan(const bool *urgent, size_t n, size_t *idx)
@@ -260,6 +261,20 @@ static void save_locked(struct follower *f, uint64_t version)
     free(v);
 }
 
+/* The fail-static file is written when no change arrived during one wait on the log (or at
+ * stop), not after every change: writing every record again costs as much as a compilation,
+ * and a burst of changes would pay it each time. The file lags the enforced set by at most
+ * one wait (follow_wait_ms) after the last change of a burst. */
+static void save_if_dirty(struct follower *f)
+{
+    pthread_mutex_lock(&f->lock);
+    if (f->dirty) {
+        save_locked(f, atomic_load(&f->version));
+        f->dirty = false;
+    }
+    pthread_mutex_unlock(&f->lock);
+}
+
 static void enforced(struct follower *f, uint64_t version)
 {
     if (atomic_load(&f->version) != version || atomic_load(&f->since_ms) == 0) {
@@ -431,7 +446,7 @@ static int apply_batch(struct follower *f, struct batch *b, uint64_t last, char 
         enforced(f, last);
         atomic_store(&f->from_failstatic, false);
         atomic_fetch_add(&f->changes, b->n);
-        save_locked(f, last);
+        f->dirty = true; /* written when the log goes quiet: see save_if_dirty() */
     }
     pthread_mutex_unlock(&f->lock);
     free(urg);
@@ -515,6 +530,8 @@ static void *follow_main(void *arg)
         }
         set_state(f, FOLLOWER_CONNECTED, NULL);
         backoff = 250;
+        if (n == 0)
+            save_if_dirty(f);
         if (b.oom || (b.n && apply_batch(f, &b, last, err, sizeof(err)) < 0)) {
             log_write(f->log, LOG_LEVEL_ERROR, "follower",
                       "applying changes failed; loading a snapshot",
@@ -529,6 +546,7 @@ static void *follow_main(void *arg)
         continue;
     broken:
         set_state(f, FOLLOWER_UNREACHABLE, err);
+        save_if_dirty(f);
         store_free(f->s);
         f->s = NULL;
         nap(f, backoff);
@@ -643,6 +661,7 @@ void follower_free(struct follower *f)
         pthread_join(f->th, NULL);
     if (f->hb_started)
         pthread_join(f->hb_th, NULL);
+    save_if_dirty(f);
     store_free(f->s);
     store_free(f->hb);
     tab_clear(f);

@@ -7,7 +7,8 @@
  * is no usable rule set and follower_start() fails.
  * Then a thread follows the change log (blocking reads with a timeout). Changes read together
  * are applied urgent ones first (one publication), then the rest (another), and the version is
- * acknowledged once everything read is enforced. A gap in the log (-ESTALE) means a new
+ * acknowledged once everything read is enforced. The fail-static file is rewritten when the log
+ * goes quiet (one wait without a change), at an outage and at stop, not after every change. A gap in the log (-ESTALE) means a new
  * snapshot. An unreachable store keeps the last set enforced; the thread retries with a
  * backoff doubling up to retry_max_ms, logs once per change of state, and catches up (follow
  * from its version, or a snapshot) when the store answers again. A second thread writes the
