@@ -65,11 +65,10 @@ static int rec_publish(void *ctx, const struct order *const *orders, size_t n, u
     r->version = version;
     r->calls++;
     r->n = n;
+    size_t used = 0;
     r->ids[0] = '\0';
-    for (size_t i = 0; i < n; i++) {
-        strncat(r->ids, orders[i]->id, sizeof(r->ids) - strlen(r->ids) - 2);
-        strcat(r->ids, " ");
-    }
+    for (size_t i = 0; i < n && used < sizeof(r->ids); i++)
+        used += (size_t)snprintf(r->ids + used, sizeof(r->ids) - used, "%s ", orders[i]->id);
     pthread_mutex_unlock(&r->m);
     return 0;
 }
