@@ -126,6 +126,7 @@ struct daemon {
     struct follower *fol;     /* NULL when no store is followed */
     struct admin *admin;
     _Atomic uint64_t store_version; /* the store version of the published set */
+    _Atomic int admin_https_url;    /* cfg's https_url, for the admin thread (cfg is swapped) */
 };
 
 static uint64_t mono_ms(void)
@@ -624,6 +625,7 @@ static void reload(struct daemon *d)
     if (!d->fol)
         v = rsref_publish(d->rules, rr.rs);
     d->cfg = nc;
+    atomic_store(&d->admin_https_url, nc->https_url);
     if (!d->fol)
         log_rules(d->log, "reloaded", rr.rs, &rr, v);
     pthread_mutex_unlock(&d->pub_lock);
@@ -819,7 +821,7 @@ static void admin_query(void *ctx, const char *q, size_t len, FILE *out)
         rsref_thread_register();
         registered = true;
     }
-    struct verdict_policy pol = { d->cfg->https_url == SETTINGS_HTTPS_URL_IGNORE
+    struct verdict_policy pol = { atomic_load(&d->admin_https_url) == SETTINGS_HTTPS_URL_IGNORE
                                       ? VERDICT_HTTPS_URL_IGNORE
                                       : VERDICT_HTTPS_URL_BLOCK_NAME,
                                   NULL };
@@ -867,6 +869,7 @@ static int store_setup(struct daemon *d, char *err, size_t errlen)
         .heartbeat_ms = (uint32_t)c->store_heartbeat,
         .retry_max_ms = (uint32_t)c->store_retry_max,
     };
+    atomic_store(&d->admin_https_url, c->https_url);
     d->fol = follower_new(&fc, d->log, fol_publish, d, err, errlen);
     if (!d->fol)
         return -ENOMEM;
