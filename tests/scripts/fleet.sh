@@ -16,11 +16,14 @@
 #   (the nodes were cut off) reaches every node, and the restarted node catches up;
 # - a trimmed change log (a gap) -> the nodes reload a snapshot and still agree;
 # - the directory store without redis: one node, import / revoke / query.
-# Live traffic through a node is covered by tap.sh (the same tap path; the rule set is what
-# `query -c` reads through the same rsref). Here `query -c` asks each running node.
+# - live traffic through node n1: a client and a server namespace on a bridge whose client port
+#   is mirrored (tc mirred) to n1's tap interface, as in tap.sh; the server (tap_server.py)
+#   answers 500 ms after a request. An HTTP request for a name the order lists gets the node's
+#   451 page, an unlisted one the server's 200; after a revoke the listed name gets 200, after
+#   the restore 451 again. Every other check asks the running nodes with `qorgau query -c`.
 #
 # Env: QG_BIN (default build/qorgau), QG_FLEET_KEEP=1 keeps the work directory.
-# Needs root and redis-server; otherwise fails (QG_ALLOW_SKIP=1: skips, exit 77).
+# Needs root, redis-server, curl, openssl, ethtool, tc, bridge, python3; otherwise fails (QG_ALLOW_SKIP=1: skips, exit 77).
 # Prints PASS/FAIL lines and "fleet: N passed, M failed"; exits 1 if anything failed.
 set -u
 
@@ -34,18 +37,25 @@ ok() { pass=$((pass + 1)); echo "PASS $*"; }
 ko() { fail=$((fail + 1)); echo "FAIL $*"; }
 
 [ "$(id -u)" = 0 ] || qg_cannot_run fleet "needs root (network namespaces)"
-command -v redis-server >/dev/null 2>&1 || qg_cannot_run fleet "redis-server is not installed"
+for t in redis-server redis-cli curl openssl ethtool tc bridge python3; do
+    command -v $t >/dev/null 2>&1 || qg_cannot_run fleet "$t is not installed"
+done
 [ -x "$QG_BIN" ] || { echo "fleet: $QG_BIN is not an executable (set QG_BIN)" >&2; exit 2; }
 
 ns=qgfleet$$
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/qg-fleet.XXXXXX") || exit 2
 rpid=""
 npids=""
+spid=""
+C=qgflc$$
+S=qgfls$$
+B=qgflb$$
 cleanup() {
     for p in $npids; do kill "$p" 2>/dev/null; done
     for p in $npids; do wait "$p" 2>/dev/null; done
     [ -n "$rpid" ] && kill "$rpid" 2>/dev/null && wait "$rpid" 2>/dev/null
-    ip netns del "$ns" 2>/dev/null
+    [ -n "$spid" ] && kill "$spid" 2>/dev/null && wait "$spid" 2>/dev/null
+    for n in "$ns" "$C" "$S" "$B"; do ip netns del "$n" 2>/dev/null; done
     if [ "${QG_FLEET_KEEP:-0}" = 1 ]; then echo "fleet: keeping $tmp"; else rm -rf "$tmp"; fi
 }
 trap cleanup EXIT INT TERM
@@ -57,6 +67,52 @@ E() { ip netns exec "$ns" "$@"; }
 E ip link set lo up
 E ip link add v0 type veth peer name v1 && E ip link set v0 up && E ip link set v1 up ||
     qg_cannot_run fleet "cannot create a veth pair"
+
+# the live path: client (c0 198.18.0.1) -- bridge (cb, sb; cb mirrored to mb) -- server
+# (s0 198.18.0.5); mb's peer m0 is in the nodes' namespace: n1's tap interface
+set -e
+for n in $C $S $B; do
+    ip netns add "$n"
+    ip -n "$n" link set lo up
+done
+ip -n "$B" link add br0 type bridge
+ip -n "$B" link add cb type veth peer name c0 netns "$C"
+ip -n "$B" link add sb type veth peer name s0 netns "$S"
+ip -n "$B" link add mb type veth peer name m0 netns "$ns"
+for p in cb sb mb; do
+    ip -n "$B" link set "$p" master br0
+    ip -n "$B" link set "$p" up
+done
+ip -n "$B" link set br0 up
+bridge -n "$B" link set dev mb learning off flood off mcast_flood off
+ip netns exec "$B" tc qdisc add dev cb clsact
+for dir in ingress egress; do
+    ip netns exec "$B" tc filter add dev cb "$dir" protocol all u32 match u32 0 0 \
+        action mirred egress mirror dev mb
+done
+E sysctl -qw net.ipv6.conf.m0.disable_ipv6=1
+E ip link set m0 up
+ip -n "$C" addr add 198.18.0.1/24 dev c0
+ip -n "$C" link set c0 up
+ip -n "$S" addr add 198.18.0.5/24 dev s0
+ip -n "$S" link set s0 up
+# packets generated on a veth carry only the pseudo-header sum (checksum offload), which the
+# node (checksums = verify) takes for a fake: compute real sums, as tap.sh does
+ip netns exec "$C" ethtool -K c0 tx off >/dev/null
+ip netns exec "$S" ethtool -K s0 tx off >/dev/null
+set +e
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/key.pem" -out "$tmp/cert.pem" \
+    -subj /CN=fleet.test -days 1 >/dev/null 2>&1
+ip netns exec "$S" python3 "$root/tests/scripts/tap_server.py" "$tmp/cert.pem" "$tmp/key.pem" 0.5 \
+    198.18.0.5 >"$tmp/server.log" 2>&1 &
+spid=$!
+t=0
+while [ $t -lt 50 ] && ! grep -q ready "$tmp/server.log"; do sleep 0.1; t=$((t + 1)); done
+# live NAME: the HTTP status the client gets for http://NAME/ (000: no answer)
+live() {
+    ip netns exec "$C" curl -s -o /dev/null -w '%{http_code}' --max-time 5 \
+        --resolve "$1:80:198.18.0.5" "http://$1/" 2>/dev/null
+}
 
 STORE=redis://127.0.0.1:6379
 mkdir -p "$tmp/redis"
@@ -82,7 +138,7 @@ for n in 1 2 3; do
     mkdir -p "$tmp/n$n"
     cat >"$tmp/n$n.conf" <<CONF
 mode = tap
-tap.interface = v$((n % 2))
+tap.interface = $(if [ $n = 1 ]; then echo m0; else echo v$((n % 2)); fi)
 user = root
 workers = 1
 store = $STORE
@@ -141,6 +197,11 @@ if verdict_all youtube.com block 1 2 3 && verdict_all http://example.org/c/1/x b
     verdict_all 127.0.1.9 block 1 2 3; then ok "JSON order enforced on every node"; else
     ko "JSON order enforced on every node"
 fi
+st=$(live youtube.com)
+ctl=$(live allowed.example)
+if [ "$st" = 451 ] && [ "$ctl" = 200 ]; then ok "live: blocked name gets 451 through n1, an unlisted one 200"; else
+    ko "live: blocked name $st (want 451), unlisted $ctl (want 200)"
+fi
 printf '%s\n' 'id,issuer,issued,category,resource' \
     'csv-1,Court,2026-11-20,court,csv-blocked.example' \
     'csv-1,,,,exa mple.bad' \
@@ -193,8 +254,12 @@ fi
 # --- revoke, restore, status ---
 O revoke 2026-41-0017 >/dev/null
 if verdict_all youtube.com pass 1 2 3; then ok "revoke -> pass on every node"; else ko "revoke -> pass"; fi
+st=$(live youtube.com)
+if [ "$st" = 200 ]; then ok "live: after the revoke the name is reachable (200)"; else ko "live: after revoke $st (want 200)"; fi
 O restore 2026-41-0017 >/dev/null
 if verdict_all youtube.com block 1 2 3; then ok "restore -> block on every node"; else ko "restore -> block"; fi
+st=$(live youtube.com)
+if [ "$st" = 451 ]; then ok "live: after the restore blocked again (451)"; else ko "live: after restore $st (want 451)"; fi
 sleep 0.5
 E "$QG_BIN" status --store "$STORE" 2026-41-0017 >"$tmp/status"
 alive=$(grep -c '"alive":true,.*"lag":0' "$tmp/status")
