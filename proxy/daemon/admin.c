@@ -211,25 +211,55 @@ int admin_ask(const char *path, const char *const *q, size_t n, FILE *out, char 
             close(fd);
         return rc;
     }
-    for (size_t i = 0; i < n; i++) {
-        write_all(fd, q[i], strlen(q[i]));
-        write_all(fd, "\n", 1);
-    }
-    shutdown(fd, SHUT_WR);
+    /* Writes and reads interleaved: the node answers while it reads, and a client that only
+     * wrote would block once both socket buffers are full. */
+    size_t qi = 0, qoff = 0;
+    bool wdone = n == 0;
+    if (wdone)
+        shutdown(fd, SHUT_WR);
     char buf[65536];
     for (;;) {
-        struct pollfd p = { fd, POLLIN, 0 };
-        if (poll(&p, 1, ADMIN_IDLE_MS) <= 0) {
+        struct pollfd p = { fd, (short)(POLLIN | (wdone ? 0 : POLLOUT)), 0 };
+        int pr = poll(&p, 1, ADMIN_IDLE_MS);
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr <= 0) {
             snprintf(err, errlen, "admin: %s: no answer", path);
             close(fd);
             return -ETIMEDOUT;
         }
-        ssize_t r = recv(fd, buf, sizeof(buf), 0);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        fwrite(buf, 1, (size_t)r, out);
+        if (!wdone && (p.revents & POLLOUT)) {
+            /* the query and its line end, from where the last write stopped */
+            size_t ql = strlen(q[qi]);
+            const char *src = qoff < ql ? q[qi] + qoff : "\n";
+            size_t sl = qoff < ql ? ql - qoff : 1;
+            ssize_t w = send(fd, src, sl, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (w < 0 && errno != EAGAIN && errno != EINTR) {
+                rc = -errno;
+                snprintf(err, errlen, "admin: %s: %s", path, strerror(errno));
+                close(fd);
+                return rc;
+            }
+            if (w > 0) {
+                qoff += (size_t)w;
+                if (qoff > ql) {
+                    qi++;
+                    qoff = 0;
+                    if (qi == n) {
+                        wdone = true;
+                        shutdown(fd, SHUT_WR);
+                    }
+                }
+            }
+        }
+        if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
+            ssize_t r = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+            if (r < 0 && (errno == EAGAIN || errno == EINTR))
+                continue;
+            if (r <= 0)
+                break;
+            fwrite(buf, 1, (size_t)r, out);
+        }
     }
     close(fd);
     return 0;
