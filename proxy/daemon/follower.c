@@ -303,15 +303,45 @@ static int snap_cb(void *ctx, const struct store_order *so)
     return tab_put(f, &e);
 }
 
-/* A full snapshot into the table, published and saved. Returns 0 or a negative errno. */
-static int load_snapshot(struct follower *f, struct store *s, char *err, size_t errlen)
+/* A full snapshot into the table, published and saved. Returns 0 or a negative errno.
+ * Except at start, a store whose version is below the one enforced is refused (-ESTALE): it was
+ * reset or lost its data (a Redis restarted without persistence), and adopting it would lift
+ * every order it lost. The node keeps its set and retries; a restart adopts the store. */
+static int load_snapshot(struct follower *f, struct store *s, bool initial, char *err,
+                         size_t errlen)
 {
+    uint64_t cur = 0;
+    if (!initial && store_version(s, &cur, err, errlen) == 0 && cur < atomic_load(&f->version)) {
+        snprintf(err, errlen,
+                 "the store's version %llu is below the enforced version %llu (the store was "
+                 "reset or lost data); keeping the enforced set; restart the node to adopt the "
+                 "store's content",
+                 (unsigned long long)cur, (unsigned long long)atomic_load(&f->version));
+        return -ESTALE;
+    }
     pthread_mutex_lock(&f->lock);
-    tab_clear(f);
+    /* the snapshot goes into a fresh table; on failure the old one (what is enforced) stays */
+    struct fentry *old = f->tab;
+    size_t old_n = f->n, old_cap = f->cap;
+    f->tab = NULL;
+    f->n = f->cap = 0;
     uint64_t v = 0;
     int rc = store_snapshot(s, &v, snap_cb, f, err, errlen);
+    if (rc == -ENOMEM)
+        snprintf(err, errlen, "follower: out of memory loading a snapshot");
     if (rc == 0)
         rc = publish_locked(f, v, err, errlen);
+    if (rc != 0) {
+        tab_clear(f);
+        free(f->tab);
+        f->tab = old;
+        f->n = old_n;
+        f->cap = old_cap;
+    } else {
+        for (size_t i = 0; i < old_n; i++)
+            fentry_clear(&old[i]);
+        free(old);
+    }
     if (rc == 0) {
         enforced(f, v);
         atomic_store(&f->from_failstatic, false);
@@ -504,7 +534,7 @@ static void *follow_main(void *arg)
             }
         }
         if (need_snapshot) {
-            int rc = load_snapshot(f, f->s, err, sizeof(err));
+            int rc = load_snapshot(f, f->s, false, err, sizeof(err));
             if (rc < 0) {
                 log_write(f->log, LOG_LEVEL_WARN, "follower", "snapshot failed",
                           LOG_KV(LOG_S("error", err)));
@@ -588,7 +618,7 @@ int follower_start(struct follower *f, char *err, size_t errlen)
     f->s = open_store(f, serr, sizeof(serr));
     int rc = -EIO;
     if (f->s) {
-        rc = load_snapshot(f, f->s, serr, sizeof(serr));
+        rc = load_snapshot(f, f->s, true, serr, sizeof(serr));
         if (rc < 0) {
             store_free(f->s);
             f->s = NULL;

@@ -14,7 +14,9 @@
 #   its fail-static file and blocks; a corrupted fail-static file is refused at start with the
 #   checksum message (exit 78); redis back -> an order imported meanwhile... after it is back
 #   (the nodes were cut off) reaches every node, and the restarted node catches up;
-# - a trimmed change log (a gap) -> the nodes reload a snapshot and still agree;
+# - a trimmed change log (a gap) -> the nodes reload a snapshot and still agree; a store that
+#   lost its data (FLUSHALL, then a new import: its version is below the nodes') is refused and
+#   the nodes keep enforcing;
 # - the directory store without redis: one node, import / revoke / query.
 # - live traffic through node n1: a client and a server namespace on a bridge whose client port
 #   is mirrored (tc mirred) to n1's tap interface, as in tap.sh; the server (tap_server.py)
@@ -312,6 +314,15 @@ O revoke late-1 >/dev/null
 E redis-cli -p 6379 XTRIM qorgau:log MAXLEN 0 >/dev/null
 if verdict_all late.example pass 1 2 3; then ok "a trimmed log: the nodes reload a snapshot"; else
     ko "a trimmed log: snapshot reload"; fi
+
+# --- a store that lost its data is not adopted ---
+E redis-cli -p 6379 FLUSHALL >/dev/null
+O import "$tmp/o.csv" >/dev/null 2>&1
+sleep 1.5
+if verdict_all youtube.com block 1 2 3 && grep -q 'below the enforced version' "$tmp/n1.log"; then
+    ok "a reset store (FLUSHALL) is refused: the nodes keep enforcing and say why"; else
+    ko "a reset store is refused"
+fi
 
 for n in 1 2 3; do stop_node $n; done
 redis_stop
