@@ -14,6 +14,8 @@
 #   its fail-static file and blocks; a corrupted fail-static file is refused at start with the
 #   checksum message (exit 78); redis back -> an order imported meanwhile... after it is back
 #   (the nodes were cut off) reaches every node, and the restarted node catches up;
+# - Sentinel: a primary, a replica and three sentinels; the nodes follow sentinel://; the primary
+#   is killed; an import after the failover reaches every node;
 # - a trimmed change log (a gap) -> the nodes reload a snapshot and still agree; a store that
 #   lost its data (FLUSHALL, then a new import: its version is below the nodes') is refused and
 #   the nodes keep enforcing;
@@ -326,6 +328,65 @@ fi
 
 for n in 1 2 3; do stop_node $n; done
 redis_stop
+
+# --- Sentinel: a primary, a replica, three sentinels; the primary killed mid-run ---
+spids=""
+redis_bg() { # redis_bg ARGS...: a redis process in the namespace, its pid added to spids
+    ip netns exec "$ns" "$@" >/dev/null 2>&1 &
+    spids="$spids $!"
+    npids="$npids $!"
+}
+mkdir -p "$tmp/sent"
+redis_bg redis-server --port 6380 --bind 127.0.0.1 --save '' --appendonly no --dir "$tmp/sent"
+ppid_primary=$!
+redis_bg redis-server --port 6381 --bind 127.0.0.1 --save '' --appendonly no --dir "$tmp/sent" \
+    --replicaof 127.0.0.1 6380
+for i in 0 1 2; do
+    printf 'port %s\nbind 127.0.0.1\ndir %s\nsentinel monitor qgm 127.0.0.1 6380 2\nsentinel down-after-milliseconds qgm 1000\nsentinel failover-timeout qgm 3000\nsentinel parallel-syncs qgm 1\n' \
+        $((26379 + i)) "$tmp/sent" >"$tmp/sent/s$i.conf"
+    redis_bg redis-sentinel "$tmp/sent/s$i.conf"
+done
+t=0
+while [ $t -lt 300 ]; do
+    peers=$(E redis-cli -p 26379 SENTINEL sentinels qgm 2>/dev/null | grep -c '^name$')
+    reps=$(E redis-cli -p 26379 SENTINEL replicas qgm 2>/dev/null | grep -c '^name$')
+    [ "$peers" -ge 2 ] && [ "$reps" -ge 1 ] && break
+    sleep 0.1
+    t=$((t + 1))
+done
+SSTORE=sentinel://127.0.0.1:26379,127.0.0.1:26380,127.0.0.1:26381/qgm
+for n in 1 2 3; do
+    sed -i "s|^store = .*|store = $SSTORE|" "$tmp/n$n.conf"
+    start_node $n
+done
+OS() { E "$QG_BIN" order --store "$SSTORE" "$@"; }
+t=0
+while [ $t -lt 50 ] && ! OS import "$root/deploy/samples/order-sample.json" >"$tmp/simp" 2>&1; do
+    sleep 0.2
+    t=$((t + 1))
+done
+if verdict_all rutracker.org block 1 2 3; then ok "sentinel: three nodes follow the primary Sentinel names"; else
+    ko "sentinel: nodes follow ($(cat "$tmp/simp"))"
+fi
+sleep 1 # the replica has the change
+kill "$ppid_primary" && wait "$ppid_primary" 2>/dev/null
+t0=$(date +%s)
+t=0
+while [ $t -lt 150 ] && ! OS import "$tmp/late.json" >"$tmp/simp2" 2>&1; do
+    sleep 0.2
+    t=$((t + 1))
+done
+done_all=0
+for k in 1 2 3 4 5 6; do
+    if verdict_all late.example block 1 2 3; then done_all=1; break; fi
+done
+if [ $done_all = 1 ] && verdict_all rutracker.org block 1 2 3; then
+    ok "sentinel: primary killed -> failover; an import lands on the new primary and reaches every node ($(($(date +%s) - t0)) s)"
+else
+    ko "sentinel: failover and resync ($(tail -1 "$tmp/simp2"))"
+fi
+for n in 1 2 3; do stop_node $n; done
+for p in $spids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 
 # --- the embedded directory store, one node ---
 cat >"$tmp/d.conf" <<CONF
