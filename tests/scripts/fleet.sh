@@ -422,6 +422,15 @@ if dverdict rutracker.org pass; then ok "directory store: revoke -> pass"; else 
 if E "$QG_BIN" query --store "$tmp/dirstore" rutracker.org | grep -q '"verdict":"pass"'; then
     ok "query --store answers from the store without a node"; else ko "query --store"; fi
 kill $dpid && wait $dpid 2>/dev/null
+# the signature policy of the config applies to `order import`
+sed 's/^stats.interval = 0$/orders.signature = require-valid/' "$tmp/d.conf" >"$tmp/sig.conf"
+E "$QG_BIN" order -c "$tmp/sig.conf" import "$tmp/late.json" >"$tmp/sig.out" 2>&1
+rc=$?
+if [ $rc = 1 ] && grep -q "refused.*nothing imported" "$tmp/sig.out" &&
+    ! E "$QG_BIN" order --store "$tmp/dirstore" show late-1 >/dev/null 2>&1; then
+    ok "orders.signature = require-valid: an unsigned order is refused, nothing stored"; else
+    ko "signature policy: exit $rc: $(cat "$tmp/sig.out")"
+fi
 
 echo "fleet: $pass passed, $fail failed"
 [ $fail = 0 ]
