@@ -1056,6 +1056,9 @@ int daemon_main(int argc, char **argv)
 
     int ret = check_only ? check(&d) : run(&d);
 
+    /* a start that failed after the follower or the admin socket began leaves them here */
+    admin_free(d.admin);
+    follower_free(d.fol);
     free(d.workers);
     free(d.regs);
     pthread_mutex_destroy(&d.reg_lock);
