@@ -432,5 +432,12 @@ if [ $rc = 1 ] && grep -q "refused.*nothing imported" "$tmp/sig.out" &&
     ko "signature policy: exit $rc: $(cat "$tmp/sig.out")"
 fi
 
+# a sanitizer build (QG_BIN=build/san/qorgau) reports leaks and undefined behaviour at exit
+if grep -l -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$tmp"/*.log >/dev/null 2>&1; then
+    ko "sanitizer reports in $(grep -l -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$tmp"/*.log | tr '\n' ' ')"
+else
+    ok "no sanitizer report in any node's output"
+fi
+
 echo "fleet: $pass passed, $fail failed"
 [ $fail = 0 ]
