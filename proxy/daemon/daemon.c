@@ -753,7 +753,13 @@ static void usage(FILE *f)
 static int check(struct daemon *d)
 {
     char err[1024];
+    /* the effective configuration, without a password written inline in the store URL */
+    char redacted[STORE_PATH_MAX + 512];
+    char *store_url = d->cfg->store;
+    store_url_redact(store_url, redacted, sizeof(redacted));
+    d->cfg->store = redacted;
     settings_print(stdout, d->cfg);
+    d->cfg->store = store_url;
     d->log = log_new("-", LOG_LEVEL_WARN, 0, err, sizeof(err));
     if (!d->log) {
         fprintf(stderr, "qorgau: %s\n", err);
