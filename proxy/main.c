@@ -1,4 +1,5 @@
-/* main.c - the `qorgau` command: subcommands scan, rules check, version. */
+/* main.c - the `qorgau` command: subcommands scan, rules check, run, config, order, query,
+ * status, version. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include "proxy/capture/capture.h"
 #include "common/compiler.h"
 #include "proxy/daemon/daemon.h"
+#include "proxy/daemon/orders_cli.h"
 #include "proxy/packet/decode.h"
 #include "proxy/packet/csumpol.h"
 #include "proxy/engine/engine.h"
@@ -21,19 +23,27 @@
 
 static void usage(FILE *f)
 {
-    fputs("usage: qorgau scan [--rules PATH]... [--https-url name|ignore] [--notice-url URL]\n"
-          "                   [--max-flows N] [--checksums verify|ignore|auto] CAPTURE\n"
-          "       qorgau rules check PATH...\n"
-          "       qorgau run -c FILE [--foreground] [--check]\n"
-          "       qorgau config check FILE | qorgau config doc\n"
-          "       qorgau version\n"
-          "\n"
-          "scan         read a pcap/pcapng file and print one JSON line per decision\n"
-          "rules check  validate and compile lists/orders; print counts and every error\n"
-          "run          the daemon: tap (mirror port) or inline (transparent proxy) mode\n"
-          "config       validate a config file / print the documentation of every key\n"
-          "See docs/ for formats and configuration.\n",
-          f);
+    fputs(
+        "usage: qorgau scan [--rules PATH]... [--https-url name|ignore] [--notice-url URL]\n"
+        "                   [--max-flows N] [--checksums verify|ignore|auto] CAPTURE\n"
+        "       qorgau rules check PATH...\n"
+        "       qorgau run -c FILE [--foreground] [--check]\n"
+        "       qorgau config check FILE | qorgau config doc\n"
+        "       qorgau order [-c CONFIG] [--store URL] import FILE... [--urgent] | list | show ID\n"
+        "                    | revoke ID | restore ID\n"
+        "       qorgau query [-c CONFIG | --store URL] NAME|URL|IP... | -\n"
+        "       qorgau status [-c CONFIG] [--store URL] [ORDER_ID]\n"
+        "       qorgau version\n"
+        "\n"
+        "scan         read a pcap/pcapng file and print one JSON line per decision\n"
+        "rules check  validate and compile lists/orders; print counts and every error\n"
+        "run          the daemon: tap (mirror port) or inline (transparent proxy) mode\n"
+        "config       validate a config file / print the documentation of every key\n"
+        "order        import regulator orders into the store, list, show, revoke, restore\n"
+        "query        what a running node (-c) or the store's current version decides\n"
+        "status       the nodes following the store: version, lag, heartbeat\n"
+        "See docs/ for formats and configuration.\n",
+        f);
 }
 
 /* Loads every path into a new rule set. Errors of single entries go to stderr and are counted in
@@ -460,6 +470,12 @@ int main(int argc, char **argv)
         return cmd_rules(argc - 1, argv + 1);
     if (strcmp(cmd, "run") == 0)
         return daemon_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "order") == 0)
+        return orders_cli_order(argc - 1, argv + 1);
+    if (strcmp(cmd, "query") == 0)
+        return orders_cli_query(argc - 1, argv + 1);
+    if (strcmp(cmd, "status") == 0)
+        return orders_cli_status(argc - 1, argv + 1);
     if (strcmp(cmd, "config") == 0)
         return daemon_config_main(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

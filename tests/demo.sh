@@ -2,6 +2,8 @@
 # `make demo`, in two parts:
 #   1. offline: scan the bundled capture (tests/fixtures/demo/demo.pcap, real curl traffic, see
 #      tests/fixtures/README.md) against the bundled sample order and print what was decided;
+#   then the order store: the sample order imported into the embedded directory store (a
+#      temporary directory), `qorgau query` says block, the order revoked, query says pass;
 #   2. live (tests/demo_live.sh): qorgau inline in network namespaces, curl against allowed and
 #      blocked sites, what the client saw and the block log; then everything is removed.
 #      Needs root and network namespaces; otherwise one line says why and only part 1 runs.
@@ -35,6 +37,23 @@ for r in rows:
 blocked = sum(1 for r in rows if r["verdict"] == "block")
 print("\n%d decisions, %d blocked, %d passed" % (len(rows), blocked, len(rows) - blocked))
 PY
+
+echo
+echo "== orders: the embedded directory store (a temporary directory)"
+store=$(mktemp -d)
+trap 'rm -f "$out"; rm -rf "$store"' EXIT
+echo "== qorgau order --store $store import $order"
+"$bin" order --store "$store" import "$order"
+echo "== qorgau query --store $store youtube.com http://example.org/c/1/x 8.8.8.8"
+"$bin" query --store "$store" youtube.com http://example.org/c/1/x 8.8.8.8
+"$bin" query --store "$store" youtube.com | grep -q '"verdict":"block"'
+echo "== qorgau order --store $store revoke 2026-41-0017"
+"$bin" order --store "$store" revoke 2026-41-0017
+echo "== qorgau query --store $store youtube.com"
+"$bin" query --store "$store" youtube.com
+"$bin" query --store "$store" youtube.com | grep -q '"verdict":"pass"'
+echo "== qorgau order --store $store list"
+"$bin" order --store "$store" list
 
 echo
 echo "== live: qorgau inline between a client and a server (network namespaces)"

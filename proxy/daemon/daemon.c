@@ -31,6 +31,12 @@
 #include "common/log.h"
 #include "proxy/daemon/mode.h"
 #include "proxy/daemon/notice_server.h"
+#include "proxy/daemon/admin.h"
+#include "proxy/daemon/follower.h"
+#include "proxy/daemon/query.h"
+#include "rules/orders/orderset.h"
+#include "rules/store/store.h"
+#include <sys/stat.h>
 #include "rules/match/rsref.h"
 #include "rules/match/ruleset.h"
 #include "common/version.h"
@@ -114,6 +120,13 @@ struct daemon {
     struct worker *workers;
     unsigned nworkers, started;
     struct timespec t0;
+
+    const char *store_url;    /* --store, or NULL: the store key */
+    pthread_mutex_t pub_lock; /* every publication, and the swap of cfg (the follower reads it) */
+    struct follower *fol;     /* NULL when no store is followed */
+    struct admin *admin;
+    _Atomic uint64_t store_version; /* the store version of the published set */
+    _Atomic int admin_https_url;    /* cfg's https_url, for the admin thread (cfg is swapped) */
 };
 
 static uint64_t mono_ms(void)
@@ -174,7 +187,8 @@ struct rules_result {
 /* Loads every file cfg->rules names (globs expanded, sorted) into a new set. A file that
  * cannot be read or parsed fails the whole load (message in err); rejected entries are logged
  * (the first RULE_ERRORS_LOGGED) and counted. A glob that matches nothing is a warning. */
-static int rules_build(struct log *lg, const struct settings *cfg, struct rules_result *out,
+static int rules_build(struct log *lg, const struct settings *cfg,
+                       const struct order *const *orders, size_t norders, struct rules_result *out,
                        char *err, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
@@ -233,6 +247,12 @@ static int rules_build(struct log *lg, const struct settings *cfg, struct rules_
             free(text);
         }
         globfree(&g);
+    }
+    if (rc == 0 && norders) {
+        struct orderset_stats ost;
+        rc = orderset_fill(b, orders, norders, &ost, err, errlen);
+        if (rc == -ENOMEM)
+            snprintf(err, errlen, "rules: out of memory compiling the store's orders");
     }
     if (rc < 0) {
         ruleset_builder_free(b);
@@ -303,6 +323,26 @@ static size_t notice_stats_kv(struct daemon *d, struct log_kv *kv)
     return n;
 }
 
+#define STORE_STATS_KV 7
+
+/* The follower's state and counters for the stats line (none without a store). */
+static size_t store_stats_kv(struct daemon *d, struct log_kv *kv)
+{
+    if (!d->fol)
+        return 0;
+    struct follower_stats st;
+    follower_get_stats(d->fol, &st);
+    size_t n = 0;
+    kv[n++] = LOG_S("store.state", follower_state_name(st.state));
+    kv[n++] = LOG_U("store.version", st.version);
+    kv[n++] = LOG_U("store.changes", st.changes);
+    kv[n++] = LOG_U("store.snapshots", st.snapshots);
+    kv[n++] = LOG_U("store.outages", st.outages);
+    kv[n++] = LOG_U("store.publish_failures", st.publish_failures);
+    kv[n++] = LOG_B("store.failstatic", st.from_failstatic);
+    return n;
+}
+
 /* One line: uptime, rule version, the notice page server, and every registered counter summed
  * over the workers. */
 static void stats_line(struct daemon *d)
@@ -313,7 +353,7 @@ static void stats_line(struct daemon *d)
     size_t total = 0;
     for (size_t i = 0; i < d->nregs; i++)
         total += d->regs[i].n;
-    struct log_kv *kv = calloc(total + 5 + NOTICE_STATS_KV, sizeof(*kv));
+    struct log_kv *kv = calloc(total + 5 + NOTICE_STATS_KV + STORE_STATS_KV, sizeof(*kv));
     uint64_t *sum = calloc(total + 1, sizeof(*sum));
     size_t nk = 0;
     if (kv && sum) {
@@ -323,6 +363,7 @@ static void stats_line(struct daemon *d)
         kv[nk++] = LOG_U("log.queue_drops", log_queue_drops(d->log));
         kv[nk++] = LOG_U("log.write_errors", log_write_errors(d->log));
         nk += notice_stats_kv(d, kv + nk);
+        nk += store_stats_kv(d, kv + nk);
         size_t base = nk;
         for (size_t i = 0; i < d->nregs; i++) {
             for (size_t j = 0; j < d->regs[i].n; j++) {
@@ -558,7 +599,7 @@ static void reload(struct daemon *d)
                   LOG_KV(LOG_S("key", names[i])));
 
     struct rules_result rr;
-    if (rules_build(d->log, nc, &rr, err, sizeof(err)) < 0) {
+    if (rules_build(d->log, nc, NULL, 0, &rr, err, sizeof(err)) < 0) {
         log_write(d->log, LOG_LEVEL_ERROR, "daemon",
                   "reload failed; keeping the running configuration and rules",
                   LOG_KV(LOG_S("error", err)));
@@ -578,9 +619,25 @@ static void reload(struct daemon *d)
         }
     }
     notice_reload(d, nc);
-    uint64_t v = rsref_publish(d->rules, rr.rs);
     struct settings *old = d->cfg;
+    uint64_t v = 0;
+    pthread_mutex_lock(&d->pub_lock);
+    if (!d->fol)
+        v = rsref_publish(d->rules, rr.rs);
     d->cfg = nc;
+    atomic_store(&d->admin_https_url, nc->https_url);
+    if (!d->fol)
+        log_rules(d->log, "reloaded", rr.rs, &rr, v);
+    pthread_mutex_unlock(&d->pub_lock);
+    if (d->fol) {
+        /* the files were checked above; the follower compiles them with the store's orders */
+        ruleset_free(rr.rs);
+        if (follower_republish(d->fol, err, sizeof(err)) < 0)
+            log_write(d->log, LOG_LEVEL_ERROR, "daemon",
+                      "reload: compiling the store's orders with the new rule files failed; the "
+                      "previous set stays",
+                      LOG_KV(LOG_S("error", err)));
+    }
     if (!d->foreground && strcmp(old->log_file, nc->log_file) != 0 &&
         log_reopen(d->log, nc->log_file, err, sizeof(err)) < 0)
         log_write(d->log, LOG_LEVEL_ERROR, "daemon",
@@ -589,7 +646,6 @@ static void reload(struct daemon *d)
     settings_free(old);
     log_set_level(d->log, (enum log_level)nc->log_level);
     log_set_block_rate(d->log, (uint32_t)nc->log_block_rate);
-    log_rules(d->log, "reloaded", rr.rs, &rr, v); /* only this thread frees published sets */
 }
 
 /* ---- main loop ---- */
@@ -684,8 +740,9 @@ static int main_loop(struct daemon *d)
 
 static void usage(FILE *f)
 {
-    fputs("usage: qorgau run -c FILE [--foreground] [--check]\n"
+    fputs("usage: qorgau run -c FILE [--foreground] [--check] [--store URL]\n"
           "  -c, --config FILE  configuration (docs/configuration.md)\n"
+          "  --store URL        follow this order store (overrides the store key)\n"
           "  --foreground       log to standard error whatever log.file says\n"
           "  --check            validate the configuration and the rule files, print the\n"
           "                     effective configuration, exit\n",
@@ -696,7 +753,13 @@ static void usage(FILE *f)
 static int check(struct daemon *d)
 {
     char err[1024];
+    /* the effective configuration, without a password written inline in the store URL */
+    char redacted[STORE_PATH_MAX + 512];
+    char *store_url = d->cfg->store;
+    store_url_redact(store_url, redacted, sizeof(redacted));
+    d->cfg->store = redacted;
     settings_print(stdout, d->cfg);
+    d->cfg->store = store_url;
     d->log = log_new("-", LOG_LEVEL_WARN, 0, err, sizeof(err));
     if (!d->log) {
         fprintf(stderr, "qorgau: %s\n", err);
@@ -704,7 +767,7 @@ static int check(struct daemon *d)
     }
     int ret = 0;
     struct rules_result rr;
-    if (rules_build(d->log, d->cfg, &rr, err, sizeof(err)) < 0) {
+    if (rules_build(d->log, d->cfg, NULL, 0, &rr, err, sizeof(err)) < 0) {
         fprintf(stderr, "qorgau: %s\n", err);
         ret = DAEMON_EXIT_CONFIG;
     } else {
@@ -722,6 +785,116 @@ static int check(struct daemon *d)
     log_free(d->log);
     d->log = NULL;
     return ret;
+}
+
+/* ---- the order store ---- */
+
+static bool store_followed(const struct daemon *d)
+{
+    return (d->store_url && d->store_url[0]) || d->cfg->store[0];
+}
+
+/* The follower's publication: the configured rule files and the store's active orders in one
+ * set, published through rsref. Runs on the follower's thread (and at start on this one). */
+static int fol_publish(void *ctx, const struct order *const *orders, size_t n, uint64_t version,
+                       char *err, size_t errlen)
+{
+    struct daemon *d = ctx;
+    struct rules_result rr;
+    pthread_mutex_lock(&d->pub_lock);
+    int rc = rules_build(d->log, d->cfg, orders, n, &rr, err, errlen);
+    if (rc == 0) {
+        uint64_t v = rsref_publish(d->rules, rr.rs);
+        atomic_store(&d->store_version, version);
+        struct ruleset_stats st;
+        ruleset_get_stats(rr.rs, &st);
+        log_write(d->log, LOG_LEVEL_INFO, "daemon", "rules published",
+                  LOG_KV(LOG_U("version", v), LOG_U("store_version", version), LOG_U("orders", n),
+                         LOG_U("files", rr.files), LOG_U("domains", st.domains),
+                         LOG_U("urls", st.urls), LOG_U("ips", st.ips4 + st.ips6),
+                         LOG_U("bytes", st.bytes)));
+    }
+    pthread_mutex_unlock(&d->pub_lock);
+    return rc;
+}
+
+/* The admin socket's answer: the set enforced right now. */
+static void admin_query(void *ctx, const char *q, size_t len, FILE *out)
+{
+    struct daemon *d = ctx;
+    static _Thread_local bool registered;
+    if (!registered) {
+        rsref_thread_register();
+        registered = true;
+    }
+    struct verdict_policy pol = { atomic_load(&d->admin_https_url) == SETTINGS_HTTPS_URL_IGNORE
+                                      ? VERDICT_HTTPS_URL_IGNORE
+                                      : VERDICT_HTTPS_URL_BLOCK_NAME,
+                                  NULL };
+    uint64_t v = atomic_load(&d->store_version);
+    rsref_read_lock();
+    query_judge(rsref_get(d->rules), &pol, v, q, len, out);
+    rsref_read_unlock();
+}
+
+/* state_dir, the follower (first load and its threads), the admin socket. */
+static int store_setup(struct daemon *d, char *err, size_t errlen)
+{
+    const struct settings *c = d->cfg;
+    uid_t uid = (uid_t)-1;
+    gid_t gid = (gid_t)-1;
+    if (geteuid() == 0) {
+        struct passwd *pw = getpwnam(c->user);
+        if (pw && pw->pw_uid != 0) {
+            uid = pw->pw_uid;
+            gid = pw->pw_gid;
+        }
+    }
+    if (mkdir(c->state_dir, 0700) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "daemon: state_dir %s: cannot create: %s", c->state_dir,
+                 strerror(errno));
+        return -errno;
+    }
+    if (uid != (uid_t)-1 && chown(c->state_dir, uid, gid) != 0) {
+        snprintf(err, errlen, "daemon: state_dir %s: cannot give it to user %s: %s", c->state_dir,
+                 c->user, strerror(errno));
+        return -EPERM;
+    }
+    char host[256] = "";
+    const char *node = c->node_id;
+    if (!node[0]) {
+        if (gethostname(host, sizeof(host) - 1) != 0 || !store_id_valid(host, strlen(host)))
+            snprintf(host, sizeof(host), "node-%ld", (long)getpid());
+        node = host;
+    }
+    struct follower_config fc = {
+        .url = d->store_url ? d->store_url : c->store,
+        .state_dir = c->state_dir,
+        .password_file = c->store_password_file,
+        .node_id = node,
+        .heartbeat_ms = (uint32_t)c->store_heartbeat,
+        .retry_max_ms = (uint32_t)c->store_retry_max,
+    };
+    atomic_store(&d->admin_https_url, c->https_url);
+    d->fol = follower_new(&fc, d->log, fol_publish, d, err, errlen);
+    if (!d->fol)
+        return -ENOMEM;
+    int rc = follower_start(d->fol, err, errlen);
+    if (rc < 0)
+        return rc;
+    char path[1100];
+    snprintf(path, sizeof(path), "%s/%s", c->state_dir, ADMIN_SOCKET_NAME);
+    d->admin = admin_new(path, uid, gid, admin_query, d, d->log, err, errlen);
+    if (!d->admin)
+        return -EIO;
+    rc = admin_start(d->admin);
+    if (rc < 0) {
+        snprintf(err, errlen, "admin: cannot start the thread: %s", strerror(-rc));
+        return rc;
+    }
+    log_write(d->log, LOG_LEVEL_INFO, "daemon", "following the order store",
+              LOG_KV(LOG_S("node", node), LOG_S("admin", path)));
+    return 0;
 }
 
 /* Starts the notice page server on notice.listen (as root: the port may be privileged). */
@@ -771,21 +944,30 @@ static int run(struct daemon *d)
         fatal(d, "out of memory");
         return 1;
     }
-    struct rules_result rr;
-    if (rules_build(d->log, d->cfg, &rr, err, sizeof(err)) < 0) {
-        fatal(d, "%s", err);
-        return DAEMON_EXIT_CONFIG;
+    int rc;
+    if (store_followed(d)) {
+        rc = store_setup(d, err, sizeof(err));
+        if (rc < 0) {
+            fatal(d, "%s", err);
+            return rc == -EINVAL ? DAEMON_EXIT_CONFIG : 1;
+        }
+    } else {
+        struct rules_result rr;
+        if (rules_build(d->log, d->cfg, NULL, 0, &rr, err, sizeof(err)) < 0) {
+            fatal(d, "%s", err);
+            return DAEMON_EXIT_CONFIG;
+        }
+        if (d->cfg->rules.n == 0)
+            log_write(d->log, LOG_LEVEL_WARN, "daemon", "no rules configured: every flow passes",
+                      NULL, 0);
+        uint64_t v = rsref_publish(d->rules, rr.rs);
+        /* Nothing else publishes yet: the set just published stays alive here. */
+        log_rules(d->log, "rules loaded", rr.rs, &rr, v);
     }
-    if (d->cfg->rules.n == 0)
-        log_write(d->log, LOG_LEVEL_WARN, "daemon", "no rules configured: every flow passes", NULL,
-                  0);
-    uint64_t v = rsref_publish(d->rules, rr.rs);
-    /* The main thread is the only publisher: the set it just published stays alive here. */
-    log_rules(d->log, "rules loaded", rr.rs, &rr, v);
 
     d->nworkers = worker_count(d->cfg);
     d->ctx = (struct daemon_ctx){ d->rules, d->log, d->nworkers, counters_register, d };
-    int rc = d->mode->ops->open(d->cfg, &d->ctx, &d->state, err, sizeof(err));
+    rc = d->mode->ops->open(d->cfg, &d->ctx, &d->state, err, sizeof(err));
     if (rc < 0) {
         fatal(d, "%s", err[0] ? err : strerror(-rc));
         return 1;
@@ -828,6 +1010,10 @@ static int run(struct daemon *d)
     if (stop_workers(d) < 0)
         ret = 1;
 close_mode:
+    admin_free(d->admin);
+    d->admin = NULL;
+    follower_free(d->fol);
+    d->fol = NULL;
     notice_server_free(d->notice);
     d->notice = NULL;
     d->mode->ops->close(d->state);
@@ -839,11 +1025,9 @@ close_mode:
 int daemon_main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        { "config", required_argument, NULL, 'c' },
-        { "foreground", no_argument, NULL, 'f' },
-        { "check", no_argument, NULL, 'k' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
+        { "config", required_argument, NULL, 'c' }, { "foreground", no_argument, NULL, 'f' },
+        { "check", no_argument, NULL, 'k' },        { "store", required_argument, NULL, 's' },
+        { "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
     };
     struct daemon d;
     memset(&d, 0, sizeof(d));
@@ -856,6 +1040,7 @@ int daemon_main(int argc, char **argv)
         case 'c': d.config_path = optarg; break;
         case 'f': d.foreground = true; break;
         case 'k': check_only = true; break;
+        case 's': d.store_url = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return DAEMON_EXIT_USAGE;
         }
@@ -873,12 +1058,17 @@ int daemon_main(int argc, char **argv)
     }
     clock_gettime(CLOCK_MONOTONIC, &d.t0);
     pthread_mutex_init(&d.reg_lock, NULL);
+    pthread_mutex_init(&d.pub_lock, NULL);
 
     int ret = check_only ? check(&d) : run(&d);
 
+    /* a start that failed after the follower or the admin socket began leaves them here */
+    admin_free(d.admin);
+    follower_free(d.fol);
     free(d.workers);
     free(d.regs);
     pthread_mutex_destroy(&d.reg_lock);
+    pthread_mutex_destroy(&d.pub_lock);
     rsref_free(d.rules);
     if (d.sfd >= 0)
         close(d.sfd);

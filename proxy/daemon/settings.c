@@ -12,6 +12,8 @@
 
 #include "common/compiler.h"
 #include "common/log.h"
+#include "rules/orders/sign.h"
+#include "rules/store/store.h"
 
 #define OFF(f) offsetof(struct settings, f)
 #define KI     (INT64_C(1) << 10)
@@ -25,6 +27,10 @@ _Static_assert((int)SETTINGS_LOG_ERROR == (int)LOG_LEVEL_ERROR &&
                    (int)SETTINGS_LOG_INFO == (int)LOG_LEVEL_INFO &&
                    (int)SETTINGS_LOG_DEBUG == (int)LOG_LEVEL_DEBUG,
                "log.level values are passed to log_new() as enum log_level");
+_Static_assert((int)SETTINGS_SIG_ACCEPT == (int)SIGN_ACCEPT_ANY &&
+                   (int)SETTINGS_SIG_REFUSE_INVALID == (int)SIGN_REFUSE_INVALID &&
+                   (int)SETTINGS_SIG_REQUIRE_VALID == (int)SIGN_REQUIRE_VALID,
+               "orders.signature values are passed as enum sign_policy");
 
 static const char *const v_mode[] = { "tap", "inline", NULL };
 static const char *const v_https_url[] = { "name", "ignore", NULL };
@@ -33,6 +39,7 @@ static const char *const v_http_block[] = { "redirect", "451", NULL };
 static const char *const v_quic[] = { "drop-blocked", "drop-all", "pass", NULL };
 static const char *const v_incomplete[] = { "reset", "address", NULL };
 static const char *const v_checksums[] = { "verify", "ignore", "auto", NULL };
+static const char *const v_signature[] = { "accept", "refuse-invalid", "require-valid", NULL };
 static const char *const v_log_level[] = { "error", "warn", "info", "debug", NULL };
 
 /* clang-format off */
@@ -130,6 +137,25 @@ static const struct config_key keys[] = {
       "block-decision log lines per second (token bucket); 0 = log every decision" },
     { "stats.interval", CONFIG_DURATION, 0, 60 * MIN, "10s", NULL, OFF(stats_interval), false,
       "period of the statistics log line; 0 = never" },
+    { "store", CONFIG_STRING, 0, 0, "", NULL, OFF(store), true,
+      "order store to follow: redis://[user@]host:port[/db], sentinel://host:port[,host:port]/MASTER "
+      "or a directory; empty = the directory store in state_dir (docs/store.md); `--store` overrides" },
+    { "state_dir", CONFIG_PATH, 0, 0, "/var/lib/qorgau", NULL, OFF(state_dir), true,
+      "node state: the embedded directory store, the fail-static rule file (failstatic.json) and "
+      "the admin socket (admin.sock, owner-only)" },
+    { "store.password_file", CONFIG_PATH, 0, 0, "", NULL, OFF(store_password_file), true,
+      "file holding the Redis password (first line); must not be readable by group or others" },
+    { "store.heartbeat", CONFIG_DURATION, 100, 10 * MIN, "2s", NULL, OFF(store_heartbeat), true,
+      "period of the node's heartbeat in the store; a node silent for 3 periods is not alive" },
+    { "store.retry_max", CONFIG_DURATION, 100, 10 * MIN, "10s", NULL, OFF(store_retry_max), true,
+      "longest wait between attempts to reach an unreachable store (backoff doubles up to it)" },
+    { "node.id", CONFIG_STRING, 0, 0, "", NULL, OFF(node_id), true,
+      "this node's name in the store's acknowledgements; empty = the host name" },
+    { "orders.signature", CONFIG_ENUM, 0, 0, "accept", v_signature, OFF(orders_signature), true,
+      "`qorgau order import`: accept any order, refuse badly signed ones (refuse-invalid) or accept "
+      "only validly signed ones (require-valid)" },
+    { "orders.trust_anchors", CONFIG_PATH, 0, 0, "", NULL, OFF(orders_trust_anchors), true,
+      "PEM bundle of the certificates order signatures (FILE.sig) must chain to; empty = not checked" },
 };
 /* clang-format on */
 
@@ -137,6 +163,11 @@ static const struct config_key keys[] = {
 static int finish(void *p, struct config_parse *ps)
 {
     struct settings *c = p;
+    if (c->node_id[0] != '\0' && !store_id_valid(c->node_id, strlen(c->node_id))) {
+        config_error(ps, config_line(ps, "node.id"), "node.id",
+                     "'%s' is not a valid id (1..128 of A-Z a-z 0-9 . _ : -)", c->node_id);
+        return -EINVAL;
+    }
     if (c->mode == SETTINGS_MODE_TAP && c->tap_interface[0] == '\0') {
         config_error(ps, 0, "tap.interface", "required when mode = tap");
         return -EINVAL;

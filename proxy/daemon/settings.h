@@ -29,6 +29,12 @@ enum settings_checksums {
     SETTINGS_CHECKSUMS_IGNORE,
     SETTINGS_CHECKSUMS_AUTO
 };
+/* same values as enum sign_policy (rules/orders/sign.h) */
+enum settings_signature {
+    SETTINGS_SIG_ACCEPT = 0,
+    SETTINGS_SIG_REFUSE_INVALID,
+    SETTINGS_SIG_REQUIRE_VALID
+};
 /* same values as enum log_level (common/log.h; settings.c asserts it) */
 enum settings_log_level {
     SETTINGS_LOG_ERROR = 0,
@@ -88,6 +94,15 @@ struct settings {
     int64_t log_block_rate;
 
     uint64_t stats_interval;
+
+    char *store;     /* store URL (rules/store/store.h); "" = directory store at state_dir */
+    char *state_dir; /* directory store, fail-static file, admin socket */
+    char *store_password_file; /* Redis credentials file (owner-only) */
+    uint64_t store_heartbeat;  /* node heartbeat period; the heartbeat expires after 3 periods */
+    uint64_t store_retry_max;  /* longest wait between reconnection attempts */
+    char *node_id;             /* "" = the host name */
+    int orders_signature;      /* enum settings_signature */
+    char *orders_trust_anchors;
 };
 
 /* The daemon's table (keys, struct size, cross-key rules), for the generic calls of

@@ -419,6 +419,25 @@ void store_free(struct store *s)
         s->ops->free(s);
 }
 
+void store_url_redact(const char *url, char *out, size_t outlen)
+{
+    if (!outlen)
+        return;
+    const char *sch = strstr(url, "://");
+    const char *auth = sch ? sch + 3 : url;
+    size_t alen = strcspn(auth, "/?");
+    const char *at = NULL;
+    for (size_t i = 0; i < alen; i++)
+        if (auth[i] == '@')
+            at = auth + i;
+    const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+    if (!colon) {
+        snprintf(out, outlen, "%s", url);
+        return;
+    }
+    snprintf(out, outlen, "%.*s:***%s", (int)(colon - url), url, at);
+}
+
 const char *store_where(const struct store *s)
 {
     return s->where;

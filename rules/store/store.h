@@ -150,6 +150,10 @@ struct store *store_open(const char *url, const struct store_opts *opts, char *e
 /* Closes and frees s. NULL is a no-op. */
 void store_free(struct store *s);
 
+/* Copies url into out (truncated to outlen) with the password of its user information, if any,
+ * replaced by "***" ("redis://u:***@h:6379/0"), for printing a configuration. */
+void store_url_redact(const char *url, char *out, size_t outlen);
+
 /* What the handle is, for messages: "redis 127.0.0.1:6379" (never a password). */
 const char *store_where(const struct store *s);
 

@@ -993,6 +993,32 @@ START_TEST(url_sentinel_hosts)
 }
 END_TEST
 
+struct redact_case {
+    const char *in, *out;
+};
+static const struct redact_case redacts[] = {
+    { "redis://u:hunter2@h:6379/0", "redis://u:***@h:6379/0" },
+    { "redis://:hunter2@h", "redis://:***@h" },
+    { "redis://u@h:1", "redis://u@h:1" },
+    { "redis://h:6379/0", "redis://h:6379/0" },
+    { "sentinel://u:p@[::1]:5,h:7/m?password_file=/x",
+      "sentinel://u:***@[::1]:5,h:7/m?password_file=/x" },
+    { "redis://u:p@ss@h", "redis://u:***@h" },
+    { "/var/lib/qorgau", "/var/lib/qorgau" },
+    { "", "" },
+};
+
+START_TEST(url_redact)
+{
+    char out[128];
+    store_url_redact(redacts[_i].in, out, sizeof(out));
+    ck_assert_str_eq(out, redacts[_i].out);
+    char small[8];
+    store_url_redact(redacts[_i].in, small, sizeof(small));
+    ck_assert_uint_lt(strlen(small), sizeof(small));
+}
+END_TEST
+
 START_TEST(url_never_prints_password)
 {
     const char *bad[] = { "redis://user:hunter2@h:99999", "redis://user:hunter2@h/x",
@@ -1532,6 +1558,7 @@ static Suite *store_suite(void)
 
     tc = tcase_create("malformed");
     tcase_add_test(tc, url_never_prints_password);
+    tcase_add_loop_test(tc, url_redact, 0, (int)(sizeof(redacts) / sizeof(redacts[0])));
     tcase_add_loop_test(tc, line_malformed, 0, (int)(sizeof(bad_lines) / sizeof(bad_lines[0])));
     tcase_add_test(tc, line_checksum);
     tcase_add_test(tc, secret_file);

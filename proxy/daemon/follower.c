@@ -1,0 +1,707 @@
+/* follower.c - a node following the order store (see follower.h).
+ *
+ * Threads: the follower thread owns its store handle and every change of the order table; the
+ * heartbeat thread has its own handle (a handle is used by one thread at a time). The table is
+ * also read by follower_republish() from the main thread, hence the mutex. */
+#include "proxy/daemon/follower.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "proxy/daemon/failstatic.h"
+#include "rules/store/store.h"
+
+struct fentry {
+    char *id;
+    struct order *o; /* NULL when the store had no record for it */
+    enum store_state st;
+};
+
+/* One change read from the log, copied out of the callback. */
+struct pending {
+    uint64_t version;
+    bool urgent;
+    size_t n;
+    struct fentry *v; /* ids, parsed records, states */
+};
+
+struct follower {
+    char *url, *state_dir, *password_file, *node_id;
+    uint32_t heartbeat_ms, retry_max_ms, wait_ms;
+    struct log *log;
+    follower_publish_fn publish;
+    void *ctx;
+
+    pthread_mutex_t lock; /* tab, and every publication */
+    struct fentry *tab;   /* sorted by id */
+    size_t n, cap;
+
+    struct store *s;  /* the follower thread's */
+    struct store *hb; /* the heartbeat thread's */
+    pthread_t th, hb_th;
+    bool th_started, hb_started;
+    pthread_mutex_t wlock; /* for the interruptible sleeps */
+    pthread_cond_t wake;
+    _Atomic bool stop;
+
+    _Atomic uint64_t version, since_ms, changes, snapshots, publishes, publish_failures, outages;
+    _Atomic int state;
+    _Atomic bool from_failstatic;
+    bool dirty; /* the fail-static file is behind the enforced set (under lock) */
+};
+
+size_t follower_plan(const bool *urgent, size_t n, size_t *idx)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (urgent[i])
+            idx[k++] = i;
+    size_t nu = k;
+    for (size_t i = 0; i < n; i++)
+        if (!urgent[i])
+            idx[k++] = i;
+    return nu;
+}
+
+const char *follower_state_name(enum follower_state s)
+{
+    return s == FOLLOWER_CONNECTED ? "connected" : "unreachable";
+}
+
+static char *dupz(const char *s)
+{
+    return strdup(s ? s : "");
+}
+
+struct follower *follower_new(const struct follower_config *cfg, struct log *lg,
+                              follower_publish_fn publish, void *ctx, char *err, size_t errlen)
+{
+    struct follower *f = calloc(1, sizeof(*f));
+    if (!f) {
+        snprintf(err, errlen, "follower: out of memory");
+        return NULL;
+    }
+    f->url = dupz(cfg->url);
+    f->state_dir = dupz(cfg->state_dir);
+    f->password_file = dupz(cfg->password_file);
+    f->node_id = dupz(cfg->node_id);
+    if (!f->url || !f->state_dir || !f->password_file || !f->node_id) {
+        free(f->url);
+        free(f->state_dir);
+        free(f->password_file);
+        free(f->node_id);
+        free(f);
+        snprintf(err, errlen, "follower: out of memory");
+        return NULL;
+    }
+    f->heartbeat_ms = cfg->heartbeat_ms ? cfg->heartbeat_ms : 2000;
+    f->retry_max_ms = cfg->retry_max_ms ? cfg->retry_max_ms : 10000;
+    f->wait_ms = cfg->follow_wait_ms ? cfg->follow_wait_ms : 1000;
+    f->log = lg;
+    f->publish = publish;
+    f->ctx = ctx;
+    pthread_mutex_init(&f->lock, NULL);
+    pthread_mutex_init(&f->wlock, NULL);
+    pthread_cond_init(&f->wake, NULL);
+    atomic_init(&f->stop, false);
+    atomic_init(&f->state, FOLLOWER_CONNECTED);
+    return f;
+}
+
+static struct store *open_store(struct follower *f, char *err, size_t errlen)
+{
+    struct store_opts o;
+    memset(&o, 0, sizeof(o));
+    o.password_file = f->password_file[0] ? f->password_file : NULL;
+    o.connect_timeout_ms = 1000;
+    o.io_timeout_ms = f->wait_ms + 2000;
+    char dirurl[STORE_PATH_MAX + 8];
+    const char *url = f->url;
+    if (!url[0]) {
+        snprintf(dirurl, sizeof(dirurl), "%s", f->state_dir);
+        url = dirurl;
+    }
+    return store_open(url, &o, err, errlen);
+}
+
+/* ---- the table ---- */
+
+static void fentry_clear(struct fentry *e)
+{
+    free(e->id);
+    order_free(e->o);
+    e->id = NULL;
+    e->o = NULL;
+}
+
+static void tab_clear(struct follower *f)
+{
+    for (size_t i = 0; i < f->n; i++)
+        fentry_clear(&f->tab[i]);
+    f->n = 0;
+}
+
+/* Index of id, or where it would go (*found false). */
+static size_t tab_find(const struct follower *f, const char *id, bool *found)
+{
+    size_t lo = 0, hi = f->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(f->tab[mid].id, id);
+        if (c == 0) {
+            *found = true;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = false;
+    return lo;
+}
+
+/* Takes e's id and record (e is emptied). Returns 0 or -ENOMEM (e is then freed). */
+static int tab_put(struct follower *f, struct fentry *e)
+{
+    bool found;
+    size_t i = tab_find(f, e->id, &found);
+    if (found) {
+        struct fentry *t = &f->tab[i];
+        t->st = e->st;
+        if (e->o) { /* a change without a record keeps the one held */
+            order_free(t->o);
+            t->o = e->o;
+            e->o = NULL;
+        }
+        fentry_clear(e);
+        return 0;
+    }
+    if (f->n == f->cap) {
+        size_t nc = f->cap ? f->cap * 2 : 64;
+        struct fentry *t = realloc(f->tab, nc * sizeof(*t));
+        if (!t) {
+            fentry_clear(e);
+            return -ENOMEM;
+        }
+        f->tab = t;
+        f->cap = nc;
+    }
+    memmove(&f->tab[i + 1], &f->tab[i], (f->n - i) * sizeof(*f->tab));
+    f->tab[i] = *e;
+    f->n++;
+    e->id = NULL;
+    e->o = NULL;
+    return 0;
+}
+
+/* Fills e from a store order: its id, state and parsed record (NULL when none). */
+static int fentry_from_store(struct follower *f, const struct store_order *so, struct fentry *e)
+{
+    memset(e, 0, sizeof(*e));
+    e->id = strdup(so->id);
+    if (!e->id)
+        return -ENOMEM;
+    e->st = so->state;
+    if (so->record) {
+        char err[ORDER_ERR_MAX];
+        e->o = order_from_json(so->record, so->record_len, err, sizeof(err));
+        if (!e->o) {
+            log_write(f->log, LOG_LEVEL_ERROR, "follower",
+                      "order record in the store is unreadable; the order is not enforced",
+                      LOG_KV(LOG_S("order", so->id), LOG_S("error", err)));
+        }
+    }
+    return 0;
+}
+
+/* Publishes the active orders of the table as version (with the lock held). */
+static int publish_locked(struct follower *f, uint64_t version, char *err, size_t errlen)
+{
+    const struct order **v = malloc((f->n ? f->n : 1) * sizeof(*v));
+    if (!v) {
+        snprintf(err, errlen, "follower: out of memory");
+        return -ENOMEM;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < f->n; i++)
+        if (f->tab[i].st == STORE_ACTIVE && f->tab[i].o)
+            v[k++] = f->tab[i].o;
+    int rc = f->publish(f->ctx, v, k, version, err, errlen);
+    free(v);
+    if (rc < 0) {
+        atomic_fetch_add(&f->publish_failures, 1);
+        return rc;
+    }
+    atomic_fetch_add(&f->publishes, 1);
+    return 0;
+}
+
+/* Writes the fail-static file of the table (the lock held). Failures are logged only. */
+static void save_locked(struct follower *f, uint64_t version)
+{
+    const struct order **v = malloc((f->n ? f->n : 1) * sizeof(*v));
+    if (!v)
+        return;
+    size_t k = 0;
+    for (size_t i = 0; i < f->n; i++)
+        if (f->tab[i].st == STORE_ACTIVE && f->tab[i].o)
+            v[k++] = f->tab[i].o;
+    char err[1024];
+    if (failstatic_save(f->state_dir, version, v, k, err, sizeof(err)) < 0)
+        log_write(f->log, LOG_LEVEL_ERROR, "follower",
+                  "cannot write the fail-static file; a restart without the store would have no "
+                  "rules",
+                  LOG_KV(LOG_S("error", err)));
+    free(v);
+}
+
+/* The fail-static file is written when no change arrived during one wait on the log (or at
+ * stop), not after every change: writing every record again costs as much as a compilation,
+ * and a burst of changes would pay it each time. The file lags the enforced set by at most
+ * one wait (follow_wait_ms) after the last change of a burst. */
+static void save_if_dirty(struct follower *f)
+{
+    pthread_mutex_lock(&f->lock);
+    if (f->dirty) {
+        save_locked(f, atomic_load(&f->version));
+        f->dirty = false;
+    }
+    pthread_mutex_unlock(&f->lock);
+}
+
+static void enforced(struct follower *f, uint64_t version)
+{
+    if (atomic_load(&f->version) != version || atomic_load(&f->since_ms) == 0) {
+        atomic_store(&f->version, version);
+        atomic_store(&f->since_ms, store_now_ms());
+    }
+}
+
+static void ack(struct follower *f, struct store *s)
+{
+    char err[512];
+    if (s && store_node_ack(s, f->node_id, atomic_load(&f->version), atomic_load(&f->since_ms),
+                            f->heartbeat_ms * 3, err, sizeof(err)) < 0)
+        log_write(f->log, LOG_LEVEL_WARN, "follower", "acknowledgement failed",
+                  LOG_KV(LOG_S("error", err)));
+}
+
+/* ---- loading ---- */
+
+static int snap_cb(void *ctx, const struct store_order *so)
+{
+    struct follower *f = ctx;
+    struct fentry e;
+    if (fentry_from_store(f, so, &e) < 0)
+        return -ENOMEM;
+    return tab_put(f, &e);
+}
+
+/* A full snapshot into the table, published and saved. Returns 0 or a negative errno.
+ * Except at start, a store whose version is below the one enforced is refused (-ESTALE): it was
+ * reset or lost its data (a Redis restarted without persistence), and adopting it would lift
+ * every order it lost. The node keeps its set and retries; a restart adopts the store. */
+static int load_snapshot(struct follower *f, struct store *s, bool initial, char *err,
+                         size_t errlen)
+{
+    uint64_t cur = 0;
+    if (!initial && store_version(s, &cur, err, errlen) == 0 && cur < atomic_load(&f->version)) {
+        snprintf(err, errlen,
+                 "the store's version %llu is below the enforced version %llu (the store was "
+                 "reset or lost data); keeping the enforced set; restart the node to adopt the "
+                 "store's content",
+                 (unsigned long long)cur, (unsigned long long)atomic_load(&f->version));
+        return -ESTALE;
+    }
+    pthread_mutex_lock(&f->lock);
+    /* the snapshot goes into a fresh table; on failure the old one (what is enforced) stays */
+    struct fentry *old = f->tab;
+    size_t old_n = f->n, old_cap = f->cap;
+    f->tab = NULL;
+    f->n = f->cap = 0;
+    uint64_t v = 0;
+    int rc = store_snapshot(s, &v, snap_cb, f, err, errlen);
+    if (rc == -ENOMEM)
+        snprintf(err, errlen, "follower: out of memory loading a snapshot");
+    if (rc == 0)
+        rc = publish_locked(f, v, err, errlen);
+    if (rc != 0) {
+        tab_clear(f);
+        free(f->tab);
+        f->tab = old;
+        f->n = old_n;
+        f->cap = old_cap;
+    } else {
+        for (size_t i = 0; i < old_n; i++)
+            fentry_clear(&old[i]);
+        free(old);
+    }
+    if (rc == 0) {
+        enforced(f, v);
+        atomic_store(&f->from_failstatic, false);
+        atomic_fetch_add(&f->snapshots, 1);
+        save_locked(f, v);
+    }
+    size_t n = f->n;
+    pthread_mutex_unlock(&f->lock);
+    if (rc == 0) {
+        log_write(f->log, LOG_LEVEL_INFO, "follower", "snapshot loaded",
+                  LOG_KV(LOG_S("store", store_where(s)), LOG_U("version", v), LOG_U("orders", n)));
+        ack(f, s);
+    }
+    return rc;
+}
+
+static int load_failstatic(struct follower *f, char *err, size_t errlen)
+{
+    struct order_list l;
+    memset(&l, 0, sizeof(l));
+    uint64_t v = 0;
+    int rc = failstatic_load(f->state_dir, &v, &l, err, errlen);
+    if (rc < 0)
+        return rc;
+    pthread_mutex_lock(&f->lock);
+    tab_clear(f);
+    for (size_t i = 0; i < l.n && rc == 0; i++) {
+        struct fentry e = { strdup(l.v[i]->id), l.v[i], STORE_ACTIVE };
+        if (!e.id) {
+            rc = -ENOMEM;
+            break;
+        }
+        l.v[i] = NULL;
+        rc = tab_put(f, &e);
+    }
+    if (rc == 0)
+        rc = publish_locked(f, v, err, errlen);
+    else
+        snprintf(err, errlen, "follower: out of memory");
+    if (rc == 0) {
+        enforced(f, v);
+        atomic_store(&f->from_failstatic, true);
+    }
+    pthread_mutex_unlock(&f->lock);
+    order_list_free(&l);
+    return rc;
+}
+
+/* ---- following ---- */
+
+struct batch {
+    struct follower *f;
+    struct pending *v;
+    size_t n, cap;
+    bool oom;
+};
+
+static int follow_cb(void *ctx, const struct store_change *c)
+{
+    struct batch *b = ctx;
+    if (b->n == b->cap) {
+        size_t nc = b->cap ? b->cap * 2 : 16;
+        struct pending *t = realloc(b->v, nc * sizeof(*t));
+        if (!t) {
+            b->oom = true;
+            return -ENOMEM;
+        }
+        b->v = t;
+        b->cap = nc;
+    }
+    struct pending *p = &b->v[b->n];
+    memset(p, 0, sizeof(*p));
+    p->version = c->version;
+    p->urgent = c->urgent;
+    p->v = calloc(c->n_orders ? c->n_orders : 1, sizeof(*p->v));
+    if (!p->v) {
+        b->oom = true;
+        return -ENOMEM;
+    }
+    b->n++;
+    for (size_t i = 0; i < c->n_orders; i++) {
+        if (fentry_from_store(b->f, &c->orders[i], &p->v[i]) < 0) {
+            b->oom = true;
+            return -ENOMEM;
+        }
+        p->n++;
+    }
+    return 0;
+}
+
+static void batch_free(struct batch *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        for (size_t j = 0; j < b->v[i].n; j++)
+            fentry_clear(&b->v[i].v[j]);
+        free(b->v[i].v);
+    }
+    free(b->v);
+    memset(b, 0, sizeof(*b));
+}
+
+/* Applies the batch, urgent changes first (see follower_plan()). Returns 0 or a negative errno
+ * (the table is then to be reloaded from a snapshot). */
+static int apply_batch(struct follower *f, struct batch *b, uint64_t last, char *err, size_t errlen)
+{
+    bool *urg = calloc(b->n, sizeof(*urg));
+    size_t *idx = calloc(b->n, sizeof(*idx));
+    if (!urg || !idx) {
+        free(urg);
+        free(idx);
+        snprintf(err, errlen, "follower: out of memory");
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < b->n; i++)
+        urg[i] = b->v[i].urgent;
+    size_t nu = follower_plan(urg, b->n, idx);
+    int rc = 0;
+    pthread_mutex_lock(&f->lock);
+    for (size_t k = 0; k < b->n && rc == 0; k++) {
+        struct pending *p = &b->v[idx[k]];
+        for (size_t j = 0; j < p->n && rc == 0; j++)
+            rc = tab_put(f, &p->v[j]);
+        /* urgent changes are enforced before the others are even applied */
+        if (rc == 0 && nu && nu < b->n && k + 1 == nu)
+            rc = publish_locked(f, atomic_load(&f->version), err, errlen);
+    }
+    if (rc == -ENOMEM)
+        snprintf(err, errlen, "follower: out of memory");
+    if (rc == 0)
+        rc = publish_locked(f, last, err, errlen);
+    if (rc == 0) {
+        enforced(f, last);
+        atomic_store(&f->from_failstatic, false);
+        atomic_fetch_add(&f->changes, b->n);
+        f->dirty = true; /* written when the log goes quiet: see save_if_dirty() */
+    }
+    pthread_mutex_unlock(&f->lock);
+    free(urg);
+    free(idx);
+    return rc;
+}
+
+static void nap(struct follower *f, uint32_t ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&f->wlock);
+    while (!atomic_load(&f->stop))
+        if (pthread_cond_timedwait(&f->wake, &f->wlock, &ts) == ETIMEDOUT)
+            break;
+    pthread_mutex_unlock(&f->wlock);
+}
+
+static void set_state(struct follower *f, enum follower_state st, const char *why)
+{
+    int old = atomic_exchange(&f->state, (int)st);
+    if (old == (int)st)
+        return;
+    if (st == FOLLOWER_UNREACHABLE) {
+        atomic_fetch_add(&f->outages, 1);
+        log_write(f->log, LOG_LEVEL_ERROR, "follower",
+                  "store unreachable; still enforcing the last rule set, retrying",
+                  LOG_KV(LOG_S("error", why), LOG_U("version", atomic_load(&f->version))));
+    } else {
+        log_write(f->log, LOG_LEVEL_INFO, "follower", "store reachable again; catching up",
+                  LOG_KV(LOG_U("version", atomic_load(&f->version))));
+    }
+}
+
+static void *follow_main(void *arg)
+{
+    struct follower *f = arg;
+    char err[1024];
+    uint32_t backoff = 250;
+    bool need_snapshot = atomic_load(&f->from_failstatic);
+    while (!atomic_load(&f->stop)) {
+        if (!f->s) {
+            f->s = open_store(f, err, sizeof(err));
+            if (!f->s) {
+                set_state(f, FOLLOWER_UNREACHABLE, err);
+                nap(f, backoff);
+                backoff = backoff * 2 > f->retry_max_ms ? f->retry_max_ms : backoff * 2;
+                continue;
+            }
+        }
+        if (need_snapshot) {
+            int rc = load_snapshot(f, f->s, false, err, sizeof(err));
+            if (rc < 0) {
+                log_write(f->log, LOG_LEVEL_WARN, "follower", "snapshot failed",
+                          LOG_KV(LOG_S("error", err)));
+                goto broken;
+            }
+            need_snapshot = false;
+        }
+        struct batch b = { f, NULL, 0, 0, false };
+        uint64_t last = 0;
+        uint64_t from = atomic_load(&f->version);
+        int n = store_follow(f->s, from, f->wait_ms, follow_cb, &b, &last, err, sizeof(err));
+        if (n == -ESTALE) {
+            batch_free(&b);
+            log_write(f->log, LOG_LEVEL_INFO, "follower",
+                      "change log does not reach back to the enforced version; loading a snapshot",
+                      LOG_KV(LOG_U("version", from)));
+            need_snapshot = true;
+            continue;
+        }
+        if (n < 0 && !b.oom) {
+            batch_free(&b);
+            goto broken;
+        }
+        set_state(f, FOLLOWER_CONNECTED, NULL);
+        backoff = 250;
+        if (n == 0)
+            save_if_dirty(f);
+        if (b.oom || (b.n && apply_batch(f, &b, last, err, sizeof(err)) < 0)) {
+            log_write(f->log, LOG_LEVEL_ERROR, "follower",
+                      "applying changes failed; loading a snapshot",
+                      LOG_KV(LOG_S("error", b.oom ? "out of memory" : err)));
+            need_snapshot = true;
+        } else if (b.n) {
+            log_write(f->log, LOG_LEVEL_INFO, "follower", "changes enforced",
+                      LOG_KV(LOG_U("version", last), LOG_U("changes", b.n)));
+            ack(f, f->s);
+        }
+        batch_free(&b);
+        continue;
+    broken:
+        set_state(f, FOLLOWER_UNREACHABLE, err);
+        save_if_dirty(f);
+        store_free(f->s);
+        f->s = NULL;
+        nap(f, backoff);
+        backoff = backoff * 2 > f->retry_max_ms ? f->retry_max_ms : backoff * 2;
+    }
+    return NULL;
+}
+
+static void *hb_main(void *arg)
+{
+    struct follower *f = arg;
+    char err[1024];
+    bool failing = false;
+    while (!atomic_load(&f->stop)) {
+        if (!f->hb)
+            f->hb = open_store(f, err, sizeof(err));
+        int rc = -EIO;
+        if (f->hb)
+            rc = store_node_ack(f->hb, f->node_id, atomic_load(&f->version),
+                                atomic_load(&f->since_ms), f->heartbeat_ms * 3, err, sizeof(err));
+        if (rc < 0) {
+            if (!failing)
+                log_write(f->log, LOG_LEVEL_WARN, "follower", "heartbeat failed",
+                          LOG_KV(LOG_S("error", err)));
+            failing = true;
+            store_free(f->hb);
+            f->hb = NULL;
+        } else {
+            failing = false;
+        }
+        nap(f, f->heartbeat_ms);
+    }
+    return NULL;
+}
+
+int follower_start(struct follower *f, char *err, size_t errlen)
+{
+    char serr[1024];
+    f->s = open_store(f, serr, sizeof(serr));
+    int rc = -EIO;
+    if (f->s) {
+        rc = load_snapshot(f, f->s, true, serr, sizeof(serr));
+        if (rc < 0) {
+            store_free(f->s);
+            f->s = NULL;
+        }
+    }
+    if (rc < 0) {
+        atomic_store(&f->state, FOLLOWER_UNREACHABLE);
+        atomic_fetch_add(&f->outages, 1);
+        log_write(f->log, LOG_LEVEL_ERROR, "follower",
+                  "store unreachable at start; loading the fail-static file",
+                  LOG_KV(LOG_S("error", serr), LOG_S("state_dir", f->state_dir)));
+        char ferr[1024];
+        int frc = load_failstatic(f, ferr, sizeof(ferr));
+        if (frc < 0) {
+            snprintf(err, errlen,
+                     "no usable rule set: the store is unreachable (%s) and %s; refusing to "
+                     "start",
+                     serr, frc == -ENOENT ? "there is no fail-static file" : ferr);
+            return frc;
+        }
+        log_write(f->log, LOG_LEVEL_WARN, "follower",
+                  "enforcing the fail-static rule set until the store answers",
+                  LOG_KV(LOG_U("version", atomic_load(&f->version))));
+    }
+    int e = pthread_create(&f->th, NULL, follow_main, f);
+    if (e != 0) {
+        snprintf(err, errlen, "follower: cannot start the thread: %s", strerror(e));
+        return -e;
+    }
+    f->th_started = true;
+    e = pthread_create(&f->hb_th, NULL, hb_main, f);
+    if (e != 0) {
+        snprintf(err, errlen, "follower: cannot start the heartbeat thread: %s", strerror(e));
+        return -e;
+    }
+    f->hb_started = true;
+    return 0;
+}
+
+int follower_republish(struct follower *f, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&f->lock);
+    int rc = publish_locked(f, atomic_load(&f->version), err, errlen);
+    pthread_mutex_unlock(&f->lock);
+    return rc;
+}
+
+void follower_get_stats(struct follower *f, struct follower_stats *st)
+{
+    st->state = (enum follower_state)atomic_load(&f->state);
+    st->version = atomic_load(&f->version);
+    st->since_ms = atomic_load(&f->since_ms);
+    st->changes = atomic_load(&f->changes);
+    st->snapshots = atomic_load(&f->snapshots);
+    st->publishes = atomic_load(&f->publishes);
+    st->publish_failures = atomic_load(&f->publish_failures);
+    st->outages = atomic_load(&f->outages);
+    st->from_failstatic = atomic_load(&f->from_failstatic);
+}
+
+void follower_free(struct follower *f)
+{
+    if (!f)
+        return;
+    pthread_mutex_lock(&f->wlock);
+    atomic_store(&f->stop, true);
+    pthread_cond_broadcast(&f->wake);
+    pthread_mutex_unlock(&f->wlock);
+    if (f->th_started)
+        pthread_join(f->th, NULL);
+    if (f->hb_started)
+        pthread_join(f->hb_th, NULL);
+    save_if_dirty(f);
+    store_free(f->s);
+    store_free(f->hb);
+    tab_clear(f);
+    free(f->tab);
+    pthread_mutex_destroy(&f->lock);
+    pthread_mutex_destroy(&f->wlock);
+    pthread_cond_destroy(&f->wake);
+    free(f->url);
+    free(f->state_dir);
+    free(f->password_file);
+    free(f->node_id);
+    free(f);
+}

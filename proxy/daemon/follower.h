@@ -1,0 +1,85 @@
+/* follower.h - a node following the order store (rules/store/store.h).
+ *
+ * At start: a snapshot of the store -> the active orders -> the publish callback (which
+ * compiles them with the configured rule files and publishes the set through rsref) -> the
+ * fail-static file (failstatic.h) -> an acknowledgement of the version in the store. With the
+ * store unreachable at start, the orders come from the fail-static file; with neither, there
+ * is no usable rule set and follower_start() fails.
+ * Then a thread follows the change log (blocking reads with a timeout). Changes read together
+ * are applied urgent ones first (one publication), then the rest (another), and the version is
+ * acknowledged once everything read is enforced. The fail-static file is rewritten when the log
+ * goes quiet (one wait without a change), at an outage and at stop, not after every change. A gap in the log (-ESTALE) means a new
+ * snapshot. An unreachable store keeps the last set enforced; the thread retries with a
+ * backoff doubling up to retry_max_ms, logs once per change of state, and catches up (follow
+ * from its version, or a snapshot) when the store answers again. A second thread writes the
+ * heartbeat every heartbeat_ms (expiring after three periods).
+ *
+ * The compiled set itself is the caller's (the publish callback): this module only decides
+ * which orders are active and when. */
+#ifndef QG_FOLLOWER_H
+#define QG_FOLLOWER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/log.h"
+#include "rules/orders/order.h"
+
+/* Compiles and publishes orders[0..n) (the active orders, owned by the follower, valid during
+ * the call) as store version `version`. Returns 0, or a negative errno with err set (the
+ * running set stays). Called from follower_start()'s thread, then from the follower's thread,
+ * and from follower_republish()'s; never concurrently. */
+typedef int (*follower_publish_fn)(void *ctx, const struct order *const *orders, size_t n,
+                                   uint64_t version, char *err, size_t errlen);
+
+struct follower_config {
+    const char *url;           /* store URL; "" or NULL: the directory store at state_dir */
+    const char *state_dir;     /* fail-static file */
+    const char *password_file; /* "" or NULL: none */
+    const char *node_id;
+    uint32_t heartbeat_ms;
+    uint32_t retry_max_ms;
+    uint32_t follow_wait_ms; /* one blocking read of the log; default 1000 */
+};
+
+enum follower_state { FOLLOWER_CONNECTED = 0, FOLLOWER_UNREACHABLE };
+
+struct follower_stats {
+    enum follower_state state;
+    uint64_t version;   /* the store version enforced */
+    uint64_t since_ms;  /* when it started being enforced */
+    uint64_t changes;   /* log entries applied */
+    uint64_t snapshots; /* full loads */
+    uint64_t publishes;
+    uint64_t publish_failures;
+    uint64_t outages;     /* times the store became unreachable */
+    bool from_failstatic; /* the enforced set came from the fail-static file */
+};
+
+struct follower;
+
+/* Copies cfg's strings. Returns the handle (nothing started) or NULL with err set. */
+struct follower *follower_new(const struct follower_config *cfg, struct log *lg,
+                              follower_publish_fn publish, void *ctx, char *err, size_t errlen);
+
+/* The first load (see above), then the two threads. Returns 0, or a negative errno with err
+ * set: no usable rule set (store unreachable and no fail-static file, or a corrupted one), or
+ * the first publication failed. */
+int follower_start(struct follower *f, char *err, size_t errlen);
+
+/* Publishes the active orders again (after a configuration reload changed the rule files). */
+int follower_republish(struct follower *f, char *err, size_t errlen);
+
+void follower_get_stats(struct follower *f, struct follower_stats *st);
+const char *follower_state_name(enum follower_state s);
+
+/* Stops the threads (waits at most about follow_wait_ms) and frees f. NULL is a no-op. */
+void follower_free(struct follower *f);
+
+/* The order in which n changes read together are applied: indexes of the urgent ones first,
+ * then the others, each group in log order. Writes n indexes into idx; returns how many are
+ * urgent. */
+size_t follower_plan(const bool *urgent, size_t n, size_t *idx);
+
+#endif

@@ -1,0 +1,16 @@
+/* orders_cli.h - the order commands of `qorgau`: order import|list|show|revoke|restore, query
+ * and status (docs/orders.md). main.c only dispatches here.
+ *
+ * Where the store is: --store URL; else the config's store key (-c CONFIG); else the directory
+ * store in the config's state_dir; else STORE_DEFAULT_DIR. `query -c CONFIG` without --store
+ * asks the running node through its admin socket (state_dir/admin.sock). */
+#ifndef QG_ORDERS_CLI_H
+#define QG_ORDERS_CLI_H
+
+/* argv[0] is "order", "query" or "status". Return the process exit status: 0; 1 when
+ * something failed (a refused file, an unreachable store or node); 2 for a usage error. */
+int orders_cli_order(int argc, char **argv);
+int orders_cli_query(int argc, char **argv);
+int orders_cli_status(int argc, char **argv);
+
+#endif

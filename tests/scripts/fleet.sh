@@ -1,0 +1,443 @@
+#!/bin/sh
+# fleet.sh - three `qorgau run` nodes (tap mode on a veth pair in a network namespace this
+# script creates) following one real redis-server, and one node on the embedded directory store.
+#
+# In the namespace (its own loopback: nothing of the host's is touched): redis-server on
+# 127.0.0.1:6379 with an append-only file (it comes back with its data after a restart), three
+# nodes n1 n2 n3 (state_dir, admin socket, fail-static file each). Checks:
+# - a JSON order, a CSV order, a dump.xml and a later dump (added / changed / removed contents):
+#   `qorgau query -c` on every node says block (or pass for what a dump removed) within the
+#   deadline; the import reports rejected resources with their positions;
+# - revoke -> pass on every node; restore -> block; `qorgau status` lists three live nodes at
+#   the store's version (lag 0) and the order's enforcement;
+# - redis killed -> every node keeps blocking; a node restarted while redis is down starts from
+#   its fail-static file and blocks; a corrupted fail-static file is refused at start with the
+#   checksum message (exit 78); redis back -> an order imported meanwhile... after it is back
+#   (the nodes were cut off) reaches every node, and the restarted node catches up;
+# - Sentinel: a primary, a replica and three sentinels; the nodes follow sentinel://; the primary
+#   is killed; an import after the failover reaches every node;
+# - a trimmed change log (a gap) -> the nodes reload a snapshot and still agree; a store that
+#   lost its data (FLUSHALL, then a new import: its version is below the nodes') is refused and
+#   the nodes keep enforcing;
+# - the directory store without redis: one node, import / revoke / query.
+# - live traffic through node n1: a client and a server namespace on a bridge whose client port
+#   is mirrored (tc mirred) to n1's tap interface, as in tap.sh; the server (tap_server.py)
+#   answers 500 ms after a request. An HTTP request for a name the order lists gets the node's
+#   451 page, an unlisted one the server's 200; after a revoke the listed name gets 200, after
+#   the restore 451 again. Every other check asks the running nodes with `qorgau query -c`.
+#
+# Env: QG_BIN (default build/qorgau), QG_FLEET_KEEP=1 keeps the work directory.
+# Needs root, redis-server, curl, openssl, ethtool, tc, bridge, python3; otherwise fails (QG_ALLOW_SKIP=1: skips, exit 77).
+# Prints PASS/FAIL lines and "fleet: N passed, M failed"; exits 1 if anything failed.
+set -u
+
+QG_BIN=${QG_BIN:-build/qorgau}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+case $QG_BIN in /*) ;; *) QG_BIN=$(pwd)/$QG_BIN ;; esac
+. "$root/tests/lib/skip.sh"
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); echo "PASS $*"; }
+ko() { fail=$((fail + 1)); echo "FAIL $*"; }
+
+[ "$(id -u)" = 0 ] || qg_cannot_run fleet "needs root (network namespaces)"
+for t in redis-server redis-cli curl openssl ethtool tc bridge python3; do
+    command -v $t >/dev/null 2>&1 || qg_cannot_run fleet "$t is not installed"
+done
+[ -x "$QG_BIN" ] || { echo "fleet: $QG_BIN is not an executable (set QG_BIN)" >&2; exit 2; }
+
+ns=qgfleet$$
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/qg-fleet.XXXXXX") || exit 2
+rpid=""
+npids=""
+spid=""
+C=qgflc$$
+S=qgfls$$
+B=qgflb$$
+cleanup() {
+    for p in $npids; do kill "$p" 2>/dev/null; done
+    for p in $npids; do wait "$p" 2>/dev/null; done
+    [ -n "$rpid" ] && kill "$rpid" 2>/dev/null && wait "$rpid" 2>/dev/null
+    [ -n "$spid" ] && kill "$spid" 2>/dev/null && wait "$spid" 2>/dev/null
+    for n in "$ns" "$C" "$S" "$B"; do ip netns del "$n" 2>/dev/null; done
+    if [ "${QG_FLEET_KEEP:-0}" = 1 ]; then echo "fleet: keeping $tmp"; else rm -rf "$tmp"; fi
+}
+trap cleanup EXIT INT TERM
+
+ip netns add "$ns" || qg_cannot_run fleet "cannot create a network namespace"
+# E runs a command in the namespace (background processes use ip netns exec directly: it execs,
+# so $! is the process itself)
+E() { ip netns exec "$ns" "$@"; }
+E ip link set lo up
+E ip link add v0 type veth peer name v1 && E ip link set v0 up && E ip link set v1 up ||
+    qg_cannot_run fleet "cannot create a veth pair"
+
+# the live path: client (c0 198.18.0.1) -- bridge (cb, sb; cb mirrored to mb) -- server
+# (s0 198.18.0.5); mb's peer m0 is in the nodes' namespace: n1's tap interface
+set -e
+for n in $C $S $B; do
+    ip netns add "$n"
+    ip -n "$n" link set lo up
+done
+ip -n "$B" link add br0 type bridge
+ip -n "$B" link add cb type veth peer name c0 netns "$C"
+ip -n "$B" link add sb type veth peer name s0 netns "$S"
+ip -n "$B" link add mb type veth peer name m0 netns "$ns"
+for p in cb sb mb; do
+    ip -n "$B" link set "$p" master br0
+    ip -n "$B" link set "$p" up
+done
+ip -n "$B" link set br0 up
+bridge -n "$B" link set dev mb learning off flood off mcast_flood off
+ip netns exec "$B" tc qdisc add dev cb clsact
+for dir in ingress egress; do
+    ip netns exec "$B" tc filter add dev cb "$dir" protocol all u32 match u32 0 0 \
+        action mirred egress mirror dev mb
+done
+E sysctl -qw net.ipv6.conf.m0.disable_ipv6=1
+E ip link set m0 up
+ip -n "$C" addr add 198.18.0.1/24 dev c0
+ip -n "$C" link set c0 up
+ip -n "$S" addr add 198.18.0.5/24 dev s0
+ip -n "$S" link set s0 up
+# packets generated on a veth carry only the pseudo-header sum (checksum offload), which the
+# node (checksums = verify) takes for a fake: compute real sums, as tap.sh does
+ip netns exec "$C" ethtool -K c0 tx off >/dev/null
+ip netns exec "$S" ethtool -K s0 tx off >/dev/null
+set +e
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/key.pem" -out "$tmp/cert.pem" \
+    -subj /CN=fleet.test -days 1 >/dev/null 2>&1
+ip netns exec "$S" python3 "$root/tests/scripts/tap_server.py" "$tmp/cert.pem" "$tmp/key.pem" 0.5 \
+    198.18.0.5 >"$tmp/server.log" 2>&1 &
+spid=$!
+t=0
+while [ $t -lt 50 ] && ! grep -q ready "$tmp/server.log"; do sleep 0.1; t=$((t + 1)); done
+# live NAME: the HTTP status the client gets for http://NAME/ (000: no answer)
+live() {
+    ip netns exec "$C" curl -s -o /dev/null -w '%{http_code}' --max-time 5 \
+        --resolve "$1:80:198.18.0.5" "http://$1/" 2>/dev/null
+}
+
+STORE=redis://127.0.0.1:6379
+mkdir -p "$tmp/redis"
+redis_start() {
+    ip netns exec "$ns" redis-server --port 6379 --bind 127.0.0.1 --dir "$tmp/redis" --appendonly yes --save '' \
+        --daemonize no --logfile "$tmp/redis/log" &
+    rpid=$!
+    i=0
+    while [ $i -lt 50 ]; do
+        E redis-cli -p 6379 ping 2>/dev/null | grep -q PONG && return 0
+        sleep 0.1
+        i=$((i + 1))
+    done
+    return 1
+}
+redis_stop() {
+    kill "$rpid" && wait "$rpid" 2>/dev/null
+    rpid=""
+}
+redis_start || { ko "redis-server starts"; exit 1; }
+
+for n in 1 2 3; do
+    mkdir -p "$tmp/n$n"
+    cat >"$tmp/n$n.conf" <<CONF
+mode = tap
+tap.interface = $(if [ $n = 1 ]; then echo m0; else echo v$((n % 2)); fi)
+user = root
+workers = 1
+store = $STORE
+state_dir = $tmp/n$n/state
+node.id = n$n
+store.heartbeat = 300ms
+store.retry_max = 500ms
+notice.listen = 127.0.0.1:1808$n
+stats.interval = 1s
+CONF
+done
+pid_of() { eval "echo \${pid_$1:-}"; }
+start_node() { # start_node N -> pid in pid_N
+    ip netns exec "$ns" "$QG_BIN" run -c "$tmp/n$1.conf" --foreground >>"$tmp/n$1.log" 2>&1 &
+    eval "pid_$1=$!"
+    npids="$npids $!"
+}
+stop_node() {
+    p=$(pid_of "$1")
+    [ -n "$p" ] && kill "$p" && wait "$p" 2>/dev/null
+    eval "pid_$1="
+}
+q() { E "$QG_BIN" query -c "$tmp/n$1.conf" "$2" 2>/dev/null; }
+# verdict_all NAME VERDICT NODES... : every node answers VERDICT for NAME within 5 s
+verdict_all() {
+    name=$1 want=$2
+    shift 2
+    t=0
+    while [ $t -lt 50 ]; do
+        all=1
+        for n in "$@"; do
+            q "$n" "$name" | grep -q "\"verdict\":\"$want\"" || all=0
+        done
+        [ $all = 1 ] && return 0
+        sleep 0.1
+        t=$((t + 1))
+    done
+    return 1
+}
+O() { E "$QG_BIN" order --store "$STORE" "$@"; }
+
+for n in 1 2 3; do start_node $n; done
+t=0
+while [ $t -lt 50 ] && ! { [ -S "$tmp/n1/state/admin.sock" ] && [ -S "$tmp/n2/state/admin.sock" ] &&
+    [ -S "$tmp/n3/state/admin.sock" ]; }; do
+    sleep 0.1
+    t=$((t + 1))
+done
+if verdict_all youtube.com pass 1 2 3; then ok "three nodes up, nothing enforced yet"; else
+    ko "three nodes up (logs: $tmp/n*.log)"
+fi
+
+# --- JSON, CSV, dump.xml ---
+O import "$root/deploy/samples/order-sample.json" >"$tmp/imp1" 2>&1
+if verdict_all youtube.com block 1 2 3 && verdict_all http://example.org/c/1/x block 1 2 3 &&
+    verdict_all 127.0.1.9 block 1 2 3; then ok "JSON order enforced on every node"; else
+    ko "JSON order enforced on every node"
+fi
+st=$(live youtube.com)
+ctl=$(live allowed.example)
+if [ "$st" = 451 ] && [ "$ctl" = 200 ]; then ok "live: blocked name gets 451 through n1, an unlisted one 200"; else
+    ko "live: blocked name $st (want 451), unlisted $ctl (want 200)"
+fi
+printf '%s\n' 'id,issuer,issued,category,resource' \
+    'csv-1,Court,2026-11-20,court,csv-blocked.example' \
+    'csv-1,,,,exa mple.bad' \
+    'csv-1,,,,198.51.100.0/24' >"$tmp/o.csv"
+O import "$tmp/o.csv" >"$tmp/imp2" 2>&1
+if grep -q "rejected 3:.*exa mple.bad" "$tmp/imp2"; then ok "CSV import reports the rejected row with its position"; else
+    ko "CSV import reports the rejected row: $(cat "$tmp/imp2")"
+fi
+if verdict_all csv-blocked.example block 1 2 3 && verdict_all 198.51.100.7 block 1 2 3; then
+    ok "CSV order enforced on every node"; else ko "CSV order enforced on every node"; fi
+cat >"$tmp/dump1.xml" <<'XML'
+<?xml version="1.0" encoding="UTF-8"?>
+<register updateTime="2026-11-20T10:00:00+03:00">
+<content id="101" includeTime="2026-11-19T12:00:00">
+  <decision date="2026-11-18" number="2-41/2026" org="Court"/>
+  <domain>dump-a.example</domain>
+</content>
+<content id="102" includeTime="2026-11-19T13:00:00" blockType="domain-mask" urgencyType="1">
+  <decision date="2026-11-19" number="7" org="Prosecutor"/>
+  <domain>dump-b.example</domain>
+</content>
+</register>
+XML
+O import "$tmp/dump1.xml" >"$tmp/imp3" 2>&1
+if grep -q "2 added, 0 changed, 0 removed" "$tmp/imp3" && verdict_all dump-a.example block 1 2 3 &&
+    verdict_all www.dump-b.example block 1 2 3; then ok "dump.xml enforced (domain-mask included)"; else
+    ko "dump.xml enforced: $(cat "$tmp/imp3")"
+fi
+cat >"$tmp/dump2.xml" <<'XML'
+<?xml version="1.0" encoding="UTF-8"?>
+<register updateTime="2026-11-21T10:00:00+03:00">
+<content id="102" includeTime="2026-11-19T13:00:00" blockType="domain-mask">
+  <decision date="2026-11-19" number="7" org="Prosecutor"/>
+  <domain>dump-b.example</domain>
+  <domain>dump-c.example</domain>
+</content>
+<content id="103" includeTime="2026-11-21T09:00:00">
+  <decision date="2026-11-21" number="9" org="Court"/>
+  <domain>dump-d.example</domain>
+</content>
+</register>
+XML
+O import "$tmp/dump2.xml" >"$tmp/imp4" 2>&1
+if grep -q "1 added, 1 changed, 1 removed" "$tmp/imp4" && verdict_all dump-a.example pass 1 2 3 &&
+    verdict_all dump-c.example block 1 2 3 && verdict_all dump-d.example block 1 2 3; then
+    ok "a later dump: added, changed, removed applied on every node"; else
+    ko "a later dump: $(cat "$tmp/imp4")"
+fi
+
+# --- revoke, restore, status ---
+O revoke 2026-41-0017 >/dev/null
+if verdict_all youtube.com pass 1 2 3; then ok "revoke -> pass on every node"; else ko "revoke -> pass"; fi
+st=$(live youtube.com)
+if [ "$st" = 200 ]; then ok "live: after the revoke the name is reachable (200)"; else ko "live: after revoke $st (want 200)"; fi
+O restore 2026-41-0017 >/dev/null
+if verdict_all youtube.com block 1 2 3; then ok "restore -> block on every node"; else ko "restore -> block"; fi
+st=$(live youtube.com)
+if [ "$st" = 451 ]; then ok "live: after the restore blocked again (451)"; else ko "live: after restore $st (want 451)"; fi
+sleep 0.5
+E "$QG_BIN" status --store "$STORE" 2026-41-0017 >"$tmp/status"
+alive=$(grep -c '"alive":true,.*"lag":0' "$tmp/status")
+enf=$(grep -c '"order_enforced":true' "$tmp/status")
+if [ "$alive" = 3 ] && [ "$enf" = 3 ]; then ok "status: three live nodes, lag 0, order enforced on each"; else
+    ko "status: $(cat "$tmp/status")"
+fi
+
+# --- the store goes away ---
+redis_stop
+sleep 1
+if verdict_all youtube.com block 1 2 3 && verdict_all dump-d.example block 1 2 3; then
+    ok "redis killed: every node keeps enforcing"; else ko "redis killed: nodes keep enforcing"; fi
+if grep -q '"store unreachable; still enforcing' "$tmp/n1.log"; then ok "the outage is logged"; else
+    ko "the outage is logged"; fi
+stop_node 1
+start_node 1
+if verdict_all youtube.com block 1 && grep -q '"enforcing the fail-static rule set' "$tmp/n1.log"; then
+    ok "node restarted while redis is down starts from its fail-static file"; else
+    ko "node restarted from its fail-static file"
+fi
+stop_node 2
+cp "$tmp/n2/state/failstatic.json" "$tmp/fs.bak"
+sed -i 's/youtube/yoUtube/' "$tmp/n2/state/failstatic.json"
+E "$QG_BIN" run -c "$tmp/n2.conf" --foreground >"$tmp/n2.bad.log" 2>&1
+rc=$?
+if [ $rc = 78 ] && grep -q "checksum mismatch.*corrupted; refusing to start" "$tmp/n2.bad.log"; then
+    ok "a corrupted fail-static file is refused (exit 78, checksum mismatch)"; else
+    ko "corrupted fail-static file refused (exit $rc): $(tail -2 "$tmp/n2.bad.log")"
+fi
+cp "$tmp/fs.bak" "$tmp/n2/state/failstatic.json"
+start_node 2
+if verdict_all youtube.com block 2; then ok "restored file: the node starts from it"; else ko "node 2 restarts"; fi
+
+# --- the store comes back ---
+redis_start || ko "redis-server restarts"
+cat >"$tmp/late.json" <<'J'
+{ "id": "late-1", "issuer": "Court", "legal_basis": "Art. 41-1", "issued": "2026-11-22",
+  "urgent": true,
+  "resources": [ "late.example" ] }
+J
+O import "$tmp/late.json" >"$tmp/imp5" 2>&1 || ko "import after the outage: $(cat "$tmp/imp5")"
+if verdict_all late.example block 1 2 3 && verdict_all youtube.com block 1 2 3; then
+    ok "redis back: every node catches up (an order imported after the outage)"; else
+    ko "redis back: nodes catch up"
+fi
+# --- a gap in the change log ---
+E redis-cli -p 6379 XTRIM qorgau:log MAXLEN 0 >/dev/null
+O revoke late-1 >/dev/null
+E redis-cli -p 6379 XTRIM qorgau:log MAXLEN 0 >/dev/null
+if verdict_all late.example pass 1 2 3; then ok "a trimmed log: the nodes reload a snapshot"; else
+    ko "a trimmed log: snapshot reload"; fi
+
+# --- a store that lost its data is not adopted ---
+E redis-cli -p 6379 FLUSHALL >/dev/null
+O import "$tmp/o.csv" >/dev/null 2>&1
+sleep 1.5
+if verdict_all youtube.com block 1 2 3 && grep -q 'below the enforced version' "$tmp/n1.log"; then
+    ok "a reset store (FLUSHALL) is refused: the nodes keep enforcing and say why"; else
+    ko "a reset store is refused"
+fi
+
+for n in 1 2 3; do stop_node $n; done
+redis_stop
+
+# --- Sentinel: a primary, a replica, three sentinels; the primary killed mid-run ---
+spids=""
+redis_bg() { # redis_bg ARGS...: a redis process in the namespace, its pid added to spids
+    ip netns exec "$ns" "$@" >/dev/null 2>&1 &
+    spids="$spids $!"
+    npids="$npids $!"
+}
+mkdir -p "$tmp/sent"
+redis_bg redis-server --port 6380 --bind 127.0.0.1 --save '' --appendonly no --dir "$tmp/sent"
+ppid_primary=$!
+redis_bg redis-server --port 6381 --bind 127.0.0.1 --save '' --appendonly no --dir "$tmp/sent" \
+    --replicaof 127.0.0.1 6380
+for i in 0 1 2; do
+    printf 'port %s\nbind 127.0.0.1\ndir %s\nsentinel monitor qgm 127.0.0.1 6380 2\nsentinel down-after-milliseconds qgm 1000\nsentinel failover-timeout qgm 3000\nsentinel parallel-syncs qgm 1\n' \
+        $((26379 + i)) "$tmp/sent" >"$tmp/sent/s$i.conf"
+    redis_bg redis-sentinel "$tmp/sent/s$i.conf"
+done
+t=0
+while [ $t -lt 300 ]; do
+    peers=$(E redis-cli -p 26379 SENTINEL sentinels qgm 2>/dev/null | grep -c '^name$')
+    reps=$(E redis-cli -p 26379 SENTINEL replicas qgm 2>/dev/null | grep -c '^name$')
+    [ "$peers" -ge 2 ] && [ "$reps" -ge 1 ] && break
+    sleep 0.1
+    t=$((t + 1))
+done
+SSTORE=sentinel://127.0.0.1:26379,127.0.0.1:26380,127.0.0.1:26381/qgm
+for n in 1 2 3; do
+    sed -i "s|^store = .*|store = $SSTORE|" "$tmp/n$n.conf"
+    start_node $n
+done
+OS() { E "$QG_BIN" order --store "$SSTORE" "$@"; }
+t=0
+while [ $t -lt 50 ] && ! OS import "$root/deploy/samples/order-sample.json" >"$tmp/simp" 2>&1; do
+    sleep 0.2
+    t=$((t + 1))
+done
+if verdict_all rutracker.org block 1 2 3; then ok "sentinel: three nodes follow the primary Sentinel names"; else
+    ko "sentinel: nodes follow ($(cat "$tmp/simp"))"
+fi
+sleep 1 # the replica has the change
+kill "$ppid_primary" && wait "$ppid_primary" 2>/dev/null
+t0=$(date +%s)
+t=0
+while [ $t -lt 150 ] && ! OS import "$tmp/late.json" >"$tmp/simp2" 2>&1; do
+    sleep 0.2
+    t=$((t + 1))
+done
+done_all=0
+for k in 1 2 3 4 5 6; do
+    if verdict_all late.example block 1 2 3; then done_all=1; break; fi
+done
+if [ $done_all = 1 ] && verdict_all rutracker.org block 1 2 3; then
+    ok "sentinel: primary killed -> failover; an import lands on the new primary and reaches every node ($(($(date +%s) - t0)) s)"
+else
+    ko "sentinel: failover and resync ($(tail -1 "$tmp/simp2"))"
+fi
+for n in 1 2 3; do stop_node $n; done
+for p in $spids; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+
+# --- the embedded directory store, one node ---
+cat >"$tmp/d.conf" <<CONF
+mode = tap
+tap.interface = v0
+user = root
+workers = 1
+store = $tmp/dirstore
+state_dir = $tmp/d
+node.id = solo
+notice.listen = 127.0.0.1:18089
+stats.interval = 0
+CONF
+ip netns exec "$ns" "$QG_BIN" run -c "$tmp/d.conf" --foreground >"$tmp/d.log" 2>&1 &
+dpid=$!
+npids="$npids $dpid"
+t=0
+while [ $t -lt 50 ] && [ ! -S "$tmp/d/admin.sock" ]; do sleep 0.1; t=$((t + 1)); done
+qd() { E "$QG_BIN" query -c "$tmp/d.conf" "$1" 2>/dev/null; }
+dverdict() {
+    t=0
+    while [ $t -lt 50 ]; do
+        qd "$1" | grep -q "\"verdict\":\"$2\"" && return 0
+        sleep 0.1
+        t=$((t + 1))
+    done
+    return 1
+}
+E "$QG_BIN" order --store "$tmp/dirstore" import "$root/deploy/samples/order-sample.json" >/dev/null
+if dverdict rutracker.org block; then ok "directory store: import -> block"; else ko "directory store: import"; fi
+E "$QG_BIN" order --store "$tmp/dirstore" revoke 2026-41-0017 >/dev/null
+if dverdict rutracker.org pass; then ok "directory store: revoke -> pass"; else ko "directory store: revoke"; fi
+if E "$QG_BIN" query --store "$tmp/dirstore" rutracker.org | grep -q '"verdict":"pass"'; then
+    ok "query --store answers from the store without a node"; else ko "query --store"; fi
+kill $dpid && wait $dpid 2>/dev/null
+# the signature policy of the config applies to `order import`
+sed 's/^stats.interval = 0$/orders.signature = require-valid/' "$tmp/d.conf" >"$tmp/sig.conf"
+E "$QG_BIN" order -c "$tmp/sig.conf" import "$tmp/late.json" >"$tmp/sig.out" 2>&1
+rc=$?
+if [ $rc = 1 ] && grep -q "refused.*nothing imported" "$tmp/sig.out" &&
+    ! E "$QG_BIN" order --store "$tmp/dirstore" show late-1 >/dev/null 2>&1; then
+    ok "orders.signature = require-valid: an unsigned order is refused, nothing stored"; else
+    ko "signature policy: exit $rc: $(cat "$tmp/sig.out")"
+fi
+
+# a sanitizer build (QG_BIN=build/san/qorgau) reports leaks and undefined behaviour at exit
+if grep -l -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$tmp"/*.log >/dev/null 2>&1; then
+    ko "sanitizer reports in $(grep -l -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$tmp"/*.log | tr '\n' ' ')"
+else
+    ok "no sanitizer report in any node's output"
+fi
+
+echo "fleet: $pass passed, $fail failed"
+[ $fail = 0 ]

@@ -1,0 +1,237 @@
+/* check_follower.c - Check suite for proxy/daemon/follower.c: the order of application of
+ * changes read together (urgent first), and a follower on a real directory store
+ * (rules/store/store_dir.c): start from a snapshot, follow imports, revokes and restores, write
+ * the fail-static file; start from that file when the store is unreachable; refuse to start
+ * with neither. The publish callback records what it was given. */
+#include <check.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "proxy/daemon/failstatic.h"
+#include "proxy/daemon/follower.h"
+#include "rules/store/store.h"
+
+struct plancase {
+    size_t n;
+    bool urgent[6];
+    size_t want[6];
+    size_t nu;
+};
+
+static const struct plancase plans[] = {
+    { 0, { 0 }, { 0 }, 0 },
+    { 1, { false }, { 0 }, 0 },
+    { 1, { true }, { 0 }, 1 },
+    { 3, { false, true, false }, { 1, 0, 2 }, 1 },
+    { 5, { true, false, true, false, true }, { 0, 2, 4, 1, 3 }, 3 },
+    { 4, { false, false, true, true }, { 2, 3, 0, 1 }, 2 },
+    { 3, { true, true, true }, { 0, 1, 2 }, 3 },
+};
+
+START_TEST(test_plan)
+{
+    const struct plancase *c = &plans[_i];
+    size_t idx[6] = { 99, 99, 99, 99, 99, 99 };
+    ck_assert_uint_eq(follower_plan(c->urgent, c->n, idx), c->nu);
+    for (size_t i = 0; i < c->n; i++)
+        ck_assert_msg(idx[i] == c->want[i], "case %d: position %zu is %zu, want %zu", _i, i, idx[i],
+                      c->want[i]);
+    ck_assert_uint_eq(idx[c->n], 99);
+}
+END_TEST
+
+/* ---- a follower on a directory store ---- */
+
+struct rec {
+    pthread_mutex_t m;
+    uint64_t version;
+    size_t calls, n;
+    char ids[512];
+};
+
+static int rec_publish(void *ctx, const struct order *const *orders, size_t n, uint64_t version,
+                       char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    struct rec *r = ctx;
+    pthread_mutex_lock(&r->m);
+    r->version = version;
+    r->calls++;
+    r->n = n;
+    size_t used = 0;
+    r->ids[0] = '\0';
+    for (size_t i = 0; i < n && used < sizeof(r->ids); i++)
+        used += (size_t)snprintf(r->ids + used, sizeof(r->ids) - used, "%s ", orders[i]->id);
+    pthread_mutex_unlock(&r->m);
+    return 0;
+}
+
+static char dir[64], sdir[80], stdir[80];
+
+static void setup(void)
+{
+    snprintf(dir, sizeof(dir), "/tmp/check_follower.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(sdir, sizeof(sdir), "%s/store", dir);
+    snprintf(stdir, sizeof(stdir), "%s/state", dir);
+    ck_assert_int_eq(mkdir(stdir, 0700), 0);
+}
+
+static void teardown(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static void publish_order(struct store *s, enum store_change_kind k, const char *id,
+                          const char *res, bool urgent)
+{
+    char *rec = NULL;
+    if (k == STORE_CHANGE_IMPORT) {
+        struct order *od = order_new();
+        char err0[256];
+        ck_assert_int_eq(order_set(&od->id, id, strlen(id)), 0);
+        ck_assert_int_eq(order_set(&od->issuer, "Court", 5), 0);
+        od->urgent = urgent;
+        ck_assert_int_eq(order_add_resource(od, res, strlen(res), NULL, false, err0, sizeof(err0)),
+                         0);
+        rec = order_to_json(od);
+        order_free(od);
+        ck_assert_ptr_nonnull(rec);
+    }
+    struct store_order o = {
+        id, STORE_ACTIVE, 0, 0, k == STORE_CHANGE_IMPORT ? rec : NULL, rec ? strlen(rec) : 0
+    };
+    struct store_change c = { 0, k, urgent, 0, &o, 1 };
+    char err[512];
+    int64_t v = store_publish(s, &c, err, sizeof(err));
+    ck_assert_msg(v > 0, "%s", err);
+    free(rec);
+}
+
+/* Waits up to 5 s for the recorder to reach version v. */
+static bool wait_version(struct rec *r, uint64_t v)
+{
+    for (int i = 0; i < 500; i++) {
+        pthread_mutex_lock(&r->m);
+        bool done = r->version == v;
+        pthread_mutex_unlock(&r->m);
+        if (done)
+            return true;
+        struct timespec ts = { 0, 10000000 };
+        nanosleep(&ts, NULL);
+    }
+    return false;
+}
+
+static int node_cb(void *ctx, const struct store_node *n)
+{
+    if (strcmp(n->id, "node-a") == 0 && n->since_ms > 0)
+        *(uint64_t *)ctx = n->version;
+    return 0;
+}
+
+START_TEST(test_follow_dir)
+{
+    char err[1024];
+    struct store *s = store_open(sdir, NULL, err, sizeof(err));
+    ck_assert_msg(s != NULL, "%s", err);
+    publish_order(s, STORE_CHANGE_IMPORT, "o-1", "one.example", false);
+    struct log *lg = log_new("/dev/null", LOG_LEVEL_ERROR, 0, err, sizeof(err));
+    ck_assert_ptr_nonnull(lg);
+    struct rec r = { PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, "" };
+    struct follower_config fc = { sdir, stdir, NULL, "node-a", 100, 200, 100 };
+    struct follower *f = follower_new(&fc, lg, rec_publish, &r, err, sizeof(err));
+    ck_assert_ptr_nonnull(f);
+    ck_assert_msg(follower_start(f, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_uint_eq(r.version, 1);
+    ck_assert_str_eq(r.ids, "o-1 ");
+
+    publish_order(s, STORE_CHANGE_IMPORT, "o-2", "two.example", true);
+    ck_assert(wait_version(&r, 2));
+    ck_assert_str_eq(r.ids, "o-1 o-2 ");
+    publish_order(s, STORE_CHANGE_REVOKE, "o-1", NULL, false);
+    ck_assert(wait_version(&r, 3));
+    ck_assert_str_eq(r.ids, "o-2 ");
+    publish_order(s, STORE_CHANGE_RESTORE, "o-1", NULL, false);
+    ck_assert(wait_version(&r, 4));
+    ck_assert_str_eq(r.ids, "o-1 o-2 ");
+
+    struct follower_stats st;
+    follower_get_stats(f, &st);
+    ck_assert_uint_eq(st.version, 4);
+    ck_assert_int_eq(st.state, FOLLOWER_CONNECTED);
+    ck_assert(!st.from_failstatic);
+    ck_assert_uint_ge(st.changes, 3);
+    follower_free(f);
+
+    /* the acknowledgement reached the store */
+    uint64_t v = 0;
+    ck_assert_int_eq(store_nodes(s, node_cb, &v, err, sizeof(err)), 0);
+    ck_assert_uint_eq(v, 4);
+
+    /* the fail-static file holds what was enforced */
+    struct order_list l = { 0 };
+    ck_assert_int_eq(failstatic_load(stdir, &v, &l, err, sizeof(err)), 0);
+    ck_assert_uint_eq(v, 4);
+    ck_assert_uint_eq(l.n, 2);
+    order_list_free(&l);
+
+    /* the store unreachable: the node starts from the file */
+    struct rec r2 = { PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, "" };
+    struct follower_config bad = { "redis://127.0.0.1:1", stdir, NULL, "node-a", 100, 200, 100 };
+    f = follower_new(&bad, lg, rec_publish, &r2, err, sizeof(err));
+    ck_assert_msg(follower_start(f, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_uint_eq(r2.version, 4);
+    ck_assert_str_eq(r2.ids, "o-1 o-2 ");
+    follower_get_stats(f, &st);
+    ck_assert(st.from_failstatic);
+    ck_assert_int_eq(st.state, FOLLOWER_UNREACHABLE);
+    follower_free(f);
+
+    /* neither the store nor a file: no usable rule set */
+    char p[160];
+    snprintf(p, sizeof(p), "%s/%s", stdir, FAILSTATIC_NAME);
+    ck_assert_int_eq(unlink(p), 0);
+    struct rec r3 = { PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, "" };
+    f = follower_new(&bad, lg, rec_publish, &r3, err, sizeof(err));
+    ck_assert_int_eq(follower_start(f, err, sizeof(err)), -ENOENT);
+    ck_assert_msg(strstr(err, "no usable rule set") && strstr(err, "no fail-static file"), "%s",
+                  err);
+    ck_assert_uint_eq(r3.calls, 0);
+    follower_free(f);
+    log_free(lg);
+    store_free(s);
+}
+END_TEST
+
+static Suite *follower_suite(void)
+{
+    Suite *s = suite_create("follower");
+    TCase *tc = tcase_create("plan");
+    tcase_add_loop_test(tc, test_plan, 0, (int)(sizeof(plans) / sizeof(plans[0])));
+    suite_add_tcase(s, tc);
+    tc = tcase_create("dir");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_follow_dir);
+    tcase_set_timeout(tc, 30);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(follower_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
