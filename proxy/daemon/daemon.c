@@ -126,6 +126,8 @@ struct daemon {
     struct follower *fol;     /* NULL when no store is followed */
     struct admin *admin;
     _Atomic uint64_t store_version; /* the store version of the published set */
+    struct ruleset *last; /* the follower's last publication (rsref's; under pub_lock) */
+    bool image_tried;     /* the first publication looked for the disk image */
     _Atomic int admin_https_url;    /* cfg's https_url, for the admin thread (cfg is swapped) */
 };
 
@@ -794,25 +796,177 @@ static bool store_followed(const struct daemon *d)
     return (d->store_url && d->store_url[0]) || d->cfg->store[0];
 }
 
+/* ---- the disk image: docs/orders.md "Fail-static" ----
+ * STATE_DIR/rules.img is the compiled set (orders and rule files) of the version the fail-static
+ * file holds; rules.img.files holds that version and a fingerprint of the rule files (path,
+ * size, modification time) when it was written. At start, a publication of that version with
+ * the same rule files maps the image instead of compiling. */
+
+#define IMAGE_NAME "rules.img"
+#define IMAGE_FILES_NAME "rules.img.files"
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *c = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ c[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+static uint64_t rules_fingerprint(const struct settings *cfg)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < cfg->rules.n; i++) {
+        glob_t g;
+        memset(&g, 0, sizeof(g));
+        if (glob(cfg->rules.items[i], GLOB_NOCHECK, NULL, &g) != 0) {
+            globfree(&g);
+            h = fnv(h, "?", 1);
+            continue;
+        }
+        for (size_t j = 0; j < g.gl_pathc; j++) {
+            struct stat sb;
+            memset(&sb, 0, sizeof(sb));
+            h = fnv(h, g.gl_pathv[j], strlen(g.gl_pathv[j]) + 1);
+            if (stat(g.gl_pathv[j], &sb) == 0) {
+                int64_t m[3] = { (int64_t)sb.st_size, (int64_t)sb.st_mtim.tv_sec,
+                                 (int64_t)sb.st_mtim.tv_nsec };
+                h = fnv(h, m, sizeof(m));
+            }
+        }
+        globfree(&g);
+    }
+    return h;
+}
+
+/* The image of version, or NULL (why logged). pub_lock held. */
+static struct ruleset *image_open(struct daemon *d, uint64_t version)
+{
+    char path[1100], fpath[1100], err[1200];
+    snprintf(path, sizeof(path), "%s/%s", d->cfg->state_dir, IMAGE_NAME);
+    snprintf(fpath, sizeof(fpath), "%s/%s", d->cfg->state_dir, IMAGE_FILES_NAME);
+    if (access(path, F_OK) != 0)
+        return NULL;
+    unsigned long long fv = 0, fp = 0;
+    FILE *fh = fopen(fpath, "r");
+    int got = fh ? fscanf(fh, "%llu %llx", &fv, &fp) : 0;
+    if (fh)
+        fclose(fh);
+    if (got != 2 || fv != version || fp != rules_fingerprint(d->cfg)) {
+        log_write(d->log, LOG_LEVEL_INFO, "daemon",
+                  "disk image not used: it is of another version or other rule files; compiling",
+                  LOG_KV(LOG_S("path", path), LOG_U("version", version)));
+        return NULL;
+    }
+    uint64_t iv = 0;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    struct ruleset *rs = ruleset_image_open(path, &iv, err, sizeof(err));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (!rs) {
+        log_write(d->log, LOG_LEVEL_WARN, "daemon",
+                  "disk image refused; compiling the fail-static records",
+                  LOG_KV(LOG_S("error", err)));
+        return NULL;
+    }
+    if (iv != version) {
+        ruleset_free(rs);
+        log_write(d->log, LOG_LEVEL_WARN, "daemon",
+                  "disk image refused; compiling the fail-static records",
+                  LOG_KV(LOG_S("error", "its version is not the fail-static file's"),
+                         LOG_U("image_version", iv), LOG_U("version", version)));
+        return NULL;
+    }
+    uint64_t ms = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
+    log_write(d->log, LOG_LEVEL_INFO, "daemon", "rules loaded from the disk image",
+              LOG_KV(LOG_S("path", path), LOG_U("store_version", version), LOG_U("ms", ms)));
+    return rs;
+}
+
+/* The follower wrote the fail-static file of version: the image of the set published for it. */
+static void fol_saved(void *ctx, uint64_t version)
+{
+    struct daemon *d = ctx;
+    char path[1100], fpath[1100], tmp[1110], err[1200];
+    pthread_mutex_lock(&d->pub_lock);
+    if (!d->last || atomic_load(&d->store_version) != version) {
+        pthread_mutex_unlock(&d->pub_lock);
+        return;
+    }
+    snprintf(path, sizeof(path), "%s/%s", d->cfg->state_dir, IMAGE_NAME);
+    snprintf(fpath, sizeof(fpath), "%s/%s", d->cfg->state_dir, IMAGE_FILES_NAME);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", fpath);
+    int rc = ruleset_image_write(d->last, path, version, err, sizeof(err));
+    if (rc == 0) {
+        FILE *fh = fopen(tmp, "w");
+        if (!fh || fprintf(fh, "%llu %llx\n", (unsigned long long)version,
+                           (unsigned long long)rules_fingerprint(d->cfg)) < 0 ||
+            fclose(fh) != 0 || rename(tmp, fpath) != 0) {
+            snprintf(err, sizeof(err), "daemon: %s: cannot be written: %s", fpath, strerror(errno));
+            rc = -EIO;
+        }
+    }
+    pthread_mutex_unlock(&d->pub_lock);
+    if (rc < 0)
+        log_write(d->log, LOG_LEVEL_ERROR, "daemon",
+                  "cannot write the disk image; a restart without the store compiles the "
+                  "fail-static records",
+                  LOG_KV(LOG_S("error", err)));
+}
+
 /* The follower's publication: the configured rule files and the store's active orders in one
- * set, published through rsref. Runs on the follower's thread (and at start on this one). */
-static int fol_publish(void *ctx, const struct order *const *orders, size_t n, uint64_t version,
-                       char *err, size_t errlen)
+ * set, published through rsref. A delta is applied to the set published last (its base holds
+ * the rule files' entries, which have no order and stay); the whole set is compiled when there
+ * is no delta (a snapshot, a reload of the rule files), when orderset_apply() refuses it
+ * (-EINVAL: see orderset.h) or fails, and when the overlay passes orders.merge_threshold. The
+ * first publication maps the disk image when it matches. Runs on the follower's thread (and at
+ * start on this one). */
+static int fol_publish(void *ctx, const struct order *const *orders, size_t n,
+                       const struct follower_delta *delta, uint64_t version, char *err,
+                       size_t errlen)
 {
     struct daemon *d = ctx;
     struct rules_result rr;
+    memset(&rr, 0, sizeof(rr));
+    const char *how = "compiled";
+    int rc = 0;
     pthread_mutex_lock(&d->pub_lock);
-    int rc = rules_build(d->log, d->cfg, orders, n, &rr, err, errlen);
+    if (delta && d->last) {
+        int arc = 0;
+        char aerr[1024];
+        rr.rs = orderset_apply(d->last, delta->add, delta->nadd, delta->revoke, delta->nrevoke,
+                               &arc, aerr, sizeof(aerr));
+        if (!rr.rs) {
+            log_write(d->log, arc == -EINVAL ? LOG_LEVEL_INFO : LOG_LEVEL_WARN, "daemon",
+                      "change not applicable to the running set; compiling every order",
+                      LOG_KV(LOG_S("error", aerr)));
+        } else if (ruleset_overlay_size(rr.rs) > (size_t)d->cfg->orders_merge_threshold) {
+            ruleset_free(rr.rs);
+            rr.rs = NULL;
+            how = "compiled (overlay past orders.merge_threshold)";
+        } else {
+            how = "applied";
+        }
+    }
+    if (!rr.rs && !d->image_tried) {
+        rr.rs = image_open(d, version);
+        if (rr.rs)
+            how = "disk image";
+    }
+    d->image_tried = true;
+    if (!rr.rs)
+        rc = rules_build(d->log, d->cfg, orders, n, &rr, err, errlen);
     if (rc == 0) {
+        d->last = rr.rs;
         uint64_t v = rsref_publish(d->rules, rr.rs);
         atomic_store(&d->store_version, version);
         struct ruleset_stats st;
         ruleset_get_stats(rr.rs, &st);
         log_write(d->log, LOG_LEVEL_INFO, "daemon", "rules published",
                   LOG_KV(LOG_U("version", v), LOG_U("store_version", version), LOG_U("orders", n),
-                         LOG_U("files", rr.files), LOG_U("domains", st.domains),
-                         LOG_U("urls", st.urls), LOG_U("ips", st.ips4 + st.ips6),
-                         LOG_U("bytes", st.bytes)));
+                         LOG_S("how", how), LOG_U("files", rr.files),
+                         LOG_U("domains", st.domains), LOG_U("urls", st.urls),
+                         LOG_U("ips", st.ips4 + st.ips6), LOG_U("bytes", st.bytes)));
     }
     pthread_mutex_unlock(&d->pub_lock);
     return rc;
@@ -874,6 +1028,7 @@ static int store_setup(struct daemon *d, char *err, size_t errlen)
         .node_id = node,
         .heartbeat_ms = (uint32_t)c->store_heartbeat,
         .retry_max_ms = (uint32_t)c->store_retry_max,
+        .saved = fol_saved,
     };
     atomic_store(&d->admin_https_url, c->https_url);
     d->fol = follower_new(&fc, d->log, fol_publish, d, err, errlen);
