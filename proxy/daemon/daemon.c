@@ -126,8 +126,8 @@ struct daemon {
     struct follower *fol;     /* NULL when no store is followed */
     struct admin *admin;
     _Atomic uint64_t store_version; /* the store version of the published set */
-    struct ruleset *last; /* the follower's last publication (rsref's; under pub_lock) */
-    bool image_tried;     /* the first publication looked for the disk image */
+    struct ruleset *last;           /* the follower's last publication (rsref's; under pub_lock) */
+    bool image_tried;               /* the first publication looked for the disk image */
     _Atomic int admin_https_url;    /* cfg's https_url, for the admin thread (cfg is swapped) */
 };
 
@@ -802,7 +802,7 @@ static bool store_followed(const struct daemon *d)
  * size, modification time) when it was written. At start, a publication of that version with
  * the same rule files maps the image instead of compiling. */
 
-#define IMAGE_NAME "rules.img"
+#define IMAGE_NAME       "rules.img"
 #define IMAGE_FILES_NAME "rules.img.files"
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
@@ -899,8 +899,9 @@ static void fol_saved(void *ctx, uint64_t version)
     int rc = ruleset_image_write(d->last, path, version, err, sizeof(err));
     if (rc == 0) {
         FILE *fh = fopen(tmp, "w");
-        if (!fh || fprintf(fh, "%llu %llx\n", (unsigned long long)version,
-                           (unsigned long long)rules_fingerprint(d->cfg)) < 0 ||
+        if (!fh ||
+            fprintf(fh, "%llu %llx\n", (unsigned long long)version,
+                    (unsigned long long)rules_fingerprint(d->cfg)) < 0 ||
             fclose(fh) != 0 || rename(tmp, fpath) != 0) {
             snprintf(err, sizeof(err), "daemon: %s: cannot be written: %s", fpath, strerror(errno));
             rc = -EIO;
@@ -964,9 +965,9 @@ static int fol_publish(void *ctx, const struct order *const *orders, size_t n,
         ruleset_get_stats(rr.rs, &st);
         log_write(d->log, LOG_LEVEL_INFO, "daemon", "rules published",
                   LOG_KV(LOG_U("version", v), LOG_U("store_version", version), LOG_U("orders", n),
-                         LOG_S("how", how), LOG_U("files", rr.files),
-                         LOG_U("domains", st.domains), LOG_U("urls", st.urls),
-                         LOG_U("ips", st.ips4 + st.ips6), LOG_U("bytes", st.bytes)));
+                         LOG_S("how", how), LOG_U("files", rr.files), LOG_U("domains", st.domains),
+                         LOG_U("urls", st.urls), LOG_U("ips", st.ips4 + st.ips6),
+                         LOG_U("bytes", st.bytes)));
     }
     pthread_mutex_unlock(&d->pub_lock);
     return rc;

@@ -45,8 +45,8 @@ struct follower_delta {
  * thread, then from the follower's thread, and from follower_republish()'s (always without a
  * delta); never concurrently. */
 typedef int (*follower_publish_fn)(void *ctx, const struct order *const *orders, size_t n,
-                                   const struct follower_delta *delta, uint64_t version,
-                                   char *err, size_t errlen);
+                                   const struct follower_delta *delta, uint64_t version, char *err,
+                                   size_t errlen);
 
 struct follower_config {
     const char *url;           /* store URL; "" or NULL: the directory store at state_dir */

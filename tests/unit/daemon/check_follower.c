@@ -190,7 +190,9 @@ START_TEST(test_follow_dir)
 
     /* the store unreachable: the node starts from the file */
     struct rec r2 = { PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, "" };
-    struct follower_config bad = { "redis://127.0.0.1:1", stdir, NULL, "node-a", 100, 200, 100, NULL };
+    struct follower_config bad = {
+        "redis://127.0.0.1:1", stdir, NULL, "node-a", 100, 200, 100, NULL
+    };
     f = follower_new(&bad, lg, rec_publish, &r2, err, sizeof(err));
     ck_assert_msg(follower_start(f, err, sizeof(err)) == 0, "%s", err);
     ck_assert_uint_eq(r2.version, 4);
@@ -216,7 +218,6 @@ START_TEST(test_follow_dir)
 }
 END_TEST
 
-
 /* ---- deltas: applied to the set published last, they answer as a full compilation ---- */
 
 /* Publishes like the daemon (the delta on the last set; a compilation without one or when
@@ -229,8 +230,8 @@ struct twin {
     char why[256];
 };
 
-static const char *const twin_names[] = { "one.example",  "www.one.example", "two.example",
-                                          "three.example", "four.example",   "other.test" };
+static const char *const twin_names[] = { "one.example",   "www.one.example", "two.example",
+                                          "three.example", "four.example",    "other.test" };
 
 static const char *match_text(const struct ruleset *rs, const char *host)
 {
