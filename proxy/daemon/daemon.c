@@ -128,6 +128,14 @@ struct daemon {
     _Atomic uint64_t store_version; /* the store version of the published set */
     struct ruleset *last;           /* the follower's last publication (rsref's; under pub_lock) */
     bool image_tried;               /* the first publication looked for the disk image */
+    /* the background merge (orders.merge_threshold), all under pub_lock but the thread */
+    pthread_t merge_th;
+    bool merge_started;        /* merge_th is to be joined */
+    bool merging;              /* a merge runs: applied changes are queued */
+    uint64_t gen, merge_gen;   /* +1 at every compilation: a merge begun before is void */
+    struct ruleset *merge_src; /* the merge thread's own reference to the set */
+    struct merge_change *mq;   /* changes applied since the merge began */
+    size_t nmq;
     _Atomic int admin_https_url;    /* cfg's https_url, for the admin thread (cfg is swapped) */
 };
 
@@ -915,6 +923,140 @@ static void fol_saved(void *ctx, uint64_t version)
                   LOG_KV(LOG_S("error", err)));
 }
 
+/* ---- the background merge ----
+ * When an applied change leaves the overlay past orders.merge_threshold, a thread folds the set
+ * into a fresh base (ruleset_merge(): every live entry, the rule files' included) while the
+ * follower goes on applying changes to the overlay; they are queued (copies of the records),
+ * re-applied on the merged set when it is ready, and that set is published. A compilation in
+ * between (a snapshot, a reload) makes the merge void. */
+
+struct merge_change {
+    struct order_list add;
+    char **revoke;
+    size_t nrevoke;
+};
+
+static void mq_clear(struct daemon *d)
+{
+    for (size_t i = 0; i < d->nmq; i++) {
+        order_list_free(&d->mq[i].add);
+        for (size_t j = 0; j < d->mq[i].nrevoke; j++)
+            free(d->mq[i].revoke[j]);
+        free(d->mq[i].revoke);
+    }
+    free(d->mq);
+    d->mq = NULL;
+    d->nmq = 0;
+}
+
+/* Queues a copy of delta (pub_lock held). Returns 0 or -ENOMEM. */
+static int mq_push(struct daemon *d, const struct follower_delta *delta)
+{
+    struct merge_change *q = realloc(d->mq, (d->nmq + 1) * sizeof(*q));
+    if (!q)
+        return -ENOMEM;
+    d->mq = q;
+    struct merge_change *c = &q[d->nmq];
+    memset(c, 0, sizeof(*c));
+    d->nmq++;
+    c->revoke = calloc(delta->nrevoke ? delta->nrevoke : 1, sizeof(*c->revoke));
+    if (!c->revoke)
+        return -ENOMEM;
+    for (size_t i = 0; i < delta->nrevoke; i++) {
+        c->revoke[i] = strdup(delta->revoke[i]);
+        if (!c->revoke[i])
+            return -ENOMEM;
+        c->nrevoke++;
+    }
+    for (size_t i = 0; i < delta->nadd; i++) {
+        char err[256];
+        char *j = order_to_json(delta->add[i]);
+        struct order *o = j ? order_from_json(j, strlen(j), err, sizeof(err)) : NULL;
+        free(j);
+        if (!o || order_list_push(&c->add, o) < 0)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+static void *merge_main(void *arg)
+{
+    struct daemon *d = arg;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    struct ruleset *m = ruleset_merge(d->merge_src);
+    ruleset_free(d->merge_src);
+    d->merge_src = NULL;
+    char err[1024] = "out of memory merging the overlay";
+    pthread_mutex_lock(&d->pub_lock);
+    bool ok = m && d->merge_gen == d->gen;
+    size_t queued = d->nmq;
+    for (size_t i = 0; i < d->nmq && ok; i++) {
+        int rc = 0;
+        struct ruleset *n = orderset_apply(m, (const struct order *const *)d->mq[i].add.v,
+                                           d->mq[i].add.n, (const char *const *)d->mq[i].revoke,
+                                           d->mq[i].nrevoke, &rc, err, sizeof(err));
+        ruleset_free(m);
+        m = n;
+        ok = n != NULL;
+    }
+    if (ok) {
+        d->last = m;
+        uint64_t v = rsref_publish(d->rules, m);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        uint64_t ms =
+            (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
+        log_write(d->log, LOG_LEVEL_INFO, "daemon", "rules merged into a fresh base",
+                  LOG_KV(LOG_U("version", v), LOG_U("store_version", atomic_load(&d->store_version)),
+                         LOG_U("changes_reapplied", queued), LOG_U("ms", ms)));
+    } else {
+        ruleset_free(m);
+        if (d->merge_gen == d->gen)
+            log_write(d->log, LOG_LEVEL_WARN, "daemon",
+                      "merging the overlay failed; the next change compiles every order",
+                      LOG_KV(LOG_S("error", err)));
+        d->gen++;
+    }
+    mq_clear(d);
+    d->merging = false;
+    pthread_mutex_unlock(&d->pub_lock);
+    return NULL;
+}
+
+/* Begins a merge of rs (pub_lock held). Returns 0, or a negative errno (nothing begun). */
+static int merge_begin(struct daemon *d, const struct ruleset *rs)
+{
+    if (d->merge_started) { /* it cleared merging: it is at its end */
+        pthread_join(d->merge_th, NULL);
+        d->merge_started = false;
+    }
+    int rc = 0;
+    char err[256];
+    d->merge_src = ruleset_apply(rs, NULL, 0, NULL, 0, &rc, err, sizeof(err)); /* a reference */
+    if (!d->merge_src)
+        return rc ? rc : -ENOMEM;
+    d->merge_gen = d->gen;
+    d->merging = true;
+    int e = pthread_create(&d->merge_th, NULL, merge_main, d);
+    if (e != 0) {
+        d->merging = false;
+        ruleset_free(d->merge_src);
+        d->merge_src = NULL;
+        return -e;
+    }
+    d->merge_started = true;
+    return 0;
+}
+
+/* Waits for a merge under way (at stop, the follower stopped). */
+static void merge_end(struct daemon *d)
+{
+    if (d->merge_started)
+        pthread_join(d->merge_th, NULL);
+    d->merge_started = false;
+    mq_clear(d);
+}
+
 /* The follower's publication: the configured rule files and the store's active orders in one
  * set, published through rsref. A delta is applied to the set published last (its base holds
  * the rule files' entries, which have no order and stay); the whole set is compiled when there
@@ -941,12 +1083,17 @@ static int fol_publish(void *ctx, const struct order *const *orders, size_t n,
             log_write(d->log, arc == -EINVAL ? LOG_LEVEL_INFO : LOG_LEVEL_WARN, "daemon",
                       "change not applicable to the running set; compiling every order",
                       LOG_KV(LOG_S("error", aerr)));
-        } else if (ruleset_overlay_size(rr.rs) > (size_t)d->cfg->orders_merge_threshold) {
-            ruleset_free(rr.rs);
-            rr.rs = NULL;
-            how = "compiled (overlay past orders.merge_threshold)";
         } else {
             how = "applied";
+            if (d->merging) {
+                if (mq_push(d, delta) < 0)
+                    d->gen++; /* the merge cannot catch up: void */
+            } else if (ruleset_overlay_size(rr.rs) > (size_t)d->cfg->orders_merge_threshold &&
+                       merge_begin(d, rr.rs) < 0) {
+                ruleset_free(rr.rs);
+                rr.rs = NULL;
+                how = "compiled (overlay past orders.merge_threshold)";
+            }
         }
     }
     if (!rr.rs && !d->image_tried) {
@@ -955,8 +1102,10 @@ static int fol_publish(void *ctx, const struct order *const *orders, size_t n,
             how = "disk image";
     }
     d->image_tried = true;
-    if (!rr.rs)
+    if (!rr.rs) {
         rc = rules_build(d->log, d->cfg, orders, n, &rr, err, errlen);
+        d->gen++;
+    }
     if (rc == 0) {
         d->last = rr.rs;
         uint64_t v = rsref_publish(d->rules, rr.rs);
@@ -1170,6 +1319,7 @@ close_mode:
     d->admin = NULL;
     follower_free(d->fol);
     d->fol = NULL;
+    merge_end(d);
     notice_server_free(d->notice);
     d->notice = NULL;
     d->mode->ops->close(d->state);
@@ -1221,6 +1371,8 @@ int daemon_main(int argc, char **argv)
     /* a start that failed after the follower or the admin socket began leaves them here */
     admin_free(d.admin);
     follower_free(d.fol);
+    d.fol = NULL;
+    merge_end(&d);
     free(d.workers);
     free(d.regs);
     pthread_mutex_destroy(&d.reg_lock);
