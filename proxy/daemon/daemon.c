@@ -1061,8 +1061,9 @@ static void merge_end(struct daemon *d)
  * set, published through rsref. A delta is applied to the set published last (its base holds
  * the rule files' entries, which have no order and stay); the whole set is compiled when there
  * is no delta (a snapshot, a reload of the rule files), when orderset_apply() refuses it
- * (-EINVAL: see orderset.h) or fails, and when the overlay passes orders.merge_threshold. The
- * first publication maps the disk image when it matches. Runs on the follower's thread (and at
+ * (-EINVAL: see orderset.h) or fails, and when the change adds more than orders.merge_threshold
+ * entries; past that many overlay entries a background merge begins (see above). The first
+ * publication maps the disk image when it matches. Runs on the follower's thread (and at
  * start on this one). */
 static int fol_publish(void *ctx, const struct order *const *orders, size_t n,
                        const struct follower_delta *delta, uint64_t version, char *err,
@@ -1074,7 +1075,13 @@ static int fol_publish(void *ctx, const struct order *const *orders, size_t n,
     const char *how = "compiled";
     int rc = 0;
     pthread_mutex_lock(&d->pub_lock);
-    if (delta && d->last) {
+    size_t delta_entries = 0;
+    for (size_t i = 0; delta && i < delta->nadd; i++)
+        delta_entries += delta->add[i]->nres;
+    if (delta && d->last && delta_entries > (size_t)d->cfg->orders_merge_threshold) {
+        /* an overlay that big would be merged at once: a compilation is cheaper */
+        how = "compiled (change past orders.merge_threshold)";
+    } else if (delta && d->last) {
         int arc = 0;
         char aerr[1024];
         rr.rs = orderset_apply(d->last, delta->add, delta->nadd, delta->revoke, delta->nrevoke,

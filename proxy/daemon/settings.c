@@ -158,7 +158,7 @@ static const struct config_key keys[] = {
       "PEM bundle of the certificates order signatures (FILE.sig) must chain to; empty = not checked" },
     { "orders.merge_threshold", CONFIG_INT, 0, 100000000, "20000", NULL, OFF(orders_merge_threshold), false,
       "changes of the store are applied to the running set as an overlay; past this many overlay "
-      "entries the set is compiled afresh from the active orders and the rule files (0 = every time)" },
+      "entries a background thread merges it into a fresh base (0 = after every change)" },
 };
 /* clang-format on */
 
