@@ -136,7 +136,7 @@ struct daemon {
     struct ruleset *merge_src; /* the merge thread's own reference to the set */
     struct merge_change *mq;   /* changes applied since the merge began */
     size_t nmq;
-    _Atomic int admin_https_url;    /* cfg's https_url, for the admin thread (cfg is swapped) */
+    _Atomic int admin_https_url; /* cfg's https_url, for the admin thread (cfg is swapped) */
 };
 
 static uint64_t mono_ms(void)
@@ -1007,7 +1007,8 @@ static void *merge_main(void *arg)
         uint64_t ms =
             (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
         log_write(d->log, LOG_LEVEL_INFO, "daemon", "rules merged into a fresh base",
-                  LOG_KV(LOG_U("version", v), LOG_U("store_version", atomic_load(&d->store_version)),
+                  LOG_KV(LOG_U("version", v),
+                         LOG_U("store_version", atomic_load(&d->store_version)),
                          LOG_U("changes_reapplied", queued), LOG_U("ms", ms)));
     } else {
         ruleset_free(m);
