@@ -126,7 +126,17 @@ struct daemon {
     struct follower *fol;     /* NULL when no store is followed */
     struct admin *admin;
     _Atomic uint64_t store_version; /* the store version of the published set */
-    _Atomic int admin_https_url;    /* cfg's https_url, for the admin thread (cfg is swapped) */
+    struct ruleset *last;           /* the follower's last publication (rsref's; under pub_lock) */
+    bool image_tried;               /* the first publication looked for the disk image */
+    /* the background merge (orders.merge_threshold), all under pub_lock but the thread */
+    pthread_t merge_th;
+    bool merge_started;        /* merge_th is to be joined */
+    bool merging;              /* a merge runs: applied changes are queued */
+    uint64_t gen, merge_gen;   /* +1 at every compilation: a merge begun before is void */
+    struct ruleset *merge_src; /* the merge thread's own reference to the set */
+    struct merge_change *mq;   /* changes applied since the merge began */
+    size_t nmq;
+    _Atomic int admin_https_url; /* cfg's https_url, for the admin thread (cfg is swapped) */
 };
 
 static uint64_t mono_ms(void)
@@ -794,23 +804,325 @@ static bool store_followed(const struct daemon *d)
     return (d->store_url && d->store_url[0]) || d->cfg->store[0];
 }
 
+/* ---- the disk image: docs/orders.md "Fail-static" ----
+ * STATE_DIR/rules.img is the compiled set (orders and rule files) of the version the fail-static
+ * file holds; rules.img.files holds that version and a fingerprint of the rule files (path,
+ * size, modification time) when it was written. At start, a publication of that version with
+ * the same rule files maps the image instead of compiling. */
+
+#define IMAGE_NAME       "rules.img"
+#define IMAGE_FILES_NAME "rules.img.files"
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *c = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ c[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+static uint64_t rules_fingerprint(const struct settings *cfg)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < cfg->rules.n; i++) {
+        glob_t g;
+        memset(&g, 0, sizeof(g));
+        if (glob(cfg->rules.items[i], GLOB_NOCHECK, NULL, &g) != 0) {
+            globfree(&g);
+            h = fnv(h, "?", 1);
+            continue;
+        }
+        for (size_t j = 0; j < g.gl_pathc; j++) {
+            struct stat sb;
+            memset(&sb, 0, sizeof(sb));
+            h = fnv(h, g.gl_pathv[j], strlen(g.gl_pathv[j]) + 1);
+            if (stat(g.gl_pathv[j], &sb) == 0) {
+                int64_t m[3] = { (int64_t)sb.st_size, (int64_t)sb.st_mtim.tv_sec,
+                                 (int64_t)sb.st_mtim.tv_nsec };
+                h = fnv(h, m, sizeof(m));
+            }
+        }
+        globfree(&g);
+    }
+    return h;
+}
+
+/* The image of version, or NULL (why logged). pub_lock held. */
+static struct ruleset *image_open(struct daemon *d, uint64_t version)
+{
+    char path[1100], fpath[1100], err[1200];
+    snprintf(path, sizeof(path), "%s/%s", d->cfg->state_dir, IMAGE_NAME);
+    snprintf(fpath, sizeof(fpath), "%s/%s", d->cfg->state_dir, IMAGE_FILES_NAME);
+    if (access(path, F_OK) != 0)
+        return NULL;
+    unsigned long long fv = 0, fp = 0;
+    FILE *fh = fopen(fpath, "r");
+    int got = fh ? fscanf(fh, "%llu %llx", &fv, &fp) : 0;
+    if (fh)
+        fclose(fh);
+    if (got != 2 || fv != version || fp != rules_fingerprint(d->cfg)) {
+        log_write(d->log, LOG_LEVEL_INFO, "daemon",
+                  "disk image not used: it is of another version or other rule files; compiling",
+                  LOG_KV(LOG_S("path", path), LOG_U("version", version)));
+        return NULL;
+    }
+    uint64_t iv = 0;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    struct ruleset *rs = ruleset_image_open(path, &iv, err, sizeof(err));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (!rs) {
+        log_write(d->log, LOG_LEVEL_WARN, "daemon",
+                  "disk image refused; compiling the fail-static records",
+                  LOG_KV(LOG_S("error", err)));
+        return NULL;
+    }
+    if (iv != version) {
+        ruleset_free(rs);
+        log_write(d->log, LOG_LEVEL_WARN, "daemon",
+                  "disk image refused; compiling the fail-static records",
+                  LOG_KV(LOG_S("error", "its version is not the fail-static file's"),
+                         LOG_U("image_version", iv), LOG_U("version", version)));
+        return NULL;
+    }
+    uint64_t ms = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
+    log_write(d->log, LOG_LEVEL_INFO, "daemon", "rules loaded from the disk image",
+              LOG_KV(LOG_S("path", path), LOG_U("store_version", version), LOG_U("ms", ms)));
+    return rs;
+}
+
+/* The follower wrote the fail-static file of version: the image of the set published for it. */
+static void fol_saved(void *ctx, uint64_t version)
+{
+    struct daemon *d = ctx;
+    char path[1100], fpath[1100], tmp[1110], err[1200];
+    pthread_mutex_lock(&d->pub_lock);
+    if (!d->last || atomic_load(&d->store_version) != version) {
+        pthread_mutex_unlock(&d->pub_lock);
+        return;
+    }
+    snprintf(path, sizeof(path), "%s/%s", d->cfg->state_dir, IMAGE_NAME);
+    snprintf(fpath, sizeof(fpath), "%s/%s", d->cfg->state_dir, IMAGE_FILES_NAME);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", fpath);
+    int rc = ruleset_image_write(d->last, path, version, err, sizeof(err));
+    if (rc == 0) {
+        FILE *fh = fopen(tmp, "w");
+        if (!fh ||
+            fprintf(fh, "%llu %llx\n", (unsigned long long)version,
+                    (unsigned long long)rules_fingerprint(d->cfg)) < 0 ||
+            fclose(fh) != 0 || rename(tmp, fpath) != 0) {
+            snprintf(err, sizeof(err), "daemon: %s: cannot be written: %s", fpath, strerror(errno));
+            rc = -EIO;
+        }
+    }
+    pthread_mutex_unlock(&d->pub_lock);
+    if (rc < 0)
+        log_write(d->log, LOG_LEVEL_ERROR, "daemon",
+                  "cannot write the disk image; a restart without the store compiles the "
+                  "fail-static records",
+                  LOG_KV(LOG_S("error", err)));
+}
+
+/* ---- the background merge ----
+ * When an applied change leaves the overlay past orders.merge_threshold, a thread folds the set
+ * into a fresh base (ruleset_merge(): every live entry, the rule files' included) while the
+ * follower goes on applying changes to the overlay; they are queued (copies of the records),
+ * re-applied on the merged set when it is ready, and that set is published. A compilation in
+ * between (a snapshot, a reload) makes the merge void. */
+
+struct merge_change {
+    struct order_list add;
+    char **revoke;
+    size_t nrevoke;
+};
+
+static void mq_clear(struct daemon *d)
+{
+    for (size_t i = 0; i < d->nmq; i++) {
+        order_list_free(&d->mq[i].add);
+        for (size_t j = 0; j < d->mq[i].nrevoke; j++)
+            free(d->mq[i].revoke[j]);
+        free(d->mq[i].revoke);
+    }
+    free(d->mq);
+    d->mq = NULL;
+    d->nmq = 0;
+}
+
+/* Queues a copy of delta (pub_lock held). Returns 0 or -ENOMEM. */
+static int mq_push(struct daemon *d, const struct follower_delta *delta)
+{
+    struct merge_change *q = realloc(d->mq, (d->nmq + 1) * sizeof(*q));
+    if (!q)
+        return -ENOMEM;
+    d->mq = q;
+    struct merge_change *c = &q[d->nmq];
+    memset(c, 0, sizeof(*c));
+    d->nmq++;
+    c->revoke = calloc(delta->nrevoke ? delta->nrevoke : 1, sizeof(*c->revoke));
+    if (!c->revoke)
+        return -ENOMEM;
+    for (size_t i = 0; i < delta->nrevoke; i++) {
+        c->revoke[i] = strdup(delta->revoke[i]);
+        if (!c->revoke[i])
+            return -ENOMEM;
+        c->nrevoke++;
+    }
+    for (size_t i = 0; i < delta->nadd; i++) {
+        char err[256];
+        char *j = order_to_json(delta->add[i]);
+        struct order *o = j ? order_from_json(j, strlen(j), err, sizeof(err)) : NULL;
+        free(j);
+        if (!o || order_list_push(&c->add, o) < 0)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+static void *merge_main(void *arg)
+{
+    struct daemon *d = arg;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    struct ruleset *m = ruleset_merge(d->merge_src);
+    ruleset_free(d->merge_src);
+    d->merge_src = NULL;
+    char err[1024] = "out of memory merging the overlay";
+    pthread_mutex_lock(&d->pub_lock);
+    bool ok = m && d->merge_gen == d->gen;
+    size_t queued = d->nmq;
+    for (size_t i = 0; i < d->nmq && ok; i++) {
+        int rc = 0;
+        struct ruleset *n = orderset_apply(m, (const struct order *const *)d->mq[i].add.v,
+                                           d->mq[i].add.n, (const char *const *)d->mq[i].revoke,
+                                           d->mq[i].nrevoke, &rc, err, sizeof(err));
+        ruleset_free(m);
+        m = n;
+        ok = n != NULL;
+    }
+    if (ok) {
+        d->last = m;
+        uint64_t v = rsref_publish(d->rules, m);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        uint64_t ms =
+            (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
+        log_write(d->log, LOG_LEVEL_INFO, "daemon", "rules merged into a fresh base",
+                  LOG_KV(LOG_U("version", v),
+                         LOG_U("store_version", atomic_load(&d->store_version)),
+                         LOG_U("changes_reapplied", queued), LOG_U("ms", ms)));
+    } else {
+        ruleset_free(m);
+        if (d->merge_gen == d->gen)
+            log_write(d->log, LOG_LEVEL_WARN, "daemon",
+                      "merging the overlay failed; the next change compiles every order",
+                      LOG_KV(LOG_S("error", err)));
+        d->gen++;
+    }
+    mq_clear(d);
+    d->merging = false;
+    pthread_mutex_unlock(&d->pub_lock);
+    return NULL;
+}
+
+/* Begins a merge of rs (pub_lock held). Returns 0, or a negative errno (nothing begun). */
+static int merge_begin(struct daemon *d, const struct ruleset *rs)
+{
+    if (d->merge_started) { /* it cleared merging: it is at its end */
+        pthread_join(d->merge_th, NULL);
+        d->merge_started = false;
+    }
+    int rc = 0;
+    char err[256];
+    d->merge_src = ruleset_apply(rs, NULL, 0, NULL, 0, &rc, err, sizeof(err)); /* a reference */
+    if (!d->merge_src)
+        return rc ? rc : -ENOMEM;
+    d->merge_gen = d->gen;
+    d->merging = true;
+    int e = pthread_create(&d->merge_th, NULL, merge_main, d);
+    if (e != 0) {
+        d->merging = false;
+        ruleset_free(d->merge_src);
+        d->merge_src = NULL;
+        return -e;
+    }
+    d->merge_started = true;
+    return 0;
+}
+
+/* Waits for a merge under way (at stop, the follower stopped). */
+static void merge_end(struct daemon *d)
+{
+    if (d->merge_started)
+        pthread_join(d->merge_th, NULL);
+    d->merge_started = false;
+    mq_clear(d);
+}
+
 /* The follower's publication: the configured rule files and the store's active orders in one
- * set, published through rsref. Runs on the follower's thread (and at start on this one). */
-static int fol_publish(void *ctx, const struct order *const *orders, size_t n, uint64_t version,
-                       char *err, size_t errlen)
+ * set, published through rsref. A delta is applied to the set published last (its base holds
+ * the rule files' entries, which have no order and stay); the whole set is compiled when there
+ * is no delta (a snapshot, a reload of the rule files), when orderset_apply() refuses it
+ * (-EINVAL: see orderset.h) or fails, and when the change adds more than orders.merge_threshold
+ * entries; past that many overlay entries a background merge begins (see above). The first
+ * publication maps the disk image when it matches. Runs on the follower's thread (and at
+ * start on this one). */
+static int fol_publish(void *ctx, const struct order *const *orders, size_t n,
+                       const struct follower_delta *delta, uint64_t version, char *err,
+                       size_t errlen)
 {
     struct daemon *d = ctx;
     struct rules_result rr;
+    memset(&rr, 0, sizeof(rr));
+    const char *how = "compiled";
+    int rc = 0;
     pthread_mutex_lock(&d->pub_lock);
-    int rc = rules_build(d->log, d->cfg, orders, n, &rr, err, errlen);
+    size_t delta_entries = 0;
+    for (size_t i = 0; delta && i < delta->nadd; i++)
+        delta_entries += delta->add[i]->nres;
+    if (delta && d->last && delta_entries > (size_t)d->cfg->orders_merge_threshold) {
+        /* an overlay that big would be merged at once: a compilation is cheaper */
+        how = "compiled (change past orders.merge_threshold)";
+    } else if (delta && d->last) {
+        int arc = 0;
+        char aerr[1024];
+        rr.rs = orderset_apply(d->last, delta->add, delta->nadd, delta->revoke, delta->nrevoke,
+                               &arc, aerr, sizeof(aerr));
+        if (!rr.rs) {
+            log_write(d->log, arc == -EINVAL ? LOG_LEVEL_INFO : LOG_LEVEL_WARN, "daemon",
+                      "change not applicable to the running set; compiling every order",
+                      LOG_KV(LOG_S("error", aerr)));
+        } else {
+            how = "applied";
+            if (d->merging) {
+                if (mq_push(d, delta) < 0)
+                    d->gen++; /* the merge cannot catch up: void */
+            } else if (ruleset_overlay_size(rr.rs) > (size_t)d->cfg->orders_merge_threshold &&
+                       merge_begin(d, rr.rs) < 0) {
+                ruleset_free(rr.rs);
+                rr.rs = NULL;
+                how = "compiled (overlay past orders.merge_threshold)";
+            }
+        }
+    }
+    if (!rr.rs && !d->image_tried) {
+        rr.rs = image_open(d, version);
+        if (rr.rs)
+            how = "disk image";
+    }
+    d->image_tried = true;
+    if (!rr.rs) {
+        rc = rules_build(d->log, d->cfg, orders, n, &rr, err, errlen);
+        d->gen++;
+    }
     if (rc == 0) {
+        d->last = rr.rs;
         uint64_t v = rsref_publish(d->rules, rr.rs);
         atomic_store(&d->store_version, version);
         struct ruleset_stats st;
         ruleset_get_stats(rr.rs, &st);
         log_write(d->log, LOG_LEVEL_INFO, "daemon", "rules published",
                   LOG_KV(LOG_U("version", v), LOG_U("store_version", version), LOG_U("orders", n),
-                         LOG_U("files", rr.files), LOG_U("domains", st.domains),
+                         LOG_S("how", how), LOG_U("files", rr.files), LOG_U("domains", st.domains),
                          LOG_U("urls", st.urls), LOG_U("ips", st.ips4 + st.ips6),
                          LOG_U("bytes", st.bytes)));
     }
@@ -874,6 +1186,7 @@ static int store_setup(struct daemon *d, char *err, size_t errlen)
         .node_id = node,
         .heartbeat_ms = (uint32_t)c->store_heartbeat,
         .retry_max_ms = (uint32_t)c->store_retry_max,
+        .saved = fol_saved,
     };
     atomic_store(&d->admin_https_url, c->https_url);
     d->fol = follower_new(&fc, d->log, fol_publish, d, err, errlen);
@@ -1014,6 +1327,7 @@ close_mode:
     d->admin = NULL;
     follower_free(d->fol);
     d->fol = NULL;
+    merge_end(d);
     notice_server_free(d->notice);
     d->notice = NULL;
     d->mode->ops->close(d->state);
@@ -1065,6 +1379,8 @@ int daemon_main(int argc, char **argv)
     /* a start that failed after the follower or the admin socket began leaves them here */
     admin_free(d.admin);
     follower_free(d.fol);
+    d.fol = NULL;
+    merge_end(&d);
     free(d.workers);
     free(d.regs);
     pthread_mutex_destroy(&d.reg_lock);

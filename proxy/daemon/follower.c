@@ -35,6 +35,7 @@ struct follower {
     uint32_t heartbeat_ms, retry_max_ms, wait_ms;
     struct log *log;
     follower_publish_fn publish;
+    void (*saved)(void *ctx, uint64_t version);
     void *ctx;
 
     pthread_mutex_t lock; /* tab, and every publication */
@@ -104,6 +105,7 @@ struct follower *follower_new(const struct follower_config *cfg, struct log *lg,
     f->wait_ms = cfg->follow_wait_ms ? cfg->follow_wait_ms : 1000;
     f->log = lg;
     f->publish = publish;
+    f->saved = cfg->saved;
     f->ctx = ctx;
     pthread_mutex_init(&f->lock, NULL);
     pthread_mutex_init(&f->wlock, NULL);
@@ -220,8 +222,10 @@ static int fentry_from_store(struct follower *f, const struct store_order *so, s
     return 0;
 }
 
-/* Publishes the active orders of the table as version (with the lock held). */
-static int publish_locked(struct follower *f, uint64_t version, char *err, size_t errlen)
+/* Publishes the active orders of the table as version (with the lock held); delta as in
+ * follower_publish_fn (NULL: none). */
+static int publish_locked(struct follower *f, uint64_t version, const struct follower_delta *delta,
+                          char *err, size_t errlen)
 {
     const struct order **v = malloc((f->n ? f->n : 1) * sizeof(*v));
     if (!v) {
@@ -232,7 +236,7 @@ static int publish_locked(struct follower *f, uint64_t version, char *err, size_
     for (size_t i = 0; i < f->n; i++)
         if (f->tab[i].st == STORE_ACTIVE && f->tab[i].o)
             v[k++] = f->tab[i].o;
-    int rc = f->publish(f->ctx, v, k, version, err, errlen);
+    int rc = f->publish(f->ctx, v, k, delta, version, err, errlen);
     free(v);
     if (rc < 0) {
         atomic_fetch_add(&f->publish_failures, 1);
@@ -240,6 +244,113 @@ static int publish_locked(struct follower *f, uint64_t version, char *err, size_
     }
     atomic_fetch_add(&f->publishes, 1);
     return 0;
+}
+
+/* ---- deltas ----
+ * The ids a group of changes touched, with whether each was active before (and a restore
+ * order). After the group, an id active before is revoked and one active now is added (a
+ * replacement is both). Two cases go out in full: revoking a restore order (the claims it
+ * lifted come back only from every record), and adding a restrict order an active restore
+ * order lifts (the lifting is the compilation's, orderset_apply() adds the claims as they
+ * are). */
+struct touched {
+    const char **id; /* the table's strings */
+    bool *was;
+    size_t n, cap;
+    bool full;
+};
+
+static void touched_free(struct touched *t)
+{
+    free(t->id);
+    free(t->was);
+    memset(t, 0, sizeof(*t));
+}
+
+static bool active(const struct fentry *e)
+{
+    return e->st == STORE_ACTIVE && e->o;
+}
+
+/* Records id's state before a change (first time only). Returns 0 or -ENOMEM. */
+static int touched_before(struct follower *f, struct touched *t, const char *id, bool *seen)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (strcmp(t->id[i], id) == 0) {
+            *seen = true;
+            return 0;
+        }
+    *seen = false;
+    if (t->n == t->cap) {
+        size_t nc = t->cap ? t->cap * 2 : 16;
+        const char **ni = realloc(t->id, nc * sizeof(*ni));
+        if (!ni)
+            return -ENOMEM;
+        t->id = ni;
+        bool *nw = realloc(t->was, nc * sizeof(*nw));
+        if (!nw)
+            return -ENOMEM;
+        t->was = nw;
+        t->cap = nc;
+    }
+    bool found;
+    size_t i = tab_find(f, id, &found);
+    t->was[t->n] = found && active(&f->tab[i]);
+    if (t->was[t->n] && f->tab[i].o->action == ORDER_RESTORE)
+        t->full = true;
+    return 0;
+}
+
+/* After the change: the table's copy of the id (stable while the entry stays). */
+static void touched_after(struct follower *f, struct touched *t, const char *id)
+{
+    bool found;
+    size_t i = tab_find(f, id, &found);
+    if (found)
+        t->id[t->n++] = f->tab[i].id;
+}
+
+/* Does an active restore order of the table lift o's claims? */
+static bool lifted(const struct follower *f, const struct order *o)
+{
+    for (size_t i = 0; i < f->n; i++) {
+        const struct order *r = f->tab[i].o;
+        if (!active(&f->tab[i]) || r->action != ORDER_RESTORE)
+            continue;
+        if (r->nrestores == 0 && strcmp(r->issuer, o->issuer) == 0)
+            return true;
+        for (size_t j = 0; j < r->nrestores; j++)
+            if (strcmp(r->restores[j], o->id) == 0)
+                return true;
+    }
+    return false;
+}
+
+/* Publishes the group t touched as a delta when it can, in full otherwise (lock held). */
+static int publish_touched(struct follower *f, struct touched *t, uint64_t version, char *err,
+                           size_t errlen)
+{
+    const struct order **add = malloc((t->n ? t->n : 1) * sizeof(*add));
+    const char **rev = malloc((t->n ? t->n : 1) * sizeof(*rev));
+    bool full = t->full || !add || !rev;
+    struct follower_delta d = { add, 0, rev, 0 };
+    for (size_t i = 0; i < t->n && !full; i++) {
+        bool found;
+        size_t k = tab_find(f, t->id[i], &found);
+        if (t->was[i])
+            rev[d.nrevoke++] = t->id[i];
+        if (found && active(&f->tab[k])) {
+            const struct order *o = f->tab[k].o;
+            if (o->action == ORDER_RESTRICT && lifted(f, o))
+                full = true;
+            add[d.nadd++] = o;
+        }
+    }
+    int rc = publish_locked(f, version, full ? NULL : &d, err, errlen);
+    free(add);
+    free(rev);
+    touched_free(t);
+    return rc;
 }
 
 /* Writes the fail-static file of the table (the lock held). Failures are logged only. */
@@ -258,6 +369,8 @@ static void save_locked(struct follower *f, uint64_t version)
                   "cannot write the fail-static file; a restart without the store would have no "
                   "rules",
                   LOG_KV(LOG_S("error", err)));
+    else if (f->saved)
+        f->saved(f->ctx, version);
     free(v);
 }
 
@@ -330,7 +443,7 @@ static int load_snapshot(struct follower *f, struct store *s, bool initial, char
     if (rc == -ENOMEM)
         snprintf(err, errlen, "follower: out of memory loading a snapshot");
     if (rc == 0)
-        rc = publish_locked(f, v, err, errlen);
+        rc = publish_locked(f, v, NULL, err, errlen);
     if (rc != 0) {
         tab_clear(f);
         free(f->tab);
@@ -378,7 +491,7 @@ static int load_failstatic(struct follower *f, char *err, size_t errlen)
         rc = tab_put(f, &e);
     }
     if (rc == 0)
-        rc = publish_locked(f, v, err, errlen);
+        rc = publish_locked(f, v, NULL, err, errlen);
     else
         snprintf(err, errlen, "follower: out of memory");
     if (rc == 0) {
@@ -459,19 +572,31 @@ static int apply_batch(struct follower *f, struct batch *b, uint64_t last, char 
         urg[i] = b->v[i].urgent;
     size_t nu = follower_plan(urg, b->n, idx);
     int rc = 0;
+    struct touched t;
+    memset(&t, 0, sizeof(t));
     pthread_mutex_lock(&f->lock);
     for (size_t k = 0; k < b->n && rc == 0; k++) {
         struct pending *p = &b->v[idx[k]];
-        for (size_t j = 0; j < p->n && rc == 0; j++)
-            rc = tab_put(f, &p->v[j]);
+        for (size_t j = 0; j < p->n && rc == 0; j++) {
+            bool seen = false;
+            const char *id = p->v[j].id;
+            char *copy = strdup(id); /* tab_put() frees the change's id */
+            rc = copy ? touched_before(f, &t, id, &seen) : -ENOMEM;
+            if (rc == 0)
+                rc = tab_put(f, &p->v[j]);
+            if (rc == 0 && !seen)
+                touched_after(f, &t, copy);
+            free(copy);
+        }
         /* urgent changes are enforced before the others are even applied */
         if (rc == 0 && nu && nu < b->n && k + 1 == nu)
-            rc = publish_locked(f, atomic_load(&f->version), err, errlen);
+            rc = publish_touched(f, &t, atomic_load(&f->version), err, errlen);
     }
     if (rc == -ENOMEM)
         snprintf(err, errlen, "follower: out of memory");
     if (rc == 0)
-        rc = publish_locked(f, last, err, errlen);
+        rc = publish_touched(f, &t, last, err, errlen);
+    touched_free(&t);
     if (rc == 0) {
         enforced(f, last);
         atomic_store(&f->from_failstatic, false);
@@ -661,7 +786,7 @@ int follower_start(struct follower *f, char *err, size_t errlen)
 int follower_republish(struct follower *f, char *err, size_t errlen)
 {
     pthread_mutex_lock(&f->lock);
-    int rc = publish_locked(f, atomic_load(&f->version), err, errlen);
+    int rc = publish_locked(f, atomic_load(&f->version), NULL, err, errlen);
     pthread_mutex_unlock(&f->lock);
     return rc;
 }

@@ -26,12 +26,27 @@
 #include "common/log.h"
 #include "rules/orders/order.h"
 
+/* A change as a delta of the set last published: the orders that became active (or were
+ * replaced: their id is then in revoke too) and the ids of the orders that stopped being
+ * active, revocations first. Never holds a restore order in revoke, nor a restrict order that
+ * an active restore order may lift (those changes are published in full: see follower.c). */
+struct follower_delta {
+    const struct order *const *add;
+    size_t nadd;
+    const char *const *revoke;
+    size_t nrevoke;
+};
+
 /* Compiles and publishes orders[0..n) (the active orders, owned by the follower, valid during
- * the call) as store version `version`. Returns 0, or a negative errno with err set (the
- * running set stays). Called from follower_start()'s thread, then from the follower's thread,
- * and from follower_republish()'s; never concurrently. */
+ * the call) as store version `version`. delta (NULL: none; valid during the call) is the
+ * change since the previous publication; the callback may apply it to the set it published
+ * last instead of compiling orders[0..n), and must compile them when it cannot. Returns 0, or
+ * a negative errno with err set (the running set stays). Called from follower_start()'s
+ * thread, then from the follower's thread, and from follower_republish()'s (always without a
+ * delta); never concurrently. */
 typedef int (*follower_publish_fn)(void *ctx, const struct order *const *orders, size_t n,
-                                   uint64_t version, char *err, size_t errlen);
+                                   const struct follower_delta *delta, uint64_t version, char *err,
+                                   size_t errlen);
 
 struct follower_config {
     const char *url;           /* store URL; "" or NULL: the directory store at state_dir */
@@ -41,6 +56,10 @@ struct follower_config {
     uint32_t heartbeat_ms;
     uint32_t retry_max_ms;
     uint32_t follow_wait_ms; /* one blocking read of the log; default 1000 */
+    /* NULL, or called (with the publish callback's ctx, on the thread writing it, never
+     * concurrently with a publication) each time the fail-static file was written for
+     * version: the caller writes its compiled set's disk image there. */
+    void (*saved)(void *ctx, uint64_t version);
 };
 
 enum follower_state { FOLLOWER_CONNECTED = 0, FOLLOWER_UNREACHABLE };

@@ -156,6 +156,9 @@ static const struct config_key keys[] = {
       "only validly signed ones (require-valid)" },
     { "orders.trust_anchors", CONFIG_PATH, 0, 0, "", NULL, OFF(orders_trust_anchors), true,
       "PEM bundle of the certificates order signatures (FILE.sig) must chain to; empty = not checked" },
+    { "orders.merge_threshold", CONFIG_INT, 0, 100000000, "20000", NULL, OFF(orders_merge_threshold), false,
+      "changes of the store are applied to the running set as an overlay; past this many overlay "
+      "entries a background thread merges it into a fresh base (0 = after every change)" },
 };
 /* clang-format on */
 

@@ -103,6 +103,7 @@ struct settings {
     char *node_id;             /* "" = the host name */
     int orders_signature;      /* enum settings_signature */
     char *orders_trust_anchors;
+    int64_t orders_merge_threshold; /* overlay entries past which the set is compiled afresh */
 };
 
 /* The daemon's table (keys, struct size, cross-key rules), for the generic calls of

@@ -12,7 +12,8 @@
 #   the store's version (lag 0) and the order's enforcement;
 # - redis killed -> every node keeps blocking; a node restarted while redis is down starts from
 #   its fail-static file and blocks; a corrupted fail-static file is refused at start with the
-#   checksum message (exit 78); redis back -> an order imported meanwhile... after it is back
+#   checksum message (exit 78); a restarted node maps its disk image (rules.img), and compiles
+#   the fail-static records when the image is corrupted; redis back -> an order imported meanwhile... after it is back
 #   (the nodes were cut off) reaches every node, and the restarted node catches up;
 # - Sentinel: a primary, a replica and three sentinels; the nodes follow sentinel://; the primary
 #   is killed; an import after the failover reaches every node;
@@ -285,6 +286,10 @@ if verdict_all youtube.com block 1 && grep -q '"enforcing the fail-static rule s
     ok "node restarted while redis is down starts from its fail-static file"; else
     ko "node restarted from its fail-static file"
 fi
+if grep -q '"rules loaded from the disk image' "$tmp/n1.log" && [ -s "$tmp/n1/state/rules.img" ]; then
+    ok "the restarted node maps its disk image (rules.img) instead of compiling"; else
+    ko "restarted node from its disk image: $(grep -i 'image' "$tmp/n1.log" | tail -2)"
+fi
 stop_node 2
 cp "$tmp/n2/state/failstatic.json" "$tmp/fs.bak"
 sed -i 's/youtube/yoUtube/' "$tmp/n2/state/failstatic.json"
@@ -297,6 +302,20 @@ fi
 cp "$tmp/fs.bak" "$tmp/n2/state/failstatic.json"
 start_node 2
 if verdict_all youtube.com block 2; then ok "restored file: the node starts from it"; else ko "node 2 restarts"; fi
+stop_node 3
+python3 - "$tmp/n3/state/rules.img" <<'PY'
+import os, sys
+p = sys.argv[1]
+n = os.path.getsize(p)
+with open(p, "r+b") as f:
+    f.seek(n // 2)
+    f.write(b"Z" * (n - n // 2))
+PY
+start_node 3
+if verdict_all youtube.com block 3 && grep -q '"disk image refused; compiling the fail-static records' "$tmp/n3.log"; then
+    ok "a corrupted disk image is refused: the node compiles its fail-static records and blocks"; else
+    ko "corrupted disk image: $(grep -i 'image' "$tmp/n3.log" | tail -2)"
+fi
 
 # --- the store comes back ---
 redis_start || ko "redis-server restarts"

@@ -15,6 +15,7 @@
 
 #include "proxy/daemon/failstatic.h"
 #include "proxy/daemon/follower.h"
+#include "rules/orders/orderset.h"
 #include "rules/store/store.h"
 
 struct plancase {
@@ -55,9 +56,11 @@ struct rec {
     char ids[512];
 };
 
-static int rec_publish(void *ctx, const struct order *const *orders, size_t n, uint64_t version,
-                       char *err, size_t errlen)
+static int rec_publish(void *ctx, const struct order *const *orders, size_t n,
+                       const struct follower_delta *delta, uint64_t version, char *err,
+                       size_t errlen)
 {
+    (void)delta;
     (void)err;
     (void)errlen;
     struct rec *r = ctx;
@@ -148,7 +151,7 @@ START_TEST(test_follow_dir)
     struct log *lg = log_new("/dev/null", LOG_LEVEL_ERROR, 0, err, sizeof(err));
     ck_assert_ptr_nonnull(lg);
     struct rec r = { PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, "" };
-    struct follower_config fc = { sdir, stdir, NULL, "node-a", 100, 200, 100 };
+    struct follower_config fc = { sdir, stdir, NULL, "node-a", 100, 200, 100, NULL };
     struct follower *f = follower_new(&fc, lg, rec_publish, &r, err, sizeof(err));
     ck_assert_ptr_nonnull(f);
     ck_assert_msg(follower_start(f, err, sizeof(err)) == 0, "%s", err);
@@ -187,7 +190,9 @@ START_TEST(test_follow_dir)
 
     /* the store unreachable: the node starts from the file */
     struct rec r2 = { PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, "" };
-    struct follower_config bad = { "redis://127.0.0.1:1", stdir, NULL, "node-a", 100, 200, 100 };
+    struct follower_config bad = {
+        "redis://127.0.0.1:1", stdir, NULL, "node-a", 100, 200, 100, NULL
+    };
     f = follower_new(&bad, lg, rec_publish, &r2, err, sizeof(err));
     ck_assert_msg(follower_start(f, err, sizeof(err)) == 0, "%s", err);
     ck_assert_uint_eq(r2.version, 4);
@@ -213,6 +218,191 @@ START_TEST(test_follow_dir)
 }
 END_TEST
 
+/* ---- deltas: applied to the set published last, they answer as a full compilation ---- */
+
+/* Publishes like the daemon (the delta on the last set; a compilation without one or when
+ * orderset_apply() refuses it) and compares every answer with a compilation of the full set. */
+struct twin {
+    pthread_mutex_t m;
+    struct ruleset *cur;
+    uint64_t version;
+    size_t applied, refused, compiled, compared, mismatches, failures;
+    char why[256];
+};
+
+static const char *const twin_names[] = { "one.example",   "www.one.example", "two.example",
+                                          "three.example", "four.example",    "other.test" };
+
+static const char *match_text(const struct ruleset *rs, const char *host)
+{
+    struct rule_match m;
+    if (!ruleset_match_domain(rs, host, strlen(host), &m))
+        return "-";
+    return ruleset_entry_text(rs, m.entry);
+}
+
+static int twin_publish(void *ctx, const struct order *const *orders, size_t n,
+                        const struct follower_delta *delta, uint64_t version, char *err,
+                        size_t errlen)
+{
+    struct twin *t = ctx;
+    pthread_mutex_lock(&t->m);
+    struct orderset_stats st;
+    struct ruleset *full = orderset_compile(orders, n, &st, err, errlen);
+    struct ruleset *next = NULL;
+    if (delta && t->cur) {
+        int rc = 0;
+        char e[512];
+        next = orderset_apply(t->cur, delta->add, delta->nadd, delta->revoke, delta->nrevoke, &rc,
+                              e, sizeof(e));
+        if (next)
+            t->applied++;
+        else if (rc == -EINVAL)
+            t->refused++;
+        else
+            t->failures++;
+    }
+    if (!next) {
+        next = orderset_compile(orders, n, &st, err, errlen);
+        t->compiled++;
+    }
+    if (!full || !next) {
+        t->failures++;
+        ruleset_free(full);
+        ruleset_free(next);
+        pthread_mutex_unlock(&t->m);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < sizeof(twin_names) / sizeof(twin_names[0]); i++) {
+        const char *a = match_text(next, twin_names[i]), *b = match_text(full, twin_names[i]);
+        t->compared++;
+        if (strcmp(a, b) != 0) {
+            t->mismatches++;
+            snprintf(t->why, sizeof(t->why), "version %llu: %s: %s, a compilation says %s",
+                     (unsigned long long)version, twin_names[i], a, b);
+        }
+    }
+    ruleset_free(full);
+    ruleset_free(t->cur);
+    t->cur = next;
+    t->version = version;
+    pthread_mutex_unlock(&t->m);
+    return 0;
+}
+
+static bool twin_wait(struct twin *t, uint64_t v)
+{
+    for (int i = 0; i < 500; i++) {
+        pthread_mutex_lock(&t->m);
+        bool done = t->version == v;
+        pthread_mutex_unlock(&t->m);
+        if (done)
+            return true;
+        struct timespec ts = { 0, 10000000 };
+        nanosleep(&ts, NULL);
+    }
+    return false;
+}
+
+/* Imports a record: a restrict order of res (NULL: none), or a restore order of issuer lifting
+ * restores (NULL: every earlier order of the issuer). */
+static void import_record(struct store *s, const char *id, const char *issuer, const char *res,
+                          bool restore, const char *restores)
+{
+    struct order *od = order_new();
+    char err[512];
+    ck_assert_int_eq(order_set(&od->id, id, strlen(id)), 0);
+    ck_assert_int_eq(order_set(&od->issuer, issuer, strlen(issuer)), 0);
+    od->action = restore ? ORDER_RESTORE : ORDER_RESTRICT;
+    if (res)
+        ck_assert_int_eq(order_add_resource(od, res, strlen(res), NULL, false, err, sizeof(err)),
+                         0);
+    if (restores)
+        ck_assert_int_eq(order_add_restores(od, restores), 0);
+    char *rec = order_to_json(od);
+    order_free(od);
+    ck_assert_ptr_nonnull(rec);
+    struct store_order o = { id, STORE_ACTIVE, 0, 0, rec, strlen(rec) };
+    struct store_change c = { 0, STORE_CHANGE_IMPORT, false, 0, &o, 1 };
+    ck_assert_msg(store_publish(s, &c, err, sizeof(err)) > 0, "%s", err);
+    free(rec);
+}
+
+START_TEST(test_delta)
+{
+    char err[1024];
+    struct store *s = store_open(sdir, NULL, err, sizeof(err));
+    ck_assert_msg(s != NULL, "%s", err);
+    import_record(s, "o-1", "Court", "one.example", false, NULL);
+    struct log *lg = log_new("/dev/null", LOG_LEVEL_ERROR, 0, err, sizeof(err));
+    ck_assert_ptr_nonnull(lg);
+    struct twin t;
+    memset(&t, 0, sizeof(t));
+    pthread_mutex_init(&t.m, NULL);
+    struct follower_config fc = { sdir, stdir, NULL, "node-a", 100, 200, 100, NULL };
+    struct follower *f = follower_new(&fc, lg, twin_publish, &t, err, sizeof(err));
+    ck_assert_ptr_nonnull(f);
+    ck_assert_msg(follower_start(f, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_uint_eq(t.compiled, 1); /* the snapshot */
+    uint64_t v = 1;
+
+    /* applied: imports, a second claim on an entry, a revoke, a re-activation */
+    import_record(s, "o-2", "Court", "two.example", false, NULL);
+    ck_assert(twin_wait(&t, ++v));
+    import_record(s, "o-3", "Police", "one.example", false, NULL);
+    ck_assert(twin_wait(&t, ++v));
+    publish_order(s, STORE_CHANGE_REVOKE, "o-1", NULL, false);
+    ck_assert(twin_wait(&t, ++v));
+    publish_order(s, STORE_CHANGE_RESTORE, "o-1", NULL, false);
+    ck_assert(twin_wait(&t, ++v));
+    publish_order(s, STORE_CHANGE_REVOKE, "o-3", NULL, false);
+    ck_assert(twin_wait(&t, ++v));
+    /* a restore order naming its order is applied too */
+    import_record(s, "r-1", "Court", "two.example", true, "o-2");
+    ck_assert(twin_wait(&t, ++v));
+    ck_assert_uint_eq(t.applied, 6);
+    ck_assert_uint_eq(t.compiled, 1);
+    ck_assert_str_eq(match_text(t.cur, "two.example"), "-");
+
+    /* re-activating an order a restore order lifts: published in full */
+    publish_order(s, STORE_CHANGE_REVOKE, "o-2", NULL, false);
+    ck_assert(twin_wait(&t, ++v));
+    publish_order(s, STORE_CHANGE_RESTORE, "o-2", NULL, false);
+    ck_assert(twin_wait(&t, ++v));
+    ck_assert_uint_eq(t.compiled, 2);
+    ck_assert_str_eq(match_text(t.cur, "two.example"), "-");
+
+    /* revoking a restore order: published in full, the lifted claim is back */
+    publish_order(s, STORE_CHANGE_REVOKE, "r-1", NULL, false);
+    ck_assert(twin_wait(&t, ++v));
+    ck_assert_uint_eq(t.compiled, 3);
+    ck_assert_str_eq(match_text(t.cur, "two.example"), "two.example");
+
+    /* a restore order naming no order: orderset_apply() refuses it (-EINVAL), compiled */
+    import_record(s, "r-2", "Court", NULL, true, NULL);
+    ck_assert(twin_wait(&t, ++v));
+    ck_assert_uint_eq(t.refused, 1);
+    ck_assert_uint_eq(t.compiled, 4);
+    ck_assert_str_eq(match_text(t.cur, "one.example"), "-");
+    ck_assert_str_eq(match_text(t.cur, "two.example"), "-");
+
+    /* an import after it, of another issuer: applied again */
+    import_record(s, "o-4", "Police", "four.example", false, NULL);
+    ck_assert(twin_wait(&t, ++v));
+    ck_assert_uint_eq(t.applied, 8);
+    ck_assert_str_eq(match_text(t.cur, "four.example"), "four.example");
+
+    follower_free(f);
+    ck_assert_uint_eq(t.failures, 0);
+    ck_assert_uint_eq(t.compared, 6 * 12);
+    ck_assert_msg(t.mismatches == 0, "%zu answers differ; last: %s", t.mismatches, t.why);
+    ruleset_free(t.cur);
+    pthread_mutex_destroy(&t.m);
+    log_free(lg);
+    store_free(s);
+}
+END_TEST
+
 static Suite *follower_suite(void)
 {
     Suite *s = suite_create("follower");
@@ -222,6 +412,7 @@ static Suite *follower_suite(void)
     tc = tcase_create("dir");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_follow_dir);
+    tcase_add_test(tc, test_delta);
     tcase_set_timeout(tc, 30);
     suite_add_tcase(s, tc);
     return s;
