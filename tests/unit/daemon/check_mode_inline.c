@@ -103,6 +103,7 @@ static const char *const elsewhere[] = {
     "notice.max_connections",
     "notice.idle_timeout",
     "notice.max_request_bytes", /* the notice server (proxy/daemon/notice_server.c) */
+    "orders.merge_threshold",   /* the store follower (proxy/daemon/daemon.c) */
 };
 
 static struct settings *load(const char *extra)
