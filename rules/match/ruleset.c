@@ -773,6 +773,14 @@ fail:
     return NULL;
 }
 
+struct ruleset *ruleset_ref(const struct ruleset *rs)
+{
+    struct ruleset *m = (struct ruleset *)rs;
+    if (m)
+        atomic_fetch_add(&m->refs, 1);
+    return m;
+}
+
 void ruleset_free(struct ruleset *rs)
 {
     if (!rs)
