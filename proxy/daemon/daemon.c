@@ -891,7 +891,11 @@ static struct ruleset *image_open(struct daemon *d, uint64_t version)
     return rs;
 }
 
-/* The follower wrote the fail-static file of version: the image of the set published for it. */
+/* The follower wrote the fail-static file of version: the image of the set published for it.
+ * Runs on the follower's writer thread while publications go on: the set is held by a reference
+ * (not the publication lock) while written, so a newer one may be published meanwhile; when one
+ * already was, this version is skipped (the file of the newer one follows). The fingerprint of
+ * the rule files is taken with the set, so version, fingerprint and image are the same set's. */
 static void fol_saved(void *ctx, uint64_t version)
 {
     struct daemon *d = ctx;
@@ -901,21 +905,22 @@ static void fol_saved(void *ctx, uint64_t version)
         pthread_mutex_unlock(&d->pub_lock);
         return;
     }
+    struct ruleset *rs = ruleset_ref(d->last);
+    unsigned long long fp = (unsigned long long)rules_fingerprint(d->cfg);
     snprintf(path, sizeof(path), "%s/%s", d->cfg->state_dir, IMAGE_NAME);
     snprintf(fpath, sizeof(fpath), "%s/%s", d->cfg->state_dir, IMAGE_FILES_NAME);
+    pthread_mutex_unlock(&d->pub_lock);
     snprintf(tmp, sizeof(tmp), "%s.tmp", fpath);
-    int rc = ruleset_image_write(d->last, path, version, err, sizeof(err));
+    int rc = ruleset_image_write(rs, path, version, err, sizeof(err));
+    ruleset_free(rs);
     if (rc == 0) {
         FILE *fh = fopen(tmp, "w");
-        if (!fh ||
-            fprintf(fh, "%llu %llx\n", (unsigned long long)version,
-                    (unsigned long long)rules_fingerprint(d->cfg)) < 0 ||
+        if (!fh || fprintf(fh, "%llu %llx\n", (unsigned long long)version, fp) < 0 ||
             fclose(fh) != 0 || rename(tmp, fpath) != 0) {
             snprintf(err, sizeof(err), "daemon: %s: cannot be written: %s", fpath, strerror(errno));
             rc = -EIO;
         }
     }
-    pthread_mutex_unlock(&d->pub_lock);
     if (rc < 0)
         log_write(d->log, LOG_LEVEL_ERROR, "daemon",
                   "cannot write the disk image; a restart without the store compiles the "

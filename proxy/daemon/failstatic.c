@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 
 #include "common/compiler.h"
+#include "common/fileio.h"
 
 #define FAILSTATIC_MAX_BYTES (UINT64_C(4) << 30)
 
@@ -154,21 +155,6 @@ bad:
     return -EINVAL;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 int failstatic_save(const char *dir, uint64_t version, const struct order *const *orders, size_t n,
                     char *err, size_t errlen)
 {
@@ -216,27 +202,20 @@ int failstatic_save(const char *dir, uint64_t version, const struct order *const
         free(body);
         return rc;
     }
-    rc = write_all(fd, head, (size_t)hl);
+    rc = fileio_write_all(fd, head, (size_t)hl);
     if (!rc)
-        rc = write_all(fd, body, blen);
-    if (!rc && fsync(fd) != 0)
-        rc = -errno;
-    if (close(fd) != 0 && !rc)
-        rc = -errno;
+        rc = fileio_write_all(fd, body, blen);
     free(body);
-    if (!rc && rename(tmp, path) != 0)
-        rc = -errno;
+    const char *what = "write";
     if (rc) {
-        snprintf(err, errlen, "failstatic: %s: cannot write: %s", path, strerror(-rc));
+        close(fd);
         unlink(tmp);
-        return rc;
+    } else {
+        rc = fileio_commit(fd, tmp, path, &what); /* fsync, rename, fsync of the directory */
     }
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        if (fsync(dfd) != 0) {
-            /* the rename is done; a lost directory sync only risks the previous file */
-        }
-        close(dfd);
+    if (rc) {
+        snprintf(err, errlen, "failstatic: %s: cannot write (%s): %s", path, what, strerror(-rc));
+        return rc;
     }
     return 0;
 }

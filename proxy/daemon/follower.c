@@ -2,7 +2,10 @@
  *
  * Threads: the follower thread owns its store handle and every change of the order table; the
  * heartbeat thread has its own handle (a handle is used by one thread at a time). The table is
- * also read by follower_republish() from the main thread, hence the mutex. */
+ * also read by follower_republish() from the main thread, hence the mutex. The writer thread
+ * writes the fail-static file (and calls saved()) off the follower's thread: it copies the
+ * pointers of the active records under the mutex and pins them; a record the table drops while
+ * pinned goes to a graveyard freed when the write ends (records are immutable once parsed). */
 #include "proxy/daemon/follower.h"
 
 #include <errno.h>
@@ -54,6 +57,14 @@ struct follower {
     _Atomic int state;
     _Atomic bool from_failstatic;
     bool dirty; /* the fail-static file is behind the enforced set (under lock) */
+
+    /* the writer thread; want, pinned and grave are under lock */
+    pthread_t w_th;
+    bool w_started, w_stop, want, pinned;
+    pthread_cond_t w_cond; /* with lock: a write wanted, or the pin lifted */
+    struct order **grave;  /* records dropped while pinned */
+    size_t ngrave, capgrave;
+    _Atomic uint64_t writes;
 };
 
 size_t follower_plan(const bool *urgent, size_t n, size_t *idx)
@@ -110,6 +121,7 @@ struct follower *follower_new(const struct follower_config *cfg, struct log *lg,
     pthread_mutex_init(&f->lock, NULL);
     pthread_mutex_init(&f->wlock, NULL);
     pthread_cond_init(&f->wake, NULL);
+    pthread_cond_init(&f->w_cond, NULL);
     atomic_init(&f->stop, false);
     atomic_init(&f->state, FOLLOWER_CONNECTED);
     return f;
@@ -132,6 +144,28 @@ static struct store *open_store(struct follower *f, char *err, size_t errlen)
 }
 
 /* ---- the table ---- */
+
+/* Frees a record the table no longer holds (lock held): later, when the writer pins it. */
+static void order_drop(struct follower *f, struct order *o)
+{
+    if (!o)
+        return;
+    while (f->pinned) {
+        if (f->ngrave == f->capgrave) {
+            size_t nc = f->capgrave ? f->capgrave * 2 : 64;
+            struct order **g = realloc(f->grave, nc * sizeof(*g));
+            if (!g) { /* out of memory: wait for the write to end */
+                pthread_cond_wait(&f->w_cond, &f->lock);
+                continue;
+            }
+            f->grave = g;
+            f->capgrave = nc;
+        }
+        f->grave[f->ngrave++] = o;
+        return;
+    }
+    order_free(o);
+}
 
 static void fentry_clear(struct fentry *e)
 {
@@ -177,7 +211,7 @@ static int tab_put(struct follower *f, struct fentry *e)
         struct fentry *t = &f->tab[i];
         t->st = e->st;
         if (e->o) { /* a change without a record keeps the one held */
-            order_free(t->o);
+            order_drop(f, t->o);
             t->o = e->o;
             e->o = NULL;
         }
@@ -353,16 +387,10 @@ static int publish_touched(struct follower *f, struct touched *t, uint64_t versi
     return rc;
 }
 
-/* Writes the fail-static file of the table (the lock held). Failures are logged only. */
-static void save_locked(struct follower *f, uint64_t version)
+/* Writes the fail-static file of v[0..k) as version, then calls saved(). Failures are logged
+ * only. */
+static void save_orders(struct follower *f, uint64_t version, const struct order **v, size_t k)
 {
-    const struct order **v = malloc((f->n ? f->n : 1) * sizeof(*v));
-    if (!v)
-        return;
-    size_t k = 0;
-    for (size_t i = 0; i < f->n; i++)
-        if (f->tab[i].st == STORE_ACTIVE && f->tab[i].o)
-            v[k++] = f->tab[i].o;
     char err[1024];
     if (failstatic_save(f->state_dir, version, v, k, err, sizeof(err)) < 0)
         log_write(f->log, LOG_LEVEL_ERROR, "follower",
@@ -371,7 +399,70 @@ static void save_locked(struct follower *f, uint64_t version)
                   LOG_KV(LOG_S("error", err)));
     else if (f->saved)
         f->saved(f->ctx, version);
+}
+
+/* The active records of the table (lock held); NULL when out of memory. */
+static const struct order **active_orders(struct follower *f, size_t *k)
+{
+    const struct order **v = malloc((f->n ? f->n : 1) * sizeof(*v));
+    *k = 0;
+    if (!v)
+        return NULL;
+    for (size_t i = 0; i < f->n; i++)
+        if (f->tab[i].st == STORE_ACTIVE && f->tab[i].o)
+            v[(*k)++] = f->tab[i].o;
+    return v;
+}
+
+/* Writes the fail-static file of the table on the calling thread (lock held). */
+static void save_locked(struct follower *f, uint64_t version)
+{
+    size_t k;
+    const struct order **v = active_orders(f, &k);
+    if (!v)
+        return;
+    save_orders(f, version, v, k);
+    atomic_fetch_add(&f->writes, 1);
     free(v);
+}
+
+/* The writer thread: each time a write is wanted, the newest table (requests made during a
+ * write are one write after it), and at stop the last one wanted. */
+static void *writer_main(void *arg)
+{
+    struct follower *f = arg;
+    pthread_mutex_lock(&f->lock);
+    for (;;) {
+        while (!f->want && !f->w_stop)
+            pthread_cond_wait(&f->w_cond, &f->lock);
+        if (!f->want)
+            break;
+        f->want = false;
+        if (!f->dirty)
+            continue;
+        size_t k;
+        const struct order **v = active_orders(f, &k);
+        if (!v) {
+            log_write(f->log, LOG_LEVEL_ERROR, "follower", "cannot write the fail-static file",
+                      LOG_KV(LOG_S("error", "out of memory")));
+            continue;
+        }
+        uint64_t version = atomic_load(&f->version);
+        f->dirty = false;
+        f->pinned = true;
+        pthread_mutex_unlock(&f->lock);
+        save_orders(f, version, v, k);
+        free(v);
+        pthread_mutex_lock(&f->lock);
+        f->pinned = false;
+        for (size_t i = 0; i < f->ngrave; i++)
+            order_free(f->grave[i]);
+        f->ngrave = 0;
+        atomic_fetch_add(&f->writes, 1);
+        pthread_cond_broadcast(&f->w_cond);
+    }
+    pthread_mutex_unlock(&f->lock);
+    return NULL;
 }
 
 /* The fail-static file is written when no change arrived during one wait on the log (or at
@@ -382,8 +473,13 @@ static void save_if_dirty(struct follower *f)
 {
     pthread_mutex_lock(&f->lock);
     if (f->dirty) {
-        save_locked(f, atomic_load(&f->version));
-        f->dirty = false;
+        if (f->w_started) {
+            f->want = true; /* the writer thread's (see writer_main()) */
+            pthread_cond_broadcast(&f->w_cond);
+        } else {
+            save_locked(f, atomic_load(&f->version));
+            f->dirty = false;
+        }
     }
     pthread_mutex_unlock(&f->lock);
 }
@@ -451,15 +547,24 @@ static int load_snapshot(struct follower *f, struct store *s, bool initial, char
         f->n = old_n;
         f->cap = old_cap;
     } else {
-        for (size_t i = 0; i < old_n; i++)
+        for (size_t i = 0; i < old_n; i++) {
+            order_drop(f, old[i].o);
+            old[i].o = NULL;
             fentry_clear(&old[i]);
+        }
         free(old);
     }
     if (rc == 0) {
         enforced(f, v);
         atomic_store(&f->from_failstatic, false);
         atomic_fetch_add(&f->snapshots, 1);
-        save_locked(f, v);
+        if (initial) {
+            save_locked(f, v); /* before the threads: nothing waits */
+        } else {
+            f->dirty = true;
+            f->want = true;
+            pthread_cond_broadcast(&f->w_cond);
+        }
     }
     size_t n = f->n;
     pthread_mutex_unlock(&f->lock);
@@ -768,7 +873,13 @@ int follower_start(struct follower *f, char *err, size_t errlen)
                   "enforcing the fail-static rule set until the store answers",
                   LOG_KV(LOG_U("version", atomic_load(&f->version))));
     }
-    int e = pthread_create(&f->th, NULL, follow_main, f);
+    int e = pthread_create(&f->w_th, NULL, writer_main, f);
+    if (e != 0) {
+        snprintf(err, errlen, "follower: cannot start the writer thread: %s", strerror(e));
+        return -e;
+    }
+    f->w_started = true;
+    e = pthread_create(&f->th, NULL, follow_main, f);
     if (e != 0) {
         snprintf(err, errlen, "follower: cannot start the thread: %s", strerror(e));
         return -e;
@@ -802,6 +913,7 @@ void follower_get_stats(struct follower *f, struct follower_stats *st)
     st->publish_failures = atomic_load(&f->publish_failures);
     st->outages = atomic_load(&f->outages);
     st->from_failstatic = atomic_load(&f->from_failstatic);
+    st->failstatic_writes = atomic_load(&f->writes);
 }
 
 void follower_free(struct follower *f)
@@ -817,10 +929,19 @@ void follower_free(struct follower *f)
     if (f->hb_started)
         pthread_join(f->hb_th, NULL);
     save_if_dirty(f);
+    if (f->w_started) { /* ends the write in progress, then the last one wanted */
+        pthread_mutex_lock(&f->lock);
+        f->w_stop = true;
+        pthread_cond_broadcast(&f->w_cond);
+        pthread_mutex_unlock(&f->lock);
+        pthread_join(f->w_th, NULL);
+    }
     store_free(f->s);
     store_free(f->hb);
     tab_clear(f);
     free(f->tab);
+    free(f->grave);
+    pthread_cond_destroy(&f->w_cond);
     pthread_mutex_destroy(&f->lock);
     pthread_mutex_destroy(&f->wlock);
     pthread_cond_destroy(&f->wake);

@@ -8,7 +8,10 @@
  * Then a thread follows the change log (blocking reads with a timeout). Changes read together
  * are applied urgent ones first (one publication), then the rest (another), and the version is
  * acknowledged once everything read is enforced. The fail-static file is rewritten when the log
- * goes quiet (one wait without a change), at an outage and at stop, not after every change. A gap in the log (-ESTALE) means a new
+ * goes quiet (one wait without a change), at an outage and at stop, not after every change, by
+ * a writer thread, so changes go on being applied and published while it writes: a write
+ * wanted while one runs is one write of the newest table after it, and stop ends the write in
+ * progress and then writes the last enforced version. A gap in the log (-ESTALE) means a new
  * snapshot. An unreachable store keeps the last set enforced; the thread retries with a
  * backoff doubling up to retry_max_ms, logs once per change of state, and catches up (follow
  * from its version, or a snapshot) when the store answers again. A second thread writes the
@@ -56,9 +59,11 @@ struct follower_config {
     uint32_t heartbeat_ms;
     uint32_t retry_max_ms;
     uint32_t follow_wait_ms; /* one blocking read of the log; default 1000 */
-    /* NULL, or called (with the publish callback's ctx, on the thread writing it, never
-     * concurrently with a publication) each time the fail-static file was written for
-     * version: the caller writes its compiled set's disk image there. */
+    /* NULL, or called (with the publish callback's ctx) each time the fail-static file was
+     * written for version: the caller writes its compiled set's disk image there. Called on
+     * the writer thread (at start on follower_start()'s), concurrently with publications:
+     * a newer version may be published meanwhile (the caller then skips it; the next write
+     * follows). */
     void (*saved)(void *ctx, uint64_t version);
 };
 
@@ -72,8 +77,9 @@ struct follower_stats {
     uint64_t snapshots; /* full loads */
     uint64_t publishes;
     uint64_t publish_failures;
-    uint64_t outages;     /* times the store became unreachable */
-    bool from_failstatic; /* the enforced set came from the fail-static file */
+    uint64_t outages;           /* times the store became unreachable */
+    bool from_failstatic;       /* the enforced set came from the fail-static file */
+    uint64_t failstatic_writes; /* fail-static files written (or failed) */
 };
 
 struct follower;

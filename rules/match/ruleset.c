@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "common/compiler.h"
+#include "common/fileio.h"
 #include "rules/match/domhash.h"
 #include "rules/match/iplpm.h"
 #include "rules/match/nametrie.h"
@@ -773,6 +774,14 @@ fail:
     return NULL;
 }
 
+struct ruleset *ruleset_ref(const struct ruleset *rs)
+{
+    struct ruleset *m = (struct ruleset *)rs;
+    if (m)
+        atomic_fetch_add(&m->refs, 1);
+    return m;
+}
+
 void ruleset_free(struct ruleset *rs)
 {
     if (!rs)
@@ -1224,22 +1233,6 @@ static void img_layout(const struct ruleset *rs, struct img_header *h, const voi
     h->payload_len = off - IMG_HDR;
 }
 
-static int write_all(int fd, const void *p, size_t len)
-{
-    const char *c = p;
-    while (len > 0) {
-        ssize_t w = write(fd, c, len);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        c += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
 int ruleset_image_write(const struct ruleset *rs, const char *path, uint64_t version, char *err,
                         size_t errlen)
 {
@@ -1281,20 +1274,20 @@ int ruleset_image_write(const struct ruleset *rs, const char *path, uint64_t ver
     }
     what = "write";
     static const uint8_t zero[IMG_HDR];
-    if ((rc = write_all(fd, zero, IMG_HDR)))
+    if ((rc = fileio_write_all(fd, zero, IMG_HDR)))
         goto done;
     uint64_t at = IMG_HDR;
     for (int i = 0; i < S_COUNT; i++) {
         size_t pad = (size_t)(h.sect[i][0] - at);
-        if (pad && ((rc = write_all(fd, zero, pad)) || !EVP_DigestUpdate(md, zero, pad)))
+        if (pad && ((rc = fileio_write_all(fd, zero, pad)) || !EVP_DigestUpdate(md, zero, pad)))
             goto done;
         size_t len = (size_t)h.sect[i][1];
-        if (len && ((rc = write_all(fd, ptr[i], len)) || !EVP_DigestUpdate(md, ptr[i], len)))
+        if (len && ((rc = fileio_write_all(fd, ptr[i], len)) || !EVP_DigestUpdate(md, ptr[i], len)))
             goto done;
         at = h.sect[i][0] + len;
     }
     size_t pad = (size_t)(IMG_HDR + h.payload_len - at);
-    if (pad && ((rc = write_all(fd, zero, pad)) || !EVP_DigestUpdate(md, zero, pad)))
+    if (pad && ((rc = fileio_write_all(fd, zero, pad)) || !EVP_DigestUpdate(md, zero, pad)))
         goto done;
     unsigned mdlen = 0;
     if (!EVP_DigestFinal_ex(md, h.sha256, &mdlen) || mdlen != 32) {
@@ -1306,31 +1299,8 @@ int ruleset_image_write(const struct ruleset *rs, const char *path, uint64_t ver
         rc = errno ? -errno : -EIO;
         goto done;
     }
-    what = "fsync";
-    if (fsync(fd) < 0) {
-        rc = -errno;
-        goto done;
-    }
-    close(fd);
+    rc = fileio_commit(fd, tmp, path, &what); /* fsync, rename, fsync of the directory */
     fd = -1;
-    what = "rename";
-    if (rename(tmp, path) < 0) {
-        rc = -errno;
-        goto done;
-    }
-    /* the rename itself is durable once the directory is */
-    char dir[4096];
-    const char *sl = strrchr(path, '/');
-    size_t dl = sl ? (size_t)(sl - path) : 0;
-    if (dl == 0)
-        snprintf(dir, sizeof(dir), "%s", sl ? "/" : ".");
-    else
-        snprintf(dir, sizeof(dir), "%.*s", (int)dl, path);
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
 done:
     if (rc && rc != -EIO)
         seterr(err, errlen, "rules: %s: %s failed: %s", path, what, strerror(-rc));

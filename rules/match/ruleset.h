@@ -61,6 +61,9 @@ size_t ruleset_builder_dups(const struct ruleset_builder *b);
  * Returns NULL on allocation failure. */
 struct ruleset *ruleset_build(struct ruleset_builder *b);
 void ruleset_free(struct ruleset *rs);
+/* One more holder of rs (released with ruleset_free()): keeps a published set alive while it
+ * is written after rsref freed its reference. Any thread. Returns rs. */
+struct ruleset *ruleset_ref(const struct ruleset *rs);
 
 /* A match result: the most specific entry that matched. */
 struct rule_match {

@@ -29,6 +29,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/fileio.h"
+
 #define FOLLOW_BATCH 256 /* changes delivered by one store_follow() call at most */
 
 struct dstore {
@@ -155,21 +157,6 @@ static int fail_errno(struct dstore *d, char *err, size_t errlen, const char *wh
     return -e;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Writes name (relative to the store) atomically: temp file, optional fsync, rename. */
 static int write_atomic(struct dstore *d, const char *name, const char *head, size_t hlen,
                         const char *body, size_t blen, bool sync, char *err, size_t errlen)
@@ -184,9 +171,9 @@ static int write_atomic(struct dstore *d, const char *name, const char *head, si
     int fd = openat(d->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
     if (fd < 0)
         return fail_errno(d, err, errlen, tmp, errno);
-    int rc = write_all(fd, head, hlen);
+    int rc = fileio_write_all(fd, head, hlen);
     if (!rc && blen)
-        rc = write_all(fd, body, blen);
+        rc = fileio_write_all(fd, body, blen);
     if (!rc && sync && fsync(fd) != 0)
         rc = -errno;
     if (close(fd) != 0 && !rc)
@@ -435,7 +422,7 @@ static int64_t dir_publish(struct store *s, const struct store_change *c, char *
         rc = fail_errno(d, err, errlen, "changes.log", errno);
         goto out;
     }
-    rc = write_all(fd, line, ll);
+    rc = fileio_write_all(fd, line, ll);
     if (!rc && fdatasync(fd) != 0)
         rc = -errno;
     close(fd);

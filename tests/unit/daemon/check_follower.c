@@ -2,7 +2,8 @@
  * changes read together (urgent first), and a follower on a real directory store
  * (rules/store/store_dir.c): start from a snapshot, follow imports, revokes and restores, write
  * the fail-static file; start from that file when the store is unreachable; refuse to start
- * with neither. The publish callback records what it was given. */
+ * with neither; changes enforced while a slow fail-static write runs on the writer thread. The
+ * publish callback records what it was given. */
 #include <check.h>
 #include <errno.h>
 #include <pthread.h>
@@ -218,6 +219,112 @@ START_TEST(test_follow_dir)
 }
 END_TEST
 
+/* ---- the fail-static file is written off the follower's thread ---- */
+
+/* A slow writer: saved() (called on the writer thread after each fail-static file) takes
+ * 1.5 s once armed, and records when each call began and ended. */
+struct slow {
+    pthread_mutex_t m;
+    bool armed;
+    size_t calls;
+    uint64_t first_version, last_version, begin_ms, end_ms;
+};
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static struct slow slow = { PTHREAD_MUTEX_INITIALIZER, false, 0, 0, 0, 0, 0 };
+
+static void slow_saved(void *ctx, uint64_t version)
+{
+    (void)ctx;
+    pthread_mutex_lock(&slow.m);
+    bool armed = slow.armed;
+    if (armed && slow.calls++ == 0) {
+        slow.first_version = version;
+        slow.begin_ms = now_ms();
+    }
+    slow.last_version = version;
+    pthread_mutex_unlock(&slow.m);
+    if (!armed)
+        return;
+    struct timespec ts = { 1, 500000000 };
+    nanosleep(&ts, NULL);
+    pthread_mutex_lock(&slow.m);
+    if (slow.end_ms == 0)
+        slow.end_ms = now_ms();
+    pthread_mutex_unlock(&slow.m);
+}
+
+START_TEST(test_write_behind)
+{
+    char err[1024];
+    struct store *s = store_open(sdir, NULL, err, sizeof(err));
+    ck_assert_msg(s != NULL, "%s", err);
+    publish_order(s, STORE_CHANGE_IMPORT, "o-1", "one.example", false);
+    struct log *lg = log_new("/dev/null", LOG_LEVEL_ERROR, 0, err, sizeof(err));
+    ck_assert_ptr_nonnull(lg);
+    struct rec r = { PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, "" };
+    struct follower_config fc = { sdir, stdir, NULL, "node-a", 100, 200, 100, slow_saved };
+    struct follower *f = follower_new(&fc, lg, rec_publish, &r, err, sizeof(err));
+    ck_assert_ptr_nonnull(f);
+    ck_assert_msg(follower_start(f, err, sizeof(err)) == 0, "%s", err);
+    pthread_mutex_lock(&slow.m);
+    slow.armed = true;
+    pthread_mutex_unlock(&slow.m);
+
+    /* version 2, then a quiet log: the writer begins a (slow) write of version 2 */
+    publish_order(s, STORE_CHANGE_IMPORT, "o-2", "two.example", false);
+    ck_assert(wait_version(&r, 2));
+    bool begun = false;
+    for (int i = 0; i < 300 && !begun; i++) {
+        pthread_mutex_lock(&slow.m);
+        begun = slow.calls > 0;
+        pthread_mutex_unlock(&slow.m);
+        if (!begun) {
+            struct timespec ts = { 0, 10000000 };
+            nanosleep(&ts, NULL);
+        }
+    }
+    ck_assert_msg(begun, "no fail-static write began");
+    ck_assert_uint_eq(slow.first_version, 2);
+
+    /* a change during the write is enforced before the write ends */
+    publish_order(s, STORE_CHANGE_IMPORT, "o-3", "three.example", true);
+    ck_assert(wait_version(&r, 3));
+    uint64_t published_ms = now_ms();
+    pthread_mutex_lock(&slow.m);
+    uint64_t end_ms = slow.end_ms;
+    pthread_mutex_unlock(&slow.m);
+    ck_assert_msg(end_ms == 0 || published_ms < end_ms,
+                  "version 3 published at %llu, after the write ended at %llu",
+                  (unsigned long long)published_ms, (unsigned long long)end_ms);
+    ck_assert_str_eq(r.ids, "o-1 o-2 o-3 ");
+
+    /* stop: the write in progress ends, then the newest version is written */
+    struct follower_stats st;
+    follower_get_stats(f, &st);
+    uint64_t writes0 = st.failstatic_writes;
+    follower_free(f);
+    ck_assert_uint_ge(slow.end_ms, slow.begin_ms + 1400);
+    ck_assert_uint_eq(slow.last_version, 3);
+    ck_assert_uint_le(slow.calls, 2); /* coalesced: never one write per request */
+    ck_assert_uint_ge(writes0, 1);
+    uint64_t v = 0;
+    struct order_list l = { 0 };
+    ck_assert_int_eq(failstatic_load(stdir, &v, &l, err, sizeof(err)), 0);
+    ck_assert_uint_eq(v, 3);
+    ck_assert_uint_eq(l.n, 3);
+    order_list_free(&l);
+    log_free(lg);
+    store_free(s);
+}
+END_TEST
+
 /* ---- deltas: applied to the set published last, they answer as a full compilation ---- */
 
 /* Publishes like the daemon (the delta on the last set; a compilation without one or when
@@ -413,6 +520,7 @@ static Suite *follower_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_follow_dir);
     tcase_add_test(tc, test_delta);
+    tcase_add_test(tc, test_write_behind);
     tcase_set_timeout(tc, 30);
     suite_add_tcase(s, tc);
     return s;
