@@ -5,6 +5,8 @@
 #   client ns (curl) ──► filter ns: nftables TPROXY → `qorgau run -c` (mode = inline),
 #                        notice page on 10.200.1.1:8080 ──► server ns: nginx :80 :443 (h2)
 #
+# The node follows the embedded directory store in its state_dir: the sample order is
+# imported with `qorgau order -c`, enforced, then revoked, and the names load again.
 # Names (client ns hosts file, all to the nginx in the server ns; nothing leaves the
 # namespaces): allowed.test and example.org load; rutracker.org is blocked by name; the URL
 # entry http://example.org/c/1/* blocks those HTTP paths only; the entry
@@ -74,7 +76,7 @@ cat >"$QG_DIR/qorgau.conf" <<CONF
 mode = inline
 workers = 1
 user = root
-rules = $order
+state_dir = $QG_DIR/state
 inline.tproxy_port = 15001
 inline.redirect_port = 15002
 inline.https_block = rst
@@ -88,9 +90,30 @@ CONF
 qg_bg "$QG_DIR/proxy.log" ip netns exec "$QG_FLT" "$bin" run -c "$QG_DIR/qorgau.conf"
 qg_wait_port "$QG_FLT" 15001 >/dev/null && qg_wait_port "$QG_FLT" 8080 >/dev/null ||
     fail_setup "qorgau run (inline)"
+oid=$(sed -n 's/^ *"id": *"\([^"]*\)".*/\1/p' "$order")
 
 echo "   client 10.200.1.2 ──► filter: nftables TPROXY → qorgau run (mode = inline) ──► server $QG_SRV4: nginx"
-echo "   rules: deploy/samples/order-sample.json (order $(sed -n 's/^ *"id": *"\([^"]*\)".*/\1/p' "$order"))"
+echo "   orders: the embedded directory store in state_dir ($QG_DIR/state); the node follows it"
+echo
+
+# verdict NAME WANT: waits (5 s at most) until the running node's answer for NAME is WANT
+verdict() {
+    i=0
+    while [ $i -lt 50 ]; do
+        "$bin" query -c "$QG_DIR/qorgau.conf" "$1" 2>/dev/null | grep -q "\"verdict\":\"$2\"" && return 0
+        sleep 0.1
+        i=$((i + 1))
+    done
+    echo "   the node did not answer $2 for $1 in 5 s"
+    bad=$((bad + 1))
+    return 1
+}
+
+echo "== qorgau order -c qorgau.conf import deploy/samples/order-sample.json"
+"$bin" order -c "$QG_DIR/qorgau.conf" import "$order" | sed 's/^/   /'
+verdict rutracker.org block
+echo "== qorgau query -c qorgau.conf rutracker.org (asks the running node over its admin socket)"
+"$bin" query -c "$QG_DIR/qorgau.conf" rutracker.org | sed 's/^/   /'
 echo
 
 # show URL EXPECT: one request from the client ns; EXPECT is loaded | reset | redirect
@@ -143,6 +166,15 @@ echo
 echo "== qorgau's block log (log.file, one JSON line per decision; the last is the request followed above)"
 sleep 0.2
 grep '"msg":"block"' "$QG_DIR/qorgau.log" | sed 's/^/   /'
+echo
+echo "== qorgau order -c qorgau.conf revoke $oid (revoked in the store; the node follows it)"
+"$bin" order -c "$QG_DIR/qorgau.conf" revoke "$oid" | sed 's/^/   /'
+verdict rutracker.org pass
+"$bin" query -c "$QG_DIR/qorgau.conf" rutracker.org | sed 's/^/   /'
+echo "== what the client sees now"
+show https://rutracker.org/ loaded
+show http://rutracker.org/ loaded
+show https://instagram.com/ loaded
 echo
 if [ "$bad" -eq 0 ]; then
     echo "live demo: every request got the expected answer"

@@ -276,18 +276,6 @@ static int rules_build(struct log *lg, const struct settings *cfg,
     return 0;
 }
 
-static void log_rules(struct log *lg, const char *msg, const struct ruleset *rs,
-                      const struct rules_result *r, uint64_t version)
-{
-    struct ruleset_stats st;
-    ruleset_get_stats(rs, &st);
-    log_write(lg, LOG_LEVEL_INFO, "daemon", msg,
-              LOG_KV(LOG_U("version", version), LOG_U("files", r->files),
-                     LOG_U("domains", st.domains), LOG_U("urls", st.urls), LOG_U("ipv4", st.ips4),
-                     LOG_U("ipv6", st.ips6), LOG_U("entry_errors", r->entry_errors),
-                     LOG_U("bytes", st.bytes)));
-}
-
 /* ---- counters ---- */
 
 static int counters_register(struct daemon_ctx *ctx, unsigned worker, const char *const *names,
@@ -630,23 +618,28 @@ static void reload(struct daemon *d)
     }
     notice_reload(d, nc);
     struct settings *old = d->cfg;
-    uint64_t v = 0;
     pthread_mutex_lock(&d->pub_lock);
-    if (!d->fol)
-        v = rsref_publish(d->rules, rr.rs);
     d->cfg = nc;
     atomic_store(&d->admin_https_url, nc->https_url);
-    if (!d->fol)
-        log_rules(d->log, "reloaded", rr.rs, &rr, v);
     pthread_mutex_unlock(&d->pub_lock);
-    if (d->fol) {
-        /* the files were checked above; the follower compiles them with the store's orders */
-        ruleset_free(rr.rs);
-        if (follower_republish(d->fol, err, sizeof(err)) < 0)
-            log_write(d->log, LOG_LEVEL_ERROR, "daemon",
-                      "reload: compiling the store's orders with the new rule files failed; the "
-                      "previous set stays",
-                      LOG_KV(LOG_S("error", err)));
+    /* the files were checked above; the follower compiles them with the store's orders */
+    ruleset_free(rr.rs);
+    if (follower_republish(d->fol, err, sizeof(err)) < 0) {
+        log_write(d->log, LOG_LEVEL_ERROR, "daemon",
+                  "reload: compiling the store's orders with the new rule files failed; the "
+                  "previous set stays",
+                  LOG_KV(LOG_S("error", err)));
+    } else {
+        struct ruleset_stats st;
+        pthread_mutex_lock(&d->pub_lock);
+        ruleset_get_stats(d->last, &st);
+        uint64_t v = rsref_version(d->rules);
+        pthread_mutex_unlock(&d->pub_lock);
+        log_write(d->log, LOG_LEVEL_INFO, "daemon", "reloaded",
+                  LOG_KV(LOG_U("version", v), LOG_U("files", rr.files),
+                         LOG_U("domains", st.domains), LOG_U("urls", st.urls),
+                         LOG_U("ipv4", st.ips4), LOG_U("ipv6", st.ips6),
+                         LOG_U("entry_errors", rr.entry_errors), LOG_U("bytes", st.bytes)));
     }
     if (!d->foreground && strcmp(old->log_file, nc->log_file) != 0 &&
         log_reopen(d->log, nc->log_file, err, sizeof(err)) < 0)
@@ -799,9 +792,12 @@ static int check(struct daemon *d)
 
 /* ---- the order store ---- */
 
-static bool store_followed(const struct daemon *d)
+/* The store followed: --store, the store key, or the embedded directory store in state_dir. */
+static const char *store_url(const struct daemon *d)
 {
-    return (d->store_url && d->store_url[0]) || d->cfg->store[0];
+    if (d->store_url && d->store_url[0])
+        return d->store_url;
+    return d->cfg->store[0] ? d->cfg->store : d->cfg->state_dir;
 }
 
 /* ---- the disk image: docs/orders.md "Fail-static" ----
@@ -1130,6 +1126,10 @@ static int fol_publish(void *ctx, const struct order *const *orders, size_t n,
                          LOG_S("how", how), LOG_U("files", rr.files), LOG_U("domains", st.domains),
                          LOG_U("urls", st.urls), LOG_U("ips", st.ips4 + st.ips6),
                          LOG_U("bytes", st.bytes)));
+        if (n == 0 && d->cfg->rules.n == 0)
+            log_write(d->log, LOG_LEVEL_WARN, "daemon",
+                      "no rule files configured and no order in the store: every flow passes",
+                      NULL, 0);
     }
     pthread_mutex_unlock(&d->pub_lock);
     return rc;
@@ -1185,7 +1185,7 @@ static int store_setup(struct daemon *d, char *err, size_t errlen)
         node = host;
     }
     struct follower_config fc = {
-        .url = d->store_url ? d->store_url : c->store,
+        .url = store_url(d),
         .state_dir = c->state_dir,
         .password_file = c->store_password_file,
         .node_id = node,
@@ -1262,25 +1262,10 @@ static int run(struct daemon *d)
         fatal(d, "out of memory");
         return 1;
     }
-    int rc;
-    if (store_followed(d)) {
-        rc = store_setup(d, err, sizeof(err));
-        if (rc < 0) {
-            fatal(d, "%s", err);
-            return rc == -EINVAL ? DAEMON_EXIT_CONFIG : 1;
-        }
-    } else {
-        struct rules_result rr;
-        if (rules_build(d->log, d->cfg, NULL, 0, &rr, err, sizeof(err)) < 0) {
-            fatal(d, "%s", err);
-            return DAEMON_EXIT_CONFIG;
-        }
-        if (d->cfg->rules.n == 0)
-            log_write(d->log, LOG_LEVEL_WARN, "daemon", "no rules configured: every flow passes",
-                      NULL, 0);
-        uint64_t v = rsref_publish(d->rules, rr.rs);
-        /* Nothing else publishes yet: the set just published stays alive here. */
-        log_rules(d->log, "rules loaded", rr.rs, &rr, v);
+    int rc = store_setup(d, err, sizeof(err));
+    if (rc < 0) {
+        fatal(d, "%s", err);
+        return rc == -EINVAL ? DAEMON_EXIT_CONFIG : 1;
     }
 
     d->nworkers = worker_count(d->cfg);

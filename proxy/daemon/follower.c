@@ -854,6 +854,12 @@ int follower_start(struct follower *f, char *err, size_t errlen)
             f->s = NULL;
         }
     }
+    if (rc < 0 && atomic_load(&f->publish_failures) > 0) {
+        /* the store answered; the set could not be built (a rule file): no fail-static file
+         * hides a configuration error */
+        snprintf(err, errlen, "%s", serr);
+        return -EINVAL;
+    }
     if (rc < 0) {
         atomic_store(&f->state, FOLLOWER_UNREACHABLE);
         atomic_fetch_add(&f->outages, 1);

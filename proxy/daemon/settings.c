@@ -139,7 +139,8 @@ static const struct config_key keys[] = {
       "period of the statistics log line; 0 = never" },
     { "store", CONFIG_STRING, 0, 0, "", NULL, OFF(store), true,
       "order store to follow: redis://[user@]host:port[/db], sentinel://host:port[,host:port]/MASTER "
-      "or a directory; empty = the directory store in state_dir (docs/store.md); `--store` overrides" },
+      "or a directory; empty = the embedded directory store in state_dir (docs/store.md); `--store` "
+      "overrides" },
     { "state_dir", CONFIG_PATH, 0, 0, "/var/lib/qorgau", NULL, OFF(state_dir), true,
       "node state: the embedded directory store, the fail-static rule file (failstatic.json) and "
       "the admin socket (admin.sock, owner-only)" },

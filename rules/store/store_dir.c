@@ -41,7 +41,53 @@ struct dstore {
     ino_t log_ino;
     off_t log_off;
     uint64_t log_ver;
+    /* Root writing into a directory owned by another user (the service user's state_dir):
+     * what it creates is given to that owner, so the node, running as that user, can read
+     * and write it. */
+    bool give;
+    uid_t uid;
+    gid_t gid;
 };
+
+static void give(const struct dstore *d, int fd)
+{
+    if (d->give && fchown(fd, d->uid, d->gid) != 0) {
+        /* the owner stays root: the service user will be refused, and says so */
+    }
+}
+
+static void give_at(const struct dstore *d, int dfd, const char *name)
+{
+    if (d->give && fchownat(dfd, name, d->uid, d->gid, AT_SYMLINK_NOFOLLOW) != 0) {
+        /* as above */
+    }
+}
+
+/* At open: what an earlier root process left in the store (its sub-directories and their
+ * files) goes to the owner too. */
+static void give_tree(const struct dstore *d)
+{
+    static const char *const top[] = { "orders", "nodes", "lock", "version", "changes.log" };
+    if (!d->give)
+        return;
+    for (size_t i = 0; i < sizeof(top) / sizeof(top[0]); i++)
+        give_at(d, d->dirfd, top[i]);
+    for (size_t i = 0; i < 2; i++) {
+        int fd = openat(d->dirfd, top[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        DIR *dir = fdopendir(fd);
+        if (!dir) {
+            close(fd);
+            continue;
+        }
+        struct dirent *de;
+        while ((de = readdir(dir)) != NULL)
+            if (de->d_name[0] != '.')
+                give_at(d, fd, de->d_name);
+        closedir(dir);
+    }
+}
 
 uint32_t store_dir_crc32(uint32_t crc, const void *buf, size_t n)
 {
@@ -171,6 +217,7 @@ static int write_atomic(struct dstore *d, const char *name, const char *head, si
     int fd = openat(d->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
     if (fd < 0)
         return fail_errno(d, err, errlen, tmp, errno);
+    give(d, fd);
     int rc = fileio_write_all(fd, head, hlen);
     if (!rc && blen)
         rc = fileio_write_all(fd, body, blen);
@@ -422,6 +469,7 @@ static int64_t dir_publish(struct store *s, const struct store_change *c, char *
         rc = fail_errno(d, err, errlen, "changes.log", errno);
         goto out;
     }
+    give(d, fd);
     rc = fileio_write_all(fd, line, ll);
     if (!rc && fdatasync(fd) != 0)
         rc = -errno;
@@ -908,6 +956,12 @@ struct store *store_dir_open(const char *path, const struct store_opts *o, char 
         snprintf(err, errlen, "store: dir %s: %s", path, strerror(errno));
         goto fail;
     }
+    struct stat rst;
+    if (fstat(d->dirfd, &rst) == 0 && geteuid() == 0 && rst.st_uid != 0) {
+        d->give = true;
+        d->uid = rst.st_uid;
+        d->gid = rst.st_gid;
+    }
     if ((mkdirat(d->dirfd, "orders", 0750) != 0 && errno != EEXIST) ||
         (mkdirat(d->dirfd, "nodes", 0750) != 0 && errno != EEXIST)) {
         snprintf(err, errlen, "store: dir %s: cannot create orders/ or nodes/: %s", path,
@@ -919,6 +973,7 @@ struct store *store_dir_open(const char *path, const struct store_opts *o, char 
         snprintf(err, errlen, "store: dir %s: lock: %s", path, strerror(errno));
         goto fail;
     }
+    give_tree(d);
     return &d->base;
 fail:
     dir_free(&d->base);

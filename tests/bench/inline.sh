@@ -103,6 +103,7 @@ cat >"$D/qorgau.conf" <<CONF
 mode = inline
 workers = 2
 user = root
+state_dir = $D/state
 rules = $D/list.txt
 inline.tproxy_port = 15001
 inline.redirect_port = 15002

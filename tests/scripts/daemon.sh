@@ -131,6 +131,7 @@ run_mode() {
         echo "workers = 2"
         echo "user = $user"
         echo "rules = $tmp/rules/*.txt"
+        echo "state_dir = $tmp/state"
         echo "log.file = $tmp/q.log"
         echo "stats.interval = 1s"
         nport=$(free_port)

@@ -76,6 +76,7 @@ start_proxy() {
 mode = inline
 workers = 2
 user = root
+state_dir = $QG_DIR/state
 rules = $QG_DIR/rules.txt
 inline.tproxy_port = 15001
 inline.redirect_port = 15002

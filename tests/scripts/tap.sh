@@ -262,6 +262,7 @@ write_config() {
 mode = tap
 workers = 2
 user = root
+state_dir = $tmp/state
 rules = $tmp/rules.txt
 tap.interface = m0
 notice.url = $1
