@@ -1128,8 +1128,8 @@ static int fol_publish(void *ctx, const struct order *const *orders, size_t n,
                          LOG_U("bytes", st.bytes)));
         if (n == 0 && d->cfg->rules.n == 0)
             log_write(d->log, LOG_LEVEL_WARN, "daemon",
-                      "no rule files configured and no order in the store: every flow passes",
-                      NULL, 0);
+                      "no rule files configured and no order in the store: every flow passes", NULL,
+                      0);
     }
     pthread_mutex_unlock(&d->pub_lock);
     return rc;
