@@ -20,7 +20,11 @@
 # - a trimmed change log (a gap) -> the nodes reload a snapshot and still agree; a store that
 #   lost its data (FLUSHALL, then a new import: its version is below the nodes') is refused and
 #   the nodes keep enforcing;
-# - the directory store without redis: one node, import / revoke / query.
+# - the directory store without redis: one node, import / revoke / query;
+# - the background merge: a node with a 300k-domain rule file and orders.merge_threshold = 2
+#   takes six 2-entry orders in a row (merged into a fresh base while later ones are queued and
+#   re-applied); every name blocks, a revocation lifts only its own; restarted after its rule
+#   file changed, the node does not map the old disk image and the new entry blocks.
 # - live traffic through node n1: a client and a server namespace on a bridge whose client port
 #   is mirrored (tc mirred) to n1's tap interface, as in tap.sh; the server (tap_server.py)
 #   answers 500 ms after a request. An HTTP request for a name the order lists gets the node's
@@ -441,6 +445,88 @@ if dverdict rutracker.org pass; then ok "directory store: revoke -> pass"; else 
 if E "$QG_BIN" query --store "$tmp/dirstore" rutracker.org | grep -q '"verdict":"pass"'; then
     ok "query --store answers from the store without a node"; else ko "query --store"; fi
 kill $dpid && wait $dpid 2>/dev/null
+
+# --- the background merge and its re-apply queue; the disk image and the rule files ---
+# A node with a 300k-domain rule file and orders.merge_threshold = 2: each 2-entry order is
+# applied as an overlay; past 2 overlay entries a thread merges the set into a fresh base (a
+# few hundred ms at 300k) while the next orders arrive; they are queued and re-applied on the
+# merged set. Every name of every order must block afterwards, and a revocation lift only its
+# own names.
+python3 -c "
+import sys
+with open(sys.argv[1], 'w') as f:
+    for i in range(300000):
+        f.write('r%d.rules.example\\n' % i)
+" "$tmp/big.txt"
+cat >"$tmp/m.conf" <<CONF
+mode = tap
+tap.interface = v0
+user = root
+workers = 1
+rules = $tmp/big.txt
+store = $tmp/mstore
+state_dir = $tmp/m
+node.id = merger
+notice.listen = 127.0.0.1:18090
+stats.interval = 0
+orders.merge_threshold = 2
+CONF
+ip netns exec "$ns" "$QG_BIN" run -c "$tmp/m.conf" --foreground >"$tmp/m.log" 2>&1 &
+mpid=$!
+npids="$npids $mpid"
+t=0
+while [ $t -lt 300 ] && [ ! -S "$tmp/m/admin.sock" ]; do sleep 0.1; t=$((t + 1)); done
+qm() { E "$QG_BIN" query -c "$tmp/m.conf" "$1" 2>/dev/null; }
+mverdict() {
+    t=0
+    while [ $t -lt 100 ]; do
+        qm "$1" | grep -q "\"verdict\":\"$2\"" && return 0
+        sleep 0.1
+        t=$((t + 1))
+    done
+    return 1
+}
+for k in 1 2 3 4 5 6; do
+    printf '{"id":"m-%s","issuer":"Court","legal_basis":"Art. 41-1","issued":"2026-11-22","resources":["a%s.merge.example","b%s.merge.example"]}\n' \
+        $k $k $k >"$tmp/m$k.json"
+done
+for k in 1 2 3 4 5 6; do E "$QG_BIN" order --store "$tmp/mstore" import "$tmp/m$k.json" >/dev/null; done
+mok=1
+for k in 1 2 3 4 5 6; do
+    mverdict "a$k.merge.example" block && mverdict "b$k.merge.example" block || mok=0
+done
+mverdict r299999.rules.example block || mok=0
+t=0
+while [ $t -lt 100 ] && ! grep -q '"rules merged into a fresh base"' "$tmp/m.log"; do sleep 0.1; t=$((t + 1)); done
+merged=$(grep -c '"rules merged into a fresh base"' "$tmp/m.log")
+requeued=$(grep -o '"changes_reapplied":[0-9]*' "$tmp/m.log" | cut -d: -f2 | awk '{ s += $1 } END { print s + 0 }')
+if [ $mok = 1 ] && [ "$merged" -ge 1 ]; then
+    ok "merge_threshold 2: $merged background merge(s), ${requeued:-0} change(s) re-applied on the merged set; every order's names and the rule file block"
+else
+    ko "background merge: ok=$mok merged=$merged: $(grep -E 'merg|not applicable' "$tmp/m.log" | tail -3)"
+fi
+E "$QG_BIN" order --store "$tmp/mstore" revoke m-3 >/dev/null
+if mverdict a3.merge.example pass && mverdict b3.merge.example pass && mverdict a4.merge.example block &&
+    mverdict a2.merge.example block; then
+    ok "after the merge a revocation lifts only its order's names"; else ko "revocation after the merge"
+fi
+# The disk image belongs to the rule files it was compiled with: a node restarted after its
+# rule file changed compiles (the new name blocks) instead of mapping the old image.
+kill $mpid && wait $mpid 2>/dev/null
+echo new.rules.example >>"$tmp/big.txt"
+ip netns exec "$ns" "$QG_BIN" run -c "$tmp/m.conf" --foreground >"$tmp/m2.log" 2>&1 &
+mpid=$!
+npids="$npids $mpid"
+t=0
+while [ $t -lt 300 ] && [ ! -S "$tmp/m/admin.sock" ]; do sleep 0.1; t=$((t + 1)); done
+if mverdict new.rules.example block && mverdict a4.merge.example block && mverdict a3.merge.example pass &&
+    grep -q '"disk image not used: it is of another version or other rule files' "$tmp/m2.log" &&
+    ! grep -q '"rules loaded from the disk image' "$tmp/m2.log"; then
+    ok "rule file changed while stopped: the disk image is not used, the new entry blocks"; else
+    ko "disk image vs changed rule file: $(grep -i 'image' "$tmp/m2.log" | tail -2)"
+fi
+kill $mpid && wait $mpid 2>/dev/null
+
 # the signature policy of the config applies to `order import`
 sed 's/^stats.interval = 0$/orders.signature = require-valid/' "$tmp/d.conf" >"$tmp/sig.conf"
 E "$QG_BIN" order -c "$tmp/sig.conf" import "$tmp/late.json" >"$tmp/sig.out" 2>&1
