@@ -127,6 +127,8 @@ static int64_t publish(struct store *s, enum store_change_kind kind, bool urgent
 out:
     if (v < 0)
         fprintf(stderr, "qorgau: %s\n", err);
+    else if (s->warning[0])
+        fprintf(stderr, "qorgau: warning: %s\n", s->warning);
     for (size_t i = 0; js && i < n; i++)
         free(js[i]);
     free(js);
@@ -341,6 +343,8 @@ static int cmd_state(struct store *s, enum store_change_kind kind, const char *i
         fprintf(stderr, "qorgau: %s\n", err);
         return 1;
     }
+    if (s->warning[0])
+        fprintf(stderr, "qorgau: warning: %s\n", s->warning);
     printf("order %s: %s; store version %" PRId64 "\n", id,
            kind == STORE_CHANGE_REVOKE ? "revoked" : "restored", v);
     return 0;

@@ -7,7 +7,8 @@
  *     sentinel = "sentinel://" [userinfo "@"] hostport *("," hostport) "/" master [query]
  *     userinfo = user [":" password]          (percent-encoded; %XX decoded)
  *     hostport = (name | "[" v6 "]") [":" port]      default port 6379 / 26379
- *     query    = "?" key "=" value *("&" key "=" value)   keys: password_file, prefix
+ *     query    = "?" key "=" value *("&" key "=" value)   keys: password_file, prefix,
+ *                                                             replicas (0..16)
  *
  * A plain path starts with '/' or '.'. Every error names its offset, never the URL text. */
 #include "rules/store/store.h"
@@ -152,8 +153,24 @@ static int parse_query(struct cur *c, struct store_url *u, char *err, size_t err
             bad = copy_part(c, eq + 1, end, u->password_file, sizeof(u->password_file), true);
         else if (klen == 6 && memcmp(c->s + k0, "prefix", 6) == 0)
             bad = copy_part(c, eq + 1, end, u->prefix, sizeof(u->prefix), true);
-        else
-            return url_fail(err, errlen, k0, "unknown query parameter (password_file, prefix)");
+        else if (klen == 8 && memcmp(c->s + k0, "replicas", 8) == 0) {
+            /* 0..16 replicas that must confirm a change (WAIT) */
+            uint32_t v = 0;
+            bad = 0;
+            if (end == eq + 1 || end - eq - 1 > 2)
+                bad = eq + 2;
+            for (size_t i = eq + 1; i < end && !bad; i++) {
+                if (c->s[i] < '0' || c->s[i] > '9')
+                    bad = i + 1;
+                else
+                    v = v * 10 + (uint32_t)(c->s[i] - '0');
+            }
+            if (!bad && v > 16)
+                bad = eq + 2;
+            u->replicas = v;
+        } else
+            return url_fail(err, errlen, k0,
+                            "unknown query parameter (password_file, prefix, replicas)");
         if (bad)
             return url_fail(err, errlen, bad - 1, "bad or too long query value");
         c->pos = end < c->len ? end + 1 : end;
@@ -496,6 +513,7 @@ static int check_change(struct store *s, const struct store_change *c, char *err
 
 int64_t store_publish(struct store *s, const struct store_change *c, char *err, size_t errlen)
 {
+    s->warning[0] = '\0';
     int rc = check_change(s, c, err, errlen);
     if (rc)
         return rc;

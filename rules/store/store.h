@@ -48,7 +48,8 @@ struct store_url {
     uint32_t db;               /* redis database number (SELECT), 0..65535 */
     char path[STORE_PATH_MAX]; /* dir: the directory */
     char password_file[STORE_PATH_MAX];
-    char prefix[64]; /* key prefix, default STORE_DEFAULT_PREFIX */
+    char prefix[64];   /* key prefix, default STORE_DEFAULT_PREFIX */
+    uint32_t replicas; /* ?replicas=N: replicas that must confirm a change (Redis WAIT) */
 };
 
 /* Parses len bytes of s (no NUL needed; a NUL inside is an error). Empty input means the
@@ -139,6 +140,9 @@ struct store {
                32]; /* "redis 127.0.0.1:6379", "dir /var/lib/qorgau" */
     size_t max_record, max_orders;
     uint32_t log_keep;
+    /* Set by store_publish() when the change was made but not everything asked for was
+     * confirmed (fewer replicas than ?replicas=N acknowledged it in time); "" otherwise. */
+    char warning[768];
 };
 
 /* Opens the store named by url (NULL or "": the directory store at STORE_DEFAULT_DIR). A

@@ -398,6 +398,34 @@ static void key(char *out, size_t cap, const struct rstore *r, const char *kind,
     snprintf(out, cap, "%s%s%s", r->u.prefix, kind, id);
 }
 
+/* ?replicas=N: WAIT until N replicas have the change, at most the I/O timeout. The change is
+ * made either way (it is on the primary); a shortfall is a warning, not an error: a failover
+ * before the replicas catch up could lose it, and the operator should know. */
+static void wait_replicas(struct rstore *r, uint64_t version)
+{
+    char n[16], ms[16], werr[256];
+    snprintf(n, sizeof(n), "%u", r->u.replicas);
+    snprintf(ms, sizeof(ms), "%u", r->io_ms);
+    int rc = 0;
+    r->op_io_ms = r->io_ms + 1000;
+    redisReply *rp =
+        cmd(r, 3, (const char *[]){ "WAIT", n, ms }, NULL, false, &rc, werr, sizeof(werr));
+    r->op_io_ms = 0;
+    uint64_t got = 0;
+    if (!rp || reply_u64(rp, &got) != 0)
+        snprintf(r->base.warning, sizeof(r->base.warning),
+                 "store: %s: version %llu made, but WAIT for %u replicas failed: %s", r->base.where,
+                 (unsigned long long)version, r->u.replicas, rp ? "unexpected reply" : werr);
+    else if (got < r->u.replicas)
+        snprintf(r->base.warning, sizeof(r->base.warning),
+                 "store: %s: version %llu made, but only %llu of %u replicas confirmed it within "
+                 "%u ms (a failover now could lose it)",
+                 r->base.where, (unsigned long long)version, (unsigned long long)got, r->u.replicas,
+                 r->io_ms);
+    if (rp)
+        freeReplyObject(rp);
+}
+
 static int64_t r_publish(struct store *s, const struct store_change *c, char *err, size_t errlen)
 {
     struct rstore *r = (struct rstore *)s;
@@ -462,6 +490,8 @@ static int64_t r_publish(struct store *s, const struct store_change *c, char *er
         else
             v = (int64_t)x;
         freeReplyObject(rp);
+        if (v > 0 && r->u.replicas > 0)
+            wait_replicas(r, (uint64_t)v);
     } else if (rc == -ENOENT) {
         const char *e = strstr(err, "NOORDER ");
         char id[STORE_ID_MAX + 1] = "";

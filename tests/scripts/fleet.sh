@@ -15,7 +15,8 @@
 #   checksum message (exit 78); a restarted node maps its disk image (rules.img), and compiles
 #   the fail-static records when the image is corrupted; redis back -> an order imported meanwhile... after it is back
 #   (the nodes were cut off) reaches every node, and the restarted node catches up;
-# - Sentinel: a primary, a replica and three sentinels; the nodes follow sentinel://; the primary
+# - Sentinel: a primary, a replica and three sentinels; the nodes follow sentinel://; an import
+#   with ?replicas=1 is confirmed by the replica (WAIT), one with ?replicas=2 warns; the primary
 #   is killed; an import after the failover reaches every node;
 # - a trimmed change log (a gap) -> the nodes reload a snapshot and still agree; a store that
 #   lost its data (FLUSHALL, then a new import: its version is below the nodes') is refused and
@@ -390,6 +391,28 @@ while [ $t -lt 50 ] && ! OS import "$root/deploy/samples/order-sample.json" >"$t
 done
 if verdict_all rutracker.org block 1 2 3; then ok "sentinel: three nodes follow the primary Sentinel names"; else
     ko "sentinel: nodes follow ($(cat "$tmp/simp"))"
+fi
+# ?replicas=N: the change is confirmed by N replicas (WAIT) before the command returns; asking
+# for more replicas than exist makes the change but warns that a failover could lose it
+cat >"$tmp/rep.json" <<'J'
+{ "id": "rep-1", "issuer": "Court", "legal_basis": "Art. 41-1", "issued": "2026-11-22",
+  "resources": [ "replicated.example" ] }
+J
+# (the replica's first full sync waits repl-diskless-sync-delay, 5 s: WAIT counts it once online)
+t=0
+while [ $t -lt 150 ] && ! E redis-cli -p 6381 INFO replication 2>/dev/null | grep -q 'master_link_status:up'; do
+    sleep 0.1
+    t=$((t + 1))
+done
+E "$QG_BIN" order --store "$SSTORE?replicas=1" import "$tmp/rep.json" >"$tmp/rep1" 2>&1
+rc1=$?
+E "$QG_BIN" order --store "$SSTORE?replicas=2" revoke rep-1 >"$tmp/rep2" 2>&1
+rc2=$?
+if [ $rc1 = 0 ] && ! grep -q warning "$tmp/rep1" && [ $rc2 = 0 ] &&
+    grep -q "warning: .*version [0-9]* made, but only 1 of 2 replicas confirmed it" "$tmp/rep2"; then
+    ok "?replicas=1: the import is confirmed by the replica; ?replicas=2 with one replica: made, with a warning"
+else
+    ko "replicas: exit $rc1/$rc2: $(cat "$tmp/rep1" "$tmp/rep2")"
 fi
 sleep 1 # the replica has the change
 kill "$ppid_primary" && wait "$ppid_primary" 2>/dev/null

@@ -926,12 +926,30 @@ static const struct url_case url_cases[] = {
     { .in = "redis://h?prefix=", .kind = 0, .err_off = 0 },
     { .in = "redis://h?prefix=a&", .kind = 0, .err_off = 18 },
     { .in = "redis://h#x", .kind = 0, .err_off = 9 },
+    { .in = "redis://h?replicas=17", .kind = 0, .err_off = 19 },
+    { .in = "redis://h?replicas=1x", .kind = 0, .err_off = 20 },
+    { .in = "redis://h?replicas=", .kind = 0, .err_off = 19 },
+    { .in = "redis://h?replicas=100", .kind = 0, .err_off = 19 },
     { .in = "sentinel://s1", .kind = 0, .err_off = 13 },
     { .in = "sentinel://s1/", .kind = 0, .err_off = 13 },
     { .in = "sentinel://s1,/m", .kind = 0, .err_off = 13 },
     { .in = "sentinel://s1/m m", .kind = 0, .err_off = 15 },
     { .in = "sentinel://a,b,c,d,e,f,g,h,i/m", .kind = 0, .err_off = 27 },
 };
+
+START_TEST(url_replicas)
+{
+    struct store_url u;
+    char err[256] = "";
+    const char *in = "sentinel://s1,s2/qorgau?replicas=2&prefix=q:";
+    ck_assert_int_eq(store_url_parse(in, strlen(in), &u, err, sizeof(err)), 0);
+    ck_assert_uint_eq(u.replicas, 2);
+    ck_assert_str_eq(u.prefix, "q:");
+    in = "redis://h";
+    ck_assert_int_eq(store_url_parse(in, strlen(in), &u, err, sizeof(err)), 0);
+    ck_assert_uint_eq(u.replicas, 0);
+}
+END_TEST
 
 START_TEST(url_table)
 {
@@ -1550,6 +1568,7 @@ static Suite *store_suite(void)
 {
     Suite *s = suite_create("store");
     TCase *tc = tcase_create("valid");
+    tcase_add_test(tc, url_replicas);
     tcase_add_loop_test(tc, url_table, 0, (int)(sizeof(url_cases) / sizeof(url_cases[0])));
     tcase_add_test(tc, url_sentinel_hosts);
     tcase_add_test(tc, ids);
