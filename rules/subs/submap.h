@@ -1,0 +1,76 @@
+/* submap.h - the node's address -> subscriber map: who is behind an address.
+ *
+ * Keys are an IPv4 address (/32) or an IPv6 prefix (/0../128; gateways assign a /64 or a
+ * shorter delegated prefix); an IPv6 lookup finds the longest prefix holding the address. Each
+ * entry carries the subscriber id (MSISDN, IMSI or user name), the accounting session id and
+ * an expiry time. Readers never lock and never allocate: entries are immutable and published
+ * with RCU (liburcu, memb flavor, as rules/match/rsref.c); a reader thread registers once with
+ * rsref_thread_register(). Writers are serialized by an internal mutex; a replaced or removed
+ * entry is freed after a grace period (call_rcu).
+ *
+ * The table is open addressing over a fixed number of slots chosen at creation (twice the
+ * capacity, rounded up to a power of two): it never resizes, and refuses an insert past the
+ * capacity (-ENOSPC), so memory is known up front. Text forms, used by the store, the CLI and
+ * the logs: "10.0.0.1" and "2001:db8:1::/56" (inet_ntop's form, the prefix length always
+ * written for IPv6). */
+#ifndef QG_SUBMAP_H
+#define QG_SUBMAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SUB_ADDR_TEXT_MAX 48  /* "ffff:...:ffff/128" and its NUL */
+#define SUB_ID_MAX        128 /* bytes of a subscriber or session id */
+
+/* An address or prefix. Bits of addr past plen are zero. */
+struct sub_addr {
+    uint8_t family; /* 4 or 6 */
+    uint8_t plen;   /* 32 for IPv4; 0..128 for IPv6 */
+    uint8_t addr[16];
+};
+
+/* Parses "10.0.0.1", "10.0.0.1/32", "2001:db8::/56" or "2001:db8::1" (= /128) of len bytes.
+ * Host bits past the prefix length are an error (the prefix is named by its first address).
+ * Returns 0 or -EINVAL with "subscriber address 'S': reason" in err. */
+int sub_addr_parse(const char *s, size_t len, struct sub_addr *a, char *err, size_t errlen);
+
+/* Writes the canonical text of a into out (cap >= SUB_ADDR_TEXT_MAX). Returns its length. */
+size_t sub_addr_format(const struct sub_addr *a, char *out, size_t cap);
+
+/* True when s[0..len) may be stored as a subscriber or session id: 1..SUB_ID_MAX bytes of
+ * printable ASCII without space (0x21..0x7e). */
+bool sub_id_valid(const char *s, size_t len);
+
+struct submap;
+
+/* A map for up to capacity entries (1 .. 2^28), or NULL (out of memory, bad capacity). */
+struct submap *submap_new(size_t capacity);
+
+/* Frees m and its entries. No reader may use it any more. NULL is a no-op. */
+void submap_free(struct submap *m);
+
+/* Maps a to subscriber and session (session may be NULL or ""), expiring at expires_ms (0:
+ * never). Replaces an existing entry for the same address. Returns 0, -EINVAL (an id that
+ * sub_id_valid refuses) or -ENOSPC (full). */
+int submap_set(struct submap *m, const struct sub_addr *a, const char *subscriber,
+               const char *session, uint64_t expires_ms);
+
+/* Removes the entry of exactly a. session non-NULL and not "": only when the entry belongs to
+ * that session (a Stop of an old session does not remove its successor). Returns 0 or -ENOENT. */
+int submap_del(struct submap *m, const struct sub_addr *a, const char *session);
+
+/* Who is behind the address (family 4: 4 bytes, 6: 16 bytes) at now_ms: copies the subscriber
+ * id (NUL-terminated, truncated to cap) into sub and, when sess is not NULL, the session id
+ * into sess. IPv6: the longest prefix holding the address. Expired entries are not found.
+ * Returns true when found. Takes its own read section (any registered reader thread). */
+bool submap_lookup(const struct submap *m, int family, const uint8_t *addr, uint64_t now_ms,
+                   char *sub, size_t cap, char *sess, size_t sesscap);
+
+/* Removes entries expired at now_ms. Returns how many. */
+size_t submap_expire(struct submap *m, uint64_t now_ms);
+
+/* Entries held (expired ones not yet removed included). */
+size_t submap_count(const struct submap *m);
+
+#endif
