@@ -603,3 +603,69 @@ uint64_t store_now_ms(void)
     clock_gettime(CLOCK_REALTIME, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
+
+/* ---- subscriber map (docs/subscribers.md) ---- */
+
+bool store_sub_addr_valid(const char *addr, size_t len)
+{
+    if (len == 0 || len >= STORE_SUB_ADDR_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = addr[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
+              c == '.' || c == ':' || c == '/'))
+            return false;
+    }
+    return true;
+}
+
+static bool sub_text_ok(const char *s, bool optional)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0)
+        return optional;
+    if (n > STORE_SUB_ID_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
+            return false;
+    return true;
+}
+
+int store_sub_apply(struct store *s, const struct store_sub *e, size_t n, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *why = NULL;
+        if (e[i].op != STORE_SUB_SET && e[i].op != STORE_SUB_DEL)
+            why = "unknown operation";
+        else if (!e[i].addr || !store_sub_addr_valid(e[i].addr, strlen(e[i].addr)))
+            why = "invalid address";
+        else if (e[i].op == STORE_SUB_SET && !sub_text_ok(e[i].subscriber, false))
+            why = "invalid subscriber id (1..128 printable bytes, no space)";
+        else if (!sub_text_ok(e[i].session, true))
+            why = "invalid session id (1..128 printable bytes, no space)";
+        if (why) {
+            snprintf(err, errlen, "store: %s: subscriber mapping %zu of %zu: %s", s->where, i + 1,
+                     n, why);
+            return -EINVAL;
+        }
+    }
+    if (n == 0)
+        return 0;
+    return s->ops->sub_apply(s, e, n, err, errlen);
+}
+
+int store_sub_get(struct store *s, const char *addr, store_sub_fn cb, void *ctx, char *err,
+                  size_t errlen)
+{
+    if (!addr || !store_sub_addr_valid(addr, strlen(addr))) {
+        snprintf(err, errlen, "store: %s: invalid subscriber address", s->where);
+        return -EINVAL;
+    }
+    return s->ops->sub_get(s, addr, cb, ctx, err, errlen);
+}
+
+int store_sub_list(struct store *s, store_sub_fn cb, void *ctx, char *err, size_t errlen)
+{
+    return s->ops->sub_list(s, cb, ctx, err, errlen);
+}

@@ -113,6 +113,28 @@ typedef int (*store_order_fn)(void *ctx, const struct store_order *o);
 typedef int (*store_change_fn)(void *ctx, const struct store_change *c);
 typedef int (*store_node_fn)(void *ctx, const struct store_node *n);
 
+/* ---- subscriber map types (docs/subscribers.md) ---- */
+#define STORE_SUB_ADDR_MAX 48  /* bytes of an address text, NUL included */
+#define STORE_SUB_ID_MAX   128 /* bytes of a subscriber or session id */
+
+enum store_sub_op { STORE_SUB_SET = 1, STORE_SUB_DEL };
+
+/* One mapping of an address (rules/subs/submap.h's text: "10.0.0.1", "2001:db8::/56") to a
+ * subscriber. For store_sub_apply(): op; SET: subscriber, session ("" or NULL: none), ttl_ms
+ * (0: never expires), updated_ms (0: now); DEL: session ("" or NULL: whatever session holds
+ * the address; otherwise only that session's mapping is removed). For store_sub_get/list():
+ * every field as stored, expires_ms 0 when it does not expire. */
+struct store_sub {
+    enum store_sub_op op;
+    const char *addr;
+    const char *subscriber;
+    const char *session;
+    uint64_t ttl_ms;
+    uint64_t updated_ms;
+    uint64_t expires_ms;
+};
+typedef int (*store_sub_fn)(void *ctx, const struct store_sub *e);
+
 struct store;
 
 struct store_ops {
@@ -131,6 +153,13 @@ struct store_ops {
     int (*nodes)(struct store *s, store_node_fn cb, void *ctx, char *err, size_t errlen);
     int (*trim)(struct store *s, uint64_t keep, char *err, size_t errlen);
     void (*free)(struct store *s);
+
+    /* ---- subscriber map (address -> subscriber), docs/subscribers.md ---- */
+    int (*sub_apply)(struct store *s, const struct store_sub *e, size_t n, char *err,
+                     size_t errlen);
+    int (*sub_get)(struct store *s, const char *addr, store_sub_fn cb, void *ctx, char *err,
+                   size_t errlen);
+    int (*sub_list)(struct store *s, store_sub_fn cb, void *ctx, char *err, size_t errlen);
 };
 
 /* The common head of every back end's handle. */
@@ -214,5 +243,24 @@ uint64_t store_now_ms(void);
  * file that group or others may read, or that is not a regular file. Returns 0 or a negative
  * errno with "store: credentials PATH: reason" in err (never the password). */
 int store_read_secret(const char *path, char *out, size_t outlen, char *err, size_t errlen);
+
+/* ---- subscriber map (docs/subscribers.md) ---- */
+
+/* True when addr may name a mapping: 1..STORE_SUB_ADDR_MAX-1 bytes of [0-9A-Fa-f.:/]. */
+bool store_sub_addr_valid(const char *addr, size_t len);
+
+/* Applies n mappings in order, as one batch (Redis: one script, one round trip; each entry
+ * also appended to the change stream). Every entry is checked first (address, ids of 1..128
+ * printable bytes without space); an invalid one fails the batch with -EINVAL naming its
+ * index, before anything is written. Returns n or a negative errno. */
+int store_sub_apply(struct store *s, const struct store_sub *e, size_t n, char *err, size_t errlen);
+
+/* Calls cb once with the live mapping of exactly addr. -ENOENT when there is none (or it
+ * expired). */
+int store_sub_get(struct store *s, const char *addr, store_sub_fn cb, void *ctx, char *err,
+                  size_t errlen);
+
+/* Calls cb for every live mapping, in no particular order. */
+int store_sub_list(struct store *s, store_sub_fn cb, void *ctx, char *err, size_t errlen);
 
 #endif

@@ -67,7 +67,9 @@ static void give_at(const struct dstore *d, int dfd, const char *name)
  * files) goes to the owner too. */
 static void give_tree(const struct dstore *d)
 {
-    static const char *const top[] = { "orders", "nodes", "lock", "version", "changes.log" };
+    static const char *const top[] = {
+        "orders", "nodes", "lock", "version", "changes.log", "subs"
+    };
     if (!d->give)
         return;
     for (size_t i = 0; i < sizeof(top) / sizeof(top[0]); i++)
@@ -901,6 +903,149 @@ static void dir_free(struct store *s)
     free(d);
 }
 
+/* ---- subscriber map (docs/subscribers.md) ----
+ *
+ * DIR/subs/<addr>   "<subscriber> <session|-> <updated_ms> <expires_ms>\n" (expires 0: never);
+ *                   the address with '/' written as '_' ("2001:db8::_56"). An expired file is
+ *                   not found, and removed by the next list. One node: no change stream. */
+static void sub_name(char *out, size_t cap, const char *addr)
+{
+    int n = snprintf(out, cap, "subs/%s", addr);
+    for (int i = 5; i < n && (size_t)i < cap; i++)
+        if (out[i] == '/')
+            out[i] = '_';
+}
+
+/* Reads subs/<file> into buf (NUL-terminated) and o. 0, -ENOENT (absent or expired: the
+ * caller may remove it, *expired says which) or -EBADMSG. */
+static int sub_read(struct dstore *d, const char *name, char **buf, struct store_sub *o,
+                    bool *expired)
+{
+    size_t n, pos = 0;
+    *expired = false;
+    int rc = read_file(d, name, 512, buf, &n);
+    if (rc)
+        return rc;
+    char *b = *buf, *s1 = strchr(b, ' '), *s2 = s1 ? strchr(s1 + 1, ' ') : NULL;
+    if (!s1 || !s2 || s1 == b || s2 == s1 + 1 || n == 0 || b[n - 1] != '\n')
+        return -EBADMSG;
+    b[n - 1] = ' ';
+    *s1 = *s2 = '\0';
+    size_t rest = n - (size_t)(s2 + 1 - b);
+    pos = 0;
+    if (field_u64(s2 + 1, rest, &pos, &o->updated_ms) ||
+        field_u64(s2 + 1, rest, &pos, &o->expires_ms) || pos != rest)
+        return -EBADMSG;
+    o->op = STORE_SUB_SET;
+    o->subscriber = b;
+    o->session = strcmp(s1 + 1, "-") == 0 ? "" : s1 + 1;
+    if (o->expires_ms && o->expires_ms <= store_now_ms()) {
+        *expired = true;
+        return -ENOENT;
+    }
+    return 0;
+}
+
+static int sub_one(struct dstore *d, const struct store_sub *e, uint64_t now, char *err,
+                   size_t errlen)
+{
+    char name[STORE_SUB_ADDR_MAX + 8];
+    sub_name(name, sizeof(name), e->addr);
+    const char *sess = e->session ? e->session : "";
+    if (e->op == STORE_SUB_SET) {
+        char b[STORE_SUB_ID_MAX * 2 + 64];
+        uint64_t upd = e->updated_ms ? e->updated_ms : now;
+        int n = snprintf(b, sizeof(b), "%s %s %llu %llu\n", e->subscriber, sess[0] ? sess : "-",
+                         (unsigned long long)upd,
+                         (unsigned long long)(e->ttl_ms ? now + e->ttl_ms : 0));
+        return write_atomic(d, name, b, (size_t)n, NULL, 0, false, err, errlen);
+    }
+    if (sess[0]) {
+        char *buf = NULL;
+        struct store_sub cur = { 0 };
+        bool expired;
+        int rc = sub_read(d, name, &buf, &cur, &expired);
+        bool other = rc == 0 && strcmp(cur.session, sess) != 0;
+        free(buf);
+        if (other || (rc && !expired))
+            return 0; /* another session holds it now, or nothing does */
+    }
+    if (unlinkat(d->dirfd, name, 0) != 0 && errno != ENOENT)
+        return fail_errno(d, err, errlen, name, errno);
+    return 0;
+}
+
+static int dir_sub_apply(struct store *s, const struct store_sub *e, size_t n, char *err,
+                         size_t errlen)
+{
+    struct dstore *d = (struct dstore *)s;
+    int rc = lock(d, LOCK_EX, err, errlen);
+    if (rc)
+        return rc;
+    uint64_t now = store_now_ms();
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = sub_one(d, &e[i], now, err, errlen);
+    unlock(d);
+    return rc ? rc : (int)n;
+}
+
+static int dir_sub_get(struct store *s, const char *addr, store_sub_fn cb, void *ctx, char *err,
+                       size_t errlen)
+{
+    struct dstore *d = (struct dstore *)s;
+    char name[STORE_SUB_ADDR_MAX + 8], *buf = NULL;
+    sub_name(name, sizeof(name), addr);
+    struct store_sub o = { .addr = addr };
+    bool expired;
+    int rc = sub_read(d, name, &buf, &o, &expired);
+    if (rc == 0)
+        rc = cb(ctx, &o);
+    else if (rc == -ENOENT)
+        snprintf(err, errlen, "store: %s: no subscriber mapping for %s", d->base.where, addr);
+    else
+        rc = fail_errno(d, err, errlen, name, -rc);
+    free(buf);
+    return rc;
+}
+
+static int dir_sub_list(struct store *s, store_sub_fn cb, void *ctx, char *err, size_t errlen)
+{
+    struct dstore *d = (struct dstore *)s;
+    int fd = openat(d->dirfd, "subs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!dir) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        return e == ENOENT ? 0 : fail_errno(d, err, errlen, "subs", e);
+    }
+    int rc = 0;
+    struct dirent *de;
+    while (!rc && (de = readdir(dir)) != NULL) {
+        size_t l = strlen(de->d_name);
+        if (de->d_name[0] == '.' || l >= STORE_SUB_ADDR_MAX)
+            continue;
+        char addr[STORE_SUB_ADDR_MAX], name[STORE_SUB_ADDR_MAX + 8], *buf = NULL;
+        memcpy(addr, de->d_name, l + 1);
+        for (size_t i = 0; i < l; i++)
+            if (addr[i] == '_')
+                addr[i] = '/';
+        if (!store_sub_addr_valid(addr, l))
+            continue;
+        snprintf(name, sizeof(name), "subs/%s", de->d_name);
+        struct store_sub o = { .addr = addr };
+        bool expired;
+        int r = sub_read(d, name, &buf, &o, &expired);
+        if (r == 0)
+            rc = cb(ctx, &o);
+        else if (expired)
+            unlinkat(d->dirfd, name, 0);
+        free(buf);
+    }
+    closedir(dir);
+    return rc;
+}
+
 static const struct store_ops dir_ops = {
     .name = "dir",
     .publish = dir_publish,
@@ -913,6 +1058,11 @@ static const struct store_ops dir_ops = {
     .nodes = dir_nodes,
     .trim = dir_trim,
     .free = dir_free,
+
+    /* subscriber map */
+    .sub_apply = dir_sub_apply,
+    .sub_get = dir_sub_get,
+    .sub_list = dir_sub_list,
 };
 
 static int mkdir_p(const char *path)
@@ -963,8 +1113,9 @@ struct store *store_dir_open(const char *path, const struct store_opts *o, char 
         d->gid = rst.st_gid;
     }
     if ((mkdirat(d->dirfd, "orders", 0750) != 0 && errno != EEXIST) ||
-        (mkdirat(d->dirfd, "nodes", 0750) != 0 && errno != EEXIST)) {
-        snprintf(err, errlen, "store: dir %s: cannot create orders/ or nodes/: %s", path,
+        (mkdirat(d->dirfd, "nodes", 0750) != 0 && errno != EEXIST) ||
+        (mkdirat(d->dirfd, "subs", 0750) != 0 && errno != EEXIST)) {
+        snprintf(err, errlen, "store: dir %s: cannot create orders/, nodes/ or subs/: %s", path,
                  strerror(errno));
         goto fail;
     }

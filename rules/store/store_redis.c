@@ -49,6 +49,7 @@ struct rstore {
     char seen_tag[17];
     uint64_t next_try_ms;
     char k_version[96], k_orders[96], k_changes[96], k_nodes[96];
+    char k_sub_changes[96]; /* subscriber map: the change stream */
 };
 
 /* The publish script. KEYS: version, orders, changes, then one order hash per id.
@@ -1125,6 +1126,220 @@ static void r_free(struct store *s)
     free(r);
 }
 
+/* ---- subscriber map (docs/subscribers.md) ----
+ *
+ * PREFIX sub:ip:<addr>   string "<subscriber> <session|-> <updated_ms>", PEXPIRE = the TTL
+ * PREFIX sub:changes     stream, one entry per applied mapping: op set|del, addr, sub,
+ *                        session, ttl (MAXLEN ~ log_keep x 10)
+ * One batch is one script: atomic, one round trip. A DEL naming a session removes the
+ * mapping only while it still belongs to that session. */
+#define SUB_BATCH  512 /* mappings per script call */
+#define SUB_FIELDS 6   /* ARGV per mapping */
+
+static const char SUB_LUA[] =
+    "local n = tonumber(ARGV[2])\n"
+    "for i = 1, n do\n"
+    "  local b = 2 + (i - 1) * 6\n"
+    "  local op, addr, sub, sess, ttl, upd =\n"
+    "    ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5], ARGV[b + 6]\n"
+    "  local k = KEYS[1 + i]\n"
+    "  if op == 'set' then\n"
+    "    local v = sub .. ' ' .. (sess ~= '' and sess or '-') .. ' ' .. upd\n"
+    "    if ttl ~= '0' then redis.call('SET', k, v, 'PX', ttl) else redis.call('SET', k, v) end\n"
+    "    redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'op', 'set', 'addr', addr,\n"
+    "               'sub', sub, 'session', sess, 'ttl', ttl)\n"
+    "  else\n"
+    "    local cur = redis.call('GET', k)\n"
+    "    if cur and (sess == '' or string.match(cur, '^%S+ (%S+)') == sess) then\n"
+    "      redis.call('DEL', k)\n"
+    "      redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'op', 'del', 'addr', addr,\n"
+    "                 'session', sess)\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "return n\n";
+
+static int sub_chunk(struct rstore *r, const struct store_sub *e, size_t n, char *err,
+                     size_t errlen)
+{
+    size_t argc = 3 + n + 2 + n * SUB_FIELDS;
+    const char **argv = calloc(argc, sizeof(*argv));
+    char *keys = malloc(n * 128), *nums = malloc(n * 48);
+    int rc = -ENOMEM;
+    if (!argv || !keys || !nums) {
+        snprintf(err, errlen, "store: %s: subscriber batch: out of memory", r->base.where);
+        goto out;
+    }
+    char nk[16], maxlen[24], cnt[16];
+    snprintf(nk, sizeof(nk), "%zu", n + 1);
+    snprintf(maxlen, sizeof(maxlen), "%llu", (unsigned long long)r->base.log_keep * 10ull);
+    snprintf(cnt, sizeof(cnt), "%zu", n);
+    size_t a = 0;
+    argv[a++] = "EVAL";
+    argv[a++] = SUB_LUA;
+    argv[a++] = nk;
+    argv[a++] = r->k_sub_changes;
+    for (size_t i = 0; i < n; i++) {
+        key(keys + i * 128, 128, r, "sub:ip:", e[i].addr);
+        argv[a++] = keys + i * 128;
+    }
+    argv[a++] = maxlen;
+    argv[a++] = cnt;
+    uint64_t now = store_now_ms();
+    for (size_t i = 0; i < n; i++) {
+        char *ttl = nums + i * 48, *upd = ttl + 24;
+        snprintf(ttl, 24, "%llu", (unsigned long long)(e[i].op == STORE_SUB_SET ? e[i].ttl_ms : 0));
+        snprintf(upd, 24, "%llu", (unsigned long long)(e[i].updated_ms ? e[i].updated_ms : now));
+        argv[a++] = e[i].op == STORE_SUB_SET ? "set" : "del";
+        argv[a++] = e[i].addr;
+        argv[a++] = e[i].op == STORE_SUB_SET ? e[i].subscriber : "";
+        argv[a++] = e[i].session ? e[i].session : "";
+        argv[a++] = ttl;
+        argv[a++] = upd;
+    }
+    redisReply *rp = cmd(r, (int)argc, argv, NULL, false, &rc, err, errlen);
+    if (rp)
+        freeReplyObject(rp);
+out:
+    free(argv);
+    free(keys);
+    free(nums);
+    return rc;
+}
+
+static int r_sub_apply(struct store *s, const struct store_sub *e, size_t n, char *err,
+                       size_t errlen)
+{
+    struct rstore *r = (struct rstore *)s;
+    for (size_t i = 0; i < n; i += SUB_BATCH) {
+        int rc = sub_chunk(r, e + i, n - i < SUB_BATCH ? n - i : SUB_BATCH, err, errlen);
+        if (rc)
+            return rc;
+    }
+    return (int)n;
+}
+
+/* Parses a stored value "<sub> <session|-> <updated>" into o (pointers into v, which is
+ * modified). 0, or -1 when it is not one. */
+static int sub_value(char *v, struct store_sub *o)
+{
+    char *s1 = strchr(v, ' '), *s2 = s1 ? strchr(s1 + 1, ' ') : NULL;
+    if (!s1 || !s2 || s1 == v || s2 == s1 + 1)
+        return -1;
+    *s1 = *s2 = '\0';
+    redisReply t = { .type = REDIS_REPLY_STRING, .str = s2 + 1, .len = strlen(s2 + 1) };
+    if (reply_u64(&t, &o->updated_ms))
+        return -1;
+    o->subscriber = v;
+    o->session = strcmp(s1 + 1, "-") == 0 ? "" : s1 + 1;
+    return 0;
+}
+
+/* Pipelines GET + PTTL for n keys (full key names) and calls cb for each live one; addrs[i]
+ * is the address part. */
+static int sub_fetch(struct rstore *r, char *const *keys, const char *const *addrs, size_t n,
+                     store_sub_fn cb, void *ctx, size_t *found, char *err, size_t errlen)
+{
+    int rc = ensure(r, err, errlen);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        redisAppendCommandArgv(r->c, 2, (const char *[]){ "GET", keys[i] }, NULL);
+        redisAppendCommandArgv(r->c, 2, (const char *[]){ "PTTL", keys[i] }, NULL);
+    }
+    uint64_t now = store_now_ms();
+    for (size_t i = 0; i < n; i++) {
+        void *g = NULL, *t = NULL;
+        if (redisGetReply(r->c, &g) != REDIS_OK || !g || redisGetReply(r->c, &t) != REDIS_OK ||
+            !t) {
+            snprintf(err, errlen, "store: %s: GET: %s", r->base.where, r->c->errstr);
+            if (g)
+                freeReplyObject(g);
+            drop(r);
+            return -EIO;
+        }
+        redisReply *gr = g, *tr = t;
+        if (!rc && gr->type == REDIS_REPLY_STRING && gr->len < 512) {
+            char v[512];
+            memcpy(v, gr->str, gr->len);
+            v[gr->len] = '\0';
+            struct store_sub o = { .op = STORE_SUB_SET, .addr = addrs[i] };
+            if (sub_value(v, &o) == 0) {
+                if (tr->type == REDIS_REPLY_INTEGER && tr->integer > 0)
+                    o.expires_ms = now + (uint64_t)tr->integer;
+                (*found)++;
+                rc = cb(ctx, &o);
+            }
+        }
+        freeReplyObject(gr);
+        freeReplyObject(tr);
+    }
+    return rc;
+}
+
+static int r_sub_get(struct store *s, const char *addr, store_sub_fn cb, void *ctx, char *err,
+                     size_t errlen)
+{
+    struct rstore *r = (struct rstore *)s;
+    char k[sizeof(r->u.prefix) + 8 + STORE_SUB_ADDR_MAX];
+    key(k, sizeof(k), r, "sub:ip:", addr);
+    char *keys[1] = { k };
+    const char *addrs[1] = { addr };
+    size_t found = 0;
+    int rc = sub_fetch(r, keys, addrs, 1, cb, ctx, &found, err, errlen);
+    if (!rc && !found) {
+        snprintf(err, errlen, "store: %s: no subscriber mapping for %s", r->base.where, addr);
+        return -ENOENT;
+    }
+    return rc;
+}
+
+static int r_sub_list(struct store *s, store_sub_fn cb, void *ctx, char *err, size_t errlen)
+{
+    struct rstore *r = (struct rstore *)s;
+    char pat[sizeof(r->u.prefix) + 16];
+    key(pat, sizeof(pat), r, "sub:ip:", "*");
+    size_t plen = strlen(pat) - 1, found = 0;
+    char cursor[32] = "0";
+    int rc = 0;
+    do {
+        redisReply *rp =
+            cmd(r, 6, (const char *[]){ "SCAN", cursor, "MATCH", pat, "COUNT", SCAN_COUNT }, NULL,
+                true, &rc, err, errlen);
+        if (!rp)
+            return rc;
+        if (rp->type != REDIS_REPLY_ARRAY || rp->elements != 2 ||
+            rp->element[0]->type != REDIS_REPLY_STRING || rp->element[0]->len >= sizeof(cursor) ||
+            rp->element[1]->type != REDIS_REPLY_ARRAY) {
+            freeReplyObject(rp);
+            return bad_reply(r, "SCAN", err, errlen);
+        }
+        snprintf(cursor, sizeof(cursor), "%s", rp->element[0]->str);
+        const redisReply *ks = rp->element[1];
+        char **keys = calloc(ks->elements + 1, sizeof(*keys));
+        const char **addrs = calloc(ks->elements + 1, sizeof(*addrs));
+        size_t m = 0;
+        if (!keys || !addrs) {
+            rc = -ENOMEM;
+            snprintf(err, errlen, "store: %s: SCAN: out of memory", r->base.where);
+        }
+        for (size_t i = 0; !rc && i < ks->elements; i++) {
+            const redisReply *kr = ks->element[i];
+            if (kr->type != REDIS_REPLY_STRING || kr->len <= plen ||
+                !store_sub_addr_valid(kr->str + plen, kr->len - plen))
+                continue;
+            keys[m] = kr->str;
+            addrs[m++] = kr->str + plen;
+        }
+        if (!rc && m)
+            rc = sub_fetch(r, keys, addrs, m, cb, ctx, &found, err, errlen);
+        free(keys);
+        free(addrs);
+        freeReplyObject(rp);
+    } while (!rc && strcmp(cursor, "0") != 0);
+    return rc;
+}
+
 static const struct store_ops redis_ops = {
     .name = "redis",
     .publish = r_publish,
@@ -1137,6 +1352,11 @@ static const struct store_ops redis_ops = {
     .nodes = r_nodes,
     .trim = r_trim,
     .free = r_free,
+
+    /* subscriber map */
+    .sub_apply = r_sub_apply,
+    .sub_get = r_sub_get,
+    .sub_list = r_sub_list,
 };
 
 struct store *store_redis_open(const struct store_url *u, const struct store_opts *o,
@@ -1164,6 +1384,7 @@ struct store *store_redis_open(const struct store_url *u, const struct store_opt
     snprintf(r->k_orders, sizeof(r->k_orders), "%sorders", u->prefix);
     snprintf(r->k_changes, sizeof(r->k_changes), "%schanges", u->prefix);
     snprintf(r->k_nodes, sizeof(r->k_nodes), "%snodes", u->prefix);
+    snprintf(r->k_sub_changes, sizeof(r->k_sub_changes), "%ssub:changes", u->prefix);
     set_where(r);
     if (ensure(r, err, errlen) != 0) {
         r_free(&r->base);

@@ -94,14 +94,10 @@ static int attr(struct radius_acct *out, uint8_t t, const uint8_t *v, size_t vl,
                 char *err, size_t errlen)
 {
     switch (t) {
-    case A_USER_NAME:
-        return take_str(&out->user_name, v, vl, off, err, errlen);
-    case A_CALLING:
-        return take_str(&out->calling, v, vl, off, err, errlen);
-    case A_SESSION_ID:
-        return take_str(&out->session_id, v, vl, off, err, errlen);
-    case A_VSA:
-        return vsa(out, v, vl, off, err, errlen);
+    case A_USER_NAME: return take_str(&out->user_name, v, vl, off, err, errlen);
+    case A_CALLING: return take_str(&out->calling, v, vl, off, err, errlen);
+    case A_SESSION_ID: return take_str(&out->session_id, v, vl, off, err, errlen);
+    case A_VSA: return vsa(out, v, vl, off, err, errlen);
     case A_FRAMED_IP:
         if (vl != 4)
             return fail(err, errlen, off, -EBADMSG, "Framed-IP-Address is not 4 bytes");
@@ -144,8 +140,7 @@ static int attr(struct radius_acct *out, uint8_t t, const uint8_t *v, size_t vl,
         out->has_ipv6 = true;
         return 0;
     }
-    default:
-        return 0;
+    default: return 0;
     }
 }
 
@@ -202,8 +197,8 @@ int radius_acct_response(uint8_t identifier, const uint8_t reqauth[16], const ui
     return RADIUS_HDR;
 }
 
-int radius_acct_build(uint8_t identifier, const uint8_t *attrs, size_t alen,
-                      const uint8_t *secret, size_t slen, uint8_t *out, size_t cap)
+int radius_acct_build(uint8_t identifier, const uint8_t *attrs, size_t alen, const uint8_t *secret,
+                      size_t slen, uint8_t *out, size_t cap)
 {
     size_t n = RADIUS_HDR + alen;
     if (n > cap || n > RADIUS_MAX)
@@ -223,17 +218,11 @@ int radius_acct_build(uint8_t identifier, const uint8_t *attrs, size_t alen,
 const char *radius_status_name(uint32_t status)
 {
     switch (status) {
-    case RADIUS_START:
-        return "Start";
-    case RADIUS_STOP:
-        return "Stop";
-    case RADIUS_INTERIM:
-        return "Interim-Update";
-    case RADIUS_ACCT_ON:
-        return "Accounting-On";
-    case RADIUS_ACCT_OFF:
-        return "Accounting-Off";
-    default:
-        return "unknown";
+    case RADIUS_START: return "Start";
+    case RADIUS_STOP: return "Stop";
+    case RADIUS_INTERIM: return "Interim-Update";
+    case RADIUS_ACCT_ON: return "Accounting-On";
+    case RADIUS_ACCT_OFF: return "Accounting-Off";
+    default: return "unknown";
     }
 }

@@ -35,17 +35,17 @@ struct radius_str {
 
 struct radius_acct {
     uint8_t identifier;
-    uint16_t length;          /* the header's length: bytes of the packet proper */
+    uint16_t length;              /* the header's length: bytes of the packet proper */
     const uint8_t *authenticator; /* 16 bytes inside buf */
-    uint32_t status;          /* enum radius_status, 0 when the attribute is absent */
-    struct radius_str session_id;   /* Acct-Session-Id (44) */
-    struct radius_str user_name;    /* User-Name (1) */
-    struct radius_str calling;      /* Calling-Station-Id (31), the MSISDN */
-    struct radius_str imsi;         /* 3GPP-IMSI (26/10415/1) */
+    uint32_t status;              /* enum radius_status, 0 when the attribute is absent */
+    struct radius_str session_id; /* Acct-Session-Id (44) */
+    struct radius_str user_name;  /* User-Name (1) */
+    struct radius_str calling;    /* Calling-Station-Id (31), the MSISDN */
+    struct radius_str imsi;       /* 3GPP-IMSI (26/10415/1) */
     bool has_ipv4;
-    uint8_t ipv4[4];          /* Framed-IP-Address (8) */
+    uint8_t ipv4[4]; /* Framed-IP-Address (8) */
     bool has_ipv6;
-    uint8_t ipv6[16];         /* Framed-IPv6-Prefix (97): the prefix, bits past plen zero */
+    uint8_t ipv6[16]; /* Framed-IPv6-Prefix (97): the prefix, bits past plen zero */
     uint8_t ipv6_plen;
     bool has_timestamp;
     uint32_t event_timestamp; /* Event-Timestamp (55), seconds since the epoch */
@@ -69,8 +69,8 @@ int radius_acct_response(uint8_t identifier, const uint8_t reqauth[16], const ui
 /* Builds an Accounting-Request (for tests and the benchmark): header, the attributes given as
  * already-encoded bytes attrs[0..alen), Request Authenticator computed with secret. Returns
  * the packet length or -ENOSPC. */
-int radius_acct_build(uint8_t identifier, const uint8_t *attrs, size_t alen,
-                      const uint8_t *secret, size_t slen, uint8_t *out, size_t cap);
+int radius_acct_build(uint8_t identifier, const uint8_t *attrs, size_t alen, const uint8_t *secret,
+                      size_t slen, uint8_t *out, size_t cap);
 
 /* The name of a status ("Start", "Stop", "Interim-Update", "Accounting-On", "Accounting-Off"),
  * or "unknown". */

@@ -62,8 +62,8 @@ int sub_addr_parse(const char *s, size_t len, struct sub_addr *a, char *err, siz
 {
     char buf[64];
     if (len == 0 || len >= sizeof(buf)) {
-        snprintf(err, errlen, "subscriber address '%.*s': empty or too long", (int)(len < 64 ? len : 64),
-                 s);
+        snprintf(err, errlen, "subscriber address '%.*s': empty or too long",
+                 (int)(len < 64 ? len : 64), s);
         return -EINVAL;
     }
     memcpy(buf, s, len);
@@ -82,8 +82,8 @@ int sub_addr_parse(const char *s, size_t len, struct sub_addr *a, char *err, siz
     }
     if (inet_pton(AF_INET, buf, a->addr) == 1) {
         if (plen != -1 && plen != 32) {
-            snprintf(err, errlen, "subscriber address '%s': an IPv4 subscriber is one address (/32)",
-                     buf);
+            snprintf(err, errlen,
+                     "subscriber address '%s': an IPv4 subscriber is one address (/32)", buf);
             return -EINVAL;
         }
         a->family = 4;
