@@ -1162,7 +1162,8 @@ static const char SUB_LUA[] =
 static int sub_chunk(struct rstore *r, const struct store_sub *e, size_t n, char *err,
                      size_t errlen)
 {
-    size_t argc = 3 + n + 2 + n * SUB_FIELDS;
+    size_t argc =
+        4 + n + 2 + n * SUB_FIELDS; /* EVAL script numkeys changes, keys, maxlen n, fields */
     const char **argv = calloc(argc, sizeof(*argv));
     char *keys = malloc(n * 128), *nums = malloc(n * 48);
     int rc = -ENOMEM;

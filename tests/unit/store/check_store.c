@@ -1564,6 +1564,167 @@ END_TEST
 
 /* ---- suite ---------------------------------------------------------------------------------- */
 
+/* ---- subscriber map (both back ends) -------------------------------------------------------- */
+
+struct subs_seen {
+    size_t n;
+    char addr[16][48];
+    char sub[16][64];
+    char sess[16][64];
+    uint64_t expires[16];
+};
+
+static int see_sub(void *ctx, const struct store_sub *e)
+{
+    struct subs_seen *s = ctx;
+    if (s->n == 16)
+        return 0;
+    snprintf(s->addr[s->n], 48, "%s", e->addr);
+    snprintf(s->sub[s->n], 64, "%s", e->subscriber);
+    snprintf(s->sess[s->n], 64, "%s", e->session);
+    s->expires[s->n] = e->expires_ms;
+    s->n++;
+    return 0;
+}
+
+static int count_sub(void *ctx, const struct store_sub *e)
+{
+    (void)e;
+    (*(size_t *)ctx)++;
+    return 0;
+}
+
+static const char *sub_of(struct store *s, const char *addr)
+{
+    static struct subs_seen seen;
+    char err[512];
+    memset(&seen, 0, sizeof(seen));
+    int rc = store_sub_get(s, addr, see_sub, &seen, err, sizeof(err));
+    if (rc == -ENOENT)
+        return "-";
+    ck_assert_msg(rc == 0, "%s", err);
+    ck_assert_uint_eq(seen.n, 1);
+    ck_assert_str_eq(seen.addr[0], addr);
+    return seen.sub[0];
+}
+
+START_TEST(subs_set_get_list_del)
+{
+    struct store *s = open_bk(_i, NULL);
+    char err[512];
+    uint64_t t0 = store_now_ms();
+    struct store_sub b[] = {
+        { .op = STORE_SUB_SET,
+          .addr = "10.0.0.1",
+          .subscriber = "77010000001",
+          .session = "a1",
+          .ttl_ms = 3600000 },
+        { .op = STORE_SUB_SET,
+          .addr = "2001:db8:1::/56",
+          .subscriber = "401770000000002",
+          .session = "b1" },
+        { .op = STORE_SUB_SET, .addr = "10.0.0.3", .subscriber = "c", .ttl_ms = 3600000 },
+        { .op = STORE_SUB_DEL, .addr = "10.0.0.3" },
+    };
+    ck_assert_int_eq(store_sub_apply(s, b, 4, err, sizeof(err)), 4);
+    ck_assert_str_eq(sub_of(s, "10.0.0.1"), "77010000001");
+    ck_assert_str_eq(sub_of(s, "2001:db8:1::/56"), "401770000000002");
+    ck_assert_str_eq(sub_of(s, "10.0.0.3"), "-");
+    ck_assert_int_eq(store_sub_get(s, "10.0.0.3", see_sub, NULL, err, sizeof(err)), -ENOENT);
+    ck_assert_msg(strstr(err, "no subscriber mapping for 10.0.0.3"), "%s", err);
+    struct subs_seen all = { 0 };
+    ck_assert_int_eq(store_sub_list(s, see_sub, &all, err, sizeof(err)), 0);
+    ck_assert_uint_eq(all.n, 2);
+    for (size_t i = 0; i < all.n; i++) {
+        if (strcmp(all.addr[i], "10.0.0.1") == 0) {
+            ck_assert_str_eq(all.sess[i], "a1");
+            ck_assert_uint_ge(all.expires[i], t0 + 3590000);
+            ck_assert_uint_le(all.expires[i], store_now_ms() + 3600000);
+        } else {
+            ck_assert_str_eq(all.addr[i], "2001:db8:1::/56");
+            ck_assert_uint_eq(all.expires[i], 0);
+        }
+    }
+    /* a Stop of an earlier session leaves the mapping; of the current one removes it */
+    struct store_sub stop = { .op = STORE_SUB_DEL, .addr = "10.0.0.1", .session = "old" };
+    ck_assert_int_eq(store_sub_apply(s, &stop, 1, err, sizeof(err)), 1);
+    ck_assert_str_eq(sub_of(s, "10.0.0.1"), "77010000001");
+    stop.session = "a1";
+    ck_assert_int_eq(store_sub_apply(s, &stop, 1, err, sizeof(err)), 1);
+    ck_assert_str_eq(sub_of(s, "10.0.0.1"), "-");
+    if (_i == BK_REDIS) { /* every applied mapping is on the change stream */
+        char k[128];
+        snprintf(k, sizeof(k), "%ssub:changes", g_prefix);
+        redisReply *r = raw(g_port, NULL, 2, (const char *[]){ "XLEN", k });
+        ck_assert_ptr_nonnull(r);
+        ck_assert_int_eq(r->integer, 5); /* 3 sets, the del of 10.0.0.3, the Stop of a1 */
+        freeReplyObject(r);
+    }
+    store_free(s);
+}
+END_TEST
+
+START_TEST(subs_expiry)
+{
+    struct store *s = open_bk(_i, NULL);
+    char err[512];
+    struct store_sub e = {
+        .op = STORE_SUB_SET, .addr = "10.0.0.7", .subscriber = "x", .ttl_ms = 150
+    };
+    ck_assert_int_eq(store_sub_apply(s, &e, 1, err, sizeof(err)), 1);
+    ck_assert_str_eq(sub_of(s, "10.0.0.7"), "x");
+    sleep_ms(300);
+    ck_assert_str_eq(sub_of(s, "10.0.0.7"), "-");
+    struct subs_seen all = { 0 };
+    ck_assert_int_eq(store_sub_list(s, see_sub, &all, err, sizeof(err)), 0);
+    ck_assert_uint_eq(all.n, 0);
+    store_free(s);
+}
+END_TEST
+
+START_TEST(subs_refusals)
+{
+    struct store *s = open_bk(_i, NULL);
+    char err[512];
+    struct store_sub b[] = {
+        { .op = STORE_SUB_SET, .addr = "10.0.0.1", .subscriber = "ok" },
+        { .op = STORE_SUB_SET, .addr = "10.0.0.2", .subscriber = "has space" },
+    };
+    ck_assert_int_eq(store_sub_apply(s, b, 2, err, sizeof(err)), -EINVAL);
+    ck_assert_msg(strstr(err, "subscriber mapping 2 of 2: invalid subscriber id"), "%s", err);
+    ck_assert_str_eq(sub_of(s, "10.0.0.1"), "-"); /* nothing of a refused batch written */
+    b[1].subscriber = "fine";
+    b[1].addr = "../etc/passwd";
+    ck_assert_int_eq(store_sub_apply(s, b, 2, err, sizeof(err)), -EINVAL);
+    ck_assert_msg(strstr(err, "invalid address"), "%s", err);
+    ck_assert_int_eq(store_sub_get(s, "x y", see_sub, NULL, err, sizeof(err)), -EINVAL);
+    store_free(s);
+}
+END_TEST
+
+/* A large batch goes through in chunks (Redis: several script calls). */
+START_TEST(subs_large_batch)
+{
+    struct store *s = open_bk(_i, NULL);
+    char err[512];
+    enum { N = 1500 };
+    static struct store_sub b[N];
+    static char addr[N][24];
+    for (int i = 0; i < N; i++) {
+        snprintf(addr[i], sizeof(addr[i]), "10.1.%d.%d", i / 256, i % 256);
+        b[i] = (struct store_sub){
+            .op = STORE_SUB_SET, .addr = addr[i], .subscriber = addr[i], .ttl_ms = 60000
+        };
+    }
+    ck_assert_int_eq(store_sub_apply(s, b, N, err, sizeof(err)), N);
+    ck_assert_str_eq(sub_of(s, "10.1.5.219"), "10.1.5.219");
+    size_t cnt = 0;
+    ck_assert_int_eq(store_sub_list(s, count_sub, &cnt, err, sizeof(err)), 0);
+    ck_assert_uint_eq(cnt, N);
+    store_free(s);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
     Suite *s = suite_create("store");
@@ -1599,6 +1760,15 @@ static Suite *store_suite(void)
     tcase_add_loop_test(tc, contract_snapshot_consistent, 0, BK_N);
     tcase_add_loop_test(tc, contract_follow_concurrent, 0, BK_N);
     tcase_add_test(tc, redis_lost_change);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("subs");
+    tcase_set_timeout(tc, 30);
+    tcase_add_unchecked_fixture(tc, redis_setup, redis_teardown);
+    tcase_add_loop_test(tc, subs_set_get_list_del, 0, BK_N);
+    tcase_add_loop_test(tc, subs_expiry, 0, BK_N);
+    tcase_add_loop_test(tc, subs_refusals, 0, BK_N);
+    tcase_add_loop_test(tc, subs_large_batch, 0, BK_N);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("redis");

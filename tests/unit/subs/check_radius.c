@@ -57,10 +57,9 @@ START_TEST(known_packet)
     ck_assert_mem_eq(a.ipv4, ((uint8_t[]){ 10, 1, 2, 3 }), 4);
     ck_assert(a.has_ipv6);
     ck_assert_uint_eq(a.ipv6_plen, 56);
-    ck_assert_mem_eq(a.ipv6,
-                     ((uint8_t[]){ 0x20, 0x01, 0x0d, 0xb8, 0xaa, 0xbb, 0xcc, 0, 0, 0, 0, 0, 0, 0,
-                                   0, 0 }),
-                     16);
+    ck_assert_mem_eq(
+        a.ipv6,
+        ((uint8_t[]){ 0x20, 0x01, 0x0d, 0xb8, 0xaa, 0xbb, 0xcc, 0, 0, 0, 0, 0, 0, 0, 0, 0 }), 16);
     ck_assert(a.has_timestamp);
     ck_assert_uint_eq(a.event_timestamp, 1767225600u);
     ck_assert_str_eq(radius_status_name(a.status), "Start");
@@ -81,9 +80,8 @@ START_TEST(wrong_secret)
 {
     struct radius_acct a;
     char err[128] = "";
-    ck_assert_int_eq(parse(PKT, sizeof(PKT), (const uint8_t *)"testing124", 10, &a, err,
-                           sizeof(err)),
-                     -EACCES);
+    ck_assert_int_eq(
+        parse(PKT, sizeof(PKT), (const uint8_t *)"testing124", 10, &a, err, sizeof(err)), -EACCES);
     ck_assert_str_eq(err, "radius: offset 4: Request Authenticator does not match the secret");
     /* one flipped bit in an attribute: the authenticator no longer matches */
     uint8_t b[sizeof(PKT)];
@@ -95,7 +93,9 @@ END_TEST
 
 START_TEST(build_roundtrip)
 {
-    uint8_t attrs[] = { 40, 6, 0, 0, 0, 3, 44, 4, 'x', 'y', 8, 6, 192, 0, 2, 1, 85, 6, 0, 0, 1, 44 };
+    uint8_t attrs[] = {
+        40, 6, 0, 0, 0, 3, 44, 4, 'x', 'y', 8, 6, 192, 0, 2, 1, 85, 6, 0, 0, 1, 44
+    };
     uint8_t pkt[RADIUS_MAX];
     int n = radius_acct_build(9, attrs, sizeof(attrs), SECRET, SLEN, pkt, sizeof(pkt));
     ck_assert_int_eq(n, 20 + (int)sizeof(attrs));
@@ -121,25 +121,52 @@ static const struct bad {
     size_t alen;
     const char *err; /* prefix of the message */
 } bads[] = {
-    { "attr length 0", { 40, 6, 0, 0, 0, 1, 44, 0 }, 8, "radius: offset 27: attribute length below 2" },
-    { "attr length 1", { 40, 6, 0, 0, 0, 1, 44, 1, 'x' }, 9, "radius: offset 27: attribute length below 2" },
-    { "attr past end", { 40, 6, 0, 0, 0, 1, 44, 9, 'x', 'y' }, 10, "radius: offset 27: attribute runs past" },
-    { "lone type byte", { 40, 6, 0, 0, 0, 1, 44 }, 7, "radius: offset 26: truncated attribute header" },
+    { "attr length 0",
+      { 40, 6, 0, 0, 0, 1, 44, 0 },
+      8,
+      "radius: offset 27: attribute length below 2" },
+    { "attr length 1",
+      { 40, 6, 0, 0, 0, 1, 44, 1, 'x' },
+      9,
+      "radius: offset 27: attribute length below 2" },
+    { "attr past end",
+      { 40, 6, 0, 0, 0, 1, 44, 9, 'x', 'y' },
+      10,
+      "radius: offset 27: attribute runs past" },
+    { "lone type byte",
+      { 40, 6, 0, 0, 0, 1, 44 },
+      7,
+      "radius: offset 26: truncated attribute header" },
     { "ipv4 of 5", { 8, 7, 1, 2, 3, 4, 5 }, 7, "radius: offset 20: Framed-IP-Address is not 4" },
     { "ipv4 of 3", { 8, 5, 1, 2, 3 }, 5, "radius: offset 20: Framed-IP-Address is not 4" },
     { "status of 2", { 40, 4, 0, 1 }, 4, "radius: offset 20: Acct-Status-Type is not 4" },
-    { "ipv6 plen 129", { 97, 4, 0, 129 }, 4, "radius: offset 23: Framed-IPv6-Prefix length over 128" },
-    { "ipv6 short prefix", { 97, 6, 0, 64, 0x20, 0x01 }, 6, "radius: offset 23: Framed-IPv6-Prefix shorter" },
-    { "ipv6 oversized", { 97, 21, 0, 64, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17 }, 21,
+    { "ipv6 plen 129",
+      { 97, 4, 0, 129 },
+      4,
+      "radius: offset 23: Framed-IPv6-Prefix length over 128" },
+    { "ipv6 short prefix",
+      { 97, 6, 0, 64, 0x20, 0x01 },
+      6,
+      "radius: offset 23: Framed-IPv6-Prefix shorter" },
+    { "ipv6 oversized",
+      { 97, 21, 0, 64, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17 },
+      21,
       "radius: offset 20: Framed-IPv6-Prefix length not" },
     { "empty user name", { 1, 2 }, 2, "radius: offset 20: empty string attribute" },
     { "vsa short", { 26, 5, 0, 0, 0x28 }, 5, "radius: offset 20: Vendor-Specific shorter" },
-    { "3gpp sub past end", { 26, 10, 0, 0, 0x28, 0xaf, 1, 9, '4', '0' }, 10,
+    { "3gpp sub past end",
+      { 26, 10, 0, 0, 0x28, 0xaf, 1, 9, '4', '0' },
+      10,
       "radius: offset 27: 3GPP sub-attribute length out of bounds" },
-    { "3gpp sub length 1", { 26, 8, 0, 0, 0x28, 0xaf, 1, 1 }, 8,
+    { "3gpp sub length 1",
+      { 26, 8, 0, 0, 0x28, 0xaf, 1, 1 },
+      8,
       "radius: offset 27: 3GPP sub-attribute length out of bounds" },
     { "3gpp lone byte", { 26, 7, 0, 0, 0x28, 0xaf, 1 }, 7, "radius: offset 26: truncated 3GPP" },
-    { "timestamp of 8", { 55, 10, 0, 0, 0, 0, 0, 0, 0, 1 }, 10, "radius: offset 20: Event-Timestamp is not 4" },
+    { "timestamp of 8",
+      { 55, 10, 0, 0, 0, 0, 0, 0, 0, 1 },
+      10,
+      "radius: offset 20: Event-Timestamp is not 4" },
 };
 
 START_TEST(malformed_attrs)

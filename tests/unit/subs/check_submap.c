@@ -1,0 +1,226 @@
+/* check_submap.c - Check suite for the node's subscriber map (rules/subs/submap.c): address
+ * texts, IPv4 and IPv6 longest-prefix lookups, replacement, session-guarded removal, expiry,
+ * the capacity limit, and readers racing a writer (RCU: a reader always sees a whole entry). */
+#include <check.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rules/match/rsref.h"
+#include "rules/subs/submap.h"
+
+static struct sub_addr A(const char *s)
+{
+    struct sub_addr a;
+    char err[128];
+    int rc = sub_addr_parse(s, strlen(s), &a, err, sizeof(err));
+    ck_assert_msg(rc == 0, "%s: %s", s, err);
+    return a;
+}
+
+static const char *who(const struct submap *m, const char *ip, uint64_t now)
+{
+    static char sub[SUB_ID_MAX + 1];
+    uint8_t b[16];
+    struct sub_addr a = A(ip);
+    memcpy(b, a.addr, 16);
+    if (!submap_lookup(m, a.family, b, now, sub, sizeof(sub), NULL, 0))
+        return "-";
+    return sub;
+}
+
+START_TEST(addr_texts)
+{
+    static const char *const ok[][2] = {
+        { "10.0.0.1", "10.0.0.1" },
+        { "10.0.0.1/32", "10.0.0.1" },
+        { "2001:db8::/56", "2001:db8::/56" },
+        { "2001:0DB8:0:0::/64", "2001:db8::/64" },
+        { "2001:db8::1", "2001:db8::1/128" },
+        { "::/0", "::/0" },
+    };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        struct sub_addr a = A(ok[i][0]);
+        char t[SUB_ADDR_TEXT_MAX];
+        sub_addr_format(&a, t, sizeof(t));
+        ck_assert_str_eq(t, ok[i][1]);
+    }
+    static const char *const bad[] = { "", "10.0.0.1/24", "10.0.0.256", "2001:db8::1/64",
+                                       "2001:db8::/129", "2001:db8::/", "2001:db8::/x",
+                                       "host.example" };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct sub_addr a;
+        char err[128] = "";
+        ck_assert_msg(sub_addr_parse(bad[i], strlen(bad[i]), &a, err, sizeof(err)) == -EINVAL,
+                      "%s accepted", bad[i]);
+        ck_assert_msg(strncmp(err, "subscriber address '", 20) == 0, "%s", err);
+    }
+    ck_assert(sub_id_valid("77011234567", 11));
+    ck_assert(!sub_id_valid("a b", 3));
+    ck_assert(!sub_id_valid("", 0));
+}
+END_TEST
+
+START_TEST(lookups)
+{
+    struct submap *m = submap_new(16);
+    ck_assert_ptr_nonnull(m);
+    struct sub_addr a = A("10.0.0.1");
+    ck_assert_int_eq(submap_set(m, &a, "77010000001", "s1", 0), 0);
+    a = A("2001:db8:1::/48");
+    ck_assert_int_eq(submap_set(m, &a, "wide", "s2", 0), 0);
+    a = A("2001:db8:1:2::/64");
+    ck_assert_int_eq(submap_set(m, &a, "narrow", "s3", 0), 0);
+    ck_assert_str_eq(who(m, "10.0.0.1", 1), "77010000001");
+    ck_assert_str_eq(who(m, "10.0.0.2", 1), "-");
+    ck_assert_str_eq(who(m, "2001:db8:1:2::55", 1), "narrow");
+    ck_assert_str_eq(who(m, "2001:db8:1:3::55", 1), "wide");
+    ck_assert_str_eq(who(m, "2001:db8:2::1", 1), "-");
+    /* session out; a replacement keeps one entry */
+    char sub[8], sess[8];
+    a = A("10.0.0.1");
+    ck_assert(submap_lookup(m, 4, a.addr, 1, sub, sizeof(sub), sess, sizeof(sess)));
+    ck_assert_str_eq(sess, "s1");
+    ck_assert_str_eq(sub, "7701000"); /* truncated to the buffer */
+    ck_assert_int_eq(submap_set(m, &a, "77010000009", "s9", 0), 0);
+    ck_assert_uint_eq(submap_count(m), 3);
+    ck_assert_str_eq(who(m, "10.0.0.1", 1), "77010000009");
+    /* a Stop of the old session leaves the new one; of the current one removes it */
+    ck_assert_int_eq(submap_del(m, &a, "s1"), -ENOENT);
+    ck_assert_str_eq(who(m, "10.0.0.1", 1), "77010000009");
+    ck_assert_int_eq(submap_del(m, &a, "s9"), 0);
+    ck_assert_str_eq(who(m, "10.0.0.1", 1), "-");
+    a = A("2001:db8:1:2::/64");
+    ck_assert_int_eq(submap_del(m, &a, NULL), 0);
+    ck_assert_str_eq(who(m, "2001:db8:1:2::55", 1), "wide");
+    ck_assert_int_eq(submap_set(m, &a, "bad id", NULL, 0), -EINVAL);
+    submap_free(m);
+}
+END_TEST
+
+START_TEST(expiry_and_capacity)
+{
+    struct submap *m = submap_new(4);
+    char ip[32];
+    for (int i = 0; i < 4; i++) {
+        snprintf(ip, sizeof(ip), "10.0.0.%d", i);
+        struct sub_addr a = A(ip);
+        ck_assert_int_eq(submap_set(m, &a, "s", NULL, i < 2 ? 1000 : 0), 0);
+    }
+    struct sub_addr x = A("10.0.0.9");
+    ck_assert_int_eq(submap_set(m, &x, "s", NULL, 0), -ENOSPC);
+    ck_assert_str_eq(who(m, "10.0.0.0", 999), "s");
+    ck_assert_str_eq(who(m, "10.0.0.0", 1000), "-"); /* expired: not found before the sweep */
+    ck_assert_uint_eq(submap_expire(m, 1000), 2);
+    ck_assert_uint_eq(submap_count(m), 2);
+    ck_assert_int_eq(submap_set(m, &x, "s", NULL, 0), 0);
+    ck_assert_str_eq(who(m, "10.0.0.9", 1000), "s");
+    ck_assert_str_eq(who(m, "10.0.0.3", 1000), "s");
+    submap_free(m);
+    ck_assert_ptr_null(submap_new(0));
+}
+END_TEST
+
+/* Churn: many insert/delete rounds over a small table (tombstones), then every key checked
+ * against a plain array. */
+START_TEST(churn_vs_naive)
+{
+    enum { N = 2000 };
+    struct submap *m = submap_new(N);
+    static bool present[N];
+    memset(present, 0, sizeof(present));
+    unsigned seed = 7;
+    for (int r = 0; r < 100000; r++) {
+        seed = seed * 1103515245u + 12345u;
+        unsigned k = (seed >> 8) % N;
+        struct sub_addr a = { .family = 4, .plen = 32, .addr = { 10, 9, (uint8_t)(k >> 8), (uint8_t)k } };
+        if (present[k]) {
+            ck_assert_int_eq(submap_del(m, &a, NULL), 0);
+            present[k] = false;
+        } else {
+            ck_assert_int_eq(submap_set(m, &a, "x", NULL, 0), 0);
+            present[k] = true;
+        }
+    }
+    size_t n = 0;
+    for (unsigned k = 0; k < N; k++) {
+        uint8_t b[4] = { 10, 9, (uint8_t)(k >> 8), (uint8_t)k };
+        ck_assert_int_eq(submap_lookup(m, 4, b, 1, NULL, 0, NULL, 0), present[k]);
+        n += present[k];
+    }
+    ck_assert_uint_eq(submap_count(m), n);
+    submap_free(m);
+}
+END_TEST
+
+static struct submap *g_m;
+static atomic_bool g_stop;
+static atomic_long g_bad;
+
+static void *reader(void *arg)
+{
+    (void)arg;
+    rsref_thread_register();
+    uint8_t b[4] = { 10, 0, 0, 1 };
+    char sub[32], sess[32];
+    while (!atomic_load(&g_stop)) {
+        if (submap_lookup(g_m, 4, b, 1, sub, sizeof(sub), sess, sizeof(sess)) &&
+            strcmp(sub + 3, sess + 3) != 0) /* "subN" always comes with "sesN" */
+            atomic_fetch_add(&g_bad, 1);
+    }
+    rsref_thread_unregister();
+    return NULL;
+}
+
+START_TEST(readers_race_writer)
+{
+    g_m = submap_new(64);
+    atomic_store(&g_stop, false);
+    atomic_store(&g_bad, 0);
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&t[i], NULL, reader, NULL);
+    struct sub_addr a = A("10.0.0.1");
+    for (int i = 0; i < 20000; i++) {
+        char sub[32], sess[32];
+        snprintf(sub, sizeof(sub), "sub%d", i);
+        snprintf(sess, sizeof(sess), "ses%d", i);
+        ck_assert_int_eq(submap_set(g_m, &a, sub, sess, 0), 0);
+        if (i % 3 == 0)
+            submap_del(g_m, &a, NULL);
+    }
+    atomic_store(&g_stop, true);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    ck_assert_int_eq(atomic_load(&g_bad), 0);
+    submap_free(g_m);
+}
+END_TEST
+
+static Suite *submap_suite(void)
+{
+    Suite *s = suite_create("submap");
+    TCase *tc = tcase_create("valid");
+    tcase_add_test(tc, addr_texts);
+    tcase_add_test(tc, lookups);
+    tcase_add_test(tc, expiry_and_capacity);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("property");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, churn_vs_naive);
+    tcase_add_test(tc, readers_race_writer);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(submap_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
