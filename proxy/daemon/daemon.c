@@ -31,6 +31,7 @@
 #include "common/log.h"
 #include "proxy/daemon/mode.h"
 #include "proxy/daemon/notice_server.h"
+#include "proxy/daemon/radius.h"
 #include "proxy/daemon/admin.h"
 #include "proxy/daemon/follower.h"
 #include "proxy/daemon/query.h"
@@ -136,7 +137,8 @@ struct daemon {
     struct ruleset *merge_src; /* the merge thread's own reference to the set */
     struct merge_change *mq;   /* changes applied since the merge began */
     size_t nmq;
-    _Atomic int admin_https_url; /* cfg's https_url, for the admin thread (cfg is swapped) */
+    _Atomic int admin_https_url;    /* cfg's https_url, for the admin thread (cfg is swapped) */
+    struct radius_listener *radius; /* radius.listen: the subscriber feed, or NULL */
 };
 
 static uint64_t mono_ms(void)
@@ -341,6 +343,31 @@ static size_t store_stats_kv(struct daemon *d, struct log_kv *kv)
     return n;
 }
 
+#define RADIUS_STATS_KV 12
+
+/* The RADIUS listener's counters for the stats line (none without a listener). */
+static size_t radius_stats_kv(struct daemon *d, struct log_kv *kv)
+{
+    if (!d->radius)
+        return 0;
+    struct radius_counters c;
+    radius_listener_stats(d->radius, &c);
+    size_t n = 0;
+    kv[n++] = LOG_U("radius.received", c.received);
+    kv[n++] = LOG_U("radius.accepted", c.accepted);
+    kv[n++] = LOG_U("radius.answered", c.answered);
+    kv[n++] = LOG_U("radius.duplicates", c.duplicates);
+    kv[n++] = LOG_U("radius.unknown_client", c.unknown_client);
+    kv[n++] = LOG_U("radius.bad_authenticator", c.bad_authenticator);
+    kv[n++] = LOG_U("radius.malformed", c.malformed);
+    kv[n++] = LOG_U("radius.mapped", c.mapped);
+    kv[n++] = LOG_U("radius.removed", c.removed);
+    kv[n++] = LOG_U("radius.no_subscriber", c.no_subscriber);
+    kv[n++] = LOG_U("radius.store_errors", c.store_errors);
+    kv[n++] = LOG_U("radius.map_full", c.map_full);
+    return n;
+}
+
 /* One line: uptime, rule version, the notice page server, and every registered counter summed
  * over the workers. */
 static void stats_line(struct daemon *d)
@@ -351,7 +378,8 @@ static void stats_line(struct daemon *d)
     size_t total = 0;
     for (size_t i = 0; i < d->nregs; i++)
         total += d->regs[i].n;
-    struct log_kv *kv = calloc(total + 5 + NOTICE_STATS_KV + STORE_STATS_KV, sizeof(*kv));
+    struct log_kv *kv =
+        calloc(total + 5 + NOTICE_STATS_KV + STORE_STATS_KV + RADIUS_STATS_KV, sizeof(*kv));
     uint64_t *sum = calloc(total + 1, sizeof(*sum));
     size_t nk = 0;
     if (kv && sum) {
@@ -362,6 +390,7 @@ static void stats_line(struct daemon *d)
         kv[nk++] = LOG_U("log.write_errors", log_write_errors(d->log));
         nk += notice_stats_kv(d, kv + nk);
         nk += store_stats_kv(d, kv + nk);
+        nk += radius_stats_kv(d, kv + nk);
         size_t base = nk;
         for (size_t i = 0; i < d->nregs; i++) {
             for (size_t j = 0; j < d->regs[i].n; j++) {
@@ -1215,6 +1244,25 @@ static int store_setup(struct daemon *d, char *err, size_t errlen)
     return 0;
 }
 
+/* Opens the RADIUS Accounting listener when radius.listen is set (as root: secrets, port). */
+static int radius_open(struct daemon *d, char *err, size_t errlen)
+{
+    const struct settings *c = d->cfg;
+    if (!c->radius_listen[0])
+        return 0;
+    struct radius_config rc = {
+        .listen = c->radius_listen,
+        .clients = &c->radius_client,
+        .store_url = store_url(d),
+        .password_file = c->store_password_file,
+        .session_ttl_ms = c->radius_session_ttl,
+        .subscriber_id = c->radius_subscriber_id,
+        .map_capacity = (size_t)c->radius_map_capacity,
+    };
+    d->radius = radius_listener_new(&rc, d->log, err, errlen);
+    return d->radius ? 0 : -1;
+}
+
 /* Starts the notice page server on notice.listen (as root: the port may be privileged). */
 static int notice_open(struct daemon *d, char *err, size_t errlen)
 {
@@ -1279,6 +1327,10 @@ static int run(struct daemon *d)
         fatal(d, "%s", err);
         goto close_mode;
     }
+    if (radius_open(d, err, sizeof(err)) < 0) {
+        fatal(d, "%s", err);
+        goto close_mode;
+    }
     if (drop_privileges(d, err, sizeof(err)) < 0) {
         fatal(d, "%s", err);
         goto close_mode;
@@ -1286,6 +1338,17 @@ static int run(struct daemon *d)
     log_write(d->log, LOG_LEVEL_INFO, "notice", "notice page server listening",
               LOG_KV(LOG_S("listen", d->cfg->notice_listen.text),
                      LOG_U("port", notice_server_port(d->notice))));
+    if (d->radius) {
+        rc = radius_listener_start(d->radius);
+        if (rc < 0) {
+            fatal(d, "radius: cannot start the listener thread: %s", strerror(-rc));
+            goto close_mode;
+        }
+        log_write(d->log, LOG_LEVEL_INFO, "radius", "accounting listener started",
+                  LOG_KV(LOG_S("listen", d->cfg->radius_listen),
+                         LOG_U("port", radius_listener_port(d->radius)),
+                         LOG_U("clients", d->cfg->radius_client.n)));
+    }
 
     d->workers = calloc(d->nworkers, sizeof(*d->workers));
     if (!d->workers) {
@@ -1313,6 +1376,8 @@ static int run(struct daemon *d)
     if (stop_workers(d) < 0)
         ret = 1;
 close_mode:
+    radius_listener_free(d->radius);
+    d->radius = NULL;
     admin_free(d->admin);
     d->admin = NULL;
     follower_free(d->fol);

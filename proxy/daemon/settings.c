@@ -12,6 +12,7 @@
 
 #include "common/compiler.h"
 #include "common/log.h"
+#include "proxy/daemon/radius.h"
 #include "rules/orders/sign.h"
 #include "rules/store/store.h"
 
@@ -41,6 +42,7 @@ static const char *const v_incomplete[] = { "reset", "address", NULL };
 static const char *const v_checksums[] = { "verify", "ignore", "auto", NULL };
 static const char *const v_signature[] = { "accept", "refuse-invalid", "require-valid", NULL };
 static const char *const v_log_level[] = { "error", "warn", "info", "debug", NULL };
+static const char *const v_radius_id[] = { "msisdn", "imsi", "user-name", NULL };
 
 /* clang-format off */
 static const struct config_key keys[] = {
@@ -160,6 +162,24 @@ static const struct config_key keys[] = {
     { "orders.merge_threshold", CONFIG_INT, 0, 100000000, "20000", NULL, OFF(orders_merge_threshold), false,
       "changes of the store are applied to the running set as an overlay; past this many overlay "
       "entries a background thread merges it into a fresh base (0 = after every change)" },
+    /* subscriber map: the RADIUS Accounting listener (docs/subscribers.md) */
+    { "radius.listen", CONFIG_STRING, 0, 0, "", NULL, OFF(radius_listen), true,
+      "UDP address of the RADIUS Accounting listener (`127.0.0.1:1813`, `[::1]:1813`); empty = "
+      "none. Needs at least one radius.client" },
+    { "radius.client", CONFIG_LIST, 0, 0, "", NULL, OFF(radius_client), true,
+      "an accounting client: `ADDR[/PREFIX] SECRET_FILE` (the shared secret is the file's first "
+      "line; the file must not be readable by group or others); repeat the key for more" },
+    { "radius.session_ttl", CONFIG_DURATION, 1000, 30 * 24 * 60 * MIN, "120m", NULL,
+      OFF(radius_session_ttl), true,
+      "a mapping not refreshed by an Interim-Update for this long expires (a lost Stop); a "
+      "packet with Acct-Interim-Interval uses 3 x that interval instead" },
+    { "radius.subscriber_id", CONFIG_ENUM, 0, 0, "msisdn", v_radius_id, OFF(radius_subscriber_id),
+      true, "what names the subscriber: Calling-Station-Id (msisdn), 3GPP-IMSI (imsi) or "
+            "User-Name (user-name); the others are used, in that order, when it is absent" },
+    { "radius.map_capacity", CONFIG_INT, 1024, 268435456, "1048576", NULL,
+      OFF(radius_map_capacity), true,
+      "addresses the node's subscriber map holds (its memory is reserved at start); past it new "
+      "mappings are stored but not held by the node (counted as radius.map_full)" },
 };
 /* clang-format on */
 
@@ -188,6 +208,28 @@ static int finish(void *p, struct config_parse *ps)
                      "%" PRId64 " is also inline.tproxy_port; the ports must differ",
                      c->inline_redirect_port);
         return -EINVAL;
+    }
+    if (c->radius_listen[0] != '\0') {
+        char e[256];
+        struct sockaddr_storage ss;
+        socklen_t sl;
+        if (radius_listen_parse(c->radius_listen, &ss, &sl, e, sizeof(e)) != 0) {
+            config_error(ps, config_line(ps, "radius.listen"), "radius.listen", "%s", e);
+            return -EINVAL;
+        }
+        if (c->radius_client.n == 0) {
+            config_error(ps, config_line(ps, "radius.listen"), "radius.listen",
+                         "needs at least one radius.client");
+            return -EINVAL;
+        }
+    }
+    for (size_t i = 0; i < c->radius_client.n; i++) {
+        char e[1200];
+        struct radius_client rc;
+        if (radius_client_parse(c->radius_client.items[i], &rc, e, sizeof(e)) != 0) {
+            config_error(ps, config_line(ps, "radius.client"), "radius.client", "%s", e);
+            return -EINVAL;
+        }
     }
     if (c->tap_inject_interface[0] == '\0' && c->tap_interface[0] != '\0') {
         char *s = strdup(c->tap_interface);

@@ -6,7 +6,8 @@
  * Cross-key rules, checked after the whole file was read (errors "config: FILE[:LINE]: ..."):
  *   mode = tap needs tap.interface; mode = inline needs inline.tproxy_port or
  *   inline.redirect_port, and the two must differ. Derived: tap.inject_interface is
- *   tap.interface when the file left it empty. */
+ *   tap.interface when the file left it empty. radius.listen, when set, must be an address
+ *   and needs a radius.client; every radius.client line must parse. */
 #ifndef QG_SETTINGS_H
 #define QG_SETTINGS_H
 
@@ -104,6 +105,13 @@ struct settings {
     int orders_signature;      /* enum settings_signature */
     char *orders_trust_anchors;
     int64_t orders_merge_threshold; /* overlay entries past which the set is compiled afresh */
+
+    /* subscriber map: the RADIUS Accounting listener (proxy/daemon/radius.h) */
+    char *radius_listen;              /* "" = no listener */
+    struct config_list radius_client; /* "ADDR[/PREFIX] SECRET_FILE" lines */
+    uint64_t radius_session_ttl;      /* ms */
+    int radius_subscriber_id;         /* enum radius_subscriber_id */
+    int64_t radius_map_capacity;
 };
 
 /* The daemon's table (keys, struct size, cross-key rules), for the generic calls of

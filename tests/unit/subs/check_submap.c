@@ -12,8 +12,7 @@
 #include "rules/match/rsref.h"
 #include "rules/subs/submap.h"
 
-static struct sub_addr A(const char *s)
-{
+static struct sub_addr A(const char *s) {
     struct sub_addr a;
     char err[128];
     int rc = sub_addr_parse(s, strlen(s), &a, err, sizeof(err));
@@ -21,7 +20,8 @@ static struct sub_addr A(const char *s)
     return a;
 }
 
-static const char *who(const struct submap *m, const char *ip, uint64_t now)
+static const char *
+who(const struct submap *m, const char *ip, uint64_t now)
 {
     static char sub[SUB_ID_MAX + 1];
     uint8_t b[16];
@@ -35,12 +35,9 @@ static const char *who(const struct submap *m, const char *ip, uint64_t now)
 START_TEST(addr_texts)
 {
     static const char *const ok[][2] = {
-        { "10.0.0.1", "10.0.0.1" },
-        { "10.0.0.1/32", "10.0.0.1" },
-        { "2001:db8::/56", "2001:db8::/56" },
-        { "2001:0DB8:0:0::/64", "2001:db8::/64" },
-        { "2001:db8::1", "2001:db8::1/128" },
-        { "::/0", "::/0" },
+        { "10.0.0.1", "10.0.0.1" },           { "10.0.0.1/32", "10.0.0.1" },
+        { "2001:db8::/56", "2001:db8::/56" }, { "2001:0DB8:0:0::/64", "2001:db8::/64" },
+        { "2001:db8::1", "2001:db8::1/128" }, { "::/0", "::/0" },
     };
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
         struct sub_addr a = A(ok[i][0]);
@@ -48,8 +45,13 @@ START_TEST(addr_texts)
         sub_addr_format(&a, t, sizeof(t));
         ck_assert_str_eq(t, ok[i][1]);
     }
-    static const char *const bad[] = { "", "10.0.0.1/24", "10.0.0.256", "2001:db8::1/64",
-                                       "2001:db8::/129", "2001:db8::/", "2001:db8::/x",
+    static const char *const bad[] = { "",
+                                       "10.0.0.1/24",
+                                       "10.0.0.256",
+                                       "2001:db8::1/64",
+                                       "2001:db8::/129",
+                                       "2001:db8::/",
+                                       "2001:db8::/x",
                                        "host.example" };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct sub_addr a;
@@ -136,7 +138,9 @@ START_TEST(churn_vs_naive)
     for (int r = 0; r < 100000; r++) {
         seed = seed * 1103515245u + 12345u;
         unsigned k = (seed >> 8) % N;
-        struct sub_addr a = { .family = 4, .plen = 32, .addr = { 10, 9, (uint8_t)(k >> 8), (uint8_t)k } };
+        struct sub_addr a = { .family = 4,
+                              .plen = 32,
+                              .addr = { 10, 9, (uint8_t)(k >> 8), (uint8_t)k } };
         if (present[k]) {
             ck_assert_int_eq(submap_del(m, &a, NULL), 0);
             present[k] = false;
