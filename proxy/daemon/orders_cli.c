@@ -73,13 +73,18 @@ static int parse_opts(int argc, char **argv, struct cli *c)
 
 static struct store *cli_store(const struct cli *c)
 {
-    const char *url = c->store_url;
-    if (!url && c->cfg)
-        url = c->cfg->store[0] ? c->cfg->store : c->cfg->state_dir;
+    return orders_cli_store(c->store_url, c->cfg);
+}
+
+struct store *orders_cli_store(const char *store_url, const struct settings *cfg)
+{
+    const char *url = store_url;
+    if (!url && cfg)
+        url = cfg->store[0] ? cfg->store : cfg->state_dir;
     struct store_opts o;
     memset(&o, 0, sizeof(o));
-    if (c->cfg && c->cfg->store_password_file[0])
-        o.password_file = c->cfg->store_password_file;
+    if (cfg && cfg->store_password_file[0])
+        o.password_file = cfg->store_password_file;
     char err[1024];
     struct store *s = store_open(url, &o, err, sizeof(err));
     if (!s)

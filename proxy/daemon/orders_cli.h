@@ -13,4 +13,12 @@ int orders_cli_order(int argc, char **argv);
 int orders_cli_query(int argc, char **argv);
 int orders_cli_status(int argc, char **argv);
 
+struct settings;
+struct store;
+
+/* Opens the store the commands use: store_url; else cfg's store key; else cfg's state_dir;
+ * else STORE_DEFAULT_DIR (cfg may be NULL). Prints "qorgau: <error>" and returns NULL when it
+ * cannot. Also for `qorgau subscriber` (subs_cli.c). */
+struct store *orders_cli_store(const char *store_url, const struct settings *cfg);
+
 #endif

@@ -241,8 +241,7 @@ static bool str_ok(struct radius_str s)
 }
 
 /* The subscriber id of a, by preference; false when none is usable. */
-static bool pick_subscriber(const struct radius_listener *l, const struct radius_acct *a,
-                            char *out)
+static bool pick_subscriber(const struct radius_listener *l, const struct radius_acct *a, char *out)
 {
     struct radius_str by[3] = { a->calling, a->imsi, a->user_name };
     int first = l->cfg.subscriber_id;
@@ -268,9 +267,8 @@ static void plan(struct radius_listener *l, const struct radius_acct *a, size_t 
         bump(l, C_NOSUB, 1);
         return;
     }
-    uint64_t ttl = a->has_interim && a->interim_interval
-                       ? (uint64_t)a->interim_interval * 3000u
-                       : l->cfg.session_ttl_ms;
+    uint64_t ttl = a->has_interim && a->interim_interval ? (uint64_t)a->interim_interval * 3000u
+                                                         : l->cfg.session_ttl_ms;
     for (int v = 0; v < 2; v++) {
         struct sub_addr ad = { 0 };
         if (v == 0 && a->has_ipv4) {

@@ -49,18 +49,18 @@ int radius_listen_parse(const char *text, struct sockaddr_storage *ss, socklen_t
                         size_t errlen);
 
 struct radius_config {
-    const char *listen;                   /* radius.listen */
-    const struct config_list *clients;    /* radius.client lines */
-    const char *store_url;                /* the store the mappings go to */
-    const char *password_file;            /* its credentials ("" none) */
-    uint64_t session_ttl_ms;              /* radius.session_ttl */
-    int subscriber_id;                    /* enum radius_subscriber_id */
-    size_t map_capacity;                  /* radius.map_capacity: entries of the node's map */
+    const char *listen;                /* radius.listen */
+    const struct config_list *clients; /* radius.client lines */
+    const char *store_url;             /* the store the mappings go to */
+    const char *password_file;         /* its credentials ("" none) */
+    uint64_t session_ttl_ms;           /* radius.session_ttl */
+    int subscriber_id;                 /* enum radius_subscriber_id */
+    size_t map_capacity;               /* radius.map_capacity: entries of the node's map */
 };
 
 struct radius_counters {
-    uint64_t received, accepted, answered, duplicates, unknown_client, bad_authenticator,
-        malformed, mapped, removed, no_subscriber, store_errors, map_full;
+    uint64_t received, accepted, answered, duplicates, unknown_client, bad_authenticator, malformed,
+        mapped, removed, no_subscriber, store_errors, map_full;
 };
 
 struct radius_listener;
