@@ -361,8 +361,10 @@ size_t radius_listener_process(struct radius_listener *l, struct radius_dgram *d
         if (rc < 0) {
             stored = false;
             bump(l, C_STOREERR, 1);
-            log_write(l->log, LOG_LEVEL_WARN, "radius", "store write failed; packets unanswered",
-                      LOG_KV(LOG_S("error", err), LOG_U("packets", nacc)));
+            if (l->log)
+                log_write(l->log, LOG_LEVEL_WARN, "radius",
+                          "store write failed; packets unanswered",
+                          LOG_KV(LOG_S("error", err), LOG_U("packets", nacc)));
         }
     }
     if (stored) {

@@ -65,7 +65,7 @@ struct radius_counters {
 
 struct radius_listener;
 
-/* Reads the clients' secret files (owner-only, store_read_secret()), opens the store and binds
+/* lg may be NULL (no log: the benchmark). Reads the clients' secret files (owner-only, store_read_secret()), opens the store and binds
  * the socket (call as root, before dropping privileges). NULL with a message on failure. */
 struct radius_listener *radius_listener_new(const struct radius_config *cfg, struct log *lg,
                                             char *err, size_t errlen);

@@ -1129,82 +1129,99 @@ static void r_free(struct store *s)
 /* ---- subscriber map (docs/subscribers.md) ----
  *
  * PREFIX sub:ip:<addr>   string "<subscriber> <session|-> <updated_ms>", PEXPIRE = the TTL
- * PREFIX sub:changes     stream, one entry per applied mapping: op set|del, addr, sub,
- *                        session, ttl (MAXLEN ~ log_keep x 10)
- * One batch is one script: atomic, one round trip. A DEL naming a session removes the
- * mapping only while it still belongs to that session. */
-#define SUB_BATCH  512 /* mappings per script call */
+ * PREFIX sub:changes     stream, one entry per batch that changed something: n (mappings) and
+ *                        changes, one line each, "set <addr> <subscriber> <session|-> <ttl_ms>"
+ *                        or "del <addr> <session|->" (MAXLEN ~ log_keep)
+ * One batch is one MULTI/EXEC, pipelined: atomic, one round trip. A DEL naming a session
+ * removes the mapping only while it still belongs to that session (a small script). */
+#define SUB_BATCH  512 /* mappings per MULTI/EXEC */
 #define SUB_FIELDS 6   /* ARGV per mapping */
 
-static const char SUB_LUA[] =
-    "local n = tonumber(ARGV[2])\n"
-    "for i = 1, n do\n"
-    "  local b = 2 + (i - 1) * 6\n"
-    "  local op, addr, sub, sess, ttl, upd =\n"
-    "    ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4], ARGV[b + 5], ARGV[b + 6]\n"
-    "  local k = KEYS[1 + i]\n"
-    "  if op == 'set' then\n"
-    "    local v = sub .. ' ' .. (sess ~= '' and sess or '-') .. ' ' .. upd\n"
-    "    if ttl ~= '0' then redis.call('SET', k, v, 'PX', ttl) else redis.call('SET', k, v) end\n"
-    "    redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'op', 'set', 'addr', addr,\n"
-    "               'sub', sub, 'session', sess, 'ttl', ttl)\n"
-    "  else\n"
-    "    local cur = redis.call('GET', k)\n"
-    "    if cur and (sess == '' or string.match(cur, '^%S+ (%S+)') == sess) then\n"
-    "      redis.call('DEL', k)\n"
-    "      redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'op', 'del', 'addr', addr,\n"
-    "                 'session', sess)\n"
-    "    end\n"
-    "  end\n"
-    "end\n"
-    "return n\n";
+/* A Stop naming its session: delete only while the key still holds that session. KEYS[1] the
+ * address key, ARGV[1] the session. */
+static const char SUB_DEL_LUA[] = "local cur = redis.call('GET', KEYS[1])\n"
+                                  "if cur and string.match(cur, '^%S+ (%S+)') == ARGV[1] then\n"
+                                  "  return redis.call('DEL', KEYS[1])\n"
+                                  "end\n"
+                                  "return 0\n";
 
+/* One batch: MULTI, a SET ... PX (or DEL, or SUB_DEL_LUA) per mapping, one XADD listing them
+ * all, EXEC - pipelined, one round trip, atomic on the server. */
 static int sub_chunk(struct rstore *r, const struct store_sub *e, size_t n, char *err,
                      size_t errlen)
 {
-    size_t argc =
-        4 + n + 2 + n * SUB_FIELDS; /* EVAL script numkeys changes, keys, maxlen n, fields */
-    const char **argv = calloc(argc, sizeof(*argv));
-    char *keys = malloc(n * 128), *nums = malloc(n * 48);
-    int rc = -ENOMEM;
-    if (!argv || !keys || !nums) {
+    int rc = ensure(r, err, errlen);
+    if (rc)
+        return rc;
+    size_t cap = n * (STORE_SUB_ADDR_MAX + 2 * STORE_SUB_ID_MAX + 40) + 1;
+    char *log = malloc(cap);
+    if (!log) {
         snprintf(err, errlen, "store: %s: subscriber batch: out of memory", r->base.where);
-        goto out;
+        return -ENOMEM;
     }
-    char nk[16], maxlen[24], cnt[16];
-    snprintf(nk, sizeof(nk), "%zu", n + 1);
-    snprintf(maxlen, sizeof(maxlen), "%llu", (unsigned long long)r->base.log_keep * 10ull);
-    snprintf(cnt, sizeof(cnt), "%zu", n);
-    size_t a = 0;
-    argv[a++] = "EVAL";
-    argv[a++] = SUB_LUA;
-    argv[a++] = nk;
-    argv[a++] = r->k_sub_changes;
-    for (size_t i = 0; i < n; i++) {
-        key(keys + i * 128, 128, r, "sub:ip:", e[i].addr);
-        argv[a++] = keys + i * 128;
-    }
-    argv[a++] = maxlen;
-    argv[a++] = cnt;
+    size_t ll = 0;
     uint64_t now = store_now_ms();
+    redisAppendCommand(r->c, "MULTI");
     for (size_t i = 0; i < n; i++) {
-        char *ttl = nums + i * 48, *upd = ttl + 24;
-        snprintf(ttl, 24, "%llu", (unsigned long long)(e[i].op == STORE_SUB_SET ? e[i].ttl_ms : 0));
-        snprintf(upd, 24, "%llu", (unsigned long long)(e[i].updated_ms ? e[i].updated_ms : now));
-        argv[a++] = e[i].op == STORE_SUB_SET ? "set" : "del";
-        argv[a++] = e[i].addr;
-        argv[a++] = e[i].op == STORE_SUB_SET ? e[i].subscriber : "";
-        argv[a++] = e[i].session ? e[i].session : "";
-        argv[a++] = ttl;
-        argv[a++] = upd;
+        char k[sizeof(r->u.prefix) + 8 + STORE_SUB_ADDR_MAX];
+        key(k, sizeof(k), r, "sub:ip:", e[i].addr);
+        const char *sess = e[i].session && e[i].session[0] ? e[i].session : "-";
+        if (e[i].op == STORE_SUB_SET) {
+            char v[2 * STORE_SUB_ID_MAX + 32], ttl[24];
+            int vl = snprintf(v, sizeof(v), "%s %s %llu", e[i].subscriber, sess,
+                              (unsigned long long)(e[i].updated_ms ? e[i].updated_ms : now));
+            snprintf(ttl, sizeof(ttl), "%llu", (unsigned long long)e[i].ttl_ms);
+            const char *a[] = { "SET", k, v, "PX", ttl };
+            size_t al[] = { 3, strlen(k), (size_t)vl, 2, strlen(ttl) };
+            redisAppendCommandArgv(r->c, e[i].ttl_ms ? 5 : 3, a, al);
+            ll += (size_t)snprintf(log + ll, cap - ll, "set %s %s %s %s\n", e[i].addr,
+                                   e[i].subscriber, sess, ttl);
+        } else if (sess[0] != '-' || sess[1]) {
+            redisAppendCommandArgv(r->c, 5, (const char *[]){ "EVAL", SUB_DEL_LUA, "1", k, sess },
+                                   NULL);
+            ll += (size_t)snprintf(log + ll, cap - ll, "del %s %s\n", e[i].addr, sess);
+        } else {
+            redisAppendCommandArgv(r->c, 2, (const char *[]){ "DEL", k }, NULL);
+            ll += (size_t)snprintf(log + ll, cap - ll, "del %s -\n", e[i].addr);
+        }
     }
-    redisReply *rp = cmd(r, (int)argc, argv, NULL, false, &rc, err, errlen);
-    if (rp)
+    char cnt[24], maxlen[24];
+    snprintf(cnt, sizeof(cnt), "%zu", n);
+    snprintf(maxlen, sizeof(maxlen), "%llu", (unsigned long long)r->base.log_keep);
+    const char *xa[] = { "XADD", r->k_sub_changes, "MAXLEN", "~", maxlen, "*", "n",
+                         cnt,    "changes",        log };
+    size_t xl[10];
+    for (int i = 0; i < 9; i++)
+        xl[i] = strlen(xa[i]);
+    xl[9] = ll ? ll - 1 : 0; /* without the last line end */
+    redisAppendCommandArgv(r->c, 10, xa, xl);
+    redisAppendCommand(r->c, "EXEC");
+    /* MULTI, n + 1 QUEUED, EXEC */
+    for (size_t i = 0; i < n + 3; i++) {
+        void *v = NULL;
+        if (redisGetReply(r->c, &v) != REDIS_OK || !v) {
+            snprintf(err, errlen, "store: %s: subscriber batch: %s", r->base.where, r->c->errstr);
+            drop(r);
+            free(log);
+            return -EIO;
+        }
+        redisReply *rp = v;
+        if (!rc && is_readonly(rp)) {
+            snprintf(err, errlen, "store: %s: subscriber batch: %.*s", r->base.where, (int)rp->len,
+                     rp->str);
+            rc = -EROFS;
+        } else if (!rc && (rp->type == REDIS_REPLY_ERROR ||
+                           (i == n + 2 && rp->type != REDIS_REPLY_ARRAY))) {
+            snprintf(err, errlen, "store: %s: subscriber batch: %.*s", r->base.where,
+                     rp->type == REDIS_REPLY_ERROR ? (int)rp->len : 7,
+                     rp->type == REDIS_REPLY_ERROR ? rp->str : "aborted");
+            rc = -EPROTO;
+        }
         freeReplyObject(rp);
-out:
-    free(argv);
-    free(keys);
-    free(nums);
+    }
+    if (rc == -EROFS)
+        drop(r); /* a demoted primary: rediscover */
+    free(log);
     return rc;
 }
 

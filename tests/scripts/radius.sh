@@ -181,7 +181,7 @@ map1=$(counter mapped)
 check "retransmission counted (radius.duplicates $dup0 -> $dup1)" [ "$((dup1 - dup0))" = 1 ]
 check "retransmission applied once (radius.mapped $map0 -> $map1)" [ "$((map1 - map0))" = 1 ]
 n=$(E redis-cli -p 6379 xlen qorgau:sub:changes)
-check "change stream: one entry per applied mapping (4, got $n)" [ "$n" = 4 ]
+check "change stream: one entry per applied batch (4, got $n)" [ "$n" = 4 ]
 
 mal0=$(counter malformed)
 out=$(E python3 "$tmp/raw.py" "$SECRET" broken)

@@ -1655,9 +1655,21 @@ START_TEST(subs_set_get_list_del)
     if (_i == BK_REDIS) { /* every applied mapping is on the change stream */
         char k[128];
         snprintf(k, sizeof(k), "%ssub:changes", g_prefix);
-        redisReply *r = raw(g_port, NULL, 2, (const char *[]){ "XLEN", k });
+        redisReply *r = raw(g_port, NULL, 4, (const char *[]){ "XRANGE", k, "-", "+" });
         ck_assert_ptr_nonnull(r);
-        ck_assert_int_eq(r->integer, 5); /* 3 sets, the del of 10.0.0.3, the Stop of a1 */
+        ck_assert_int_eq(r->type, REDIS_REPLY_ARRAY);
+        /* one entry per batch: the 4; the Stop of "old" (nodes apply it with the same session
+         * check, which leaves the mapping); the Stop of a1 */
+        ck_assert_uint_eq(r->elements, 3);
+        const redisReply *f = r->element[0]->element[1];
+        ck_assert_uint_eq(f->elements, 4);
+        ck_assert_str_eq(f->element[1]->str, "4");
+        ck_assert_str_eq(f->element[3]->str, "set 10.0.0.1 77010000001 a1 3600000\n"
+                                             "set 2001:db8:1::/56 401770000000002 b1 0\n"
+                                             "set 10.0.0.3 c - 3600000\n"
+                                             "del 10.0.0.3 -");
+        ck_assert_str_eq(r->element[1]->element[1]->element[3]->str, "del 10.0.0.1 old");
+        ck_assert_str_eq(r->element[2]->element[1]->element[3]->str, "del 10.0.0.1 a1");
         freeReplyObject(r);
     }
     store_free(s);
