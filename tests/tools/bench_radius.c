@@ -79,8 +79,9 @@ static int build(size_t i, size_t n, uint8_t *out)
     uint8_t ip[4] = { 10, (uint8_t)(s >> 16), (uint8_t)(s >> 8), (uint8_t)s };
     k += put_attr(a + k, 8, ip, 4);
     if (s % 10 == 0) {
-        uint8_t p[9] = { 0, 56, 0x20, 0x01, 0x0d, 0xb8, (uint8_t)(s >> 16), (uint8_t)(s >> 8),
-                         (uint8_t)s };
+        uint8_t p[9] = {
+            0, 56, 0x20, 0x01, 0x0d, 0xb8, (uint8_t)(s >> 16), (uint8_t)(s >> 8), (uint8_t)s
+        };
         k += put_attr(a + k, 97, p, sizeof(p));
     }
     k += put_attr(a + k, 31, msisdn, strlen(msisdn));
