@@ -63,8 +63,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (n != (int)plen)
                 abort();
             struct radius_acct b;
-            int rc2 = radius_acct_parse(pkt, (size_t)n, SECRET, sizeof(SECRET) - 1, &b, err,
-                                        sizeof(err));
+            int rc2 =
+                radius_acct_parse(pkt, (size_t)n, SECRET, sizeof(SECRET) - 1, &b, err, sizeof(err));
             if ((rc2 == 0) != (rc == 0 || rc == -EACCES))
                 abort();
             if (rc2 == 0) {
