@@ -7,6 +7,7 @@
  *                        crc32: 8 lower-case hex digits, IEEE CRC-32 of the line before " <crc32>"
  *     DIR/orders/<id>    "qorgau-order 1 <active|revoked> <version> <updated_ms> <len>\n" + record
  *     DIR/nodes/<id>     "<version> <since_ms> <heartbeat_ms> <ttl_ms>\n"
+ *     DIR/subs/<addr>    "<subscriber> <session|-> <updated_ms> <expires_ms>\n" ('/' as '_')
  *
  * docs/store.md describes the same layout and what a crash between two steps leaves. */
 #ifndef QG_STORE_DIR_H

@@ -7,7 +7,10 @@
  *     P:changes          stream, entry id "<version>-0": version kind urgent time ids
  *     P:nodes            set of node ids
  *     P:node:<id>        hash: version, since, heartbeat, ttl
- *     P:node:<id>:alive  string with a TTL: present while the node's heartbeat is fresh */
+ *     P:node:<id>:alive  string with a TTL: present while the node's heartbeat is fresh
+ * and the subscriber map (one MULTI/EXEC per batch, docs/subscribers.md):
+ *     P:sub:ip:<addr>    string with the mapping's TTL: "<subscriber> <session|-> <updated>"
+ *     P:sub:changes      stream, one entry per batch: n, changes ("set|del ..." lines) */
 #ifndef QG_STORE_REDIS_H
 #define QG_STORE_REDIS_H
 

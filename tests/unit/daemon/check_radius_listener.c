@@ -226,9 +226,9 @@ START_TEST(refusals)
     uint8_t p[3][RADIUS_MAX];
     struct radius_dgram d[5];
     int n = mk(p[0], 1, "wide-secret", RADIUS_START, "s", 2, "7701", NULL, 0);
-    from(&d[0], "192.0.2.1", 1); /* unknown client */
-    from(&d[1], "127.0.0.9", 1); /* the narrow client: its own secret */
-    from(&d[2], "::1", 1);       /* unknown (IPv6) */
+    from(&d[0], "192.0.2.1", 1);        /* unknown client */
+    from(&d[1], "127.0.0.9", 1);        /* the narrow client: its own secret */
+    from(&d[2], "::1", 1);              /* unknown (IPv6) */
     from(&d[3], "::ffff:127.0.0.2", 1); /* IPv4-mapped: the wide client */
     for (int i = 0; i < 4; i++) {
         d[i].buf = p[0];
@@ -348,14 +348,15 @@ START_TEST(config_lines)
 {
     struct radius_client c;
     char err[1200];
-    ck_assert_int_eq(radius_client_parse("10.0.0.0/8 /etc/qorgau/bras.secret", &c, err, sizeof(err)), 0);
+    ck_assert_int_eq(
+        radius_client_parse("10.0.0.0/8 /etc/qorgau/bras.secret", &c, err, sizeof(err)), 0);
     ck_assert_int_eq(c.family, AF_INET);
     ck_assert_uint_eq(c.plen, 8);
     ck_assert_str_eq(c.secret_file, "/etc/qorgau/bras.secret");
     ck_assert_int_eq(radius_client_parse("2001:db8::1 /s", &c, err, sizeof(err)), 0);
     ck_assert_uint_eq(c.plen, 128);
     static const char *const bad[] = { "10.0.0.1", "10.0.0.1/33 /s", "host /s", "10.0.0.1 /a /b",
-                                       " /s", "10.0.0.1/x /s" };
+                                       " /s",      "10.0.0.1/x /s" };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         ck_assert_msg(radius_client_parse(bad[i], &c, err, sizeof(err)) == -EINVAL, "%s", bad[i]);
         ck_assert_msg(strncmp(err, "radius.client '", 15) == 0, "%s", err);
@@ -379,8 +380,9 @@ START_TEST(secret_file_refused)
     snprintf(l1, sizeof(l1), "127.0.0.1 %s", g_secret);
     char *items[1] = { l1 };
     struct config_list cl = { 1, items };
-    struct radius_config c = { .listen = "127.0.0.1:0", .clients = &cl, .store_url = g_store,
-                               .map_capacity = 16 };
+    struct radius_config c = {
+        .listen = "127.0.0.1:0", .clients = &cl, .store_url = g_store, .map_capacity = 16
+    };
     char err[1024] = "";
     ck_assert_ptr_null(radius_listener_new(&c, NULL, err, sizeof(err)));
     ck_assert_msg(strstr(err, g_secret) && !strstr(err, "wide-secret"), "%s", err);
