@@ -144,7 +144,6 @@ bench: all $(TOOL_BIN)
 	sh tests/bench/inline.sh $(BIN)
 	sh tests/bench/notice.sh $(BUILD)
 	sh tests/bench/store.sh $(BUILD)/tools
-	sh tests/bench/radius.sh $(BUILD)/tools
 	sh tests/bench/rsimage.sh $(BUILD)/tools
 	sh tests/bench/fleet.sh $(BIN)
 

@@ -64,6 +64,18 @@ static int take_str(struct radius_str *s, const uint8_t *v, size_t vl, size_t of
     return 0;
 }
 
+/* A 4-byte attribute (an address or an integer, network order) into *dst. */
+static int take_u32(uint32_t *dst, const uint8_t *v, size_t vl, size_t off, const char *name,
+                    char *err, size_t errlen)
+{
+    if (vl != 4) {
+        snprintf(err, errlen, "radius: offset %zu: %s is not 4 bytes", off, name);
+        return -EBADMSG;
+    }
+    *dst = be32(v);
+    return 0;
+}
+
 static int vsa(struct radius_acct *out, const uint8_t *v, size_t vl, size_t off, char *err,
                size_t errlen)
 {
@@ -99,28 +111,16 @@ static int attr(struct radius_acct *out, uint8_t t, const uint8_t *v, size_t vl,
     case A_SESSION_ID: return take_str(&out->session_id, v, vl, off, err, errlen);
     case A_VSA: return vsa(out, v, vl, off, err, errlen);
     case A_FRAMED_IP:
-        if (vl != 4)
-            return fail(err, errlen, off, -EBADMSG, "Framed-IP-Address is not 4 bytes");
-        memcpy(out->ipv4, v, 4);
+        memcpy(out->ipv4, v, vl == 4 ? 4 : 0);
         out->has_ipv4 = true;
-        return 0;
-    case A_STATUS:
-        if (vl != 4)
-            return fail(err, errlen, off, -EBADMSG, "Acct-Status-Type is not 4 bytes");
-        out->status = be32(v);
-        return 0;
+        return take_u32(&(uint32_t){ 0 }, v, vl, off, "Framed-IP-Address", err, errlen);
+    case A_STATUS: return take_u32(&out->status, v, vl, off, "Acct-Status-Type", err, errlen);
     case A_EVENT_TIME:
-        if (vl != 4)
-            return fail(err, errlen, off, -EBADMSG, "Event-Timestamp is not 4 bytes");
-        out->event_timestamp = be32(v);
         out->has_timestamp = true;
-        return 0;
+        return take_u32(&out->event_timestamp, v, vl, off, "Event-Timestamp", err, errlen);
     case A_INTERIM:
-        if (vl != 4)
-            return fail(err, errlen, off, -EBADMSG, "Acct-Interim-Interval is not 4 bytes");
-        out->interim_interval = be32(v);
         out->has_interim = true;
-        return 0;
+        return take_u32(&out->interim_interval, v, vl, off, "Acct-Interim-Interval", err, errlen);
     case A_FRAMED_PREFIX: {
         /* RFC 3162 §2.3: reserved, prefix-length (0..128), prefix (0..16 bytes) */
         if (vl < 2 || vl > 18)

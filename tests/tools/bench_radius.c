@@ -1,4 +1,4 @@
-/* bench_radius.c - benchmark of the subscriber feed (docs/BENCHMARKS.md, tests/bench/radius.sh).
+/* bench_radius.c - benchmark of the subscriber feed (docs/BENCHMARKS.md, tests/bench/store.sh).
  *
  *     bench_radius STORE_URL [PACKETS] [SUBSCRIBERS]
  *
@@ -29,6 +29,7 @@
 #include "rules/store/store.h"
 #include "rules/subs/radius.h"
 #include "rules/subs/submap.h"
+#include "tests/lib/radpkt.h"
 
 static const uint8_t SECRET[] = "bench-secret";
 
@@ -51,20 +52,6 @@ static long rss_kib(void)
     return res * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
-static size_t put_attr(uint8_t *b, uint8_t t, const void *v, size_t n)
-{
-    b[0] = t;
-    b[1] = (uint8_t)(n + 2);
-    memcpy(b + 2, v, n);
-    return n + 2;
-}
-
-static size_t put_u32(uint8_t *b, uint8_t t, uint32_t v)
-{
-    uint8_t x[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v };
-    return put_attr(b, t, x, 4);
-}
-
 /* Packet i: status by i % 10, subscriber i % (n / 2) (Interim/Stop refer to earlier Starts). */
 static int build(size_t i, size_t n, uint8_t *out)
 {
@@ -74,19 +61,19 @@ static int build(size_t i, size_t n, uint8_t *out)
     char sess[40], msisdn[32];
     snprintf(sess, sizeof(sess), "sess%012zu", s);
     snprintf(msisdn, sizeof(msisdn), "770%08zu", s);
-    k += put_u32(a + k, 40, st);
-    k += put_attr(a + k, 44, sess, strlen(sess));
+    k += radpkt_u32(a + k, 40, st);
+    k += radpkt_attr(a + k, 44, sess, strlen(sess));
     uint8_t ip[4] = { 10, (uint8_t)(s >> 16), (uint8_t)(s >> 8), (uint8_t)s };
-    k += put_attr(a + k, 8, ip, 4);
+    k += radpkt_attr(a + k, 8, ip, 4);
     if (s % 10 == 0) {
         uint8_t p[9] = {
             0, 56, 0x20, 0x01, 0x0d, 0xb8, (uint8_t)(s >> 16), (uint8_t)(s >> 8), (uint8_t)s
         };
-        k += put_attr(a + k, 97, p, sizeof(p));
+        k += radpkt_attr(a + k, 97, p, sizeof(p));
     }
-    k += put_attr(a + k, 31, msisdn, strlen(msisdn));
+    k += radpkt_attr(a + k, 31, msisdn, strlen(msisdn));
     if (st == RADIUS_INTERIM)
-        k += put_u32(a + k, 85, 300);
+        k += radpkt_u32(a + k, 85, 300);
     return radius_acct_build((uint8_t)i, a, k, SECRET, sizeof(SECRET) - 1, out, RADIUS_MAX);
 }
 

@@ -21,6 +21,7 @@
 #include "rules/match/rsref.h"
 #include "rules/store/store.h"
 #include "rules/subs/radius.h"
+#include "tests/lib/radpkt.h"
 
 static char g_tmp[64];
 static char g_secret[128], g_secret2[128];
@@ -77,40 +78,26 @@ static struct radius_listener *open_l(int subscriber_id)
     return l;
 }
 
-static size_t put(uint8_t *b, uint8_t t, const void *v, size_t n)
-{
-    b[0] = t;
-    b[1] = (uint8_t)(n + 2);
-    memcpy(b + 2, v, n);
-    return n + 2;
-}
-
-static size_t put32(uint8_t *b, uint8_t t, uint32_t v)
-{
-    uint8_t x[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v };
-    return put(b, t, x, 4);
-}
-
 /* A packet: status, session, IPv4 a.b.c.d (d), Calling-Station-Id msisdn (or none), an IMSI
  * VSA (or none), Acct-Interim-Interval (0: none). */
 static int mk(uint8_t *out, uint8_t id, const char *secret, uint32_t st, const char *sess,
               uint8_t d, const char *msisdn, const char *imsi, uint32_t interim)
 {
     uint8_t a[512];
-    size_t k = put32(a, 40, st);
+    size_t k = radpkt_u32(a, 40, st);
     if (sess)
-        k += put(a + k, 44, sess, strlen(sess));
+        k += radpkt_attr(a + k, 44, sess, strlen(sess));
     uint8_t ip[4] = { 10, 0, 0, d };
-    k += put(a + k, 8, ip, 4);
+    k += radpkt_attr(a + k, 8, ip, 4);
     if (msisdn)
-        k += put(a + k, 31, msisdn, strlen(msisdn));
+        k += radpkt_attr(a + k, 31, msisdn, strlen(msisdn));
     if (imsi) {
         uint8_t v[64] = { 0, 0, 0x28, 0xaf, 1, (uint8_t)(strlen(imsi) + 2) };
         memcpy(v + 6, imsi, strlen(imsi));
-        k += put(a + k, 26, v, 6 + strlen(imsi));
+        k += radpkt_attr(a + k, 26, v, 6 + strlen(imsi));
     }
     if (interim)
-        k += put32(a + k, 85, interim);
+        k += radpkt_u32(a + k, 85, interim);
     return radius_acct_build(id, a, k, (const uint8_t *)secret, strlen(secret), out, RADIUS_MAX);
 }
 
@@ -130,6 +117,14 @@ static void from(struct radius_dgram *d, const char *ip, uint16_t port)
         inet_pton(AF_INET, ip, &s->sin_addr);
         d->fromlen = sizeof(*s);
     }
+}
+
+/* Hands one datagram (from d's address) to the listener; returns how many were answered. */
+static size_t one(struct radius_listener *l, struct radius_dgram *d, const uint8_t *buf, int n)
+{
+    d->buf = buf;
+    d->len = (size_t)n;
+    return radius_listener_process(l, d, 1, store_now_ms());
 }
 
 static const char *who(struct radius_listener *l, uint8_t d)
@@ -195,23 +190,17 @@ START_TEST(start_dup_stop)
     /* Interim with Acct-Interim-Interval 60: TTL 180 s */
     int n1 = mk(p[1], 2, "wide-secret", RADIUS_INTERIM, "s1", 1, "77010000001", NULL, 60);
     from(&d[0], "127.0.0.1", 5000);
-    d[0].buf = p[1];
-    d[0].len = (size_t)n1;
-    ck_assert_uint_eq(radius_listener_process(l, d, 1, store_now_ms()), 1);
+    ck_assert_uint_eq(one(l, d, p[1], n1), 1);
     ck_assert_str_eq(stored("10.0.0.1"), "77010000001");
     ck_assert_uint_le(g_got.expires_ms, store_now_ms() + 180000);
     ck_assert_uint_ge(g_got.expires_ms, store_now_ms() + 170000);
     /* Stop of another session leaves it; of s1 removes it */
     int n2 = mk(p[2], 3, "wide-secret", RADIUS_STOP, "old", 1, NULL, NULL, 0);
     int n3 = mk(p[3], 4, "wide-secret", RADIUS_STOP, "s1", 1, NULL, NULL, 0);
-    d[0].buf = p[2];
-    d[0].len = (size_t)n2;
-    ck_assert_uint_eq(radius_listener_process(l, d, 1, store_now_ms()), 1);
+    ck_assert_uint_eq(one(l, d, p[2], n2), 1);
     ck_assert_str_eq(who(l, 1), "77010000001");
     ck_assert_str_eq(stored("10.0.0.1"), "77010000001");
-    d[0].buf = p[3];
-    d[0].len = (size_t)n3;
-    ck_assert_uint_eq(radius_listener_process(l, d, 1, store_now_ms()), 1);
+    ck_assert_uint_eq(one(l, d, p[3], n3), 1);
     ck_assert_str_eq(who(l, 1), "-");
     ck_assert_str_eq(stored("10.0.0.1"), "-");
     radius_listener_stats(l, &c);
@@ -250,9 +239,7 @@ START_TEST(refusals)
     ck_assert_uint_eq(c.accepted, 1);
     /* the narrow client with its secret */
     n = mk(p[2], 2, "narrow-secret", RADIUS_START, "s", 3, "7703", NULL, 0);
-    d[1].buf = p[2];
-    d[1].len = (size_t)n;
-    ck_assert_uint_eq(radius_listener_process(l, d + 1, 1, store_now_ms()), 1);
+    ck_assert_uint_eq(one(l, d + 1, p[2], n), 1);
     ck_assert_str_eq(who(l, 3), "7703");
     radius_listener_free(l);
 }
@@ -296,9 +283,7 @@ START_TEST(store_failure_unanswered)
     struct radius_dgram d[1];
     int n = mk(p, 1, "wide-secret", RADIUS_START, "s", 4, "7704", NULL, 0);
     from(&d[0], "127.0.0.1", 9);
-    d[0].buf = p;
-    d[0].len = (size_t)n;
-    ck_assert_uint_eq(radius_listener_process(l, d, 1, store_now_ms()), 0);
+    ck_assert_uint_eq(one(l, d, p, n), 0);
     ck_assert_str_eq(who(l, 4), "-");
     unlink(subs);
     ck_assert_int_eq(mkdir(subs, 0750), 0);
