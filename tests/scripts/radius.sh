@@ -23,16 +23,7 @@ set -u
 QG_BIN=${QG_BIN:-build/qorgau}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 case $QG_BIN in /*) ;; *) QG_BIN=$(pwd)/$QG_BIN ;; esac
-. "$root/tests/lib/skip.sh"
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "PASS $*"; }
-ko() { fail=$((fail + 1)); echo "FAIL $*"; }
-check() { # check DESCRIPTION COMMAND...
-    d=$1
-    shift
-    if "$@"; then ok "$d"; else ko "$d"; fi
-}
+. "$root/tests/lib/live.sh"
 
 [ "$(id -u)" = 0 ] || qg_cannot_run radius "needs root (network namespaces)"
 for t in radclient redis-server redis-cli python3; do
