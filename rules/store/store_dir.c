@@ -1032,7 +1032,7 @@ static int dir_sub_list(struct store *s, store_sub_fn cb, void *ctx, char *err, 
                 addr[i] = '/';
         if (!store_sub_addr_valid(addr, l))
             continue;
-        snprintf(name, sizeof(name), "subs/%s", de->d_name);
+        snprintf(name, sizeof(name), "subs/%.*s", (int)l, de->d_name);
         struct store_sub o = { .addr = addr };
         bool expired;
         int r = sub_read(d, name, &buf, &o, &expired);
