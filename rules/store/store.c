@@ -669,3 +669,17 @@ int store_sub_list(struct store *s, store_sub_fn cb, void *ctx, char *err, size_
 {
     return s->ops->sub_list(s, cb, ctx, err, errlen);
 }
+
+int store_sub_follow(struct store *s, char *cursor, size_t cap, uint32_t timeout_ms,
+                     store_sub_fn cb, void *ctx, char *err, size_t errlen)
+{
+    if (!s->ops->sub_follow) {
+        snprintf(err, errlen, "store: %s: no subscriber change stream", s->where);
+        return -ENOTSUP;
+    }
+    if (cap < STORE_SUB_CURSOR_MAX) {
+        snprintf(err, errlen, "store: %s: subscriber cursor buffer too small", s->where);
+        return -EINVAL;
+    }
+    return s->ops->sub_follow(s, cursor, cap, timeout_ms, cb, ctx, err, errlen);
+}

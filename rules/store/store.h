@@ -160,6 +160,8 @@ struct store_ops {
     int (*sub_get)(struct store *s, const char *addr, store_sub_fn cb, void *ctx, char *err,
                    size_t errlen);
     int (*sub_list)(struct store *s, store_sub_fn cb, void *ctx, char *err, size_t errlen);
+    int (*sub_follow)(struct store *s, char *cursor, size_t cap, uint32_t timeout_ms,
+                      store_sub_fn cb, void *ctx, char *err, size_t errlen);
 };
 
 /* The common head of every back end's handle. */
@@ -262,5 +264,17 @@ int store_sub_get(struct store *s, const char *addr, store_sub_fn cb, void *ctx,
 
 /* Calls cb for every live mapping, in no particular order. */
 int store_sub_list(struct store *s, store_sub_fn cb, void *ctx, char *err, size_t errlen);
+
+#define STORE_SUB_CURSOR_MAX 48 /* bytes of a follow cursor, NUL included */
+
+/* Follows the subscriber changes. cursor "" (cap >= STORE_SUB_CURSOR_MAX): sets it to the
+ * current end and delivers nothing - take it before store_sub_list(), then follow from it
+ * (a change seen twice is harmless: sets and session-guarded removals are idempotent).
+ * Otherwise calls cb for each mapping changed after cursor (op, addr, subscriber, session,
+ * ttl_ms; removals name the session whose mapping they remove, "" for any), waiting up to
+ * timeout_ms for the first, and advances cursor. Returns the number delivered, -ENOTSUP for a
+ * store without a change stream (the directory store: one node), or a negative errno. */
+int store_sub_follow(struct store *s, char *cursor, size_t cap, uint32_t timeout_ms,
+                     store_sub_fn cb, void *ctx, char *err, size_t errlen);
 
 #endif

@@ -1358,6 +1358,93 @@ static int r_sub_list(struct store *s, store_sub_fn cb, void *ctx, char *err, si
     return rc;
 }
 
+/* Delivers the lines of one stream entry's "changes" field ("set A S SESS TTL" / "del A SESS").
+ * Returns the number delivered, or cb's non-zero result (negated count not needed). */
+static int sub_lines(const redisReply *fields, store_sub_fn cb, void *ctx, size_t *n)
+{
+    for (size_t f = 0; f + 1 < fields->elements; f += 2) {
+        const redisReply *k = fields->element[f], *v = fields->element[f + 1];
+        if (k->type != REDIS_REPLY_STRING || strcmp(k->str, "changes") != 0 ||
+            v->type != REDIS_REPLY_STRING)
+            continue;
+        const char *p = v->str, *end = v->str + v->len;
+        while (p < end) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            size_t ll = nl ? (size_t)(nl - p) : (size_t)(end - p);
+            char line[STORE_SUB_ADDR_MAX + 2 * STORE_SUB_ID_MAX + 48], *w[5] = { 0 };
+            if (ll < sizeof(line)) {
+                memcpy(line, p, ll);
+                line[ll] = '\0';
+                size_t nw = 0;
+                for (char *t = line, *sv = NULL; nw < 5 && (t = strtok_r(t, " ", &sv)); t = NULL)
+                    w[nw++] = t;
+                bool set = nw == 5 && strcmp(w[0], "set") == 0;
+                bool del = nw == 3 && strcmp(w[0], "del") == 0;
+                if ((set || del) && store_sub_addr_valid(w[1], strlen(w[1]))) {
+                    const char *sess = set ? w[3] : w[2];
+                    struct store_sub e = { .op = set ? STORE_SUB_SET : STORE_SUB_DEL,
+                                           .addr = w[1],
+                                           .subscriber = set ? w[2] : NULL,
+                                           .session = strcmp(sess, "-") == 0 ? "" : sess };
+                    if (set)
+                        e.ttl_ms = strtoull(w[4], NULL, 10);
+                    (*n)++;
+                    int rc = cb(ctx, &e);
+                    if (rc)
+                        return rc;
+                }
+            }
+            p += ll + 1;
+        }
+    }
+    return 0;
+}
+
+static int r_sub_follow(struct store *s, char *cursor, size_t cap, uint32_t timeout_ms,
+                        store_sub_fn cb, void *ctx, char *err, size_t errlen)
+{
+    struct rstore *r = (struct rstore *)s;
+    int rc = 0;
+    if (!cursor[0]) {
+        redisReply *rp =
+            cmd(r, 6, (const char *[]){ "XREVRANGE", r->k_sub_changes, "+", "-", "COUNT", "1" },
+                NULL, true, &rc, err, errlen);
+        if (!rp)
+            return rc;
+        snprintf(cursor, cap, "0-0");
+        if (rp->type == REDIS_REPLY_ARRAY && rp->elements == 1 &&
+            rp->element[0]->type == REDIS_REPLY_ARRAY && rp->element[0]->elements == 2 &&
+            rp->element[0]->element[0]->type == REDIS_REPLY_STRING &&
+            rp->element[0]->element[0]->len < cap)
+            snprintf(cursor, cap, "%s", rp->element[0]->element[0]->str);
+        freeReplyObject(rp);
+        return 0;
+    }
+    char bms[16];
+    snprintf(bms, sizeof(bms), "%u", timeout_ms);
+    r->op_io_ms = timeout_ms + r->io_ms;
+    redisReply *rp = cmd(r, 8,
+                         (const char *[]){ "XREAD", "COUNT", FOLLOW_BATCH, "BLOCK", bms, "STREAMS",
+                                           r->k_sub_changes, cursor },
+                         NULL, false, &rc, err, errlen);
+    r->op_io_ms = 0;
+    if (!rp)
+        return rc;
+    const redisReply *es = entries_of(rp);
+    size_t n = 0;
+    for (size_t i = 0; es && i < es->elements && !rc; i++) {
+        const redisReply *e = es->element[i];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+            e->element[0]->type != REDIS_REPLY_STRING || e->element[0]->len >= cap ||
+            e->element[1]->type != REDIS_REPLY_ARRAY)
+            continue;
+        snprintf(cursor, cap, "%s", e->element[0]->str);
+        rc = sub_lines(e->element[1], cb, ctx, &n);
+    }
+    freeReplyObject(rp);
+    return rc ? rc : (int)n;
+}
+
 static const struct store_ops redis_ops = {
     .name = "redis",
     .publish = r_publish,
@@ -1375,6 +1462,7 @@ static const struct store_ops redis_ops = {
     .sub_apply = r_sub_apply,
     .sub_get = r_sub_get,
     .sub_list = r_sub_list,
+    .sub_follow = r_sub_follow,
 };
 
 struct store *store_redis_open(const struct store_url *u, const struct store_opts *o,

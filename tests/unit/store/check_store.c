@@ -1580,7 +1580,7 @@ static int see_sub(void *ctx, const struct store_sub *e)
     if (s->n == 16)
         return 0;
     snprintf(s->addr[s->n], 48, "%s", e->addr);
-    snprintf(s->sub[s->n], 64, "%s", e->subscriber);
+    snprintf(s->sub[s->n], 64, "%s", e->subscriber ? e->subscriber : "");
     snprintf(s->sess[s->n], 64, "%s", e->session);
     s->expires[s->n] = e->expires_ms;
     s->n++;
@@ -1737,6 +1737,48 @@ START_TEST(subs_large_batch)
 }
 END_TEST
 
+/* A second handle follows the changes: from the end taken before a list, every later set and
+ * removal, in order; the directory store has no stream. */
+START_TEST(subs_follow)
+{
+    struct store *s = open_bk(_i, NULL);
+    char err[512], cur[STORE_SUB_CURSOR_MAX] = "";
+    struct subs_seen seen = { 0 };
+    if (_i == BK_DIR) {
+        ck_assert_int_eq(store_sub_follow(s, cur, sizeof(cur), 0, see_sub, &seen, err, sizeof(err)),
+                         -ENOTSUP);
+        store_free(s);
+        return;
+    }
+    struct store_sub a = { .op = STORE_SUB_SET, .addr = "10.0.0.1", .subscriber = "before" };
+    ck_assert_int_eq(store_sub_apply(s, &a, 1, err, sizeof(err)), 1);
+    ck_assert_int_eq(store_sub_follow(s, cur, sizeof(cur), 0, see_sub, &seen, err, sizeof(err)), 0);
+    ck_assert_str_ne(cur, "");
+    ck_assert_uint_eq(seen.n, 0);
+    struct store_sub b[] = {
+        { .op = STORE_SUB_SET,
+          .addr = "2001:db8::/64",
+          .subscriber = "x",
+          .session = "s1",
+          .ttl_ms = 60000 },
+        { .op = STORE_SUB_DEL, .addr = "10.0.0.1", .session = "s0" },
+    };
+    ck_assert_int_eq(store_sub_apply(s, b, 2, err, sizeof(err)), 2);
+    ck_assert_int_eq(store_sub_follow(s, cur, sizeof(cur), 500, see_sub, &seen, err, sizeof(err)),
+                     2);
+    ck_assert_uint_eq(seen.n, 2);
+    ck_assert_str_eq(seen.addr[0], "2001:db8::/64");
+    ck_assert_str_eq(seen.sub[0], "x");
+    ck_assert_str_eq(seen.sess[0], "s1");
+    ck_assert_str_eq(seen.addr[1], "10.0.0.1");
+    ck_assert_str_eq(seen.sess[1], "s0");
+    /* nothing new: waits, then 0 */
+    ck_assert_int_eq(store_sub_follow(s, cur, sizeof(cur), 100, see_sub, &seen, err, sizeof(err)),
+                     0);
+    store_free(s);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
     Suite *s = suite_create("store");
@@ -1781,6 +1823,7 @@ static Suite *store_suite(void)
     tcase_add_loop_test(tc, subs_expiry, 0, BK_N);
     tcase_add_loop_test(tc, subs_refusals, 0, BK_N);
     tcase_add_loop_test(tc, subs_large_batch, 0, BK_N);
+    tcase_add_loop_test(tc, subs_follow, 0, BK_N);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("redis");
