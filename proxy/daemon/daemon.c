@@ -32,6 +32,7 @@
 #include "proxy/daemon/mode.h"
 #include "proxy/daemon/notice_server.h"
 #include "proxy/daemon/radius.h"
+#include "proxy/daemon/subfollow.h"
 #include "proxy/daemon/admin.h"
 #include "proxy/daemon/follower.h"
 #include "proxy/daemon/query.h"
@@ -139,6 +140,8 @@ struct daemon {
     size_t nmq;
     _Atomic int admin_https_url;    /* cfg's https_url, for the admin thread (cfg is swapped) */
     struct radius_listener *radius; /* radius.listen: the subscriber feed, or NULL */
+    struct subfollow *subf;         /* the subscriber map following the store, or NULL */
+    struct submap *own_map;         /* the node's map when it has no listener */
 };
 
 static uint64_t mono_ms(void)
@@ -343,16 +346,26 @@ static size_t store_stats_kv(struct daemon *d, struct log_kv *kv)
     return n;
 }
 
-#define RADIUS_STATS_KV 12
+#define RADIUS_STATS_KV 16
 
-/* The RADIUS listener's counters for the stats line (none without a listener). */
+/* The subscriber map and the RADIUS listener's counters for the stats line (none when the
+ * node has neither). */
 static size_t radius_stats_kv(struct daemon *d, struct log_kv *kv)
 {
+    size_t n = 0;
+    if (d->subf) {
+        struct subfollow_stats fs;
+        subfollow_get_stats(d->subf, &fs);
+        kv[n++] = LOG_U("subs.entries",
+                        submap_count(d->radius ? radius_listener_map(d->radius) : d->own_map));
+        kv[n++] = LOG_U("subs.followed", fs.applied);
+        kv[n++] = LOG_U("subs.loads", fs.loads);
+        kv[n++] = LOG_U("subs.errors", fs.errors);
+    }
     if (!d->radius)
-        return 0;
+        return n;
     struct radius_counters c;
     radius_listener_stats(d->radius, &c);
-    size_t n = 0;
     kv[n++] = LOG_U("radius.received", c.received);
     kv[n++] = LOG_U("radius.accepted", c.accepted);
     kv[n++] = LOG_U("radius.answered", c.answered);
@@ -1263,6 +1276,28 @@ static int radius_open(struct daemon *d, char *err, size_t errlen)
     return d->radius ? 0 : -1;
 }
 
+/* The node's subscriber map follows the store (Redis, Sentinel): the listener's map, or one
+ * of its own. Nothing for the directory store. */
+static int subs_open(struct daemon *d, char *err, size_t errlen)
+{
+    struct submap *map = d->radius ? radius_listener_map(d->radius) : NULL;
+    if (!map) {
+        d->own_map = submap_new((size_t)d->cfg->radius_map_capacity);
+        if (!(map = d->own_map)) {
+            snprintf(err, errlen, "subscribers: out of memory");
+            return -1;
+        }
+    }
+    int why;
+    d->subf =
+        subfollow_new(store_url(d), d->cfg->store_password_file, map, d->log, &why, err, errlen);
+    if (d->subf)
+        return 0;
+    submap_free(d->own_map);
+    d->own_map = NULL;
+    return why == -ENOTSUP ? 0 : -1;
+}
+
 /* Starts the notice page server on notice.listen (as root: the port may be privileged). */
 static int notice_open(struct daemon *d, char *err, size_t errlen)
 {
@@ -1327,7 +1362,7 @@ static int run(struct daemon *d)
         fatal(d, "%s", err);
         goto close_mode;
     }
-    if (radius_open(d, err, sizeof(err)) < 0) {
+    if (radius_open(d, err, sizeof(err)) < 0 || subs_open(d, err, sizeof(err)) < 0) {
         fatal(d, "%s", err);
         goto close_mode;
     }
@@ -1348,6 +1383,10 @@ static int run(struct daemon *d)
                   LOG_KV(LOG_S("listen", d->cfg->radius_listen),
                          LOG_U("port", radius_listener_port(d->radius)),
                          LOG_U("clients", d->cfg->radius_client.n)));
+    }
+    if (d->subf && (rc = subfollow_start(d->subf)) < 0) {
+        fatal(d, "subscribers: cannot start the follower thread: %s", strerror(-rc));
+        goto close_mode;
     }
 
     d->workers = calloc(d->nworkers, sizeof(*d->workers));
@@ -1376,8 +1415,12 @@ static int run(struct daemon *d)
     if (stop_workers(d) < 0)
         ret = 1;
 close_mode:
+    subfollow_free(d->subf);
+    d->subf = NULL;
     radius_listener_free(d->radius);
     d->radius = NULL;
+    submap_free(d->own_map);
+    d->own_map = NULL;
     admin_free(d->admin);
     d->admin = NULL;
     follower_free(d->fol);

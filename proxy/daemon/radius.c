@@ -51,7 +51,8 @@ struct radius_listener {
     struct log *log;
     struct radius_client *clients;
     size_t nclients;
-    struct store *store;
+    struct store *store; /* NULL while the store cannot be reached: opened again, once a second */
+    uint64_t next_open_ms;
     struct submap *map;
     int fd;
     uint16_t port;
@@ -300,6 +301,24 @@ static void plan(struct radius_listener *l, const struct radius_acct *a, size_t 
     }
 }
 
+/* The store handle, opened now if it is not (at most once a second). */
+static int open_store(struct radius_listener *l, uint64_t now_ms, char *err, size_t errlen)
+{
+    if (l->store)
+        return 0;
+    if (now_ms < l->next_open_ms) {
+        snprintf(err, errlen, "radius: store %s unreachable; next attempt in %llu ms",
+                 l->cfg.store_url, (unsigned long long)(l->next_open_ms - now_ms));
+        return -EAGAIN;
+    }
+    l->next_open_ms = now_ms + 1000;
+    struct store_opts so = { .password_file = l->cfg.password_file && l->cfg.password_file[0]
+                                                  ? l->cfg.password_file
+                                                  : NULL };
+    l->store = store_open(l->cfg.store_url, &so, err, errlen);
+    return l->store ? 0 : -EIO;
+}
+
 size_t radius_listener_process(struct radius_listener *l, struct radius_dgram *d, size_t n,
                                uint64_t now_ms)
 {
@@ -356,8 +375,10 @@ size_t radius_listener_process(struct radius_listener *l, struct radius_dgram *d
     bump(l, C_ACCEPTED, nacc);
     bool stored = true;
     if (ne) {
-        char err[512];
-        int rc = store_sub_apply(l->store, l->ents, ne, err, sizeof(err));
+        char err[1024];
+        int rc = open_store(l, now_ms, err, sizeof(err));
+        if (rc == 0)
+            rc = store_sub_apply(l->store, l->ents, ne, err, sizeof(err));
         if (rc < 0) {
             stored = false;
             bump(l, C_STOREERR, 1);
@@ -502,12 +523,11 @@ struct radius_listener *radius_listener_new(const struct radius_config *cfg, str
         }
     }
     l->nclients = nc;
-    struct store_opts so = { .password_file = cfg->password_file && cfg->password_file[0]
-                                                  ? cfg->password_file
-                                                  : NULL };
-    l->store = store_open(cfg->store_url, &so, err, errlen);
-    if (!l->store)
-        goto fail;
+    /* a store that cannot be reached now is opened again with the first packets */
+    char serr[1024];
+    if (open_store(l, store_now_ms(), serr, sizeof(serr)) != 0 && lg)
+        log_write(lg, LOG_LEVEL_WARN, "radius", "store unreachable; packets stay unanswered",
+                  LOG_KV(LOG_S("error", serr)));
     struct sockaddr_storage ss;
     socklen_t sl;
     if (radius_listen_parse(cfg->listen, &ss, &sl, err, errlen) != 0)

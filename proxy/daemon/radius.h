@@ -65,8 +65,11 @@ struct radius_counters {
 
 struct radius_listener;
 
-/* lg may be NULL (no log: the benchmark). Reads the clients' secret files (owner-only, store_read_secret()), opens the store and binds
- * the socket (call as root, before dropping privileges). NULL with a message on failure. */
+/* Reads the clients' secret files (owner-only, store_read_secret()), opens the store and binds
+ * the socket (call as root, before dropping privileges). A store that cannot be reached now is
+ * logged and opened again with the first packets (at most once a second; until then packets
+ * stay unanswered and count as store errors). lg may be NULL (no log: the benchmark). NULL
+ * with a message on failure. */
 struct radius_listener *radius_listener_new(const struct radius_config *cfg, struct log *lg,
                                             char *err, size_t errlen);
 

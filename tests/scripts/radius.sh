@@ -35,8 +35,10 @@ ns=qgrad$$
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/qg-radius.XXXXXX") || exit 2
 rpid=""
 npid=""
+bpid=""
 cleanup() {
     [ -n "$npid" ] && kill "$npid" 2>/dev/null && wait "$npid" 2>/dev/null
+    [ -n "$bpid" ] && kill "$bpid" 2>/dev/null && wait "$bpid" 2>/dev/null
     [ -n "$rpid" ] && kill "$rpid" 2>/dev/null && wait "$rpid" 2>/dev/null
     ip netns del "$ns" 2>/dev/null
     if [ "${QG_RADIUS_KEEP:-0}" = 1 ]; then echo "radius: keeping $tmp"; else rm -rf "$tmp"; fi
@@ -113,6 +115,16 @@ check "Start IPv6 prefix answered" acct 127.0.0.1:1813 "$V6"
 out=$(show 2001:db8:77:42::9)
 case $out in "2001:db8:77::/56 77019998877 session=s-v6-1 "*) ok "show of an address inside the /56 = its subscriber" ;;
 *) ko "show of an address inside the /56 = its subscriber (got: $out)" ;; esac
+
+# node b: no listener, the same store: it loads the map, then follows the change stream
+sed -e '/^radius\./d' -e 's/^node.id = r1/node.id = b1/' -e 's/^notice.listen = .*/notice.listen = 127.0.0.1:18182/' \
+    -e "s#^state_dir = .*#state_dir = $tmp/state-b#" -e 's/^tap.interface = v0/tap.interface = v1/' \
+    "$tmp/n.conf" >"$tmp/b.conf"
+ip netns exec "$ns" "$QG_BIN" run -c "$tmp/b.conf" --foreground >"$tmp/b.log" 2>&1 &
+bpid=$!
+t=0
+until grep -q '"subscriber map loaded"' "$tmp/b.log" 2>/dev/null || [ $t -gt 100 ]; do sleep 0.1; t=$((t + 1)); done
+check "node b (no listener) loads the 2 mappings from the store" grep -q '"subscriber map loaded","entries":2' "$tmp/b.log"
 
 check "Interim-Update answered" acct 127.0.0.1:1813 'Acct-Status-Type = Interim-Update, Acct-Session-Id = "s-v4-1", Framed-IP-Address = 10.20.0.5, Calling-Station-Id = "77011234567", Acct-Interim-Interval = 60'
 out=$(show 10.20.0.5)
@@ -199,6 +211,12 @@ check "Stop of another session leaves the mapping" sh -c "ip netns exec $ns $QG_
 check "Stop answered" acct 127.0.0.1:1813 'Acct-Status-Type = Stop, Acct-Session-Id = "s-v4-1", Framed-IP-Address = 10.20.0.5'
 show 10.20.0.5 >/dev/null 2>&1 && ko "Stop removes the mapping" || ok "Stop removes the mapping"
 show 2001:db8:77::/56 >/dev/null && ok "the IPv6 prefix stays" || ko "the IPv6 prefix stays"
+n=$(E "$QG_BIN" subscriber -c "$tmp/n.conf" list 2>/dev/null | wc -l)
+sleep 1.2
+b=$(grep '"stats"' "$tmp/b.log" | tail -1 | sed -n 's/.*"subs\.entries":\([0-9]*\).*/\1/p')
+f=$(grep '"stats"' "$tmp/b.log" | tail -1 | sed -n 's/.*"subs\.followed":\([0-9]*\).*/\1/p')
+check "node b follows: its map holds what the store holds ($b = $n, $f changes followed)" [ "${b:-x}" = "$n" ]
+check "node b followed the later changes (Interim, the retransmitted Start, the Stops)" [ "${f:-0}" -ge 4 ]
 
 # --- radius.subscriber_id = imsi ---
 stop_node

@@ -1,0 +1,163 @@
+/* subfollow.c - the node's subscriber map following the store (see subfollow.h). */
+#include "proxy/daemon/subfollow.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "rules/store/store.h"
+
+#define WAIT_MS        1000u
+#define RETRY_MS       1000u
+#define SWEEP_EVERY_MS 60000u
+
+struct subfollow {
+    char *url, *password_file;
+    struct store *store; /* opened by the thread, again after a failed attempt */
+    struct submap *map;
+    struct log *log;
+    pthread_t th;
+    bool started;
+    atomic_bool stop;
+    char cursor[STORE_SUB_CURSOR_MAX];
+    _Atomic uint64_t applied, loads, errors;
+};
+
+static int apply(void *ctx, const struct store_sub *e)
+{
+    struct subfollow *f = ctx;
+    struct sub_addr a;
+    char err[160];
+    if (sub_addr_parse(e->addr, strlen(e->addr), &a, err, sizeof(err)) != 0)
+        return 0; /* not a canonical address: not ours */
+    if (e->op == STORE_SUB_SET) {
+        uint64_t exp = e->expires_ms ? e->expires_ms : e->ttl_ms ? store_now_ms() + e->ttl_ms : 0;
+        submap_set(f->map, &a, e->subscriber, e->session, exp);
+    } else {
+        submap_del(f->map, &a, e->session);
+    }
+    return 0;
+}
+
+static void pause_ms(const struct subfollow *f, unsigned ms)
+{
+    for (unsigned t = 0; t < ms && !atomic_load(&f->stop); t += 50) {
+        struct timespec ts = { 0, 50 * 1000000L };
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void *follow_main(void *arg)
+{
+    struct subfollow *f = arg;
+    bool loaded = false;
+    uint64_t next_sweep = 0;
+    char err[1024];
+    while (!atomic_load(&f->stop)) {
+        int rc = 0;
+        if (!f->store) {
+            struct store_opts o = { .password_file = f->password_file[0] ? f->password_file
+                                                                         : NULL };
+            f->store = store_open(f->url, &o, err, sizeof(err));
+            if (!f->store)
+                rc = -EIO;
+        }
+        if (rc) {
+            /* counted and logged below */
+        } else if (!loaded) {
+            f->cursor[0] = '\0';
+            rc = store_sub_follow(f->store, f->cursor, sizeof(f->cursor), 0, apply, f, err,
+                                  sizeof(err));
+            if (rc >= 0)
+                rc = store_sub_list(f->store, apply, f, err, sizeof(err));
+            if (rc >= 0) {
+                loaded = true;
+                atomic_fetch_add(&f->loads, 1);
+                log_write(f->log, LOG_LEVEL_INFO, "subscribers", "subscriber map loaded",
+                          LOG_KV(LOG_U("entries", submap_count(f->map))));
+            }
+        } else {
+            rc = store_sub_follow(f->store, f->cursor, sizeof(f->cursor), WAIT_MS, apply, f, err,
+                                  sizeof(err));
+            if (rc > 0)
+                atomic_fetch_add(&f->applied, (uint64_t)rc);
+        }
+        if (rc < 0) {
+            atomic_fetch_add(&f->errors, 1);
+            log_write(f->log, LOG_LEVEL_WARN, "subscribers", "following the subscriber map failed",
+                      LOG_KV(LOG_S("error", err)));
+            loaded = false;
+            pause_ms(f, RETRY_MS);
+        }
+        uint64_t now = store_now_ms();
+        if (now >= next_sweep) {
+            submap_expire(f->map, now);
+            next_sweep = now + SWEEP_EVERY_MS;
+        }
+    }
+    return NULL;
+}
+
+struct subfollow *subfollow_new(const char *url, const char *password_file, struct submap *map,
+                                struct log *lg, int *why, char *err, size_t errlen)
+{
+    *why = 0;
+    struct store_url u;
+    if (store_url_parse(url, strlen(url), &u, err, errlen) != 0) {
+        *why = -EINVAL;
+        return NULL;
+    }
+    if (u.kind == STORE_URL_DIR) {
+        snprintf(err, errlen, "subscribers: the directory store has no change stream");
+        *why = -ENOTSUP;
+        return NULL;
+    }
+    struct subfollow *f = calloc(1, sizeof(*f));
+    if (f) {
+        f->url = strdup(url);
+        f->password_file = strdup(password_file ? password_file : "");
+    }
+    if (!f || !f->url || !f->password_file) {
+        snprintf(err, errlen, "subscribers: out of memory");
+        *why = -ENOMEM;
+        subfollow_free(f);
+        return NULL;
+    }
+    f->map = map;
+    f->log = lg;
+    return f;
+}
+
+int subfollow_start(struct subfollow *f)
+{
+    int rc = pthread_create(&f->th, NULL, follow_main, f);
+    if (rc)
+        return -rc;
+    f->started = true;
+    return 0;
+}
+
+void subfollow_get_stats(const struct subfollow *f, struct subfollow_stats *st)
+{
+    st->applied = atomic_load(&f->applied);
+    st->loads = atomic_load(&f->loads);
+    st->errors = atomic_load(&f->errors);
+}
+
+void subfollow_free(struct subfollow *f)
+{
+    if (!f)
+        return;
+    if (f->started) {
+        atomic_store(&f->stop, true);
+        pthread_join(f->th, NULL);
+    }
+    store_free(f->store);
+    free(f->url);
+    free(f->password_file);
+    free(f);
+}

@@ -1,0 +1,41 @@
+/* subfollow.h - a node's thread keeping its subscriber map (rules/subs/submap.h) in step with
+ * the store: every mapping at start (store_sub_list), then the change stream
+ * (store_sub_follow), with expiry swept every minute. A store error reloads everything once the
+ * store answers again (a failover may have lost stream entries). Only for stores with a change
+ * stream (Redis, Sentinel): the directory store is one node's, filled by its own listener.
+ * docs/subscribers.md. */
+#ifndef QG_SUBFOLLOW_H
+#define QG_SUBFOLLOW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/log.h"
+#include "rules/subs/submap.h"
+
+struct subfollow;
+
+struct subfollow_stats {
+    uint64_t applied; /* changes applied from the stream */
+    uint64_t loads;   /* full loads (the first, and one after each error) */
+    uint64_t errors;  /* store errors */
+};
+
+/* A follower of the store at url (password_file "" for none) into map (not owned; it must
+ * outlive the follower). The thread opens its own store handle, and retries every second
+ * while the store cannot be reached. NULL with err and *why: -ENOTSUP for a store without a
+ * change stream (the directory store: nothing to follow, not an error for the caller),
+ * -EINVAL for a bad URL, -ENOMEM. */
+struct subfollow *subfollow_new(const char *url, const char *password_file, struct submap *map,
+                                struct log *lg, int *why, char *err, size_t errlen);
+
+/* Starts the thread. 0 or a negative errno. */
+int subfollow_start(struct subfollow *f);
+
+void subfollow_get_stats(const struct subfollow *f, struct subfollow_stats *st);
+
+/* Stops the thread and closes the store. NULL is a no-op. */
+void subfollow_free(struct subfollow *f);
+
+#endif
