@@ -13,7 +13,9 @@
 # is dual-stack, [::1] is not a client) get no answer and are counted; truncated, oversized
 # and wrong-length attributes and an oversized datagram get no answer and are counted
 # (radius.malformed); Stop removes the IPv4 mapping; an unknown session's Stop does not;
-# radius.subscriber_id = imsi; the mappings are in Redis with a TTL and on the change stream.
+# radius.subscriber_id = imsi; the mappings are in Redis with a TTL and on the change stream; a
+# second node (no listener, the same store) loads the map at start and follows later changes
+# (its stats line's subs.entries equals `qorgau subscriber list`).
 #
 # Env: QG_BIN (default build/qorgau), QG_RADIUS_KEEP=1 keeps the work directory.
 # Needs root, radclient, redis-server, redis-cli, python3; otherwise fails (QG_ALLOW_SKIP=1:
