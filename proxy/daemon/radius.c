@@ -53,6 +53,7 @@ struct radius_listener {
     size_t nclients;
     struct store *store; /* NULL while the store cannot be reached: opened again, once a second */
     uint64_t next_open_ms;
+    bool store_failing; /* the last batch could not be written (logged once per outage) */
     struct submap *map;
     int fd;
     uint16_t port;
@@ -382,10 +383,17 @@ size_t radius_listener_process(struct radius_listener *l, struct radius_dgram *d
         if (rc < 0) {
             stored = false;
             bump(l, C_STOREERR, 1);
-            if (l->log)
+            /* once per outage; radius.store_errors counts every batch */
+            if (l->log && !l->store_failing)
                 log_write(l->log, LOG_LEVEL_WARN, "radius",
-                          "store write failed; packets unanswered",
+                          "store write failed; packets stay unanswered until it works",
                           LOG_KV(LOG_S("error", err), LOG_U("packets", nacc)));
+            l->store_failing = true;
+        } else if (l->store_failing) {
+            l->store_failing = false;
+            if (l->log)
+                log_write(l->log, LOG_LEVEL_INFO, "radius", "store writes work again",
+                          LOG_KV(LOG_S("store", store_where(l->store))));
         }
     }
     if (stored) {

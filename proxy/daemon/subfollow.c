@@ -54,14 +54,14 @@ static void pause_ms(const struct subfollow *f, unsigned ms)
 static void *follow_main(void *arg)
 {
     struct subfollow *f = arg;
-    bool loaded = false;
+    bool loaded = false, failing = false;
     uint64_t next_sweep = 0;
     char err[1024];
     while (!atomic_load(&f->stop)) {
         int rc = 0;
         if (!f->store) {
-            struct store_opts o = { .password_file = f->password_file[0] ? f->password_file
-                                                                         : NULL };
+            struct store_opts o = { .password_file =
+                                        f->password_file[0] ? f->password_file : NULL };
             f->store = store_open(f->url, &o, err, sizeof(err));
             if (!f->store)
                 rc = -EIO;
@@ -87,11 +87,17 @@ static void *follow_main(void *arg)
                 atomic_fetch_add(&f->applied, (uint64_t)rc);
         }
         if (rc < 0) {
+            /* logged once per outage (the stats line counts every failed attempt) */
+            if (!failing)
+                log_write(f->log, LOG_LEVEL_WARN, "subscribers",
+                          "following the subscriber map failed; retrying every second",
+                          LOG_KV(LOG_S("error", err)));
+            failing = true;
             atomic_fetch_add(&f->errors, 1);
-            log_write(f->log, LOG_LEVEL_WARN, "subscribers", "following the subscriber map failed",
-                      LOG_KV(LOG_S("error", err)));
             loaded = false;
             pause_ms(f, RETRY_MS);
+        } else {
+            failing = false;
         }
         uint64_t now = store_now_ms();
         if (now >= next_sweep) {
