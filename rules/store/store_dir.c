@@ -903,6 +903,98 @@ static void dir_free(struct store *s)
     free(d);
 }
 
+/* subscriber map: at the end of the file */
+static int dir_sub_apply(struct store *s, const struct store_sub *e, size_t n, char *err,
+                         size_t errlen);
+static int dir_sub_get(struct store *s, const char *addr, store_sub_fn cb, void *ctx, char *err,
+                       size_t errlen);
+static int dir_sub_list(struct store *s, store_sub_fn cb, void *ctx, char *err, size_t errlen);
+
+static const struct store_ops dir_ops = {
+    .name = "dir",
+    .publish = dir_publish,
+    .version = dir_version,
+    .snapshot = dir_snapshot,
+    .follow = dir_follow,
+    .get = dir_get,
+    .list = dir_list,
+    .node_ack = dir_node_ack,
+    .nodes = dir_nodes,
+    .trim = dir_trim,
+    .free = dir_free,
+
+    /* subscriber map */
+    .sub_apply = dir_sub_apply,
+    .sub_get = dir_sub_get,
+    .sub_list = dir_sub_list,
+};
+
+static int mkdir_p(const char *path)
+{
+    char buf[STORE_PATH_MAX];
+    size_t n = strlen(path);
+    if (n >= sizeof(buf))
+        return -ENAMETOOLONG;
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] == '/' || buf[i] == '\0') {
+            char ch = buf[i];
+            buf[i] = '\0';
+            if (mkdir(buf, 0750) != 0 && errno != EEXIST)
+                return -errno;
+            buf[i] = ch;
+        }
+    }
+    return 0;
+}
+
+struct store *store_dir_open(const char *path, const struct store_opts *o, char *err, size_t errlen)
+{
+    (void)o;
+    struct dstore *d = calloc(1, sizeof(*d));
+    if (!d) {
+        snprintf(err, errlen, "store: dir %s: out of memory", path);
+        return NULL;
+    }
+    d->base.ops = &dir_ops;
+    d->dirfd = d->lockfd = d->inofd = -1;
+    snprintf(d->base.where, sizeof(d->base.where), "dir %s", path);
+    d->path = strdup(path);
+    int rc = d->path ? mkdir_p(path) : -ENOMEM;
+    if (rc) {
+        snprintf(err, errlen, "store: dir %s: cannot create: %s", path, strerror(-rc));
+        goto fail;
+    }
+    d->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (d->dirfd < 0) {
+        snprintf(err, errlen, "store: dir %s: %s", path, strerror(errno));
+        goto fail;
+    }
+    struct stat rst;
+    if (fstat(d->dirfd, &rst) == 0 && geteuid() == 0 && rst.st_uid != 0) {
+        d->give = true;
+        d->uid = rst.st_uid;
+        d->gid = rst.st_gid;
+    }
+    if ((mkdirat(d->dirfd, "orders", 0750) != 0 && errno != EEXIST) ||
+        (mkdirat(d->dirfd, "nodes", 0750) != 0 && errno != EEXIST) ||
+        (mkdirat(d->dirfd, "subs", 0750) != 0 && errno != EEXIST)) {
+        snprintf(err, errlen, "store: dir %s: cannot create orders/, nodes/ or subs/: %s", path,
+                 strerror(errno));
+        goto fail;
+    }
+    d->lockfd = openat(d->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (d->lockfd < 0) {
+        snprintf(err, errlen, "store: dir %s: lock: %s", path, strerror(errno));
+        goto fail;
+    }
+    give_tree(d);
+    return &d->base;
+fail:
+    dir_free(&d->base);
+    return NULL;
+}
+
 /* ---- subscriber map (docs/subscribers.md) ----
  *
  * DIR/subs/<addr>   "<subscriber> <session|-> <updated_ms> <expires_ms>\n" (expires 0: never);
@@ -1044,89 +1136,4 @@ static int dir_sub_list(struct store *s, store_sub_fn cb, void *ctx, char *err, 
     }
     closedir(dir);
     return rc;
-}
-
-static const struct store_ops dir_ops = {
-    .name = "dir",
-    .publish = dir_publish,
-    .version = dir_version,
-    .snapshot = dir_snapshot,
-    .follow = dir_follow,
-    .get = dir_get,
-    .list = dir_list,
-    .node_ack = dir_node_ack,
-    .nodes = dir_nodes,
-    .trim = dir_trim,
-    .free = dir_free,
-
-    /* subscriber map */
-    .sub_apply = dir_sub_apply,
-    .sub_get = dir_sub_get,
-    .sub_list = dir_sub_list,
-};
-
-static int mkdir_p(const char *path)
-{
-    char buf[STORE_PATH_MAX];
-    size_t n = strlen(path);
-    if (n >= sizeof(buf))
-        return -ENAMETOOLONG;
-    memcpy(buf, path, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] == '/' || buf[i] == '\0') {
-            char ch = buf[i];
-            buf[i] = '\0';
-            if (mkdir(buf, 0750) != 0 && errno != EEXIST)
-                return -errno;
-            buf[i] = ch;
-        }
-    }
-    return 0;
-}
-
-struct store *store_dir_open(const char *path, const struct store_opts *o, char *err, size_t errlen)
-{
-    (void)o;
-    struct dstore *d = calloc(1, sizeof(*d));
-    if (!d) {
-        snprintf(err, errlen, "store: dir %s: out of memory", path);
-        return NULL;
-    }
-    d->base.ops = &dir_ops;
-    d->dirfd = d->lockfd = d->inofd = -1;
-    snprintf(d->base.where, sizeof(d->base.where), "dir %s", path);
-    d->path = strdup(path);
-    int rc = d->path ? mkdir_p(path) : -ENOMEM;
-    if (rc) {
-        snprintf(err, errlen, "store: dir %s: cannot create: %s", path, strerror(-rc));
-        goto fail;
-    }
-    d->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (d->dirfd < 0) {
-        snprintf(err, errlen, "store: dir %s: %s", path, strerror(errno));
-        goto fail;
-    }
-    struct stat rst;
-    if (fstat(d->dirfd, &rst) == 0 && geteuid() == 0 && rst.st_uid != 0) {
-        d->give = true;
-        d->uid = rst.st_uid;
-        d->gid = rst.st_gid;
-    }
-    if ((mkdirat(d->dirfd, "orders", 0750) != 0 && errno != EEXIST) ||
-        (mkdirat(d->dirfd, "nodes", 0750) != 0 && errno != EEXIST) ||
-        (mkdirat(d->dirfd, "subs", 0750) != 0 && errno != EEXIST)) {
-        snprintf(err, errlen, "store: dir %s: cannot create orders/, nodes/ or subs/: %s", path,
-                 strerror(errno));
-        goto fail;
-    }
-    d->lockfd = openat(d->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0640);
-    if (d->lockfd < 0) {
-        snprintf(err, errlen, "store: dir %s: lock: %s", path, strerror(errno));
-        goto fail;
-    }
-    give_tree(d);
-    return &d->base;
-fail:
-    dir_free(&d->base);
-    return NULL;
 }

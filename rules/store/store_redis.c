@@ -1126,6 +1126,69 @@ static void r_free(struct store *s)
     free(r);
 }
 
+/* subscriber map: at the end of the file */
+static int r_sub_apply(struct store *s, const struct store_sub *e, size_t n, char *err,
+                       size_t errlen);
+static int r_sub_get(struct store *s, const char *addr, store_sub_fn cb, void *ctx, char *err,
+                     size_t errlen);
+static int r_sub_list(struct store *s, store_sub_fn cb, void *ctx, char *err, size_t errlen);
+static int r_sub_follow(struct store *s, char *cursor, size_t cap, uint32_t timeout_ms,
+                        store_sub_fn cb, void *ctx, char *err, size_t errlen);
+
+static const struct store_ops redis_ops = {
+    .name = "redis",
+    .publish = r_publish,
+    .version = r_version,
+    .snapshot = r_snapshot,
+    .follow = r_follow,
+    .get = r_get,
+    .list = r_list,
+    .node_ack = r_node_ack,
+    .nodes = r_nodes,
+    .trim = r_trim,
+    .free = r_free,
+
+    /* subscriber map */
+    .sub_apply = r_sub_apply,
+    .sub_get = r_sub_get,
+    .sub_list = r_sub_list,
+    .sub_follow = r_sub_follow,
+};
+
+struct store *store_redis_open(const struct store_url *u, const struct store_opts *o,
+                               const char *password, char *err, size_t errlen)
+{
+    struct rstore *r = calloc(1, sizeof(*r));
+    if (!r) {
+        snprintf(err, errlen, "store: redis: out of memory");
+        return NULL;
+    }
+    r->base.ops = &redis_ops;
+    r->base.max_record = o->max_record;
+    r->base.max_orders = o->max_orders;
+    r->base.log_keep = o->log_keep;
+    r->u = *u;
+    memset(r->u.password, 0, sizeof(r->u.password));
+    r->connect_ms = o->connect_timeout_ms;
+    r->io_ms = o->io_timeout_ms;
+    if (password && !(r->password = strdup(password))) {
+        free(r);
+        snprintf(err, errlen, "store: redis: out of memory");
+        return NULL;
+    }
+    snprintf(r->k_version, sizeof(r->k_version), "%sversion", u->prefix);
+    snprintf(r->k_orders, sizeof(r->k_orders), "%sorders", u->prefix);
+    snprintf(r->k_changes, sizeof(r->k_changes), "%schanges", u->prefix);
+    snprintf(r->k_nodes, sizeof(r->k_nodes), "%snodes", u->prefix);
+    snprintf(r->k_sub_changes, sizeof(r->k_sub_changes), "%ssub:changes", u->prefix);
+    set_where(r);
+    if (ensure(r, err, errlen) != 0) {
+        r_free(&r->base);
+        return NULL;
+    }
+    return &r->base;
+}
+
 /* ---- subscriber map (docs/subscribers.md) ----
  *
  * PREFIX sub:ip:<addr>   string "<subscriber> <session|-> <updated_ms>", PEXPIRE = the TTL
@@ -1443,58 +1506,4 @@ static int r_sub_follow(struct store *s, char *cursor, size_t cap, uint32_t time
     }
     freeReplyObject(rp);
     return rc ? rc : (int)n;
-}
-
-static const struct store_ops redis_ops = {
-    .name = "redis",
-    .publish = r_publish,
-    .version = r_version,
-    .snapshot = r_snapshot,
-    .follow = r_follow,
-    .get = r_get,
-    .list = r_list,
-    .node_ack = r_node_ack,
-    .nodes = r_nodes,
-    .trim = r_trim,
-    .free = r_free,
-
-    /* subscriber map */
-    .sub_apply = r_sub_apply,
-    .sub_get = r_sub_get,
-    .sub_list = r_sub_list,
-    .sub_follow = r_sub_follow,
-};
-
-struct store *store_redis_open(const struct store_url *u, const struct store_opts *o,
-                               const char *password, char *err, size_t errlen)
-{
-    struct rstore *r = calloc(1, sizeof(*r));
-    if (!r) {
-        snprintf(err, errlen, "store: redis: out of memory");
-        return NULL;
-    }
-    r->base.ops = &redis_ops;
-    r->base.max_record = o->max_record;
-    r->base.max_orders = o->max_orders;
-    r->base.log_keep = o->log_keep;
-    r->u = *u;
-    memset(r->u.password, 0, sizeof(r->u.password));
-    r->connect_ms = o->connect_timeout_ms;
-    r->io_ms = o->io_timeout_ms;
-    if (password && !(r->password = strdup(password))) {
-        free(r);
-        snprintf(err, errlen, "store: redis: out of memory");
-        return NULL;
-    }
-    snprintf(r->k_version, sizeof(r->k_version), "%sversion", u->prefix);
-    snprintf(r->k_orders, sizeof(r->k_orders), "%sorders", u->prefix);
-    snprintf(r->k_changes, sizeof(r->k_changes), "%schanges", u->prefix);
-    snprintf(r->k_nodes, sizeof(r->k_nodes), "%snodes", u->prefix);
-    snprintf(r->k_sub_changes, sizeof(r->k_sub_changes), "%ssub:changes", u->prefix);
-    set_where(r);
-    if (ensure(r, err, errlen) != 0) {
-        r_free(&r->base);
-        return NULL;
-    }
-    return &r->base;
 }
