@@ -66,8 +66,8 @@ struct verdict_decision {
     enum verdict verdict;
     enum verdict_method method;
     enum verdict_action action;
-    uint32_t entry;       /* RULESET_NO_ENTRY on pass */
-    uint32_t held_entry;  /* pass: the entry whose shared resolved address matched and whose
+    uint32_t entry;      /* RULESET_NO_ENTRY on pass */
+    uint32_t held_entry; /* pass: the entry whose shared resolved address matched and whose
                            * policy held the block back (a residual risk); else RULESET_NO_ENTRY */
 };
 

@@ -72,9 +72,9 @@ const char *resolver_name(const struct resolver *r, size_t i);
 size_t resolver_addrs(const struct resolver *r, size_t i, const struct resolver_addr **a);
 
 struct resolver_info {
-    uint64_t expires; /* when it is asked again */
-    uint64_t last_ok; /* last good answer; 0 = never */
-    uint32_t ttl;     /* the clamped TTL of the last good answer */
+    uint64_t expires;  /* when it is asked again */
+    uint64_t last_ok;  /* last good answer; 0 = never */
+    uint32_t ttl;      /* the clamped TTL of the last good answer */
     uint32_t failures; /* consecutive failed refreshes */
 };
 void resolver_info(const struct resolver *r, size_t i, struct resolver_info *out);
