@@ -13,6 +13,7 @@
 #include "common/compiler.h"
 #include "common/log.h"
 #include "rules/orders/sign.h"
+#include "rules/resolve/fallback.h"
 #include "rules/store/store.h"
 
 #define OFF(f) offsetof(struct settings, f)
@@ -32,6 +33,11 @@ _Static_assert((int)SETTINGS_SIG_ACCEPT == (int)SIGN_ACCEPT_ANY &&
                    (int)SETTINGS_SIG_REQUIRE_VALID == (int)SIGN_REQUIRE_VALID,
                "orders.signature values are passed as enum sign_policy");
 
+_Static_assert((int)SETTINGS_FALLBACK_BLOCK == (int)FALLBACK_SHARED_BLOCK &&
+                   (int)SETTINGS_FALLBACK_NAMELESS == (int)FALLBACK_SHARED_NAMELESS &&
+                   (int)SETTINGS_FALLBACK_REPORT == (int)FALLBACK_SHARED_REPORT,
+               "fallback.shared_policy values are passed as enum fallback_policy");
+
 static const char *const v_mode[] = { "tap", "inline", NULL };
 static const char *const v_https_url[] = { "name", "ignore", NULL };
 static const char *const v_https_block[] = { "rst", "alert", NULL };
@@ -41,6 +47,8 @@ static const char *const v_incomplete[] = { "reset", "address", NULL };
 static const char *const v_checksums[] = { "verify", "ignore", "auto", NULL };
 static const char *const v_signature[] = { "accept", "refuse-invalid", "require-valid", NULL };
 static const char *const v_log_level[] = { "error", "warn", "info", "debug", NULL };
+static const char *const v_fb_resolve[] = { "none", "marked", "all", NULL };
+static const char *const v_fb_policy[] = { "block", "nameless", "report", NULL };
 
 /* clang-format off */
 static const struct config_key keys[] = {
@@ -160,6 +168,22 @@ static const struct config_key keys[] = {
     { "orders.merge_threshold", CONFIG_INT, 0, 100000000, "20000", NULL, OFF(orders_merge_threshold), false,
       "changes of the store are applied to the running set as an overlay; past this many overlay "
       "entries a background thread merges it into a fresh base (0 = after every change)" },
+    { "fallback.resolve", CONFIG_ENUM, 0, 0, "marked", v_fb_resolve, OFF(fallback_resolve), true,
+      "IP fallback (docs/fallback.md): resolve the domain entries of resources marked "
+      "\"resolve\": true in their order (marked), of every domain entry (all) or none, and block "
+      "their addresses for flows whose name cannot be seen" },
+    { "fallback.resolvers", CONFIG_STRING, 0, 0, "", NULL, OFF(fallback_resolvers), true,
+      "DNS servers asked, comma-separated ip[:port] ([ipv6]:port); empty = those of /etc/resolv.conf" },
+    { "fallback.ttl_min", CONFIG_DURATION, 1000, 24 * 60 * MIN, "60s", NULL, OFF(fallback_ttl_min),
+      true, "an answer is kept at least this long (the floor of its TTL)" },
+    { "fallback.ttl_max", CONFIG_DURATION, 1000, 7 * 24 * 60 * MIN, "60m", NULL, OFF(fallback_ttl_max),
+      true, "an answer is asked again after at most this long (the ceiling of its TTL)" },
+    { "fallback.shared_threshold", CONFIG_INT, 2, 1000000, "5", NULL, OFF(fallback_shared_threshold),
+      true, "an address that this many blocked names resolve to is shared (a CDN): "
+            "fallback.shared_policy applies to it" },
+    { "fallback.shared_policy", CONFIG_ENUM, 0, 0, "nameless", v_fb_policy, OFF(fallback_shared_policy),
+      true, "a shared address blocks every flow (block), only flows without a visible name "
+            "(nameless: no SNI, ECH) or none (report); held back ones are listed in the report" },
 };
 /* clang-format on */
 
@@ -187,6 +211,11 @@ static int finish(void *p, struct config_parse *ps)
         config_error(ps, config_line(ps, "inline.redirect_port"), "inline.redirect_port",
                      "%" PRId64 " is also inline.tproxy_port; the ports must differ",
                      c->inline_redirect_port);
+        return -EINVAL;
+    }
+    if (c->fallback_ttl_max < c->fallback_ttl_min) {
+        config_error(ps, config_line(ps, "fallback.ttl_max"), "fallback.ttl_max",
+                     "is below fallback.ttl_min");
         return -EINVAL;
     }
     if (c->tap_inject_interface[0] == '\0' && c->tap_interface[0] != '\0') {

@@ -6,7 +6,7 @@
  * Cross-key rules, checked after the whole file was read (errors "config: FILE[:LINE]: ..."):
  *   mode = tap needs tap.interface; mode = inline needs inline.tproxy_port or
  *   inline.redirect_port, and the two must differ. Derived: tap.inject_interface is
- *   tap.interface when the file left it empty. */
+ *   tap.interface when the file left it empty. fallback.ttl_max may not be below fallback.ttl_min. */
 #ifndef QG_SETTINGS_H
 #define QG_SETTINGS_H
 
@@ -41,6 +41,18 @@ enum settings_log_level {
     SETTINGS_LOG_WARN,
     SETTINGS_LOG_INFO,
     SETTINGS_LOG_DEBUG
+};
+
+enum settings_fallback_resolve {
+    SETTINGS_FALLBACK_NONE = 0,
+    SETTINGS_FALLBACK_MARKED,
+    SETTINGS_FALLBACK_ALL
+};
+/* same values as enum fallback_policy (rules/resolve/fallback.h; settings.c asserts it) */
+enum settings_fallback_policy {
+    SETTINGS_FALLBACK_BLOCK = 0,
+    SETTINGS_FALLBACK_NAMELESS,
+    SETTINGS_FALLBACK_REPORT
 };
 
 /* The effective configuration. Enum fields are int holding the enum values above; sizes are
@@ -104,6 +116,13 @@ struct settings {
     int orders_signature;      /* enum settings_signature */
     char *orders_trust_anchors;
     int64_t orders_merge_threshold; /* overlay entries past which the set is compiled afresh */
+
+    int fallback_resolve;      /* enum settings_fallback_resolve */
+    char *fallback_resolvers;  /* "ip[:port],..." for c-ares; "" = /etc/resolv.conf */
+    uint64_t fallback_ttl_min; /* ms */
+    uint64_t fallback_ttl_max; /* ms */
+    int64_t fallback_shared_threshold;
+    int fallback_shared_policy; /* enum settings_fallback_policy = enum fallback_policy */
 };
 
 /* The daemon's table (keys, struct size, cross-key rules), for the generic calls of

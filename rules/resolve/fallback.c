@@ -118,7 +118,7 @@ static void put_rec(FILE *o, bool first, const struct fbaddr_rec *rec, time_t si
                     const struct ruleset *rs)
 {
     static const char *const act[] = { "block", "nameless", "report" };
-    fputs(first ? "\n  {" : ",\n  {", o);
+    fputs(first ? "{" : ",{", o);
     jsonw_key(o, "address", true);
     put_addr(o, &p[0].a);
     jsonw_key(o, "action", false);
@@ -252,9 +252,9 @@ struct fbaddr *fallback_build(struct fallback *f, struct resolver *r, const stru
         jsonw_key(o, "addresses", false);
         fprintf(o, "%zu", nrec);
         jsonw_key(o, "blocked", false);
-        fprintf(o, "[%s%s]", blk, nb ? "\n" : "");
+        fprintf(o, "[%s]", blk);
         jsonw_key(o, "held", false);
-        fprintf(o, "[%s%s]}\n", held, nh ? "\n" : "");
+        fprintf(o, "[%s]}\n", held);
         if (fclose(o) != 0) {
             free(doc);
             doc = NULL;

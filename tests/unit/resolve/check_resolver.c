@@ -314,10 +314,10 @@ static struct verdict_decision judge(const struct ruleset *rs, const char *name,
     return d;
 }
 
-#define EXPECT(d, v, m)                                                                         \
-    do {                                                                                        \
-        ck_assert_int_eq((d).verdict, (v));                                                     \
-        ck_assert_int_eq((d).method, (m));                                                      \
+#define EXPECT(d, v, m)                     \
+    do {                                    \
+        ck_assert_int_eq((d).verdict, (v)); \
+        ck_assert_int_eq((d).method, (m));  \
     } while (0)
 
 START_TEST(test_policy)
@@ -379,8 +379,9 @@ START_TEST(test_policy)
         ck_assert_ptr_nonnull(shared);
         ck_assert_msg(shared > held, "%s", doc);
         ck_assert_ptr_nonnull(strstr(shared, "\"names_count\":6"));
-        ck_assert_ptr_nonnull(strstr(doc, "\"address\":\"2001:db8::1\",\"action\":\"block\","
-                                          "\"entry\":\"fronted.kz\",\"orders\":[\"2026-41-0001\"]"));
+        ck_assert_ptr_nonnull(strstr(doc,
+                                     "\"address\":\"2001:db8::1\",\"action\":\"block\","
+                                     "\"entry\":\"fronted.kz\",\"orders\":[\"2026-41-0001\"]"));
         ck_assert_ptr_nonnull(strstr(doc, "\"since\":\"1970-01-01T00:16:40Z\""));
         free(doc);
         fallback_free(f);
@@ -422,7 +423,9 @@ START_TEST(test_since_and_revoked)
     char *doc = fallback_report(f);
     const char *gen = strstr(doc, "\"generated\":\"1970-01-01T00:33:20Z\"");
     ck_assert_ptr_nonnull(gen);
-    ck_assert_msg(strstr(gen + strlen("\"generated\":\"1970-01-01T00:33:20Z\""), "T00:33:20Z") == NULL, "%s", doc); /* 2000: nothing is new */
+    ck_assert_msg(strstr(gen + strlen("\"generated\":\"1970-01-01T00:33:20Z\""), "T00:33:20Z") ==
+                      NULL,
+                  "%s", doc); /* 2000: nothing is new */
     free(doc);
 
     /* s1.kz revoked: 5 names left on the CDN address, still shared; 192.0.2.1 goes */
