@@ -56,7 +56,8 @@ static void stub_start(void)
     ssize_t n = read(p[0], line, sizeof(line) - 1);
     close(p[0]);
     ck_assert_msg(n > 0, "tests/tools/dnsstub.py did not start");
-    snprintf(g_servers, sizeof(g_servers), "127.0.0.1:%d", atoi(line));
+    line[strcspn(line, "\n")] = '\0';
+    snprintf(g_servers, sizeof(g_servers), "127.0.0.1:%s", line);
 }
 
 static void stub_stop(void)
@@ -111,13 +112,12 @@ static const char *addrs(struct resolver *r, const char *name)
     static char out[512];
     const struct resolver_addr *a;
     size_t n = resolver_addrs(r, idx(r, name), &a);
+    size_t w = 0;
     out[0] = '\0';
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && w < sizeof(out); i++) {
         char b[64];
         inet_ntop(a[i].ipver == 4 ? AF_INET : AF_INET6, a[i].addr, b, sizeof(b));
-        if (i)
-            strcat(out, ",");
-        strcat(out, b);
+        w += (size_t)snprintf(out + w, sizeof(out) - w, "%s%s", i ? "," : "", b);
     }
     return out;
 }
