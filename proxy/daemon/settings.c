@@ -174,7 +174,7 @@ static const struct config_key keys[] = {
       "their addresses for flows whose name cannot be seen" },
     { "fallback.resolvers", CONFIG_STRING, 0, 0, "", NULL, OFF(fallback_resolvers), true,
       "DNS servers asked, comma-separated ip[:port] ([ipv6]:port); empty = those of /etc/resolv.conf" },
-    { "fallback.ttl_min", CONFIG_DURATION, 1000, 24 * 60 * MIN, "60s", NULL, OFF(fallback_ttl_min),
+    { "fallback.ttl_min", CONFIG_DURATION, 1000, 24 * 60 * MIN, "1m", NULL, OFF(fallback_ttl_min),
       true, "an answer is kept at least this long (the floor of its TTL)" },
     { "fallback.ttl_max", CONFIG_DURATION, 1000, 7 * 24 * 60 * MIN, "60m", NULL, OFF(fallback_ttl_max),
       true, "an answer is asked again after at most this long (the ceiling of its TTL)" },
