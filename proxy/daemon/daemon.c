@@ -1151,11 +1151,12 @@ static void fb_republish(struct daemon *d, uint64_t *seen)
               LOG_KV(LOG_U("version", v), LOG_U("addresses", fbaddr_count(ruleset_fallback(n)))));
 }
 
+#define FB_RENDER_S 10
+
 static void *fb_main(void *arg)
 {
     struct daemon *d = arg;
-    uint64_t seen = 0, gen_pub = 0;
-    bool first = true;
+    uint64_t seen = 0, gen_pub = 0, rendered = 0, rendered_gen = 0, render_ms = 0;
     while (!atomic_load(&d->fb_stop)) {
         size_t n = 0;
         bool changed = false;
@@ -1185,14 +1186,26 @@ static void *fb_main(void *arg)
                                  LOG_U("ms", mono_ms() - t0)));
         }
         uint64_t g = resolver_generation(d->res);
-        if (g != gen_pub || first) {
+        if (g != gen_pub) {
             pthread_mutex_lock(&d->pub_lock);
-            if (g != gen_pub)
-                fb_republish(d, &seen);
-            fb_write_report(d);
+            fb_republish(d, &seen);
             pthread_mutex_unlock(&d->pub_lock);
             gen_pub = g;
-            first = false;
+        }
+        /* the report: after a change of addresses at once, after other publications at most
+         * every FB_RENDER_S (a render of a big table takes a while; docs/BENCHMARKS.md) */
+        uint64_t ver = rsref_version(d->rules);
+        if (ver != rendered && (g != rendered_gen || mono_ms() >= render_ms + FB_RENDER_S * 1000)) {
+            pthread_mutex_lock(&d->pub_lock);
+            struct ruleset *rs = d->last ? ruleset_ref(d->last) : NULL;
+            ver = rsref_version(d->rules);
+            pthread_mutex_unlock(&d->pub_lock);
+            if (rs && fallback_render(d->fbk, d->res, rs, time(NULL)) == 0)
+                fb_write_report(d);
+            ruleset_free(rs);
+            rendered = ver;
+            rendered_gen = g;
+            render_ms = mono_ms();
         }
         for (int i = 0; i < 10 && !atomic_load(&d->fb_stop); i++) {
             struct timespec w = { 0, 100 * 1000 * 1000 };

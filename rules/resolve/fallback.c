@@ -2,6 +2,7 @@
 #include "rules/resolve/fallback.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +26,7 @@ struct since {
 
 struct fallback {
     struct fallback_config c;
-    pthread_mutex_t mu; /* report */
+    pthread_mutex_t mu; /* report, since */
     char *report;
     struct since *since; /* sorted by address */
     size_t nsince;
@@ -79,20 +80,104 @@ static int pair_cmp(const void *x, const void *y)
     return a->name < b->name ? -1 : a->name > b->name;
 }
 
-static time_t since_of(const struct fallback *f, const struct fbaddr_rec *rec, time_t now)
+/* Since when the address of rec has had its action, in sn[0..n) (sorted), else now. */
+static time_t since_of(const struct since *sn, size_t n, const struct fbaddr_rec *rec, time_t now)
 {
-    size_t lo = 0, hi = f->nsince;
+    size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        int c = addr_cmp(f->since[mid].ipver, f->since[mid].addr, rec->ipver, rec->addr);
+        int c = addr_cmp(sn[mid].ipver, sn[mid].addr, rec->ipver, rec->addr);
         if (c == 0)
-            return f->since[mid].act == rec->act ? f->since[mid].t : now;
+            return sn[mid].act == rec->act ? sn[mid].t : now;
         if (c < 0)
             lo = mid + 1;
         else
             hi = mid;
     }
     return now;
+}
+
+/* ---- the walk both the table and the report make: r's answers grouped by address ---- */
+
+struct walk {
+    struct pair *p; /* every (address, name) of r, sorted by address */
+    bool *ok;       /* p[k]'s name is still blocked by the set (per group) */
+    size_t np, next;
+};
+
+/* Locks r and collects its pairs. Returns 0 or -ENOMEM (r unlocked). */
+static int walk_begin(struct resolver *r, struct walk *w)
+{
+    memset(w, 0, sizeof(*w));
+    resolver_lock(r);
+    size_t nn = resolver_count(r);
+    for (size_t i = 0; i < nn; i++) {
+        const struct resolver_addr *a;
+        w->np += resolver_addrs(r, i, &a);
+    }
+    w->p = malloc((w->np ? w->np : 1) * sizeof(*w->p));
+    w->ok = malloc((w->np ? w->np : 1) * sizeof(*w->ok));
+    if (!w->p || !w->ok) {
+        resolver_unlock(r);
+        free(w->p);
+        free(w->ok);
+        return -ENOMEM;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < nn; i++) {
+        const struct resolver_addr *a;
+        size_t na = resolver_addrs(r, i, &a);
+        for (size_t j = 0; j < na; j++)
+            w->p[k++] = (struct pair){ a[j], (uint32_t)i };
+    }
+    qsort(w->p, w->np, sizeof(*w->p), pair_cmp);
+    return 0;
+}
+
+static void walk_end(struct resolver *r, struct walk *w)
+{
+    resolver_unlock(r);
+    free(w->p);
+    free(w->ok);
+}
+
+/* The next address some name still blocked by rs resolves to: *x gets its record, [*g, *e)
+ * its pairs. False at the end. */
+static bool walk_next(const struct fallback *f, struct resolver *r, const struct ruleset *rs,
+                      struct walk *w, struct fbaddr_rec *x, size_t *g, size_t *e)
+{
+    while (w->next < w->np) {
+        size_t a = w->next, b = a + 1;
+        const struct pair *p = w->p;
+        while (b < w->np && addr_cmp(p[b].a.ipver, p[b].a.addr, p[a].a.ipver, p[a].a.addr) == 0)
+            b++;
+        w->next = b;
+        memset(x, 0, sizeof(*x));
+        x->entry = RULESET_NO_ENTRY;
+        for (size_t q = a; q < b; q++) {
+            const char *name = resolver_name(r, p[q].name);
+            struct rule_match m;
+            w->ok[q] = ruleset_match_domain(rs, name, strlen(name), &m);
+            if (!w->ok[q])
+                continue; /* no longer blocked */
+            x->names++;
+            if (x->entry == RULESET_NO_ENTRY)
+                x->entry = m.entry;
+        }
+        if (x->names == 0)
+            continue;
+        x->ipver = p[a].a.ipver;
+        memcpy(x->addr, p[a].a.addr, 16);
+        x->act = FBADDR_BLOCK;
+        if (x->names >= f->c.threshold)
+            x->act = f->c.policy == FALLBACK_SHARED_BLOCK      ? FBADDR_BLOCK
+                     : f->c.policy == FALLBACK_SHARED_NAMELESS ? FBADDR_NAMELESS
+                                                               : FBADDR_REPORT;
+        *g = a;
+        *e = b;
+        return true;
+    }
+    return false;
 }
 
 static void put_time(FILE *o, time_t t)
@@ -156,121 +241,96 @@ static void put_rec(FILE *o, bool first, const struct fbaddr_rec *rec, time_t si
 struct fbaddr *fallback_build(struct fallback *f, struct resolver *r, const struct ruleset *rs,
                               time_t now)
 {
+    struct walk w;
+    if (walk_begin(r, &w) < 0)
+        return NULL;
+    struct fbaddr_rec *rec = malloc((w.np ? w.np : 1) * sizeof(*rec));
+    struct since *ns = malloc((w.np ? w.np : 1) * sizeof(*ns));
     struct fbaddr *fb = NULL;
-    struct pair *p = NULL;
-    struct fbaddr_rec *rec = NULL;
-    struct since *ns = NULL;
-    bool *ok = NULL;
-    char *blk = NULL, *held = NULL;
-    size_t blk_len = 0, held_len = 0;
-    FILE *ob = open_memstream(&blk, &blk_len), *oh = open_memstream(&held, &held_len);
-    if (!ob || !oh)
-        goto out;
-
-    resolver_lock(r);
-    size_t np = 0, nn = resolver_count(r);
-    for (size_t i = 0; i < nn; i++) {
-        const struct resolver_addr *a;
-        np += resolver_addrs(r, i, &a);
-    }
-    p = malloc((np ? np : 1) * sizeof(*p));
-    rec = malloc((np ? np : 1) * sizeof(*rec));
-    ns = malloc((np ? np : 1) * sizeof(*ns));
-    ok = malloc((np ? np : 1) * sizeof(*ok));
-    if (!p || !rec || !ns || !ok) {
-        resolver_unlock(r);
-        goto out;
-    }
-    size_t k = 0;
-    for (size_t i = 0; i < nn; i++) {
-        const struct resolver_addr *a;
-        size_t na = resolver_addrs(r, i, &a);
-        for (size_t j = 0; j < na; j++)
-            p[k++] = (struct pair){ a[j], (uint32_t)i };
-    }
-    qsort(p, np, sizeof(*p), pair_cmp);
-    size_t nrec = 0, nb = 0, nh = 0;
-    for (size_t g = 0; g < np;) {
-        size_t e = g + 1;
-        while (e < np && addr_cmp(p[e].a.ipver, p[e].a.addr, p[g].a.ipver, p[g].a.addr) == 0)
-            e++;
-        struct fbaddr_rec *x = &rec[nrec];
-        memset(x, 0, sizeof(*x));
-        x->entry = RULESET_NO_ENTRY;
-        for (size_t q = g; q < e; q++) {
-            const char *name = resolver_name(r, p[q].name);
-            struct rule_match m;
-            ok[q - g + 0] = false;
-            if (!ruleset_match_domain(rs, name, strlen(name), &m))
-                continue; /* no longer blocked */
-            ok[q - g] = true;
-            x->names++;
-            if (x->entry == RULESET_NO_ENTRY)
-                x->entry = m.entry;
-        }
-        if (x->names > 0) {
-            x->ipver = p[g].a.ipver;
-            memcpy(x->addr, p[g].a.addr, 16);
-            x->act = FBADDR_BLOCK;
-            if (x->names >= f->c.threshold)
-                x->act = f->c.policy == FALLBACK_SHARED_BLOCK      ? FBADDR_BLOCK
-                         : f->c.policy == FALLBACK_SHARED_NAMELESS ? FBADDR_NAMELESS
-                                                                   : FBADDR_REPORT;
-            time_t t = since_of(f, x, now);
-            ns[nrec] = (struct since){ x->ipver, x->act, { 0 }, t };
+    if (rec && ns) {
+        size_t nrec = 0, g, e;
+        pthread_mutex_lock(&f->mu);
+        while (walk_next(f, r, rs, &w, &rec[nrec], &g, &e)) {
+            const struct fbaddr_rec *x = &rec[nrec];
+            ns[nrec] =
+                (struct since){ x->ipver, x->act, { 0 }, since_of(f->since, f->nsince, x, now) };
             memcpy(ns[nrec].addr, x->addr, 16);
-            bool shared = x->names >= f->c.threshold;
-            put_rec(shared ? oh : ob, shared ? nh++ == 0 : nb++ == 0, x, t, p + g, e - g, ok, r,
-                    rs);
             nrec++;
         }
-        g = e;
-    }
-    resolver_unlock(r);
-    fb = fbaddr_build(rec, nrec);
-    if (!fb)
-        goto out;
-    fclose(ob);
-    fclose(oh);
-    ob = oh = NULL;
-
-    char *doc = NULL;
-    size_t doc_len = 0;
-    FILE *o = open_memstream(&doc, &doc_len);
-    if (o) {
-        fputs("{", o);
-        jsonw_key(o, "format", true);
-        jsonw_cstr(o, "qorgau-fallback/1");
-        jsonw_key(o, "generated", false);
-        put_time(o, now);
-        jsonw_key(o, "shared_threshold", false);
-        fprintf(o, "%u", f->c.threshold);
-        jsonw_key(o, "shared_policy", false);
-        jsonw_cstr(o, fallback_policy_name(f->c.policy));
-        jsonw_key(o, "names", false);
-        fprintf(o, "%zu", nn);
-        jsonw_key(o, "addresses", false);
-        fprintf(o, "%zu", nrec);
-        jsonw_key(o, "blocked", false);
-        fprintf(o, "[%s]", blk);
-        jsonw_key(o, "held", false);
-        fprintf(o, "[%s]}\n", held);
-        if (fclose(o) != 0) {
-            free(doc);
-            doc = NULL;
+        fb = fbaddr_build(rec, nrec);
+        if (fb) {
+            free(f->since);
+            f->since = ns; /* sorted: made in address order */
+            f->nsince = nrec;
+            ns = NULL;
         }
+        pthread_mutex_unlock(&f->mu);
     }
-    pthread_mutex_lock(&f->mu);
-    if (doc) {
-        free(f->report);
-        f->report = doc;
-    }
-    pthread_mutex_unlock(&f->mu);
-    free(f->since);
-    f->since = ns; /* sorted: built in address order */
-    f->nsince = nrec;
-    ns = NULL;
+    walk_end(r, &w);
+    free(rec);
+    free(ns);
+    return fb;
+}
 
+int fallback_render(struct fallback *f, struct resolver *r, const struct ruleset *rs, time_t now)
+{
+    /* the since records as the last build left them (a copy: builds go on meanwhile) */
+    pthread_mutex_lock(&f->mu);
+    size_t nsn = f->nsince;
+    struct since *sn = malloc((nsn ? nsn : 1) * sizeof(*sn));
+    if (sn)
+        memcpy(sn, f->since, nsn * sizeof(*sn));
+    pthread_mutex_unlock(&f->mu);
+    char *blk = NULL, *held = NULL, *doc = NULL;
+    size_t blk_len = 0, held_len = 0, doc_len = 0;
+    FILE *ob = sn ? open_memstream(&blk, &blk_len) : NULL;
+    FILE *oh = ob ? open_memstream(&held, &held_len) : NULL;
+    struct walk w;
+    int rc = -ENOMEM;
+    if (!oh || walk_begin(r, &w) < 0)
+        goto out;
+    size_t nn = resolver_count(r), nrec = 0, nb = 0, nh = 0, g, e;
+    struct fbaddr_rec x;
+    while (walk_next(f, r, rs, &w, &x, &g, &e)) {
+        bool shared = x.names >= f->c.threshold;
+        put_rec(shared ? oh : ob, shared ? nh++ == 0 : nb++ == 0, &x, since_of(sn, nsn, &x, now),
+                w.p + g, e - g, w.ok + g, r, rs);
+        nrec++;
+    }
+    walk_end(r, &w);
+    if (fclose(ob) | fclose(oh)) {
+        ob = oh = NULL;
+        goto out;
+    }
+    ob = oh = NULL;
+    FILE *o = open_memstream(&doc, &doc_len);
+    if (!o)
+        goto out;
+    fputs("{", o);
+    jsonw_key(o, "format", true);
+    jsonw_cstr(o, "qorgau-fallback/1");
+    jsonw_key(o, "generated", false);
+    put_time(o, now);
+    jsonw_key(o, "shared_threshold", false);
+    fprintf(o, "%u", f->c.threshold);
+    jsonw_key(o, "shared_policy", false);
+    jsonw_cstr(o, fallback_policy_name(f->c.policy));
+    jsonw_key(o, "names", false);
+    fprintf(o, "%zu", nn);
+    jsonw_key(o, "addresses", false);
+    fprintf(o, "%zu", nrec);
+    jsonw_key(o, "blocked", false);
+    fprintf(o, "[%s]", blk);
+    jsonw_key(o, "held", false);
+    fprintf(o, "[%s]}\n", held);
+    if (fclose(o) != 0)
+        goto out;
+    pthread_mutex_lock(&f->mu);
+    free(f->report);
+    f->report = doc;
+    doc = NULL;
+    pthread_mutex_unlock(&f->mu);
+    rc = 0;
 out:
     if (ob)
         fclose(ob);
@@ -278,11 +338,9 @@ out:
         fclose(oh);
     free(blk);
     free(held);
-    free(p);
-    free(rec);
-    free(ns);
-    free(ok);
-    return fb;
+    free(doc);
+    free(sn);
+    return rc;
 }
 
 char *fallback_report(struct fallback *f)

@@ -35,14 +35,21 @@ struct fallback *fallback_new(const struct fallback_config *c);
 void fallback_free(struct fallback *f);
 
 /* The fallback table for rs from r's table (read under its lock), to attach to rs with
- * ruleset_set_fallback(). now (wall clock) dates addresses new to their action. The report is
- * rendered too (fallback_report()). Returns NULL on allocation failure. Not thread-safe: one
- * caller at a time (the daemon's publication lock). */
+ * ruleset_set_fallback(). now (wall clock) dates addresses new to their action (kept for the
+ * report). Returns NULL on allocation failure. One build at a time (the daemon's publication
+ * lock); a render may run beside it. Cost: a sort of every (address, name) pair and a domain
+ * lookup per pair (docs/BENCHMARKS.md). */
 struct fbaddr *fallback_build(struct fallback *f, struct resolver *r, const struct ruleset *rs,
                               time_t now);
 
-/* A copy (malloc'd, NUL-terminated) of the report of the last build, or NULL before the first
- * build or out of memory. Thread-safe. Format: docs/fallback.md "The report". */
+/* Renders the report for rs (the set the last build was made for; the since dates are that
+ * build's) as generated at now, kept for fallback_report(). Slower than a build (the whole
+ * document is written): the daemon renders off the publication path. Returns 0 or -ENOMEM
+ * (the previous report stays). */
+int fallback_render(struct fallback *f, struct resolver *r, const struct ruleset *rs, time_t now);
+
+/* A copy (malloc'd, one line ending in a newline) of the last rendered report, or NULL before
+ * the first render or out of memory. Thread-safe. Format: docs/fallback.md "The report". */
 char *fallback_report(struct fallback *f);
 
 /* "block", "nameless", "report". */

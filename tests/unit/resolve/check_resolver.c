@@ -371,6 +371,7 @@ START_TEST(test_policy)
         }
 
         /* the report: the shared address among the held ones, the others blocked */
+        ck_assert_int_eq(fallback_render(f, r, rs, 1000), 0);
         char *doc = fallback_report(f);
         ck_assert_ptr_nonnull(doc);
         const char *held = strstr(doc, "\"held\":");
@@ -401,6 +402,7 @@ START_TEST(test_threshold)
     ruleset_set_fallback(rs, fallback_build(f, r, rs, 1000));
     struct verdict_decision d = judge(rs, "news.example", false, "198.51.100.7");
     EXPECT(d, VERDICT_BLOCK, METHOD_IP);
+    ck_assert_int_eq(fallback_render(f, r, rs, 1000), 0);
     char *doc = fallback_report(f);
     ck_assert_ptr_nonnull(strstr(doc, "\"held\":[]"));
     free(doc);
@@ -420,6 +422,7 @@ START_TEST(test_since_and_revoked)
     struct fallback *f = fallback_new(&c);
     fbaddr_free(fallback_build(f, r, rs, 1000));
     fbaddr_free(fallback_build(f, r, rs, 2000));
+    ck_assert_int_eq(fallback_render(f, r, rs, 2000), 0);
     char *doc = fallback_report(f);
     const char *gen = strstr(doc, "\"generated\":\"1970-01-01T00:33:20Z\"");
     ck_assert_ptr_nonnull(gen);
@@ -451,6 +454,7 @@ START_TEST(test_since_and_revoked)
     fb = fallback_build(f, r, rs3, 4000);
     x = fbaddr_lookup(fb, 4, cdn);
     ck_assert_int_eq(x->act, FBADDR_BLOCK);
+    ck_assert_int_eq(fallback_render(f, r, rs3, 4000), 0);
     doc = fallback_report(f);
     ck_assert_ptr_nonnull(strstr(doc, "\"address\":\"198.51.100.7\",\"action\":\"block\""));
     ck_assert_ptr_nonnull(strstr(doc, "\"since\":\"1970-01-01T01:06:40Z\""));
