@@ -157,8 +157,8 @@ int main(int argc, char **argv)
            t2 - t1, (double)n / (t2 - t1), st2.ok, st2.failed, st2.changed);
     printf("table build      %.0f ms  %zu addresses\n", (t4 - t3) * 1e3, na);
     printf("report render    %.0f ms  %zu bytes\n", (t8 - t7) * 1e3, doc_len);
-    printf("table lookups    %.1f M/s  (%zu of %zu hit)\n", (double)lookups / (t6 - t5) / 1e6,
-           hits, lookups);
+    printf("table lookups    %.1f M/s  (%zu of %zu hit)\n", (double)lookups / (t6 - t5) / 1e6, hits,
+           lookups);
     printf("{\"bench\":\"resolve\",\"names\":%zu,\"inflight\":%u,\"first_s\":%.3f,"
            "\"first_names_per_s\":%.0f,\"second_s\":%.3f,\"failed\":%zu,\"build_ms\":%.1f,"
            "\"addresses\":%zu,\"render_ms\":%.1f,\"lookups_m_per_s\":%.1f}\n",
