@@ -5,6 +5,7 @@
  * documentation generator are common/config.c's. */
 #include "proxy/daemon/settings.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -187,6 +188,55 @@ static const struct config_key keys[] = {
 };
 /* clang-format on */
 
+/* One item of fallback.resolvers: "ip", "ip:port", "ipv6", "[ipv6]" or "[ipv6]:port". */
+static bool resolver_item_ok(const char *s, size_t len)
+{
+    char host[64];
+    const char *port = NULL, *h = s;
+    size_t hl = len, pl = 0;
+    if (len > 0 && s[0] == '[') {
+        const char *e = memchr(s, ']', len);
+        if (!e)
+            return false;
+        h = s + 1;
+        hl = (size_t)(e - h);
+        size_t rest = len - (size_t)(e + 1 - s);
+        if (rest > 0) {
+            if (e[1] != ':')
+                return false;
+            port = e + 2;
+            pl = rest - 1;
+        }
+    } else {
+        const char *c = memchr(s, ':', len);
+        if (c && !memchr(c + 1, ':', len - (size_t)(c + 1 - s))) { /* one colon: ipv4:port */
+            hl = (size_t)(c - s);
+            port = c + 1;
+            pl = len - hl - 1;
+        }
+    }
+    if (hl == 0 || hl >= sizeof(host))
+        return false;
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    uint8_t a[16];
+    if (inet_pton(AF_INET, host, a) != 1 && inet_pton(AF_INET6, host, a) != 1)
+        return false;
+    if (port) {
+        unsigned v = 0;
+        if (pl == 0 || pl > 5)
+            return false;
+        for (size_t i = 0; i < pl; i++) {
+            if (port[i] < '0' || port[i] > '9')
+                return false;
+            v = v * 10 + (unsigned)(port[i] - '0');
+        }
+        if (v == 0 || v > 65535)
+            return false;
+    }
+    return true;
+}
+
 /* Rules that span keys, and derived values; after the whole file was read. */
 static int finish(void *p, struct config_parse *ps)
 {
@@ -212,6 +262,20 @@ static int finish(void *p, struct config_parse *ps)
                      "%" PRId64 " is also inline.tproxy_port; the ports must differ",
                      c->inline_redirect_port);
         return -EINVAL;
+    }
+    for (const char *it = c->fallback_resolvers; *it;) {
+        size_t n = strcspn(it, ",");
+        size_t b = 0, e = n;
+        while (b < e && (it[b] == ' ' || it[b] == '\t'))
+            b++;
+        while (e > b && (it[e - 1] == ' ' || it[e - 1] == '\t'))
+            e--;
+        if (!resolver_item_ok(it + b, e - b)) {
+            config_error(ps, config_line(ps, "fallback.resolvers"), "fallback.resolvers",
+                         "'%.*s' is not ip, ip:port, ipv6 or [ipv6]:port", (int)(e - b), it + b);
+            return -EINVAL;
+        }
+        it += n + (it[n] == ',');
     }
     if (c->fallback_ttl_max < c->fallback_ttl_min) {
         config_error(ps, config_line(ps, "fallback.ttl_max"), "fallback.ttl_max",

@@ -233,6 +233,18 @@ static const struct err_case err_cases[] = {
     { "mode = inline\ninline.tproxy_port = 0\ninline.redirect_port = 0\n",
       "config: t.conf: inline.tproxy_port and inline.redirect_port are both 0; inline mode needs a "
       "listener" },
+    { "mode = inline\nfallback.ttl_min = 10m\nfallback.ttl_max = 5m\n",
+      "config: t.conf:3: fallback.ttl_max: is below fallback.ttl_min" },
+    { "mode = inline\nfallback.resolvers = 127.0.0.1:53, resolver.kz\n",
+      "config: t.conf:2: fallback.resolvers: 'resolver.kz' is not ip, ip:port, ipv6 or "
+      "[ipv6]:port" },
+    { "mode = inline\nfallback.resolvers = [2001:db8::1]:70000\n",
+      "config: t.conf:2: fallback.resolvers: '[2001:db8::1]:70000' is not ip, ip:port, ipv6 or "
+      "[ipv6]:port" },
+    { "mode = inline\nfallback.resolvers = 10.0.0.1,,10.0.0.2\n",
+      "config: t.conf:2: fallback.resolvers: '' is not ip, ip:port, ipv6 or [ipv6]:port" },
+    { "mode = inline\nfallback.shared_policy = drop\n",
+      "config: t.conf:2: fallback.shared_policy: 'drop' is not one of block, nameless, report" },
 };
 
 START_TEST(test_errors)
