@@ -150,7 +150,8 @@ struct daemon {
     atomic_bool fb_stop;
     char **marked; /* fallback.resolve = marked: the marked domain names (under pub_lock) */
     size_t nmarked;
-    bool marked_new; /* marked changed since the thread took it */
+    bool marked_new;      /* marked changed since the thread took it */
+    char fb_report[1100]; /* state_dir/fallback.json (state_dir is a restart key; cfg is swapped) */
 };
 
 static uint64_t mono_ms(void)
@@ -1108,8 +1109,8 @@ static void fb_write_report(struct daemon *d)
     char *doc = fallback_report(d->fbk);
     if (!doc)
         return;
-    char path[1100], tmp[1110];
-    snprintf(path, sizeof(path), "%s/fallback.json", d->cfg->state_dir);
+    const char *path = d->fb_report;
+    char tmp[1110];
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
     const char *what = "open";
@@ -1236,6 +1237,7 @@ static int fb_setup(struct daemon *d, char *err, size_t errlen)
     d->res = resolver_new(&rc, err, errlen);
     if (!d->res)
         return -EINVAL;
+    snprintf(d->fb_report, sizeof(d->fb_report), "%s/fallback.json", c->state_dir);
     struct fallback_config fc = { .threshold = (uint32_t)c->fallback_shared_threshold,
                                   .policy = (enum fallback_policy)c->fallback_shared_policy };
     d->fbk = fallback_new(&fc);
