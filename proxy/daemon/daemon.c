@@ -1227,8 +1227,11 @@ static void fb_failure(void *ctx, const char *name, const char *why)
 static int fb_setup(struct daemon *d, char *err, size_t errlen)
 {
     const struct settings *c = d->cfg;
-    if (c->fallback_resolve == SETTINGS_FALLBACK_NONE)
+    snprintf(d->fb_report, sizeof(d->fb_report), "%s/fallback.json", c->state_dir);
+    if (c->fallback_resolve == SETTINGS_FALLBACK_NONE) {
+        unlink(d->fb_report); /* a report of an earlier run would be taken for this one's */
         return 0;
+    }
     struct resolver_config rc = { .servers = c->fallback_resolvers,
                                   .ttl_min = (uint32_t)(c->fallback_ttl_min / 1000),
                                   .ttl_max = (uint32_t)(c->fallback_ttl_max / 1000),
@@ -1237,7 +1240,6 @@ static int fb_setup(struct daemon *d, char *err, size_t errlen)
     d->res = resolver_new(&rc, err, errlen);
     if (!d->res)
         return -EINVAL;
-    snprintf(d->fb_report, sizeof(d->fb_report), "%s/fallback.json", c->state_dir);
     struct fallback_config fc = { .threshold = (uint32_t)c->fallback_shared_threshold,
                                   .policy = (enum fallback_policy)c->fallback_shared_policy };
     d->fbk = fallback_new(&fc);

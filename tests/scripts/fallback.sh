@@ -7,7 +7,8 @@
 #   - five names on one address: shared (threshold 5, policy nameless), in the report's "held";
 #   - the answer changes: the new address blocks, the old one passes;
 #   - the server fails (SERVFAIL): the last answer stays;
-#   - `qorgau query -c CONF :fallback` and state_dir/fallback.json give the report.
+#   - `qorgau query -c CONF :fallback` and state_dir/fallback.json give the report;
+#   - restarted with fallback.resolve = all, the unmarked name is blocked too; with none, nothing.
 # Needs root (inline mode opens its listeners, drops privileges); without it the script fails
 # (QG_ALLOW_SKIP=1: SKIP, exit 77). Env: QG_BIN (default build/qorgau), QG_FALLBACK_KEEP=1.
 set -u
@@ -168,6 +169,36 @@ wait $qpid
 rc=$?
 qpid=""
 if [ $rc = 0 ]; then ok "SIGTERM -> exit 0"; else ko "exit $rc"; tail -5 "$tmp/q.log"; fi
+
+# fallback.resolve = all: every domain entry, marked or not; none: nothing is resolved
+zone 192.0.2.10
+for mode in all none; do
+    sed -i "s/^fallback.resolve = .*/fallback.resolve = $mode/" "$tmp/q.conf"
+    : >"$tmp/q.log"
+    "$QG_BIN" run -c "$tmp/q.conf" >"$tmp/run.out" 2>&1 &
+    qpid=$!
+    if [ $mode = all ]; then
+        if until_query 192.0.2.20 '"verdict":"block","method":"ip-fallback","rule":"y.kz"' &&
+            until_query 192.0.2.10 '"verdict":"block","method":"ip-fallback","rule":"x.kz"'; then
+            ok "fallback.resolve = all: the unmarked y.kz is resolved and blocked too"
+        else
+            ko "fallback.resolve = all"; sed 's/^/    /' "$tmp/ans"
+        fi
+    else
+        until_query example.org '"verdict":"pass"' >/dev/null
+        sleep 1
+        if "$QG_BIN" query -c "$tmp/q.conf" 192.0.2.10 | grep -qF '"verdict":"pass"' &&
+            ! grep -qF '"module":"fallback"' "$tmp/q.log" && [ ! -e "$tmp/state/fallback.json" ] &&
+            "$QG_BIN" query -c "$tmp/q.conf" :fallback | grep -qF '"error":"no IP fallback report'; then
+            ok "fallback.resolve = none: nothing resolved, no report (the old file removed)"
+        else
+            ko "fallback.resolve = none"; grep -F fallback "$tmp/q.log" | head -3
+        fi
+    fi
+    kill -TERM $qpid
+    wait $qpid
+    qpid=""
+done
 
 echo "fallback: $pass passed, $fail failed"
 [ $fail = 0 ] || exit 1
