@@ -278,7 +278,7 @@ int fallback_render(struct fallback *f, struct resolver *r, const struct ruleset
     pthread_mutex_lock(&f->mu);
     size_t nsn = f->nsince;
     struct since *sn = malloc((nsn ? nsn : 1) * sizeof(*sn));
-    if (sn)
+    if (sn && nsn)
         memcpy(sn, f->since, nsn * sizeof(*sn));
     pthread_mutex_unlock(&f->mu);
     char *blk = NULL, *held = NULL, *doc = NULL;

@@ -248,8 +248,10 @@ static void finish(struct resolver *r, struct slot *s)
         e->expires = r->now + r->c.retry;
         return;
     }
-    memcpy(a, s->ok[0] ? s->got[0] : e->a, n4 * sizeof(*a));
-    memcpy(a + n4, s->ok[1] ? s->got[1] : e->a + e->n4, n6 * sizeof(*a));
+    if (n4) /* e->a may be NULL: no memcpy from it even of 0 bytes */
+        memcpy(a, s->ok[0] ? s->got[0] : e->a, n4 * sizeof(*a));
+    if (n6)
+        memcpy(a + n4, s->ok[1] ? s->got[1] : e->a + e->n4, n6 * sizeof(*a));
     if (s->ok[0])
         qsort(a, n4, sizeof(*a), addr_cmp);
     if (s->ok[1])
@@ -348,10 +350,10 @@ static int wait_some(struct resolver *r, char *err, size_t errlen)
     int bm = ares_getsock(r->ch, socks, ARES_GETSOCK_MAXNUM);
     nfds_t np = 0;
     for (int i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
-        short ev = 0;
-        if (ARES_GETSOCK_READABLE(bm, i))
+        short ev = 0; /* ARES_GETSOCK_READABLE/WRITABLE, without their signed 1 << 31 */
+        if (((unsigned)bm >> i) & 1u)
             ev |= POLLIN;
-        if (ARES_GETSOCK_WRITABLE(bm, i))
+        if (((unsigned)bm >> (i + ARES_GETSOCK_MAXNUM)) & 1u)
             ev |= POLLOUT;
         if (!ev)
             continue;

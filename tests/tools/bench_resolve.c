@@ -70,12 +70,16 @@ int main(int argc, char **argv)
     }
     close(p[1]);
     char port[32] = { 0 };
-    ssize_t got = read(p[0], port, sizeof(port) - 1);
+    size_t got = 0;
+    ssize_t rn;
+    while (got < sizeof(port) - 1 && !memchr(port, '\n', got) &&
+           (rn = read(p[0], port + got, sizeof(port) - 1 - got)) > 0)
+        got += (size_t)rn;
     close(p[0]);
     int ret = 1;
     struct resolver *r = NULL;
     char **names = NULL;
-    if (got <= 0) {
+    if (!memchr(port, '\n', got)) {
         fprintf(stderr, "bench_resolve: %s did not start\n", stub);
         goto out;
     }

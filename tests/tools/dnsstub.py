@@ -12,6 +12,7 @@ rcode: 0 answers, 2 SERVFAIL, 3 NXDOMAIN, 5 REFUSED; drop: no answer at all (a t
 synth: any name ending in suffix gets one A (10.x.y.z from a hash of the name) and one AAAA.
 Names neither listed nor synthesized get NXDOMAIN. Standard library only (socket, struct)."""
 import json
+import os
 import socket
 import struct
 import sys
@@ -84,7 +85,8 @@ def main():
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
     s.bind(('127.0.0.1', port))
-    print(s.getsockname()[1], flush=True)
+    # one write, so a reader never sees half of it; the reader may close the pipe afterwards
+    os.write(1, b'%d\n' % s.getsockname()[1])
     cache = [None, {}]
     while True:
         q, peer = s.recvfrom(4096)

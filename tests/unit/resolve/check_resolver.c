@@ -53,9 +53,13 @@ static void stub_start(void)
     }
     close(p[1]);
     char line[32] = { 0 };
-    ssize_t n = read(p[0], line, sizeof(line) - 1);
+    size_t n = 0;
+    ssize_t r;
+    while (n < sizeof(line) - 1 && !memchr(line, '\n', n) &&
+           (r = read(p[0], line + n, sizeof(line) - 1 - n)) > 0)
+        n += (size_t)r;
     close(p[0]);
-    ck_assert_msg(n > 0, "tests/tools/dnsstub.py did not start");
+    ck_assert_msg(memchr(line, '\n', n) != NULL, "tests/tools/dnsstub.py did not start");
     line[strcspn(line, "\n")] = '\0';
     snprintf(g_servers, sizeof(g_servers), "127.0.0.1:%s", line);
 }
