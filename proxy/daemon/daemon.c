@@ -1240,8 +1240,15 @@ static int fb_setup(struct daemon *d, char *err, size_t errlen)
     d->res = resolver_new(&rc, err, errlen);
     if (!d->res)
         return -EINVAL;
-    struct fallback_config fc = { .threshold = (uint32_t)c->fallback_shared_threshold,
-                                  .policy = (enum fallback_policy)c->fallback_shared_policy };
+    struct fallback_config fc;
+    memset(&fc, 0, sizeof(fc));
+    fc.threshold = (uint32_t)c->fallback_shared_threshold;
+    fc.policy = (enum fallback_policy)c->fallback_shared_policy;
+    int np =
+        fallback_parse_prefixes(c->fallback_protect, fc.protect, FALLBACK_PROTECT_MAX, err, errlen);
+    if (np < 0)
+        return np; /* checked at load already */
+    fc.nprotect = (size_t)np;
     d->fbk = fallback_new(&fc);
     if (!d->fbk) {
         snprintf(err, errlen, "fallback: out of memory");

@@ -185,6 +185,9 @@ static const struct config_key keys[] = {
     { "fallback.shared_policy", CONFIG_ENUM, 0, 0, "nameless", v_fb_policy, OFF(fallback_shared_policy),
       true, "a shared address blocks every flow (block), only flows without a visible name "
             "(nameless: no SNI, ECH) or none (report); held back ones are listed in the report" },
+    { "fallback.protect", CONFIG_STRING, 0, 0, "", NULL, OFF(fallback_protect), true,
+      "addresses and prefixes the IP fallback never blocks, comma-separated (ip, ip/len): a "
+      "blocked name's DNS can point anywhere; such answers are reported as held, \"protected\"" },
 };
 /* clang-format on */
 
@@ -276,6 +279,13 @@ static int finish(void *p, struct config_parse *ps)
             return -EINVAL;
         }
         it += n + (it[n] == ',');
+    }
+    struct fallback_prefix pfx[FALLBACK_PROTECT_MAX];
+    char perr[256];
+    if (fallback_parse_prefixes(c->fallback_protect, pfx, FALLBACK_PROTECT_MAX, perr,
+                                sizeof(perr)) < 0) {
+        config_error(ps, config_line(ps, "fallback.protect"), "fallback.protect", "%s", perr);
+        return -EINVAL;
     }
     if (c->fallback_ttl_max < c->fallback_ttl_min) {
         config_error(ps, config_line(ps, "fallback.ttl_max"), "fallback.ttl_max",

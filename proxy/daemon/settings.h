@@ -6,7 +6,8 @@
  * Cross-key rules, checked after the whole file was read (errors "config: FILE[:LINE]: ..."):
  *   mode = tap needs tap.interface; mode = inline needs inline.tproxy_port or
  *   inline.redirect_port, and the two must differ. Derived: tap.inject_interface is
- *   tap.interface when the file left it empty. fallback.ttl_max may not be below fallback.ttl_min. */
+ *   tap.interface when the file left it empty. fallback.ttl_max may not be below fallback.ttl_min; fallback.resolvers and fallback.protect
+ *   are checked item by item. */
 #ifndef QG_SETTINGS_H
 #define QG_SETTINGS_H
 
@@ -123,6 +124,7 @@ struct settings {
     uint64_t fallback_ttl_max; /* ms */
     int64_t fallback_shared_threshold;
     int fallback_shared_policy; /* enum settings_fallback_policy = enum fallback_policy */
+    char *fallback_protect;     /* "ip[/len],..." never blocked by the fallback */
 };
 
 /* The daemon's table (keys, struct size, cross-key rules), for the generic calls of

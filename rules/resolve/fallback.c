@@ -80,6 +80,71 @@ static int pair_cmp(const void *x, const void *y)
     return a->name < b->name ? -1 : a->name > b->name;
 }
 
+int fallback_parse_prefixes(const char *csv, struct fallback_prefix *out, size_t cap, char *err,
+                            size_t errlen)
+{
+    size_t n = 0;
+    for (const char *it = csv; *it;) {
+        size_t len = strcspn(it, ","), b = 0, e = len;
+        while (b < e && (it[b] == ' ' || it[b] == '\t'))
+            b++;
+        while (e > b && (it[e - 1] == ' ' || it[e - 1] == '\t'))
+            e--;
+        char item[64];
+        struct fallback_prefix p;
+        memset(&p, 0, sizeof(p));
+        bool ok = e > b && e - b < sizeof(item) && n < cap;
+        if (ok) {
+            memcpy(item, it + b, e - b);
+            item[e - b] = '\0';
+            char *slash = strchr(item, '/');
+            if (slash)
+                *slash = '\0';
+            p.ipver = strchr(item, ':') ? 6 : 4;
+            ok = inet_pton(p.ipver == 4 ? AF_INET : AF_INET6, item, p.addr) == 1;
+            unsigned max = p.ipver == 4 ? 32 : 128, v = max;
+            if (ok && slash) {
+                const char *d = slash + 1;
+                v = 0;
+                ok = *d != '\0' && strlen(d) <= 3;
+                for (; ok && *d; d++) {
+                    ok = *d >= '0' && *d <= '9';
+                    v = v * 10 + (unsigned)(*d - '0');
+                }
+                ok = ok && v <= max;
+            }
+            p.plen = (uint8_t)v;
+            if (slash)
+                *slash = '/';
+        }
+        if (!ok) {
+            snprintf(err, errlen, "'%.*s' is not an address or prefix (ip, ip/len)%s", (int)(e - b),
+                     it + b, n >= cap ? " or one too many" : "");
+            return -EINVAL;
+        }
+        out[n++] = p;
+        it += len + (it[len] == ',');
+    }
+    return (int)n;
+}
+
+/* True if the address of x lies in a protected prefix. */
+static bool protected_addr(const struct fallback *f, const struct fbaddr_rec *x)
+{
+    for (size_t i = 0; i < f->c.nprotect; i++) {
+        const struct fallback_prefix *p = &f->c.protect[i];
+        if (p->ipver != x->ipver)
+            continue;
+        size_t full = p->plen / 8, rest = p->plen % 8;
+        if (memcmp(p->addr, x->addr, full) != 0)
+            continue;
+        if (rest && ((p->addr[full] ^ x->addr[full]) & (uint8_t)(0xff << (8 - rest))))
+            continue;
+        return true;
+    }
+    return false;
+}
+
 /* Since when the address of rec has had its action, in sn[0..n) (sorted), else now. */
 static time_t since_of(const struct since *sn, size_t n, const struct fbaddr_rec *rec, time_t now)
 {
@@ -173,6 +238,8 @@ static bool walk_next(const struct fallback *f, struct resolver *r, const struct
             x->act = f->c.policy == FALLBACK_SHARED_BLOCK      ? FBADDR_BLOCK
                      : f->c.policy == FALLBACK_SHARED_NAMELESS ? FBADDR_NAMELESS
                                                                : FBADDR_REPORT;
+        if (f->c.nprotect && protected_addr(f, x))
+            x->act = FBADDR_REPORT; /* fallback.protect: never blocked, reported */
         *g = a;
         *e = b;
         return true;
@@ -198,7 +265,7 @@ static void put_addr(FILE *o, const struct resolver_addr *a)
 
 /* One address object of the report: pairs p[0..n) share the address; ok[k] says p[k]'s name is
  * still blocked by rs. */
-static void put_rec(FILE *o, bool first, const struct fbaddr_rec *rec, time_t since,
+static void put_rec(FILE *o, bool first, const struct fbaddr_rec *rec, bool prot, time_t since,
                     const struct pair *p, size_t n, const bool *ok, struct resolver *r,
                     const struct ruleset *rs)
 {
@@ -208,6 +275,10 @@ static void put_rec(FILE *o, bool first, const struct fbaddr_rec *rec, time_t si
     put_addr(o, &p[0].a);
     jsonw_key(o, "action", false);
     jsonw_cstr(o, act[rec->act]);
+    if (prot) {
+        jsonw_key(o, "protected", false);
+        fputs("true", o);
+    }
     jsonw_key(o, "entry", false);
     jsonw_cstr(o, ruleset_entry_text(rs, rec->entry));
     jsonw_key(o, "orders", false);
@@ -292,8 +363,9 @@ int fallback_render(struct fallback *f, struct resolver *r, const struct ruleset
     size_t nn = resolver_count(r), nrec = 0, nb = 0, nh = 0, g, e;
     struct fbaddr_rec x;
     while (walk_next(f, r, rs, &w, &x, &g, &e)) {
-        bool shared = x.names >= f->c.threshold;
-        put_rec(shared ? oh : ob, shared ? nh++ == 0 : nb++ == 0, &x, since_of(sn, nsn, &x, now),
+        bool prot = f->c.nprotect && protected_addr(f, &x);
+        bool back = x.names >= f->c.threshold || prot; /* held back: listed in "held" */
+        put_rec(back ? oh : ob, back ? nh++ == 0 : nb++ == 0, &x, prot, since_of(sn, nsn, &x, now),
                 w.p + g, e - g, w.ok + g, r, rs);
         nrec++;
     }

@@ -24,10 +24,29 @@ enum fallback_policy {
     FALLBACK_SHARED_REPORT,    /* nothing: reported as a residual risk */
 };
 
+/* An address prefix (host bits ignored). */
+struct fallback_prefix {
+    uint8_t ipver; /* 4 or 6 */
+    uint8_t plen;  /* 0..32 or 0..128 */
+    uint8_t addr[16];
+};
+
+#define FALLBACK_PROTECT_MAX 64
+
 struct fallback_config {
     uint32_t threshold; /* blocked names per address from which it is shared (>= 2) */
     enum fallback_policy policy;
+    /* addresses the fallback never blocks (fallback.protect): a blocked name that resolves
+     * into them is reported (held, "protected") instead */
+    struct fallback_prefix protect[FALLBACK_PROTECT_MAX];
+    size_t nprotect;
 };
+
+/* Parses a comma-separated list of addresses or prefixes ("192.0.2.0/24, 2001:db8::/32,
+ * 10.1.2.3") into out[0..cap). Returns the count, or -EINVAL with "'ITEM' is not ..." in err
+ * (also for more than cap items). An empty string gives 0. */
+int fallback_parse_prefixes(const char *csv, struct fallback_prefix *out, size_t cap, char *err,
+                            size_t errlen);
 
 struct fallback;
 

@@ -243,6 +243,9 @@ static const struct err_case err_cases[] = {
       "[ipv6]:port" },
     { "mode = inline\nfallback.resolvers = 10.0.0.1,,10.0.0.2\n",
       "config: t.conf:2: fallback.resolvers: '' is not ip, ip:port, ipv6 or [ipv6]:port" },
+    { "mode = inline\nfallback.protect = 10.0.0.0/8, 192.0.2.0/33\n",
+      "config: t.conf:2: fallback.protect: '192.0.2.0/33' is not an address or prefix (ip, "
+      "ip/len)" },
     { "mode = inline\nfallback.shared_policy = drop\n",
       "config: t.conf:2: fallback.shared_policy: 'drop' is not one of block, nameless, report" },
 };

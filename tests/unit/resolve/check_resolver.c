@@ -416,6 +416,56 @@ START_TEST(test_threshold)
 }
 END_TEST
 
+/* fallback.protect: an address in a protected prefix never blocks (a blocked name's DNS may
+ * point at anyone's address); it is reported held, "protected". */
+START_TEST(test_protect)
+{
+    struct resolver *r;
+    struct ruleset *rs = six_set(&r);
+    struct fallback_config c = { .threshold = 5, .policy = FALLBACK_SHARED_BLOCK };
+    char err[256];
+    int n = fallback_parse_prefixes(" 192.0.2.6 ,198.51.100.0/25, 2001:db8::/126", c.protect,
+                                    FALLBACK_PROTECT_MAX, err, sizeof(err));
+    ck_assert_msg(n == 3, "%s", err);
+    c.nprotect = (size_t)n;
+    struct fallback *f = fallback_new(&c);
+    ruleset_set_fallback(rs, fallback_build(f, r, rs, 1000));
+    struct verdict_decision d = judge(rs, NULL, false, "192.0.2.6");
+    EXPECT(d, VERDICT_PASS, METHOD_NONE);
+    ck_assert_uint_ne(d.held_entry, RULESET_NO_ENTRY);
+    d = judge(rs, NULL, false, "198.51.100.7");
+    EXPECT(d, VERDICT_PASS, METHOD_NONE);
+    d = judge(rs, NULL, false, "2001:db8::1");
+    EXPECT(d, VERDICT_PASS, METHOD_NONE);
+    d = judge(rs, NULL, false, "192.0.2.5"); /* not protected */
+    EXPECT(d, VERDICT_BLOCK, METHOD_IP_FALLBACK);
+    ck_assert_int_eq(fallback_render(f, r, rs, 1000), 0);
+    char *doc = fallback_report(f);
+    const char *held = strstr(doc, "\"held\":");
+    const char *p =
+        strstr(doc, "{\"address\":\"192.0.2.6\",\"action\":\"report\",\"protected\":true");
+    ck_assert_msg(held && p && p > held, "%s", doc);
+    free(doc);
+    fallback_free(f);
+    ruleset_free(rs);
+    resolver_free(r);
+
+    static const char *const bad[] = { "192.0.2.0/33", "x", "2001:db8::/129",
+                                       "1.2.3.4/",     ",", "10.0.0.0/8,,10.1.0.0/16",
+                                       "1.2.3.4/2a" };
+    struct fallback_prefix pfx[4];
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_msg(fallback_parse_prefixes(bad[i], pfx, 4, err, sizeof(err)) == -EINVAL, "%s",
+                      bad[i]);
+    ck_assert_int_eq(fallback_parse_prefixes("1.1.1.1,1.1.1.2,1.1.1.3,1.1.1.4,1.1.1.5", pfx, 4, err,
+                                             sizeof(err)),
+                     -EINVAL);
+    ck_assert_int_eq(fallback_parse_prefixes("", pfx, 4, err, sizeof(err)), 0);
+    ck_assert_int_eq(fallback_parse_prefixes("10.0.0.0/8", pfx, 4, err, sizeof(err)), 1);
+    ck_assert_uint_eq(pfx[0].plen, 8);
+}
+END_TEST
+
 /* Since when: kept while the action stays, reset when it changes; a revoked name's addresses
  * leave the table (the entry is gone from the set). */
 START_TEST(test_since_and_revoked)
@@ -519,6 +569,7 @@ static Suite *resolver_suite(void)
     tcase_add_test(tc, test_policy);
     tcase_add_test(tc, test_threshold);
     tcase_add_test(tc, test_since_and_revoked);
+    tcase_add_test(tc, test_protect);
     tcase_add_test(tc, test_ech_clienthello);
     suite_add_tcase(s, tc);
     return s;
