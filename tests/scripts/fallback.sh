@@ -8,6 +8,7 @@
 #   - the answer changes: the new address blocks, the old one passes;
 #   - the server fails (SERVFAIL): the last answer stays;
 #   - `qorgau query -c CONF :fallback` and state_dir/fallback.json give the report;
+#   - a marked name resolving into fallback.protect passes, reported held and protected;
 #   - restarted with fallback.resolve = all, the unmarked name is blocked too; with none, nothing.
 # Needs root (inline mode opens its listeners, drops privileges); without it the script fails
 # (QG_ALLOW_SKIP=1: SKIP, exit 77). Env: QG_BIN (default build/qorgau), QG_FALLBACK_KEEP=1.
@@ -46,6 +47,7 @@ zone() {
 {"names": {
  "x.kz": {"A": ["$1"], "ttl": 1, "rcode": $xr},
  "y.kz": {"A": ["192.0.2.20"], "ttl": 1},
+ "bank.kz": {"A": ["203.0.113.5"], "ttl": 300},
  "s1.kz": {"A": ["198.51.100.7"], "ttl": 300}, "s2.kz": {"A": ["198.51.100.7"], "ttl": 300},
  "s3.kz": {"A": ["198.51.100.7"], "ttl": 300}, "s4.kz": {"A": ["198.51.100.7"], "ttl": 300},
  "s5.kz": {"A": ["198.51.100.7"], "ttl": 300}}}
@@ -77,7 +79,7 @@ cat >"$tmp/order.json" <<'EOF2'
   "resources": [ { "value": "x.kz", "resolve": true }, "y.kz",
     { "value": "s1.kz", "resolve": true }, { "value": "s2.kz", "resolve": true },
     { "value": "s3.kz", "resolve": true }, { "value": "s4.kz", "resolve": true },
-    { "value": "*.s5.kz", "resolve": true } ] }
+    { "value": "*.s5.kz", "resolve": true }, { "value": "bank.kz", "resolve": true } ] }
 EOF2
 {
     echo "mode = inline"
@@ -95,6 +97,7 @@ EOF2
     echo "fallback.ttl_max = 2s"
     echo "fallback.shared_threshold = 5"
     echo "fallback.shared_policy = nameless"
+    echo "fallback.protect = 203.0.113.0/24"
 } >"$tmp/q.conf"
 
 if "$QG_BIN" order -c "$tmp/q.conf" import "$tmp/order.json" >"$tmp/out" 2>&1; then
@@ -135,8 +138,10 @@ blk = {b["address"]: b for b in r["blocked"]}
 assert r["format"] == "qorgau-fallback/1" and r["shared_policy"] == "nameless", r
 assert held["198.51.100.7"]["names_count"] == 5 and held["198.51.100.7"]["action"] == "nameless", held
 assert blk["192.0.2.10"]["entry"] == "x.kz" and blk["192.0.2.10"]["orders"] == ["2026-41-0900"], blk
-assert "192.0.2.20" not in blk' "$tmp/report"; then
-    ok ":fallback report: 198.51.100.7 held (5 names), 192.0.2.10 blocked for x.kz"
+assert "192.0.2.20" not in blk
+assert held["203.0.113.5"]["protected"] is True and held["203.0.113.5"]["action"] == "report", held' "$tmp/report" &&
+    "$QG_BIN" query -c "$tmp/q.conf" 203.0.113.5 | grep -qF '"verdict":"pass","method":null,"rule":null,"orders":[],"category":null,"held":"bank.kz"'; then
+    ok ":fallback report: 198.51.100.7 held (5 names), 192.0.2.10 blocked for x.kz, 203.0.113.5 protected (passes, held)"
 else
     ko ":fallback report"; sed 's/^/    /' "$tmp/report"
 fi
