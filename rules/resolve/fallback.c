@@ -370,7 +370,10 @@ int fallback_render(struct fallback *f, struct resolver *r, const struct ruleset
         nrec++;
     }
     walk_end(r, &w);
-    if (fclose(ob) | fclose(oh)) {
+    /* a write that failed (out of memory) sets the stream's error flag, which fclose does not
+     * report; and fclose may leave the buffer NULL (its final realloc failed) returning 0 */
+    bool werr = ferror(ob) || ferror(oh);
+    if ((fclose(ob) | fclose(oh)) || werr || !blk || !held) {
         ob = oh = NULL;
         goto out;
     }
@@ -395,7 +398,8 @@ int fallback_render(struct fallback *f, struct resolver *r, const struct ruleset
     fprintf(o, "[%s]", blk);
     jsonw_key(o, "held", false);
     fprintf(o, "[%s]}\n", held);
-    if (fclose(o) != 0)
+    bool derr = ferror(o) != 0;
+    if (fclose(o) != 0 || derr || !doc)
         goto out;
     pthread_mutex_lock(&f->mu);
     free(f->report);
