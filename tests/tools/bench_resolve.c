@@ -11,11 +11,9 @@
  * of the report (fallback_render()).
  * Prints a report and one JSON line (docs/BENCHMARKS.md). */
 #include <arpa/inet.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,6 +21,7 @@
 #include "rules/match/ruleset.h"
 #include "rules/resolve/fallback.h"
 #include "rules/resolve/resolver.h"
+#include "tests/lib/dnsstub.h"
 
 static double now_s(void)
 {
@@ -57,35 +56,15 @@ int main(int argc, char **argv)
         perror(zone);
         return 1;
     }
-    int p[2];
-    if (pipe(p) != 0)
-        return 1;
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(p[1], 1);
-        close(p[0]);
-        close(p[1]);
-        execlp("python3", "python3", stub, zone, (char *)NULL);
-        _exit(127);
-    }
-    close(p[1]);
-    char port[32] = { 0 };
-    size_t got = 0;
-    ssize_t rn;
-    while (got < sizeof(port) - 1 && !memchr(port, '\n', got) &&
-           (rn = read(p[0], port + got, sizeof(port) - 1 - got)) > 0)
-        got += (size_t)rn;
-    close(p[0]);
+    char servers[64];
+    pid_t pid = dnsstub_start(stub, zone, servers, sizeof(servers));
     int ret = 1;
     struct resolver *r = NULL;
     char **names = NULL;
-    if (!memchr(port, '\n', got)) {
+    if (pid < 0) {
         fprintf(stderr, "bench_resolve: %s did not start\n", stub);
         goto out;
     }
-    port[strcspn(port, "\n")] = '\0';
-    char servers[64];
-    snprintf(servers, sizeof(servers), "127.0.0.1:%s", port);
     struct resolver_config c = { .servers = servers,
                                  .ttl_min = 60,
                                  .ttl_max = 3600,
@@ -173,8 +152,7 @@ int main(int argc, char **argv)
     fallback_free(f);
     ruleset_free(rs);
 out:
-    kill(pid, SIGTERM);
-    waitpid(pid, NULL, 0);
+    dnsstub_stop(pid);
     unlink(zone);
     for (size_t i = 0; names && i < n; i++)
         free(names[i]);

@@ -48,8 +48,7 @@
 #include "rules/orders/ordjson.h"
 #include "rules/resolve/fallback.h"
 #include "rules/resolve/resolver.h"
-#include <signal.h>
-#include <sys/wait.h>
+#include "tests/lib/dnsstub.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define AF_INJECT 0
@@ -873,34 +872,13 @@ START_TEST(test_fallback)
           "\"AAAA\":[\"2001:db8::4\"]}}}",
           z);
     ck_assert_int_eq(fclose(z), 0);
-    int p[2];
-    ck_assert_int_eq(pipe(p), 0);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        dup2(p[1], 1);
-        close(p[0]);
-        close(p[1]);
-        execlp("python3", "python3", "tests/tools/dnsstub.py", fc.zone, (char *)NULL);
-        _exit(127);
-    }
-    close(p[1]);
-    char line[32] = { 0 };
-    size_t got = 0;
-    ssize_t k;
-    while (got < sizeof(line) - 1 && !memchr(line, '\n', got) &&
-           (k = read(p[0], line + got, sizeof(line) - 1 - got)) > 0)
-        got += (size_t)k;
-    close(p[0]);
-    line[strcspn(line, "\n")] = '\0';
-    snprintf(fc.servers, sizeof(fc.servers), "127.0.0.1:%s", line);
-    bool up = got > 0;
+    pid_t pid = dnsstub_start(NULL, fc.zone, fc.servers, sizeof(fc.servers));
+    bool up = pid > 0;
     if (up) {
         ck_assert(!op_fallback(&fc, 0));
         af_loop("IP fallback: names, table, report", op_fallback, &fc);
     }
-    kill(pid, SIGTERM);
-    waitpid(pid, NULL, 0);
+    dnsstub_stop(pid);
     unlink(fc.zone);
     ck_assert_msg(up, "tests/tools/dnsstub.py did not start");
 }

@@ -5,11 +5,9 @@
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "proxy/judge/inspect.h"
@@ -18,6 +16,7 @@
 #include "rules/match/ruleset.h"
 #include "rules/resolve/fallback.h"
 #include "rules/resolve/resolver.h"
+#include "tests/lib/dnsstub.h"
 
 static char g_zone[256];
 static pid_t g_pid = -1;
@@ -40,37 +39,14 @@ static void stub_start(void)
 {
     snprintf(g_zone, sizeof(g_zone), "/tmp/qg-dnsstub-%d.json", (int)getpid());
     zone("{\"names\":{}}");
-    int p[2];
-    ck_assert_int_eq(pipe(p), 0);
-    g_pid = fork();
-    ck_assert_int_ge(g_pid, 0);
-    if (g_pid == 0) {
-        dup2(p[1], 1);
-        close(p[0]);
-        close(p[1]);
-        execlp("python3", "python3", "tests/tools/dnsstub.py", g_zone, (char *)NULL);
-        _exit(127);
-    }
-    close(p[1]);
-    char line[32] = { 0 };
-    size_t n = 0;
-    ssize_t r;
-    while (n < sizeof(line) - 1 && !memchr(line, '\n', n) &&
-           (r = read(p[0], line + n, sizeof(line) - 1 - n)) > 0)
-        n += (size_t)r;
-    close(p[0]);
-    ck_assert_msg(memchr(line, '\n', n) != NULL, "tests/tools/dnsstub.py did not start");
-    line[strcspn(line, "\n")] = '\0';
-    snprintf(g_servers, sizeof(g_servers), "127.0.0.1:%s", line);
+    g_pid = dnsstub_start(NULL, g_zone, g_servers, sizeof(g_servers));
+    ck_assert_msg(g_pid > 0, "tests/tools/dnsstub.py did not start");
 }
 
 static void stub_stop(void)
 {
-    if (g_pid > 0) {
-        kill(g_pid, SIGTERM);
-        waitpid(g_pid, NULL, 0);
-        g_pid = -1;
-    }
+    dnsstub_stop(g_pid);
+    g_pid = -1;
     unlink(g_zone);
 }
 
