@@ -159,7 +159,13 @@ static const struct config_key keys[] = {
       "PEM bundle of the certificates order signatures (FILE.sig) must chain to; empty = not checked" },
     { "orders.merge_threshold", CONFIG_INT, 0, 100000000, "20000", NULL, OFF(orders_merge_threshold), false,
       "changes of the store are applied to the running set as an overlay; past this many overlay "
-      "entries a background thread merges it into a fresh base (0 = after every change)" },
+      "entries (or past 1/orders.merge_ratio of the set, whichever is larger) a background "
+      "thread merges it into a fresh base; a change larger than that is compiled with the whole "
+      "set (0 = after every change)" },
+    { "orders.merge_ratio", CONFIG_INT, 0, 1000000, "16", NULL, OFF(orders_merge_ratio), false,
+      "the overlay may also grow to 1/this of the set before a merge (at 5M entries and 16: "
+      "312 500), so a large base is not rebuilt every few orders; 0 = orders.merge_threshold "
+      "alone" },
 };
 /* clang-format on */
 

@@ -104,6 +104,7 @@ struct settings {
     int orders_signature;      /* enum settings_signature */
     char *orders_trust_anchors;
     int64_t orders_merge_threshold; /* overlay entries past which the set is compiled afresh */
+    int64_t orders_merge_ratio;     /* ... or past 1/ratio of the set's entries (0: off) */
 };
 
 /* The daemon's table (keys, struct size, cross-key rules), for the generic calls of

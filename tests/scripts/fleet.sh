@@ -493,6 +493,7 @@ node.id = merger
 notice.listen = 127.0.0.1:18090
 stats.interval = 0
 orders.merge_threshold = 2
+orders.merge_ratio = 0
 CONF
 ip netns exec "$ns" "$QG_BIN" run -c "$tmp/m.conf" --foreground >"$tmp/m.log" 2>&1 &
 mpid=$!

@@ -104,6 +104,7 @@ static const char *const elsewhere[] = {
     "notice.idle_timeout",
     "notice.max_request_bytes", /* the notice server (proxy/daemon/notice_server.c) */
     "orders.merge_threshold",   /* the store follower (proxy/daemon/daemon.c) */
+    "orders.merge_ratio",       /* the store follower (proxy/daemon/daemon.c) */
 };
 
 static struct settings *load(const char *extra)
