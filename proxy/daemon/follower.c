@@ -451,7 +451,9 @@ static void *writer_main(void *arg)
         f->dirty = false;
         f->pinned = true;
         pthread_mutex_unlock(&f->lock);
+        uint64_t t0 = store_now_ms();
         save_orders(f, version, v, k);
+        uint64_t took = store_now_ms() - t0;
         free(v);
         pthread_mutex_lock(&f->lock);
         f->pinned = false;
@@ -460,6 +462,22 @@ static void *writer_main(void *arg)
         f->ngrave = 0;
         atomic_fetch_add(&f->writes, 1);
         pthread_cond_broadcast(&f->w_cond);
+        /* Pacing: the writes (every record, the image) cost as much as a compilation; at 5M
+         * entries seconds of a core. Rest three times as long as the write took before the
+         * next one, so the writer takes at most a quarter of a core from the workers and the
+         * next change while changes keep coming; a stop ends the rest at once. */
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        uint64_t rest = took * 3;
+        until.tv_sec += (time_t)(rest / 1000);
+        until.tv_nsec += (long)(rest % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        while (rest && !f->w_stop &&
+               pthread_cond_timedwait(&f->w_cond, &f->lock, &until) != ETIMEDOUT)
+            ;
     }
     pthread_mutex_unlock(&f->lock);
     return NULL;
