@@ -366,7 +366,7 @@ ppid_primary=$!
 redis_bg redis-server --port 6381 --bind 127.0.0.1 --save '' --appendonly no --dir "$tmp/sent" \
     --replicaof 127.0.0.1 6380
 for i in 0 1 2; do
-    printf 'port %s\nbind 127.0.0.1\ndir %s\nsentinel monitor qgm 127.0.0.1 6380 2\nsentinel down-after-milliseconds qgm 1000\nsentinel failover-timeout qgm 3000\nsentinel parallel-syncs qgm 1\n' \
+    printf 'port %s\nbind 127.0.0.1\ndir %s\nsentinel monitor qgm 127.0.0.1 6380 2\nsentinel down-after-milliseconds qgm 1000\nsentinel failover-timeout qgm 10000\nsentinel parallel-syncs qgm 1\n' \
         $((26379 + i)) "$tmp/sent" >"$tmp/sent/s$i.conf"
     redis_bg redis-sentinel "$tmp/sent/s$i.conf"
 done
@@ -418,7 +418,7 @@ sleep 1 # the replica has the change
 kill "$ppid_primary" && wait "$ppid_primary" 2>/dev/null
 t0=$(date +%s)
 t=0
-while [ $t -lt 150 ] && ! OS import "$tmp/late.json" >"$tmp/simp2" 2>&1; do
+while [ $t -lt 300 ] && ! OS import "$tmp/late.json" >"$tmp/simp2" 2>&1; do
     sleep 0.2
     t=$((t + 1))
 done
