@@ -479,8 +479,13 @@ static int64_t r_publish(struct store *s, const struct store_change *c, char *er
         if (!lens[i] && i < 3 + 3 + n + 6 + n)
             lens[i] = strlen(argv[i]);
     /* A change of many orders runs long on the server (about 1 s per 100 000 orders on
-     * loopback): allow 1 ms per 20 orders more. */
-    r->op_io_ms = r->io_ms + (uint32_t)(n / 20 < 600000 ? n / 20 : 600000);
+     * loopback), and so does a large record (the script copies it: about 1 s per 40 MB on a
+     * loaded machine): allow 1 ms per 20 orders and 1 ms per 20 000 bytes more. */
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += c->orders[i].record ? c->orders[i].record_len : 0;
+    size_t extra = n / 20 + bytes / 20000;
+    r->op_io_ms = r->io_ms + (uint32_t)(extra < 600000 ? extra : 600000);
     redisReply *rp = cmd(r, (int)a, argv, lens, false, &rc, err, errlen);
     r->op_io_ms = 0;
     if (rp) {
