@@ -6,6 +6,8 @@
  *   extensions: server_name, [ec_point_formats, extended_master_secret, renegotiation_info],
  *   supported_groups {11ec, 001d, 0017}, ALPN, signature_algorithms, supported_versions,
  *   psk_key_exchange_modes, key_share {11ec: 1216, 001d: 32}, [quic_transport_parameters]
+ *   [status_request, signed_certificate_timestamp, session_ticket, compress_certificate,
+ *   padding to PROBE_TLS_HELLO_SIZE]
  * The bracketed ones are for TCP or QUIC only. */
 #include "proxy/daemon/probe.h"
 
@@ -121,8 +123,7 @@ static void w_quic_tp(struct wr *w, unsigned id, uint32_t v)
     /* varint id (< 64), length, 4-byte varint value */
     w_u8(w, id);
     w_u8(w, 4);
-    uint8_t b[4] = { (uint8_t)(0x80 | v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8),
-                     (uint8_t)v };
+    uint8_t b[4] = { (uint8_t)(0x80 | v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v };
     w_bytes(w, b, 4);
 }
 
@@ -170,6 +171,19 @@ static void w_hello(struct wr *w, const char *sni, const struct probe_rand *r, b
         w_end(w, e, 2);
         w_ext_begin(w, 0xff01, &e); /* renegotiation_info, empty */
         w_u8(w, 0);
+        w_end(w, e, 2);
+        w_ext_begin(w, 0x0005, &e); /* status_request: OCSP, no responder ids or extensions */
+        w_u8(w, 1);
+        w_u16(w, 0);
+        w_u16(w, 0);
+        w_end(w, e, 2);
+        w_ext_begin(w, 0x0012, &e); /* signed_certificate_timestamp */
+        w_end(w, e, 2);
+        w_ext_begin(w, 0x0023, &e); /* session_ticket, empty */
+        w_end(w, e, 2);
+        w_ext_begin(w, 0x001b, &e); /* compress_certificate: brotli */
+        w_u8(w, 2);
+        w_u16(w, 2);
         w_end(w, e, 2);
     }
     w_ext_begin(w, 0x000a, &e); /* supported_groups */
@@ -230,6 +244,15 @@ static void w_hello(struct wr *w, const char *sni, const struct probe_rand *r, b
         w_u8(w, 0x0f); /* initial_source_connection_id */
         w_u8(w, sizeof(r->scid));
         w_bytes(w, r->scid, sizeof(r->scid));
+        w_end(w, e, 2);
+    }
+    if (!quic) {
+        /* padding (RFC 7685) to the size of a browser's post-quantum hello */
+        size_t body = w->n - msg - 3;
+        size_t pad = body + 4 < PROBE_TLS_HELLO_SIZE - 4 ? PROBE_TLS_HELLO_SIZE - 4 - body - 4 : 0;
+        w_ext_begin(w, 0x0015, &e);
+        for (size_t i = 0; i < pad; i++)
+            w_u8(w, 0);
         w_end(w, e, 2);
     }
     w_end(w, exts, 2);
@@ -376,8 +399,8 @@ static bool is_notice(const char *loc, const struct probe_expect *x)
     if (!q || !x->host)
         return false;
     q += 4;
-    static const char *const pre[] = { "http%3A%2F%2F", "http%3a%2f%2f", "https%3A%2F%2F",
-                                       "https%3a%2f%2f", "http://", "https://" };
+    static const char *const pre[] = { "http%3A%2F%2F",  "http%3a%2f%2f", "https%3A%2F%2F",
+                                       "https%3a%2f%2f", "http://",       "https://" };
     for (size_t i = 0; i < ARRAY_LEN(pre); i++) {
         size_t pl = strlen(pre[i]);
         if (strncmp(q, pre[i], pl) == 0 && strncasecmp(q + pl, x->host, strlen(x->host)) == 0)
@@ -419,8 +442,8 @@ static bool http_answer(const uint8_t *buf, size_t len, const struct probe_expec
             char loc[128];
             copy_value(p + 9, le, loc, sizeof(loc));
             if (is_notice(loc, x))
-                verdict(v, PROBE_BLOCKED, PROBE_HOW_REDIRECT, "HTTP %d to the notice page %s",
-                        code, loc);
+                verdict(v, PROBE_BLOCKED, PROBE_HOW_REDIRECT, "HTTP %d to the notice page %s", code,
+                        loc);
             else
                 verdict(v, PROBE_OPEN, PROBE_HOW_ANSWERED, "HTTP %d to %s", code, loc);
             return true;
@@ -488,8 +511,8 @@ static bool quic_answer(const uint8_t *buf, size_t len, const struct probe_expec
         verdict(v, PROBE_OPEN, PROBE_HOW_ANSWERED, "datagram of %zu bytes", len);
         return true;
     }
-    uint32_t version = (uint32_t)buf[1] << 24 | (uint32_t)buf[2] << 16 | (uint32_t)buf[3] << 8 |
-                       buf[4];
+    uint32_t version =
+        (uint32_t)buf[1] << 24 | (uint32_t)buf[2] << 16 | (uint32_t)buf[3] << 8 | buf[4];
     if (version == 0) {
         verdict(v, PROBE_OPEN, PROBE_HOW_ANSWERED, "QUIC Version Negotiation");
         return true;
@@ -518,8 +541,7 @@ static bool quic_answer(const uint8_t *buf, size_t len, const struct probe_expec
     struct quic_crypto *c = &w->c;
     if (type != 0 || !x->ctx || !x->dcid ||
         quic_keys_derive(x->ctx, QUIC_V1, x->dcid, x->dcid_len, true, &k) != 0 ||
-        quic_initial_parse(x->ctx, buf, len, &k, w->plain, sizeof(w->plain), &in, &eo) !=
-            DS_OK) {
+        quic_initial_parse(x->ctx, buf, len, &k, w->plain, sizeof(w->plain), &in, &eo) != DS_OK) {
         verdict(v, PROBE_OPEN, PROBE_HOW_ANSWERED, "QUIC packet not opened (type %u)", type);
         free(w);
         return true;
@@ -551,8 +573,7 @@ void probe_classify(enum probe_wire wire, const uint8_t *buf, size_t len, enum p
     bool quic = wire == PROBE_WIRE_QUIC;
     switch (ev) {
     case PROBE_EV_RESET:
-        verdict(v, PROBE_BLOCKED, PROBE_HOW_RESET, "connection reset after %zu answer bytes",
-                len);
+        verdict(v, PROBE_BLOCKED, PROBE_HOW_RESET, "connection reset after %zu answer bytes", len);
         break;
     case PROBE_EV_REFUSED:
         if (!quic)
@@ -569,8 +590,7 @@ void probe_classify(enum probe_wire wire, const uint8_t *buf, size_t len, enum p
             verdict(v, PROBE_BLOCKED, PROBE_HOW_TIMEOUT,
                     "no answer; the filter drops QUIC (inline.quic)");
         else
-            verdict(v, PROBE_INCONCLUSIVE, PROBE_HOW_TIMEOUT, "no answer (%zu bytes) in time",
-                    len);
+            verdict(v, PROBE_INCONCLUSIVE, PROBE_HOW_TIMEOUT, "no answer (%zu bytes) in time", len);
         break;
     case PROBE_EV_EOF:
     case PROBE_EV_DATA:
@@ -582,7 +602,7 @@ void probe_classify(enum probe_wire wire, const uint8_t *buf, size_t len, enum p
 
 const char *probe_how_name(enum probe_how how)
 {
-    static const char *const names[] = { "reset",   "timeout",  "redirect", "refused",
-                                          "alert",   "answered", "error" };
+    static const char *const names[] = { "reset", "timeout",  "redirect", "refused",
+                                         "alert", "answered", "error" };
     return (size_t)how < ARRAY_LEN(names) ? names[how] : "error";
 }

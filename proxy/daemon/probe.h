@@ -18,18 +18,21 @@
 #define PROBE_GROUP_X25519MLKEM768 0x11ec
 #define PROBE_MLKEM_SHARE          1216 /* ML-KEM-768 encapsulation key (1184) + X25519 (32) */
 #define PROBE_HELLO_MAX            4096 /* bytes a probe ClientHello takes at most */
-#define PROBE_QUIC_DATAGRAM        1252 /* each Initial datagram is padded to this (as Chrome) */
-#define PROBE_CID_LEN              8
-#define PROBE_REQUEST_MAX          (2 * 2400) /* an HTTP probe request */
-#define PROBE_DETAIL_MAX           192
+#define PROBE_TLS_HELLO_SIZE \
+    1780                         /* the TCP ClientHello's handshake message is padded to
+                                           this, about Chrome's with X25519MLKEM768 */
+#define PROBE_QUIC_DATAGRAM 1252 /* each Initial datagram is padded to this (as Chrome) */
+#define PROBE_CID_LEN       8
+#define PROBE_REQUEST_MAX   (2 * 2400) /* an HTTP probe request */
+#define PROBE_DETAIL_MAX    192
 
 /* The random inputs of one probe. */
 struct probe_rand {
     uint8_t random[32];
-    uint8_t session_id[32];             /* TLS over TCP only (QUIC sends an empty one) */
-    uint8_t mlkem[PROBE_MLKEM_SHARE];   /* bytes turned into a well-formed X25519MLKEM768 share */
-    uint8_t x25519[32];                 /* the separate X25519 share */
-    uint8_t dcid[PROBE_CID_LEN];        /* QUIC Destination / Source Connection IDs */
+    uint8_t session_id[32];           /* TLS over TCP only (QUIC sends an empty one) */
+    uint8_t mlkem[PROBE_MLKEM_SHARE]; /* bytes turned into a well-formed X25519MLKEM768 share */
+    uint8_t x25519[32];               /* the separate X25519 share */
+    uint8_t dcid[PROBE_CID_LEN];      /* QUIC Destination / Source Connection IDs */
     uint8_t scid[PROBE_CID_LEN];
 };
 
@@ -41,8 +44,9 @@ size_t probe_http_request(const char *host, const char *path, char *out, size_t 
 
 /* A TLS 1.3 ClientHello (TLS 1.2 ciphers offered too) in one TLS record, as a browser sends it:
  * server_name = sni (none when sni is NULL or ""), ALPN http/1.1, supported_groups
- * X25519MLKEM768 / X25519 / P-256, key shares X25519MLKEM768 (1216 bytes) and X25519, so the
- * record is about 1.8 KB and spans two TCP segments. The ML-KEM part is a well-formed
+ * X25519MLKEM768 / X25519 / P-256, key shares X25519MLKEM768 (1216 bytes) and X25519, the
+ * other extensions Chrome sends without GREASE or ECH, and a padding extension that brings the
+ * handshake message to PROBE_TLS_HELLO_SIZE bytes: the record spans two TCP segments. The ML-KEM part is a well-formed
  * encapsulation key (every 12-bit coefficient < 3329) made from r->mlkem, so a server that
  * supports the group can encapsulate to it and answers with a ServerHello.
  * Returns the record length, or 0 when sni is longer than 253 bytes or cap is too small. */

@@ -192,9 +192,8 @@ static void probe_error(struct probe_verdict *v, const char *what, int e)
 }
 
 /* Connects to a (TCP), sends req, reads the answer until it decides, and classifies it. */
-static void tcp_probe(const struct addr *a, const uint8_t *req, size_t reqlen,
-                      enum probe_wire wire, uint32_t timeout_ms, const struct probe_expect *x,
-                      struct probe_verdict *v)
+static void tcp_probe(const struct addr *a, const uint8_t *req, size_t reqlen, enum probe_wire wire,
+                      uint32_t timeout_ms, const struct probe_expect *x, struct probe_verdict *v)
 {
     uint64_t deadline = mono_ms() + timeout_ms;
     static uint8_t buf[ANSWER_MAX];
@@ -422,8 +421,7 @@ static int probe_host(struct run *run, const char *resource, const char *host, c
                 r->v.how = PROBE_HOW_ERROR;
                 snprintf(r->v.detail, sizeof(r->v.detail), "cannot write a request for it");
             } else {
-                tcp_probe(&a, (const uint8_t *)req, n, PROBE_WIRE_HTTP, run->timeout_ms, &x,
-                          &r->v);
+                tcp_probe(&a, (const uint8_t *)req, n, PROBE_WIRE_HTTP, run->timeout_ms, &x, &r->v);
             }
         } else if (kinds[k].bit == W_TLS) {
             uint8_t hello[PROBE_HELLO_MAX];
@@ -602,8 +600,9 @@ static struct order *load_order(const char *url, const struct settings *cfg, con
     if (!o)
         fprintf(stderr, "qorgau: verify: order %s: unreadable record: %s\n", id, err);
     else if (so.state == STORE_REVOKED)
-        fprintf(stderr, "qorgau: verify: order %s is revoked: its resources are probed all the "
-                        "same\n",
+        fprintf(stderr,
+                "qorgau: verify: order %s is revoked: its resources are probed all the "
+                "same\n",
                 id);
     return o;
 }
@@ -611,10 +610,10 @@ static struct order *load_order(const char *url, const struct settings *cfg, con
 int verify_cli(int argc, char **argv)
 {
     static const struct option opts[] = {
-        { "config", required_argument, NULL, 'c' },  { "store", required_argument, NULL, 's' },
-        { "via", required_argument, NULL, 'v' },     { "timeout", required_argument, NULL, 't' },
-        { "format", required_argument, NULL, 'f' },  { "out", required_argument, NULL, 'o' },
-        { "help", no_argument, NULL, 'h' },          { NULL, 0, NULL, 0 },
+        { "config", required_argument, NULL, 'c' }, { "store", required_argument, NULL, 's' },
+        { "via", required_argument, NULL, 'v' },    { "timeout", required_argument, NULL, 't' },
+        { "format", required_argument, NULL, 'f' }, { "out", required_argument, NULL, 'o' },
+        { "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
     };
     const char *config = NULL, *store_url = NULL, *out_path = NULL;
     struct run run;
@@ -675,7 +674,8 @@ int verify_cli(int argc, char **argv)
             return VERIFY_NOTHING;
         }
         run.notice_url = cfg->notice_url;
-        run.quic_dropped = cfg->mode == SETTINGS_MODE_INLINE && cfg->inline_quic != SETTINGS_QUIC_PASS;
+        run.quic_dropped =
+            cfg->mode == SETTINGS_MODE_INLINE && cfg->inline_quic != SETTINGS_QUIC_PASS;
         run.https_url_ignore = cfg->https_url == SETTINGS_HTTPS_URL_IGNORE;
     }
     int ret = VERIFY_NOTHING;
