@@ -1,0 +1,174 @@
+#!/bin/sh
+# verify.sh - `qorgau verify` end to end: client ns -> filter ns (`qorgau run`, mode inline,
+# nftables TPROXY, orders from the embedded directory store in state_dir) -> server ns (nginx
+# 80/443 with a real TLS stack). See tests/netns/lib.sh.
+#
+#   1. an order imported with `qorgau order -c CONF import` (a name, an http:// URL, an https://
+#      URL and an IP): verify from the client ns --via the server address reports every probe
+#      blocked (HTTP redirect to the notice page, TLS reset, QUIC dropped, IP connections reset),
+#      exit 0, in JSON (--out too) and in the text table; IPv6 --via as well;
+#   2. an order the node does not have (imported with --store into another directory): not
+#      blocked, exit 1, an alarm line naming the resource and the probe; the TLS probe gets a
+#      real ServerHello from nginx ("answered"), HTTP gets nginx's 200;
+#   3. the first order revoked: the same verify now reports it not blocked, exit 1;
+#   4. a name that does not resolve (no --via): "error", never "blocked", exit 3; usage: exit 2.
+#
+# Without root or network namespaces it fails (QG_ALLOW_SKIP=1: skips, exit 77). Everything it
+# starts is stopped by PID and every namespace deleted, on success, failure or interruption.
+HERE=$(CDPATH= cd -- "$(dirname -- "$0")" && pwd)
+ROOT=$(CDPATH= cd -- "$HERE/../.." && pwd)
+QG_LIB=$ROOT/tests/netns/lib.sh
+. "$QG_LIB"
+QG_BIN=${QG_BIN:-$ROOT/build/qorgau}
+PASS=0
+FAIL=0
+
+. "$ROOT/tests/lib/skip.sh"
+if ! why=$(qg_can_run); then
+    qg_cannot_run verify "$why"
+fi
+command -v python3 >/dev/null 2>&1 || qg_cannot_run verify "python3 not installed"
+
+finish() {
+    rc=$?
+    trap - EXIT INT TERM HUP
+    if [ "$FAIL" -gt 0 ] && [ -n "$QG_DIR" ] && [ -f "$QG_DIR/proxy.log" ]; then
+        echo "--- proxy log (tail)"
+        tail -n 20 "$QG_DIR/proxy.log" "$QG_DIR/qorgau.log" 2>/dev/null
+    fi
+    qg_cleanup
+    echo "verify: $PASS passed, $FAIL failed"
+    [ "$FAIL" -eq 0 ] && [ "$rc" -eq 0 ] && exit 0
+    exit 1
+}
+trap finish EXIT
+trap 'FAIL=$((FAIL + 1)); exit 1' INT TERM HUP
+
+ok() { PASS=$((PASS + 1)); echo "ok   $1"; }
+bad() { FAIL=$((FAIL + 1)); echo "FAIL $1${2:+: $2}"; }
+expect() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1" "got '$2', want '$3'"; fi; }
+expect_match() { if printf '%s' "$2" | grep -Eq "$3"; then ok "$1"; else bad "$1" "'$(printf '%s' "$2" | head -c 400)' does not match /$3/"; fi; }
+
+qg_setup_net || { bad "namespaces" "setup failed"; exit 1; }
+qg_divert tproxy || { bad "nftables" "tproxy ruleset failed"; exit 1; }
+qg_start_nginx || { bad "nginx" "did not start"; exit 1; }
+
+CONF=$QG_DIR/qorgau.conf
+cat >"$CONF" <<CONF
+mode = inline
+workers = 1
+user = root
+state_dir = $QG_DIR/state
+inline.tproxy_port = 15001
+inline.redirect_port = 15002
+inline.https_block = rst
+inline.http_block = redirect
+inline.quic = drop-all
+notice.url = http://notice.test/
+notice.listen = 127.0.0.1:18080
+log.file = $QG_DIR/qorgau.log
+CONF
+qg_bg "$QG_DIR/proxy.log" ip netns exec "$QG_FLT" "$QG_BIN" run -c "$CONF" --foreground
+qg_wait_port "$QG_FLT" 15001 || { bad "qorgau run" "did not start"; exit 1; }
+
+cat >"$QG_DIR/block.json" <<ORDER
+{ "id": "v-block", "issuer": "test", "legal_basis": "41-1", "issued": "2026-11-20",
+  "resources": ["blocked.test", "http://allowed.test/secret", "https://secure.test/p", "$QG_SRV4_B"] }
+ORDER
+cat >"$QG_DIR/open.json" <<ORDER
+{ "id": "v-open", "issuer": "test", "legal_basis": "41-1", "issued": "2026-11-20", "resources": ["allowed.test"] }
+ORDER
+cat >"$QG_DIR/nodns.json" <<ORDER
+{ "id": "v-nodns", "issuer": "test", "legal_basis": "41-1", "issued": "2026-11-20", "resources": ["no-such-name.invalid"] }
+ORDER
+
+# node_says NAME WANT: waits (5 s at most) until the running node decides WANT for NAME
+node_says() {
+    i=0
+    while [ $i -lt 50 ]; do
+        "$QG_BIN" query -c "$CONF" "$1" 2>/dev/null | grep -q "\"verdict\":\"$2\"" && return 0
+        sleep 0.1
+        i=$((i + 1))
+    done
+    return 1
+}
+
+# summary FILE: one line per probe "resource probe blocked how", sorted
+summary() {
+    python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+for r in d["results"]:
+    print(r["resource"], r["probe"], r["target"].rsplit(":", 1)[1], "blocked" if r["blocked"] else "open", r["how"])
+' "$1" | sort
+}
+
+verify() { ip netns exec "$QG_CLI" timeout 120 "$QG_BIN" verify "$@"; }
+
+"$QG_BIN" order -c "$CONF" import "$QG_DIR/block.json" >/dev/null || bad "import v-block"
+node_says blocked.test block && ok "node enforces v-block" || bad "node enforces v-block"
+
+# 1. every probe of the imported order is blocked
+verify -c "$CONF" v-block --via "$QG_SRV4" --timeout 2s --out "$QG_DIR/out.json" \
+    >"$QG_DIR/v1.json" 2>"$QG_DIR/v1.err"
+expect "v-block: exit 0 (every probe blocked)" "$?" "0"
+expect "v-block: --out equals stdout" "$(cmp -s "$QG_DIR/v1.json" "$QG_DIR/out.json" && echo same)" "same"
+expect "v-block: no alarm" "$(grep -c alarm "$QG_DIR/v1.err")" "0"
+got=$(summary "$QG_DIR/v1.json")
+want="$QG_SRV4_B tcp 443 blocked reset
+$QG_SRV4_B tcp 80 blocked redirect
+blocked.test http 80 blocked redirect
+blocked.test quic 443 blocked timeout
+blocked.test tls 443 blocked reset
+http://allowed.test/secret http 80 blocked redirect
+https://secure.test/p http 80 blocked redirect
+https://secure.test/p quic 443 blocked timeout
+https://secure.test/p tls 443 blocked reset"
+expect "v-block: every probe and how" "$got" "$want"
+expect_match "v-block: document head" "$(head -c 80 "$QG_DIR/v1.json")" '^\{"order":"v-block","time_ms":[0-9]{13},"via":"10\.200\.2\.2","results":\['
+expect_match "v-block: targets are the via address, IP resources their own" \
+    "$(python3 -c 'import json,sys; print(sorted({r["target"] for r in json.load(open(sys.argv[1]))["results"]}))' "$QG_DIR/v1.json")" \
+    "^\['$QG_SRV4:443', '$QG_SRV4:80', '$QG_SRV4_B:443', '$QG_SRV4_B:80'\]$"
+expect_match "v-block: redirect detail names the notice page" "$(cat "$QG_DIR/v1.json")" 'HTTP 302 to the notice page http://notice\.test/'
+text=$(verify -c "$CONF" v-block --via "$QG_SRV4" --timeout 2s --format text 2>&1)
+expect "v-block: text table exit 0" "$?" "0"
+expect_match "v-block: text table rows" "$text" 'blocked\.test +tls +10\.200\.2\.2:443 +blocked +reset'
+verify -c "$CONF" v-block --via "$QG_SRV6" --timeout 2s >"$QG_DIR/v6.json" 2>/dev/null
+expect "v-block via IPv6: exit 0" "$?" "0"
+expect_match "v-block via IPv6: targets" "$(cat "$QG_DIR/v6.json")" '"target":"\[fd00:200:2::2\]:443"'
+
+# 2. an order the node does not have: the server answers, alarm, exit 1
+"$QG_BIN" order --store "$QG_DIR/other" import "$QG_DIR/open.json" "$QG_DIR/nodns.json" >/dev/null ||
+    bad "import into the other store"
+verify -c "$CONF" --store "$QG_DIR/other" v-open --via "$QG_SRV4" --timeout 2s \
+    >"$QG_DIR/v2.json" 2>"$QG_DIR/v2.err"
+expect "v-open: exit 1 (not blocked)" "$?" "1"
+got=$(summary "$QG_DIR/v2.json")
+want="allowed.test http 80 open answered
+allowed.test quic 443 blocked timeout
+allowed.test tls 443 open answered"
+expect "v-open: probes (QUIC: inline.quic = drop-all drops every name)" "$got" "$want"
+expect_match "v-open: the TLS probe got nginx's ServerHello" "$(cat "$QG_DIR/v2.json")" '"probe":"tls","target":"10\.200\.2\.2:443","blocked":false,"how":"answered","detail":"ServerHello"'
+expect_match "v-open: HTTP got nginx's 200" "$(cat "$QG_DIR/v2.json")" '"probe":"http"[^}]*"detail":"HTTP 200"'
+expect_match "v-open: alarm line names resource and probe" "$(cat "$QG_DIR/v2.err")" 'alarm: order v-open: resource allowed\.test is not blocked: tls probe to 10\.200\.2\.2:443'
+expect "v-open: one alarm per open probe" "$(grep -c alarm "$QG_DIR/v2.err")" "2"
+
+# 3. revoked: the node lets the names through, verify says so
+"$QG_BIN" order -c "$CONF" revoke v-block >/dev/null || bad "revoke v-block"
+node_says blocked.test pass && ok "node follows the revocation" || bad "node follows the revocation"
+verify -c "$CONF" v-block --via "$QG_SRV4" --timeout 2s >"$QG_DIR/v3.json" 2>"$QG_DIR/v3.err"
+expect "revoked v-block: exit 1" "$?" "1"
+expect_match "revoked v-block: blocked.test tls answered" "$(summary "$QG_DIR/v3.json")" 'blocked\.test tls 443 open answered'
+expect_match "revoked v-block: IP resource answered" "$(summary "$QG_DIR/v3.json")" "$QG_SRV4_B tcp 443 open answered"
+expect_match "revoked v-block: alarm for blocked.test" "$(cat "$QG_DIR/v3.err")" 'alarm: order v-block: resource blocked\.test is not blocked'
+
+# 4. errors are errors, not blocks; usage
+verify --store "$QG_DIR/other" v-nodns --timeout 1s >"$QG_DIR/v4.json" 2>"$QG_DIR/v4.err"
+expect "unresolvable name: exit 3" "$?" "3"
+expect "unresolvable name: every probe error, none blocked" "$(summary "$QG_DIR/v4.json" | awk '{ print $4, $5 }' | sort -u)" "open error"
+verify --store "$QG_DIR/other" no-such-order >/dev/null 2>&1
+expect "missing order: exit 3" "$?" "3"
+verify >/dev/null 2>&1
+expect "no order id: exit 2" "$?" "2"
+verify --store "$QG_DIR/other" v-open --format yaml >/dev/null 2>&1
+expect "bad --format: exit 2" "$?" "2"
