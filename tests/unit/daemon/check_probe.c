@@ -193,9 +193,9 @@ START_TEST(test_quic_initials)
         ck_assert_uint_eq(q.len[i], PROBE_QUIC_DATAGRAM);
         struct quic_initial in;
         size_t eo = 0;
-        ck_assert_int_eq(quic_initial_parse(ctx, q.dgram[i], q.len[i], NULL, plain, sizeof(plain),
-                                            &in, &eo),
-                         DS_OK);
+        ck_assert_int_eq(
+            quic_initial_parse(ctx, q.dgram[i], q.len[i], NULL, plain, sizeof(plain), &in, &eo),
+            DS_OK);
         ck_assert_uint_eq(in.version, QUIC_V1);
         ck_assert_uint_eq(in.pn, i);
         ck_assert_mem_eq(in.dcid.p, r.dcid, sizeof(r.dcid));
@@ -249,7 +249,8 @@ START_TEST(test_classify_http)
     const char *redirect = "HTTP/1.1 302 Found\r\nContent-Length: 0\r\nLocation: "
                            "http://notice.test/?url=http%3A%2F%2Fblocked.test%2F\r\n\r\n";
     ck_assert(probe_answer_complete(PROBE_WIRE_HTTP, (const uint8_t *)redirect, strlen(redirect)));
-    struct probe_verdict v = classify(PROBE_WIRE_HTTP, redirect, PROBE_EV_DATA, "http://notice.test/");
+    struct probe_verdict v =
+        classify(PROBE_WIRE_HTTP, redirect, PROBE_EV_DATA, "http://notice.test/");
     ck_assert_int_eq(v.outcome, PROBE_BLOCKED);
     ck_assert_int_eq(v.how, PROBE_HOW_REDIRECT);
     ck_assert_ptr_nonnull(strstr(v.detail, "notice.test"));
@@ -267,8 +268,7 @@ START_TEST(test_classify_http)
                  PROBE_EV_DATA, NULL);
     ck_assert_int_eq(v.outcome, PROBE_BLOCKED);
     ck_assert_int_eq(v.how, PROBE_HOW_REDIRECT);
-    v = classify(PROBE_WIRE_HTTP, "HTTP/1.1 200 OK\r\nServer: nginx\r\n\r\n", PROBE_EV_DATA,
-                 NULL);
+    v = classify(PROBE_WIRE_HTTP, "HTTP/1.1 200 OK\r\nServer: nginx\r\n\r\n", PROBE_EV_DATA, NULL);
     ck_assert_int_eq(v.outcome, PROBE_OPEN);
     ck_assert_str_eq(v.detail, "HTTP 200");
     v = classify(PROBE_WIRE_HTTP, "HTTP/1.0 404 Not Found\r\n", PROBE_EV_EOF, NULL);
@@ -279,8 +279,8 @@ START_TEST(test_classify_http)
     v = classify(PROBE_WIRE_HTTP, "HTTP/1.1 302 Found\r\nLoca", PROBE_EV_RESET, NULL);
     ck_assert_int_eq(v.outcome, PROBE_BLOCKED);
     ck_assert_int_eq(v.how, PROBE_HOW_RESET);
-    ck_assert(!probe_answer_complete(PROBE_WIRE_HTTP, (const uint8_t *)"HTTP/1.1 302 Found\r\n",
-                                     20));
+    ck_assert(
+        !probe_answer_complete(PROBE_WIRE_HTTP, (const uint8_t *)"HTTP/1.1 302 Found\r\n", 20));
     /* no answer */
     v = classify(PROBE_WIRE_HTTP, "", PROBE_EV_RESET, NULL);
     ck_assert_int_eq(v.outcome, PROBE_BLOCKED);
@@ -357,8 +357,8 @@ START_TEST(test_classify_quic)
     ck_assert_int_eq(v.outcome, PROBE_OPEN);
     x.dcid = dcid;
     /* Version Negotiation, Retry */
-    static const uint8_t vn[] = { 0x80, 0, 0, 0, 0, 8, 9, 9, 9, 9, 9, 9, 9, 9, 8, 1, 2, 3, 4,
-                                  5,    6, 7, 8, 0, 0, 0, 1 };
+    static const uint8_t vn[] = { 0x80, 0, 0, 0, 0, 8, 9, 9, 9, 9, 9, 9, 9, 9,
+                                  8,    1, 2, 3, 4, 5, 6, 7, 8, 0, 0, 0, 1 };
     probe_classify(PROBE_WIRE_QUIC, vn, sizeof(vn), PROBE_EV_DATA, &x, &v);
     ck_assert_int_eq(v.outcome, PROBE_OPEN);
     ck_assert_str_eq(v.detail, "QUIC Version Negotiation");
