@@ -1,5 +1,5 @@
 /* main.c - the `qorgau` command: subcommands scan, rules check, run, config, order, query,
- * status, version. */
+ * status, verify, version. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
