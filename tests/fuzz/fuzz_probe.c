@@ -39,8 +39,10 @@ static void classify(enum probe_wire wire, const uint8_t *d, size_t n)
         return;
     if (n)
         memcpy(buf, d, n);
-    struct probe_expect x = { "blocked.test", (flags & 1) ? "http://notice.test/" : NULL,
-                              (flags & 2) != 0, ctx, dcid, sizeof(dcid) };
+    struct probe_expect x = {
+        "blocked.test", (flags & 1) ? "http://notice.test/" : NULL, (flags & 2) != 0, ctx, dcid,
+        sizeof(dcid)
+    };
     struct probe_verdict v;
     (void)probe_answer_complete(wire, buf, n);
     probe_classify(wire, buf, n, ev, &x, &v);
@@ -68,8 +70,8 @@ static void build_hello(const uint8_t *d, size_t n)
     struct tls_hello th;
     size_t eo = 0;
     if (hl > 0 && nl > 0) {
-        if (tls_hello_parse(h, hl, NULL, 0, &th, &eo) != DS_OK || !th.has_sni ||
-            th.sni.len != nl || memcmp(th.sni.p, name, nl) != 0)
+        if (tls_hello_parse(h, hl, NULL, 0, &th, &eo) != DS_OK || !th.has_sni || th.sni.len != nl ||
+            memcmp(th.sni.p, name, nl) != 0)
             abort();
     }
     if (probe_quic_initials(ctx, name, &r, &q) == 0) {
