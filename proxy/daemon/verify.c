@@ -191,60 +191,67 @@ static void probe_error(struct probe_verdict *v, const char *what, int e)
     snprintf(v->detail, sizeof(v->detail), "%s: %s", what, strerror(e));
 }
 
+/* Opens a non-blocking socket of type to a and starts connecting. Returns the descriptor
+ * (*refused set when the connection was refused at once), or -1 with v filled: the probe
+ * could not be sent. */
+static int open_connect(const struct addr *a, int type, bool *refused, struct probe_verdict *v)
+{
+    *refused = false;
+    int fd = socket(a->ss.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        probe_error(v, "socket", errno);
+        return -1;
+    }
+    if (connect(fd, (const struct sockaddr *)&a->ss, a->len) == 0 || errno == EINPROGRESS)
+        return fd;
+    int e = errno;
+    if (e == ECONNREFUSED) {
+        *refused = true;
+        return fd;
+    }
+    probe_error(v, "connect", e);
+    close(fd);
+    return -1;
+}
+
 /* Connects to a (TCP), sends req, reads the answer until it decides, and classifies it. */
 static void tcp_probe(const struct addr *a, const uint8_t *req, size_t reqlen, enum probe_wire wire,
                       uint32_t timeout_ms, const struct probe_expect *x, struct probe_verdict *v)
 {
     uint64_t deadline = mono_ms() + timeout_ms;
-    static uint8_t buf[ANSWER_MAX];
+    uint8_t buf[ANSWER_MAX];
     size_t len = 0;
     enum probe_event ev = PROBE_EV_TIMEOUT;
-    int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        probe_error(v, "socket", errno);
+    bool refused;
+    int fd = open_connect(a, SOCK_STREAM, &refused, v);
+    if (fd < 0)
         return;
-    }
-    if (connect(fd, (const struct sockaddr *)&a->ss, a->len) < 0 && errno != EINPROGRESS) {
-        int e = errno;
-        if (!error_event(e, &ev)) {
-            probe_error(v, "connect", e);
-            goto out;
-        }
+    int e = 0;
+    const char *what = "connect";
+    if (refused) {
+        ev = PROBE_EV_REFUSED;
         goto judge;
     }
-    int w = wait_fd(fd, POLLOUT, deadline);
-    if (w <= 0)
+    if (wait_fd(fd, POLLOUT, deadline) <= 0)
         goto judge; /* connect timed out */
-    int e = 0;
     socklen_t el = sizeof(e);
     getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el);
-    if (e) {
-        if (!error_event(e, &ev))
-            probe_error(v, "connect", e);
-        else
-            probe_classify(wire, buf, 0, ev, x, v);
-        goto out;
-    }
+    if (e)
+        goto failed;
+    what = "send";
     for (size_t sent = 0; sent < reqlen;) {
         ssize_t n = send(fd, req + sent, reqlen - sent, MSG_NOSIGNAL);
         if (n > 0) {
             sent += (size_t)n;
-            continue;
-        }
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             if (wait_fd(fd, POLLOUT, deadline) <= 0)
                 goto judge;
-            continue;
+        } else if (n < 0 && errno != EINTR) {
+            e = errno;
+            goto failed;
         }
-        if (n < 0 && errno == EINTR)
-            continue;
-        e = errno;
-        if (!error_event(e, &ev)) {
-            probe_error(v, "send", e);
-            goto out;
-        }
-        goto judge;
     }
+    what = "recv";
     for (;;) {
         if (wait_fd(fd, POLLIN, deadline) <= 0) {
             ev = PROBE_EV_TIMEOUT;
@@ -255,25 +262,26 @@ static void tcp_probe(const struct addr *a, const uint8_t *req, size_t reqlen, e
             ev = PROBE_EV_EOF;
             break;
         }
-        if (n < 0) {
-            if (errno == EAGAIN || errno == EINTR)
-                continue;
+        if (n < 0 && errno != EAGAIN && errno != EINTR) {
             e = errno;
-            if (!error_event(e, &ev)) {
-                probe_error(v, "recv", e);
-                goto out;
-            }
-            break;
+            goto failed;
         }
-        len += (size_t)n;
+        if (n > 0)
+            len += (size_t)n;
         if (probe_answer_complete(wire, buf, len) || len == sizeof(buf)) {
             ev = PROBE_EV_DATA;
             break;
         }
     }
+    goto judge;
+failed:
+    if (!error_event(e, &ev)) {
+        probe_error(v, what, e);
+        close(fd);
+        return;
+    }
 judge:
     probe_classify(wire, buf, len, ev, x, v);
-out:
     close(fd);
 }
 
@@ -282,47 +290,37 @@ static void quic_probe(const struct addr *a, const struct probe_quic *q, uint32_
                        const struct probe_expect *x, struct probe_verdict *v)
 {
     uint64_t deadline = mono_ms() + timeout_ms;
-    static uint8_t buf[2048];
+    uint8_t buf[2048];
     ssize_t n = 0;
     enum probe_event ev = PROBE_EV_TIMEOUT;
-    int fd = socket(a->ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        probe_error(v, "socket", errno);
+    bool refused;
+    int fd = open_connect(a, SOCK_DGRAM, &refused, v);
+    if (fd < 0)
         return;
-    }
-    if (connect(fd, (const struct sockaddr *)&a->ss, a->len) < 0) {
-        probe_error(v, "connect", errno);
-        goto out;
-    }
-    for (size_t i = 0; i < 2; i++) {
+    for (size_t i = 0; i < 2 && !refused; i++) {
         if (send(fd, q->dgram[i], q->len[i], 0) < 0) {
             int e = errno;
-            if (e == ECONNREFUSED) {
-                ev = PROBE_EV_REFUSED;
-                goto judge;
+            if (e != ECONNREFUSED) {
+                probe_error(v, "send", e);
+                close(fd);
+                return;
             }
-            probe_error(v, "send", e);
-            goto out;
+            refused = true;
         }
     }
-    for (;;) {
-        if (wait_fd(fd, POLLIN, deadline) <= 0)
-            break;
+    while (!refused && wait_fd(fd, POLLIN, deadline) > 0) {
         n = recv(fd, buf, sizeof(buf), 0);
         if (n > 0) {
             ev = PROBE_EV_DATA;
             break;
         }
-        if (n < 0 && errno == ECONNREFUSED) {
-            ev = PROBE_EV_REFUSED;
-            n = 0;
-            break;
-        }
+        if (n < 0)
+            refused = errno == ECONNREFUSED;
         n = 0;
     }
-judge:
+    if (refused)
+        ev = PROBE_EV_REFUSED;
     probe_classify(PROBE_WIRE_QUIC, buf, (size_t)n, ev, x, v);
-out:
     close(fd);
 }
 

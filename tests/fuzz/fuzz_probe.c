@@ -122,22 +122,15 @@ static void build_request(const uint8_t *d, size_t n)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (ctx == NULL) {
-        ctx = quic_ctx_new();
-        if (ctx == NULL)
-            abort();
-    }
-    if (size < 1)
-        return 0;
-    uint8_t mode = data[0] % 5;
-    data++;
-    size--;
-    switch (mode) {
-    case 0: classify(PROBE_WIRE_HTTP, data, size); break;
-    case 1: classify(PROBE_WIRE_TLS, data, size); break;
-    case 2: classify(PROBE_WIRE_QUIC, data, size); break;
-    case 3: build_hello(data, size); break;
-    default: build_request(data, size); break;
-    }
+    if (!ctx && !(ctx = quic_ctx_new()))
+        abort();
+    static const enum probe_wire wires[] = { PROBE_WIRE_HTTP, PROBE_WIRE_TLS, PROBE_WIRE_QUIC };
+    unsigned mode = size ? data[0] % 5u : 5u;
+    if (mode < 3)
+        classify(wires[mode], data + 1, size - 1);
+    else if (mode == 3)
+        build_hello(data + 1, size - 1);
+    else if (mode == 4)
+        build_request(data + 1, size - 1);
     return 0;
 }

@@ -20,8 +20,6 @@ ROOT=$(CDPATH= cd -- "$HERE/../.." && pwd)
 QG_LIB=$ROOT/tests/netns/lib.sh
 . "$QG_LIB"
 QG_BIN=${QG_BIN:-$ROOT/build/qorgau}
-PASS=0
-FAIL=0
 
 . "$ROOT/tests/lib/skip.sh"
 if ! why=$(qg_can_run); then
@@ -29,25 +27,7 @@ if ! why=$(qg_can_run); then
 fi
 command -v python3 >/dev/null 2>&1 || qg_cannot_run verify "python3 not installed"
 
-finish() {
-    rc=$?
-    trap - EXIT INT TERM HUP
-    if [ "$FAIL" -gt 0 ] && [ -n "$QG_DIR" ] && [ -f "$QG_DIR/proxy.log" ]; then
-        echo "--- proxy log (tail)"
-        tail -n 20 "$QG_DIR/proxy.log" "$QG_DIR/qorgau.log" 2>/dev/null
-    fi
-    qg_cleanup
-    echo "verify: $PASS passed, $FAIL failed"
-    [ "$FAIL" -eq 0 ] && [ "$rc" -eq 0 ] && exit 0
-    exit 1
-}
-trap finish EXIT
-trap 'FAIL=$((FAIL + 1)); exit 1' INT TERM HUP
-
-ok() { PASS=$((PASS + 1)); echo "ok   $1"; }
-bad() { FAIL=$((FAIL + 1)); echo "FAIL $1${2:+: $2}"; }
-expect() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1" "got '$2', want '$3'"; fi; }
-expect_match() { if printf '%s' "$2" | grep -Eq "$3"; then ok "$1"; else bad "$1" "'$(printf '%s' "$2" | head -c 400)' does not match /$3/"; fi; }
+qg_checks verify proxy.log qorgau.log
 
 qg_setup_net || { bad "namespaces" "setup failed"; exit 1; }
 qg_divert tproxy || { bad "nftables" "tproxy ruleset failed"; exit 1; }

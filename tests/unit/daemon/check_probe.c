@@ -281,19 +281,22 @@ START_TEST(test_classify_http)
     ck_assert_int_eq(v.how, PROBE_HOW_RESET);
     ck_assert(
         !probe_answer_complete(PROBE_WIRE_HTTP, (const uint8_t *)"HTTP/1.1 302 Found\r\n", 20));
-    /* no answer */
-    v = classify(PROBE_WIRE_HTTP, "", PROBE_EV_RESET, NULL);
-    ck_assert_int_eq(v.outcome, PROBE_BLOCKED);
-    ck_assert_int_eq(v.how, PROBE_HOW_RESET);
-    v = classify(PROBE_WIRE_HTTP, "", PROBE_EV_REFUSED, NULL);
-    ck_assert_int_eq(v.outcome, PROBE_BLOCKED);
-    ck_assert_int_eq(v.how, PROBE_HOW_REFUSED);
-    v = classify(PROBE_WIRE_HTTP, "", PROBE_EV_TIMEOUT, NULL);
-    ck_assert_int_eq(v.outcome, PROBE_INCONCLUSIVE);
-    ck_assert_int_eq(v.how, PROBE_HOW_TIMEOUT);
-    v = classify(PROBE_WIRE_HTTP, "", PROBE_EV_EOF, NULL);
-    ck_assert_int_eq(v.outcome, PROBE_INCONCLUSIVE);
-    ck_assert_int_eq(v.how, PROBE_HOW_ERROR);
+    /* no answer: the way it ended decides */
+    static const struct {
+        enum probe_event ev;
+        enum probe_outcome outcome;
+        enum probe_how how;
+    } ends[] = {
+        { PROBE_EV_RESET, PROBE_BLOCKED, PROBE_HOW_RESET },
+        { PROBE_EV_REFUSED, PROBE_BLOCKED, PROBE_HOW_REFUSED },
+        { PROBE_EV_TIMEOUT, PROBE_INCONCLUSIVE, PROBE_HOW_TIMEOUT },
+        { PROBE_EV_EOF, PROBE_INCONCLUSIVE, PROBE_HOW_ERROR },
+    };
+    for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++) {
+        v = classify(PROBE_WIRE_HTTP, "", ends[i].ev, NULL);
+        ck_assert_int_eq(v.outcome, ends[i].outcome);
+        ck_assert_int_eq(v.how, ends[i].how);
+    }
 }
 END_TEST
 
