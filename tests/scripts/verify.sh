@@ -6,7 +6,8 @@
 #   1. an order imported with `qorgau order -c CONF import` (a name, an http:// URL, an https://
 #      URL and an IP): verify from the client ns --via the server address reports every probe
 #      blocked (HTTP redirect to the notice page, TLS reset, QUIC dropped, IP connections reset),
-#      exit 0, in JSON (--out too) and in the text table; IPv6 --via as well;
+#      exit 0, in JSON (--out too) and in the text table; IPv6 --via as well; the node restarted
+#      with inline.https_block = alert and http_block = 451: TLS "alert", HTTP 451 "redirect";
 #   2. an order the node does not have (imported with --store into another directory): not
 #      blocked, exit 1, an alarm line naming the resource and the probe; the TLS probe gets a
 #      real ServerHello from nginx ("answered"), HTTP gets nginx's 200;
@@ -33,23 +34,19 @@ qg_setup_net || { bad "namespaces" "setup failed"; exit 1; }
 qg_divert tproxy || { bad "nftables" "tproxy ruleset failed"; exit 1; }
 qg_start_nginx || { bad "nginx" "did not start"; exit 1; }
 
+# start_node HTTPS_BLOCK HTTP_BLOCK: `qorgau run` in the filter ns, mode inline, TPROXY on the
+# default ports, orders from the directory store in state_dir (no store key)
 CONF=$QG_DIR/qorgau.conf
-cat >"$CONF" <<CONF
-mode = inline
-workers = 1
-user = root
-state_dir = $QG_DIR/state
-inline.tproxy_port = 15001
-inline.redirect_port = 15002
-inline.https_block = rst
-inline.http_block = redirect
-inline.quic = drop-all
-notice.url = http://notice.test/
-notice.listen = 127.0.0.1:18080
-log.file = $QG_DIR/qorgau.log
-CONF
-qg_bg "$QG_DIR/proxy.log" ip netns exec "$QG_FLT" "$QG_BIN" run -c "$CONF" --foreground
-qg_wait_port "$QG_FLT" 15001 || { bad "qorgau run" "did not start"; exit 1; }
+start_node() {
+    printf '%s\n' "mode = inline" "workers = 1" "user = root" "state_dir = $QG_DIR/state" \
+        "inline.https_block = $1" "inline.http_block = $2" "inline.quic = drop-all" \
+        "notice.url = http://notice.test/" "notice.listen = 127.0.0.1:18080" \
+        "log.file = $QG_DIR/qorgau.log" >"$CONF"
+    qg_bg "$QG_DIR/proxy.log" ip netns exec "$QG_FLT" "$QG_BIN" run -c "$CONF" --foreground
+    NODE_PID=$QG_LAST_PID
+    qg_wait_port "$QG_FLT" 15001
+}
+start_node rst redirect || { bad "qorgau run" "did not start"; exit 1; }
 
 cat >"$QG_DIR/block.json" <<ORDER
 { "id": "v-block", "issuer": "test", "legal_basis": "41-1", "issued": "2026-11-20",
@@ -116,6 +113,15 @@ expect_match "v-block: text table rows" "$text" 'blocked\.test +tls +10\.200\.2\
 verify -c "$CONF" v-block --via "$QG_SRV6" --timeout 2s >"$QG_DIR/v6.json" 2>/dev/null
 expect "v-block via IPv6: exit 0" "$?" "0"
 expect_match "v-block via IPv6: targets" "$(cat "$QG_DIR/v6.json")" '"target":"\[fd00:200:2::2\]:443"'
+
+# 1b. the other blocking answers: TLS alert, HTTP 451
+qg_stop "$NODE_PID"
+start_node alert 451 || { bad "qorgau run (alert/451)" "did not start"; exit 1; }
+node_says blocked.test block || bad "node (alert/451) enforces v-block"
+verify -c "$CONF" v-block --via "$QG_SRV4" --timeout 2s >"$QG_DIR/v1b.json" 2>/dev/null
+expect "v-block, alert/451: exit 0" "$?" "0"
+expect_match "v-block, alert/451: TLS alert 112" "$(cat "$QG_DIR/v1b.json")" '"probe":"tls","target":"10\.200\.2\.2:443","blocked":true,"how":"alert","detail":"TLS alert 112 \(unrecognized_name\)'
+expect_match "v-block, alert/451: HTTP 451" "$(cat "$QG_DIR/v1b.json")" '"probe":"http","target":"10\.200\.2\.2:80","blocked":true,"how":"redirect","detail":"HTTP 451'
 
 # 2. an order the node does not have: the server answers, alarm, exit 1
 "$QG_BIN" order --store "$QG_DIR/other" import "$QG_DIR/open.json" "$QG_DIR/nodns.json" >/dev/null ||
