@@ -413,6 +413,8 @@ static bool is_notice(const char *loc, const struct probe_expect *x)
 static bool http_answer(const uint8_t *buf, size_t len, const struct probe_expect *x,
                         struct probe_verdict *v)
 {
+    if (len == 0)
+        return false;
     const uint8_t *eol = memchr(buf, '\n', len);
     if (!eol)
         return false;
@@ -576,14 +578,16 @@ void probe_classify(enum probe_wire wire, const uint8_t *buf, size_t len, enum p
         verdict(v, PROBE_BLOCKED, PROBE_HOW_RESET, "connection reset after %zu answer bytes", len);
         break;
     case PROBE_EV_REFUSED:
+        /* Qorgau judges payload, never a SYN: a refusal is the host's (nothing listens) */
         if (!quic)
-            verdict(v, PROBE_BLOCKED, PROBE_HOW_REFUSED, "connection refused (RST to the SYN)");
+            verdict(v, PROBE_INCONCLUSIVE, PROBE_HOW_REFUSED,
+                    "connection refused (RST to the SYN): nothing listens there");
         else if (x->quic_dropped)
-            verdict(v, PROBE_OPEN, PROBE_HOW_REFUSED,
-                    "port unreachable: the datagram was not dropped on the way");
+            verdict(v, PROBE_OPEN, PROBE_HOW_ANSWERED,
+                    "ICMP port unreachable: the datagram was not dropped on the way");
         else
-            verdict(v, PROBE_INCONCLUSIVE, PROBE_HOW_ERROR,
-                    "port unreachable: no QUIC service there");
+            verdict(v, PROBE_INCONCLUSIVE, PROBE_HOW_REFUSED,
+                    "ICMP port unreachable: no QUIC service there");
         break;
     case PROBE_EV_TIMEOUT:
         if (quic && x->quic_dropped)
@@ -593,9 +597,11 @@ void probe_classify(enum probe_wire wire, const uint8_t *buf, size_t len, enum p
             verdict(v, PROBE_INCONCLUSIVE, PROBE_HOW_TIMEOUT, "no answer (%zu bytes) in time", len);
         break;
     case PROBE_EV_EOF:
-    case PROBE_EV_DATA:
         verdict(v, PROBE_INCONCLUSIVE, PROBE_HOW_ERROR,
                 "connection closed after %zu answer bytes, no full answer", len);
+        break;
+    case PROBE_EV_DATA:
+        verdict(v, PROBE_INCONCLUSIVE, PROBE_HOW_ERROR, "no decision in %zu answer bytes", len);
         break;
     }
 }

@@ -89,7 +89,8 @@ enum probe_event {
 
 /* blocked: the filter's doing. open: the server answered as it does for anyone (an alarm for a
  * resource the order restricts). inconclusive: no evidence either way (a timeout a filter of
- * this configuration does not cause, a close without an answer). */
+ * this configuration does not cause, a refused connection, a close without an answer). In the
+ * report an inconclusive probe is blocked: false with how "timeout", "refused" or "error". */
 enum probe_outcome { PROBE_BLOCKED = 0, PROBE_OPEN, PROBE_INCONCLUSIVE };
 
 /* The "how" of the report (docs/verify.md). */
@@ -133,10 +134,11 @@ bool probe_answer_complete(enum probe_wire wire, const uint8_t *buf, size_t len)
  *  QUIC: a server Initial (opened with the server keys of x->dcid) holding CONNECTION_CLOSE
  *        -> blocked "reset"; any other QUIC answer (Initial, Retry, Version Negotiation) ->
  *        open "answered".
- *  Without a decisive answer: RST -> blocked "reset"; RST to the SYN -> blocked "refused";
- *  timeout -> inconclusive "timeout", except QUIC when x->quic_dropped -> blocked "timeout";
- *  UDP port unreachable -> open "refused" when x->quic_dropped (the datagram was not dropped),
- *  else inconclusive "error"; a close without an answer -> inconclusive "error".
+ *  Without a decisive answer: RST -> blocked "reset"; RST to the SYN -> inconclusive
+ *  "refused" (the filter judges payload, never a SYN: nothing listens there); timeout ->
+ *  inconclusive "timeout", except QUIC when x->quic_dropped -> blocked "timeout"; UDP port
+ *  unreachable -> open "answered" when x->quic_dropped (the datagram was not dropped), else
+ *  inconclusive "refused"; a close without an answer -> inconclusive "error".
  * Reads nothing outside buf[0..len). */
 void probe_classify(enum probe_wire wire, const uint8_t *buf, size_t len, enum probe_event ev,
                     const struct probe_expect *x, struct probe_verdict *v);

@@ -404,7 +404,7 @@ static int probe_host(struct run *run, const char *resource, const char *host, c
             snprintf(r->target, sizeof(r->target), "%s:%u", host, kinds[k].port);
             r->v.outcome = PROBE_INCONCLUSIVE;
             r->v.how = PROBE_HOW_ERROR;
-            snprintf(r->v.detail, sizeof(r->v.detail), "%s", err);
+            snprintf(r->v.detail, sizeof(r->v.detail), "%.*s", PROBE_DETAIL_MAX - 1, err);
             continue;
         }
         addr_port(&a, kinds[k].port);

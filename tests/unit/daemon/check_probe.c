@@ -288,7 +288,7 @@ START_TEST(test_classify_http)
         enum probe_how how;
     } ends[] = {
         { PROBE_EV_RESET, PROBE_BLOCKED, PROBE_HOW_RESET },
-        { PROBE_EV_REFUSED, PROBE_BLOCKED, PROBE_HOW_REFUSED },
+        { PROBE_EV_REFUSED, PROBE_INCONCLUSIVE, PROBE_HOW_REFUSED },
         { PROBE_EV_TIMEOUT, PROBE_INCONCLUSIVE, PROBE_HOW_TIMEOUT },
         { PROBE_EV_EOF, PROBE_INCONCLUSIVE, PROBE_HOW_ERROR },
     };
@@ -379,14 +379,14 @@ START_TEST(test_classify_quic)
     ck_assert_int_eq(v.how, PROBE_HOW_TIMEOUT);
     probe_classify(PROBE_WIRE_QUIC, pkt, 0, PROBE_EV_REFUSED, &x, &v);
     ck_assert_int_eq(v.outcome, PROBE_INCONCLUSIVE);
-    ck_assert_int_eq(v.how, PROBE_HOW_ERROR);
+    ck_assert_int_eq(v.how, PROBE_HOW_REFUSED);
     x.quic_dropped = true;
     probe_classify(PROBE_WIRE_QUIC, pkt, 0, PROBE_EV_TIMEOUT, &x, &v);
     ck_assert_int_eq(v.outcome, PROBE_BLOCKED);
     ck_assert_int_eq(v.how, PROBE_HOW_TIMEOUT);
     probe_classify(PROBE_WIRE_QUIC, pkt, 0, PROBE_EV_REFUSED, &x, &v);
     ck_assert_int_eq(v.outcome, PROBE_OPEN);
-    ck_assert_int_eq(v.how, PROBE_HOW_REFUSED);
+    ck_assert_int_eq(v.how, PROBE_HOW_ANSWERED);
     quic_ctx_free(ctx);
 }
 END_TEST
