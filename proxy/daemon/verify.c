@@ -285,7 +285,9 @@ judge:
     close(fd);
 }
 
-/* Sends the two Initials to a (UDP) and waits for the first datagram back. */
+/* Sends the two Initials to a (UDP) and waits for the first datagram back. An ICMP port
+ * unreachable does not end the wait (a filter's injected answer may come after it, as a
+ * client's QUIC stack would also wait); it is the result only when no datagram came. */
 static void quic_probe(const struct addr *a, const struct probe_quic *q, uint32_t timeout_ms,
                        const struct probe_expect *x, struct probe_verdict *v)
 {
@@ -293,32 +295,32 @@ static void quic_probe(const struct addr *a, const struct probe_quic *q, uint32_
     uint8_t buf[2048];
     ssize_t n = 0;
     enum probe_event ev = PROBE_EV_TIMEOUT;
-    bool refused;
-    int fd = open_connect(a, SOCK_DGRAM, &refused, v);
+    bool icmp;
+    int fd = open_connect(a, SOCK_DGRAM, &icmp, v);
     if (fd < 0)
         return;
-    for (size_t i = 0; i < 2 && !refused; i++) {
-        if (send(fd, q->dgram[i], q->len[i], 0) < 0) {
-            int e = errno;
-            if (e != ECONNREFUSED) {
-                probe_error(v, "send", e);
-                close(fd);
-                return;
-            }
-            refused = true;
+    for (size_t i = 0, tries = 0; i < 2 && tries < 4; tries++) {
+        if (send(fd, q->dgram[i], q->len[i], 0) >= 0) {
+            i++;
+        } else if (errno == ECONNREFUSED) {
+            icmp = true; /* the first datagram's error, reported on this send: send again */
+        } else {
+            probe_error(v, "send", errno);
+            close(fd);
+            return;
         }
     }
-    while (!refused && wait_fd(fd, POLLIN, deadline) > 0) {
+    while (wait_fd(fd, POLLIN, deadline) > 0) {
         n = recv(fd, buf, sizeof(buf), 0);
         if (n > 0) {
             ev = PROBE_EV_DATA;
             break;
         }
-        if (n < 0)
-            refused = errno == ECONNREFUSED;
+        if (n < 0 && errno == ECONNREFUSED)
+            icmp = true;
         n = 0;
     }
-    if (refused)
+    if (ev != PROBE_EV_DATA && icmp)
         ev = PROBE_EV_REFUSED;
     probe_classify(PROBE_WIRE_QUIC, buf, (size_t)n, ev, x, v);
     close(fd);
