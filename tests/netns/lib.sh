@@ -148,6 +148,18 @@ qg_wait_port() {
     return 1
 }
 
+# qg_wait_verdict BIN CONF NAME WANT: waits (5 s at most) until the node running with CONF
+# answers WANT ("block", "pass") for NAME to `BIN query -c CONF` (its admin socket).
+qg_wait_verdict() {
+    i=0
+    while [ $i -lt 50 ]; do
+        "$1" query -c "$2" "$3" 2>/dev/null | grep -q "\"verdict\":\"$4\"" && return 0
+        sleep 0.1
+        i=$((i + 1))
+    done
+    return 1
+}
+
 # qg_checks NAME [LOG...] - the counters and checks of a live test script, and its EXIT trap:
 # on exit (or interruption, which counts as a failure) the tails of LOG (file names in $QG_DIR)
 # are shown if a check failed, qg_cleanup runs and "NAME: N passed, M failed" is printed; the

@@ -59,16 +59,7 @@ cat >"$QG_DIR/nodns.json" <<ORDER
 { "id": "v-nodns", "issuer": "test", "legal_basis": "41-1", "issued": "2026-11-20", "resources": ["no-such-name.invalid"] }
 ORDER
 
-# node_says NAME WANT: waits (5 s at most) until the running node decides WANT for NAME
-node_says() {
-    i=0
-    while [ $i -lt 50 ]; do
-        "$QG_BIN" query -c "$CONF" "$1" 2>/dev/null | grep -q "\"verdict\":\"$2\"" && return 0
-        sleep 0.1
-        i=$((i + 1))
-    done
-    return 1
-}
+node_says() { qg_wait_verdict "$QG_BIN" "$CONF" "$1" "$2"; }
 
 # summary FILE: one line per probe "resource probe blocked how", sorted
 summary() {
