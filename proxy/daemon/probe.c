@@ -363,11 +363,8 @@ bool probe_answer_complete(enum probe_wire wire, const uint8_t *buf, size_t len)
     return false;
 }
 
-static void verdict(struct probe_verdict *v, enum probe_outcome o, enum probe_how how,
-                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static void verdict(struct probe_verdict *v, enum probe_outcome o, enum probe_how how,
-                    const char *fmt, ...)
+void probe_verdict_set(struct probe_verdict *v, enum probe_outcome o, enum probe_how how,
+                       const char *fmt, ...)
 {
     v->outcome = o;
     v->how = how;
@@ -420,16 +417,18 @@ static bool http_answer(const uint8_t *buf, size_t len, const struct probe_expec
         return false;
     if (len < 12 || memcmp(buf, "HTTP/1.", 7) != 0 || buf[8] != ' ' || buf[9] < '1' ||
         buf[9] > '5' || buf[10] < '0' || buf[10] > '9' || buf[11] < '0' || buf[11] > '9') {
-        verdict(v, PROBE_OPEN, PROBE_HOW_ANSWERED, "answer is not HTTP/1.x (%zu bytes)", len);
+        probe_verdict_set(v, PROBE_OPEN, PROBE_HOW_ANSWERED, "answer is not HTTP/1.x (%zu bytes)",
+                          len);
         return true;
     }
     int code = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
     if (code == 451) {
-        verdict(v, PROBE_BLOCKED, PROBE_HOW_REDIRECT, "HTTP 451 (the notice page in place)");
+        probe_verdict_set(v, PROBE_BLOCKED, PROBE_HOW_REDIRECT,
+                          "HTTP 451 (the notice page in place)");
         return true;
     }
     if (code < 300 || code > 399) {
-        verdict(v, PROBE_OPEN, PROBE_HOW_ANSWERED, "HTTP %d", code);
+        probe_verdict_set(v, PROBE_OPEN, PROBE_HOW_ANSWERED, "HTTP %d", code);
         return true;
     }
     /* a redirect: where to? */
@@ -444,10 +443,10 @@ static bool http_answer(const uint8_t *buf, size_t len, const struct probe_expec
             char loc[128];
             copy_value(p + 9, le, loc, sizeof(loc));
             if (is_notice(loc, x))
-                verdict(v, PROBE_BLOCKED, PROBE_HOW_REDIRECT, "HTTP %d to the notice page %s", code,
-                        loc);
+                probe_verdict_set(v, PROBE_BLOCKED, PROBE_HOW_REDIRECT,
+                                  "HTTP %d to the notice page %s", code, loc);
             else
-                verdict(v, PROBE_OPEN, PROBE_HOW_ANSWERED, "HTTP %d to %s", code, loc);
+                probe_verdict_set(v, PROBE_OPEN, PROBE_HOW_ANSWERED, "HTTP %d to %s", code, loc);
             return true;
         }
         if (le - p <= 1)
@@ -456,7 +455,7 @@ static bool http_answer(const uint8_t *buf, size_t len, const struct probe_expec
     }
     if (!head_end)
         return false;
-    verdict(v, PROBE_OPEN, PROBE_HOW_ANSWERED, "HTTP %d without Location", code);
+    probe_verdict_set(v, PROBE_OPEN, PROBE_HOW_ANSWERED, "HTTP %d without Location", code);
     return true;
 }
 
@@ -483,20 +482,22 @@ static bool tls_answer(const uint8_t *buf, size_t len, struct probe_verdict *v)
     if (buf[0] == 0x15) {
         if (len < 7)
             return false;
-        verdict(v, PROBE_BLOCKED, PROBE_HOW_ALERT, "TLS alert %u (%s), level %u", buf[6],
-                alert_name(buf[6]), buf[5]);
+        probe_verdict_set(v, PROBE_BLOCKED, PROBE_HOW_ALERT, "TLS alert %u (%s), level %u", buf[6],
+                          alert_name(buf[6]), buf[5]);
         return true;
     }
     if (len < 6)
         return false;
     if (buf[0] == 0x16 && buf[1] == 0x03) {
         if (buf[5] == 0x02)
-            verdict(v, PROBE_OPEN, PROBE_HOW_ANSWERED, "ServerHello");
+            probe_verdict_set(v, PROBE_OPEN, PROBE_HOW_ANSWERED, "ServerHello");
         else
-            verdict(v, PROBE_OPEN, PROBE_HOW_ANSWERED, "TLS handshake message %u", buf[5]);
+            probe_verdict_set(v, PROBE_OPEN, PROBE_HOW_ANSWERED, "TLS handshake message %u",
+                              buf[5]);
         return true;
     }
-    verdict(v, PROBE_OPEN, PROBE_HOW_ANSWERED, "answer is not TLS (first byte 0x%02x)", buf[0]);
+    probe_verdict_set(v, PROBE_OPEN, PROBE_HOW_ANSWERED, "answer is not TLS (first byte 0x%02x)",
+                      buf[0]);
     return true;
 }
 
@@ -506,26 +507,27 @@ static bool quic_answer(const uint8_t *buf, size_t len, const struct probe_expec
     if (len == 0)
         return false;
     if (!(buf[0] & 0x80)) {
-        verdict(v, PROBE_OPEN, PROBE_HOW_ANSWERED, "QUIC short-header packet (%zu bytes)", len);
+        probe_verdict_set(v, PROBE_OPEN, PROBE_HOW_ANSWERED, "QUIC short-header packet (%zu bytes)",
+                          len);
         return true;
     }
     if (len < 5) {
-        verdict(v, PROBE_OPEN, PROBE_HOW_ANSWERED, "datagram of %zu bytes", len);
+        probe_verdict_set(v, PROBE_OPEN, PROBE_HOW_ANSWERED, "datagram of %zu bytes", len);
         return true;
     }
     uint32_t version =
         (uint32_t)buf[1] << 24 | (uint32_t)buf[2] << 16 | (uint32_t)buf[3] << 8 | buf[4];
     if (version == 0) {
-        verdict(v, PROBE_OPEN, PROBE_HOW_ANSWERED, "QUIC Version Negotiation");
+        probe_verdict_set(v, PROBE_OPEN, PROBE_HOW_ANSWERED, "QUIC Version Negotiation");
         return true;
     }
     if (version != QUIC_V1) {
-        verdict(v, PROBE_OPEN, PROBE_HOW_ANSWERED, "QUIC version 0x%08x", version);
+        probe_verdict_set(v, PROBE_OPEN, PROBE_HOW_ANSWERED, "QUIC version 0x%08x", version);
         return true;
     }
     unsigned type = (buf[0] >> 4) & 3;
     if (type == 3) {
-        verdict(v, PROBE_OPEN, PROBE_HOW_ANSWERED, "QUIC Retry");
+        probe_verdict_set(v, PROBE_OPEN, PROBE_HOW_ANSWERED, "QUIC Retry");
         return true;
     }
     struct quic_keys k;
@@ -537,26 +539,29 @@ static bool quic_answer(const uint8_t *buf, size_t len, const struct probe_expec
         uint8_t plain[QUIC_PLAIN_MAX];
     } *w = malloc(sizeof(*w));
     if (!w) {
-        verdict(v, PROBE_INCONCLUSIVE, PROBE_HOW_ERROR, "out of memory");
+        probe_verdict_set(v, PROBE_INCONCLUSIVE, PROBE_HOW_ERROR, "out of memory");
         return true;
     }
     struct quic_crypto *c = &w->c;
     if (type != 0 || !x->ctx || !x->dcid ||
         quic_keys_derive(x->ctx, QUIC_V1, x->dcid, x->dcid_len, true, &k) != 0 ||
         quic_initial_parse(x->ctx, buf, len, &k, w->plain, sizeof(w->plain), &in, &eo) != DS_OK) {
-        verdict(v, PROBE_OPEN, PROBE_HOW_ANSWERED, "QUIC packet not opened (type %u)", type);
+        probe_verdict_set(v, PROBE_OPEN, PROBE_HOW_ANSWERED, "QUIC packet not opened (type %u)",
+                          type);
         free(w);
         return true;
     }
     quic_crypto_init(c);
     enum dstatus st = quic_crypto_add_frames(c, in.frames.p, in.frames.len, &eo);
     if (c->closed)
-        verdict(v, PROBE_BLOCKED, PROBE_HOW_RESET, "QUIC CONNECTION_CLOSE in the server Initial");
+        probe_verdict_set(v, PROBE_BLOCKED, PROBE_HOW_RESET,
+                          "QUIC CONNECTION_CLOSE in the server Initial");
     else if (st == DS_OK && c->crypto_frames > 0)
-        verdict(v, PROBE_OPEN, PROBE_HOW_ANSWERED, "QUIC server Initial (%zu CRYPTO bytes)",
-                c->contig);
+        probe_verdict_set(v, PROBE_OPEN, PROBE_HOW_ANSWERED,
+                          "QUIC server Initial (%zu CRYPTO bytes)", c->contig);
     else
-        verdict(v, PROBE_OPEN, PROBE_HOW_ANSWERED, "QUIC server Initial (%s)", dstatus_name(st));
+        probe_verdict_set(v, PROBE_OPEN, PROBE_HOW_ANSWERED, "QUIC server Initial (%s)",
+                          dstatus_name(st));
     free(w);
     return true;
 }
@@ -575,33 +580,36 @@ void probe_classify(enum probe_wire wire, const uint8_t *buf, size_t len, enum p
     bool quic = wire == PROBE_WIRE_QUIC;
     switch (ev) {
     case PROBE_EV_RESET:
-        verdict(v, PROBE_BLOCKED, PROBE_HOW_RESET, "connection reset after %zu answer bytes", len);
+        probe_verdict_set(v, PROBE_BLOCKED, PROBE_HOW_RESET,
+                          "connection reset after %zu answer bytes", len);
         break;
     case PROBE_EV_REFUSED:
         /* Qorgau judges payload, never a SYN: a refusal is the host's (nothing listens) */
         if (!quic)
-            verdict(v, PROBE_INCONCLUSIVE, PROBE_HOW_REFUSED,
-                    "connection refused (RST to the SYN): nothing listens there");
+            probe_verdict_set(v, PROBE_INCONCLUSIVE, PROBE_HOW_REFUSED,
+                              "connection refused (RST to the SYN): nothing listens there");
         else if (x->quic_dropped)
-            verdict(v, PROBE_OPEN, PROBE_HOW_ANSWERED,
-                    "ICMP port unreachable: the datagram was not dropped on the way");
+            probe_verdict_set(v, PROBE_OPEN, PROBE_HOW_ANSWERED,
+                              "ICMP port unreachable: the datagram was not dropped on the way");
         else
-            verdict(v, PROBE_INCONCLUSIVE, PROBE_HOW_REFUSED,
-                    "ICMP port unreachable: no QUIC service there");
+            probe_verdict_set(v, PROBE_INCONCLUSIVE, PROBE_HOW_REFUSED,
+                              "ICMP port unreachable: no QUIC service there");
         break;
     case PROBE_EV_TIMEOUT:
         if (quic && x->quic_dropped)
-            verdict(v, PROBE_BLOCKED, PROBE_HOW_TIMEOUT,
-                    "no answer; the filter drops QUIC (inline.quic)");
+            probe_verdict_set(v, PROBE_BLOCKED, PROBE_HOW_TIMEOUT,
+                              "no answer; the filter drops QUIC (inline.quic)");
         else
-            verdict(v, PROBE_INCONCLUSIVE, PROBE_HOW_TIMEOUT, "no answer (%zu bytes) in time", len);
+            probe_verdict_set(v, PROBE_INCONCLUSIVE, PROBE_HOW_TIMEOUT,
+                              "no answer (%zu bytes) in time", len);
         break;
     case PROBE_EV_EOF:
-        verdict(v, PROBE_INCONCLUSIVE, PROBE_HOW_ERROR,
-                "connection closed after %zu answer bytes, no full answer", len);
+        probe_verdict_set(v, PROBE_INCONCLUSIVE, PROBE_HOW_ERROR,
+                          "connection closed after %zu answer bytes, no full answer", len);
         break;
     case PROBE_EV_DATA:
-        verdict(v, PROBE_INCONCLUSIVE, PROBE_HOW_ERROR, "no decision in %zu answer bytes", len);
+        probe_verdict_set(v, PROBE_INCONCLUSIVE, PROBE_HOW_ERROR, "no decision in %zu answer bytes",
+                          len);
         break;
     }
 }

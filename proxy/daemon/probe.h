@@ -121,6 +121,10 @@ struct probe_verdict {
     char detail[PROBE_DETAIL_MAX];
 };
 
+/* Sets *v: outcome, how and the detail (printf format, truncated to PROBE_DETAIL_MAX). */
+void probe_verdict_set(struct probe_verdict *v, enum probe_outcome o, enum probe_how how,
+                       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 /* True when buf[0..len), the first answer bytes, is enough to decide (HTTP: the header block
  * ended or 16 KiB; TLS: the first record's header and message type or alert; QUIC: one
  * datagram). */

@@ -186,9 +186,7 @@ static bool error_event(int e, enum probe_event *ev)
 
 static void probe_error(struct probe_verdict *v, const char *what, int e)
 {
-    v->outcome = PROBE_INCONCLUSIVE;
-    v->how = PROBE_HOW_ERROR;
-    snprintf(v->detail, sizeof(v->detail), "%s: %s", what, strerror(e));
+    probe_verdict_set(v, PROBE_INCONCLUSIVE, PROBE_HOW_ERROR, "%s: %s", what, strerror(e));
 }
 
 /* Opens a non-blocking socket of type to a and starts connecting. Returns the descriptor
@@ -358,17 +356,21 @@ static struct verify_result *add_result(struct run *run, const char *resource, c
     return r;
 }
 
-static void fill_rand(struct probe_rand *r)
+/* Fills r from the kernel's random source. Returns false when it fails. */
+static bool fill_rand(struct probe_rand *r)
 {
     uint8_t *p = (uint8_t *)r;
     size_t left = sizeof(*r);
     while (left > 0) {
         ssize_t n = getrandom(p, left, 0);
-        if (n <= 0)
-            continue;
-        p += n;
-        left -= (size_t)n;
+        if (n < 0 && errno != EINTR)
+            return false;
+        if (n > 0) {
+            p += n;
+            left -= (size_t)n;
+        }
     }
+    return true;
 }
 
 enum what { W_HTTP = 1, W_TLS = 2, W_QUIC = 4 };
@@ -404,22 +406,22 @@ static int probe_host(struct run *run, const char *resource, const char *host, c
         uint64_t t0 = mono_ms();
         if (!have) {
             snprintf(r->target, sizeof(r->target), "%s:%u", host, kinds[k].port);
-            r->v.outcome = PROBE_INCONCLUSIVE;
-            r->v.how = PROBE_HOW_ERROR;
-            snprintf(r->v.detail, sizeof(r->v.detail), "%.*s", PROBE_DETAIL_MAX - 1, err);
+            probe_verdict_set(&r->v, PROBE_INCONCLUSIVE, PROBE_HOW_ERROR, "%.*s",
+                              PROBE_DETAIL_MAX - 1, err);
             continue;
         }
         addr_port(&a, kinds[k].port);
         addr_text(&a, kinds[k].port, r->target, sizeof(r->target));
         struct probe_rand rnd;
-        fill_rand(&rnd);
-        if (kinds[k].bit == W_HTTP) {
+        if (!fill_rand(&rnd)) {
+            probe_verdict_set(&r->v, PROBE_INCONCLUSIVE, PROBE_HOW_ERROR, "no random bytes: %s",
+                              strerror(errno));
+        } else if (kinds[k].bit == W_HTTP) {
             char req[PROBE_REQUEST_MAX];
             size_t n = probe_http_request(host, path, req, sizeof(req));
             if (n == 0) {
-                r->v.outcome = PROBE_INCONCLUSIVE;
-                r->v.how = PROBE_HOW_ERROR;
-                snprintf(r->v.detail, sizeof(r->v.detail), "cannot write a request for it");
+                probe_verdict_set(&r->v, PROBE_INCONCLUSIVE, PROBE_HOW_ERROR,
+                                  "cannot write a request for it");
             } else {
                 tcp_probe(&a, (const uint8_t *)req, n, PROBE_WIRE_HTTP, run->timeout_ms, &x, &r->v);
             }
@@ -427,9 +429,8 @@ static int probe_host(struct run *run, const char *resource, const char *host, c
             uint8_t hello[PROBE_HELLO_MAX];
             size_t n = probe_tls_hello(ip ? NULL : host, &rnd, hello, sizeof(hello));
             if (n == 0) {
-                r->v.outcome = PROBE_INCONCLUSIVE;
-                r->v.how = PROBE_HOW_ERROR;
-                snprintf(r->v.detail, sizeof(r->v.detail), "cannot write a ClientHello for it");
+                probe_verdict_set(&r->v, PROBE_INCONCLUSIVE, PROBE_HOW_ERROR,
+                                  "cannot write a ClientHello for it");
             } else {
                 tcp_probe(&a, hello, n, PROBE_WIRE_TLS, run->timeout_ms, &x, &r->v);
             }
@@ -437,10 +438,8 @@ static int probe_host(struct run *run, const char *resource, const char *host, c
             struct probe_quic q;
             int rc = probe_quic_initials(run->ctx, host, &rnd, &q);
             if (rc < 0) {
-                r->v.outcome = PROBE_INCONCLUSIVE;
-                r->v.how = PROBE_HOW_ERROR;
-                snprintf(r->v.detail, sizeof(r->v.detail), "cannot build the Initials: %s",
-                         strerror(-rc));
+                probe_verdict_set(&r->v, PROBE_INCONCLUSIVE, PROBE_HOW_ERROR,
+                                  "cannot build the Initials: %s", strerror(-rc));
             } else {
                 x.dcid = rnd.dcid;
                 x.dcid_len = sizeof(rnd.dcid);
@@ -493,10 +492,8 @@ static int probe_resource(struct run *run, const struct order_resource *res)
             struct verify_result *r = add_result(run, res->norm, "tcp");
             if (!r)
                 return -ENOMEM;
-            snprintf(r->target, sizeof(r->target), "%s", norm);
-            r->v.outcome = PROBE_INCONCLUSIVE;
-            r->v.how = PROBE_HOW_ERROR;
-            snprintf(r->v.detail, sizeof(r->v.detail), "not an address");
+            snprintf(r->target, sizeof(r->target), "%.*s", (int)sizeof(r->target) - 1, norm);
+            probe_verdict_set(&r->v, PROBE_INCONCLUSIVE, PROBE_HOW_ERROR, "not an address");
             return 0;
         }
         return probe_host(run, res->norm, host, "/", W_HTTP | W_TLS, true);
