@@ -10,7 +10,8 @@
 #      with inline.https_block = alert and http_block = 451: TLS "alert", HTTP 451 "redirect";
 #   2. an order the node does not have (imported with --store into another directory): not
 #      blocked, exit 1, an alarm line naming the resource and the probe; the TLS probe gets a
-#      real ServerHello from nginx ("answered"), HTTP gets nginx's 200;
+#      real ServerHello from nginx ("answered"), HTTP gets nginx's 200; tcpdump in the client ns
+#      sees the TLS probe's ClientHello leave in two TCP segments;
 #   3. the first order revoked: the same verify now reports it not blocked, exit 1;
 #   4. a name that does not resolve (no --via): "error", never "blocked", exit 3; usage: exit 2.
 #
@@ -26,7 +27,9 @@ QG_BIN=${QG_BIN:-$ROOT/build/qorgau}
 if ! why=$(qg_can_run); then
     qg_cannot_run verify "$why"
 fi
-command -v python3 >/dev/null 2>&1 || qg_cannot_run verify "python3 not installed"
+for t in python3 tcpdump ethtool; do
+    command -v $t >/dev/null 2>&1 || qg_cannot_run verify "$t not installed"
+done
 
 qg_checks verify proxy.log qorgau.log
 
@@ -129,6 +132,18 @@ expect_match "v-open: the TLS probe got nginx's ServerHello" "$(cat "$QG_DIR/v2.
 expect_match "v-open: HTTP got nginx's 200" "$(cat "$QG_DIR/v2.json")" '"probe":"http"[^}]*"detail":"HTTP 200"'
 expect_match "v-open: alarm line names resource and probe" "$(cat "$QG_DIR/v2.err")" 'alarm: order v-open: resource allowed\.test is not blocked: tls probe to 10\.200\.2\.2:443'
 expect "v-open: one alarm per open probe" "$(grep -c alarm "$QG_DIR/v2.err")" "2"
+# the TLS probe's ClientHello on the wire, segmentation offload off (as a NIC with a 1500-byte
+# MTU sends it): two TCP segments, 1785 bytes in all
+ip netns exec "$QG_CLI" ethtool -K c0 tso off gso off >/dev/null 2>&1
+qg_bg "$QG_DIR/seg.txt" ip netns exec "$QG_CLI" tcpdump -i c0 -nn -U -l \
+    'tcp dst port 443 and ((ip[2:2] - ((ip[0] & 0xf) << 2)) - ((tcp[12] & 0xf0) >> 2)) != 0'
+TD=$QG_LAST_PID
+i=0; while ! grep -q listening "$QG_DIR/seg.txt" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+verify -c "$CONF" --store "$QG_DIR/other" v-open --via "$QG_SRV4" --timeout 1s >/dev/null 2>&1
+sleep 0.3
+qg_stop "$TD"
+segs=$(grep Flags "$QG_DIR/seg.txt" | sed -n 's/.*, length \([0-9]*\)$/\1/p' | tr '\n' ' ')
+expect "TLS probe: the ClientHello spans two TCP segments ($segs)" "$(echo "$segs" | awk '{ print NF, $1 + $2 }')" "2 1785"
 
 # 3. revoked: the node lets the names through, verify says so
 "$QG_BIN" order -c "$CONF" revoke v-block >/dev/null || bad "revoke v-block"
