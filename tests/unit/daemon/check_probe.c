@@ -38,6 +38,12 @@ static bool span_is(struct span s, const char *want)
     return s.len == strlen(want) && memcmp(s.p, want, s.len) == 0;
 }
 
+static void check_v(const struct probe_verdict *v, enum probe_outcome outcome, enum probe_how how)
+{
+    ck_assert_msg(v->outcome == outcome && v->how == how, "got outcome %d how %s (%s)", v->outcome,
+                  probe_how_name(v->how), v->detail);
+}
+
 /* ---- HTTP -------------------------------------------------------------------------------- */
 
 START_TEST(test_http_request)
@@ -164,8 +170,7 @@ START_TEST(test_tls_hello_openssl_answers)
         ck_assert(probe_answer_complete(PROBE_WIRE_TLS, ans, (size_t)an));
         struct probe_verdict v;
         probe_classify(PROBE_WIRE_TLS, ans, (size_t)an, PROBE_EV_DATA, &x, &v);
-        ck_assert_int_eq(v.outcome, PROBE_OPEN);
-        ck_assert_int_eq(v.how, PROBE_HOW_ANSWERED);
+        check_v(&v, PROBE_OPEN, PROBE_HOW_ANSWERED);
         ck_assert_str_eq(v.detail, "ServerHello");
         SSL_free(s);
     }
@@ -251,8 +256,7 @@ START_TEST(test_classify_http)
     ck_assert(probe_answer_complete(PROBE_WIRE_HTTP, (const uint8_t *)redirect, strlen(redirect)));
     struct probe_verdict v =
         classify(PROBE_WIRE_HTTP, redirect, PROBE_EV_DATA, "http://notice.test/");
-    ck_assert_int_eq(v.outcome, PROBE_BLOCKED);
-    ck_assert_int_eq(v.how, PROBE_HOW_REDIRECT);
+    check_v(&v, PROBE_BLOCKED, PROBE_HOW_REDIRECT);
     ck_assert_ptr_nonnull(strstr(v.detail, "notice.test"));
     /* without notice.url: the url= parameter naming the probed host */
     v = classify(PROBE_WIRE_HTTP, redirect, PROBE_EV_DATA, NULL);
@@ -262,12 +266,10 @@ START_TEST(test_classify_http)
     ck_assert_int_eq(v.outcome, PROBE_OPEN);
     v = classify(PROBE_WIRE_HTTP, "HTTP/1.1 301 Moved\r\nlocation: https://blocked.test/\r\n\r\n",
                  PROBE_EV_DATA, NULL);
-    ck_assert_int_eq(v.outcome, PROBE_OPEN);
-    ck_assert_int_eq(v.how, PROBE_HOW_ANSWERED);
+    check_v(&v, PROBE_OPEN, PROBE_HOW_ANSWERED);
     v = classify(PROBE_WIRE_HTTP, "HTTP/1.1 451 Unavailable For Legal Reasons\r\n\r\n",
                  PROBE_EV_DATA, NULL);
-    ck_assert_int_eq(v.outcome, PROBE_BLOCKED);
-    ck_assert_int_eq(v.how, PROBE_HOW_REDIRECT);
+    check_v(&v, PROBE_BLOCKED, PROBE_HOW_REDIRECT);
     v = classify(PROBE_WIRE_HTTP, "HTTP/1.1 200 OK\r\nServer: nginx\r\n\r\n", PROBE_EV_DATA, NULL);
     ck_assert_int_eq(v.outcome, PROBE_OPEN);
     ck_assert_str_eq(v.detail, "HTTP 200");
@@ -277,8 +279,7 @@ START_TEST(test_classify_http)
     ck_assert_int_eq(v.outcome, PROBE_OPEN);
     /* a redirect cut before its Location, then reset: the reset decides */
     v = classify(PROBE_WIRE_HTTP, "HTTP/1.1 302 Found\r\nLoca", PROBE_EV_RESET, NULL);
-    ck_assert_int_eq(v.outcome, PROBE_BLOCKED);
-    ck_assert_int_eq(v.how, PROBE_HOW_RESET);
+    check_v(&v, PROBE_BLOCKED, PROBE_HOW_RESET);
     ck_assert(
         !probe_answer_complete(PROBE_WIRE_HTTP, (const uint8_t *)"HTTP/1.1 302 Found\r\n", 20));
     /* no answer: the way it ended decides */
@@ -294,8 +295,7 @@ START_TEST(test_classify_http)
     };
     for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++) {
         v = classify(PROBE_WIRE_HTTP, "", ends[i].ev, NULL);
-        ck_assert_int_eq(v.outcome, ends[i].outcome);
-        ck_assert_int_eq(v.how, ends[i].how);
+        check_v(&v, ends[i].outcome, ends[i].how);
     }
 }
 END_TEST
@@ -310,20 +310,16 @@ START_TEST(test_classify_tls)
     ck_assert(probe_answer_complete(PROBE_WIRE_TLS, alert, 7));
     ck_assert(probe_answer_complete(PROBE_WIRE_TLS, sh, 6));
     probe_classify(PROBE_WIRE_TLS, alert, sizeof(alert), PROBE_EV_DATA, &x, &v);
-    ck_assert_int_eq(v.outcome, PROBE_BLOCKED);
-    ck_assert_int_eq(v.how, PROBE_HOW_ALERT);
+    check_v(&v, PROBE_BLOCKED, PROBE_HOW_ALERT);
     ck_assert_ptr_nonnull(strstr(v.detail, "112 (unrecognized_name)"));
     probe_classify(PROBE_WIRE_TLS, sh, 6, PROBE_EV_DATA, &x, &v);
-    ck_assert_int_eq(v.outcome, PROBE_OPEN);
-    ck_assert_int_eq(v.how, PROBE_HOW_ANSWERED);
+    check_v(&v, PROBE_OPEN, PROBE_HOW_ANSWERED);
     probe_classify(PROBE_WIRE_TLS, sh, 3, PROBE_EV_RESET, &x, &v);
-    ck_assert_int_eq(v.outcome, PROBE_BLOCKED);
-    ck_assert_int_eq(v.how, PROBE_HOW_RESET);
+    check_v(&v, PROBE_BLOCKED, PROBE_HOW_RESET);
     probe_classify(PROBE_WIRE_TLS, (const uint8_t *)"HTTP/1.1 400 Bad", 16, PROBE_EV_EOF, &x, &v);
     ck_assert_int_eq(v.outcome, PROBE_OPEN);
     probe_classify(PROBE_WIRE_TLS, sh, 0, PROBE_EV_TIMEOUT, &x, &v);
-    ck_assert_int_eq(v.outcome, PROBE_INCONCLUSIVE);
-    ck_assert_int_eq(v.how, PROBE_HOW_TIMEOUT);
+    check_v(&v, PROBE_INCONCLUSIVE, PROBE_HOW_TIMEOUT);
 }
 END_TEST
 
@@ -340,8 +336,7 @@ START_TEST(test_classify_quic)
     size_t n = quic_close_initial(ctx, QUIC_V1, dcid, 8, scid, 8, 0x0128, pkt, sizeof(pkt));
     ck_assert_uint_gt(n, 0);
     probe_classify(PROBE_WIRE_QUIC, pkt, n, PROBE_EV_DATA, &x, &v);
-    ck_assert_int_eq(v.outcome, PROBE_BLOCKED);
-    ck_assert_int_eq(v.how, PROBE_HOW_RESET);
+    check_v(&v, PROBE_BLOCKED, PROBE_HOW_RESET);
     /* a server Initial carrying CRYPTO (its ServerHello) */
     struct quic_keys k;
     ck_assert_int_eq(quic_keys_derive(ctx, QUIC_V1, dcid, 8, true, &k), 0);
@@ -351,8 +346,7 @@ START_TEST(test_classify_quic)
     n = quic_initial_seal(ctx, &k, &s, pkt, sizeof(pkt));
     ck_assert_uint_gt(n, 0);
     probe_classify(PROBE_WIRE_QUIC, pkt, n, PROBE_EV_DATA, &x, &v);
-    ck_assert_int_eq(v.outcome, PROBE_OPEN);
-    ck_assert_int_eq(v.how, PROBE_HOW_ANSWERED);
+    check_v(&v, PROBE_OPEN, PROBE_HOW_ANSWERED);
     ck_assert_ptr_nonnull(strstr(v.detail, "server Initial"));
     /* sealed with other keys: something answered, not the filter's close */
     x.dcid = scid;
@@ -375,18 +369,14 @@ START_TEST(test_classify_quic)
     }
     /* no answer: blocked only when the filter drops QUIC */
     probe_classify(PROBE_WIRE_QUIC, pkt, 0, PROBE_EV_TIMEOUT, &x, &v);
-    ck_assert_int_eq(v.outcome, PROBE_INCONCLUSIVE);
-    ck_assert_int_eq(v.how, PROBE_HOW_TIMEOUT);
+    check_v(&v, PROBE_INCONCLUSIVE, PROBE_HOW_TIMEOUT);
     probe_classify(PROBE_WIRE_QUIC, pkt, 0, PROBE_EV_REFUSED, &x, &v);
-    ck_assert_int_eq(v.outcome, PROBE_INCONCLUSIVE);
-    ck_assert_int_eq(v.how, PROBE_HOW_REFUSED);
+    check_v(&v, PROBE_INCONCLUSIVE, PROBE_HOW_REFUSED);
     x.quic_dropped = true;
     probe_classify(PROBE_WIRE_QUIC, pkt, 0, PROBE_EV_TIMEOUT, &x, &v);
-    ck_assert_int_eq(v.outcome, PROBE_BLOCKED);
-    ck_assert_int_eq(v.how, PROBE_HOW_TIMEOUT);
+    check_v(&v, PROBE_BLOCKED, PROBE_HOW_TIMEOUT);
     probe_classify(PROBE_WIRE_QUIC, pkt, 0, PROBE_EV_REFUSED, &x, &v);
-    ck_assert_int_eq(v.outcome, PROBE_OPEN);
-    ck_assert_int_eq(v.how, PROBE_HOW_ANSWERED);
+    check_v(&v, PROBE_OPEN, PROBE_HOW_ANSWERED);
     quic_ctx_free(ctx);
 }
 END_TEST
