@@ -1,5 +1,5 @@
 /* main.c - the `qorgau` command: subcommands scan, rules check, run, config, order, query,
- * status, version. */
+ * status, verify, version. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -11,6 +11,7 @@
 #include "common/compiler.h"
 #include "proxy/daemon/daemon.h"
 #include "proxy/daemon/orders_cli.h"
+#include "proxy/daemon/verify.h"
 #include "proxy/packet/decode.h"
 #include "proxy/packet/csumpol.h"
 #include "proxy/engine/engine.h"
@@ -33,6 +34,8 @@ static void usage(FILE *f)
         "                    | revoke ID | restore ID\n"
         "       qorgau query [-c CONFIG | --store URL] NAME|URL|IP... | -\n"
         "       qorgau status [-c CONFIG] [--store URL] [ORDER_ID]\n"
+        "       qorgau verify [-c CONFIG] [--store URL] ORDER_ID [--via ADDR] [--timeout D]\n"
+        "                     [--format json|text] [--out FILE]\n"
         "       qorgau version\n"
         "\n"
         "scan         read a pcap/pcapng file and print one JSON line per decision\n"
@@ -42,6 +45,7 @@ static void usage(FILE *f)
         "order        import regulator orders into the store, list, show, revoke, restore\n"
         "query        what a running node (-c) or the store's current version decides\n"
         "status       the nodes following the store: version, lag, heartbeat\n"
+        "verify       probe every resource of an order from the subscriber side: blocked?\n"
         "See docs/ for formats and configuration.\n",
         f);
 }
@@ -476,6 +480,8 @@ int main(int argc, char **argv)
         return orders_cli_query(argc - 1, argv + 1);
     if (strcmp(cmd, "status") == 0)
         return orders_cli_status(argc - 1, argv + 1);
+    if (strcmp(cmd, "verify") == 0)
+        return verify_cli(argc - 1, argv + 1);
     if (strcmp(cmd, "config") == 0)
         return daemon_config_main(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
