@@ -71,20 +71,24 @@ static int parse_opts(int argc, char **argv, struct cli *c)
     return 0;
 }
 
-static struct store *cli_store(const struct cli *c)
+struct store *orders_cli_open_store(const char *url, const struct settings *cfg)
 {
-    const char *url = c->store_url;
-    if (!url && c->cfg)
-        url = c->cfg->store[0] ? c->cfg->store : c->cfg->state_dir;
+    if (!url && cfg)
+        url = cfg->store[0] ? cfg->store : cfg->state_dir;
     struct store_opts o;
     memset(&o, 0, sizeof(o));
-    if (c->cfg && c->cfg->store_password_file[0])
-        o.password_file = c->cfg->store_password_file;
+    if (cfg && cfg->store_password_file[0])
+        o.password_file = cfg->store_password_file;
     char err[1024];
     struct store *s = store_open(url, &o, err, sizeof(err));
     if (!s)
         fprintf(stderr, "qorgau: %s\n", err);
     return s;
+}
+
+static struct store *cli_store(const struct cli *c)
+{
+    return orders_cli_open_store(c->store_url, c->cfg);
 }
 
 /* ---- order import ---- */

@@ -13,4 +13,9 @@ int orders_cli_order(int argc, char **argv);
 int orders_cli_query(int argc, char **argv);
 int orders_cli_status(int argc, char **argv);
 
+/* The store the commands use: url (--store) if not NULL, else cfg's store key, else cfg's
+ * state_dir, else STORE_DEFAULT_DIR (cfg may be NULL). NULL with the reason on stderr. */
+struct settings;
+struct store *orders_cli_open_store(const char *url, const struct settings *cfg);
+
 #endif

@@ -2,6 +2,7 @@
 #include "rules/report/report_render.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/jsonw.h"
@@ -618,7 +619,16 @@ static void json(FILE *f, const struct report *r)
         fputs(i ? ",{" : "{", f);
         jkey_str(f, "kind", risk_code(r->risks[i].kind), true);
         jkey_str(f, "subject", r->risks[i].arg, false);
-        jkey_str(f, "text", report_label(risk_key(&r->risks[i]), REPORT_EN), false);
+        jsonw_key(f, "text", false);
+        char *txt = NULL;
+        size_t tl = 0;
+        FILE *m = open_memstream(&txt, &tl);
+        if (m) {
+            subst(m, report_label(risk_key(&r->risks[i]), REPORT_EN), r->risks[i].arg, false);
+            fclose(m);
+        }
+        jsonw_cstr(f, txt);
+        free(txt);
         fputc('}', f);
     }
     fputc(']', f);
@@ -652,7 +662,7 @@ static void csv(FILE *f, const struct report *r)
     for (size_t i = 0; i < r->nres; i++) {
         const struct report_resource *rr = &r->res[i];
         report_csv_field(f, o->id);
-        csv_next(f, "enforced");
+        csv_next(f, "accepted");
         csv_next(f, rr->r->norm);
         csv_next(f, rr->r->text);
         csv_next(f, rr->method);
