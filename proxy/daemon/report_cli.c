@@ -22,7 +22,7 @@
 #include "rules/report/report_render.h"
 #include "rules/report/stats.h"
 
-#define CLI_USAGE 2
+#define CLI_USAGE   2
 #define DUE_SOON_MS (48ull * 3600 * 1000)
 
 struct rcli {
@@ -50,11 +50,16 @@ static void usage(FILE *f)
 static int parse(int argc, char **argv, struct rcli *c)
 {
     static const struct option opts[] = {
-        { "config", required_argument, NULL, 'c' }, { "store", required_argument, NULL, 's' },
-        { "format", required_argument, NULL, 'f' }, { "lang", required_argument, NULL, 'l' },
-        { "output", required_argument, NULL, 'o' }, { "at", required_argument, NULL, 'a' },
-        { "from", required_argument, NULL, 'F' },   { "to", required_argument, NULL, 'T' },
-        { "all", no_argument, NULL, 'A' },          { "help", no_argument, NULL, 'h' },
+        { "config", required_argument, NULL, 'c' },
+        { "store", required_argument, NULL, 's' },
+        { "format", required_argument, NULL, 'f' },
+        { "lang", required_argument, NULL, 'l' },
+        { "output", required_argument, NULL, 'o' },
+        { "at", required_argument, NULL, 'a' },
+        { "from", required_argument, NULL, 'F' },
+        { "to", required_argument, NULL, 'T' },
+        { "all", no_argument, NULL, 'A' },
+        { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     optind = 1;
@@ -142,7 +147,8 @@ static void finish(struct rcli *c)
 static int record_report(struct store *s, const struct rcli *c, const char *id, const char *sha,
                          size_t len, bool signed_)
 {
-    static const char *const fmts[] = { "html", "json", "csv" }, *const langs[] = { "ru", "kk", "en" };
+    static const char *const fmts[] = { "html", "json", "csv" }, *const langs[] = { "ru", "kk",
+                                                                                    "en" };
     char *doc = NULL;
     size_t dl = 0;
     FILE *m = open_memstream(&doc, &dl);
@@ -382,7 +388,9 @@ int report_cli_deadlines(int argc, char **argv)
             left_text(d->left_ms, left);
             printf("%-24s %-26s %-10s %-10s %-26s %-6s %s\n", d->id, rt, d->date, left,
                    d->enforced_ms ? et : "no", d->reported ? "yes" : "no",
-                   !d->alarm ? "ok" : d->left_ms < 0 ? "OVERDUE" : "DUE <48h");
+                   !d->alarm        ? "ok"
+                   : d->left_ms < 0 ? "OVERDUE"
+                                    : "DUE <48h");
         }
         printf("%zu open, %zu overdue or due within 48 h without a report\n", shown, alarms);
     } else {

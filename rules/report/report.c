@@ -86,9 +86,18 @@ void report_fleet_free(struct report_fleet *f)
     memset(f, 0, sizeof(*f));
 }
 
+static void reach_free(struct report_event *ev)
+{
+    for (size_t i = 0; i < ev->nreach; i++)
+        free(ev->reach[i].node);
+    free(ev->reach);
+    ev->reach = NULL;
+    ev->nreach = 0;
+}
+
 int report_reach(struct report_event *ev, const struct report_fleet *fleet)
 {
-    free(ev->reach);
+    reach_free(ev);
     ev->reach = fleet->n ? calloc(fleet->n, sizeof(*ev->reach)) : NULL;
     ev->nreach = 0;
     ev->all_ms = 0;
@@ -104,7 +113,10 @@ int report_reach(struct report_event *ev, const struct report_fleet *fleet)
                 since = n->log[j].since_ms ? n->log[j].since_ms : 1;
         if (!since && !n->alive)
             continue;
-        ev->reach[ev->nreach++] = (struct report_reach){ n->id, n->alive, since };
+        char *id = strdup(n->id);
+        if (!id)
+            return -ENOMEM;
+        ev->reach[ev->nreach++] = (struct report_reach){ id, n->alive, since };
         if (!since)
             pending = true;
         else {
@@ -376,7 +388,8 @@ int report_build(struct store *s, const struct report_fleet *fleet, const char *
         return -ENOMEM;
     r->generated_ms = opt && opt->now_ms ? opt->now_ms : store_now_ms();
     r->deadline_days = opt && opt->deadline_days ? opt->deadline_days : DEADLINE_DEFAULT_DAYS;
-    snprintf(r->tz, sizeof(r->tz), "%s", opt && opt->tz && opt->tz[0] ? opt->tz : DEADLINE_DEFAULT_TZ);
+    snprintf(r->tz, sizeof(r->tz), "%s",
+             opt && opt->tz && opt->tz[0] ? opt->tz : DEADLINE_DEFAULT_TZ);
     struct get_ctx gc = { r, err, errlen, 0 };
     rc = store_get(s, id, get_cb, &gc, err, errlen);
     if (!rc)
@@ -392,7 +405,8 @@ int report_build(struct store *s, const struct report_fleet *fleet, const char *
     rc = store_events(s, id, ev_cb, &ec, err, errlen);
     if (rc == -ENOENT) { /* published before evidence records existed: what the order says */
         rc = 0;
-        struct store_event e = { r->state == STORE_REVOKED ? STORE_CHANGE_REVOKE : STORE_CHANGE_IMPORT,
+        struct store_event e = { r->state == STORE_REVOKED ? STORE_CHANGE_REVOKE
+                                                           : STORE_CHANGE_IMPORT,
                                  r->version, 0 };
         ev_cb(&ec, &e);
     }
@@ -472,7 +486,7 @@ void report_free(struct report *r)
     if (!r)
         return;
     for (size_t i = 0; i < r->nev; i++)
-        free(r->ev[i].reach);
+        reach_free(&r->ev[i]);
     free(r->ev);
     for (size_t i = 0; i < r->nres; i++) {
         for (size_t j = 0; j < r->res[i].nfallback; j++)

@@ -33,7 +33,7 @@ struct report_fleet {
 
 /* One node's part in one change: when it started enforcing a version that includes it. */
 struct report_reach {
-    const char *node; /* points into the fleet */
+    char *node; /* owned */
     bool alive;
     uint64_t since_ms; /* 0: not reached */
 };
@@ -97,11 +97,11 @@ struct report {
     unsigned deadline_days;
     char tz[64];
     struct deadline_date deadline_date;
-    int64_t deadline_end;   /* Unix seconds: met strictly before */
-    uint64_t published_ms;  /* time of its first import */
-    uint64_t enforced_ms;   /* that import reached every live node; 0: not yet */
-    enum report_met met;    /* enforced before deadline_end / after / neither yet */
-    bool overdue;           /* not enforced and the deadline has passed */
+    int64_t deadline_end;  /* Unix seconds: met strictly before */
+    uint64_t published_ms; /* time of its first import */
+    uint64_t enforced_ms;  /* that import reached every live node; 0: not yet */
+    enum report_met met;   /* enforced before deadline_end / after / neither yet */
+    bool overdue;          /* not enforced and the deadline has passed */
     struct report_event *ev;
     size_t nev;
     struct report_resource *res;

@@ -194,12 +194,16 @@ static const char *risk_code(enum report_risk_kind k)
 
 static const char *verdict_name(enum report_verdict v)
 {
-    return v == REPORT_BLOCKED ? "blocked" : v == REPORT_NOT_BLOCKED ? "not-blocked" : "not-verified";
+    return v == REPORT_BLOCKED       ? "blocked"
+           : v == REPORT_NOT_BLOCKED ? "not-blocked"
+                                     : "not-verified";
 }
 
 static const char *verdict_key(enum report_verdict v)
 {
-    return v == REPORT_BLOCKED ? "blocked" : v == REPORT_NOT_BLOCKED ? "not_blocked" : "not_verified";
+    return v == REPORT_BLOCKED       ? "blocked"
+           : v == REPORT_NOT_BLOCKED ? "not_blocked"
+                                     : "not_verified";
 }
 
 static const char *met_name(enum report_met m)
@@ -357,8 +361,8 @@ static void html(FILE *f, const struct report *r, enum report_lang lang)
     fputs("<h2>", f);
     report_html_text(f, L("resources"));
     fprintf(f, " (%zu)</h2>\n<table>\n<tr><th>#</th><th>", r->nres);
-    static const char *const cols[] = { "resource", "method", "enforced_all", "acks", "hits",
-                                        "verify" };
+    static const char *const cols[] = { "resource", "method", "enforced_all",
+                                        "acks",     "hits",   "verify" };
     for (size_t c = 0; c < sizeof(cols) / sizeof(cols[0]); c++) {
         report_html_text(f, L(cols[c]));
         fputs(c + 1 < sizeof(cols) / sizeof(cols[0]) ? "</th><th>" : "</th></tr>\n", f);

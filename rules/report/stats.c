@@ -44,8 +44,8 @@ int stats_date_parse(const char *s, struct deadline_date *d)
 {
     int y, m, dd;
     char tail;
-    if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%c", &y, &m, &dd, &tail) != 3 || m < 1 ||
-        m > 12 || dd < 1)
+    if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%c", &y, &m, &dd, &tail) != 3 || m < 1 || m > 12 ||
+        dd < 1)
         return -EINVAL;
     struct deadline_date back;
     deadline_civil_from_days(deadline_days_from_civil(y, m, dd), &back);
@@ -138,7 +138,8 @@ int stats_collect(struct store *s, const struct deadline_date *from, const struc
     memset(st, 0, sizeof(*st));
     st->from = *from;
     st->to = *to;
-    snprintf(st->tz, sizeof(st->tz), "%s", opt && opt->tz && opt->tz[0] ? opt->tz : DEADLINE_DEFAULT_TZ);
+    snprintf(st->tz, sizeof(st->tz), "%s",
+             opt && opt->tz && opt->tz[0] ? opt->tz : DEADLINE_DEFAULT_TZ);
     int64_t d0 = deadline_days_from_civil(from->year, from->month, from->day),
             d1 = deadline_days_from_civil(to->year, to->month, to->day);
     struct collect c = { 0 };
