@@ -56,8 +56,8 @@ START_TEST(deadline_cases)
     struct deadline_date d;
     int64_t end;
     char err[256], date[16];
-    ck_assert_msg(deadline_compute(at(c->received), c->days, c->zone, &d, &end, err,
-                                   sizeof(err)) == 0,
+    ck_assert_msg(deadline_compute(at(c->received), c->days, c->zone, &d, &end, err, sizeof(err)) ==
+                      0,
                   "%s", err);
     deadline_date_format(&d, date);
     ck_assert_str_eq(date, c->date);
@@ -87,17 +87,14 @@ START_TEST(offsets_and_refusals)
 {
     int32_t off;
     char err[256];
-    ck_assert_int_eq(deadline_tz_offset("Asia/Almaty", at("2026-06-01T00:00:00Z"), &off, err,
-                                        sizeof(err)),
-                     0);
+    ck_assert_int_eq(
+        deadline_tz_offset("Asia/Almaty", at("2026-06-01T00:00:00Z"), &off, err, sizeof(err)), 0);
     ck_assert_int_eq(off, 5 * 3600);
-    ck_assert_int_eq(deadline_tz_offset("Asia/Almaty", at("2023-06-01T00:00:00Z"), &off, err,
-                                        sizeof(err)),
-                     0);
+    ck_assert_int_eq(
+        deadline_tz_offset("Asia/Almaty", at("2023-06-01T00:00:00Z"), &off, err, sizeof(err)), 0);
     ck_assert_int_eq(off, 6 * 3600);
-    ck_assert_int_eq(deadline_tz_offset("Europe/Berlin", at("2026-07-01T00:00:00Z"), &off, err,
-                                        sizeof(err)),
-                     0);
+    ck_assert_int_eq(
+        deadline_tz_offset("Europe/Berlin", at("2026-07-01T00:00:00Z"), &off, err, sizeof(err)), 0);
     ck_assert_int_eq(off, 2 * 3600);
     ck_assert_int_eq(deadline_tz_offset("+05:45", 0, &off, err, sizeof(err)), 0);
     ck_assert_int_eq(off, 5 * 3600 + 45 * 60);

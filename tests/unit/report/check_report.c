@@ -71,15 +71,16 @@ static int64_t import(struct store *s, const char *id, const char *received, con
     ck_assert_int_eq(order_set(&o->received, received, strlen(received)), 0);
     o->received_ts = at(received);
     for (size_t i = 0; i < nres; i++)
-        ck_assert_msg(order_add_resource(o, res[i], strlen(res[i]), NULL, false, err,
-                                         sizeof(err)) == 0,
-                      "%s", err);
+        ck_assert_msg(
+            order_add_resource(o, res[i], strlen(res[i]), NULL, false, err, sizeof(err)) == 0, "%s",
+            err);
     ck_assert_int_eq(order_add_reject(o, "4", "bad,\"x\"", 7, "not a name, URL or address"), 0);
     char *js = order_to_json(o);
     ck_assert_ptr_nonnull(js);
     struct store_order so = { .id = id, .record = js, .record_len = strlen(js) };
-    struct store_change c = { .kind = STORE_CHANGE_IMPORT, .time_ms = t, .orders = &so,
-                              .n_orders = 1 };
+    struct store_change c = {
+        .kind = STORE_CHANGE_IMPORT, .time_ms = t, .orders = &so, .n_orders = 1
+    };
     int64_t v = store_publish(s, &c, err, sizeof(err));
     ck_assert_msg(v > 0, "%s", err);
     free(js);
@@ -114,8 +115,8 @@ static struct store *scenario(uint64_t *t_imp, uint64_t *t_rev)
     *t_imp = (uint64_t)at("2026-01-26T04:00:00Z") * 1000;
     *t_rev = *t_imp + 86400000;
     ack(s, "n3-dead", 0, *t_imp - 100000, 1); /* expires at once, never reaches the order */
-    int64_t v1 = import(s, "R-1", "2026-01-25T10:00:00+05:00", "<script>alert(1)</script>", RES,
-                        3, *t_imp);
+    int64_t v1 =
+        import(s, "R-1", "2026-01-25T10:00:00+05:00", "<script>alert(1)</script>", RES, 3, *t_imp);
     ack(s, "n1", (uint64_t)v1, *t_imp + 1000, 600000);
     ack(s, "n1", (uint64_t)v1, *t_imp + 1000, 600000); /* a heartbeat adds nothing */
     ack(s, "n2", (uint64_t)v1, *t_imp + 5000, 600000);
@@ -191,7 +192,8 @@ START_TEST(model_from_store)
     /* residual risks */
     bool reach = false, ipw = false, unass = false, unver = false;
     for (size_t i = 0; i < r->nrisks; i++) {
-        reach |= r->risks[i].kind == RISK_NOT_BLOCKED && strcmp(r->risks[i].arg, "http://x.kz/a") == 0;
+        reach |=
+            r->risks[i].kind == RISK_NOT_BLOCKED && strcmp(r->risks[i].arg, "http://x.kz/a") == 0;
         ipw |= r->risks[i].kind == RISK_IP_WIDE && strcmp(r->risks[i].arg, "10.0.0.1") == 0;
         unass |= r->risks[i].kind == RISK_UNASSESSED;
         unver |= r->risks[i].kind == RISK_NOT_VERIFIED && r->risks[i].arg &&
@@ -328,8 +330,8 @@ START_TEST(renderers)
     ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(res, 0), "hits")), 3);
     ck_assert_uint_eq(json_array_size(json_object_get(json_array_get(res, 0), "acknowledged_by")),
                       2);
-    ck_assert_str_eq(
-        json_string_value(json_object_get(json_array_get(res, 1), "verification")), "not-blocked");
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(res, 1), "verification")),
+                     "not-blocked");
     ck_assert(json_is_array(json_object_get(json_array_get(res, 2), "ip_fallback_addresses")));
     ck_assert_uint_eq(json_array_size(json_object_get(root, "events")), 2);
     ck_assert_uint_eq(json_array_size(json_object_get(root, "rejected")), 1);
@@ -485,14 +487,14 @@ START_TEST(signed_report_verifies)
     free(der);
     /* a key that does not match the certificate is refused */
     snprintf(key, sizeof(key), "%s/ca.key", g_dir);
-    ck_assert_int_eq(sign_detached((const uint8_t *)doc, strlen(doc), key, cert, &der, &dlen, err,
-                                   sizeof(err)),
-                     -EINVAL);
+    ck_assert_int_eq(
+        sign_detached((const uint8_t *)doc, strlen(doc), key, cert, &der, &dlen, err, sizeof(err)),
+        -EINVAL);
     ck_assert_ptr_nonnull(strstr(err, "does not match"));
     snprintf(key, sizeof(key), "%s/missing.key", g_dir);
-    ck_assert_int_eq(sign_detached((const uint8_t *)doc, strlen(doc), key, cert, &der, &dlen, err,
-                                   sizeof(err)),
-                     -EINVAL);
+    ck_assert_int_eq(
+        sign_detached((const uint8_t *)doc, strlen(doc), key, cert, &der, &dlen, err, sizeof(err)),
+        -EINVAL);
 }
 END_TEST
 
