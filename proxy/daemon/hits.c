@@ -134,8 +134,7 @@ static int pend_add(struct hits *h, const char *order, const char *entry, const 
         free(e);
         return -ENOMEM;
     }
-    h->pend[h->npend++] =
-        (struct store_hit){ o, e, s->count, s->first_ms, s->last_ms };
+    h->pend[h->npend++] = (struct store_hit){ o, e, s->count, s->first_ms, s->last_ms };
     return 0;
 }
 

@@ -166,8 +166,7 @@ START_TEST(test_follow_dir)
     struct log *lg = log_new("/dev/null", LOG_LEVEL_ERROR, 0, err, sizeof(err));
     ck_assert_ptr_nonnull(lg);
     struct rec r = { PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, "" };
-    struct follower_config fc = { sdir,  stdir, NULL, "node-a", 100, 200, 100, NULL,
-                                  count_flush };
+    struct follower_config fc = { sdir, stdir, NULL, "node-a", 100, 200, 100, NULL, count_flush };
     struct follower *f = follower_new(&fc, lg, rec_publish, &r, err, sizeof(err));
     ck_assert_ptr_nonnull(f);
     ck_assert_msg(follower_start(f, err, sizeof(err)) == 0, "%s", err);

@@ -95,7 +95,8 @@ START_TEST(counts_per_order_and_entry)
     hits_note(h, 1, rs, ec, 900);
     hits_note(h, 1, rs, eo, 2000);
     hits_note(h, 1, rs, RULESET_NO_ENTRY, 2000); /* ignored */
-    ck_assert_int_eq(hits_flush(h, s, err, sizeof(err)), 5); /* (A,B) x casino from 2 workers + A other */
+    ck_assert_int_eq(hits_flush(h, s, err, sizeof(err)),
+                     5); /* (A,B) x casino from 2 workers + A other */
     struct store_hit a = get(s, "A", "casino.kz"), b = get(s, "B", "casino.kz"),
                      o = get(s, "A", "other.kz");
     ck_assert_uint_eq(a.count, 6);
@@ -159,7 +160,7 @@ START_TEST(full_table_drops_and_counts)
     char err[512];
     struct store *s = store_open(g_dir, NULL, err, sizeof(err));
     enum { N = HITS_SLOTS + 500 };
-    char (*texts)[32] = calloc(N, 32);
+    char(*texts)[32] = calloc(N, 32);
     const char **tp = calloc(N, sizeof(*tp)), **op = calloc(N, sizeof(*op));
     for (int i = 0; i < N; i++) {
         snprintf(texts[i], 32, "s%d.kz", i);
