@@ -142,6 +142,26 @@ static void finish(struct rcli *c)
     settings_free(c->cfg);
 }
 
+/* Options, the number of operands, then the store. Returns -1 to go on (with *s), else the exit
+ * status. */
+static int begin(int argc, char **argv, struct rcli *c, int operands, struct store **s)
+{
+    int rc = parse(argc, argv, c);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    if (argc - optind != operands) {
+        usage(stderr);
+        finish(c);
+        return CLI_USAGE;
+    }
+    *s = orders_cli_open_store(c->store_url, c->cfg);
+    if (!*s) {
+        finish(c);
+        return 1;
+    }
+    return -1;
+}
+
 /* ---- report --------------------------------------------------------------------------------- */
 
 static int record_report(struct store *s, const struct rcli *c, const char *id, const char *sha,
@@ -183,20 +203,11 @@ static int record_report(struct store *s, const struct rcli *c, const char *id, 
 int report_cli_report(int argc, char **argv)
 {
     struct rcli c = { 0 };
-    int rc = parse(argc, argv, &c);
-    if (rc)
-        return rc < 0 ? 0 : rc;
-    if (optind + 1 != argc) {
-        usage(stderr);
-        finish(&c);
-        return CLI_USAGE;
-    }
+    struct store *s = NULL;
+    int rc = begin(argc, argv, &c, 1, &s);
+    if (rc >= 0)
+        return rc;
     const char *id = argv[optind];
-    struct store *s = orders_cli_open_store(c.store_url, c.cfg);
-    if (!s) {
-        finish(&c);
-        return 1;
-    }
     char err[1024];
     struct report *r = NULL;
     char *buf = NULL;
@@ -313,21 +324,12 @@ int report_cli_deadlines(int argc, char **argv)
 {
     struct rcli c = { 0 };
     c.table = true;
-    int rc = parse(argc, argv, &c);
-    if (rc)
-        return rc < 0 ? 0 : rc;
+    struct store *s = NULL;
+    int rc = begin(argc, argv, &c, 0, &s);
+    if (rc >= 0)
+        return rc;
     if (c.fmt == REPORT_JSON)
         c.table = false;
-    if (optind != argc) {
-        usage(stderr);
-        finish(&c);
-        return CLI_USAGE;
-    }
-    struct store *s = orders_cli_open_store(c.store_url, c.cfg);
-    if (!s) {
-        finish(&c);
-        return 1;
-    }
     char err[1024];
     struct due_list l = { 0 };
     struct report_fleet fleet = { 0 };
@@ -435,24 +437,18 @@ out:
 int report_cli_stats(int argc, char **argv)
 {
     struct rcli c = { 0 };
-    int rc = parse(argc, argv, &c);
-    if (rc)
-        return rc < 0 ? 0 : rc;
+    struct store *s = NULL;
+    int rc = begin(argc, argv, &c, 0, &s);
+    if (rc >= 0)
+        return rc;
     struct deadline_date from, to;
-    if (optind != argc || !c.from || !c.to || c.fmt == REPORT_CSV || c.table) {
+    if (!c.from || !c.to || c.fmt == REPORT_CSV || c.table || stats_date_parse(c.from, &from) ||
+        stats_date_parse(c.to, &to)) {
+        fprintf(stderr, "qorgau: stats: --from and --to (YYYY-MM-DD) and --format html|json\n");
         usage(stderr);
+        store_free(s);
         finish(&c);
         return CLI_USAGE;
-    }
-    if (stats_date_parse(c.from, &from) || stats_date_parse(c.to, &to)) {
-        fprintf(stderr, "qorgau: stats: --from/--to: not a date YYYY-MM-DD\n");
-        finish(&c);
-        return CLI_USAGE;
-    }
-    struct store *s = orders_cli_open_store(c.store_url, c.cfg);
-    if (!s) {
-        finish(&c);
-        return 1;
     }
     char err[1024];
     struct stats st;

@@ -101,7 +101,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (k < np)
             store_doc_put(g_s, kinds[k], "F-1", (const char *)part[k], plen[k], err, sizeof(err));
         else
-            put_file(k == 0 ? "docs/verify/F-1" : k == 1 ? "docs/risks/F-1" : "docs/fallback/F-1",
+            put_file(k == 0   ? "docs/verify/F-1"
+                     : k == 1 ? "docs/risks/F-1"
+                              : "docs/fallback/F-1",
                      NULL, 0);
     }
     put_file("hits/F-1", np > 3 ? part[3] : NULL, np > 3 ? plen[3] : 0);

@@ -4,7 +4,6 @@
  * wrong), a failed write kept for the next flush, and the cost of hits_note(). */
 #include <check.h>
 #include <errno.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,26 +12,18 @@
 #include <unistd.h>
 
 #include "proxy/daemon/hits.h"
+#include "tests/lib/tmpdir.h"
 
 static char g_dir[64];
 
-static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-    (void)st;
-    (void)flag;
-    (void)f;
-    return remove(p);
-}
-
 static void setup(void)
 {
-    snprintf(g_dir, sizeof(g_dir), "/tmp/qg-check-hits-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(g_dir));
+    ck_assert_int_eq(tmpdir_make(g_dir, sizeof(g_dir), "check-hits"), 0);
 }
 
 static void teardown(void)
 {
-    nftw(g_dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    tmpdir_remove(g_dir);
 }
 
 static struct ruleset *build(const char *const *texts, const char *const *orders, size_t n)

@@ -5,7 +5,6 @@
  * verified by `openssl cms -verify` with a CA made here. */
 #include <check.h>
 #include <errno.h>
-#include <ftw.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,26 +17,18 @@
 #include "rules/report/report_render.h"
 #include "rules/report/stats.h"
 #include "rules/store/store.h"
+#include "tests/lib/tmpdir.h"
 
 static char g_dir[64];
 
-static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-    (void)st;
-    (void)flag;
-    (void)f;
-    return remove(p);
-}
-
 static void setup(void)
 {
-    snprintf(g_dir, sizeof(g_dir), "/tmp/qg-check-report-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(g_dir));
+    ck_assert_int_eq(tmpdir_make(g_dir, sizeof(g_dir), "check-report"), 0);
 }
 
 static void teardown(void)
 {
-    nftw(g_dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    tmpdir_remove(g_dir);
 }
 
 static int64_t at(const char *rfc3339)
