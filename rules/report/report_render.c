@@ -261,11 +261,26 @@ void report_html_foot(FILE *f)
     fputs("</body>\n</html>\n", f);
 }
 
+/* before, text escaped, after. */
+static void wrap(FILE *f, const char *before, const char *text, const char *after)
+{
+    fputs(before, f);
+    report_html_text(f, text);
+    fputs(after, f);
+}
+
+/* A header row of the labels keys[0..n). */
+static void th_row(FILE *f, const char *const *keys, size_t n, enum report_lang lang)
+{
+    fputs("<tr>", f);
+    for (size_t i = 0; i < n; i++)
+        wrap(f, "<th>", report_label(keys[i], lang), "</th>");
+    fputs("</tr>\n", f);
+}
+
 static void kv(FILE *f, const char *label, const char *value)
 {
-    fputs("<tr><th>", f);
-    report_html_text(f, label);
-    fputs("</th><td>", f);
+    wrap(f, "<tr><th>", label, "</th><td>");
     report_html_text(f, value && value[0] ? value : "—");
     fputs("</td></tr>\n", f);
 }
@@ -275,13 +290,9 @@ static void html(FILE *f, const struct report *r, enum report_lang lang)
     const struct order *o = r->o;
     char t[40], t2[40], dd[16];
     report_html_head(f, L("title"), lang);
-    fputs("<h1>", f);
-    report_html_text(f, L("title"));
-    fputs(" ", f);
+    wrap(f, "<h1>", L("title"), " ");
     report_html_text(f, o->number[0] ? o->number : o->id);
-    fputs("</h1>\n<h2>", f);
-    report_html_text(f, L("identity"));
-    fputs("</h2>\n<table class=\"kv\">\n", f);
+    wrap(f, "</h1>\n<h2>", L("identity"), "</h2>\n<table class=\"kv\">\n");
     kv(f, L("order_id"), o->id);
     kv(f, L("number"), o->number);
     kv(f, L("issuer"), o->issuer);
@@ -318,19 +329,9 @@ static void html(FILE *f, const struct report *r, enum report_lang lang)
     fputs("</table>\n", f);
 
     /* history */
-    fputs("<h2>", f);
-    report_html_text(f, L("history"));
-    fputs("</h2>\n<table>\n<tr><th>", f);
-    report_html_text(f, L("event"));
-    fputs("</th><th>", f);
-    report_html_text(f, L("version"));
-    fputs("</th><th>", f);
-    report_html_text(f, L("time"));
-    fputs("</th><th>", f);
-    report_html_text(f, L("reached_all"));
-    fputs("</th><th>", f);
-    report_html_text(f, L("nodes"));
-    fputs("</th></tr>\n", f);
+    wrap(f, "<h2>", L("history"), "</h2>\n<table>\n");
+    static const char *const hcols[] = { "event", "version", "time", "reached_all", "nodes" };
+    th_row(f, hcols, 5, lang);
     for (size_t i = 0; i < r->nev; i++) {
         const struct report_event *e = &r->ev[i];
         report_time(e->time_ms, r->tz, t);
@@ -339,9 +340,7 @@ static void html(FILE *f, const struct report *r, enum report_lang lang)
         report_html_text(f, L(event_key(e->kind)));
         fprintf(f, "</td><td>%llu</td><td>", (unsigned long long)e->version);
         report_html_text(f, t);
-        fputs("</td><td>", f);
-        report_html_text(f, e->all_ms ? t2 : L("not_yet"));
-        fputs("</td><td class=\"small\">", f);
+        wrap(f, "</td><td>", e->all_ms ? t2 : L("not_yet"), "</td><td class=\"small\">");
         for (size_t j = 0; j < e->nreach; j++) {
             report_time(e->reach[j].since_ms, r->tz, t);
             report_html_text(f, e->reach[j].node);
@@ -360,30 +359,23 @@ static void html(FILE *f, const struct report *r, enum report_lang lang)
     const struct report_event *ee = enforcing_event(r);
     fputs("<h2>", f);
     report_html_text(f, L("resources"));
-    fprintf(f, " (%zu)</h2>\n<table>\n<tr><th>#</th><th>", r->nres);
-    static const char *const cols[] = { "resource", "method", "enforced_all",
-                                        "acks",     "hits",   "verify" };
-    for (size_t c = 0; c < sizeof(cols) / sizeof(cols[0]); c++) {
-        report_html_text(f, L(cols[c]));
-        fputs(c + 1 < sizeof(cols) / sizeof(cols[0]) ? "</th><th>" : "</th></tr>\n", f);
-    }
+    fprintf(f, " (%zu)</h2>\n<table>\n", r->nres);
+    static const char *const cols[] = { "#",    "resource", "method", "enforced_all",
+                                        "acks", "hits",     "verify" };
+    th_row(f, cols, 7, lang);
     for (size_t i = 0; i < r->nres; i++) {
         const struct report_resource *rr = &r->res[i];
         fprintf(f, "<tr><td>%zu</td><td class=\"mono\">", i + 1);
         report_html_text(f, rr->r->norm);
         if (strcmp(rr->r->text, rr->r->norm) != 0) {
-            fputs("<br><span class=\"small\">", f);
-            report_html_text(f, L("written"));
-            fputs(": ", f);
+            wrap(f, "<br><span class=\"small\">", L("written"), ": ");
             report_html_text(f, rr->r->text);
             fputs("</span>", f);
         }
         fputs("</td><td>", f);
         report_html_text(f, rr->method);
         if (rr->nfallback) {
-            fputs("<br><span class=\"small\">", f);
-            report_html_text(f, L("fallback"));
-            fputs(":", f);
+            wrap(f, "<br><span class=\"small\">", L("fallback"), ":");
             for (size_t j = 0; j < rr->nfallback; j++) {
                 fputs(" ", f);
                 report_html_text(f, rr->fallback[j]);
@@ -403,26 +395,18 @@ static void html(FILE *f, const struct report *r, enum report_lang lang)
         if (rr->hits) {
             report_time(rr->first_hit_ms, r->tz, t);
             report_time(rr->last_hit_ms, r->tz, t2);
-            fputs("<br><span class=\"small\">", f);
-            report_html_text(f, L("first_hit"));
-            fputs(": ", f);
+            wrap(f, "<br><span class=\"small\">", L("first_hit"), ": ");
             report_html_text(f, t);
-            fputs("<br>", f);
-            report_html_text(f, L("last_hit"));
-            fputs(": ", f);
+            wrap(f, "<br>", L("last_hit"), ": ");
             report_html_text(f, t2);
             fputs("</span>", f);
         }
         fprintf(f, "</td><td class=\"%s\">", rr->verdict == REPORT_NOT_BLOCKED ? "bad" : "");
         report_html_text(f, L(verdict_key(rr->verdict)));
         for (size_t j = 0; j < rr->nchecks; j++) {
-            fputs("<br><span class=\"small\">", f);
-            report_html_text(f, rr->checks[j].probe);
-            fputs(" ", f);
+            wrap(f, "<br><span class=\"small\">", rr->checks[j].probe, " ");
             report_html_text(f, rr->checks[j].target);
-            fputs(": ", f);
-            report_html_text(f, rr->checks[j].how);
-            fputs("</span>", f);
+            wrap(f, ": ", rr->checks[j].how, "</span>");
         }
         fputs("</td></tr>\n", f);
     }
@@ -433,57 +417,39 @@ static void html(FILE *f, const struct report *r, enum report_lang lang)
     report_html_text(f, L("rejected"));
     fprintf(f, " (%zu)</h2>\n", o->nrej);
     if (!o->nrej) {
-        fputs("<p>", f);
-        report_html_text(f, L("none"));
-        fputs("</p>\n", f);
+        wrap(f, "<p>", L("none"), "</p>\n");
     } else {
-        fputs("<table>\n<tr><th>", f);
-        report_html_text(f, L("position"));
-        fputs("</th><th>", f);
-        report_html_text(f, L("written"));
-        fputs("</th><th>", f);
-        report_html_text(f, L("reason"));
-        fputs("</th></tr>\n", f);
+        static const char *const rcols[] = { "position", "written", "reason" };
+        fputs("<table>\n", f);
+        th_row(f, rcols, 3, lang);
         for (size_t i = 0; i < o->nrej; i++) {
-            fputs("<tr><td>", f);
-            report_html_text(f, o->rej[i].pos);
-            fputs("</td><td class=\"mono\">", f);
+            wrap(f, "<tr><td>", o->rej[i].pos, "</td><td class=\"mono\">");
             report_html_text(f, o->rej[i].text);
-            fputs("</td><td>", f);
-            report_html_text(f, o->rej[i].reason);
-            fputs("</td></tr>\n", f);
+            wrap(f, "</td><td>", o->rej[i].reason, "</td></tr>\n");
         }
         fputs("</table>\n", f);
     }
 
     /* risks */
-    fputs("<h2>", f);
-    report_html_text(f, L("risks"));
-    fputs("</h2>\n<ul>\n", f);
+    wrap(f, "<h2>", L("risks"), "</h2>\n<ul>\n");
     for (size_t i = 0; i < r->nrisks; i++) {
         fputs("<li>", f);
         subst(f, L(risk_key(&r->risks[i])), r->risks[i].arg, true);
         fputs("</li>\n", f);
     }
     if (!r->nrisks) {
-        fputs("<li>", f);
-        report_html_text(f, L("none"));
-        fputs("</li>\n", f);
+        wrap(f, "<li>", L("none"), "</li>\n");
     }
     fputs("</ul>\n", f);
 
     /* signature block */
     report_time(r->generated_ms, r->tz, t);
-    fputs("<p class=\"small\">", f);
-    report_html_text(f, L("generated"));
-    fputs(": ", f);
+    wrap(f, "<p class=\"small\">", L("generated"), ": ");
     report_html_text(f, t);
     fputs(" · Qorgau</p>\n<table class=\"sign\">\n", f);
     static const char *const sl[] = { "officer", "sign", "date" };
     for (size_t i = 0; i < 3; i++) {
-        fputs("<tr><th>", f);
-        report_html_text(f, L(sl[i]));
-        fputs("</th><td></td></tr>\n", f);
+        wrap(f, "<tr><th>", L(sl[i]), "</th><td></td></tr>\n");
     }
     fputs("</table>\n", f);
     report_html_foot(f);
