@@ -4,7 +4,9 @@
  * whose version is >= V (a node enforces versions in order, so that entry's set includes the
  * change). A change reached every live node at the latest such time over the nodes, provided
  * every node alive now has such an entry; nodes that are not alive and never reached it are
- * left out (a node switched off is not a node the order must reach). The deadline is met when
+ * left out (a node switched off is not a node the order must reach), and so are nodes whose
+ * first version after the change is already past the order's next change (they joined later
+ * and never enforced that state). The deadline is met when
  * the order's first import reached every live node before the deadline's end. */
 #include "rules/report/report.h"
 
@@ -95,7 +97,7 @@ static void reach_free(struct report_event *ev)
     ev->nreach = 0;
 }
 
-int report_reach(struct report_event *ev, const struct report_fleet *fleet)
+int report_reach(struct report_event *ev, uint64_t until, const struct report_fleet *fleet)
 {
     reach_free(ev);
     ev->reach = fleet->n ? calloc(fleet->n, sizeof(*ev->reach)) : NULL;
@@ -108,10 +110,13 @@ int report_reach(struct report_event *ev, const struct report_fleet *fleet)
     for (size_t i = 0; i < fleet->n; i++) {
         const struct report_fleet_node *n = &fleet->v[i];
         uint64_t since = 0;
-        for (size_t j = 0; j < n->nlog && !since; j++)
-            if (n->log[j].version >= ev->version)
+        bool skipped = false; /* its first version after this event is already past the next */
+        for (size_t j = 0; j < n->nlog && !since && !skipped; j++)
+            if (n->log[j].version >= until)
+                skipped = true;
+            else if (n->log[j].version >= ev->version)
                 since = n->log[j].since_ms ? n->log[j].since_ms : 1;
-        if (!since && !n->alive)
+        if (skipped || (!since && !n->alive))
             continue;
         char *id = strdup(n->id);
         if (!id)
@@ -415,7 +420,7 @@ int report_build(struct store *s, const struct report_fleet *fleet, const char *
     if (rc)
         goto fail;
     for (size_t i = 0; i < r->nev && !rc; i++)
-        rc = report_reach(&r->ev[i], fleet);
+        rc = report_reach(&r->ev[i], i + 1 < r->nev ? r->ev[i + 1].version : UINT64_MAX, fleet);
     if (rc)
         goto nomem;
     for (size_t i = 0; i < r->nev; i++)

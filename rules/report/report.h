@@ -122,9 +122,11 @@ void report_fleet_free(struct report_fleet *f);
 int report_build(struct store *s, const struct report_fleet *fleet, const char *id,
                  const struct report_opts *opt, struct report **out, char *err, size_t errlen);
 
-/* Pure part of report_build(), for tests: the reach of each event over the fleet. Fills
+/* Pure part of report_build(): the reach of one event over the fleet. until is the version of
+ * the order's next event (UINT64_MAX: none): a node whose first version >= ev->version is
+ * already >= until never enforced this state (it joined later) and is left out. Fills
  * ev->reach and ev->all_ms. Returns 0 or -ENOMEM. */
-int report_reach(struct report_event *ev, const struct report_fleet *fleet);
+int report_reach(struct report_event *ev, uint64_t until, const struct report_fleet *fleet);
 
 void report_free(struct report *r);
 

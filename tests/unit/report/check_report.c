@@ -127,7 +127,8 @@ static struct store *scenario(uint64_t *t_imp, uint64_t *t_rev)
     int64_t v2 = change(s, STORE_CHANGE_REVOKE, "R-1", *t_rev);
     ack(s, "n2", (uint64_t)v2, *t_rev + 700, 600000);
     ack(s, "n1", (uint64_t)v2, *t_rev + 900, 600000);
-    usleep(20000); /* n3-dead's heartbeat has expired */
+    ack(s, "n4-late", (uint64_t)v2, *t_rev + 800, 600000); /* joined after the revoke */
+    usleep(20000);                                         /* n3-dead's heartbeat has expired */
     return s;
 }
 
@@ -155,13 +156,14 @@ START_TEST(model_from_store)
     ck_assert_uint_eq(r->nev, 2);
     ck_assert_int_eq(r->ev[0].kind, STORE_CHANGE_IMPORT);
     ck_assert_uint_eq(r->ev[0].time_ms, t_imp);
-    ck_assert_uint_eq(r->ev[0].nreach, 2); /* n3-dead left out */
+    ck_assert_uint_eq(r->ev[0].nreach, 2); /* n3-dead and n4-late left out */
     ck_assert_str_eq(r->ev[0].reach[0].node, "n1");
     ck_assert_uint_eq(r->ev[0].reach[0].since_ms, t_imp + 1000);
     ck_assert_uint_eq(r->ev[0].reach[1].since_ms, t_imp + 5000);
     ck_assert_int_eq(r->ev[1].kind, STORE_CHANGE_REVOKE);
     ck_assert_uint_eq(r->ev[1].time_ms, t_rev);
     ck_assert_uint_eq(r->ev[1].all_ms, t_rev + 900);
+    ck_assert_uint_eq(r->ev[1].nreach, 3); /* n4-late enforces the revocation */
     ck_assert_uint_lt(r->ev[0].all_ms, r->ev[1].time_ms);
     /* resources: method, hits equal to what was counted, verification */
     ck_assert_uint_eq(r->nres, 3);
