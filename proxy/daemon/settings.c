@@ -207,10 +207,11 @@ static int finish(void *p, struct config_parse *ps)
                      c->report_sign_key[0] ? "report.sign_key" : "report.sign_cert");
         return -EINVAL;
     }
-    int32_t tzoff;
-    char tzerr[160];
-    if (deadline_tz_offset(c->report_timezone, 0, &tzoff, tzerr, sizeof(tzerr)) != 0) {
-        config_error(ps, config_line(ps, "report.timezone"), "report.timezone", "%s", tzerr);
+    if (!deadline_tz_valid(c->report_timezone)) {
+        config_error(ps, config_line(ps, "report.timezone"), "report.timezone",
+                     "'%s' is not in the time zone database (an IANA name such as Asia/Almaty, "
+                     "UTC, or an offset such as +05:00)",
+                     c->report_timezone);
         return -EINVAL;
     }
     if (c->tap_inject_interface[0] == '\0' && c->tap_interface[0] != '\0') {

@@ -81,6 +81,12 @@ static int zone_known(const char *zone)
     return access(path, R_OK) == 0;
 }
 
+bool deadline_tz_valid(const char *zone)
+{
+    int32_t off;
+    return zone && (fixed_offset(zone, &off) == 0 || zone_known(zone));
+}
+
 int deadline_tz_offset(const char *zone, int64_t ts, int32_t *off, char *err, size_t errlen)
 {
     if (!zone || !zone[0])

@@ -13,6 +13,7 @@
 #ifndef QG_DEADLINE_H
 #define QG_DEADLINE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,6 +33,10 @@ void deadline_civil_from_days(int64_t days, struct deadline_date *out);
  * "UTC", or a fixed "+05:00"/"-03:30". Returns 0, or -EINVAL with a message when the zone is
  * not in the time zone database. */
 int deadline_tz_offset(const char *zone, int64_t ts, int32_t *off, char *err, size_t errlen);
+
+/* True when zone is one deadline_tz_offset() accepts (a fixed offset, UTC, or a name whose file
+ * is in the time zone database). Touches no process state (TZ): safe in any thread. */
+bool deadline_tz_valid(const char *zone);
 
 /* The deadline of an order received at received (Unix seconds): *date (the last local day) and
  * *end (Unix seconds of the local midnight after it: the deadline is met strictly before).

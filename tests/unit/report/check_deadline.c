@@ -98,6 +98,10 @@ START_TEST(offsets_and_refusals)
     ck_assert_int_eq(off, 2 * 3600);
     ck_assert_int_eq(deadline_tz_offset("+05:45", 0, &off, err, sizeof(err)), 0);
     ck_assert_int_eq(off, 5 * 3600 + 45 * 60);
+    ck_assert(deadline_tz_valid("Asia/Almaty") && deadline_tz_valid("UTC") &&
+              deadline_tz_valid("+05:00"));
+    ck_assert(!deadline_tz_valid("Mars/Olympus") && !deadline_tz_valid("../x") &&
+              !deadline_tz_valid(""));
     ck_assert_int_eq(deadline_tz_offset("Mars/Olympus", 0, &off, err, sizeof(err)), -EINVAL);
     ck_assert_ptr_nonnull(strstr(err, "Mars/Olympus"));
     ck_assert_int_eq(deadline_tz_offset("../../etc/passwd", 0, &off, err, sizeof(err)), -EINVAL);
