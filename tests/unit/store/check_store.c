@@ -1646,10 +1646,20 @@ START_TEST(sentinel_failover)
     struct changes ch = { 0 };
     ck_assert_int_eq(store_follow(fol, 0, 1000, see_change, &ch, &last, err, sizeof(err)), 1);
     ck_assert_uint_eq(last, 1);
+    /* evidence written before the failover: an acknowledgement, hits, a document */
+    ck_assert_int_eq(store_node_ack(pub, "fn", 1, 4242, 60000, err, sizeof(err)), 0);
+    struct store_hit fh[] = { { "f1", "casino.kz", 2, 100, 200 } };
+    ck_assert_int_eq(store_hits_add(pub, fh, 1, err, sizeof(err)), 0);
+    ck_assert_int_eq(store_doc_put(pub, "verify", "f1", "{}", 2, err, sizeof(err)), 0);
     end = now_ms() + 5000;
     while (!replica_has(1) && now_ms() < end)
         sleep_ms(20);
     ck_assert(replica_has(1));
+    for (bool has = false; !has && now_ms() < end; sleep_ms(20)) {
+        redisReply *r = raw(g_sr, NULL, 2, (const char *[]){ "EXISTS", "qorgau:doc:verify:f1" });
+        has = r && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+        freeReplyObject(r);
+    }
     /* kill the primary */
     uint64_t killed = now_ms();
     stop(&g_spid);
@@ -1688,6 +1698,22 @@ START_TEST(sentinel_failover)
     ck_assert_uint_eq(sv, 2);
     ck_assert_uint_eq(seen->n, 2);
     free(seen);
+    /* the evidence survived the failover */
+    struct ev_seen es = { 0 };
+    ck_assert_int_eq(store_events(fol, "f1", see_ev, &es, err, sizeof(err)), 0);
+    ck_assert_uint_eq(es.n, 1);
+    ck_assert_uint_eq(es.e[0].version, 1);
+    struct enf_seen ens = { 0 };
+    ck_assert_int_eq(store_enforced(fol, "fn", see_enf, &ens, err, sizeof(err)), 0);
+    ck_assert_uint_eq(ens.n, 1);
+    ck_assert_uint_eq(ens.e[0].since_ms, 4242);
+    struct hit_seen hs = { 0 };
+    ck_assert_int_eq(store_hits(fol, "f1", see_hit, &hs, err, sizeof(err)), 0);
+    ck_assert_uint_eq(hs.n, 1);
+    ck_assert_uint_eq(hs.h[0].count, 2);
+    struct doc_seen ds = { 0 };
+    ck_assert_int_eq(store_doc_get(fol, "verify", "f1", see_doc, &ds, err, sizeof(err)), 0);
+    ck_assert_uint_eq(ds.len, 2);
 
     /* READONLY: the old primary comes back as a replica of the new one, then a manual
      * failover promotes it again. The publisher's connection to the demoted server stays
