@@ -87,24 +87,41 @@ bool deadline_tz_valid(const char *zone)
     return zone && (fixed_offset(zone, &off) == 0 || zone_known(zone));
 }
 
-int deadline_tz_offset(const char *zone, int64_t ts, int32_t *off, char *err, size_t errlen)
+/* Offsets already looked up, per zone and quarter hour (every offset in use is a multiple of
+ * 15 minutes, so are the instants it changes at — a quarter is cached only when its first and
+ * last second have the same offset, which also covers the historic local mean times). Reports
+ * format thousands of times; each lookup otherwise switches TZ and reloads the zone. */
+#define TZ_CACHE   512
+#define TZ_QUARTER 900
+struct tz_cached {
+    char zone[64];
+    int64_t q;
+    int32_t off;
+};
+static struct tz_cached tz_cache[TZ_CACHE];
+
+static size_t tz_slot(const char *zone, int64_t q)
 {
-    if (!zone || !zone[0])
-        zone = DEADLINE_DEFAULT_TZ;
-    if (fixed_offset(zone, off) == 0)
-        return 0;
-    if (!zone_known(zone)) {
-        snprintf(err, errlen, "time zone '%s': not in the time zone database", zone);
-        return -EINVAL;
-    }
-    pthread_mutex_lock(&tz_lock);
+    uint64_t h = 1469598103934665603ull ^ (uint64_t)q;
+    for (const char *p = zone; *p; p++)
+        h = (h ^ (uint8_t)*p) * 1099511628211ull;
+    return (size_t)(h % TZ_CACHE);
+}
+
+/* The offsets of zone at ts[0..n) with one switch of TZ. Caller holds tz_lock. */
+static bool tz_lookup(const char *zone, const int64_t *ts, int32_t *off, size_t n)
+{
     const char *prev = getenv("TZ");
     char *saved = prev ? strdup(prev) : NULL;
     setenv("TZ", zone, 1);
     tzset();
-    time_t t = (time_t)ts;
-    struct tm tm;
-    int ok = localtime_r(&t, &tm) != NULL;
+    bool ok = true;
+    for (size_t i = 0; i < n && ok; i++) {
+        time_t t = (time_t)ts[i];
+        struct tm tm;
+        ok = localtime_r(&t, &tm) != NULL;
+        off[i] = ok ? (int32_t)tm.tm_gmtoff : 0;
+    }
     if (saved) {
         setenv("TZ", saved, 1);
         free(saved);
@@ -112,12 +129,44 @@ int deadline_tz_offset(const char *zone, int64_t ts, int32_t *off, char *err, si
         unsetenv("TZ");
     }
     tzset();
+    return ok;
+}
+
+int deadline_tz_offset(const char *zone, int64_t ts, int32_t *off, char *err, size_t errlen)
+{
+    if (!zone || !zone[0])
+        zone = DEADLINE_DEFAULT_TZ;
+    if (fixed_offset(zone, off) == 0)
+        return 0;
+    int64_t q = (ts >= 0 ? ts : ts - (TZ_QUARTER - 1)) / TZ_QUARTER;
+    bool cacheable = strlen(zone) < sizeof(tz_cache[0].zone);
+    size_t slot = cacheable ? tz_slot(zone, q) : 0;
+    pthread_mutex_lock(&tz_lock);
+    if (cacheable && tz_cache[slot].q == q && strcmp(tz_cache[slot].zone, zone) == 0) {
+        *off = tz_cache[slot].off;
+        pthread_mutex_unlock(&tz_lock);
+        return 0;
+    }
+    pthread_mutex_unlock(&tz_lock);
+    if (!zone_known(zone)) {
+        snprintf(err, errlen, "time zone '%s': not in the time zone database", zone);
+        return -EINVAL;
+    }
+    int64_t at[3] = { ts, q * TZ_QUARTER, q * TZ_QUARTER + TZ_QUARTER - 1 };
+    int32_t got[3];
+    pthread_mutex_lock(&tz_lock);
+    bool ok = tz_lookup(zone, at, got, 3);
+    if (ok && cacheable && got[1] == got[2]) {
+        snprintf(tz_cache[slot].zone, sizeof(tz_cache[slot].zone), "%s", zone);
+        tz_cache[slot].q = q;
+        tz_cache[slot].off = got[1];
+    }
     pthread_mutex_unlock(&tz_lock);
     if (!ok) {
         snprintf(err, errlen, "time zone '%s': time %lld out of range", zone, (long long)ts);
         return -EINVAL;
     }
-    *off = (int32_t)tm.tm_gmtoff;
+    *off = got[0];
     return 0;
 }
 

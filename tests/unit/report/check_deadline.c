@@ -96,6 +96,23 @@ START_TEST(offsets_and_refusals)
     ck_assert_int_eq(
         deadline_tz_offset("Europe/Berlin", at("2026-07-01T00:00:00Z"), &off, err, sizeof(err)), 0);
     ck_assert_int_eq(off, 2 * 3600);
+    /* a DST change inside a cached quarter hour: both sides, asked twice (the second from the
+     * cache) */
+    for (int k = 0; k < 2; k++) {
+        ck_assert_int_eq(
+            deadline_tz_offset("Europe/Berlin", at("2026-03-29T00:59:59Z"), &off, err, sizeof(err)),
+            0);
+        ck_assert_int_eq(off, 3600);
+        ck_assert_int_eq(
+            deadline_tz_offset("Europe/Berlin", at("2026-03-29T01:00:00Z"), &off, err, sizeof(err)),
+            0);
+        ck_assert_int_eq(off, 7200);
+        /* Almaty's local mean time until 1924: an offset that is no multiple of 15 minutes */
+        ck_assert_int_eq(
+            deadline_tz_offset("Asia/Almaty", at("1900-01-01T00:00:00Z"), &off, err, sizeof(err)),
+            0);
+        ck_assert_int_eq(off, 5 * 3600 + 7 * 60 + 48);
+    }
     ck_assert_int_eq(deadline_tz_offset("+05:45", 0, &off, err, sizeof(err)), 0);
     ck_assert_int_eq(off, 5 * 3600 + 45 * 60);
     ck_assert(deadline_tz_valid("Asia/Almaty") && deadline_tz_valid("UTC") &&
