@@ -120,7 +120,8 @@ struct daemon {
     int sfd, efd;
     struct worker *workers;
     unsigned nworkers, started;
-    struct hits *hits; /* block counts, flushed by the follower's heartbeat thread */
+    struct hits *hits;            /* block counts, flushed by the follower's heartbeat thread */
+    uint64_t hits_dropped_logged; /* that thread's: hits_dropped() when last logged */
     struct timespec t0;
 
     const char *store_url;    /* --store, or NULL: the store key */
@@ -1161,7 +1162,17 @@ static void admin_query(void *ctx, const char *q, size_t len, FILE *out)
 static int fol_flush(void *ctx, struct store *s, char *err, size_t errlen)
 {
     struct daemon *d = ctx;
-    return d->hits ? hits_flush(d->hits, s, err, errlen) : 0;
+    if (!d->hits)
+        return 0;
+    int rc = hits_flush(d->hits, s, err, errlen);
+    uint64_t dropped = hits_dropped(d->hits);
+    if (dropped != d->hits_dropped_logged) { /* a full table or too much pending: say so */
+        log_write(d->log, LOG_LEVEL_WARN, "hits", "hits not counted",
+                  LOG_KV(LOG_U("dropped", dropped - d->hits_dropped_logged),
+                         LOG_U("dropped_total", dropped)));
+        d->hits_dropped_logged = dropped;
+    }
+    return rc;
 }
 
 static int store_setup(struct daemon *d, char *err, size_t errlen)
