@@ -33,6 +33,7 @@
 #include "proxy/daemon/notice_server.h"
 #include "proxy/daemon/admin.h"
 #include "proxy/daemon/follower.h"
+#include "proxy/daemon/hits.h"
 #include "proxy/daemon/query.h"
 #include "rules/orders/orderset.h"
 #include "rules/store/store.h"
@@ -119,6 +120,8 @@ struct daemon {
     int sfd, efd;
     struct worker *workers;
     unsigned nworkers, started;
+    struct hits *hits;            /* block counts, flushed by the follower's heartbeat thread */
+    uint64_t hits_dropped_logged; /* that thread's: hits_dropped() when last logged */
     struct timespec t0;
 
     const char *store_url;    /* --store, or NULL: the store key */
@@ -1169,6 +1172,23 @@ static void admin_query(void *ctx, const char *q, size_t len, FILE *out)
 }
 
 /* state_dir, the follower (first load and its threads), the admin socket. */
+/* The heartbeat thread's flush: the workers' hit counts, one batch to the store. */
+static int fol_flush(void *ctx, struct store *s, char *err, size_t errlen)
+{
+    struct daemon *d = ctx;
+    if (!d->hits)
+        return 0;
+    int rc = hits_flush(d->hits, s, err, errlen);
+    uint64_t dropped = hits_dropped(d->hits);
+    if (dropped != d->hits_dropped_logged) { /* a full table or too much pending: say so */
+        log_write(d->log, LOG_LEVEL_WARN, "hits", "hits not counted",
+                  LOG_KV(LOG_U("dropped", dropped - d->hits_dropped_logged),
+                         LOG_U("dropped_total", dropped)));
+        d->hits_dropped_logged = dropped;
+    }
+    return rc;
+}
+
 static int store_setup(struct daemon *d, char *err, size_t errlen)
 {
     const struct settings *c = d->cfg;
@@ -1206,6 +1226,7 @@ static int store_setup(struct daemon *d, char *err, size_t errlen)
         .heartbeat_ms = (uint32_t)c->store_heartbeat,
         .retry_max_ms = (uint32_t)c->store_retry_max,
         .saved = fol_saved,
+        .flush = fol_flush,
     };
     atomic_store(&d->admin_https_url, c->https_url);
     d->fol = follower_new(&fc, d->log, fol_publish, d, err, errlen);
@@ -1276,14 +1297,19 @@ static int run(struct daemon *d)
         fatal(d, "out of memory");
         return 1;
     }
+    d->nworkers = worker_count(d->cfg);
+    d->hits = hits_new(d->nworkers);
+    if (!d->hits) {
+        fatal(d, "out of memory");
+        return 1;
+    }
     int rc = store_setup(d, err, sizeof(err));
     if (rc < 0) {
         fatal(d, "%s", err);
         return rc == -EINVAL ? DAEMON_EXIT_CONFIG : 1;
     }
 
-    d->nworkers = worker_count(d->cfg);
-    d->ctx = (struct daemon_ctx){ d->rules, d->log, d->nworkers, counters_register, d };
+    d->ctx = (struct daemon_ctx){ d->rules, d->log, d->nworkers, counters_register, d, d->hits };
     rc = d->mode->ops->open(d->cfg, &d->ctx, &d->state, err, sizeof(err));
     if (rc < 0) {
         fatal(d, "%s", err[0] ? err : strerror(-rc));
@@ -1383,6 +1409,7 @@ int daemon_main(int argc, char **argv)
     /* a start that failed after the follower or the admin socket began leaves them here */
     admin_free(d.admin);
     follower_free(d.fol);
+    hits_free(d.hits);
     d.fol = NULL;
     merge_end(&d);
     free(d.workers);

@@ -39,6 +39,7 @@ struct follower {
     struct log *log;
     follower_publish_fn publish;
     void (*saved)(void *ctx, uint64_t version);
+    int (*flush)(void *ctx, struct store *s, char *err, size_t errlen);
     void *ctx;
 
     pthread_mutex_t lock; /* tab, and every publication */
@@ -117,6 +118,7 @@ struct follower *follower_new(const struct follower_config *cfg, struct log *lg,
     f->log = lg;
     f->publish = publish;
     f->saved = cfg->saved;
+    f->flush = cfg->flush;
     f->ctx = ctx;
     pthread_mutex_init(&f->lock, NULL);
     pthread_mutex_init(&f->wlock, NULL);
@@ -833,11 +835,24 @@ static void *follow_main(void *arg)
     return NULL;
 }
 
+/* The flush callback on the heartbeat's handle; a failure is logged once per streak. */
+static void flush(struct follower *f, bool *failing)
+{
+    char err[1024];
+    if (!f->flush)
+        return;
+    int rc = f->flush(f->ctx, f->hb, err, sizeof(err));
+    if (rc < 0 && !*failing)
+        log_write(f->log, LOG_LEVEL_WARN, "follower", "evidence flush failed",
+                  LOG_KV(LOG_S("error", err)));
+    *failing = rc < 0;
+}
+
 static void *hb_main(void *arg)
 {
     struct follower *f = arg;
     char err[1024];
-    bool failing = false;
+    bool failing = false, flush_failing = false;
     while (!atomic_load(&f->stop)) {
         if (!f->hb)
             f->hb = open_store(f, err, sizeof(err));
@@ -854,9 +869,12 @@ static void *hb_main(void *arg)
             f->hb = NULL;
         } else {
             failing = false;
+            flush(f, &flush_failing);
         }
         nap(f, f->heartbeat_ms);
     }
+    if (f->hb)
+        flush(f, &flush_failing);
     return NULL;
 }
 

@@ -105,6 +105,10 @@ struct settings {
     char *orders_trust_anchors;
     int64_t orders_merge_threshold; /* overlay entries past which the set is compiled afresh */
     int64_t orders_merge_ratio;     /* ... or past 1/ratio of the set's entries (0: off) */
+    int64_t report_deadline_days;   /* days an order allows (report, deadlines, stats) */
+    char *report_timezone;          /* zone of those days (rules/report/deadline.h) */
+    char *report_sign_key;          /* PEM key signing reports ("" = not signed) */
+    char *report_sign_cert;         /* PEM certificate of that key */
 };
 
 /* The daemon's table (keys, struct size, cross-key rules), for the generic calls of

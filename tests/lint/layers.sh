@@ -16,6 +16,7 @@ rules/match
 rules/orders
 rules/lists
 rules/store
+rules/report
 proxy/packet
 proxy/capture
 proxy/flow
