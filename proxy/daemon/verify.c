@@ -604,6 +604,36 @@ static struct order *load_order(const char *url, const struct settings *cfg, con
     return o;
 }
 
+/* The result as the store's "verify" document of the order, which `qorgau report` reads
+ * (docs/reports.md). Returns 0, or -1 with the reason printed. */
+static int save_result(const char *url, const struct settings *cfg, const struct verify_report *rep)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    if (!m) {
+        fprintf(stderr, "qorgau: verify: the result is not stored: out of memory\n");
+        return -1;
+    }
+    verify_write_json(m, rep);
+    if (fclose(m) != 0 || !buf) {
+        free(buf);
+        fprintf(stderr, "qorgau: verify: the result is not stored: out of memory\n");
+        return -1;
+    }
+    struct store *s = orders_cli_store_open(url, cfg);
+    int rc = -1;
+    if (s) {
+        char err[1024];
+        rc = store_doc_put(s, "verify", rep->order, buf, len, err, sizeof(err));
+        if (rc < 0)
+            fprintf(stderr, "qorgau: verify: the result is not stored: %s\n", err);
+        store_free(s);
+    }
+    free(buf);
+    return rc < 0 ? -1 : 0;
+}
+
 int verify_cli(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -699,6 +729,8 @@ int verify_cli(int argc, char **argv)
         verify_write_json(stdout, &rep);
     fflush(stdout);
     ret = verify_status(&rep, stderr);
+    if (save_result(store_url, cfg, &rep) < 0 && ret == 0)
+        ret = VERIFY_NOTHING;
     if (out_path) {
         FILE *f = fopen(out_path, "w");
         if (!f) {

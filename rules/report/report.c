@@ -299,6 +299,13 @@ static int apply_verify(struct report *r, const json_t *j, const struct byname *
         c->time_ms = ju64(e, "time_ms");
         if (!c->probe || !c->target || !c->how)
             return -ENOMEM;
+        /* a probe that got no answer, a refused connection or one that could not be sent
+         * proves nothing either way (docs/verify.md): kept in the list, not in the verdict */
+        bool inconclusive =
+            !c->blocked && (strcmp(c->how, "timeout") == 0 || strcmp(c->how, "refused") == 0 ||
+                            strcmp(c->how, "error") == 0);
+        if (inconclusive)
+            continue;
         if (!c->blocked)
             rr->verdict = REPORT_NOT_BLOCKED;
         else if (rr->verdict == REPORT_NOT_VERIFIED)

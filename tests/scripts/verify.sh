@@ -13,6 +13,8 @@
 #      real ServerHello from nginx ("answered"), HTTP gets nginx's 200; tcpdump in the client ns
 #      sees the TLS probe's ClientHello leave in two TCP segments;
 #   3. the first order revoked: the same verify now reports it not blocked, exit 1;
+#   the result is stored as the order's "verify" document: `qorgau report` shows it (blocked,
+#   then not blocked with a residual risk);
 #   4. a name that does not resolve (no --via): "error", never "blocked", exit 3; usage: exit 2.
 #
 # Without root or network namespaces it fails (QG_ALLOW_SKIP=1: skips, exit 77). Everything it
@@ -85,6 +87,11 @@ verify -c "$CONF" v-block --via "$QG_SRV4" --timeout 2s --out "$QG_DIR/out.json"
 expect "v-block: exit 0 (every probe blocked)" "$?" "0"
 expect "v-block: --out equals stdout" "$(cmp -s "$QG_DIR/v1.json" "$QG_DIR/out.json" && echo same)" "same"
 expect "v-block: no alarm" "$(grep -c alarm "$QG_DIR/v1.err")" "0"
+# the result is the store's "verify" document: the order's report shows every resource blocked
+"$QG_BIN" report -c "$CONF" v-block --format json >"$QG_DIR/r1.json" 2>"$QG_DIR/r1.err"
+expect "v-block: report after verify: every resource verified blocked" \
+    "$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(sorted(set(x["verification"] for x in r["resources"])))' "$QG_DIR/r1.json" 2>&1)" \
+    "['blocked']"
 got=$(summary "$QG_DIR/v1.json")
 want="$QG_SRV4_B tcp 443 blocked reset
 $QG_SRV4_B tcp 80 blocked redirect
@@ -150,6 +157,10 @@ expect "TLS probe: the ClientHello spans two TCP segments ($segs)" "$(echo "$seg
 node_says blocked.test pass && ok "node follows the revocation" || bad "node follows the revocation"
 verify -c "$CONF" v-block --via "$QG_SRV4" --timeout 2s >"$QG_DIR/v3.json" 2>"$QG_DIR/v3.err"
 expect "revoked v-block: exit 1" "$?" "1"
+"$QG_BIN" report -c "$CONF" v-block --format json >"$QG_DIR/r3.json" 2>"$QG_DIR/r3.err"
+expect_match "revoked v-block: the report says not blocked, a residual risk" \
+    "$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(sorted(set(x["verification"] for x in r["resources"])), [k["kind"] for k in r["risks"]])' "$QG_DIR/r3.json" 2>&1)" \
+    "^\['not-blocked'\].*'not-blocked'"
 expect_match "revoked v-block: blocked.test tls answered" "$(summary "$QG_DIR/v3.json")" 'blocked\.test tls 443 open answered'
 expect_match "revoked v-block: IP resource answered" "$(summary "$QG_DIR/v3.json")" "$QG_SRV4_B tcp 443 open answered"
 expect_match "revoked v-block: alarm for blocked.test" "$(cat "$QG_DIR/v3.err")" 'alarm: order v-block: resource blocked\.test is not blocked'
