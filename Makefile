@@ -72,6 +72,9 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_HELPER_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL) $(shell pkg-config --libs check)
 
+# check_probe runs an OpenSSL TLS server in memory against the verify probe's ClientHello.
+$(BUILD)/tests/daemon/check_probe: LDLIBS += -lssl
+
 $(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(TEST_HELPER_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)

@@ -37,6 +37,7 @@
 #include "proxy/daemon/notice_server.h"
 #include "proxy/daemon/admin.h"
 #include "proxy/daemon/follower.h"
+#include "proxy/daemon/hits.h"
 #include "proxy/daemon/query.h"
 #include "rules/orders/orderset.h"
 #include "rules/store/store.h"
@@ -123,6 +124,8 @@ struct daemon {
     int sfd, efd;
     struct worker *workers;
     unsigned nworkers, started;
+    struct hits *hits;            /* block counts, flushed by the follower's heartbeat thread */
+    uint64_t hits_dropped_logged; /* that thread's: hits_dropped() when last logged */
     struct timespec t0;
 
     const char *store_url;    /* --store, or NULL: the store key */
@@ -1380,6 +1383,20 @@ static void merge_end(struct daemon *d)
  * entries; past that many overlay entries a background merge begins (see above). The first
  * publication maps the disk image when it matches. Runs on the follower's thread (and at
  * start on this one). */
+/* The overlay a set may carry before it is merged (and the largest change applied as one):
+ * orders.merge_threshold, or 1/orders.merge_ratio of the set (16: a sixteenth), whichever is
+ * larger. A merge costs a
+ * compilation of the whole set; against a large base a fixed threshold would merge every few
+ * orders (at 5M entries, one 10k order in two) and keep the node's cores busy rebuilding,
+ * while a lookup in an overlay of a sixteenth of the base costs no more than a second probe. */
+static size_t merge_limit(const struct daemon *d, const struct ruleset *cur)
+{
+    size_t t = (size_t)d->cfg->orders_merge_threshold;
+    size_t r = (size_t)d->cfg->orders_merge_ratio;
+    size_t prop = cur && r ? ruleset_entry_count(cur) / r : 0;
+    return prop > t ? prop : t;
+}
+
 static int fol_publish(void *ctx, const struct order *const *orders, size_t n,
                        const struct follower_delta *delta, uint64_t version, char *err,
                        size_t errlen)
@@ -1393,7 +1410,8 @@ static int fol_publish(void *ctx, const struct order *const *orders, size_t n,
     size_t delta_entries = 0;
     for (size_t i = 0; delta && i < delta->nadd; i++)
         delta_entries += delta->add[i]->nres;
-    if (delta && d->last && delta_entries > (size_t)d->cfg->orders_merge_threshold) {
+    size_t limit = merge_limit(d, d->last);
+    if (delta && d->last && delta_entries > limit) {
         /* an overlay that big would be merged at once: a compilation is cheaper */
         how = "compiled (change past orders.merge_threshold)";
     } else if (delta && d->last) {
@@ -1410,8 +1428,7 @@ static int fol_publish(void *ctx, const struct order *const *orders, size_t n,
             if (d->merging) {
                 if (mq_push(d, delta) < 0)
                     d->gen++; /* the merge cannot catch up: void */
-            } else if (ruleset_overlay_size(rr.rs) > (size_t)d->cfg->orders_merge_threshold &&
-                       merge_begin(d, rr.rs) < 0) {
+            } else if (ruleset_overlay_size(rr.rs) > limit && merge_begin(d, rr.rs) < 0) {
                 ruleset_free(rr.rs);
                 rr.rs = NULL;
                 how = "compiled (overlay past orders.merge_threshold)";
@@ -1481,6 +1498,23 @@ static void admin_query(void *ctx, const char *q, size_t len, FILE *out)
 }
 
 /* state_dir, the follower (first load and its threads), the admin socket. */
+/* The heartbeat thread's flush: the workers' hit counts, one batch to the store. */
+static int fol_flush(void *ctx, struct store *s, char *err, size_t errlen)
+{
+    struct daemon *d = ctx;
+    if (!d->hits)
+        return 0;
+    int rc = hits_flush(d->hits, s, err, errlen);
+    uint64_t dropped = hits_dropped(d->hits);
+    if (dropped != d->hits_dropped_logged) { /* a full table or too much pending: say so */
+        log_write(d->log, LOG_LEVEL_WARN, "hits", "hits not counted",
+                  LOG_KV(LOG_U("dropped", dropped - d->hits_dropped_logged),
+                         LOG_U("dropped_total", dropped)));
+        d->hits_dropped_logged = dropped;
+    }
+    return rc;
+}
+
 static int store_setup(struct daemon *d, char *err, size_t errlen)
 {
     const struct settings *c = d->cfg;
@@ -1518,6 +1552,7 @@ static int store_setup(struct daemon *d, char *err, size_t errlen)
         .heartbeat_ms = (uint32_t)c->store_heartbeat,
         .retry_max_ms = (uint32_t)c->store_retry_max,
         .saved = fol_saved,
+        .flush = fol_flush,
     };
     atomic_store(&d->admin_https_url, c->https_url);
     int rc = fb_setup(d, err, errlen);
@@ -1594,14 +1629,19 @@ static int run(struct daemon *d)
         fatal(d, "out of memory");
         return 1;
     }
+    d->nworkers = worker_count(d->cfg);
+    d->hits = hits_new(d->nworkers);
+    if (!d->hits) {
+        fatal(d, "out of memory");
+        return 1;
+    }
     int rc = store_setup(d, err, sizeof(err));
     if (rc < 0) {
         fatal(d, "%s", err);
         return rc == -EINVAL ? DAEMON_EXIT_CONFIG : 1;
     }
 
-    d->nworkers = worker_count(d->cfg);
-    d->ctx = (struct daemon_ctx){ d->rules, d->log, d->nworkers, counters_register, d };
+    d->ctx = (struct daemon_ctx){ d->rules, d->log, d->nworkers, counters_register, d, d->hits };
     rc = d->mode->ops->open(d->cfg, &d->ctx, &d->state, err, sizeof(err));
     if (rc < 0) {
         fatal(d, "%s", err[0] ? err : strerror(-rc));
@@ -1702,6 +1742,7 @@ int daemon_main(int argc, char **argv)
     /* a start that failed after the follower or the admin socket began leaves them here */
     admin_free(d.admin);
     follower_free(d.fol);
+    hits_free(d.hits);
     d.fol = NULL;
     merge_end(&d);
     fb_end(&d);

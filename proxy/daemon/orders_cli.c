@@ -71,20 +71,24 @@ static int parse_opts(int argc, char **argv, struct cli *c)
     return 0;
 }
 
-static struct store *cli_store(const struct cli *c)
+struct store *orders_cli_store_open(const char *url, const struct settings *cfg)
 {
-    const char *url = c->store_url;
-    if (!url && c->cfg)
-        url = c->cfg->store[0] ? c->cfg->store : c->cfg->state_dir;
+    if (!url && cfg)
+        url = cfg->store[0] ? cfg->store : cfg->state_dir;
     struct store_opts o;
     memset(&o, 0, sizeof(o));
-    if (c->cfg && c->cfg->store_password_file[0])
-        o.password_file = c->cfg->store_password_file;
+    if (cfg && cfg->store_password_file[0])
+        o.password_file = cfg->store_password_file;
     char err[1024];
     struct store *s = store_open(url, &o, err, sizeof(err));
     if (!s)
         fprintf(stderr, "qorgau: %s\n", err);
     return s;
+}
+
+static struct store *cli_store(const struct cli *c)
+{
+    return orders_cli_store_open(c->store_url, c->cfg);
 }
 
 /* ---- order import ---- */
@@ -127,6 +131,8 @@ static int64_t publish(struct store *s, enum store_change_kind kind, bool urgent
 out:
     if (v < 0)
         fprintf(stderr, "qorgau: %s\n", err);
+    else if (s->warning[0])
+        fprintf(stderr, "qorgau: warning: %s\n", s->warning);
     for (size_t i = 0; js && i < n; i++)
         free(js[i]);
     free(js);
@@ -341,6 +347,8 @@ static int cmd_state(struct store *s, enum store_change_kind kind, const char *i
         fprintf(stderr, "qorgau: %s\n", err);
         return 1;
     }
+    if (s->warning[0])
+        fprintf(stderr, "qorgau: warning: %s\n", s->warning);
     printf("order %s: %s; store version %" PRId64 "\n", id,
            kind == STORE_CHANGE_REVOKE ? "revoked" : "restored", v);
     return 0;

@@ -13,4 +13,12 @@ int orders_cli_order(int argc, char **argv);
 int orders_cli_query(int argc, char **argv);
 int orders_cli_status(int argc, char **argv);
 
+struct settings;
+struct store;
+
+/* Opens the store the CLIs use: url (--store) if not NULL; else cfg's store key; else the
+ * directory store in cfg's state_dir; else STORE_DEFAULT_DIR (cfg may be NULL). Prints the
+ * reason on stderr and returns NULL when it cannot be opened. */
+struct store *orders_cli_store_open(const char *url, const struct settings *cfg);
+
 #endif

@@ -14,6 +14,7 @@
 #include "common/compiler.h"
 #include "common/log.h"
 #include "rules/orders/sign.h"
+#include "rules/report/deadline.h"
 #include "rules/resolve/fallback.h"
 #include "rules/store/store.h"
 
@@ -168,7 +169,24 @@ static const struct config_key keys[] = {
       "PEM bundle of the certificates order signatures (FILE.sig) must chain to; empty = not checked" },
     { "orders.merge_threshold", CONFIG_INT, 0, 100000000, "20000", NULL, OFF(orders_merge_threshold), false,
       "changes of the store are applied to the running set as an overlay; past this many overlay "
-      "entries a background thread merges it into a fresh base (0 = after every change)" },
+      "entries (or past 1/orders.merge_ratio of the set, whichever is larger) a background "
+      "thread merges it into a fresh base; a change larger than that is compiled with the whole "
+      "set (0 = after every change)" },
+    { "orders.merge_ratio", CONFIG_INT, 0, 1000000, "16", NULL, OFF(orders_merge_ratio), false,
+      "the overlay may also grow to 1/this of the set before a merge (at 5M entries and 16: "
+      "312 500), so a large base is not rebuilt every few orders; 0 = orders.merge_threshold "
+      "alone" },
+    { "report.deadline_days", CONFIG_INT, 1, 3650, "10", NULL, OFF(report_deadline_days), false,
+      "days an order allows, counted in local calendar days of report.timezone from the day it was "
+      "received; the deadline is the end of the last day (`qorgau report`, `deadlines`, `stats`)" },
+    { "report.timezone", CONFIG_STRING, 0, 0, "Asia/Almaty", NULL, OFF(report_timezone), false,
+      "time zone of the deadline's days and of the times in reports: an IANA name from the system "
+      "time zone database, UTC, or a fixed offset such as +05:00" },
+    { "report.sign_key", CONFIG_PATH, 0, 0, "", NULL, OFF(report_sign_key), false,
+      "PEM private key signing reports: `qorgau report -o FILE` writes FILE.sig, a detached CMS "
+      "signature (DER); empty = reports are not signed" },
+    { "report.sign_cert", CONFIG_PATH, 0, 0, "", NULL, OFF(report_sign_cert), false,
+      "PEM certificate of report.sign_key, included in the signature" },
     { "fallback.resolve", CONFIG_ENUM, 0, 0, "marked", v_fb_resolve, OFF(fallback_resolve), true,
       "IP fallback (docs/fallback.md): resolve the domain entries of resources marked "
       "\"resolve\": true in their order (marked), of every domain entry (all) or none, and block "
@@ -264,6 +282,19 @@ static int finish(void *p, struct config_parse *ps)
         config_error(ps, config_line(ps, "inline.redirect_port"), "inline.redirect_port",
                      "%" PRId64 " is also inline.tproxy_port; the ports must differ",
                      c->inline_redirect_port);
+        return -EINVAL;
+    }
+    if ((c->report_sign_key[0] == '\0') != (c->report_sign_cert[0] == '\0')) {
+        config_error(ps, 0, c->report_sign_key[0] ? "report.sign_cert" : "report.sign_key",
+                     "required with %s (a report is signed with both or not at all)",
+                     c->report_sign_key[0] ? "report.sign_key" : "report.sign_cert");
+        return -EINVAL;
+    }
+    if (!deadline_tz_valid(c->report_timezone)) {
+        config_error(ps, config_line(ps, "report.timezone"), "report.timezone",
+                     "'%s' is not in the time zone database (an IANA name such as Asia/Almaty, "
+                     "UTC, or an offset such as +05:00)",
+                     c->report_timezone);
         return -EINVAL;
     }
     for (const char *it = c->fallback_resolvers; *it;) {

@@ -117,6 +117,11 @@ struct settings {
     int orders_signature;      /* enum settings_signature */
     char *orders_trust_anchors;
     int64_t orders_merge_threshold; /* overlay entries past which the set is compiled afresh */
+    int64_t orders_merge_ratio;     /* ... or past 1/ratio of the set's entries (0: off) */
+    int64_t report_deadline_days;   /* days an order allows (report, deadlines, stats) */
+    char *report_timezone;          /* zone of those days (rules/report/deadline.h) */
+    char *report_sign_key;          /* PEM key signing reports ("" = not signed) */
+    char *report_sign_cert;         /* PEM certificate of that key */
 
     int fallback_resolve;      /* enum settings_fallback_resolve */
     char *fallback_resolvers;  /* "ip[:port],..." for c-ares; "" = /etc/resolv.conf */

@@ -15,13 +15,15 @@
 #include "rules/lists/loader.h"
 
 #include <errno.h>
-#include <jansson.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/compiler.h"
 #include "rules/orders/order.h"
+#include "rules/orders/orderset.h"
+#include "rules/orders/ordjson.h"
 
 #define LOADER_FILE_MAX ((size_t)1 << 30)
 #define ERR_MAX         512
@@ -78,209 +80,52 @@ static int load_plain(struct ruleset_builder *b, const char *name, const char *b
     return 0;
 }
 
-/* ---- JSON orders ---- */
-
-static bool digits(const char *s, size_t n, int *v)
-{
-    *v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        *v = *v * 10 + (s[i] - '0');
-    }
-    return true;
-}
-
-/* RFC 3339 date-time: 2026-11-20T10:00:00[.frac](Z|+05:00). */
-static bool rfc3339(const char *s)
-{
-    static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-    int y, mo, d, h, mi, se;
-    size_t n = strlen(s);
-    if (n < 20 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) || s[7] != '-' ||
-        !digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't') || !digits(s + 11, 2, &h) ||
-        s[13] != ':' || !digits(s + 14, 2, &mi) || s[16] != ':' || !digits(s + 17, 2, &se))
-        return false;
-    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 || se > 60)
-        return false;
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (mo == 2 && d == 29 && !leap)
-        return false;
-    const char *p = s + 19;
-    if (*p == '.') {
-        p++;
-        if (*p < '0' || *p > '9')
-            return false;
-        while (*p >= '0' && *p <= '9')
-            p++;
-    }
-    if ((*p == 'Z' || *p == 'z') && p[1] == '\0')
-        return true;
-    int oh, om;
-    return (*p == '+' || *p == '-') && strlen(p) == 6 && digits(p + 1, 2, &oh) && p[3] == ':' &&
-           digits(p + 4, 2, &om) && oh <= 23 && om <= 59;
-}
-
-/* Checks an order's fields; on failure writes the reason into why. */
-static bool order_valid(json_t *o, char *why, size_t wl)
-{
-    static const char *const strs[] = { "id", "issuer", "legal_basis" };
-    static const char *const times[] = { "issued", "received" };
-    for (size_t i = 0; i < ARRAY_LEN(strs); i++) {
-        json_t *v = json_object_get(o, strs[i]);
-        if (!v) {
-            snprintf(why, wl, "missing field '%s'", strs[i]);
-            return false;
-        }
-        if (!json_is_string(v) || json_string_length(v) == 0) {
-            snprintf(why, wl, "field '%s' must be a non-empty string", strs[i]);
-            return false;
-        }
-    }
-    for (size_t i = 0; i < ARRAY_LEN(times); i++) {
-        json_t *v = json_object_get(o, times[i]);
-        if (!v) {
-            snprintf(why, wl, "missing field '%s'", times[i]);
-            return false;
-        }
-        if (!json_is_string(v) || !rfc3339(json_string_value(v))) {
-            char *t = json_dumps(v, JSON_ENCODE_ANY);
-            snprintf(why, wl, "field '%s' is not an RFC 3339 time: %.80s", times[i], t ? t : "?");
-            free(t);
-            return false;
-        }
-    }
-    json_t *c = json_object_get(o, "category");
-    if (c && !json_is_string(c)) {
-        snprintf(why, wl, "field 'category' must be a string");
-        return false;
-    }
-    json_t *r = json_object_get(o, "resources");
-    if (!r) {
-        snprintf(why, wl, "missing field 'resources'");
-        return false;
-    }
-    if (!json_is_array(r)) {
-        snprintf(why, wl, "field 'resources' must be an array");
-        return false;
-    }
-    return true;
-}
-
-static int load_order(struct ruleset_builder *b, const char *name, size_t idx, json_t *o,
-                      FILE *errs, struct loader_stats *st)
-{
-    char why[ERR_MAX], err[ERR_MAX], label[160];
-    if (!json_is_object(o)) {
-        st->errors++;
-        if (errs)
-            fprintf(errs, "rules: %s: order %zu: not an object\n", name, idx);
-        return 0;
-    }
-    json_t *id = json_object_get(o, "id");
-    if (json_is_string(id))
-        snprintf(label, sizeof(label), "order %zu ('%.100s')", idx, json_string_value(id));
-    else
-        snprintf(label, sizeof(label), "order %zu", idx);
-    if (!order_valid(o, why, sizeof(why))) {
-        st->errors++;
-        if (errs)
-            fprintf(errs, "rules: %s: %s: %s\n", name, label, why);
-        return 0;
-    }
-    st->orders++;
-    const char *ocat = json_string_value(json_object_get(o, "category"));
-    json_t *res = json_object_get(o, "resources");
-    size_t j;
-    json_t *r;
-    json_array_foreach(res, j, r)
-    {
-        st->lines++;
-        struct rule_attrs a = { json_string_value(id), ocat, NULL };
-        json_t *val = r;
-        if (json_is_object(r)) {
-            val = json_object_get(r, "value");
-            json_t *c = json_object_get(r, "category");
-            if (c && !json_is_string(c)) {
-                st->errors++;
-                if (errs)
-                    fprintf(errs,
-                            "rules: %s: %s: resource %zu: field 'category' must be a string\n",
-                            name, label, j + 1);
-                continue;
-            }
-            if (c)
-                a.category = json_string_value(c);
-        }
-        if (!json_is_string(val)) {
-            st->errors++;
-            if (errs)
-                fprintf(errs,
-                        "rules: %s: %s: resource %zu: expected a string or {\"value\": string}\n",
-                        name, label, j + 1);
-            continue;
-        }
-        size_t before = total(b);
-        int rc = ruleset_builder_add(b, json_string_value(val), json_string_length(val), &a, err,
-                                     sizeof(err));
-        if (rc == -ENOMEM)
-            return rc;
-        if (rc) {
-            st->errors++;
-            if (errs)
-                fprintf(errs, "rules: %s: %s: resource %zu: %s\n", name, label, j + 1, err);
-            continue;
-        }
-        st->added += total(b) - before;
-    }
-    return 0;
-}
-
-/* jansson's lexer ignores a failed growth of its token buffer (lex_save() drops the byte), so a
- * parse under memory pressure can return a string with a byte missing: "casino.kz" compiled as
- * "casno.kz". Every jansson allocation goes through the allocation functions of
- * rules/orders/order.h (one set for the whole process), which note a failure; a parse that saw
- * one is an -ENOMEM, whatever jansson returned. */
+/* ---- JSON orders ----
+ * One parser for the project's order format: rules/orders/ordjson.c (the same as `qorgau order
+ * import`), one compilation: orderset_fill(). A malformed file (not JSON, an order with a
+ * missing or bad field, a duplicate id) is refused as a whole; a resource that is not a valid
+ * entry is reported with its LINE:COL and skipped, the others are enforced. */
 static int load_json(struct ruleset_builder *b, const char *name, const char *buf, size_t len,
                      FILE *errs, struct loader_stats *st)
 {
-    json_error_t je;
-    order_json_oom_reset();
-    json_t *root = json_loadb(buf, len, 0, &je);
-    if (order_json_oom()) {
-        json_decref(root);
-        if (errs)
-            fprintf(errs, "rules: %s: out of memory while parsing JSON\n", name);
-        return -ENOMEM;
-    }
-    if (!root) {
-        if (errs)
-            fprintf(errs, "rules: %s:%d:%d: invalid JSON: %s\n", name, je.line, je.column, je.text);
-        return -EINVAL;
-    }
-    json_t *orders = root;
-    if (json_is_object(root) && json_object_get(root, "orders"))
-        orders = json_object_get(root, "orders");
-    int rc = 0;
-    if (json_is_array(orders)) {
-        size_t i;
-        json_t *o;
-        json_array_foreach(orders, i, o)
-        {
-            if ((rc = load_order(b, name, i + 1, o, errs, st)))
-                break;
+    struct order_list ol = { 0 };
+    char err[ORDER_ERR_MAX];
+    int rc =
+        ordjson_parse(name, (const uint8_t *)buf, len, (int64_t)time(NULL), &ol, err, sizeof(err));
+    if (rc < 0) {
+        if (errs) {
+            /* "orders: FILE:LINE:COL: reason" -> "rules: FILE:LINE:COL: reason" */
+            const char *m = strncmp(err, "orders: ", 8) == 0 ? err + 8 : err;
+            if (rc == -ENOMEM && !err[0])
+                fprintf(errs, "rules: %s: out of memory while parsing JSON\n", name);
+            else
+                fprintf(errs, "rules: %s\n", m);
         }
-    } else if (json_is_object(orders)) {
-        rc = load_order(b, name, 1, orders, errs, st);
-    } else {
-        if (errs)
-            fprintf(
-                errs,
-                "rules: %s: expected an order object, an array of orders or {\"orders\": [...]}\n",
-                name);
-        rc = -EINVAL;
+        return rc;
     }
-    json_decref(root);
+    for (size_t i = 0; i < ol.n; i++) {
+        const struct order *o = ol.v[i];
+        st->orders++;
+        st->lines += o->nres + o->nrej;
+        st->errors += o->nrej;
+        for (size_t j = 0; errs && j < o->nrej; j++) {
+            const struct order_reject *r = &o->rej[j];
+            /* the matcher's reasons quote the entry already; the format's do not */
+            if (strstr(r->reason, r->text))
+                fprintf(errs, "rules: %s:%s: order '%s': %s\n", name, r->pos, o->id, r->reason);
+            else
+                fprintf(errs, "rules: %s:%s: order '%s': %s: %s\n", name, r->pos, o->id, r->reason,
+                        r->text);
+        }
+    }
+    size_t before = total(b);
+    struct orderset_stats ost;
+    rc = orderset_fill(b, (const struct order *const *)ol.v, ol.n, &ost, err, sizeof(err));
+    if (rc < 0 && errs)
+        fprintf(errs, "rules: %s: %s\n", name, rc == -ENOMEM ? "out of memory" : err);
+    else
+        st->added = total(b) - before;
+    order_list_free(&ol);
     return rc;
 }
 

@@ -2,8 +2,10 @@
  *
  * Formats (detected from content: a file whose first non-blank byte is '{' or '[' is JSON):
  *  - plain list: one entry a line; '#' starts a comment; blank lines skipped.
- *  - JSON orders (docs/formats.md): one order object, or an array of them, or {"orders": [...]}.
- * Every bad line / resource is reported as "rules: FILE:LINE: reason 'text'" to the error sink
+ *  - JSON orders (docs/formats.md): one order object, or an array of them, or {"orders": [...]},
+ *    read by rules/orders/ordjson.c and compiled by orderset_fill(); a malformed file (a bad
+ *    order) is refused as a whole.
+ * Every bad line / resource is reported as "rules: FILE:LINE[:COL]: reason" to the error sink
  * and skipped; good entries are still loaded. */
 #ifndef QG_LOADER_H
 #define QG_LOADER_H

@@ -7,7 +7,8 @@
  *     sentinel = "sentinel://" [userinfo "@"] hostport *("," hostport) "/" master [query]
  *     userinfo = user [":" password]          (percent-encoded; %XX decoded)
  *     hostport = (name | "[" v6 "]") [":" port]      default port 6379 / 26379
- *     query    = "?" key "=" value *("&" key "=" value)   keys: password_file, prefix
+ *     query    = "?" key "=" value *("&" key "=" value)   keys: password_file, prefix,
+ *                                                             replicas (0..16)
  *
  * A plain path starts with '/' or '.'. Every error names its offset, never the URL text. */
 #include "rules/store/store.h"
@@ -152,8 +153,24 @@ static int parse_query(struct cur *c, struct store_url *u, char *err, size_t err
             bad = copy_part(c, eq + 1, end, u->password_file, sizeof(u->password_file), true);
         else if (klen == 6 && memcmp(c->s + k0, "prefix", 6) == 0)
             bad = copy_part(c, eq + 1, end, u->prefix, sizeof(u->prefix), true);
-        else
-            return url_fail(err, errlen, k0, "unknown query parameter (password_file, prefix)");
+        else if (klen == 8 && memcmp(c->s + k0, "replicas", 8) == 0) {
+            /* 0..16 replicas that must confirm a change (WAIT) */
+            uint32_t v = 0;
+            bad = 0;
+            if (end == eq + 1 || end - eq - 1 > 2)
+                bad = eq + 2;
+            for (size_t i = eq + 1; i < end && !bad; i++) {
+                if (c->s[i] < '0' || c->s[i] > '9')
+                    bad = i + 1;
+                else
+                    v = v * 10 + (uint32_t)(c->s[i] - '0');
+            }
+            if (!bad && v > 16)
+                bad = eq + 2;
+            u->replicas = v;
+        } else
+            return url_fail(err, errlen, k0,
+                            "unknown query parameter (password_file, prefix, replicas)");
         if (bad)
             return url_fail(err, errlen, bad - 1, "bad or too long query value");
         c->pos = end < c->len ? end + 1 : end;
@@ -496,6 +513,7 @@ static int check_change(struct store *s, const struct store_change *c, char *err
 
 int64_t store_publish(struct store *s, const struct store_change *c, char *err, size_t errlen)
 {
+    s->warning[0] = '\0';
     int rc = check_change(s, c, err, errlen);
     if (rc)
         return rc;
@@ -557,6 +575,76 @@ int store_nodes(struct store *s, store_node_fn cb, void *ctx, char *err, size_t 
 int store_trim(struct store *s, uint64_t keep, char *err, size_t errlen)
 {
     return s->ops->trim(s, keep, err, errlen);
+}
+
+static int bad_id(struct store *s, const char *what, const char *id, char *err, size_t errlen)
+{
+    if (id && store_id_valid(id, strlen(id)))
+        return 0;
+    snprintf(err, errlen, "store: %s: invalid %s id", s->where, what);
+    return -EINVAL;
+}
+
+int store_enforced(struct store *s, const char *node, store_enforced_fn cb, void *ctx, char *err,
+                   size_t errlen)
+{
+    int rc = bad_id(s, "node", node, err, errlen);
+    return rc ? rc : s->ops->enforced(s, node, cb, ctx, err, errlen);
+}
+
+int store_events(struct store *s, const char *id, store_event_fn cb, void *ctx, char *err,
+                 size_t errlen)
+{
+    int rc = bad_id(s, "order", id, err, errlen);
+    return rc ? rc : s->ops->events(s, id, cb, ctx, err, errlen);
+}
+
+int store_hits_add(struct store *s, const struct store_hit *h, size_t n, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < n; i++) {
+        int rc = bad_id(s, "order", h[i].order, err, errlen);
+        if (rc)
+            return rc;
+        size_t el = h[i].entry ? strlen(h[i].entry) : 0;
+        if (el == 0 || el > STORE_ENTRY_MAX || memchr(h[i].entry, '\n', el)) {
+            snprintf(err, errlen,
+                     "store: %s: hits of order %s: entry %zu: empty, too long or "
+                     "holds a line end",
+                     s->where, h[i].order, i);
+            return -EINVAL;
+        }
+    }
+    return n ? s->ops->hits_add(s, h, n, err, errlen) : 0;
+}
+
+int store_hits(struct store *s, const char *order, store_hit_fn cb, void *ctx, char *err,
+               size_t errlen)
+{
+    int rc = bad_id(s, "order", order, err, errlen);
+    return rc ? rc : s->ops->hits(s, order, cb, ctx, err, errlen);
+}
+
+int store_doc_put(struct store *s, const char *kind, const char *id, const char *bytes, size_t len,
+                  char *err, size_t errlen)
+{
+    int rc = bad_id(s, "document kind", kind, err, errlen);
+    if (!rc)
+        rc = bad_id(s, "document", id, err, errlen);
+    if (!rc && len > STORE_DOC_MAX) {
+        snprintf(err, errlen, "store: %s: document %s/%s: %zu bytes, over %u", s->where, kind, id,
+                 len, STORE_DOC_MAX);
+        rc = -E2BIG;
+    }
+    return rc ? rc : s->ops->doc_put(s, kind, id, bytes, len, err, errlen);
+}
+
+int store_doc_get(struct store *s, const char *kind, const char *id, store_doc_fn cb, void *ctx,
+                  char *err, size_t errlen)
+{
+    int rc = bad_id(s, "document kind", kind, err, errlen);
+    if (!rc)
+        rc = bad_id(s, "document", id, err, errlen);
+    return rc ? rc : s->ops->doc_get(s, kind, id, cb, ctx, err, errlen);
 }
 
 const char *store_change_kind_name(enum store_change_kind k)

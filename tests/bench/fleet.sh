@@ -2,8 +2,8 @@
 # fleet.sh - order -> enforced on three nodes, and revocation, measured (docs/BENCHMARKS.md).
 #
 # In a network namespace this script creates: redis-server on 127.0.0.1:6379 and three
-# `qorgau run` nodes (tap mode on a veth pair) following it. A base order of QG_FLEET_BASE
-# domains (default 200000) is imported and enforced first. Then QG_FLEET_ORDERS orders (default
+# `qorgau run` nodes (tap mode on a veth pair) following it. A base of QG_FLEET_BASE domains
+# (default 200000; orders of at most 1M domains each) is imported and enforced first. Then QG_FLEET_ORDERS orders (default
 # 20) of QG_FLEET_ENTRIES domains each (default 10000), one at a time: the time from starting
 # `qorgau order import` to `qorgau query -c` answering block on every node (polled every 10 ms,
 # one node after the other); then each order is revoked and the time to pass on every node is
@@ -52,7 +52,17 @@ with open(path, "w") as f:
                "resources": ["n%d.%s.example" % (i, pfx) for i in range(n)]}, f)
 PY
 }
-gen base "$BASE" base "$tmp/base.json"
+# the base in orders of at most 1M domains (a record is capped at 256 MiB): base-1 ... base-K
+BCHUNK=1000000
+k=0
+left=$BASE
+while [ "$left" -gt 0 ]; do
+    k=$((k + 1))
+    c=$left
+    [ "$c" -gt $BCHUNK ] && c=$BCHUNK
+    gen "base-$k" "$c" "b$k" "$tmp/base-$k.json"
+    left=$((left - c))
+done
 i=1
 while [ $i -le "$ORDERS" ]; do gen "o-$i" "$ENTRIES" "o$i" "$tmp/o$i.json"; i=$((i + 1)); done
 
@@ -83,8 +93,8 @@ until_all() {
     done
 }
 t0=$(now_ms)
-E "$bin" order --store "$STORE" import "$tmp/base.json" >/dev/null
-until_all n1.base.example block
+E "$bin" order --store "$STORE" import "$tmp"/base-*.json >/dev/null || { echo "fleet bench: the base import failed"; exit 1; }
+until_all "n1.b$k.example" block
 echo "base of $BASE domains enforced on 3 nodes in $(($(now_ms) - t0)) ms"
 
 : >"$tmp/block.ms"
@@ -92,7 +102,7 @@ echo "base of $BASE domains enforced on 3 nodes in $(($(now_ms) - t0)) ms"
 i=1
 while [ $i -le "$ORDERS" ]; do
     t0=$(now_ms)
-    E "$bin" order --store "$STORE" import "$tmp/o$i.json" >/dev/null
+    E "$bin" order --store "$STORE" import "$tmp/o$i.json" >/dev/null || { echo "fleet bench: import o-$i failed"; exit 1; }
     until_all "n$((ENTRIES - 1)).o$i.example" block
     echo $(($(now_ms) - t0)) >>"$tmp/block.ms"
     i=$((i + 1))

@@ -16,6 +16,7 @@ rules/match
 rules/orders
 rules/lists
 rules/store
+rules/report
 rules/resolve
 proxy/packet
 proxy/capture

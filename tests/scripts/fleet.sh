@@ -15,12 +15,17 @@
 #   checksum message (exit 78); a restarted node maps its disk image (rules.img), and compiles
 #   the fail-static records when the image is corrupted; redis back -> an order imported meanwhile... after it is back
 #   (the nodes were cut off) reaches every node, and the restarted node catches up;
-# - Sentinel: a primary, a replica and three sentinels; the nodes follow sentinel://; the primary
+# - Sentinel: a primary, a replica and three sentinels; the nodes follow sentinel://; an import
+#   with ?replicas=1 is confirmed by the replica (WAIT), one with ?replicas=2 warns; the primary
 #   is killed; an import after the failover reaches every node;
 # - a trimmed change log (a gap) -> the nodes reload a snapshot and still agree; a store that
 #   lost its data (FLUSHALL, then a new import: its version is below the nodes') is refused and
 #   the nodes keep enforcing;
-# - the directory store without redis: one node, import / revoke / query.
+# - the directory store without redis: one node, import / revoke / query;
+# - the background merge: a node with a 300k-domain rule file and orders.merge_threshold = 2
+#   takes six 2-entry orders in a row (merged into a fresh base while later ones are queued and
+#   re-applied); every name blocks, a revocation lifts only its own; restarted after its rule
+#   file changed, the node does not map the old disk image and the new entry blocks.
 # - live traffic through node n1: a client and a server namespace on a bridge whose client port
 #   is mirrored (tc mirred) to n1's tap interface, as in tap.sh; the server (tap_server.py)
 #   answers 500 ms after a request. An HTTP request for a name the order lists gets the node's
@@ -36,6 +41,7 @@ QG_BIN=${QG_BIN:-build/qorgau}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 case $QG_BIN in /*) ;; *) QG_BIN=$(pwd)/$QG_BIN ;; esac
 . "$root/tests/lib/skip.sh"
+. "$root/tests/lib/mirror.sh"
 pass=0
 fail=0
 ok() { pass=$((pass + 1)); echo "PASS $*"; }
@@ -75,37 +81,7 @@ E ip link add v0 type veth peer name v1 && E ip link set v0 up && E ip link set 
 
 # the live path: client (c0 198.18.0.1) -- bridge (cb, sb; cb mirrored to mb) -- server
 # (s0 198.18.0.5); mb's peer m0 is in the nodes' namespace: n1's tap interface
-set -e
-for n in $C $S $B; do
-    ip netns add "$n"
-    ip -n "$n" link set lo up
-done
-ip -n "$B" link add br0 type bridge
-ip -n "$B" link add cb type veth peer name c0 netns "$C"
-ip -n "$B" link add sb type veth peer name s0 netns "$S"
-ip -n "$B" link add mb type veth peer name m0 netns "$ns"
-for p in cb sb mb; do
-    ip -n "$B" link set "$p" master br0
-    ip -n "$B" link set "$p" up
-done
-ip -n "$B" link set br0 up
-bridge -n "$B" link set dev mb learning off flood off mcast_flood off
-ip netns exec "$B" tc qdisc add dev cb clsact
-for dir in ingress egress; do
-    ip netns exec "$B" tc filter add dev cb "$dir" protocol all u32 match u32 0 0 \
-        action mirred egress mirror dev mb
-done
-E sysctl -qw net.ipv6.conf.m0.disable_ipv6=1
-E ip link set m0 up
-ip -n "$C" addr add 198.18.0.1/24 dev c0
-ip -n "$C" link set c0 up
-ip -n "$S" addr add 198.18.0.5/24 dev s0
-ip -n "$S" link set s0 up
-# packets generated on a veth carry only the pseudo-header sum (checksum offload), which the
-# node (checksums = verify) takes for a fake: compute real sums, as tap.sh does
-ip netns exec "$C" ethtool -K c0 tx off >/dev/null
-ip netns exec "$S" ethtool -K s0 tx off >/dev/null
-set +e
+qg_mirror_path "$ns" "$C" "$S" "$B" || { echo "FAIL fleet: cannot build the mirrored path"; exit 1; }
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/key.pem" -out "$tmp/cert.pem" \
     -subj /CN=fleet.test -days 1 >/dev/null 2>&1
 ip netns exec "$S" python3 "$root/tests/scripts/tap_server.py" "$tmp/cert.pem" "$tmp/key.pem" 0.5 \
@@ -361,7 +337,7 @@ ppid_primary=$!
 redis_bg redis-server --port 6381 --bind 127.0.0.1 --save '' --appendonly no --dir "$tmp/sent" \
     --replicaof 127.0.0.1 6380
 for i in 0 1 2; do
-    printf 'port %s\nbind 127.0.0.1\ndir %s\nsentinel monitor qgm 127.0.0.1 6380 2\nsentinel down-after-milliseconds qgm 1000\nsentinel failover-timeout qgm 3000\nsentinel parallel-syncs qgm 1\n' \
+    printf 'port %s\nbind 127.0.0.1\ndir %s\nsentinel monitor qgm 127.0.0.1 6380 2\nsentinel down-after-milliseconds qgm 1000\nsentinel failover-timeout qgm 10000\nsentinel parallel-syncs qgm 1\n' \
         $((26379 + i)) "$tmp/sent" >"$tmp/sent/s$i.conf"
     redis_bg redis-sentinel "$tmp/sent/s$i.conf"
 done
@@ -387,11 +363,33 @@ done
 if verdict_all rutracker.org block 1 2 3; then ok "sentinel: three nodes follow the primary Sentinel names"; else
     ko "sentinel: nodes follow ($(cat "$tmp/simp"))"
 fi
+# ?replicas=N: the change is confirmed by N replicas (WAIT) before the command returns; asking
+# for more replicas than exist makes the change but warns that a failover could lose it
+cat >"$tmp/rep.json" <<'J'
+{ "id": "rep-1", "issuer": "Court", "legal_basis": "Art. 41-1", "issued": "2026-11-22",
+  "resources": [ "replicated.example" ] }
+J
+# (the replica's first full sync waits repl-diskless-sync-delay, 5 s: WAIT counts it once online)
+t=0
+while [ $t -lt 150 ] && ! E redis-cli -p 6381 INFO replication 2>/dev/null | grep -q 'master_link_status:up'; do
+    sleep 0.1
+    t=$((t + 1))
+done
+E "$QG_BIN" order --store "$SSTORE?replicas=1" import "$tmp/rep.json" >"$tmp/rep1" 2>&1
+rc1=$?
+E "$QG_BIN" order --store "$SSTORE?replicas=2" revoke rep-1 >"$tmp/rep2" 2>&1
+rc2=$?
+if [ $rc1 = 0 ] && ! grep -q warning "$tmp/rep1" && [ $rc2 = 0 ] &&
+    grep -q "warning: .*version [0-9]* made, but only 1 of 2 replicas confirmed it" "$tmp/rep2"; then
+    ok "?replicas=1: the import is confirmed by the replica; ?replicas=2 with one replica: made, with a warning"
+else
+    ko "replicas: exit $rc1/$rc2: $(cat "$tmp/rep1" "$tmp/rep2")"
+fi
 sleep 1 # the replica has the change
 kill "$ppid_primary" && wait "$ppid_primary" 2>/dev/null
 t0=$(date +%s)
 t=0
-while [ $t -lt 150 ] && ! OS import "$tmp/late.json" >"$tmp/simp2" 2>&1; do
+while [ $t -lt 300 ] && ! OS import "$tmp/late.json" >"$tmp/simp2" 2>&1; do
     sleep 0.2
     t=$((t + 1))
 done
@@ -441,6 +439,89 @@ if dverdict rutracker.org pass; then ok "directory store: revoke -> pass"; else 
 if E "$QG_BIN" query --store "$tmp/dirstore" rutracker.org | grep -q '"verdict":"pass"'; then
     ok "query --store answers from the store without a node"; else ko "query --store"; fi
 kill $dpid && wait $dpid 2>/dev/null
+
+# --- the background merge and its re-apply queue; the disk image and the rule files ---
+# A node with a 300k-domain rule file and orders.merge_threshold = 2: each 2-entry order is
+# applied as an overlay; past 2 overlay entries a thread merges the set into a fresh base (a
+# few hundred ms at 300k) while the next orders arrive; they are queued and re-applied on the
+# merged set. Every name of every order must block afterwards, and a revocation lift only its
+# own names.
+python3 -c "
+import sys
+with open(sys.argv[1], 'w') as f:
+    for i in range(300000):
+        f.write('r%d.rules.example\\n' % i)
+" "$tmp/big.txt"
+cat >"$tmp/m.conf" <<CONF
+mode = tap
+tap.interface = v0
+user = root
+workers = 1
+rules = $tmp/big.txt
+store = $tmp/mstore
+state_dir = $tmp/m
+node.id = merger
+notice.listen = 127.0.0.1:18090
+stats.interval = 0
+orders.merge_threshold = 2
+orders.merge_ratio = 0
+CONF
+ip netns exec "$ns" "$QG_BIN" run -c "$tmp/m.conf" --foreground >"$tmp/m.log" 2>&1 &
+mpid=$!
+npids="$npids $mpid"
+t=0
+while [ $t -lt 300 ] && [ ! -S "$tmp/m/admin.sock" ]; do sleep 0.1; t=$((t + 1)); done
+qm() { E "$QG_BIN" query -c "$tmp/m.conf" "$1" 2>/dev/null; }
+mverdict() {
+    t=0
+    while [ $t -lt 100 ]; do
+        qm "$1" | grep -q "\"verdict\":\"$2\"" && return 0
+        sleep 0.1
+        t=$((t + 1))
+    done
+    return 1
+}
+for k in 1 2 3 4 5 6; do
+    printf '{"id":"m-%s","issuer":"Court","legal_basis":"Art. 41-1","issued":"2026-11-22","resources":["a%s.merge.example","b%s.merge.example"]}\n' \
+        $k $k $k >"$tmp/m$k.json"
+done
+for k in 1 2 3 4 5 6; do E "$QG_BIN" order --store "$tmp/mstore" import "$tmp/m$k.json" >/dev/null; done
+mok=1
+for k in 1 2 3 4 5 6; do
+    mverdict "a$k.merge.example" block && mverdict "b$k.merge.example" block || mok=0
+done
+mverdict r299999.rules.example block || mok=0
+t=0
+while [ $t -lt 100 ] && ! grep -q '"rules merged into a fresh base"' "$tmp/m.log"; do sleep 0.1; t=$((t + 1)); done
+merged=$(grep -c '"rules merged into a fresh base"' "$tmp/m.log")
+requeued=$(grep -o '"changes_reapplied":[0-9]*' "$tmp/m.log" | cut -d: -f2 | awk '{ s += $1 } END { print s + 0 }')
+if [ $mok = 1 ] && [ "$merged" -ge 1 ]; then
+    ok "merge_threshold 2: $merged background merge(s), ${requeued:-0} change(s) re-applied on the merged set; every order's names and the rule file block"
+else
+    ko "background merge: ok=$mok merged=$merged: $(grep -E 'merg|not applicable' "$tmp/m.log" | tail -3)"
+fi
+E "$QG_BIN" order --store "$tmp/mstore" revoke m-3 >/dev/null
+if mverdict a3.merge.example pass && mverdict b3.merge.example pass && mverdict a4.merge.example block &&
+    mverdict a2.merge.example block; then
+    ok "after the merge a revocation lifts only its order's names"; else ko "revocation after the merge"
+fi
+# The disk image belongs to the rule files it was compiled with: a node restarted after its
+# rule file changed compiles (the new name blocks) instead of mapping the old image.
+kill $mpid && wait $mpid 2>/dev/null
+echo new.rules.example >>"$tmp/big.txt"
+ip netns exec "$ns" "$QG_BIN" run -c "$tmp/m.conf" --foreground >"$tmp/m2.log" 2>&1 &
+mpid=$!
+npids="$npids $mpid"
+t=0
+while [ $t -lt 300 ] && [ ! -S "$tmp/m/admin.sock" ]; do sleep 0.1; t=$((t + 1)); done
+if mverdict new.rules.example block && mverdict a4.merge.example block && mverdict a3.merge.example pass &&
+    grep -q '"disk image not used: it is of another version or other rule files' "$tmp/m2.log" &&
+    ! grep -q '"rules loaded from the disk image' "$tmp/m2.log"; then
+    ok "rule file changed while stopped: the disk image is not used, the new entry blocks"; else
+    ko "disk image vs changed rule file: $(grep -i 'image' "$tmp/m2.log" | tail -2)"
+fi
+kill $mpid && wait $mpid 2>/dev/null
+
 # the signature policy of the config applies to `order import`
 sed 's/^stats.interval = 0$/orders.signature = require-valid/' "$tmp/d.conf" >"$tmp/sig.conf"
 E "$QG_BIN" order -c "$tmp/sig.conf" import "$tmp/late.json" >"$tmp/sig.out" 2>&1

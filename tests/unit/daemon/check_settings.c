@@ -233,6 +233,14 @@ static const struct err_case err_cases[] = {
     { "mode = inline\ninline.tproxy_port = 0\ninline.redirect_port = 0\n",
       "config: t.conf: inline.tproxy_port and inline.redirect_port are both 0; inline mode needs a "
       "listener" },
+    { "mode = inline\nreport.timezone = Mars/Olympus\n",
+      "config: t.conf:2: report.timezone: 'Mars/Olympus' is not in the time zone database (an "
+      "IANA name such as Asia/Almaty, UTC, or an offset such as +05:00)" },
+    { "mode = inline\nreport.sign_key = /etc/qorgau/report.key\n",
+      "config: t.conf: report.sign_cert: required with report.sign_key (a report is signed with "
+      "both or not at all)" },
+    { "mode = inline\nreport.deadline_days = 0\n",
+      "config: t.conf:2: report.deadline_days: 0 is out of range 1..3650" },
     { "mode = inline\nfallback.ttl_min = 10m\nfallback.ttl_max = 5m\n",
       "config: t.conf:3: fallback.ttl_max: is below fallback.ttl_min" },
     { "mode = inline\nfallback.resolvers = 127.0.0.1:53, resolver.kz\n",
