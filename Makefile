@@ -14,7 +14,7 @@ SANITIZE ?=
 FUZZ_SECONDS ?= 60
 DEPS_STAMP := .deps-installed
 
-PKGS     := libpcap libidn2 jansson liburcu libnghttp2 libcrypto libcap libmicrohttpd libxml-2.0 hiredis
+PKGS     := libpcap libidn2 jansson liburcu libnghttp2 libcrypto libcap libmicrohttpd libxml-2.0 hiredis libcares
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
             -Wvla -Wpointer-arith -Wconversion -Wno-sign-conversion
 CSTD     := -std=c11 -D_GNU_SOURCE
@@ -71,6 +71,9 @@ $(BIN): $(BUILD)/obj/proxy/main.o $(LIB)
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_HELPER_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL) $(shell pkg-config --libs check)
+
+# check_probe runs an OpenSSL TLS server in memory against the verify probe's ClientHello.
+$(BUILD)/tests/daemon/check_probe: LDLIBS += -lssl
 
 $(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(TEST_HELPER_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
@@ -145,6 +148,7 @@ bench: all $(TOOL_BIN)
 	sh tests/bench/notice.sh $(BUILD)
 	sh tests/bench/store.sh $(BUILD)/tools
 	sh tests/bench/rsimage.sh $(BUILD)/tools
+	sh tests/bench/resolve.sh $(BUILD)/tools
 	sh tests/bench/fleet.sh $(BIN)
 
 # Layering (tests/lint/layers.sh), banned functions, and formatting: every tracked C file must be

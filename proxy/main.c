@@ -1,5 +1,5 @@
 /* main.c - the `qorgau` command: subcommands scan, rules check, run, config, order, query,
- * status, subscriber, version. */
+ * status, subscriber, verify, report, deadlines, stats, version. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -11,6 +11,8 @@
 #include "common/compiler.h"
 #include "proxy/daemon/daemon.h"
 #include "proxy/daemon/orders_cli.h"
+#include "proxy/daemon/verify.h"
+#include "proxy/daemon/report_cli.h"
 #include "proxy/daemon/subs_cli.h"
 #include "proxy/packet/decode.h"
 #include "proxy/packet/csumpol.h"
@@ -34,6 +36,12 @@ static void usage(FILE *f)
         "                    | revoke ID | restore ID\n"
         "       qorgau query [-c CONFIG | --store URL] NAME|URL|IP... | -\n"
         "       qorgau status [-c CONFIG] [--store URL] [ORDER_ID]\n"
+        "       qorgau verify [-c CONFIG] [--store URL] ORDER_ID [--via ADDR] [--timeout D]\n"
+        "                     [--format json|text] [--out FILE]\n"
+        "       qorgau report ORDER_ID [-c CONFIG] [--store URL] [--format html|json|csv]\n"
+        "                     [--lang ru|kk|en] [-o FILE]\n"
+        "       qorgau deadlines [-c CONFIG] [--store URL] [--format table|json] [--all]\n"
+        "       qorgau stats --from DATE --to DATE [-c CONFIG] [--store URL] [--format html|json]\n"
         "       qorgau subscriber [-c CONFIG] [--store URL] set ADDR SUBSCRIBER [--ttl D]\n"
         "                    | show ADDR | del ADDR | list\n"
         "       qorgau version\n"
@@ -45,6 +53,10 @@ static void usage(FILE *f)
         "order        import regulator orders into the store, list, show, revoke, restore\n"
         "query        what a running node (-c) or the store's current version decides\n"
         "status       the nodes following the store: version, lag, heartbeat\n"
+        "verify       probe every resource of an order from the subscriber side: blocked?\n"
+        "report       an order's execution report: HTML (printable), JSON or CSV; signed\n"
+        "deadlines    open orders by time left; exit 1 if one is due within 48 h unreported\n"
+        "stats        orders, resources and deadlines over a period, with charts\n"
         "subscriber   who is behind an address: the subscriber map in the store\n"
         "See docs/ for formats and configuration.\n",
         f);
@@ -480,6 +492,14 @@ int main(int argc, char **argv)
         return orders_cli_query(argc - 1, argv + 1);
     if (strcmp(cmd, "status") == 0)
         return orders_cli_status(argc - 1, argv + 1);
+    if (strcmp(cmd, "verify") == 0)
+        return verify_cli(argc - 1, argv + 1);
+    if (strcmp(cmd, "report") == 0)
+        return report_cli_report(argc - 1, argv + 1);
+    if (strcmp(cmd, "deadlines") == 0)
+        return report_cli_deadlines(argc - 1, argv + 1);
+    if (strcmp(cmd, "stats") == 0)
+        return report_cli_stats(argc - 1, argv + 1);
     if (strcmp(cmd, "subscriber") == 0)
         return subs_cli_main(argc - 1, argv + 1);
     if (strcmp(cmd, "config") == 0)

@@ -98,12 +98,7 @@ echo
 
 # verdict NAME WANT: waits (5 s at most) until the running node's answer for NAME is WANT
 verdict() {
-    i=0
-    while [ $i -lt 50 ]; do
-        "$bin" query -c "$QG_DIR/qorgau.conf" "$1" 2>/dev/null | grep -q "\"verdict\":\"$2\"" && return 0
-        sleep 0.1
-        i=$((i + 1))
-    done
+    qg_wait_verdict "$bin" "$QG_DIR/qorgau.conf" "$1" "$2" && return 0
     echo "   the node did not answer $2 for $1 in 5 s"
     bad=$((bad + 1))
     return 1

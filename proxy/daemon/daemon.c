@@ -26,6 +26,10 @@
 #include <unistd.h>
 
 #include "common/compiler.h"
+#include "common/fileio.h"
+#include <fcntl.h>
+#include "rules/resolve/fallback.h"
+#include "rules/resolve/resolver.h"
 #include "proxy/daemon/settings.h"
 #include "rules/lists/loader.h"
 #include "common/log.h"
@@ -35,6 +39,7 @@
 #include "proxy/daemon/subfollow.h"
 #include "proxy/daemon/admin.h"
 #include "proxy/daemon/follower.h"
+#include "proxy/daemon/hits.h"
 #include "proxy/daemon/query.h"
 #include "rules/orders/orderset.h"
 #include "rules/store/store.h"
@@ -121,6 +126,8 @@ struct daemon {
     int sfd, efd;
     struct worker *workers;
     unsigned nworkers, started;
+    struct hits *hits;            /* block counts, flushed by the follower's heartbeat thread */
+    uint64_t hits_dropped_logged; /* that thread's: hits_dropped() when last logged */
     struct timespec t0;
 
     const char *store_url;    /* --store, or NULL: the store key */
@@ -142,6 +149,17 @@ struct daemon {
     struct radius_listener *radius; /* radius.listen: the subscriber feed, or NULL */
     struct subfollow *subf;         /* the subscriber map following the store, or NULL */
     struct submap *own_map;         /* the node's map when it has no listener */
+
+    /* the IP fallback (docs/fallback.md; none when fallback.resolve = none) */
+    struct resolver *res; /* the names' addresses (the fallback thread's) */
+    struct fallback *fbk; /* the table builder and its report (under pub_lock) */
+    pthread_t fb_th;
+    bool fb_started;
+    atomic_bool fb_stop;
+    char **marked; /* fallback.resolve = marked: the marked domain names (under pub_lock) */
+    size_t nmarked;
+    bool marked_new;      /* marked changed since the thread took it */
+    char fb_report[1100]; /* state_dir/fallback.json (state_dir is a restart key; cfg is swapped) */
 };
 
 static uint64_t mono_ms(void)
@@ -1022,6 +1040,303 @@ static int mq_push(struct daemon *d, const struct follower_delta *delta)
     return 0;
 }
 
+/* ---- the IP fallback (docs/fallback.md) ----
+ *
+ * A thread keeps the resolver's names in step with the published set (fallback.resolve = all:
+ * every domain entry; marked: the domain resources marked in their orders), resolves the due
+ * ones, and when an address set changed publishes the last set again with a fresh table (an
+ * overlay without changes: ruleset_apply()). Every publication (fol_publish, the merge, the
+ * thread) attaches a table built for the set it publishes, under pub_lock. */
+
+/* Attaches the fallback table for rs (not yet published). Under pub_lock. */
+static void fb_attach(struct daemon *d, struct ruleset *rs)
+{
+    if (!d->fbk || !rs)
+        return;
+    struct fbaddr *t = fallback_build(d->fbk, d->res, rs, time(NULL));
+    if (!t) {
+        log_write(d->log, LOG_LEVEL_WARN, "fallback",
+                  "out of memory building the address table; the set goes without it", NULL, 0);
+        return;
+    }
+    ruleset_set_fallback(rs, t);
+}
+
+static void free_names(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* fallback.resolve = marked: the domain names of the resources marked "resolve" in orders
+ * (a mask "*.name" resolves name). Under pub_lock. */
+static void fb_collect_marked(struct daemon *d, const struct order *const *orders, size_t n)
+{
+    if (!d->fbk || d->cfg->fallback_resolve != SETTINGS_FALLBACK_MARKED)
+        return;
+    size_t cnt = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < orders[i]->nres; j++)
+            cnt += orders[i]->res[j].resolve && orders[i]->res[j].kind == RULE_DOMAIN;
+    char **v = calloc(cnt ? cnt : 1, sizeof(*v));
+    size_t k = 0;
+    for (size_t i = 0; v && i < n; i++) {
+        for (size_t j = 0; j < orders[i]->nres; j++) {
+            const struct order_resource *r = &orders[i]->res[j];
+            if (!r->resolve || r->kind != RULE_DOMAIN)
+                continue;
+            const char *name = strncmp(r->norm, "*.", 2) == 0 ? r->norm + 2 : r->norm;
+            if (!(v[k] = strdup(name))) {
+                free_names(v, k);
+                v = NULL;
+                break;
+            }
+            k++;
+        }
+    }
+    if (!v) {
+        log_write(d->log, LOG_LEVEL_WARN, "fallback",
+                  "out of memory collecting the marked names; the previous ones stay", NULL, 0);
+        return;
+    }
+    free_names(d->marked, d->nmarked);
+    d->marked = v;
+    d->nmarked = k;
+    d->marked_new = true;
+}
+
+/* The names to resolve now (copies), or NULL with *n 0 when they did not change since the
+ * last call (*seen: the set's version they were taken from). Under pub_lock. */
+static char **fb_names(struct daemon *d, uint64_t *seen, size_t *n, bool *changed)
+{
+    *n = 0;
+    *changed = false;
+    char **v = NULL;
+    if (d->cfg->fallback_resolve == SETTINGS_FALLBACK_MARKED) {
+        if (!d->marked_new)
+            return NULL;
+        v = calloc(d->nmarked ? d->nmarked : 1, sizeof(*v));
+        for (size_t i = 0; v && i < d->nmarked; i++)
+            if (!(v[(*n)++] = strdup(d->marked[i]))) {
+                free_names(v, *n);
+                return NULL;
+            }
+        d->marked_new = false;
+        *changed = true;
+        return v;
+    }
+    uint64_t ver = rsref_version(d->rules);
+    if (!d->last || ver == *seen)
+        return NULL;
+    size_t ne = ruleset_entry_count(d->last), k = 0;
+    v = calloc(ne ? ne : 1, sizeof(*v));
+    for (size_t i = 0; v && i < ne; i++) {
+        if (!ruleset_entry_live(d->last, (uint32_t)i) ||
+            ruleset_entry_kind(d->last, (uint32_t)i) != RULE_DOMAIN)
+            continue;
+        if (!(v[k++] = strdup(ruleset_entry_text(d->last, (uint32_t)i)))) {
+            free_names(v, k);
+            return NULL;
+        }
+    }
+    if (!v)
+        return NULL;
+    *seen = ver;
+    *n = k;
+    *changed = true;
+    return v;
+}
+
+/* state_dir/fallback.json: the report, replaced atomically. */
+static void fb_write_report(struct daemon *d)
+{
+    char *doc = fallback_report(d->fbk);
+    if (!doc)
+        return;
+    const char *path = d->fb_report;
+    char tmp[1110];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    const char *what = "open";
+    int rc = fd < 0 ? -errno : fileio_write_all(fd, doc, strlen(doc));
+    if (fd >= 0 && rc < 0)
+        what = "write";
+    if (fd >= 0 && rc < 0) {
+        close(fd);
+        unlink(tmp);
+    } else if (fd >= 0) {
+        rc = fileio_commit(fd, tmp, path, &what);
+    }
+    if (rc < 0)
+        log_write(d->log, LOG_LEVEL_WARN, "fallback", "cannot write the report",
+                  LOG_KV(LOG_S("path", path), LOG_S("step", what), LOG_S("error", strerror(-rc))));
+    free(doc);
+}
+
+/* Publishes the last set again with a fresh fallback table. Under pub_lock. */
+static void fb_republish(struct daemon *d, uint64_t *seen)
+{
+    if (!d->last)
+        return;
+    int rc = 0;
+    char err[256];
+    bool was_current = rsref_version(d->rules) == *seen;
+    struct ruleset *n = ruleset_apply(d->last, NULL, 0, NULL, 0, &rc, err, sizeof(err));
+    if (!n) {
+        log_write(d->log, LOG_LEVEL_WARN, "fallback", "cannot publish the new addresses",
+                  LOG_KV(LOG_S("error", err)));
+        return;
+    }
+    fb_attach(d, n);
+    d->last = n;
+    uint64_t v = rsref_publish(d->rules, n);
+    if (was_current)
+        *seen = v; /* the same entries: no need to take the names again */
+    log_write(d->log, LOG_LEVEL_INFO, "fallback", "addresses published",
+              LOG_KV(LOG_U("version", v), LOG_U("addresses", fbaddr_count(ruleset_fallback(n)))));
+}
+
+#define FB_RENDER_S 10
+
+static void *fb_main(void *arg)
+{
+    struct daemon *d = arg;
+    uint64_t seen = 0, gen_pub = 0, rendered = 0, rendered_gen = 0, render_ms = 0;
+    while (!atomic_load(&d->fb_stop)) {
+        size_t n = 0;
+        bool changed = false;
+        pthread_mutex_lock(&d->pub_lock);
+        char **names = fb_names(d, &seen, &n, &changed);
+        pthread_mutex_unlock(&d->pub_lock);
+        if (changed && resolver_set_names(d->res, (const char *const *)names, n) < 0)
+            log_write(d->log, LOG_LEVEL_WARN, "fallback",
+                      "out of memory taking the names; the previous ones stay", NULL, 0);
+        free_names(names, n);
+
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        uint64_t now = (uint64_t)ts.tv_sec + 1;
+        if (resolver_next_due(d->res) <= now) {
+            struct resolver_stats st;
+            char err[256];
+            uint64_t t0 = mono_ms();
+            if (resolver_refresh(d->res, now, &d->fb_stop, &st, err, sizeof(err)) < 0)
+                log_write(d->log, LOG_LEVEL_WARN, "fallback", "resolving failed",
+                          LOG_KV(LOG_S("error", err)));
+            else if (st.asked)
+                log_write(d->log, LOG_LEVEL_INFO, "fallback", "names resolved",
+                          LOG_KV(LOG_U("asked", st.asked), LOG_U("answered", st.ok),
+                                 LOG_U("failed", st.failed), LOG_U("changed", st.changed),
+                                 LOG_U("names", resolver_count(d->res)),
+                                 LOG_U("ms", mono_ms() - t0)));
+        }
+        uint64_t g = resolver_generation(d->res);
+        if (g != gen_pub) {
+            pthread_mutex_lock(&d->pub_lock);
+            fb_republish(d, &seen);
+            pthread_mutex_unlock(&d->pub_lock);
+            gen_pub = g;
+        }
+        /* the report: after a change of addresses at once, after other publications at most
+         * every FB_RENDER_S (a render of a big table takes a while; docs/BENCHMARKS.md) */
+        uint64_t ver = rsref_version(d->rules);
+        if (ver != rendered && (g != rendered_gen || mono_ms() >= render_ms + FB_RENDER_S * 1000)) {
+            pthread_mutex_lock(&d->pub_lock);
+            struct ruleset *rs = d->last ? ruleset_ref(d->last) : NULL;
+            ver = rsref_version(d->rules);
+            pthread_mutex_unlock(&d->pub_lock);
+            if (rs && fallback_render(d->fbk, d->res, rs, time(NULL)) == 0)
+                fb_write_report(d);
+            ruleset_free(rs);
+            rendered = ver;
+            rendered_gen = g;
+            render_ms = mono_ms();
+        }
+        for (int i = 0; i < 10 && !atomic_load(&d->fb_stop); i++) {
+            struct timespec w = { 0, 100 * 1000 * 1000 };
+            nanosleep(&w, NULL);
+        }
+    }
+    return NULL;
+}
+
+static void fb_failure(void *ctx, const char *name, const char *why)
+{
+    struct daemon *d = ctx;
+    log_write(d->log, LOG_LEVEL_INFO, "fallback", "no answer; the last addresses stay",
+              LOG_KV(LOG_S("name", name), LOG_S("error", why)));
+}
+
+/* Creates the resolver and the table builder (before the first publication). */
+static int fb_setup(struct daemon *d, char *err, size_t errlen)
+{
+    const struct settings *c = d->cfg;
+    snprintf(d->fb_report, sizeof(d->fb_report), "%s/fallback.json", c->state_dir);
+    if (c->fallback_resolve == SETTINGS_FALLBACK_NONE) {
+        unlink(d->fb_report); /* a report of an earlier run would be taken for this one's */
+        return 0;
+    }
+    struct resolver_config rc = { .servers = c->fallback_resolvers,
+                                  .ttl_min = (uint32_t)(c->fallback_ttl_min / 1000),
+                                  .ttl_max = (uint32_t)(c->fallback_ttl_max / 1000),
+                                  .on_failure = fb_failure,
+                                  .ctx = d };
+    d->res = resolver_new(&rc, err, errlen);
+    if (!d->res)
+        return -EINVAL;
+    struct fallback_config fc;
+    memset(&fc, 0, sizeof(fc));
+    fc.threshold = (uint32_t)c->fallback_shared_threshold;
+    fc.policy = (enum fallback_policy)c->fallback_shared_policy;
+    int np =
+        fallback_parse_prefixes(c->fallback_protect, fc.protect, FALLBACK_PROTECT_MAX, err, errlen);
+    if (np < 0)
+        return np; /* checked at load already */
+    fc.nprotect = (size_t)np;
+    d->fbk = fallback_new(&fc);
+    if (!d->fbk) {
+        snprintf(err, errlen, "fallback: out of memory");
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+static int fb_start(struct daemon *d, char *err, size_t errlen)
+{
+    if (!d->fbk)
+        return 0;
+    int e = pthread_create(&d->fb_th, NULL, fb_main, d);
+    if (e != 0) {
+        snprintf(err, errlen, "fallback: cannot start the thread: %s", strerror(e));
+        return -e;
+    }
+    d->fb_started = true;
+    log_write(d->log, LOG_LEVEL_INFO, "fallback", "resolving blocked names",
+              LOG_KV(LOG_S("resolve",
+                           d->cfg->fallback_resolve == SETTINGS_FALLBACK_ALL ? "all" : "marked"),
+                     LOG_S("resolvers", d->cfg->fallback_resolvers[0] ? d->cfg->fallback_resolvers
+                                                                      : "/etc/resolv.conf")));
+    return 0;
+}
+
+/* Stops the thread and frees the fallback state (after the follower and the merge ended). */
+static void fb_end(struct daemon *d)
+{
+    if (d->fb_started) {
+        atomic_store(&d->fb_stop, true);
+        pthread_join(d->fb_th, NULL);
+        d->fb_started = false;
+    }
+    resolver_free(d->res);
+    d->res = NULL;
+    fallback_free(d->fbk);
+    d->fbk = NULL;
+    free_names(d->marked, d->nmarked);
+    d->marked = NULL;
+    d->nmarked = 0;
+}
+
 static void *merge_main(void *arg)
 {
     struct daemon *d = arg;
@@ -1044,6 +1359,7 @@ static void *merge_main(void *arg)
         ok = n != NULL;
     }
     if (ok) {
+        fb_attach(d, m);
         d->last = m;
         uint64_t v = rsref_publish(d->rules, m);
         clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -1109,6 +1425,20 @@ static void merge_end(struct daemon *d)
  * entries; past that many overlay entries a background merge begins (see above). The first
  * publication maps the disk image when it matches. Runs on the follower's thread (and at
  * start on this one). */
+/* The overlay a set may carry before it is merged (and the largest change applied as one):
+ * orders.merge_threshold, or 1/orders.merge_ratio of the set (16: a sixteenth), whichever is
+ * larger. A merge costs a
+ * compilation of the whole set; against a large base a fixed threshold would merge every few
+ * orders (at 5M entries, one 10k order in two) and keep the node's cores busy rebuilding,
+ * while a lookup in an overlay of a sixteenth of the base costs no more than a second probe. */
+static size_t merge_limit(const struct daemon *d, const struct ruleset *cur)
+{
+    size_t t = (size_t)d->cfg->orders_merge_threshold;
+    size_t r = (size_t)d->cfg->orders_merge_ratio;
+    size_t prop = cur && r ? ruleset_entry_count(cur) / r : 0;
+    return prop > t ? prop : t;
+}
+
 static int fol_publish(void *ctx, const struct order *const *orders, size_t n,
                        const struct follower_delta *delta, uint64_t version, char *err,
                        size_t errlen)
@@ -1122,7 +1452,8 @@ static int fol_publish(void *ctx, const struct order *const *orders, size_t n,
     size_t delta_entries = 0;
     for (size_t i = 0; delta && i < delta->nadd; i++)
         delta_entries += delta->add[i]->nres;
-    if (delta && d->last && delta_entries > (size_t)d->cfg->orders_merge_threshold) {
+    size_t limit = merge_limit(d, d->last);
+    if (delta && d->last && delta_entries > limit) {
         /* an overlay that big would be merged at once: a compilation is cheaper */
         how = "compiled (change past orders.merge_threshold)";
     } else if (delta && d->last) {
@@ -1139,8 +1470,7 @@ static int fol_publish(void *ctx, const struct order *const *orders, size_t n,
             if (d->merging) {
                 if (mq_push(d, delta) < 0)
                     d->gen++; /* the merge cannot catch up: void */
-            } else if (ruleset_overlay_size(rr.rs) > (size_t)d->cfg->orders_merge_threshold &&
-                       merge_begin(d, rr.rs) < 0) {
+            } else if (ruleset_overlay_size(rr.rs) > limit && merge_begin(d, rr.rs) < 0) {
                 ruleset_free(rr.rs);
                 rr.rs = NULL;
                 how = "compiled (overlay past orders.merge_threshold)";
@@ -1158,6 +1488,8 @@ static int fol_publish(void *ctx, const struct order *const *orders, size_t n,
         d->gen++;
     }
     if (rc == 0) {
+        fb_collect_marked(d, orders, n);
+        fb_attach(d, rr.rs);
         d->last = rr.rs;
         uint64_t v = rsref_publish(d->rules, rr.rs);
         atomic_store(&d->store_version, version);
@@ -1190,6 +1522,17 @@ static void admin_query(void *ctx, const char *q, size_t len, FILE *out)
                                       ? VERDICT_HTTPS_URL_IGNORE
                                       : VERDICT_HTTPS_URL_BLOCK_NAME,
                                   NULL };
+    if (len == sizeof(QUERY_FALLBACK) - 1 && memcmp(q, QUERY_FALLBACK, len) == 0) {
+        char *doc = d->fbk ? fallback_report(d->fbk) : NULL; /* fbk outlives the admin thread */
+        if (doc)
+            fputs(doc, out); /* one line, newline included */
+        else
+            fputs("{\"error\":\"no IP fallback report (fallback.resolve = none, or no build "
+                  "yet)\"}\n",
+                  out);
+        free(doc);
+        return;
+    }
     uint64_t v = atomic_load(&d->store_version);
     rsref_read_lock();
     query_judge(rsref_get(d->rules), &pol, v, q, len, out);
@@ -1197,6 +1540,23 @@ static void admin_query(void *ctx, const char *q, size_t len, FILE *out)
 }
 
 /* state_dir, the follower (first load and its threads), the admin socket. */
+/* The heartbeat thread's flush: the workers' hit counts, one batch to the store. */
+static int fol_flush(void *ctx, struct store *s, char *err, size_t errlen)
+{
+    struct daemon *d = ctx;
+    if (!d->hits)
+        return 0;
+    int rc = hits_flush(d->hits, s, err, errlen);
+    uint64_t dropped = hits_dropped(d->hits);
+    if (dropped != d->hits_dropped_logged) { /* a full table or too much pending: say so */
+        log_write(d->log, LOG_LEVEL_WARN, "hits", "hits not counted",
+                  LOG_KV(LOG_U("dropped", dropped - d->hits_dropped_logged),
+                         LOG_U("dropped_total", dropped)));
+        d->hits_dropped_logged = dropped;
+    }
+    return rc;
+}
+
 static int store_setup(struct daemon *d, char *err, size_t errlen)
 {
     const struct settings *c = d->cfg;
@@ -1234,12 +1594,19 @@ static int store_setup(struct daemon *d, char *err, size_t errlen)
         .heartbeat_ms = (uint32_t)c->store_heartbeat,
         .retry_max_ms = (uint32_t)c->store_retry_max,
         .saved = fol_saved,
+        .flush = fol_flush,
     };
     atomic_store(&d->admin_https_url, c->https_url);
+    int rc = fb_setup(d, err, errlen);
+    if (rc < 0)
+        return rc;
     d->fol = follower_new(&fc, d->log, fol_publish, d, err, errlen);
     if (!d->fol)
         return -ENOMEM;
-    int rc = follower_start(d->fol, err, errlen);
+    rc = follower_start(d->fol, err, errlen);
+    if (rc < 0)
+        return rc;
+    rc = fb_start(d, err, errlen);
     if (rc < 0)
         return rc;
     char path[1100];
@@ -1345,14 +1712,19 @@ static int run(struct daemon *d)
         fatal(d, "out of memory");
         return 1;
     }
+    d->nworkers = worker_count(d->cfg);
+    d->hits = hits_new(d->nworkers);
+    if (!d->hits) {
+        fatal(d, "out of memory");
+        return 1;
+    }
     int rc = store_setup(d, err, sizeof(err));
     if (rc < 0) {
         fatal(d, "%s", err);
         return rc == -EINVAL ? DAEMON_EXIT_CONFIG : 1;
     }
 
-    d->nworkers = worker_count(d->cfg);
-    d->ctx = (struct daemon_ctx){ d->rules, d->log, d->nworkers, counters_register, d };
+    d->ctx = (struct daemon_ctx){ d->rules, d->log, d->nworkers, counters_register, d, d->hits };
     rc = d->mode->ops->open(d->cfg, &d->ctx, &d->state, err, sizeof(err));
     if (rc < 0) {
         fatal(d, "%s", err[0] ? err : strerror(-rc));
@@ -1426,6 +1798,7 @@ close_mode:
     follower_free(d->fol);
     d->fol = NULL;
     merge_end(d);
+    fb_end(d);
     notice_server_free(d->notice);
     d->notice = NULL;
     d->mode->ops->close(d->state);
@@ -1477,8 +1850,10 @@ int daemon_main(int argc, char **argv)
     /* a start that failed after the follower or the admin socket began leaves them here */
     admin_free(d.admin);
     follower_free(d.fol);
+    hits_free(d.hits);
     d.fol = NULL;
     merge_end(&d);
+    fb_end(&d);
     free(d.workers);
     free(d.regs);
     pthread_mutex_destroy(&d.reg_lock);

@@ -39,6 +39,7 @@ struct follower {
     struct log *log;
     follower_publish_fn publish;
     void (*saved)(void *ctx, uint64_t version);
+    int (*flush)(void *ctx, struct store *s, char *err, size_t errlen);
     void *ctx;
 
     pthread_mutex_t lock; /* tab, and every publication */
@@ -117,6 +118,7 @@ struct follower *follower_new(const struct follower_config *cfg, struct log *lg,
     f->log = lg;
     f->publish = publish;
     f->saved = cfg->saved;
+    f->flush = cfg->flush;
     f->ctx = ctx;
     pthread_mutex_init(&f->lock, NULL);
     pthread_mutex_init(&f->wlock, NULL);
@@ -451,7 +453,9 @@ static void *writer_main(void *arg)
         f->dirty = false;
         f->pinned = true;
         pthread_mutex_unlock(&f->lock);
+        uint64_t t0 = store_now_ms();
         save_orders(f, version, v, k);
+        uint64_t took = store_now_ms() - t0;
         free(v);
         pthread_mutex_lock(&f->lock);
         f->pinned = false;
@@ -460,6 +464,22 @@ static void *writer_main(void *arg)
         f->ngrave = 0;
         atomic_fetch_add(&f->writes, 1);
         pthread_cond_broadcast(&f->w_cond);
+        /* Pacing: the writes (every record, the image) cost as much as a compilation; at 5M
+         * entries seconds of a core. Rest three times as long as the write took before the
+         * next one, so the writer takes at most a quarter of a core from the workers and the
+         * next change while changes keep coming; a stop ends the rest at once. */
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        uint64_t rest = took * 3;
+        until.tv_sec += (time_t)(rest / 1000);
+        until.tv_nsec += (long)(rest % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        while (rest && !f->w_stop &&
+               pthread_cond_timedwait(&f->w_cond, &f->lock, &until) != ETIMEDOUT)
+            ;
     }
     pthread_mutex_unlock(&f->lock);
     return NULL;
@@ -815,11 +835,24 @@ static void *follow_main(void *arg)
     return NULL;
 }
 
+/* The flush callback on the heartbeat's handle; a failure is logged once per streak. */
+static void flush(struct follower *f, bool *failing)
+{
+    char err[1024];
+    if (!f->flush)
+        return;
+    int rc = f->flush(f->ctx, f->hb, err, sizeof(err));
+    if (rc < 0 && !*failing)
+        log_write(f->log, LOG_LEVEL_WARN, "follower", "evidence flush failed",
+                  LOG_KV(LOG_S("error", err)));
+    *failing = rc < 0;
+}
+
 static void *hb_main(void *arg)
 {
     struct follower *f = arg;
     char err[1024];
-    bool failing = false;
+    bool failing = false, flush_failing = false;
     while (!atomic_load(&f->stop)) {
         if (!f->hb)
             f->hb = open_store(f, err, sizeof(err));
@@ -836,9 +869,12 @@ static void *hb_main(void *arg)
             f->hb = NULL;
         } else {
             failing = false;
+            flush(f, &flush_failing);
         }
         nap(f, f->heartbeat_ms);
     }
+    if (f->hb)
+        flush(f, &flush_failing);
     return NULL;
 }
 

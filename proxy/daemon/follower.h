@@ -28,6 +28,7 @@
 
 #include "common/log.h"
 #include "rules/orders/order.h"
+#include "rules/store/store.h"
 
 /* A change as a delta of the set last published: the orders that became active (or were
  * replaced: their id is then in revoke too) and the ids of the orders that stopped being
@@ -65,6 +66,11 @@ struct follower_config {
      * a newer version may be published meanwhile (the caller then skips it; the next write
      * follows). */
     void (*saved)(void *ctx, uint64_t version);
+    /* NULL, or called (with the publish callback's ctx) by the heartbeat thread after each
+     * heartbeat, and once more at stop, with the heartbeat's store handle: the node's batched
+     * writes of evidence (hits, proxy/daemon/hits.h). Returns >= 0 or a negative errno with
+     * err set (logged once per failure streak). */
+    int (*flush)(void *ctx, struct store *s, char *err, size_t errlen);
 };
 
 enum follower_state { FOLLOWER_CONNECTED = 0, FOLLOWER_UNREACHABLE };

@@ -31,6 +31,7 @@
 #include "rules/match/rsref.h"
 
 struct daemon_ctx;
+struct hits;
 
 /* Registers n counters of one worker, named names[0..n) (static strings such as
  * "tap.frames"), stored in values[0..n) (owned by the mode, alive until close() returns).
@@ -46,7 +47,8 @@ struct daemon_ctx {
     struct log *log;     /* thread-safe; per-packet events only through log_block() */
     unsigned workers;    /* number of worker threads that will call run_worker() */
     daemon_counters_fn counters_register;
-    void *priv; /* the daemon's */
+    void *priv;        /* the daemon's */
+    struct hits *hits; /* block counts per entry (hits.h): hits_note() on each block */
 };
 
 struct mode_ops {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "proxy/daemon/settings.h"
 #include "proxy/packet/decode.h"
@@ -11,6 +12,7 @@
 #include "common/log.h"
 #include "proxy/daemon/mode.h"
 #include "proxy/daemon/mode_inline.h"
+#include "proxy/daemon/hits.h"
 #include "proxy/enforce/notice.h"
 
 struct inline_mode {
@@ -21,7 +23,15 @@ struct inline_mode {
 static void on_event(void *ctx, const struct inline_event *ev)
 {
     struct inline_mode *m = ctx;
-    if (ev->d.verdict != VERDICT_BLOCK || !m->d->log)
+    if (ev->d.verdict != VERDICT_BLOCK)
+        return;
+    if (ev->rs && ev->d.entry != RULESET_NO_ENTRY) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+        hits_note(m->d->hits, ev->worker, ev->rs, ev->d.entry,
+                  (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+    }
+    if (!m->d->log)
         return;
     char cli[64], srv[64], name[256] = "", url[512] = "";
     decode_fmt_endpoint(ev->client, ev->ipver, ev->client_port, cli, sizeof(cli));

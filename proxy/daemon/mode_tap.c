@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "proxy/daemon/mode.h"
 #include "proxy/daemon/mode_tap.h"
+#include "proxy/daemon/hits.h"
 #include "proxy/enforce/notice.h"
 #include "rules/match/rsref.h"
 
@@ -230,6 +231,12 @@ static void on_event(void *ctx, const struct engine_event *ev)
     if (ev->d.verdict != VERDICT_BLOCK)
         return;
     w->blocks++;
+    if (w->rs && ev->d.entry != RULESET_NO_ENTRY) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+        hits_note(w->t->d->hits, w->idx, w->rs, ev->d.entry,
+                  (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+    }
     const char *order = NULL;
     if (w->rs && ev->d.entry != RULESET_NO_ENTRY) {
         order = ruleset_entry_order(w->rs, ev->d.entry);

@@ -71,14 +71,8 @@ static int parse_opts(int argc, char **argv, struct cli *c)
     return 0;
 }
 
-static struct store *cli_store(const struct cli *c)
+struct store *orders_cli_store_open(const char *url, const struct settings *cfg)
 {
-    return orders_cli_store(c->store_url, c->cfg);
-}
-
-struct store *orders_cli_store(const char *store_url, const struct settings *cfg)
-{
-    const char *url = store_url;
     if (!url && cfg)
         url = cfg->store[0] ? cfg->store : cfg->state_dir;
     struct store_opts o;
@@ -90,6 +84,11 @@ struct store *orders_cli_store(const char *store_url, const struct settings *cfg
     if (!s)
         fprintf(stderr, "qorgau: %s\n", err);
     return s;
+}
+
+static struct store *cli_store(const struct cli *c)
+{
+    return orders_cli_store_open(c->store_url, c->cfg);
 }
 
 /* ---- order import ---- */

@@ -16,9 +16,9 @@ int orders_cli_status(int argc, char **argv);
 struct settings;
 struct store;
 
-/* Opens the store the commands use: store_url; else cfg's store key; else cfg's state_dir;
- * else STORE_DEFAULT_DIR (cfg may be NULL). Prints "qorgau: <error>" and returns NULL when it
- * cannot. Also for `qorgau subscriber` (subs_cli.c). */
-struct store *orders_cli_store(const char *store_url, const struct settings *cfg);
+/* Opens the store the CLIs use: url (--store) if not NULL; else cfg's store key; else the
+ * directory store in cfg's state_dir; else STORE_DEFAULT_DIR (cfg may be NULL). Prints the
+ * reason on stderr and returns NULL when it cannot be opened. */
+struct store *orders_cli_store_open(const char *url, const struct settings *cfg);
 
 #endif

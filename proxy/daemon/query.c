@@ -164,6 +164,10 @@ int query_judge(const struct ruleset *rs, const struct verdict_policy *pol, uint
     } else {
         fputs("null,\"orders\":[],\"category\":null", out);
     }
+    if (d.held_entry != RULESET_NO_ENTRY) { /* a shared resolved address its policy let pass */
+        fputs(",\"held\":", out);
+        jsonw_cstr(out, ruleset_entry_text(rs, d.held_entry));
+    }
     fputs(",\"judged_as\":", out);
     jsonw_cstr(out, ipver ? "address" : verdict_app_name(f.app));
     fprintf(out, ",\"version\":%" PRIu64 "}\n", version);

@@ -27,6 +27,9 @@
 #include "rules/match/ruleset.h"
 
 #define QUERY_LINE_MAX 4096
+/* The admin socket's query for the IP fallback report (docs/fallback.md "The report"): the
+ * answer is the report, one JSON line. A name never starts with ':'. */
+#define QUERY_FALLBACK ":fallback"
 
 enum query_line { QUERY_LINE_OK = 0, QUERY_LINE_EMPTY, QUERY_LINE_BAD };
 

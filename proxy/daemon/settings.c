@@ -5,6 +5,7 @@
  * documentation generator are common/config.c's. */
 #include "proxy/daemon/settings.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -14,6 +15,8 @@
 #include "common/log.h"
 #include "proxy/daemon/radius.h"
 #include "rules/orders/sign.h"
+#include "rules/report/deadline.h"
+#include "rules/resolve/fallback.h"
 #include "rules/store/store.h"
 
 #define OFF(f) offsetof(struct settings, f)
@@ -33,6 +36,11 @@ _Static_assert((int)SETTINGS_SIG_ACCEPT == (int)SIGN_ACCEPT_ANY &&
                    (int)SETTINGS_SIG_REQUIRE_VALID == (int)SIGN_REQUIRE_VALID,
                "orders.signature values are passed as enum sign_policy");
 
+_Static_assert((int)SETTINGS_FALLBACK_BLOCK == (int)FALLBACK_SHARED_BLOCK &&
+                   (int)SETTINGS_FALLBACK_NAMELESS == (int)FALLBACK_SHARED_NAMELESS &&
+                   (int)SETTINGS_FALLBACK_REPORT == (int)FALLBACK_SHARED_REPORT,
+               "fallback.shared_policy values are passed as enum fallback_policy");
+
 static const char *const v_mode[] = { "tap", "inline", NULL };
 static const char *const v_https_url[] = { "name", "ignore", NULL };
 static const char *const v_https_block[] = { "rst", "alert", NULL };
@@ -43,6 +51,8 @@ static const char *const v_checksums[] = { "verify", "ignore", "auto", NULL };
 static const char *const v_signature[] = { "accept", "refuse-invalid", "require-valid", NULL };
 static const char *const v_log_level[] = { "error", "warn", "info", "debug", NULL };
 static const char *const v_radius_id[] = { "msisdn", "imsi", "user-name", NULL };
+static const char *const v_fb_resolve[] = { "none", "marked", "all", NULL };
+static const char *const v_fb_policy[] = { "block", "nameless", "report", NULL };
 
 /* clang-format off */
 static const struct config_key keys[] = {
@@ -161,7 +171,43 @@ static const struct config_key keys[] = {
       "PEM bundle of the certificates order signatures (FILE.sig) must chain to; empty = not checked" },
     { "orders.merge_threshold", CONFIG_INT, 0, 100000000, "20000", NULL, OFF(orders_merge_threshold), false,
       "changes of the store are applied to the running set as an overlay; past this many overlay "
-      "entries a background thread merges it into a fresh base (0 = after every change)" },
+      "entries (or past 1/orders.merge_ratio of the set, whichever is larger) a background "
+      "thread merges it into a fresh base; a change larger than that is compiled with the whole "
+      "set (0 = after every change)" },
+    { "orders.merge_ratio", CONFIG_INT, 0, 1000000, "16", NULL, OFF(orders_merge_ratio), false,
+      "the overlay may also grow to 1/this of the set before a merge (at 5M entries and 16: "
+      "312 500), so a large base is not rebuilt every few orders; 0 = orders.merge_threshold "
+      "alone" },
+    { "report.deadline_days", CONFIG_INT, 1, 3650, "10", NULL, OFF(report_deadline_days), false,
+      "days an order allows, counted in local calendar days of report.timezone from the day it was "
+      "received; the deadline is the end of the last day (`qorgau report`, `deadlines`, `stats`)" },
+    { "report.timezone", CONFIG_STRING, 0, 0, "Asia/Almaty", NULL, OFF(report_timezone), false,
+      "time zone of the deadline's days and of the times in reports: an IANA name from the system "
+      "time zone database, UTC, or a fixed offset such as +05:00" },
+    { "report.sign_key", CONFIG_PATH, 0, 0, "", NULL, OFF(report_sign_key), false,
+      "PEM private key signing reports: `qorgau report -o FILE` writes FILE.sig, a detached CMS "
+      "signature (DER); empty = reports are not signed" },
+    { "report.sign_cert", CONFIG_PATH, 0, 0, "", NULL, OFF(report_sign_cert), false,
+      "PEM certificate of report.sign_key, included in the signature" },
+    { "fallback.resolve", CONFIG_ENUM, 0, 0, "marked", v_fb_resolve, OFF(fallback_resolve), true,
+      "IP fallback (docs/fallback.md): resolve the domain entries of resources marked "
+      "\"resolve\": true in their order (marked), of every domain entry (all) or none, and block "
+      "their addresses for flows whose name cannot be seen" },
+    { "fallback.resolvers", CONFIG_STRING, 0, 0, "", NULL, OFF(fallback_resolvers), true,
+      "DNS servers asked, comma-separated ip[:port] ([ipv6]:port); empty = those of /etc/resolv.conf" },
+    { "fallback.ttl_min", CONFIG_DURATION, 1000, 24 * 60 * MIN, "1m", NULL, OFF(fallback_ttl_min),
+      true, "an answer is kept at least this long (the floor of its TTL)" },
+    { "fallback.ttl_max", CONFIG_DURATION, 1000, 7 * 24 * 60 * MIN, "60m", NULL, OFF(fallback_ttl_max),
+      true, "an answer is asked again after at most this long (the ceiling of its TTL)" },
+    { "fallback.shared_threshold", CONFIG_INT, 2, 1000000, "5", NULL, OFF(fallback_shared_threshold),
+      true, "an address that this many blocked names resolve to is shared (a CDN): "
+            "fallback.shared_policy applies to it" },
+    { "fallback.shared_policy", CONFIG_ENUM, 0, 0, "nameless", v_fb_policy, OFF(fallback_shared_policy),
+      true, "a shared address blocks every flow (block), only flows without a visible name "
+            "(nameless: no SNI, ECH) or none (report); held back ones are listed in the report" },
+    { "fallback.protect", CONFIG_STRING, 0, 0, "", NULL, OFF(fallback_protect), true,
+      "addresses and prefixes the IP fallback never blocks, comma-separated (ip, ip/len): a "
+      "blocked name's DNS can point anywhere; such answers are reported as held, \"protected\"" },
     /* subscriber map: the RADIUS Accounting listener (docs/subscribers.md) */
     { "radius.listen", CONFIG_STRING, 0, 0, "", NULL, OFF(radius_listen), true,
       "UDP address of the RADIUS Accounting listener (`127.0.0.1:1813`, `[::1]:1813`); empty = "
@@ -182,6 +228,55 @@ static const struct config_key keys[] = {
       "mappings are stored but not held by the node (counted as radius.map_full)" },
 };
 /* clang-format on */
+
+/* One item of fallback.resolvers: "ip", "ip:port", "ipv6", "[ipv6]" or "[ipv6]:port". */
+static bool resolver_item_ok(const char *s, size_t len)
+{
+    char host[64];
+    const char *port = NULL, *h = s;
+    size_t hl = len, pl = 0;
+    if (len > 0 && s[0] == '[') {
+        const char *e = memchr(s, ']', len);
+        if (!e)
+            return false;
+        h = s + 1;
+        hl = (size_t)(e - h);
+        size_t rest = len - (size_t)(e + 1 - s);
+        if (rest > 0) {
+            if (e[1] != ':')
+                return false;
+            port = e + 2;
+            pl = rest - 1;
+        }
+    } else {
+        const char *c = memchr(s, ':', len);
+        if (c && !memchr(c + 1, ':', len - (size_t)(c + 1 - s))) { /* one colon: ipv4:port */
+            hl = (size_t)(c - s);
+            port = c + 1;
+            pl = len - hl - 1;
+        }
+    }
+    if (hl == 0 || hl >= sizeof(host))
+        return false;
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    uint8_t a[16];
+    if (inet_pton(AF_INET, host, a) != 1 && inet_pton(AF_INET6, host, a) != 1)
+        return false;
+    if (port) {
+        unsigned v = 0;
+        if (pl == 0 || pl > 5)
+            return false;
+        for (size_t i = 0; i < pl; i++) {
+            if (port[i] < '0' || port[i] > '9')
+                return false;
+            v = v * 10 + (unsigned)(port[i] - '0');
+        }
+        if (v == 0 || v > 65535)
+            return false;
+    }
+    return true;
+}
 
 /* Rules that span keys, and derived values; after the whole file was read. */
 static int finish(void *p, struct config_parse *ps)
@@ -230,6 +325,45 @@ static int finish(void *p, struct config_parse *ps)
             config_error(ps, config_line(ps, "radius.client"), "radius.client", "%s", e);
             return -EINVAL;
         }
+    }
+    if ((c->report_sign_key[0] == '\0') != (c->report_sign_cert[0] == '\0')) {
+        config_error(ps, 0, c->report_sign_key[0] ? "report.sign_cert" : "report.sign_key",
+                     "required with %s (a report is signed with both or not at all)",
+                     c->report_sign_key[0] ? "report.sign_key" : "report.sign_cert");
+        return -EINVAL;
+    }
+    if (!deadline_tz_valid(c->report_timezone)) {
+        config_error(ps, config_line(ps, "report.timezone"), "report.timezone",
+                     "'%s' is not in the time zone database (an IANA name such as Asia/Almaty, "
+                     "UTC, or an offset such as +05:00)",
+                     c->report_timezone);
+        return -EINVAL;
+    }
+    for (const char *it = c->fallback_resolvers; *it;) {
+        size_t n = strcspn(it, ",");
+        size_t b = 0, e = n;
+        while (b < e && (it[b] == ' ' || it[b] == '\t'))
+            b++;
+        while (e > b && (it[e - 1] == ' ' || it[e - 1] == '\t'))
+            e--;
+        if (!resolver_item_ok(it + b, e - b)) {
+            config_error(ps, config_line(ps, "fallback.resolvers"), "fallback.resolvers",
+                         "'%.*s' is not ip, ip:port, ipv6 or [ipv6]:port", (int)(e - b), it + b);
+            return -EINVAL;
+        }
+        it += n + (it[n] == ',');
+    }
+    struct fallback_prefix pfx[FALLBACK_PROTECT_MAX];
+    char perr[256];
+    if (fallback_parse_prefixes(c->fallback_protect, pfx, FALLBACK_PROTECT_MAX, perr,
+                                sizeof(perr)) < 0) {
+        config_error(ps, config_line(ps, "fallback.protect"), "fallback.protect", "%s", perr);
+        return -EINVAL;
+    }
+    if (c->fallback_ttl_max < c->fallback_ttl_min) {
+        config_error(ps, config_line(ps, "fallback.ttl_max"), "fallback.ttl_max",
+                     "is below fallback.ttl_min");
+        return -EINVAL;
     }
     if (c->tap_inject_interface[0] == '\0' && c->tap_interface[0] != '\0') {
         char *s = strdup(c->tap_interface);

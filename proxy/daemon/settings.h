@@ -7,7 +7,9 @@
  *   mode = tap needs tap.interface; mode = inline needs inline.tproxy_port or
  *   inline.redirect_port, and the two must differ. Derived: tap.inject_interface is
  *   tap.interface when the file left it empty. radius.listen, when set, must be an address
- *   and needs a radius.client; every radius.client line must parse. */
+ *   and needs a radius.client; every radius.client line must parse. fallback.ttl_max may not
+ *   be below fallback.ttl_min; fallback.resolvers and fallback.protect are checked item by
+ *   item. */
 #ifndef QG_SETTINGS_H
 #define QG_SETTINGS_H
 
@@ -42,6 +44,18 @@ enum settings_log_level {
     SETTINGS_LOG_WARN,
     SETTINGS_LOG_INFO,
     SETTINGS_LOG_DEBUG
+};
+
+enum settings_fallback_resolve {
+    SETTINGS_FALLBACK_NONE = 0,
+    SETTINGS_FALLBACK_MARKED,
+    SETTINGS_FALLBACK_ALL
+};
+/* same values as enum fallback_policy (rules/resolve/fallback.h; settings.c asserts it) */
+enum settings_fallback_policy {
+    SETTINGS_FALLBACK_BLOCK = 0,
+    SETTINGS_FALLBACK_NAMELESS,
+    SETTINGS_FALLBACK_REPORT
 };
 
 /* The effective configuration. Enum fields are int holding the enum values above; sizes are
@@ -105,6 +119,19 @@ struct settings {
     int orders_signature;      /* enum settings_signature */
     char *orders_trust_anchors;
     int64_t orders_merge_threshold; /* overlay entries past which the set is compiled afresh */
+    int64_t orders_merge_ratio;     /* ... or past 1/ratio of the set's entries (0: off) */
+    int64_t report_deadline_days;   /* days an order allows (report, deadlines, stats) */
+    char *report_timezone;          /* zone of those days (rules/report/deadline.h) */
+    char *report_sign_key;          /* PEM key signing reports ("" = not signed) */
+    char *report_sign_cert;         /* PEM certificate of that key */
+
+    int fallback_resolve;      /* enum settings_fallback_resolve */
+    char *fallback_resolvers;  /* "ip[:port],..." for c-ares; "" = /etc/resolv.conf */
+    uint64_t fallback_ttl_min; /* ms */
+    uint64_t fallback_ttl_max; /* ms */
+    int64_t fallback_shared_threshold;
+    int fallback_shared_policy; /* enum settings_fallback_policy = enum fallback_policy */
+    char *fallback_protect;     /* "ip[/len],..." never blocked by the fallback */
 
     /* subscriber map: the RADIUS Accounting listener (proxy/daemon/radius.h) */
     char *radius_listen;              /* "" = no listener */

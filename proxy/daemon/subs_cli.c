@@ -145,7 +145,7 @@ int subs_cli_main(int argc, char **argv)
         fprintf(stderr, "qorgau: %s\n", err);
         return 1;
     }
-    struct store *s = orders_cli_store(store_url, cfg);
+    struct store *s = orders_cli_store_open(store_url, cfg);
     int ret = 1;
     if (!s)
         goto out;

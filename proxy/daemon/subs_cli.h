@@ -4,7 +4,7 @@
  *     qorgau subscriber [-c CONFIG] [--store URL] set ADDR SUBSCRIBER [--ttl D] [--session S]
  *     qorgau subscriber [-c CONFIG] [--store URL] show ADDR | del ADDR | list
  *
- * The store is found as for `qorgau order` (orders_cli_store()). */
+ * The store is found as for `qorgau order` (orders_cli_store_open()). */
 #ifndef QG_SUBS_CLI_H
 #define QG_SUBS_CLI_H
 

@@ -616,6 +616,7 @@ static void report(struct worker *w, struct conn *c, const struct ruleset *rs,
     ev.req = (unsigned)c->nreq + 1;
     ev.by_address = by_address;
     ev.d = res->d;
+    ev.rs = rs;
     if (rs && res->d.verdict == VERDICT_BLOCK)
         ev.order = ruleset_entry_order(rs, res->d.entry);
     cfg->on_event(cfg->event_ctx, &ev);

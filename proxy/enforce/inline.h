@@ -97,7 +97,8 @@ struct inline_event {
     unsigned req;    /* 1-based request number on the connection */
     bool by_address; /* judged on the address alone (timeout, limit, unknown) */
     struct verdict_decision d;
-    const char *order; /* order id of the matching entry ("" if none), or NULL */
+    const char *order;        /* order id of the matching entry ("" if none), or NULL */
+    const struct ruleset *rs; /* the set d.entry belongs to (valid during the callback), or NULL */
 };
 
 /* Counters of one worker (inline_stats sums them). Every give-up path has its own. The

@@ -829,9 +829,12 @@ static void flow_end(struct flow *f, enum flowtab_why why, void *ctx)
     if (why == FLOWTAB_EVICTED)
         e->st.flows_evicted++;
     if (!(f->a.state & ENGINE_ST_EVENT)) {
-        /* Never reached a request: report it if it carried payload or its address is listed. */
+        /* Never reached a request: report it if it carried payload or its address is listed
+         * (an ip entry, or an address the IP fallback resolved). */
         struct rule_match m;
-        bool listed = e->rs && ruleset_match_ip(e->rs, f->ipver, flowtab_server_addr(f), &m);
+        const uint8_t *dst = flowtab_server_addr(f);
+        bool listed = e->rs && (ruleset_match_ip(e->rs, f->ipver, dst, &m) ||
+                                fbaddr_lookup(ruleset_fallback(e->rs), f->ipver, dst) != NULL);
         if ((f->a.state & ENGINE_ST_PAYLOAD) || listed)
             decide_by_address(e, f);
     }

@@ -20,6 +20,7 @@ void verdict_decide(const struct ruleset *rs, const struct verdict_policy *pol,
     d->method = METHOD_NONE;
     d->action = ACTION_NONE;
     d->entry = RULESET_NO_ENTRY;
+    d->held_entry = RULESET_NO_ENTRY;
     if (!rs)
         return;
 
@@ -45,11 +46,20 @@ void verdict_decide(const struct ruleset *rs, const struct verdict_policy *pol,
             return;
         }
     }
+    bool named = f->name && f->name_len > 0 && !f->name_is_ip && !f->name_hidden;
     if (f->dst && ruleset_match_ip(rs, f->ipver, f->dst, &m)) {
         d->verdict = VERDICT_BLOCK;
-        bool named = f->name && f->name_len > 0 && !f->name_is_ip && !f->name_hidden;
         d->method = named ? METHOD_IP : METHOD_IP_FALLBACK;
         d->entry = m.entry;
+    } else if (f->dst) {
+        const struct fbaddr_rec *r = fbaddr_lookup(ruleset_fallback(rs), f->ipver, f->dst);
+        if (r && (r->act == FBADDR_BLOCK || (r->act == FBADDR_NAMELESS && !named))) {
+            d->verdict = VERDICT_BLOCK;
+            d->method = named ? METHOD_IP : METHOD_IP_FALLBACK;
+            d->entry = r->entry;
+        } else if (r) {
+            d->held_entry = r->entry; /* shared: the policy holds the block back */
+        }
     }
     if (d->verdict == VERDICT_BLOCK)
         d->action = block_action(pol, f);

@@ -8,6 +8,11 @@
  *   3. ip entries        - the destination address; method "ip" when the flow had a usable
  *                          name, "ip-fallback" when it had none (no SNI, ECH, IP literal,
  *                          unparseable name), since then the address is all there is to judge.
+ *   4. resolved addresses - the IP fallback table attached to the set (rules/match/fbaddr.h,
+ *                          docs/fallback.md): an address only blocked names resolve to blocks
+ *                          every flow ("ip" with a visible name, so a fronted name does not
+ *                          pass; "ip-fallback" without); a shared one (a CDN) blocks per its
+ *                          policy: only nameless flows, or nothing (decision.held_entry).
  * With ECH the outer (public) name is still checked against url and domain entries first. */
 #ifndef QG_VERDICT_H
 #define QG_VERDICT_H
@@ -61,7 +66,9 @@ struct verdict_decision {
     enum verdict verdict;
     enum verdict_method method;
     enum verdict_action action;
-    uint32_t entry; /* RULESET_NO_ENTRY on pass */
+    uint32_t entry;      /* RULESET_NO_ENTRY on pass */
+    uint32_t held_entry; /* pass: the entry whose shared resolved address matched and whose
+                           * policy held the block back (a residual risk); else RULESET_NO_ENTRY */
 };
 
 /* Decides one request against rs (may be NULL: everything passes). Pure; no allocation. */

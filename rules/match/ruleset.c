@@ -140,6 +140,10 @@ struct ruleset {
     uint64_t *dead;
     size_t ndead;
     size_t dead_count[3], dead_ips4;
+
+    /* The IP fallback address table attached before publication (ruleset_set_fallback()); this
+     * set's own, never inherited by an overlay built on it. */
+    struct fbaddr *fb;
 };
 
 /* ---- small helpers ---- */
@@ -788,6 +792,7 @@ void ruleset_free(struct ruleset *rs)
         return;
     if (atomic_fetch_sub(&rs->refs, 1) != 1)
         return; /* an overlay set still uses it */
+    fbaddr_free(rs->fb);
     if (rs->base) {
         ruleset_free(rs->base);
         ruleset_free(rs->delta);
@@ -1085,12 +1090,24 @@ static size_t flat_bytes(const struct ruleset *rs)
            domhash_bytes(rs->https_host) + iplpm_bytes(rs->ip4) + iplpm_bytes(rs->ip6);
 }
 
+void ruleset_set_fallback(struct ruleset *rs, struct fbaddr *fb)
+{
+    fbaddr_free(rs->fb);
+    rs->fb = fb;
+}
+
+const struct fbaddr *ruleset_fallback(const struct ruleset *rs)
+{
+    return rs ? rs->fb : NULL;
+}
+
 void ruleset_get_stats(const struct ruleset *rs, struct ruleset_stats *st)
 {
     memset(st, 0, sizeof(*st));
     if (!rs)
         return;
     st->version = rs->version;
+    st->fallback = fbaddr_count(rs->fb);
     if (rs->base) {
         const struct ruleset *b = rs->base, *d = rs->delta;
         st->domains = b->count[RULE_DOMAIN] - rs->dead_count[RULE_DOMAIN] + d->count[RULE_DOMAIN];
@@ -1098,14 +1115,15 @@ void ruleset_get_stats(const struct ruleset *rs, struct ruleset_stats *st)
         st->ips4 = b->ips4 - rs->dead_ips4 + d->ips4;
         st->ips6 = (b->count[RULE_IP] - b->ips4) - (rs->dead_count[RULE_IP] - rs->dead_ips4) +
                    (d->count[RULE_IP] - d->ips4);
-        st->bytes = sizeof(*rs) + (b->n + 63) / 64 * 8 + flat_bytes(d); /* base is shared */
+        st->bytes = sizeof(*rs) + (b->n + 63) / 64 * 8 + flat_bytes(d) + /* base is shared */
+                    fbaddr_bytes(rs->fb);
         return;
     }
     st->domains = rs->count[RULE_DOMAIN];
     st->urls = rs->count[RULE_URL];
     st->ips4 = rs->ips4;
     st->ips6 = rs->count[RULE_IP] - rs->ips4;
-    st->bytes = flat_bytes(rs);
+    st->bytes = flat_bytes(rs) + fbaddr_bytes(rs->fb);
 }
 
 /* ---- the disk image ----

@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rules/match/fbaddr.h"
+
 enum rule_kind { RULE_DOMAIN = 0, RULE_URL, RULE_IP };
 
 #define RULESET_NO_ENTRY UINT32_MAX
@@ -105,6 +107,7 @@ enum rule_kind ruleset_entry_kind(const struct ruleset *rs, uint32_t entry);
 /* Counts and memory of a built set. */
 struct ruleset_stats {
     size_t domains, urls, ips4, ips6;
+    size_t fallback;  /* addresses in the attached IP fallback table */
     size_t bytes;     /* heap bytes held by the set */
     uint64_t version; /* set by the publisher; 0 when never published */
 };
@@ -113,6 +116,14 @@ void ruleset_get_stats(const struct ruleset *rs, struct ruleset_stats *st);
 /* Sets the version reported by ruleset_get_stats() (rsref_publish() calls it before the set
  * becomes visible to readers). */
 void ruleset_set_version(struct ruleset *rs, uint64_t version);
+
+/* Attaches the IP fallback address table fb (rules/match/fbaddr.h; its entry ids are rs's) to rs,
+ * which takes it over (a table attached before is freed). Only before rs is published: readers
+ * never see a set change. ruleset_image_write() leaves the table out; an overlay built on rs
+ * (ruleset_apply()) starts without one. */
+void ruleset_set_fallback(struct ruleset *rs, struct fbaddr *fb);
+/* The attached table, or NULL (then fbaddr_lookup() finds nothing). */
+const struct fbaddr *ruleset_fallback(const struct ruleset *rs);
 
 /* Number of entries (ids are 0 .. count-1, in the order they were first added). An overlay set
  * (ruleset_apply()) also counts the base's entries it passes over (ruleset_entry_live()). */

@@ -4,7 +4,7 @@
  *
  *   {"id","issuer","number","legal_basis","category","issued","received","included",
  *    "action":"restrict"|"restore","urgent":bool,"restores":[id...],
- *    "resources":[{"text","norm","kind":"domain"|"url"|"ip"[,"category"]}...],
+ *    "resources":[{"text","norm","kind":"domain"|"url"|"ip"[,"category"][,"resolve":true]}...],
  *    "rejected":[{"pos","text","reason"}...],"source","sha256",
  *    "signature":{"status":"none"|"valid"|"invalid","signer","time","reason"}}
  *
@@ -157,7 +157,7 @@ int order_add_resource(struct order *o, const char *text, size_t len, const char
             return -ENOMEM;
         o->res = n;
     }
-    struct order_resource r = { NULL, NULL, kind, NULL };
+    struct order_resource r = { NULL, NULL, kind, NULL, false };
     if (order_set(&r.text, text, len) || set_str(&r.norm, norm) ||
         (category && set_str(&r.category, category))) {
         free(r.text);
@@ -426,6 +426,8 @@ char *order_to_json(const struct order *o)
         put(x, "kind", json_string(kind_name(r->kind)), &bad);
         if (r->category)
             put(x, "category", json_string(r->category), &bad);
+        if (r->resolve)
+            put(x, "resolve", json_true(), &bad);
         if (json_array_append_new(a, x))
             bad = true;
     }
@@ -582,10 +584,13 @@ struct order *order_from_json(const char *buf, size_t len, char *err, size_t err
     json_array_foreach(v, i, x)
     {
         json_t *t = json_object_get(x, "text"), *n = json_object_get(x, "norm");
-        json_t *c = json_object_get(x, "category");
-        if (!json_is_string(t) || (c && !json_is_string(c)) || (n && !json_is_string(n))) {
+        json_t *c = json_object_get(x, "category"), *rv = json_object_get(x, "resolve");
+        if (!json_is_string(t) || (c && !json_is_string(c)) || (n && !json_is_string(n)) ||
+            (rv && !json_is_boolean(rv))) {
             snprintf(err, errlen,
-                     "resource %zu: needs a string 'text' (and string 'norm', 'category')", i + 1);
+                     "resource %zu: needs a string 'text' (and string 'norm', 'category', boolean "
+                     "'resolve')",
+                     i + 1);
             goto fail;
         }
         bool mask = n && strncmp(json_string_value(n), "*.", 2) == 0;
@@ -595,6 +600,7 @@ struct order *order_from_json(const char *buf, size_t len, char *err, size_t err
             snprintf(err, errlen, "resource %zu: %s", i + 1, rc == -ENOMEM ? "out of memory" : why);
             goto fail;
         }
+        o->res[o->nres - 1].resolve = json_is_true(rv);
     }
     v = json_object_get(j, "rejected");
     if (v && !json_is_array(v)) {

@@ -29,6 +29,8 @@ struct order_resource {
     char *norm; /* normalized (ruleset_normalize_entry); "*.name" for a domain mask */
     enum rule_kind kind;
     char *category; /* NULL: the order's */
+    bool resolve;   /* marked for the IP fallback: its addresses are resolved and blocked too
+                     * (fallback.resolve = marked; docs/fallback.md) */
 };
 
 struct order_reject {

@@ -3,7 +3,8 @@
  *   { "id": "2026-41-0017", "issuer": "...", "number": "17" (opt), "legal_basis": "...",
  *     "issued": time, "received": time (opt), "category": "..." (opt),
  *     "action": "restrict" | "restore" (opt), "urgent": bool (opt), "restores": [id...] (opt),
- *     "resources": [ "example.com" | { "value": "...", "category": "..." }, ... ] }
+ *     "resources": [ "example.com" | { "value": "...", "category": "...", "resolve": true },
+ *                    ... ] }   ("resolve" (opt): marked for the IP fallback, docs/fallback.md)
  *
  * jansson does not say where a value was, so a small scanner walks the (already validated) text
  * once and notes the line and column of every value in document order; a value's number in
@@ -278,15 +279,18 @@ static int one_order(const struct ctx *c, json_t *o, size_t oidx, size_t num,
     {
         size_t xi = e;
         e += subtree(x);
-        json_t *val = x, *cat = NULL;
+        json_t *val = x, *cat = NULL, *resolve = NULL;
         where(c, xi, pos, sizeof(pos));
         if (json_is_object(x)) {
             val = json_object_get(x, "value");
             cat = json_object_get(x, "category");
-            if (cat && !json_is_string(cat)) {
+            resolve = json_object_get(x, "resolve");
+            if ((cat && !json_is_string(cat)) || (resolve && !json_is_boolean(resolve))) {
                 char *t = json_dumps(x, JSON_COMPACT | JSON_ENCODE_ANY);
                 rc = order_add_reject(r, pos, t ? t : "", t ? strlen(t) : 0,
-                                      "field 'category' must be a string");
+                                      cat && !json_is_string(cat)
+                                          ? "field 'category' must be a string"
+                                          : "field 'resolve' must be true or false");
                 free(t);
                 if (rc)
                     goto fail;
@@ -304,6 +308,8 @@ static int one_order(const struct ctx *c, json_t *o, size_t oidx, size_t num,
         }
         rc = order_add_resource(r, json_string_value(val), json_string_length(val),
                                 cat ? json_string_value(cat) : NULL, false, why, sizeof(why));
+        if (rc == 0)
+            r->res[r->nres - 1].resolve = json_is_true(resolve);
         if (rc == -EINVAL)
             rc = order_add_reject(r, pos, json_string_value(val), json_string_length(val), why);
         if (rc)

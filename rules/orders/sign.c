@@ -187,3 +187,69 @@ bool sign_acceptable(const struct order_signature *s, enum sign_policy p)
     }
     return true;
 }
+
+int sign_detached(const uint8_t *data, size_t len, const char *key_path, const char *cert_path,
+                  uint8_t **der, size_t *derlen, char *err, size_t errlen)
+{
+    int rc = -EINVAL;
+    EVP_PKEY *key = NULL;
+    X509 *cert = NULL;
+    CMS_ContentInfo *cms = NULL;
+    BIO *in = NULL;
+    unsigned char *out = NULL;
+    char why[256];
+    FILE *f = fopen(key_path, "r");
+    if (!f) {
+        snprintf(err, errlen, "sign: key %s: %s", key_path, strerror(errno));
+        return -EINVAL;
+    }
+    key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+    fclose(f);
+    if (!key) {
+        ssl_reason(why, sizeof(why), "not a PEM private key");
+        snprintf(err, errlen, "sign: key %s: %s", key_path, why);
+        goto out;
+    }
+    if (!(f = fopen(cert_path, "r"))) {
+        snprintf(err, errlen, "sign: certificate %s: %s", cert_path, strerror(errno));
+        goto out;
+    }
+    cert = PEM_read_X509(f, NULL, NULL, NULL);
+    fclose(f);
+    if (!cert) {
+        ssl_reason(why, sizeof(why), "not a PEM certificate");
+        snprintf(err, errlen, "sign: certificate %s: %s", cert_path, why);
+        goto out;
+    }
+    if (X509_check_private_key(cert, key) != 1) {
+        snprintf(err, errlen, "sign: key %s does not match certificate %s", key_path, cert_path);
+        goto out;
+    }
+    if (len > INT32_MAX || !(in = BIO_new_mem_buf(data, (int)len))) {
+        rc = -ENOMEM;
+        snprintf(err, errlen, "sign: out of memory");
+        goto out;
+    }
+    cms = CMS_sign(cert, key, NULL, in, CMS_BINARY | CMS_DETACHED);
+    if (!cms) {
+        ssl_reason(why, sizeof(why), "signing failed");
+        snprintf(err, errlen, "sign: %s", why);
+        goto out;
+    }
+    int n = i2d_CMS_ContentInfo(cms, &out);
+    if (n <= 0 || !(*der = malloc((size_t)n))) {
+        rc = -ENOMEM;
+        snprintf(err, errlen, "sign: cannot encode the signature");
+        goto out;
+    }
+    memcpy(*der, out, (size_t)n);
+    *derlen = (size_t)n;
+    rc = 0;
+out:
+    OPENSSL_free(out);
+    CMS_ContentInfo_free(cms);
+    BIO_free(in);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    return rc;
+}

@@ -25,6 +25,15 @@
 int sign_verify(const uint8_t *data, size_t len, const uint8_t *sig, size_t siglen,
                 const char *anchors, struct order_signature *out);
 
+/* Signs data (len bytes): a detached CMS SignedData (CMS_BINARY, the certificate included, a
+ * signing time among the signed attributes) by the PEM private key at key_path and the PEM
+ * certificate at cert_path, DER-encoded into *der (the caller frees it with free()).
+ * `openssl cms -verify -binary -inform DER -content FILE -in FILE.sig` checks it. Returns 0, or
+ * -EINVAL (unreadable key or certificate, a key that does not match) / -ENOMEM with OpenSSL's
+ * reason in err. */
+int sign_detached(const uint8_t *data, size_t len, const char *key_path, const char *cert_path,
+                  uint8_t **der, size_t *derlen, char *err, size_t errlen);
+
 /* Frees out's strings and sets it to ORDER_SIG_NONE. */
 void sign_clear(struct order_signature *out);
 

@@ -577,6 +577,76 @@ int store_trim(struct store *s, uint64_t keep, char *err, size_t errlen)
     return s->ops->trim(s, keep, err, errlen);
 }
 
+static int bad_id(struct store *s, const char *what, const char *id, char *err, size_t errlen)
+{
+    if (id && store_id_valid(id, strlen(id)))
+        return 0;
+    snprintf(err, errlen, "store: %s: invalid %s id", s->where, what);
+    return -EINVAL;
+}
+
+int store_enforced(struct store *s, const char *node, store_enforced_fn cb, void *ctx, char *err,
+                   size_t errlen)
+{
+    int rc = bad_id(s, "node", node, err, errlen);
+    return rc ? rc : s->ops->enforced(s, node, cb, ctx, err, errlen);
+}
+
+int store_events(struct store *s, const char *id, store_event_fn cb, void *ctx, char *err,
+                 size_t errlen)
+{
+    int rc = bad_id(s, "order", id, err, errlen);
+    return rc ? rc : s->ops->events(s, id, cb, ctx, err, errlen);
+}
+
+int store_hits_add(struct store *s, const struct store_hit *h, size_t n, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < n; i++) {
+        int rc = bad_id(s, "order", h[i].order, err, errlen);
+        if (rc)
+            return rc;
+        size_t el = h[i].entry ? strlen(h[i].entry) : 0;
+        if (el == 0 || el > STORE_ENTRY_MAX || memchr(h[i].entry, '\n', el)) {
+            snprintf(err, errlen,
+                     "store: %s: hits of order %s: entry %zu: empty, too long or "
+                     "holds a line end",
+                     s->where, h[i].order, i);
+            return -EINVAL;
+        }
+    }
+    return n ? s->ops->hits_add(s, h, n, err, errlen) : 0;
+}
+
+int store_hits(struct store *s, const char *order, store_hit_fn cb, void *ctx, char *err,
+               size_t errlen)
+{
+    int rc = bad_id(s, "order", order, err, errlen);
+    return rc ? rc : s->ops->hits(s, order, cb, ctx, err, errlen);
+}
+
+int store_doc_put(struct store *s, const char *kind, const char *id, const char *bytes, size_t len,
+                  char *err, size_t errlen)
+{
+    int rc = bad_id(s, "document kind", kind, err, errlen);
+    if (!rc)
+        rc = bad_id(s, "document", id, err, errlen);
+    if (!rc && len > STORE_DOC_MAX) {
+        snprintf(err, errlen, "store: %s: document %s/%s: %zu bytes, over %u", s->where, kind, id,
+                 len, STORE_DOC_MAX);
+        rc = -E2BIG;
+    }
+    return rc ? rc : s->ops->doc_put(s, kind, id, bytes, len, err, errlen);
+}
+
+int store_doc_get(struct store *s, const char *kind, const char *id, store_doc_fn cb, void *ctx,
+                  char *err, size_t errlen)
+{
+    int rc = bad_id(s, "document kind", kind, err, errlen);
+    if (!rc)
+        rc = bad_id(s, "document", id, err, errlen);
+    return rc ? rc : s->ops->doc_get(s, kind, id, cb, ctx, err, errlen);
+}
+
 const char *store_change_kind_name(enum store_change_kind k)
 {
     switch (k) {

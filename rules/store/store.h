@@ -29,6 +29,8 @@
 #define STORE_HOST_MAX       256
 #define STORE_PATH_MAX       1024
 #define STORE_SECRET_MAX     256
+#define STORE_ENTRY_MAX      4096        /* bytes of a hit entry (a normalized resource) */
+#define STORE_DOC_MAX        (64u << 20) /* bytes of a document */
 
 enum store_url_kind { STORE_URL_REDIS = 1, STORE_URL_SENTINEL, STORE_URL_DIR };
 
@@ -113,6 +115,33 @@ typedef int (*store_order_fn)(void *ctx, const struct store_order *o);
 typedef int (*store_change_fn)(void *ctx, const struct store_change *c);
 typedef int (*store_node_fn)(void *ctx, const struct store_node *n);
 
+/* One version a node started enforcing, from its enforcement log. */
+struct store_enforced {
+    uint64_t version;
+    uint64_t since_ms;
+};
+typedef int (*store_enforced_fn)(void *ctx, const struct store_enforced *e);
+
+/* One event of an order's evidence record (written by store_publish, never trimmed). */
+struct store_event {
+    enum store_change_kind kind;
+    uint64_t version;
+    uint64_t time_ms;
+};
+typedef int (*store_event_fn)(void *ctx, const struct store_event *e);
+
+/* Hits of one entry (a normalized resource) under one order. For store_hits_add() a delta
+ * (count to add; first_ms and last_ms of the hits counted); for store_hits() the totals. */
+struct store_hit {
+    const char *order;
+    const char *entry; /* no '\n', at most STORE_ENTRY_MAX bytes */
+    uint64_t count;
+    uint64_t first_ms, last_ms;
+};
+typedef int (*store_hit_fn)(void *ctx, const struct store_hit *h);
+
+/* A document's bytes (not NUL-terminated). */
+typedef int (*store_doc_fn)(void *ctx, const char *bytes, size_t len);
 /* ---- subscriber map types (docs/subscribers.md) ---- */
 #define STORE_SUB_ADDR_MAX 48  /* bytes of an address text, NUL included */
 #define STORE_SUB_ID_MAX   128 /* bytes of a subscriber or session id */
@@ -152,6 +181,17 @@ struct store_ops {
                     uint32_t ttl_ms, char *err, size_t errlen);
     int (*nodes)(struct store *s, store_node_fn cb, void *ctx, char *err, size_t errlen);
     int (*trim)(struct store *s, uint64_t keep, char *err, size_t errlen);
+    int (*enforced)(struct store *s, const char *node, store_enforced_fn cb, void *ctx, char *err,
+                    size_t errlen);
+    int (*events)(struct store *s, const char *id, store_event_fn cb, void *ctx, char *err,
+                  size_t errlen);
+    int (*hits_add)(struct store *s, const struct store_hit *h, size_t n, char *err, size_t errlen);
+    int (*hits)(struct store *s, const char *order, store_hit_fn cb, void *ctx, char *err,
+                size_t errlen);
+    int (*doc_put)(struct store *s, const char *kind, const char *id, const char *bytes, size_t len,
+                   char *err, size_t errlen);
+    int (*doc_get)(struct store *s, const char *kind, const char *id, store_doc_fn cb, void *ctx,
+                   char *err, size_t errlen);
     void (*free)(struct store *s);
 
     /* ---- subscriber map (address -> subscriber), docs/subscribers.md ---- */
@@ -233,6 +273,40 @@ int store_nodes(struct store *s, store_node_fn cb, void *ctx, char *err, size_t 
 
 /* Drops change-log entries but the last keep (operators, and tests forcing a gap). */
 int store_trim(struct store *s, uint64_t keep, char *err, size_t errlen);
+
+/* ---- evidence (docs/store.md, "Evidence") ---- */
+
+/* Calls cb for each version node started enforcing, in version order: its enforcement log,
+ * which store_node_ack() appends to whenever the acknowledged version changes (a heartbeat
+ * with the same version adds nothing) and which is never trimmed. -ENOENT: no such node. */
+int store_enforced(struct store *s, const char *node, store_enforced_fn cb, void *ctx, char *err,
+                   size_t errlen);
+
+/* Calls cb for each change that touched order id (import, revoke, restore), in version order,
+ * from its evidence record: store_publish() appends to it in the same atomic change, and it is
+ * never trimmed (unlike the change log). -ENOENT when the order has no evidence record. */
+int store_events(struct store *s, const char *id, store_event_fn cb, void *ctx, char *err,
+                 size_t errlen);
+
+/* Adds n hit deltas in one batched write (one round trip, one locked rewrite per order): count
+ * added, first hit time = the minimum seen, last = the maximum. Entries with count 0 are
+ * ignored. A lost reply is not retried (it may have been counted). */
+int store_hits_add(struct store *s, const struct store_hit *h, size_t n, char *err, size_t errlen);
+
+/* Calls cb for each entry with hits under order, in no particular order (0 and no call when
+ * none). */
+int store_hits(struct store *s, const char *order, store_hit_fn cb, void *ctx, char *err,
+               size_t errlen);
+
+/* Stores a document (bytes, up to STORE_DOC_MAX) under kind and id (both store ids), replacing
+ * any earlier one: "report" documents record generated reports, "verify" documents hold
+ * self-verification results (docs/reports.md). */
+int store_doc_put(struct store *s, const char *kind, const char *id, const char *bytes, size_t len,
+                  char *err, size_t errlen);
+
+/* Calls cb once with the document's bytes. -ENOENT when there is none. */
+int store_doc_get(struct store *s, const char *kind, const char *id, store_doc_fn cb, void *ctx,
+                  char *err, size_t errlen);
 
 /* The kind's name: "import", "revoke", "restore" (NULL for others); and back (0 if unknown). */
 const char *store_change_kind_name(enum store_change_kind k);

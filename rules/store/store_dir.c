@@ -67,14 +67,13 @@ static void give_at(const struct dstore *d, int dfd, const char *name)
  * files) goes to the owner too. */
 static void give_tree(const struct dstore *d)
 {
-    static const char *const top[] = {
-        "orders", "nodes", "lock", "version", "changes.log", "subs"
-    };
+    static const char *const top[] = { "orders", "nodes", "enforced", "evidence", "hits",
+                                       "docs",   "subs",  "lock",     "version",  "changes.log" };
     if (!d->give)
         return;
     for (size_t i = 0; i < sizeof(top) / sizeof(top[0]); i++)
         give_at(d, d->dirfd, top[i]);
-    for (size_t i = 0; i < 2; i++) {
+    for (size_t i = 0; i < 7; i++) { /* the sub-directories: top[0..6] */
         int fd = openat(d->dirfd, top[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
             continue;
@@ -209,7 +208,7 @@ static int fail_errno(struct dstore *d, char *err, size_t errlen, const char *wh
 static int write_atomic(struct dstore *d, const char *name, const char *head, size_t hlen,
                         const char *body, size_t blen, bool sync, char *err, size_t errlen)
 {
-    char tmp[STORE_ID_MAX + 64];
+    char tmp[2 * STORE_ID_MAX + 64];
     const char *slash = strrchr(name, '/');
     if (slash)
         snprintf(tmp, sizeof(tmp), "%.*s/.tmp.%s.%d", (int)(slash - name), name, slash + 1,
@@ -272,6 +271,52 @@ static int read_file(struct dstore *d, const char *name, size_t max, char **out,
     *out = b;
     *len = got;
     return 0;
+}
+
+/* Appends len bytes to name (relative to the store), creating it; fdatasync when sync. */
+static int append_line(struct dstore *d, const char *name, const char *buf, size_t len, bool sync,
+                       char *err, size_t errlen)
+{
+    int fd = openat(d->dirfd, name, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0)
+        return fail_errno(d, err, errlen, name, errno);
+    give(d, fd);
+    int rc = fileio_write_all(fd, buf, len);
+    if (!rc && sync && fdatasync(fd) != 0)
+        rc = -errno;
+    if (close(fd) != 0 && !rc)
+        rc = -errno;
+    return rc ? fail_errno(d, err, errlen, name, -rc) : 0;
+}
+
+/* Calls fn for each complete line of file name (relative to the store), the line without its
+ * '\n' NUL-terminated in place. -ENOENT (with a message) when the file does not exist. */
+static int each_line(struct dstore *d, const char *name, size_t max,
+                     int (*fn)(void *ctx, char *line, size_t len), void *ctx, char *err,
+                     size_t errlen)
+{
+    char *b;
+    size_t n;
+    int rc = read_file(d, name, max, &b, &n);
+    if (rc == -ENOENT) {
+        snprintf(err, errlen, "store: %s: %s: none", d->base.where, name);
+        return rc;
+    }
+    if (rc)
+        return fail_errno(d, err, errlen, name, -rc);
+    size_t a = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (b[i] != '\n')
+            continue;
+        b[i] = '\0';
+        rc = fn(ctx, b + a, i - a);
+        if (rc == -EBADMSG)
+            snprintf(err, errlen, "store: %s: %s: malformed line at offset %zu", d->base.where,
+                     name, a);
+        a = i + 1;
+    }
+    free(b);
+    return rc;
 }
 
 static int read_version(struct dstore *d, uint64_t *v, char *err, size_t errlen)
@@ -433,6 +478,7 @@ static int64_t dir_publish(struct store *s, const struct store_change *c, char *
             }
         }
     const char *state = c->kind == STORE_CHANGE_REVOKE ? "revoked" : "active";
+    const char *state_kind = store_change_kind_name(c->kind);
     for (size_t i = 0; i < c->n_orders; i++) {
         const struct store_order *o = &c->orders[i];
         const char *rec = o->record;
@@ -452,6 +498,16 @@ static int64_t dir_publish(struct store *s, const struct store_change *c, char *
         rc = write_atomic(d, name, head, (size_t)hl, rec, rlen, false, err, errlen);
         free(old);
         old = NULL;
+        if (rc)
+            goto out;
+    }
+    /* The evidence record of each order: one line appended, covered by the syncfs below. */
+    for (size_t i = 0; i < c->n_orders; i++) {
+        char name[STORE_ID_MAX + 16], ev[96];
+        snprintf(name, sizeof(name), "evidence/%.128s", c->orders[i].id);
+        int el = snprintf(ev, sizeof(ev), "%s %llu %llu\n", state_kind, (unsigned long long)v,
+                          (unsigned long long)now);
+        rc = append_line(d, name, ev, (size_t)el, false, err, errlen);
         if (rc)
             goto out;
     }
@@ -809,8 +865,27 @@ static int dir_node_ack(struct store *s, const char *node, uint64_t version, uin
                         uint32_t ttl_ms, char *err, size_t errlen)
 {
     struct dstore *d = (struct dstore *)s;
-    char name[STORE_ID_MAX + 16], b[128];
+    char name[STORE_ID_MAX + 16], b[128], ename[STORE_ID_MAX + 16];
     snprintf(name, sizeof(name), "nodes/%.128s", node);
+    snprintf(ename, sizeof(ename), "enforced/%.128s", node);
+    /* The enforcement log gets a line when (version, since) differ from the last ack's. */
+    uint64_t ov = 0, os = 0;
+    char *ob;
+    size_t on, pos = 0;
+    bool same = false;
+    struct stat st;
+    if (read_file(d, name, 128, &ob, &on) == 0) {
+        same = field_u64(ob, on, &pos, &ov) == 0 && field_u64(ob, on, &pos, &os) == 0 &&
+               ov == version && os == since_ms;
+        free(ob);
+    }
+    if (!same || fstatat(d->dirfd, ename, &st, 0) != 0) {
+        int el = snprintf(b, sizeof(b), "%llu %llu\n", (unsigned long long)version,
+                          (unsigned long long)since_ms);
+        int rc = append_line(d, ename, b, (size_t)el, true, err, errlen);
+        if (rc)
+            return rc;
+    }
     int n = snprintf(b, sizeof(b), "%llu %llu %llu %u\n", (unsigned long long)version,
                      (unsigned long long)since_ms, (unsigned long long)store_now_ms(), ttl_ms);
     return write_atomic(d, name, b, (size_t)n, NULL, 0, false, err, errlen);
@@ -890,6 +965,260 @@ static int dir_trim(struct store *s, uint64_t keep, char *err, size_t errlen)
     return rc;
 }
 
+/* ---- evidence ------------------------------------------------------------------------------- */
+
+struct line_cb {
+    store_enforced_fn enf;
+    store_event_fn ev;
+    store_hit_fn hit;
+    const char *order;
+    void *ctx;
+};
+
+static int enforced_line(void *ctx, char *line, size_t len)
+{
+    struct line_cb *lc = ctx;
+    struct store_enforced e;
+    size_t pos = 0;
+    line[len] = ' ';
+    if (field_u64(line, len + 1, &pos, &e.version) || field_u64(line, len + 1, &pos, &e.since_ms) ||
+        pos != len + 1)
+        return -EBADMSG;
+    return lc->enf(lc->ctx, &e);
+}
+
+static int dir_enforced(struct store *s, const char *node, store_enforced_fn cb, void *ctx,
+                        char *err, size_t errlen)
+{
+    char name[STORE_ID_MAX + 16];
+    snprintf(name, sizeof(name), "enforced/%.128s", node);
+    struct line_cb lc = { .enf = cb, .ctx = ctx };
+    return each_line((struct dstore *)s, name, (size_t)1 << 30, enforced_line, &lc, err, errlen);
+}
+
+static int event_line(void *ctx, char *line, size_t len)
+{
+    struct line_cb *lc = ctx;
+    struct store_event e;
+    char *sp = memchr(line, ' ', len);
+    if (!sp)
+        return -EBADMSG;
+    size_t pos = (size_t)(sp - line) + 1;
+    e.kind = store_change_kind_parse(line, (size_t)(sp - line));
+    line[len] = ' ';
+    if (!e.kind || field_u64(line, len + 1, &pos, &e.version) ||
+        field_u64(line, len + 1, &pos, &e.time_ms) || pos != len + 1)
+        return -EBADMSG;
+    return lc->ev(lc->ctx, &e);
+}
+
+static int dir_events(struct store *s, const char *id, store_event_fn cb, void *ctx, char *err,
+                      size_t errlen)
+{
+    char name[STORE_ID_MAX + 16];
+    snprintf(name, sizeof(name), "evidence/%.128s", id);
+    struct line_cb lc = { .ev = cb, .ctx = ctx };
+    return each_line((struct dstore *)s, name, (size_t)1 << 30, event_line, &lc, err, errlen);
+}
+
+/* A hits file line: "<count> <first_ms> <last_ms> <entry>", parsed in place. */
+static int hit_parse(char *line, size_t len, struct store_hit *h)
+{
+    size_t pos = 0;
+    if (field_u64(line, len, &pos, &h->count) || field_u64(line, len, &pos, &h->first_ms) ||
+        field_u64(line, len, &pos, &h->last_ms) || pos >= len)
+        return -EBADMSG;
+    h->entry = line + pos;
+    return 0;
+}
+
+static int hit_line(void *ctx, char *line, size_t len)
+{
+    struct line_cb *lc = ctx;
+    struct store_hit h = { .order = lc->order };
+    if (hit_parse(line, len, &h))
+        return -EBADMSG;
+    return lc->hit(lc->ctx, &h);
+}
+
+static int dir_hits(struct store *s, const char *order, store_hit_fn cb, void *ctx, char *err,
+                    size_t errlen)
+{
+    struct dstore *d = (struct dstore *)s;
+    char name[STORE_ID_MAX + 16];
+    snprintf(name, sizeof(name), "hits/%.128s", order);
+    struct line_cb lc = { .hit = cb, .ctx = ctx, .order = order };
+    int rc = lock(d, LOCK_SH, err, errlen);
+    if (rc)
+        return rc;
+    rc = each_line(d, name, (size_t)1 << 32, hit_line, &lc, err, errlen);
+    unlock(d);
+    return rc == -ENOENT ? 0 : rc;
+}
+
+static int cmp_hit(const void *a, const void *b)
+{
+    const struct store_hit *x = *(const struct store_hit *const *)a,
+                           *y = *(const struct store_hit *const *)b;
+    int c = strcmp(x->order, y->order);
+    return c ? c : strcmp(x->entry, y->entry);
+}
+
+/* A growable output buffer. */
+struct obuf {
+    char *p;
+    size_t n, cap;
+    bool oom;
+};
+
+static void ob_hit(struct obuf *o, const struct store_hit *h)
+{
+    size_t el = strlen(h->entry);
+    if (o->n + el + 72 > o->cap) {
+        size_t nc = (o->cap ? o->cap * 2 : 4096) + el + 72;
+        char *np = realloc(o->p, nc);
+        if (!np) {
+            o->oom = true;
+            return;
+        }
+        o->p = np;
+        o->cap = nc;
+    }
+    o->n += (size_t)snprintf(o->p + o->n, o->cap - o->n, "%llu %llu %llu %s\n",
+                             (unsigned long long)h->count, (unsigned long long)h->first_ms,
+                             (unsigned long long)h->last_ms, h->entry);
+}
+
+static void hit_merge(struct store_hit *into, const struct store_hit *h)
+{
+    into->count += h->count;
+    if (!into->first_ms || (h->first_ms && h->first_ms < into->first_ms))
+        into->first_ms = h->first_ms;
+    if (h->last_ms > into->last_ms)
+        into->last_ms = h->last_ms;
+}
+
+/* Rewrites hits/<order> with the batch run b[0..n) (sorted by entry) merged in. The file is
+ * kept sorted by entry, so the merge is one pass. */
+static int hits_rewrite(struct dstore *d, const struct store_hit *const *b, size_t n, char *err,
+                        size_t errlen)
+{
+    char name[STORE_ID_MAX + 16];
+    snprintf(name, sizeof(name), "hits/%.128s", b[0]->order);
+    char *f = NULL;
+    size_t fl = 0, fa = 0, i = 0;
+    int rc = read_file(d, name, (size_t)1 << 32, &f, &fl);
+    if (rc == -ENOENT) {
+        f = NULL;
+        fl = 0;
+    } else if (rc) {
+        return fail_errno(d, err, errlen, name, -rc);
+    }
+    struct obuf o = { 0 };
+    struct store_hit cur = { 0 }, acc;
+    bool have = false; /* cur holds the next file row */
+    for (;;) {
+        if (!have && fa < fl) {
+            char *nl = memchr(f + fa, '\n', fl - fa);
+            if (!nl)
+                break; /* a torn tail (cannot happen with atomic rewrites): dropped */
+            *nl = '\0';
+            if (hit_parse(f + fa, (size_t)(nl - f) - fa, &cur) != 0) {
+                snprintf(err, errlen, "store: %s: %s: malformed line at offset %zu", d->base.where,
+                         name, fa);
+                rc = -EBADMSG;
+                goto out;
+            }
+            fa = (size_t)(nl - f) + 1;
+            have = true;
+        }
+        if (!have && i >= n)
+            break;
+        int c = !have ? 1 : i >= n ? -1 : strcmp(cur.entry, b[i]->entry);
+        if (c < 0) {
+            ob_hit(&o, &cur);
+            have = false;
+            continue;
+        }
+        acc = c == 0 ? cur : (struct store_hit){ .entry = b[i]->entry };
+        if (c == 0)
+            have = false;
+        for (const char *e = b[i]->entry; i < n && strcmp(b[i]->entry, e) == 0; i++)
+            hit_merge(&acc, b[i]);
+        ob_hit(&o, &acc);
+    }
+    if (o.oom) {
+        rc = fail_errno(d, err, errlen, name, ENOMEM);
+        goto out;
+    }
+    rc = write_atomic(d, name, o.p ? o.p : "", o.n, NULL, 0, false, err, errlen);
+out:
+    free(o.p);
+    free(f);
+    return rc;
+}
+
+static int dir_hits_add(struct store *s, const struct store_hit *h, size_t n, char *err,
+                        size_t errlen)
+{
+    struct dstore *d = (struct dstore *)s;
+    const struct store_hit **v = malloc(n * sizeof(*v));
+    size_t m = 0;
+    if (!v)
+        return fail_errno(d, err, errlen, "hits", ENOMEM);
+    for (size_t i = 0; i < n; i++)
+        if (h[i].count)
+            v[m++] = &h[i];
+    qsort(v, m, sizeof(*v), cmp_hit);
+    int rc = m ? lock(d, LOCK_EX, err, errlen) : 0;
+    if (rc || !m) {
+        free(v);
+        return rc;
+    }
+    for (size_t a = 0, b; a < m && !rc; a = b) {
+        for (b = a + 1; b < m && strcmp(v[b]->order, v[a]->order) == 0; b++)
+            ;
+        rc = hits_rewrite(d, v + a, b - a, err, errlen);
+    }
+    if (!rc && syncfs(d->dirfd) != 0)
+        rc = fail_errno(d, err, errlen, "syncfs", errno);
+    unlock(d);
+    free(v);
+    return rc;
+}
+
+static int dir_doc_put(struct store *s, const char *kind, const char *id, const char *bytes,
+                       size_t len, char *err, size_t errlen)
+{
+    struct dstore *d = (struct dstore *)s;
+    char name[2 * STORE_ID_MAX + 16];
+    snprintf(name, sizeof(name), "docs/%.128s", kind);
+    if (mkdirat(d->dirfd, name, 0750) != 0 && errno != EEXIST)
+        return fail_errno(d, err, errlen, name, errno);
+    give_at(d, d->dirfd, name);
+    snprintf(name, sizeof(name), "docs/%.128s/%.128s", kind, id);
+    return write_atomic(d, name, bytes, len, NULL, 0, true, err, errlen);
+}
+
+static int dir_doc_get(struct store *s, const char *kind, const char *id, store_doc_fn cb,
+                       void *ctx, char *err, size_t errlen)
+{
+    struct dstore *d = (struct dstore *)s;
+    char name[2 * STORE_ID_MAX + 16], *b;
+    size_t n;
+    snprintf(name, sizeof(name), "docs/%.128s/%.128s", kind, id);
+    int rc = read_file(d, name, STORE_DOC_MAX, &b, &n);
+    if (rc == -ENOENT) {
+        snprintf(err, errlen, "store: %s: document %s/%s: none", d->base.where, kind, id);
+        return rc;
+    }
+    if (rc)
+        return fail_errno(d, err, errlen, name, -rc);
+    rc = cb(ctx, b, n);
+    free(b);
+    return rc;
+}
+
 static void dir_free(struct store *s)
 {
     struct dstore *d = (struct dstore *)s;
@@ -921,6 +1250,12 @@ static const struct store_ops dir_ops = {
     .node_ack = dir_node_ack,
     .nodes = dir_nodes,
     .trim = dir_trim,
+    .enforced = dir_enforced,
+    .events = dir_events,
+    .hits_add = dir_hits_add,
+    .hits = dir_hits,
+    .doc_put = dir_doc_put,
+    .doc_get = dir_doc_get,
     .free = dir_free,
 
     /* subscriber map */
@@ -976,13 +1311,14 @@ struct store *store_dir_open(const char *path, const struct store_opts *o, char 
         d->uid = rst.st_uid;
         d->gid = rst.st_gid;
     }
-    if ((mkdirat(d->dirfd, "orders", 0750) != 0 && errno != EEXIST) ||
-        (mkdirat(d->dirfd, "nodes", 0750) != 0 && errno != EEXIST) ||
-        (mkdirat(d->dirfd, "subs", 0750) != 0 && errno != EEXIST)) {
-        snprintf(err, errlen, "store: dir %s: cannot create orders/, nodes/ or subs/: %s", path,
-                 strerror(errno));
-        goto fail;
-    }
+    static const char *const subs[] = { "orders", "nodes", "enforced", "evidence",
+                                        "hits",   "docs",  "subs" };
+    for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
+        if (mkdirat(d->dirfd, subs[i], 0750) != 0 && errno != EEXIST) {
+            snprintf(err, errlen, "store: dir %s: cannot create %s/: %s", path, subs[i],
+                     strerror(errno));
+            goto fail;
+        }
     d->lockfd = openat(d->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0640);
     if (d->lockfd < 0) {
         snprintf(err, errlen, "store: dir %s: lock: %s", path, strerror(errno));

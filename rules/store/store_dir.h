@@ -7,6 +7,10 @@
  *                        crc32: 8 lower-case hex digits, IEEE CRC-32 of the line before " <crc32>"
  *     DIR/orders/<id>    "qorgau-order 1 <active|revoked> <version> <updated_ms> <len>\n" + record
  *     DIR/nodes/<id>     "<version> <since_ms> <heartbeat_ms> <ttl_ms>\n"
+ *     DIR/enforced/<id>  the node's enforcement log, "<version> <since_ms>\n" appended
+ *     DIR/evidence/<id>  the order's events, "<kind> <version> <time_ms>\n" appended
+ *     DIR/hits/<order>   "<count> <first_ms> <last_ms> <entry>\n" sorted by entry, rewritten
+ *     DIR/docs/<kind>/<id>  a document's bytes
  *     DIR/subs/<addr>    "<subscriber> <session|-> <updated_ms> <expires_ms>\n" ('/' as '_')
  *
  * docs/store.md describes the same layout and what a crash between two steps leaves. */

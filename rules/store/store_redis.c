@@ -52,7 +52,8 @@ struct rstore {
     char k_sub_changes[96]; /* subscriber map: the change stream */
 };
 
-/* The publish script. KEYS: version, orders, changes, then one order hash per id.
+/* The publish script. KEYS: version, orders, changes, then one order hash per id, then one
+ * evidence list per id (an entry "<kind> <version> <time>" appended: never trimmed).
  * ARGV: kind, urgent, time, maxlen, n, tag, then n ids, then n records ("" = keep the stored
  * one). tag: 16 random hex digits naming this change among all changes of the same version. */
 static const char PUBLISH_LUA[] =
@@ -81,6 +82,7 @@ static const char PUBLISH_LUA[] =
     "  if rec ~= '' then redis.call('HSET', KEYS[3 + i], 'record', rec) end\n"
     "  redis.call('HSET', KEYS[3 + i], 'state', state, 'version', v, 'updated', ARGV[3])\n"
     "  redis.call('SADD', KEYS[2], ARGV[6 + i])\n"
+    "  redis.call('RPUSH', KEYS[3 + n + i], kind .. ' ' .. v .. ' ' .. ARGV[3])\n"
     "end\n"
     "local ids = {}\n"
     "for i = 1, n do ids[i] = ARGV[6 + i] end\n"
@@ -430,10 +432,10 @@ static void wait_replicas(struct rstore *r, uint64_t version)
 static int64_t r_publish(struct store *s, const struct store_change *c, char *err, size_t errlen)
 {
     struct rstore *r = (struct rstore *)s;
-    size_t n = c->n_orders, argc = 3 + 3 + n + 6 + 2 * n;
+    size_t n = c->n_orders, argc = 3 + 3 + 2 * n + 6 + 2 * n;
     const char **argv = calloc(argc, sizeof(*argv));
     size_t *lens = calloc(argc, sizeof(*lens));
-    char *keys = malloc(n * (sizeof(r->u.prefix) + 8 + STORE_ID_MAX));
+    char *keys = malloc(2 * n * (sizeof(r->u.prefix) + 12 + STORE_ID_MAX));
     int rc = 0;
     int64_t v = 0;
     if (!argv || !lens || !keys) {
@@ -442,7 +444,7 @@ static int64_t r_publish(struct store *s, const struct store_change *c, char *er
         goto out;
     }
     char nkeys[24], urgent[2] = { c->urgent ? '1' : '0', 0 }, tm[24], maxlen[24], nb[24];
-    snprintf(nkeys, sizeof(nkeys), "%zu", 3 + n);
+    snprintf(nkeys, sizeof(nkeys), "%zu", 3 + 2 * n);
     snprintf(tm, sizeof(tm), "%llu",
              (unsigned long long)(c->time_ms ? c->time_ms : store_now_ms()));
     snprintf(maxlen, sizeof(maxlen), "%u", r->base.log_keep);
@@ -459,9 +461,9 @@ static int64_t r_publish(struct store *s, const struct store_change *c, char *er
     argv[a++] = r->k_version;
     argv[a++] = r->k_orders;
     argv[a++] = r->k_changes;
-    size_t kstride = sizeof(r->u.prefix) + 8 + STORE_ID_MAX;
-    for (size_t i = 0; i < n; i++) {
-        key(keys + i * kstride, kstride, r, "order:", c->orders[i].id);
+    size_t kstride = sizeof(r->u.prefix) + 12 + STORE_ID_MAX;
+    for (size_t i = 0; i < 2 * n; i++) {
+        key(keys + i * kstride, kstride, r, i < n ? "order:" : "evidence:", c->orders[i % n].id);
         argv[a++] = keys + i * kstride;
     }
     argv[a++] = store_change_kind_name(c->kind);
@@ -477,11 +479,16 @@ static int64_t r_publish(struct store *s, const struct store_change *c, char *er
         argv[a++] = c->orders[i].record ? c->orders[i].record : "";
     }
     for (size_t i = 0; i < a; i++)
-        if (!lens[i] && i < 3 + 3 + n + 6 + n)
+        if (!lens[i] && i < 3 + 3 + 2 * n + 6 + n)
             lens[i] = strlen(argv[i]);
     /* A change of many orders runs long on the server (about 1 s per 100 000 orders on
-     * loopback): allow 1 ms per 20 orders more. */
-    r->op_io_ms = r->io_ms + (uint32_t)(n / 20 < 600000 ? n / 20 : 600000);
+     * loopback), and so does a large record (the script copies it: about 1 s per 40 MB on a
+     * loaded machine): allow 1 ms per 20 orders and 1 ms per 20 000 bytes more. */
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += c->orders[i].record ? c->orders[i].record_len : 0;
+    size_t extra = n / 20 + bytes / 20000;
+    r->op_io_ms = r->io_ms + (uint32_t)(extra < 600000 ? extra : 600000);
     redisReply *rp = cmd(r, (int)a, argv, lens, false, &rc, err, errlen);
     r->op_io_ms = 0;
     if (rp) {
@@ -1047,10 +1054,11 @@ static int r_node_ack(struct store *s, const char *node, uint64_t version, uint6
                       uint32_t ttl_ms, char *err, size_t errlen)
 {
     struct rstore *r = (struct rstore *)s;
-    char k[sizeof(r->u.prefix) + 8 + STORE_ID_MAX], ka[sizeof(k) + 8], vb[24], sb[24], hb[24],
-        tb[16];
+    char k[sizeof(r->u.prefix) + 8 + STORE_ID_MAX], ka[sizeof(k) + 8], ke[sizeof(k) + 12], vb[24],
+        sb[24], hb[24], tb[16];
     key(k, sizeof(k), r, "node:", node);
     snprintf(ka, sizeof(ka), "%s:alive", k);
+    snprintf(ke, sizeof(ke), "%s:enforced", k);
     snprintf(vb, sizeof(vb), "%llu", (unsigned long long)version);
     snprintf(sb, sizeof(sb), "%llu", (unsigned long long)since_ms);
     snprintf(hb, sizeof(hb), "%llu", (unsigned long long)store_now_ms());
@@ -1059,11 +1067,12 @@ static int r_node_ack(struct store *s, const char *node, uint64_t version, uint6
                               "redis.call('HSET', KEYS[2], 'version', ARGV[2], 'since', ARGV[3],\n"
                               "           'heartbeat', ARGV[4], 'ttl', ARGV[5])\n"
                               "redis.call('SET', KEYS[3], ARGV[4], 'PX', ARGV[5])\n"
+                              "redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2] .. ' ' .. ARGV[3])\n"
                               "return 1\n";
     int rc;
-    redisReply *rp =
-        cmd(r, 11, (const char *[]){ "EVAL", lua, "3", r->k_nodes, k, ka, node, vb, sb, hb, tb },
-            NULL, true, &rc, err, errlen);
+    redisReply *rp = cmd(
+        r, 12, (const char *[]){ "EVAL", lua, "4", r->k_nodes, k, ka, ke, node, vb, sb, hb, tb },
+        NULL, true, &rc, err, errlen);
     if (rp)
         freeReplyObject(rp);
     return rc;
@@ -1115,6 +1124,228 @@ static int r_trim(struct store *s, uint64_t keep, char *err, size_t errlen)
     return rc;
 }
 
+/* ---- evidence ------------------------------------------------------------------------------- */
+
+/* Parses "<a> <b>" (two decimals) of an element. */
+static int two_u64(const redisReply *e, uint64_t *a, uint64_t *b)
+{
+    if (e->type != REDIS_REPLY_STRING || e->len > 64)
+        return -1;
+    char t[72];
+    memcpy(t, e->str, e->len);
+    t[e->len] = '\0';
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(t, &end, 10);
+    if (end == t || *end != ' ' || errno)
+        return -1;
+    const char *q = end + 1;
+    unsigned long long y = strtoull(q, &end, 10);
+    if (end == q || *end || errno)
+        return -1;
+    *a = x;
+    *b = y;
+    return 0;
+}
+
+static int r_enforced(struct store *s, const char *node, store_enforced_fn cb, void *ctx, char *err,
+                      size_t errlen)
+{
+    struct rstore *r = (struct rstore *)s;
+    char k[sizeof(r->u.prefix) + 24 + STORE_ID_MAX];
+    snprintf(k, sizeof(k), "%snode:%s:enforced", r->u.prefix, node);
+    int rc;
+    redisReply *rp =
+        cmd(r, 4, (const char *[]){ "ZRANGE", k, "0", "-1" }, NULL, true, &rc, err, errlen);
+    if (!rp)
+        return rc;
+    if (rp->type != REDIS_REPLY_ARRAY)
+        rc = bad_reply(r, "enforcement log", err, errlen);
+    else if (rp->elements == 0) {
+        snprintf(err, errlen, "store: %s: node %s: no enforcement log", r->base.where, node);
+        rc = -ENOENT;
+    }
+    for (size_t i = 0; !rc && i < rp->elements; i++) {
+        struct store_enforced e;
+        if (two_u64(rp->element[i], &e.version, &e.since_ms))
+            rc = bad_reply(r, "enforcement log", err, errlen);
+        else
+            rc = cb(ctx, &e);
+    }
+    freeReplyObject(rp);
+    return rc;
+}
+
+static int r_events(struct store *s, const char *id, store_event_fn cb, void *ctx, char *err,
+                    size_t errlen)
+{
+    struct rstore *r = (struct rstore *)s;
+    char k[sizeof(r->u.prefix) + 12 + STORE_ID_MAX];
+    key(k, sizeof(k), r, "evidence:", id);
+    int rc;
+    redisReply *rp =
+        cmd(r, 4, (const char *[]){ "LRANGE", k, "0", "-1" }, NULL, true, &rc, err, errlen);
+    if (!rp)
+        return rc;
+    if (rp->type != REDIS_REPLY_ARRAY)
+        rc = bad_reply(r, "evidence", err, errlen);
+    else if (rp->elements == 0) {
+        snprintf(err, errlen, "store: %s: order %s: no evidence record", r->base.where, id);
+        rc = -ENOENT;
+    }
+    for (size_t i = 0; !rc && i < rp->elements; i++) {
+        const redisReply *e = rp->element[i];
+        const char *sp = e->type == REDIS_REPLY_STRING ? memchr(e->str, ' ', e->len) : NULL;
+        struct store_event ev = { 0 };
+        if (sp) {
+            ev.kind = store_change_kind_parse(e->str, (size_t)(sp - e->str));
+            redisReply tail = { .type = REDIS_REPLY_STRING,
+                                .str = (char *)sp + 1,
+                                .len = e->len - (size_t)(sp - e->str) - 1 };
+            if (two_u64(&tail, &ev.version, &ev.time_ms))
+                ev.kind = 0;
+        }
+        rc = ev.kind ? cb(ctx, &ev) : bad_reply(r, "evidence", err, errlen);
+    }
+    freeReplyObject(rp);
+    return rc;
+}
+
+/* Hits: three hashes per order, field = the entry. ARGV: prefix, then (order, entry, count,
+ * first, last) per hit. first keeps the minimum, last the maximum. */
+static const char HITS_LUA[] = "local p = ARGV[1]\n"
+                               "for i = 2, #ARGV, 5 do\n"
+                               "  local k, e = p .. 'hits:' .. ARGV[i], ARGV[i + 1]\n"
+                               "  redis.call('HINCRBY', k .. ':count', e, ARGV[i + 2])\n"
+                               "  local f = redis.call('HGET', k .. ':first', e)\n"
+                               "  if not f or tonumber(f) > tonumber(ARGV[i + 3]) then\n"
+                               "    redis.call('HSET', k .. ':first', e, ARGV[i + 3])\n"
+                               "  end\n"
+                               "  local l = redis.call('HGET', k .. ':last', e)\n"
+                               "  if not l or tonumber(l) < tonumber(ARGV[i + 4]) then\n"
+                               "    redis.call('HSET', k .. ':last', e, ARGV[i + 4])\n"
+                               "  end\n"
+                               "end\n"
+                               "return 1\n";
+
+static int r_hits_add(struct store *s, const struct store_hit *h, size_t n, char *err,
+                      size_t errlen)
+{
+    struct rstore *r = (struct rstore *)s;
+    size_t argc = 4 + 5 * n;
+    const char **argv = calloc(argc, sizeof(*argv));
+    char *nums = malloc(n * 3 * 24);
+    int rc = 0;
+    if (!argv || !nums) {
+        free(argv);
+        free(nums);
+        snprintf(err, errlen, "store: %s: hits: out of memory", r->base.where);
+        return -ENOMEM;
+    }
+    size_t a = 0;
+    argv[a++] = "EVAL";
+    argv[a++] = HITS_LUA;
+    argv[a++] = "0";
+    argv[a++] = r->u.prefix;
+    for (size_t i = 0; i < n; i++) {
+        if (!h[i].count)
+            continue;
+        char *nb = nums + i * 72;
+        snprintf(nb, 24, "%llu", (unsigned long long)h[i].count);
+        snprintf(nb + 24, 24, "%llu", (unsigned long long)h[i].first_ms);
+        snprintf(nb + 48, 24, "%llu", (unsigned long long)h[i].last_ms);
+        argv[a++] = h[i].order;
+        argv[a++] = h[i].entry;
+        argv[a++] = nb;
+        argv[a++] = nb + 24;
+        argv[a++] = nb + 48;
+    }
+    if (a > 4) {
+        redisReply *rp = cmd(r, (int)a, argv, NULL, false, &rc, err, errlen);
+        if (rp)
+            freeReplyObject(rp);
+    }
+    free(argv);
+    free(nums);
+    return rc;
+}
+
+static int r_hits(struct store *s, const char *order, store_hit_fn cb, void *ctx, char *err,
+                  size_t errlen)
+{
+    struct rstore *r = (struct rstore *)s;
+    char k[3][sizeof(r->u.prefix) + 16 + STORE_ID_MAX];
+    static const char *const sfx[3] = { "count", "first", "last" };
+    redisReply *rp[3] = { NULL, NULL, NULL };
+    int rc = 0;
+    for (size_t j = 0; j < 3 && !rc; j++) {
+        snprintf(k[j], sizeof(k[j]), "%shits:%s:%s", r->u.prefix, order, sfx[j]);
+        rp[j] = cmd(r, 2, (const char *[]){ "HGETALL", k[j] }, NULL, true, &rc, err, errlen);
+        if (rp[j] && (rp[j]->type != REDIS_REPLY_ARRAY || rp[j]->elements % 2))
+            rc = bad_reply(r, "hits", err, errlen);
+    }
+    /* HGETALL of the three hashes lists the fields in the same order only by chance: look the
+     * first and last of each entry up by name (a linear scan; a report reads this once). */
+    for (size_t i = 0; !rc && i < rp[0]->elements; i += 2) {
+        const redisReply *ent = rp[0]->element[i];
+        struct store_hit hit = { .order = order };
+        char *e = strndup(ent->str, ent->len);
+        if (!e || reply_u64(rp[0]->element[i + 1], &hit.count)) {
+            free(e);
+            rc = e ? bad_reply(r, "hits", err, errlen) : -ENOMEM;
+            break;
+        }
+        hit.entry = e;
+        for (size_t j = 1; j < 3; j++)
+            for (size_t q = 0; q < rp[j]->elements; q += 2)
+                if (rp[j]->element[q]->len == ent->len &&
+                    memcmp(rp[j]->element[q]->str, ent->str, ent->len) == 0)
+                    reply_u64(rp[j]->element[q + 1], j == 1 ? &hit.first_ms : &hit.last_ms);
+        rc = cb(ctx, &hit);
+        free(e);
+    }
+    for (size_t j = 0; j < 3; j++)
+        if (rp[j])
+            freeReplyObject(rp[j]);
+    return rc;
+}
+
+static int r_doc_put(struct store *s, const char *kind, const char *id, const char *bytes,
+                     size_t len, char *err, size_t errlen)
+{
+    struct rstore *r = (struct rstore *)s;
+    char k[sizeof(r->u.prefix) + 8 + 2 * STORE_ID_MAX];
+    snprintf(k, sizeof(k), "%sdoc:%s:%s", r->u.prefix, kind, id);
+    int rc;
+    redisReply *rp = cmd(r, 3, (const char *[]){ "SET", k, bytes },
+                         (const size_t[]){ 3, strlen(k), len }, true, &rc, err, errlen);
+    if (rp)
+        freeReplyObject(rp);
+    return rc;
+}
+
+static int r_doc_get(struct store *s, const char *kind, const char *id, store_doc_fn cb, void *ctx,
+                     char *err, size_t errlen)
+{
+    struct rstore *r = (struct rstore *)s;
+    char k[sizeof(r->u.prefix) + 8 + 2 * STORE_ID_MAX];
+    snprintf(k, sizeof(k), "%sdoc:%s:%s", r->u.prefix, kind, id);
+    int rc;
+    redisReply *rp = cmd(r, 2, (const char *[]){ "GET", k }, NULL, true, &rc, err, errlen);
+    if (!rp)
+        return rc;
+    if (rp->type == REDIS_REPLY_NIL) {
+        snprintf(err, errlen, "store: %s: document %s/%s: none", r->base.where, kind, id);
+        rc = -ENOENT;
+    } else if (rp->type != REDIS_REPLY_STRING) {
+        rc = bad_reply(r, "document", err, errlen);
+    } else {
+        rc = cb(ctx, rp->str, rp->len);
+    }
+    freeReplyObject(rp);
+    return rc;
+}
+
 static void r_free(struct store *s)
 {
     struct rstore *r = (struct rstore *)s;
@@ -1146,6 +1377,12 @@ static const struct store_ops redis_ops = {
     .node_ack = r_node_ack,
     .nodes = r_nodes,
     .trim = r_trim,
+    .enforced = r_enforced,
+    .events = r_events,
+    .hits_add = r_hits_add,
+    .hits = r_hits,
+    .doc_put = r_doc_put,
+    .doc_get = r_doc_get,
     .free = r_free,
 
     /* subscriber map */

@@ -93,7 +93,7 @@ until_all() {
     done
 }
 t0=$(now_ms)
-E "$bin" order --store "$STORE" import "$tmp"/base-*.json >/dev/null
+E "$bin" order --store "$STORE" import "$tmp"/base-*.json >/dev/null || { echo "fleet bench: the base import failed"; exit 1; }
 until_all "n1.b$k.example" block
 echo "base of $BASE domains enforced on 3 nodes in $(($(now_ms) - t0)) ms"
 
@@ -102,7 +102,7 @@ echo "base of $BASE domains enforced on 3 nodes in $(($(now_ms) - t0)) ms"
 i=1
 while [ $i -le "$ORDERS" ]; do
     t0=$(now_ms)
-    E "$bin" order --store "$STORE" import "$tmp/o$i.json" >/dev/null
+    E "$bin" order --store "$STORE" import "$tmp/o$i.json" >/dev/null || { echo "fleet bench: import o-$i failed"; exit 1; }
     until_all "n$((ENTRIES - 1)).o$i.example" block
     echo $(($(now_ms) - t0)) >>"$tmp/block.ms"
     i=$((i + 1))

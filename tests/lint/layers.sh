@@ -16,6 +16,8 @@ rules/match
 rules/orders
 rules/lists
 rules/store
+rules/report
+rules/resolve
 rules/subs
 proxy/packet
 proxy/capture

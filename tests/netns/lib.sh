@@ -147,3 +147,53 @@ qg_wait_port() {
     echo "netns: nothing listens on port $2 in $1"
     return 1
 }
+
+# qg_wait_verdict BIN CONF NAME WANT: waits (5 s at most) until the node running with CONF
+# answers WANT ("block", "pass") for NAME to `BIN query -c CONF` (its admin socket).
+qg_wait_verdict() {
+    i=0
+    while [ $i -lt 50 ]; do
+        "$1" query -c "$2" "$3" 2>/dev/null | grep -q "\"verdict\":\"$4\"" && return 0
+        sleep 0.1
+        i=$((i + 1))
+    done
+    return 1
+}
+
+# qg_checks NAME [LOG...] - the counters and checks of a live test script, and its EXIT trap:
+# on exit (or interruption, which counts as a failure) the tails of LOG (file names in $QG_DIR)
+# are shown if a check failed, qg_cleanup runs and "NAME: N passed, M failed" is printed; the
+# script exits 0 only when no check failed and its own status was 0. Checks:
+#   ok NAME | bad NAME [WHY]       count one passed / failed check and print it
+#   expect NAME GOT WANT           GOT must equal WANT
+#   expect_match NAME TEXT REGEX   TEXT must match the extended regular expression
+qg_checks() {
+    QG_SUITE=$1
+    shift
+    QG_FAIL_LOGS="$*"
+    PASS=0
+    FAIL=0
+    trap qg_finish EXIT
+    trap 'FAIL=$((FAIL + 1)); exit 1' INT TERM HUP
+}
+
+qg_finish() {
+    rc=$?
+    trap - EXIT INT TERM HUP
+    if [ "$FAIL" -gt 0 ] && [ -n "$QG_DIR" ]; then
+        for log in $QG_FAIL_LOGS; do
+            [ -f "$QG_DIR/$log" ] || continue
+            echo "--- $log (tail)"
+            tail -n 30 "$QG_DIR/$log"
+        done
+    fi
+    qg_cleanup
+    echo "$QG_SUITE: $PASS passed, $FAIL failed"
+    [ "$FAIL" -eq 0 ] && [ "$rc" -eq 0 ] && exit 0
+    exit 1
+}
+
+ok() { PASS=$((PASS + 1)); echo "ok   $1"; }
+bad() { FAIL=$((FAIL + 1)); echo "FAIL $1${2:+: $2}"; }
+expect() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1" "got '$2', want '$3'"; fi; }
+expect_match() { if printf '%s' "$2" | grep -Eq "$3"; then ok "$1"; else bad "$1" "'$(printf '%s' "$2" | head -c 300)' does not match /$3/"; fi; }

@@ -32,32 +32,13 @@ QG_LIB=$ROOT/tests/netns/lib.sh
 . "$QG_LIB"
 QG_BIN=${QG_BIN:-$ROOT/build/qorgau}
 case $QG_BIN in /*) ;; *) QG_BIN=$(pwd)/$QG_BIN ;; esac
-PASS=0
-FAIL=0
 
 . "$ROOT/tests/lib/skip.sh"
 if [ "$(id -u)" != 0 ]; then
     qg_cannot_run chromium "not root"
 fi
 
-finish() {
-    rc=$?
-    trap - EXIT INT TERM HUP
-    if [ "$FAIL" -gt 0 ] && [ -n "$QG_DIR" ] && [ -f "$QG_DIR/qorgau.log" ]; then
-        echo "--- qorgau log (tail)"
-        tail -n 20 "$QG_DIR/qorgau.log"
-    fi
-    qg_cleanup
-    echo "chromium: $PASS passed, $FAIL failed"
-    [ "$FAIL" -eq 0 ] && [ "$rc" -eq 0 ] && exit 0
-    exit 1
-}
-trap finish EXIT
-trap 'FAIL=$((FAIL + 1)); exit 1' INT TERM HUP
-
-ok() { PASS=$((PASS + 1)); echo "ok   $1"; }
-bad() { FAIL=$((FAIL + 1)); echo "FAIL $1${2:+: $2}"; }
-expect() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1" "got '$2', want '$3'"; fi; }
+qg_checks chromium qorgau.log
 
 for t in chromium tcpdump; do
     command -v $t >/dev/null 2>&1 || { bad "$t installed" "run deploy/install-deps.sh"; exit 1; }

@@ -41,6 +41,7 @@ QG_BIN=${QG_BIN:-build/qorgau}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 case $QG_BIN in /*) ;; *) QG_BIN=$(pwd)/$QG_BIN ;; esac
 . "$root/tests/lib/skip.sh"
+. "$root/tests/lib/mirror.sh"
 pass=0
 fail=0
 ok() { pass=$((pass + 1)); echo "PASS $*"; }
@@ -80,37 +81,7 @@ E ip link add v0 type veth peer name v1 && E ip link set v0 up && E ip link set 
 
 # the live path: client (c0 198.18.0.1) -- bridge (cb, sb; cb mirrored to mb) -- server
 # (s0 198.18.0.5); mb's peer m0 is in the nodes' namespace: n1's tap interface
-set -e
-for n in $C $S $B; do
-    ip netns add "$n"
-    ip -n "$n" link set lo up
-done
-ip -n "$B" link add br0 type bridge
-ip -n "$B" link add cb type veth peer name c0 netns "$C"
-ip -n "$B" link add sb type veth peer name s0 netns "$S"
-ip -n "$B" link add mb type veth peer name m0 netns "$ns"
-for p in cb sb mb; do
-    ip -n "$B" link set "$p" master br0
-    ip -n "$B" link set "$p" up
-done
-ip -n "$B" link set br0 up
-bridge -n "$B" link set dev mb learning off flood off mcast_flood off
-ip netns exec "$B" tc qdisc add dev cb clsact
-for dir in ingress egress; do
-    ip netns exec "$B" tc filter add dev cb "$dir" protocol all u32 match u32 0 0 \
-        action mirred egress mirror dev mb
-done
-E sysctl -qw net.ipv6.conf.m0.disable_ipv6=1
-E ip link set m0 up
-ip -n "$C" addr add 198.18.0.1/24 dev c0
-ip -n "$C" link set c0 up
-ip -n "$S" addr add 198.18.0.5/24 dev s0
-ip -n "$S" link set s0 up
-# packets generated on a veth carry only the pseudo-header sum (checksum offload), which the
-# node (checksums = verify) takes for a fake: compute real sums, as tap.sh does
-ip netns exec "$C" ethtool -K c0 tx off >/dev/null
-ip netns exec "$S" ethtool -K s0 tx off >/dev/null
-set +e
+qg_mirror_path "$ns" "$C" "$S" "$B" || { echo "FAIL fleet: cannot build the mirrored path"; exit 1; }
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/key.pem" -out "$tmp/cert.pem" \
     -subj /CN=fleet.test -days 1 >/dev/null 2>&1
 ip netns exec "$S" python3 "$root/tests/scripts/tap_server.py" "$tmp/cert.pem" "$tmp/key.pem" 0.5 \
@@ -366,7 +337,7 @@ ppid_primary=$!
 redis_bg redis-server --port 6381 --bind 127.0.0.1 --save '' --appendonly no --dir "$tmp/sent" \
     --replicaof 127.0.0.1 6380
 for i in 0 1 2; do
-    printf 'port %s\nbind 127.0.0.1\ndir %s\nsentinel monitor qgm 127.0.0.1 6380 2\nsentinel down-after-milliseconds qgm 1000\nsentinel failover-timeout qgm 3000\nsentinel parallel-syncs qgm 1\n' \
+    printf 'port %s\nbind 127.0.0.1\ndir %s\nsentinel monitor qgm 127.0.0.1 6380 2\nsentinel down-after-milliseconds qgm 1000\nsentinel failover-timeout qgm 10000\nsentinel parallel-syncs qgm 1\n' \
         $((26379 + i)) "$tmp/sent" >"$tmp/sent/s$i.conf"
     redis_bg redis-sentinel "$tmp/sent/s$i.conf"
 done
@@ -418,7 +389,7 @@ sleep 1 # the replica has the change
 kill "$ppid_primary" && wait "$ppid_primary" 2>/dev/null
 t0=$(date +%s)
 t=0
-while [ $t -lt 150 ] && ! OS import "$tmp/late.json" >"$tmp/simp2" 2>&1; do
+while [ $t -lt 300 ] && ! OS import "$tmp/late.json" >"$tmp/simp2" 2>&1; do
     sleep 0.2
     t=$((t + 1))
 done
@@ -493,6 +464,7 @@ node.id = merger
 notice.listen = 127.0.0.1:18090
 stats.interval = 0
 orders.merge_threshold = 2
+orders.merge_ratio = 0
 CONF
 ip netns exec "$ns" "$QG_BIN" run -c "$tmp/m.conf" --foreground >"$tmp/m.log" 2>&1 &
 mpid=$!

@@ -17,35 +17,13 @@ QG_LIB=$ROOT/tests/netns/lib.sh
 QG_BIN=${QG_BIN:-$ROOT/build/qorgau}
 QG_TOOLS=${QG_TOOLS:-$ROOT/build/tools}
 CLIENT_PY=$ROOT/tests/netns/client.py
-PASS=0
-FAIL=0
 
 . "$ROOT/tests/lib/skip.sh"
 if ! why=$(qg_can_run); then
     qg_cannot_run inline "$why"
 fi
 
-finish() {
-    rc=$?
-    trap - EXIT INT TERM HUP
-    if [ "$FAIL" -gt 0 ] && [ -n "$QG_DIR" ] && [ -f "$QG_DIR/proxy.log" ]; then
-        echo "--- proxy log (tail)"
-        tail -n 30 "$QG_DIR/proxy.log"
-    fi
-    qg_cleanup
-    echo "inline: $PASS passed, $FAIL failed"
-    [ "$FAIL" -eq 0 ] && [ "$rc" -eq 0 ] && exit 0
-    exit 1
-}
-trap finish EXIT
-trap 'FAIL=$((FAIL + 1)); exit 1' INT TERM HUP
-
-ok() { PASS=$((PASS + 1)); echo "ok   $1"; }
-bad() { FAIL=$((FAIL + 1)); echo "FAIL $1${2:+: $2}"; }
-# expect NAME GOT WANT
-expect() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1" "got '$2', want '$3'"; fi; }
-# expect_match NAME TEXT REGEX
-expect_match() { if printf '%s' "$2" | grep -Eq "$3"; then ok "$1"; else bad "$1" "'$(printf '%s' "$2" | head -c 300)' does not match /$3/"; fi; }
+qg_checks inline proxy.log
 
 ulimit -n 65536 2>/dev/null || true
 cl() { ip netns exec "$QG_CLI" "$@"; }

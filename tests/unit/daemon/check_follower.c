@@ -7,6 +7,7 @@
 #include <check.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,19 @@ struct rec {
     size_t calls, n;
     char ids[512];
 };
+
+static _Atomic uint64_t g_flushes;
+
+/* The heartbeat thread's flush callback: counts the calls that got a store handle. */
+static int count_flush(void *ctx, struct store *s, char *err, size_t errlen)
+{
+    (void)ctx;
+    (void)err;
+    (void)errlen;
+    if (s)
+        atomic_fetch_add(&g_flushes, 1);
+    return 0;
+}
 
 static int rec_publish(void *ctx, const struct order *const *orders, size_t n,
                        const struct follower_delta *delta, uint64_t version, char *err,
@@ -152,7 +166,7 @@ START_TEST(test_follow_dir)
     struct log *lg = log_new("/dev/null", LOG_LEVEL_ERROR, 0, err, sizeof(err));
     ck_assert_ptr_nonnull(lg);
     struct rec r = { PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, "" };
-    struct follower_config fc = { sdir, stdir, NULL, "node-a", 100, 200, 100, NULL };
+    struct follower_config fc = { sdir, stdir, NULL, "node-a", 100, 200, 100, NULL, count_flush };
     struct follower *f = follower_new(&fc, lg, rec_publish, &r, err, sizeof(err));
     ck_assert_ptr_nonnull(f);
     ck_assert_msg(follower_start(f, err, sizeof(err)) == 0, "%s", err);
@@ -175,7 +189,12 @@ START_TEST(test_follow_dir)
     ck_assert_int_eq(st.state, FOLLOWER_CONNECTED);
     ck_assert(!st.from_failstatic);
     ck_assert_uint_ge(st.changes, 3);
+    usleep(350000); /* a few heartbeats (100 ms) */
+    uint64_t beats = atomic_load(&g_flushes);
     follower_free(f);
+    /* the flush ran after heartbeats with a store handle, and once more at stop */
+    ck_assert_uint_ge(beats, 2);
+    ck_assert_uint_eq(atomic_load(&g_flushes), beats + 1);
 
     /* the acknowledgement reached the store */
     uint64_t v = 0;
@@ -192,7 +211,7 @@ START_TEST(test_follow_dir)
     /* the store unreachable: the node starts from the file */
     struct rec r2 = { PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, "" };
     struct follower_config bad = {
-        "redis://127.0.0.1:1", stdir, NULL, "node-a", 100, 200, 100, NULL
+        "redis://127.0.0.1:1", stdir, NULL, "node-a", 100, 200, 100, NULL, NULL
     };
     f = follower_new(&bad, lg, rec_publish, &r2, err, sizeof(err));
     ck_assert_msg(follower_start(f, err, sizeof(err)) == 0, "%s", err);
@@ -269,7 +288,7 @@ START_TEST(test_write_behind)
     struct log *lg = log_new("/dev/null", LOG_LEVEL_ERROR, 0, err, sizeof(err));
     ck_assert_ptr_nonnull(lg);
     struct rec r = { PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, "" };
-    struct follower_config fc = { sdir, stdir, NULL, "node-a", 100, 200, 100, slow_saved };
+    struct follower_config fc = { sdir, stdir, NULL, "node-a", 100, 200, 100, slow_saved, NULL };
     struct follower *f = follower_new(&fc, lg, rec_publish, &r, err, sizeof(err));
     ck_assert_ptr_nonnull(f);
     ck_assert_msg(follower_start(f, err, sizeof(err)) == 0, "%s", err);
@@ -446,7 +465,7 @@ START_TEST(test_delta)
     struct twin t;
     memset(&t, 0, sizeof(t));
     pthread_mutex_init(&t.m, NULL);
-    struct follower_config fc = { sdir, stdir, NULL, "node-a", 100, 200, 100, NULL };
+    struct follower_config fc = { sdir, stdir, NULL, "node-a", 100, 200, 100, NULL, NULL };
     struct follower *f = follower_new(&fc, lg, twin_publish, &t, err, sizeof(err));
     ck_assert_ptr_nonnull(f);
     ck_assert_msg(follower_start(f, err, sizeof(err)) == 0, "%s", err);

@@ -81,6 +81,16 @@ static void setup(void)
     ck_assert_int_eq(ruleset_builder_add(b, "2001:db8::/32", 13, &a1, err, sizeof(err)), 0);
     rs = ruleset_build(b);
     ck_assert_ptr_nonnull(rs);
+    /* the IP fallback's resolved addresses of blocked.example (docs/fallback.md) */
+    struct rule_match m;
+    ck_assert(ruleset_match_domain(rs, "blocked.example", 15, &m));
+    struct fbaddr_rec fr[3] = {
+        { 4, FBADDR_BLOCK, { 198, 51, 100, 9 }, m.entry, 1 },
+        { 4, FBADDR_REPORT, { 198, 51, 100, 10 }, m.entry, 7 },
+        { 6, FBADDR_NAMELESS, { 0x20, 0x01, 0x0d, 0xb9, [15] = 1 }, m.entry, 7 },
+    };
+    ruleset_set_fallback(rs, fbaddr_build(fr, 3));
+    ck_assert_ptr_nonnull(ruleset_fallback(rs));
 }
 
 static void teardown(void)
@@ -115,6 +125,13 @@ static const struct judgecase judges[] = {
     { "[2001:db8::5]", 0, "\"verdict\":\"block\",\"method\":\"ip-fallback\"", NULL },
     { "198.51.100.1", 0, "\"verdict\":\"pass\"", NULL },
     { "http://192.0.2.1/", 0, "\"verdict\":\"block\",\"method\":\"ip-fallback\"", NULL },
+    { "198.51.100.9", 0,
+      "\"verdict\":\"block\",\"method\":\"ip-fallback\",\"rule\":\"blocked.example\"",
+      "\"orders\":[\"o-1\",\"o-2\"]" },
+    { "198.51.100.10", 0, "\"verdict\":\"pass\",\"method\":null,\"rule\":null",
+      "\"held\":\"blocked.example\",\"judged_as\":\"address\"" },
+    { "[2001:db9::1]", 0,
+      "\"verdict\":\"block\",\"method\":\"ip-fallback\",\"rule\":\"blocked.example\"", NULL },
     { "bad name", -EINVAL, "\"error\":", NULL },
     { "name/with/path", -EINVAL, "\"error\":\"not a name", NULL },
     { "http:///x", -EINVAL, "\"error\":", NULL },

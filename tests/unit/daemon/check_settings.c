@@ -233,6 +233,29 @@ static const struct err_case err_cases[] = {
     { "mode = inline\ninline.tproxy_port = 0\ninline.redirect_port = 0\n",
       "config: t.conf: inline.tproxy_port and inline.redirect_port are both 0; inline mode needs a "
       "listener" },
+    { "mode = inline\nreport.timezone = Mars/Olympus\n",
+      "config: t.conf:2: report.timezone: 'Mars/Olympus' is not in the time zone database (an "
+      "IANA name such as Asia/Almaty, UTC, or an offset such as +05:00)" },
+    { "mode = inline\nreport.sign_key = /etc/qorgau/report.key\n",
+      "config: t.conf: report.sign_cert: required with report.sign_key (a report is signed with "
+      "both or not at all)" },
+    { "mode = inline\nreport.deadline_days = 0\n",
+      "config: t.conf:2: report.deadline_days: 0 is out of range 1..3650" },
+    { "mode = inline\nfallback.ttl_min = 10m\nfallback.ttl_max = 5m\n",
+      "config: t.conf:3: fallback.ttl_max: is below fallback.ttl_min" },
+    { "mode = inline\nfallback.resolvers = 127.0.0.1:53, resolver.kz\n",
+      "config: t.conf:2: fallback.resolvers: 'resolver.kz' is not ip, ip:port, ipv6 or "
+      "[ipv6]:port" },
+    { "mode = inline\nfallback.resolvers = [2001:db8::1]:70000\n",
+      "config: t.conf:2: fallback.resolvers: '[2001:db8::1]:70000' is not ip, ip:port, ipv6 or "
+      "[ipv6]:port" },
+    { "mode = inline\nfallback.resolvers = 10.0.0.1,,10.0.0.2\n",
+      "config: t.conf:2: fallback.resolvers: '' is not ip, ip:port, ipv6 or [ipv6]:port" },
+    { "mode = inline\nfallback.protect = 10.0.0.0/8, 192.0.2.0/33\n",
+      "config: t.conf:2: fallback.protect: '192.0.2.0/33' is not an address or prefix (ip, "
+      "ip/len)" },
+    { "mode = inline\nfallback.shared_policy = drop\n",
+      "config: t.conf:2: fallback.shared_policy: 'drop' is not one of block, nameless, report" },
 };
 
 START_TEST(test_errors)

@@ -1,5 +1,5 @@
 /* check_allocfail.c - allocation-failure runs (STYLE rule 19) for rule compilation, start-up and
- * reload.
+ * reload, and the IP fallback's table and report.
  *
  * For N = 1, 2, 3 ... the Nth allocation made during an operation fails (NULL, errno ENOMEM);
  * the operation must then fail cleanly (NULL, a negative errno or an error message; no crash,
@@ -46,6 +46,9 @@
 #include "rules/orders/orddump.h"
 #include "rules/orders/orderset.h"
 #include "rules/orders/ordjson.h"
+#include "rules/resolve/fallback.h"
+#include "rules/resolve/resolver.h"
+#include "tests/lib/dnsstub.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define AF_INJECT 0
@@ -791,6 +794,96 @@ START_TEST(test_orders)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- the IP fallback */
+
+/* The resolver's table is filled once from tests/tools/dnsstub.py (unarmed: c-ares' own
+ * failures are answers that keep the last addresses, docs/fallback.md); armed: taking a new
+ * name list, building the address table and rendering the report. */
+struct fb_ctx {
+    char servers[64];
+    char zone[64];
+};
+
+static const char *const FB_NAMES[] = { "a.kz", "b.kz", "c.kz", "d.kz", "e.kz" };
+
+static bool op_fallback(void *ctx, long n)
+{
+    struct fb_ctx *fc = ctx;
+    char err[256];
+    struct resolver_config rc = {
+        .servers = fc->servers, .ttl_min = 60, .ttl_max = 600, .timeout_ms = 1000, .tries = 2
+    };
+    struct resolver *r = resolver_new(&rc, err, sizeof(err));
+    ck_assert_msg(r != NULL, "%s", err);
+    ck_assert_int_eq(resolver_set_names(r, FB_NAMES, 4), 0);
+    struct resolver_stats st;
+    ck_assert_int_eq(resolver_refresh(r, 1000, NULL, &st, err, sizeof(err)), 0);
+    ck_assert_uint_eq(st.ok, 4);
+    struct ruleset_builder *b = ruleset_builder_new();
+    for (size_t i = 0; i < 5; i++)
+        ck_assert_int_eq(ruleset_builder_add(b, FB_NAMES[i], 4, NULL, err, sizeof(err)), 0);
+    struct ruleset *rs = ruleset_build(b);
+    ck_assert_ptr_nonnull(rs);
+    struct fallback_config c = { .threshold = 2, .policy = FALLBACK_SHARED_NAMELESS };
+    struct fallback *f = fallback_new(&c);
+    ck_assert_ptr_nonnull(f);
+
+    af_arm(n);
+    int src = resolver_set_names(r, FB_NAMES, 5);
+    struct fbaddr *fb = fallback_build(f, r, rs, 1000);
+    int rrc = fallback_render(f, r, rs, 1000);
+    char *doc = fallback_report(f);
+    bool hit = af_disarm();
+
+    ck_assert_msg(src == 0 || hit, "set_names n=%ld: %d without an injected failure", n, src);
+    ck_assert_uint_eq(resolver_count(r), src == 0 ? 5 : 4); /* a failure changes nothing */
+    if (fb) {
+        /* a.kz 192.0.2.1, b.kz and c.kz 192.0.2.2 (shared), d.kz 192.0.2.4 + 2001:db8::4 */
+        ck_assert_uint_eq(fbaddr_count(fb), 4);
+        const uint8_t shared[4] = { 192, 0, 2, 2 };
+        const struct fbaddr_rec *x = fbaddr_lookup(fb, 4, shared);
+        ck_assert(x && x->act == FBADDR_NAMELESS && x->names == 2);
+    } else {
+        ck_assert_msg(hit, "build n=%ld: failed without an injected failure", n);
+    }
+    if (rrc == 0 && doc) {
+        ck_assert_ptr_nonnull(strstr(doc, "\"addresses\":4,"));
+        ck_assert_msg(strstr(doc, "\"address\":\"192.0.2.2\",\"action\":\"nameless\"") != NULL,
+                      "render n=%ld: %s", n, doc);
+    } else {
+        ck_assert_msg(hit, "render n=%ld: failed without an injected failure", n);
+    }
+    free(doc);
+    fbaddr_free(fb);
+    fallback_free(f);
+    ruleset_free(rs);
+    resolver_free(r);
+    return hit;
+}
+
+START_TEST(test_fallback)
+{
+    struct fb_ctx fc;
+    snprintf(fc.zone, sizeof(fc.zone), "/tmp/qg-allocfail-zone-%d.json", (int)getpid());
+    FILE *z = fopen(fc.zone, "w");
+    ck_assert_ptr_nonnull(z);
+    fputs("{\"names\":{\"a.kz\":{\"A\":[\"192.0.2.1\"]},\"b.kz\":{\"A\":[\"192.0.2.2\"]},"
+          "\"c.kz\":{\"A\":[\"192.0.2.2\"]},\"d.kz\":{\"A\":[\"192.0.2.4\"],"
+          "\"AAAA\":[\"2001:db8::4\"]}}}",
+          z);
+    ck_assert_int_eq(fclose(z), 0);
+    pid_t pid = dnsstub_start(NULL, fc.zone, fc.servers, sizeof(fc.servers));
+    bool up = pid > 0;
+    if (up) {
+        ck_assert(!op_fallback(&fc, 0));
+        af_loop("IP fallback: names, table, report", op_fallback, &fc);
+    }
+    dnsstub_stop(pid);
+    unlink(fc.zone);
+    ck_assert_msg(up, "tests/tools/dnsstub.py did not start");
+}
+END_TEST
+
 static Suite *allocfail_suite(void)
 {
     Suite *s = suite_create("allocfail");
@@ -798,6 +891,7 @@ static Suite *allocfail_suite(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_compile);
     tcase_add_test(tc, test_orders);
+    tcase_add_test(tc, test_fallback);
     suite_add_tcase(s, tc);
     tc = tcase_create("startup");
     tcase_set_timeout(tc, 300);

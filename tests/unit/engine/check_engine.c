@@ -79,6 +79,13 @@ static struct ruleset *rules(void)
             ruleset_builder_add(b, entries[i], strlen(entries[i]), NULL, err, sizeof(err)), 0);
     struct ruleset *rs = ruleset_build(b);
     ck_assert_ptr_nonnull(rs);
+    /* the IP fallback (docs/fallback.md): blocked.example resolved to 10.0.0.20 (its own) and
+     * 10.0.0.21 (shared by many blocked names: policy nameless) */
+    struct rule_match m;
+    ck_assert(ruleset_match_domain(rs, "blocked.example", 15, &m));
+    struct fbaddr_rec fr[2] = { { 4, FBADDR_BLOCK, { 10, 0, 0, 20 }, m.entry, 1 },
+                                { 4, FBADDR_NAMELESS, { 10, 0, 0, 21 }, m.entry, 9 } };
+    ruleset_set_fallback(rs, fbaddr_build(fr, 2));
     return rs;
 }
 
@@ -177,6 +184,60 @@ START_TEST(pool_exhaustion_policy)
     ck_assert_int_eq(e2->verdict, VERDICT_BLOCK); /* but its address is listed */
     ck_assert_int_eq(e2->method, METHOD_IP_FALLBACK);
     ck_assert_int_eq(e2->action, ACTION_RESET);
+    unlink(g_path);
+}
+END_TEST
+
+/* The IP fallback's addresses through the engine: fronted, nameless, ECH, named to a shared
+ * address, and a flow that never sent a request. */
+START_TEST(fallback_addresses)
+{
+    static const struct {
+        const char *dst, *sni;
+        bool ech, data;
+        enum verdict v;
+        enum verdict_method m;
+    } fl[] = {
+        { "10.0.0.20", "fronting.example", false, true, VERDICT_BLOCK, METHOD_IP },
+        { "10.0.0.20", NULL, false, true, VERDICT_BLOCK, METHOD_IP_FALLBACK },
+        { "10.0.0.21", "public.example", true, true, VERDICT_BLOCK, METHOD_IP_FALLBACK },
+        { "10.0.0.21", NULL, false, true, VERDICT_BLOCK, METHOD_IP_FALLBACK },
+        { "10.0.0.21", "news.example", false, true, VERDICT_PASS, METHOD_NONE },
+        { "10.0.0.20", NULL, false, false, VERDICT_BLOCK, METHOD_IP_FALLBACK },
+    };
+    size_t nfl = sizeof(fl) / sizeof(fl[0]);
+    struct pcapw *w = open_cap();
+    uint64_t ts = 1000000;
+    for (size_t i = 0; i < nfl; i++) {
+        uint8_t h[2048];
+        struct pcapw_hello ph;
+        memset(&ph, 0, sizeof(ph));
+        ph.sni = fl[i].sni;
+        ph.alpn = "h2";
+        ph.ech = fl[i].ech;
+        ph.seed = (uint32_t)i + 1;
+        size_t n = pcapw_tls_hello(&ph, h, sizeof(h), NULL);
+        struct pcapw_conv c;
+        ck_assert_int_eq(
+            pcapw_conv_init(&c, w, ts, "192.0.2.7", (uint16_t)(41000 + i), fl[i].dst, 443), 0);
+        ck_assert_int_eq(pcapw_conv_handshake(&c), 0);
+        if (fl[i].data)
+            ck_assert_int_eq(pcapw_conv_client_data(&c, 0, h, n), 0);
+        ts = c.ts + 1000;
+    }
+    ck_assert_int_eq(pcapw_close(w), 0);
+    struct engine_config cfg;
+    small_config(&cfg);
+    static struct run r;
+    run(&cfg, &r);
+    for (size_t i = 0; i < nfl; i++) {
+        const struct ev *e = find(&r, i + 1, fl[i].data ? 1 : 0);
+        if (!e)
+            e = find(&r, i + 1, 1);
+        ck_assert_msg(e != NULL, "flow %zu: no event", i + 1);
+        ck_assert_msg(e->verdict == fl[i].v && e->method == fl[i].m, "flow %zu: %d %d", i + 1,
+                      (int)e->verdict, (int)e->method);
+    }
     unlink(g_path);
 }
 END_TEST
@@ -823,6 +884,7 @@ static Suite *engine_suite(void)
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, pool_exhaustion_policy);
+    tcase_add_test(tc, fallback_addresses);
     tcase_add_test(tc, keepalive_every_request);
     tcase_add_test(tc, eviction_counted);
     tcase_add_test(tc, forged_quic_is_ignored);

@@ -28,6 +28,13 @@ static void setup(void)
     add(b, "2001:db8::/32", "O-ip6");
     g_rs = ruleset_build(b);
     ck_assert_ptr_nonnull(g_rs);
+    /* the IP fallback's table (docs/fallback.md): blocked.example's resolved addresses */
+    struct rule_match m;
+    ck_assert(ruleset_match_domain(g_rs, "blocked.example", 15, &m));
+    struct fbaddr_rec fr[3] = { { 4, FBADDR_BLOCK, { 192, 0, 2, 10 }, m.entry, 1 },
+                                { 4, FBADDR_NAMELESS, { 192, 0, 2, 11 }, m.entry, 6 },
+                                { 4, FBADDR_REPORT, { 192, 0, 2, 12 }, m.entry, 6 } };
+    ruleset_set_fallback(g_rs, fbaddr_build(fr, 3));
 }
 
 static void teardown(void)
@@ -56,7 +63,25 @@ struct vcase {
     const char *order; /* order of the deciding entry, NULL on pass */
 };
 
+static const uint8_t DST_RESOLVED[16] = { 192, 0, 2, 10 }; /* blocked.example's own */
+static const uint8_t DST_SHARED[16] = { 192, 0, 2, 11 };   /* shared, policy nameless */
+static const uint8_t DST_REPORTED[16] = { 192, 0, 2, 12 }; /* shared, policy report */
+
 static const struct vcase cases[] = {
+    { "fronted name to a resolved address", APP_TLS, "google.com", NULL, false, false, 4,
+      DST_RESOLVED, 0, VERDICT_BLOCK, METHOD_IP, "O-dom" },
+    { "no sni to a resolved address", APP_TLS, NULL, NULL, false, false, 4, DST_RESOLVED, 0,
+      VERDICT_BLOCK, METHOD_IP_FALLBACK, "O-dom" },
+    { "ech to a resolved address", APP_TLS, "public.example", NULL, false, true, 4, DST_RESOLVED, 0,
+      VERDICT_BLOCK, METHOD_IP_FALLBACK, "O-dom" },
+    { "named flow to a shared address (nameless)", APP_TLS, "news.example", NULL, false, false, 4,
+      DST_SHARED, 0, VERDICT_PASS, METHOD_NONE, NULL },
+    { "ech to a shared address (nameless)", APP_TLS, "public.example", NULL, false, true, 4,
+      DST_SHARED, 0, VERDICT_BLOCK, METHOD_IP_FALLBACK, "O-dom" },
+    { "udp without a name to a shared address", APP_UNKNOWN, NULL, NULL, false, false, 4,
+      DST_SHARED, 0, VERDICT_BLOCK, METHOD_IP_FALLBACK, "O-dom" },
+    { "no sni to a reported address", APP_TLS, NULL, NULL, false, false, 4, DST_REPORTED, 0,
+      VERDICT_PASS, METHOD_NONE, NULL },
     { "tls domain", APP_TLS, "www.blocked.example", NULL, false, false, 4, DST_FREE, 0,
       VERDICT_BLOCK, METHOD_DOMAIN, "O-dom" },
     { "tls anchoring trap", APP_TLS, "notblocked.example", NULL, false, false, 4, DST_FREE, 0,
@@ -149,6 +174,31 @@ START_TEST(actions)
 }
 END_TEST
 
+/* A pass the shared-address policy held back names the entry. */
+START_TEST(held_back)
+{
+    struct verdict_policy pol = { VERDICT_HTTPS_URL_BLOCK_NAME, NULL };
+    struct verdict_facts f;
+    struct verdict_decision d;
+    memset(&f, 0, sizeof(f));
+    f.app = APP_TLS;
+    f.ipver = 4;
+    f.dst = DST_REPORTED;
+    verdict_decide(g_rs, &pol, &f, &d);
+    ck_assert_int_eq(d.verdict, VERDICT_PASS);
+    ck_assert_str_eq(ruleset_entry_text(g_rs, d.held_entry), "blocked.example");
+    f.name = "news.example";
+    f.name_len = 12;
+    f.dst = DST_SHARED;
+    verdict_decide(g_rs, &pol, &f, &d);
+    ck_assert_int_eq(d.verdict, VERDICT_PASS);
+    ck_assert_str_eq(ruleset_entry_text(g_rs, d.held_entry), "blocked.example");
+    f.dst = DST_FREE;
+    verdict_decide(g_rs, &pol, &f, &d);
+    ck_assert_uint_eq(d.held_entry, RULESET_NO_ENTRY);
+}
+END_TEST
+
 START_TEST(no_ruleset_passes)
 {
     struct verdict_policy pol = { VERDICT_HTTPS_URL_BLOCK_NAME, NULL };
@@ -178,6 +228,7 @@ static Suite *verdict_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_loop_test(tc, table, 0, (int)(sizeof(cases) / sizeof(cases[0])));
     tcase_add_test(tc, no_ruleset_passes);
+    tcase_add_test(tc, held_back);
     tcase_add_test(tc, names);
     tcase_add_test(tc, actions);
     suite_add_tcase(s, tc);

@@ -226,6 +226,45 @@ START_TEST(test_json_roundtrip)
 }
 END_TEST
 
+/* "resolve": true marks a resource for the IP fallback; kept in the record; anything but a
+ * boolean is a rejected resource. */
+START_TEST(test_json_resolve_mark)
+{
+    struct order_list l = { 0 };
+    char err[512];
+    ck_assert_int_eq(parse("{\"id\":\"2026-41-0901\",\"issuer\":\"t\",\"legal_basis\":\"b\","
+                           "\"issued\":\"2026-11-20\",\"resources\":[{\"value\":\"x.kz\","
+                           "\"resolve\":true},{\"value\":\"y.kz\",\"resolve\":false},\"z.kz\","
+                           "{\"value\":\"w.kz\",\"resolve\":\"yes\"}]}",
+                           &l, err),
+                     0);
+    struct order *o = l.v[0];
+    ck_assert_uint_eq(o->nres, 3);
+    ck_assert(o->res[0].resolve);
+    ck_assert(!o->res[1].resolve);
+    ck_assert(!o->res[2].resolve);
+    ck_assert_uint_eq(o->nrej, 1);
+    ck_assert_str_eq(o->rej[0].reason, "field 'resolve' must be true or false");
+    char *j = order_to_json(o);
+    ck_assert_ptr_nonnull(strstr(j, "{\"text\":\"x.kz\",\"norm\":\"x.kz\",\"kind\":\"domain\","
+                                    "\"resolve\":true}"));
+    ck_assert_ptr_nonnull(strstr(j, "{\"text\":\"y.kz\",\"norm\":\"y.kz\",\"kind\":\"domain\"}"));
+    struct order *b = order_from_json(j, strlen(j), err, sizeof(err));
+    ck_assert_msg(b != NULL, "%s", err);
+    ck_assert(b->res[0].resolve && !b->res[1].resolve);
+    char *j2 = order_to_json(b);
+    ck_assert_str_eq(j, j2);
+    static const char bad[] = "{\"id\":\"a\",\"issuer\":\"x\",\"resources\":[{\"text\":\"a.kz\","
+                              "\"resolve\":1}]}";
+    ck_assert_ptr_null(order_from_json(bad, sizeof(bad) - 1, err, sizeof(err)));
+    ck_assert_ptr_nonnull(strstr(err, "boolean 'resolve'"));
+    free(j);
+    free(j2);
+    order_free(b);
+    order_list_free(&l);
+}
+END_TEST
+
 START_TEST(test_json_compat_and_shapes)
 {
     struct order_list l = { 0 };
@@ -361,6 +400,7 @@ static Suite *order_suite(void)
     tcase_add_test(tc, test_resources_and_rejects);
     tcase_add_test(tc, test_stamp_and_sha);
     tcase_add_test(tc, test_json_roundtrip);
+    tcase_add_test(tc, test_json_resolve_mark);
     suite_add_tcase(s, tc);
     tc = tcase_create("json");
     tcase_add_test(tc, test_json_full);

@@ -601,6 +601,208 @@ START_TEST(contract_acks)
 }
 END_TEST
 
+/* ---- evidence (each runs for both back ends) ------------------------------------------------ */
+
+struct enf_seen {
+    size_t n;
+    struct store_enforced e[16];
+};
+
+static int see_enf(void *ctx, const struct store_enforced *e)
+{
+    struct enf_seen *s = ctx;
+    if (s->n < 16)
+        s->e[s->n++] = *e;
+    return 0;
+}
+
+START_TEST(contract_enforcement_log)
+{
+    struct store *s = open_bk(_i, NULL);
+    char err[512];
+    struct enf_seen es = { 0 };
+    ck_assert_int_eq(store_enforced(s, "node-a", see_enf, &es, err, sizeof(err)), -ENOENT);
+    ck_assert_int_eq(store_node_ack(s, "node-a", 3, 1000, 60000, err, sizeof(err)), 0);
+    ck_assert_int_eq(store_node_ack(s, "node-a", 3, 1000, 60000, err, sizeof(err)), 0); /* beat */
+    ck_assert_int_eq(store_node_ack(s, "node-a", 5, 2000, 60000, err, sizeof(err)), 0);
+    ck_assert_int_eq(store_node_ack(s, "node-a", 5, 2000, 60000, err, sizeof(err)), 0);
+    ck_assert_int_eq(store_node_ack(s, "node-a", 9, 3500, 60000, err, sizeof(err)), 0);
+    ck_assert_int_eq(store_node_ack(s, "node-b", 9, 3600, 60000, err, sizeof(err)), 0);
+    ck_assert_int_eq(store_enforced(s, "node-a", see_enf, &es, err, sizeof(err)), 0);
+    ck_assert_uint_eq(es.n, 3);
+    ck_assert_uint_eq(es.e[0].version, 3);
+    ck_assert_uint_eq(es.e[0].since_ms, 1000);
+    ck_assert_uint_eq(es.e[1].version, 5);
+    ck_assert_uint_eq(es.e[1].since_ms, 2000);
+    ck_assert_uint_eq(es.e[2].version, 9);
+    ck_assert_uint_eq(es.e[2].since_ms, 3500);
+    memset(&es, 0, sizeof(es));
+    ck_assert_int_eq(store_enforced(s, "node-b", see_enf, &es, err, sizeof(err)), 0);
+    ck_assert_uint_eq(es.n, 1);
+    ck_assert_uint_eq(es.e[0].since_ms, 3600);
+    ck_assert_int_eq(store_enforced(s, "../x", see_enf, &es, err, sizeof(err)), -EINVAL);
+    store_free(s);
+}
+END_TEST
+
+struct ev_seen {
+    size_t n;
+    struct store_event e[16];
+};
+
+static int see_ev(void *ctx, const struct store_event *e)
+{
+    struct ev_seen *s = ctx;
+    if (s->n < 16)
+        s->e[s->n++] = *e;
+    return 0;
+}
+
+START_TEST(contract_events_survive_trim)
+{
+    struct store *s = open_bk(_i, NULL);
+    char err[512];
+    struct ev_seen es = { 0 };
+    ck_assert_int_eq(store_events(s, "A", see_ev, &es, err, sizeof(err)), -ENOENT);
+    uint64_t t0 = store_now_ms();
+    ck_assert_int_eq(publish1(s, STORE_CHANGE_IMPORT, "A", "ra", false), 1);
+    ck_assert_int_eq(publish1(s, STORE_CHANGE_IMPORT, "B", "rb", false), 2);
+    ck_assert_int_eq(publish1(s, STORE_CHANGE_REVOKE, "A", NULL, true), 3);
+    ck_assert_int_eq(publish1(s, STORE_CHANGE_RESTORE, "A", NULL, false), 4);
+    ck_assert_int_eq(publish1(s, STORE_CHANGE_RESTORE, "nope", NULL, false), -ENOENT);
+    ck_assert_int_eq(store_trim(s, 0, err, sizeof(err)), 0); /* the change log is gone */
+    ck_assert_msg(store_events(s, "A", see_ev, &es, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_uint_eq(es.n, 3);
+    ck_assert_int_eq(es.e[0].kind, STORE_CHANGE_IMPORT);
+    ck_assert_uint_eq(es.e[0].version, 1);
+    ck_assert_int_eq(es.e[1].kind, STORE_CHANGE_REVOKE);
+    ck_assert_uint_eq(es.e[1].version, 3);
+    ck_assert_int_eq(es.e[2].kind, STORE_CHANGE_RESTORE);
+    ck_assert_uint_eq(es.e[2].version, 4);
+    ck_assert_uint_ge(es.e[0].time_ms, t0);
+    ck_assert_uint_le(es.e[0].time_ms, es.e[1].time_ms);
+    ck_assert_uint_le(es.e[1].time_ms, es.e[2].time_ms);
+    memset(&es, 0, sizeof(es));
+    ck_assert_int_eq(store_events(s, "B", see_ev, &es, err, sizeof(err)), 0);
+    ck_assert_uint_eq(es.n, 1);
+    ck_assert_uint_eq(es.e[0].version, 2);
+    memset(&es, 0, sizeof(es));
+    ck_assert_int_eq(store_events(s, "nope", see_ev, &es, err, sizeof(err)), -ENOENT);
+    store_free(s);
+}
+END_TEST
+
+struct hit_seen {
+    size_t n;
+    char entry[16][64];
+    struct store_hit h[16];
+};
+
+static int see_hit(void *ctx, const struct store_hit *h)
+{
+    struct hit_seen *s = ctx;
+    if (s->n < 16) {
+        snprintf(s->entry[s->n], 64, "%s", h->entry);
+        s->h[s->n] = *h;
+        s->h[s->n].entry = s->entry[s->n];
+        s->n++;
+    }
+    return 0;
+}
+
+static const struct store_hit *hit_of(const struct hit_seen *s, const char *entry)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->entry[i], entry) == 0)
+            return &s->h[i];
+    return NULL;
+}
+
+START_TEST(contract_hits)
+{
+    struct store *s = open_bk(_i, NULL);
+    char err[512];
+    struct hit_seen hs = { 0 };
+    ck_assert_int_eq(store_hits(s, "A", see_hit, &hs, err, sizeof(err)), 0);
+    ck_assert_uint_eq(hs.n, 0);
+    /* one batch: two orders share an entry; a duplicate entry in the batch adds up */
+    struct store_hit b1[] = {
+        { "A", "casino.kz", 3, 1000, 1500 },
+        { "B", "casino.kz", 3, 1000, 1500 },
+        { "A", "http://x.kz/a b", 1, 1200, 1200 },
+        { "A", "casino.kz", 2, 900, 1400 },
+        { "A", "zero.kz", 0, 0, 0 },
+    };
+    ck_assert_int_eq(store_hits_add(s, b1, 5, err, sizeof(err)), 0);
+    struct store_hit b2[] = { { "A", "casino.kz", 10, 1100, 2500 },
+                              { "A", "aaa.kz", 1, 3000, 3000 } };
+    ck_assert_int_eq(store_hits_add(s, b2, 2, err, sizeof(err)), 0);
+    ck_assert_int_eq(store_hits(s, "A", see_hit, &hs, err, sizeof(err)), 0);
+    ck_assert_uint_eq(hs.n, 3);
+    const struct store_hit *h = hit_of(&hs, "casino.kz");
+    ck_assert_ptr_nonnull(h);
+    ck_assert_uint_eq(h->count, 15);
+    ck_assert_uint_eq(h->first_ms, 900);
+    ck_assert_uint_eq(h->last_ms, 2500);
+    h = hit_of(&hs, "http://x.kz/a b");
+    ck_assert_ptr_nonnull(h);
+    ck_assert_uint_eq(h->count, 1);
+    ck_assert_uint_eq(h->first_ms, 1200);
+    h = hit_of(&hs, "aaa.kz");
+    ck_assert_ptr_nonnull(h);
+    ck_assert_uint_eq(h->last_ms, 3000);
+    ck_assert_ptr_null(hit_of(&hs, "zero.kz"));
+    memset(&hs, 0, sizeof(hs));
+    ck_assert_int_eq(store_hits(s, "B", see_hit, &hs, err, sizeof(err)), 0);
+    ck_assert_uint_eq(hs.n, 1);
+    ck_assert_uint_eq(hs.h[0].count, 3);
+    /* refusals change nothing */
+    struct store_hit bad[] = { { "A", "casino.kz", 1, 1, 1 }, { "A", "a\nb", 1, 1, 1 } };
+    ck_assert_int_eq(store_hits_add(s, bad, 2, err, sizeof(err)), -EINVAL);
+    struct store_hit bad2[] = { { "../A", "casino.kz", 1, 1, 1 } };
+    ck_assert_int_eq(store_hits_add(s, bad2, 1, err, sizeof(err)), -EINVAL);
+    memset(&hs, 0, sizeof(hs));
+    ck_assert_int_eq(store_hits(s, "A", see_hit, &hs, err, sizeof(err)), 0);
+    ck_assert_uint_eq(hit_of(&hs, "casino.kz")->count, 15);
+    store_free(s);
+}
+END_TEST
+
+struct doc_seen {
+    char buf[256];
+    size_t len;
+};
+
+static int see_doc(void *ctx, const char *bytes, size_t len)
+{
+    struct doc_seen *d = ctx;
+    d->len = len;
+    memcpy(d->buf, bytes, len < sizeof(d->buf) ? len : sizeof(d->buf));
+    return 0;
+}
+
+START_TEST(contract_docs)
+{
+    struct store *s = open_bk(_i, NULL);
+    char err[512];
+    struct doc_seen d = { 0 };
+    ck_assert_int_eq(store_doc_get(s, "verify", "A", see_doc, &d, err, sizeof(err)), -ENOENT);
+    static const char bin[] = { 'x', '\0', 'y', '\n' };
+    ck_assert_int_eq(store_doc_put(s, "verify", "A", bin, 4, err, sizeof(err)), 0);
+    ck_assert_int_eq(store_doc_put(s, "report", "A", "r1", 2, err, sizeof(err)), 0);
+    ck_assert_int_eq(store_doc_get(s, "verify", "A", see_doc, &d, err, sizeof(err)), 0);
+    ck_assert_uint_eq(d.len, 4);
+    ck_assert_mem_eq(d.buf, bin, 4);
+    ck_assert_int_eq(store_doc_put(s, "report", "A", "second", 6, err, sizeof(err)), 0);
+    ck_assert_int_eq(store_doc_get(s, "report", "A", see_doc, &d, err, sizeof(err)), 0);
+    ck_assert_uint_eq(d.len, 6);
+    ck_assert_mem_eq(d.buf, "second", 6);
+    ck_assert_int_eq(store_doc_put(s, "re/port", "A", "x", 1, err, sizeof(err)), -EINVAL);
+    ck_assert_int_eq(store_doc_get(s, "report", "..", see_doc, &d, err, sizeof(err)), -EINVAL);
+    store_free(s);
+}
+END_TEST
+
 struct whole {
     const char *want;
     size_t len;
@@ -1462,10 +1664,20 @@ START_TEST(sentinel_failover)
     struct changes ch = { 0 };
     ck_assert_int_eq(store_follow(fol, 0, 1000, see_change, &ch, &last, err, sizeof(err)), 1);
     ck_assert_uint_eq(last, 1);
+    /* evidence written before the failover: an acknowledgement, hits, a document */
+    ck_assert_int_eq(store_node_ack(pub, "fn", 1, 4242, 60000, err, sizeof(err)), 0);
+    struct store_hit fh[] = { { "f1", "casino.kz", 2, 100, 200 } };
+    ck_assert_int_eq(store_hits_add(pub, fh, 1, err, sizeof(err)), 0);
+    ck_assert_int_eq(store_doc_put(pub, "verify", "f1", "{}", 2, err, sizeof(err)), 0);
     end = now_ms() + 5000;
     while (!replica_has(1) && now_ms() < end)
         sleep_ms(20);
     ck_assert(replica_has(1));
+    for (bool has = false; !has && now_ms() < end; sleep_ms(20)) {
+        redisReply *r = raw(g_sr, NULL, 2, (const char *[]){ "EXISTS", "qorgau:doc:verify:f1" });
+        has = r && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+        freeReplyObject(r);
+    }
     /* kill the primary */
     uint64_t killed = now_ms();
     stop(&g_spid);
@@ -1504,6 +1716,22 @@ START_TEST(sentinel_failover)
     ck_assert_uint_eq(sv, 2);
     ck_assert_uint_eq(seen->n, 2);
     free(seen);
+    /* the evidence survived the failover */
+    struct ev_seen es = { 0 };
+    ck_assert_int_eq(store_events(fol, "f1", see_ev, &es, err, sizeof(err)), 0);
+    ck_assert_uint_eq(es.n, 1);
+    ck_assert_uint_eq(es.e[0].version, 1);
+    struct enf_seen ens = { 0 };
+    ck_assert_int_eq(store_enforced(fol, "fn", see_enf, &ens, err, sizeof(err)), 0);
+    ck_assert_uint_eq(ens.n, 1);
+    ck_assert_uint_eq(ens.e[0].since_ms, 4242);
+    struct hit_seen hs = { 0 };
+    ck_assert_int_eq(store_hits(fol, "f1", see_hit, &hs, err, sizeof(err)), 0);
+    ck_assert_uint_eq(hs.n, 1);
+    ck_assert_uint_eq(hs.h[0].count, 2);
+    struct doc_seen ds = { 0 };
+    ck_assert_int_eq(store_doc_get(fol, "verify", "f1", see_doc, &ds, err, sizeof(err)), 0);
+    ck_assert_uint_eq(ds.len, 2);
 
     /* READONLY: the old primary comes back as a replica of the new one, then a manual
      * failover promotes it again. The publisher's connection to the demoted server stays
@@ -1810,6 +2038,10 @@ static Suite *store_suite(void)
     tcase_add_loop_test(tc, contract_follow_wakes, 0, BK_N);
     tcase_add_loop_test(tc, contract_gap, 0, BK_N);
     tcase_add_loop_test(tc, contract_acks, 0, BK_N);
+    tcase_add_loop_test(tc, contract_enforcement_log, 0, BK_N);
+    tcase_add_loop_test(tc, contract_events_survive_trim, 0, BK_N);
+    tcase_add_loop_test(tc, contract_hits, 0, BK_N);
+    tcase_add_loop_test(tc, contract_docs, 0, BK_N);
     tcase_add_loop_test(tc, contract_limits, 0, BK_N);
     tcase_add_loop_test(tc, contract_snapshot_consistent, 0, BK_N);
     tcase_add_loop_test(tc, contract_follow_concurrent, 0, BK_N);

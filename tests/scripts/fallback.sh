@@ -1,0 +1,209 @@
+#!/bin/sh
+# fallback.sh - the IP fallback end to end (docs/fallback.md): a real `qorgau run` (inline mode
+# on loopback ports) following its embedded directory store, resolving the marked names of an
+# imported order against tests/tools/dnsstub.py on loopback, with answers that change:
+#   - a marked name's address blocks a nameless query (ip-fallback, rule = the name); an
+#     unmarked name is not resolved;
+#   - five names on one address: shared (threshold 5, policy nameless), in the report's "held";
+#   - the answer changes: the new address blocks, the old one passes;
+#   - the server fails (SERVFAIL): the last answer stays;
+#   - `qorgau query -c CONF :fallback` and state_dir/fallback.json give the report;
+#   - a marked name resolving into fallback.protect passes, reported held and protected;
+#   - restarted with fallback.resolve = all, the unmarked name is blocked too; with none, nothing.
+# Needs root (inline mode opens its listeners, drops privileges); without it the script fails
+# (QG_ALLOW_SKIP=1: SKIP, exit 77). Env: QG_BIN (default build/qorgau), QG_FALLBACK_KEEP=1.
+set -u
+
+QG_BIN=${QG_BIN:-build/qorgau}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+case $QG_BIN in /*) ;; *) QG_BIN=$(pwd)/$QG_BIN ;; esac
+. "$root/tests/lib/skip.sh"
+[ "$(id -u)" = 0 ] || qg_cannot_run fallback "needs root"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/qg-fallback.XXXXXX") || exit 2
+chmod 755 "$tmp"
+stub="" qpid=""
+cleanup() {
+    [ -n "$qpid" ] && kill "$qpid" 2>/dev/null
+    [ -n "$stub" ] && kill "$stub" 2>/dev/null
+    if [ "${QG_FALLBACK_KEEP:-0}" = 1 ]; then echo "fallback: keeping $tmp"; else rm -rf "$tmp"; fi
+}
+trap cleanup EXIT
+trap 'exit 2' INT TERM
+
+pass=0 fail=0
+ok() { echo "PASS $*"; pass=$((pass + 1)); }
+ko() { echo "FAIL $*"; fail=$((fail + 1)); }
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# zone X_ADDR [X_RCODE] -- the server's answers: x.kz (the changing one), five names sharing
+# 198.51.100.7, y.kz (not marked)
+zone() {
+    xr=${2:-0}
+    cat >"$tmp/zone.new" <<EOZ
+{"names": {
+ "x.kz": {"A": ["$1"], "ttl": 1, "rcode": $xr},
+ "y.kz": {"A": ["192.0.2.20"], "ttl": 1},
+ "bank.kz": {"A": ["203.0.113.5"], "ttl": 300},
+ "s1.kz": {"A": ["198.51.100.7"], "ttl": 300}, "s2.kz": {"A": ["198.51.100.7"], "ttl": 300},
+ "s3.kz": {"A": ["198.51.100.7"], "ttl": 300}, "s4.kz": {"A": ["198.51.100.7"], "ttl": 300},
+ "s5.kz": {"A": ["198.51.100.7"], "ttl": 300}}}
+EOZ
+    mv "$tmp/zone.new" "$tmp/zone.json"
+}
+
+# until_query WHAT TEXT -- the node's answer to WHAT has TEXT within 10 s
+until_query() {
+    i=0
+    while [ $i -lt 100 ]; do
+        "$QG_BIN" query -c "$tmp/q.conf" "$1" >"$tmp/ans" 2>&1 && grep -qF -- "$2" "$tmp/ans" && return 0
+        sleep 0.1
+        i=$((i + 1))
+    done
+    return 1
+}
+
+zone 192.0.2.10
+python3 "$root/tests/tools/dnsstub.py" "$tmp/zone.json" >"$tmp/port" 2>"$tmp/stub.err" &
+stub=$!
+i=0
+while [ ! -s "$tmp/port" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+dport=$(head -1 "$tmp/port")
+[ -n "$dport" ] || { ko "dnsstub did not start"; cat "$tmp/stub.err"; exit 1; }
+
+cat >"$tmp/order.json" <<'EOF2'
+{ "id": "2026-41-0900", "issuer": "test", "legal_basis": "ст. 41-1", "issued": "2026-11-20T10:00:00Z",
+  "resources": [ { "value": "x.kz", "resolve": true }, "y.kz",
+    { "value": "s1.kz", "resolve": true }, { "value": "s2.kz", "resolve": true },
+    { "value": "s3.kz", "resolve": true }, { "value": "s4.kz", "resolve": true },
+    { "value": "*.s5.kz", "resolve": true }, { "value": "bank.kz", "resolve": true } ] }
+EOF2
+{
+    echo "mode = inline"
+    echo "workers = 1"
+    echo "user = nobody"
+    echo "state_dir = $tmp/state"
+    echo "log.file = $tmp/q.log"
+    echo "notice.listen = 127.0.0.1:$(free_port)"
+    echo "inline.listen_address = 127.0.0.1"
+    echo "inline.tproxy_port = $(free_port)"
+    echo "inline.redirect_port = $(free_port)"
+    echo "fallback.resolve = marked"
+    echo "fallback.resolvers = 127.0.0.1:$dport"
+    echo "fallback.ttl_min = 1s"
+    echo "fallback.ttl_max = 2s"
+    echo "fallback.shared_threshold = 5"
+    echo "fallback.shared_policy = nameless"
+    echo "fallback.protect = 203.0.113.0/24"
+} >"$tmp/q.conf"
+
+if "$QG_BIN" order -c "$tmp/q.conf" import "$tmp/order.json" >"$tmp/out" 2>&1; then
+    ok "order with marked resources imported"
+else
+    ko "order import"; sed 's/^/    /' "$tmp/out"; exit 1
+fi
+if "$QG_BIN" order -c "$tmp/q.conf" show 2026-41-0900 2>&1 | grep -qF '"text":"x.kz","norm":"x.kz","kind":"domain","resolve":true'; then
+    ok "the mark is kept in the store record"
+else
+    ko "no resolve mark in the stored order"
+fi
+
+"$QG_BIN" run -c "$tmp/q.conf" >"$tmp/run.out" 2>&1 &
+qpid=$!
+
+if until_query 192.0.2.10 '"verdict":"block","method":"ip-fallback","rule":"x.kz"'; then
+    ok "a marked name's address blocks a nameless flow (ip-fallback, rule x.kz)"
+else
+    ko "192.0.2.10 not blocked"; sed 's/^/    /' "$tmp/ans" "$tmp/q.log" | tail -20
+fi
+if grep -qF '"orders":["2026-41-0900"]' "$tmp/ans"; then ok "the decision names the order"; else ko "no order in $(cat "$tmp/ans")"; fi
+if "$QG_BIN" query -c "$tmp/q.conf" 192.0.2.20 | grep -qF '"verdict":"pass"'; then
+    ok "an unmarked name is not resolved (fallback.resolve = marked)"
+else
+    ko "192.0.2.20 (y.kz, not marked) blocked"
+fi
+if "$QG_BIN" query -c "$tmp/q.conf" 198.51.100.7 | grep -qF '"verdict":"block","method":"ip-fallback"'; then
+    ok "a shared address blocks nameless flows (policy nameless)"
+else
+    ko "198.51.100.7 not blocked for a nameless flow"
+fi
+"$QG_BIN" query -c "$tmp/q.conf" :fallback >"$tmp/report" 2>&1
+if python3 -c 'import json,sys
+r = json.load(open(sys.argv[1]))
+held = {h["address"]: h for h in r["held"]}
+blk = {b["address"]: b for b in r["blocked"]}
+assert r["format"] == "qorgau-fallback/1" and r["shared_policy"] == "nameless", r
+assert held["198.51.100.7"]["names_count"] == 5 and held["198.51.100.7"]["action"] == "nameless", held
+assert blk["192.0.2.10"]["entry"] == "x.kz" and blk["192.0.2.10"]["orders"] == ["2026-41-0900"], blk
+assert "192.0.2.20" not in blk
+assert held["203.0.113.5"]["protected"] is True and held["203.0.113.5"]["action"] == "report", held' "$tmp/report" &&
+    "$QG_BIN" query -c "$tmp/q.conf" 203.0.113.5 | grep -qF '"verdict":"pass","method":null,"rule":null,"orders":[],"category":null,"held":"bank.kz"'; then
+    ok ":fallback report: 198.51.100.7 held (5 names), 192.0.2.10 blocked for x.kz, 203.0.113.5 protected (passes, held)"
+else
+    ko ":fallback report"; sed 's/^/    /' "$tmp/report"
+fi
+
+zone 192.0.2.11
+if until_query 192.0.2.11 '"verdict":"block","method":"ip-fallback","rule":"x.kz"' &&
+    until_query 192.0.2.10 '"verdict":"pass"'; then
+    ok "a changed answer: the new address blocks, the old one passes"
+else
+    ko "answer change not followed"; sed 's/^/    /' "$tmp/ans"
+fi
+
+zone 192.0.2.12 2
+n0=$(grep -c '"msg":"no answer; the last addresses stay","name":"x.kz"' "$tmp/q.log")
+sleep 3
+n1=$(grep -c '"msg":"no answer; the last addresses stay","name":"x.kz"' "$tmp/q.log")
+if [ "$n1" -gt "$n0" ] && "$QG_BIN" query -c "$tmp/q.conf" 192.0.2.11 | grep -qF '"verdict":"block"'; then
+    ok "SERVFAIL: logged, the last answer stays blocked"
+else
+    ko "SERVFAIL ($n0 -> $n1 failure lines)"; "$QG_BIN" query -c "$tmp/q.conf" 192.0.2.11 | sed 's/^/    /'
+fi
+if python3 -c 'import json,sys; r = json.load(open(sys.argv[1])); assert any(b["address"] == "192.0.2.11" for b in r["blocked"])' "$tmp/state/fallback.json"; then
+    ok "state_dir/fallback.json holds the report"
+else
+    ko "state_dir/fallback.json"; ls -l "$tmp/state"
+fi
+
+kill -TERM $qpid
+wait $qpid
+rc=$?
+qpid=""
+if [ $rc = 0 ]; then ok "SIGTERM -> exit 0"; else ko "exit $rc"; tail -5 "$tmp/q.log"; fi
+
+# fallback.resolve = all: every domain entry, marked or not; none: nothing is resolved
+zone 192.0.2.10
+for mode in all none; do
+    sed -i "s/^fallback.resolve = .*/fallback.resolve = $mode/" "$tmp/q.conf"
+    : >"$tmp/q.log"
+    "$QG_BIN" run -c "$tmp/q.conf" >"$tmp/run.out" 2>&1 &
+    qpid=$!
+    if [ $mode = all ]; then
+        if until_query 192.0.2.20 '"verdict":"block","method":"ip-fallback","rule":"y.kz"' &&
+            until_query 192.0.2.10 '"verdict":"block","method":"ip-fallback","rule":"x.kz"'; then
+            ok "fallback.resolve = all: the unmarked y.kz is resolved and blocked too"
+        else
+            ko "fallback.resolve = all"; sed 's/^/    /' "$tmp/ans"
+        fi
+    else
+        until_query example.org '"verdict":"pass"' >/dev/null
+        sleep 1
+        if "$QG_BIN" query -c "$tmp/q.conf" 192.0.2.10 | grep -qF '"verdict":"pass"' &&
+            ! grep -qF '"module":"fallback"' "$tmp/q.log" && [ ! -e "$tmp/state/fallback.json" ] &&
+            "$QG_BIN" query -c "$tmp/q.conf" :fallback | grep -qF '"error":"no IP fallback report'; then
+            ok "fallback.resolve = none: nothing resolved, no report (the old file removed)"
+        else
+            ko "fallback.resolve = none"; grep -F fallback "$tmp/q.log" | head -3
+        fi
+    fi
+    kill -TERM $qpid
+    wait $qpid
+    qpid=""
+done
+
+echo "fallback: $pass passed, $fail failed"
+[ $fail = 0 ] || exit 1
