@@ -38,6 +38,7 @@
 #include "proxy/daemon/radius.h"
 #include "proxy/daemon/subfollow.h"
 #include "proxy/daemon/admin.h"
+#include "proxy/daemon/fbdocs.h"
 #include "proxy/daemon/follower.h"
 #include "proxy/daemon/hits.h"
 #include "proxy/daemon/query.h"
@@ -160,6 +161,10 @@ struct daemon {
     size_t nmarked;
     bool marked_new;      /* marked changed since the thread took it */
     char fb_report[1100]; /* state_dir/fallback.json (state_dir is a restart key; cfg is swapped) */
+    /* the per-order "fallback" and "risks" documents in the store (fbdocs.h), the thread's */
+    struct store *fb_store;
+    struct fbdocs *fb_docs;
+    char fb_store_url[STORE_PATH_MAX + 512], fb_store_pw[1100];
 };
 
 static uint64_t mono_ms(void)
@@ -1174,6 +1179,42 @@ static void fb_write_report(struct daemon *d)
     free(doc);
 }
 
+/* The report's per-order documents into the store, which `qorgau report` reads (fbdocs.h):
+ * only those that changed. The fallback thread's own store handle, opened at first use and
+ * again after a failure. */
+static void fb_sync_docs(struct daemon *d)
+{
+    char *doc = fallback_report(d->fbk);
+    if (!doc)
+        return;
+    char err[1024];
+    if (!d->fb_docs)
+        d->fb_docs = fbdocs_new();
+    if (d->fb_docs && !d->fb_store) {
+        struct store_opts o;
+        memset(&o, 0, sizeof(o));
+        if (d->fb_store_pw[0])
+            o.password_file = d->fb_store_pw;
+        d->fb_store = store_open(d->fb_store_url, &o, err, sizeof(err));
+    }
+    int n = -ENOMEM;
+    if (!d->fb_docs)
+        snprintf(err, sizeof(err), "out of memory");
+    else if (d->fb_store)
+        n = fbdocs_sync(d->fb_docs, d->fb_store, doc, err, sizeof(err));
+    if (n < 0) {
+        log_write(d->log, LOG_LEVEL_WARN, "fallback",
+                  "cannot write the per-order documents to the store; retried at the next report",
+                  LOG_KV(LOG_S("error", err)));
+        store_free(d->fb_store);
+        d->fb_store = NULL;
+    } else if (n > 0) {
+        log_write(d->log, LOG_LEVEL_INFO, "fallback", "per-order documents written to the store",
+                  LOG_KV(LOG_I("documents", n)));
+    }
+    free(doc);
+}
+
 /* Publishes the last set again with a fresh fallback table. Under pub_lock. */
 static void fb_republish(struct daemon *d, uint64_t *seen)
 {
@@ -1246,8 +1287,10 @@ static void *fb_main(void *arg)
             struct ruleset *rs = d->last ? ruleset_ref(d->last) : NULL;
             ver = rsref_version(d->rules);
             pthread_mutex_unlock(&d->pub_lock);
-            if (rs && fallback_render(d->fbk, d->res, rs, time(NULL)) == 0)
+            if (rs && fallback_render(d->fbk, d->res, rs, time(NULL)) == 0) {
                 fb_write_report(d);
+                fb_sync_docs(d);
+            }
             ruleset_free(rs);
             rendered = ver;
             rendered_gen = g;
@@ -1273,6 +1316,8 @@ static int fb_setup(struct daemon *d, char *err, size_t errlen)
 {
     const struct settings *c = d->cfg;
     snprintf(d->fb_report, sizeof(d->fb_report), "%s/fallback.json", c->state_dir);
+    snprintf(d->fb_store_url, sizeof(d->fb_store_url), "%s", store_url(d));
+    snprintf(d->fb_store_pw, sizeof(d->fb_store_pw), "%s", c->store_password_file);
     if (c->fallback_resolve == SETTINGS_FALLBACK_NONE) {
         unlink(d->fb_report); /* a report of an earlier run would be taken for this one's */
         return 0;
@@ -1332,6 +1377,10 @@ static void fb_end(struct daemon *d)
     d->res = NULL;
     fallback_free(d->fbk);
     d->fbk = NULL;
+    store_free(d->fb_store);
+    d->fb_store = NULL;
+    fbdocs_free(d->fb_docs);
+    d->fb_docs = NULL;
     free_names(d->marked, d->nmarked);
     d->marked = NULL;
     d->nmarked = 0;

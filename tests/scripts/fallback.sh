@@ -7,7 +7,8 @@
 #   - five names on one address: shared (threshold 5, policy nameless), in the report's "held";
 #   - the answer changes: the new address blocks, the old one passes;
 #   - the server fails (SERVFAIL): the last answer stays;
-#   - `qorgau query -c CONF :fallback` and state_dir/fallback.json give the report;
+#   - `qorgau query -c CONF :fallback` and state_dir/fallback.json give the report; the node
+#     writes the order's fallback/risks documents and `qorgau report` shows them;
 #   - a marked name resolving into fallback.protect passes, reported held and protected;
 #   - restarted with fallback.resolve = all, the unmarked name is blocked too; with none, nothing.
 # Needs root (inline mode opens its listeners, drops privileges); without it the script fails
@@ -167,6 +168,26 @@ if python3 -c 'import json,sys; r = json.load(open(sys.argv[1])); assert any(b["
     ok "state_dir/fallback.json holds the report"
 else
     ko "state_dir/fallback.json"; ls -l "$tmp/state"
+fi
+# the node writes the order's "fallback" and "risks" documents to the store; the execution
+# report lists the addresses blocked for each resource and the shared ones held back
+t=0
+while [ $t -lt 50 ]; do
+    "$QG_BIN" report -c "$tmp/q.conf" 2026-41-0900 --format json >"$tmp/rep.json" 2>"$tmp/rep.err"
+    python3 - "$tmp/rep.json" <<'PY' 2>/dev/null && break
+import json, sys
+r = json.load(open(sys.argv[1]))
+res = {x["resource"]: x for x in r["resources"]}
+assert "192.0.2.11" in res["x.kz"]["ip_fallback_addresses"], res["x.kz"]
+assert any(k["kind"] == "shared-held" and "198.51.100.7" in (k["subject"] or "") for k in r["risks"]), r["risks"]
+PY
+    sleep 0.2
+    t=$((t + 1))
+done
+if [ $t -lt 50 ]; then
+    ok "qorgau report: x.kz lists its fallback address, 198.51.100.7 is a residual risk (held back)"
+else
+    ko "report fallback fields: $(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print([ (x["resource"], x["ip_fallback_addresses"]) for x in r["resources"]], r["risks"])' "$tmp/rep.json" 2>&1) $(cat "$tmp/rep.err")"
 fi
 
 kill -TERM $qpid
