@@ -101,6 +101,7 @@ static int load_json(struct ruleset_builder *b, const char *name, const char *bu
             else
                 fprintf(errs, "rules: %s\n", m);
         }
+        order_list_free(&ol); /* the records are gone; the array may remain */
         return rc;
     }
     for (size_t i = 0; i < ol.n; i++) {
