@@ -103,8 +103,8 @@ static int build_one(const char *id, json_t *rec, struct fbdoc *d)
         return -ENOMEM;
     }
     for (size_t i = 0; i < nk; i++) {
-        json_t *e = json_pack("{s:s,s:O}", "resource", keys[i], "addresses",
-                              json_object_get(res, keys[i]));
+        json_t *e =
+            json_pack("{s:s,s:O}", "resource", keys[i], "addresses", json_object_get(res, keys[i]));
         if (!e || json_array_append_new(list, e) < 0) {
             free(keys);
             json_decref(list);
@@ -114,8 +114,8 @@ static int build_one(const char *id, json_t *rec, struct fbdoc *d)
     free(keys);
     d->order = strdup(id);
     d->fallback = dump(json_pack("{s:o}", "resources", list));
-    d->risks = dump(json_pack("{s:s,s:O}", "order", id, "shared_held_back",
-                              json_object_get(rec, "held")));
+    d->risks =
+        dump(json_pack("{s:s,s:O}", "order", id, "shared_held_back", json_object_get(rec, "held")));
     return d->order && d->fallback && d->risks ? 0 : -ENOMEM;
 }
 

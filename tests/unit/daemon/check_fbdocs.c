@@ -17,15 +17,18 @@ static const char REPORT1[] =
     "{\"format\":\"qorgau-fallback/1\",\"generated\":\"2026-12-03T03:11:01Z\","
     "\"shared_threshold\":5,\"shared_policy\":\"nameless\",\"names\":6,\"addresses\":4,"
     "\"blocked\":[{\"address\":\"192.0.2.10\",\"action\":\"block\",\"entry\":\"x.kz\","
-    "\"orders\":[\"A\",\"B\"],\"names_count\":1,\"names\":[\"x.kz\"],\"since\":\"2026-12-03T03:11:01Z\"},"
+    "\"orders\":[\"A\",\"B\"],\"names_count\":1,\"names\":[\"x.kz\"],\"since\":\"2026-12-03T03:11:"
+    "01Z\"},"
     "{\"address\":\"2001:db8::10\",\"action\":\"block\",\"entry\":\"x.kz\",\"orders\":[\"A\"],"
     "\"names_count\":1,\"names\":[\"x.kz\"],\"since\":\"2026-12-03T03:11:01Z\"}],"
     "\"held\":[{\"address\":\"198.51.100.7\",\"action\":\"nameless\",\"entry\":\"s1.kz\","
-    "\"orders\":[\"A\"],\"names_count\":5,\"names\":[\"s1.kz\"],\"since\":\"2026-12-03T03:11:01Z\"},"
+    "\"orders\":[\"A\"],\"names_count\":5,\"names\":[\"s1.kz\"],\"since\":\"2026-12-03T03:11:01Z\"}"
+    ","
     "{\"address\":\"203.0.113.9\",\"action\":\"block\",\"entry\":\"c.kz\",\"orders\":[\"B\"],"
     "\"names_count\":7,\"names\":[\"c.kz\"],\"since\":\"2026-12-03T03:11:01Z\"},"
     "{\"address\":\"10.1.1.1\",\"action\":\"report\",\"protected\":true,\"entry\":\"p.kz\","
-    "\"orders\":[\"A\"],\"names_count\":1,\"names\":[\"p.kz\"],\"since\":\"2026-12-03T03:11:01Z\"}]}";
+    "\"orders\":[\"A\"],\"names_count\":1,\"names\":[\"p.kz\"],\"since\":\"2026-12-03T03:11:01Z\"}]"
+    "}";
 
 /* later: order B's address gone, A unchanged */
 static const char REPORT2[] =
@@ -46,10 +49,9 @@ START_TEST(build)
     ck_assert_str_eq(v[0].fallback,
                      "{\"resources\":[{\"addresses\":[\"192.0.2.10\",\"2001:db8::10\"],"
                      "\"resource\":\"x.kz\"}]}");
-    ck_assert_str_eq(v[0].risks,
-                     "{\"order\":\"A\",\"shared_held_back\":[{\"action\":\"nameless\","
-                     "\"address\":\"198.51.100.7\",\"resource\":\"s1.kz\"},{\"action\":"
-                     "\"protected\",\"address\":\"10.1.1.1\",\"resource\":\"p.kz\"}]}");
+    ck_assert_str_eq(v[0].risks, "{\"order\":\"A\",\"shared_held_back\":[{\"action\":\"nameless\","
+                                 "\"address\":\"198.51.100.7\",\"resource\":\"s1.kz\"},{\"action\":"
+                                 "\"protected\",\"address\":\"10.1.1.1\",\"resource\":\"p.kz\"}]}");
     ck_assert_str_eq(v[1].order, "B");
     /* a shared address whose policy blocks every flow is a fallback address, not a risk */
     ck_assert_str_eq(v[1].fallback,
