@@ -170,4 +170,8 @@ clean:
 
 .SECONDARY: $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 
--include $(LIB_OBJ:.o=.d) $(BUILD)/obj/proxy/main.d $(FUZZ_LIB_OBJ:.o=.d)
+# every object's header dependencies: the library's, the tests', the helpers' and the tools'
+# (a test compiled against an old header would read a struct of another layout)
+-include $(LIB_OBJ:.o=.d) $(BUILD)/obj/proxy/main.d $(FUZZ_LIB_OBJ:.o=.d) \
+         $(TEST_SRC:%.c=$(BUILD)/obj/%.d) $(TEST_HELPER_OBJ:.o=.d) \
+         $(TOOL_SRC:%.c=$(BUILD)/obj/%.d)
