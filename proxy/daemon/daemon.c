@@ -162,6 +162,7 @@ struct daemon {
     bool marked_new;      /* marked changed since the thread took it */
     char fb_report[1100]; /* state_dir/fallback.json (state_dir is a restart key; cfg is swapped) */
     /* the per-order "fallback" and "risks" documents in the store (fbdocs.h), the thread's */
+    char node_id[256]; /* node.id or the host name: this node in the store */
     struct store *fb_store;
     struct fbdocs *fb_docs;
     char fb_store_url[STORE_PATH_MAX + 512], fb_store_pw[1100];
@@ -1596,6 +1597,11 @@ static int fol_flush(void *ctx, struct store *s, char *err, size_t errlen)
     if (!d->hits)
         return 0;
     int rc = hits_flush(d->hits, s, err, errlen);
+    if (rc >= 0) {
+        int erc = hits_flush_ech(d->hits, s, d->node_id, store_now_ms(), err, errlen);
+        if (erc < 0)
+            rc = erc;
+    }
     uint64_t dropped = hits_dropped(d->hits);
     if (dropped != d->hits_dropped_logged) { /* a full table or too much pending: say so */
         log_write(d->log, LOG_LEVEL_WARN, "hits", "hits not counted",
@@ -1635,6 +1641,7 @@ static int store_setup(struct daemon *d, char *err, size_t errlen)
             snprintf(host, sizeof(host), "node-%ld", (long)getpid());
         node = host;
     }
+    snprintf(d->node_id, sizeof(d->node_id), "%s", node);
     struct follower_config fc = {
         .url = store_url(d),
         .state_dir = c->state_dir,

@@ -2,6 +2,7 @@
 #include "proxy/daemon/hits.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@ struct slot {
 
 struct table {
     atomic_flag lock;
+    uint64_t ech_pass, ech_block; /* ECH flows since the last flush (under lock) */
     struct slot s[HITS_SLOTS];
     char pad[64];
 };
@@ -29,6 +31,7 @@ struct hits {
     struct store_hit *pend;
     size_t npend, cap;
     _Atomic uint64_t dropped;
+    uint64_t ech_pass, ech_block; /* taken from the tables, not yet in the store */
 };
 
 struct hits *hits_new(unsigned workers)
@@ -179,4 +182,68 @@ int hits_flush(struct hits *h, struct store *s, char *err, size_t errlen)
 uint64_t hits_dropped(const struct hits *h)
 {
     return h ? atomic_load_explicit(&h->dropped, memory_order_relaxed) : 0;
+}
+
+void hits_note_ech(struct hits *h, unsigned worker, bool blocked)
+{
+    if (!h)
+        return;
+    struct table *t = &h->t[worker % h->n];
+    lock(t);
+    if (blocked)
+        t->ech_block++;
+    else
+        t->ech_pass++;
+    unlock(t);
+}
+
+struct ech_doc {
+    uint64_t pass, block, first_ms;
+};
+
+static int ech_cb(void *ctx, const char *bytes, size_t len)
+{
+    struct ech_doc *e = ctx;
+    json_t *j = json_loadb(bytes, len, 0, NULL);
+    if (j) { /* a document that is not ours (not JSON) counts from zero again */
+        e->pass = (uint64_t)json_integer_value(json_object_get(j, "passed"));
+        e->block = (uint64_t)json_integer_value(json_object_get(j, "blocked"));
+        e->first_ms = (uint64_t)json_integer_value(json_object_get(j, "first_ms"));
+        json_decref(j);
+    }
+    return 0;
+}
+
+int hits_flush_ech(struct hits *h, struct store *s, const char *node, uint64_t now_ms, char *err,
+                   size_t errlen)
+{
+    for (unsigned w = 0; w < h->n; w++) {
+        struct table *t = &h->t[w];
+        lock(t);
+        h->ech_pass += t->ech_pass;
+        h->ech_block += t->ech_block;
+        t->ech_pass = t->ech_block = 0;
+        unlock(t);
+    }
+    if (!h->ech_pass && !h->ech_block)
+        return 0;
+    struct ech_doc e = { 0, 0, 0 };
+    int rc = store_doc_get(s, "ech", node, ech_cb, &e, err, errlen);
+    if (rc < 0 && rc != -ENOENT)
+        return rc;
+    e.pass += h->ech_pass;
+    e.block += h->ech_block;
+    if (!e.first_ms)
+        e.first_ms = now_ms;
+    char doc[STORE_ID_MAX + 160];
+    int n = snprintf(doc, sizeof(doc),
+                     "{\"node\":\"%s\",\"passed\":%llu,\"blocked\":%llu,\"first_ms\":%llu,"
+                     "\"updated_ms\":%llu}",
+                     node, (unsigned long long)e.pass, (unsigned long long)e.block,
+                     (unsigned long long)e.first_ms, (unsigned long long)now_ms);
+    rc = store_doc_put(s, "ech", node, doc, (size_t)n, err, errlen);
+    if (rc < 0)
+        return rc;
+    h->ech_pass = h->ech_block = 0;
+    return 1;
 }

@@ -15,6 +15,7 @@
 #ifndef QG_HITS_H
 #define QG_HITS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,6 +39,18 @@ void hits_note(struct hits *h, unsigned worker, const struct ruleset *rs, uint32
  * hits written (0: none to write), or a negative errno with a message (kept for the next
  * flush). */
 int hits_flush(struct hits *h, struct store *s, char *err, size_t errlen);
+
+/* Worker worker saw a TLS or QUIC flow whose ClientHello carried ECH (the real name hidden),
+ * blocked or not. Counted per worker, no allocation. */
+void hits_note_ech(struct hits *h, unsigned worker, bool blocked);
+
+/* Adds the ECH flows counted since the last call to this node's running totals in the store:
+ * the document kind "ech", id node, {"node":ID,"passed":N,"blocked":M,"first_ms":T,
+ * "updated_ms":T} (only this node writes it; docs/reports.md). Returns 1 when it was written, 0
+ * when there was nothing to add, or a negative errno with a message (the counts are kept for
+ * the next call). */
+int hits_flush_ech(struct hits *h, struct store *s, const char *node, uint64_t now_ms, char *err,
+                   size_t errlen);
 
 /* Hits lost so far: full tables, or more pending than HITS_PENDING_MAX. */
 uint64_t hits_dropped(const struct hits *h);

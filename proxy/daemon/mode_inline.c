@@ -23,6 +23,8 @@ struct inline_mode {
 static void on_event(void *ctx, const struct inline_event *ev)
 {
     struct inline_mode *m = ctx;
+    if (ev->ech)
+        hits_note_ech(m->d->hits, ev->worker, ev->d.verdict == VERDICT_BLOCK);
     if (ev->d.verdict != VERDICT_BLOCK)
         return;
     if (ev->rs && ev->d.entry != RULESET_NO_ENTRY) {

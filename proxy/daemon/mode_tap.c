@@ -228,6 +228,8 @@ static void log_decision(struct tap_worker *w, const struct engine_event *ev, co
 static void on_event(void *ctx, const struct engine_event *ev)
 {
     struct tap_worker *w = ctx;
+    if (ev->ech && (ev->app == APP_TLS || ev->app == APP_QUIC))
+        hits_note_ech(w->t->d->hits, w->idx, ev->d.verdict == VERDICT_BLOCK);
     if (ev->d.verdict != VERDICT_BLOCK)
         return;
     w->blocks++;

@@ -591,7 +591,7 @@ static void keepalive(int fd)
 }
 
 static void report(struct worker *w, struct conn *c, const struct ruleset *rs,
-                   const struct inspect_result *res, bool by_address)
+                   const struct inspect_result *res, bool by_address, bool ech)
 {
     const struct inline_config *cfg = &w->p->cfg;
     if (!cfg->on_event)
@@ -615,6 +615,7 @@ static void report(struct worker *w, struct conn *c, const struct ruleset *rs,
     }
     ev.req = (unsigned)c->nreq + 1;
     ev.by_address = by_address;
+    ev.ech = ech;
     ev.d = res->d;
     ev.rs = rs;
     if (rs && res->d.verdict == VERDICT_BLOCK)
@@ -685,7 +686,7 @@ static enum judge judge_address(struct worker *w, struct conn *c, bool *answer)
     rsref_read_lock();
     const struct ruleset *rs = rsref_get(w->p->rules);
     inspect_decide(rs, &policy(w)->vp, &fl, &rq, rq.name, res);
-    report(w, c, rs, res, true);
+    report(w, c, rs, res, true, false);
     enum judge j = J_PASS;
     if (res->d.verdict == VERDICT_BLOCK) {
         /* no request to answer: a reset, whatever the protocol */
@@ -712,10 +713,10 @@ static enum judge judge_request(struct worker *w, struct conn *c, const struct i
     rsref_read_lock();
     const struct ruleset *rs = rsref_get(w->p->rules);
     inspect_decide(rs, &policy(w)->vp, &fl, rq, rq->name, res);
-    report(w, c, rs, res, false);
+    report(w, c, rs, res, false, rq->ech);
     if (res->d.verdict != VERDICT_BLOCK && rq->name2.len) {
         inspect_decide(rs, &policy(w)->vp, &fl, rq, rq->name2, res);
-        report(w, c, rs, res, false);
+        report(w, c, rs, res, false, false);
     }
     if (res->d.verdict == VERDICT_BLOCK) {
         *answer = block_answer(w, c, rs, res);

@@ -96,6 +96,7 @@ struct inline_event {
     size_t url_len;
     unsigned req;    /* 1-based request number on the connection */
     bool by_address; /* judged on the address alone (timeout, limit, unknown) */
+    bool ech;        /* the ClientHello carried ECH/ESNI: the real name is hidden */
     struct verdict_decision d;
     const char *order;        /* order id of the matching entry ("" if none), or NULL */
     const struct ruleset *rs; /* the set d.entry belongs to (valid during the callback), or NULL */

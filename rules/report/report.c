@@ -344,7 +344,7 @@ static int apply_fallback(struct report *r, const json_t *j, const struct byname
 
 /* Residual risks: pending nodes, unverified / reachable resources, IP entries, and what the
  * "risks" document says (shared addresses held back, ECH connections seen). */
-static int collect_risks(struct report *r, const json_t *risks)
+static int collect_risks(struct report *r, const json_t *risks, uint64_t ech_fleet)
 {
     int rc = 0;
     const struct report_event *imp = NULL;
@@ -368,7 +368,7 @@ static int collect_risks(struct report *r, const json_t *risks)
         rc = add_risk(r, RISK_NOT_VERIFIED, NULL);
     if (rc)
         return rc;
-    if (!risks)
+    if (!risks && !ech_fleet)
         return add_risk(r, RISK_UNASSESSED, NULL);
     size_t i;
     const json_t *e;
@@ -379,7 +379,10 @@ static int collect_risks(struct report *r, const json_t *risks)
         if ((rc = add_risk(r, RISK_SHARED_HELD, buf)) != 0)
             return rc;
     }
-    uint64_t ech = ju64(risks, "ech_connections");
+    /* ECH flows attributed to this order when a document says so; else the fleet's ECH flows
+     * that passed (their names hidden: no order can be told) */
+    uint64_t ech =
+        json_object_get(risks, "ech_connections") ? ju64(risks, "ech_connections") : ech_fleet;
     if (ech) {
         char buf[32];
         snprintf(buf, sizeof(buf), "%llu", (unsigned long long)ech);
@@ -470,8 +473,17 @@ int report_build(struct store *s, const struct report_fleet *fleet, const char *
         jf = load_doc(s, "fallback", id, &rc, err, errlen);
     if (rc)
         goto fail;
+    uint64_t ech_fleet = 0;
+    for (size_t i = 0; i < fleet->n && !rc; i++) {
+        json_t *je = load_doc(s, "ech", fleet->v[i].id, &rc, err, errlen);
+        ech_fleet += ju64(je, "passed");
+        json_decref(je);
+    }
+    if (rc)
+        goto fail;
+    r->ech_passed = ech_fleet;
     if ((jv && apply_verify(r, jv, byn, r->nres)) || (jf && apply_fallback(r, jf, byn, r->nres)) ||
-        collect_risks(r, jr))
+        collect_risks(r, jr, ech_fleet))
         goto nomem;
     json_decref(jv);
     json_decref(jr);

@@ -107,6 +107,7 @@ struct report {
     struct report_resource *res;
     size_t nres;
     bool verify_present;
+    uint64_t ech_passed; /* ECH flows (name hidden) that passed, summed over the fleet's nodes */
     uint64_t verify_ms;
     struct report_risk *risks;
     size_t nrisks;

@@ -583,6 +583,8 @@ static void json(FILE *f, const struct report *r)
     fputc(']', f);
     jsonw_key(f, "verification_ms", false);
     fprintf(f, "%llu", (unsigned long long)r->verify_ms);
+    jsonw_key(f, "ech_passed_fleet", false);
+    fprintf(f, "%llu", (unsigned long long)r->ech_passed);
     jsonw_key(f, "risks", false);
     fputc('[', f);
     for (size_t i = 0; i < r->nrisks; i++) {

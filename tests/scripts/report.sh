@@ -15,6 +15,8 @@
 # - `qorgau verify --via` the server from the client namespace: the node blocks the probes of
 #   the listed name and URL; the report shows them verified blocked, and their hits count the
 #   blocked probes too (hits = N + blocked probes: every connection made);
+# - one TLS flow with ECH (tests/fixtures/tls/crafted_ech.bin) is counted by the node (the
+#   store's "ech" document) and named a residual risk in the report;
 # - revoke -> the listed name gets 200 (not counted);
 # - `qorgau report --format json`: hits of the listed entry equal the N connections made,
 #   first <= last hit, published <= the node's start <= enforced everywhere < revoke <= revoke
@@ -181,6 +183,18 @@ vu=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(sum(1 fo
 [ "${vb:-0}" -ge 2 ] && [ "${vu:-0}" = 1 ] && ! grep -q "not blocked" "$tmp/v.err" &&
     ok "verify through the node: blocked.test $vb probes blocked, the URL 1, none open" ||
     ko "verify: $(head -c 600 "$tmp/v.json") $(cat "$tmp/v.err")"
+# one TLS flow with ECH (its real name hidden; the outer name unlisted: it passes), from
+# tests/fixtures/tls/crafted_ech.bin: the node counts it, every report names it a residual risk
+ip netns exec "$C" python3 - "$root/tests/fixtures/tls/crafted_ech.bin" <<'PY' >/dev/null 2>&1
+import socket, sys
+s = socket.create_connection(("198.18.0.5", 443), timeout=3)
+s.sendall(open(sys.argv[1], "rb").read())
+try:
+    s.recv(4096)
+except OSError:
+    pass
+s.close()
+PY
 sleep 1.5 # a few heartbeats: the hits are flushed
 
 Q order -c "$tmp/n1.conf" revoke EV-1 >/dev/null 2>&1
@@ -228,6 +242,9 @@ sys.exit(1 if bad else 0)
 PY
 }
 out=$(check_json "$tmp/r1.json") && ok "report fields match what happened" || ko "report fields: $out"
+python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); sys.exit(0 if r["ech_passed_fleet"]==1 and any(k["kind"]=="ech" and k["subject"]=="1" for k in r["risks"]) else 1)' \
+    "$tmp/r1.json" && ok "the ECH flow is counted by the node and named a residual risk" ||
+    ko "ECH: $(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["ech_passed_fleet"], r["risks"])' "$tmp/r1.json")"
 
 stop_node
 if [ -n "$rpid" ]; then

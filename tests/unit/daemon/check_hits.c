@@ -147,6 +147,58 @@ START_TEST(failed_write_is_kept)
 }
 END_TEST
 
+struct echdoc {
+    char b[256];
+};
+
+static int echdoc_cb(void *ctx, const char *bytes, size_t len)
+{
+    struct echdoc *e = ctx;
+    snprintf(e->b, sizeof(e->b), "%.*s", (int)len, bytes);
+    return 0;
+}
+
+START_TEST(ech_flows_counted_per_node)
+{
+    char err[512];
+    struct store *s = store_open(g_dir, NULL, err, sizeof(err));
+    ck_assert_ptr_nonnull(s);
+    struct hits *h = hits_new(2);
+    ck_assert_int_eq(hits_flush_ech(h, s, "n1", 1000, err, sizeof(err)), 0); /* nothing yet */
+    hits_note_ech(h, 0, false);
+    hits_note_ech(h, 1, false);
+    hits_note_ech(h, 1, true);
+    ck_assert_int_eq(hits_flush_ech(h, s, "n1", 1000, err, sizeof(err)), 1);
+    struct echdoc e;
+    ck_assert_int_eq(store_doc_get(s, "ech", "n1", echdoc_cb, &e, err, sizeof(err)), 0);
+    ck_assert_str_eq(e.b, "{\"node\":\"n1\",\"passed\":2,\"blocked\":1,\"first_ms\":1000,"
+                          "\"updated_ms\":1000}");
+    /* running totals: a restarted node (a new counter set) adds to what the store holds */
+    hits_free(h);
+    h = hits_new(1);
+    hits_note_ech(h, 0, false);
+    ck_assert_int_eq(hits_flush_ech(h, s, "n1", 2000, err, sizeof(err)), 1);
+    ck_assert_int_eq(store_doc_get(s, "ech", "n1", echdoc_cb, &e, err, sizeof(err)), 0);
+    ck_assert_str_eq(e.b, "{\"node\":\"n1\",\"passed\":3,\"blocked\":1,\"first_ms\":1000,"
+                          "\"updated_ms\":2000}");
+    /* a store that cannot take it: the counts are kept for the next flush */
+    char dd[160];
+    snprintf(dd, sizeof(dd), "%s/docs/ech", g_dir);
+    char cmd[400];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s' && ln -s /proc/self/nonexistent '%s'", dd, dd);
+    ck_assert_int_eq(system(cmd), 0);
+    hits_note_ech(h, 0, true);
+    ck_assert_int_lt(hits_flush_ech(h, s, "n1", 3000, err, sizeof(err)), 0);
+    unlink(dd);
+    ck_assert_int_eq(hits_flush_ech(h, s, "n1", 3000, err, sizeof(err)), 1);
+    ck_assert_int_eq(store_doc_get(s, "ech", "n1", echdoc_cb, &e, err, sizeof(err)), 0);
+    ck_assert_str_eq(e.b, "{\"node\":\"n1\",\"passed\":0,\"blocked\":1,\"first_ms\":3000,"
+                          "\"updated_ms\":3000}");
+    hits_free(h);
+    store_free(s);
+}
+END_TEST
+
 START_TEST(full_table_drops_and_counts)
 {
     char err[512];
@@ -251,6 +303,7 @@ static Suite *hits_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, counts_per_order_and_entry);
     tcase_add_test(tc, failed_write_is_kept);
+    tcase_add_test(tc, ech_flows_counted_per_node);
     tcase_add_test(tc, full_table_drops_and_counts);
     tcase_add_test(tc, concurrent_workers_and_flusher);
     tcase_add_test(tc, note_cost);

@@ -251,6 +251,28 @@ START_TEST(model_missed_pending_and_documents)
     deadline_date_format(&r->deadline_date, date);
     ck_assert_str_eq(date, "2026-03-04");
     report_free(r);
+    /* the nodes' ECH counts (docs "ech"): an order with no risks document of its own shows the
+     * fleet's ECH flows that passed with their names hidden; one with ech_connections its own */
+    static const char ech_a[] = "{\"node\":\"a\",\"passed\":5,\"blocked\":2}";
+    static const char ech_b[] = "{\"node\":\"b\",\"passed\":4,\"blocked\":0}";
+    ck_assert_int_eq(store_doc_put(s, "ech", "a", ech_a, strlen(ech_a), err, sizeof(err)), 0);
+    ck_assert_int_eq(store_doc_put(s, "ech", "b", ech_b, strlen(ech_b), err, sizeof(err)), 0);
+    opt.now_ms = t + 1000;
+    ck_assert_int_eq(report_build(s, NULL, "M-1", &opt, &r, err, sizeof(err)), 0);
+    ck_assert_uint_eq(r->ech_passed, 9);
+    bool fleet_ech = false;
+    for (size_t i = 0; i < r->nrisks; i++) {
+        fleet_ech |= r->risks[i].kind == RISK_ECH && strcmp(r->risks[i].arg, "9") == 0;
+        ck_assert_int_ne(r->risks[i].kind, RISK_UNASSESSED);
+    }
+    ck_assert(fleet_ech);
+    report_free(r);
+    ck_assert_int_eq(report_build(s, NULL, "P-1", &opt, &r, err, sizeof(err)), 0);
+    ech = false;
+    for (size_t i = 0; i < r->nrisks; i++)
+        ech |= r->risks[i].kind == RISK_ECH && strcmp(r->risks[i].arg, "12") == 0;
+    ck_assert(ech);
+    report_free(r);
     store_free(s);
 }
 END_TEST
