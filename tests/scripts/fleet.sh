@@ -417,25 +417,31 @@ node.id = solo
 notice.listen = 127.0.0.1:18089
 stats.interval = 0
 CONF
-ip netns exec "$ns" "$QG_BIN" run -c "$tmp/d.conf" --foreground >"$tmp/d.log" 2>&1 &
-dpid=$!
-npids="$npids $dpid"
-t=0
-while [ $t -lt 50 ] && [ ! -S "$tmp/d/admin.sock" ]; do sleep 0.1; t=$((t + 1)); done
-qd() { E "$QG_BIN" query -c "$tmp/d.conf" "$1" 2>/dev/null; }
-dverdict() {
+# solo_start NAME LOG: one node from $tmp/NAME.conf (state_dir $tmp/NAME), output to LOG; waits
+# (30 s at most) for its admin socket; its pid in solo_pid
+solo_start() {
+    ip netns exec "$ns" "$QG_BIN" run -c "$tmp/$1.conf" --foreground >"$2" 2>&1 &
+    solo_pid=$!
+    npids="$npids $solo_pid"
     t=0
-    while [ $t -lt 50 ]; do
-        qd "$1" | grep -q "\"verdict\":\"$2\"" && return 0
+    while [ $t -lt 300 ] && [ ! -S "$tmp/$1/admin.sock" ]; do sleep 0.1; t=$((t + 1)); done
+}
+# solo_verdict NAME QUERY WANT: that node answers WANT for QUERY within 10 s
+solo_verdict() {
+    t=0
+    while [ $t -lt 100 ]; do
+        E "$QG_BIN" query -c "$tmp/$1.conf" "$2" 2>/dev/null | grep -q "\"verdict\":\"$3\"" && return 0
         sleep 0.1
         t=$((t + 1))
     done
     return 1
 }
+solo_start d "$tmp/d.log"
+dpid=$solo_pid
 E "$QG_BIN" order --store "$tmp/dirstore" import "$root/deploy/samples/order-sample.json" >/dev/null
-if dverdict rutracker.org block; then ok "directory store: import -> block"; else ko "directory store: import"; fi
+if solo_verdict d rutracker.org block; then ok "directory store: import -> block"; else ko "directory store: import"; fi
 E "$QG_BIN" order --store "$tmp/dirstore" revoke 2026-41-0017 >/dev/null
-if dverdict rutracker.org pass; then ok "directory store: revoke -> pass"; else ko "directory store: revoke"; fi
+if solo_verdict d rutracker.org pass; then ok "directory store: revoke -> pass"; else ko "directory store: revoke"; fi
 if E "$QG_BIN" query --store "$tmp/dirstore" rutracker.org | grep -q '"verdict":"pass"'; then
     ok "query --store answers from the store without a node"; else ko "query --store"; fi
 kill $dpid && wait $dpid 2>/dev/null
@@ -466,21 +472,8 @@ stats.interval = 0
 orders.merge_threshold = 2
 orders.merge_ratio = 0
 CONF
-ip netns exec "$ns" "$QG_BIN" run -c "$tmp/m.conf" --foreground >"$tmp/m.log" 2>&1 &
-mpid=$!
-npids="$npids $mpid"
-t=0
-while [ $t -lt 300 ] && [ ! -S "$tmp/m/admin.sock" ]; do sleep 0.1; t=$((t + 1)); done
-qm() { E "$QG_BIN" query -c "$tmp/m.conf" "$1" 2>/dev/null; }
-mverdict() {
-    t=0
-    while [ $t -lt 100 ]; do
-        qm "$1" | grep -q "\"verdict\":\"$2\"" && return 0
-        sleep 0.1
-        t=$((t + 1))
-    done
-    return 1
-}
+solo_start m "$tmp/m.log"
+mpid=$solo_pid
 for k in 1 2 3 4 5 6; do
     printf '{"id":"m-%s","issuer":"Court","legal_basis":"Art. 41-1","issued":"2026-11-22","resources":["a%s.merge.example","b%s.merge.example"]}\n' \
         $k $k $k >"$tmp/m$k.json"
@@ -488,9 +481,9 @@ done
 for k in 1 2 3 4 5 6; do E "$QG_BIN" order --store "$tmp/mstore" import "$tmp/m$k.json" >/dev/null; done
 mok=1
 for k in 1 2 3 4 5 6; do
-    mverdict "a$k.merge.example" block && mverdict "b$k.merge.example" block || mok=0
+    solo_verdict m "a$k.merge.example" block && solo_verdict m "b$k.merge.example" block || mok=0
 done
-mverdict r299999.rules.example block || mok=0
+solo_verdict m r299999.rules.example block || mok=0
 t=0
 while [ $t -lt 100 ] && ! grep -q '"rules merged into a fresh base"' "$tmp/m.log"; do sleep 0.1; t=$((t + 1)); done
 merged=$(grep -c '"rules merged into a fresh base"' "$tmp/m.log")
@@ -501,20 +494,17 @@ else
     ko "background merge: ok=$mok merged=$merged: $(grep -E 'merg|not applicable' "$tmp/m.log" | tail -3)"
 fi
 E "$QG_BIN" order --store "$tmp/mstore" revoke m-3 >/dev/null
-if mverdict a3.merge.example pass && mverdict b3.merge.example pass && mverdict a4.merge.example block &&
-    mverdict a2.merge.example block; then
+if solo_verdict m a3.merge.example pass && solo_verdict m b3.merge.example pass && solo_verdict m a4.merge.example block &&
+    solo_verdict m a2.merge.example block; then
     ok "after the merge a revocation lifts only its order's names"; else ko "revocation after the merge"
 fi
 # The disk image belongs to the rule files it was compiled with: a node restarted after its
 # rule file changed compiles (the new name blocks) instead of mapping the old image.
 kill $mpid && wait $mpid 2>/dev/null
 echo new.rules.example >>"$tmp/big.txt"
-ip netns exec "$ns" "$QG_BIN" run -c "$tmp/m.conf" --foreground >"$tmp/m2.log" 2>&1 &
-mpid=$!
-npids="$npids $mpid"
-t=0
-while [ $t -lt 300 ] && [ ! -S "$tmp/m/admin.sock" ]; do sleep 0.1; t=$((t + 1)); done
-if mverdict new.rules.example block && mverdict a4.merge.example block && mverdict a3.merge.example pass &&
+solo_start m "$tmp/m2.log"
+mpid=$solo_pid
+if solo_verdict m new.rules.example block && solo_verdict m a4.merge.example block && solo_verdict m a3.merge.example pass &&
     grep -q '"disk image not used: it is of another version or other rule files' "$tmp/m2.log" &&
     ! grep -q '"rules loaded from the disk image' "$tmp/m2.log"; then
     ok "rule file changed while stopped: the disk image is not used, the new entry blocks"; else
