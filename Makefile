@@ -14,7 +14,7 @@ SANITIZE ?=
 FUZZ_SECONDS ?= 60
 DEPS_STAMP := .deps-installed
 
-PKGS     := libpcap libidn2 jansson liburcu libnghttp2 libcrypto libcap libmicrohttpd libxml-2.0 hiredis libcares
+PKGS     := libpcap libidn2 jansson liburcu libnghttp2 libcrypto libcap libmicrohttpd libxml-2.0 hiredis libcares libnetfilter_queue libmnl libsystemd
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
             -Wvla -Wpointer-arith -Wconversion -Wno-sign-conversion
 CSTD     := -std=c11 -D_GNU_SOURCE
@@ -143,6 +143,7 @@ demo: all
 	sh tests/demo.sh ./qorgau
 
 bench: all $(TOOL_BIN)
+	sh deploy/install-deps.sh --bench
 	sh tests/bench/run.sh $(BIN) $(BUILD)/tools
 	sh tests/bench/inline.sh $(BIN)
 	sh tests/bench/notice.sh $(BUILD)
