@@ -6,19 +6,22 @@
 #   Exit status of COMMAND: 0 passed, 77 skipped, anything else failed. A suite exits 77 only
 #   when the caller allowed skipping (QG_ALLOW_SKIP=1) and it cannot run here (not root, a
 #   package missing); without that permission such a suite fails. Appends "pass|skip|fail LABEL"
-#   to RESULTS and exits 0 for pass or skip, 1 for fail.
+#   to RESULTS, prints the seconds the suite took, and exits 0 for pass or skip, 1 for fail.
 set -u
 results=$1 label=$2
 shift 2
 echo "== $label"
+t0=$(date +%s)
 "$@"
 rc=$?
+secs=$(($(date +%s) - t0))
 case $rc in
 0) outcome=pass ;;
 77) outcome=skip ;;
 *) outcome=fail ;;
 esac
-[ "$outcome" = fail ] && echo "== $label: FAILED (exit $rc)"
+[ "$outcome" = fail ] && echo "== $label: FAILED (exit $rc, ${secs}s)"
+[ "$outcome" = pass ] && echo "== $label: passed in ${secs}s"
 [ "$outcome" = skip ] && echo "== $label: SKIPPED (QG_ALLOW_SKIP=1)"
 echo "$outcome $label" >>"$results"
 [ "$outcome" != fail ]
