@@ -131,6 +131,11 @@ static const struct badcase bad_files[] = {
     { "<register><content id=\"1\">" DEC "</content>\n<content id=\"1\">" DEC
       "</content></register>",
       "orders: dump.xml:2: content 2: duplicate id '1'" },
+    /* the first content (in file order) whose id came before, not the first pair by id */
+    { "<register>\n<content id=\"a\">" DEC "</content>\n<content id=\"b\">" DEC
+      "</content>\n<content id=\"c\">" DEC "</content>\n<content id=\"b\">" DEC
+      "</content>\n<content id=\"a\">" DEC "</content></register>",
+      "orders: dump.xml:5: content 4: duplicate id 'b'" },
     { "<register><content id=\"1\"><domain>a.kz</domain></content></register>",
       "orders: dump.xml:1: content '1': no <decision>" },
     { "<register><content id=\"1\">\n<decision number=\"1\"/></content></register>",
