@@ -1,0 +1,238 @@
+#!/bin/sh
+# systemd.sh - the service protocol of `qorgau run` (sd_notify(3), docs/deploy.md "systemd"),
+# tested without a systemd manager: this script plays systemd's part. A Unix datagram socket
+# (tests/scripts/notify_listener.py) is the daemon's NOTIFY_SOCKET; WATCHDOG_USEC and
+# WATCHDOG_PID are set as systemd sets them for WatchdogSec=. Checked, on the inline mode:
+#   - READY=1 comes once, and at that instant the admin socket exists and the listeners
+#     (inline.tproxy_port, inline.redirect_port, notice.listen) accept connections; its STATUS=
+#     names the version, the mode and the rule counts;
+#   - WATCHDOG=1 about every half interval while running;
+#   - SIGHUP: RELOADING=1 with MONOTONIC_USEC (CLOCK_MONOTONIC, now), then READY=1 again with
+#     the new rule counts;
+#   - SIGTERM: STOPPING=1, exit 0;
+#   - WATCHDOG_PID naming another process: no WATCHDOG=1 at all (the ping is not inherited).
+# Then the unit file: `systemd-analyze verify` accepts deploy/qorgau.service and
+# `systemd-analyze security --offline=yes` scores it at or below the level docs/deploy.md
+# records. A stalled worker stopping the pings is tested in tests/unit/daemon/check_service.c.
+#
+# Env: QG_BIN (default build/qorgau). Needs root (the inline mode's transparent sockets) and
+# python3, systemd-analyze; without them it fails (QG_ALLOW_SKIP=1: exit 77).
+set -u
+
+QG_BIN=${QG_BIN:-build/qorgau}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+case $QG_BIN in /*) ;; *) QG_BIN=$(pwd)/$QG_BIN ;; esac
+. "$root/tests/lib/skip.sh"
+[ -x "$QG_BIN" ] || { echo "systemd: $QG_BIN is not an executable (set QG_BIN)" >&2; exit 2; }
+[ "$(id -u)" = 0 ] || qg_cannot_run systemd "not root (the inline mode opens transparent sockets)"
+command -v python3 >/dev/null || qg_cannot_run systemd "python3 missing"
+command -v systemd-analyze >/dev/null || qg_cannot_run systemd "systemd-analyze missing (package systemd)"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/qg-systemd.XXXXXX") || exit 2
+chmod 755 "$tmp"
+lpid="" qpid=""
+cleanup() {
+    [ -n "$qpid" ] && kill -9 "$qpid" 2>/dev/null
+    [ -n "$lpid" ] && kill "$lpid" 2>/dev/null
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 2' INT TERM
+
+pass=0 fail=0
+ok() { echo "PASS $*"; pass=$((pass + 1)); }
+ko() { echo "FAIL $*"; fail=$((fail + 1)); }
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_for PYTHON_CONDITION SECONDS -- until the condition over the list `m` of received
+# messages (dicts: t, fields, admin, ports) holds; 0 or 1
+wait_for() {
+    python3 - "$tmp/msgs" "$1" "$2" <<'PY'
+import json, sys, time
+path, cond, limit = sys.argv[1], sys.argv[2], float(sys.argv[3])
+end = time.monotonic() + limit
+while True:
+    try:
+        m = [json.loads(l) for l in open(path)]
+    except FileNotFoundError:
+        m = []
+    if eval(cond):
+        sys.exit(0)
+    if time.monotonic() > end:
+        sys.exit(1)
+    time.sleep(0.05)
+PY
+}
+
+# check PYTHON_EXPR -- evaluates the expression over the messages now; prints it when false
+check() {
+    python3 - "$tmp/msgs" "$1" <<'PY'
+import json, sys
+m = [json.loads(l) for l in open(sys.argv[1])]
+r = eval(sys.argv[2])
+if not r:
+    for x in m:
+        print("    ", json.dumps(x))
+sys.exit(0 if r else 1)
+PY
+}
+
+# start_listener -- the NOTIFY_SOCKET, listener pid in $lpid
+start_listener() {
+    rm -f "$tmp/notify.sock" "$tmp/msgs" "$tmp/msgs.up"
+    python3 "$root/tests/scripts/notify_listener.py" "$tmp/notify.sock" "$tmp/msgs" \
+        "$tmp/state/admin.sock" "$tport" "$rport" "$nport" &
+    lpid=$!
+    i=0
+    while [ ! -e "$tmp/msgs.up" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+    [ -e "$tmp/msgs.up" ] || { ko "notify listener did not start"; exit 1; }
+}
+
+mkdir -p "$tmp/rules"
+printf 'example.com\n' >"$tmp/rules/a.txt"
+tport=$(free_port) rport=$(free_port) nport=$(free_port)
+cat >"$tmp/q.conf" <<EOF2
+mode = inline
+workers = 2
+user = nobody
+rules = $tmp/rules/*.txt
+state_dir = $tmp/state
+log.file = $tmp/q.log
+notice.listen = 127.0.0.1:$nport
+inline.listen_address = 127.0.0.1
+inline.tproxy_port = $tport
+inline.redirect_port = $rport
+EOF2
+
+# ---- the life cycle under a 1 s watchdog ----
+start_listener
+# WATCHDOG_PID is the daemon's own pid, as systemd sets it: the shell execs the daemon
+NOTIFY_SOCKET=$tmp/notify.sock WATCHDOG_USEC=1000000 \
+    sh -c 'WATCHDOG_PID=$$; export WATCHDOG_PID; exec "$0" run -c "$1"' "$QG_BIN" "$tmp/q.conf" \
+    >"$tmp/out" 2>&1 &
+qpid=$!
+
+if wait_for 'any(x["fields"].get("READY") == "1" for x in m)' 30; then
+    ok "READY=1 received"
+else
+    ko "no READY=1 within 30 s"; sed 's/^/    /' "$tmp/out" "$tmp/q.log" 2>/dev/null | tail -20
+    exit 1
+fi
+if check '[x for x in m if x["fields"].get("READY") == "1"][0]["admin"]'; then
+    ok "at READY=1 the admin socket exists"
+else
+    ko "at READY=1 the admin socket did not exist"
+fi
+if check 'all(v is True for v in [x for x in m if x["fields"].get("READY") == "1"][0]["ports"].values())'; then
+    ok "at READY=1 the tproxy, redirect and notice listeners accept connections"
+else
+    ko "at READY=1 a listener did not accept"
+fi
+if check 'any(x["fields"].get("READY") == "1" and "mode inline" in x["fields"].get("STATUS", "") and "1 domains" in x["fields"].get("STATUS", "") and "qorgau " in x["fields"].get("STATUS", "") for x in m)'; then
+    ok "READY=1 carries STATUS= with the version, the mode and the rule counts"
+else
+    ko "READY=1 STATUS"
+fi
+if grep -qF '"msg":"started"' "$tmp/q.log" && grep -qF '"msg":"privileges dropped"' "$tmp/q.log"; then
+    ok "the log says started and privileges dropped before readiness"
+else
+    ko "no started / privileges dropped line"
+fi
+
+# the watchdog: pings every ~0.5 s; over 3 s at least 4, none more than 0.9 s apart
+t0=$(python3 -c 'import time; print(time.monotonic())')
+sleep 3
+if check "len([x for x in m if x['fields'].get('WATCHDOG') == '1' and x['t'] > $t0]) >= 4"; then
+    ok "WATCHDOG=1 about every half interval (WATCHDOG_USEC=1000000)"
+else
+    ko "too few WATCHDOG=1 in 3 s"
+fi
+if check "(lambda w: all(b - a < 0.9 for a, b in zip(w, w[1:])))([x['t'] for x in m if x['fields'].get('WATCHDOG') == '1' and x['t'] > $t0])"; then
+    ok "no gap of 0.9 s or more between pings"
+else
+    ko "a gap between WATCHDOG=1 pings"
+fi
+
+# reload: RELOADING=1 with MONOTONIC_USEC now, then READY=1 with the new counts
+printf 'example.org\nexample.net\n' >"$tmp/rules/b.txt"
+n0=$(wc -l <"$tmp/msgs")
+kill -HUP $qpid
+if wait_for "any(x['fields'].get('READY') == '1' for x in m[$n0:])" 20; then
+    if check "(lambda r: len(r) > 0 and abs(int(r[0]['fields'].get('MONOTONIC_USEC', '0')) / 1e6 - r[0]['t']) < 2)([x for x in m[$n0:] if x['fields'].get('RELOADING') == '1'])"; then
+        ok "SIGHUP -> RELOADING=1 with MONOTONIC_USEC on CLOCK_MONOTONIC"
+    else
+        ko "no RELOADING=1 / MONOTONIC_USEC"
+    fi
+    if check "(lambda r: [i for i, x in enumerate(r) if x['fields'].get('RELOADING') == '1'][0] < [i for i, x in enumerate(r) if x['fields'].get('READY') == '1'][0])(m[$n0:])"; then
+        ok "READY=1 follows RELOADING=1"
+    else
+        ko "READY=1 before RELOADING=1"
+    fi
+    if check "any(x['fields'].get('READY') == '1' and '3 domains' in x['fields'].get('STATUS', '') for x in m[$n0:])"; then
+        ok "READY=1 after the reload carries the new counts (3 domains)"
+    else
+        ko "STATUS after reload"
+    fi
+else
+    ko "no READY=1 after SIGHUP"
+fi
+
+# stop
+n0=$(wc -l <"$tmp/msgs")
+kill -TERM $qpid
+wait $qpid
+rc=$?
+qpid=""
+if [ $rc = 0 ] && check "any(x['fields'].get('STOPPING') == '1' for x in m[$n0:])"; then
+    ok "SIGTERM -> STOPPING=1, exit 0"
+else
+    ko "SIGTERM: exit $rc or no STOPPING=1"
+fi
+kill $lpid 2>/dev/null
+wait $lpid 2>/dev/null
+lpid=""
+
+# ---- WATCHDOG_PID of another process: the daemon does not ping ----
+start_listener
+rm -f "$tmp/q.log"
+NOTIFY_SOCKET=$tmp/notify.sock WATCHDOG_USEC=400000 WATCHDOG_PID=1 \
+    "$QG_BIN" run -c "$tmp/q.conf" >"$tmp/out" 2>&1 &
+qpid=$!
+if wait_for 'any(x["fields"].get("READY") == "1" for x in m)' 30; then
+    sleep 1.2
+    if check "not any(x['fields'].get('WATCHDOG') == '1' for x in m)"; then
+        ok "WATCHDOG_PID of another process -> no WATCHDOG=1"
+    else
+        ko "pings although WATCHDOG_PID is not ours"
+    fi
+else
+    ko "second start: no READY=1"; tail -5 "$tmp/q.log" | sed 's/^/    /'
+fi
+kill -TERM $qpid
+wait $qpid
+qpid=""
+
+# ---- the unit file ----
+unit=$root/deploy/qorgau.service
+# verify resolves ExecStart: a copy of the unit pointing at this build
+sed "s#/usr/sbin/qorgau#$QG_BIN#g" "$unit" >"$tmp/qorgau.service"
+if systemd-analyze verify "$tmp/qorgau.service" >"$tmp/verify" 2>&1; then
+    ok "systemd-analyze verify accepts deploy/qorgau.service"
+else
+    ko "systemd-analyze verify"; sed 's/^/    /' "$tmp/verify"
+fi
+want=$(sed -n 's/^.*Recorded exposure level: \([0-9.]*\).*$/\1/p' "$root/docs/deploy.md" | head -1)
+got=$(systemd-analyze security --offline=yes "$tmp/qorgau.service" 2>&1 |
+    sed -n 's/^.*Overall exposure level for .*: \([0-9.]*\) .*$/\1/p')
+if [ -n "$want" ] && [ -n "$got" ] && awk -v g="$got" -v w="$want" 'BEGIN { exit !(g + 0 <= w + 0) }'; then
+    ok "systemd-analyze security: exposure $got <= recorded $want"
+else
+    ko "systemd-analyze security: exposure '$got', recorded '$want' (docs/deploy.md)"
+    systemd-analyze security --offline=yes "$tmp/qorgau.service" 2>&1 | tail -3 | sed 's/^/    /'
+fi
+
+echo "systemd: $pass passed, $fail failed"
+[ $fail = 0 ]
