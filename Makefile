@@ -6,6 +6,7 @@
 #   make fuzz       build the libFuzzer targets and run each for FUZZ_SECONDS
 #   make lint       include layering, banned functions, formatting (part of make check)
 #   make format     reformat every C file with .clang-format
+#   make deb        the Debian package in build/deb/ (docs/deploy.md); make man: the man pages
 # Variables: BUILD (output dir), SANITIZE (e.g. address,undefined), CC.
 
 CC       ?= gcc
@@ -43,6 +44,7 @@ TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 
 .PHONY: all deps check test test-unit test-san test-scripts demo bench fuzz fuzz-build lint format clean
+.PHONY: deb man
 
 all: deps qorgau
 
@@ -165,6 +167,13 @@ lint: $(DEPS_STAMP)
 
 format: $(DEPS_STAMP)
 	$(CLANG_FORMAT) -i $$(git ls-files '*.c' '*.h')
+
+# The Debian package (deploy/mkdeb.sh: stripped binary, unit, conffile, samples, man pages,
+# docs; Depends from dpkg-shlibdeps) and the man pages alone (deploy/mkman.sh).
+deb: $(BIN)
+	@sh deploy/mkdeb.sh $(BIN) $(BUILD)/deb
+man: $(BIN)
+	@sh deploy/mkman.sh $(BIN) $(BUILD)/man && echo "$(BUILD)/man/qorgau.8 $(BUILD)/man/qorgau.conf.5"
 
 clean:
 	rm -rf build qorgau

@@ -130,8 +130,8 @@ bool service_check(struct service *s)
     }
     s->main_seen = m;
     if (ok && atomic_load(&s->stalled) && s->lg)
-        log_write(s->lg, LOG_LEVEL_INFO, "service", "progress again; watchdog pings resumed",
-                  NULL, 0);
+        log_write(s->lg, LOG_LEVEL_INFO, "service", "progress again; watchdog pings resumed", NULL,
+                  0);
     atomic_store(&s->stalled, !ok);
     return ok;
 }

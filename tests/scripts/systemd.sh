@@ -16,7 +16,7 @@
 # records. A stalled worker stopping the pings is tested in tests/unit/daemon/check_service.c.
 #
 # Env: QG_BIN (default build/qorgau). Needs root (the inline mode's transparent sockets) and
-# python3, systemd-analyze; without them it fails (QG_ALLOW_SKIP=1: exit 77).
+# python3, systemd-analyze and man; without them it fails (QG_ALLOW_SKIP=1: exit 77).
 set -u
 
 QG_BIN=${QG_BIN:-build/qorgau}
@@ -27,6 +27,7 @@ case $QG_BIN in /*) ;; *) QG_BIN=$(pwd)/$QG_BIN ;; esac
 [ "$(id -u)" = 0 ] || qg_cannot_run systemd "not root (the inline mode opens transparent sockets)"
 command -v python3 >/dev/null || qg_cannot_run systemd "python3 missing"
 command -v systemd-analyze >/dev/null || qg_cannot_run systemd "systemd-analyze missing (package systemd)"
+command -v man >/dev/null || qg_cannot_run systemd "man missing (package man-db: verify checks Documentation=)"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/qg-systemd.XXXXXX") || exit 2
 chmod 755 "$tmp"
@@ -219,7 +220,15 @@ qpid=""
 unit=$root/deploy/qorgau.service
 # verify resolves ExecStart: a copy of the unit pointing at this build
 sed "s#/usr/sbin/qorgau#$QG_BIN#g" "$unit" >"$tmp/qorgau.service"
-if systemd-analyze verify "$tmp/qorgau.service" >"$tmp/verify" 2>&1; then
+# and its Documentation= man pages: those of this build (deploy/mkman.sh), found through MANPATH
+if sh "$root/deploy/mkman.sh" "$QG_BIN" "$tmp/mansrc"; then
+    mkdir -p "$tmp/man/man8" "$tmp/man/man5"
+    cp "$tmp/mansrc/qorgau.8" "$tmp/man/man8/" && cp "$tmp/mansrc/qorgau.conf.5" "$tmp/man/man5/"
+else
+    ko "deploy/mkman.sh failed"
+fi
+if MANPATH=$tmp/man systemd-analyze verify "$tmp/qorgau.service" >"$tmp/verify" 2>&1 &&
+    ! grep -q . "$tmp/verify"; then
     ok "systemd-analyze verify accepts deploy/qorgau.service"
 else
     ko "systemd-analyze verify"; sed 's/^/    /' "$tmp/verify"

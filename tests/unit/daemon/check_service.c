@@ -81,13 +81,15 @@ START_TEST(test_ready_reload_stop)
 
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    unsigned long long before = (unsigned long long)ts.tv_sec * 1000000ull + (unsigned long long)ts.tv_nsec / 1000ull;
+    unsigned long long before =
+        (unsigned long long)ts.tv_sec * 1000000ull + (unsigned long long)ts.tv_nsec / 1000ull;
     service_reloading();
     ck_assert_uint_gt(recv_msg(buf, sizeof(buf), 1000), 0);
     unsigned long long us = 0;
     ck_assert_int_eq(sscanf(buf, "RELOADING=1\nMONOTONIC_USEC=%llu\n", &us), 1);
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    unsigned long long after = (unsigned long long)ts.tv_sec * 1000000ull + (unsigned long long)ts.tv_nsec / 1000ull;
+    unsigned long long after =
+        (unsigned long long)ts.tv_sec * 1000000ull + (unsigned long long)ts.tv_nsec / 1000ull;
     ck_assert(us >= before && us <= after);
 
     service_stopping();
@@ -141,7 +143,7 @@ START_TEST(test_check_rules)
     ck_assert(service_check(s));
     ck_assert(service_check(s)); /* busy: no main beat needed */
     service_busy(s, false);
-    ck_assert(service_check(s)); /* busy(false) beats once */
+    ck_assert(service_check(s));  /* busy(false) beats once */
     ck_assert(!service_check(s)); /* main loop silent, not busy: stalled */
     service_main_beat(s);
     ck_assert(service_check(s));
