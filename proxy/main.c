@@ -31,7 +31,7 @@ static void usage(FILE *f)
         "                   [--max-flows N] [--checksums verify|ignore|auto] CAPTURE\n"
         "       qorgau rules check PATH...\n"
         "       qorgau run -c FILE [--foreground] [--check]\n"
-        "       qorgau config check FILE | qorgau config doc\n"
+        "       qorgau config check [-c] FILE | qorgau config doc\n"
         "       qorgau order [-c CONFIG] [--store URL] import FILE... [--urgent] | list | show ID\n"
         "                    | revoke ID | restore ID\n"
         "       qorgau query [-c CONFIG | --store URL] NAME|URL|IP... | -\n"

@@ -1976,12 +1976,13 @@ int daemon_config_main(int argc, char **argv)
 {
     if (argc == 2 && strcmp(argv[1], "doc") == 0)
         return settings_doc(stdout) < 0 ? 1 : 0;
-    if (argc == 3 && strcmp(argv[1], "check") == 0) {
-        char *av[] = { "run", "--check", "-c", argv[2], NULL };
+    /* `config check FILE`, or `config check -c FILE` as the other commands take it */
+    if ((argc == 3 || (argc == 4 && strcmp(argv[2], "-c") == 0)) && strcmp(argv[1], "check") == 0) {
+        char *av[] = { "run", "--check", "-c", argv[argc - 1], NULL };
         return daemon_main(4, av);
     }
-    fputs("usage: qorgau config check FILE   validate, print the effective configuration\n"
-          "       qorgau config doc          print the key table of docs/configuration.md\n",
+    fputs("usage: qorgau config check [-c] FILE   validate, print the effective configuration\n"
+          "       qorgau config doc               print the key table of docs/configuration.md\n",
           stderr);
     return DAEMON_EXIT_USAGE;
 }
