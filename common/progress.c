@@ -107,8 +107,7 @@ void progress_update(uint64_t done)
         return;
     g.last = t;
     char line[320];
-    progress_format(line, sizeof(line), g.label, done, g.total, g.noun,
-                    (double)(t - g.t0) / 1e9);
+    progress_format(line, sizeof(line), g.label, done, g.total, g.noun, (double)(t - g.t0) / 1e9);
     /* "\r" back to the start, the text, ESC [ K erases what a longer line left */
     fprintf(stderr, "\r%s\033[K", line);
     fflush(stderr);

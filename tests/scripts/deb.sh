@@ -21,7 +21,7 @@ set -u
 QG_BIN=${QG_BIN:-build/qorgau}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 case $QG_BIN in /*) ;; *) QG_BIN=$(pwd)/$QG_BIN ;; esac
-. "$root/tests/lib/skip.sh"
+. "$root/tests/lib/live.sh"
 [ -x "$QG_BIN" ] || { echo "deb: $QG_BIN is not an executable (set QG_BIN)" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || qg_cannot_run deb "not root (debootstrap and chroot)"
 for c in dpkg-deb dpkg-shlibdeps lintian debootstrap chroot; do
@@ -38,9 +38,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 2' INT TERM
 
-pass=0 fail=0
-ok() { echo "PASS $*"; pass=$((pass + 1)); }
-ko() { echo "FAIL $*"; fail=$((fail + 1)); }
 in_root() { chroot "$croot" "$@"; }
 
 # ---- the package ----

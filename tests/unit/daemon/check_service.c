@@ -55,6 +55,15 @@ static size_t recv_msg(char *buf, size_t cap, int ms)
     return (size_t)n;
 }
 
+/* The watchdog systemd asks of this process: WATCHDOG_USEC=usec, WATCHDOG_PID=getpid(). */
+static void watchdog_env(const char *usec)
+{
+    char pid[32];
+    snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+    ck_assert_int_eq(setenv("WATCHDOG_PID", pid, 1), 0);
+    ck_assert_int_eq(setenv("WATCHDOG_USEC", usec, 1), 0);
+}
+
 /* Counts WATCHDOG=1 datagrams arriving within ms. */
 static int count_pings(int ms)
 {
@@ -128,10 +137,7 @@ END_TEST
 /* Direct checks: the rules of service_check() without the thread's timing. */
 START_TEST(test_check_rules)
 {
-    char pid[32];
-    snprintf(pid, sizeof(pid), "%ld", (long)getpid());
-    setenv("WATCHDOG_PID", pid, 1);
-    setenv("WATCHDOG_USEC", "2000000", 1);
+    watchdog_env("2000000");
     struct service *s = service_new(3, NULL);
     ck_assert_ptr_nonnull(s);
     ck_assert_uint_eq(service_watchdog_usec(s), 2000000);
@@ -171,10 +177,7 @@ END_TEST
 
 START_TEST(test_check_never_beating_worker)
 {
-    char pid[32];
-    snprintf(pid, sizeof(pid), "%ld", (long)getpid());
-    setenv("WATCHDOG_PID", pid, 1);
-    setenv("WATCHDOG_USEC", "2000000", 1);
+    watchdog_env("2000000");
     struct service *s = service_new(2, NULL);
     ck_assert_ptr_nonnull(s);
     _Atomic uint64_t *b = service_beats(s);
@@ -210,10 +213,7 @@ static void *beater_main(void *arg)
  * (longer than the interval), pings again once it resumes. */
 START_TEST(test_watchdog_thread)
 {
-    char pid[32];
-    snprintf(pid, sizeof(pid), "%ld", (long)getpid());
-    setenv("WATCHDOG_PID", pid, 1);
-    setenv("WATCHDOG_USEC", "200000", 1); /* pings every 100 ms */
+    watchdog_env("200000"); /* pings every 100 ms */
     struct service *s = service_new(2, NULL);
     ck_assert_ptr_nonnull(s);
     struct beater w[2];
