@@ -10,7 +10,8 @@
 #   - SIGHUP: RELOADING=1 with MONOTONIC_USEC (CLOCK_MONOTONIC, now), then READY=1 again with
 #     the new rule counts;
 #   - SIGTERM: STOPPING=1, exit 0;
-#   - WATCHDOG_PID naming another process: no WATCHDOG=1 at all (the ping is not inherited).
+#   - WATCHDOG_PID naming another process: no WATCHDOG=1 at all (the ping is not inherited);
+#   - the tap mode (on a veth pair made here): pings go on, no worker logged stalled or silent.
 # Then the unit file: `systemd-analyze verify` accepts deploy/qorgau.service and
 # `systemd-analyze security --offline=yes` scores it at or below the level docs/deploy.md
 # records. A stalled worker stopping the pings is tested in tests/unit/daemon/check_service.c.
@@ -31,8 +32,9 @@ command -v man >/dev/null || qg_cannot_run systemd "man missing (package man-db:
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/qg-systemd.XXXXXX") || exit 2
 chmod 755 "$tmp"
-lpid="" qpid=""
+lpid="" qpid="" veth=""
 cleanup() {
+    [ -n "$veth" ] && ip link del "$veth" 2>/dev/null
     [ -n "$qpid" ] && kill -9 "$qpid" 2>/dev/null
     [ -n "$lpid" ] && kill "$lpid" 2>/dev/null
     rm -rf "$tmp"
@@ -211,6 +213,43 @@ fi
 kill -TERM $qpid
 wait $qpid
 qpid=""
+kill $lpid 2>/dev/null
+wait $lpid 2>/dev/null
+lpid=""
+
+# ---- the tap mode's workers beat too: pings go on, no stall is logged ----
+if ip link add qgst$$ type veth peer name qgsu$$ 2>/dev/null; then
+    veth=qgst$$
+    ip link set qgst$$ up && ip link set qgsu$$ up
+    sed -e 's/^mode = inline/mode = tap/' "$tmp/q.conf" >"$tmp/tap.conf"
+    echo "tap.interface = qgst$$" >>"$tmp/tap.conf"
+    start_listener
+    rm -f "$tmp/q.log"
+    NOTIFY_SOCKET=$tmp/notify.sock WATCHDOG_USEC=1000000 \
+        sh -c 'WATCHDOG_PID=$$; export WATCHDOG_PID; exec "$0" run -c "$1"' "$QG_BIN" "$tmp/tap.conf" \
+        >"$tmp/out" 2>&1 &
+    qpid=$!
+    if wait_for 'any(x["fields"].get("READY") == "1" and "mode tap" in x["fields"].get("STATUS", "") for x in m)' 30; then
+        t0=$(python3 -c 'import time; print(time.monotonic())')
+        sleep 2.5
+        if holds "len([x for x in m if x['fields'].get('WATCHDOG') == '1' and x['t'] > $t0]) >= 3" &&
+            ! grep -qF 'stalled' "$tmp/q.log" && ! grep -qF 'reports no heartbeat' "$tmp/q.log"; then
+            ok "tap: WATCHDOG=1 goes on, every worker beats (no stall, no silent worker logged)"
+        else
+            ko "tap: watchdog"; grep -F '"service"' "$tmp/q.log" | sed 's/^/    /'
+        fi
+    else
+        ko "tap: no READY=1"; tail -5 "$tmp/q.log" | sed 's/^/    /'
+    fi
+    kill -TERM $qpid
+    wait $qpid
+    qpid=""
+    kill $lpid 2>/dev/null
+    wait $lpid 2>/dev/null
+    lpid=""
+else
+    ko "cannot create a veth pair for the tap mode"
+fi
 
 # ---- the unit file ----
 unit=$root/deploy/qorgau.service
