@@ -90,6 +90,34 @@ start_listener() {
     [ -e "$tmp/msgs.up" ] || { ko "notify listener did not start"; exit 1; }
 }
 
+# start_daemon CONF USEC [PID] -- a listener, then `qorgau run -c CONF` with WATCHDOG_USEC=USEC
+# and WATCHDOG_PID=PID, or, without PID, the daemon's own pid as systemd sets it (the shell execs
+# the daemon); its pid in $qpid
+start_daemon() {
+    start_listener
+    rm -f "$tmp/q.log"
+    if [ $# -ge 3 ]; then
+        NOTIFY_SOCKET=$tmp/notify.sock WATCHDOG_USEC=$2 WATCHDOG_PID=$3 \
+            "$QG_BIN" run -c "$1" >"$tmp/out" 2>&1 &
+    else
+        NOTIFY_SOCKET=$tmp/notify.sock WATCHDOG_USEC=$2 \
+            sh -c 'WATCHDOG_PID=$$; export WATCHDOG_PID; exec "$0" run -c "$1"' "$QG_BIN" "$1" \
+            >"$tmp/out" 2>&1 &
+    fi
+    qpid=$!
+}
+
+# stop_daemon -- SIGTERM to the daemon (its exit status in $rc), then the listener ends
+stop_daemon() {
+    kill -TERM $qpid
+    wait $qpid
+    rc=$?
+    qpid=""
+    kill $lpid 2>/dev/null
+    wait $lpid 2>/dev/null
+    lpid=""
+}
+
 mkdir -p "$tmp/rules"
 printf 'example.com\n' >"$tmp/rules/a.txt"
 tport=$(free_port) rport=$(free_port) nport=$(free_port)
@@ -107,12 +135,7 @@ inline.redirect_port = $rport
 EOF2
 
 # ---- the life cycle under a 1 s watchdog ----
-start_listener
-# WATCHDOG_PID is the daemon's own pid, as systemd sets it: the shell execs the daemon
-NOTIFY_SOCKET=$tmp/notify.sock WATCHDOG_USEC=1000000 \
-    sh -c 'WATCHDOG_PID=$$; export WATCHDOG_PID; exec "$0" run -c "$1"' "$QG_BIN" "$tmp/q.conf" \
-    >"$tmp/out" 2>&1 &
-qpid=$!
+start_daemon "$tmp/q.conf" 1000000
 
 if wait_for 'any(x["fields"].get("READY") == "1" for x in m)' 30; then
     ok "READY=1 received"
@@ -181,25 +204,15 @@ fi
 
 # stop
 n0=$(wc -l <"$tmp/msgs")
-kill -TERM $qpid
-wait $qpid
-rc=$?
-qpid=""
+stop_daemon
 if [ $rc = 0 ] && holds "any(x['fields'].get('STOPPING') == '1' for x in m[$n0:])"; then
     ok "SIGTERM -> STOPPING=1, exit 0"
 else
     ko "SIGTERM: exit $rc or no STOPPING=1"
 fi
-kill $lpid 2>/dev/null
-wait $lpid 2>/dev/null
-lpid=""
 
 # ---- WATCHDOG_PID of another process: the daemon does not ping ----
-start_listener
-rm -f "$tmp/q.log"
-NOTIFY_SOCKET=$tmp/notify.sock WATCHDOG_USEC=400000 WATCHDOG_PID=1 \
-    "$QG_BIN" run -c "$tmp/q.conf" >"$tmp/out" 2>&1 &
-qpid=$!
+start_daemon "$tmp/q.conf" 400000 1
 if wait_for 'any(x["fields"].get("READY") == "1" for x in m)' 30; then
     sleep 1.2
     if holds "not any(x['fields'].get('WATCHDOG') == '1' for x in m)"; then
@@ -210,12 +223,7 @@ if wait_for 'any(x["fields"].get("READY") == "1" for x in m)' 30; then
 else
     ko "second start: no READY=1"; tail -5 "$tmp/q.log" | sed 's/^/    /'
 fi
-kill -TERM $qpid
-wait $qpid
-qpid=""
-kill $lpid 2>/dev/null
-wait $lpid 2>/dev/null
-lpid=""
+stop_daemon
 
 # ---- the tap mode's workers beat too: pings go on, no stall is logged ----
 if ip link add qgst$$ type veth peer name qgsu$$ 2>/dev/null; then
@@ -223,12 +231,7 @@ if ip link add qgst$$ type veth peer name qgsu$$ 2>/dev/null; then
     ip link set qgst$$ up && ip link set qgsu$$ up
     sed -e 's/^mode = inline/mode = tap/' "$tmp/q.conf" >"$tmp/tap.conf"
     echo "tap.interface = qgst$$" >>"$tmp/tap.conf"
-    start_listener
-    rm -f "$tmp/q.log"
-    NOTIFY_SOCKET=$tmp/notify.sock WATCHDOG_USEC=1000000 \
-        sh -c 'WATCHDOG_PID=$$; export WATCHDOG_PID; exec "$0" run -c "$1"' "$QG_BIN" "$tmp/tap.conf" \
-        >"$tmp/out" 2>&1 &
-    qpid=$!
+    start_daemon "$tmp/tap.conf" 1000000
     if wait_for 'any(x["fields"].get("READY") == "1" and "mode tap" in x["fields"].get("STATUS", "") for x in m)' 30; then
         t0=$(python3 -c 'import time; print(time.monotonic())')
         sleep 2.5
@@ -241,12 +244,7 @@ if ip link add qgst$$ type veth peer name qgsu$$ 2>/dev/null; then
     else
         ko "tap: no READY=1"; tail -5 "$tmp/q.log" | sed 's/^/    /'
     fi
-    kill -TERM $qpid
-    wait $qpid
-    qpid=""
-    kill $lpid 2>/dev/null
-    wait $lpid 2>/dev/null
-    lpid=""
+    stop_daemon
 else
     ko "cannot create a veth pair for the tap mode"
 fi
