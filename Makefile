@@ -44,7 +44,6 @@ TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 
 .PHONY: all deps check test test-unit test-san test-scripts demo bench fuzz fuzz-build lint format clean
-.PHONY: deb man
 
 all: deps qorgau
 
@@ -170,6 +169,7 @@ format: $(DEPS_STAMP)
 
 # The Debian package (deploy/mkdeb.sh: stripped binary, unit, conffile, samples, man pages,
 # docs; Depends from dpkg-shlibdeps) and the man pages alone (deploy/mkman.sh).
+.PHONY: deb man
 deb: $(BIN)
 	@sh deploy/mkdeb.sh $(BIN) $(BUILD)/deb
 man: $(BIN)
