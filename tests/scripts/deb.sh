@@ -1,5 +1,6 @@
 #!/bin/sh
-# deb.sh - the Debian package (`make deb`, deploy/mkdeb.sh) built from QG_BIN, checked by
+# deb.sh - the Debian package (deploy/mkdeb.sh, what `make deb` runs over its hardened build of
+# the same sources; here over QG_BIN, so the suite does not compile the tree twice), checked by
 # lintian (no error, no warning), then installed with dpkg into a clean Debian 12 root this
 # script builds (debootstrap --variant=minbase plus the package's Depends, nothing else):
 #   - dpkg -i succeeds with its dependencies satisfied; `qorgau version` and
