@@ -829,7 +829,10 @@ static int main_loop(struct daemon *d)
             }
         }
         if (d->cfg->stats_interval && mono_ms() >= next) {
+            char status[256]; /* `systemctl status` follows the rules version */
             stats_line(d);
+            service_status_line(d, status, sizeof(status));
+            service_status(status);
             next += d->cfg->stats_interval;
             if (next < mono_ms())
                 next = mono_ms() + d->cfg->stats_interval;

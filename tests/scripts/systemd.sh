@@ -8,7 +8,7 @@
 #     names the version, the mode and the rule counts;
 #   - WATCHDOG=1 about every half interval while running;
 #   - SIGHUP: RELOADING=1 with MONOTONIC_USEC (CLOCK_MONOTONIC, now), then READY=1 again with
-#     the new rule counts;
+#     the new rule counts; STATUS= refreshed every stats.interval;
 #   - SIGTERM: STOPPING=1, exit 0;
 #   - WATCHDOG_PID naming another process: no WATCHDOG=1 at all (the ping is not inherited);
 #   - the tap mode (on a veth pair made here): pings go on, no worker logged stalled or silent.
@@ -128,6 +128,7 @@ user = nobody
 rules = $tmp/rules/*.txt
 state_dir = $tmp/state
 log.file = $tmp/q.log
+stats.interval = 1s
 notice.listen = 127.0.0.1:$nport
 inline.listen_address = 127.0.0.1
 inline.tproxy_port = $tport
@@ -162,6 +163,13 @@ if grep -qF '"msg":"started"' "$tmp/q.log" && grep -qF '"msg":"privileges droppe
     ok "the log says started and privileges dropped before readiness"
 else
     ko "no started / privileges dropped line"
+fi
+
+# stats.interval = 1s: STATUS= alone, refreshed with the running counts
+if wait_for "any(set(x['fields']) == {'STATUS'} and 'rules version 1: 1 domains' in x['fields']['STATUS'] for x in m)" 5; then
+    ok "STATUS= refreshed every stats.interval"
+else
+    ko "no STATUS= refresh"
 fi
 
 # the watchdog: pings every ~0.5 s; over 3 s at least 4, none more than 0.9 s apart
