@@ -6,6 +6,7 @@
 #   make fuzz       build the libFuzzer targets and run each for FUZZ_SECONDS
 #   make lint       include layering, banned functions, formatting (part of make check)
 #   make format     reformat every C file with .clang-format
+#   make deb        the Debian package in build/deb/ (docs/deploy.md); make man: the man pages
 # Variables: BUILD (output dir), SANITIZE (e.g. address,undefined), CC.
 
 CC       ?= gcc
@@ -180,6 +181,21 @@ lint: $(DEPS_STAMP)
 
 format: $(DEPS_STAMP)
 	$(CLANG_FORMAT) -i $$(git ls-files '*.c' '*.h')
+
+# The Debian package (deploy/mkdeb.sh: stripped binary, unit, conffile, samples, man pages,
+# docs; Depends from dpkg-shlibdeps) and the man pages alone (deploy/mkman.sh). The packaged
+# binary is built apart, in $(BUILD)/deb-build, with Debian's hardening flags (fortified libc
+# calls, stack protector, full RELRO with immediate binding).
+DEB_BUILD   := $(BUILD)/deb-build
+DEB_CFLAGS  := -D_FORTIFY_SOURCE=2 -fstack-protector-strong
+DEB_LDFLAGS := -Wl,-z,relro -Wl,-z,now
+.PHONY: deb man
+deb: $(DEPS_STAMP)
+	@$(MAKE) --no-print-directory BUILD=$(DEB_BUILD) CFLAGS="$(DEB_CFLAGS)" LDFLAGS="$(DEB_LDFLAGS)" \
+	  $(DEB_BUILD)/qorgau
+	@sh deploy/mkdeb.sh $(DEB_BUILD)/qorgau $(BUILD)/deb
+man: $(BIN)
+	@sh deploy/mkman.sh $(BIN) $(BUILD)/man && echo "$(BUILD)/man/qorgau.8 $(BUILD)/man/qorgau.conf.5"
 
 clean:
 	rm -rf build qorgau

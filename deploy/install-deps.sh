@@ -13,7 +13,7 @@ libnghttp2-dev libhiredis-dev libc-ares-dev liburcu-dev libmicrohttpd-dev libxml
 libnetfilter-queue-dev libmnl-dev libsystemd-dev \
 libndpi-bin tcpdump python3 time ethtool \
 nftables iptables nginx-light redis-server redis-sentinel iproute2 curl wget nghttp2-client openssl chromium haproxy libnginx-mod-stream \
-freeradius-utils tcpreplay dpkg-dev fakeroot lintian debootstrap systemd"
+freeradius-utils tcpreplay dpkg-dev fakeroot lintian debootstrap systemd man-db"
 BENCH_PKGS="suricata"
 
 bench=0

@@ -5,9 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "proxy/capture/capture.h"
+#include "proxy/capture/capture_pcap.h"
+#include "common/progress.h"
 #include "common/compiler.h"
 #include "proxy/daemon/daemon.h"
 #include "proxy/daemon/orders_cli.h"
@@ -31,7 +34,7 @@ static void usage(FILE *f)
         "                   [--max-flows N] [--checksums verify|ignore|auto] CAPTURE\n"
         "       qorgau rules check PATH...\n"
         "       qorgau run -c FILE [--foreground] [--check]\n"
-        "       qorgau config check FILE | qorgau config doc\n"
+        "       qorgau config check [-c] FILE | qorgau config doc\n"
         "       qorgau order [-c CONFIG] [--store URL] import FILE... [--urgent] | list | show ID\n"
         "                    | revoke ID | restore ID\n"
         "       qorgau query [-c CONFIG | --store URL] NAME|URL|IP... | -\n"
@@ -404,8 +407,17 @@ static int cmd_scan(int argc, char **argv)
     double t0 = now_s();
     struct capture_frame fr;
     int rc;
-    while ((rc = capture_next(cap, &fr, err, sizeof(err))) == 1)
+    struct stat sb;
+    char label[300];
+    snprintf(label, sizeof(label), "scan %s", path);
+    progress_start(label, stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0);
+    uint64_t nfr = 0;
+    while ((rc = capture_next(cap, &fr, err, sizeof(err))) == 1) {
         engine_frame(e, link, fr.ts_us, fr.data, fr.caplen);
+        if ((++nfr & 4095) == 0)
+            progress_update(capture_pcap_offset(cap));
+    }
+    progress_end();
     engine_finish(e);
     double secs = now_s() - t0;
 

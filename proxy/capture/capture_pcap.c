@@ -146,6 +146,16 @@ static int cpcap_linktype(const struct capture *c)
     return pcap_datalink(cp->pc);
 }
 
+uint64_t capture_pcap_offset(struct capture *c)
+{
+    struct capture_pcap *cp = (struct capture_pcap *)c;
+    if (cp->map)
+        return cp->off;
+    FILE *fp = pcap_file(cp->pc);
+    off_t off = fp ? ftello(fp) : -1;
+    return off < 0 ? 0 : (uint64_t)off;
+}
+
 static void cpcap_close(struct capture *c)
 {
     struct capture_pcap *cp = (struct capture_pcap *)c;

@@ -4,6 +4,7 @@
 #define QG_CAPTURE_PCAP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "proxy/capture/capture.h"
 
@@ -15,5 +16,8 @@
  * libpcap one frame per call. */
 int capture_pcap_next_batch(struct capture *c, struct capture_frame *fr, size_t max, char *err,
                             size_t errlen);
+
+/* How far into the file c has read, in bytes (for progress lines); 0 if unknown. */
+uint64_t capture_pcap_offset(struct capture *c);
 
 #endif

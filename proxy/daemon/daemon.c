@@ -38,6 +38,7 @@
 #include "proxy/daemon/radius.h"
 #include "proxy/daemon/subfollow.h"
 #include "proxy/daemon/admin.h"
+#include "proxy/daemon/service.h"
 #include "proxy/daemon/fbdocs.h"
 #include "proxy/daemon/follower.h"
 #include "proxy/daemon/hits.h"
@@ -128,6 +129,7 @@ struct daemon {
     struct worker *workers;
     unsigned nworkers, started;
     struct hits *hits;            /* block counts, flushed by the follower's heartbeat thread */
+    struct service *svc;          /* sd_notify and the watchdog (service.h) */
     uint64_t hits_dropped_logged; /* that thread's: hits_dropped() when last logged */
     struct timespec t0;
 
@@ -190,6 +192,7 @@ fatal(struct daemon *d, const char *fmt, ...)
     va_end(ap);
     if (d->log)
         log_write(d->log, LOG_LEVEL_ERROR, "daemon", msg, NULL, 0);
+    service_status(msg);
     if (!d->log || (!d->foreground && strcmp(d->cfg->log_file, "-") != 0))
         fprintf(stderr, "qorgau: %s\n", msg);
 }
@@ -719,6 +722,22 @@ static void reload(struct daemon *d)
 
 /* ---- main loop ---- */
 
+/* The service's STATUS= line: what runs and what it enforces. */
+static void service_status_line(struct daemon *d, char *buf, size_t len)
+{
+    struct ruleset_stats st;
+    memset(&st, 0, sizeof(st));
+    pthread_mutex_lock(&d->pub_lock);
+    if (d->last)
+        ruleset_get_stats(d->last, &st);
+    uint64_t v = rsref_version(d->rules);
+    pthread_mutex_unlock(&d->pub_lock);
+    snprintf(buf, len,
+             "qorgau %s, mode %s, %u workers; rules version %llu: %zu domains, %zu urls, %zu ips",
+             QORGAU_VERSION, d->mode->name, d->nworkers, (unsigned long long)v, st.domains, st.urls,
+             st.ips4 + st.ips6);
+}
+
 static int setup_signals(struct daemon *d, sigset_t *set)
 {
     sigemptyset(set);
@@ -758,6 +777,10 @@ static int main_loop(struct daemon *d)
             uint64_t now = mono_ms();
             timeout = next > now ? (int)(next - now < 3600000u ? next - now : 3600000u) : 0;
         }
+        int wake = service_wake_ms(d->svc);
+        if (wake >= 0 && (timeout < 0 || timeout > wake))
+            timeout = wake;
+        service_main_beat(d->svc);
         struct pollfd pfd[2] = { { d->sfd, POLLIN, 0 }, { d->efd, POLLIN, 0 } };
         int n = poll(pfd, 2, timeout);
         if (n < 0 && errno != EINTR) {
@@ -771,13 +794,20 @@ static int main_loop(struct daemon *d)
                 int sig = (int)si.ssi_signo;
                 if (sig == SIGHUP) {
                     uint64_t old_iv = d->cfg->stats_interval;
+                    char status[256];
+                    service_reloading();
+                    service_busy(d->svc, true);
                     reload(d);
+                    service_busy(d->svc, false);
+                    service_status_line(d, status, sizeof(status));
+                    service_ready(status);
                     if (d->cfg->stats_interval != old_iv)
                         next = mono_ms() + d->cfg->stats_interval;
                 } else {
                     log_write(
                         d->log, LOG_LEVEL_INFO, "daemon", "stopping",
                         LOG_KV(LOG_S("signal", signal_name(sig)), LOG_U("from_pid", si.ssi_pid)));
+                    service_stopping();
                     return 0;
                 }
             }
@@ -799,7 +829,10 @@ static int main_loop(struct daemon *d)
             }
         }
         if (d->cfg->stats_interval && mono_ms() >= next) {
+            char status[256]; /* `systemctl status` follows the rules version */
             stats_line(d);
+            service_status_line(d, status, sizeof(status));
+            service_status(status);
             next += d->cfg->stats_interval;
             if (next < mono_ms())
                 next = mono_ms() + d->cfg->stats_interval;
@@ -1734,6 +1767,7 @@ static int run(struct daemon *d)
 {
     char err[1024];
     int ret = 1;
+    int rc;
     sigset_t set;
 
     d->log = log_new(d->foreground ? "-" : d->cfg->log_file, (enum log_level)d->cfg->log_level,
@@ -1770,17 +1804,26 @@ static int run(struct daemon *d)
     }
     d->nworkers = worker_count(d->cfg);
     d->hits = hits_new(d->nworkers);
-    if (!d->hits) {
+    d->svc = service_new(d->nworkers, d->log);
+    if (!d->hits || !d->svc) {
         fatal(d, "out of memory");
         return 1;
     }
-    int rc = store_setup(d, err, sizeof(err));
+    /* the watchdog pings through start-up (a large set compiles for long: TimeoutStartSec) */
+    service_busy(d->svc, true);
+    rc = service_start(d->svc);
+    if (rc < 0) {
+        fatal(d, "cannot start the watchdog thread: %s", strerror(-rc));
+        return 1;
+    }
+    rc = store_setup(d, err, sizeof(err));
     if (rc < 0) {
         fatal(d, "%s", err);
         return rc == -EINVAL ? DAEMON_EXIT_CONFIG : 1;
     }
 
-    d->ctx = (struct daemon_ctx){ d->rules, d->log, d->nworkers, counters_register, d, d->hits };
+    d->ctx = (struct daemon_ctx){ d->rules, d->log,  d->nworkers,          counters_register,
+                                  d,        d->hits, service_beats(d->svc) };
     rc = d->mode->ops->open(d->cfg, &d->ctx, &d->state, err, sizeof(err));
     if (rc < 0) {
         fatal(d, "%s", err[0] ? err : strerror(-rc));
@@ -1838,8 +1881,15 @@ static int run(struct daemon *d)
     log_write(d->log, LOG_LEVEL_INFO, "daemon", "started",
               LOG_KV(LOG_S("mode", d->mode->name), LOG_U("workers", d->nworkers),
                      LOG_U("rules_version", rsref_version(d->rules))));
+    /* rules loaded, sockets, capture and listeners open, privileges dropped, workers running */
+    char status[256];
+    service_status_line(d, status, sizeof(status));
+    service_running(d->svc);
+    service_busy(d->svc, false);
+    service_ready(status);
 
     ret = main_loop(d);
+    service_busy(d->svc, true); /* the stop: TimeoutStopSec governs it */
     if (stop_workers(d) < 0)
         ret = 1;
 close_mode:
@@ -1910,6 +1960,7 @@ int daemon_main(int argc, char **argv)
     d.fol = NULL;
     merge_end(&d);
     fb_end(&d);
+    service_free(d.svc);
     free(d.workers);
     free(d.regs);
     pthread_mutex_destroy(&d.reg_lock);
@@ -1928,12 +1979,13 @@ int daemon_config_main(int argc, char **argv)
 {
     if (argc == 2 && strcmp(argv[1], "doc") == 0)
         return settings_doc(stdout) < 0 ? 1 : 0;
-    if (argc == 3 && strcmp(argv[1], "check") == 0) {
-        char *av[] = { "run", "--check", "-c", argv[2], NULL };
+    /* `config check FILE`, or `config check -c FILE` as the other commands take it */
+    if ((argc == 3 || (argc == 4 && strcmp(argv[2], "-c") == 0)) && strcmp(argv[1], "check") == 0) {
+        char *av[] = { "run", "--check", "-c", argv[argc - 1], NULL };
         return daemon_main(4, av);
     }
-    fputs("usage: qorgau config check FILE   validate, print the effective configuration\n"
-          "       qorgau config doc          print the key table of docs/configuration.md\n",
+    fputs("usage: qorgau config check [-c] FILE   validate, print the effective configuration\n"
+          "       qorgau config doc               print the key table of docs/configuration.md\n",
           stderr);
     return DAEMON_EXIT_USAGE;
 }

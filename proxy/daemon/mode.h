@@ -16,7 +16,8 @@
  * rsref_thread_unregister() before it returns (the daemon does not: liburcu does not allow a
  * thread to register twice). A worker must leave every read section before blocking.
  * run_worker() must notice *stop within 250 ms (poll with a timeout; blocking calls without
- * one would stall shutdown) and return 0, or a negative errno on a fatal error (the daemon
+ * one would stall shutdown) and call daemon_beat() at each turn of its loop (the systemd
+ * watchdog stops when a worker's heartbeat stands still: service.h), and return 0, or a negative errno on a fatal error (the daemon
  * then stops every worker and exits 1). */
 #ifndef QG_MODE_H
 #define QG_MODE_H
@@ -47,9 +48,17 @@ struct daemon_ctx {
     struct log *log;     /* thread-safe; per-packet events only through log_block() */
     unsigned workers;    /* number of worker threads that will call run_worker() */
     daemon_counters_fn counters_register;
-    void *priv;        /* the daemon's */
-    struct hits *hits; /* block counts per entry (hits.h): hits_note() on each block */
+    void *priv;              /* the daemon's */
+    struct hits *hits;       /* block counts per entry (hits.h): hits_note() on each block */
+    _Atomic uint64_t *beats; /* per worker heartbeat counters (service.h), or NULL */
 };
+
+/* Worker `worker` is alive: one relaxed increment, no system call (the hot path may call it). */
+static inline void daemon_beat(struct daemon_ctx *d, unsigned worker)
+{
+    if (d && d->beats)
+        atomic_fetch_add_explicit(&d->beats[worker], 1, memory_order_relaxed);
+}
 
 struct mode_ops {
     const char *name;

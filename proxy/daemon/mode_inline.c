@@ -137,7 +137,19 @@ static int inline_open(const struct settings *cfg, struct daemon_ctx *d, void **
 static int inline_run(void *state, unsigned worker, const volatile sig_atomic_t *stop)
 {
     struct inline_mode *m = state;
-    return inline_run_worker(m->p, worker, stop);
+    /* inline_run_worker()'s loop with a heartbeat per turn (at most 100 ms apart) */
+    int rc = 0;
+    rsref_thread_register();
+    while (!*stop) {
+        daemon_beat(m->d, worker);
+        int n = inline_run_once(m->p, worker, 100);
+        if (n < 0) {
+            rc = n;
+            break;
+        }
+    }
+    rsref_thread_unregister();
+    return rc;
 }
 
 static int inline_reload_cfg(void *state, const struct settings *cfg)

@@ -481,6 +481,7 @@ static int tap_run_worker(void *state, unsigned worker, const volatile sig_atomi
     rsref_thread_register();
     while (!*stop) {
         int rc = 0;
+        daemon_beat(t->d, worker);
         rsref_read_lock();
         refresh_rules(w);
         for (unsigned i = 0; i < TAP_BATCH; i++) {

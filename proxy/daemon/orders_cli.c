@@ -17,6 +17,7 @@
 #include "proxy/daemon/settings.h"
 #include "rules/orders/orddump.h"
 #include "rules/orders/orderset.h"
+#include "common/progress.h"
 #include "rules/orders/ordimport.h"
 #include "rules/store/store.h"
 
@@ -185,9 +186,18 @@ static bool is_dump_file(const char *path)
     return n > 0 && ordimport_detect(buf, (size_t)n) == ORDIMPORT_DUMP;
 }
 
+/* A dump's records as they are parsed: the progress line (common/progress.h). */
+static void import_progress(void *ctx, size_t done, size_t total)
+{
+    (void)ctx;
+    progress_set_total(total);
+    progress_update(done);
+}
+
 static int import_one(struct store *s, const struct cli *c, const char *path)
 {
-    struct ordimport_opts io = { NULL, SIGN_ACCEPT_ANY, (int64_t)time(NULL) };
+    struct ordimport_opts io = { NULL, SIGN_ACCEPT_ANY, (int64_t)time(NULL), import_progress,
+                                 NULL };
     if (c->cfg) {
         io.anchors = c->cfg->orders_trust_anchors[0] ? c->cfg->orders_trust_anchors : NULL;
         io.policy = (enum sign_policy)c->cfg->orders_signature;
@@ -195,7 +205,11 @@ static int import_one(struct store *s, const struct cli *c, const char *path)
     struct order_list l;
     memset(&l, 0, sizeof(l));
     char err[2048];
+    char label[300];
+    snprintf(label, sizeof(label), "order import %s", path);
+    progress_start_items(label, 0, "records");
     int rc = ordimport_file(path, &io, &l, err, sizeof(err));
+    progress_end();
     if (rc < 0) {
         fprintf(stderr, "qorgau: %s (nothing imported from this file)\n", err);
         return 1;

@@ -225,6 +225,13 @@ static int dup_check(const struct ctx *c, xmlNode *root, const struct order_list
 int orddump_parse(const char *name, const uint8_t *buf, size_t len, int64_t now,
                   struct order_list *out, char *err, size_t errlen)
 {
+    return orddump_parse_progress(name, buf, len, now, out, NULL, NULL, err, errlen);
+}
+
+int orddump_parse_progress(const char *name, const uint8_t *buf, size_t len, int64_t now,
+                           struct order_list *out, orddump_progress_fn progress, void *pctx,
+                           char *err, size_t errlen)
+{
     struct ctx c = { name, err, errlen };
     size_t first = out->n;
     int rc = 0;
@@ -280,12 +287,16 @@ int orddump_parse(const char *name, const uint8_t *buf, size_t len, int64_t now,
                  root ? (const char *)root->name : "");
         goto done;
     }
-    size_t num = 0;
+    size_t num = 0, total = 0;
+    for (xmlNode *n = root->children; progress && n; n = n->next)
+        total += is(n, "content");
     for (xmlNode *n = root->children; n; n = n->next) {
         if (!is(n, "content"))
             continue;
         if ((rc = one_content(&c, n, ++num, out)))
             goto done;
+        if (progress)
+            progress(pctx, num, total);
     }
     if ((rc = dup_check(&c, root, out, first)))
         goto done;

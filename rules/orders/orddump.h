@@ -31,6 +31,15 @@
 int orddump_parse(const char *name, const uint8_t *buf, size_t len, int64_t now,
                   struct order_list *out, char *err, size_t errlen);
 
+/* Called while a dump's <content> records are read: done of total so far (a large dump takes
+ * seconds; `qorgau order import` shows it on a terminal). */
+typedef void (*orddump_progress_fn)(void *ctx, size_t done, size_t total);
+
+/* orddump_parse() calling progress (may be NULL) after each record. */
+int orddump_parse_progress(const char *name, const uint8_t *buf, size_t len, int64_t now,
+                           struct order_list *out, orddump_progress_fn progress, void *pctx,
+                           char *err, size_t errlen);
+
 /* What a later dump changes, content by content (by id). The arrays point at records of the
  * lists given to orddump_delta() (not owned; valid while those lists are). */
 struct orddump_delta {

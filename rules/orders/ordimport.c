@@ -58,7 +58,10 @@ int ordimport_buffer(const char *name, const uint8_t *buf, size_t len, const uin
     }
     switch (ordimport_detect(buf, len)) {
     case ORDIMPORT_JSON: rc = ordjson_parse(name, buf, len, o->now, out, err, errlen); break;
-    case ORDIMPORT_DUMP: rc = orddump_parse(name, buf, len, o->now, out, err, errlen); break;
+    case ORDIMPORT_DUMP:
+        rc = orddump_parse_progress(name, buf, len, o->now, out, o->progress, o->progress_ctx, err,
+                                    errlen);
+        break;
     case ORDIMPORT_CSV:
     default: rc = ordcsv_parse(name, buf, len, o->now, out, err, errlen); break;
     }

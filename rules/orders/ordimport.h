@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rules/orders/orddump.h"
 #include "rules/orders/order.h"
 #include "rules/orders/sign.h"
 
@@ -23,6 +24,9 @@ struct ordimport_opts {
     enum sign_policy
         policy;  /* what is refused (with anchors NULL, only SIGN_ACCEPT_ANY passes a file) */
     int64_t now; /* import time (Unix seconds): the default received time */
+    /* a dump's records as they are read (orddump.h), or NULL; progress_ctx is its argument */
+    orddump_progress_fn progress;
+    void *progress_ctx;
 };
 
 /* Parses buf (its signature sig/siglen, or NULL/0 if it has none) and appends its records to out,

@@ -150,6 +150,33 @@ START_TEST(batch_frames_stay_valid)
 }
 END_TEST
 
+/* capture_pcap_offset() (the progress of `qorgau scan`): the bytes read so far, the file size at
+ * the end, through the mapping (host order) and through libpcap (other byte order) alike. */
+START_TEST(offset_counts_bytes_read)
+{
+    static const bool swaps[] = { false, true };
+    for (size_t k = 0; k < 2; k++) {
+        char err[256];
+        write_file(0xa1b2c3d4, swaps[k], 65535, RECS, 4, 0);
+        struct capture *c = capture_pcap_open_file(g_path, err, sizeof(err));
+        ck_assert_ptr_nonnull(c);
+        struct capture_frame fr;
+        ck_assert_int_eq(capture_next(c, &fr, err, sizeof(err)), 1);
+        uint64_t after1 = capture_pcap_offset(c);
+        ck_assert_uint_ge(after1, 24 + 16 + 60); /* header and first record at least */
+        size_t n = 1;
+        while (capture_next(c, &fr, err, sizeof(err)) == 1)
+            n++;
+        ck_assert_uint_eq(n, 4);
+        uint64_t size = 24 + 4 * 16 + 60 + 1514 + 0 + 100;
+        ck_assert_uint_eq(capture_pcap_offset(c), size);
+        ck_assert_uint_le(after1, size);
+        capture_close(c);
+    }
+    unlink(g_path);
+}
+END_TEST
+
 START_TEST(other_byte_order_and_nanoseconds)
 {
     write_file(0xa1b2c3d4, true, 65535, RECS, 4, 0);
@@ -205,6 +232,7 @@ static Suite *capture_pcap_suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, host_order_matches_libpcap);
     tcase_add_test(tc, batch_frames_stay_valid);
+    tcase_add_test(tc, offset_counts_bytes_read);
     tcase_add_test(tc, other_byte_order_and_nanoseconds);
     tcase_add_test(tc, truncated_files);
     tcase_add_test(tc, caplen_over_snaplen);

@@ -1,6 +1,6 @@
 /* check_orddump.c - registry dump.xml: the mapping of <content> to records, windows-1251 (made
  * with iconv(3) from the UTF-8 text here), bad resources kept, malformed files and DTDs (XXE,
- * billion laughs) refused, the delta of two dumps. */
+ * billion laughs) refused, the delta of two dumps, the progress callback. */
 #include <check.h>
 #include <errno.h>
 #include <iconv.h>
@@ -86,6 +86,40 @@ START_TEST(test_dump_utf8)
     char err[512] = "";
     ck_assert_msg(parse(dump_utf8, &l, err) == 0, "%s", err);
     check_records(&l);
+    order_list_free(&l);
+}
+END_TEST
+
+struct seen {
+    size_t calls, done[4], total[4];
+};
+
+static void on_progress(void *ctx, size_t done, size_t total)
+{
+    struct seen *s = ctx;
+    if (s->calls < 4) {
+        s->done[s->calls] = done;
+        s->total[s->calls] = total;
+    }
+    s->calls++;
+}
+
+/* the progress callback: once per record, done counting up to the total */
+START_TEST(test_dump_progress)
+{
+    struct order_list l = { 0 };
+    char err[512] = "";
+    struct seen s = { 0 };
+    const uint8_t *g = guard_copy(dump_utf8, strlen(dump_utf8));
+    ck_assert_msg(orddump_parse_progress("dump.xml", g, strlen(dump_utf8), NOW, &l, on_progress, &s,
+                                         err, sizeof(err)) == 0,
+                  "%s", err);
+    check_records(&l);
+    ck_assert_uint_eq(s.calls, 2);
+    ck_assert_uint_eq(s.done[0], 1);
+    ck_assert_uint_eq(s.done[1], 2);
+    ck_assert_uint_eq(s.total[0], 2);
+    ck_assert_uint_eq(s.total[1], 2);
     order_list_free(&l);
 }
 END_TEST
@@ -253,6 +287,7 @@ static Suite *orddump_suite(void)
     Suite *s = suite_create("orddump");
     TCase *tc = tcase_create("dump");
     tcase_add_test(tc, test_dump_utf8);
+    tcase_add_test(tc, test_dump_progress);
     tcase_add_test(tc, test_dump_cp1251);
     tcase_add_loop_test(tc, test_dump_malformed, 0,
                         (int)(sizeof(bad_files) / sizeof(bad_files[0])));

@@ -215,7 +215,7 @@ START_TEST(test_import_files)
     ck_assert(made);
     char ca[128], path[160], err[512];
     anchors("ca.pem", ca, sizeof(ca));
-    struct ordimport_opts o = { ca, SIGN_REQUIRE_VALID, 1800000000 };
+    struct ordimport_opts o = { ca, SIGN_REQUIRE_VALID, 1800000000, NULL, NULL };
     struct order_list l = { 0 };
     snprintf(path, sizeof(path), "%s/order.json", dir);
     ck_assert_msg(ordimport_file(path, &o, &l, err, sizeof(err)) == 0, "%s", err);
@@ -281,7 +281,7 @@ START_TEST(test_import_detect)
                       t[i].in);
     ck_assert_str_eq(ordimport_format_name(ORDIMPORT_DUMP), "dump.xml");
     /* a malformed file through the import: the importer's message, nothing added */
-    struct ordimport_opts o = { NULL, SIGN_ACCEPT_ANY, 0 };
+    struct ordimport_opts o = { NULL, SIGN_ACCEPT_ANY, 0, NULL, NULL };
     struct order_list l = { 0 };
     char err[512];
     static const char bad[] = "<register><content/></register>";
