@@ -37,7 +37,10 @@
 #include "proxy/daemon/notice_server.h"
 #include "proxy/daemon/radius.h"
 #include "proxy/daemon/subfollow.h"
-#include "proxy/daemon/admin.h"
+#include "proxy/daemon/adminapi.h"
+#include "proxy/daemon/adminhttp.h"
+#include "proxy/daemon/decisions.h"
+#include "proxy/daemon/metrics.h"
 #include "proxy/daemon/fbdocs.h"
 #include "proxy/daemon/follower.h"
 #include "proxy/daemon/hits.h"
@@ -134,7 +137,9 @@ struct daemon {
     const char *store_url;    /* --store, or NULL: the store key */
     pthread_mutex_t pub_lock; /* every publication, and the swap of cfg (the follower reads it) */
     struct follower *fol;     /* NULL when no store is followed */
-    struct admin *admin;
+    struct adminhttp *admin;  /* the admin API (admin.sock, admin.listen) */
+    struct adminapi_src api;  /* what its endpoints read */
+    struct decisions *decisions;    /* the workers' decisions (counts, last ones, top names) */
     _Atomic uint64_t store_version; /* the store version of the published set */
     struct ruleset *last;           /* the follower's last publication (rsref's; under pub_lock) */
     bool image_tried;               /* the first publication looked for the disk image */
@@ -1589,7 +1594,6 @@ static void admin_query(void *ctx, const char *q, size_t len, FILE *out)
     rsref_read_unlock();
 }
 
-/* state_dir, the follower (first load and its threads), the admin socket. */
 /* The heartbeat thread's flush: the workers' hit counts, one batch to the store. */
 static int fol_flush(void *ctx, struct store *s, char *err, size_t errlen)
 {
@@ -1610,6 +1614,113 @@ static int fol_flush(void *ctx, struct store *s, char *err, size_t errlen)
         d->hits_dropped_logged = dropped;
     }
     return rc;
+}
+
+/* The daemon's own metric families for /metrics: every registered worker counter summed over
+ * the workers (qorgau_NAME_total) and per worker (qorgau_worker_NAME_total{worker}), read
+ * without stopping them; the log, the notice page server and the RADIUS listener. */
+static void daemon_metrics(void *ctx, FILE *f)
+{
+    struct daemon *d = ctx;
+    pthread_mutex_lock(&d->reg_lock);
+    for (size_t i = 0; i < d->nregs; i++) {
+        for (size_t j = 0; j < d->regs[i].n; j++) {
+            const char *name = d->regs[i].names[j];
+            bool first = true; /* the first registration of this name writes the family */
+            for (size_t pi = 0; pi < i && first; pi++)
+                for (size_t pj = 0; pj < d->regs[pi].n && first; pj++)
+                    first = strcmp(d->regs[pi].names[pj], name) != 0;
+            if (!first)
+                continue;
+            char m[160], w[176];
+            char wn[200];
+            snprintf(wn, sizeof(wn), "worker.%s", name);
+            if (metrics_name(name, 0, m, sizeof(m)) < 0 || metrics_name(wn, 0, w, sizeof(w)) < 0)
+                continue;
+            uint64_t sum = 0;
+            for (size_t k = i; k < d->nregs; k++)
+                for (size_t l = 0; l < d->regs[k].n; l++)
+                    if (strcmp(d->regs[k].names[l], name) == 0)
+                        sum += atomic_load_explicit(&d->regs[k].values[l], memory_order_relaxed);
+            metrics_head(f, m, "counter", "worker counter summed over the workers (docs/admin.md)");
+            metrics_value(f, m, sum);
+            metrics_head(f, w, "counter", "the same counter of one worker");
+            for (size_t k = i; k < d->nregs; k++)
+                for (size_t l = 0; l < d->regs[k].n; l++)
+                    if (strcmp(d->regs[k].names[l], name) == 0)
+                        fprintf(f, "%s{worker=\"%u\"} %llu\n", w, d->regs[k].worker,
+                                (unsigned long long)atomic_load_explicit(&d->regs[k].values[l],
+                                                                         memory_order_relaxed));
+        }
+    }
+    pthread_mutex_unlock(&d->reg_lock);
+    struct log_kv kv[NOTICE_STATS_KV + RADIUS_STATS_KV + 2];
+    size_t n = 0;
+    kv[n++] = LOG_U("log.queue_drops", log_queue_drops(d->log));
+    kv[n++] = LOG_U("log.write_errors", log_write_errors(d->log));
+    n += notice_stats_kv(d, kv + n);
+    n += radius_stats_kv(d, kv + n);
+    for (size_t i = 0; i < n; i++) {
+        char m[160];
+        bool gauge =
+            strcmp(kv[i].key, "notice.open") == 0 || strcmp(kv[i].key, "subs.entries") == 0;
+        if (kv[i].type != LOG_KV_UINT || metrics_name(kv[i].key, gauge, m, sizeof(m)) < 0)
+            continue;
+        metrics_head(f, m, gauge ? "gauge" : "counter", "see the stats line (docs/admin.md)");
+        metrics_value(f, m, kv[i].v.u);
+    }
+}
+
+/* The admin listener: admin.sock (and admin.listen), the API's endpoints. */
+static int admin_open(struct daemon *d, const char *path, uid_t uid, gid_t gid, char *err,
+                      size_t errlen)
+{
+    const struct settings *c = d->cfg;
+    struct adminhttp_config ac = {
+        .unix_path = path,
+        .uid = uid,
+        .gid = gid,
+        .listen = c->admin_listen,
+        .tokens_file = c->admin_tokens_file,
+        .max_connections = (unsigned)c->admin_max_connections,
+        .idle_timeout_ms = (unsigned)c->admin_idle_timeout,
+        .max_body = (size_t)c->admin_max_body_bytes,
+    };
+    d->admin = adminhttp_new(&ac, d->log, err, errlen);
+    if (!d->admin)
+        return -EIO;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    d->api = (struct adminapi_src){
+        .node_id = d->node_id,
+        .mode = modes[c->mode].name,
+        .store_url = store_url(d),
+        .password_file = c->store_password_file,
+        .ro = { (unsigned)c->report_deadline_days, c->report_timezone, 0 },
+        .workers = d->nworkers,
+        .started_ms = (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u,
+        .rules = d->rules,
+        .store_version = &d->store_version,
+        .fol = d->fol,
+        .decisions = d->decisions,
+        .query = admin_query,
+        .metrics = daemon_metrics,
+        .ctx = d,
+        .http = d->admin,
+    };
+    int rc = adminapi_mount(d->admin, &d->api);
+    if (rc < 0) {
+        snprintf(err, errlen, "admin: cannot mount the API: %s", strerror(-rc));
+        return rc;
+    }
+    rc = adminhttp_start(d->admin, err, errlen);
+    if (rc < 0)
+        return rc;
+    if (c->admin_listen[0])
+        log_write(
+            d->log, LOG_LEVEL_INFO, "admin", "admin API listening",
+            LOG_KV(LOG_S("listen", c->admin_listen), LOG_U("port", adminhttp_port(d->admin))));
+    return 0;
 }
 
 static int store_setup(struct daemon *d, char *err, size_t errlen)
@@ -1666,15 +1777,10 @@ static int store_setup(struct daemon *d, char *err, size_t errlen)
     if (rc < 0)
         return rc;
     char path[1100];
-    snprintf(path, sizeof(path), "%s/%s", c->state_dir, ADMIN_SOCKET_NAME);
-    d->admin = admin_new(path, uid, gid, admin_query, d, d->log, err, errlen);
-    if (!d->admin)
-        return -EIO;
-    rc = admin_start(d->admin);
-    if (rc < 0) {
-        snprintf(err, errlen, "admin: cannot start the thread: %s", strerror(-rc));
+    snprintf(path, sizeof(path), "%s/%s", c->state_dir, ADMINHTTP_SOCKET_NAME);
+    rc = admin_open(d, path, uid, gid, err, errlen);
+    if (rc < 0)
         return rc;
-    }
     log_write(d->log, LOG_LEVEL_INFO, "daemon", "following the order store",
               LOG_KV(LOG_S("node", node), LOG_S("admin", path)));
     return 0;
@@ -1770,7 +1876,8 @@ static int run(struct daemon *d)
     }
     d->nworkers = worker_count(d->cfg);
     d->hits = hits_new(d->nworkers);
-    if (!d->hits) {
+    d->decisions = decisions_new(d->nworkers);
+    if (!d->hits || !d->decisions) {
         fatal(d, "out of memory");
         return 1;
     }
@@ -1780,7 +1887,8 @@ static int run(struct daemon *d)
         return rc == -EINVAL ? DAEMON_EXIT_CONFIG : 1;
     }
 
-    d->ctx = (struct daemon_ctx){ d->rules, d->log, d->nworkers, counters_register, d, d->hits };
+    d->ctx = (struct daemon_ctx){ d->rules, d->log,  d->nworkers, counters_register,
+                                  d,        d->hits, d->decisions };
     rc = d->mode->ops->open(d->cfg, &d->ctx, &d->state, err, sizeof(err));
     if (rc < 0) {
         fatal(d, "%s", err[0] ? err : strerror(-rc));
@@ -1849,7 +1957,7 @@ close_mode:
     d->radius = NULL;
     submap_free(d->own_map);
     d->own_map = NULL;
-    admin_free(d->admin);
+    adminhttp_free(d->admin);
     d->admin = NULL;
     follower_free(d->fol);
     d->fol = NULL;
@@ -1904,7 +2012,8 @@ int daemon_main(int argc, char **argv)
     int ret = check_only ? check(&d) : run(&d);
 
     /* a start that failed after the follower or the admin socket began leaves them here */
-    admin_free(d.admin);
+    adminhttp_free(d.admin);
+    decisions_free(d.decisions);
     follower_free(d.fol);
     hits_free(d.hits);
     d.fol = NULL;

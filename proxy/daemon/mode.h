@@ -32,6 +32,7 @@
 
 struct daemon_ctx;
 struct hits;
+struct decisions;
 
 /* Registers n counters of one worker, named names[0..n) (static strings such as
  * "tap.frames"), stored in values[0..n) (owned by the mode, alive until close() returns).
@@ -47,8 +48,9 @@ struct daemon_ctx {
     struct log *log;     /* thread-safe; per-packet events only through log_block() */
     unsigned workers;    /* number of worker threads that will call run_worker() */
     daemon_counters_fn counters_register;
-    void *priv;        /* the daemon's */
-    struct hits *hits; /* block counts per entry (hits.h): hits_note() on each block */
+    void *priv;                  /* the daemon's */
+    struct hits *hits;           /* block counts per entry (hits.h): hits_note() on each block */
+    struct decisions *decisions; /* decisions.h: decisions_note() on each decision (may be NULL) */
 };
 
 struct mode_ops {

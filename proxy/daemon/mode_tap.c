@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "proxy/daemon/mode.h"
 #include "proxy/daemon/mode_tap.h"
+#include "proxy/daemon/decisions.h"
 #include "proxy/daemon/hits.h"
 #include "proxy/enforce/notice.h"
 #include "rules/match/rsref.h"
@@ -230,6 +231,8 @@ static void on_event(void *ctx, const struct engine_event *ev)
     struct tap_worker *w = ctx;
     if (ev->ech && (ev->app == APP_TLS || ev->app == APP_QUIC))
         hits_note_ech(w->t->d->hits, w->idx, ev->d.verdict == VERDICT_BLOCK);
+    decisions_note_flow(w->t->d->decisions, w->idx, w->rs, &ev->d, ev->app, ev->name, ev->name_len,
+                        ev->ipver, ev->server, ev->server_port);
     if (ev->d.verdict != VERDICT_BLOCK)
         return;
     w->blocks++;

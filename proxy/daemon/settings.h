@@ -104,6 +104,12 @@ struct settings {
     uint64_t notice_idle_timeout;
     uint64_t notice_max_request_bytes;
 
+    char *admin_listen;      /* "" = Unix socket only */
+    char *admin_tokens_file; /* bearer tokens for admin_listen */
+    int64_t admin_max_connections;
+    uint64_t admin_idle_timeout;
+    uint64_t admin_max_body_bytes;
+
     char *log_file; /* "-" = stderr */
     int log_level;  /* enum settings_log_level */
     int64_t log_block_rate;
