@@ -207,6 +207,9 @@ static void h_metrics(void *ctx, const struct api_req *req, struct api_resp *res
                 "qorgau_admin_requests_total{outcome=\"not_found\"} %" PRIu64 "\n"
                 "qorgau_admin_requests_total{outcome=\"too_large\"} %" PRIu64 "\n",
                 c.requests, c.unauthorized, c.forbidden, c.not_found, c.too_large);
+        metrics_head(f, "qorgau_admin_connections_refused_total", "counter",
+                     "admin API connections closed at accept (admin.max_connections open)");
+        metrics_value(f, "qorgau_admin_connections_refused_total", c.refused);
     }
     out_reply(&o, resp, 200, "text/plain; version=0.0.4; charset=utf-8");
 }

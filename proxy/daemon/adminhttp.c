@@ -49,7 +49,8 @@ struct listener {
     struct adminhttp *h;
     struct MHD_Daemon *d;
     int fd;
-    bool tcp; /* requests need a token */
+    bool tcp;              /* requests need a token */
+    _Atomic unsigned open; /* connections open now */
 };
 
 struct adminhttp {
@@ -63,7 +64,7 @@ struct adminhttp {
     struct token *tokens;
     size_t ntokens;
     struct {
-        _Atomic uint64_t requests, unauthorized, forbidden, not_found, too_large;
+        _Atomic uint64_t requests, unauthorized, forbidden, not_found, too_large, refused;
     } c;
 };
 
@@ -376,8 +377,8 @@ struct adminhttp *adminhttp_new(const struct adminhttp_config *cfg, struct log *
         return NULL;
     }
     h->log = lg;
-    h->lu = (struct listener){ h, NULL, -1, false };
-    h->lt = (struct listener){ h, NULL, -1, true };
+    h->lu = (struct listener){ h, NULL, -1, false, 0 };
+    h->lt = (struct listener){ h, NULL, -1, true, 0 };
     h->max_conn = cfg->max_connections ? cfg->max_connections : 32;
     h->idle_s = cfg->idle_timeout_ms ? (cfg->idle_timeout_ms + 999) / 1000 : 30;
     h->max_body = cfg->max_body ? cfg->max_body : 4u << 20;
@@ -575,6 +576,29 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
     return send_resp(c, &rp, NULL, NULL);
 }
 
+/* The connection cap: past max_connections open, a new connection is closed at once (MHD's own
+ * limit would leave it waiting in the backlog). */
+static enum MHD_Result accept_cb(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    (void)addr, (void)addrlen;
+    struct listener *l = cls;
+    if (atomic_load(&l->open) < l->h->max_conn)
+        return MHD_YES;
+    INC(l->h, refused);
+    return MHD_NO;
+}
+
+static void conn_cb(void *cls, struct MHD_Connection *c, void **socket_context,
+                    enum MHD_ConnectionNotificationCode code)
+{
+    (void)c, (void)socket_context;
+    struct listener *l = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED)
+        atomic_fetch_add(&l->open, 1);
+    else if (code == MHD_CONNECTION_NOTIFY_CLOSED)
+        atomic_fetch_sub(&l->open, 1);
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     struct adminhttp *h = cls;
@@ -592,12 +616,12 @@ static int start_one(struct listener *l, char *err, size_t errlen)
     struct adminhttp *h = l->h;
     if (l->fd < 0)
         return 0;
-    l->d = MHD_start_daemon(MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL,
-                            NULL, access_cb, l, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
-                            MHD_OPTION_LISTEN_SOCKET, (MHD_socket)l->fd,
-                            MHD_OPTION_CONNECTION_LIMIT, h->max_conn, MHD_OPTION_CONNECTION_TIMEOUT,
-                            h->idle_s, MHD_OPTION_URI_LOG_CALLBACK, uri_cb, h,
-                            MHD_OPTION_NOTIFY_COMPLETED, done_cb, h, MHD_OPTION_END);
+    l->d = MHD_start_daemon(
+        MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, accept_cb, l, access_cb,
+        l, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)l->fd,
+        MHD_OPTION_CONNECTION_LIMIT, h->max_conn + 1, MHD_OPTION_NOTIFY_CONNECTION, conn_cb, l,
+        MHD_OPTION_CONNECTION_TIMEOUT, h->idle_s, MHD_OPTION_URI_LOG_CALLBACK, uri_cb, h,
+        MHD_OPTION_NOTIFY_COMPLETED, done_cb, h, MHD_OPTION_END);
     if (!l->d) {
         int e = errno ? errno : EIO;
         snprintf(err, errlen, "admin: %s: libmicrohttpd could not start: %s",
@@ -627,6 +651,7 @@ void adminhttp_stats(const struct adminhttp *h, struct adminhttp_counters *out)
     out->forbidden = atomic_load(&h->c.forbidden);
     out->not_found = atomic_load(&h->c.not_found);
     out->too_large = atomic_load(&h->c.too_large);
+    out->refused = atomic_load(&h->c.refused);
 }
 
 static void stop_one(struct listener *l)

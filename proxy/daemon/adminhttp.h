@@ -54,6 +54,7 @@ struct adminhttp_counters {
     uint64_t forbidden;    /* 403 */
     uint64_t not_found;    /* 404 */
     uint64_t too_large;    /* 413 */
+    uint64_t refused;      /* connections closed at accept: max_connections were open */
 };
 
 /* Binds the listeners (not serving yet) and loads the tokens. Returns the handle or NULL with
