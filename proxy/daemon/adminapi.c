@@ -234,6 +234,11 @@ static void h_status(void *ctx, const struct api_req *req, struct api_resp *resp
             ",\"rules_version\":%" PRIu64,
             s->workers, s->started_ms, now > s->started_ms ? (now - s->started_ms) / 1000 : 0,
             rsref_version(s->rules));
+    if (s->decisions) {
+        uint64_t blocks, passes;
+        decisions_totals(s->decisions, &blocks, &passes);
+        fprintf(o.f, ",\"blocks\":%" PRIu64 ",\"passes\":%" PRIu64, blocks, passes);
+    }
     if (s->fol) {
         struct follower_stats st;
         follower_get_stats(s->fol, &st);

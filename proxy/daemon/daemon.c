@@ -1616,6 +1616,16 @@ static int fol_flush(void *ctx, struct store *s, char *err, size_t errlen)
     return rc;
 }
 
+/* The stats-line figures that are levels, not counts (exported as gauges). */
+static int is_gauge(const char *name)
+{
+    static const char *const g[] = { "inline.active", "notice.open", "subs.entries" };
+    for (size_t i = 0; i < ARRAY_LEN(g); i++)
+        if (strcmp(g[i], name) == 0)
+            return 1;
+    return 0;
+}
+
 /* The daemon's own metric families for /metrics: every registered worker counter summed over
  * the workers (qorgau_NAME_total) and per worker (qorgau_worker_NAME_total{worker}), read
  * without stopping them; the log, the notice page server and the RADIUS listener. */
@@ -1635,16 +1645,19 @@ static void daemon_metrics(void *ctx, FILE *f)
             char m[160], w[176];
             char wn[200];
             snprintf(wn, sizeof(wn), "worker.%s", name);
-            if (metrics_name(name, 0, m, sizeof(m)) < 0 || metrics_name(wn, 0, w, sizeof(w)) < 0)
+            int gauge = is_gauge(name);
+            if (metrics_name(name, gauge, m, sizeof(m)) < 0 ||
+                metrics_name(wn, gauge, w, sizeof(w)) < 0)
                 continue;
             uint64_t sum = 0;
             for (size_t k = i; k < d->nregs; k++)
                 for (size_t l = 0; l < d->regs[k].n; l++)
                     if (strcmp(d->regs[k].names[l], name) == 0)
                         sum += atomic_load_explicit(&d->regs[k].values[l], memory_order_relaxed);
-            metrics_head(f, m, "counter", "worker counter summed over the workers (docs/admin.md)");
+            metrics_head(f, m, gauge ? "gauge" : "counter",
+                         "worker counter summed over the workers (docs/admin.md)");
             metrics_value(f, m, sum);
-            metrics_head(f, w, "counter", "the same counter of one worker");
+            metrics_head(f, w, gauge ? "gauge" : "counter", "the same counter of one worker");
             for (size_t k = i; k < d->nregs; k++)
                 for (size_t l = 0; l < d->regs[k].n; l++)
                     if (strcmp(d->regs[k].names[l], name) == 0)

@@ -317,6 +317,24 @@ static int by_count_desc(const void *a, const void *b)
     return strcmp(x->name, y->name);
 }
 
+void decisions_totals(const struct decisions *d, uint64_t *blocks, uint64_t *passes)
+{
+    *blocks = *passes = 0;
+    for (unsigned w = 0; w < d->n; w++) {
+        for (unsigned i = 0; i < DECISIONS_ROWS; i++) {
+            const struct row *r = &d->p[w].rows[i];
+            bool used = i == OVERFLOW_ROW || atomic_load_explicit(&r->used, memory_order_acquire);
+            uint64_t c = atomic_load_explicit(&r->count, memory_order_relaxed);
+            if (!used)
+                continue;
+            if (i != OVERFLOW_ROW && r->verdict == VERDICT_BLOCK)
+                *blocks += c;
+            else
+                *passes += c;
+        }
+    }
+}
+
 uint64_t decisions_names_dropped(const struct decisions *d)
 {
     uint64_t n = 0;

@@ -72,6 +72,9 @@ void decisions_json(const struct decisions *d, FILE *f, size_t max);
  * blocked names since the start, summed over the workers, most first. */
 void decisions_top_json(const struct decisions *d, FILE *f, size_t max);
 
+/* The decisions so far, all workers: blocks and passes. */
+void decisions_totals(const struct decisions *d, uint64_t *blocks, uint64_t *passes);
+
 /* Blocked names that found no slot (all workers). */
 uint64_t decisions_names_dropped(const struct decisions *d);
 

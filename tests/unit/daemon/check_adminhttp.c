@@ -20,7 +20,6 @@
 #include "proxy/daemon/metrics.h"
 #include "tests/lib/tmpdir.h"
 
-
 static char dir[256], sock[320], tokens[320];
 
 /* Each handler answers "NAME path=P query=Q principal=X body=N". */
@@ -73,8 +72,8 @@ static void teardown(void)
 static struct adminhttp *start(const char *listen, unsigned max_conn, unsigned idle_ms,
                                size_t max_body)
 {
-    struct adminhttp_config c = { sock, (uid_t)-1, (gid_t)-1, listen, tokens, max_conn, idle_ms,
-                                  max_body };
+    struct adminhttp_config c = { sock,   (uid_t)-1, (gid_t)-1, listen,
+                                  tokens, max_conn,  idle_ms,   max_body };
     char err[512];
     struct adminhttp *h = adminhttp_new(&c, NULL, err, sizeof(err));
     ck_assert_msg(h != NULL, "%s", err);
@@ -89,15 +88,14 @@ static struct adminhttp *start(const char *listen, unsigned max_conn, unsigned i
 }
 
 /* GET target over the Unix socket: status, body in out. */
-static int unix_get(const char *method, const char *target, const char *body, char *out,
-                    size_t cap)
+static int unix_get(const char *method, const char *target, const char *body, char *out, size_t cap)
 {
     char *b = NULL;
     size_t n = 0;
     char err[256];
     FILE *f = open_memstream(&b, &n);
-    int st = adminhttp_request(sock, method, target, body, body ? strlen(body) : 0, f, err,
-                               sizeof(err));
+    int st =
+        adminhttp_request(sock, method, target, body, body ? strlen(body) : 0, f, err, sizeof(err));
     fclose(f);
     snprintf(out, cap, "%s", b ? b : "");
     free(b);
@@ -118,8 +116,9 @@ static int tcp_req(unsigned port, const char *target, const char *auth, char *ou
 {
     int fd = tcp_connect(port);
     char req[1024];
-    int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n%s%s%s\r\n",
-                     target, auth ? "Authorization: " : "", auth ? auth : "", auth ? "\r\n" : "");
+    int n =
+        snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n%s%s%s\r\n",
+                 target, auth ? "Authorization: " : "", auth ? auth : "", auth ? "\r\n" : "");
     ck_assert_int_eq(write(fd, req, (size_t)n), n);
     size_t got = 0;
     ssize_t r;
@@ -144,9 +143,8 @@ START_TEST(test_routing)
     ck_assert_str_eq(out, "x GET path= query= principal=local body=0");
     ck_assert_int_eq(unix_get("GET", "/api/v1/x/abc?n=5&q=a%20b", NULL, out, sizeof(out)), 200);
     ck_assert_str_eq(out, "xdir GET path=abc query=n=5&q=a%20b principal=local body=0");
-    ck_assert_int_eq(unix_get("POST", "/api/v1/parents/7701/profile", "{\"p\":1}", out,
-                              sizeof(out)),
-                     200);
+    ck_assert_int_eq(
+        unix_get("POST", "/api/v1/parents/7701/profile", "{\"p\":1}", out, sizeof(out)), 200);
     ck_assert_str_eq(out, "parents POST path=7701/profile query= principal=local body=7");
     /* "/" is a directory prefix: the page handler sees the rest; "/metricsx" is not "/metrics" */
     ck_assert_int_eq(unix_get("GET", "/metricsx", NULL, out, sizeof(out)), 200);
@@ -207,8 +205,9 @@ END_TEST
 START_TEST(test_tokens_file)
 {
     char err[512];
-    struct adminhttp_config c = { sock, (uid_t)-1, (gid_t)-1, "127.0.0.1:0", tokens, 4, 1000,
-                                  1024 };
+    struct adminhttp_config c = {
+        sock, (uid_t)-1, (gid_t)-1, "127.0.0.1:0", tokens, 4, 1000, 1024
+    };
     write_tokens(tokens, 0644, NULL);
     ck_assert_ptr_null(adminhttp_new(&c, NULL, err, sizeof(err)));
     ck_assert_ptr_nonnull(strstr(err, "must be 0600"));
@@ -316,8 +315,19 @@ START_TEST(test_metrics_text)
     struct decisions *d = decisions_new(2);
     ck_assert_ptr_nonnull(d);
     uint8_t srv[16] = { 192, 0, 2, 1 };
-    struct decision_note n = { 1000, VERDICT_BLOCK, METHOD_DOMAIN, APP_TLS, "blocked.test", 12,
-                               "blocked.test", "o-1", "court", NULL, 4, srv, 443 };
+    struct decision_note n = { 1000,
+                               VERDICT_BLOCK,
+                               METHOD_DOMAIN,
+                               APP_TLS,
+                               "blocked.test",
+                               12,
+                               "blocked.test",
+                               "o-1",
+                               "court",
+                               NULL,
+                               4,
+                               srv,
+                               443 };
     for (unsigned i = 0; i < 5; i++)
         decisions_note(d, i % 2, &n);
     n.verdict = VERDICT_PASS;
@@ -365,8 +375,9 @@ START_TEST(test_metrics_text)
         else if (strcmp(labels, "verdict=\"pass\",method=\"none\",category=\"none\","
                                 "profile=\"none\"") == 0)
             pass = v;
-        else if (strcmp(labels, "verdict=\"block\",method=\"url\",category=\"we\\\"ird\\\\cat\\nx\","
-                                "profile=\"none\"") == 0)
+        else if (strcmp(labels,
+                        "verdict=\"block\",method=\"url\",category=\"we\\\"ird\\\\cat\\nx\","
+                        "profile=\"none\"") == 0)
             weird = v;
         else
             ck_abort_msg("unexpected sample: %s", line);
