@@ -353,7 +353,8 @@ START_TEST(test_metrics_text)
     fclose(f);
     unsigned long long block = 0, pass = 0, weird = 0, frames = 0;
     bool help = false, type = false;
-    for (char *line = strtok(b, "\n"); line; line = strtok(NULL, "\n")) {
+    char *save = NULL;
+    for (char *line = strtok_r(b, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         if (strncmp(line, "# HELP qorgau_decisions_total ", 30) == 0) {
             help = true;
             continue;
