@@ -12,16 +12,19 @@
 #     /api/v1/status names the node and its version, the fleet lists it alive; /api/v1/orders
 #     and /api/v1/orders/DASH-1 equal `qorgau order list/show`'s data; /api/v1/deadlines equals
 #     `qorgau deadlines --format json` (but now_ms and left_ms); /api/v1/query answers as
-#     `qorgau query -c`; /api/v1/alarms is empty; an unknown order is 404;
+#     `qorgau query -c`; /api/v1/alarms holds the deadline alarm of DASH-OLD; an unknown order
+#     is 404;
 #   - /metrics: every line is a comment or a sample, every family has a TYPE, and
 #     qorgau_decisions_total{verdict="block",method="domain",category="gambling",
 #     profile="none"} is 4, the worker counter qorgau_inline_blocked_total is 4;
+#   - every metric deploy/grafana-qorgau.json reads is exported (tap ones: registered by tap mode);
 #   - over TCP: no token 401, a wrong one 401, the metrics-only token 403 on /api/v1/status and
 #     200 on /metrics;
 #   - headless Chromium (in the filter namespace) loads http://127.0.0.1:PORT/#token=TOKEN and
 #     the DOM it renders holds: the node name and version, DASH-1 with the time left the API
 #     gives, blocked.test first in the top names with 4, 4 blocked decision rows for it, the node
-#     in the node table, no fetch error;
+#     in the node table, the overdue order DASH-OLD (received 20 days ago) with its negative time
+#     left and the deadline alarm, no fetch error;
 #   - the page has no external resource (no src= or href= to another origin).
 # Needs root, network namespaces, nftables, nginx, curl, chromium, python3; without them it
 # fails (QG_ALLOW_SKIP=1: skips, exit 77; tests/lib/skip.sh). Env: QG_BIN (default
@@ -84,7 +87,13 @@ cat >"$QG_DIR/order.json" <<EOF
 {"id":"DASH-1","issuer":"Ministry","legal_basis":"41-1","issued":"${yday}T09:00:00+05:00",
  "received":"${yday}T10:00:00+05:00","category":"gambling","resources":["blocked.test"]}
 EOF
-"$QG_BIN" order -c "$CONF" import "$QG_DIR/order.json" >"$QG_DIR/import.out" 2>&1 ||
+# and one received 20 days ago, never reported: overdue, an alarm
+old=$(TZ=Asia/Almaty date -d '20 days ago' +%Y-%m-%d)
+cat >"$QG_DIR/old.json" <<EOF
+{"id":"DASH-OLD","issuer":"Ministry","legal_basis":"41-1","issued":"${old}T09:00:00+05:00",
+ "received":"${old}T10:00:00+05:00","category":"piracy","resources":["old.test"]}
+EOF
+"$QG_BIN" order -c "$CONF" import "$QG_DIR/order.json" "$QG_DIR/old.json" >"$QG_DIR/import.out" 2>&1 ||
     bad "order import" "$(cat "$QG_DIR/import.out")"
 qg_wait_verdict "$QG_BIN" "$CONF" blocked.test block && ok "order DASH-1 enforced" ||
     { bad "order enforced" "query -c does not say block"; exit 1; }
@@ -117,7 +126,7 @@ expect "status: the fleet lists the node alive" "$(J '[n["node"]+":"+str(n["aliv
 expect "status: same store and nodes as qorgau status" \
     "$(python3 -c 'import json,sys; l=[json.loads(x) for x in open(sys.argv[1])]; print(l[0]["store"], l[0]["version"], [n["node"] for n in l[1:]])' "$QG_DIR/status.cli")" \
     "$(J 'd["fleet"]["store"], d["fleet"]["version"], [n["node"] for n in d["fleet"]["nodes"]]' <"$QG_DIR/status.json")"
-expect "orders: DASH-1 active" "$(A /api/v1/orders | J '[(o["id"],o["state"]) for o in d["orders"]]')" "[('DASH-1', 'active')]"
+expect "orders: DASH-1 and DASH-OLD active" "$(A /api/v1/orders | J '[(o["id"],o["state"]) for o in d["orders"]]')" "[('DASH-1', 'active'), ('DASH-OLD', 'active')]"
 A /api/v1/orders/DASH-1 >"$QG_DIR/show.api"
 "$QG_BIN" order -c "$CONF" show DASH-1 >"$QG_DIR/show.cli"
 cmp -s "$QG_DIR/show.api" "$QG_DIR/show.cli" && ok "orders/DASH-1 is qorgau order show's JSON" ||
@@ -130,7 +139,7 @@ expect "deadlines: as qorgau deadlines (but the clock)" "$(python3 -c "$strip" "
 LEFT_MS=$(J '[o["left_ms"] for o in d["orders"] if o["order"]=="DASH-1"][0]' <"$QG_DIR/dl.api")
 [ "${LEFT_MS:-0}" -gt 0 ] && ok "deadlines: DASH-1 has $LEFT_MS ms left" || bad "deadlines: DASH-1" "$(cat "$QG_DIR/dl.api")"
 expect "query: the API answers as query -c" "$(A '/api/v1/query?q=blocked.test')" "$("$QG_BIN" query -c "$CONF" blocked.test)"
-expect "alarms: none" "$(A /api/v1/alarms | J 'd["alarms"]')" "[]"
+expect "alarms: the overdue order" "$(A /api/v1/alarms | J '[(a["kind"],a["level"],a["subject"]) for a in d["alarms"]]')" "[('deadline', 'warning', 'orders')]"
 
 # ---- /metrics ----------------------------------------------------------------------------------
 A /metrics >"$QG_DIR/metrics.txt"
@@ -161,8 +170,29 @@ expect "metrics: decisions_total block/domain/gambling/none" "$(sed -n 2p "$QG_D
 expect "metrics: inline_blocked_total summed over the workers" "$(sed -n 3p "$QG_DIR/metrics.check")" "inline_blocked 4"
 grep -qx "qorgau_build_info{version=\"$VERSION\",mode=\"inline\",node=\"dash-node\"} 1" "$QG_DIR/metrics.txt" &&
     ok "metrics: build info" || bad "metrics: build info" "$(grep build_info "$QG_DIR/metrics.txt")"
-expect "metrics: one domain entry" "$(sed -n 4p "$QG_DIR/metrics.check")" "rules 1"
+expect "metrics: two domain entries (one per order)" "$(sed -n 4p "$QG_DIR/metrics.check")" "rules 2"
 expect "metrics: per-worker figures for both workers" "$(sed -n 5p "$QG_DIR/metrics.check")" "workers 2"
+
+# every metric deploy/grafana-qorgau.json reads exists: in this node's /metrics, or for tap mode's
+# counters (this node is inline) in the names mode_tap.c registers
+python3 - "$ROOT/deploy/grafana-qorgau.json" "$QG_DIR/metrics.txt" "$ROOT/proxy/daemon/mode_tap.c" \
+    >"$QG_DIR/grafana.check" <<'PY'
+import json, re, sys
+d = json.load(open(sys.argv[1]))
+exprs = " ".join(t["expr"] for p in d["panels"] for t in p.get("targets", []))
+have = set(re.findall(r"^# TYPE (\S+)", open(sys.argv[2]).read(), re.M))
+tap = open(sys.argv[3]).read()
+missing = []
+for n in sorted(set(re.findall(r"qorgau_[a-z0-9_]+", exprs))):
+    m = re.match(r"qorgau_(?:worker_)?(tap|engine)_(\w+)_total$", n)
+    if m:
+        if '"%s.%s"' % (m.group(1), m.group(2)) not in tap:
+            missing.append(n)
+    elif n not in have:
+        missing.append(n)
+print(len(d["panels"]) > 10, missing)
+PY
+expect "grafana: every metric it reads exists" "$(cat "$QG_DIR/grafana.check")" "True []"
 
 # ---- TCP and tokens ----------------------------------------------------------------------------
 T() { qg_in "$QG_FLT" curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$@"; }
@@ -219,13 +249,15 @@ p = P(); p.feed(open(sys.argv[1]).read())
 rows = lambda t: [r for r in p.rows if r["tbody"] == t]
 print("loaded", p.body.get("data-loaded"), "err=" + p.ids.get("err", "?"))
 print("node", p.ids.get("node-id"), p.ids.get("node-version"), p.ids.get("node-mode"))
-want = set()
-for f in sys.argv[2:]:
-    for o in json.load(open(f))["orders"]:
-        if o["order"] == "DASH-1": want.add(left(o["left_ms"]))
-dl = [r for r in rows("deadlines") if r["attrs"].get("data-order") == "DASH-1"]
-print("deadline", bool(dl) and dl[0]["cells"][0] == "DASH-1" and dl[0]["cells"][2] in want,
-      dl and dl[0]["cells"], sorted(want))
+def deadline(order):
+    want = set()
+    for f in sys.argv[2:]:
+        for o in json.load(open(f))["orders"]:
+            if o["order"] == order: want.add(left(o["left_ms"]))
+    dl = [r for r in rows("deadlines") if r["attrs"].get("data-order") == order]
+    print("deadline", bool(dl) and dl[0]["cells"][0] == order and dl[0]["cells"][2] in want,
+          dl and dl[0]["cells"], sorted(want))
+deadline("DASH-1")
 top = rows("top")
 print("top", top and top[0]["cells"])
 print("decisions", sum(1 for r in rows("decisions") if r["attrs"].get("data-verdict") == "block"
@@ -234,6 +266,8 @@ print("decisions", sum(1 for r in rows("decisions") if r["attrs"].get("data-verd
           and r["attrs"].get("data-name") == "allowed.test"))
 print("nodes", [r["attrs"].get("data-node") + ":" + r["cells"][1] for r in rows("nodes")])
 print("alarms", p.ids.get("alarms"))
+deadline("DASH-OLD")
+print("order rows", [r["attrs"].get("data-order") for r in rows("deadlines")])
 PY
 expect "browser: the page loaded its data" "$(sed -n 1p "$QG_DIR/dom.check")" "loaded 1 err="
 expect "browser: node name, version, mode" "$(sed -n 2p "$QG_DIR/dom.check")" "node dash-node $VERSION inline"
@@ -241,4 +275,6 @@ expect_match "browser: DASH-1 with the time left the API gives" "$(sed -n 3p "$Q
 expect "browser: blocked.test first in the top names, 4 blocks" "$(sed -n 4p "$QG_DIR/dom.check")" "top ['blocked.test', '4']"
 expect "browser: decision rows (4 blocks of blocked.test, 2 passes of allowed.test)" "$(sed -n 5p "$QG_DIR/dom.check")" "decisions 4 2"
 expect "browser: the node table" "$(sed -n 6p "$QG_DIR/dom.check")" "nodes ['dash-node:yes']"
-expect "browser: no alarms" "$(sed -n 7p "$QG_DIR/dom.check")" "alarms no alarms"
+expect "browser: the deadline alarm" "$(sed -n 7p "$QG_DIR/dom.check")" "alarms deadline orders: 1 order(s) overdue or due within 48 h without a report"
+expect_match "browser: DASH-OLD overdue, with the time left the API gives" "$(sed -n 8p "$QG_DIR/dom.check")" "^deadline True \\['DASH-OLD', '[0-9-]+', '-[0-9]+d [0-9]{2}h'"
+expect "browser: the orders by deadline" "$(sed -n 9p "$QG_DIR/dom.check")" "order rows ['DASH-OLD', 'DASH-1']"
