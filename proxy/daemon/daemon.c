@@ -96,13 +96,6 @@ static const struct mode_entry modes[] = {
 #define RULE_ERRORS_LOGGED 20 /* per load; the rest are counted */
 #define WORKERS_MAX        64
 
-struct counter_reg {
-    unsigned worker;
-    const char *const *names;
-    _Atomic uint64_t *values;
-    size_t n;
-};
-
 struct worker {
     struct daemon *d;
     pthread_t th;
@@ -122,7 +115,7 @@ struct daemon {
     struct daemon_ctx ctx;
 
     pthread_mutex_t reg_lock;
-    struct counter_reg *regs;
+    struct metrics_set *regs;
     size_t nregs;
 
     volatile sig_atomic_t stop;
@@ -317,13 +310,13 @@ static int counters_register(struct daemon_ctx *ctx, unsigned worker, const char
 {
     struct daemon *d = ctx->priv;
     pthread_mutex_lock(&d->reg_lock);
-    struct counter_reg *r = realloc(d->regs, (d->nregs + 1) * sizeof(*r));
+    struct metrics_set *r = realloc(d->regs, (d->nregs + 1) * sizeof(*r));
     if (!r) {
         pthread_mutex_unlock(&d->reg_lock);
         return -ENOMEM;
     }
     d->regs = r;
-    d->regs[d->nregs++] = (struct counter_reg){ worker, names, values, n };
+    d->regs[d->nregs++] = (struct metrics_set){ worker, names, values, n };
     pthread_mutex_unlock(&d->reg_lock);
     return 0;
 }
@@ -1633,39 +1626,7 @@ static void daemon_metrics(void *ctx, FILE *f)
 {
     struct daemon *d = ctx;
     pthread_mutex_lock(&d->reg_lock);
-    for (size_t i = 0; i < d->nregs; i++) {
-        for (size_t j = 0; j < d->regs[i].n; j++) {
-            const char *name = d->regs[i].names[j];
-            bool first = true; /* the first registration of this name writes the family */
-            for (size_t pi = 0; pi < i && first; pi++)
-                for (size_t pj = 0; pj < d->regs[pi].n && first; pj++)
-                    first = strcmp(d->regs[pi].names[pj], name) != 0;
-            if (!first)
-                continue;
-            char m[160], w[176];
-            char wn[200];
-            snprintf(wn, sizeof(wn), "worker.%s", name);
-            int gauge = is_gauge(name);
-            if (metrics_name(name, gauge, m, sizeof(m)) < 0 ||
-                metrics_name(wn, gauge, w, sizeof(w)) < 0)
-                continue;
-            uint64_t sum = 0;
-            for (size_t k = i; k < d->nregs; k++)
-                for (size_t l = 0; l < d->regs[k].n; l++)
-                    if (strcmp(d->regs[k].names[l], name) == 0)
-                        sum += atomic_load_explicit(&d->regs[k].values[l], memory_order_relaxed);
-            metrics_head(f, m, gauge ? "gauge" : "counter",
-                         "worker counter summed over the workers (docs/admin.md)");
-            metrics_value(f, m, sum);
-            metrics_head(f, w, gauge ? "gauge" : "counter", "the same counter of one worker");
-            for (size_t k = i; k < d->nregs; k++)
-                for (size_t l = 0; l < d->regs[k].n; l++)
-                    if (strcmp(d->regs[k].names[l], name) == 0)
-                        fprintf(f, "%s{worker=\"%u\"} %llu\n", w, d->regs[k].worker,
-                                (unsigned long long)atomic_load_explicit(&d->regs[k].values[l],
-                                                                         memory_order_relaxed));
-        }
-    }
+    metrics_counters(f, d->regs, d->nregs, is_gauge);
     pthread_mutex_unlock(&d->reg_lock);
     struct log_kv kv[NOTICE_STATS_KV + RADIUS_STATS_KV + 2];
     size_t n = 0;

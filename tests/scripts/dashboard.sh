@@ -186,7 +186,7 @@ missing = []
 for n in sorted(set(re.findall(r"qorgau_[a-z0-9_]+", exprs))):
     m = re.match(r"qorgau_(?:worker_)?(tap|engine)_(\w+)_total$", n)
     if m:
-        if '"%s.%s"' % (m.group(1), m.group(2)) not in tap:
+        if not re.search(r'"%s\.%s["/]' % (m.group(1), m.group(2)), tap):
             missing.append(n)
     elif n not in have:
         missing.append(n)

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -408,6 +409,58 @@ START_TEST(test_metrics_text)
 }
 END_TEST
 
+static int gauge_active(const char *name)
+{
+    return strcmp(name, "inline.active") == 0;
+}
+
+/* The registered worker counters: summed, then per worker; "FAMILY/VALUE" names as one family
+ * with a reason label; each family typed once; a gauge without _total. */
+START_TEST(test_metrics_counters)
+{
+    static const char *const names[] = { "tap.frames", "engine.dec/trunc-ip", "engine.dec/bad-ip",
+                                         "inline.active" };
+    _Atomic uint64_t w0[4], w1[4];
+    for (unsigned i = 0; i < 4; i++) {
+        atomic_init(&w0[i], i + 1);
+        atomic_init(&w1[i], 10 * (i + 1));
+    }
+    struct metrics_set sets[] = { { 0, names, w0, 4 }, { 1, names, w1, 4 } };
+    char *b = NULL;
+    size_t bl = 0;
+    FILE *f = open_memstream(&b, &bl);
+    metrics_counters(f, sets, 2, gauge_active);
+    fclose(f);
+    static const char want[] =
+        "# HELP qorgau_tap_frames_total worker counter summed over the workers (docs/admin.md)\n"
+        "# TYPE qorgau_tap_frames_total counter\n"
+        "qorgau_tap_frames_total 11\n"
+        "# HELP qorgau_engine_dec_total worker counter summed over the workers (docs/admin.md)\n"
+        "# TYPE qorgau_engine_dec_total counter\n"
+        "qorgau_engine_dec_total{reason=\"trunc-ip\"} 22\n"
+        "qorgau_engine_dec_total{reason=\"bad-ip\"} 33\n"
+        "# HELP qorgau_inline_active worker counter summed over the workers (docs/admin.md)\n"
+        "# TYPE qorgau_inline_active gauge\n"
+        "qorgau_inline_active 44\n"
+        "# HELP qorgau_worker_tap_frames_total one worker's counter (docs/admin.md)\n"
+        "# TYPE qorgau_worker_tap_frames_total counter\n"
+        "qorgau_worker_tap_frames_total{worker=\"0\"} 1\n"
+        "qorgau_worker_tap_frames_total{worker=\"1\"} 10\n"
+        "# HELP qorgau_worker_engine_dec_total one worker's counter (docs/admin.md)\n"
+        "# TYPE qorgau_worker_engine_dec_total counter\n"
+        "qorgau_worker_engine_dec_total{reason=\"trunc-ip\",worker=\"0\"} 2\n"
+        "qorgau_worker_engine_dec_total{reason=\"trunc-ip\",worker=\"1\"} 20\n"
+        "qorgau_worker_engine_dec_total{reason=\"bad-ip\",worker=\"0\"} 3\n"
+        "qorgau_worker_engine_dec_total{reason=\"bad-ip\",worker=\"1\"} 30\n"
+        "# HELP qorgau_worker_inline_active one worker's counter (docs/admin.md)\n"
+        "# TYPE qorgau_worker_inline_active gauge\n"
+        "qorgau_worker_inline_active{worker=\"0\"} 4\n"
+        "qorgau_worker_inline_active{worker=\"1\"} 40\n";
+    ck_assert_str_eq(b, want);
+    free(b);
+}
+END_TEST
+
 static Suite *adminhttp_suite(void)
 {
     Suite *s = suite_create("adminhttp");
@@ -422,6 +475,7 @@ static Suite *adminhttp_suite(void)
     tc = tcase_create("text");
     tcase_add_test(tc, test_query_param);
     tcase_add_test(tc, test_metrics_text);
+    tcase_add_test(tc, test_metrics_counters);
     suite_add_tcase(s, tc);
     return s;
 }
