@@ -63,7 +63,7 @@ static struct store *open_store(const struct adminapi_src *s, struct api_resp *r
 {
     struct store_opts o;
     memset(&o, 0, sizeof(o));
-    if (s->password_file && s->password_file[0])
+    if (s->password_file[0])
         o.password_file = s->password_file;
     char err[1024];
     struct store *st = store_open(s->store_url, &o, err, sizeof(err));

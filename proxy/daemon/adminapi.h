@@ -25,6 +25,7 @@
 #include "proxy/daemon/adminhttp.h"
 #include "proxy/daemon/query.h"
 #include "rules/report/report.h"
+#include "rules/store/store.h"
 
 struct rsref;
 struct follower;
@@ -34,9 +35,11 @@ struct decisions;
 struct adminapi_src {
     const char *node_id;
     const char *mode;
-    const char *store_url;
-    const char *password_file;
-    struct report_opts ro; /* deadline days and time zone */
+    /* copies: the configuration they come from is replaced on reload */
+    char store_url[STORE_PATH_MAX + 512];
+    char password_file[1100];
+    char tz[64];           /* ro.tz points here */
+    struct report_opts ro; /* deadline days and time zone (as at start) */
     unsigned workers;
     uint64_t started_ms; /* wall clock */
     struct rsref *rules;

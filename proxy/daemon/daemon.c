@@ -1668,9 +1668,7 @@ static int admin_open(struct daemon *d, const char *path, uid_t uid, gid_t gid, 
     d->api = (struct adminapi_src){
         .node_id = d->node_id,
         .mode = modes[c->mode].name,
-        .store_url = store_url(d),
-        .password_file = c->store_password_file,
-        .ro = { (unsigned)c->report_deadline_days, c->report_timezone, 0 },
+        .ro = { (unsigned)c->report_deadline_days, d->api.tz, 0 },
         .workers = d->nworkers,
         .started_ms = (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u,
         .rules = d->rules,
@@ -1682,6 +1680,9 @@ static int admin_open(struct daemon *d, const char *path, uid_t uid, gid_t gid, 
         .ctx = d,
         .http = d->admin,
     };
+    snprintf(d->api.store_url, sizeof(d->api.store_url), "%s", store_url(d));
+    snprintf(d->api.password_file, sizeof(d->api.password_file), "%s", c->store_password_file);
+    snprintf(d->api.tz, sizeof(d->api.tz), "%s", c->report_timezone);
     int rc = adminapi_mount(d->admin, &d->api);
     if (rc < 0) {
         snprintf(err, errlen, "admin: cannot mount the API: %s", strerror(-rc));
