@@ -290,9 +290,14 @@ static void h_query(void *ctx, const struct api_req *req, struct api_resp *resp)
 
 /* ---------------------------------------------------------------- orders, deadlines, stats */
 
-static void h_orders(void *ctx, const struct api_req *req, struct api_resp *resp)
+/* What one store-reading endpoint writes: 0 or a negative errno with a message in err. */
+typedef int (*store_writer)(struct store *st, const struct adminapi_src *s,
+                            const struct api_req *req, FILE *f, char *err, size_t errlen);
+
+/* Opens the store, lets w write the answer; -ENOENT is 404, other failures 503. */
+static void store_answer(struct adminapi_src *s, const struct api_req *req, struct api_resp *resp,
+                         store_writer w)
 {
-    struct adminapi_src *s = ctx;
     if (!get_only(req, resp))
         return;
     struct store *st = open_store(s, resp);
@@ -304,8 +309,7 @@ static void h_orders(void *ctx, const struct api_req *req, struct api_resp *resp
         return;
     }
     char err[1024];
-    int rc = req->path[0] ? orders_show_write(st, req->path, o.f, err, sizeof(err))
-                          : orders_list_write(st, true, o.f, err, sizeof(err));
+    int rc = w(st, s, req, o.f, err, sizeof(err));
     store_free(st);
     if (rc < 0) {
         fclose(o.f);
@@ -316,32 +320,32 @@ static void h_orders(void *ctx, const struct api_req *req, struct api_resp *resp
     out_reply(&o, resp, 200, JSON_TYPE);
 }
 
-static void h_deadlines(void *ctx, const struct api_req *req, struct api_resp *resp)
+static int w_orders(struct store *st, const struct adminapi_src *s, const struct api_req *req,
+                    FILE *f, char *err, size_t errlen)
 {
-    struct adminapi_src *s = ctx;
-    if (!get_only(req, resp))
-        return;
+    (void)s;
+    return req->path[0] ? orders_show_write(st, req->path, f, err, errlen)
+                        : orders_list_write(st, true, f, err, errlen);
+}
+
+static int w_deadlines(struct store *st, const struct adminapi_src *s, const struct api_req *req,
+                       FILE *f, char *err, size_t errlen)
+{
     char all[8];
     bool want_all =
         api_query_param(req->query, "all", all, sizeof(all)) >= 0 && strcmp(all, "0") != 0;
-    struct store *st = open_store(s, resp);
-    struct out o;
-    if (!st)
-        return;
-    if (!out_open(&o, resp)) {
-        store_free(st);
-        return;
-    }
-    char err[1024];
-    int rc = report_deadlines_write(st, &s->ro, want_all, false, o.f, NULL, err, sizeof(err));
-    store_free(st);
-    if (rc < 0) {
-        fclose(o.f);
-        free(o.buf);
-        api_error(resp, 503, err);
-        return;
-    }
-    out_reply(&o, resp, 200, JSON_TYPE);
+    int rc = report_deadlines_write(st, &s->ro, want_all, false, f, NULL, err, errlen);
+    return rc == -ENOENT ? -EIO : rc; /* a missing document is not a missing endpoint */
+}
+
+static void h_orders(void *ctx, const struct api_req *req, struct api_resp *resp)
+{
+    store_answer(ctx, req, resp, w_orders);
+}
+
+static void h_deadlines(void *ctx, const struct api_req *req, struct api_resp *resp)
+{
+    store_answer(ctx, req, resp, w_deadlines);
 }
 
 static void h_stats(void *ctx, const struct api_req *req, struct api_resp *resp)

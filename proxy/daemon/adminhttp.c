@@ -23,6 +23,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "common/ascii.h"
 #include "common/jsonw.h"
 #include "common/log.h"
 #include "rules/orders/order.h"
@@ -123,13 +124,7 @@ void api_error(struct api_resp *resp, int status, const char *msg)
 
 static int hexval(char c)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
+    return ascii_hexval((uint8_t)c);
 }
 
 int api_query_param(const char *q, const char *key, char *out, size_t outlen)

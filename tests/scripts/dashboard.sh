@@ -29,17 +29,13 @@
 # Needs root, network namespaces, nftables, nginx, curl, chromium, python3; without them it
 # fails (QG_ALLOW_SKIP=1: skips, exit 77; tests/lib/skip.sh). Env: QG_BIN (default
 # build/qorgau). Everything it starts is stopped by PID, every namespace deleted.
-HERE=$(CDPATH= cd -- "$(dirname -- "$0")" && pwd)
-ROOT=$(CDPATH= cd -- "$HERE/../.." && pwd)
+ROOT=$(CDPATH= cd -- "$(dirname -- "$0")/../.." && pwd)
 QG_LIB=$ROOT/tests/netns/lib.sh
 . "$QG_LIB"
+. "$ROOT/tests/lib/skip.sh"
+[ "$(id -u)" = 0 ] || qg_cannot_run dashboard "not root"
 QG_BIN=${QG_BIN:-$ROOT/build/qorgau}
 case $QG_BIN in /*) ;; *) QG_BIN=$(pwd)/$QG_BIN ;; esac
-
-. "$ROOT/tests/lib/skip.sh"
-if [ "$(id -u)" != 0 ]; then
-    qg_cannot_run dashboard "not root"
-fi
 
 qg_checks dashboard qorgau.log chromium.err
 
