@@ -12,9 +12,11 @@
 #include "proxy/packet/decode.h"
 
 #define OVERFLOW_ROW (DECISIONS_ROWS - 1u) /* the row counting what found no other */
+#define NAME_PROBES  8u                    /* slots tried for a blocked name */
 
 struct row {
     _Atomic uint32_t used; /* 1 once the key below is written (release) */
+    uint32_t hash;         /* of the key, compared first */
     uint8_t verdict, method;
     char category[DECISIONS_LABEL_MAX];
     char profile[DECISIONS_LABEL_MAX];
@@ -35,6 +37,7 @@ struct rec {
 
 struct name_slot {
     _Atomic uint32_t used;
+    uint32_t hash; /* compared before the name */
     char name[DECISIONS_NAME_MAX];
     _Atomic uint64_t count;
 };
@@ -106,14 +109,16 @@ static void count_row(struct part *p, const struct decision_note *n)
     for (uint32_t k = 0; k < OVERFLOW_ROW; k++) {
         struct row *r = &p->rows[(h + k) % OVERFLOW_ROW];
         if (!atomic_load_explicit(&r->used, memory_order_relaxed)) {
+            r->hash = h;
             r->verdict = (uint8_t)n->verdict;
             r->method = (uint8_t)n->method;
             put(r->category, sizeof(r->category), cat, cl);
             put(r->profile, sizeof(r->profile), prof, pl);
             atomic_store_explicit(&r->used, 1, memory_order_release);
-        } else if (r->verdict != (uint8_t)n->verdict || r->method != (uint8_t)n->method ||
-                   strncmp(r->category, cat, cl) != 0 || r->category[cl] != 0 ||
-                   strncmp(r->profile, prof, pl) != 0 || r->profile[pl] != 0) {
+        } else if (r->hash != h || r->verdict != (uint8_t)n->verdict ||
+                   r->method != (uint8_t)n->method || strncmp(r->category, cat, cl) != 0 ||
+                   r->category[cl] != 0 || strncmp(r->profile, prof, pl) != 0 ||
+                   r->profile[pl] != 0) {
             continue;
         }
         atomic_fetch_add_explicit(&r->count, 1, memory_order_relaxed);
@@ -127,12 +132,13 @@ static void count_name(struct part *p, const char *name, size_t len)
     if (len >= DECISIONS_NAME_MAX)
         len = DECISIONS_NAME_MAX - 1;
     uint32_t h = fnv(name, len, 2166136261u);
-    for (uint32_t k = 0; k < 32; k++) {
+    for (uint32_t k = 0; k < NAME_PROBES; k++) {
         struct name_slot *s = &p->names[(h + k) & (DECISIONS_NAMES - 1)];
         if (!atomic_load_explicit(&s->used, memory_order_relaxed)) {
+            s->hash = h;
             put(s->name, sizeof(s->name), name, len);
             atomic_store_explicit(&s->used, 1, memory_order_release);
-        } else if (strncmp(s->name, name, len) != 0 || s->name[len] != 0) {
+        } else if (s->hash != h || strncmp(s->name, name, len) != 0 || s->name[len] != 0) {
             continue;
         }
         atomic_fetch_add_explicit(&s->count, 1, memory_order_relaxed);
@@ -335,6 +341,11 @@ void decisions_totals(const struct decisions *d, uint64_t *blocks, uint64_t *pas
     }
 }
 
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(((const struct top *)a)->name, ((const struct top *)b)->name);
+}
+
 uint64_t decisions_names_dropped(const struct decisions *d)
 {
     uint64_t n = 0;
@@ -356,16 +367,13 @@ void decisions_top_json(const struct decisions *d, FILE *f, size_t max)
             v[n++] = (struct top){ s->name, atomic_load_explicit(&s->count, memory_order_relaxed) };
         }
     }
-    /* the same name on several workers: sort by name, merge, then by count */
+    /* the same name on several workers: sort by name, merge neighbours, then by count */
     size_t m = 0;
     if (v && n) {
-        qsort(v, n, sizeof(*v), by_count_desc); /* any order; merged below by a scan */
+        qsort(v, n, sizeof(*v), by_name);
         for (size_t i = 0; i < n; i++) {
-            size_t k = 0;
-            while (k < m && strcmp(v[k].name, v[i].name) != 0)
-                k++;
-            if (k < m)
-                v[k].count += v[i].count;
+            if (m && strcmp(v[m - 1].name, v[i].name) == 0)
+                v[m - 1].count += v[i].count;
             else
                 v[m++] = v[i];
         }
