@@ -279,6 +279,10 @@ static void h_query(void *ctx, const struct api_req *req, struct api_resp *resp)
         api_error(resp, 400, ql == -ENOENT ? "?q=NAME is required" : "bad ?q= value");
         return;
     }
+    if (!post && memchr(q, '\n', (size_t)ql)) { /* one query: POST takes several */
+        api_error(resp, 400, "?q= holds a line break");
+        return;
+    }
     if (!out_open(&o, resp))
         return;
     if (post)

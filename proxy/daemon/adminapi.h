@@ -18,7 +18,6 @@
 #ifndef QG_ADMINAPI_H
 #define QG_ADMINAPI_H
 
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -43,7 +42,6 @@ struct adminapi_src {
     unsigned workers;
     uint64_t started_ms; /* wall clock */
     struct rsref *rules;
-    _Atomic uint64_t *store_version;
     struct follower *fol; /* NULL: none */
     struct decisions *decisions;
     query_answer_fn query; /* answers one query (the daemon's, with its policy) */

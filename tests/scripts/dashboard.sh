@@ -25,7 +25,8 @@
 #     gives, blocked.test first in the top names with 4, 4 blocked decision rows for it, the node
 #     in the node table, the overdue order DASH-OLD (received 20 days ago) with its negative time
 #     left and the deadline alarm, no fetch error;
-#   - the page has no external resource (no src= or href= to another origin).
+#   - the page has no external resource (no src= or href= to another origin);
+#   - the node stops with exit 0 and no sanitizer report in its output.
 # Needs root, network namespaces, nftables, nginx, curl, chromium, python3; without them it
 # fails (QG_ALLOW_SKIP=1: skips, exit 77; tests/lib/skip.sh). Env: QG_BIN (default
 # build/qorgau). Everything it starts is stopped by PID, every namespace deleted.
@@ -72,6 +73,7 @@ admin.listen = 127.0.0.1:$PORT
 admin.tokens_file = $QG_DIR/tokens
 EOF
 qg_bg "$QG_DIR/qorgau.log" ip netns exec "$QG_FLT" "$QG_BIN" run -c "$CONF" --foreground
+NODE_PID=$QG_LAST_PID
 SOCK=$QG_DIR/state/admin.sock
 i=0
 while [ $i -lt 100 ] && ! [ -S "$SOCK" ]; do sleep 0.1; i=$((i + 1)); done
@@ -274,3 +276,13 @@ expect "browser: the node table" "$(sed -n 6p "$QG_DIR/dom.check")" "nodes ['das
 expect "browser: the deadline alarm" "$(sed -n 7p "$QG_DIR/dom.check")" "alarms deadline orders: 1 order(s) overdue or due within 48 h without a report"
 expect_match "browser: DASH-OLD overdue, with the time left the API gives" "$(sed -n 8p "$QG_DIR/dom.check")" "^deadline True \\['DASH-OLD', '[0-9-]+', '-[0-9]+d [0-9]{2}h'"
 expect "browser: the orders by deadline" "$(sed -n 9p "$QG_DIR/dom.check")" "order rows ['DASH-OLD', 'DASH-1']"
+
+# ---- the node stops cleanly, no sanitizer report (a sanitizer build: QG_BIN=build/san/qorgau) --
+qg_stop "$NODE_PID"
+grep -q '"msg":"stopped","exit":0' "$QG_DIR/qorgau.log" && ok "node stopped, exit 0" ||
+    bad "node stop" "$(tail -n 3 "$QG_DIR/qorgau.log")"
+if grep -Eq 'Sanitizer|runtime error:' "$QG_DIR/qorgau.log"; then
+    bad "no sanitizer report" "$(grep -E -m3 'Sanitizer|runtime error:' "$QG_DIR/qorgau.log")"
+else
+    ok "no sanitizer report in the node's output"
+fi
