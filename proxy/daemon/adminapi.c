@@ -252,10 +252,23 @@ static void h_status(void *ctx, const struct api_req *req, struct api_resp *resp
     struct api_resp sr = { 0, NULL, NULL, 0 };
     struct store *st = open_store(s, &sr);
     char err[1024] = "";
-    if (!st || orders_status_write(st, NULL, true, o.f, err, sizeof(err)) < 0) {
+    char order[256];
+    bool has_order = api_query_param(req->query, "order", order, sizeof(order)) > 0;
+    /* the fleet into its own buffer: a store failing half-way leaves no broken JSON */
+    struct out fl = { NULL, NULL, 0 };
+    int rc = -EIO;
+    if (st && (fl.f = open_memstream(&fl.buf, &fl.len)) != NULL) {
+        rc = orders_status_write(st, has_order ? order : NULL, true, fl.f, err, sizeof(err));
+        if (fclose(fl.f) != 0 && rc == 0)
+            rc = -ENOMEM, snprintf(err, sizeof(err), "out of memory");
+    }
+    if (rc == 0) {
+        fwrite(fl.buf, 1, fl.len, o.f);
+    } else {
         fputs("null,\"store_error\":", o.f);
         jsonw_cstr(o.f, st ? err : (sr.body ? "the store cannot be opened" : "out of memory"));
     }
+    free(fl.buf);
     free(sr.body);
     store_free(st);
     fputs("}\n", o.f);

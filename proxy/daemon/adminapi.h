@@ -1,7 +1,7 @@
 /* adminapi.h - the node's admin API endpoints (docs/admin.md), mounted on the admin listener
  * (adminhttp.h):
  *   GET  /metrics                 Prometheus text format (scope metrics)
- *   GET  /api/v1/status           this node, and the fleet as `qorgau status` shows it
+ *   GET  /api/v1/status[?order=]  this node, and the fleet as `qorgau status [ORDER]` shows it
  *   GET  /api/v1/query?q=NAME     what this node decides for NAME (query.h), one JSON line
  *   POST /api/v1/query            the line protocol: one query per body line, one answer each
  *   GET  /api/v1/orders           {"orders":[...]} as `qorgau order list`

@@ -124,6 +124,8 @@ expect "status: the fleet lists the node alive" "$(J '[n["node"]+":"+str(n["aliv
 expect "status: same store and nodes as qorgau status" \
     "$(python3 -c 'import json,sys; l=[json.loads(x) for x in open(sys.argv[1])]; print(l[0]["store"], l[0]["version"], [n["node"] for n in l[1:]])' "$QG_DIR/status.cli")" \
     "$(J 'd["fleet"]["store"], d["fleet"]["version"], [n["node"] for n in d["fleet"]["nodes"]]' <"$QG_DIR/status.json")"
+expect "status?order=DASH-1: enforced on the node" "$(A '/api/v1/status?order=DASH-1' | J '[d["fleet"]["order"], d["fleet"]["order_version"] > 0] + [(n["node"], n["order_enforced"]) for n in d["fleet"]["nodes"]]')" "['DASH-1', True, ('dash-node', True)]"
+expect "status?order=NOPE: the node, no fleet, the reason" "$(A '/api/v1/status?order=NOPE' | J 'd["node"]["id"], d["fleet"], "NOPE" in d["store_error"]')" "dash-node None True"
 expect "orders: DASH-1 and DASH-OLD active" "$(A /api/v1/orders | J '[(o["id"],o["state"]) for o in d["orders"]]')" "[('DASH-1', 'active'), ('DASH-OLD', 'active')]"
 A /api/v1/orders/DASH-1 >"$QG_DIR/show.api"
 "$QG_BIN" order -c "$CONF" show DASH-1 >"$QG_DIR/show.cli"
