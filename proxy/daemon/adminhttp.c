@@ -11,6 +11,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -32,6 +34,8 @@
 #define TARGET_MAX     8192
 #define SCOPES_MAX     256
 #define CLIENT_WAIT_MS 60000
+#define CN_MAX         128
+#define PEM_MAX        (1u << 20)
 
 struct mount {
     char prefix[128];
@@ -44,6 +48,7 @@ struct token {
     char name[ADMINHTTP_NAME_MAX];
     char scopes[SCOPES_MAX]; /* ",read,metrics," */
     uint8_t hash[32];
+    char cn[CN_MAX]; /* "cn:NAME" lines: a client certificate's common name, else "" */
 };
 
 struct listener {
@@ -64,6 +69,7 @@ struct adminhttp {
     size_t nmounts;
     struct token *tokens;
     size_t ntokens;
+    char *tls_cert, *tls_key, *client_ca; /* PEM text, NULL: plain HTTP on TCP */
     struct {
         _Atomic uint64_t requests, unauthorized, forbidden, not_found, too_large, refused;
     } c;
@@ -221,8 +227,15 @@ static int tokens_load(struct adminhttp *h, const char *path, char *err, size_t 
             strlen(scopes) + 3 > sizeof(t->scopes)) {
             snprintf(err, errlen, "admin: %s:%u: expected NAME SCOPES TOKEN_SHA256_HEX", path, ln);
             rc = -EINVAL;
+        } else if (strncmp(hash, "cn:", 3) == 0 && hash[3] && strlen(hash + 3) < sizeof(t->cn)) {
+            snprintf(t->cn, sizeof(t->cn), "%s", hash + 3);
+            memset(t->hash, 0, sizeof(t->hash));
+            snprintf(t->name, sizeof(t->name), "%s", name);
+            snprintf(t->scopes, sizeof(t->scopes), ",%s,", scopes);
+            h->ntokens++;
         } else if (parse_hash(hash, t->hash) < 0) {
-            snprintf(err, errlen, "admin: %s:%u: the token's SHA-256 must be 64 hex digits", path,
+            snprintf(err, errlen,
+                     "admin: %s:%u: the token's SHA-256 must be 64 hex digits (or cn:NAME)", path,
                      ln);
             rc = -EINVAL;
         } else if (h->ntokens + 1 >= ADMINHTTP_TOKENS_MAX) {
@@ -251,13 +264,43 @@ static const struct token *token_find(const struct adminhttp *h, const char *pre
         return NULL;
     const struct token *found = NULL;
     for (size_t i = 0; i < h->ntokens; i++) {
-        volatile uint8_t diff = 0;
+        volatile uint8_t diff = h->tokens[i].cn[0] ? 1 : 0; /* a certificate line: no token */
         for (size_t k = 0; k < 32; k++)
             diff |= (uint8_t)(got[k] ^ h->tokens[i].hash[k]);
         if (diff == 0 && !found)
             found = &h->tokens[i];
     }
     return found;
+}
+
+/* The line of the client certificate the TLS connection c presented, verified against
+ * admin.tls_client_ca, by its subject's common name; NULL without one. */
+static const struct token *cert_find(const struct adminhttp *h, struct MHD_Connection *c)
+{
+    if (!h->client_ca)
+        return NULL;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    gnutls_session_t ss = ci ? (gnutls_session_t)ci->tls_session : NULL;
+    unsigned status = 1, n = 0;
+    if (!ss || gnutls_certificate_verify_peers2(ss, &status) != 0 || status != 0)
+        return NULL;
+    const gnutls_datum_t *certs = gnutls_certificate_get_peers(ss, &n);
+    gnutls_x509_crt_t crt;
+    if (!certs || n == 0 || gnutls_x509_crt_init(&crt) != 0)
+        return NULL;
+    char cn[CN_MAX];
+    size_t cnl = sizeof(cn);
+    int rc = gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER);
+    if (rc == 0)
+        rc = gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, cn, &cnl);
+    gnutls_x509_crt_deinit(crt);
+    if (rc != 0)
+        return NULL;
+    for (size_t i = 0; i < h->ntokens; i++)
+        if (h->tokens[i].cn[0] && strcmp(h->tokens[i].cn, cn) == 0)
+            return &h->tokens[i];
+    return NULL;
 }
 
 static bool has_scope(const struct token *t, const char *scope)
@@ -363,6 +406,29 @@ static int bind_tcp(struct adminhttp *h, const char *addr, char *err, size_t err
     return 0;
 }
 
+/* The whole PEM file path into *out (NUL-terminated). */
+static int read_pem(const char *key, const char *path, char **out, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "re");
+    char *b = f ? malloc(PEM_MAX + 1) : NULL;
+    size_t n = b ? fread(b, 1, PEM_MAX + 1, f) : 0;
+    int e = errno;
+    if (f)
+        fclose(f);
+    if (!b || n == 0 || n > PEM_MAX) {
+        snprintf(err, errlen, "admin: %s %s: %s", key, path,
+                 !f   ? strerror(e)
+                 : !b ? "out of memory"
+                 : n  ? "larger than 1 MiB"
+                      : "empty");
+        free(b);
+        return -EINVAL;
+    }
+    b[n] = 0;
+    *out = b;
+    return 0;
+}
+
 struct adminhttp *adminhttp_new(const struct adminhttp_config *cfg, struct log *lg, char *err,
                                 size_t errlen)
 {
@@ -383,6 +449,19 @@ struct adminhttp *adminhttp_new(const struct adminhttp_config *cfg, struct log *
         goto fail;
     }
     if (tcp && tokens_load(h, cfg->tokens_file, err, errlen) < 0)
+        goto fail;
+    bool cert = cfg->tls_cert && cfg->tls_cert[0], key = cfg->tls_key && cfg->tls_key[0],
+         ca = cfg->client_ca && cfg->client_ca[0];
+    if (tcp && (cert != key || (ca && !cert))) {
+        snprintf(err, errlen,
+                 "admin: admin.tls_cert and admin.tls_key go together, and "
+                 "admin.tls_client_ca needs them");
+        goto fail;
+    }
+    if (tcp && cert &&
+        (read_pem("admin.tls_cert", cfg->tls_cert, &h->tls_cert, err, errlen) < 0 ||
+         read_pem("admin.tls_key", cfg->tls_key, &h->tls_key, err, errlen) < 0 ||
+         (ca && read_pem("admin.tls_client_ca", cfg->client_ca, &h->client_ca, err, errlen) < 0)))
         goto fail;
     if (cfg->unix_path && bind_unix(h, cfg, err, errlen) < 0)
         goto fail;
@@ -541,9 +620,13 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
         const struct token *t = NULL;
         if (auth && strncasecmp(auth, "Bearer ", 7) == 0)
             t = token_find(h, auth + 7);
+        else if (!auth)
+            t = cert_find(h, c);
         if (!t) {
             INC(h, unauthorized);
-            return fail(c, 401, auth ? "unknown token" : "a bearer token is required");
+            return fail(c, 401,
+                        auth ? "unknown token"
+                             : "a bearer token (or a known client certificate) is required");
         }
         if (m && !has_scope(t, m->scope)) {
             INC(h, forbidden);
@@ -611,9 +694,18 @@ static int start_one(struct listener *l, char *err, size_t errlen)
     struct adminhttp *h = l->h;
     if (l->fd < 0)
         return 0;
+    bool tls = l->tcp && h->tls_cert;
+    /* the TLS options, or MHD_OPTION_END where there are none */
+    struct MHD_OptionItem tlsopt[] = {
+        { tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, h->tls_key },
+        { MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert },
+        { h->client_ca ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0, h->client_ca },
+        { MHD_OPTION_END, 0, NULL },
+    };
+    unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     l->d = MHD_start_daemon(
-        MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, accept_cb, l, access_cb,
-        l, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)l->fd,
+        flags | (tls ? MHD_USE_TLS : 0), 0, accept_cb, l, access_cb, l, MHD_OPTION_ARRAY, tlsopt,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)l->fd,
         MHD_OPTION_CONNECTION_LIMIT, h->max_conn + 1, MHD_OPTION_NOTIFY_CONNECTION, conn_cb, l,
         MHD_OPTION_CONNECTION_TIMEOUT, h->idle_s, MHD_OPTION_URI_LOG_CALLBACK, uri_cb, h,
         MHD_OPTION_NOTIFY_COMPLETED, done_cb, h, MHD_OPTION_END);
@@ -668,6 +760,9 @@ void adminhttp_free(struct adminhttp *h)
     if (h->path[0])
         unlink(h->path);
     free(h->tokens);
+    free(h->tls_cert);
+    free(h->tls_key);
+    free(h->client_ca);
     free(h);
 }
 

@@ -8,7 +8,9 @@
  *     grafana metrics 9f86d0...
  *     selfcare read,parents 2c26b4...
  * (no token or an unknown one: 401; a token without the route's scope: 403). Hashes are
- * compared in constant time, against every line.
+ * compared in constant time, against every line. With admin.tls_cert/admin.tls_key the TCP
+ * listener speaks HTTPS; with admin.tls_client_ca too, a request without a token may present a
+ * client certificate signed by that CA whose subject CN is a line "NAME SCOPES cn:CN".
  *
  * Routing: handlers are mounted at a prefix with the scope they need; a request goes to the
  * longest prefix that matches ("/x/" matches "/x/..." and "/x/"; "/x" matches "/x" alone) and
@@ -46,6 +48,9 @@ struct adminhttp_config {
     unsigned max_connections;
     unsigned idle_timeout_ms;
     size_t max_body;
+    const char *tls_cert; /* PEM files: TCP serves HTTPS; NULL/"": plain HTTP */
+    const char *tls_key;
+    const char *client_ca; /* PEM CA bundle: client certificates verified against it */
 };
 
 struct adminhttp_counters {

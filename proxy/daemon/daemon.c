@@ -1659,6 +1659,9 @@ static int admin_open(struct daemon *d, const char *path, uid_t uid, gid_t gid, 
         .max_connections = (unsigned)c->admin_max_connections,
         .idle_timeout_ms = (unsigned)c->admin_idle_timeout,
         .max_body = (size_t)c->admin_max_body_bytes,
+        .tls_cert = c->admin_tls_cert,
+        .tls_key = c->admin_tls_key,
+        .client_ca = c->admin_tls_client_ca,
     };
     d->admin = adminhttp_new(&ac, d->log, err, errlen);
     if (!d->admin)

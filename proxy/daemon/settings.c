@@ -148,6 +148,14 @@ static const struct config_key keys[] = {
     { "admin.tokens_file", CONFIG_PATH, 0, 0, "", NULL, OFF(admin_tokens_file), true,
       "the admin API's tokens, lines `NAME SCOPES SHA256HEX` (scopes comma-separated: read, "
       "metrics, parents ...); must be mode 0600; required with admin.listen" },
+    { "admin.tls_cert", CONFIG_PATH, 0, 0, "", NULL, OFF(admin_tls_cert), true,
+      "PEM certificate (chain) of admin.listen: with admin.tls_key, the TCP listener speaks HTTPS; "
+      "empty = plain HTTP" },
+    { "admin.tls_key", CONFIG_PATH, 0, 0, "", NULL, OFF(admin_tls_key), true,
+      "PEM private key of admin.tls_cert" },
+    { "admin.tls_client_ca", CONFIG_PATH, 0, 0, "", NULL, OFF(admin_tls_client_ca), true,
+      "PEM CA bundle: a request without a token may present a client certificate it signed, whose "
+      "subject CN is a line `NAME SCOPES cn:CN` of admin.tokens_file; empty = tokens only" },
     { "admin.max_connections", CONFIG_INT, 1, 4096, "32", NULL, OFF(admin_max_connections), true,
       "admin API connections at once (Unix socket and TCP each); the excess is refused" },
     { "admin.idle_timeout", CONFIG_DURATION, 100, 10 * MIN, "30s", NULL, OFF(admin_idle_timeout),

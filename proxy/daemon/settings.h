@@ -106,6 +106,9 @@ struct settings {
 
     char *admin_listen;      /* "" = Unix socket only */
     char *admin_tokens_file; /* bearer tokens for admin_listen */
+    char *admin_tls_cert;    /* HTTPS on admin_listen */
+    char *admin_tls_key;
+    char *admin_tls_client_ca; /* client certificates */
     int64_t admin_max_connections;
     uint64_t admin_idle_timeout;
     uint64_t admin_max_body_bytes;

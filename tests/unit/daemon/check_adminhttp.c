@@ -73,8 +73,8 @@ static void teardown(void)
 static struct adminhttp *start(const char *listen, unsigned max_conn, unsigned idle_ms,
                                size_t max_body)
 {
-    struct adminhttp_config c = { sock,   (uid_t)-1, (gid_t)-1, listen,
-                                  tokens, max_conn,  idle_ms,   max_body };
+    struct adminhttp_config c = { sock,    (uid_t)-1, (gid_t)-1, listen, tokens, max_conn,
+                                  idle_ms, max_body,  NULL,      NULL,   NULL };
     char err[512];
     struct adminhttp *h = adminhttp_new(&c, NULL, err, sizeof(err));
     ck_assert_msg(h != NULL, "%s", err);
@@ -169,7 +169,8 @@ START_TEST(test_auth)
     /* no token */
     ck_assert_int_eq(tcp_req(port, "/api/v1/x", NULL, out, sizeof(out)), 401);
     ck_assert_ptr_nonnull(strstr(out, "WWW-Authenticate: Bearer"));
-    ck_assert_ptr_nonnull(strstr(out, "a bearer token is required"));
+    ck_assert_ptr_nonnull(
+        strstr(out, "a bearer token (or a known client certificate) is required"));
     /* unknown token, and a known token's hash sent as the token */
     ck_assert_int_eq(tcp_req(port, "/api/v1/x", "Bearer bad-token", out, sizeof(out)), 401);
     ck_assert_ptr_nonnull(strstr(out, "unknown token"));
@@ -206,9 +207,8 @@ END_TEST
 START_TEST(test_tokens_file)
 {
     char err[512];
-    struct adminhttp_config c = {
-        sock, (uid_t)-1, (gid_t)-1, "127.0.0.1:0", tokens, 4, 1000, 1024
-    };
+    struct adminhttp_config c = { sock, (uid_t)-1, (gid_t)-1, "127.0.0.1:0", tokens, 4,
+                                  1000, 1024,      NULL,      NULL,          NULL };
     write_tokens(tokens, 0644, NULL);
     ck_assert_ptr_null(adminhttp_new(&c, NULL, err, sizeof(err)));
     ck_assert_ptr_nonnull(strstr(err, "must be 0600"));
@@ -266,6 +266,105 @@ START_TEST(test_limits)
     close(b);
     usleep(200000);
     ck_assert_int_eq(tcp_req(port, "/", NULL, out, sizeof(out)), 200);
+    adminhttp_free(h);
+}
+END_TEST
+
+/* Runs cmd (a shell command line) and returns the first line it prints. */
+static void run(const char *cmd, char *out, size_t cap)
+{
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    out[0] = 0;
+    if (!fgets(out, (int)cap, p))
+        out[0] = 0;
+    pclose(p);
+}
+
+/* openssl: a CA (DIR/NAME-ca.pem) and a certificate of it for CN (DIR/NAME.pem, .key). */
+static void make_cert(const char *name, const char *ca, const char *cn, const char *ext)
+{
+    char cmd[2048], out[256];
+    if (!ca) {
+        snprintf(
+            cmd, sizeof(cmd),
+            "cd %s && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+            "-nodes -days 2 -subj /CN=%s -keyout %s.key -out %s.pem >/dev/null 2>&1 && echo ok",
+            dir, cn, name, name);
+    } else {
+        snprintf(cmd, sizeof(cmd),
+                 "cd %s && openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+                 "-subj /CN=%s -keyout %s.key -out %s.csr >/dev/null 2>&1 && printf '%s' >%s.ext "
+                 "&& openssl x509 -req -in %s.csr -CA %s.pem -CAkey %s.key -CAcreateserial "
+                 "-days 2 -extfile %s.ext -out %s.pem >/dev/null 2>&1 && echo ok",
+                 dir, cn, name, name, ext, name, name, ca, ca, name, name);
+    }
+    run(cmd, out, sizeof(out));
+    ck_assert_msg(strcmp(out, "ok\n") == 0, "openssl failed for %s", name);
+}
+
+/* curl over HTTPS to 127.0.0.1:port: "CODE" or "000" when TLS failed. */
+static void tls_get(unsigned port, const char *path, const char *opts, char *out, size_t cap)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "cd %s && curl -s -o body -w '%%{http_code}' --max-time 10 --cacert ca.pem %s "
+             "https://127.0.0.1:%u%s; echo; cat body 2>/dev/null; rm -f body",
+             dir, opts, port, path);
+    run(cmd, out, cap);
+    out[strcspn(out, "\n")] = 0;
+}
+
+/* HTTPS on admin.listen, client certificates by CN against admin.tls_client_ca. */
+START_TEST(test_tls)
+{
+    make_cert("ca", NULL, "Admin-Test-CA", NULL);
+    make_cert("rogue", NULL, "Rogue-CA", NULL);
+    make_cert("server", "ca", "127.0.0.1", "subjectAltName=IP:127.0.0.1\n");
+    make_cert("client", "ca", "grafana-cert", "extendedKeyUsage=clientAuth\n");
+    make_cert("fake", "rogue", "grafana-cert", "extendedKeyUsage=clientAuth\n");
+    write_tokens(tokens, 0600, "certsys metrics cn:grafana-cert\n");
+    char cert[400], key[400], ca[400], err[512];
+    snprintf(cert, sizeof(cert), "%s/server.pem", dir);
+    snprintf(key, sizeof(key), "%s/server.key", dir);
+    snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+    struct adminhttp_config c = { sock, (uid_t)-1, (gid_t)-1, "127.0.0.1:0", tokens, 8,
+                                  5000, 1024,      cert,      NULL,          NULL };
+    ck_assert_ptr_null(adminhttp_new(&c, NULL, err, sizeof(err)));
+    ck_assert_ptr_nonnull(strstr(err, "admin.tls_cert and admin.tls_key go together"));
+    c.tls_key = key;
+    c.client_ca = ca;
+    struct adminhttp *h = adminhttp_new(&c, NULL, err, sizeof(err));
+    ck_assert_msg(h != NULL, "%s", err);
+    ck_assert_int_eq(adminhttp_mount(h, "/metrics", "metrics", answer, "metrics"), 0);
+    ck_assert_int_eq(adminhttp_mount(h, "/api/v1/x", "read", answer, "x"), 0);
+    ck_assert_msg(adminhttp_start(h, err, sizeof(err)) == 0, "%s", err);
+    unsigned port = adminhttp_port(h);
+    char out[512];
+    tls_get(port, "/metrics", "", out, sizeof(out));
+    ck_assert_str_eq(out, "401");
+    tls_get(port, "/metrics", "--cert client.pem --key client.key", out, sizeof(out));
+    ck_assert_str_eq(out, "200");
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd),
+             "cd %s && curl -s --max-time 10 --cacert ca.pem --cert client.pem --key client.key "
+             "https://127.0.0.1:%u/metrics",
+             dir, port);
+    run(cmd, out, sizeof(out));
+    ck_assert_str_eq(out, "metrics GET path= query= principal=certsys body=0");
+    /* a certificate of another CA with the same CN, and the right one on a route of another scope */
+    tls_get(port, "/metrics", "--cert fake.pem --key fake.key", out, sizeof(out));
+    ck_assert_msg(strcmp(out, "401") == 0 || strcmp(out, "000") == 0, "%s", out);
+    tls_get(port, "/api/v1/x", "--cert client.pem --key client.key", out, sizeof(out));
+    ck_assert_str_eq(out, "403");
+    /* a bearer token over TLS; a "cn:" line is no token */
+    tls_get(port, "/api/v1/x", "-H 'Authorization: Bearer good-token'", out, sizeof(out));
+    ck_assert_str_eq(out, "200");
+    tls_get(port, "/metrics", "-H 'Authorization: Bearer cn:grafana-cert'", out, sizeof(out));
+    ck_assert_str_eq(out, "401");
+    /* plain HTTP to the HTTPS listener gets no answer */
+    char plain[4096];
+    ck_assert_int_ne(tcp_req(port, "/metrics", "Bearer metrics-token", plain, sizeof(plain)), 200);
     adminhttp_free(h);
 }
 END_TEST
@@ -470,6 +569,7 @@ static Suite *adminhttp_suite(void)
     tcase_add_test(tc, test_auth);
     tcase_add_test(tc, test_tokens_file);
     tcase_add_test(tc, test_limits);
+    tcase_add_test(tc, test_tls);
     tcase_set_timeout(tc, 30);
     suite_add_tcase(s, tc);
     tc = tcase_create("text");

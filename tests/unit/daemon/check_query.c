@@ -236,7 +236,8 @@ START_TEST(test_socket)
     snprintf(dir, sizeof(dir), "/tmp/check_query.XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(dir));
     snprintf(path, sizeof(path), "%s/%s", dir, ADMINHTTP_SOCKET_NAME);
-    struct adminhttp_config cfg = { path, (uid_t)-1, (gid_t)-1, NULL, NULL, 4, 5000, 1u << 20 };
+    struct adminhttp_config cfg = { path, (uid_t)-1, (gid_t)-1, NULL, NULL, 4,
+                                    5000, 1u << 20,  NULL,      NULL, NULL };
     struct adminhttp *a = adminhttp_new(&cfg, NULL, err, sizeof(err));
     ck_assert_msg(a != NULL, "%s", err);
     struct stat st;
