@@ -79,8 +79,9 @@ struct request {
     char target[TARGET_MAX];
     bool too_long; /* the target did not fit */
     bool too_large;
-    bool seen;     /* the first call (head complete) was taken */
-    bool answered; /* a response is queued */
+    size_t dropped; /* body bytes past the cap, read and dropped */
+    bool seen;      /* the first call (head complete) was taken */
+    bool answered;  /* a response is queued */
     uint8_t *body;
     size_t len, cap;
 };
@@ -578,8 +579,11 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
         size_t n = *upload_size;
         *upload_size = 0;
         if (r->too_large || r->len + n > h->max_body) {
+            /* read and dropped, so the 413 reaches the client (closing with unread data
+             * would reset the connection); past 4 times the cap the connection is closed */
             r->too_large = true;
-            return MHD_YES;
+            r->dropped += n;
+            return r->dropped > 4 * h->max_body ? MHD_NO : MHD_YES;
         }
         if (r->len + n > r->cap) {
             size_t nc = r->cap ? r->cap : 4096;

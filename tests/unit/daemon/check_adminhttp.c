@@ -241,6 +241,12 @@ START_TEST(test_limits)
     /* body cap */
     ck_assert_int_eq(unix_get("POST", "/api/v1/x", big, out, sizeof(out)), 413);
     ck_assert_int_eq(unix_get("POST", "/api/v1/x", "small", out, sizeof(out)), 200);
+    /* past 4 times the cap the server stops reading and closes: no answer */
+    char *huge = malloc(100000);
+    memset(huge, 'h', 99999);
+    huge[99999] = 0;
+    ck_assert_int_lt(unix_get("POST", "/api/v1/x", huge, out, sizeof(out)), 0);
+    free(huge);
     struct adminhttp_counters c;
     adminhttp_stats(h, &c);
     ck_assert_uint_eq(c.too_large, 1);
