@@ -17,7 +17,7 @@ DEPS_STAMP := .deps-installed
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 SCRIPTS  ?= $(wildcard tests/scripts/*.sh)
 
-PKGS     := libpcap libidn2 jansson liburcu libnghttp2 libcrypto libcap libmicrohttpd libxml-2.0 hiredis libcares libnetfilter_queue libmnl libsystemd
+PKGS     := libpcap libidn2 jansson liburcu libnghttp2 libcrypto libcap libmicrohttpd libxml-2.0 hiredis libcares libnetfilter_queue libmnl libsystemd gnutls
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
             -Wvla -Wpointer-arith -Wconversion -Wno-sign-conversion
 CSTD     := -std=c11 -D_GNU_SOURCE

@@ -37,7 +37,10 @@
 #include "proxy/daemon/notice_server.h"
 #include "proxy/daemon/radius.h"
 #include "proxy/daemon/subfollow.h"
-#include "proxy/daemon/admin.h"
+#include "proxy/daemon/adminapi.h"
+#include "proxy/daemon/adminhttp.h"
+#include "proxy/daemon/decisions.h"
+#include "proxy/daemon/metrics.h"
 #include "proxy/daemon/service.h"
 #include "proxy/daemon/fbdocs.h"
 #include "proxy/daemon/follower.h"
@@ -94,13 +97,6 @@ static const struct mode_entry modes[] = {
 #define RULE_ERRORS_LOGGED 20 /* per load; the rest are counted */
 #define WORKERS_MAX        64
 
-struct counter_reg {
-    unsigned worker;
-    const char *const *names;
-    _Atomic uint64_t *values;
-    size_t n;
-};
-
 struct worker {
     struct daemon *d;
     pthread_t th;
@@ -120,7 +116,7 @@ struct daemon {
     struct daemon_ctx ctx;
 
     pthread_mutex_t reg_lock;
-    struct counter_reg *regs;
+    struct metrics_set *regs;
     size_t nregs;
 
     volatile sig_atomic_t stop;
@@ -136,7 +132,9 @@ struct daemon {
     const char *store_url;    /* --store, or NULL: the store key */
     pthread_mutex_t pub_lock; /* every publication, and the swap of cfg (the follower reads it) */
     struct follower *fol;     /* NULL when no store is followed */
-    struct admin *admin;
+    struct adminhttp *admin;  /* the admin API (admin.sock, admin.listen) */
+    struct adminapi_src api;  /* what its endpoints read */
+    struct decisions *decisions;    /* the workers' decisions (counts, last ones, top names) */
     _Atomic uint64_t store_version; /* the store version of the published set */
     struct ruleset *last;           /* the follower's last publication (rsref's; under pub_lock) */
     bool image_tried;               /* the first publication looked for the disk image */
@@ -315,13 +313,13 @@ static int counters_register(struct daemon_ctx *ctx, unsigned worker, const char
 {
     struct daemon *d = ctx->priv;
     pthread_mutex_lock(&d->reg_lock);
-    struct counter_reg *r = realloc(d->regs, (d->nregs + 1) * sizeof(*r));
+    struct metrics_set *r = realloc(d->regs, (d->nregs + 1) * sizeof(*r));
     if (!r) {
         pthread_mutex_unlock(&d->reg_lock);
         return -ENOMEM;
     }
     d->regs = r;
-    d->regs[d->nregs++] = (struct counter_reg){ worker, names, values, n };
+    d->regs[d->nregs++] = (struct metrics_set){ worker, names, values, n };
     pthread_mutex_unlock(&d->reg_lock);
     return 0;
 }
@@ -1622,7 +1620,6 @@ static void admin_query(void *ctx, const char *q, size_t len, FILE *out)
     rsref_read_unlock();
 }
 
-/* state_dir, the follower (first load and its threads), the admin socket. */
 /* The heartbeat thread's flush: the workers' hit counts, one batch to the store. */
 static int fol_flush(void *ctx, struct store *s, char *err, size_t errlen)
 {
@@ -1643,6 +1640,97 @@ static int fol_flush(void *ctx, struct store *s, char *err, size_t errlen)
         d->hits_dropped_logged = dropped;
     }
     return rc;
+}
+
+/* The stats-line figures that are levels, not counts (exported as gauges). */
+static int is_gauge(const char *name)
+{
+    static const char *const g[] = { "inline.active", "notice.open", "subs.entries" };
+    for (size_t i = 0; i < ARRAY_LEN(g); i++)
+        if (strcmp(g[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+/* The daemon's own metric families for /metrics: every registered worker counter summed over
+ * the workers (qorgau_NAME_total) and per worker (qorgau_worker_NAME_total{worker}), read
+ * without stopping them; the log, the notice page server and the RADIUS listener. */
+static void daemon_metrics(void *ctx, FILE *f)
+{
+    struct daemon *d = ctx;
+    pthread_mutex_lock(&d->reg_lock);
+    metrics_counters(f, d->regs, d->nregs, is_gauge);
+    pthread_mutex_unlock(&d->reg_lock);
+    struct log_kv kv[NOTICE_STATS_KV + RADIUS_STATS_KV + 2];
+    size_t n = 0;
+    kv[n++] = LOG_U("log.queue_drops", log_queue_drops(d->log));
+    kv[n++] = LOG_U("log.write_errors", log_write_errors(d->log));
+    n += notice_stats_kv(d, kv + n);
+    n += radius_stats_kv(d, kv + n);
+    for (size_t i = 0; i < n; i++) {
+        char m[160];
+        bool gauge =
+            strcmp(kv[i].key, "notice.open") == 0 || strcmp(kv[i].key, "subs.entries") == 0;
+        if (kv[i].type != LOG_KV_UINT || metrics_name(kv[i].key, gauge, m, sizeof(m)) < 0)
+            continue;
+        metrics_head(f, m, gauge ? "gauge" : "counter", "see the stats line (docs/admin.md)");
+        metrics_value(f, m, kv[i].v.u);
+    }
+}
+
+/* The admin listener: admin.sock (and admin.listen), the API's endpoints. */
+static int admin_open(struct daemon *d, const char *path, uid_t uid, gid_t gid, char *err,
+                      size_t errlen)
+{
+    const struct settings *c = d->cfg;
+    struct adminhttp_config ac = {
+        .unix_path = path,
+        .uid = uid,
+        .gid = gid,
+        .listen = c->admin_listen,
+        .tokens_file = c->admin_tokens_file,
+        .max_connections = (unsigned)c->admin_max_connections,
+        .idle_timeout_ms = (unsigned)c->admin_idle_timeout,
+        .max_body = (size_t)c->admin_max_body_bytes,
+        .tls_cert = c->admin_tls_cert,
+        .tls_key = c->admin_tls_key,
+        .client_ca = c->admin_tls_client_ca,
+    };
+    d->admin = adminhttp_new(&ac, d->log, err, errlen);
+    if (!d->admin)
+        return -EIO;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    d->api = (struct adminapi_src){
+        .node_id = d->node_id,
+        .mode = modes[c->mode].name,
+        .ro = { (unsigned)c->report_deadline_days, d->api.tz, 0 },
+        .workers = d->nworkers,
+        .started_ms = (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u,
+        .rules = d->rules,
+        .fol = d->fol,
+        .decisions = d->decisions,
+        .query = admin_query,
+        .metrics = daemon_metrics,
+        .ctx = d,
+        .http = d->admin,
+    };
+    snprintf(d->api.store_url, sizeof(d->api.store_url), "%s", store_url(d));
+    snprintf(d->api.password_file, sizeof(d->api.password_file), "%s", c->store_password_file);
+    snprintf(d->api.tz, sizeof(d->api.tz), "%s", c->report_timezone);
+    int rc = adminapi_mount(d->admin, &d->api);
+    if (rc < 0) {
+        snprintf(err, errlen, "admin: cannot mount the API: %s", strerror(-rc));
+        return rc;
+    }
+    rc = adminhttp_start(d->admin, err, errlen);
+    if (rc < 0)
+        return rc;
+    if (c->admin_listen[0])
+        log_write(
+            d->log, LOG_LEVEL_INFO, "admin", "admin API listening",
+            LOG_KV(LOG_S("listen", c->admin_listen), LOG_U("port", adminhttp_port(d->admin))));
+    return 0;
 }
 
 static int store_setup(struct daemon *d, char *err, size_t errlen)
@@ -1699,15 +1787,10 @@ static int store_setup(struct daemon *d, char *err, size_t errlen)
     if (rc < 0)
         return rc;
     char path[1100];
-    snprintf(path, sizeof(path), "%s/%s", c->state_dir, ADMIN_SOCKET_NAME);
-    d->admin = admin_new(path, uid, gid, admin_query, d, d->log, err, errlen);
-    if (!d->admin)
-        return -EIO;
-    rc = admin_start(d->admin);
-    if (rc < 0) {
-        snprintf(err, errlen, "admin: cannot start the thread: %s", strerror(-rc));
+    snprintf(path, sizeof(path), "%s/%s", c->state_dir, ADMINHTTP_SOCKET_NAME);
+    rc = admin_open(d, path, uid, gid, err, errlen);
+    if (rc < 0)
         return rc;
-    }
     log_write(d->log, LOG_LEVEL_INFO, "daemon", "following the order store",
               LOG_KV(LOG_S("node", node), LOG_S("admin", path)));
     return 0;
@@ -1805,7 +1888,8 @@ static int run(struct daemon *d)
     d->nworkers = worker_count(d->cfg);
     d->hits = hits_new(d->nworkers);
     d->svc = service_new(d->nworkers, d->log);
-    if (!d->hits || !d->svc) {
+    d->decisions = decisions_new(d->nworkers);
+    if (!d->hits || !d->svc || !d->decisions) {
         fatal(d, "out of memory");
         return 1;
     }
@@ -1822,8 +1906,8 @@ static int run(struct daemon *d)
         return rc == -EINVAL ? DAEMON_EXIT_CONFIG : 1;
     }
 
-    d->ctx = (struct daemon_ctx){ d->rules, d->log,  d->nworkers,          counters_register,
-                                  d,        d->hits, service_beats(d->svc) };
+    d->ctx = (struct daemon_ctx){ d->rules, d->log,  d->nworkers,  counters_register,
+                                  d,        d->hits, d->decisions, service_beats(d->svc) };
     rc = d->mode->ops->open(d->cfg, &d->ctx, &d->state, err, sizeof(err));
     if (rc < 0) {
         fatal(d, "%s", err[0] ? err : strerror(-rc));
@@ -1899,7 +1983,7 @@ close_mode:
     d->radius = NULL;
     submap_free(d->own_map);
     d->own_map = NULL;
-    admin_free(d->admin);
+    adminhttp_free(d->admin);
     d->admin = NULL;
     follower_free(d->fol);
     d->fol = NULL;
@@ -1954,7 +2038,8 @@ int daemon_main(int argc, char **argv)
     int ret = check_only ? check(&d) : run(&d);
 
     /* a start that failed after the follower or the admin socket began leaves them here */
-    admin_free(d.admin);
+    adminhttp_free(d.admin);
+    decisions_free(d.decisions);
     follower_free(d.fol);
     hits_free(d.hits);
     d.fol = NULL;

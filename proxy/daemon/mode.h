@@ -33,6 +33,7 @@
 
 struct daemon_ctx;
 struct hits;
+struct decisions;
 
 /* Registers n counters of one worker, named names[0..n) (static strings such as
  * "tap.frames"), stored in values[0..n) (owned by the mode, alive until close() returns).
@@ -48,9 +49,10 @@ struct daemon_ctx {
     struct log *log;     /* thread-safe; per-packet events only through log_block() */
     unsigned workers;    /* number of worker threads that will call run_worker() */
     daemon_counters_fn counters_register;
-    void *priv;              /* the daemon's */
-    struct hits *hits;       /* block counts per entry (hits.h): hits_note() on each block */
-    _Atomic uint64_t *beats; /* per worker heartbeat counters (service.h), or NULL */
+    void *priv;                  /* the daemon's */
+    struct hits *hits;           /* block counts per entry (hits.h): hits_note() on each block */
+    struct decisions *decisions; /* decisions.h: decisions_note() on each decision (may be NULL) */
+    _Atomic uint64_t *beats;     /* per worker heartbeat counters (service.h), or NULL */
 };
 
 /* Worker `worker` is alive: one relaxed increment, no system call (the hot path may call it). */

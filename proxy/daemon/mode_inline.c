@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "proxy/daemon/mode.h"
 #include "proxy/daemon/mode_inline.h"
+#include "proxy/daemon/decisions.h"
 #include "proxy/daemon/hits.h"
 #include "proxy/enforce/notice.h"
 
@@ -25,6 +26,8 @@ static void on_event(void *ctx, const struct inline_event *ev)
     struct inline_mode *m = ctx;
     if (ev->ech)
         hits_note_ech(m->d->hits, ev->worker, ev->d.verdict == VERDICT_BLOCK);
+    decisions_note_flow(m->d->decisions, ev->worker, ev->rs, &ev->d, ev->app, ev->name,
+                        ev->name_len, ev->ipver, ev->server, ev->server_port);
     if (ev->d.verdict != VERDICT_BLOCK)
         return;
     if (ev->rs && ev->d.entry != RULESET_NO_ENTRY) {

@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "proxy/daemon/mode.h"
 #include "proxy/daemon/mode_tap.h"
+#include "proxy/daemon/decisions.h"
 #include "proxy/daemon/hits.h"
 #include "proxy/enforce/notice.h"
 #include "rules/match/rsref.h"
@@ -99,6 +100,29 @@ static const char *const tap_ctr_names[C_COUNT] = {
     "engine.csum_accepted",
 };
 
+/* The decode errors by reason (the enum's order; ok, fragments and non-TCP/UDP are not errors). */
+#define DEC_FIRST DECODE_UNSUPPORTED_LINK
+static const char *const tap_decode_names[DECODE_RESULT_COUNT - DEC_FIRST] = {
+    [DECODE_UNSUPPORTED_LINK - DEC_FIRST] = "engine.decode_errors_by_reason/unsupported-link",
+    [DECODE_TRUNC_LINK - DEC_FIRST] = "engine.decode_errors_by_reason/trunc-link",
+    [DECODE_VLAN_DEPTH - DEC_FIRST] = "engine.decode_errors_by_reason/vlan-depth",
+    [DECODE_TRUNC_IP - DEC_FIRST] = "engine.decode_errors_by_reason/trunc-ip",
+    [DECODE_BAD_IP_VERSION - DEC_FIRST] = "engine.decode_errors_by_reason/bad-ip-version",
+    [DECODE_BAD_IP_HDRLEN - DEC_FIRST] = "engine.decode_errors_by_reason/bad-ip-hdrlen",
+    [DECODE_BAD_IP_LEN - DEC_FIRST] = "engine.decode_errors_by_reason/bad-ip-len",
+    [DECODE_BAD_IP_CSUM - DEC_FIRST] = "engine.decode_errors_by_reason/bad-ip-csum",
+    [DECODE_IPV6_EXT_DEPTH - DEC_FIRST] = "engine.decode_errors_by_reason/ipv6-ext-depth",
+    [DECODE_BAD_IPV6_EXT - DEC_FIRST] = "engine.decode_errors_by_reason/bad-ipv6-ext",
+    [DECODE_TRUNC_TCP - DEC_FIRST] = "engine.decode_errors_by_reason/trunc-tcp",
+    [DECODE_BAD_TCP_HDRLEN - DEC_FIRST] = "engine.decode_errors_by_reason/bad-tcp-hdrlen",
+    [DECODE_BAD_TCP_OPTIONS - DEC_FIRST] = "engine.decode_errors_by_reason/bad-tcp-options",
+    [DECODE_TRUNC_UDP - DEC_FIRST] = "engine.decode_errors_by_reason/trunc-udp",
+    [DECODE_BAD_UDP_LEN - DEC_FIRST] = "engine.decode_errors_by_reason/bad-udp-len",
+    [DECODE_ENCAP_DEPTH - DEC_FIRST] = "engine.decode_errors_by_reason/encap-depth",
+    [DECODE_TRUNC_ENCAP - DEC_FIRST] = "engine.decode_errors_by_reason/trunc-encap",
+    [DECODE_BAD_ENCAP - DEC_FIRST] = "engine.decode_errors_by_reason/bad-encap",
+};
+
 /* What the notice builders need; replaced as a whole on reload (never freed while running:
  * a worker may hold the old one, and reloads are rare enough to keep them until close). */
 struct tap_notice {
@@ -123,6 +147,7 @@ struct tap_worker {
     const struct tap_notice *pol_seen; /* settings record the engine's policy was taken from */
     uint64_t blocks, injected, not_enforced, udp_not_enforced;
     _Atomic uint64_t ctr[C_COUNT];
+    _Atomic uint64_t dec[DECODE_RESULT_COUNT - DEC_FIRST]; /* tap_decode_names */
     struct inject_frames fr;
     char resp[NOTICE_RESPONSE_MAX];
     char url[TAP_URL_MAX];
@@ -230,6 +255,8 @@ static void on_event(void *ctx, const struct engine_event *ev)
     struct tap_worker *w = ctx;
     if (ev->ech && (ev->app == APP_TLS || ev->app == APP_QUIC))
         hits_note_ech(w->t->d->hits, w->idx, ev->d.verdict == VERDICT_BLOCK);
+    decisions_note_flow(w->t->d->decisions, w->idx, w->rs, &ev->d, ev->app, ev->name, ev->name_len,
+                        ev->ipver, ev->server, ev->server_port);
     if (ev->d.verdict != VERDICT_BLOCK)
         return;
     w->blocks++;
@@ -293,6 +320,8 @@ static void publish_counters(struct tap_worker *w, bool with_drops)
     for (unsigned r = 0; r < DECODE_RESULT_COUNT; r++)
         if (r != DECODE_OK && r != DECODE_FRAGMENT)
             dec_err += es.decode[r];
+    for (unsigned r = DEC_FIRST; r < DECODE_RESULT_COUNT; r++)
+        atomic_store_explicit(&w->dec[r - DEC_FIRST], es.decode[r], memory_order_relaxed);
     const uint64_t eng[] = { dec_err,
                              es.frag_dropped,
                              es.flows_evicted,
@@ -425,6 +454,9 @@ static int tap_open(const struct settings *cfg, struct daemon_ctx *d, void **sta
         }
         if (d->counters_register) {
             rc = d->counters_register(d, i, tap_ctr_names, w->ctr, C_COUNT);
+            if (rc == 0)
+                rc = d->counters_register(d, i, tap_decode_names, w->dec,
+                                          DECODE_RESULT_COUNT - DEC_FIRST);
             if (rc < 0) {
                 snprintf(err, errlen, "tap: worker %u: cannot register counters", i);
                 goto fail;

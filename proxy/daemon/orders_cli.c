@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "common/jsonw.h"
-#include "proxy/daemon/admin.h"
+#include "proxy/daemon/adminhttp.h"
 #include "proxy/daemon/query.h"
 #include "proxy/daemon/settings.h"
 #include "rules/orders/orddump.h"
@@ -308,47 +308,71 @@ static int row_cmp(const void *a, const void *b)
     return strcmp(((const struct row *)a)->id, ((const struct row *)b)->id);
 }
 
-static void print_time_ms(uint64_t ms)
+static void print_time_ms(FILE *out, uint64_t ms)
 {
     char t[32];
     order_time_format((int64_t)(ms / 1000), t);
-    fputs(t, stdout);
+    fputs(t, out);
+}
+
+int orders_list_write(struct store *s, bool json, FILE *out, char *err, size_t errlen)
+{
+    struct rows r = { NULL, 0, 0 };
+    int rc = store_list(s, list_cb, &r, err, errlen);
+    if (rc == -ENOMEM)
+        snprintf(err, errlen, "out of memory");
+    if (rc >= 0)
+        qsort(r.v, r.n, sizeof(*r.v), row_cmp);
+    if (rc >= 0 && json)
+        fputs("{\"orders\":[", out);
+    for (size_t i = 0; rc >= 0 && i < r.n; i++) {
+        const char *st = r.v[i].st == STORE_ACTIVE ? "active" : "revoked";
+        if (json) {
+            fputs(i ? ",{\"id\":" : "{\"id\":", out);
+            jsonw_cstr(out, r.v[i].id);
+            fprintf(out, ",\"state\":\"%s\",\"version\":%" PRIu64 ",\"updated_ms\":%" PRIu64 "}",
+                    st, r.v[i].version, r.v[i].updated_ms);
+            continue;
+        }
+        fprintf(out, "%-32s %-8s v%-6" PRIu64 " ", r.v[i].id, st, r.v[i].version);
+        print_time_ms(out, r.v[i].updated_ms);
+        fputc('\n', out);
+    }
+    if (rc >= 0 && json)
+        fputs("]}\n", out);
+    for (size_t i = 0; i < r.n; i++)
+        free(r.v[i].id);
+    free(r.v);
+    return rc < 0 ? rc : 0;
 }
 
 static int cmd_list(struct store *s)
 {
-    struct rows r = { NULL, 0, 0 };
     char err[1024];
-    int rc = store_list(s, list_cb, &r, err, sizeof(err));
+    int rc = orders_list_write(s, false, stdout, err, sizeof(err));
     if (rc < 0)
-        fprintf(stderr, "qorgau: %s\n", rc == -ENOMEM ? "out of memory" : err);
-    else
-        qsort(r.v, r.n, sizeof(*r.v), row_cmp);
-    for (size_t i = 0; rc >= 0 && i < r.n; i++) {
-        printf("%-32s %-8s v%-6" PRIu64 " ", r.v[i].id,
-               r.v[i].st == STORE_ACTIVE ? "active" : "revoked", r.v[i].version);
-        print_time_ms(r.v[i].updated_ms);
-        fputc('\n', stdout);
-    }
-    for (size_t i = 0; i < r.n; i++)
-        free(r.v[i].id);
-    free(r.v);
+        fprintf(stderr, "qorgau: %s\n", err);
     return rc < 0 ? 1 : 0;
 }
 
 static int show_cb(void *ctx, const struct store_order *o)
 {
-    (void)ctx;
-    printf("{\"id\":");
-    jsonw_cstr(stdout, o->id);
-    printf(",\"state\":\"%s\",\"version\":%" PRIu64 ",\"updated_ms\":%" PRIu64 ",\"record\":",
-           o->state == STORE_ACTIVE ? "active" : "revoked", o->version, o->updated_ms);
+    FILE *out = ctx;
+    fputs("{\"id\":", out);
+    jsonw_cstr(out, o->id);
+    fprintf(out, ",\"state\":\"%s\",\"version\":%" PRIu64 ",\"updated_ms\":%" PRIu64 ",\"record\":",
+            o->state == STORE_ACTIVE ? "active" : "revoked", o->version, o->updated_ms);
     if (o->record)
-        fwrite(o->record, 1, o->record_len, stdout);
+        fwrite(o->record, 1, o->record_len, out);
     else
-        fputs("null", stdout);
-    fputs("}\n", stdout);
+        fputs("null", out);
+    fputs("}\n", out);
     return 0;
+}
+
+int orders_show_write(struct store *s, const char *id, FILE *out, char *err, size_t errlen)
+{
+    return store_get(s, id, show_cb, out, err, errlen);
 }
 
 static int cmd_state(struct store *s, enum store_change_kind kind, const char *id)
@@ -411,7 +435,7 @@ int orders_cli_order(int argc, char **argv)
     } else if (strcmp(sub, "list") == 0) {
         ret = cmd_list(s);
     } else if (strcmp(sub, "show") == 0) {
-        rc = store_get(s, args[0], show_cb, NULL, err, sizeof(err));
+        rc = orders_show_write(s, args[0], stdout, err, sizeof(err));
         if (rc < 0)
             fprintf(stderr, "qorgau: %s\n", err);
         ret = rc < 0 ? 1 : 0;
@@ -475,11 +499,24 @@ int orders_cli_query(int argc, char **argv)
     char err[1024];
     if (c.cfg && !c.store_url) {
         char path[1100];
-        snprintf(path, sizeof(path), "%s/%s", c.cfg->state_dir, ADMIN_SOCKET_NAME);
-        if (admin_ask(path, (const char *const *)q, n, stdout, err, sizeof(err)) < 0) {
+        snprintf(path, sizeof(path), "%s/%s", c.cfg->state_dir, ADMINHTTP_SOCKET_NAME);
+        char *body = NULL;
+        size_t blen = 0;
+        FILE *m = open_memstream(&body, &blen);
+        for (size_t i = 0; m && i < n; i++)
+            fprintf(m, "%s\n", q[i]);
+        if (!m || fclose(m) != 0) {
+            fprintf(stderr, "qorgau: out of memory\n");
+            ret = 1;
+        } else if ((rc = adminhttp_request(path, "POST", "/api/v1/query", body, blen, stdout, err,
+                                           sizeof(err))) < 0) {
             fprintf(stderr, "qorgau: %s\n", err);
             ret = 1;
+        } else if (rc != 200) {
+            fprintf(stderr, "qorgau: admin: %s: HTTP status %d\n", path, rc);
+            ret = 1;
         }
+        free(body);
     } else {
         struct store *s = cli_store(&c);
         struct order_list l;
@@ -528,29 +565,35 @@ struct st_ctx {
     uint64_t version;       /* the store's */
     uint64_t order_version; /* 0: no order asked */
     uint64_t now;
+    FILE *out;
+    bool array; /* nodes as elements of an array, else one line each */
+    size_t n;
 };
 
 static int node_cb(void *ctx, const struct store_node *nd)
 {
     struct st_ctx *c = ctx;
-    printf("{\"node\":");
-    jsonw_cstr(stdout, nd->id);
-    printf(",\"alive\":%s,\"version\":%" PRIu64 ",\"lag\":%" PRIu64 ",\"since_ms\":%" PRIu64
-           ",\"heartbeat_ms\":%" PRIu64 ",\"heartbeat_age_ms\":%" PRIu64,
-           nd->alive ? "true" : "false", nd->version,
-           c->version > nd->version ? c->version - nd->version : 0, nd->since_ms, nd->heartbeat_ms,
-           c->now > nd->heartbeat_ms ? c->now - nd->heartbeat_ms : 0);
+    FILE *out = c->out;
+    fputs(!c->array ? "{\"node\":" : c->n ? ",{\"node\":" : "{\"node\":", out);
+    c->n++;
+    jsonw_cstr(out, nd->id);
+    fprintf(out,
+            ",\"alive\":%s,\"version\":%" PRIu64 ",\"lag\":%" PRIu64 ",\"since_ms\":%" PRIu64
+            ",\"heartbeat_ms\":%" PRIu64 ",\"heartbeat_age_ms\":%" PRIu64,
+            nd->alive ? "true" : "false", nd->version,
+            c->version > nd->version ? c->version - nd->version : 0, nd->since_ms, nd->heartbeat_ms,
+            c->now > nd->heartbeat_ms ? c->now - nd->heartbeat_ms : 0);
     if (c->order_version) {
         bool enf = nd->version >= c->order_version;
-        printf(",\"order_enforced\":%s", enf ? "true" : "false");
+        fprintf(out, ",\"order_enforced\":%s", enf ? "true" : "false");
         /* a node acknowledges each version it reaches: when it acknowledged exactly the order's
          * version, since_ms is when the order became enforced there; later, it is an upper
          * bound */
         if (enf)
-            printf(",\"order_enforced_by_ms\":%" PRIu64 ",\"order_enforced_exact\":%s",
-                   nd->since_ms, nd->version == c->order_version ? "true" : "false");
+            fprintf(out, ",\"order_enforced_by_ms\":%" PRIu64 ",\"order_enforced_exact\":%s",
+                    nd->since_ms, nd->version == c->order_version ? "true" : "false");
     }
-    fputs("}\n", stdout);
+    fputs(c->array ? "}" : "}\n", out);
     return 0;
 }
 
@@ -558,6 +601,30 @@ static int ver_cb(void *ctx, const struct store_order *o)
 {
     *(uint64_t *)ctx = o->version;
     return 0;
+}
+
+int orders_status_write(struct store *s, const char *order, bool array, FILE *out, char *err,
+                        size_t errlen)
+{
+    struct st_ctx sc = { 0, 0, store_now_ms(), out, array, 0 };
+    int rc = store_version(s, &sc.version, err, errlen);
+    if (rc >= 0 && order)
+        rc = store_get(s, order, ver_cb, &sc.order_version, err, errlen);
+    if (rc < 0)
+        return rc;
+    fputs("{\"store\":", out);
+    jsonw_cstr(out, store_where(s));
+    fprintf(out, ",\"version\":%" PRIu64, sc.version);
+    if (order) {
+        fputs(",\"order\":", out);
+        jsonw_cstr(out, order);
+        fprintf(out, ",\"order_version\":%" PRIu64, sc.order_version);
+    }
+    fputs(array ? ",\"nodes\":[" : "}\n", out);
+    rc = store_nodes(s, node_cb, &sc, err, errlen);
+    if (array)
+        fputs("]}\n", out);
+    return rc < 0 ? rc : 0;
 }
 
 int orders_cli_status(int argc, char **argv)
@@ -574,33 +641,11 @@ int orders_cli_status(int argc, char **argv)
     struct store *s = cli_store(&c);
     int ret = 1;
     char err[1024];
-    struct st_ctx sc = { 0, 0, store_now_ms() };
-    if (!s)
-        goto out;
-    if (store_version(s, &sc.version, err, sizeof(err)) < 0) {
+    if (s && orders_status_write(s, optind < argc ? argv[optind] : NULL, false, stdout, err,
+                                 sizeof(err)) < 0)
         fprintf(stderr, "qorgau: %s\n", err);
-        goto out;
-    }
-    if (optind < argc &&
-        store_get(s, argv[optind], ver_cb, &sc.order_version, err, sizeof(err)) < 0) {
-        fprintf(stderr, "qorgau: %s\n", err);
-        goto out;
-    }
-    printf("{\"store\":");
-    jsonw_cstr(stdout, store_where(s));
-    printf(",\"version\":%" PRIu64, sc.version);
-    if (optind < argc) {
-        fputs(",\"order\":", stdout);
-        jsonw_cstr(stdout, argv[optind]);
-        printf(",\"order_version\":%" PRIu64, sc.order_version);
-    }
-    fputs("}\n", stdout);
-    if (store_nodes(s, node_cb, &sc, err, sizeof(err)) < 0) {
-        fprintf(stderr, "qorgau: %s\n", err);
-        goto out;
-    }
-    ret = 0;
-out:
+    else if (s)
+        ret = 0;
     store_free(s);
     settings_free(c.cfg);
     return ret;

@@ -13,6 +13,9 @@ int orders_cli_order(int argc, char **argv);
 int orders_cli_query(int argc, char **argv);
 int orders_cli_status(int argc, char **argv);
 
+#include <stdbool.h>
+#include <stdio.h>
+
 struct settings;
 struct store;
 
@@ -20,5 +23,21 @@ struct store;
  * directory store in cfg's state_dir; else STORE_DEFAULT_DIR (cfg may be NULL). Prints the
  * reason on stderr and returns NULL when it cannot be opened. */
 struct store *orders_cli_store_open(const char *url, const struct settings *cfg);
+
+/* The JSON (and text) the commands print, written by the same functions for the CLI and the
+ * admin API (docs/admin.md). Each returns 0 or a negative errno with a message in err. */
+
+/* `order list`: the table (json false), or {"orders":[{"id","state","version","updated_ms"}]}. */
+int orders_list_write(struct store *s, bool json, FILE *out, char *err, size_t errlen);
+
+/* `order show ID`: {"id","state","version","updated_ms","record"} and a newline; -ENOENT when
+ * the store has no such order. */
+int orders_show_write(struct store *s, const char *id, FILE *out, char *err, size_t errlen);
+
+/* `status [ORDER]`: {"store","version"[,"order","order_version"]} then one object per node
+ * ({"node","alive","version","lag",...}), one per line; with array, the node objects go in a
+ * "nodes" array of the first object instead. */
+int orders_status_write(struct store *s, const char *order, bool array, FILE *out, char *err,
+                        size_t errlen);
 
 #endif

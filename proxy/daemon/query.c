@@ -40,6 +40,30 @@ enum query_line query_line_parse(const char *line, size_t len, const char **q, s
     return QUERY_LINE_OK;
 }
 
+size_t query_lines(const char *buf, size_t len, query_answer_fn fn, void *ctx, FILE *out)
+{
+    size_t answered = 0, start = 0;
+    while (start < len) {
+        const char *nl = memchr(buf + start, '\n', len - start);
+        size_t ll = nl ? (size_t)(nl - (buf + start)) : len - start;
+        const char *q = NULL, *why = NULL;
+        size_t ql = 0;
+        enum query_line ls = query_line_parse(buf + start, ll, &q, &ql, &why);
+        if (ls == QUERY_LINE_OK) {
+            fn(ctx, q, ql, out);
+            answered++;
+        } else if (ls == QUERY_LINE_BAD && ll > QUERY_LINE_MAX + 1) {
+            fputs("{\"query\":null,\"error\":\"line too long\"}\n", out);
+            answered++;
+        } else if (ls == QUERY_LINE_BAD) {
+            query_error(out, buf + start, ll, why);
+            answered++;
+        }
+        start += ll + 1;
+    }
+    return answered;
+}
+
 void query_error(FILE *out, const char *q, size_t len, const char *why)
 {
     fputs("{\"query\":", out);

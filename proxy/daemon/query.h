@@ -13,10 +13,11 @@
  *    "category":"court","judged_as":"tls","version":7}
  * or {"query":"...","error":"reason"} for a query that is not a name, URL or address.
  *
- * Line protocol (admin socket): the client writes one query per line ('\n', a '\r' before it
- * is dropped); blanks around the query are ignored; an empty line is skipped; a line longer
- * than QUERY_LINE_MAX or holding a control byte is answered with an error object. Each
- * query is answered by exactly one line, in order. */
+ * Line protocol (the admin API's POST /api/v1/query, docs/admin.md): the body holds one query
+ * per line ('\n', a '\r' before it is dropped; the last line needs none); blanks around the
+ * query are ignored; an empty line is skipped; a line longer than QUERY_LINE_MAX or holding a
+ * control byte is answered with an error object. Each query is answered by exactly one line,
+ * in order. */
 #ifndef QG_QUERY_H
 #define QG_QUERY_H
 
@@ -44,6 +45,13 @@ enum query_line query_line_parse(const char *line, size_t len, const char **q, s
  * -EINVAL when the query was not understood (an error object was written). */
 int query_judge(const struct ruleset *rs, const struct verdict_policy *pol, uint64_t version,
                 const char *q, size_t len, FILE *out);
+
+/* Answers the query q[0..len) (already checked by query_line_parse()) with one line to out. */
+typedef void (*query_answer_fn)(void *ctx, const char *q, size_t len, FILE *out);
+
+/* The line protocol over buf[0..len): every line answered in order through fn (or with an error
+ * object). Returns the number of lines answered. */
+size_t query_lines(const char *buf, size_t len, query_answer_fn fn, void *ctx, FILE *out);
 
 /* Writes an error object {"query":...,"error":why} and a '\n'. */
 void query_error(FILE *out, const char *q, size_t len, const char *why);

@@ -320,31 +320,22 @@ static void left_text(int64_t ms, char out[32])
              (long long)(h % 24));
 }
 
-int report_cli_deadlines(int argc, char **argv)
+int report_deadlines_write(struct store *s, const struct report_opts *ro, bool all, bool table,
+                           FILE *out, size_t *alarms_out, char *err, size_t errlen)
 {
-    struct rcli c = { 0 };
-    c.table = true;
-    struct store *s = NULL;
-    int rc = begin(argc, argv, &c, 0, &s);
-    if (rc >= 0)
-        return rc;
-    if (c.fmt == REPORT_JSON)
-        c.table = false;
-    char err[1024];
     struct due_list l = { 0 };
     struct report_fleet fleet = { 0 };
-    uint64_t now = c.at_ms ? c.at_ms : store_now_ms();
-    int status = 1;
-    rc = store_list(s, list_cb, &l, err, sizeof(err));
+    uint64_t now = ro->now_ms ? ro->now_ms : store_now_ms();
+    int rc = store_list(s, list_cb, &l, err, errlen);
     if (!rc && l.rc)
-        rc = l.rc, snprintf(err, sizeof(err), "out of memory");
+        rc = l.rc, snprintf(err, errlen, "out of memory");
     if (!rc)
-        rc = report_fleet_load(s, &fleet, err, sizeof(err));
+        rc = report_fleet_load(s, &fleet, err, errlen);
     size_t shown = 0, alarms = 0;
     for (size_t i = 0; !rc && i < l.n; i++) {
         struct due *d = &l.v[i];
         struct report *r = NULL;
-        rc = report_build(s, &fleet, d->id, &c.ro, &r, err, sizeof(err));
+        rc = report_build(s, &fleet, d->id, ro, &r, err, errlen);
         if (rc == -ENOENT || rc == -EBADMSG) {
             rc = 0;
             continue;
@@ -360,26 +351,24 @@ int report_cli_deadlines(int argc, char **argv)
         int g = store_doc_get(s, "report", d->id, ignore_doc, NULL, e2, sizeof(e2));
         if (g && g != -ENOENT) {
             rc = g;
-            snprintf(err, sizeof(err), "%s", e2);
+            snprintf(err, errlen, "%s", e2);
             break;
         }
         d->reported = g == 0;
         d->left_ms = (int64_t)d->end_ms - (int64_t)now;
-        d->open = !d->reported || c.all;
+        d->open = !d->reported || all;
         d->alarm = !d->reported && d->left_ms < (int64_t)DUE_SOON_MS;
         shown += d->open;
         alarms += d->alarm;
     }
-    if (rc) {
-        fprintf(stderr, "qorgau: deadlines: %s\n", err);
+    if (rc)
         goto out;
-    }
     if (l.n > 1)
         qsort(l.v, l.n, sizeof(*l.v), cmp_due);
-    const char *tz = c.ro.tz ? c.ro.tz : DEADLINE_DEFAULT_TZ;
-    if (c.table) {
-        printf("%-24s %-26s %-10s %-10s %-26s %-6s %s\n", "ORDER", "RECEIVED", "DEADLINE", "LEFT",
-               "ENFORCED EVERYWHERE", "REPORT", "STATE");
+    const char *tz = ro->tz ? ro->tz : DEADLINE_DEFAULT_TZ;
+    if (table) {
+        fprintf(out, "%-24s %-26s %-10s %-10s %-26s %-6s %s\n", "ORDER", "RECEIVED", "DEADLINE",
+                "LEFT", "ENFORCED EVERYWHERE", "REPORT", "STATE");
         for (size_t i = 0; i < l.n; i++) {
             const struct due *d = &l.v[i];
             if (!d->open || !d->end_ms)
@@ -388,45 +377,68 @@ int report_cli_deadlines(int argc, char **argv)
             report_time(d->received_ms, tz, rt);
             report_time(d->enforced_ms, tz, et);
             left_text(d->left_ms, left);
-            printf("%-24s %-26s %-10s %-10s %-26s %-6s %s\n", d->id, rt, d->date, left,
-                   d->enforced_ms ? et : "no", d->reported ? "yes" : "no",
-                   !d->alarm        ? "ok"
-                   : d->left_ms < 0 ? "OVERDUE"
-                                    : "DUE <48h");
+            fprintf(out, "%-24s %-26s %-10s %-10s %-26s %-6s %s\n", d->id, rt, d->date, left,
+                    d->enforced_ms ? et : "no", d->reported ? "yes" : "no",
+                    !d->alarm        ? "ok"
+                    : d->left_ms < 0 ? "OVERDUE"
+                                     : "DUE <48h");
         }
-        printf("%zu open, %zu overdue or due within 48 h without a report\n", shown, alarms);
+        fprintf(out, "%zu open, %zu overdue or due within 48 h without a report\n", shown, alarms);
     } else {
-        fputs("{\"now_ms\":", stdout);
-        printf("%llu", (unsigned long long)now);
-        jsonw_key(stdout, "timezone", false);
-        jsonw_cstr(stdout, tz);
-        jsonw_key(stdout, "alarms", false);
-        printf("%zu", alarms);
-        jsonw_key(stdout, "orders", false);
-        fputc('[', stdout);
+        fputs("{\"now_ms\":", out);
+        fprintf(out, "%llu", (unsigned long long)now);
+        jsonw_key(out, "timezone", false);
+        jsonw_cstr(out, tz);
+        jsonw_key(out, "alarms", false);
+        fprintf(out, "%zu", alarms);
+        jsonw_key(out, "orders", false);
+        fputc('[', out);
         bool first = true;
         for (size_t i = 0; i < l.n; i++) {
             const struct due *d = &l.v[i];
             if (!d->open || !d->end_ms)
                 continue;
-            fputs(first ? "{" : ",{", stdout);
+            fputs(first ? "{" : ",{", out);
             first = false;
-            jsonw_key(stdout, "order", true);
-            jsonw_cstr(stdout, d->id);
-            printf(",\"received_ms\":%llu,\"deadline\":\"%s\",\"deadline_end_ms\":%llu,"
-                   "\"left_ms\":%lld,\"enforced_all_ms\":%llu,\"reported\":%s,\"alarm\":%s}",
-                   (unsigned long long)d->received_ms, d->date, (unsigned long long)d->end_ms,
-                   (long long)d->left_ms, (unsigned long long)d->enforced_ms,
-                   d->reported ? "true" : "false", d->alarm ? "true" : "false");
+            jsonw_key(out, "order", true);
+            jsonw_cstr(out, d->id);
+            fprintf(out,
+                    ",\"received_ms\":%llu,\"deadline\":\"%s\",\"deadline_end_ms\":%llu,"
+                    "\"left_ms\":%lld,\"enforced_all_ms\":%llu,\"reported\":%s,\"alarm\":%s}",
+                    (unsigned long long)d->received_ms, d->date, (unsigned long long)d->end_ms,
+                    (long long)d->left_ms, (unsigned long long)d->enforced_ms,
+                    d->reported ? "true" : "false", d->alarm ? "true" : "false");
         }
-        fputs("]}\n", stdout);
+        fputs("]}\n", out);
     }
-    status = alarms ? 1 : 0;
+    if (alarms_out)
+        *alarms_out = alarms;
 out:
     for (size_t i = 0; i < l.n; i++)
         free(l.v[i].id);
     free(l.v);
     report_fleet_free(&fleet);
+    return rc;
+}
+
+int report_cli_deadlines(int argc, char **argv)
+{
+    struct rcli c = { 0 };
+    c.table = true;
+    struct store *s = NULL;
+    int rc = begin(argc, argv, &c, 0, &s);
+    if (rc >= 0)
+        return rc;
+    if (c.fmt == REPORT_JSON)
+        c.table = false;
+    char err[1024];
+    size_t alarms = 0;
+    int status = 1;
+    rc = report_deadlines_write(s, &c.ro, c.all, c.table, stdout, &alarms, err, sizeof(err));
+    if (rc)
+        fprintf(stderr, "qorgau: deadlines: %s\n", err);
+    else
+        status = alarms ? 1 : 0;
     store_free(s);
     finish(&c);
     return status;

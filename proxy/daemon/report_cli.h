@@ -12,4 +12,18 @@ int report_cli_report(int argc, char **argv);
 int report_cli_deadlines(int argc, char **argv);
 int report_cli_stats(int argc, char **argv);
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+struct store;
+struct report_opts;
+
+/* What `deadlines` prints, for the CLI and the admin API alike: the table (table true) or the
+ * JSON object {"now_ms","timezone","alarms","orders":[...]} of the active orders not yet
+ * reported (all: every active order). *alarms (if not NULL) gets the number overdue or due
+ * within 48 hours without a report. Returns 0 or a negative errno with a message in err. */
+int report_deadlines_write(struct store *s, const struct report_opts *ro, bool all, bool table,
+                           FILE *out, size_t *alarms, char *err, size_t errlen);
+
 #endif

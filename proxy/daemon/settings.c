@@ -141,6 +141,27 @@ static const struct config_key keys[] = {
       "close a notice page connection that sends no complete request for this long" },
     { "notice.max_request_bytes", CONFIG_SIZE, 512, 64 * KI, "8K", NULL, OFF(notice_max_request_bytes),
       false, "largest request head the notice page reads (larger: 431)" },
+    { "admin.listen", CONFIG_STRING, 0, 0, "", NULL, OFF(admin_listen), true,
+      "admin HTTP API over TCP, IPv4:port or [IPv6]:port (docs/admin.md); empty = only the "
+      "owner-only Unix socket state_dir/admin.sock. Over TCP every request needs a bearer token "
+      "of admin.tokens_file" },
+    { "admin.tokens_file", CONFIG_PATH, 0, 0, "", NULL, OFF(admin_tokens_file), true,
+      "the admin API's tokens, lines `NAME SCOPES SHA256HEX` (scopes comma-separated: read, "
+      "metrics, parents ...); must be mode 0600; required with admin.listen" },
+    { "admin.tls_cert", CONFIG_PATH, 0, 0, "", NULL, OFF(admin_tls_cert), true,
+      "PEM certificate (chain) of admin.listen: with admin.tls_key, the TCP listener speaks HTTPS; "
+      "empty = plain HTTP" },
+    { "admin.tls_key", CONFIG_PATH, 0, 0, "", NULL, OFF(admin_tls_key), true,
+      "PEM private key of admin.tls_cert" },
+    { "admin.tls_client_ca", CONFIG_PATH, 0, 0, "", NULL, OFF(admin_tls_client_ca), true,
+      "PEM CA bundle: a request without a token may present a client certificate it signed, whose "
+      "subject CN is a line `NAME SCOPES cn:CN` of admin.tokens_file; empty = tokens only" },
+    { "admin.max_connections", CONFIG_INT, 1, 4096, "32", NULL, OFF(admin_max_connections), true,
+      "admin API connections at once (Unix socket and TCP each); the excess is refused" },
+    { "admin.idle_timeout", CONFIG_DURATION, 100, 10 * MIN, "30s", NULL, OFF(admin_idle_timeout),
+      true, "close an admin API connection silent for this long" },
+    { "admin.max_body_bytes", CONFIG_SIZE, 1 * KI, 64 * MI, "4M", NULL, OFF(admin_max_body_bytes),
+      true, "largest admin API request body (larger: 413)" },
     { "log.file", CONFIG_PATH, 0, 0, "-", NULL, OFF(log_file), false,
       "JSON-lines log file, reopened on SIGHUP; `-` = standard error" },
     { "log.level", CONFIG_ENUM, 0, 0, "info", v_log_level, OFF(log_level), false,

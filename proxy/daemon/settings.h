@@ -104,6 +104,15 @@ struct settings {
     uint64_t notice_idle_timeout;
     uint64_t notice_max_request_bytes;
 
+    char *admin_listen;      /* "" = Unix socket only */
+    char *admin_tokens_file; /* bearer tokens for admin_listen */
+    char *admin_tls_cert;    /* HTTPS on admin_listen */
+    char *admin_tls_key;
+    char *admin_tls_client_ca; /* client certificates */
+    int64_t admin_max_connections;
+    uint64_t admin_idle_timeout;
+    uint64_t admin_max_body_bytes;
+
     char *log_file; /* "-" = stderr */
     int log_level;  /* enum settings_log_level */
     int64_t log_block_rate;

@@ -1,6 +1,7 @@
 /* check_query.c - Check suite for proxy/daemon/query.c (one query judged against a rule set,
- * the admin socket's line protocol) and proxy/daemon/admin.c's connection loop over a socket
- * pair. Lines sit against a guard page (tests/lib/guard.h). */
+ * the admin API's line protocol) and `qorgau query -c`'s way to the node: POST /api/v1/query
+ * over the admin socket (proxy/daemon/adminhttp.c). Lines sit against a guard page
+ * (tests/lib/guard.h). */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
@@ -10,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "proxy/daemon/admin.h"
+#include "proxy/daemon/adminhttp.h"
 #include "proxy/daemon/query.h"
 #include "rules/match/ruleset.h"
 #include "tests/lib/guard.h"
@@ -190,32 +191,23 @@ static void answer(void *ctx, const char *q, size_t len, FILE *out)
     query_judge(ctx, &pol, 3, q, len, out);
 }
 
-/* The connection loop: queries split across writes, blank lines skipped, a bad line answered
- * with an error, an over-long line answered once; one answer per query, in order. */
+/* The line protocol: blank lines skipped, a bad line answered with an error, an over-long line
+ * answered once, a last line without its newline; one answer per query, in order. */
 START_TEST(test_serve)
 {
-    int sv[2];
-    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-    const char part1[] = "blocked.example\n\nnotbl";
-    const char part2[] = "ocked.example\r\nex\x01x\n";
-    ck_assert_int_eq(write(sv[1], part1, sizeof(part1) - 1), (ssize_t)sizeof(part1) - 1);
-    ck_assert_int_eq(write(sv[1], part2, sizeof(part2) - 1), (ssize_t)sizeof(part2) - 1);
-    size_t longn = QUERY_LINE_MAX + 100;
-    char *lng = malloc(longn + 1);
-    memset(lng, 'a', longn);
-    lng[longn] = '\n';
-    ck_assert_int_eq(write(sv[1], lng, longn + 1), (ssize_t)longn + 1);
-    ck_assert_int_eq(write(sv[1], "192.0.2.1\n", 10), 10);
-    free(lng);
-    shutdown(sv[1], SHUT_WR);
-    size_t n = admin_serve_fd(sv[0], answer, rs);
-    close(sv[0]);
+    char *in = NULL, *buf = NULL;
+    size_t inlen = 0, blen = 0;
+    FILE *f = open_memstream(&in, &inlen);
+    fputs("blocked.example\n\nnotblocked.example\r\nex\x01x\n", f);
+    for (size_t i = 0; i < QUERY_LINE_MAX + 100; i++)
+        fputc('a', f);
+    fputs("\n192.0.2.1", f);
+    fclose(f);
+    FILE *m = open_memstream(&buf, &blen);
+    size_t n = query_lines(in, inlen, answer, rs, m);
+    fclose(m);
+    free(in);
     ck_assert_uint_eq(n, 5);
-    char buf[8192];
-    ssize_t r = read(sv[1], buf, sizeof(buf) - 1);
-    ck_assert(r > 0);
-    buf[r] = '\0';
-    close(sv[1]);
     char *l1 = buf, *l2 = strchr(l1, '\n') + 1, *l3 = strchr(l2, '\n') + 1,
          *l4 = strchr(l3, '\n') + 1, *l5 = strchr(l4, '\n') + 1;
     ck_assert(PREFIX(l1, "{\"query\":\"blocked.example\",\"verdict\":\"block\""));
@@ -223,32 +215,47 @@ START_TEST(test_serve)
     ck_assert(PREFIX(l3, "{\"query\":\"ex\\u0001x\",\"error\":\"control byte"));
     ck_assert(PREFIX(l4, "{\"query\":null,\"error\":\"line too long\"}"));
     ck_assert(PREFIX(l5, "{\"query\":\"192.0.2.1\",\"verdict\":\"block\""));
+    free(buf);
 }
 END_TEST
 
-/* The socket end to end: admin_new() makes it owner-only; admin_ask() sends 20 000 queries
- * (far more than both socket buffers hold in answers) and gets every answer, in order. */
+static void post_query(void *ctx, const struct api_req *req, struct api_resp *resp)
+{
+    char *b = NULL;
+    size_t n = 0;
+    FILE *m = open_memstream(&b, &n);
+    query_lines((const char *)req->body, req->body_len, answer, ctx, m);
+    api_reply(resp, 200, "application/x-ndjson", m, &b, &n);
+}
+
+/* The socket end to end: adminhttp_new() makes it owner-only; one POST of 20 000 queries (what
+ * `qorgau query -c CONFIG -` sends) gets every answer, in order. */
 START_TEST(test_socket)
 {
     char dir[64], path[96], err[512];
     snprintf(dir, sizeof(dir), "/tmp/check_query.XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(path, sizeof(path), "%s/%s", dir, ADMIN_SOCKET_NAME);
-    struct admin *a = admin_new(path, (uid_t)-1, (gid_t)-1, answer, rs, NULL, err, sizeof(err));
+    snprintf(path, sizeof(path), "%s/%s", dir, ADMINHTTP_SOCKET_NAME);
+    struct adminhttp_config cfg = { path, (uid_t)-1, (gid_t)-1, NULL, NULL, 4,
+                                    5000, 1u << 20,  NULL,      NULL, NULL };
+    struct adminhttp *a = adminhttp_new(&cfg, NULL, err, sizeof(err));
     ck_assert_msg(a != NULL, "%s", err);
     struct stat st;
     ck_assert_int_eq(stat(path, &st), 0);
     ck_assert_uint_eq(st.st_mode & 0777, 0600);
-    ck_assert_int_eq(admin_start(a), 0);
+    ck_assert_int_eq(adminhttp_mount(a, "/api/v1/query", "read", post_query, rs), 0);
+    ck_assert_msg(adminhttp_start(a, err, sizeof(err)) == 0, "%s", err);
     enum { N = 20000 };
-    const char **q = malloc(N * sizeof(*q));
+    char *body = NULL, *out = NULL;
+    size_t blen = 0, olen = 0;
+    FILE *b = open_memstream(&body, &blen);
     for (size_t i = 0; i < N; i++)
-        q[i] = i % 2 ? "192.0.2.9" : "notblocked.example";
-    char *out = NULL;
-    size_t olen = 0;
+        fputs(i % 2 ? "192.0.2.9\n" : "notblocked.example\n", b);
+    fclose(b);
     FILE *m = open_memstream(&out, &olen);
-    ck_assert_msg(admin_ask(path, q, N, m, err, sizeof(err)) == 0, "%s", err);
+    int status = adminhttp_request(path, "POST", "/api/v1/query", body, blen, m, err, sizeof(err));
     fclose(m);
+    ck_assert_msg(status == 200, "%d %s", status, err);
     size_t nlines = 0, blocks = 0;
     for (char *p = out; (p = strchr(p, '\n')) != NULL; p++)
         nlines++;
@@ -259,12 +266,12 @@ START_TEST(test_socket)
     static const char first[] = "{\"query\":\"notblocked.example\",\"verdict\":\"pass\"";
     ck_assert(strncmp(out, first, sizeof(first) - 1) == 0);
     free(out);
-    free(q);
-    admin_free(a);
+    free(body);
+    adminhttp_free(a);
     ck_assert_int_ne(access(path, F_OK), 0); /* removed */
     ck_assert_int_eq(rmdir(dir), 0);
     /* nobody listening: a clear error */
-    ck_assert_int_lt(admin_ask(path, NULL, 0, stdout, err, sizeof(err)), 0);
+    ck_assert_int_lt(adminhttp_request(path, "GET", "/", NULL, 0, stdout, err, sizeof(err)), 0);
     ck_assert_ptr_nonnull(strstr(err, "cannot connect"));
 }
 END_TEST
