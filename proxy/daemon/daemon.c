@@ -41,6 +41,7 @@
 #include "proxy/daemon/fbdocs.h"
 #include "proxy/daemon/follower.h"
 #include "proxy/daemon/hits.h"
+#include "proxy/daemon/fbseen.h"
 #include "proxy/daemon/query.h"
 #include "rules/orders/orderset.h"
 #include "rules/store/store.h"
@@ -129,6 +130,7 @@ struct daemon {
     unsigned nworkers, started;
     struct hits *hits;            /* block counts, flushed by the follower's heartbeat thread */
     uint64_t hits_dropped_logged; /* that thread's: hits_dropped() when last logged */
+    struct fbseen *seen;          /* names seen in traffic to fallback addresses (fbseen.h) */
     struct timespec t0;
 
     const char *store_url;    /* --store, or NULL: the store key */
@@ -1602,6 +1604,11 @@ static int fol_flush(void *ctx, struct store *s, char *err, size_t errlen)
         if (erc < 0)
             rc = erc;
     }
+    if (rc >= 0) {
+        int src = fbseen_flush(d->seen, s, d->node_id, store_now_ms(), err, errlen);
+        if (src < 0)
+            rc = src;
+    }
     uint64_t dropped = hits_dropped(d->hits);
     if (dropped != d->hits_dropped_logged) { /* a full table or too much pending: say so */
         log_write(d->log, LOG_LEVEL_WARN, "hits", "hits not counted",
@@ -1770,7 +1777,8 @@ static int run(struct daemon *d)
     }
     d->nworkers = worker_count(d->cfg);
     d->hits = hits_new(d->nworkers);
-    if (!d->hits) {
+    d->seen = fbseen_new(d->nworkers);
+    if (!d->hits || !d->seen) {
         fatal(d, "out of memory");
         return 1;
     }
@@ -1780,7 +1788,8 @@ static int run(struct daemon *d)
         return rc == -EINVAL ? DAEMON_EXIT_CONFIG : 1;
     }
 
-    d->ctx = (struct daemon_ctx){ d->rules, d->log, d->nworkers, counters_register, d, d->hits };
+    d->ctx = (struct daemon_ctx){ d->rules, d->log,  d->nworkers, counters_register,
+                                  d,        d->hits, d->seen };
     rc = d->mode->ops->open(d->cfg, &d->ctx, &d->state, err, sizeof(err));
     if (rc < 0) {
         fatal(d, "%s", err[0] ? err : strerror(-rc));
@@ -1907,6 +1916,7 @@ int daemon_main(int argc, char **argv)
     admin_free(d.admin);
     follower_free(d.fol);
     hits_free(d.hits);
+    fbseen_free(d.seen);
     d.fol = NULL;
     merge_end(&d);
     fb_end(&d);

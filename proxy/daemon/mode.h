@@ -47,8 +47,9 @@ struct daemon_ctx {
     struct log *log;     /* thread-safe; per-packet events only through log_block() */
     unsigned workers;    /* number of worker threads that will call run_worker() */
     daemon_counters_fn counters_register;
-    void *priv;        /* the daemon's */
-    struct hits *hits; /* block counts per entry (hits.h): hits_note() on each block */
+    void *priv;          /* the daemon's */
+    struct hits *hits;   /* block counts per entry (hits.h): hits_note() on each block */
+    struct fbseen *seen; /* names seen in flows to IP fallback addresses (fbseen.h) */
 };
 
 struct mode_ops {

@@ -13,6 +13,7 @@
 #include "proxy/daemon/mode.h"
 #include "proxy/daemon/mode_inline.h"
 #include "proxy/daemon/hits.h"
+#include "proxy/daemon/fbseen.h"
 #include "proxy/enforce/notice.h"
 
 struct inline_mode {
@@ -25,6 +26,8 @@ static void on_event(void *ctx, const struct inline_event *ev)
     struct inline_mode *m = ctx;
     if (ev->ech)
         hits_note_ech(m->d->hits, ev->worker, ev->d.verdict == VERDICT_BLOCK);
+    fbseen_note_flow(m->d->seen, ev->worker, ev->rs, ev->ipver, ev->server, ev->name, ev->name_len,
+                     ev->ech);
     if (ev->d.verdict != VERDICT_BLOCK)
         return;
     if (ev->rs && ev->d.entry != RULESET_NO_ENTRY) {

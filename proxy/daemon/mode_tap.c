@@ -19,6 +19,7 @@
 #include "proxy/daemon/mode.h"
 #include "proxy/daemon/mode_tap.h"
 #include "proxy/daemon/hits.h"
+#include "proxy/daemon/fbseen.h"
 #include "proxy/enforce/notice.h"
 #include "rules/match/rsref.h"
 
@@ -230,6 +231,8 @@ static void on_event(void *ctx, const struct engine_event *ev)
     struct tap_worker *w = ctx;
     if (ev->ech && (ev->app == APP_TLS || ev->app == APP_QUIC))
         hits_note_ech(w->t->d->hits, w->idx, ev->d.verdict == VERDICT_BLOCK);
+    fbseen_note_flow(w->t->d->seen, w->idx, w->rs, ev->ipver, ev->server, ev->name, ev->name_len,
+                     ev->ech);
     if (ev->d.verdict != VERDICT_BLOCK)
         return;
     w->blocks++;

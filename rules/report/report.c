@@ -342,6 +342,20 @@ static int apply_fallback(struct report *r, const json_t *j, const struct byname
     return 0;
 }
 
+/* One node's "fbseen" document merged into r->seen (one that is not well formed is left out). */
+struct seen_ctx {
+    struct report *r;
+    int rc;
+};
+
+static int seen_cb(void *ctx, const char *bytes, size_t len)
+{
+    struct seen_ctx *c = ctx;
+    if (seendoc_merge(bytes, len, &c->r->seen, &c->r->nseen) == -ENOMEM)
+        c->rc = -ENOMEM;
+    return 0;
+}
+
 /* Residual risks: pending nodes, unverified / reachable resources, IP entries, and what the
  * "risks" document says (shared addresses held back, ECH connections seen). */
 static int collect_risks(struct report *r, const json_t *risks, uint64_t ech_fleet)
@@ -479,6 +493,14 @@ int report_build(struct store *s, const struct report_fleet *fleet, const char *
         ech_fleet += ju64(je, "passed");
         json_decref(je);
     }
+    for (size_t i = 0; i < fleet->n && !rc; i++) {
+        struct seen_ctx sc = { r, 0 };
+        rc = store_doc_get(s, "fbseen", fleet->v[i].id, seen_cb, &sc, err, errlen);
+        if (rc == -ENOENT)
+            rc = 0;
+        if (!rc && sc.rc)
+            goto nomem;
+    }
     if (rc)
         goto fail;
     r->ech_passed = ech_fleet;
@@ -527,6 +549,7 @@ void report_free(struct report *r)
     for (size_t i = 0; i < r->nrisks; i++)
         free(r->risks[i].arg);
     free(r->risks);
+    free(r->seen);
     order_free(r->o);
     free(r);
 }
