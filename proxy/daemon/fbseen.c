@@ -34,7 +34,7 @@ struct ftable {
 struct fbseen {
     unsigned n;
     struct ftable *t;
-    struct fslot *scratch; /* the flusher's copy of one table */
+    struct fslot *scratch;     /* the flusher's copy of one table */
     struct seendoc_addr *pend; /* taken from the tables, not yet in the store */
     size_t npend;
     _Atomic uint64_t evicted;
@@ -178,8 +178,8 @@ static int get_cb(void *ctx, const char *bytes, size_t len)
     return 0;
 }
 
-int fbseen_flush(struct fbseen *fs, struct store *st, const char *node, uint64_t now_ms,
-                 char *err, size_t errlen)
+int fbseen_flush(struct fbseen *fs, struct store *st, const char *node, uint64_t now_ms, char *err,
+                 size_t errlen)
 {
     for (unsigned w = 0; w < fs->n; w++) {
         struct ftable *t = &fs->t[w];
@@ -195,8 +195,7 @@ int fbseen_flush(struct fbseen *fs, struct store *st, const char *node, uint64_t
             const struct fslot *sl = &fs->scratch[i];
             struct seendoc_addr a;
             memset(&a, 0, sizeof(a));
-            inet_ntop(sl->ipver == 4 ? AF_INET : AF_INET6, sl->addr, a.address,
-                      sizeof(a.address));
+            inet_ntop(sl->ipver == 4 ? AF_INET : AF_INET6, sl->addr, a.address, sizeof(a.address));
             a.first_ms = sl->first_ms;
             a.last_ms = sl->last_ms;
             memcpy(a.reg, sl->reg, HLL_REGS);

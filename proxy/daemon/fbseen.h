@@ -21,9 +21,9 @@
 #include "rules/match/ruleset.h"
 #include "rules/report/seendoc.h"
 
-#define FBSEEN_SLOTS         256u /* address slots per worker; a power of two */
-#define FBSEEN_PROBE         8u
-#define FBSEEN_EXAMPLES      4u   /* example names kept per slot */
+#define FBSEEN_SLOTS    256u /* address slots per worker; a power of two */
+#define FBSEEN_PROBE    8u
+#define FBSEEN_EXAMPLES 4u /* example names kept per slot */
 
 struct store;
 struct fbseen;
@@ -53,7 +53,7 @@ uint64_t fbseen_evicted(const struct fbseen *s);
 /* Empties the tables and merges what they held into node's document in s (read, merge,
  * write). Returns 1 when written, 0 when there was nothing new, or a negative errno with a
  * message (what the tables held is kept for the next call). */
-int fbseen_flush(struct fbseen *s, struct store *st, const char *node, uint64_t now_ms,
-                 char *err, size_t errlen);
+int fbseen_flush(struct fbseen *s, struct store *st, const char *node, uint64_t now_ms, char *err,
+                 size_t errlen);
 
 #endif

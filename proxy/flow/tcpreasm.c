@@ -429,7 +429,10 @@ static void put_buf(struct tcpreasm_pool *pool, struct tcpreasm_state *t)
         pool->alt_head = b->ver[k];
         pool->st.alts_in_use--;
     }
-    memset(buf_bits(pool, idx), 0, pool->bm_stride);
+    /* no bit at or above hi is ever set (every writer raises hi first, every shift clears what
+     * it vacates): clearing the bytes below hi clears the map, not the whole stride */
+    size_t used = ((size_t)b->hi + 7) / 8;
+    memset(buf_bits(pool, idx), 0, used < pool->bm_stride ? used : pool->bm_stride);
     memset(b, 0, sizeof *b);
     b->next_free = pool->free_head;
     pool->free_head = idx + 1;

@@ -22,8 +22,7 @@ static void add_example(struct seendoc_addr *d, const char *name, size_t len)
     d->nex++;
 }
 
-const struct seendoc_addr *seendoc_find(const struct seendoc_addr *v, size_t n,
-                                        const char *address)
+const struct seendoc_addr *seendoc_find(const struct seendoc_addr *v, size_t n, const char *address)
 {
     for (size_t i = 0; i < n; i++)
         if (strcmp(v[i].address, address) == 0)

@@ -61,8 +61,7 @@ START_TEST(test_hll_bounds)
     add_names(reg, 0, 100000);
     uint64_t e100k = hll_estimate(reg);
     /* 3 standard errors of 3.25 % */
-    ck_assert_msg(rel_err(e100k, 100000) < 0.10, "100000 names: %llu",
-                  (unsigned long long)e100k);
+    ck_assert_msg(rel_err(e100k, 100000) < 0.10, "100000 names: %llu", (unsigned long long)e100k);
 }
 END_TEST
 
@@ -187,8 +186,9 @@ static struct ruleset *one_name_set(void)
     ck_assert_int_eq(ruleset_builder_add(b, "x.kz", 4, &at, err, sizeof(err)), 0);
     struct ruleset *rs = ruleset_build(b);
     ck_assert_ptr_nonnull(rs);
-    struct fbaddr_rec fr = { .ipver = 4, .act = FBADDR_BLOCK, .addr = { 192, 0, 2, 10 },
-                             .entry = 0, .names = 1 };
+    struct fbaddr_rec fr = {
+        .ipver = 4, .act = FBADDR_BLOCK, .addr = { 192, 0, 2, 10 }, .entry = 0, .names = 1
+    };
     ruleset_set_fallback(rs, fbaddr_build(&fr, 1));
     return rs;
 }
@@ -203,8 +203,9 @@ START_TEST(test_policy_unchanged_by_traffic_names)
     char name[64];
     for (unsigned i = 0; i < 50; i++) {
         int l = snprintf(name, sizeof(name), "front%u.example", i);
-        struct verdict_facts f = { .app = APP_TLS, .name = name, .name_len = (size_t)l,
-                                   .ipver = 4, .dst = dst };
+        struct verdict_facts f = {
+            .app = APP_TLS, .name = name, .name_len = (size_t)l, .ipver = 4, .dst = dst
+        };
         struct verdict_decision d;
         verdict_decide(rs, &pol, &f, &d);
         ck_assert_int_eq(d.verdict, VERDICT_BLOCK);
@@ -213,8 +214,9 @@ START_TEST(test_policy_unchanged_by_traffic_names)
     const struct fbaddr_rec *r = fbaddr_lookup(ruleset_fallback(rs), 4, dst);
     ck_assert_uint_eq(r->names, 1);
     ck_assert_int_eq(r->act, FBADDR_BLOCK);
-    struct verdict_facts f = { .app = APP_TLS, .name = "another.example", .name_len = 15,
-                               .ipver = 4, .dst = dst };
+    struct verdict_facts f = {
+        .app = APP_TLS, .name = "another.example", .name_len = 15, .ipver = 4, .dst = dst
+    };
     struct verdict_decision d;
     verdict_decide(rs, &pol, &f, &d);
     ck_assert_int_eq(d.verdict, VERDICT_BLOCK);
