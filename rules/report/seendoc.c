@@ -82,10 +82,11 @@ int seendoc_merge(const char *bytes, size_t len, struct seendoc_addr **v, size_t
         json_t *h = json_object_get(e, "hll");
         struct seendoc_addr a;
         memset(&a, 0, sizeof(a));
-        if (!addr || strlen(addr) >= sizeof(a.address) || !json_is_string(h) ||
+        size_t alen = addr ? strlen(addr) : 0;
+        if (!alen || alen >= sizeof(a.address) || !json_is_string(h) ||
             hll_decode(json_string_value(h), json_string_length(h), a.reg))
             continue;
-        strcpy(a.address, addr);
+        memcpy(a.address, addr, alen + 1);
         a.first_ms = ju64(e, "first_ms");
         a.last_ms = ju64(e, "last_ms");
         size_t k;
