@@ -249,20 +249,21 @@ START_TEST(udp_checksums)
 END_TEST
 
 /* The word-at-a-time checksum against the byte-wise reference of the crafter: every payload
- * length 0..80 (odd and even tails, 4- and 8-byte steps), both IP versions, both protocols;
- * one flipped bit anywhere in the segment is caught. decode_ip() verifies at once. */
+ * length 0..80 (odd and even tails, 4-, 8- and 16-byte steps) and 1400..1460 over bytes mostly
+ * 0xff (the 64-bit sums carry), both IP versions, both protocols; one flipped bit anywhere in
+ * the segment is caught. decode_ip() verifies at once. */
 START_TEST(l4_checksum_lengths)
 {
-    uint8_t pl[80], ip[300];
+    uint8_t pl[1460], ip[1600];
     struct pkt p;
     unsigned x = 12345;
     for (size_t i = 0; i < sizeof pl; i++) {
         x = x * 1103515245u + 12345u;
-        pl[i] = (uint8_t)(x >> 16);
+        pl[i] = i < 80 || (x >> 28) == 0 ? (uint8_t)(x >> 16) : 0xff;
     }
     for (int v = 4; v <= 6; v += 2) {
         for (int proto = 6; proto <= 17; proto += 11) {
-            for (size_t len = 0; len <= sizeof pl; len++) {
+            for (size_t len = 0; len <= sizeof pl; len = len == 80 ? 1400 : len + 1) {
                 struct spec s;
                 base_tcp(&s, v);
                 s.proto = (uint8_t)proto;
