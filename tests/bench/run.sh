@@ -4,7 +4,7 @@
 # Usage: sh tests/bench/run.sh [QORGAU_BIN [TOOLS_DIR]]   (make bench passes both)
 # Env:   QG_BENCH_PACKETS (1000000), QG_BENCH_FLOWS (60000), QG_BENCH_SEED (1),
 #        QG_BENCH_MOBILE_PACKETS (250000), QG_BENCH_MOBILE_FLOWS (25000),
-#        QG_BENCH_DIR (build/bench), QG_BENCH_RUNS (3)
+#        QG_BENCH_DIR (build/bench), QG_BENCH_RUNS (3), QG_BENCH_NDPI (1; 0 skips nDPI)
 # Two captures: "bench" (16 packets per flow) and "mobile" (about 10 packets per flow: many short
 # flows, the shape of mobile traffic). For each:
 # 1. genpcap writes $QG_BENCH_DIR/NAME.pcap + NAME.rules once; they are reused while the
@@ -143,7 +143,10 @@ capture() {
 "
     fi
 
-    if command -v ndpiReader >/dev/null 2>&1; then
+    if [ "${QG_BENCH_NDPI:-1}" = 0 ]; then
+        rows="$rows| ndpiReader | skipped (QG_BENCH_NDPI=0) | | | | |
+"
+    elif command -v ndpiReader >/dev/null 2>&1; then
         timeit ndpi 120 ndpiReader -i "$CAP" -q -v 0
         row "ndpiReader -q (nDPI $(ndpiReader -h 2>&1 | sed -n 's/.*nDPI \([0-9.]*\).*/\1/p' | head -n 1))" ndpi
     else
