@@ -861,6 +861,14 @@ static void handle_packet(struct engine *e, struct pkt *p)
     e->cur_dir = dir;
     e->cur_res = 0;
     if (f->proto == IPPROTO_TCP) {
+        if (dir == 1 && (f->a.state & ENGINE_ST_HELLO) && p->payload_len &&
+            !(p->tcp_flags & TCPF_SYN) && tcpreasm_server_inert(&f->tcp, f->client)) {
+            /* The server answered the decided ClientHello (below: the inspection ends on it
+             * whatever reassembly says). Its acknowledgement can release no client bytes, so
+             * nothing in it can change the decision: it is neither summed nor tracked. */
+            finish_flow_inspection(e, f);
+            return;
+        }
         unsigned res = tcpreasm_segment(e->reasm, &f->tcp, f->client, p, dir);
         e->cur_res = res;
         if (res & TCPREASM_IGNORED)

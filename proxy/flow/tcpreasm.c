@@ -1215,6 +1215,12 @@ void tcpreasm_release(struct tcpreasm_pool *pool, struct tcpreasm_state *t)
     t->fl |= TCPREASM_S_DONE;
 }
 
+bool tcpreasm_server_inert(const struct tcpreasm_state *t, unsigned client_side)
+{
+    return ((t->fl2 & TCPREASM_S2_SIDE1) != 0) == (client_side != 0) && (t->fl & TCPREASM_S_SEQ) &&
+           !(t->fl2 & (TCPREASM_S2_UNCONF | TCPREASM_S2_SRV_AMBIG | TCPREASM_S2_TFO_HELD));
+}
+
 bool tcpreasm_closing(const struct tcpreasm_state *t)
 {
     return (t->fl2 & TCPREASM_S2_CLOSING) != 0;
