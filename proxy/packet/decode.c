@@ -937,6 +937,67 @@ const char *decode_result_name(enum decode_result r)
     return "unknown";
 }
 
+/* "[a:b::c]:port" as inet_ntop() + "[%s]:%u" write it (RFC 5952: lowercase, no leading zeros,
+ * the first longest run of two or more zero groups as "::"), without snprintf. Returns false
+ * for the addresses inet_ntop() writes with an embedded IPv4 part (the first five groups zero):
+ * those are left to it. out holds at least 48 bytes. */
+static bool fmt_ip6_port(const uint8_t a[16], uint16_t port, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned w[8];
+    int best = -1, blen = 0;
+    for (int i = 0; i < 8; i++)
+        w[i] = (unsigned)a[2 * i] << 8 | a[2 * i + 1];
+    if (!(w[0] | w[1] | w[2] | w[3] | w[4]))
+        return false;
+    for (int i = 0; i < 8;) {
+        int j = i;
+        while (j < 8 && w[j] == 0)
+            j++;
+        if (j - i > blen) {
+            best = i;
+            blen = j - i;
+        }
+        i = j > i ? j : i + 1;
+    }
+    if (blen < 2)
+        best = -1;
+    size_t n = 0;
+    out[n++] = '[';
+    for (int i = 0; i < 8; i++) {
+        if (i == best) {
+            out[n++] = ':';
+            if (i == 0)
+                out[n++] = ':';
+            i += blen - 1;
+            continue;
+        }
+        bool lead = true;
+        for (int sh = 12; sh >= 0; sh -= 4) {
+            unsigned d = (w[i] >> sh) & 15;
+            if (d || !lead || sh == 0) {
+                out[n++] = hex[d];
+                lead = false;
+            }
+        }
+        if (i < 7)
+            out[n++] = ':';
+    }
+    out[n++] = ']';
+    out[n++] = ':';
+    char t[5];
+    size_t k = 0;
+    unsigned v = port;
+    do {
+        t[k++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (k)
+        out[n++] = t[--k];
+    out[n] = '\0';
+    return true;
+}
+
 char *decode_fmt_endpoint(const uint8_t addr[16], int ipver, uint16_t port, char *out, size_t cap)
 {
     char ip[INET6_ADDRSTRLEN];
@@ -959,6 +1020,9 @@ char *decode_fmt_endpoint(const uint8_t addr[16], int ipver, uint16_t port, char
         }
         return out;
     }
+    if (ipver == 6 && cap >= sizeof("[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535") &&
+        fmt_ip6_port(addr, port, out))
+        return out;
     if (!inet_ntop(ipver == 6 ? AF_INET6 : AF_INET, addr, ip, sizeof ip))
         ip[0] = '\0';
     if (ipver == 6)
