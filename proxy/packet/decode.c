@@ -937,6 +937,20 @@ const char *decode_result_name(enum decode_result r)
     return "unknown";
 }
 
+/* Writes v (< 100000) in decimal at out, no terminator; returns the digits written. */
+static size_t put_dec(char *out, unsigned v)
+{
+    char t[5];
+    size_t k = 0, n = 0;
+    do {
+        t[k++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (k)
+        out[n++] = t[--k];
+    return n;
+}
+
 /* "[a:b::c]:port" as inet_ntop() + "[%s]:%u" write it (RFC 5952: lowercase, no leading zeros,
  * the first longest run of two or more zero groups as "::"), without snprintf. Returns false
  * for the addresses inet_ntop() writes with an embedded IPv4 part (the first five groups zero):
@@ -985,15 +999,7 @@ static bool fmt_ip6_port(const uint8_t a[16], uint16_t port, char *out)
     }
     out[n++] = ']';
     out[n++] = ':';
-    char t[5];
-    size_t k = 0;
-    unsigned v = port;
-    do {
-        t[k++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (k)
-        out[n++] = t[--k];
+    n += put_dec(out + n, port);
     out[n] = '\0';
     return true;
 }
@@ -1007,15 +1013,7 @@ char *decode_fmt_endpoint(const uint8_t addr[16], int ipver, uint16_t port, char
         /* the common case, without snprintf: same text as inet_ntop + "%s:%u" */
         size_t n = 0;
         for (int i = 0; i < 5; i++) {
-            unsigned v = i < 4 ? addr[i] : port;
-            char t[5];
-            size_t k = 0;
-            do {
-                t[k++] = (char)('0' + v % 10);
-                v /= 10;
-            } while (v);
-            while (k)
-                out[n++] = t[--k];
+            n += put_dec(out + n, i < 4 ? addr[i] : port);
             out[n++] = i < 3 ? '.' : (i == 3 ? ':' : '\0');
         }
         return out;
