@@ -1575,13 +1575,15 @@ static void admin_query(void *ctx, const char *q, size_t len, FILE *out)
                                       : VERDICT_HTTPS_URL_BLOCK_NAME,
                                   NULL };
     if (len == sizeof(QUERY_FALLBACK) - 1 && memcmp(q, QUERY_FALLBACK, len) == 0) {
-        char *doc = d->fbk ? fallback_report(d->fbk) : NULL; /* fbk outlives the admin thread */
+        char *doc = d->fbk ? fallback_report(d->fbk) : NULL;    /* fbk outlives the admin thread */
+        char *ann = doc ? fbseen_annotate(d->seen, doc) : NULL; /* + names seen in traffic */
         if (doc)
-            fputs(doc, out); /* one line, newline included */
+            fputs(ann ? ann : doc, out); /* one line, newline included */
         else
             fputs("{\"error\":\"no IP fallback report (fallback.resolve = none, or no build "
                   "yet)\"}\n",
                   out);
+        free(ann);
         free(doc);
         return;
     }

@@ -4,6 +4,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <jansson.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -38,6 +40,10 @@ struct fbseen {
     struct seendoc_addr *pend; /* taken from the tables, not yet in the store */
     size_t npend;
     _Atomic uint64_t evicted;
+    pthread_mutex_t cache_lock; /* the node's document as last written or read */
+    struct seendoc_addr *cache;
+    size_t ncache;
+    bool cache_loaded;
 };
 
 struct fbseen *fbseen_new(unsigned workers)
@@ -45,6 +51,7 @@ struct fbseen *fbseen_new(unsigned workers)
     struct fbseen *s = calloc(1, sizeof(*s));
     if (!s)
         return NULL;
+    pthread_mutex_init(&s->cache_lock, NULL);
     s->n = workers ? workers : 1;
     s->t = calloc(s->n, sizeof(*s->t));
     s->scratch = calloc(FBSEEN_SLOTS, sizeof(*s->scratch));
@@ -64,6 +71,8 @@ void fbseen_free(struct fbseen *s)
     free(s->t);
     free(s->scratch);
     free(s->pend);
+    pthread_mutex_destroy(&s->cache_lock);
+    free(s->cache);
     free(s);
 }
 
@@ -164,6 +173,65 @@ void fbseen_note_flow(struct fbseen *fs, unsigned worker, const struct ruleset *
                 (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
 }
 
+/* Replaces the cache with v[0..n) (taken). */
+static void cache_set(struct fbseen *fs, struct seendoc_addr *v, size_t n)
+{
+    pthread_mutex_lock(&fs->cache_lock);
+    free(fs->cache);
+    fs->cache = v;
+    fs->ncache = n;
+    fs->cache_loaded = true;
+    pthread_mutex_unlock(&fs->cache_lock);
+}
+
+/* Adds names_seen / names_seen_examples to the entries of arr found in the cache. */
+static void annotate_list(const struct fbseen *fs, json_t *arr)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(arr, i, e)
+    {
+        const char *addr = json_string_value(json_object_get(e, "address"));
+        const struct seendoc_addr *a = addr ? seendoc_find(fs->cache, fs->ncache, addr) : NULL;
+        if (!seendoc_names(a))
+            continue;
+        json_t *ex = json_array();
+        for (unsigned k = 0; ex && k < a->nex; k++)
+            json_array_append_new(ex, json_string_nocheck(a->ex[k]));
+        json_object_set_new(e, "names_seen", json_integer((json_int_t)seendoc_names(a)));
+        if (ex)
+            json_object_set_new(e, "names_seen_examples", ex);
+    }
+}
+
+char *fbseen_annotate(struct fbseen *fs, const char *report)
+{
+    if (!fs || !report)
+        return NULL;
+    json_t *j = json_loads(report, 0, NULL);
+    if (!j)
+        return NULL;
+    pthread_mutex_lock(&fs->cache_lock);
+    if (fs->ncache) {
+        annotate_list(fs, json_object_get(j, "blocked"));
+        annotate_list(fs, json_object_get(j, "held"));
+    }
+    pthread_mutex_unlock(&fs->cache_lock);
+    char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(j);
+    if (!s)
+        return NULL;
+    size_t l = strlen(s);
+    char *out = realloc(s, l + 2);
+    if (!out) {
+        free(s);
+        return NULL;
+    }
+    out[l] = '\n';
+    out[l + 1] = '\0';
+    return out;
+}
+
 struct getdoc {
     struct seendoc_addr **v;
     size_t *n;
@@ -207,7 +275,7 @@ int fbseen_flush(struct fbseen *fs, struct store *st, const char *node, uint64_t
             }
         }
     }
-    if (!fs->npend)
+    if (!fs->npend && fs->cache_loaded)
         return 0;
     struct seendoc_addr *v = NULL;
     size_t n = 0;
@@ -216,6 +284,10 @@ int fbseen_flush(struct fbseen *fs, struct store *st, const char *node, uint64_t
     if (rc < 0 && rc != -ENOENT) {
         free(v);
         return rc;
+    }
+    if (!fs->npend) { /* the first call: what earlier runs left, for fbseen_annotate() */
+        cache_set(fs, v, n);
+        return 0;
     }
     for (size_t i = 0; i < fs->npend && !g.rc; i++)
         g.rc = seendoc_add(&v, &n, &fs->pend[i]);
@@ -228,16 +300,19 @@ int fbseen_flush(struct fbseen *fs, struct store *st, const char *node, uint64_t
         return -ENOMEM;
     }
     seendoc_write(f, node, now_ms, v, n);
-    free(v);
     if (fclose(f) != 0) {
+        free(v);
         free(doc);
         snprintf(err, errlen, "fbseen: out of memory");
         return -ENOMEM;
     }
     rc = store_doc_put(st, "fbseen", node, doc, dlen, err, errlen);
     free(doc);
-    if (rc < 0)
+    if (rc < 0) {
+        free(v);
         return rc; /* kept for the next flush */
+    }
+    cache_set(fs, v, n < SEENDOC_ADDRESSES ? n : SEENDOC_ADDRESSES);
     free(fs->pend);
     fs->pend = NULL;
     fs->npend = 0;

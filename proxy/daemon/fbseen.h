@@ -50,6 +50,13 @@ size_t fbseen_bytes(const struct fbseen *s);
 /* Address slots replaced while they held names not yet flushed (their names lost). */
 uint64_t fbseen_evicted(const struct fbseen *s);
 
+/* The fallback report (rules/resolve/fallback.h, one JSON line) with, for each address of its
+ * "blocked" and "held" lists that this node saw names in traffic to, "names_seen" (the
+ * estimate) and "names_seen_examples": from the node's "fbseen" document as last written by
+ * fbseen_flush() (or read by its first call). A new string ending in a newline, or NULL when
+ * report is not JSON or memory ran out (then serve report as it is). Any thread. */
+char *fbseen_annotate(struct fbseen *s, const char *report);
+
 /* Empties the tables and merges what they held into node's document in s (read, merge,
  * write). Returns 1 when written, 0 when there was nothing new, or a negative errno with a
  * message (what the tables held is kept for the next call). */

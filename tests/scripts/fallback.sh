@@ -13,7 +13,8 @@
 #   - restarted with fallback.resolve = all, the unmarked name is blocked too; with none, nothing.
 #   - names seen in traffic (a tap node in namespaces of its own, tests/lib/mirror.sh): 50 HTTP
 #     requests naming other sites to a fallback address are blocked, the policy still counts one
-#     resolved name, and `qorgau report` (JSON, HTML, CSV) shows ~50 names seen with examples.
+#     resolved name, and `qorgau report` (JSON, HTML, CSV) and `query :fallback` show ~50 names
+#     seen with examples.
 # Needs root (inline mode opens its listeners, drops privileges); without it the script fails
 # (QG_ALLOW_SKIP=1: SKIP, exit 77). Env: QG_BIN (default build/qorgau), QG_FALLBACK_KEEP=1.
 set -u
@@ -337,6 +338,17 @@ if [ $t -lt 50 ]; then
     ok "qorgau report: 198.18.0.6 names seen in traffic ~$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["resources"][0]["ip_fallback_names_seen"][0]["names"])' "$tmp/trep.json") with examples (JSON)"
 else
     ko "report names seen: $(cat "$tmp/trep.why" "$tmp/trep.err" | tail -2)"
+fi
+# the node's own fallback report shows them too (this node's document), beside the same policy
+T query -c "$tmp/t.conf" :fallback >"$tmp/treport2" 2>&1
+if python3 -c 'import json,sys
+r = json.load(open(sys.argv[1]))
+b = {x["address"]: x for x in r["blocked"]}["198.18.0.6"]
+assert 48 <= b["names_seen"] <= 53 and len(b["names_seen_examples"]) >= 4, b
+assert b["names_count"] == 1 and b["action"] == "block", b' "$tmp/treport2"; then
+    ok ":fallback: 198.18.0.6 names_seen ~50 with examples, names_count still 1 (block)"
+else
+    ko ":fallback names seen: $(cat "$tmp/treport2")"
 fi
 T report -c "$tmp/t.conf" 2026-41-0901 --format html --lang en -o "$tmp/trep.html" 2>/dev/null
 T report -c "$tmp/t.conf" 2026-41-0901 --format csv -o "$tmp/trep.csv" 2>/dev/null

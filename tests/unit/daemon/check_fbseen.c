@@ -7,6 +7,7 @@
  * name blocks stays blocked, for every name, after 50 other names were seen in traffic to it. */
 #include <check.h>
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,6 +234,27 @@ START_TEST(test_policy_unchanged_by_traffic_names)
     ck_assert_uint_eq(n, 1);
     uint64_t e = hll_estimate(v[0].reg);
     ck_assert_msg(e >= 48 && e <= 52, "50 names: %llu", (unsigned long long)e);
+    /* the node's fallback report (:fallback) gets them per address, the policy fields as they
+     * were: still one resolved name, still block */
+    const char *rep = "{\"format\":\"qorgau-fallback/1\",\"blocked\":[{\"address\":\"192.0.2.10\","
+                      "\"action\":\"block\",\"names_count\":1}],\"held\":[{\"address\":"
+                      "\"198.51.100.7\",\"action\":\"nameless\",\"names_count\":5}]}\n";
+    char *ann = fbseen_annotate(fs, rep);
+    ck_assert_ptr_nonnull(ann);
+    ck_assert_uint_eq(ann[strlen(ann) - 1], '\n');
+    json_t *j = json_loads(ann, 0, NULL);
+    ck_assert_ptr_nonnull(j);
+    json_t *b0 = json_array_get(json_object_get(j, "blocked"), 0);
+    json_int_t ns = json_integer_value(json_object_get(b0, "names_seen"));
+    ck_assert_msg(ns >= 48 && ns <= 52, "names_seen %lld", (long long)ns);
+    ck_assert_uint_eq(json_array_size(json_object_get(b0, "names_seen_examples")), FBSEEN_EXAMPLES);
+    ck_assert_int_eq(json_integer_value(json_object_get(b0, "names_count")), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(b0, "action")), "block");
+    json_t *h0 = json_array_get(json_object_get(j, "held"), 0);
+    ck_assert_ptr_null(json_object_get(h0, "names_seen")); /* no traffic to it */
+    json_decref(j);
+    free(ann);
+    ck_assert_ptr_null(fbseen_annotate(fs, "not json"));
     /* a flow to an address outside the table, or with its name hidden (ECH), is not noted */
     uint8_t other[16] = { 192, 0, 2, 99 };
     fbseen_note_flow(fs, 0, rs, 4, other, "a.kz", 4, false);
