@@ -348,10 +348,21 @@ struct seen_ctx {
     int rc;
 };
 
+static bool is_fallback_address(void *ctx, const char *address)
+{
+    const struct report *r = ctx;
+    for (size_t i = 0; i < r->nres; i++)
+        for (size_t j = 0; j < r->res[i].nfallback; j++)
+            if (strcmp(r->res[i].fallback[j], address) == 0)
+                return true;
+    return false;
+}
+
 static int seen_cb(void *ctx, const char *bytes, size_t len)
 {
     struct seen_ctx *c = ctx;
-    if (seendoc_merge(bytes, len, &c->r->seen, &c->r->nseen) == -ENOMEM)
+    if (seendoc_merge_only(bytes, len, is_fallback_address, c->r, &c->r->seen, &c->r->nseen) ==
+        -ENOMEM)
         c->rc = -ENOMEM;
     return 0;
 }
@@ -493,7 +504,15 @@ int report_build(struct store *s, const struct report_fleet *fleet, const char *
         ech_fleet += ju64(je, "passed");
         json_decref(je);
     }
-    for (size_t i = 0; i < fleet->n && !rc; i++) {
+    if (rc)
+        goto fail;
+    r->ech_passed = ech_fleet;
+    if ((jv && apply_verify(r, jv, byn, r->nres)) || (jf && apply_fallback(r, jf, byn, r->nres)) ||
+        collect_risks(r, jr, ech_fleet))
+        goto nomem;
+    /* names seen in traffic to this order's fallback addresses, merged over the fleet's nodes
+     * (only those addresses are kept: the merge stays linear in the documents' size) */
+    for (size_t i = 0; i < fleet->n && !rc && r->nres; i++) {
         struct seen_ctx sc = { r, 0 };
         rc = store_doc_get(s, "fbseen", fleet->v[i].id, seen_cb, &sc, err, errlen);
         if (rc == -ENOENT)
@@ -503,10 +522,6 @@ int report_build(struct store *s, const struct report_fleet *fleet, const char *
     }
     if (rc)
         goto fail;
-    r->ech_passed = ech_fleet;
-    if ((jv && apply_verify(r, jv, byn, r->nres)) || (jf && apply_fallback(r, jf, byn, r->nres)) ||
-        collect_risks(r, jr, ech_fleet))
-        goto nomem;
     json_decref(jv);
     json_decref(jr);
     json_decref(jf);

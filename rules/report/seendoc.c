@@ -67,6 +67,12 @@ static uint64_t ju64(const json_t *o, const char *k)
 
 int seendoc_merge(const char *bytes, size_t len, struct seendoc_addr **v, size_t *n)
 {
+    return seendoc_merge_only(bytes, len, NULL, NULL, v, n);
+}
+
+int seendoc_merge_only(const char *bytes, size_t len, bool (*keep)(void *ctx, const char *address),
+                       void *ctx, struct seendoc_addr **v, size_t *n)
+{
     json_t *j = json_loadb(bytes, len, 0, NULL);
     json_t *arr = json_object_get(j, "addresses");
     if (!json_is_array(arr)) {
@@ -78,13 +84,15 @@ int seendoc_merge(const char *bytes, size_t len, struct seendoc_addr **v, size_t
     int rc = 0;
     json_array_foreach(arr, i, e)
     {
+        if (i >= SEENDOC_ADDRESSES)
+            break;
         const char *addr = json_string_value(json_object_get(e, "address"));
         json_t *h = json_object_get(e, "hll");
         struct seendoc_addr a;
         memset(&a, 0, sizeof(a));
         size_t alen = addr ? strlen(addr) : 0;
-        if (!alen || alen >= sizeof(a.address) || !json_is_string(h) ||
-            hll_decode(json_string_value(h), json_string_length(h), a.reg))
+        if (!alen || alen >= sizeof(a.address) || (keep && !keep(ctx, addr)) ||
+            !json_is_string(h) || hll_decode(json_string_value(h), json_string_length(h), a.reg))
             continue;
         memcpy(a.address, addr, alen + 1);
         a.first_ms = ju64(e, "first_ms");

@@ -12,6 +12,7 @@
 #ifndef QG_SEENDOC_H
 #define QG_SEENDOC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -37,9 +38,15 @@ struct seendoc_addr {
 int seendoc_add(struct seendoc_addr **v, size_t *n, const struct seendoc_addr *a);
 
 /* Merges the document bytes[0..len) into *v as seendoc_add() does for each of its addresses;
- * entries that are not well formed are skipped. Returns 0, -EINVAL (not such a document) or
+ * entries that are not well formed are skipped, and so is everything past the first
+ * SEENDOC_ADDRESSES entries (what a node writes). Returns 0, -EINVAL (not such a document) or
  * -ENOMEM. */
 int seendoc_merge(const char *bytes, size_t len, struct seendoc_addr **v, size_t *n);
+
+/* The same, keeping only the addresses keep(ctx, address) accepts (a report merging many
+ * nodes' documents keeps the few addresses it shows). */
+int seendoc_merge_only(const char *bytes, size_t len, bool (*keep)(void *ctx, const char *address),
+                       void *ctx, struct seendoc_addr **v, size_t *n);
 
 /* The entry of address (text) in v[0..n), or NULL. */
 const struct seendoc_addr *seendoc_find(const struct seendoc_addr *v, size_t n,

@@ -96,6 +96,12 @@ static int doc_cb(void *ctx, const char *bytes, size_t len)
     return 0;
 }
 
+static bool keep_one(void *ctx, const char *address)
+{
+    (void)ctx;
+    return strcmp(address, "198.51.100.7") == 0;
+}
+
 START_TEST(test_tables_fixed_and_flush)
 {
     struct fbseen *fs = fbseen_new(2);
@@ -168,6 +174,13 @@ START_TEST(test_tables_fixed_and_flush)
     e = hll_estimate(x->reg);
     ck_assert_msg(e >= 380 && e <= 420, "400 names over two nodes: %llu", (unsigned long long)e);
     ck_assert_uint_eq(x->last_ms, 9500);
+    /* a report keeps only the addresses it shows */
+    struct seendoc_addr *only = NULL;
+    size_t nonly = 0;
+    ck_assert_int_eq(seendoc_merge_only(doc, strlen(doc), keep_one, NULL, &only, &nonly), 0);
+    ck_assert_uint_eq(nonly, 1);
+    ck_assert_str_eq(only[0].address, "198.51.100.7");
+    free(only);
     ck_assert_int_eq(seendoc_merge("{\"x\":1}", 7, &v, &n), -EINVAL);
     ck_assert_int_eq(seendoc_merge("not json", 8, &v, &n), -EINVAL);
     free(v);
