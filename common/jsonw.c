@@ -11,6 +11,21 @@ size_t jsonw_piece(const char *s, size_t len, unsigned flags, char esc[JSONW_ESC
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
 
+    /* 8 plain bytes at a time: none >= 0x80, < 0x20, 0x7f, '"' or '\\' (each test may flag a
+     * plain byte next to a special one, never miss one: the byte loop below then decides) */
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    while (i + 8 <= len) {
+        uint64_t w, q, b, d;
+        memcpy(&w, p + i, 8);
+        q = w ^ (ones * '"');
+        b = w ^ (ones * '\\');
+        d = w ^ (ones * 0x7f);
+        if ((w | ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b) |
+             ((d - ones) & ~d)) &
+            highs)
+            break;
+        i += 8;
+    }
     while (i < len) {
         unsigned char c = p[i];
         if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {

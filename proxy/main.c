@@ -30,9 +30,11 @@
 static void usage(FILE *f)
 {
     fputs(
-        "usage: qorgau scan [--rules PATH]... [--https-url name|ignore] [--notice-url URL]\n"
-        "                   [--max-flows N] [--checksums verify|ignore|auto] CAPTURE\n"
+        "usage: qorgau scan [--rules PATH]... [--image FILE] [--https-url name|ignore]\n"
+        "                   [--notice-url URL] [--max-flows N] [--checksums verify|ignore|auto]\n"
+        "                   CAPTURE\n"
         "       qorgau rules check PATH...\n"
+        "       qorgau rules compile -o FILE PATH...\n"
         "       qorgau run -c FILE [--foreground] [--check]\n"
         "       qorgau config check [-c] FILE | qorgau config doc\n"
         "       qorgau order [-c CONFIG] [--store URL] import FILE... [--urgent] | list | show ID\n"
@@ -51,6 +53,7 @@ static void usage(FILE *f)
         "\n"
         "scan         read a pcap/pcapng file and print one JSON line per decision\n"
         "rules check  validate and compile lists/orders; print counts and every error\n"
+        "rules compile the same, written as a rule-set image (for scan --image)\n"
         "run          the daemon: tap (mirror port) or inline (transparent proxy) mode\n"
         "config       validate a config file / print the documentation of every key\n"
         "order        import regulator orders into the store, list, show, revoke, restore\n"
@@ -308,6 +311,7 @@ static int cmd_scan(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "rules", required_argument, NULL, 'r' },
+        { "image", required_argument, NULL, 'i' },
         { "https-url", required_argument, NULL, 'u' },
         { "max-flows", required_argument, NULL, 'f' },
         { "notice-url", required_argument, NULL, 'n' },
@@ -317,6 +321,7 @@ static int cmd_scan(int argc, char **argv)
     };
     char **rules = calloc((size_t)argc + 1, sizeof(*rules));
     size_t nrules = 0;
+    const char *image = NULL;
     struct engine_config cfg;
     int c, ret = EXIT_USAGE;
 
@@ -328,6 +333,7 @@ static int cmd_scan(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "r:h", opts, NULL)) != -1) {
         switch (c) {
         case 'r': rules[nrules++] = optarg; break;
+        case 'i': image = optarg; break;
         case 'u':
             if (strcmp(optarg, "name") == 0)
                 cfg.policy.https_url = VERDICT_HTTPS_URL_BLOCK_NAME;
@@ -372,7 +378,19 @@ static int cmd_scan(int argc, char **argv)
     const char *path = argv[optind];
 
     struct ruleset *rs = NULL;
-    if (nrules > 0) {
+    if (image && nrules > 0) {
+        fputs("qorgau scan: --image and --rules exclude each other\n", stderr);
+        goto out;
+    }
+    if (image) { /* compiled beforehand (qorgau rules compile): mapped, nothing rebuilt */
+        char ierr[512];
+        rs = ruleset_image_open(image, NULL, ierr, sizeof(ierr));
+        if (!rs) {
+            fprintf(stderr, "qorgau: %s\n", ierr);
+            ret = 1;
+            goto out;
+        }
+    } else if (nrules > 0) {
         size_t errors;
         rs = load_rules(rules, nrules, &errors);
         if (!rs)
@@ -441,8 +459,34 @@ out:
     return ret;
 }
 
+/* qorgau rules compile -o FILE PATH...: the lists compiled and written as a rule-set image. */
+static int cmd_rules_compile(int argc, char **argv)
+{
+    if (argc < 5 || strcmp(argv[2], "-o") != 0) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    size_t errors;
+    struct ruleset *rs = load_rules(argv + 4, (size_t)argc - 4, &errors);
+    if (!rs)
+        return 1;
+    char err[512];
+    int rc = ruleset_image_write(rs, argv[3], 0, err, sizeof(err));
+    ruleset_free(rs);
+    if (rc < 0) {
+        fprintf(stderr, "qorgau: %s\n", err);
+        return 1;
+    }
+    if (errors)
+        fprintf(stderr, "qorgau: %zu list entries were rejected (see above); %s has the rest\n",
+                errors, argv[3]);
+    return errors ? 1 : 0;
+}
+
 static int cmd_rules(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "compile") == 0)
+        return cmd_rules_compile(argc, argv);
     if (argc < 3 || strcmp(argv[1], "check") != 0) {
         usage(stderr);
         return EXIT_USAGE;

@@ -45,6 +45,7 @@
 #include "proxy/daemon/fbdocs.h"
 #include "proxy/daemon/follower.h"
 #include "proxy/daemon/hits.h"
+#include "proxy/daemon/fbseen.h"
 #include "proxy/daemon/query.h"
 #include "rules/orders/orderset.h"
 #include "rules/store/store.h"
@@ -127,6 +128,7 @@ struct daemon {
     struct hits *hits;            /* block counts, flushed by the follower's heartbeat thread */
     struct service *svc;          /* sd_notify and the watchdog (service.h) */
     uint64_t hits_dropped_logged; /* that thread's: hits_dropped() when last logged */
+    struct fbseen *seen;          /* names seen in traffic to fallback addresses (fbseen.h) */
     struct timespec t0;
 
     const char *store_url;    /* --store, or NULL: the store key */
@@ -1604,13 +1606,15 @@ static void admin_query(void *ctx, const char *q, size_t len, FILE *out)
                                       : VERDICT_HTTPS_URL_BLOCK_NAME,
                                   NULL };
     if (len == sizeof(QUERY_FALLBACK) - 1 && memcmp(q, QUERY_FALLBACK, len) == 0) {
-        char *doc = d->fbk ? fallback_report(d->fbk) : NULL; /* fbk outlives the admin thread */
+        char *doc = d->fbk ? fallback_report(d->fbk) : NULL;    /* fbk outlives the admin thread */
+        char *ann = doc ? fbseen_annotate(d->seen, doc) : NULL; /* + names seen in traffic */
         if (doc)
-            fputs(doc, out); /* one line, newline included */
+            fputs(ann ? ann : doc, out); /* one line, newline included */
         else
             fputs("{\"error\":\"no IP fallback report (fallback.resolve = none, or no build "
                   "yet)\"}\n",
                   out);
+        free(ann);
         free(doc);
         return;
     }
@@ -1631,6 +1635,11 @@ static int fol_flush(void *ctx, struct store *s, char *err, size_t errlen)
         int erc = hits_flush_ech(d->hits, s, d->node_id, store_now_ms(), err, errlen);
         if (erc < 0)
             rc = erc;
+    }
+    if (rc >= 0) {
+        int src = fbseen_flush(d->seen, s, d->node_id, store_now_ms(), err, errlen);
+        if (src < 0)
+            rc = src;
     }
     uint64_t dropped = hits_dropped(d->hits);
     if (dropped != d->hits_dropped_logged) { /* a full table or too much pending: say so */
@@ -1889,7 +1898,8 @@ static int run(struct daemon *d)
     d->hits = hits_new(d->nworkers);
     d->svc = service_new(d->nworkers, d->log);
     d->decisions = decisions_new(d->nworkers);
-    if (!d->hits || !d->svc || !d->decisions) {
+    d->seen = fbseen_new(d->nworkers);
+    if (!d->hits || !d->svc || !d->decisions || !d->seen) {
         fatal(d, "out of memory");
         return 1;
     }
@@ -1906,8 +1916,15 @@ static int run(struct daemon *d)
         return rc == -EINVAL ? DAEMON_EXIT_CONFIG : 1;
     }
 
-    d->ctx = (struct daemon_ctx){ d->rules, d->log,  d->nworkers,  counters_register,
-                                  d,        d->hits, d->decisions, service_beats(d->svc) };
+    d->ctx = (struct daemon_ctx){ .rules = d->rules,
+                                  .log = d->log,
+                                  .workers = d->nworkers,
+                                  .counters_register = counters_register,
+                                  .priv = d,
+                                  .hits = d->hits,
+                                  .decisions = d->decisions,
+                                  .beats = service_beats(d->svc),
+                                  .seen = d->seen };
     rc = d->mode->ops->open(d->cfg, &d->ctx, &d->state, err, sizeof(err));
     if (rc < 0) {
         fatal(d, "%s", err[0] ? err : strerror(-rc));
@@ -2042,6 +2059,7 @@ int daemon_main(int argc, char **argv)
     decisions_free(d.decisions);
     follower_free(d.fol);
     hits_free(d.hits);
+    fbseen_free(d.seen);
     d.fol = NULL;
     merge_end(&d);
     fb_end(&d);

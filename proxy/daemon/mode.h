@@ -53,6 +53,7 @@ struct daemon_ctx {
     struct hits *hits;           /* block counts per entry (hits.h): hits_note() on each block */
     struct decisions *decisions; /* decisions.h: decisions_note() on each decision (may be NULL) */
     _Atomic uint64_t *beats;     /* per worker heartbeat counters (service.h), or NULL */
+    struct fbseen *seen;         /* names seen in flows to IP fallback addresses (fbseen.h) */
 };
 
 /* Worker `worker` is alive: one relaxed increment, no system call (the hot path may call it). */

@@ -14,6 +14,7 @@
 #include "proxy/daemon/mode_inline.h"
 #include "proxy/daemon/decisions.h"
 #include "proxy/daemon/hits.h"
+#include "proxy/daemon/fbseen.h"
 #include "proxy/enforce/notice.h"
 
 struct inline_mode {
@@ -28,6 +29,8 @@ static void on_event(void *ctx, const struct inline_event *ev)
         hits_note_ech(m->d->hits, ev->worker, ev->d.verdict == VERDICT_BLOCK);
     decisions_note_flow(m->d->decisions, ev->worker, ev->rs, &ev->d, ev->app, ev->name,
                         ev->name_len, ev->ipver, ev->server, ev->server_port);
+    fbseen_note_flow(m->d->seen, ev->worker, ev->rs, ev->ipver, ev->server, ev->name, ev->name_len,
+                     ev->ech);
     if (ev->d.verdict != VERDICT_BLOCK)
         return;
     if (ev->rs && ev->d.entry != RULESET_NO_ENTRY) {

@@ -20,6 +20,7 @@
 #include "proxy/daemon/mode_tap.h"
 #include "proxy/daemon/decisions.h"
 #include "proxy/daemon/hits.h"
+#include "proxy/daemon/fbseen.h"
 #include "proxy/enforce/notice.h"
 #include "rules/match/rsref.h"
 
@@ -257,6 +258,8 @@ static void on_event(void *ctx, const struct engine_event *ev)
         hits_note_ech(w->t->d->hits, w->idx, ev->d.verdict == VERDICT_BLOCK);
     decisions_note_flow(w->t->d->decisions, w->idx, w->rs, &ev->d, ev->app, ev->name, ev->name_len,
                         ev->ipver, ev->server, ev->server_port);
+    fbseen_note_flow(w->t->d->seen, w->idx, w->rs, ev->ipver, ev->server, ev->name, ev->name_len,
+                     ev->ech);
     if (ev->d.verdict != VERDICT_BLOCK)
         return;
     w->blocks++;

@@ -13,6 +13,7 @@
  */
 #include <nghttp2/nghttp2.h>
 #include <stdalign.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,7 +57,9 @@ struct blk {
     size_t used;
 };
 #define BLK_ALIGN 16
-#define BLK_HDR   ((sizeof(struct blk) + BLK_ALIGN - 1) / BLK_ALIGN * BLK_ALIGN)
+_Static_assert(_Alignof(max_align_t) >= BLK_ALIGN,
+               "calloc'd connections must be BLK_ALIGN-aligned");
+#define BLK_HDR ((sizeof(struct blk) + BLK_ALIGN - 1) / BLK_ALIGN * BLK_ALIGN)
 
 struct h2c_conn {
     const void *owner;
@@ -166,13 +169,13 @@ struct h2c_pool *h2c_pool_new(unsigned n)
         free(p);
         return NULL;
     }
-    p->c = aligned_alloc(BLK_ALIGN,
-                         (sizeof(struct h2c_conn) * n + BLK_ALIGN - 1) / BLK_ALIGN * BLK_ALIGN);
+    /* calloc: aligned for any type (max_align_t, static_assert below), and a large block comes
+     * as zero pages not touched until a connection uses them (no start-up memset) */
+    p->c = calloc(n, sizeof(struct h2c_conn));
     if (!p->c) {
         free(p);
         return NULL;
     }
-    memset(p->c, 0, sizeof(struct h2c_conn) * n);
     p->n = n;
     return p;
 }

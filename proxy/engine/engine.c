@@ -842,7 +842,7 @@ static void flow_end(struct flow *f, enum flowtab_why why, void *ctx)
     tcpreasm_release(e->reasm, &f->tcp);
 }
 
-static void handle_packet(struct engine *e, const struct pkt *p)
+static void handle_packet(struct engine *e, struct pkt *p)
 {
     bool is_new;
     int dir;
@@ -854,11 +854,21 @@ static void handle_packet(struct engine *e, const struct pkt *p)
         e->st.flows++;
     }
     if (f->a.state & ENGINE_ST_DONE)
-        return; /* decided: nothing this flow sends can change that */
+        return; /* decided: nothing this flow sends can change that, so its checksums are not
+                 * looked at either: one flow lookup is all such a packet costs */
+    csumpol_apply(e->cp, p); /* may mark the checksum as not to be verified */
     e->cur_pkt = p;
     e->cur_dir = dir;
     e->cur_res = 0;
     if (f->proto == IPPROTO_TCP) {
+        if (dir == 1 && (f->a.state & ENGINE_ST_HELLO) && p->payload_len &&
+            !(p->tcp_flags & TCPF_SYN) && tcpreasm_server_inert(&f->tcp, f->client)) {
+            /* The server answered the decided ClientHello (below: the inspection ends on it
+             * whatever reassembly says). Its acknowledgement can release no client bytes, so
+             * nothing in it can change the decision: it is neither summed nor tracked. */
+            finish_flow_inspection(e, f);
+            return;
+        }
         unsigned res = tcpreasm_segment(e->reasm, &f->tcp, f->client, p, dir);
         e->cur_res = res;
         if (res & TCPREASM_IGNORED)
@@ -948,7 +958,6 @@ void engine_frame(struct engine *e, int link, uint64_t ts_us, const uint8_t *fra
     e->cur_link = link;
     e->cur_frame = frame;
     e->cur_frame_len = caplen;
-    csumpol_apply(e->cp, &p); /* may mark the checksum as not to be verified */
     handle_packet(e, &p);
     e->cur_pkt = NULL;
 }

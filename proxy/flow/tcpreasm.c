@@ -224,19 +224,47 @@ static void bits_set_range(uint8_t *bm, size_t a, size_t e)
         bit_put(bm, a++, true);
 }
 
-/* Moves bits [from, hi) down to [to, ...) and clears what is left behind, up to hi. */
+static void bits_clear_range(uint8_t *bm, size_t a, size_t e)
+{
+    while (a < e && (a & 7))
+        bit_put(bm, a++, false);
+    if (a + 8 <= e) {
+        memset(bm + (a >> 3), 0, (e - a) >> 3);
+        a += (e - a) & ~(size_t)7;
+    }
+    while (a < e)
+        bit_put(bm, a++, false);
+}
+
+/* Moves bits [from, hi) down to [to, ...) and clears what is left behind, up to hi. No bit at or
+ * above hi is set (the buffers' invariant), so whole bytes may be read up to hi's byte. */
 static void bits_shift_down(uint8_t *bm, size_t to, size_t from, size_t hi)
 {
-    size_t i;
+    if (from >= hi) {
+        bits_clear_range(bm, to, hi);
+        return;
+    }
     if (((to | from) & 7) == 0) {
         size_t nb = (hi - from + 7) / 8;
         memmove(bm + to / 8, bm + from / 8, nb);
+    } else if ((to & 7) == 0) {
+        /* byte k of the destination is the 8 bits from from + 8k on: the top of one source
+         * byte and the bottom of the next (consuming an unaligned count of bytes) */
+        size_t d = from - to, q = d >> 3, t = to >> 3, nbytes = (hi - from + 7) / 8;
+        size_t end = (hi + 7) / 8; /* source bytes that can hold set bits */
+        unsigned sh = (unsigned)(d & 7);
+        for (size_t k = 0; k < nbytes; k++) {
+            size_t sb = t + k + q;
+            unsigned v = (unsigned)bm[sb] >> sh;
+            if (sb + 1 < end)
+                v |= (unsigned)bm[sb + 1] << (8 - sh);
+            bm[t + k] = (uint8_t)v;
+        }
     } else {
-        for (i = from; i < hi; i++)
+        for (size_t i = from; i < hi; i++)
             bit_put(bm, to + (i - from), bit_get(bm, i));
     }
-    for (i = to + (hi - from); i < hi; i++)
-        bit_put(bm, i, false);
+    bits_clear_range(bm, to + (hi - from), hi);
 }
 
 /* Offset of sequence number s in b, or -1 if s is before base or a removed urgent byte. */
@@ -429,7 +457,10 @@ static void put_buf(struct tcpreasm_pool *pool, struct tcpreasm_state *t)
         pool->alt_head = b->ver[k];
         pool->st.alts_in_use--;
     }
-    memset(buf_bits(pool, idx), 0, pool->bm_stride);
+    /* no bit at or above hi is ever set (every writer raises hi first, every shift clears what
+     * it vacates): clearing the bytes below hi clears the map, not the whole stride */
+    size_t used = ((size_t)b->hi + 7) / 8;
+    memset(buf_bits(pool, idx), 0, used < pool->bm_stride ? used : pool->bm_stride);
     memset(b, 0, sizeof *b);
     b->next_free = pool->free_head;
     pool->free_head = idx + 1;
@@ -1182,6 +1213,12 @@ void tcpreasm_release(struct tcpreasm_pool *pool, struct tcpreasm_state *t)
     if (t->buf)
         put_buf(pool, t);
     t->fl |= TCPREASM_S_DONE;
+}
+
+bool tcpreasm_server_inert(const struct tcpreasm_state *t, unsigned client_side)
+{
+    return ((t->fl2 & TCPREASM_S2_SIDE1) != 0) == (client_side != 0) && (t->fl & TCPREASM_S_SEQ) &&
+           !(t->fl2 & (TCPREASM_S2_UNCONF | TCPREASM_S2_SRV_AMBIG | TCPREASM_S2_TFO_HELD));
 }
 
 bool tcpreasm_closing(const struct tcpreasm_state *t)

@@ -164,6 +164,12 @@ void tcpreasm_pool_free(struct tcpreasm_pool *pool);
 unsigned tcpreasm_segment(struct tcpreasm_pool *pool, struct tcpreasm_state *t,
                           unsigned client_side, const struct pkt *p, int dir);
 
+/* True when no server segment can release or move client bytes: the sides are as client_side
+ * says, the client's sequence is known and confirmed (no mid-stream anchor waiting for the
+ * server's acknowledgement), no second SYN-ACK is pending and no Fast Open data is held. Then
+ * a server segment only updates the server's sequence, window and timestamps. */
+bool tcpreasm_server_inert(const struct tcpreasm_state *t, unsigned client_side);
+
 /* True once an acceptable FIN or RST closes the connection: its owner applies its closing idle
  * timeout (the 15 s RST tombstone of T16). */
 bool tcpreasm_closing(const struct tcpreasm_state *t);

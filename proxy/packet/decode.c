@@ -99,13 +99,25 @@ static uint16_t csum_fold(uint64_t acc)
     return (uint16_t)acc;
 }
 
-/* The same sum over a long run (a whole segment), 8 bytes per step through memcpy loads in host
+/* The same sum over a long run (a whole segment), 16 bytes per step through memcpy loads in host
  * order; the one's complement sum commutes with byte swapping (RFC 1071 2.B), so the folded
  * result is swapped back to network order at the end. */
 static uint16_t csum_run(const uint8_t *b, size_t n)
 {
-    uint64_t acc = 0;
+    /* Two 64-bit sums with their carries counted apart (2^64 = 1 modulo 2^16 - 1, like 2^32
+     * and 2^16): an add and an add-with-carry per 8 bytes, two chains in flight. */
+    uint64_t s0 = 0, s1 = 0, c = 0;
     size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        uint64_t w0, w1;
+        memcpy(&w0, b + i, 8);
+        memcpy(&w1, b + i + 8, 8);
+        s0 += w0;
+        c += s0 < w0;
+        s1 += w1;
+        c += s1 < w1;
+    }
+    uint64_t acc = (s0 & 0xffffffffu) + (s0 >> 32) + (s1 & 0xffffffffu) + (s1 >> 32) + c;
     for (; i + 8 <= n; i += 8) {
         uint64_t w;
         memcpy(&w, b + i, 8);
@@ -611,7 +623,7 @@ static enum decode_result decode_ipv4(const uint8_t *buf, size_t len, struct pkt
         return DECODE_TRUNC_IP;
     if (tot < ihl || tot > len)
         return DECODE_BAD_IP_LEN;
-    if (csum_fold(csum_add(0, buf, ihl)) != 0xffff)
+    if (csum_run(buf, ihl) != 0xffff) /* 0xffff in either byte order: csum_run's swap is moot */
         return DECODE_BAD_IP_CSUM;
     if (!ipv4_options_ok(buf + 20, ihl - 20))
         return DECODE_BAD_IP_HDRLEN;
@@ -925,6 +937,73 @@ const char *decode_result_name(enum decode_result r)
     return "unknown";
 }
 
+/* Writes v (< 100000) in decimal at out, no terminator; returns the digits written. */
+static size_t put_dec(char *out, unsigned v)
+{
+    char t[5];
+    size_t k = 0, n = 0;
+    do {
+        t[k++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (k)
+        out[n++] = t[--k];
+    return n;
+}
+
+/* "[a:b::c]:port" as inet_ntop() + "[%s]:%u" write it (RFC 5952: lowercase, no leading zeros,
+ * the first longest run of two or more zero groups as "::"), without snprintf. Returns false
+ * for the addresses inet_ntop() writes with an embedded IPv4 part (the first five groups zero):
+ * those are left to it. out holds at least 48 bytes. */
+static bool fmt_ip6_port(const uint8_t a[16], uint16_t port, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned w[8];
+    int best = -1, blen = 0;
+    for (int i = 0; i < 8; i++)
+        w[i] = (unsigned)a[2 * i] << 8 | a[2 * i + 1];
+    if (!(w[0] | w[1] | w[2] | w[3] | w[4]))
+        return false;
+    for (int i = 0; i < 8;) {
+        int j = i;
+        while (j < 8 && w[j] == 0)
+            j++;
+        if (j - i > blen) {
+            best = i;
+            blen = j - i;
+        }
+        i = j > i ? j : i + 1;
+    }
+    if (blen < 2)
+        best = -1;
+    size_t n = 0;
+    out[n++] = '[';
+    for (int i = 0; i < 8; i++) {
+        if (i == best) {
+            out[n++] = ':';
+            if (i == 0)
+                out[n++] = ':';
+            i += blen - 1;
+            continue;
+        }
+        bool lead = true;
+        for (int sh = 12; sh >= 0; sh -= 4) {
+            unsigned d = (w[i] >> sh) & 15;
+            if (d || !lead || sh == 0) {
+                out[n++] = hex[d];
+                lead = false;
+            }
+        }
+        if (i < 7)
+            out[n++] = ':';
+    }
+    out[n++] = ']';
+    out[n++] = ':';
+    n += put_dec(out + n, port);
+    out[n] = '\0';
+    return true;
+}
+
 char *decode_fmt_endpoint(const uint8_t addr[16], int ipver, uint16_t port, char *out, size_t cap)
 {
     char ip[INET6_ADDRSTRLEN];
@@ -934,19 +1013,14 @@ char *decode_fmt_endpoint(const uint8_t addr[16], int ipver, uint16_t port, char
         /* the common case, without snprintf: same text as inet_ntop + "%s:%u" */
         size_t n = 0;
         for (int i = 0; i < 5; i++) {
-            unsigned v = i < 4 ? addr[i] : port;
-            char t[5];
-            size_t k = 0;
-            do {
-                t[k++] = (char)('0' + v % 10);
-                v /= 10;
-            } while (v);
-            while (k)
-                out[n++] = t[--k];
+            n += put_dec(out + n, i < 4 ? addr[i] : port);
             out[n++] = i < 3 ? '.' : (i == 3 ? ':' : '\0');
         }
         return out;
     }
+    if (ipver == 6 && cap >= sizeof("[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535") &&
+        fmt_ip6_port(addr, port, out))
+        return out;
     if (!inet_ntop(ipver == 6 ? AF_INET6 : AF_INET, addr, ip, sizeof ip))
         ip[0] = '\0';
     if (ipver == 6)

@@ -342,6 +342,31 @@ static int apply_fallback(struct report *r, const json_t *j, const struct byname
     return 0;
 }
 
+/* One node's "fbseen" document merged into r->seen (one that is not well formed is left out). */
+struct seen_ctx {
+    struct report *r;
+    int rc;
+};
+
+static bool is_fallback_address(void *ctx, const char *address)
+{
+    const struct report *r = ctx;
+    for (size_t i = 0; i < r->nres; i++)
+        for (size_t j = 0; j < r->res[i].nfallback; j++)
+            if (strcmp(r->res[i].fallback[j], address) == 0)
+                return true;
+    return false;
+}
+
+static int seen_cb(void *ctx, const char *bytes, size_t len)
+{
+    struct seen_ctx *c = ctx;
+    if (seendoc_merge_only(bytes, len, is_fallback_address, c->r, &c->r->seen, &c->r->nseen) ==
+        -ENOMEM)
+        c->rc = -ENOMEM;
+    return 0;
+}
+
 /* Residual risks: pending nodes, unverified / reachable resources, IP entries, and what the
  * "risks" document says (shared addresses held back, ECH connections seen). */
 static int collect_risks(struct report *r, const json_t *risks, uint64_t ech_fleet)
@@ -485,6 +510,18 @@ int report_build(struct store *s, const struct report_fleet *fleet, const char *
     if ((jv && apply_verify(r, jv, byn, r->nres)) || (jf && apply_fallback(r, jf, byn, r->nres)) ||
         collect_risks(r, jr, ech_fleet))
         goto nomem;
+    /* names seen in traffic to this order's fallback addresses, merged over the fleet's nodes
+     * (only those addresses are kept: the merge stays linear in the documents' size) */
+    for (size_t i = 0; i < fleet->n && !rc && r->nres; i++) {
+        struct seen_ctx sc = { r, 0 };
+        rc = store_doc_get(s, "fbseen", fleet->v[i].id, seen_cb, &sc, err, errlen);
+        if (rc == -ENOENT)
+            rc = 0;
+        if (!rc && sc.rc)
+            goto nomem;
+    }
+    if (rc)
+        goto fail;
     json_decref(jv);
     json_decref(jr);
     json_decref(jf);
@@ -527,6 +564,7 @@ void report_free(struct report *r)
     for (size_t i = 0; i < r->nrisks; i++)
         free(r->risks[i].arg);
     free(r->risks);
+    free(r->seen);
     order_free(r->o);
     free(r);
 }

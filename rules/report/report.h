@@ -4,7 +4,8 @@
  * its evidence record (import / revoke / restore with version and time, store_events()), every
  * node's enforcement log (store_enforced()), the hits per entry (store_hits()), and the
  * documents "verify" (self-verification results), "risks" and "fallback" of the order
- * (docs/reports.md gives their JSON). From them it computes when each change reached each node
+ * (docs/reports.md gives their JSON) and every node's "fbseen" (names seen in traffic to
+ * fallback addresses, seendoc.h). From them it computes when each change reached each node
  * and every live node, the deadline (deadline.h) and whether it was met. The renderers
  * (report_render.h) only format this model. */
 #ifndef QG_REPORT_H
@@ -16,6 +17,7 @@
 
 #include "rules/orders/order.h"
 #include "rules/report/deadline.h"
+#include "rules/report/seendoc.h"
 #include "rules/store/store.h"
 
 /* Every node of the fleet with its enforcement log, loaded once (report_fleet_load()) and
@@ -108,6 +110,9 @@ struct report {
     size_t nres;
     bool verify_present;
     uint64_t ech_passed; /* ECH flows (name hidden) that passed, summed over the fleet's nodes */
+    struct seendoc_addr *seen; /* names seen in traffic per fallback address, merged over the
+                                * fleet's "fbseen" documents (seendoc.h); evidence only */
+    size_t nseen;
     uint64_t verify_ms;
     struct report_risk *risks;
     size_t nrisks;

@@ -55,6 +55,7 @@ static const struct label labels[] = {
     { "written", { "Как указан", "Жазылғандай", "As written" } },
     { "method", { "Способ", "Тәсілі", "Method" } },
     { "fallback", { "Адреса (IP fallback)", "Мекенжайлар (IP fallback)", "IP fallback addresses" } },
+    { "seen", { "имён в трафике к этому адресу: ~%s", "осы мекенжайға трафикте көрінген атаулар: ~%s", "names seen in traffic to this address: ~%s" } },
     { "acks", { "Подтвердившие узлы", "Растаған түйіндер", "Acknowledging nodes" } },
     { "hits", { "Срабатывания", "Іске қосылулар", "Hits" } },
     { "first_hit", { "первое", "алғашқы", "first" } },
@@ -169,6 +170,22 @@ static void subst(FILE *f, const char *tmpl, const char *arg, bool html)
     fwrite(tmpl, 1, (size_t)(p - tmpl), f);
     html ? report_html_text(f, arg) : (void)fputs(arg ? arg : "", f);
     fputs(p + 2, f);
+}
+
+/* "N (a, b, ...)": the names seen in traffic to address (merged "fbseen" documents), or false
+ * when none were. */
+static bool seen_text(const struct report *r, const char *address, char *buf, size_t len)
+{
+    const struct seendoc_addr *a = seendoc_find(r->seen, r->nseen, address);
+    uint64_t est = seendoc_names(a);
+    if (!est)
+        return false;
+    size_t n = (size_t)snprintf(buf, len, "%llu", (unsigned long long)est);
+    for (unsigned k = 0; k < a->nex && n < len; k++)
+        n += (size_t)snprintf(buf + n, len - n, "%s%s", k ? ", " : " (", a->ex[k]);
+    if (a->nex && n < len)
+        snprintf(buf + n, len - n, ")");
+    return true;
 }
 
 static const char *risk_key(const struct report_risk *k)
@@ -377,8 +394,14 @@ static void html(FILE *f, const struct report *r, enum report_lang lang)
         if (rr->nfallback) {
             wrap(f, "<br><span class=\"small\">", L("fallback"), ":");
             for (size_t j = 0; j < rr->nfallback; j++) {
+                char seen[1024];
                 fputs(" ", f);
                 report_html_text(f, rr->fallback[j]);
+                if (seen_text(r, rr->fallback[j], seen, sizeof(seen))) {
+                    fputs(" [", f);
+                    subst(f, L("seen"), seen, true);
+                    fputs("]", f);
+                }
             }
             fputs("</span>", f);
         }
@@ -539,6 +562,25 @@ static void json(FILE *f, const struct report *r)
             jsonw_cstr(f, rr->fallback[j]);
         }
         fputc(']', f);
+        jsonw_key(f, "ip_fallback_names_seen", false);
+        fputc('[', f);
+        for (size_t j = 0, w = 0; j < rr->nfallback; j++) {
+            const struct seendoc_addr *a = seendoc_find(r->seen, r->nseen, rr->fallback[j]);
+            if (!seendoc_names(a))
+                continue;
+            fputs(w++ ? ",{" : "{", f);
+            jkey_str(f, "address", rr->fallback[j], true);
+            jkey_u64(f, "names", seendoc_names(a));
+            jsonw_key(f, "examples", false);
+            fputc('[', f);
+            for (unsigned k = 0; k < a->nex; k++) {
+                if (k)
+                    fputc(',', f);
+                jsonw_cstr(f, a->ex[k]);
+            }
+            fputs("]}", f);
+        }
+        fputc(']', f);
         jkey_u64(f, "enforced_all_ms", ee ? ee->all_ms : 0);
         jsonw_key(f, "acknowledged_by", false);
         fputc('[', f);
@@ -629,7 +671,7 @@ static void csv(FILE *f, const struct report *r)
     deadline_date_format(&r->deadline_date, dd);
     fputs("order,status,resource,written,method,ip_fallback_addresses,enforced_all,"
           "acknowledged_by,hits,first_hit,last_hit,verification,position,reason,deadline,"
-          "deadline_outcome\r\n",
+          "deadline_outcome,ip_fallback_names_seen\r\n",
           f);
     for (size_t i = 0; i < r->nres; i++) {
         const struct report_resource *rr = &r->res[i];
@@ -663,6 +705,15 @@ static void csv(FILE *f, const struct report *r)
         fputs(",,", f);
         csv_next(f, dd);
         csv_next(f, met_name(r->met));
+        n = 0;
+        buf[0] = '\0';
+        for (size_t j = 0; j < rr->nfallback && n < sizeof(buf); j++) {
+            char seen[512];
+            if (seen_text(r, rr->fallback[j], seen, sizeof(seen)))
+                n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%s%s ~%s", n ? "; " : "",
+                                      rr->fallback[j], seen);
+        }
+        csv_next(f, buf);
         fputs("\r\n", f);
     }
     for (size_t i = 0; i < o->nrej; i++) {
@@ -675,7 +726,7 @@ static void csv(FILE *f, const struct report *r)
         csv_next(f, o->rej[i].reason);
         csv_next(f, dd);
         csv_next(f, met_name(r->met));
-        fputs("\r\n", f);
+        fputs(",\r\n", f);
     }
 }
 

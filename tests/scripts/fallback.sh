@@ -11,6 +11,10 @@
 #     writes the order's fallback/risks documents and `qorgau report` shows them;
 #   - a marked name resolving into fallback.protect passes, reported held and protected;
 #   - restarted with fallback.resolve = all, the unmarked name is blocked too; with none, nothing.
+#   - names seen in traffic (a tap node in namespaces of its own, tests/lib/mirror.sh): 50 HTTP
+#     requests naming other sites to a fallback address are blocked, the policy still counts one
+#     resolved name, and `qorgau report` (JSON, HTML, CSV) and `query :fallback` show ~50 names
+#     seen with examples.
 # Needs root (inline mode opens its listeners, drops privileges); without it the script fails
 # (QG_ALLOW_SKIP=1: SKIP, exit 77). Env: QG_BIN (default build/qorgau), QG_FALLBACK_KEEP=1.
 set -u
@@ -225,6 +229,135 @@ for mode in all none; do
     wait $qpid
     qpid=""
 done
+
+# names seen in traffic: a tap node in namespaces of its own (tests/lib/mirror.sh), a marked
+# name resolving to a server address; HTTP requests naming 50 other sites to that address are
+# blocked (method ip: one resolved name, not shared), and reach the report as evidence
+# ("names seen in traffic to this address: ~50") without changing the policy.
+. "$root/tests/lib/mirror.sh"
+for t in ethtool tc bridge curl; do
+    command -v $t >/dev/null 2>&1 || qg_cannot_run fallback "$t is not installed"
+done
+ns=qgfbn$$ C=qgfbc$$ S=qgfbs$$ B=qgfbb$$ spid="" tpid="" tstub=""
+tcleanup() {
+    [ -n "$tpid" ] && kill "$tpid" 2>/dev/null && wait "$tpid" 2>/dev/null
+    [ -n "$spid" ] && kill "$spid" 2>/dev/null && wait "$spid" 2>/dev/null
+    [ -n "$tstub" ] && kill "$tstub" 2>/dev/null && wait "$tstub" 2>/dev/null
+    for n in "$ns" "$C" "$S" "$B"; do ip netns del "$n" 2>/dev/null; done
+    cleanup
+}
+trap tcleanup EXIT
+ip netns add "$ns" || qg_cannot_run fallback "cannot create a network namespace"
+ip -n "$ns" link set lo up
+qg_mirror_path "$ns" "$C" "$S" "$B" || qg_cannot_run fallback "cannot build the mirrored path"
+ip -n "$S" addr add 198.18.0.6/24 dev s0
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/key.pem" -out "$tmp/cert.pem" \
+    -subj /CN=fb.test -days 1 >/dev/null 2>&1
+ip netns exec "$S" python3 "$root/tests/scripts/tap_server.py" "$tmp/cert.pem" "$tmp/key.pem" 0.5 \
+    198.18.0.6 >"$tmp/server.log" 2>&1 &
+spid=$!
+cat >"$tmp/tzone.json" <<'EOZ'
+{"names": {"fb.kz": {"A": ["198.18.0.6"], "ttl": 300}}}
+EOZ
+: >"$tmp/tport"
+ip netns exec "$ns" python3 "$root/tests/tools/dnsstub.py" "$tmp/tzone.json" >"$tmp/tport" 2>"$tmp/tstub.err" &
+tstub=$!
+i=0
+while { [ ! -s "$tmp/tport" ] || ! grep -q ready "$tmp/server.log"; } && [ $i -lt 100 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+cat >"$tmp/torder.json" <<'EOF2'
+{ "id": "2026-41-0901", "issuer": "test", "legal_basis": "ст. 41-1", "issued": "2026-11-20T10:00:00Z",
+  "resources": [ { "value": "fb.kz", "resolve": true } ] }
+EOF2
+cat >"$tmp/t.conf" <<EOF2
+mode = tap
+tap.interface = m0
+user = root
+workers = 1
+node.id = t1
+state_dir = $tmp/tstate
+log.file = $tmp/t.log
+notice.listen = 127.0.0.1:$(free_port)
+store.heartbeat = 300ms
+fallback.resolve = marked
+fallback.resolvers = 127.0.0.1:$(head -1 "$tmp/tport")
+fallback.shared_threshold = 5
+fallback.shared_policy = nameless
+EOF2
+T() { ip netns exec "$ns" "$QG_BIN" "$@"; }
+T order -c "$tmp/t.conf" import "$tmp/torder.json" >"$tmp/out" 2>&1 || { ko "tap order import"; cat "$tmp/out"; }
+ip netns exec "$ns" "$QG_BIN" run -c "$tmp/t.conf" --foreground >"$tmp/trun.out" 2>&1 &
+tpid=$!
+i=0
+until T query -c "$tmp/t.conf" 198.18.0.6 2>/dev/null | grep -qF '"verdict":"block","method":"ip-fallback","rule":"fb.kz"'; do
+    [ $i -lt 100 ] || break
+    sleep 0.1
+    i=$((i + 1))
+done
+[ $i -lt 100 ] && ok "tap node: fb.kz resolved, 198.18.0.6 blocked by address" ||
+    ko "tap node: 198.18.0.6 not blocked ($(tail -3 "$tmp/t.log"))"
+get() { # get NAME: the HTTP status of a request naming NAME sent to 198.18.0.6
+    ip netns exec "$C" curl -s -o /dev/null -w '%{http_code}' --max-time 5 \
+        --resolve "$1:80:198.18.0.6" "http://$1/" 2>/dev/null
+}
+codes=""
+for i in $(seq 50); do codes="$codes $(get "site$i.example")"; done
+n451=$(echo "$codes" | tr ' ' '\n' | grep -c '^451$')
+[ "$n451" = 50 ] && ok "50 requests naming other sites to the address: all blocked (method ip)" ||
+    ko "50 names: $n451 blocked ($codes)"
+# the policy did not move: one resolved name, not shared, every named flow still blocked
+T query -c "$tmp/t.conf" :fallback >"$tmp/treport" 2>&1
+if python3 -c 'import json,sys
+r = json.load(open(sys.argv[1]))
+b = {x["address"]: x for x in r["blocked"]}
+assert b["198.18.0.6"]["names_count"] == 1 and b["198.18.0.6"]["action"] == "block", r
+assert not any(h["address"] == "198.18.0.6" for h in r["held"]), r' "$tmp/treport" &&
+    [ "$(get another.example)" = 451 ]; then
+    ok "after 50 traffic names the address still counts 1 name (block, not shared); another name is blocked"
+else
+    ko "policy changed by traffic names: $(cat "$tmp/treport")"
+fi
+t=0
+while [ $t -lt 50 ]; do
+    T report -c "$tmp/t.conf" 2026-41-0901 --format json >"$tmp/trep.json" 2>"$tmp/trep.err"
+    python3 - "$tmp/trep.json" <<'PY' 2>"$tmp/trep.why" && break
+import json, sys
+r = json.load(open(sys.argv[1]))
+res = {x["resource"]: x for x in r["resources"]}
+seen = {s["address"]: s for s in res["fb.kz"]["ip_fallback_names_seen"]}
+s = seen["198.18.0.6"]
+assert 48 <= s["names"] <= 53, s  # 50 site names + another.example, maybe fb.kz probes: ~51
+assert len(s["examples"]) >= 4 and all(e.endswith(".example") for e in s["examples"]), s
+PY
+    sleep 0.2
+    t=$((t + 1))
+done
+if [ $t -lt 50 ]; then
+    ok "qorgau report: 198.18.0.6 names seen in traffic ~$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["resources"][0]["ip_fallback_names_seen"][0]["names"])' "$tmp/trep.json") with examples (JSON)"
+else
+    ko "report names seen: $(cat "$tmp/trep.why" "$tmp/trep.err" | tail -2)"
+fi
+# the node's own fallback report shows them too (this node's document), beside the same policy
+T query -c "$tmp/t.conf" :fallback >"$tmp/treport2" 2>&1
+if python3 -c 'import json,sys
+r = json.load(open(sys.argv[1]))
+b = {x["address"]: x for x in r["blocked"]}["198.18.0.6"]
+assert 48 <= b["names_seen"] <= 53 and len(b["names_seen_examples"]) >= 4, b
+assert b["names_count"] == 1 and b["action"] == "block", b' "$tmp/treport2"; then
+    ok ":fallback: 198.18.0.6 names_seen ~50 with examples, names_count still 1 (block)"
+else
+    ko ":fallback names seen: $(cat "$tmp/treport2")"
+fi
+T report -c "$tmp/t.conf" 2026-41-0901 --format html --lang en -o "$tmp/trep.html" 2>/dev/null
+T report -c "$tmp/t.conf" 2026-41-0901 --format csv -o "$tmp/trep.csv" 2>/dev/null
+if grep -qE 'names seen in traffic to this address: ~[0-9]+ \(site' "$tmp/trep.html" &&
+    grep -qE '198\.18\.0\.6 ~[0-9]+ \(site' "$tmp/trep.csv"; then
+    ok "HTML (en) and CSV show the names seen in traffic to the address"
+else
+    ko "HTML/CSV names seen: $(grep -o 'names seen[^<]*' "$tmp/trep.html" | head -1) / $(tail -1 "$tmp/trep.csv")"
+fi
 
 echo "fallback: $pass passed, $fail failed"
 [ $fail = 0 ] || exit 1

@@ -95,6 +95,20 @@ START_TEST(test_one_run)
     size_t elen;
     ck_assert_uint_eq(jsonw_piece(s, strlen(s), 0, esc, &elen), strlen(s));
     ck_assert_uint_eq(jsonw_piece("ab\"c", 4, 0, esc, &elen), 2);
+    /* the run ends at the first byte that is not plain, wherever it is (8 bytes are read at a
+     * time where they can be: every position around and across those steps) */
+    static const unsigned char special[] = { '"', '\\', 0x00, 0x01, 0x1f, 0x7f, 0x80, 0xff };
+    for (size_t len = 1; len <= 40; len++)
+        for (size_t pos = 0; pos < len; pos++)
+            for (size_t k = 0; k < sizeof special; k++) {
+                char b[40];
+                memset(b, 'a' + (char)(pos % 26), len);
+                b[pos] = (char)special[k];
+                ck_assert_uint_eq(jsonw_piece(b, len, 0, esc, &elen), pos);
+            }
+    char all[40];
+    memset(all, '~', sizeof all);
+    ck_assert_uint_eq(jsonw_piece(all, sizeof all, 0, esc, &elen), sizeof all);
 }
 END_TEST
 

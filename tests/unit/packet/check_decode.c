@@ -1,7 +1,9 @@
 /* check_decode.c - frames crafted by hand for every link type, VLAN/QinQ, IPv4 options,
  * IPv6 extension chains, TCP options, checksums, every encapsulation (MPLS, PPPoE, GRE, ERSPAN,
  * VXLAN, GTP-U, IP-in-IP) and every truncation on a guard page. */
+#include <arpa/inet.h>
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -249,20 +251,21 @@ START_TEST(udp_checksums)
 END_TEST
 
 /* The word-at-a-time checksum against the byte-wise reference of the crafter: every payload
- * length 0..80 (odd and even tails, 4- and 8-byte steps), both IP versions, both protocols;
- * one flipped bit anywhere in the segment is caught. decode_ip() verifies at once. */
+ * length 0..80 (odd and even tails, 4-, 8- and 16-byte steps) and 1400..1460 over bytes mostly
+ * 0xff (the 64-bit sums carry), both IP versions, both protocols; one flipped bit anywhere in
+ * the segment is caught. decode_ip() verifies at once. */
 START_TEST(l4_checksum_lengths)
 {
-    uint8_t pl[80], ip[300];
+    uint8_t pl[1460], ip[1600];
     struct pkt p;
     unsigned x = 12345;
     for (size_t i = 0; i < sizeof pl; i++) {
         x = x * 1103515245u + 12345u;
-        pl[i] = (uint8_t)(x >> 16);
+        pl[i] = i < 80 || (x >> 28) == 0 ? (uint8_t)(x >> 16) : 0xff;
     }
     for (int v = 4; v <= 6; v += 2) {
         for (int proto = 6; proto <= 17; proto += 11) {
-            for (size_t len = 0; len <= sizeof pl; len++) {
+            for (size_t len = 0; len <= sizeof pl; len = len == 80 ? 1400 : len + 1) {
                 struct spec s;
                 base_tcp(&s, v);
                 s.proto = (uint8_t)proto;
@@ -777,6 +780,25 @@ START_TEST(names_and_endpoints)
     char small[6];
     decode_fmt_endpoint(a4, 4, 443, small, sizeof small);
     ck_assert_str_eq(small, "192.0");
+    /* IPv6 without snprintf: the same text as inet_ntop() for 200k addresses whose groups are
+     * zero half the time (every run of zeros, ties, ends, embedded IPv4 forms) and any port */
+    unsigned x = 777;
+    for (int k = 0; k < 200000; k++) {
+        uint8_t a6[16];
+        for (int g = 0; g < 8; g++) {
+            x = x * 1103515245u + 12345u;
+            unsigned v = (x >> 16) & 1 ? 0 : (x >> 8) & ((x >> 20) & 1 ? 0xffffu : 0xfu);
+            if (g == 5 && (x >> 25) % 4 == 0)
+                v = 0xffff;
+            a6[2 * g] = (uint8_t)(v >> 8);
+            a6[2 * g + 1] = (uint8_t)v;
+        }
+        uint16_t port = (uint16_t)(x >> 3);
+        char ip[INET6_ADDRSTRLEN], want[64];
+        ck_assert_ptr_nonnull(inet_ntop(AF_INET6, a6, ip, sizeof ip));
+        snprintf(want, sizeof want, "[%s]:%u", ip, (unsigned)port);
+        ck_assert_str_eq(decode_fmt_endpoint(a6, 6, port, buf, sizeof buf), want);
+    }
 }
 END_TEST
 
