@@ -114,7 +114,7 @@ struct queue_mode {
     uint32_t hold_packets, hold_flows;
     uint64_t hold_timeout_ns;
     int incomplete; /* enum settings_queue_incomplete */
-    int quic;       /* enum settings_quic */
+    _Atomic int quic; /* enum settings_quic (inline.quic, reloadable) */
     uint32_t mark_pass, mark_block;
 };
 
@@ -440,8 +440,9 @@ static void packet_verdict(struct q_worker *w, uint32_t id, const struct engine_
         verdict(w, id, CAPTURE_QUEUE_ACCEPT, false, 0);
         return;
     }
-    if (fi->l4proto == IPPROTO_UDP && q->quic != SETTINGS_QUIC_DROP_BLOCKED) {
-        if (q->quic == SETTINGS_QUIC_PASS)
+    int quic = atomic_load_explicit(&q->quic, memory_order_relaxed);
+    if (fi->l4proto == IPPROTO_UDP && quic != SETTINGS_QUIC_DROP_BLOCKED) {
+        if (quic == SETTINGS_QUIC_PASS)
             verdict(w, id, CAPTURE_QUEUE_REPEAT, true, q->mark_pass);
         else
             verdict(w, id, fi->from_client ? CAPTURE_QUEUE_DROP : CAPTURE_QUEUE_ACCEPT, false, 0);
@@ -641,7 +642,7 @@ static int q_open(const struct settings *cfg, struct daemon_ctx *d, void **state
     q->hold_flows = (uint32_t)cfg->queue_hold_flows;
     q->hold_timeout_ns = cfg->queue_hold_timeout * 1000000u;
     q->incomplete = cfg->queue_incomplete;
-    q->quic = cfg->inline_quic;
+    atomic_init(&q->quic, cfg->inline_quic);
     q->mark_pass = (uint32_t)cfg->queue_mark_pass;
     q->mark_block = (uint32_t)cfg->queue_mark_block;
     struct q_notice *nt = notice_new(cfg);
@@ -732,10 +733,12 @@ fail:
     return rc;
 }
 
-/* notice.* are read per block; the others keys queue mode reads need a restart. */
+/* notice.* are read per block, inline.quic per packet; the other keys queue mode reads need a
+ * restart (settings.c marks them so). */
 static int q_reload(void *state, const struct settings *cfg)
 {
     struct queue_mode *q = state;
+    atomic_store_explicit(&q->quic, cfg->inline_quic, memory_order_relaxed);
     struct q_notice *n = notice_new(cfg);
     if (!n)
         return -ENOMEM;

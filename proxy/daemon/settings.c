@@ -150,7 +150,8 @@ static const struct config_key keys[] = {
       "blocked HTTP request: 302 to notice.url (redirect) or a 451 page (451)" },
     { "inline.quic", CONFIG_ENUM, 0, 0, "drop-all", v_quic, OFF(inline_quic), false,
       "QUIC (UDP 443): drop all (browsers fall back to TCP, where the name is checked), drop only "
-      "QUIC to blocked names (drop-blocked: not yet in inline mode, enforced as drop-all), or pass" },
+      "QUIC to blocked names (drop-blocked: queue mode; inline mode enforces it as drop-all), or pass "
+      "(queue mode reads this key too)" },
     { "notice.listen", CONFIG_ADDR, 0, 0, "127.0.0.1:8080", NULL, OFF(notice_listen), false,
       "address of the built-in notice page server; a reload opens the new one before closing the "
       "old (after dropping privileges, a port below 1024 cannot be opened)" },
