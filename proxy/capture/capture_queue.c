@@ -23,7 +23,7 @@ _Static_assert(CAPTURE_QUEUE_DROP == NF_DROP && CAPTURE_QUEUE_ACCEPT == NF_ACCEP
                "verdict values are the kernel's");
 
 #define QUEUE_RECV_BYTES (256 * 1024) /* one recv() may carry many messages */
-#define QUEUE_MSG_BYTES  256           /* a verdict or configuration message */
+#define QUEUE_MSG_BYTES  256          /* a verdict or configuration message */
 
 struct capture_queue {
     struct capture base;
@@ -208,8 +208,7 @@ static const struct capture_ops queue_ops = {
     .close = q_close,
 };
 
-struct capture *capture_queue_open(const struct capture_queue_config *cfg, char *err,
-                                   size_t errlen)
+struct capture *capture_queue_open(const struct capture_queue_config *cfg, char *err, size_t errlen)
 {
     struct capture_queue *q = calloc(1, sizeof(*q));
     if (!q) {
@@ -242,7 +241,8 @@ struct capture *capture_queue_open(const struct capture_queue_config *cfg, char 
         goto fail;
 
     nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, cfg->num);
-    nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, (int)(cfg->copy_range ? cfg->copy_range : 0xffff));
+    nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET,
+                             (int)(cfg->copy_range ? cfg->copy_range : 0xffff));
     nfq_nlmsg_cfg_put_qmaxlen(nlh, cfg->maxlen ? cfg->maxlen : 4096);
     uint32_t flags = cfg->fail_open ? NFQA_CFG_F_FAIL_OPEN : 0;
     mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(flags));

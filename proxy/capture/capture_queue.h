@@ -25,11 +25,11 @@
 #define CAPTURE_QUEUE_REPEAT 4
 
 struct capture_queue_config {
-    uint16_t num;       /* queue number */
-    uint32_t maxlen;    /* packets the kernel keeps waiting for a verdict on this queue */
-    bool fail_open;     /* queue full: accept (true) or drop (false) */
+    uint16_t num;        /* queue number */
+    uint32_t maxlen;     /* packets the kernel keeps waiting for a verdict on this queue */
+    bool fail_open;      /* queue full: accept (true) or drop (false) */
     uint32_t copy_range; /* bytes of each packet copied to user space (0: 65535) */
-    size_t rcvbuf;      /* socket receive buffer (SO_RCVBUFFORCE); 0: the system default */
+    size_t rcvbuf;       /* socket receive buffer (SO_RCVBUFFORCE); 0: the system default */
 };
 
 /* One queued packet as read from a netlink message. */

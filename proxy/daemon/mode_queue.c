@@ -51,10 +51,10 @@ enum q_ctr {
 };
 
 static const char *const q_ctr_names[C_COUNT] = {
-    "queue.packets",     "queue.accepted",      "queue.dropped",    "queue.held",
-    "queue.released",    "queue.blocks",        "queue.injected",   "queue.inject_errors",
-    "queue.decoys",      "queue.hold_timeouts", "queue.hold_full",  "queue.verdict_errors",
-    "queue.enobufs",     "queue.flows",
+    "queue.packets",  "queue.accepted",      "queue.dropped",   "queue.held",
+    "queue.released", "queue.blocks",        "queue.injected",  "queue.inject_errors",
+    "queue.decoys",   "queue.hold_timeouts", "queue.hold_full", "queue.verdict_errors",
+    "queue.enobufs",  "queue.flows",
 };
 
 enum { V_NONE = 0, V_PASS, V_BLOCK };
@@ -113,7 +113,7 @@ struct queue_mode {
     _Atomic(struct q_notice *) notice;
     uint32_t hold_packets, hold_flows;
     uint64_t hold_timeout_ns;
-    int incomplete; /* enum settings_queue_incomplete */
+    int incomplete;   /* enum settings_queue_incomplete */
     _Atomic int quic; /* enum settings_quic (inline.quic, reloadable) */
     uint32_t mark_pass, mark_block;
 };
@@ -221,7 +221,7 @@ static void verdict(struct q_worker *w, uint32_t id, int v, bool with_mark, uint
     if (capture_queue_verdict(w->cap, id, v, with_mark, mark) < 0)
         w->ctr_local[C_VERDICT_ERRORS]++;
     w->ctr_local[v == CAPTURE_QUEUE_DROP || (with_mark && mark == w->q->mark_block) ? C_DROPPED
-                                                                                     : C_ACCEPTED]++;
+                                                                                    : C_ACCEPTED]++;
 }
 
 /* Gives every held packet of h its verdict, in arrival order, and frees h. A block drops them
@@ -397,7 +397,8 @@ static void on_event(void *ctx, const struct engine_event *ev)
     int rc = enforce_tcp(w, ev, rcv_nxt, order);
     if (rc > 0) {
         w->ctr_local[C_INJECTED]++;
-        log_decision(w, ev, order, ev->d.action == ACTION_RESET ? "drop+reset" : "drop+notice+reset");
+        log_decision(w, ev, order,
+                     ev->d.action == ACTION_RESET ? "drop+reset" : "drop+notice+reset");
     } else {
         w->ctr_local[C_INJECT_ERRORS]++;
         log_decision(w, ev, order, rc == -EINVAL ? "drop (seq-unknown)" : "drop (send-failed)");

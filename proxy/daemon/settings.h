@@ -24,7 +24,10 @@
 /* Value lists of the enum keys; the table's value names are in this order. */
 enum settings_mode { SETTINGS_MODE_TAP = 0, SETTINGS_MODE_INLINE, SETTINGS_MODE_QUEUE };
 enum settings_queue_fail { SETTINGS_QUEUE_FAIL_OPEN = 0, SETTINGS_QUEUE_FAIL_CLOSED };
-enum settings_queue_incomplete { SETTINGS_QUEUE_INCOMPLETE_ADDRESS = 0, SETTINGS_QUEUE_INCOMPLETE_DROP };
+enum settings_queue_incomplete {
+    SETTINGS_QUEUE_INCOMPLETE_ADDRESS = 0,
+    SETTINGS_QUEUE_INCOMPLETE_DROP
+};
 enum settings_https_url { SETTINGS_HTTPS_URL_NAME = 0, SETTINGS_HTTPS_URL_IGNORE };
 enum settings_https_block { SETTINGS_HTTPS_BLOCK_RST = 0, SETTINGS_HTTPS_BLOCK_ALERT };
 enum settings_http_block { SETTINGS_HTTP_BLOCK_REDIRECT = 0, SETTINGS_HTTP_BLOCK_451 };

@@ -100,17 +100,17 @@ void engine_frame(struct engine *e, int link, uint64_t ts_us, const uint8_t *fra
 /* What engine_frame() made of the frame it handled last; queue mode holds, releases or drops
  * the packet by it (tap and scan do not ask). */
 struct engine_frame_info {
-    const void *flow;  /* the packet's flow (a handle for engine_judge_now), NULL: none (not
+    const void *flow;   /* the packet's flow (a handle for engine_judge_now), NULL: none (not
                         * decoded, not TCP/UDP, a fragment still incomplete, no room) */
-    uint64_t flow_id;  /* as in engine_event.flow_id; 0 with no flow */
-    uint8_t l4proto;   /* IPPROTO_TCP / IPPROTO_UDP */
-    bool from_client;  /* sent by the side that opened the flow */
+    uint64_t flow_id;   /* as in engine_event.flow_id; 0 with no flow */
+    uint8_t l4proto;    /* IPPROTO_TCP / IPPROTO_UDP */
+    bool from_client;   /* sent by the side that opened the flow */
     size_t payload_len; /* TCP/UDP payload bytes */
-    uint32_t seq;      /* TCP: the packet's sequence number */
-    bool decided;      /* the flow has had a decision (event) */
-    bool blocked;      /* ... and was blocked */
-    bool done;         /* the flow is settled: nothing it sends later is inspected */
-    bool set_aside;    /* the receiver would drop this packet (bad checksum, no ACK, MD5, PAWS,
+    uint32_t seq;       /* TCP: the packet's sequence number */
+    bool decided;       /* the flow has had a decision (event) */
+    bool blocked;       /* ... and was blocked */
+    bool done;          /* the flow is settled: nothing it sends later is inspected */
+    bool set_aside;     /* the receiver would drop this packet (bad checksum, no ACK, MD5, PAWS,
                         * outside the window, an impossible ACK, a RST off rcv_nxt, an IPv6
                         * extension chain Linux refuses): a decoy */
 };

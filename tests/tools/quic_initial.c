@@ -39,6 +39,12 @@ int main(int argc, char **argv)
         return 1;
     }
     bool pq = argc > 4 && strcmp(argv[4], "pq") == 0;
+    char *end;
+    unsigned long port = strtoul(argv[3], &end, 10);
+    if (*end || port == 0 || port > 65535) {
+        fprintf(stderr, "quic_initial: %s: not a port\n", argv[3]);
+        return 1;
+    }
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof(ss));
     socklen_t sl;
@@ -48,12 +54,12 @@ int main(int argc, char **argv)
     if (inet_pton(AF_INET, argv[2], &s4->sin_addr) == 1) {
         fam = AF_INET;
         s4->sin_family = AF_INET;
-        s4->sin_port = htons((uint16_t)atoi(argv[3]));
+        s4->sin_port = htons((uint16_t)port);
         sl = sizeof(*s4);
     } else if (inet_pton(AF_INET6, argv[2], &s6->sin6_addr) == 1) {
         fam = AF_INET6;
         s6->sin6_family = AF_INET6;
-        s6->sin6_port = htons((uint16_t)atoi(argv[3]));
+        s6->sin6_port = htons((uint16_t)port);
         sl = sizeof(*s6);
     } else {
         fprintf(stderr, "quic_initial: %s: not an address\n", argv[2]);

@@ -52,8 +52,9 @@ static const uint16_t PKT = (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_PACKET;
 
 static void packet_hdr(struct msgb *m, uint32_t id)
 {
-    uint8_t h[8] = { (uint8_t)(id >> 24), (uint8_t)(id >> 16), (uint8_t)(id >> 8), (uint8_t)id,
-                     0x86, 0xdd, 2, 0 };
+    uint8_t h[8] = {
+        (uint8_t)(id >> 24), (uint8_t)(id >> 16), (uint8_t)(id >> 8), (uint8_t)id, 0x86, 0xdd, 2, 0
+    };
     attr(m, NFQA_PACKET_HDR, h, 7);
 }
 
