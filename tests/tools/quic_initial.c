@@ -1,11 +1,13 @@
 /* quic_initial.c - test tool: one QUIC v1 connection attempt's client Initials, sent over a real
  * UDP socket (queue.sh: what reaches the server's side of a queue-mode filter).
  *
- * Usage: quic_initial SNI ADDR PORT [pq]
+ * Usage: quic_initial SNI ADDR PORT [pq|time]
  * The ClientHello for SNI (ALPN h3) goes in one Initial, or with pq (a post-quantum key share as
  * Chromium sends, X25519MLKEM768) in two, cut inside the name, each in its own 1250-byte
  * datagram; then the tool waits 1 s and prints "answer N" (datagrams the peer sent back) or
- * "none". Exit 0, or 1 with a message on stderr. */
+ * "none". With time (one Initial): prints "rtt_us N", the microseconds from the send to the
+ * first datagram back, or "none" (1 s); tests/bench/inline.sh measures the delay a filter adds to
+ * allowed Initials with it. Exit 0, or 1 with a message on stderr. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -14,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tests/lib/quicw.h"
@@ -39,6 +42,7 @@ int main(int argc, char **argv)
         return 1;
     }
     bool pq = argc > 4 && strcmp(argv[4], "pq") == 0;
+    bool timed = argc > 4 && strcmp(argv[4], "time") == 0;
     char *end;
     unsigned long port = strtoul(argv[3], &end, 10);
     if (*end || port == 0 || port > 65535) {
@@ -82,6 +86,8 @@ int main(int argc, char **argv)
         fputs("quic_initial: cannot derive Initial keys\n", stderr);
         return 1;
     }
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     size_t hl = quicw_hello(argv[1], pq ? 1216 : 0, h, sizeof(h), &so);
     int rc = hl ? 0 : -1;
     if (!rc && hl <= 1100)
@@ -99,6 +105,19 @@ int main(int argc, char **argv)
     }
     unsigned got = 0;
     struct pollfd p = { .fd = fd, .events = POLLIN };
+    if (timed) {
+        struct timespec t1;
+        uint8_t buf[2048];
+        if (poll(&p, 1, 1000) > 0 && recv(fd, buf, sizeof(buf), 0) >= 0) {
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            printf("rtt_us %ld\n", (long)((t1.tv_sec - t0.tv_sec) * 1000000L +
+                                          (t1.tv_nsec - t0.tv_nsec) / 1000L));
+        } else {
+            printf("none\n");
+        }
+        close(fd);
+        return 0;
+    }
     while (poll(&p, 1, 1000) > 0) {
         uint8_t buf[2048];
         if (recv(fd, buf, sizeof(buf), 0) < 0)
