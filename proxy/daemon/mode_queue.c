@@ -15,6 +15,7 @@
 #include "common/compiler.h"
 #include "common/log.h"
 #include "proxy/capture/capture_queue.h"
+#include "proxy/daemon/blocknote.h"
 #include "proxy/daemon/hits.h"
 #include "proxy/daemon/mode.h"
 #include "proxy/daemon/mode_queue.h"
@@ -22,7 +23,6 @@
 #include "proxy/enforce/inject.h"
 #include "proxy/enforce/notice.h"
 #include "proxy/engine/engine.h"
-#include "proxy/packet/csumpol.h"
 #include "rules/match/rsref.h"
 
 #define Q_BATCH    128        /* packets handled per read section */
@@ -74,12 +74,6 @@ struct hold {
     uint32_t *ids; /* hold_packets packet ids */
 };
 
-struct q_notice {
-    char *url, *contact, *contact_url;
-    struct notice_config cfg;
-    struct q_notice *older; /* replaced ones, freed at close */
-};
-
 struct queue_mode;
 
 struct q_worker {
@@ -110,7 +104,7 @@ struct queue_mode {
     struct daemon_ctx *d;
     unsigned n;
     struct q_worker **w;
-    _Atomic(struct q_notice *) notice;
+    _Atomic(struct blocknote *) notice;
     uint32_t hold_packets, hold_flows;
     uint64_t hold_timeout_ns;
     int incomplete;   /* enum settings_queue_incomplete */
@@ -123,39 +117,6 @@ static uint64_t mono_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* ---- notice ---------------------------------------------------------------------------------- */
-
-static void notice_free(struct q_notice *n)
-{
-    while (n) {
-        struct q_notice *o = n->older;
-        free(n->url);
-        free(n->contact);
-        free(n->contact_url);
-        free(n);
-        n = o;
-    }
-}
-
-static struct q_notice *notice_new(const struct settings *cfg)
-{
-    struct q_notice *n = calloc(1, sizeof(*n));
-    if (!n)
-        return NULL;
-    n->url = strdup(cfg->notice_url ? cfg->notice_url : "");
-    n->contact = strdup(cfg->notice_contact ? cfg->notice_contact : "");
-    n->contact_url = strdup(cfg->notice_contact_url ? cfg->notice_contact_url : "");
-    if (!n->url || !n->contact || !n->contact_url) {
-        notice_free(n);
-        return NULL;
-    }
-    n->cfg.url = *n->url ? n->url : NULL;
-    n->cfg.show_order = cfg->notice_show_order;
-    n->cfg.contact = *n->contact ? n->contact : NULL;
-    n->cfg.contact_url = *n->contact_url ? n->contact_url : NULL;
-    return n;
 }
 
 /* ---- held packets ---------------------------------------------------------------------------- */
@@ -286,17 +247,8 @@ static void hold_expire(struct q_worker *w, struct hold *h)
 
 static size_t build_response(struct q_worker *w, const struct engine_event *ev, const char *order)
 {
-    const struct q_notice *n = atomic_load_explicit(&w->q->notice, memory_order_acquire);
-    size_t ul = 0;
-    if (ev->url) {
-        ul = ev->url_len < sizeof(w->url) - 1 ? ev->url_len : sizeof(w->url) - 1;
-        memcpy(w->url, ev->url, ul);
-    }
-    w->url[ul] = '\0';
-    const char *u = ul ? w->url : NULL;
-    if (*n->url)
-        return notice_build_redirect(w->resp, sizeof(w->resp), n->url, u, order);
-    return notice_build_451(w->resp, sizeof(w->resp), &n->cfg, u, order);
+    const struct blocknote *n = atomic_load_explicit(&w->q->notice, memory_order_acquire);
+    return blocknote_response(n, ev, order, w->url, sizeof(w->url), w->resp, sizeof(w->resp));
 }
 
 static int send_ip(struct q_worker *w, const uint8_t *pkt, size_t len)
@@ -603,7 +555,7 @@ static void q_close(void *state)
     for (unsigned i = 0; i < q->n; i++)
         worker_free(q->w[i]);
     free(q->w);
-    notice_free(atomic_load(&q->notice));
+    blocknote_free_chain(atomic_load(&q->notice));
     free(q);
 }
 
@@ -646,7 +598,7 @@ static int q_open(const struct settings *cfg, struct daemon_ctx *d, void **state
     atomic_init(&q->quic, cfg->inline_quic);
     q->mark_pass = (uint32_t)cfg->queue_mark_pass;
     q->mark_block = (uint32_t)cfg->queue_mark_block;
-    struct q_notice *nt = notice_new(cfg);
+    struct blocknote *nt = blocknote_new(cfg);
     if (!nt)
         goto nomem;
     atomic_init(&q->notice, nt);
@@ -661,16 +613,7 @@ static int q_open(const struct settings *cfg, struct daemon_ctx *d, void **state
     }
 
     struct engine_config ec;
-    engine_config_default(&ec);
-    ec.max_flows = (size_t)cfg->flows_max;
-    ec.reasm_bytes = (size_t)cfg->reasm_bytes;
-    ec.checksums = cfg->checksums;
-    ec.reasm_buffers = (size_t)cfg->reasm_buffers;
-    ec.quic_max_datagrams = (uint32_t)cfg->quic_max_datagrams;
-    ec.quic_max_bytes = (size_t)cfg->quic_max_bytes;
-    ec.policy.https_url = cfg->https_url == SETTINGS_HTTPS_URL_IGNORE
-                              ? VERDICT_HTTPS_URL_IGNORE
-                              : VERDICT_HTTPS_URL_BLOCK_NAME;
+    blocknote_engine_config(cfg, &ec);
     ec.policy.notice_url = nt->cfg.url;
 
     for (unsigned i = 0; i < q->n; i++) {
@@ -740,7 +683,7 @@ static int q_reload(void *state, const struct settings *cfg)
 {
     struct queue_mode *q = state;
     atomic_store_explicit(&q->quic, cfg->inline_quic, memory_order_relaxed);
-    struct q_notice *n = notice_new(cfg);
+    struct blocknote *n = blocknote_new(cfg);
     if (!n)
         return -ENOMEM;
     n->older = atomic_load(&q->notice);

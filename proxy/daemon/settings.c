@@ -102,7 +102,7 @@ static const struct config_key keys[] = {
     { "queue.fail", CONFIG_ENUM, 0, 0, "open", v_queue_fail, OFF(queue_fail), true,
       "a full queue (a stalled or slow worker): let packets through (open, counted by the kernel) "
       "or drop them (closed); with no daemon bound the rule's --queue-bypass decides" },
-    { "queue.hold_packets", CONFIG_INT, 1, 256, "32", NULL, OFF(queue_hold_packets), true,
+    { "queue.hold_packets", CONFIG_INT, 1, 65535, "128", NULL, OFF(queue_hold_packets), true,
       "packets of one flow held until its first request can be judged; one more judges it on "
       "what arrived and its address" },
     { "queue.hold_flows", CONFIG_INT, 16, 1048576, "4096", NULL, OFF(queue_hold_flows), true,

@@ -121,6 +121,10 @@ for fam in 4 6; do
     expect "v$fam server got no client payload at all on blocked connections" \
         "$(tcpdump -r "$QG_DIR/b$fam.pcap" -nn "dst port 443 and (tcp[tcpflags] & tcp-push != 0)" 2>/dev/null | wc -l)" "0"
     expect "v$fam split ClientHello allowed -> server hello" "$(cl python3 "$CLIENT_PY" split allowed.test "$SRV" 443)" "serverhello"
+    # one byte a segment (EVASION T2 at its extreme): the client stalls on its congestion window
+    # before the name (nothing held is acknowledged); at queue.hold_timeout the flow is judged on
+    # its address (queue.incomplete = address): an allowed name is then served
+    expect "v$fam ClientHello one byte a segment, allowed -> server hello after the hold timeout" "$(cl python3 "$CLIENT_PY" bytewise allowed.test "$SRV" 443)" "serverhello"
 
     # blocked HTTP: 302 to the notice page, nothing in the server's log
     v=$(cc $R -o /dev/null -w '%{http_code} %{redirect_url}' "http://blocked.test/page$fam?x=1")
@@ -202,10 +206,16 @@ expect "daemon stopped, --queue-bypass: a blocked name passes too (fail-open is 
 load_rules nobypass || bad "rules without --queue-bypass"
 v=$(cc $R4 --max-time 3 -o /dev/null -w '%{http_code}' https://allowed.test/small 2>/dev/null)
 expect "daemon stopped, no --queue-bypass: nothing passes (fail-closed)" "$v" "000"
-QUIC_POLICY=drop-all start_qorgau "queue.fail = closed" || bad "qorgau (fail-closed)" "did not start"
+QUIC_POLICY=drop-all start_qorgau "queue.fail = closed
+queue.incomplete = drop
+queue.hold_timeout = 500ms" || bad "qorgau (fail-closed)" "did not start"
 v=$(cc $R4 -o /dev/null -w '%{http_code}' https://allowed.test/small)
 expect "fail-closed rules, daemon running: allowed https passes" "$v" "200"
 out=$(cc $R4 https://blocked.test/small 2>&1); rc=$?
 expect_match "fail-closed rules, daemon running: blocked https reset" "$rc $out" '^(35|56) .*[Rr]eset'
+out=$(cl python3 "$CLIENT_PY" bytewise blocked.test "$QG_SRV4" 443)
+expect_match "queue.incomplete = drop: a ClientHello one byte a segment is not served (blocked name)" "$out" '^(reset|timeout|eof)$'
+out=$(cl python3 "$CLIENT_PY" split blocked.test "$QG_SRV4" 443)
+expect "queue.incomplete = drop: split ClientHello (0.3 s apart) blocked -> reset" "$out" "reset"
 expect "inline.quic = drop-all: QUIC to an allowed name dropped too" "$(cl "$QG_TOOLS/quic_initial" allowed.test "$QG_SRV4" 443)" "none"
 qg_stop "$QPID"

@@ -110,8 +110,8 @@ int main(int argc, char **argv)
         uint8_t buf[2048];
         if (poll(&p, 1, 1000) > 0 && recv(fd, buf, sizeof(buf), 0) >= 0) {
             clock_gettime(CLOCK_MONOTONIC, &t1);
-            printf("rtt_us %ld\n", (long)((t1.tv_sec - t0.tv_sec) * 1000000L +
-                                          (t1.tv_nsec - t0.tv_nsec) / 1000L));
+            printf("rtt_us %ld\n",
+                   (long)((t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000L));
         } else {
             printf("none\n");
         }

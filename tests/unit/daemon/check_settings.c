@@ -233,7 +233,7 @@ static const struct err_case err_cases[] = {
     { "mode = queue\nqueue.mark_pass = 7\nqueue.mark_block = 7\n",
       "config: t.conf:3: queue.mark_block: 7 is also queue.mark_pass; the marks must differ" },
     { "mode = queue\nqueue.hold_packets = 0\n",
-      "config: t.conf:2: queue.hold_packets: 0 is out of range 1..256" },
+      "config: t.conf:2: queue.hold_packets: 0 is out of range 1..65535" },
     { "mode = inline\ninline.tproxy_port = 0\ninline.redirect_port = 0\n",
       "config: t.conf: inline.tproxy_port and inline.redirect_port are both 0; inline mode needs a "
       "listener" },

@@ -209,7 +209,7 @@ START_TEST(judge_now)
     ck_assert(engine_judge_now(e, fa.flow, fa.flow_id));
     ck_assert_uint_eq(r.events, 1);
     ck_assert_uint_eq(r.blocks, 1);
-    ck_assert_int_eq(r.last_method, METHOD_IP_FALLBACK); /* an IP entry, no name seen */
+    ck_assert_int_eq(r.last_method, METHOD_IP_FALLBACK);  /* an IP entry, no name seen */
     ck_assert(!engine_judge_now(e, fa.flow, fa.flow_id)); /* settled */
     ck_assert(engine_judge_now(e, fb.flow, fb.flow_id));
     ck_assert_uint_eq(r.events, 2);
