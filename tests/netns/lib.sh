@@ -136,6 +136,24 @@ qg_start_nginx() {
     qg_wait_port $QG_SRV 443 || { cat "$QG_DIR/nginx.out" "$QG_DIR/nginx-error.log" 2>/dev/null; return 1; }
 }
 
+# curl --resolve options for the names the tests use, to the server's IPv4 / IPv6 address
+QG_R4="--resolve allowed.test:443:$QG_SRV4 --resolve allowed.test:80:$QG_SRV4 --resolve blocked.test:443:$QG_SRV4 --resolve blocked.test:80:$QG_SRV4 --resolve www.blocked.test:443:$QG_SRV4"
+QG_R6="--resolve allowed.test:443:[$QG_SRV6] --resolve allowed.test:80:[$QG_SRV6] --resolve blocked.test:443:[$QG_SRV6] --resolve blocked.test:80:[$QG_SRV6]"
+
+# qg_allowed_loads FAM RESOLVE: the allowed loads every in-path test checks, byte-identical: the
+# 10 MB file over HTTP/1.1 + TLS 1.2, HTTP/2 + TLS 1.3 and plain HTTP, and the small page. Uses
+# the caller's cc (curl in the client namespace) and the expect check.
+qg_allowed_loads() {
+    v=$(cc $2 --http1.1 --tlsv1.2 --tls-max 1.2 -o "$QG_DIR/out" -w '%{http_version}' https://allowed.test/big.bin)
+    expect "v$1 https allowed http/1.1 tls1.2 sha256" "$v $(sha256sum <"$QG_DIR/out" | cut -d' ' -f1)" "1.1 $QG_BIG_SHA"
+    v=$(cc $2 --http2 --tlsv1.3 -o "$QG_DIR/out" -w '%{http_version}' https://allowed.test/big.bin)
+    expect "v$1 https allowed h2 tls1.3 sha256" "$v $(sha256sum <"$QG_DIR/out" | cut -d' ' -f1)" "2 $QG_BIG_SHA"
+    v=$(cc $2 -o "$QG_DIR/out" -w '%{http_code}' http://allowed.test/big.bin)
+    expect "v$1 http allowed sha256" "$v $(sha256sum <"$QG_DIR/out" | cut -d' ' -f1)" "200 $QG_BIG_SHA"
+    v=$(cc $2 http://allowed.test/small)
+    expect "v$1 http allowed small page" "$v" "hello allowed.test"
+}
+
 # Waits until something listens on TCP port $2 in namespace $1 (5 s).
 qg_wait_port() {
     i=0

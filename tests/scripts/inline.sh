@@ -81,20 +81,13 @@ CONF
 if [ "$USE_DAEMON" = 1 ]; then echo "proxy: $QG_BIN run (mode inline)"; else echo "proxy: inline_driver"; fi
 start_proxy rst redirect || { bad "proxy" "did not start"; cat "$QG_DIR/proxy.log"; exit 1; }
 
-R4="--resolve allowed.test:443:$QG_SRV4 --resolve allowed.test:80:$QG_SRV4 --resolve blocked.test:443:$QG_SRV4 --resolve blocked.test:80:$QG_SRV4 --resolve www.blocked.test:443:$QG_SRV4"
-R6="--resolve allowed.test:443:[$QG_SRV6] --resolve allowed.test:80:[$QG_SRV6] --resolve blocked.test:443:[$QG_SRV6] --resolve blocked.test:80:[$QG_SRV6]"
+R4=$QG_R4
+R6=$QG_R6
 
 for fam in 4 6; do
     if [ $fam = 4 ]; then R=$R4; SRV=$QG_SRV4; SRV_B=$QG_SRV4_B; else R=$R6; SRV=$QG_SRV6; SRV_B=$QG_SRV6_B; fi
     # allowed: byte-identical 10 MB over every protocol combination
-    v=$(cc $R --http1.1 --tlsv1.2 --tls-max 1.2 -o "$QG_DIR/out" -w '%{http_version}' https://allowed.test/big.bin)
-    expect "v$fam https allowed http/1.1 tls1.2 sha256" "$v $(sha <"$QG_DIR/out")" "1.1 $QG_BIG_SHA"
-    v=$(cc $R --http2 --tlsv1.3 -o "$QG_DIR/out" -w '%{http_version}' https://allowed.test/big.bin)
-    expect "v$fam https allowed h2 tls1.3 sha256" "$v $(sha <"$QG_DIR/out")" "2 $QG_BIG_SHA"
-    v=$(cc $R -o "$QG_DIR/out" -w '%{http_code}' http://allowed.test/big.bin)
-    expect "v$fam http allowed sha256" "$v $(sha <"$QG_DIR/out")" "200 $QG_BIG_SHA"
-    v=$(cc $R http://allowed.test/small)
-    expect "v$fam http allowed small page" "$v" "hello allowed.test"
+    qg_allowed_loads $fam "$R"
 
     # blocked names: RST for TLS, 302 to the notice page for HTTP
     out=$(cc $R https://blocked.test/small 2>&1); rc=$?

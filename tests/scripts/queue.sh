@@ -86,7 +86,7 @@ capture() { # FILE FILTER
     qg_bg "$1.err" ip netns exec "$QG_SRV" tcpdump -i s0 -U -s 0 -w "$1" "$2"
     cap_pid=$QG_LAST_PID
     i=0
-    while [ $i -lt 50 ] && ! grep -q 'listening on' "$1.err"; do sleep 0.1; i=$((i + 1)); done
+    while [ $i -lt 50 ] && ! grep -qs 'listening on' "$1.err"; do sleep 0.1; i=$((i + 1)); done
 }
 stop_capture() { sleep 0.3; qg_stop "$cap_pid"; }
 # client payload bytes that reached the server in a capture, and whether TEXT is among them
@@ -94,19 +94,12 @@ payload_has() { # FILE TEXT
     tcpdump -r "$1" -A 2>/dev/null | grep -c "$2"
 }
 
-R4="--resolve allowed.test:443:$QG_SRV4 --resolve allowed.test:80:$QG_SRV4 --resolve blocked.test:443:$QG_SRV4 --resolve blocked.test:80:$QG_SRV4 --resolve www.blocked.test:443:$QG_SRV4"
-R6="--resolve allowed.test:443:[$QG_SRV6] --resolve allowed.test:80:[$QG_SRV6] --resolve blocked.test:443:[$QG_SRV6] --resolve blocked.test:80:[$QG_SRV6]"
+R4=$QG_R4
+R6=$QG_R6
 
 for fam in 4 6; do
     if [ $fam = 4 ]; then R=$R4; SRV=$QG_SRV4; SRV_B=$QG_SRV4_B; else R=$R6; SRV=$QG_SRV6; SRV_B=$QG_SRV6_B; fi
-    v=$(cc $R --http1.1 --tlsv1.2 --tls-max 1.2 -o "$QG_DIR/out" -w '%{http_version}' https://allowed.test/big.bin)
-    expect "v$fam https allowed http/1.1 tls1.2 10 MB sha256" "$v $(sha <"$QG_DIR/out")" "1.1 $QG_BIG_SHA"
-    v=$(cc $R --http2 --tlsv1.3 -o "$QG_DIR/out" -w '%{http_version}' https://allowed.test/big.bin)
-    expect "v$fam https allowed h2 tls1.3 10 MB sha256" "$v $(sha <"$QG_DIR/out")" "2 $QG_BIG_SHA"
-    v=$(cc $R -o "$QG_DIR/out" -w '%{http_code}' http://allowed.test/big.bin)
-    expect "v$fam http allowed 10 MB sha256" "$v $(sha <"$QG_DIR/out")" "200 $QG_BIG_SHA"
-    v=$(cc $R http://allowed.test/small)
-    expect "v$fam http allowed small page" "$v" "hello allowed.test"
+    qg_allowed_loads $fam "$R"
 
     # blocked TLS: reset, and the server never sees the ClientHello
     capture "$QG_DIR/b$fam.pcap" "tcp port 443"
@@ -181,7 +174,7 @@ while True:
         print("got", len(d), peer[0], flush=True)
         s.sendto(b"\xc0" + bytes(40), peer)
 ' "$QG_SRV4" "$QG_SRV6"
-i=0; while [ $i -lt 50 ] && ! grep -q ready "$QG_DIR/echo.out"; do sleep 0.1; i=$((i + 1)); done
+i=0; while [ $i -lt 50 ] && ! grep -qs ready "$QG_DIR/echo.out"; do sleep 0.1; i=$((i + 1)); done
 for fam in 4 6; do
     if [ $fam = 4 ]; then SRV=$QG_SRV4; else SRV=$QG_SRV6; fi
     expect "v$fam QUIC allowed name: Initial delivered, answer back" "$(cl "$QG_TOOLS/quic_initial" allowed.test "$SRV" 443)" "answer 1"
