@@ -3,12 +3,13 @@
 # deploy/iptables-queue.rules: NFQUEUE balanced over 2 workers, connection marks) -> server ns
 # (nginx with TLS 1.2/1.3, HTTP/2, a 10 MB file; tests/netns/lib.sh builds all three). Real
 # clients: curl (h1/h2, TLS 1.2/1.3, IPv4 and IPv6), wget, nghttp, openssl s_client; python
-# (tests/netns/client.py) for a ClientHello split over two segments, keep-alive and decoys;
-# tests/tools/quic_initial for QUIC Initials. Checked on the server's side too (tcpdump on its
-# interface, nginx's access log): a blocked ClientHello or HTTP request never reaches the
-# server, not even in part, and neither does a bad-checksum decoy. Then: with the daemon
-# stopped the rule's --queue-bypass lets traffic through (fail-open), without it traffic stops
-# (fail-closed).
+# (tests/netns/client.py) for ClientHellos split over two segments or one byte a segment,
+# keep-alive, decoys and zapret-style splits; tests/tools/quic_initial for QUIC Initials.
+# Checked on the server's side too (tcpdump on its interface, nginx's access log): a blocked
+# ClientHello or HTTP request never reaches the server, not even in part, and neither do
+# bad-checksum, MD5 or no-ACK decoys. Then: with the daemon stopped the rule's --queue-bypass
+# lets traffic through (fail-open), without it traffic stops (fail-closed); queue.incomplete =
+# drop and inline.quic = drop-all.
 #
 # Without root, namespaces, iptables or tcpdump it fails (QG_ALLOW_SKIP=1: skips, exit 77).
 # Everything it starts is stopped by PID and every namespace deleted.
@@ -143,6 +144,12 @@ for fam in 4 6; do
     done
     stop_capture
     expect "v$fam no decoy reached the server (blocked.test never in its traffic)" "$(payload_has "$QG_DIR/d$fam.pcap" 'blocked.test')" "0"
+    # a decoy far behind the window (T6, zapret badseq): the verdict is the real hello's (the
+    # decoy is forwarded: wholly old data, which the server discards as a duplicate)
+    expect "v$fam badseq decoy naming a blocked site, then an allowed hello -> server hello" \
+        "$(cl python3 "$CLIENT_PY" desync badseq blocked.test allowed.test "$SRV" 443)" "serverhello"
+    expect "v$fam badseq decoy naming an allowed site, then the blocked hello -> reset" \
+        "$(cl python3 "$CLIENT_PY" desync badseq allowed.test blocked.test "$SRV" 443)" "reset"
 done
 
 # openssl s_client, nghttp, wget
@@ -158,6 +165,13 @@ v=$(cl timeout 30 wget -q --no-check-certificate -O - https://allowed.test/big.b
 expect "wget https allowed sha256" "$v" "$QG_BIG_SHA"
 out=$(cl timeout 15 wget -S --max-redirect=0 -O /dev/null http://blocked.test/ 2>&1)
 expect_match "wget http blocked -> 302" "$out" 'HTTP/1\.1 302'
+
+# zapret-style splits the server accepts (EVASION T1-T4, T10): out of order, an overlap of junk,
+# IP fragments, bad-checksum fakes between the real pieces; held until the name is read
+for mode in ipfrag2 multidisorder seqovl hostfakesplit; do
+    expect "zapret $mode, blocked name: reset" "$(cl python3 "$CLIENT_PY" rawsend $mode blocked.test "$QG_SRV4" 443)" reset
+    expect "control: zapret $mode, other name: server hello" "$(cl python3 "$CLIENT_PY" rawsend $mode other.test "$QG_SRV4" 443)" serverhello
+done
 
 # QUIC: Initials to a UDP echo on the server's :443; blocked names' datagrams are dropped
 qg_bg "$QG_DIR/echo.out" ip netns exec "$QG_SRV" python3 -c '
