@@ -4,7 +4,8 @@
 # (nginx with TLS 1.2/1.3, HTTP/2, a 10 MB file; tests/netns/lib.sh builds all three). Real
 # clients: curl (h1/h2, TLS 1.2/1.3, IPv4 and IPv6), wget, nghttp, openssl s_client; python
 # (tests/netns/client.py) for ClientHellos split over two segments or one byte a segment,
-# keep-alive, decoys and zapret-style splits; tests/tools/quic_initial for QUIC Initials.
+# keep-alive, decoys and zapret-style splits; tests/tools/quic_initial for QUIC Initials;
+# headless Chromium over TCP and over QUIC (forced for the origin).
 # Checked on the server's side too (tcpdump on its interface, nginx's access log): a blocked
 # ClientHello or HTTP request never reaches the server, not even in part, and neither do
 # bad-checksum, MD5 or no-ACK decoys. Then: with the daemon stopped the rule's --queue-bypass
@@ -198,6 +199,39 @@ for fam in 4 6; do
     expect "v$fam QUIC blocked: no datagram reached the server" "$(grep -c got "$QG_DIR/echo.out")" "$n0"
     expect "v$fam QUIC allowed name split over two Initials: delivered" "$(cl "$QG_TOOLS/quic_initial" allowed.test "$SRV" 443 pq)" "answer 2"
 done
+
+# headless Chromium: HTTPS over TCP, and QUIC forced for the origin (--origin-to-force-quic-on:
+# no TCP fallback, so its Initials - a ClientHello with a post-quantum key share, two datagrams -
+# are what the filter judges; the echo on :443 shows whether they reached the server)
+if command -v chromium >/dev/null 2>&1; then
+    chrome() { # NAME [FLAGS...]: "loaded" or the last net::ERR_ code Chromium reported
+        n=$1
+        shift
+        mkdir -p "$QG_DIR/home"
+        ip netns exec "$QG_CLI" env HOME="$QG_DIR/home" XDG_CONFIG_HOME="$QG_DIR/home" XDG_CACHE_HOME="$QG_DIR/home" \
+            timeout -k 5 40 chromium --headless --no-sandbox --disable-gpu --no-first-run \
+            --disable-background-networking --disable-component-update --disable-sync \
+            --user-data-dir="$QG_DIR/prof-$n-$#" --ignore-certificate-errors --enable-quic "$@" \
+            --dump-dom "https://$n/small" >"$QG_DIR/chromium.dom" 2>"$QG_DIR/chromium.err"
+        if grep -q "hello $n" "$QG_DIR/chromium.dom"; then echo loaded; else
+            grep -o 'net::ERR_[A-Z0-9_]*' "$QG_DIR/chromium.err" | tail -n 1; fi
+    }
+    expect "chromium: allowed.test over TCP loads" "$(chrome allowed.test)" "loaded"
+    expect "chromium: blocked.test over TCP is reset" "$(chrome blocked.test)" "net::ERR_CONNECTION_RESET"
+    n0=$(grep -c "got .* 10.200.1.2" "$QG_DIR/echo.out")
+    chrome allowed.test --origin-to-force-quic-on=allowed.test:443 >/dev/null
+    n1=$(grep -c "got .* 10.200.1.2" "$QG_DIR/echo.out")
+    expect "chromium: forced QUIC to allowed.test: its Initials reach the server" "$([ "$n1" -gt "$n0" ] && echo yes)" "yes"
+    qb() { grep '"msg":"block"' "$QG_DIR/qorgau.out" | grep '"app":"quic"' | grep -c '"name":"blocked.test"'; }
+    b0=$(qb)
+    chrome blocked.test --origin-to-force-quic-on=blocked.test:443 >/dev/null
+    n2=$(grep -c "got .* 10.200.1.2" "$QG_DIR/echo.out")
+    expect "chromium: forced QUIC to blocked.test: no datagram reaches the server" "$n2" "$n1"
+    expect "chromium: forced QUIC to blocked.test: blocked as QUIC (a new block in the log)" \
+        "$([ "$(qb)" -gt "$b0" ] && echo yes)" "yes"
+else
+    bad "chromium" "not installed (Debian package chromium)"
+fi
 
 expect_match "block decisions logged with their enforcement" \
     "$(grep '"msg":"block"' "$QG_DIR/qorgau.out" | grep '"name":"blocked.test"' | grep -o '"enforced":"[a-z+]*"' | sort -u | tr '\n' ' ')" \
