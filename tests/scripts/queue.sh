@@ -154,18 +154,7 @@ for fam in 4 6; do
 done
 
 # openssl s_client, nghttp, wget
-out=$(echo Q | cl timeout 10 openssl s_client -connect "$QG_SRV4:443" -servername allowed.test -tls1_3 2>&1)
-expect_match "openssl s_client allowed tls1.3" "$out" 'Protocol *: TLSv1\.3|New, TLSv1\.3'
-out=$(echo Q | cl timeout 10 openssl s_client -connect "$QG_SRV4:443" -servername blocked.test 2>&1); rc=$?
-expect_match "openssl s_client blocked -> error" "$rc $(printf '%s' "$out" | grep -v '^depth' | head -5)" '^1 .*(reset|errno=104|write:errno|connect:errno|error)'
-out=$(cl timeout 15 nghttp -v https://allowed.test/small 2>&1)
-expect_match "nghttp allowed h2" "$out" 'hello allowed\.test'
-out=$(cl timeout 15 nghttp https://blocked.test/small 2>&1)
-expect "nghttp blocked got no page" "$(printf '%s' "$out" | grep -c hello)" "0"
-v=$(cl timeout 30 wget -q --no-check-certificate -O - https://allowed.test/big.bin | sha)
-expect "wget https allowed sha256" "$v" "$QG_BIG_SHA"
-out=$(cl timeout 15 wget -S --max-redirect=0 -O /dev/null http://blocked.test/ 2>&1)
-expect_match "wget http blocked -> 302" "$out" 'HTTP/1\.1 302'
+qg_client_matrix
 
 # zapret-style splits the server accepts (EVASION T1-T4, T10): out of order, an overlap of junk,
 # IP fragments, bad-checksum fakes between the real pieces; held until the name is read
