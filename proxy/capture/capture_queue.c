@@ -13,8 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "proxy/packet/decode.h"
 
@@ -289,4 +291,60 @@ int capture_queue_verdict(struct capture *c, uint32_t id, int verdict, bool with
 void capture_queue_stats(const struct capture *c, struct capture_queue_stats *st)
 {
     *st = ((const struct capture_queue *)c)->st;
+}
+
+/* Reads an unsigned decimal at *p (after spaces), advancing *p. Returns false when none. */
+static bool read_u64(const char **p, const char *end, uint64_t *v)
+{
+    const char *q = *p;
+    while (q < end && (*q == ' ' || *q == '\t'))
+        q++;
+    if (q >= end || *q < '0' || *q > '9')
+        return false;
+    uint64_t x = 0;
+    while (q < end && *q >= '0' && *q <= '9') {
+        x = x * 10 + (uint64_t)(*q - '0');
+        q++;
+    }
+    *v = x;
+    *p = q;
+    return true;
+}
+
+int capture_queue_parse_proc(const char *text, size_t len, uint16_t num,
+                             struct capture_queue_kstats *ks)
+{
+    const char *p = text, *end = text + len;
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        const char *le = eol ? eol : end;
+        uint64_t f[7];
+        const char *q = p;
+        unsigned n = 0;
+        while (n < 7 && read_u64(&q, le, &f[n]))
+            n++;
+        if (n == 7 && f[0] == num) {
+            ks->waiting = f[2];
+            ks->dropped = f[5];
+            ks->user_dropped = f[6];
+            return 1;
+        }
+        p = eol ? eol + 1 : end;
+    }
+    return 0;
+}
+
+int capture_queue_kernel_stats(const struct capture *c, struct capture_queue_kstats *ks)
+{
+    const struct capture_queue *q = (const struct capture_queue *)c;
+    char buf[8192];
+    int fd = open("/proc/net/netfilter/nfnetlink_queue", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    size_t len = 0;
+    ssize_t n;
+    while (len < sizeof(buf) && (n = read(fd, buf + len, sizeof(buf) - len)) > 0)
+        len += (size_t)n;
+    close(fd);
+    return capture_queue_parse_proc(buf, len, q->num, ks) == 1 ? 0 : -ENOENT;
 }

@@ -74,4 +74,22 @@ struct capture_queue_stats {
 };
 void capture_queue_stats(const struct capture *c, struct capture_queue_stats *st);
 
+/* The kernel's view of one queue (/proc/net/netfilter/nfnetlink_queue, per network namespace). */
+struct capture_queue_kstats {
+    uint64_t waiting;      /* packets queued and not yet given a verdict (held ones included) */
+    uint64_t dropped;      /* packets dropped for a full queue (fail-closed; with fail-open the
+                            * kernel lets them through without counting) */
+    uint64_t user_dropped; /* packets dropped because their message could not be delivered */
+};
+
+/* Finds queue num in the text of /proc/net/netfilter/nfnetlink_queue (len bytes, one line a
+ * queue: number, portid, waiting, copy mode, copy range, dropped, user dropped, id, 1). Returns
+ * 1 and fills ks, 0 when the queue is not listed. Pure. */
+int capture_queue_parse_proc(const char *text, size_t len, uint16_t num,
+                             struct capture_queue_kstats *ks);
+
+/* Reads the kernel's figures of c's queue. Returns 0, -ENOENT (not listed) or -errno. No
+ * allocation (a stack buffer); call it from a periodic path, not per packet. */
+int capture_queue_kernel_stats(const struct capture *c, struct capture_queue_kstats *ks);
+
 #endif

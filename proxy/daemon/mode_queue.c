@@ -47,6 +47,9 @@ enum q_ctr {
     C_VERDICT_ERRORS,
     C_ENOBUFS,
     C_FLOWS,
+    C_KERNEL_WAITING, /* read from /proc about once a second */
+    C_KERNEL_DROPPED,
+    C_KERNEL_USER_DROPPED,
     C_COUNT
 };
 
@@ -93,6 +96,8 @@ struct q_worker {
     uint32_t ntouched;
 
     uint64_t ctr_local[C_COUNT];
+    unsigned ticks;
+    uint64_t full_logged_ns; /* last "queue nearly full" warning */
     _Atomic uint64_t ctr[C_COUNT];
     uint16_t ip_id;
     char resp[NOTICE_RESPONSE_MAX];
@@ -110,6 +115,8 @@ struct queue_mode {
     int incomplete;   /* enum settings_queue_incomplete */
     _Atomic int quic; /* enum settings_quic (inline.quic, reloadable) */
     uint32_t mark_pass, mark_block;
+    uint32_t maxlen;
+    bool fail_open;
 };
 
 static uint64_t mono_ns(void)
@@ -449,6 +456,22 @@ static void publish_counters(struct q_worker *w)
     w->ctr_local[C_PACKETS] = qs.packets;
     w->ctr_local[C_ENOBUFS] = qs.enobufs;
     w->ctr_local[C_FLOWS] = es.flows;
+    struct capture_queue_kstats ks;
+    if (++w->ticks % 5 == 0 && capture_queue_kernel_stats(w->cap, &ks) == 0) {
+        w->ctr_local[C_KERNEL_WAITING] = ks.waiting;
+        w->ctr_local[C_KERNEL_DROPPED] = ks.dropped;
+        w->ctr_local[C_KERNEL_USER_DROPPED] = ks.user_dropped;
+        uint64_t now = mono_ns();
+        if (ks.waiting >= (uint64_t)w->q->maxlen * 9 / 10 &&
+            now - w->full_logged_ns >= 10000000000u && w->q->d->log) {
+            w->full_logged_ns = now;
+            log_write(w->q->d->log, LOG_LEVEL_WARN, "queue", "queue nearly full",
+                      LOG_KV(LOG_U("worker", w->idx), LOG_U("waiting", ks.waiting),
+                             LOG_U("maxlen", w->q->maxlen),
+                             LOG_S("when_full", w->q->fail_open ? "pass unjudged (fail-open)"
+                                                                : "drop (fail-closed)")));
+        }
+    }
     for (unsigned k = 0; k < C_COUNT; k++)
         atomic_store_explicit(&w->ctr[k], w->ctr_local[k], memory_order_relaxed);
 }
@@ -598,6 +621,8 @@ static int q_open(const struct settings *cfg, struct daemon_ctx *d, void **state
     atomic_init(&q->quic, cfg->inline_quic);
     q->mark_pass = (uint32_t)cfg->queue_mark_pass;
     q->mark_block = (uint32_t)cfg->queue_mark_block;
+    q->maxlen = (uint32_t)cfg->queue_maxlen;
+    q->fail_open = cfg->queue_fail == SETTINGS_QUEUE_FAIL_OPEN;
     struct blocknote *nt = blocknote_new(cfg);
     if (!nt)
         goto nomem;

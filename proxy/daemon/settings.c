@@ -100,8 +100,9 @@ static const struct config_key keys[] = {
     { "queue.maxlen", CONFIG_INT, 16, 1048576, "8192", NULL, OFF(queue_maxlen), true,
       "packets the kernel keeps waiting for a verdict per queue (held packets included)" },
     { "queue.fail", CONFIG_ENUM, 0, 0, "open", v_queue_fail, OFF(queue_fail), true,
-      "a full queue (a stalled or slow worker): let packets through (open, counted by the kernel) "
-      "or drop them (closed); with no daemon bound the rule's --queue-bypass decides" },
+      "a full queue (a stalled or slow worker): let packets through unjudged (open; logged when "
+      "the queue nears full) or drop them (closed; counted); with no daemon bound the rule's "
+      "--queue-bypass decides" },
     { "queue.hold_packets", CONFIG_INT, 1, 65535, "128", NULL, OFF(queue_hold_packets), true,
       "packets of one flow held until its first request can be judged; one more judges it on "
       "what arrived and its address" },

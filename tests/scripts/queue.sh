@@ -75,6 +75,7 @@ queue.num = 0
 inline.quic = ${QUIC_POLICY:-drop-blocked}
 notice.url = http://notice.test/
 notice.listen = 127.0.0.1:18080
+stats.interval = 1s
 ${1:-}
 CONF
     qg_bg "$QG_DIR/qorgau.out" ip netns exec "$QG_FLT" "$QG_BIN" run -c "$QG_DIR/qorgau.conf" --foreground
@@ -225,6 +226,16 @@ fi
 expect_match "block decisions logged with their enforcement" \
     "$(grep '"msg":"block"' "$QG_DIR/qorgau.out" | grep '"name":"blocked.test"' | grep -o '"enforced":"[a-z+]*"' | sort -u | tr '\n' ' ')" \
     '"enforced":"drop".*"enforced":"drop\+notice\+reset".*"enforced":"drop\+reset"'
+
+# the counters on the stats line: packets held and released, blocks, decoys, and the kernel's
+# view of the queues (nothing left waiting once the clients are done)
+sleep 1.5
+st=$(grep '"msg":"stats"' "$QG_DIR/qorgau.out" | tail -n 1)
+for k in queue.held queue.released queue.blocks queue.decoys queue.injected; do
+    expect "stats: $k counted" "$(printf '%s' "$st" | grep -Eo "\"$k\":[0-9]+" | grep -Evc ':0$')" "1"
+done
+expect "stats: queue.kernel_waiting read from the kernel, nothing left waiting" \
+    "$(printf '%s' "$st" | grep -Eo '"queue.kernel_waiting":[0-9]+')" '"queue.kernel_waiting":0'
 
 # fail-open: the daemon stopped, --queue-bypass lets flows through unjudged
 qg_stop "$QPID"

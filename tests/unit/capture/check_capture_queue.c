@@ -2,8 +2,9 @@
  *
  * Messages are written here byte by byte as the kernel lays them out (nlmsghdr, nfgenmsg,
  * attributes padded to 4 bytes, the packet header's id in network order): a packet with its
- * payload, mark and capture length; messages of other types; every kind of broken length. The
- * live path (binding a queue, verdicts) is tests/scripts/queue.sh's. */
+ * payload, mark and capture length; messages of other types; every kind of broken length. Also
+ * the reader of /proc/net/netfilter/nfnetlink_queue. The live path (binding a queue, verdicts)
+ * is tests/scripts/queue.sh's. */
 #include <check.h>
 #include <errno.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -176,6 +177,33 @@ START_TEST(prefixes)
 }
 END_TEST
 
+/* /proc/net/netfilter/nfnetlink_queue as the kernel prints it: the queue's own line is read,
+ * others and malformed lines are passed over. */
+START_TEST(proc_lines)
+{
+    static const char text[] = "    0  12345     7 2 65535     0     0       99  1\n"
+                               "    1  12346  8190 2 65535    42     3   123456  1\n"
+                               "garbage line\n"
+                               "    5  1\n";
+    struct capture_queue_kstats ks;
+    memset(&ks, 0, sizeof(ks));
+    ck_assert_int_eq(capture_queue_parse_proc(text, sizeof(text) - 1, 1, &ks), 1);
+    ck_assert_uint_eq(ks.waiting, 8190);
+    ck_assert_uint_eq(ks.dropped, 42);
+    ck_assert_uint_eq(ks.user_dropped, 3);
+    ck_assert_int_eq(capture_queue_parse_proc(text, sizeof(text) - 1, 0, &ks), 1);
+    ck_assert_uint_eq(ks.waiting, 7);
+    ck_assert_int_eq(capture_queue_parse_proc(text, sizeof(text) - 1, 5, &ks), 0); /* cut short */
+    ck_assert_int_eq(capture_queue_parse_proc(text, sizeof(text) - 1, 2, &ks), 0);
+    ck_assert_int_eq(capture_queue_parse_proc("", 0, 0, &ks), 0);
+    /* a last line without its newline */
+    static const char tail[] = "    3  1 4 2 65535 5 6 7 1";
+    ck_assert_int_eq(capture_queue_parse_proc(tail, sizeof(tail) - 1, 3, &ks), 1);
+    ck_assert_uint_eq(ks.waiting, 4);
+    ck_assert_uint_eq(ks.user_dropped, 6);
+}
+END_TEST
+
 static Suite *capture_queue_suite(void)
 {
     Suite *s = suite_create("capture_queue");
@@ -185,6 +213,7 @@ static Suite *capture_queue_suite(void)
     tcase_add_test(tc, other_messages);
     tcase_add_test(tc, broken_lengths);
     tcase_add_test(tc, prefixes);
+    tcase_add_test(tc, proc_lines);
     suite_add_tcase(s, tc);
     return s;
 }
