@@ -53,12 +53,26 @@ enum q_ctr {
     C_COUNT
 };
 
-static const char *const q_ctr_names[C_COUNT] = {
-    "queue.packets",  "queue.accepted",      "queue.dropped",   "queue.held",
-    "queue.released", "queue.blocks",        "queue.injected",  "queue.inject_errors",
-    "queue.decoys",   "queue.hold_timeouts", "queue.hold_full", "queue.verdict_errors",
-    "queue.enobufs",  "queue.flows",
+static const char *const q_ctr_names[] = {
+    "queue.packets",
+    "queue.accepted",
+    "queue.dropped",
+    "queue.held",
+    "queue.released",
+    "queue.blocks",
+    "queue.injected",
+    "queue.inject_errors",
+    "queue.decoys",
+    "queue.hold_timeouts",
+    "queue.hold_full",
+    "queue.verdict_errors",
+    "queue.enobufs",
+    "queue.flows",
+    "queue.kernel_waiting",
+    "queue.kernel_dropped",
+    "queue.kernel_user_dropped",
 };
+_Static_assert(sizeof(q_ctr_names) / sizeof(q_ctr_names[0]) == C_COUNT, "one name per counter");
 
 enum { V_NONE = 0, V_PASS, V_BLOCK };
 
