@@ -66,6 +66,9 @@
 #if __has_include("mode_inline.h")
 #define DAEMON_HAVE_INLINE 1
 #endif
+#if __has_include("mode_queue.h")
+#define DAEMON_HAVE_QUEUE 1
+#endif
 #endif
 #ifdef DAEMON_HAVE_TAP
 extern const struct mode_ops mode_tap_ops;
@@ -76,6 +79,11 @@ extern const struct mode_ops mode_tap_ops __attribute__((weak));
 extern const struct mode_ops mode_inline_ops;
 #else
 extern const struct mode_ops mode_inline_ops __attribute__((weak));
+#endif
+#ifdef DAEMON_HAVE_QUEUE
+extern const struct mode_ops mode_queue_ops;
+#else
+extern const struct mode_ops mode_queue_ops __attribute__((weak));
 #endif
 
 struct mode_entry {
@@ -93,6 +101,7 @@ static const cap_value_t net_caps[] = { CAP_NET_RAW, CAP_NET_ADMIN };
 static const struct mode_entry modes[] = {
     { "tap", &mode_tap_ops, net_caps, (int)ARRAY_LEN(net_caps) },
     { "inline", &mode_inline_ops, net_caps, (int)ARRAY_LEN(net_caps) },
+    { "queue", &mode_queue_ops, net_caps, (int)ARRAY_LEN(net_caps) },
 };
 
 #define RULE_ERRORS_LOGGED 20 /* per load; the rest are counted */

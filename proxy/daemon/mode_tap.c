@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "proxy/daemon/mode.h"
 #include "proxy/daemon/mode_tap.h"
+#include "proxy/daemon/blocknote.h"
 #include "proxy/daemon/decisions.h"
 #include "proxy/daemon/hits.h"
 #include "proxy/daemon/fbseen.h"
@@ -124,16 +125,6 @@ static const char *const tap_decode_names[DECODE_RESULT_COUNT - DEC_FIRST] = {
     [DECODE_BAD_ENCAP - DEC_FIRST] = "engine.decode_errors_by_reason/bad-encap",
 };
 
-/* What the notice builders need; replaced as a whole on reload (never freed while running:
- * a worker may hold the old one, and reloads are rare enough to keep them until close). */
-struct tap_notice {
-    struct tap_notice *older;
-    enum verdict_https_url https_url; /* the engines' policy follows it on reload */
-    char *url;                        /* "" = 451 page */
-    char *contact, *contact_url;
-    struct notice_config cfg;
-};
-
 struct tap;
 
 struct tap_worker {
@@ -145,7 +136,7 @@ struct tap_worker {
     int link;
     const struct ruleset *rs; /* valid inside the worker's read sections only */
     uint64_t rs_ver;
-    const struct tap_notice *pol_seen; /* settings record the engine's policy was taken from */
+    const struct blocknote *pol_seen; /* settings record the engine's policy was taken from */
     uint64_t blocks, injected, not_enforced, udp_not_enforced;
     _Atomic uint64_t ctr[C_COUNT];
     _Atomic uint64_t dec[DECODE_RESULT_COUNT - DEC_FIRST]; /* tap_decode_names */
@@ -158,7 +149,7 @@ struct tap {
     struct daemon_ctx *d;
     unsigned n;
     struct tap_worker **w;
-    _Atomic(struct tap_notice *) notice;
+    _Atomic(struct blocknote *) notice;
     char *policy_url; /* engine policy notice_url (borrowed by the engines) */
     char ifname[64], inj_ifname[64];
 };
@@ -166,42 +157,6 @@ struct tap {
 static char *dup_or_empty(const char *s)
 {
     return strdup(s ? s : "");
-}
-
-static struct tap_notice *notice_from_config(const struct settings *cfg)
-{
-    struct tap_notice *n = calloc(1, sizeof(*n));
-    if (!n)
-        return NULL;
-    n->url = dup_or_empty(cfg->notice_url);
-    n->contact = dup_or_empty(cfg->notice_contact);
-    n->contact_url = dup_or_empty(cfg->notice_contact_url);
-    if (!n->url || !n->contact || !n->contact_url) {
-        free(n->url);
-        free(n->contact);
-        free(n->contact_url);
-        free(n);
-        return NULL;
-    }
-    n->cfg.url = *n->url ? n->url : NULL;
-    n->cfg.show_order = cfg->notice_show_order;
-    n->https_url = cfg->https_url == SETTINGS_HTTPS_URL_IGNORE ? VERDICT_HTTPS_URL_IGNORE
-                                                               : VERDICT_HTTPS_URL_BLOCK_NAME;
-    n->cfg.contact = *n->contact ? n->contact : NULL;
-    n->cfg.contact_url = *n->contact_url ? n->contact_url : NULL;
-    return n;
-}
-
-static void notice_chain_free(struct tap_notice *n)
-{
-    while (n) {
-        struct tap_notice *o = n->older;
-        free(n->url);
-        free(n->contact);
-        free(n->contact_url);
-        free(n);
-        n = o;
-    }
 }
 
 static uint64_t mono_ns(void)
@@ -215,17 +170,8 @@ static uint64_t mono_ns(void)
  * (reloadable), else the 451 page. Returns its length, 0 when it could not be built. */
 static size_t build_response(struct tap_worker *w, const struct engine_event *ev, const char *order)
 {
-    const struct tap_notice *n = atomic_load_explicit(&w->t->notice, memory_order_acquire);
-    size_t ul = ev->url_len < sizeof(w->url) - 1 ? ev->url_len : sizeof(w->url) - 1;
-    if (ev->url)
-        memcpy(w->url, ev->url, ul);
-    else
-        ul = 0;
-    w->url[ul] = '\0';
-    const char *u = ul ? w->url : NULL;
-    if (*n->url)
-        return notice_build_redirect(w->resp, sizeof(w->resp), n->url, u, order);
-    return notice_build_451(w->resp, sizeof(w->resp), &n->cfg, u, order);
+    const struct blocknote *n = atomic_load_explicit(&w->t->notice, memory_order_acquire);
+    return blocknote_response(n, ev, order, w->url, sizeof(w->url), w->resp, sizeof(w->resp));
 }
 
 static void log_decision(struct tap_worker *w, const struct engine_event *ev, const char *order,
@@ -374,7 +320,7 @@ static void tap_close(void *state)
     for (unsigned i = 0; i < t->n; i++)
         worker_free(t->w[i]);
     free(t->w);
-    notice_chain_free(atomic_load(&t->notice));
+    blocknote_free_chain(atomic_load(&t->notice));
     free(t->policy_url);
     free(t);
 }
@@ -397,7 +343,7 @@ static int tap_open(const struct settings *cfg, struct daemon_ctx *d, void **sta
     t->n = d->workers ? d->workers : 1;
     snprintf(t->ifname, sizeof(t->ifname), "%s", iface);
     snprintf(t->inj_ifname, sizeof(t->inj_ifname), "%s", inj);
-    struct tap_notice *nt = notice_from_config(cfg);
+    struct blocknote *nt = blocknote_new(cfg);
     if (!nt)
         goto nomem;
     atomic_init(&t->notice, nt);
@@ -407,19 +353,7 @@ static int tap_open(const struct settings *cfg, struct daemon_ctx *d, void **sta
         goto nomem;
 
     struct engine_config ec;
-    engine_config_default(&ec);
-    ec.max_flows = (size_t)cfg->flows_max;
-    ec.reasm_bytes = (size_t)cfg->reasm_bytes;
-    _Static_assert((int)SETTINGS_CHECKSUMS_AUTO == (int)CSUMPOL_AUTO &&
-                       (int)SETTINGS_CHECKSUMS_IGNORE == (int)CSUMPOL_IGNORE,
-                   "config and csumpol checksum modes differ");
-    ec.checksums = cfg->checksums;
-    ec.reasm_buffers = (size_t)cfg->reasm_buffers;
-    ec.quic_max_datagrams = (uint32_t)cfg->quic_max_datagrams;
-    ec.quic_max_bytes = (size_t)cfg->quic_max_bytes;
-    ec.policy.https_url = cfg->https_url == SETTINGS_HTTPS_URL_IGNORE
-                              ? VERDICT_HTTPS_URL_IGNORE
-                              : VERDICT_HTTPS_URL_BLOCK_NAME;
+    blocknote_engine_config(cfg, &ec);
     /* Redirect or 451 is chosen again per block from the current notice.url (build_response),
      * so the engine only needs to know that HTTP blocks carry a response. */
     ec.policy.notice_url = *t->policy_url ? t->policy_url : NULL;
@@ -492,7 +426,7 @@ static void refresh_rules(struct tap_worker *w)
         w->rs = rs;
         w->rs_ver = v;
     }
-    const struct tap_notice *n = atomic_load_explicit(&w->t->notice, memory_order_acquire);
+    const struct blocknote *n = atomic_load_explicit(&w->t->notice, memory_order_acquire);
     if (n != w->pol_seen) {
         /* a reload: https_url reaches the engine; notice.url is read per block (build_response) */
         struct verdict_policy vp = { n->https_url, *w->t->policy_url ? w->t->policy_url : NULL };
@@ -551,7 +485,7 @@ static int tap_run_worker(void *state, unsigned worker, const volatile sig_atomi
 static int tap_reload(void *state, const struct settings *cfg)
 {
     struct tap *t = state;
-    struct tap_notice *n = notice_from_config(cfg);
+    struct blocknote *n = blocknote_new(cfg);
     if (!n)
         return -ENOMEM;
     n->older = atomic_load(&t->notice);

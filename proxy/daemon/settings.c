@@ -41,7 +41,9 @@ _Static_assert((int)SETTINGS_FALLBACK_BLOCK == (int)FALLBACK_SHARED_BLOCK &&
                    (int)SETTINGS_FALLBACK_REPORT == (int)FALLBACK_SHARED_REPORT,
                "fallback.shared_policy values are passed as enum fallback_policy");
 
-static const char *const v_mode[] = { "tap", "inline", NULL };
+static const char *const v_mode[] = { "tap", "inline", "queue", NULL };
+static const char *const v_queue_fail[] = { "open", "closed", NULL };
+static const char *const v_queue_incomplete[] = { "address", "drop", NULL };
 static const char *const v_https_url[] = { "name", "ignore", NULL };
 static const char *const v_https_block[] = { "rst", "alert", NULL };
 static const char *const v_http_block[] = { "redirect", "451", NULL };
@@ -57,7 +59,8 @@ static const char *const v_fb_policy[] = { "block", "nameless", "report", NULL }
 /* clang-format off */
 static const struct config_key keys[] = {
     { "mode", CONFIG_ENUM, 0, 0, NULL, v_mode, OFF(mode), true,
-      "tap: read a mirror port and inject resets/redirects; inline: transparent proxy (TPROXY)" },
+      "tap: read a mirror port and inject resets/redirects; inline: transparent proxy (TPROXY); "
+      "queue: judge packets held in NFQUEUE on a router or bridge in the path" },
     { "workers", CONFIG_INT, 0, 64, "0", NULL, OFF(workers), true,
       "packet worker threads; 0 = one per online CPU (at most 64)" },
     { "user", CONFIG_STRING, 0, 0, "qorgau", NULL, OFF(user), true,
@@ -91,6 +94,31 @@ static const struct config_key keys[] = {
       "kernel capture ring per worker" },
     { "tap.snaplen", CONFIG_INT, 96, 262144, "65535", NULL, OFF(tap_snaplen), true,
       "bytes captured of each frame" },
+    { "queue.num", CONFIG_INT, 0, 65535, "0", NULL, OFF(queue_num), true,
+      "first NFQUEUE number: worker i reads queue queue.num + i (the rule's --queue-balance "
+      "range must be queue.num to queue.num + workers - 1)" },
+    { "queue.maxlen", CONFIG_INT, 16, 1048576, "8192", NULL, OFF(queue_maxlen), true,
+      "packets the kernel keeps waiting for a verdict per queue (held packets included)" },
+    { "queue.fail", CONFIG_ENUM, 0, 0, "open", v_queue_fail, OFF(queue_fail), true,
+      "a full queue (a stalled or slow worker): let packets through unjudged (open; logged when "
+      "the queue nears full) or drop them (closed; counted); with no daemon bound the rule's "
+      "--queue-bypass decides" },
+    { "queue.hold_packets", CONFIG_INT, 1, 65535, "128", NULL, OFF(queue_hold_packets), true,
+      "packets of one flow held until its first request can be judged; one more judges it on "
+      "what arrived and its address" },
+    { "queue.hold_flows", CONFIG_INT, 16, 1048576, "4096", NULL, OFF(queue_hold_flows), true,
+      "flows with held packets per worker; a new one past it is judged on its address at once" },
+    { "queue.hold_timeout", CONFIG_DURATION, 10, 1 * MIN, "2s", NULL, OFF(queue_hold_timeout), true,
+      "longest a flow's first packet is held before the flow is judged on what arrived" },
+    { "queue.incomplete", CONFIG_ENUM, 0, 0, "address", v_queue_incomplete, OFF(queue_incomplete),
+      true, "a first request not complete within the hold bounds: judged on its address and "
+             "released when that passes (address), or dropped (drop)" },
+    { "queue.mark_pass", CONFIG_INT, 1, 2147483647, "65536", NULL, OFF(queue_mark_pass), true,
+      "packet mark of a flow's packets once it passed (the rules save it as the connection mark "
+      "and bypass the queue; 65536 = 0x10000)" },
+    { "queue.mark_block", CONFIG_INT, 1, 2147483647, "131072", NULL, OFF(queue_mark_block), true,
+      "packet mark of a blocked flow's last packet (saved as the connection mark; the rules drop "
+      "the rest; 131072 = 0x20000)" },
     { "inline.tproxy_port", CONFIG_INT, 0, 65535, "15001", NULL, OFF(inline_tproxy_port), true,
       "port the TPROXY rule delivers intercepted TCP connections to; 0 = no TPROXY listener" },
     { "inline.redirect_port", CONFIG_INT, 0, 65535, "15002", NULL, OFF(inline_redirect_port), true,
@@ -123,7 +151,8 @@ static const struct config_key keys[] = {
       "blocked HTTP request: 302 to notice.url (redirect) or a 451 page (451)" },
     { "inline.quic", CONFIG_ENUM, 0, 0, "drop-all", v_quic, OFF(inline_quic), false,
       "QUIC (UDP 443): drop all (browsers fall back to TCP, where the name is checked), drop only "
-      "QUIC to blocked names (drop-blocked: not yet in inline mode, enforced as drop-all), or pass" },
+      "QUIC to blocked names (drop-blocked: queue mode; inline mode enforces it as drop-all), or pass "
+      "(queue mode reads this key too)" },
     { "notice.listen", CONFIG_ADDR, 0, 0, "127.0.0.1:8080", NULL, OFF(notice_listen), false,
       "address of the built-in notice page server; a reload opens the new one before closing the "
       "old (after dropping privileges, a port below 1024 cannot be opened)" },
@@ -310,6 +339,12 @@ static int finish(void *p, struct config_parse *ps)
     }
     if (c->mode == SETTINGS_MODE_TAP && c->tap_interface[0] == '\0') {
         config_error(ps, 0, "tap.interface", "required when mode = tap");
+        return -EINVAL;
+    }
+    if (c->mode == SETTINGS_MODE_QUEUE && c->queue_mark_pass == c->queue_mark_block) {
+        config_error(ps, config_line(ps, "queue.mark_block"), "queue.mark_block",
+                     "%" PRId64 " is also queue.mark_pass; the marks must differ",
+                     c->queue_mark_block);
         return -EINVAL;
     }
     if (c->mode == SETTINGS_MODE_INLINE && c->inline_tproxy_port == 0 &&

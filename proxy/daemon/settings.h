@@ -5,7 +5,8 @@
  *
  * Cross-key rules, checked after the whole file was read (errors "config: FILE[:LINE]: ..."):
  *   mode = tap needs tap.interface; mode = inline needs inline.tproxy_port or
- *   inline.redirect_port, and the two must differ. Derived: tap.inject_interface is
+ *   inline.redirect_port, and the two must differ; mode = queue needs queue.mark_pass and
+ *   queue.mark_block to differ. Derived: tap.inject_interface is
  *   tap.interface when the file left it empty. radius.listen, when set, must be an address
  *   and needs a radius.client; every radius.client line must parse. fallback.ttl_max may not
  *   be below fallback.ttl_min; fallback.resolvers and fallback.protect are checked item by
@@ -21,7 +22,12 @@
 #include "common/config.h"
 
 /* Value lists of the enum keys; the table's value names are in this order. */
-enum settings_mode { SETTINGS_MODE_TAP = 0, SETTINGS_MODE_INLINE };
+enum settings_mode { SETTINGS_MODE_TAP = 0, SETTINGS_MODE_INLINE, SETTINGS_MODE_QUEUE };
+enum settings_queue_fail { SETTINGS_QUEUE_FAIL_OPEN = 0, SETTINGS_QUEUE_FAIL_CLOSED };
+enum settings_queue_incomplete {
+    SETTINGS_QUEUE_INCOMPLETE_ADDRESS = 0,
+    SETTINGS_QUEUE_INCOMPLETE_DROP
+};
 enum settings_https_url { SETTINGS_HTTPS_URL_NAME = 0, SETTINGS_HTTPS_URL_IGNORE };
 enum settings_https_block { SETTINGS_HTTPS_BLOCK_RST = 0, SETTINGS_HTTPS_BLOCK_ALERT };
 enum settings_http_block { SETTINGS_HTTP_BLOCK_REDIRECT = 0, SETTINGS_HTTP_BLOCK_451 };
@@ -80,6 +86,16 @@ struct settings {
     char *tap_bpf;
     uint64_t tap_ring_size;
     int64_t tap_snaplen;
+
+    int64_t queue_num;
+    int64_t queue_maxlen;
+    int queue_fail; /* enum settings_queue_fail */
+    int64_t queue_hold_packets;
+    int64_t queue_hold_flows;
+    uint64_t queue_hold_timeout;
+    int queue_incomplete; /* enum settings_queue_incomplete */
+    int64_t queue_mark_pass;
+    int64_t queue_mark_block;
 
     int64_t inline_tproxy_port;
     int64_t inline_redirect_port;

@@ -83,6 +83,11 @@ struct engine {
     int cur_dir, cur_link;
     const uint8_t *cur_frame;
     size_t cur_frame_len;
+    struct flow *last_flow; /* engine_frame_info(): the last frame's flow, NULL if none */
+    int last_dir;
+    bool last_set_aside;
+    size_t last_payload_len;
+    uint32_t last_seq;
     struct engine_stats st;
 };
 
@@ -842,6 +847,23 @@ static void flow_end(struct flow *f, enum flowtab_why why, void *ctx)
     tcpreasm_release(e->reasm, &f->tcp);
 }
 
+/* Reasons tcpreasm sets a segment aside that the receiving stack drops too (queue mode drops
+ * such decoys instead of forwarding them). Duplicates, Fast Open waits and segments before any
+ * sequence state are not among them: a receiver takes or acknowledges those. */
+static bool receiver_drops(unsigned why)
+{
+    switch (why) {
+    case TCPREASM_BAD_CSUM:
+    case TCPREASM_NO_ACK:
+    case TCPREASM_MD5:
+    case TCPREASM_PAWS:
+    case TCPREASM_WINDOW:
+    case TCPREASM_BAD_ACK:
+    case TCPREASM_RST_BAD_SEQ: return true;
+    default: return false;
+    }
+}
+
 static void handle_packet(struct engine *e, struct pkt *p)
 {
     bool is_new;
@@ -853,6 +875,8 @@ static void handle_packet(struct engine *e, struct pkt *p)
         f->a.id = ++e->next_flow_id;
         e->st.flows++;
     }
+    e->last_flow = f;
+    e->last_dir = dir;
     if (f->a.state & ENGINE_ST_DONE)
         return; /* decided: nothing this flow sends can change that, so its checksums are not
                  * looked at either: one flow lookup is all such a packet costs */
@@ -871,8 +895,10 @@ static void handle_packet(struct engine *e, struct pkt *p)
         }
         unsigned res = tcpreasm_segment(e->reasm, &f->tcp, f->client, p, dir);
         e->cur_res = res;
-        if (res & TCPREASM_IGNORED)
+        if (res & TCPREASM_IGNORED) {
             e->st.reasm_ignored++;
+            e->last_set_aside = receiver_drops(TCPREASM_WHY(res));
+        }
         if (res & TCPREASM_CONFLICT)
             e->st.reasm_conflicts++;
         if (res & TCPREASM_REANCHORED) {
@@ -927,6 +953,9 @@ void engine_frame(struct engine *e, int link, uint64_t ts_us, const uint8_t *fra
     e->st.frames++;
     e->st.bytes += caplen;
     e->now_us = ts_us;
+    e->last_flow = NULL;
+    e->last_set_aside = false;
+    e->last_payload_len = 0;
 
     enum decode_result r = decode_packet(link, frame, caplen, &p);
     e->st.decode[r]++;
@@ -946,6 +975,7 @@ void engine_frame(struct engine *e, int link, uint64_t ts_us, const uint8_t *fra
     if (unlikely(p.ipv6_bad_ext)) {
         /* an extension chain Linux drops (T13): the server never reads this packet */
         e->st.ipv6_bad_ext++;
+        e->last_set_aside = true;
         return;
     }
     if (unlikely(ts_us - e->last_expire_us >= ENGINE_EXPIRE_EVERY_US)) {
@@ -958,8 +988,50 @@ void engine_frame(struct engine *e, int link, uint64_t ts_us, const uint8_t *fra
     e->cur_link = link;
     e->cur_frame = frame;
     e->cur_frame_len = caplen;
+    e->last_payload_len = p.payload_len;
+    e->last_seq = p.seq;
     handle_packet(e, &p);
     e->cur_pkt = NULL;
+}
+
+void engine_frame_info(const struct engine *e, struct engine_frame_info *fi)
+{
+    memset(fi, 0, sizeof(*fi));
+    fi->set_aside = e->last_set_aside;
+    const struct flow *f = e->last_flow;
+    if (!f)
+        return;
+    fi->flow = f;
+    fi->flow_id = f->a.id;
+    fi->l4proto = f->proto;
+    fi->from_client = e->last_dir == 0;
+    fi->payload_len = e->last_payload_len;
+    fi->seq = e->last_seq;
+    fi->decided = (f->a.state & ENGINE_ST_EVENT) != 0;
+    fi->blocked = (f->a.state & ENGINE_ST_BLOCKED) != 0;
+    fi->done = (f->a.state & ENGINE_ST_DONE) != 0;
+}
+
+bool engine_judge_now(struct engine *e, const void *handle, uint64_t flow_id)
+{
+    struct flow *f = (struct flow *)(uintptr_t)handle;
+    if (!f || !(f->fl & FLOW_F_INUSE) || f->a.id != flow_id || (f->a.state & ENGINE_ST_DONE))
+        return false;
+    if (f->a.state & ENGINE_ST_EVENT) {
+        /* decided (it passed) and still watched: settle it as it is */
+        if (f->proto == IPPROTO_TCP)
+            finish_flow_inspection(e, f);
+        else
+            quic_done(e, f);
+        return false;
+    }
+    e->cur_pkt = NULL;
+    decide_by_address(e, f);
+    if (f->proto == IPPROTO_TCP)
+        finish_flow_inspection(e, f);
+    else
+        quic_done(e, f);
+    return true;
 }
 
 void engine_finish(struct engine *e)

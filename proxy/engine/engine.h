@@ -97,6 +97,31 @@ void engine_set_policy(struct engine *e, const struct verdict_policy *pol);
 /* Feeds one captured frame of link type `link`. */
 void engine_frame(struct engine *e, int link, uint64_t ts_us, const uint8_t *frame, size_t caplen);
 
+/* What engine_frame() made of the frame it handled last; queue mode holds, releases or drops
+ * the packet by it (tap and scan do not ask). */
+struct engine_frame_info {
+    const void *flow;   /* the packet's flow (a handle for engine_judge_now), NULL: none (not
+                        * decoded, not TCP/UDP, a fragment still incomplete, no room) */
+    uint64_t flow_id;   /* as in engine_event.flow_id; 0 with no flow */
+    uint8_t l4proto;    /* IPPROTO_TCP / IPPROTO_UDP */
+    bool from_client;   /* sent by the side that opened the flow */
+    size_t payload_len; /* TCP/UDP payload bytes */
+    uint32_t seq;       /* TCP: the packet's sequence number */
+    bool decided;       /* the flow has had a decision (event) */
+    bool blocked;       /* ... and was blocked */
+    bool done;          /* the flow is settled: nothing it sends later is inspected */
+    bool set_aside;     /* the receiver would drop this packet (bad checksum, no ACK, MD5, PAWS,
+                        * outside the window, an impossible ACK, a RST off rcv_nxt, an IPv6
+                        * extension chain Linux refuses): a decoy */
+};
+void engine_frame_info(const struct engine *e, struct engine_frame_info *fi);
+
+/* Judges the flow of handle/flow_id (from engine_frame_info) now, on its address (its name was
+ * not visible in what it sent so far: the caller's bounds on holding a first request ran out),
+ * reports the decision like any other and settles the flow. Returns true when it decided, false
+ * when the flow is gone or already decided. */
+bool engine_judge_now(struct engine *e, const void *handle, uint64_t flow_id);
+
 /* Ends every flow still open (end of a capture file). */
 void engine_finish(struct engine *e);
 

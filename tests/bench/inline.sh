@@ -1,12 +1,14 @@
 #!/bin/sh
-# inline.sh - inline-mode benchmark: a direct connection, `qorgau run` in inline mode (TPROXY),
-# haproxy (TCP mode, req.ssl_sni against the list in an exact-match tree) and nginx (stream +
+# inline.sh - in-path benchmark: a direct connection, `qorgau run` in inline mode (TPROXY),
+# `qorgau run` in queue mode (NFQUEUE, deploy/iptables-queue.rules), haproxy (TCP mode, req.ssl_sni against the list in an exact-match tree) and nginx (stream +
 # ssl_preread + map, http + map), side by side in ONE run, same 100k-name blocklist, same
 # namespaces (tests/netns/lib.sh: client ns -> filter ns -> server ns with nginx TLS 1.3).
 #
 # Usage: sh tests/bench/inline.sh [QORGAU_BIN]        (root; else prints SKIP and exits 0)
 # Env:   QG_BENCH_DIR (build/bench)  QG_BENCH_NAMES (100000)  QG_BENCH_HS (3000 allowed TLS
 #        connections)  QG_BENCH_BLOCK_SECS (4)  QG_BENCH_GET (300 x 1 MB)  QG_BENCH_IDLE (5000)
+#        QG_BENCH_QUIC (200 timed QUIC Initials)  QG_BENCH_ROWS (every row: "direct qorgau
+#        qorgau_r qorgau_q haproxy nginx"; direct always runs, the others' added CPU is over it)
 #
 # For every proxy, with utime+stime of all its processes read from /proc/PID/stat around each
 # step (the proxy's own CPU, not the client's or the server's):
@@ -19,6 +21,15 @@
 #          with the listed name (must not reach the server) and an allowed control (must)
 #   idle   QG_BENCH_IDLE TLS connections (handshake + one kept-alive GET) held open -> Rss and
 #          Pss growth of the proxy's processes (/proc/PID/smaps_rollup) per connection
+#   quic   (direct and queue rows) QG_BENCH_QUIC allowed QUIC Initials to a UDP echo on the
+#          server, one at a time (tests/tools/quic_initial time) -> median round trip; the queue
+#          row's minus the direct row's is the delay queue mode adds to an allowed Initial
+# Around hs, block and get the whole machine's CPU is read too (/proc/stat, all CPUs: user,
+# nice, system, irq, softirq, steal): queue mode's work is mostly the kernel's (netfilter,
+# the queue, conntrack), which no process's utime/stime shows. Each row's machine CPU per
+# connection and per GB is reported, and what it adds over the direct row (the same clients and
+# server without a filter). The machine is shared: other load shows in these figures, so
+# compare rows of one invocation.
 # Interception: qorgau by nftables TPROXY (deploy/nftables-tproxy.nft), then once more by
 # REDIRECT like the peers; haproxy and nginx by nftables REDIRECT to their own ports (neither
 # listens with IP_TRANSPARENT here). The targets compare the TPROXY row. Prints a
@@ -36,6 +47,10 @@ N_HS=${QG_BENCH_HS:-3000}
 BLOCK_SECS=${QG_BENCH_BLOCK_SECS:-4}
 N_GET=${QG_BENCH_GET:-300}
 N_IDLE=${QG_BENCH_IDLE:-5000}
+N_QUIC=${QG_BENCH_QUIC:-200}
+ROWS=${QG_BENCH_ROWS:-direct qorgau qorgau_r qorgau_q haproxy nginx}
+QI=${QG_TOOLS:-$ROOT/build/tools}/quic_initial
+want() { case " $ROWS " in *" $1 "*) return 0 ;; esac; return 1; }
 HZ=$(getconf CLK_TCK)
 NGX_STREAM=/usr/lib/nginx/modules/ngx_stream_module.so
 B=blocked.test
@@ -114,6 +129,9 @@ notice.url = http://notice.test/
 notice.listen = 127.0.0.1:18080
 log.file = $D/qorgau.log
 CONF
+
+sed -e 's/^mode = inline$/mode = queue/' -e 's/^inline.quic = drop-all$/inline.quic = drop-blocked/' \
+    -e "s#^log.file = .*#log.file = $D/qorgau_q.log#" "$D/qorgau.conf" >"$D/qorgau_q.conf"
 
 # haproxy: exact-match lookups (-m str -f builds an ebtree) of the name and of its last 2, 3
 # and 4 labels (field(-1,.,K)), so a listed name blocks its subdomains; no linear -m end/dom.
@@ -213,11 +231,20 @@ http {
 CONF
 
 # ---- diversion in the filter namespace ----
-divert() { # none | tproxy | redirect P443 P80
+divert() { # none | tproxy | queue | redirect P443 P80
     fl nft delete table inet qorgau 2>/dev/null
     fl nft delete table ip qg_bench 2>/dev/null
+    for t in iptables ip6tables; do
+        fl $t -F FORWARD 2>/dev/null
+        fl $t -F QORGAU 2>/dev/null
+        fl $t -X QORGAU 2>/dev/null
+    done
     case $1 in
     tproxy) qg_divert tproxy ;;
+    queue)
+        fl iptables-restore --noflush <"$ROOT/deploy/iptables-queue.rules" &&
+            fl ip6tables-restore --noflush <"$ROOT/deploy/iptables-queue.rules"
+        ;;
     redirect)
         fl nft -f - <<NFT
 table ip qg_bench {
@@ -255,6 +282,9 @@ mem() {
     done
     echo $t
 }
+# the whole machine's busy CPU, clock ticks over all CPUs (/proc/stat: user nice system irq
+# softirq steal)
+mticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
 kv() { v=$(printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n 1); echo "${v:-0}"; }
 
 PROBES="sni:tls:$B:$A sni-subdomain:tls:www.$B:www.$A sni-mixed-case:tls-case:$B:$A \
@@ -299,25 +329,28 @@ alive() {
 bench() {
     name=$1
     echo "bench inline: == $name"
-    u0=$(ticks user); t0=$(ticks); r=$(cl "$TL" hs "$QG_SRV4" 443 "$D/allowed-sni.txt" "$N_HS" 4)
-    t1=$(ticks); u1=$(ticks user)
+    m0=$(mticks); u0=$(ticks user); t0=$(ticks); r=$(cl "$TL" hs "$QG_SRV4" 443 "$D/allowed-sni.txt" "$N_HS" 4)
+    t1=$(ticks); u1=$(ticks user); m1=$(mticks)
     echo "  hs:    $r, proxy ticks $((t1 - t0)) (user $((u1 - u0)))"
     eval "HS_RATE_$name=$(kv "$r" rate) HS_FAIL_$name=$(kv "$r" fail)"
     eval "HS_CPU_$name=$(f "($t1 - $t0) / $HZ * 1e6 / ($(kv "$r" ok) + 0.000001)")"
     eval "HS_USR_$name=$(f "($u1 - $u0) / $HZ * 1e6 / ($(kv "$r" ok) + 0.000001)")"
+    eval "HS_MCPU_$name=$(f "($m1 - $m0) / $HZ * 1e6 / ($(kv "$r" ok) + 0.000001)")"
     alive "$name" || return 1
 
-    t0=$(ticks); r=$(cl "$TL" get "$QG_SRV4" 443 /1m.bin "$N_GET" 2); t1=$(ticks)
+    m0=$(mticks); t0=$(ticks); r=$(cl "$TL" get "$QG_SRV4" 443 /1m.bin "$N_GET" 2); t1=$(ticks); m1=$(mticks)
     echo "  get:   $r, proxy ticks $((t1 - t0))"
     eval "GET_MBS_$name=$(f "$(kv "$r" bytes) / $(kv "$r" secs) / 1e6") GET_FAIL_$name=$(kv "$r" fail)"
     eval "GET_CPU_$name=$(f "($t1 - $t0) / $HZ / ($(kv "$r" bytes) / 1e9)")"
+    eval "GET_MCPU_$name=$(f "($m1 - $m0) / $HZ / ($(kv "$r" bytes) / 1e9)")"
     alive "$name" || return 1
 
     if [ "$name" != direct ]; then
-        t0=$(ticks); r=$(cl "$TL" block "$QG_SRV4" 443 "$D/blocked-sni.txt" "$BLOCK_SECS" 64); t1=$(ticks)
+        m0=$(mticks); t0=$(ticks); r=$(cl "$TL" block "$QG_SRV4" 443 "$D/blocked-sni.txt" "$BLOCK_SECS" 64); t1=$(ticks); m1=$(mticks)
         echo "  block: $r, proxy ticks $((t1 - t0))"
         eval "BL_RATE_$name=$(kv "$r" rate)"
         eval "BL_CPU_$name=$(f "($t1 - $t0) / $HZ * 1e6 / ($(kv "$r" done) + 0.000001)")"
+        eval "BL_MCPU_$name=$(f "($m1 - $m0) / $HZ * 1e6 / ($(kv "$r" done) + 0.000001)")"
         seen=""
         for o in reset eof alert serverhello timeout refused other; do
             c=$(kv "$r" $o)
@@ -325,6 +358,18 @@ bench() {
         done
         eval "BL_SEEN_$name=\"\$seen\""
         alive "$name" || return 1
+    fi
+
+    if { [ "$name" = direct ] || [ "$name" = qorgau_q ]; } && [ -x "$QI" ] && [ "$N_QUIC" -gt 0 ]; then
+        : >"$D/quic.$name"
+        i=0
+        while [ $i -lt "$N_QUIC" ]; do
+            cl "$QI" "s$i.quic.example" "$QG_SRV4" 443 time >>"$D/quic.$name"
+            i=$((i + 1))
+        done
+        med=$(sed -n 's/^rtt_us //p' "$D/quic.$name" | sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }')
+        echo "  quic:  $(grep -c rtt_us "$D/quic.$name") of $N_QUIC Initials answered, median round trip ${med:-n/a} us"
+        eval "QUIC_RTT_$name=${med:-}"
     fi
 
     run_probes "$name"
@@ -347,6 +392,17 @@ bench() {
     fi
 }
 
+# a UDP echo on the server's :443 for the timed QUIC Initials
+qg_bg "$D/echo.out" ip netns exec "$QG_SRV" python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 443))
+print("ready", flush=True)
+while True:
+    d, peer = s.recvfrom(65535)
+    s.sendto(b"\xc0" + bytes(40), peer)
+' "$QG_SRV4"
+
 RUN=""
 # direct: no diversion, the filter only routes
 divert none
@@ -354,6 +410,7 @@ bench direct
 RUN="direct"
 
 # qorgau inline (TPROXY)
+if want qorgau; then
 divert tproxy
 qg_bg "$D/qorgau.out" ip netns exec "$QG_FLT" "$BIN" run -c "$D/qorgau.conf" --foreground
 qpid=$QG_LAST_PID
@@ -365,9 +422,11 @@ else
     echo "bench inline: qorgau did not start:"; tail -n 20 "$D/qorgau.out"
 fi
 qg_stop "$qpid"
+fi
 
 # qorgau inline again, diverted like the peers (REDIRECT to inline.redirect_port): separates
 # the cost of the diversion from the cost of the proxy
+if want qorgau_r; then
 divert redirect 15002 15002
 qg_bg "$D/qorgau_r.out" ip netns exec "$QG_FLT" "$BIN" run -c "$D/qorgau.conf" --foreground
 qpid=$QG_LAST_PID
@@ -379,9 +438,28 @@ else
     echo "bench inline: qorgau (redirect) did not start:"; tail -n 20 "$D/qorgau_r.out"
 fi
 qg_stop "$qpid"
+fi
+
+# qorgau queue mode: the filter routes, the first packets of each flow go through NFQUEUE
+# (deploy/iptables-queue.rules, 2 queues for the 2 workers), the rest stays in the kernel
+if want qorgau_q; then
+divert queue
+qg_bg "$D/qorgau_q.out" ip netns exec "$QG_FLT" "$BIN" run -c "$D/qorgau_q.conf" --foreground
+qpid=$QG_LAST_PID
+if qg_wait_verdict "$BIN" "$D/qorgau_q.conf" "$B" block; then
+    PIDS=$(proxy_pids "$qpid")
+    bench qorgau_q
+    RUN="$RUN qorgau_q"
+else
+    echo "bench inline: qorgau (queue) did not start:"; tail -n 20 "$D/qorgau_q.out"
+fi
+qg_stop "$qpid"
+fi
 
 # haproxy (REDIRECT)
-if command -v haproxy >/dev/null 2>&1; then
+if ! want haproxy; then
+    :
+elif command -v haproxy >/dev/null 2>&1; then
     divert redirect 16443 16080
     qg_bg "$D/haproxy.out" ip netns exec "$QG_FLT" haproxy -db -f "$D/haproxy.cfg"
     hpid=$QG_LAST_PID
@@ -399,7 +477,9 @@ else
 fi
 
 # nginx stream (REDIRECT)
-if [ -f "$NGX_STREAM" ]; then
+if ! want nginx; then
+    :
+elif [ -f "$NGX_STREAM" ]; then
     divert redirect 17443 17080
     qg_bg "$D/nginx.out" ip netns exec "$QG_FLT" nginx -c "$D/nginx-peer.conf"
     npid=$QG_LAST_PID
@@ -420,7 +500,11 @@ divert none
 
 # ---- report ----
 g() { eval "printf '%s' \"\${$1_$2:-}\""; }
-label() { case $1 in direct) echo "direct (no proxy)" ;; qorgau) echo "qorgau inline (TPROXY)" ;; qorgau_r) echo "qorgau inline (REDIRECT)" ;;
+for p in $RUN; do
+    [ -n "$(g HS_MCPU $p)" ] && [ -n "$(g HS_MCPU direct)" ] && eval "HS_ADD_$p=$(f "$(g HS_MCPU $p) - $(g HS_MCPU direct)")"
+    [ -n "$(g GET_MCPU $p)" ] && [ -n "$(g GET_MCPU direct)" ] && eval "GET_ADD_$p=$(f "$(g GET_MCPU $p) - $(g GET_MCPU direct)")"
+done
+label() { case $1 in direct) echo "direct (no proxy)" ;; qorgau) echo "qorgau inline (TPROXY)" ;; qorgau_r) echo "qorgau inline (REDIRECT)" ;; qorgau_q) echo "qorgau queue (NFQUEUE)" ;;
     haproxy) echo "haproxy ${HAP_VER:-} (REDIRECT)" ;; nginx) echo "nginx ${NGX_VER:-} stream (REDIRECT)" ;; esac
     [ -n "$(g DIED "$1")" ] && echo " **exited during the run**"; }
 # best (lowest or highest) value of VAR over the peers that ran
@@ -450,12 +534,18 @@ target() { # VALUE OP LIMIT
     row "allowed: failed connections" HS_FAIL ""
     row "**proxy CPU per allowed connection, µs**" HS_CPU ""
     row "of which user space, µs" HS_USR ""
+    row "whole-machine CPU per allowed connection, µs" HS_MCPU ""
+    row "**added over direct, µs**" HS_ADD ""
     row "**blocked conns/s**" BL_RATE ""
     row "proxy CPU per blocked connection, µs" BL_CPU ""
+    row "whole-machine CPU per blocked connection, µs" BL_MCPU ""
     row "what the blocked client saw (count)" BL_SEEN ""
     row "**1 MB over TLS, MB/s**" GET_MBS ""
     row "1 MB: failed transfers" GET_FAIL ""
     row "**proxy CPU per GB, s**" GET_CPU ""
+    row "whole-machine CPU per GB, s" GET_MCPU ""
+    row "**added over direct per GB, s**" GET_ADD ""
+    row "QUIC Initial round trip, median µs" QUIC_RTT ""
     row "idle connections held" IDLE_N ""
     row "Rss per idle connection, bytes" IDLE_RSS ""
     row "**Pss_Anon per idle connection, bytes**" IDLE_PSS ""
@@ -486,6 +576,25 @@ target() { # VALUE OP LIMIT
     echo "| CPU per GB <= 0.5x best peer | ${r4:-n/a}x ($q_gb vs $p_gb s) | $(target "$r4" '<=' 0.5) |"
     echo "| <= 2 KiB per idle connection (larger of Rss, Pss_Anon) | ${q_idle:-n/a} bytes | $(target "$q_idle" '<=' 2048) |"
     echo "| every probe right | $([ -f "$D/probe.qorgau" ] && echo "$wrong wrong" || echo n/a) | $([ -f "$D/probe.qorgau" ] && [ "$wrong" -eq 0 ] && echo met || echo "**missed**") |"
+    if want qorgau_q; then
+        a_q=$(g HS_ADD qorgau_q); a_p=$(best HS_ADD min)
+        b_q=$(g BL_MCPU qorgau_q); b_p=$(best BL_MCPU min)
+        m_q=$(g GET_MBS qorgau_q)
+        g_q=$(g GET_ADD qorgau_q); g_p=$(best GET_ADD min)
+        qd=""
+        [ -n "$(g QUIC_RTT qorgau_q)" ] && [ -n "$(g QUIC_RTT direct)" ] && qd=$(($(g QUIC_RTT qorgau_q) - $(g QUIC_RTT direct)))
+        q1=$(ratio "$a_q" "$a_p"); q2=$(ratio "$b_q" "$b_p"); q3=$(ratio "$m_q" "$d_mbs"); q4=$(ratio "$g_q" "$g_p")
+        wq=$(awk '$2 != "right"' "$D/probe.qorgau_q" 2>/dev/null | wc -l)
+        echo
+        echo "| target (issue 11, queue mode; whole-machine CPU) | measured | |"
+        echo "|---|---|---|"
+        echo "| added CPU per allowed TLS connection <= 0.25x best peer's | ${q1:-n/a}x ($a_q vs $a_p µs) | $(target "$q1" '<=' 0.25) |"
+        echo "| CPU per blocked connection <= 0.5x best peer's | ${q2:-n/a}x ($b_q vs $b_p µs) | $(target "$q2" '<=' 0.5) |"
+        echo "| 1 MB throughput >= 0.98x direct | ${q3:-n/a}x ($m_q vs $d_mbs MB/s) | $(target "$q3" '>=' 0.98) |"
+        echo "| added CPU per GB <= 0.1x best peer's | ${q4:-n/a}x ($g_q vs $g_p s) | $(target "$q4" '<=' 0.1) |"
+        echo "| allowed QUIC Initial delayed < 1 ms (median round trip minus direct's) | ${qd:-n/a} µs | $(target "$qd" '<=' 999) |"
+        echo "| every probe right | $([ -f "$D/probe.qorgau_q" ] && echo "$wq wrong" || echo n/a) | $([ -f "$D/probe.qorgau_q" ] && [ "$wq" -eq 0 ] && echo met || echo "**missed**") |"
+    fi
 } >"$OUT/inline.md"
 echo
 cat "$OUT/inline.md"

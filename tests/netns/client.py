@@ -119,6 +119,22 @@ def slow(name, addr, port, pieces, pause):
     return answer(s)
 
 
+def bytewise(name, addr, port):
+    """The ClientHello one byte a segment (EVASION T2), 1 ms apart so none coalesce."""
+    hello = hello_bytes(name)
+    s = socket.socket(family(addr), socket.SOCK_STREAM)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s.settimeout(5)
+    s.connect((addr, int(port)))
+    try:
+        for i in range(len(hello)):
+            s.send(hello[i:i + 1])
+            time.sleep(0.001)
+    except (ConnectionResetError, BrokenPipeError):
+        return "reset"
+    return answer(s)
+
+
 def flood(addr, port, n, secs):
     part = hello_bytes("blocked.test")[:20]
     socks = []
@@ -371,6 +387,8 @@ def main():
         print(keepalive(*sys.argv[2:6]))
     elif cmd == "idle":
         idle(*sys.argv[2:6])
+    elif cmd == "bytewise":
+        print(bytewise(*sys.argv[2:5]))
     elif cmd == "slow":
         print(slow(*sys.argv[2:7]))
     elif cmd == "flood":
@@ -382,7 +400,7 @@ def main():
     elif cmd == "rawsend":
         print(rawsend(*sys.argv[2:6]))
     else:
-        sys.exit("usage: client.py split|keepalive|idle|slow|flood|synflood|desync|rawsend ...")
+        sys.exit("usage: client.py split|bytewise|keepalive|idle|slow|flood|synflood|desync|rawsend ...")
 
 
 if __name__ == "__main__":

@@ -136,6 +136,46 @@ qg_start_nginx() {
     qg_wait_port $QG_SRV 443 || { cat "$QG_DIR/nginx.out" "$QG_DIR/nginx-error.log" 2>/dev/null; return 1; }
 }
 
+# curl --resolve options for the names the tests use, to the server's IPv4 / IPv6 address
+QG_R4="--resolve allowed.test:443:$QG_SRV4 --resolve allowed.test:80:$QG_SRV4 --resolve blocked.test:443:$QG_SRV4 --resolve blocked.test:80:$QG_SRV4 --resolve www.blocked.test:443:$QG_SRV4"
+QG_R6="--resolve allowed.test:443:[$QG_SRV6] --resolve allowed.test:80:[$QG_SRV6] --resolve blocked.test:443:[$QG_SRV6] --resolve blocked.test:80:[$QG_SRV6]"
+
+# qg_allowed_loads FAM RESOLVE: the allowed loads every in-path test checks, byte-identical: the
+# 10 MB file over HTTP/1.1 + TLS 1.2, HTTP/2 + TLS 1.3 and plain HTTP, and the small page. Uses
+# the caller's cc (curl in the client namespace) and the expect check.
+qg_allowed_loads() {
+    v=$(cc $2 --http1.1 --tlsv1.2 --tls-max 1.2 -o "$QG_DIR/out" -w '%{http_version}' https://allowed.test/big.bin)
+    expect "v$1 https allowed http/1.1 tls1.2 sha256" "$v $(sha256sum <"$QG_DIR/out" | cut -d' ' -f1)" "1.1 $QG_BIG_SHA"
+    v=$(cc $2 --http2 --tlsv1.3 -o "$QG_DIR/out" -w '%{http_version}' https://allowed.test/big.bin)
+    expect "v$1 https allowed h2 tls1.3 sha256" "$v $(sha256sum <"$QG_DIR/out" | cut -d' ' -f1)" "2 $QG_BIG_SHA"
+    v=$(cc $2 -o "$QG_DIR/out" -w '%{http_code}' http://allowed.test/big.bin)
+    expect "v$1 http allowed sha256" "$v $(sha256sum <"$QG_DIR/out" | cut -d' ' -f1)" "200 $QG_BIG_SHA"
+    v=$(cc $2 http://allowed.test/small)
+    expect "v$1 http allowed small page" "$v" "hello allowed.test"
+}
+
+# qg_client_matrix: the other real clients every in-path test runs, each on an allowed and a
+# blocked name: openssl s_client (TLS 1.3), nghttp (HTTP/2), wget (10 MB sha256, the 302 for
+# blocked HTTP, a failed blocked HTTPS). Names come from the client namespace's hosts file.
+qg_client_matrix() {
+    out=$(echo Q | qg_in $QG_CLI timeout 10 openssl s_client -connect "$QG_SRV4:443" -servername allowed.test -tls1_3 2>&1)
+    expect_match "openssl s_client allowed tls1.3" "$out" 'Protocol *: TLSv1\.3|New, TLSv1\.3'
+    out=$(echo Q | qg_in $QG_CLI timeout 10 openssl s_client -connect "$QG_SRV4:443" -servername blocked.test 2>&1); rc=$?
+    expect_match "openssl s_client blocked -> error" "$rc $(printf '%s' "$out" | grep -v '^depth' | head -5)" '^1 .*(reset|errno=104|write:errno|connect:errno|error)'
+    out=$(qg_in $QG_CLI timeout 15 nghttp -v https://allowed.test/small 2>&1)
+    expect_match "nghttp allowed h2" "$out" 'hello allowed\.test'
+    # (nghttp exits 0 when the connection dies; it says so instead)
+    out=$(qg_in $QG_CLI timeout 15 nghttp https://blocked.test/small 2>&1)
+    expect_match "nghttp blocked fails" "$out" '^Some requests were not processed'
+    expect "nghttp blocked got no page" "$(printf '%s' "$out" | grep -c hello)" "0"
+    v=$(qg_in $QG_CLI timeout 30 wget -q --no-check-certificate -O - https://allowed.test/big.bin | sha256sum | cut -d' ' -f1)
+    expect "wget https allowed sha256" "$v" "$QG_BIG_SHA"
+    out=$(qg_in $QG_CLI timeout 15 wget -S --max-redirect=0 -O /dev/null http://blocked.test/ 2>&1)
+    expect_match "wget http blocked -> 302" "$out" 'HTTP/1\.1 302'
+    out=$(qg_in $QG_CLI timeout 15 wget --no-check-certificate -t 1 -O /dev/null https://blocked.test/ 2>&1); rc=$?
+    expect "wget https blocked fails" "$([ $rc -ne 0 ] && echo failed)" "failed"
+}
+
 # Waits until something listens on TCP port $2 in namespace $1 (5 s).
 qg_wait_port() {
     i=0

@@ -81,20 +81,13 @@ CONF
 if [ "$USE_DAEMON" = 1 ]; then echo "proxy: $QG_BIN run (mode inline)"; else echo "proxy: inline_driver"; fi
 start_proxy rst redirect || { bad "proxy" "did not start"; cat "$QG_DIR/proxy.log"; exit 1; }
 
-R4="--resolve allowed.test:443:$QG_SRV4 --resolve allowed.test:80:$QG_SRV4 --resolve blocked.test:443:$QG_SRV4 --resolve blocked.test:80:$QG_SRV4 --resolve www.blocked.test:443:$QG_SRV4"
-R6="--resolve allowed.test:443:[$QG_SRV6] --resolve allowed.test:80:[$QG_SRV6] --resolve blocked.test:443:[$QG_SRV6] --resolve blocked.test:80:[$QG_SRV6]"
+R4=$QG_R4
+R6=$QG_R6
 
 for fam in 4 6; do
     if [ $fam = 4 ]; then R=$R4; SRV=$QG_SRV4; SRV_B=$QG_SRV4_B; else R=$R6; SRV=$QG_SRV6; SRV_B=$QG_SRV6_B; fi
     # allowed: byte-identical 10 MB over every protocol combination
-    v=$(cc $R --http1.1 --tlsv1.2 --tls-max 1.2 -o "$QG_DIR/out" -w '%{http_version}' https://allowed.test/big.bin)
-    expect "v$fam https allowed http/1.1 tls1.2 sha256" "$v $(sha <"$QG_DIR/out")" "1.1 $QG_BIG_SHA"
-    v=$(cc $R --http2 --tlsv1.3 -o "$QG_DIR/out" -w '%{http_version}' https://allowed.test/big.bin)
-    expect "v$fam https allowed h2 tls1.3 sha256" "$v $(sha <"$QG_DIR/out")" "2 $QG_BIG_SHA"
-    v=$(cc $R -o "$QG_DIR/out" -w '%{http_code}' http://allowed.test/big.bin)
-    expect "v$fam http allowed sha256" "$v $(sha <"$QG_DIR/out")" "200 $QG_BIG_SHA"
-    v=$(cc $R http://allowed.test/small)
-    expect "v$fam http allowed small page" "$v" "hello allowed.test"
+    qg_allowed_loads $fam "$R"
 
     # blocked names: RST for TLS, 302 to the notice page for HTTP
     out=$(cc $R https://blocked.test/small 2>&1); rc=$?
@@ -115,25 +108,8 @@ for fam in 4 6; do
     expect "v$fam keep-alive second request blocked" "$(cl python3 "$CLIENT_PY" keepalive "$SRV" 80 allowed.test blocked.test)" "200 302"
 done
 
-# openssl s_client
-out=$(echo Q | cl timeout 10 openssl s_client -connect "$QG_SRV4:443" -servername allowed.test -tls1_3 2>&1)
-expect_match "openssl s_client allowed tls1.3" "$out" 'Protocol *: TLSv1\.3|New, TLSv1\.3'
-out=$(echo Q | cl timeout 10 openssl s_client -connect "$QG_SRV4:443" -servername blocked.test 2>&1); rc=$?
-expect_match "openssl s_client blocked -> error" "$rc $(printf '%s' "$out" | grep -v '^depth' | head -5)" '^1 .*(reset|errno=104|write:errno|connect:errno|error)'
-# nghttp (HTTP/2, names from the namespace's hosts file)
-out=$(cl timeout 15 nghttp -v https://allowed.test/small 2>&1)
-expect_match "nghttp allowed h2" "$out" 'hello allowed\.test'
-# (nghttp exits 0 when the connection dies; it says so instead)
-out=$(cl timeout 15 nghttp https://blocked.test/small 2>&1)
-expect_match "nghttp blocked fails" "$out" '^Some requests were not processed'
-expect "nghttp blocked got no page" "$(printf '%s' "$out" | grep -c hello)" "0"
-# wget
-v=$(cl timeout 30 wget -q --no-check-certificate -O - https://allowed.test/big.bin | sha)
-expect "wget https allowed sha256" "$v" "$QG_BIG_SHA"
-out=$(cl timeout 15 wget -S --max-redirect=0 -O /dev/null http://blocked.test/ 2>&1)
-expect_match "wget http blocked -> 302" "$out" 'HTTP/1\.1 302'
-out=$(cl timeout 15 wget --no-check-certificate -t 1 -O /dev/null https://blocked.test/ 2>&1); rc=$?
-expect "wget https blocked fails" "$([ $rc -ne 0 ] && echo failed)" "failed"
+# openssl s_client, nghttp, wget
+qg_client_matrix
 
 # QUIC: UDP 443 never crosses the filter (inline.quic = drop-all); other UDP does
 udp_probe() {

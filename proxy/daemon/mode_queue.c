@@ -1,0 +1,739 @@
+/* mode_queue.c - queue mode: NFQUEUE -> engine -> verdicts, first requests held (see
+ * mode_queue.h). */
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/compiler.h"
+#include "common/log.h"
+#include "proxy/capture/capture_queue.h"
+#include "proxy/daemon/blocknote.h"
+#include "proxy/daemon/hits.h"
+#include "proxy/daemon/mode.h"
+#include "proxy/daemon/mode_queue.h"
+#include "proxy/daemon/settings.h"
+#include "proxy/enforce/inject.h"
+#include "proxy/enforce/notice.h"
+#include "proxy/engine/engine.h"
+#include "rules/match/rsref.h"
+
+#define Q_BATCH    128        /* packets handled per read section */
+#define Q_POLL_MS  20         /* hold timeouts are checked at least this often */
+#define Q_STATS_NS 200000000u /* counters published every 200 ms */
+#define Q_URL_MAX  2048
+#define Q_MSS      1220 /* forged notice segments: fits any path MTU of 1280 (IPv6 minimum) */
+#define Q_NONE     UINT32_MAX
+
+enum q_ctr {
+    C_PACKETS = 0,
+    C_ACCEPTED,
+    C_DROPPED,
+    C_HELD,
+    C_RELEASED,
+    C_BLOCKS,
+    C_INJECTED,
+    C_INJECT_ERRORS,
+    C_DECOYS,
+    C_HOLD_TIMEOUTS,
+    C_HOLD_FULL,
+    C_VERDICT_ERRORS,
+    C_ENOBUFS,
+    C_FLOWS,
+    C_KERNEL_WAITING, /* read from /proc about once a second */
+    C_KERNEL_DROPPED,
+    C_KERNEL_USER_DROPPED,
+    C_COUNT
+};
+
+static const char *const q_ctr_names[] = {
+    "queue.packets",
+    "queue.accepted",
+    "queue.dropped",
+    "queue.held",
+    "queue.released",
+    "queue.blocks",
+    "queue.injected",
+    "queue.inject_errors",
+    "queue.decoys",
+    "queue.hold_timeouts",
+    "queue.hold_full",
+    "queue.verdict_errors",
+    "queue.enobufs",
+    "queue.flows",
+    "queue.kernel_waiting",
+    "queue.kernel_dropped",
+    "queue.kernel_user_dropped",
+};
+_Static_assert(sizeof(q_ctr_names) / sizeof(q_ctr_names[0]) == C_COUNT, "one name per counter");
+
+enum { V_NONE = 0, V_PASS, V_BLOCK };
+
+/* A flow whose packets are held until it is decided. */
+struct hold {
+    uint64_t flow_id;
+    const void *flow; /* engine handle (engine_judge_now) */
+    uint64_t since_ns;
+    uint32_t next;         /* hash chain / free list */
+    uint32_t older, newer; /* age list */
+    uint32_t first_seq;    /* TCP: sequence number of the first held byte (server's rcv_nxt) */
+    bool have_seq;
+    bool touched;
+    uint8_t verdict; /* V_*: decisions reported while the current packet was handled */
+    uint16_t n;
+    uint32_t *ids; /* hold_packets packet ids */
+};
+
+struct queue_mode;
+
+struct q_worker {
+    struct queue_mode *q;
+    unsigned idx;
+    struct capture *cap;
+    struct engine *eng;
+    const struct ruleset *rs;
+    uint64_t rs_ver;
+    int raw4, raw6;
+
+    struct hold *holds;
+    uint32_t *ids_pool;
+    uint32_t *bucket; /* nbucket heads */
+    uint32_t nbucket, free_head, oldest, newest, nheld_flows;
+    uint32_t *touched;
+    uint32_t ntouched;
+
+    uint64_t ctr_local[C_COUNT];
+    unsigned ticks;
+    uint64_t full_logged_ns; /* last "queue nearly full" warning */
+    _Atomic uint64_t ctr[C_COUNT];
+    uint16_t ip_id;
+    char resp[NOTICE_RESPONSE_MAX];
+    char url[Q_URL_MAX];
+    struct inject_frames fr;
+};
+
+struct queue_mode {
+    struct daemon_ctx *d;
+    unsigned n;
+    struct q_worker **w;
+    _Atomic(struct blocknote *) notice;
+    uint32_t hold_packets, hold_flows;
+    uint64_t hold_timeout_ns;
+    int incomplete;   /* enum settings_queue_incomplete */
+    _Atomic int quic; /* enum settings_quic (inline.quic, reloadable) */
+    uint32_t mark_pass, mark_block;
+    uint32_t maxlen;
+    bool fail_open;
+};
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- held packets ---------------------------------------------------------------------------- */
+
+static struct hold *hold_find(struct q_worker *w, uint64_t flow_id)
+{
+    for (uint32_t i = w->bucket[flow_id % w->nbucket]; i != Q_NONE; i = w->holds[i].next)
+        if (w->holds[i].flow_id == flow_id)
+            return &w->holds[i];
+    return NULL;
+}
+
+static struct hold *hold_new(struct q_worker *w, const struct engine_frame_info *fi)
+{
+    uint32_t i = w->free_head;
+    if (i == Q_NONE)
+        return NULL;
+    struct hold *h = &w->holds[i];
+    w->free_head = h->next;
+    uint32_t *b = &w->bucket[fi->flow_id % w->nbucket];
+    h->flow_id = fi->flow_id;
+    h->flow = fi->flow;
+    h->since_ns = mono_ns();
+    h->next = *b;
+    *b = i;
+    h->older = w->newest;
+    h->newer = Q_NONE;
+    if (w->newest != Q_NONE)
+        w->holds[w->newest].newer = i;
+    else
+        w->oldest = i;
+    w->newest = i;
+    h->have_seq = false;
+    h->touched = false;
+    h->verdict = V_NONE;
+    h->n = 0;
+    w->nheld_flows++;
+    return h;
+}
+
+static void hold_free(struct q_worker *w, struct hold *h)
+{
+    uint32_t i = (uint32_t)(h - w->holds);
+    uint32_t *p = &w->bucket[h->flow_id % w->nbucket];
+    while (*p != i)
+        p = &w->holds[*p].next;
+    *p = h->next;
+    if (h->older != Q_NONE)
+        w->holds[h->older].newer = h->newer;
+    else
+        w->oldest = h->newer;
+    if (h->newer != Q_NONE)
+        w->holds[h->newer].older = h->older;
+    else
+        w->newest = h->older;
+    h->next = w->free_head;
+    w->free_head = i;
+    w->nheld_flows--;
+}
+
+static void verdict(struct q_worker *w, uint32_t id, int v, bool with_mark, uint32_t mark)
+{
+    if (capture_queue_verdict(w->cap, id, v, with_mark, mark) < 0)
+        w->ctr_local[C_VERDICT_ERRORS]++;
+    w->ctr_local[v == CAPTURE_QUEUE_DROP || (with_mark && mark == w->q->mark_block) ? C_DROPPED
+                                                                                    : C_ACCEPTED]++;
+}
+
+/* Gives every held packet of h its verdict, in arrival order, and frees h. A block drops them
+ * all, the last one repeated with the block mark so the connection is cut off in the kernel. */
+static void hold_settle(struct q_worker *w, struct hold *h, bool block)
+{
+    for (uint16_t k = 0; k < h->n; k++) {
+        if (block)
+            verdict(w, h->ids[k], k + 1 == h->n ? CAPTURE_QUEUE_REPEAT : CAPTURE_QUEUE_DROP,
+                    k + 1 == h->n, w->q->mark_block);
+        else
+            verdict(w, h->ids[k], CAPTURE_QUEUE_ACCEPT, false, 0);
+    }
+    if (!block)
+        w->ctr_local[C_RELEASED] += h->n;
+    hold_free(w, h);
+}
+
+static void touch(struct q_worker *w, struct hold *h, uint8_t v)
+{
+    if (v > h->verdict)
+        h->verdict = v;
+    if (!h->touched) {
+        h->touched = true;
+        w->touched[w->ntouched++] = (uint32_t)(h - w->holds);
+    }
+}
+
+/* Settles the held flows decided while the last packet was handled. */
+static void settle_touched(struct q_worker *w)
+{
+    for (uint32_t k = 0; k < w->ntouched; k++) {
+        struct hold *h = &w->holds[w->touched[k]];
+        h->touched = false;
+        if (h->verdict != V_NONE)
+            hold_settle(w, h, h->verdict == V_BLOCK);
+    }
+    w->ntouched = 0;
+}
+
+/* A held flow past its bounds: judged on its address now (its decision settles it through
+ * on_event), or, with queue.incomplete = drop, or when the engine has nothing to judge, its
+ * packets are dropped / released. */
+static void hold_expire(struct q_worker *w, struct hold *h)
+{
+    if (w->q->incomplete == SETTINGS_QUEUE_INCOMPLETE_DROP) {
+        hold_settle(w, h, true);
+        return;
+    }
+    uint64_t id = h->flow_id;
+    if (!engine_judge_now(w->eng, h->flow, id)) {
+        hold_settle(w, h, false); /* the flow is gone or already passed */
+        return;
+    }
+    settle_touched(w);
+    h = hold_find(w, id);
+    if (h)
+        hold_settle(w, h, false);
+}
+
+/* ---- decisions ------------------------------------------------------------------------------- */
+
+static size_t build_response(struct q_worker *w, const struct engine_event *ev, const char *order)
+{
+    const struct blocknote *n = atomic_load_explicit(&w->q->notice, memory_order_acquire);
+    return blocknote_response(n, ev, order, w->url, sizeof(w->url), w->resp, sizeof(w->resp));
+}
+
+static int send_ip(struct q_worker *w, const uint8_t *pkt, size_t len)
+{
+    if (len < 20)
+        return -EINVAL;
+    if ((pkt[0] >> 4) == 4) {
+        struct sockaddr_in sa = { .sin_family = AF_INET };
+        memcpy(&sa.sin_addr, pkt + 16, 4);
+        return sendto(w->raw4, pkt, len, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
+    }
+    if (len < 40)
+        return -EINVAL;
+    struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6 };
+    memcpy(&sa6.sin6_addr, pkt + 24, 16);
+    return sendto(w->raw6, pkt, len, 0, (struct sockaddr *)&sa6, sizeof(sa6)) < 0 ? -errno : 0;
+}
+
+/* Resets both ends of a blocked TCP flow (and sends the notice first for HTTP). The server never
+ * got the held bytes: its rcv_nxt, srv_rcv_nxt, is where the client's side of the forgery
+ * starts. Returns the frames sent or a negative errno. */
+static int enforce_tcp(struct q_worker *w, const struct engine_event *ev, uint32_t srv_rcv_nxt,
+                       const char *order)
+{
+    size_t rlen = 0;
+    if (ev->d.action == ACTION_REDIRECT || ev->d.action == ACTION_PAGE_451)
+        rlen = build_response(w, ev, order);
+    struct engine_event e2 = *ev;
+    e2.cli_next_seq = srv_rcv_nxt;
+    e2.link = DECODE_LINK_RAW; /* forged packets are bare IP, routed by the kernel */
+    if (!e2.frame) {
+        e2.frame = (const uint8_t *)w->url; /* not read for a bare-IP link */
+        e2.frame_len = 0;
+    }
+    int n = inject_plan_block(&e2, (const uint8_t *)w->resp, rlen, Q_MSS, &w->ip_id, &w->fr);
+    if (n < 0)
+        return n;
+    for (size_t k = 0; k < w->fr.n; k++) {
+        int rc = send_ip(w, w->fr.buf + w->fr.off[k], w->fr.len[k]);
+        if (rc < 0)
+            return rc;
+    }
+    return n;
+}
+
+static void log_decision(struct q_worker *w, const struct engine_event *ev, const char *order,
+                         const char *result)
+{
+    char cli[64], srv[64], name[256] = "";
+    decode_fmt_endpoint(ev->client, ev->ipver, ev->client_port, cli, sizeof(cli));
+    decode_fmt_endpoint(ev->server, ev->ipver, ev->server_port, srv, sizeof(srv));
+    if (ev->name)
+        snprintf(name, sizeof(name), "%.*s", (int)(ev->name_len < 255 ? ev->name_len : 255),
+                 ev->name);
+    log_block(w->q->d->log, "queue", "block",
+              LOG_KV(LOG_U("worker", w->idx), LOG_U("flow", ev->flow_id), LOG_S("client", cli),
+                     LOG_S("server", srv),
+                     LOG_S("proto", ev->l4proto == IPPROTO_TCP ? "tcp" : "udp"),
+                     LOG_S("app", verdict_app_name(ev->app)), LOG_S("name", ev->name ? name : NULL),
+                     LOG_S("method", verdict_method_name(ev->d.method)),
+                     LOG_S("action", verdict_action_name(ev->d.action)), LOG_S("order", order),
+                     LOG_S("enforced", result)));
+}
+
+static void on_event(void *ctx, const struct engine_event *ev)
+{
+    struct q_worker *w = ctx;
+    if (ev->ech && (ev->app == APP_TLS || ev->app == APP_QUIC))
+        hits_note_ech(w->q->d->hits, w->idx, ev->d.verdict == VERDICT_BLOCK);
+    struct hold *h = hold_find(w, ev->flow_id);
+    if (ev->d.verdict != VERDICT_BLOCK) {
+        if (h)
+            touch(w, h, V_PASS);
+        return;
+    }
+    if (h)
+        touch(w, h, V_BLOCK);
+    w->ctr_local[C_BLOCKS]++;
+    const char *order = NULL;
+    if (w->rs && ev->d.entry != RULESET_NO_ENTRY) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+        hits_note(w->q->d->hits, w->idx, w->rs, ev->d.entry,
+                  (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+        order = ruleset_entry_order(w->rs, ev->d.entry);
+        if (order && !*order)
+            order = NULL;
+    }
+    if (ev->l4proto != IPPROTO_TCP) {
+        log_decision(w, ev, order, "drop");
+        return;
+    }
+    uint32_t rcv_nxt = ev->cli_next_seq;
+    if (h && h->have_seq)
+        rcv_nxt = h->first_seq;
+    else if (ev->pkt && ev->pkt_from_client && ev->pkt->payload_len)
+        rcv_nxt = ev->pkt->seq;
+    int rc = enforce_tcp(w, ev, rcv_nxt, order);
+    if (rc > 0) {
+        w->ctr_local[C_INJECTED]++;
+        log_decision(w, ev, order,
+                     ev->d.action == ACTION_RESET ? "drop+reset" : "drop+notice+reset");
+    } else {
+        w->ctr_local[C_INJECT_ERRORS]++;
+        log_decision(w, ev, order, rc == -EINVAL ? "drop (seq-unknown)" : "drop (send-failed)");
+    }
+}
+
+/* ---- the packet path ------------------------------------------------------------------------- */
+
+/* Holds packet id of fi's flow. Returns false when it cannot be held (bounds): the caller judges
+ * the flow at once. */
+static bool hold_packet(struct q_worker *w, const struct engine_frame_info *fi, uint32_t id)
+{
+    struct hold *h = hold_find(w, fi->flow_id);
+    if (!h) {
+        h = hold_new(w, fi);
+        if (!h)
+            return false;
+    }
+    if (h->n >= w->q->hold_packets)
+        return false;
+    if (!h->have_seq && fi->l4proto == IPPROTO_TCP) {
+        h->first_seq = fi->seq;
+        h->have_seq = true;
+    }
+    h->ids[h->n++] = id;
+    w->ctr_local[C_HELD]++;
+    return true;
+}
+
+/* The verdict of the packet just handled, from what the engine made of it. */
+static void packet_verdict(struct q_worker *w, uint32_t id, const struct engine_frame_info *fi)
+{
+    const struct queue_mode *q = w->q;
+    if (fi->set_aside) {
+        w->ctr_local[C_DECOYS]++;
+        verdict(w, id, CAPTURE_QUEUE_DROP, false, 0);
+        return;
+    }
+    if (!fi->flow) {
+        verdict(w, id, CAPTURE_QUEUE_ACCEPT, false, 0);
+        return;
+    }
+    int quic = atomic_load_explicit(&q->quic, memory_order_relaxed);
+    if (fi->l4proto == IPPROTO_UDP && quic != SETTINGS_QUIC_DROP_BLOCKED) {
+        if (quic == SETTINGS_QUIC_PASS)
+            verdict(w, id, CAPTURE_QUEUE_REPEAT, true, q->mark_pass);
+        else
+            verdict(w, id, fi->from_client ? CAPTURE_QUEUE_DROP : CAPTURE_QUEUE_ACCEPT, false, 0);
+        return;
+    }
+    if (fi->blocked) {
+        struct hold *h = hold_find(w, fi->flow_id);
+        if (h)
+            hold_settle(w, h, true);
+        verdict(w, id, CAPTURE_QUEUE_REPEAT, true, q->mark_block);
+        return;
+    }
+    struct hold *h = hold_find(w, fi->flow_id);
+    if (!fi->decided && fi->from_client && fi->payload_len) {
+        if (hold_packet(w, fi, id))
+            return;
+        /* past the bounds: judge it now, then give this packet the outcome */
+        w->ctr_local[C_HOLD_FULL]++;
+        if (q->incomplete == SETTINGS_QUEUE_INCOMPLETE_DROP) {
+            if (h)
+                hold_settle(w, h, true);
+            verdict(w, id, CAPTURE_QUEUE_REPEAT, true, q->mark_block);
+            return;
+        }
+        (void)engine_judge_now(w->eng, fi->flow, fi->flow_id);
+        settle_touched(w); /* on_event dropped or released what was held */
+        struct engine_frame_info now;
+        engine_frame_info(w->eng, &now); /* the same flow, decided now */
+        h = hold_find(w, fi->flow_id);
+        if (h)
+            hold_settle(w, h, now.blocked);
+        verdict(w, id, CAPTURE_QUEUE_REPEAT, true, now.blocked ? q->mark_block : q->mark_pass);
+        return;
+    }
+    if (h && !fi->decided) {
+        verdict(w, id, CAPTURE_QUEUE_ACCEPT, false, 0); /* an ACK or the server's side */
+        return;
+    }
+    if (fi->decided && fi->done)
+        verdict(w, id, CAPTURE_QUEUE_REPEAT, true, q->mark_pass);
+    else
+        verdict(w, id, CAPTURE_QUEUE_ACCEPT, false, 0);
+}
+
+static void publish_counters(struct q_worker *w)
+{
+    struct engine_stats es;
+    struct capture_queue_stats qs;
+    engine_get_stats(w->eng, &es);
+    capture_queue_stats(w->cap, &qs);
+    w->ctr_local[C_PACKETS] = qs.packets;
+    w->ctr_local[C_ENOBUFS] = qs.enobufs;
+    w->ctr_local[C_FLOWS] = es.flows;
+    struct capture_queue_kstats ks;
+    if (++w->ticks % 5 == 0 && capture_queue_kernel_stats(w->cap, &ks) == 0) {
+        w->ctr_local[C_KERNEL_WAITING] = ks.waiting;
+        w->ctr_local[C_KERNEL_DROPPED] = ks.dropped;
+        w->ctr_local[C_KERNEL_USER_DROPPED] = ks.user_dropped;
+        uint64_t now = mono_ns();
+        if (ks.waiting >= (uint64_t)w->q->maxlen * 9 / 10 &&
+            now - w->full_logged_ns >= 10000000000u && w->q->d->log) {
+            w->full_logged_ns = now;
+            log_write(w->q->d->log, LOG_LEVEL_WARN, "queue", "queue nearly full",
+                      LOG_KV(LOG_U("worker", w->idx), LOG_U("waiting", ks.waiting),
+                             LOG_U("maxlen", w->q->maxlen),
+                             LOG_S("when_full", w->q->fail_open ? "pass unjudged (fail-open)"
+                                                                : "drop (fail-closed)")));
+        }
+    }
+    for (unsigned k = 0; k < C_COUNT; k++)
+        atomic_store_explicit(&w->ctr[k], w->ctr_local[k], memory_order_relaxed);
+}
+
+/* Inside a read section: picks up a newly published rule set. */
+static void refresh_rules(struct q_worker *w)
+{
+    const struct ruleset *rs = rsref_get(w->q->d->rules);
+    uint64_t v = rsref_version(w->q->d->rules);
+    if (rs != w->rs || v != w->rs_ver) {
+        engine_set_rules(w->eng, rs);
+        w->rs = rs;
+        w->rs_ver = v;
+    }
+}
+
+static void expire_holds(struct q_worker *w, uint64_t now)
+{
+    while (w->oldest != Q_NONE) {
+        struct hold *h = &w->holds[w->oldest];
+        if (now - h->since_ns < w->q->hold_timeout_ns)
+            break;
+        w->ctr_local[C_HOLD_TIMEOUTS]++;
+        hold_expire(w, h);
+    }
+}
+
+static int q_run_worker(void *state, unsigned worker, const volatile sig_atomic_t *stop)
+{
+    struct queue_mode *q = state;
+    if (worker >= q->n)
+        return -EINVAL;
+    struct q_worker *w = q->w[worker];
+    char err[256];
+    int ret = 0;
+    uint64_t next_stats = mono_ns() + Q_STATS_NS;
+    struct pollfd pfd = { .fd = capture_queue_fd(w->cap), .events = POLLIN };
+
+    rsref_thread_register();
+    while (!*stop) {
+        int rc = 0;
+        rsref_read_lock();
+        refresh_rules(w);
+        for (unsigned i = 0; i < Q_BATCH; i++) {
+            struct capture_frame fr;
+            rc = capture_next(w->cap, &fr, err, sizeof(err));
+            if (rc != 1)
+                break;
+            uint32_t id = capture_queue_id(w->cap);
+            engine_frame(w->eng, DECODE_LINK_RAW, fr.ts_us, fr.data, fr.caplen);
+            settle_touched(w);
+            struct engine_frame_info fi;
+            engine_frame_info(w->eng, &fi);
+            packet_verdict(w, id, &fi);
+        }
+        uint64_t now = mono_ns();
+        expire_holds(w, now);
+        rsref_read_unlock();
+        if (rc < 0 && rc != -EAGAIN) {
+            if (q->d->log)
+                log_write(q->d->log, LOG_LEVEL_ERROR, "queue", err, NULL, 0);
+            ret = rc;
+            break;
+        }
+        if (now >= next_stats) {
+            publish_counters(w);
+            next_stats = now + Q_STATS_NS;
+        }
+        if (rc == -EAGAIN && poll(&pfd, 1, Q_POLL_MS) < 0 && errno != EINTR) {
+            ret = -errno;
+            break;
+        }
+    }
+    /* whatever is still held goes on (a stopping filter fails open, like the rule's bypass) */
+    while (w->oldest != Q_NONE)
+        hold_settle(w, &w->holds[w->oldest], false);
+    publish_counters(w);
+    rsref_thread_unregister();
+    return ret;
+}
+
+static void worker_free(struct q_worker *w)
+{
+    if (!w)
+        return;
+    engine_free(w->eng);
+    capture_close(w->cap);
+    if (w->raw4 >= 0)
+        close(w->raw4);
+    if (w->raw6 >= 0)
+        close(w->raw6);
+    free(w->holds);
+    free(w->ids_pool);
+    free(w->bucket);
+    free(w->touched);
+    free(w);
+}
+
+static void q_close(void *state)
+{
+    struct queue_mode *q = state;
+    if (!q)
+        return;
+    for (unsigned i = 0; i < q->n; i++)
+        worker_free(q->w[i]);
+    free(q->w);
+    blocknote_free_chain(atomic_load(&q->notice));
+    free(q);
+}
+
+/* The per-worker hold table: hold_flows entries of hold_packets ids each, all allocated here. */
+static int holds_alloc(struct q_worker *w)
+{
+    const struct queue_mode *q = w->q;
+    w->holds = calloc(q->hold_flows, sizeof(*w->holds));
+    w->ids_pool = calloc((size_t)q->hold_flows * q->hold_packets, sizeof(*w->ids_pool));
+    w->nbucket = q->hold_flows * 2 + 1;
+    w->bucket = malloc(w->nbucket * sizeof(*w->bucket));
+    w->touched = calloc(q->hold_flows, sizeof(*w->touched));
+    if (!w->holds || !w->ids_pool || !w->bucket || !w->touched)
+        return -ENOMEM;
+    for (uint32_t b = 0; b < w->nbucket; b++)
+        w->bucket[b] = Q_NONE;
+    for (uint32_t i = 0; i < q->hold_flows; i++) {
+        w->holds[i].ids = w->ids_pool + (size_t)i * q->hold_packets;
+        w->holds[i].next = i + 1 < q->hold_flows ? i + 1 : Q_NONE;
+    }
+    w->free_head = 0;
+    w->oldest = w->newest = Q_NONE;
+    return 0;
+}
+
+static int q_open(const struct settings *cfg, struct daemon_ctx *d, void **state, char *err,
+                  size_t errlen)
+{
+    *state = NULL;
+    int rc = -ENOMEM;
+    struct queue_mode *q = calloc(1, sizeof(*q));
+    if (!q)
+        goto nomem;
+    q->d = d;
+    q->n = d->workers ? d->workers : 1;
+    q->hold_packets = (uint32_t)cfg->queue_hold_packets;
+    q->hold_flows = (uint32_t)cfg->queue_hold_flows;
+    q->hold_timeout_ns = cfg->queue_hold_timeout * 1000000u;
+    q->incomplete = cfg->queue_incomplete;
+    atomic_init(&q->quic, cfg->inline_quic);
+    q->mark_pass = (uint32_t)cfg->queue_mark_pass;
+    q->mark_block = (uint32_t)cfg->queue_mark_block;
+    q->maxlen = (uint32_t)cfg->queue_maxlen;
+    q->fail_open = cfg->queue_fail == SETTINGS_QUEUE_FAIL_OPEN;
+    struct blocknote *nt = blocknote_new(cfg);
+    if (!nt)
+        goto nomem;
+    atomic_init(&q->notice, nt);
+    q->w = calloc(q->n, sizeof(*q->w));
+    if (!q->w)
+        goto nomem;
+    if (cfg->queue_num + (int64_t)q->n - 1 > 65535) {
+        snprintf(err, errlen, "queue: queue.num %" PRId64 " + %u workers passes queue 65535",
+                 cfg->queue_num, q->n);
+        rc = -EINVAL;
+        goto fail;
+    }
+
+    struct engine_config ec;
+    blocknote_engine_config(cfg, &ec);
+    ec.policy.notice_url = nt->cfg.url;
+
+    for (unsigned i = 0; i < q->n; i++) {
+        struct q_worker *w = calloc(1, sizeof(*w));
+        if (!w)
+            goto nomem;
+        q->w[i] = w;
+        w->q = q;
+        w->idx = i;
+        w->raw4 = w->raw6 = -1;
+        struct capture_queue_config qc = {
+            .num = (uint16_t)(cfg->queue_num + i),
+            .maxlen = (uint32_t)cfg->queue_maxlen,
+            .fail_open = cfg->queue_fail == SETTINGS_QUEUE_FAIL_OPEN,
+            .rcvbuf = 8u << 20,
+        };
+        w->cap = capture_queue_open(&qc, err, errlen);
+        if (!w->cap) {
+            rc = -EIO;
+            goto fail;
+        }
+        w->raw4 = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+        w->raw6 = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+        if (w->raw4 < 0 || w->raw6 < 0) {
+            rc = -errno;
+            snprintf(err, errlen, "queue: worker %u: raw IP socket failed: %s", i, strerror(errno));
+            goto fail;
+        }
+        if (holds_alloc(w) < 0)
+            goto nomem;
+        w->eng = engine_new(&ec, NULL, on_event, w);
+        if (!w->eng) {
+            snprintf(err, errlen, "queue: worker %u: out of memory for the engine (flows.max %zu)",
+                     i, ec.max_flows);
+            rc = -ENOMEM;
+            goto fail;
+        }
+        if (d->counters_register) {
+            rc = d->counters_register(d, i, q_ctr_names, w->ctr, C_COUNT);
+            if (rc < 0) {
+                snprintf(err, errlen, "queue: worker %u: cannot register counters", i);
+                goto fail;
+            }
+        }
+    }
+    if (d->log)
+        log_write(d->log, LOG_LEVEL_INFO, "queue", "opened",
+                  LOG_KV(LOG_I("first_queue", cfg->queue_num), LOG_U("workers", q->n),
+                         LOG_B("fail_open", cfg->queue_fail == SETTINGS_QUEUE_FAIL_OPEN),
+                         LOG_U("hold_packets", q->hold_packets),
+                         LOG_U("hold_timeout_ms", cfg->queue_hold_timeout),
+                         LOG_S("notice_url", nt->cfg.url)));
+    *state = q;
+    return 0;
+
+nomem:
+    snprintf(err, errlen, "queue: out of memory");
+    rc = -ENOMEM;
+fail:
+    q_close(q);
+    return rc;
+}
+
+/* notice.* are read per block, inline.quic per packet; the other keys queue mode reads need a
+ * restart (settings.c marks them so). */
+static int q_reload(void *state, const struct settings *cfg)
+{
+    struct queue_mode *q = state;
+    atomic_store_explicit(&q->quic, cfg->inline_quic, memory_order_relaxed);
+    struct blocknote *n = blocknote_new(cfg);
+    if (!n)
+        return -ENOMEM;
+    n->older = atomic_load(&q->notice);
+    atomic_store_explicit(&q->notice, n, memory_order_release);
+    return 0;
+}
+
+const struct mode_ops mode_queue_ops = {
+    .name = "queue",
+    .open = q_open,
+    .run_worker = q_run_worker,
+    .reload = q_reload,
+    .close = q_close,
+};

@@ -1,0 +1,264 @@
+#!/bin/sh
+# queue.sh - queue mode end to end: client ns -> router ns (qorgau `mode = queue`, the rules of
+# deploy/iptables-queue.rules: NFQUEUE balanced over 2 workers, connection marks) -> server ns
+# (nginx with TLS 1.2/1.3, HTTP/2, a 10 MB file; tests/netns/lib.sh builds all three). Real
+# clients: curl (h1/h2, TLS 1.2/1.3, IPv4 and IPv6), wget, nghttp, openssl s_client; python
+# (tests/netns/client.py) for ClientHellos split over two segments or one byte a segment,
+# keep-alive, decoys and zapret-style splits; tests/tools/quic_initial for QUIC Initials;
+# headless Chromium over TCP and over QUIC (forced for the origin).
+# Checked on the server's side too (tcpdump on its interface, nginx's access log): a blocked
+# ClientHello or HTTP request never reaches the server, not even in part, and neither do
+# bad-checksum, MD5 or no-ACK decoys. Then: with the daemon stopped the rule's --queue-bypass
+# lets traffic through (fail-open), without it traffic stops (fail-closed); queue.incomplete =
+# drop and inline.quic = drop-all.
+#
+# Without root, namespaces, iptables or tcpdump it fails (QG_ALLOW_SKIP=1: skips, exit 77).
+# Everything it starts is stopped by PID and every namespace deleted.
+HERE=$(CDPATH= cd -- "$(dirname -- "$0")" && pwd)
+ROOT=$(CDPATH= cd -- "$HERE/../.." && pwd)
+QG_LIB=$ROOT/tests/netns/lib.sh
+. "$QG_LIB"
+QG_BIN=${QG_BIN:-$ROOT/build/qorgau}
+QG_TOOLS=${QG_TOOLS:-$ROOT/build/tools}
+CLIENT_PY=$ROOT/tests/netns/client.py
+RULES=$ROOT/deploy/iptables-queue.rules
+
+. "$ROOT/tests/lib/skip.sh"
+if ! why=$(qg_can_run); then
+    qg_cannot_run queue "$why"
+fi
+for t in iptables-restore ip6tables-restore tcpdump python3; do
+    command -v $t >/dev/null 2>&1 || qg_cannot_run queue "$t not installed"
+done
+[ -x "$QG_TOOLS/quic_initial" ] || qg_cannot_run queue "$QG_TOOLS/quic_initial not built (make build/tools/quic_initial)"
+
+qg_checks queue qorgau.out
+
+cl() { ip netns exec "$QG_CLI" "$@"; }
+cc() { cl curl -sS -k --max-time 15 "$@"; }
+sha() { sha256sum | cut -d' ' -f1; }
+flt() { ip netns exec "$QG_FLT" "$@"; }
+
+qg_setup_net || { bad "namespaces" "setup failed"; exit 1; }
+qg_start_nginx || { bad "nginx" "did not start"; exit 1; }
+
+# rules: iptables-queue.rules as shipped, or without --queue-bypass (fail-closed)
+load_rules() { # bypass|nobypass
+    for t in iptables ip6tables; do
+        flt $t -F FORWARD 2>/dev/null
+        flt $t -F QORGAU 2>/dev/null
+        flt $t -X QORGAU 2>/dev/null
+        if [ "$1" = bypass ]; then
+            flt $t-restore --noflush <"$RULES" || return 1
+        else
+            sed 's/ --queue-bypass//' "$RULES" | flt $t-restore --noflush || return 1
+        fi
+    done
+}
+load_rules bypass || { bad "iptables-queue.rules" "did not load"; exit 1; }
+
+cat >"$QG_DIR/rules.txt" <<RULES
+blocked.test
+$QG_SRV4_B
+$QG_SRV6_B
+http://allowed.test/secret
+RULES
+
+start_qorgau() { # [EXTRA CONFIG LINE]
+    cat >"$QG_DIR/qorgau.conf" <<CONF
+mode = queue
+workers = 2
+user = root
+state_dir = $QG_DIR/state
+rules = $QG_DIR/rules.txt
+queue.num = 0
+inline.quic = ${QUIC_POLICY:-drop-blocked}
+notice.url = http://notice.test/
+notice.listen = 127.0.0.1:18080
+stats.interval = 1s
+${1:-}
+CONF
+    qg_bg "$QG_DIR/qorgau.out" ip netns exec "$QG_FLT" "$QG_BIN" run -c "$QG_DIR/qorgau.conf" --foreground
+    QPID=$QG_LAST_PID
+    qg_wait_verdict "$QG_BIN" "$QG_DIR/qorgau.conf" blocked.test block
+}
+start_qorgau || { bad "qorgau" "did not start"; cat "$QG_DIR/qorgau.out"; exit 1; }
+
+# a capture on the server's interface: tcpdump in the server ns, its PID in $cap_pid
+capture() { # FILE FILTER
+    qg_bg "$1.err" ip netns exec "$QG_SRV" tcpdump -i s0 -U -s 0 -w "$1" "$2"
+    cap_pid=$QG_LAST_PID
+    i=0
+    while [ $i -lt 50 ] && ! grep -qs 'listening on' "$1.err"; do sleep 0.1; i=$((i + 1)); done
+}
+stop_capture() { sleep 0.3; qg_stop "$cap_pid"; }
+# client payload bytes that reached the server in a capture, and whether TEXT is among them
+payload_has() { # FILE TEXT
+    tcpdump -r "$1" -A 2>/dev/null | grep -c "$2"
+}
+
+R4=$QG_R4
+R6=$QG_R6
+
+for fam in 4 6; do
+    if [ $fam = 4 ]; then R=$R4; SRV=$QG_SRV4; SRV_B=$QG_SRV4_B; else R=$R6; SRV=$QG_SRV6; SRV_B=$QG_SRV6_B; fi
+    qg_allowed_loads $fam "$R"
+
+    # blocked TLS: reset, and the server never sees the ClientHello
+    capture "$QG_DIR/b$fam.pcap" "tcp port 443"
+    out=$(cc $R https://blocked.test/small 2>&1); rc=$?
+    expect_match "v$fam https blocked -> reset (curl rc $rc)" "$rc $out" '^(35|56) .*[Rr]eset'
+    out=$(cc $R --http1.1 --tlsv1.2 --tls-max 1.2 https://www.blocked.test/small 2>&1); rc=$?
+    expect_match "v$fam https subdomain blocked tls1.2 -> reset" "$rc $out" '^(35|56) .*[Rr]eset'
+    # the blocked name split across two TCP segments (inside the name): both held, both dropped
+    expect "v$fam split ClientHello blocked -> reset" "$(cl python3 "$CLIENT_PY" split blocked.test "$SRV" 443)" "reset"
+    stop_capture
+    expect "v$fam server got no byte of the blocked ClientHellos" "$(payload_has "$QG_DIR/b$fam.pcap" 'blocked')" "0"
+    expect "v$fam server got no client payload at all on blocked connections" \
+        "$(tcpdump -r "$QG_DIR/b$fam.pcap" -nn "dst port 443 and (tcp[tcpflags] & tcp-push != 0)" 2>/dev/null | wc -l)" "0"
+    expect "v$fam split ClientHello allowed -> server hello" "$(cl python3 "$CLIENT_PY" split allowed.test "$SRV" 443)" "serverhello"
+    # one byte a segment (EVASION T2 at its extreme): the client stalls on its congestion window
+    # before the name (nothing held is acknowledged); at queue.hold_timeout the flow is judged on
+    # its address (queue.incomplete = address): an allowed name is then served
+    expect "v$fam ClientHello one byte a segment, allowed -> server hello after the hold timeout" "$(cl python3 "$CLIENT_PY" bytewise allowed.test "$SRV" 443)" "serverhello"
+
+    # blocked HTTP: 302 to the notice page, nothing in the server's log
+    v=$(cc $R -o /dev/null -w '%{http_code} %{redirect_url}' "http://blocked.test/page$fam?x=1")
+    expect_match "v$fam http blocked -> 302 notice" "$v" '^302 http://notice\.test/\?url=http%3A%2F%2Fblocked\.test%2Fpage'
+    v=$(cc $R -o /dev/null -w '%{http_code}' "http://allowed.test/secret")
+    expect "v$fam http url entry -> 302" "$v" "302"
+    sleep 0.2
+    expect "v$fam server log has no blocked request" "$(grep -c "/page$fam\|/secret" "$QG_DIR/nginx-access.log")" "0"
+
+    # an IP entry blocks whatever name is sent
+    out=$(cc --resolve allowed.test:443:$([ $fam = 6 ] && echo "[$SRV_B]" || echo "$SRV_B") https://allowed.test/small 2>&1); rc=$?
+    expect_match "v$fam ip entry blocks https" "$rc $out" '^(35|56) .*[Rr]eset'
+    # keep-alive: the second request on one connection names a blocked host
+    expect "v$fam keep-alive second request blocked" "$(cl python3 "$CLIENT_PY" keepalive "$SRV" 80 allowed.test blocked.test)" "200 302"
+
+    # decoys the server drops (EVASION T5, T7, T8): dropped by the filter, never forwarded
+    capture "$QG_DIR/d$fam.pcap" "tcp port 443"
+    for fool in badsum md5sig noack; do
+        expect "v$fam $fool decoy naming a blocked site, then an allowed hello -> server hello" \
+            "$(cl python3 "$CLIENT_PY" desync $fool blocked.test allowed.test "$SRV" 443)" "serverhello"
+        expect "v$fam $fool decoy naming an allowed site, then the blocked hello -> reset" \
+            "$(cl python3 "$CLIENT_PY" desync $fool allowed.test blocked.test "$SRV" 443)" "reset"
+    done
+    stop_capture
+    expect "v$fam no decoy reached the server (blocked.test never in its traffic)" "$(payload_has "$QG_DIR/d$fam.pcap" 'blocked.test')" "0"
+    # a decoy far behind the window (T6, zapret badseq): the verdict is the real hello's (the
+    # decoy is forwarded: wholly old data, which the server discards as a duplicate)
+    expect "v$fam badseq decoy naming a blocked site, then an allowed hello -> server hello" \
+        "$(cl python3 "$CLIENT_PY" desync badseq blocked.test allowed.test "$SRV" 443)" "serverhello"
+    expect "v$fam badseq decoy naming an allowed site, then the blocked hello -> reset" \
+        "$(cl python3 "$CLIENT_PY" desync badseq allowed.test blocked.test "$SRV" 443)" "reset"
+done
+
+# openssl s_client, nghttp, wget
+qg_client_matrix
+
+# zapret-style splits the server accepts (EVASION T1-T4, T10): out of order, an overlap of junk,
+# IP fragments, bad-checksum fakes between the real pieces; held until the name is read
+for mode in ipfrag2 multidisorder seqovl hostfakesplit; do
+    expect "zapret $mode, blocked name: reset" "$(cl python3 "$CLIENT_PY" rawsend $mode blocked.test "$QG_SRV4" 443)" reset
+    expect "control: zapret $mode, other name: server hello" "$(cl python3 "$CLIENT_PY" rawsend $mode other.test "$QG_SRV4" 443)" serverhello
+done
+
+# QUIC: Initials to a UDP echo on the server's :443; blocked names' datagrams are dropped
+qg_bg "$QG_DIR/echo.out" ip netns exec "$QG_SRV" python3 -c '
+import select, socket, sys
+ss = []
+for a in sys.argv[1:]:
+    s = socket.socket(socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((a, 443))
+    ss.append(s)
+print("ready", flush=True)
+while True:
+    for s in select.select(ss, [], [])[0]:
+        d, peer = s.recvfrom(65535)
+        print("got", len(d), peer[0], flush=True)
+        s.sendto(b"\xc0" + bytes(40), peer)
+' "$QG_SRV4" "$QG_SRV6"
+i=0; while [ $i -lt 50 ] && ! grep -qs ready "$QG_DIR/echo.out"; do sleep 0.1; i=$((i + 1)); done
+for fam in 4 6; do
+    if [ $fam = 4 ]; then SRV=$QG_SRV4; else SRV=$QG_SRV6; fi
+    expect "v$fam QUIC allowed name: Initial delivered, answer back" "$(cl "$QG_TOOLS/quic_initial" allowed.test "$SRV" 443)" "answer 1"
+    n0=$(grep -c got "$QG_DIR/echo.out")
+    expect "v$fam QUIC blocked name: dropped" "$(cl "$QG_TOOLS/quic_initial" blocked.test "$SRV" 443)" "none"
+    expect "v$fam QUIC blocked name split over two Initials: dropped" "$(cl "$QG_TOOLS/quic_initial" blocked.test "$SRV" 443 pq)" "none"
+    expect "v$fam QUIC blocked: no datagram reached the server" "$(grep -c got "$QG_DIR/echo.out")" "$n0"
+    expect "v$fam QUIC allowed name split over two Initials: delivered" "$(cl "$QG_TOOLS/quic_initial" allowed.test "$SRV" 443 pq)" "answer 2"
+done
+
+# headless Chromium: HTTPS over TCP, and QUIC forced for the origin (--origin-to-force-quic-on:
+# no TCP fallback, so its Initials - a ClientHello with a post-quantum key share, two datagrams -
+# are what the filter judges; the echo on :443 shows whether they reached the server)
+if command -v chromium >/dev/null 2>&1; then
+    chrome() { # NAME [FLAGS...]: "loaded" or the last net::ERR_ code Chromium reported
+        n=$1
+        shift
+        mkdir -p "$QG_DIR/home"
+        ip netns exec "$QG_CLI" env HOME="$QG_DIR/home" XDG_CONFIG_HOME="$QG_DIR/home" XDG_CACHE_HOME="$QG_DIR/home" \
+            timeout -k 5 40 chromium --headless --no-sandbox --disable-gpu --no-first-run \
+            --disable-background-networking --disable-component-update --disable-sync \
+            --user-data-dir="$QG_DIR/prof-$n-$#" --ignore-certificate-errors --enable-quic "$@" \
+            --dump-dom "https://$n/small" >"$QG_DIR/chromium.dom" 2>"$QG_DIR/chromium.err"
+        if grep -q "hello $n" "$QG_DIR/chromium.dom"; then echo loaded; else
+            grep -o 'net::ERR_[A-Z0-9_]*' "$QG_DIR/chromium.err" | tail -n 1; fi
+    }
+    expect "chromium: allowed.test over TCP loads" "$(chrome allowed.test)" "loaded"
+    expect "chromium: blocked.test over TCP is reset" "$(chrome blocked.test)" "net::ERR_CONNECTION_RESET"
+    n0=$(grep -c "got .* 10.200.1.2" "$QG_DIR/echo.out")
+    chrome allowed.test --origin-to-force-quic-on=allowed.test:443 >/dev/null
+    n1=$(grep -c "got .* 10.200.1.2" "$QG_DIR/echo.out")
+    expect "chromium: forced QUIC to allowed.test: its Initials reach the server" "$([ "$n1" -gt "$n0" ] && echo yes)" "yes"
+    qb() { grep '"msg":"block"' "$QG_DIR/qorgau.out" | grep '"app":"quic"' | grep -c '"name":"blocked.test"'; }
+    b0=$(qb)
+    chrome blocked.test --origin-to-force-quic-on=blocked.test:443 >/dev/null
+    n2=$(grep -c "got .* 10.200.1.2" "$QG_DIR/echo.out")
+    expect "chromium: forced QUIC to blocked.test: no datagram reaches the server" "$n2" "$n1"
+    expect "chromium: forced QUIC to blocked.test: blocked as QUIC (a new block in the log)" \
+        "$([ "$(qb)" -gt "$b0" ] && echo yes)" "yes"
+else
+    bad "chromium" "not installed (Debian package chromium)"
+fi
+
+expect_match "block decisions logged with their enforcement" \
+    "$(grep '"msg":"block"' "$QG_DIR/qorgau.out" | grep '"name":"blocked.test"' | grep -o '"enforced":"[a-z+]*"' | sort -u | tr '\n' ' ')" \
+    '"enforced":"drop".*"enforced":"drop\+notice\+reset".*"enforced":"drop\+reset"'
+
+# the counters on the stats line: packets held and released, blocks, decoys, and the kernel's
+# view of the queues: a ClientHello sent one byte a segment stalls while held, so its packets
+# wait in the kernel's queue until queue.hold_timeout
+qg_bg "$QG_DIR/stall.out" ip netns exec "$QG_CLI" python3 "$CLIENT_PY" bytewise allowed.test "$QG_SRV4" 443
+stall_pid=$QG_LAST_PID
+sleep 1.8
+st=$(grep '"msg":"stats"' "$QG_DIR/qorgau.out" | tail -n 1)
+for k in queue.held queue.released queue.blocks queue.decoys queue.injected queue.kernel_waiting; do
+    expect "stats: $k counted" "$(printf '%s' "$st" | grep -Eo "\"$k\":[0-9]+" | grep -Evc ':0$')" "1"
+done
+qg_stop "$stall_pid"
+
+# fail-open: the daemon stopped, --queue-bypass lets flows through unjudged
+qg_stop "$QPID"
+v=$(cc $R4 -o /dev/null -w '%{http_code}' https://allowed.test/small)
+expect "daemon stopped, --queue-bypass: allowed https passes (fail-open)" "$v" "200"
+v=$(cc $R4 -o /dev/null -w '%{http_code}' https://blocked.test/small)
+expect "daemon stopped, --queue-bypass: a blocked name passes too (fail-open is unjudged)" "$v" "200"
+# fail-closed: no bypass in the rule, nothing crosses while no daemon reads the queue
+load_rules nobypass || bad "rules without --queue-bypass"
+v=$(cc $R4 --max-time 3 -o /dev/null -w '%{http_code}' https://allowed.test/small 2>/dev/null)
+expect "daemon stopped, no --queue-bypass: nothing passes (fail-closed)" "$v" "000"
+QUIC_POLICY=drop-all start_qorgau "queue.fail = closed
+queue.incomplete = drop
+queue.hold_timeout = 500ms" || bad "qorgau (fail-closed)" "did not start"
+v=$(cc $R4 -o /dev/null -w '%{http_code}' https://allowed.test/small)
+expect "fail-closed rules, daemon running: allowed https passes" "$v" "200"
+out=$(cc $R4 https://blocked.test/small 2>&1); rc=$?
+expect_match "fail-closed rules, daemon running: blocked https reset" "$rc $out" '^(35|56) .*[Rr]eset'
+out=$(cl python3 "$CLIENT_PY" bytewise blocked.test "$QG_SRV4" 443)
+expect_match "queue.incomplete = drop: a ClientHello one byte a segment is not served (blocked name)" "$out" '^(reset|timeout|eof)$'
+out=$(cl python3 "$CLIENT_PY" split blocked.test "$QG_SRV4" 443)
+expect "queue.incomplete = drop: split ClientHello (0.3 s apart) blocked -> reset" "$out" "reset"
+expect "inline.quic = drop-all: QUIC to an allowed name dropped too" "$(cl "$QG_TOOLS/quic_initial" allowed.test "$QG_SRV4" 443)" "none"
+qg_stop "$QPID"

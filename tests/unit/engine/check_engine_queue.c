@@ -1,0 +1,260 @@
+/* check_engine_queue.c - Check suite for what the engine tells queue mode about each frame
+ * (engine_frame_info) and for judging a flow on demand (engine_judge_now), proxy/engine/engine.c.
+ *
+ * Captures are crafted with tests/lib/pcapw.h, read back through the pcap back end and fed one
+ * frame at a time; the frame info is recorded after each. The live path (held packets, verdicts)
+ * is tests/scripts/queue.sh's. */
+#include <check.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "proxy/capture/capture.h"
+#include "proxy/capture/capture_pcap.h"
+#include "proxy/engine/engine.h"
+#include "rules/match/ruleset.h"
+#include "tests/lib/pcapw.h"
+
+#define MAX_FR 64
+
+struct rec {
+    struct engine_frame_info fi[MAX_FR];
+    size_t n;
+    unsigned events, blocks;
+    enum verdict_method last_method;
+};
+
+static char g_path[64];
+
+static void on_event(void *ctx, const struct engine_event *e)
+{
+    struct rec *r = ctx;
+    r->events++;
+    if (e->d.verdict == VERDICT_BLOCK)
+        r->blocks++;
+    r->last_method = e->d.method;
+}
+
+static struct ruleset *rules(void)
+{
+    static const char *const entries[] = { "blocked.example", "10.0.0.9" };
+    struct ruleset_builder *b = ruleset_builder_new();
+    char err[128];
+    ck_assert_ptr_nonnull(b);
+    for (size_t i = 0; i < 2; i++)
+        ck_assert_int_eq(
+            ruleset_builder_add(b, entries[i], strlen(entries[i]), NULL, err, sizeof(err)), 0);
+    struct ruleset *rs = ruleset_build(b);
+    ck_assert_ptr_nonnull(rs);
+    return rs;
+}
+
+static struct pcapw *open_cap(void)
+{
+    snprintf(g_path, sizeof(g_path), "/tmp/qg-check-engq-%d.pcap", (int)getpid());
+    struct pcapw *w = pcapw_open(g_path);
+    ck_assert_ptr_nonnull(w);
+    return w;
+}
+
+static size_t hello(uint8_t *out, size_t cap, const char *sni, size_t *sni_off)
+{
+    struct pcapw_hello h;
+    memset(&h, 0, sizeof(h));
+    h.sni = sni;
+    h.alpn = "h2,http/1.1";
+    h.seed = 3;
+    size_t n = pcapw_tls_hello(&h, out, cap, sni_off);
+    ck_assert_uint_gt(n, 100);
+    return n;
+}
+
+/* Feeds the capture at g_path frame by frame, recording the frame info after each. The engine
+ * is left to the caller (freed by it) when keep is non-NULL. */
+static void feed(struct rec *r, struct ruleset *rs, struct engine **keep)
+{
+    char err[256];
+    struct engine_config cfg;
+    engine_config_default(&cfg);
+    cfg.max_flows = 1024;
+    cfg.reasm_buffers = 16;
+    cfg.quic_slots = 4;
+    cfg.h2c_conns = 4;
+    memset(r, 0, sizeof(*r));
+    struct capture *cap = capture_pcap_open_file(g_path, err, sizeof(err));
+    ck_assert_msg(cap != NULL, "%s", err);
+    struct engine *e = engine_new(&cfg, rs, on_event, r);
+    ck_assert_ptr_nonnull(e);
+    struct capture_frame fr;
+    while (capture_next(cap, &fr, err, sizeof(err)) == 1) {
+        ck_assert_uint_lt(r->n, MAX_FR);
+        engine_frame(e, cap->ops->linktype(cap), fr.ts_us, fr.data, fr.caplen);
+        engine_frame_info(e, &r->fi[r->n++]);
+    }
+    capture_close(cap);
+    unlink(g_path);
+    if (keep)
+        *keep = e;
+    else
+        engine_free(e);
+}
+
+/* A ClientHello split inside the blocked name: the first part is an undecided client segment
+ * with its sequence number, the second decides and blocks; handshake packets carry no payload. */
+START_TEST(split_hello_blocked)
+{
+    uint8_t h[2048];
+    size_t so;
+    size_t n = hello(h, sizeof(h), "blocked.example", &so);
+    struct pcapw *w = open_cap();
+    struct pcapw_conv c;
+    ck_assert_int_eq(pcapw_conv_init(&c, w, 1000000, "192.0.2.1", 40001, "10.0.0.1", 443), 0);
+    ck_assert_int_eq(pcapw_conv_handshake(&c), 0);
+    ck_assert_int_eq(pcapw_conv_client_data(&c, 0, h, so + 3), 0);
+    ck_assert_int_eq(pcapw_conv_client_data(&c, (uint32_t)(so + 3), h + so + 3, n - so - 3), 0);
+    ck_assert_int_eq(pcapw_close(w), 0);
+    struct ruleset *rs = rules();
+    static struct rec r;
+    feed(&r, rs, NULL);
+    ck_assert_uint_eq(r.n, 5);
+    for (size_t i = 0; i < 3; i++) { /* SYN, SYN-ACK, ACK */
+        ck_assert_ptr_nonnull(r.fi[i].flow);
+        ck_assert_uint_eq(r.fi[i].flow_id, 1);
+        ck_assert_uint_eq(r.fi[i].l4proto, IPPROTO_TCP);
+        ck_assert_uint_eq(r.fi[i].payload_len, 0);
+        ck_assert(!r.fi[i].decided);
+        ck_assert(!r.fi[i].set_aside);
+    }
+    ck_assert(r.fi[0].from_client);
+    ck_assert(!r.fi[1].from_client);
+    ck_assert(r.fi[3].from_client);
+    ck_assert_uint_eq(r.fi[3].payload_len, so + 3);
+    ck_assert_uint_eq(r.fi[3].seq, c.cisn + 1);
+    ck_assert(!r.fi[3].decided);
+    ck_assert(r.fi[4].decided);
+    ck_assert(r.fi[4].blocked);
+    ck_assert(r.fi[4].done);
+    ck_assert_uint_eq(r.blocks, 1);
+    ruleset_free(rs);
+}
+END_TEST
+
+/* A segment with a bad checksum (EVASION T5) is one the receiver drops: set aside. A passed
+ * hello is decided but not settled until the server answers. */
+START_TEST(decoy_and_pass)
+{
+    uint8_t h[2048];
+    size_t n = hello(h, sizeof(h), "allowed.example", NULL);
+    struct pcapw *w = open_cap();
+    struct pcapw_conv c;
+    ck_assert_int_eq(pcapw_conv_init(&c, w, 1000000, "192.0.2.1", 40002, "10.0.0.1", 443), 0);
+    ck_assert_int_eq(pcapw_conv_handshake(&c), 0);
+    struct pcapw_pkt p;
+    pcapw_conv_pkt(&c, true, &p);
+    p.flags |= PCAPW_PSH;
+    p.payload = h;
+    p.payload_len = n;
+    p.bad_l4_csum = true;
+    ck_assert_int_eq(pcapw_put(w, c.ts, &p), 0); /* the decoy: sequence state unchanged */
+    c.ts += 1000;
+    ck_assert_int_eq(pcapw_conv_client_data(&c, 0, h, n), 0);
+    const uint8_t resp[] = "\x16\x03\x03\x00\x04\x02\x00\x00\x00";
+    ck_assert_int_eq(pcapw_conv_server_data(&c, 0, resp, sizeof(resp) - 1), 0);
+    ck_assert_int_eq(pcapw_close(w), 0);
+    struct ruleset *rs = rules();
+    static struct rec r;
+    feed(&r, rs, NULL);
+    ck_assert_uint_eq(r.n, 6);
+    ck_assert(r.fi[3].set_aside);
+    ck_assert(!r.fi[3].decided);
+    ck_assert(!r.fi[4].set_aside);
+    ck_assert(r.fi[4].decided);
+    ck_assert(!r.fi[4].blocked);
+    ck_assert(!r.fi[4].done); /* watched until the server answers */
+    ck_assert(r.fi[5].done);
+    ck_assert(!r.fi[5].from_client);
+    ck_assert_uint_eq(r.blocks, 0);
+    ruleset_free(rs);
+}
+END_TEST
+
+/* engine_judge_now: a flow whose hello is incomplete is judged on its address (listed: block by
+ * IP; not listed: pass), once; a stale handle or id is refused. */
+START_TEST(judge_now)
+{
+    uint8_t h[2048];
+    size_t n = hello(h, sizeof(h), "allowed.example", NULL);
+    (void)n;
+    struct pcapw *w = open_cap();
+    struct pcapw_conv a, b;
+    ck_assert_int_eq(pcapw_conv_init(&a, w, 1000000, "192.0.2.1", 40003, "10.0.0.9", 443), 0);
+    ck_assert_int_eq(pcapw_conv_handshake(&a), 0);
+    ck_assert_int_eq(pcapw_conv_client_data(&a, 0, h, 20), 0);
+    ck_assert_int_eq(pcapw_conv_init(&b, w, a.ts, "192.0.2.2", 40004, "10.0.0.2", 443), 0);
+    ck_assert_int_eq(pcapw_conv_handshake(&b), 0);
+    ck_assert_int_eq(pcapw_conv_client_data(&b, 0, h, 20), 0);
+    ck_assert_int_eq(pcapw_close(w), 0);
+    struct ruleset *rs = rules();
+    static struct rec r;
+    struct engine *e;
+    feed(&r, rs, &e);
+    ck_assert_uint_eq(r.n, 8);
+    struct engine_frame_info fa = r.fi[3], fb = r.fi[7];
+    ck_assert(!fa.decided && !fb.decided);
+    ck_assert_uint_eq(r.events, 0);
+    ck_assert(!engine_judge_now(e, fa.flow, fa.flow_id + 100)); /* wrong id */
+    ck_assert(!engine_judge_now(e, NULL, fa.flow_id));
+    ck_assert(engine_judge_now(e, fa.flow, fa.flow_id));
+    ck_assert_uint_eq(r.events, 1);
+    ck_assert_uint_eq(r.blocks, 1);
+    ck_assert_int_eq(r.last_method, METHOD_IP_FALLBACK);  /* an IP entry, no name seen */
+    ck_assert(!engine_judge_now(e, fa.flow, fa.flow_id)); /* settled */
+    ck_assert(engine_judge_now(e, fb.flow, fb.flow_id));
+    ck_assert_uint_eq(r.events, 2);
+    ck_assert_uint_eq(r.blocks, 1);
+    struct engine_stats st;
+    engine_get_stats(e, &st);
+    ck_assert_uint_eq(st.decisions, 2);
+    engine_free(e);
+    ruleset_free(rs);
+}
+END_TEST
+
+/* A frame that is not IP (an ARP request) has no flow. */
+START_TEST(no_flow)
+{
+    struct pcapw *w = open_cap();
+    uint8_t arp[42] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 1, 0x08, 0x06 };
+    ck_assert_int_eq(pcapw_write(w, 1000000, arp, sizeof(arp)), 0);
+    ck_assert_int_eq(pcapw_close(w), 0);
+    static struct rec r;
+    feed(&r, NULL, NULL);
+    ck_assert_uint_eq(r.n, 1);
+    ck_assert_ptr_null(r.fi[0].flow);
+    ck_assert_uint_eq(r.fi[0].flow_id, 0);
+    ck_assert(!r.fi[0].set_aside);
+}
+END_TEST
+
+static Suite *engine_queue_suite(void)
+{
+    Suite *s = suite_create("engine_queue");
+    TCase *tc = tcase_create("frame_info");
+    tcase_add_test(tc, split_hello_blocked);
+    tcase_add_test(tc, decoy_and_pass);
+    tcase_add_test(tc, judge_now);
+    tcase_add_test(tc, no_flow);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(engine_queue_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
