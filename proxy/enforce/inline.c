@@ -989,10 +989,10 @@ static enum pump pump_up(struct worker *w, struct conn *c, bool *answer)
                 c->bsend = c->blen;
                 continue;
             }
-            if (!(c->flags & F_SRV_SHUT)) {
+            /* the server finished already: closing both (relay) sends this FIN */
+            if (!(c->flags & F_SRV_SHUT) && !((c->flags & F_SRV_EOF) && !c->in_down))
                 (void)shutdown(c->sfd, SHUT_WR);
-                c->flags |= F_SRV_SHUT;
-            }
+            c->flags |= F_SRV_SHUT;
             return P_DONE;
         }
         if (connected && c->buf == NO_IDX && ((c->flags & F_RAW) || c->body_left)) {
@@ -1080,10 +1080,11 @@ static enum pump pump_down(struct worker *w, struct conn *c)
         }
         pipe_put(w, &c->pipe_down, false);
         if (c->flags & F_SRV_EOF) {
-            if (c->state == ST_RELAY && !(c->flags & F_CLI_SHUT)) {
+            /* the client finished already: closing both (relay) sends this FIN */
+            if (c->state == ST_RELAY && !(c->flags & F_CLI_SHUT) &&
+                !((c->flags & F_CLI_EOF) && (c->flags & F_SRV_SHUT)))
                 (void)shutdown(c->cfd, SHUT_WR);
-                c->flags |= F_CLI_SHUT;
-            }
+            c->flags |= F_CLI_SHUT;
             return P_DONE;
         }
         if (pipe_get(w, &c->pipe_down) < 0)
@@ -1446,11 +1447,15 @@ static void accept_resume(struct worker *w)
     w->accept_paused = false;
 }
 
-static void do_accept(struct worker *w, unsigned li)
+/* The listeners are level-triggered: one accept per event saves the accept that would say
+ * EAGAIN, and a backlog is reported again at the next epoll_wait. A busy worker (a full batch
+ * of events) accepts up to INLINE_ACCEPT_BUDGET at once instead. */
+static void do_accept(struct worker *w, unsigned li, bool busy)
 {
     int lfd = w->lfd[li];
     bool redirect = w->lredirect[li];
-    for (unsigned i = 0; i < INLINE_ACCEPT_BUDGET; i++) {
+    unsigned budget = busy ? INLINE_ACCEPT_BUDGET : 1;
+    for (unsigned i = 0; i < budget; i++) {
         struct sockaddr_storage src, dst;
         socklen_t sl = sizeof(src);
         int fd = accept4(lfd, (struct sockaddr *)&src, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -1529,7 +1534,16 @@ static void dispatch(struct worker *w, struct conn *c, bool server, uint32_t eve
             connected(w, c);
         break;
     case ST_RELAY:
-    case ST_WAIT_SERVER: relay(w, c, server ? out : in, server ? in : out); break;
+    case ST_WAIT_SERVER: {
+        /* writable matters only with bytes waiting for that socket: an edge-triggered
+         * EPOLLOUT comes with every ACK that frees send space */
+        bool up_waiting = (c->buf != NO_IDX && c->boff < c->bsend) || c->in_up;
+        bool up = server ? out && up_waiting : in;
+        bool down = server ? in : out && c->in_down;
+        if (up || down)
+            relay(w, c, up, down);
+        break;
+    }
     case ST_SEND:
         if (server)
             break;
@@ -1593,7 +1607,7 @@ int inline_run_once(struct inline_proxy *p, unsigned worker, int timeout_ms)
         uint64_t tag = evs[i].data.u64;
         if (tag & TAG_LISTENER) {
             if (!w->accept_paused)
-                do_accept(w, (unsigned)(tag & 0xff));
+                do_accept(w, (unsigned)(tag & 0xff), n == INLINE_EVENTS);
             continue;
         }
         struct conn *c = &w->conns[(uint32_t)tag >> 1];
