@@ -91,6 +91,10 @@ static const struct config_key keys[] = {
       "kernel capture ring per worker" },
     { "tap.snaplen", CONFIG_INT, 96, 262144, "65535", NULL, OFF(tap_snaplen), true,
       "bytes captured of each frame" },
+    { "tap.batch_ms", CONFIG_INT, 0, 100, "0", NULL, OFF(tap_batch_ms), true,
+      "0 = each frame handed over at once (lowest latency; ring slots of tap.snaplen); N = frames "
+      "packed in blocks handed over at least every N ms (far more frames per ring, fewer "
+      "wake-ups, up to N ms later resets)" },
     { "inline.tproxy_port", CONFIG_INT, 0, 65535, "15001", NULL, OFF(inline_tproxy_port), true,
       "port the TPROXY rule delivers intercepted TCP connections to; 0 = no TPROXY listener" },
     { "inline.redirect_port", CONFIG_INT, 0, 65535, "15002", NULL, OFF(inline_redirect_port), true,

@@ -80,6 +80,7 @@ struct settings {
     char *tap_bpf;
     uint64_t tap_ring_size;
     int64_t tap_snaplen;
+    int64_t tap_batch_ms;
 
     int64_t inline_tproxy_port;
     int64_t inline_redirect_port;

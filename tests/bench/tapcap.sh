@@ -3,8 +3,9 @@
 #
 # Usage: sh tests/bench/tapcap.sh [QORGAU_BIN [TOOLS_DIR]]   (root; else prints SKIP, exits 0)
 # Env:   QG_BENCH_DIR (build/bench)  QG_TAPCAP_PACKETS (100000)  QG_TAPCAP_FLOWS (6000)
-#        QG_TAPCAP_RATES ("50000 100000 200000 400000 800000" packets/s)
-#        QG_TAPCAP_WORKERS ("1 2")  QG_TAPCAP_TOOLS ("qorgau suricata")
+#        QG_TAPCAP_RATES ("50000 100000 200000 400000 top": packets/s, top = --topspeed)
+#        QG_TAPCAP_WORKERS ("1 2")  QG_TAPCAP_TOOLS ("qorgau qorgau-b1 suricata": qorgau-bN is
+#        qorgau with tap.batch_ms = N, plain qorgau has the default 0, immediate hand-over)
 #
 # 1. genpcap (tests/tools) writes a bulk capture (TLS, HTTP, QUIC-like flows) and its list;
 #    the list's names (100k unrelated + the flows' ~10%) are the blocklist of both programs.
@@ -30,9 +31,9 @@ TOOLS=${2:-$ROOT/build/tools}
 OUT=${QG_BENCH_DIR:-$ROOT/build/bench}
 PACKETS=${QG_TAPCAP_PACKETS:-100000}
 FLOWS=${QG_TAPCAP_FLOWS:-6000}
-RATES=${QG_TAPCAP_RATES:-50000 100000 200000 400000 800000}
+RATES=${QG_TAPCAP_RATES:-50000 100000 200000 400000 top}
 WORKERS=${QG_TAPCAP_WORKERS:-1 2}
-PROGS=${QG_TAPCAP_TOOLS:-qorgau suricata}
+PROGS=${QG_TAPCAP_TOOLS:-qorgau qorgau-b1 suricata}
 NS=qg-tapcap-$$
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -68,6 +69,8 @@ finish() {
 trap finish EXIT
 trap 'exit 1' INT TERM HUP
 f() { awk "BEGIN { printf \"%.${2:-0}f\", $1 }"; }
+HZ=$(getconf CLK_TCK)
+cputicks() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13 }'; } # utime+stime, all threads
 
 # ---- capture, copies, list, ground truth ----
 "$TOOLS/genpcap" "$D/cap.pcap" --packets "$PACKETS" --flows "$FLOWS" --seed 1 >"$D/gen.out" ||
@@ -150,21 +153,22 @@ ip netns exec "$NS" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
 
 # counters NAME LOGFILE -> "frames drops decisions" (cumulative)
 counters() {
-    if [ "$1" = qorgau ]; then
+    if [ "$1" != suricata ]; then
         grep '"msg":"stats"' "$2" | tail -n 1 | jq -r '"\(."tap.frames") \(."tap.capture_drops") \(."tap.blocks")"'
     else
         grep '"event_type":"stats"' "$2" | tail -n 1 |
             jq -r '"\(.stats.capture.kernel_packets) \(.stats.capture.kernel_drops) \(.stats.detect.alert)"'
     fi
 }
-# settle NAME LOGFILE: waits until the counters stop moving (new stats every second)
+# settle NAME LOGFILE [BEFORE]: waits until the counters (new every second) differ from BEFORE
+# and then stay the same for a whole interval (15 s at most)
 settle() {
     last=""
     i=0
-    while [ $i -lt 20 ]; do
+    while [ $i -lt 12 ]; do
         sleep 1.2
         now=$(counters "$1" "$2")
-        [ -n "$last" ] && [ "$now" = "$last" ] && break
+        [ -n "$last" ] && [ "$now" = "$last" ] && [ "$now" != "${3:-}" ] && break
         last=$now
         i=$((i + 1))
     done
@@ -172,7 +176,9 @@ settle() {
 
 start() { # NAME WORKERS: starts the program on t0, sets LOG and PID, waits for its first stats
     mkdir -p "$D/$1-$2"
-    if [ "$1" = qorgau ]; then
+    if [ "$1" != suricata ]; then
+        batch=${1#qorgau-b}
+        [ "$batch" = "$1" ] && batch=0
         cat >"$D/$1-$2/q.conf" <<CONF
 mode = tap
 workers = $2
@@ -180,6 +186,7 @@ user = root
 state_dir = $D/$1-$2/state
 rules = $D/names.txt
 tap.interface = t0
+tap.batch_ms = $batch
 log.block_rate = 1000000
 stats.interval = 1s
 CONF
@@ -206,58 +213,72 @@ CONF
 RESULT=""
 for prog in $PROGS; do
     for nw in $WORKERS; do
-        start "$prog" "$nw" || { RESULT="$RESULT$prog $nw failed 0
+        start "$prog" "$nw" || { RESULT="$RESULT$prog $nw failed 0 0
 "; continue; }
-        best=0
+        best=0 ppc=0
         k=0
         for rate in $RATES; do
             k=$((k + 1))
             settle "$prog" "$LOG"
             set -- $(counters "$prog" "$LOG")
             f0=$1 d0=$2 b0=$3
-            rep=$(ip netns exec "$NS" tcpreplay -i r0 --pps="$rate" --preload-pcap "$D/cap$k.pcap" 2>&1)
+            speed=--pps=$rate
+            [ "$rate" = top ] && speed=--topspeed
+            c0=$(cputicks "$PID")
+            rep=$(ip netns exec "$NS" tcpreplay -i r0 "$speed" --preload-pcap "$D/cap$k.pcap" 2>&1)
             sent=$(printf '%s\n' "$rep" | sed -n 's/^[[:space:]]*Actual: \([0-9]*\) packets.*/\1/p')
             got=$(printf '%s\n' "$rep" | sed -n 's/^[[:space:]]*Rated: .* \([0-9.]*\) pps.*/\1/p')
-            settle "$prog" "$LOG"
+            settle "$prog" "$LOG" "$f0 $d0 $b0"
+            c1=$(cputicks "$PID")
             set -- $(counters "$prog" "$LOG")
             df=$(($1 - f0)) dd=$(($2 - d0)) db=$(($3 - b0))
-            if [ "$prog" = qorgau ]; then exp=$(eval echo \$EXP_qorgau_$k); else exp=$EXP_suricata; fi
+            if [ "$prog" = suricata ]; then exp=$EXP_suricata; else exp=$(eval echo \$EXP_qorgau_$k); fi
             ok=yes
             [ "${sent:-0}" -eq "$NPK" ] && [ "$df" -ge "$NPK" ] && [ "$dd" -eq 0 ] && [ "$db" -eq "$exp" ] || ok=no
-            echo "bench tapcap: $prog workers=$nw rate=$rate: sent ${sent:-?} at ${got:-?} pps, frames $df, drops $dd, decisions $db of $exp -> $ok"
+            cpu=$(f "($c1 - $c0) / $HZ" 2)
+            echo "bench tapcap: $prog workers=$nw rate=$rate: sent ${sent:-?} at ${got:-?} pps, frames $df, drops $dd, decisions $db of $exp, CPU $cpu s -> $ok"
             [ $ok = yes ] || break
             best=$(f "${got:-0}")
+            ppc=$(f "$NPK / ($cpu + 0.000001)")
         done
         stop "$PID"
-        RESULT="$RESULT$prog $nw ok $best
+        RESULT="$RESULT$prog $nw ok $best ${ppc:-0}
 "
     done
 done
 
 # ---- report ----
-row() { printf '%s' "$RESULT" | awk -v p="$1" -v w="$2" '$1 == p && $2 == w { print $4 }'; }
+# row PROG WORKERS [FIELD]: 4 = highest loss-free rate, 5 = packets per CPU-second there
+row() { printf '%s' "$RESULT" | awk -v p="$1" -v w="$2" -v k="${3:-4}" '$1 == p && $2 == w && $3 == "ok" { print $k }'; }
 {
     echo "## Tap capacity against Suricata (tests/bench/tapcap.sh, $(date -u +%Y-%m-%d))"
     echo
     echo "Capture: $(tail -n 1 "$D/gen.out"); $(wc -l <"$D/names.txt") listed names;" \
         "expected per copy: qorgau $EXP_qorgau_1 blocked flows, Suricata ${EXP_suricata:-n/a} alerts."
-    echo "Rates tried (packets/s): $RATES. Load on the box before the run: $LOAD0; $(nproc) CPUs" \
-        "shared with tcpreplay."
+    echo "Rates tried (packets/s): $RATES (a rate is what tcpreplay achieved; when every step is" \
+        "loss-free the figure is the replay's limit, not the program's). Load on the box before" \
+        "the run: $LOAD0; $(nproc) CPUs shared with tcpreplay. CPU = utime + stime of all the" \
+        "program's threads over the step."
     echo
-    echo "| program | workers | highest loss-free rate (pps) | per core (pps) |"
-    echo "|---|---|---|---|"
+    echo "| program | workers | highest loss-free rate (pps) | per worker (pps) | packets per CPU-second at that rate |"
+    echo "|---|---|---|---|---|"
     for prog in $PROGS; do
         for nw in $WORKERS; do
             r=$(row "$prog" "$nw")
-            echo "| $prog | $nw | ${r:-failed} | $([ -n "$r" ] && f "$r / $nw") |"
+            echo "| $prog | $nw | ${r:-failed} | $([ -n "$r" ] && f "$r / $nw") | $(row "$prog" "$nw" 5) |"
         done
     done
     echo
-    for nw in $WORKERS; do
-        q=$(row qorgau "$nw"); s=$(row suricata "$nw")
-        if [ -n "$q" ] && [ -n "$s" ] && [ "$s" != 0 ]; then
-            echo "qorgau / Suricata per core, $nw worker(s): $(f "$q / $s" 2)x (target >= 3x)."
-        fi
+    for prog in $PROGS; do
+        [ "$prog" = suricata ] && continue
+        for nw in $WORKERS; do
+            q=$(row "$prog" "$nw"); s=$(row suricata "$nw")
+            qc=$(row "$prog" "$nw" 5); sc=$(row suricata "$nw" 5)
+            if [ -n "$q" ] && [ -n "$s" ] && [ "$s" != 0 ] && [ "$sc" != 0 ]; then
+                echo "- $prog / Suricata, $nw worker(s): loss-free rate $(f "$q / $s" 2)x," \
+                    "packets per CPU-second $(f "$qc / $sc" 2)x (target >= 3x per core)."
+            fi
+        done
     done
 } >"$OUT/tapcap.md"
 cat "$OUT/tapcap.md"
