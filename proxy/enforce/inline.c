@@ -67,7 +67,8 @@
 
 #define INLINE_PIPE_BYTES      262144 /* F_SETPIPE_SZ of a new pipe: bytes moved per splice */
 #define INLINE_SPLICE_MAX      INLINE_PIPE_BYTES
-#define INLINE_PIPES_KEPT      256 /* free pipes kept per worker; more are closed */
+#define INLINE_COPY_MAX        8192 /* first read of an event: copied (fits the smallest pipe) */
+#define INLINE_PIPES_KEPT      256  /* free pipes kept per worker; more are closed */
 #define INLINE_EVENTS          128
 #define INLINE_ACCEPT_BUDGET   64
 #define INLINE_PUMP_BUDGET     16 /* steps per direction per event, then yield */
@@ -92,6 +93,7 @@ enum timer_kind { T_NONE = 0, T_FIRST, T_CONNECT, T_CLOSE, T_IDLE, T_KINDS };
 #define F_DECIDED  0x0040 /* the first decision was made */
 #define F_SRC      0x0080 /* counted in the worker's per-source table */
 #define F_CLI_HUP  0x0100 /* epoll reported the client's FIN (EPOLLRDHUP): read to the end */
+#define F_SRV_HUP  0x0200 /* the same for the server */
 
 struct conn {
     int cfd, sfd;
@@ -944,11 +946,46 @@ static bool again(void)
     return errno == EAGAIN || errno == EWOULDBLOCK;
 }
 
+/* The first read of a relayed direction in an event: recv into w->scratch (at most max bytes)
+ * and send at once. Most flights (handshakes, small answers) fit, and a short read shows the
+ * socket empty without the splice that would say EAGAIN. What the receiver does not take goes
+ * into the direction's pipe (empty now, and INLINE_COPY_MAX fits even a two-page pipe), which
+ * the splice path drains later. Returns the bytes read (0: EOF) or -1 with errno. */
+static ssize_t copy_once(struct worker *w, int from, int to, size_t max, uint32_t *slot,
+                         uint32_t *in_pipe, uint64_t *sent)
+{
+    *sent = 0;
+    ssize_t n = recv(from, w->scratch, max, 0);
+    if (n <= 0)
+        return n;
+    ssize_t m = send(to, w->scratch, (size_t)n, MSG_NOSIGNAL);
+    if (m < 0 && !again())
+        return -1;
+    if (m < 0)
+        m = 0;
+    *sent = (uint64_t)m;
+    if (m < n) {
+        int rc = pipe_get(w, slot);
+        if (rc < 0) {
+            errno = -rc;
+            return -1;
+        }
+        ssize_t k = write(w->pipe_used[*slot][1], w->scratch + m, (size_t)(n - m));
+        if (k != n - m) {
+            errno = EPIPE;
+            return -1;
+        }
+        *in_pipe = (uint32_t)k;
+    }
+    return n;
+}
+
 /* Client -> server: approved buffered bytes, then the pipe, then judging, then reading more.
  * Without a server yet (FIRST) it only reads and judges. */
 static enum pump pump_up(struct worker *w, struct conn *c, bool *answer)
 {
     bool drained = false; /* a recv came back short: the socket had nothing more then */
+    bool copied = false;  /* copy_once ran: further reads of this call splice */
     for (unsigned step = 0; step < INLINE_PUMP_BUDGET; step++) {
         bool connected = c->state == ST_RELAY;
         if (connected && c->buf != NO_IDX && c->boff < c->bsend) {
@@ -996,11 +1033,32 @@ static enum pump pump_up(struct worker *w, struct conn *c, bool *answer)
             return P_DONE;
         }
         if (connected && c->buf == NO_IDX && ((c->flags & F_RAW) || c->body_left)) {
-            if (pipe_get(w, &c->pipe_up) < 0)
-                return P_ERROR;
             size_t want = INLINE_SPLICE_MAX;
             if (!(c->flags & F_RAW) && c->body_left < want)
                 want = (size_t)c->body_left;
+            if (drained)
+                return P_WAIT;
+            if (!copied) {
+                copied = true;
+                size_t cmax = want < INLINE_COPY_MAX ? want : INLINE_COPY_MAX;
+                uint64_t sent;
+                ssize_t n = copy_once(w, c->cfd, c->sfd, cmax, &c->pipe_up, &c->in_up, &sent);
+                CNT_ADD(w, bytes_up, sent);
+                if (n < 0)
+                    return again() ? P_WAIT : P_ERROR;
+                if (n == 0) {
+                    c->flags |= F_CLI_EOF;
+                    continue;
+                }
+                if (!(c->flags & F_RAW))
+                    c->body_left -= (uint64_t)n;
+                if (c->in_up)
+                    return P_WAIT; /* the server's EPOLLOUT resumes */
+                drained = (size_t)n < cmax && !(c->flags & F_CLI_HUP);
+                continue;
+            }
+            if (pipe_get(w, &c->pipe_up) < 0)
+                return P_ERROR;
             ssize_t n = splice(c->cfd, NULL, w->pipe_used[c->pipe_up][1], NULL, want,
                                SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
             if (n < 0) {
@@ -1068,6 +1126,7 @@ static enum pump pump_up(struct worker *w, struct conn *c, bool *answer)
 /* Server -> client through the pipe. */
 static enum pump pump_down(struct worker *w, struct conn *c)
 {
+    bool copied = false; /* copy_once ran: further reads of this call splice */
     for (unsigned step = 0; step < INLINE_PUMP_BUDGET; step++) {
         if (c->in_down) {
             ssize_t n = splice(w->pipe_used[c->pipe_down][0], NULL, c->cfd, NULL, c->in_down,
@@ -1086,6 +1145,22 @@ static enum pump pump_down(struct worker *w, struct conn *c)
                 (void)shutdown(c->cfd, SHUT_WR);
             c->flags |= F_CLI_SHUT;
             return P_DONE;
+        }
+        if (!copied) {
+            copied = true;
+            uint64_t sent;
+            ssize_t n =
+                copy_once(w, c->sfd, c->cfd, INLINE_COPY_MAX, &c->pipe_down, &c->in_down, &sent);
+            CNT_ADD(w, bytes_down, sent);
+            if (n < 0)
+                return again() ? P_WAIT : P_ERROR;
+            if (n == 0) {
+                c->flags |= F_SRV_EOF;
+                continue;
+            }
+            if (c->in_down || ((size_t)n < INLINE_COPY_MAX && !(c->flags & F_SRV_HUP)))
+                return P_WAIT; /* the client's EPOLLOUT resumes, or the socket is empty */
+            continue;
         }
         if (pipe_get(w, &c->pipe_down) < 0)
             return P_ERROR;
@@ -1521,8 +1596,8 @@ static void dispatch(struct worker *w, struct conn *c, bool server, uint32_t eve
     }
     bool in = events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP);
     bool out = events & (EPOLLOUT | EPOLLHUP);
-    if (!server && (events & (EPOLLRDHUP | EPOLLHUP)))
-        c->flags |= F_CLI_HUP;
+    if (events & (EPOLLRDHUP | EPOLLHUP))
+        c->flags |= server ? F_SRV_HUP : F_CLI_HUP;
     switch (c->state) {
     case ST_FIRST:
         if (!server && in)
@@ -1734,7 +1809,7 @@ static int worker_init(struct inline_proxy *p, struct worker *w, unsigned id, ui
     w->pipe_used = calloc(w->npipe_slots, sizeof(*w->pipe_used));
     w->pipe_slot_free = calloc(w->npipe_slots, sizeof(*w->pipe_slot_free));
     w->pipes = calloc(INLINE_PIPES_KEPT, sizeof(*w->pipes));
-    w->scratch = malloc(p->bufsize);
+    w->scratch = malloc(p->bufsize > INLINE_COPY_MAX ? p->bufsize : INLINE_COPY_MAX);
     w->ready = calloc(nconns, sizeof(*w->ready));
     w->ready_cap = nconns;
     uint32_t nsrc = 16;

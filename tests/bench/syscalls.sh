@@ -7,14 +7,14 @@
 # Usage: sh tests/bench/syscalls.sh [QORGAU_BIN]       (root; else prints SKIP and exits 0)
 # Env:   QG_BENCH_DIR (build/bench)  QG_SC_NAMES (100000)  QG_SC_TRACE (300 allowed TLS
 #        connections under strace)  QG_SC_BLOCKS (200 blocked HTTP requests under strace)
-#        QG_SC_CPU (1500 allowed TLS connections for CPU)  QG_SC_GETS (60 x 1 MB per connection)
+#        QG_SC_CPU (1500 allowed TLS connections for CPU)  QG_SC_GETS (200 x 1 MB per connection)
 #
 # For each proxy (and a direct run without one, for throughput):
 #   allowed  QG_SC_TRACE connections, one at a time: TLS 1.3 handshake with an allowed SNI +
-#            GET /small (Connection: close), with `strace -c -f` attached to the proxy's worker
-#            (qorgau: its process, all threads; nginx: its worker process) -> calls per
-#            connection by kind. The same span idle is traced first and subtracted (timers,
-#            other threads).
+#            GET /small (Connection: close), with `strace -c` attached to the proxy's worker
+#            (qorgau: the thread that used the most CPU in the cpu step; nginx: its worker
+#            process) -> calls per connection by kind. The same span idle is traced next and
+#            subtracted (timers).
 #   blocked  QG_SC_BLOCKS plain HTTP requests naming a listed host, one at a time (curl):
 #            qorgau answers 302 (inline.http_block = redirect), nginx `return 302`
 #   cpu      QG_SC_CPU allowed TLS connections, 4 client threads, no strace: utime+stime of the
@@ -34,7 +34,7 @@ NAMES=${QG_SC_NAMES:-100000}
 N_TRACE=${QG_SC_TRACE:-300}
 N_BLOCK=${QG_SC_BLOCKS:-200}
 N_CPU=${QG_SC_CPU:-1500}
-N_GETS=${QG_SC_GETS:-60}
+N_GETS=${QG_SC_GETS:-200}
 HZ=$(getconf CLK_TCK)
 NGX_STREAM=/usr/lib/nginx/modules/ngx_stream_module.so
 B=blocked.test
@@ -137,6 +137,12 @@ ticks() { # utime+stime of $PIDS in clock ticks
     done
     echo $t
 }
+# busiest PID: the thread of PID with the most utime+stime (a qorgau inline worker under load)
+busiest() {
+    for t in /proc/$1/task/*; do
+        echo "$(sed 's/^.*) //' "$t/stat" | awk '{ print $12 + $13 }') ${t##*/}"
+    done | sort -n | tail -n 1 | cut -d' ' -f2
+}
 kv() { v=$(printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n 1); echo "${v:-0}"; }
 
 # trace NAME WHAT CMD...: strace -c on $TRACED while CMD runs, then the same span idle; writes
@@ -146,7 +152,7 @@ trace() {
     tp=""
     for p in $TRACED; do tp="$tp -p $p"; done
     # shellcheck disable=SC2086
-    strace -q -f -c -o "$D/st.load" $tp &
+    strace -q -c -o "$D/st.load" $tp &
     spid=$!
     sleep 1
     s0=$(date +%s.%N)
@@ -154,7 +160,7 @@ trace() {
     s1=$(date +%s.%N)
     kill -INT $spid; wait $spid 2>/dev/null
     # shellcheck disable=SC2086
-    strace -q -f -c -o "$D/st.idle" $tp &
+    strace -q -c -o "$D/st.idle" $tp &
     spid=$!
     sleep 1
     sleep "$(f "$s1 - $s0")"
@@ -197,6 +203,7 @@ measure() { # NAME: throughput, then (with a proxy) CPU and the traces
     t0=$(ticks); r=$(cl "$TL" hs "$QG_SRV4" 443 "$D/sni.txt" "$N_CPU" 4); t1=$(ticks)
     echo "bench syscalls: $name: cpu $r, ticks $((t1 - t0))"
     eval "CPU_$name=$(f "($t1 - $t0) / $HZ * 1e6 / ($(kv "$r" ok) + 0.000001)")"
+    [ "$name" = qorgau ] && TRACED=$(busiest "$qpid")
     trace "$name" allowed allowed_one_by_one
     trace "$name" blocked blocked_one_by_one
 }
