@@ -84,16 +84,19 @@ enum conn_state { ST_FREE = 0, ST_FIRST, ST_CONNECT, ST_RELAY, ST_WAIT_SERVER, S
 enum timer_kind { T_NONE = 0, T_FIRST, T_CONNECT, T_CLOSE, T_IDLE, T_KINDS };
 
 /* conn.flags */
-#define F_V6       0x0001
-#define F_RAW      0x0002 /* nothing more to judge: client bytes are relayed as they are */
-#define F_CLI_EOF  0x0004 /* client sent FIN */
-#define F_SRV_EOF  0x0008 /* server sent FIN */
-#define F_SRV_SHUT 0x0010 /* we shut down writing to the server */
-#define F_CLI_SHUT 0x0020 /* we shut down writing to the client */
-#define F_DECIDED  0x0040 /* the first decision was made */
-#define F_SRC      0x0080 /* counted in the worker's per-source table */
-#define F_CLI_HUP  0x0100 /* epoll reported the client's FIN (EPOLLRDHUP): read to the end */
-#define F_SRV_HUP  0x0200 /* the same for the server */
+#define F_V6        0x0001
+#define F_RAW       0x0002 /* nothing more to judge: client bytes are relayed as they are */
+#define F_CLI_EOF   0x0004 /* client sent FIN */
+#define F_SRV_EOF   0x0008 /* server sent FIN */
+#define F_SRV_SHUT  0x0010 /* we shut down writing to the server */
+#define F_CLI_SHUT  0x0020 /* we shut down writing to the client */
+#define F_DECIDED   0x0040 /* the first decision was made */
+#define F_SRC       0x0080 /* counted in the worker's per-source table */
+#define F_CLI_HUP   0x0100 /* epoll reported the client's FIN (EPOLLRDHUP): read to the end */
+#define F_SRV_HUP   0x0200 /* the same for the server */
+#define F_CLI_MORE  0x0400 /* the client sent more while the server connection was being made */
+#define F_CLI_DRY   0x0800 /* nothing unread from the client: pump_up's first read is skipped */
+#define F_CLI_SHORT 0x1000 /* the last read into the buffer came back short */
 
 struct conn {
     int cfd, sfd;
@@ -986,6 +989,10 @@ static enum pump pump_up(struct worker *w, struct conn *c, bool *answer)
 {
     bool drained = false; /* a recv came back short: the socket had nothing more then */
     bool copied = false;  /* copy_once ran: further reads of this call splice */
+    if (c->flags & F_CLI_DRY) {
+        drained = !(c->flags & F_CLI_HUP);
+        c->flags &= (uint16_t)~F_CLI_DRY;
+    }
     for (unsigned step = 0; step < INLINE_PUMP_BUDGET; step++) {
         bool connected = c->state == ST_RELAY;
         if (connected && c->buf != NO_IDX && c->boff < c->bsend) {
@@ -1116,6 +1123,7 @@ static enum pump pump_up(struct worker *w, struct conn *c, bool *answer)
             continue;
         }
         drained = (size_t)n < room && !(c->flags & F_CLI_HUP);
+        c->flags = (uint16_t)(drained ? c->flags | F_CLI_SHORT : c->flags & ~F_CLI_SHORT);
         c->blen += (uint32_t)n;
         if (c->state == ST_FIRST)
             timer_start(w, c, T_FIRST); /* the timer bounds silence, not the judgement */
@@ -1315,13 +1323,16 @@ static void first(struct worker *w, struct conn *c)
 }
 
 /* The server socket became writable without an error (dispatch handled EPOLLERR/EPOLLHUP):
- * the connection is up, no SO_ERROR to ask. Both directions run: the client may have sent
- * more while the connection was being made. */
-static void connected(struct worker *w, struct conn *c)
+ * the connection is up, no SO_ERROR to ask. The approved bytes go up; the client is read only
+ * if it sent more meanwhile (the last read before connecting came back short, so an event says
+ * so), the server only if this event says it spoke already. */
+static void connected(struct worker *w, struct conn *c, bool server_in)
 {
     timer_stop(w, c);
     c->state = ST_RELAY;
-    relay(w, c, true, true);
+    if ((c->flags & F_CLI_SHORT) && !(c->flags & F_CLI_MORE))
+        c->flags |= F_CLI_DRY;
+    relay(w, c, true, server_in);
 }
 
 static void on_timer(struct worker *w, struct conn *c)
@@ -1606,7 +1617,9 @@ static void dispatch(struct worker *w, struct conn *c, bool server, uint32_t eve
     case ST_CONNECT:
         /* the client's bytes wait in its socket until connected() reads them */
         if (server && out)
-            connected(w, c);
+            connected(w, c, in);
+        else if (!server && in)
+            c->flags |= F_CLI_MORE;
         break;
     case ST_RELAY:
     case ST_WAIT_SERVER: {

@@ -36,6 +36,7 @@ N_BLOCK=${QG_SC_BLOCKS:-200}
 N_CPU=${QG_SC_CPU:-1500}
 N_GETS=${QG_SC_GETS:-200}
 HZ=$(getconf CLK_TCK)
+PIDS="" TRACED=""
 NGX_STREAM=/usr/lib/nginx/modules/ngx_stream_module.so
 B=blocked.test
 
@@ -196,10 +197,13 @@ get_keepalive() {
 
 measure() { # NAME: throughput, then (with a proxy) CPU and the traces
     name=$1
+    g0=$(ticks)
     r=$(get_keepalive)
+    g1=$(ticks)
     eval "MBS_$name=$(f "${r% *} / ${r#* } / 1e6")"
-    echo "bench syscalls: $name: get ${r% *} bytes in ${r#* } s"
+    echo "bench syscalls: $name: get ${r% *} bytes in ${r#* } s, proxy ticks $((g1 - g0))"
     [ "$name" = direct ] && return 0
+    eval "GB_$name=$(f "($g1 - $g0) / $HZ / (${r% *} / 1e9)" 3)"
     t0=$(ticks); r=$(cl "$TL" hs "$QG_SRV4" 443 "$D/sni.txt" "$N_CPU" 4); t1=$(ticks)
     echo "bench syscalls: $name: cpu $r, ticks $((t1 - t0))"
     eval "CPU_$name=$(f "($t1 - $t0) / $HZ * 1e6 / ($(kv "$r" ok) + 0.000001)")"
@@ -260,6 +264,7 @@ per() { # FILE SYSCALL N -> calls per connection
     echo "|---|---|---|---|"
     echo "| CPU per allowed TLS connection ($N_CPU, 4 client threads) | ${CPU_qorgau:-n/a} us | ${CPU_nginx:-n/a} us | |"
     echo "| 4 keep-alive HTTPS connections x $N_GETS x 1 MB | ${MBS_qorgau:-n/a} MB/s | ${MBS_nginx:-n/a} MB/s | ${MBS_direct:-n/a} MB/s |"
+    echo "| proxy CPU per GB relayed in that run | ${GB_qorgau:-n/a} s | ${GB_nginx:-n/a} s | |"
     echo
     echo "CPU per connection qorgau/nginx: $(f "${CPU_qorgau:-0} / (${CPU_nginx:-0} + 0.000001)")x;" \
         "throughput qorgau/direct: $(f "${MBS_qorgau:-0} / (${MBS_direct:-0} + 0.000001)")x," \
