@@ -97,6 +97,8 @@ enum timer_kind { T_NONE = 0, T_FIRST, T_CONNECT, T_CLOSE, T_IDLE, T_KINDS };
 #define F_CLI_MORE  0x0400 /* the client sent more while the server connection was being made */
 #define F_CLI_DRY   0x0800 /* nothing unread from the client: pump_up's first read is skipped */
 #define F_CLI_SHORT 0x1000 /* the last read into the buffer came back short */
+#define F_UP_BULK   0x2000 /* client -> server is a bulk transfer: reads splice from the start */
+#define F_DOWN_BULK 0x4000 /* the same, server -> client */
 
 struct conn {
     int cfd, sfd;
@@ -1045,7 +1047,7 @@ static enum pump pump_up(struct worker *w, struct conn *c, bool *answer)
                 want = (size_t)c->body_left;
             if (drained)
                 return P_WAIT;
-            if (!copied) {
+            if (!copied && !(c->flags & F_UP_BULK)) {
                 copied = true;
                 size_t cmax = want < INLINE_COPY_MAX ? want : INLINE_COPY_MAX;
                 uint64_t sent;
@@ -1062,12 +1064,17 @@ static enum pump pump_up(struct worker *w, struct conn *c, bool *answer)
                 if (c->in_up)
                     return P_WAIT; /* the server's EPOLLOUT resumes */
                 drained = (size_t)n < cmax && !(c->flags & F_CLI_HUP);
+                if (n == INLINE_COPY_MAX)
+                    c->flags |= F_UP_BULK;
                 continue;
             }
             if (pipe_get(w, &c->pipe_up) < 0)
                 return P_ERROR;
             ssize_t n = splice(c->cfd, NULL, w->pipe_used[c->pipe_up][1], NULL, want,
                                SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+            if (!copied && n < INLINE_COPY_MAX)
+                c->flags &= (uint16_t)~F_UP_BULK; /* the first read was small: copy again */
+            copied = true;
             if (n < 0) {
                 if (again()) {
                     pipe_put(w, &c->pipe_up, false);
@@ -1154,7 +1161,7 @@ static enum pump pump_down(struct worker *w, struct conn *c)
             c->flags |= F_CLI_SHUT;
             return P_DONE;
         }
-        if (!copied) {
+        if (!copied && !(c->flags & F_DOWN_BULK)) {
             copied = true;
             uint64_t sent;
             ssize_t n =
@@ -1168,12 +1175,17 @@ static enum pump pump_down(struct worker *w, struct conn *c)
             }
             if (c->in_down || ((size_t)n < INLINE_COPY_MAX && !(c->flags & F_SRV_HUP)))
                 return P_WAIT; /* the client's EPOLLOUT resumes, or the socket is empty */
+            if (n == INLINE_COPY_MAX)
+                c->flags |= F_DOWN_BULK;
             continue;
         }
         if (pipe_get(w, &c->pipe_down) < 0)
             return P_ERROR;
         ssize_t n = splice(c->sfd, NULL, w->pipe_used[c->pipe_down][1], NULL, INLINE_SPLICE_MAX,
                            SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+        if (!copied && n < INLINE_COPY_MAX)
+            c->flags &= (uint16_t)~F_DOWN_BULK; /* the first read was small: copy again */
+        copied = true;
         if (n < 0) {
             if (again()) {
                 pipe_put(w, &c->pipe_down, false);
