@@ -238,8 +238,10 @@ for prog in $PROGS; do
             cpu=$(f "($c1 - $c0) / $HZ" 2)
             echo "bench tapcap: $prog workers=$nw rate=$rate: sent ${sent:-?} at ${got:-?} pps, frames $df, drops $dd, decisions $db of $exp, CPU $cpu s -> $ok"
             [ $ok = yes ] || break
-            best=$(f "${got:-0}")
-            ppc=$(f "$NPK / ($cpu + 0.000001)")
+            if awk -v a="${got:-0}" -v b="$best" 'BEGIN { exit !(a > b) }'; then
+                best=$(f "${got:-0}")
+                ppc=$(f "$NPK / ($cpu + 0.000001)")
+            fi
         done
         stop "$PID"
         RESULT="$RESULT$prog $nw ok $best ${ppc:-0}
