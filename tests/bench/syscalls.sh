@@ -24,52 +24,20 @@
 # Prints a markdown report and keeps it in $QG_BENCH_DIR/syscalls.md. Everything started is
 # stopped by PID and every namespace removed in the EXIT trap. Takes about a minute.
 set -u
-HERE=$(CDPATH= cd -- "$(dirname -- "$0")" && pwd)
-ROOT=$(CDPATH= cd -- "$HERE/../.." && pwd)
-QG_LIB=$ROOT/tests/netns/lib.sh
-. "$QG_LIB"
-BIN=${1:-$ROOT/build/qorgau}
-OUT=${QG_BENCH_DIR:-$ROOT/build/bench}
+BENCH=syscalls
+. "$(dirname -- "$0")/netbench.sh"
 NAMES=${QG_SC_NAMES:-100000}
 N_TRACE=${QG_SC_TRACE:-300}
 N_BLOCK=${QG_SC_BLOCKS:-200}
 N_CPU=${QG_SC_CPU:-1500}
 N_GETS=${QG_SC_GETS:-200}
-HZ=$(getconf CLK_TCK)
-PIDS="" TRACED=""
+TRACED=""
 NGX_STREAM=/usr/lib/nginx/modules/ngx_stream_module.so
 B=blocked.test
-
-if ! why=$(qg_can_run); then
-    echo "bench syscalls: SKIP ($why)"
-    exit 0
-fi
 for t in strace curl; do
     command -v $t >/dev/null 2>&1 || { echo "bench syscalls: SKIP ($t not installed)"; exit 0; }
 done
 [ -f "$NGX_STREAM" ] || { echo "bench syscalls: SKIP ($NGX_STREAM missing: libnginx-mod-stream)"; exit 0; }
-case $BIN in /*) ;; *) BIN=$(pwd)/$BIN ;; esac
-[ -x "$BIN" ] || { echo "bench syscalls: $BIN is not built" >&2; exit 2; }
-mkdir -p "$OUT" || exit 2
-OUT=$(CDPATH= cd -- "$OUT" && pwd)
-
-# the TLS client of tests/bench/inline.sh (libssl: not linked by the Makefile's tool rule)
-TL=$OUT/tlsload
-if [ ! -x "$TL" ] || [ "$HERE/tlsload.c" -nt "$TL" ]; then
-    ${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 "$HERE/tlsload.c" -o "$TL" -lssl -lcrypto -lpthread ||
-        { echo "bench syscalls: cannot build tlsload" >&2; exit 2; }
-fi
-
-finish() {
-    trap - EXIT INT TERM HUP
-    qg_cleanup
-}
-trap finish EXIT
-trap 'exit 1' INT TERM HUP
-ulimit -n 65536 2>/dev/null || true
-cl() { ip netns exec "$QG_CLI" "$@"; }
-fl() { ip netns exec "$QG_FLT" "$@"; }
-f() { awk "BEGIN { printf \"%.2f\", $1 }"; }
 
 qg_setup_net || { echo "bench syscalls: namespace setup failed" >&2; exit 1; }
 qg_start_nginx || { echo "bench syscalls: server nginx did not start" >&2; exit 1; }
@@ -130,21 +98,12 @@ table ip qg_sc {
 NFT
 }
 
-ticks() { # utime+stime of $PIDS in clock ticks
-    t=0
-    for p in $PIDS; do
-        v=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 }')
-        t=$((t + ${v:-0}))
-    done
-    echo $t
-}
 # busiest PID: the thread of PID with the most utime+stime (a qorgau inline worker under load)
 busiest() {
     for t in /proc/$1/task/*; do
         echo "$(sed 's/^.*) //' "$t/stat" | awk '{ print $12 + $13 }') ${t##*/}"
     done | sort -n | tail -n 1 | cut -d' ' -f2
 }
-kv() { v=$(printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n 1); echo "${v:-0}"; }
 
 # trace NAME WHAT CMD...: strace -c on $TRACED while CMD runs, then the same span idle; writes
 # "syscall calls" lines (load minus idle) to $D/sc.NAME.WHAT
