@@ -394,6 +394,62 @@ START_TEST(http_blocked_redirect)
 }
 END_TEST
 
+/* Nothing unread after the request: the answer is sent and the socket closed at once, the
+ * client still holding its end open (no lingering read until it closes). */
+START_TEST(http_blocked_closed_at_once)
+{
+    struct inline_config c;
+    base_config(&c);
+    c.close_timeout_ms = 10000; /* a lingering connection would stay for the whole test */
+    start(&c);
+    uint8_t req[512];
+    char b[8192];
+    size_t n = pcapw_http_get(req, sizeof(req), "blocked.test", "/");
+    int cfd = client(NULL);
+    send_all(cfd, req, n);
+    int end;
+    recv_text(cfd, b, sizeof(b), &end);
+    ck_assert_int_eq(end, 1);
+    ck_assert_msg(strncmp(b, "HTTP/1.1 451 ", 13) == 0, "%s", b);
+    pump(20);
+    ck_assert_uint_eq(stats().active, 0);
+    close(cfd);
+}
+END_TEST
+
+/* Bytes the client sent after the request are still unread in the socket when the answer is
+ * out (more than the judging buffer holds): closing now would reset the connection, so the
+ * proxy half-closes and drains until the client closes - the client sees the answer and a
+ * clean end, and its sending never fails. */
+START_TEST(http_blocked_unread_drained)
+{
+    struct inline_config c;
+    base_config(&c);
+    c.close_timeout_ms = 10000;
+    start(&c);
+    uint8_t req[512];
+    char b[8192];
+    size_t n = pcapw_http_get(req, sizeof(req), "blocked.test", "/");
+    int cfd = client(NULL);
+    size_t big = 256 * 1024;
+    uint8_t *extra = malloc(big);
+    ck_assert_ptr_nonnull(extra);
+    memset(extra, 'z', big);
+    send_all(cfd, req, n);
+    send_all(cfd, extra, big);
+    int end;
+    recv_text(cfd, b, sizeof(b), &end);
+    ck_assert_int_eq(end, 1);
+    ck_assert_msg(strncmp(b, "HTTP/1.1 451 ", 13) == 0, "%s", b);
+    ck_assert_uint_eq(stats().blocked_451, 1);
+    ck_assert_int_lt(server_accept(50), 0);
+    close(cfd);
+    pump(50);
+    ck_assert_uint_eq(stats().active, 0);
+    free(extra);
+}
+END_TEST
+
 START_TEST(http_blocked_451_url_entry)
 {
     struct inline_config c;
@@ -1108,6 +1164,8 @@ static Suite *inline_suite(void)
     tcase_add_test(v, tls_blocked_alert);
     tcase_add_test(v, http_blocked_redirect);
     tcase_add_test(v, http_blocked_451_url_entry);
+    tcase_add_test(v, http_blocked_closed_at_once);
+    tcase_add_test(v, http_blocked_unread_drained);
     tcase_add_test(v, http_keepalive_second_request_blocked);
     tcase_add_test(v, http_pipelined_second_blocked);
     tcase_add_test(v, http_body_skipped_next_judged);
