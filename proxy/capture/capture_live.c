@@ -307,8 +307,9 @@ struct capture *capture_live_open(const struct capture_live_config *cfg, char *e
         free(cl);
         return NULL;
     }
-    if (pcap_set_immediate_mode(cl->pc, 1) != 0) {
-        step = "pcap_set_immediate_mode()";
+    if (cfg->batch_ms > 0 ? pcap_set_timeout(cl->pc, cfg->batch_ms) != 0
+                          : pcap_set_immediate_mode(cl->pc, 1) != 0) {
+        step = cfg->batch_ms > 0 ? "pcap_set_timeout()" : "pcap_set_immediate_mode()";
         goto pcap_fail;
     }
     /* with fanout the kernel hands over reassembled IPv4 datagrams: up to 65535 bytes + L2 */

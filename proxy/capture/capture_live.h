@@ -31,6 +31,9 @@ struct capture_live_config {
     int snaplen;
     bool in_only;          /* PCAP_D_IN: ignore frames this host sends (our injections) */
     uint16_t fanout_group; /* 0: no fanout; else the group id every worker's handle joins */
+    int batch_ms;          /* 0: immediate mode (a frame per wake-up, TPACKET_V2 slots of
+                            * snaplen); > 0: the kernel hands over blocks of frames packed by
+                            * their length (TPACKET_V3) at least every batch_ms */
 };
 
 /* Writes the filter to compile for f into out: "(f) or K", or "(f) or K or (vlan and ((f) or
@@ -47,7 +50,7 @@ size_t capture_live_filter(const char *f, bool vlan_too, char *out, size_t cap);
  * it. */
 size_t capture_live_fanout_prog(struct sock_filter *prog, size_t cap);
 
-/* Opens iface (needs CAP_NET_RAW: call as root), sets immediate mode, the ring size, the
+/* Opens iface (needs CAP_NET_RAW: call as root), sets immediate mode (or the batch timeout), the ring size, the
  * snap length, non-blocking reads, the direction, the filter and the fanout group. Returns the
  * handle or NULL with "capture: IFACE: <step> failed: <pcap_geterr text>" in err. The caller
  * owns it (capture_close()). next() returns 1 with a frame, -EAGAIN when none is waiting (wait

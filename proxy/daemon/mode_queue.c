@@ -16,6 +16,8 @@
 #include "common/log.h"
 #include "proxy/capture/capture_queue.h"
 #include "proxy/daemon/blocknote.h"
+#include "proxy/daemon/decisions.h"
+#include "proxy/daemon/fbseen.h"
 #include "proxy/daemon/hits.h"
 #include "proxy/daemon/mode.h"
 #include "proxy/daemon/mode_queue.h"
@@ -339,6 +341,10 @@ static void on_event(void *ctx, const struct engine_event *ev)
     struct q_worker *w = ctx;
     if (ev->ech && (ev->app == APP_TLS || ev->app == APP_QUIC))
         hits_note_ech(w->q->d->hits, w->idx, ev->d.verdict == VERDICT_BLOCK);
+    decisions_note_flow(w->q->d->decisions, w->idx, w->rs, &ev->d, ev->app, ev->name, ev->name_len,
+                        ev->ipver, ev->server, ev->server_port);
+    fbseen_note_flow(w->q->d->seen, w->idx, w->rs, ev->ipver, ev->server, ev->name, ev->name_len,
+                     ev->ech);
     struct hold *h = hold_find(w, ev->flow_id);
     if (ev->d.verdict != VERDICT_BLOCK) {
         if (h)
@@ -526,6 +532,7 @@ static int q_run_worker(void *state, unsigned worker, const volatile sig_atomic_
 
     rsref_thread_register();
     while (!*stop) {
+        daemon_beat(q->d, worker);
         int rc = 0;
         rsref_read_lock();
         refresh_rules(w);

@@ -364,6 +364,7 @@ static int tap_open(const struct settings *cfg, struct daemon_ctx *d, void **sta
         .vlan_too = true,
         .ring_bytes = (size_t)cfg->tap_ring_size,
         .snaplen = (int)cfg->tap_snaplen,
+        .batch_ms = (int)cfg->tap_batch_ms,
         .in_only = true,
         .fanout_group = t->n > 1 ? (uint16_t)(((unsigned)getpid() & 0x7fff) | 0x8000) : 0,
     };

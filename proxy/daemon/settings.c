@@ -119,6 +119,10 @@ static const struct config_key keys[] = {
     { "queue.mark_block", CONFIG_INT, 1, 2147483647, "131072", NULL, OFF(queue_mark_block), true,
       "packet mark of a blocked flow's last packet (saved as the connection mark; the rules drop "
       "the rest; 131072 = 0x20000)" },
+    { "tap.batch_ms", CONFIG_INT, 0, 100, "0", NULL, OFF(tap_batch_ms), true,
+      "0 = each frame handed over at once (lowest latency; ring slots of tap.snaplen); N = frames "
+      "packed in blocks handed over at least every N ms (far more frames per ring, fewer "
+      "wake-ups, up to N ms later resets)" },
     { "inline.tproxy_port", CONFIG_INT, 0, 65535, "15001", NULL, OFF(inline_tproxy_port), true,
       "port the TPROXY rule delivers intercepted TCP connections to; 0 = no TPROXY listener" },
     { "inline.redirect_port", CONFIG_INT, 0, 65535, "15002", NULL, OFF(inline_redirect_port), true,

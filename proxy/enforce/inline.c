@@ -18,6 +18,13 @@
  * are taken from per-worker pools only while bytes are in them, so an idle relayed connection
  * holds its two sockets and its pool slot (struct conn) and nothing else.
  *
+ * System calls: each socket is registered with epoll once, edge-triggered for reading and
+ * writing, and never modified; an event pumps only the direction it concerns, until EAGAIN (a
+ * short recv counts as EAGAIN, as long as no FIN was reported) or the step budget, after which
+ * the connection waits on the worker's ready list. Accepted sockets inherit TCP_NODELAY and
+ * keepalive from the listener. A blocked request's answer is sent and the socket closed at once
+ * when nothing unread is left in it (else LINGER drains it first, RFC 9112 section 9.6).
+ *
  * Timers: each timer kind has one timeout, so a FIFO list per kind is sorted by deadline;
  * expiry pops from the head. A reload that changes a timeout moves every deadline of that
  * kind by the same amount, which keeps the list sorted. The first-bytes timer bounds the
@@ -58,8 +65,10 @@
 #define IP6T_SO_ORIGINAL_DST 80
 #endif
 
-#define INLINE_SPLICE_MAX      65536
-#define INLINE_PIPES_KEPT      256 /* free pipes kept per worker; more are closed */
+#define INLINE_PIPE_BYTES      262144 /* F_SETPIPE_SZ of a new pipe: bytes moved per splice */
+#define INLINE_SPLICE_MAX      INLINE_PIPE_BYTES
+#define INLINE_COPY_MAX        8192 /* first read of an event: copied (fits the smallest pipe) */
+#define INLINE_PIPES_KEPT      256  /* free pipes kept per worker; more are closed */
 #define INLINE_EVENTS          128
 #define INLINE_ACCEPT_BUDGET   64
 #define INLINE_PUMP_BUDGET     16 /* steps per direction per event, then yield */
@@ -75,20 +84,27 @@ enum conn_state { ST_FREE = 0, ST_FIRST, ST_CONNECT, ST_RELAY, ST_WAIT_SERVER, S
 enum timer_kind { T_NONE = 0, T_FIRST, T_CONNECT, T_CLOSE, T_IDLE, T_KINDS };
 
 /* conn.flags */
-#define F_V6       0x0001
-#define F_RAW      0x0002 /* nothing more to judge: client bytes are relayed as they are */
-#define F_CLI_EOF  0x0004 /* client sent FIN */
-#define F_SRV_EOF  0x0008 /* server sent FIN */
-#define F_SRV_SHUT 0x0010 /* we shut down writing to the server */
-#define F_CLI_SHUT 0x0020 /* we shut down writing to the client */
-#define F_DECIDED  0x0040 /* the first decision was made */
-#define F_SRC      0x0080 /* counted in the worker's per-source table */
+#define F_V6        0x0001
+#define F_RAW       0x0002 /* nothing more to judge: client bytes are relayed as they are */
+#define F_CLI_EOF   0x0004 /* client sent FIN */
+#define F_SRV_EOF   0x0008 /* server sent FIN */
+#define F_SRV_SHUT  0x0010 /* we shut down writing to the server */
+#define F_CLI_SHUT  0x0020 /* we shut down writing to the client */
+#define F_DECIDED   0x0040 /* the first decision was made */
+#define F_SRC       0x0080 /* counted in the worker's per-source table */
+#define F_CLI_HUP   0x0100 /* epoll reported the client's FIN (EPOLLRDHUP): read to the end */
+#define F_SRV_HUP   0x0200 /* the same for the server */
+#define F_CLI_MORE  0x0400 /* the client sent more while the server connection was being made */
+#define F_CLI_DRY   0x0800 /* nothing unread from the client: pump_up's first read is skipped */
+#define F_CLI_SHORT 0x1000 /* the last read into the buffer came back short */
+#define F_UP_BULK   0x2000 /* client -> server is a bulk transfer: reads splice from the start */
+#define F_DOWN_BULK 0x4000 /* the same, server -> client */
 
 struct conn {
     int cfd, sfd;
     uint8_t state, app, tkind;
-    uint8_t ev_c, ev_s; /* epoll interest registered now (EV_* bits) */
-    uint8_t phase;      /* inspect_stream.phase: inside a chunked body (app is its .app) */
+    uint8_t again; /* AG_* directions left with work after a pump budget, on w->ready */
+    uint8_t phase; /* inspect_stream.phase: inside a chunked body (app is its .app) */
     uint16_t flags;
     uint16_t nreq;
     uint32_t buf;                /* buffer index, NO_IDX when none */
@@ -110,8 +126,10 @@ struct src_slot {
     uint32_t n; /* 0: empty */
 };
 
-#define EV_IN  1
-#define EV_OUT 2
+/* conn.again: the directions to pump again (the budget ran out before the socket did) */
+#define AG_UP     1
+#define AG_DOWN   2
+#define AG_LISTED 4 /* the slot is on w->ready (kept when the slot is closed and taken again) */
 
 struct tlist {
     uint32_t head, tail;
@@ -144,7 +162,9 @@ struct worker {
     bool accept_paused;
     uint64_t accept_resume; /* ms: listeners back in epoll after this */
     uint64_t now;
-    uint8_t *scratch;          /* ClientHello reassembly, drained bytes */
+    uint8_t *scratch; /* ClientHello reassembly, drained bytes */
+    uint32_t *ready;  /* connections with conn.again set: pumped after the events */
+    uint32_t nready, ready_cap;
     struct inspect_result res; /* the decision being made */
     _Atomic uint64_t st[INLINE_NSTATS];
 };
@@ -284,6 +304,9 @@ static int pipe_get(struct worker *w, uint32_t *slot)
         w->pipe_slot_free[w->pipe_slot_free_n++] = s;
         return -e;
     } else {
+        /* once per pipe (pooled): fewer splice calls per megabyte; a refusal (the user's pipe
+         * page limit) leaves the default size, splice then moves less per call */
+        (void)fcntl(w->pipe_used[s][1], F_SETPIPE_SZ, INLINE_PIPE_BYTES);
         CNT(w, pipes);
     }
     *slot = s;
@@ -445,32 +468,26 @@ static uint64_t conn_tag(const struct worker *w, const struct conn *c, bool serv
            (server ? 1u : 0u);
 }
 
-static int ep_set(struct worker *w, struct conn *c, bool server, uint8_t want)
-{
-    int fd = server ? c->sfd : c->cfd;
-    uint8_t *cur = server ? &c->ev_s : &c->ev_c;
-    if (fd < 0 || *cur == want)
-        return 0;
-    struct epoll_event ev;
-    memset(&ev, 0, sizeof(ev));
-    ev.events = (want & EV_IN ? EPOLLIN | EPOLLRDHUP : 0) | (want & EV_OUT ? EPOLLOUT : 0);
-    ev.data.u64 = conn_tag(w, c, server);
-    if (epoll_ctl(w->ep, EPOLL_CTL_MOD, fd, &ev) < 0)
-        return -errno;
-    *cur = want;
-    return 0;
-}
-
 static int ep_add(struct worker *w, struct conn *c, bool server)
 {
     int fd = server ? c->sfd : c->cfd;
     struct epoll_event ev;
     memset(&ev, 0, sizeof(ev));
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
     ev.data.u64 = conn_tag(w, c, server);
-    if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) < 0)
-        return -errno;
-    *(server ? &c->ev_s : &c->ev_c) = 0;
-    return 0;
+    return epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+/* The pump budget ran out with bytes still waiting: edge-triggered epoll will not report them
+ * again, so the connection is pumped once more after this round of events. */
+static void schedule(struct worker *w, struct conn *c, uint8_t dirs)
+{
+    if (!(c->again & AG_LISTED)) {
+        if (w->nready == w->ready_cap)
+            return; /* cannot happen: at most one entry per slot, see worker_init */
+        w->ready[w->nready++] = conn_idx(w, c);
+    }
+    c->again |= dirs | AG_LISTED;
 }
 
 /* ---- connection lifetime -------------------------------------------------------------------- */
@@ -520,8 +537,10 @@ static struct conn *conn_alloc(struct worker *w)
         return NULL;
     }
     uint32_t gen = c->gen + 1;
+    uint8_t listed = c->again & AG_LISTED;
     memset(c, 0, sizeof(*c));
     c->gen = gen;
+    c->again = listed;
     c->cfd = c->sfd = -1;
     c->buf = c->pipe_up = c->pipe_down = NO_IDX;
     c->tprev = c->tnext = NO_IDX;
@@ -862,8 +881,6 @@ static enum judge judge(struct worker *w, struct conn *c, bool *answer)
 
 /* ---- state changes -------------------------------------------------------------------------- */
 
-static void update_events(struct worker *w, struct conn *c);
-
 /* Starts sending the prepared answer to the client (c's buffer holds it), no server any more. */
 static void start_send(struct worker *w, struct conn *c)
 {
@@ -905,6 +922,8 @@ static void start_connect(struct worker *w, struct conn *c)
         conn_close(w, c, true);
         return;
     }
+    /* TCP_NODELAY only: a server that vanishes silently is found by the idle timer (the
+     * client's socket has keepalive from the listener, see listen_one) */
     set_nodelay(fd);
     c->sfd = fd;
     if (connect(fd, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS) {
@@ -924,17 +943,58 @@ static void start_connect(struct worker *w, struct conn *c)
 
 /* ---- relaying ------------------------------------------------------------------------------- */
 
-enum pump { P_WAIT, P_DONE, P_ERROR, P_BLOCK };
+/* P_MORE: the step budget ran out before the socket said EAGAIN (see schedule) */
+enum pump { P_WAIT, P_DONE, P_ERROR, P_BLOCK, P_MORE };
 
 static bool again(void)
 {
     return errno == EAGAIN || errno == EWOULDBLOCK;
 }
 
+/* The first read of a relayed direction in an event: recv into w->scratch (at most max bytes)
+ * and send at once. Most flights (handshakes, small answers) fit, and a short read shows the
+ * socket empty without the splice that would say EAGAIN. What the receiver does not take goes
+ * into the direction's pipe (empty now, and INLINE_COPY_MAX fits even a two-page pipe), which
+ * the splice path drains later. Returns the bytes read (0: EOF) or -1 with errno. */
+static ssize_t copy_once(struct worker *w, int from, int to, size_t max, uint32_t *slot,
+                         uint32_t *in_pipe, uint64_t *sent)
+{
+    *sent = 0;
+    ssize_t n = recv(from, w->scratch, max, 0);
+    if (n <= 0)
+        return n;
+    ssize_t m = send(to, w->scratch, (size_t)n, MSG_NOSIGNAL);
+    if (m < 0 && !again())
+        return -1;
+    if (m < 0)
+        m = 0;
+    *sent = (uint64_t)m;
+    if (m < n) {
+        int rc = pipe_get(w, slot);
+        if (rc < 0) {
+            errno = -rc;
+            return -1;
+        }
+        ssize_t k = write(w->pipe_used[*slot][1], w->scratch + m, (size_t)(n - m));
+        if (k != n - m) {
+            errno = EPIPE;
+            return -1;
+        }
+        *in_pipe = (uint32_t)k;
+    }
+    return n;
+}
+
 /* Client -> server: approved buffered bytes, then the pipe, then judging, then reading more.
  * Without a server yet (FIRST) it only reads and judges. */
 static enum pump pump_up(struct worker *w, struct conn *c, bool *answer)
 {
+    bool drained = false; /* a recv came back short: the socket had nothing more then */
+    bool copied = false;  /* copy_once ran: further reads of this call splice */
+    if (c->flags & F_CLI_DRY) {
+        drained = !(c->flags & F_CLI_HUP);
+        c->flags &= (uint16_t)~F_CLI_DRY;
+    }
     for (unsigned step = 0; step < INLINE_PUMP_BUDGET; step++) {
         bool connected = c->state == ST_RELAY;
         if (connected && c->buf != NO_IDX && c->boff < c->bsend) {
@@ -975,20 +1035,46 @@ static enum pump pump_up(struct worker *w, struct conn *c, bool *answer)
                 c->bsend = c->blen;
                 continue;
             }
-            if (!(c->flags & F_SRV_SHUT)) {
+            /* the server finished already: closing both (relay) sends this FIN */
+            if (!(c->flags & F_SRV_SHUT) && !((c->flags & F_SRV_EOF) && !c->in_down))
                 (void)shutdown(c->sfd, SHUT_WR);
-                c->flags |= F_SRV_SHUT;
-            }
+            c->flags |= F_SRV_SHUT;
             return P_DONE;
         }
         if (connected && c->buf == NO_IDX && ((c->flags & F_RAW) || c->body_left)) {
-            if (pipe_get(w, &c->pipe_up) < 0)
-                return P_ERROR;
             size_t want = INLINE_SPLICE_MAX;
             if (!(c->flags & F_RAW) && c->body_left < want)
                 want = (size_t)c->body_left;
+            if (drained)
+                return P_WAIT;
+            if (!copied && !(c->flags & F_UP_BULK)) {
+                copied = true;
+                size_t cmax = want < INLINE_COPY_MAX ? want : INLINE_COPY_MAX;
+                uint64_t sent;
+                ssize_t n = copy_once(w, c->cfd, c->sfd, cmax, &c->pipe_up, &c->in_up, &sent);
+                CNT_ADD(w, bytes_up, sent);
+                if (n < 0)
+                    return again() ? P_WAIT : P_ERROR;
+                if (n == 0) {
+                    c->flags |= F_CLI_EOF;
+                    continue;
+                }
+                if (!(c->flags & F_RAW))
+                    c->body_left -= (uint64_t)n;
+                if (c->in_up)
+                    return P_WAIT; /* the server's EPOLLOUT resumes */
+                drained = (size_t)n < cmax && !(c->flags & F_CLI_HUP);
+                if (n == INLINE_COPY_MAX)
+                    c->flags |= F_UP_BULK;
+                continue;
+            }
+            if (pipe_get(w, &c->pipe_up) < 0)
+                return P_ERROR;
             ssize_t n = splice(c->cfd, NULL, w->pipe_used[c->pipe_up][1], NULL, want,
                                SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+            if (!copied && n < INLINE_COPY_MAX)
+                c->flags &= (uint16_t)~F_UP_BULK; /* the first read was small: copy again */
+            copied = true;
             if (n < 0) {
                 if (again()) {
                     pipe_put(w, &c->pipe_up, false);
@@ -1027,7 +1113,14 @@ static enum pump pump_up(struct worker *w, struct conn *c, bool *answer)
                 return P_DONE;
             continue;
         }
-        ssize_t n = recv(c->cfd, b + c->blen, w->fbmax - c->blen, 0);
+        if (drained) {
+            /* edge-triggered: bytes arriving after that recv raise a new event */
+            if (c->blen == 0)
+                buf_put(w, c);
+            return P_WAIT;
+        }
+        size_t room = w->fbmax - c->blen;
+        ssize_t n = recv(c->cfd, b + c->blen, room, 0);
         if (n <= 0 && c->blen == 0)
             buf_put(w, c); /* an idle connection holds no buffer */
         if (n < 0)
@@ -1036,16 +1129,19 @@ static enum pump pump_up(struct worker *w, struct conn *c, bool *answer)
             c->flags |= F_CLI_EOF;
             continue;
         }
+        drained = (size_t)n < room && !(c->flags & F_CLI_HUP);
+        c->flags = (uint16_t)(drained ? c->flags | F_CLI_SHORT : c->flags & ~F_CLI_SHORT);
         c->blen += (uint32_t)n;
         if (c->state == ST_FIRST)
             timer_start(w, c, T_FIRST); /* the timer bounds silence, not the judgement */
     }
-    return P_WAIT;
+    return P_MORE;
 }
 
 /* Server -> client through the pipe. */
 static enum pump pump_down(struct worker *w, struct conn *c)
 {
+    bool copied = false; /* copy_once ran: further reads of this call splice */
     for (unsigned step = 0; step < INLINE_PUMP_BUDGET; step++) {
         if (c->in_down) {
             ssize_t n = splice(w->pipe_used[c->pipe_down][0], NULL, c->cfd, NULL, c->in_down,
@@ -1058,16 +1154,38 @@ static enum pump pump_down(struct worker *w, struct conn *c)
         }
         pipe_put(w, &c->pipe_down, false);
         if (c->flags & F_SRV_EOF) {
-            if (c->state == ST_RELAY && !(c->flags & F_CLI_SHUT)) {
+            /* the client finished already: closing both (relay) sends this FIN */
+            if (c->state == ST_RELAY && !(c->flags & F_CLI_SHUT) &&
+                !((c->flags & F_CLI_EOF) && (c->flags & F_SRV_SHUT)))
                 (void)shutdown(c->cfd, SHUT_WR);
-                c->flags |= F_CLI_SHUT;
-            }
+            c->flags |= F_CLI_SHUT;
             return P_DONE;
+        }
+        if (!copied && !(c->flags & F_DOWN_BULK)) {
+            copied = true;
+            uint64_t sent;
+            ssize_t n =
+                copy_once(w, c->sfd, c->cfd, INLINE_COPY_MAX, &c->pipe_down, &c->in_down, &sent);
+            CNT_ADD(w, bytes_down, sent);
+            if (n < 0)
+                return again() ? P_WAIT : P_ERROR;
+            if (n == 0) {
+                c->flags |= F_SRV_EOF;
+                continue;
+            }
+            if (c->in_down || ((size_t)n < INLINE_COPY_MAX && !(c->flags & F_SRV_HUP)))
+                return P_WAIT; /* the client's EPOLLOUT resumes, or the socket is empty */
+            if (n == INLINE_COPY_MAX)
+                c->flags |= F_DOWN_BULK;
+            continue;
         }
         if (pipe_get(w, &c->pipe_down) < 0)
             return P_ERROR;
         ssize_t n = splice(c->sfd, NULL, w->pipe_used[c->pipe_down][1], NULL, INLINE_SPLICE_MAX,
                            SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+        if (!copied && n < INLINE_COPY_MAX)
+            c->flags &= (uint16_t)~F_DOWN_BULK; /* the first read was small: copy again */
+        copied = true;
         if (n < 0) {
             if (again()) {
                 pipe_put(w, &c->pipe_down, false);
@@ -1081,10 +1199,14 @@ static enum pump pump_down(struct worker *w, struct conn *c)
         }
         c->in_down = (uint32_t)n;
     }
-    return P_WAIT;
+    return P_MORE;
 }
 
-/* Writes the prepared answer (SEND), then half-closes and drains the client (LINGER). */
+/* Writes the prepared answer (SEND), then closes. Closing with unread bytes in the socket
+ * would reset the connection and could destroy the answer before the client reads it (RFC 9112
+ * section 9.6), so one non-blocking read looks: nothing there (the usual case, a client waiting
+ * for its answer) closes at once; bytes there half-close and drain the client (LINGER) until it
+ * closes or the close timer fires. */
 static void pump_send(struct worker *w, struct conn *c)
 {
     while (c->boff < c->blen) {
@@ -1098,6 +1220,15 @@ static void pump_send(struct worker *w, struct conn *c)
         c->boff += (uint32_t)n;
     }
     buf_put(w, c);
+    ssize_t n = recv(c->cfd, w->scratch, w->p->bufsize, MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && again())) {
+        conn_close(w, c, false);
+        return;
+    }
+    if (n < 0) {
+        conn_close(w, c, true);
+        return;
+    }
     (void)shutdown(c->cfd, SHUT_WR);
     c->state = ST_LINGER;
     /* the close timer keeps running from the block */
@@ -1115,44 +1246,22 @@ static void pump_linger(struct worker *w, struct conn *c)
         conn_close(w, c, false);
         return;
     }
+    schedule(w, c, AG_UP);
 }
 
-static void update_events(struct worker *w, struct conn *c)
-{
-    uint8_t ec = 0, es = 0;
-    switch (c->state) {
-    case ST_FIRST: ec = EV_IN; break;
-    case ST_CONNECT: es = EV_OUT; break;
-    case ST_RELAY:
-    case ST_WAIT_SERVER: {
-        bool up_pending = (c->buf != NO_IDX && c->boff < c->bsend) || c->in_up;
-        if (c->state == ST_RELAY) {
-            if (up_pending)
-                es |= EV_OUT;
-            else if (!(c->flags & F_CLI_EOF))
-                ec |= EV_IN;
-        }
-        if (c->in_down)
-            ec |= EV_OUT;
-        else if (!(c->flags & F_SRV_EOF))
-            es |= EV_IN;
-        break;
-    }
-    case ST_SEND: ec = EV_OUT; break;
-    case ST_LINGER: ec = EV_IN; break;
-    default: return;
-    }
-    if (ep_set(w, c, false, ec) < 0 || ep_set(w, c, true, es) < 0)
-        conn_close(w, c, true);
-}
-
-/* Both directions of a relayed connection, after any event on it. */
-static void relay(struct worker *w, struct conn *c)
+/* Both directions of a relayed connection, or the ones an event concerns (up: client readable
+ * or server writable; down: server readable or client writable). Sockets are registered once,
+ * edge-triggered, so a direction runs until EAGAIN or its budget (then schedule). */
+static void relay(struct worker *w, struct conn *c, bool do_up, bool do_down)
 {
     bool answer = false;
     enum pump up = P_DONE;
     if (c->state == ST_RELAY) {
-        up = pump_up(w, c, &answer);
+        if (do_up) {
+            up = pump_up(w, c, &answer);
+        } else {
+            up = (c->flags & F_CLI_EOF) && (c->flags & F_SRV_SHUT) ? P_DONE : P_WAIT;
+        }
         if (up == P_ERROR) {
             CNT(w, relay_errors);
             conn_close(w, c, true);
@@ -1162,9 +1271,14 @@ static void relay(struct worker *w, struct conn *c)
             do_block(w, c, answer);
             if (c->state == ST_FREE)
                 return;
+            do_down = true; /* WAIT_SERVER: the server may have finished already */
         }
     }
-    enum pump down = pump_down(w, c);
+    enum pump down;
+    if (do_down)
+        down = pump_down(w, c);
+    else
+        down = (c->flags & F_SRV_EOF) && !c->in_down ? P_DONE : P_WAIT;
     if (down == P_ERROR) {
         CNT(w, relay_errors);
         conn_close(w, c, true);
@@ -1174,16 +1288,16 @@ static void relay(struct worker *w, struct conn *c)
         if (down == P_DONE) {
             start_send(w, c);
             pump_send(w, c);
-            if (c->state == ST_FREE)
-                return;
+            return;
         }
     } else if (down == P_DONE && up == P_DONE && (c->flags & F_CLI_EOF) && (c->flags & F_SRV_EOF)) {
         conn_close(w, c, false);
         return;
     }
+    if (up == P_MORE || down == P_MORE)
+        schedule(w, c, (uint8_t)((up == P_MORE ? AG_UP : 0) | (down == P_MORE ? AG_DOWN : 0)));
     if (c->state == ST_RELAY)
         timer_start(w, c, T_IDLE); /* every event is traffic: the idle time starts again */
-    update_events(w, c);
 }
 
 /* FIRST: read and judge until a decision. */
@@ -1192,16 +1306,14 @@ static void first(struct worker *w, struct conn *c)
     bool answer = false;
     enum pump r = pump_up(w, c, &answer);
     switch (r) {
-    case P_WAIT: update_events(w, c); return;
+    case P_WAIT: return;
+    case P_MORE: schedule(w, c, AG_UP); return;
     case P_ERROR: conn_close(w, c, true); return;
     case P_BLOCK:
         timer_stop(w, c);
         do_block(w, c, answer);
-        if (c->state == ST_SEND) {
+        if (c->state == ST_SEND)
             pump_send(w, c);
-            if (c->state != ST_FREE)
-                update_events(w, c);
-        }
         return;
     case P_DONE: break;
     }
@@ -1220,24 +1332,19 @@ static void first(struct worker *w, struct conn *c)
     }
     timer_stop(w, c);
     start_connect(w, c);
-    if (c->state != ST_FREE)
-        update_events(w, c);
 }
 
-static void connected(struct worker *w, struct conn *c)
+/* The server socket became writable without an error (dispatch handled EPOLLERR/EPOLLHUP):
+ * the connection is up, no SO_ERROR to ask. The approved bytes go up; the client is read only
+ * if it sent more meanwhile (the last read before connecting came back short, so an event says
+ * so), the server only if this event says it spoke already. */
+static void connected(struct worker *w, struct conn *c, bool server_in)
 {
-    int err = 0;
-    socklen_t sl = sizeof(err);
-    if (getsockopt(c->sfd, SOL_SOCKET, SO_ERROR, &err, &sl) < 0 || err != 0) {
-        CNT(w, connect_failed);
-        conn_close(w, c, true);
-        return;
-    }
     timer_stop(w, c);
     c->state = ST_RELAY;
-    keepalive(c->cfd);
-    keepalive(c->sfd);
-    relay(w, c);
+    if ((c->flags & F_CLI_SHORT) && !(c->flags & F_CLI_MORE))
+        c->flags |= F_CLI_DRY;
+    relay(w, c, true, server_in);
 }
 
 static void on_timer(struct worker *w, struct conn *c)
@@ -1268,8 +1375,6 @@ static void on_timer(struct worker *w, struct conn *c)
         /* A silent client (a protocol where the server speaks first) is connected, and what it
          * sends later is still judged as a first request. */
         start_connect(w, c);
-        if (c->state != ST_FREE)
-            update_events(w, c);
         return;
     }
     case T_IDLE:
@@ -1285,8 +1390,6 @@ static void on_timer(struct worker *w, struct conn *c)
             /* the server did not finish in time: answer anyway */
             start_send(w, c);
             pump_send(w, c);
-            if (c->state != ST_FREE)
-                update_events(w, c);
             return;
         }
         conn_close(w, c, c->state == ST_SEND);
@@ -1375,14 +1478,15 @@ static int take(struct worker *w, int fd, const struct sockaddr_storage *dst,
     c->state = ST_FIRST;
     CNT(w, accepted);
     CNT(w, active);
-    set_nodelay(fd);
+    /* TCP_NODELAY and keepalive come from the listener (listen_one); an adopted socket keeps
+     * its own. Registered once for its lifetime: a request already there raises the first
+     * event at once. */
     int rc = ep_add(w, c, false);
     if (rc < 0) {
         conn_close(w, c, true);
         return rc;
     }
     timer_start(w, c, T_FIRST);
-    update_events(w, c);
     return 0;
 }
 
@@ -1441,11 +1545,15 @@ static void accept_resume(struct worker *w)
     w->accept_paused = false;
 }
 
-static void do_accept(struct worker *w, unsigned li)
+/* The listeners are level-triggered: one accept per event saves the accept that would say
+ * EAGAIN, and a backlog is reported again at the next epoll_wait. A busy worker (a full batch
+ * of events) accepts up to INLINE_ACCEPT_BUDGET at once instead. */
+static void do_accept(struct worker *w, unsigned li, bool busy)
 {
     int lfd = w->lfd[li];
     bool redirect = w->lredirect[li];
-    for (unsigned i = 0; i < INLINE_ACCEPT_BUDGET; i++) {
+    unsigned budget = busy ? INLINE_ACCEPT_BUDGET : 1;
+    for (unsigned i = 0; i < budget; i++) {
         struct sockaddr_storage src, dst;
         socklen_t sl = sizeof(src);
         int fd = accept4(lfd, (struct sockaddr *)&src, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -1489,6 +1597,8 @@ int inline_adopt(struct inline_proxy *p, unsigned worker, int fd, const struct s
         return -e;
     }
     w->now = now_ms();
+    set_nodelay(fd); /* not accepted from our listener: nothing inherited */
+    keepalive(fd);
     bool have_src = getpeername(fd, (struct sockaddr *)&src, &sl) == 0;
     return take(w, fd, &dst, have_src ? &src : NULL);
 }
@@ -1497,7 +1607,8 @@ int inline_adopt(struct inline_proxy *p, unsigned worker, int fd, const struct s
 
 static void dispatch(struct worker *w, struct conn *c, bool server, uint32_t events)
 {
-    if (unlikely(events & EPOLLERR)) {
+    if (unlikely(events & EPOLLERR) ||
+        (unlikely(events & EPOLLHUP) && server && c->state == ST_CONNECT)) {
         /* a reset or an unreachable peer: nothing more can be delivered on this side */
         if (c->state == ST_CONNECT && server)
             CNT(w, connect_failed);
@@ -1506,25 +1617,77 @@ static void dispatch(struct worker *w, struct conn *c, bool server, uint32_t eve
         conn_close(w, c, true);
         return;
     }
+    bool in = events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP);
+    bool out = events & (EPOLLOUT | EPOLLHUP);
+    if (events & (EPOLLRDHUP | EPOLLHUP))
+        c->flags |= server ? F_SRV_HUP : F_CLI_HUP;
     switch (c->state) {
-    case ST_FIRST: first(w, c); break;
+    case ST_FIRST:
+        if (!server && in)
+            first(w, c);
+        break;
     case ST_CONNECT:
-        if (server)
-            connected(w, c);
+        /* the client's bytes wait in its socket until connected() reads them */
+        if (server && out)
+            connected(w, c, in);
+        else if (!server && in)
+            c->flags |= F_CLI_MORE;
         break;
     case ST_RELAY:
-    case ST_WAIT_SERVER: relay(w, c); break;
-    case ST_SEND:
-        if (events & (EPOLLERR | EPOLLHUP))
-            conn_close(w, c, true);
-        else
-            pump_send(w, c);
-        if (c->state != ST_FREE)
-            update_events(w, c);
+    case ST_WAIT_SERVER: {
+        /* writable matters only with bytes waiting for that socket: an edge-triggered
+         * EPOLLOUT comes with every ACK that frees send space */
+        bool up_waiting = (c->buf != NO_IDX && c->boff < c->bsend) || c->in_up;
+        bool up = server ? out && up_waiting : in;
+        bool down = server ? in : out && c->in_down;
+        if (up || down)
+            relay(w, c, up, down);
         break;
-    case ST_LINGER: pump_linger(w, c); break;
+    }
+    case ST_SEND:
+        if (server)
+            break;
+        if (events & EPOLLHUP)
+            conn_close(w, c, true);
+        else if (out)
+            pump_send(w, c);
+        break;
+    case ST_LINGER:
+        if (!server && in)
+            pump_linger(w, c);
+        break;
     default: break;
     }
+}
+
+/* The connections whose pump budget ran out: one more round each (each may schedule again). */
+static void run_ready(struct worker *w)
+{
+    uint32_t n = w->nready;
+    for (uint32_t i = 0; i < n; i++) {
+        struct conn *c = &w->conns[w->ready[i]];
+        uint8_t dirs = c->again & (AG_UP | AG_DOWN);
+        c->again = 0;
+        switch (c->state) {
+        case ST_FIRST:
+            if (dirs & AG_UP)
+                first(w, c);
+            break;
+        case ST_RELAY:
+        case ST_WAIT_SERVER:
+            if (dirs)
+                relay(w, c, dirs & AG_UP, dirs & AG_DOWN);
+            break;
+        case ST_LINGER:
+            if (dirs & AG_UP)
+                pump_linger(w, c);
+            break;
+        default: break;
+        }
+    }
+    /* entries added meanwhile were appended after n */
+    memmove(w->ready, w->ready + n, (w->nready - n) * sizeof(*w->ready));
+    w->nready -= n;
 }
 
 int inline_run_once(struct inline_proxy *p, unsigned worker, int timeout_ms)
@@ -1536,7 +1699,7 @@ int inline_run_once(struct inline_proxy *p, unsigned worker, int timeout_ms)
     w->now = now_ms();
     settings_sync(w);
     accept_resume(w);
-    int n = epoll_wait(w->ep, evs, INLINE_EVENTS, next_timeout(w, timeout_ms));
+    int n = epoll_wait(w->ep, evs, INLINE_EVENTS, w->nready ? 0 : next_timeout(w, timeout_ms));
     if (n < 0)
         return errno == EINTR ? 0 : -errno;
     w->now = now_ms();
@@ -1544,7 +1707,7 @@ int inline_run_once(struct inline_proxy *p, unsigned worker, int timeout_ms)
         uint64_t tag = evs[i].data.u64;
         if (tag & TAG_LISTENER) {
             if (!w->accept_paused)
-                do_accept(w, (unsigned)(tag & 0xff));
+                do_accept(w, (unsigned)(tag & 0xff), n == INLINE_EVENTS);
             continue;
         }
         struct conn *c = &w->conns[(uint32_t)tag >> 1];
@@ -1556,6 +1719,7 @@ int inline_run_once(struct inline_proxy *p, unsigned worker, int timeout_ms)
             continue;
         dispatch(w, c, server, evs[i].events);
     }
+    run_ready(w);
     run_timers(w);
     accept_resume(w);
     return n;
@@ -1596,6 +1760,10 @@ static int listen_one(int family, const uint8_t *addr, unsigned port, bool trans
     step = "SO_REUSEPORT";
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
         goto fail;
+    /* accepted sockets inherit both from the listener (Linux copies the TCP socket), which
+     * saves five setsockopt calls per connection */
+    set_nodelay(fd);
+    keepalive(fd);
     memset(&ss, 0, sizeof(ss));
     if (family == AF_INET6) {
         struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
@@ -1666,7 +1834,9 @@ static int worker_init(struct inline_proxy *p, struct worker *w, unsigned id, ui
     w->pipe_used = calloc(w->npipe_slots, sizeof(*w->pipe_used));
     w->pipe_slot_free = calloc(w->npipe_slots, sizeof(*w->pipe_slot_free));
     w->pipes = calloc(INLINE_PIPES_KEPT, sizeof(*w->pipes));
-    w->scratch = malloc(p->bufsize);
+    w->scratch = malloc(p->bufsize > INLINE_COPY_MAX ? p->bufsize : INLINE_COPY_MAX);
+    w->ready = calloc(nconns, sizeof(*w->ready));
+    w->ready_cap = nconns;
     uint32_t nsrc = 16;
     while (nsrc < 2 * nconns)
         nsrc <<= 1;
@@ -1674,7 +1844,7 @@ static int worker_init(struct inline_proxy *p, struct worker *w, unsigned id, ui
     w->srcs_mask = nsrc - 1;
     w->h2 = h2c_pool_new(nconns < INLINE_H2C_STATES ? nconns : INLINE_H2C_STATES);
     if (w->ep < 0 || !w->conns || !w->bufmem || !w->buf_free || !w->pipe_used ||
-        !w->pipe_slot_free || !w->pipes || !w->scratch || !w->srcs || !w->h2) {
+        !w->pipe_slot_free || !w->pipes || !w->scratch || !w->ready || !w->srcs || !w->h2) {
         snprintf(err, errlen, "inline: worker %u: out of memory (%u connections, %u buffers)", id,
                  nconns, nbufs);
         return -ENOMEM;
@@ -1944,6 +2114,7 @@ void inline_free(struct inline_proxy *p)
         free(w->pipe_slot_free);
         free(w->pipes);
         free(w->scratch);
+        free(w->ready);
         free(w->srcs);
         h2c_pool_free(w->h2);
     }

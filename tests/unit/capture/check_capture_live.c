@@ -5,8 +5,15 @@
  * fanout selector: accepted by the kernel's checker, run here by a small classic-BPF
  * interpreter, symmetric in both directions, spreading one address pair over the workers by
  * ports, and keeping fragments and tunnels with their flows. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <check.h>
 #include <linux/filter.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <time.h>
 #include <pcap/pcap.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -384,6 +391,63 @@ START_TEST(fanout_addresses_only)
 }
 END_TEST
 
+/* A datagram sent over lo reaches a live capture (root: the suite runs as root, as tap mode
+ * does) within a second: immediate hand-over (batch_ms 0) and blocks (batch_ms 1, TPACKET_V3,
+ * handed over on the block timeout though the block is far from full). */
+static void live_one(int batch_ms)
+{
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    ck_assert_int_ge(s, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    ck_assert_int_eq(bind(s, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t al = sizeof a;
+    ck_assert_int_eq(getsockname(s, (struct sockaddr *)&a, &al), 0);
+    char bpf[64];
+    snprintf(bpf, sizeof bpf, "udp port %u", ntohs(a.sin_port));
+    struct capture_live_config cfg = {
+        .iface = "lo", .bpf = bpf, .ring_bytes = 4u << 20, .snaplen = 65535, .batch_ms = batch_ms
+    };
+    char err[256] = "";
+    struct capture *c = capture_live_open(&cfg, err, sizeof err);
+    ck_assert_msg(c != NULL, "capture on lo (batch_ms %d): %s", batch_ms, err);
+    static const char msg[] = "qorgau-batch-probe";
+    ck_assert_int_eq(sendto(s, msg, sizeof msg - 1, 0, (struct sockaddr *)&a, sizeof a),
+                     (ssize_t)(sizeof msg - 1));
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    bool seen = false;
+    for (int i = 0; i < 100 && !seen; i++) {
+        struct capture_frame fr;
+        int rc = capture_next(c, &fr, err, sizeof err);
+        if (rc == 1) {
+            seen = fr.caplen >= sizeof msg - 1 &&
+                   memcmp(fr.data + fr.caplen - (sizeof msg - 1), msg, sizeof msg - 1) == 0;
+            continue;
+        }
+        ck_assert_msg(rc == -EAGAIN, "capture_next: %d %s", rc, err);
+        struct pollfd pfd = { .fd = capture_live_fd(c), .events = POLLIN };
+        (void)poll(&pfd, 1, 10);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    ck_assert_msg(seen, "batch_ms %d: the datagram was not captured within 1 s", batch_ms);
+    ck_assert_msg(ms < 500, "batch_ms %d: captured after %.1f ms", batch_ms, ms);
+    capture_close(c);
+    close(s);
+}
+
+START_TEST(live_immediate)
+{
+    live_one(0);
+}
+END_TEST
+
+START_TEST(live_batched)
+{
+    live_one(1);
+}
+END_TEST
+
 static Suite *capture_live_suite(void)
 {
     Suite *s = suite_create("capture_live");
@@ -397,6 +461,10 @@ static Suite *capture_live_suite(void)
     tcase_add_test(tc, fanout_symmetric);
     tcase_add_test(tc, fanout_spreads_by_port);
     tcase_add_test(tc, fanout_addresses_only);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("live");
+    tcase_add_test(tc, live_immediate);
+    tcase_add_test(tc, live_batched);
     suite_add_tcase(s, tc);
     return s;
 }

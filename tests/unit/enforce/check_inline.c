@@ -394,6 +394,58 @@ START_TEST(http_blocked_redirect)
 }
 END_TEST
 
+/* Starts the proxy with a close timeout longer than the test (a lingering connection would stay
+ * counted), sends GET / for blocked.test and then extra bytes of junk, and expects a 451 and a
+ * clean end (no reset). Returns the client's socket. */
+static int blocked_answered(size_t extra)
+{
+    struct inline_config c;
+    base_config(&c);
+    c.close_timeout_ms = 10000;
+    start(&c);
+    uint8_t req[512];
+    char b[8192];
+    size_t n = pcapw_http_get(req, sizeof(req), "blocked.test", "/");
+    int cfd = client(NULL);
+    send_all(cfd, req, n);
+    uint8_t *junk = malloc(extra + 1);
+    ck_assert_ptr_nonnull(junk);
+    memset(junk, 'z', extra);
+    send_all(cfd, junk, extra);
+    free(junk);
+    int end;
+    recv_text(cfd, b, sizeof(b), &end);
+    ck_assert_int_eq(end, 1);
+    ck_assert_msg(strncmp(b, "HTTP/1.1 451 ", 13) == 0, "%s", b);
+    ck_assert_uint_eq(stats().blocked_451, 1);
+    ck_assert_int_lt(server_accept(50), 0);
+    return cfd;
+}
+
+/* Nothing unread after the request: the answer is sent and the socket closed at once, the
+ * client still holding its end open (no lingering read until it closes). */
+START_TEST(http_blocked_closed_at_once)
+{
+    int cfd = blocked_answered(0);
+    pump(20);
+    ck_assert_uint_eq(stats().active, 0);
+    close(cfd);
+}
+END_TEST
+
+/* Bytes the client sent after the request are still unread in the socket when the answer is
+ * out (more than the judging buffer holds): closing now would reset the connection, so the
+ * proxy half-closes and drains until the client closes - the client sees the answer and a
+ * clean end (blocked_answered), and its sending never fails. */
+START_TEST(http_blocked_unread_drained)
+{
+    int cfd = blocked_answered(256 * 1024);
+    close(cfd);
+    pump(50);
+    ck_assert_uint_eq(stats().active, 0);
+}
+END_TEST
+
 START_TEST(http_blocked_451_url_entry)
 {
     struct inline_config c;
@@ -1108,6 +1160,8 @@ static Suite *inline_suite(void)
     tcase_add_test(v, tls_blocked_alert);
     tcase_add_test(v, http_blocked_redirect);
     tcase_add_test(v, http_blocked_451_url_entry);
+    tcase_add_test(v, http_blocked_closed_at_once);
+    tcase_add_test(v, http_blocked_unread_drained);
     tcase_add_test(v, http_keepalive_second_request_blocked);
     tcase_add_test(v, http_pipelined_second_blocked);
     tcase_add_test(v, http_body_skipped_next_judged);
