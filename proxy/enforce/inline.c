@@ -682,6 +682,9 @@ static enum judge judge_address(struct worker *w, struct conn *c, bool *answer)
     fl.udp = false;
     fl.ipver = c->flags & F_V6 ? 6 : 4;
     fl.dst = c->dst;
+    fl.src = c->src;
+    fl.now = time(NULL);
+    fl.tariff = w->p->cfg.tariff.tariff ? &w->p->cfg.tariff : NULL;
     CNT(w, by_address);
     rsref_read_lock();
     const struct ruleset *rs = rsref_get(w->p->rules);
@@ -708,6 +711,9 @@ static enum judge judge_request(struct worker *w, struct conn *c, const struct i
     fl.udp = false;
     fl.ipver = c->flags & F_V6 ? 6 : 4;
     fl.dst = c->dst;
+    fl.src = c->src;
+    fl.now = time(NULL);
+    fl.tariff = w->p->cfg.tariff.tariff ? &w->p->cfg.tariff : NULL;
     CNT(w, requests);
     enum judge j = J_PASS;
     rsref_read_lock();
@@ -729,7 +735,10 @@ static enum judge judge_request(struct worker *w, struct conn *c, const struct i
 /* True if a name of a request read only in part already blocks (inspect_blocks). */
 static bool partial_blocks(struct worker *w, const struct conn *c, const struct inspect_request *rq)
 {
-    struct inspect_flow fl = { .udp = false, .ipver = c->flags & F_V6 ? 6 : 4, .dst = c->dst };
+    struct inspect_flow fl = {
+        .udp = false, .ipver = c->flags & F_V6 ? 6 : 4, .dst = c->dst, .src = c->src, .now = time(NULL),
+        .tariff = w->p->cfg.tariff.tariff ? &w->p->cfg.tariff : NULL
+    };
     rsref_read_lock();
     bool b = inspect_blocks(rsref_get(w->p->rules), &policy(w)->vp, &fl, rq, &w->res);
     rsref_read_unlock();
