@@ -197,9 +197,10 @@ static size_t build_response(struct tap_worker *w, const struct engine_event *ev
         ul = 0;
     w->url[ul] = '\0';
     const char *u = ul ? w->url : NULL;
+    enum notice_reason why = notice_reason_of(ev->d.cause);
     if (*n->url)
-        return notice_build_redirect(w->resp, sizeof(w->resp), n->url, u, order);
-    return notice_build_451(w->resp, sizeof(w->resp), &n->cfg, u, order);
+        return notice_build_redirect_for(w->resp, sizeof(w->resp), n->url, u, order, why);
+    return notice_build_451_for(w->resp, sizeof(w->resp), &n->cfg, u, order, why);
 }
 
 static void log_decision(struct tap_worker *w, const struct engine_event *ev, const char *order,

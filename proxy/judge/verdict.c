@@ -75,7 +75,7 @@ static void tariff_decide(const struct verdict_policy *pol, const struct verdict
     if (!t || !t->tariff || !f->src)
         return;
     if (t->subs && !submap_lookup(t->subs, f->ipver, f->src, (uint64_t)f->now * 1000, d->sub,
-                                    sizeof(d->sub), NULL, 0))
+                                  sizeof(d->sub), NULL, 0))
         d->sub[0] = '\0';
     bool named = f->name && f->name_len > 0 && !f->name_is_ip && !f->name_hidden;
     struct tariff_req r = {

@@ -97,10 +97,10 @@ struct verdict_decision {
     enum verdict verdict;
     enum verdict_method method;
     enum verdict_action action;
-    uint32_t entry;      /* RULESET_NO_ENTRY on pass */
-    uint32_t held_entry; /* pass: the entry whose shared resolved address matched and whose
+    uint32_t entry;           /* RULESET_NO_ENTRY on pass */
+    uint32_t held_entry;      /* pass: the entry whose shared resolved address matched and whose
                            * policy held the block back (a residual risk); else RULESET_NO_ENTRY */
-    enum verdict_cause cause;       /* CAUSE_NONE on pass */
+    enum verdict_cause cause; /* CAUSE_NONE on pass */
     char profile[PROFILE_NAME_MAX]; /* the client's profile when the tariff side was asked */
     char category[CATSET_NAME_MAX]; /* CAUSE_PROFILE / CAUSE_SCHEDULE: the category that blocked */
     char sub[SUB_ID_MAX + 1];       /* the client's subscriber id, "" if not known (in clear:

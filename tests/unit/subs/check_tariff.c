@@ -33,14 +33,12 @@ static struct catset *cats(void)
     return catset_build(b);
 }
 
-static enum profile_cause judge(const struct tariff *t, const char *sub, const char *name,
-                                bool udp, int64_t now, struct tariff_verdict *v)
+static enum profile_cause judge(const struct tariff *t, const char *sub, const char *name, bool udp,
+                                int64_t now, struct tariff_verdict *v)
 {
-    struct tariff_req r = { .sub = sub,
-                            .name = name,
-                            .name_len = name ? strlen(name) : 0,
-                            .udp = udp,
-                            .now = now };
+    struct tariff_req r = {
+        .sub = sub, .name = name, .name_len = name ? strlen(name) : 0, .udp = udp, .now = now
+    };
     tariff_judge(t, &r, v);
     return v->cause;
 }
@@ -103,8 +101,7 @@ START_TEST(decisions)
                      PCAUSE_NONE);
     /* Saturday 22:00 local: not a school night; Sunday night 21:00 -> Monday 07:00 neither
      * (the window belongs to the day it starts on: sun is not in mon-fri) */
-    ck_assert_int_eq(judge(t, "77010000001", "games.test", false, MON0 + 5 * 86400 + 17 * 3600,
-                           &v),
+    ck_assert_int_eq(judge(t, "77010000001", "games.test", false, MON0 + 5 * 86400 + 17 * 3600, &v),
                      PCAUSE_NONE);
     ck_assert_int_eq(judge(t, "77010000001", "games.test", false, MON0 - 3600, &v), PCAUSE_NONE);
     /* allow-list mode */
