@@ -686,7 +686,7 @@ static enum judge judge_address(struct worker *w, struct conn *c, bool *answer)
     fl.dst = c->dst;
     fl.src = c->src;
     fl.now = time(NULL);
-    fl.tariff = w->p->cfg.tariff.tariff ? &w->p->cfg.tariff : NULL;
+    fl.tariff = w->p->cfg.tariff;
     CNT(w, by_address);
     rsref_read_lock();
     const struct ruleset *rs = rsref_get(w->p->rules);
@@ -715,7 +715,7 @@ static enum judge judge_request(struct worker *w, struct conn *c, const struct i
     fl.dst = c->dst;
     fl.src = c->src;
     fl.now = time(NULL);
-    fl.tariff = w->p->cfg.tariff.tariff ? &w->p->cfg.tariff : NULL;
+    fl.tariff = w->p->cfg.tariff;
     CNT(w, requests);
     enum judge j = J_PASS;
     rsref_read_lock();
@@ -742,7 +742,7 @@ static bool partial_blocks(struct worker *w, const struct conn *c, const struct 
                                .dst = c->dst,
                                .src = c->src,
                                .now = time(NULL),
-                               .tariff = w->p->cfg.tariff.tariff ? &w->p->cfg.tariff : NULL };
+                               .tariff = w->p->cfg.tariff };
     rsref_read_lock();
     bool b = inspect_blocks(rsref_get(w->p->rules), &policy(w)->vp, &fl, rq, &w->res);
     rsref_read_unlock();

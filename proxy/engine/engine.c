@@ -203,7 +203,7 @@ static void flow_facts(const struct engine *e, const struct flow *f, struct insp
     fl->dst = flowtab_server_addr(f);
     fl->src = flowtab_client_addr(f);
     fl->now = (int64_t)(e->now_us / 1000000);
-    fl->tariff = e->cfg.tariff.tariff ? &e->cfg.tariff : NULL;
+    fl->tariff = e->cfg.tariff;
 }
 
 /* A flow that ended or gave up without a request we could read: judged on its address alone. */

@@ -532,3 +532,83 @@ bool tariff_sub_text(struct tariff *t, const char *sub, char *out, size_t cap)
     pthread_mutex_unlock(&t->lock);
     return found;
 }
+
+void tariff_clear(struct tariff *t)
+{
+    pthread_mutex_lock(&t->lock);
+    for (size_t i = 0; i < t->nprof; i++)
+        free(t->prof[i].spec);
+    t->nprof = 0;
+    for (size_t i = 0; i <= t->smask; i++) {
+        if (t->subs[i] && t->subs[i] != WTOMB)
+            free(t->subs[i]);
+        t->subs[i] = NULL;
+    }
+    t->nsubs = t->stombs = t->sub_bytes = 0;
+    pthread_mutex_unlock(&t->lock);
+}
+
+/* One line of a profiles file ("profile NAME TEXT" / "subscriber ID TEXT"). */
+static int load_line(struct tariff *t, char *line, char *why, size_t whylen)
+{
+    char *kw = line + strspn(line, " \t");
+    char *e = kw + strcspn(kw, " \t");
+    if (*e)
+        *e++ = '\0';
+    char *name = e + strspn(e, " \t");
+    e = name + strcspn(name, " \t");
+    if (*e)
+        *e++ = '\0';
+    char *spec = e + strspn(e, " \t");
+    if (!*name) {
+        snprintf(why, whylen, "expected 'profile NAME TEXT' or 'subscriber ID TEXT'");
+        return -EINVAL;
+    }
+    if (strcmp(kw, "profile") == 0)
+        return tariff_set_profile(t, name, spec, why, whylen);
+    if (strcmp(kw, "subscriber") == 0)
+        return tariff_set_sub(t, name, spec, why, whylen);
+    snprintf(why, whylen, "unknown keyword '%s' (profile, subscriber)", kw);
+    return -EINVAL;
+}
+
+int tariff_load_file(struct tariff *t, const char *path, FILE *errs, size_t *bad, char *err,
+                     size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        int e = errno;
+        snprintf(err, errlen, "profiles: %s: %s", path, strerror(e));
+        return -e;
+    }
+    char *line = NULL;
+    size_t cap = 0, ln = 0;
+    ssize_t n;
+    int count = 0, rc = 0;
+    while ((n = getline(&line, &cap, f)) >= 0) {
+        ln++;
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = '\0';
+        const char *p = line + strspn(line, " \t");
+        if (!*p || *p == '#')
+            continue;
+        char why[512];
+        int r = load_line(t, line, why, sizeof(why));
+        if (r == -ENOMEM) {
+            rc = r;
+            snprintf(err, errlen, "profiles: %s:%zu: out of memory", path, ln);
+            break;
+        }
+        if (r < 0) {
+            if (bad)
+                (*bad)++;
+            if (errs)
+                fprintf(errs, "profiles: %s:%zu: %s\n", path, ln, why);
+            continue;
+        }
+        count++;
+    }
+    free(line);
+    fclose(f);
+    return rc ? rc : count;
+}

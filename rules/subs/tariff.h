@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "rules/match/catset.h"
 #include "rules/subs/profile.h"
@@ -41,6 +42,18 @@ int tariff_del_profile(struct tariff *t, const char *name);
 int tariff_set_sub(struct tariff *t, const char *sub, const char *spec, char *err, size_t errlen);
 /* Removes a subscriber's settings (back to the default profile). 0 or -ENOENT. */
 int tariff_del_sub(struct tariff *t, const char *sub);
+/* Removes every profile and subscriber setting (the category set stays). */
+void tariff_clear(struct tariff *t);
+
+/* Reads a profiles file: one definition a line, '#' comments and blank lines skipped:
+ *     profile NAME TEXT        (profile.h's profile text; may be empty)
+ *     subscriber ID TEXT       (profile.h's subscriber settings)
+ * A bad line is reported as "profiles: PATH:LINE: reason" to errs (may be NULL), counted in
+ * *bad and skipped. Returns the definitions read, or a negative errno with a message in err
+ * when the file cannot be read. */
+int tariff_load_file(struct tariff *t, const char *path, FILE *errs, size_t *bad, char *err,
+                     size_t errlen);
+
 /* Sets the zone offset (seconds east of UTC) schedules are read in. */
 void tariff_set_utc_offset(struct tariff *t, int32_t off);
 
