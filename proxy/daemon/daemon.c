@@ -37,6 +37,7 @@
 #include "proxy/daemon/notice_server.h"
 #include "proxy/daemon/radius.h"
 #include "proxy/daemon/subfollow.h"
+#include "proxy/daemon/tariffcfg.h"
 #include "proxy/daemon/admin.h"
 #include "proxy/daemon/fbdocs.h"
 #include "proxy/daemon/follower.h"
@@ -150,6 +151,11 @@ struct daemon {
     struct radius_listener *radius; /* radius.listen: the subscriber feed, or NULL */
     struct subfollow *subf;         /* the subscriber map following the store, or NULL */
     struct submap *own_map;         /* the node's map when it has no listener */
+    /* child tariffs (docs/profiles.md): the table, and what the modes see of it (vt.tariff
+     * NULL when neither categories.dir nor profiles.file was set at start) */
+    struct tariff *tariff;
+    struct verdict_tariff vt;
+    struct pseudo pseudo;
 
     /* the IP fallback (docs/fallback.md; none when fallback.resolve = none) */
     struct resolver *res; /* the names' addresses (the fallback thread's) */
@@ -632,6 +638,8 @@ static void notice_reload(struct daemon *d, const struct settings *nc)
                      LOG_U("port", notice_server_port(d->notice))));
 }
 
+static int tariff_load(struct daemon *d, const struct settings *c, char *err, size_t errlen);
+
 static void reload(struct daemon *d)
 {
     char err[1024];
@@ -683,6 +691,10 @@ static void reload(struct daemon *d)
         }
     }
     notice_reload(d, nc);
+    if (d->vt.tariff && tariff_load(d, nc, err, sizeof(err)) < 0)
+        log_write(d->log, LOG_LEVEL_ERROR, "tariff",
+                  "reload of the categories and profiles failed; the previous ones stay",
+                  LOG_KV(LOG_S("error", err)));
     struct settings *old = d->cfg;
     pthread_mutex_lock(&d->pub_lock);
     d->cfg = nc;
@@ -1721,6 +1733,58 @@ static int subs_open(struct daemon *d, char *err, size_t errlen)
     return why == -ENOTSUP ? 0 : -1;
 }
 
+/* ---- child tariffs (docs/profiles.md) ---- */
+
+/* Loads the category trees and the profiles file into d->tariff and publishes them; bad lines
+ * are logged as warnings. Returns 0 or a negative errno with a message in err. */
+static int tariff_load(struct daemon *d, const struct settings *c, char *err, size_t errlen)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *errs = open_memstream(&buf, &len);
+    struct tariffcfg_stats st;
+    tariff_set_default(d->tariff, c->profiles_default);
+    int rc =
+        tariffcfg_load(d->tariff, (const char *const *)c->categories_dir.items, c->categories_dir.n,
+                       c->profiles_file, c->profiles_timezone, time(NULL), errs, &st, err, errlen);
+    if (errs)
+        fclose(errs);
+    for (char *l = buf, *e; l && *l; l = e) {
+        e = l + strcspn(l, "\n");
+        if (*e)
+            *e++ = '\0';
+        log_write(d->log, LOG_LEVEL_WARN, "tariff", "line skipped", LOG_KV(LOG_S("error", l)));
+    }
+    free(buf);
+    if (rc == 0)
+        log_write(d->log, LOG_LEVEL_INFO, "tariff", "categories and profiles loaded",
+                  LOG_KV(LOG_U("categories", st.categories), LOG_U("domains", st.domains),
+                         LOG_U("urls", st.urls), LOG_U("definitions", st.definitions),
+                         LOG_U("bad_lines", st.bad_lines), LOG_I("left_out", st.problems)));
+    return rc;
+}
+
+/* The tariff table and the pseudonym key, when configured (categories.dir or profiles.file). */
+static int tariff_open(struct daemon *d, char *err, size_t errlen)
+{
+    const struct settings *c = d->cfg;
+    d->pseudo.clear = c->privacy_clear_ids;
+    if (c->privacy_secret_file[0] &&
+        pseudo_load(&d->pseudo, c->privacy_secret_file, err, errlen) < 0)
+        return -EINVAL;
+    if (!c->categories_dir.n && !c->profiles_file[0])
+        return 0;
+    if (!(d->tariff = tariff_new(c->profiles_default))) {
+        snprintf(err, errlen, "tariff: out of memory");
+        return -ENOMEM;
+    }
+    int rc = tariff_load(d, c, err, errlen);
+    if (rc < 0)
+        return rc;
+    d->vt.tariff = d->tariff;
+    return 0;
+}
+
 /* Starts the notice page server on notice.listen (as root: the port may be privileged). */
 static int notice_open(struct daemon *d, char *err, size_t errlen)
 {
@@ -1780,7 +1844,14 @@ static int run(struct daemon *d)
         return rc == -EINVAL ? DAEMON_EXIT_CONFIG : 1;
     }
 
-    d->ctx = (struct daemon_ctx){ d->rules, d->log, d->nworkers, counters_register, d, d->hits };
+    if (tariff_open(d, err, sizeof(err)) < 0) {
+        fatal(d, "%s", err);
+        return DAEMON_EXIT_CONFIG;
+    }
+    d->ctx = (struct daemon_ctx){
+        d->rules,  d->log, d->nworkers, counters_register, d, d->hits, d->vt.tariff ? &d->vt : NULL,
+        &d->pseudo
+    };
     rc = d->mode->ops->open(d->cfg, &d->ctx, &d->state, err, sizeof(err));
     if (rc < 0) {
         fatal(d, "%s", err[0] ? err : strerror(-rc));
@@ -1794,6 +1865,8 @@ static int run(struct daemon *d)
         fatal(d, "%s", err);
         goto close_mode;
     }
+    /* the workers have not started: they see the map from their first decision */
+    d->vt.subs = d->radius ? radius_listener_map(d->radius) : d->own_map;
     if (drop_privileges(d, err, sizeof(err)) < 0) {
         fatal(d, "%s", err);
         goto close_mode;
@@ -1859,6 +1932,8 @@ close_mode:
     d->notice = NULL;
     d->mode->ops->close(d->state);
     d->state = NULL;
+    tariff_free(d->tariff);
+    d->tariff = NULL;
     log_write(d->log, LOG_LEVEL_INFO, "daemon", "stopped", LOG_KV(LOG_I("exit", ret)));
     return ret;
 }

@@ -29,6 +29,8 @@
 #include "proxy/daemon/settings.h"
 #include "common/log.h"
 #include "rules/match/rsref.h"
+#include "rules/subs/pseudo.h"
+#include "proxy/judge/verdict.h"
 
 struct daemon_ctx;
 struct hits;
@@ -49,6 +51,11 @@ struct daemon_ctx {
     daemon_counters_fn counters_register;
     void *priv;        /* the daemon's */
     struct hits *hits; /* block counts per entry (hits.h): hits_note() on each block */
+    /* child tariffs (docs/profiles.md): the subscriber map and tariff table the decisions
+     * consult (NULL: none; filled before the workers start), and the key of the subscriber
+     * pseudonyms every log line about a subscriber uses (pseudo_id()) */
+    const struct verdict_tariff *tariff;
+    const struct pseudo *pseudo;
 };
 
 struct mode_ops {

@@ -43,6 +43,8 @@ static void on_event(void *ctx, const struct inline_event *ev)
                  ev->name);
     if (ev->url)
         snprintf(url, sizeof(url), "%.*s", (int)(ev->url_len < 511 ? ev->url_len : 511), ev->url);
+    char pn[SUB_ID_MAX + 1];
+    pseudo_id(m->d->pseudo, ev->d.sub, pn, sizeof(pn));
     log_block(m->d->log, "inline", "block",
               LOG_KV(LOG_U("worker", ev->worker), LOG_S("client", cli), LOG_S("server", srv),
                      LOG_S("proto", "tcp"), LOG_S("app", verdict_app_name(ev->app)),
@@ -50,7 +52,11 @@ static void on_event(void *ctx, const struct inline_event *ev)
                      LOG_U("req", ev->req), LOG_B("by_address", ev->by_address),
                      LOG_S("method", verdict_method_name(ev->d.method)),
                      LOG_S("action", verdict_action_name(ev->d.action)),
-                     LOG_S("order", ev->order && *ev->order ? ev->order : NULL)));
+                     LOG_S("order", ev->order && *ev->order ? ev->order : NULL),
+                     LOG_S("cause", verdict_cause_name(ev->d.cause)),
+                     LOG_S("profile", ev->d.profile[0] ? ev->d.profile : NULL),
+                     LOG_S("category", ev->d.category[0] ? ev->d.category : NULL),
+                     LOG_S("subscriber", pn[0] ? pn : NULL)));
 }
 
 void mode_inline_settings(const struct settings *cfg, struct inline_config *ic,
@@ -110,6 +116,7 @@ static int inline_open(const struct settings *cfg, struct daemon_ctx *d, void **
         ic.max_connections = ic.workers;
     ic.on_event = on_event;
     ic.event_ctx = m;
+    ic.tariff = d->tariff;
     mode_inline_settings(cfg, &ic, &nc);
     m->p = inline_new(&ic, d->rules, err, errlen);
     if (!m->p) {

@@ -215,6 +215,8 @@ static void log_decision(struct tap_worker *w, const struct engine_event *ev, co
                  ev->name);
     if (ev->url)
         snprintf(url, sizeof(url), "%.*s", (int)(ev->url_len < 511 ? ev->url_len : 511), ev->url);
+    char pn[SUB_ID_MAX + 1];
+    pseudo_id(w->t->d->pseudo, ev->d.sub, pn, sizeof(pn));
     log_block(w->t->d->log, "tap", "block",
               LOG_KV(LOG_U("worker", w->idx), LOG_U("flow", ev->flow_id), LOG_S("client", cli),
                      LOG_S("server", srv),
@@ -223,7 +225,11 @@ static void log_decision(struct tap_worker *w, const struct engine_event *ev, co
                      LOG_S("url", ev->url ? url : NULL),
                      LOG_S("method", verdict_method_name(ev->d.method)),
                      LOG_S("action", verdict_action_name(ev->d.action)), LOG_S("order", order),
-                     LOG_S("enforced", result), LOG_I("frames", frames)));
+                     LOG_S("enforced", result), LOG_I("frames", frames),
+                     LOG_S("cause", verdict_cause_name(ev->d.cause)),
+                     LOG_S("profile", ev->d.profile[0] ? ev->d.profile : NULL),
+                     LOG_S("category", ev->d.category[0] ? ev->d.category : NULL),
+                     LOG_S("subscriber", pn[0] ? pn : NULL)));
 }
 
 static void on_event(void *ctx, const struct engine_event *ev)
@@ -383,6 +389,7 @@ static int tap_open(const struct settings *cfg, struct daemon_ctx *d, void **sta
                        (int)SETTINGS_CHECKSUMS_IGNORE == (int)CSUMPOL_IGNORE,
                    "config and csumpol checksum modes differ");
     ec.checksums = cfg->checksums;
+    ec.tariff = d->tariff;
     ec.reasm_buffers = (size_t)cfg->reasm_buffers;
     ec.quic_max_datagrams = (uint32_t)cfg->quic_max_datagrams;
     ec.quic_max_bytes = (size_t)cfg->quic_max_bytes;

@@ -9,8 +9,8 @@
 #include "rules/report/deadline.h"
 
 int tariffcfg_load(struct tariff *t, const char *const *dirs, size_t ndirs, const char *file,
-                   const char *zone, int64_t now, FILE *errs, struct tariffcfg_stats *st,
-                   char *err, size_t errlen)
+                   const char *zone, int64_t now, FILE *errs, struct tariffcfg_stats *st, char *err,
+                   size_t errlen)
 {
     struct tariffcfg_stats dummy;
     if (!st)

@@ -24,8 +24,8 @@ struct tariffcfg_stats {
  * negative errno with a message in err (a tree or the file cannot be read, an unknown zone,
  * out of memory): then t is unchanged. */
 int tariffcfg_load(struct tariff *t, const char *const *dirs, size_t ndirs, const char *file,
-                   const char *zone, int64_t now, FILE *errs, struct tariffcfg_stats *st,
-                   char *err, size_t errlen);
+                   const char *zone, int64_t now, FILE *errs, struct tariffcfg_stats *st, char *err,
+                   size_t errlen);
 
 /* Reads "ADDR SUBSCRIBER" lines (rules/subs/submap.h address texts; '#' comments) into m, as
  * a static map for `qorgau scan` and tests. A bad line is reported as "subscribers:

@@ -533,6 +533,13 @@ bool tariff_sub_text(struct tariff *t, const char *sub, char *out, size_t cap)
     return found;
 }
 
+void tariff_set_default(struct tariff *t, const char *name)
+{
+    pthread_mutex_lock(&t->lock);
+    snprintf(t->defname, sizeof(t->defname), "%s", name ? name : "default");
+    pthread_mutex_unlock(&t->lock);
+}
+
 void tariff_clear(struct tariff *t)
 {
     pthread_mutex_lock(&t->lock);

@@ -42,6 +42,9 @@ int tariff_del_profile(struct tariff *t, const char *name);
 int tariff_set_sub(struct tariff *t, const char *sub, const char *spec, char *err, size_t errlen);
 /* Removes a subscriber's settings (back to the default profile). 0 or -ENOENT. */
 int tariff_del_sub(struct tariff *t, const char *sub);
+/* Changes the profile of subscribers that have none. */
+void tariff_set_default(struct tariff *t, const char *name);
+
 /* Removes every profile and subscriber setting (the category set stays). */
 void tariff_clear(struct tariff *t);
 
