@@ -319,18 +319,18 @@ void profile_sub_clear(struct profile_sub *s)
     memset(s, 0, sizeof(*s));
 }
 
-int profile_check(const char *spec, bool sub, char *err, size_t errlen)
+int profile_check(const char *spec, bool sub, const char *what, char *err, size_t errlen)
 {
     if (sub) {
         struct profile_sub s;
         memset(&s, 0, sizeof(s));
         struct sub_ctx c = { &s, NULL, false };
-        return each_field(spec, sub_field, &c, "subscriber settings", err, errlen);
+        return each_field(spec, sub_field, &c, what, err, errlen);
     }
     struct profile p;
     memset(&p, 0, sizeof(p));
     struct prof_ctx c = { &p, NULL };
-    return each_field(spec, prof_field, &c, "profile", err, errlen);
+    return each_field(spec, prof_field, &c, what, err, errlen);
 }
 
 const char *profile_cause_name(enum profile_cause c)

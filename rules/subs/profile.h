@@ -72,8 +72,9 @@ int profile_sub_parse(const char *spec, const struct catset *cs, struct profile_
 void profile_sub_clear(struct profile_sub *s);
 
 /* Checks a text's syntax without a category set (categories are any valid names): what the
- * store and the CLI accept. sub: a subscriber's settings, else a profile. */
-int profile_check(const char *spec, bool sub, char *err, size_t errlen);
+ * store and the CLI accept. sub: a subscriber's settings, else a profile. what names the text
+ * in err ("profile child", "subscriber 7701...": "WHAT: field 'F' (offset N): reason"). */
+int profile_check(const char *spec, bool sub, const char *what, char *err, size_t errlen);
 
 /* Why a request is blocked by the tariff side (none: it is not). */
 enum profile_cause {

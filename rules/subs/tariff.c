@@ -167,7 +167,9 @@ int tariff_set_profile(struct tariff *t, const char *name, const char *spec, cha
         snprintf(err, errlen, "profile '%s': not a name ([a-z0-9_-], under 32 bytes)", name);
         return -EINVAL;
     }
-    int rc = profile_check(spec, false, err, errlen);
+    char what[64];
+    snprintf(what, sizeof(what), "profile %s", name);
+    int rc = profile_check(spec, false, what, err, errlen);
     if (rc)
         return rc;
     char *copy = strdup(spec);
@@ -264,7 +266,9 @@ int tariff_set_sub(struct tariff *t, const char *sub, const char *spec, char *er
         snprintf(err, errlen, "subscriber id of %zu bytes (1..128)", il);
         return -EINVAL;
     }
-    int rc = profile_check(spec, true, err, errlen);
+    char what[160];
+    snprintf(what, sizeof(what), "subscriber %s", sub);
+    int rc = profile_check(spec, true, what, err, errlen);
     if (rc)
         return rc;
     struct wsub *w = malloc(sizeof(*w) + il + sl + 2);

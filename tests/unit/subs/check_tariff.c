@@ -177,18 +177,21 @@ START_TEST(texts)
     };
     char err[256];
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
-        ck_assert_msg(profile_check(ok[i], false, err, sizeof(err)) == 0, "%s: %s", ok[i], err);
+        ck_assert_msg(profile_check(ok[i], false, "p", err, sizeof(err)) == 0, "%s: %s", ok[i],
+                      err);
     for (size_t i = 0; i < sizeof(bad_prof) / sizeof(bad_prof[0]); i++) {
-        ck_assert_int_eq(profile_check(bad_prof[i][0], false, err, sizeof(err)), -EINVAL);
+        ck_assert_int_eq(profile_check(bad_prof[i][0], false, "p", err, sizeof(err)), -EINVAL);
         ck_assert_msg(strstr(err, bad_prof[i][1]), "%s: %s", bad_prof[i][0], err);
     }
-    ck_assert_int_eq(profile_check("profile=child pallow=a.test,*.B.test", true, err, sizeof(err)),
-                     0);
-    ck_assert_int_eq(profile_check("pdeny=10.0.0.1", true, err, sizeof(err)), -EINVAL);
-    ck_assert_ptr_nonnull(strstr(err, "offset 0"));
-    ck_assert_int_eq(profile_check("profile=child pdeny=a b", true, err, sizeof(err)), -EINVAL);
+    ck_assert_int_eq(
+        profile_check("profile=child pallow=a.test,*.B.test", true, "s", err, sizeof(err)), 0);
+    ck_assert_int_eq(profile_check("pdeny=10.0.0.1", true, "subscriber 1", err, sizeof(err)),
+                     -EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "subscriber 1: field 'pdeny=10.0.0.1' (offset 0)"));
+    ck_assert_int_eq(profile_check("profile=child pdeny=a b", true, "s", err, sizeof(err)),
+                     -EINVAL);
     ck_assert_ptr_nonnull(strstr(err, "'b'"));
-    ck_assert_int_eq(profile_check("block=adult", true, err, sizeof(err)), -EINVAL);
+    ck_assert_int_eq(profile_check("block=adult", true, "s", err, sizeof(err)), -EINVAL);
     struct profile_sub s;
     ck_assert_int_eq(profile_sub_parse("pallow=*.Kids.TEST.", NULL, &s, err, sizeof(err)), 0);
     ck_assert_str_eq(s.allow[0], "kids.test");
