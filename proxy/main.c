@@ -14,6 +14,7 @@
 #include "proxy/daemon/verify.h"
 #include "proxy/daemon/report_cli.h"
 #include "proxy/daemon/subs_cli.h"
+#include "proxy/daemon/tariff_cli.h"
 #include "proxy/daemon/tariffcfg.h"
 #include "rules/match/rsref.h"
 #include "rules/subs/pseudo.h"
@@ -48,7 +49,13 @@ static void usage(FILE *f)
         "       qorgau deadlines [-c CONFIG] [--store URL] [--format table|json] [--all]\n"
         "       qorgau stats --from DATE --to DATE [-c CONFIG] [--store URL] [--format html|json]\n"
         "       qorgau subscriber [-c CONFIG] [--store URL] set ADDR SUBSCRIBER [--ttl D]\n"
+        "       qorgau subscriber [-c CONFIG] [--store URL] profile SUB [NAME|TEXT...] [--del]\n"
+        "       qorgau profile [-c CONFIG] [--store URL] set NAME [TEXT...] | show NAME | list\n"
+        "                      | del NAME\n"
         "                    | show ADDR | del ADDR | list\n"
+        "       qorgau subscriber [-c CONFIG] [--store URL] profile SUB [NAME|TEXT...] [--del]\n"
+        "       qorgau profile [-c CONFIG] [--store URL] set NAME [TEXT...] | show NAME | list\n"
+        "                      | del NAME\n"
         "       qorgau version\n"
         "\n"
         "scan         read a pcap/pcapng file and print one JSON line per decision\n"
@@ -567,6 +574,8 @@ int main(int argc, char **argv)
         return report_cli_stats(argc - 1, argv + 1);
     if (strcmp(cmd, "subscriber") == 0)
         return subs_cli_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "profile") == 0)
+        return tariff_cli_profile(argc - 1, argv + 1);
     if (strcmp(cmd, "config") == 0)
         return daemon_config_main(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
