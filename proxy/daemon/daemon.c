@@ -1726,6 +1726,8 @@ static int subs_open(struct daemon *d, char *err, size_t errlen)
     int why;
     d->subf =
         subfollow_new(store_url(d), d->cfg->store_password_file, map, d->log, &why, err, errlen);
+    if (d->subf && d->vt.tariff)
+        subfollow_set_tariff(d->subf, d->tariff);
     if (d->subf)
         return 0;
     submap_free(d->own_map);

@@ -53,8 +53,10 @@ static bool join(char *const *args, int n, char *out, size_t cap)
 static int options(int argc, char **argv, const char **config, const char **url, bool *del)
 {
     static const struct option opts[] = {
-        { "config", required_argument, NULL, 'c' }, { "store", required_argument, NULL, 's' },
-        { "del", no_argument, NULL, 'd' },          { "help", no_argument, NULL, 'h' },
+        { "config", required_argument, NULL, 'c' },
+        { "store", required_argument, NULL, 's' },
+        { "del", no_argument, NULL, 'd' },
+        { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     optind = 1;
@@ -148,8 +150,10 @@ int tariff_cli_subscriber(int argc, char **argv)
     bool del = false;
     /* options may follow the operands: permute them to the front */
     static const struct option opts[] = {
-        { "config", required_argument, NULL, 'c' }, { "store", required_argument, NULL, 's' },
-        { "del", no_argument, NULL, 'd' },          { NULL, 0, NULL, 0 },
+        { "config", required_argument, NULL, 'c' },
+        { "store", required_argument, NULL, 's' },
+        { "del", no_argument, NULL, 'd' },
+        { NULL, 0, NULL, 0 },
     };
     optind = 1;
     int o;

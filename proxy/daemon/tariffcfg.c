@@ -121,3 +121,20 @@ int tariffcfg_subscribers_file(struct submap *m, const char *path, FILE *errs, c
     fclose(f);
     return rc ? rc : count;
 }
+
+int tariffcfg_apply_record(void *ctx, const struct store_tariff *r)
+{
+    struct tariff *t = ctx;
+    char err[256];
+    if (r->kind == STORE_TARIFF_PROFILE) {
+        if (r->del)
+            tariff_del_profile(t, r->name);
+        else
+            tariff_set_profile(t, r->name, r->text, err, sizeof(err));
+    } else if (r->del) {
+        tariff_del_sub(t, r->name);
+    } else {
+        tariff_set_sub(t, r->name, r->text, err, sizeof(err));
+    }
+    return 0;
+}

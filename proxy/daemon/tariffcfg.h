@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "rules/store/store.h"
 #include "rules/subs/submap.h"
 #include "rules/subs/tariff.h"
 
@@ -26,6 +27,11 @@ struct tariffcfg_stats {
 int tariffcfg_load(struct tariff *t, const char *const *dirs, size_t ndirs, const char *file,
                    const char *zone, int64_t now, FILE *errs, struct tariffcfg_stats *st, char *err,
                    size_t errlen);
+
+/* A store_tariff_fn (rules/store/store.h) applying one tariff record to the table ctx (a
+ * struct tariff *): set or remove a profile or a subscriber's settings. A record whose text
+ * does not parse is passed over (it was checked when written). Always 0. Publish afterwards. */
+int tariffcfg_apply_record(void *ctx, const struct store_tariff *r);
 
 /* Reads "ADDR SUBSCRIBER" lines (rules/subs/submap.h address texts; '#' comments) into m, as
  * a static map for `qorgau scan` and tests. A bad line is reported as "subscribers:
