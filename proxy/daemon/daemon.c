@@ -37,6 +37,7 @@
 #include "proxy/daemon/notice_server.h"
 #include "proxy/daemon/radius.h"
 #include "proxy/daemon/subfollow.h"
+#include "proxy/daemon/tarcount.h"
 #include "proxy/daemon/tariffcfg.h"
 #include "proxy/daemon/admin.h"
 #include "proxy/daemon/fbdocs.h"
@@ -156,6 +157,8 @@ struct daemon {
     struct tariff *tariff;
     struct verdict_tariff vt;
     struct pseudo pseudo;
+    struct tarcount *tarcount;        /* tariff blocks per subscriber, day and category */
+    uint64_t tarcount_dropped_logged; /* the heartbeat thread's */
 
     /* the IP fallback (docs/fallback.md; none when fallback.resolve = none) */
     struct resolver *res; /* the names' addresses (the fallback thread's) */
@@ -1614,6 +1617,17 @@ static int fol_flush(void *ctx, struct store *s, char *err, size_t errlen)
         if (erc < 0)
             rc = erc;
     }
+    if (rc >= 0 && d->tarcount) {
+        int trc = tarcount_flush(d->tarcount, s, &d->pseudo, d->node_id, err, errlen);
+        if (trc < 0)
+            rc = trc;
+        uint64_t td = tarcount_dropped(d->tarcount);
+        if (td != d->tarcount_dropped_logged) {
+            log_write(d->log, LOG_LEVEL_WARN, "tariff", "blocked attempts not counted",
+                      LOG_KV(LOG_U("dropped", td - d->tarcount_dropped_logged)));
+            d->tarcount_dropped_logged = td;
+        }
+    }
     uint64_t dropped = hits_dropped(d->hits);
     if (dropped != d->hits_dropped_logged) { /* a full table or too much pending: say so */
         log_write(d->log, LOG_LEVEL_WARN, "hits", "hits not counted",
@@ -1850,10 +1864,19 @@ static int run(struct daemon *d)
         fatal(d, "%s", err);
         return DAEMON_EXIT_CONFIG;
     }
-    d->ctx = (struct daemon_ctx){
-        d->rules,  d->log, d->nworkers, counters_register, d, d->hits, d->vt.tariff ? &d->vt : NULL,
-        &d->pseudo
-    };
+    if (d->vt.tariff && !(d->tarcount = tarcount_new(d->nworkers))) {
+        fatal(d, "out of memory");
+        return 1;
+    }
+    d->ctx = (struct daemon_ctx){ .rules = d->rules,
+                                  .log = d->log,
+                                  .workers = d->nworkers,
+                                  .counters_register = counters_register,
+                                  .priv = d,
+                                  .hits = d->hits,
+                                  .tariff = d->vt.tariff ? &d->vt : NULL,
+                                  .pseudo = &d->pseudo,
+                                  .tarcount = d->tarcount };
     rc = d->mode->ops->open(d->cfg, &d->ctx, &d->state, err, sizeof(err));
     if (rc < 0) {
         fatal(d, "%s", err[0] ? err : strerror(-rc));
@@ -1936,6 +1959,8 @@ close_mode:
     d->state = NULL;
     tariff_free(d->tariff);
     d->tariff = NULL;
+    tarcount_free(d->tarcount);
+    d->tarcount = NULL;
     log_write(d->log, LOG_LEVEL_INFO, "daemon", "stopped", LOG_KV(LOG_I("exit", ret)));
     return ret;
 }

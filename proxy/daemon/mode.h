@@ -34,6 +34,7 @@
 
 struct daemon_ctx;
 struct hits;
+struct tarcount;
 
 /* Registers n counters of one worker, named names[0..n) (static strings such as
  * "tap.frames"), stored in values[0..n) (owned by the mode, alive until close() returns).
@@ -56,6 +57,8 @@ struct daemon_ctx {
      * pseudonyms every log line about a subscriber uses (pseudo_id()) */
     const struct verdict_tariff *tariff;
     const struct pseudo *pseudo;
+    struct tarcount
+        *tarcount; /* tariff blocks per subscriber and category: tarcount_note_block() */
 };
 
 struct mode_ops {

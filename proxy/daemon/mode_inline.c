@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "proxy/daemon/mode.h"
 #include "proxy/daemon/mode_inline.h"
+#include "proxy/daemon/tarcount.h"
 #include "proxy/daemon/hits.h"
 #include "proxy/enforce/notice.h"
 
@@ -27,6 +28,7 @@ static void on_event(void *ctx, const struct inline_event *ev)
         hits_note_ech(m->d->hits, ev->worker, ev->d.verdict == VERDICT_BLOCK);
     if (ev->d.verdict != VERDICT_BLOCK)
         return;
+    tarcount_note_block(m->d->tarcount, ev->worker, &ev->d, m->d->tariff);
     if (ev->rs && ev->d.entry != RULESET_NO_ENTRY) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME_COARSE, &ts);

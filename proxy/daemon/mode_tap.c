@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "proxy/daemon/mode.h"
 #include "proxy/daemon/mode_tap.h"
+#include "proxy/daemon/tarcount.h"
 #include "proxy/daemon/hits.h"
 #include "proxy/enforce/notice.h"
 #include "rules/match/rsref.h"
@@ -240,6 +241,7 @@ static void on_event(void *ctx, const struct engine_event *ev)
     if (ev->d.verdict != VERDICT_BLOCK)
         return;
     w->blocks++;
+    tarcount_note_block(w->t->d->tarcount, w->idx, &ev->d, w->t->d->tariff);
     if (w->rs && ev->d.entry != RULESET_NO_ENTRY) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME_COARSE, &ts);

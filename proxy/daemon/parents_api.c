@@ -165,8 +165,7 @@ static int text_cb(void *ctx, const struct store_tariff *t)
 }
 
 /* Reads SUB's settings into f. 0, -ENOENT (none: empty fields), or another error (503). */
-static int load(struct parents_api *a, const char *sub, struct fields *f, char *err,
-                size_t errlen)
+static int load(struct parents_api *a, const char *sub, struct fields *f, char *err, size_t errlen)
 {
     char text[STORE_TARIFF_TEXT_MAX] = "";
     int rc = store_tariff_get(a->s, STORE_TARIFF_SUB, sub, text_cb, text, err, errlen);
@@ -379,8 +378,7 @@ void parents_api_handle(void *ctx, const struct api_req *req, struct api_resp *r
         return;
     }
     const char *m = req->method ? req->method : "";
-    bool get = strcmp(m, "GET") == 0, putm = strcmp(m, "PUT") == 0,
-         del = strcmp(m, "DELETE") == 0;
+    bool get = strcmp(m, "GET") == 0, putm = strcmp(m, "PUT") == 0, del = strcmp(m, "DELETE") == 0;
     if (!(get || (putm && !sum) || (del && whole))) {
         error(resp, 405, whole ? "GET, PUT or DELETE" : sum ? "GET" : "GET or PUT");
         return;
@@ -409,8 +407,8 @@ void parents_api_handle(void *ctx, const struct api_req *req, struct api_resp *r
             answer(resp, 200, fields_json(sub, &f));
         } else {
             json_t *all = fields_json(sub, &f), *o = json_object();
-            json_object_set(o, res, json_object_get(all, res) ? json_object_get(all, res)
-                                                               : json_null());
+            json_object_set(o, res,
+                            json_object_get(all, res) ? json_object_get(all, res) : json_null());
             json_decref(all);
             answer(resp, 200, o);
         }

@@ -446,6 +446,17 @@ int tariff_publish(struct tariff *t, char *err, size_t errlen)
     return problems;
 }
 
+int32_t tariff_utc_offset(const struct tariff *t)
+{
+    int32_t off = 0;
+    urcu_memb_read_lock();
+    const struct snap *s = rcu_dereference(t->snap);
+    if (s)
+        off = s->utc_off;
+    urcu_memb_read_unlock();
+    return off;
+}
+
 /* A profile that restricts nothing (no lookup needed). */
 static bool inert(const struct profile *p)
 {

@@ -60,6 +60,9 @@ int tariff_load_file(struct tariff *t, const char *path, FILE *errs, size_t *bad
 /* Sets the zone offset (seconds east of UTC) schedules are read in. */
 void tariff_set_utc_offset(struct tariff *t, int32_t off);
 
+/* The zone offset of the published snapshot (0 before the first publish). Any thread. */
+int32_t tariff_utc_offset(const struct tariff *t);
+
 /* Compiles and publishes the writer-side state. A profile or subscriber text that does not
  * compile against the current category set (a category it does not have) is reported in err
  * (the first one), and that profile is left out / that subscriber gets the default profile;

@@ -40,8 +40,9 @@ static int call(const char *method, const char *path, const char *query, const c
 {
     free(g_r.body);
     memset(&g_r, 0, sizeof(g_r));
-    struct api_req q = { method, path,        query ? query : "", (const uint8_t *)body,
-                         body ? strlen(body) : 0, "selfcare" };
+    struct api_req q = {
+        method, path, query ? query : "", (const uint8_t *)body, body ? strlen(body) : 0, "selfcare"
+    };
     parents_api_handle(g_api, &q, &g_r);
     if (g_r.body)
         ck_assert_uint_eq(g_r.body_len, strlen(g_r.body));
