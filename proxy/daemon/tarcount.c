@@ -15,7 +15,7 @@
 #include "common/hash.h"
 
 struct slot {
-    uint32_t n; /* 0: empty */
+    uint32_t n;  /* 0: empty */
     int32_t day; /* local days since 1970-01-01 */
     char sub[129];
     char cat[32];

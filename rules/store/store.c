@@ -863,7 +863,7 @@ int store_tariff_parse(char *line, struct store_tariff *t)
         *sp = '\0';
     t->name = name;
     t->text = sp ? sp + 1 : "";
-    if (!sub_text_ok(name, false) || (t->del && sp))
+    if (!sub_text_ok(name, false) || (t->del && sp) || (!t->del && !sp))
         return -1;
     return 0;
 }

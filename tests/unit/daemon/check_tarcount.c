@@ -49,8 +49,8 @@ START_TEST(count_and_flush)
     tarcount_note(c, 1, "77011234567", "adult", T0, 5 * 3600);
     tarcount_note(c, 1, "77011234567", "parental", T0, 5 * 3600);
     tarcount_note(c, 0, "77011234567", "adult", T0, 0); /* UTC: the day before */
-    tarcount_note(c, 0, "", "adult", T0, 0);             /* no subscriber: not counted */
-    tarcount_note(c, 7, "77011234567", "adult", T0, 0);  /* no such worker */
+    tarcount_note(c, 0, "", "adult", T0, 0);            /* no subscriber: not counted */
+    tarcount_note(c, 7, "77011234567", "adult", T0, 0); /* no such worker */
     ck_assert_int_eq(tarcount_flush(c, s, &ps, "node-a", err, sizeof(err)), 4);
     ck_assert_str_eq(doc(s, &ps, "77011234567", "2026-12-04"), "{\"adult\":2,\"parental\":1}");
     ck_assert_str_eq(doc(s, &ps, "77011234567", "2026-12-03"), "{\"adult\":1}");
