@@ -382,15 +382,21 @@ static struct snap *compile(struct tariff *t, int *problems, char *err, size_t e
         struct profile_sub ps;
         char why[512];
         const char *spec = w->text + w->idlen + 1;
-        int rc = profile_sub_parse(spec, cs, &ps, why, sizeof(why));
-        if (rc == -ENOMEM)
-            goto oom;
         struct srec *r = &s->rec[s->nrec];
         r->id_off = (uint32_t)s->pool_len;
         r->extra = NOEXTRA;
         r->prof = NOPROF;
         memcpy(s->pool + s->pool_len, w->text, w->idlen + 1);
         s->pool_len += w->idlen + 1;
+        /* the common case, "profile=NAME" alone, without the full parse */
+        if (strncmp(spec, "profile=", 8) == 0 && !strpbrk(spec + 8, " \t\n") &&
+            (r->prof = snap_prof(s, spec + 8)) != NOPROF) {
+            s->slot[snap_pos(s, w->text, w->idlen)] = (uint32_t)++s->nrec;
+            continue;
+        }
+        int rc = profile_sub_parse(spec, cs, &ps, why, sizeof(why));
+        if (rc == -ENOMEM)
+            goto oom;
         if (rc) {
             if (!(*problems)++)
                 snprintf(err, errlen, "subscriber %s: %s", w->text, why);
