@@ -2,6 +2,8 @@
  *
  *     bench_tariff [MAP_SUBSCRIBERS] [TARIFF_SUBSCRIBERS] [DECISIONS]
  *
+ * A count of 0 skips that part; run one part per process for the memory figures.
+ *
  * 1. Node map memory: MAP_SUBSCRIBERS (default 10M) IPv4 address -> subscriber mappings (an
  *    11-digit MSISDN, no session) in a map of that capacity; resident memory per mapping.
  * 2. Tariff table memory: TARIFF_SUBSCRIBERS (default 1M) subscribers with settings
@@ -66,59 +68,68 @@ int main(int argc, char **argv)
     rsref_thread_register();
     char err[512];
 
-    /* 1. the node map */
+    /* 2. the tariff table (a section with a count of 0 is skipped: run one per process, so
+     * memory another section freed does not hide a section's growth) */
     long before = rss_kib();
-    struct submap *m = submap_new(nmap);
-    if (!m)
-        return 1;
-    long empty = rss_kib();
-    double t0 = now_s();
-    for (size_t i = 0; i < nmap; i++) {
-        struct sub_addr a = { .family = 4, .plen = 32 };
-        uint32_t ip = 0x0a000000u + (uint32_t)i;
-        a.addr[0] = (uint8_t)(ip >> 24);
-        a.addr[1] = (uint8_t)(ip >> 16);
-        a.addr[2] = (uint8_t)(ip >> 8);
-        a.addr[3] = (uint8_t)ip;
-        char sub[32];
-        snprintf(sub, sizeof(sub), "770%08zu", i);
-        if (submap_set(m, &a, sub, NULL, 0) != 0)
+    double t0;
+    if (ntar) {
+        struct tariff *t = tariff_new("default");
+        for (size_t i = 0; i < ntar; i++) {
+            char sub[32];
+            snprintf(sub, sizeof(sub), "770%08zu", i);
+            if (tariff_set_sub(t, sub, "profile=child", err, sizeof(err)) != 0)
+                return 1;
+        }
+        tariff_set_profile(t, "child", "", err, sizeof(err));
+        t0 = now_s();
+        if (tariff_publish(t, err, sizeof(err)) != 0)
             return 1;
+        double pub = now_s() - t0;
+        long after = rss_kib();
+        struct tariff_stats st;
+        tariff_get_stats(t, &st);
+        printf(
+            "tariff table: %zu subscribers; snapshot %.1f + writer copy %.1f bytes per subscriber"
+            " (counted); resident %.1f bytes per subscriber; publish %.0f ms\n",
+            ntar, (double)st.bytes / (double)ntar, (double)st.writer_bytes / (double)ntar,
+            (double)(after - before) * 1024 / (double)ntar, pub * 1000);
+        tariff_free(t);
     }
-    long full = rss_kib();
-    printf("node map: %zu mappings in %.1f s; resident %.1f bytes per mapping (table %.1f, "
-           "entries %.1f)\n",
-           nmap, now_s() - t0, (double)(full - before) * 1024 / (double)nmap,
-           (double)(empty - before) * 1024 / (double)nmap,
-           (double)(full - empty) * 1024 / (double)nmap);
-    submap_free(m);
 
-    /* 2. the tariff table */
-    before = rss_kib();
-    struct tariff *t = tariff_new("default");
-    for (size_t i = 0; i < ntar; i++) {
-        char sub[32];
-        snprintf(sub, sizeof(sub), "770%08zu", i);
-        if (tariff_set_sub(t, sub, "profile=child", err, sizeof(err)) != 0)
+    /* 1. the node map */
+    if (nmap) {
+        before = rss_kib();
+        struct submap *m = submap_new(nmap);
+        if (!m)
             return 1;
+        long empty = rss_kib();
+        t0 = now_s();
+        for (size_t i = 0; i < nmap; i++) {
+            struct sub_addr a = { .family = 4, .plen = 32 };
+            uint32_t ip = 0x0a000000u + (uint32_t)i;
+            a.addr[0] = (uint8_t)(ip >> 24);
+            a.addr[1] = (uint8_t)(ip >> 16);
+            a.addr[2] = (uint8_t)(ip >> 8);
+            a.addr[3] = (uint8_t)ip;
+            char sub[32];
+            snprintf(sub, sizeof(sub), "770%08zu", i);
+            if (submap_set(m, &a, sub, NULL, 0) != 0)
+                return 1;
+        }
+        long full = rss_kib();
+        printf("node map: %zu mappings in %.1f s; resident %.1f bytes per mapping (table %.1f, "
+               "entries %.1f)\n",
+               nmap, now_s() - t0, (double)(full - before) * 1024 / (double)nmap,
+               (double)(empty - before) * 1024 / (double)nmap,
+               (double)(full - empty) * 1024 / (double)nmap);
+        submap_free(m);
     }
-    tariff_set_profile(t, "child", "", err, sizeof(err));
-    t0 = now_s();
-    if (tariff_publish(t, err, sizeof(err)) != 0)
-        return 1;
-    double pub = now_s() - t0;
-    long after = rss_kib();
-    struct tariff_stats st;
-    tariff_get_stats(t, &st);
-    printf("tariff table: %zu subscribers; snapshot %.1f + writer copy %.1f bytes per subscriber"
-           " (counted); resident %.1f bytes per subscriber; publish %.0f ms\n",
-           ntar, (double)st.bytes / (double)ntar, (double)st.writer_bytes / (double)ntar,
-           (double)(after - before) * 1024 / (double)ntar, pub * 1000);
-    tariff_free(t);
 
     /* 3. decision cost */
+    if (!ndec)
+        return 0;
     enum { POOL = 200000, REG = 100000, CAT = 100000, CLIENTS = 64000 };
-    char (*pool)[48] = malloc(sizeof(*pool) * POOL);
+    char(*pool)[48] = malloc(sizeof(*pool) * POOL);
     size_t *plen = malloc(sizeof(*plen) * POOL);
     struct ruleset_builder *b = ruleset_builder_new();
     struct catset_builder *cb = catset_builder_new();
@@ -149,13 +160,14 @@ int main(int argc, char **argv)
         catset_builder_add(cb, n, strlen(n), (unsigned)(i % 8), false, err, sizeof(err));
     }
     struct ruleset *rs = ruleset_build(b);
-    t = tariff_new("default");
+    struct tariff *t = tariff_new("default");
     tariff_set_categories(t, catset_build(cb));
     tariff_set_profile(t, "child", "block=c0,c3", err, sizeof(err));
     struct submap *cm = submap_new(CLIENTS);
     for (size_t i = 0; i < CLIENTS; i++) {
-        struct sub_addr a = { .family = 4, .plen = 32, .addr = { 10, 1, (uint8_t)(i >> 8),
-                                                                 (uint8_t)i } };
+        struct sub_addr a = { .family = 4,
+                              .plen = 32,
+                              .addr = { 10, 1, (uint8_t)(i >> 8), (uint8_t)i } };
         char sub[32];
         snprintf(sub, sizeof(sub), "770%08zu", i);
         submap_set(cm, &a, sub, NULL, 0);
