@@ -254,7 +254,8 @@ struct catset *catset_build(struct catset_builder *b)
         goto fail;
     for (size_t i = 0; i < n; i++)
         vals[i] = (uint32_t)i;
-    memcpy(own, c->dom.mask, n * sizeof(*own));
+    if (n)
+        memcpy(own, c->dom.mask, n * sizeof(*own));
     c->dh = domhash_build(c->dom.pool, c->dom.off, 0, vals, n);
     if (!c->dh)
         goto fail;
