@@ -161,7 +161,7 @@ void catset_builder_free(struct catset_builder *b)
     free(b);
 }
 
-static bool name_ok(const char *s)
+bool catset_name_valid(const char *s)
 {
     size_t n = strlen(s);
     if (n == 0 || n >= CATSET_NAME_MAX)
@@ -175,7 +175,7 @@ static bool name_ok(const char *s)
 
 int catset_builder_category(struct catset_builder *b, const char *name)
 {
-    if (!name_ok(name))
+    if (!catset_name_valid(name))
         return -EINVAL;
     for (unsigned i = 0; i < b->ncat; i++)
         if (strcmp(b->names[i], name) == 0)

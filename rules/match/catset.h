@@ -28,6 +28,9 @@ struct catset_builder;
 struct catset_builder *catset_builder_new(void);
 void catset_builder_free(struct catset_builder *b);
 
+/* True for a valid category (and profile) name: [a-z0-9_-], 1..31 bytes. */
+bool catset_name_valid(const char *s);
+
 /* The bit of category name (created when new): [a-z0-9_-], 1..31 bytes. Returns the bit
  * (0..63), -EINVAL (bad name), -ENOSPC (64 categories already) or -ENOMEM. */
 int catset_builder_category(struct catset_builder *b, const char *name);

@@ -1619,6 +1619,20 @@ static int r_sub_get(struct store *s, const char *addr, store_sub_fn cb, void *c
     return rc;
 }
 
+/* One page of a SCAN-family reply: the next cursor copied into cursor (cap bytes) and the page's
+ * array returned (owned by rp); NULL (rp freed) when the reply is not one. */
+static const redisReply *scan_page(redisReply *rp, char *cursor, size_t cap)
+{
+    if (rp->type != REDIS_REPLY_ARRAY || rp->elements != 2 ||
+        rp->element[0]->type != REDIS_REPLY_STRING || rp->element[0]->len >= cap ||
+        rp->element[1]->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(rp);
+        return NULL;
+    }
+    snprintf(cursor, cap, "%s", rp->element[0]->str);
+    return rp->element[1];
+}
+
 static int r_sub_list(struct store *s, store_sub_fn cb, void *ctx, char *err, size_t errlen)
 {
     struct rstore *r = (struct rstore *)s;
@@ -1633,14 +1647,9 @@ static int r_sub_list(struct store *s, store_sub_fn cb, void *ctx, char *err, si
                 true, &rc, err, errlen);
         if (!rp)
             return rc;
-        if (rp->type != REDIS_REPLY_ARRAY || rp->elements != 2 ||
-            rp->element[0]->type != REDIS_REPLY_STRING || rp->element[0]->len >= sizeof(cursor) ||
-            rp->element[1]->type != REDIS_REPLY_ARRAY) {
-            freeReplyObject(rp);
+        const redisReply *ks = scan_page(rp, cursor, sizeof(cursor));
+        if (!ks)
             return bad_reply(r, "SCAN", err, errlen);
-        }
-        snprintf(cursor, sizeof(cursor), "%s", rp->element[0]->str);
-        const redisReply *ks = rp->element[1];
         char **keys = calloc(ks->elements + 1, sizeof(*keys));
         const char **addrs = calloc(ks->elements + 1, sizeof(*addrs));
         size_t m = 0;
@@ -1835,14 +1844,9 @@ static int r_tariff_list(struct store *s, store_tariff_fn cb, void *ctx, char *e
                              NULL, true, &rc, err, errlen);
         if (!rp)
             return rc;
-        if (rp->type != REDIS_REPLY_ARRAY || rp->elements != 2 ||
-            rp->element[0]->type != REDIS_REPLY_STRING || rp->element[0]->len >= sizeof(cursor) ||
-            rp->element[1]->type != REDIS_REPLY_ARRAY) {
-            freeReplyObject(rp);
+        const redisReply *kv = scan_page(rp, cursor, sizeof(cursor));
+        if (!kv)
             return bad_reply(r, "HSCAN", err, errlen);
-        }
-        snprintf(cursor, sizeof(cursor), "%s", rp->element[0]->str);
-        const redisReply *kv = rp->element[1];
         for (size_t i = 0; !rc && i + 1 < kv->elements; i += 2) {
             const redisReply *k = kv->element[i], *v = kv->element[i + 1];
             if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING || k->len < 3 ||

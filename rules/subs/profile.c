@@ -22,16 +22,11 @@ static int bad(char *err, size_t errlen, const char *fmt, ...)
     return -EINVAL;
 }
 
+_Static_assert(PROFILE_NAME_MAX == CATSET_NAME_MAX, "profile and category names share a rule");
+
 bool profile_name_valid(const char *s)
 {
-    size_t n = strlen(s);
-    if (n == 0 || n >= PROFILE_NAME_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
-              s[i] == '-'))
-            return false;
-    return true;
+    return catset_name_valid(s);
 }
 
 /* A comma-separated list of category names v[0..len) into *mask. cs NULL: names are only
