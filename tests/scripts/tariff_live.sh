@@ -10,7 +10,9 @@
 # reason); a profile change through the store takes effect mid-run without a restart (polled,
 # at most 3 s); a parental deny list (302 reason=parental) and allow list (over a category);
 # allow-list mode (an unlisted name blocked, a listed one served); the block log names cause
-# and profile and never the MSISDN.
+# and profile and never the MSISDN. A second node (tap mode on the same link, following the
+# same store, its answers sent into a link that leads nowhere) blocks the same child flows and sees the
+# profile change too.
 #
 # Needs root, network namespaces, nftables, nginx, curl, redis-server; otherwise fails
 # (QG_ALLOW_SKIP=1: skips, exit 77). Everything started is stopped by PID, namespaces deleted.
@@ -27,7 +29,7 @@ if ! why=$(qg_can_run); then
 fi
 command -v redis-server >/dev/null 2>&1 || qg_cannot_run tariff_live "redis-server not installed"
 
-qg_checks tariff_live proxy.log redis.log
+qg_checks tariff_live proxy.log node2.log redis.log
 
 fl() { ip netns exec "$QG_FLT" "$@"; }
 ADULT=10.200.1.2
@@ -96,6 +98,53 @@ CONF
 qg_bg "$QG_DIR/proxy.log" ip netns exec "$QG_FLT" "$QG_BIN" run -c "$QG_DIR/qorgau.conf" --foreground
 qg_wait_port "$QG_FLT" 15001 || { bad "proxy" "did not start"; exit 1; }
 
+# a second node following the same store: tap mode on the client-side link, its answers sent
+# into a veth pair of its own that leads nowhere (it judges and logs the same flows without
+# touching them)
+fl ip link add qgsink0 type veth peer name qgsink1 && fl ip link set qgsink0 up &&
+    fl ip link set qgsink1 up || bad "second node" "no sink link"
+mkdir -p "$QG_DIR/state2"
+cat >"$QG_DIR/node2.conf" <<CONF
+mode = tap
+tap.interface = f0
+tap.inject_interface = qgsink0
+checksums = auto
+workers = 1
+user = root
+node.id = second
+state_dir = $QG_DIR/state2
+store = $STORE
+rules = $QG_DIR/rules.txt
+notice.listen = 127.0.0.1:18081
+categories.dir = $QG_DIR/cats
+privacy.secret_file = $QG_DIR/secret
+CONF
+qg_bg "$QG_DIR/node2.log" ip netns exec "$QG_FLT" "$QG_BIN" run -c "$QG_DIR/node2.conf" --foreground
+i=0
+until grep -q '"msg":"started"' "$QG_DIR/node2.log" 2>/dev/null || [ $i -ge 50 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+grep -q '"msg":"started"' "$QG_DIR/node2.log" || bad "second node" "did not start"
+# node2_blocks NAME CAUSE: the second node's block lines for the child and NAME with CAUSE
+node2_blocks() {
+    grep '"msg":"block"' "$QG_DIR/node2.log" | grep "\"client\":\"$CHILD:" |
+        grep "\"name\":\"$1\"" | grep -c "\"cause\":\"$2\""
+}
+# until_node2 NAME CAUSE: the child connects to NAME until the second node logs such a block
+# (3 s at most; a new connection each time, since a node judges a flow once); yes / no
+until_node2() {
+    i=0
+    n0=$(node2_blocks "$1" "$2")
+    while [ $i -lt 15 ]; do
+        tls $CHILD "$1" >/dev/null
+        sleep 0.2
+        [ "$(node2_blocks "$1" "$2")" -gt "$n0" ] && { echo yes; return; }
+        i=$((i + 1))
+    done
+    echo no
+}
+
 # the child's mapping and settings reach the node through the store
 expect "child: games.test blocked by category (TLS reset)" "$(until_tls reset $CHILD games.test)" reset
 expect "adult: games.test served" "$(tls $ADULT games.test)" 200
@@ -103,6 +152,9 @@ expect_match "child: http games.test -> 302 reason=tariff" "$(http $CHILD games.
     '^302 http://notice\.test/\?url=http%3A%2F%2Fgames\.test%2Fsmall&reason=tariff$'
 expect "adult: http games.test served" "$(http $ADULT games.test)" "200 "
 expect "child: kids.test served" "$(tls $CHILD kids.test)" 200
+expect "second node: the child's games.test blocked there too" "$(until_node2 games.test profile)" yes
+expect "second node: no tariff block of the adult" \
+    "$(grep '"msg":"block"' "$QG_DIR/node2.log" | grep "\"client\":\"$ADULT:" | grep -c '"method":"tariff"')" 0
 # the regulator's order, for both, with its own page
 expect "regulator: blocked.test reset for the adult" "$(tls $ADULT blocked.test)" reset
 expect "regulator: blocked.test reset for the child" "$(tls $CHILD blocked.test)" reset
@@ -111,6 +163,7 @@ expect "regulator: blocked.test reset for the child" "$(tls $CHILD blocked.test)
 fl "$QG_BIN" profile --store $STORE set child block=kids >/dev/null
 expect "profile change: games.test now served to the child" "$(until_tls 200 $CHILD games.test)" 200
 expect "profile change: kids.test now blocked for the child" "$(until_tls reset $CHILD kids.test)" reset
+expect "profile change reached the second node" "$(until_node2 kids.test profile)" yes
 fl "$QG_BIN" profile --store $STORE set child block=games >/dev/null
 expect "profile back: games.test blocked again" "$(until_tls reset $CHILD games.test)" reset
 
