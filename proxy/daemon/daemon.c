@@ -380,6 +380,23 @@ static size_t store_stats_kv(struct daemon *d, struct log_kv *kv)
 }
 
 #define RADIUS_STATS_KV 16
+#define TARIFF_STATS_KV 5
+
+/* The tariff table (docs/profiles.md), when tariffs are on. */
+static size_t tariff_stats_kv(struct daemon *d, struct log_kv *kv)
+{
+    if (!d->vt.tariff)
+        return 0;
+    struct tariff_stats st;
+    tariff_get_stats(d->tariff, &st);
+    size_t n = 0;
+    kv[n++] = LOG_U("tariff.profiles", st.profiles);
+    kv[n++] = LOG_U("tariff.subscribers", st.subscribers);
+    kv[n++] = LOG_U("tariff.categories", st.categories);
+    kv[n++] = LOG_U("tariff.bytes", st.bytes + st.writer_bytes + st.catset_bytes);
+    kv[n++] = LOG_U("tariff.counts_dropped", tarcount_dropped(d->tarcount));
+    return n;
+}
 
 /* The subscriber map and the RADIUS listener's counters for the stats line (none when the
  * node has neither). */
@@ -425,7 +442,8 @@ static void stats_line(struct daemon *d)
     for (size_t i = 0; i < d->nregs; i++)
         total += d->regs[i].n;
     struct log_kv *kv =
-        calloc(total + 5 + NOTICE_STATS_KV + STORE_STATS_KV + RADIUS_STATS_KV, sizeof(*kv));
+        calloc(total + 5 + NOTICE_STATS_KV + STORE_STATS_KV + RADIUS_STATS_KV + TARIFF_STATS_KV,
+               sizeof(*kv));
     uint64_t *sum = calloc(total + 1, sizeof(*sum));
     size_t nk = 0;
     if (kv && sum) {
@@ -437,6 +455,7 @@ static void stats_line(struct daemon *d)
         nk += notice_stats_kv(d, kv + nk);
         nk += store_stats_kv(d, kv + nk);
         nk += radius_stats_kv(d, kv + nk);
+        nk += tariff_stats_kv(d, kv + nk);
         size_t base = nk;
         for (size_t i = 0; i < d->nregs; i++) {
             for (size_t j = 0; j < d->regs[i].n; j++) {
