@@ -40,7 +40,7 @@ struct snap {
     size_t nrec;
     char *pool;
     size_t pool_len;
-    uint32_t *slot; /* rec index + 1; 0 empty */
+    uint64_t *slot; /* hash tag << 32 | rec index + 1; 0 empty: a probe compares tags first */
     size_t mask;
     struct profile_sub *extra;
     size_t nextra;
@@ -324,17 +324,32 @@ static uint16_t snap_prof(const struct snap *s, const char *name)
     return NOPROF;
 }
 
-static size_t snap_pos(const struct snap *s, const char *sub, size_t len)
+/* The slot of sub, or the empty slot that ends its probe; *tagp gets sub's tag (the high half
+ * of its hash, never 0). */
+static size_t snap_pos(const struct snap *s, const char *sub, size_t len, uint32_t *tagp)
 {
-    size_t i = (size_t)hash_bytes(SEED, (const uint8_t *)sub, len) & s->mask;
+    uint64_t h = hash_bytes(SEED, (const uint8_t *)sub, len);
+    uint32_t tag = (uint32_t)(h >> 32) | 1u;
+    *tagp = tag;
+    size_t i = (size_t)h & s->mask;
     for (;; i = (i + 1) & s->mask) {
-        uint32_t v = s->slot[i];
+        uint64_t v = s->slot[i];
         if (!v)
             return i;
-        const char *k = s->pool + s->rec[v - 1].id_off;
+        if ((uint32_t)(v >> 32) != tag)
+            continue;
+        const char *k = s->pool + s->rec[(uint32_t)v - 1].id_off;
         if (strncmp(k, sub, len) == 0 && k[len] == '\0')
             return i;
     }
+}
+
+/* Fills the slot of the record just added (s->nrec is its index + 1). */
+static void snap_index(struct snap *s, const char *sub, size_t len)
+{
+    uint32_t tag;
+    size_t at = snap_pos(s, sub, len, &tag);
+    s->slot[at] = (uint64_t)tag << 32 | (uint32_t)s->nrec;
 }
 
 /* Compiles the writer side (lock held) into a new snapshot. */
@@ -391,7 +406,8 @@ static struct snap *compile(struct tariff *t, int *problems, char *err, size_t e
         /* the common case, "profile=NAME" alone, without the full parse */
         if (strncmp(spec, "profile=", 8) == 0 && !strpbrk(spec + 8, " \t\n") &&
             (r->prof = snap_prof(s, spec + 8)) != NOPROF) {
-            s->slot[snap_pos(s, w->text, w->idlen)] = (uint32_t)++s->nrec;
+            s->nrec++;
+            snap_index(s, w->text, w->idlen);
             continue;
         }
         int rc = profile_sub_parse(spec, cs, &ps, why, sizeof(why));
@@ -422,7 +438,8 @@ static struct snap *compile(struct tariff *t, int *problems, char *err, size_t e
                 profile_sub_clear(&ps);
             }
         }
-        s->slot[snap_pos(s, w->text, w->idlen)] = (uint32_t)++s->nrec;
+        s->nrec++;
+        snap_index(s, w->text, w->idlen);
     }
     return s;
 oom:
@@ -483,9 +500,11 @@ void tariff_judge(const struct tariff *t, const struct tariff_req *req, struct t
         goto out;
     const struct srec *r = NULL;
     if (req->sub && req->sub[0]) {
-        uint32_t at = s->slot[snap_pos(s, req->sub, strlen(req->sub))];
+        size_t len = strlen(req->sub);
+        uint32_t tag;
+        uint64_t at = s->slot[snap_pos(s, req->sub, len, &tag)];
         if (at)
-            r = &s->rec[at - 1];
+            r = &s->rec[(uint32_t)at - 1];
     }
     uint16_t pi = r && r->prof != NOPROF ? r->prof : s->defprof;
     const struct profile *p = pi != NOPROF ? &s->prof[pi] : NULL;
@@ -525,7 +544,7 @@ void tariff_get_stats(const struct tariff *t, struct tariff_stats *st)
         st->categories = catset_categories(s->cs ? s->cs->cs : NULL);
         st->catset_bytes = catset_bytes(s->cs ? s->cs->cs : NULL);
         st->bytes = sizeof(*s) + s->nprof * sizeof(struct profile) + s->nrec * sizeof(struct srec) +
-                    s->pool_len + (s->mask + 1) * sizeof(uint32_t) +
+                    s->pool_len + (s->mask + 1) * sizeof(uint64_t) +
                     s->nextra * sizeof(struct profile_sub);
     }
     st->writer_bytes = (m->smask + 1) * sizeof(struct wsub *) + m->sub_bytes;

@@ -160,8 +160,10 @@ expect "regulator: blocked.test reset for the adult" "$(tls $ADULT blocked.test)
 expect "regulator: blocked.test reset for the child" "$(tls $CHILD blocked.test)" reset
 
 # a profile change mid-run, through the store
+t0=$(date +%s%N)
 fl "$QG_BIN" profile --store $STORE set child block=kids >/dev/null
 expect "profile change: games.test now served to the child" "$(until_tls 200 $CHILD games.test)" 200
+echo "     profile change live on the node after $((($(date +%s%N) - t0) / 1000000)) ms (CLI included)"
 expect "profile change: kids.test now blocked for the child" "$(until_tls reset $CHILD kids.test)" reset
 expect "profile change reached the second node" "$(until_node2 kids.test profile)" yes
 fl "$QG_BIN" profile --store $STORE set child block=games >/dev/null
