@@ -1976,10 +1976,7 @@ close_mode:
     d->notice = NULL;
     d->mode->ops->close(d->state);
     d->state = NULL;
-    tariff_free(d->tariff);
-    d->tariff = NULL;
-    tarcount_free(d->tarcount);
-    d->tarcount = NULL;
+
     log_write(d->log, LOG_LEVEL_INFO, "daemon", "stopped", LOG_KV(LOG_I("exit", ret)));
     return ret;
 }
@@ -2028,6 +2025,8 @@ int daemon_main(int argc, char **argv)
     admin_free(d.admin);
     follower_free(d.fol);
     hits_free(d.hits);
+    tariff_free(d.tariff); /* after the workers and the follower: nothing reads it any more */
+    tarcount_free(d.tarcount);
     d.fol = NULL;
     merge_end(&d);
     fb_end(&d);
