@@ -17,6 +17,10 @@
 #include "proxy/daemon/verify.h"
 #include "proxy/daemon/report_cli.h"
 #include "proxy/daemon/subs_cli.h"
+#include "proxy/daemon/tariff_cli.h"
+#include "proxy/daemon/tariffcfg.h"
+#include "rules/match/rsref.h"
+#include "rules/subs/pseudo.h"
 #include "proxy/packet/decode.h"
 #include "proxy/packet/csumpol.h"
 #include "proxy/engine/engine.h"
@@ -32,7 +36,8 @@ static void usage(FILE *f)
     fputs(
         "usage: qorgau scan [--rules PATH]... [--image FILE] [--https-url name|ignore]\n"
         "                   [--notice-url URL] [--max-flows N] [--checksums verify|ignore|auto]\n"
-        "                   CAPTURE\n"
+        "                   [--categories DIR]... [--profiles FILE] [--subscribers FILE]\n"
+        "                   [--timezone ZONE] [--privacy-secret FILE] [--clear-ids] CAPTURE\n"
         "       qorgau rules check PATH...\n"
         "       qorgau rules compile -o FILE PATH...\n"
         "       qorgau run -c FILE [--foreground] [--check]\n"
@@ -49,6 +54,9 @@ static void usage(FILE *f)
         "       qorgau stats --from DATE --to DATE [-c CONFIG] [--store URL] [--format html|json]\n"
         "       qorgau subscriber [-c CONFIG] [--store URL] set ADDR SUBSCRIBER [--ttl D]\n"
         "                    | show ADDR | del ADDR | list\n"
+        "       qorgau subscriber [-c CONFIG] [--store URL] profile SUB [NAME|TEXT...] [--del]\n"
+        "       qorgau profile [-c CONFIG] [--store URL] set NAME [TEXT...] | show NAME | list\n"
+        "                      | del NAME\n"
         "       qorgau version\n"
         "\n"
         "scan         read a pcap/pcapng file and print one JSON line per decision\n"
@@ -97,6 +105,7 @@ static struct ruleset *load_rules(char **paths, size_t n, size_t *errors)
 struct scan_out {
     FILE *f;
     const struct ruleset *rs;
+    const struct pseudo *ps; /* child tariffs: subscriber pseudonyms; NULL: no tariff table */
 };
 
 /* One JSON line is built in a char buffer and written with one fwrite: stdio per field was an
@@ -215,7 +224,21 @@ static void scan_event(void *ctx, const struct engine_event *ev)
     LINE_LIT(&l, ",\"order\":");
     line_cstr(&l, hit ? ruleset_entry_order(so->rs, ev->d.entry) : NULL);
     LINE_LIT(&l, ",\"category\":");
-    line_cstr(&l, hit ? ruleset_entry_category(so->rs, ev->d.entry) : NULL);
+    line_cstr(&l, hit                 ? ruleset_entry_category(so->rs, ev->d.entry)
+                  : ev->d.category[0] ? ev->d.category
+                                      : NULL);
+    if (ev->d.cause != CAUSE_NONE) {
+        LINE_LIT(&l, ",\"cause\":");
+        line_cstr(&l, verdict_cause_name(ev->d.cause));
+    }
+    if (so->ps) {
+        char pn[SUB_ID_MAX + 1];
+        pseudo_id(so->ps, ev->d.sub, pn, sizeof(pn));
+        LINE_LIT(&l, ",\"profile\":");
+        line_cstr(&l, ev->d.profile[0] ? ev->d.profile : NULL);
+        LINE_LIT(&l, ",\"subscriber\":");
+        line_cstr(&l, pn[0] ? pn : NULL);
+    }
     LINE_LIT(&l, ",\"req\":");
     line_u64(&l, ev->req);
     if (ev->alpn) {
@@ -316,12 +339,25 @@ static int cmd_scan(int argc, char **argv)
         { "max-flows", required_argument, NULL, 'f' },
         { "notice-url", required_argument, NULL, 'n' },
         { "checksums", required_argument, NULL, 'k' },
+        { "categories", required_argument, NULL, 'C' },
+        { "profiles", required_argument, NULL, 'P' },
+        { "subscribers", required_argument, NULL, 'S' },
+        { "timezone", required_argument, NULL, 'Z' },
+        { "privacy-secret", required_argument, NULL, 'X' },
+        { "clear-ids", no_argument, NULL, 'I' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     char **rules = calloc((size_t)argc + 1, sizeof(*rules));
     size_t nrules = 0;
     const char *image = NULL;
+    const char **cat_dirs = calloc((size_t)argc + 1, sizeof(*cat_dirs));
+    size_t ncat = 0;
+    const char *prof_file = NULL, *subs_file = NULL, *zone = "Asia/Almaty", *secret = NULL;
+    struct pseudo ps = { .clear = false };
+    struct tariff *tariff = NULL;
+    struct submap *smap = NULL;
+    struct verdict_tariff vt = { NULL, NULL };
     struct engine_config cfg;
     int c, ret = EXIT_USAGE;
 
@@ -363,12 +399,38 @@ static int cmd_scan(int argc, char **argv)
                 goto out;
             }
             break;
+        case 'C': cat_dirs[ncat++] = optarg; break;
+        case 'P': prof_file = optarg; break;
+        case 'S': subs_file = optarg; break;
+        case 'Z': zone = optarg; break;
+        case 'X': secret = optarg; break;
+        case 'I': ps.clear = true; break;
         case 'h':
             usage(stdout);
             ret = 0;
             goto out;
         default: usage(stderr); goto out;
         }
+    }
+    if (ncat || prof_file || subs_file) {
+        /* child tariffs (docs/profiles.md): schedules are read at the packets' times */
+        char terr[1024];
+        tariff = tariff_new(NULL);
+        smap = submap_new(1u << 22);
+        rsref_thread_register();
+        if (!tariff || !smap ||
+            tariffcfg_load(tariff, cat_dirs, ncat, prof_file, zone, time(NULL), stderr, NULL, terr,
+                           sizeof(terr)) < 0 ||
+            (subs_file &&
+             tariffcfg_subscribers_file(smap, subs_file, stderr, terr, sizeof(terr)) < 0) ||
+            (secret && pseudo_load(&ps, secret, terr, sizeof(terr)) < 0)) {
+            fprintf(stderr, "qorgau: %s\n", tariff && smap ? terr : "out of memory");
+            ret = 1;
+            goto out;
+        }
+        vt.subs = smap;
+        vt.tariff = tariff;
+        cfg.tariff = &vt;
     }
     if (optind != argc - 1) {
         fputs("qorgau scan: exactly one CAPTURE file expected\n", stderr);
@@ -412,7 +474,7 @@ static int cmd_scan(int argc, char **argv)
 
     /* 60k decisions are ~15 MB of JSON: a big buffer keeps write(2) calls few */
     setvbuf(stdout, NULL, _IOFBF, 1u << 20);
-    struct scan_out so = { stdout, rs };
+    struct scan_out so = { stdout, rs, tariff ? &ps : NULL };
     struct engine *e = engine_new(&cfg, rs, scan_event, &so);
     if (!e) {
         fprintf(stderr, "qorgau: cannot allocate the engine (max flows %zu)\n", cfg.max_flows);
@@ -456,6 +518,12 @@ static int cmd_scan(int argc, char **argv)
     ruleset_free(rs);
 out:
     free(rules);
+    free(cat_dirs);
+    if (tariff || smap) {
+        tariff_free(tariff);
+        submap_free(smap);
+        rsref_thread_unregister();
+    }
     return ret;
 }
 
@@ -558,6 +626,8 @@ int main(int argc, char **argv)
         return report_cli_stats(argc - 1, argv + 1);
     if (strcmp(cmd, "subscriber") == 0)
         return subs_cli_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "profile") == 0)
+        return tariff_cli_profile(argc - 1, argv + 1);
     if (strcmp(cmd, "config") == 0)
         return daemon_config_main(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

@@ -51,9 +51,10 @@ size_t blocknote_response(const struct blocknote *n, const struct engine_event *
     if (urlcap)
         url[ul] = '\0';
     const char *u = ul ? url : NULL;
+    enum notice_reason why = notice_reason_of(ev->d.cause); /* regulator, tariff or parental */
     if (*n->url)
-        return notice_build_redirect(resp, respcap, n->url, u, order);
-    return notice_build_451(resp, respcap, &n->cfg, u, order);
+        return notice_build_redirect_for(resp, respcap, n->url, u, order, why);
+    return notice_build_451_for(resp, respcap, &n->cfg, u, order, why);
 }
 
 void blocknote_engine_config(const struct settings *cfg, struct engine_config *ec)

@@ -41,7 +41,10 @@
 #include "proxy/daemon/adminhttp.h"
 #include "proxy/daemon/decisions.h"
 #include "proxy/daemon/metrics.h"
+#include "proxy/daemon/parents_api.h"
 #include "proxy/daemon/service.h"
+#include "proxy/daemon/tarcount.h"
+#include "proxy/daemon/tariffcfg.h"
 #include "proxy/daemon/fbdocs.h"
 #include "proxy/daemon/follower.h"
 #include "proxy/daemon/hits.h"
@@ -144,8 +147,9 @@ struct daemon {
     pthread_mutex_t pub_lock; /* every publication, and the swap of cfg (the follower reads it) */
     struct follower *fol;     /* NULL when no store is followed */
     struct adminhttp *admin;  /* the admin API (admin.sock, admin.listen) */
-    struct adminapi_src api;  /* what its endpoints read */
-    struct decisions *decisions;    /* the workers' decisions (counts, last ones, top names) */
+    struct parents_api *parents; /* its parents API (/api/v1/parents/), over its own store handle */
+    struct adminapi_src api;     /* what its endpoints read */
+    struct decisions *decisions; /* the workers' decisions (counts, last ones, top names) */
     _Atomic uint64_t store_version; /* the store version of the published set */
     struct ruleset *last;           /* the follower's last publication (rsref's; under pub_lock) */
     bool image_tried;               /* the first publication looked for the disk image */
@@ -161,6 +165,13 @@ struct daemon {
     struct radius_listener *radius; /* radius.listen: the subscriber feed, or NULL */
     struct subfollow *subf;         /* the subscriber map following the store, or NULL */
     struct submap *own_map;         /* the node's map when it has no listener */
+    /* child tariffs (docs/profiles.md): the table, and what the modes see of it (vt.tariff
+     * NULL when neither categories.dir nor profiles.file was set at start) */
+    struct tariff *tariff;
+    struct verdict_tariff vt;
+    struct pseudo pseudo;
+    struct tarcount *tarcount;        /* tariff blocks per subscriber, day and category */
+    uint64_t tarcount_dropped_logged; /* the heartbeat thread's */
 
     /* the IP fallback (docs/fallback.md; none when fallback.resolve = none) */
     struct resolver *res; /* the names' addresses (the fallback thread's) */
@@ -383,6 +394,23 @@ static size_t store_stats_kv(struct daemon *d, struct log_kv *kv)
 }
 
 #define RADIUS_STATS_KV 16
+#define TARIFF_STATS_KV 5
+
+/* The tariff table (docs/profiles.md), when tariffs are on. */
+static size_t tariff_stats_kv(struct daemon *d, struct log_kv *kv)
+{
+    if (!d->vt.tariff)
+        return 0;
+    struct tariff_stats st;
+    tariff_get_stats(d->tariff, &st);
+    size_t n = 0;
+    kv[n++] = LOG_U("tariff.profiles", st.profiles);
+    kv[n++] = LOG_U("tariff.subscribers", st.subscribers);
+    kv[n++] = LOG_U("tariff.categories", st.categories);
+    kv[n++] = LOG_U("tariff.bytes", st.bytes + st.writer_bytes + st.catset_bytes);
+    kv[n++] = LOG_U("tariff.counts_dropped", tarcount_dropped(d->tarcount));
+    return n;
+}
 
 /* The subscriber map and the RADIUS listener's counters for the stats line (none when the
  * node has neither). */
@@ -428,7 +456,8 @@ static void stats_line(struct daemon *d)
     for (size_t i = 0; i < d->nregs; i++)
         total += d->regs[i].n;
     struct log_kv *kv =
-        calloc(total + 5 + NOTICE_STATS_KV + STORE_STATS_KV + RADIUS_STATS_KV, sizeof(*kv));
+        calloc(total + 5 + NOTICE_STATS_KV + STORE_STATS_KV + RADIUS_STATS_KV + TARIFF_STATS_KV,
+               sizeof(*kv));
     uint64_t *sum = calloc(total + 1, sizeof(*sum));
     size_t nk = 0;
     if (kv && sum) {
@@ -440,6 +469,7 @@ static void stats_line(struct daemon *d)
         nk += notice_stats_kv(d, kv + nk);
         nk += store_stats_kv(d, kv + nk);
         nk += radius_stats_kv(d, kv + nk);
+        nk += tariff_stats_kv(d, kv + nk);
         size_t base = nk;
         for (size_t i = 0; i < d->nregs; i++) {
             for (size_t j = 0; j < d->regs[i].n; j++) {
@@ -644,6 +674,8 @@ static void notice_reload(struct daemon *d, const struct settings *nc)
                      LOG_U("port", notice_server_port(d->notice))));
 }
 
+static int tariff_load(struct daemon *d, const struct settings *c, char *err, size_t errlen);
+
 static void reload(struct daemon *d)
 {
     char err[1024];
@@ -695,6 +727,10 @@ static void reload(struct daemon *d)
         }
     }
     notice_reload(d, nc);
+    if (d->vt.tariff && tariff_load(d, nc, err, sizeof(err)) < 0)
+        log_write(d->log, LOG_LEVEL_ERROR, "tariff",
+                  "reload of the categories and profiles failed; the previous ones stay",
+                  LOG_KV(LOG_S("error", err)));
     struct settings *old = d->cfg;
     pthread_mutex_lock(&d->pub_lock);
     d->cfg = nc;
@@ -1650,6 +1686,17 @@ static int fol_flush(void *ctx, struct store *s, char *err, size_t errlen)
         if (src < 0)
             rc = src;
     }
+    if (rc >= 0 && d->tarcount) {
+        int trc = tarcount_flush(d->tarcount, s, &d->pseudo, d->node_id, err, errlen);
+        if (trc < 0)
+            rc = trc;
+        uint64_t td = tarcount_dropped(d->tarcount);
+        if (td != d->tarcount_dropped_logged) {
+            log_write(d->log, LOG_LEVEL_WARN, "tariff", "blocked attempts not counted",
+                      LOG_KV(LOG_U("dropped", td - d->tarcount_dropped_logged)));
+            d->tarcount_dropped_logged = td;
+        }
+    }
     uint64_t dropped = hits_dropped(d->hits);
     if (dropped != d->hits_dropped_logged) { /* a full table or too much pending: say so */
         log_write(d->log, LOG_LEVEL_WARN, "hits", "hits not counted",
@@ -1739,6 +1786,19 @@ static int admin_open(struct daemon *d, const char *path, uid_t uid, gid_t gid, 
     int rc = adminapi_mount(d->admin, &d->api);
     if (rc < 0) {
         snprintf(err, errlen, "admin: cannot mount the API: %s", strerror(-rc));
+        return rc;
+    }
+    /* The parents API (docs/profiles.md) reads and writes tariff records and day summaries in
+     * the store through a connection of its own, opened at its first request (a node starts
+     * while the store is down). */
+    d->parents = parents_api_open(store_url(d), c->store_password_file, &d->pseudo);
+    if (!d->parents) {
+        snprintf(err, errlen, "admin: parents API: out of memory");
+        return -ENOMEM;
+    }
+    rc = adminhttp_mount(d->admin, "/api/v1/parents/", "parents", parents_api_handle, d->parents);
+    if (rc < 0) {
+        snprintf(err, errlen, "admin: cannot mount the parents API: %s", strerror(-rc));
         return rc;
     }
     rc = adminhttp_start(d->admin, err, errlen);
@@ -1848,11 +1908,65 @@ static int subs_open(struct daemon *d, char *err, size_t errlen)
     int why;
     d->subf =
         subfollow_new(store_url(d), d->cfg->store_password_file, map, d->log, &why, err, errlen);
+    if (d->subf && d->vt.tariff)
+        subfollow_set_tariff(d->subf, d->tariff);
     if (d->subf)
         return 0;
     submap_free(d->own_map);
     d->own_map = NULL;
     return why == -ENOTSUP ? 0 : -1;
+}
+
+/* ---- child tariffs (docs/profiles.md) ---- */
+
+/* Loads the category trees and the profiles file into d->tariff and publishes them; bad lines
+ * are logged as warnings. Returns 0 or a negative errno with a message in err. */
+static int tariff_load(struct daemon *d, const struct settings *c, char *err, size_t errlen)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *errs = open_memstream(&buf, &len);
+    struct tariffcfg_stats st;
+    tariff_set_default(d->tariff, c->profiles_default);
+    int rc =
+        tariffcfg_load(d->tariff, (const char *const *)c->categories_dir.items, c->categories_dir.n,
+                       c->profiles_file, c->profiles_timezone, time(NULL), errs, &st, err, errlen);
+    if (errs)
+        fclose(errs);
+    for (char *l = buf, *e; l && *l; l = e) {
+        e = l + strcspn(l, "\n");
+        if (*e)
+            *e++ = '\0';
+        log_write(d->log, LOG_LEVEL_WARN, "tariff", "line skipped", LOG_KV(LOG_S("error", l)));
+    }
+    free(buf);
+    if (rc == 0)
+        log_write(d->log, LOG_LEVEL_INFO, "tariff", "categories and profiles loaded",
+                  LOG_KV(LOG_U("categories", st.categories), LOG_U("domains", st.domains),
+                         LOG_U("urls", st.urls), LOG_U("definitions", st.definitions),
+                         LOG_U("bad_lines", st.bad_lines), LOG_I("left_out", st.problems)));
+    return rc;
+}
+
+/* The tariff table and the pseudonym key, when configured (categories.dir or profiles.file). */
+static int tariff_open(struct daemon *d, char *err, size_t errlen)
+{
+    const struct settings *c = d->cfg;
+    d->pseudo.clear = c->privacy_clear_ids;
+    if (c->privacy_secret_file[0] &&
+        pseudo_load(&d->pseudo, c->privacy_secret_file, err, errlen) < 0)
+        return -EINVAL;
+    if (!c->categories_dir.n && !c->profiles_file[0])
+        return 0;
+    if (!(d->tariff = tariff_new(c->profiles_default))) {
+        snprintf(err, errlen, "tariff: out of memory");
+        return -ENOMEM;
+    }
+    int rc = tariff_load(d, c, err, errlen);
+    if (rc < 0)
+        return rc;
+    d->vt.tariff = d->tariff;
+    return 0;
 }
 
 /* Starts the notice page server on notice.listen (as root: the port may be privileged). */
@@ -1925,6 +2039,14 @@ static int run(struct daemon *d)
         return rc == -EINVAL ? DAEMON_EXIT_CONFIG : 1;
     }
 
+    if (tariff_open(d, err, sizeof(err)) < 0) {
+        fatal(d, "%s", err);
+        return DAEMON_EXIT_CONFIG;
+    }
+    if (d->vt.tariff && !(d->tarcount = tarcount_new(d->nworkers))) {
+        fatal(d, "out of memory");
+        return 1;
+    }
     d->ctx = (struct daemon_ctx){ .rules = d->rules,
                                   .log = d->log,
                                   .workers = d->nworkers,
@@ -1933,7 +2055,10 @@ static int run(struct daemon *d)
                                   .hits = d->hits,
                                   .decisions = d->decisions,
                                   .beats = service_beats(d->svc),
-                                  .seen = d->seen };
+                                  .seen = d->seen,
+                                  .tariff = d->vt.tariff ? &d->vt : NULL,
+                                  .pseudo = &d->pseudo,
+                                  .tarcount = d->tarcount };
     rc = d->mode->ops->open(d->cfg, &d->ctx, &d->state, err, sizeof(err));
     if (rc < 0) {
         fatal(d, "%s", err[0] ? err : strerror(-rc));
@@ -1947,6 +2072,8 @@ static int run(struct daemon *d)
         fatal(d, "%s", err);
         goto close_mode;
     }
+    /* the workers have not started: they see the map from their first decision */
+    d->vt.subs = d->radius ? radius_listener_map(d->radius) : d->own_map;
     if (drop_privileges(d, err, sizeof(err)) < 0) {
         fatal(d, "%s", err);
         goto close_mode;
@@ -2011,6 +2138,8 @@ close_mode:
     d->own_map = NULL;
     adminhttp_free(d->admin);
     d->admin = NULL;
+    parents_api_free(d->parents);
+    d->parents = NULL;
     follower_free(d->fol);
     d->fol = NULL;
     merge_end(d);
@@ -2019,6 +2148,7 @@ close_mode:
     d->notice = NULL;
     d->mode->ops->close(d->state);
     d->state = NULL;
+
     log_write(d->log, LOG_LEVEL_INFO, "daemon", "stopped", LOG_KV(LOG_I("exit", ret)));
     return ret;
 }
@@ -2065,10 +2195,13 @@ int daemon_main(int argc, char **argv)
 
     /* a start that failed after the follower or the admin socket began leaves them here */
     adminhttp_free(d.admin);
+    parents_api_free(d.parents);
     decisions_free(d.decisions);
     follower_free(d.fol);
     hits_free(d.hits);
     fbseen_free(d.seen);
+    tariff_free(d.tariff); /* after the workers and the follower: nothing reads it any more */
+    tarcount_free(d.tarcount);
     d.fol = NULL;
     merge_end(&d);
     fb_end(&d);

@@ -30,10 +30,13 @@
 #include "proxy/daemon/settings.h"
 #include "common/log.h"
 #include "rules/match/rsref.h"
+#include "rules/subs/pseudo.h"
+#include "proxy/judge/verdict.h"
 
 struct daemon_ctx;
 struct hits;
 struct decisions;
+struct tarcount;
 
 /* Registers n counters of one worker, named names[0..n) (static strings such as
  * "tap.frames"), stored in values[0..n) (owned by the mode, alive until close() returns).
@@ -54,6 +57,13 @@ struct daemon_ctx {
     struct decisions *decisions; /* decisions.h: decisions_note() on each decision (may be NULL) */
     _Atomic uint64_t *beats;     /* per worker heartbeat counters (service.h), or NULL */
     struct fbseen *seen;         /* names seen in flows to IP fallback addresses (fbseen.h) */
+    /* child tariffs (docs/profiles.md): the subscriber map and tariff table the decisions
+     * consult (NULL: none; filled before the workers start), and the key of the subscriber
+     * pseudonyms every log line about a subscriber uses (pseudo_id()) */
+    const struct verdict_tariff *tariff;
+    const struct pseudo *pseudo;
+    struct tarcount
+        *tarcount; /* tariff blocks per subscriber and category: tarcount_note_block() */
 };
 
 /* Worker `worker` is alive: one relaxed increment, no system call (the hot path may call it). */

@@ -13,6 +13,7 @@
 #include "proxy/daemon/mode.h"
 #include "proxy/daemon/mode_inline.h"
 #include "proxy/daemon/decisions.h"
+#include "proxy/daemon/tarcount.h"
 #include "proxy/daemon/hits.h"
 #include "proxy/daemon/fbseen.h"
 #include "proxy/enforce/notice.h"
@@ -33,6 +34,7 @@ static void on_event(void *ctx, const struct inline_event *ev)
                      ev->ech);
     if (ev->d.verdict != VERDICT_BLOCK)
         return;
+    tarcount_note_block(m->d->tarcount, ev->worker, &ev->d, m->d->tariff);
     if (ev->rs && ev->d.entry != RULESET_NO_ENTRY) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME_COARSE, &ts);
@@ -49,6 +51,8 @@ static void on_event(void *ctx, const struct inline_event *ev)
                  ev->name);
     if (ev->url)
         snprintf(url, sizeof(url), "%.*s", (int)(ev->url_len < 511 ? ev->url_len : 511), ev->url);
+    char pn[SUB_ID_MAX + 1];
+    pseudo_id(m->d->pseudo, ev->d.sub, pn, sizeof(pn));
     log_block(m->d->log, "inline", "block",
               LOG_KV(LOG_U("worker", ev->worker), LOG_S("client", cli), LOG_S("server", srv),
                      LOG_S("proto", "tcp"), LOG_S("app", verdict_app_name(ev->app)),
@@ -56,7 +60,11 @@ static void on_event(void *ctx, const struct inline_event *ev)
                      LOG_U("req", ev->req), LOG_B("by_address", ev->by_address),
                      LOG_S("method", verdict_method_name(ev->d.method)),
                      LOG_S("action", verdict_action_name(ev->d.action)),
-                     LOG_S("order", ev->order && *ev->order ? ev->order : NULL)));
+                     LOG_S("order", ev->order && *ev->order ? ev->order : NULL),
+                     LOG_S("cause", verdict_cause_name(ev->d.cause)),
+                     LOG_S("profile", ev->d.profile[0] ? ev->d.profile : NULL),
+                     LOG_S("category", ev->d.category[0] ? ev->d.category : NULL),
+                     LOG_S("subscriber", pn[0] ? pn : NULL)));
 }
 
 void mode_inline_settings(const struct settings *cfg, struct inline_config *ic,
@@ -116,6 +124,7 @@ static int inline_open(const struct settings *cfg, struct daemon_ctx *d, void **
         ic.max_connections = ic.workers;
     ic.on_event = on_event;
     ic.event_ctx = m;
+    ic.tariff = d->tariff;
     mode_inline_settings(cfg, &ic, &nc);
     m->p = inline_new(&ic, d->rules, err, errlen);
     if (!m->p) {

@@ -20,6 +20,7 @@
 #include "proxy/daemon/mode_tap.h"
 #include "proxy/daemon/blocknote.h"
 #include "proxy/daemon/decisions.h"
+#include "proxy/daemon/tarcount.h"
 #include "proxy/daemon/hits.h"
 #include "proxy/daemon/fbseen.h"
 #include "proxy/enforce/notice.h"
@@ -186,6 +187,8 @@ static void log_decision(struct tap_worker *w, const struct engine_event *ev, co
                  ev->name);
     if (ev->url)
         snprintf(url, sizeof(url), "%.*s", (int)(ev->url_len < 511 ? ev->url_len : 511), ev->url);
+    char pn[SUB_ID_MAX + 1];
+    pseudo_id(w->t->d->pseudo, ev->d.sub, pn, sizeof(pn));
     log_block(w->t->d->log, "tap", "block",
               LOG_KV(LOG_U("worker", w->idx), LOG_U("flow", ev->flow_id), LOG_S("client", cli),
                      LOG_S("server", srv),
@@ -194,7 +197,11 @@ static void log_decision(struct tap_worker *w, const struct engine_event *ev, co
                      LOG_S("url", ev->url ? url : NULL),
                      LOG_S("method", verdict_method_name(ev->d.method)),
                      LOG_S("action", verdict_action_name(ev->d.action)), LOG_S("order", order),
-                     LOG_S("enforced", result), LOG_I("frames", frames)));
+                     LOG_S("enforced", result), LOG_I("frames", frames),
+                     LOG_S("cause", verdict_cause_name(ev->d.cause)),
+                     LOG_S("profile", ev->d.profile[0] ? ev->d.profile : NULL),
+                     LOG_S("category", ev->d.category[0] ? ev->d.category : NULL),
+                     LOG_S("subscriber", pn[0] ? pn : NULL)));
 }
 
 static void on_event(void *ctx, const struct engine_event *ev)
@@ -209,6 +216,7 @@ static void on_event(void *ctx, const struct engine_event *ev)
     if (ev->d.verdict != VERDICT_BLOCK)
         return;
     w->blocks++;
+    tarcount_note_block(w->t->d->tarcount, w->idx, &ev->d, w->t->d->tariff);
     if (w->rs && ev->d.entry != RULESET_NO_ENTRY) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME_COARSE, &ts);
@@ -354,6 +362,7 @@ static int tap_open(const struct settings *cfg, struct daemon_ctx *d, void **sta
 
     struct engine_config ec;
     blocknote_engine_config(cfg, &ec);
+    ec.tariff = d->tariff;
     /* Redirect or 451 is chosen again per block from the current notice.url (build_response),
      * so the engine only needs to know that HTTP blocks carry a response. */
     ec.policy.notice_url = *t->policy_url ? t->policy_url : NULL;

@@ -309,8 +309,8 @@ static enum MHD_Result page_cb(void *cls, struct MHD_Connection *c, const char *
     const struct notice_request *q = &k->req;
     if (q->has_order && !notice_order_ok(q->order, q->order_len))
         INC(s, bad_order);
-    size_t len = notice_render_page(k->body, sizeof(k->body), &p->cfg, q->url, q->url_len, q->order,
-                                    q->order_len);
+    size_t len = notice_render_page_for(k->body, sizeof(k->body), &p->cfg, q->url, q->url_len,
+                                        q->order, q->order_len, q->reason);
     if (len == 0)
         return MHD_NO; /* cannot happen: NOTICE_RESPONSE_MAX holds the worst case */
     INC(s, status_200);

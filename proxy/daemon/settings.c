@@ -18,6 +18,7 @@
 #include "rules/report/deadline.h"
 #include "rules/resolve/fallback.h"
 #include "rules/store/store.h"
+#include "rules/subs/profile.h"
 
 #define OFF(f) offsetof(struct settings, f)
 #define KI     (INT64_C(1) << 10)
@@ -280,6 +281,22 @@ static const struct config_key keys[] = {
       OFF(radius_map_capacity), true,
       "addresses the node's subscriber map holds (its memory is reserved at start); past it new "
       "mappings are stored but not held by the node (counted as radius.map_full)" },
+    /* child tariffs: categories, profiles, privacy (docs/profiles.md) */
+    { "categories.dir", CONFIG_LIST, 0, 0, "", NULL, OFF(categories_dir), false,
+      "a category tree in the squidGuard / UT1 layout (a folder per category holding `domains` "
+      "and `urls`); repeat the key for more; categories only mean something to a profile" },
+    { "profiles.file", CONFIG_STRING, 0, 0, "", NULL, OFF(profiles_file), false,
+      "profiles and subscriber settings, one a line: `profile NAME TEXT`, `subscriber ID TEXT`; "
+      "empty = none (a reload reads it again)" },
+    { "profiles.default", CONFIG_STRING, 0, 0, "default", NULL, OFF(profiles_default), false,
+      "the profile of subscribers that have none, and of clients not in the subscriber map" },
+    { "profiles.timezone", CONFIG_STRING, 0, 0, "Asia/Almaty", NULL, OFF(profiles_timezone), false,
+      "time zone of profile schedules (IANA name, UTC or +HH:MM)" },
+    { "privacy.secret_file", CONFIG_STRING, 0, 0, "", NULL, OFF(privacy_secret_file), true,
+      "key (16..64 bytes) of the subscriber pseudonyms in logs (HMAC-SHA256); empty = the "
+      "pseudonym is p-unkeyed, never the id" },
+    { "privacy.clear_ids", CONFIG_BOOL, 0, 0, "false", NULL, OFF(privacy_clear_ids), true,
+      "write subscriber ids (MSISDN, IMSI, user name) in clear in logs instead of pseudonyms" },
 };
 /* clang-format on */
 
@@ -390,6 +407,17 @@ static int finish(void *p, struct config_parse *ps)
         config_error(ps, 0, c->report_sign_key[0] ? "report.sign_cert" : "report.sign_key",
                      "required with %s (a report is signed with both or not at all)",
                      c->report_sign_key[0] ? "report.sign_key" : "report.sign_cert");
+        return -EINVAL;
+    }
+    if (!deadline_tz_valid(c->profiles_timezone)) {
+        config_error(ps, config_line(ps, "profiles.timezone"), "profiles.timezone",
+                     "'%s' is not a time zone (IANA name, UTC or +HH:MM)", c->profiles_timezone);
+        return -EINVAL;
+    }
+    if (!profile_name_valid(c->profiles_default)) {
+        config_error(ps, config_line(ps, "profiles.default"), "profiles.default",
+                     "'%s' is not a profile name ([a-z0-9_-], under 32 bytes)",
+                     c->profiles_default);
         return -EINVAL;
     }
     if (!deadline_tz_valid(c->report_timezone)) {

@@ -165,6 +165,13 @@ struct settings {
     uint64_t radius_session_ttl;      /* ms */
     int radius_subscriber_id;         /* enum radius_subscriber_id */
     int64_t radius_map_capacity;
+    /* child tariffs (docs/profiles.md) */
+    struct config_list categories_dir; /* category trees (squidGuard / UT1 layout) */
+    char *profiles_file;               /* profiles and subscriber settings; "" = none */
+    char *profiles_default;            /* the profile of subscribers without one */
+    char *profiles_timezone;           /* zone of the schedules */
+    char *privacy_secret_file;         /* key of the subscriber pseudonyms */
+    bool privacy_clear_ids;            /* write subscriber ids in clear */
 };
 
 /* The daemon's table (keys, struct size, cross-key rules), for the generic calls of

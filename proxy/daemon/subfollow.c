@@ -9,9 +9,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "proxy/daemon/tariffcfg.h"
 #include "rules/store/store.h"
 
 #define WAIT_MS        1000u
+#define WAIT_BOTH_MS   400u /* each of the two streams, when tariff records are followed too */
 #define RETRY_MS       1000u
 #define SWEEP_EVERY_MS 60000u
 
@@ -25,7 +27,43 @@ struct subfollow {
     atomic_bool stop;
     char cursor[STORE_SUB_CURSOR_MAX];
     _Atomic uint64_t applied, loads, errors;
+    struct tariff *tariff; /* tariff records followed too, or NULL */
+    char tcursor[STORE_SUB_CURSOR_MAX];
 };
+
+void subfollow_set_tariff(struct subfollow *f, struct tariff *t)
+{
+    f->tariff = t;
+}
+
+/* The tariff records: all of them (load) or the changes after the cursor; published when any
+ * arrived. Returns the count or a negative errno. */
+static int tariff_step(struct subfollow *f, bool load, char *err, size_t errlen)
+{
+    if (!f->tariff)
+        return 0;
+    int rc;
+    if (load) {
+        f->tcursor[0] = '\0';
+        rc = store_tariff_follow(f->store, f->tcursor, sizeof(f->tcursor), 0,
+                                 tariffcfg_apply_record, f->tariff, err, errlen);
+        if (rc >= 0)
+            rc = store_tariff_list(f->store, tariffcfg_apply_record, f->tariff, err, errlen);
+        if (rc >= 0)
+            rc = 1;
+    } else {
+        rc = store_tariff_follow(f->store, f->tcursor, sizeof(f->tcursor), WAIT_BOTH_MS,
+                                 tariffcfg_apply_record, f->tariff, err, errlen);
+    }
+    if (rc > 0) {
+        char why[512];
+        int p = tariff_publish(f->tariff, why, sizeof(why));
+        if (p > 0)
+            log_write(f->log, LOG_LEVEL_WARN, "tariff", "records left out",
+                      LOG_KV(LOG_I("count", p), LOG_S("first", why)));
+    }
+    return rc;
+}
 
 static int apply(void *ctx, const struct store_sub *e)
 {
@@ -74,6 +112,8 @@ static void *follow_main(void *arg)
                                   sizeof(err));
             if (rc >= 0)
                 rc = store_sub_list(f->store, apply, f, err, sizeof(err));
+            if (rc >= 0)
+                rc = tariff_step(f, true, err, sizeof(err));
             if (rc >= 0) {
                 loaded = true;
                 atomic_fetch_add(&f->loads, 1);
@@ -81,10 +121,17 @@ static void *follow_main(void *arg)
                           LOG_KV(LOG_U("entries", submap_count(f->map))));
             }
         } else {
-            rc = store_sub_follow(f->store, f->cursor, sizeof(f->cursor), WAIT_MS, apply, f, err,
-                                  sizeof(err));
+            rc = store_sub_follow(f->store, f->cursor, sizeof(f->cursor),
+                                  f->tariff ? WAIT_BOTH_MS : WAIT_MS, apply, f, err, sizeof(err));
             if (rc > 0)
                 atomic_fetch_add(&f->applied, (uint64_t)rc);
+            if (rc >= 0) {
+                int t = tariff_step(f, false, err, sizeof(err));
+                if (t < 0)
+                    rc = t;
+                else if (t > 0)
+                    atomic_fetch_add(&f->applied, (uint64_t)t);
+            }
         }
         if (rc < 0) {
             /* logged once per outage (the stats line counts every failed attempt) */

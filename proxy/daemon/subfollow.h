@@ -13,6 +13,7 @@
 
 #include "common/log.h"
 #include "rules/subs/submap.h"
+#include "rules/subs/tariff.h"
 
 struct subfollow;
 
@@ -29,6 +30,11 @@ struct subfollow_stats {
  * -EINVAL for a bad URL, -ENOMEM. */
 struct subfollow *subfollow_new(const char *url, const char *password_file, struct submap *map,
                                 struct log *lg, int *why, char *err, size_t errlen);
+
+/* Also follows the store's tariff records (profiles, subscriber settings; docs/profiles.md)
+ * into t, publishing it after each batch: every record at each (re)load, then the change
+ * stream, so a change reaches the node within a second. Before subfollow_start(). */
+void subfollow_set_tariff(struct subfollow *f, struct tariff *t);
 
 /* Starts the thread. 0 or a negative errno. */
 int subfollow_start(struct subfollow *f);

@@ -14,6 +14,7 @@
 
 #include "proxy/daemon/orders_cli.h"
 #include "proxy/daemon/settings.h"
+#include "proxy/daemon/tariff_cli.h"
 #include "rules/store/store.h"
 #include "rules/subs/submap.h"
 
@@ -104,6 +105,9 @@ int subs_cli_main(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
     };
     const char *config = NULL, *store_url = NULL, *ttl = NULL, *session = "";
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "profile") == 0) /* the subscriber's tariff settings */
+            return tariff_cli_subscriber(argc, argv);
     optind = 1;
     int o;
     /* options may come before or after the operands */

@@ -660,12 +660,14 @@ static bool block_answer(struct worker *w, struct conn *c, const struct ruleset 
         b = buf_ptr(w, c);
         const char *url = res->url_len ? res->url : NULL;
         if (res->d.action == ACTION_REDIRECT && pol->vp.notice_url) {
-            n = notice_build_redirect((char *)b, w->p->bufsize, pol->vp.notice_url, url, order);
+            n = notice_build_redirect_for((char *)b, w->p->bufsize, pol->vp.notice_url, url, order,
+                                          notice_reason_of(res->d.cause));
             if (n)
                 CNT(w, blocked_redirect);
         }
         if (n == 0) {
-            n = notice_build_451((char *)b, w->p->bufsize, &pol->notice, url, order);
+            n = notice_build_451_for((char *)b, w->p->bufsize, &pol->notice, url, order,
+                                     notice_reason_of(res->d.cause));
             if (n)
                 CNT(w, blocked_451);
         }
@@ -701,6 +703,9 @@ static enum judge judge_address(struct worker *w, struct conn *c, bool *answer)
     fl.udp = false;
     fl.ipver = c->flags & F_V6 ? 6 : 4;
     fl.dst = c->dst;
+    fl.src = c->src;
+    fl.now = time(NULL);
+    fl.tariff = w->p->cfg.tariff;
     CNT(w, by_address);
     rsref_read_lock();
     const struct ruleset *rs = rsref_get(w->p->rules);
@@ -727,6 +732,9 @@ static enum judge judge_request(struct worker *w, struct conn *c, const struct i
     fl.udp = false;
     fl.ipver = c->flags & F_V6 ? 6 : 4;
     fl.dst = c->dst;
+    fl.src = c->src;
+    fl.now = time(NULL);
+    fl.tariff = w->p->cfg.tariff;
     CNT(w, requests);
     enum judge j = J_PASS;
     rsref_read_lock();
@@ -748,7 +756,12 @@ static enum judge judge_request(struct worker *w, struct conn *c, const struct i
 /* True if a name of a request read only in part already blocks (inspect_blocks). */
 static bool partial_blocks(struct worker *w, const struct conn *c, const struct inspect_request *rq)
 {
-    struct inspect_flow fl = { .udp = false, .ipver = c->flags & F_V6 ? 6 : 4, .dst = c->dst };
+    struct inspect_flow fl = { .udp = false,
+                               .ipver = c->flags & F_V6 ? 6 : 4,
+                               .dst = c->dst,
+                               .src = c->src,
+                               .now = time(NULL),
+                               .tariff = w->p->cfg.tariff };
     rsref_read_lock();
     bool b = inspect_blocks(rsref_get(w->p->rules), &policy(w)->vp, &fl, rq, &w->res);
     rsref_read_unlock();

@@ -80,6 +80,7 @@ struct inline_config {
     const struct notice_config *notice; /* 451 page settings (NULL: defaults) */
     inline_event_fn on_event; /* every decision, called on the worker thread; may be NULL */
     void *event_ctx;
+    const struct verdict_tariff *tariff; /* child tariffs (docs/profiles.md); NULL: none */
 };
 
 /* One decision, as reported to on_event. Pointers are valid during the call only. */

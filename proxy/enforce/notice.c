@@ -176,7 +176,11 @@ static const char PAGE_HEAD[] =
     "border-top:6px solid #b00}h1{font-size:1.35em;margin:.2em 0}"
     "section{margin-bottom:1.2em}dt{font-weight:bold;margin-top:.8em}"
     "dd{margin:0;word-break:break-all}</style>\n"
-    "</head>\n<body>\n<main>\n"
+    "</head>\n<body>\n<main>\n";
+
+/* Who restricted the resource: the law (a regulator order), or the subscriber's tariff or
+ * parental settings (docs/profiles.md), which are not the regulator's and say so. */
+static const char PAGE_LAW[] =
     "<section lang=\"kk\">\n<h1>Бұл ресурсқа қолжетімділік шектелген</h1>\n"
     "<p>Қазақстан Республикасының «Байланыс туралы» Заңының 41-1-бабына сәйкес.</p>\n"
     "</section>\n"
@@ -187,15 +191,43 @@ static const char PAGE_HEAD[] =
     "<p>Under Article 41-1 of the Law of the Republic of Kazakhstan “On Communications”.</p>\n"
     "</section>\n<dl>\n";
 
+static const char PAGE_TARIFF[] =
+    "<section lang=\"kk\">\n<h1>Бұл ресурсқа қолжетімділік сіздің тарифіңіздің шарттарымен "
+    "шектелген</h1>\n<p>Бұл мемлекеттік бұғаттау емес. Тарифті немесе баптауларды жеке кабинетте "
+    "немесе операторда өзгертуге болады.</p>\n</section>\n"
+    "<section lang=\"ru\">\n<h1>Доступ к ресурсу ограничен условиями вашего тарифа</h1>\n"
+    "<p>Это не блокировка по решению государственного органа. Тариф или настройки можно "
+    "изменить в личном кабинете или у оператора.</p>\n</section>\n"
+    "<section lang=\"en\">\n<h1>Access to this resource is restricted by your tariff</h1>\n"
+    "<p>This is not a block ordered by a state authority. The tariff or its settings can be "
+    "changed in your account or with the operator.</p>\n</section>\n<dl>\n";
+
+static const char PAGE_PARENTAL[] =
+    "<section lang=\"kk\">\n<h1>Бұл ресурсқа қолжетімділікті ата-ана бақылауының баптаулары "
+    "шектеген</h1>\n<p>Бұл мемлекеттік бұғаттау емес. Баптауларды ата-ана жеке кабинетте "
+    "өзгерте алады.</p>\n</section>\n"
+    "<section lang=\"ru\">\n<h1>Доступ к ресурсу ограничен настройками родительского "
+    "контроля</h1>\n<p>Это не блокировка по решению государственного органа. Настройки может "
+    "изменить родитель в личном кабинете.</p>\n</section>\n"
+    "<section lang=\"en\">\n<h1>Access to this resource is restricted by parental control "
+    "settings</h1>\n<p>This is not a block ordered by a state authority. A parent can change the "
+    "settings in their account.</p>\n</section>\n<dl>\n";
+
 static const char PAGE_CONTACT_DEFAULT[] =
     "Байланыс операторыңыздың қолдау қызметіне хабарласыңыз. / "
     "Обратитесь в службу поддержки вашего оператора связи. / "
     "Contact your telecom operator's support service.";
 
 static void render_page(struct wbuf *w, const struct notice_config *cfg, const char *url,
-                        size_t url_len, const char *order, size_t order_len)
+                        size_t url_len, const char *order, size_t order_len,
+                        enum notice_reason reason)
 {
     wb_str(w, PAGE_HEAD);
+    wb_str(w, reason == NOTICE_TARIFF     ? PAGE_TARIFF
+              : reason == NOTICE_PARENTAL ? PAGE_PARENTAL
+                                          : PAGE_LAW);
+    if (reason != NOTICE_REGULATOR)
+        order = NULL; /* no order behind it */
     if (url && url_len) {
         wb_str(w, "<dt>Ресурс / Ресурс / Resource</dt>\n<dd><code>");
         wb_html(w, url, url_len, NOTICE_BLOCKED_URL_MAX);
@@ -226,24 +258,34 @@ size_t notice_render_page(char *buf, size_t cap, const struct notice_config *cfg
                           const char *blocked_url, size_t url_len, const char *order,
                           size_t order_len)
 {
+    return notice_render_page_for(buf, cap, cfg, blocked_url, url_len, order, order_len,
+                                  NOTICE_REGULATOR);
+}
+
+size_t notice_render_page_for(char *buf, size_t cap, const struct notice_config *cfg,
+                              const char *blocked_url, size_t url_len, const char *order,
+                              size_t order_len, enum notice_reason reason)
+{
     struct wbuf w = { buf, cap, 0, false };
     if (!buf)
         return 0;
-    render_page(&w, cfg, blocked_url, url_len, order, order_len);
+    render_page(&w, cfg, blocked_url, url_len, order, order_len, reason);
     return w.over ? 0 : w.len;
 }
 
 /* Status line, headers and the page. Returns the length or 0 when it does not fit. */
 static size_t build_page_response(char *buf, size_t cap, unsigned status,
                                   const struct notice_config *cfg, const char *url, size_t url_len,
-                                  const char *order, size_t order_len)
+                                  const char *order, size_t order_len, enum notice_reason reason)
 {
     struct wbuf count = { NULL, 0, 0, false };
-    render_page(&count, cfg, url, url_len, order, order_len);
+    render_page(&count, cfg, url, url_len, order, order_len, reason);
 
     struct wbuf w = { buf, cap, 0, false };
     if (status == 451)
         wb_str(&w, "HTTP/1.1 451 Unavailable For Legal Reasons\r\n");
+    else if (status == 403)
+        wb_str(&w, "HTTP/1.1 403 Forbidden\r\n");
     else
         wb_str(&w, "HTTP/1.1 200 OK\r\n");
     wb_str(&w, "Content-Type: text/html; charset=utf-8\r\nContent-Length: ");
@@ -255,21 +297,52 @@ static size_t build_page_response(char *buf, size_t cap, unsigned status,
         wb_str(&w, ">; rel=\"blocked-by\"\r\n");
     }
     wb_str(&w, "Connection: close\r\n\r\n");
-    render_page(&w, cfg, url, url_len, order, order_len);
+    render_page(&w, cfg, url, url_len, order, order_len, reason);
     return w.over ? 0 : w.len;
 }
 
 size_t notice_build_451(char *buf, size_t cap, const struct notice_config *cfg,
                         const char *blocked_url, const char *order)
 {
+    return notice_build_451_for(buf, cap, cfg, blocked_url, order, NOTICE_REGULATOR);
+}
+
+size_t notice_build_451_for(char *buf, size_t cap, const struct notice_config *cfg,
+                            const char *blocked_url, const char *order, enum notice_reason reason)
+{
     if (!buf)
         return 0;
-    return build_page_response(buf, cap, 451, cfg, blocked_url, cstrlen(blocked_url), order,
-                               cstrlen(order));
+    return build_page_response(buf, cap, reason == NOTICE_REGULATOR ? 451 : 403, cfg, blocked_url,
+                               cstrlen(blocked_url), order, cstrlen(order), reason);
 }
 
 size_t notice_build_redirect(char *buf, size_t cap, const char *notice_url, const char *blocked_url,
                              const char *order)
+{
+    return notice_build_redirect_for(buf, cap, notice_url, blocked_url, order, NOTICE_REGULATOR);
+}
+
+enum notice_reason notice_reason_of(enum verdict_cause c)
+{
+    switch (c) {
+    case CAUSE_PARENTAL: return NOTICE_PARENTAL;
+    case CAUSE_PROFILE:
+    case CAUSE_SCHEDULE:
+    case CAUSE_ALLOWLIST: return NOTICE_TARIFF;
+    case CAUSE_NONE:
+    case CAUSE_REGULATOR: break;
+    }
+    return NOTICE_REGULATOR;
+}
+
+const char *notice_reason_name(enum notice_reason r)
+{
+    return r == NOTICE_TARIFF ? "tariff" : r == NOTICE_PARENTAL ? "parental" : NULL;
+}
+
+size_t notice_build_redirect_for(char *buf, size_t cap, const char *notice_url,
+                                 const char *blocked_url, const char *order,
+                                 enum notice_reason reason)
 {
     if (!buf || !notice_url || !header_safe(notice_url, NOTICE_URL_MAX))
         return 0;
@@ -284,11 +357,17 @@ size_t notice_build_redirect(char *buf, size_t cap, const char *notice_url, cons
         wb_pct(&l, blocked_url, ulen > NOTICE_BLOCKED_URL_MAX ? NOTICE_BLOCKED_URL_MAX : ulen);
         sep = '&';
     }
-    size_t olen = cstrlen(order);
+    size_t olen = reason == NOTICE_REGULATOR ? cstrlen(order) : 0;
     if (olen && order_ok(order, olen)) {
         wb_put(&l, &sep, 1);
         wb_str(&l, "order=");
         wb_put(&l, order, olen);
+        sep = '&';
+    }
+    if (notice_reason_name(reason)) {
+        wb_put(&l, &sep, 1);
+        wb_str(&l, "reason=");
+        wb_str(&l, notice_reason_name(reason));
     }
     if (l.over)
         return 0;
@@ -377,6 +456,7 @@ void notice_parse_target(const char *t, size_t n, struct notice_request *q)
     q->page = false;
     q->url_len = q->order_len = 0;
     q->has_order = false;
+    q->reason = NOTICE_REGULATOR;
     if (!t)
         return;
     /* absolute-form (a proxy-style request): the path starts at the first '/' after "//" */
@@ -406,6 +486,12 @@ void notice_parse_target(const char *t, size_t n, struct notice_request *q)
             } else if (kl == 5 && memcmp(p, "order", 5) == 0) {
                 q->order_len = pct_decode(eq + 1, (size_t)(e - eq - 1), q->order, sizeof(q->order));
                 q->has_order = true;
+            } else if (kl == 6 && memcmp(p, "reason", 6) == 0) {
+                size_t vl = (size_t)(e - eq - 1);
+                if (vl == 6 && memcmp(eq + 1, "tariff", 6) == 0)
+                    q->reason = NOTICE_TARIFF;
+                else if (vl == 8 && memcmp(eq + 1, "parental", 8) == 0)
+                    q->reason = NOTICE_PARENTAL;
             }
         }
         p = amp ? amp + 1 : end;

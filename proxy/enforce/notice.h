@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proxy/judge/verdict.h"
+
 #define NOTICE_ORDER_MAX       64    /* order ids: [A-Za-z0-9._-]{1,64}, anything else dropped */
 #define NOTICE_BLOCKED_URL_MAX 512   /* bytes of the blocked URL kept (longer: cut, with "...") */
 #define NOTICE_CONTACT_MAX     512   /* bytes of contact text / contact URL kept */
@@ -44,6 +46,18 @@ struct notice_config {
     unsigned max_request_bytes; /* notice.max_request_bytes: head cap, 512..65536 (8192) */
 };
 
+/* Who restricted the resource. A tariff or parental block (docs/profiles.md) is not a
+ * regulator's: its page says so, names no order and no law, and its 302 carries
+ * reason=tariff or reason=parental (a 403 instead of a 451 without a notice URL). */
+enum notice_reason { NOTICE_REGULATOR = 0, NOTICE_TARIFF, NOTICE_PARENTAL };
+
+/* "tariff", "parental"; NULL for NOTICE_REGULATOR. */
+const char *notice_reason_name(enum notice_reason r);
+
+/* The page for a decision's cause: parental for CAUSE_PARENTAL, tariff for the other tariff
+ * causes (profile, schedule, allow list), the regulator's otherwise. */
+enum notice_reason notice_reason_of(enum verdict_cause c);
+
 /* What a request-target asks of the page (notice_parse_target). */
 struct notice_request {
     bool page;                            /* the path is "/", "/blocked" or "/blocked/" */
@@ -51,7 +65,8 @@ struct notice_request {
     size_t url_len;
     char order[NOTICE_ORDER_MAX + 2]; /* ?order=, percent-decoded, cut (not terminated) */
     size_t order_len;
-    bool has_order; /* ?order= was present (shown only if valid) */
+    bool has_order;            /* ?order= was present (shown only if valid) */
+    enum notice_reason reason; /* ?reason=tariff|parental; anything else: the regulator's */
 };
 
 /* ---------------------------------------------------------------- pure builders */
@@ -66,6 +81,11 @@ size_t notice_render_page(char *buf, size_t cap, const struct notice_config *cfg
                           const char *blocked_url, size_t url_len, const char *order,
                           size_t order_len);
 
+/* notice_render_page() for a reason (a tariff or parental page has no order). */
+size_t notice_render_page_for(char *buf, size_t cap, const struct notice_config *cfg,
+                              const char *blocked_url, size_t url_len, const char *order,
+                              size_t order_len, enum notice_reason reason);
+
 /* Writes a complete "HTTP/1.1 302 Found" response: Location: notice_url + "?url=...&order=..."
  * (or "&url=" when notice_url already has a query), both values percent-encoded (all but
  * RFC 3986 unreserved bytes), blocked_url cut to NOTICE_BLOCKED_URL_MAX, order dropped unless
@@ -76,6 +96,10 @@ size_t notice_render_page(char *buf, size_t cap, const struct notice_config *cfg
  * cap >= NOTICE_RESPONSE_MAX always fits. Pure; no allocation. */
 size_t notice_build_redirect(char *buf, size_t cap, const char *notice_url, const char *blocked_url,
                              const char *order);
+/* ... for a reason: a tariff or parental block adds "reason=tariff|parental" (and no order). */
+size_t notice_build_redirect_for(char *buf, size_t cap, const char *notice_url,
+                                 const char *blocked_url, const char *order,
+                                 enum notice_reason reason);
 
 /* Writes a complete "HTTP/1.1 451 Unavailable For Legal Reasons" response (RFC 7725) whose
  * body is notice_render_page(cfg, blocked_url, order), with Link: <cfg->url>; rel="blocked-by"
@@ -85,6 +109,9 @@ size_t notice_build_redirect(char *buf, size_t cap, const char *notice_url, cons
  * always fits). Pure; no allocation. */
 size_t notice_build_451(char *buf, size_t cap, const struct notice_config *cfg,
                         const char *blocked_url, const char *order);
+/* ... for a reason: a tariff or parental block is a "403 Forbidden" with its own page. */
+size_t notice_build_451_for(char *buf, size_t cap, const struct notice_config *cfg,
+                            const char *blocked_url, const char *order, enum notice_reason reason);
 
 /* ---------------------------------------------------------------- request helpers */
 

@@ -201,11 +201,14 @@ static void emit(struct engine *e, struct flow *f, const struct inspect_request 
     e->cb(e->ctx, &ev);
 }
 
-static void flow_facts(const struct flow *f, struct inspect_flow *fl)
+static void flow_facts(const struct engine *e, const struct flow *f, struct inspect_flow *fl)
 {
     fl->udp = f->proto == IPPROTO_UDP;
     fl->ipver = f->ipver;
     fl->dst = flowtab_server_addr(f);
+    fl->src = flowtab_client_addr(f);
+    fl->now = (int64_t)(e->now_us / 1000000);
+    fl->tariff = e->cfg.tariff;
 }
 
 /* A flow that ended or gave up without a request we could read: judged on its address alone. */
@@ -215,7 +218,7 @@ static void decide_by_address(struct engine *e, struct flow *f)
     struct inspect_flow fl;
     memset(&rq, 0, sizeof(rq));
     rq.app = (enum verdict_app)f->a.app;
-    flow_facts(f, &fl);
+    flow_facts(e, f, &fl);
     inspect_decide(e->rs, &e->cfg.policy, &fl, &rq, rq.name, &e->res);
     emit(e, f, NULL, NULL, rq.name, false, &e->res.d);
 }
@@ -225,7 +228,7 @@ static bool decide_name(struct engine *e, struct flow *f, const struct inspect_r
                         struct span name, bool alt)
 {
     struct inspect_flow fl;
-    flow_facts(f, &fl);
+    flow_facts(e, f, &fl);
     inspect_decide(e->rs, &e->cfg.policy, &fl, rq, name, &e->res);
     if (e->res.name_invalid)
         e->st.name_invalid++;
@@ -257,7 +260,7 @@ static void finish_flow_inspection(struct engine *e, struct flow *f)
 static bool request_blocks(struct engine *e, struct flow *f, const struct inspect_request *rq)
 {
     struct inspect_flow fl;
-    flow_facts(f, &fl);
+    flow_facts(e, f, &fl);
     return inspect_blocks(e->rs, &e->cfg.policy, &fl, rq, &e->res);
 }
 

@@ -33,6 +33,7 @@ struct engine_config {
     uint32_t udp_idle_s;
     int checksums; /* enum csumpol_mode (csumpol.h): verify (default), ignore, auto */
     struct verdict_policy policy;
+    const struct verdict_tariff *tariff; /* child tariffs (docs/profiles.md); NULL: none */
 };
 
 /* Fills c with the defaults above. */

@@ -150,6 +150,9 @@ void inspect_decide(const struct ruleset *rs, const struct verdict_policy *pol,
     vf.udp = fl->udp;
     vf.ipver = fl->ipver;
     vf.dst = fl->dst;
+    vf.src = fl->src;
+    vf.now = fl->now;
+    vf.tariff = fl->tariff;
     vf.name_hidden = rq->ech;
     res->have_name = false;
     res->name_invalid = false;

@@ -157,6 +157,9 @@ struct inspect_flow {
     bool udp;
     int ipver;
     const uint8_t *dst; /* server address (16 bytes, IPv4 in the first 4) */
+    const uint8_t *src; /* client address (as dst), for the tariff decision; may be NULL */
+    int64_t now;        /* Unix seconds (tariff schedules) */
+    const struct verdict_tariff *tariff; /* NULL: regulator decisions only */
 };
 
 /* A decided request. */

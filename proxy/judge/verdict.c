@@ -1,6 +1,8 @@
 /* verdict.c - the decision for one request; see verdict.h for the order of checks. */
 #include "proxy/judge/verdict.h"
 
+#include <string.h>
+
 static enum verdict_action block_action(const struct verdict_policy *pol,
                                         const struct verdict_facts *f)
 {
@@ -11,8 +13,8 @@ static enum verdict_action block_action(const struct verdict_policy *pol,
     return ACTION_RESET;
 }
 
-void verdict_decide(const struct ruleset *rs, const struct verdict_policy *pol,
-                    const struct verdict_facts *f, struct verdict_decision *d)
+static void regulator_decide(const struct ruleset *rs, const struct verdict_policy *pol,
+                             const struct verdict_facts *f, struct verdict_decision *d)
 {
     struct rule_match m;
 
@@ -65,6 +67,58 @@ void verdict_decide(const struct ruleset *rs, const struct verdict_policy *pol,
         d->action = block_action(pol, f);
 }
 
+/* The tariff side: the client's subscriber, its profile and parental settings. */
+static void tariff_decide(const struct verdict_policy *pol, const struct verdict_facts *f,
+                          struct verdict_decision *d)
+{
+    const struct verdict_tariff *t = f->tariff;
+    if (!t || !t->tariff || !f->src)
+        return;
+    if (t->subs && !submap_lookup(t->subs, f->ipver, f->src, (uint64_t)f->now * 1000, d->sub,
+                                  sizeof(d->sub), NULL, 0))
+        d->sub[0] = '\0';
+    bool named = f->name && f->name_len > 0 && !f->name_is_ip && !f->name_hidden;
+    struct tariff_req r = {
+        .sub = d->sub,
+        .name = named ? f->name : NULL,
+        .name_len = named ? f->name_len : 0,
+        .path = f->path_visible ? f->path : NULL,
+        .path_len = f->path_visible ? f->path_len : 0,
+        .udp = f->udp,
+        .now = f->now,
+    };
+    struct tariff_verdict v;
+    tariff_judge(t->tariff, &r, &v);
+    memcpy(d->profile, v.profile, sizeof(d->profile));
+    if (v.cause == PCAUSE_NONE)
+        return;
+    static const enum verdict_cause map[] = {
+        [PCAUSE_PROFILE] = CAUSE_PROFILE,
+        [PCAUSE_PARENTAL] = CAUSE_PARENTAL,
+        [PCAUSE_SCHEDULE] = CAUSE_SCHEDULE,
+        [PCAUSE_ALLOWLIST] = CAUSE_ALLOWLIST,
+    };
+    d->verdict = VERDICT_BLOCK;
+    d->method = METHOD_TARIFF;
+    d->cause = map[v.cause];
+    memcpy(d->category, v.category, sizeof(d->category));
+    d->action = block_action(pol, f);
+}
+
+void verdict_decide(const struct ruleset *rs, const struct verdict_policy *pol,
+                    const struct verdict_facts *f, struct verdict_decision *d)
+{
+    d->cause = CAUSE_NONE;
+    d->profile[0] = '\0';
+    d->category[0] = '\0';
+    d->sub[0] = '\0';
+    regulator_decide(rs, pol, f, d);
+    if (d->verdict == VERDICT_BLOCK)
+        d->cause = CAUSE_REGULATOR; /* an order always applies, whatever the profile */
+    else
+        tariff_decide(pol, f, d);
+}
+
 const char *verdict_name(enum verdict v)
 {
     return v == VERDICT_BLOCK ? "block" : "pass";
@@ -77,7 +131,21 @@ const char *verdict_method_name(enum verdict_method m)
     case METHOD_DOMAIN: return "domain";
     case METHOD_IP: return "ip";
     case METHOD_IP_FALLBACK: return "ip-fallback";
+    case METHOD_TARIFF: return "tariff";
     case METHOD_NONE: break;
+    }
+    return NULL;
+}
+
+const char *verdict_cause_name(enum verdict_cause c)
+{
+    switch (c) {
+    case CAUSE_REGULATOR: return "regulator";
+    case CAUSE_PROFILE: return "profile";
+    case CAUSE_PARENTAL: return "parental";
+    case CAUSE_SCHEDULE: return "schedule";
+    case CAUSE_ALLOWLIST: return "allowlist";
+    case CAUSE_NONE: break;
     }
     return NULL;
 }

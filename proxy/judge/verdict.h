@@ -22,9 +22,30 @@
 #include <stdint.h>
 
 #include "rules/match/ruleset.h"
+#include "rules/subs/submap.h"
+#include "rules/subs/tariff.h"
 
 enum verdict { VERDICT_PASS = 0, VERDICT_BLOCK };
-enum verdict_method { METHOD_NONE = 0, METHOD_URL, METHOD_DOMAIN, METHOD_IP, METHOD_IP_FALLBACK };
+enum verdict_method {
+    METHOD_NONE = 0,
+    METHOD_URL,
+    METHOD_DOMAIN,
+    METHOD_IP,
+    METHOD_IP_FALLBACK,
+    METHOD_TARIFF, /* the subscriber's profile or parental settings (decision.cause) */
+};
+
+/* Who a block is for: a regulator order (rule files, orders), or the subscriber's tariff
+ * (rules/subs/profile.h: its profile's categories, a parental list, a schedule, allow-list
+ * mode). The tariff side is asked only when the regulator side passes. */
+enum verdict_cause {
+    CAUSE_NONE = 0,
+    CAUSE_REGULATOR,
+    CAUSE_PROFILE,
+    CAUSE_PARENTAL,
+    CAUSE_SCHEDULE,
+    CAUSE_ALLOWLIST,
+};
 enum verdict_app { APP_UNKNOWN = 0, APP_TLS, APP_HTTP, APP_QUIC, APP_H2C };
 
 /* How a block is carried out on the flow (enforcement back ends act on it; scan reports it). */
@@ -46,6 +67,13 @@ struct verdict_policy {
     const char *notice_url; /* HTTP blocks redirect here; NULL: answer with a 451 page */
 };
 
+/* Child tariffs (docs/profiles.md): the node's subscriber map (client address -> subscriber;
+ * NULL: every client gets the default profile) and its tariff table. */
+struct verdict_tariff {
+    const struct submap *subs;
+    const struct tariff *tariff;
+};
+
 /* What the dissectors learnt about one request. Strings are normalized (rules/normalize.h) and
  * need not be NUL-terminated. */
 struct verdict_facts {
@@ -60,25 +88,36 @@ struct verdict_facts {
     bool name_hidden;   /* ECH/ESNI: the real name is encrypted, name is the outer one */
     int ipver;          /* 4 or 6 */
     const uint8_t *dst; /* server address (16 bytes, IPv4 in the first 4) */
+    const uint8_t *src; /* client address (as dst); NULL: not known (no tariff decision) */
+    int64_t now;        /* Unix seconds (tariff schedules, subscriber map expiry) */
+    const struct verdict_tariff *tariff; /* NULL: regulator decisions only */
 };
 
 struct verdict_decision {
     enum verdict verdict;
     enum verdict_method method;
     enum verdict_action action;
-    uint32_t entry;      /* RULESET_NO_ENTRY on pass */
-    uint32_t held_entry; /* pass: the entry whose shared resolved address matched and whose
+    uint32_t entry;           /* RULESET_NO_ENTRY on pass */
+    uint32_t held_entry;      /* pass: the entry whose shared resolved address matched and whose
                            * policy held the block back (a residual risk); else RULESET_NO_ENTRY */
+    enum verdict_cause cause; /* CAUSE_NONE on pass */
+    char profile[PROFILE_NAME_MAX]; /* the client's profile when the tariff side was asked */
+    char category[CATSET_NAME_MAX]; /* CAUSE_PROFILE / CAUSE_SCHEDULE: the category that blocked */
+    char sub[SUB_ID_MAX + 1];       /* the client's subscriber id, "" if not known (in clear:
+                                     * pseudonymise it before writing it anywhere, pseudo.h) */
 };
 
 /* Decides one request against rs (may be NULL: everything passes). Pure; no allocation. */
 void verdict_decide(const struct ruleset *rs, const struct verdict_policy *pol,
                     const struct verdict_facts *f, struct verdict_decision *d);
 
-/* "pass"/"block", "url"/"domain"/"ip"/"ip-fallback" (NULL for METHOD_NONE), "tls"/"http"/... */
+/* "pass"/"block", "url"/"domain"/"ip"/"ip-fallback"/"tariff" (NULL for METHOD_NONE),
+ * "tls"/"http"/... */
 const char *verdict_name(enum verdict v);
 const char *verdict_method_name(enum verdict_method m);
 const char *verdict_app_name(enum verdict_app a);
+/* "regulator", "profile", "parental", "schedule", "allowlist"; NULL for CAUSE_NONE. */
+const char *verdict_cause_name(enum verdict_cause c);
 const char *verdict_action_name(
     enum verdict_action a); /* "reset", "redirect", "451", "drop", NULL */
 

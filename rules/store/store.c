@@ -753,3 +753,117 @@ int store_sub_follow(struct store *s, char *cursor, size_t cap, uint32_t timeout
     }
     return s->ops->sub_follow(s, cursor, cap, timeout_ms, cb, ctx, err, errlen);
 }
+
+/* ---- tariff records ---- */
+
+static bool tariff_text_ok(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n >= STORE_TARIFF_TEXT_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] == 0x7f)
+            return false;
+    return true;
+}
+
+int store_tariff_apply(struct store *s, const struct store_tariff *t, char *err, size_t errlen)
+{
+    const char *why = NULL;
+    if (t->kind != STORE_TARIFF_PROFILE && t->kind != STORE_TARIFF_SUB)
+        why = "unknown kind";
+    else if (!sub_text_ok(t->name, false))
+        why = "invalid name (1..128 printable bytes, no space)";
+    else if (!t->del && !tariff_text_ok(t->text))
+        why = "invalid text (no line breaks or control bytes, under 4096 bytes)";
+    if (why) {
+        snprintf(err, errlen, "store: %s: tariff record '%s': %s", s->where, t->name ? t->name : "",
+                 why);
+        return -EINVAL;
+    }
+    if (!s->ops->tariff_apply) {
+        snprintf(err, errlen, "store: %s: no tariff records", s->where);
+        return -ENOTSUP;
+    }
+    return s->ops->tariff_apply(s, t, err, errlen);
+}
+
+int store_tariff_list(struct store *s, store_tariff_fn cb, void *ctx, char *err, size_t errlen)
+{
+    if (!s->ops->tariff_list) {
+        snprintf(err, errlen, "store: %s: no tariff records", s->where);
+        return -ENOTSUP;
+    }
+    return s->ops->tariff_list(s, cb, ctx, err, errlen);
+}
+
+struct tariff_get {
+    enum store_tariff_kind kind;
+    const char *name;
+    store_tariff_fn cb;
+    void *ctx;
+    bool found;
+};
+
+static int tariff_get_cb(void *ctx, const struct store_tariff *t)
+{
+    struct tariff_get *g = ctx;
+    if (t->kind != g->kind || strcmp(t->name, g->name) != 0)
+        return 0;
+    g->found = true;
+    return g->cb(g->ctx, t);
+}
+
+int store_tariff_get(struct store *s, enum store_tariff_kind kind, const char *name,
+                     store_tariff_fn cb, void *ctx, char *err, size_t errlen)
+{
+    struct tariff_get g = { kind, name, cb, ctx, false };
+    int rc = store_tariff_list(s, tariff_get_cb, &g, err, errlen);
+    if (rc)
+        return rc;
+    if (!g.found) {
+        snprintf(err, errlen, "store: %s: no %s '%s'", s->where,
+                 kind == STORE_TARIFF_PROFILE ? "profile" : "subscriber settings", name);
+        return -ENOENT;
+    }
+    return 0;
+}
+
+int store_tariff_follow(struct store *s, char *cursor, size_t cap, uint32_t timeout_ms,
+                        store_tariff_fn cb, void *ctx, char *err, size_t errlen)
+{
+    if (!s->ops->tariff_follow) {
+        snprintf(err, errlen, "store: %s: no tariff change stream", s->where);
+        return -ENOTSUP;
+    }
+    if (cap < STORE_SUB_CURSOR_MAX) {
+        snprintf(err, errlen, "store: %s: tariff cursor buffer too small", s->where);
+        return -EINVAL;
+    }
+    return s->ops->tariff_follow(s, cursor, cap, timeout_ms, cb, ctx, err, errlen);
+}
+
+size_t store_tariff_format(const struct store_tariff *t, char *out, size_t cap)
+{
+    int n = t->del
+                ? snprintf(out, cap, "%c %s", t->kind == STORE_TARIFF_PROFILE ? 'P' : 'S', t->name)
+                : snprintf(out, cap, "%c %s %s", (char)t->kind, t->name, t->text ? t->text : "");
+    return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
+}
+
+int store_tariff_parse(char *line, struct store_tariff *t)
+{
+    char k = line[0];
+    if (!k || line[1] != ' ' || !strchr("psPS", k))
+        return -1;
+    char *name = line + 2, *sp = strchr(name, ' ');
+    t->kind = k == 'p' || k == 'P' ? STORE_TARIFF_PROFILE : STORE_TARIFF_SUB;
+    t->del = k == 'P' || k == 'S';
+    if (sp)
+        *sp = '\0';
+    t->name = name;
+    t->text = sp ? sp + 1 : "";
+    if (!sub_text_ok(name, false) || (t->del && sp) || (!t->del && !sp))
+        return -1;
+    return 0;
+}

@@ -164,6 +164,20 @@ struct store_sub {
 };
 typedef int (*store_sub_fn)(void *ctx, const struct store_sub *e);
 
+/* ---- tariff records (docs/profiles.md) ---- */
+#define STORE_TARIFF_TEXT_MAX 4096 /* bytes of a record's text, NUL included */
+
+/* A profile definition (name -> profile text) or a subscriber's settings (id -> settings
+ * text), rules/subs/profile.h's texts. del: the record is removed (text unused). */
+enum store_tariff_kind { STORE_TARIFF_PROFILE = 'p', STORE_TARIFF_SUB = 's' };
+struct store_tariff {
+    enum store_tariff_kind kind;
+    bool del;
+    const char *name;
+    const char *text;
+};
+typedef int (*store_tariff_fn)(void *ctx, const struct store_tariff *t);
+
 struct store;
 
 struct store_ops {
@@ -202,6 +216,12 @@ struct store_ops {
     int (*sub_list)(struct store *s, store_sub_fn cb, void *ctx, char *err, size_t errlen);
     int (*sub_follow)(struct store *s, char *cursor, size_t cap, uint32_t timeout_ms,
                       store_sub_fn cb, void *ctx, char *err, size_t errlen);
+
+    /* ---- tariff records (profiles, subscriber settings), docs/profiles.md ---- */
+    int (*tariff_apply)(struct store *s, const struct store_tariff *t, char *err, size_t errlen);
+    int (*tariff_list)(struct store *s, store_tariff_fn cb, void *ctx, char *err, size_t errlen);
+    int (*tariff_follow)(struct store *s, char *cursor, size_t cap, uint32_t timeout_ms,
+                         store_tariff_fn cb, void *ctx, char *err, size_t errlen);
 };
 
 /* The common head of every back end's handle. */
@@ -350,5 +370,31 @@ int store_sub_list(struct store *s, store_sub_fn cb, void *ctx, char *err, size_
  * store without a change stream (the directory store: one node), or a negative errno. */
 int store_sub_follow(struct store *s, char *cursor, size_t cap, uint32_t timeout_ms,
                      store_sub_fn cb, void *ctx, char *err, size_t errlen);
+
+/* ---- tariff records (docs/profiles.md, docs/store.md) ---- */
+
+/* Writes (or removes) one record and appends it to the tariff change stream. The name must be
+ * 1..128 printable bytes without space; the text at most STORE_TARIFF_TEXT_MAX - 1 bytes
+ * without line breaks or control bytes (its syntax is the caller's: rules/subs/profile.h).
+ * Returns 0, -ENOENT (removing what is not there), -EINVAL or a negative errno. */
+int store_tariff_apply(struct store *s, const struct store_tariff *t, char *err, size_t errlen);
+
+/* Calls cb for every record (profiles and subscribers), in no particular order. */
+int store_tariff_list(struct store *s, store_tariff_fn cb, void *ctx, char *err, size_t errlen);
+
+/* Calls cb once with the record (kind, name); -ENOENT when there is none. */
+int store_tariff_get(struct store *s, enum store_tariff_kind kind, const char *name,
+                     store_tariff_fn cb, void *ctx, char *err, size_t errlen);
+
+/* Follows the tariff changes, as store_sub_follow() (cursor "" first: the current end; then
+ * every record written after it, removals with del set). -ENOTSUP for the directory store. */
+int store_tariff_follow(struct store *s, char *cursor, size_t cap, uint32_t timeout_ms,
+                        store_tariff_fn cb, void *ctx, char *err, size_t errlen);
+
+/* The one-line form of a record, used by the change stream and the directory store:
+ * "p NAME TEXT" / "s ID TEXT", removals "P NAME" / "S ID". Returns the length (0: does not
+ * fit in cap). store_tariff_parse() reads one back (line modified; pointers into it): 0 or -1. */
+size_t store_tariff_format(const struct store_tariff *t, char *out, size_t cap);
+int store_tariff_parse(char *line, struct store_tariff *t);
 
 #endif

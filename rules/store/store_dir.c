@@ -67,8 +67,9 @@ static void give_at(const struct dstore *d, int dfd, const char *name)
  * files) goes to the owner too. */
 static void give_tree(const struct dstore *d)
 {
-    static const char *const top[] = { "orders", "nodes", "enforced", "evidence", "hits",
-                                       "docs",   "subs",  "lock",     "version",  "changes.log" };
+    static const char *const top[] = { "orders",  "nodes",       "enforced", "evidence",
+                                       "hits",    "docs",        "subs",     "lock",
+                                       "version", "changes.log", "tariff" };
     if (!d->give)
         return;
     for (size_t i = 0; i < sizeof(top) / sizeof(top[0]); i++)
@@ -1238,6 +1239,10 @@ static int dir_sub_apply(struct store *s, const struct store_sub *e, size_t n, c
 static int dir_sub_get(struct store *s, const char *addr, store_sub_fn cb, void *ctx, char *err,
                        size_t errlen);
 static int dir_sub_list(struct store *s, store_sub_fn cb, void *ctx, char *err, size_t errlen);
+static int dir_tariff_apply(struct store *s, const struct store_tariff *t, char *err,
+                            size_t errlen);
+static int dir_tariff_list(struct store *s, store_tariff_fn cb, void *ctx, char *err,
+                           size_t errlen);
 
 static const struct store_ops dir_ops = {
     .name = "dir",
@@ -1262,6 +1267,8 @@ static const struct store_ops dir_ops = {
     .sub_apply = dir_sub_apply,
     .sub_get = dir_sub_get,
     .sub_list = dir_sub_list,
+    .tariff_apply = dir_tariff_apply,
+    .tariff_list = dir_tariff_list,
 };
 
 static int mkdir_p(const char *path)
@@ -1471,5 +1478,136 @@ static int dir_sub_list(struct store *s, store_sub_fn cb, void *ctx, char *err, 
         free(buf);
     }
     closedir(dir);
+    return rc;
+}
+
+/* ---- tariff records (docs/profiles.md) ----
+ *
+ * DIR/tariff   one record a line, store_tariff_format()'s "p NAME TEXT" / "s ID TEXT"; a change
+ *              rewrites the file (atomically, under the lock). One node: no change stream. */
+
+#define TARIFF_FILE_MAX (1ull << 30)
+
+static int tariff_read(struct dstore *d, char **buf, size_t *n, char *err, size_t errlen)
+{
+    int rc = read_file(d, "tariff", TARIFF_FILE_MAX, buf, n);
+    if (rc == -ENOENT) {
+        *buf = NULL;
+        *n = 0;
+        return 0;
+    }
+    return rc ? fail_errno(d, err, errlen, "tariff", -rc) : 0;
+}
+
+/* Calls fn for each record line of buf[0..n) (a copy of the line is parsed). */
+static int tariff_each(const char *buf, size_t n,
+                       int (*fn)(void *, const struct store_tariff *, const char *, size_t),
+                       void *arg)
+{
+    const char *p = buf, *end = buf + n;
+    char line[STORE_TARIFF_TEXT_MAX + STORE_SUB_ID_MAX + 8];
+    while (p && p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t ll = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        struct store_tariff t;
+        if (ll < sizeof(line)) {
+            memcpy(line, p, ll);
+            line[ll] = '\0';
+            if (store_tariff_parse(line, &t) == 0 && !t.del) {
+                int rc = fn(arg, &t, p, ll);
+                if (rc)
+                    return rc;
+            }
+        }
+        p += ll + 1;
+    }
+    return 0;
+}
+
+struct tariff_edit {
+    const struct store_tariff *t;
+    char *out;
+    size_t len;
+    bool found;
+};
+
+static int tariff_keep(void *arg, const struct store_tariff *t, const char *line, size_t ll)
+{
+    struct tariff_edit *e = arg;
+    if (t->kind == e->t->kind && strcmp(t->name, e->t->name) == 0) {
+        e->found = true;
+        return 0;
+    }
+    memcpy(e->out + e->len, line, ll);
+    e->len += ll;
+    e->out[e->len++] = '\n';
+    return 0;
+}
+
+static int dir_tariff_apply(struct store *s, const struct store_tariff *t, char *err, size_t errlen)
+{
+    struct dstore *d = (struct dstore *)s;
+    char line[STORE_TARIFF_TEXT_MAX + STORE_SUB_ID_MAX + 8];
+    size_t ll = store_tariff_format(t, line, sizeof(line));
+    if (!ll) {
+        snprintf(err, errlen, "store: %s: tariff record '%s' too long", s->where, t->name);
+        return -EINVAL;
+    }
+    int rc = lock(d, LOCK_EX, err, errlen);
+    if (rc)
+        return rc;
+    char *buf = NULL;
+    size_t n = 0;
+    rc = tariff_read(d, &buf, &n, err, errlen);
+    struct tariff_edit e = { t, malloc(n + ll + 2), 0, false };
+    if (!rc && !e.out)
+        rc = fail_errno(d, err, errlen, "tariff", ENOMEM);
+    if (!rc)
+        rc = tariff_each(buf, n, tariff_keep, &e);
+    if (!rc && t->del && !e.found) {
+        snprintf(err, errlen, "store: %s: no %s '%s'", s->where,
+                 t->kind == STORE_TARIFF_PROFILE ? "profile" : "subscriber settings", t->name);
+        rc = -ENOENT;
+    }
+    if (!rc && !t->del) {
+        memcpy(e.out + e.len, line, ll);
+        e.len += ll;
+        e.out[e.len++] = '\n';
+    }
+    if (!rc)
+        rc = write_atomic(d, "tariff", e.out, e.len, NULL, 0, true, err, errlen);
+    unlock(d);
+    free(buf);
+    free(e.out);
+    return rc;
+}
+
+struct tariff_cb {
+    store_tariff_fn cb;
+    void *ctx;
+};
+
+static int tariff_deliver(void *arg, const struct store_tariff *t, const char *line, size_t ll)
+{
+    (void)line;
+    (void)ll;
+    const struct tariff_cb *c = arg;
+    return c->cb(c->ctx, t);
+}
+
+static int dir_tariff_list(struct store *s, store_tariff_fn cb, void *ctx, char *err, size_t errlen)
+{
+    struct dstore *d = (struct dstore *)s;
+    int rc = lock(d, LOCK_SH, err, errlen);
+    if (rc)
+        return rc;
+    char *buf = NULL;
+    size_t n = 0;
+    rc = tariff_read(d, &buf, &n, err, errlen);
+    unlock(d);
+    struct tariff_cb c = { cb, ctx };
+    if (!rc)
+        rc = tariff_each(buf, n, tariff_deliver, &c);
+    free(buf);
     return rc;
 }

@@ -1365,6 +1365,10 @@ static int r_sub_get(struct store *s, const char *addr, store_sub_fn cb, void *c
 static int r_sub_list(struct store *s, store_sub_fn cb, void *ctx, char *err, size_t errlen);
 static int r_sub_follow(struct store *s, char *cursor, size_t cap, uint32_t timeout_ms,
                         store_sub_fn cb, void *ctx, char *err, size_t errlen);
+static int r_tariff_apply(struct store *s, const struct store_tariff *t, char *err, size_t errlen);
+static int r_tariff_list(struct store *s, store_tariff_fn cb, void *ctx, char *err, size_t errlen);
+static int r_tariff_follow(struct store *s, char *cursor, size_t cap, uint32_t timeout_ms,
+                           store_tariff_fn cb, void *ctx, char *err, size_t errlen);
 
 static const struct store_ops redis_ops = {
     .name = "redis",
@@ -1390,6 +1394,9 @@ static const struct store_ops redis_ops = {
     .sub_get = r_sub_get,
     .sub_list = r_sub_list,
     .sub_follow = r_sub_follow,
+    .tariff_apply = r_tariff_apply,
+    .tariff_list = r_tariff_list,
+    .tariff_follow = r_tariff_follow,
 };
 
 struct store *store_redis_open(const struct store_url *u, const struct store_opts *o,
@@ -1612,6 +1619,20 @@ static int r_sub_get(struct store *s, const char *addr, store_sub_fn cb, void *c
     return rc;
 }
 
+/* One page of a SCAN-family reply: the next cursor copied into cursor (cap bytes) and the page's
+ * array returned (owned by rp); NULL (rp freed) when the reply is not one. */
+static const redisReply *scan_page(redisReply *rp, char *cursor, size_t cap)
+{
+    if (rp->type != REDIS_REPLY_ARRAY || rp->elements != 2 ||
+        rp->element[0]->type != REDIS_REPLY_STRING || rp->element[0]->len >= cap ||
+        rp->element[1]->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(rp);
+        return NULL;
+    }
+    snprintf(cursor, cap, "%s", rp->element[0]->str);
+    return rp->element[1];
+}
+
 static int r_sub_list(struct store *s, store_sub_fn cb, void *ctx, char *err, size_t errlen)
 {
     struct rstore *r = (struct rstore *)s;
@@ -1626,14 +1647,9 @@ static int r_sub_list(struct store *s, store_sub_fn cb, void *ctx, char *err, si
                 true, &rc, err, errlen);
         if (!rp)
             return rc;
-        if (rp->type != REDIS_REPLY_ARRAY || rp->elements != 2 ||
-            rp->element[0]->type != REDIS_REPLY_STRING || rp->element[0]->len >= sizeof(cursor) ||
-            rp->element[1]->type != REDIS_REPLY_ARRAY) {
-            freeReplyObject(rp);
+        const redisReply *ks = scan_page(rp, cursor, sizeof(cursor));
+        if (!ks)
             return bad_reply(r, "SCAN", err, errlen);
-        }
-        snprintf(cursor, sizeof(cursor), "%s", rp->element[0]->str);
-        const redisReply *ks = rp->element[1];
         char **keys = calloc(ks->elements + 1, sizeof(*keys));
         const char **addrs = calloc(ks->elements + 1, sizeof(*addrs));
         size_t m = 0;
@@ -1700,15 +1716,19 @@ static int sub_lines(const redisReply *fields, store_sub_fn cb, void *ctx, size_
     return 0;
 }
 
-static int r_sub_follow(struct store *s, char *cursor, size_t cap, uint32_t timeout_ms,
-                        store_sub_fn cb, void *ctx, char *err, size_t errlen)
+/* What a follower does with the fields of one stream entry: delivers its records, counting
+ * them in *n; a non-zero return stops the follow. */
+typedef int (*entry_fn)(const redisReply *fields, void *arg, size_t *n);
+
+/* Follows stream from cursor ("": set it to the stream's end and deliver nothing), waiting up
+ * to timeout_ms; each entry's fields go to fn. Returns the records delivered or an error. */
+static int follow_stream(struct rstore *r, const char *stream, char *cursor, size_t cap,
+                         uint32_t timeout_ms, entry_fn fn, void *arg, char *err, size_t errlen)
 {
-    struct rstore *r = (struct rstore *)s;
     int rc = 0;
     if (!cursor[0]) {
-        redisReply *rp =
-            cmd(r, 6, (const char *[]){ "XREVRANGE", r->k_sub_changes, "+", "-", "COUNT", "1" },
-                NULL, true, &rc, err, errlen);
+        redisReply *rp = cmd(r, 6, (const char *[]){ "XREVRANGE", stream, "+", "-", "COUNT", "1" },
+                             NULL, true, &rc, err, errlen);
         if (!rp)
             return rc;
         snprintf(cursor, cap, "0-0");
@@ -1723,10 +1743,10 @@ static int r_sub_follow(struct store *s, char *cursor, size_t cap, uint32_t time
     char bms[16];
     snprintf(bms, sizeof(bms), "%u", timeout_ms);
     r->op_io_ms = timeout_ms + r->io_ms;
-    redisReply *rp = cmd(r, 8,
-                         (const char *[]){ "XREAD", "COUNT", FOLLOW_BATCH, "BLOCK", bms, "STREAMS",
-                                           r->k_sub_changes, cursor },
-                         NULL, false, &rc, err, errlen);
+    redisReply *rp = cmd(
+        r, 8,
+        (const char *[]){ "XREAD", "COUNT", FOLLOW_BATCH, "BLOCK", bms, "STREAMS", stream, cursor },
+        NULL, false, &rc, err, errlen);
     r->op_io_ms = 0;
     if (!rp)
         return rc;
@@ -1739,8 +1759,142 @@ static int r_sub_follow(struct store *s, char *cursor, size_t cap, uint32_t time
             e->element[1]->type != REDIS_REPLY_ARRAY)
             continue;
         snprintf(cursor, cap, "%s", e->element[0]->str);
-        rc = sub_lines(e->element[1], cb, ctx, &n);
+        rc = fn(e->element[1], arg, &n);
     }
     freeReplyObject(rp);
     return rc ? rc : (int)n;
+}
+
+struct sub_follow_arg {
+    store_sub_fn cb;
+    void *ctx;
+};
+
+static int sub_entry(const redisReply *fields, void *arg, size_t *n)
+{
+    const struct sub_follow_arg *a = arg;
+    return sub_lines(fields, a->cb, a->ctx, n);
+}
+
+static int r_sub_follow(struct store *s, char *cursor, size_t cap, uint32_t timeout_ms,
+                        store_sub_fn cb, void *ctx, char *err, size_t errlen)
+{
+    struct rstore *r = (struct rstore *)s;
+    struct sub_follow_arg a = { cb, ctx };
+    return follow_stream(r, r->k_sub_changes, cursor, cap, timeout_ms, sub_entry, &a, err, errlen);
+}
+
+/* ---- tariff records (docs/profiles.md) ----
+ *
+ * PREFIX tariff            hash: "p:NAME" -> profile text, "s:ID" -> subscriber settings text
+ * PREFIX tariff:changes    stream: one entry per change, field c = store_tariff_format() */
+
+/* Sets or removes one field and appends the change, atomically. KEYS[1] the hash, KEYS[2] the
+ * stream; ARGV: field, "set"/"del", text, stream length kept, change line. 0: nothing to
+ * remove. */
+static const char TARIFF_LUA[] =
+    "if ARGV[2] == 'del' then\n"
+    "  if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end\n"
+    "else\n"
+    "  redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])\n"
+    "end\n"
+    "redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'c', ARGV[5])\n"
+    "return 1\n";
+
+static int r_tariff_apply(struct store *s, const struct store_tariff *t, char *err, size_t errlen)
+{
+    struct rstore *r = (struct rstore *)s;
+    char h[sizeof(r->u.prefix) + 16], st[sizeof(r->u.prefix) + 24], field[STORE_SUB_ID_MAX + 4];
+    char line[STORE_TARIFF_TEXT_MAX + STORE_SUB_ID_MAX + 8], maxlen[24];
+    key(h, sizeof(h), r, "tariff", "");
+    key(st, sizeof(st), r, "tariff:changes", "");
+    snprintf(field, sizeof(field), "%c:%s", (char)t->kind, t->name);
+    snprintf(maxlen, sizeof(maxlen), "%llu", (unsigned long long)r->base.log_keep);
+    if (!store_tariff_format(t, line, sizeof(line))) {
+        snprintf(err, errlen, "store: %s: tariff record '%s' too long", r->base.where, t->name);
+        return -EINVAL;
+    }
+    int rc = 0;
+    redisReply *rp =
+        cmd(r, 10,
+            (const char *[]){ "EVAL", TARIFF_LUA, "2", h, st, field, t->del ? "del" : "set",
+                              t->del ? "" : t->text, maxlen, line },
+            NULL, false, &rc, err, errlen);
+    if (!rp)
+        return rc;
+    bool none = rp->type == REDIS_REPLY_INTEGER && rp->integer == 0;
+    freeReplyObject(rp);
+    if (none) {
+        snprintf(err, errlen, "store: %s: no %s '%s'", r->base.where,
+                 t->kind == STORE_TARIFF_PROFILE ? "profile" : "subscriber settings", t->name);
+        return -ENOENT;
+    }
+    return 0;
+}
+
+static int r_tariff_list(struct store *s, store_tariff_fn cb, void *ctx, char *err, size_t errlen)
+{
+    struct rstore *r = (struct rstore *)s;
+    char h[sizeof(r->u.prefix) + 16];
+    key(h, sizeof(h), r, "tariff", "");
+    char cursor[32] = "0";
+    int rc = 0;
+    do {
+        redisReply *rp = cmd(r, 5, (const char *[]){ "HSCAN", h, cursor, "COUNT", SCAN_COUNT },
+                             NULL, true, &rc, err, errlen);
+        if (!rp)
+            return rc;
+        const redisReply *kv = scan_page(rp, cursor, sizeof(cursor));
+        if (!kv)
+            return bad_reply(r, "HSCAN", err, errlen);
+        for (size_t i = 0; !rc && i + 1 < kv->elements; i += 2) {
+            const redisReply *k = kv->element[i], *v = kv->element[i + 1];
+            if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING || k->len < 3 ||
+                k->str[1] != ':' || (k->str[0] != 'p' && k->str[0] != 's'))
+                continue;
+            struct store_tariff t = { .kind = (enum store_tariff_kind)k->str[0],
+                                      .name = k->str + 2,
+                                      .text = v->str };
+            rc = cb(ctx, &t);
+        }
+        freeReplyObject(rp);
+    } while (!rc && strcmp(cursor, "0") != 0);
+    return rc;
+}
+
+struct tariff_follow_arg {
+    store_tariff_fn cb;
+    void *ctx;
+};
+
+static int tariff_entry(const redisReply *fields, void *arg, size_t *n)
+{
+    const struct tariff_follow_arg *a = arg;
+    for (size_t f = 0; f + 1 < fields->elements; f += 2) {
+        const redisReply *k = fields->element[f], *v = fields->element[f + 1];
+        if (k->type != REDIS_REPLY_STRING || strcmp(k->str, "c") != 0 ||
+            v->type != REDIS_REPLY_STRING || v->len >= STORE_TARIFF_TEXT_MAX + STORE_SUB_ID_MAX)
+            continue;
+        char line[STORE_TARIFF_TEXT_MAX + STORE_SUB_ID_MAX + 8];
+        memcpy(line, v->str, v->len);
+        line[v->len] = '\0';
+        struct store_tariff t;
+        if (store_tariff_parse(line, &t) != 0)
+            continue;
+        (*n)++;
+        int rc = a->cb(a->ctx, &t);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int r_tariff_follow(struct store *s, char *cursor, size_t cap, uint32_t timeout_ms,
+                           store_tariff_fn cb, void *ctx, char *err, size_t errlen)
+{
+    struct rstore *r = (struct rstore *)s;
+    char st[sizeof(r->u.prefix) + 24];
+    key(st, sizeof(st), r, "tariff:changes", "");
+    struct tariff_follow_arg a = { cb, ctx };
+    return follow_stream(r, st, cursor, cap, timeout_ms, tariff_entry, &a, err, errlen);
 }

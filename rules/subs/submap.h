@@ -8,7 +8,7 @@
  * rsref_thread_register(). Writers are serialized by an internal mutex; a replaced or removed
  * entry is freed after a grace period (call_rcu).
  *
- * The table is open addressing over a fixed number of slots chosen at creation (twice the
+ * The table is open addressing over a fixed number of slots chosen at creation (1.5 times the
  * capacity, rounded up to a power of two): it never resizes, and refuses an insert past the
  * capacity (-ENOSPC), so memory is known up front. Text forms, used by the store, the CLI and
  * the logs: "10.0.0.1" and "2001:db8:1::/56" (inet_ntop's form, the prefix length always

@@ -109,6 +109,10 @@ static const char *const elsewhere[] = {
     "report.timezone",
     "report.sign_key",
     "report.sign_cert", /* the report commands (proxy/daemon/report_cli.c) */
+    "categories.dir",
+    "profiles.file",
+    "profiles.default",
+    "profiles.timezone", /* the tariff table (proxy/daemon/tariffcfg.c, daemon.c) */
 };
 
 static struct settings *load(const char *extra)

@@ -240,6 +240,12 @@ static const struct err_case err_cases[] = {
     { "mode = inline\nreport.timezone = Mars/Olympus\n",
       "config: t.conf:2: report.timezone: 'Mars/Olympus' is not in the time zone database (an "
       "IANA name such as Asia/Almaty, UTC, or an offset such as +05:00)" },
+    { "mode = inline\nprofiles.timezone = Mars/Olympus\n",
+      "config: t.conf:2: profiles.timezone: 'Mars/Olympus' is not a time zone (IANA name, UTC or "
+      "+HH:MM)" },
+    { "mode = inline\nprofiles.default = Child!\n",
+      "config: t.conf:2: profiles.default: 'Child!' is not a profile name ([a-z0-9_-], under 32 "
+      "bytes)" },
     { "mode = inline\nreport.sign_key = /etc/qorgau/report.key\n",
       "config: t.conf: report.sign_cert: required with report.sign_key (a report is signed with "
       "both or not at all)" },

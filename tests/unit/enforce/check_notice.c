@@ -504,6 +504,60 @@ START_TEST(order_ok)
 }
 END_TEST
 
+/* A tariff or parental block: reason= in the 302 (no order), its own page (no law, no order),
+ * a 403 without a notice URL, and the page server reading reason= back. */
+START_TEST(tariff_reasons)
+{
+    static char rb[NOTICE_RESPONSE_MAX];
+    size_t n = notice_build_redirect_for(rb, sizeof(rb), "http://notice.test/blocked",
+                                         "http://games.test/", "O-1", NOTICE_TARIFF);
+    ck_assert_uint_gt(n, 0);
+    rb[n] = '\0';
+    ck_assert_ptr_nonnull(strstr(
+        rb,
+        "Location: http://notice.test/blocked?url=http%3A%2F%2Fgames.test%2F&reason=tariff\r\n"));
+    n = notice_build_redirect_for(rb, sizeof(rb), "http://notice.test/?x=1", NULL, NULL,
+                                  NOTICE_PARENTAL);
+    rb[n] = '\0';
+    ck_assert_ptr_nonnull(strstr(rb, "Location: http://notice.test/?x=1&reason=parental\r\n"));
+    n = notice_build_redirect_for(rb, sizeof(rb), "http://notice.test/", NULL, "O-1",
+                                  NOTICE_REGULATOR);
+    rb[n] = '\0';
+    ck_assert_ptr_nonnull(strstr(rb, "Location: http://notice.test/?order=O-1\r\n"));
+    ck_assert_ptr_null(strstr(rb, "reason="));
+    struct notice_config cfg = { .show_order = true, .contact = "call 777" };
+    n = notice_build_451_for(rb, sizeof(rb), &cfg, "http://games.test/", "O-1", NOTICE_TARIFF);
+    rb[n] = '\0';
+    ck_assert_ptr_nonnull(strstr(rb, "HTTP/1.1 403 Forbidden\r\n"));
+    ck_assert_ptr_nonnull(strstr(rb, "restricted by your tariff"));
+    ck_assert_ptr_nonnull(strstr(rb, "условиями вашего тарифа"));
+    ck_assert_ptr_nonnull(strstr(rb, "тарифіңіздің"));
+    ck_assert_ptr_nonnull(strstr(rb, "call 777"));
+    ck_assert_ptr_null(strstr(rb, "41-1"));
+    ck_assert_ptr_null(strstr(rb, "O-1"));
+    n = notice_render_page_for(rb, sizeof(rb), &cfg, NULL, 0, NULL, 0, NOTICE_PARENTAL);
+    rb[n] = '\0';
+    ck_assert_ptr_nonnull(strstr(rb, "parental control"));
+    ck_assert_ptr_nonnull(strstr(rb, "родительского контроля"));
+    ck_assert_ptr_nonnull(strstr(rb, "ата-ана"));
+    n = notice_build_451_for(rb, sizeof(rb), &cfg, NULL, "O-1", NOTICE_REGULATOR);
+    rb[n] = '\0';
+    ck_assert_ptr_nonnull(strstr(rb, "451 Unavailable"));
+    ck_assert_ptr_nonnull(strstr(rb, "41-1"));
+    struct notice_request q;
+    notice_parse_target("/blocked?url=x&reason=parental", 30, &q);
+    ck_assert_int_eq(q.reason, NOTICE_PARENTAL);
+    notice_parse_target("/blocked?reason=tariff", 22, &q);
+    ck_assert_int_eq(q.reason, NOTICE_TARIFF);
+    notice_parse_target("/blocked?reason=tariffx", 23, &q);
+    ck_assert_int_eq(q.reason, NOTICE_REGULATOR);
+    ck_assert_int_eq(notice_reason_of(CAUSE_SCHEDULE), NOTICE_TARIFF);
+    ck_assert_int_eq(notice_reason_of(CAUSE_ALLOWLIST), NOTICE_TARIFF);
+    ck_assert_int_eq(notice_reason_of(CAUSE_PARENTAL), NOTICE_PARENTAL);
+    ck_assert_int_eq(notice_reason_of(CAUSE_REGULATOR), NOTICE_REGULATOR);
+}
+END_TEST
+
 static Suite *notice_suite(void)
 {
     Suite *s = suite_create("notice");
@@ -535,6 +589,7 @@ static Suite *notice_suite(void)
     tcase_add_loop_test(tc, target_table, 0, (int)(sizeof(targets) / sizeof(targets[0])));
     tcase_add_test(tc, target_bounds);
     tcase_add_test(tc, order_ok);
+    tcase_add_test(tc, tariff_reasons);
     suite_add_tcase(s, tc);
     return s;
 }

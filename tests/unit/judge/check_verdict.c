@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rules/match/rsref.h"
 #include "rules/match/ruleset.h"
 #include "proxy/judge/verdict.h"
 
@@ -221,6 +222,109 @@ START_TEST(names)
 }
 END_TEST
 
+/* Child tariffs: the client's subscriber (subscriber map) and its profile decide after the
+ * regulator side; an order blocks whatever the profile; the cause, profile and category are
+ * reported. */
+START_TEST(tariff_side)
+{
+    rsref_thread_register();
+    struct catset_builder *cb = catset_builder_new();
+    char err[256];
+    ck_assert_int_eq(catset_builder_category(cb, "adult"), 0);
+    ck_assert_int_eq(catset_builder_add(cb, "adult.example", 13, 0, false, err, sizeof(err)), 0);
+    ck_assert_int_eq(catset_builder_add(cb, "blocked.example", 15, 0, false, err, sizeof(err)), 0);
+    struct tariff *t = tariff_new("default");
+    tariff_set_categories(t, catset_build(cb));
+    ck_assert_int_eq(tariff_set_profile(t, "child", "block=adult", err, sizeof(err)), 0);
+    ck_assert_int_eq(tariff_set_profile(t, "strict", "allowlist=yes allow=adult", err, sizeof(err)),
+                     0);
+    ck_assert_int_eq(tariff_set_sub(t, "77010000001", "profile=child", err, sizeof(err)), 0);
+    ck_assert_int_eq(tariff_set_sub(t, "77010000002", "profile=strict", err, sizeof(err)), 0);
+    ck_assert_int_eq(tariff_publish(t, err, sizeof(err)), 0);
+    struct submap *m = submap_new(16);
+    struct sub_addr a;
+    ck_assert_int_eq(sub_addr_parse("10.1.0.2", 8, &a, err, sizeof(err)), 0);
+    ck_assert_int_eq(submap_set(m, &a, "77010000001", NULL, 0), 0);
+    ck_assert_int_eq(sub_addr_parse("10.1.0.3", 8, &a, err, sizeof(err)), 0);
+    ck_assert_int_eq(submap_set(m, &a, "77010000002", NULL, 0), 0);
+    struct verdict_tariff vt = { m, t };
+    static const uint8_t CHILD[16] = { 10, 1, 0, 2 }, ADULT[16] = { 10, 1, 0, 9 },
+                         STRICT[16] = { 10, 1, 0, 3 };
+    struct verdict_policy pol = { VERDICT_HTTPS_URL_BLOCK_NAME, "http://notice.example/" };
+    struct verdict_facts f;
+    struct verdict_decision d;
+    memset(&f, 0, sizeof(f));
+    f.app = APP_HTTP;
+    f.name = "www.adult.example";
+    f.name_len = strlen(f.name);
+    f.path = "/";
+    f.path_len = 1;
+    f.path_visible = true;
+    f.ipver = 4;
+    f.dst = DST_FREE;
+    f.now = 1796601600;
+    f.tariff = &vt;
+    f.src = ADULT;
+    verdict_decide(g_rs, &pol, &f, &d);
+    ck_assert_int_eq(d.verdict, VERDICT_PASS);
+    ck_assert_int_eq(d.cause, CAUSE_NONE);
+    ck_assert_str_eq(d.sub, "");
+    f.src = CHILD;
+    verdict_decide(g_rs, &pol, &f, &d);
+    ck_assert_int_eq(d.verdict, VERDICT_BLOCK);
+    ck_assert_int_eq(d.method, METHOD_TARIFF);
+    ck_assert_int_eq(d.cause, CAUSE_PROFILE);
+    ck_assert_int_eq(d.action, ACTION_REDIRECT);
+    ck_assert_uint_eq(d.entry, RULESET_NO_ENTRY);
+    ck_assert_str_eq(d.profile, "child");
+    ck_assert_str_eq(d.category, "adult");
+    ck_assert_str_eq(d.sub, "77010000001");
+    ck_assert_str_eq(verdict_cause_name(d.cause), "profile");
+    ck_assert_str_eq(verdict_method_name(d.method), "tariff");
+    /* a name an order blocks: the regulator's block, whatever the profile says */
+    f.name = "blocked.example";
+    f.name_len = strlen(f.name);
+    verdict_decide(g_rs, &pol, &f, &d);
+    ck_assert_int_eq(d.cause, CAUSE_REGULATOR);
+    ck_assert_int_eq(d.method, METHOD_DOMAIN);
+    f.src = STRICT; /* allow-list mode allows the category, the order still blocks */
+    verdict_decide(g_rs, &pol, &f, &d);
+    ck_assert_int_eq(d.cause, CAUSE_REGULATOR);
+    /* allow-list mode: a nameless flow and QUIC are blocked */
+    f.name = "www.adult.example";
+    f.name_len = strlen(f.name);
+    verdict_decide(g_rs, &pol, &f, &d);
+    ck_assert_int_eq(d.verdict, VERDICT_PASS);
+    f.udp = true;
+    f.app = APP_QUIC;
+    f.path_visible = false;
+    verdict_decide(g_rs, &pol, &f, &d);
+    ck_assert_int_eq(d.cause, CAUSE_ALLOWLIST);
+    ck_assert_int_eq(d.action, ACTION_DROP);
+    f.udp = false;
+    f.app = APP_TLS;
+    f.name = NULL;
+    f.name_len = 0;
+    verdict_decide(g_rs, &pol, &f, &d);
+    ck_assert_int_eq(d.cause, CAUSE_ALLOWLIST);
+    ck_assert_int_eq(d.action, ACTION_RESET);
+    f.src = CHILD; /* nameless, child: nothing to test categories on */
+    verdict_decide(g_rs, &pol, &f, &d);
+    ck_assert_int_eq(d.verdict, VERDICT_PASS);
+    ck_assert_str_eq(d.profile, "child");
+    /* no tariff table: regulator decisions only */
+    f.tariff = NULL;
+    f.name = "www.adult.example";
+    f.name_len = strlen(f.name);
+    verdict_decide(g_rs, &pol, &f, &d);
+    ck_assert_int_eq(d.verdict, VERDICT_PASS);
+    ck_assert_str_eq(d.profile, "");
+    submap_free(m);
+    tariff_free(t);
+    rsref_thread_unregister();
+}
+END_TEST
+
 static Suite *verdict_suite(void)
 {
     Suite *s = suite_create("verdict");
@@ -231,6 +335,7 @@ static Suite *verdict_suite(void)
     tcase_add_test(tc, held_back);
     tcase_add_test(tc, names);
     tcase_add_test(tc, actions);
+    tcase_add_test(tc, tariff_side);
     suite_add_tcase(s, tc);
     return s;
 }

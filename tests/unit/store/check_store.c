@@ -2007,6 +2007,90 @@ START_TEST(subs_follow)
 }
 END_TEST
 
+/* ---- tariff records (docs/profiles.md) ---- */
+
+struct tariff_seen {
+    size_t n;
+    char line[8][256];
+};
+
+static int see_tariff(void *ctx, const struct store_tariff *t)
+{
+    struct tariff_seen *x = ctx;
+    if (x->n < 8)
+        store_tariff_format(t, x->line[x->n], sizeof(x->line[0]));
+    x->n++;
+    return 0;
+}
+
+static int cmp_line(const void *a, const void *b)
+{
+    return strcmp((const char *)a, (const char *)b);
+}
+
+/* Profiles and subscriber settings: set, replace, get, list, remove, refusals; Redis follows the
+ * changes from the end taken before a list (the directory store has no stream). */
+START_TEST(tariff_records)
+{
+    struct store *s = open_bk(_i, NULL);
+    char err[512], cur[STORE_SUB_CURSOR_MAX] = "";
+    struct tariff_seen seen = { 0 };
+    struct store_tariff r[] = {
+        { STORE_TARIFF_PROFILE, false, "child", "block=adult sched=games@mon-fri/21:00-07:00" },
+        { STORE_TARIFF_SUB, false, "77010000001", "profile=child pdeny=x.test" },
+        { STORE_TARIFF_PROFILE, false, "child", "block=adult,gambling" },
+        { STORE_TARIFF_PROFILE, false, "teen", "" },
+    };
+    if (_i == BK_REDIS) {
+        ck_assert_int_eq(
+            store_tariff_follow(s, cur, sizeof(cur), 0, see_tariff, &seen, err, sizeof(err)), 0);
+        ck_assert_str_ne(cur, "");
+    } else {
+        ck_assert_int_eq(
+            store_tariff_follow(s, cur, sizeof(cur), 0, see_tariff, &seen, err, sizeof(err)),
+            -ENOTSUP);
+    }
+    for (size_t i = 0; i < 4; i++)
+        ck_assert_msg(store_tariff_apply(s, &r[i], err, sizeof(err)) == 0, "%s", err);
+    ck_assert_int_eq(store_tariff_list(s, see_tariff, &seen, err, sizeof(err)), 0);
+    ck_assert_uint_eq(seen.n, 3);
+    qsort(seen.line, 3, sizeof(seen.line[0]), cmp_line);
+    ck_assert_str_eq(seen.line[0], "p child block=adult,gambling");
+    ck_assert_str_eq(seen.line[1], "p teen ");
+    ck_assert_str_eq(seen.line[2], "s 77010000001 profile=child pdeny=x.test");
+    memset(&seen, 0, sizeof(seen));
+    ck_assert_int_eq(
+        store_tariff_get(s, STORE_TARIFF_SUB, "77010000001", see_tariff, &seen, err, sizeof(err)),
+        0);
+    ck_assert_uint_eq(seen.n, 1);
+    ck_assert_int_eq(
+        store_tariff_get(s, STORE_TARIFF_SUB, "child", see_tariff, &seen, err, sizeof(err)),
+        -ENOENT);
+    struct store_tariff del = { STORE_TARIFF_PROFILE, true, "teen", NULL };
+    ck_assert_int_eq(store_tariff_apply(s, &del, err, sizeof(err)), 0);
+    ck_assert_int_eq(store_tariff_apply(s, &del, err, sizeof(err)), -ENOENT);
+    ck_assert_ptr_nonnull(strstr(err, "no profile 'teen'"));
+    struct store_tariff bad[] = {
+        { STORE_TARIFF_SUB, false, "has space", "profile=x" },
+        { STORE_TARIFF_SUB, false, "x", "two\nlines" },
+        { (enum store_tariff_kind)'q', false, "x", "" },
+    };
+    for (size_t i = 0; i < 3; i++)
+        ck_assert_int_eq(store_tariff_apply(s, &bad[i], err, sizeof(err)), -EINVAL);
+    if (_i == BK_REDIS) {
+        memset(&seen, 0, sizeof(seen));
+        int n = store_tariff_follow(s, cur, sizeof(cur), 500, see_tariff, &seen, err, sizeof(err));
+        ck_assert_int_eq(n, 5);
+        ck_assert_str_eq(seen.line[0], "p child block=adult sched=games@mon-fri/21:00-07:00");
+        ck_assert_str_eq(seen.line[1], "s 77010000001 profile=child pdeny=x.test");
+        ck_assert_str_eq(seen.line[4], "P teen");
+        ck_assert_int_eq(
+            store_tariff_follow(s, cur, sizeof(cur), 100, see_tariff, &seen, err, sizeof(err)), 0);
+    }
+    store_free(s);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
     Suite *s = suite_create("store");
@@ -2056,6 +2140,7 @@ static Suite *store_suite(void)
     tcase_add_loop_test(tc, subs_refusals, 0, BK_N);
     tcase_add_loop_test(tc, subs_large_batch, 0, BK_N);
     tcase_add_loop_test(tc, subs_follow, 0, BK_N);
+    tcase_add_loop_test(tc, tariff_records, 0, BK_N);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("redis");

@@ -1,0 +1,140 @@
+/* tariffcfg.c - the tariff table from the configuration (tariffcfg.h). */
+#include "proxy/daemon/tariffcfg.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rules/lists/catload.h"
+#include "rules/report/deadline.h"
+
+int tariffcfg_load(struct tariff *t, const char *const *dirs, size_t ndirs, const char *file,
+                   const char *zone, int64_t now, FILE *errs, struct tariffcfg_stats *st, char *err,
+                   size_t errlen)
+{
+    struct tariffcfg_stats dummy;
+    if (!st)
+        st = &dummy;
+    memset(st, 0, sizeof(*st));
+    int32_t off = 0;
+    int rc = deadline_tz_offset(zone && *zone ? zone : "Asia/Almaty", now, &off, err, errlen);
+    if (rc)
+        return rc;
+    struct catset_builder *b = catset_builder_new();
+    if (!b) {
+        snprintf(err, errlen, "categories: out of memory");
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < ndirs; i++) {
+        struct catload_stats cs;
+        rc = catload_dir(b, dirs[i], errs, &cs, err, errlen);
+        if (rc) {
+            catset_builder_free(b);
+            return rc;
+        }
+        st->bad_lines += cs.errors;
+    }
+    /* the file is read into a scratch table first, so a file that cannot be read changes
+     * nothing */
+    if (file && *file) {
+        struct tariff *probe = tariff_new(NULL);
+        if (!probe) {
+            catset_builder_free(b);
+            return -ENOMEM;
+        }
+        rc = tariff_load_file(probe, file, NULL, NULL, err, errlen);
+        tariff_free(probe);
+        if (rc < 0) {
+            catset_builder_free(b);
+            return rc;
+        }
+    }
+    struct catset *cs = catset_build(b);
+    if (!cs) {
+        snprintf(err, errlen, "categories: out of memory");
+        return -ENOMEM;
+    }
+    st->categories = catset_categories(cs);
+    st->domains = catset_domains(cs);
+    st->urls = catset_urls(cs);
+    tariff_set_categories(t, cs);
+    tariff_clear(t);
+    if (file && *file) {
+        rc = tariff_load_file(t, file, errs, &st->bad_lines, err, errlen);
+        if (rc < 0)
+            return rc;
+        st->definitions = (size_t)rc;
+    }
+    tariff_set_utc_offset(t, off);
+    char why[512];
+    rc = tariff_publish(t, why, sizeof(why));
+    if (rc < 0) {
+        snprintf(err, errlen, "%s", why);
+        return rc;
+    }
+    st->problems = rc;
+    if (rc && errs)
+        fprintf(errs, "profiles: %d definition(s) left out; the first: %s\n", rc, why);
+    return 0;
+}
+
+int tariffcfg_subscribers_file(struct submap *m, const char *path, FILE *errs, char *err,
+                               size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        int e = errno;
+        snprintf(err, errlen, "subscribers: %s: %s", path, strerror(e));
+        return -e;
+    }
+    char *line = NULL;
+    size_t cap = 0, ln = 0;
+    int count = 0, rc = 0;
+    while (getline(&line, &cap, f) >= 0) {
+        ln++;
+        char *a = line + strspn(line, " \t");
+        if (!*a || *a == '#' || *a == '\n')
+            continue;
+        char *e = a + strcspn(a, " \t\r\n");
+        char *sub = e + strspn(e, " \t");
+        *e = '\0';
+        sub[strcspn(sub, " \t\r\n")] = '\0';
+        struct sub_addr sa;
+        char why[256];
+        if (sub_addr_parse(a, strlen(a), &sa, why, sizeof(why)) == 0 &&
+            (rc = submap_set(m, &sa, sub, NULL, 0)) == 0) {
+            count++;
+            continue;
+        }
+        if (rc == -ENOSPC || rc == -ENOMEM) {
+            snprintf(err, errlen, "subscribers: %s:%zu: %s", path, ln,
+                     rc == -ENOSPC ? "the map is full" : "out of memory");
+            break;
+        }
+        if (rc == -EINVAL)
+            snprintf(why, sizeof(why), "subscriber id '%s' is not 1..128 printable bytes", sub);
+        rc = 0;
+        if (errs)
+            fprintf(errs, "subscribers: %s:%zu: %s\n", path, ln, why);
+    }
+    free(line);
+    fclose(f);
+    return rc ? rc : count;
+}
+
+int tariffcfg_apply_record(void *ctx, const struct store_tariff *r)
+{
+    struct tariff *t = ctx;
+    char err[256];
+    if (r->kind == STORE_TARIFF_PROFILE) {
+        if (r->del)
+            tariff_del_profile(t, r->name);
+        else
+            tariff_set_profile(t, r->name, r->text, err, sizeof(err));
+    } else if (r->del) {
+        tariff_del_sub(t, r->name);
+    } else {
+        tariff_set_sub(t, r->name, r->text, err, sizeof(err));
+    }
+    return 0;
+}

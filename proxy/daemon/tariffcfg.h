@@ -1,0 +1,43 @@
+/* tariffcfg.h - fills a node's tariff table (rules/subs/tariff.h) from its configuration:
+ * the category trees (categories.dir), the profiles file (profiles.file) and the time zone
+ * (profiles.timezone). Used by `qorgau run` at start and on reload, and by `qorgau scan`. */
+#ifndef QG_TARIFFCFG_H
+#define QG_TARIFFCFG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "rules/store/store.h"
+#include "rules/subs/submap.h"
+#include "rules/subs/tariff.h"
+
+struct tariffcfg_stats {
+    size_t categories, domains, urls; /* the category set */
+    size_t bad_lines;                 /* category and profile lines reported and skipped */
+    size_t definitions;               /* profiles and subscribers read from the file */
+    int problems;                     /* definitions that did not compile (tariff_publish) */
+};
+
+/* Loads every category tree of dirs[0..ndirs) into one set, replaces t's profiles and
+ * subscribers with the file's (file NULL or "": none), sets the zone offset of zone at now and
+ * publishes. Bad lines and compile problems are written to errs (may be NULL). Returns 0, or a
+ * negative errno with a message in err (a tree or the file cannot be read, an unknown zone,
+ * out of memory): then t is unchanged. */
+int tariffcfg_load(struct tariff *t, const char *const *dirs, size_t ndirs, const char *file,
+                   const char *zone, int64_t now, FILE *errs, struct tariffcfg_stats *st, char *err,
+                   size_t errlen);
+
+/* A store_tariff_fn (rules/store/store.h) applying one tariff record to the table ctx (a
+ * struct tariff *): set or remove a profile or a subscriber's settings. A record whose text
+ * does not parse is passed over (it was checked when written). Always 0. Publish afterwards. */
+int tariffcfg_apply_record(void *ctx, const struct store_tariff *r);
+
+/* Reads "ADDR SUBSCRIBER" lines (rules/subs/submap.h address texts; '#' comments) into m, as
+ * a static map for `qorgau scan` and tests. A bad line is reported as "subscribers:
+ * PATH:LINE: reason" to errs and skipped. Returns the mappings added, or a negative errno with
+ * a message in err (the file cannot be read, the map is full). */
+int tariffcfg_subscribers_file(struct submap *m, const char *path, FILE *errs, char *err,
+                               size_t errlen);
+
+#endif

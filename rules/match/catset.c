@@ -1,0 +1,379 @@
+/* catset.c - category lists compiled into one index of names with category masks (catset.h).
+ *
+ * Building collects distinct texts in a string table (an open-addressing hash over a pool),
+ * ORing the masks of a text listed in several categories. Domains then go into a domhash
+ * (LABEL mode); each domain's mask is ORed with the masks of every shorter domain key it is
+ * under, so a lookup needs only the longest match. URL texts ("host/path") stay in the string
+ * table, probed once per '/' boundary of the request path. */
+#include "rules/match/catset.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/hash.h"
+#include "rules/match/domhash.h"
+#include "rules/match/normalize.h"
+#include "rules/match/ruleset.h"
+
+#define SEED 0x6361747365747331ull
+
+/* Distinct texts with their masks. */
+struct strtab {
+    char *pool;
+    size_t pool_len, pool_cap;
+    uint32_t *off;
+    uint64_t *mask;
+    size_t n, cap;
+    uint32_t *slot; /* index + 1; 0 empty */
+    size_t nslot;   /* power of two, at least twice n */
+};
+
+struct catset_builder {
+    struct strtab dom, url;
+    char names[CATSET_MAX][CATSET_NAME_MAX];
+    unsigned ncat;
+    bool oom;
+};
+
+struct catset {
+    struct strtab dom, url;
+    struct domhash *dh; /* values index dom.off / dom.mask */
+    char names[CATSET_MAX][CATSET_NAME_MAX];
+    unsigned ncat;
+};
+
+static void strtab_free(struct strtab *t)
+{
+    free(t->pool);
+    free(t->off);
+    free(t->mask);
+    free(t->slot);
+    memset(t, 0, sizeof(*t));
+}
+
+static size_t strtab_pos(const struct strtab *t, const char *s, size_t len)
+{
+    size_t m = t->nslot - 1;
+    size_t p = (size_t)hash_bytes(SEED, (const uint8_t *)s, len) & m;
+    for (;;) {
+        uint32_t v = t->slot[p];
+        if (!v)
+            return p;
+        const char *k = t->pool + t->off[v - 1];
+        if (strncmp(k, s, len) == 0 && k[len] == '\0')
+            return p;
+        p = (p + 1) & m;
+    }
+}
+
+/* The index of s[0..len) or UINT32_MAX. */
+static uint32_t strtab_find(const struct strtab *t, const char *s, size_t len)
+{
+    if (!t->nslot)
+        return UINT32_MAX;
+    uint32_t v = t->slot[strtab_pos(t, s, len)];
+    return v ? v - 1 : UINT32_MAX;
+}
+
+static int strtab_rehash(struct strtab *t, size_t nslot)
+{
+    uint32_t *s = calloc(nslot, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    free(t->slot);
+    t->slot = s;
+    t->nslot = nslot;
+    for (size_t i = 0; i < t->n; i++) {
+        const char *k = t->pool + t->off[i];
+        t->slot[strtab_pos(t, k, strlen(k))] = (uint32_t)i + 1;
+    }
+    return 0;
+}
+
+static int strtab_add(struct strtab *t, const char *s, size_t len, uint64_t mask)
+{
+    if (t->nslot < 2 * (t->n + 1) && strtab_rehash(t, t->nslot ? 2 * t->nslot : 64))
+        return -ENOMEM;
+    size_t p = strtab_pos(t, s, len);
+    if (t->slot[p]) {
+        t->mask[t->slot[p] - 1] |= mask;
+        return 0;
+    }
+    if (t->n == t->cap) {
+        size_t c = t->cap ? 2 * t->cap : 64;
+        uint32_t *o = realloc(t->off, c * sizeof(*o));
+        if (o)
+            t->off = o;
+        uint64_t *mk = realloc(t->mask, c * sizeof(*mk));
+        if (mk)
+            t->mask = mk;
+        if (!o || !mk)
+            return -ENOMEM;
+        t->cap = c;
+    }
+    if (t->pool_len + len + 1 > t->pool_cap) {
+        size_t c = t->pool_cap ? 2 * t->pool_cap : 4096;
+        while (c < t->pool_len + len + 1)
+            c *= 2;
+        if (c > UINT32_MAX)
+            return -ENOMEM;
+        char *np = realloc(t->pool, c);
+        if (!np)
+            return -ENOMEM;
+        t->pool = np;
+        t->pool_cap = c;
+    }
+    memcpy(t->pool + t->pool_len, s, len);
+    t->pool[t->pool_len + len] = '\0';
+    t->off[t->n] = (uint32_t)t->pool_len;
+    t->mask[t->n] = mask;
+    t->pool_len += len + 1;
+    t->slot[p] = (uint32_t)++t->n;
+    return 0;
+}
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || !errlen)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+struct catset_builder *catset_builder_new(void)
+{
+    return calloc(1, sizeof(struct catset_builder));
+}
+
+void catset_builder_free(struct catset_builder *b)
+{
+    if (!b)
+        return;
+    strtab_free(&b->dom);
+    strtab_free(&b->url);
+    free(b);
+}
+
+bool catset_name_valid(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n >= CATSET_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
+              s[i] == '-'))
+            return false;
+    return true;
+}
+
+int catset_builder_category(struct catset_builder *b, const char *name)
+{
+    if (!catset_name_valid(name))
+        return -EINVAL;
+    for (unsigned i = 0; i < b->ncat; i++)
+        if (strcmp(b->names[i], name) == 0)
+            return (int)i;
+    if (b->ncat == CATSET_MAX)
+        return -ENOSPC;
+    snprintf(b->names[b->ncat], CATSET_NAME_MAX, "%s", name);
+    return (int)b->ncat++;
+}
+
+int catset_builder_add(struct catset_builder *b, const char *line, size_t len, unsigned bit,
+                       bool url, char *err, size_t errlen)
+{
+    while (len > 0 && (*line == ' ' || *line == '\t'))
+        line++, len--;
+    while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t' || line[len - 1] == '\r' ||
+                       line[len - 1] == '\n'))
+        len--;
+    if (len == 0 || line[0] == '#')
+        return 1;
+    if (bit >= b->ncat) {
+        seterr(err, errlen, "category bit %u not defined", bit);
+        return -EINVAL;
+    }
+    char nt[RULESET_TEXT_MAX];
+    size_t nlen;
+    enum rule_kind kind;
+    char why[256];
+    int rc = ruleset_normalize_entry(line, len, nt, &nlen, &kind, why, sizeof(why));
+    if (rc == -ENOMEM)
+        return rc;
+    if (rc) {
+        seterr(err, errlen, "%s", why);
+        return -EINVAL;
+    }
+    uint64_t m = 1ull << bit;
+    if (kind == RULE_DOMAIN && !url)
+        return strtab_add(&b->dom, nt, nlen, m);
+    if (kind == RULE_URL && url) {
+        /* "http://host/path" -> "host/path" without a trailing '/' ("host" for a bare host) */
+        const char *s = strstr(nt, "://") + 3;
+        size_t sl = nlen - (size_t)(s - nt);
+        const char *q = memchr(s, '?', sl);
+        if (q)
+            sl = (size_t)(q - s);
+        while (sl > 0 && s[sl - 1] == '/')
+            sl--;
+        return strtab_add(&b->url, s, sl, m);
+    }
+    if (kind == RULE_DOMAIN && url) /* a bare host in a urls file: every path of it */
+        return strtab_add(&b->url, nt, nlen, m);
+    seterr(err, errlen, "%s entry in a %s list", kind == RULE_IP ? "address" : "URL",
+           url ? "urls" : "domains");
+    return -EINVAL;
+}
+
+struct catset *catset_build(struct catset_builder *b)
+{
+    struct catset *c = b ? calloc(1, sizeof(*c)) : NULL;
+    if (!c) {
+        catset_builder_free(b);
+        return NULL;
+    }
+    c->dom = b->dom;
+    c->url = b->url;
+    memcpy(c->names, b->names, sizeof(c->names));
+    c->ncat = b->ncat;
+    memset(&b->dom, 0, sizeof(b->dom));
+    memset(&b->url, 0, sizeof(b->url));
+    catset_builder_free(b);
+
+    size_t n = c->dom.n;
+    uint32_t *vals = malloc((n ? n : 1) * sizeof(*vals));
+    uint64_t *own = malloc((n ? n : 1) * sizeof(*own));
+    if (!vals || !own)
+        goto fail;
+    for (size_t i = 0; i < n; i++)
+        vals[i] = (uint32_t)i;
+    if (n)
+        memcpy(own, c->dom.mask, n * sizeof(*own));
+    c->dh = domhash_build(c->dom.pool, c->dom.off, 0, vals, n);
+    if (!c->dh)
+        goto fail;
+    /* every key gets the masks of the keys it is under (their own masks, not ORed ones) */
+    for (size_t i = 0; i < n; i++) {
+        const char *k = c->dom.pool + c->dom.off[i];
+        for (const char *p = strchr(k, '.'); p; p = strchr(p + 1, '.')) {
+            uint32_t v = strtab_find(&c->dom, p + 1, strlen(p + 1));
+            if (v != UINT32_MAX)
+                c->dom.mask[i] |= own[v];
+        }
+    }
+    free(vals);
+    free(own);
+    /* the lookup tables only need the slots of url (dom goes through the domhash) */
+    free(c->dom.slot);
+    c->dom.slot = NULL;
+    c->dom.nslot = 0;
+    return c;
+fail:
+    free(vals);
+    free(own);
+    catset_free(c);
+    return NULL;
+}
+
+void catset_free(struct catset *c)
+{
+    if (!c)
+        return;
+    domhash_free(c->dh);
+    strtab_free(&c->dom);
+    strtab_free(&c->url);
+    free(c);
+}
+
+uint64_t catset_lookup(const struct catset *c, const char *host, size_t hlen, const char *path,
+                       size_t plen)
+{
+    if (!c || hlen == 0)
+        return 0;
+    uint64_t m = 0;
+    uint32_t v = domhash_lookup(c->dh, host, hlen, DOMHASH_LABEL);
+    if (v != DOMHASH_NONE)
+        m = c->dom.mask[v];
+    if (!c->url.n)
+        return m;
+    char key[NORM_HOST_MAX + NORM_PATH_MAX];
+    if (hlen >= sizeof(key))
+        return m;
+    memcpy(key, host, hlen);
+    size_t kl = hlen;
+    uint32_t u = strtab_find(&c->url, key, kl);
+    if (u != UINT32_MAX)
+        m |= c->url.mask[u];
+    if (!path)
+        return m;
+    const char *q = memchr(path, '?', plen);
+    if (q)
+        plen = (size_t)(q - path);
+    if (hlen + plen >= sizeof(key))
+        plen = sizeof(key) - hlen - 1;
+    memcpy(key + hlen, path, plen);
+    for (size_t i = 1; i <= plen; i++) {
+        if (i < plen && path[i] != '/')
+            continue;
+        size_t l = i;
+        while (l > 0 && path[l - 1] == '/')
+            l--;
+        if (l == 0)
+            continue;
+        u = strtab_find(&c->url, key, hlen + l);
+        if (u != UINT32_MAX)
+            m |= c->url.mask[u];
+    }
+    return m;
+}
+
+unsigned catset_categories(const struct catset *c)
+{
+    return c ? c->ncat : 0;
+}
+
+const char *catset_name(const struct catset *c, unsigned bit)
+{
+    return c && bit < c->ncat ? c->names[bit] : NULL;
+}
+
+int catset_bit(const struct catset *c, const char *name)
+{
+    for (unsigned i = 0; c && i < c->ncat; i++)
+        if (strcmp(c->names[i], name) == 0)
+            return (int)i;
+    return -1;
+}
+
+const char *catset_first_name(const struct catset *c, uint64_t mask)
+{
+    if (!c || !mask)
+        return "";
+    const char *s = catset_name(c, (unsigned)__builtin_ctzll(mask));
+    return s ? s : "";
+}
+
+size_t catset_domains(const struct catset *c)
+{
+    return c ? c->dom.n : 0;
+}
+
+size_t catset_urls(const struct catset *c)
+{
+    return c ? c->url.n : 0;
+}
+
+size_t catset_bytes(const struct catset *c)
+{
+    if (!c)
+        return 0;
+    return sizeof(*c) + domhash_bytes(c->dh) + c->dom.pool_cap + c->dom.cap * 12 + c->url.pool_cap +
+           c->url.cap * 12 + c->url.nslot * 4;
+}

@@ -1,0 +1,113 @@
+/* tariff.h - the node's tariff table: profiles, subscriber -> profile and parental settings,
+ * and the category set, read by the per-flow decision without locks (docs/profiles.md).
+ *
+ * Writers (the store follower, the config loader) change the writer-side copy with
+ * tariff_set_*() / tariff_del_*() and make the changes visible with tariff_publish(), which
+ * compiles an immutable snapshot (profiles compiled against the category set, one compact
+ * record per subscriber in an open-addressing table) and publishes it with RCU (liburcu, memb
+ * flavor, as rules/match/rsref.c: reader threads register once with rsref_thread_register()).
+ * The previous snapshot is freed after a grace period. Readers call tariff_judge(): one hash
+ * probe for the subscriber, one category lookup for the name (skipped when the subscriber's
+ * profile restricts nothing), a mask test; no allocation. */
+#ifndef QG_TARIFF_H
+#define QG_TARIFF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "rules/match/catset.h"
+#include "rules/subs/profile.h"
+
+struct tariff;
+
+/* A table whose unknown subscribers get profile default_profile ("default" if NULL: a profile
+ * that is not defined restricts nothing). NULL on allocation failure. */
+struct tariff *tariff_new(const char *default_profile);
+/* Frees t and its snapshot. No reader may use it any more. */
+void tariff_free(struct tariff *t);
+
+/* ---- writers (serialized by an internal mutex; changes show at the next tariff_publish) ---- */
+
+/* Replaces the category set (ownership passes to t; NULL: none). */
+void tariff_set_categories(struct tariff *t, struct catset *cs);
+/* Defines or replaces profile name (profile.h text). Categories are checked at publish against
+ * the set then current. Returns 0, -EINVAL with a reason in err, or -ENOMEM. */
+int tariff_set_profile(struct tariff *t, const char *name, const char *spec, char *err,
+                       size_t errlen);
+/* Removes a profile: its subscribers fall back to the default profile. 0 or -ENOENT. */
+int tariff_del_profile(struct tariff *t, const char *name);
+/* Sets a subscriber's settings (profile.h text, e.g. "profile=child"). 0, -EINVAL, -ENOMEM. */
+int tariff_set_sub(struct tariff *t, const char *sub, const char *spec, char *err, size_t errlen);
+/* Removes a subscriber's settings (back to the default profile). 0 or -ENOENT. */
+int tariff_del_sub(struct tariff *t, const char *sub);
+/* Changes the profile of subscribers that have none. */
+void tariff_set_default(struct tariff *t, const char *name);
+
+/* Removes every profile and subscriber setting (the category set stays). */
+void tariff_clear(struct tariff *t);
+
+/* Reads a profiles file: one definition a line, '#' comments and blank lines skipped:
+ *     profile NAME TEXT        (profile.h's profile text; may be empty)
+ *     subscriber ID TEXT       (profile.h's subscriber settings)
+ * A bad line is reported as "profiles: PATH:LINE: reason" to errs (may be NULL), counted in
+ * *bad and skipped. Returns the definitions read, or a negative errno with a message in err
+ * when the file cannot be read. */
+int tariff_load_file(struct tariff *t, const char *path, FILE *errs, size_t *bad, char *err,
+                     size_t errlen);
+
+/* Sets the zone offset (seconds east of UTC) schedules are read in. */
+void tariff_set_utc_offset(struct tariff *t, int32_t off);
+
+/* The zone offset of the published snapshot (0 before the first publish). Any thread. */
+int32_t tariff_utc_offset(const struct tariff *t);
+
+/* Compiles and publishes the writer-side state. A profile or subscriber text that does not
+ * compile against the current category set (a category it does not have) is reported in err
+ * (the first one), and that profile is left out / that subscriber gets the default profile;
+ * the return is the count of such problems (0: all compiled), or -ENOMEM (nothing changed).
+ * Blocks for a grace period; not inside a read section. */
+int tariff_publish(struct tariff *t, char *err, size_t errlen);
+
+/* ---- readers ---- */
+
+/* What the tariff side decided about one request. */
+struct tariff_verdict {
+    enum profile_cause cause;       /* PCAUSE_NONE: pass */
+    uint64_t cats;                  /* the categories that blocked (may be 0) */
+    char profile[PROFILE_NAME_MAX]; /* the subscriber's profile ("" when it has none) */
+    char category[CATSET_NAME_MAX]; /* the first blocking category, or "" */
+};
+
+/* One request to judge: the subscriber id (NULL or "": not known, the default profile), the
+ * normalized name (NULL: none visible) and, when visible, the path; udp for QUIC; now in Unix
+ * seconds (schedules). */
+struct tariff_req {
+    const char *sub;
+    const char *name;
+    size_t name_len;
+    const char *path;
+    size_t path_len;
+    bool udp;
+    int64_t now;
+};
+
+/* Decides req. t may be NULL (pass). Takes its own read section. No allocation. */
+void tariff_judge(const struct tariff *t, const struct tariff_req *req, struct tariff_verdict *v);
+
+/* Counts of the published snapshot and its heap bytes (for status and measurements). */
+struct tariff_stats {
+    size_t profiles, subscribers, categories;
+    size_t bytes;        /* snapshot bytes (category set excluded) */
+    size_t writer_bytes; /* the writer-side copy */
+    size_t catset_bytes;
+};
+void tariff_get_stats(const struct tariff *t, struct tariff_stats *st);
+
+/* The text of a published profile / subscriber as last set (writer side); copies into out.
+ * Returns true when there is one. */
+bool tariff_profile_text(struct tariff *t, const char *name, char *out, size_t cap);
+bool tariff_sub_text(struct tariff *t, const char *sub, char *out, size_t cap);
+
+#endif

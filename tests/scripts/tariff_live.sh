@@ -1,0 +1,191 @@
+#!/bin/sh
+# tariff_live.sh - child tariffs on live traffic (docs/profiles.md): client ns -> filter ns
+# (nftables TPROXY, `qorgau run` in inline mode, a real redis-server as the store on the
+# namespace's loopback) -> server ns (nginx). The client namespace has two addresses: an adult
+# (no settings: the default profile) and a child (profile child), mapped to their subscribers
+# in the store (`qorgau subscriber set`), which the node follows.
+#
+# Checks, with curl exit codes and the 302 Location: the child is blocked by category where the
+# adult is not (TLS reset, HTTP 302 with reason=tariff); the regulator's order blocks both (no
+# reason); a profile change through the store takes effect mid-run without a restart (polled,
+# at most 3 s); a parental deny list (302 reason=parental) and allow list (over a category);
+# allow-list mode (an unlisted name blocked, a listed one served); the block log names cause
+# and profile and never the MSISDN. A second node (tap mode on the same link, following the
+# same store, its answers sent into a link that leads nowhere) blocks the same child flows and sees the
+# profile change too.
+#
+# Needs root, network namespaces, nftables, nginx, curl, redis-server; otherwise fails
+# (QG_ALLOW_SKIP=1: skips, exit 77). Everything started is stopped by PID, namespaces deleted.
+HERE=$(CDPATH= cd -- "$(dirname -- "$0")" && pwd)
+ROOT=$(CDPATH= cd -- "$HERE/../.." && pwd)
+QG_LIB=$ROOT/tests/netns/lib.sh
+. "$QG_LIB"
+QG_BIN=${QG_BIN:-$ROOT/build/qorgau}
+case $QG_BIN in /*) ;; *) QG_BIN=$ROOT/$QG_BIN ;; esac
+
+. "$ROOT/tests/lib/skip.sh"
+if ! why=$(qg_can_run); then
+    qg_cannot_run tariff_live "$why"
+fi
+command -v redis-server >/dev/null 2>&1 || qg_cannot_run tariff_live "redis-server not installed"
+
+qg_checks tariff_live proxy.log node2.log redis.log
+
+fl() { ip netns exec "$QG_FLT" "$@"; }
+ADULT=10.200.1.2
+CHILD=10.200.1.7
+# cc ADDR ARGS...: curl from one of the client's addresses
+cc() { a=$1; shift; ip netns exec "$QG_CLI" curl -sS -k --max-time 10 --interface "$a" "$@"; }
+R="--resolve games.test:443:$QG_SRV4 --resolve games.test:80:$QG_SRV4 --resolve kids.test:443:$QG_SRV4 --resolve kids.test:80:$QG_SRV4 --resolve blocked.test:443:$QG_SRV4 --resolve allowed.test:443:$QG_SRV4 --resolve allowed.test:80:$QG_SRV4"
+# tls ADDR NAME: "200" when the page came, "reset" when the connection was reset
+tls() {
+    out=$(cc "$1" $R -o /dev/null -w '%{http_code}' "https://$2/small" 2>&1)
+    case $out in 200) echo 200 ;; *[Rr]eset*) echo reset ;; *) echo "other: $out" ;; esac
+}
+# http ADDR NAME: "CODE LOCATION"
+http() { cc "$1" $R -o /dev/null -w '%{http_code} %{redirect_url}' "http://$2/small" 2>&1; }
+# until_tls WANT ADDR NAME: polls (3 s) until tls gives WANT; prints the last answer
+until_tls() {
+    i=0
+    while [ $i -lt 30 ]; do
+        got=$(tls "$2" "$3")
+        [ "$got" = "$1" ] && break
+        sleep 0.1
+        i=$((i + 1))
+    done
+    echo "$got"
+}
+
+qg_setup_net || { bad "namespaces" "setup failed"; exit 1; }
+qg_in "$QG_CLI" ip addr add $CHILD/24 dev c0
+qg_divert tproxy || { bad "nftables" "tproxy ruleset failed"; exit 1; }
+qg_start_nginx || { bad "nginx" "did not start"; exit 1; }
+
+PORT=16379
+qg_bg "$QG_DIR/redis.log" ip netns exec "$QG_FLT" redis-server --port $PORT --bind 127.0.0.1 \
+    --save '' --appendonly no --dir "$QG_DIR"
+qg_wait_port "$QG_FLT" $PORT || { bad "redis-server" "did not start"; exit 1; }
+STORE=redis://127.0.0.1:$PORT
+
+mkdir -p "$QG_DIR/cats/games" "$QG_DIR/cats/kids" "$QG_DIR/state"
+echo games.test >"$QG_DIR/cats/games/domains"
+echo kids.test >"$QG_DIR/cats/kids/domains"
+echo blocked.test >"$QG_DIR/rules.txt"
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$QG_DIR/secret"
+fl "$QG_BIN" profile --store $STORE set child block=games >/dev/null || bad "profile set"
+fl "$QG_BIN" profile --store $STORE set strict allowlist=yes allow=kids >/dev/null ||
+    bad "profile set strict"
+fl "$QG_BIN" subscriber --store $STORE profile 77010000007 child >/dev/null ||
+    bad "subscriber profile"
+fl "$QG_BIN" subscriber --store $STORE set $CHILD 77010000007 >/dev/null || bad "map child"
+fl "$QG_BIN" subscriber --store $STORE set $ADULT 77010000002 >/dev/null || bad "map adult"
+
+cat >"$QG_DIR/qorgau.conf" <<CONF
+mode = inline
+workers = 2
+user = root
+state_dir = $QG_DIR/state
+store = $STORE
+rules = $QG_DIR/rules.txt
+inline.tproxy_port = 15001
+inline.redirect_port = 15002
+notice.url = http://notice.test/
+notice.listen = 127.0.0.1:18080
+log.file = $QG_DIR/qorgau.log
+categories.dir = $QG_DIR/cats
+privacy.secret_file = $QG_DIR/secret
+CONF
+qg_bg "$QG_DIR/proxy.log" ip netns exec "$QG_FLT" "$QG_BIN" run -c "$QG_DIR/qorgau.conf" --foreground
+qg_wait_port "$QG_FLT" 15001 || { bad "proxy" "did not start"; exit 1; }
+
+# a second node following the same store: tap mode on the client-side link, its answers sent
+# into a veth pair of its own that leads nowhere (it judges and logs the same flows without
+# touching them)
+fl ip link add qgsink0 type veth peer name qgsink1 && fl ip link set qgsink0 up &&
+    fl ip link set qgsink1 up || bad "second node" "no sink link"
+mkdir -p "$QG_DIR/state2"
+cat >"$QG_DIR/node2.conf" <<CONF
+mode = tap
+tap.interface = f0
+tap.inject_interface = qgsink0
+checksums = auto
+workers = 1
+user = root
+node.id = second
+state_dir = $QG_DIR/state2
+store = $STORE
+rules = $QG_DIR/rules.txt
+notice.listen = 127.0.0.1:18081
+categories.dir = $QG_DIR/cats
+privacy.secret_file = $QG_DIR/secret
+CONF
+qg_bg "$QG_DIR/node2.log" ip netns exec "$QG_FLT" "$QG_BIN" run -c "$QG_DIR/node2.conf" --foreground
+i=0
+until grep -q '"msg":"started"' "$QG_DIR/node2.log" 2>/dev/null || [ $i -ge 50 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+grep -q '"msg":"started"' "$QG_DIR/node2.log" || bad "second node" "did not start"
+# node2_blocks NAME CAUSE: the second node's block lines for the child and NAME with CAUSE
+node2_blocks() {
+    grep '"msg":"block"' "$QG_DIR/node2.log" | grep "\"client\":\"$CHILD:" |
+        grep "\"name\":\"$1\"" | grep -c "\"cause\":\"$2\""
+}
+# until_node2 NAME CAUSE: the child connects to NAME until the second node logs such a block
+# (3 s at most; a new connection each time, since a node judges a flow once); yes / no
+until_node2() {
+    i=0
+    n0=$(node2_blocks "$1" "$2")
+    while [ $i -lt 15 ]; do
+        tls $CHILD "$1" >/dev/null
+        sleep 0.2
+        [ "$(node2_blocks "$1" "$2")" -gt "$n0" ] && { echo yes; return; }
+        i=$((i + 1))
+    done
+    echo no
+}
+
+# the child's mapping and settings reach the node through the store
+expect "child: games.test blocked by category (TLS reset)" "$(until_tls reset $CHILD games.test)" reset
+expect "adult: games.test served" "$(tls $ADULT games.test)" 200
+expect_match "child: http games.test -> 302 reason=tariff" "$(http $CHILD games.test)" \
+    '^302 http://notice\.test/\?url=http%3A%2F%2Fgames\.test%2Fsmall&reason=tariff$'
+expect "adult: http games.test served" "$(http $ADULT games.test)" "200 "
+expect "child: kids.test served" "$(tls $CHILD kids.test)" 200
+expect "second node: the child's games.test blocked there too" "$(until_node2 games.test profile)" yes
+expect "second node: no tariff block of the adult" \
+    "$(grep '"msg":"block"' "$QG_DIR/node2.log" | grep "\"client\":\"$ADULT:" | grep -c '"method":"tariff"')" 0
+# the regulator's order, for both, with its own page
+expect "regulator: blocked.test reset for the adult" "$(tls $ADULT blocked.test)" reset
+expect "regulator: blocked.test reset for the child" "$(tls $CHILD blocked.test)" reset
+
+# a profile change mid-run, through the store
+t0=$(date +%s%N)
+fl "$QG_BIN" profile --store $STORE set child block=kids >/dev/null
+expect "profile change: games.test now served to the child" "$(until_tls 200 $CHILD games.test)" 200
+echo "     profile change live on the node after $((($(date +%s%N) - t0) / 1000000)) ms (CLI included)"
+expect "profile change: kids.test now blocked for the child" "$(until_tls reset $CHILD kids.test)" reset
+expect "profile change reached the second node" "$(until_node2 kids.test profile)" yes
+fl "$QG_BIN" profile --store $STORE set child block=games >/dev/null
+expect "profile back: games.test blocked again" "$(until_tls reset $CHILD games.test)" reset
+
+# parental lists: deny a name the profile allows, allow a name the profile blocks
+fl "$QG_BIN" subscriber --store $STORE profile 77010000007 child pdeny=allowed.test \
+    pallow=games.test >/dev/null
+expect "parental allow: games.test served" "$(until_tls 200 $CHILD games.test)" 200
+expect_match "parental deny: http allowed.test -> 302 reason=parental" "$(http $CHILD allowed.test)" \
+    '^302 http://notice\.test/\?url=http%3A%2F%2Fallowed\.test%2Fsmall&reason=parental$'
+expect "parental deny does not touch the adult" "$(tls $ADULT allowed.test)" 200
+
+# allow-list mode
+fl "$QG_BIN" subscriber --store $STORE profile 77010000007 strict >/dev/null
+expect "allow list: allowed.test blocked" "$(until_tls reset $CHILD allowed.test)" reset
+expect "allow list: kids.test served" "$(tls $CHILD kids.test)" 200
+expect "allow list: the adult unaffected" "$(tls $ADULT allowed.test)" 200
+
+# the log: cause and profile named, the subscriber pseudonymised
+log=$QG_DIR/proxy.log # --foreground: the log goes to standard error
+expect_match "log: a tariff block names cause and profile" "$(grep '"cause":"profile"' "$log" | head -1)" \
+    '"profile":"child".*"subscriber":"p-[0-9a-f]{16}"'
+expect "log: the MSISDN never appears" "$(grep -c 77010000007 "$log")" 0
+exit 0

@@ -1,0 +1,273 @@
+/* check_tariff.c - Check suite for profiles and subscriber settings (rules/subs/profile.c), the
+ * node's tariff table (rules/subs/tariff.c) and pseudonyms (rules/subs/pseudo.c): category
+ * blocks by mask, allow-list mode (nameless flows and QUIC blocked), schedules across midnight
+ * in a zone offset, parental allow over a category block and parental deny, unknown
+ * subscribers on the default profile, a change visible after publish, text errors. */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rules/match/rsref.h"
+#include "rules/subs/profile.h"
+#include "rules/subs/pseudo.h"
+#include "rules/subs/tariff.h"
+
+/* 2026-12-07 is a Monday; 00:00 UTC. */
+#define MON0 1796601600LL
+
+static struct catset *cats(void)
+{
+    struct catset_builder *b = catset_builder_new();
+    ck_assert_int_eq(catset_builder_category(b, "adult"), 0);
+    ck_assert_int_eq(catset_builder_category(b, "games"), 1);
+    ck_assert_int_eq(catset_builder_category(b, "kids"), 2);
+    char err[128];
+    ck_assert_int_eq(catset_builder_add(b, "adult.test", 10, 0, false, err, sizeof(err)), 0);
+    ck_assert_int_eq(catset_builder_add(b, "games.test", 10, 1, false, err, sizeof(err)), 0);
+    ck_assert_int_eq(catset_builder_add(b, "kids.test", 9, 2, false, err, sizeof(err)), 0);
+    ck_assert_int_eq(catset_builder_add(b, "kidgames.test", 13, 1, false, err, sizeof(err)), 0);
+    ck_assert_int_eq(catset_builder_add(b, "kidgames.test", 13, 2, false, err, sizeof(err)), 0);
+    return catset_build(b);
+}
+
+static enum profile_cause judge(const struct tariff *t, const char *sub, const char *name, bool udp,
+                                int64_t now, struct tariff_verdict *v)
+{
+    struct tariff_req r = {
+        .sub = sub, .name = name, .name_len = name ? strlen(name) : 0, .udp = udp, .now = now
+    };
+    tariff_judge(t, &r, v);
+    return v->cause;
+}
+
+static void set_prof(struct tariff *t, const char *n, const char *spec)
+{
+    char err[256];
+    ck_assert_msg(tariff_set_profile(t, n, spec, err, sizeof(err)) == 0, "%s", err);
+}
+
+static void set_sub(struct tariff *t, const char *s, const char *spec)
+{
+    char err[256];
+    ck_assert_msg(tariff_set_sub(t, s, spec, err, sizeof(err)) == 0, "%s", err);
+}
+
+static void publish(struct tariff *t, int want)
+{
+    char err[256];
+    int rc = tariff_publish(t, err, sizeof(err));
+    ck_assert_msg(rc == want, "publish %d: %s", rc, err);
+}
+
+START_TEST(decisions)
+{
+    rsref_thread_register();
+    struct tariff *t = tariff_new("default");
+    tariff_set_categories(t, cats());
+    tariff_set_utc_offset(t, 5 * 3600);
+    set_prof(t, "default", "");
+    set_prof(t, "child", "block=adult sched=games@mon-fri/21:00-07:00");
+    set_prof(t, "child-allowlist", "allowlist=yes allow=kids");
+    set_sub(t, "77010000001", "profile=child");
+    set_sub(t, "77010000002", "profile=child-allowlist");
+    set_sub(t, "77010000003", "profile=child pallow=adult.test pdeny=kids.test");
+    set_sub(t, "77010000004", "pdeny=games.test");
+    publish(t, 0);
+    struct tariff_verdict v;
+    int64_t noon = MON0 + 7 * 3600; /* 12:00 local (+05:00) */
+    /* adult (unknown subscriber, the default profile): nothing blocked */
+    ck_assert_int_eq(judge(t, NULL, "adult.test", false, noon, &v), PCAUSE_NONE);
+    ck_assert_str_eq(v.profile, "default");
+    ck_assert_int_eq(judge(t, "77019999999", "www.adult.test", false, noon, &v), PCAUSE_NONE);
+    /* child: the category blocks, others pass */
+    ck_assert_int_eq(judge(t, "77010000001", "www.adult.test", false, noon, &v), PCAUSE_PROFILE);
+    ck_assert_str_eq(v.profile, "child");
+    ck_assert_str_eq(v.category, "adult");
+    ck_assert_uint_eq(v.cats, 1);
+    ck_assert_int_eq(judge(t, "77010000001", "games.test", false, noon, &v), PCAUSE_NONE);
+    ck_assert_int_eq(judge(t, "77010000001", NULL, false, noon, &v), PCAUSE_NONE);
+    /* the schedule: games from 21:00 local, across midnight to 07:00 (Tuesday 06:59) */
+    ck_assert_int_eq(judge(t, "77010000001", "games.test", false, MON0 + 16 * 3600, &v),
+                     PCAUSE_SCHEDULE);
+    ck_assert_str_eq(v.category, "games");
+    ck_assert_int_eq(judge(t, "77010000001", "games.test", false, MON0 + 16 * 3600 - 60, &v),
+                     PCAUSE_NONE);
+    ck_assert_int_eq(judge(t, "77010000001", "games.test", false, MON0 + 26 * 3600 - 60, &v),
+                     PCAUSE_SCHEDULE);
+    ck_assert_int_eq(judge(t, "77010000001", "games.test", false, MON0 + 26 * 3600, &v),
+                     PCAUSE_NONE);
+    /* Saturday 22:00 local: not a school night; Sunday night 21:00 -> Monday 07:00 neither
+     * (the window belongs to the day it starts on: sun is not in mon-fri) */
+    ck_assert_int_eq(judge(t, "77010000001", "games.test", false, MON0 + 5 * 86400 + 17 * 3600, &v),
+                     PCAUSE_NONE);
+    ck_assert_int_eq(judge(t, "77010000001", "games.test", false, MON0 - 3600, &v), PCAUSE_NONE);
+    /* allow-list mode */
+    ck_assert_int_eq(judge(t, "77010000002", "kids.test", false, noon, &v), PCAUSE_NONE);
+    ck_assert_int_eq(judge(t, "77010000002", "kidgames.test", false, noon, &v), PCAUSE_NONE);
+    ck_assert_int_eq(judge(t, "77010000002", "other.test", false, noon, &v), PCAUSE_ALLOWLIST);
+    ck_assert_int_eq(judge(t, "77010000002", NULL, false, noon, &v), PCAUSE_ALLOWLIST);
+    ck_assert_int_eq(judge(t, "77010000002", "kids.test", true, noon, &v), PCAUSE_ALLOWLIST);
+    /* parental allow beats the category; parental deny blocks what the profile allows */
+    ck_assert_int_eq(judge(t, "77010000003", "adult.test", false, noon, &v), PCAUSE_NONE);
+    ck_assert_int_eq(judge(t, "77010000003", "a.kids.test", false, noon, &v), PCAUSE_PARENTAL);
+    ck_assert_int_eq(judge(t, "77010000003", "notkids.test", false, noon, &v), PCAUSE_NONE);
+    /* settings without a profile: the default profile plus the parental list */
+    ck_assert_int_eq(judge(t, "77010000004", "games.test", false, noon, &v), PCAUSE_PARENTAL);
+    ck_assert_str_eq(v.profile, "default");
+    ck_assert_int_eq(judge(t, "77010000004", "adult.test", false, noon, &v), PCAUSE_NONE);
+
+    /* a change shows after publish; a deleted subscriber falls back to the default profile */
+    set_sub(t, "77019999999", "profile=child");
+    ck_assert_int_eq(judge(t, "77019999999", "adult.test", false, noon, &v), PCAUSE_NONE);
+    publish(t, 0);
+    ck_assert_int_eq(judge(t, "77019999999", "adult.test", false, noon, &v), PCAUSE_PROFILE);
+    ck_assert_int_eq(tariff_del_sub(t, "77019999999"), 0);
+    ck_assert_int_eq(tariff_del_sub(t, "77019999999"), -ENOENT);
+    publish(t, 0);
+    ck_assert_int_eq(judge(t, "77019999999", "adult.test", false, noon, &v), PCAUSE_NONE);
+    /* the default profile itself may restrict */
+    set_prof(t, "default", "block=games");
+    publish(t, 0);
+    ck_assert_int_eq(judge(t, NULL, "games.test", false, noon, &v), PCAUSE_PROFILE);
+    char txt[256];
+    ck_assert(tariff_profile_text(t, "child", txt, sizeof(txt)));
+    ck_assert_str_eq(txt, "block=adult sched=games@mon-fri/21:00-07:00");
+    ck_assert(tariff_sub_text(t, "77010000003", txt, sizeof(txt)));
+    ck_assert_str_eq(txt, "profile=child pallow=adult.test pdeny=kids.test");
+    /* unknown category at publish: reported, that profile left out */
+    set_prof(t, "teen", "block=violence");
+    set_sub(t, "77010000005", "profile=teen");
+    char err[256];
+    ck_assert_int_eq(tariff_publish(t, err, sizeof(err)), 2);
+    ck_assert_ptr_nonnull(strstr(err, "unknown category 'violence'"));
+    ck_assert_int_eq(tariff_del_profile(t, "teen"), 0);
+    ck_assert_int_eq(tariff_del_profile(t, "teen"), -ENOENT);
+    struct tariff_stats st;
+    tariff_get_stats(t, &st);
+    ck_assert_uint_eq(st.profiles, 3);
+    ck_assert_uint_eq(st.subscribers, 5);
+    ck_assert_uint_eq(st.categories, 3);
+    tariff_free(t);
+    judge(NULL, "x", "adult.test", false, noon, &v);
+    ck_assert_int_eq(v.cause, PCAUSE_NONE);
+    rsref_thread_unregister();
+}
+END_TEST
+
+START_TEST(texts)
+{
+    static const char *const ok[] = {
+        "",
+        "block=adult,games",
+        "allowlist=yes allow=kids",
+        "sched=*@sat,sun/22:00-08:00 sched=games@mon-fri/00:00-24:00",
+    };
+    static const char *const bad_prof[][2] = {
+        { "block=", "no category" },
+        { "block=Adult", "not a category name" },
+        { "allowlist=maybe", "yes or no" },
+        { "sched=games@mon/25:00-01:00", "hours" },
+        { "sched=games@someday/01:00-02:00", "days" },
+        { "sched=games", "CATEGORIES@DAYS" },
+        { "colour=red", "unknown key" },
+        { "block", "KEY=VALUE" },
+    };
+    char err[256];
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+        ck_assert_msg(profile_check(ok[i], false, "p", err, sizeof(err)) == 0, "%s: %s", ok[i],
+                      err);
+    for (size_t i = 0; i < sizeof(bad_prof) / sizeof(bad_prof[0]); i++) {
+        ck_assert_int_eq(profile_check(bad_prof[i][0], false, "p", err, sizeof(err)), -EINVAL);
+        ck_assert_msg(strstr(err, bad_prof[i][1]), "%s: %s", bad_prof[i][0], err);
+    }
+    ck_assert_int_eq(
+        profile_check("profile=child pallow=a.test,*.B.test", true, "s", err, sizeof(err)), 0);
+    ck_assert_int_eq(profile_check("pdeny=10.0.0.1", true, "subscriber 1", err, sizeof(err)),
+                     -EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "subscriber 1: field 'pdeny=10.0.0.1' (offset 0)"));
+    ck_assert_int_eq(profile_check("profile=child pdeny=a b", true, "s", err, sizeof(err)),
+                     -EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "'b'"));
+    ck_assert_int_eq(profile_check("block=adult", true, "s", err, sizeof(err)), -EINVAL);
+    struct profile_sub s;
+    ck_assert_int_eq(profile_sub_parse("pallow=*.Kids.TEST.", NULL, &s, err, sizeof(err)), 0);
+    ck_assert_str_eq(s.allow[0], "kids.test");
+    profile_sub_clear(&s);
+    ck_assert(profile_name_valid("child-allowlist"));
+    ck_assert(!profile_name_valid(""));
+    ck_assert(!profile_name_valid("Child"));
+    ck_assert_str_eq(profile_cause_name(PCAUSE_ALLOWLIST), "allowlist");
+    ck_assert_ptr_null(profile_cause_name(PCAUSE_NONE));
+    /* Monday 00:00 UTC = Monday 05:00 at +05:00; Sunday 23:59 at -01:00 */
+    ck_assert_uint_eq(profile_local_minutes(MON0, 5 * 3600), 300);
+    ck_assert_uint_eq(profile_local_minutes(MON0, -60), 7 * 1440 - 1);
+}
+END_TEST
+
+START_TEST(pseudonyms)
+{
+    struct pseudo p = { 0 };
+    char a[PSEUDO_TEXT_MAX], b[PSEUDO_TEXT_MAX], c[PSEUDO_TEXT_MAX];
+    pseudo_id(&p, "77011234567", a, sizeof(a));
+    ck_assert_str_eq(a, "p-unkeyed");
+    pseudo_set_key(&p, "0123456789abcdef0123", 20);
+    pseudo_id(&p, "77011234567", a, sizeof(a));
+    pseudo_id(&p, "77011234567", b, sizeof(b));
+    pseudo_id(&p, "77011234568", c, sizeof(c));
+    ck_assert_str_eq(a, b);
+    ck_assert_str_ne(a, c);
+    ck_assert_uint_eq(strlen(a), 18);
+    ck_assert_ptr_null(strstr(a, "7701"));
+    pseudo_set_key(&p, "another secret of some length", 29);
+    pseudo_id(&p, "77011234567", b, sizeof(b));
+    ck_assert_str_ne(a, b);
+    p.clear = true;
+    char d[130];
+    pseudo_id(&p, "77011234567", d, sizeof(d));
+    ck_assert_str_eq(d, "77011234567");
+    pseudo_id(&p, "", d, sizeof(d));
+    ck_assert_str_eq(d, "");
+    char err[256];
+    struct pseudo q = { 0 };
+    ck_assert_int_lt(pseudo_load(&q, "/nonexistent/secret", err, sizeof(err)), 0);
+    ck_assert_ptr_nonnull(strstr(err, "/nonexistent/secret"));
+    char path[] = "/tmp/check_tariff_XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    FILE *f = fdopen(fd, "w");
+    fputs("short\n", f);
+    fclose(f);
+    ck_assert_int_eq(pseudo_load(&q, path, err, sizeof(err)), -EINVAL);
+    f = fopen(path, "w");
+    fputs("0123456789abcdef0123\n", f);
+    fclose(f);
+    ck_assert_int_eq(pseudo_load(&q, path, err, sizeof(err)), 0);
+    ck_assert_uint_eq(q.key_len, 20);
+    unlink(path);
+    pseudo_id(&q, "77011234567", b, sizeof(b));
+    ck_assert_str_eq(a, b); /* the same key read from a file gives the same pseudonym */
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("tariff");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, decisions);
+    tcase_add_test(tc, texts);
+    tcase_add_test(tc, pseudonyms);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
