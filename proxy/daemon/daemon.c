@@ -684,6 +684,8 @@ static void reload(struct daemon *d)
         }
     }
     notice_reload(d, nc);
+    if (d->admin) /* the API's deadlines, stats and alarms */
+        adminapi_set_report(&d->api, (unsigned)nc->report_deadline_days, nc->report_timezone);
     struct settings *old = d->cfg;
     pthread_mutex_lock(&d->pub_lock);
     d->cfg = nc;
@@ -1772,6 +1774,7 @@ static int store_setup(struct daemon *d, char *err, size_t errlen)
         .retry_max_ms = (uint32_t)c->store_retry_max,
         .saved = fol_saved,
         .flush = fol_flush,
+        .mode = modes[c->mode].name,
     };
     atomic_store(&d->admin_https_url, c->https_url);
     int rc = fb_setup(d, err, errlen);
