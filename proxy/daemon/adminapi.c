@@ -88,6 +88,25 @@ static uint64_t wall_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* A copy of the report settings of the moment (tz: their time zone's storage). */
+static struct report_opts report_opts(struct adminapi_src *s, char *tz, size_t tzlen)
+{
+    pthread_mutex_lock(&s->ro_lock);
+    struct report_opts ro = s->ro;
+    snprintf(tz, tzlen, "%s", s->tz);
+    pthread_mutex_unlock(&s->ro_lock);
+    ro.tz = tz;
+    return ro;
+}
+
+void adminapi_set_report(struct adminapi_src *src, unsigned deadline_days, const char *tz)
+{
+    pthread_mutex_lock(&src->ro_lock);
+    src->ro.deadline_days = deadline_days;
+    snprintf(src->tz, sizeof(src->tz), "%s", tz);
+    pthread_mutex_unlock(&src->ro_lock);
+}
+
 /* ---------------------------------------------------------------- /metrics */
 
 static void rules_metrics(struct adminapi_src *s, FILE *f)
@@ -109,6 +128,48 @@ static void rules_metrics(struct adminapi_src *s, FILE *f)
             st.domains, st.urls, st.ips4, st.ips6, st.fallback);
     metrics_head(f, "qorgau_rules_bytes", "gauge", "heap bytes held by the enforced rule set");
     metrics_value(f, "qorgau_rules_bytes", st.bytes);
+}
+
+/* The software versions of the fleet's live nodes, told apart (a few are enough: a fleet runs
+ * one, two during an upgrade). */
+#define FLEET_VERSIONS_MAX 16
+struct fleet_seen {
+    FILE *f;
+    char v[FLEET_VERSIONS_MAX][STORE_NODE_ABOUT_MAX];
+    size_t n;
+};
+
+static int fleet_node(void *ctx, const struct store_node *nd)
+{
+    struct fleet_seen *fs = ctx;
+    fputs("qorgau_fleet_node_info{node=", fs->f);
+    metrics_label(fs->f, nd->id);
+    fputs(",version=", fs->f);
+    metrics_label(fs->f, nd->software);
+    fputs(",mode=", fs->f);
+    metrics_label(fs->f, nd->mode);
+    fprintf(fs->f, ",alive=\"%d\"} 1\n", nd->alive ? 1 : 0);
+    size_t i = 0;
+    while (nd->alive && i < fs->n && strcmp(fs->v[i], nd->software) != 0)
+        i++;
+    if (nd->alive && i == fs->n && fs->n < FLEET_VERSIONS_MAX)
+        snprintf(fs->v[fs->n++], sizeof(fs->v[0]), "%s", nd->software);
+    return 0;
+}
+
+/* Every node of the store, with the software it said it runs ("" from an older release), and
+ * how many versions the live ones run (more than 1 for long: an upgrade left half-done). */
+static void fleet_metrics(struct store *sto, FILE *f)
+{
+    struct fleet_seen fs = { .f = f, .n = 0 };
+    char err[256];
+    metrics_head(f, "qorgau_fleet_node_info", "gauge",
+                 "each node of the store: its software version and mode, alive or not");
+    if (store_nodes(sto, fleet_node, &fs, err, sizeof(err)) < 0)
+        return;
+    metrics_head(f, "qorgau_fleet_software_versions", "gauge",
+                 "distinct software versions the live nodes of the fleet run");
+    metrics_value(f, "qorgau_fleet_software_versions", fs.n);
 }
 
 static void store_metrics(struct adminapi_src *s, FILE *f)
@@ -159,6 +220,7 @@ static void store_metrics(struct adminapi_src *s, FILE *f)
         metrics_head(f, "qorgau_store_lag_versions", "gauge",
                      "store versions not yet enforced by this node");
         metrics_value(f, "qorgau_store_lag_versions", v > st.version ? v - st.version : 0);
+        fleet_metrics(sto, f);
     }
     store_free(sto);
 }
@@ -308,8 +370,8 @@ static void h_query(void *ctx, const struct api_req *req, struct api_resp *resp)
 /* ---------------------------------------------------------------- orders, deadlines, stats */
 
 /* What one store-reading endpoint writes: 0 or a negative errno with a message in err. */
-typedef int (*store_writer)(struct store *st, const struct adminapi_src *s,
-                            const struct api_req *req, FILE *f, char *err, size_t errlen);
+typedef int (*store_writer)(struct store *st, struct adminapi_src *s, const struct api_req *req,
+                            FILE *f, char *err, size_t errlen);
 
 /* Opens the store, lets w write the answer; -ENOENT is 404, other failures 503. */
 static void store_answer(struct adminapi_src *s, const struct api_req *req, struct api_resp *resp,
@@ -337,21 +399,23 @@ static void store_answer(struct adminapi_src *s, const struct api_req *req, stru
     out_reply(&o, resp, 200, JSON_TYPE);
 }
 
-static int w_orders(struct store *st, const struct adminapi_src *s, const struct api_req *req,
-                    FILE *f, char *err, size_t errlen)
+static int w_orders(struct store *st, struct adminapi_src *s, const struct api_req *req, FILE *f,
+                    char *err, size_t errlen)
 {
     (void)s;
     return req->path[0] ? orders_show_write(st, req->path, f, err, errlen)
                         : orders_list_write(st, true, f, err, errlen);
 }
 
-static int w_deadlines(struct store *st, const struct adminapi_src *s, const struct api_req *req,
-                       FILE *f, char *err, size_t errlen)
+static int w_deadlines(struct store *st, struct adminapi_src *s, const struct api_req *req, FILE *f,
+                       char *err, size_t errlen)
 {
+    char tz[sizeof(s->tz)];
+    struct report_opts ro = report_opts(s, tz, sizeof(tz));
     char all[8];
     bool want_all =
         api_query_param(req->query, "all", all, sizeof(all)) >= 0 && strcmp(all, "0") != 0;
-    int rc = report_deadlines_write(st, &s->ro, want_all, false, f, NULL, err, errlen);
+    int rc = report_deadlines_write(st, &ro, want_all, false, f, NULL, err, errlen);
     return rc == -ENOENT ? -EIO : rc; /* a missing document is not a missing endpoint */
 }
 
@@ -383,7 +447,9 @@ static void h_stats(void *ctx, const struct api_req *req, struct api_resp *resp)
         return;
     char err[1024];
     struct stats st;
-    int rc = stats_collect(sto, &from, &to, &s->ro, &st, err, sizeof(err));
+    char tz[sizeof(s->tz)];
+    struct report_opts ro = report_opts(s, tz, sizeof(tz));
+    int rc = stats_collect(sto, &from, &to, &ro, &st, err, sizeof(err));
     store_free(sto);
     if (rc) {
         api_error(resp, 503, err);
@@ -526,7 +592,9 @@ static void h_alarms(void *ctx, const struct api_req *req, struct api_resp *resp
         FILE *m = open_memstream(&dl, &dll);
         size_t due = 0;
         if (m) {
-            report_deadlines_write(a.st, &s->ro, false, false, m, &due, err, sizeof(err));
+            char tz[sizeof(s->tz)];
+            struct report_opts ro = report_opts(s, tz, sizeof(tz));
+            report_deadlines_write(a.st, &ro, false, false, m, &due, err, sizeof(err));
             fclose(m);
         }
         free(dl);
@@ -570,6 +638,8 @@ static void h_page(void *ctx, const struct api_req *req, struct api_resp *resp)
 
 int adminapi_mount(struct adminhttp *h, struct adminapi_src *src)
 {
+    pthread_mutex_init(&src->ro_lock, NULL);
+    src->ro.tz = src->tz;
     static const struct {
         const char *prefix, *scope;
         api_handler_fn fn;

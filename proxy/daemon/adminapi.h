@@ -18,6 +18,7 @@
 #ifndef QG_ADMINAPI_H
 #define QG_ADMINAPI_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -37,8 +38,11 @@ struct adminapi_src {
     /* copies: the configuration they come from is replaced on reload */
     char store_url[STORE_PATH_MAX + 512];
     char password_file[1100];
+    /* deadline days and time zone: set by adminapi_mount() from these two, replaced by
+     * adminapi_set_report() at a reload, read by the endpoints under ro_lock */
     char tz[64];           /* ro.tz points here */
-    struct report_opts ro; /* deadline days and time zone (as at start) */
+    struct report_opts ro; /* deadline days and time zone */
+    pthread_mutex_t ro_lock;
     unsigned workers;
     uint64_t started_ms; /* wall clock */
     struct rsref *rules;
@@ -53,6 +57,10 @@ struct adminapi_src {
 
 /* Mounts every endpoint above on h. Returns 0 or a negative errno. */
 int adminapi_mount(struct adminhttp *h, struct adminapi_src *src);
+
+/* Replaces the report settings the endpoints use (report.deadline_days, report.timezone: a
+ * reload). Safe while requests are answered: each request reads them once, under a lock. */
+void adminapi_set_report(struct adminapi_src *src, unsigned deadline_days, const char *tz);
 
 /* The dashboard page (static, self-contained). */
 extern const char adminapi_dashboard_html[];

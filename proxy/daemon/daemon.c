@@ -731,6 +731,8 @@ static void reload(struct daemon *d)
         log_write(d->log, LOG_LEVEL_ERROR, "tariff",
                   "reload of the categories and profiles failed; the previous ones stay",
                   LOG_KV(LOG_S("error", err)));
+    if (d->admin) /* the API's deadlines, stats and alarms */
+        adminapi_set_report(&d->api, (unsigned)nc->report_deadline_days, nc->report_timezone);
     struct settings *old = d->cfg;
     pthread_mutex_lock(&d->pub_lock);
     d->cfg = nc;
@@ -1850,6 +1852,7 @@ static int store_setup(struct daemon *d, char *err, size_t errlen)
         .retry_max_ms = (uint32_t)c->store_retry_max,
         .saved = fol_saved,
         .flush = fol_flush,
+        .mode = modes[c->mode].name,
     };
     atomic_store(&d->admin_https_url, c->https_url);
     int rc = fb_setup(d, err, errlen);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/version.h"
 #include "proxy/daemon/failstatic.h"
 #include "rules/store/store.h"
 
@@ -35,6 +36,7 @@ struct pending {
 
 struct follower {
     char *url, *state_dir, *password_file, *node_id;
+    char mode[STORE_NODE_ABOUT_MAX], software[STORE_NODE_ABOUT_MAX]; /* acknowledged */
     uint32_t heartbeat_ms, retry_max_ms, wait_ms;
     struct log *log;
     follower_publish_fn publish;
@@ -112,6 +114,9 @@ struct follower *follower_new(const struct follower_config *cfg, struct log *lg,
         snprintf(err, errlen, "follower: out of memory");
         return NULL;
     }
+    snprintf(f->mode, sizeof(f->mode), "%s", cfg->mode ? cfg->mode : "");
+    snprintf(f->software, sizeof(f->software), "%s",
+             cfg->software ? cfg->software : QORGAU_VERSION);
     f->heartbeat_ms = cfg->heartbeat_ms ? cfg->heartbeat_ms : 2000;
     f->retry_max_ms = cfg->retry_max_ms ? cfg->retry_max_ms : 10000;
     f->wait_ms = cfg->follow_wait_ms ? cfg->follow_wait_ms : 1000;
@@ -515,8 +520,9 @@ static void enforced(struct follower *f, uint64_t version)
 static void ack(struct follower *f, struct store *s)
 {
     char err[512];
-    if (s && store_node_ack(s, f->node_id, atomic_load(&f->version), atomic_load(&f->since_ms),
-                            f->heartbeat_ms * 3, err, sizeof(err)) < 0)
+    if (s &&
+        store_node_ack_about(s, f->node_id, atomic_load(&f->version), atomic_load(&f->since_ms),
+                             f->heartbeat_ms * 3, f->software, f->mode, err, sizeof(err)) < 0)
         log_write(f->log, LOG_LEVEL_WARN, "follower", "acknowledgement failed",
                   LOG_KV(LOG_S("error", err)));
 }
@@ -858,8 +864,9 @@ static void *hb_main(void *arg)
             f->hb = open_store(f, err, sizeof(err));
         int rc = -EIO;
         if (f->hb)
-            rc = store_node_ack(f->hb, f->node_id, atomic_load(&f->version),
-                                atomic_load(&f->since_ms), f->heartbeat_ms * 3, err, sizeof(err));
+            rc = store_node_ack_about(f->hb, f->node_id, atomic_load(&f->version),
+                                      atomic_load(&f->since_ms), f->heartbeat_ms * 3, f->software,
+                                      f->mode, err, sizeof(err));
         if (rc < 0) {
             if (!failing)
                 log_write(f->log, LOG_LEVEL_WARN, "follower", "heartbeat failed",

@@ -71,6 +71,10 @@ struct follower_config {
      * writes of evidence (hits, proxy/daemon/hits.h). Returns >= 0 or a negative errno with
      * err set (logged once per failure streak). */
     int (*flush)(void *ctx, struct store *s, char *err, size_t errlen);
+    /* what the node's acknowledgements say it runs (store_node_ack_about): mode ("tap",
+     * "inline", ...; NULL: "") and software (NULL: QORGAU_VERSION) */
+    const char *mode;
+    const char *software;
 };
 
 enum follower_state { FOLLOWER_CONNECTED = 0, FOLLOWER_UNREACHABLE };

@@ -583,6 +583,11 @@ static int node_cb(void *ctx, const struct store_node *nd)
             nd->alive ? "true" : "false", nd->version,
             c->version > nd->version ? c->version - nd->version : 0, nd->since_ms, nd->heartbeat_ms,
             c->now > nd->heartbeat_ms ? c->now - nd->heartbeat_ms : 0);
+    /* what it runs ("" from a node of a release that did not say) */
+    jsonw_key(out, "software", false);
+    jsonw_cstr(out, nd->software);
+    jsonw_key(out, "mode", false);
+    jsonw_cstr(out, nd->mode);
     if (c->order_version) {
         bool enf = nd->version >= c->order_version;
         fprintf(out, ",\"order_enforced\":%s", enf ? "true" : "false");

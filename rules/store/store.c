@@ -553,8 +553,31 @@ int store_list(struct store *s, store_order_fn cb, void *ctx, char *err, size_t 
     return s->ops->list(s, cb, ctx, err, errlen);
 }
 
+/* A node's software version or mode: "" or 1..STORE_NODE_ABOUT_MAX-1 bytes of
+ * [A-Za-z0-9._+~:-] (no space: the directory store's node file separates fields by spaces). */
+static bool about_valid(const char *v)
+{
+    size_t n = strlen(v);
+    if (n >= STORE_NODE_ABOUT_MAX || (n == 1 && v[0] == '-'))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              strchr("._+~:-", c)))
+            return false;
+    }
+    return true;
+}
+
 int store_node_ack(struct store *s, const char *node, uint64_t version, uint64_t since_ms,
                    uint32_t ttl_ms, char *err, size_t errlen)
+{
+    return store_node_ack_about(s, node, version, since_ms, ttl_ms, "", "", err, errlen);
+}
+
+int store_node_ack_about(struct store *s, const char *node, uint64_t version, uint64_t since_ms,
+                         uint32_t ttl_ms, const char *software, const char *mode, char *err,
+                         size_t errlen)
 {
     if (!node || !store_id_valid(node, strlen(node))) {
         snprintf(err, errlen, "store: %s: invalid node id", s->where);
@@ -564,7 +587,15 @@ int store_node_ack(struct store *s, const char *node, uint64_t version, uint64_t
         snprintf(err, errlen, "store: %s: node %s: heartbeat TTL must be > 0", s->where, node);
         return -EINVAL;
     }
-    return s->ops->node_ack(s, node, version, since_ms, ttl_ms, err, errlen);
+    software = software ? software : "";
+    mode = mode ? mode : "";
+    if (!about_valid(software) || !about_valid(mode)) {
+        snprintf(err, errlen, "store: %s: node %s: invalid %s (1..%d bytes of [A-Za-z0-9._+~:-])",
+                 s->where, node, about_valid(software) ? "mode" : "software version",
+                 STORE_NODE_ABOUT_MAX - 1);
+        return -EINVAL;
+    }
+    return s->ops->node_ack(s, node, version, since_ms, ttl_ms, software, mode, err, errlen);
 }
 
 int store_nodes(struct store *s, store_node_fn cb, void *ctx, char *err, size_t errlen)

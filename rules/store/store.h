@@ -97,7 +97,14 @@ struct store_node {
     uint64_t since_ms;     /* when it started enforcing it */
     uint64_t heartbeat_ms; /* its last heartbeat */
     bool alive;
+    /* What it runs, as its last acknowledgement said (never NULL): its software version
+     * (common/version.h) and its mode ("tap", "inline", ...); "" for a record written by a
+     * release that did not say (a fleet in a rolling upgrade). */
+    const char *software;
+    const char *mode;
 };
+
+#define STORE_NODE_ABOUT_MAX 64 /* bytes of a node's software version or mode, NUL included */
 
 struct store_opts {
     const char *password_file;   /* overrides ?password_file= */
@@ -192,7 +199,8 @@ struct store_ops {
                size_t errlen);
     int (*list)(struct store *s, store_order_fn cb, void *ctx, char *err, size_t errlen);
     int (*node_ack)(struct store *s, const char *node, uint64_t version, uint64_t since_ms,
-                    uint32_t ttl_ms, char *err, size_t errlen);
+                    uint32_t ttl_ms, const char *software, const char *mode, char *err,
+                    size_t errlen);
     int (*nodes)(struct store *s, store_node_fn cb, void *ctx, char *err, size_t errlen);
     int (*trim)(struct store *s, uint64_t keep, char *err, size_t errlen);
     int (*enforced)(struct store *s, const char *node, store_enforced_fn cb, void *ctx, char *err,
@@ -287,6 +295,13 @@ int store_list(struct store *s, store_order_fn cb, void *ctx, char *err, size_t 
  * expires after ttl_ms. Called again with the same version it is a heartbeat. */
 int store_node_ack(struct store *s, const char *node, uint64_t version, uint64_t since_ms,
                    uint32_t ttl_ms, char *err, size_t errlen);
+
+/* store_node_ack() that also records what the node runs: software (its version) and mode, each
+ * "" (or NULL) or 1..STORE_NODE_ABOUT_MAX-1 bytes of [A-Za-z0-9._+~:-] (-EINVAL otherwise).
+ * store_node_ack() records them as "". */
+int store_node_ack_about(struct store *s, const char *node, uint64_t version, uint64_t since_ms,
+                         uint32_t ttl_ms, const char *software, const char *mode, char *err,
+                         size_t errlen);
 
 /* Calls cb for every node that ever acknowledged (alive or not). */
 int store_nodes(struct store *s, store_node_fn cb, void *ctx, char *err, size_t errlen);

@@ -31,7 +31,8 @@
 
 #include "common/fileio.h"
 
-#define FOLLOW_BATCH 256 /* changes delivered by one store_follow() call at most */
+#define FOLLOW_BATCH  256 /* changes delivered by one store_follow() call at most */
+#define NODE_FILE_MAX (96 + 2 * STORE_NODE_ABOUT_MAX) /* bytes of a nodes/<id> file */
 
 struct dstore {
     struct store base;
@@ -127,6 +128,23 @@ static int field_u64(const char *s, size_t len, size_t *pos, uint64_t *v)
     if (i >= len || s[i] != ' ')
         return -1;
     *v = x;
+    *pos = i + 1;
+    return 0;
+}
+
+/* One space-terminated word at *pos into out (at most outlen - 1 bytes; "-" means ""). */
+static int field_word(const char *s, size_t len, size_t *pos, char *out, size_t outlen)
+{
+    size_t i = *pos;
+    while (i < len && s[i] != ' ')
+        i++;
+    size_t w = i - *pos;
+    if (w == 0 || w >= outlen || i >= len)
+        return -1;
+    memcpy(out, s + *pos, w);
+    out[w] = '\0';
+    if (strcmp(out, "-") == 0)
+        out[0] = '\0';
     *pos = i + 1;
     return 0;
 }
@@ -863,10 +881,11 @@ done:
 }
 
 static int dir_node_ack(struct store *s, const char *node, uint64_t version, uint64_t since_ms,
-                        uint32_t ttl_ms, char *err, size_t errlen)
+                        uint32_t ttl_ms, const char *software, const char *mode, char *err,
+                        size_t errlen)
 {
     struct dstore *d = (struct dstore *)s;
-    char name[STORE_ID_MAX + 16], b[128], ename[STORE_ID_MAX + 16];
+    char name[STORE_ID_MAX + 16], b[NODE_FILE_MAX], ename[STORE_ID_MAX + 16];
     snprintf(name, sizeof(name), "nodes/%.128s", node);
     snprintf(ename, sizeof(ename), "enforced/%.128s", node);
     /* The enforcement log gets a line when (version, since) differ from the last ack's. */
@@ -875,7 +894,7 @@ static int dir_node_ack(struct store *s, const char *node, uint64_t version, uin
     size_t on, pos = 0;
     bool same = false;
     struct stat st;
-    if (read_file(d, name, 128, &ob, &on) == 0) {
+    if (read_file(d, name, NODE_FILE_MAX, &ob, &on) == 0) {
         same = field_u64(ob, on, &pos, &ov) == 0 && field_u64(ob, on, &pos, &os) == 0 &&
                ov == version && os == since_ms;
         free(ob);
@@ -887,8 +906,10 @@ static int dir_node_ack(struct store *s, const char *node, uint64_t version, uin
         if (rc)
             return rc;
     }
-    int n = snprintf(b, sizeof(b), "%llu %llu %llu %u\n", (unsigned long long)version,
-                     (unsigned long long)since_ms, (unsigned long long)store_now_ms(), ttl_ms);
+    /* "" is written "-" (store_node_ack_about() refuses "-" itself) */
+    int n = snprintf(b, sizeof(b), "%llu %llu %llu %u %s %s\n", (unsigned long long)version,
+                     (unsigned long long)since_ms, (unsigned long long)store_now_ms(), ttl_ms,
+                     software[0] ? software : "-", mode[0] ? mode : "-");
     return write_atomic(d, name, b, (size_t)n, NULL, 0, false, err, errlen);
 }
 
@@ -912,18 +933,23 @@ static int dir_nodes(struct store *s, store_node_fn cb, void *ctx, char *err, si
         char name[STORE_ID_MAX + 16], *b;
         size_t n, pos = 0;
         snprintf(name, sizeof(name), "nodes/%.128s", e->d_name);
-        if (read_file(d, name, 128, &b, &n) != 0)
+        if (read_file(d, name, NODE_FILE_MAX, &b, &n) != 0)
             continue;
-        struct store_node nd = { .id = e->d_name };
+        struct store_node nd = { .id = e->d_name, .software = "", .mode = "" };
         uint64_t ttl = 0;
+        char sw[STORE_NODE_ABOUT_MAX] = "", md[STORE_NODE_ABOUT_MAX] = ""; /* old file: "" */
         if (n && b[n - 1] == '\n')
             b[n - 1] = ' ';
         if (field_u64(b, n, &pos, &nd.version) || field_u64(b, n, &pos, &nd.since_ms) ||
-            field_u64(b, n, &pos, &nd.heartbeat_ms) || field_u64(b, n, &pos, &ttl) || pos != n) {
+            field_u64(b, n, &pos, &nd.heartbeat_ms) || field_u64(b, n, &pos, &ttl) ||
+            (pos != n && (field_word(b, n, &pos, sw, sizeof(sw)) ||
+                          field_word(b, n, &pos, md, sizeof(md)) || pos != n))) {
             snprintf(err, errlen, "store: %s: %s: malformed node file", d->base.where, name);
             rc = -EBADMSG;
         } else {
             nd.alive = now <= nd.heartbeat_ms + ttl;
+            nd.software = sw;
+            nd.mode = md;
             rc = cb(ctx, &nd);
         }
         free(b);

@@ -6,7 +6,8 @@
  *                        "<version> <kind> <urgent 0|1> <time_ms> <id>[,<id>...] <crc32>\n"
  *                        crc32: 8 lower-case hex digits, IEEE CRC-32 of the line before " <crc32>"
  *     DIR/orders/<id>    "qorgau-order 1 <active|revoked> <version> <updated_ms> <len>\n" + record
- *     DIR/nodes/<id>     "<version> <since_ms> <heartbeat_ms> <ttl_ms>\n"
+ *     DIR/nodes/<id>     "<version> <since_ms> <heartbeat_ms> <ttl_ms> <software> <mode>\n"
+ *                        ("-" for an empty one; a file of an older release has neither)
  *     DIR/enforced/<id>  the node's enforcement log, "<version> <since_ms>\n" appended
  *     DIR/evidence/<id>  the order's events, "<kind> <version> <time_ms>\n" appended
  *     DIR/hits/<order>   "<count> <first_ms> <last_ms> <entry>\n" sorted by entry, rewritten

@@ -1051,7 +1051,8 @@ static int r_list(struct store *s, store_order_fn cb, void *ctx, char *err, size
 }
 
 static int r_node_ack(struct store *s, const char *node, uint64_t version, uint64_t since_ms,
-                      uint32_t ttl_ms, char *err, size_t errlen)
+                      uint32_t ttl_ms, const char *software, const char *mode, char *err,
+                      size_t errlen)
 {
     struct rstore *r = (struct rstore *)s;
     char k[sizeof(r->u.prefix) + 8 + STORE_ID_MAX], ka[sizeof(k) + 8], ke[sizeof(k) + 12], vb[24],
@@ -1065,14 +1066,16 @@ static int r_node_ack(struct store *s, const char *node, uint64_t version, uint6
     snprintf(tb, sizeof(tb), "%u", ttl_ms);
     static const char lua[] = "redis.call('SADD', KEYS[1], ARGV[1])\n"
                               "redis.call('HSET', KEYS[2], 'version', ARGV[2], 'since', ARGV[3],\n"
-                              "           'heartbeat', ARGV[4], 'ttl', ARGV[5])\n"
+                              "           'heartbeat', ARGV[4], 'ttl', ARGV[5],\n"
+                              "           'software', ARGV[6], 'mode', ARGV[7])\n"
                               "redis.call('SET', KEYS[3], ARGV[4], 'PX', ARGV[5])\n"
                               "redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2] .. ' ' .. ARGV[3])\n"
                               "return 1\n";
     int rc;
-    redisReply *rp = cmd(
-        r, 12, (const char *[]){ "EVAL", lua, "4", r->k_nodes, k, ka, ke, node, vb, sb, hb, tb },
-        NULL, true, &rc, err, errlen);
+    redisReply *rp = cmd(r, 14,
+                         (const char *[]){ "EVAL", lua, "4", r->k_nodes, k, ka, ke, node, vb, sb,
+                                           hb, tb, software, mode },
+                         NULL, true, &rc, err, errlen);
     if (rp)
         freeReplyObject(rp);
     return rc;
@@ -1087,14 +1090,21 @@ static int r_nodes(struct store *s, store_node_fn cb, void *ctx, char *err, size
         char k[sizeof(r->u.prefix) + 8 + STORE_ID_MAX], ka[sizeof(k) + 8];
         key(k, sizeof(k), r, "node:", ids.v[i]);
         snprintf(ka, sizeof(ka), "%s:alive", k);
-        redisReply *rp = cmd(r, 5, (const char *[]){ "HMGET", k, "version", "since", "heartbeat" },
-                             NULL, true, &rc, err, errlen);
+        redisReply *rp =
+            cmd(r, 7,
+                (const char *[]){ "HMGET", k, "version", "since", "heartbeat", "software", "mode" },
+                NULL, true, &rc, err, errlen);
         if (!rp)
             break;
         redisReply *al = cmd(r, 2, (const char *[]){ "EXISTS", ka }, NULL, true, &rc, err, errlen);
-        struct store_node nd = { .id = ids.v[i] };
-        if (al && rp->type == REDIS_REPLY_ARRAY && rp->elements == 3 &&
+        struct store_node nd = { .id = ids.v[i], .software = "", .mode = "" };
+        if (al && rp->type == REDIS_REPLY_ARRAY && rp->elements == 5 &&
             rp->element[0]->type != REDIS_REPLY_NIL) {
+            /* a hash written before these fields: nil, read as "" */
+            if (rp->element[3]->type == REDIS_REPLY_STRING)
+                nd.software = rp->element[3]->str;
+            if (rp->element[4]->type == REDIS_REPLY_STRING)
+                nd.mode = rp->element[4]->str;
             if (reply_u64(rp->element[0], &nd.version) || reply_u64(rp->element[1], &nd.since_ms) ||
                 reply_u64(rp->element[2], &nd.heartbeat_ms)) {
                 rc = bad_reply(r, "node hash", err, errlen);

@@ -9,7 +9,8 @@
 # 1 HTTP request to blocked.test (blocked) and 2 HTTPS connections to allowed.test (200). Then:
 #   - over the Unix socket (curl --unix-socket): /api/v1/decisions holds the 4 blocks of
 #     blocked.test and the passes of allowed.test; /api/v1/top puts blocked.test first with 4;
-#     /api/v1/status names the node and its version, the fleet lists it alive; /api/v1/orders
+#     /api/v1/status names the node and its version, the fleet lists it alive with its software
+#     version and mode (and so does `qorgau status`); /api/v1/orders
 #     and /api/v1/orders/DASH-1 equal `qorgau order list/show`'s data; /api/v1/deadlines equals
 #     `qorgau deadlines --format json` (but now_ms and left_ms); /api/v1/query answers as
 #     `qorgau query -c`; /api/v1/alarms holds the deadline alarm of DASH-OLD; an unknown order
@@ -25,6 +26,12 @@
 #     gives, blocked.test first in the top names with 4, 4 blocked decision rows for it, the node
 #     in the node table, the overdue order DASH-OLD (received 20 days ago) with its negative time
 #     left and the deadline alarm, no fetch error;
+#   - a node record as an older release wrote it (no software version, no mode) reads as "" in
+#     /api/v1/status, "?" in the node table, and the page and /metrics
+#     (qorgau_fleet_software_versions 2) say the fleet runs two versions;
+#   - after report.deadline_days = 30 and report.timezone = UTC are added and the node gets
+#     SIGHUP, /api/v1/deadlines equals `qorgau deadlines` with the new settings, DASH-1 has
+#     20 d 5 h more, and the alarm of DASH-OLD is gone;
 #   - the page has no external resource (no src= or href= to another origin);
 #   - the node stops with exit 0 and no sanitizer report in its output.
 # Needs root, network namespaces, nftables, nginx, curl, chromium, python3; without them it
@@ -120,10 +127,14 @@ A "/api/v1/status" >"$QG_DIR/status.json"
 VERSION=$("$QG_BIN" --version 2>/dev/null | awk '{print $NF}')
 expect "status: node and version" "$(J 'd["node"]["id"]+" "+d["node"]["version"]+" "+d["node"]["mode"]+" "+str(d["node"]["blocks"])' <"$QG_DIR/status.json")" "dash-node $VERSION inline 4"
 expect "status: the fleet lists the node alive" "$(J '[n["node"]+":"+str(n["alive"]) for n in d["fleet"]["nodes"]]' <"$QG_DIR/status.json")" "['dash-node:True']"
+expect "status: the fleet gives the node's software version and mode" "$(J '[(n["node"], n["software"], n["mode"]) for n in d["fleet"]["nodes"]]' <"$QG_DIR/status.json")" "[('dash-node', '$VERSION', 'inline')]"
 "$QG_BIN" status -c "$CONF" >"$QG_DIR/status.cli"
 expect "status: same store and nodes as qorgau status" \
     "$(python3 -c 'import json,sys; l=[json.loads(x) for x in open(sys.argv[1])]; print(l[0]["store"], l[0]["version"], [n["node"] for n in l[1:]])' "$QG_DIR/status.cli")" \
     "$(J 'd["fleet"]["store"], d["fleet"]["version"], [n["node"] for n in d["fleet"]["nodes"]]' <"$QG_DIR/status.json")"
+expect "qorgau status: the node's software version and mode" \
+    "$(python3 -c 'import json,sys; l=[json.loads(x) for x in open(sys.argv[1])]; print([(n["node"], n["software"], n["mode"]) for n in l[1:]])' "$QG_DIR/status.cli")" \
+    "[('dash-node', '$VERSION', 'inline')]"
 expect "status?order=DASH-1: enforced on the node" "$(A '/api/v1/status?order=DASH-1' | J '[d["fleet"]["order"], d["fleet"]["order_version"] > 0] + [(n["node"], n["order_enforced"]) for n in d["fleet"]["nodes"]]')" "['DASH-1', True, ('dash-node', True)]"
 expect "status?order=NOPE: the node, no fleet, the reason" "$(A '/api/v1/status?order=NOPE' | J 'd["node"]["id"], d["fleet"], "NOPE" in d["store_error"]')" "dash-node None True"
 expect "orders: DASH-1 and DASH-OLD active" "$(A /api/v1/orders | J '[(o["id"],o["state"]) for o in d["orders"]]')" "[('DASH-1', 'active'), ('DASH-OLD', 'active')]"
@@ -170,6 +181,10 @@ expect "metrics: decisions_total block/domain/gambling/none" "$(sed -n 2p "$QG_D
 expect "metrics: inline_blocked_total summed over the workers" "$(sed -n 3p "$QG_DIR/metrics.check")" "inline_blocked 4"
 grep -qx "qorgau_build_info{version=\"$VERSION\",mode=\"inline\",node=\"dash-node\"} 1" "$QG_DIR/metrics.txt" &&
     ok "metrics: build info" || bad "metrics: build info" "$(grep build_info "$QG_DIR/metrics.txt")"
+grep -qx "qorgau_fleet_node_info{node=\"dash-node\",version=\"$VERSION\",mode=\"inline\",alive=\"1\"} 1" "$QG_DIR/metrics.txt" &&
+    ok "metrics: fleet node info" || bad "metrics: fleet node info" "$(grep fleet_node_info "$QG_DIR/metrics.txt")"
+grep -qx "qorgau_fleet_software_versions 1" "$QG_DIR/metrics.txt" && ok "metrics: one software version in the fleet" ||
+    bad "metrics: fleet software versions" "$(grep fleet_software "$QG_DIR/metrics.txt")"
 expect "metrics: two domain entries (one per order)" "$(sed -n 4p "$QG_DIR/metrics.check")" "rules 2"
 expect "metrics: per-worker figures for both workers" "$(sed -n 5p "$QG_DIR/metrics.check")" "workers 2"
 
@@ -203,6 +218,18 @@ expect "TCP: the metrics token on status 403" "$(T -H "Authorization: Bearer $MT
 expect "TCP: the metrics token on /metrics 200" "$(T -H "Authorization: Bearer $MTOKEN" "$U/metrics")" 200
 expect "TCP: the read token on status 200" "$(T -H "Authorization: Bearer $TOKEN" "$U/api/v1/status")" 200
 expect "TCP: the page needs no token" "$(T "$U/")" 200
+
+# ---- a node of an older release (its record has no software version nor mode) ----------------
+# written into the directory store as that release wrote it: the store's version, alive 10 min
+SV=$(J 'd["fleet"]["version"]' <"$QG_DIR/status.json")
+NOW_MS=$(($(date +%s) * 1000))
+printf '%s %s %s 600000\n' "$SV" "$NOW_MS" "$NOW_MS" >"$QG_DIR/state/nodes/old-node"
+expect "status: the older node's software and mode read as empty" "$(A /api/v1/status | J 'sorted((n["node"], n["alive"], n["software"], n["mode"]) for n in d["fleet"]["nodes"])')" "[('dash-node', True, '$VERSION', 'inline'), ('old-node', True, '', '')]"
+A /metrics >"$QG_DIR/metrics2.txt"
+grep -qx "qorgau_fleet_software_versions 2" "$QG_DIR/metrics2.txt" && ok "metrics: two software versions in the fleet" ||
+    bad "metrics: fleet software versions" "$(grep fleet_software "$QG_DIR/metrics2.txt")"
+grep -qx 'qorgau_fleet_node_info{node="old-node",version="",mode="",alive="1"} 1' "$QG_DIR/metrics2.txt" &&
+    ok "metrics: the older node's info, empty version" || bad "metrics: older node info" "$(grep fleet_node_info "$QG_DIR/metrics2.txt")"
 
 # ---- the page in a real browser ----------------------------------------------------------------
 A / >"$QG_DIR/page.html"
@@ -264,20 +291,44 @@ print("decisions", sum(1 for r in rows("decisions") if r["attrs"].get("data-verd
                        and r["attrs"].get("data-name") == "blocked.test"),
       sum(1 for r in rows("decisions") if r["attrs"].get("data-verdict") == "pass"
           and r["attrs"].get("data-name") == "allowed.test"))
-print("nodes", [r["attrs"].get("data-node") + ":" + r["cells"][1] for r in rows("nodes")])
+print("nodes", sorted(r["attrs"].get("data-node") + ":" + r["cells"][1] for r in rows("nodes")))
 print("alarms", p.ids.get("alarms"))
 deadline("DASH-OLD")
 print("order rows", [r["attrs"].get("data-order") for r in rows("deadlines")])
+print("software", sorted((r["attrs"].get("data-node"), r["cells"][5], r["cells"][6]) for r in rows("nodes")))
+print("versions", p.ids.get("versions"))
 PY
 expect "browser: the page loaded its data" "$(sed -n 1p "$QG_DIR/dom.check")" "loaded 1 err="
 expect "browser: node name, version, mode" "$(sed -n 2p "$QG_DIR/dom.check")" "node dash-node $VERSION inline"
 expect_match "browser: DASH-1 with the time left the API gives" "$(sed -n 3p "$QG_DIR/dom.check")" '^deadline True '
 expect "browser: blocked.test first in the top names, 4 blocks" "$(sed -n 4p "$QG_DIR/dom.check")" "top ['blocked.test', '4']"
 expect "browser: decision rows (4 blocks of blocked.test, 2 passes of allowed.test)" "$(sed -n 5p "$QG_DIR/dom.check")" "decisions 4 2"
-expect "browser: the node table" "$(sed -n 6p "$QG_DIR/dom.check")" "nodes ['dash-node:yes']"
+expect "browser: the node table" "$(sed -n 6p "$QG_DIR/dom.check")" "nodes ['dash-node:yes', 'old-node:yes']"
 expect "browser: the deadline alarm" "$(sed -n 7p "$QG_DIR/dom.check")" "alarms deadline orders: 1 order(s) overdue or due within 48 h without a report"
 expect_match "browser: DASH-OLD overdue, with the time left the API gives" "$(sed -n 8p "$QG_DIR/dom.check")" "^deadline True \\['DASH-OLD', '[0-9-]+', '-[0-9]+d [0-9]{2}h'"
 expect "browser: the orders by deadline" "$(sed -n 9p "$QG_DIR/dom.check")" "order rows ['DASH-OLD', 'DASH-1']"
+expect "browser: each node's software version and mode (? for the older one)" "$(sed -n 10p "$QG_DIR/dom.check")" "software [('dash-node', '$VERSION', 'inline'), ('old-node', '?', '?')]"
+expect "browser: the two software versions said" "$(sed -n 11p "$QG_DIR/dom.check")" "versions the live nodes run 2 software versions: $VERSION, ?"
+
+# ---- a reload (SIGHUP) gives the API the new report.deadline_days and report.timezone ----------
+A /api/v1/deadlines >"$QG_DIR/dl3.api"
+printf 'report.deadline_days = 30\nreport.timezone = UTC\n' >>"$CONF"
+kill -HUP "$NODE_PID"
+i=0
+while [ $i -lt 100 ] && ! grep -q '"msg":"reloaded"' "$QG_DIR/qorgau.log"; do sleep 0.1; i=$((i + 1)); done
+grep -q '"msg":"reloaded"' "$QG_DIR/qorgau.log" && ok "SIGHUP: reloaded" ||
+    bad "SIGHUP" "$(tail -n 3 "$QG_DIR/qorgau.log")"
+A /api/v1/deadlines >"$QG_DIR/dl4.api"
+"$QG_BIN" deadlines -c "$CONF" --format json >"$QG_DIR/dl4.cli"
+expect "reload: deadlines as qorgau deadlines with the new settings (but the clock)" "$(python3 -c "$strip" "$QG_DIR/dl4.api")" "$(python3 -c "$strip" "$QG_DIR/dl4.cli")"
+# 20 more days, and the day now ends at UTC midnight instead of Almaty's (+5 h): 20 d 5 h later
+expect "reload: DASH-1 has 20 d 5 h more (within the seconds between the two reads)" "$(python3 -c '
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:])
+left = lambda d: [o["left_ms"] for o in d["orders"] if o["order"] == "DASH-1"][0]
+diff = left(b) - left(a) + (b["now_ms"] - a["now_ms"])
+print(diff == (20 * 24 + 5) * 3600000 or diff)' "$QG_DIR/dl3.api" "$QG_DIR/dl4.api")" True
+expect "reload: DASH-OLD (20 days old) is no longer overdue: no alarm" "$(A /api/v1/alarms | J 'd["alarms"]')" "[]"
 
 # ---- the node stops cleanly, no sanitizer report (a sanitizer build: QG_BIN=build/san/qorgau) --
 qg_stop "$NODE_PID"

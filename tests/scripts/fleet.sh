@@ -9,7 +9,8 @@
 #   `qorgau query -c` on every node says block (or pass for what a dump removed) within the
 #   deadline; the import reports rejected resources with their positions;
 # - revoke -> pass on every node; restore -> block; `qorgau status` lists three live nodes at
-#   the store's version (lag 0) and the order's enforcement;
+#   the store's version (lag 0) and the order's enforcement, each running this build's software
+#   version in tap mode;
 # - redis killed -> every node keeps blocking; a node restarted while redis is down starts from
 #   its fail-static file and blocks; a corrupted fail-static file is refused at start with the
 #   checksum message (exit 78); a restarted node maps its disk image (rules.img), and compiles
@@ -247,6 +248,12 @@ alive=$(grep -c '"alive":true,.*"lag":0' "$tmp/status")
 enf=$(grep -c '"order_enforced":true' "$tmp/status")
 if [ "$alive" = 3 ] && [ "$enf" = 3 ]; then ok "status: three live nodes, lag 0, order enforced on each"; else
     ko "status: $(cat "$tmp/status")"
+fi
+# each node's record in redis says what it runs
+ver=$("$QG_BIN" --version 2>/dev/null | awk '{print $NF}')
+sw=$(grep -c "\"software\":\"$ver\",\"mode\":\"tap\"" "$tmp/status")
+if [ -n "$ver" ] && [ "$sw" = 3 ]; then ok "status: three nodes running $ver in tap mode"; else
+    ko "status: software $ver/tap on $sw nodes: $(cat "$tmp/status")"
 fi
 
 # --- the store goes away ---

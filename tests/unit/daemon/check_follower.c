@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "proxy/daemon/failstatic.h"
+#include "common/version.h"
 #include "proxy/daemon/follower.h"
 #include "rules/orders/orderset.h"
 #include "rules/store/store.h"
@@ -150,10 +151,14 @@ static bool wait_version(struct rec *r, uint64_t v)
     return false;
 }
 
+static char g_about[160]; /* node-a's "software mode", as store_nodes() gave them */
+
 static int node_cb(void *ctx, const struct store_node *n)
 {
-    if (strcmp(n->id, "node-a") == 0 && n->since_ms > 0)
+    if (strcmp(n->id, "node-a") == 0 && n->since_ms > 0) {
         *(uint64_t *)ctx = n->version;
+        snprintf(g_about, sizeof(g_about), "%s %s", n->software, n->mode);
+    }
     return 0;
 }
 
@@ -166,7 +171,9 @@ START_TEST(test_follow_dir)
     struct log *lg = log_new("/dev/null", LOG_LEVEL_ERROR, 0, err, sizeof(err));
     ck_assert_ptr_nonnull(lg);
     struct rec r = { PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, "" };
-    struct follower_config fc = { sdir, stdir, NULL, "node-a", 100, 200, 100, NULL, count_flush };
+    struct follower_config fc = {
+        sdir, stdir, NULL, "node-a", 100, 200, 100, NULL, count_flush, "tap", NULL
+    }; /* software NULL: QORGAU_VERSION */
     struct follower *f = follower_new(&fc, lg, rec_publish, &r, err, sizeof(err));
     ck_assert_ptr_nonnull(f);
     ck_assert_msg(follower_start(f, err, sizeof(err)) == 0, "%s", err);
@@ -200,6 +207,7 @@ START_TEST(test_follow_dir)
     uint64_t v = 0;
     ck_assert_int_eq(store_nodes(s, node_cb, &v, err, sizeof(err)), 0);
     ck_assert_uint_eq(v, 4);
+    ck_assert_str_eq(g_about, QORGAU_VERSION " tap"); /* what the node runs, with each ack */
 
     /* the fail-static file holds what was enforced */
     struct order_list l = { 0 };
@@ -211,7 +219,7 @@ START_TEST(test_follow_dir)
     /* the store unreachable: the node starts from the file */
     struct rec r2 = { PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, "" };
     struct follower_config bad = {
-        "redis://127.0.0.1:1", stdir, NULL, "node-a", 100, 200, 100, NULL, NULL
+        "redis://127.0.0.1:1", stdir, NULL, "node-a", 100, 200, 100, NULL, NULL, NULL, NULL
     };
     f = follower_new(&bad, lg, rec_publish, &r2, err, sizeof(err));
     ck_assert_msg(follower_start(f, err, sizeof(err)) == 0, "%s", err);
@@ -288,7 +296,8 @@ START_TEST(test_write_behind)
     struct log *lg = log_new("/dev/null", LOG_LEVEL_ERROR, 0, err, sizeof(err));
     ck_assert_ptr_nonnull(lg);
     struct rec r = { PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, "" };
-    struct follower_config fc = { sdir, stdir, NULL, "node-a", 100, 200, 100, slow_saved, NULL };
+    struct follower_config fc = { sdir, stdir,      NULL, "node-a", 100, 200,
+                                  100,  slow_saved, NULL, NULL,     NULL };
     struct follower *f = follower_new(&fc, lg, rec_publish, &r, err, sizeof(err));
     ck_assert_ptr_nonnull(f);
     ck_assert_msg(follower_start(f, err, sizeof(err)) == 0, "%s", err);
@@ -465,7 +474,9 @@ START_TEST(test_delta)
     struct twin t;
     memset(&t, 0, sizeof(t));
     pthread_mutex_init(&t.m, NULL);
-    struct follower_config fc = { sdir, stdir, NULL, "node-a", 100, 200, 100, NULL, NULL };
+    struct follower_config fc = {
+        sdir, stdir, NULL, "node-a", 100, 200, 100, NULL, NULL, NULL, NULL
+    };
     struct follower *f = follower_new(&fc, lg, twin_publish, &t, err, sizeof(err));
     ck_assert_ptr_nonnull(f);
     ck_assert_msg(follower_start(f, err, sizeof(err)) == 0, "%s", err);

@@ -108,7 +108,8 @@ static const char *const elsewhere[] = {
     "report.deadline_days",
     "report.timezone",
     "report.sign_key",
-    "report.sign_cert", /* the report commands (proxy/daemon/report_cli.c) */
+    "report.sign_cert", /* the report commands (proxy/daemon/report_cli.c); deadline_days and
+                          * timezone also the admin API (adminapi_set_report() at a reload) */
     "categories.dir",
     "profiles.file",
     "profiles.default",

@@ -566,6 +566,29 @@ static int see_node(void *ctx, const struct store_node *n)
     return 0;
 }
 
+/* What store_nodes() said of one node. */
+struct about {
+    const char *id;
+    char software[STORE_NODE_ABOUT_MAX], mode[STORE_NODE_ABOUT_MAX];
+    uint64_t version;
+    bool alive, seen;
+};
+
+static int see_about(void *ctx, const struct store_node *n)
+{
+    struct about *a = ctx;
+    for (size_t i = 0; i < 4; i++)
+        if (strcmp(a[i].id, n->id) == 0) {
+            ck_assert(n->software != NULL && n->mode != NULL);
+            snprintf(a[i].software, sizeof(a[i].software), "%s", n->software);
+            snprintf(a[i].mode, sizeof(a[i].mode), "%s", n->mode);
+            a[i].version = n->version;
+            a[i].alive = n->alive;
+            a[i].seen = true;
+        }
+    return 0;
+}
+
 START_TEST(contract_acks)
 {
     struct store *s = open_bk(_i, NULL);
@@ -597,6 +620,92 @@ START_TEST(contract_acks)
     ck_assert(nd[1].alive);
     ck_assert_uint_eq(nd[1].version, 8);
     ck_assert_uint_eq(nd[1].since_ms, t + 1);
+    store_free(s);
+}
+END_TEST
+
+/* What a node runs: its software version and mode round-trip; a record written by an older
+ * release (without them) reads as ""; a later acknowledgement without them clears them. */
+START_TEST(contract_node_about)
+{
+    struct store *s = open_bk(_i, NULL);
+    char err[512];
+    uint64_t t = store_now_ms();
+    ck_assert_int_eq(store_node_ack_about(s, "node-a", 3, t, 60000, "0.2.0~rc1+deb12", "inline",
+                                          err, sizeof(err)),
+                     0);
+    ck_assert_int_eq(store_node_ack_about(s, "node-b", 3, t, 60000, "", "tap", err, sizeof(err)),
+                     0);
+    /* refused: a space (a field separator of the node file), "-", too long */
+    ck_assert_int_eq(
+        store_node_ack_about(s, "node-c", 3, t, 60000, "0.2 beta", "tap", err, sizeof(err)),
+        -EINVAL);
+    ck_assert_msg(strstr(err, "software version") != NULL, "%s", err);
+    ck_assert_int_eq(store_node_ack_about(s, "node-c", 3, t, 60000, "0.2", "-", err, sizeof(err)),
+                     -EINVAL);
+    ck_assert_msg(strstr(err, "mode") != NULL, "%s", err);
+    char longv[STORE_NODE_ABOUT_MAX + 1];
+    memset(longv, '1', sizeof(longv) - 1);
+    longv[sizeof(longv) - 1] = '\0';
+    ck_assert_int_eq(store_node_ack_about(s, "node-c", 3, t, 60000, longv, "tap", err, sizeof(err)),
+                     -EINVAL);
+    longv[STORE_NODE_ABOUT_MAX - 1] = '\0'; /* the longest accepted */
+    ck_assert_int_eq(
+        store_node_ack_about(s, "node-c", 3, t, 60000, longv, "queue", err, sizeof(err)), 0);
+    /* node-old: written as a release without these fields wrote it */
+    if (_i == BK_DIR) {
+        char path[512];
+        snprintf(path, sizeof(path), "%s/nodes/node-old", g_url + strlen("dir://"));
+        FILE *f = fopen(path, "w");
+        ck_assert_msg(f != NULL, "%s", path);
+        fprintf(f, "2 %llu %llu 60000\n", (unsigned long long)(t - 10),
+                (unsigned long long)store_now_ms());
+        fclose(f);
+    } else {
+        char kn[128], kh[160], ka[170], tb[24];
+        snprintf(kn, sizeof(kn), "%snodes", g_prefix);
+        snprintf(kh, sizeof(kh), "%snode:node-old", g_prefix);
+        snprintf(ka, sizeof(ka), "%s:alive", kh);
+        snprintf(tb, sizeof(tb), "%llu", (unsigned long long)store_now_ms());
+        freeReplyObject(raw(g_port, NULL, 3, (const char *[]){ "SADD", kn, "node-old" }));
+        freeReplyObject(raw(g_port, NULL, 10,
+                            (const char *[]){ "HSET", kh, "version", "2", "since", tb, "heartbeat",
+                                              tb, "ttl", "60000" }));
+        freeReplyObject(raw(g_port, NULL, 5, (const char *[]){ "SET", ka, tb, "PX", "60000" }));
+    }
+    struct about want[] = { { "node-a", "0.2.0~rc1+deb12", "inline", 3, true, false },
+                            { "node-b", "", "tap", 3, true, false },
+                            { "node-c", "", "queue", 3, true, false },
+                            { "node-old", "", "", 2, true, false } };
+    memcpy(want[2].software, longv, sizeof(want[2].software)); /* longv[63] is its NUL */
+    struct about got[4];
+    memcpy(got, want, sizeof(got));
+    for (size_t i = 0; i < 4; i++)
+        got[i].software[0] = got[i].mode[0] = 'X', got[i].software[1] = got[i].mode[1] = 0;
+    ck_assert_int_eq(store_nodes(s, see_about, got, err, sizeof(err)), 0);
+    for (size_t i = 0; i < 4; i++) {
+        ck_assert_msg(got[i].seen, "%s: %s not listed", bk_name[_i], want[i].id);
+        ck_assert_str_eq(got[i].software, want[i].software);
+        ck_assert_str_eq(got[i].mode, want[i].mode);
+        ck_assert_uint_eq(got[i].version, want[i].version);
+        ck_assert(got[i].alive);
+    }
+    /* the old node upgraded: its next acknowledgement carries them; a plain one clears them */
+    ck_assert_int_eq(
+        store_node_ack_about(s, "node-old", 4, t, 60000, "0.2.0", "tap", err, sizeof(err)), 0);
+    ck_assert_int_eq(store_node_ack(s, "node-a", 4, t, 60000, err, sizeof(err)), 0);
+    snprintf(want[3].software, sizeof(want[3].software), "0.2.0");
+    snprintf(want[3].mode, sizeof(want[3].mode), "tap");
+    want[0].software[0] = want[0].mode[0] = '\0';
+    for (size_t i = 0; i < 4; i++)
+        got[i].seen = false;
+    ck_assert_int_eq(store_nodes(s, see_about, got, err, sizeof(err)), 0);
+    ck_assert(got[0].seen && got[3].seen);
+    ck_assert_str_eq(got[3].software, "0.2.0");
+    ck_assert_str_eq(got[3].mode, "tap");
+    ck_assert_uint_eq(got[3].version, 4);
+    ck_assert_str_eq(got[0].software, "");
+    ck_assert_str_eq(got[0].mode, "");
     store_free(s);
 }
 END_TEST
@@ -2122,6 +2231,7 @@ static Suite *store_suite(void)
     tcase_add_loop_test(tc, contract_follow_wakes, 0, BK_N);
     tcase_add_loop_test(tc, contract_gap, 0, BK_N);
     tcase_add_loop_test(tc, contract_acks, 0, BK_N);
+    tcase_add_loop_test(tc, contract_node_about, 0, BK_N);
     tcase_add_loop_test(tc, contract_enforcement_log, 0, BK_N);
     tcase_add_loop_test(tc, contract_events_survive_trim, 0, BK_N);
     tcase_add_loop_test(tc, contract_hits, 0, BK_N);
