@@ -9,7 +9,9 @@
 # adult is not (TLS reset, HTTP 302 with reason=tariff); the regulator's order blocks both (no
 # reason); a profile change through the store takes effect mid-run without a restart (polled,
 # at most 3 s); a parental deny list (302 reason=parental) and allow list (over a category);
-# allow-list mode (an unlisted name blocked, a listed one served); the block log names cause
+# allow-list mode (an unlisted name blocked, a listed one served); the parents API on the node's
+# admin socket (settings put, read back and enforced, a bad body refused, the day's summary by
+# category without sites, delete); the block log names cause
 # and profile and never the MSISDN. A second node (tap mode on the same link, following the
 # same store, its answers sent into a link that leads nowhere) blocks the same child flows and sees the
 # profile change too.
@@ -182,6 +184,37 @@ fl "$QG_BIN" subscriber --store $STORE profile 77010000007 strict >/dev/null
 expect "allow list: allowed.test blocked" "$(until_tls reset $CHILD allowed.test)" reset
 expect "allow list: kids.test served" "$(tls $CHILD kids.test)" 200
 expect "allow list: the adult unaffected" "$(tls $ADULT allowed.test)" 200
+
+# the parents API on the node's admin socket (docs/profiles.md): the self-care app's view
+SOCK=$QG_DIR/state/admin.sock
+api() { m=$1 path=$2; shift 2; fl curl -sS --max-time 5 --unix-socket "$SOCK" -X "$m" "$@" "http://node/api/v1/parents/$path"; }
+api_code() { m=$1 path=$2; shift 2; fl curl -sS --max-time 5 --unix-socket "$SOCK" -o /dev/null -w '%{http_code}' -X "$m" "$@" "http://node/api/v1/parents/$path"; }
+expect "parents API: PUT the child's settings" \
+    "$(api_code PUT 77010000007 -H 'Content-Type: application/json' \
+        --data '{"profile":"child","allow":[],"deny":["kids.test"],"schedules":[]}')" 200
+expect_match "parents API: GET gives them back" "$(api GET 77010000007)" \
+    '"profile": *"child".*"deny": *\[ *"kids\.test" *\]'
+expect "parents API: its deny list reaches the node (kids.test reset)" "$(until_tls reset $CHILD kids.test)" reset
+expect "parents API: games.test blocked by the child profile again" "$(until_tls reset $CHILD games.test)" reset
+expect "parents API: the adult still served kids.test" "$(tls $ADULT kids.test)" 200
+expect "parents API: a malformed body refused (400)" \
+    "$(api_code PUT 77010000007/deny --data '{"deny": 5}')" 400
+expect "parents API: an unknown resource (404)" "$(api_code GET 77010000007/history)" 404
+# the day's summary: counts per category or cause, summed over the nodes (flushed by the heartbeat)
+day=$(TZ=Asia/Almaty date +%F)
+i=0
+sum=""
+while [ $i -lt 40 ]; do
+    sum=$(api GET "77010000007/summary?day=$day")
+    echo "$sum" | grep -q '"games"' && echo "$sum" | grep -q '"parental"' && break
+    sleep 0.25
+    i=$((i + 1))
+done
+expect_match "parents API: the day's summary counts games and parental blocks" "$sum" \
+    '"blocked": *\{.*"games": *[1-9]'
+expect "parents API: the summary names no site" "$(echo "$sum" | grep -c 'games\.test\|kids\.test\|allowed\.test')" 0
+expect "parents API: DELETE gives the default profile back (204)" "$(api_code DELETE 77010000007)" 204
+expect "parents API: after DELETE, games.test served to the child" "$(until_tls 200 $CHILD games.test)" 200
 
 # the log: cause and profile named, the subscriber pseudonymised
 log=$QG_DIR/proxy.log # --foreground: the log goes to standard error
