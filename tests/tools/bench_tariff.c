@@ -134,7 +134,7 @@ int main(int argc, char **argv)
     struct ruleset_builder *b = ruleset_builder_new();
     struct catset_builder *cb = catset_builder_new();
     for (int c = 0; c < 8; c++) {
-        char cn[8];
+        char cn[16];
         snprintf(cn, sizeof(cn), "c%d", c);
         catset_builder_category(cb, cn);
     }
