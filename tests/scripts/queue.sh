@@ -118,9 +118,14 @@ for fam in 4 6; do
         "$(tcpdump -r "$QG_DIR/b$fam.pcap" -nn "dst port 443 and (tcp[tcpflags] & tcp-push != 0)" 2>/dev/null | wc -l)" "0"
     expect "v$fam split ClientHello allowed -> server hello" "$(cl python3 "$CLIENT_PY" split allowed.test "$SRV" 443)" "serverhello"
     # one byte a segment (EVASION T2 at its extreme): the client stalls on its congestion window
-    # before the name (nothing held is acknowledged); at queue.hold_timeout the flow is judged on
-    # its address (queue.incomplete = address): an allowed name is then served
-    expect "v$fam ClientHello one byte a segment, allowed -> server hello after the hold timeout" "$(cl python3 "$CLIENT_PY" bytewise allowed.test "$SRV" 443)" "serverhello"
+    # before the name (nothing held is acknowledged); queue.incomplete = watch (the default)
+    # releases what is held after 200 ms without new bytes and judges the rest as it passes: an
+    # allowed name is served, a blocked one reset at the segment that completes it (the server
+    # has an incomplete ClientHello / request head and never answers)
+    expect "v$fam ClientHello one byte a segment, allowed -> server hello" "$(cl python3 "$CLIENT_PY" bytewise allowed.test "$SRV" 443)" "serverhello"
+    expect "v$fam ClientHello one byte a segment, blocked -> reset" "$(cl python3 "$CLIENT_PY" bytewise blocked.test "$SRV" 443)" "reset"
+    expect "v$fam HTTP request one byte a segment, allowed -> 200" "$(cl python3 "$CLIENT_PY" httpbytes allowed.test "$SRV" 80)" "http:200"
+    expect_match "v$fam HTTP request one byte a segment, blocked -> notice or reset" "$(cl python3 "$CLIENT_PY" httpbytes blocked.test "$SRV" 80)" '^(http:302|reset)$'
 
     # blocked HTTP: 302 to the notice page, nothing in the server's log
     v=$(cc $R -o /dev/null -w '%{http_code} %{redirect_url}' "http://blocked.test/page$fam?x=1")
@@ -128,7 +133,7 @@ for fam in 4 6; do
     v=$(cc $R -o /dev/null -w '%{http_code}' "http://allowed.test/secret")
     expect "v$fam http url entry -> 302" "$v" "302"
     sleep 0.2
-    expect "v$fam server log has no blocked request" "$(grep -c "/page$fam\|/secret" "$QG_DIR/nginx-access.log")" "0"
+    expect "v$fam server log has no blocked request" "$(grep -c "/page$fam\|/secret\|h=blocked" "$QG_DIR/nginx-access.log")" "0"
 
     # an IP entry blocks whatever name is sent
     out=$(cc --resolve allowed.test:443:$([ $fam = 6 ] && echo "[$SRV_B]" || echo "$SRV_B") https://allowed.test/small 2>&1); rc=$?
@@ -227,14 +232,14 @@ expect_match "block decisions logged with their enforcement" \
     "$(grep '"msg":"block"' "$QG_DIR/qorgau.out" | grep '"name":"blocked.test"' | grep -o '"enforced":"[a-z+]*"' | sort -u | tr '\n' ' ')" \
     '"enforced":"drop".*"enforced":"drop\+notice\+reset".*"enforced":"drop\+reset"'
 
-# the counters on the stats line: packets held and released, blocks, decoys, and the kernel's
-# view of the queues: a ClientHello sent one byte a segment stalls while held, so its packets
-# wait in the kernel's queue until queue.hold_timeout
-qg_bg "$QG_DIR/stall.out" ip netns exec "$QG_CLI" python3 "$CLIENT_PY" bytewise allowed.test "$QG_SRV4" 443
+# the counters on the stats line: packets held and released, blocks, decoys, flows watched and
+# the kernel's view of the queues: a ClientHello sent one byte every 50 ms is held (never 200 ms
+# without a new byte), so its packets wait in the kernel's queue until queue.hold_timeout
+qg_bg "$QG_DIR/stall.out" ip netns exec "$QG_CLI" python3 "$CLIENT_PY" bytewise allowed.test "$QG_SRV4" 443 0.05
 stall_pid=$QG_LAST_PID
 sleep 1.8
 st=$(grep '"msg":"stats"' "$QG_DIR/qorgau.out" | tail -n 1)
-for k in queue.held queue.released queue.blocks queue.decoys queue.injected queue.kernel_waiting; do
+for k in queue.held queue.released queue.blocks queue.decoys queue.injected queue.watched queue.kernel_waiting; do
     expect "stats: $k counted" "$(printf '%s' "$st" | grep -Eo "\"$k\":[0-9]+" | grep -Evc ':0$')" "1"
 done
 qg_stop "$stall_pid"
