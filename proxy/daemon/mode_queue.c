@@ -34,9 +34,11 @@
 #define Q_URL_MAX  2048
 #define Q_MSS      1220 /* forged notice segments: fits any path MTU of 1280 (IPv6 minimum) */
 #define Q_NONE     UINT32_MAX
-#define Q_STALL_NS \
-    200000000u /* queue.incomplete = watch: a held request silent this long is
-                               * released (its client waits for an acknowledgement) */
+/* queue.incomplete = watch: a held request of Q_STALL_MIN packets or more that got no new one
+ * for Q_STALL_NS is released: its client waits for an acknowledgement (its congestion window is
+ * spent). One cut in fewer pieces waits for queue.hold_timeout. */
+#define Q_STALL_NS  200000000u
+#define Q_STALL_MIN 4
 
 enum q_ctr {
     C_PACKETS = 0,
@@ -613,7 +615,7 @@ static void expire_holds(struct q_worker *w, uint64_t now)
         } else if (now - h->since_ns >= q->hold_timeout_ns) {
             w->ctr_local[C_HOLD_TIMEOUTS]++;
             hold_watch(w, h);
-        } else if (h->n && now - h->last_ns >= Q_STALL_NS) {
+        } else if (h->n >= Q_STALL_MIN && now - h->last_ns >= Q_STALL_NS) {
             hold_watch(w, h);
         }
     }

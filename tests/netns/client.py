@@ -121,37 +121,30 @@ def slow(name, addr, port, pieces, pause):
     return answer(s)
 
 
-def bytewise(name, addr, port, pause="0.001"):
-    """The ClientHello one byte a segment (EVASION T2), PAUSE seconds (1 ms) apart so none
-    coalesce."""
-    hello = hello_bytes(name)
+def onebyte(data, addr, port, pause):
+    """DATA one byte a segment, PAUSE seconds apart so none coalesce; what came back."""
     s = socket.socket(family(addr), socket.SOCK_STREAM)
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     s.settimeout(5)
     s.connect((addr, int(port)))
     try:
-        for i in range(len(hello)):
-            s.send(hello[i:i + 1])
+        for i in range(len(data)):
+            s.send(data[i:i + 1])
             time.sleep(float(pause))
     except (ConnectionResetError, BrokenPipeError):
         return "reset"
     return answer(s)
 
 
+def bytewise(name, addr, port, pause="0.001"):
+    """The ClientHello one byte a segment (EVASION T2), PAUSE seconds (1 ms) apart."""
+    return onebyte(hello_bytes(name), addr, port, pause)
+
+
 def httpbytes(host, addr, port):
     """An HTTP request head one byte a segment (EVASION T2 for Host), 1 ms apart."""
-    req = ("GET /small?h=%s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % (host, host)).encode()
-    s = socket.socket(family(addr), socket.SOCK_STREAM)
-    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    s.settimeout(5)
-    s.connect((addr, int(port)))
-    try:
-        for i in range(len(req)):
-            s.send(req[i:i + 1])
-            time.sleep(0.001)
-    except (ConnectionResetError, BrokenPipeError):
-        return "reset"
-    return answer(s)
+    req = "GET /small?h=%s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % (host, host)
+    return onebyte(req.encode(), addr, port, "0.001")
 
 
 def flood(addr, port, n, secs):

@@ -3,16 +3,19 @@
 # deploy/iptables-queue.rules: NFQUEUE balanced over 2 workers, connection marks) -> server ns
 # (nginx with TLS 1.2/1.3, HTTP/2, a 10 MB file; tests/netns/lib.sh builds all three). Real
 # clients: curl (h1/h2, TLS 1.2/1.3, IPv4 and IPv6), wget, nghttp, openssl s_client; python
-# (tests/netns/client.py) for ClientHellos split over two segments or one byte a segment,
+# (tests/netns/client.py) for ClientHellos and HTTP requests split over two segments or one byte
+# a segment,
 # keep-alive, decoys and zapret-style splits; tests/tools/quic_initial for QUIC Initials;
 # headless Chromium over TCP and over QUIC (forced for the origin).
 # Checked on the server's side too (tcpdump on its interface, nginx's access log): a blocked
-# ClientHello or HTTP request never reaches the server, not even in part, and neither do
-# bad-checksum, MD5 or no-ACK decoys. Then: with the daemon stopped the rule's --queue-bypass
+# ClientHello or HTTP request never reaches the server, not even in part (but for one sent one
+# byte a segment: only what comes before the name), and neither do bad-checksum, MD5 or no-ACK
+# decoys. A child's category blocked through the queue node (the subscriber map in a real
+# redis-server the node follows). Then: with the daemon stopped the rule's --queue-bypass
 # lets traffic through (fail-open), without it traffic stops (fail-closed); queue.incomplete =
 # drop and inline.quic = drop-all.
 #
-# Without root, namespaces, iptables or tcpdump it fails (QG_ALLOW_SKIP=1: skips, exit 77).
+# Without root, namespaces, iptables, tcpdump or redis-server it fails (QG_ALLOW_SKIP=1: skips, exit 77).
 # Everything it starts is stopped by PID and every namespace deleted.
 HERE=$(CDPATH= cd -- "$(dirname -- "$0")" && pwd)
 ROOT=$(CDPATH= cd -- "$HERE/../.." && pwd)
@@ -27,7 +30,7 @@ RULES=$ROOT/deploy/iptables-queue.rules
 if ! why=$(qg_can_run); then
     qg_cannot_run queue "$why"
 fi
-for t in iptables-restore ip6tables-restore tcpdump python3; do
+for t in iptables-restore ip6tables-restore tcpdump python3 redis-server; do
     command -v $t >/dev/null 2>&1 || qg_cannot_run queue "$t not installed"
 done
 [ -x "$QG_TOOLS/quic_initial" ] || qg_cannot_run queue "$QG_TOOLS/quic_initial not built (make build/tools/quic_initial)"
@@ -64,18 +67,38 @@ $QG_SRV6_B
 http://allowed.test/secret
 RULES
 
+# child tariffs (docs/profiles.md): the client's IPv4 address is a child's (profile child: the
+# category games blocked), kept in the store the node follows (a real redis-server on the
+# router namespace's loopback); its IPv6 address is no one's (the default profile)
+STORE_PORT=16380
+qg_bg "$QG_DIR/redis.log" ip netns exec "$QG_FLT" redis-server --port $STORE_PORT \
+    --bind 127.0.0.1 --save '' --appendonly no --dir "$QG_DIR"
+qg_wait_port "$QG_FLT" $STORE_PORT || { bad "redis-server" "did not start"; exit 1; }
+STORE=redis://127.0.0.1:$STORE_PORT
+mkdir -p "$QG_DIR/cats/games" "$QG_DIR/state"
+echo games.test >"$QG_DIR/cats/games/domains"
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$QG_DIR/secret"
+flt "$QG_BIN" profile --store $STORE set child block=games >/dev/null || bad "profile set"
+flt "$QG_BIN" subscriber --store $STORE profile 77010000002 child >/dev/null ||
+    bad "subscriber profile"
+flt "$QG_BIN" subscriber --store $STORE set 10.200.1.2 77010000002 >/dev/null ||
+    bad "subscriber map"
+
 start_qorgau() { # [EXTRA CONFIG LINE]
     cat >"$QG_DIR/qorgau.conf" <<CONF
 mode = queue
 workers = 2
 user = root
 state_dir = $QG_DIR/state
+store = $STORE
 rules = $QG_DIR/rules.txt
 queue.num = 0
 inline.quic = ${QUIC_POLICY:-drop-blocked}
 notice.url = http://notice.test/
 notice.listen = 127.0.0.1:18080
 stats.interval = 1s
+categories.dir = $QG_DIR/cats
+privacy.secret_file = $QG_DIR/secret
 ${1:-}
 CONF
     qg_bg "$QG_DIR/qorgau.out" ip netns exec "$QG_FLT" "$QG_BIN" run -c "$QG_DIR/qorgau.conf" --foreground
@@ -158,6 +181,28 @@ for fam in 4 6; do
     expect "v$fam badseq decoy naming an allowed site, then the blocked hello -> reset" \
         "$(cl python3 "$CLIENT_PY" desync badseq allowed.test blocked.test "$SRV" 443)" "reset"
 done
+
+# child tariffs through the queue node: the child's games.test blocked by category (polled
+# until the node has read the subscriber map from its store, 3 s at most), the same name over
+# IPv6 (no subscriber) served, the block line with cause, profile, category and pseudonym
+tries=0
+while :; do
+    out=$(cc --resolve games.test:443:$QG_SRV4 https://games.test/small 2>&1); rc=$?
+    case "$rc $out" in 35\ *[Rr]eset* | 56\ *[Rr]eset*) break ;; esac
+    [ $tries -ge 30 ] && break
+    sleep 0.1
+    tries=$((tries + 1))
+done
+expect_match "tariff: child's https games.test (category games) -> reset" "$rc $out" '^(35|56) .*[Rr]eset'
+v=$(cc --resolve games.test:80:$QG_SRV4 -o /dev/null -w '%{http_code} %{redirect_url}' http://games.test/small)
+expect_match "tariff: child's http games.test -> 302 reason=tariff" "$v" \
+    '^302 http://notice\.test/\?url=http%3A%2F%2Fgames\.test%2Fsmall&reason=tariff$'
+v=$(cc --resolve "games.test:443:[$QG_SRV6]" -o /dev/null -w '%{http_code}' https://games.test/small)
+expect "tariff: games.test from the unmapped IPv6 address served" "$v" "200"
+expect_match "tariff: the block line names cause, profile, category and the pseudonym" \
+    "$(grep '"msg":"block"' "$QG_DIR/qorgau.out" | grep '"name":"games.test"' | head -n 1)" \
+    '"cause":"profile".*"profile":"child".*"category":"games".*"subscriber":"p-[0-9a-f]{16}"'
+expect "tariff: the MSISDN never appears in the log" "$(grep -c 77010000002 "$QG_DIR/qorgau.out")" "0"
 
 # openssl s_client, nghttp, wget
 qg_client_matrix
