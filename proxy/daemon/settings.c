@@ -112,7 +112,8 @@ static const struct config_key keys[] = {
     { "queue.hold_timeout", CONFIG_DURATION, 10, 1 * MIN, "2s", NULL, OFF(queue_hold_timeout), true,
       "longest a flow's first packet is held before the flow is judged on what arrived" },
     { "queue.incomplete", CONFIG_ENUM, 0, 0, "watch", v_queue_incomplete, OFF(queue_incomplete),
-      true, "a first request not complete within the hold bounds (or stalled 200 ms): released "
+      true, "a first request not complete within the hold bounds (or stalled: 200 ms without a "
+             "new segment once 4 are held): released "
              "and watched until it completes, its packets judged as they pass (watch), judged on "
              "its address and released when that passes (address), or dropped (drop)" },
     { "queue.watch_packets", CONFIG_INT, 16, 1000000, "1024", NULL, OFF(queue_watch_packets),
