@@ -156,7 +156,10 @@ for fam in 4 6; do
     v=$(cc $R -o /dev/null -w '%{http_code}' "http://allowed.test/secret")
     expect "v$fam http url entry -> 302" "$v" "302"
     sleep 0.2
-    expect "v$fam server log has no blocked request" "$(grep -c "/page$fam\|/secret\|h=blocked" "$QG_DIR/nginx-access.log")" "0"
+    expect "v$fam server log has no blocked request" "$(grep -c "/page$fam\|/secret" "$QG_DIR/nginx-access.log")" "0"
+    # the one-byte request: nginx may log the incomplete head it got (a 400), never a page
+    expect "v$fam server never served the blocked one-byte request" \
+        "$(grep "h=blocked" "$QG_DIR/nginx-access.log" | grep -vc '" 400 ')" "0"
 
     # an IP entry blocks whatever name is sent
     out=$(cc --resolve allowed.test:443:$([ $fam = 6 ] && echo "[$SRV_B]" || echo "$SRV_B") https://allowed.test/small 2>&1); rc=$?
@@ -311,4 +314,22 @@ expect_match "queue.incomplete = drop: a ClientHello one byte a segment is not s
 out=$(cl python3 "$CLIENT_PY" split blocked.test "$QG_SRV4" 443)
 expect "queue.incomplete = drop: split ClientHello (0.3 s apart) blocked -> reset" "$out" "reset"
 expect "inline.quic = drop-all: QUIC to an allowed name dropped too" "$(cl "$QG_TOOLS/quic_initial" allowed.test "$QG_SRV4" 443)" "none"
+qg_stop "$QPID"
+
+# the bounds of watching (queue.incomplete = watch): a watched flow past queue.watch_packets or
+# queue.watch_timeout is judged on what arrived and its address (here a listed address: reset)
+# and logged with the bound it ran into
+start_qorgau "queue.watch_packets = 16
+queue.watch_timeout = 1s" || bad "qorgau (watch bounds)" "did not start"
+wl() { grep -c "\"msg\":\"watched first request incomplete.*\"limit\":\"$1\"" "$QG_DIR/qorgau.out"; }
+# (20 ms apart: the bytes the client queues while it waits for the first acknowledgement go
+# out together, the ones after it one a segment: 127 bytes before the name)
+expect "watch bound: a ClientHello one byte a segment past 16 watched packets, listed address -> reset" \
+    "$(cl python3 "$CLIENT_PY" bytewise allowed.test "$QG_SRV4_B" 443 0.02)" "reset"
+expect "watch bound: logged (limit packets)" "$(wl packets)" "1"
+# one 20-byte piece (held whole until queue.hold_timeout, 2 s), then watched for 1 s, then judged;
+# the rest comes 4 s after the first piece, into a connection already reset
+expect "watch bound: a ClientHello paused 4 s, listed address -> reset" \
+    "$(cl python3 "$CLIENT_PY" slow allowed.test "$QG_SRV4_B" 443 2 4)" "reset"
+expect "watch bound: logged (limit time)" "$(wl time)" "1"
 qg_stop "$QPID"
