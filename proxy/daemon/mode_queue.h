@@ -44,8 +44,9 @@
  * queue.released, queue.blocks, queue.injected, queue.inject_errors, queue.decoys,
  * queue.hold_timeouts, queue.hold_full, queue.watched, queue.watch_limits,
  * queue.verdict_errors, queue.enobufs, queue.flows, and the kernel's (about once a second):
- * queue.kernel_waiting, queue.kernel_dropped, queue.kernel_user_dropped. A queue 90% full is logged ("queue nearly full", at most every
- * 10 s per worker): past it, fail-open passes packets unjudged, uncounted by the kernel. */
+ * queue.kernel_waiting, queue.kernel_dropped, queue.kernel_user_dropped. A queue 90% full is
+ * logged ("queue nearly full", at most every 10 s per worker): past it, fail-open passes
+ * packets unjudged, uncounted by the kernel. */
 #ifndef QG_MODE_QUEUE_H
 #define QG_MODE_QUEUE_H
 
