@@ -10,9 +10,9 @@
  *   - a packet of a flow not yet decided that carries client payload (a ClientHello, an HTTP
  *     request head, a QUIC Initial, or part of one) is held: its verdict is not given until
  *     the flow is decided, then every held packet is released in order or all are dropped, so
- *     the server never receives part of a blocked request. Bounds: queue.hold_packets per flow,
- *     queue.hold_flows per worker, queue.hold_timeout, and (watch) a stall of 200 ms once 4
- *     packets are held. Past them, with queue.incomplete = watch (the default), the held
+ *     the server never receives part of a blocked request held whole. Bounds:
+ *     queue.hold_packets per flow, queue.hold_flows per worker, queue.hold_timeout, and (watch)
+ *     a stall of 200 ms once 4 packets are held. Past them, with queue.incomplete = watch (the default), the held
  *     packets are released in order and the flow is watched: each later packet goes through
  *     the engine before its verdict, the one completing a blocked name is dropped and both ends
  *     reset (the server got only the bytes before it), a completed request that passes gets the
