@@ -11,14 +11,14 @@
  *     request head, a QUIC Initial, or part of one) is held: its verdict is not given until
  *     the flow is decided, then every held packet is released in order or all are dropped, so
  *     the server never receives part of a blocked request held whole. Bounds:
- *     queue.hold_packets per flow, queue.hold_flows per worker, queue.hold_timeout, and (watch)
- *     a stall of 200 ms once 4 packets are held. Past them, with queue.incomplete = watch (the default), the held
- *     packets are released in order and the flow is watched: each later packet goes through
- *     the engine before its verdict, the one completing a blocked name is dropped and both ends
- *     reset (the server got only the bytes before it), a completed request that passes gets the
- *     pass mark; past queue.watch_packets / queue.watch_timeout it is judged on what arrived and
- *     its address (logged). With address the flow is judged on its address at once; with drop
- *     its packets are dropped.
+ *     queue.hold_packets per flow, queue.hold_flows per worker, queue.hold_timeout, and
+ *     (watch) a stall of 200 ms once 4 packets are held. Past them, with queue.incomplete =
+ *     watch (the default), the held packets are released in order and the flow is watched:
+ *     each later packet goes through the engine before its verdict, the one completing a
+ *     blocked name is dropped and both ends reset (the server got only the bytes before it),
+ *     a completed request that passes gets the pass mark; past queue.watch_packets /
+ *     queue.watch_timeout it is judged on what arrived and its address (logged). With address
+ *     the flow is judged on its address at once; with drop its packets are dropped.
  *   - a flow that passed and is settled gets queue.mark_pass on its packet (verdict repeat): the
  *     rules save it as the connection mark and the rest of the flow never reaches user space.
  *   - a blocked flow's packets are dropped; the packet that decided it is repeated with
