@@ -22,6 +22,7 @@
 #include "proxy/daemon/mode.h"
 #include "proxy/daemon/mode_queue.h"
 #include "proxy/daemon/settings.h"
+#include "proxy/daemon/tarcount.h"
 #include "proxy/enforce/inject.h"
 #include "proxy/enforce/notice.h"
 #include "proxy/engine/engine.h"
@@ -33,6 +34,11 @@
 #define Q_URL_MAX  2048
 #define Q_MSS      1220 /* forged notice segments: fits any path MTU of 1280 (IPv6 minimum) */
 #define Q_NONE     UINT32_MAX
+/* queue.incomplete = watch: a held request of Q_STALL_MIN packets or more that got no new one
+ * for Q_STALL_NS is released: its client waits for an acknowledgement (its congestion window is
+ * spent). One cut in fewer pieces waits for queue.hold_timeout. */
+#define Q_STALL_NS  200000000u
+#define Q_STALL_MIN 4
 
 enum q_ctr {
     C_PACKETS = 0,
@@ -52,6 +58,8 @@ enum q_ctr {
     C_KERNEL_WAITING, /* read from /proc about once a second */
     C_KERNEL_DROPPED,
     C_KERNEL_USER_DROPPED,
+    C_WATCHED,
+    C_WATCH_LIMITS,
     C_COUNT
 };
 
@@ -73,16 +81,23 @@ static const char *const q_ctr_names[] = {
     "queue.kernel_waiting",
     "queue.kernel_dropped",
     "queue.kernel_user_dropped",
+    "queue.watched",
+    "queue.watch_limits",
 };
 _Static_assert(sizeof(q_ctr_names) / sizeof(q_ctr_names[0]) == C_COUNT, "one name per counter");
 
 enum { V_NONE = 0, V_PASS, V_BLOCK };
 
-/* A flow whose packets are held until it is decided. */
+/* A flow whose packets are held until it is decided, or, watched (queue.incomplete = watch),
+ * whose held packets were released at the hold bounds and whose next ones are judged as they
+ * pass until it is decided. */
 struct hold {
     uint64_t flow_id;
-    const void *flow; /* engine handle (engine_judge_now) */
-    uint64_t since_ns;
+    const void *flow;  /* engine handle (engine_judge_now) */
+    uint64_t since_ns; /* first packet held, or (watched) released */
+    uint64_t last_ns;  /* last packet held */
+    uint32_t watch_n;  /* watched: client packets let through since */
+    bool watched;
     uint32_t next;         /* hash chain / free list */
     uint32_t older, newer; /* age list */
     uint32_t first_seq;    /* TCP: sequence number of the first held byte (server's rcv_nxt) */
@@ -114,6 +129,7 @@ struct q_worker {
     uint64_t ctr_local[C_COUNT];
     unsigned ticks;
     uint64_t full_logged_ns; /* last "queue nearly full" warning */
+    uint64_t next_scan_ns;   /* queue.incomplete = watch: the hold table's next look */
     _Atomic uint64_t ctr[C_COUNT];
     uint16_t ip_id;
     char resp[NOTICE_RESPONSE_MAX];
@@ -128,6 +144,8 @@ struct queue_mode {
     _Atomic(struct blocknote *) notice;
     uint32_t hold_packets, hold_flows;
     uint64_t hold_timeout_ns;
+    uint32_t watch_packets;
+    uint64_t watch_timeout_ns;
     int incomplete;   /* enum settings_queue_incomplete */
     _Atomic int quic; /* enum settings_quic (inline.quic, reloadable) */
     uint32_t mark_pass, mark_block;
@@ -162,7 +180,9 @@ static struct hold *hold_new(struct q_worker *w, const struct engine_frame_info 
     uint32_t *b = &w->bucket[fi->flow_id % w->nbucket];
     h->flow_id = fi->flow_id;
     h->flow = fi->flow;
-    h->since_ns = mono_ns();
+    h->since_ns = h->last_ns = mono_ns();
+    h->watched = false;
+    h->watch_n = 0;
     h->next = *b;
     *b = i;
     h->older = w->newest;
@@ -266,6 +286,34 @@ static void hold_expire(struct q_worker *w, struct hold *h)
         hold_settle(w, h, false);
 }
 
+/* queue.incomplete = watch: releases h's held packets in arrival order (the server acknowledges
+ * them, so the client sends on) and keeps the flow in the table, watched: its next packets are
+ * judged as they pass, like tap mode's, and the one that completes a blocked name is dropped. */
+static void hold_watch(struct q_worker *w, struct hold *h)
+{
+    for (uint16_t k = 0; k < h->n; k++)
+        verdict(w, h->ids[k], CAPTURE_QUEUE_ACCEPT, false, 0);
+    w->ctr_local[C_RELEASED] += h->n;
+    w->ctr_local[C_WATCHED]++;
+    h->n = 0;
+    h->have_seq = false; /* the server has them: the next dropped byte is its rcv_nxt */
+    h->watched = true;
+    h->watch_n = 0;
+    h->since_ns = mono_ns();
+}
+
+/* A watched flow past queue.watch_packets / queue.watch_timeout (why): logged before it is
+ * judged on what arrived and its address. */
+static void log_watch_limit(struct q_worker *w, const struct hold *h, const char *why)
+{
+    w->ctr_local[C_WATCH_LIMITS]++;
+    if (w->q->d->log)
+        log_write(w->q->d->log, LOG_LEVEL_WARN, "queue",
+                  "watched first request incomplete: judged on what arrived and its address",
+                  LOG_KV(LOG_U("worker", w->idx), LOG_U("flow", h->flow_id),
+                         LOG_U("packets", h->watch_n), LOG_S("limit", why)));
+}
+
 /* ---- decisions ------------------------------------------------------------------------------- */
 
 static size_t build_response(struct q_worker *w, const struct engine_event *ev, const char *order)
@@ -326,6 +374,8 @@ static void log_decision(struct q_worker *w, const struct engine_event *ev, cons
     if (ev->name)
         snprintf(name, sizeof(name), "%.*s", (int)(ev->name_len < 255 ? ev->name_len : 255),
                  ev->name);
+    char pn[SUB_ID_MAX + 1];
+    pseudo_id(w->q->d->pseudo, ev->d.sub, pn, sizeof(pn));
     log_block(w->q->d->log, "queue", "block",
               LOG_KV(LOG_U("worker", w->idx), LOG_U("flow", ev->flow_id), LOG_S("client", cli),
                      LOG_S("server", srv),
@@ -333,7 +383,10 @@ static void log_decision(struct q_worker *w, const struct engine_event *ev, cons
                      LOG_S("app", verdict_app_name(ev->app)), LOG_S("name", ev->name ? name : NULL),
                      LOG_S("method", verdict_method_name(ev->d.method)),
                      LOG_S("action", verdict_action_name(ev->d.action)), LOG_S("order", order),
-                     LOG_S("enforced", result)));
+                     LOG_S("enforced", result), LOG_S("cause", verdict_cause_name(ev->d.cause)),
+                     LOG_S("profile", ev->d.profile[0] ? ev->d.profile : NULL),
+                     LOG_S("category", ev->d.category[0] ? ev->d.category : NULL),
+                     LOG_S("subscriber", pn[0] ? pn : NULL)));
 }
 
 static void on_event(void *ctx, const struct engine_event *ev)
@@ -354,6 +407,7 @@ static void on_event(void *ctx, const struct engine_event *ev)
     if (h)
         touch(w, h, V_BLOCK);
     w->ctr_local[C_BLOCKS]++;
+    tarcount_note_block(w->q->d->tarcount, w->idx, &ev->d, w->q->d->tariff);
     const char *order = NULL;
     if (w->rs && ev->d.entry != RULESET_NO_ENTRY) {
         struct timespec ts;
@@ -403,8 +457,22 @@ static bool hold_packet(struct q_worker *w, const struct engine_frame_info *fi, 
         h->have_seq = true;
     }
     h->ids[h->n++] = id;
+    h->last_ns = mono_ns();
     w->ctr_local[C_HELD]++;
     return true;
+}
+
+/* Judges fi's flow now, on what arrived and its address, then gives packet id the outcome. */
+static void judge_packet_now(struct q_worker *w, uint32_t id, const struct engine_frame_info *fi)
+{
+    (void)engine_judge_now(w->eng, fi->flow, fi->flow_id);
+    settle_touched(w); /* on_event dropped or released what was held */
+    struct engine_frame_info now;
+    engine_frame_info(w->eng, &now); /* the same flow, decided now */
+    struct hold *h = hold_find(w, fi->flow_id);
+    if (h)
+        hold_settle(w, h, now.blocked);
+    verdict(w, id, CAPTURE_QUEUE_REPEAT, true, now.blocked ? w->q->mark_block : w->q->mark_pass);
 }
 
 /* The verdict of the packet just handled, from what the engine made of it. */
@@ -437,24 +505,33 @@ static void packet_verdict(struct q_worker *w, uint32_t id, const struct engine_
     }
     struct hold *h = hold_find(w, fi->flow_id);
     if (!fi->decided && fi->from_client && fi->payload_len) {
+        if (h && h->watched) {
+            /* judged already (not decided by it): on to the server, up to the watch bound */
+            if (++h->watch_n <= q->watch_packets) {
+                verdict(w, id, CAPTURE_QUEUE_ACCEPT, false, 0);
+                return;
+            }
+            log_watch_limit(w, h, "packets");
+            judge_packet_now(w, id, fi);
+            return;
+        }
         if (hold_packet(w, fi, id))
             return;
-        /* past the bounds: judge it now, then give this packet the outcome */
+        /* past the bounds: watched on, or judged now, then this packet gets the outcome */
         w->ctr_local[C_HOLD_FULL]++;
+        if (h && q->incomplete == SETTINGS_QUEUE_INCOMPLETE_WATCH) {
+            hold_watch(w, h);
+            h->watch_n = 1;
+            verdict(w, id, CAPTURE_QUEUE_ACCEPT, false, 0);
+            return;
+        }
         if (q->incomplete == SETTINGS_QUEUE_INCOMPLETE_DROP) {
             if (h)
                 hold_settle(w, h, true);
             verdict(w, id, CAPTURE_QUEUE_REPEAT, true, q->mark_block);
             return;
         }
-        (void)engine_judge_now(w->eng, fi->flow, fi->flow_id);
-        settle_touched(w); /* on_event dropped or released what was held */
-        struct engine_frame_info now;
-        engine_frame_info(w->eng, &now); /* the same flow, decided now */
-        h = hold_find(w, fi->flow_id);
-        if (h)
-            hold_settle(w, h, now.blocked);
-        verdict(w, id, CAPTURE_QUEUE_REPEAT, true, now.blocked ? q->mark_block : q->mark_pass);
+        judge_packet_now(w, id, fi);
         return;
     }
     if (h && !fi->decided) {
@@ -510,12 +587,37 @@ static void refresh_rules(struct q_worker *w)
 
 static void expire_holds(struct q_worker *w, uint64_t now)
 {
-    while (w->oldest != Q_NONE) {
-        struct hold *h = &w->holds[w->oldest];
-        if (now - h->since_ns < w->q->hold_timeout_ns)
-            break;
-        w->ctr_local[C_HOLD_TIMEOUTS]++;
-        hold_expire(w, h);
+    const struct queue_mode *q = w->q;
+    if (q->incomplete != SETTINGS_QUEUE_INCOMPLETE_WATCH) {
+        while (w->oldest != Q_NONE) {
+            struct hold *h = &w->holds[w->oldest];
+            if (now - h->since_ns < q->hold_timeout_ns)
+                break;
+            w->ctr_local[C_HOLD_TIMEOUTS]++;
+            hold_expire(w, h);
+        }
+        return;
+    }
+    /* watch: held flows past hold_timeout or stalled are released and watched, watched ones
+     * past watch_timeout judged; the bounds differ per state, so every entry is looked at (at
+     * most every Q_POLL_MS) */
+    if (now < w->next_scan_ns)
+        return;
+    w->next_scan_ns = now + (uint64_t)Q_POLL_MS * 1000000u;
+    for (uint32_t i = w->oldest; i != Q_NONE;) {
+        struct hold *h = &w->holds[i];
+        i = h->newer; /* h may be freed below */
+        if (h->watched) {
+            if (now - h->since_ns >= q->watch_timeout_ns) {
+                log_watch_limit(w, h, "time");
+                hold_expire(w, h);
+            }
+        } else if (now - h->since_ns >= q->hold_timeout_ns) {
+            w->ctr_local[C_HOLD_TIMEOUTS]++;
+            hold_watch(w, h);
+        } else if (h->n >= Q_STALL_MIN && now - h->last_ns >= Q_STALL_NS) {
+            hold_watch(w, h);
+        }
     }
 }
 
@@ -639,6 +741,8 @@ static int q_open(const struct settings *cfg, struct daemon_ctx *d, void **state
     q->hold_flows = (uint32_t)cfg->queue_hold_flows;
     q->hold_timeout_ns = cfg->queue_hold_timeout * 1000000u;
     q->incomplete = cfg->queue_incomplete;
+    q->watch_packets = (uint32_t)cfg->queue_watch_packets;
+    q->watch_timeout_ns = cfg->queue_watch_timeout * 1000000u;
     atomic_init(&q->quic, cfg->inline_quic);
     q->mark_pass = (uint32_t)cfg->queue_mark_pass;
     q->mark_block = (uint32_t)cfg->queue_mark_block;
@@ -660,6 +764,7 @@ static int q_open(const struct settings *cfg, struct daemon_ctx *d, void **state
 
     struct engine_config ec;
     blocknote_engine_config(cfg, &ec);
+    ec.tariff = d->tariff;
     ec.policy.notice_url = nt->cfg.url;
 
     for (unsigned i = 0; i < q->n; i++) {

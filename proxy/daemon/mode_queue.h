@@ -10,9 +10,15 @@
  *   - a packet of a flow not yet decided that carries client payload (a ClientHello, an HTTP
  *     request head, a QUIC Initial, or part of one) is held: its verdict is not given until
  *     the flow is decided, then every held packet is released in order or all are dropped, so
- *     the server never receives part of a blocked request. Bounds: queue.hold_packets per flow,
- *     queue.hold_flows per worker, queue.hold_timeout; past them the flow is judged on its
- *     address (queue.incomplete = address) or its packets are dropped (drop).
+ *     the server never receives part of a blocked request held whole. Bounds:
+ *     queue.hold_packets per flow, queue.hold_flows per worker, queue.hold_timeout, and
+ *     (watch) a stall of 200 ms once 4 packets are held. Past them, with queue.incomplete =
+ *     watch (the default), the held packets are released in order and the flow is watched:
+ *     each later packet goes through the engine before its verdict, the one completing a
+ *     blocked name is dropped and both ends reset (the server got only the bytes before it),
+ *     a completed request that passes gets the pass mark; past queue.watch_packets /
+ *     queue.watch_timeout it is judged on what arrived and its address (logged). With address
+ *     the flow is judged on its address at once; with drop its packets are dropped.
  *   - a flow that passed and is settled gets queue.mark_pass on its packet (verdict repeat): the
  *     rules save it as the connection mark and the rest of the flow never reaches user space.
  *   - a blocked flow's packets are dropped; the packet that decided it is repeated with
@@ -31,12 +37,16 @@
  * same worker. A full queue lets packets through (queue.fail = open, NFQA_CFG_F_FAIL_OPEN) or
  * drops them (closed); with no daemon bound, the rule's --queue-bypass decides.
  *
+ * Child tariffs (docs/profiles.md) apply as in tap mode: block lines carry cause, profile,
+ * category and the subscriber's pseudonym, and tariff blocks are counted (tarcount).
+ *
  * Counters (summed over workers): queue.packets, queue.accepted, queue.dropped, queue.held,
  * queue.released, queue.blocks, queue.injected, queue.inject_errors, queue.decoys,
- * queue.hold_timeouts, queue.hold_full, queue.verdict_errors, queue.enobufs, queue.flows, and
- * the kernel's (about once a second): queue.kernel_waiting, queue.kernel_dropped,
- * queue.kernel_user_dropped. A queue 90% full is logged ("queue nearly full", at most every
- * 10 s per worker): past it, fail-open passes packets unjudged, uncounted by the kernel. */
+ * queue.hold_timeouts, queue.hold_full, queue.watched, queue.watch_limits,
+ * queue.verdict_errors, queue.enobufs, queue.flows, and the kernel's (about once a second):
+ * queue.kernel_waiting, queue.kernel_dropped, queue.kernel_user_dropped. A queue 90% full is
+ * logged ("queue nearly full", at most every 10 s per worker): past it, fail-open passes
+ * packets unjudged, uncounted by the kernel. */
 #ifndef QG_MODE_QUEUE_H
 #define QG_MODE_QUEUE_H
 

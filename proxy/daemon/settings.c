@@ -44,7 +44,7 @@ _Static_assert((int)SETTINGS_FALLBACK_BLOCK == (int)FALLBACK_SHARED_BLOCK &&
 
 static const char *const v_mode[] = { "tap", "inline", "queue", NULL };
 static const char *const v_queue_fail[] = { "open", "closed", NULL };
-static const char *const v_queue_incomplete[] = { "address", "drop", NULL };
+static const char *const v_queue_incomplete[] = { "address", "drop", "watch", NULL };
 static const char *const v_https_url[] = { "name", "ignore", NULL };
 static const char *const v_https_block[] = { "rst", "alert", NULL };
 static const char *const v_http_block[] = { "redirect", "451", NULL };
@@ -111,9 +111,18 @@ static const struct config_key keys[] = {
       "flows with held packets per worker; a new one past it is judged on its address at once" },
     { "queue.hold_timeout", CONFIG_DURATION, 10, 1 * MIN, "2s", NULL, OFF(queue_hold_timeout), true,
       "longest a flow's first packet is held before the flow is judged on what arrived" },
-    { "queue.incomplete", CONFIG_ENUM, 0, 0, "address", v_queue_incomplete, OFF(queue_incomplete),
-      true, "a first request not complete within the hold bounds: judged on its address and "
-             "released when that passes (address), or dropped (drop)" },
+    { "queue.incomplete", CONFIG_ENUM, 0, 0, "watch", v_queue_incomplete, OFF(queue_incomplete),
+      true, "a first request not complete within the hold bounds (or stalled: 200 ms without a "
+             "new segment once 4 are held): released "
+             "and watched until it completes, its packets judged as they pass (watch), judged on "
+             "its address and released when that passes (address), or dropped (drop)" },
+    { "queue.watch_packets", CONFIG_INT, 16, 1000000, "1024", NULL, OFF(queue_watch_packets),
+      true, "queue.incomplete = watch: client packets of a released first request watched; "
+            "past them the flow is judged on what arrived and its address (logged)" },
+    { "queue.watch_timeout", CONFIG_DURATION, 100, 10 * MIN, "10s", NULL,
+      OFF(queue_watch_timeout), true,
+      "queue.incomplete = watch: longest a released first request is watched before the flow "
+      "is judged on what arrived and its address (logged)" },
     { "queue.mark_pass", CONFIG_INT, 1, 2147483647, "65536", NULL, OFF(queue_mark_pass), true,
       "packet mark of a flow's packets once it passed (the rules save it as the connection mark "
       "and bypass the queue; 65536 = 0x10000)" },

@@ -26,7 +26,8 @@ enum settings_mode { SETTINGS_MODE_TAP = 0, SETTINGS_MODE_INLINE, SETTINGS_MODE_
 enum settings_queue_fail { SETTINGS_QUEUE_FAIL_OPEN = 0, SETTINGS_QUEUE_FAIL_CLOSED };
 enum settings_queue_incomplete {
     SETTINGS_QUEUE_INCOMPLETE_ADDRESS = 0,
-    SETTINGS_QUEUE_INCOMPLETE_DROP
+    SETTINGS_QUEUE_INCOMPLETE_DROP,
+    SETTINGS_QUEUE_INCOMPLETE_WATCH
 };
 enum settings_https_url { SETTINGS_HTTPS_URL_NAME = 0, SETTINGS_HTTPS_URL_IGNORE };
 enum settings_https_block { SETTINGS_HTTPS_BLOCK_RST = 0, SETTINGS_HTTPS_BLOCK_ALERT };
@@ -95,6 +96,8 @@ struct settings {
     int64_t queue_hold_flows;
     uint64_t queue_hold_timeout;
     int queue_incomplete; /* enum settings_queue_incomplete */
+    int64_t queue_watch_packets;
+    uint64_t queue_watch_timeout;
     int64_t queue_mark_pass;
     int64_t queue_mark_block;
 

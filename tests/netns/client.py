@@ -4,6 +4,8 @@
   client.py split NAME ADDR PORT      a real ClientHello for NAME written in two TCP segments,
                                       split inside the server name; prints what came back:
                                       serverhello | alert:<desc> | reset | eof | timeout
+  client.py httpbytes HOST ADDR PORT   an HTTP/1.1 GET /small?h=HOST, Host HOST, one byte a segment;
+                                      prints http:CODE | reset | eof | timeout
   client.py keepalive ADDR PORT H1 H2 two HTTP/1.1 requests on one connection (Host H1, then
                                       H2); prints the two status codes ("200 302")
   client.py idle ADDR PORT N SECS     N kept-alive HTTP connections, one request each, then
@@ -119,20 +121,30 @@ def slow(name, addr, port, pieces, pause):
     return answer(s)
 
 
-def bytewise(name, addr, port):
-    """The ClientHello one byte a segment (EVASION T2), 1 ms apart so none coalesce."""
-    hello = hello_bytes(name)
+def onebyte(data, addr, port, pause):
+    """DATA one byte a segment, PAUSE seconds apart so none coalesce; what came back."""
     s = socket.socket(family(addr), socket.SOCK_STREAM)
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     s.settimeout(5)
     s.connect((addr, int(port)))
     try:
-        for i in range(len(hello)):
-            s.send(hello[i:i + 1])
-            time.sleep(0.001)
+        for i in range(len(data)):
+            s.send(data[i:i + 1])
+            time.sleep(float(pause))
     except (ConnectionResetError, BrokenPipeError):
         return "reset"
     return answer(s)
+
+
+def bytewise(name, addr, port, pause="0.001"):
+    """The ClientHello one byte a segment (EVASION T2), PAUSE seconds (1 ms) apart."""
+    return onebyte(hello_bytes(name), addr, port, pause)
+
+
+def httpbytes(host, addr, port):
+    """An HTTP request head one byte a segment (EVASION T2 for Host), 1 ms apart."""
+    req = "GET /small?h=%s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % (host, host)
+    return onebyte(req.encode(), addr, port, "0.001")
 
 
 def flood(addr, port, n, secs):
@@ -388,7 +400,9 @@ def main():
     elif cmd == "idle":
         idle(*sys.argv[2:6])
     elif cmd == "bytewise":
-        print(bytewise(*sys.argv[2:5]))
+        print(bytewise(*sys.argv[2:6]))
+    elif cmd == "httpbytes":
+        print(httpbytes(*sys.argv[2:5]))
     elif cmd == "slow":
         print(slow(*sys.argv[2:7]))
     elif cmd == "flood":
@@ -400,7 +414,7 @@ def main():
     elif cmd == "rawsend":
         print(rawsend(*sys.argv[2:6]))
     else:
-        sys.exit("usage: client.py split|bytewise|keepalive|idle|slow|flood|synflood|desync|rawsend ...")
+        sys.exit("usage: client.py split|bytewise|httpbytes|keepalive|idle|slow|flood|synflood|desync|rawsend ...")
 
 
 if __name__ == "__main__":

@@ -3,16 +3,19 @@
 # deploy/iptables-queue.rules: NFQUEUE balanced over 2 workers, connection marks) -> server ns
 # (nginx with TLS 1.2/1.3, HTTP/2, a 10 MB file; tests/netns/lib.sh builds all three). Real
 # clients: curl (h1/h2, TLS 1.2/1.3, IPv4 and IPv6), wget, nghttp, openssl s_client; python
-# (tests/netns/client.py) for ClientHellos split over two segments or one byte a segment,
+# (tests/netns/client.py) for ClientHellos and HTTP requests split over two segments or one byte
+# a segment,
 # keep-alive, decoys and zapret-style splits; tests/tools/quic_initial for QUIC Initials;
 # headless Chromium over TCP and over QUIC (forced for the origin).
 # Checked on the server's side too (tcpdump on its interface, nginx's access log): a blocked
-# ClientHello or HTTP request never reaches the server, not even in part, and neither do
-# bad-checksum, MD5 or no-ACK decoys. Then: with the daemon stopped the rule's --queue-bypass
+# ClientHello or HTTP request never reaches the server, not even in part (but for one sent one
+# byte a segment: only what comes before the name), and neither do bad-checksum, MD5 or no-ACK
+# decoys. A child's category blocked through the queue node (the subscriber map in a real
+# redis-server the node follows). Then: with the daemon stopped the rule's --queue-bypass
 # lets traffic through (fail-open), without it traffic stops (fail-closed); queue.incomplete =
 # drop and inline.quic = drop-all.
 #
-# Without root, namespaces, iptables or tcpdump it fails (QG_ALLOW_SKIP=1: skips, exit 77).
+# Without root, namespaces, iptables, tcpdump or redis-server it fails (QG_ALLOW_SKIP=1: skips, exit 77).
 # Everything it starts is stopped by PID and every namespace deleted.
 HERE=$(CDPATH= cd -- "$(dirname -- "$0")" && pwd)
 ROOT=$(CDPATH= cd -- "$HERE/../.." && pwd)
@@ -27,7 +30,7 @@ RULES=$ROOT/deploy/iptables-queue.rules
 if ! why=$(qg_can_run); then
     qg_cannot_run queue "$why"
 fi
-for t in iptables-restore ip6tables-restore tcpdump python3; do
+for t in iptables-restore ip6tables-restore tcpdump python3 redis-server; do
     command -v $t >/dev/null 2>&1 || qg_cannot_run queue "$t not installed"
 done
 [ -x "$QG_TOOLS/quic_initial" ] || qg_cannot_run queue "$QG_TOOLS/quic_initial not built (make build/tools/quic_initial)"
@@ -64,18 +67,38 @@ $QG_SRV6_B
 http://allowed.test/secret
 RULES
 
+# child tariffs (docs/profiles.md): the client's IPv4 address is a child's (profile child: the
+# category games blocked), kept in the store the node follows (a real redis-server on the
+# router namespace's loopback); its IPv6 address is no one's (the default profile)
+STORE_PORT=16380
+qg_bg "$QG_DIR/redis.log" ip netns exec "$QG_FLT" redis-server --port $STORE_PORT \
+    --bind 127.0.0.1 --save '' --appendonly no --dir "$QG_DIR"
+qg_wait_port "$QG_FLT" $STORE_PORT || { bad "redis-server" "did not start"; exit 1; }
+STORE=redis://127.0.0.1:$STORE_PORT
+mkdir -p "$QG_DIR/cats/games" "$QG_DIR/state"
+echo games.test >"$QG_DIR/cats/games/domains"
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$QG_DIR/secret"
+flt "$QG_BIN" profile --store $STORE set child block=games >/dev/null || bad "profile set"
+flt "$QG_BIN" subscriber --store $STORE profile 77010000002 child >/dev/null ||
+    bad "subscriber profile"
+flt "$QG_BIN" subscriber --store $STORE set 10.200.1.2 77010000002 >/dev/null ||
+    bad "subscriber map"
+
 start_qorgau() { # [EXTRA CONFIG LINE]
     cat >"$QG_DIR/qorgau.conf" <<CONF
 mode = queue
 workers = 2
 user = root
 state_dir = $QG_DIR/state
+store = $STORE
 rules = $QG_DIR/rules.txt
 queue.num = 0
 inline.quic = ${QUIC_POLICY:-drop-blocked}
 notice.url = http://notice.test/
 notice.listen = 127.0.0.1:18080
 stats.interval = 1s
+categories.dir = $QG_DIR/cats
+privacy.secret_file = $QG_DIR/secret
 ${1:-}
 CONF
     qg_bg "$QG_DIR/qorgau.out" ip netns exec "$QG_FLT" "$QG_BIN" run -c "$QG_DIR/qorgau.conf" --foreground
@@ -118,9 +141,14 @@ for fam in 4 6; do
         "$(tcpdump -r "$QG_DIR/b$fam.pcap" -nn "dst port 443 and (tcp[tcpflags] & tcp-push != 0)" 2>/dev/null | wc -l)" "0"
     expect "v$fam split ClientHello allowed -> server hello" "$(cl python3 "$CLIENT_PY" split allowed.test "$SRV" 443)" "serverhello"
     # one byte a segment (EVASION T2 at its extreme): the client stalls on its congestion window
-    # before the name (nothing held is acknowledged); at queue.hold_timeout the flow is judged on
-    # its address (queue.incomplete = address): an allowed name is then served
-    expect "v$fam ClientHello one byte a segment, allowed -> server hello after the hold timeout" "$(cl python3 "$CLIENT_PY" bytewise allowed.test "$SRV" 443)" "serverhello"
+    # before the name (nothing held is acknowledged); queue.incomplete = watch (the default)
+    # releases what is held after 200 ms without new bytes and judges the rest as it passes: an
+    # allowed name is served, a blocked one reset at the segment that completes it (the server
+    # has an incomplete ClientHello / request head and never answers)
+    expect "v$fam ClientHello one byte a segment, allowed -> server hello" "$(cl python3 "$CLIENT_PY" bytewise allowed.test "$SRV" 443)" "serverhello"
+    expect "v$fam ClientHello one byte a segment, blocked -> reset" "$(cl python3 "$CLIENT_PY" bytewise blocked.test "$SRV" 443)" "reset"
+    expect "v$fam HTTP request one byte a segment, allowed -> 200" "$(cl python3 "$CLIENT_PY" httpbytes allowed.test "$SRV" 80)" "http:200"
+    expect_match "v$fam HTTP request one byte a segment, blocked -> notice or reset" "$(cl python3 "$CLIENT_PY" httpbytes blocked.test "$SRV" 80)" '^(http:302|reset)$'
 
     # blocked HTTP: 302 to the notice page, nothing in the server's log
     v=$(cc $R -o /dev/null -w '%{http_code} %{redirect_url}' "http://blocked.test/page$fam?x=1")
@@ -129,6 +157,9 @@ for fam in 4 6; do
     expect "v$fam http url entry -> 302" "$v" "302"
     sleep 0.2
     expect "v$fam server log has no blocked request" "$(grep -c "/page$fam\|/secret" "$QG_DIR/nginx-access.log")" "0"
+    # the one-byte request: nginx may log the incomplete head it got (a 400), never a page
+    expect "v$fam server never served the blocked one-byte request" \
+        "$(grep "h=blocked" "$QG_DIR/nginx-access.log" | grep -vc '" 400 ')" "0"
 
     # an IP entry blocks whatever name is sent
     out=$(cc --resolve allowed.test:443:$([ $fam = 6 ] && echo "[$SRV_B]" || echo "$SRV_B") https://allowed.test/small 2>&1); rc=$?
@@ -153,6 +184,28 @@ for fam in 4 6; do
     expect "v$fam badseq decoy naming an allowed site, then the blocked hello -> reset" \
         "$(cl python3 "$CLIENT_PY" desync badseq allowed.test blocked.test "$SRV" 443)" "reset"
 done
+
+# child tariffs through the queue node: the child's games.test blocked by category (polled
+# until the node has read the subscriber map from its store, 3 s at most), the same name over
+# IPv6 (no subscriber) served, the block line with cause, profile, category and pseudonym
+tries=0
+while :; do
+    out=$(cc --resolve games.test:443:$QG_SRV4 https://games.test/small 2>&1); rc=$?
+    case "$rc $out" in 35\ *[Rr]eset* | 56\ *[Rr]eset*) break ;; esac
+    [ $tries -ge 30 ] && break
+    sleep 0.1
+    tries=$((tries + 1))
+done
+expect_match "tariff: child's https games.test (category games) -> reset" "$rc $out" '^(35|56) .*[Rr]eset'
+v=$(cc --resolve games.test:80:$QG_SRV4 -o /dev/null -w '%{http_code} %{redirect_url}' http://games.test/small)
+expect_match "tariff: child's http games.test -> 302 reason=tariff" "$v" \
+    '^302 http://notice\.test/\?url=http%3A%2F%2Fgames\.test%2Fsmall&reason=tariff$'
+v=$(cc --resolve "games.test:443:[$QG_SRV6]" -o /dev/null -w '%{http_code}' https://games.test/small)
+expect "tariff: games.test from the unmapped IPv6 address served" "$v" "200"
+expect_match "tariff: the block line names cause, profile, category and the pseudonym" \
+    "$(grep '"msg":"block"' "$QG_DIR/qorgau.out" | grep '"name":"games.test"' | head -n 1)" \
+    '"cause":"profile".*"profile":"child".*"category":"games".*"subscriber":"p-[0-9a-f]{16}"'
+expect "tariff: the MSISDN never appears in the log" "$(grep -c 77010000002 "$QG_DIR/qorgau.out")" "0"
 
 # openssl s_client, nghttp, wget
 qg_client_matrix
@@ -227,14 +280,14 @@ expect_match "block decisions logged with their enforcement" \
     "$(grep '"msg":"block"' "$QG_DIR/qorgau.out" | grep '"name":"blocked.test"' | grep -o '"enforced":"[a-z+]*"' | sort -u | tr '\n' ' ')" \
     '"enforced":"drop".*"enforced":"drop\+notice\+reset".*"enforced":"drop\+reset"'
 
-# the counters on the stats line: packets held and released, blocks, decoys, and the kernel's
-# view of the queues: a ClientHello sent one byte a segment stalls while held, so its packets
-# wait in the kernel's queue until queue.hold_timeout
-qg_bg "$QG_DIR/stall.out" ip netns exec "$QG_CLI" python3 "$CLIENT_PY" bytewise allowed.test "$QG_SRV4" 443
+# the counters on the stats line: packets held and released, blocks, decoys, flows watched and
+# the kernel's view of the queues: a ClientHello sent one byte every 50 ms is held (never 200 ms
+# without a new byte), so its packets wait in the kernel's queue until queue.hold_timeout
+qg_bg "$QG_DIR/stall.out" ip netns exec "$QG_CLI" python3 "$CLIENT_PY" bytewise allowed.test "$QG_SRV4" 443 0.05
 stall_pid=$QG_LAST_PID
 sleep 1.8
 st=$(grep '"msg":"stats"' "$QG_DIR/qorgau.out" | tail -n 1)
-for k in queue.held queue.released queue.blocks queue.decoys queue.injected queue.kernel_waiting; do
+for k in queue.held queue.released queue.blocks queue.decoys queue.injected queue.watched queue.kernel_waiting; do
     expect "stats: $k counted" "$(printf '%s' "$st" | grep -Eo "\"$k\":[0-9]+" | grep -Evc ':0$')" "1"
 done
 qg_stop "$stall_pid"
@@ -261,4 +314,22 @@ expect_match "queue.incomplete = drop: a ClientHello one byte a segment is not s
 out=$(cl python3 "$CLIENT_PY" split blocked.test "$QG_SRV4" 443)
 expect "queue.incomplete = drop: split ClientHello (0.3 s apart) blocked -> reset" "$out" "reset"
 expect "inline.quic = drop-all: QUIC to an allowed name dropped too" "$(cl "$QG_TOOLS/quic_initial" allowed.test "$QG_SRV4" 443)" "none"
+qg_stop "$QPID"
+
+# the bounds of watching (queue.incomplete = watch): a watched flow past queue.watch_packets or
+# queue.watch_timeout is judged on what arrived and its address (here a listed address: reset)
+# and logged with the bound it ran into
+start_qorgau "queue.watch_packets = 16
+queue.watch_timeout = 1s" || bad "qorgau (watch bounds)" "did not start"
+wl() { grep -c "\"msg\":\"watched first request incomplete.*\"limit\":\"$1\"" "$QG_DIR/qorgau.out"; }
+# (20 ms apart: the bytes the client queues while it waits for the first acknowledgement go
+# out together, the ones after it one a segment: 127 bytes before the name)
+expect "watch bound: a ClientHello one byte a segment past 16 watched packets, listed address -> reset" \
+    "$(cl python3 "$CLIENT_PY" bytewise allowed.test "$QG_SRV4_B" 443 0.02)" "reset"
+expect "watch bound: logged (limit packets)" "$(wl packets)" "1"
+# one 20-byte piece (held whole until queue.hold_timeout, 2 s), then watched for 1 s, then judged;
+# the rest comes 4 s after the first piece, into a connection already reset
+expect "watch bound: a ClientHello paused 4 s, listed address -> reset" \
+    "$(cl python3 "$CLIENT_PY" slow allowed.test "$QG_SRV4_B" 443 2 4)" "reset"
+expect "watch bound: logged (limit time)" "$(wl time)" "1"
 qg_stop "$QPID"

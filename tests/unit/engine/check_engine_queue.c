@@ -24,6 +24,7 @@ struct rec {
     size_t n;
     unsigned events, blocks;
     enum verdict_method last_method;
+    uint32_t block_seq; /* a block's client packet's sequence number */
 };
 
 static char g_path[64];
@@ -32,8 +33,11 @@ static void on_event(void *ctx, const struct engine_event *e)
 {
     struct rec *r = ctx;
     r->events++;
-    if (e->d.verdict == VERDICT_BLOCK)
+    if (e->d.verdict == VERDICT_BLOCK) {
         r->blocks++;
+        if (e->pkt && e->pkt_from_client)
+            r->block_seq = e->pkt->seq;
+    }
     r->last_method = e->d.method;
 }
 
@@ -141,6 +145,47 @@ START_TEST(split_hello_blocked)
 }
 END_TEST
 
+/* A ClientHello sent one byte a segment (EVASION T2; queue.incomplete = watch lets such
+ * segments pass one by one): no segment decides until the one that completes the name, which
+ * blocks, and the block's packet is that segment (its sequence number is the server's
+ * rcv_nxt when queue mode drops it). */
+START_TEST(one_byte_segments_blocked)
+{
+    uint8_t h[2048];
+    size_t so;
+    size_t n = hello(h, sizeof(h), "blocked.example", &so);
+    size_t last = so + strlen("blocked.example") - 1; /* the name's last byte */
+    struct pcapw *w = open_cap();
+    struct pcapw_conv c;
+    ck_assert_int_eq(pcapw_conv_init(&c, w, 1000000, "192.0.2.1", 40005, "10.0.0.1", 443), 0);
+    ck_assert_int_eq(pcapw_conv_handshake(&c), 0);
+    for (uint32_t i = 0; i < 8; i++)
+        ck_assert_int_eq(pcapw_conv_client_data(&c, i, h + i, 1), 0);
+    ck_assert_int_eq(pcapw_conv_client_data(&c, 8, h + 8, last - 8), 0);
+    ck_assert_int_eq(pcapw_conv_client_data(&c, (uint32_t)last, h + last, 1), 0);
+    ck_assert_int_eq(pcapw_conv_client_data(&c, (uint32_t)(last + 1), h + last + 1, n - last - 1),
+                     0);
+    ck_assert_int_eq(pcapw_close(w), 0);
+    struct ruleset *rs = rules();
+    static struct rec r;
+    feed(&r, rs, NULL);
+    ck_assert_uint_eq(r.n, 14);
+    for (size_t i = 3; i < 12; i++) {
+        ck_assert(r.fi[i].from_client);
+        ck_assert_uint_eq(r.fi[i].payload_len, i < 11 ? 1 : last - 8);
+        ck_assert(!r.fi[i].decided);
+    }
+    ck_assert_uint_eq(r.fi[12].payload_len, 1);
+    ck_assert(r.fi[12].decided);
+    ck_assert(r.fi[12].blocked);
+    ck_assert_uint_eq(r.fi[12].seq, c.cisn + 1 + (uint32_t)last);
+    ck_assert(r.fi[13].blocked);
+    ck_assert_uint_eq(r.blocks, 1);
+    ck_assert_uint_eq(r.block_seq, r.fi[12].seq);
+    ruleset_free(rs);
+}
+END_TEST
+
 /* A segment with a bad checksum (EVASION T5) is one the receiver drops: set aside. A passed
  * hello is decided but not settled until the server answers. */
 START_TEST(decoy_and_pass)
@@ -243,6 +288,7 @@ static Suite *engine_queue_suite(void)
     Suite *s = suite_create("engine_queue");
     TCase *tc = tcase_create("frame_info");
     tcase_add_test(tc, split_hello_blocked);
+    tcase_add_test(tc, one_byte_segments_blocked);
     tcase_add_test(tc, decoy_and_pass);
     tcase_add_test(tc, judge_now);
     tcase_add_test(tc, no_flow);
