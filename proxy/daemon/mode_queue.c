@@ -91,6 +91,10 @@ enum { V_NONE = 0, V_PASS, V_BLOCK };
 /* A flow whose packets are held until it is decided, or, watched (queue.incomplete = watch),
  * whose held packets were released at the hold bounds and whose next ones are judged as they
  * pass until it is decided. */
+/* A doomed entry (watch_limit = block, past watch_timeout) waits this many watch_timeouts for
+ * the packet that blocks its connection before its slot is freed. */
+#define Q_DOOMED_KEEP 10u
+
 struct hold {
     uint64_t flow_id;
     const void *flow;  /* engine handle (engine_judge_now) */
@@ -98,6 +102,7 @@ struct hold {
     uint64_t last_ns;  /* last packet held */
     uint32_t watch_n;  /* watched: client packets let through since */
     bool watched;
+    bool doomed; /* watched past queue.watch_timeout, watch_limit = block: its next packet blocks */
     uint32_t next;         /* hash chain / free list */
     uint32_t older, newer; /* age list */
     uint32_t first_seq;    /* TCP: sequence number of the first held byte (server's rcv_nxt) */
@@ -147,6 +152,7 @@ struct queue_mode {
     uint32_t watch_packets;
     uint64_t watch_timeout_ns;
     int incomplete;   /* enum settings_queue_incomplete */
+    bool watch_block; /* queue.watch_limit = block */
     _Atomic int quic; /* enum settings_quic (inline.quic, reloadable) */
     uint32_t mark_pass, mark_block;
     uint32_t maxlen;
@@ -182,6 +188,7 @@ static struct hold *hold_new(struct q_worker *w, const struct engine_frame_info 
     h->flow = fi->flow;
     h->since_ns = h->last_ns = mono_ns();
     h->watched = false;
+    h->doomed = false;
     h->watch_n = 0;
     h->next = *b;
     *b = i;
@@ -309,7 +316,9 @@ static void log_watch_limit(struct q_worker *w, const struct hold *h, const char
     w->ctr_local[C_WATCH_LIMITS]++;
     if (w->q->d->log)
         log_write(w->q->d->log, LOG_LEVEL_WARN, "queue",
-                  "watched first request incomplete: judged on what arrived and its address",
+                  w->q->watch_block
+                      ? "watched first request incomplete: connection blocked"
+                      : "watched first request incomplete: judged on what arrived and its address",
                   LOG_KV(LOG_U("worker", w->idx), LOG_U("flow", h->flow_id),
                          LOG_U("packets", h->watch_n), LOG_S("limit", why)));
 }
@@ -507,11 +516,17 @@ static void packet_verdict(struct q_worker *w, uint32_t id, const struct engine_
     if (!fi->decided && fi->from_client && fi->payload_len) {
         if (h && h->watched) {
             /* judged already (not decided by it): on to the server, up to the watch bound */
-            if (++h->watch_n <= q->watch_packets) {
+            if (!h->doomed && ++h->watch_n <= q->watch_packets) {
                 verdict(w, id, CAPTURE_QUEUE_ACCEPT, false, 0);
                 return;
             }
-            log_watch_limit(w, h, "packets");
+            if (!h->doomed)
+                log_watch_limit(w, h, "packets");
+            if (q->watch_block) { /* no name after all that: the connection is dropped */
+                hold_settle(w, h, true);
+                verdict(w, id, CAPTURE_QUEUE_REPEAT, true, q->mark_block);
+                return;
+            }
             judge_packet_now(w, id, fi);
             return;
         }
@@ -608,9 +623,17 @@ static void expire_holds(struct q_worker *w, uint64_t now)
         struct hold *h = &w->holds[i];
         i = h->newer; /* h may be freed below */
         if (h->watched) {
-            if (now - h->since_ns >= q->watch_timeout_ns) {
+            if (now - h->since_ns < (h->doomed ? Q_DOOMED_KEEP : 1) * q->watch_timeout_ns) {
+            } else if (!q->watch_block) {
                 log_watch_limit(w, h, "time");
                 hold_expire(w, h);
+            } else if (!h->doomed) { /* its next packet blocks the connection */
+                log_watch_limit(w, h, "time");
+                h->doomed = true;
+                h->since_ns = now;
+            } else { /* silent for Q_DOOMED_KEEP more watch_timeouts: the slot is freed, the
+                      * flow stays undecided (a packet of it would be held and watched again) */
+                hold_settle(w, h, true);
             }
         } else if (now - h->since_ns >= q->hold_timeout_ns) {
             w->ctr_local[C_HOLD_TIMEOUTS]++;
@@ -741,6 +764,7 @@ static int q_open(const struct settings *cfg, struct daemon_ctx *d, void **state
     q->hold_flows = (uint32_t)cfg->queue_hold_flows;
     q->hold_timeout_ns = cfg->queue_hold_timeout * 1000000u;
     q->incomplete = cfg->queue_incomplete;
+    q->watch_block = cfg->queue_watch_limit == SETTINGS_QUEUE_WATCH_BLOCK;
     q->watch_packets = (uint32_t)cfg->queue_watch_packets;
     q->watch_timeout_ns = cfg->queue_watch_timeout * 1000000u;
     atomic_init(&q->quic, cfg->inline_quic);

@@ -45,6 +45,7 @@ _Static_assert((int)SETTINGS_FALLBACK_BLOCK == (int)FALLBACK_SHARED_BLOCK &&
 static const char *const v_mode[] = { "tap", "inline", "queue", NULL };
 static const char *const v_queue_fail[] = { "open", "closed", NULL };
 static const char *const v_queue_incomplete[] = { "address", "drop", "watch", NULL };
+static const char *const v_queue_watch_limit[] = { "block", "address", NULL };
 static const char *const v_https_url[] = { "name", "ignore", NULL };
 static const char *const v_https_block[] = { "rst", "alert", NULL };
 static const char *const v_http_block[] = { "redirect", "451", NULL };
@@ -116,13 +117,20 @@ static const struct config_key keys[] = {
              "new segment once 4 are held): released "
              "and watched until it completes, its packets judged as they pass (watch), judged on "
              "its address and released when that passes (address), or dropped (drop)" },
-    { "queue.watch_packets", CONFIG_INT, 16, 1000000, "1024", NULL, OFF(queue_watch_packets),
+    { "queue.watch_packets", CONFIG_INT, 16, 1000000, "400", NULL, OFF(queue_watch_packets),
       true, "queue.incomplete = watch: client packets of a released first request watched; "
-            "past them the flow is judged on what arrived and its address (logged)" },
+            "past them queue.watch_limit applies (logged). Keep it under half the rule's "
+            "connbytes bound (1024 packets, both directions), past which the kernel stops "
+            "queueing the flow" },
     { "queue.watch_timeout", CONFIG_DURATION, 100, 10 * MIN, "10s", NULL,
       OFF(queue_watch_timeout), true,
-      "queue.incomplete = watch: longest a released first request is watched before the flow "
-      "is judged on what arrived and its address (logged)" },
+      "queue.incomplete = watch: longest a released first request is watched before "
+      "queue.watch_limit applies (logged)" },
+    { "queue.watch_limit", CONFIG_ENUM, 0, 0, "block", v_queue_watch_limit, OFF(queue_watch_limit),
+      true, "a watched first request that shows no name within queue.watch_packets / "
+            "queue.watch_timeout: its connection is blocked (block: dropped from then on; no "
+            "client does this, a filter evasion does), or it is judged on what arrived and its "
+            "address (address)" },
     { "queue.mark_pass", CONFIG_INT, 1, 2147483647, "65536", NULL, OFF(queue_mark_pass), true,
       "packet mark of a flow's packets once it passed (the rules save it as the connection mark "
       "and bypass the queue; 65536 = 0x10000)" },

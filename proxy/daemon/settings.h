@@ -29,6 +29,7 @@ enum settings_queue_incomplete {
     SETTINGS_QUEUE_INCOMPLETE_DROP,
     SETTINGS_QUEUE_INCOMPLETE_WATCH
 };
+enum settings_queue_watch_limit { SETTINGS_QUEUE_WATCH_BLOCK = 0, SETTINGS_QUEUE_WATCH_ADDRESS };
 enum settings_https_url { SETTINGS_HTTPS_URL_NAME = 0, SETTINGS_HTTPS_URL_IGNORE };
 enum settings_https_block { SETTINGS_HTTPS_BLOCK_RST = 0, SETTINGS_HTTPS_BLOCK_ALERT };
 enum settings_http_block { SETTINGS_HTTP_BLOCK_REDIRECT = 0, SETTINGS_HTTP_BLOCK_451 };
@@ -98,6 +99,7 @@ struct settings {
     int queue_incomplete; /* enum settings_queue_incomplete */
     int64_t queue_watch_packets;
     uint64_t queue_watch_timeout;
+    int queue_watch_limit; /* enum settings_queue_watch_limit */
     int64_t queue_mark_pass;
     int64_t queue_mark_block;
 

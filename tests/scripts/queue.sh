@@ -316,20 +316,33 @@ expect "queue.incomplete = drop: split ClientHello (0.3 s apart) blocked -> rese
 expect "inline.quic = drop-all: QUIC to an allowed name dropped too" "$(cl "$QG_TOOLS/quic_initial" allowed.test "$QG_SRV4" 443)" "none"
 qg_stop "$QPID"
 
-# the bounds of watching (queue.incomplete = watch): a watched flow past queue.watch_packets or
-# queue.watch_timeout is judged on what arrived and its address (here a listed address: reset)
-# and logged with the bound it ran into
+# the bounds of watching (queue.incomplete = watch): a watched flow that shows no name within
+# queue.watch_packets or queue.watch_timeout has its connection blocked (queue.watch_limit =
+# block, the default: no client does this, an evasion does) - here to an UNLISTED address, where
+# judging on the address would let it through - and the bound it ran into is logged
 start_qorgau "queue.watch_packets = 16
 queue.watch_timeout = 1s" || bad "qorgau (watch bounds)" "did not start"
-wl() { grep -c "\"msg\":\"watched first request incomplete.*\"limit\":\"$1\"" "$QG_DIR/qorgau.out"; }
+wl() { grep -c "\"msg\":\"watched first request incomplete: connection blocked.*\"limit\":\"$1\"" "$QG_DIR/qorgau.out"; }
 # (20 ms apart: the bytes the client queues while it waits for the first acknowledgement go
 # out together, the ones after it one a segment: 127 bytes before the name)
-expect "watch bound: a ClientHello one byte a segment past 16 watched packets, listed address -> reset" \
-    "$(cl python3 "$CLIENT_PY" bytewise allowed.test "$QG_SRV4_B" 443 0.02)" "reset"
+expect "watch bound: a ClientHello one byte a segment past 16 watched packets, unlisted address -> connection dropped" \
+    "$(cl python3 "$CLIENT_PY" bytewise allowed.test "$QG_SRV4" 443 0.02)" "timeout"
 expect "watch bound: logged (limit packets)" "$(wl packets)" "1"
-# one 20-byte piece (held whole until queue.hold_timeout, 2 s), then watched for 1 s, then judged;
-# the rest comes 4 s after the first piece, into a connection already reset
-expect "watch bound: a ClientHello paused 4 s, listed address -> reset" \
-    "$(cl python3 "$CLIENT_PY" slow allowed.test "$QG_SRV4_B" 443 2 4)" "reset"
+# pieces of 20 bytes 4 s apart: the first held until queue.hold_timeout (2 s), then watched for
+# 1 s; the second piece (still no name) blocks the connection, the third never arrives
+expect "watch bound: a ClientHello in 3 pieces 4 s apart, unlisted address -> connection dropped" \
+    "$(cl python3 "$CLIENT_PY" slow allowed.test "$QG_SRV4" 443 3 4)" "timeout"
 expect "watch bound: logged (limit time)" "$(wl time)" "1"
+# a name that does show after the watch bound is judged on it: allowed, served
+expect "watch bound: the name completed after the bound (2 pieces 4 s apart), allowed -> served" \
+    "$(cl python3 "$CLIENT_PY" slow allowed.test "$QG_SRV4" 443 2 4)" "serverhello"
+qg_stop "$QPID"
+# queue.watch_limit = address: the weaker option, judged on what arrived and the address
+start_qorgau "queue.watch_packets = 16
+queue.watch_timeout = 1s
+queue.watch_limit = address" || bad "qorgau (watch_limit address)" "did not start"
+expect "watch_limit = address: the same ClientHello, unlisted address -> served" \
+    "$(cl python3 "$CLIENT_PY" bytewise allowed.test "$QG_SRV4" 443 0.02)" "serverhello"
+expect "watch_limit = address: a listed address -> reset" \
+    "$(cl python3 "$CLIENT_PY" bytewise allowed.test "$QG_SRV4_B" 443 0.02)" "reset"
 qg_stop "$QPID"
