@@ -37,11 +37,9 @@
 # PID and every namespace removed in the EXIT trap. Takes about 3-4 minutes.
 set -u
 HERE=$(CDPATH= cd -- "$(dirname -- "$0")" && pwd)
-ROOT=$(CDPATH= cd -- "$HERE/../.." && pwd)
-QG_LIB=$ROOT/tests/netns/lib.sh
-. "$QG_LIB"
-BIN=${1:-$ROOT/build/qorgau}
-OUT=${QG_BENCH_DIR:-$ROOT/build/bench}
+BENCH=inline
+# namespaces library, BIN, OUT, tlsload, the EXIT trap, cl / fl / f (tests/bench/netbench.sh)
+. "$HERE/netbench.sh"
 NAMES=${QG_BENCH_NAMES:-100000}
 N_HS=${QG_BENCH_HS:-3000}
 BLOCK_SECS=${QG_BENCH_BLOCK_SECS:-4}
@@ -51,40 +49,10 @@ N_QUIC=${QG_BENCH_QUIC:-200}
 ROWS=${QG_BENCH_ROWS:-direct qorgau qorgau_r qorgau_q haproxy nginx}
 QI=${QG_TOOLS:-$ROOT/build/tools}/quic_initial
 want() { case " $ROWS " in *" $1 "*) return 0 ;; esac; return 1; }
-HZ=$(getconf CLK_TCK)
 NGX_STREAM=/usr/lib/nginx/modules/ngx_stream_module.so
 B=blocked.test
 A=allowed.test
 
-if ! why=$(qg_can_run); then
-    echo "bench inline: SKIP ($why)"
-    exit 0
-fi
-case $BIN in /*) ;; *) BIN=$(pwd)/$BIN ;; esac
-[ -x "$BIN" ] || { echo "bench inline: $BIN is not built" >&2; exit 2; }
-mkdir -p "$OUT" || exit 2
-OUT=$(CDPATH= cd -- "$OUT" && pwd)
-
-# the client tool needs libssl, which the Makefile's tool rule does not link: built here
-TL=$OUT/tlsload
-if [ ! -x "$TL" ] || [ "$HERE/tlsload.c" -nt "$TL" ]; then
-    ${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
-        -Wmissing-prototypes -Wformat=2 -Wvla -Wpointer-arith -Wconversion -Wno-sign-conversion \
-        "$HERE/tlsload.c" -o "$TL" -lssl -lcrypto -lpthread || { echo "bench inline: cannot build tlsload" >&2; exit 2; }
-fi
-
-finish() {
-    trap - EXIT INT TERM HUP
-    qg_cleanup
-}
-trap finish EXIT
-trap 'exit 1' INT TERM HUP
-ulimit -n 65536 2>/dev/null || true
-
-cl() { ip netns exec "$QG_CLI" "$@"; }
-fl() { ip netns exec "$QG_FLT" "$@"; }
-# f EXPR: floating-point arithmetic, two decimals unless the expression formats itself
-f() { awk "BEGIN { printf \"%.2f\", $1 }"; }
 
 qg_setup_net || { echo "bench inline: namespace setup failed" >&2; exit 1; }
 qg_start_nginx || { echo "bench inline: server nginx did not start" >&2; exit 1; }
