@@ -6,7 +6,13 @@
  * an expiry time. Readers never lock and never allocate: entries are immutable and published
  * with RCU (liburcu, memb flavor, as rules/match/rsref.c); a reader thread registers once with
  * rsref_thread_register(). Writers are serialized by an internal mutex; a replaced or removed
- * entry is freed after a grace period (call_rcu).
+ * entry is reused only after a grace period.
+ *
+ * Memory is fixed at creation: one array of 56-byte entries (the capacity and a spare of a
+ * sixty-fourth, for entries waiting out a grace period) and 4-byte slots, about 63 bytes a
+ * mapping at 10M (docs/BENCHMARKS.md "Child tariffs"). Ids are held in the entry when the
+ * subscriber and session ids together take at most 22 bytes (an MSISDN or IMSI and a short
+ * session id); longer ones get an allocation of their own.
  *
  * The table is open addressing over a fixed number of slots chosen at creation (1.5 times the
  * capacity, rounded up to a power of two): it never resizes, and refuses an insert past the
