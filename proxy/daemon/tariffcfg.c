@@ -78,6 +78,23 @@ int tariffcfg_load(struct tariff *t, const char *const *dirs, size_t ndirs, cons
     return 0;
 }
 
+size_t tariffcfg_count_lines(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    char buf[65536];
+    size_t n, lines = 0;
+    char last = '\n';
+    while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+        for (const char *p = buf; (p = memchr(p, '\n', (size_t)(buf + n - p))); p++)
+            lines++;
+        last = buf[n - 1];
+    }
+    fclose(f);
+    return lines + (last != '\n');
+}
+
 int tariffcfg_subscribers_file(struct submap *m, const char *path, FILE *errs, char *err,
                                size_t errlen)
 {
