@@ -69,6 +69,8 @@ struct tariff {
     struct wprof *prof;
     size_t nprof;
     struct wsub **subs; /* open addressing, WTOMB for removed */
+    uint32_t *stags;    /* the low half of each subscriber's hash: probes and growth read it,
+                         * not the subscriber's text */
     size_t smask, nsubs, stombs;
     size_t sub_bytes;
     int32_t utc_off;
@@ -104,7 +106,10 @@ struct tariff *tariff_new(const char *default_profile)
         return NULL;
     snprintf(t->defname, sizeof(t->defname), "%s", default_profile ? default_profile : "default");
     t->subs = calloc(64, sizeof(*t->subs));
-    if (!t->subs) {
+    t->stags = calloc(64, sizeof(*t->stags));
+    if (!t->subs || !t->stags) {
+        free(t->subs);
+        free(t->stags);
         free(t);
         return NULL;
     }
@@ -126,6 +131,7 @@ void tariff_free(struct tariff *t)
         if (t->subs[i] && t->subs[i] != WTOMB)
             free(t->subs[i]);
     free(t->subs);
+    free(t->stags);
     pthread_mutex_destroy(&t->lock);
     free(t);
 }
@@ -214,11 +220,17 @@ int tariff_del_profile(struct tariff *t, const char *name)
     return p ? 0 : -ENOENT;
 }
 
-/* Writer: the slot of sub (or where it would go: the first tombstone passed, else the empty
- * slot that ends the probe). */
-static size_t wfind(const struct tariff *t, const char *sub, size_t len, bool *found)
+static uint32_t wtag(const char *sub, size_t len)
 {
-    size_t i = (size_t)hash_bytes(SEED, (const uint8_t *)sub, len) & t->smask;
+    return (uint32_t)hash_bytes(SEED, (const uint8_t *)sub, len);
+}
+
+/* Writer: the slot of sub, whose wtag() is tag (or where it would go: the first tombstone
+ * passed, else the empty slot that ends the probe). The table has fewer than 2^32 slots, so the
+ * tag gives the first slot. */
+static size_t wfind(const struct tariff *t, const char *sub, size_t len, uint32_t tag, bool *found)
+{
+    size_t i = tag & t->smask;
     size_t tomb = SIZE_MAX;
     for (;; i = (i + 1) & t->smask) {
         struct wsub *w = t->subs[i];
@@ -231,7 +243,7 @@ static size_t wfind(const struct tariff *t, const char *sub, size_t len, bool *f
                 tomb = i;
             continue;
         }
-        if (w->idlen == len && memcmp(w->text, sub, len) == 0) {
+        if (t->stags[i] == tag && w->idlen == len && memcmp(w->text, sub, len) == 0) {
             *found = true;
             return i;
         }
@@ -241,21 +253,33 @@ static size_t wfind(const struct tariff *t, const char *sub, size_t len, bool *f
 static int wgrow(struct tariff *t)
 {
     size_t n = (t->smask + 1) * 2;
+    if (n > ((size_t)1 << 32))
+        return -ENOMEM;
     struct wsub **old = t->subs;
+    uint32_t *otags = t->stags;
     size_t omask = t->smask;
     struct wsub **v = calloc(n, sizeof(*v));
-    if (!v)
+    uint32_t *tv = calloc(n, sizeof(*tv));
+    if (!v || !tv) {
+        free(v);
+        free(tv);
         return -ENOMEM;
+    }
     t->subs = v;
+    t->stags = tv;
     t->smask = n - 1;
     t->stombs = 0;
     for (size_t i = 0; i <= omask; i++) {
         if (!old[i] || old[i] == WTOMB)
             continue;
-        bool f;
-        t->subs[wfind(t, old[i]->text, old[i]->idlen, &f)] = old[i];
+        size_t j = otags[i] & t->smask; /* keys are distinct: the first empty slot */
+        while (t->subs[j])
+            j = (j + 1) & t->smask;
+        t->subs[j] = old[i];
+        t->stags[j] = otags[i];
     }
     free(old);
+    free(otags);
     return 0;
 }
 
@@ -266,8 +290,8 @@ int tariff_set_sub(struct tariff *t, const char *sub, const char *spec, char *er
         snprintf(err, errlen, "subscriber id of %zu bytes (1..128)", il);
         return -EINVAL;
     }
-    char what[160];
-    snprintf(what, sizeof(what), "subscriber %s", sub);
+    char what[160] = "subscriber "; /* (built without printf: a profiles file has millions) */
+    memcpy(what + 11, sub, il + 1);
     int rc = profile_check(spec, true, what, err, errlen);
     if (rc)
         return rc;
@@ -284,7 +308,8 @@ int tariff_set_sub(struct tariff *t, const char *sub, const char *spec, char *er
         return rc;
     }
     bool found;
-    size_t at = wfind(t, sub, il, &found);
+    uint32_t tag = wtag(sub, il);
+    size_t at = wfind(t, sub, il, tag, &found);
     if (found) {
         t->sub_bytes -= sizeof(*w) + strlen(t->subs[at]->text + il + 1) + il + 2;
         free(t->subs[at]);
@@ -294,6 +319,7 @@ int tariff_set_sub(struct tariff *t, const char *sub, const char *spec, char *er
         t->nsubs++;
     }
     t->subs[at] = w;
+    t->stags[at] = tag;
     t->sub_bytes += sizeof(*w) + il + sl + 2;
     pthread_mutex_unlock(&t->lock);
     return 0;
@@ -304,7 +330,7 @@ int tariff_del_sub(struct tariff *t, const char *sub)
     pthread_mutex_lock(&t->lock);
     bool found;
     size_t il = strlen(sub);
-    size_t at = wfind(t, sub, il, &found);
+    size_t at = wfind(t, sub, il, wtag(sub, il), &found);
     if (found) {
         t->sub_bytes -= sizeof(struct wsub) + strlen(t->subs[at]->text + il + 1) + il + 2;
         free(t->subs[at]);
@@ -547,7 +573,7 @@ void tariff_get_stats(const struct tariff *t, struct tariff_stats *st)
                     s->pool_len + (s->mask + 1) * sizeof(uint64_t) +
                     s->nextra * sizeof(struct profile_sub);
     }
-    st->writer_bytes = (m->smask + 1) * sizeof(struct wsub *) + m->sub_bytes;
+    st->writer_bytes = (m->smask + 1) * (sizeof(struct wsub *) + sizeof(uint32_t)) + m->sub_bytes;
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -566,7 +592,7 @@ bool tariff_sub_text(struct tariff *t, const char *sub, char *out, size_t cap)
     pthread_mutex_lock(&t->lock);
     bool found;
     size_t il = strlen(sub);
-    size_t at = wfind(t, sub, il, &found);
+    size_t at = wfind(t, sub, il, wtag(sub, il), &found);
     if (found)
         snprintf(out, cap, "%s", t->subs[at]->text + il + 1);
     pthread_mutex_unlock(&t->lock);
