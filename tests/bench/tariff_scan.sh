@@ -13,6 +13,9 @@
 #                -> a subscriber id "7700NNNNNNN"
 #   NAME.tprof   "profile child block=c0,c3" and a "subscriber ID profile=child" line for each
 #   NAME.tcats/  8 categories c0..c7 holding 30 % of the capture's names (c0 and c3 blocked)
+# Each round also scans tests/fixtures/demo/demo.pcap (a few flows) with and without the inputs:
+# the difference is what loading them costs, printed apart (a node loads them once, not per
+# capture).
 # The tariff run prints the same decisions plus the tariff's blocks, so the first round also
 # checks that the tariff side did block (a run with no tariff block fails the benchmark).
 set -u
@@ -21,6 +24,7 @@ rounds=${2:-5}
 shift 2 2>/dev/null || shift $#
 names=${*:-bench mobile}
 DIR=${QG_BENCH_DIR:-build/bench}
+small=$(cd "$(dirname "$0")/../.." && pwd)/tests/fixtures/demo/demo.pcap
 command -v perf >/dev/null 2>&1 || { echo "tariff_scan: perf is not installed" >&2; exit 2; }
 command -v python3 >/dev/null 2>&1 || { echo "tariff_scan: python3 is not installed" >&2; exit 2; }
 [ -x "$BIN" ] || { echo "tariff_scan: $BIN is not built" >&2; exit 2; }
@@ -91,11 +95,18 @@ EOF
             awk -F, '/task-clock/ { print "plain", $1 }' >>"$out"
         perf stat -x, -e task-clock "$BIN" scan --image "$img" "$@" "$pcap" 2>&1 >/dev/null |
             awk -F, '/task-clock/ { print "tariff", $1 }' >>"$out"
+        # the same two over a capture of a few flows: what loading the inputs costs
+        perf stat -x, -e task-clock "$BIN" scan --image "$img" "$small" 2>&1 >/dev/null |
+            awk -F, '/task-clock/ { print "plain0", $1 }' >>"$out"
+        perf stat -x, -e task-clock "$BIN" scan --image "$img" "$@" "$small" 2>&1 >/dev/null |
+            awk -F, '/task-clock/ { print "tariff0", $1 }' >>"$out"
     done
-    awk -v name="$name" -v n="$rounds" -v tb="$tb" -v nd="$nd" \
+    awk -v name="$name" -v n="$rounds" -v tb="$tb" -v nd="$nd" -v small="${small##*/}" \
         '{ if (!($1 in m) || $2 < m[$1]) m[$1] = $2 }
 END {
     printf "%s, least CPU of %d interleaved rounds: scan --image %.0f ms; with tariffs (every client mapped, child profile) %.0f ms; ratio %.3fx (%d decisions, %d blocked by the profile)\n", name, n, m["plain"], m["tariff"], m["tariff"] / m["plain"], nd, tb
+    load = m["tariff0"] - m["plain0"]
+    printf "%s: of that, loading the tariff inputs %.0f ms (the same scans of %s); without it %.3fx\n", name, load, small, (m["tariff"] - load) / m["plain"]
 }' "$out"
 done
 exit $rc
