@@ -25,15 +25,18 @@
  * allocation per mapping. 56 bytes: the key, the lengths, the expiry and the ids in place when
  * both fit in ENTRY_TEXT bytes (an MSISDN or IMSI and a short session id); longer ids go to
  * their own allocation (ext). An entry is never changed while the table points at it: an update
- * fills another entry and swaps the slot; the old one waits on the pending list until a grace
- * period has passed (batched: one synchronize when the free list runs dry), then is reused. */
+ * fills another entry and swaps the slot; the old one is marked pending (a bit each) until a
+ * grace period has passed (batched: one synchronize when the free list runs dry), then is
+ * reused. While an entry is in the table, readers may keep a word of their own in it (ref:
+ * the tariff table's record, submap_lookup_ref); the writer uses that word only for the free
+ * list, which no reader reaches. */
 #define ENTRY_TEXT 24
 #define NIL        UINT32_MAX
 
 struct entry {
     struct sub_addr key;
     uint8_t sub_len, sess_len;
-    uint32_t next; /* free or pending list (writer only) */
+    uint32_t ref; /* in the table: the readers' word (relaxed atomics); free: the next free */
     uint64_t expires_ms;
     union {
         char in[ENTRY_TEXT]; /* subscriber NUL session NUL */
@@ -52,7 +55,9 @@ struct submap {
     uint32_t *slots;   /* RCU: readers load with acquire */
     struct entry *ent; /* nent entries; [0, used) handed out at least once */
     size_t mask, capacity, count, tombs, nent, used;
-    uint32_t free_head, pending_head;
+    uint64_t *pending; /* a bit per entry: out of the table, waiting for a grace period */
+    size_t npending;
+    uint32_t free_head;
     uint64_t seed;
     uint32_t v6_lens[129]; /* entries per IPv6 prefix length; read without the lock */
     pthread_mutex_t lock;
@@ -170,15 +175,17 @@ struct submap *submap_new(size_t capacity)
     /* calloc of this size maps zero pages: an entry's memory is touched when first handed out */
     m->slots = calloc(n, sizeof(*m->slots));
     m->ent = calloc(m->nent, sizeof(*m->ent));
-    if (!m->slots || !m->ent || pthread_mutex_init(&m->lock, NULL) != 0) {
+    m->pending = calloc((m->nent + 63) / 64, sizeof(*m->pending));
+    if (!m->slots || !m->ent || !m->pending || pthread_mutex_init(&m->lock, NULL) != 0) {
         free(m->slots);
         free(m->ent);
+        free(m->pending);
         free(m);
         return NULL;
     }
     m->mask = n - 1;
     m->capacity = capacity;
-    m->free_head = m->pending_head = NIL;
+    m->free_head = NIL;
     m->seed = hash_mix64((uint64_t)(uintptr_t)m ^ 0x5a17c0de5eedull);
     return m;
 }
@@ -192,6 +199,7 @@ void submap_free(struct submap *m)
             free(m->ent[i].text.ext);
     free(m->slots);
     free(m->ent);
+    free(m->pending);
     pthread_mutex_destroy(&m->lock);
     free(m);
 }
@@ -200,18 +208,22 @@ void submap_free(struct submap *m)
  * (readers never take it, so waiting here cannot deadlock). */
 static void reclaim(struct submap *m)
 {
-    if (m->pending_head == NIL)
+    if (!m->npending)
         return;
     urcu_memb_synchronize_rcu();
-    while (m->pending_head != NIL) {
-        struct entry *e = &m->ent[m->pending_head];
-        m->pending_head = e->next;
-        if (text_ext(e))
-            free(e->text.ext);
-        e->sub_len = e->sess_len = 0;
-        e->next = m->free_head;
-        m->free_head = (uint32_t)(e - m->ent);
+    for (size_t w = 0; w < (m->used + 63) / 64; w++) {
+        while (m->pending[w]) {
+            size_t i = w * 64 + (size_t)__builtin_ctzll(m->pending[w]);
+            m->pending[w] &= m->pending[w] - 1;
+            struct entry *e = &m->ent[i];
+            if (text_ext(e))
+                free(e->text.ext);
+            e->sub_len = e->sess_len = 0;
+            e->ref = m->free_head;
+            m->free_head = (uint32_t)i;
+        }
     }
+    m->npending = 0;
 }
 
 /* An entry to fill, or NIL when every entry is in use. Writer, lock held. */
@@ -221,7 +233,7 @@ static uint32_t entry_get(struct submap *m)
         reclaim(m);
     if (m->free_head != NIL) {
         uint32_t i = m->free_head;
-        m->free_head = m->ent[i].next;
+        m->free_head = m->ent[i].ref;
         return i;
     }
     return m->used < m->nent ? (uint32_t)m->used++ : NIL;
@@ -230,8 +242,8 @@ static uint32_t entry_get(struct submap *m)
 /* Entry i left the table: reused after a grace period. Writer, lock held. */
 static void retire(struct submap *m, uint32_t i)
 {
-    m->ent[i].next = m->pending_head;
-    m->pending_head = i;
+    m->pending[i / 64] |= 1ull << (i % 64);
+    m->npending++;
 }
 
 static uint32_t slot_load(const struct submap *m, size_t i)
@@ -284,6 +296,7 @@ static int entry_fill(struct entry *e, const struct sub_addr *a, const char *sub
     e->sub_len = (uint8_t)sl;
     e->sess_len = (uint8_t)el;
     e->expires_ms = expires_ms;
+    e->ref = 0;
     memcpy(t, subscriber, sl + 1);
     if (el)
         memcpy(t + sl + 1, session, el);
@@ -309,7 +322,7 @@ int submap_set(struct submap *m, const struct sub_addr *a, const char *subscribe
         rc = -ENOSPC; /* (not reached: the spare covers the entries waiting for reuse) */
     else if ((rc = entry_fill(&m->ent[i], a, subscriber, sl, session, el, expires_ms)) != 0) {
         m->ent[i].sub_len = m->ent[i].sess_len = 0;
-        m->ent[i].next = m->free_head;
+        m->ent[i].ref = m->free_head;
         m->free_head = i;
     } else if (at != SIZE_MAX) {
         uint32_t old = m->slots[at] - SLOT_E;
@@ -379,12 +392,12 @@ static void copy_out(char *dst, size_t cap, const char *src, size_t n)
     dst[n] = '\0';
 }
 
-bool submap_lookup(const struct submap *m, int family, const uint8_t *addr, uint64_t now_ms,
-                   char *sub, size_t cap, char *sess, size_t sesscap)
+/* The live entry for the address (IPv6: the longest prefix), or NULL. Inside a read section. */
+static const struct entry *lookup(const struct submap *m, int family, const uint8_t *addr,
+                                  uint64_t now_ms)
 {
     struct sub_addr k = { 0 };
     const struct entry *e = NULL;
-    urcu_memb_read_lock();
     if (family == 4) {
         k.family = 4;
         k.plen = 32;
@@ -401,6 +414,14 @@ bool submap_lookup(const struct submap *m, int family, const uint8_t *addr, uint
             e = find_r(m, &k, now_ms);
         }
     }
+    return e;
+}
+
+bool submap_lookup(const struct submap *m, int family, const uint8_t *addr, uint64_t now_ms,
+                   char *sub, size_t cap, char *sess, size_t sesscap)
+{
+    urcu_memb_read_lock();
+    const struct entry *e = lookup(m, family, addr, now_ms);
     if (e) {
         const char *t = entry_text(e);
         copy_out(sub, cap, t, e->sub_len);
@@ -408,6 +429,16 @@ bool submap_lookup(const struct submap *m, int family, const uint8_t *addr, uint
     }
     urcu_memb_read_unlock();
     return e != NULL;
+}
+
+const char *submap_lookup_ref(const struct submap *m, int family, const uint8_t *addr,
+                              uint64_t now_ms, uint32_t **ref)
+{
+    const struct entry *e = lookup(m, family, addr, now_ms);
+    if (!e)
+        return NULL;
+    *ref = (uint32_t *)&e->ref; /* (the one field readers write) */
+    return entry_text(e);
 }
 
 size_t submap_expire(struct submap *m, uint64_t now_ms)

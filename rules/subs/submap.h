@@ -73,6 +73,14 @@ int submap_del(struct submap *m, const struct sub_addr *a, const char *session);
 bool submap_lookup(const struct submap *m, int family, const uint8_t *addr, uint64_t now_ms,
                    char *sub, size_t cap, char *sess, size_t sesscap);
 
+/* As submap_lookup, for a caller inside a read section of its own (rsref_read_lock()): the
+ * subscriber id (NUL-terminated, valid until the read section ends) or NULL, and in *ref the
+ * entry's reader word: 0 when the entry was made, kept until the address is mapped again or
+ * removed; readers load and store it with relaxed atomics (tariff_judge_ref() keeps the
+ * subscriber's tariff record there, resolved once per tariff snapshot). */
+const char *submap_lookup_ref(const struct submap *m, int family, const uint8_t *addr,
+                              uint64_t now_ms, uint32_t **ref);
+
 /* Removes entries expired at now_ms. Returns how many. */
 size_t submap_expire(struct submap *m, uint64_t now_ms);
 

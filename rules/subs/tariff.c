@@ -45,6 +45,7 @@ struct snap {
     struct profile_sub *extra;
     size_t nextra;
     int32_t utc_off;
+    uint32_t serial; /* which publish made it (tariff_judge_ref's cache words name it) */
 };
 
 /* Writer side: a subscriber's text "id\0spec\0" in one allocation. */
@@ -74,6 +75,7 @@ struct tariff {
     size_t smask, nsubs, stombs;
     size_t sub_bytes;
     int32_t utc_off;
+    uint32_t serial; /* snapshots compiled */
 };
 
 static void csref_put(struct csref *r)
@@ -390,6 +392,7 @@ static struct snap *compile(struct tariff *t, int *problems, char *err, size_t e
         s->cs = t->cs;
     }
     s->utc_off = t->utc_off;
+    s->serial = ++t->serial;
     s->prof = calloc(t->nprof ? t->nprof : 1, sizeof(*s->prof));
     size_t cap = 16;
     while (cap < 2 * t->nsubs + 2)
@@ -512,33 +515,48 @@ static bool inert(const struct profile *p)
     return !p || (!p->block && !p->allowlist && !p->nsched);
 }
 
-void tariff_judge(const struct tariff *t, const struct tariff_req *req, struct tariff_verdict *v)
+/* The record of sub in s, or NULL (no settings of its own). */
+static const struct srec *find_rec(const struct snap *s, const char *sub)
 {
-    v->cause = PCAUSE_NONE;
-    v->cats = 0;
-    v->profile[0] = '\0';
-    v->category[0] = '\0';
-    if (!t)
-        return;
-    urcu_memb_read_lock();
-    const struct snap *s = rcu_dereference(t->snap);
-    if (!s)
-        goto out;
-    const struct srec *r = NULL;
-    if (req->sub && req->sub[0]) {
-        size_t len = strlen(req->sub);
-        uint32_t tag;
-        uint64_t at = s->slot[snap_pos(s, req->sub, len, &tag)];
-        if (at)
-            r = &s->rec[(uint32_t)at - 1];
+    if (!sub || !sub[0])
+        return NULL;
+    uint32_t tag;
+    uint64_t at = s->slot[snap_pos(s, sub, strlen(sub), &tag)];
+    return at ? &s->rec[(uint32_t)at - 1] : NULL;
+}
+
+/* A cache word: the low 8 bits of the snapshot's serial, then the record's index + 1 (24
+ * bits). The serial's bits repeat every 256 publishes, so a hit is checked against the id. */
+#define REF_IDX_MAX 0xffffffu
+
+static const struct srec *cached_rec(const struct snap *s, const char *sub, uint32_t *ref)
+{
+    if (!sub || !sub[0])
+        return NULL;
+    uint32_t w = __atomic_load_n(ref, __ATOMIC_RELAXED);
+    if (w && w >> 24 == (s->serial & 0xffu)) {
+        size_t i = (w & REF_IDX_MAX) - 1;
+        if (i < s->nrec && strcmp(s->pool + s->rec[i].id_off, sub) == 0)
+            return &s->rec[i];
     }
+    const struct srec *r = find_rec(s, sub);
+    size_t i = r ? (size_t)(r - s->rec) : REF_IDX_MAX;
+    if (i + 1 < REF_IDX_MAX)
+        __atomic_store_n(ref, (s->serial & 0xffu) << 24 | (uint32_t)(i + 1), __ATOMIC_RELAXED);
+    return r;
+}
+
+/* Decides req for the subscriber record r (NULL: none) of snapshot s. */
+static void judge(const struct snap *s, const struct srec *r, const struct tariff_req *req,
+                  struct tariff_verdict *v)
+{
     uint16_t pi = r && r->prof != NOPROF ? r->prof : s->defprof;
     const struct profile *p = pi != NOPROF ? &s->prof[pi] : NULL;
     const struct profile_sub *ex = r && r->extra != NOEXTRA ? &s->extra[r->extra] : NULL;
     if (p)
         memcpy(v->profile, p->name, sizeof(v->profile));
     if (inert(p) && !ex)
-        goto out;
+        return;
     const struct catset *cs = s->cs ? s->cs->cs : NULL;
     struct profile_req pr = {
         .name = req->name,
@@ -554,7 +572,38 @@ void tariff_judge(const struct tariff *t, const struct tariff_req *req, struct t
         v->cats = cat;
         snprintf(v->category, sizeof(v->category), "%s", catset_first_name(cs, cat));
     }
-out:
+}
+
+static void verdict_clear(struct tariff_verdict *v)
+{
+    v->cause = PCAUSE_NONE;
+    v->cats = 0;
+    v->profile[0] = '\0';
+    v->category[0] = '\0';
+}
+
+void tariff_judge(const struct tariff *t, const struct tariff_req *req, struct tariff_verdict *v)
+{
+    verdict_clear(v);
+    if (!t)
+        return;
+    urcu_memb_read_lock();
+    const struct snap *s = rcu_dereference(t->snap);
+    if (s)
+        judge(s, find_rec(s, req->sub), req, v);
+    urcu_memb_read_unlock();
+}
+
+void tariff_judge_ref(const struct tariff *t, const struct tariff_req *req, uint32_t *ref,
+                      struct tariff_verdict *v)
+{
+    verdict_clear(v);
+    if (!t)
+        return;
+    urcu_memb_read_lock();
+    const struct snap *s = rcu_dereference(t->snap);
+    if (s)
+        judge(s, cached_rec(s, req->sub, ref), req, v);
     urcu_memb_read_unlock();
 }
 

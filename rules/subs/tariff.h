@@ -96,6 +96,13 @@ struct tariff_req {
 /* Decides req. t may be NULL (pass). Takes its own read section. No allocation. */
 void tariff_judge(const struct tariff *t, const struct tariff_req *req, struct tariff_verdict *v);
 
+/* As tariff_judge, keeping the subscriber's record in *ref between calls (a word the caller
+ * keeps per subscriber, 0 at first: submap_lookup_ref()'s entry word; loaded and stored with
+ * relaxed atomics). The record is looked up once per published snapshot; a word from an older
+ * snapshot is looked up again. */
+void tariff_judge_ref(const struct tariff *t, const struct tariff_req *req, uint32_t *ref,
+                      struct tariff_verdict *v);
+
 /* Counts of the published snapshot and its heap bytes (for status and measurements). */
 struct tariff_stats {
     size_t profiles, subscribers, categories;

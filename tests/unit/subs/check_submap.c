@@ -126,6 +126,33 @@ START_TEST(expiry_and_capacity)
 }
 END_TEST
 
+/* The reader word of an entry: 0 when made, kept between lookups, 0 again once the address is
+ * mapped anew. */
+START_TEST(reader_word)
+{
+    rsref_thread_register();
+    struct submap *m = submap_new(16);
+    struct sub_addr a = A("10.0.3.1");
+    ck_assert_int_eq(submap_set(m, &a, "77010000001", "s1", 0), 0);
+    uint32_t *ref = NULL;
+    rsref_read_lock();
+    ck_assert_str_eq(submap_lookup_ref(m, 4, a.addr, 1, &ref), "77010000001");
+    ck_assert_uint_eq(__atomic_load_n(ref, __ATOMIC_RELAXED), 0);
+    __atomic_store_n(ref, 42u, __ATOMIC_RELAXED);
+    ck_assert_ptr_null(submap_lookup_ref(m, 4, (const uint8_t[]){ 10, 0, 3, 2 }, 1, &ref));
+    ck_assert_str_eq(submap_lookup_ref(m, 4, a.addr, 1, &ref), "77010000001");
+    ck_assert_uint_eq(__atomic_load_n(ref, __ATOMIC_RELAXED), 42);
+    rsref_read_unlock();
+    ck_assert_int_eq(submap_set(m, &a, "77010000002", "s2", 0), 0);
+    rsref_read_lock();
+    ck_assert_str_eq(submap_lookup_ref(m, 4, a.addr, 1, &ref), "77010000002");
+    ck_assert_uint_eq(__atomic_load_n(ref, __ATOMIC_RELAXED), 0);
+    rsref_read_unlock();
+    submap_free(m);
+    rsref_thread_unregister();
+}
+END_TEST
+
 /* A full map keeps taking replacements (entries are reused after a grace period, not
  * allocated), with ids held in the entry and ids too long for it, the longest allowed too. */
 START_TEST(full_map_replacements)
@@ -245,6 +272,7 @@ static Suite *submap_suite(void)
     tcase_add_test(tc, lookups);
     tcase_add_test(tc, expiry_and_capacity);
     tcase_add_test(tc, full_map_replacements);
+    tcase_add_test(tc, reader_word);
     suite_add_tcase(s, tc);
     tc = tcase_create("property");
     tcase_set_timeout(tc, 60);
