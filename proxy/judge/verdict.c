@@ -128,6 +128,8 @@ void verdict_decide(const struct ruleset *rs, const struct verdict_policy *pol,
     d->profile[0] = '\0';
     d->category[0] = '\0';
     d->sub[0] = '\0';
+    if (f->tariff && f->tariff->subs && f->src) /* the map's slot loads during the regulator's */
+        submap_prefetch(f->tariff->subs, f->ipver, f->src);
     regulator_decide(rs, pol, f, d);
     if (d->verdict == VERDICT_BLOCK)
         d->cause = CAUSE_REGULATOR; /* an order always applies, whatever the profile */

@@ -431,6 +431,26 @@ bool submap_lookup(const struct submap *m, int family, const uint8_t *addr, uint
     return e != NULL;
 }
 
+void submap_prefetch(const struct submap *m, int family, const uint8_t *addr)
+{
+    struct sub_addr k = { .family = (uint8_t)family };
+    if (family == 4) {
+        k.plen = 32;
+        memcpy(k.addr, addr, 4);
+        __builtin_prefetch(&m->slots[key_hash(m, &k) & m->mask]);
+        return;
+    }
+    for (int pl = 128; family == 6 && pl >= 0; pl--) {
+        if (!__atomic_load_n(&m->v6_lens[pl], __ATOMIC_RELAXED))
+            continue;
+        memcpy(k.addr, addr, 16);
+        mask_bits(k.addr, (unsigned)pl, 128);
+        k.plen = (uint8_t)pl;
+        __builtin_prefetch(&m->slots[key_hash(m, &k) & m->mask]);
+        return; /* the longest length present: usually the only one */
+    }
+}
+
 const char *submap_lookup_ref(const struct submap *m, int family, const uint8_t *addr,
                               uint64_t now_ms, uint32_t **ref)
 {

@@ -73,6 +73,11 @@ int submap_del(struct submap *m, const struct sub_addr *a, const char *session);
 bool submap_lookup(const struct submap *m, int family, const uint8_t *addr, uint64_t now_ms,
                    char *sub, size_t cap, char *sess, size_t sesscap);
 
+/* Starts loading the slot a lookup of the address (family 4: 4 bytes, 6: 16 bytes; IPv6: the
+ * longest prefix length present) reads first: a hint, for a caller with other work to do before
+ * the lookup (the regulator's side of a decision). Reads nothing but the table's shape. */
+void submap_prefetch(const struct submap *m, int family, const uint8_t *addr);
+
 /* As submap_lookup, for a caller inside a read section of its own (rsref_read_lock()): the
  * subscriber id (NUL-terminated, valid until the read section ends) or NULL, and in *ref the
  * entry's reader word: 0 when the entry was made, kept until the address is mapped again or
