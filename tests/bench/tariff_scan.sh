@@ -6,7 +6,8 @@
 #
 # Usage: sh tests/bench/tariff_scan.sh [QORGAU_BIN [ROUNDS [NAME...]]]
 #   NAME: captures run.sh made in $QG_BENCH_DIR (build/bench; default: bench mobile)
-# Env: QG_BENCH_DIR (build/bench). Needs perf and python3.
+# Env: QG_BENCH_DIR (build/bench); QG_OTHER: a second qorgau binary (an older build) timed the
+# same way in the same rounds, for before/after. Needs perf and python3.
 #
 # The tariff inputs are written once per capture from a plain scan's own decisions:
 #   NAME.tsubs   every client address seen (IPv4 /32; IPv6 its /64, as a gateway assigns it)
@@ -24,6 +25,7 @@ rounds=${2:-5}
 shift 2 2>/dev/null || shift $#
 names=${*:-bench mobile}
 DIR=${QG_BENCH_DIR:-build/bench}
+other=${QG_OTHER:-}
 small=$(cd "$(dirname "$0")/../.." && pwd)/tests/fixtures/demo/demo.pcap
 command -v perf >/dev/null 2>&1 || { echo "tariff_scan: perf is not installed" >&2; exit 2; }
 command -v python3 >/dev/null 2>&1 || { echo "tariff_scan: python3 is not installed" >&2; exit 2; }
@@ -95,6 +97,12 @@ EOF
             awk -F, '/task-clock/ { print "plain", $1 }' >>"$out"
         perf stat -x, -e task-clock "$BIN" scan --image "$img" "$@" "$pcap" 2>&1 >/dev/null |
             awk -F, '/task-clock/ { print "tariff", $1 }' >>"$out"
+        if [ -n "$other" ]; then
+            perf stat -x, -e task-clock "$other" scan --image "$img" "$pcap" 2>&1 >/dev/null |
+                awk -F, '/task-clock/ { print "oplain", $1 }' >>"$out"
+            perf stat -x, -e task-clock "$other" scan --image "$img" "$@" "$pcap" 2>&1 >/dev/null |
+                awk -F, '/task-clock/ { print "otariff", $1 }' >>"$out"
+        fi
         # the same two over a capture of a few flows: what loading the inputs costs
         perf stat -x, -e task-clock "$BIN" scan --image "$img" "$small" 2>&1 >/dev/null |
             awk -F, '/task-clock/ { print "plain0", $1 }' >>"$out"
@@ -105,6 +113,8 @@ EOF
         '{ if (!($1 in m) || $2 < m[$1]) m[$1] = $2 }
 END {
     printf "%s, least CPU of %d interleaved rounds: scan --image %.0f ms; with tariffs (every client mapped, child profile) %.0f ms; ratio %.3fx (%d decisions, %d blocked by the profile)\n", name, n, m["plain"], m["tariff"], m["tariff"] / m["plain"], nd, tb
+    if ("oplain" in m)
+        printf "%s: the other build (QG_OTHER) in the same rounds: %.0f ms; with tariffs %.0f ms; ratio %.3fx\n", name, m["oplain"], m["otariff"], m["otariff"] / m["oplain"]
     load = m["tariff0"] - m["plain0"]
     printf "%s: of that, loading the tariff inputs %.0f ms (the same scans of %s); without it %.3fx\n", name, load, small, (m["tariff"] - load) / m["plain"]
 }' "$out"
