@@ -2,7 +2,8 @@
 # tariff_scan.sh - the cost of child tariffs on the scan benchmark (docs/BENCHMARKS.md "Child
 # tariffs"): `qorgau scan --image NAME.img NAME.pcap` over run.sh's generated captures, without
 # tariffs and with every client address mapped to a subscriber of a child profile, CPU time
-# (perf task-clock) of interleaved rounds, the least of each and the ratio.
+# (perf task-clock) of interleaved rounds: the median over the rounds of each round's ratio,
+# and the ratio of the least times.
 #
 # Usage: sh tests/bench/tariff_scan.sh [QORGAU_BIN [ROUNDS [NAME...]]]
 #   NAME: captures run.sh made in $QG_BENCH_DIR (build/bench; default: bench mobile)
@@ -109,14 +110,30 @@ EOF
         perf stat -x, -e task-clock "$BIN" scan --image "$img" "$@" "$small" 2>&1 >/dev/null |
             awk -F, '/task-clock/ { print "tariff0", $1 }' >>"$out"
     done
-    awk -v name="$name" -v n="$rounds" -v tb="$tb" -v nd="$nd" -v small="${small##*/}" \
-        '{ if (!($1 in m) || $2 < m[$1]) m[$1] = $2 }
+    # per round: the ratio of the two neighbouring runs (other jobs load both alike); the median
+    # over the rounds, and the ratio of the least times
+    awk -v name="$name" -v n="$rounds" -v tb="$tb" -v nd="$nd" -v small="${small##*/}" '
+function med(a, k,   i, j, t) {
+    for (i = 2; i <= k; i++)
+        for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+    return k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
+}
+{
+    if ($1 == "plain") r++
+    v[$1, r] = $2
+    if (!($1 in m) || $2 < m[$1]) m[$1] = $2
+}
 END {
-    printf "%s, least CPU of %d interleaved rounds: scan --image %.0f ms; with tariffs (every client mapped, child profile) %.0f ms; ratio %.3fx (%d decisions, %d blocked by the profile)\n", name, n, m["plain"], m["tariff"], m["tariff"] / m["plain"], nd, tb
-    if ("oplain" in m)
-        printf "%s: the other build (QG_OTHER) in the same rounds: %.0f ms; with tariffs %.0f ms; ratio %.3fx\n", name, m["oplain"], m["otariff"], m["otariff"] / m["oplain"]
-    load = m["tariff0"] - m["plain0"]
-    printf "%s: of that, loading the tariff inputs %.0f ms (the same scans of %s); without it %.3fx\n", name, load, small, (m["tariff"] - load) / m["plain"]
+    for (i = 1; i <= r; i++) {
+        q[i] = v["tariff", i] / v["plain", i]
+        w[i] = (v["tariff", i] - (v["tariff0", i] - v["plain0", i])) / v["plain", i]
+        l[i] = v["tariff0", i] - v["plain0", i]
+        if (("oplain", i) in v) o[i] = v["otariff", i] / v["oplain", i]
+    }
+    printf "%s, %d interleaved rounds (CPU time): scan --image %.0f ms least; with tariffs (every client mapped, child profile) %.0f ms least; ratio %.3fx median of the rounds (%.3fx of the least times); %d decisions, %d blocked by the profile\n", name, n, m["plain"], m["tariff"], med(q, r), m["tariff"] / m["plain"], nd, tb
+    if (1 in o)
+        printf "%s: the other build (QG_OTHER) in the same rounds: ratio %.3fx median (%.3fx of the least times)\n", name, med(o, r), m["otariff"] / m["oplain"]
+    printf "%s: loading the tariff inputs %.0f ms median (scans of %s with and without them); without it %.3fx median\n", name, med(l, r), small, med(w, r)
 }' "$out"
 done
 exit $rc
