@@ -292,11 +292,15 @@ int tariff_set_sub(struct tariff *t, const char *sub, const char *spec, char *er
         snprintf(err, errlen, "subscriber id of %zu bytes (1..128)", il);
         return -EINVAL;
     }
-    char what[160] = "subscriber "; /* (built without printf: a profiles file has millions) */
-    memcpy(what + 11, sub, il + 1);
-    int rc = profile_check(spec, true, what, err, errlen);
-    if (rc)
-        return rc;
+    /* "profile=NAME" alone, the common case, needs no full check (a profiles file or a store
+     * can hold millions) */
+    int rc = 0;
+    if (strncmp(spec, "profile=", 8) != 0 || !profile_name_valid(spec + 8)) {
+        char what[160];
+        snprintf(what, sizeof(what), "subscriber %s", sub);
+        if ((rc = profile_check(spec, true, what, err, errlen)))
+            return rc;
+    }
     struct wsub *w = malloc(sizeof(*w) + il + sl + 2);
     if (!w)
         return -ENOMEM;
