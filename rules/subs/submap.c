@@ -22,26 +22,24 @@
 
 /* Entries live in one array allocated at creation (capacity plus a spare of a sixty-fourth for
  * replacements waiting out a grace period), handed out in order and then from a free list: no
- * allocation per mapping. 56 bytes: the key, the lengths, the expiry and the ids in place when
- * both fit in ENTRY_TEXT bytes (an MSISDN or IMSI and a short session id); longer ids go to
- * their own allocation (ext). An entry is never changed while the table points at it: an update
- * fills another entry and swaps the slot; the old one is marked pending (a bit each) until a
- * grace period has passed (batched: one synchronize when the free list runs dry), then is
- * reused. While an entry is in the table, readers may keep a word of their own in it (ref:
- * the tariff table's record, submap_lookup_ref); the writer uses that word only for the free
- * list, which no reader reaches. */
-#define ENTRY_TEXT 24
+ * allocation per mapping. 56 bytes: the reader word, the key's family and length, the lengths of
+ * the ids, the expiry, then ENTRY_DATA bytes holding the address's bytes (4 for IPv4, the
+ * prefix's for IPv6: 8 for a /64) followed by "subscriber NUL session NUL" when that fits (an
+ * MSISDN and a 16-byte session id do, for IPv4 and a /64), else a pointer to an allocation of
+ * their own (ext). An entry is never changed while the table points at it: an update fills
+ * another entry and swaps the slot; the old one is marked pending (a bit each) until a grace
+ * period has passed (batched: one synchronize when the free list runs dry), then is reused.
+ * While an entry is in the table, readers may keep a word of their own in it (ref: the tariff
+ * table's record, submap_lookup_ref); the writer uses that word only for the free list, which no
+ * reader reaches. */
+#define ENTRY_DATA 40
 #define NIL        UINT32_MAX
 
 struct entry {
-    struct sub_addr key;
-    uint8_t sub_len, sess_len;
     uint32_t ref; /* in the table: the readers' word (relaxed atomics); free: the next free */
+    uint8_t family, plen, sub_len, sess_len;
     uint64_t expires_ms;
-    union {
-        char in[ENTRY_TEXT]; /* subscriber NUL session NUL */
-        char *ext;
-    } text;
+    uint8_t data[ENTRY_DATA]; /* address bytes, then the ids or a pointer to them */
 };
 
 _Static_assert(sizeof(struct entry) == 56, "a mapping's entry is 56 bytes");
@@ -63,19 +61,32 @@ struct submap {
     pthread_mutex_t lock;
 };
 
+/* Bytes of the address kept: IPv4 4, IPv6 those of the prefix (the rest are zero). */
+static size_t addr_bytes(unsigned family, unsigned plen)
+{
+    return family == 4 ? 4 : (plen + 7u) / 8u;
+}
+
 static bool text_ext(const struct entry *e)
 {
-    return (size_t)e->sub_len + e->sess_len + 2 > ENTRY_TEXT;
+    return addr_bytes(e->family, e->plen) + e->sub_len + e->sess_len + 2 > ENTRY_DATA;
 }
 
-static const char *entry_text(const struct entry *e)
+/* "subscriber NUL session NUL" of e. */
+static char *entry_text(const struct entry *e)
 {
-    return text_ext(e) ? e->text.ext : e->text.in;
+    const uint8_t *at = e->data + addr_bytes(e->family, e->plen);
+    char *p;
+    if (!text_ext(e))
+        return (char *)(uintptr_t)at;
+    memcpy(&p, at, sizeof(p));
+    return p;
 }
 
-static bool key_eq(const struct sub_addr *a, const struct sub_addr *b)
+static bool entry_is(const struct entry *e, const struct sub_addr *a)
 {
-    return a->family == b->family && a->plen == b->plen && memcmp(a->addr, b->addr, 16) == 0;
+    return e->family == a->family && e->plen == a->plen &&
+           memcmp(e->data, a->addr, addr_bytes(a->family, a->plen)) == 0;
 }
 
 static uint64_t key_hash(const struct submap *m, const struct sub_addr *a)
@@ -196,7 +207,7 @@ void submap_free(struct submap *m)
         return;
     for (size_t i = 0; i < m->used; i++) /* free-list entries have lengths 0: never ext */
         if (text_ext(&m->ent[i]))
-            free(m->ent[i].text.ext);
+            free(entry_text(&m->ent[i]));
     free(m->slots);
     free(m->ent);
     free(m->pending);
@@ -217,7 +228,7 @@ static void reclaim(struct submap *m)
             m->pending[w] &= m->pending[w] - 1;
             struct entry *e = &m->ent[i];
             if (text_ext(e))
-                free(e->text.ext);
+                free(entry_text(e));
             e->sub_len = e->sess_len = 0;
             e->ref = m->free_head;
             m->free_head = (uint32_t)i;
@@ -271,17 +282,17 @@ static size_t find_w(struct submap *m, const struct sub_addr *a, size_t *ins)
                 tomb = i;
             continue;
         }
-        if (key_eq(&m->ent[v - SLOT_E].key, a))
+        if (entry_is(&m->ent[v - SLOT_E], a))
             return i;
     }
     *ins = tomb;
     return SIZE_MAX;
 }
 
-static void count_len(struct submap *m, const struct sub_addr *a, int d)
+static void count_len(struct submap *m, unsigned family, unsigned plen, int d)
 {
-    if (a->family == 6)
-        __atomic_store_n(&m->v6_lens[a->plen], (uint32_t)((int)m->v6_lens[a->plen] + d),
+    if (family == 6)
+        __atomic_store_n(&m->v6_lens[plen], (uint32_t)((int)m->v6_lens[plen] + d),
                          __ATOMIC_RELEASE);
 }
 
@@ -289,10 +300,13 @@ static void count_len(struct submap *m, const struct sub_addr *a, int d)
 static int entry_fill(struct entry *e, const struct sub_addr *a, const char *subscriber, size_t sl,
                       const char *session, size_t el, uint64_t expires_ms)
 {
-    char *t = e->text.in;
-    if (sl + el + 2 > ENTRY_TEXT && !(t = malloc(sl + el + 2)))
+    size_t ab = addr_bytes(a->family, a->plen);
+    char *t = (char *)e->data + ab;
+    if (ab + sl + el + 2 > ENTRY_DATA && !(t = malloc(sl + el + 2)))
         return -ENOMEM;
-    e->key = *a;
+    e->family = a->family;
+    e->plen = a->plen;
+    memcpy(e->data, a->addr, ab);
     e->sub_len = (uint8_t)sl;
     e->sess_len = (uint8_t)el;
     e->expires_ms = expires_ms;
@@ -301,8 +315,8 @@ static int entry_fill(struct entry *e, const struct sub_addr *a, const char *sub
     if (el)
         memcpy(t + sl + 1, session, el);
     t[sl + 1 + el] = '\0';
-    if (t != e->text.in)
-        e->text.ext = t;
+    if (t != (char *)e->data + ab)
+        memcpy(e->data + ab, &t, sizeof(t));
     return 0;
 }
 
@@ -333,7 +347,7 @@ int submap_set(struct submap *m, const struct sub_addr *a, const char *subscribe
             m->tombs--;
         slot_store(m, ins, i + SLOT_E);
         m->count++;
-        count_len(m, a, +1);
+        count_len(m, a->family, a->plen, +1);
     }
     pthread_mutex_unlock(&m->lock);
     return rc;
@@ -345,7 +359,7 @@ static void remove_at(struct submap *m, size_t at)
     slot_store(m, at, TOMB);
     m->tombs++;
     m->count--;
-    count_len(m, &m->ent[old].key, -1);
+    count_len(m, m->ent[old].family, m->ent[old].plen, -1);
     retire(m, old);
 }
 
@@ -376,7 +390,7 @@ static const struct entry *find_r(const struct submap *m, const struct sub_addr 
         if (v == TOMB)
             continue;
         const struct entry *e = &m->ent[v - SLOT_E];
-        if (key_eq(&e->key, a))
+        if (entry_is(e, a))
             return e->expires_ms && e->expires_ms <= now ? NULL : e;
     }
     return NULL;

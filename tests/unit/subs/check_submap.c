@@ -154,7 +154,8 @@ START_TEST(reader_word)
 END_TEST
 
 /* A full map keeps taking replacements (entries are reused after a grace period, not
- * allocated), with ids held in the entry and ids too long for it, the longest allowed too. */
+ * allocated), with ids held in the entry and ids too long for it, the longest allowed too, for
+ * IPv4 and IPv6 keys (the ids follow the address's bytes). */
 START_TEST(full_map_replacements)
 {
     enum { N = 8 };
@@ -165,14 +166,17 @@ START_TEST(full_map_replacements)
         gots[SUB_ID_MAX + 1];
     for (int r = 0; r < 500; r++) {
         for (int k = 0; k < N; k++) {
-            snprintf(ip, sizeof(ip), "10.0.1.%d", k);
+            if (k % 4 == 3) /* IPv6: a /128 (16 address bytes in the entry) and a /64 (8) */
+                snprintf(ip, sizeof(ip), "2001:db8:%d::%s", k, k == 3 ? "1" : "/64");
+            else
+                snprintf(ip, sizeof(ip), "10.0.1.%d", k);
             struct sub_addr a = A(ip);
             /* "kK-rRRRRR-" (10..11 bytes) then x's: 10..50 bytes, or exactly SUB_ID_MAX */
             int pad = r % 3 == 2 ? 200 : r % 40;
             snprintf(sub, sizeof(sub), "k%d-r%05d-%.*s", k, r, pad, xs);
             snprintf(sess, sizeof(sess), "S%d-%d", r, k);
             ck_assert_int_eq(submap_set(m, &a, sub, sess, 0), 0);
-            ck_assert(submap_lookup(m, 4, a.addr, 1, got, sizeof(got), gots, sizeof(gots)));
+            ck_assert(submap_lookup(m, a.family, a.addr, 1, got, sizeof(got), gots, sizeof(gots)));
             ck_assert_str_eq(got, sub);
             ck_assert_str_eq(gots, sess);
         }
