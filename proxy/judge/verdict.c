@@ -100,10 +100,7 @@ static void tariff_decide(const struct verdict_policy *pol, const struct verdict
         .now = f->now,
     };
     struct tariff_verdict v;
-    if (ref)
-        tariff_judge_ref(t->tariff, &r, ref, &v);
-    else
-        tariff_judge(t->tariff, &r, &v);
+    tariff_judge_ref(t->tariff, &r, ref, &v);
     rsref_read_unlock();
     memcpy(d->profile, v.profile, sizeof(d->profile));
     if (v.cause == PCAUSE_NONE)

@@ -535,6 +535,8 @@ static const struct srec *find_rec(const struct snap *s, const char *sub)
 
 static const struct srec *cached_rec(const struct snap *s, const char *sub, uint32_t *ref)
 {
+    if (!ref)
+        return find_rec(s, sub);
     if (!sub || !sub[0])
         return NULL;
     uint32_t w = __atomic_load_n(ref, __ATOMIC_RELAXED);
@@ -588,16 +590,10 @@ static void verdict_clear(struct tariff_verdict *v)
 
 void tariff_judge(const struct tariff *t, const struct tariff_req *req, struct tariff_verdict *v)
 {
-    verdict_clear(v);
-    if (!t)
-        return;
-    urcu_memb_read_lock();
-    const struct snap *s = rcu_dereference(t->snap);
-    if (s)
-        judge(s, find_rec(s, req->sub), req, v);
-    urcu_memb_read_unlock();
+    tariff_judge_ref(t, req, NULL, v);
 }
 
+/* (ref NULL: no cache word, tariff_judge) */
 void tariff_judge_ref(const struct tariff *t, const struct tariff_req *req, uint32_t *ref,
                       struct tariff_verdict *v)
 {

@@ -99,7 +99,7 @@ void tariff_judge(const struct tariff *t, const struct tariff_req *req, struct t
 /* As tariff_judge, keeping the subscriber's record in *ref between calls (a word the caller
  * keeps per subscriber, 0 at first: submap_lookup_ref()'s entry word; loaded and stored with
  * relaxed atomics). The record is looked up once per published snapshot; a word from an older
- * snapshot is looked up again. */
+ * snapshot is looked up again. ref NULL: no word (tariff_judge). */
 void tariff_judge_ref(const struct tariff *t, const struct tariff_req *req, uint32_t *ref,
                       struct tariff_verdict *v);
 
