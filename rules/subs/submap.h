@@ -10,9 +10,9 @@
  *
  * Memory is fixed at creation: one array of 56-byte entries (the capacity and a spare of a
  * sixty-fourth, for entries waiting out a grace period) and 4-byte slots, about 63 bytes a
- * mapping at 10M (docs/BENCHMARKS.md "Child tariffs"). Ids are held in the entry when the
- * subscriber and session ids together take at most 22 bytes (an MSISDN or IMSI and a short
- * session id); longer ones get an allocation of their own.
+ * mapping at 10M (docs/BENCHMARKS.md "Child tariffs"). The ids are held in the entry after
+ * the address's own bytes (40 bytes for both: an MSISDN or IMSI and a 16-byte session id fit
+ * for IPv4 and a /64); longer ones get an allocation of their own.
  *
  * The table is open addressing over a fixed number of slots chosen at creation (1.5 times the
  * capacity, rounded up to a power of two): it never resizes, and refuses an insert past the

@@ -82,7 +82,7 @@ EOF
     fi
     set -- --categories "$DIR/$name.tcats" --profiles "$DIR/$name.tprof" --subscribers "$DIR/$name.tsubs"
     # the tariff side must block something, or the benchmark measures nothing of it
-    "$BIN" scan --image "$img" "$@" "$pcap" 2>"$DIR/$name.tariff.err" >"$DIR/$name.tariff.json"
+    timeout 150 "$BIN" scan --image "$img" "$@" "$pcap" 2>"$DIR/$name.tariff.err" >"$DIR/$name.tariff.json"
     tb=$(grep -c '"cause":"profile"' "$DIR/$name.tariff.json")
     nd=$(wc -l <"$DIR/$name.tariff.json")
     if [ "$tb" -eq 0 ]; then
@@ -94,20 +94,20 @@ EOF
     r=0
     while [ "$r" -lt "$rounds" ]; do
         r=$((r + 1))
-        perf stat -x, -e task-clock "$BIN" scan --image "$img" "$pcap" 2>&1 >/dev/null |
+        timeout 150 perf stat -x, -e task-clock "$BIN" scan --image "$img" "$pcap" 2>&1 >/dev/null |
             awk -F, '/task-clock/ { print "plain", $1 }' >>"$out"
-        perf stat -x, -e task-clock "$BIN" scan --image "$img" "$@" "$pcap" 2>&1 >/dev/null |
+        timeout 150 perf stat -x, -e task-clock "$BIN" scan --image "$img" "$@" "$pcap" 2>&1 >/dev/null |
             awk -F, '/task-clock/ { print "tariff", $1 }' >>"$out"
         if [ -n "$other" ]; then
-            perf stat -x, -e task-clock "$other" scan --image "$img" "$pcap" 2>&1 >/dev/null |
+            timeout 150 perf stat -x, -e task-clock "$other" scan --image "$img" "$pcap" 2>&1 >/dev/null |
                 awk -F, '/task-clock/ { print "oplain", $1 }' >>"$out"
-            perf stat -x, -e task-clock "$other" scan --image "$img" "$@" "$pcap" 2>&1 >/dev/null |
+            timeout 150 perf stat -x, -e task-clock "$other" scan --image "$img" "$@" "$pcap" 2>&1 >/dev/null |
                 awk -F, '/task-clock/ { print "otariff", $1 }' >>"$out"
         fi
         # the same two over a capture of a few flows: what loading the inputs costs
-        perf stat -x, -e task-clock "$BIN" scan --image "$img" "$small" 2>&1 >/dev/null |
+        timeout 150 perf stat -x, -e task-clock "$BIN" scan --image "$img" "$small" 2>&1 >/dev/null |
             awk -F, '/task-clock/ { print "plain0", $1 }' >>"$out"
-        perf stat -x, -e task-clock "$BIN" scan --image "$img" "$@" "$small" 2>&1 >/dev/null |
+        timeout 150 perf stat -x, -e task-clock "$BIN" scan --image "$img" "$@" "$small" 2>&1 >/dev/null |
             awk -F, '/task-clock/ { print "tariff0", $1 }' >>"$out"
     done
     # per round: the ratio of the two neighbouring runs (other jobs load both alike); the median
