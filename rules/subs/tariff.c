@@ -670,6 +670,29 @@ void tariff_clear(struct tariff *t)
     pthread_mutex_unlock(&t->lock);
 }
 
+void tariff_swap_defs(struct tariff *t, struct tariff *from)
+{
+    pthread_mutex_lock(&t->lock);
+    pthread_mutex_lock(&from->lock);
+#define SWAP(f)                       \
+    do {                              \
+        __typeof__(t->f) tmp_ = t->f; \
+        t->f = from->f;               \
+        from->f = tmp_;               \
+    } while (0)
+    SWAP(prof);
+    SWAP(nprof);
+    SWAP(subs);
+    SWAP(stags);
+    SWAP(smask);
+    SWAP(nsubs);
+    SWAP(stombs);
+    SWAP(sub_bytes);
+#undef SWAP
+    pthread_mutex_unlock(&from->lock);
+    pthread_mutex_unlock(&t->lock);
+}
+
 /* One line of a profiles file ("profile NAME TEXT" / "subscriber ID TEXT"). */
 static int load_line(struct tariff *t, char *line, char *why, size_t whylen)
 {

@@ -48,6 +48,11 @@ void tariff_set_default(struct tariff *t, const char *name);
 /* Removes every profile and subscriber setting (the category set stays). */
 void tariff_clear(struct tariff *t);
 
+/* Exchanges the writer-side profiles and subscriber settings of t and from (a table filled
+ * aside, e.g. from a file that had to be read whole first); the category sets, default profiles
+ * and zone offsets stay. Nothing is published. Never hold from's lock while calling. */
+void tariff_swap_defs(struct tariff *t, struct tariff *from);
+
 /* Reads a profiles file: one definition a line, '#' comments and blank lines skipped:
  *     profile NAME TEXT        (profile.h's profile text; may be empty)
  *     subscriber ID TEXT       (profile.h's subscriber settings)

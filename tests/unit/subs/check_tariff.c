@@ -299,6 +299,35 @@ START_TEST(cached_records)
 }
 END_TEST
 
+/* tariff_swap_defs exchanges the definitions (profiles, subscribers) and nothing else: each
+ * table keeps its category set and default profile. */
+START_TEST(swap_definitions)
+{
+    rsref_thread_register();
+    struct tariff *t = tariff_new("kid"), *aside = tariff_new(NULL);
+    tariff_set_categories(t, cats());
+    set_prof(t, "kid", "block=games");
+    set_sub(t, "77010000001", "profile=kid");
+    set_prof(aside, "child", "block=adult");
+    set_sub(aside, "77010000002", "profile=child");
+    tariff_swap_defs(t, aside);
+    publish(t, 0);
+    struct tariff_verdict v;
+    ck_assert_int_eq(judge(t, "77010000002", "adult.test", false, MON0, &v), PCAUSE_PROFILE);
+    ck_assert_str_eq(v.profile, "child");
+    /* "kid" went with the swap: the default profile names nothing defined here any more */
+    ck_assert_int_eq(judge(t, "77010000001", "games.test", false, MON0, &v), PCAUSE_NONE);
+    char text[64];
+    ck_assert(tariff_sub_text(t, "77010000002", text, sizeof(text)));
+    ck_assert(!tariff_sub_text(t, "77010000001", text, sizeof(text)));
+    ck_assert(tariff_sub_text(aside, "77010000001", text, sizeof(text)));
+    ck_assert_str_eq(text, "profile=kid");
+    tariff_free(t);
+    tariff_free(aside);
+    rsref_thread_unregister();
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("tariff");
@@ -307,6 +336,7 @@ static Suite *suite(void)
     tcase_add_test(tc, texts);
     tcase_add_test(tc, pseudonyms);
     tcase_add_test(tc, cached_records);
+    tcase_add_test(tc, swap_definitions);
     suite_add_tcase(s, tc);
     return s;
 }
