@@ -165,6 +165,7 @@ demo: all
 bench: all $(TOOL_BIN)
 	sh deploy/install-deps.sh --bench
 	sh tests/bench/run.sh $(BIN) $(BUILD)/tools
+	sh tests/bench/tariff_scan.sh $(BIN)
 	sh tests/bench/tapcap.sh $(BIN) $(BUILD)/tools
 	sh tests/bench/inline.sh $(BIN)
 	sh tests/bench/notice.sh $(BUILD)

@@ -416,7 +416,9 @@ static int cmd_scan(int argc, char **argv)
         /* child tariffs (docs/profiles.md): schedules are read at the packets' times */
         char terr[1024];
         tariff = tariff_new(NULL);
-        smap = submap_new(1u << 22);
+        /* a map of the file's size: its slots stay in the caches */
+        size_t nsubs = subs_file ? tariffcfg_count_lines(subs_file) : 0;
+        smap = submap_new(nsubs < (1u << 28) ? nsubs + 16 : 1u << 28);
         rsref_thread_register();
         if (!tariff || !smap ||
             tariffcfg_load(tariff, cat_dirs, ncat, prof_file, zone, time(NULL), stderr, NULL, terr,

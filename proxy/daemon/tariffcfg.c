@@ -35,22 +35,24 @@ int tariffcfg_load(struct tariff *t, const char *const *dirs, size_t ndirs, cons
         st->bad_lines += cs.errors;
     }
     /* the file is read into a scratch table first, so a file that cannot be read changes
-     * nothing */
+     * nothing; what was read then takes the place of the table's definitions */
+    struct tariff *scratch = NULL;
     if (file && *file) {
-        struct tariff *probe = tariff_new(NULL);
-        if (!probe) {
+        if (!(scratch = tariff_new(NULL))) {
             catset_builder_free(b);
             return -ENOMEM;
         }
-        rc = tariff_load_file(probe, file, NULL, NULL, err, errlen);
-        tariff_free(probe);
+        rc = tariff_load_file(scratch, file, errs, &st->bad_lines, err, errlen);
         if (rc < 0) {
+            tariff_free(scratch);
             catset_builder_free(b);
             return rc;
         }
+        st->definitions = (size_t)rc;
     }
     struct catset *cs = catset_build(b);
     if (!cs) {
+        tariff_free(scratch);
         snprintf(err, errlen, "categories: out of memory");
         return -ENOMEM;
     }
@@ -59,11 +61,9 @@ int tariffcfg_load(struct tariff *t, const char *const *dirs, size_t ndirs, cons
     st->urls = catset_urls(cs);
     tariff_set_categories(t, cs);
     tariff_clear(t);
-    if (file && *file) {
-        rc = tariff_load_file(t, file, errs, &st->bad_lines, err, errlen);
-        if (rc < 0)
-            return rc;
-        st->definitions = (size_t)rc;
+    if (scratch) {
+        tariff_swap_defs(t, scratch); /* (the scratch table gets t's cleared, empty ones) */
+        tariff_free(scratch);
     }
     tariff_set_utc_offset(t, off);
     char why[512];
@@ -76,6 +76,23 @@ int tariffcfg_load(struct tariff *t, const char *const *dirs, size_t ndirs, cons
     if (rc && errs)
         fprintf(errs, "profiles: %d definition(s) left out; the first: %s\n", rc, why);
     return 0;
+}
+
+size_t tariffcfg_count_lines(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    char buf[65536];
+    size_t n, lines = 0;
+    char last = '\n';
+    while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+        for (const char *p = buf; (p = memchr(p, '\n', (size_t)(buf + n - p))); p++)
+            lines++;
+        last = buf[n - 1];
+    }
+    fclose(f);
+    return lines + (last != '\n');
 }
 
 int tariffcfg_subscribers_file(struct submap *m, const char *path, FILE *errs, char *err,

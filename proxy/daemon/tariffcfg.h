@@ -40,4 +40,9 @@ int tariffcfg_apply_record(void *ctx, const struct store_tariff *r);
 int tariffcfg_subscribers_file(struct submap *m, const char *path, FILE *errs, char *err,
                                size_t errlen);
 
+/* The lines of path, a last one without a newline included (0 when it cannot be read): the
+ * capacity of a map for tariffcfg_subscribers_file(), so that a small file gets a small map
+ * (slots that fit the caches) rather than a node's. */
+size_t tariffcfg_count_lines(const char *path);
+
 #endif

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "rules/match/rsref.h"
+
 static enum verdict_action block_action(const struct verdict_policy *pol,
                                         const struct verdict_facts *f)
 {
@@ -74,9 +76,19 @@ static void tariff_decide(const struct verdict_policy *pol, const struct verdict
     const struct verdict_tariff *t = f->tariff;
     if (!t || !t->tariff || !f->src)
         return;
-    if (t->subs && !submap_lookup(t->subs, f->ipver, f->src, (uint64_t)f->now * 1000, d->sub,
-                                  sizeof(d->sub), NULL, 0))
-        d->sub[0] = '\0';
+    /* One read section for both: the map entry's word keeps the subscriber's tariff record,
+     * looked up once per tariff snapshot (tariff_judge_ref) */
+    rsref_read_lock();
+    const char *sub = NULL;
+    uint32_t *ref = NULL;
+    if (t->subs &&
+        (sub = submap_lookup_ref(t->subs, f->ipver, f->src, (uint64_t)f->now * 1000, &ref))) {
+        size_t n = strlen(sub);
+        if (n >= sizeof(d->sub))
+            n = sizeof(d->sub) - 1;
+        memcpy(d->sub, sub, n);
+        d->sub[n] = '\0';
+    }
     bool named = f->name && f->name_len > 0 && !f->name_is_ip && !f->name_hidden;
     struct tariff_req r = {
         .sub = d->sub,
@@ -88,7 +100,8 @@ static void tariff_decide(const struct verdict_policy *pol, const struct verdict
         .now = f->now,
     };
     struct tariff_verdict v;
-    tariff_judge(t->tariff, &r, &v);
+    tariff_judge_ref(t->tariff, &r, ref, &v);
+    rsref_read_unlock();
     memcpy(d->profile, v.profile, sizeof(d->profile));
     if (v.cause == PCAUSE_NONE)
         return;
@@ -112,6 +125,8 @@ void verdict_decide(const struct ruleset *rs, const struct verdict_policy *pol,
     d->profile[0] = '\0';
     d->category[0] = '\0';
     d->sub[0] = '\0';
+    if (f->tariff && f->tariff->subs && f->src) /* the map's slot loads during the regulator's */
+        submap_prefetch(f->tariff->subs, f->ipver, f->src);
     regulator_decide(rs, pol, f, d);
     if (d->verdict == VERDICT_BLOCK)
         d->cause = CAUSE_REGULATOR; /* an order always applies, whatever the profile */

@@ -1,7 +1,8 @@
 /* submap.c - the node's address -> subscriber map (see submap.h).
  *
- * Slots hold RCU-protected pointers to immutable entries; an empty slot is NULL and a removed
- * one the tombstone TOMB, so that probe sequences stay unbroken. Lookups probe linearly from
+ * Slots hold the index of an immutable entry (4 bytes, published with release stores, read
+ * inside an RCU read section); an empty slot is EMPTY and a removed one the tombstone TOMB, so
+ * that probe sequences stay unbroken. Lookups probe linearly from
  * the key's hash until NULL. The writer reuses the first tombstone it passed when the key is
  * absent. IPv6 lookups try each prefix length present in the map (counted per length), longest
  * first. Tombstones are cleared when the table is rebuilt in place (submap_expire, when they
@@ -19,34 +20,73 @@
 
 #include "common/hash.h"
 
-/* No rcu_head of its own (16 bytes a mapping, docs/BENCHMARKS.md): a retired entry is handed to
- * call_rcu in a small envelope allocated when it is retired (the writer's path). */
+/* Entries live in one array allocated at creation (capacity plus a spare of a sixty-fourth for
+ * replacements waiting out a grace period), handed out in order and then from a free list: no
+ * allocation per mapping. 56 bytes: the reader word, the key's family and length, the lengths of
+ * the ids, the expiry, then ENTRY_DATA bytes holding the address's bytes (4 for IPv4, the
+ * prefix's for IPv6: 8 for a /64) followed by "subscriber NUL session NUL" when that fits (an
+ * MSISDN and a 16-byte session id do, for IPv4 and a /64), else a pointer to an allocation of
+ * their own (ext). An entry is never changed while the table points at it: an update fills
+ * another entry and swaps the slot; the old one is marked pending (a bit each) until a grace
+ * period has passed (batched: one synchronize when the free list runs dry), then is reused.
+ * While an entry is in the table, readers may keep a word of their own in it (ref: the tariff
+ * table's record, submap_lookup_ref); the writer uses that word only for the free list, which no
+ * reader reaches. */
+#define ENTRY_DATA 40
+#define NIL        UINT32_MAX
+
 struct entry {
-    struct sub_addr key;
-    uint8_t sub_len, sess_len;
+    uint32_t ref; /* in the table: the readers' word (relaxed atomics); free: the next free */
+    uint8_t family, plen, sub_len, sess_len;
     uint64_t expires_ms;
-    char text[]; /* subscriber NUL session NUL */
+    uint8_t data[ENTRY_DATA]; /* address bytes, then the ids or a pointer to them */
 };
 
-struct retired {
-    struct rcu_head rcu;
-    struct entry *e;
-};
+_Static_assert(sizeof(struct entry) == 56, "a mapping's entry is 56 bytes");
 
-static struct entry tomb_entry;
-#define TOMB (&tomb_entry)
+/* Slot values: 0 empty, 1 removed (tombstone), i + 2 entry i. */
+#define EMPTY  0u
+#define TOMB   1u
+#define SLOT_E 2u
 
 struct submap {
-    struct entry **slots;
-    size_t mask, capacity, count, tombs;
+    uint32_t *slots;   /* RCU: readers load with acquire */
+    struct entry *ent; /* nent entries; [0, used) handed out at least once */
+    size_t mask, capacity, count, tombs, nent, used;
+    uint64_t *pending; /* a bit per entry: out of the table, waiting for a grace period */
+    size_t npending;
+    uint32_t free_head;
     uint64_t seed;
     uint32_t v6_lens[129]; /* entries per IPv6 prefix length; read without the lock */
     pthread_mutex_t lock;
 };
 
-static bool key_eq(const struct sub_addr *a, const struct sub_addr *b)
+/* Bytes of the address kept: IPv4 4, IPv6 those of the prefix (the rest are zero). */
+static size_t addr_bytes(unsigned family, unsigned plen)
 {
-    return a->family == b->family && a->plen == b->plen && memcmp(a->addr, b->addr, 16) == 0;
+    return family == 4 ? 4 : (plen + 7u) / 8u;
+}
+
+static bool text_ext(const struct entry *e)
+{
+    return addr_bytes(e->family, e->plen) + e->sub_len + e->sess_len + 2 > ENTRY_DATA;
+}
+
+/* "subscriber NUL session NUL" of e. */
+static char *entry_text(const struct entry *e)
+{
+    const uint8_t *at = e->data + addr_bytes(e->family, e->plen);
+    char *p;
+    if (!text_ext(e))
+        return (char *)(uintptr_t)at;
+    memcpy(&p, at, sizeof(p));
+    return p;
+}
+
+static bool entry_is(const struct entry *e, const struct sub_addr *a)
+{
+    return e->family == a->family && e->plen == a->plen &&
+           memcmp(e->data, a->addr, addr_bytes(a->family, a->plen)) == 0;
 }
 
 static uint64_t key_hash(const struct submap *m, const struct sub_addr *a)
@@ -142,14 +182,21 @@ struct submap *submap_new(size_t capacity)
     size_t n = 16;
     while (n < capacity + capacity / 2) /* at most two thirds full */
         n <<= 1;
+    m->nent = capacity + capacity / 64 + 16;
+    /* calloc of this size maps zero pages: an entry's memory is touched when first handed out */
     m->slots = calloc(n, sizeof(*m->slots));
-    if (!m->slots || pthread_mutex_init(&m->lock, NULL) != 0) {
+    m->ent = calloc(m->nent, sizeof(*m->ent));
+    m->pending = calloc((m->nent + 63) / 64, sizeof(*m->pending));
+    if (!m->slots || !m->ent || !m->pending || pthread_mutex_init(&m->lock, NULL) != 0) {
         free(m->slots);
+        free(m->ent);
+        free(m->pending);
         free(m);
         return NULL;
     }
     m->mask = n - 1;
     m->capacity = capacity;
+    m->free_head = NIL;
     m->seed = hash_mix64((uint64_t)(uintptr_t)m ^ 0x5a17c0de5eedull);
     return m;
 }
@@ -158,34 +205,66 @@ void submap_free(struct submap *m)
 {
     if (!m)
         return;
-    urcu_memb_barrier(); /* entries handed to call_rcu are freed first */
-    for (size_t i = 0; i <= m->mask; i++)
-        if (m->slots[i] && m->slots[i] != TOMB)
-            free(m->slots[i]);
+    for (size_t i = 0; i < m->used; i++) /* free-list entries have lengths 0: never ext */
+        if (text_ext(&m->ent[i]))
+            free(entry_text(&m->ent[i]));
     free(m->slots);
+    free(m->ent);
+    free(m->pending);
     pthread_mutex_destroy(&m->lock);
     free(m);
 }
 
-static void free_entry(struct rcu_head *h)
+/* Moves the pending entries to the free list once no reader can hold them. Writer, lock held
+ * (readers never take it, so waiting here cannot deadlock). */
+static void reclaim(struct submap *m)
 {
-    struct retired *r = caa_container_of(h, struct retired, rcu);
-    free(r->e);
-    free(r);
+    if (!m->npending)
+        return;
+    urcu_memb_synchronize_rcu();
+    for (size_t w = 0; w < (m->used + 63) / 64; w++) {
+        while (m->pending[w]) {
+            size_t i = w * 64 + (size_t)__builtin_ctzll(m->pending[w]);
+            m->pending[w] &= m->pending[w] - 1;
+            struct entry *e = &m->ent[i];
+            if (text_ext(e))
+                free(entry_text(e));
+            e->sub_len = e->sess_len = 0;
+            e->ref = m->free_head;
+            m->free_head = (uint32_t)i;
+        }
+    }
+    m->npending = 0;
 }
 
-/* Frees e once no reader can hold it. Without memory for the envelope, waits for the grace
- * period here (readers never take the writers' lock, so this cannot deadlock). */
-static void retire(struct entry *e)
+/* An entry to fill, or NIL when every entry is in use. Writer, lock held. */
+static uint32_t entry_get(struct submap *m)
 {
-    struct retired *r = malloc(sizeof(*r));
-    if (!r) {
-        urcu_memb_synchronize_rcu();
-        free(e);
-        return;
+    if (m->free_head == NIL && m->used == m->nent)
+        reclaim(m);
+    if (m->free_head != NIL) {
+        uint32_t i = m->free_head;
+        m->free_head = m->ent[i].ref;
+        return i;
     }
-    r->e = e;
-    urcu_memb_call_rcu(&r->rcu, free_entry);
+    return m->used < m->nent ? (uint32_t)m->used++ : NIL;
+}
+
+/* Entry i left the table: reused after a grace period. Writer, lock held. */
+static void retire(struct submap *m, uint32_t i)
+{
+    m->pending[i / 64] |= 1ull << (i % 64);
+    m->npending++;
+}
+
+static uint32_t slot_load(const struct submap *m, size_t i)
+{
+    return __atomic_load_n(&m->slots[i], __ATOMIC_ACQUIRE);
+}
+
+static void slot_store(struct submap *m, size_t i, uint32_t v)
+{
+    __atomic_store_n(&m->slots[i], v, __ATOMIC_RELEASE);
 }
 
 /* The slot of key a, or (not found) SIZE_MAX with *ins the slot to insert at. Writer only. */
@@ -193,28 +272,52 @@ static size_t find_w(struct submap *m, const struct sub_addr *a, size_t *ins)
 {
     size_t i = key_hash(m, a) & m->mask, tomb = SIZE_MAX;
     for (size_t n = 0; n <= m->mask; n++, i = (i + 1) & m->mask) {
-        struct entry *e = m->slots[i];
-        if (!e) {
+        uint32_t v = m->slots[i];
+        if (v == EMPTY) {
             *ins = tomb != SIZE_MAX ? tomb : i;
             return SIZE_MAX;
         }
-        if (e == TOMB) {
+        if (v == TOMB) {
             if (tomb == SIZE_MAX)
                 tomb = i;
             continue;
         }
-        if (key_eq(&e->key, a))
+        if (entry_is(&m->ent[v - SLOT_E], a))
             return i;
     }
     *ins = tomb;
     return SIZE_MAX;
 }
 
-static void count_len(struct submap *m, const struct sub_addr *a, int d)
+static void count_len(struct submap *m, unsigned family, unsigned plen, int d)
 {
-    if (a->family == 6)
-        __atomic_store_n(&m->v6_lens[a->plen], (uint32_t)((int)m->v6_lens[a->plen] + d),
+    if (family == 6)
+        __atomic_store_n(&m->v6_lens[plen], (uint32_t)((int)m->v6_lens[plen] + d),
                          __ATOMIC_RELEASE);
+}
+
+/* Fills entry i (not reachable by readers). 0 or -ENOMEM (a long id's text). */
+static int entry_fill(struct entry *e, const struct sub_addr *a, const char *subscriber, size_t sl,
+                      const char *session, size_t el, uint64_t expires_ms)
+{
+    size_t ab = addr_bytes(a->family, a->plen);
+    char *t = (char *)e->data + ab;
+    if (ab + sl + el + 2 > ENTRY_DATA && !(t = malloc(sl + el + 2)))
+        return -ENOMEM;
+    e->family = a->family;
+    e->plen = a->plen;
+    memcpy(e->data, a->addr, ab);
+    e->sub_len = (uint8_t)sl;
+    e->sess_len = (uint8_t)el;
+    e->expires_ms = expires_ms;
+    e->ref = 0;
+    memcpy(t, subscriber, sl + 1);
+    if (el)
+        memcpy(t + sl + 1, session, el);
+    t[sl + 1 + el] = '\0';
+    if (t != (char *)e->data + ab)
+        memcpy(e->data + ab, &t, sizeof(t));
+    return 0;
 }
 
 int submap_set(struct submap *m, const struct sub_addr *a, const char *subscriber,
@@ -223,33 +326,28 @@ int submap_set(struct submap *m, const struct sub_addr *a, const char *subscribe
     size_t sl = strlen(subscriber), el = session ? strlen(session) : 0;
     if (!sub_id_valid(subscriber, sl) || (el && !sub_id_valid(session, el)))
         return -EINVAL;
-    struct entry *e = malloc(sizeof(*e) + sl + el + 2);
-    if (!e)
-        return -ENOMEM;
-    e->key = *a;
-    e->sub_len = (uint8_t)sl;
-    e->sess_len = (uint8_t)el;
-    e->expires_ms = expires_ms;
-    memcpy(e->text, subscriber, sl + 1);
-    if (el)
-        memcpy(e->text + sl + 1, session, el);
-    e->text[sl + 1 + el] = '\0';
     pthread_mutex_lock(&m->lock);
     size_t ins = SIZE_MAX, at = find_w(m, a, &ins);
     int rc = 0;
-    if (at != SIZE_MAX) {
-        struct entry *old = m->slots[at];
-        rcu_assign_pointer(m->slots[at], e);
-        retire(old);
-    } else if (m->count >= m->capacity || ins == SIZE_MAX) {
+    uint32_t i = NIL;
+    if (at == SIZE_MAX && (m->count >= m->capacity || ins == SIZE_MAX))
         rc = -ENOSPC;
-        free(e);
+    else if ((i = entry_get(m)) == NIL)
+        rc = -ENOSPC; /* (not reached: the spare covers the entries waiting for reuse) */
+    else if ((rc = entry_fill(&m->ent[i], a, subscriber, sl, session, el, expires_ms)) != 0) {
+        m->ent[i].sub_len = m->ent[i].sess_len = 0;
+        m->ent[i].ref = m->free_head;
+        m->free_head = i;
+    } else if (at != SIZE_MAX) {
+        uint32_t old = m->slots[at] - SLOT_E;
+        slot_store(m, at, i + SLOT_E);
+        retire(m, old);
     } else {
         if (m->slots[ins] == TOMB)
             m->tombs--;
-        rcu_assign_pointer(m->slots[ins], e);
+        slot_store(m, ins, i + SLOT_E);
         m->count++;
-        count_len(m, a, +1);
+        count_len(m, a->family, a->plen, +1);
     }
     pthread_mutex_unlock(&m->lock);
     return rc;
@@ -257,12 +355,12 @@ int submap_set(struct submap *m, const struct sub_addr *a, const char *subscribe
 
 static void remove_at(struct submap *m, size_t at)
 {
-    struct entry *old = m->slots[at];
-    rcu_assign_pointer(m->slots[at], TOMB);
+    uint32_t old = m->slots[at] - SLOT_E;
+    slot_store(m, at, TOMB);
     m->tombs++;
     m->count--;
-    count_len(m, &old->key, -1);
-    retire(old);
+    count_len(m, m->ent[old].family, m->ent[old].plen, -1);
+    retire(m, old);
 }
 
 int submap_del(struct submap *m, const struct sub_addr *a, const char *session)
@@ -271,8 +369,8 @@ int submap_del(struct submap *m, const struct sub_addr *a, const char *session)
     size_t ins, at = find_w(m, a, &ins);
     int rc = -ENOENT;
     if (at != SIZE_MAX) {
-        const struct entry *e = m->slots[at];
-        if (!session || !session[0] || strcmp(e->text + e->sub_len + 1, session) == 0) {
+        const struct entry *e = &m->ent[m->slots[at] - SLOT_E];
+        if (!session || !session[0] || strcmp(entry_text(e) + e->sub_len + 1, session) == 0) {
             remove_at(m, at);
             rc = 0;
         }
@@ -286,10 +384,13 @@ static const struct entry *find_r(const struct submap *m, const struct sub_addr 
 {
     size_t i = key_hash(m, a) & m->mask;
     for (size_t n = 0; n <= m->mask; n++, i = (i + 1) & m->mask) {
-        const struct entry *e = rcu_dereference(m->slots[i]);
-        if (!e)
+        uint32_t v = slot_load(m, i);
+        if (v == EMPTY)
             return NULL;
-        if (e != TOMB && key_eq(&e->key, a))
+        if (v == TOMB)
+            continue;
+        const struct entry *e = &m->ent[v - SLOT_E];
+        if (entry_is(e, a))
             return e->expires_ms && e->expires_ms <= now ? NULL : e;
     }
     return NULL;
@@ -305,12 +406,12 @@ static void copy_out(char *dst, size_t cap, const char *src, size_t n)
     dst[n] = '\0';
 }
 
-bool submap_lookup(const struct submap *m, int family, const uint8_t *addr, uint64_t now_ms,
-                   char *sub, size_t cap, char *sess, size_t sesscap)
+/* The live entry for the address (IPv6: the longest prefix), or NULL. Inside a read section. */
+static const struct entry *lookup(const struct submap *m, int family, const uint8_t *addr,
+                                  uint64_t now_ms)
 {
     struct sub_addr k = { 0 };
     const struct entry *e = NULL;
-    urcu_memb_read_lock();
     if (family == 4) {
         k.family = 4;
         k.plen = 32;
@@ -327,12 +428,51 @@ bool submap_lookup(const struct submap *m, int family, const uint8_t *addr, uint
             e = find_r(m, &k, now_ms);
         }
     }
+    return e;
+}
+
+bool submap_lookup(const struct submap *m, int family, const uint8_t *addr, uint64_t now_ms,
+                   char *sub, size_t cap, char *sess, size_t sesscap)
+{
+    urcu_memb_read_lock();
+    const struct entry *e = lookup(m, family, addr, now_ms);
     if (e) {
-        copy_out(sub, cap, e->text, e->sub_len);
-        copy_out(sess, sesscap, e->text + e->sub_len + 1, e->sess_len);
+        const char *t = entry_text(e);
+        copy_out(sub, cap, t, e->sub_len);
+        copy_out(sess, sesscap, t + e->sub_len + 1, e->sess_len);
     }
     urcu_memb_read_unlock();
     return e != NULL;
+}
+
+void submap_prefetch(const struct submap *m, int family, const uint8_t *addr)
+{
+    struct sub_addr k = { .family = (uint8_t)family };
+    if (family == 4) {
+        k.plen = 32;
+        memcpy(k.addr, addr, 4);
+        __builtin_prefetch(&m->slots[key_hash(m, &k) & m->mask]);
+        return;
+    }
+    for (int pl = 128; family == 6 && pl >= 0; pl--) {
+        if (!__atomic_load_n(&m->v6_lens[pl], __ATOMIC_RELAXED))
+            continue;
+        memcpy(k.addr, addr, 16);
+        mask_bits(k.addr, (unsigned)pl, 128);
+        k.plen = (uint8_t)pl;
+        __builtin_prefetch(&m->slots[key_hash(m, &k) & m->mask]);
+        return; /* the longest length present: usually the only one */
+    }
+}
+
+const char *submap_lookup_ref(const struct submap *m, int family, const uint8_t *addr,
+                              uint64_t now_ms, uint32_t **ref)
+{
+    const struct entry *e = lookup(m, family, addr, now_ms);
+    if (!e)
+        return NULL;
+    *ref = (uint32_t *)&e->ref; /* (the one field readers write) */
+    return entry_text(e);
 }
 
 size_t submap_expire(struct submap *m, uint64_t now_ms)
@@ -340,8 +480,9 @@ size_t submap_expire(struct submap *m, uint64_t now_ms)
     size_t n = 0;
     pthread_mutex_lock(&m->lock);
     for (size_t i = 0; i <= m->mask; i++) {
-        struct entry *e = m->slots[i];
-        if (e && e != TOMB && e->expires_ms && e->expires_ms <= now_ms) {
+        uint32_t v = m->slots[i];
+        if (v >= SLOT_E && m->ent[v - SLOT_E].expires_ms &&
+            m->ent[v - SLOT_E].expires_ms <= now_ms) {
             remove_at(m, i);
             n++;
         }
@@ -349,8 +490,8 @@ size_t submap_expire(struct submap *m, uint64_t now_ms)
     /* A run of tombstones just before an empty slot ends no probe sequence: clear it, so
      * that lookups of absent keys stay short after mass expiry. */
     for (size_t i = m->mask + 1; i-- > 0;) {
-        if (m->slots[i] == TOMB && !m->slots[(i + 1) & m->mask]) {
-            rcu_assign_pointer(m->slots[i], NULL);
+        if (m->slots[i] == TOMB && m->slots[(i + 1) & m->mask] == EMPTY) {
+            slot_store(m, i, EMPTY);
             m->tombs--;
         }
     }

@@ -6,7 +6,13 @@
  * an expiry time. Readers never lock and never allocate: entries are immutable and published
  * with RCU (liburcu, memb flavor, as rules/match/rsref.c); a reader thread registers once with
  * rsref_thread_register(). Writers are serialized by an internal mutex; a replaced or removed
- * entry is freed after a grace period (call_rcu).
+ * entry is reused only after a grace period.
+ *
+ * Memory is fixed at creation: one array of 56-byte entries (the capacity and a spare of a
+ * sixty-fourth, for entries waiting out a grace period) and 4-byte slots, about 63 bytes a
+ * mapping at 10M (docs/BENCHMARKS.md "Child tariffs"). The ids are held in the entry after
+ * the address's own bytes (40 bytes for both: an MSISDN or IMSI and a 16-byte session id fit
+ * for IPv4 and a /64); longer ones get an allocation of their own.
  *
  * The table is open addressing over a fixed number of slots chosen at creation (1.5 times the
  * capacity, rounded up to a power of two): it never resizes, and refuses an insert past the
@@ -66,6 +72,19 @@ int submap_del(struct submap *m, const struct sub_addr *a, const char *session);
  * Returns true when found. Takes its own read section (any registered reader thread). */
 bool submap_lookup(const struct submap *m, int family, const uint8_t *addr, uint64_t now_ms,
                    char *sub, size_t cap, char *sess, size_t sesscap);
+
+/* Starts loading the slot a lookup of the address (family 4: 4 bytes, 6: 16 bytes; IPv6: the
+ * longest prefix length present) reads first: a hint, for a caller with other work to do before
+ * the lookup (the regulator's side of a decision). Reads nothing but the table's shape. */
+void submap_prefetch(const struct submap *m, int family, const uint8_t *addr);
+
+/* As submap_lookup, for a caller inside a read section of its own (rsref_read_lock()): the
+ * subscriber id (NUL-terminated, valid until the read section ends) or NULL, and in *ref the
+ * entry's reader word: 0 when the entry was made, kept until the address is mapped again or
+ * removed; readers load and store it with relaxed atomics (tariff_judge_ref() keeps the
+ * subscriber's tariff record there, resolved once per tariff snapshot). */
+const char *submap_lookup_ref(const struct submap *m, int family, const uint8_t *addr,
+                              uint64_t now_ms, uint32_t **ref);
 
 /* Removes entries expired at now_ms. Returns how many. */
 size_t submap_expire(struct submap *m, uint64_t now_ms);

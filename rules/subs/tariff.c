@@ -45,6 +45,7 @@ struct snap {
     struct profile_sub *extra;
     size_t nextra;
     int32_t utc_off;
+    uint32_t serial; /* which publish made it (tariff_judge_ref's cache words name it) */
 };
 
 /* Writer side: a subscriber's text "id\0spec\0" in one allocation. */
@@ -69,9 +70,12 @@ struct tariff {
     struct wprof *prof;
     size_t nprof;
     struct wsub **subs; /* open addressing, WTOMB for removed */
+    uint32_t *stags;    /* the low half of each subscriber's hash: probes and growth read it,
+                         * not the subscriber's text */
     size_t smask, nsubs, stombs;
     size_t sub_bytes;
     int32_t utc_off;
+    uint32_t serial; /* snapshots compiled */
 };
 
 static void csref_put(struct csref *r)
@@ -104,7 +108,10 @@ struct tariff *tariff_new(const char *default_profile)
         return NULL;
     snprintf(t->defname, sizeof(t->defname), "%s", default_profile ? default_profile : "default");
     t->subs = calloc(64, sizeof(*t->subs));
-    if (!t->subs) {
+    t->stags = calloc(64, sizeof(*t->stags));
+    if (!t->subs || !t->stags) {
+        free(t->subs);
+        free(t->stags);
         free(t);
         return NULL;
     }
@@ -126,6 +133,7 @@ void tariff_free(struct tariff *t)
         if (t->subs[i] && t->subs[i] != WTOMB)
             free(t->subs[i]);
     free(t->subs);
+    free(t->stags);
     pthread_mutex_destroy(&t->lock);
     free(t);
 }
@@ -214,11 +222,17 @@ int tariff_del_profile(struct tariff *t, const char *name)
     return p ? 0 : -ENOENT;
 }
 
-/* Writer: the slot of sub (or where it would go: the first tombstone passed, else the empty
- * slot that ends the probe). */
-static size_t wfind(const struct tariff *t, const char *sub, size_t len, bool *found)
+static uint32_t wtag(const char *sub, size_t len)
 {
-    size_t i = (size_t)hash_bytes(SEED, (const uint8_t *)sub, len) & t->smask;
+    return (uint32_t)hash_bytes(SEED, (const uint8_t *)sub, len);
+}
+
+/* Writer: the slot of sub, whose wtag() is tag (or where it would go: the first tombstone
+ * passed, else the empty slot that ends the probe). The table has fewer than 2^32 slots, so the
+ * tag gives the first slot. */
+static size_t wfind(const struct tariff *t, const char *sub, size_t len, uint32_t tag, bool *found)
+{
+    size_t i = tag & t->smask;
     size_t tomb = SIZE_MAX;
     for (;; i = (i + 1) & t->smask) {
         struct wsub *w = t->subs[i];
@@ -231,7 +245,7 @@ static size_t wfind(const struct tariff *t, const char *sub, size_t len, bool *f
                 tomb = i;
             continue;
         }
-        if (w->idlen == len && memcmp(w->text, sub, len) == 0) {
+        if (t->stags[i] == tag && w->idlen == len && memcmp(w->text, sub, len) == 0) {
             *found = true;
             return i;
         }
@@ -241,21 +255,33 @@ static size_t wfind(const struct tariff *t, const char *sub, size_t len, bool *f
 static int wgrow(struct tariff *t)
 {
     size_t n = (t->smask + 1) * 2;
+    if (n > ((size_t)1 << 32))
+        return -ENOMEM;
     struct wsub **old = t->subs;
+    uint32_t *otags = t->stags;
     size_t omask = t->smask;
     struct wsub **v = calloc(n, sizeof(*v));
-    if (!v)
+    uint32_t *tv = calloc(n, sizeof(*tv));
+    if (!v || !tv) {
+        free(v);
+        free(tv);
         return -ENOMEM;
+    }
     t->subs = v;
+    t->stags = tv;
     t->smask = n - 1;
     t->stombs = 0;
     for (size_t i = 0; i <= omask; i++) {
         if (!old[i] || old[i] == WTOMB)
             continue;
-        bool f;
-        t->subs[wfind(t, old[i]->text, old[i]->idlen, &f)] = old[i];
+        size_t j = otags[i] & t->smask; /* keys are distinct: the first empty slot */
+        while (t->subs[j])
+            j = (j + 1) & t->smask;
+        t->subs[j] = old[i];
+        t->stags[j] = otags[i];
     }
     free(old);
+    free(otags);
     return 0;
 }
 
@@ -266,11 +292,15 @@ int tariff_set_sub(struct tariff *t, const char *sub, const char *spec, char *er
         snprintf(err, errlen, "subscriber id of %zu bytes (1..128)", il);
         return -EINVAL;
     }
-    char what[160];
-    snprintf(what, sizeof(what), "subscriber %s", sub);
-    int rc = profile_check(spec, true, what, err, errlen);
-    if (rc)
-        return rc;
+    /* "profile=NAME" alone, the common case, needs no full check (a profiles file or a store
+     * can hold millions) */
+    int rc = 0;
+    if (strncmp(spec, "profile=", 8) != 0 || !profile_name_valid(spec + 8)) {
+        char what[160];
+        snprintf(what, sizeof(what), "subscriber %s", sub);
+        if ((rc = profile_check(spec, true, what, err, errlen)))
+            return rc;
+    }
     struct wsub *w = malloc(sizeof(*w) + il + sl + 2);
     if (!w)
         return -ENOMEM;
@@ -284,7 +314,8 @@ int tariff_set_sub(struct tariff *t, const char *sub, const char *spec, char *er
         return rc;
     }
     bool found;
-    size_t at = wfind(t, sub, il, &found);
+    uint32_t tag = wtag(sub, il);
+    size_t at = wfind(t, sub, il, tag, &found);
     if (found) {
         t->sub_bytes -= sizeof(*w) + strlen(t->subs[at]->text + il + 1) + il + 2;
         free(t->subs[at]);
@@ -294,6 +325,7 @@ int tariff_set_sub(struct tariff *t, const char *sub, const char *spec, char *er
         t->nsubs++;
     }
     t->subs[at] = w;
+    t->stags[at] = tag;
     t->sub_bytes += sizeof(*w) + il + sl + 2;
     pthread_mutex_unlock(&t->lock);
     return 0;
@@ -304,7 +336,7 @@ int tariff_del_sub(struct tariff *t, const char *sub)
     pthread_mutex_lock(&t->lock);
     bool found;
     size_t il = strlen(sub);
-    size_t at = wfind(t, sub, il, &found);
+    size_t at = wfind(t, sub, il, wtag(sub, il), &found);
     if (found) {
         t->sub_bytes -= sizeof(struct wsub) + strlen(t->subs[at]->text + il + 1) + il + 2;
         free(t->subs[at]);
@@ -364,6 +396,7 @@ static struct snap *compile(struct tariff *t, int *problems, char *err, size_t e
         s->cs = t->cs;
     }
     s->utc_off = t->utc_off;
+    s->serial = ++t->serial;
     s->prof = calloc(t->nprof ? t->nprof : 1, sizeof(*s->prof));
     size_t cap = 16;
     while (cap < 2 * t->nsubs + 2)
@@ -486,33 +519,50 @@ static bool inert(const struct profile *p)
     return !p || (!p->block && !p->allowlist && !p->nsched);
 }
 
-void tariff_judge(const struct tariff *t, const struct tariff_req *req, struct tariff_verdict *v)
+/* The record of sub in s, or NULL (no settings of its own). */
+static const struct srec *find_rec(const struct snap *s, const char *sub)
 {
-    v->cause = PCAUSE_NONE;
-    v->cats = 0;
-    v->profile[0] = '\0';
-    v->category[0] = '\0';
-    if (!t)
-        return;
-    urcu_memb_read_lock();
-    const struct snap *s = rcu_dereference(t->snap);
-    if (!s)
-        goto out;
-    const struct srec *r = NULL;
-    if (req->sub && req->sub[0]) {
-        size_t len = strlen(req->sub);
-        uint32_t tag;
-        uint64_t at = s->slot[snap_pos(s, req->sub, len, &tag)];
-        if (at)
-            r = &s->rec[(uint32_t)at - 1];
+    if (!sub || !sub[0])
+        return NULL;
+    uint32_t tag;
+    uint64_t at = s->slot[snap_pos(s, sub, strlen(sub), &tag)];
+    return at ? &s->rec[(uint32_t)at - 1] : NULL;
+}
+
+/* A cache word: the low 8 bits of the snapshot's serial, then the record's index + 1 (24
+ * bits). The serial's bits repeat every 256 publishes, so a hit is checked against the id. */
+#define REF_IDX_MAX 0xffffffu
+
+static const struct srec *cached_rec(const struct snap *s, const char *sub, uint32_t *ref)
+{
+    if (!ref)
+        return find_rec(s, sub);
+    if (!sub || !sub[0])
+        return NULL;
+    uint32_t w = __atomic_load_n(ref, __ATOMIC_RELAXED);
+    if (w && w >> 24 == (s->serial & 0xffu)) {
+        size_t i = (w & REF_IDX_MAX) - 1;
+        if (i < s->nrec && strcmp(s->pool + s->rec[i].id_off, sub) == 0)
+            return &s->rec[i];
     }
+    const struct srec *r = find_rec(s, sub);
+    size_t i = r ? (size_t)(r - s->rec) : REF_IDX_MAX;
+    if (i + 1 < REF_IDX_MAX)
+        __atomic_store_n(ref, (s->serial & 0xffu) << 24 | (uint32_t)(i + 1), __ATOMIC_RELAXED);
+    return r;
+}
+
+/* Decides req for the subscriber record r (NULL: none) of snapshot s. */
+static void judge(const struct snap *s, const struct srec *r, const struct tariff_req *req,
+                  struct tariff_verdict *v)
+{
     uint16_t pi = r && r->prof != NOPROF ? r->prof : s->defprof;
     const struct profile *p = pi != NOPROF ? &s->prof[pi] : NULL;
     const struct profile_sub *ex = r && r->extra != NOEXTRA ? &s->extra[r->extra] : NULL;
     if (p)
         memcpy(v->profile, p->name, sizeof(v->profile));
     if (inert(p) && !ex)
-        goto out;
+        return;
     const struct catset *cs = s->cs ? s->cs->cs : NULL;
     struct profile_req pr = {
         .name = req->name,
@@ -528,7 +578,32 @@ void tariff_judge(const struct tariff *t, const struct tariff_req *req, struct t
         v->cats = cat;
         snprintf(v->category, sizeof(v->category), "%s", catset_first_name(cs, cat));
     }
-out:
+}
+
+static void verdict_clear(struct tariff_verdict *v)
+{
+    v->cause = PCAUSE_NONE;
+    v->cats = 0;
+    v->profile[0] = '\0';
+    v->category[0] = '\0';
+}
+
+void tariff_judge(const struct tariff *t, const struct tariff_req *req, struct tariff_verdict *v)
+{
+    tariff_judge_ref(t, req, NULL, v);
+}
+
+/* (ref NULL: no cache word, tariff_judge) */
+void tariff_judge_ref(const struct tariff *t, const struct tariff_req *req, uint32_t *ref,
+                      struct tariff_verdict *v)
+{
+    verdict_clear(v);
+    if (!t)
+        return;
+    urcu_memb_read_lock();
+    const struct snap *s = rcu_dereference(t->snap);
+    if (s)
+        judge(s, cached_rec(s, req->sub, ref), req, v);
     urcu_memb_read_unlock();
 }
 
@@ -547,7 +622,7 @@ void tariff_get_stats(const struct tariff *t, struct tariff_stats *st)
                     s->pool_len + (s->mask + 1) * sizeof(uint64_t) +
                     s->nextra * sizeof(struct profile_sub);
     }
-    st->writer_bytes = (m->smask + 1) * sizeof(struct wsub *) + m->sub_bytes;
+    st->writer_bytes = (m->smask + 1) * (sizeof(struct wsub *) + sizeof(uint32_t)) + m->sub_bytes;
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -566,7 +641,7 @@ bool tariff_sub_text(struct tariff *t, const char *sub, char *out, size_t cap)
     pthread_mutex_lock(&t->lock);
     bool found;
     size_t il = strlen(sub);
-    size_t at = wfind(t, sub, il, &found);
+    size_t at = wfind(t, sub, il, wtag(sub, il), &found);
     if (found)
         snprintf(out, cap, "%s", t->subs[at]->text + il + 1);
     pthread_mutex_unlock(&t->lock);
@@ -592,6 +667,29 @@ void tariff_clear(struct tariff *t)
         t->subs[i] = NULL;
     }
     t->nsubs = t->stombs = t->sub_bytes = 0;
+    pthread_mutex_unlock(&t->lock);
+}
+
+void tariff_swap_defs(struct tariff *t, struct tariff *from)
+{
+    pthread_mutex_lock(&t->lock);
+    pthread_mutex_lock(&from->lock);
+#define SWAP(f)                       \
+    do {                              \
+        __typeof__(t->f) tmp_ = t->f; \
+        t->f = from->f;               \
+        from->f = tmp_;               \
+    } while (0)
+    SWAP(prof);
+    SWAP(nprof);
+    SWAP(subs);
+    SWAP(stags);
+    SWAP(smask);
+    SWAP(nsubs);
+    SWAP(stombs);
+    SWAP(sub_bytes);
+#undef SWAP
+    pthread_mutex_unlock(&from->lock);
     pthread_mutex_unlock(&t->lock);
 }
 

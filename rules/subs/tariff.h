@@ -48,6 +48,11 @@ void tariff_set_default(struct tariff *t, const char *name);
 /* Removes every profile and subscriber setting (the category set stays). */
 void tariff_clear(struct tariff *t);
 
+/* Exchanges the writer-side profiles and subscriber settings of t and from (a table filled
+ * aside, e.g. from a file that had to be read whole first); the category sets, default profiles
+ * and zone offsets stay. Nothing is published. Never hold from's lock while calling. */
+void tariff_swap_defs(struct tariff *t, struct tariff *from);
+
 /* Reads a profiles file: one definition a line, '#' comments and blank lines skipped:
  *     profile NAME TEXT        (profile.h's profile text; may be empty)
  *     subscriber ID TEXT       (profile.h's subscriber settings)
@@ -95,6 +100,13 @@ struct tariff_req {
 
 /* Decides req. t may be NULL (pass). Takes its own read section. No allocation. */
 void tariff_judge(const struct tariff *t, const struct tariff_req *req, struct tariff_verdict *v);
+
+/* As tariff_judge, keeping the subscriber's record in *ref between calls (a word the caller
+ * keeps per subscriber, 0 at first: submap_lookup_ref()'s entry word; loaded and stored with
+ * relaxed atomics). The record is looked up once per published snapshot; a word from an older
+ * snapshot is looked up again. ref NULL: no word (tariff_judge). */
+void tariff_judge_ref(const struct tariff *t, const struct tariff_req *req, uint32_t *ref,
+                      struct tariff_verdict *v);
 
 /* Counts of the published snapshot and its heap bytes (for status and measurements). */
 struct tariff_stats {

@@ -126,6 +126,68 @@ START_TEST(expiry_and_capacity)
 }
 END_TEST
 
+/* The reader word of an entry: 0 when made, kept between lookups, 0 again once the address is
+ * mapped anew. */
+START_TEST(reader_word)
+{
+    rsref_thread_register();
+    struct submap *m = submap_new(16);
+    struct sub_addr a = A("10.0.3.1");
+    ck_assert_int_eq(submap_set(m, &a, "77010000001", "s1", 0), 0);
+    uint32_t *ref = NULL;
+    rsref_read_lock();
+    ck_assert_str_eq(submap_lookup_ref(m, 4, a.addr, 1, &ref), "77010000001");
+    ck_assert_uint_eq(__atomic_load_n(ref, __ATOMIC_RELAXED), 0);
+    __atomic_store_n(ref, 42u, __ATOMIC_RELAXED);
+    ck_assert_ptr_null(submap_lookup_ref(m, 4, (const uint8_t[]){ 10, 0, 3, 2 }, 1, &ref));
+    ck_assert_str_eq(submap_lookup_ref(m, 4, a.addr, 1, &ref), "77010000001");
+    ck_assert_uint_eq(__atomic_load_n(ref, __ATOMIC_RELAXED), 42);
+    rsref_read_unlock();
+    ck_assert_int_eq(submap_set(m, &a, "77010000002", "s2", 0), 0);
+    rsref_read_lock();
+    ck_assert_str_eq(submap_lookup_ref(m, 4, a.addr, 1, &ref), "77010000002");
+    ck_assert_uint_eq(__atomic_load_n(ref, __ATOMIC_RELAXED), 0);
+    rsref_read_unlock();
+    submap_free(m);
+    rsref_thread_unregister();
+}
+END_TEST
+
+/* A full map keeps taking replacements (entries are reused after a grace period, not
+ * allocated), with ids held in the entry and ids too long for it, the longest allowed too, for
+ * IPv4 and IPv6 keys (the ids follow the address's bytes). */
+START_TEST(full_map_replacements)
+{
+    enum { N = 8 };
+    static char xs[201];
+    memset(xs, 'x', 200);
+    struct submap *m = submap_new(N);
+    char ip[32], sub[SUB_ID_MAX + 1], sess[SUB_ID_MAX + 1], got[SUB_ID_MAX + 1],
+        gots[SUB_ID_MAX + 1];
+    for (int r = 0; r < 500; r++) {
+        for (int k = 0; k < N; k++) {
+            if (k % 4 == 3) /* IPv6: a /128 (16 address bytes in the entry) and a /64 (8) */
+                snprintf(ip, sizeof(ip), "2001:db8:%d::%s", k, k == 3 ? "1" : "/64");
+            else
+                snprintf(ip, sizeof(ip), "10.0.1.%d", k);
+            struct sub_addr a = A(ip);
+            /* "kK-rRRRRR-" (10..11 bytes) then x's: 10..50 bytes, or exactly SUB_ID_MAX */
+            int pad = r % 3 == 2 ? 200 : r % 40;
+            snprintf(sub, sizeof(sub), "k%d-r%05d-%.*s", k, r, pad, xs);
+            snprintf(sess, sizeof(sess), "S%d-%d", r, k);
+            ck_assert_int_eq(submap_set(m, &a, sub, sess, 0), 0);
+            ck_assert(submap_lookup(m, a.family, a.addr, 1, got, sizeof(got), gots, sizeof(gots)));
+            ck_assert_str_eq(got, sub);
+            ck_assert_str_eq(gots, sess);
+        }
+        ck_assert_uint_eq(submap_count(m), N);
+    }
+    struct sub_addr x = A("10.0.2.1");
+    ck_assert_int_eq(submap_set(m, &x, "x", NULL, 0), -ENOSPC);
+    submap_free(m);
+}
+END_TEST
+
 /* Churn: many insert/delete rounds over a small table (tombstones), then every key checked
  * against a plain array. */
 START_TEST(churn_vs_naive)
@@ -169,7 +231,7 @@ static void *reader(void *arg)
     (void)arg;
     rsref_thread_register();
     uint8_t b[4] = { 10, 0, 0, 1 };
-    char sub[32], sess[32];
+    char sub[160], sess[160];
     while (!atomic_load(&g_stop)) {
         if (submap_lookup(g_m, 4, b, 1, sub, sizeof(sub), sess, sizeof(sess)) &&
             strcmp(sub + 3, sess + 3) != 0) /* "subN" always comes with "sesN" */
@@ -189,9 +251,11 @@ START_TEST(readers_race_writer)
         pthread_create(&t[i], NULL, reader, NULL);
     struct sub_addr a = A("10.0.0.1");
     for (int i = 0; i < 20000; i++) {
-        char sub[32], sess[32];
-        snprintf(sub, sizeof(sub), "sub%d", i);
-        snprintf(sess, sizeof(sess), "ses%d", i);
+        char sub[160], sess[160];
+        /* every other pair too long to be held in the entry: the text of its own */
+        const char *pad = i % 2 ? "-0123456789abcdef0123456789abcdef0123456789abcdef" : "";
+        snprintf(sub, sizeof(sub), "sub%d%s", i, pad);
+        snprintf(sess, sizeof(sess), "ses%d%s", i, pad);
         ck_assert_int_eq(submap_set(g_m, &a, sub, sess, 0), 0);
         if (i % 3 == 0)
             submap_del(g_m, &a, NULL);
@@ -211,6 +275,8 @@ static Suite *submap_suite(void)
     tcase_add_test(tc, addr_texts);
     tcase_add_test(tc, lookups);
     tcase_add_test(tc, expiry_and_capacity);
+    tcase_add_test(tc, full_map_replacements);
+    tcase_add_test(tc, reader_word);
     suite_add_tcase(s, tc);
     tc = tcase_create("property");
     tcase_set_timeout(tc, 60);

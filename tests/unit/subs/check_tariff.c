@@ -2,7 +2,8 @@
  * node's tariff table (rules/subs/tariff.c) and pseudonyms (rules/subs/pseudo.c): category
  * blocks by mask, allow-list mode (nameless flows and QUIC blocked), schedules across midnight
  * in a zone offset, parental allow over a category block and parental deny, unknown
- * subscribers on the default profile, a change visible after publish, text errors. */
+ * subscribers on the default profile, a change visible after publish, text errors; the cached
+ * record of tariff_judge_ref across publishes (300, past its serial's wrap) and subscribers. */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
@@ -252,6 +253,81 @@ START_TEST(pseudonyms)
 }
 END_TEST
 
+/* tariff_judge_ref keeps the record in the caller's word: the same decisions as tariff_judge,
+ * a change seen after each publish (past the 256 publishes its word's serial counts), and a
+ * word left by another subscriber never lends that subscriber's settings. */
+START_TEST(cached_records)
+{
+    rsref_thread_register();
+    struct tariff *t = tariff_new(NULL);
+    tariff_set_categories(t, cats());
+    set_prof(t, "child", "block=adult");
+    set_prof(t, "teen", "block=games");
+    set_sub(t, "77010000001", "profile=child");
+    set_sub(t, "77010000002", "profile=teen");
+    publish(t, 0);
+    uint32_t ref = 0, ref2 = 0;
+    struct tariff_verdict v;
+    struct tariff_req adult = { .sub = "77010000001", .name = "adult.test", .name_len = 10 };
+    struct tariff_req games = { .sub = "77010000001", .name = "games.test", .name_len = 10 };
+    for (int round = 0; round < 300; round++) {
+        bool child = round % 2 == 0; /* the subscriber alternates between the two profiles */
+        for (int k = 0; k < 2; k++) {
+            tariff_judge_ref(t, &adult, &ref, &v);
+            ck_assert_int_eq(v.cause, child ? PCAUSE_PROFILE : PCAUSE_NONE);
+            ck_assert_str_eq(v.profile, child ? "child" : "teen");
+            tariff_judge_ref(t, &games, &ref, &v);
+            ck_assert_int_eq(v.cause, child ? PCAUSE_NONE : PCAUSE_PROFILE);
+            tariff_judge(t, &games, &v);
+            ck_assert_int_eq(v.cause, child ? PCAUSE_NONE : PCAUSE_PROFILE);
+        }
+        ck_assert_uint_ne(ref, 0);
+        set_sub(t, "77010000001", child ? "profile=teen" : "profile=child");
+        publish(t, 0);
+    }
+    /* a word made for another subscriber, and one of a subscriber without settings */
+    struct tariff_req other = { .sub = "77010000002", .name = "games.test", .name_len = 10 };
+    tariff_judge_ref(t, &other, &ref2, &v);
+    ck_assert_int_eq(v.cause, PCAUSE_PROFILE);
+    ck_assert_str_eq(v.profile, "teen");
+    struct tariff_req none = { .sub = "77019999999", .name = "games.test", .name_len = 10 };
+    tariff_judge_ref(t, &none, &ref2, &v);
+    ck_assert_int_eq(v.cause, PCAUSE_NONE);
+    ck_assert_str_eq(v.profile, "");
+    tariff_free(t);
+    rsref_thread_unregister();
+}
+END_TEST
+
+/* tariff_swap_defs exchanges the definitions (profiles, subscribers) and nothing else: each
+ * table keeps its category set and default profile. */
+START_TEST(swap_definitions)
+{
+    rsref_thread_register();
+    struct tariff *t = tariff_new("kid"), *aside = tariff_new(NULL);
+    tariff_set_categories(t, cats());
+    set_prof(t, "kid", "block=games");
+    set_sub(t, "77010000001", "profile=kid");
+    set_prof(aside, "child", "block=adult");
+    set_sub(aside, "77010000002", "profile=child");
+    tariff_swap_defs(t, aside);
+    publish(t, 0);
+    struct tariff_verdict v;
+    ck_assert_int_eq(judge(t, "77010000002", "adult.test", false, MON0, &v), PCAUSE_PROFILE);
+    ck_assert_str_eq(v.profile, "child");
+    /* "kid" went with the swap: the default profile names nothing defined here any more */
+    ck_assert_int_eq(judge(t, "77010000001", "games.test", false, MON0, &v), PCAUSE_NONE);
+    char text[64];
+    ck_assert(tariff_sub_text(t, "77010000002", text, sizeof(text)));
+    ck_assert(!tariff_sub_text(t, "77010000001", text, sizeof(text)));
+    ck_assert(tariff_sub_text(aside, "77010000001", text, sizeof(text)));
+    ck_assert_str_eq(text, "profile=kid");
+    tariff_free(t);
+    tariff_free(aside);
+    rsref_thread_unregister();
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("tariff");
@@ -259,6 +335,8 @@ static Suite *suite(void)
     tcase_add_test(tc, decisions);
     tcase_add_test(tc, texts);
     tcase_add_test(tc, pseudonyms);
+    tcase_add_test(tc, cached_records);
+    tcase_add_test(tc, swap_definitions);
     suite_add_tcase(s, tc);
     return s;
 }
