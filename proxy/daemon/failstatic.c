@@ -465,20 +465,23 @@ static int journal_open(const char *path, uint64_t *size, char *err, size_t errl
 }
 
 /* One entry line into m. */
-static int put_entry(FILE *m, uint64_t version, char op, const char *payload)
+static int put_entry(FILE *m, uint64_t version, char op, const char *payload, size_t plen)
 {
     char head[64], sum[65];
     int hl = snprintf(head, sizeof(head), "%" PRIu64 " %c ", version, op);
-    if (sum2(head, (size_t)hl, payload, strlen(payload), sum) < 0)
+    if (memchr(payload, '\n', plen))
+        return -EINVAL;
+    if (sum2(head, (size_t)hl, payload, plen, sum) < 0)
         return -EIO;
-    if (fprintf(m, "%s%s %s\n", head, sum, payload) < 0)
+    if (fprintf(m, "%s%s ", head, sum) < 0 || fwrite(payload, 1, plen, m) != plen ||
+        fputc('\n', m) == EOF)
         return -ENOMEM;
     return 0;
 }
 
-int failstatic_journal_append(const char *dir, uint64_t version, const struct order *const *add,
-                              size_t nadd, const char *const *revoke, size_t nrevoke,
-                              uint64_t *bytes, char *err, size_t errlen)
+int failstatic_journal_append(const char *dir, uint64_t version, const char *const *add,
+                              const size_t *addlen, size_t nadd, const char *const *revoke,
+                              size_t nrevoke, uint64_t *bytes, char *err, size_t errlen)
 {
     char path[1024];
     snprintf(path, sizeof(path), "%s/%s", dir, FAILSTATIC_JOURNAL_NAME);
@@ -491,12 +494,9 @@ int failstatic_journal_append(const char *dir, uint64_t version, const struct or
     }
     int rc = 0;
     for (size_t i = 0; i < nrevoke && rc == 0; i++)
-        rc = strchr(revoke[i], '\n') ? -EINVAL : put_entry(m, version, '-', revoke[i]);
-    for (size_t i = 0; i < nadd && rc == 0; i++) {
-        char *j = order_to_json(add[i]);
-        rc = !j ? -ENOMEM : strchr(j, '\n') ? -EINVAL : put_entry(m, version, '+', j);
-        free(j);
-    }
+        rc = put_entry(m, version, '-', revoke[i], strlen(revoke[i]));
+    for (size_t i = 0; i < nadd && rc == 0; i++)
+        rc = put_entry(m, version, '+', add[i], addlen[i]);
     if (fclose(m) != 0 && rc == 0)
         rc = -ENOMEM;
     if (rc < 0) {

@@ -91,12 +91,13 @@ int failstatic_journal_parse(const char *name, const uint8_t *buf, size_t len, u
 
 /* Appends the change of version to dir/FAILSTATIC_JOURNAL_NAME: a tombstone for each of
  * revoke[0..nrevoke), then each record of add[0..nadd) (a replacement is both, in that order),
- * fsync'ed. A torn last line a crash left is cut off first. *bytes (may be NULL) is the
+ * fsync'ed. A record is given as its JSON text (add[i], addlen[i] bytes, one line: the store's
+ * text or order_to_json()'s; a text with a line end is refused with -EINVAL). A torn last line a crash left is cut off first. *bytes (may be NULL) is the
  * journal's size after. Returns 0 or a negative errno with "failstatic: PATH: reason" in err
  * (the journal is then as it was). */
-int failstatic_journal_append(const char *dir, uint64_t version, const struct order *const *add,
-                              size_t nadd, const char *const *revoke, size_t nrevoke,
-                              uint64_t *bytes, char *err, size_t errlen);
+int failstatic_journal_append(const char *dir, uint64_t version, const char *const *add,
+                              const size_t *addlen, size_t nadd, const char *const *revoke,
+                              size_t nrevoke, uint64_t *bytes, char *err, size_t errlen);
 
 /* Before a checkpoint: moves the journal to FAILSTATIC_JOURNAL_OLD (appends it there when a
  * failed checkpoint left one), so later changes go to a fresh journal. Returns 0 or a negative

@@ -33,6 +33,9 @@ struct pending {
     bool urgent;
     size_t n;
     struct fentry *v; /* ids, parsed records, states */
+    char **raw;       /* each record's text as the store has it when it parsed and is one line
+                       * (for the journal: no serialisation again), else NULL */
+    size_t *rawlen;
 };
 
 struct follower {
@@ -777,17 +780,27 @@ static int follow_cb(void *ctx, const struct store_change *c)
     p->version = c->version;
     p->urgent = c->urgent;
     p->v = calloc(c->n_orders ? c->n_orders : 1, sizeof(*p->v));
-    if (!p->v) {
+    p->raw = calloc(c->n_orders ? c->n_orders : 1, sizeof(*p->raw));
+    p->rawlen = calloc(c->n_orders ? c->n_orders : 1, sizeof(*p->rawlen));
+    if (!p->v || !p->raw || !p->rawlen) {
         b->oom = true;
         return -ENOMEM;
     }
     b->n++;
     for (size_t i = 0; i < c->n_orders; i++) {
-        if (fentry_from_store(b->f, &c->orders[i], &p->v[i]) < 0) {
+        const struct store_order *so = &c->orders[i];
+        if (fentry_from_store(b->f, so, &p->v[i]) < 0) {
             b->oom = true;
             return -ENOMEM;
         }
         p->n++;
+        if (p->v[i].o && so->record_len && !memchr(so->record, '\n', so->record_len)) {
+            p->raw[i] = malloc(so->record_len);
+            if (p->raw[i]) {
+                memcpy(p->raw[i], so->record, so->record_len);
+                p->rawlen[i] = so->record_len;
+            }
+        }
     }
     return 0;
 }
@@ -795,41 +808,70 @@ static int follow_cb(void *ctx, const struct store_change *c)
 static void batch_free(struct batch *b)
 {
     for (size_t i = 0; i < b->n; i++) {
-        for (size_t j = 0; j < b->v[i].n; j++)
+        for (size_t j = 0; j < b->v[i].n; j++) {
             fentry_clear(&b->v[i].v[j]);
+            if (b->v[i].raw)
+                free(b->v[i].raw[j]);
+        }
         free(b->v[i].v);
+        free(b->v[i].raw);
+        free(b->v[i].rawlen);
     }
     free(b->v);
     memset(b, 0, sizeof(*b));
 }
 
-/* The ids a batch touched (copies), for the journal. */
+/* The ids a batch touched (copies), each with the record text of its last change in the
+ * batch (NULL when it had none), for the journal. */
+struct idrec {
+    char *id, *raw;
+    size_t rawlen;
+};
+
 struct idlist {
-    char **v;
+    struct idrec *v;
     size_t n, cap;
     bool oom;
 };
 
-static int idlist_push(struct idlist *l, char *id)
+/* Takes id and raw (freed on failure). Returns 0 or -ENOMEM. */
+static int idlist_push(struct idlist *l, char *id, char *raw, size_t rawlen)
 {
     if (l->n == l->cap) {
         size_t nc = l->cap ? l->cap * 2 : 16;
-        char **t = realloc(l->v, nc * sizeof(*t));
+        struct idrec *t = realloc(l->v, nc * sizeof(*t));
         if (!t) {
             l->oom = true;
+            free(id);
+            free(raw);
             return -ENOMEM;
         }
         l->v = t;
         l->cap = nc;
     }
-    l->v[l->n++] = id;
+    l->v[l->n++] = (struct idrec){ id, raw, rawlen };
     return 0;
+}
+
+/* A later change of an id already listed: its record text replaces the earlier one. */
+static void idlist_update(struct idlist *l, const char *id, char *raw, size_t rawlen)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->v[i].id, id) == 0) {
+            free(l->v[i].raw);
+            l->v[i].raw = raw;
+            l->v[i].rawlen = rawlen;
+            return;
+        }
+    free(raw);
 }
 
 static void idlist_free(struct idlist *l)
 {
-    for (size_t i = 0; i < l->n; i++)
-        free(l->v[i]);
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->v[i].id);
+        free(l->v[i].raw);
+    }
     free(l->v);
     memset(l, 0, sizeof(*l));
 }
@@ -844,26 +886,43 @@ static void journal_change(struct follower *f, struct idlist *ids, uint64_t vers
 {
     char err[1024];
     pthread_mutex_lock(&f->lock);
-    const struct order **add = malloc((ids->n ? ids->n : 1) * sizeof(*add));
-    const char **rev = malloc((ids->n ? ids->n : 1) * sizeof(*rev));
+    size_t cap = ids->n ? ids->n : 1;
+    const char **add = malloc(cap * sizeof(*add));
+    size_t *addlen = malloc(cap * sizeof(*addlen));
+    char **made = calloc(cap, sizeof(*made)); /* texts serialised here */
+    const char **rev = malloc(cap * sizeof(*rev));
     int rc = -ENOMEM;
     snprintf(err, sizeof(err), "out of memory");
     if (f->need_ckpt) {
         rc = 0;
         f->dirty = true;
-    } else if (add && rev && !ids->oom) {
+    } else if (add && addlen && made && rev && !ids->oom) {
         size_t na = 0, nr = 0;
-        for (size_t i = 0; i < ids->n; i++) {
+        rc = 0;
+        for (size_t i = 0; i < ids->n && rc == 0; i++) {
             bool found;
-            size_t k = tab_find(f, ids->v[i], &found);
-            if (found && active(&f->tab[k]))
-                add[na++] = f->tab[k].o;
-            else
-                rev[nr++] = ids->v[i];
+            size_t k = tab_find(f, ids->v[i].id, &found);
+            if (!found || !active(&f->tab[k])) {
+                rev[nr++] = ids->v[i].id;
+                continue;
+            }
+            if (ids->v[i].raw) { /* the record the table holds came from this text */
+                add[na] = ids->v[i].raw;
+                addlen[na++] = ids->v[i].rawlen;
+                continue;
+            }
+            made[i] = order_to_json(f->tab[k].o); /* the record held (the change had none) */
+            if (!made[i])
+                rc = -ENOMEM;
+            else {
+                add[na] = made[i];
+                addlen[na++] = strlen(made[i]);
+            }
         }
         uint64_t bytes = 0;
-        rc = failstatic_journal_append(f->state_dir, version, add, na, rev, nr, &bytes, err,
-                                       sizeof(err));
+        if (rc == 0)
+            rc = failstatic_journal_append(f->state_dir, version, add, addlen, na, rev, nr, &bytes,
+                                           err, sizeof(err));
         if (rc == 0) {
             f->jbytes = bytes;
             uint64_t limit = f->cbytes / JOURNAL_RATIO;
@@ -880,7 +939,11 @@ static void journal_change(struct follower *f, struct idlist *ids, uint64_t vers
         f->dirty = true;
     }
     pthread_mutex_unlock(&f->lock);
+    for (size_t i = 0; made && i < ids->n; i++)
+        free(made[i]);
+    free(made);
     free(add);
+    free(addlen);
     free(rev);
 }
 
@@ -910,14 +973,23 @@ static int apply_batch(struct follower *f, struct batch *b, uint64_t last, struc
             bool seen = false;
             const char *id = p->v[j].id;
             char *copy = strdup(id); /* tab_put() frees the change's id */
+            char *raw = p->raw[j];
+            size_t rawlen = p->rawlen[j];
+            p->raw[j] = NULL;
             rc = copy ? touched_before(f, &t, id, &seen) : -ENOMEM;
             if (rc == 0)
                 rc = tab_put(f, &p->v[j]);
             if (rc == 0 && !seen)
                 touched_after(f, &t, copy);
-            if (rc == 0 && !seen && idlist_push(ids, copy) == 0)
-                copy = NULL;
+            if (rc == 0 && !seen) {
+                (void)idlist_push(ids, copy, raw, rawlen); /* a failure: ids->oom */
+                copy = raw = NULL;
+            } else if (rc == 0) {
+                idlist_update(ids, copy, raw, rawlen);
+                raw = NULL;
+            }
             free(copy);
+            free(raw);
         }
         /* urgent changes are enforced before the others are even applied */
         if (rc == 0 && nu && nu < b->n && k + 1 == nu)

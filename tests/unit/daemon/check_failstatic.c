@@ -284,10 +284,14 @@ static void append_raw(const char *name, const void *p, size_t n)
 static void add1(uint64_t version, const char *id, const char *res)
 {
     struct order *o = mk(id, res);
-    const struct order *v[] = { o };
+    char *j = order_to_json(o);
+    ck_assert_ptr_nonnull(j);
+    const char *v[] = { j };
+    size_t vl[] = { strlen(j) };
     char err[512];
-    ck_assert_int_eq(failstatic_journal_append(dir, version, v, 1, NULL, 0, NULL, err, sizeof(err)),
-                     0);
+    ck_assert_int_eq(
+        failstatic_journal_append(dir, version, v, vl, 1, NULL, 0, NULL, err, sizeof(err)), 0);
+    free(j);
     order_free(o);
 }
 
@@ -295,8 +299,8 @@ static void rev1(uint64_t version, const char *id)
 {
     const char *r[] = { id };
     char err[512];
-    ck_assert_int_eq(failstatic_journal_append(dir, version, NULL, 0, r, 1, NULL, err, sizeof(err)),
-                     0);
+    ck_assert_int_eq(
+        failstatic_journal_append(dir, version, NULL, NULL, 0, r, 1, NULL, err, sizeof(err)), 0);
 }
 
 static void jload(uint64_t after, uint64_t *v, struct failstatic_journal *j)
@@ -332,10 +336,19 @@ START_TEST(test_journal_replay)
     rev1(12, "o-1");
     /* a replacement: the tombstone first, then the record */
     struct order *b = mk("o-2", "two-b.example");
-    const struct order *bv[] = { b };
+    char *bj = order_to_json(b);
+    const char *bv[] = { bj };
+    size_t bl[] = { strlen(bj) };
     const char *rv[] = { "o-2" };
     uint64_t bytes = 0;
-    ck_assert_int_eq(failstatic_journal_append(dir, 13, bv, 1, rv, 1, &bytes, err, sizeof(err)), 0);
+    ck_assert_int_eq(failstatic_journal_append(dir, 13, bv, bl, 1, rv, 1, &bytes, err, sizeof(err)),
+                     0);
+    /* a text with a line end is refused, the journal left as it was */
+    const char *nl[] = { "{\"id\":\n\"x\"}" };
+    size_t nll[] = { strlen(nl[0]) };
+    ck_assert_int_eq(
+        failstatic_journal_append(dir, 14, nl, nll, 1, NULL, 0, NULL, err, sizeof(err)), -EINVAL);
+    free(bj);
     order_free(b);
     size_t len;
     char *buf = slurp(FAILSTATIC_JOURNAL_NAME, &len);
