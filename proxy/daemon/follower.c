@@ -42,6 +42,7 @@ struct follower {
     char *url, *state_dir, *password_file, *node_id;
     char mode[STORE_NODE_ABOUT_MAX], software[STORE_NODE_ABOUT_MAX]; /* acknowledged */
     uint32_t heartbeat_ms, retry_max_ms, wait_ms;
+    uint64_t journal_max;
     struct log *log;
     follower_publish_fn publish;
     void (*saved)(void *ctx, uint64_t version);
@@ -130,6 +131,7 @@ struct follower *follower_new(const struct follower_config *cfg, struct log *lg,
     f->heartbeat_ms = cfg->heartbeat_ms ? cfg->heartbeat_ms : 2000;
     f->retry_max_ms = cfg->retry_max_ms ? cfg->retry_max_ms : 10000;
     f->wait_ms = cfg->follow_wait_ms ? cfg->follow_wait_ms : 1000;
+    f->journal_max = cfg->journal_max;
     f->log = lg;
     f->publish = publish;
     f->saved = cfg->saved;
@@ -919,14 +921,25 @@ static void journal_change(struct follower *f, struct idlist *ids, uint64_t vers
                 addlen[na++] = strlen(made[i]);
             }
         }
-        uint64_t bytes = 0;
-        if (rc == 0)
+        uint64_t bytes = 0, size = 0;
+        uint64_t limit = f->cbytes / JOURNAL_RATIO;
+        limit = f->journal_max ? f->journal_max : limit > JOURNAL_MIN ? limit : JOURNAL_MIN;
+        for (size_t i = 0; i < na; i++)
+            size += addlen[i];
+        if (rc == 0 && f->jbytes + size > 2 * limit) {
+            /* a change bigger than the journal may hold (a base import of millions of
+             * entries): the checkpoint it makes due holds it; appending it first would write
+             * it twice */
+            f->need_ckpt = true;
+            f->need_gen++;
+            f->dirty = true;
+        } else if (rc == 0) {
             rc = failstatic_journal_append(f->state_dir, version, add, addlen, na, rev, nr, &bytes,
                                            err, sizeof(err));
-        if (rc == 0) {
+        }
+        if (rc == 0 && !f->need_ckpt) {
             f->jbytes = bytes;
-            uint64_t limit = f->cbytes / JOURNAL_RATIO;
-            if (f->jbytes > (limit > JOURNAL_MIN ? limit : JOURNAL_MIN))
+            if (f->jbytes > limit)
                 f->dirty = true; /* written when the log goes quiet: see save_if_dirty() */
         }
     }

@@ -75,6 +75,9 @@ struct follower_config {
      * "inline", ...; NULL: "") and software (NULL: QORGAU_VERSION) */
     const char *mode;
     const char *software;
+    /* the fail-static checkpoint is written again when the journal passes this many bytes; 0:
+     * a quarter of the checkpoint, at least 1 MiB (docs/orders.md "The fail-static file") */
+    uint64_t journal_max;
 };
 
 enum follower_state { FOLLOWER_CONNECTED = 0, FOLLOWER_UNREACHABLE };
