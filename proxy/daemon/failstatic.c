@@ -155,6 +155,16 @@ bad:
     return -EINVAL;
 }
 
+/* A memory stream for a file's body (path for the message); NULL with err set when out of
+ * memory. */
+static FILE *body_stream(char **body, size_t *blen, const char *path, char *err, size_t errlen)
+{
+    FILE *m = open_memstream(body, blen);
+    if (!m)
+        snprintf(err, errlen, "failstatic: %s: out of memory", path);
+    return m;
+}
+
 int failstatic_save(const char *dir, uint64_t version, const struct order *const *orders, size_t n,
                     char *err, size_t errlen)
 {
@@ -163,11 +173,9 @@ int failstatic_save(const char *dir, uint64_t version, const struct order *const
     snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
     char *body = NULL;
     size_t blen = 0;
-    FILE *m = open_memstream(&body, &blen);
-    if (!m) {
-        snprintf(err, errlen, "failstatic: %s: out of memory", path);
+    FILE *m = body_stream(&body, &blen, path, err, errlen);
+    if (!m)
         return -ENOMEM;
-    }
     bool oom = false;
     for (size_t i = 0; i < n && !oom; i++) {
         char *j = order_to_json(orders[i]);
@@ -487,11 +495,9 @@ int failstatic_journal_append(const char *dir, uint64_t version, const char *con
     snprintf(path, sizeof(path), "%s/%s", dir, FAILSTATIC_JOURNAL_NAME);
     char *body = NULL;
     size_t blen = 0;
-    FILE *m = open_memstream(&body, &blen);
-    if (!m) {
-        snprintf(err, errlen, "failstatic: %s: out of memory", path);
+    FILE *m = body_stream(&body, &blen, path, err, errlen);
+    if (!m)
         return -ENOMEM;
-    }
     int rc = 0;
     for (size_t i = 0; i < nrevoke && rc == 0; i++)
         rc = put_entry(m, version, '-', revoke[i], strlen(revoke[i]));

@@ -65,8 +65,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const char *rev[] = { c->id };
         if (c->o && !text)
             abort();
-        if (failstatic_journal_append(dir, c->version, add, addlen, c->o ? 1 : 0, rev,
-                                      c->o ? 0 : 1, NULL, err, sizeof(err)) < 0)
+        if (failstatic_journal_append(dir, c->version, add, addlen, c->o ? 1 : 0, rev, c->o ? 0 : 1,
+                                      NULL, err, sizeof(err)) < 0)
             abort();
         free(text);
     }
