@@ -8,7 +8,7 @@
 # `qorgau order import` to `qorgau query -c` answering block on every node (polled every 10 ms,
 # one node after the other); then each order is revoked and the time to pass on every node is
 # measured the same way. Prints p50 / p99 / max of both, in milliseconds, the load average, and
-# per node the follower's own times per change (apply, acknowledgement, journal append) from its
+# the import (revoke) command's own time, and per node the follower's own times per change (apply, acknowledgement, journal append) from its
 # "changes enforced" log lines. QG_FLEET_POLL=cli polls with `qorgau query -c` processes as
 # before 2026-12-03 (default: one connection per node on its admin socket, see below).
 #
@@ -153,9 +153,12 @@ def verdict(n, name):
             c.close()  # reconnected on the next request
     return None
 
+cmd_ms = []
+
 def timed(cmd, name, want):
     t0 = time.monotonic()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    cmd_ms.append(int((time.monotonic() - t0) * 1000))
     left = [1, 2, 3]
     while left:
         left = [n for n in left if verdict(n, name) != want]
@@ -175,6 +178,7 @@ def pct(v, p):
 for label, v in (("import -> block on 3 nodes", imp), ("revoke -> pass on 3 nodes", rev)):
     print("%s: base %s, %d orders of %d entries: p50 %d ms, p99 %d ms, max %d ms (%s)" %
           (label, base, orders, entries, pct(v, 50), pct(v, 99), max(v), " ".join(map(str, v))))
+print("the import / revoke command itself: p50 %d ms, max %d ms" % (pct(cmd_ms, 50), max(cmd_ms)))
 print("polling: %s, %d polls; load average %s" % (how, polls, " ".join(
     open("/proc/loadavg").read().split()[:3])))
 PY
