@@ -2,8 +2,10 @@
  *
  * Threads: the follower thread owns its store handle and every change of the order table; the
  * heartbeat thread has its own handle (a handle is used by one thread at a time). The table is
- * also read by follower_republish() from the main thread, hence the mutex. The writer thread
- * writes the fail-static file (and calls saved()) off the follower's thread: it copies the
+ * also read by follower_republish() from the main thread, hence the mutex. The follower's
+ * thread appends each change it enforced to the fail-static journal after acknowledging it
+ * (journal_change()); the writer thread writes the fail-static checkpoint (and calls saved())
+ * when one is due, off the follower's thread: it copies the
  * pointers of the active records under the mutex and pins them; a record the table drops while
  * pinned goes to a graveyard freed when the write ends (records are immutable once parsed). */
 #include "proxy/daemon/follower.h"
