@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "proxy/daemon/failstatic.h"
+#include "tests/fuzz/fuzz_tmpdir.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -31,12 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         order_list_free(&l);
         return 0;
     }
-    static char dir[64];
-    if (!dir[0]) {
-        snprintf(dir, sizeof(dir), "/tmp/fuzz_failstatic.XXXXXX");
-        if (!mkdtemp(dir))
-            abort();
-    }
+    const char *dir = fuzz_tmpdir("fuzz_failstatic");
     if (failstatic_save(dir, v, (const struct order *const *)l.v, l.n, err, sizeof(err)) < 0)
         abort();
     struct order_list l2 = { 0 };

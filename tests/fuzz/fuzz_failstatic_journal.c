@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "proxy/daemon/failstatic.h"
+#include "tests/fuzz/fuzz_tmpdir.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -48,12 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         failstatic_journal_free(&j);
         return 0;
     }
-    static char dir[64];
-    if (!dir[0]) {
-        snprintf(dir, sizeof(dir), "/tmp/fuzz_failstatic_journal.XXXXXX");
-        if (!mkdtemp(dir))
-            abort();
-    }
+    const char *dir = fuzz_tmpdir("fuzz_failstatic_journal");
     char path[128];
     snprintf(path, sizeof(path), "%s/%s", dir, FAILSTATIC_JOURNAL_NAME);
     unlink(path);

@@ -288,12 +288,17 @@ cp "$fs" "$tmp/fs.bak"
 cp "$jn" "$tmp/jn.bak"
 # an entry in the middle of the journal changed
 sed -i '1,/youtube/s/youtube/yoUtube/' "$jn"
-E "$QG_BIN" run -c "$tmp/n2.conf" --foreground >"$tmp/n2.bad.log" 2>&1
-rc=$?
-if [ $rc = 78 ] && grep -q "failstatic.journal:[0-9]*: checksum mismatch.*corrupted; refusing to start" "$tmp/n2.bad.log"; then
-    ok "a corrupted fail-static journal entry is refused (exit 78, checksum mismatch)"; else
-    ko "corrupted fail-static journal refused (exit $rc): $(tail -2 "$tmp/n2.bad.log")"
-fi
+# refused_start PATTERN WHAT: node 2 refuses to start (exit 78) saying PATTERN
+refused_start() {
+    E "$QG_BIN" run -c "$tmp/n2.conf" --foreground >"$tmp/n2.bad.log" 2>&1
+    rc=$?
+    if [ $rc = 78 ] && grep -q "$1" "$tmp/n2.bad.log"; then
+        ok "$2 is refused (exit 78, checksum mismatch)"; else
+        ko "$2 refused (exit $rc): $(tail -2 "$tmp/n2.bad.log")"
+    fi
+}
+refused_start "failstatic.journal:[0-9]*: checksum mismatch.*corrupted; refusing to start" \
+    "a corrupted fail-static journal entry"
 cp "$tmp/jn.bak" "$jn"
 # the checkpoint's checksum field changed (one hex digit)
 python3 - "$fs" <<'PY'
@@ -304,12 +309,7 @@ i = b.index(b"\n") - 1
 b[i] = ord("0") if b[i] != ord("0") else ord("1")
 open(p, "wb").write(bytes(b))
 PY
-E "$QG_BIN" run -c "$tmp/n2.conf" --foreground >"$tmp/n2.bad.log" 2>&1
-rc=$?
-if [ $rc = 78 ] && grep -q "checksum mismatch.*corrupted; refusing to start" "$tmp/n2.bad.log"; then
-    ok "a corrupted fail-static file is refused (exit 78, checksum mismatch)"; else
-    ko "corrupted fail-static file refused (exit $rc): $(tail -2 "$tmp/n2.bad.log")"
-fi
+refused_start "checksum mismatch.*corrupted; refusing to start" "a corrupted fail-static file"
 cp "$tmp/fs.bak" "$fs"
 # a write torn by a crash: half an entry without its line end
 printf '999999 + 0123' >>"$jn"
