@@ -11,17 +11,16 @@
 #include <unistd.h>
 
 #include "proxy/daemon/failstatic.h"
-#include "tests/fuzz/fuzz_tmpdir.h"
+#include "tests/fuzz/fuzz_files.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char err[1024];
-    uint8_t *buf = malloc(size ? size : 1);
+    uint8_t *buf = fuzz_copy(data, size);
     if (!buf)
         return 0;
-    memcpy(buf, data, size);
     struct order_list l = { 0 };
     uint64_t v = 0;
     int rc = failstatic_parse("fuzz", buf, size, &v, &l, err, sizeof(err));

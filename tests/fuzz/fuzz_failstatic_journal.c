@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "proxy/daemon/failstatic.h"
-#include "tests/fuzz/fuzz_tmpdir.h"
+#include "tests/fuzz/fuzz_files.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -34,10 +34,9 @@ static bool same(const struct failstatic_change *a, const struct failstatic_chan
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char err[1024];
-    uint8_t *buf = malloc(size ? size : 1);
+    uint8_t *buf = fuzz_copy(data, size);
     if (!buf)
         return 0;
-    memcpy(buf, data, size);
     struct failstatic_journal j;
     memset(&j, 0, sizeof(j));
     uint64_t last = 0;
