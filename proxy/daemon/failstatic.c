@@ -155,6 +155,16 @@ bad:
     return -EINVAL;
 }
 
+/* A memory stream for a file's body (path for the message); NULL with err set when out of
+ * memory. */
+static FILE *body_stream(char **body, size_t *blen, const char *path, char *err, size_t errlen)
+{
+    FILE *m = open_memstream(body, blen);
+    if (!m)
+        snprintf(err, errlen, "failstatic: %s: out of memory", path);
+    return m;
+}
+
 int failstatic_save(const char *dir, uint64_t version, const struct order *const *orders, size_t n,
                     char *err, size_t errlen)
 {
@@ -163,11 +173,9 @@ int failstatic_save(const char *dir, uint64_t version, const struct order *const
     snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
     char *body = NULL;
     size_t blen = 0;
-    FILE *m = open_memstream(&body, &blen);
-    if (!m) {
-        snprintf(err, errlen, "failstatic: %s: out of memory", path);
+    FILE *m = body_stream(&body, &blen, path, err, errlen);
+    if (!m)
         return -ENOMEM;
-    }
     bool oom = false;
     for (size_t i = 0; i < n && !oom; i++) {
         char *j = order_to_json(orders[i]);
@@ -220,11 +228,10 @@ int failstatic_save(const char *dir, uint64_t version, const struct order *const
     return 0;
 }
 
-int failstatic_load(const char *dir, uint64_t *version, struct order_list *out, char *err,
-                    size_t errlen)
+/* Reads path whole into *buf (malloc'ed, *len bytes). Returns 0 or a negative errno (-ENOENT:
+ * there is none) with "failstatic: PATH: reason" in err. */
+static int read_whole(const char *path, uint8_t **buf, size_t *len, char *err, size_t errlen)
 {
-    char path[1024];
-    snprintf(path, sizeof(path), "%s/%s", dir, FAILSTATIC_NAME);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
@@ -238,29 +245,391 @@ int failstatic_load(const char *dir, uint64_t *version, struct order_list *out, 
         close(fd);
         return -EINVAL;
     }
-    size_t len = (size_t)st.st_size;
-    uint8_t *buf = malloc(len ? len : 1);
-    if (!buf) {
+    size_t n = (size_t)st.st_size;
+    uint8_t *b = malloc(n ? n : 1);
+    if (!b) {
         close(fd);
         snprintf(err, errlen, "failstatic: %s: out of memory", path);
         return -ENOMEM;
     }
     size_t got = 0;
-    while (got < len) {
-        ssize_t r = read(fd, buf + got, len - got);
+    while (got < n) {
+        ssize_t r = read(fd, b + got, n - got);
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0) {
             int e = r < 0 ? errno : EIO;
             snprintf(err, errlen, "failstatic: %s: cannot read: %s", path, strerror(e));
-            free(buf);
+            free(b);
             close(fd);
             return -e;
         }
         got += (size_t)r;
     }
     close(fd);
-    int rc = failstatic_parse(path, buf, len, version, out, err, errlen);
+    *buf = b;
+    *len = n;
+    return 0;
+}
+
+int failstatic_load(const char *dir, uint64_t *version, struct order_list *out, char *err,
+                    size_t errlen)
+{
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/%s", dir, FAILSTATIC_NAME);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = read_whole(path, &buf, &len, err, errlen);
+    if (rc < 0)
+        return rc;
+    rc = failstatic_parse(path, buf, len, version, out, err, errlen);
     free(buf);
     return rc;
+}
+
+/* ---- the journal ---- */
+
+void failstatic_journal_free(struct failstatic_journal *j)
+{
+    for (size_t i = 0; i < j->n; i++) {
+        free(j->v[i].id);
+        order_free(j->v[i].o);
+    }
+    free(j->v);
+    memset(j, 0, sizeof(*j));
+}
+
+static void journal_truncate(struct failstatic_journal *j, size_t n)
+{
+    while (j->n > n) {
+        j->n--;
+        free(j->v[j->n].id);
+        order_free(j->v[j->n].o);
+    }
+}
+
+/* Parses one complete line (without its line end) into *c. Returns 0 or -EINVAL/-ENOMEM with
+ * the reason in err. */
+static int journal_line(const char *s, size_t len, struct failstatic_change *c, char *err,
+                        size_t errlen)
+{
+    const char *f[3];
+    size_t fl[3];
+    /* VERSION SP OP SP SUM SP PAYLOAD: the first three fields, then the rest */
+    size_t i = 0;
+    for (int k = 0; k < 3; k++) {
+        size_t j = i;
+        while (j < len && s[j] != ' ')
+            j++;
+        if (j == len) {
+            snprintf(err, errlen, "not a journal entry (fewer than four fields)");
+            return -EINVAL;
+        }
+        f[k] = s + i;
+        fl[k] = j - i;
+        i = j + 1;
+    }
+    if (!parse_u64(f[0], fl[0], &c->version) || fl[1] != 1 || (f[1][0] != '+' && f[1][0] != '-') ||
+        fl[2] != 64) {
+        snprintf(err, errlen, "not a journal entry (bad version, operation or checksum field)");
+        return -EINVAL;
+    }
+    const char *pay = s + i;
+    size_t plen = len - i;
+    char sum[65];
+    if (sum2(s, (size_t)(f[2] - s), pay, plen, sum) < 0) {
+        snprintf(err, errlen, "SHA-256 failed");
+        return -EIO;
+    }
+    if (memcmp(sum, f[2], 64) != 0) {
+        snprintf(err, errlen,
+                 "checksum mismatch (entry %.64s, content %s): the journal is corrupted", f[2],
+                 sum);
+        return -EINVAL;
+    }
+    c->o = NULL;
+    if (f[1][0] == '+') {
+        char rerr[ORDER_ERR_MAX];
+        c->o = order_from_json(pay, plen, rerr, sizeof(rerr));
+        if (!c->o) {
+            snprintf(err, errlen, "%s", rerr);
+            return -EINVAL;
+        }
+        c->id = strdup(c->o->id);
+    } else {
+        if (plen == 0 || memchr(pay, '\0', plen)) {
+            snprintf(err, errlen, "a tombstone without an order id");
+            return -EINVAL;
+        }
+        c->id = strndup(pay, plen);
+    }
+    if (!c->id) {
+        order_free(c->o);
+        c->o = NULL;
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+int failstatic_journal_parse(const char *name, const uint8_t *buf, size_t len, uint64_t after,
+                             uint64_t *last, struct failstatic_journal *out, char *err,
+                             size_t errlen)
+{
+    size_t first = out->n, i = 0, line = 1;
+    uint64_t hi = *last;
+    while (i < len) {
+        const uint8_t *e = memchr(buf + i, '\n', len - i);
+        if (!e) {
+            out->torn = true;
+            out->torn_line = line;
+            snprintf(out->torn_name, sizeof(out->torn_name), "%s", name);
+            break;
+        }
+        size_t ll = (size_t)(e - (buf + i));
+        struct failstatic_change c;
+        memset(&c, 0, sizeof(c));
+        char why[512];
+        int rc = journal_line((const char *)buf + i, ll, &c, why, sizeof(why));
+        if (rc == 0 && c.version < hi) {
+            snprintf(why, sizeof(why),
+                     "version %" PRIu64 " after version %" PRIu64 " (versions never go back)",
+                     c.version, hi);
+            rc = -EINVAL;
+        }
+        if (rc == 0 && c.version > after) {
+            if (out->n == out->cap) {
+                size_t nc = out->cap ? out->cap * 2 : 16;
+                struct failstatic_change *t = realloc(out->v, nc * sizeof(*t));
+                if (!t) {
+                    rc = -ENOMEM;
+                    snprintf(why, sizeof(why), "out of memory");
+                } else {
+                    out->v = t;
+                    out->cap = nc;
+                }
+            }
+            if (rc == 0) {
+                out->v[out->n++] = c;
+                c.id = NULL;
+                c.o = NULL;
+            }
+        }
+        free(c.id);
+        order_free(c.o);
+        if (rc < 0) {
+            snprintf(err, errlen, "failstatic: %s:%zu: %s", name, line, why);
+            journal_truncate(out, first);
+            return rc;
+        }
+        if (c.version > hi)
+            hi = c.version;
+        i += ll + 1;
+        line++;
+    }
+    *last = hi;
+    return 0;
+}
+
+/* Opens path for appending (created when missing) and cuts a torn last line off. Returns the
+ * descriptor with *size its length, or a negative errno with err set. */
+static int journal_open(const char *path, uint64_t *size, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        int e = errno;
+        snprintf(err, errlen, "failstatic: %s: cannot open: %s", path, strerror(e));
+        if (fd >= 0)
+            close(fd);
+        return -e;
+    }
+    off_t end = st.st_size;
+    char tail[4096];
+    while (end > 0) {
+        off_t from = end > (off_t)sizeof(tail) ? end - (off_t)sizeof(tail) : 0;
+        ssize_t r = pread(fd, tail, (size_t)(end - from), from);
+        if (r != (ssize_t)(end - from)) {
+            snprintf(err, errlen, "failstatic: %s: cannot read its end", path);
+            close(fd);
+            return -EIO;
+        }
+        const char *nl = memrchr(tail, '\n', (size_t)r);
+        if (nl) {
+            end = from + (off_t)(nl - tail) + 1;
+            break;
+        }
+        end = from;
+    }
+    if (end != st.st_size && (ftruncate(fd, end) != 0 || fsync(fd) != 0)) {
+        int e = errno;
+        snprintf(err, errlen, "failstatic: %s: cannot cut its torn last line: %s", path,
+                 strerror(e));
+        close(fd);
+        return -e;
+    }
+    *size = (uint64_t)end;
+    return fd;
+}
+
+/* One entry line into m. */
+static int put_entry(FILE *m, uint64_t version, char op, const char *payload, size_t plen)
+{
+    char head[64], sum[65];
+    int hl = snprintf(head, sizeof(head), "%" PRIu64 " %c ", version, op);
+    if (memchr(payload, '\n', plen))
+        return -EINVAL;
+    if (sum2(head, (size_t)hl, payload, plen, sum) < 0)
+        return -EIO;
+    if (fprintf(m, "%s%s ", head, sum) < 0 || fwrite(payload, 1, plen, m) != plen ||
+        fputc('\n', m) == EOF)
+        return -ENOMEM;
+    return 0;
+}
+
+int failstatic_journal_append(const char *dir, uint64_t version, const char *const *add,
+                              const size_t *addlen, size_t nadd, const char *const *revoke,
+                              size_t nrevoke, uint64_t *bytes, char *err, size_t errlen)
+{
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/%s", dir, FAILSTATIC_JOURNAL_NAME);
+    char *body = NULL;
+    size_t blen = 0;
+    FILE *m = body_stream(&body, &blen, path, err, errlen);
+    if (!m)
+        return -ENOMEM;
+    int rc = 0;
+    for (size_t i = 0; i < nrevoke && rc == 0; i++)
+        rc = put_entry(m, version, '-', revoke[i], strlen(revoke[i]));
+    for (size_t i = 0; i < nadd && rc == 0; i++)
+        rc = put_entry(m, version, '+', add[i], addlen[i]);
+    if (fclose(m) != 0 && rc == 0)
+        rc = -ENOMEM;
+    if (rc < 0) {
+        free(body);
+        snprintf(err, errlen, "failstatic: %s: cannot build the entries: %s", path, strerror(-rc));
+        return rc;
+    }
+    uint64_t size = 0;
+    struct stat st;
+    bool created = stat(path, &st) != 0;
+    int fd = journal_open(path, &size, err, errlen);
+    if (fd < 0) {
+        free(body);
+        return fd;
+    }
+    const char *what = "write";
+    rc = fileio_write_all(fd, body, blen);
+    if (rc == 0 && fsync(fd) != 0) {
+        rc = -errno;
+        what = "fsync";
+    }
+    if (rc < 0 && ftruncate(fd, (off_t)size) == 0) /* nothing half-written stays */
+        (void)fsync(fd);
+    close(fd);
+    free(body);
+    if (rc == 0 && created)
+        (void)fileio_sync_dir(path);
+    if (rc < 0) {
+        snprintf(err, errlen, "failstatic: %s: cannot append (%s): %s", path, what, strerror(-rc));
+        return rc;
+    }
+    if (bytes)
+        *bytes = size + blen;
+    return 0;
+}
+
+int failstatic_journal_rotate(const char *dir, char *err, size_t errlen)
+{
+    char path[1024], old[1100];
+    snprintf(path, sizeof(path), "%s/%s", dir, FAILSTATIC_JOURNAL_NAME);
+    snprintf(old, sizeof(old), "%s/%s", dir, FAILSTATIC_JOURNAL_OLD);
+    if (access(path, F_OK) != 0)
+        return 0;
+    uint64_t size = 0;
+    int fd = journal_open(path, &size, err, errlen);
+    if (fd < 0)
+        return fd;
+    close(fd);
+    if (access(old, F_OK) != 0) {
+        if (rename(path, old) != 0) {
+            int e = errno;
+            snprintf(err, errlen, "failstatic: %s: cannot rename to %s: %s", path, old,
+                     strerror(e));
+            return -e;
+        }
+        (void)fileio_sync_dir(path);
+        return 0;
+    }
+    /* a checkpoint failed before: this journal goes after that one */
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = read_whole(path, &buf, &len, err, errlen);
+    if (rc < 0)
+        return rc;
+    uint64_t osize = 0;
+    fd = journal_open(old, &osize, err, errlen);
+    if (fd < 0) {
+        free(buf);
+        return fd;
+    }
+    rc = fileio_write_all(fd, buf, len);
+    if (rc == 0 && fsync(fd) != 0)
+        rc = -errno;
+    close(fd);
+    free(buf);
+    if (rc == 0 && unlink(path) != 0)
+        rc = -errno;
+    if (rc < 0) {
+        snprintf(err, errlen, "failstatic: %s: cannot append it to %s: %s", path, old,
+                 strerror(-rc));
+        return rc;
+    }
+    (void)fileio_sync_dir(path);
+    return 0;
+}
+
+int failstatic_journal_drop_old(const char *dir, char *err, size_t errlen)
+{
+    char old[1100];
+    snprintf(old, sizeof(old), "%s/%s", dir, FAILSTATIC_JOURNAL_OLD);
+    if (unlink(old) != 0 && errno != ENOENT) {
+        int e = errno;
+        snprintf(err, errlen, "failstatic: %s: cannot remove: %s", old, strerror(e));
+        return -e;
+    }
+    (void)fileio_sync_dir(old);
+    return 0;
+}
+
+int failstatic_journal_load(const char *dir, uint64_t after, uint64_t *version,
+                            struct failstatic_journal *out, uint64_t *bytes, char *err,
+                            size_t errlen)
+{
+    static const char *const names[] = { FAILSTATIC_JOURNAL_OLD, FAILSTATIC_JOURNAL_NAME };
+    uint64_t last = 0, total = 0;
+    size_t first = out->n;
+    for (size_t k = 0; k < 2; k++) {
+        char path[1100];
+        snprintf(path, sizeof(path), "%s/%s", dir, names[k]);
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        int rc = read_whole(path, &buf, &len, err, errlen);
+        if (rc == -ENOENT)
+            continue;
+        if (rc == 0) {
+            /* a torn line ends the file it is in, not the journal: a crash cut that write */
+            rc = failstatic_journal_parse(path, buf, len, after, &last, out, err, errlen);
+            total += len;
+        }
+        free(buf);
+        if (rc < 0) {
+            journal_truncate(out, first);
+            return rc;
+        }
+    }
+    *version = last > after ? last : after;
+    if (bytes)
+        *bytes = total;
+    return 0;
 }

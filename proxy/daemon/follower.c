@@ -2,8 +2,10 @@
  *
  * Threads: the follower thread owns its store handle and every change of the order table; the
  * heartbeat thread has its own handle (a handle is used by one thread at a time). The table is
- * also read by follower_republish() from the main thread, hence the mutex. The writer thread
- * writes the fail-static file (and calls saved()) off the follower's thread: it copies the
+ * also read by follower_republish() from the main thread, hence the mutex. The follower's
+ * thread appends each change it enforced to the fail-static journal after acknowledging it
+ * (journal_change()); the writer thread writes the fail-static checkpoint (and calls saved())
+ * when one is due, off the follower's thread: it copies the
  * pointers of the active records under the mutex and pins them; a record the table drops while
  * pinned goes to a graveyard freed when the write ends (records are immutable once parsed). */
 #include "proxy/daemon/follower.h"
@@ -14,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "common/version.h"
@@ -32,12 +35,16 @@ struct pending {
     bool urgent;
     size_t n;
     struct fentry *v; /* ids, parsed records, states */
+    char **raw;       /* each record's text as the store has it when it parsed and is one line
+                       * (for the journal: no serialisation again), else NULL */
+    size_t *rawlen;
 };
 
 struct follower {
     char *url, *state_dir, *password_file, *node_id;
     char mode[STORE_NODE_ABOUT_MAX], software[STORE_NODE_ABOUT_MAX]; /* acknowledged */
     uint32_t heartbeat_ms, retry_max_ms, wait_ms;
+    uint64_t journal_max;
     struct log *log;
     follower_publish_fn publish;
     void (*saved)(void *ctx, uint64_t version);
@@ -59,7 +66,13 @@ struct follower {
     _Atomic uint64_t version, since_ms, changes, snapshots, publishes, publish_failures, outages;
     _Atomic int state;
     _Atomic bool from_failstatic;
-    bool dirty; /* the fail-static file is behind the enforced set (under lock) */
+    bool dirty; /* the fail-static checkpoint is to be written (under lock) */
+    /* the journal (failstatic.h), under lock: need_ckpt when it cannot describe the table (a
+     * snapshot replaced it, an append failed): no appends until a checkpoint is written;
+     * need_gen counts the times it was set; jbytes and cbytes: the journal's and checkpoint's
+     * sizes (a checkpoint is due when the journal passes a fraction of it) */
+    bool need_ckpt;
+    uint64_t need_gen, jbytes, cbytes;
 
     /* the writer thread; want, pinned and grave are under lock */
     pthread_t w_th;
@@ -120,6 +133,7 @@ struct follower *follower_new(const struct follower_config *cfg, struct log *lg,
     f->heartbeat_ms = cfg->heartbeat_ms ? cfg->heartbeat_ms : 2000;
     f->retry_max_ms = cfg->retry_max_ms ? cfg->retry_max_ms : 10000;
     f->wait_ms = cfg->follow_wait_ms ? cfg->follow_wait_ms : 1000;
+    f->journal_max = cfg->journal_max;
     f->log = lg;
     f->publish = publish;
     f->saved = cfg->saved;
@@ -394,18 +408,65 @@ static int publish_touched(struct follower *f, struct touched *t, uint64_t versi
     return rc;
 }
 
-/* Writes the fail-static file of v[0..k) as version, then calls saved(). Failures are logged
- * only. */
-static void save_orders(struct follower *f, uint64_t version, const struct order **v, size_t k)
+/* The journal is checkpointed when it passes 1/JOURNAL_RATIO of the checkpoint (and at least
+ * JOURNAL_MIN bytes): replaying it at a start costs about as much as reading that share of the
+ * checkpoint, and rewriting the checkpoint (every record, the disk image) is rare. */
+#define JOURNAL_RATIO 4
+#define JOURNAL_MIN   (UINT64_C(1) << 20)
+
+static uint64_t file_size(const char *dir, const char *name)
+{
+    char path[1100];
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+/* Before a checkpoint of the table (lock held): the journal so far is moved aside; appends go
+ * to a fresh one. A failure leaves the journal where it is (its entries the checkpoint holds are
+ * skipped at loading). */
+static void rotate_locked(struct follower *f)
 {
     char err[1024];
-    if (failstatic_save(f->state_dir, version, v, k, err, sizeof(err)) < 0)
+    if (failstatic_journal_rotate(f->state_dir, err, sizeof(err)) < 0)
+        log_write(f->log, LOG_LEVEL_WARN, "follower", "cannot move the fail-static journal aside",
+                  LOG_KV(LOG_S("error", err)));
+    f->jbytes = file_size(f->state_dir, FAILSTATIC_JOURNAL_NAME);
+}
+
+/* Writes the fail-static checkpoint of v[0..k) as version (the journal rotated before), drops
+ * the journal it replaces, then calls saved(). Failures are logged only. Returns 0 or a
+ * negative errno. */
+static int save_orders(struct follower *f, uint64_t version, const struct order **v, size_t k)
+{
+    char err[1024];
+    uint64_t t0 = store_now_ms();
+    int rc = failstatic_save(f->state_dir, version, v, k, err, sizeof(err));
+    if (rc < 0) {
         log_write(f->log, LOG_LEVEL_ERROR, "follower",
                   "cannot write the fail-static file; a restart without the store would have no "
                   "rules",
                   LOG_KV(LOG_S("error", err)));
-    else if (f->saved)
+        return rc;
+    }
+    if (failstatic_journal_drop_old(f->state_dir, err, sizeof(err)) < 0)
+        log_write(f->log, LOG_LEVEL_WARN, "follower", "cannot remove the old fail-static journal",
+                  LOG_KV(LOG_S("error", err)));
+    log_write(
+        f->log, LOG_LEVEL_INFO, "follower", "fail-static checkpoint written",
+        LOG_KV(LOG_U("version", version), LOG_U("orders", k), LOG_U("ms", store_now_ms() - t0)));
+    if (f->saved)
         f->saved(f->ctx, version);
+    return 0;
+}
+
+/* After a checkpoint of the table taken when need_gen was gen (lock held). */
+static void saved_locked(struct follower *f, int rc, uint64_t gen)
+{
+    if (rc == 0 && gen == f->need_gen)
+        f->need_ckpt = false;
+    if (rc == 0)
+        f->cbytes = file_size(f->state_dir, FAILSTATIC_NAME);
 }
 
 /* The active records of the table (lock held); NULL when out of memory. */
@@ -428,7 +489,9 @@ static void save_locked(struct follower *f, uint64_t version)
     const struct order **v = active_orders(f, &k);
     if (!v)
         return;
-    save_orders(f, version, v, k);
+    uint64_t gen = f->need_gen;
+    rotate_locked(f);
+    saved_locked(f, save_orders(f, version, v, k), gen);
     atomic_fetch_add(&f->writes, 1);
     free(v);
 }
@@ -455,14 +518,17 @@ static void *writer_main(void *arg)
             continue;
         }
         uint64_t version = atomic_load(&f->version);
+        uint64_t gen = f->need_gen;
         f->dirty = false;
         f->pinned = true;
+        rotate_locked(f); /* changes after this copy go to a fresh journal */
         pthread_mutex_unlock(&f->lock);
         uint64_t t0 = store_now_ms();
-        save_orders(f, version, v, k);
+        int rc = save_orders(f, version, v, k);
         uint64_t took = store_now_ms() - t0;
         free(v);
         pthread_mutex_lock(&f->lock);
+        saved_locked(f, rc, gen);
         f->pinned = false;
         for (size_t i = 0; i < f->ngrave; i++)
             order_free(f->grave[i]);
@@ -490,10 +556,12 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-/* The fail-static file is written when no change arrived during one wait on the log (or at
- * stop), not after every change: writing every record again costs as much as a compilation,
- * and a burst of changes would pay it each time. The file lags the enforced set by at most
- * one wait (follow_wait_ms) after the last change of a burst. */
+/* The checkpoint, when one is due, is written when no change arrived during one wait on the
+ * log (or at stop), not after every change: writing every record again costs as much as a
+ * compilation, and a burst of changes would pay it each time. Changes go to the journal as they
+ * are enforced (journal_change()); only a change the journal cannot hold (a snapshot) leaves the
+ * file behind the enforced set, by at most one wait (follow_wait_ms) after the last change of a
+ * burst and the write. */
 static void save_if_dirty(struct follower *f)
 {
     pthread_mutex_lock(&f->lock);
@@ -584,6 +652,8 @@ static int load_snapshot(struct follower *f, struct store *s, bool initial, char
         enforced(f, v);
         atomic_store(&f->from_failstatic, false);
         atomic_fetch_add(&f->snapshots, 1);
+        f->need_ckpt = true; /* a snapshot replaced the table: the journal cannot say how */
+        f->need_gen++;
         if (initial) {
             save_locked(f, v); /* before the threads: nothing waits */
         } else {
@@ -602,14 +672,57 @@ static int load_snapshot(struct follower *f, struct store *s, bool initial, char
     return rc;
 }
 
+/* Replays the journal's entries into the table and publishes them as one delta of version
+ * (lock held). Returns 0 or a negative errno with err set. */
+static int replay_locked(struct follower *f, struct failstatic_journal *j, uint64_t version,
+                         char *err, size_t errlen)
+{
+    struct touched t;
+    memset(&t, 0, sizeof(t));
+    int rc = 0;
+    for (size_t i = 0; i < j->n && rc == 0; i++) {
+        struct failstatic_change *c = &j->v[i];
+        bool seen = false;
+        char *copy = strdup(c->id);
+        rc = copy ? touched_before(f, &t, c->id, &seen) : -ENOMEM;
+        if (rc == 0) {
+            struct fentry e = { c->id, c->o, c->o ? STORE_ACTIVE : STORE_REVOKED };
+            c->id = NULL;
+            c->o = NULL;
+            rc = tab_put(f, &e);
+        }
+        if (rc == 0 && !seen)
+            touched_after(f, &t, copy);
+        free(copy);
+    }
+    if (rc < 0) {
+        touched_free(&t);
+        snprintf(err, errlen, "follower: out of memory");
+        return rc;
+    }
+    return publish_touched(f, &t, version, err, errlen);
+}
+
+/* The checkpoint, published as its version (the disk image maps when it is that version's),
+ * then the journal after it as one delta. */
 static int load_failstatic(struct follower *f, char *err, size_t errlen)
 {
     struct order_list l;
     memset(&l, 0, sizeof(l));
-    uint64_t v = 0;
+    struct failstatic_journal j;
+    memset(&j, 0, sizeof(j));
+    uint64_t v = 0, jv = 0, jbytes = 0;
     int rc = failstatic_load(f->state_dir, &v, &l, err, errlen);
-    if (rc < 0)
+    if (rc == 0)
+        rc = failstatic_journal_load(f->state_dir, v, &jv, &j, &jbytes, err, errlen);
+    if (rc < 0) {
+        order_list_free(&l);
         return rc;
+    }
+    if (j.torn)
+        log_write(f->log, LOG_LEVEL_WARN, "follower",
+                  "fail-static journal: the last entry was cut by a crash; ignored",
+                  LOG_KV(LOG_S("file", j.torn_name), LOG_U("line", j.torn_line)));
     pthread_mutex_lock(&f->lock);
     tab_clear(f);
     for (size_t i = 0; i < l.n && rc == 0; i++) {
@@ -625,12 +738,22 @@ static int load_failstatic(struct follower *f, char *err, size_t errlen)
         rc = publish_locked(f, v, NULL, err, errlen);
     else
         snprintf(err, errlen, "follower: out of memory");
+    if (rc == 0 && j.n) {
+        rc = replay_locked(f, &j, jv, err, errlen);
+        if (rc == 0)
+            log_write(f->log, LOG_LEVEL_INFO, "follower", "fail-static journal replayed",
+                      LOG_KV(LOG_U("checkpoint_version", v), LOG_U("version", jv),
+                             LOG_U("entries", j.n)));
+    }
     if (rc == 0) {
-        enforced(f, v);
+        enforced(f, jv);
         atomic_store(&f->from_failstatic, true);
+        f->cbytes = file_size(f->state_dir, FAILSTATIC_NAME);
+        f->jbytes = jbytes;
     }
     pthread_mutex_unlock(&f->lock);
     order_list_free(&l);
+    failstatic_journal_free(&j);
     return rc;
 }
 
@@ -661,17 +784,27 @@ static int follow_cb(void *ctx, const struct store_change *c)
     p->version = c->version;
     p->urgent = c->urgent;
     p->v = calloc(c->n_orders ? c->n_orders : 1, sizeof(*p->v));
-    if (!p->v) {
+    p->raw = calloc(c->n_orders ? c->n_orders : 1, sizeof(*p->raw));
+    p->rawlen = calloc(c->n_orders ? c->n_orders : 1, sizeof(*p->rawlen));
+    if (!p->v || !p->raw || !p->rawlen) {
         b->oom = true;
         return -ENOMEM;
     }
     b->n++;
     for (size_t i = 0; i < c->n_orders; i++) {
-        if (fentry_from_store(b->f, &c->orders[i], &p->v[i]) < 0) {
+        const struct store_order *so = &c->orders[i];
+        if (fentry_from_store(b->f, so, &p->v[i]) < 0) {
             b->oom = true;
             return -ENOMEM;
         }
         p->n++;
+        if (p->v[i].o && so->record_len && !memchr(so->record, '\n', so->record_len)) {
+            p->raw[i] = malloc(so->record_len);
+            if (p->raw[i]) {
+                memcpy(p->raw[i], so->record, so->record_len);
+                p->rawlen[i] = so->record_len;
+            }
+        }
     }
     return 0;
 }
@@ -679,17 +812,160 @@ static int follow_cb(void *ctx, const struct store_change *c)
 static void batch_free(struct batch *b)
 {
     for (size_t i = 0; i < b->n; i++) {
-        for (size_t j = 0; j < b->v[i].n; j++)
+        for (size_t j = 0; j < b->v[i].n; j++) {
             fentry_clear(&b->v[i].v[j]);
+            if (b->v[i].raw)
+                free(b->v[i].raw[j]);
+        }
         free(b->v[i].v);
+        free(b->v[i].raw);
+        free(b->v[i].rawlen);
     }
     free(b->v);
     memset(b, 0, sizeof(*b));
 }
 
+/* The ids a batch touched (copies), each with the record text of its last change in the
+ * batch (NULL when it had none), for the journal. */
+struct idrec {
+    char *id, *raw;
+    size_t rawlen;
+};
+
+struct idlist {
+    struct idrec *v;
+    size_t n, cap;
+    bool oom;
+};
+
+/* Takes id and raw (freed on failure). Returns 0 or -ENOMEM. */
+static int idlist_push(struct idlist *l, char *id, char *raw, size_t rawlen)
+{
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 16;
+        struct idrec *t = realloc(l->v, nc * sizeof(*t));
+        if (!t) {
+            l->oom = true;
+            free(id);
+            free(raw);
+            return -ENOMEM;
+        }
+        l->v = t;
+        l->cap = nc;
+    }
+    l->v[l->n++] = (struct idrec){ id, raw, rawlen };
+    return 0;
+}
+
+/* A later change of an id already listed: its record text replaces the earlier one. */
+static void idlist_update(struct idlist *l, const char *id, char *raw, size_t rawlen)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->v[i].id, id) == 0) {
+            free(l->v[i].raw);
+            l->v[i].raw = raw;
+            l->v[i].rawlen = rawlen;
+            return;
+        }
+    free(raw);
+}
+
+static void idlist_free(struct idlist *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->v[i].id);
+        free(l->v[i].raw);
+    }
+    free(l->v);
+    memset(l, 0, sizeof(*l));
+}
+
+/* After the changes up to version are enforced and acknowledged: appends the state of each id
+ * they touched to the journal (a record or a tombstone). When the journal cannot hold them (a
+ * checkpoint is pending after a snapshot, an id list or an append failed), the checkpoint is
+ * written instead; when the journal passed its share of the checkpoint, a checkpoint is due.
+ * The lock is held through the append: a checkpoint's copy of the table and its rotation of the
+ * journal cannot fall between a change and its entries. */
+static void journal_change(struct follower *f, struct idlist *ids, uint64_t version)
+{
+    char err[1024];
+    pthread_mutex_lock(&f->lock);
+    size_t cap = ids->n ? ids->n : 1;
+    const char **add = malloc(cap * sizeof(*add));
+    size_t *addlen = malloc(cap * sizeof(*addlen));
+    char **made = calloc(cap, sizeof(*made)); /* texts serialised here */
+    const char **rev = malloc(cap * sizeof(*rev));
+    int rc = -ENOMEM;
+    snprintf(err, sizeof(err), "out of memory");
+    if (f->need_ckpt) {
+        rc = 0;
+        f->dirty = true;
+    } else if (add && addlen && made && rev && !ids->oom) {
+        size_t na = 0, nr = 0;
+        rc = 0;
+        for (size_t i = 0; i < ids->n && rc == 0; i++) {
+            bool found;
+            size_t k = tab_find(f, ids->v[i].id, &found);
+            if (!found || !active(&f->tab[k])) {
+                rev[nr++] = ids->v[i].id;
+                continue;
+            }
+            if (ids->v[i].raw) { /* the record the table holds came from this text */
+                add[na] = ids->v[i].raw;
+                addlen[na++] = ids->v[i].rawlen;
+                continue;
+            }
+            made[i] = order_to_json(f->tab[k].o); /* the record held (the change had none) */
+            if (!made[i])
+                rc = -ENOMEM;
+            else {
+                add[na] = made[i];
+                addlen[na++] = strlen(made[i]);
+            }
+        }
+        uint64_t bytes = 0, size = 0;
+        uint64_t limit = f->cbytes / JOURNAL_RATIO;
+        limit = f->journal_max ? f->journal_max : limit > JOURNAL_MIN ? limit : JOURNAL_MIN;
+        for (size_t i = 0; i < na; i++)
+            size += addlen[i];
+        if (rc == 0 && f->jbytes + size > 2 * limit) {
+            /* a change bigger than the journal may hold (a base import of millions of
+             * entries): the checkpoint it makes due holds it; appending it first would write
+             * it twice */
+            f->need_ckpt = true;
+            f->need_gen++;
+            f->dirty = true;
+        } else if (rc == 0) {
+            rc = failstatic_journal_append(f->state_dir, version, add, addlen, na, rev, nr, &bytes,
+                                           err, sizeof(err));
+        }
+        if (rc == 0 && !f->need_ckpt) {
+            f->jbytes = bytes;
+            if (f->jbytes > limit)
+                f->dirty = true; /* written when the log goes quiet: see save_if_dirty() */
+        }
+    }
+    if (rc < 0) {
+        log_write(f->log, LOG_LEVEL_ERROR, "follower",
+                  "cannot append to the fail-static journal; writing the checkpoint instead",
+                  LOG_KV(LOG_S("error", err), LOG_U("version", version)));
+        f->need_ckpt = true;
+        f->need_gen++;
+        f->dirty = true;
+    }
+    pthread_mutex_unlock(&f->lock);
+    for (size_t i = 0; made && i < ids->n; i++)
+        free(made[i]);
+    free(made);
+    free(add);
+    free(addlen);
+    free(rev);
+}
+
 /* Applies the batch, urgent changes first (see follower_plan()). Returns 0 or a negative errno
  * (the table is then to be reloaded from a snapshot). */
-static int apply_batch(struct follower *f, struct batch *b, uint64_t last, char *err, size_t errlen)
+static int apply_batch(struct follower *f, struct batch *b, uint64_t last, struct idlist *ids,
+                       char *err, size_t errlen)
 {
     bool *urg = calloc(b->n, sizeof(*urg));
     size_t *idx = calloc(b->n, sizeof(*idx));
@@ -712,12 +988,23 @@ static int apply_batch(struct follower *f, struct batch *b, uint64_t last, char 
             bool seen = false;
             const char *id = p->v[j].id;
             char *copy = strdup(id); /* tab_put() frees the change's id */
+            char *raw = p->raw[j];
+            size_t rawlen = p->rawlen[j];
+            p->raw[j] = NULL;
             rc = copy ? touched_before(f, &t, id, &seen) : -ENOMEM;
             if (rc == 0)
                 rc = tab_put(f, &p->v[j]);
             if (rc == 0 && !seen)
                 touched_after(f, &t, copy);
+            if (rc == 0 && !seen) {
+                (void)idlist_push(ids, copy, raw, rawlen); /* a failure: ids->oom */
+                copy = raw = NULL;
+            } else if (rc == 0) {
+                idlist_update(ids, copy, raw, rawlen);
+                raw = NULL;
+            }
             free(copy);
+            free(raw);
         }
         /* urgent changes are enforced before the others are even applied */
         if (rc == 0 && nu && nu < b->n && k + 1 == nu)
@@ -732,7 +1019,7 @@ static int apply_batch(struct follower *f, struct batch *b, uint64_t last, char 
         enforced(f, last);
         atomic_store(&f->from_failstatic, false);
         atomic_fetch_add(&f->changes, b->n);
-        f->dirty = true; /* written when the log goes quiet: see save_if_dirty() */
+        /* the journal is written after the acknowledgement: see journal_change() */
     }
     pthread_mutex_unlock(&f->lock);
     free(urg);
@@ -818,16 +1105,24 @@ static void *follow_main(void *arg)
         backoff = 250;
         if (n == 0)
             save_if_dirty(f);
-        if (b.oom || (b.n && apply_batch(f, &b, last, err, sizeof(err)) < 0)) {
+        struct idlist ids = { NULL, 0, 0, false };
+        uint64_t t0 = store_now_ms();
+        if (b.oom || (b.n && apply_batch(f, &b, last, &ids, err, sizeof(err)) < 0)) {
             log_write(f->log, LOG_LEVEL_ERROR, "follower",
                       "applying changes failed; loading a snapshot",
                       LOG_KV(LOG_S("error", b.oom ? "out of memory" : err)));
             need_snapshot = true;
         } else if (b.n) {
-            log_write(f->log, LOG_LEVEL_INFO, "follower", "changes enforced",
-                      LOG_KV(LOG_U("version", last), LOG_U("changes", b.n)));
+            uint64_t t1 = store_now_ms();
             ack(f, f->s);
+            uint64_t t2 = store_now_ms();
+            journal_change(f, &ids, last);
+            log_write(f->log, LOG_LEVEL_INFO, "follower", "changes enforced",
+                      LOG_KV(LOG_U("version", last), LOG_U("changes", b.n),
+                             LOG_U("apply_ms", t1 - t0), LOG_U("ack_ms", t2 - t1),
+                             LOG_U("journal_ms", store_now_ms() - t2)));
         }
+        idlist_free(&ids);
         batch_free(&b);
         continue;
     broken:

@@ -7,9 +7,12 @@
  * is no usable rule set and follower_start() fails.
  * Then a thread follows the change log (blocking reads with a timeout). Changes read together
  * are applied urgent ones first (one publication), then the rest (another), and the version is
- * acknowledged once everything read is enforced. The fail-static file is rewritten when the log
- * goes quiet (one wait without a change), at an outage and at stop, not after every change, by
- * a writer thread, so changes go on being applied and published while it writes: a write
+ * acknowledged once everything read is enforced; then the orders the changes touched are
+ * appended to the fail-static journal (failstatic.h). The fail-static checkpoint is rewritten,
+ * when one is due (a snapshot, a change too big for the journal, the journal past its limit),
+ * when the log goes quiet (one wait without a change), at an outage and at stop, not after
+ * every change, by a writer thread, so changes go on being applied and published while it
+ * writes: a write
  * wanted while one runs is one write of the newest table after it, and stop ends the write in
  * progress and then writes the last enforced version. A gap in the log (-ESTALE) means a new
  * snapshot. An unreachable store keeps the last set enforced; the thread retries with a
@@ -75,6 +78,9 @@ struct follower_config {
      * "inline", ...; NULL: "") and software (NULL: QORGAU_VERSION) */
     const char *mode;
     const char *software;
+    /* the fail-static checkpoint is written again when the journal passes this many bytes; 0:
+     * a quarter of the checkpoint, at least 1 MiB (docs/orders.md "The fail-static file") */
+    uint64_t journal_max;
 };
 
 enum follower_state { FOLLOWER_CONNECTED = 0, FOLLOWER_UNREACHABLE };

@@ -11,16 +11,16 @@
 #include <unistd.h>
 
 #include "proxy/daemon/failstatic.h"
+#include "tests/fuzz/fuzz_files.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char err[1024];
-    uint8_t *buf = malloc(size ? size : 1);
+    uint8_t *buf = fuzz_copy(data, size);
     if (!buf)
         return 0;
-    memcpy(buf, data, size);
     struct order_list l = { 0 };
     uint64_t v = 0;
     int rc = failstatic_parse("fuzz", buf, size, &v, &l, err, sizeof(err));
@@ -31,12 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         order_list_free(&l);
         return 0;
     }
-    static char dir[64];
-    if (!dir[0]) {
-        snprintf(dir, sizeof(dir), "/tmp/fuzz_failstatic.XXXXXX");
-        if (!mkdtemp(dir))
-            abort();
-    }
+    const char *dir = fuzz_tmpdir("fuzz_failstatic");
     if (failstatic_save(dir, v, (const struct order *const *)l.v, l.n, err, sizeof(err)) < 0)
         abort();
     struct order_list l2 = { 0 };

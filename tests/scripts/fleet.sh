@@ -12,8 +12,10 @@
 #   the store's version (lag 0) and the order's enforcement, each running this build's software
 #   version in tap mode;
 # - redis killed -> every node keeps blocking; a node restarted while redis is down starts from
-#   its fail-static file and blocks; a corrupted fail-static file is refused at start with the
-#   checksum message (exit 78); a restarted node maps its disk image (rules.img), and compiles
+#   its fail-static file and blocks; the changes since a node's start are in its fail-static
+#   journal (records, a tombstone), not in the checkpoint; a corrupted checkpoint or a corrupted
+#   journal entry is refused at start with the checksum message (exit 78); a torn last journal
+#   entry is ignored (said in the log); a restarted node maps its disk image (rules.img), and compiles
 #   the fail-static records when the image is corrupted; redis back -> an order imported meanwhile... after it is back
 #   (the nodes were cut off) reaches every node, and the restarted node catches up;
 # - Sentinel: a primary, a replica and three sentinels; the nodes follow sentinel://; an import
@@ -274,17 +276,49 @@ if grep -q '"rules loaded from the disk image' "$tmp/n1.log" && [ -s "$tmp/n1/st
     ko "restarted node from its disk image: $(grep -i 'image' "$tmp/n1.log" | tail -2)"
 fi
 stop_node 2
-cp "$tmp/n2/state/failstatic.json" "$tmp/fs.bak"
-sed -i 's/youtube/yoUtube/' "$tmp/n2/state/failstatic.json"
-E "$QG_BIN" run -c "$tmp/n2.conf" --foreground >"$tmp/n2.bad.log" 2>&1
-rc=$?
-if [ $rc = 78 ] && grep -q "checksum mismatch.*corrupted; refusing to start" "$tmp/n2.bad.log"; then
-    ok "a corrupted fail-static file is refused (exit 78, checksum mismatch)"; else
-    ko "corrupted fail-static file refused (exit $rc): $(tail -2 "$tmp/n2.bad.log")"
+fs=$tmp/n2/state/failstatic.json
+jn=$tmp/n2/state/failstatic.journal
+# the changes since the node's start are in its journal, not in a rewritten checkpoint
+if [ -s "$jn" ] && grep -q '^[0-9]* + [0-9a-f]\{64\} .*youtube' "$jn" &&
+    grep -q '^[0-9]* - [0-9a-f]\{64\} 2026-41-0017$' "$jn" && ! grep -q youtube "$fs"; then
+    ok "the changes went to the fail-static journal (records and a tombstone), not the checkpoint"; else
+    ko "fail-static journal: $(cut -c1-100 "$jn" 2>&1 | head -5)"
 fi
-cp "$tmp/fs.bak" "$tmp/n2/state/failstatic.json"
+cp "$fs" "$tmp/fs.bak"
+cp "$jn" "$tmp/jn.bak"
+# an entry in the middle of the journal changed
+sed -i '1,/youtube/s/youtube/yoUtube/' "$jn"
+# refused_start PATTERN WHAT: node 2 refuses to start (exit 78) saying PATTERN
+refused_start() {
+    E "$QG_BIN" run -c "$tmp/n2.conf" --foreground >"$tmp/n2.bad.log" 2>&1
+    rc=$?
+    if [ $rc = 78 ] && grep -q "$1" "$tmp/n2.bad.log"; then
+        ok "$2 is refused (exit 78, checksum mismatch)"; else
+        ko "$2 refused (exit $rc): $(tail -2 "$tmp/n2.bad.log")"
+    fi
+}
+refused_start "failstatic.journal:[0-9]*: checksum mismatch.*corrupted; refusing to start" \
+    "a corrupted fail-static journal entry"
+cp "$tmp/jn.bak" "$jn"
+# the checkpoint's checksum field changed (one hex digit)
+python3 - "$fs" <<'PY'
+import sys
+p = sys.argv[1]
+b = bytearray(open(p, "rb").read())
+i = b.index(b"\n") - 1
+b[i] = ord("0") if b[i] != ord("0") else ord("1")
+open(p, "wb").write(bytes(b))
+PY
+refused_start "checksum mismatch.*corrupted; refusing to start" "a corrupted fail-static file"
+cp "$tmp/fs.bak" "$fs"
+# a write torn by a crash: half an entry without its line end
+printf '999999 + 0123' >>"$jn"
 start_node 2
-if verdict_all youtube.com block 2; then ok "restored file: the node starts from it"; else ko "node 2 restarts"; fi
+if verdict_all youtube.com block 2 && grep -q '"fail-static journal: the last entry was cut by a crash' "$tmp/n2.log" &&
+    grep -q '"fail-static journal replayed' "$tmp/n2.log"; then
+    ok "restored files: the node starts from its checkpoint and journal, the torn last entry ignored"; else
+    ko "node 2 restarts: $(grep -i 'journal' "$tmp/n2.log" | tail -2)"
+fi
 stop_node 3
 python3 - "$tmp/n3/state/rules.img" <<'PY'
 import os, sys

@@ -172,7 +172,7 @@ START_TEST(test_follow_dir)
     ck_assert_ptr_nonnull(lg);
     struct rec r = { PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, "" };
     struct follower_config fc = {
-        sdir, stdir, NULL, "node-a", 100, 200, 100, NULL, count_flush, "tap", NULL
+        sdir, stdir, NULL, "node-a", 100, 200, 100, NULL, count_flush, "tap", NULL, 0
     }; /* software NULL: QORGAU_VERSION */
     struct follower *f = follower_new(&fc, lg, rec_publish, &r, err, sizeof(err));
     ck_assert_ptr_nonnull(f);
@@ -209,17 +209,27 @@ START_TEST(test_follow_dir)
     ck_assert_uint_eq(v, 4);
     ck_assert_str_eq(g_about, QORGAU_VERSION " tap"); /* what the node runs, with each ack */
 
-    /* the fail-static file holds what was enforced */
+    /* the fail-static files hold what was enforced: the checkpoint of the start, each change
+     * after it in the journal (no checkpoint again: the journal is far below its limit) */
     struct order_list l = { 0 };
     ck_assert_int_eq(failstatic_load(stdir, &v, &l, err, sizeof(err)), 0);
-    ck_assert_uint_eq(v, 4);
-    ck_assert_uint_eq(l.n, 2);
+    ck_assert_uint_eq(v, 1);
+    ck_assert_uint_eq(l.n, 1);
     order_list_free(&l);
+    struct failstatic_journal j;
+    memset(&j, 0, sizeof(j));
+    ck_assert_int_eq(failstatic_journal_load(stdir, 1, &v, &j, NULL, err, sizeof(err)), 0);
+    ck_assert_uint_eq(v, 4);
+    ck_assert_uint_eq(j.n, 3);
+    ck_assert(j.v[0].version == 2 && strcmp(j.v[0].id, "o-2") == 0 && j.v[0].o);
+    ck_assert(j.v[1].version == 3 && strcmp(j.v[1].id, "o-1") == 0 && !j.v[1].o);
+    ck_assert(j.v[2].version == 4 && strcmp(j.v[2].id, "o-1") == 0 && j.v[2].o);
+    failstatic_journal_free(&j);
 
-    /* the store unreachable: the node starts from the file */
+    /* the store unreachable: the node starts from the checkpoint and replays the journal */
     struct rec r2 = { PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, "" };
     struct follower_config bad = {
-        "redis://127.0.0.1:1", stdir, NULL, "node-a", 100, 200, 100, NULL, NULL, NULL, NULL
+        "redis://127.0.0.1:1", stdir, NULL, "node-a", 100, 200, 100, NULL, NULL, NULL, NULL, 0
     };
     f = follower_new(&bad, lg, rec_publish, &r2, err, sizeof(err));
     ck_assert_msg(follower_start(f, err, sizeof(err)) == 0, "%s", err);
@@ -296,8 +306,9 @@ START_TEST(test_write_behind)
     struct log *lg = log_new("/dev/null", LOG_LEVEL_ERROR, 0, err, sizeof(err));
     ck_assert_ptr_nonnull(lg);
     struct rec r = { PTHREAD_MUTEX_INITIALIZER, 0, 0, 0, "" };
-    struct follower_config fc = { sdir, stdir,      NULL, "node-a", 100, 200,
-                                  100,  slow_saved, NULL, NULL,     NULL };
+    struct follower_config fc = { sdir, stdir,      NULL, "node-a", 100,  200,
+                                  100,  slow_saved, NULL, NULL,     NULL, 1 };
+    /* journal_max 1 byte: every change makes a checkpoint due, written off the thread */
     struct follower *f = follower_new(&fc, lg, rec_publish, &r, err, sizeof(err));
     ck_assert_ptr_nonnull(f);
     ck_assert_msg(follower_start(f, err, sizeof(err)) == 0, "%s", err);
@@ -474,9 +485,8 @@ START_TEST(test_delta)
     struct twin t;
     memset(&t, 0, sizeof(t));
     pthread_mutex_init(&t.m, NULL);
-    struct follower_config fc = {
-        sdir, stdir, NULL, "node-a", 100, 200, 100, NULL, NULL, NULL, NULL
-    };
+    struct follower_config fc = { sdir, stdir, NULL, "node-a", 100,  200,
+                                  100,  NULL,  NULL, NULL,     NULL, 0 };
     struct follower *f = follower_new(&fc, lg, twin_publish, &t, err, sizeof(err));
     ck_assert_ptr_nonnull(f);
     ck_assert_msg(follower_start(f, err, sizeof(err)) == 0, "%s", err);
