@@ -199,9 +199,12 @@ START_TEST(test_follow_dir)
     usleep(350000); /* a few heartbeats (100 ms) */
     uint64_t beats = atomic_load(&g_flushes);
     follower_free(f);
-    /* the flush ran after heartbeats with a store handle, and once more at stop */
+    /* the flush ran after heartbeats with a store handle, and once more at stop (a heartbeat
+     * may still flush between the count and the stop: one more at most) */
     ck_assert_uint_ge(beats, 2);
-    ck_assert_uint_eq(atomic_load(&g_flushes), beats + 1);
+    uint64_t after = atomic_load(&g_flushes);
+    ck_assert_uint_ge(after, beats + 1);
+    ck_assert_uint_le(after, beats + 2);
 
     /* the acknowledgement reached the store */
     uint64_t v = 0;
