@@ -306,6 +306,11 @@ static void journal_truncate(struct failstatic_journal *j, size_t n)
         free(j->v[j->n].id);
         order_free(j->v[j->n].o);
     }
+    if (j->n == 0) { /* back to empty: as it was before a failed first parse, nothing held */
+        free(j->v);
+        j->v = NULL;
+        j->cap = 0;
+    }
 }
 
 /* Parses one complete line (without its line end) into *c. Returns 0 or -EINVAL/-ENOMEM with
