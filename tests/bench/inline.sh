@@ -361,15 +361,7 @@ bench() {
 }
 
 # a UDP echo on the server's :443 for the timed QUIC Initials
-qg_bg "$D/echo.out" ip netns exec "$QG_SRV" python3 -c '
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind((sys.argv[1], 443))
-print("ready", flush=True)
-while True:
-    d, peer = s.recvfrom(65535)
-    s.sendto(b"\xc0" + bytes(40), peer)
-' "$QG_SRV4"
+qg_bg "$D/echo.out" ip netns exec "$QG_SRV" python3 "$ROOT/tests/netns/udp443.py" echo "$QG_SRV4"
 
 RUN=""
 # direct: no diversion, the filter only routes

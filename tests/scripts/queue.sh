@@ -218,20 +218,7 @@ for mode in ipfrag2 multidisorder seqovl hostfakesplit; do
 done
 
 # QUIC: Initials to a UDP echo on the server's :443; blocked names' datagrams are dropped
-qg_bg "$QG_DIR/echo.out" ip netns exec "$QG_SRV" python3 -c '
-import select, socket, sys
-ss = []
-for a in sys.argv[1:]:
-    s = socket.socket(socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind((a, 443))
-    ss.append(s)
-print("ready", flush=True)
-while True:
-    for s in select.select(ss, [], [])[0]:
-        d, peer = s.recvfrom(65535)
-        print("got", len(d), peer[0], flush=True)
-        s.sendto(b"\xc0" + bytes(40), peer)
-' "$QG_SRV4" "$QG_SRV6"
+qg_bg "$QG_DIR/echo.out" ip netns exec "$QG_SRV" python3 "$ROOT/tests/netns/udp443.py" echo "$QG_SRV4" "$QG_SRV6"
 i=0; while [ $i -lt 50 ] && ! grep -qs ready "$QG_DIR/echo.out"; do sleep 0.1; i=$((i + 1)); done
 for fam in 4 6; do
     if [ $fam = 4 ]; then SRV=$QG_SRV4; else SRV=$QG_SRV6; fi

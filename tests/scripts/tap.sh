@@ -634,18 +634,7 @@ sleep 0.2
 # the keys of Chromium's own DCID; Chromium's net log (--log-net-log) shows whether it accepted a
 # CONNECTION_CLOSE frame, with which error and reason, and qorgau logs "enforced":"quic-close".
 quic_sink() { # ADDR...: a UDP socket on ADDR:443 that reads and drops everything
-    ip netns exec "$S" python3 -c '
-import select, socket, sys
-ss = []
-for a in sys.argv[1:]:
-    s = socket.socket(socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind((a, 443))
-    ss.append(s)
-print("ready", flush=True)
-while True:
-    for s in select.select(ss, [], [])[0]:
-        s.recv(65535)
-' "$@" >"$tmp/quic_sink.out" 2>&1 &
+    ip netns exec "$S" python3 "$(dirname "$CLIENT_PY")/udp443.py" sink "$@" >"$tmp/quic_sink.out" 2>&1 &
     pids="$pids $!"
     i=0
     while [ $i -lt 50 ] && ! grep -q ready "$tmp/quic_sink.out"; do sleep 0.1; i=$((i + 1)); done
