@@ -8,6 +8,9 @@
 #   package missing); without that permission such a suite fails. Appends "pass|skip|fail LABEL"
 #   to RESULTS, prints the seconds the suite took, and exits 0 for pass or skip, 1 for fail.
 set -u
+# Check's per-test default (4 s) is shorter than a busy CI disk makes some fsync-heavy tests; a
+# test that needs longer sets its own timeout, this only raises the floor for the others.
+export CK_DEFAULT_TIMEOUT="${CK_DEFAULT_TIMEOUT:-30}"
 results=$1 label=$2
 shift 2
 echo "== $label"
