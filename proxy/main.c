@@ -495,7 +495,12 @@ static int cmd_scan(int argc, char **argv)
     progress_start(label, stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0);
     uint64_t nfr = 0;
     while ((rc = capture_next(cap, &fr, err, sizeof(err))) == 1) {
-        engine_frame(e, link, fr.ts_us, fr.data, fr.caplen);
+        /* a frame of the mapped file stays valid: it is decoded a few frames ahead of its
+         * turn, so its flow state is fetched from memory while the frames before it are judged */
+        if (likely(capture_pcap_frame_kept(cap, &fr)))
+            engine_push(e, link, fr.ts_us, fr.data, fr.caplen);
+        else
+            engine_frame(e, link, fr.ts_us, fr.data, fr.caplen);
         if ((++nfr & 4095) == 0)
             progress_update(capture_pcap_offset(cap));
     }

@@ -42,6 +42,10 @@ struct capture_pcap {
     size_t off;       /* next record */
     uint32_t snaplen; /* pcap_snapshot(): larger records go to libpcap */
     bool nsec;
+    /* the mapping stays until capture_close(), also after libpcap takes over, so every frame
+     * read from it stays valid (capture_pcap_frame_kept()) */
+    const uint8_t *kept;
+    size_t kept_len;
 };
 
 static int cpcap_next_libpcap(struct capture_pcap *cp, struct capture_frame *fr, char *err,
@@ -68,8 +72,9 @@ static int cpcap_next_libpcap(struct capture_pcap *cp, struct capture_frame *fr,
 
 static void unmap(struct capture_pcap *cp)
 {
-    if (cp->map)
-        munmap((void *)(uintptr_t)cp->map, cp->map_len);
+    if (cp->kept)
+        munmap((void *)(uintptr_t)cp->kept, cp->kept_len);
+    cp->kept = NULL;
     cp->map = NULL;
 }
 
@@ -78,7 +83,7 @@ static int hand_to_libpcap(struct capture_pcap *cp, char *err, size_t errlen)
 {
     FILE *fp = pcap_file(cp->pc);
     off_t off = (off_t)cp->off;
-    unmap(cp);
+    cp->map = NULL; /* read no more, but kept mapped: the frames read from it stay valid */
     if (!fp || fseeko(fp, off, SEEK_SET) != 0) {
         snprintf(err, errlen, "capture: %s: cannot seek to offset %lld: %s", cp->path,
                  (long long)off, strerror(errno));
@@ -107,6 +112,11 @@ static int mapped_next(struct capture_pcap *cp, struct capture_frame *fr)
     int64_t sec = (int32_t)h[0], frac = (int32_t)h[1];
     fr->ts_us = (uint64_t)sec * 1000000u + (uint64_t)(cp->nsec ? frac / 1000 : frac);
     cp->off += PCAP_REC_HDR + (size_t)h[2];
+    /* The records are a chain of dependent loads (each header gives the next one's place):
+     * the next header and its frame's first bytes (link, IP, TCP headers) are fetched while
+     * the caller works on this one. A prefetch past the end of the mapping faults nothing. */
+    __builtin_prefetch(cp->map + cp->off);
+    __builtin_prefetch(cp->map + cp->off + 64);
     return 1;
 }
 
@@ -144,6 +154,13 @@ static int cpcap_linktype(const struct capture *c)
 {
     const struct capture_pcap *cp = (const struct capture_pcap *)c;
     return pcap_datalink(cp->pc);
+}
+
+bool capture_pcap_frame_kept(const struct capture *c, const struct capture_frame *fr)
+{
+    const struct capture_pcap *cp = (const struct capture_pcap *)c;
+    uintptr_t d = (uintptr_t)fr->data, k = (uintptr_t)cp->kept;
+    return cp->kept && d >= k && d - k <= cp->kept_len && fr->caplen <= cp->kept_len - (d - k);
 }
 
 uint64_t capture_pcap_offset(struct capture *c)
@@ -205,6 +222,8 @@ static void try_map(struct capture_pcap *cp, const char *path)
     (void)madvise(m, len, MADV_SEQUENTIAL);
     cp->map = b;
     cp->map_len = len;
+    cp->kept = b;
+    cp->kept_len = len;
     cp->off = PCAP_FILE_HDR;
     cp->snaplen = (uint32_t)snap;
     cp->nsec = magic == PCAP_MAGIC_NS;

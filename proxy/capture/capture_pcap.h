@@ -3,6 +3,7 @@
 #ifndef QG_CAPTURE_PCAP_H
 #define QG_CAPTURE_PCAP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,6 +17,11 @@
  * libpcap one frame per call. */
 int capture_pcap_next_batch(struct capture *c, struct capture_frame *fr, size_t max, char *err,
                             size_t errlen);
+
+/* Whether fr (from c, which must come from capture_pcap_open_file()) was read in place from the
+ * file's mapping: its bytes then stay valid until capture_close(c), not only until the next
+ * read (so a reader may look a few frames ahead). */
+bool capture_pcap_frame_kept(const struct capture *c, const struct capture_frame *fr);
 
 /* How far into the file c has read, in bytes (for progress lines); 0 if unknown. */
 uint64_t capture_pcap_offset(struct capture *c);

@@ -51,6 +51,22 @@ static bool st_held(const struct flow *f)
     return (f->a.state & ENGINE_ST_WATCH) && f->a.app != APP_UNKNOWN;
 }
 
+/* engine_push(): frames decoded this far ahead of the one handled; the flow record is
+ * prefetched half as far ahead (its index entry must have arrived to be read). */
+#define ENGINE_AHEAD 8
+#define ENGINE_RING  16 /* > ENGINE_AHEAD, a power of two */
+
+/* A frame pushed and decoded, waiting for its turn */
+struct engine_ahead {
+    struct pkt p;
+    enum decode_result r;
+    struct flowtab_hint h;
+    int link;
+    uint64_t ts_us;
+    const uint8_t *frame;
+    size_t caplen;
+};
+
 struct engine {
     struct engine_config cfg;
     const struct ruleset *rs;
@@ -89,6 +105,8 @@ struct engine {
     size_t last_payload_len;
     uint32_t last_seq;
     struct engine_stats st;
+    struct engine_ahead ring[ENGINE_RING]; /* engine_push(): frames [ahead_out, ahead_in) */
+    uint32_t ahead_in, ahead_out;
 };
 
 /* A QUIC flow in its handshake: the Initial keys of its first DCID (the client keeps them after
@@ -867,11 +885,13 @@ static bool receiver_drops(unsigned why)
     }
 }
 
-static void handle_packet(struct engine *e, struct pkt *p)
+/* h: p's flow key hashed ahead (engine_frames), or NULL to hash it here */
+static void handle_packet(struct engine *e, struct pkt *p, const struct flowtab_hint *h)
 {
     bool is_new;
     int dir;
-    struct flow *f = flowtab_get(e->ft, p, e->now_us, &is_new, &dir);
+    struct flow *f = h ? flowtab_get_hinted(e->ft, p, h, e->now_us, &is_new, &dir)
+                       : flowtab_get(e->ft, p, e->now_us, &is_new, &dir);
     if (!f)
         return;
     if (is_new) {
@@ -950,9 +970,12 @@ static void handle_packet(struct engine *e, struct pkt *p)
     }
 }
 
-void engine_frame(struct engine *e, int link, uint64_t ts_us, const uint8_t *frame, size_t caplen)
+/* The rest of engine_frame() once frame has been decoded into *p (decode_packet() result r;
+ * decoding is pure, so it may have been done ahead). h: p's flow key hashed ahead, or NULL. */
+static void frame_decoded(struct engine *e, int link, uint64_t ts_us, const uint8_t *frame,
+                          size_t caplen, struct pkt *p, enum decode_result r,
+                          const struct flowtab_hint *h)
 {
-    struct pkt p;
     e->st.frames++;
     e->st.bytes += caplen;
     e->now_us = ts_us;
@@ -960,22 +983,22 @@ void engine_frame(struct engine *e, int link, uint64_t ts_us, const uint8_t *fra
     e->last_set_aside = false;
     e->last_payload_len = 0;
 
-    enum decode_result r = decode_packet(link, frame, caplen, &p);
     e->st.decode[r]++;
     if (r == DECODE_FRAGMENT) {
         const uint8_t *dg;
         size_t dlen;
-        if (defrag_add(e->defrag, &p, ts_us, &dg, &dlen) != DEFRAG_DONE)
+        if (defrag_add(e->defrag, p, ts_us, &dg, &dlen) != DEFRAG_DONE)
             return;
-        r = decode_ip(dg, dlen, &p);
+        r = decode_ip(dg, dlen, p);
         if (r != DECODE_OK) {
             e->st.decode[r]++;
             return;
         }
+        h = NULL; /* a datagram of its own: hashed in the lookup */
     } else if (r != DECODE_OK) {
         return;
     }
-    if (unlikely(p.ipv6_bad_ext)) {
+    if (unlikely(p->ipv6_bad_ext)) {
         /* an extension chain Linux drops (T13): the server never reads this packet */
         e->st.ipv6_bad_ext++;
         e->last_set_aside = true;
@@ -991,10 +1014,59 @@ void engine_frame(struct engine *e, int link, uint64_t ts_us, const uint8_t *fra
     e->cur_link = link;
     e->cur_frame = frame;
     e->cur_frame_len = caplen;
-    e->last_payload_len = p.payload_len;
-    e->last_seq = p.seq;
-    handle_packet(e, &p);
+    e->last_payload_len = p->payload_len;
+    e->last_seq = p->seq;
+    handle_packet(e, p, h);
     e->cur_pkt = NULL;
+}
+
+void engine_frame(struct engine *e, int link, uint64_t ts_us, const uint8_t *frame, size_t caplen)
+{
+    if (unlikely(e->ahead_in != e->ahead_out))
+        engine_drain(e); /* frames pushed before this one go first */
+    struct pkt p;
+    enum decode_result r = decode_packet(link, frame, caplen, &p);
+    frame_decoded(e, link, ts_us, frame, caplen, &p, r, NULL);
+}
+
+static void look_ahead(const struct engine *e, struct engine_ahead *a);
+
+void engine_push(struct engine *e, int link, uint64_t ts_us, const uint8_t *frame, size_t caplen)
+{
+    const uint32_t m = ENGINE_RING - 1;
+    struct engine_ahead *a = &e->ring[e->ahead_in & m];
+    a->link = link;
+    a->ts_us = ts_us;
+    a->frame = frame;
+    a->caplen = caplen;
+    look_ahead(e, a);
+    e->ahead_in++;
+    if (e->ahead_in - e->ahead_out > ENGINE_AHEAD / 2) /* its index entry has had time */
+        flowtab_prefetch_flow(e->ft, &e->ring[(e->ahead_in - 1 - ENGINE_AHEAD / 2) & m].h);
+    if (e->ahead_in - e->ahead_out > ENGINE_AHEAD) {
+        struct engine_ahead *o = &e->ring[e->ahead_out++ & m];
+        frame_decoded(e, o->link, o->ts_us, o->frame, o->caplen, &o->p, o->r,
+                      o->r == DECODE_OK ? &o->h : NULL);
+    }
+}
+
+void engine_drain(struct engine *e)
+{
+    while (e->ahead_out != e->ahead_in) {
+        struct engine_ahead *o = &e->ring[e->ahead_out++ & (ENGINE_RING - 1)];
+        frame_decoded(e, o->link, o->ts_us, o->frame, o->caplen, &o->p, o->r,
+                      o->r == DECODE_OK ? &o->h : NULL);
+    }
+}
+
+/* Decodes a's frame, hashes its flow key and prefetches the key's index entry. */
+static void look_ahead(const struct engine *e, struct engine_ahead *a)
+{
+    a->r = decode_packet(a->link, a->frame, a->caplen, &a->p);
+    if (a->r == DECODE_OK && flowtab_hint(e->ft, &a->p, &a->h))
+        flowtab_prefetch_index(e->ft, &a->h);
+    else
+        a->h.valid = 0;
 }
 
 void engine_frame_info(const struct engine *e, struct engine_frame_info *fi)
@@ -1039,6 +1111,7 @@ bool engine_judge_now(struct engine *e, const void *handle, uint64_t flow_id)
 
 void engine_finish(struct engine *e)
 {
+    engine_drain(e);
     flowtab_flush(e->ft, flow_end, e);
 }
 

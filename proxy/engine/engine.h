@@ -98,6 +98,16 @@ void engine_set_policy(struct engine *e, const struct verdict_policy *pol);
 /* Feeds one captured frame of link type `link`. */
 void engine_frame(struct engine *e, int link, uint64_t ts_us, const uint8_t *frame, size_t caplen);
 
+/* Feeds a frame like engine_frame(), but a few frames ahead of its handling: it is decoded and
+ * its flow's index entry and record are prefetched now, and it is handled (decisions, events,
+ * counters as engine_frame() would give) when later pushes move it to the front, at the latest
+ * by engine_drain(), engine_frame() or engine_finish(). Its bytes must stay valid until then
+ * (capture_pcap_frame_kept()). engine_frame_info() describes the last frame handled. */
+void engine_push(struct engine *e, int link, uint64_t ts_us, const uint8_t *frame, size_t caplen);
+
+/* Handles every frame pushed and not yet handled, in order. */
+void engine_drain(struct engine *e);
+
 /* What engine_frame() made of the frame it handled last; queue mode holds, releases or drops
  * the packet by it (tap and scan do not ask). */
 struct engine_frame_info {
@@ -123,7 +133,8 @@ void engine_frame_info(const struct engine *e, struct engine_frame_info *fi);
  * when the flow is gone or already decided. */
 bool engine_judge_now(struct engine *e, const void *handle, uint64_t flow_id);
 
-/* Ends every flow still open (end of a capture file). */
+/* Handles the frames still pushed (engine_drain()), then ends every flow still open (end of a
+ * capture file). */
 void engine_finish(struct engine *e);
 
 /* Counters, summed. Names for the decode reasons come from decode_result_name(). */

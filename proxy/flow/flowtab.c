@@ -275,23 +275,70 @@ static struct flow *take_slot(struct flowtab *ft)
     return f;
 }
 
-struct flow *flowtab_get(struct flowtab *ft, const struct pkt *p, uint64_t now_us, bool *is_new,
-                         int *dir)
+bool flowtab_hint(const struct flowtab *ft, const struct pkt *p, struct flowtab_hint *h)
 {
-    ft->st.lookups++;
-    *is_new = false;
-    *dir = 0;
-    if (unlikely((p->l4proto != 6 && p->l4proto != 17) || p->frag)) {
-        ft->st.not_tcp_udp++;
-        return NULL;
-    }
+    h->valid = 0;
+    if (unlikely((p->l4proto != 6 && p->l4proto != 17) || p->frag))
+        return false;
     int c = memcmp(p->src, p->dst, 16);
     if (c == 0)
         c = (int)p->sport - (int)p->dport;
     int side = c <= 0 ? 0 : 1; /* canonical side of p's sender */
     const uint8_t *a0 = side ? p->dst : p->src, *a1 = side ? p->src : p->dst;
     uint16_t p0 = side ? p->dport : p->sport, p1 = side ? p->sport : p->dport;
-    uint32_t tag = key_hash(ft->seed, p->zone, p->ipver, p->l4proto, a0, a1, p0, p1);
+    h->tag = key_hash(ft->seed, p->zone, p->ipver, p->l4proto, a0, a1, p0, p1);
+    h->side = (uint8_t)side;
+    h->valid = 1;
+    return true;
+}
+
+void flowtab_prefetch_index(const struct flowtab *ft, const struct flowtab_hint *h)
+{
+    if (h->valid)
+        __builtin_prefetch(&ft->buckets[h->tag & ft->mask], 0, 3);
+}
+
+void flowtab_prefetch_flow(const struct flowtab *ft, const struct flowtab_hint *h)
+{
+    if (!h->valid)
+        return;
+    /* the first entry of the probe run with the tag: almost always the flow itself */
+    for (uint32_t i = h->tag & ft->mask, n = 0; n < 4; i = (i + 1) & ft->mask, n++) {
+        const struct fbucket *b = &ft->buckets[i];
+        if (!b->idx)
+            return;
+        if (b->tag == h->tag) {
+            const char *g = (const char *)&ft->pool[b->idx - 1];
+            __builtin_prefetch(g, 1, 3);
+            __builtin_prefetch(g + 64, 1, 3);
+            return;
+        }
+    }
+}
+
+struct flow *flowtab_get(struct flowtab *ft, const struct pkt *p, uint64_t now_us, bool *is_new,
+                         int *dir)
+{
+    struct flowtab_hint h;
+    (void)flowtab_hint(ft, p, &h);
+    return flowtab_get_hinted(ft, p, &h, now_us, is_new, dir);
+}
+
+struct flow *flowtab_get_hinted(struct flowtab *ft, const struct pkt *p,
+                                const struct flowtab_hint *h, uint64_t now_us, bool *is_new,
+                                int *dir)
+{
+    ft->st.lookups++;
+    *is_new = false;
+    *dir = 0;
+    if (unlikely(!h->valid)) {
+        ft->st.not_tcp_udp++;
+        return NULL;
+    }
+    int side = h->side; /* canonical side of p's sender */
+    const uint8_t *a0 = side ? p->dst : p->src, *a1 = side ? p->src : p->dst;
+    uint16_t p0 = side ? p->dport : p->sport, p1 = side ? p->sport : p->dport;
+    uint32_t tag = h->tag;
 
     struct flow *f = NULL;
     for (uint32_t i = tag & ft->mask;; i = (i + 1) & ft->mask) { /* load <= 1/2: ends */

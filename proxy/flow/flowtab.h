@@ -135,6 +135,30 @@ void flowtab_free(struct flowtab *ft);
 struct flow *flowtab_get(struct flowtab *ft, const struct pkt *p, uint64_t now_us, bool *is_new,
                          int *dir);
 
+/* A packet's flow key hashed ahead of its lookup (flowtab_hint), so a reader that decodes a
+ * few packets ahead can prefetch their index entries and flow records and hash each key once. */
+struct flowtab_hint {
+    uint32_t tag;  /* the key's hash */
+    uint8_t side;  /* canonical side of the packet's sender */
+    uint8_t valid; /* 0: not a TCP/UDP packet (flowtab_get would refuse it) */
+};
+
+/* Fills h for p (a decoded packet); returns h->valid. Pure: reads nothing of the table but its
+ * seed, so h stays right while the table changes. */
+bool flowtab_hint(const struct flowtab *ft, const struct pkt *p, struct flowtab_hint *h);
+
+/* Prefetches the index entry of h (a hint only: no effect on results). */
+void flowtab_prefetch_index(const struct flowtab *ft, const struct flowtab_hint *h);
+
+/* Reads the index entry of h (prefetched before, ideally) and prefetches the flow record its
+ * tag leads to, both cache lines (a hint only: no effect on results). */
+void flowtab_prefetch_flow(const struct flowtab *ft, const struct flowtab_hint *h);
+
+/* flowtab_get() with the key hash of h, which flowtab_hint() made from the same p on ft. */
+struct flow *flowtab_get_hinted(struct flowtab *ft, const struct pkt *p,
+                                const struct flowtab_hint *h, uint64_t now_us, bool *is_new,
+                                int *dir);
+
 /* Incremental expiry: looks at the next slice of the pool (a clock hand over the slots used so
  * far, never past their high-water mark) and, for each flow there idle past its timeout at
  * now_us, calls cb then recycles it. The slice is max(1024, max_flows / 64) slots, or more when

@@ -210,6 +210,50 @@ START_TEST(caplen_over_snaplen)
 }
 END_TEST
 
+/* capture_pcap_frame_kept(): frames read from the mapping stay valid until capture_close(),
+ * also after a record handed the rest of the file to libpcap; libpcap's frames are not kept. */
+START_TEST(mapped_frames_kept)
+{
+    char err[256];
+    struct rec recs[3] = { RECS[0], RECS[1], { 1700000003, 0, 3000, 3000, 0x40 } };
+    write_file(0xa1b2c3d4, false, 2000, recs, 3, 0);
+    struct capture *c = capture_pcap_open_file(g_path, err, sizeof(err));
+    ck_assert_ptr_nonnull(c);
+    struct capture_frame kept[2], fr;
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(capture_next(c, &kept[i], err, sizeof(err)), 1);
+        ck_assert(capture_pcap_frame_kept(c, &kept[i]));
+    }
+    int rc;
+    size_t more = 0;
+    while ((rc = capture_next(c, &fr, err, sizeof(err))) == 1) { /* libpcap reads the rest */
+        ck_assert(!capture_pcap_frame_kept(c, &fr));
+        more++;
+    }
+    ck_assert_uint_le(more, 1);
+    for (int i = 0; i < 2; i++) { /* still readable, still kept */
+        ck_assert(capture_pcap_frame_kept(c, &kept[i]));
+        for (uint32_t j = 0; j < kept[i].caplen; j++)
+            ck_assert_uint_eq(kept[i].data[j], (uint8_t)(recs[i].fill + j));
+    }
+    struct capture_frame outside = { .data = (const uint8_t *)err, .caplen = 1 };
+    ck_assert(!capture_pcap_frame_kept(c, &outside));
+    capture_close(c);
+
+    write_file(0xa1b2c3d4, true, 65535, RECS, 4, 0); /* other byte order: libpcap reads it all */
+    c = capture_pcap_open_file(g_path, err, sizeof(err));
+    ck_assert_ptr_nonnull(c);
+    size_t n = 0;
+    while (capture_next(c, &fr, err, sizeof(err)) == 1) {
+        ck_assert(!capture_pcap_frame_kept(c, &fr));
+        n++;
+    }
+    ck_assert_uint_eq(n, 4);
+    capture_close(c);
+    unlink(g_path);
+}
+END_TEST
+
 START_TEST(not_a_capture)
 {
     char err[256];
@@ -236,6 +280,7 @@ static Suite *capture_pcap_suite(void)
     tcase_add_test(tc, other_byte_order_and_nanoseconds);
     tcase_add_test(tc, truncated_files);
     tcase_add_test(tc, caplen_over_snaplen);
+    tcase_add_test(tc, mapped_frames_kept);
     tcase_add_test(tc, not_a_capture);
     suite_add_tcase(s, tc);
     return s;

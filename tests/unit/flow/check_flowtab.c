@@ -631,6 +631,66 @@ START_TEST(index_churn)
 }
 END_TEST
 
+/* Hints made ahead (as engine_push() makes them, 8 packets before the lookup) while the index
+ * grows and flows are evicted in between: a hinted lookup finds what flowtab_get() finds. */
+START_TEST(hinted_lookup)
+{
+    enum { MAX = 3000, N = 12000, AHEAD = 8 };
+    struct flowtab *ft = mk(MAX, NULL, NULL, NULL);
+    static struct pkt ps[N];
+    static struct flowtab_hint hs[N];
+    bool is_new;
+    int dir;
+    for (uint32_t i = 0; i < N; i++) {
+        uint32_t k = i % 2 ? i / 2 : (i * 7919u) % (N / 2); /* new keys and keys seen before */
+        ps[i] = mkpkt(k & 1 ? 6 : 4, k & 2 ? 17 : 6, "\x01", (uint16_t)(1024 + k % 50000), "\x02",
+                      443, 0, 1);
+        ps[i].src[9] = (uint8_t)(k >> 16);
+        if (i % 3 == 0) {
+            struct pkt r = rev(&ps[i], 0, 1);
+            ps[i] = r;
+        }
+    }
+    for (uint32_t i = 0; i < N + AHEAD; i++) {
+        if (i < N) {
+            ck_assert(flowtab_hint(ft, &ps[i], &hs[i]));
+            flowtab_prefetch_index(ft, &hs[i]);
+        }
+        if (i >= AHEAD / 2 && i - AHEAD / 2 < N)
+            flowtab_prefetch_flow(ft, &hs[i - AHEAD / 2]);
+        if (i < AHEAD)
+            continue;
+        uint32_t j = i - AHEAD;
+        struct flow *f = flowtab_get_hinted(ft, &ps[j], &hs[j], j, &is_new, &dir);
+        ck_assert_ptr_nonnull(f);
+        int dir2;
+        ck_assert_ptr_eq(flowtab_get(ft, &ps[j], j, &is_new, &dir2), f);
+        ck_assert(!is_new);
+        ck_assert_int_eq(dir2, dir);
+        ck_assert_int_eq(flowtab_client_port(f) == ps[j].sport, dir == 0);
+    }
+    struct flowtab_stats st;
+    flowtab_get_stats(ft, &st);
+    ck_assert_uint_eq(st.active, MAX);
+    ck_assert_uint_gt(st.evicted_full, 0);
+
+    /* not TCP/UDP, or a fragment: no valid hint, refused like flowtab_get() refuses it */
+    struct pkt icmp = mkpkt(4, 1, "\x01", 0, "\x02", 0, 0, 0);
+    struct pkt frag = mkpkt(4, 6, "\x01", 1, "\x02", 2, 0, 0);
+    frag.frag = true;
+    struct flowtab_hint h;
+    ck_assert(!flowtab_hint(ft, &icmp, &h));
+    flowtab_prefetch_index(ft, &h);
+    flowtab_prefetch_flow(ft, &h);
+    ck_assert_ptr_null(flowtab_get_hinted(ft, &icmp, &h, N, &is_new, &dir));
+    ck_assert(!flowtab_hint(ft, &frag, &h));
+    ck_assert_ptr_null(flowtab_get_hinted(ft, &frag, &h, N, &is_new, &dir));
+    flowtab_get_stats(ft, &st);
+    ck_assert_uint_eq(st.not_tcp_udp, 2);
+    flowtab_free(ft);
+}
+END_TEST
+
 /* Equal inner 5-tuples behind different VLANs / tunnels (pkt.zone) are different flows; both
  * directions in one zone are one flow. */
 START_TEST(zone_in_key)
@@ -684,6 +744,7 @@ static Suite *flowtab_suite(void)
     tcase_add_test(tc, reuse_new_connection);
     tcase_add_test(tc, many_flows);
     tcase_add_test(tc, index_churn);
+    tcase_add_test(tc, hinted_lookup);
     suite_add_tcase(s, tc);
     return s;
 }
