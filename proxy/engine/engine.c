@@ -1059,14 +1059,17 @@ void engine_drain(struct engine *e)
     }
 }
 
-/* Decodes a's frame, hashes its flow key and prefetches the key's index entry. */
+/* Decodes a's frame, hashes its flow key and prefetches the key's index entry and its source's
+ * checksum policy entry. */
 static void look_ahead(const struct engine *e, struct engine_ahead *a)
 {
     a->r = decode_packet(a->link, a->frame, a->caplen, &a->p);
-    if (a->r == DECODE_OK && flowtab_hint(e->ft, &a->p, &a->h))
+    if (a->r == DECODE_OK && flowtab_hint(e->ft, &a->p, &a->h)) {
         flowtab_prefetch_index(e->ft, &a->h);
-    else
+        csumpol_prefetch(e->cp, &a->p); /* needed if the flow is still being judged */
+    } else {
         a->h.valid = 0;
+    }
 }
 
 void engine_frame_info(const struct engine *e, struct engine_frame_info *fi)

@@ -63,13 +63,18 @@ static bool src_is(const struct src *s, const struct pkt *p)
  * still learning, else of one in "ignore" (it learns again, and its unfinished checksums are
  * taken meanwhile), else of a verified one (the hand rotates): a flood of new sources cannot
  * single out a verified host and make it learn again. */
-static struct src *src_get(struct csumpol *cp, const struct pkt *p)
+static struct src *set_of(const struct csumpol *cp, const struct pkt *p)
 {
     uint64_t w[2];
     memcpy(w, p->src, 16);
     uint64_t h = (cp->seed ^ w[0] ^ (uint64_t)p->zone << 8 ^ p->ipver) * 0x9e3779b97f4a7c15ull;
     h = (h ^ w[1] ^ (h >> 29)) * 0xff51afd7ed558ccdull;
-    struct src *set = &cp->tab[((uint32_t)(h >> 40) & (CSUMPOL_SLOTS / WAYS - 1)) * WAYS];
+    return &cp->tab[((uint32_t)(h >> 40) & (CSUMPOL_SLOTS / WAYS - 1)) * WAYS];
+}
+
+static struct src *src_get(struct csumpol *cp, const struct pkt *p)
+{
+    struct src *set = set_of(cp, p);
     struct src *victim = NULL;
     int vrank = 99;
     for (int i = 0; i < WAYS; i++) {
@@ -99,6 +104,15 @@ static bool take(struct csumpol *cp, struct pkt *p)
     p->l4_csum_ok = true;
     cp->st.accepted++;
     return true;
+}
+
+void csumpol_prefetch(const struct csumpol *cp, const struct pkt *p)
+{
+    if (cp->mode != CSUMPOL_AUTO || p->l4_csum_ok || !p->l4)
+        return;
+    const char *set = (const char *)set_of(cp, p);
+    __builtin_prefetch(set);
+    __builtin_prefetch(set + sizeof(struct src) * WAYS - 1);
 }
 
 bool csumpol_apply(struct csumpol *cp, struct pkt *p)

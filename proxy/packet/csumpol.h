@@ -61,6 +61,10 @@ void csumpol_free(struct csumpol *cp);
  * policy (counted in accepted). */
 bool csumpol_apply(struct csumpol *cp, struct pkt *p);
 
+/* Prefetches what csumpol_apply() will read for p (the set of its source, in auto mode): a
+ * hint for a reader that decodes packets ahead, no effect on results. */
+void csumpol_prefetch(const struct csumpol *cp, const struct pkt *p);
+
 /* "verify", "ignore", "auto"; csumpol_parse returns the mode or -1. */
 const char *csumpol_mode_name(enum csumpol_mode m);
 int csumpol_parse(const char *s);
