@@ -189,6 +189,35 @@ START_TEST(auto_flood_keeps_verified)
 }
 END_TEST
 
+/* csumpol_prefetch() is a hint: in every mode (verify and ignore keep no table) the policy
+ * answers as it would without it. */
+START_TEST(prefetch_is_a_hint)
+{
+    static const enum csumpol_mode modes[] = { CSUMPOL_VERIFY, CSUMPOL_IGNORE, CSUMPOL_AUTO };
+    static const enum shape shapes[] = { GOOD, OFFLOAD, BAD, OFFLOAD, OFFLOAD, BAD, GOOD };
+    for (size_t m = 0; m < 3; m++) {
+        struct csumpol *a = csumpol_new(modes[m]), *b = csumpol_new(modes[m]);
+        ck_assert_ptr_nonnull(a);
+        ck_assert_ptr_nonnull(b);
+        for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+            uint8_t ba[128], bb[128];
+            struct pkt pa, pb;
+            mk(ba, i % 2 ? CLI : CLI2, shapes[i], (uint32_t)i, &pa);
+            mk(bb, i % 2 ? CLI : CLI2, shapes[i], (uint32_t)i, &pb);
+            csumpol_prefetch(a, &pa);
+            ck_assert_int_eq(csumpol_apply(a, &pa), csumpol_apply(b, &pb));
+            ck_assert_int_eq(pa.l4_csum_ok, pb.l4_csum_ok);
+        }
+        struct csumpol_stats sa, sb;
+        csumpol_get_stats(a, &sa);
+        csumpol_get_stats(b, &sb);
+        ck_assert(memcmp(&sa, &sb, sizeof sa) == 0);
+        csumpol_free(a);
+        csumpol_free(b);
+    }
+}
+END_TEST
+
 START_TEST(names)
 {
     ck_assert_int_eq(csumpol_parse("verify"), CSUMPOL_VERIFY);
@@ -210,6 +239,7 @@ static Suite *csumpol_suite(void)
     tcase_add_test(tc, auto_fake_among_good);
     tcase_add_test(tc, auto_consistent_bad);
     tcase_add_test(tc, auto_flood_keeps_verified);
+    tcase_add_test(tc, prefetch_is_a_hint);
     tcase_add_test(tc, names);
     suite_add_tcase(s, tc);
     return s;
