@@ -885,7 +885,7 @@ static bool receiver_drops(unsigned why)
     }
 }
 
-/* h: p's flow key hashed ahead (engine_frames), or NULL to hash it here */
+/* h: p's flow key hashed ahead (engine_push), or NULL to hash it here */
 static void handle_packet(struct engine *e, struct pkt *p, const struct flowtab_hint *h)
 {
     bool is_new;

@@ -938,17 +938,30 @@ const char *decode_result_name(enum decode_result r)
 }
 
 /* Writes v (< 100000) in decimal at out, no terminator; returns the digits written. */
-static size_t put_dec(char *out, unsigned v)
+/* "00" to "99": two digits per division */
+static const char DEC2[201] = "00010203040506070809101112131415161718192021222324"
+                              "25262728293031323334353637383940414243444546474849"
+                              "50515253545556575859606162636465666768697071727374"
+                              "75767778798081828384858687888990919293949596979899";
+
+static size_t put_dec(char *out, unsigned v) /* v <= 65535 */
 {
-    char t[5];
-    size_t k = 0, n = 0;
-    do {
-        t[k++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (k)
-        out[n++] = t[--k];
-    return n;
+    char t[6];
+    size_t i = sizeof(t);
+    while (v >= 100) {
+        unsigned q = v / 100;
+        i -= 2;
+        memcpy(t + i, DEC2 + 2 * (v - 100 * q), 2);
+        v = q;
+    }
+    if (v >= 10) {
+        i -= 2;
+        memcpy(t + i, DEC2 + 2 * v, 2);
+    } else {
+        t[--i] = (char)('0' + v);
+    }
+    memcpy(out, t + i, sizeof(t) - i);
+    return sizeof(t) - i;
 }
 
 /* "[a:b::c]:port" as inet_ntop() + "[%s]:%u" write it (RFC 5952: lowercase, no leading zeros,

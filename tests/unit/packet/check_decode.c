@@ -799,6 +799,15 @@ START_TEST(names_and_endpoints)
         snprintf(want, sizeof want, "[%s]:%u", ip, (unsigned)port);
         ck_assert_str_eq(decode_fmt_endpoint(a6, 6, port, buf, sizeof buf), want);
     }
+    /* IPv4: every port, every byte value in every position */
+    for (uint32_t port = 0; port <= 0xffff; port++) {
+        uint8_t a[16] = { (uint8_t)port, (uint8_t)(port >> 8), (uint8_t)(port * 7),
+                          (uint8_t)(255 - port) };
+        char ip[INET_ADDRSTRLEN], want[64];
+        ck_assert_ptr_nonnull(inet_ntop(AF_INET, a, ip, sizeof ip));
+        snprintf(want, sizeof want, "%s:%u", ip, (unsigned)port);
+        ck_assert_str_eq(decode_fmt_endpoint(a, 4, (uint16_t)port, buf, sizeof buf), want);
+    }
 }
 END_TEST
 
