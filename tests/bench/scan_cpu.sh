@@ -1,11 +1,13 @@
 #!/bin/sh
 # scan_cpu.sh - CPU time (perf task-clock) of the no-op loop, `qorgau scan --rules` and
 # `qorgau scan --image` over one of run.sh's captures, interleaved round by round so that the
-# load of other jobs falls on all alike; prints the least of each and its ratio to the no-op.
+# load of other jobs falls on all alike; prints the least and the median of each and their
+# ratios to the no-op's.
 #
 # Usage: sh tests/bench/scan_cpu.sh NAME [ROUNDS [OTHER_QORGAU]]
 #   NAME: a capture run.sh made in $QG_BENCH_DIR (build/bench): NAME.pcap, NAME.rules, NAME.img
-#   OTHER_QORGAU: a second binary timed with --rules too (an older build, for before/after)
+#   OTHER_QORGAU: a second binary timed with --rules and --image too (an older build, for
+#   before/after)
 # Env: QG_BIN (build/qorgau), QG_TOOLS (build/tools), QG_BENCH_DIR (build/bench). Needs perf.
 set -u
 name=$1
@@ -21,7 +23,7 @@ done
 out=$(mktemp) || exit 2
 trap 'rm -f "$out"' EXIT
 progs="noop rules image"
-[ -n "$other" ] && progs="noop other rules image"
+[ -n "$other" ] && progs="noop other other_image rules image"
 r=0
 while [ "$r" -lt "$rounds" ]; do
     r=$((r + 1))
@@ -29,15 +31,27 @@ while [ "$r" -lt "$rounds" ]; do
         case $k in
         noop) set -- "$TOOLS/pcapnoop" "$DIR/$name.pcap" ;;
         other) set -- "$other" scan --rules "$DIR/$name.rules" "$DIR/$name.pcap" ;;
+        other_image) set -- "$other" scan --image "$DIR/$name.img" "$DIR/$name.pcap" ;;
         rules) set -- "$BIN" scan --rules "$DIR/$name.rules" "$DIR/$name.pcap" ;;
         image) set -- "$BIN" scan --image "$DIR/$name.img" "$DIR/$name.pcap" ;;
         esac
         perf stat -x, -e task-clock "$@" 2>&1 >/dev/null | awk -F, -v k="$k" '/task-clock/ { print k, $1 }' >>"$out"
     done
 done
-awk -v name="$name" -v n="$rounds" '{ if (!($1 in m) || $2 < m[$1]) m[$1] = $2 }
+for k in $progs; do
+    awk -v k="$k" '$1 == k { print $2 }' "$out" | sort -n |
+        awk -v k="$k" '{ a[NR] = $1 } END { print k, a[1], a[int((NR + 1) / 2)] }'
+done | awk -v name="$name" -v n="$rounds" '{ lo[$1] = $2; md[$1] = $3 }
+function show(label, k) {
+    printf "; %s %.0f ms (%.1fx), median %.0f ms (%.1fx)", label, lo[k], lo[k] / lo["noop"], md[k], md[k] / md["noop"]
+}
 END {
-    printf "%s, least CPU of %d rounds: pcapnoop %.0f ms", name, n, m["noop"]
-    if ("other" in m) printf "; other --rules %.0f ms (%.1fx)", m["other"], m["other"] / m["noop"]
-    printf "; --rules %.0f ms (%.1fx); --image %.0f ms (%.1fx)\n", m["rules"], m["rules"] / m["noop"], m["image"], m["image"] / m["noop"]
-}' "$out"
+    printf "%s, least CPU of %d rounds: pcapnoop %.0f ms (median %.0f ms)", name, n, lo["noop"], md["noop"]
+    if ("other" in lo) {
+        show("other --rules", "other")
+        show("other --image", "other_image")
+    }
+    show("--rules", "rules")
+    show("--image", "image")
+    printf "\n"
+}'
