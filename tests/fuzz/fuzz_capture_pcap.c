@@ -1,6 +1,7 @@
 /* fuzz_capture_pcap.c - libFuzzer target for the pcap file reader (proxy/capture/capture_pcap.c):
  * the input is written to a memory file and read to its end, frame by frame, through the same
- * path `qorgau scan` uses (mapped for host-order classic pcap, libpcap otherwise). */
+ * path `qorgau scan` uses (mapped for host-order classic pcap, libpcap otherwise). Frames read
+ * in place (capture_pcap_frame_kept) are read again at the end: they must still be mapped. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 
 #include "proxy/capture/capture.h"
+#include "proxy/capture/capture_pcap.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -24,11 +26,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
     struct capture *c = capture_pcap_open_file(path, err, sizeof(err));
     if (c) {
-        struct capture_frame fr;
+        struct capture_frame fr, kept[8];
+        size_t nk = 0;
         volatile uint8_t sink = 0;
-        while (capture_next(c, &fr, err, sizeof(err)) == 1)
+        while (capture_next(c, &fr, err, sizeof(err)) == 1) {
             if (fr.caplen)
                 sink ^= fr.data[fr.caplen - 1];
+            if (nk < 8 && fr.caplen && capture_pcap_frame_kept(c, &fr))
+                kept[nk++] = fr;
+        }
+        for (size_t i = 0; i < nk; i++) /* still mapped after the end (and any hand-over) */
+            sink ^= kept[i].data[0] ^ kept[i].data[kept[i].caplen - 1];
         (void)sink;
         capture_close(c);
     }
