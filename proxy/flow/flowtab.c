@@ -10,6 +10,7 @@
  * hnext is the link (index + 1, 0 = end). */
 #include "proxy/flow/flowtab.h"
 
+#include <endian.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -275,12 +276,34 @@ static struct flow *take_slot(struct flowtab *ft)
     return f;
 }
 
+/* memcmp(a, b, 16) < 0, == 0, > 0 as -1, 0, 1, in two 64-bit compares instead of a call */
+static int addr_cmp(const uint8_t a[16], const uint8_t b[16])
+{
+    uint64_t x[2], y[2];
+    memcpy(x, a, 16);
+    memcpy(y, b, 16);
+    for (int i = 0; i < 2; i++) {
+        uint64_t u = be64toh(x[i]), v = be64toh(y[i]); /* the first byte most significant */
+        if (u != v)
+            return u < v ? -1 : 1;
+    }
+    return 0;
+}
+
+static bool addr_eq(const uint8_t a[16], const uint8_t b[16])
+{
+    uint64_t x[2], y[2];
+    memcpy(x, a, 16);
+    memcpy(y, b, 16);
+    return ((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0;
+}
+
 bool flowtab_hint(const struct flowtab *ft, const struct pkt *p, struct flowtab_hint *h)
 {
     h->valid = 0;
     if (unlikely((p->l4proto != 6 && p->l4proto != 17) || p->frag))
         return false;
-    int c = memcmp(p->src, p->dst, 16);
+    int c = addr_cmp(p->src, p->dst);
     if (c == 0)
         c = (int)p->sport - (int)p->dport;
     int side = c <= 0 ? 0 : 1; /* canonical side of p's sender */
@@ -349,8 +372,7 @@ struct flow *flowtab_get_hinted(struct flowtab *ft, const struct pkt *p,
             continue;
         struct flow *g = &ft->pool[b->idx - 1];
         if (g->port[0] == p0 && g->port[1] == p1 && g->proto == p->l4proto && g->zone == p->zone &&
-            g->ipver == p->ipver && memcmp(g->addr[0], a0, 16) == 0 &&
-            memcmp(g->addr[1], a1, 16) == 0) {
+            g->ipver == p->ipver && addr_eq(g->addr[0], a0) && addr_eq(g->addr[1], a1)) {
             f = g;
             break;
         }
