@@ -788,6 +788,7 @@ static int q_open(const struct settings *cfg, struct daemon_ctx *d, void **state
 
     struct engine_config ec;
     blocknote_engine_config(cfg, &ec);
+    ec.synack_unseen = true; /* deploy/iptables-queue.rules keep the handshake in the kernel */
     ec.tariff = d->tariff;
     ec.policy.notice_url = nt->cfg.url;
 
