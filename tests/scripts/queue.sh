@@ -268,16 +268,25 @@ expect_match "block decisions logged with their enforcement" \
     '"enforced":"drop".*"enforced":"drop\+notice\+reset".*"enforced":"drop\+reset"'
 
 # the counters on the stats line: packets held and released, blocks, decoys, flows watched and
-# the kernel's view of the queues: a ClientHello sent one byte every 50 ms is held (never 200 ms
-# without a new byte), so its packets wait in the kernel's queue until queue.hold_timeout
-qg_bg "$QG_DIR/stall.out" ip netns exec "$QG_CLI" python3 "$CLIENT_PY" bytewise allowed.test "$QG_SRV4" 443 0.05
-stall_pid=$QG_LAST_PID
-sleep 1.8
+# the kernel's view of the queues: the first piece of a ClientHello sent in pieces 4 s apart is
+# held until its retransmissions (held too) stall - about 0.8 s -, waiting in the kernel's
+# queue; three such clients 0.4 s apart keep a packet waiting for 1.6 s, while the worker reads
+# the queue's figures about once a second: some stats line written meanwhile shows it
+n0=$(grep -c '"msg":"stats"' "$QG_DIR/qorgau.out")
+stall_pids=""
+for i in 1 2 3; do
+    qg_bg "$QG_DIR/stall$i.out" ip netns exec "$QG_CLI" python3 "$CLIENT_PY" slow allowed.test "$QG_SRV4" 443 3 4
+    stall_pids="$stall_pids $QG_LAST_PID"
+    sleep 0.4
+done
+sleep 1.5
 st=$(grep '"msg":"stats"' "$QG_DIR/qorgau.out" | tail -n 1)
-for k in queue.held queue.released queue.blocks queue.decoys queue.injected queue.watched queue.kernel_waiting; do
+for k in queue.held queue.released queue.blocks queue.decoys queue.injected queue.watched; do
     expect "stats: $k counted" "$(printf '%s' "$st" | grep -Eo "\"$k\":[0-9]+" | grep -Evc ':0$')" "1"
 done
-qg_stop "$stall_pid"
+kw=$(grep '"msg":"stats"' "$QG_DIR/qorgau.out" | tail -n +$((n0 + 1)) | grep -Eo '"queue.kernel_waiting":[0-9]+' | grep -Evc ':0$')
+expect "stats: queue.kernel_waiting counted (a held packet waiting in the kernel)" "$([ "$kw" -gt 0 ] && echo yes)" "yes"
+for p in $stall_pids; do qg_stop "$p"; done
 
 # fail-open: the daemon stopped, --queue-bypass lets flows through unjudged
 qg_stop "$QPID"
