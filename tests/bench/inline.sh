@@ -10,7 +10,8 @@
 #        QG_BENCH_QUIC (200 timed QUIC Initials)  QG_BENCH_ROWS (every row: "direct qorgau
 #        qorgau_r qorgau_q haproxy nginx"; direct always runs, the others' added CPU is over it)
 #        QG_BENCH_Q0_BIN, QG_BENCH_Q0_RULES: a second queue-mode row, qorgau_q0 (before qorgau_q),
-#        with another binary and iptables rule set - a baseline measured in the same run
+#        with another binary and iptables rule set - a baseline measured in the same run;
+#        QG_BENCH_Q_RULES: qorgau_q's rule set (deploy/iptables-queue.rules)
 #
 # For every proxy, with utime+stime of all its processes read from /proc/PID/stat around each
 # step (the proxy's own CPU, not the client's or the server's):
@@ -420,7 +421,7 @@ fi
 # qorgau queue mode: the filter routes, the first packets of each flow go through NFQUEUE
 # (deploy/iptables-queue.rules, 2 queues for the 2 workers), the rest stays in the kernel
 if want qorgau_q; then
-divert queue
+divert queue "${QG_BENCH_Q_RULES:-}"
 qg_bg "$D/qorgau_q.out" ip netns exec "$QG_FLT" "$BIN" run -c "$D/qorgau_q.conf" --foreground
 qpid=$QG_LAST_PID
 if qg_wait_verdict "$BIN" "$D/qorgau_q.conf" "$B" block; then
