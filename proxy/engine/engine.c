@@ -173,8 +173,8 @@ static void emit(struct engine *e, struct flow *f, const struct inspect_request 
     ev.frame = e->cur_pkt ? e->cur_frame : NULL;
     ev.frame_len = e->cur_pkt ? e->cur_frame_len : 0;
     if (f->proto == IPPROTO_TCP) {
-        ev.seq_known = (f->tcp.fl & TCPREASM_S_SEQ) && ((f->tcp.fl & TCPREASM_S_SRV_SEQ) ||
-                                                        (f->tcp.fl2 & TCPREASM_S2_SRV_GUESS));
+        ev.seq_known = (f->tcp.fl & TCPREASM_S_SEQ) &&
+                       ((f->tcp.fl & TCPREASM_S_SRV_SEQ) || (f->tcp.fl2 & TCPREASM_S2_SRV_GUESS));
         ev.cli_next_seq = f->tcp.nxt;
         ev.srv_next_seq = f->tcp.srv_nxt;
         /* A forged reset must carry the server's rcv_nxt exactly (RFC 5961). tcpreasm's nxt
