@@ -403,36 +403,25 @@ fi
 qg_stop "$qpid"
 fi
 
-# a baseline queue-mode row: another binary and rule set (QG_BENCH_Q0_BIN, QG_BENCH_Q0_RULES)
-if [ -n "${QG_BENCH_Q0_BIN:-}" ]; then
-divert queue "${QG_BENCH_Q0_RULES:-}"
-qg_bg "$D/qorgau_q0.out" ip netns exec "$QG_FLT" "$QG_BENCH_Q0_BIN" run -c "$D/qorgau_q.conf" --foreground
-qpid=$QG_LAST_PID
-if qg_wait_verdict "$QG_BENCH_Q0_BIN" "$D/qorgau_q.conf" "$B" block; then
-    PIDS=$(proxy_pids "$qpid")
-    bench qorgau_q0
-    RUN="$RUN qorgau_q0"
-else
-    echo "bench inline: qorgau (queue, baseline) did not start:"; tail -n 20 "$D/qorgau_q0.out"
-fi
-qg_stop "$qpid"
-fi
-
-# qorgau queue mode: the filter routes, the first packets of each flow go through NFQUEUE
-# (deploy/iptables-queue.rules, 2 queues for the 2 workers), the rest stays in the kernel
-if want qorgau_q; then
-divert queue "${QG_BENCH_Q_RULES:-}"
-qg_bg "$D/qorgau_q.out" ip netns exec "$QG_FLT" "$BIN" run -c "$D/qorgau_q.conf" --foreground
-qpid=$QG_LAST_PID
-if qg_wait_verdict "$BIN" "$D/qorgau_q.conf" "$B" block; then
-    PIDS=$(proxy_pids "$qpid")
-    bench qorgau_q
-    RUN="$RUN qorgau_q"
-else
-    echo "bench inline: qorgau (queue) did not start:"; tail -n 20 "$D/qorgau_q.out"
-fi
-qg_stop "$qpid"
-fi
+# queue_row NAME BIN RULES: qorgau in queue mode - the filter routes, the first packets of each
+# flow go through NFQUEUE (RULES, default deploy/iptables-queue.rules: 2 queues for the 2
+# workers), the rest stays in the kernel
+queue_row() {
+    divert queue "$3"
+    qg_bg "$D/$1.out" ip netns exec "$QG_FLT" "$2" run -c "$D/qorgau_q.conf" --foreground
+    qpid=$QG_LAST_PID
+    if qg_wait_verdict "$2" "$D/qorgau_q.conf" "$B" block; then
+        PIDS=$(proxy_pids "$qpid")
+        bench "$1"
+        RUN="$RUN $1"
+    else
+        echo "bench inline: qorgau ($1) did not start:"; tail -n 20 "$D/$1.out"
+    fi
+    qg_stop "$qpid"
+}
+# a baseline queue-mode row first: another binary and rule set (QG_BENCH_Q0_BIN, _RULES)
+[ -n "${QG_BENCH_Q0_BIN:-}" ] && queue_row qorgau_q0 "$QG_BENCH_Q0_BIN" "${QG_BENCH_Q0_RULES:-}"
+want qorgau_q && queue_row qorgau_q "$BIN" "${QG_BENCH_Q_RULES:-}"
 
 # haproxy (REDIRECT)
 if ! want haproxy; then

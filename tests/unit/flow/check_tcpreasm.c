@@ -873,20 +873,13 @@ END_TEST
 /* The client's SYN (timestamps 500, Fast Open cookie and data when data), in queue mode. */
 static unsigned unseen_syn(struct conv *c, uint32_t isn, const void *data, size_t n)
 {
-    struct pkt p;
-    memset(&p, 0, sizeof p);
-    p.ipver = 4;
-    p.l4proto = 6;
+    struct pkt p = cpkt(c, 0, data, n, TCPF_SYN);
     p.seq = isn;
-    p.tcp_flags = TCPF_SYN;
-    p.win = 64240;
+    p.ack = 0;
     p.has_ts = true;
     p.tsval = 500;
     p.has_fastopen = data != NULL;
     p.fastopen_cookie_len = data ? 8 : 0;
-    p.payload = data;
-    p.payload_len = n;
-    p.l4_csum_ok = true;
     return csend(c, &p);
 }
 
