@@ -175,8 +175,14 @@ for fam in 4 6; do
         expect "v$fam $fool decoy naming an allowed site, then the blocked hello -> reset" \
             "$(cl python3 "$CLIENT_PY" desync $fool allowed.test blocked.test "$SRV" 443)" "reset"
     done
+    # data on a SYN (TCP Fast Open, cookie and all): queued like any payload, and dropped - the
+    # handshake passes in the kernel, but nothing would show whether the server took the data
+    expect "v$fam SYN carrying a ClientHello (Fast Open) sent" \
+        "$(cl python3 "$CLIENT_PY" syndata "$([ $fam = 4 ] && echo 10.200.1.2 || echo fd00:200:1::2)" blocked.test "$SRV" 443)" "sent"
     stop_capture
     expect "v$fam no decoy reached the server (blocked.test never in its traffic)" "$(payload_has "$QG_DIR/d$fam.pcap" 'blocked.test')" "0"
+    expect "v$fam no SYN with data reached the server" \
+        "$(tcpdump -r "$QG_DIR/d$fam.pcap" -nn 2>/dev/null | grep -Ec 'Flags \[S\], .*length [1-9]')" "0"
     # a decoy far behind the window (T6, zapret badseq): the verdict is the real hello's (the
     # decoy is forwarded: wholly old data, which the server discards as a duplicate)
     expect "v$fam badseq decoy naming a blocked site, then an allowed hello -> server hello" \
