@@ -122,6 +122,12 @@ payload_has() { # FILE TEXT
 
 R4=$QG_R4
 R6=$QG_R6
+# FAMILY: the QORGAU chain's packet counters - queued by its last (TCP) NFQUEUE rule, and
+# accepted by its u32 rules (TCP without payload)
+qcount() {
+    flt "$([ "$1" = 4 ] && echo iptables || echo ip6tables)" -L QORGAU -v -x -n |
+        awk '/NFQUEUE/ { q = $1 } /u32/ && /ACCEPT/ { a += $1 } END { print q + 0, a + 0 }'
+}
 
 for fam in 4 6; do
     if [ $fam = 4 ]; then R=$R4; SRV=$QG_SRV4; SRV_B=$QG_SRV4_B; else R=$R6; SRV=$QG_SRV6; SRV_B=$QG_SRV6_B; fi
@@ -133,6 +139,15 @@ for fam in 4 6; do
     expect_match "v$fam https blocked -> reset (curl rc $rc)" "$rc $out" '^(35|56) .*[Rr]eset'
     out=$(cc $R --http1.1 --tlsv1.2 --tls-max 1.2 https://www.blocked.test/small 2>&1); rc=$?
     expect_match "v$fam https subdomain blocked tls1.2 -> reset" "$rc $out" '^(35|56) .*[Rr]eset'
+    # the handshake stays in the kernel: of a blocked connection only the SYN and the
+    # ClientHello reach the queue (the last NFQUEUE rule's counter), the SYN-ACK and the bare
+    # ACK are accepted by the u32 rule
+    qc0=$(qcount $fam)
+    cc $R https://blocked.test/small >/dev/null 2>&1
+    qc1=$(qcount $fam)
+    dq=$((${qc1% *} - ${qc0% *})); da=$((${qc1#* } - ${qc0#* }))
+    expect "v$fam blocked TLS: SYN and ClientHello queued ($dq), SYN-ACK and ACK not ($da)" \
+        "$([ $dq -ge 2 ] && [ $dq -le 3 ] && [ $da -ge 2 ] && echo yes)" "yes"
     # the blocked name split across two TCP segments (inside the name): both held, both dropped
     expect "v$fam split ClientHello blocked -> reset" "$(cl python3 "$CLIENT_PY" split blocked.test "$SRV" 443)" "reset"
     stop_capture
