@@ -191,7 +191,8 @@ static void emit(struct engine *e, struct flow *f, const struct inspect_request 
     ev.frame = e->cur_pkt ? e->cur_frame : NULL;
     ev.frame_len = e->cur_pkt ? e->cur_frame_len : 0;
     if (f->proto == IPPROTO_TCP) {
-        ev.seq_known = (f->tcp.fl & TCPREASM_S_SEQ) && (f->tcp.fl & TCPREASM_S_SRV_SEQ);
+        ev.seq_known = (f->tcp.fl & TCPREASM_S_SEQ) &&
+                       ((f->tcp.fl & TCPREASM_S_SRV_SEQ) || (f->tcp.fl2 & TCPREASM_S2_SRV_GUESS));
         ev.cli_next_seq = f->tcp.nxt;
         ev.srv_next_seq = f->tcp.srv_nxt;
         /* A forged reset must carry the server's rcv_nxt exactly (RFC 5961). tcpreasm's nxt
@@ -871,6 +872,15 @@ static void flow_end(struct flow *f, enum flowtab_why why, void *ctx)
 /* Reasons tcpreasm sets a segment aside that the receiving stack drops too (queue mode drops
  * such decoys instead of forwarding them). Duplicates, Fast Open waits and segments before any
  * sequence state are not among them: a receiver takes or acknowledges those. */
+/* With the SYN-ACK unseen (queue mode), SYNs nothing could show the server took the way the
+ * engine did: data on a SYN (Fast Open: the client sends it again after the handshake), a SYN
+ * with another ISN than the first (a fake sent first would otherwise anchor the stream where
+ * the server's is not). Dropping them keeps the server's sequence space the engine's. */
+static bool queue_refuses(unsigned why)
+{
+    return why == TCPREASM_SYN_DATA || why == TCPREASM_BAD_SYN;
+}
+
 static bool receiver_drops(unsigned why)
 {
     switch (why) {
@@ -920,7 +930,8 @@ static void handle_packet(struct engine *e, struct pkt *p, const struct flowtab_
         e->cur_res = res;
         if (res & TCPREASM_IGNORED) {
             e->st.reasm_ignored++;
-            e->last_set_aside = receiver_drops(TCPREASM_WHY(res));
+            e->last_set_aside = receiver_drops(TCPREASM_WHY(res)) ||
+                                (e->cfg.synack_unseen && queue_refuses(TCPREASM_WHY(res)));
         }
         if (res & TCPREASM_CONFLICT)
             e->st.reasm_conflicts++;
@@ -1139,6 +1150,8 @@ struct engine *engine_new(const struct engine_config *cfg, const struct ruleset 
     e->reasm =
         tcpreasm_pool_new((uint32_t)cfg->reasm_buffers, (uint32_t)(cfg->reasm_buffers / 8 + 1),
                           (uint32_t)cfg->reasm_bytes);
+    if (e->reasm)
+        tcpreasm_pool_synack_unseen(e->reasm, cfg->synack_unseen);
     struct flowtab_cfg fc;
     flowtab_cfg_default(&fc);
     fc.max_flows = (uint32_t)cfg->max_flows;

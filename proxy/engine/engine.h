@@ -32,6 +32,10 @@ struct engine_config {
     uint32_t tcp_idle_s;         /* idle timeouts */
     uint32_t udp_idle_s;
     int checksums; /* enum csumpol_mode (csumpol.h): verify (default), ignore, auto */
+    /* queue mode: the kernel passes the SYN-ACK and bare ACKs unseen
+     * (tcpreasm_pool_synack_unseen()); a SYN the server must not get - with data, or another
+     * ISN than the first - is set aside */
+    bool synack_unseen;
     struct verdict_policy policy;
     const struct verdict_tariff *tariff; /* child tariffs (docs/profiles.md); NULL: none */
 };

@@ -47,6 +47,7 @@ struct tcpreasm_pool {
     uint32_t *alt_next; /* alt free list, index + 1 */
     uint8_t *alt_own;   /* nalt * bm_stride: per version, the bytes its own segments wrote */
     uint32_t free_head, alt_head;
+    bool synack_unseen; /* tcpreasm_pool_synack_unseen() */
     struct tcpreasm_stats st;
 };
 
@@ -89,6 +90,11 @@ struct tcpreasm_pool *tcpreasm_pool_new(uint32_t nbufs, uint32_t nalt, uint32_t 
         pl->alt_next[i] = i + 1 < nalt ? i + 2 : 0;
     pl->alt_head = nalt ? 1 : 0;
     return pl;
+}
+
+void tcpreasm_pool_synack_unseen(struct tcpreasm_pool *pool, bool on)
+{
+    pool->synack_unseen = on;
 }
 
 void tcpreasm_pool_free(struct tcpreasm_pool *pool)
@@ -989,6 +995,14 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct tcpreasm_state *t, un
             st->nxt = p->seq + 1;
             st->fl |= TCPREASM_S_SYN | TCPREASM_S_SEQ;
             syn_options(st, p);
+            if (pl->synack_unseen && p->has_ts) {
+                /* no SYN-ACK to confirm them: the server's ts_recent starts at this TSval */
+                st->fl |= TCPREASM_S_TS_OK;
+                if (p->tsval) {
+                    st->ts_recent = p->tsval;
+                    st->fl |= TCPREASM_S_TSR;
+                }
+            }
         } else if (p->seq != st->isn) {
             /* T20: until a SYN-ACK names the SYN the server took, another ISN may be the real
              * one (server_segment() re-anchors on the SYN-ACK's ack). Its options are merged
@@ -1000,8 +1014,8 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct tcpreasm_state *t, un
         if (len == 0)
             return 0;
         /* T14: SYN data counts only with a Fast Open cookie, and only before the SYN-ACK */
-        if (!p->has_fastopen || p->fastopen_cookie_len < 4 || st->nxt != p->seq + 1 ||
-            p->seq != st->isn || (st->fl & TCPREASM_S_SYNACK))
+        if (pl->synack_unseen || !p->has_fastopen || p->fastopen_cookie_len < 4 ||
+            st->nxt != p->seq + 1 || p->seq != st->isn || (st->fl & TCPREASM_S_SYNACK))
             return ignore(pl, TCPREASM_SYN_DATA);
         return hold_syn_data(pl, t, p);
     } else {
@@ -1049,6 +1063,11 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct tcpreasm_state *t, un
             return ignore(pl, TCPREASM_WINDOW);
         if (w > st->cli_maxwin)
             st->cli_maxwin = w;
+        if (pl->synack_unseen && !(st->fl & TCPREASM_S_SRV_SEQ) &&
+            (!(st->fl2 & TCPREASM_S2_SRV_GUESS) || seq_after(p->ack, st->srv_nxt))) {
+            st->srv_nxt = p->ack; /* the client's rcv_nxt, where a reset to it must start */
+            st->fl2 |= TCPREASM_S2_SRV_GUESS;
+        }
         if (pickup) {
             st->nxt = p->seq;
             st->isn = p->seq - 1;

@@ -77,6 +77,10 @@ struct tcpreasm_state {
 #define TCPREASM_S2_CLOSING \
     0x40 /* an acceptable FIN or RST was seen and no client data after
                                      * it lifted the tombstone (T21): tcpreasm_closing() */
+#define TCPREASM_S2_SRV_GUESS \
+    0x80 /* no server segment seen (tcpreasm_pool_synack_unseen()):
+                                     * srv_nxt is the largest acknowledgement of the client's
+                                     * segments taken, the client's rcv_nxt */
 
 /* Why a segment was ignored (the reason is in bits 16-23 of the result, see TCPREASM_WHY). */
 enum tcpreasm_why {
@@ -150,6 +154,15 @@ struct tcpreasm_pool;
  * alternative-view buffers of the same size. bufsize >= 64; nbufs >= 1. Returns NULL on bad
  * arguments or out of memory. Nothing is allocated afterwards. */
 struct tcpreasm_pool *tcpreasm_pool_new(uint32_t nbufs, uint32_t nalt, uint32_t bufsize);
+
+/* Queue mode (the rules pass the server's SYN-ACK and every bare ACK in the kernel): the
+ * client's SYN is seen, the SYN-ACK never. Then: timestamps count as negotiated when the
+ * client's SYN offers them, its TSval being the first PAWS bound (what the SYN-ACK would
+ * echo); SYN data is never taken, whatever the cookie (TCPREASM_SYN_DATA: nothing would show
+ * whether the server took it); until the server sends a segment, srv_nxt follows the client's
+ * acknowledgements (TCPREASM_S2_SRV_GUESS: where a forged reset to the client must start). The
+ * window and acknowledgement checks are left to conntrack (deploy/iptables-queue.rules). */
+void tcpreasm_pool_synack_unseen(struct tcpreasm_pool *pool, bool on);
 
 /* Frees the pool; NULL is a no-op. Flows that still hold buffers must not be used after. */
 void tcpreasm_pool_free(struct tcpreasm_pool *pool);

@@ -9,6 +9,9 @@
 #        connections)  QG_BENCH_BLOCK_SECS (4)  QG_BENCH_GET (300 x 1 MB)  QG_BENCH_IDLE (5000)
 #        QG_BENCH_QUIC (200 timed QUIC Initials)  QG_BENCH_ROWS (every row: "direct qorgau
 #        qorgau_r qorgau_q haproxy nginx"; direct always runs, the others' added CPU is over it)
+#        QG_BENCH_Q0_BIN, QG_BENCH_Q0_RULES: a second queue-mode row, qorgau_q0 (before qorgau_q),
+#        with another binary and iptables rule set - a baseline measured in the same run;
+#        QG_BENCH_Q_RULES: qorgau_q's rule set (deploy/iptables-queue.rules)
 #
 # For every proxy, with utime+stime of all its processes read from /proc/PID/stat around each
 # step (the proxy's own CPU, not the client's or the server's):
@@ -209,9 +212,9 @@ divert() { # none | tproxy | queue | redirect P443 P80
     done
     case $1 in
     tproxy) qg_divert tproxy ;;
-    queue)
-        fl iptables-restore --noflush <"$ROOT/deploy/iptables-queue.rules" &&
-            fl ip6tables-restore --noflush <"$ROOT/deploy/iptables-queue.rules"
+    queue) # [RULES]
+        fl iptables-restore --noflush <"${2:-$ROOT/deploy/iptables-queue.rules}" &&
+            fl ip6tables-restore --noflush <"${2:-$ROOT/deploy/iptables-queue.rules}"
         ;;
     redirect)
         fl nft -f - <<NFT
@@ -328,7 +331,7 @@ bench() {
         alive "$name" || return 1
     fi
 
-    if { [ "$name" = direct ] || [ "$name" = qorgau_q ]; } && [ -x "$QI" ] && [ "$N_QUIC" -gt 0 ]; then
+    if { [ "$name" = direct ] || [ "$name" = qorgau_q ] || [ "$name" = qorgau_q0 ]; } && [ -x "$QI" ] && [ "$N_QUIC" -gt 0 ]; then
         : >"$D/quic.$name"
         i=0
         while [ $i -lt "$N_QUIC" ]; do
@@ -400,21 +403,25 @@ fi
 qg_stop "$qpid"
 fi
 
-# qorgau queue mode: the filter routes, the first packets of each flow go through NFQUEUE
-# (deploy/iptables-queue.rules, 2 queues for the 2 workers), the rest stays in the kernel
-if want qorgau_q; then
-divert queue
-qg_bg "$D/qorgau_q.out" ip netns exec "$QG_FLT" "$BIN" run -c "$D/qorgau_q.conf" --foreground
-qpid=$QG_LAST_PID
-if qg_wait_verdict "$BIN" "$D/qorgau_q.conf" "$B" block; then
-    PIDS=$(proxy_pids "$qpid")
-    bench qorgau_q
-    RUN="$RUN qorgau_q"
-else
-    echo "bench inline: qorgau (queue) did not start:"; tail -n 20 "$D/qorgau_q.out"
-fi
-qg_stop "$qpid"
-fi
+# queue_row NAME BIN RULES: qorgau in queue mode - the filter routes, the first packets of each
+# flow go through NFQUEUE (RULES, default deploy/iptables-queue.rules: 2 queues for the 2
+# workers), the rest stays in the kernel
+queue_row() {
+    divert queue "$3"
+    qg_bg "$D/$1.out" ip netns exec "$QG_FLT" "$2" run -c "$D/qorgau_q.conf" --foreground
+    qpid=$QG_LAST_PID
+    if qg_wait_verdict "$2" "$D/qorgau_q.conf" "$B" block; then
+        PIDS=$(proxy_pids "$qpid")
+        bench "$1"
+        RUN="$RUN $1"
+    else
+        echo "bench inline: qorgau ($1) did not start:"; tail -n 20 "$D/$1.out"
+    fi
+    qg_stop "$qpid"
+}
+# a baseline queue-mode row first: another binary and rule set (QG_BENCH_Q0_BIN, _RULES)
+[ -n "${QG_BENCH_Q0_BIN:-}" ] && queue_row qorgau_q0 "$QG_BENCH_Q0_BIN" "${QG_BENCH_Q0_RULES:-}"
+want qorgau_q && queue_row qorgau_q "$BIN" "${QG_BENCH_Q_RULES:-}"
 
 # haproxy (REDIRECT)
 if ! want haproxy; then
@@ -464,7 +471,7 @@ for p in $RUN; do
     [ -n "$(g HS_MCPU $p)" ] && [ -n "$(g HS_MCPU direct)" ] && eval "HS_ADD_$p=$(f "$(g HS_MCPU $p) - $(g HS_MCPU direct)")"
     [ -n "$(g GET_MCPU $p)" ] && [ -n "$(g GET_MCPU direct)" ] && eval "GET_ADD_$p=$(f "$(g GET_MCPU $p) - $(g GET_MCPU direct)")"
 done
-label() { case $1 in direct) echo "direct (no proxy)" ;; qorgau) echo "qorgau inline (TPROXY)" ;; qorgau_r) echo "qorgau inline (REDIRECT)" ;; qorgau_q) echo "qorgau queue (NFQUEUE)" ;;
+label() { case $1 in direct) echo "direct (no proxy)" ;; qorgau) echo "qorgau inline (TPROXY)" ;; qorgau_r) echo "qorgau inline (REDIRECT)" ;; qorgau_q) echo "qorgau queue (NFQUEUE)" ;; qorgau_q0) echo "qorgau queue, baseline ($(basename "$QG_BENCH_Q0_BIN"))" ;;
     haproxy) echo "haproxy ${HAP_VER:-} (REDIRECT)" ;; nginx) echo "nginx ${NGX_VER:-} stream (REDIRECT)" ;; esac
     [ -n "$(g DIED "$1")" ] && echo " **exited during the run**"; }
 # best (lowest or highest) value of VAR over the peers that ran

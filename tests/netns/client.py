@@ -19,6 +19,10 @@
                                       not reset after a second), holds them SECS seconds
   client.py synflood SRC ADDR PORT N  N bare SYNs from SRC (random ports) to ADDR:PORT through
                                       a raw socket (IPv4), as fast as they go; prints the count
+  client.py syndata SRC NAME ADDR PORT
+                                      a SYN carrying a TCP Fast Open option (an 8-byte cookie)
+                                      and the ClientHello for NAME, from SRC (a random port)
+                                      through a raw socket (IPv4 or IPv6); prints "sent"
   client.py desync FOOL FAKE REAL ADDR PORT
                                       zapret's fake strategy: connect, send a fake ClientHello
                                       for FAKE (an HTTP request when PORT is 80; junk when FAKE is
@@ -197,6 +201,19 @@ def synflood(src, addr, port, n):
         r.sendto(ip + tcp, (addr, 0))
         sent += 1
     return sent
+
+
+def syndata(src, name, addr, port):
+    """A Fast Open SYN: data on the SYN, which a server with Fast Open on may take before any
+    ACK. Sent by hand: no local socket, so nothing follows it."""
+    data = hello_bytes(name)
+    opts = bytes([34, 10]) + os.urandom(8) + b"\x01\x01"  # Fast Open cookie, NOP NOP
+    sport = random.randint(20000, 60000)
+    tcp = struct.pack("!HHIIBBHHH", sport, int(port), random.getrandbits(32), 0, (20 + len(opts)) // 4 << 4,
+                      0x02, 64240, 0, 0) + opts + data
+    c = csum(pseudo(src, addr, len(tcp)) + tcp)
+    send_raw(src, addr, tcp[:16] + struct.pack("!H", c) + tcp[18:])
+    return "sent"
 
 
 TCP_REPAIR, TCP_REPAIR_QUEUE, TCP_QUEUE_SEQ = 19, 20, 21
@@ -409,12 +426,14 @@ def main():
         flood(*sys.argv[2:6])
     elif cmd == "synflood":
         print(synflood(*sys.argv[2:6]))
+    elif cmd == "syndata":
+        print(syndata(*sys.argv[2:6]))
     elif cmd == "desync":
         print(desync(*sys.argv[2:7]))
     elif cmd == "rawsend":
         print(rawsend(*sys.argv[2:6]))
     else:
-        sys.exit("usage: client.py split|bytewise|httpbytes|keepalive|idle|slow|flood|synflood|desync|rawsend ...")
+        sys.exit("usage: client.py split|bytewise|httpbytes|keepalive|idle|slow|flood|synflood|syndata|desync|rawsend ...")
 
 
 if __name__ == "__main__":

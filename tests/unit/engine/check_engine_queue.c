@@ -25,7 +25,11 @@ struct rec {
     unsigned events, blocks;
     enum verdict_method last_method;
     uint32_t block_seq; /* a block's client packet's sequence number */
+    bool seq_known;     /* the last event's */
+    uint32_t srv_next_seq;
 };
+
+static bool g_synack_unseen; /* feed(): the engine as queue mode configures it */
 
 static char g_path[64];
 
@@ -39,6 +43,8 @@ static void on_event(void *ctx, const struct engine_event *e)
             r->block_seq = e->pkt->seq;
     }
     r->last_method = e->d.method;
+    r->seq_known = e->seq_known;
+    r->srv_next_seq = e->srv_next_seq;
 }
 
 static struct ruleset *rules(void)
@@ -86,6 +92,7 @@ static void feed(struct rec *r, struct ruleset *rs, struct engine **keep)
     cfg.reasm_buffers = 16;
     cfg.quic_slots = 4;
     cfg.h2c_conns = 4;
+    cfg.synack_unseen = g_synack_unseen;
     memset(r, 0, sizeof(*r));
     struct capture *cap = capture_pcap_open_file(g_path, err, sizeof(err));
     ck_assert_msg(cap != NULL, "%s", err);
@@ -225,6 +232,61 @@ START_TEST(decoy_and_pass)
 }
 END_TEST
 
+/* Queue mode's rules keep the SYN-ACK and the bare ACKs in the kernel: the engine sees the
+ * client's SYN and its data only. A SYN with data (Fast Open, cookie and all) and a SYN with
+ * another ISN are set aside (dropped: the server keeps the first SYN's sequence space), and a
+ * block's forged reset to the client starts at the client's own acknowledgement. */
+START_TEST(synack_unseen)
+{
+    uint8_t h[2048], a[2048];
+    size_t n = hello(h, sizeof(h), "blocked.example", NULL);
+    size_t an = hello(a, sizeof(a), "allowed.example", NULL);
+    struct pcapw *w = open_cap();
+    struct pcapw_conv c;
+    ck_assert_int_eq(pcapw_conv_init(&c, w, 1000000, "192.0.2.1", 40005, "10.0.0.1", 443), 0);
+    c.cnext = c.cisn;
+    c.snext = c.sisn;
+    struct pcapw_pkt p;
+    pcapw_conv_pkt(&c, true, &p);
+    p.flags = PCAPW_SYN;
+    p.ack = 0;
+    p.tfo_cookie_len = 8;
+    p.payload = a; /* an allowed decoy the server might take with the cookie, or not */
+    p.payload_len = an;
+    ck_assert_int_eq(pcapw_conv_send(&c, &p), 0);
+    c.cnext = c.cisn;
+    pcapw_conv_pkt(&c, true, &p); /* the SYN again, no data */
+    p.flags = PCAPW_SYN;
+    p.ack = 0;
+    ck_assert_int_eq(pcapw_conv_send(&c, &p), 0);
+    pcapw_conv_pkt(&c, true, &p); /* another ISN */
+    p.seq = c.cisn + 50000;
+    p.flags = PCAPW_SYN;
+    p.ack = 0;
+    ck_assert_int_eq(pcapw_put(w, c.ts, &p), 0);
+    c.ts += 1000;
+    c.cnext = c.cisn + 1;
+    c.snext = c.sisn + 1; /* the SYN-ACK and the ACK passed in the kernel */
+    ck_assert_int_eq(pcapw_conv_client_data(&c, 0, h, n), 0);
+    ck_assert_int_eq(pcapw_close(w), 0);
+    struct ruleset *rs = rules();
+    static struct rec r;
+    g_synack_unseen = true;
+    feed(&r, rs, NULL);
+    g_synack_unseen = false;
+    ck_assert_uint_eq(r.n, 4);
+    ck_assert(r.fi[0].set_aside); /* SYN data */
+    ck_assert(!r.fi[1].set_aside);
+    ck_assert(r.fi[2].set_aside); /* another ISN */
+    ck_assert(!r.fi[3].set_aside);
+    ck_assert(r.fi[3].blocked);
+    ck_assert_uint_eq(r.blocks, 1);
+    ck_assert(r.seq_known);
+    ck_assert_uint_eq(r.srv_next_seq, c.sisn + 1);
+    ruleset_free(rs);
+}
+END_TEST
+
 /* engine_judge_now: a flow whose hello is incomplete is judged on its address (listed: block by
  * IP; not listed: pass), once; a stale handle or id is refused. */
 START_TEST(judge_now)
@@ -290,6 +352,7 @@ static Suite *engine_queue_suite(void)
     tcase_add_test(tc, split_hello_blocked);
     tcase_add_test(tc, one_byte_segments_blocked);
     tcase_add_test(tc, decoy_and_pass);
+    tcase_add_test(tc, synack_unseen);
     tcase_add_test(tc, judge_now);
     tcase_add_test(tc, no_flow);
     suite_add_tcase(s, tc);

@@ -868,6 +868,67 @@ START_TEST(t14_syn_data)
 }
 END_TEST
 
+/* ---- queue mode: the kernel passes the SYN-ACK and the bare ACKs, only the SYN is seen ------ */
+
+/* The client's SYN (timestamps 500, Fast Open cookie and data when data), in queue mode. */
+static unsigned unseen_syn(struct conv *c, uint32_t isn, const void *data, size_t n)
+{
+    struct pkt p = cpkt(c, 0, data, n, TCPF_SYN);
+    p.seq = isn;
+    p.ack = 0;
+    p.has_ts = true;
+    p.tsval = 500;
+    p.has_fastopen = data != NULL;
+    p.fastopen_cookie_len = data ? 8 : 0;
+    return csend(c, &p);
+}
+
+START_TEST(synack_unseen)
+{
+    struct conv c;
+    conv_init(&c, 2, 1, 4096);
+    tcpreasm_pool_synack_unseen(c.pl, true);
+    c.ts = true;
+    c.tsval = 600;
+    ck_assert_uint_eq(unseen_syn(&c, c.cisn, NULL, 0), 0);
+    ck_assert(c.f.tcp.fl & TCPREASM_S_TS_OK); /* no SYN-ACK to say so: the SYN's offer counts */
+    ck_assert_uint_eq(c.f.tcp.ts_recent, 500);
+    /* PAWS against the SYN's TSval, as the SYN-ACK's echo would have set it (T9) */
+    struct pkt p = cpkt(&c, 0, "FAKE", 4, TCPF_ACK);
+    p.tsval = 499;
+    ck_assert_int_eq(TCPREASM_WHY(csend(&c, &p)), TCPREASM_PAWS);
+    ck_assert(!(c.f.tcp.fl2 & TCPREASM_S2_SRV_GUESS)); /* an ignored segment teaches nothing */
+    /* another ISN on a SYN: refused (the engine sets it aside: the server keeps the first) */
+    ck_assert_int_eq(TCPREASM_WHY(unseen_syn(&c, c.cisn + 5000, NULL, 0)), TCPREASM_BAD_SYN);
+    /* the first data segment: the stream starts after the SYN's ISN, and the client's
+     * acknowledgement is where a reset to it starts (the server's next sequence number) */
+    unsigned r = cseg(&c, 0, REQ, REQ_LEN);
+    expect_new_data(&c, r, REQ, REQ_LEN);
+    ck_assert(c.f.tcp.fl2 & TCPREASM_S2_SRV_GUESS);
+    ck_assert(!(c.f.tcp.fl & TCPREASM_S_SRV_SEQ));
+    ck_assert_uint_eq(c.f.tcp.srv_nxt, c.sisn + 1);
+    /* the server's first segment replaces the guess */
+    r = sseg(&c, TCPF_ACK | TCPF_PSH, c.cisn + 1 + (uint32_t)REQ_LEN, 502);
+    ck_assert(c.f.tcp.fl & TCPREASM_S_SRV_SEQ);
+    conv_fini(&c);
+
+    /* Fast Open data on the SYN, cookie and all: never taken (nothing shows whether the server
+     * took it); the client sends it again after the handshake, and that is the stream */
+    conv_init(&c, 2, 1, 4096);
+    tcpreasm_pool_synack_unseen(c.pl, true);
+    c.tsval = 600;
+    c.ts = true;
+    r = unseen_syn(&c, c.cisn, "GET / HTTP/1.1\r\nHost: allowed.example\r\n\r\n", 41);
+    ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_SYN_DATA);
+    ck_assert(!(c.f.tcp.fl2 & TCPREASM_S2_TFO_HELD));
+    ck_assert_uint_eq(stats(&c).bufs_in_use, 0);
+    ck_assert_uint_eq(unseen_syn(&c, c.cisn, NULL, 0), 0); /* its retransmission, no data */
+    r = cseg(&c, 0, REQ, REQ_LEN);
+    expect_new_data(&c, r, REQ, REQ_LEN);
+    conv_fini(&c);
+}
+END_TEST
+
 /* ---- T20: the SYN-ACK's acknowledgement picks the client's ISN ------------------------------ */
 
 static void t20_syn(struct conv *c, uint32_t isn, bool wscale)
@@ -1605,6 +1666,7 @@ static Suite *tcpreasm_suite(void)
     tcase_add_test(tc, t12_fragmented_request);
     tcase_add_test(tc, t13_ipv6_extension_headers);
     tcase_add_test(tc, t14_syn_data);
+    tcase_add_test(tc, synack_unseen);
     tcase_add_test(tc, t15_handshake_seen_from_the_middle);
     tcase_add_test(tc, t15_simultaneous_open);
     tcase_add_test(tc, t16_rst);
