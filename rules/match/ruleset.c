@@ -2230,6 +2230,13 @@ done:
     return out;
 }
 
+static atomic_size_t freeze_at = RULESET_FREEZE;
+
+void ruleset_set_freeze(size_t entries)
+{
+    atomic_store(&freeze_at, entries);
+}
+
 struct ruleset *ruleset_apply(const struct ruleset *cur, const struct ruleset_claim *add,
                               size_t nadd, const struct ruleset_lift *lift, size_t nlift, int *rcp,
                               char *err, size_t errlen)
@@ -2245,7 +2252,7 @@ struct ruleset *ruleset_apply(const struct ruleset *cur, const struct ruleset_cl
         return out;
     }
     size_t keep = 1; /* a flat cur: itself; a full stack: its deltas are folded */
-    if (cur->nlv && cur->lv[cur->nlv - 1]->n < RULESET_FREEZE)
+    if (cur->nlv && cur->lv[cur->nlv - 1]->n < atomic_load(&freeze_at))
         keep = cur->nlv - 1; /* the top is rebuilt */
     else if (cur->nlv && cur->nlv < RULESET_LEVELS_MAX)
         keep = cur->nlv; /* the top is frozen */

@@ -166,6 +166,10 @@ struct ruleset *ruleset_image_open(const char *path, uint64_t *version, char *er
  * packet path) before ruleset_apply() has to fold them itself at RULESET_LEVELS_MAX. */
 #define RULESET_COMPACT_DEPTH 3
 
+/* Sets the top size from which ruleset_apply() freezes a top (RULESET_FREEZE unless set;
+ * process-wide; for tests and measurements, which stack levels with a few entries). */
+void ruleset_set_freeze(size_t entries);
+
 /* A claim of an order on an entry: text (len bytes; normalized again, as the builder does). */
 struct ruleset_claim {
     const char *text;
