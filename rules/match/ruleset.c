@@ -36,6 +36,7 @@
 #include "rules/match/nametrie.h"
 #include "rules/match/normalize.h"
 
+_Static_assert(RULESET_LEVELS_MAX <= DOMHASH_MULTI_MAX, "a domain lookup spans every level");
 #define ENTRY_TEXT_MAX 4096 /* raw entry bytes considered at all */
 #define NTEXT_MAX      RULESET_TEXT_MAX
 _Static_assert(RULESET_TEXT_MAX == 8 + 2 + NORM_HOST_MAX + NORM_PATH_MAX + 1,
@@ -890,18 +891,26 @@ bool ruleset_match_domain(const struct ruleset *rs, const char *host, size_t len
     if (rs && !rs->nlv) {
         v = domhash_lookup(rs->dom, host, len, DOMHASH_LABEL);
     } else if (rs) {
-        /* a key is live in one level at most: base and top in one pass, then the frozen
-         * deltas between them (compaction keeps them few) */
+        /* a key is live in one level at most: every level in one pass over the suffixes */
         size_t t = rs->nlv - 1;
-        bool in_top;
-        v = domhash_lookup_pair(rs->lv[0]->dom, rs->dead, rs->lv[t]->dom, host, len,
-                                DOMHASH_LABEL, &in_top);
-        if (in_top)
-            v += rs->off[t];
-        for (size_t i = 1; i < t; i++)
-            v = pick(rs, v, i,
-                     domhash_lookup_live(rs->lv[i]->dom, host, len, DOMHASH_LABEL, lv_dead(rs, i)),
-                     text_len);
+        if (t == 1) {
+            bool in_top;
+            v = domhash_lookup_pair(rs->lv[0]->dom, rs->dead, rs->lv[1]->dom, host, len,
+                                    DOMHASH_LABEL, &in_top);
+            if (in_top)
+                v += rs->off[1];
+        } else {
+            const struct domhash *h[RULESET_LEVELS_MAX];
+            const uint64_t *dd[RULESET_LEVELS_MAX];
+            for (size_t i = 0; i <= t; i++) {
+                h[i] = rs->lv[i]->dom;
+                dd[i] = lv_dead(rs, i);
+            }
+            size_t which;
+            v = domhash_lookup_multi(h, dd, t + 1, host, len, DOMHASH_LABEL, &which);
+            if (v != DOMHASH_NONE)
+                v += rs->off[which];
+        }
     }
     return result(v, RULE_DOMAIN, m);
 }
