@@ -1019,7 +1019,8 @@ bool ruleset_match_ip(const struct ruleset *rs, int ipver, const uint8_t *addr,
     } else {
         for (size_t l = 0; l < rs->nlv; l++) {
             const struct ruleset *f = rs->lv[l];
-            v = pick(rs, v, l, iplpm_lookup_live(ipver == 4 ? f->ip4 : f->ip6, addr, lv_dead(rs, l)),
+            v = pick(rs, v, l,
+                     iplpm_lookup_live(ipver == 4 ? f->ip4 : f->ip6, addr, lv_dead(rs, l)),
                      ip_plen);
         }
     }

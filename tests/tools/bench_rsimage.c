@@ -266,8 +266,8 @@ static int chain(struct ruleset *base, size_t k, size_t osz, size_t entries)
     r_over = r_over2 > r_over ? r_over2 : r_over;
     printf("chain of %zu applies of %zu-entry orders over %zu entries: first %.1f ms, median "
            "%.1f ms, last %.1f ms, max %.1f ms; overlay %zu\n",
-           k, osz, entries, dt[0] * 1e3, sorted[k / 2] * 1e3, dt[k - 1] * 1e3,
-           sorted[k - 1] * 1e3, ruleset_overlay_size(cur));
+           k, osz, entries, dt[0] * 1e3, sorted[k / 2] * 1e3, dt[k - 1] * 1e3, sorted[k - 1] * 1e3,
+           ruleset_overlay_size(cur));
     printf("compactions (background in the daemon, not in the figures above) %zu, the longest "
            "%.1f ms\n",
            ncompact, t_compact * 1e3);
@@ -277,8 +277,8 @@ static int chain(struct ruleset *base, size_t k, size_t osz, size_t entries)
     printf("{\"entries\":%zu,\"chain\":%zu,\"order_size\":%zu,\"first_ms\":%.1f,"
            "\"median_ms\":%.1f,\"last_ms\":%.1f,\"max_ms\":%.1f,\"lookup_flat\":%.0f,"
            "\"lookup_chain\":%.0f,\"depth\":%zu,\"compact_max_ms\":%.1f}\n",
-           entries, k, osz, dt[0] * 1e3, sorted[k / 2] * 1e3, dt[k - 1] * 1e3,
-           sorted[k - 1] * 1e3, r_flat, r_over, ruleset_depth(cur), t_compact * 1e3);
+           entries, k, osz, dt[0] * 1e3, sorted[k / 2] * 1e3, dt[k - 1] * 1e3, sorted[k - 1] * 1e3,
+           r_flat, r_over, ruleset_depth(cur), t_compact * 1e3);
     ruleset_free(cur);
     free(c);
     free(ct);
