@@ -188,7 +188,9 @@ static int time_open(const char *path, bool cold, double *sec, long *rss_before,
     return 0;
 }
 
-static double domain_rate(const struct ruleset *rs, char **q, size_t n);
+static char **mix_queries(const struct ruleset *base, size_t entries, size_t nq, char **buf);
+static void rates(const struct ruleset *flat, const struct ruleset *over, char **q, size_t nq,
+                  double *r_flat, double *r_over);
 
 static int dbl_cmp(const void *x, const void *y)
 {
@@ -246,24 +248,11 @@ static int chain(struct ruleset *base, size_t k, size_t osz, size_t entries)
     memcpy(sorted, dt, k * sizeof(*dt));
     qsort(sorted, k, sizeof(*sorted), dbl_cmp);
     size_t nq = 1000000;
-    char **q = malloc(nq * sizeof(*q));
-    char *qb = malloc(nq * 64);
-    if (!q || !qb)
+    char *qb = NULL, **q = mix_queries(base, entries, nq, &qb);
+    if (!q)
         return 2;
-    for (size_t i = 0; i < nq; i++) {
-        q[i] = qb + i * 64;
-        if (rnd(100) == 0) {
-            snprintf(q[i], 64, "%.63s", ruleset_entry_text(base, rnd((uint32_t)entries)));
-        } else {
-            char h[200];
-            name(h);
-            snprintf(q[i], 64, "x%.60s", h);
-        }
-    }
-    double r_flat = domain_rate(base, q, nq), r_over = domain_rate(cur, q, nq);
-    double r_flat2 = domain_rate(base, q, nq), r_over2 = domain_rate(cur, q, nq);
-    r_flat = r_flat2 > r_flat ? r_flat2 : r_flat;
-    r_over = r_over2 > r_over ? r_over2 : r_over;
+    double r_flat, r_over;
+    rates(base, cur, q, nq, &r_flat, &r_over);
     printf("chain of %zu applies of %zu-entry orders over %zu entries: first %.1f ms, median "
            "%.1f ms, last %.1f ms, max %.1f ms; overlay %zu\n",
            k, osz, entries, dt[0] * 1e3, sorted[k / 2] * 1e3, dt[k - 1] * 1e3, sorted[k - 1] * 1e3,
@@ -300,6 +289,42 @@ static double domain_rate(const struct ruleset *rs, char **q, size_t n)
     if (h == (size_t)-1)
         puts("");
     return 3.0 * (double)n / dt;
+}
+
+/* nq domain queries: 99% misses (random names), 1% hits (the base's entries' own texts). *buf
+ * gets their storage. NULL on allocation failure. */
+static char **mix_queries(const struct ruleset *base, size_t entries, size_t nq, char **buf)
+{
+    char **q = malloc(nq * sizeof(*q));
+    char *qb = malloc(nq * 64);
+    if (!q || !qb) {
+        free(q);
+        free(qb);
+        return NULL;
+    }
+    for (size_t i = 0; i < nq; i++) {
+        q[i] = qb + i * 64;
+        if (rnd(100) == 0) {
+            uint32_t e = rnd((uint32_t)entries);
+            snprintf(q[i], 64, "%.63s", ruleset_entry_text(base, e));
+        } else {
+            char h[200];
+            name(h);
+            snprintf(q[i], 64, "x%.60s", h);
+        }
+    }
+    *buf = qb;
+    return q;
+}
+
+/* The domain lookup rates of flat and over on q, the better of two interleaved runs each. */
+static void rates(const struct ruleset *flat, const struct ruleset *over, char **q, size_t nq,
+                  double *r_flat, double *r_over)
+{
+    double f1 = domain_rate(flat, q, nq), o1 = domain_rate(over, q, nq);
+    double f2 = domain_rate(flat, q, nq), o2 = domain_rate(over, q, nq);
+    *r_flat = f2 > f1 ? f2 : f1;
+    *r_over = o2 > o1 ? o2 : o1;
 }
 
 int main(int argc, char **argv)
@@ -427,27 +452,11 @@ int main(int argc, char **argv)
 
     /* lookups: 99% misses, 1% hits (entries' own names) */
     size_t nq = 1000000;
-    char **q = malloc(nq * sizeof(*q));
-    char *qb = malloc(nq * 64);
-    if (!q || !qb)
+    char *qb = NULL, **q = mix_queries(base, entries, nq, &qb);
+    if (!q)
         return 2;
-    for (size_t i = 0; i < nq; i++) {
-        q[i] = qb + i * 64;
-        if (rnd(100) == 0) {
-            uint32_t e = rnd((uint32_t)entries);
-            snprintf(q[i], 64, "%.63s", ruleset_entry_text(base, e));
-        } else {
-            char h[200];
-            name(h);
-            snprintf(q[i], 64, "x%.60s", h);
-        }
-    }
-    double r_flat = domain_rate(base, q, nq), r_over = domain_rate(o4, q, nq);
-    double r_flat2 = domain_rate(base, q, nq), r_over2 = domain_rate(o4, q, nq);
-    if (r_flat2 > r_flat)
-        r_flat = r_flat2;
-    if (r_over2 > r_over)
-        r_over = r_over2;
+    double r_flat, r_over;
+    rates(base, o4, q, nq, &r_flat, &r_over);
 
     t0 = now();
     struct ruleset *merged = ruleset_merge(o4);
