@@ -21,6 +21,7 @@
 #include <sys/capability.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -1471,9 +1472,15 @@ static void fb_end(struct daemon *d)
     d->nmarked = 0;
 }
 
+/* The merge and compaction thread runs at nice MERGE_NICE: its work is background work (the
+ * overlay answers meanwhile) and must not take the cores from the follower's applies and the
+ * packet path on a loaded node; a stack left full meanwhile folds itself (ruleset_apply()). */
+#define MERGE_NICE 10
+
 static void *merge_main(void *arg)
 {
     struct daemon *d = arg;
+    (void)setpriority(PRIO_PROCESS, (id_t)gettid(), MERGE_NICE); /* this thread only */
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     bool compact = d->merge_compact;

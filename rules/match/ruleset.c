@@ -2273,9 +2273,16 @@ struct ruleset *ruleset_compact(const struct ruleset *rs)
 {
     if (!rs)
         return NULL;
-    if (rs->nlv > 2)
-        return overlay_apply(rs, 1, NULL, 0, NULL, 0, NULL, NULL, 0);
-    return ruleset_apply(rs, NULL, 0, NULL, 0, NULL, NULL, 0);
+    if (rs->nlv <= 2)
+        return ruleset_apply(rs, NULL, 0, NULL, 0, NULL, NULL, 0);
+    /* size-tiered: the oldest delta (the last compaction's) is folded in too only when it is
+     * at most twice the younger ones together; else they are folded over it, a far smaller
+     * rebuild (a chain of orders folds the big delta again every few compactions only) */
+    size_t young = 0;
+    for (size_t i = 2; i < rs->nlv; i++)
+        young += rs->lv[i]->n;
+    size_t keep = rs->nlv > 3 && rs->lv[1]->n > 2 * young ? 2 : 1;
+    return overlay_apply(rs, keep, NULL, 0, NULL, 0, NULL, NULL, 0);
 }
 
 size_t ruleset_overlay_size(const struct ruleset *rs)

@@ -212,10 +212,12 @@ size_t ruleset_overlay_size(const struct ruleset *rs);
 size_t ruleset_depth(const struct ruleset *rs);
 
 /* A new set with rs's live entries and claims, its deltas folded into one over the same base
- * (shared; entry ids of the deltas change, the base's do not). Costs O(the deltas' entries),
- * not O(the base): call it from a background thread when ruleset_depth() reaches
- * RULESET_COMPACT_DEPTH. A set with one delta or none gives a new handle on the same levels.
- * Returns NULL on allocation failure. */
+ * (shared; entry ids of the deltas change, the base's do not) - or, size-tiered, the deltas
+ * above the oldest folded into one over it when the oldest is more than twice their size
+ * (the result then has two deltas). Costs O(the folded deltas' entries), not O(the base):
+ * call it from a background thread when ruleset_depth() reaches RULESET_COMPACT_DEPTH. A set
+ * with one delta or none gives a new handle on the same levels. Returns NULL on allocation
+ * failure. */
 struct ruleset *ruleset_compact(const struct ruleset *rs);
 
 /* A new flat set with every live entry of rs and its claims (an overlay folded into a fresh
