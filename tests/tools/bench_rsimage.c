@@ -188,9 +188,8 @@ static int time_open(const char *path, bool cold, double *sec, long *rss_before,
     return 0;
 }
 
-static char **mix_queries(const struct ruleset *base, size_t entries, size_t nq, char **buf);
-static void rates(const struct ruleset *flat, const struct ruleset *over, char **q, size_t nq,
-                  double *r_flat, double *r_over);
+static int rates(const struct ruleset *flat, size_t entries, const struct ruleset *over,
+                 double *r_flat, double *r_over);
 
 static int dbl_cmp(const void *x, const void *y)
 {
@@ -248,12 +247,9 @@ static int chain(struct ruleset *base, size_t k, size_t osz, size_t entries)
     }
     memcpy(sorted, dt, k * sizeof(*dt));
     qsort(sorted, k, sizeof(*sorted), dbl_cmp);
-    size_t nq = 1000000;
-    char *qb = NULL, **q = mix_queries(base, entries, nq, &qb);
-    if (!q)
-        return 2;
     double r_flat, r_over;
-    rates(base, cur, q, nq, &r_flat, &r_over);
+    if (rates(base, entries, cur, &r_flat, &r_over))
+        return 2;
     printf("chain of %zu applies of %zu-entry orders over %zu entries: first %.1f ms, median "
            "%.1f ms, last %.1f ms, max %.1f ms; overlay %zu\n",
            k, osz, entries, dt[0] * 1e3, sorted[k / 2] * 1e3, dt[k - 1] * 1e3, sorted[k - 1] * 1e3,
@@ -274,8 +270,6 @@ static int chain(struct ruleset *base, size_t k, size_t osz, size_t entries)
     free(ct);
     free(dt);
     free(sorted);
-    free(q);
-    free(qb);
     return 0;
 }
 
@@ -318,14 +312,22 @@ static char **mix_queries(const struct ruleset *base, size_t entries, size_t nq,
     return q;
 }
 
-/* The domain lookup rates of flat and over on q, the better of two interleaved runs each. */
-static void rates(const struct ruleset *flat, const struct ruleset *over, char **q, size_t nq,
-                  double *r_flat, double *r_over)
+/* The domain lookup rates of flat (entries entries) and over on a million queries of the mix,
+ * the better of two interleaved runs each. Returns 0, or -1 out of memory. */
+static int rates(const struct ruleset *flat, size_t entries, const struct ruleset *over,
+                 double *r_flat, double *r_over)
 {
+    size_t nq = 1000000;
+    char *qb = NULL, **q = mix_queries(flat, entries, nq, &qb);
+    if (!q)
+        return -1;
     double f1 = domain_rate(flat, q, nq), o1 = domain_rate(over, q, nq);
     double f2 = domain_rate(flat, q, nq), o2 = domain_rate(over, q, nq);
     *r_flat = f2 > f1 ? f2 : f1;
     *r_over = o2 > o1 ? o2 : o1;
+    free(q);
+    free(qb);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -452,12 +454,9 @@ int main(int argc, char **argv)
     size_t ov_size = ruleset_overlay_size(o4);
 
     /* lookups: 99% misses, 1% hits (entries' own names) */
-    size_t nq = 1000000;
-    char *qb = NULL, **q = mix_queries(base, entries, nq, &qb);
-    if (!q)
-        return 2;
     double r_flat, r_over;
-    rates(base, o4, q, nq, &r_flat, &r_over);
+    if (rates(base, entries, o4, &r_flat, &r_over))
+        return 2;
 
     t0 = now();
     struct ruleset *merged = ruleset_merge(o4);
@@ -498,8 +497,6 @@ int main(int argc, char **argv)
     ruleset_free(base);
     free(c);
     free(ct);
-    free(q);
-    free(qb);
     free(texts);
     free(off);
     if (!keep)

@@ -227,6 +227,19 @@ static uint32_t naive_label(char names[][128], size_t n, const char *q, int exac
     return bv;
 }
 
+/* A random query: one in three a listed name with a random prefix or suffix. */
+static void random_query(char *q, size_t cap, char names[][128], size_t m)
+{
+    if (rnd_below(3) == 0) {
+        char extra[128];
+        rnd_name(&ALPHA, extra, 60);
+        snprintf(q, cap, rnd_below(2) ? "%.120s.%.120s" : "%.120s%.120s", extra,
+                 names[rnd_below((uint32_t)m)]);
+    } else {
+        rnd_name(&ALPHA, q, 128);
+    }
+}
+
 START_TEST(test_property_vs_naive)
 {
     static char names[300][128];
@@ -242,14 +255,7 @@ START_TEST(test_property_vs_naive)
         ck_assert_uint_eq(domhash_count(d), m);
         for (int qi = 0; qi < 100; qi++) {
             char q[300];
-            if (rnd_below(3) == 0) { /* a listed name with a random prefix or suffix */
-                char extra[128];
-                rnd_name(&ALPHA, extra, 60);
-                snprintf(q, sizeof(q), rnd_below(2) ? "%.120s.%.120s" : "%.120s%.120s", extra,
-                         names[rnd_below((uint32_t)m)]);
-            } else {
-                rnd_name(&ALPHA, q, 128);
-            }
+            random_query(q, sizeof(q), names, m);
             size_t ql = strlen(q);
             uint32_t want = naive_label(names, m, q, 0);
             uint32_t got = domhash_lookup(d, q, ql, DOMHASH_LABEL);
@@ -307,14 +313,7 @@ START_TEST(test_multi_vs_naive)
         }
         for (int qi = 0; qi < 100; qi++) {
             char q[300];
-            if (rnd_below(3) == 0) {
-                char extra[128];
-                rnd_name(&ALPHA, extra, 60);
-                snprintf(q, sizeof(q), rnd_below(2) ? "%.120s.%.120s" : "%.120s%.120s", extra,
-                         names[rnd_below((uint32_t)m)]);
-            } else {
-                rnd_name(&ALPHA, q, 128);
-            }
+            random_query(q, sizeof(q), names, m);
             /* the naive answer over the live names of the indexes taking part */
             size_t nl = 0;
             static char part[300][128];
