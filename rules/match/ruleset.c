@@ -884,34 +884,38 @@ static size_t url_key_len(const struct ruleset *flat, uint32_t e)
     return strlen(t) - key_skip(RULE_URL, t);
 }
 
+/* The domain lookup through overlay rs's levels (kept out of line: the flat set's path stays
+ * a plain call). A key is live in one level at most: every level in one pass over the
+ * suffixes. */
+static __attribute__((noinline)) uint32_t domain_levels(const struct ruleset *rs, const char *host,
+                                                        size_t len)
+{
+    size_t t = rs->nlv - 1;
+    if (t == 1) {
+        bool in_top;
+        uint32_t v = domhash_lookup_pair(rs->lv[0]->dom, rs->dead, rs->lv[1]->dom, host, len,
+                                         DOMHASH_LABEL, &in_top);
+        return in_top ? v + rs->off[1] : v;
+    }
+    const struct domhash *h[RULESET_LEVELS_MAX];
+    const uint64_t *dd[RULESET_LEVELS_MAX];
+    for (size_t i = 0; i <= t; i++) {
+        h[i] = rs->lv[i]->dom;
+        dd[i] = lv_dead(rs, i);
+    }
+    size_t which;
+    uint32_t v = domhash_lookup_multi(h, dd, t + 1, host, len, DOMHASH_LABEL, &which);
+    return v != DOMHASH_NONE ? v + rs->off[which] : v;
+}
+
 bool ruleset_match_domain(const struct ruleset *rs, const char *host, size_t len,
                           struct rule_match *m)
 {
     uint32_t v = DOMHASH_NONE;
-    if (rs && !rs->nlv) {
+    if (rs && !rs->nlv)
         v = domhash_lookup(rs->dom, host, len, DOMHASH_LABEL);
-    } else if (rs) {
-        /* a key is live in one level at most: every level in one pass over the suffixes */
-        size_t t = rs->nlv - 1;
-        if (t == 1) {
-            bool in_top;
-            v = domhash_lookup_pair(rs->lv[0]->dom, rs->dead, rs->lv[1]->dom, host, len,
-                                    DOMHASH_LABEL, &in_top);
-            if (in_top)
-                v += rs->off[1];
-        } else {
-            const struct domhash *h[RULESET_LEVELS_MAX];
-            const uint64_t *dd[RULESET_LEVELS_MAX];
-            for (size_t i = 0; i <= t; i++) {
-                h[i] = rs->lv[i]->dom;
-                dd[i] = lv_dead(rs, i);
-            }
-            size_t which;
-            v = domhash_lookup_multi(h, dd, t + 1, host, len, DOMHASH_LABEL, &which);
-            if (v != DOMHASH_NONE)
-                v += rs->off[which];
-        }
-    }
+    else if (rs)
+        v = domain_levels(rs, host, len);
     return result(v, RULE_DOMAIN, m);
 }
 
