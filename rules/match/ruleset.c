@@ -957,6 +957,20 @@ static void url_steps(const struct ruleset *flat, const uint64_t *dead, const ch
     r[2] = nametrie_lookup_live(flat->url_pfx, k, klen, NAMETRIE_PREFIX, dead);
 }
 
+/* The URL steps through overlay rs's levels: per step the most specific live hit of all
+ * levels (out of line, as domain_levels()). */
+static __attribute__((noinline)) uint32_t url_levels(const struct ruleset *rs, const char *k,
+                                                     size_t klen, bool whole, size_t qcut)
+{
+    uint32_t rb[3], best[3] = { NAMETRIE_NONE, NAMETRIE_NONE, NAMETRIE_NONE };
+    for (size_t l = 0; l < rs->nlv; l++) {
+        url_steps(rs->lv[l], lv_dead(rs, l), k, klen, whole, qcut, false, rb);
+        for (int i = 0; i < 3; i++) /* exact steps: one live hit of all levels at most */
+            best[i] = pick(rs, best[i], l, rb[i], url_key_len);
+    }
+    return best[0] != NAMETRIE_NONE ? best[0] : best[1] != NAMETRIE_NONE ? best[1] : best[2];
+}
+
 bool ruleset_match_url(const struct ruleset *rs, const char *host, size_t hlen, const char *path,
                        size_t plen, struct rule_match *m)
 {
@@ -967,20 +981,13 @@ bool ruleset_match_url(const struct ruleset *rs, const char *host, size_t hlen, 
     bool whole = klen == hlen + plen + (memchr(host, ':', hlen) ? 2 : 0);
     const char *qm = memchr(path, '?', plen);
     size_t qcut = qm ? plen - (size_t)(qm - path) : 0;
-    uint32_t rb[3], best[3] = { NAMETRIE_NONE, NAMETRIE_NONE, NAMETRIE_NONE };
-    uint32_t v = NAMETRIE_NONE;
+    uint32_t rb[3], v;
     if (!rs->nlv) {
         url_steps(rs, NULL, k, klen, whole, qcut, true, rb);
         v = rb[0] != NAMETRIE_NONE ? rb[0] : rb[1] != NAMETRIE_NONE ? rb[1] : rb[2];
-        return result(v, RULE_URL, m);
+    } else {
+        v = url_levels(rs, k, klen, whole, qcut);
     }
-    for (size_t l = 0; l < rs->nlv; l++) {
-        url_steps(rs->lv[l], lv_dead(rs, l), k, klen, whole, qcut, false, rb);
-        for (int i = 0; i < 3; i++) /* exact steps: one live hit of all levels at most */
-            best[i] = pick(rs, best[i], l, rb[i], url_key_len);
-    }
-    for (int i = 0; i < 3 && v == NAMETRIE_NONE; i++)
-        v = best[i];
     return result(v, RULE_URL, m);
 }
 
