@@ -126,11 +126,13 @@ void ruleset_set_fallback(struct ruleset *rs, struct fbaddr *fb);
 const struct fbaddr *ruleset_fallback(const struct ruleset *rs);
 
 /* Number of entries (ids are 0 .. count-1, in the order they were first added). An overlay set
- * (ruleset_apply()) also counts the base's entries it passes over (ruleset_entry_live()). */
+ * (ruleset_apply()) also counts its levels' entries it passes over and the ids between two
+ * levels, which are no entry (ruleset_entry_live() is false for both). */
 size_t ruleset_entry_count(const struct ruleset *rs);
 
-/* False for an id out of range and for an entry of an overlay's base that the overlay passes
- * over (revoked, or moved into the overlay with other claims); lookups never return those. */
+/* False for an id out of range, for an id between two levels of an overlay, and for an entry
+ * of a level below an overlay's top that it passes over (revoked, or moved up with other
+ * claims); lookups never return those. */
 bool ruleset_entry_live(const struct ruleset *rs, uint32_t entry);
 
 /* ---- the disk image (fail-static): docs/matching.md "The disk image" ----
