@@ -19,5 +19,5 @@ if [ ! -x "$TOOLS/bench_rsimage" ]; then
 fi
 mkdir -p "$OUT" || exit 2
 echo "bench: rule set image and overlay, $N entries"
-timeout 600 "$TOOLS/bench_rsimage" --entries "$N" --dir "$OUT"
+timeout 600 "$TOOLS/bench_rsimage" --entries "$N" --dir "$OUT" || exit $?
 timeout 600 "$TOOLS/bench_rsimage" --entries "$N" --chain 20
