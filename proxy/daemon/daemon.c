@@ -21,6 +21,7 @@
 #include <sys/capability.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -159,6 +160,7 @@ struct daemon {
     bool merging;              /* a merge runs: applied changes are queued */
     uint64_t gen, merge_gen;   /* +1 at every compilation: a merge begun before is void */
     struct ruleset *merge_src; /* the merge thread's own reference to the set */
+    bool merge_compact;        /* the thread compacts the deltas (ruleset_compact()) */
     struct merge_change *mq;   /* changes applied since the merge began */
     size_t nmq;
     _Atomic int admin_https_url;    /* cfg's https_url, for the admin thread (cfg is swapped) */
@@ -1075,7 +1077,10 @@ static void fol_saved(void *ctx, uint64_t version)
  * into a fresh base (ruleset_merge(): every live entry, the rule files' included) while the
  * follower goes on applying changes to the overlay; they are queued (copies of the records),
  * re-applied on the merged set when it is ready, and that set is published. A compilation in
- * between (a snapshot, a reload) makes the merge void. */
+ * between (a snapshot, a reload) makes the merge void. The same thread compacts the overlay
+ * (ruleset_compact(): its deltas folded into one over the same base, O(overlay), not O(base))
+ * when an applied change leaves RULESET_COMPACT_DEPTH deltas stacked, so that an apply stays
+ * O(change) and lookups walk few levels (docs/matching.md "The overlay"). */
 
 struct merge_change {
     struct order_list add;
@@ -1467,12 +1472,19 @@ static void fb_end(struct daemon *d)
     d->nmarked = 0;
 }
 
+/* The merge and compaction thread runs at nice MERGE_NICE: its work is background work (the
+ * overlay answers meanwhile) and must not take the cores from the follower's applies and the
+ * packet path on a loaded node; a stack left full meanwhile folds itself (ruleset_apply()). */
+#define MERGE_NICE 10
+
 static void *merge_main(void *arg)
 {
     struct daemon *d = arg;
+    (void)setpriority(PRIO_PROCESS, (id_t)gettid(), MERGE_NICE); /* this thread only */
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    struct ruleset *m = ruleset_merge(d->merge_src);
+    bool compact = d->merge_compact;
+    struct ruleset *m = compact ? ruleset_compact(d->merge_src) : ruleset_merge(d->merge_src);
     ruleset_free(d->merge_src);
     d->merge_src = NULL;
     char err[1024] = "out of memory merging the overlay";
@@ -1495,7 +1507,9 @@ static void *merge_main(void *arg)
         clock_gettime(CLOCK_MONOTONIC, &t1);
         uint64_t ms =
             (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
-        log_write(d->log, LOG_LEVEL_INFO, "daemon", "rules merged into a fresh base",
+        log_write(d->log, LOG_LEVEL_INFO, "daemon",
+                  compact ? "rules compacted (the deltas folded into one over the base)"
+                          : "rules merged into a fresh base",
                   LOG_KV(LOG_U("version", v),
                          LOG_U("store_version", atomic_load(&d->store_version)),
                          LOG_U("changes_reapplied", queued), LOG_U("ms", ms)));
@@ -1513,8 +1527,9 @@ static void *merge_main(void *arg)
     return NULL;
 }
 
-/* Begins a merge of rs (pub_lock held). Returns 0, or a negative errno (nothing begun). */
-static int merge_begin(struct daemon *d, const struct ruleset *rs)
+/* Begins a merge of rs, or its compaction (pub_lock held). Returns 0, or a negative errno
+ * (nothing begun). */
+static int merge_begin(struct daemon *d, const struct ruleset *rs, bool compact)
 {
     if (d->merge_started) { /* it cleared merging: it is at its end */
         pthread_join(d->merge_th, NULL);
@@ -1526,6 +1541,7 @@ static int merge_begin(struct daemon *d, const struct ruleset *rs)
     if (!d->merge_src)
         return rc ? rc : -ENOMEM;
     d->merge_gen = d->gen;
+    d->merge_compact = compact;
     d->merging = true;
     int e = pthread_create(&d->merge_th, NULL, merge_main, d);
     if (e != 0) {
@@ -1600,10 +1616,14 @@ static int fol_publish(void *ctx, const struct order *const *orders, size_t n,
             if (d->merging) {
                 if (mq_push(d, delta) < 0)
                     d->gen++; /* the merge cannot catch up: void */
-            } else if (ruleset_overlay_size(rr.rs) > limit && merge_begin(d, rr.rs) < 0) {
-                ruleset_free(rr.rs);
-                rr.rs = NULL;
-                how = "compiled (overlay past orders.merge_threshold)";
+            } else if (ruleset_overlay_size(rr.rs) > limit) {
+                if (merge_begin(d, rr.rs, false) < 0) {
+                    ruleset_free(rr.rs);
+                    rr.rs = NULL;
+                    how = "compiled (overlay past orders.merge_threshold)";
+                }
+            } else if (ruleset_depth(rr.rs) >= RULESET_COMPACT_DEPTH) {
+                (void)merge_begin(d, rr.rs, true); /* else the next applies fold themselves */
             }
         }
     }
@@ -1618,11 +1638,13 @@ static int fol_publish(void *ctx, const struct order *const *orders, size_t n,
         d->gen++;
     }
     if (rc == 0) {
-        fb_collect_marked(d, orders, n);
         fb_attach(d, rr.rs);
         d->last = rr.rs;
         uint64_t v = rsref_publish(d->rules, rr.rs);
         atomic_store(&d->store_version, version);
+        /* after the publication (still under pub_lock, where the fallback thread reads them):
+         * a walk of every resource of every order, 5M at a 5M base, off the enforcement path */
+        fb_collect_marked(d, orders, n);
         struct ruleset_stats st;
         ruleset_get_stats(rr.rs, &st);
         log_write(d->log, LOG_LEVEL_INFO, "daemon", "rules published",

@@ -375,6 +375,58 @@ uint32_t domhash_lookup_pair(const struct domhash *a, const uint64_t *dead, cons
     return DOMHASH_NONE;
 }
 
+uint32_t domhash_lookup_multi(const struct domhash *const *t, const uint64_t *const *dead, size_t n,
+                              const char *q, size_t len, enum domhash_mode mode, size_t *which)
+{
+    *which = 0;
+    size_t a = 0;
+    while (a < n && (!t[a] || t[a]->n == 0))
+        a++;
+    if (a == n || len == 0 || n > DOMHASH_MULTI_MAX)
+        return DOMHASH_NONE;
+    struct dh_cand ca;
+    size_t sa = 0;
+    uint32_t deep = dh_suffixes(t[a], q, len, mode, &ca, dead[a], &sa);
+    if (unlikely(deep != DOMHASH_NONE || ca.n == DH_SCREEN_MAX)) {
+        /* more labels than screened together: one lookup per index, the longest key wins */
+        uint32_t best = DOMHASH_NONE;
+        size_t bs = len + 1;
+        for (size_t i = a; i < n; i++) {
+            size_t s = 0;
+            uint32_t v = dh_lookup(t[i], q, len, mode, dead[i], &s);
+            if (v != DOMHASH_NONE && s < bs) {
+                best = v;
+                bs = s;
+                *which = i;
+            }
+        }
+        return best;
+    }
+    const uint64_t *lines[DOMHASH_MULTI_MAX][DH_SCREEN_MAX];
+    for (size_t i = a + 1; i < n; i++) /* the filter lines of every index, fetched together */
+        for (unsigned k = 0; t[i] && t[i]->n && k < ca.n; k++) {
+            lines[i][k] = dh_line(t[i], ca.m[k]);
+            __builtin_prefetch(lines[i][k]);
+        }
+    while (ca.n-- > 0) { /* longest suffix first, in every index */
+        unsigned k = ca.n;
+        const char *key = q + ca.start[k];
+        size_t kl = len - ca.start[k];
+        for (size_t i = a; i < n; i++) {
+            if (!t[i] || t[i]->n == 0)
+                continue;
+            const uint64_t *ln = i == a ? ca.line[k] : lines[i][k];
+            uint32_t v;
+            if (bloom_test(ln, ca.m[k]) && (v = dh_probe(t[i], ca.m[k], key, kl)) != DOMHASH_NONE &&
+                !dh_dead(dead[i], v)) {
+                *which = i;
+                return v;
+            }
+        }
+    }
+    return DOMHASH_NONE;
+}
+
 uint32_t domhash_lookup(const struct domhash *d, const char *q, size_t len, enum domhash_mode mode)
 {
     size_t start;

@@ -57,6 +57,15 @@ uint32_t domhash_lookup_live(const struct domhash *d, const char *q, size_t len,
 uint32_t domhash_lookup_pair(const struct domhash *a, const uint64_t *dead, const struct domhash *b,
                              const char *q, size_t len, enum domhash_mode mode, bool *in_b);
 
+/* domhash_lookup_pair() over n indexes (n <= DOMHASH_MULTI_MAX; t[i] may be NULL) that share
+ * no live key (the levels of an overlay, with the values set in dead[i] passed over in t[i];
+ * dead[i] may be NULL): the longest matching live key of any; *which gets its index (0 when
+ * nothing matched). The query is hashed once; a suffix is tested in every index before the
+ * next shorter one. Allocates nothing. */
+#define DOMHASH_MULTI_MAX 8
+uint32_t domhash_lookup_multi(const struct domhash *const *t, const uint64_t *const *dead, size_t n,
+                              const char *q, size_t len, enum domhash_mode mode, size_t *which);
+
 /* The flat arrays of a built index, for writing it out (rules/match/ruleset.h images). */
 struct domhash_parts {
     const void *slot, *bloom;

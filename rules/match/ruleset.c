@@ -36,6 +36,7 @@
 #include "rules/match/nametrie.h"
 #include "rules/match/normalize.h"
 
+_Static_assert(RULESET_LEVELS_MAX <= DOMHASH_MULTI_MAX, "a domain lookup spans every level");
 #define ENTRY_TEXT_MAX 4096 /* raw entry bytes considered at all */
 #define NTEXT_MAX      RULESET_TEXT_MAX
 _Static_assert(RULESET_TEXT_MAX == 8 + 2 + NORM_HOST_MAX + NORM_PATH_MAX + 1,
@@ -133,10 +134,16 @@ struct ruleset {
     /* Holders of this set: 1 for its owner, +1 for every overlay set built on it. */
     atomic_size_t refs;
 
-    /* An overlay set (ruleset_apply()) has no arrays of its own: base (shared, counted in its
-     * refs) with the entries set in dead (bit e of dead[e / 64]) passed over, plus delta (a
-     * small set of its own). Entry ids below base->n are base's, the others delta's + base->n. */
-    struct ruleset *base, *delta;
+    /* An overlay set (ruleset_apply()) has no arrays of its own: a stack of nlv flat sets
+     * (docs/matching.md "The overlay"), each shared by reference (counted in its refs): lv[0]
+     * the big base, lv[1 .. nlv-2] frozen deltas, lv[nlv-1] the top delta (rebuilt by the next
+     * apply while it is small). Level i's entry e has the id off[i] + e (off[0] = 0, off[i]
+     * the end of level i-1 rounded up to 64: ids in between are no entry). The entries below
+     * the top whose bit is set in dead (bit id of dead[id / 64], off[nlv-1] bits) are passed
+     * over; the top's are all live. nlv is 0 for a flat set. */
+    struct ruleset *lv[RULESET_LEVELS_MAX];
+    uint32_t off[RULESET_LEVELS_MAX];
+    size_t nlv;
     uint64_t *dead;
     size_t ndead;
     size_t dead_count[3], dead_ips4;
@@ -793,9 +800,9 @@ void ruleset_free(struct ruleset *rs)
     if (atomic_fetch_sub(&rs->refs, 1) != 1)
         return; /* an overlay set still uses it */
     fbaddr_free(rs->fb);
-    if (rs->base) {
-        ruleset_free(rs->base);
-        ruleset_free(rs->delta);
+    if (rs->nlv) {
+        for (size_t i = 0; i < rs->nlv; i++)
+            ruleset_free(rs->lv[i]);
         free(rs->dead);
         free(rs);
         return;
@@ -842,16 +849,27 @@ static bool result(uint32_t v, enum rule_kind kind, struct rule_match *m)
     return v != UINT32_MAX;
 }
 
-/* Of a base result vb (not dead) and a delta result vd, the one ranked higher by longer (more
- * specific), in overlay ids. */
-static uint32_t pick(const struct ruleset *rs, uint32_t vb, uint32_t vd,
+static const struct ruleset *holder(const struct ruleset *rs, uint32_t *entry);
+
+/* The tombstone bits of level i of overlay rs, indexed by the level's own ids (NULL for the
+ * top: its entries are all live). */
+static inline const uint64_t *lv_dead(const struct ruleset *rs, size_t i)
+{
+    return i + 1 < rs->nlv ? rs->dead + rs->off[i] / 64 : NULL;
+}
+
+/* Of a result v (overlay id, live) and level i's result x (its own id, live), the one ranked
+ * higher by longer (more specific), in overlay ids; v on a tie. */
+static uint32_t pick(const struct ruleset *rs, uint32_t v, size_t i, uint32_t x,
                      size_t (*rank)(const struct ruleset *, uint32_t))
 {
-    if (vd == UINT32_MAX)
-        return vb;
-    if (vb == UINT32_MAX || rank(rs->delta, vd) > rank(rs->base, vb))
-        return (uint32_t)rs->base->n + vd;
-    return vb;
+    if (x == UINT32_MAX)
+        return v;
+    if (v == UINT32_MAX)
+        return rs->off[i] + x;
+    uint32_t e = v;
+    const struct ruleset *h = holder(rs, &e);
+    return !h || rank(rs->lv[i], x) > rank(h, e) ? rs->off[i] + x : v;
 }
 
 static size_t text_len(const struct ruleset *flat, uint32_t e)
@@ -866,20 +884,38 @@ static size_t url_key_len(const struct ruleset *flat, uint32_t e)
     return strlen(t) - key_skip(RULE_URL, t);
 }
 
+/* The domain lookup through overlay rs's levels (kept out of line: the flat set's path stays
+ * a plain call). A key is live in one level at most: every level in one pass over the
+ * suffixes. */
+static __attribute__((noinline)) uint32_t domain_levels(const struct ruleset *rs, const char *host,
+                                                        size_t len)
+{
+    size_t t = rs->nlv - 1;
+    if (t == 1) {
+        bool in_top;
+        uint32_t v = domhash_lookup_pair(rs->lv[0]->dom, rs->dead, rs->lv[1]->dom, host, len,
+                                         DOMHASH_LABEL, &in_top);
+        return in_top ? v + rs->off[1] : v;
+    }
+    const struct domhash *h[RULESET_LEVELS_MAX];
+    const uint64_t *dd[RULESET_LEVELS_MAX];
+    for (size_t i = 0; i <= t; i++) {
+        h[i] = rs->lv[i]->dom;
+        dd[i] = lv_dead(rs, i);
+    }
+    size_t which;
+    uint32_t v = domhash_lookup_multi(h, dd, t + 1, host, len, DOMHASH_LABEL, &which);
+    return v != DOMHASH_NONE ? v + rs->off[which] : v;
+}
+
 bool ruleset_match_domain(const struct ruleset *rs, const char *host, size_t len,
                           struct rule_match *m)
 {
     uint32_t v = DOMHASH_NONE;
-    if (rs && !rs->base) {
+    if (rs && !rs->nlv)
         v = domhash_lookup(rs->dom, host, len, DOMHASH_LABEL);
-    } else if (rs) {
-        /* a key of both is dead in base: the two share no live key */
-        bool in_delta;
-        v = domhash_lookup_pair(rs->base->dom, rs->dead, rs->delta->dom, host, len, DOMHASH_LABEL,
-                                &in_delta);
-        if (in_delta)
-            v += (uint32_t)rs->base->n;
-    }
+    else if (rs)
+        v = domain_levels(rs, host, len);
     return result(v, RULE_DOMAIN, m);
 }
 
@@ -921,6 +957,20 @@ static void url_steps(const struct ruleset *flat, const uint64_t *dead, const ch
     r[2] = nametrie_lookup_live(flat->url_pfx, k, klen, NAMETRIE_PREFIX, dead);
 }
 
+/* The URL steps through overlay rs's levels: per step the most specific live hit of all
+ * levels (out of line, as domain_levels()). */
+static __attribute__((noinline)) uint32_t url_levels(const struct ruleset *rs, const char *k,
+                                                     size_t klen, bool whole, size_t qcut)
+{
+    uint32_t rb[3], best[3] = { NAMETRIE_NONE, NAMETRIE_NONE, NAMETRIE_NONE };
+    for (size_t l = 0; l < rs->nlv; l++) {
+        url_steps(rs->lv[l], lv_dead(rs, l), k, klen, whole, qcut, false, rb);
+        for (int i = 0; i < 3; i++) /* exact steps: one live hit of all levels at most */
+            best[i] = pick(rs, best[i], l, rb[i], url_key_len);
+    }
+    return best[0] != NAMETRIE_NONE ? best[0] : best[1] != NAMETRIE_NONE ? best[1] : best[2];
+}
+
 bool ruleset_match_url(const struct ruleset *rs, const char *host, size_t hlen, const char *path,
                        size_t plen, struct rule_match *m)
 {
@@ -931,16 +981,13 @@ bool ruleset_match_url(const struct ruleset *rs, const char *host, size_t hlen, 
     bool whole = klen == hlen + plen + (memchr(host, ':', hlen) ? 2 : 0);
     const char *qm = memchr(path, '?', plen);
     size_t qcut = qm ? plen - (size_t)(qm - path) : 0;
-    uint32_t rb[3], rd[3], v = NAMETRIE_NONE;
-    if (!rs->base) {
+    uint32_t rb[3], v;
+    if (!rs->nlv) {
         url_steps(rs, NULL, k, klen, whole, qcut, true, rb);
         v = rb[0] != NAMETRIE_NONE ? rb[0] : rb[1] != NAMETRIE_NONE ? rb[1] : rb[2];
-        return result(v, RULE_URL, m);
+    } else {
+        v = url_levels(rs, k, klen, whole, qcut);
     }
-    url_steps(rs->base, rs->dead, k, klen, whole, qcut, false, rb);
-    url_steps(rs->delta, NULL, k, klen, whole, qcut, false, rd);
-    for (int i = 0; i < 3 && v == NAMETRIE_NONE; i++)
-        v = pick(rs, rb[i], rd[i], url_key_len); /* exact steps: at most one of two hits */
     return result(v, RULE_URL, m);
 }
 
@@ -951,12 +998,15 @@ bool ruleset_match_url_host(const struct ruleset *rs, const char *host, size_t l
         return result(NAMETRIE_NONE, RULE_DOMAIN, m);
     char k[NORM_HOST_MAX + 3];
     size_t klen = url_key(k, sizeof(k), host, len, "", 0); /* IPv6 hosts are keyed in brackets */
-    if (!rs->base)
+    if (!rs->nlv)
         return result(domhash_lookup(rs->https_host, k, klen, DOMHASH_EXACT), RULE_URL, m);
-    /* ruleset_apply() keeps a live base entry as the host's representative, or one in delta */
-    uint32_t vb = domhash_lookup_live(rs->base->https_host, k, klen, DOMHASH_EXACT, rs->dead);
-    uint32_t vd = domhash_lookup(rs->delta->https_host, k, klen, DOMHASH_EXACT);
-    return result(pick(rs, vb, vd, text_len), RULE_URL, m);
+    /* ruleset_apply() keeps a live entry of some level as the host's representative */
+    uint32_t v = DOMHASH_NONE;
+    for (size_t l = 0; l < rs->nlv; l++)
+        v = pick(rs, v, l,
+                 domhash_lookup_live(rs->lv[l]->https_host, k, klen, DOMHASH_EXACT, lv_dead(rs, l)),
+                 text_len);
+    return result(v, RULE_URL, m);
 }
 
 /* The prefix length of an IP entry, from its text ("a.b.c.d/len", or a whole address). */
@@ -975,13 +1025,15 @@ bool ruleset_match_ip(const struct ruleset *rs, int ipver, const uint8_t *addr,
     uint32_t v = IPLPM_NONE;
     if (!rs || (ipver != 4 && ipver != 6))
         return result(v, RULE_IP, m);
-    if (!rs->base) {
+    if (!rs->nlv) {
         v = iplpm_lookup(ipver == 4 ? rs->ip4 : rs->ip6, addr);
     } else {
-        const struct ruleset *b = rs->base, *d = rs->delta;
-        uint32_t vb = iplpm_lookup_live(ipver == 4 ? b->ip4 : b->ip6, addr, rs->dead);
-        uint32_t vd = iplpm_lookup(ipver == 4 ? d->ip4 : d->ip6, addr);
-        v = pick(rs, vb, vd, ip_plen);
+        for (size_t l = 0; l < rs->nlv; l++) {
+            const struct ruleset *f = rs->lv[l];
+            v = pick(rs, v, l,
+                     iplpm_lookup_live(ipver == 4 ? f->ip4 : f->ip6, addr, lv_dead(rs, l)),
+                     ip_plen);
+        }
     }
     return result(v, RULE_IP, m);
 }
@@ -993,11 +1045,12 @@ static const struct ruleset *holder(const struct ruleset *rs, uint32_t *entry)
 {
     if (!rs)
         return NULL;
-    if (rs->base) {
-        if (*entry < rs->base->n)
-            return rs->base;
-        *entry -= (uint32_t)rs->base->n;
-        rs = rs->delta;
+    if (rs->nlv) {
+        size_t i = rs->nlv - 1;
+        while (i > 0 && *entry < rs->off[i])
+            i--;
+        *entry -= rs->off[i];
+        rs = rs->lv[i];
     }
     return *entry < rs->n ? rs : NULL;
 }
@@ -1061,15 +1114,15 @@ enum rule_kind ruleset_entry_kind(const struct ruleset *rs, uint32_t entry)
 
 bool ruleset_entry_live(const struct ruleset *rs, uint32_t entry)
 {
-    if (rs && rs->base && entry < rs->base->n)
-        return !(rs->dead[entry / 64] >> (entry % 64) & 1);
+    if (rs && rs->nlv && entry < rs->off[rs->nlv - 1] && rs->dead[entry / 64] >> (entry % 64) & 1)
+        return false;
     return holder(rs, &entry) != NULL;
 }
 
 size_t ruleset_entry_count(const struct ruleset *rs)
 {
-    if (rs && rs->base)
-        return rs->base->n + rs->delta->n;
+    if (rs && rs->nlv)
+        return rs->off[rs->nlv - 1] + rs->lv[rs->nlv - 1]->n;
     return rs ? rs->n : 0;
 }
 
@@ -1108,15 +1161,22 @@ void ruleset_get_stats(const struct ruleset *rs, struct ruleset_stats *st)
         return;
     st->version = rs->version;
     st->fallback = fbaddr_count(rs->fb);
-    if (rs->base) {
-        const struct ruleset *b = rs->base, *d = rs->delta;
-        st->domains = b->count[RULE_DOMAIN] - rs->dead_count[RULE_DOMAIN] + d->count[RULE_DOMAIN];
-        st->urls = b->count[RULE_URL] - rs->dead_count[RULE_URL] + d->count[RULE_URL];
-        st->ips4 = b->ips4 - rs->dead_ips4 + d->ips4;
-        st->ips6 = (b->count[RULE_IP] - b->ips4) - (rs->dead_count[RULE_IP] - rs->dead_ips4) +
-                   (d->count[RULE_IP] - d->ips4);
-        st->bytes = sizeof(*rs) + (b->n + 63) / 64 * 8 + flat_bytes(d) + /* base is shared */
-                    fbaddr_bytes(rs->fb);
+    if (rs->nlv) {
+        size_t ips = 0;
+        st->bytes = sizeof(*rs) + rs->off[rs->nlv - 1] / 8 + fbaddr_bytes(rs->fb);
+        for (size_t i = 0; i < rs->nlv; i++) {
+            const struct ruleset *f = rs->lv[i];
+            st->domains += f->count[RULE_DOMAIN];
+            st->urls += f->count[RULE_URL];
+            st->ips4 += f->ips4;
+            ips += f->count[RULE_IP];
+            if (i > 0) /* the base is shared: the deltas (often shared too) are counted */
+                st->bytes += flat_bytes(f);
+        }
+        st->domains -= rs->dead_count[RULE_DOMAIN];
+        st->urls -= rs->dead_count[RULE_URL];
+        st->ips4 -= rs->dead_ips4;
+        st->ips6 = ips - st->ips4 - rs->dead_count[RULE_IP];
         return;
     }
     st->domains = rs->count[RULE_DOMAIN];
@@ -1259,7 +1319,7 @@ int ruleset_image_write(const struct ruleset *rs, const char *path, uint64_t ver
         return -EINVAL;
     }
     struct ruleset *merged = NULL;
-    if (rs->base) {
+    if (rs->nlv) {
         merged = ruleset_merge(rs);
         if (!merged) {
             seterr(err, errlen, "rules: %s: out of memory merging the overlay", path);
@@ -1552,10 +1612,13 @@ fail:
 
 /* ---- the overlay ----
  *
- * ruleset_apply() works on a list of the delta's entries with their full claim lists (the old
- * delta's entries, then base entries moved in because their claims changed, then new ones),
- * keyed like the builder's dedup (kind + text without the scheme), and rebuilds the delta set
- * from it; base entries whose claims changed are tombstoned. */
+ * An apply keeps some of cur's levels as they are (those below its top; all of them when the
+ * top is past RULESET_FREEZE, which freezes it; the base alone when the stack is full or when
+ * compacting) and works on a list of the new top's entries with their full claim lists (the
+ * live entries of the levels not kept, then entries of kept levels moved in because their
+ * claims changed, then new ones), keyed like the builder's dedup (kind + text without the
+ * scheme), and builds the top from it; entries of kept levels whose claims changed are
+ * tombstoned. A key is live in one level at most. */
 
 struct dent {
     char *text; /* normalized */
@@ -1567,9 +1630,11 @@ struct dent {
 };
 
 struct work {
-    const struct ruleset *base;
-    uint64_t *dead;
-    size_t ndead, dead_count[3], dead_ips4;
+    const struct ruleset *lv[RULESET_LEVELS_MAX]; /* the levels kept, with their id offsets */
+    uint32_t off[RULESET_LEVELS_MAX];
+    size_t nlv;
+    uint64_t *dead; /* over the kept levels' ids */
+    size_t words;
     struct dent *v;
     size_t n, cap;
     uint32_t *slot; /* index + 1, 0 = empty; power-of-two size */
@@ -1687,7 +1752,19 @@ static void work_free(struct work *w)
 
 static bool is_dead(const uint64_t *dead, uint32_t e)
 {
-    return dead[e / 64] >> (e % 64) & 1;
+    return dead && dead[e / 64] >> (e % 64) & 1;
+}
+
+/* The kept level holding id *e (which becomes the level's own id); its index in *li. */
+static const struct ruleset *w_level(const struct work *w, uint32_t *e, size_t *li)
+{
+    size_t i = w->nlv - 1;
+    while (i > 0 && *e < w->off[i])
+        i--;
+    *e -= w->off[i];
+    if (li)
+        *li = i;
+    return w->lv[i];
 }
 
 /* Notes that host's https representative may be gone (text: an https URL entry). */
@@ -1706,42 +1783,33 @@ static int work_risk(struct work *w, const char *text)
     return 0;
 }
 
-/* Tombstones base entry e (live). */
-static int base_kill(struct work *w, uint32_t e)
+/* Tombstones the kept entry g (live). */
+static int base_kill(struct work *w, uint32_t g)
 {
-    const struct ruleset *b = w->base;
-    w->dead[e / 64] |= 1ULL << (e % 64);
-    w->ndead++;
-    enum rule_kind k = (enum rule_kind)(b->attr[e] >> ATTR_KIND_SHIFT);
-    const char *t = b->pool + b->text_off[e];
-    w->dead_count[k]++;
-    if (k == RULE_IP && !strchr(t, ':'))
-        w->dead_ips4++;
-    return work_risk(w, t);
+    uint32_t e = g;
+    const struct ruleset *f = w_level(w, &e, NULL);
+    w->dead[g / 64] |= 1ULL << (g % 64);
+    return work_risk(w, f->pool + f->text_off[e]);
 }
 
-/* Moves base entry e (live) into the delta with its claims (the caller then changes them). */
-static int base_move(struct work *w, uint32_t e, struct dent **out)
+/* Adds entry e of flat set f to w's list with its category and claims; *out gets it. */
+static int work_take(struct work *w, const struct ruleset *f, uint32_t e, struct dent **out)
 {
-    const struct ruleset *b = w->base;
     const char *ord[64];
-    size_t no = ruleset_entry_orders(b, e, ord, 64);
+    size_t no = ruleset_entry_orders(f, e, ord, 64);
     const char **all = ord;
     if (no > 64) {
         if (!(all = malloc(no * sizeof(*all))))
             return -ENOMEM;
-        ruleset_entry_orders(b, e, all, no);
+        ruleset_entry_orders(f, e, all, no);
     }
-    int rc = base_kill(w, e);
-    struct dent *d = NULL;
-    if (!rc) {
-        d = work_add(w, (uint8_t)(b->attr[e] >> ATTR_KIND_SHIFT), b->pool + b->text_off[e],
-                     b->strpool + b->pairs[b->attr[e] & ATTR_PAIR].category);
-        if (!d)
-            rc = -ENOMEM;
-        for (size_t i = 0; !rc && i < no; i++)
-            rc = dent_claim(d, all[i]);
-    }
+    int rc = 0;
+    struct dent *d = work_add(w, (uint8_t)(f->attr[e] >> ATTR_KIND_SHIFT), f->pool + f->text_off[e],
+                              f->strpool + f->pairs[f->attr[e] & ATTR_PAIR].category);
+    if (!d)
+        rc = -ENOMEM;
+    for (size_t i = 0; !rc && i < no; i++)
+        rc = dent_claim(d, all[i]);
     if (all != ord)
         free((void *)all);
     if (out)
@@ -1749,7 +1817,19 @@ static int base_move(struct work *w, uint32_t e, struct dent **out)
     return rc;
 }
 
-/* Whether order claims base entry e (an empty order never does). */
+/* Moves the kept entry g (live) into the new top with its claims (the caller then changes
+ * them). */
+static int base_move(struct work *w, uint32_t g, struct dent **out)
+{
+    uint32_t e = g;
+    const struct ruleset *f = w_level(w, &e, NULL);
+    if (out)
+        *out = NULL;
+    int rc = base_kill(w, g);
+    return rc ? rc : work_take(w, f, e, out);
+}
+
+/* Whether order claims entry e of flat set b (an empty order never does). */
 static bool base_has(const struct ruleset *b, uint32_t e, const char *order)
 {
     if (!order || !order[0])
@@ -1763,10 +1843,16 @@ static bool base_has(const struct ruleset *b, uint32_t e, const char *order)
     return false;
 }
 
-/* The live base entry whose normalized text is nt, or RULESET_NO_ENTRY. */
-static uint32_t base_find(const struct work *w, enum rule_kind kind, const char *nt, size_t nlen)
+/* Whether order claims the kept entry g. */
+static bool kept_has(const struct work *w, uint32_t g, const char *order)
 {
-    const struct ruleset *b = w->base;
+    const struct ruleset *f = w_level(w, &g, NULL);
+    return base_has(f, g, order);
+}
+
+/* The entry of flat set b whose normalized text is nt (dead or not), or RULESET_NO_ENTRY. */
+static uint32_t flat_find(const struct ruleset *b, enum rule_kind kind, const char *nt, size_t nlen)
+{
     uint32_t v = RULESET_NO_ENTRY;
     if (kind == RULE_DOMAIN) {
         v = domhash_lookup(b->dom, nt, nlen, DOMHASH_EXACT);
@@ -1796,9 +1882,18 @@ static uint32_t base_find(const struct work *w, enum rule_kind kind, const char 
             v = iplpm_parent(t, v);
         }
     }
-    if (v == UINT32_MAX || v >= b->n || is_dead(w->dead, v))
-        return RULESET_NO_ENTRY;
-    return v;
+    return v == UINT32_MAX || v >= b->n ? RULESET_NO_ENTRY : v;
+}
+
+/* The live kept entry whose normalized text is nt (its id), or RULESET_NO_ENTRY. */
+static uint32_t base_find(const struct work *w, enum rule_kind kind, const char *nt, size_t nlen)
+{
+    for (size_t i = 0; i < w->nlv; i++) {
+        uint32_t v = flat_find(w->lv[i], kind, nt, nlen);
+        if (v != RULESET_NO_ENTRY && !is_dead(w->dead, w->off[i] + v))
+            return w->off[i] + v;
+    }
+    return RULESET_NO_ENTRY;
 }
 
 struct rep_ctx {
@@ -1818,7 +1913,7 @@ static int rep_cb(uint32_t v, void *arg)
     return 1;
 }
 
-/* Builds the delta set from the live entries of w. */
+/* Builds the new top from the live entries of w. */
 static struct ruleset *work_build(const struct work *w, char *err, size_t errlen)
 {
     struct ruleset_builder *bd = ruleset_builder_new();
@@ -1844,28 +1939,35 @@ static struct ruleset *work_build(const struct work *w, char *err, size_t errlen
     return ruleset_build(bd);
 }
 
-/* Keeps an https representative for every host at risk: when neither the base's (live) nor the
- * delta's index has the host, another live https entry of the base for it moves into the delta.
- * Returns the number moved, or a negative errno. */
-static int work_reps(struct work *w, const struct ruleset *delta, size_t nrisk)
+/* Keeps an https representative for every host at risk: when neither a kept level's index
+ * (live) nor the new top's has the host, another live https entry of a kept level for it moves
+ * into the top. Returns the number moved, or a negative errno. */
+static int work_reps(struct work *w, const struct ruleset *top, size_t nrisk)
 {
-    const struct ruleset *b = w->base;
     int moved = 0;
     for (size_t i = 0; i < nrisk; i++) {
         const char *h = w->risk[i];
         size_t hl = strlen(h);
-        if (domhash_lookup(delta->https_host, h, hl, DOMHASH_EXACT) != DOMHASH_NONE ||
-            domhash_lookup_live(b->https_host, h, hl, DOMHASH_EXACT, w->dead) != DOMHASH_NONE)
+        bool has = domhash_lookup(top->https_host, h, hl, DOMHASH_EXACT) != DOMHASH_NONE;
+        for (size_t l = 0; !has && l < w->nlv; l++)
+            has = domhash_lookup_live(w->lv[l]->https_host, h, hl, DOMHASH_EXACT,
+                                      w->dead + w->off[l] / 64) != DOMHASH_NONE;
+        if (has)
             continue;
         char k[NORM_HOST_MAX + 4];
         memcpy(k, h, hl);
         k[hl] = '/';
-        struct rep_ctx c = { b, w->dead, RULESET_NO_ENTRY };
-        if (!nametrie_each_prefixed(b->url_exact, k, hl + 1, rep_cb, &c))
-            nametrie_each_prefixed(b->url_pfx, k, hl + 1, rep_cb, &c);
-        if (c.found == RULESET_NO_ENTRY)
+        uint32_t g = RULESET_NO_ENTRY;
+        for (size_t l = 0; g == RULESET_NO_ENTRY && l < w->nlv; l++) {
+            struct rep_ctx c = { w->lv[l], w->dead + w->off[l] / 64, RULESET_NO_ENTRY };
+            if (!nametrie_each_prefixed(c.b->url_exact, k, hl + 1, rep_cb, &c))
+                nametrie_each_prefixed(c.b->url_pfx, k, hl + 1, rep_cb, &c);
+            if (c.found != RULESET_NO_ENTRY)
+                g = w->off[l] + c.found;
+        }
+        if (g == RULESET_NO_ENTRY)
             continue;
-        int rc = base_move(w, c.found, NULL);
+        int rc = base_move(w, g, NULL);
         if (rc)
             return rc;
         moved++;
@@ -1873,56 +1975,159 @@ static int work_reps(struct work *w, const struct ruleset *delta, size_t nrisk)
     return moved;
 }
 
-struct ruleset *ruleset_apply(const struct ruleset *cur, const struct ruleset_claim *add,
-                              size_t nadd, const struct ruleset_lift *lift, size_t nlift, int *rcp,
-                              char *err, size_t errlen)
+/* Lifts every whole-order lift from the dent d (taken from a kept level). */
+static void dent_lift_whole(struct dent *d, const struct ruleset_lift *lift, size_t nlift)
+{
+    for (size_t l = 0; d && l < nlift; l++)
+        if (!lift[l].text && lift[l].order)
+            dent_lift(d, lift[l].order);
+    if (d && d->norders == 0)
+        d->gone = true;
+}
+
+/* The whole-order lifts on kept level li: one scan of its attributes. */
+static int lift_level(struct work *w, size_t li, const struct ruleset_lift *lift, size_t nlift)
+{
+    const struct ruleset *b = w->lv[li];
+    uint32_t o = w->off[li];
+    bool *pair_hit = calloc(b->npairs + 1, sizeof(*pair_hit));
+    bool *mord_hit = calloc(b->nmorder + 1, sizeof(*mord_hit));
+    int rc = -ENOMEM;
+    if (!pair_hit || !mord_hit)
+        goto out;
+    for (size_t l = 0; l < nlift; l++) {
+        if (lift[l].text || !lift[l].order || !lift[l].order[0])
+            continue;
+        for (size_t i = 0; i < b->npairs; i++)
+            if (strcmp(b->strpool + b->pairs[i].order, lift[l].order) == 0)
+                pair_hit[i] = true;
+        for (size_t i = 0; i < b->nmorder; i++)
+            if (strcmp(b->strpool + b->morder[i], lift[l].order) == 0)
+                mord_hit[i] = true;
+    }
+    for (uint32_t e = 0; e < b->n; e++) {
+        if (!pair_hit[b->attr[e] & ATTR_PAIR] || is_dead(w->dead, o + e))
+            continue;
+        if (!multi_of(b, e)) { /* its one order is lifted: a tombstone, nothing to move */
+            if (base_kill(w, o + e))
+                goto out;
+            continue;
+        }
+        /* lift every whole-order lift from this entry: move it, then lift in the dent */
+        struct dent *d = NULL;
+        if (base_move(w, o + e, &d))
+            goto out;
+        dent_lift_whole(d, lift, nlift);
+    }
+    for (size_t i = 0; i < b->nmulti; i++) {
+        const struct multi *m = &b->multi[i];
+        bool hit = false;
+        for (uint32_t j = 0; j < m->n; j++)
+            hit |= mord_hit[m->first + j];
+        if (!hit || is_dead(w->dead, o + m->entry))
+            continue;
+        struct dent *d = NULL;
+        if (base_move(w, o + m->entry, &d))
+            goto out;
+        dent_lift_whole(d, lift, nlift);
+    }
+    rc = 0;
+out:
+    free(pair_hit);
+    free(mord_hit);
+    return rc;
+}
+
+static uint32_t align64(size_t n)
+{
+    return (uint32_t)((n + 63) / 64 * 64);
+}
+
+/* Counts rs's tombstones per kind (ruleset_get_stats()). */
+static void overlay_count(struct ruleset *rs)
+{
+    size_t words = rs->off[rs->nlv - 1] / 64;
+    rs->ndead = rs->dead_ips4 = 0;
+    memset(rs->dead_count, 0, sizeof(rs->dead_count));
+    for (size_t i = 0; i < words; i++) {
+        for (uint64_t x = rs->dead[i]; x; x &= x - 1) {
+            uint32_t e = (uint32_t)(i * 64 + (size_t)__builtin_ctzll(x));
+            const struct ruleset *f = holder(rs, &e);
+            if (!f)
+                continue;
+            enum rule_kind k = (enum rule_kind)(f->attr[e] >> ATTR_KIND_SHIFT);
+            rs->ndead++;
+            rs->dead_count[k]++;
+            if (k == RULE_IP && !strchr(f->pool + f->text_off[e], ':'))
+                rs->dead_ips4++;
+        }
+    }
+}
+
+/* A new handle on the levels and tombstones of overlay cur (no change). */
+static struct ruleset *overlay_share(const struct ruleset *cur)
+{
+    struct ruleset *out = calloc(1, sizeof(*out));
+    size_t words = cur->off[cur->nlv - 1] / 64;
+    uint64_t *dead = malloc((words ? words : 1) * sizeof(*dead));
+    if (!out || !dead) {
+        free(out);
+        free(dead);
+        return NULL;
+    }
+    memcpy(dead, cur->dead, words * sizeof(*dead));
+    atomic_init(&out->refs, 1);
+    for (size_t i = 0; i < cur->nlv; i++) {
+        out->lv[i] = ruleset_ref(cur->lv[i]);
+        out->off[i] = cur->off[i];
+    }
+    out->nlv = cur->nlv;
+    out->dead = dead;
+    out->ndead = cur->ndead;
+    memcpy(out->dead_count, cur->dead_count, sizeof(out->dead_count));
+    out->dead_ips4 = cur->dead_ips4;
+    return out;
+}
+
+/* The apply itself, keeping cur's levels [0, keep) (cur itself when it is flat; keep >= 1). */
+static struct ruleset *overlay_apply(const struct ruleset *cur, size_t keep,
+                                     const struct ruleset_claim *add, size_t nadd,
+                                     const struct ruleset_lift *lift, size_t nlift, int *rcp,
+                                     char *err, size_t errlen)
 {
     int rc = -ENOMEM;
-    struct ruleset *delta = NULL, *out = NULL;
-    bool *pair_hit = NULL, *mord_hit = NULL;
+    struct ruleset *top = NULL, *out = NULL;
     struct work w;
     memset(&w, 0, sizeof(w));
     seterr(err, errlen, "rules: out of memory applying an update");
-    if (!cur)
+    if (!cur->nlv) {
+        w.lv[0] = cur;
+        w.nlv = 1;
+    } else {
+        for (size_t i = 0; i < keep; i++) {
+            w.lv[i] = cur->lv[i];
+            w.off[i] = cur->off[i];
+        }
+        w.nlv = keep;
+    }
+    uint32_t top_off = align64(w.off[w.nlv - 1] + w.lv[w.nlv - 1]->n);
+    w.words = top_off / 64;
+    if (!(w.dead = calloc(w.words ? w.words : 1, sizeof(*w.dead))))
         goto done;
-    const struct ruleset *b = cur->base ? cur->base : cur;
-    w.base = b;
-    size_t words = (b->n + 63) / 64;
-    if (!(w.dead = calloc(words ? words : 1, sizeof(*w.dead))))
-        goto done;
-    if (cur->base) {
-        memcpy(w.dead, cur->dead, words * sizeof(*w.dead));
-        w.ndead = cur->ndead;
-        memcpy(w.dead_count, cur->dead_count, sizeof(w.dead_count));
-        w.dead_ips4 = cur->dead_ips4;
-        const struct ruleset *d = cur->delta;
-        for (uint32_t e = 0; e < d->n; e++) {
-            const char *t = d->pool + d->text_off[e];
-            struct dent *x = work_add(&w, (uint8_t)(d->attr[e] >> ATTR_KIND_SHIFT), t,
-                                      d->strpool + d->pairs[d->attr[e] & ATTR_PAIR].category);
-            if (!x)
-                goto done;
-            const char *ord[64], **all = ord;
-            size_t no = ruleset_entry_orders(d, e, ord, 64);
-            if (no > 64 && !(all = malloc(no * sizeof(*all))))
-                goto done;
-            if (no > 64)
-                ruleset_entry_orders(d, e, all, no);
-            int crc = 0;
-            for (size_t i = 0; !crc && i < no; i++)
-                crc = dent_claim(x, all[i]);
-            if (all != ord)
-                free((void *)all);
-            if (crc)
-                goto done;
+    if (cur->nlv) {
+        size_t cw = cur->off[cur->nlv - 1] / 64;
+        memcpy(w.dead, cur->dead, (cw < w.words ? cw : w.words) * sizeof(*w.dead));
+        /* the live entries of the levels not kept start the new top */
+        for (size_t i = keep; i < cur->nlv; i++) {
+            const struct ruleset *f = cur->lv[i];
+            const uint64_t *fd = lv_dead(cur, i);
+            for (uint32_t e = 0; e < f->n; e++)
+                if (!is_dead(fd, e) && work_take(&w, f, e, NULL))
+                    goto done;
         }
     }
 
-    /* lifts of whole orders: the delta's claims, then one scan of the base */
-    pair_hit = calloc(b->npairs + 1, sizeof(*pair_hit));
-    mord_hit = calloc(b->nmorder + 1, sizeof(*mord_hit));
-    if (!pair_hit || !mord_hit)
-        goto done;
+    /* lifts of whole orders: the new top's claims, then one scan of each kept level */
     bool whole = false;
     for (size_t l = 0; l < nlift; l++) {
         if (lift[l].text || !lift[l].order || !lift[l].order[0])
@@ -1934,49 +2139,10 @@ struct ruleset *ruleset_apply(const struct ruleset *cur, const struct ruleset_cl
                 if (work_risk(&w, w.v[i].text))
                     goto done;
             }
-        for (size_t i = 0; i < b->npairs; i++)
-            if (strcmp(b->strpool + b->pairs[i].order, lift[l].order) == 0)
-                pair_hit[i] = true;
-        for (size_t i = 0; i < b->nmorder; i++)
-            if (strcmp(b->strpool + b->morder[i], lift[l].order) == 0)
-                mord_hit[i] = true;
     }
-    if (whole) {
-        for (uint32_t e = 0; e < b->n; e++) {
-            if (!pair_hit[b->attr[e] & ATTR_PAIR] || is_dead(w.dead, e))
-                continue;
-            if (!multi_of(b, e)) { /* its one order is lifted: a tombstone, nothing to move */
-                if (base_kill(&w, e))
-                    goto done;
-                continue;
-            }
-            /* lift every whole-order lift from this entry: move it, then lift in the dent */
-            struct dent *d = NULL;
-            if (base_move(&w, e, &d))
-                goto done;
-            for (size_t l = 0; d && l < nlift; l++)
-                if (!lift[l].text && lift[l].order)
-                    dent_lift(d, lift[l].order);
-            if (d && d->norders == 0)
-                d->gone = true;
-        }
-        for (size_t i = 0; i < b->nmulti; i++) {
-            const struct multi *m = &b->multi[i];
-            bool hit = false;
-            for (uint32_t j = 0; j < m->n; j++)
-                hit |= mord_hit[m->first + j];
-            if (!hit || is_dead(w.dead, m->entry))
-                continue;
-            struct dent *d = NULL;
-            if (base_move(&w, m->entry, &d))
-                goto done;
-            for (size_t l = 0; d && l < nlift; l++)
-                if (!lift[l].text && lift[l].order)
-                    dent_lift(d, lift[l].order);
-            if (d && d->norders == 0)
-                d->gone = true;
-        }
-    }
+    for (size_t i = 0; whole && i < w.nlv; i++)
+        if (lift_level(&w, i, lift, nlift))
+            goto done;
 
     char nt[NTEXT_MAX], why[256];
     size_t nlen;
@@ -1997,7 +2163,7 @@ struct ruleset *ruleset_apply(const struct ruleset *cur, const struct ruleset_cl
         struct dent *d = work_find(&w, (uint8_t)kind, nt);
         if (!d) {
             uint32_t e = base_find(&w, kind, nt, nlen);
-            if (e == RULESET_NO_ENTRY || !base_has(b, e, lift[l].order))
+            if (e == RULESET_NO_ENTRY || !kept_has(&w, e, lift[l].order))
                 continue;
             if (base_move(&w, e, &d))
                 goto done;
@@ -2034,8 +2200,8 @@ struct ruleset *ruleset_apply(const struct ruleset *cur, const struct ruleset_cl
         } else if (!d) {
             uint32_t e = base_find(&w, kind, nt, nlen);
             if (e != RULESET_NO_ENTRY &&
-                (base_has(b, e, add[i].order) || !(add[i].order && add[i].order[0])))
-                continue; /* the base has it with this claim already (or it brings none) */
+                (kept_has(&w, e, add[i].order) || !(add[i].order && add[i].order[0])))
+                continue; /* a kept level has it with this claim already (or it brings none) */
             if (e != RULESET_NO_ENTRY) {
                 if (base_move(&w, e, &d))
                     goto done;
@@ -2047,47 +2213,100 @@ struct ruleset *ruleset_apply(const struct ruleset *cur, const struct ruleset_cl
             goto done;
     }
 
-    /* the delta; then representatives for hosts at risk, and the delta again if any moved in
-     * (each moved entry is its host's representative in the delta: no new risk) */
+    /* the top; then representatives for hosts at risk, and the top again if any moved in
+     * (each moved entry is its host's representative in the top: no new risk) */
     rc = -ENOMEM;
-    if (!(delta = work_build(&w, err, errlen)))
+    if (!(top = work_build(&w, err, errlen)))
         goto done;
-    int moved = work_reps(&w, delta, w.nrisk);
+    int moved = work_reps(&w, top, w.nrisk);
     if (moved < 0)
         goto done;
     if (moved > 0) {
-        ruleset_free(delta);
-        if (!(delta = work_build(&w, err, errlen)))
+        ruleset_free(top);
+        if (!(top = work_build(&w, err, errlen)))
             goto done;
     }
     if (!(out = calloc(1, sizeof(*out))))
         goto done;
     atomic_init(&out->refs, 1);
-    atomic_fetch_add(&((struct ruleset *)b)->refs, 1);
-    out->base = (struct ruleset *)b;
-    out->delta = delta;
+    for (size_t i = 0; i < w.nlv; i++) {
+        out->lv[i] = ruleset_ref(w.lv[i]);
+        out->off[i] = w.off[i];
+    }
+    out->lv[w.nlv] = top;
+    out->off[w.nlv] = top_off;
+    out->nlv = w.nlv + 1;
     out->dead = w.dead;
     w.dead = NULL;
-    out->ndead = w.ndead;
-    memcpy(out->dead_count, w.dead_count, sizeof(out->dead_count));
-    out->dead_ips4 = w.dead_ips4;
-    delta = NULL;
+    overlay_count(out);
+    top = NULL;
     rc = 0;
     if (err && errlen)
         err[0] = '\0';
 done:
-    ruleset_free(delta);
-    free(pair_hit);
-    free(mord_hit);
+    ruleset_free(top);
     work_free(&w);
     if (rcp)
         *rcp = rc;
     return out;
 }
 
+static atomic_size_t freeze_at = RULESET_FREEZE;
+
+void ruleset_set_freeze(size_t entries)
+{
+    atomic_store(&freeze_at, entries);
+}
+
+struct ruleset *ruleset_apply(const struct ruleset *cur, const struct ruleset_claim *add,
+                              size_t nadd, const struct ruleset_lift *lift, size_t nlift, int *rcp,
+                              char *err, size_t errlen)
+{
+    if (!cur || (cur->nlv && nadd == 0 && nlift == 0)) {
+        struct ruleset *out = cur ? overlay_share(cur) : NULL;
+        if (rcp)
+            *rcp = out ? 0 : -ENOMEM;
+        if (out && err && errlen)
+            err[0] = '\0';
+        else if (!out)
+            seterr(err, errlen, "rules: out of memory applying an update");
+        return out;
+    }
+    size_t keep = 1; /* a flat cur: itself; a full stack: its deltas are folded */
+    if (cur->nlv && cur->lv[cur->nlv - 1]->n < atomic_load(&freeze_at))
+        keep = cur->nlv - 1; /* the top is rebuilt */
+    else if (cur->nlv && cur->nlv < RULESET_LEVELS_MAX)
+        keep = cur->nlv; /* the top is frozen */
+    return overlay_apply(cur, keep, add, nadd, lift, nlift, rcp, err, errlen);
+}
+
+struct ruleset *ruleset_compact(const struct ruleset *rs)
+{
+    if (!rs)
+        return NULL;
+    if (rs->nlv <= 2)
+        return ruleset_apply(rs, NULL, 0, NULL, 0, NULL, NULL, 0);
+    /* size-tiered: the oldest delta (the last compaction's) is folded in too only when it is
+     * at most twice the younger ones together; else they are folded over it, a far smaller
+     * rebuild (a chain of orders folds the big delta again every few compactions only) */
+    size_t young = 0;
+    for (size_t i = 2; i < rs->nlv; i++)
+        young += rs->lv[i]->n;
+    size_t keep = rs->nlv > 3 && rs->lv[1]->n > 2 * young ? 2 : 1;
+    return overlay_apply(rs, keep, NULL, 0, NULL, 0, NULL, NULL, 0);
+}
+
 size_t ruleset_overlay_size(const struct ruleset *rs)
 {
-    return rs && rs->base ? rs->delta->n + rs->ndead : 0;
+    size_t n = 0;
+    for (size_t i = 1; rs && i < rs->nlv; i++)
+        n += rs->lv[i]->n;
+    return rs && rs->nlv ? n + rs->ndead : 0;
+}
+
+size_t ruleset_depth(const struct ruleset *rs)
+{
+    return rs && rs->nlv ? rs->nlv - 1 : 0;
 }
 
 struct ruleset *ruleset_merge(const struct ruleset *rs)

@@ -126,11 +126,13 @@ void ruleset_set_fallback(struct ruleset *rs, struct fbaddr *fb);
 const struct fbaddr *ruleset_fallback(const struct ruleset *rs);
 
 /* Number of entries (ids are 0 .. count-1, in the order they were first added). An overlay set
- * (ruleset_apply()) also counts the base's entries it passes over (ruleset_entry_live()). */
+ * (ruleset_apply()) also counts its levels' entries it passes over and the ids between two
+ * levels, which are no entry (ruleset_entry_live() is false for both). */
 size_t ruleset_entry_count(const struct ruleset *rs);
 
-/* False for an id out of range and for an entry of an overlay's base that the overlay passes
- * over (revoked, or moved into the overlay with other claims); lookups never return those. */
+/* False for an id out of range, for an id between two levels of an overlay, and for an entry
+ * of a level below an overlay's top that it passes over (revoked, or moved up with other
+ * claims); lookups never return those. */
 bool ruleset_entry_live(const struct ruleset *rs, uint32_t entry);
 
 /* ---- the disk image (fail-static): docs/matching.md "The disk image" ----
@@ -157,6 +159,19 @@ struct ruleset *ruleset_image_open(const char *path, uint64_t *version, char *er
 
 /* ---- incremental updates: docs/matching.md "The overlay" ---- */
 
+/* An overlay set is a stack of levels: the base, frozen deltas, and a top delta. */
+#define RULESET_LEVELS_MAX 6
+/* The top delta's size from which the next apply freezes it and starts a new, empty top (so
+ * that an apply costs O(its change + this), not O(the whole overlay)). */
+#define RULESET_FREEZE 8192
+/* The deltas of a set from which its holder should compact it (ruleset_compact(), off the
+ * packet path) before ruleset_apply() has to fold them itself at RULESET_LEVELS_MAX. */
+#define RULESET_COMPACT_DEPTH 3
+
+/* Sets the top size from which ruleset_apply() freezes a top (RULESET_FREEZE unless set;
+ * process-wide; for tests and measurements, which stack levels with a few entries). */
+void ruleset_set_freeze(size_t entries);
+
 /* A claim of an order on an entry: text (len bytes; normalized again, as the builder does). */
 struct ruleset_claim {
     const char *text;
@@ -173,22 +188,39 @@ struct ruleset_lift {
 };
 
 /* A new set = cur - lift[0..nlift) + add[0..nadd), without rebuilding cur's base: the result
- * shares the base (by reference: cur may be freed first) and holds a small delta set (added
- * entries, and base entries whose claims changed, with their full claim lists) and a tombstone
- * bit per base entry. A base entry is tombstoned when its last claim is lifted; an added entry
- * the base already has keeps both claims. The lifts are applied before the additions. Costs:
- * a scan of the base's attributes when an order is lifted whole, the delta's rebuild, a copy
- * of the tombstone bits (n/8 bytes). Returns the set, or NULL with err set (an entry that does
- * not normalize: -EINVAL in *rc if rc is not NULL; or out of memory). cur is unchanged. One
- * writer at a time per base; readers of cur are not disturbed. rules/orders/orderset.h turns
- * orders and revocations into claims and lifts (orderset_apply()). */
+ * shares cur's levels (by reference: cur may be freed first) and holds a small top delta
+ * (added entries, and entries of the levels below whose claims changed, with their full claim
+ * lists) and a tombstone bit per entry below it. An entry below is tombstoned when its last
+ * claim is lifted or when it moves into the top; an added entry that a level below already has
+ * keeps both claims. The lifts are applied before the additions. The top delta is rebuilt
+ * while it holds fewer than RULESET_FREEZE entries; past that it is frozen (shared as it is) and
+ * a new top begins, so an apply costs O(its change + RULESET_FREEZE) whatever the overlay's
+ * size, plus a scan of every level's attributes when an order is lifted whole and a copy of
+ * the tombstone bits (n/8 bytes). At RULESET_LEVELS_MAX levels the deltas are folded into one
+ * first (O(overlay): ruleset_compact() in the background avoids it). No change (nadd and nlift
+ * 0) gives a new handle on the same levels. Returns the set, or NULL with err set (an entry
+ * that does not normalize: -EINVAL in *rc if rc is not NULL; or out of memory). cur is
+ * unchanged. Readers of cur are not disturbed. rules/orders/orderset.h turns orders and
+ * revocations into claims and lifts (orderset_apply()). */
 struct ruleset *ruleset_apply(const struct ruleset *cur, const struct ruleset_claim *add,
                               size_t nadd, const struct ruleset_lift *lift, size_t nlift, int *rc,
                               char *err, size_t errlen);
 
-/* Entries of rs's overlay: delta entries plus tombstoned base entries (0 for a flat set). The
+/* Entries of rs's overlay: the deltas' entries plus the tombstones (0 for a flat set). The
  * caller merges (ruleset_merge(), off the packet path) when this passes its threshold. */
 size_t ruleset_overlay_size(const struct ruleset *rs);
+
+/* The deltas stacked on rs's base (0 for a flat set, 1 after the first apply). */
+size_t ruleset_depth(const struct ruleset *rs);
+
+/* A new set with rs's live entries and claims, its deltas folded into one over the same base
+ * (shared; entry ids of the deltas change, the base's do not) - or, size-tiered, the deltas
+ * above the oldest folded into one over it when the oldest is more than twice their size
+ * (the result then has two deltas). Costs O(the folded deltas' entries), not O(the base):
+ * call it from a background thread when ruleset_depth() reaches RULESET_COMPACT_DEPTH. A set
+ * with one delta or none gives a new handle on the same levels. Returns NULL on allocation
+ * failure. */
+struct ruleset *ruleset_compact(const struct ruleset *rs);
 
 /* A new flat set with every live entry of rs and its claims (an overlay folded into a fresh
  * base; a flat set copied). Entry ids change. Slow (every entry is added to a builder again):

@@ -193,9 +193,10 @@ if rows:
         print("node n%s %s: p50 %d, max %d" % (n, key, v[len(v) // 2], v[-1]), end="; ")
     print("%d changes" % len(rows))
 ' "$n"
-    printf 'node n%s: %s fail-static checkpoints written, %s background merges; publications: %s\n' "$n" \
+    printf 'node n%s: %s fail-static checkpoints written, %s background merges, %s compactions; publications: %s\n' "$n" \
         "$(grep -c '"fail-static checkpoint written' "$tmp/n$n.log")" \
         "$(grep -c '"rules merged into a fresh base' "$tmp/n$n.log")" \
+        "$(grep -c '"rules compacted' "$tmp/n$n.log")" \
         "$(grep -h '"rules published"' "$tmp/n$n.log" | sed 's/.*"how":"\([^"]*\)".*/\1/' | sort | uniq -c | tr -s ' ' | tr '\n' ';')"
 done
 grep -h '"rules published"' "$tmp/n1.log" | tail -1 | cut -c1-300

@@ -1,6 +1,6 @@
 /* bench_rsimage.c - the rule set's disk image and incremental updates at scale.
  *
- * Usage: bench_rsimage [--entries N] [--dir D] [--seed S] [--order-size K] [--keep]
+ * Usage: bench_rsimage [--entries N] [--dir D] [--seed S] [--order-size K] [--keep] [--chain K]
  *
  * Generates N entries (60% domains, 30% URLs, 10% IPv4/IPv6 prefixes) with a deterministic PRNG,
  * claimed by orders of K entries each ("B0", "B1", ...), and builds the set (the baseline: a full
@@ -14,7 +14,14 @@
  *   revoke    lifting a whole base order of K entries, and a 1-entry order from the overlay
  *   merge     ruleset_merge() of the last overlay (the background fold into a fresh base)
  * and the domain lookup rate (99% misses, 1% hits) on the flat set and through an overlay. Prints
- * a report and one JSON line. */
+ * a report and one JSON line.
+ *
+ * With --chain K it times K consecutive applies of new orders of --order-size entries each
+ * ("C0", "C1", ...) over the built base instead (the follower's path as orders arrive one by
+ * one: each apply starts from the set the previous one made): the first, the median and the
+ * last apply, and the domain lookup rate through the last set; then exits. A set of
+ * RULESET_COMPACT_DEPTH deltas is compacted between two applies, as the daemon does in the
+ * background (timed apart). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -181,6 +188,91 @@ static int time_open(const char *path, bool cold, double *sec, long *rss_before,
     return 0;
 }
 
+static int rates(const struct ruleset *flat, size_t entries, const struct ruleset *over,
+                 double *r_flat, double *r_over);
+
+static int dbl_cmp(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* --chain K: K applies of new osz-entry orders, each over the set the previous one made. */
+static int chain(struct ruleset *base, size_t k, size_t osz, size_t entries)
+{
+    char err[512], oid[32];
+    struct ruleset_claim *c = malloc(osz * sizeof(*c));
+    char *ct = malloc(osz * 200);
+    double *dt = malloc((k ? k : 1) * sizeof(*dt)), *sorted = malloc((k ? k : 1) * sizeof(*dt));
+    if (!c || !ct || !dt || !sorted)
+        return 2;
+    struct ruleset *cur = ruleset_ref(base);
+    double t_compact = 0, t_compact_all = 0;
+    size_t ncompact = 0;
+    for (size_t o = 0; o < k; o++) {
+        snprintf(oid, sizeof(oid), "C%zu", o);
+        for (size_t i = 0; i < osz; i++) {
+            char h[200];
+            name(h);
+            snprintf(ct + i * 200, 200, "c%zu-%zu.%.150s", o, i, h);
+            c[i] = (struct ruleset_claim){ ct + i * 200, strlen(ct + i * 200), oid, "court" };
+        }
+        int rc = 0;
+        double t0 = now();
+        struct ruleset *n = ruleset_apply(cur, c, osz, NULL, 0, &rc, err, sizeof(err));
+        dt[o] = now() - t0;
+        if (!n) {
+            fprintf(stderr, "bench_rsimage: apply %zu failed: %s\n", o, err);
+            return 2;
+        }
+        bool hit = ruleset_match_domain(n, c[osz / 2].text, c[osz / 2].len, NULL);
+        ruleset_free(cur);
+        cur = n;
+        if (ruleset_depth(cur) >= RULESET_COMPACT_DEPTH) { /* the daemon's background compaction */
+            t0 = now();
+            n = ruleset_compact(cur);
+            double tc = now() - t0;
+            t_compact = tc > t_compact ? tc : t_compact;
+            t_compact_all += tc;
+            if (!n)
+                return 2;
+            ruleset_free(cur);
+            cur = n;
+            ncompact++;
+        }
+        if (!hit) {
+            fprintf(stderr, "bench_rsimage: apply %zu: its entry does not match\n", o);
+            return 1;
+        }
+    }
+    memcpy(sorted, dt, k * sizeof(*dt));
+    qsort(sorted, k, sizeof(*sorted), dbl_cmp);
+    double r_flat, r_over;
+    if (rates(base, entries, cur, &r_flat, &r_over))
+        return 2;
+    printf("chain of %zu applies of %zu-entry orders over %zu entries: first %.1f ms, median "
+           "%.1f ms, last %.1f ms, max %.1f ms; overlay %zu\n",
+           k, osz, entries, dt[0] * 1e3, sorted[k / 2] * 1e3, dt[k - 1] * 1e3, sorted[k - 1] * 1e3,
+           ruleset_overlay_size(cur));
+    printf("compactions (background in the daemon, not in the figures above) %zu, the longest "
+           "%.1f ms, all %.1f ms\n",
+           ncompact, t_compact * 1e3, t_compact_all * 1e3);
+    printf("domain lookups 99/1    %.2f M/s flat, %.2f M/s through the last set (%zu deltas; "
+           "%.2fx)\n",
+           r_flat / 1e6, r_over / 1e6, ruleset_depth(cur), r_over / r_flat);
+    printf("{\"entries\":%zu,\"chain\":%zu,\"order_size\":%zu,\"first_ms\":%.1f,"
+           "\"median_ms\":%.1f,\"last_ms\":%.1f,\"max_ms\":%.1f,\"lookup_flat\":%.0f,"
+           "\"lookup_chain\":%.0f,\"depth\":%zu,\"compact_max_ms\":%.1f,\"compact_all_ms\":%.1f}\n",
+           entries, k, osz, dt[0] * 1e3, sorted[k / 2] * 1e3, dt[k - 1] * 1e3, sorted[k - 1] * 1e3,
+           r_flat, r_over, ruleset_depth(cur), t_compact * 1e3, t_compact_all * 1e3);
+    ruleset_free(cur);
+    free(c);
+    free(ct);
+    free(dt);
+    free(sorted);
+    return 0;
+}
+
 static double domain_rate(const struct ruleset *rs, char **q, size_t n)
 {
     size_t h = 0;
@@ -192,6 +284,50 @@ static double domain_rate(const struct ruleset *rs, char **q, size_t n)
     if (h == (size_t)-1)
         puts("");
     return 3.0 * (double)n / dt;
+}
+
+/* nq domain queries: 99% misses (random names), 1% hits (the base's entries' own texts). *buf
+ * gets their storage. NULL on allocation failure. */
+static char **mix_queries(const struct ruleset *base, size_t entries, size_t nq, char **buf)
+{
+    char **q = malloc(nq * sizeof(*q));
+    char *qb = malloc(nq * 64);
+    if (!q || !qb) {
+        free(q);
+        free(qb);
+        return NULL;
+    }
+    for (size_t i = 0; i < nq; i++) {
+        q[i] = qb + i * 64;
+        if (rnd(100) == 0) {
+            uint32_t e = rnd((uint32_t)entries);
+            snprintf(q[i], 64, "%.63s", ruleset_entry_text(base, e));
+        } else {
+            char h[200];
+            name(h);
+            snprintf(q[i], 64, "x%.60s", h);
+        }
+    }
+    *buf = qb;
+    return q;
+}
+
+/* The domain lookup rates of flat (entries entries) and over on a million queries of the mix,
+ * the better of two interleaved runs each. Returns 0, or -1 out of memory. */
+static int rates(const struct ruleset *flat, size_t entries, const struct ruleset *over,
+                 double *r_flat, double *r_over)
+{
+    size_t nq = 1000000;
+    char *qb = NULL, **q = mix_queries(flat, entries, nq, &qb);
+    if (!q)
+        return -1;
+    double f1 = domain_rate(flat, q, nq), o1 = domain_rate(over, q, nq);
+    double f2 = domain_rate(flat, q, nq), o2 = domain_rate(over, q, nq);
+    *r_flat = f2 > f1 ? f2 : f1;
+    *r_over = o2 > o1 ? o2 : o1;
+    free(q);
+    free(qb);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -211,6 +347,7 @@ int main(int argc, char **argv)
         rs_state ^= strtoull(v, NULL, 10) * 0x9E3779B97F4A7C15ULL;
     if (osz == 0)
         osz = 1;
+    size_t nchain = (v = arg(argc, argv, "--chain")) ? strtoul(v, NULL, 10) : 0;
     bool keep = false; /* --keep: leave the image for a profiler (bench_rsimage --open PATH) */
     for (int i = 1; i < argc; i++)
         keep |= strcmp(argv[i], "--keep") == 0;
@@ -251,6 +388,13 @@ int main(int argc, char **argv)
     struct ruleset_stats st;
     ruleset_get_stats(base, &st);
     size_t entries = ruleset_entry_count(base);
+    if (nchain) {
+        int crc = chain(base, nchain, osz, entries);
+        ruleset_free(base);
+        free(texts);
+        free(off);
+        return crc;
+    }
 
     t0 = now();
     if (ruleset_image_write(base, path, 1, err, sizeof(err))) {
@@ -310,28 +454,9 @@ int main(int argc, char **argv)
     size_t ov_size = ruleset_overlay_size(o4);
 
     /* lookups: 99% misses, 1% hits (entries' own names) */
-    size_t nq = 1000000;
-    char **q = malloc(nq * sizeof(*q));
-    char *qb = malloc(nq * 64);
-    if (!q || !qb)
+    double r_flat, r_over;
+    if (rates(base, entries, o4, &r_flat, &r_over))
         return 2;
-    for (size_t i = 0; i < nq; i++) {
-        q[i] = qb + i * 64;
-        if (rnd(100) == 0) {
-            uint32_t e = rnd((uint32_t)entries);
-            snprintf(q[i], 64, "%.63s", ruleset_entry_text(base, e));
-        } else {
-            char h[200];
-            name(h);
-            snprintf(q[i], 64, "x%.60s", h);
-        }
-    }
-    double r_flat = domain_rate(base, q, nq), r_over = domain_rate(o4, q, nq);
-    double r_flat2 = domain_rate(base, q, nq), r_over2 = domain_rate(o4, q, nq);
-    if (r_flat2 > r_flat)
-        r_flat = r_flat2;
-    if (r_over2 > r_over)
-        r_over = r_over2;
 
     t0 = now();
     struct ruleset *merged = ruleset_merge(o4);
@@ -372,8 +497,6 @@ int main(int argc, char **argv)
     ruleset_free(base);
     free(c);
     free(ct);
-    free(q);
-    free(qb);
     free(texts);
     free(off);
     if (!keep)

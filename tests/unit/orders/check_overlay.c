@@ -176,10 +176,15 @@ static void compare_sets(const struct ruleset *x, const struct ruleset *y)
     ck_assert_uint_eq(live, ruleset_entry_count(y));
 }
 
-/* Random add / revoke / restore sequences; _i odd: the base comes from its disk image. */
+/* Random add / revoke / restore sequences; _i odd: the base comes from its disk image; _i >= 8:
+ * levels stacked (a top of 1 to 3 entries is frozen) and compacted now and then. */
 START_TEST(test_model)
 {
     rnd_seed(0xfeed + (uint64_t)_i);
+    bool stacked = _i >= 8;
+    size_t max_depth = 0, compactions = 0, partial = 0;
+    if (stacked)
+        ruleset_set_freeze(1 + (size_t)_i % 3);
     struct order *act[400];
     size_t nact = 0, next = 0;
     char id[32], dir[] = "/tmp/qg-overlay-XXXXXX", path[64];
@@ -242,6 +247,21 @@ START_TEST(test_model)
             act[nact++] = add;
         struct ruleset *want = compile(act, nact);
         compare_sets(cur, want);
+        size_t depth = ruleset_depth(cur);
+        max_depth = depth > max_depth ? depth : max_depth;
+        ck_assert_uint_le(depth, RULESET_LEVELS_MAX - 1);
+        if (stacked && depth >= RULESET_COMPACT_DEPTH && rnd_below(3) == 0) {
+            struct ruleset *c = ruleset_compact(cur); /* the deltas folded into one or two */
+            ck_assert_ptr_nonnull(c);
+            ck_assert_uint_le(ruleset_depth(c), 2);
+            ck_assert_uint_lt(ruleset_depth(c), depth);
+            partial += ruleset_depth(c) == 2;
+            compare_sets(c, want);
+            compare_sets(cur, want); /* cur is unchanged */
+            ruleset_free(cur);
+            cur = c;
+            compactions++;
+        }
         if (step % 40 == 39) { /* fold the overlay into a fresh base, as the daemon does */
             struct ruleset *m = ruleset_merge(cur);
             ck_assert_ptr_nonnull(m);
@@ -253,6 +273,14 @@ START_TEST(test_model)
         ruleset_free(want);
     }
     ck_assert_uint_gt(hits, 500);
+    if (stacked) {
+        ruleset_set_freeze(RULESET_FREEZE);
+        ck_assert_uint_eq(max_depth, RULESET_LEVELS_MAX - 1); /* a full stack was folded */
+        ck_assert_uint_gt(compactions, 3);
+        ck_assert_uint_gt(partial, 0); /* a big oldest delta kept, the younger ones folded */
+    } else {
+        ck_assert_uint_eq(max_depth, 1);
+    }
     ruleset_free(cur);
     for (size_t k = 0; k < nact; k++)
         order_free(act[k]);
@@ -275,6 +303,67 @@ static const char *who(const struct ruleset *rs, const char *name)
         snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s%s", i ? "," : "", o[i]);
     return out;
 }
+
+/* One entry in the base and in every delta of a stack (each top of one entry frozen by the next
+ * apply), claimed by several orders: each apply moves it up with its claims; revocations and a
+ * restore order lift them level by level; compaction and a merge keep the answers. */
+START_TEST(test_stack_shared)
+{
+    ruleset_set_freeze(1);
+    const size_t ra[] = { 0, 1 }, rb[] = { 1, 2 }, rc[] = { 1, 5 }, rd[] = { 1, 6 };
+    struct order *a = mk("A", ORDER_RESTRICT, ra, 2), *b = mk("B", ORDER_RESTRICT, rb, 2);
+    struct order *c = mk("C", ORDER_RESTRICT, rc, 2), *d = mk("D", ORDER_RESTRICT, rd, 2);
+    const size_t rs1[] = { 1 };
+    struct order *s = mk("S", ORDER_RESTORE, rs1, 1); /* lifts C from a.ex.kz only */
+    ck_assert_int_eq(order_add_restores(s, "C"), 0);
+    struct ruleset *base = compile(&a, 1);
+    struct ruleset *s1 = apply(base, b, NULL);
+    struct ruleset *s2 = apply(s1, c, NULL);
+    struct ruleset *s3 = apply(s2, d, NULL);
+    ck_assert_uint_eq(ruleset_depth(s1), 1);
+    ck_assert_uint_eq(ruleset_depth(s3), 3);
+    ck_assert_str_eq(who(s3, "z.a.ex.kz"), "a.ex.kz:A,B,C,D");
+    ck_assert_str_eq(who(s2, "z.a.ex.kz"), "a.ex.kz:A,B,C"); /* the sets below are unchanged */
+    ck_assert_str_eq(who(s3, "q.b.a.ex.kz"), "b.a.ex.kz:B");
+    ck_assert_str_eq(who(s3, "a.m.ru"), "a.m.ru:D");
+    ck_assert_str_eq(who(s3, "x.m.ru"), "m.ru:C");
+    struct ruleset *s4 = apply(s3, NULL, "B");
+    ck_assert_str_eq(who(s4, "z.a.ex.kz"), "a.ex.kz:A,C,D");
+    ck_assert_str_eq(who(s4, "q.b.a.ex.kz"), "a.ex.kz:A,C,D"); /* b.a.ex.kz went with B */
+    struct ruleset *s5 = apply(s4, s, NULL);
+    ck_assert_str_eq(who(s5, "z.a.ex.kz"), "a.ex.kz:A,D");
+    ck_assert_str_eq(who(s5, "x.m.ru"), "m.ru:C");
+    struct ruleset *s6 = apply(s5, NULL, "A");
+    ck_assert_str_eq(who(s6, "z.a.ex.kz"), "a.ex.kz:D");
+    ck_assert_str_eq(who(s6, "ex.kz"), "-");
+    struct ruleset *cp = ruleset_compact(s6), *mg = ruleset_merge(s6);
+    ck_assert_ptr_nonnull(cp);
+    ck_assert_ptr_nonnull(mg);
+    ck_assert_uint_eq(ruleset_depth(cp), 1);
+    ck_assert_uint_eq(ruleset_depth(mg), 0);
+    const char *q[] = { "z.a.ex.kz", "ex.kz", "q.b.a.ex.kz", "a.m.ru", "x.m.ru", "m.ru" };
+    for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
+        char want[256];
+        snprintf(want, sizeof(want), "%s", who(s6, q[i]));
+        ck_assert_str_eq(who(cp, q[i]), want);
+        ck_assert_str_eq(who(mg, q[i]), want);
+    }
+    struct ruleset_stats x, y;
+    ruleset_get_stats(cp, &x);
+    ruleset_get_stats(mg, &y);
+    ck_assert_uint_eq(x.domains, 3); /* a.ex.kz (D), m.ru (C), a.m.ru (D) */
+    ck_assert_uint_eq(y.domains, 3);
+    struct ruleset *v[] = { base, s1, s2, s3, s4, s5, s6, cp, mg };
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+        ruleset_free(v[(i * 5) % 9]); /* any order: each holds what it uses */
+    order_free(a);
+    order_free(b);
+    order_free(c);
+    order_free(d);
+    order_free(s);
+    ruleset_set_freeze(RULESET_FREEZE);
+}
+END_TEST
 
 START_TEST(test_shared_claims)
 {
@@ -435,8 +524,9 @@ static Suite *overlay_suite(void)
     Suite *s = suite_create("overlay");
     TCase *tc = tcase_create("overlay");
     tcase_set_timeout(tc, 120);
-    tcase_add_loop_test(tc, test_model, 0, 8);
+    tcase_add_loop_test(tc, test_model, 0, 16);
     tcase_add_test(tc, test_shared_claims);
+    tcase_add_test(tc, test_stack_shared);
     tcase_add_test(tc, test_fallback_to_parent);
     tcase_add_test(tc, test_prefix_across_schemes);
     tcase_add_test(tc, test_https_representative);

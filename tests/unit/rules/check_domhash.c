@@ -1,6 +1,6 @@
 /* check_domhash.c - the label-suffix hash index: anchoring table, exact mode over URL hosts,
- * duplicates, limits, deep names, the pre-filter, and a property test against a naive matcher
- * on random names (fixed seed). */
+ * duplicates, limits, deep names, the pre-filter, and property tests against a naive matcher
+ * on random names (fixed seed), of one index and of several (domhash_lookup_multi()). */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -227,6 +227,19 @@ static uint32_t naive_label(char names[][128], size_t n, const char *q, int exac
     return bv;
 }
 
+/* A random query: one in three a listed name with a random prefix or suffix. */
+static void random_query(char *q, size_t cap, char names[][128], size_t m)
+{
+    if (rnd_below(3) == 0) {
+        char extra[128];
+        rnd_name(&ALPHA, extra, 60);
+        snprintf(q, cap, rnd_below(2) ? "%.120s.%.120s" : "%.120s%.120s", extra,
+                 names[rnd_below((uint32_t)m)]);
+    } else {
+        rnd_name(&ALPHA, q, 128);
+    }
+}
+
 START_TEST(test_property_vs_naive)
 {
     static char names[300][128];
@@ -242,14 +255,7 @@ START_TEST(test_property_vs_naive)
         ck_assert_uint_eq(domhash_count(d), m);
         for (int qi = 0; qi < 100; qi++) {
             char q[300];
-            if (rnd_below(3) == 0) { /* a listed name with a random prefix or suffix */
-                char extra[128];
-                rnd_name(&ALPHA, extra, 60);
-                snprintf(q, sizeof(q), rnd_below(2) ? "%.120s.%.120s" : "%.120s%.120s", extra,
-                         names[rnd_below((uint32_t)m)]);
-            } else {
-                rnd_name(&ALPHA, q, 128);
-            }
+            random_query(q, sizeof(q), names, m);
             size_t ql = strlen(q);
             uint32_t want = naive_label(names, m, q, 0);
             uint32_t got = domhash_lookup(d, q, ql, DOMHASH_LABEL);
@@ -262,6 +268,75 @@ START_TEST(test_property_vs_naive)
         domhash_free(d);
     }
     ck_assert_uint_eq(checks, 6000);
+}
+END_TEST
+
+/* domhash_lookup_multi() over the names spread across 1 to 6 indexes (one of them left out as
+ * NULL now and then), some values dead: the longest live key of all, and the index holding it,
+ * as the naive matcher over the live names finds it; deep names take the one-by-one path. */
+START_TEST(test_multi_vs_naive)
+{
+    static char names[300][128], live[300][128];
+    static struct texts t;
+    size_t checks = 0, found = 0;
+    for (int round = 0; round < 60; round++) {
+        memset(&t, 0, sizeof(t));
+        size_t m = rnd_distinct(&ALPHA, names[0], sizeof(names[0]), 1 + rnd_below(250));
+        for (size_t i = 0; i < m; i++)
+            tx_add(&t, names[i]);
+        size_t n = 1 + rnd_below(6);
+        uint32_t vals[6][300], idx_of[300];
+        size_t nv[6] = { 0 };
+        uint64_t dead[5] = { 0 };
+        uint32_t lmap[300];
+        size_t nlive = 0;
+        for (size_t i = 0; i < m; i++) {
+            size_t k = rnd_below((uint32_t)n);
+            vals[k][nv[k]++] = (uint32_t)i;
+            idx_of[i] = (uint32_t)k;
+            if (rnd_below(4) == 0) {
+                dead[i / 64] |= 1ULL << (i % 64);
+            } else {
+                memcpy(live[nlive], names[i], sizeof(live[0]));
+                lmap[nlive++] = (uint32_t)i;
+            }
+        }
+        struct domhash *d[6] = { NULL };
+        const struct domhash *cd[6];
+        const uint64_t *dd[6];
+        size_t gone = rnd_below(3) == 0 ? rnd_below((uint32_t)n) : n; /* one index left out */
+        for (size_t k = 0; k < n; k++) {
+            d[k] = domhash_build(t.pool, t.off, 0, vals[k], nv[k]);
+            ck_assert_ptr_nonnull(d[k]);
+            cd[k] = k == gone ? NULL : d[k];
+            dd[k] = dead; /* the values are the texts' ids in every index */
+        }
+        for (int qi = 0; qi < 100; qi++) {
+            char q[300];
+            random_query(q, sizeof(q), names, m);
+            /* the naive answer over the live names of the indexes taking part */
+            size_t nl = 0;
+            static char part[300][128];
+            uint32_t pmap[300];
+            for (size_t i = 0; i < nlive; i++)
+                if (idx_of[lmap[i]] != gone) {
+                    memcpy(part[nl], live[i], sizeof(part[0]));
+                    pmap[nl++] = lmap[i];
+                }
+            uint32_t w = naive_label(part, nl, q, 0);
+            uint32_t want = w == DOMHASH_NONE ? DOMHASH_NONE : pmap[w];
+            size_t which = 99;
+            uint32_t got = domhash_lookup_multi(cd, dd, n, q, strlen(q), DOMHASH_LABEL, &which);
+            ck_assert_msg(got == want, "multi '%s' over %zu: got %u want %u", q, n, got, want);
+            ck_assert_uint_eq(which, want == DOMHASH_NONE ? 0 : idx_of[want]);
+            found += want != DOMHASH_NONE;
+            checks++;
+        }
+        for (size_t k = 0; k < n; k++)
+            domhash_free(d[k]);
+    }
+    ck_assert_uint_eq(checks, 6000);
+    ck_assert_uint_gt(found, 1000);
 }
 END_TEST
 
@@ -280,6 +355,7 @@ static Suite *domhash_suite(void)
     tc = tcase_create("property");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_property_vs_naive);
+    tcase_add_test(tc, test_multi_vs_naive);
     suite_add_tcase(s, tc);
     return s;
 }
