@@ -11,6 +11,7 @@
 
 #include <urcu/urcu-memb.h>
 
+#include "common/fileio.h"
 #include "common/hash.h"
 
 #define NOPROF  UINT16_MAX
@@ -23,12 +24,30 @@ struct csref {
     atomic_size_t refs;
 };
 
-/* One subscriber in a snapshot. */
-struct srec {
-    uint32_t id_off; /* into pool */
-    uint32_t extra;  /* index into extra[], or NOEXTRA: only a profile */
-    uint16_t prof;   /* index into prof[], or NOPROF: the default profile */
+/* What a decision for a subscriber has to do (its record's kind). */
+enum {
+    REC_INERT = 0, /* nothing: a profile that restricts nothing, no settings of its own */
+    REC_MASK,      /* a mask test: the profile blocks categories, no schedule or allow list */
+    REC_FULL,      /* profile_judge(): schedules, allow-list mode, parental settings */
 };
+
+#define REC_ID 16 /* id bytes held in the record itself (an MSISDN or an IMSI) */
+
+/* One subscriber in a snapshot: all a decision reads about it, in half a cache line (the id
+ * that a cached reference is checked against, the profile in force, its mask). */
+struct srec {
+    uint64_t block; /* REC_MASK: the categories the profile blocks */
+    uint32_t extra; /* index into extra[], or NOEXTRA: only a profile */
+    uint16_t prof;  /* the profile in force (the default one when it names none), or NOPROF */
+    uint8_t kind;   /* REC_* */
+    uint8_t idlen;  /* id bytes; over REC_ID: the id is in pool at u.off */
+    union {
+        char id[REC_ID]; /* the id, not NUL-terminated */
+        uint32_t off;
+    } u;
+};
+
+_Static_assert(sizeof(struct srec) == 32, "a subscriber's record is 32 bytes");
 
 struct snap {
     struct rcu_head rcu;
@@ -36,6 +55,8 @@ struct snap {
     struct profile *prof;
     size_t nprof;
     uint16_t defprof;
+    uint8_t defkind; /* REC_* of a subscriber without a record */
+    uint64_t defblock;
     struct srec *rec;
     size_t nrec;
     char *pool;
@@ -48,10 +69,11 @@ struct snap {
     uint32_t serial; /* which publish made it (tariff_judge_ref's cache words name it) */
 };
 
-/* Writer side: a subscriber's text "id\0spec\0" in one allocation. */
-struct wsub {
-    size_t idlen;
-    char text[];
+/* A profiles file read whole (tariff_load_file): the texts of its subscribers stay in it. */
+struct arena {
+    struct arena *next;
+    char *buf;
+    size_t len;
 };
 
 struct wprof {
@@ -60,7 +82,7 @@ struct wprof {
 };
 
 static char tomb_text;
-#define WTOMB ((struct wsub *)&tomb_text)
+#define WTOMB (&tomb_text)
 
 struct tariff {
     struct snap *snap; /* RCU */
@@ -69,11 +91,13 @@ struct tariff {
     struct csref *cs;
     struct wprof *prof;
     size_t nprof;
-    struct wsub **subs; /* open addressing, WTOMB for removed */
-    uint32_t *stags;    /* the low half of each subscriber's hash: probes and growth read it,
-                         * not the subscriber's text */
+    char **subs;     /* open addressing, WTOMB for removed: "id\0spec\0", in an arena or an
+                      * allocation of its own */
+    uint64_t *shash; /* each subscriber's hash (the snapshot's too): probes, growth and compile
+                      * read it, not the subscriber's text */
     size_t smask, nsubs, stombs;
     size_t sub_bytes;
+    struct arena *arenas;
     int32_t utc_off;
     uint32_t serial; /* snapshots compiled */
 };
@@ -108,16 +132,42 @@ struct tariff *tariff_new(const char *default_profile)
         return NULL;
     snprintf(t->defname, sizeof(t->defname), "%s", default_profile ? default_profile : "default");
     t->subs = calloc(64, sizeof(*t->subs));
-    t->stags = calloc(64, sizeof(*t->stags));
-    if (!t->subs || !t->stags) {
+    t->shash = calloc(64, sizeof(*t->shash));
+    if (!t->subs || !t->shash) {
         free(t->subs);
-        free(t->stags);
+        free(t->shash);
         free(t);
         return NULL;
     }
     t->smask = 63;
     pthread_mutex_init(&t->lock, NULL);
     return t;
+}
+
+/* Frees a subscriber's text unless it lies in one of t's arenas. */
+static void wfree(const struct tariff *t, char *text)
+{
+    for (const struct arena *a = t->arenas; a; a = a->next)
+        if (text >= a->buf && text < a->buf + a->len)
+            return;
+    free(text);
+}
+
+/* Frees every subscriber text and arena of t and empties its table. */
+static void wclear(struct tariff *t)
+{
+    for (size_t i = 0; i <= t->smask; i++) {
+        if (t->subs[i] && t->subs[i] != WTOMB)
+            wfree(t, t->subs[i]);
+        t->subs[i] = NULL;
+    }
+    while (t->arenas) {
+        struct arena *a = t->arenas;
+        t->arenas = a->next;
+        free(a->buf);
+        free(a);
+    }
+    t->nsubs = t->stombs = t->sub_bytes = 0;
 }
 
 void tariff_free(struct tariff *t)
@@ -129,11 +179,9 @@ void tariff_free(struct tariff *t)
     for (size_t i = 0; i < t->nprof; i++)
         free(t->prof[i].spec);
     free(t->prof);
-    for (size_t i = 0; i <= t->smask; i++)
-        if (t->subs[i] && t->subs[i] != WTOMB)
-            free(t->subs[i]);
+    wclear(t);
     free(t->subs);
-    free(t->stags);
+    free(t->shash);
     pthread_mutex_destroy(&t->lock);
     free(t);
 }
@@ -222,20 +270,19 @@ int tariff_del_profile(struct tariff *t, const char *name)
     return p ? 0 : -ENOENT;
 }
 
-static uint32_t wtag(const char *sub, size_t len)
+static uint64_t sub_hash(const char *sub, size_t len)
 {
-    return (uint32_t)hash_bytes(SEED, (const uint8_t *)sub, len);
+    return hash_bytes(SEED, (const uint8_t *)sub, len);
 }
 
-/* Writer: the slot of sub, whose wtag() is tag (or where it would go: the first tombstone
- * passed, else the empty slot that ends the probe). The table has fewer than 2^32 slots, so the
- * tag gives the first slot. */
-static size_t wfind(const struct tariff *t, const char *sub, size_t len, uint32_t tag, bool *found)
+/* Writer: the slot of sub, whose sub_hash() is h (or where it would go: the first tombstone
+ * passed, else the empty slot that ends the probe). */
+static size_t wfind(const struct tariff *t, const char *sub, size_t len, uint64_t h, bool *found)
 {
-    size_t i = tag & t->smask;
+    size_t i = (size_t)h & t->smask;
     size_t tomb = SIZE_MAX;
     for (;; i = (i + 1) & t->smask) {
-        struct wsub *w = t->subs[i];
+        const char *w = t->subs[i];
         if (!w) {
             *found = false;
             return tomb != SIZE_MAX ? tomb : i;
@@ -245,7 +292,7 @@ static size_t wfind(const struct tariff *t, const char *sub, size_t len, uint32_
                 tomb = i;
             continue;
         }
-        if (t->stags[i] == tag && w->idlen == len && memcmp(w->text, sub, len) == 0) {
+        if (t->shash[i] == h && memcmp(w, sub, len) == 0 && w[len] == '\0') {
             *found = true;
             return i;
         }
@@ -257,78 +304,101 @@ static int wgrow(struct tariff *t)
     size_t n = (t->smask + 1) * 2;
     if (n > ((size_t)1 << 32))
         return -ENOMEM;
-    struct wsub **old = t->subs;
-    uint32_t *otags = t->stags;
+    char **old = t->subs;
+    uint64_t *ohash = t->shash;
     size_t omask = t->smask;
-    struct wsub **v = calloc(n, sizeof(*v));
-    uint32_t *tv = calloc(n, sizeof(*tv));
-    if (!v || !tv) {
+    char **v = calloc(n, sizeof(*v));
+    uint64_t *hv = calloc(n, sizeof(*hv));
+    if (!v || !hv) {
         free(v);
-        free(tv);
+        free(hv);
         return -ENOMEM;
     }
     t->subs = v;
-    t->stags = tv;
+    t->shash = hv;
     t->smask = n - 1;
     t->stombs = 0;
     for (size_t i = 0; i <= omask; i++) {
         if (!old[i] || old[i] == WTOMB)
             continue;
-        size_t j = otags[i] & t->smask; /* keys are distinct: the first empty slot */
+        size_t j = (size_t)ohash[i] & t->smask; /* keys are distinct: the first empty slot */
         while (t->subs[j])
             j = (j + 1) & t->smask;
         t->subs[j] = old[i];
-        t->stags[j] = otags[i];
+        t->shash[j] = ohash[i];
     }
     free(old);
-    free(otags);
+    free(ohash);
     return 0;
 }
 
-int tariff_set_sub(struct tariff *t, const char *sub, const char *spec, char *err, size_t errlen)
+/* Grows the table (lock held) until n more subscribers fit at most half full. */
+static int wreserve(struct tariff *t, size_t n)
 {
-    size_t il = strlen(sub), sl = strlen(spec);
+    int rc = 0;
+    while (!rc && (t->nsubs + t->stombs + n) * 2 > t->smask + 1)
+        rc = wgrow(t);
+    return rc;
+}
+
+/* Why sub (il bytes) and spec cannot be a subscriber's settings (-EINVAL, a reason in err), or
+ * 0. */
+static int sub_check(const char *sub, size_t il, const char *spec, char *err, size_t errlen)
+{
     if (il == 0 || il > 128) {
         snprintf(err, errlen, "subscriber id of %zu bytes (1..128)", il);
         return -EINVAL;
     }
     /* "profile=NAME" alone, the common case, needs no full check (a profiles file or a store
      * can hold millions) */
-    int rc = 0;
-    if (strncmp(spec, "profile=", 8) != 0 || !profile_name_valid(spec + 8)) {
-        char what[160];
-        snprintf(what, sizeof(what), "subscriber %s", sub);
-        if ((rc = profile_check(spec, true, what, err, errlen)))
-            return rc;
-    }
-    struct wsub *w = malloc(sizeof(*w) + il + sl + 2);
-    if (!w)
-        return -ENOMEM;
-    w->idlen = il;
-    memcpy(w->text, sub, il + 1);
-    memcpy(w->text + il + 1, spec, sl + 1);
-    pthread_mutex_lock(&t->lock);
-    if ((t->nsubs + t->stombs + 1) * 2 > t->smask + 1 && (rc = wgrow(t))) {
-        pthread_mutex_unlock(&t->lock);
-        free(w);
+    if (strncmp(spec, "profile=", 8) == 0 && profile_name_valid(spec + 8))
+        return 0;
+    char what[160];
+    snprintf(what, sizeof(what), "subscriber %.*s", (int)il, sub);
+    return profile_check(spec, true, what, err, errlen);
+}
+
+/* Sets the subscriber whose text "id\0spec\0" is text (il, sl: the lengths of both), lock
+ * held. 0 or -ENOMEM (text not taken). */
+static int wput(struct tariff *t, char *text, size_t il, size_t sl)
+{
+    int rc = wreserve(t, 1);
+    if (rc)
         return rc;
-    }
     bool found;
-    uint32_t tag = wtag(sub, il);
-    size_t at = wfind(t, sub, il, tag, &found);
+    uint64_t h = sub_hash(text, il);
+    size_t at = wfind(t, text, il, h, &found);
     if (found) {
-        t->sub_bytes -= sizeof(*w) + strlen(t->subs[at]->text + il + 1) + il + 2;
-        free(t->subs[at]);
+        t->sub_bytes -= il + strlen(t->subs[at] + il + 1) + 2;
+        wfree(t, t->subs[at]);
     } else {
         if (t->subs[at] == WTOMB)
             t->stombs--;
         t->nsubs++;
     }
-    t->subs[at] = w;
-    t->stags[at] = tag;
-    t->sub_bytes += sizeof(*w) + il + sl + 2;
-    pthread_mutex_unlock(&t->lock);
+    t->subs[at] = text;
+    t->shash[at] = h;
+    t->sub_bytes += il + sl + 2;
     return 0;
+}
+
+int tariff_set_sub(struct tariff *t, const char *sub, const char *spec, char *err, size_t errlen)
+{
+    size_t il = strlen(sub), sl = strlen(spec);
+    int rc = sub_check(sub, il, spec, err, errlen);
+    if (rc)
+        return rc;
+    char *w = malloc(il + sl + 2);
+    if (!w)
+        return -ENOMEM;
+    memcpy(w, sub, il + 1);
+    memcpy(w + il + 1, spec, sl + 1);
+    pthread_mutex_lock(&t->lock);
+    rc = wput(t, w, il, sl);
+    pthread_mutex_unlock(&t->lock);
+    if (rc)
+        free(w);
+    return rc;
 }
 
 int tariff_del_sub(struct tariff *t, const char *sub)
@@ -336,10 +406,10 @@ int tariff_del_sub(struct tariff *t, const char *sub)
     pthread_mutex_lock(&t->lock);
     bool found;
     size_t il = strlen(sub);
-    size_t at = wfind(t, sub, il, wtag(sub, il), &found);
+    size_t at = wfind(t, sub, il, sub_hash(sub, il), &found);
     if (found) {
-        t->sub_bytes -= sizeof(struct wsub) + strlen(t->subs[at]->text + il + 1) + il + 2;
-        free(t->subs[at]);
+        t->sub_bytes -= il + strlen(t->subs[at] + il + 1) + 2;
+        wfree(t, t->subs[at]);
         t->subs[at] = WTOMB;
         t->nsubs--;
         t->stombs++;
@@ -356,32 +426,40 @@ static uint16_t snap_prof(const struct snap *s, const char *name)
     return NOPROF;
 }
 
-/* The slot of sub, or the empty slot that ends its probe; *tagp gets sub's tag (the high half
- * of its hash, never 0). */
-static size_t snap_pos(const struct snap *s, const char *sub, size_t len, uint32_t *tagp)
+/* The id of record r. */
+static const char *rec_id(const struct snap *s, const struct srec *r)
 {
-    uint64_t h = hash_bytes(SEED, (const uint8_t *)sub, len);
-    uint32_t tag = (uint32_t)(h >> 32) | 1u;
-    *tagp = tag;
-    size_t i = (size_t)h & s->mask;
-    for (;; i = (i + 1) & s->mask) {
-        uint64_t v = s->slot[i];
-        if (!v)
-            return i;
-        if ((uint32_t)(v >> 32) != tag)
-            continue;
-        const char *k = s->pool + s->rec[(uint32_t)v - 1].id_off;
-        if (strncmp(k, sub, len) == 0 && k[len] == '\0')
-            return i;
-    }
+    return r->idlen <= REC_ID ? r->u.id : s->pool + r->u.off;
 }
 
-/* Fills the slot of the record just added (s->nrec is its index + 1). */
-static void snap_index(struct snap *s, const char *sub, size_t len)
+static bool rec_is(const struct snap *s, const struct srec *r, const char *sub, size_t len)
 {
-    uint32_t tag;
-    size_t at = snap_pos(s, sub, len, &tag);
-    s->slot[at] = (uint64_t)tag << 32 | (uint32_t)s->nrec;
+    return r->idlen == len && memcmp(rec_id(s, r), sub, len) == 0;
+}
+
+/* A profile that restricts nothing (no lookup needed). */
+static bool inert(const struct profile *p)
+{
+    return !p || (!p->block && !p->allowlist && !p->nsched);
+}
+
+/* The REC_* kind of a subscriber under profile p with settings of its own or not. */
+static uint8_t rec_kind(const struct profile *p, bool extra)
+{
+    if (extra)
+        return REC_FULL;
+    if (inert(p))
+        return REC_INERT;
+    return p->allowlist || p->nsched ? REC_FULL : REC_MASK;
+}
+
+/* Fills the slot of record r (its hash h; ids are distinct: the first empty slot). */
+static void snap_index(struct snap *s, uint64_t h, size_t r)
+{
+    size_t i = (size_t)h & s->mask;
+    while (s->slot[i])
+        i = (i + 1) & s->mask;
+    s->slot[i] = (uint64_t)((uint32_t)(h >> 32) | 1u) << 32 | (uint32_t)(r + 1);
 }
 
 /* Compiles the writer side (lock held) into a new snapshot. */
@@ -405,9 +483,12 @@ static struct snap *compile(struct tariff *t, int *problems, char *err, size_t e
     s->mask = cap - 1;
     s->rec = malloc((t->nsubs ? t->nsubs : 1) * sizeof(*s->rec));
     size_t pool = 0;
-    for (size_t i = 0; i <= t->smask; i++)
-        if (t->subs[i] && t->subs[i] != WTOMB)
-            pool += t->subs[i]->idlen + 1;
+    for (size_t i = 0; i <= t->smask; i++) {
+        if (t->subs[i] && t->subs[i] != WTOMB) {
+            size_t il = strlen(t->subs[i]);
+            pool += il > REC_ID ? il : 0;
+        }
+    }
     s->pool = malloc(pool ? pool : 1);
     if (!s->prof || !s->slot || !s->rec || !s->pool)
         goto oom;
@@ -422,57 +503,68 @@ static struct snap *compile(struct tariff *t, int *problems, char *err, size_t e
         s->nprof++;
     }
     s->defprof = snap_prof(s, t->defname);
+    const struct profile *dp = s->defprof != NOPROF ? &s->prof[s->defprof] : NULL;
+    s->defkind = rec_kind(dp, false);
+    s->defblock = dp ? dp->block : 0;
     size_t ecap = 0;
     for (size_t i = 0; i <= t->smask; i++) {
-        const struct wsub *w = t->subs[i];
+        const char *w = t->subs[i];
         if (!w || w == WTOMB)
             continue;
         struct profile_sub ps;
         char why[512];
-        const char *spec = w->text + w->idlen + 1;
+        size_t il = strlen(w);
+        const char *spec = w + il + 1;
         struct srec *r = &s->rec[s->nrec];
-        r->id_off = (uint32_t)s->pool_len;
+        memset(r, 0, sizeof(*r));
+        r->idlen = (uint8_t)il;
+        if (il <= REC_ID) {
+            memcpy(r->u.id, w, il);
+        } else {
+            r->u.off = (uint32_t)s->pool_len;
+            memcpy(s->pool + s->pool_len, w, il);
+            s->pool_len += il;
+        }
         r->extra = NOEXTRA;
         r->prof = NOPROF;
-        memcpy(s->pool + s->pool_len, w->text, w->idlen + 1);
-        s->pool_len += w->idlen + 1;
         /* the common case, "profile=NAME" alone, without the full parse */
-        if (strncmp(spec, "profile=", 8) == 0 && !strpbrk(spec + 8, " \t\n") &&
-            (r->prof = snap_prof(s, spec + 8)) != NOPROF) {
-            s->nrec++;
-            snap_index(s, w->text, w->idlen);
-            continue;
-        }
-        int rc = profile_sub_parse(spec, cs, &ps, why, sizeof(why));
-        if (rc == -ENOMEM)
-            goto oom;
-        if (rc) {
-            if (!(*problems)++)
-                snprintf(err, errlen, "subscriber %s: %s", w->text, why);
-        } else {
-            if (ps.profile[0] && (r->prof = snap_prof(s, ps.profile)) == NOPROF) {
+        if (strncmp(spec, "profile=", 8) != 0 || strpbrk(spec + 8, " \t\n") ||
+            (r->prof = snap_prof(s, spec + 8)) == NOPROF) {
+            int rc = profile_sub_parse(spec, cs, &ps, why, sizeof(why));
+            if (rc == -ENOMEM)
+                goto oom;
+            if (rc) {
                 if (!(*problems)++)
-                    snprintf(err, errlen, "subscriber %s: profile '%s' is not defined", w->text,
-                             ps.profile);
-            }
-            if (ps.nallow || ps.ndeny || ps.nsched) {
-                if (s->nextra == ecap) {
-                    ecap = ecap ? 2 * ecap : 16;
-                    struct profile_sub *v = realloc(s->extra, ecap * sizeof(*v));
-                    if (!v) {
-                        profile_sub_clear(&ps);
-                        goto oom;
-                    }
-                    s->extra = v;
-                }
-                r->extra = (uint32_t)s->nextra;
-                s->extra[s->nextra++] = ps;
+                    snprintf(err, errlen, "subscriber %s: %s", w, why);
             } else {
-                profile_sub_clear(&ps);
+                if (ps.profile[0] && (r->prof = snap_prof(s, ps.profile)) == NOPROF) {
+                    if (!(*problems)++)
+                        snprintf(err, errlen, "subscriber %s: profile '%s' is not defined", w,
+                                 ps.profile);
+                }
+                if (ps.nallow || ps.ndeny || ps.nsched) {
+                    if (s->nextra == ecap) {
+                        ecap = ecap ? 2 * ecap : 16;
+                        struct profile_sub *v = realloc(s->extra, ecap * sizeof(*v));
+                        if (!v) {
+                            profile_sub_clear(&ps);
+                            goto oom;
+                        }
+                        s->extra = v;
+                    }
+                    r->extra = (uint32_t)s->nextra;
+                    s->extra[s->nextra++] = ps;
+                } else {
+                    profile_sub_clear(&ps);
+                }
             }
         }
-        s->nrec++;
-        snap_index(s, w->text, w->idlen);
+        if (r->prof == NOPROF)
+            r->prof = s->defprof;
+        const struct profile *p = r->prof != NOPROF ? &s->prof[r->prof] : NULL;
+        r->kind = rec_kind(p, r->extra != NOEXTRA);
+        r->block = p ? p->block : 0;
+        snap_index(s, t->shash[i], s->nrec++);
     }
     return s;
 oom:
@@ -513,41 +605,43 @@ int32_t tariff_utc_offset(const struct tariff *t)
     return off;
 }
 
-/* A profile that restricts nothing (no lookup needed). */
-static bool inert(const struct profile *p)
+/* The record of sub (len bytes, hash h) in s, or NULL (no settings of its own). */
+static const struct srec *find_rec(const struct snap *s, const char *sub, size_t len, uint64_t h)
 {
-    return !p || (!p->block && !p->allowlist && !p->nsched);
-}
-
-/* The record of sub in s, or NULL (no settings of its own). */
-static const struct srec *find_rec(const struct snap *s, const char *sub)
-{
-    if (!sub || !sub[0])
-        return NULL;
-    uint32_t tag;
-    uint64_t at = s->slot[snap_pos(s, sub, strlen(sub), &tag)];
-    return at ? &s->rec[(uint32_t)at - 1] : NULL;
+    uint32_t tag = (uint32_t)(h >> 32) | 1u;
+    for (size_t i = (size_t)h & s->mask;; i = (i + 1) & s->mask) {
+        uint64_t v = s->slot[i];
+        if (!v)
+            return NULL;
+        if ((uint32_t)(v >> 32) == tag && rec_is(s, &s->rec[(uint32_t)v - 1], sub, len))
+            return &s->rec[(uint32_t)v - 1];
+    }
 }
 
 /* A cache word: the low 8 bits of the snapshot's serial, then the record's index + 1 (24
- * bits). The serial's bits repeat every 256 publishes, so a hit is checked against the id. */
+ * bits). The serial's bits repeat every 256 publishes, so a hit is checked against the id (held
+ * in the record: no other line is read). */
 #define REF_IDX_MAX 0xffffffu
+
+/* The record the cache word w names in s, or NULL. */
+static const struct srec *ref_rec(const struct snap *s, uint32_t w)
+{
+    if (!w || w >> 24 != (s->serial & 0xffu) || (w & REF_IDX_MAX) > s->nrec)
+        return NULL;
+    return &s->rec[(w & REF_IDX_MAX) - 1];
+}
 
 static const struct srec *cached_rec(const struct snap *s, const char *sub, uint32_t *ref)
 {
-    if (!ref)
-        return find_rec(s, sub);
     if (!sub || !sub[0])
         return NULL;
-    uint32_t w = __atomic_load_n(ref, __ATOMIC_RELAXED);
-    if (w && w >> 24 == (s->serial & 0xffu)) {
-        size_t i = (w & REF_IDX_MAX) - 1;
-        if (i < s->nrec && strcmp(s->pool + s->rec[i].id_off, sub) == 0)
-            return &s->rec[i];
-    }
-    const struct srec *r = find_rec(s, sub);
+    size_t len = strlen(sub);
+    const struct srec *r = ref ? ref_rec(s, __atomic_load_n(ref, __ATOMIC_RELAXED)) : NULL;
+    if (r && rec_is(s, r, sub, len))
+        return r;
+    r = find_rec(s, sub, len, sub_hash(sub, len));
     size_t i = r ? (size_t)(r - s->rec) : REF_IDX_MAX;
-    if (i + 1 < REF_IDX_MAX)
+    if (ref && i + 1 < REF_IDX_MAX)
         __atomic_store_n(ref, (s->serial & 0xffu) << 24 | (uint32_t)(i + 1), __ATOMIC_RELAXED);
     return r;
 }
@@ -556,24 +650,30 @@ static const struct srec *cached_rec(const struct snap *s, const char *sub, uint
 static void judge(const struct snap *s, const struct srec *r, const struct tariff_req *req,
                   struct tariff_verdict *v)
 {
-    uint16_t pi = r && r->prof != NOPROF ? r->prof : s->defprof;
-    const struct profile *p = pi != NOPROF ? &s->prof[pi] : NULL;
-    const struct profile_sub *ex = r && r->extra != NOEXTRA ? &s->extra[r->extra] : NULL;
-    if (p)
-        memcpy(v->profile, p->name, sizeof(v->profile));
-    if (inert(p) && !ex)
-        return;
+    uint16_t pi = r ? r->prof : s->defprof;
+    uint8_t kind = r ? r->kind : s->defkind;
+    if (pi != NOPROF)
+        memcpy(v->profile, s->prof[pi].name, sizeof(v->profile));
+    if (kind == REC_INERT || (kind == REC_MASK && !req->name))
+        return; /* (a mask test passes a flow without a name) */
     const struct catset *cs = s->cs ? s->cs->cs : NULL;
-    struct profile_req pr = {
-        .name = req->name,
-        .name_len = req->name ? req->name_len : 0,
-        .cats =
-            req->name ? catset_lookup(cs, req->name, req->name_len, req->path, req->path_len) : 0,
-        .udp = req->udp,
-        .local = profile_local_minutes(req->now, s->utc_off),
-    };
+    uint64_t cats =
+        req->name ? catset_lookup(cs, req->name, req->name_len, req->path, req->path_len) : 0;
     uint64_t cat;
-    v->cause = profile_judge(p, ex, &pr, &cat);
+    if (kind == REC_MASK) {
+        cat = cats & (r ? r->block : s->defblock);
+        v->cause = cat ? PCAUSE_PROFILE : PCAUSE_NONE;
+    } else {
+        struct profile_req pr = {
+            .name = req->name,
+            .name_len = req->name ? req->name_len : 0,
+            .cats = cats,
+            .udp = req->udp,
+            .local = profile_local_minutes(req->now, s->utc_off),
+        };
+        v->cause = profile_judge(pi != NOPROF ? &s->prof[pi] : NULL,
+                                 r && r->extra != NOEXTRA ? &s->extra[r->extra] : NULL, &pr, &cat);
+    }
     if (v->cause != PCAUSE_NONE) {
         v->cats = cat;
         snprintf(v->category, sizeof(v->category), "%s", catset_first_name(cs, cat));
@@ -622,7 +722,7 @@ void tariff_get_stats(const struct tariff *t, struct tariff_stats *st)
                     s->pool_len + (s->mask + 1) * sizeof(uint64_t) +
                     s->nextra * sizeof(struct profile_sub);
     }
-    st->writer_bytes = (m->smask + 1) * (sizeof(struct wsub *) + sizeof(uint32_t)) + m->sub_bytes;
+    st->writer_bytes = (m->smask + 1) * (sizeof(char *) + sizeof(uint64_t)) + m->sub_bytes;
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -641,9 +741,9 @@ bool tariff_sub_text(struct tariff *t, const char *sub, char *out, size_t cap)
     pthread_mutex_lock(&t->lock);
     bool found;
     size_t il = strlen(sub);
-    size_t at = wfind(t, sub, il, wtag(sub, il), &found);
+    size_t at = wfind(t, sub, il, sub_hash(sub, il), &found);
     if (found)
-        snprintf(out, cap, "%s", t->subs[at]->text + il + 1);
+        snprintf(out, cap, "%s", t->subs[at] + il + 1);
     pthread_mutex_unlock(&t->lock);
     return found;
 }
@@ -661,12 +761,7 @@ void tariff_clear(struct tariff *t)
     for (size_t i = 0; i < t->nprof; i++)
         free(t->prof[i].spec);
     t->nprof = 0;
-    for (size_t i = 0; i <= t->smask; i++) {
-        if (t->subs[i] && t->subs[i] != WTOMB)
-            free(t->subs[i]);
-        t->subs[i] = NULL;
-    }
-    t->nsubs = t->stombs = t->sub_bytes = 0;
+    wclear(t);
     pthread_mutex_unlock(&t->lock);
 }
 
@@ -683,17 +778,19 @@ void tariff_swap_defs(struct tariff *t, struct tariff *from)
     SWAP(prof);
     SWAP(nprof);
     SWAP(subs);
-    SWAP(stags);
+    SWAP(shash);
     SWAP(smask);
     SWAP(nsubs);
     SWAP(stombs);
     SWAP(sub_bytes);
+    SWAP(arenas);
 #undef SWAP
     pthread_mutex_unlock(&from->lock);
     pthread_mutex_unlock(&t->lock);
 }
 
-/* One line of a profiles file ("profile NAME TEXT" / "subscriber ID TEXT"). */
+/* One line of a profiles file ("profile NAME TEXT" / "subscriber ID TEXT"), NUL-terminated,
+ * in an arena of t: a subscriber's text is made "id\0spec\0" in place and stays there. */
 static int load_line(struct tariff *t, char *line, char *why, size_t whylen)
 {
     char *kw = line + strspn(line, " \t");
@@ -702,6 +799,7 @@ static int load_line(struct tariff *t, char *line, char *why, size_t whylen)
         *e++ = '\0';
     char *name = e + strspn(e, " \t");
     e = name + strcspn(name, " \t");
+    size_t il = (size_t)(e - name);
     if (*e)
         *e++ = '\0';
     char *spec = e + strspn(e, " \t");
@@ -711,34 +809,63 @@ static int load_line(struct tariff *t, char *line, char *why, size_t whylen)
     }
     if (strcmp(kw, "profile") == 0)
         return tariff_set_profile(t, name, spec, why, whylen);
-    if (strcmp(kw, "subscriber") == 0)
-        return tariff_set_sub(t, name, spec, why, whylen);
-    snprintf(why, whylen, "unknown keyword '%s' (profile, subscriber)", kw);
-    return -EINVAL;
+    if (strcmp(kw, "subscriber") != 0) {
+        snprintf(why, whylen, "unknown keyword '%s' (profile, subscriber)", kw);
+        return -EINVAL;
+    }
+    int rc = sub_check(name, il, spec, why, whylen);
+    if (rc)
+        return rc;
+    if (spec == name + il) /* no text after the id: no room for "id\0\0" in the line */
+        return tariff_set_sub(t, name, "", why, whylen);
+    size_t sl = strlen(spec);
+    memmove(name + il + 1, spec, sl + 1); /* (leftwards, inside the line) */
+    pthread_mutex_lock(&t->lock);
+    rc = wput(t, name, il, sl);
+    pthread_mutex_unlock(&t->lock);
+    return rc;
 }
 
 int tariff_load_file(struct tariff *t, const char *path, FILE *errs, size_t *bad, char *err,
                      size_t errlen)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        int e = errno;
-        snprintf(err, errlen, "profiles: %s: %s", path, strerror(e));
-        return -e;
+    /* the file is read whole, once, and parsed in place: no allocation per line; its lines
+     * are counted first so that the table grows once */
+    struct arena *a = calloc(1, sizeof(*a));
+    int rc = a ? fileio_read_all(path, &a->buf, &a->len) : -ENOMEM;
+    if (rc) {
+        free(a);
+        snprintf(err, errlen, "profiles: %s: %s", path, strerror(-rc));
+        return rc;
     }
-    char *line = NULL;
-    size_t cap = 0, ln = 0;
-    ssize_t n;
-    int count = 0, rc = 0;
-    while ((n = getline(&line, &cap, f)) >= 0) {
+    char *p = a->buf, *end = a->buf + a->len;
+    size_t lines = 1;
+    for (const char *q = p; (q = memchr(q, '\n', (size_t)(end - q))); q++)
+        lines++;
+    pthread_mutex_lock(&t->lock);
+    a->next = t->arenas;
+    t->arenas = a;
+    rc = wreserve(t, lines);
+    pthread_mutex_unlock(&t->lock);
+    if (rc) {
+        snprintf(err, errlen, "profiles: %s: out of memory", path);
+        return rc;
+    }
+    size_t ln = 0;
+    int count = 0;
+    for (char *next; p < end; p = next) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        next = nl ? nl + 1 : end;
         ln++;
-        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-            line[--n] = '\0';
-        const char *p = line + strspn(line, " \t");
-        if (!*p || *p == '#')
+        size_t n = (size_t)((nl ? nl : end) - p);
+        while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r'))
+            n--;
+        p[n] = '\0';
+        const char *s = p + strspn(p, " \t");
+        if (!*s || *s == '#')
             continue;
         char why[512];
-        int r = load_line(t, line, why, sizeof(why));
+        int r = load_line(t, p, why, sizeof(why));
         if (r == -ENOMEM) {
             rc = r;
             snprintf(err, errlen, "profiles: %s:%zu: out of memory", path, ln);
@@ -753,7 +880,5 @@ int tariff_load_file(struct tariff *t, const char *path, FILE *errs, size_t *bad
         }
         count++;
     }
-    free(line);
-    fclose(f);
     return rc ? rc : count;
 }
