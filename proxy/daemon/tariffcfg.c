@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/fileio.h"
 #include "rules/lists/catload.h"
 #include "rules/report/deadline.h"
 
@@ -95,47 +96,75 @@ size_t tariffcfg_count_lines(const char *path)
     return lines + (last != '\n');
 }
 
+/* One "ADDR SUBSCRIBER" line of a subscribers file (NUL-terminated, changed in place):
+ * 1 when it is blank or a comment, else 0 with the address parsed into *sa and *sub the
+ * subscriber, or -EINVAL with a reason in why. */
+static int subs_line(char *line, struct sub_addr *sa, char **sub, char *why, size_t whylen)
+{
+    char *a = line + strspn(line, " \t");
+    if (!*a || *a == '#' || *a == '\r')
+        return 1;
+    char *e = a + strcspn(a, " \t\r");
+    char *s = e + strspn(e, " \t");
+    *e = '\0';
+    s[strcspn(s, " \t\r")] = '\0';
+    *sub = s;
+    return sub_addr_parse(a, (size_t)(e - a), sa, why, whylen);
+}
+
 int tariffcfg_subscribers_file(struct submap *m, const char *path, FILE *errs, char *err,
                                size_t errlen)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        int e = errno;
-        snprintf(err, errlen, "subscribers: %s: %s", path, strerror(e));
-        return -e;
+    /* read whole, parsed in place; the next line's slot loads while this one is set */
+    char *buf;
+    size_t len;
+    int rc = fileio_read_all(path, &buf, &len);
+    if (rc) {
+        snprintf(err, errlen, "subscribers: %s: %s", path, strerror(-rc));
+        return rc;
     }
-    char *line = NULL;
-    size_t cap = 0, ln = 0;
-    int count = 0, rc = 0;
-    while (getline(&line, &cap, f) >= 0) {
-        ln++;
-        char *a = line + strspn(line, " \t");
-        if (!*a || *a == '#' || *a == '\n')
-            continue;
-        char *e = a + strcspn(a, " \t\r\n");
-        char *sub = e + strspn(e, " \t");
-        *e = '\0';
-        sub[strcspn(sub, " \t\r\n")] = '\0';
-        struct sub_addr sa;
-        char why[256];
-        if (sub_addr_parse(a, strlen(a), &sa, why, sizeof(why)) == 0 &&
-            (rc = submap_set(m, &sa, sub, NULL, 0)) == 0) {
-            count++;
-            continue;
+    char *p = buf, *end = buf + len;
+    size_t ln = 0;
+    int count = 0, cur = 1;
+    struct sub_addr sa = { 0 };
+    char *sub = NULL;
+    char why[256] = "";
+    while (p < end || cur != 1) {
+        /* the line after the current one, parsed ahead */
+        int nxt = 1;
+        struct sub_addr na = { 0 };
+        char *nsub = NULL;
+        char nwhy[256] = "";
+        if (p < end) {
+            char *nl = memchr(p, '\n', (size_t)(end - p));
+            char *next = nl ? nl + 1 : end;
+            if (nl)
+                *nl = '\0';
+            nxt = subs_line(p, &na, &nsub, nwhy, sizeof(nwhy));
+            if (nxt == 0)
+                submap_prefetch(m, na.family, na.addr);
+            p = next;
         }
-        if (rc == -ENOSPC || rc == -ENOMEM) {
+        if (cur == 0 && (rc = submap_set(m, &sa, sub, NULL, 0)) == 0) {
+            count++;
+        } else if (rc == -ENOSPC || rc == -ENOMEM) {
             snprintf(err, errlen, "subscribers: %s:%zu: %s", path, ln,
                      rc == -ENOSPC ? "the map is full" : "out of memory");
             break;
+        } else if (cur != 1) {
+            if (rc == -EINVAL)
+                snprintf(why, sizeof(why), "subscriber id '%s' is not 1..128 printable bytes", sub);
+            if (errs)
+                fprintf(errs, "subscribers: %s:%zu: %s\n", path, ln, why);
         }
-        if (rc == -EINVAL)
-            snprintf(why, sizeof(why), "subscriber id '%s' is not 1..128 printable bytes", sub);
         rc = 0;
-        if (errs)
-            fprintf(errs, "subscribers: %s:%zu: %s\n", path, ln, why);
+        ln++;
+        cur = nxt;
+        sa = na;
+        sub = nsub;
+        memcpy(why, nwhy, sizeof(why));
     }
-    free(line);
-    fclose(f);
+    free(buf);
     return rc ? rc : count;
 }
 

@@ -81,6 +81,14 @@ struct wprof {
     char *spec;
 };
 
+/* A subscriber of the writer side: its text "id\0spec\0" (in an arena or an allocation of its
+ * own; NULL: empty, WTOMB: removed) and its hash, the snapshot's too (probes, growth and compile
+ * read it, not the text). */
+struct wslot {
+    char *text;
+    uint64_t h;
+};
+
 static char tomb_text;
 #define WTOMB (&tomb_text)
 
@@ -91,10 +99,7 @@ struct tariff {
     struct csref *cs;
     struct wprof *prof;
     size_t nprof;
-    char **subs;     /* open addressing, WTOMB for removed: "id\0spec\0", in an arena or an
-                      * allocation of its own */
-    uint64_t *shash; /* each subscriber's hash (the snapshot's too): probes, growth and compile
-                      * read it, not the subscriber's text */
+    struct wslot *subs; /* open addressing */
     size_t smask, nsubs, stombs;
     size_t sub_bytes;
     struct arena *arenas;
@@ -132,10 +137,7 @@ struct tariff *tariff_new(const char *default_profile)
         return NULL;
     snprintf(t->defname, sizeof(t->defname), "%s", default_profile ? default_profile : "default");
     t->subs = calloc(64, sizeof(*t->subs));
-    t->shash = calloc(64, sizeof(*t->shash));
-    if (!t->subs || !t->shash) {
-        free(t->subs);
-        free(t->shash);
+    if (!t->subs) {
         free(t);
         return NULL;
     }
@@ -157,9 +159,9 @@ static void wfree(const struct tariff *t, char *text)
 static void wclear(struct tariff *t)
 {
     for (size_t i = 0; i <= t->smask; i++) {
-        if (t->subs[i] && t->subs[i] != WTOMB)
-            wfree(t, t->subs[i]);
-        t->subs[i] = NULL;
+        if (t->subs[i].text && t->subs[i].text != WTOMB)
+            wfree(t, t->subs[i].text);
+        t->subs[i].text = NULL;
     }
     while (t->arenas) {
         struct arena *a = t->arenas;
@@ -181,7 +183,6 @@ void tariff_free(struct tariff *t)
     free(t->prof);
     wclear(t);
     free(t->subs);
-    free(t->shash);
     pthread_mutex_destroy(&t->lock);
     free(t);
 }
@@ -282,7 +283,7 @@ static size_t wfind(const struct tariff *t, const char *sub, size_t len, uint64_
     size_t i = (size_t)h & t->smask;
     size_t tomb = SIZE_MAX;
     for (;; i = (i + 1) & t->smask) {
-        const char *w = t->subs[i];
+        const char *w = t->subs[i].text;
         if (!w) {
             *found = false;
             return tomb != SIZE_MAX ? tomb : i;
@@ -292,7 +293,7 @@ static size_t wfind(const struct tariff *t, const char *sub, size_t len, uint64_
                 tomb = i;
             continue;
         }
-        if (t->shash[i] == h && memcmp(w, sub, len) == 0 && w[len] == '\0') {
+        if (t->subs[i].h == h && memcmp(w, sub, len) == 0 && w[len] == '\0') {
             *found = true;
             return i;
         }
@@ -304,31 +305,23 @@ static int wgrow(struct tariff *t)
     size_t n = (t->smask + 1) * 2;
     if (n > ((size_t)1 << 32))
         return -ENOMEM;
-    char **old = t->subs;
-    uint64_t *ohash = t->shash;
+    struct wslot *old = t->subs;
     size_t omask = t->smask;
-    char **v = calloc(n, sizeof(*v));
-    uint64_t *hv = calloc(n, sizeof(*hv));
-    if (!v || !hv) {
-        free(v);
-        free(hv);
+    struct wslot *v = calloc(n, sizeof(*v));
+    if (!v)
         return -ENOMEM;
-    }
     t->subs = v;
-    t->shash = hv;
     t->smask = n - 1;
     t->stombs = 0;
     for (size_t i = 0; i <= omask; i++) {
-        if (!old[i] || old[i] == WTOMB)
+        if (!old[i].text || old[i].text == WTOMB)
             continue;
-        size_t j = (size_t)ohash[i] & t->smask; /* keys are distinct: the first empty slot */
-        while (t->subs[j])
+        size_t j = (size_t)old[i].h & t->smask; /* keys are distinct: the first empty slot */
+        while (t->subs[j].text)
             j = (j + 1) & t->smask;
         t->subs[j] = old[i];
-        t->shash[j] = ohash[i];
     }
     free(old);
-    free(ohash);
     return 0;
 }
 
@@ -369,15 +362,15 @@ static int wput(struct tariff *t, char *text, size_t il, size_t sl)
     uint64_t h = sub_hash(text, il);
     size_t at = wfind(t, text, il, h, &found);
     if (found) {
-        t->sub_bytes -= il + strlen(t->subs[at] + il + 1) + 2;
-        wfree(t, t->subs[at]);
+        t->sub_bytes -= il + strlen(t->subs[at].text + il + 1) + 2;
+        wfree(t, t->subs[at].text);
     } else {
-        if (t->subs[at] == WTOMB)
+        if (t->subs[at].text == WTOMB)
             t->stombs--;
         t->nsubs++;
     }
-    t->subs[at] = text;
-    t->shash[at] = h;
+    t->subs[at].text = text;
+    t->subs[at].h = h;
     t->sub_bytes += il + sl + 2;
     return 0;
 }
@@ -408,9 +401,9 @@ int tariff_del_sub(struct tariff *t, const char *sub)
     size_t il = strlen(sub);
     size_t at = wfind(t, sub, il, sub_hash(sub, il), &found);
     if (found) {
-        t->sub_bytes -= il + strlen(t->subs[at] + il + 1) + 2;
-        wfree(t, t->subs[at]);
-        t->subs[at] = WTOMB;
+        t->sub_bytes -= il + strlen(t->subs[at].text + il + 1) + 2;
+        wfree(t, t->subs[at].text);
+        t->subs[at].text = WTOMB;
         t->nsubs--;
         t->stombs++;
     }
@@ -482,14 +475,8 @@ static struct snap *compile(struct tariff *t, int *problems, char *err, size_t e
     s->slot = calloc(cap, sizeof(*s->slot));
     s->mask = cap - 1;
     s->rec = malloc((t->nsubs ? t->nsubs : 1) * sizeof(*s->rec));
-    size_t pool = 0;
-    for (size_t i = 0; i <= t->smask; i++) {
-        if (t->subs[i] && t->subs[i] != WTOMB) {
-            size_t il = strlen(t->subs[i]);
-            pool += il > REC_ID ? il : 0;
-        }
-    }
-    s->pool = malloc(pool ? pool : 1);
+    size_t pool = 64; /* (long ids only: grown as they come) */
+    s->pool = malloc(pool);
     if (!s->prof || !s->slot || !s->rec || !s->pool)
         goto oom;
     for (size_t i = 0; i < t->nprof; i++) {
@@ -508,7 +495,9 @@ static struct snap *compile(struct tariff *t, int *problems, char *err, size_t e
     s->defblock = dp ? dp->block : 0;
     size_t ecap = 0;
     for (size_t i = 0; i <= t->smask; i++) {
-        const char *w = t->subs[i];
+        const char *w = t->subs[i].text;
+        if (i + 8 <= t->smask) /* the texts lie in the table's order, not the file's */
+            __builtin_prefetch(t->subs[i + 8].text);
         if (!w || w == WTOMB)
             continue;
         struct profile_sub ps;
@@ -521,6 +510,14 @@ static struct snap *compile(struct tariff *t, int *problems, char *err, size_t e
         if (il <= REC_ID) {
             memcpy(r->u.id, w, il);
         } else {
+            if (s->pool_len + il > pool) {
+                while (s->pool_len + il > pool)
+                    pool *= 2;
+                char *v = realloc(s->pool, pool);
+                if (!v)
+                    goto oom;
+                s->pool = v;
+            }
             r->u.off = (uint32_t)s->pool_len;
             memcpy(s->pool + s->pool_len, w, il);
             s->pool_len += il;
@@ -564,7 +561,7 @@ static struct snap *compile(struct tariff *t, int *problems, char *err, size_t e
         const struct profile *p = r->prof != NOPROF ? &s->prof[r->prof] : NULL;
         r->kind = rec_kind(p, r->extra != NOEXTRA);
         r->block = p ? p->block : 0;
-        snap_index(s, t->shash[i], s->nrec++);
+        snap_index(s, t->subs[i].h, s->nrec++);
     }
     return s;
 oom:
@@ -722,7 +719,7 @@ void tariff_get_stats(const struct tariff *t, struct tariff_stats *st)
                     s->pool_len + (s->mask + 1) * sizeof(uint64_t) +
                     s->nextra * sizeof(struct profile_sub);
     }
-    st->writer_bytes = (m->smask + 1) * (sizeof(char *) + sizeof(uint64_t)) + m->sub_bytes;
+    st->writer_bytes = (m->smask + 1) * sizeof(struct wslot) + m->sub_bytes;
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -743,7 +740,7 @@ bool tariff_sub_text(struct tariff *t, const char *sub, char *out, size_t cap)
     size_t il = strlen(sub);
     size_t at = wfind(t, sub, il, sub_hash(sub, il), &found);
     if (found)
-        snprintf(out, cap, "%s", t->subs[at] + il + 1);
+        snprintf(out, cap, "%s", t->subs[at].text + il + 1);
     pthread_mutex_unlock(&t->lock);
     return found;
 }
@@ -778,7 +775,6 @@ void tariff_swap_defs(struct tariff *t, struct tariff *from)
     SWAP(prof);
     SWAP(nprof);
     SWAP(subs);
-    SWAP(shash);
     SWAP(smask);
     SWAP(nsubs);
     SWAP(stombs);
