@@ -704,6 +704,18 @@ void tariff_judge_ref(const struct tariff *t, const struct tariff_req *req, uint
     urcu_memb_read_unlock();
 }
 
+void tariff_prefetch(const struct tariff *t, const char *sub, const uint32_t *ref)
+{
+    const struct snap *s = t ? rcu_dereference(t->snap) : NULL;
+    if (!s || !sub || !sub[0])
+        return;
+    const struct srec *r = ref ? ref_rec(s, __atomic_load_n(ref, __ATOMIC_RELAXED)) : NULL;
+    if (r)
+        __builtin_prefetch(r);
+    else
+        __builtin_prefetch(&s->slot[(size_t)sub_hash(sub, strlen(sub)) & s->mask]);
+}
+
 void tariff_get_stats(const struct tariff *t, struct tariff_stats *st)
 {
     memset(st, 0, sizeof(*st));

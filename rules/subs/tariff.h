@@ -108,6 +108,12 @@ void tariff_judge(const struct tariff *t, const struct tariff_req *req, struct t
 void tariff_judge_ref(const struct tariff *t, const struct tariff_req *req, uint32_t *ref,
                       struct tariff_verdict *v);
 
+/* Starts loading what tariff_judge_ref() reads first for subscriber sub (NULL or "": nothing):
+ * the record the word *ref names (ref may be NULL), else the slot of sub's hash. A hint for a
+ * caller with other work to do before the decision (the regulator's side); inside a read
+ * section (rsref_read_lock()). */
+void tariff_prefetch(const struct tariff *t, const char *sub, const uint32_t *ref);
+
 /* Counts of the published snapshot and its heap bytes (for status and measurements). */
 struct tariff_stats {
     size_t profiles, subscribers, categories;
