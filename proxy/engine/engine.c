@@ -884,9 +884,10 @@ static void handle_packet(struct engine *e, struct pkt *p)
         return; /* decided: nothing this flow sends can change that, so its checksums are not
                  * looked at either: one flow lookup is all such a packet costs */
     csumpol_apply(e->cp, p); /* may mark the checksum as not to be verified */
-    if (e->cfg.tariff && e->cfg.tariff->subs && dir == 0 && p->payload_len)
+    if (e->cfg.tariff && e->cfg.tariff->subs && dir == 0 && p->payload_len &&
+        !(f->a.state & ENGINE_ST_PAYLOAD))
         /* child tariffs: the subscriber map's slot loads while reassembly and the dissectors
-         * run, before the decision that reads it */
+         * run on the flow's first payload, before the decision that reads it */
         submap_prefetch(e->cfg.tariff->subs, f->ipver, flowtab_client_addr(f));
     e->cur_pkt = p;
     e->cur_dir = dir;

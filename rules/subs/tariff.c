@@ -33,17 +33,21 @@ enum {
 
 #define REC_ID 16 /* id bytes held in the record itself (an MSISDN or an IMSI) */
 
-/* One subscriber in a snapshot: all a decision reads about it, in half a cache line (the id
- * that a cached reference is checked against, the profile in force, its mask). */
+/* One subscriber in a snapshot: all a decision reads about it, in half a cache line (its id,
+ * the profile in force, its mask). The records are the snapshot's hash table themselves (open
+ * addressing, linear probes), so a lookup reads one record, not a slot and then a record. */
 struct srec {
     uint64_t block; /* REC_MASK: the categories the profile blocks */
     uint32_t extra; /* index into extra[], or NOEXTRA: only a profile */
     uint16_t prof;  /* the profile in force (the default one when it names none), or NOPROF */
     uint8_t kind;   /* REC_* */
-    uint8_t idlen;  /* id bytes; over REC_ID: the id is in pool at u.off */
+    uint8_t idlen;  /* id bytes (0: an empty slot); over REC_ID: the id is in pool */
     union {
         char id[REC_ID]; /* the id, not NUL-terminated */
-        uint32_t off;
+        struct {
+            uint32_t off; /* into pool */
+            uint32_t tag; /* the high half of the id's hash: probes compare it first */
+        } far;
     } u;
 };
 
@@ -57,11 +61,10 @@ struct snap {
     uint16_t defprof;
     uint8_t defkind; /* REC_* of a subscriber without a record */
     uint64_t defblock;
-    struct srec *rec;
-    size_t nrec;
+    struct srec *rec; /* mask + 1 of them: the hash table */
+    size_t nrec;      /* subscribers */
     char *pool;
     size_t pool_len;
-    uint64_t *slot; /* hash tag << 32 | rec index + 1; 0 empty: a probe compares tags first */
     size_t mask;
     struct profile_sub *extra;
     size_t nextra;
@@ -123,7 +126,6 @@ static void snap_free(struct snap *s)
     free(s->prof);
     free(s->rec);
     free(s->pool);
-    free(s->slot);
     for (size_t i = 0; i < s->nextra; i++)
         profile_sub_clear(&s->extra[i]);
     free(s->extra);
@@ -419,15 +421,11 @@ static uint16_t snap_prof(const struct snap *s, const char *name)
     return NOPROF;
 }
 
-/* The id of record r. */
-static const char *rec_id(const struct snap *s, const struct srec *r)
-{
-    return r->idlen <= REC_ID ? r->u.id : s->pool + r->u.off;
-}
-
 static bool rec_is(const struct snap *s, const struct srec *r, const char *sub, size_t len)
 {
-    return r->idlen == len && memcmp(rec_id(s, r), sub, len) == 0;
+    if (r->idlen != len)
+        return false;
+    return memcmp(len <= REC_ID ? r->u.id : s->pool + r->u.far.off, sub, len) == 0;
 }
 
 /* A profile that restricts nothing (no lookup needed). */
@@ -446,13 +444,13 @@ static uint8_t rec_kind(const struct profile *p, bool extra)
     return p->allowlist || p->nsched ? REC_FULL : REC_MASK;
 }
 
-/* Fills the slot of record r (its hash h; ids are distinct: the first empty slot). */
-static void snap_index(struct snap *s, uint64_t h, size_t r)
+/* The record to fill for an id of hash h (ids are distinct: the first empty one). */
+static struct srec *snap_slot(struct snap *s, uint64_t h)
 {
     size_t i = (size_t)h & s->mask;
-    while (s->slot[i])
+    while (s->rec[i].idlen)
         i = (i + 1) & s->mask;
-    s->slot[i] = (uint64_t)((uint32_t)(h >> 32) | 1u) << 32 | (uint32_t)(r + 1);
+    return &s->rec[i];
 }
 
 /* Compiles the writer side (lock held) into a new snapshot. */
@@ -470,14 +468,15 @@ static struct snap *compile(struct tariff *t, int *problems, char *err, size_t e
     s->serial = ++t->serial;
     s->prof = calloc(t->nprof ? t->nprof : 1, sizeof(*s->prof));
     size_t cap = 16;
-    while (cap < 2 * t->nsubs + 2)
+    while (cap < t->nsubs + t->nsubs / 2 + 1) /* at most two thirds full */
         cap *= 2;
-    s->slot = calloc(cap, sizeof(*s->slot));
     s->mask = cap - 1;
-    s->rec = malloc((t->nsubs ? t->nsubs : 1) * sizeof(*s->rec));
+    s->rec = aligned_alloc(64, cap * sizeof(*s->rec)); /* (two records a cache line) */
+    if (s->rec)
+        memset(s->rec, 0, cap * sizeof(*s->rec));
     size_t pool = 64; /* (long ids only: grown as they come) */
     s->pool = malloc(pool);
-    if (!s->prof || !s->slot || !s->rec || !s->pool)
+    if (!s->prof || !s->rec || !s->pool)
         goto oom;
     for (size_t i = 0; i < t->nprof; i++) {
         char why[512];
@@ -504,8 +503,7 @@ static struct snap *compile(struct tariff *t, int *problems, char *err, size_t e
         char why[512];
         size_t il = strlen(w);
         const char *spec = w + il + 1;
-        struct srec *r = &s->rec[s->nrec];
-        memset(r, 0, sizeof(*r));
+        struct srec *r = snap_slot(s, t->subs[i].h);
         r->idlen = (uint8_t)il;
         if (il <= REC_ID) {
             memcpy(r->u.id, w, il);
@@ -518,7 +516,8 @@ static struct snap *compile(struct tariff *t, int *problems, char *err, size_t e
                     goto oom;
                 s->pool = v;
             }
-            r->u.off = (uint32_t)s->pool_len;
+            r->u.far.off = (uint32_t)s->pool_len;
+            r->u.far.tag = (uint32_t)(t->subs[i].h >> 32);
             memcpy(s->pool + s->pool_len, w, il);
             s->pool_len += il;
         }
@@ -561,7 +560,7 @@ static struct snap *compile(struct tariff *t, int *problems, char *err, size_t e
         const struct profile *p = r->prof != NOPROF ? &s->prof[r->prof] : NULL;
         r->kind = rec_kind(p, r->extra != NOEXTRA);
         r->block = p ? p->block : 0;
-        snap_index(s, t->subs[i].h, s->nrec++);
+        s->nrec++;
     }
     return s;
 oom:
@@ -605,13 +604,13 @@ int32_t tariff_utc_offset(const struct tariff *t)
 /* The record of sub (len bytes, hash h) in s, or NULL (no settings of its own). */
 static const struct srec *find_rec(const struct snap *s, const char *sub, size_t len, uint64_t h)
 {
-    uint32_t tag = (uint32_t)(h >> 32) | 1u;
     for (size_t i = (size_t)h & s->mask;; i = (i + 1) & s->mask) {
-        uint64_t v = s->slot[i];
-        if (!v)
+        const struct srec *r = &s->rec[i];
+        if (!r->idlen)
             return NULL;
-        if ((uint32_t)(v >> 32) == tag && rec_is(s, &s->rec[(uint32_t)v - 1], sub, len))
-            return &s->rec[(uint32_t)v - 1];
+        if (r->idlen == len && (len <= REC_ID || r->u.far.tag == (uint32_t)(h >> 32)) &&
+            rec_is(s, r, sub, len))
+            return r;
     }
 }
 
@@ -623,7 +622,7 @@ static const struct srec *find_rec(const struct snap *s, const char *sub, size_t
 /* The record the cache word w names in s, or NULL. */
 static const struct srec *ref_rec(const struct snap *s, uint32_t w)
 {
-    if (!w || w >> 24 != (s->serial & 0xffu) || (w & REF_IDX_MAX) > s->nrec)
+    if (!w || w >> 24 != (s->serial & 0xffu) || (w & REF_IDX_MAX) > s->mask + 1)
         return NULL;
     return &s->rec[(w & REF_IDX_MAX) - 1];
 }
@@ -713,7 +712,7 @@ void tariff_prefetch(const struct tariff *t, const char *sub, const uint32_t *re
     if (r)
         __builtin_prefetch(r);
     else
-        __builtin_prefetch(&s->slot[(size_t)sub_hash(sub, strlen(sub)) & s->mask]);
+        __builtin_prefetch(&s->rec[(size_t)sub_hash(sub, strlen(sub)) & s->mask]);
 }
 
 void tariff_get_stats(const struct tariff *t, struct tariff_stats *st)
@@ -727,8 +726,8 @@ void tariff_get_stats(const struct tariff *t, struct tariff_stats *st)
         st->subscribers = s->nrec;
         st->categories = catset_categories(s->cs ? s->cs->cs : NULL);
         st->catset_bytes = catset_bytes(s->cs ? s->cs->cs : NULL);
-        st->bytes = sizeof(*s) + s->nprof * sizeof(struct profile) + s->nrec * sizeof(struct srec) +
-                    s->pool_len + (s->mask + 1) * sizeof(uint64_t) +
+        st->bytes = sizeof(*s) + s->nprof * sizeof(struct profile) +
+                    (s->mask + 1) * sizeof(struct srec) + s->pool_len +
                     s->nextra * sizeof(struct profile_sub);
     }
     st->writer_bytes = (m->smask + 1) * sizeof(struct wslot) + m->sub_bytes;
