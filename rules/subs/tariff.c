@@ -361,7 +361,7 @@ static int wput(struct tariff *t, char *text, size_t il, size_t sl)
     if (rc)
         return rc;
     bool found;
-    uint64_t h = sub_hash(text, il);
+    uint64_t h = sub_hash(text, il); /* (the file loader's prefetch computed it too) */
     size_t at = wfind(t, text, il, h, &found);
     if (found) {
         t->sub_bytes -= il + strlen(t->subs[at].text + il + 1) + 2;
@@ -796,9 +796,20 @@ void tariff_swap_defs(struct tariff *t, struct tariff *from)
     pthread_mutex_unlock(&t->lock);
 }
 
+/* A subscriber line read and checked, waiting for its table slot to be loaded. */
+struct pending {
+    char *text; /* "id\0spec\0" */
+    size_t il, sl, ln;
+    uint64_t h;
+};
+
+#define LOAD_AHEAD 8 /* subscriber lines read ahead of the one set */
+
 /* One line of a profiles file ("profile NAME TEXT" / "subscriber ID TEXT"), NUL-terminated,
- * in an arena of t: a subscriber's text is made "id\0spec\0" in place and stays there. */
-static int load_line(struct tariff *t, char *line, char *why, size_t whylen)
+ * in an arena of t. A profile is set; a subscriber's text is made "id\0spec\0" in place (or,
+ * without room for it, in an allocation) and returned in *pd (1) for the caller to set. Returns
+ * 0 (a profile set), 1, or a negative errno with a reason in why. */
+static int load_line(struct tariff *t, char *line, struct pending *pd, char *why, size_t whylen)
 {
     char *kw = line + strspn(line, " \t");
     char *e = kw + strcspn(kw, " \t");
@@ -823,21 +834,28 @@ static int load_line(struct tariff *t, char *line, char *why, size_t whylen)
     int rc = sub_check(name, il, spec, why, whylen);
     if (rc)
         return rc;
-    if (spec == name + il) /* no text after the id: no room for "id\0\0" in the line */
-        return tariff_set_sub(t, name, "", why, whylen);
     size_t sl = strlen(spec);
-    memmove(name + il + 1, spec, sl + 1); /* (leftwards, inside the line) */
-    pthread_mutex_lock(&t->lock);
-    rc = wput(t, name, il, sl);
-    pthread_mutex_unlock(&t->lock);
-    return rc;
+    if (spec == name + il) { /* no text after the id: no room for "id\0\0" in the line */
+        if (!(spec = malloc(il + 2))) {
+            snprintf(why, whylen, "out of memory");
+            return -ENOMEM;
+        }
+        memcpy(spec, name, il + 1);
+        spec[il + 1] = '\0';
+        name = spec;
+    } else {
+        memmove(name + il + 1, spec, sl + 1); /* (leftwards, inside the line) */
+    }
+    *pd = (struct pending){ .text = name, .il = il, .sl = sl, .h = sub_hash(name, il) };
+    return 1;
 }
 
 int tariff_load_file(struct tariff *t, const char *path, FILE *errs, size_t *bad, char *err,
                      size_t errlen)
 {
     /* the file is read whole, once, and parsed in place: no allocation per line; its lines
-     * are counted first so that the table grows once */
+     * are counted first so that the table grows once; a subscriber is set LOAD_AHEAD lines
+     * after it was read, its slot having been loaded meanwhile */
     struct arena *a = calloc(1, sizeof(*a));
     int rc = a ? fileio_read_all(path, &a->buf, &a->len) : -ENOMEM;
     if (rc) {
@@ -858,34 +876,63 @@ int tariff_load_file(struct tariff *t, const char *path, FILE *errs, size_t *bad
         snprintf(err, errlen, "profiles: %s: out of memory", path);
         return rc;
     }
-    size_t ln = 0;
+    struct pending q[LOAD_AHEAD];
+    size_t ln = 0, nq = 0, head = 0;
     int count = 0;
-    for (char *next; p < end; p = next) {
-        char *nl = memchr(p, '\n', (size_t)(end - p));
-        next = nl ? nl + 1 : end;
-        ln++;
-        size_t n = (size_t)((nl ? nl : end) - p);
-        while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r'))
-            n--;
-        p[n] = '\0';
-        const char *s = p + strspn(p, " \t");
-        if (!*s || *s == '#')
-            continue;
-        char why[512];
-        int r = load_line(t, p, why, sizeof(why));
-        if (r == -ENOMEM) {
-            rc = r;
-            snprintf(err, errlen, "profiles: %s:%zu: out of memory", path, ln);
-            break;
+    while (!rc && (p < end || nq)) {
+        struct pending pd = { 0 };
+        int r = 0;
+        if (p < end) {
+            char *nl = memchr(p, '\n', (size_t)(end - p));
+            char *next = nl ? nl + 1 : end;
+            ln++;
+            size_t n = (size_t)((nl ? nl : end) - p);
+            while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r'))
+                n--;
+            p[n] = '\0';
+            const char *s = p + strspn(p, " \t");
+            char why[512];
+            r = !*s || *s == '#' ? 2 : load_line(t, p, &pd, why, sizeof(why));
+            p = next;
+            if (r == -ENOMEM) {
+                rc = r;
+                snprintf(err, errlen, "profiles: %s:%zu: out of memory", path, ln);
+                break;
+            }
+            if (r < 0) {
+                if (bad)
+                    (*bad)++;
+                if (errs)
+                    fprintf(errs, "profiles: %s:%zu: %s\n", path, ln, why);
+                continue;
+            }
+            if (r == 0)
+                count++;
+            if (r != 1)
+                continue;
+            pd.ln = ln;
         }
-        if (r < 0) {
-            if (bad)
-                (*bad)++;
-            if (errs)
-                fprintf(errs, "profiles: %s:%zu: %s\n", path, ln, why);
-            continue;
+        pthread_mutex_lock(&t->lock);
+        if (r == 1) { /* queued, its slot loading */
+            __builtin_prefetch(&t->subs[(size_t)pd.h & t->smask]);
+            q[(head + nq++) % LOAD_AHEAD] = pd;
         }
-        count++;
+        if (nq == LOAD_AHEAD || (r != 1 && nq)) { /* the oldest is set */
+            struct pending *o = &q[head];
+            head = (head + 1) % LOAD_AHEAD;
+            nq--;
+            if ((rc = wput(t, o->text, o->il, o->sl)) != 0) {
+                wfree(t, o->text);
+                snprintf(err, errlen, "profiles: %s:%zu: out of memory", path, o->ln);
+            } else {
+                count++;
+            }
+        }
+        pthread_mutex_unlock(&t->lock);
     }
+    pthread_mutex_lock(&t->lock);
+    for (; nq; nq--, head = (head + 1) % LOAD_AHEAD) /* (after an error: not set) */
+        wfree(t, q[head].text);
+    pthread_mutex_unlock(&t->lock);
     return rc ? rc : count;
 }
