@@ -112,10 +112,22 @@ static int subs_line(char *line, struct sub_addr *sa, char **sub, char *why, siz
     return sub_addr_parse(a, (size_t)(e - a), sa, why, whylen);
 }
 
+/* A subscribers line read ahead of the one set. */
+struct subs_pending {
+    int st; /* subs_line()'s result */
+    size_t ln;
+    struct sub_addr sa;
+    char *sub;
+    char why[200];
+};
+
+#define SUBS_AHEAD 8 /* lines read ahead of the one set, their map slots loading */
+
 int tariffcfg_subscribers_file(struct submap *m, const char *path, FILE *errs, char *err,
                                size_t errlen)
 {
-    /* read whole, parsed in place; the next line's slot loads while this one is set */
+    /* read whole and parsed in place; a line is set SUBS_AHEAD lines after it was read, its
+     * map slot having been loaded meanwhile */
     char *buf;
     size_t len;
     int rc = fileio_read_all(path, &buf, &len);
@@ -124,45 +136,44 @@ int tariffcfg_subscribers_file(struct submap *m, const char *path, FILE *errs, c
         return rc;
     }
     char *p = buf, *end = buf + len;
-    size_t ln = 0;
-    int count = 0, cur = 1;
-    struct sub_addr sa = { 0 };
-    char *sub = NULL;
-    char why[256] = "";
-    while (p < end || cur != 1) {
-        /* the line after the current one, parsed ahead */
-        int nxt = 1;
-        struct sub_addr na = { 0 };
-        char *nsub = NULL;
-        char nwhy[256] = "";
+    struct subs_pending q[SUBS_AHEAD];
+    size_t ln = 0, nq = 0, head = 0;
+    int count = 0;
+    while (!rc && (p < end || nq)) {
         if (p < end) {
             char *nl = memchr(p, '\n', (size_t)(end - p));
             char *next = nl ? nl + 1 : end;
             if (nl)
                 *nl = '\0';
-            nxt = subs_line(p, &na, &nsub, nwhy, sizeof(nwhy));
-            if (nxt == 0)
-                submap_prefetch(m, na.family, na.addr);
+            struct subs_pending *n = &q[(head + nq) % SUBS_AHEAD];
+            n->ln = ++ln;
+            n->st = subs_line(p, &n->sa, &n->sub, n->why, sizeof(n->why));
             p = next;
+            if (n->st == 1)
+                continue;
+            if (n->st == 0)
+                submap_prefetch(m, n->sa.family, n->sa.addr);
+            if (++nq < SUBS_AHEAD && p < end)
+                continue;
         }
-        if (cur == 0 && (rc = submap_set(m, &sa, sub, NULL, 0)) == 0) {
+        struct subs_pending *o = &q[head]; /* the oldest line */
+        head = (head + 1) % SUBS_AHEAD;
+        nq--;
+        if (o->st == 0 && (rc = submap_set(m, &o->sa, o->sub, NULL, 0)) == 0) {
             count++;
-        } else if (rc == -ENOSPC || rc == -ENOMEM) {
-            snprintf(err, errlen, "subscribers: %s:%zu: %s", path, ln,
+            continue;
+        }
+        if (rc == -ENOSPC || rc == -ENOMEM) {
+            snprintf(err, errlen, "subscribers: %s:%zu: %s", path, o->ln,
                      rc == -ENOSPC ? "the map is full" : "out of memory");
             break;
-        } else if (cur != 1) {
-            if (rc == -EINVAL)
-                snprintf(why, sizeof(why), "subscriber id '%s' is not 1..128 printable bytes", sub);
-            if (errs)
-                fprintf(errs, "subscribers: %s:%zu: %s\n", path, ln, why);
         }
+        if (rc == -EINVAL)
+            snprintf(o->why, sizeof(o->why), "subscriber id '%.128s' is not 1..128 printable bytes",
+                     o->sub);
         rc = 0;
-        ln++;
-        cur = nxt;
-        sa = na;
-        sub = nsub;
-        memcpy(why, nwhy, sizeof(why));
+        if (errs)
+            fprintf(errs, "subscribers: %s:%zu: %s\n", path, o->ln, o->why);
     }
     free(buf);
     return rc ? rc : count;

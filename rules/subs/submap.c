@@ -104,8 +104,32 @@ static void mask_bits(uint8_t *addr, unsigned plen, unsigned bits)
         addr[b / 8] &= (uint8_t) ~(0x80u >> (b % 8));
 }
 
+/* A dotted quad (inet_pton's form: four decimal parts 0..255 without leading zeros) of exactly
+ * len bytes into out, or false. A subscribers file is mostly these: no copy, no library call. */
+static bool parse_quad(const char *s, size_t len, uint8_t out[4])
+{
+    size_t i = 0;
+    for (int part = 0; part < 4; part++) {
+        if (part && (i >= len || s[i++] != '.'))
+            return false;
+        unsigned v = 0, digits = 0;
+        for (; i < len && s[i] >= '0' && s[i] <= '9' && digits < 4; i++, digits++)
+            v = v * 10 + (unsigned)(s[i] - '0');
+        if (digits == 0 || v > 255 || (digits > 1 && s[i - digits] == '0'))
+            return false;
+        out[part] = (uint8_t)v;
+    }
+    return i == len;
+}
+
 int sub_addr_parse(const char *s, size_t len, struct sub_addr *a, char *err, size_t errlen)
 {
+    if (len >= 7 && len <= 15 && parse_quad(s, len, a->addr)) {
+        memset(a->addr + 4, 0, 12);
+        a->family = 4;
+        a->plen = 32;
+        return 0;
+    }
     char buf[64];
     if (len == 0 || len >= sizeof(buf)) {
         snprintf(err, errlen, "subscriber address '%.*s': empty or too long",

@@ -1,6 +1,7 @@
 /* check_submap.c - Check suite for the node's subscriber map (rules/subs/submap.c): address
  * texts, IPv4 and IPv6 longest-prefix lookups, replacement, session-guarded removal, expiry,
  * the capacity limit, and readers racing a writer (RCU: a reader always sees a whole entry). */
+#include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
 #include <pthread.h>
@@ -59,6 +60,27 @@ START_TEST(addr_texts)
         ck_assert_msg(sub_addr_parse(bad[i], strlen(bad[i]), &a, err, sizeof(err)) == -EINVAL,
                       "%s accepted", bad[i]);
         ck_assert_msg(strncmp(err, "subscriber address '", 20) == 0, "%s", err);
+    }
+    /* dotted quads (parsed without inet_pton) are accepted exactly as inet_pton accepts them */
+    static const char *const quads[] = {
+        "0.0.0.0",  "255.255.255.255", "1.2.3.4",  "01.2.3.4",   "1.2.3.04",     "1.2.3.256",
+        "1.2.3",    "1.2.3.4.5",       "1..3.4",   "1.2.3.4 ",   " 1.2.3.4",     "1.2.3.1000",
+        "1.2.3.-1", "100.200.10.0",    "1.2.3.4x", "0000.1.2.3", "9.99.199.249", "1.2.3.00"
+    };
+    for (size_t i = 0; i < sizeof(quads) / sizeof(quads[0]); i++) {
+        struct sub_addr a;
+        uint8_t want[4];
+        char err[128];
+        int rc = sub_addr_parse(quads[i], strlen(quads[i]), &a, err, sizeof(err));
+        int pt = inet_pton(AF_INET, quads[i], want);
+        ck_assert_msg((rc == 0) == (pt == 1), "%s: %d, inet_pton %d", quads[i], rc, pt);
+        if (pt == 1) {
+            ck_assert_uint_eq(a.family, 4);
+            ck_assert_uint_eq(a.plen, 32);
+            ck_assert_mem_eq(a.addr, want, 4);
+            static const uint8_t zero[12];
+            ck_assert_mem_eq(a.addr + 4, zero, 12);
+        }
     }
     ck_assert(sub_id_valid("77011234567", 11));
     ck_assert(!sub_id_valid("a b", 3));
