@@ -18,6 +18,7 @@
 
 #include <urcu/urcu-memb.h>
 
+#include "common/bigmem.h"
 #include "common/hash.h"
 
 /* Entries live in one array allocated at creation (capacity plus a spare of a sixty-fourth for
@@ -89,13 +90,16 @@ static bool entry_is(const struct entry *e, const struct sub_addr *a)
            memcmp(e->data, a->addr, addr_bytes(a->family, a->plen)) == 0;
 }
 
+/* The key's hash: the address as two words (the bytes past the prefix are zero), its family
+ * and length; an IPv4 key is one mixing round (every decision hashes its client's key). */
 static uint64_t key_hash(const struct submap *m, const struct sub_addr *a)
 {
-    uint8_t b[18];
-    b[0] = a->family;
-    b[1] = a->plen;
-    memcpy(b + 2, a->addr, 16);
-    return hash_bytes(m->seed, b, sizeof(b));
+    uint64_t w[2];
+    memcpy(w, a->addr, 16);
+    uint64_t h = m->seed ^ ((uint64_t)a->family << 8 | a->plen) * 0x9e3779b97f4a7c15ull;
+    if (a->family == 4)
+        return hash_mix64(h ^ w[0]);
+    return hash_mix64(hash_mix64(h ^ w[0]) ^ w[1]);
 }
 
 static void mask_bits(uint8_t *addr, unsigned plen, unsigned bits)
@@ -207,13 +211,14 @@ struct submap *submap_new(size_t capacity)
     while (n < capacity + capacity / 2) /* at most two thirds full */
         n <<= 1;
     m->nent = capacity + capacity / 64 + 16;
-    /* calloc of this size maps zero pages: an entry's memory is touched when first handed out */
-    m->slots = calloc(n, sizeof(*m->slots));
-    m->ent = calloc(m->nent, sizeof(*m->ent));
+    /* large tables are mapped zero pages (huge ones: decisions read them at random): an entry's
+     * memory is touched when first handed out */
+    m->slots = bigmem_alloc(n * sizeof(*m->slots));
+    m->ent = bigmem_alloc(m->nent * sizeof(*m->ent));
     m->pending = calloc((m->nent + 63) / 64, sizeof(*m->pending));
     if (!m->slots || !m->ent || !m->pending || pthread_mutex_init(&m->lock, NULL) != 0) {
-        free(m->slots);
-        free(m->ent);
+        bigmem_free(m->slots, n * sizeof(*m->slots));
+        bigmem_free(m->ent, m->nent * sizeof(*m->ent));
         free(m->pending);
         free(m);
         return NULL;
@@ -232,8 +237,8 @@ void submap_free(struct submap *m)
     for (size_t i = 0; i < m->used; i++) /* free-list entries have lengths 0: never ext */
         if (text_ext(&m->ent[i]))
             free(entry_text(&m->ent[i]));
-    free(m->slots);
-    free(m->ent);
+    bigmem_free(m->slots, (m->mask + 1) * sizeof(*m->slots));
+    bigmem_free(m->ent, m->nent * sizeof(*m->ent));
     free(m->pending);
     pthread_mutex_destroy(&m->lock);
     free(m);
@@ -469,24 +474,45 @@ bool submap_lookup(const struct submap *m, int family, const uint8_t *addr, uint
     return e != NULL;
 }
 
-void submap_prefetch(const struct submap *m, int family, const uint8_t *addr)
+/* The key a lookup of the address tries first (IPv6: the longest prefix length present), or
+ * false (an IPv6 map holding no prefix). */
+static bool first_key(const struct submap *m, int family, const uint8_t *addr, struct sub_addr *k)
 {
-    struct sub_addr k = { .family = (uint8_t)family };
+    memset(k, 0, sizeof(*k));
+    k->family = (uint8_t)family;
     if (family == 4) {
-        k.plen = 32;
-        memcpy(k.addr, addr, 4);
-        __builtin_prefetch(&m->slots[key_hash(m, &k) & m->mask]);
-        return;
+        k->plen = 32;
+        memcpy(k->addr, addr, 4);
+        return true;
     }
     for (int pl = 128; family == 6 && pl >= 0; pl--) {
         if (!__atomic_load_n(&m->v6_lens[pl], __ATOMIC_RELAXED))
             continue;
-        memcpy(k.addr, addr, 16);
-        mask_bits(k.addr, (unsigned)pl, 128);
-        k.plen = (uint8_t)pl;
-        __builtin_prefetch(&m->slots[key_hash(m, &k) & m->mask]);
-        return; /* the longest length present: usually the only one */
+        memcpy(k->addr, addr, 16);
+        mask_bits(k->addr, (unsigned)pl, 128);
+        k->plen = (uint8_t)pl;
+        return true; /* the longest length present: usually the only one */
     }
+    return false;
+}
+
+void submap_prefetch(const struct submap *m, int family, const uint8_t *addr)
+{
+    struct sub_addr k;
+    if (first_key(m, family, addr, &k))
+        __builtin_prefetch(&m->slots[key_hash(m, &k) & m->mask]);
+}
+
+void submap_prefetch_entry(const struct submap *m, int family, const uint8_t *addr)
+{
+    struct sub_addr k;
+    if (!first_key(m, family, addr, &k))
+        return;
+    /* (the entries stay in the one array for the map's life: whatever the slot holds, the
+     * address prefetched is inside it) */
+    uint32_t v = slot_load(m, key_hash(m, &k) & m->mask);
+    if (v >= SLOT_E)
+        __builtin_prefetch(&m->ent[v - SLOT_E]);
 }
 
 const char *submap_lookup_ref(const struct submap *m, int family, const uint8_t *addr,

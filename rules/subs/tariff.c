@@ -11,6 +11,7 @@
 
 #include <urcu/urcu-memb.h>
 
+#include "common/bigmem.h"
 #include "common/fileio.h"
 #include "common/hash.h"
 
@@ -124,7 +125,7 @@ static void snap_free(struct snap *s)
         return;
     csref_put(s->cs);
     free(s->prof);
-    free(s->rec);
+    bigmem_free(s->rec, (s->mask + 1) * sizeof(*s->rec));
     free(s->pool);
     for (size_t i = 0; i < s->nextra; i++)
         profile_sub_clear(&s->extra[i]);
@@ -138,7 +139,7 @@ struct tariff *tariff_new(const char *default_profile)
     if (!t)
         return NULL;
     snprintf(t->defname, sizeof(t->defname), "%s", default_profile ? default_profile : "default");
-    t->subs = calloc(64, sizeof(*t->subs));
+    t->subs = bigmem_alloc(64 * sizeof(*t->subs));
     if (!t->subs) {
         free(t);
         return NULL;
@@ -184,7 +185,7 @@ void tariff_free(struct tariff *t)
         free(t->prof[i].spec);
     free(t->prof);
     wclear(t);
-    free(t->subs);
+    bigmem_free(t->subs, (t->smask + 1) * sizeof(*t->subs));
     pthread_mutex_destroy(&t->lock);
     free(t);
 }
@@ -309,7 +310,7 @@ static int wgrow(struct tariff *t)
         return -ENOMEM;
     struct wslot *old = t->subs;
     size_t omask = t->smask;
-    struct wslot *v = calloc(n, sizeof(*v));
+    struct wslot *v = bigmem_alloc(n * sizeof(*v));
     if (!v)
         return -ENOMEM;
     t->subs = v;
@@ -323,7 +324,7 @@ static int wgrow(struct tariff *t)
             j = (j + 1) & t->smask;
         t->subs[j] = old[i];
     }
-    free(old);
+    bigmem_free(old, (omask + 1) * sizeof(*old));
     return 0;
 }
 
@@ -471,10 +472,8 @@ static struct snap *compile(struct tariff *t, int *problems, char *err, size_t e
     while (cap < t->nsubs + t->nsubs / 2 + 1) /* at most two thirds full */
         cap *= 2;
     s->mask = cap - 1;
-    s->rec = aligned_alloc(64, cap * sizeof(*s->rec)); /* (two records a cache line) */
-    if (s->rec)
-        memset(s->rec, 0, cap * sizeof(*s->rec));
-    size_t pool = 64; /* (long ids only: grown as they come) */
+    s->rec = bigmem_alloc(cap * sizeof(*s->rec)); /* (two records a cache line) */
+    size_t pool = 64;                             /* (long ids only: grown as they come) */
     s->pool = malloc(pool);
     if (!s->prof || !s->rec || !s->pool)
         goto oom;
