@@ -23,8 +23,8 @@ void *bigmem_alloc(size_t bytes)
     }
     /* a huge page more than needed, trimmed to a 2 MiB boundary at both ends */
     size_t sz = mapped(bytes);
-    uint8_t *m = mmap(NULL, sz + BIGMEM_HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                      -1, 0);
+    uint8_t *m =
+        mmap(NULL, sz + BIGMEM_HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED)
         return NULL;
     size_t lead = (BIGMEM_HUGE - ((uintptr_t)m & (BIGMEM_HUGE - 1))) & (BIGMEM_HUGE - 1);

@@ -58,7 +58,8 @@ struct submap {
     size_t npending;
     uint32_t free_head;
     uint64_t seed;
-    uint32_t v6_lens[129]; /* entries per IPv6 prefix length; read without the lock */
+    uint32_t v6_lens[129]; /* entries per IPv6 prefix length (writer) */
+    uint64_t v6_bits[3];   /* bit L: some entry has IPv6 prefix length L; read without the lock */
     pthread_mutex_t lock;
 };
 
@@ -102,10 +103,14 @@ static uint64_t key_hash(const struct submap *m, const struct sub_addr *a)
     return hash_mix64(hash_mix64(h ^ w[0]) ^ w[1]);
 }
 
+/* Clears the bits of addr from plen to bits (a multiple of 8). */
 static void mask_bits(uint8_t *addr, unsigned plen, unsigned bits)
 {
-    for (unsigned b = plen; b < bits; b++)
-        addr[b / 8] &= (uint8_t) ~(0x80u >> (b % 8));
+    unsigned whole = (plen + 7) / 8;
+    if (plen % 8)
+        addr[plen / 8] &= (uint8_t)(0xff00u >> (plen % 8));
+    if (whole < bits / 8)
+        memset(addr + whole, 0, bits / 8 - whole);
 }
 
 /* A dotted quad (inet_pton's form: four decimal parts 0..255 without leading zeros) of exactly
@@ -320,9 +325,30 @@ static size_t find_w(struct submap *m, const struct sub_addr *a, size_t *ins)
 
 static void count_len(struct submap *m, unsigned family, unsigned plen, int d)
 {
-    if (family == 6)
-        __atomic_store_n(&m->v6_lens[plen], (uint32_t)((int)m->v6_lens[plen] + d),
-                         __ATOMIC_RELEASE);
+    if (family != 6)
+        return;
+    m->v6_lens[plen] = (uint32_t)((int)m->v6_lens[plen] + d);
+    uint64_t bit = 1ull << (plen % 64);
+    if (m->v6_lens[plen] == 1 && d > 0) /* (after the slot's store: a reader that sees the
+                                         * bit sees the entry) */
+        __atomic_fetch_or(&m->v6_bits[plen / 64], bit, __ATOMIC_RELEASE);
+    else if (m->v6_lens[plen] == 0)
+        __atomic_fetch_and(&m->v6_bits[plen / 64], ~bit, __ATOMIC_RELEASE);
+}
+
+/* The longest IPv6 prefix length present that is shorter than below (129: any), or -1. */
+static int v6_len_below(const struct submap *m, int below)
+{
+    for (int w = (below - 1) / 64; below > 0 && w >= 0; w--) {
+        uint64_t b = __atomic_load_n(&m->v6_bits[w], __ATOMIC_ACQUIRE);
+        int top = below - 1 - w * 64; /* the highest bit of this word that may count */
+        if (top < 63)
+            b &= ((uint64_t)2 << top) - 1;
+        if (b)
+            return w * 64 + 63 - __builtin_clzll(b);
+        below = w * 64;
+    }
+    return -1;
 }
 
 /* Fills entry i (not reachable by readers). 0 or -ENOMEM (a long id's text). */
@@ -448,9 +474,7 @@ static const struct entry *lookup(const struct submap *m, int family, const uint
         e = find_r(m, &k, now_ms);
     } else if (family == 6) {
         k.family = 6;
-        for (int pl = 128; pl >= 0 && !e; pl--) {
-            if (!__atomic_load_n(&m->v6_lens[pl], __ATOMIC_ACQUIRE))
-                continue;
+        for (int pl = v6_len_below(m, 129); pl >= 0 && !e; pl = v6_len_below(m, pl)) {
             memcpy(k.addr, addr, 16);
             mask_bits(k.addr, (unsigned)pl, 128);
             k.plen = (uint8_t)pl;
@@ -485,15 +509,13 @@ static bool first_key(const struct submap *m, int family, const uint8_t *addr, s
         memcpy(k->addr, addr, 4);
         return true;
     }
-    for (int pl = 128; family == 6 && pl >= 0; pl--) {
-        if (!__atomic_load_n(&m->v6_lens[pl], __ATOMIC_RELAXED))
-            continue;
-        memcpy(k->addr, addr, 16);
-        mask_bits(k->addr, (unsigned)pl, 128);
-        k->plen = (uint8_t)pl;
-        return true; /* the longest length present: usually the only one */
-    }
-    return false;
+    int pl = family == 6 ? v6_len_below(m, 129) : -1;
+    if (pl < 0)
+        return false;
+    memcpy(k->addr, addr, 16);
+    mask_bits(k->addr, (unsigned)pl, 128);
+    k->plen = (uint8_t)pl; /* the longest length present: usually the only one */
+    return true;
 }
 
 void submap_prefetch(const struct submap *m, int family, const uint8_t *addr)

@@ -125,6 +125,47 @@ START_TEST(lookups)
 }
 END_TEST
 
+/* Every IPv6 prefix length at once, on both sides of each 64-bit word of the lengths present
+ * (0, 1, 63, 64, 65, 127, 128): a lookup finds the longest holding the address, and removing
+ * one length (the last entry of it) falls back to the next shorter. */
+START_TEST(v6_lengths)
+{
+    static const unsigned lens[] = { 0, 1, 63, 64, 65, 127, 128 };
+    const size_t n = sizeof(lens) / sizeof(lens[0]);
+    struct submap *m = submap_new(32);
+    const char *addr = "8000:0:0:1:8000::1"; /* bits 0, 63 and 64 set: every prefix holds it */
+    struct sub_addr q = A(addr);
+    for (size_t i = 0; i < n; i++) {
+        struct sub_addr a = q;
+        a.plen = (uint8_t)lens[i];
+        for (unsigned b = lens[i]; b < 128; b++)
+            a.addr[b / 8] &= (uint8_t) ~(0x80u >> (b % 8));
+        char id[16];
+        snprintf(id, sizeof(id), "len%u", lens[i]);
+        ck_assert_int_eq(submap_set(m, &a, id, NULL, 0), 0);
+        /* and one the address is not under, of the same length (another prefix) */
+        a.addr[15] ^= lens[i] == 128 ? 0x2 : 0;
+        if (lens[i] == 128) {
+            ck_assert_int_eq(submap_set(m, &a, "other", NULL, 0), 0);
+        }
+    }
+    for (size_t i = n; i-- > 0;) {
+        char id[16];
+        snprintf(id, sizeof(id), "len%u", lens[i]);
+        ck_assert_str_eq(who(m, addr, 1), id);
+        struct sub_addr a = q;
+        a.plen = (uint8_t)lens[i];
+        for (unsigned b = lens[i]; b < 128; b++)
+            a.addr[b / 8] &= (uint8_t) ~(0x80u >> (b % 8));
+        ck_assert_int_eq(submap_del(m, &a, NULL), 0);
+    }
+    ck_assert_str_eq(who(m, addr, 1), "-");
+    ck_assert_str_eq(who(m, "8000:0:0:1:8000::3", 1), "other");
+    ck_assert_str_eq(who(m, "8000:0:0:1:8000::2", 1), "-");
+    submap_free(m);
+}
+END_TEST
+
 START_TEST(expiry_and_capacity)
 {
     struct submap *m = submap_new(4);
@@ -296,6 +337,7 @@ static Suite *submap_suite(void)
     TCase *tc = tcase_create("valid");
     tcase_add_test(tc, addr_texts);
     tcase_add_test(tc, lookups);
+    tcase_add_test(tc, v6_lengths);
     tcase_add_test(tc, expiry_and_capacity);
     tcase_add_test(tc, full_map_replacements);
     tcase_add_test(tc, reader_word);
