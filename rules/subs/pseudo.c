@@ -38,6 +38,15 @@ void pseudo_set_key(struct pseudo *p, const void *key, size_t len)
     p->key_len = len;
 }
 
+/* s[0..n) into out (cap >= 1 bytes), truncated as snprintf would, NUL-terminated. */
+static void copy_text(char *out, size_t cap, const char *s, size_t n)
+{
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(out, s, n);
+    out[n] = '\0';
+}
+
 void pseudo_id(const struct pseudo *p, const char *id, char *out, size_t cap)
 {
     if (!cap)
@@ -46,8 +55,9 @@ void pseudo_id(const struct pseudo *p, const char *id, char *out, size_t cap)
         out[0] = '\0';
         return;
     }
+    /* (every decision of a tariff node writes one: copies, not snprintf) */
     if (p && p->clear) {
-        snprintf(out, cap, "%s", id);
+        copy_text(out, cap, id, strlen(id));
         return;
     }
     unsigned char md[EVP_MAX_MD_SIZE];
@@ -56,9 +66,14 @@ void pseudo_id(const struct pseudo *p, const char *id, char *out, size_t cap)
         !HMAC(EVP_sha256(), p->key, (int)p->key_len, (const unsigned char *)id, strlen(id), md,
               &mdlen) ||
         mdlen < 8) {
-        snprintf(out, cap, "p-unkeyed");
+        copy_text(out, cap, "p-unkeyed", 9);
         return;
     }
-    snprintf(out, cap, "p-%02x%02x%02x%02x%02x%02x%02x%02x", md[0], md[1], md[2], md[3], md[4],
-             md[5], md[6], md[7]);
+    static const char hex[] = "0123456789abcdef";
+    char t[18] = "p-";
+    for (int i = 0; i < 8; i++) {
+        t[2 + 2 * i] = hex[md[i] >> 4];
+        t[3 + 2 * i] = hex[md[i] & 15];
+    }
+    copy_text(out, cap, t, sizeof(t));
 }
