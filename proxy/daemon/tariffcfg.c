@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/ascii.h"
 #include "common/fileio.h"
 #include "rules/lists/catload.h"
 #include "rules/report/deadline.h"
@@ -101,13 +102,13 @@ size_t tariffcfg_count_lines(const char *path)
  * subscriber, or -EINVAL with a reason in why. */
 static int subs_line(char *line, struct sub_addr *sa, char **sub, char *why, size_t whylen)
 {
-    char *a = line + strspn(line, " \t");
+    char *a = ascii_skip_blank(line);
     if (!*a || *a == '#' || *a == '\r')
         return 1;
-    char *e = a + strcspn(a, " \t\r");
-    char *s = e + strspn(e, " \t");
+    char *e = ascii_field_end(a);
+    char *s = ascii_skip_blank(e);
     *e = '\0';
-    s[strcspn(s, " \t\r")] = '\0';
+    *ascii_field_end(s) = '\0';
     *sub = s;
     return sub_addr_parse(a, (size_t)(e - a), sa, why, whylen);
 }

@@ -11,6 +11,7 @@
 
 #include <urcu/urcu-memb.h>
 
+#include "common/ascii.h"
 #include "common/bigmem.h"
 #include "common/fileio.h"
 #include "common/hash.h"
@@ -356,13 +357,12 @@ static int sub_check(const char *sub, size_t il, const char *spec, char *err, si
 
 /* Sets the subscriber whose text "id\0spec\0" is text (il, sl: the lengths of both), lock
  * held. 0 or -ENOMEM (text not taken). */
-static int wput(struct tariff *t, char *text, size_t il, size_t sl)
+static int wput(struct tariff *t, char *text, size_t il, size_t sl, uint64_t h)
 {
     int rc = wreserve(t, 1);
     if (rc)
         return rc;
     bool found;
-    uint64_t h = sub_hash(text, il); /* (the file loader's prefetch computed it too) */
     size_t at = wfind(t, text, il, h, &found);
     if (found) {
         t->sub_bytes -= il + strlen(t->subs[at].text + il + 1) + 2;
@@ -390,7 +390,7 @@ int tariff_set_sub(struct tariff *t, const char *sub, const char *spec, char *er
     memcpy(w, sub, il + 1);
     memcpy(w + il + 1, spec, sl + 1);
     pthread_mutex_lock(&t->lock);
-    rc = wput(t, w, il, sl);
+    rc = wput(t, w, il, sl, sub_hash(w, il));
     pthread_mutex_unlock(&t->lock);
     if (rc)
         free(w);
@@ -804,36 +804,47 @@ struct pending {
 
 #define LOAD_AHEAD 8 /* subscriber lines read ahead of the one set */
 
-/* One line of a profiles file ("profile NAME TEXT" / "subscriber ID TEXT"), NUL-terminated,
- * in an arena of t. A profile is set; a subscriber's text is made "id\0spec\0" in place (or,
- * without room for it, in an allocation) and returned in *pd (1) for the caller to set. Returns
- * 0 (a profile set), 1, or a negative errno with a reason in why. */
-static int load_line(struct tariff *t, char *line, struct pending *pd, char *why, size_t whylen)
+/* One line of a profiles file ("profile NAME TEXT" / "subscriber ID TEXT"), NUL-terminated at
+ * eol, in an arena of t. A profile is set (t's lock released first when *locked); a subscriber's
+ * text is made
+ * "id\0spec\0" in place (or, without room for it, in an allocation) and returned in *pd (1)
+ * for the caller to set. Returns 0 (a profile set), 1, or a negative errno with a reason in
+ * why. */
+static int load_line(struct tariff *t, char *line, char *eol, bool *locked, struct pending *pd,
+                     char *why, size_t whylen)
 {
-    char *kw = line + strspn(line, " \t");
-    char *e = kw + strcspn(kw, " \t");
+    char *kw = ascii_skip_blank(line);
+    char *e = kw;
+    while (*e && *e != ' ' && *e != '\t')
+        e++;
     if (*e)
         *e++ = '\0';
-    char *name = e + strspn(e, " \t");
-    e = name + strcspn(name, " \t");
+    char *name = ascii_skip_blank(e);
+    e = name;
+    while (*e && *e != ' ' && *e != '\t')
+        e++;
     size_t il = (size_t)(e - name);
     if (*e)
         *e++ = '\0';
-    char *spec = e + strspn(e, " \t");
+    char *spec = ascii_skip_blank(e);
     if (!*name) {
         snprintf(why, whylen, "expected 'profile NAME TEXT' or 'subscriber ID TEXT'");
         return -EINVAL;
     }
-    if (strcmp(kw, "profile") == 0)
-        return tariff_set_profile(t, name, spec, why, whylen);
     if (strcmp(kw, "subscriber") != 0) {
+        if (strcmp(kw, "profile") == 0) {
+            if (*locked)
+                pthread_mutex_unlock(&t->lock);
+            *locked = false;
+            return tariff_set_profile(t, name, spec, why, whylen);
+        }
         snprintf(why, whylen, "unknown keyword '%s' (profile, subscriber)", kw);
         return -EINVAL;
     }
     int rc = sub_check(name, il, spec, why, whylen);
     if (rc)
         return rc;
-    size_t sl = strlen(spec);
+    size_t sl = (size_t)(eol - spec);
     if (spec == name + il) { /* no text after the id: no room for "id\0\0" in the line */
         if (!(spec = malloc(il + 2))) {
             snprintf(why, whylen, "out of memory");
@@ -878,6 +889,7 @@ int tariff_load_file(struct tariff *t, const char *path, FILE *errs, size_t *bad
     struct pending q[LOAD_AHEAD];
     size_t ln = 0, nq = 0, head = 0;
     int count = 0;
+    bool locked = false; /* (held from line to line, let go for a profile) */
     while (!rc && (p < end || nq)) {
         struct pending pd = { 0 };
         int r = 0;
@@ -889,9 +901,9 @@ int tariff_load_file(struct tariff *t, const char *path, FILE *errs, size_t *bad
             while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r'))
                 n--;
             p[n] = '\0';
-            const char *s = p + strspn(p, " \t");
+            const char *s = ascii_skip_blank(p);
             char why[512];
-            r = !*s || *s == '#' ? 2 : load_line(t, p, &pd, why, sizeof(why));
+            r = !*s || *s == '#' ? 2 : load_line(t, p, p + n, &locked, &pd, why, sizeof(why));
             p = next;
             if (r == -ENOMEM) {
                 rc = r;
@@ -911,7 +923,9 @@ int tariff_load_file(struct tariff *t, const char *path, FILE *errs, size_t *bad
                 continue;
             pd.ln = ln;
         }
-        pthread_mutex_lock(&t->lock);
+        if (!locked)
+            pthread_mutex_lock(&t->lock);
+        locked = true;
         if (r == 1) { /* queued, its slot loading */
             __builtin_prefetch(&t->subs[(size_t)pd.h & t->smask]);
             q[(head + nq++) % LOAD_AHEAD] = pd;
@@ -920,16 +934,16 @@ int tariff_load_file(struct tariff *t, const char *path, FILE *errs, size_t *bad
             struct pending *o = &q[head];
             head = (head + 1) % LOAD_AHEAD;
             nq--;
-            if ((rc = wput(t, o->text, o->il, o->sl)) != 0) {
+            if ((rc = wput(t, o->text, o->il, o->sl, o->h)) != 0) {
                 wfree(t, o->text);
                 snprintf(err, errlen, "profiles: %s:%zu: out of memory", path, o->ln);
             } else {
                 count++;
             }
         }
-        pthread_mutex_unlock(&t->lock);
     }
-    pthread_mutex_lock(&t->lock);
+    if (!locked)
+        pthread_mutex_lock(&t->lock);
     for (; nq; nq--, head = (head + 1) % LOAD_AHEAD) /* (after an error: not set) */
         wfree(t, q[head].text);
     pthread_mutex_unlock(&t->lock);

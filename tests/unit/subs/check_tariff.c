@@ -343,13 +343,16 @@ START_TEST(load_file)
     ck_assert_int_ge(fd, 0);
     FILE *f = fdopen(fd, "w");
     fputs("# profiles\r\nprofile child block=adult\r\n\n   \t\nprofile teen block=games\n", f);
-    for (int i = 0; i < 40; i++)
+    for (int i = 0; i < 40; i++) {
         fprintf(f, "subscriber 770100000%02d\t profile=%s\n", i, i % 2 ? "teen" : "child");
+        if (i == 20) /* a profile among the subscribers (line 27) */
+            fputs("profile late block=adult,games\n", f);
+    }
     fputs("subscriber 77010000003 profile=child\n", f);                      /* again: child */
     fputs("subscriber imsi-401770000000001-of-a-long-id profile=teen\n", f); /* 37 bytes */
-    fputs("subscriber 77010000099 bogus=1\n", f);                            /* line 48 */
-    fputs("frobnicate x y\n", f);                                            /* line 49 */
-    fputs("subscriber\n", f);                                                /* line 50 */
+    fputs("subscriber 77010000099 bogus=1\n", f);                            /* line 49 */
+    fputs("frobnicate x y\n", f);                                            /* line 50 */
+    fputs("subscriber\n", f);                                                /* line 51 */
     fputs("subscriber 77010000098", f); /* no text: the default profile */
     fclose(f);
     char err[256];
@@ -361,9 +364,9 @@ START_TEST(load_file)
     tariff_set_categories(t, cats());
     int rc = tariff_load_file(t, path, errs, &bad, err, sizeof(err));
     fclose(errs);
-    ck_assert_msg(rc == 2 + 40 + 1 + 1 + 1, "%d: %s", rc, err);
+    ck_assert_msg(rc == 3 + 40 + 1 + 1 + 1, "%d: %s", rc, err);
     ck_assert_uint_eq(bad, 3);
-    ck_assert_msg(strstr(out, ":48: ") && strstr(out, ":49: ") && strstr(out, ":50: "), "%s", out);
+    ck_assert_msg(strstr(out, ":49: ") && strstr(out, ":50: ") && strstr(out, ":51: "), "%s", out);
     free(out);
     publish(t, 0);
     struct tariff_verdict v;
@@ -374,6 +377,9 @@ START_TEST(load_file)
     ck_assert_int_eq(judge(t, "77010000003", "adult.test", false, MON0, &v), PCAUSE_PROFILE);
     ck_assert_str_eq(v.profile, "child");
     ck_assert_int_eq(judge(t, "77010000039", "games.test", false, MON0, &v), PCAUSE_PROFILE);
+    char ptext[64];
+    ck_assert(tariff_profile_text(t, "late", ptext, sizeof(ptext)));
+    ck_assert_str_eq(ptext, "block=adult,games");
     ck_assert_int_eq(judge(t, "imsi-401770000000001-of-a-long-id", "games.test", false, MON0, &v),
                      PCAUSE_PROFILE);
     ck_assert_int_eq(judge(t, "imsi-401770000000001-of-a-long-iX", "adult.test", false, MON0, &v),
