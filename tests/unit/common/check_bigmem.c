@@ -10,14 +10,9 @@
 
 START_TEST(test_blocks)
 {
-    static const size_t sizes[] = { 0,
-                                    1,
-                                    64,
-                                    1000,
-                                    BIGMEM_HUGE - 1,
-                                    BIGMEM_HUGE,
-                                    BIGMEM_HUGE + 1,
-                                    3 * BIGMEM_HUGE + 4096 };
+    static const size_t sizes[] = {
+        0, 1, 64, 1000, BIGMEM_HUGE - 1, BIGMEM_HUGE, BIGMEM_HUGE + 1, 3 * BIGMEM_HUGE + 4096
+    };
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
         size_t n = sizes[i];
         uint8_t *p = bigmem_alloc(n);
@@ -38,18 +33,13 @@ START_TEST(test_blocks)
 }
 END_TEST
 
-static Suite *suite(void)
-{
-    Suite *s = suite_create("bigmem");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, test_blocks);
-    suite_add_tcase(s, tc);
-    return s;
-}
-
 int main(void)
 {
-    SRunner *sr = srunner_create(suite());
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_blocks);
+    Suite *s = suite_create("bigmem");
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

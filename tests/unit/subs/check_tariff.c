@@ -57,6 +57,14 @@ static void set_sub(struct tariff *t, const char *s, const char *spec)
     ck_assert_msg(tariff_set_sub(t, s, spec, err, sizeof(err)) == 0, "%s", err);
 }
 
+/* The subscriber's text as set is want. */
+static void sub_text_is(struct tariff *t, const char *sub, const char *want)
+{
+    char text[128];
+    ck_assert_msg(tariff_sub_text(t, sub, text, sizeof(text)), "%s: no text", sub);
+    ck_assert_str_eq(text, want);
+}
+
 static void publish(struct tariff *t, int want)
 {
     char err[256];
@@ -386,11 +394,8 @@ START_TEST(load_file)
                      PCAUSE_NONE); /* unknown: the default profile */
     ck_assert_str_eq(v.profile, "teen");
     ck_assert_int_eq(judge(t, "77010000098", "games.test", false, MON0, &v), PCAUSE_PROFILE);
-    char text[64];
-    ck_assert(tariff_sub_text(t, "77010000098", text, sizeof(text)));
-    ck_assert_str_eq(text, "");
-    ck_assert(tariff_sub_text(t, "77010000002", text, sizeof(text)));
-    ck_assert_str_eq(text, "profile=child");
+    sub_text_is(t, "77010000098", "");
+    sub_text_is(t, "77010000002", "profile=child");
     /* a text of the file replaced, and one removed */
     set_sub(t, "77010000002", "profile=teen");
     ck_assert_int_eq(tariff_del_sub(t, "77010000004"), 0);
@@ -404,9 +409,9 @@ START_TEST(load_file)
     /* the file's texts move with a swap and go with a clear */
     struct tariff *aside = tariff_new(NULL);
     tariff_swap_defs(aside, t);
-    ck_assert(tariff_sub_text(aside, "77010000005", text, sizeof(text)));
-    ck_assert_str_eq(text, "profile=teen");
+    sub_text_is(aside, "77010000005", "profile=teen");
     tariff_clear(aside);
+    char text[64];
     ck_assert(!tariff_sub_text(aside, "77010000005", text, sizeof(text)));
     ck_assert_int_eq(tariff_load_file(t, "/nonexistent/profiles", NULL, NULL, err, sizeof(err)),
                      -ENOENT);
