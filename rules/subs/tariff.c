@@ -48,7 +48,7 @@ struct srec {
         char id[REC_ID]; /* the id, not NUL-terminated */
         struct {
             uint32_t off; /* into pool */
-            uint32_t tag; /* the high half of the id's hash: probes compare it first */
+            uint32_t tag; /* the low half of the id's hash: probes compare it first */
         } far;
     } u;
 };
@@ -63,11 +63,11 @@ struct snap {
     uint16_t defprof;
     uint8_t defkind; /* REC_* of a subscriber without a record */
     uint64_t defblock;
-    struct srec *rec; /* mask + 1 of them: the hash table */
+    struct srec *rec; /* cap of them: the hash table */
     size_t nrec;      /* subscribers */
     char *pool;
     size_t pool_len;
-    size_t mask;
+    size_t cap;
     struct profile_sub *extra;
     size_t nextra;
     int32_t utc_off;
@@ -126,7 +126,7 @@ static void snap_free(struct snap *s)
         return;
     csref_put(s->cs);
     free(s->prof);
-    bigmem_free(s->rec, (s->mask + 1) * sizeof(*s->rec));
+    bigmem_free(s->rec, s->cap * sizeof(*s->rec));
     free(s->pool);
     for (size_t i = 0; i < s->nextra; i++)
         profile_sub_clear(&s->extra[i]);
@@ -445,12 +445,19 @@ static uint8_t rec_kind(const struct profile *p, bool extra)
     return p->allowlist || p->nsched ? REC_FULL : REC_MASK;
 }
 
+/* The first record an id of hash h may be in: the hash scaled to the table (which is sized to
+ * its subscribers, not to a power of two: a record is 32 bytes). */
+static size_t home(const struct snap *s, uint64_t h)
+{
+    return (size_t)(((unsigned __int128)h * s->cap) >> 64);
+}
+
 /* The record to fill for an id of hash h (ids are distinct: the first empty one). */
 static struct srec *snap_slot(struct snap *s, uint64_t h)
 {
-    size_t i = (size_t)h & s->mask;
+    size_t i = home(s, h);
     while (s->rec[i].idlen)
-        i = (i + 1) & s->mask;
+        i = i + 1 < s->cap ? i + 1 : 0;
     return &s->rec[i];
 }
 
@@ -468,12 +475,10 @@ static struct snap *compile(struct tariff *t, int *problems, char *err, size_t e
     s->utc_off = t->utc_off;
     s->serial = ++t->serial;
     s->prof = calloc(t->nprof ? t->nprof : 1, sizeof(*s->prof));
-    size_t cap = 16;
-    while (cap < t->nsubs + t->nsubs / 2 + 1) /* at most two thirds full */
-        cap *= 2;
-    s->mask = cap - 1;
-    s->rec = bigmem_alloc(cap * sizeof(*s->rec)); /* (two records a cache line) */
-    size_t pool = 64;                             /* (long ids only: grown as they come) */
+    /* at most two thirds full; even, so that the records pair up in cache lines */
+    s->cap = (t->nsubs + t->nsubs / 2 + 16) & ~(size_t)1;
+    s->rec = bigmem_alloc(s->cap * sizeof(*s->rec));
+    size_t pool = 64; /* (long ids only: grown as they come) */
     s->pool = malloc(pool);
     if (!s->prof || !s->rec || !s->pool)
         goto oom;
@@ -516,7 +521,7 @@ static struct snap *compile(struct tariff *t, int *problems, char *err, size_t e
                 s->pool = v;
             }
             r->u.far.off = (uint32_t)s->pool_len;
-            r->u.far.tag = (uint32_t)(t->subs[i].h >> 32);
+            r->u.far.tag = (uint32_t)t->subs[i].h;
             memcpy(s->pool + s->pool_len, w, il);
             s->pool_len += il;
         }
@@ -603,11 +608,11 @@ int32_t tariff_utc_offset(const struct tariff *t)
 /* The record of sub (len bytes, hash h) in s, or NULL (no settings of its own). */
 static const struct srec *find_rec(const struct snap *s, const char *sub, size_t len, uint64_t h)
 {
-    for (size_t i = (size_t)h & s->mask;; i = (i + 1) & s->mask) {
+    for (size_t i = home(s, h);; i = i + 1 < s->cap ? i + 1 : 0) {
         const struct srec *r = &s->rec[i];
         if (!r->idlen)
             return NULL;
-        if (r->idlen == len && (len <= REC_ID || r->u.far.tag == (uint32_t)(h >> 32)) &&
+        if (r->idlen == len && (len <= REC_ID || r->u.far.tag == (uint32_t)h) &&
             rec_is(s, r, sub, len))
             return r;
     }
@@ -621,7 +626,7 @@ static const struct srec *find_rec(const struct snap *s, const char *sub, size_t
 /* The record the cache word w names in s, or NULL. */
 static const struct srec *ref_rec(const struct snap *s, uint32_t w)
 {
-    if (!w || w >> 24 != (s->serial & 0xffu) || (w & REF_IDX_MAX) > s->mask + 1)
+    if (!w || w >> 24 != (s->serial & 0xffu) || (w & REF_IDX_MAX) > s->cap)
         return NULL;
     return &s->rec[(w & REF_IDX_MAX) - 1];
 }
@@ -711,7 +716,7 @@ void tariff_prefetch(const struct tariff *t, const char *sub, const uint32_t *re
     if (r)
         __builtin_prefetch(r);
     else
-        __builtin_prefetch(&s->rec[(size_t)sub_hash(sub, strlen(sub)) & s->mask]);
+        __builtin_prefetch(&s->rec[home(s, sub_hash(sub, strlen(sub)))]);
 }
 
 void tariff_get_stats(const struct tariff *t, struct tariff_stats *st)
@@ -725,9 +730,8 @@ void tariff_get_stats(const struct tariff *t, struct tariff_stats *st)
         st->subscribers = s->nrec;
         st->categories = catset_categories(s->cs ? s->cs->cs : NULL);
         st->catset_bytes = catset_bytes(s->cs ? s->cs->cs : NULL);
-        st->bytes = sizeof(*s) + s->nprof * sizeof(struct profile) +
-                    (s->mask + 1) * sizeof(struct srec) + s->pool_len +
-                    s->nextra * sizeof(struct profile_sub);
+        st->bytes = sizeof(*s) + s->nprof * sizeof(struct profile) + s->cap * sizeof(struct srec) +
+                    s->pool_len + s->nextra * sizeof(struct profile_sub);
     }
     st->writer_bytes = (m->smask + 1) * sizeof(struct wslot) + m->sub_bytes;
     pthread_mutex_unlock(&m->lock);
