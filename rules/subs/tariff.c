@@ -64,6 +64,7 @@ struct snap {
     uint8_t defkind; /* REC_* of a subscriber without a record */
     uint64_t defblock;
     struct srec *rec; /* cap of them: the hash table */
+    unsigned hbits;   /* the hash bits home() scales (those the writer's table was indexed by) */
     size_t nrec;      /* subscribers */
     char *pool;
     size_t pool_len;
@@ -445,11 +446,13 @@ static uint8_t rec_kind(const struct profile *p, bool extra)
     return p->allowlist || p->nsched ? REC_FULL : REC_MASK;
 }
 
-/* The first record an id of hash h may be in: the hash scaled to the table (which is sized to
- * its subscribers, not to a power of two: a record is 32 bytes). */
+/* The first record an id of hash h may be in: the hash's low hbits bits scaled to the table
+ * (which is sized to its subscribers, not to a power of two: a record is 32 bytes). They are the
+ * bits that placed the id in the writer's table, so compile(), walking that table in order,
+ * fills the records in order too rather than at random. */
 static size_t home(const struct snap *s, uint64_t h)
 {
-    return (size_t)(((unsigned __int128)h * s->cap) >> 64);
+    return (size_t)(((h & (((uint64_t)1 << s->hbits) - 1)) * s->cap) >> s->hbits);
 }
 
 /* The record to fill for an id of hash h (ids are distinct: the first empty one). */
@@ -477,6 +480,7 @@ static struct snap *compile(struct tariff *t, int *problems, char *err, size_t e
     s->prof = calloc(t->nprof ? t->nprof : 1, sizeof(*s->prof));
     /* at most two thirds full; even, so that the records pair up in cache lines */
     s->cap = (t->nsubs + t->nsubs / 2 + 16) & ~(size_t)1;
+    s->hbits = (unsigned)__builtin_ctzll((uint64_t)t->smask + 1); /* (at least cap's slots) */
     s->rec = bigmem_alloc(s->cap * sizeof(*s->rec));
     size_t pool = 64; /* (long ids only: grown as they come) */
     s->pool = malloc(pool);
