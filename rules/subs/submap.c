@@ -159,7 +159,7 @@ int sub_addr_parse(const char *s, size_t len, struct sub_addr *a, char *err, siz
             return -EINVAL;
         }
     }
-    if (inet_pton(AF_INET, buf, a->addr) == 1) {
+    if (!strchr(buf, ':') && inet_pton(AF_INET, buf, a->addr) == 1) { /* (IPv6 has a ':') */
         if (plen != -1 && plen != 32) {
             snprintf(err, errlen,
                      "subscriber address '%s': an IPv4 subscriber is one address (/32)", buf);

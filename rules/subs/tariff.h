@@ -58,7 +58,9 @@ void tariff_swap_defs(struct tariff *t, struct tariff *from);
  *     subscriber ID TEXT       (profile.h's subscriber settings)
  * A bad line is reported as "profiles: PATH:LINE: reason" to errs (may be NULL), counted in
  * *bad and skipped. Returns the definitions read, or a negative errno with a message in err
- * when the file cannot be read. */
+ * when the file cannot be read. The file is read whole into one buffer and parsed in place:
+ * the subscribers' texts stay in it, and t keeps it until tariff_clear() (or passes it on with
+ * tariff_swap_defs()). */
 int tariff_load_file(struct tariff *t, const char *path, FILE *errs, size_t *bad, char *err,
                      size_t errlen);
 
