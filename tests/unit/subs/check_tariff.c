@@ -12,6 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include "rules/match/rsref.h"
 #include "rules/subs/profile.h"
 #include "rules/subs/pseudo.h"
@@ -230,6 +233,36 @@ START_TEST(pseudonyms)
     ck_assert_str_eq(a, b);
     ck_assert_str_ne(a, c);
     ck_assert_uint_eq(strlen(a), 18);
+    /* the pad states give HMAC-SHA256 itself: OpenSSL's one-shot HMAC over ids of every length
+     * around the block's (a short id, 55/56/64 bytes: one or two compressions) */
+    for (size_t n = 1; n <= 130; n += (n < 50 || n > 70) ? 13 : 1) {
+        char id[131];
+        for (size_t i = 0; i < n; i++)
+            id[i] = (char)('0' + (i * 7 + n) % 10);
+        id[n] = '\0';
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int mdlen = 0;
+        ck_assert_ptr_nonnull(HMAC(EVP_sha256(), "0123456789abcdef0123", 20,
+                                   (const unsigned char *)id, n, md, &mdlen));
+        char want[PSEUDO_TEXT_MAX];
+        snprintf(want, sizeof(want), "p-%02x%02x%02x%02x%02x%02x%02x%02x", md[0], md[1], md[2],
+                 md[3], md[4], md[5], md[6], md[7]);
+        pseudo_id(&p, id, b, sizeof(b));
+        ck_assert_str_eq(b, want);
+    }
+    /* a key of the whole block (the longest accepted) */
+    static const char k64[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    struct pseudo p64 = { 0 };
+    pseudo_set_key(&p64, k64, 64);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    ck_assert_ptr_nonnull(
+        HMAC(EVP_sha256(), k64, 64, (const unsigned char *)"77011234567", 11, md, &mdlen));
+    char want[PSEUDO_TEXT_MAX];
+    snprintf(want, sizeof(want), "p-%02x%02x%02x%02x%02x%02x%02x%02x", md[0], md[1], md[2], md[3],
+             md[4], md[5], md[6], md[7]);
+    pseudo_id(&p64, "77011234567", b, sizeof(b));
+    ck_assert_str_eq(b, want);
     ck_assert_ptr_null(strstr(a, "7701"));
     pseudo_set_key(&p, "another secret of some length", 29);
     pseudo_id(&p, "77011234567", b, sizeof(b));
