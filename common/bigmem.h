@@ -6,12 +6,14 @@
 
 #include <stddef.h>
 
-#define BIGMEM_HUGE ((size_t)2 << 20) /* from this size on: an anonymous mapping */
+#define BIGMEM_MAP  ((size_t)64 << 10) /* from this size on: an anonymous mapping */
+#define BIGMEM_HUGE ((size_t)2 << 20)  /* ... aligned to and advised onto huge pages */
 
-/* A zeroed block of bytes, 64-byte aligned (a cache line). From BIGMEM_HUGE on it is an
- * anonymous mapping aligned to 2 MiB and advised onto huge pages (advice only: without them it
- * is ordinary pages), whose memory is zeroed by the kernel when first touched; below, an
- * aligned allocation. NULL when out of memory. Free with bigmem_free() and the same size. */
+/* A zeroed block of bytes, 64-byte aligned (a cache line). From BIGMEM_MAP on it is an
+ * anonymous mapping, whose memory the kernel zeroes when first touched (nothing is cleared up
+ * front); from BIGMEM_HUGE on, aligned to 2 MiB and advised onto huge pages (advice only:
+ * without them it is ordinary pages); below, an aligned allocation. NULL when out of memory.
+ * Free with bigmem_free() and the same size. */
 void *bigmem_alloc(size_t bytes);
 
 /* Frees a block of bigmem_alloc(bytes). NULL is a no-op. */

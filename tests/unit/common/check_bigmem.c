@@ -1,6 +1,7 @@
 /* check_bigmem.c - Check suite for common/bigmem.c: blocks below and above the huge-page size
- * are zeroed, 64-byte aligned (2 MiB aligned when mapped), writable to their last byte, and
- * freed with their size; sizes straddling the threshold. */
+ * are zeroed, 64-byte aligned (2 MiB aligned on huge pages), writable to their last byte, and
+ * freed with their size; sizes straddling both thresholds (an allocation, a mapping, huge
+ * pages). */
 #include <check.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -10,9 +11,17 @@
 
 START_TEST(test_blocks)
 {
-    static const size_t sizes[] = {
-        0, 1, 64, 1000, BIGMEM_HUGE - 1, BIGMEM_HUGE, BIGMEM_HUGE + 1, 3 * BIGMEM_HUGE + 4096
-    };
+    static const size_t sizes[] = { 0,
+                                    1,
+                                    64,
+                                    1000,
+                                    BIGMEM_MAP - 1,
+                                    BIGMEM_MAP,
+                                    BIGMEM_MAP + 1,
+                                    BIGMEM_HUGE - 1,
+                                    BIGMEM_HUGE,
+                                    BIGMEM_HUGE + 1,
+                                    3 * BIGMEM_HUGE + 4096 };
     for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
         size_t n = sizes[i];
         uint8_t *p = bigmem_alloc(n);
