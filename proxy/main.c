@@ -179,18 +179,6 @@ static void line_cstr(struct line *l, const char *s)
         LINE_LIT(l, "null");
 }
 
-/* A string known to need no escaping (a validated name), or null. */
-static void line_plain(struct line *l, const char *s)
-{
-    if (!s) {
-        LINE_LIT(l, "null");
-        return;
-    }
-    LINE_LIT(l, "\"");
-    line_put(l, s, strlen(s));
-    LINE_LIT(l, "\"");
-}
-
 static void scan_event(void *ctx, const struct engine_event *ev)
 {
     struct scan_out *so = ctx;
@@ -246,15 +234,10 @@ static void scan_event(void *ctx, const struct engine_event *ev)
     if (so->ps) {
         char pn[SUB_ID_MAX + 1];
         pseudo_id(so->ps, ev->d.sub, pn, sizeof(pn));
-        /* (a profile name is [a-z0-9_-] and a pseudonym "p-" and hex digits: nothing to
-         * escape; an id in clear may need it) */
         LINE_LIT(&l, ",\"profile\":");
-        line_plain(&l, ev->d.profile[0] ? ev->d.profile : NULL);
+        line_cstr(&l, ev->d.profile[0] ? ev->d.profile : NULL);
         LINE_LIT(&l, ",\"subscriber\":");
-        if (so->ps->clear)
-            line_cstr(&l, pn[0] ? pn : NULL);
-        else
-            line_plain(&l, pn[0] ? pn : NULL);
+        line_cstr(&l, pn[0] ? pn : NULL);
     }
     LINE_LIT(&l, ",\"req\":");
     line_u64(&l, ev->req);
