@@ -630,9 +630,10 @@ static const struct srec *find_rec(const struct snap *s, const char *sub, size_t
 /* The record the cache word w names in s, or NULL. */
 static const struct srec *ref_rec(const struct snap *s, uint32_t w)
 {
-    if (!w || w >> 24 != (s->serial & 0xffu) || (w & REF_IDX_MAX) > s->cap)
+    size_t i = w & REF_IDX_MAX; /* (the record's index + 1) */
+    if (w >> 24 != (s->serial & 0xffu) || i == 0 || i > s->cap)
         return NULL;
-    return &s->rec[(w & REF_IDX_MAX) - 1];
+    return &s->rec[i - 1];
 }
 
 static const struct srec *cached_rec(const struct snap *s, const char *sub, uint32_t *ref)
