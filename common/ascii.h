@@ -16,4 +16,21 @@ static inline int ascii_hexval(uint8_t c)
     return -1;
 }
 
+/* Past the spaces and tabs at s (a NUL-terminated text): strspn(s, " \t") without the call,
+ * for line loaders whose fields are a few bytes. */
+static inline char *ascii_skip_blank(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    return s;
+}
+
+/* The end of the field at s: the first space, tab, CR or NUL (strcspn(s, " \t\r")). */
+static inline char *ascii_field_end(char *s)
+{
+    while (*s && *s != ' ' && *s != '\t' && *s != '\r')
+        s++;
+    return s;
+}
+
 #endif

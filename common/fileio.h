@@ -15,6 +15,11 @@ int fileio_write_all(int fd, const void *p, size_t n);
  * "rename"). */
 int fileio_commit(int fd, const char *tmp, const char *path, const char **what);
 
+/* Reads the file path whole into *buf (malloc'd, NUL-terminated; free() it) with *len its bytes:
+ * one allocation and, for a regular file, one read, so a loader can parse it in place. Returns 0
+ * or -errno. */
+int fileio_read_all(const char *path, char **buf, size_t *len);
+
 /* fsync of the directory holding path ("." without a slash). Returns 0 or -errno. */
 int fileio_sync_dir(const char *path);
 

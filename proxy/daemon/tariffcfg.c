@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/ascii.h"
+#include "common/fileio.h"
 #include "rules/lists/catload.h"
 #include "rules/report/deadline.h"
 
@@ -95,47 +97,86 @@ size_t tariffcfg_count_lines(const char *path)
     return lines + (last != '\n');
 }
 
+/* One "ADDR SUBSCRIBER" line of a subscribers file (NUL-terminated, changed in place):
+ * 1 when it is blank or a comment, else 0 with the address parsed into *sa and *sub the
+ * subscriber, or -EINVAL with a reason in why. */
+static int subs_line(char *line, struct sub_addr *sa, char **sub, char *why, size_t whylen)
+{
+    char *a = ascii_skip_blank(line);
+    if (!*a || *a == '#' || *a == '\r')
+        return 1;
+    char *e = ascii_field_end(a);
+    char *s = ascii_skip_blank(e);
+    *e = '\0';
+    *ascii_field_end(s) = '\0';
+    *sub = s;
+    return sub_addr_parse(a, (size_t)(e - a), sa, why, whylen);
+}
+
+/* A subscribers line read ahead of the one set. */
+struct subs_pending {
+    int st; /* subs_line()'s result */
+    size_t ln;
+    struct sub_addr sa;
+    char *sub;
+    char why[200];
+};
+
+#define SUBS_AHEAD 8 /* lines read ahead of the one set, their map slots loading */
+
 int tariffcfg_subscribers_file(struct submap *m, const char *path, FILE *errs, char *err,
                                size_t errlen)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        int e = errno;
-        snprintf(err, errlen, "subscribers: %s: %s", path, strerror(e));
-        return -e;
+    /* read whole and parsed in place; a line is set SUBS_AHEAD lines after it was read, its
+     * map slot having been loaded meanwhile */
+    char *buf;
+    size_t len;
+    int rc = fileio_read_all(path, &buf, &len);
+    if (rc) {
+        snprintf(err, errlen, "subscribers: %s: %s", path, strerror(-rc));
+        return rc;
     }
-    char *line = NULL;
-    size_t cap = 0, ln = 0;
-    int count = 0, rc = 0;
-    while (getline(&line, &cap, f) >= 0) {
-        ln++;
-        char *a = line + strspn(line, " \t");
-        if (!*a || *a == '#' || *a == '\n')
-            continue;
-        char *e = a + strcspn(a, " \t\r\n");
-        char *sub = e + strspn(e, " \t");
-        *e = '\0';
-        sub[strcspn(sub, " \t\r\n")] = '\0';
-        struct sub_addr sa;
-        char why[256];
-        if (sub_addr_parse(a, strlen(a), &sa, why, sizeof(why)) == 0 &&
-            (rc = submap_set(m, &sa, sub, NULL, 0)) == 0) {
+    char *p = buf, *end = buf + len;
+    struct subs_pending q[SUBS_AHEAD];
+    size_t ln = 0, nq = 0, head = 0;
+    int count = 0;
+    while (!rc && (p < end || nq)) {
+        if (p < end) {
+            char *nl = memchr(p, '\n', (size_t)(end - p));
+            char *next = nl ? nl + 1 : end;
+            if (nl)
+                *nl = '\0';
+            struct subs_pending *n = &q[(head + nq) % SUBS_AHEAD];
+            n->ln = ++ln;
+            n->st = subs_line(p, &n->sa, &n->sub, n->why, sizeof(n->why));
+            p = next;
+            if (n->st == 1)
+                continue;
+            if (n->st == 0)
+                submap_prefetch(m, n->sa.family, n->sa.addr);
+            if (++nq < SUBS_AHEAD && p < end)
+                continue;
+        }
+        struct subs_pending *o = &q[head]; /* the oldest line */
+        head = (head + 1) % SUBS_AHEAD;
+        nq--;
+        if (o->st == 0 && (rc = submap_set(m, &o->sa, o->sub, NULL, 0)) == 0) {
             count++;
             continue;
         }
         if (rc == -ENOSPC || rc == -ENOMEM) {
-            snprintf(err, errlen, "subscribers: %s:%zu: %s", path, ln,
+            snprintf(err, errlen, "subscribers: %s:%zu: %s", path, o->ln,
                      rc == -ENOSPC ? "the map is full" : "out of memory");
             break;
         }
         if (rc == -EINVAL)
-            snprintf(why, sizeof(why), "subscriber id '%s' is not 1..128 printable bytes", sub);
+            snprintf(o->why, sizeof(o->why), "subscriber id '%.128s' is not 1..128 printable bytes",
+                     o->sub);
         rc = 0;
         if (errs)
-            fprintf(errs, "subscribers: %s:%zu: %s\n", path, ln, why);
+            fprintf(errs, "subscribers: %s:%zu: %s\n", path, o->ln, o->why);
     }
-    free(line);
-    fclose(f);
+    free(buf);
     return rc ? rc : count;
 }
 

@@ -914,6 +914,15 @@ static void handle_packet(struct engine *e, struct pkt *p, const struct flowtab_
         return; /* decided: nothing this flow sends can change that, so its checksums are not
                  * looked at either: one flow lookup is all such a packet costs */
     csumpol_apply(e->cp, p); /* may mark the checksum as not to be verified */
+    if (e->cfg.tariff && e->cfg.tariff->subs && dir == 0 && !(f->a.state & ENGINE_ST_PAYLOAD)) {
+        /* child tariffs: the client's map slot starts loading when the flow begins, and the
+         * entry it names on the flow's first payload, while reassembly and the dissectors run
+         * before the decision that reads them */
+        if (p->payload_len)
+            submap_prefetch_entry(e->cfg.tariff->subs, f->ipver, flowtab_client_addr(f));
+        else if (is_new)
+            submap_prefetch(e->cfg.tariff->subs, f->ipver, flowtab_client_addr(f));
+    }
     e->cur_pkt = p;
     e->cur_dir = dir;
     e->cur_res = 0;

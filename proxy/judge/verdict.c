@@ -69,20 +69,12 @@ static void regulator_decide(const struct ruleset *rs, const struct verdict_poli
         d->action = block_action(pol, f);
 }
 
-/* The tariff side: the client's subscriber, its profile and parental settings. */
+/* The tariff side: the client's subscriber sub (NULL: not known) and its map entry's word ref,
+ * its profile and parental settings. Inside the caller's read section. */
 static void tariff_decide(const struct verdict_policy *pol, const struct verdict_facts *f,
-                          struct verdict_decision *d)
+                          const char *sub, uint32_t *ref, struct verdict_decision *d)
 {
-    const struct verdict_tariff *t = f->tariff;
-    if (!t || !t->tariff || !f->src)
-        return;
-    /* One read section for both: the map entry's word keeps the subscriber's tariff record,
-     * looked up once per tariff snapshot (tariff_judge_ref) */
-    rsref_read_lock();
-    const char *sub = NULL;
-    uint32_t *ref = NULL;
-    if (t->subs &&
-        (sub = submap_lookup_ref(t->subs, f->ipver, f->src, (uint64_t)f->now * 1000, &ref))) {
+    if (sub) {
         size_t n = strlen(sub);
         if (n >= sizeof(d->sub))
             n = sizeof(d->sub) - 1;
@@ -100,8 +92,7 @@ static void tariff_decide(const struct verdict_policy *pol, const struct verdict
         .now = f->now,
     };
     struct tariff_verdict v;
-    tariff_judge_ref(t->tariff, &r, ref, &v);
-    rsref_read_unlock();
+    tariff_judge_ref(f->tariff->tariff, &r, ref, &v);
     memcpy(d->profile, v.profile, sizeof(d->profile));
     if (v.cause == PCAUSE_NONE)
         return;
@@ -125,13 +116,28 @@ void verdict_decide(const struct ruleset *rs, const struct verdict_policy *pol,
     d->profile[0] = '\0';
     d->category[0] = '\0';
     d->sub[0] = '\0';
-    if (f->tariff && f->tariff->subs && f->src) /* the map's slot loads during the regulator's */
-        submap_prefetch(f->tariff->subs, f->ipver, f->src);
+    const struct verdict_tariff *t = f->tariff;
+    if (!t || !t->tariff || !f->src) {
+        regulator_decide(rs, pol, f, d);
+        if (d->verdict == VERDICT_BLOCK)
+            d->cause = CAUSE_REGULATOR;
+        return;
+    }
+    /* One read section for both sides: who the client is, and the start of its tariff
+     * record's load (the map entry's word keeps the record, looked up once per tariff
+     * snapshot), are done first so that the regulator's lookups hide their latency */
+    rsref_read_lock();
+    const char *sub = NULL;
+    uint32_t *ref = NULL;
+    if (t->subs)
+        sub = submap_lookup_ref(t->subs, f->ipver, f->src, (uint64_t)f->now * 1000, &ref);
+    tariff_prefetch(t->tariff, sub, ref);
     regulator_decide(rs, pol, f, d);
     if (d->verdict == VERDICT_BLOCK)
         d->cause = CAUSE_REGULATOR; /* an order always applies, whatever the profile */
     else
-        tariff_decide(pol, f, d);
+        tariff_decide(pol, f, sub, ref, d);
+    rsref_read_unlock();
 }
 
 const char *verdict_name(enum verdict v)

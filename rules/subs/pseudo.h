@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define PSEUDO_TEXT_MAX 20 /* "p-" + 16 hex digits + NUL (and room) */
 #define PSEUDO_KEY_MAX  64
@@ -18,6 +19,10 @@ struct pseudo {
     unsigned char key[PSEUDO_KEY_MAX];
     size_t key_len;
     bool clear; /* write ids in clear (privacy.clear_ids) */
+    /* set by pseudo_set_key(): the SHA-256 states after the key's inner and outer HMAC pads,
+     * so that a pseudonym costs two compressions, not an HMAC set-up (pseudo.c) */
+    bool padded;
+    uint64_t pads[2][16];
 };
 
 /* Reads the secret from path (its bytes, one trailing newline dropped; 16..64 bytes). Returns 0

@@ -18,6 +18,7 @@
 
 #include <urcu/urcu-memb.h>
 
+#include "common/bigmem.h"
 #include "common/hash.h"
 
 /* Entries live in one array allocated at creation (capacity plus a spare of a sixty-fourth for
@@ -57,7 +58,8 @@ struct submap {
     size_t npending;
     uint32_t free_head;
     uint64_t seed;
-    uint32_t v6_lens[129]; /* entries per IPv6 prefix length; read without the lock */
+    uint32_t v6_lens[129]; /* entries per IPv6 prefix length (writer) */
+    uint64_t v6_bits[3];   /* bit L: some entry has IPv6 prefix length L; read without the lock */
     pthread_mutex_t lock;
 };
 
@@ -89,23 +91,54 @@ static bool entry_is(const struct entry *e, const struct sub_addr *a)
            memcmp(e->data, a->addr, addr_bytes(a->family, a->plen)) == 0;
 }
 
+/* The key's hash: the address as two words (the bytes past the prefix are zero), its family
+ * and length; an IPv4 key is one mixing round (every decision hashes its client's key). */
 static uint64_t key_hash(const struct submap *m, const struct sub_addr *a)
 {
-    uint8_t b[18];
-    b[0] = a->family;
-    b[1] = a->plen;
-    memcpy(b + 2, a->addr, 16);
-    return hash_bytes(m->seed, b, sizeof(b));
+    uint64_t w[2];
+    memcpy(w, a->addr, 16);
+    uint64_t h = m->seed ^ ((uint64_t)a->family << 8 | a->plen) * 0x9e3779b97f4a7c15ull;
+    if (a->family == 4)
+        return hash_mix64(h ^ w[0]);
+    return hash_mix64(hash_mix64(h ^ w[0]) ^ w[1]);
 }
 
+/* Clears the bits of addr from plen to bits (a multiple of 8). */
 static void mask_bits(uint8_t *addr, unsigned plen, unsigned bits)
 {
-    for (unsigned b = plen; b < bits; b++)
-        addr[b / 8] &= (uint8_t) ~(0x80u >> (b % 8));
+    unsigned whole = (plen + 7) / 8;
+    if (plen % 8)
+        addr[plen / 8] &= (uint8_t)(0xff00u >> (plen % 8));
+    if (whole < bits / 8)
+        memset(addr + whole, 0, bits / 8 - whole);
+}
+
+/* A dotted quad (inet_pton's form: four decimal parts 0..255 without leading zeros) of exactly
+ * len bytes into out, or false. A subscribers file is mostly these: no copy, no library call. */
+static bool parse_quad(const char *s, size_t len, uint8_t out[4])
+{
+    size_t i = 0;
+    for (int part = 0; part < 4; part++) {
+        if (part && (i >= len || s[i++] != '.'))
+            return false;
+        unsigned v = 0, digits = 0;
+        for (; i < len && s[i] >= '0' && s[i] <= '9' && digits < 4; i++, digits++)
+            v = v * 10 + (unsigned)(s[i] - '0');
+        if (digits == 0 || v > 255 || (digits > 1 && s[i - digits] == '0'))
+            return false;
+        out[part] = (uint8_t)v;
+    }
+    return i == len;
 }
 
 int sub_addr_parse(const char *s, size_t len, struct sub_addr *a, char *err, size_t errlen)
 {
+    if (len >= 7 && len <= 15 && parse_quad(s, len, a->addr)) {
+        memset(a->addr + 4, 0, 12);
+        a->family = 4;
+        a->plen = 32;
+        return 0;
+    }
     char buf[64];
     if (len == 0 || len >= sizeof(buf)) {
         snprintf(err, errlen, "subscriber address '%.*s': empty or too long",
@@ -126,7 +159,7 @@ int sub_addr_parse(const char *s, size_t len, struct sub_addr *a, char *err, siz
             return -EINVAL;
         }
     }
-    if (inet_pton(AF_INET, buf, a->addr) == 1) {
+    if (!strchr(buf, ':') && inet_pton(AF_INET, buf, a->addr) == 1) { /* (IPv6 has a ':') */
         if (plen != -1 && plen != 32) {
             snprintf(err, errlen,
                      "subscriber address '%s': an IPv4 subscriber is one address (/32)", buf);
@@ -183,13 +216,14 @@ struct submap *submap_new(size_t capacity)
     while (n < capacity + capacity / 2) /* at most two thirds full */
         n <<= 1;
     m->nent = capacity + capacity / 64 + 16;
-    /* calloc of this size maps zero pages: an entry's memory is touched when first handed out */
-    m->slots = calloc(n, sizeof(*m->slots));
-    m->ent = calloc(m->nent, sizeof(*m->ent));
+    /* large tables are mapped zero pages (huge ones: decisions read them at random): an entry's
+     * memory is touched when first handed out */
+    m->slots = bigmem_alloc(n * sizeof(*m->slots));
+    m->ent = bigmem_alloc(m->nent * sizeof(*m->ent));
     m->pending = calloc((m->nent + 63) / 64, sizeof(*m->pending));
     if (!m->slots || !m->ent || !m->pending || pthread_mutex_init(&m->lock, NULL) != 0) {
-        free(m->slots);
-        free(m->ent);
+        bigmem_free(m->slots, n * sizeof(*m->slots));
+        bigmem_free(m->ent, m->nent * sizeof(*m->ent));
         free(m->pending);
         free(m);
         return NULL;
@@ -208,8 +242,8 @@ void submap_free(struct submap *m)
     for (size_t i = 0; i < m->used; i++) /* free-list entries have lengths 0: never ext */
         if (text_ext(&m->ent[i]))
             free(entry_text(&m->ent[i]));
-    free(m->slots);
-    free(m->ent);
+    bigmem_free(m->slots, (m->mask + 1) * sizeof(*m->slots));
+    bigmem_free(m->ent, m->nent * sizeof(*m->ent));
     free(m->pending);
     pthread_mutex_destroy(&m->lock);
     free(m);
@@ -291,9 +325,30 @@ static size_t find_w(struct submap *m, const struct sub_addr *a, size_t *ins)
 
 static void count_len(struct submap *m, unsigned family, unsigned plen, int d)
 {
-    if (family == 6)
-        __atomic_store_n(&m->v6_lens[plen], (uint32_t)((int)m->v6_lens[plen] + d),
-                         __ATOMIC_RELEASE);
+    if (family != 6)
+        return;
+    m->v6_lens[plen] = (uint32_t)((int)m->v6_lens[plen] + d);
+    uint64_t bit = 1ull << (plen % 64);
+    if (m->v6_lens[plen] == 1 && d > 0) /* (after the slot's store: a reader that sees the
+                                         * bit sees the entry) */
+        __atomic_fetch_or(&m->v6_bits[plen / 64], bit, __ATOMIC_RELEASE);
+    else if (m->v6_lens[plen] == 0)
+        __atomic_fetch_and(&m->v6_bits[plen / 64], ~bit, __ATOMIC_RELEASE);
+}
+
+/* The longest IPv6 prefix length present that is shorter than below (129: any), or -1. */
+static int v6_len_below(const struct submap *m, int below)
+{
+    for (int w = (below - 1) / 64; below > 0 && w >= 0; w--) {
+        uint64_t b = __atomic_load_n(&m->v6_bits[w], __ATOMIC_ACQUIRE);
+        int top = below - 1 - w * 64; /* the highest bit of this word that may count */
+        if (top < 63)
+            b &= ((uint64_t)2 << top) - 1;
+        if (b)
+            return w * 64 + 63 - __builtin_clzll(b);
+        below = w * 64;
+    }
+    return -1;
 }
 
 /* Fills entry i (not reachable by readers). 0 or -ENOMEM (a long id's text). */
@@ -419,9 +474,7 @@ static const struct entry *lookup(const struct submap *m, int family, const uint
         e = find_r(m, &k, now_ms);
     } else if (family == 6) {
         k.family = 6;
-        for (int pl = 128; pl >= 0 && !e; pl--) {
-            if (!__atomic_load_n(&m->v6_lens[pl], __ATOMIC_ACQUIRE))
-                continue;
+        for (int pl = v6_len_below(m, 129); pl >= 0 && !e; pl = v6_len_below(m, pl)) {
             memcpy(k.addr, addr, 16);
             mask_bits(k.addr, (unsigned)pl, 128);
             k.plen = (uint8_t)pl;
@@ -445,24 +498,43 @@ bool submap_lookup(const struct submap *m, int family, const uint8_t *addr, uint
     return e != NULL;
 }
 
+/* The key a lookup of the address tries first (IPv6: the longest prefix length present), or
+ * false (an IPv6 map holding no prefix). */
+static bool first_key(const struct submap *m, int family, const uint8_t *addr, struct sub_addr *k)
+{
+    memset(k, 0, sizeof(*k));
+    k->family = (uint8_t)family;
+    if (family == 4) {
+        k->plen = 32;
+        memcpy(k->addr, addr, 4);
+        return true;
+    }
+    int pl = family == 6 ? v6_len_below(m, 129) : -1;
+    if (pl < 0)
+        return false;
+    memcpy(k->addr, addr, 16);
+    mask_bits(k->addr, (unsigned)pl, 128);
+    k->plen = (uint8_t)pl; /* the longest length present: usually the only one */
+    return true;
+}
+
 void submap_prefetch(const struct submap *m, int family, const uint8_t *addr)
 {
-    struct sub_addr k = { .family = (uint8_t)family };
-    if (family == 4) {
-        k.plen = 32;
-        memcpy(k.addr, addr, 4);
+    struct sub_addr k;
+    if (first_key(m, family, addr, &k))
         __builtin_prefetch(&m->slots[key_hash(m, &k) & m->mask]);
+}
+
+void submap_prefetch_entry(const struct submap *m, int family, const uint8_t *addr)
+{
+    struct sub_addr k;
+    if (!first_key(m, family, addr, &k))
         return;
-    }
-    for (int pl = 128; family == 6 && pl >= 0; pl--) {
-        if (!__atomic_load_n(&m->v6_lens[pl], __ATOMIC_RELAXED))
-            continue;
-        memcpy(k.addr, addr, 16);
-        mask_bits(k.addr, (unsigned)pl, 128);
-        k.plen = (uint8_t)pl;
-        __builtin_prefetch(&m->slots[key_hash(m, &k) & m->mask]);
-        return; /* the longest length present: usually the only one */
-    }
+    /* (the entries stay in the one array for the map's life: whatever the slot holds, the
+     * address prefetched is inside it) */
+    uint32_t v = slot_load(m, key_hash(m, &k) & m->mask);
+    if (v >= SLOT_E)
+        __builtin_prefetch(&m->ent[v - SLOT_E]);
 }
 
 const char *submap_lookup_ref(const struct submap *m, int family, const uint8_t *addr,

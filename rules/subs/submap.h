@@ -78,6 +78,11 @@ bool submap_lookup(const struct submap *m, int family, const uint8_t *addr, uint
  * the lookup (the regulator's side of a decision). Reads nothing but the table's shape. */
 void submap_prefetch(const struct submap *m, int family, const uint8_t *addr);
 
+/* The next step of the same: reads that slot and starts loading the entry it names (for a
+ * caller that prefetched the slot a while before, e.g. when the flow began). Any thread, no
+ * read section needed (the entries never move); a hint: a changing map only makes it useless. */
+void submap_prefetch_entry(const struct submap *m, int family, const uint8_t *addr);
+
 /* As submap_lookup, for a caller inside a read section of its own (rsref_read_lock()): the
  * subscriber id (NUL-terminated, valid until the read section ends) or NULL, and in *ref the
  * entry's reader word: 0 when the entry was made, kept until the address is mapped again or

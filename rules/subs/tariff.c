@@ -11,6 +11,9 @@
 
 #include <urcu/urcu-memb.h>
 
+#include "common/ascii.h"
+#include "common/bigmem.h"
+#include "common/fileio.h"
 #include "common/hash.h"
 
 #define NOPROF  UINT16_MAX
@@ -23,12 +26,34 @@ struct csref {
     atomic_size_t refs;
 };
 
-/* One subscriber in a snapshot. */
-struct srec {
-    uint32_t id_off; /* into pool */
-    uint32_t extra;  /* index into extra[], or NOEXTRA: only a profile */
-    uint16_t prof;   /* index into prof[], or NOPROF: the default profile */
+/* What a decision for a subscriber has to do (its record's kind). */
+enum {
+    REC_INERT = 0, /* nothing: a profile that restricts nothing, no settings of its own */
+    REC_MASK,      /* a mask test: the profile blocks categories, no schedule or allow list */
+    REC_FULL,      /* profile_judge(): schedules, allow-list mode, parental settings */
 };
+
+#define REC_ID 16 /* id bytes held in the record itself (an MSISDN or an IMSI) */
+
+/* One subscriber in a snapshot: all a decision reads about it, in half a cache line (its id,
+ * the profile in force, its mask). The records are the snapshot's hash table themselves (open
+ * addressing, linear probes), so a lookup reads one record, not a slot and then a record. */
+struct srec {
+    uint64_t block; /* REC_MASK: the categories the profile blocks */
+    uint32_t extra; /* index into extra[], or NOEXTRA: only a profile */
+    uint16_t prof;  /* the profile in force (the default one when it names none), or NOPROF */
+    uint8_t kind;   /* REC_* */
+    uint8_t idlen;  /* id bytes (0: an empty slot); over REC_ID: the id is in pool */
+    union {
+        char id[REC_ID]; /* the id, not NUL-terminated */
+        struct {
+            uint32_t off; /* into pool */
+            uint32_t tag; /* the low half of the id's hash: probes compare it first */
+        } far;
+    } u;
+};
+
+_Static_assert(sizeof(struct srec) == 32, "a subscriber's record is 32 bytes");
 
 struct snap {
     struct rcu_head rcu;
@@ -36,22 +61,25 @@ struct snap {
     struct profile *prof;
     size_t nprof;
     uint16_t defprof;
-    struct srec *rec;
-    size_t nrec;
+    uint8_t defkind; /* REC_* of a subscriber without a record */
+    uint64_t defblock;
+    struct srec *rec; /* cap of them: the hash table */
+    unsigned hbits;   /* the hash bits home() scales (those the writer's table was indexed by) */
+    size_t nrec;      /* subscribers */
     char *pool;
     size_t pool_len;
-    uint64_t *slot; /* hash tag << 32 | rec index + 1; 0 empty: a probe compares tags first */
-    size_t mask;
+    size_t cap;
     struct profile_sub *extra;
     size_t nextra;
     int32_t utc_off;
     uint32_t serial; /* which publish made it (tariff_judge_ref's cache words name it) */
 };
 
-/* Writer side: a subscriber's text "id\0spec\0" in one allocation. */
-struct wsub {
-    size_t idlen;
-    char text[];
+/* A profiles file read whole (tariff_load_file): the texts of its subscribers stay in it. */
+struct arena {
+    struct arena *next;
+    char *buf;
+    size_t len;
 };
 
 struct wprof {
@@ -59,8 +87,16 @@ struct wprof {
     char *spec;
 };
 
+/* A subscriber of the writer side: its text "id\0spec\0" (in an arena or an allocation of its
+ * own; NULL: empty, WTOMB: removed) and its hash, the snapshot's too (probes, growth and compile
+ * read it, not the text). */
+struct wslot {
+    char *text;
+    uint64_t h;
+};
+
 static char tomb_text;
-#define WTOMB ((struct wsub *)&tomb_text)
+#define WTOMB (&tomb_text)
 
 struct tariff {
     struct snap *snap; /* RCU */
@@ -69,11 +105,10 @@ struct tariff {
     struct csref *cs;
     struct wprof *prof;
     size_t nprof;
-    struct wsub **subs; /* open addressing, WTOMB for removed */
-    uint32_t *stags;    /* the low half of each subscriber's hash: probes and growth read it,
-                         * not the subscriber's text */
+    struct wslot *subs; /* open addressing */
     size_t smask, nsubs, stombs;
     size_t sub_bytes;
+    struct arena *arenas;
     int32_t utc_off;
     uint32_t serial; /* snapshots compiled */
 };
@@ -92,9 +127,8 @@ static void snap_free(struct snap *s)
         return;
     csref_put(s->cs);
     free(s->prof);
-    free(s->rec);
+    bigmem_free(s->rec, s->cap * sizeof(*s->rec));
     free(s->pool);
-    free(s->slot);
     for (size_t i = 0; i < s->nextra; i++)
         profile_sub_clear(&s->extra[i]);
     free(s->extra);
@@ -107,17 +141,40 @@ struct tariff *tariff_new(const char *default_profile)
     if (!t)
         return NULL;
     snprintf(t->defname, sizeof(t->defname), "%s", default_profile ? default_profile : "default");
-    t->subs = calloc(64, sizeof(*t->subs));
-    t->stags = calloc(64, sizeof(*t->stags));
-    if (!t->subs || !t->stags) {
-        free(t->subs);
-        free(t->stags);
+    t->subs = bigmem_alloc(64 * sizeof(*t->subs));
+    if (!t->subs) {
         free(t);
         return NULL;
     }
     t->smask = 63;
     pthread_mutex_init(&t->lock, NULL);
     return t;
+}
+
+/* Frees a subscriber's text unless it lies in one of t's arenas. */
+static void wfree(const struct tariff *t, char *text)
+{
+    for (const struct arena *a = t->arenas; a; a = a->next)
+        if (text >= a->buf && text < a->buf + a->len)
+            return;
+    free(text);
+}
+
+/* Frees every subscriber text and arena of t and empties its table. */
+static void wclear(struct tariff *t)
+{
+    for (size_t i = 0; i <= t->smask; i++) {
+        if (t->subs[i].text && t->subs[i].text != WTOMB)
+            wfree(t, t->subs[i].text);
+        t->subs[i].text = NULL;
+    }
+    while (t->arenas) {
+        struct arena *a = t->arenas;
+        t->arenas = a->next;
+        free(a->buf);
+        free(a);
+    }
+    t->nsubs = t->stombs = t->sub_bytes = 0;
 }
 
 void tariff_free(struct tariff *t)
@@ -129,11 +186,8 @@ void tariff_free(struct tariff *t)
     for (size_t i = 0; i < t->nprof; i++)
         free(t->prof[i].spec);
     free(t->prof);
-    for (size_t i = 0; i <= t->smask; i++)
-        if (t->subs[i] && t->subs[i] != WTOMB)
-            free(t->subs[i]);
-    free(t->subs);
-    free(t->stags);
+    wclear(t);
+    bigmem_free(t->subs, (t->smask + 1) * sizeof(*t->subs));
     pthread_mutex_destroy(&t->lock);
     free(t);
 }
@@ -222,20 +276,19 @@ int tariff_del_profile(struct tariff *t, const char *name)
     return p ? 0 : -ENOENT;
 }
 
-static uint32_t wtag(const char *sub, size_t len)
+static uint64_t sub_hash(const char *sub, size_t len)
 {
-    return (uint32_t)hash_bytes(SEED, (const uint8_t *)sub, len);
+    return hash_bytes(SEED, (const uint8_t *)sub, len);
 }
 
-/* Writer: the slot of sub, whose wtag() is tag (or where it would go: the first tombstone
- * passed, else the empty slot that ends the probe). The table has fewer than 2^32 slots, so the
- * tag gives the first slot. */
-static size_t wfind(const struct tariff *t, const char *sub, size_t len, uint32_t tag, bool *found)
+/* Writer: the slot of sub, whose sub_hash() is h (or where it would go: the first tombstone
+ * passed, else the empty slot that ends the probe). */
+static size_t wfind(const struct tariff *t, const char *sub, size_t len, uint64_t h, bool *found)
 {
-    size_t i = tag & t->smask;
+    size_t i = (size_t)h & t->smask;
     size_t tomb = SIZE_MAX;
     for (;; i = (i + 1) & t->smask) {
-        struct wsub *w = t->subs[i];
+        const char *w = t->subs[i].text;
         if (!w) {
             *found = false;
             return tomb != SIZE_MAX ? tomb : i;
@@ -245,7 +298,7 @@ static size_t wfind(const struct tariff *t, const char *sub, size_t len, uint32_
                 tomb = i;
             continue;
         }
-        if (t->stags[i] == tag && w->idlen == len && memcmp(w->text, sub, len) == 0) {
+        if (t->subs[i].h == h && memcmp(w, sub, len) == 0 && w[len] == '\0') {
             *found = true;
             return i;
         }
@@ -257,78 +310,92 @@ static int wgrow(struct tariff *t)
     size_t n = (t->smask + 1) * 2;
     if (n > ((size_t)1 << 32))
         return -ENOMEM;
-    struct wsub **old = t->subs;
-    uint32_t *otags = t->stags;
+    struct wslot *old = t->subs;
     size_t omask = t->smask;
-    struct wsub **v = calloc(n, sizeof(*v));
-    uint32_t *tv = calloc(n, sizeof(*tv));
-    if (!v || !tv) {
-        free(v);
-        free(tv);
+    struct wslot *v = bigmem_alloc(n * sizeof(*v));
+    if (!v)
         return -ENOMEM;
-    }
     t->subs = v;
-    t->stags = tv;
     t->smask = n - 1;
     t->stombs = 0;
     for (size_t i = 0; i <= omask; i++) {
-        if (!old[i] || old[i] == WTOMB)
+        if (!old[i].text || old[i].text == WTOMB)
             continue;
-        size_t j = otags[i] & t->smask; /* keys are distinct: the first empty slot */
-        while (t->subs[j])
+        size_t j = (size_t)old[i].h & t->smask; /* keys are distinct: the first empty slot */
+        while (t->subs[j].text)
             j = (j + 1) & t->smask;
         t->subs[j] = old[i];
-        t->stags[j] = otags[i];
     }
-    free(old);
-    free(otags);
+    bigmem_free(old, (omask + 1) * sizeof(*old));
     return 0;
 }
 
-int tariff_set_sub(struct tariff *t, const char *sub, const char *spec, char *err, size_t errlen)
+/* Grows the table (lock held) until n more subscribers fit at most half full. */
+static int wreserve(struct tariff *t, size_t n)
 {
-    size_t il = strlen(sub), sl = strlen(spec);
+    int rc = 0;
+    while (!rc && (t->nsubs + t->stombs + n) * 2 > t->smask + 1)
+        rc = wgrow(t);
+    return rc;
+}
+
+/* Why sub (il bytes) and spec cannot be a subscriber's settings (-EINVAL, a reason in err), or
+ * 0. */
+static int sub_check(const char *sub, size_t il, const char *spec, char *err, size_t errlen)
+{
     if (il == 0 || il > 128) {
         snprintf(err, errlen, "subscriber id of %zu bytes (1..128)", il);
         return -EINVAL;
     }
     /* "profile=NAME" alone, the common case, needs no full check (a profiles file or a store
      * can hold millions) */
-    int rc = 0;
-    if (strncmp(spec, "profile=", 8) != 0 || !profile_name_valid(spec + 8)) {
-        char what[160];
-        snprintf(what, sizeof(what), "subscriber %s", sub);
-        if ((rc = profile_check(spec, true, what, err, errlen)))
-            return rc;
-    }
-    struct wsub *w = malloc(sizeof(*w) + il + sl + 2);
-    if (!w)
-        return -ENOMEM;
-    w->idlen = il;
-    memcpy(w->text, sub, il + 1);
-    memcpy(w->text + il + 1, spec, sl + 1);
-    pthread_mutex_lock(&t->lock);
-    if ((t->nsubs + t->stombs + 1) * 2 > t->smask + 1 && (rc = wgrow(t))) {
-        pthread_mutex_unlock(&t->lock);
-        free(w);
+    if (strncmp(spec, "profile=", 8) == 0 && profile_name_valid(spec + 8))
+        return 0;
+    char what[160];
+    snprintf(what, sizeof(what), "subscriber %.*s", (int)il, sub);
+    return profile_check(spec, true, what, err, errlen);
+}
+
+/* Sets the subscriber whose text "id\0spec\0" is text (il, sl: the lengths of both), lock
+ * held. 0 or -ENOMEM (text not taken). */
+static int wput(struct tariff *t, char *text, size_t il, size_t sl, uint64_t h)
+{
+    int rc = wreserve(t, 1);
+    if (rc)
         return rc;
-    }
     bool found;
-    uint32_t tag = wtag(sub, il);
-    size_t at = wfind(t, sub, il, tag, &found);
+    size_t at = wfind(t, text, il, h, &found);
     if (found) {
-        t->sub_bytes -= sizeof(*w) + strlen(t->subs[at]->text + il + 1) + il + 2;
-        free(t->subs[at]);
+        t->sub_bytes -= il + strlen(t->subs[at].text + il + 1) + 2;
+        wfree(t, t->subs[at].text);
     } else {
-        if (t->subs[at] == WTOMB)
+        if (t->subs[at].text == WTOMB)
             t->stombs--;
         t->nsubs++;
     }
-    t->subs[at] = w;
-    t->stags[at] = tag;
-    t->sub_bytes += sizeof(*w) + il + sl + 2;
-    pthread_mutex_unlock(&t->lock);
+    t->subs[at].text = text;
+    t->subs[at].h = h;
+    t->sub_bytes += il + sl + 2;
     return 0;
+}
+
+int tariff_set_sub(struct tariff *t, const char *sub, const char *spec, char *err, size_t errlen)
+{
+    size_t il = strlen(sub), sl = strlen(spec);
+    int rc = sub_check(sub, il, spec, err, errlen);
+    if (rc)
+        return rc;
+    char *w = malloc(il + sl + 2);
+    if (!w)
+        return -ENOMEM;
+    memcpy(w, sub, il + 1);
+    memcpy(w + il + 1, spec, sl + 1);
+    pthread_mutex_lock(&t->lock);
+    rc = wput(t, w, il, sl, sub_hash(w, il));
+    pthread_mutex_unlock(&t->lock);
+    if (rc)
+        free(w);
+    return rc;
 }
 
 int tariff_del_sub(struct tariff *t, const char *sub)
@@ -336,11 +403,11 @@ int tariff_del_sub(struct tariff *t, const char *sub)
     pthread_mutex_lock(&t->lock);
     bool found;
     size_t il = strlen(sub);
-    size_t at = wfind(t, sub, il, wtag(sub, il), &found);
+    size_t at = wfind(t, sub, il, sub_hash(sub, il), &found);
     if (found) {
-        t->sub_bytes -= sizeof(struct wsub) + strlen(t->subs[at]->text + il + 1) + il + 2;
-        free(t->subs[at]);
-        t->subs[at] = WTOMB;
+        t->sub_bytes -= il + strlen(t->subs[at].text + il + 1) + 2;
+        wfree(t, t->subs[at].text);
+        t->subs[at].text = WTOMB;
         t->nsubs--;
         t->stombs++;
     }
@@ -356,32 +423,45 @@ static uint16_t snap_prof(const struct snap *s, const char *name)
     return NOPROF;
 }
 
-/* The slot of sub, or the empty slot that ends its probe; *tagp gets sub's tag (the high half
- * of its hash, never 0). */
-static size_t snap_pos(const struct snap *s, const char *sub, size_t len, uint32_t *tagp)
+static bool rec_is(const struct snap *s, const struct srec *r, const char *sub, size_t len)
 {
-    uint64_t h = hash_bytes(SEED, (const uint8_t *)sub, len);
-    uint32_t tag = (uint32_t)(h >> 32) | 1u;
-    *tagp = tag;
-    size_t i = (size_t)h & s->mask;
-    for (;; i = (i + 1) & s->mask) {
-        uint64_t v = s->slot[i];
-        if (!v)
-            return i;
-        if ((uint32_t)(v >> 32) != tag)
-            continue;
-        const char *k = s->pool + s->rec[(uint32_t)v - 1].id_off;
-        if (strncmp(k, sub, len) == 0 && k[len] == '\0')
-            return i;
-    }
+    if (r->idlen != len)
+        return false;
+    return memcmp(len <= REC_ID ? r->u.id : s->pool + r->u.far.off, sub, len) == 0;
 }
 
-/* Fills the slot of the record just added (s->nrec is its index + 1). */
-static void snap_index(struct snap *s, const char *sub, size_t len)
+/* A profile that restricts nothing (no lookup needed). */
+static bool inert(const struct profile *p)
 {
-    uint32_t tag;
-    size_t at = snap_pos(s, sub, len, &tag);
-    s->slot[at] = (uint64_t)tag << 32 | (uint32_t)s->nrec;
+    return !p || (!p->block && !p->allowlist && !p->nsched);
+}
+
+/* The REC_* kind of a subscriber under profile p with settings of its own or not. */
+static uint8_t rec_kind(const struct profile *p, bool extra)
+{
+    if (extra)
+        return REC_FULL;
+    if (inert(p))
+        return REC_INERT;
+    return p->allowlist || p->nsched ? REC_FULL : REC_MASK;
+}
+
+/* The first record an id of hash h may be in: the hash's low hbits bits scaled to the table
+ * (which is sized to its subscribers, not to a power of two: a record is 32 bytes). They are the
+ * bits that placed the id in the writer's table, so compile(), walking that table in order,
+ * fills the records in order too rather than at random. */
+static size_t home(const struct snap *s, uint64_t h)
+{
+    return (size_t)(((h & (((uint64_t)1 << s->hbits) - 1)) * s->cap) >> s->hbits);
+}
+
+/* The record to fill for an id of hash h (ids are distinct: the first empty one). */
+static struct srec *snap_slot(struct snap *s, uint64_t h)
+{
+    size_t i = home(s, h);
+    while (s->rec[i].idlen)
+        i = i + 1 < s->cap ? i + 1 : 0;
+    return &s->rec[i];
 }
 
 /* Compiles the writer side (lock held) into a new snapshot. */
@@ -398,18 +478,13 @@ static struct snap *compile(struct tariff *t, int *problems, char *err, size_t e
     s->utc_off = t->utc_off;
     s->serial = ++t->serial;
     s->prof = calloc(t->nprof ? t->nprof : 1, sizeof(*s->prof));
-    size_t cap = 16;
-    while (cap < 2 * t->nsubs + 2)
-        cap *= 2;
-    s->slot = calloc(cap, sizeof(*s->slot));
-    s->mask = cap - 1;
-    s->rec = malloc((t->nsubs ? t->nsubs : 1) * sizeof(*s->rec));
-    size_t pool = 0;
-    for (size_t i = 0; i <= t->smask; i++)
-        if (t->subs[i] && t->subs[i] != WTOMB)
-            pool += t->subs[i]->idlen + 1;
-    s->pool = malloc(pool ? pool : 1);
-    if (!s->prof || !s->slot || !s->rec || !s->pool)
+    /* at most two thirds full; even, so that the records pair up in cache lines */
+    s->cap = (t->nsubs + t->nsubs / 2 + 16) & ~(size_t)1;
+    s->hbits = (unsigned)__builtin_ctzll((uint64_t)t->smask + 1); /* (at least cap's slots) */
+    s->rec = bigmem_alloc(s->cap * sizeof(*s->rec));
+    size_t pool = 64; /* (long ids only: grown as they come) */
+    s->pool = malloc(pool);
+    if (!s->prof || !s->rec || !s->pool)
         goto oom;
     for (size_t i = 0; i < t->nprof; i++) {
         char why[512];
@@ -422,57 +497,78 @@ static struct snap *compile(struct tariff *t, int *problems, char *err, size_t e
         s->nprof++;
     }
     s->defprof = snap_prof(s, t->defname);
+    const struct profile *dp = s->defprof != NOPROF ? &s->prof[s->defprof] : NULL;
+    s->defkind = rec_kind(dp, false);
+    s->defblock = dp ? dp->block : 0;
     size_t ecap = 0;
     for (size_t i = 0; i <= t->smask; i++) {
-        const struct wsub *w = t->subs[i];
+        const char *w = t->subs[i].text;
+        if (i + 8 <= t->smask) /* the texts lie in the table's order, not the file's */
+            __builtin_prefetch(t->subs[i + 8].text);
         if (!w || w == WTOMB)
             continue;
         struct profile_sub ps;
         char why[512];
-        const char *spec = w->text + w->idlen + 1;
-        struct srec *r = &s->rec[s->nrec];
-        r->id_off = (uint32_t)s->pool_len;
+        size_t il = strlen(w);
+        const char *spec = w + il + 1;
+        struct srec *r = snap_slot(s, t->subs[i].h);
+        r->idlen = (uint8_t)il;
+        if (il <= REC_ID) {
+            memcpy(r->u.id, w, il);
+        } else {
+            if (s->pool_len + il > pool) {
+                while (s->pool_len + il > pool)
+                    pool *= 2;
+                char *v = realloc(s->pool, pool);
+                if (!v)
+                    goto oom;
+                s->pool = v;
+            }
+            r->u.far.off = (uint32_t)s->pool_len;
+            r->u.far.tag = (uint32_t)t->subs[i].h;
+            memcpy(s->pool + s->pool_len, w, il);
+            s->pool_len += il;
+        }
         r->extra = NOEXTRA;
         r->prof = NOPROF;
-        memcpy(s->pool + s->pool_len, w->text, w->idlen + 1);
-        s->pool_len += w->idlen + 1;
         /* the common case, "profile=NAME" alone, without the full parse */
-        if (strncmp(spec, "profile=", 8) == 0 && !strpbrk(spec + 8, " \t\n") &&
-            (r->prof = snap_prof(s, spec + 8)) != NOPROF) {
-            s->nrec++;
-            snap_index(s, w->text, w->idlen);
-            continue;
-        }
-        int rc = profile_sub_parse(spec, cs, &ps, why, sizeof(why));
-        if (rc == -ENOMEM)
-            goto oom;
-        if (rc) {
-            if (!(*problems)++)
-                snprintf(err, errlen, "subscriber %s: %s", w->text, why);
-        } else {
-            if (ps.profile[0] && (r->prof = snap_prof(s, ps.profile)) == NOPROF) {
+        if (strncmp(spec, "profile=", 8) != 0 || strpbrk(spec + 8, " \t\n") ||
+            (r->prof = snap_prof(s, spec + 8)) == NOPROF) {
+            int rc = profile_sub_parse(spec, cs, &ps, why, sizeof(why));
+            if (rc == -ENOMEM)
+                goto oom;
+            if (rc) {
                 if (!(*problems)++)
-                    snprintf(err, errlen, "subscriber %s: profile '%s' is not defined", w->text,
-                             ps.profile);
-            }
-            if (ps.nallow || ps.ndeny || ps.nsched) {
-                if (s->nextra == ecap) {
-                    ecap = ecap ? 2 * ecap : 16;
-                    struct profile_sub *v = realloc(s->extra, ecap * sizeof(*v));
-                    if (!v) {
-                        profile_sub_clear(&ps);
-                        goto oom;
-                    }
-                    s->extra = v;
-                }
-                r->extra = (uint32_t)s->nextra;
-                s->extra[s->nextra++] = ps;
+                    snprintf(err, errlen, "subscriber %s: %s", w, why);
             } else {
-                profile_sub_clear(&ps);
+                if (ps.profile[0] && (r->prof = snap_prof(s, ps.profile)) == NOPROF) {
+                    if (!(*problems)++)
+                        snprintf(err, errlen, "subscriber %s: profile '%s' is not defined", w,
+                                 ps.profile);
+                }
+                if (ps.nallow || ps.ndeny || ps.nsched) {
+                    if (s->nextra == ecap) {
+                        ecap = ecap ? 2 * ecap : 16;
+                        struct profile_sub *v = realloc(s->extra, ecap * sizeof(*v));
+                        if (!v) {
+                            profile_sub_clear(&ps);
+                            goto oom;
+                        }
+                        s->extra = v;
+                    }
+                    r->extra = (uint32_t)s->nextra;
+                    s->extra[s->nextra++] = ps;
+                } else {
+                    profile_sub_clear(&ps);
+                }
             }
         }
+        if (r->prof == NOPROF)
+            r->prof = s->defprof;
+        const struct profile *p = r->prof != NOPROF ? &s->prof[r->prof] : NULL;
+        r->kind = rec_kind(p, r->extra != NOEXTRA);
+        r->block = p ? p->block : 0;
         s->nrec++;
-        snap_index(s, w->text, w->idlen);
     }
     return s;
 oom:
@@ -513,41 +609,44 @@ int32_t tariff_utc_offset(const struct tariff *t)
     return off;
 }
 
-/* A profile that restricts nothing (no lookup needed). */
-static bool inert(const struct profile *p)
+/* The record of sub (len bytes, hash h) in s, or NULL (no settings of its own). */
+static const struct srec *find_rec(const struct snap *s, const char *sub, size_t len, uint64_t h)
 {
-    return !p || (!p->block && !p->allowlist && !p->nsched);
-}
-
-/* The record of sub in s, or NULL (no settings of its own). */
-static const struct srec *find_rec(const struct snap *s, const char *sub)
-{
-    if (!sub || !sub[0])
-        return NULL;
-    uint32_t tag;
-    uint64_t at = s->slot[snap_pos(s, sub, strlen(sub), &tag)];
-    return at ? &s->rec[(uint32_t)at - 1] : NULL;
+    for (size_t i = home(s, h);; i = i + 1 < s->cap ? i + 1 : 0) {
+        const struct srec *r = &s->rec[i];
+        if (!r->idlen)
+            return NULL;
+        if (r->idlen == len && (len <= REC_ID || r->u.far.tag == (uint32_t)h) &&
+            rec_is(s, r, sub, len))
+            return r;
+    }
 }
 
 /* A cache word: the low 8 bits of the snapshot's serial, then the record's index + 1 (24
- * bits). The serial's bits repeat every 256 publishes, so a hit is checked against the id. */
+ * bits). The serial's bits repeat every 256 publishes, so a hit is checked against the id (held
+ * in the record: no other line is read). */
 #define REF_IDX_MAX 0xffffffu
+
+/* The record the cache word w names in s, or NULL. */
+static const struct srec *ref_rec(const struct snap *s, uint32_t w)
+{
+    size_t i = w & REF_IDX_MAX; /* (the record's index + 1) */
+    if (w >> 24 != (s->serial & 0xffu) || i == 0 || i > s->cap)
+        return NULL;
+    return &s->rec[i - 1];
+}
 
 static const struct srec *cached_rec(const struct snap *s, const char *sub, uint32_t *ref)
 {
-    if (!ref)
-        return find_rec(s, sub);
     if (!sub || !sub[0])
         return NULL;
-    uint32_t w = __atomic_load_n(ref, __ATOMIC_RELAXED);
-    if (w && w >> 24 == (s->serial & 0xffu)) {
-        size_t i = (w & REF_IDX_MAX) - 1;
-        if (i < s->nrec && strcmp(s->pool + s->rec[i].id_off, sub) == 0)
-            return &s->rec[i];
-    }
-    const struct srec *r = find_rec(s, sub);
+    size_t len = strlen(sub);
+    const struct srec *r = ref ? ref_rec(s, __atomic_load_n(ref, __ATOMIC_RELAXED)) : NULL;
+    if (r && rec_is(s, r, sub, len))
+        return r;
+    r = find_rec(s, sub, len, sub_hash(sub, len));
     size_t i = r ? (size_t)(r - s->rec) : REF_IDX_MAX;
-    if (i + 1 < REF_IDX_MAX)
+    if (ref && i + 1 < REF_IDX_MAX)
         __atomic_store_n(ref, (s->serial & 0xffu) << 24 | (uint32_t)(i + 1), __ATOMIC_RELAXED);
     return r;
 }
@@ -556,24 +655,30 @@ static const struct srec *cached_rec(const struct snap *s, const char *sub, uint
 static void judge(const struct snap *s, const struct srec *r, const struct tariff_req *req,
                   struct tariff_verdict *v)
 {
-    uint16_t pi = r && r->prof != NOPROF ? r->prof : s->defprof;
-    const struct profile *p = pi != NOPROF ? &s->prof[pi] : NULL;
-    const struct profile_sub *ex = r && r->extra != NOEXTRA ? &s->extra[r->extra] : NULL;
-    if (p)
-        memcpy(v->profile, p->name, sizeof(v->profile));
-    if (inert(p) && !ex)
-        return;
+    uint16_t pi = r ? r->prof : s->defprof;
+    uint8_t kind = r ? r->kind : s->defkind;
+    if (pi != NOPROF)
+        memcpy(v->profile, s->prof[pi].name, sizeof(v->profile));
+    if (kind == REC_INERT || (kind == REC_MASK && !req->name))
+        return; /* (a mask test passes a flow without a name) */
     const struct catset *cs = s->cs ? s->cs->cs : NULL;
-    struct profile_req pr = {
-        .name = req->name,
-        .name_len = req->name ? req->name_len : 0,
-        .cats =
-            req->name ? catset_lookup(cs, req->name, req->name_len, req->path, req->path_len) : 0,
-        .udp = req->udp,
-        .local = profile_local_minutes(req->now, s->utc_off),
-    };
+    uint64_t cats =
+        req->name ? catset_lookup(cs, req->name, req->name_len, req->path, req->path_len) : 0;
     uint64_t cat;
-    v->cause = profile_judge(p, ex, &pr, &cat);
+    if (kind == REC_MASK) {
+        cat = cats & (r ? r->block : s->defblock);
+        v->cause = cat ? PCAUSE_PROFILE : PCAUSE_NONE;
+    } else {
+        struct profile_req pr = {
+            .name = req->name,
+            .name_len = req->name ? req->name_len : 0,
+            .cats = cats,
+            .udp = req->udp,
+            .local = profile_local_minutes(req->now, s->utc_off),
+        };
+        v->cause = profile_judge(pi != NOPROF ? &s->prof[pi] : NULL,
+                                 r && r->extra != NOEXTRA ? &s->extra[r->extra] : NULL, &pr, &cat);
+    }
     if (v->cause != PCAUSE_NONE) {
         v->cats = cat;
         snprintf(v->category, sizeof(v->category), "%s", catset_first_name(cs, cat));
@@ -607,6 +712,18 @@ void tariff_judge_ref(const struct tariff *t, const struct tariff_req *req, uint
     urcu_memb_read_unlock();
 }
 
+void tariff_prefetch(const struct tariff *t, const char *sub, const uint32_t *ref)
+{
+    const struct snap *s = t ? rcu_dereference(t->snap) : NULL;
+    if (!s || !sub || !sub[0])
+        return;
+    const struct srec *r = ref ? ref_rec(s, __atomic_load_n(ref, __ATOMIC_RELAXED)) : NULL;
+    if (r)
+        __builtin_prefetch(r);
+    else
+        __builtin_prefetch(&s->rec[home(s, sub_hash(sub, strlen(sub)))]);
+}
+
 void tariff_get_stats(const struct tariff *t, struct tariff_stats *st)
 {
     memset(st, 0, sizeof(*st));
@@ -618,11 +735,10 @@ void tariff_get_stats(const struct tariff *t, struct tariff_stats *st)
         st->subscribers = s->nrec;
         st->categories = catset_categories(s->cs ? s->cs->cs : NULL);
         st->catset_bytes = catset_bytes(s->cs ? s->cs->cs : NULL);
-        st->bytes = sizeof(*s) + s->nprof * sizeof(struct profile) + s->nrec * sizeof(struct srec) +
-                    s->pool_len + (s->mask + 1) * sizeof(uint64_t) +
-                    s->nextra * sizeof(struct profile_sub);
+        st->bytes = sizeof(*s) + s->nprof * sizeof(struct profile) + s->cap * sizeof(struct srec) +
+                    s->pool_len + s->nextra * sizeof(struct profile_sub);
     }
-    st->writer_bytes = (m->smask + 1) * (sizeof(struct wsub *) + sizeof(uint32_t)) + m->sub_bytes;
+    st->writer_bytes = (m->smask + 1) * sizeof(struct wslot) + m->sub_bytes;
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -641,9 +757,9 @@ bool tariff_sub_text(struct tariff *t, const char *sub, char *out, size_t cap)
     pthread_mutex_lock(&t->lock);
     bool found;
     size_t il = strlen(sub);
-    size_t at = wfind(t, sub, il, wtag(sub, il), &found);
+    size_t at = wfind(t, sub, il, sub_hash(sub, il), &found);
     if (found)
-        snprintf(out, cap, "%s", t->subs[at]->text + il + 1);
+        snprintf(out, cap, "%s", t->subs[at].text + il + 1);
     pthread_mutex_unlock(&t->lock);
     return found;
 }
@@ -661,12 +777,7 @@ void tariff_clear(struct tariff *t)
     for (size_t i = 0; i < t->nprof; i++)
         free(t->prof[i].spec);
     t->nprof = 0;
-    for (size_t i = 0; i <= t->smask; i++) {
-        if (t->subs[i] && t->subs[i] != WTOMB)
-            free(t->subs[i]);
-        t->subs[i] = NULL;
-    }
-    t->nsubs = t->stombs = t->sub_bytes = 0;
+    wclear(t);
     pthread_mutex_unlock(&t->lock);
 }
 
@@ -683,77 +794,167 @@ void tariff_swap_defs(struct tariff *t, struct tariff *from)
     SWAP(prof);
     SWAP(nprof);
     SWAP(subs);
-    SWAP(stags);
     SWAP(smask);
     SWAP(nsubs);
     SWAP(stombs);
     SWAP(sub_bytes);
+    SWAP(arenas);
 #undef SWAP
     pthread_mutex_unlock(&from->lock);
     pthread_mutex_unlock(&t->lock);
 }
 
-/* One line of a profiles file ("profile NAME TEXT" / "subscriber ID TEXT"). */
-static int load_line(struct tariff *t, char *line, char *why, size_t whylen)
+/* A subscriber line read and checked, waiting for its table slot to be loaded. */
+struct pending {
+    char *text; /* "id\0spec\0" */
+    size_t il, sl, ln;
+    uint64_t h;
+};
+
+#define LOAD_AHEAD 8 /* subscriber lines read ahead of the one set */
+
+/* One line of a profiles file ("profile NAME TEXT" / "subscriber ID TEXT"), NUL-terminated at
+ * eol, in an arena of t. A profile is set (t's lock released first when *locked); a subscriber's
+ * text is made
+ * "id\0spec\0" in place (or, without room for it, in an allocation) and returned in *pd (1)
+ * for the caller to set. Returns 0 (a profile set), 1, or a negative errno with a reason in
+ * why. */
+static int load_line(struct tariff *t, char *line, char *eol, bool *locked, struct pending *pd,
+                     char *why, size_t whylen)
 {
-    char *kw = line + strspn(line, " \t");
-    char *e = kw + strcspn(kw, " \t");
+    char *kw = ascii_skip_blank(line);
+    char *e = kw;
+    while (*e && *e != ' ' && *e != '\t')
+        e++;
     if (*e)
         *e++ = '\0';
-    char *name = e + strspn(e, " \t");
-    e = name + strcspn(name, " \t");
+    char *name = ascii_skip_blank(e);
+    e = name;
+    while (*e && *e != ' ' && *e != '\t')
+        e++;
+    size_t il = (size_t)(e - name);
     if (*e)
         *e++ = '\0';
-    char *spec = e + strspn(e, " \t");
+    char *spec = ascii_skip_blank(e);
     if (!*name) {
         snprintf(why, whylen, "expected 'profile NAME TEXT' or 'subscriber ID TEXT'");
         return -EINVAL;
     }
-    if (strcmp(kw, "profile") == 0)
-        return tariff_set_profile(t, name, spec, why, whylen);
-    if (strcmp(kw, "subscriber") == 0)
-        return tariff_set_sub(t, name, spec, why, whylen);
-    snprintf(why, whylen, "unknown keyword '%s' (profile, subscriber)", kw);
-    return -EINVAL;
+    if (strcmp(kw, "subscriber") != 0) {
+        if (strcmp(kw, "profile") == 0) {
+            if (*locked)
+                pthread_mutex_unlock(&t->lock);
+            *locked = false;
+            return tariff_set_profile(t, name, spec, why, whylen);
+        }
+        snprintf(why, whylen, "unknown keyword '%s' (profile, subscriber)", kw);
+        return -EINVAL;
+    }
+    int rc = sub_check(name, il, spec, why, whylen);
+    if (rc)
+        return rc;
+    size_t sl = (size_t)(eol - spec);
+    if (spec == name + il) { /* no text after the id: no room for "id\0\0" in the line */
+        if (!(spec = malloc(il + 2))) {
+            snprintf(why, whylen, "out of memory");
+            return -ENOMEM;
+        }
+        memcpy(spec, name, il + 1);
+        spec[il + 1] = '\0';
+        name = spec;
+    } else {
+        memmove(name + il + 1, spec, sl + 1); /* (leftwards, inside the line) */
+    }
+    *pd = (struct pending){ .text = name, .il = il, .sl = sl, .h = sub_hash(name, il) };
+    return 1;
 }
 
 int tariff_load_file(struct tariff *t, const char *path, FILE *errs, size_t *bad, char *err,
                      size_t errlen)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        int e = errno;
-        snprintf(err, errlen, "profiles: %s: %s", path, strerror(e));
-        return -e;
+    /* the file is read whole, once, and parsed in place: no allocation per line; its lines
+     * are counted first so that the table grows once; a subscriber is set LOAD_AHEAD lines
+     * after it was read, its slot having been loaded meanwhile */
+    struct arena *a = calloc(1, sizeof(*a));
+    int rc = a ? fileio_read_all(path, &a->buf, &a->len) : -ENOMEM;
+    if (rc) {
+        free(a);
+        snprintf(err, errlen, "profiles: %s: %s", path, strerror(-rc));
+        return rc;
     }
-    char *line = NULL;
-    size_t cap = 0, ln = 0;
-    ssize_t n;
-    int count = 0, rc = 0;
-    while ((n = getline(&line, &cap, f)) >= 0) {
-        ln++;
-        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-            line[--n] = '\0';
-        const char *p = line + strspn(line, " \t");
-        if (!*p || *p == '#')
-            continue;
-        char why[512];
-        int r = load_line(t, line, why, sizeof(why));
-        if (r == -ENOMEM) {
-            rc = r;
-            snprintf(err, errlen, "profiles: %s:%zu: out of memory", path, ln);
-            break;
-        }
-        if (r < 0) {
-            if (bad)
-                (*bad)++;
-            if (errs)
-                fprintf(errs, "profiles: %s:%zu: %s\n", path, ln, why);
-            continue;
-        }
-        count++;
+    char *p = a->buf, *end = a->buf + a->len;
+    size_t lines = 1;
+    for (const char *q = p; (q = memchr(q, '\n', (size_t)(end - q))); q++)
+        lines++;
+    pthread_mutex_lock(&t->lock);
+    a->next = t->arenas;
+    t->arenas = a;
+    rc = wreserve(t, lines);
+    pthread_mutex_unlock(&t->lock);
+    if (rc) {
+        snprintf(err, errlen, "profiles: %s: out of memory", path);
+        return rc;
     }
-    free(line);
-    fclose(f);
+    struct pending q[LOAD_AHEAD];
+    size_t ln = 0, nq = 0, head = 0;
+    int count = 0;
+    bool locked = false; /* (held from line to line, let go for a profile) */
+    while (!rc && (p < end || nq)) {
+        struct pending pd = { 0 };
+        int r = 0;
+        if (p < end) {
+            char *nl = memchr(p, '\n', (size_t)(end - p));
+            char *next = nl ? nl + 1 : end;
+            ln++;
+            size_t n = (size_t)((nl ? nl : end) - p);
+            while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r'))
+                n--;
+            p[n] = '\0';
+            const char *s = ascii_skip_blank(p);
+            char why[512];
+            r = !*s || *s == '#' ? 2 : load_line(t, p, p + n, &locked, &pd, why, sizeof(why));
+            p = next;
+            if (r == -ENOMEM) {
+                rc = r;
+                snprintf(err, errlen, "profiles: %s:%zu: out of memory", path, ln);
+                break;
+            }
+            if (r < 0) {
+                if (bad)
+                    (*bad)++;
+                if (errs)
+                    fprintf(errs, "profiles: %s:%zu: %s\n", path, ln, why);
+                continue;
+            }
+            if (r == 0)
+                count++;
+            if (r != 1)
+                continue;
+            pd.ln = ln;
+        }
+        if (!locked)
+            pthread_mutex_lock(&t->lock);
+        locked = true;
+        if (r == 1) { /* queued, its slot loading */
+            __builtin_prefetch(&t->subs[(size_t)pd.h & t->smask]);
+            q[(head + nq++) % LOAD_AHEAD] = pd;
+        }
+        if (nq == LOAD_AHEAD || (r != 1 && nq)) { /* the oldest is set */
+            struct pending *o = &q[head];
+            head = (head + 1) % LOAD_AHEAD;
+            nq--;
+            if ((rc = wput(t, o->text, o->il, o->sl, o->h)) != 0) {
+                wfree(t, o->text);
+                snprintf(err, errlen, "profiles: %s:%zu: out of memory", path, o->ln);
+            } else {
+                count++;
+            }
+        }
+    }
+    if (!locked)
+        pthread_mutex_lock(&t->lock);
+    for (; nq; nq--, head = (head + 1) % LOAD_AHEAD) /* (after an error: not set) */
+        wfree(t, q[head].text);
+    pthread_mutex_unlock(&t->lock);
     return rc ? rc : count;
 }

@@ -58,7 +58,9 @@ void tariff_swap_defs(struct tariff *t, struct tariff *from);
  *     subscriber ID TEXT       (profile.h's subscriber settings)
  * A bad line is reported as "profiles: PATH:LINE: reason" to errs (may be NULL), counted in
  * *bad and skipped. Returns the definitions read, or a negative errno with a message in err
- * when the file cannot be read. */
+ * when the file cannot be read. The file is read whole into one buffer and parsed in place:
+ * the subscribers' texts stay in it, and t keeps it until tariff_clear() (or passes it on with
+ * tariff_swap_defs()). */
 int tariff_load_file(struct tariff *t, const char *path, FILE *errs, size_t *bad, char *err,
                      size_t errlen);
 
@@ -107,6 +109,12 @@ void tariff_judge(const struct tariff *t, const struct tariff_req *req, struct t
  * snapshot is looked up again. ref NULL: no word (tariff_judge). */
 void tariff_judge_ref(const struct tariff *t, const struct tariff_req *req, uint32_t *ref,
                       struct tariff_verdict *v);
+
+/* Starts loading what tariff_judge_ref() reads first for subscriber sub (NULL or "": nothing):
+ * the record the word *ref names (ref may be NULL), else the slot of sub's hash. A hint for a
+ * caller with other work to do before the decision (the regulator's side); inside a read
+ * section (rsref_read_lock()). */
+void tariff_prefetch(const struct tariff *t, const char *sub, const uint32_t *ref);
 
 /* Counts of the published snapshot and its heap bytes (for status and measurements). */
 struct tariff_stats {

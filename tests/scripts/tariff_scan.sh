@@ -114,5 +114,20 @@ else
 fi
 expect "the good lines still apply" "$(count badline 'd.get("cause")=="profile"')" 4
 
+# a subscribers file read ahead of the lines set: comments, CRLF ends, more lines than the
+# read-ahead, a bad line named by its number, the client on a last line without a newline
+SUBS='# map\r\n10.0.0.1 77019000000\r\n\n'
+for i in 1 2 3 4 5 6 7 8 9 10; do SUBS="${SUBS}10.0.1.$i 7701900000$i\n"; done
+scan readahead "$PROFILES" "${SUBS}10.0.0.300 77019000099\n127.0.0.1 77010000001"
+if grep -q "readahead.subs:14: subscriber address '10.0.0.300'" "$tmp/readahead.err" &&
+    [ "$(grep -c '^subscribers:' "$tmp/readahead.err")" -eq 1 ]; then
+    ok "read ahead: the bad line named by its number, alone"
+else
+    bad "read ahead: $(cat "$tmp/readahead.err")"
+fi
+expect "read ahead: the last line's client is the child" \
+    "$(count readahead 'd.get("cause")=="profile" and d["profile"]=="child"')" \
+    "$(count child 'd.get("cause")=="profile"')"
+
 echo "tariff_scan: $pass passed, $fail failed"
 [ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]

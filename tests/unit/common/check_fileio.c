@@ -1,6 +1,7 @@
 /* check_fileio.c - Check suite for common/fileio.c: a whole write through a pipe read in small
  * pieces, a commit that replaces the file, a commit that fails (tmp removed, the step named),
- * and the directory sync of paths with and without a slash. */
+ * the directory sync of paths with and without a slash, and whole reads (a regular file, an
+ * empty one, a FIFO whose size is unknown, a path that is not there). */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -127,6 +128,60 @@ START_TEST(test_sync_dir)
 }
 END_TEST
 
+struct feed {
+    const char *path;
+    size_t n;
+};
+
+static void *feed_main(void *arg)
+{
+    const struct feed *f = arg;
+    int fd = open(f->path, O_WRONLY);
+    for (size_t i = 0; fd >= 0 && i < f->n; i++)
+        (void)!write(fd, "0123456789abcdef", 16);
+    if (fd >= 0)
+        close(fd);
+    return NULL;
+}
+
+START_TEST(test_read_all)
+{
+    char path[128], *buf = NULL;
+    size_t len = 0;
+    snprintf(path, sizeof(path), "%s/file", dir);
+    FILE *f = fopen(path, "w");
+    for (int i = 0; i < 10000; i++)
+        fprintf(f, "line %d\n", i);
+    long size = ftell(f);
+    fclose(f);
+    ck_assert_int_eq(fileio_read_all(path, &buf, &len), 0);
+    ck_assert_uint_eq(len, (size_t)size);
+    ck_assert_int_eq(buf[len], '\0');
+    ck_assert(strncmp(buf + len - 10, "line 9999\n", 10) == 0);
+    free(buf);
+    f = fopen(path, "w");
+    fclose(f);
+    ck_assert_int_eq(fileio_read_all(path, &buf, &len), 0);
+    ck_assert_uint_eq(len, 0);
+    ck_assert_int_eq(buf[0], '\0');
+    free(buf);
+    /* a FIFO: no size to read ahead of, the buffer grows (300 KiB past its 64 KiB start) */
+    snprintf(path, sizeof(path), "%s/fifo", dir);
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    struct feed fd = { path, 300 * 64 };
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, feed_main, &fd), 0);
+    ck_assert_int_eq(fileio_read_all(path, &buf, &len), 0);
+    pthread_join(th, NULL);
+    ck_assert_uint_eq(len, 300 * 64 * 16);
+    ck_assert(strncmp(buf + len - 16, "0123456789abcdef", 16) == 0);
+    ck_assert_int_eq(buf[len], '\0');
+    free(buf);
+    snprintf(path, sizeof(path), "%s/none", dir);
+    ck_assert_int_eq(fileio_read_all(path, &buf, &len), -ENOENT);
+}
+END_TEST
+
 static Suite *fileio_suite(void)
 {
     Suite *s = suite_create("fileio");
@@ -135,6 +190,7 @@ static Suite *fileio_suite(void)
     tcase_add_test(tc, test_write_all_pipe);
     tcase_add_test(tc, test_commit);
     tcase_add_test(tc, test_sync_dir);
+    tcase_add_test(tc, test_read_all);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,6 +1,7 @@
 /* check_submap.c - Check suite for the node's subscriber map (rules/subs/submap.c): address
  * texts, IPv4 and IPv6 longest-prefix lookups, replacement, session-guarded removal, expiry,
  * the capacity limit, and readers racing a writer (RCU: a reader always sees a whole entry). */
+#include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
 #include <pthread.h>
@@ -60,6 +61,27 @@ START_TEST(addr_texts)
                       "%s accepted", bad[i]);
         ck_assert_msg(strncmp(err, "subscriber address '", 20) == 0, "%s", err);
     }
+    /* dotted quads (parsed without inet_pton) are accepted exactly as inet_pton accepts them */
+    static const char *const quads[] = {
+        "0.0.0.0",  "255.255.255.255", "1.2.3.4",  "01.2.3.4",   "1.2.3.04",     "1.2.3.256",
+        "1.2.3",    "1.2.3.4.5",       "1..3.4",   "1.2.3.4 ",   " 1.2.3.4",     "1.2.3.1000",
+        "1.2.3.-1", "100.200.10.0",    "1.2.3.4x", "0000.1.2.3", "9.99.199.249", "1.2.3.00"
+    };
+    for (size_t i = 0; i < sizeof(quads) / sizeof(quads[0]); i++) {
+        struct sub_addr a;
+        uint8_t want[4];
+        char err[128];
+        int rc = sub_addr_parse(quads[i], strlen(quads[i]), &a, err, sizeof(err));
+        int pt = inet_pton(AF_INET, quads[i], want);
+        ck_assert_msg((rc == 0) == (pt == 1), "%s: %d, inet_pton %d", quads[i], rc, pt);
+        if (pt == 1) {
+            ck_assert_uint_eq(a.family, 4);
+            ck_assert_uint_eq(a.plen, 32);
+            ck_assert_mem_eq(a.addr, want, 4);
+            static const uint8_t zero[12];
+            ck_assert_mem_eq(a.addr + 4, zero, 12);
+        }
+    }
     ck_assert(sub_id_valid("77011234567", 11));
     ck_assert(!sub_id_valid("a b", 3));
     ck_assert(!sub_id_valid("", 0));
@@ -99,6 +121,47 @@ START_TEST(lookups)
     ck_assert_int_eq(submap_del(m, &a, NULL), 0);
     ck_assert_str_eq(who(m, "2001:db8:1:2::55", 1), "wide");
     ck_assert_int_eq(submap_set(m, &a, "bad id", NULL, 0), -EINVAL);
+    submap_free(m);
+}
+END_TEST
+
+/* Every IPv6 prefix length at once, on both sides of each 64-bit word of the lengths present
+ * (0, 1, 63, 64, 65, 127, 128): a lookup finds the longest holding the address, and removing
+ * one length (the last entry of it) falls back to the next shorter. */
+START_TEST(v6_lengths)
+{
+    static const unsigned lens[] = { 0, 1, 63, 64, 65, 127, 128 };
+    const size_t n = sizeof(lens) / sizeof(lens[0]);
+    struct submap *m = submap_new(32);
+    const char *addr = "8000:0:0:1:8000::1"; /* bits 0, 63 and 64 set: every prefix holds it */
+    struct sub_addr q = A(addr);
+    for (size_t i = 0; i < n; i++) {
+        struct sub_addr a = q;
+        a.plen = (uint8_t)lens[i];
+        for (unsigned b = lens[i]; b < 128; b++)
+            a.addr[b / 8] &= (uint8_t) ~(0x80u >> (b % 8));
+        char id[16];
+        snprintf(id, sizeof(id), "len%u", lens[i]);
+        ck_assert_int_eq(submap_set(m, &a, id, NULL, 0), 0);
+        /* and one the address is not under, of the same length (another prefix) */
+        a.addr[15] ^= lens[i] == 128 ? 0x2 : 0;
+        if (lens[i] == 128) {
+            ck_assert_int_eq(submap_set(m, &a, "other", NULL, 0), 0);
+        }
+    }
+    for (size_t i = n; i-- > 0;) {
+        char id[16];
+        snprintf(id, sizeof(id), "len%u", lens[i]);
+        ck_assert_str_eq(who(m, addr, 1), id);
+        struct sub_addr a = q;
+        a.plen = (uint8_t)lens[i];
+        for (unsigned b = lens[i]; b < 128; b++)
+            a.addr[b / 8] &= (uint8_t) ~(0x80u >> (b % 8));
+        ck_assert_int_eq(submap_del(m, &a, NULL), 0);
+    }
+    ck_assert_str_eq(who(m, addr, 1), "-");
+    ck_assert_str_eq(who(m, "8000:0:0:1:8000::3", 1), "other");
+    ck_assert_str_eq(who(m, "8000:0:0:1:8000::2", 1), "-");
     submap_free(m);
 }
 END_TEST
@@ -274,6 +337,7 @@ static Suite *submap_suite(void)
     TCase *tc = tcase_create("valid");
     tcase_add_test(tc, addr_texts);
     tcase_add_test(tc, lookups);
+    tcase_add_test(tc, v6_lengths);
     tcase_add_test(tc, expiry_and_capacity);
     tcase_add_test(tc, full_map_replacements);
     tcase_add_test(tc, reader_word);

@@ -3,13 +3,17 @@
  * blocks by mask, allow-list mode (nameless flows and QUIC blocked), schedules across midnight
  * in a zone offset, parental allow over a category block and parental deny, unknown
  * subscribers on the default profile, a change visible after publish, text errors; the cached
- * record of tariff_judge_ref across publishes (300, past its serial's wrap) and subscribers. */
+ * record of tariff_judge_ref across publishes (300, past its serial's wrap) and subscribers;
+ * the profiles file loader. */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "rules/match/rsref.h"
 #include "rules/subs/profile.h"
@@ -54,6 +58,14 @@ static void set_sub(struct tariff *t, const char *s, const char *spec)
 {
     char err[256];
     ck_assert_msg(tariff_set_sub(t, s, spec, err, sizeof(err)) == 0, "%s", err);
+}
+
+/* The subscriber's text as set is want. */
+static void sub_text_is(struct tariff *t, const char *sub, const char *want)
+{
+    char text[128];
+    ck_assert_msg(tariff_sub_text(t, sub, text, sizeof(text)), "%s: no text", sub);
+    ck_assert_str_eq(text, want);
 }
 
 static void publish(struct tariff *t, int want)
@@ -221,6 +233,36 @@ START_TEST(pseudonyms)
     ck_assert_str_eq(a, b);
     ck_assert_str_ne(a, c);
     ck_assert_uint_eq(strlen(a), 18);
+    /* the pad states give HMAC-SHA256 itself: OpenSSL's one-shot HMAC over ids of every length
+     * around the block's (a short id, 55/56/64 bytes: one or two compressions) */
+    for (size_t n = 1; n <= 130; n += (n < 50 || n > 70) ? 13 : 1) {
+        char id[131];
+        for (size_t i = 0; i < n; i++)
+            id[i] = (char)('0' + (i * 7 + n) % 10);
+        id[n] = '\0';
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int mdlen = 0;
+        ck_assert_ptr_nonnull(HMAC(EVP_sha256(), "0123456789abcdef0123", 20,
+                                   (const unsigned char *)id, n, md, &mdlen));
+        char want[PSEUDO_TEXT_MAX];
+        snprintf(want, sizeof(want), "p-%02x%02x%02x%02x%02x%02x%02x%02x", md[0], md[1], md[2],
+                 md[3], md[4], md[5], md[6], md[7]);
+        pseudo_id(&p, id, b, sizeof(b));
+        ck_assert_str_eq(b, want);
+    }
+    /* a key of the whole block (the longest accepted) */
+    static const char k64[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    struct pseudo p64 = { 0 };
+    pseudo_set_key(&p64, k64, 64);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    ck_assert_ptr_nonnull(
+        HMAC(EVP_sha256(), k64, 64, (const unsigned char *)"77011234567", 11, md, &mdlen));
+    char want[PSEUDO_TEXT_MAX];
+    snprintf(want, sizeof(want), "p-%02x%02x%02x%02x%02x%02x%02x%02x", md[0], md[1], md[2], md[3],
+             md[4], md[5], md[6], md[7]);
+    pseudo_id(&p64, "77011234567", b, sizeof(b));
+    ck_assert_str_eq(b, want);
     ck_assert_ptr_null(strstr(a, "7701"));
     pseudo_set_key(&p, "another secret of some length", 29);
     pseudo_id(&p, "77011234567", b, sizeof(b));
@@ -328,6 +370,92 @@ START_TEST(swap_definitions)
 }
 END_TEST
 
+/* tariff_load_file reads the file whole and sets subscribers a few lines after reading them:
+ * the same table as line-by-line sets. CRLF ends, comments, a repeated subscriber (the last line
+ * wins, also over a text in the file replaced by one set afterwards), ids past the record's
+ * inline 16 bytes, a subscriber without text on a last line without a newline, bad lines
+ * counted and named by line, more subscribers than the read-ahead; then a tariff_clear and a
+ * swap keep the texts readable. */
+START_TEST(load_file)
+{
+    rsref_thread_register();
+    char path[] = "/tmp/check_tariff_XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    FILE *f = fdopen(fd, "w");
+    fputs("# profiles\r\nprofile child block=adult\r\n\n   \t\nprofile teen block=games\n", f);
+    for (int i = 0; i < 40; i++) {
+        fprintf(f, "subscriber 770100000%02d\t profile=%s\n", i, i % 2 ? "teen" : "child");
+        if (i == 20) /* a profile among the subscribers (line 27) */
+            fputs("profile late block=adult,games\n", f);
+    }
+    fputs("subscriber 77010000003 profile=child\n", f);                      /* again: child */
+    fputs("subscriber imsi-401770000000001-of-a-long-id profile=teen\n", f); /* 37 bytes */
+    fputs("subscriber 77010000099 bogus=1\n", f);                            /* line 49 */
+    fputs("frobnicate x y\n", f);                                            /* line 50 */
+    fputs("subscriber\n", f);                                                /* line 51 */
+    fputs("subscriber 77010000098", f); /* no text: the default profile */
+    fclose(f);
+    char err[256];
+    size_t bad = 0;
+    char *out = NULL;
+    size_t outlen = 0;
+    FILE *errs = open_memstream(&out, &outlen);
+    struct tariff *t = tariff_new("teen");
+    tariff_set_categories(t, cats());
+    int rc = tariff_load_file(t, path, errs, &bad, err, sizeof(err));
+    fclose(errs);
+    ck_assert_msg(rc == 3 + 40 + 1 + 1 + 1, "%d: %s", rc, err);
+    ck_assert_uint_eq(bad, 3);
+    ck_assert_msg(strstr(out, ":49: ") && strstr(out, ":50: ") && strstr(out, ":51: "), "%s", out);
+    free(out);
+    publish(t, 0);
+    struct tariff_verdict v;
+    ck_assert_int_eq(judge(t, "77010000000", "adult.test", false, MON0, &v), PCAUSE_PROFILE);
+    ck_assert_int_eq(judge(t, "77010000001", "adult.test", false, MON0, &v), PCAUSE_NONE);
+    ck_assert_int_eq(judge(t, "77010000001", "games.test", false, MON0, &v), PCAUSE_PROFILE);
+    ck_assert_str_eq(v.profile, "teen");
+    ck_assert_int_eq(judge(t, "77010000003", "adult.test", false, MON0, &v), PCAUSE_PROFILE);
+    ck_assert_str_eq(v.profile, "child");
+    ck_assert_int_eq(judge(t, "77010000039", "games.test", false, MON0, &v), PCAUSE_PROFILE);
+    char ptext[64];
+    ck_assert(tariff_profile_text(t, "late", ptext, sizeof(ptext)));
+    ck_assert_str_eq(ptext, "block=adult,games");
+    ck_assert_int_eq(judge(t, "imsi-401770000000001-of-a-long-id", "games.test", false, MON0, &v),
+                     PCAUSE_PROFILE);
+    ck_assert_int_eq(judge(t, "imsi-401770000000001-of-a-long-iX", "adult.test", false, MON0, &v),
+                     PCAUSE_NONE); /* unknown: the default profile */
+    ck_assert_str_eq(v.profile, "teen");
+    ck_assert_int_eq(judge(t, "77010000098", "games.test", false, MON0, &v), PCAUSE_PROFILE);
+    sub_text_is(t, "77010000098", "");
+    sub_text_is(t, "77010000002", "profile=child");
+    /* a text of the file replaced, and one removed */
+    set_sub(t, "77010000002", "profile=teen");
+    ck_assert_int_eq(tariff_del_sub(t, "77010000004"), 0);
+    publish(t, 0);
+    ck_assert_int_eq(judge(t, "77010000002", "adult.test", false, MON0, &v), PCAUSE_NONE);
+    ck_assert_int_eq(judge(t, "77010000004", "games.test", false, MON0, &v), PCAUSE_PROFILE);
+    ck_assert_str_eq(v.profile, "teen");
+    struct tariff_stats st;
+    tariff_get_stats(t, &st);
+    ck_assert_uint_eq(st.subscribers, 41); /* 40 + 2, one removed */
+    /* the file's texts move with a swap and go with a clear */
+    struct tariff *aside = tariff_new(NULL);
+    tariff_swap_defs(aside, t);
+    sub_text_is(aside, "77010000005", "profile=teen");
+    tariff_clear(aside);
+    char text[64];
+    ck_assert(!tariff_sub_text(aside, "77010000005", text, sizeof(text)));
+    ck_assert_int_eq(tariff_load_file(t, "/nonexistent/profiles", NULL, NULL, err, sizeof(err)),
+                     -ENOENT);
+    ck_assert_ptr_nonnull(strstr(err, "/nonexistent/profiles"));
+    unlink(path);
+    tariff_free(aside);
+    tariff_free(t);
+    rsref_thread_unregister();
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("tariff");
@@ -337,6 +465,7 @@ static Suite *suite(void)
     tcase_add_test(tc, pseudonyms);
     tcase_add_test(tc, cached_records);
     tcase_add_test(tc, swap_definitions);
+    tcase_add_test(tc, load_file);
     suite_add_tcase(s, tc);
     return s;
 }
