@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "rules/match/domhash.h"
 #include "rules/match/rsref.h"
 
 static enum verdict_action block_action(const struct verdict_policy *pol,
@@ -15,8 +16,10 @@ static enum verdict_action block_action(const struct verdict_policy *pol,
     return ACTION_RESET;
 }
 
+/* hq: where the domain lookup leaves the name's suffix hashes (hq->q set when it did) */
 static void regulator_decide(const struct ruleset *rs, const struct verdict_policy *pol,
-                             const struct verdict_facts *f, struct verdict_decision *d)
+                             const struct verdict_facts *f, struct verdict_decision *d,
+                             struct domhash_query *hq)
 {
     struct rule_match m;
 
@@ -42,12 +45,15 @@ static void regulator_decide(const struct ruleset *rs, const struct verdict_poli
             d->action = block_action(pol, f);
             return;
         }
-        if (!f->name_is_ip && ruleset_match_domain(rs, f->name, f->name_len, &m)) {
-            d->verdict = VERDICT_BLOCK;
-            d->method = METHOD_DOMAIN;
-            d->entry = m.entry;
-            d->action = block_action(pol, f);
-            return;
+        if (!f->name_is_ip) {
+            domhash_query_init(hq, f->name, f->name_len);
+            if (ruleset_match_domain_query(rs, hq, &m)) {
+                d->verdict = VERDICT_BLOCK;
+                d->method = METHOD_DOMAIN;
+                d->entry = m.entry;
+                d->action = block_action(pol, f);
+                return;
+            }
         }
     }
     bool named = f->name && f->name_len > 0 && !f->name_is_ip && !f->name_hidden;
@@ -72,7 +78,8 @@ static void regulator_decide(const struct ruleset *rs, const struct verdict_poli
 /* The tariff side: the client's subscriber sub (NULL: not known) and its map entry's word ref,
  * its profile and parental settings. Inside the caller's read section. */
 static void tariff_decide(const struct verdict_policy *pol, const struct verdict_facts *f,
-                          const char *sub, uint32_t *ref, struct verdict_decision *d)
+                          const char *sub, uint32_t *ref, const struct domhash_query *hq,
+                          struct verdict_decision *d)
 {
     if (sub) {
         size_t n = strlen(sub);
@@ -90,6 +97,7 @@ static void tariff_decide(const struct verdict_policy *pol, const struct verdict
         .path_len = f->path_visible ? f->path_len : 0,
         .udp = f->udp,
         .now = f->now,
+        .hq = named && hq->q == f->name ? hq : NULL, /* the regulator's hashes of the name */
     };
     struct tariff_verdict v;
     tariff_judge_ref(f->tariff->tariff, &r, ref, &v);
@@ -117,8 +125,10 @@ void verdict_decide(const struct ruleset *rs, const struct verdict_policy *pol,
     d->category[0] = '\0';
     d->sub[0] = '\0';
     const struct verdict_tariff *t = f->tariff;
+    struct domhash_query hq;
+    hq.q = NULL;
     if (!t || !t->tariff || !f->src) {
-        regulator_decide(rs, pol, f, d);
+        regulator_decide(rs, pol, f, d, &hq);
         if (d->verdict == VERDICT_BLOCK)
             d->cause = CAUSE_REGULATOR;
         return;
@@ -132,11 +142,11 @@ void verdict_decide(const struct ruleset *rs, const struct verdict_policy *pol,
     if (t->subs)
         sub = submap_lookup_ref(t->subs, f->ipver, f->src, (uint64_t)f->now * 1000, &ref);
     tariff_prefetch(t->tariff, sub, ref);
-    regulator_decide(rs, pol, f, d);
+    regulator_decide(rs, pol, f, d, &hq);
     if (d->verdict == VERDICT_BLOCK)
         d->cause = CAUSE_REGULATOR; /* an order always applies, whatever the profile */
     else
-        tariff_decide(pol, f, sub, ref, d);
+        tariff_decide(pol, f, sub, ref, &hq, d);
     rsref_read_unlock();
 }
 

@@ -292,15 +292,10 @@ void catset_free(struct catset *c)
     free(c);
 }
 
-uint64_t catset_lookup(const struct catset *c, const char *host, size_t hlen, const char *path,
-                       size_t plen)
+/* The categories of the URL entries host + path (path NULL: the host alone), ORed into m. */
+static uint64_t url_cats(const struct catset *c, uint64_t m, const char *host, size_t hlen,
+                         const char *path, size_t plen)
 {
-    if (!c || hlen == 0)
-        return 0;
-    uint64_t m = 0;
-    uint32_t v = domhash_lookup(c->dh, host, hlen, DOMHASH_LABEL);
-    if (v != DOMHASH_NONE)
-        m = c->dom.mask[v];
     if (!c->url.n)
         return m;
     char key[NORM_HOST_MAX + NORM_PATH_MAX];
@@ -332,6 +327,30 @@ uint64_t catset_lookup(const struct catset *c, const char *host, size_t hlen, co
             m |= c->url.mask[u];
     }
     return m;
+}
+
+uint64_t catset_lookup(const struct catset *c, const char *host, size_t hlen, const char *path,
+                       size_t plen)
+{
+    if (!c || hlen == 0)
+        return 0;
+    uint64_t m = 0;
+    uint32_t v = domhash_lookup(c->dh, host, hlen, DOMHASH_LABEL);
+    if (v != DOMHASH_NONE)
+        m = c->dom.mask[v];
+    return url_cats(c, m, host, hlen, path, plen);
+}
+
+uint64_t catset_lookup_query(const struct catset *c, const struct domhash_query *hq,
+                             const char *path, size_t plen)
+{
+    if (!c || hq->len == 0)
+        return 0;
+    uint64_t m = 0;
+    uint32_t v = domhash_lookup_query(c->dh, hq, NULL);
+    if (v != DOMHASH_NONE)
+        m = c->dom.mask[v];
+    return url_cats(c, m, hq->q, hq->len, path, plen);
 }
 
 unsigned catset_categories(const struct catset *c)

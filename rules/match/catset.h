@@ -51,6 +51,13 @@ void catset_free(struct catset *c);
 uint64_t catset_lookup(const struct catset *c, const char *host, size_t hlen, const char *path,
                        size_t plen);
 
+/* catset_lookup() of the host hq was made from (domhash_query_init() over the normalized host),
+ * with its hashes: a name looked up in the rule set too (ruleset_match_domain_query()) is
+ * hashed once. The index stays apart from the rule set's; only the hashing is shared. */
+struct domhash_query;
+uint64_t catset_lookup_query(const struct catset *c, const struct domhash_query *hq,
+                             const char *path, size_t plen);
+
 /* Category names: count, name of a bit (NULL past the count), bit of a name (-1 unknown). */
 unsigned catset_categories(const struct catset *c);
 const char *catset_name(const struct catset *c, unsigned bit);

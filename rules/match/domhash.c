@@ -25,12 +25,13 @@
 #include "common/hash.h"
 
 #define DH_BLOOM_BITS_PER_KEY 14
-#define DH_SCREEN_MAX         32 /* suffixes screened together; deeper names are checked one by one */
-#define DH_EMPTY              UINT32_MAX
-#define DH_VMASK              ((1u << 30) - 1)
-#define DH_SEED               0x243F6A8885A308D3ULL
-#define DH_K1                 0x9E3779B97F4A7C15ULL
-#define DH_K2                 0xC2B2AE3D27D4EB4FULL
+#define DH_SCREEN_MAX \
+    DOMHASH_QUERY_MAX /* suffixes screened together; deeper names are checked one by one */
+#define DH_EMPTY UINT32_MAX
+#define DH_VMASK ((1u << 30) - 1)
+#define DH_SEED  0x243F6A8885A308D3ULL
+#define DH_K1    0x9E3779B97F4A7C15ULL
+#define DH_K2    0xC2B2AE3D27D4EB4FULL
 
 struct dh_slot {
     uint32_t off; /* key text at pool + off */
@@ -419,6 +420,90 @@ uint32_t domhash_lookup_multi(const struct domhash *const *t, const uint64_t *co
             uint32_t v;
             if (bloom_test(ln, ca.m[k]) && (v = dh_probe(t[i], ca.m[k], key, kl)) != DOMHASH_NONE &&
                 !dh_dead(dead[i], v)) {
+                *which = i;
+                return v;
+            }
+        }
+    }
+    return DOMHASH_NONE;
+}
+
+void domhash_query_init(struct domhash_query *hq, const char *q, size_t len)
+{
+    const uint8_t *s = (const uint8_t *)q;
+    uint64_t h = DH_SEED;
+    size_t b = len;
+    hq->q = q;
+    hq->len = len;
+    hq->n = 0;
+    hq->deep = false;
+    if (len == 0)
+        return;
+    for (;;) { /* label s[a..b), from the last: the hashes dh_suffixes() computes */
+        size_t a = b;
+        while (a > 0 && s[a - 1] != '.')
+            a--;
+        h = dh_fold(h, dh_label_hash(s + a, b - a, s + len));
+        if (a < len) {
+            if (unlikely(hq->n == DH_SCREEN_MAX)) {
+                hq->deep = true;
+                return;
+            }
+            hq->start[hq->n] = (uint32_t)a;
+            hq->m[hq->n] = hash_mix64(h);
+            hq->n++;
+        }
+        if (a == 0)
+            return;
+        b = a - 1;
+    }
+}
+
+uint32_t domhash_lookup_query(const struct domhash *d, const struct domhash_query *hq,
+                              const uint64_t *dead)
+{
+    if (!d || d->n == 0 || hq->len == 0)
+        return DOMHASH_NONE;
+    if (unlikely(hq->deep)) {
+        size_t start;
+        return dh_lookup(d, hq->q, hq->len, DOMHASH_LABEL, dead, &start);
+    }
+    const uint64_t *ln[DH_SCREEN_MAX];
+    for (unsigned i = 0; i < hq->n; i++) {
+        ln[i] = dh_line(d, hq->m[i]);
+        __builtin_prefetch(ln[i]);
+    }
+    for (unsigned i = hq->n; i-- > 0;) { /* longest suffix first */
+        if (!bloom_test(ln[i], hq->m[i]))
+            continue;
+        uint32_t v = dh_probe(d, hq->m[i], hq->q + hq->start[i], hq->len - hq->start[i]);
+        if (v != DOMHASH_NONE && !dh_dead(dead, v))
+            return v;
+    }
+    return DOMHASH_NONE;
+}
+
+uint32_t domhash_lookup_multi_query(const struct domhash *const *t, const uint64_t *const *dead,
+                                    size_t n, const struct domhash_query *hq, size_t *which)
+{
+    if (unlikely(hq->deep))
+        return domhash_lookup_multi(t, dead, n, hq->q, hq->len, DOMHASH_LABEL, which);
+    *which = 0;
+    if (hq->len == 0 || n > DOMHASH_MULTI_MAX)
+        return DOMHASH_NONE;
+    const uint64_t *lines[DOMHASH_MULTI_MAX][DH_SCREEN_MAX];
+    for (size_t i = 0; i < n; i++) /* the filter lines of every index, fetched together */
+        for (unsigned k = 0; t[i] && t[i]->n && k < hq->n; k++) {
+            lines[i][k] = dh_line(t[i], hq->m[k]);
+            __builtin_prefetch(lines[i][k]);
+        }
+    for (unsigned k = hq->n; k-- > 0;) { /* longest suffix first, in every index */
+        const char *key = hq->q + hq->start[k];
+        size_t kl = hq->len - hq->start[k];
+        for (size_t i = 0; i < n; i++) {
+            uint32_t v;
+            if (t[i] && t[i]->n && bloom_test(lines[i][k], hq->m[k]) &&
+                (v = dh_probe(t[i], hq->m[k], key, kl)) != DOMHASH_NONE && !dh_dead(dead[i], v)) {
                 *which = i;
                 return v;
             }

@@ -66,6 +66,32 @@ uint32_t domhash_lookup_pair(const struct domhash *a, const uint64_t *dead, cons
 uint32_t domhash_lookup_multi(const struct domhash *const *t, const uint64_t *const *dead, size_t n,
                               const char *q, size_t len, enum domhash_mode mode, size_t *which);
 
+/* A name's label-boundary suffixes hashed once, for LABEL lookups of the same name in several
+ * indexes (the regulator's rule set and the category index: rules/match/catset.h): the hashes
+ * do not depend on the index. Holds a pointer to the name, which must outlive it. A name of
+ * more than DOMHASH_QUERY_MAX labels is marked deep and each lookup hashes it again. */
+#define DOMHASH_QUERY_MAX 32
+struct domhash_query {
+    const char *q;
+    size_t len;
+    unsigned n; /* suffixes hashed, shortest first */
+    bool deep;  /* more labels than DOMHASH_QUERY_MAX */
+    uint32_t start[DOMHASH_QUERY_MAX];
+    uint64_t m[DOMHASH_QUERY_MAX];
+};
+
+/* Hashes the label-boundary suffixes of q[0..len) into hq. Allocates nothing. */
+void domhash_query_init(struct domhash_query *hq, const char *q, size_t len);
+
+/* domhash_lookup_live(d, hq->q, hq->len, DOMHASH_LABEL, dead) with the hashes of hq. */
+uint32_t domhash_lookup_query(const struct domhash *d, const struct domhash_query *hq,
+                              const uint64_t *dead);
+
+/* domhash_lookup_multi(t, dead, n, hq->q, hq->len, DOMHASH_LABEL, which) with the hashes of
+ * hq. */
+uint32_t domhash_lookup_multi_query(const struct domhash *const *t, const uint64_t *const *dead,
+                                    size_t n, const struct domhash_query *hq, size_t *which);
+
 /* The flat arrays of a built index, for writing it out (rules/match/ruleset.h images). */
 struct domhash_parts {
     const void *slot, *bloom;

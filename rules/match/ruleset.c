@@ -887,16 +887,10 @@ static size_t url_key_len(const struct ruleset *flat, uint32_t e)
 /* The domain lookup through overlay rs's levels (kept out of line: the flat set's path stays
  * a plain call). A key is live in one level at most: every level in one pass over the
  * suffixes. */
-static __attribute__((noinline)) uint32_t domain_levels(const struct ruleset *rs, const char *host,
-                                                        size_t len)
+static __attribute__((noinline)) uint32_t domain_levels(const struct ruleset *rs,
+                                                        const struct domhash_query *hq)
 {
     size_t t = rs->nlv - 1;
-    if (t == 1) {
-        bool in_top;
-        uint32_t v = domhash_lookup_pair(rs->lv[0]->dom, rs->dead, rs->lv[1]->dom, host, len,
-                                         DOMHASH_LABEL, &in_top);
-        return in_top ? v + rs->off[1] : v;
-    }
     const struct domhash *h[RULESET_LEVELS_MAX];
     const uint64_t *dd[RULESET_LEVELS_MAX];
     for (size_t i = 0; i <= t; i++) {
@@ -904,19 +898,29 @@ static __attribute__((noinline)) uint32_t domain_levels(const struct ruleset *rs
         dd[i] = lv_dead(rs, i);
     }
     size_t which;
-    uint32_t v = domhash_lookup_multi(h, dd, t + 1, host, len, DOMHASH_LABEL, &which);
+    uint32_t v = domhash_lookup_multi_query(h, dd, t + 1, hq, &which);
     return v != DOMHASH_NONE ? v + rs->off[which] : v;
+}
+
+bool ruleset_match_domain_query(const struct ruleset *rs, const struct domhash_query *hq,
+                                struct rule_match *m)
+{
+    uint32_t v = DOMHASH_NONE;
+    if (rs && !rs->nlv)
+        v = domhash_lookup_query(rs->dom, hq, NULL);
+    else if (rs)
+        v = domain_levels(rs, hq);
+    return result(v, RULE_DOMAIN, m);
 }
 
 bool ruleset_match_domain(const struct ruleset *rs, const char *host, size_t len,
                           struct rule_match *m)
 {
-    uint32_t v = DOMHASH_NONE;
     if (rs && !rs->nlv)
-        v = domhash_lookup(rs->dom, host, len, DOMHASH_LABEL);
-    else if (rs)
-        v = domain_levels(rs, host, len);
-    return result(v, RULE_DOMAIN, m);
+        return result(domhash_lookup(rs->dom, host, len, DOMHASH_LABEL), RULE_DOMAIN, m);
+    struct domhash_query hq;
+    domhash_query_init(&hq, host, len);
+    return ruleset_match_domain_query(rs, &hq, m);
 }
 
 /* "host/path": an IPv6 host in brackets, as entries are written. Returns the bytes written

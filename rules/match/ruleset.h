@@ -78,6 +78,12 @@ struct rule_match {
 bool ruleset_match_domain(const struct ruleset *rs, const char *host, size_t len,
                           struct rule_match *m);
 
+/* ruleset_match_domain() of the name hq was made from (domhash_query_init()), with its hashes:
+ * a caller that looks the same name up in another index (the category index) hashes it once. */
+struct domhash_query;
+bool ruleset_match_domain_query(const struct ruleset *rs, const struct domhash_query *hq,
+                                struct rule_match *m);
+
 /* URL lookup: normalized host and normalized path (norm_path output, with query). Exact entries
  * first, then the longest prefix entry. Only url entries are consulted. */
 bool ruleset_match_url(const struct ruleset *rs, const char *host, size_t hlen, const char *path,

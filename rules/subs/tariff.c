@@ -662,8 +662,11 @@ static void judge(const struct snap *s, const struct srec *r, const struct tarif
     if (kind == REC_INERT || (kind == REC_MASK && !req->name))
         return; /* (a mask test passes a flow without a name) */
     const struct catset *cs = s->cs ? s->cs->cs : NULL;
-    uint64_t cats =
-        req->name ? catset_lookup(cs, req->name, req->name_len, req->path, req->path_len) : 0;
+    uint64_t cats = 0;
+    if (req->name && req->hq)
+        cats = catset_lookup_query(cs, req->hq, req->path, req->path_len);
+    else if (req->name)
+        cats = catset_lookup(cs, req->name, req->name_len, req->path, req->path_len);
     uint64_t cat;
     if (kind == REC_MASK) {
         cat = cats & (r ? r->block : s->defblock);

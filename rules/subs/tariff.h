@@ -98,6 +98,9 @@ struct tariff_req {
     size_t path_len;
     bool udp;
     int64_t now;
+    /* name's suffixes already hashed (domhash_query_init() over name[0..name_len)), or NULL:
+     * the category lookup hashes them itself */
+    const struct domhash_query *hq;
 };
 
 /* Decides req. t may be NULL (pass). Takes its own read section. No allocation. */

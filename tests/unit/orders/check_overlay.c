@@ -2,7 +2,8 @@
  * sequences of new orders, revocations and restore orders, the overlay answers every query as a
  * full compile of the active records does (model check), on a base in memory and on a base
  * mapped from its disk image; and the cases by hand: shared entries, fallbacks to a less
- * specific entry of the base, https host representatives, refusals. */
+ * specific entry of the base, https host representatives, refusals. Domain queries are also
+ * asked with the name hashed once (ruleset_match_domain_query()). */
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "rules/match/domhash.h"
 #include "rules/orders/orderset.h"
 #include "tests/lib/rnd.h"
 
@@ -151,6 +153,15 @@ static void compare_at(const struct ruleset *x, const struct ruleset *y, size_t 
         snprintf(q, sizeof(q), "%s%s", variant ? "deep." : "", d);
         hx = ruleset_match_domain(x, q, strlen(q), &mx);
         hy = ruleset_match_domain(y, q, strlen(q), &my);
+        /* the name hashed once (as a decision shares it with the category lookup): the same
+         * entry, through the levels (x) and the flat set (y) */
+        struct domhash_query hq;
+        domhash_query_init(&hq, q, strlen(q));
+        struct rule_match mq;
+        ck_assert_int_eq(ruleset_match_domain_query(x, &hq, &mq), hx);
+        ck_assert_uint_eq(mq.entry, mx.entry);
+        ck_assert_int_eq(ruleset_match_domain_query(y, &hq, &mq), hy);
+        ck_assert_uint_eq(mq.entry, my.entry);
     }
     describe(x, hx, &mx, dx, sizeof(dx));
     describe(y, hy, &my, dy, sizeof(dy));

@@ -1,7 +1,8 @@
 /* check_catset.c - Check suite for category sets (rules/match/catset.c) and the UT1 / squidGuard
  * tree loader (rules/lists/catload.c): masks of names in several categories, suffix masks ORed
  * (a category entry ex.com and another a.ex.com), URL entries at '/' boundaries, bad lines
- * reported and skipped, category names, the 64-category limit. */
+ * reported and skipped, category names, the 64-category limit; the lookup with the name's
+ * suffixes hashed once (catset_lookup_query()) against the plain one on random names. */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
@@ -10,6 +11,8 @@
 
 #include "rules/lists/catload.h"
 #include "rules/match/catset.h"
+#include "rules/match/domhash.h"
+#include "tests/lib/rnd.h"
 
 static uint64_t look(const struct catset *c, const char *host, const char *path)
 {
@@ -131,6 +134,63 @@ START_TEST(ut1_tree)
 }
 END_TEST
 
+/* Names over a small alphabet so that random queries often fall under listed names; deep
+ * names (past DOMHASH_QUERY_MAX labels) now and then. */
+static const char *const LABELS[] = { "q", "w", "qw", "com", "kz", "xn--p1ai", "abcdefghijk" };
+static const struct rnd_alpha ALPHA = {
+    .labels = LABELS, .nlabels = 7, .seps = ".", .max_parts = 4, .deep_one_in = 10, .deep_parts = 40
+};
+
+START_TEST(query_vs_plain)
+{
+    static char names[200][128];
+    size_t checks = 0, found = 0;
+    for (int round = 0; round < 40; round++) {
+        struct catset_builder *b = catset_builder_new();
+        for (unsigned i = 0; i < 8; i++) {
+            char n[8];
+            snprintf(n, sizeof(n), "c%u", i);
+            ck_assert_int_eq(catset_builder_category(b, n), (int)i);
+        }
+        size_t m = rnd_distinct(&ALPHA, names[0], sizeof(names[0]), 1 + rnd_below(150));
+        for (size_t i = 0; i < m; i++) {
+            char line[160];
+            bool url = rnd_below(4) == 0;
+            snprintf(line, sizeof(line), url ? "%s/d%u" : "%s", names[i], rnd_below(3));
+            add(b, line, rnd_below(8), url);
+        }
+        struct catset *c = catset_build(b);
+        ck_assert_ptr_nonnull(c);
+        for (int qi = 0; qi < 150; qi++) {
+            char q[300], extra[128];
+            const char *pick = names[rnd_below((uint32_t)m)];
+            rnd_name(&ALPHA, extra, 60);
+            switch (rnd_below(3)) {
+            case 0: snprintf(q, sizeof(q), "%s", pick); break;
+            case 1: snprintf(q, sizeof(q), "%.120s.%.120s", extra, pick); break;
+            default: snprintf(q, sizeof(q), "%s", extra); break;
+            }
+            static const char *const paths[] = { NULL, "/", "/d0", "/d1/x", "/d2?q=1", "/e" };
+            const char *p = paths[rnd_below(6)];
+            size_t ql = strlen(q), pl = p ? strlen(p) : 0;
+            struct domhash_query hq;
+            domhash_query_init(&hq, q, ql);
+            uint64_t want = catset_lookup(c, q, ql, p, pl);
+            ck_assert_msg(catset_lookup_query(c, &hq, p, pl) == want, "'%s' '%s'", q,
+                          p ? p : "(no path)");
+            found += want != 0;
+            checks++;
+        }
+        catset_free(c);
+    }
+    ck_assert_uint_eq(checks, 6000);
+    ck_assert_uint_gt(found, 1500); /* most queries fall under a listed name */
+    struct domhash_query hq;
+    domhash_query_init(&hq, "ex.test", 7);
+    ck_assert_uint_eq(catset_lookup_query(NULL, &hq, NULL, 0), 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("catset");
@@ -138,6 +198,7 @@ static Suite *suite(void)
     tcase_add_test(tc, masks_and_suffixes);
     tcase_add_test(tc, limit_64);
     tcase_add_test(tc, ut1_tree);
+    tcase_add_test(tc, query_vs_plain);
     suite_add_tcase(s, tc);
     return s;
 }

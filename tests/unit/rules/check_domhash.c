@@ -1,6 +1,7 @@
 /* check_domhash.c - the label-suffix hash index: anchoring table, exact mode over URL hosts,
  * duplicates, limits, deep names, the pre-filter, and property tests against a naive matcher
- * on random names (fixed seed), of one index and of several (domhash_lookup_multi()). */
+ * on random names (fixed seed), of one index and of several (domhash_lookup_multi()), and the
+ * lookups with the suffixes hashed once (domhash_query_init()) against the plain ones. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -244,7 +245,7 @@ START_TEST(test_property_vs_naive)
 {
     static char names[300][128];
     static struct texts t;
-    size_t checks = 0;
+    size_t checks = 0, deep = 0;
     for (int round = 0; round < 60; round++) {
         memset(&t, 0, sizeof(t));
         size_t m = rnd_distinct(&ALPHA, names[0], sizeof(names[0]), 1 + rnd_below(250));
@@ -261,6 +262,16 @@ START_TEST(test_property_vs_naive)
             uint32_t got = domhash_lookup(d, q, ql, DOMHASH_LABEL);
             ck_assert_msg(got == want, "label '%s': got %u want %u", q, got, want);
             ck_assert_uint_eq(domhash_lookup(d, q, ql, DOMHASH_EXACT), naive_label(names, m, q, 1));
+            /* the suffixes hashed once (domhash_query_init()): the same answer, also with
+             * values passed over as dead */
+            struct domhash_query hq;
+            domhash_query_init(&hq, q, ql);
+            ck_assert_uint_eq(domhash_lookup_query(d, &hq, NULL), got);
+            uint64_t dead[4] = { 0x5555555555555555ULL, 0x0f0f0f0f0f0f0f0fULL, 0, ~0ULL };
+            ck_assert_uint_eq(domhash_lookup_query(d, &hq, dead),
+                              domhash_lookup_live(d, q, ql, DOMHASH_LABEL, dead));
+            ck_assert_uint_eq(domhash_lookup_query(NULL, &hq, NULL), DOMHASH_NONE);
+            deep += hq.deep;
             if (want != DOMHASH_NONE)
                 ck_assert(domhash_may_match(d, q, ql));
             checks++;
@@ -268,6 +279,7 @@ START_TEST(test_property_vs_naive)
         domhash_free(d);
     }
     ck_assert_uint_eq(checks, 6000);
+    ck_assert_uint_gt(deep, 10); /* names past DOMHASH_QUERY_MAX labels took the deep path */
 }
 END_TEST
 
@@ -328,6 +340,11 @@ START_TEST(test_multi_vs_naive)
             size_t which = 99;
             uint32_t got = domhash_lookup_multi(cd, dd, n, q, strlen(q), DOMHASH_LABEL, &which);
             ck_assert_msg(got == want, "multi '%s' over %zu: got %u want %u", q, n, got, want);
+            ck_assert_uint_eq(which, want == DOMHASH_NONE ? 0 : idx_of[want]);
+            struct domhash_query hq; /* the suffixes hashed once: the same answer */
+            domhash_query_init(&hq, q, strlen(q));
+            which = 99;
+            ck_assert_uint_eq(domhash_lookup_multi_query(cd, dd, n, &hq, &which), want);
             ck_assert_uint_eq(which, want == DOMHASH_NONE ? 0 : idx_of[want]);
             found += want != DOMHASH_NONE;
             checks++;
