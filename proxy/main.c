@@ -189,7 +189,8 @@ static void line_cstr(struct line *l, const char *s)
         LINE_LIT(l, "null");
 }
 
-/* A name from verdict.h's fixed tables (plain ASCII words: nothing to escape), or null. */
+/* A name from verdict.h's fixed tables, or another text known to need no escaping (plain ASCII
+ * words), or null. */
 static void line_name(struct line *l, const char *s)
 {
     if (!s) {
@@ -270,10 +271,15 @@ static void scan_event(void *ctx, const struct engine_event *ev)
     if (so->ps) {
         char pn[SUB_ID_MAX + 1];
         pseudo_id(so->ps, ev->d.sub, pn, sizeof(pn));
+        /* profile names are [a-z0-9_-] (profile_parse() refuses others): nothing to escape;
+         * a keyed pseudonym is "p-" and hex, but a clear subscriber id may hold '"' or '\\' */
         LINE_LIT(l, ",\"profile\":");
-        line_cstr(l, ev->d.profile[0] ? ev->d.profile : NULL);
+        line_name(l, ev->d.profile[0] ? ev->d.profile : NULL);
         LINE_LIT(l, ",\"subscriber\":");
-        line_cstr(l, pn[0] ? pn : NULL);
+        if (so->ps->clear)
+            line_cstr(l, pn[0] ? pn : NULL);
+        else
+            line_name(l, pn[0] ? pn : NULL);
     }
     LINE_LIT(l, ",\"req\":");
     line_u64(l, ev->req);

@@ -99,6 +99,11 @@ expect "the same schedule in UTC (14:45): not in the window" \
 scan clear "$PROFILES" '127.0.0.1 77010000001\n' --clear-ids
 expect "--clear-ids writes the MSISDN" "$(count clear 'd["subscriber"]=="77010000001"')" \
     "$(count clear 'd.get("cause")!="regulator"')"
+# a clear id with a quote and a backslash (printable ASCII is a valid id): escaped in the JSON
+scan quoted "$PROFILES" '127.0.0.1 u"s\\\\er\n' --clear-ids
+expect "--clear-ids escapes a quote and a backslash of an id" \
+    "$(count quoted 'd["subscriber"]=="u\"s\\\\er"')" \
+    "$(count quoted 'd.get("cause")!="regulator"')"
 scan nobody "$PROFILES" '10.9.9.9 77010000001\n'
 expect "a client not in the map: no subscriber, the default profile" \
     "$(count nobody 'd["subscriber"] is not None or d["verdict"]=="block" and d.get("cause")!="regulator"')" 0
