@@ -25,12 +25,26 @@ static inline char *ascii_skip_blank(char *s)
     return s;
 }
 
-/* The end of the field at s: the first space, tab, CR or NUL (strcspn(s, " \t\r")). */
+/* The end of the field at s: the first space, tab, CR or NUL (strcspn(s, " \t\r")). A byte
+ * above ' ' (nearly every byte of a field) costs one test. */
 static inline char *ascii_field_end(char *s)
 {
-    while (*s && *s != ' ' && *s != '\t' && *s != '\r')
-        s++;
-    return s;
+    for (;; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c <= ' ' && (c == '\0' || c == ' ' || c == '\t' || c == '\r'))
+            return s;
+    }
+}
+
+/* The end of the word at s: the first space, tab or NUL (strcspn(s, " \t")), as
+ * ascii_field_end(). */
+static inline char *ascii_word_end(char *s)
+{
+    for (;; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c <= ' ' && (c == '\0' || c == ' ' || c == '\t'))
+            return s;
+    }
 }
 
 #endif

@@ -826,15 +826,11 @@ static int load_line(struct tariff *t, char *line, char *eol, bool *locked, stru
                      char *why, size_t whylen)
 {
     char *kw = ascii_skip_blank(line);
-    char *e = kw;
-    while (*e && *e != ' ' && *e != '\t')
-        e++;
+    char *e = ascii_word_end(kw);
     if (*e)
         *e++ = '\0';
     char *name = ascii_skip_blank(e);
-    e = name;
-    while (*e && *e != ' ' && *e != '\t')
-        e++;
+    e = ascii_word_end(name);
     size_t il = (size_t)(e - name);
     if (*e)
         *e++ = '\0';

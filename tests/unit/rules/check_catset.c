@@ -141,6 +141,27 @@ static const struct rnd_alpha ALPHA = {
     .labels = LABELS, .nlabels = 7, .seps = ".", .max_parts = 4, .deep_one_in = 10, .deep_parts = 40
 };
 
+/* [a-z0-9_-], 1..31 bytes: every byte value tried in a name of one byte and at the end of a
+ * longer one, and the length limits */
+START_TEST(name_rules)
+{
+    for (unsigned c = 1; c < 256; c++) {
+        bool want = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+        char one[2] = { (char)c, 0 }, tail[5] = { 'k', 'i', 'd', (char)c, 0 };
+        ck_assert_msg(catset_name_valid(one) == want, "byte %u", c);
+        ck_assert_msg(catset_name_valid(tail) == want, "byte %u at the end", c);
+    }
+    char n[40];
+    memset(n, 'a', sizeof(n));
+    n[31] = '\0';
+    ck_assert(catset_name_valid(n)); /* 31 bytes */
+    n[31] = 'a';
+    n[32] = '\0';
+    ck_assert(!catset_name_valid(n)); /* 32 */
+    ck_assert(!catset_name_valid(""));
+}
+END_TEST
+
 START_TEST(query_vs_plain)
 {
     static char names[200][128];
@@ -199,6 +220,7 @@ static Suite *suite(void)
     tcase_add_test(tc, limit_64);
     tcase_add_test(tc, ut1_tree);
     tcase_add_test(tc, query_vs_plain);
+    tcase_add_test(tc, name_rules);
     suite_add_tcase(s, tc);
     return s;
 }
