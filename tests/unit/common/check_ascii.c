@@ -1,10 +1,10 @@
 /* check_ascii.c - Check suite for the small text helpers of common/ascii.h: field and word ends
  * (every byte value against strcspn()), blanks skipped, hex digits. */
 #include <check.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "common/ascii.h"
+#include "tests/lib/crun.h"
 
 /* Each byte value c at the end of "field" + c + "x": the field ends where strcspn() says. */
 START_TEST(field_and_word_ends)
@@ -38,9 +38,5 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, field_and_word_ends);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return crun(s);
 }
