@@ -887,21 +887,43 @@ static bool receiver_drops(unsigned why)
     }
 }
 
-/* h: p's flow key hashed ahead (engine_push), or NULL to hash it here */
-static void handle_packet(struct engine *e, struct pkt *p, const struct flowtab_hint *h)
+/* p's flow, created (and numbered) if new, remembered as the last frame's; NULL: no room.
+ * h: p's flow key hashed ahead (engine_push), or NULL to hash it here. */
+static inline struct flow *flow_of(struct engine *e, struct pkt *p, const struct flowtab_hint *h,
+                                   int *dir)
 {
     bool is_new;
-    int dir;
-    struct flow *f = h ? flowtab_get_hinted(e->ft, p, h, e->now_us, &is_new, &dir)
-                       : flowtab_get(e->ft, p, e->now_us, &is_new, &dir);
+    struct flow *f = h ? flowtab_get_hinted(e->ft, p, h, e->now_us, &is_new, dir)
+                       : flowtab_get(e->ft, p, e->now_us, &is_new, dir);
     if (!f)
-        return;
+        return NULL;
     if (is_new) {
         f->a.id = ++e->next_flow_id;
         e->st.flows++;
     }
     e->last_flow = f;
-    e->last_dir = dir;
+    e->last_dir = *dir;
+    return f;
+}
+
+/* The counters and per-frame state every frame starts with. */
+static inline void frame_start(struct engine *e, uint64_t ts_us, size_t caplen)
+{
+    e->st.frames++;
+    e->st.bytes += caplen;
+    e->now_us = ts_us;
+    e->last_flow = NULL;
+    e->last_set_aside = false;
+    e->last_payload_len = 0;
+}
+
+/* h: p's flow key hashed ahead (engine_push), or NULL to hash it here */
+static void handle_packet(struct engine *e, struct pkt *p, const struct flowtab_hint *h)
+{
+    int dir;
+    struct flow *f = flow_of(e, p, h, &dir);
+    if (!f)
+        return;
     if (f->a.state & ENGINE_ST_DONE)
         return; /* decided: nothing this flow sends can change that, so its checksums are not
                  * looked at either: one flow lookup is all such a packet costs */
@@ -978,13 +1000,7 @@ static void frame_decoded(struct engine *e, int link, uint64_t ts_us, const uint
                           size_t caplen, struct pkt *p, enum decode_result r,
                           const struct flowtab_hint *h)
 {
-    e->st.frames++;
-    e->st.bytes += caplen;
-    e->now_us = ts_us;
-    e->last_flow = NULL;
-    e->last_set_aside = false;
-    e->last_payload_len = 0;
-
+    frame_start(e, ts_us, caplen);
     e->st.decode[r]++;
     if (r == DECODE_FRAGMENT) {
         const uint8_t *dg;
@@ -1036,13 +1052,8 @@ void engine_frame_cut(struct engine *e, int link, uint64_t ts_us, const uint8_t 
 {
     if (unlikely(e->ahead_in != e->ahead_out))
         engine_drain(e);
-    e->st.frames++;
-    e->st.bytes += caplen;
+    frame_start(e, ts_us, caplen);
     e->st.cut++;
-    e->now_us = ts_us;
-    e->last_flow = NULL;
-    e->last_set_aside = false;
-    e->last_payload_len = 0;
     /* the headers are in the captured part; the payload's missing bytes read as zeros, so the
      * lengths and the flow key decode as sent. Nothing of the payload is inspected. */
     size_t n = wirelen < ENGINE_CUT_MAX ? wirelen : ENGINE_CUT_MAX;
@@ -1055,17 +1066,10 @@ void engine_frame_cut(struct engine *e, int link, uint64_t ts_us, const uint8_t 
         e->st.cut_undecoded++; /* a fragment, a tunnel or a datagram larger than the buffer */
         return;
     }
-    bool is_new;
     int dir;
-    struct flow *f = flowtab_get(e->ft, &p, ts_us, &is_new, &dir);
+    struct flow *f = flow_of(e, &p, NULL, &dir);
     if (!f)
         return;
-    if (is_new) {
-        f->a.id = ++e->next_flow_id;
-        e->st.flows++;
-    }
-    e->last_flow = f;
-    e->last_dir = dir;
     /* a decided ClientHello or QUIC Initial is not changed by what follows it (0-RTT data);
      * HTTP judges every request, so a cut one after a decided request still counts */
     bool hello_decided = (f->a.state & ENGINE_ST_EVENT) &&

@@ -391,19 +391,27 @@ START_TEST(fanout_addresses_only)
 }
 END_TEST
 
+/* A UDP socket bound to a free port on lo (its address in *a) and the filter for that port. */
+static int lo_socket(struct sockaddr_in *a, char *bpf, size_t cap)
+{
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    ck_assert_int_ge(s, 0);
+    *a = (struct sockaddr_in){ .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    ck_assert_int_eq(bind(s, (struct sockaddr *)a, sizeof *a), 0);
+    socklen_t al = sizeof *a;
+    ck_assert_int_eq(getsockname(s, (struct sockaddr *)a, &al), 0);
+    snprintf(bpf, cap, "udp port %u", ntohs(a->sin_port));
+    return s;
+}
+
 /* A datagram sent over lo reaches a live capture (root: the suite runs as root, as tap mode
  * does) within a second: immediate hand-over (batch_ms 0) and blocks (batch_ms 1, TPACKET_V3,
  * handed over on the block timeout though the block is far from full). */
 static void live_one(int batch_ms)
 {
-    int s = socket(AF_INET, SOCK_DGRAM, 0);
-    ck_assert_int_ge(s, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    ck_assert_int_eq(bind(s, (struct sockaddr *)&a, sizeof a), 0);
-    socklen_t al = sizeof a;
-    ck_assert_int_eq(getsockname(s, (struct sockaddr *)&a, &al), 0);
+    struct sockaddr_in a;
     char bpf[64];
-    snprintf(bpf, sizeof bpf, "udp port %u", ntohs(a.sin_port));
+    int s = lo_socket(&a, bpf, sizeof bpf);
     struct capture_live_config cfg = {
         .iface = "lo", .bpf = bpf, .ring_bytes = 4u << 20, .snaplen = 65535, .batch_ms = batch_ms
     };
@@ -474,14 +482,9 @@ END_TEST
  * wire kept (what tap mode hands to engine_frame_cut()). */
 START_TEST(live_cut_frame)
 {
-    int s = socket(AF_INET, SOCK_DGRAM, 0);
-    ck_assert_int_ge(s, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    ck_assert_int_eq(bind(s, (struct sockaddr *)&a, sizeof a), 0);
-    socklen_t al = sizeof a;
-    ck_assert_int_eq(getsockname(s, (struct sockaddr *)&a, &al), 0);
+    struct sockaddr_in a;
     char bpf[64];
-    snprintf(bpf, sizeof bpf, "udp port %u", ntohs(a.sin_port));
+    int s = lo_socket(&a, bpf, sizeof bpf);
     struct capture_live_config cfg = {
         .iface = "lo", .bpf = bpf, .ring_bytes = 4u << 20, .snaplen = 300, .batch_ms = 0
     };
