@@ -27,11 +27,13 @@
 #include "proxy/enforce/notice.h"
 #include "rules/match/rsref.h"
 
-#define TAP_BATCH       256        /* frames handled per read section */
-#define TAP_POLL_MS     100        /* well inside mode.h's 250 ms stop latency */
-#define TAP_STATS_NS    200000000u /* counters published every 200 ms */
-#define TAP_URL_MAX     2048       /* blocked URL bytes passed to the notice builders */
-#define TAP_COALESCE_NS 50000u     /* immediate mode, dense traffic: wait this long between reads */
+#define TAP_BATCH        256        /* frames handled per read section */
+#define TAP_POLL_MS      100        /* well inside mode.h's 250 ms stop latency */
+#define TAP_STATS_NS     200000000u /* counters published every 200 ms */
+#define TAP_URL_MAX      2048       /* blocked URL bytes passed to the notice builders */
+#define TAP_COALESCE_NS  50000u   /* immediate mode, dense traffic: wait this long between reads */
+#define TAP_WINDOW_NS    1000000u /* ... dense: at least TAP_DENSE_FRAMES frames per window */
+#define TAP_DENSE_FRAMES 20u      /* (20 per ms: a frame every 50 us on average) */
 
 enum tap_ctr {
     C_FRAMES = 0,
@@ -159,6 +161,7 @@ struct tap {
     _Atomic(struct blocknote *) notice;
     char *policy_url; /* engine policy notice_url (borrowed by the engines) */
     char ifname[64], inj_ifname[64];
+    bool pace; /* immediate mode (tap.batch_ms = 0): wake-ups paced under dense traffic */
 };
 
 static char *dup_or_empty(const char *s)
@@ -357,6 +360,7 @@ static int tap_open(const struct settings *cfg, struct daemon_ctx *d, void **sta
         goto nomem;
     t->d = d;
     t->n = d->workers ? d->workers : 1;
+    t->pace = cfg->tap_batch_ms == 0;
     snprintf(t->ifname, sizeof(t->ifname), "%s", iface);
     snprintf(t->inj_ifname, sizeof(t->inj_ifname), "%s", inj);
     struct blocknote *nt = blocknote_new(cfg);
@@ -473,12 +477,16 @@ static int tap_run_worker(void *state, unsigned worker, const volatile sig_atomi
     unsigned ticks = 0;
     struct pollfd pfd = { .fd = capture_live_fd(w->cap), .events = POLLIN };
 
-    /* Immediate mode wakes the worker for every frame. When frames come closer together than
-     * TAP_COALESCE_NS (the last wait for one was shorter), a worker that emptied its ring sleeps
-     * that long and reads what gathered, as long as something did: a wake-up per few frames
-     * instead of per frame, and no frame waits more than TAP_COALESCE_NS (+ the timer slack,
-     * set to 1 us here) longer than it would have. Sparse traffic still wakes it per frame. */
+    /* Immediate mode wakes the worker for every frame. While frames come closer together than
+     * TAP_COALESCE_NS on average (at least TAP_DENSE_FRAMES in the last TAP_WINDOW_NS or
+     * longer), a worker that emptied its ring sleeps that long and reads what gathered, as long
+     * as something did: a wake-up per few frames instead of per frame, and no frame waits more
+     * than TAP_COALESCE_NS (+ the timer slack, set to 1 us here) longer than it would have.
+     * Sparse traffic, and the few frames of one connection's handshake and first request on an
+     * otherwise quiet link, still wake it per frame. */
     bool dense = false;
+    uint64_t win_t = mono_ns();
+    unsigned win_n = 0;
     (void)prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0); /* best effort: the default is 50 us */
     rsref_thread_register();
     while (!*stop) {
@@ -510,6 +518,12 @@ static int tap_run_worker(void *state, unsigned worker, const volatile sig_atomi
             publish_counters(w, (++ticks % 5) == 0);
             next_stats = now + TAP_STATS_NS;
         }
+        win_n += got;
+        if (now - win_t >= TAP_WINDOW_NS) {
+            dense = t->pace && (uint64_t)win_n * TAP_WINDOW_NS >= TAP_DENSE_FRAMES * (now - win_t);
+            win_t = now;
+            win_n = 0;
+        }
         if (rc != -EAGAIN)
             continue;
         if (dense && got > 0) {
@@ -521,7 +535,6 @@ static int tap_run_worker(void *state, unsigned worker, const volatile sig_atomi
             ret = -errno;
             break;
         }
-        dense = mono_ns() - now < TAP_COALESCE_NS;
     }
     publish_counters(w, true);
     rsref_thread_unregister();
