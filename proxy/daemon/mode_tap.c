@@ -48,6 +48,7 @@ enum tap_ctr {
     C_CAPTURE_DROPS,
     C_TRUNCATED,
     C_TRUNCATED_BLOCKED,
+    C_PACED_WAITS,
     /* the engine's give-up paths: each one is a flow judged on less than its name */
     C_DECODE_ERRORS,
     C_FRAG_DROPPED,
@@ -87,6 +88,7 @@ static const char *const tap_ctr_names[C_COUNT] = {
     "tap.capture_drops",
     "tap.truncated",
     "tap.truncated_blocked",
+    "tap.paced_waits",
     "engine.decode_errors",
     "engine.frag_dropped",
     "engine.flows_evicted",
@@ -147,6 +149,7 @@ struct tap_worker {
     uint64_t rs_ver;
     const struct blocknote *pol_seen; /* settings record the engine's policy was taken from */
     uint64_t blocks, injected, not_enforced, udp_not_enforced;
+    uint64_t paced; /* paced sleeps (tap_run_worker) */
     _Atomic uint64_t ctr[C_COUNT];
     _Atomic uint64_t dec[DECODE_RESULT_COUNT - DEC_FIRST]; /* tap_decode_names */
     struct inject_frames fr;
@@ -284,6 +287,7 @@ static void publish_counters(struct tap_worker *w, bool with_drops)
     atomic_store_explicit(&w->ctr[C_UDP_NOT_ENFORCED], w->udp_not_enforced, memory_order_relaxed);
     atomic_store_explicit(&w->ctr[C_TRUNCATED], es.cut, memory_order_relaxed);
     atomic_store_explicit(&w->ctr[C_TRUNCATED_BLOCKED], es.cut_blocked, memory_order_relaxed);
+    atomic_store_explicit(&w->ctr[C_PACED_WAITS], w->paced, memory_order_relaxed);
     uint64_t dec_err = 0;
     for (unsigned r = 0; r < DECODE_RESULT_COUNT; r++)
         if (r != DECODE_OK && r != DECODE_FRAGMENT)
@@ -529,6 +533,7 @@ static int tap_run_worker(void *state, unsigned worker, const volatile sig_atomi
         if (dense && got > 0) {
             struct timespec ts = { 0, TAP_COALESCE_NS };
             nanosleep(&ts, NULL);
+            w->paced++;
             continue;
         }
         if (poll(&pfd, 1, TAP_POLL_MS) < 0 && errno != EINTR) {
