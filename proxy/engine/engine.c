@@ -231,15 +231,21 @@ static void flow_facts(const struct engine *e, const struct flow *f, struct insp
     fl->tariff = e->cfg.tariff;
 }
 
+/* Decides f on its address alone into e->res (rq: the empty request it is judged as). */
+static void address_verdict(struct engine *e, struct flow *f, struct inspect_request *rq)
+{
+    struct inspect_flow fl;
+    memset(rq, 0, sizeof(*rq));
+    rq->app = (enum verdict_app)f->a.app;
+    flow_facts(e, f, &fl);
+    inspect_decide(e->rs, &e->cfg.policy, &fl, rq, rq->name, &e->res);
+}
+
 /* A flow that ended or gave up without a request we could read: judged on its address alone. */
 static void decide_by_address(struct engine *e, struct flow *f)
 {
     struct inspect_request rq;
-    struct inspect_flow fl;
-    memset(&rq, 0, sizeof(rq));
-    rq.app = (enum verdict_app)f->a.app;
-    flow_facts(e, f, &fl);
-    inspect_decide(e->rs, &e->cfg.policy, &fl, &rq, rq.name, &e->res);
+    address_verdict(e, f, &rq);
     emit(e, f, NULL, NULL, rq.name, false, &e->res.d);
 }
 
@@ -1085,11 +1091,7 @@ void engine_frame_cut(struct engine *e, int link, uint64_t ts_us, const uint8_t 
     e->last_payload_len = p.payload_len;
     e->last_seq = p.seq;
     struct inspect_request rq;
-    struct inspect_flow fl;
-    memset(&rq, 0, sizeof(rq));
-    rq.app = (enum verdict_app)f->a.app;
-    flow_facts(e, f, &fl);
-    inspect_decide(e->rs, &e->cfg.policy, &fl, &rq, rq.name, &e->res);
+    address_verdict(e, f, &rq);
     struct verdict_decision d = e->res.d;
     if (d.verdict != VERDICT_BLOCK && d.cause != CAUSE_ALLOWLIST) {
         d.verdict = VERDICT_BLOCK;
