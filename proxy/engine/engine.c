@@ -893,16 +893,18 @@ static bool receiver_drops(unsigned why)
     }
 }
 
-/* p's flow, created (and numbered) if new, remembered as the last frame's; NULL: no room.
+/* p's flow, created (and numbered) if new (*created), remembered as the last frame's; NULL: no
+ * room.
  * h: p's flow key hashed ahead (engine_push), or NULL to hash it here. */
 static inline struct flow *flow_of(struct engine *e, struct pkt *p, const struct flowtab_hint *h,
-                                   int *dir)
+                                   int *dir, bool *created)
 {
     bool is_new;
     struct flow *f = h ? flowtab_get_hinted(e->ft, p, h, e->now_us, &is_new, dir)
                        : flowtab_get(e->ft, p, e->now_us, &is_new, dir);
     if (!f)
         return NULL;
+    *created = is_new;
     if (is_new) {
         f->a.id = ++e->next_flow_id;
         e->st.flows++;
@@ -927,7 +929,8 @@ static inline void frame_start(struct engine *e, uint64_t ts_us, size_t caplen)
 static void handle_packet(struct engine *e, struct pkt *p, const struct flowtab_hint *h)
 {
     int dir;
-    struct flow *f = flow_of(e, p, h, &dir);
+    bool created;
+    struct flow *f = flow_of(e, p, h, &dir, &created);
     if (!f)
         return;
     if (f->a.state & ENGINE_ST_DONE)
@@ -1073,9 +1076,10 @@ void engine_frame_cut(struct engine *e, int link, uint64_t ts_us, const uint8_t 
         return;
     }
     int dir;
-    struct flow *f = flow_of(e, &p, NULL, &dir);
-    if (!f)
-        return;
+    bool created;
+    struct flow *f = flow_of(e, &p, NULL, &dir, &created);
+    if (!f || (created && f->proto == IPPROTO_TCP))
+        return; /* picked up mid-stream: which side is the client is not known */
     /* a decided ClientHello or QUIC Initial is not changed by what follows it (0-RTT data);
      * HTTP judges every request, so a cut one after a decided request still counts */
     bool hello_decided = (f->a.state & ENGINE_ST_EVENT) &&

@@ -910,8 +910,8 @@ END_TEST
  * on the bytes that are there as if complete. A ClientHello naming a blocked site, sent as one
  * 3000-byte segment and cut at 1518 bytes: blocked by policy (the name is not readable), the
  * reset at the sequence past the whole segment. The same to a listed address: blocked by the
- * address. A cut segment after a decided ClientHello (0-RTT data) and a cut server segment
- * change nothing. */
+ * address. A cut segment after a decided ClientHello (0-RTT data), a cut server segment and a
+ * cut first frame of a connection picked up mid-stream change nothing. */
 START_TEST(cut_frames_never_pass_unread)
 {
     static uint8_t h[4000];
@@ -940,6 +940,11 @@ START_TEST(cut_frames_never_pass_unread)
     ck_assert_int_eq(pcapw_conv_client_data(&c3, 0, small, sn), 0);
     ck_assert_int_eq(pcapw_conv_client_data(&c3, (uint32_t)sn, junk, sizeof(junk)), 0);
     ck_assert_int_eq(pcapw_conv_server_data(&c3, 0, junk, sizeof(junk)), 0);
+    /* picked up mid-stream (no handshake seen), a cut first frame: which side is the client is
+     * not known, nothing is judged on it */
+    struct pcapw_conv c4;
+    ck_assert_int_eq(pcapw_conv_init(&c4, w, 4000000, "10.0.0.1", 443, "192.0.2.1", 40004), 0);
+    ck_assert_int_eq(pcapw_conv_client_data(&c4, 0, junk, sizeof(junk)), 0);
     ck_assert_int_eq(pcapw_close(w), 0);
 
     char err[256];
@@ -967,7 +972,7 @@ START_TEST(cut_frames_never_pass_unread)
     capture_close(cap);
     ruleset_free(rs);
 
-    ck_assert_uint_eq(r.st.cut, 4);
+    ck_assert_uint_eq(r.st.cut, 5);
     ck_assert_uint_eq(r.st.cut_blocked, 1);
     ck_assert_uint_eq(r.st.cut_undecoded, 0);
     ck_assert_uint_eq(r.n, 3);
