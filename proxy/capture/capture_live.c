@@ -15,13 +15,18 @@
  *   return h ^ (h >> 16)                                    (the kernel takes it mod members)
  */
 #include <errno.h>
+#include <linux/ethtool.h>
 #include <linux/filter.h>
 #include <linux/if_packet.h>
+#include <linux/sockios.h>
+#include <net/if.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "proxy/capture/capture_live.h"
 #include "common/compiler.h"
@@ -312,8 +317,14 @@ struct capture *capture_live_open(const struct capture_live_config *cfg, char *e
         step = cfg->batch_ms > 0 ? "pcap_set_timeout()" : "pcap_set_immediate_mode()";
         goto pcap_fail;
     }
-    /* with fanout the kernel hands over reassembled IPv4 datagrams: up to 65535 bytes + L2 */
-    int snaplen = cfg->fanout_group && cfg->snaplen < 65535 + 64 ? 65535 + 64 : cfg->snaplen;
+    /* automatic: slots sized to what the port delivers; a larger frame arrives cut and the
+     * engine handles it as such (engine_frame_cut). An explicit snap length keeps the old rule:
+     * with fanout the kernel hands over reassembled IPv4 datagrams, up to 65535 bytes + L2. */
+    int snaplen = cfg->snaplen;
+    if (snaplen == 0)
+        snaplen = capture_live_auto_snaplen(capture_live_mtu(cfg->iface));
+    else if (cfg->fanout_group && snaplen < 65535 + 64)
+        snaplen = 65535 + 64;
     if (pcap_set_snaplen(cl->pc, snaplen) != 0) {
         step = "pcap_set_snaplen()";
         goto pcap_fail;
@@ -376,6 +387,63 @@ fail:
     pcap_close(cl->pc);
     free(cl);
     return NULL;
+}
+
+int capture_live_auto_snaplen(int mtu)
+{
+    if (mtu <= 0)
+        mtu = 1500;
+    if (mtu > 65535)
+        mtu = 65535;
+    int n = mtu + 14 + 8;
+    return n < 1518 ? 1518 : n;
+}
+
+/* An ioctl on a throw-away datagram socket; fills ifr's name. Returns 0 or -errno. */
+static int if_ioctl(const char *iface, unsigned long req, struct ifreq *ifr)
+{
+    if (strlen(iface) >= sizeof(ifr->ifr_name))
+        return -ENAMETOOLONG;
+    snprintf(ifr->ifr_name, sizeof(ifr->ifr_name), "%s", iface);
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int rc = ioctl(fd, req, ifr) < 0 ? -errno : 0;
+    close(fd);
+    return rc;
+}
+
+int capture_live_mtu(const char *iface)
+{
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    int rc = if_ioctl(iface, SIOCGIFMTU, &ifr);
+    return rc < 0 ? rc : ifr.ifr_mtu;
+}
+
+int capture_live_offloads(const char *iface, bool *gro, bool *lro, char *err, size_t errlen)
+{
+    *gro = *lro = false;
+    struct ifreq ifr;
+    struct ethtool_value ev = { .cmd = ETHTOOL_GGRO };
+    memset(&ifr, 0, sizeof(ifr));
+    ifr.ifr_data = (char *)&ev;
+    int rc = if_ioctl(iface, SIOCETHTOOL, &ifr);
+    if (rc < 0) {
+        snprintf(err, errlen, "capture: %s: ethtool GGRO failed: %s", iface, strerror(-rc));
+        return rc;
+    }
+    *gro = ev.data != 0;
+    ev = (struct ethtool_value){ .cmd = ETHTOOL_GFLAGS };
+    memset(&ifr, 0, sizeof(ifr));
+    ifr.ifr_data = (char *)&ev;
+    rc = if_ioctl(iface, SIOCETHTOOL, &ifr);
+    if (rc < 0) {
+        snprintf(err, errlen, "capture: %s: ethtool GFLAGS failed: %s", iface, strerror(-rc));
+        return rc;
+    }
+    *lro = (ev.data & ETH_FLAG_LRO) != 0;
+    return 0;
 }
 
 int capture_live_fd(const struct capture *c)

@@ -25,10 +25,10 @@ struct sock_filter;
 
 struct capture_live_config {
     const char *iface;
-    const char *bpf;   /* pcap-filter expression; NULL or "": every frame */
-    bool vlan_too;     /* also match the filter inside one VLAN tag (see below) */
-    size_t ring_bytes; /* kernel ring (pcap_set_buffer_size) */
-    int snaplen;
+    const char *bpf;       /* pcap-filter expression; NULL or "": every frame */
+    bool vlan_too;         /* also match the filter inside one VLAN tag (see below) */
+    size_t ring_bytes;     /* kernel ring (pcap_set_buffer_size) */
+    int snaplen;           /* 0: from the interface's MTU (capture_live_auto_snaplen()) */
     bool in_only;          /* PCAP_D_IN: ignore frames this host sends (our injections) */
     uint16_t fanout_group; /* 0: no fanout; else the group id every worker's handle joins */
     int batch_ms;          /* 0: immediate mode (a frame per wake-up, TPACKET_V2 slots of
@@ -51,11 +51,27 @@ size_t capture_live_filter(const char *f, bool vlan_too, char *out, size_t cap);
 size_t capture_live_fanout_prog(struct sock_filter *prog, size_t cap);
 
 /* Opens iface (needs CAP_NET_RAW: call as root), sets immediate mode (or the batch timeout), the ring size, the
- * snap length, non-blocking reads, the direction, the filter and the fanout group. Returns the
+ * snap length (cfg->snaplen, or the automatic one; an explicit one below 65599 is raised to it
+ * with a fanout group, whose reassembled datagrams it then holds whole), non-blocking reads, the direction, the filter and the fanout group. Returns the
  * handle or NULL with "capture: IFACE: <step> failed: <pcap_geterr text>" in err. The caller
  * owns it (capture_close()). next() returns 1 with a frame, -EAGAIN when none is waiting (wait
  * on capture_live_fd()), or -EIO. */
 struct capture *capture_live_open(const struct capture_live_config *cfg, char *err, size_t errlen);
+
+/* The snap length tap mode uses by default: the largest frame a port of MTU mtu delivers, an
+ * Ethernet header and two VLAN tags included (mtu + 22), at least 1518 (mtu <= 0: 1500). With
+ * it a TPACKET_V2 slot is about 2 KiB and a 64 MB ring holds ~35,000 frames. A larger frame
+ * (GRO/LRO on the capturing NIC, an IPv4 datagram the fanout reassembled) arrives cut
+ * (capture_frame.caplen < wirelen). Pure. */
+int capture_live_auto_snaplen(int mtu);
+
+/* The MTU of iface (SIOCGIFMTU), or -errno. */
+int capture_live_mtu(const char *iface);
+
+/* Whether iface merges received segments before the capture sees them: GRO (ETHTOOL_GGRO) and
+ * LRO (ETHTOOL_GFLAGS & ETH_FLAG_LRO). Returns 0, or -errno with a message in err when the
+ * driver does not say (each flag is then false). */
+int capture_live_offloads(const char *iface, bool *gro, bool *lro, char *err, size_t errlen);
 
 /* A descriptor to poll(2) for POLLIN before calling next() again after -EAGAIN. */
 int capture_live_fd(const struct capture *c);

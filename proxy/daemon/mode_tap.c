@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,10 +27,13 @@
 #include "proxy/enforce/notice.h"
 #include "rules/match/rsref.h"
 
-#define TAP_BATCH    256        /* frames handled per read section */
-#define TAP_POLL_MS  100        /* well inside mode.h's 250 ms stop latency */
-#define TAP_STATS_NS 200000000u /* counters published every 200 ms */
-#define TAP_URL_MAX  2048       /* blocked URL bytes passed to the notice builders */
+#define TAP_BATCH        256        /* frames handled per read section */
+#define TAP_POLL_MS      100        /* well inside mode.h's 250 ms stop latency */
+#define TAP_STATS_NS     200000000u /* counters published every 200 ms */
+#define TAP_URL_MAX      2048       /* blocked URL bytes passed to the notice builders */
+#define TAP_COALESCE_NS  50000u   /* immediate mode, dense traffic: wait this long between reads */
+#define TAP_WINDOW_NS    1000000u /* ... dense: at least TAP_DENSE_FRAMES frames per window */
+#define TAP_DENSE_FRAMES 20u      /* (20 per ms: a frame every 50 us on average) */
 
 enum tap_ctr {
     C_FRAMES = 0,
@@ -42,6 +46,9 @@ enum tap_ctr {
     C_NOT_ENFORCED,
     C_UDP_NOT_ENFORCED,
     C_CAPTURE_DROPS,
+    C_TRUNCATED,
+    C_TRUNCATED_BLOCKED,
+    C_PACED_WAITS,
     /* the engine's give-up paths: each one is a flow judged on less than its name */
     C_DECODE_ERRORS,
     C_FRAG_DROPPED,
@@ -79,6 +86,9 @@ static const char *const tap_ctr_names[C_COUNT] = {
     "tap.not_enforced",
     "tap.udp_not_enforced",
     "tap.capture_drops",
+    "tap.truncated",
+    "tap.truncated_blocked",
+    "tap.paced_waits",
     "engine.decode_errors",
     "engine.frag_dropped",
     "engine.flows_evicted",
@@ -139,6 +149,7 @@ struct tap_worker {
     uint64_t rs_ver;
     const struct blocknote *pol_seen; /* settings record the engine's policy was taken from */
     uint64_t blocks, injected, not_enforced, udp_not_enforced;
+    uint64_t paced; /* paced sleeps (tap_run_worker) */
     _Atomic uint64_t ctr[C_COUNT];
     _Atomic uint64_t dec[DECODE_RESULT_COUNT - DEC_FIRST]; /* tap_decode_names */
     struct inject_frames fr;
@@ -153,6 +164,7 @@ struct tap {
     _Atomic(struct blocknote *) notice;
     char *policy_url; /* engine policy notice_url (borrowed by the engines) */
     char ifname[64], inj_ifname[64];
+    bool pace; /* immediate mode (tap.batch_ms = 0): wake-ups paced under dense traffic */
 };
 
 static char *dup_or_empty(const char *s)
@@ -273,6 +285,9 @@ static void publish_counters(struct tap_worker *w, bool with_drops)
     atomic_store_explicit(&w->ctr[C_INJECT_ERRORS], is.send_errors, memory_order_relaxed);
     atomic_store_explicit(&w->ctr[C_NOT_ENFORCED], w->not_enforced, memory_order_relaxed);
     atomic_store_explicit(&w->ctr[C_UDP_NOT_ENFORCED], w->udp_not_enforced, memory_order_relaxed);
+    atomic_store_explicit(&w->ctr[C_TRUNCATED], es.cut, memory_order_relaxed);
+    atomic_store_explicit(&w->ctr[C_TRUNCATED_BLOCKED], es.cut_blocked, memory_order_relaxed);
+    atomic_store_explicit(&w->ctr[C_PACED_WAITS], w->paced, memory_order_relaxed);
     uint64_t dec_err = 0;
     for (unsigned r = 0; r < DECODE_RESULT_COUNT; r++)
         if (r != DECODE_OK && r != DECODE_FRAGMENT)
@@ -349,6 +364,7 @@ static int tap_open(const struct settings *cfg, struct daemon_ctx *d, void **sta
         goto nomem;
     t->d = d;
     t->n = d->workers ? d->workers : 1;
+    t->pace = cfg->tap_batch_ms == 0;
     snprintf(t->ifname, sizeof(t->ifname), "%s", iface);
     snprintf(t->inj_ifname, sizeof(t->inj_ifname), "%s", inj);
     struct blocknote *nt = blocknote_new(cfg);
@@ -410,6 +426,14 @@ static int tap_open(const struct settings *cfg, struct daemon_ctx *d, void **sta
             }
         }
     }
+    bool gro, lro;
+    char oerr[160];
+    if (d->log && capture_live_offloads(iface, &gro, &lro, oerr, sizeof(oerr)) == 0 && (gro || lro))
+        log_write(d->log, LOG_LEVEL_WARN, "tap",
+                  "the interface merges received segments (GRO/LRO): merged frames larger than "
+                  "tap.snaplen arrive cut and block their flows; run ethtool -K IFACE gro off "
+                  "lro off",
+                  LOG_KV(LOG_S("interface", iface), LOG_B("gro", gro), LOG_B("lro", lro)));
     if (d->log)
         log_write(d->log, LOG_LEVEL_INFO, "tap", "opened",
                   LOG_KV(LOG_S("interface", iface), LOG_S("inject_interface", inj),
@@ -457,9 +481,21 @@ static int tap_run_worker(void *state, unsigned worker, const volatile sig_atomi
     unsigned ticks = 0;
     struct pollfd pfd = { .fd = capture_live_fd(w->cap), .events = POLLIN };
 
+    /* Immediate mode wakes the worker for every frame. While frames come closer together than
+     * TAP_COALESCE_NS on average (at least TAP_DENSE_FRAMES in the last TAP_WINDOW_NS or
+     * longer), a worker that emptied its ring sleeps that long and reads what gathered, as long
+     * as something did: a wake-up per few frames instead of per frame, and no frame waits more
+     * than TAP_COALESCE_NS (+ the timer slack, set to 1 us here) longer than it would have.
+     * Sparse traffic, and the few frames of one connection's handshake and first request on an
+     * otherwise quiet link, still wake it per frame. */
+    bool dense = false;
+    uint64_t win_t = mono_ns();
+    unsigned win_n = 0;
+    (void)prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0); /* best effort: the default is 50 us */
     rsref_thread_register();
     while (!*stop) {
         int rc = 0;
+        unsigned got = 0;
         daemon_beat(t->d, worker);
         rsref_read_lock();
         refresh_rules(w);
@@ -468,7 +504,11 @@ static int tap_run_worker(void *state, unsigned worker, const volatile sig_atomi
             rc = capture_next(w->cap, &fr, err, sizeof(err));
             if (rc != 1)
                 break;
-            engine_frame(w->eng, w->link, fr.ts_us, fr.data, fr.caplen);
+            got++;
+            if (likely(fr.caplen >= fr.wirelen))
+                engine_frame(w->eng, w->link, fr.ts_us, fr.data, fr.caplen);
+            else /* larger than the ring's slot: never judged as if complete */
+                engine_frame_cut(w->eng, w->link, fr.ts_us, fr.data, fr.caplen, fr.wirelen);
         }
         rsref_read_unlock();
         if (rc < 0 && rc != -EAGAIN) {
@@ -482,7 +522,21 @@ static int tap_run_worker(void *state, unsigned worker, const volatile sig_atomi
             publish_counters(w, (++ticks % 5) == 0);
             next_stats = now + TAP_STATS_NS;
         }
-        if (rc == -EAGAIN && poll(&pfd, 1, TAP_POLL_MS) < 0 && errno != EINTR) {
+        win_n += got;
+        if (now - win_t >= TAP_WINDOW_NS) {
+            dense = t->pace && (uint64_t)win_n * TAP_WINDOW_NS >= TAP_DENSE_FRAMES * (now - win_t);
+            win_t = now;
+            win_n = 0;
+        }
+        if (rc != -EAGAIN)
+            continue;
+        if (dense && got > 0) {
+            struct timespec ts = { 0, TAP_COALESCE_NS };
+            nanosleep(&ts, NULL);
+            w->paced++;
+            continue;
+        }
+        if (poll(&pfd, 1, TAP_POLL_MS) < 0 && errno != EINTR) {
             ret = -errno;
             break;
         }

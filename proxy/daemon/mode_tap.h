@@ -17,7 +17,9 @@
  *
  * The daemon drives it through mode_tap_ops (proxy/mode.h). Counters (summed over workers):
  * tap.frames, tap.bytes, tap.flows, tap.blocks, tap.injected, tap.inject_frames,
- * tap.inject_errors, tap.not_enforced, tap.udp_not_enforced, tap.capture_drops. */
+ * tap.inject_errors, tap.not_enforced, tap.udp_not_enforced, tap.capture_drops, tap.truncated
+ * (frames larger than the ring's slot, handed to engine_frame_cut()), tap.truncated_blocked,
+ * tap.paced_waits (sleeps between reads under dense traffic, docs/deploy.md "Ring"). */
 #ifndef QG_MODE_TAP_H
 #define QG_MODE_TAP_H
 

@@ -94,8 +94,10 @@ static const struct config_key keys[] = {
       OFF(tap_bpf), true, "capture filter (pcap-filter syntax)" },
     { "tap.ring_size", CONFIG_SIZE, 1 * MI, 4 * GI, "64M", NULL, OFF(tap_ring_size), true,
       "kernel capture ring per worker" },
-    { "tap.snaplen", CONFIG_INT, 96, 262144, "65535", NULL, OFF(tap_snaplen), true,
-      "bytes captured of each frame" },
+    { "tap.snaplen", CONFIG_INT, 0, 262144, "0", NULL, OFF(tap_snaplen), true,
+      "bytes captured of each frame (ring slots of that size); 0 = the interface's MTU + 22. "
+      "A larger frame is cut: counted in tap.truncated, and a flow whose request it carried is "
+      "judged on its address, blocked when that passes (GRO/LRO must be off on the interface)" },
     { "queue.num", CONFIG_INT, 0, 65535, "0", NULL, OFF(queue_num), true,
       "first NFQUEUE number: worker i reads queue queue.num + i (the rule's --queue-balance "
       "range must be queue.num to queue.num + workers - 1)" },
@@ -377,6 +379,12 @@ static int finish(void *p, struct config_parse *ps)
     }
     if (c->mode == SETTINGS_MODE_TAP && c->tap_interface[0] == '\0') {
         config_error(ps, 0, "tap.interface", "required when mode = tap");
+        return -EINVAL;
+    }
+    if (c->tap_snaplen != 0 && c->tap_snaplen < 96) {
+        config_error(ps, config_line(ps, "tap.snaplen"), "tap.snaplen",
+                     "%" PRId64 " is below 96 bytes (0 = from the interface's MTU)",
+                     c->tap_snaplen);
         return -EINVAL;
     }
     if (c->mode == SETTINGS_MODE_QUEUE && c->queue_mark_pass == c->queue_mark_block) {

@@ -53,8 +53,9 @@ static bool st_held(const struct flow *f)
 
 /* engine_push(): frames decoded this far ahead of the one handled; the flow record is
  * prefetched half as far ahead (its index entry must have arrived to be read). */
-#define ENGINE_AHEAD 8
-#define ENGINE_RING  16 /* > ENGINE_AHEAD, a power of two */
+#define ENGINE_AHEAD   8
+#define ENGINE_CUT_MAX (65535 + 256) /* an IP datagram and link/tunnel headers in front */
+#define ENGINE_RING    16            /* > ENGINE_AHEAD, a power of two */
 
 /* A frame pushed and decoded, waiting for its turn */
 struct engine_ahead {
@@ -84,6 +85,7 @@ struct engine {
     uint16_t *qfree;          /* free slot stack */
     uint32_t nqslots, qfree_n;
 
+    uint8_t *cut; /* engine_frame_cut(): a cut frame, the missing bytes zeroed (ENGINE_CUT_MAX) */
     uint8_t *scratch; /* multi-record ClientHello bodies */
     size_t scratch_cap;
     uint8_t quic_plain[QUIC_PLAIN_MAX];
@@ -230,15 +232,21 @@ static void flow_facts(const struct engine *e, const struct flow *f, struct insp
     fl->tariff = e->cfg.tariff;
 }
 
+/* Decides f on its address alone into e->res (rq: the empty request it is judged as). */
+static void address_verdict(struct engine *e, struct flow *f, struct inspect_request *rq)
+{
+    struct inspect_flow fl;
+    memset(rq, 0, sizeof(*rq));
+    rq->app = (enum verdict_app)f->a.app;
+    flow_facts(e, f, &fl);
+    inspect_decide(e->rs, &e->cfg.policy, &fl, rq, rq->name, &e->res);
+}
+
 /* A flow that ended or gave up without a request we could read: judged on its address alone. */
 static void decide_by_address(struct engine *e, struct flow *f)
 {
     struct inspect_request rq;
-    struct inspect_flow fl;
-    memset(&rq, 0, sizeof(rq));
-    rq.app = (enum verdict_app)f->a.app;
-    flow_facts(e, f, &fl);
-    inspect_decide(e->rs, &e->cfg.policy, &fl, &rq, rq.name, &e->res);
+    address_verdict(e, f, &rq);
     emit(e, f, NULL, NULL, rq.name, false, &e->res.d);
 }
 
@@ -895,21 +903,46 @@ static bool receiver_drops(unsigned why)
     }
 }
 
-/* h: p's flow key hashed ahead (engine_push), or NULL to hash it here */
-static void handle_packet(struct engine *e, struct pkt *p, const struct flowtab_hint *h)
+/* p's flow, created (and numbered) if new (*created), remembered as the last frame's; NULL: no
+ * room.
+ * h: p's flow key hashed ahead (engine_push), or NULL to hash it here. */
+static inline struct flow *flow_of(struct engine *e, struct pkt *p, const struct flowtab_hint *h,
+                                   int *dir, bool *created)
 {
     bool is_new;
-    int dir;
-    struct flow *f = h ? flowtab_get_hinted(e->ft, p, h, e->now_us, &is_new, &dir)
-                       : flowtab_get(e->ft, p, e->now_us, &is_new, &dir);
+    struct flow *f = h ? flowtab_get_hinted(e->ft, p, h, e->now_us, &is_new, dir)
+                       : flowtab_get(e->ft, p, e->now_us, &is_new, dir);
     if (!f)
-        return;
+        return NULL;
+    *created = is_new;
     if (is_new) {
         f->a.id = ++e->next_flow_id;
         e->st.flows++;
     }
     e->last_flow = f;
-    e->last_dir = dir;
+    e->last_dir = *dir;
+    return f;
+}
+
+/* The counters and per-frame state every frame starts with. */
+static inline void frame_start(struct engine *e, uint64_t ts_us, size_t caplen)
+{
+    e->st.frames++;
+    e->st.bytes += caplen;
+    e->now_us = ts_us;
+    e->last_flow = NULL;
+    e->last_set_aside = false;
+    e->last_payload_len = 0;
+}
+
+/* h: p's flow key hashed ahead (engine_push), or NULL to hash it here */
+static void handle_packet(struct engine *e, struct pkt *p, const struct flowtab_hint *h)
+{
+    int dir;
+    bool created;
+    struct flow *f = flow_of(e, p, h, &dir, &created);
+    if (!f)
+        return;
     if (f->a.state & ENGINE_ST_DONE)
         return; /* decided: nothing this flow sends can change that, so its checksums are not
                  * looked at either: one flow lookup is all such a packet costs */
@@ -996,13 +1029,7 @@ static void frame_decoded(struct engine *e, int link, uint64_t ts_us, const uint
                           size_t caplen, struct pkt *p, enum decode_result r,
                           const struct flowtab_hint *h)
 {
-    e->st.frames++;
-    e->st.bytes += caplen;
-    e->now_us = ts_us;
-    e->last_flow = NULL;
-    e->last_set_aside = false;
-    e->last_payload_len = 0;
-
+    frame_start(e, ts_us, caplen);
     e->st.decode[r]++;
     if (r == DECODE_FRAGMENT) {
         const uint8_t *dg;
@@ -1047,6 +1074,60 @@ void engine_frame(struct engine *e, int link, uint64_t ts_us, const uint8_t *fra
     struct pkt p;
     enum decode_result r = decode_packet(link, frame, caplen, &p);
     frame_decoded(e, link, ts_us, frame, caplen, &p, r, NULL);
+}
+
+void engine_frame_cut(struct engine *e, int link, uint64_t ts_us, const uint8_t *frame,
+                      size_t caplen, size_t wirelen)
+{
+    if (unlikely(e->ahead_in != e->ahead_out))
+        engine_drain(e);
+    frame_start(e, ts_us, caplen);
+    e->st.cut++;
+    /* the headers are in the captured part; the payload's missing bytes read as zeros, so the
+     * lengths and the flow key decode as sent. Nothing of the payload is inspected. */
+    size_t n = wirelen < ENGINE_CUT_MAX ? wirelen : ENGINE_CUT_MAX;
+    size_t have = caplen < n ? caplen : n;
+    memcpy(e->cut, frame, have);
+    memset(e->cut + have, 0, n - have);
+    struct pkt p;
+    enum decode_result r = decode_packet(link, e->cut, n, &p);
+    if (r != DECODE_OK || p.ipv6_bad_ext) {
+        e->st.cut_undecoded++; /* a fragment, a tunnel or a datagram larger than the buffer */
+        return;
+    }
+    int dir;
+    bool created;
+    struct flow *f = flow_of(e, &p, NULL, &dir, &created);
+    if (!f || (created && f->proto == IPPROTO_TCP))
+        return; /* picked up mid-stream: which side is the client is not known */
+    /* a decided ClientHello or QUIC Initial is not changed by what follows it (0-RTT data);
+     * HTTP judges every request, so a cut one after a decided request still counts */
+    bool hello_decided = (f->a.state & ENGINE_ST_EVENT) &&
+                         (f->a.app == APP_TLS || f->a.app == APP_QUIC || f->proto != IPPROTO_TCP);
+    if ((f->a.state & ENGINE_ST_DONE) || hello_decided || dir != 0 || !p.payload_len)
+        return;
+    e->cur_pkt = &p;
+    e->cur_dir = 0;
+    e->cur_res = 0;
+    e->cur_link = link;
+    e->cur_frame = e->cut;
+    e->cur_frame_len = n;
+    e->last_payload_len = p.payload_len;
+    e->last_seq = p.seq;
+    struct inspect_request rq;
+    address_verdict(e, f, &rq);
+    struct verdict_decision d = e->res.d;
+    if (d.verdict != VERDICT_BLOCK && d.cause != CAUSE_ALLOWLIST) {
+        d.verdict = VERDICT_BLOCK;
+        d.method = METHOD_TRUNCATED;
+        d.action = f->proto == IPPROTO_TCP ? ACTION_RESET : ACTION_DROP;
+        d.entry = RULESET_NO_ENTRY;
+        d.cause = CAUSE_REGULATOR;
+        e->st.cut_blocked++;
+    }
+    emit(e, f, NULL, NULL, rq.name, false, &d);
+    finish_flow_inspection(e, f);
+    e->cur_pkt = NULL;
 }
 
 static void look_ahead(const struct engine *e, struct engine_ahead *a);
@@ -1181,9 +1262,10 @@ struct engine *engine_new(const struct engine_config *cfg, const struct ruleset 
     e->qfree = calloc(e->nqslots ? e->nqslots : 1, sizeof(*e->qfree));
     e->scratch_cap = cfg->reasm_bytes;
     e->scratch = malloc(e->scratch_cap);
+    e->cut = malloc(ENGINE_CUT_MAX);
     e->cp = csumpol_new((enum csumpol_mode)cfg->checksums);
     if (!e->reasm || !e->ft || !e->defrag || !e->qctx || !e->qslots || !e->qfree || !e->scratch ||
-        !e->cp || (cfg->h2c_conns && !e->h2)) {
+        !e->cut || !e->cp || (cfg->h2c_conns && !e->h2)) {
         engine_free(e);
         return NULL;
     }
@@ -1204,6 +1286,7 @@ void engine_free(struct engine *e)
     free(e->qslots);
     free(e->qfree);
     free(e->scratch);
+    free(e->cut);
     csumpol_free(e->cp);
     free(e);
 }

@@ -102,6 +102,16 @@ void engine_set_policy(struct engine *e, const struct verdict_policy *pol);
 /* Feeds one captured frame of link type `link`. */
 void engine_frame(struct engine *e, int link, uint64_t ts_us, const uint8_t *frame, size_t caplen);
 
+/* Feeds a frame the capture cut short: only its first caplen of wirelen bytes are there (a
+ * frame larger than the capture's slot). Its headers are read as if the rest were present. A
+ * client packet with payload of a flow not yet decided is judged now: on its address when that
+ * blocks, else blocked by policy (method "truncated"): the bytes that could name a listed
+ * resource are missing, and a missing name must not pass. Other cut frames (server side, no
+ * payload, a settled flow, a flow whose ClientHello or QUIC Initial was decided, a TCP flow
+ * first seen through this frame: picked up mid-stream) change nothing; an HTTP connection's later request cut short blocks like a first one. Counted in engine_stats.cut / cut_undecoded. */
+void engine_frame_cut(struct engine *e, int link, uint64_t ts_us, const uint8_t *frame,
+                      size_t caplen, size_t wirelen);
+
 /* Feeds a frame like engine_frame(), but a few frames ahead of its handling: it is decoded and
  * its flow's index entry and record are prefetched now, and it is handled (decisions, events,
  * counters as engine_frame() would give) when later pushes move it to the front, at the latest
@@ -173,6 +183,9 @@ struct engine_stats {
     uint64_t scan_streams;        /* HTTP streams whose next request cannot be located (a head
                                   * past half the buffer, lenient, broken chunks): scanned */
     uint64_t scan_names;          /* names those scans found and judged */
+    uint64_t cut;                 /* frames the capture cut short (engine_frame_cut) */
+    uint64_t cut_blocked;         /* ... that blocked their flow by policy (no address match) */
+    uint64_t cut_undecoded;       /* ... whose headers could not be read: ignored */
 };
 void engine_get_stats(const struct engine *e, struct engine_stats *st);
 

@@ -32,7 +32,8 @@ enum verdict_method {
     METHOD_DOMAIN,
     METHOD_IP,
     METHOD_IP_FALLBACK,
-    METHOD_TARIFF, /* the subscriber's profile or parental settings (decision.cause) */
+    METHOD_TARIFF,    /* the subscriber's profile or parental settings (decision.cause) */
+    METHOD_TRUNCATED, /* the capture cut the flow's request (engine_frame_cut): blocked by policy */
 };
 
 /* Who a block is for: a regulator order (rule files, orders), or the subscriber's tariff
@@ -111,7 +112,7 @@ struct verdict_decision {
 void verdict_decide(const struct ruleset *rs, const struct verdict_policy *pol,
                     const struct verdict_facts *f, struct verdict_decision *d);
 
-/* "pass"/"block", "url"/"domain"/"ip"/"ip-fallback"/"tariff" (NULL for METHOD_NONE),
+/* "pass"/"block", "url"/"domain"/"ip"/"ip-fallback"/"tariff"/"truncated" (NULL for METHOD_NONE),
  * "tls"/"http"/... */
 const char *verdict_name(enum verdict v);
 const char *verdict_method_name(enum verdict_method m);

@@ -161,14 +161,24 @@ counters() {
     fi
 }
 # settle NAME LOGFILE [BEFORE]: waits until the counters (new every second) differ from BEFORE
-# and then stay the same for a whole interval (15 s at most)
+# and then stay the same for a whole interval (15 s at most); Suricata's for two intervals: its
+# capture counters are read by the packet thread once a second and written by the stats thread
+# once a second, so on a loaded box one reading can repeat while frames are still being counted
 settle() {
     last=""
+    same=0
+    need=1
+    [ "$1" = suricata ] && need=2
     i=0
     while [ $i -lt 12 ]; do
         sleep 1.2
         now=$(counters "$1" "$2")
-        [ -n "$last" ] && [ "$now" = "$last" ] && [ "$now" != "${3:-}" ] && break
+        if [ -n "$last" ] && [ "$now" = "$last" ] && [ "$now" != "${3:-}" ]; then
+            same=$((same + 1))
+            [ $same -ge $need ] && break
+        else
+            same=0
+        fi
         last=$now
         i=$((i + 1))
     done

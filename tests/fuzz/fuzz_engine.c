@@ -3,7 +3,9 @@
  * Input: a sequence of frames, each [len_hi len_lo] followed by len bytes of raw IP (link type
  * LINKTYPE_RAW), fed with increasing timestamps into one engine with small pools and a tiny
  * rule set, so flows, reassembly, fragments and every dissector are reached together. Each input
- * is run twice, frame by frame and pushed ahead (engine_push), which must agree. */
+ * is run twice, frame by frame and pushed ahead (engine_push), which must agree, and a third
+ * time with every second frame of 64 bytes or more handed over cut to three quarters of its
+ * length (engine_frame_cut, as tap mode does with frames larger than the ring's slot). */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -38,10 +40,12 @@ static struct ruleset *rules(void)
     return b ? ruleset_build(b) : NULL;
 }
 
-/* Feeds every frame of the input to a new engine, through engine_frame() or pushed ahead
- * (engine_push(), as `qorgau scan` does: the input stays valid throughout); the events seen and
- * the counters in *st. */
-static size_t run(const uint8_t *data, size_t size, bool ahead, struct engine_stats *st)
+enum feed { FEED_FRAME, FEED_AHEAD, FEED_CUT };
+
+/* Feeds every frame of the input to a new engine, through engine_frame(), pushed ahead
+ * (engine_push(), as `qorgau scan` does: the input stays valid throughout) or with some frames
+ * cut (engine_frame_cut()); the events seen and the counters in *st. */
+static size_t run(const uint8_t *data, size_t size, enum feed how, struct engine_stats *st)
 {
     struct engine_config cfg;
     engine_config_default(&cfg);
@@ -57,13 +61,16 @@ static size_t run(const uint8_t *data, size_t size, bool ahead, struct engine_st
         return (size_t)-1;
     uint64_t ts = 1000000;
     size_t off = 0;
+    unsigned k = 0;
     while (off + 2 <= size) {
         size_t len = (size_t)data[off] << 8 | data[off + 1];
         off += 2;
         if (len > size - off)
             len = size - off;
-        if (ahead)
+        if (how == FEED_AHEAD)
             engine_push(e, DECODE_LINK_RAW, ts, data + off, len);
+        else if (how == FEED_CUT && (k++ & 1) && len >= 64)
+            engine_frame_cut(e, DECODE_LINK_RAW, ts, data + off, len - len / 4, len);
         else
             engine_frame(e, DECODE_LINK_RAW, ts, data + off, len);
         off += len;
@@ -82,9 +89,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct engine_stats a, b;
     memset(&a, 0, sizeof a);
     memset(&b, 0, sizeof b);
-    size_t na = run(data, size, false, &a), nb = run(data, size, true, &b);
+    size_t na = run(data, size, FEED_FRAME, &a), nb = run(data, size, FEED_AHEAD, &b);
     /* pushed ahead or not: the same decisions and counters (an allocation failure aside) */
     if (na != (size_t)-1 && nb != (size_t)-1 && (na != nb || memcmp(&a, &b, sizeof a) != 0))
         __builtin_trap();
+    run(data, size, FEED_CUT, &b);
     return 0;
 }

@@ -391,19 +391,27 @@ START_TEST(fanout_addresses_only)
 }
 END_TEST
 
+/* A UDP socket bound to a free port on lo (its address in *a) and the filter for that port. */
+static int lo_socket(struct sockaddr_in *a, char *bpf, size_t cap)
+{
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    ck_assert_int_ge(s, 0);
+    *a = (struct sockaddr_in){ .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    ck_assert_int_eq(bind(s, (struct sockaddr *)a, sizeof *a), 0);
+    socklen_t al = sizeof *a;
+    ck_assert_int_eq(getsockname(s, (struct sockaddr *)a, &al), 0);
+    snprintf(bpf, cap, "udp port %u", ntohs(a->sin_port));
+    return s;
+}
+
 /* A datagram sent over lo reaches a live capture (root: the suite runs as root, as tap mode
  * does) within a second: immediate hand-over (batch_ms 0) and blocks (batch_ms 1, TPACKET_V3,
  * handed over on the block timeout though the block is far from full). */
 static void live_one(int batch_ms)
 {
-    int s = socket(AF_INET, SOCK_DGRAM, 0);
-    ck_assert_int_ge(s, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    ck_assert_int_eq(bind(s, (struct sockaddr *)&a, sizeof a), 0);
-    socklen_t al = sizeof a;
-    ck_assert_int_eq(getsockname(s, (struct sockaddr *)&a, &al), 0);
+    struct sockaddr_in a;
     char bpf[64];
-    snprintf(bpf, sizeof bpf, "udp port %u", ntohs(a.sin_port));
+    int s = lo_socket(&a, bpf, sizeof bpf);
     struct capture_live_config cfg = {
         .iface = "lo", .bpf = bpf, .ring_bytes = 4u << 20, .snaplen = 65535, .batch_ms = batch_ms
     };
@@ -448,6 +456,66 @@ START_TEST(live_batched)
 }
 END_TEST
 
+/* The automatic snap length follows the MTU (an Ethernet header and two VLAN tags on top, never
+ * under 1518); the MTU and offloads come from the interface, and a missing one is an error
+ * naming it. */
+START_TEST(auto_snaplen_and_offloads)
+{
+    ck_assert_int_eq(capture_live_auto_snaplen(1500), 1522);
+    ck_assert_int_eq(capture_live_auto_snaplen(9000), 9022);
+    ck_assert_int_eq(capture_live_auto_snaplen(576), 1518);
+    ck_assert_int_eq(capture_live_auto_snaplen(-19), 1522); /* MTU unknown: 1500 */
+    ck_assert_int_eq(capture_live_auto_snaplen(65536), 65535 + 22);
+    ck_assert_int_eq(capture_live_mtu("lo"), 65536);
+    ck_assert_int_eq(capture_live_mtu("qg-no-such0"), -ENODEV);
+    bool gro = true, lro = true;
+    char err[160] = "";
+    ck_assert_int_eq(capture_live_offloads("qg-no-such0", &gro, &lro, err, sizeof err), -ENODEV);
+    ck_assert(!gro && !lro);
+    ck_assert_msg(strstr(err, "qg-no-such0") != NULL, "%s", err);
+    ck_assert_int_eq(capture_live_offloads("lo", &gro, &lro, err, sizeof err), 0);
+    ck_assert(!lro); /* lo has no LRO; its GRO setting is the host's */
+}
+END_TEST
+
+/* A frame longer than the snap length arrives cut: caplen < wirelen, the length it had on the
+ * wire kept (what tap mode hands to engine_frame_cut()). */
+START_TEST(live_cut_frame)
+{
+    struct sockaddr_in a;
+    char bpf[64];
+    int s = lo_socket(&a, bpf, sizeof bpf);
+    struct capture_live_config cfg = {
+        .iface = "lo", .bpf = bpf, .ring_bytes = 4u << 20, .snaplen = 300, .batch_ms = 0
+    };
+    char err[256] = "";
+    struct capture *c = capture_live_open(&cfg, err, sizeof err);
+    ck_assert_msg(c != NULL, "capture on lo: %s", err);
+    static char msg[2000];
+    memset(msg, 'x', sizeof msg);
+    ck_assert_int_eq(sendto(s, msg, sizeof msg, 0, (struct sockaddr *)&a, sizeof a),
+                     (ssize_t)sizeof msg);
+    bool seen = false;
+    for (int i = 0; i < 100 && !seen; i++) {
+        struct capture_frame fr;
+        int rc = capture_next(c, &fr, err, sizeof err);
+        if (rc == 1) {
+            ck_assert_uint_le(fr.caplen, 300); /* the slot's room (alignment) may cut earlier */
+            ck_assert_uint_ge(fr.caplen, 200);
+            ck_assert_uint_eq(fr.wirelen, 14 + 20 + 8 + sizeof msg);
+            seen = true;
+            continue;
+        }
+        ck_assert_msg(rc == -EAGAIN, "capture_next: %d %s", rc, err);
+        struct pollfd pfd = { .fd = capture_live_fd(c), .events = POLLIN };
+        (void)poll(&pfd, 1, 10);
+    }
+    ck_assert_msg(seen, "the datagram was not captured within 1 s");
+    capture_close(c);
+    close(s);
+}
+END_TEST
+
 static Suite *capture_live_suite(void)
 {
     Suite *s = suite_create("capture_live");
@@ -465,6 +533,8 @@ static Suite *capture_live_suite(void)
     tc = tcase_create("live");
     tcase_add_test(tc, live_immediate);
     tcase_add_test(tc, live_batched);
+    tcase_add_test(tc, live_cut_frame);
+    tcase_add_test(tc, auto_snaplen_and_offloads);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -227,6 +227,10 @@ static const struct err_case err_cases[] = {
       "config: t.conf:2: notice.contact_url: 'mailto:a@b' is not an http:// or https:// URL" },
     { "", "config: t.conf: mode: required, one of tap, inline, queue" },
     { "mode = tap\n", "config: t.conf: tap.interface: required when mode = tap" },
+    { "mode = tap\ntap.interface = eth2\ntap.snaplen = 95\n",
+      "config: t.conf:3: tap.snaplen: 95 is below 96 bytes (0 = from the interface's MTU)" },
+    { "mode = tap\ntap.interface = eth2\ntap.snaplen = -1\n",
+      "config: t.conf:3: tap.snaplen: -1 is out of range 0..262144" },
     { "mode = inline\n\ninline.redirect_port = 15001\n",
       "config: t.conf:3: inline.redirect_port: 15001 is also inline.tproxy_port; the ports must "
       "differ" },

@@ -906,6 +906,94 @@ START_TEST(http_fake_then_real_each_request)
 }
 END_TEST
 
+/* Frames larger than the capture's slot arrive cut (tap mode, engine_frame_cut): never judged
+ * on the bytes that are there as if complete. A ClientHello naming a blocked site, sent as one
+ * 3000-byte segment and cut at 1518 bytes: blocked by policy (the name is not readable), the
+ * reset at the sequence past the whole segment. The same to a listed address: blocked by the
+ * address. A cut segment after a decided ClientHello (0-RTT data), a cut server segment and a
+ * cut first frame of a connection picked up mid-stream change nothing. */
+START_TEST(cut_frames_never_pass_unread)
+{
+    static uint8_t h[4000];
+    struct pcapw_hello hh;
+    memset(&hh, 0, sizeof(hh));
+    hh.sni = "blocked.example";
+    hh.sni_last = true; /* the name in the missing part */
+    hh.pad_to = 2900;
+    size_t n = pcapw_tls_hello(&hh, h, sizeof(h), NULL);
+    ck_assert_uint_gt(n, 2900);
+    uint8_t small[1024];
+    size_t sn = hello(small, sizeof(small), "allowed.example");
+    static uint8_t junk[3000];
+    memset(junk, 0x17, sizeof(junk));
+
+    struct pcapw *w = open_cap();
+    struct pcapw_conv c1, c2, c3;
+    ck_assert_int_eq(pcapw_conv_init(&c1, w, 1000000, "192.0.2.1", 40001, "10.0.0.1", 443), 0);
+    ck_assert_int_eq(pcapw_conv_handshake(&c1), 0);
+    ck_assert_int_eq(pcapw_conv_client_data(&c1, 0, h, n), 0);
+    ck_assert_int_eq(pcapw_conv_init(&c2, w, 2000000, "192.0.2.1", 40002, "10.0.0.9", 443), 0);
+    ck_assert_int_eq(pcapw_conv_handshake(&c2), 0);
+    ck_assert_int_eq(pcapw_conv_client_data(&c2, 0, h, n), 0);
+    ck_assert_int_eq(pcapw_conv_init(&c3, w, 3000000, "192.0.2.1", 40003, "10.0.0.1", 443), 0);
+    ck_assert_int_eq(pcapw_conv_handshake(&c3), 0);
+    ck_assert_int_eq(pcapw_conv_client_data(&c3, 0, small, sn), 0);
+    ck_assert_int_eq(pcapw_conv_client_data(&c3, (uint32_t)sn, junk, sizeof(junk)), 0);
+    ck_assert_int_eq(pcapw_conv_server_data(&c3, 0, junk, sizeof(junk)), 0);
+    /* picked up mid-stream (no handshake seen), a cut first frame: which side is the client is
+     * not known, nothing is judged on it */
+    struct pcapw_conv c4;
+    ck_assert_int_eq(pcapw_conv_init(&c4, w, 4000000, "10.0.0.1", 443, "192.0.2.1", 40004), 0);
+    ck_assert_int_eq(pcapw_conv_client_data(&c4, 0, junk, sizeof(junk)), 0);
+    ck_assert_int_eq(pcapw_close(w), 0);
+
+    char err[256];
+    struct ruleset *rs = rules();
+    static struct run r;
+    memset(&r, 0, sizeof(r));
+    struct capture *cap = capture_pcap_open_file(g_path, err, sizeof(err));
+    ck_assert_msg(cap != NULL, "%s", err);
+    struct engine_config cfg;
+    small_config(&cfg);
+    struct engine *e = engine_new(&cfg, rs, on_event, &r);
+    ck_assert_ptr_nonnull(e);
+    struct capture_frame fr;
+    int rc;
+    while ((rc = capture_next(cap, &fr, err, sizeof(err))) == 1) {
+        if (fr.caplen > 1518)
+            engine_frame_cut(e, cap->ops->linktype(cap), fr.ts_us, fr.data, 1518, fr.caplen);
+        else
+            engine_frame(e, cap->ops->linktype(cap), fr.ts_us, fr.data, fr.caplen);
+    }
+    ck_assert_int_eq(rc, 0);
+    engine_finish(e);
+    engine_get_stats(e, &r.st);
+    engine_free(e);
+    capture_close(cap);
+    ruleset_free(rs);
+
+    ck_assert_uint_eq(r.st.cut, 5);
+    ck_assert_uint_eq(r.st.cut_blocked, 1);
+    ck_assert_uint_eq(r.st.cut_undecoded, 0);
+    ck_assert_uint_eq(r.n, 3);
+    const struct ev *a = find(&r, 1, 1), *b = find(&r, 2, 1), *d = find(&r, 3, 1);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_int_eq(a->verdict, VERDICT_BLOCK);
+    ck_assert_int_eq(a->method, METHOD_TRUNCATED);
+    ck_assert_int_eq(a->action, ACTION_RESET);
+    ck_assert(a->seq_known);
+    ck_assert_uint_eq(a->cli_next, c1.cisn + 1 + (uint32_t)n);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_int_eq(b->verdict, VERDICT_BLOCK);
+    ck_assert_int_eq(b->method, METHOD_IP_FALLBACK); /* an IP entry, no name seen */
+    ck_assert_ptr_nonnull(d);
+    ck_assert_int_eq(d->verdict, VERDICT_PASS);
+    ck_assert_str_eq(d->name, "allowed.example");
+    ck_assert_str_eq(verdict_method_name(METHOD_TRUNCATED), "truncated");
+    unlink(g_path);
+}
+END_TEST
+
 static Suite *engine_suite(void)
 {
     Suite *s = suite_create("engine");
@@ -922,6 +1010,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, keepalive_after_upgrade_connect_chunked);
     tcase_add_test(tc, http_fake_then_real_each_request);
     tcase_add_test(tc, block_seq_past_the_cap);
+    tcase_add_test(tc, cut_frames_never_pass_unread);
     suite_add_tcase(s, tc);
     tc = tcase_create("quic");
     tcase_set_timeout(tc, 60);
