@@ -65,6 +65,13 @@ struct capture *capture_live_open(const struct capture_live_config *cfg, char *e
  * (capture_frame.caplen < wirelen). Pure. */
 int capture_live_auto_snaplen(int mtu);
 
+/* The snap length a capture opens with: want > 0 is kept (raised to 65599 with fanout: the group
+ * hands over reassembled IPv4 datagrams); want 0 is capture_live_auto_snaplen(mtu) unless the
+ * interface merges received segments or its offloads cannot be read (merged: GRO/LRO on, or
+ * the query failed), which gives 65535 (65599 with fanout), so that an ordinary request split
+ * over two segments and merged into one frame is never cut. */
+int capture_live_pick_snaplen(int want, int mtu, bool merged, bool fanout);
+
 /* The MTU of iface (SIOCGIFMTU), or -errno. */
 int capture_live_mtu(const char *iface);
 

@@ -393,6 +393,15 @@ static int tap_open(const struct settings *cfg, struct daemon_ctx *d, void **sta
         .in_only = true,
         .fanout_group = t->n > 1 ? (uint16_t)(((unsigned)getpid() & 0x7fff) | 0x8000) : 0,
     };
+    /* MTU-sized slots only where the interface does not merge received segments: with GRO/LRO
+     * on (or unknown), an ordinary two-segment ClientHello would arrive as one frame larger than
+     * the slot, cut, and its flow blocked; capture_live_open() gives such an interface 64 KiB
+     * slots (fewer frames per ring), and the log says so. */
+    bool gro = false, lro = false, merged = false;
+    char oerr[160] = "";
+    int orc = capture_live_offloads(iface, &gro, &lro, oerr, sizeof(oerr));
+    merged = orc < 0 || gro || lro;
+    int slot = capture_live_pick_snaplen(lc.snaplen, capture_live_mtu(iface), merged, t->n > 1);
     int rc = -EIO;
     for (unsigned i = 0; i < t->n; i++) {
         struct tap_worker *w = calloc(1, sizeof(*w));
@@ -426,14 +435,22 @@ static int tap_open(const struct settings *cfg, struct daemon_ctx *d, void **sta
             }
         }
     }
-    bool gro, lro;
-    char oerr[160];
-    if (d->log && capture_live_offloads(iface, &gro, &lro, oerr, sizeof(oerr)) == 0 && (gro || lro))
+    if (d->log && orc < 0)
         log_write(d->log, LOG_LEVEL_WARN, "tap",
-                  "the interface merges received segments (GRO/LRO): merged frames larger than "
-                  "tap.snaplen arrive cut and block their flows; run ethtool -K IFACE gro off "
-                  "lro off",
-                  LOG_KV(LOG_S("interface", iface), LOG_B("gro", gro), LOG_B("lro", lro)));
+                  "cannot read the interface's offloads; the ring uses 64 KiB slots (fewer frames "
+                  "per ring) unless tap.snaplen is set",
+                  LOG_KV(LOG_S("interface", iface), LOG_S("error", oerr)));
+    else if (d->log && merged)
+        log_write(d->log, LOG_LEVEL_WARN, "tap",
+                  cfg->tap_snaplen == 0
+                      ? "the interface merges received segments (GRO/LRO): the ring uses 64 KiB "
+                        "slots (fewer frames per ring, drops sooner at peak); run ethtool -K "
+                        "IFACE gro off lro off"
+                      : "the interface merges received segments (GRO/LRO): merged frames larger "
+                        "than tap.snaplen arrive cut and block their flows; run ethtool -K IFACE "
+                        "gro off lro off",
+                  LOG_KV(LOG_S("interface", iface), LOG_B("gro", gro), LOG_B("lro", lro),
+                         LOG_U("snaplen", (uint64_t)slot)));
     if (d->log)
         log_write(d->log, LOG_LEVEL_INFO, "tap", "opened",
                   LOG_KV(LOG_S("interface", iface), LOG_S("inject_interface", inj),

@@ -95,9 +95,10 @@ static const struct config_key keys[] = {
     { "tap.ring_size", CONFIG_SIZE, 1 * MI, 4 * GI, "64M", NULL, OFF(tap_ring_size), true,
       "kernel capture ring per worker" },
     { "tap.snaplen", CONFIG_INT, 0, 262144, "0", NULL, OFF(tap_snaplen), true,
-      "bytes captured of each frame (ring slots of that size); 0 = the interface's MTU + 22. "
+      "bytes captured of each frame (ring slots of that size); 0 = the interface's MTU + 22, "
+      "or 65535 when the interface merges segments (GRO/LRO on) or its offloads cannot be read. "
       "A larger frame is cut: counted in tap.truncated, and a flow whose request it carried is "
-      "judged on its address, blocked when that passes (GRO/LRO must be off on the interface)" },
+      "judged on its address, blocked when that passes" },
     { "queue.num", CONFIG_INT, 0, 65535, "0", NULL, OFF(queue_num), true,
       "first NFQUEUE number: worker i reads queue queue.num + i (the rule's --queue-balance "
       "range must be queue.num to queue.num + workers - 1)" },

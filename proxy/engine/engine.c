@@ -953,7 +953,7 @@ static void handle_packet(struct engine *e, struct pkt *p, const struct flowtab_
          * before the decision that reads them */
         if (p->payload_len)
             submap_prefetch_entry(e->cfg.tariff->subs, f->ipver, flowtab_client_addr(f));
-        else if (is_new)
+        else if (created)
             submap_prefetch(e->cfg.tariff->subs, f->ipver, flowtab_client_addr(f));
     }
     e->cur_pkt = p;

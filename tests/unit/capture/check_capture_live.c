@@ -466,6 +466,15 @@ START_TEST(auto_snaplen_and_offloads)
     ck_assert_int_eq(capture_live_auto_snaplen(576), 1518);
     ck_assert_int_eq(capture_live_auto_snaplen(-19), 1522); /* MTU unknown: 1500 */
     ck_assert_int_eq(capture_live_auto_snaplen(65536), 65535 + 22);
+    /* the slot: MTU-sized only where the interface does not merge segments */
+    ck_assert_int_eq(capture_live_pick_snaplen(0, 1500, false, false), 1522);
+    ck_assert_int_eq(capture_live_pick_snaplen(0, 1500, false, true), 1522);
+    ck_assert_int_eq(capture_live_pick_snaplen(0, 1500, true, false), 65535);
+    ck_assert_int_eq(capture_live_pick_snaplen(0, 1500, true, true), 65535 + 64);
+    ck_assert_int_eq(capture_live_pick_snaplen(0, -19, true, false), 65535);
+    ck_assert_int_eq(capture_live_pick_snaplen(300, 1500, true, false), 300);
+    ck_assert_int_eq(capture_live_pick_snaplen(300, 1500, false, true), 65535 + 64);
+    ck_assert_int_eq(capture_live_pick_snaplen(70000, 1500, true, true), 70000);
     ck_assert_int_eq(capture_live_mtu("lo"), 65536);
     ck_assert_int_eq(capture_live_mtu("qg-no-such0"), -ENODEV);
     bool gro = true, lro = true;
