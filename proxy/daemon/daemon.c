@@ -1078,8 +1078,9 @@ static void fol_saved(void *ctx, uint64_t version)
 /* ---- the background merge ----
  * When an applied change leaves the overlay past orders.merge_threshold, a thread folds the set
  * into a fresh base (ruleset_merge(): every live entry, the rule files' included) while the
- * follower goes on applying changes to the overlay; they are queued (copies of the records),
- * re-applied on the merged set when it is ready, and that set is published. A compilation in
+ * follower goes on applying changes to the overlay; they are queued (as their claims and lifts,
+ * orderset_change_new(): no record is copied), re-applied on the merged set when it is ready
+ * (outside pub_lock but for the last few), and that set is published. A compilation in
  * between (a snapshot, a reload) makes the merge void. The same thread compacts the overlay
  * (ruleset_compact(): its deltas folded into one over the same base, O(overlay), not O(base))
  * when an applied change leaves RULESET_COMPACT_DEPTH deltas stacked, so that an apply stays
