@@ -123,6 +123,11 @@ char *order_to_json(const struct order *o);
  * normalized again, so a record from an older normalization is brought up to date. */
 struct order *order_from_json(const char *buf, size_t len, char *err, size_t errlen);
 
+/* order_from_json() with every value in jansson's tree: the same record or the same error
+ * (order_from_json() reads the resources of the records order_to_json() writes without it,
+ * and falls back to this; the fuzz target compares the two). */
+struct order *order_from_json_tree(const char *buf, size_t len, char *err, size_t errlen);
+
 /* jansson's lexer drops a byte when its token buffer cannot grow, so a parse under memory
  * pressure may return "casno.kz" for "casino.kz". Every JSON parse of the project goes through
  * jansson allocation functions (installed once, process-wide) that note a failure in a

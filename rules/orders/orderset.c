@@ -168,9 +168,19 @@ struct ruleset *orderset_compile(const struct order *const *orders, size_t n,
     return rs;
 }
 
-struct ruleset *orderset_apply(const struct ruleset *cur, const struct order *const *add,
-                               size_t nadd, const char *const *revoke_ids, size_t nrevoke, int *rc,
-                               char *err, size_t errlen)
+/* A change as ruleset_apply()'s input; with text set it owns its strings (one block). */
+struct orderset_change {
+    struct ruleset_claim *claims;
+    size_t nclaims;
+    struct ruleset_lift *lifts;
+    size_t nlifts;
+    char *text;
+};
+
+/* Fills c with the claims and lifts of the change, pointing into the records and revoke_ids.
+ * Returns 0, or -EINVAL / -ENOMEM with err set (c half filled: orderset_change_free()). */
+static int change_fill(struct orderset_change *c, const struct order *const *add, size_t nadd,
+                       const char *const *revoke_ids, size_t nrevoke, char *err, size_t errlen)
 {
     size_t nclaims = 0, nlifts = nrevoke;
     for (size_t i = 0; i < nadd; i++) {
@@ -182,46 +192,153 @@ struct ruleset *orderset_apply(const struct ruleset *cur, const struct order *co
                      "orders: restore order '%.100s' names no order: it needs the whole order "
                      "set (compile it)",
                      o->id);
-            if (rc)
-                *rc = -EINVAL;
-            return NULL;
+            return -EINVAL;
         } else {
             nlifts += o->nrestores * (o->nres ? o->nres : 1);
         }
     }
-    struct ruleset_claim *claims = malloc((nclaims + 1) * sizeof(*claims));
-    struct ruleset_lift *lifts = malloc((nlifts + 1) * sizeof(*lifts));
-    struct ruleset *rs = NULL;
-    if (!claims || !lifts) {
+    c->claims = malloc((nclaims + 1) * sizeof(*c->claims));
+    c->lifts = malloc((nlifts + 1) * sizeof(*c->lifts));
+    if (!c->claims || !c->lifts) {
         snprintf(err, errlen, "orders: out of memory");
-        if (rc)
-            *rc = -ENOMEM;
-        goto done;
+        return -ENOMEM;
     }
     size_t nc = 0, nl = 0;
     for (size_t i = 0; i < nrevoke; i++)
-        lifts[nl++] = (struct ruleset_lift){ revoke_ids[i], NULL, 0 };
+        c->lifts[nl++] = (struct ruleset_lift){ revoke_ids[i], NULL, 0 };
     for (size_t i = 0; i < nadd; i++) {
         const struct order *o = add[i];
         if (o->action == ORDER_RESTRICT) {
             for (size_t j = 0; j < o->nres; j++) {
                 const struct order_resource *r = &o->res[j];
-                claims[nc++] = (struct ruleset_claim){ r->norm, strlen(r->norm), o->id,
-                                                       r->category ? r->category : o->category };
+                c->claims[nc++] = (struct ruleset_claim){ r->norm, strlen(r->norm), o->id,
+                                                          r->category ? r->category : o->category };
             }
             continue;
         }
         for (size_t k = 0; k < o->nrestores; k++) {
             if (o->nres == 0)
-                lifts[nl++] = (struct ruleset_lift){ o->restores[k], NULL, 0 };
+                c->lifts[nl++] = (struct ruleset_lift){ o->restores[k], NULL, 0 };
             for (size_t j = 0; j < o->nres; j++)
-                lifts[nl++] =
+                c->lifts[nl++] =
                     (struct ruleset_lift){ o->restores[k], o->res[j].norm, strlen(o->res[j].norm) };
         }
     }
-    rs = ruleset_apply(cur, claims, nc, lifts, nl, rc, err, errlen);
-done:
-    free(claims);
-    free(lifts);
+    c->nclaims = nc;
+    c->nlifts = nl;
+    return 0;
+}
+
+/* Copies s (len bytes and a NUL) to *p and moves *p past it; returns the copy. */
+static const char *arena_copy(char **p, const char *s, size_t len)
+{
+    char *d = *p;
+    memcpy(d, s, len);
+    d[len] = '\0';
+    *p += len + 1;
+    return d;
+}
+
+/* *s copied to *p, or the copy made last (*last) when *s is its source (*src): an order's id
+ * and category are copied once per run of its claims. */
+static void arena_share(char **p, const char **s, const char **src, const char **last)
+{
+    if (!*s)
+        return;
+    if (*s != *src) {
+        *src = *s;
+        *last = arena_copy(p, *s, strlen(*s));
+    }
+    *s = *last;
+}
+
+/* Points c's strings at copies in one block. Returns 0 or -ENOMEM. */
+static int change_own(struct orderset_change *c)
+{
+    size_t bytes = 1;
+    const char *po = NULL, *pc = NULL;
+    for (size_t i = 0; i < c->nclaims; i++) {
+        const struct ruleset_claim *x = &c->claims[i];
+        bytes += x->len + 1;
+        if (x->order && x->order != po) {
+            bytes += strlen(x->order) + 1;
+            po = x->order;
+        }
+        if (x->category && x->category != pc) {
+            bytes += strlen(x->category) + 1;
+            pc = x->category;
+        }
+    }
+    for (size_t i = 0; i < c->nlifts; i++)
+        bytes += strlen(c->lifts[i].order) + 1 + (c->lifts[i].text ? c->lifts[i].len + 1 : 0);
+    c->text = malloc(bytes);
+    if (!c->text)
+        return -ENOMEM;
+    char *p = c->text;
+    const char *so = NULL, *lo = NULL, *sc = NULL, *lc = NULL;
+    for (size_t i = 0; i < c->nclaims; i++) {
+        struct ruleset_claim *x = &c->claims[i];
+        x->text = arena_copy(&p, x->text, x->len);
+        arena_share(&p, &x->order, &so, &lo);
+        arena_share(&p, &x->category, &sc, &lc);
+    }
+    for (size_t i = 0; i < c->nlifts; i++) {
+        struct ruleset_lift *l = &c->lifts[i];
+        l->order = arena_copy(&p, l->order, strlen(l->order));
+        if (l->text)
+            l->text = arena_copy(&p, l->text, l->len);
+    }
+    return 0;
+}
+
+void orderset_change_free(struct orderset_change *c)
+{
+    if (!c)
+        return;
+    free(c->claims);
+    free(c->lifts);
+    free(c->text);
+    free(c);
+}
+
+struct orderset_change *orderset_change_new(const struct order *const *add, size_t nadd,
+                                            const char *const *revoke_ids, size_t nrevoke, int *rc,
+                                            char *err, size_t errlen)
+{
+    struct orderset_change *c = calloc(1, sizeof(*c));
+    int e = c ? change_fill(c, add, nadd, revoke_ids, nrevoke, err, errlen) : -ENOMEM;
+    if (e == 0 && change_own(c) < 0)
+        e = -ENOMEM;
+    if (e < 0) {
+        if (e == -ENOMEM)
+            snprintf(err, errlen, "orders: out of memory");
+        if (rc)
+            *rc = e;
+        orderset_change_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+struct ruleset *orderset_change_apply(const struct ruleset *cur, const struct orderset_change *c,
+                                      int *rc, char *err, size_t errlen)
+{
+    return ruleset_apply(cur, c->claims, c->nclaims, c->lifts, c->nlifts, rc, err, errlen);
+}
+
+struct ruleset *orderset_apply(const struct ruleset *cur, const struct order *const *add,
+                               size_t nadd, const char *const *revoke_ids, size_t nrevoke, int *rc,
+                               char *err, size_t errlen)
+{
+    struct orderset_change c;
+    memset(&c, 0, sizeof(c));
+    struct ruleset *rs = NULL;
+    int e = change_fill(&c, add, nadd, revoke_ids, nrevoke, err, errlen);
+    if (e == 0)
+        rs = orderset_change_apply(cur, &c, rc, err, errlen);
+    else if (rc)
+        *rc = e;
+    free(c.claims);
+    free(c.lifts);
     return rs;
 }

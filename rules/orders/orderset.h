@@ -46,4 +46,23 @@ struct ruleset *orderset_apply(const struct ruleset *cur, const struct order *co
                                size_t nadd, const char *const *revoke_ids, size_t nrevoke, int *rc,
                                char *err, size_t errlen);
 
+/* A change kept to be applied later (the daemon queues the changes that arrive while its
+ * set is merged, and applies them to the merged set): orderset_apply()'s claims and lifts with
+ * copies of their strings in one block, without the records. */
+struct orderset_change;
+
+/* The change orderset_apply(cur, add, nadd, revoke_ids, nrevoke) would make, as a copy (the
+ * records may be freed then). Returns it, or NULL with err set and *rc (if not NULL) -EINVAL
+ * (the cases orderset_apply() refuses) or -ENOMEM. */
+struct orderset_change *orderset_change_new(const struct order *const *add, size_t nadd,
+                                            const char *const *revoke_ids, size_t nrevoke, int *rc,
+                                            char *err, size_t errlen);
+
+/* orderset_apply() of the kept change on cur: the same set, the same errors. */
+struct ruleset *orderset_change_apply(const struct ruleset *cur, const struct orderset_change *c,
+                                      int *rc, char *err, size_t errlen);
+
+/* Frees c (NULL: no-op). */
+void orderset_change_free(struct orderset_change *c);
+
 #endif

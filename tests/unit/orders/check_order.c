@@ -226,6 +226,72 @@ START_TEST(test_json_roundtrip)
 }
 END_TEST
 
+/* order_from_json() reads the resources of a canonical record with its own scanner and falls
+ * back to jansson's tree for anything else: the two give the same record or the same error. */
+START_TEST(test_json_scanner_as_tree)
+{
+    struct order_list l = { 0 };
+    char err[512], err2[512];
+    ck_assert_int_eq(parse(full, &l, err), 0);
+    struct order *o = l.v[0];
+    ck_assert_int_eq(order_add_resource(o, "mask.kz", 7, "casino", true, err, sizeof(err)), 0);
+    o->res[o->nres - 1].resolve = true;
+    char *j = order_to_json(o);
+    ck_assert_ptr_nonnull(j);
+    const char *cases[] = {
+        j,
+        "{\"id\":\"a\",\"issuer\":\"x\",\"resources\":[]}",
+        "{ \"id\" : \"a\" , \"issuer\":\"x\",\n \"resources\" : [ { \"text\" : \"A.kz\" , "
+        "\"resolve\" : true } , {\"text\":\"b.kz\",\"norm\":\"*.b.kz\",\"resolve\":false} ] }",
+        /* the tree's cases: escapes, bytes above 0x7e, a duplicate or another key, bad types */
+        "{\"id\":\"a\",\"issuer\":\"x\",\"resources\":[{\"text\":\"\\u0445.kz\"},{\"text\":"
+        "\"b.kz\\/p\"}]}",
+        "{\"id\":\"a\",\"issuer\":\"x\",\"resources\":[{\"text\":\"\xd1\x85.kz\"}]}",
+        "{\"id\":\"a\",\"issuer\":\"x\",\"resources\":[{\"text\":\"a.kz\",\"text\":\"b.kz\"}]}",
+        "{\"id\":\"a\",\"issuer\":\"x\",\"resources\":[{\"text\":\"a.kz\",\"note\":1}]}",
+        "{\"id\":\"a\",\"issuer\":\"x\",\"resources\":[{\"text\":\"a.kz\",\"resolve\":1}]}",
+        "{\"id\":\"a\",\"issuer\":\"x\",\"resources\":[{\"text\":\"a.kz\",\"category\":null}]}",
+        "{\"id\":\"a\",\"issuer\":\"x\",\"resources\":[{\"text\":\"a b\"}]}",
+        "{\"id\":\"a\",\"issuer\":\"x\",\"resources\":[],\"resources\":[]}",
+        "{\"id\":\"a\",\"issuer\":\"x\",\"resources\":[\"a.kz\"]}",
+        "{\"id\":\"a\",\"issuer\":\"x\",\"resources\":{}}",
+        "{\"id\":\"a\",\"issuer\":\"x\",\"resources\":[{\"text\":\"a.kz\"},]}",
+        "{\"id\":\"a\",\"issuer\":\"x\",\"resources\":[{\"text\":\"a.kz\"}]} x",
+        "{\"issuer\":\"x\",\"resources\":[{\"text\":\"a.kz\"}]}",
+        "{\"id\":\"a\",\"issuer\":\"x\",\"resources\":[{\"text\":\"a.kz\"}",
+    };
+    size_t parsed = 0;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        err[0] = err2[0] = '\0';
+        struct order *a = order_from_json(cases[i], strlen(cases[i]), err, sizeof(err));
+        struct order *b = order_from_json_tree(cases[i], strlen(cases[i]), err2, sizeof(err2));
+        ck_assert_msg(!a == !b, "case %zu: %s / %s", i, err, err2);
+        if (a) {
+            char *ja = order_to_json(a), *jb = order_to_json(b);
+            ck_assert_str_eq(ja, jb);
+            free(ja);
+            free(jb);
+            parsed++;
+        } else {
+            ck_assert_str_eq(err, err2);
+            ck_assert_msg(err[0] != '\0', "case %zu: no reason", i);
+        }
+        order_free(a);
+        order_free(b);
+    }
+    ck_assert_uint_eq(parsed, 6);
+    struct order *b = order_from_json(j, strlen(j), err, sizeof(err));
+    ck_assert_ptr_nonnull(b);
+    ck_assert_str_eq(b->res[b->nres - 1].norm, "*.mask.kz");
+    ck_assert_str_eq(b->res[b->nres - 1].category, "casino");
+    ck_assert(b->res[b->nres - 1].resolve);
+    ck_assert(!b->res[0].resolve);
+    order_free(b);
+    free(j);
+    order_list_free(&l);
+}
+END_TEST
+
 /* "resolve": true marks a resource for the IP fallback; kept in the record; anything but a
  * boolean is a rejected resource. */
 START_TEST(test_json_resolve_mark)
@@ -400,6 +466,7 @@ static Suite *order_suite(void)
     tcase_add_test(tc, test_resources_and_rejects);
     tcase_add_test(tc, test_stamp_and_sha);
     tcase_add_test(tc, test_json_roundtrip);
+    tcase_add_test(tc, test_json_scanner_as_tree);
     tcase_add_test(tc, test_json_resolve_mark);
     suite_add_tcase(s, tc);
     tc = tcase_create("json");

@@ -235,6 +235,66 @@ START_TEST(test_model)
 }
 END_TEST
 
+/* A kept change (orderset_change_new()) needs no record once made: applied after the records
+ * and the revoked ids are freed, it makes the set orderset_apply() makes. */
+START_TEST(test_kept_change)
+{
+    struct order *a = mk("A", "court-1", 100, ORDER_RESTRICT, res_a);
+    struct ruleset *base = compile(&a, 1, NULL);
+    static const char *const res_c[] = { "x.kz", "c.kz", NULL };
+    static const char *const res_y[] = { "y.kz", NULL };
+    struct order *c = mk("C", "court-2", 200, ORDER_RESTRICT, res_c);
+    struct order *r = mk("R", "court-1", 300, ORDER_RESTORE, res_y);
+    ck_assert_int_eq(order_set(&c->category, "other", 5), 0);
+    ck_assert_int_eq(order_add_restores(r, "A"), 0);
+    const struct order *add[] = { c, r };
+    char err[256] = "";
+    int rc = 0;
+    struct ruleset *direct = orderset_apply(base, add, 2, NULL, 0, &rc, err, sizeof(err));
+    ck_assert_msg(direct != NULL, "%s", err);
+    struct orderset_change *ch = orderset_change_new(add, 2, NULL, 0, &rc, err, sizeof(err));
+    ck_assert_msg(ch != NULL, "%s", err);
+    char *gone = strdup("A");
+    const char *rev[] = { gone };
+    struct orderset_change *lift = orderset_change_new(NULL, 0, rev, 1, &rc, err, sizeof(err));
+    ck_assert_msg(lift != NULL, "%s", err);
+    order_free(c);
+    order_free(r);
+    free(gone);
+    struct ruleset *kept = orderset_change_apply(base, ch, &rc, err, sizeof(err));
+    ck_assert_msg(kept != NULL, "%s", err);
+    const char *names[] = { "x.kz", "y.kz", "c.kz", "q.m.kz", "z.kz" };
+    const char *want[] = { "A,C", "-", "C", "A", "-" };
+    for (size_t i = 0; i < 5; i++) {
+        ck_assert_str_eq(who(direct, names[i]), want[i]);
+        ck_assert_str_eq(who(kept, names[i]), want[i]);
+    }
+    struct rule_match m;
+    ck_assert(ruleset_match_domain(kept, "c.kz", 4, &m));
+    ck_assert_str_eq(ruleset_entry_category(kept, m.entry), "other");
+    struct ruleset *after = orderset_change_apply(kept, lift, &rc, err, sizeof(err));
+    ck_assert_msg(after != NULL, "%s", err);
+    ck_assert_str_eq(who(after, "x.kz"), "C");
+    ck_assert_str_eq(who(after, "q.m.kz"), "-");
+    /* what orderset_apply() refuses is refused when kept */
+    struct order *any = mk("N", "court-1", 400, ORDER_RESTORE, res_y);
+    const struct order *bad[] = { any };
+    rc = 0;
+    ck_assert_ptr_null(orderset_change_new(bad, 1, NULL, 0, &rc, err, sizeof(err)));
+    ck_assert_int_eq(rc, -EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "'N'"));
+    order_free(any);
+    orderset_change_free(ch);
+    orderset_change_free(lift);
+    orderset_change_free(NULL);
+    ruleset_free(after);
+    ruleset_free(kept);
+    ruleset_free(direct);
+    ruleset_free(base);
+    order_free(a);
+}
+END_TEST
+
 static Suite *orderset_suite(void)
 {
     Suite *s = suite_create("orderset");
@@ -243,6 +303,7 @@ static Suite *orderset_suite(void)
     tcase_add_test(tc, test_restore_orders);
     tcase_add_test(tc, test_attrs_rejects_and_kinds);
     tcase_add_test(tc, test_model);
+    tcase_add_test(tc, test_kept_change);
     suite_add_tcase(s, tc);
     return s;
 }
