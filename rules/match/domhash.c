@@ -327,55 +327,6 @@ static inline uint32_t dh_lookup(const struct domhash *d, const char *q, size_t 
     return DOMHASH_NONE;
 }
 
-uint32_t domhash_lookup_pair(const struct domhash *a, const uint64_t *dead, const struct domhash *b,
-                             const char *q, size_t len, enum domhash_mode mode, bool *in_b)
-{
-    size_t sa = 0, sb = 0;
-    *in_b = false;
-    if (!b || b->n == 0)
-        return dh_lookup(a, q, len, mode, dead, &sa);
-    if (!a || a->n == 0) {
-        *in_b = true;
-        return dh_lookup(b, q, len, mode, NULL, &sb);
-    }
-    if (len == 0)
-        return DOMHASH_NONE;
-    /* The two tables hash keys alike: the suffix hashes are computed once and each is tested
-     * in both, longest first; a key is in at most one of them (the caller's contract), so the
-     * first found is the longest. */
-    struct dh_cand ca;
-    uint32_t deep = dh_suffixes(a, q, len, mode, &ca, dead, &sa);
-    if (unlikely(deep != DOMHASH_NONE || ca.n == DH_SCREEN_MAX)) {
-        /* more labels than screened together: two lookups, the longer key wins */
-        uint32_t va = dh_lookup(a, q, len, mode, dead, &sa);
-        uint32_t vb = dh_lookup(b, q, len, mode, NULL, &sb);
-        if (vb != DOMHASH_NONE && (va == DOMHASH_NONE || sb < sa)) {
-            *in_b = true;
-            return vb;
-        }
-        return va;
-    }
-    const uint64_t *lb[DH_SCREEN_MAX];
-    for (unsigned i = 0; i < ca.n; i++) {
-        lb[i] = dh_line(b, ca.m[i]);
-        __builtin_prefetch(lb[i]);
-    }
-    while (ca.n-- > 0) {
-        unsigned i = ca.n;
-        const char *k = q + ca.start[i];
-        size_t kl = len - ca.start[i];
-        uint32_t v;
-        if (bloom_test(lb[i], ca.m[i]) && (v = dh_probe(b, ca.m[i], k, kl)) != DOMHASH_NONE) {
-            *in_b = true;
-            return v;
-        }
-        if (bloom_test(ca.line[i], ca.m[i]) && (v = dh_probe(a, ca.m[i], k, kl)) != DOMHASH_NONE &&
-            !dh_dead(dead, v))
-            return v;
-    }
-    return DOMHASH_NONE;
-}
-
 uint32_t domhash_lookup_multi(const struct domhash *const *t, const uint64_t *const *dead, size_t n,
                               const char *q, size_t len, enum domhash_mode mode, size_t *which)
 {

@@ -51,15 +51,9 @@ bool domhash_may_match(const struct domhash *d, const char *q, size_t len);
 uint32_t domhash_lookup_live(const struct domhash *d, const char *q, size_t len,
                              enum domhash_mode mode, const uint64_t *dead);
 
-/* One lookup over two indexes that share no key (a base, with the values set in dead passed
- * over, and an overlay's b): the longest matching key of either; *in_b tells which holds it.
- * The query is hashed once. */
-uint32_t domhash_lookup_pair(const struct domhash *a, const uint64_t *dead, const struct domhash *b,
-                             const char *q, size_t len, enum domhash_mode mode, bool *in_b);
-
-/* domhash_lookup_pair() over n indexes (n <= DOMHASH_MULTI_MAX; t[i] may be NULL) that share
- * no live key (the levels of an overlay, with the values set in dead[i] passed over in t[i];
- * dead[i] may be NULL): the longest matching live key of any; *which gets its index (0 when
+/* One lookup over n indexes (n <= DOMHASH_MULTI_MAX; t[i] may be NULL) that share no live key
+ * (the levels of an overlay, with the values set in dead[i] passed over in t[i]; dead[i] may be
+ * NULL): the longest matching live key of any; *which gets its index (0 when
  * nothing matched). The query is hashed once; a suffix is tested in every index before the
  * next shorter one. Allocates nothing. */
 #define DOMHASH_MULTI_MAX 8
