@@ -166,14 +166,17 @@ expect "blocked.test (HTTPS, fresh profile) fails: reset" "$(loaded blocked.test
 browse fresh2 https://allowed.test/
 expect "allowed.test still loads after the reload" "$(loaded allowed.test)" loaded
 
-# ---- second visits, Alt-Svc known: QUIC first, then TCP ------------------------------------
+# ---- second visits, Alt-Svc known: QUIC tried, then TCP ------------------------------------
+# Chromium starts the QUIC job and the TCP job together while QUIC is not known to work on the
+# network (it never worked here: the filter drops it), so which packet leaves first is a race.
+# What matters: Initials were sent, none reached the server, and the page came over TCP.
 cap_start "$QG_SRV" s0 srv
 cap_start "$QG_FLT" f0 flt
 browse a https://allowed.test/
 got=$(loaded allowed.test)
 seq=$(cap_seq flt)
 echo "     allowed.test, Alt-Svc known: at the filter (U = UDP 443, S = TCP SYN): $seq"
-expect "allowed.test with Alt-Svc: QUIC Initials first" "$(echo "$seq" | cut -c1)" U
+expect "allowed.test with Alt-Svc: QUIC Initials sent" "$([ "$(count U "$seq")" -gt 0 ] && echo yes)" yes
 expect "allowed.test with Alt-Svc: QUIC dropped, TCP fallback loads the page" \
     "$got $([ "$(count S "$seq")" -gt 0 ] && echo tcp)" "loaded tcp"
 
@@ -184,7 +187,7 @@ got=$(loaded blocked.test)
 seq=$(cap_seq flt)
 after=$(tls_blocks)
 echo "     blocked.test, Alt-Svc known: at the filter: $seq; Chromium: $NETERR"
-expect "blocked.test with Alt-Svc: QUIC Initials first" "$(echo "$seq" | cut -c1)" U
+expect "blocked.test with Alt-Svc: QUIC Initials sent" "$([ "$(count U "$seq")" -gt 0 ] && echo yes)" yes
 # Chromium reports the QUIC job's error when the TCP job failed first and it waited for QUIC
 case $got in
 "not loaded (net::ERR_CONNECTION_RESET)" | "not loaded (net::ERR_QUIC_PROTOCOL_ERROR)")
