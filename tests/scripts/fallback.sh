@@ -297,7 +297,15 @@ until T query -c "$tmp/t.conf" 198.18.0.6 2>/dev/null | grep -qF '"verdict":"blo
     i=$((i + 1))
 done
 [ $i -lt 100 ] && ok "tap node: fb.kz resolved, 198.18.0.6 blocked by address" ||
-    ko "tap node: 198.18.0.6 not blocked ($(tail -3 "$tmp/t.log"))"
+    ko "tap node: 198.18.0.6 not blocked ($(tail -3 "$tmp/trun.out"))"
+# the admin listener (which answers the query) opens before the capture ring and the workers:
+# traffic waits for the daemon's "started" line (the capture open, the workers running)
+i=0
+until grep -q '"msg":"started"' "$tmp/trun.out" 2>/dev/null || [ $i -ge 100 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+grep -q '"msg":"started"' "$tmp/trun.out" || ko "tap node: no \"started\" line ($(tail -3 "$tmp/trun.out"))"
 get() { # get NAME: the HTTP status of a request naming NAME sent to 198.18.0.6
     ip netns exec "$C" curl -s -o /dev/null -w '%{http_code}' --max-time 5 \
         --resolve "$1:80:198.18.0.6" "http://$1/" 2>/dev/null

@@ -135,11 +135,16 @@ notice.listen = 127.0.0.1:18181
 report.sign_key = $tmp/op.key
 report.sign_cert = $tmp/op.pem
 CONF
-start_node() {
+start_node() { # returns when the node logged "started" (capture open, workers running)
+    touch "$tmp/n1.log"
+    n0=$(grep -c '"msg":"started"' "$tmp/n1.log")
     ip netns exec "$ns" "$QG_BIN" run -c "$tmp/n1.conf" --foreground >>"$tmp/n1.log" 2>&1 &
     npid=$!
     t=0
-    while [ $t -lt 50 ] && ! [ -S "$tmp/state/admin.sock" ]; do sleep 0.1; t=$((t + 1)); done
+    while [ $t -lt 100 ] && [ "$(grep -c '"msg":"started"' "$tmp/n1.log")" -le "$n0" ]; do
+        sleep 0.1
+        t=$((t + 1))
+    done
 }
 stop_node() { kill "$npid" && wait "$npid" 2>/dev/null; npid=""; }
 Q() { ip netns exec "$ns" "$QG_BIN" "$@"; }
