@@ -166,8 +166,9 @@ O() { E "$QG_BIN" order --store "$STORE" "$@"; }
 
 for n in 1 2 3; do start_node $n; done
 t=0
-while [ $t -lt 50 ] && ! { [ -S "$tmp/n1/state/admin.sock" ] && [ -S "$tmp/n2/state/admin.sock" ] &&
-    [ -S "$tmp/n3/state/admin.sock" ]; }; do
+# "started": the capture ring open and the workers running (the admin socket opens before them)
+while [ $t -lt 100 ] && ! { grep -q '"msg":"started"' "$tmp/n1.log" 2>/dev/null &&
+    grep -q '"msg":"started"' "$tmp/n2.log" 2>/dev/null && grep -q '"msg":"started"' "$tmp/n3.log" 2>/dev/null; }; do
     sleep 0.1
     t=$((t + 1))
 done
