@@ -2,6 +2,7 @@
 #include "proxy/daemon/tarcount.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -107,6 +108,18 @@ void tarcount_note_block(struct tarcount *c, unsigned worker, const struct verdi
                   (int64_t)time(NULL), tariff_utc_offset(t->tariff));
 }
 
+/* One count of a flush, under the document it goes to. */
+struct item {
+    char id[STORE_ID_MAX];
+    char cat[32];
+    uint32_t n;
+};
+
+static int cmp_item(const void *a, const void *b)
+{
+    return strcmp(((const struct item *)a)->id, ((const struct item *)b)->id);
+}
+
 struct doc {
     json_t *j;
 };
@@ -119,28 +132,59 @@ static int doc_cb(void *ctx, const char *bytes, size_t len)
     return 0;
 }
 
-/* Adds n to category cat of the document id. */
-static int add_one(struct store *s, const char *id, const char *cat, uint32_t n, char *err,
-                   size_t errlen)
+/* The document id with every count of v[0..n) (one id) added to what the store holds. */
+static char *merged_doc(struct store *s, const struct item *v, size_t n, int *rc, char *err,
+                        size_t errlen)
 {
     struct doc d = { NULL };
-    int rc = store_doc_get(s, "tariffsum", id, doc_cb, &d, err, errlen);
-    if (rc && rc != -ENOENT)
-        return rc;
+    *rc = store_doc_get(s, "tariffsum", v[0].id, doc_cb, &d, err, errlen);
+    if (*rc && *rc != -ENOENT)
+        return NULL;
+    *rc = 0;
     if (!json_is_object(d.j)) {
         json_decref(d.j);
         d.j = json_object();
     }
-    json_int_t cur = json_integer_value(json_object_get(d.j, cat));
-    json_object_set_new(d.j, cat, json_integer(cur + n));
+    for (size_t i = 0; i < n; i++) {
+        json_int_t cur = json_integer_value(json_object_get(d.j, v[i].cat));
+        json_object_set_new(d.j, v[i].cat, json_integer(cur + v[i].n));
+    }
     char *text = json_dumps(d.j, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(d.j);
     if (!text) {
         snprintf(err, errlen, "tariff counters: out of memory");
-        return -ENOMEM;
+        *rc = -ENOMEM;
     }
-    rc = store_doc_put(s, "tariffsum", id, text, strlen(text), err, errlen);
-    free(text);
+    return text;
+}
+
+/* The documents of the counts v[0..n) (sorted by id) read, added to and written in one
+ * store_doc_put_many(): the directory store syncs a flush once, not once per document. */
+static int write_items(struct store *s, const struct item *v, size_t n, char *err, size_t errlen)
+{
+    struct store_doc *docs = calloc(n, sizeof(*docs));
+    char **texts = calloc(n, sizeof(*texts));
+    size_t m = 0;
+    int rc = 0;
+    if (!docs || !texts) {
+        snprintf(err, errlen, "tariff counters: out of memory");
+        rc = -ENOMEM;
+    }
+    for (size_t a = 0, b; a < n && !rc; a = b) {
+        for (b = a + 1; b < n && strcmp(v[b].id, v[a].id) == 0; b++)
+            ;
+        texts[m] = merged_doc(s, v + a, b - a, &rc, err, errlen);
+        if (texts[m]) {
+            docs[m] = (struct store_doc){ v[a].id, texts[m], strlen(texts[m]) };
+            m++;
+        }
+    }
+    if (!rc)
+        rc = store_doc_put_many(s, "tariffsum", docs, m, err, errlen);
+    for (size_t i = 0; i < m; i++)
+        free(texts[i]);
+    free(texts);
+    free(docs);
     return rc;
 }
 
@@ -151,7 +195,9 @@ int tarcount_flush(struct tarcount *c, struct store *s, const struct pseudo *ps,
         return 0;
     struct pseudo keyed = *ps;
     keyed.clear = false; /* counters are kept under the pseudonym, whatever the logs show */
-    int total = 0, rc = 0;
+    struct item *v = malloc((size_t)c->workers * TARCOUNT_SLOTS * sizeof(*v));
+    size_t n = 0;
+    uint64_t total = 0;
     for (unsigned w = 0; w < c->workers; w++) {
         struct table *tb = &c->t[w];
         pthread_mutex_lock(&tb->lock);
@@ -162,25 +208,35 @@ int tarcount_flush(struct tarcount *c, struct store *s, const struct pseudo *ps,
             const struct slot *sl = &c->scratch[i];
             if (!sl->n)
                 continue;
-            if (rc) {
-                atomic_fetch_add(&c->dropped, sl->n);
+            total += sl->n;
+            if (!v)
                 continue;
-            }
-            char pn[PSEUDO_TEXT_MAX], id[STORE_ID_MAX], date[16];
+            char pn[PSEUDO_TEXT_MAX], date[16];
             time_t t = (time_t)sl->day * 86400;
             struct tm tm;
             gmtime_r(&t, &tm);
             strftime(date, sizeof(date), "%Y-%m-%d", &tm);
             pseudo_id(&keyed, sl->sub, pn, sizeof(pn));
-            snprintf(id, sizeof(id), "%s:%s:%s", pn, date, node);
-            rc = add_one(s, id, sl->cat[0] ? sl->cat : "other", sl->n, err, errlen);
-            if (rc)
-                atomic_fetch_add(&c->dropped, sl->n);
-            else
-                total += (int)sl->n;
+            struct item *it = &v[n++];
+            snprintf(it->id, sizeof(it->id), "%s:%s:%s", pn, date, node);
+            snprintf(it->cat, sizeof(it->cat), "%s", sl->cat[0] ? sl->cat : "other");
+            it->n = sl->n;
         }
     }
-    return rc ? rc : total;
+    int rc = 0;
+    if (!v) {
+        snprintf(err, errlen, "tariff counters: out of memory");
+        rc = -ENOMEM;
+    } else if (n) {
+        qsort(v, n, sizeof(*v), cmp_item);
+        rc = write_items(s, v, n, err, errlen);
+    }
+    free(v);
+    if (rc) {
+        atomic_fetch_add(&c->dropped, total);
+        return rc;
+    }
+    return total > INT_MAX ? INT_MAX : (int)total;
 }
 
 uint64_t tarcount_dropped(const struct tarcount *c)

@@ -37,8 +37,9 @@ void tarcount_note(struct tarcount *c, unsigned worker, const char *sub, const c
 void tarcount_note_block(struct tarcount *c, unsigned worker, const struct verdict_decision *d,
                          const struct verdict_tariff *t);
 
-/* Empties the tables into the store (see above). Returns the counts written, or a negative
- * errno with a message (the rest of that flush is lost and counted as dropped). */
+/* Empties the tables into the store (see above): each document read once, every count for it
+ * added, all written in one store_doc_put_many(). Returns the counts written, or a negative
+ * errno with a message (that flush's counts are lost and counted as dropped). */
 int tarcount_flush(struct tarcount *c, struct store *s, const struct pseudo *ps, const char *node,
                    char *err, size_t errlen);
 

@@ -669,6 +669,30 @@ int store_doc_put(struct store *s, const char *kind, const char *id, const char 
     return rc ? rc : s->ops->doc_put(s, kind, id, bytes, len, err, errlen);
 }
 
+int store_doc_put_many(struct store *s, const char *kind, const struct store_doc *docs, size_t n,
+                       char *err, size_t errlen)
+{
+    int rc = bad_id(s, "document kind", kind, err, errlen);
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (!docs[i].id || !store_id_valid(docs[i].id, strlen(docs[i].id))) {
+            snprintf(err, errlen, "store: %s: invalid document id (document %zu of %zu)", s->where,
+                     i + 1, n);
+            rc = -EINVAL;
+        } else if (docs[i].len > STORE_DOC_MAX) {
+            snprintf(err, errlen, "store: %s: document %s/%s: %zu bytes, over %u", s->where, kind,
+                     docs[i].id, docs[i].len, STORE_DOC_MAX);
+            rc = -E2BIG;
+        }
+    }
+    if (rc || !n)
+        return rc;
+    if (s->ops->doc_put_many)
+        return s->ops->doc_put_many(s, kind, docs, n, err, errlen);
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = s->ops->doc_put(s, kind, docs[i].id, docs[i].bytes, docs[i].len, err, errlen);
+    return rc;
+}
+
 int store_doc_get(struct store *s, const char *kind, const char *id, store_doc_fn cb, void *ctx,
                   char *err, size_t errlen)
 {

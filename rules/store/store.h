@@ -187,6 +187,13 @@ typedef int (*store_tariff_fn)(void *ctx, const struct store_tariff *t);
 
 struct store;
 
+/* One document of store_doc_put_many(). */
+struct store_doc {
+    const char *id;
+    const char *bytes;
+    size_t len;
+};
+
 struct store_ops {
     const char *name;
     int64_t (*publish)(struct store *s, const struct store_change *c, char *err, size_t errlen);
@@ -214,6 +221,9 @@ struct store_ops {
                    char *err, size_t errlen);
     int (*doc_get)(struct store *s, const char *kind, const char *id, store_doc_fn cb, void *ctx,
                    char *err, size_t errlen);
+    /* optional: store_doc_put_many() falls back to doc_put one by one */
+    int (*doc_put_many)(struct store *s, const char *kind, const struct store_doc *docs, size_t n,
+                        char *err, size_t errlen);
     void (*free)(struct store *s);
 
     /* ---- subscriber map (address -> subscriber), docs/subscribers.md ---- */
@@ -338,6 +348,13 @@ int store_hits(struct store *s, const char *order, store_hit_fn cb, void *ctx, c
  * self-verification results (docs/reports.md). */
 int store_doc_put(struct store *s, const char *kind, const char *id, const char *bytes, size_t len,
                   char *err, size_t errlen);
+
+/* Stores n documents of one kind as n store_doc_put() calls would, written together: the
+ * directory store makes them durable with one syncfs() instead of an fsync each, Redis takes one
+ * MSET. Each document is stored whole or not at all; on an error some may be stored. A repeated
+ * id keeps the later document. */
+int store_doc_put_many(struct store *s, const char *kind, const struct store_doc *docs, size_t n,
+                       char *err, size_t errlen);
 
 /* Calls cb once with the document's bytes. -ENOENT when there is none. */
 int store_doc_get(struct store *s, const char *kind, const char *id, store_doc_fn cb, void *ctx,

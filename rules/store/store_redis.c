@@ -16,6 +16,7 @@
 #include "rules/store/store_redis.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1334,6 +1335,44 @@ static int r_doc_put(struct store *s, const char *kind, const char *id, const ch
     return rc;
 }
 
+/* One MSET for all: a round trip per flush instead of one per document. */
+static int r_doc_put_many(struct store *s, const char *kind, const struct store_doc *docs, size_t n,
+                          char *err, size_t errlen)
+{
+    struct rstore *r = (struct rstore *)s;
+    size_t kmax = sizeof(r->u.prefix) + 8 + 2 * STORE_ID_MAX;
+    if (n > (INT_MAX - 1) / 2) {
+        snprintf(err, errlen, "store: %s: %zu documents in one write", r->base.where, n);
+        return -E2BIG;
+    }
+    const char **argv = malloc((1 + 2 * n) * sizeof(*argv));
+    size_t *lens = malloc((1 + 2 * n) * sizeof(*lens));
+    char *keys = malloc(n * kmax);
+    int rc = -ENOMEM;
+    if (!argv || !lens || !keys) {
+        snprintf(err, errlen, "store: %s: out of memory", r->base.where);
+        goto out;
+    }
+    argv[0] = "MSET";
+    lens[0] = 4;
+    for (size_t i = 0; i < n; i++) {
+        char *k = keys + i * kmax;
+        int kl = snprintf(k, kmax, "%sdoc:%s:%s", r->u.prefix, kind, docs[i].id);
+        argv[1 + 2 * i] = k;
+        lens[1 + 2 * i] = (size_t)kl;
+        argv[2 + 2 * i] = docs[i].bytes;
+        lens[2 + 2 * i] = docs[i].len;
+    }
+    redisReply *rp = cmd(r, (int)(1 + 2 * n), argv, lens, true, &rc, err, errlen);
+    if (rp)
+        freeReplyObject(rp);
+out:
+    free(argv);
+    free(lens);
+    free(keys);
+    return rc;
+}
+
 static int r_doc_get(struct store *s, const char *kind, const char *id, store_doc_fn cb, void *ctx,
                      char *err, size_t errlen)
 {
@@ -1396,6 +1435,7 @@ static const struct store_ops redis_ops = {
     .hits_add = r_hits_add,
     .hits = r_hits,
     .doc_put = r_doc_put,
+    .doc_put_many = r_doc_put_many,
     .doc_get = r_doc_get,
     .free = r_free,
 

@@ -908,6 +908,26 @@ START_TEST(contract_docs)
     ck_assert_mem_eq(d.buf, "second", 6);
     ck_assert_int_eq(store_doc_put(s, "re/port", "A", "x", 1, err, sizeof(err)), -EINVAL);
     ck_assert_int_eq(store_doc_get(s, "report", "..", see_doc, &d, err, sizeof(err)), -EINVAL);
+    /* several at once: a new kind, a replaced document, a repeated id (the later one wins) */
+    const struct store_doc many[] = {
+        { "m1", "one", 3 }, { "A", "third", 5 }, { "m2", bin, 4 }, { "m1", "uno", 3 }
+    };
+    ck_assert_int_eq(store_doc_put_many(s, "tsum", many, 4, err, sizeof(err)), 0);
+    ck_assert_int_eq(store_doc_get(s, "tsum", "m1", see_doc, &d, err, sizeof(err)), 0);
+    ck_assert_uint_eq(d.len, 3);
+    ck_assert_mem_eq(d.buf, "uno", 3);
+    ck_assert_int_eq(store_doc_get(s, "tsum", "m2", see_doc, &d, err, sizeof(err)), 0);
+    ck_assert_uint_eq(d.len, 4);
+    ck_assert_mem_eq(d.buf, bin, 4);
+    ck_assert_int_eq(store_doc_put_many(s, "report", many + 1, 1, err, sizeof(err)), 0);
+    ck_assert_int_eq(store_doc_get(s, "report", "A", see_doc, &d, err, sizeof(err)), 0);
+    ck_assert_mem_eq(d.buf, "third", 5);
+    /* one bad id refuses the whole write: nothing of it stored */
+    const struct store_doc bad[] = { { "m3", "x", 1 }, { "a/b", "y", 1 } };
+    ck_assert_int_eq(store_doc_put_many(s, "tsum", bad, 2, err, sizeof(err)), -EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "document 2 of 2"));
+    ck_assert_int_eq(store_doc_get(s, "tsum", "m3", see_doc, &d, err, sizeof(err)), -ENOENT);
+    ck_assert_int_eq(store_doc_put_many(s, "tsum", NULL, 0, err, sizeof(err)), 0);
     store_free(s);
 }
 END_TEST
