@@ -1,6 +1,6 @@
 /* capture_queue.c - NFQUEUE packet source (see capture_queue.h): a libmnl netlink socket bound to
- * one queue, messages parsed by capture_queue_parse(), verdicts sent with libnetfilter_queue's
- * message builders. */
+ * one queue, messages parsed by capture_queue_parse(), verdicts built with libnetfilter_queue's
+ * message builders into one buffer and sent together (capture_queue_flush). */
 #include "proxy/capture/capture_queue.h"
 
 #include <arpa/inet.h>
@@ -26,6 +26,7 @@ _Static_assert(CAPTURE_QUEUE_DROP == NF_DROP && CAPTURE_QUEUE_ACCEPT == NF_ACCEP
 
 #define QUEUE_RECV_BYTES (256 * 1024) /* one recv() may carry many messages */
 #define QUEUE_MSG_BYTES  256          /* a verdict or configuration message */
+#define QUEUE_VBUF_BYTES (16 * 1024)  /* verdicts sent in one sendto() (about 400) */
 
 struct capture_queue {
     struct capture base;
@@ -36,7 +37,8 @@ struct capture_queue {
     uint32_t last_id;
     size_t pos, end; /* unread messages in rbuf */
     struct capture_queue_stats st;
-    char vbuf[QUEUE_MSG_BYTES];
+    size_t vlen; /* bytes of verdict messages waiting in vbuf */
+    _Alignas(4) uint8_t vbuf[QUEUE_VBUF_BYTES];
     uint8_t rbuf[QUEUE_RECV_BYTES];
 };
 
@@ -123,6 +125,32 @@ int capture_queue_parse(const uint8_t *buf, size_t len, struct capture_queue_msg
     return 1;
 }
 
+int capture_queue_parse_error(const uint8_t *buf, size_t len)
+{
+    if (len < 16 + 4)
+        return 0;
+    uint32_t mlen = rd32h(buf);
+    if (rd16h(buf + 4) != NLMSG_ERROR || mlen < 16 + 4 || mlen > len)
+        return 0;
+    int32_t e;
+    memcpy(&e, buf + 16, 4);
+    if (e >= 0)
+        return 0;                    /* an acknowledgement */
+    return e >= -4095 ? e : -EPROTO; /* not an errno the kernel sends */
+}
+
+size_t capture_queue_put_verdict(uint8_t *buf, size_t cap, uint16_t num, uint32_t id, int verdict,
+                                 bool with_mark, uint32_t mark)
+{
+    if (cap < QUEUE_MSG_BYTES || ((uintptr_t)buf & 3u))
+        return 0;
+    struct nlmsghdr *nlh = nfq_nlmsg_put((char *)buf, NFQNL_MSG_VERDICT, num);
+    nfq_nlmsg_verdict_put(nlh, (int)id, verdict);
+    if (with_mark)
+        nfq_nlmsg_verdict_put_mark(nlh, mark);
+    return NLMSG_ALIGN(nlh->nlmsg_len);
+}
+
 /* Sends one configuration message and waits for its ack. Returns 0 or -errno. */
 static int cfg_send(struct capture_queue *q, struct nlmsghdr *nlh)
 {
@@ -147,6 +175,8 @@ static int q_next(struct capture *c, struct capture_frame *fr, char *err, size_t
     struct capture_queue *q = (struct capture_queue *)c;
     for (;;) {
         if (q->pos >= q->end) {
+            /* the verdicts of what the last recv() brought leave in one message */
+            (void)capture_queue_flush(c);
             ssize_t n = recv(q->fd, q->rbuf, sizeof(q->rbuf), MSG_DONTWAIT);
             if (n < 0) {
                 if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
@@ -173,8 +203,11 @@ static int q_next(struct capture *c, struct capture_frame *fr, char *err, size_t
         }
         size_t mlen = (rd32h(p) + 3u) & ~(size_t)3;
         q->pos += mlen < left ? mlen : left;
-        if (rc == 0)
+        if (rc == 0) {
+            if (capture_queue_parse_error(p, left) < 0)
+                q->st.verdict_errors++; /* the kernel refused one verdict of a batch */
             continue;
+        }
         q->st.packets++;
         q->last_id = m.id;
         struct timespec ts;
@@ -198,8 +231,10 @@ static void q_close(struct capture *c)
     struct capture_queue *q = (struct capture_queue *)c;
     if (!q)
         return;
-    if (q->nl)
+    if (q->nl) {
+        (void)capture_queue_flush(c);
         mnl_socket_close(q->nl);
+    }
     free(q);
 }
 
@@ -276,16 +311,36 @@ int capture_queue_verdict(struct capture *c, uint32_t id, int verdict, bool with
                           uint32_t mark)
 {
     struct capture_queue *q = (struct capture_queue *)c;
-    struct nlmsghdr *nlh = nfq_nlmsg_put(q->vbuf, NFQNL_MSG_VERDICT, q->num);
-    nfq_nlmsg_verdict_put(nlh, (int)id, verdict);
-    if (with_mark)
-        nfq_nlmsg_verdict_put_mark(nlh, mark);
+    int rc = 0;
+    if (sizeof(q->vbuf) - q->vlen < QUEUE_MSG_BYTES)
+        rc = capture_queue_flush(c);
+    q->vlen += capture_queue_put_verdict(q->vbuf + q->vlen, sizeof(q->vbuf) - q->vlen, q->num, id,
+                                         verdict, with_mark, mark);
     q->st.verdicts++;
-    if (mnl_socket_sendto(q->nl, nlh, nlh->nlmsg_len) < 0) {
-        q->st.verdict_errors++;
-        return -errno;
+    return rc;
+}
+
+int capture_queue_flush(struct capture *c)
+{
+    struct capture_queue *q = (struct capture_queue *)c;
+    if (!q->vlen)
+        return 0;
+    int rc = 0;
+    if (mnl_socket_sendto(q->nl, q->vbuf, q->vlen) < 0) {
+        /* refused whole (no memory for the copy): each message alone, so one that cannot be
+         * sent does not keep the others' packets in the kernel */
+        for (size_t off = 0; off < q->vlen;) {
+            const struct nlmsghdr *nlh = (const struct nlmsghdr *)(const void *)(q->vbuf + off);
+            if (mnl_socket_sendto(q->nl, nlh, nlh->nlmsg_len) < 0) {
+                q->st.verdict_errors++;
+                rc = -errno;
+            }
+            off += NLMSG_ALIGN(nlh->nlmsg_len);
+        }
     }
-    return 0;
+    q->st.flushes++;
+    q->vlen = 0;
+    return rc;
 }
 
 void capture_queue_stats(const struct capture *c, struct capture_queue_stats *st)

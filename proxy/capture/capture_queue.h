@@ -61,14 +61,38 @@ int capture_queue_fd(const struct capture *c);
 uint32_t capture_queue_id(const struct capture *c);
 
 /* Sets the verdict of packet id: CAPTURE_QUEUE_DROP, _ACCEPT or _REPEAT; with_mark also sets the
- * packet's mark to mark. Returns 0 or a negative errno (counted). No allocation. */
+ * packet's mark to mark. The verdict is appended to the handle's verdict buffer and reaches the
+ * kernel with the next capture_queue_flush(): next() flushes before each recv(), so the
+ * verdicts of everything one recv() brought leave in one sendto(), in the order they were set
+ * (the kernel applies them in that order, one message at a time). A full buffer is flushed
+ * first. Returns 0, or a negative errno when that flush failed. No allocation. */
 int capture_queue_verdict(struct capture *c, uint32_t id, int verdict, bool with_mark,
                           uint32_t mark);
 
+/* Sends the verdicts set since the last flush in one sendto() (nothing when none). Call it
+ * before anything that must reach the network after them (forged packets), and before waiting.
+ * When the socket refuses the buffer, each verdict is sent alone and the ones refused again are
+ * counted (verdict_errors). A verdict the kernel refuses (an unknown id) comes back as an error
+ * message that next() counts the same way. Returns 0 or a negative errno. */
+int capture_queue_flush(struct capture *c);
+
+/* Appends one verdict message (nlmsghdr, nfgenmsg, NFQA_VERDICT_HDR, NFQA_MARK with with_mark;
+ * the flags NLM_F_REQUEST only: the kernel answers errors alone) for packet id of queue num at
+ * buf (4-byte aligned, cap bytes free). Returns the bytes used (padded to 4), or 0 when cap is
+ * under 256 or buf is not aligned. Pure. */
+size_t capture_queue_put_verdict(uint8_t *buf, size_t cap, uint16_t num, uint32_t id, int verdict,
+                                 bool with_mark, uint32_t mark);
+
+/* The error of one netlink message of len bytes at buf: a negative errno for an NLMSG_ERROR
+ * message carrying one (-EPROTO for a value no errno has), 0 for anything else (an acknowledgement, a packet, a short message).
+ * Pure. */
+int capture_queue_parse_error(const uint8_t *buf, size_t len);
+
 struct capture_queue_stats {
     uint64_t packets;        /* packets read */
-    uint64_t verdicts;       /* verdicts sent */
-    uint64_t verdict_errors; /* verdicts the socket refused */
+    uint64_t verdicts;       /* verdicts set */
+    uint64_t verdict_errors; /* verdicts the socket or the kernel refused */
+    uint64_t flushes;        /* sendto() calls carrying verdicts */
     uint64_t enobufs;        /* times the kernel dropped messages for a full socket buffer */
     uint64_t bad_messages;   /* messages capture_queue_parse() refused */
 };

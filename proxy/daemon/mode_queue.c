@@ -231,8 +231,7 @@ static void hold_free(struct q_worker *w, struct hold *h)
 
 static void verdict(struct q_worker *w, uint32_t id, int v, bool with_mark, uint32_t mark)
 {
-    if (capture_queue_verdict(w->cap, id, v, with_mark, mark) < 0)
-        w->ctr_local[C_VERDICT_ERRORS]++;
+    (void)capture_queue_verdict(w->cap, id, v, with_mark, mark); /* errors: the handle's */
     w->ctr_local[v == CAPTURE_QUEUE_DROP || (with_mark && mark == w->q->mark_block) ? C_DROPPED
                                                                                     : C_ACCEPTED]++;
 }
@@ -334,7 +333,9 @@ static size_t build_response(struct q_worker *w, const struct engine_event *ev, 
 }
 
 /* Sends the planned frames (bare IP packets of one family, routed by the kernel) with one
- * sendmmsg() per batch: a block's two resets cost one system call. Returns 0 or -errno. */
+ * sendmmsg() per batch: a block's two resets cost one system call. The verdicts set before
+ * leave first (a packet accepted earlier reaches the server before a reset that follows it).
+ * Returns 0 or -errno. */
 static int send_frames(struct q_worker *w, const struct inject_frames *fr)
 {
     struct mmsghdr mm[INJECT_MAX_FRAMES];
@@ -370,6 +371,7 @@ static int send_frames(struct q_worker *w, const struct inject_frames *fr)
         mm[n].msg_hdr.msg_iovlen = 1;
         n++;
     }
+    (void)capture_queue_flush(w->cap);
     for (unsigned off = 0; off < n;) {
         int sent = sendmmsg(fd, mm + off, n - off, 0);
         if (sent <= 0)
@@ -595,6 +597,7 @@ static void publish_counters(struct q_worker *w)
     capture_queue_stats(w->cap, &qs);
     w->ctr_local[C_PACKETS] = qs.packets;
     w->ctr_local[C_ENOBUFS] = qs.enobufs;
+    w->ctr_local[C_VERDICT_ERRORS] = qs.verdict_errors;
     w->ctr_local[C_FLOWS] = es.flows;
     struct capture_queue_kstats ks;
     if (++w->ticks % 5 == 0 && capture_queue_kernel_stats(w->cap, &ks) == 0) {
@@ -704,6 +707,7 @@ static int q_run_worker(void *state, unsigned worker, const volatile sig_atomic_
         uint64_t now = mono_ns();
         expire_holds(w, now);
         rsref_read_unlock();
+        (void)capture_queue_flush(w->cap); /* the rest of this section's verdicts */
         if (rc < 0 && rc != -EAGAIN) {
             if (q->d->log)
                 log_write(q->d->log, LOG_LEVEL_ERROR, "queue", err, NULL, 0);
@@ -722,6 +726,7 @@ static int q_run_worker(void *state, unsigned worker, const volatile sig_atomic_
     /* whatever is still held goes on (a stopping filter fails open, like the rule's bypass) */
     while (w->oldest != Q_NONE)
         hold_settle(w, &w->holds[w->oldest], false);
+    (void)capture_queue_flush(w->cap);
     publish_counters(w);
     rsref_thread_unregister();
     return ret;
