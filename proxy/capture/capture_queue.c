@@ -24,9 +24,15 @@ _Static_assert(CAPTURE_QUEUE_DROP == NF_DROP && CAPTURE_QUEUE_ACCEPT == NF_ACCEP
                    CAPTURE_QUEUE_REPEAT == NF_REPEAT,
                "verdict values are the kernel's");
 
-#define QUEUE_RECV_BYTES (256 * 1024) /* one recv() may carry many messages */
-#define QUEUE_MSG_BYTES  256          /* a verdict or configuration message */
-#define QUEUE_VBUF_BYTES (16 * 1024)  /* verdicts sent in one sendto() (about 400) */
+/* The kernel sends each queued packet as its own netlink datagram, and one recv() returns one
+ * datagram: recvmmsg() reads up to QUEUE_SLOTS of them at once into slots large enough for the
+ * largest message (a 65535-byte payload copy and its attributes), so that their verdicts can
+ * leave together. */
+#define QUEUE_SLOTS      16
+#define QUEUE_SLOT_BYTES (68 * 1024)
+#define QUEUE_RECV_BYTES (QUEUE_SLOTS * QUEUE_SLOT_BYTES)
+#define QUEUE_MSG_BYTES  256         /* a verdict or configuration message */
+#define QUEUE_VBUF_BYTES (16 * 1024) /* verdicts sent in one sendto() (about 400) */
 
 struct capture_queue {
     struct capture base;
@@ -35,7 +41,10 @@ struct capture_queue {
     uint16_t num;
     uint32_t portid;
     uint32_t last_id;
-    size_t pos, end; /* unread messages in rbuf */
+    unsigned slot, nslot; /* the slot being read, slots filled by the last recvmmsg() */
+    size_t pos, end;      /* unread messages in the slot */
+    struct mmsghdr mm[QUEUE_SLOTS];
+    struct iovec iov[QUEUE_SLOTS];
     struct capture_queue_stats st;
     size_t vlen; /* bytes of verdict messages waiting in vbuf */
     _Alignas(4) uint8_t vbuf[QUEUE_VBUF_BYTES];
@@ -174,10 +183,27 @@ static int q_next(struct capture *c, struct capture_frame *fr, char *err, size_t
 {
     struct capture_queue *q = (struct capture_queue *)c;
     for (;;) {
+        if (q->pos >= q->end && q->slot + 1 < q->nslot) {
+            q->slot++;
+            q->pos = 0;
+            q->end = q->mm[q->slot].msg_len;
+            if (q->mm[q->slot].msg_hdr.msg_flags & MSG_TRUNC) {
+                q->st.bad_messages++; /* cannot happen with slots this size */
+                q->pos = q->end;
+            }
+            continue;
+        }
         if (q->pos >= q->end) {
-            /* the verdicts of what the last recv() brought leave in one message */
+            /* the verdicts of what the last recvmmsg() brought leave in one message */
             (void)capture_queue_flush(c);
-            ssize_t n = recv(q->fd, q->rbuf, sizeof(q->rbuf), MSG_DONTWAIT);
+            for (unsigned k = 0; k < QUEUE_SLOTS; k++) {
+                q->iov[k].iov_base = q->rbuf + (size_t)k * QUEUE_SLOT_BYTES;
+                q->iov[k].iov_len = QUEUE_SLOT_BYTES;
+                memset(&q->mm[k].msg_hdr, 0, sizeof(q->mm[k].msg_hdr));
+                q->mm[k].msg_hdr.msg_iov = &q->iov[k];
+                q->mm[k].msg_hdr.msg_iovlen = 1;
+            }
+            int n = recvmmsg(q->fd, q->mm, QUEUE_SLOTS, MSG_DONTWAIT, NULL);
             if (n < 0) {
                 if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
                     return -EAGAIN;
@@ -186,19 +212,28 @@ static int q_next(struct capture *c, struct capture_frame *fr, char *err, size_t
                     continue;
                 }
                 int e = errno;
-                snprintf(err, errlen, "queue %u: recv() failed: %s", q->num, strerror(e));
+                snprintf(err, errlen, "queue %u: recvmmsg() failed: %s", q->num, strerror(e));
                 return -e;
             }
+            q->st.reads++;
+            q->nslot = (unsigned)n;
+            q->slot = 0;
             q->pos = 0;
-            q->end = (size_t)n;
+            q->end = n > 0 ? q->mm[0].msg_len : 0;
+            if (n > 0 && (q->mm[0].msg_hdr.msg_flags & MSG_TRUNC)) {
+                q->st.bad_messages++;
+                q->pos = q->end;
+            }
+            if (n == 0)
+                return -EAGAIN;
         }
-        const uint8_t *p = q->rbuf + q->pos;
+        const uint8_t *p = q->rbuf + (size_t)q->slot * QUEUE_SLOT_BYTES + q->pos;
         size_t left = q->end - q->pos;
         struct capture_queue_msg m;
         int rc = capture_queue_parse(p, left, &m);
         if (rc < 0) {
             q->st.bad_messages++;
-            q->pos = q->end; /* the rest of the buffer cannot be framed */
+            q->pos = q->end; /* the rest of the datagram cannot be framed */
             continue;
         }
         size_t mlen = (rd32h(p) + 3u) & ~(size_t)3;

@@ -93,6 +93,7 @@ struct capture_queue_stats {
     uint64_t verdicts;       /* verdicts set */
     uint64_t verdict_errors; /* verdicts the socket or the kernel refused */
     uint64_t flushes;        /* sendto() calls carrying verdicts */
+    uint64_t reads;          /* recvmmsg() calls that returned messages */
     uint64_t enobufs;        /* times the kernel dropped messages for a full socket buffer */
     uint64_t bad_messages;   /* messages capture_queue_parse() refused */
 };
