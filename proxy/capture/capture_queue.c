@@ -355,6 +355,12 @@ int capture_queue_verdict(struct capture *c, uint32_t id, int verdict, bool with
     return rc;
 }
 
+bool capture_queue_more(const struct capture *c)
+{
+    const struct capture_queue *q = (const struct capture_queue *)c;
+    return q->pos < q->end || q->slot + 1 < q->nslot;
+}
+
 int capture_queue_flush(struct capture *c)
 {
     struct capture_queue *q = (struct capture_queue *)c;

@@ -62,8 +62,9 @@ uint32_t capture_queue_id(const struct capture *c);
 
 /* Sets the verdict of packet id: CAPTURE_QUEUE_DROP, _ACCEPT or _REPEAT; with_mark also sets the
  * packet's mark to mark. The verdict is appended to the handle's verdict buffer and reaches the
- * kernel with the next capture_queue_flush(): next() flushes before each recv(), so the
- * verdicts of everything one recv() brought leave in one sendto(), in the order they were set
+ * kernel with the next capture_queue_flush(): next() flushes before each read (one recvmmsg()
+ * of up to 16 queued packets), so the verdicts of everything one read brought leave in one
+ * sendto(), in the order they were set
  * (the kernel applies them in that order, one message at a time). A full buffer is flushed
  * first. Returns 0, or a negative errno when that flush failed. No allocation. */
 int capture_queue_verdict(struct capture *c, uint32_t id, int verdict, bool with_mark,
@@ -75,6 +76,10 @@ int capture_queue_verdict(struct capture *c, uint32_t id, int verdict, bool with
  * counted (verdict_errors). A verdict the kernel refuses (an unknown id) comes back as an error
  * message that next() counts the same way. Returns 0 or a negative errno. */
 int capture_queue_flush(struct capture *c);
+
+/* True while messages of the last read remain for next(): the caller that wants the verdicts
+ * of one read out before anything else (capture_queue_flush) does it when this turns false. */
+bool capture_queue_more(const struct capture *c);
 
 /* Appends one verdict message (nlmsghdr, nfgenmsg, NFQA_VERDICT_HDR, NFQA_MARK with with_mark;
  * the flags NLM_F_REQUEST only: the kernel answers errors alone) for packet id of queue num at
