@@ -4,9 +4,16 @@
  * attributes padded to 4 bytes, the packet header's id in network order): a packet with its
  * payload, mark and capture length; messages of other types; every kind of broken length. Also
  * the reader of /proc/net/netfilter/nfnetlink_queue. Verdict messages as the batch buffer holds
- * them (several in one buffer, each framed on its own) and the kernel's error answers. The live
- * path (binding a queue, verdicts) is tests/scripts/queue.sh's. */
+ * them (several in one buffer, each framed on its own) and the kernel's error answers; live (root,
+ * in a network namespace of its own): two verdicts for packets the kernel does not hold leave in
+ * one sendto() and come back as two error answers, counted. The path with traffic (holding,
+ * verdicts on real packets) is tests/scripts/queue.sh's. */
 #include <check.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/netfilter.h>
@@ -304,6 +311,49 @@ START_TEST(error_answers)
 }
 END_TEST
 
+/* Live: a queue bound in a new network namespace (the test runs in a child process of its
+ * own); the kernel holds no packet, so both verdicts of the one buffer are refused, each with
+ * its own error answer - the kernel read the second message of the buffer too. */
+START_TEST(live_batch_errors)
+{
+    if (geteuid() != 0) {
+        /* a live test that cannot run fails, unless the caller allows skipping */
+        const char *allow = getenv("QG_ALLOW_SKIP");
+        if (allow && strcmp(allow, "1") == 0) {
+            fputs("check_capture_queue: not root, live test skipped (QG_ALLOW_SKIP=1)\n", stderr);
+            return;
+        }
+        ck_abort_msg("the live queue test needs root (QG_ALLOW_SKIP=1 skips it)");
+    }
+    ck_assert_int_eq(unshare(CLONE_NEWNET), 0);
+    char err[256] = "";
+    struct capture_queue_config cfg = { .num = 7, .maxlen = 16, .fail_open = true };
+    struct capture *c = capture_queue_open(&cfg, err, sizeof(err));
+    ck_assert_msg(c != NULL, "%s", err);
+    ck_assert_int_eq(capture_queue_verdict(c, 12345, CAPTURE_QUEUE_ACCEPT, false, 0), 0);
+    ck_assert_int_eq(capture_queue_verdict(c, 12346, CAPTURE_QUEUE_REPEAT, true, 0x20000), 0);
+    struct capture_queue_stats st;
+    capture_queue_stats(c, &st);
+    ck_assert_uint_eq(st.verdicts, 2);
+    ck_assert_uint_eq(st.flushes, 0); /* nothing sent yet */
+    ck_assert_int_eq(capture_queue_flush(c), 0);
+    ck_assert_int_eq(capture_queue_flush(c), 0); /* nothing left: no second sendto() */
+    capture_queue_stats(c, &st);
+    ck_assert_uint_eq(st.flushes, 1);
+    for (int i = 0; i < 50 && st.verdict_errors < 2; i++) {
+        struct pollfd pfd = { .fd = capture_queue_fd(c), .events = POLLIN };
+        (void)poll(&pfd, 1, 20);
+        struct capture_frame fr;
+        ck_assert_int_eq(capture_next(c, &fr, err, sizeof(err)), -EAGAIN); /* no packet */
+        capture_queue_stats(c, &st);
+    }
+    ck_assert_uint_eq(st.verdict_errors, 2);
+    ck_assert_uint_eq(st.packets, 0);
+    ck_assert_uint_eq(st.bad_messages, 0);
+    capture_close(c);
+}
+END_TEST
+
 static Suite *capture_queue_suite(void)
 {
     Suite *s = suite_create("capture_queue");
@@ -317,6 +367,9 @@ static Suite *capture_queue_suite(void)
     tcase_add_test(tc, verdict_batch);
     tcase_add_test(tc, error_answers);
     suite_add_tcase(s, tc);
+    TCase *live = tcase_create("live");
+    tcase_add_test(live, live_batch_errors);
+    suite_add_tcase(s, live);
     return s;
 }
 
