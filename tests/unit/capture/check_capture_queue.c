@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "proxy/capture/capture_queue.h"
+#include "tests/lib/needroot.h"
 
 struct msgb {
     uint8_t b[512];
@@ -316,15 +317,7 @@ END_TEST
  * its own error answer - the kernel read the second message of the buffer too. */
 START_TEST(live_batch_errors)
 {
-    if (geteuid() != 0) {
-        /* a live test that cannot run fails, unless the caller allows skipping */
-        const char *allow = getenv("QG_ALLOW_SKIP");
-        if (allow && strcmp(allow, "1") == 0) {
-            fputs("check_capture_queue: not root, live test skipped (QG_ALLOW_SKIP=1)\n", stderr);
-            return;
-        }
-        ck_abort_msg("the live queue test needs root (QG_ALLOW_SKIP=1 skips it)");
-    }
+    NEEDROOT("check_capture_queue: the live queue test");
     ck_assert_int_eq(unshare(CLONE_NEWNET), 0);
     char err[256] = "";
     struct capture_queue_config cfg = { .num = 7, .maxlen = 16, .fail_open = true };
