@@ -9,12 +9,12 @@ int needroot(const char *what);
 
 /* In a Check test (check.h included): fails the test when root is missing and skipping is not
  * allowed, returns from it when skipping is. */
-#define NEEDROOT(what)                                                                      \
-    do {                                                                                    \
-        int needroot_ = needroot(what);                                                     \
+#define NEEDROOT(what)                                                                     \
+    do {                                                                                   \
+        int needroot_ = needroot(what);                                                    \
         ck_assert_msg(needroot_ >= 0, "%s needs root (QG_ALLOW_SKIP=1 skips it)", (what)); \
-        if (!needroot_)                                                                     \
-            return;                                                                         \
+        if (!needroot_)                                                                    \
+            return;                                                                        \
     } while (0)
 
 #endif
