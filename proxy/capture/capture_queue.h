@@ -7,7 +7,9 @@
  * One handle = one netlink socket bound to one queue number, copy mode NFQNL_COPY_PACKET, the
  * kernel's queue length and the fail-open flag (NFQA_CFG_F_FAIL_OPEN: a full queue lets packets
  * through instead of dropping them) as configured. Reads are non-blocking: next() returns -EAGAIN
- * when nothing waits (poll capture_queue_fd()). Messages the kernel could not deliver because the
+ * when nothing waits (poll capture_queue_fd()). One read takes up to 16 queued packets
+ * (recvmmsg(): the kernel sends each as its own datagram), and verdicts are gathered and sent
+ * together (capture_queue_flush). Messages the kernel could not deliver because the
  * socket buffer was full (ENOBUFS) are counted; their packets stay queued until the kernel's own
  * queue overflows (then fail-open or drop). */
 #ifndef QG_CAPTURE_QUEUE_H
@@ -64,9 +66,9 @@ uint32_t capture_queue_id(const struct capture *c);
  * packet's mark to mark. The verdict is appended to the handle's verdict buffer and reaches the
  * kernel with the next capture_queue_flush(): next() flushes before each read (one recvmmsg()
  * of up to 16 queued packets), so the verdicts of everything one read brought leave in one
- * sendto(), in the order they were set
- * (the kernel applies them in that order, one message at a time). A full buffer is flushed
- * first. Returns 0, or a negative errno when that flush failed. No allocation. */
+ * sendto(), in the order they were set (the kernel applies them in that order, one message at
+ * a time). A full buffer is flushed first. Returns 0, or a negative errno when that flush
+ * failed. No allocation. */
 int capture_queue_verdict(struct capture *c, uint32_t id, int verdict, bool with_mark,
                           uint32_t mark);
 
@@ -89,8 +91,8 @@ size_t capture_queue_put_verdict(uint8_t *buf, size_t cap, uint16_t num, uint32_
                                  bool with_mark, uint32_t mark);
 
 /* The error of one netlink message of len bytes at buf: a negative errno for an NLMSG_ERROR
- * message carrying one (-EPROTO for a value no errno has), 0 for anything else (an acknowledgement, a packet, a short message).
- * Pure. */
+ * message carrying one (-EPROTO for a value no errno has), 0 for anything else (an
+ * acknowledgement, a packet, a short message). Pure. */
 int capture_queue_parse_error(const uint8_t *buf, size_t len);
 
 struct capture_queue_stats {
