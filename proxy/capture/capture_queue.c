@@ -1,6 +1,6 @@
 /* capture_queue.c - NFQUEUE packet source (see capture_queue.h): a libmnl netlink socket bound to
- * one queue, messages parsed by capture_queue_parse(), verdicts sent with libnetfilter_queue's
- * message builders. */
+ * one queue, messages parsed by capture_queue_parse(), verdicts built with libnetfilter_queue's
+ * message builders into one buffer and sent together (capture_queue_flush). */
 #include "proxy/capture/capture_queue.h"
 
 #include <arpa/inet.h>
@@ -24,8 +24,15 @@ _Static_assert(CAPTURE_QUEUE_DROP == NF_DROP && CAPTURE_QUEUE_ACCEPT == NF_ACCEP
                    CAPTURE_QUEUE_REPEAT == NF_REPEAT,
                "verdict values are the kernel's");
 
-#define QUEUE_RECV_BYTES (256 * 1024) /* one recv() may carry many messages */
-#define QUEUE_MSG_BYTES  256          /* a verdict or configuration message */
+/* The kernel sends each queued packet as its own netlink datagram, and one recv() returns one
+ * datagram: recvmmsg() reads up to QUEUE_SLOTS of them at once into slots large enough for the
+ * largest message (a 65535-byte payload copy and its attributes), so that their verdicts can
+ * leave together. */
+#define QUEUE_SLOTS      16
+#define QUEUE_SLOT_BYTES (68 * 1024)
+#define QUEUE_RECV_BYTES (QUEUE_SLOTS * QUEUE_SLOT_BYTES)
+#define QUEUE_MSG_BYTES  256         /* a verdict or configuration message */
+#define QUEUE_VBUF_BYTES (16 * 1024) /* verdicts sent in one sendto() (about 400) */
 
 struct capture_queue {
     struct capture base;
@@ -34,9 +41,13 @@ struct capture_queue {
     uint16_t num;
     uint32_t portid;
     uint32_t last_id;
-    size_t pos, end; /* unread messages in rbuf */
+    unsigned slot, nslot; /* the slot being read, slots filled by the last recvmmsg() */
+    size_t pos, end;      /* unread messages in the slot */
+    struct mmsghdr mm[QUEUE_SLOTS];
+    struct iovec iov[QUEUE_SLOTS];
     struct capture_queue_stats st;
-    char vbuf[QUEUE_MSG_BYTES];
+    size_t vlen; /* bytes of verdict messages waiting in vbuf */
+    _Alignas(4) uint8_t vbuf[QUEUE_VBUF_BYTES];
     uint8_t rbuf[QUEUE_RECV_BYTES];
 };
 
@@ -123,6 +134,32 @@ int capture_queue_parse(const uint8_t *buf, size_t len, struct capture_queue_msg
     return 1;
 }
 
+int capture_queue_parse_error(const uint8_t *buf, size_t len)
+{
+    if (len < 16 + 4)
+        return 0;
+    uint32_t mlen = rd32h(buf);
+    if (rd16h(buf + 4) != NLMSG_ERROR || mlen < 16 + 4 || mlen > len)
+        return 0;
+    int32_t e;
+    memcpy(&e, buf + 16, 4);
+    if (e >= 0)
+        return 0;                    /* an acknowledgement */
+    return e >= -4095 ? e : -EPROTO; /* not an errno the kernel sends */
+}
+
+size_t capture_queue_put_verdict(uint8_t *buf, size_t cap, uint16_t num, uint32_t id, int verdict,
+                                 bool with_mark, uint32_t mark)
+{
+    if (cap < QUEUE_MSG_BYTES || ((uintptr_t)buf & 3u))
+        return 0;
+    struct nlmsghdr *nlh = nfq_nlmsg_put((char *)buf, NFQNL_MSG_VERDICT, num);
+    nfq_nlmsg_verdict_put(nlh, (int)id, verdict);
+    if (with_mark)
+        nfq_nlmsg_verdict_put_mark(nlh, mark);
+    return NLMSG_ALIGN(nlh->nlmsg_len);
+}
+
 /* Sends one configuration message and waits for its ack. Returns 0 or -errno. */
 static int cfg_send(struct capture_queue *q, struct nlmsghdr *nlh)
 {
@@ -146,8 +183,27 @@ static int q_next(struct capture *c, struct capture_frame *fr, char *err, size_t
 {
     struct capture_queue *q = (struct capture_queue *)c;
     for (;;) {
+        if (q->pos >= q->end && q->slot + 1 < q->nslot) {
+            q->slot++;
+            q->pos = 0;
+            q->end = q->mm[q->slot].msg_len;
+            if (q->mm[q->slot].msg_hdr.msg_flags & MSG_TRUNC) {
+                q->st.bad_messages++; /* cannot happen with slots this size */
+                q->pos = q->end;
+            }
+            continue;
+        }
         if (q->pos >= q->end) {
-            ssize_t n = recv(q->fd, q->rbuf, sizeof(q->rbuf), MSG_DONTWAIT);
+            /* the verdicts of what the last recvmmsg() brought leave in one message */
+            (void)capture_queue_flush(c);
+            for (unsigned k = 0; k < QUEUE_SLOTS; k++) {
+                q->iov[k].iov_base = q->rbuf + (size_t)k * QUEUE_SLOT_BYTES;
+                q->iov[k].iov_len = QUEUE_SLOT_BYTES;
+                memset(&q->mm[k].msg_hdr, 0, sizeof(q->mm[k].msg_hdr));
+                q->mm[k].msg_hdr.msg_iov = &q->iov[k];
+                q->mm[k].msg_hdr.msg_iovlen = 1;
+            }
+            int n = recvmmsg(q->fd, q->mm, QUEUE_SLOTS, MSG_DONTWAIT, NULL);
             if (n < 0) {
                 if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
                     return -EAGAIN;
@@ -156,25 +212,37 @@ static int q_next(struct capture *c, struct capture_frame *fr, char *err, size_t
                     continue;
                 }
                 int e = errno;
-                snprintf(err, errlen, "queue %u: recv() failed: %s", q->num, strerror(e));
+                snprintf(err, errlen, "queue %u: recvmmsg() failed: %s", q->num, strerror(e));
                 return -e;
             }
+            q->st.reads++;
+            q->nslot = (unsigned)n;
+            q->slot = 0;
             q->pos = 0;
-            q->end = (size_t)n;
+            q->end = n > 0 ? q->mm[0].msg_len : 0;
+            if (n > 0 && (q->mm[0].msg_hdr.msg_flags & MSG_TRUNC)) {
+                q->st.bad_messages++;
+                q->pos = q->end;
+            }
+            if (n == 0)
+                return -EAGAIN;
         }
-        const uint8_t *p = q->rbuf + q->pos;
+        const uint8_t *p = q->rbuf + (size_t)q->slot * QUEUE_SLOT_BYTES + q->pos;
         size_t left = q->end - q->pos;
         struct capture_queue_msg m;
         int rc = capture_queue_parse(p, left, &m);
         if (rc < 0) {
             q->st.bad_messages++;
-            q->pos = q->end; /* the rest of the buffer cannot be framed */
+            q->pos = q->end; /* the rest of the datagram cannot be framed */
             continue;
         }
         size_t mlen = (rd32h(p) + 3u) & ~(size_t)3;
         q->pos += mlen < left ? mlen : left;
-        if (rc == 0)
+        if (rc == 0) {
+            if (capture_queue_parse_error(p, left) < 0)
+                q->st.verdict_errors++; /* the kernel refused one verdict of a batch */
             continue;
+        }
         q->st.packets++;
         q->last_id = m.id;
         struct timespec ts;
@@ -198,8 +266,10 @@ static void q_close(struct capture *c)
     struct capture_queue *q = (struct capture_queue *)c;
     if (!q)
         return;
-    if (q->nl)
+    if (q->nl) {
+        (void)capture_queue_flush(c);
         mnl_socket_close(q->nl);
+    }
     free(q);
 }
 
@@ -276,16 +346,42 @@ int capture_queue_verdict(struct capture *c, uint32_t id, int verdict, bool with
                           uint32_t mark)
 {
     struct capture_queue *q = (struct capture_queue *)c;
-    struct nlmsghdr *nlh = nfq_nlmsg_put(q->vbuf, NFQNL_MSG_VERDICT, q->num);
-    nfq_nlmsg_verdict_put(nlh, (int)id, verdict);
-    if (with_mark)
-        nfq_nlmsg_verdict_put_mark(nlh, mark);
+    int rc = 0;
+    if (sizeof(q->vbuf) - q->vlen < QUEUE_MSG_BYTES)
+        rc = capture_queue_flush(c);
+    q->vlen += capture_queue_put_verdict(q->vbuf + q->vlen, sizeof(q->vbuf) - q->vlen, q->num, id,
+                                         verdict, with_mark, mark);
     q->st.verdicts++;
-    if (mnl_socket_sendto(q->nl, nlh, nlh->nlmsg_len) < 0) {
-        q->st.verdict_errors++;
-        return -errno;
+    return rc;
+}
+
+bool capture_queue_more(const struct capture *c)
+{
+    const struct capture_queue *q = (const struct capture_queue *)c;
+    return q->pos < q->end || q->slot + 1 < q->nslot;
+}
+
+int capture_queue_flush(struct capture *c)
+{
+    struct capture_queue *q = (struct capture_queue *)c;
+    if (!q->vlen)
+        return 0;
+    int rc = 0;
+    if (mnl_socket_sendto(q->nl, q->vbuf, q->vlen) < 0) {
+        /* refused whole (no memory for the copy): each message alone, so one that cannot be
+         * sent does not keep the others' packets in the kernel */
+        for (size_t off = 0; off < q->vlen;) {
+            const struct nlmsghdr *nlh = (const struct nlmsghdr *)(const void *)(q->vbuf + off);
+            if (mnl_socket_sendto(q->nl, nlh, nlh->nlmsg_len) < 0) {
+                q->st.verdict_errors++;
+                rc = -errno;
+            }
+            off += NLMSG_ALIGN(nlh->nlmsg_len);
+        }
     }
-    return 0;
+    q->st.flushes++;
+    q->vlen = 0;
+    return rc;
 }
 
 void capture_queue_stats(const struct capture *c, struct capture_queue_stats *st)

@@ -7,7 +7,9 @@
  * One handle = one netlink socket bound to one queue number, copy mode NFQNL_COPY_PACKET, the
  * kernel's queue length and the fail-open flag (NFQA_CFG_F_FAIL_OPEN: a full queue lets packets
  * through instead of dropping them) as configured. Reads are non-blocking: next() returns -EAGAIN
- * when nothing waits (poll capture_queue_fd()). Messages the kernel could not deliver because the
+ * when nothing waits (poll capture_queue_fd()). One read takes up to 16 queued packets
+ * (recvmmsg(): the kernel sends each as its own datagram), and verdicts are gathered and sent
+ * together (capture_queue_flush). Messages the kernel could not deliver because the
  * socket buffer was full (ENOBUFS) are counted; their packets stay queued until the kernel's own
  * queue overflows (then fail-open or drop). */
 #ifndef QG_CAPTURE_QUEUE_H
@@ -61,14 +63,44 @@ int capture_queue_fd(const struct capture *c);
 uint32_t capture_queue_id(const struct capture *c);
 
 /* Sets the verdict of packet id: CAPTURE_QUEUE_DROP, _ACCEPT or _REPEAT; with_mark also sets the
- * packet's mark to mark. Returns 0 or a negative errno (counted). No allocation. */
+ * packet's mark to mark. The verdict is appended to the handle's verdict buffer and reaches the
+ * kernel with the next capture_queue_flush(): next() flushes before each read (one recvmmsg()
+ * of up to 16 queued packets), so the verdicts of everything one read brought leave in one
+ * sendto(), in the order they were set (the kernel applies them in that order, one message at
+ * a time). A full buffer is flushed first. Returns 0, or a negative errno when that flush
+ * failed. No allocation. */
 int capture_queue_verdict(struct capture *c, uint32_t id, int verdict, bool with_mark,
                           uint32_t mark);
 
+/* Sends the verdicts set since the last flush in one sendto() (nothing when none). Call it
+ * before anything that must reach the network after them (forged packets), and before waiting.
+ * When the socket refuses the buffer, each verdict is sent alone and the ones refused again are
+ * counted (verdict_errors). A verdict the kernel refuses (an unknown id) comes back as an error
+ * message that next() counts the same way. Returns 0 or a negative errno. */
+int capture_queue_flush(struct capture *c);
+
+/* True while messages of the last read remain for next(): the caller that wants the verdicts
+ * of one read out before anything else (capture_queue_flush) does it when this turns false. */
+bool capture_queue_more(const struct capture *c);
+
+/* Appends one verdict message (nlmsghdr, nfgenmsg, NFQA_VERDICT_HDR, NFQA_MARK with with_mark;
+ * the flags NLM_F_REQUEST only: the kernel answers errors alone) for packet id of queue num at
+ * buf (4-byte aligned, cap bytes free). Returns the bytes used (padded to 4), or 0 when cap is
+ * under 256 or buf is not aligned. Pure. */
+size_t capture_queue_put_verdict(uint8_t *buf, size_t cap, uint16_t num, uint32_t id, int verdict,
+                                 bool with_mark, uint32_t mark);
+
+/* The error of one netlink message of len bytes at buf: a negative errno for an NLMSG_ERROR
+ * message carrying one (-EPROTO for a value no errno has), 0 for anything else (an
+ * acknowledgement, a packet, a short message). Pure. */
+int capture_queue_parse_error(const uint8_t *buf, size_t len);
+
 struct capture_queue_stats {
     uint64_t packets;        /* packets read */
-    uint64_t verdicts;       /* verdicts sent */
-    uint64_t verdict_errors; /* verdicts the socket refused */
+    uint64_t verdicts;       /* verdicts set */
+    uint64_t verdict_errors; /* verdicts the socket or the kernel refused */
+    uint64_t flushes;        /* sendto() calls carrying verdicts */
+    uint64_t reads;          /* recvmmsg() calls that returned messages */
     uint64_t enobufs;        /* times the kernel dropped messages for a full socket buffer */
     uint64_t bad_messages;   /* messages capture_queue_parse() refused */
 };

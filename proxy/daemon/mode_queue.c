@@ -36,6 +36,7 @@
 #define Q_URL_MAX  2048
 #define Q_MSS      1220 /* forged notice segments: fits any path MTU of 1280 (IPv6 minimum) */
 #define Q_NONE     UINT32_MAX
+#define Q_OUTBOX   16 /* blocks whose forged packets wait for the end of a read */
 /* queue.incomplete = watch: a held request of Q_STALL_MIN packets or more that got no new one
  * for Q_STALL_NS is released: its client waits for an acknowledgement (its congestion window is
  * spent). One cut in fewer pieces waits for queue.hold_timeout. */
@@ -141,7 +142,16 @@ struct q_worker {
     uint16_t ip_id;
     char resp[NOTICE_RESPONSE_MAX];
     char url[Q_URL_MAX];
-    struct inject_frames fr;
+    /* the forged packets of the blocks decided in the current read, sent together after the
+     * read's verdicts (send_outbox) */
+    struct inject_frames out[Q_OUTBOX];
+    unsigned nout;
+    struct mmsghdr mm[Q_OUTBOX * INJECT_MAX_FRAMES];
+    struct iovec iov[Q_OUTBOX * INJECT_MAX_FRAMES];
+    union {
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+    } sa[Q_OUTBOX * INJECT_MAX_FRAMES];
 };
 
 struct queue_mode {
@@ -231,8 +241,7 @@ static void hold_free(struct q_worker *w, struct hold *h)
 
 static void verdict(struct q_worker *w, uint32_t id, int v, bool with_mark, uint32_t mark)
 {
-    if (capture_queue_verdict(w->cap, id, v, with_mark, mark) < 0)
-        w->ctr_local[C_VERDICT_ERRORS]++;
+    (void)capture_queue_verdict(w->cap, id, v, with_mark, mark); /* errors: the handle's */
     w->ctr_local[v == CAPTURE_QUEUE_DROP || (with_mark && mark == w->q->mark_block) ? C_DROPPED
                                                                                     : C_ACCEPTED]++;
 }
@@ -333,55 +342,79 @@ static size_t build_response(struct q_worker *w, const struct engine_event *ev, 
     return blocknote_response(n, ev, order, w->url, sizeof(w->url), w->resp, sizeof(w->resp));
 }
 
-/* Sends the planned frames (bare IP packets of one family, routed by the kernel) with one
- * sendmmsg() per batch: a block's two resets cost one system call. Returns 0 or -errno. */
-static int send_frames(struct q_worker *w, const struct inject_frames *fr)
+/* Puts the frames of the outbox entries of one family (4 or 6) into w->mm and sends them with
+ * sendmmsg(). Returns the entries (blocks) not wholly sent. */
+static unsigned send_family(struct q_worker *w, int fam, int *err)
 {
-    struct mmsghdr mm[INJECT_MAX_FRAMES];
-    struct iovec iov[INJECT_MAX_FRAMES];
-    union {
-        struct sockaddr_in in;
-        struct sockaddr_in6 in6;
-    } sa[INJECT_MAX_FRAMES];
-    int fd = -1;
-    unsigned n = 0;
-    for (size_t k = 0; k < fr->n && k < INJECT_MAX_FRAMES; k++) {
-        const uint8_t *pkt = fr->buf + fr->off[k];
-        size_t len = fr->len[k];
-        memset(&mm[n], 0, sizeof(mm[n]));
-        memset(&sa[n], 0, sizeof(sa[n]));
-        if (len >= 20 && (pkt[0] >> 4) == 4) {
-            sa[n].in.sin_family = AF_INET;
-            memcpy(&sa[n].in.sin_addr, pkt + 16, 4);
-            mm[n].msg_hdr.msg_namelen = sizeof(sa[n].in);
-            fd = w->raw4;
-        } else if (len >= 40 && (pkt[0] >> 4) == 6) {
-            sa[n].in6.sin6_family = AF_INET6;
-            memcpy(&sa[n].in6.sin6_addr, pkt + 24, 16);
-            mm[n].msg_hdr.msg_namelen = sizeof(sa[n].in6);
-            fd = w->raw6;
-        } else {
-            return -EINVAL;
+    unsigned n = 0, blocks = 0, first_unsent = 0;
+    unsigned end_of[Q_OUTBOX]; /* message index after each entry of this family */
+    for (unsigned b = 0; b < w->nout; b++) {
+        const struct inject_frames *fr = &w->out[b];
+        if (!fr->n || (fr->buf[fr->off[0]] >> 4) != fam)
+            continue;
+        for (size_t k = 0; k < fr->n && k < INJECT_MAX_FRAMES; k++) {
+            const uint8_t *pkt = fr->buf + fr->off[k];
+            memset(&w->mm[n], 0, sizeof(w->mm[n]));
+            memset(&w->sa[n], 0, sizeof(w->sa[n]));
+            if (fam == 4) {
+                w->sa[n].in.sin_family = AF_INET;
+                memcpy(&w->sa[n].in.sin_addr, pkt + 16, 4);
+                w->mm[n].msg_hdr.msg_namelen = sizeof(w->sa[n].in);
+            } else {
+                w->sa[n].in6.sin6_family = AF_INET6;
+                memcpy(&w->sa[n].in6.sin6_addr, pkt + 24, 16);
+                w->mm[n].msg_hdr.msg_namelen = sizeof(w->sa[n].in6);
+            }
+            w->iov[n].iov_base = (void *)(uintptr_t)pkt;
+            w->iov[n].iov_len = fr->len[k];
+            w->mm[n].msg_hdr.msg_name = &w->sa[n];
+            w->mm[n].msg_hdr.msg_iov = &w->iov[n];
+            w->mm[n].msg_hdr.msg_iovlen = 1;
+            n++;
         }
-        iov[n].iov_base = (void *)(uintptr_t)pkt;
-        iov[n].iov_len = len;
-        mm[n].msg_hdr.msg_name = &sa[n];
-        mm[n].msg_hdr.msg_iov = &iov[n];
-        mm[n].msg_hdr.msg_iovlen = 1;
-        n++;
+        end_of[blocks++] = n;
     }
+    int fd = fam == 4 ? w->raw4 : w->raw6;
     for (unsigned off = 0; off < n;) {
-        int sent = sendmmsg(fd, mm + off, n - off, 0);
-        if (sent <= 0)
-            return sent < 0 ? -errno : -EIO;
+        int sent = sendmmsg(fd, w->mm + off, n - off, 0);
+        if (sent <= 0) {
+            *err = sent < 0 ? errno : EIO;
+            while (first_unsent < blocks && end_of[first_unsent] <= off)
+                first_unsent++;
+            return blocks - first_unsent;
+        }
         off += (unsigned)sent;
     }
     return 0;
 }
 
+/* Sends the verdicts set so far, then the forged packets of the blocks decided since the last
+ * call (bare IP packets, routed by the kernel), one sendmmsg() per family: the resets of every
+ * block of a read cost one system call, and a packet accepted before a block reaches the server
+ * before the block's reset. A block whose packets could not all be sent counts as an injection
+ * error instead of an injection. */
+static void send_outbox(struct q_worker *w)
+{
+    (void)capture_queue_flush(w->cap);
+    if (!w->nout)
+        return;
+    int err = 0;
+    unsigned failed = send_family(w, 4, &err) + send_family(w, 6, &err);
+    if (failed) {
+        w->ctr_local[C_INJECTED] -= failed;
+        w->ctr_local[C_INJECT_ERRORS] += failed;
+        if (w->q->d->log)
+            log_write(w->q->d->log, LOG_LEVEL_WARN, "queue", "forged packets not sent",
+                      LOG_KV(LOG_U("worker", w->idx), LOG_U("blocks", failed),
+                             LOG_S("error", strerror(err))));
+    }
+    w->nout = 0;
+}
+
 /* Resets both ends of a blocked TCP flow (and sends the notice first for HTTP). The server never
  * got the held bytes: its rcv_nxt, srv_rcv_nxt, is where the client's side of the forgery
- * starts. Returns the frames sent or a negative errno. */
+ * starts. The frames go to the outbox (send_outbox). Returns the frames planned or a negative
+ * errno. */
 static int enforce_tcp(struct q_worker *w, const struct engine_event *ev, uint32_t srv_rcv_nxt,
                        const char *order)
 {
@@ -395,11 +428,14 @@ static int enforce_tcp(struct q_worker *w, const struct engine_event *ev, uint32
         e2.frame = (const uint8_t *)w->url; /* not read for a bare-IP link */
         e2.frame_len = 0;
     }
-    int n = inject_plan_block(&e2, (const uint8_t *)w->resp, rlen, Q_MSS, &w->ip_id, &w->fr);
+    if (w->nout == Q_OUTBOX)
+        send_outbox(w);
+    struct inject_frames *fr = &w->out[w->nout];
+    int n = inject_plan_block(&e2, (const uint8_t *)w->resp, rlen, Q_MSS, &w->ip_id, fr);
     if (n < 0)
         return n;
-    int rc = send_frames(w, &w->fr);
-    return rc < 0 ? rc : n;
+    w->nout++; /* sent by send_outbox() after this read's verdicts */
+    return n;
 }
 
 static void log_decision(struct q_worker *w, const struct engine_event *ev, const char *order,
@@ -595,6 +631,7 @@ static void publish_counters(struct q_worker *w)
     capture_queue_stats(w->cap, &qs);
     w->ctr_local[C_PACKETS] = qs.packets;
     w->ctr_local[C_ENOBUFS] = qs.enobufs;
+    w->ctr_local[C_VERDICT_ERRORS] = qs.verdict_errors;
     w->ctr_local[C_FLOWS] = es.flows;
     struct capture_queue_kstats ks;
     if (++w->ticks % 5 == 0 && capture_queue_kernel_stats(w->cap, &ks) == 0) {
@@ -700,10 +737,13 @@ static int q_run_worker(void *state, unsigned worker, const volatile sig_atomic_
             struct engine_frame_info fi;
             engine_frame_info(w->eng, &fi);
             packet_verdict(w, id, &fi);
+            if (!capture_queue_more(w->cap))
+                send_outbox(w); /* the read is handled: its verdicts, then its resets */
         }
         uint64_t now = mono_ns();
         expire_holds(w, now);
         rsref_read_unlock();
+        send_outbox(w); /* the rest of this section's verdicts and resets */
         if (rc < 0 && rc != -EAGAIN) {
             if (q->d->log)
                 log_write(q->d->log, LOG_LEVEL_ERROR, "queue", err, NULL, 0);
@@ -722,6 +762,7 @@ static int q_run_worker(void *state, unsigned worker, const volatile sig_atomic_
     /* whatever is still held goes on (a stopping filter fails open, like the rule's bypass) */
     while (w->oldest != Q_NONE)
         hold_settle(w, &w->holds[w->oldest], false);
+    send_outbox(w);
     publish_counters(w);
     rsref_thread_unregister();
     return ret;

@@ -31,6 +31,10 @@
  *   - a segment the receiver would drop (bad checksum, outside the window, MD5 not negotiated,
  *     PAWS-old, no ACK, ...: engine_frame_info's set_aside) is dropped: such decoys reach no one.
  *   - other packets (handshakes, ACKs, the server's side) are accepted at once.
+ *   - a worker reads up to 16 queued packets at once (capture_queue.c, recvmmsg()); the verdicts
+ *     they produce leave in one sendto() once the read is handled, then the forged packets of
+ *     its blocks in one sendmmsg() per address family (docs/queue.md, "Reads and verdicts in
+ *     batches").
  *
  * Worker i reads queue queue.num + i; the rule's --queue-balance spreads flows over the queues
  * by a hash of the addresses that is the same both ways, so a flow's packets always reach the

@@ -1,10 +1,11 @@
-/* fuzz_capture_queue.c - libFuzzer target for capture_queue_parse() (proxy/capture/capture_queue.c),
- * the reader of the netlink messages an NFQUEUE socket delivers.
+/* fuzz_capture_queue.c - libFuzzer target for capture_queue_parse() and capture_queue_parse_error()
+ * (proxy/capture/capture_queue.c), the readers of the netlink messages an NFQUEUE socket delivers.
  *
  * Input: a buffer of messages as one recv() returns them. The target walks it the way the
  * capture back end does (one message, then the next at its aligned length) and checks the
  * contract on each: the result is 1, 0 or -EBADMSG; a packet's payload lies inside the message,
- * its wire length is at least its copied length. */
+ * its wire length is at least its copied length; an error answer is never a packet and its
+ * errno is a negative one. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t left = size - pos;
         int rc = capture_queue_parse(p, left, &m);
         if (rc != 1 && rc != 0 && rc != -EBADMSG)
+            abort();
+        int e = capture_queue_parse_error(p, left);
+        if (e > 0 || e < -4095 || (e < 0 && rc != 0))
             abort();
         if (rc < 0)
             break;

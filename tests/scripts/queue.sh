@@ -305,6 +305,10 @@ st=$(grep '"msg":"stats"' "$QG_DIR/qorgau.out" | tail -n 1)
 for k in queue.held queue.released queue.blocks queue.decoys queue.injected queue.watched; do
     expect "stats: $k counted" "$(printf '%s' "$st" | grep -Eo "\"$k\":[0-9]+" | grep -Evc ':0$')" "1"
 done
+# verdicts leave in batches (one sendto() per read): the kernel refused none of them (it answers
+# a refused one with an error message, counted here), and every block's forged packets were sent
+expect "stats: queue.verdict_errors 0 (no batched verdict refused)" "$(printf '%s' "$st" | grep -Eo '"queue.verdict_errors":[0-9]+')" '"queue.verdict_errors":0'
+expect "no 'forged packets not sent' warning" "$(grep -c 'forged packets not sent' "$QG_DIR/qorgau.out")" "0"
 kw=$(grep '"msg":"stats"' "$QG_DIR/qorgau.out" | tail -n +$((n0 + 1)) | grep -Eo '"queue.kernel_waiting":[0-9]+' | grep -Evc ':0$')
 expect "stats: queue.kernel_waiting counted (a held packet waiting in the kernel)" "$([ "$kw" -gt 0 ] && echo yes)" "yes"
 for p in $stall_pids; do qg_stop "$p"; done

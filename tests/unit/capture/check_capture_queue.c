@@ -3,16 +3,28 @@
  * Messages are written here byte by byte as the kernel lays them out (nlmsghdr, nfgenmsg,
  * attributes padded to 4 bytes, the packet header's id in network order): a packet with its
  * payload, mark and capture length; messages of other types; every kind of broken length. Also
- * the reader of /proc/net/netfilter/nfnetlink_queue. The live path (binding a queue, verdicts)
- * is tests/scripts/queue.sh's. */
+ * the reader of /proc/net/netfilter/nfnetlink_queue. Verdict messages as the batch buffer holds
+ * them (several in one buffer, each framed on its own) and the kernel's error answers; live (root,
+ * in a network namespace of its own): two verdicts for packets the kernel does not hold leave in
+ * one sendto() and come back as two error answers, counted. The path with traffic (holding,
+ * verdicts on real packets) is tests/scripts/queue.sh's. */
 #include <check.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <arpa/inet.h>
 #include <errno.h>
+#include <linux/netfilter.h>
+#include <linux/netlink.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_queue.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "proxy/capture/capture_queue.h"
+#include "tests/lib/needroot.h"
 
 struct msgb {
     uint8_t b[512];
@@ -204,6 +216,137 @@ START_TEST(proc_lines)
 }
 END_TEST
 
+/* Reads one verdict message at p: its length, and checks its framing (type, flags, queue number,
+ * the verdict header's id and verdict, the mark when one is expected). */
+static size_t check_verdict_msg(const uint8_t *p, size_t left, uint16_t num, uint32_t id,
+                                uint32_t verdict, bool with_mark, uint32_t mark)
+{
+    struct nlmsghdr h;
+    ck_assert_uint_ge(left, sizeof(h) + 4);
+    memcpy(&h, p, sizeof(h));
+    ck_assert_uint_le(h.nlmsg_len, left);
+    ck_assert_uint_eq(h.nlmsg_type, (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_VERDICT);
+    ck_assert_uint_eq(h.nlmsg_flags, NLM_F_REQUEST); /* no ack asked: errors come back alone */
+    uint16_t res_id;
+    memcpy(&res_id, p + 16 + 2, 2);
+    ck_assert_uint_eq(ntohs(res_id), num);
+    bool seen_hdr = false, seen_mark = false;
+    for (size_t off = 20; off + 4 <= h.nlmsg_len;) {
+        uint16_t alen, atype;
+        memcpy(&alen, p + off, 2);
+        memcpy(&atype, p + off + 2, 2);
+        ck_assert_uint_ge(alen, 4);
+        ck_assert_uint_le(off + alen, h.nlmsg_len);
+        uint32_t a, b;
+        if ((atype & NLA_TYPE_MASK) == NFQA_VERDICT_HDR) {
+            ck_assert_uint_eq(alen, 12);
+            memcpy(&a, p + off + 4, 4);
+            memcpy(&b, p + off + 8, 4);
+            ck_assert_uint_eq(ntohl(a), verdict);
+            ck_assert_uint_eq(ntohl(b), id);
+            seen_hdr = true;
+        } else if ((atype & NLA_TYPE_MASK) == NFQA_MARK) {
+            memcpy(&a, p + off + 4, 4);
+            ck_assert_uint_eq(ntohl(a), mark);
+            seen_mark = true;
+        }
+        off += ((size_t)alen + 3) & ~(size_t)3;
+    }
+    ck_assert(seen_hdr);
+    ck_assert(seen_mark == with_mark);
+    return NLMSG_ALIGN(h.nlmsg_len);
+}
+
+/* Several verdicts in one buffer, as one sendto() carries them: each a whole message, in the
+ * order they were put, the next starting where the last one's padded length ends. */
+START_TEST(verdict_batch)
+{
+    _Alignas(4) uint8_t buf[4096];
+    size_t len = 0, n;
+    n = capture_queue_put_verdict(buf, sizeof(buf), 3, 100, NF_ACCEPT, false, 0);
+    ck_assert_uint_gt(n, 0);
+    len += n;
+    n = capture_queue_put_verdict(buf + len, sizeof(buf) - len, 3, 101, NF_DROP, false, 0);
+    ck_assert_uint_gt(n, 0);
+    len += n;
+    n = capture_queue_put_verdict(buf + len, sizeof(buf) - len, 3, 0xfffffffeu, NF_REPEAT, true,
+                                  0x20000);
+    ck_assert_uint_gt(n, 0);
+    len += n;
+    size_t off = 0;
+    off += check_verdict_msg(buf + off, len - off, 3, 100, NF_ACCEPT, false, 0);
+    off += check_verdict_msg(buf + off, len - off, 3, 101, NF_DROP, false, 0);
+    off += check_verdict_msg(buf + off, len - off, 3, 0xfffffffeu, NF_REPEAT, true, 0x20000);
+    ck_assert_uint_eq(off, len);
+    ck_assert_uint_eq(len % 4, 0);
+    /* no room for a whole message, or a misaligned place: nothing written */
+    ck_assert_uint_eq(capture_queue_put_verdict(buf, 255, 3, 1, NF_ACCEPT, false, 0), 0);
+    ck_assert_uint_eq(capture_queue_put_verdict(buf + 2, 1024, 3, 1, NF_ACCEPT, false, 0), 0);
+}
+END_TEST
+
+/* The kernel's answer to a verdict it refused (an unknown id): NLMSG_ERROR with the errno; an
+ * acknowledgement (error 0), a packet message and a short one are not errors. */
+START_TEST(error_answers)
+{
+    struct msgb m;
+    begin(&m, NLMSG_ERROR);
+    m.len = 16;
+    int32_t e = -ENOENT;
+    memcpy(m.b + 16, &e, 4);
+    memset(m.b + 20, 0, 16); /* the refused message's header */
+    m.len = 36;
+    end(&m);
+    ck_assert_int_eq(capture_queue_parse_error(m.b, m.len), -ENOENT);
+    struct capture_queue_msg q;
+    ck_assert_int_eq(capture_queue_parse(m.b, m.len, &q), 0); /* not a packet */
+    ck_assert_int_eq(capture_queue_parse_error(m.b, 19), 0);
+    ck_assert_int_eq(capture_queue_parse_error(m.b, m.len - 1), 0); /* longer than the buffer */
+    e = 0;
+    memcpy(m.b + 16, &e, 4);
+    ck_assert_int_eq(capture_queue_parse_error(m.b, m.len), 0);
+    begin(&m, PKT);
+    packet_hdr(&m, 5);
+    end(&m);
+    ck_assert_int_eq(capture_queue_parse_error(m.b, m.len), 0);
+}
+END_TEST
+
+/* Live: a queue bound in a new network namespace (the test runs in a child process of its
+ * own); the kernel holds no packet, so both verdicts of the one buffer are refused, each with
+ * its own error answer - the kernel read the second message of the buffer too. */
+START_TEST(live_batch_errors)
+{
+    NEEDROOT("check_capture_queue: the live queue test");
+    ck_assert_int_eq(unshare(CLONE_NEWNET), 0);
+    char err[256] = "";
+    struct capture_queue_config cfg = { .num = 7, .maxlen = 16, .fail_open = true };
+    struct capture *c = capture_queue_open(&cfg, err, sizeof(err));
+    ck_assert_msg(c != NULL, "%s", err);
+    ck_assert_int_eq(capture_queue_verdict(c, 12345, CAPTURE_QUEUE_ACCEPT, false, 0), 0);
+    ck_assert_int_eq(capture_queue_verdict(c, 12346, CAPTURE_QUEUE_REPEAT, true, 0x20000), 0);
+    struct capture_queue_stats st;
+    capture_queue_stats(c, &st);
+    ck_assert_uint_eq(st.verdicts, 2);
+    ck_assert_uint_eq(st.flushes, 0); /* nothing sent yet */
+    ck_assert_int_eq(capture_queue_flush(c), 0);
+    ck_assert_int_eq(capture_queue_flush(c), 0); /* nothing left: no second sendto() */
+    capture_queue_stats(c, &st);
+    ck_assert_uint_eq(st.flushes, 1);
+    for (int i = 0; i < 50 && st.verdict_errors < 2; i++) {
+        struct pollfd pfd = { .fd = capture_queue_fd(c), .events = POLLIN };
+        (void)poll(&pfd, 1, 20);
+        struct capture_frame fr;
+        ck_assert_int_eq(capture_next(c, &fr, err, sizeof(err)), -EAGAIN); /* no packet */
+        capture_queue_stats(c, &st);
+    }
+    ck_assert_uint_eq(st.verdict_errors, 2);
+    ck_assert_uint_eq(st.packets, 0);
+    ck_assert_uint_eq(st.bad_messages, 0);
+    capture_close(c);
+}
+END_TEST
+
 static Suite *capture_queue_suite(void)
 {
     Suite *s = suite_create("capture_queue");
@@ -214,7 +357,12 @@ static Suite *capture_queue_suite(void)
     tcase_add_test(tc, broken_lengths);
     tcase_add_test(tc, prefixes);
     tcase_add_test(tc, proc_lines);
+    tcase_add_test(tc, verdict_batch);
+    tcase_add_test(tc, error_answers);
     suite_add_tcase(s, tc);
+    TCase *live = tcase_create("live");
+    tcase_add_test(live, live_batch_errors);
+    suite_add_tcase(s, live);
     return s;
 }
 

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "proxy/enforce/inline.h"
+#include "tests/lib/needroot.h"
 #include "tests/lib/pcapw.h"
 #include "rules/match/rsref.h"
 #include "rules/match/ruleset.h"
@@ -1062,15 +1063,7 @@ END_TEST
  * the TPROXY port is refused (relaying would loop back into the proxy). */
 START_TEST(listener_refuses_loop)
 {
-    if (geteuid() != 0) {
-        /* a live test that cannot run fails, unless the caller allows skipping */
-        const char *allow = getenv("QG_ALLOW_SKIP");
-        if (allow && strcmp(allow, "1") == 0) {
-            fputs("check_inline: not root, listener test skipped (QG_ALLOW_SKIP=1)\n", stderr);
-            return;
-        }
-        ck_abort_msg("the listener test needs root (QG_ALLOW_SKIP=1 skips it)");
-    }
+    NEEDROOT("check_inline: the listener test");
     struct inline_config c;
     base_config(&c);
     c.tproxy_port = INLINE_PORT_ANY;
