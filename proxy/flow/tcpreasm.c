@@ -179,12 +179,19 @@ static void bit_put(uint8_t *bm, size_t i, bool v)
         bm[i >> 3] = (uint8_t)(bm[i >> 3] & ~(1u << (i & 7)));
 }
 
-/* True if no bit in [a, e) is set. */
+/* True if no bit in [a, e) is set; whole bytes and 64-bit words at a time. */
 static bool bits_all_clear(const uint8_t *bm, size_t a, size_t e)
 {
     while (a < e && (a & 7))
         if (bit_get(bm, a++))
             return false;
+    while (a + 64 <= e) { /* 64 bits (8 bytes of the map) per step */
+        uint64_t w;
+        memcpy(&w, bm + (a >> 3), 8);
+        if (w)
+            return false;
+        a += 64;
+    }
     while (a + 8 <= e) {
         if (bm[a >> 3])
             return false;
