@@ -469,16 +469,11 @@ void flowtab_flush(struct flowtab *ft, flowtab_cb cb, void *ctx)
         if (!(f->fl & FLOW_F_INUSE))
             continue;
         ft->st.flushed++;
-        if (cb)
-            cb(f, FLOWTAB_FLUSHED, ctx);
-        if (ft->cfg.reasm)
-            tcpreasm_release(ft->cfg.reasm, &f->tcp);
-        ft->st.active--;
+        recycle(ft, f, FLOWTAB_FLUSHED, cb, ctx);
     }
-    /* every flow is gone: the index is cleared whole rather than entry by entry (the callbacks
-     * do not look flows up), the slots in [0, hwm) zeroed, and the table starts over as new */
-    memset(ft->buckets, 0, ((size_t)ft->mask + 1) * sizeof *ft->buckets);
-    memset(ft->pool, 0, (size_t)ft->hwm * sizeof *ft->pool);
+    /* every slot in [0, hwm) is zero again: start over as a new table */
+    for (uint32_t i = 0; i < ft->hwm; i++)
+        ft->pool[i].hnext = 0;
     ft->free_head = 0;
     ft->hwm = 0;
     ft->mask = (ft->mask_max + 1 < FLOWTAB_INDEX_MIN ? ft->mask_max + 1 : FLOWTAB_INDEX_MIN) - 1;
