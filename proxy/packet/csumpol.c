@@ -58,8 +58,8 @@ static bool src_is(const struct src *s, const struct pkt *p)
     uint64_t a[2], b[2];
     memcpy(a, s->addr, 16);
     memcpy(b, p->src, 16);
-    return ((a[0] ^ b[0]) | (a[1] ^ b[1])) == 0 && s->state != SRC_FREE &&
-           s->ipver == p->ipver && s->zone == p->zone;
+    return ((a[0] ^ b[0]) | (a[1] ^ b[1])) == 0 && s->state != SRC_FREE && s->ipver == p->ipver &&
+           s->zone == p->zone;
 }
 
 /* p's source entry: found in its set, or made there in a free slot, else in place of a source
@@ -82,8 +82,9 @@ static struct src *src_get(struct csumpol *cp, const struct pkt *p)
         if (src_is(&set[i], p))
             return &set[i];
     /* the victim's rank by state: free, learning, ignore, then verified */
-    static const uint8_t rank_of[4] = { [SRC_FREE] = 0, [SRC_LEARNING] = 1, [SRC_IGNORE] = 2,
-                                        [SRC_VERIFY] = 3 };
+    static const uint8_t rank_of[4] = {
+        [SRC_FREE] = 0, [SRC_LEARNING] = 1, [SRC_IGNORE] = 2, [SRC_VERIFY] = 3
+    };
     struct src *victim = NULL;
     int vrank = 99;
     for (int i = 0; i < WAYS; i++) {
