@@ -70,6 +70,8 @@ void sum64_init(struct sum64 *s)
 void sum64_update(struct sum64 *s, const void *b, size_t n)
 {
     const uint8_t *p = b;
+    if (n == 0)
+        return; /* b may be NULL then (an empty section) */
     s->total += n;
     if (s->nbuf) {
         size_t k = 32 - s->nbuf < n ? 32 - s->nbuf : n;

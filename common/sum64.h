@@ -21,7 +21,7 @@ uint64_t sum64(const void *b, size_t n);
 /* Starts a streamed sum. */
 void sum64_init(struct sum64 *s);
 
-/* Adds b[0, n) (n may be 0). */
+/* Adds b[0, n) (n may be 0, and b NULL then). */
 void sum64_update(struct sum64 *s, const void *b, size_t n);
 
 /* XXH64 of everything fed so far; s is left as it was. */
