@@ -1,6 +1,7 @@
 /* bigmem.h - large zeroed tables on huge pages: the subscriber map and the tariff snapshot,
- * read at random by every decision, take one TLB entry per 2 MiB instead of per 4 KiB, and a
- * table filled at start takes a fault per 2 MiB rather than per page. */
+ * read at random by every decision, and the flow table and reassembly buffers, by every packet,
+ * take one TLB entry per 2 MiB instead of per 4 KiB, and a table filled at start takes a fault
+ * per 2 MiB rather than per page. */
 #ifndef QG_BIGMEM_H
 #define QG_BIGMEM_H
 

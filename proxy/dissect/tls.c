@@ -45,16 +45,23 @@
  * of them aborts the handshake there, so it is MALFORMED here. Returns a bit index or -1. */
 static int known_ext_bit(uint16_t type)
 {
-    static const uint16_t known[] = {
-        0xff01, 0x0000, 0x0001, 0x000c, 0x000b, 0x000a, 0x0023, 0x0005, 0x3374,
-        0x0010, 0x000e, 0x0016, 0x0012, 0x0017, 0x0032, 0x0031, 0x000d, 0x002b,
-        0x002d, 0x0033, 0x002c, 0xfde8, 0x002a, 0x002f, 0x0015, 0x0029,
+    /* The bit is the type's place in OpenSSL's ext_defs[] (0xff01 0 0x0000 1 0x0001 2 0x000c 3
+     * 0x000b 4 0x000a 5 0x0023 6 0x0005 7 0x3374 8 0x0010 9 0x000e 10 0x0016 11 0x0012 12
+     * 0x0017 13 0x0032 14 0x0031 15 0x000d 16 0x002b 17 0x002d 18 0x0033 19 0x002c 20 0xfde8 21
+     * 0x002a 22 0x002f 23 0x0015 24 0x0029 25); types below 0x40 by one load, not a search */
+    static const int8_t low[64] = {
+        1,  2,  -1, -1, -1, 7,  -1, -1, -1, -1, 5,  4,  3,  16, 10, -1, 9,  -1, 12, -1, -1, 24,
+        11, 13, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 6,  -1, -1, -1, -1, -1, 25, 22, 17,
+        20, 18, -1, 23, -1, 15, 14, 19, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
     };
-    for (size_t i = 0; i < ARRAY_LEN(known); i++) {
-        if (known[i] == type)
-            return (int)i;
+    if (type < 64)
+        return low[type];
+    switch (type) {
+    case 0xff01: return 0;
+    case 0x3374: return 8;
+    case 0xfde8: return 21;
+    default: return -1;
     }
-    return -1;
 }
 
 static bool is_grease(uint16_t v)

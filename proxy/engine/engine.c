@@ -1168,6 +1168,10 @@ static void look_ahead(const struct engine *e, struct engine_ahead *a)
     if (a->r == DECODE_OK && flowtab_hint(e->ft, &a->p, &a->h)) {
         flowtab_prefetch_index(e->ft, &a->h);
         csumpol_prefetch(e->cp, &a->p); /* needed if the flow is still being judged */
+        /* the payload's lines after the first (the reader prefetched that one): an undecided
+         * flow's segment is checksummed and reassembled when the frame is handled */
+        for (size_t off = 64; off < a->p.payload_len; off += 64)
+            __builtin_prefetch(a->p.payload + off);
     } else {
         a->h.valid = 0;
     }

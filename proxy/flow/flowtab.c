@@ -13,9 +13,9 @@
 #include <endian.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/random.h>
 
+#include "common/bigmem.h"
 #include "common/compiler.h"
 
 #define FLOWTAB_INDEX_MIN 4096u /* entries of the index at start (32 KiB) */
@@ -28,7 +28,7 @@ struct fbucket {
 struct flowtab {
     struct flowtab_cfg cfg;
     struct flowtab_stats st;
-    struct flow *pool; /* mmap'ed: page-aligned (a flow is two whole cache lines), zero,
+    struct flow *pool; /* bigmem: 64-byte aligned (a flow is two whole cache lines), zero,
                             * faulted in as used */
     struct fbucket *buckets;
     size_t pool_bytes, bucket_bytes;
@@ -53,13 +53,6 @@ void flowtab_cfg_default(struct flowtab_cfg *cfg)
     cfg->udp_us = 60ull * 1000000;
 }
 
-/* Zeroed pages, faulted in on first touch; NULL on failure. */
-static void *zmap(size_t n)
-{
-    void *m = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    return m == MAP_FAILED ? NULL : m;
-}
-
 struct flowtab *flowtab_new(const struct flowtab_cfg *cfg)
 {
     struct flowtab_cfg c;
@@ -80,8 +73,10 @@ struct flowtab *flowtab_new(const struct flowtab_cfg *cfg)
     ft->mask = (nb < FLOWTAB_INDEX_MIN ? nb : FLOWTAB_INDEX_MIN) - 1;
     ft->pool_bytes = (size_t)c.max_flows * sizeof *ft->pool;
     ft->bucket_bytes = (size_t)nb * sizeof *ft->buckets;
-    ft->pool = zmap(ft->pool_bytes);
-    ft->buckets = zmap(ft->bucket_bytes);
+    /* zeroed, faulted in on first touch, on huge pages (common/bigmem.h): the flows and the
+     * index are read at random by every packet, a TLB entry per 2 MiB instead of per page */
+    ft->pool = bigmem_alloc(ft->pool_bytes);
+    ft->buckets = bigmem_alloc(ft->bucket_bytes);
     if (!ft->pool || !ft->buckets) {
         flowtab_free(ft);
         return NULL;
@@ -95,10 +90,8 @@ void flowtab_free(struct flowtab *ft)
 {
     if (!ft)
         return;
-    if (ft->pool)
-        munmap(ft->pool, ft->pool_bytes);
-    if (ft->buckets)
-        munmap(ft->buckets, ft->bucket_bytes);
+    bigmem_free(ft->pool, ft->pool_bytes);
+    bigmem_free(ft->buckets, ft->bucket_bytes);
     free(ft);
 }
 

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bigmem.h"
 #include "common/compiler.h"
 
 #define TCPREASM_MAX_URG      8
@@ -72,10 +73,12 @@ struct tcpreasm_pool *tcpreasm_pool_new(uint32_t nbufs, uint32_t nalt, uint32_t 
     pl->nalt = nalt;
     pl->cap = bufsize;
     pl->bm_stride = ((size_t)bufsize + 7) / 8;
-    pl->bufs = calloc(nbufs, sizeof *pl->bufs);
-    pl->data = malloc((size_t)nbufs * bufsize);
-    pl->bits = calloc(nbufs, pl->bm_stride);
-    pl->alt = nalt ? malloc((size_t)nalt * bufsize) : NULL;
+    /* zeroed, on huge pages when large (common/bigmem.h): a flow's buffer is anywhere in them,
+     * a TLB entry per 2 MiB; pages are made resident as buffers are first used */
+    pl->bufs = bigmem_alloc((size_t)nbufs * sizeof *pl->bufs);
+    pl->data = bigmem_alloc((size_t)nbufs * bufsize);
+    pl->bits = bigmem_alloc((size_t)nbufs * pl->bm_stride);
+    pl->alt = nalt ? bigmem_alloc((size_t)nalt * bufsize) : NULL;
     pl->alt_next = calloc(nalt ? nalt : 1, sizeof *pl->alt_next);
     pl->alt_own = calloc(nalt ? nalt : 1, pl->bm_stride);
     if (!pl->bufs || !pl->data || !pl->bits || (nalt && !pl->alt) || !pl->alt_next ||
@@ -101,10 +104,10 @@ void tcpreasm_pool_free(struct tcpreasm_pool *pool)
 {
     if (!pool)
         return;
-    free(pool->bufs);
-    free(pool->data);
-    free(pool->bits);
-    free(pool->alt);
+    bigmem_free(pool->bufs, (size_t)pool->nbufs * sizeof *pool->bufs);
+    bigmem_free(pool->data, (size_t)pool->nbufs * pool->cap);
+    bigmem_free(pool->bits, (size_t)pool->nbufs * pool->bm_stride);
+    bigmem_free(pool->alt, (size_t)pool->nalt * pool->cap);
     free(pool->alt_next);
     free(pool->alt_own);
     free(pool);
@@ -179,12 +182,19 @@ static void bit_put(uint8_t *bm, size_t i, bool v)
         bm[i >> 3] = (uint8_t)(bm[i >> 3] & ~(1u << (i & 7)));
 }
 
-/* True if no bit in [a, e) is set. */
+/* True if no bit in [a, e) is set; whole bytes and 64-bit words at a time. */
 static bool bits_all_clear(const uint8_t *bm, size_t a, size_t e)
 {
     while (a < e && (a & 7))
         if (bit_get(bm, a++))
             return false;
+    while (a + 64 <= e) { /* 64 bits (8 bytes of the map) per step */
+        uint64_t w;
+        memcpy(&w, bm + (a >> 3), 8);
+        if (w)
+            return false;
+        a += 64;
+    }
     while (a + 8 <= e) {
         if (bm[a >> 3])
             return false;

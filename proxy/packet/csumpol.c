@@ -55,8 +55,11 @@ void csumpol_free(struct csumpol *cp)
 
 static bool src_is(const struct src *s, const struct pkt *p)
 {
-    return s->state != SRC_FREE && s->ipver == p->ipver && s->zone == p->zone &&
-           memcmp(s->addr, p->src, 16) == 0;
+    uint64_t a[2], b[2];
+    memcpy(a, s->addr, 16);
+    memcpy(b, p->src, 16);
+    return ((a[0] ^ b[0]) | (a[1] ^ b[1])) == 0 && s->state != SRC_FREE && s->ipver == p->ipver &&
+           s->zone == p->zone;
 }
 
 /* p's source entry: found in its set, or made there in a free slot, else in place of a source
@@ -75,15 +78,17 @@ static struct src *set_of(const struct csumpol *cp, const struct pkt *p)
 static struct src *src_get(struct csumpol *cp, const struct pkt *p)
 {
     struct src *set = set_of(cp, p);
+    for (int i = 0; i < WAYS; i++)
+        if (src_is(&set[i], p))
+            return &set[i];
+    /* the victim's rank by state: free, learning, ignore, then verified */
+    static const uint8_t rank_of[4] = {
+        [SRC_FREE] = 0, [SRC_LEARNING] = 1, [SRC_IGNORE] = 2, [SRC_VERIFY] = 3
+    };
     struct src *victim = NULL;
     int vrank = 99;
     for (int i = 0; i < WAYS; i++) {
-        if (src_is(&set[i], p))
-            return &set[i];
-        int rank = set[i].state == SRC_FREE       ? 0
-                   : set[i].state == SRC_LEARNING ? 1
-                   : set[i].state == SRC_IGNORE   ? 2
-                                                  : 3;
+        int rank = rank_of[set[i].state & 3];
         if (rank < vrank) {
             vrank = rank;
             victim = &set[i];

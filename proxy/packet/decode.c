@@ -99,15 +99,28 @@ static uint16_t csum_fold(uint64_t acc)
     return (uint16_t)acc;
 }
 
-/* The same sum over a long run (a whole segment), 16 bytes per step through memcpy loads in host
- * order; the one's complement sum commutes with byte swapping (RFC 1071 2.B), so the folded
- * result is swapped back to network order at the end. */
-static uint16_t csum_run(const uint8_t *b, size_t n)
+/* Adds nw 32-bit words of b read in host order to acc (see sum_host(): the same sum, folded
+ * later): the pseudo-header's pieces, the IPv4 header (its length a multiple of 4). */
+static uint64_t sum_words32(uint64_t acc, const uint8_t *b, size_t nw)
 {
+    for (size_t i = 0; i < nw; i++) {
+        uint32_t w;
+        memcpy(&w, b + 4 * i, 4);
+        acc += w;
+    }
+    return acc;
+}
+
+/* The same sum, not folded, of 16-bit words read in host order (memcpy loads) added to acc: the
+ * one's complement sum commutes with byte swapping (RFC 1071 2.B), so pieces summed this way may
+ * be added together and the folded total swapped to network order once (a total of 0xffff is
+ * the same in either order). Every piece but the last must have an even length. acc < 2^48. */
+static uint64_t sum_host(uint64_t acc, const uint8_t *b, size_t n)
+{
+    size_t i = 0;
     /* Two 64-bit sums with their carries counted apart (2^64 = 1 modulo 2^16 - 1, like 2^32
      * and 2^16): an add and an add-with-carry per 8 bytes, two chains in flight. */
     uint64_t s0 = 0, s1 = 0, c = 0;
-    size_t i = 0;
     for (; i + 16 <= n; i += 16) {
         uint64_t w0, w1;
         memcpy(&w0, b + i, 8);
@@ -117,7 +130,7 @@ static uint16_t csum_run(const uint8_t *b, size_t n)
         s1 += w1;
         c += s1 < w1;
     }
-    uint64_t acc = (s0 & 0xffffffffu) + (s0 >> 32) + (s1 & 0xffffffffu) + (s1 >> 32) + c;
+    acc += (s0 & 0xffffffffu) + (s0 >> 32) + (s1 & 0xffffffffu) + (s1 >> 32) + c;
     for (; i + 8 <= n; i += 8) {
         uint64_t w;
         memcpy(&w, b + i, 8);
@@ -141,39 +154,29 @@ static uint16_t csum_run(const uint8_t *b, size_t n)
         memcpy(&w, last, 2);
         acc += w;
     }
-    uint16_t s = csum_fold(acc);
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    s = (uint16_t)(s << 8 | s >> 8);
-#endif
-    return s;
+    return acc;
 }
 
-/* Verifies the TCP/UDP checksum of seg (checksum field included) with the pseudo-header. */
+/* Verifies the TCP/UDP checksum of seg (checksum field included) with the pseudo-header, all
+ * summed in host order (sum_host()): the total is 0xffff in either order. */
 static bool l4_csum_verify(const struct pkt *p, const uint8_t *seg, size_t n)
 {
-    uint64_t acc = 0;
-    uint8_t ph[8];
+    uint8_t ph[8] = { 0 };
+    size_t alen = p->ipver == 4 ? 4 : 16;
     if (p->ipver == 4) {
-        acc = csum_add(acc, p->src, 4);
-        acc = csum_add(acc, p->dst, 4);
-        ph[0] = 0;
         ph[1] = p->l4proto;
         ph[2] = (uint8_t)(n >> 8);
         ph[3] = (uint8_t)n;
-        acc = csum_add(acc, ph, 4);
     } else {
-        acc = csum_add(acc, p->src, 16);
-        acc = csum_add(acc, p->dst, 16);
         ph[0] = (uint8_t)(n >> 24);
         ph[1] = (uint8_t)(n >> 16);
         ph[2] = (uint8_t)(n >> 8);
         ph[3] = (uint8_t)n;
-        ph[4] = ph[5] = ph[6] = 0;
         ph[7] = p->l4proto;
-        acc = csum_add(acc, ph, 8);
     }
-    acc += csum_run(seg, n);
-    return csum_fold(acc) == 0xffff;
+    uint64_t acc = sum_words32(sum_words32(sum_words32(0, p->src, alen / 4), p->dst, alen / 4), ph,
+                               alen == 4 ? 1 : 2);
+    return csum_fold(sum_host(acc, seg, n)) == 0xffff;
 }
 
 bool decode_l4_csum_ok(const struct pkt *p)
@@ -287,6 +290,35 @@ static enum decode_result tcp_options(struct rd *r, struct pkt *p)
     return DECODE_OK;
 }
 
+/* The options of most segments once a connection is set up (12 bytes): NOP NOP timestamps
+ * (Linux), or timestamps then two bytes that are each NOP or EOL. Reads them as tcp_options()
+ * would and returns true; false (nothing set) for any other layout. */
+static bool ts_only(struct rd o, struct pkt *p)
+{
+    uint32_t lead = rd_be32(&o);
+    uint32_t a, b;
+    if (lead == 0x0101080au) {
+        a = rd_be32(&o);
+        b = rd_be32(&o);
+    } else if (lead >> 16 == 0x080au) {
+        uint32_t mid = rd_be32(&o);
+        uint32_t last = rd_be32(&o);
+        uint8_t x = (uint8_t)(last >> 8), y = (uint8_t)last;
+        if (x > 1 || (x == 1 && y > 1))
+            return false; /* after EOL nothing is read: any y */
+        a = (lead & 0xffffu) << 16 | mid >> 16;
+        b = (mid & 0xffffu) << 16 | last >> 16;
+    } else {
+        return false;
+    }
+    if (o.err)
+        return false;
+    p->has_ts = true;
+    p->tsval = a;
+    p->tsecr = b;
+    return true;
+}
+
 static enum decode_result decode_tcp(const uint8_t *seg, size_t n, struct pkt *p)
 {
     struct rd r;
@@ -307,9 +339,11 @@ static enum decode_result decode_tcp(const uint8_t *seg, size_t n, struct pkt *p
         return DECODE_BAD_TCP_HDRLEN;
     struct rd o;
     rd_init(&o, seg + 20, hlen - 20);
-    enum decode_result res = tcp_options(&o, p);
-    if (res != DECODE_OK)
-        return res;
+    if (!(hlen == 32 && ts_only(o, p))) {
+        enum decode_result res = tcp_options(&o, p);
+        if (res != DECODE_OK)
+            return res;
+    }
     p->payload = seg + hlen;
     p->payload_len = n - hlen;
     p->l4 = seg;
@@ -623,7 +657,7 @@ static enum decode_result decode_ipv4(const uint8_t *buf, size_t len, struct pkt
         return DECODE_TRUNC_IP;
     if (tot < ihl || tot > len)
         return DECODE_BAD_IP_LEN;
-    if (csum_run(buf, ihl) != 0xffff) /* 0xffff in either byte order: csum_run's swap is moot */
+    if (csum_fold(sum_words32(0, buf, ihl / 4)) != 0xffff) /* 0xffff in either order */
         return DECODE_BAD_IP_CSUM;
     if (!ipv4_options_ok(buf + 20, ihl - 20))
         return DECODE_BAD_IP_HDRLEN;

@@ -143,12 +143,12 @@ bool ruleset_entry_live(const struct ruleset *rs, uint32_t entry);
 
 /* ---- the disk image (fail-static): docs/matching.md "The disk image" ----
  *
- * One file: a header (magic, format version, layout id, rule-set version, counts, SHA-256 of
- * the payload, section table) and the set's arrays as they are in memory, each 64-byte
+ * One file: a header (magic, format version, layout id, rule-set version, counts, checksum
+ * (XXH64) of the payload, section table) and the set's arrays as they are in memory, each 64-byte
  * aligned. Opening maps the file read-only, checks it and points a set's arrays into the
  * mapping: no rehashing, no renormalizing, no copy (the pages are the page cache's). */
 
-#define RULESET_IMAGE_FORMAT 1
+#define RULESET_IMAGE_FORMAT 2 /* 1: SHA-256 of the payload */
 
 /* Writes rs (an overlay set is merged first) to path atomically: path.tmp, fsync, rename,
  * fsync of the directory. version is stored in the header (ruleset_image_open() returns it).

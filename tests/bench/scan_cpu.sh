@@ -8,7 +8,9 @@
 #   NAME: a capture run.sh made in $QG_BENCH_DIR (build/bench): NAME.pcap, NAME.rules, NAME.img
 #   OTHER_QORGAU: a second binary timed with --rules and --image too (an older build, for
 #   before/after)
-# Env: QG_BIN (build/qorgau), QG_TOOLS (build/tools), QG_BENCH_DIR (build/bench). Needs perf.
+# Env: QG_BIN (build/qorgau), QG_TOOLS (build/tools), QG_BENCH_DIR (build/bench),
+#   QG_OTHER_IMG_DIR (QG_BENCH_DIR): where OTHER_QORGAU's NAME.img is (one it can read: an older
+#   build may read another image format). Needs perf.
 set -u
 name=$1
 rounds=${2:-5}
@@ -16,6 +18,7 @@ other=${3:-}
 BIN=${QG_BIN:-build/qorgau}
 TOOLS=${QG_TOOLS:-build/tools}
 DIR=${QG_BENCH_DIR:-build/bench}
+ODIR=${QG_OTHER_IMG_DIR:-$DIR}
 command -v perf >/dev/null 2>&1 || { echo "scan_cpu: perf is not installed" >&2; exit 2; }
 for f in "$DIR/$name.pcap" "$DIR/$name.rules" "$DIR/$name.img"; do
     [ -f "$f" ] || { echo "scan_cpu: $f missing (run tests/bench/run.sh first)" >&2; exit 2; }
@@ -31,7 +34,7 @@ while [ "$r" -lt "$rounds" ]; do
         case $k in
         noop) set -- "$TOOLS/pcapnoop" "$DIR/$name.pcap" ;;
         other) set -- "$other" scan --rules "$DIR/$name.rules" "$DIR/$name.pcap" ;;
-        other_image) set -- "$other" scan --image "$DIR/$name.img" "$DIR/$name.pcap" ;;
+        other_image) set -- "$other" scan --image "$ODIR/$name.img" "$DIR/$name.pcap" ;;
         rules) set -- "$BIN" scan --rules "$DIR/$name.rules" "$DIR/$name.pcap" ;;
         image) set -- "$BIN" scan --image "$DIR/$name.img" "$DIR/$name.pcap" ;;
         esac

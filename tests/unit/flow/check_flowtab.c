@@ -402,6 +402,39 @@ START_TEST(incremental_expiry)
 }
 END_TEST
 
+/* A flush of a grown table (its index doubled several times, then restarted small): every flow
+ * is handed to the callback once, none is left active, and the next round's flows (other keys)
+ * are each new, then found again as the same. */
+START_TEST(flush_clears_index)
+{
+    struct seen s;
+    struct flowtab *ft = mk(20000, NULL, NULL, NULL);
+    const uint32_t n = 9000;
+    for (int round = 0; round < 2; round++) {
+        /* pass 0 makes flow i of the round (UDP 10.0.x.1:1024+i -> 10.round.0.2:1), pass 1
+         * finds it again */
+        for (int pass = 0; pass < 2; pass++) {
+            for (uint32_t i = 0; i < n; i++) {
+                struct pkt u = mkpkt(4, 17, "\x01", (uint16_t)(1024 + i), "\x02", 1, 0, 10);
+                u.src[2] = (uint8_t)(i >> 8);
+                u.dst[1] = (uint8_t)round;
+                bool is_new;
+                int dir;
+                ck_assert_ptr_nonnull(flowtab_get(ft, &u, (uint64_t)pass, &is_new, &dir));
+                ck_assert_msg(is_new == (pass == 0), "round %d pass %d flow %u", round, pass, i);
+            }
+        }
+        memset(&s, 0, sizeof s);
+        flowtab_flush(ft, count_cb, &s);
+        ck_assert_int_eq(s.n[FLOWTAB_FLUSHED], (int)n);
+        struct flowtab_stats st;
+        flowtab_get_stats(ft, &st);
+        ck_assert_uint_eq(st.active, 0);
+    }
+    flowtab_free(ft);
+}
+END_TEST
+
 /* Port reuse by a new connection (busy NAT pools): a settled flow takes a new SYN at once; a
  * flow still inspected needs the server's SYN-ACK for another ISN after the client's RST. */
 START_TEST(reuse_new_connection)
@@ -741,6 +774,7 @@ static Suite *flowtab_suite(void)
     tcase_add_test(tc, idle_timeouts);
     tcase_add_test(tc, incremental_expiry);
     tcase_add_test(tc, reuse_flush_release);
+    tcase_add_test(tc, flush_clears_index);
     tcase_add_test(tc, reuse_new_connection);
     tcase_add_test(tc, many_flows);
     tcase_add_test(tc, index_churn);

@@ -588,6 +588,47 @@ END_TEST
 
 /* ---- TCP --------------------------------------------------------------------------------- */
 
+/* The 12-byte option blocks of established segments, read by the fast path: NOP NOP TS (Linux)
+ * and TS followed by every pair of bytes, against what the option walk makes of them (an EOL
+ * ends the list; a NOP goes on; another kind needs its length byte and room). */
+START_TEST(tcp_timestamp_layouts)
+{
+    struct spec s;
+    uint8_t ip[2000];
+    struct pkt p;
+    size_t n;
+    uint8_t o[12] = { 1, 1, 8, 10, 0x11, 0x22, 0x33, 0x44, 0xa1, 0xb2, 0xc3, 0xd4 };
+    base_tcp(&s, 4);
+    s.tcpopt = o;
+    s.tcpopt_len = sizeof o;
+    ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_OK);
+    ck_assert(p.has_ts && !p.has_mss && !p.has_sackperm && !p.has_wscale);
+    ck_assert_uint_eq(p.tsval, 0x11223344u);
+    ck_assert_uint_eq(p.tsecr, 0xa1b2c3d4u);
+    o[3] = 9; /* TS with a wrong length: its 9 - 2 bytes skipped, then kind 0xd4 has no room */
+    ck_assert_int_eq(dec_ip(&s, ip, &n, &p), DECODE_BAD_TCP_OPTIONS);
+    static const uint8_t ts_first[10] = { 8, 10, 0x11, 0x22, 0x33, 0x44, 0xa1, 0xb2, 0xc3, 0xd4 };
+    memcpy(o, ts_first, sizeof ts_first);
+    for (unsigned x = 0; x < 256; x++) {
+        for (unsigned y = 0; y < 256; y++) {
+            o[10] = (uint8_t)x;
+            o[11] = (uint8_t)y;
+            bool ok = x == 0 || (x == 1 && y <= 1) || (x >= 2 && y == 2);
+            enum decode_result r = dec_ip(&s, ip, &n, &p);
+            ck_assert_msg(r == (ok ? DECODE_OK : DECODE_BAD_TCP_OPTIONS), "x %u y %u: %d", x, y,
+                          (int)r);
+            if (!ok)
+                continue;
+            ck_assert(p.has_ts);
+            ck_assert_uint_eq(p.tsval, 0x11223344u);
+            ck_assert_uint_eq(p.tsecr, 0xa1b2c3d4u);
+            ck_assert(p.has_sackperm == (x == 4)); /* kind 4 of length 2: SACK permitted */
+            ck_assert(!p.has_mss && !p.has_wscale && !p.has_md5);
+        }
+    }
+}
+END_TEST
+
 START_TEST(tcp_options)
 {
     struct spec s;
@@ -1391,6 +1432,7 @@ static Suite *decode_suite(void)
     tcase_add_test(tc, ipv4_options_and_errors);
     tcase_add_test(tc, ipv6_ext_chain);
     tcase_add_test(tc, tcp_options);
+    tcase_add_test(tc, tcp_timestamp_layouts);
     suite_add_tcase(s, tc);
     tc = tcase_create("truncated");
     tcase_add_test(tc, truncated_everywhere);

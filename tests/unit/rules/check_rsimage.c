@@ -2,24 +2,26 @@
  * memory (model check over random entries and queries), and a truncated, corrupted, foreign or
  * forged image is refused with a message naming the file. */
 #include <check.h>
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/sum64.h"
 #include "rules/match/ruleset.h"
 #include "tests/lib/rnd.h"
 
 /* Where the header keeps what the forgery tests change (rules/match/ruleset.c, struct
- * img_header): the format at 8, the layout at 16, the SHA-256 at 48, the section table (offset,
+ * img_header): the format at 8, the layout at 16, the checksum at 48 (XXH64, little-endian, then
+ * 24 zero bytes), the section table (offset,
  * length) at 160, sections in the order of enum img_sect (1 = entry text offsets). */
 #define HDR_FORMAT 8
 #define HDR_LAYOUT 16
-#define HDR_SHA    48
+#define HDR_SUM    48
 #define HDR_SECT   160
 #define HDR_SIZE   512
 #define SECT_TEXT  1
@@ -235,8 +237,8 @@ static void refused(const char *path, const uint8_t *b, size_t len, const char *
 
 static void reseal(uint8_t *b, size_t len)
 {
-    unsigned n = 0;
-    ck_assert(EVP_Digest(b + HDR_SIZE, len - HDR_SIZE, b + HDR_SHA, &n, EVP_sha256(), NULL));
+    uint64_t sum = htole64(sum64(b + HDR_SIZE, len - HDR_SIZE));
+    memcpy(b + HDR_SUM, &sum, sizeof(sum));
 }
 
 static uint8_t *small_image(const char *path, size_t *len)
@@ -266,14 +268,21 @@ START_TEST(test_corrupt_refused)
     refused(bad, b, len, "not a rule set image");
     memcpy(b, img, len);
     b[HDR_FORMAT] = 9;
-    refused(bad, b, len, "image format 9, this build reads 1");
+    refused(bad, b, len, "image format 9, this build reads 2");
     memcpy(b, img, len);
     b[HDR_LAYOUT] = 'b';
     refused(bad, b, len, "another layout");
     /* the checksum itself */
     memcpy(b, img, len);
-    b[HDR_SHA + 5] ^= 0x40;
+    b[HDR_SUM + 5] ^= 0x40;
     refused(bad, b, len, "checksum mismatch");
+    memcpy(b, img, len);
+    b[HDR_SUM + 31] ^= 0x01; /* the unused bytes after the 64-bit sum */
+    refused(bad, b, len, "checksum mismatch");
+    /* a format 1 image (SHA-256) is refused by its version, before any checksum */
+    memcpy(b, img, len);
+    b[HDR_FORMAT] = 1;
+    refused(bad, b, len, "image format 1, this build reads 2");
     /* payload: one flipped bit anywhere */
     for (size_t at = HDR_SIZE; at < len; at += 1 + len / 97) {
         memcpy(b, img, len);
