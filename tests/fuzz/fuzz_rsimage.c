@@ -14,7 +14,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "common/sum64.h"
+#include <xxhash.h>
+
 #include "rules/match/ruleset.h"
 
 #define HDR_SUM  48 /* rules/match/ruleset.c struct img_header: 8 bytes LE, 24 zero */
@@ -29,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     memcpy(b, data, size);
     if (size >= HDR_SIZE) {
-        uint64_t sum = htole64(sum64(b + HDR_SIZE, size - HDR_SIZE));
+        uint64_t sum = htole64(XXH64(b + HDR_SIZE, size - HDR_SIZE, 0));
         memcpy(b + HDR_SUM, &sum, sizeof(sum));
         memset(b + HDR_SUM + sizeof(sum), 0, 32 - sizeof(sum));
     }
