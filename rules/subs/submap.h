@@ -62,6 +62,25 @@ void submap_free(struct submap *m);
 int submap_set(struct submap *m, const struct sub_addr *a, const char *subscriber,
                const char *session, uint64_t expires_ms);
 
+/* One mapping for submap_set_many(): the address, the subscriber id (sub_len bytes, NUL-
+ * terminated) and whether it passed sub_id_valid() (the caller checks it while finding its end);
+ * rc is set to submap_set()'s result. */
+struct submap_item {
+    struct sub_addr a;
+    const char *sub;
+    size_t sub_len;
+    bool sub_valid;
+    int rc;
+};
+
+#define SUBMAP_MANY_MAX 16 /* items a submap_set_many() call takes */
+
+/* Sets it[0..n) (n at most SUBMAP_MANY_MAX) as submap_set() without a session or an expiry, in
+ * order, under one lock, every slot loading before the first is read: the bulk load of a
+ * subscribers file. Stops after the first item that fails with -ENOSPC or -ENOMEM (an invalid
+ * id, -EINVAL, only fails its own item). Returns the items done, each with its rc. */
+size_t submap_set_many(struct submap *m, struct submap_item *it, size_t n);
+
 /* Removes the entry of exactly a. session non-NULL and not "": only when the entry belongs to
  * that session (a Stop of an old session does not remove its successor). Returns 0 or -ENOENT. */
 int submap_del(struct submap *m, const struct sub_addr *a, const char *session);

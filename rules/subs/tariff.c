@@ -276,9 +276,30 @@ int tariff_del_profile(struct tariff *t, const char *name)
     return p ? 0 : -ENOENT;
 }
 
+/* The hash of a subscriber id: its bytes read eight at a time (the last eight read again from
+ * the end rather than byte by byte: an MSISDN is two words). Used inside the process only (the
+ * tables' probes and records), never stored. */
 static uint64_t sub_hash(const char *sub, size_t len)
 {
-    return hash_bytes(SEED, (const uint8_t *)sub, len);
+    uint64_t h = SEED ^ (len * 0x9e3779b97f4a7c15ull), w = 0, w2 = 0;
+    if (len >= 8) {
+        size_t i = 0;
+        for (; i + 8 < len; i += 8) {
+            memcpy(&w, sub + i, 8);
+            h = hash_mix64(h ^ w) + 0x9e3779b97f4a7c15ull;
+        }
+        memcpy(&w, sub + len - 8, 8);
+    } else if (len >= 4) {
+        uint32_t lo, hi;
+        memcpy(&lo, sub, 4);
+        memcpy(&hi, sub + len - 4, 4);
+        w = (uint64_t)hi << 32 | lo;
+    } else {
+        for (size_t i = 0; i < len; i++)
+            w2 = w2 << 8 | (uint8_t)sub[i];
+        w = w2;
+    }
+    return hash_mix64(h ^ w);
 }
 
 /* Writer: the slot of sub, whose sub_hash() is h (or where it would go: the first tombstone
@@ -305,9 +326,9 @@ static size_t wfind(const struct tariff *t, const char *sub, size_t len, uint64_
     }
 }
 
-static int wgrow(struct tariff *t)
+/* Moves the table (lock held) to n slots (a power of two holding every subscriber). */
+static int wresize(struct tariff *t, size_t n)
 {
-    size_t n = (t->smask + 1) * 2;
     if (n > ((size_t)1 << 32))
         return -ENOMEM;
     struct wslot *old = t->subs;
@@ -330,13 +351,30 @@ static int wgrow(struct tariff *t)
     return 0;
 }
 
-/* Grows the table (lock held) until n more subscribers fit at most half full. */
+/* Grows the table (lock held) until n more subscribers fit at most half full: at once to the
+ * size that holds them. */
 static int wreserve(struct tariff *t, size_t n)
 {
-    int rc = 0;
-    while (!rc && (t->nsubs + t->stombs + n) * 2 > t->smask + 1)
-        rc = wgrow(t);
-    return rc;
+    size_t need = (t->nsubs + t->stombs + n) * 2, size = t->smask + 1;
+    if (need <= size)
+        return 0;
+    while (size < need && size <= ((size_t)1 << 32))
+        size *= 2;
+    return wresize(t, size);
+}
+
+/* Whether spec[0..sl) is "profile=NAME" alone with NAME a valid profile name
+ * (profile_name_valid()): the settings of nearly every subscriber, checked without a call. */
+static bool profile_only(const char *spec, size_t sl)
+{
+    if (sl <= 8 || sl - 8 >= PROFILE_NAME_MAX || memcmp(spec, "profile=", 8) != 0)
+        return false;
+    for (size_t i = 8; i < sl; i++) {
+        unsigned char c = (unsigned char)spec[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
 }
 
 /* Why sub (il bytes) and spec cannot be a subscriber's settings (-EINVAL, a reason in err), or
@@ -349,7 +387,7 @@ static int sub_check(const char *sub, size_t il, const char *spec, char *err, si
     }
     /* "profile=NAME" alone, the common case, needs no full check (a profiles file or a store
      * can hold millions) */
-    if (strncmp(spec, "profile=", 8) == 0 && profile_name_valid(spec + 8))
+    if (profile_only(spec, strlen(spec)))
         return 0;
     char what[160];
     snprintf(what, sizeof(what), "subscriber %.*s", (int)il, sub);
@@ -358,11 +396,20 @@ static int sub_check(const char *sub, size_t il, const char *spec, char *err, si
 
 /* Sets the subscriber whose text "id\0spec\0" is text (il, sl: the lengths of both), lock
  * held. 0 or -ENOMEM (text not taken). */
+static void wput_reserved(struct tariff *t, char *text, size_t il, size_t sl, uint64_t h);
+
 static int wput(struct tariff *t, char *text, size_t il, size_t sl, uint64_t h)
 {
     int rc = wreserve(t, 1);
     if (rc)
         return rc;
+    wput_reserved(t, text, il, sl, h);
+    return 0;
+}
+
+/* wput() with room reserved beforehand (wreserve()). */
+static void wput_reserved(struct tariff *t, char *text, size_t il, size_t sl, uint64_t h)
+{
     bool found;
     size_t at = wfind(t, text, il, h, &found);
     if (found) {
@@ -376,7 +423,6 @@ static int wput(struct tariff *t, char *text, size_t il, size_t sl, uint64_t h)
     t->subs[at].text = text;
     t->subs[at].h = h;
     t->sub_bytes += il + sl + 2;
-    return 0;
 }
 
 int tariff_set_sub(struct tariff *t, const char *sub, const char *spec, char *err, size_t errlen)
@@ -827,6 +873,7 @@ static int load_line(struct tariff *t, char *line, char *eol, bool *locked, stru
 {
     char *kw = ascii_skip_blank(line);
     char *e = ascii_word_end(kw);
+    size_t kl = (size_t)(e - kw);
     if (*e)
         *e++ = '\0';
     char *name = ascii_skip_blank(e);
@@ -839,7 +886,7 @@ static int load_line(struct tariff *t, char *line, char *eol, bool *locked, stru
         snprintf(why, whylen, "expected 'profile NAME TEXT' or 'subscriber ID TEXT'");
         return -EINVAL;
     }
-    if (strcmp(kw, "subscriber") != 0) {
+    if (kl != 10 || memcmp(kw, "subscriber", 10) != 0) {
         if (strcmp(kw, "profile") == 0) {
             if (*locked)
                 pthread_mutex_unlock(&t->lock);
@@ -849,11 +896,14 @@ static int load_line(struct tariff *t, char *line, char *eol, bool *locked, stru
         snprintf(why, whylen, "unknown keyword '%s' (profile, subscriber)", kw);
         return -EINVAL;
     }
-    int rc = sub_check(name, il, spec, why, whylen);
+    size_t sl = (size_t)(eol - spec);
+    int rc =
+        il >= 1 && il <= 128 && profile_only(spec, sl) ? 0 : sub_check(name, il, spec, why, whylen);
     if (rc)
         return rc;
-    size_t sl = (size_t)(eol - spec);
-    if (spec == name + il) { /* no text after the id: no room for "id\0\0" in the line */
+    if (spec == name + il + 1) {
+        /* (one blank between: "id\0spec\0" already) */
+    } else if (spec == name + il) { /* no text after the id: no room for "id\0\0" in the line */
         if (!(spec = malloc(il + 2))) {
             snprintf(why, whylen, "out of memory");
             return -ENOMEM;
@@ -942,7 +992,12 @@ int tariff_load_file(struct tariff *t, const char *path, FILE *errs, size_t *bad
             struct pending *o = &q[head];
             head = (head + 1) % LOAD_AHEAD;
             nq--;
-            if ((rc = wput(t, o->text, o->il, o->sl, o->h)) != 0) {
+            /* (a slot was reserved for each line; another writer's sets, while a profile line
+             * let go of the lock, may have taken some) */
+            if ((t->nsubs + t->stombs + 1) * 2 <= t->smask + 1) {
+                wput_reserved(t, o->text, o->il, o->sl, o->h);
+                count++;
+            } else if ((rc = wput(t, o->text, o->il, o->sl, o->h)) != 0) {
                 wfree(t, o->text);
                 snprintf(err, errlen, "profiles: %s:%zu: out of memory", path, o->ln);
             } else {
