@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -127,6 +128,52 @@ static int subs_line(char *line, struct submap_item *it, char *why, size_t whyle
     return sub_addr_parse(a, (size_t)(e - a), &it->a, why, whylen);
 }
 
+/* The line at p (end: the buffer's end, where a NUL is) when it is exactly "A.B.C.D ID" and a
+ * newline or the end (a dotted quad as sub_addr_parse() takes it, ID 1..SUB_ID_MAX bytes of
+ * 0x21..0x7e): the form of most lines of a big file, read in one pass into *it (the id made
+ * NUL-terminated in place), *next the next line. Else false and nothing changed: subs_line()
+ * reads it (and words what is wrong with it). */
+static bool subs_line_fast(char *p, const char *end, struct submap_item *it, char **next)
+{
+    const char *s = p; /* (each byte read follows one that was not the final NUL) */
+    uint8_t a[4];
+    for (int part = 0; part < 4; part++) {
+        unsigned v = (unsigned)(unsigned char)s[0] - '0', d;
+        if (v > 9)
+            return false;
+        if ((d = (unsigned)(unsigned char)s[1] - '0') > 9) {
+            s += 1;
+        } else if (v == 0) {
+            return false; /* (a leading zero) */
+        } else if ((v = v * 10 + d, d = (unsigned)(unsigned char)s[2] - '0') > 9) {
+            s += 2;
+        } else if ((v = v * 10 + d) > 255) {
+            return false;
+        } else {
+            s += 3;
+        }
+        a[part] = (uint8_t)v;
+        if (*s++ != (part < 3 ? '.' : ' '))
+            return false;
+    }
+    char *id = (char *)(uintptr_t)s, *e = id;
+    while ((unsigned char)(*e - 0x21) < 0x5e)
+        e++;
+    size_t il = (size_t)(e - id);
+    if (il == 0 || il > SUB_ID_MAX || (e < end && *e != '\n'))
+        return false;
+    *next = e < end ? e + 1 : (char *)(uintptr_t)end;
+    *e = '\0';
+    memset(&it->a, 0, sizeof(it->a));
+    it->a.family = 4;
+    it->a.plen = 32;
+    memcpy(it->a.addr, a, 4);
+    it->sub = id;
+    it->sub_len = il;
+    it->sub_valid = true;
+    return true;
+}
+
 /* Lines read and waiting to be set together (submap_set_many()). */
 struct subs_batch {
     struct submap_item it[SUBMAP_MANY_MAX];
@@ -179,6 +226,12 @@ int tariffcfg_subscribers_file(struct submap *m, const char *path, FILE *errs, c
     size_t ln = 0;
     int count = 0;
     while (!rc && p < end) {
+        if (subs_line_fast(p, end, &q.it[q.n], &p)) {
+            q.ln[q.n] = ++ln;
+            if (++q.n == SUBMAP_MANY_MAX)
+                rc = subs_flush(m, &q, path, errs, &count, err, errlen);
+            continue;
+        }
         char *nl = memchr(p, '\n', (size_t)(end - p));
         char *next = nl ? nl + 1 : end;
         if (nl)
