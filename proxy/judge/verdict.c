@@ -81,8 +81,9 @@ static void tariff_decide(const struct verdict_policy *pol, const struct verdict
                           const char *sub, uint32_t *ref, const struct domhash_query *hq,
                           struct verdict_decision *d)
 {
+    size_t n = 0;
     if (sub) {
-        size_t n = strlen(sub);
+        n = strlen(sub);
         if (n >= sizeof(d->sub))
             n = sizeof(d->sub) - 1;
         memcpy(d->sub, sub, n);
@@ -91,6 +92,7 @@ static void tariff_decide(const struct verdict_policy *pol, const struct verdict
     bool named = f->name && f->name_len > 0 && !f->name_is_ip && !f->name_hidden;
     struct tariff_req r = {
         .sub = d->sub,
+        .sub_len = n,
         .name = named ? f->name : NULL,
         .name_len = named ? f->name_len : 0,
         .path = f->path_visible ? f->path : NULL,

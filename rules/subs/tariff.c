@@ -92,8 +92,16 @@ struct wprof {
  * read it, not the text). */
 struct wslot {
     char *text;
-    uint64_t h;
+    uint64_t h; /* sub_hash() (the low H_BITS bits), and what compile() need not find again */
 };
+
+/* A slot's h: the id's hash in the low H_BITS bits (probes, growth and the snapshot's records
+ * use those), then the length of the "profile=NAME" text's NAME (0: another text, or not
+ * known) and the id's length, which compile() would otherwise count. */
+#define H_BITS         51
+#define H_MASK         (((uint64_t)1 << H_BITS) - 1)
+#define H_META(il, nl) ((uint64_t)(il) << 56 | (uint64_t)(nl) << H_BITS)
+_Static_assert(PROFILE_NAME_MAX <= 32, "a name's length fits h (an id's: 1..128, sub_check)");
 
 static char tomb_text;
 #define WTOMB (&tomb_text)
@@ -299,7 +307,7 @@ static uint64_t sub_hash(const char *sub, size_t len)
             w2 = w2 << 8 | (uint8_t)sub[i];
         w = w2;
     }
-    return hash_mix64(h ^ w);
+    return hash_mix64(h ^ w) & H_MASK;
 }
 
 /* Writer: the slot of sub, whose sub_hash() is h (or where it would go: the first tombstone
@@ -319,7 +327,7 @@ static size_t wfind(const struct tariff *t, const char *sub, size_t len, uint64_
                 tomb = i;
             continue;
         }
-        if (t->subs[i].h == h && memcmp(w, sub, len) == 0 && w[len] == '\0') {
+        if (((t->subs[i].h ^ h) & H_MASK) == 0 && memcmp(w, sub, len) == 0 && w[len] == '\0') {
             *found = true;
             return i;
         }
@@ -369,6 +377,14 @@ static inline bool has_prefix(const char *s, const char *prefix)
     while (*prefix && *s == *prefix)
         s++, prefix++;
     return !*prefix;
+}
+
+/* memcmp(a, b, n) == 0 for the few bytes of a name, without the call. */
+static inline bool same_bytes(const char *a, const char *b, size_t n)
+{
+    while (n && *a == *b)
+        a++, b++, n--;
+    return n == 0;
 }
 
 /* A byte of a profile name ([a-z0-9_-], profile_name_valid()). */
@@ -450,7 +466,7 @@ int tariff_set_sub(struct tariff *t, const char *sub, const char *spec, char *er
     memcpy(w, sub, il + 1);
     memcpy(w + il + 1, spec, sl + 1);
     pthread_mutex_lock(&t->lock);
-    rc = wput(t, w, il, sl, sub_hash(w, il));
+    rc = wput(t, w, il, sl, sub_hash(w, il) | H_META(il, 0));
     pthread_mutex_unlock(&t->lock);
     if (rc)
         free(w);
@@ -570,7 +586,7 @@ static struct snap *compile(struct tariff *t, int *problems, char *err, size_t e
             continue;
         struct profile_sub ps;
         char why[512];
-        size_t il = strlen(w);
+        size_t il = (size_t)(t->subs[i].h >> 56);
         const char *spec = w + il + 1;
         struct srec *r = snap_slot(s, t->subs[i].h);
         r->idlen = (uint8_t)il;
@@ -594,12 +610,15 @@ static struct snap *compile(struct tariff *t, int *problems, char *err, size_t e
         r->prof = NOPROF;
         /* the common case, "profile=NAME" alone, without the full parse; the profile of the
          * subscriber before, when it is the same name, without a search */
-        size_t nl = 0;
-        if (has_prefix(spec, "profile="))
+        size_t nl = (size_t)(t->subs[i].h >> H_BITS) & 31; /* (known when read from a file) */
+        if (!nl && has_prefix(spec, "profile=")) {
             while (name_byte(spec[8 + nl]))
                 nl++;
-        if (nl && !spec[8 + nl]) {
-            if (nl != last_len || memcmp(spec + 8, last_name, nl) != 0) {
+            if (spec[8 + nl])
+                nl = 0;
+        }
+        if (nl) {
+            if (nl != last_len || !same_bytes(spec + 8, last_name, nl)) {
                 last_prof = snap_prof(s, spec + 8);
                 last_name = spec + 8;
                 last_len = last_prof != NOPROF ? nl : 0;
@@ -709,11 +728,13 @@ static const struct srec *ref_rec(const struct snap *s, uint32_t w)
     return &s->rec[i - 1];
 }
 
-static const struct srec *cached_rec(const struct snap *s, const char *sub, uint32_t *ref)
+static const struct srec *cached_rec(const struct snap *s, const char *sub, size_t len,
+                                     uint32_t *ref)
 {
     if (!sub || !sub[0])
         return NULL;
-    size_t len = strlen(sub);
+    if (!len)
+        len = strlen(sub);
     const struct srec *r = ref ? ref_rec(s, __atomic_load_n(ref, __ATOMIC_RELAXED)) : NULL;
     if (r && rec_is(s, r, sub, len))
         return r;
@@ -784,20 +805,26 @@ void tariff_judge_ref(const struct tariff *t, const struct tariff_req *req, uint
     urcu_memb_read_lock();
     const struct snap *s = rcu_dereference(t->snap);
     if (s)
-        judge(s, cached_rec(s, req->sub, ref), req, v);
+        judge(s, cached_rec(s, req->sub, req->sub_len, ref), req, v);
     urcu_memb_read_unlock();
 }
 
-void tariff_prefetch(const struct tariff *t, const char *sub, const uint32_t *ref)
+void tariff_prefetch(const struct tariff *t, const char *sub, uint32_t *ref)
 {
     const struct snap *s = t ? rcu_dereference(t->snap) : NULL;
     if (!s || !sub || !sub[0])
         return;
     const struct srec *r = ref ? ref_rec(s, __atomic_load_n(ref, __ATOMIC_RELAXED)) : NULL;
-    if (r)
+    if (r) {
         __builtin_prefetch(r);
-    else
-        __builtin_prefetch(&s->rec[home(s, sub_hash(sub, strlen(sub)))]);
+        return;
+    }
+    size_t i = home(s, sub_hash(sub, strlen(sub)));
+    __builtin_prefetch(&s->rec[i]);
+    /* the first slot named in the word: most records are there, and the decision then reads
+     * the id there instead of hashing it again (a record elsewhere is looked up as before) */
+    if (ref && i + 1 < REF_IDX_MAX)
+        __atomic_store_n(ref, (s->serial & 0xffu) << 24 | (uint32_t)(i + 1), __ATOMIC_RELAXED);
 }
 
 void tariff_get_stats(const struct tariff *t, struct tariff_stats *st)
@@ -941,7 +968,9 @@ static int load_line(struct tariff *t, char *line, char *eol, bool *locked, stru
     } else {
         memmove(name + il + 1, spec, sl + 1); /* (leftwards, inside the line) */
     }
-    *pd = (struct pending){ .text = name, .il = il, .sl = sl, .h = sub_hash(name, il) };
+    *pd = (struct pending){
+        .text = name, .il = il, .sl = sl, .h = sub_hash(name, il) | H_META(il, 0)
+    };
     return 1;
 }
 
@@ -969,7 +998,9 @@ static bool sub_line_fast(char *p, const char *end, struct pending *pd, char **n
     *next = q < end ? q + 1 : (char *)(uintptr_t)end;
     *e = '\0';
     *q = '\0';
-    *pd = (struct pending){ .text = id, .il = il, .sl = (size_t)(q - spec), .h = sub_hash(id, il) };
+    *pd = (struct pending){
+        .text = id, .il = il, .sl = (size_t)(q - spec), .h = sub_hash(id, il) | H_META(il, nl)
+    };
     return true;
 }
 
