@@ -75,7 +75,7 @@ START_TEST(forms_and_reports)
     memcpy(buf, text, n);
     n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%.129s\n", big); /* 17: an id of 129 */
     n += (size_t)snprintf(buf + n, sizeof(buf) - n, "10.0.0.12 %.128s\n", big); /* 18: 128 */
-    n += (size_t)snprintf(buf + n, sizeof(buf) - n, "10.0.0.13 L13");         /* 19, no \n */
+    n += (size_t)snprintf(buf + n, sizeof(buf) - n, "10.0.0.13 L13");           /* 19, no \n */
     struct submap *m = submap_new(64);
     char *out = NULL, err[256] = "";
     int rc = load(m, buf, n, &out, err, sizeof(err));
