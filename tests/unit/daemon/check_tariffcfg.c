@@ -17,7 +17,7 @@ static char g_path[] = "/tmp/check_tariffcfg_XXXXXX";
 
 static void write_file(const char *text, size_t len)
 {
-    strcpy(g_path, "/tmp/check_tariffcfg_XXXXXX");
+    snprintf(g_path, sizeof(g_path), "/tmp/check_tariffcfg_XXXXXX");
     int fd = mkstemp(g_path);
     ck_assert_int_ge(fd, 0);
     ck_assert_int_eq(write(fd, text, len), (ssize_t)len);
