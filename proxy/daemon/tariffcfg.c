@@ -156,9 +156,7 @@ static bool subs_line_fast(char *p, const char *end, struct submap_item *it, cha
         if (*s++ != (part < 3 ? '.' : ' '))
             return false;
     }
-    char *id = (char *)(uintptr_t)s, *e = id;
-    while ((unsigned char)(*e - 0x21) < 0x5e)
-        e++;
+    char *id = (char *)(uintptr_t)s, *e = (char *)(uintptr_t)sub_id_span(id, end);
     size_t il = (size_t)(e - id);
     if (il == 0 || il > SUB_ID_MAX || (e < end && *e != '\n'))
         return false;

@@ -15,6 +15,7 @@
 #include "common/bigmem.h"
 #include "common/fileio.h"
 #include "common/hash.h"
+#include "rules/subs/submap.h"
 
 #define NOPROF  UINT16_MAX
 #define NOEXTRA UINT32_MAX
@@ -983,9 +984,8 @@ static bool sub_line_fast(char *p, const char *end, struct pending *pd, char **n
 {
     if (end - p < 21 || memcmp(p, "subscriber ", 11) != 0)
         return false;
-    char *id = p + 11, *e = id;
-    while ((unsigned char)*e > ' ') /* (the buffer ends with a NUL) */
-        e++;
+    char *id = p + 11, *e = (char *)(uintptr_t)sub_id_span(id, end); /* (ids of other bytes: the
+                                                                        * general way) */
     size_t il = (size_t)(e - id);
     if (*e != ' ' || il == 0 || il > 128 || end - e < 10 || memcmp(e + 1, "profile=", 8) != 0)
         return false;

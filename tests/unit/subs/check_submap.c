@@ -509,6 +509,32 @@ START_TEST(set_many)
 }
 END_TEST
 
+/* sub_id_span finds the first byte that is not an id's (0x21..0x7e) eight at a time: the same
+ * end as a byte loop, for every byte value at every place, never past its end. */
+START_TEST(id_span)
+{
+    char buf[40];
+    for (int pos = 0; pos < 24; pos++) {
+        for (int b = 0; b < 256; b++) {
+            memset(buf, 'a', sizeof(buf));
+            buf[pos] = (char)b;
+            for (size_t len = 0; len <= 24; len += 3) {
+                const char *want = buf;
+                while (want < buf + len && (unsigned char)*want >= 0x21 &&
+                       (unsigned char)*want <= 0x7e)
+                    want++;
+                ck_assert_ptr_eq(sub_id_span(buf, buf + len), want);
+            }
+        }
+    }
+    /* bytes after the first bad one, whatever they are, do not move it */
+    memcpy(buf, "77011234567\x80\xff\x01 zz", 16);
+    ck_assert_ptr_eq(sub_id_span(buf, buf + 16), buf + 11);
+    memcpy(buf, "7701\x7f\x00\xff\x20", 8);
+    ck_assert_ptr_eq(sub_id_span(buf, buf + 8), buf + 4);
+}
+END_TEST
+
 static Suite *submap_suite(void)
 {
     Suite *s = suite_create("submap");
@@ -520,6 +546,7 @@ static Suite *submap_suite(void)
     tcase_add_test(tc, full_map_replacements);
     tcase_add_test(tc, reader_word);
     tcase_add_test(tc, set_many);
+    tcase_add_test(tc, id_span);
     suite_add_tcase(s, tc);
     tc = tcase_create("property");
     tcase_set_timeout(tc, 60);
