@@ -57,6 +57,7 @@ struct submap {
     size_t mask, capacity, count, tombs, nent, used;
     uint64_t *pending; /* a bit per entry: out of the table, waiting for a grace period */
     size_t npending;
+    size_t next; /* entries whose ids are an allocation of their own */
     uint32_t free_head;
     uint64_t seed;
     uint32_t v6_lens[129]; /* entries per IPv6 prefix length (writer) */
@@ -334,7 +335,7 @@ void submap_free(struct submap *m)
 {
     if (!m)
         return;
-    for (size_t i = 0; i < m->used; i++) /* free-list entries have lengths 0: never ext */
+    for (size_t i = 0; m->next && i < m->used; i++) /* free-list entries have lengths 0 */
         if (text_ext(&m->ent[i]))
             free(entry_text(&m->ent[i]));
     bigmem_free(m->slots, (m->mask + 1) * sizeof(*m->slots));
@@ -356,8 +357,10 @@ static void reclaim(struct submap *m)
             size_t i = w * 64 + (size_t)__builtin_ctzll(m->pending[w]);
             m->pending[w] &= m->pending[w] - 1;
             struct entry *e = &m->ent[i];
-            if (text_ext(e))
+            if (text_ext(e)) {
                 free(entry_text(e));
+                m->next--;
+            }
             e->sub_len = e->sess_len = 0;
             e->ref = m->free_head;
             m->free_head = (uint32_t)i;
@@ -486,16 +489,20 @@ static int set_locked(struct submap *m, const struct sub_addr *a, uint64_t h,
         m->ent[i].sub_len = m->ent[i].sess_len = 0;
         m->ent[i].ref = m->free_head;
         m->free_head = i;
-    } else if (at != SIZE_MAX) {
-        uint32_t old = m->slots[at] - SLOT_E;
-        slot_store(m, at, i + SLOT_E);
-        retire(m, old);
     } else {
-        if (m->slots[ins] == TOMB)
-            m->tombs--;
-        slot_store(m, ins, i + SLOT_E);
-        m->count++;
-        count_len(m, a->family, a->plen, +1);
+        if (text_ext(&m->ent[i]))
+            m->next++;
+        if (at != SIZE_MAX) {
+            uint32_t old = m->slots[at] - SLOT_E;
+            slot_store(m, at, i + SLOT_E);
+            retire(m, old);
+        } else {
+            if (m->slots[ins] == TOMB)
+                m->tombs--;
+            slot_store(m, ins, i + SLOT_E);
+            m->count++;
+            count_len(m, a->family, a->plen, +1);
+        }
     }
     return rc;
 }

@@ -116,6 +116,7 @@ struct tariff {
     size_t nprof;
     struct wslot *subs; /* open addressing */
     size_t smask, nsubs, stombs;
+    size_t heap_texts; /* texts in the table that are allocations of their own, not in arenas */
     size_t sub_bytes;
     struct arena *arenas;
     int32_t utc_off;
@@ -160,23 +161,45 @@ struct tariff *tariff_new(const char *default_profile)
     return t;
 }
 
-/* Frees a subscriber's text unless it lies in one of t's arenas. */
-static void wfree(const struct tariff *t, char *text)
+/* Whether text lies in one of t's arenas. */
+static bool in_arena(const struct tariff *t, const char *text)
 {
     for (const struct arena *a = t->arenas; a; a = a->next)
         if (text >= a->buf && text < a->buf + a->len)
-            return;
-    free(text);
+            return true;
+    return false;
 }
 
-/* Frees every subscriber text and arena of t and empties its table. */
-static void wclear(struct tariff *t)
+/* Frees a subscriber's text unless it lies in one of t's arenas. */
+static void wfree(const struct tariff *t, char *text)
 {
-    for (size_t i = 0; i <= t->smask; i++) {
-        if (t->subs[i].text && t->subs[i].text != WTOMB)
-            wfree(t, t->subs[i].text);
-        t->subs[i].text = NULL;
+    if (!in_arena(t, text))
+        free(text);
+}
+
+/* wfree() of a text leaving the table. */
+static void wdrop(struct tariff *t, char *text)
+{
+    if (!in_arena(t, text)) {
+        free(text);
+        t->heap_texts--;
     }
+}
+
+/* Frees every subscriber text and arena of t and empties its table (reuse: for more sets; else
+ * the table is about to be freed). Texts all in arenas (a loaded file's) need no walk. */
+static void wclear(struct tariff *t, bool reuse)
+{
+    if (t->heap_texts) {
+        for (size_t i = 0; i <= t->smask; i++) {
+            if (t->subs[i].text && t->subs[i].text != WTOMB)
+                wfree(t, t->subs[i].text);
+            t->subs[i].text = NULL;
+        }
+    } else if (reuse && t->nsubs + t->stombs) {
+        memset(t->subs, 0, (t->smask + 1) * sizeof(*t->subs));
+    }
+    t->heap_texts = 0;
     while (t->arenas) {
         struct arena *a = t->arenas;
         t->arenas = a->next;
@@ -195,7 +218,7 @@ void tariff_free(struct tariff *t)
     for (size_t i = 0; i < t->nprof; i++)
         free(t->prof[i].spec);
     free(t->prof);
-    wclear(t);
+    wclear(t, false);
     bigmem_free(t->subs, (t->smask + 1) * sizeof(*t->subs));
     pthread_mutex_destroy(&t->lock);
     free(t);
@@ -444,12 +467,14 @@ static void wput_reserved(struct tariff *t, char *text, size_t il, size_t sl, ui
     size_t at = wfind(t, text, il, h, &found);
     if (found) {
         t->sub_bytes -= il + strlen(t->subs[at].text + il + 1) + 2;
-        wfree(t, t->subs[at].text);
+        wdrop(t, t->subs[at].text);
     } else {
         if (t->subs[at].text == WTOMB)
             t->stombs--;
         t->nsubs++;
     }
+    if (!in_arena(t, text))
+        t->heap_texts++;
     t->subs[at].text = text;
     t->subs[at].h = h;
     t->sub_bytes += il + sl + 2;
@@ -482,7 +507,7 @@ int tariff_del_sub(struct tariff *t, const char *sub)
     size_t at = wfind(t, sub, il, sub_hash(sub, il), &found);
     if (found) {
         t->sub_bytes -= il + strlen(t->subs[at].text + il + 1) + 2;
-        wfree(t, t->subs[at].text);
+        wdrop(t, t->subs[at].text);
         t->subs[at].text = WTOMB;
         t->nsubs--;
         t->stombs++;
@@ -881,7 +906,7 @@ void tariff_clear(struct tariff *t)
     for (size_t i = 0; i < t->nprof; i++)
         free(t->prof[i].spec);
     t->nprof = 0;
-    wclear(t);
+    wclear(t, true);
     pthread_mutex_unlock(&t->lock);
 }
 
@@ -901,6 +926,7 @@ void tariff_swap_defs(struct tariff *t, struct tariff *from)
     SWAP(smask);
     SWAP(nsubs);
     SWAP(stombs);
+    SWAP(heap_texts);
     SWAP(sub_bytes);
     SWAP(arenas);
 #undef SWAP
