@@ -102,7 +102,7 @@ static void tariff_decide(const struct verdict_policy *pol, const struct verdict
         .hq = named && hq->q == f->name ? hq : NULL, /* the regulator's hashes of the name */
     };
     struct tariff_verdict v;
-    tariff_judge_ref(f->tariff->tariff, &r, ref, &v);
+    tariff_judge_locked(f->tariff->tariff, &r, ref, &v); /* (in verdict_decide's read section) */
     memcpy(d->profile, v.profile, sizeof(d->profile));
     if (v.cause == PCAUSE_NONE)
         return;

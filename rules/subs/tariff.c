@@ -528,6 +528,14 @@ static bool rec_is(const struct snap *s, const struct srec *r, const char *sub, 
 {
     if (r->idlen != len)
         return false;
+    if (len >= 8 && len <= REC_ID) { /* (an MSISDN or an IMSI: two words, without the call) */
+        uint64_t a, b, c, d;
+        memcpy(&a, r->u.id, 8);
+        memcpy(&b, sub, 8);
+        memcpy(&c, r->u.id + len - 8, 8);
+        memcpy(&d, sub + len - 8, 8);
+        return ((a ^ b) | (c ^ d)) == 0;
+    }
     return memcmp(len <= REC_ID ? r->u.id : s->pool + r->u.far.off, sub, len) == 0;
 }
 
@@ -825,14 +833,22 @@ void tariff_judge(const struct tariff *t, const struct tariff_req *req, struct t
 void tariff_judge_ref(const struct tariff *t, const struct tariff_req *req, uint32_t *ref,
                       struct tariff_verdict *v)
 {
-    verdict_clear(v);
-    if (!t)
+    if (!t) {
+        verdict_clear(v);
         return;
+    }
     urcu_memb_read_lock();
-    const struct snap *s = rcu_dereference(t->snap);
+    tariff_judge_locked(t, req, ref, v);
+    urcu_memb_read_unlock();
+}
+
+void tariff_judge_locked(const struct tariff *t, const struct tariff_req *req, uint32_t *ref,
+                         struct tariff_verdict *v)
+{
+    verdict_clear(v);
+    const struct snap *s = t ? rcu_dereference(t->snap) : NULL;
     if (s)
         judge(s, cached_rec(s, req->sub, req->sub_len, ref), req, v);
-    urcu_memb_read_unlock();
 }
 
 void tariff_prefetch(const struct tariff *t, const char *sub, uint32_t *ref)

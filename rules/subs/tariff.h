@@ -114,6 +114,11 @@ void tariff_judge(const struct tariff *t, const struct tariff_req *req, struct t
 void tariff_judge_ref(const struct tariff *t, const struct tariff_req *req, uint32_t *ref,
                       struct tariff_verdict *v);
 
+/* As tariff_judge_ref, for a caller inside a read section of its own (rsref_read_lock(), the
+ * same RCU flavor): no second one taken. */
+void tariff_judge_locked(const struct tariff *t, const struct tariff_req *req, uint32_t *ref,
+                         struct tariff_verdict *v);
+
 /* Starts loading what tariff_judge_ref() reads first for subscriber sub (NULL or "": nothing):
  * the record the word *ref names (ref may be NULL), else the slot of sub's hash, which it then
  * names in *ref (a hint: tariff_judge_ref() checks the id there and, when the record is not in
