@@ -812,7 +812,10 @@ static void judge(const struct snap *s, const struct srec *r, const struct tarif
     }
     if (v->cause != PCAUSE_NONE) {
         v->cats = cat;
-        snprintf(v->category, sizeof(v->category), "%s", catset_first_name(cs, cat));
+        const char *cn = catset_first_name(cs, cat); /* (a bounded copy, not snprintf) */
+        size_t cl = strnlen(cn, sizeof(v->category) - 1);
+        memcpy(v->category, cn, cl);
+        v->category[cl] = '\0';
     }
 }
 
