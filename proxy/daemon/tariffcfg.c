@@ -128,15 +128,11 @@ static int subs_line(char *line, struct submap_item *it, char *why, size_t whyle
     return sub_addr_parse(a, (size_t)(e - a), &it->a, why, whylen);
 }
 
-/* The line at p (end: the buffer's end, where a NUL is) when it is exactly "A.B.C.D ID" and a
- * newline or the end (a dotted quad as sub_addr_parse() takes it, ID 1..SUB_ID_MAX bytes of
- * 0x21..0x7e): the form of most lines of a big file, read in one pass into *it (the id made
- * NUL-terminated in place), *next the next line. Else false and nothing changed: subs_line()
- * reads it (and words what is wrong with it). */
-static bool subs_line_fast(char *p, const char *end, struct submap_item *it, char **next)
+/* The dotted quad at s (sub_addr_parse()'s form) and the one space after it into *a, *after
+ * past the space; or false. Each byte read follows one that was not the buffer's final NUL. */
+static bool quad_fast(const char *s, struct sub_addr *a, const char **after)
 {
-    const char *s = p; /* (each byte read follows one that was not the final NUL) */
-    uint8_t a[4];
+    uint8_t q[4];
     for (int part = 0; part < 4; part++) {
         unsigned v = (unsigned)(unsigned char)s[0] - '0', d;
         if (v > 9)
@@ -152,9 +148,33 @@ static bool subs_line_fast(char *p, const char *end, struct submap_item *it, cha
         } else {
             s += 3;
         }
-        a[part] = (uint8_t)v;
+        q[part] = (uint8_t)v;
         if (*s++ != (part < 3 ? '.' : ' '))
             return false;
+    }
+    memset(a, 0, sizeof(*a));
+    a->family = 4;
+    a->plen = 32;
+    memcpy(a->addr, q, 4);
+    *after = s;
+    return true;
+}
+
+/* The line at p (end: the buffer's end, where a NUL is) when it is exactly "ADDR ID" and a
+ * newline or the end (ADDR as sub_addr_parse() takes it, a dotted quad read here; ID
+ * 1..SUB_ID_MAX bytes of 0x21..0x7e): the form of most lines of a big file, read in one pass
+ * into *it (the id made NUL-terminated in place), *next the next line. Else false and nothing
+ * changed: subs_line() reads it (and words what is wrong with it). */
+static bool subs_line_fast(char *p, const char *end, struct submap_item *it, char **next)
+{
+    const char *s;
+    if (!quad_fast(p, &it->a, &s)) { /* an IPv6 prefix: its field, then the address parse */
+        const char *e = p;
+        while ((unsigned char)*e > ' ')
+            e++;
+        if (*e != ' ' || e == p || sub_addr_parse(p, (size_t)(e - p), &it->a, NULL, 0) != 0)
+            return false;
+        s = e + 1;
     }
     char *id = (char *)(uintptr_t)s, *e = (char *)(uintptr_t)sub_id_span(id, end);
     size_t il = (size_t)(e - id);
@@ -162,10 +182,6 @@ static bool subs_line_fast(char *p, const char *end, struct submap_item *it, cha
         return false;
     *next = e < end ? e + 1 : (char *)(uintptr_t)end;
     *e = '\0';
-    memset(&it->a, 0, sizeof(it->a));
-    it->a.family = 4;
-    it->a.plen = 32;
-    memcpy(it->a.addr, a, 4);
     it->sub = id;
     it->sub_len = il;
     it->sub_valid = true;
