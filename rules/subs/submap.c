@@ -400,7 +400,7 @@ static void slot_store(struct submap *m, size_t i, uint32_t v)
 }
 
 /* The slot of key a (hash h: key_hash()), or (not found) SIZE_MAX with *ins the slot to insert at. Writer only. */
-static size_t find_w(struct submap *m, const struct sub_addr *a, uint64_t h, size_t *ins)
+static inline size_t find_w(struct submap *m, const struct sub_addr *a, uint64_t h, size_t *ins)
 {
     size_t i = h & m->mask, tomb = SIZE_MAX;
     for (size_t n = 0; n <= m->mask; n++, i = (i + 1) & m->mask) {
@@ -474,9 +474,9 @@ static int entry_fill(struct entry *e, const struct sub_addr *a, const char *sub
 }
 
 /* Sets a (hash h) to the ids (sl, el bytes, checked), lock held. 0, -ENOSPC or -ENOMEM. */
-static int set_locked(struct submap *m, const struct sub_addr *a, uint64_t h,
-                      const char *subscriber, size_t sl, const char *session, size_t el,
-                      uint64_t expires_ms)
+static inline int set_locked(struct submap *m, const struct sub_addr *a, uint64_t h,
+                             const char *subscriber, size_t sl, const char *session, size_t el,
+                             uint64_t expires_ms)
 {
     size_t ins = SIZE_MAX, at = find_w(m, a, h, &ins);
     int rc = 0;
