@@ -676,12 +676,14 @@ void submap_prefetch_entry(const struct submap *m, int family, const uint8_t *ad
 }
 
 const char *submap_lookup_ref(const struct submap *m, int family, const uint8_t *addr,
-                              uint64_t now_ms, uint32_t **ref)
+                              uint64_t now_ms, uint32_t **ref, size_t *sub_len)
 {
     const struct entry *e = lookup(m, family, addr, now_ms);
     if (!e)
         return NULL;
     *ref = (uint32_t *)&e->ref; /* (the one field readers write) */
+    if (sub_len)
+        *sub_len = e->sub_len;
     return entry_text(e);
 }
 

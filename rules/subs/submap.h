@@ -129,9 +129,10 @@ void submap_prefetch_entry(const struct submap *m, int family, const uint8_t *ad
  * subscriber id (NUL-terminated, valid until the read section ends) or NULL, and in *ref the
  * entry's reader word: 0 when the entry was made, kept until the address is mapped again or
  * removed; readers load and store it with relaxed atomics (tariff_judge_ref() keeps the
- * subscriber's tariff record there, resolved once per tariff snapshot). */
+ * subscriber's tariff record there, resolved once per tariff snapshot); in *sub_len (may be
+ * NULL) the id's length. */
 const char *submap_lookup_ref(const struct submap *m, int family, const uint8_t *addr,
-                              uint64_t now_ms, uint32_t **ref);
+                              uint64_t now_ms, uint32_t **ref, size_t *sub_len);
 
 /* Removes entries expired at now_ms. Returns how many. */
 size_t submap_expire(struct submap *m, uint64_t now_ms);

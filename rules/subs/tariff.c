@@ -854,7 +854,7 @@ void tariff_judge_locked(const struct tariff *t, const struct tariff_req *req, u
         judge(s, cached_rec(s, req->sub, req->sub_len, ref), req, v);
 }
 
-void tariff_prefetch(const struct tariff *t, const char *sub, uint32_t *ref)
+void tariff_prefetch(const struct tariff *t, const char *sub, size_t len, uint32_t *ref)
 {
     const struct snap *s = t ? rcu_dereference(t->snap) : NULL;
     if (!s || !sub || !sub[0])
@@ -864,7 +864,7 @@ void tariff_prefetch(const struct tariff *t, const char *sub, uint32_t *ref)
         __builtin_prefetch(r);
         return;
     }
-    size_t i = home(s, sub_hash(sub, strlen(sub)));
+    size_t i = home(s, sub_hash(sub, len ? len : strlen(sub)));
     __builtin_prefetch(&s->rec[i]);
     /* the first slot named in the word: most records are there, and the decision then reads
      * the id there instead of hashing it again (a record elsewhere is looked up as before) */

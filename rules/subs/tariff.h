@@ -119,12 +119,13 @@ void tariff_judge_ref(const struct tariff *t, const struct tariff_req *req, uint
 void tariff_judge_locked(const struct tariff *t, const struct tariff_req *req, uint32_t *ref,
                          struct tariff_verdict *v);
 
-/* Starts loading what tariff_judge_ref() reads first for subscriber sub (NULL or "": nothing):
+/* Starts loading what tariff_judge_ref() reads first for subscriber sub (NULL or "": nothing;
+ * len: its bytes, or 0 when not known):
  * the record the word *ref names (ref may be NULL), else the slot of sub's hash, which it then
  * names in *ref (a hint: tariff_judge_ref() checks the id there and, when the record is not in
  * its first slot, looks it up by the hash as without it). For a caller with other work to do
  * before the decision (the regulator's side); inside a read section (rsref_read_lock()). */
-void tariff_prefetch(const struct tariff *t, const char *sub, uint32_t *ref);
+void tariff_prefetch(const struct tariff *t, const char *sub, size_t len, uint32_t *ref);
 
 /* Counts of the published snapshot and its heap bytes (for status and measurements). */
 struct tariff_stats {

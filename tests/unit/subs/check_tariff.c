@@ -322,7 +322,7 @@ START_TEST(prefetch_hints)
         tariff_judge(t, &r, &want);
         uint32_t ref = 0;
         rsref_read_lock();
-        tariff_prefetch(t, id, &ref);
+        tariff_prefetch(t, id, i % 3 ? strlen(id) : 0, &ref);
         rsref_read_unlock();
         ck_assert_uint_ne(ref, 0);
         uint32_t hint = ref;
@@ -333,7 +333,7 @@ START_TEST(prefetch_hints)
         moved += ref != hint;
         uint32_t named = ref;
         rsref_read_lock();
-        tariff_prefetch(t, id, &ref); /* a word naming a record is kept */
+        tariff_prefetch(t, id, 0, &ref); /* a word naming a record is kept */
         rsref_read_unlock();
         ck_assert_uint_eq(ref, named);
     }
