@@ -95,7 +95,7 @@ static bool entry_is(const struct entry *e, const struct sub_addr *a)
 
 /* The key's hash: the address as two words (the bytes past the prefix are zero), its family
  * and length; an IPv4 key is one mixing round (every decision hashes its client's key). */
-static uint64_t key_hash(const struct submap *m, const struct sub_addr *a)
+static inline uint64_t key_hash(const struct submap *m, const struct sub_addr *a)
 {
     uint64_t w[2];
     memcpy(w, a->addr, 16);

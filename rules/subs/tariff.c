@@ -308,13 +308,21 @@ int tariff_del_profile(struct tariff *t, const char *name)
     return p ? 0 : -ENOENT;
 }
 
-/* The hash of a subscriber id: its bytes read eight at a time (the last eight read again from
- * the end rather than byte by byte: an MSISDN is two words). Used inside the process only (the
- * tables' probes and records), never stored. */
+/* The hash of a subscriber id: its bytes read eight at a time (up to 16 bytes, an MSISDN or an
+ * IMSI, the first and the last eight, overlapping, mixed once; the last eight read again from
+ * the end rather than byte by byte). Used inside the process only (the tables' probes and
+ * records), never stored. */
 static uint64_t sub_hash(const char *sub, size_t len)
 {
     uint64_t h = SEED ^ (len * 0x9e3779b97f4a7c15ull), w = 0, w2 = 0;
-    if (len >= 8) {
+    if (len >= 8 && len <= 16) {
+        memcpy(&w, sub, 8);
+        memcpy(&w2, sub + len - 8, 8);
+        h ^= w * 0xff51afd7ed558ccdull;
+        h += (w2 ^ (w2 >> 29)) * 0xc4ceb9fe1a85ec53ull;
+        return hash_mix64(h) & H_MASK;
+    }
+    if (len > 16) {
         size_t i = 0;
         for (; i + 8 < len; i += 8) {
             memcpy(&w, sub + i, 8);
@@ -524,7 +532,7 @@ static uint16_t snap_prof(const struct snap *s, const char *name)
     return NOPROF;
 }
 
-static bool rec_is(const struct snap *s, const struct srec *r, const char *sub, size_t len)
+static inline bool rec_is(const struct snap *s, const struct srec *r, const char *sub, size_t len)
 {
     if (r->idlen != len)
         return false;
