@@ -499,8 +499,9 @@ int tariff_set_sub(struct tariff *t, const char *sub, const char *spec, char *er
         return -ENOMEM;
     memcpy(w, sub, il + 1);
     memcpy(w + il + 1, spec, sl + 1);
+    uint64_t meta = H_META(il, profile_only(spec, sl) ? sl - 8 : 0);
     pthread_mutex_lock(&t->lock);
-    rc = wput(t, w, il, sl, sub_hash(w, il) | H_META(il, 0));
+    rc = wput(t, w, il, sl, sub_hash(w, il) | meta);
     pthread_mutex_unlock(&t->lock);
     if (rc)
         free(w);
@@ -1005,8 +1006,8 @@ static int load_line(struct tariff *t, char *line, char *eol, bool *locked, stru
         return -EINVAL;
     }
     size_t sl = (size_t)(eol - spec);
-    int rc =
-        il >= 1 && il <= 128 && profile_only(spec, sl) ? 0 : sub_check(name, il, spec, why, whylen);
+    bool po = il >= 1 && il <= 128 && profile_only(spec, sl);
+    int rc = po ? 0 : sub_check(name, il, spec, why, whylen);
     if (rc)
         return rc;
     if (spec == name + il + 1) {
@@ -1023,7 +1024,7 @@ static int load_line(struct tariff *t, char *line, char *eol, bool *locked, stru
         memmove(name + il + 1, spec, sl + 1); /* (leftwards, inside the line) */
     }
     *pd = (struct pending){
-        .text = name, .il = il, .sl = sl, .h = sub_hash(name, il) | H_META(il, 0)
+        .text = name, .il = il, .sl = sl, .h = sub_hash(name, il) | H_META(il, po ? sl - 8 : 0)
     };
     return 1;
 }
