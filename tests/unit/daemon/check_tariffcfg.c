@@ -12,6 +12,7 @@
 
 #include "proxy/daemon/tariffcfg.h"
 #include "rules/match/rsref.h"
+#include "tests/lib/crun.h"
 
 static char g_path[] = "/tmp/check_tariffcfg_XXXXXX";
 
@@ -173,9 +174,5 @@ static Suite *tariffcfg_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(tariffcfg_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return crun(tariffcfg_suite());
 }

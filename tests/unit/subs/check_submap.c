@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -339,32 +340,36 @@ END_TEST
  * every text: accepted or not, and the same address. */
 static int ref_parse(const char *s, struct sub_addr *a)
 {
-    char buf[64];
     size_t len = strlen(s);
-    if (len == 0 || len >= sizeof(buf))
+    const char *slash = strchr(s, '/');
+    size_t hl = slash ? (size_t)(slash - s) : len;
+    unsigned long plen = 128;
+    bool v4_len_ok = !slash;
+    if (len == 0 || len >= 64)
         return -EINVAL;
-    memcpy(buf, s, len + 1);
-    memset(a, 0, sizeof(*a));
-    char *slash = strchr(buf, '/');
-    long plen = -1;
-    if (slash) {
-        *slash = '\0';
-        char *end;
-        plen = strtol(slash + 1, &end, 10);
-        if (slash[1] < '0' || slash[1] > '9' || *end != '\0' || plen > 128)
+    if (slash) { /* digits only, at least one; leading zeros are fine */
+        if (!slash[1] || strspn(slash + 1, "0123456789") != strlen(slash + 1))
             return -EINVAL;
+        plen = 0;
+        for (const char *d = slash + 1; *d && plen <= 128; d++)
+            plen = plen * 10 + (unsigned long)(*d - '0');
+        if (plen > 128)
+            return -EINVAL;
+        v4_len_ok = plen == 32;
     }
-    if (!strchr(buf, ':') && inet_pton(AF_INET, buf, a->addr) == 1) {
-        if (plen != -1 && plen != 32)
-            return -EINVAL;
+    char host[64];
+    memcpy(host, s, hl);
+    host[hl] = '\0';
+    memset(a, 0, sizeof(*a));
+    if (!memchr(host, ':', hl) && inet_pton(AF_INET, host, a->addr) == 1) {
         a->family = 4;
         a->plen = 32;
-        return 0;
+        return v4_len_ok ? 0 : -EINVAL;
     }
-    if (inet_pton(AF_INET6, buf, a->addr) != 1)
+    if (inet_pton(AF_INET6, host, a->addr) != 1)
         return -EINVAL;
     a->family = 6;
-    a->plen = (uint8_t)(plen == -1 ? 128 : plen);
+    a->plen = (uint8_t)plen;
     for (unsigned b = a->plen; b < 128; b++)
         if (a->addr[b / 8] & (0x80u >> (b % 8)))
             return -EINVAL;

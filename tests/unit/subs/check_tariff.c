@@ -295,6 +295,16 @@ START_TEST(pseudonyms)
 }
 END_TEST
 
+/* A table of the categories of cats() and two profiles: child blocks adult, teen games. */
+static struct tariff *child_and_teen(void)
+{
+    struct tariff *t = tariff_new(NULL);
+    tariff_set_categories(t, cats());
+    set_prof(t, "child", "block=adult");
+    set_prof(t, "teen", "block=games");
+    return t;
+}
+
 /* tariff_prefetch names the id's first slot in the caller's word: with thousands of
  * subscribers (some records past their first slot) and unknown ids, each decision after it,
  * given the id's length or not, is the one tariff_judge makes, and the word then names the
@@ -302,10 +312,7 @@ END_TEST
 START_TEST(prefetch_hints)
 {
     rsref_thread_register();
-    struct tariff *t = tariff_new(NULL);
-    tariff_set_categories(t, cats());
-    set_prof(t, "child", "block=adult");
-    set_prof(t, "teen", "block=games");
+    struct tariff *t = child_and_teen();
     char id[40];
     for (int i = 0; i < 3000; i++) {
         snprintf(id, sizeof(id), i % 7 ? "7701%07d" : "imsi-40177%015d-long", i);
@@ -349,10 +356,7 @@ END_TEST
 START_TEST(cached_records)
 {
     rsref_thread_register();
-    struct tariff *t = tariff_new(NULL);
-    tariff_set_categories(t, cats());
-    set_prof(t, "child", "block=adult");
-    set_prof(t, "teen", "block=games");
+    struct tariff *t = child_and_teen();
     set_sub(t, "77010000001", "profile=child");
     set_sub(t, "77010000002", "profile=teen");
     publish(t, 0);
