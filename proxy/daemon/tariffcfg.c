@@ -2,6 +2,8 @@
 #include "proxy/daemon/tariffcfg.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,10 +99,21 @@ size_t tariffcfg_count_lines(const char *path)
     return lines + (last != '\n');
 }
 
+/* The end of the subscriber id at s (ascii_field_end()'s), and in *valid whether its bytes are
+ * those sub_id_valid() takes (0x21..0x7e; the length is checked apart): one test a byte. */
+static char *id_field_end(char *s, bool *valid)
+{
+    while ((unsigned char)(*s - 0x21) < 0x5e)
+        s++;
+    unsigned char c = (unsigned char)*s;
+    *valid = c == '\0' || c == ' ' || c == '\t' || c == '\r';
+    return *valid ? s : ascii_field_end(s);
+}
+
 /* One "ADDR SUBSCRIBER" line of a subscribers file (NUL-terminated, changed in place):
- * 1 when it is blank or a comment, else 0 with the address parsed into *sa and *sub the
- * subscriber, or -EINVAL with a reason in why. */
-static int subs_line(char *line, struct sub_addr *sa, char **sub, char *why, size_t whylen)
+ * 1 when it is blank or a comment, else 0 with the address and the subscriber in *it, or
+ * -EINVAL with a reason in why. */
+static int subs_line(char *line, struct submap_item *it, char *why, size_t whylen)
 {
     char *a = ascii_skip_blank(line);
     if (!*a || *a == '#' || *a == '\r')
@@ -108,27 +121,112 @@ static int subs_line(char *line, struct sub_addr *sa, char **sub, char *why, siz
     char *e = ascii_field_end(a);
     char *s = ascii_skip_blank(e);
     *e = '\0';
-    *ascii_field_end(s) = '\0';
-    *sub = s;
-    return sub_addr_parse(a, (size_t)(e - a), sa, why, whylen);
+    char *se = id_field_end(s, &it->sub_valid);
+    *se = '\0';
+    it->sub = s;
+    it->sub_len = (size_t)(se - s);
+    return sub_addr_parse(a, (size_t)(e - a), &it->a, why, whylen);
 }
 
-/* A subscribers line read ahead of the one set. */
-struct subs_pending {
-    int st; /* subs_line()'s result */
-    size_t ln;
-    struct sub_addr sa;
-    char *sub;
-    char why[200];
+/* The dotted quad at s (sub_addr_parse()'s form) and the one space after it into *a, *after
+ * past the space; or false. Each byte read follows one that was not the buffer's final NUL. */
+static bool quad_fast(const char *s, struct sub_addr *a, const char **after)
+{
+    uint8_t q[4];
+    for (int part = 0; part < 4; part++) {
+        unsigned v = (unsigned)(unsigned char)s[0] - '0', d;
+        if (v > 9)
+            return false;
+        if ((d = (unsigned)(unsigned char)s[1] - '0') > 9) {
+            s += 1;
+        } else if (v == 0) {
+            return false; /* (a leading zero) */
+        } else if ((v = v * 10 + d, d = (unsigned)(unsigned char)s[2] - '0') > 9) {
+            s += 2;
+        } else if ((v = v * 10 + d) > 255) {
+            return false;
+        } else {
+            s += 3;
+        }
+        q[part] = (uint8_t)v;
+        if (*s++ != (part < 3 ? '.' : ' '))
+            return false;
+    }
+    memset(a, 0, sizeof(*a));
+    a->family = 4;
+    a->plen = 32;
+    memcpy(a->addr, q, 4);
+    *after = s;
+    return true;
+}
+
+/* The line at p (end: the buffer's end, where a NUL is) when it is exactly "ADDR ID" and a
+ * newline or the end (ADDR as sub_addr_parse() takes it, a dotted quad read here; ID
+ * 1..SUB_ID_MAX bytes of 0x21..0x7e): the form of most lines of a big file, read in one pass
+ * into *it (the id made NUL-terminated in place), *next the next line. Else false and nothing
+ * changed: subs_line() reads it (and words what is wrong with it). */
+static bool subs_line_fast(char *p, const char *end, struct submap_item *it, char **next)
+{
+    const char *s;
+    if (!quad_fast(p, &it->a, &s)) { /* an IPv6 prefix: its field, then the address parse */
+        const char *e = p;
+        while ((unsigned char)*e > ' ')
+            e++;
+        if (*e != ' ' || e == p || sub_addr_parse(p, (size_t)(e - p), &it->a, NULL, 0) != 0)
+            return false;
+        s = e + 1;
+    }
+    char *id = (char *)(uintptr_t)s, *e = (char *)(uintptr_t)sub_id_span(id, end);
+    size_t il = (size_t)(e - id);
+    if (il == 0 || il > SUB_ID_MAX || (e < end && *e != '\n'))
+        return false;
+    *next = e < end ? e + 1 : (char *)(uintptr_t)end;
+    *e = '\0';
+    it->sub = id;
+    it->sub_len = il;
+    it->sub_valid = true;
+    return true;
+}
+
+/* Lines read and waiting to be set together (submap_set_many()). */
+struct subs_batch {
+    struct submap_item it[SUBMAP_MANY_MAX];
+    size_t ln[SUBMAP_MANY_MAX];
+    size_t n;
 };
 
-#define SUBS_AHEAD 8 /* lines read ahead of the one set, their map slots loading */
+/* Sets the lines of q, reporting each refused one. 0, or a negative errno with a message in err
+ * (the map is full, out of memory: the lines after that one are not set). *count: those set. */
+static int subs_flush(struct submap *m, struct subs_batch *q, const char *path, FILE *errs,
+                      int *count, char *err, size_t errlen)
+{
+    size_t done = q->n ? submap_set_many(m, q->it, q->n) : 0;
+    int rc = 0;
+    for (size_t k = 0; k < done && !rc; k++) {
+        rc = q->it[k].rc;
+        if (rc == 0) {
+            ++*count;
+        } else if (rc == -ENOSPC || rc == -ENOMEM) {
+            snprintf(err, errlen, "subscribers: %s:%zu: %s", path, q->ln[k],
+                     rc == -ENOSPC ? "the map is full" : "out of memory");
+        } else {
+            rc = 0;
+            if (errs)
+                fprintf(
+                    errs,
+                    "subscribers: %s:%zu: subscriber id '%.128s' is not 1..128 printable bytes\n",
+                    path, q->ln[k], q->it[k].sub);
+        }
+    }
+    q->n = 0;
+    return rc;
+}
 
 int tariffcfg_subscribers_file(struct submap *m, const char *path, FILE *errs, char *err,
                                size_t errlen)
 {
-    /* read whole and parsed in place; a line is set SUBS_AHEAD lines after it was read, its
-     * map slot having been loaded meanwhile */
+    /* read whole and parsed in place; lines are set SUBMAP_MANY_MAX at a time, their map slots
+     * loading together */
     char *buf;
     size_t len;
     int rc = fileio_read_all(path, &buf, &len);
@@ -137,45 +235,37 @@ int tariffcfg_subscribers_file(struct submap *m, const char *path, FILE *errs, c
         return rc;
     }
     char *p = buf, *end = buf + len;
-    struct subs_pending q[SUBS_AHEAD];
-    size_t ln = 0, nq = 0, head = 0;
+    struct subs_batch q;
+    q.n = 0;
+    size_t ln = 0;
     int count = 0;
-    while (!rc && (p < end || nq)) {
-        if (p < end) {
-            char *nl = memchr(p, '\n', (size_t)(end - p));
-            char *next = nl ? nl + 1 : end;
-            if (nl)
-                *nl = '\0';
-            struct subs_pending *n = &q[(head + nq) % SUBS_AHEAD];
-            n->ln = ++ln;
-            n->st = subs_line(p, &n->sa, &n->sub, n->why, sizeof(n->why));
-            p = next;
-            if (n->st == 1)
-                continue;
-            if (n->st == 0)
-                submap_prefetch(m, n->sa.family, n->sa.addr);
-            if (++nq < SUBS_AHEAD && p < end)
-                continue;
-        }
-        struct subs_pending *o = &q[head]; /* the oldest line */
-        head = (head + 1) % SUBS_AHEAD;
-        nq--;
-        if (o->st == 0 && (rc = submap_set(m, &o->sa, o->sub, NULL, 0)) == 0) {
-            count++;
+    while (!rc && p < end) {
+        if (subs_line_fast(p, end, &q.it[q.n], &p)) {
+            q.ln[q.n] = ++ln;
+            if (++q.n == SUBMAP_MANY_MAX)
+                rc = subs_flush(m, &q, path, errs, &count, err, errlen);
             continue;
         }
-        if (rc == -ENOSPC || rc == -ENOMEM) {
-            snprintf(err, errlen, "subscribers: %s:%zu: %s", path, o->ln,
-                     rc == -ENOSPC ? "the map is full" : "out of memory");
-            break;
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        char *next = nl ? nl + 1 : end;
+        if (nl)
+            *nl = '\0';
+        char why[200];
+        ln++;
+        int st = subs_line(p, &q.it[q.n], why, sizeof(why));
+        p = next;
+        if (st == 0) {
+            q.ln[q.n] = ln;
+            if (++q.n == SUBMAP_MANY_MAX)
+                rc = subs_flush(m, &q, path, errs, &count, err, errlen);
+        } else if (st < 0) { /* (the lines before it first, so that the reports keep order) */
+            rc = subs_flush(m, &q, path, errs, &count, err, errlen);
+            if (!rc && errs)
+                fprintf(errs, "subscribers: %s:%zu: %s\n", path, ln, why);
         }
-        if (rc == -EINVAL)
-            snprintf(o->why, sizeof(o->why), "subscriber id '%.128s' is not 1..128 printable bytes",
-                     o->sub);
-        rc = 0;
-        if (errs)
-            fprintf(errs, "subscribers: %s:%zu: %s\n", path, o->ln, o->why);
     }
+    if (!rc)
+        rc = subs_flush(m, &q, path, errs, &count, err, errlen);
     free(buf);
     return rc ? rc : count;
 }

@@ -75,14 +75,14 @@ static void regulator_decide(const struct ruleset *rs, const struct verdict_poli
         d->action = block_action(pol, f);
 }
 
-/* The tariff side: the client's subscriber sub (NULL: not known) and its map entry's word ref,
+/* The tariff side: the client's subscriber sub (NULL: not known; n bytes) and its map entry's
+ * word ref,
  * its profile and parental settings. Inside the caller's read section. */
 static void tariff_decide(const struct verdict_policy *pol, const struct verdict_facts *f,
-                          const char *sub, uint32_t *ref, const struct domhash_query *hq,
+                          const char *sub, size_t n, uint32_t *ref, const struct domhash_query *hq,
                           struct verdict_decision *d)
 {
     if (sub) {
-        size_t n = strlen(sub);
         if (n >= sizeof(d->sub))
             n = sizeof(d->sub) - 1;
         memcpy(d->sub, sub, n);
@@ -91,6 +91,7 @@ static void tariff_decide(const struct verdict_policy *pol, const struct verdict
     bool named = f->name && f->name_len > 0 && !f->name_is_ip && !f->name_hidden;
     struct tariff_req r = {
         .sub = d->sub,
+        .sub_len = n,
         .name = named ? f->name : NULL,
         .name_len = named ? f->name_len : 0,
         .path = f->path_visible ? f->path : NULL,
@@ -100,7 +101,7 @@ static void tariff_decide(const struct verdict_policy *pol, const struct verdict
         .hq = named && hq->q == f->name ? hq : NULL, /* the regulator's hashes of the name */
     };
     struct tariff_verdict v;
-    tariff_judge_ref(f->tariff->tariff, &r, ref, &v);
+    tariff_judge_locked(f->tariff->tariff, &r, ref, &v); /* (in verdict_decide's read section) */
     memcpy(d->profile, v.profile, sizeof(d->profile));
     if (v.cause == PCAUSE_NONE)
         return;
@@ -139,14 +140,15 @@ void verdict_decide(const struct ruleset *rs, const struct verdict_policy *pol,
     rsref_read_lock();
     const char *sub = NULL;
     uint32_t *ref = NULL;
+    size_t sl = 0;
     if (t->subs)
-        sub = submap_lookup_ref(t->subs, f->ipver, f->src, (uint64_t)f->now * 1000, &ref);
-    tariff_prefetch(t->tariff, sub, ref);
+        sub = submap_lookup_ref(t->subs, f->ipver, f->src, (uint64_t)f->now * 1000, &ref, &sl);
+    tariff_prefetch(t->tariff, sub, sl, ref);
     regulator_decide(rs, pol, f, d, &hq);
     if (d->verdict == VERDICT_BLOCK)
         d->cause = CAUSE_REGULATOR; /* an order always applies, whatever the profile */
     else
-        tariff_decide(pol, f, sub, ref, &hq, d);
+        tariff_decide(pol, f, sub, sl, ref, &hq, d);
     rsref_read_unlock();
 }
 

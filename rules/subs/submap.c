@@ -18,6 +18,7 @@
 
 #include <urcu/urcu-memb.h>
 
+#include "common/ascii.h"
 #include "common/bigmem.h"
 #include "common/hash.h"
 
@@ -56,6 +57,7 @@ struct submap {
     size_t mask, capacity, count, tombs, nent, used;
     uint64_t *pending; /* a bit per entry: out of the table, waiting for a grace period */
     size_t npending;
+    size_t next; /* entries whose ids are an allocation of their own */
     uint32_t free_head;
     uint64_t seed;
     uint32_t v6_lens[129]; /* entries per IPv6 prefix length (writer) */
@@ -85,15 +87,29 @@ static char *entry_text(const struct entry *e)
     return p;
 }
 
-static bool entry_is(const struct entry *e, const struct sub_addr *a)
+static inline bool entry_is(const struct entry *e, const struct sub_addr *a)
 {
-    return e->family == a->family && e->plen == a->plen &&
-           memcmp(e->data, a->addr, addr_bytes(a->family, a->plen)) == 0;
+    if (e->family != a->family || e->plen != a->plen)
+        return false;
+    size_t n = addr_bytes(a->family, a->plen);
+    if (n == 4) { /* an IPv4 address, a /64: one word, without the call */
+        uint32_t x, y;
+        memcpy(&x, e->data, 4);
+        memcpy(&y, a->addr, 4);
+        return x == y;
+    }
+    if (n == 8) {
+        uint64_t x, y;
+        memcpy(&x, e->data, 8);
+        memcpy(&y, a->addr, 8);
+        return x == y;
+    }
+    return memcmp(e->data, a->addr, n) == 0;
 }
 
 /* The key's hash: the address as two words (the bytes past the prefix are zero), its family
  * and length; an IPv4 key is one mixing round (every decision hashes its client's key). */
-static uint64_t key_hash(const struct submap *m, const struct sub_addr *a)
+static inline uint64_t key_hash(const struct submap *m, const struct sub_addr *a)
 {
     uint64_t w[2];
     memcpy(w, a->addr, 16);
@@ -117,19 +133,104 @@ static void mask_bits(uint8_t *addr, unsigned plen, unsigned bits)
  * len bytes into out, or false. A subscribers file is mostly these: no copy, no library call. */
 static bool parse_quad(const char *s, size_t len, uint8_t out[4])
 {
-    size_t i = 0;
+    const char *e = s + len;
     for (int part = 0; part < 4; part++) {
-        if (part && (i >= len || s[i++] != '.'))
+        if (part && (s == e || *s++ != '.'))
             return false;
-        unsigned v = 0, digits = 0;
-        for (; i < len && s[i] >= '0' && s[i] <= '9' && digits < 4; i++, digits++)
-            v = v * 10 + (unsigned)(s[i] - '0');
-        if (digits == 0 || v > 255 || (digits > 1 && s[i - digits] == '0'))
+        const char *b = s;
+        unsigned v = 0, d;
+        while (s < e && s - b < 3 && (d = (unsigned)(unsigned char)*s - '0') < 10) {
+            v = v * 10 + d;
+            s++;
+        }
+        if (s == b || v > 255 || (s - b > 1 && *b == '0'))
             return false;
         out[part] = (uint8_t)v;
     }
-    return i == len;
+    return s == e;
 }
+
+/* IPv6 groups (inet_pton's form without an embedded dotted quad: 1..4 hex digits a group,
+ * eight of them or fewer around one "::") of exactly len bytes into out, or false (then the
+ * library's parse decides, and words the error). */
+static bool parse_groups(const char *s, size_t len, uint8_t out[16])
+{
+    uint16_t g[8];
+    int n = 0, gap = -1;
+    size_t i = 0;
+    if (len >= 2 && s[0] == ':' && s[1] == ':') {
+        gap = 0;
+        i = 2;
+    } else if (len == 0 || s[0] == ':') {
+        return false;
+    }
+    while (i < len) {
+        unsigned v = 0, digits = 0;
+        for (int x; i < len && digits < 5 && (x = ascii_hexval((uint8_t)s[i])) >= 0; i++, digits++)
+            v = v << 4 | (unsigned)x;
+        if (digits == 0 || digits > 4 || n == 8)
+            return false;
+        g[n++] = (uint16_t)v;
+        if (i == len)
+            break;
+        if (s[i++] != ':' || i == len)
+            return false; /* (not a group's end, or a single ':' last) */
+        if (s[i] == ':') {
+            if (gap >= 0)
+                return false;
+            gap = n;
+            i++;
+        }
+    }
+    if (gap < 0 ? n != 8 : n > 7)
+        return false;
+    memset(out, 0, 16);
+    int tail = gap < 0 ? 0 : n - gap; /* groups after the "::", written at the end */
+    for (int k = 0; k < n - tail; k++) {
+        out[2 * k] = (uint8_t)(g[k] >> 8);
+        out[2 * k + 1] = (uint8_t)g[k];
+    }
+    for (int k = 0; k < tail; k++) {
+        out[16 - 2 * tail + 2 * k] = (uint8_t)(g[n - tail + k] >> 8);
+        out[16 - 2 * tail + 2 * k + 1] = (uint8_t)g[n - tail + k];
+    }
+    return true;
+}
+
+/* "GROUPS" or "GROUPS/LEN" (1..3 digits, at most 128, no bit set past it) into a, or false:
+ * the IPv6 keys of a subscribers file (a /64 each) without a copy or a library call. Anything
+ * else, errors included, is left to the general parse. */
+static bool parse_v6_fast(const char *s, size_t len, struct sub_addr *a)
+{
+    const char *slash = memchr(s, '/', len);
+    size_t al = slash ? (size_t)(slash - s) : len;
+    unsigned plen = 128;
+    if (slash) {
+        size_t dl = len - al - 1;
+        if (dl == 0 || dl > 3)
+            return false;
+        plen = 0;
+        for (size_t i = 0; i < dl; i++) {
+            if (slash[1 + i] < '0' || slash[1 + i] > '9')
+                return false;
+            plen = plen * 10 + (unsigned)(slash[1 + i] - '0');
+        }
+        if (plen > 128)
+            return false;
+    }
+    if (!parse_groups(s, al, a->addr))
+        return false;
+    uint8_t m[16];
+    memcpy(m, a->addr, 16);
+    mask_bits(m, plen, 128);
+    if (memcmp(m, a->addr, 16) != 0)
+        return false;
+    a->family = 6;
+    a->plen = (uint8_t)plen;
+    return true;
+}
+
+static int addr_parse_slow(const char *s, size_t len, struct sub_addr *a, char *err, size_t errlen);
 
 int sub_addr_parse(const char *s, size_t len, struct sub_addr *a, char *err, size_t errlen)
 {
@@ -139,6 +240,15 @@ int sub_addr_parse(const char *s, size_t len, struct sub_addr *a, char *err, siz
         a->plen = 32;
         return 0;
     }
+    if (len >= 2 && len < 64 && parse_v6_fast(s, len, a))
+        return 0;
+    return addr_parse_slow(s, len, a, err, errlen);
+}
+
+/* sub_addr_parse() of what the fast forms did not take: any form inet_pton reads, and the
+ * errors. */
+static int addr_parse_slow(const char *s, size_t len, struct sub_addr *a, char *err, size_t errlen)
+{
     char buf[64];
     if (len == 0 || len >= sizeof(buf)) {
         snprintf(err, errlen, "subscriber address '%.*s': empty or too long",
@@ -239,7 +349,7 @@ void submap_free(struct submap *m)
 {
     if (!m)
         return;
-    for (size_t i = 0; i < m->used; i++) /* free-list entries have lengths 0: never ext */
+    for (size_t i = 0; m->next && i < m->used; i++) /* free-list entries have lengths 0 */
         if (text_ext(&m->ent[i]))
             free(entry_text(&m->ent[i]));
     bigmem_free(m->slots, (m->mask + 1) * sizeof(*m->slots));
@@ -261,8 +371,10 @@ static void reclaim(struct submap *m)
             size_t i = w * 64 + (size_t)__builtin_ctzll(m->pending[w]);
             m->pending[w] &= m->pending[w] - 1;
             struct entry *e = &m->ent[i];
-            if (text_ext(e))
+            if (text_ext(e)) {
                 free(entry_text(e));
+                m->next--;
+            }
             e->sub_len = e->sess_len = 0;
             e->ref = m->free_head;
             m->free_head = (uint32_t)i;
@@ -301,10 +413,10 @@ static void slot_store(struct submap *m, size_t i, uint32_t v)
     __atomic_store_n(&m->slots[i], v, __ATOMIC_RELEASE);
 }
 
-/* The slot of key a, or (not found) SIZE_MAX with *ins the slot to insert at. Writer only. */
-static size_t find_w(struct submap *m, const struct sub_addr *a, size_t *ins)
+/* The slot of key a (hash h: key_hash()), or (not found) SIZE_MAX with *ins the slot to insert at. Writer only. */
+static inline size_t find_w(struct submap *m, const struct sub_addr *a, uint64_t h, size_t *ins)
 {
-    size_t i = key_hash(m, a) & m->mask, tomb = SIZE_MAX;
+    size_t i = h & m->mask, tomb = SIZE_MAX;
     for (size_t n = 0; n <= m->mask; n++, i = (i + 1) & m->mask) {
         uint32_t v = m->slots[i];
         if (v == EMPTY) {
@@ -375,14 +487,12 @@ static int entry_fill(struct entry *e, const struct sub_addr *a, const char *sub
     return 0;
 }
 
-int submap_set(struct submap *m, const struct sub_addr *a, const char *subscriber,
-               const char *session, uint64_t expires_ms)
+/* Sets a (hash h) to the ids (sl, el bytes, checked), lock held. 0, -ENOSPC or -ENOMEM. */
+static inline int set_locked(struct submap *m, const struct sub_addr *a, uint64_t h,
+                             const char *subscriber, size_t sl, const char *session, size_t el,
+                             uint64_t expires_ms)
 {
-    size_t sl = strlen(subscriber), el = session ? strlen(session) : 0;
-    if (!sub_id_valid(subscriber, sl) || (el && !sub_id_valid(session, el)))
-        return -EINVAL;
-    pthread_mutex_lock(&m->lock);
-    size_t ins = SIZE_MAX, at = find_w(m, a, &ins);
+    size_t ins = SIZE_MAX, at = find_w(m, a, h, &ins);
     int rc = 0;
     uint32_t i = NIL;
     if (at == SIZE_MAX && (m->count >= m->capacity || ins == SIZE_MAX))
@@ -393,19 +503,61 @@ int submap_set(struct submap *m, const struct sub_addr *a, const char *subscribe
         m->ent[i].sub_len = m->ent[i].sess_len = 0;
         m->ent[i].ref = m->free_head;
         m->free_head = i;
-    } else if (at != SIZE_MAX) {
-        uint32_t old = m->slots[at] - SLOT_E;
-        slot_store(m, at, i + SLOT_E);
-        retire(m, old);
     } else {
-        if (m->slots[ins] == TOMB)
-            m->tombs--;
-        slot_store(m, ins, i + SLOT_E);
-        m->count++;
-        count_len(m, a->family, a->plen, +1);
+        if (text_ext(&m->ent[i]))
+            m->next++;
+        if (at != SIZE_MAX) {
+            uint32_t old = m->slots[at] - SLOT_E;
+            slot_store(m, at, i + SLOT_E);
+            retire(m, old);
+        } else {
+            if (m->slots[ins] == TOMB)
+                m->tombs--;
+            slot_store(m, ins, i + SLOT_E);
+            m->count++;
+            count_len(m, a->family, a->plen, +1);
+        }
     }
+    return rc;
+}
+
+int submap_set(struct submap *m, const struct sub_addr *a, const char *subscriber,
+               const char *session, uint64_t expires_ms)
+{
+    size_t sl = strlen(subscriber), el = session ? strlen(session) : 0;
+    if (!sub_id_valid(subscriber, sl) || (el && !sub_id_valid(session, el)))
+        return -EINVAL;
+    uint64_t h = key_hash(m, a);
+    pthread_mutex_lock(&m->lock);
+    int rc = set_locked(m, a, h, subscriber, sl, session, el, expires_ms);
     pthread_mutex_unlock(&m->lock);
     return rc;
+}
+
+size_t submap_set_many(struct submap *m, struct submap_item *it, size_t n)
+{
+    uint64_t h[SUBMAP_MANY_MAX];
+    if (n > SUBMAP_MANY_MAX)
+        n = SUBMAP_MANY_MAX;
+    for (size_t k = 0; k < n; k++) { /* every slot loading before the first is read */
+        h[k] = key_hash(m, &it[k].a);
+        __builtin_prefetch(&m->slots[h[k] & m->mask]);
+    }
+    size_t k = 0;
+    pthread_mutex_lock(&m->lock);
+    for (; k < n; k++) {
+        if (it[k].sub_len == 0 || it[k].sub_len > SUB_ID_MAX || !it[k].sub_valid) {
+            it[k].rc = -EINVAL;
+            continue;
+        }
+        it[k].rc = set_locked(m, &it[k].a, h[k], it[k].sub, it[k].sub_len, NULL, 0, 0);
+        if (it[k].rc) {
+            k++;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&m->lock);
+    return k;
 }
 
 static void remove_at(struct submap *m, size_t at)
@@ -421,7 +573,7 @@ static void remove_at(struct submap *m, size_t at)
 int submap_del(struct submap *m, const struct sub_addr *a, const char *session)
 {
     pthread_mutex_lock(&m->lock);
-    size_t ins, at = find_w(m, a, &ins);
+    size_t ins, at = find_w(m, a, key_hash(m, a), &ins);
     int rc = -ENOENT;
     if (at != SIZE_MAX) {
         const struct entry *e = &m->ent[m->slots[at] - SLOT_E];
@@ -538,12 +690,14 @@ void submap_prefetch_entry(const struct submap *m, int family, const uint8_t *ad
 }
 
 const char *submap_lookup_ref(const struct submap *m, int family, const uint8_t *addr,
-                              uint64_t now_ms, uint32_t **ref)
+                              uint64_t now_ms, uint32_t **ref, size_t *sub_len)
 {
     const struct entry *e = lookup(m, family, addr, now_ms);
     if (!e)
         return NULL;
     *ref = (uint32_t *)&e->ref; /* (the one field readers write) */
+    if (sub_len)
+        *sub_len = e->sub_len;
     return entry_text(e);
 }
 

@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define SUB_ADDR_TEXT_MAX 48  /* "ffff:...:ffff/128" and its NUL */
 #define SUB_ID_MAX        128 /* bytes of a subscriber or session id */
@@ -48,6 +49,28 @@ size_t sub_addr_format(const struct sub_addr *a, char *out, size_t cap);
  * printable ASCII without space (0x21..0x7e). */
 bool sub_id_valid(const char *s, size_t len);
 
+/* The end of the run of id bytes (0x21..0x7e, sub_id_valid()'s) at s, reading no further than
+ * end: eight bytes a step, for the loaders of big files. */
+static inline const char *sub_id_span(const char *s, const char *end)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    while (end - s >= 8) {
+        uint64_t x;
+        memcpy(&x, s, 8);
+        /* a byte under 0x21, or 0x7f and over, sets its top bit (carries and borrows only
+         * reach the bytes after the first such one) */
+        uint64_t bad = (((x - ones * 0x21) & ~x) | (x + ones) | x) & high;
+        if (bad)
+            return s + (__builtin_ctzll(bad) >> 3);
+        s += 8;
+    }
+#endif
+    while (s < end && (unsigned char)(*s - 0x21) < 0x5e)
+        s++;
+    return s;
+}
+
 struct submap;
 
 /* A map for up to capacity entries (1 .. 2^28), or NULL (out of memory, bad capacity). */
@@ -61,6 +84,25 @@ void submap_free(struct submap *m);
  * sub_id_valid refuses) or -ENOSPC (full). */
 int submap_set(struct submap *m, const struct sub_addr *a, const char *subscriber,
                const char *session, uint64_t expires_ms);
+
+/* One mapping for submap_set_many(): the address, the subscriber id (sub_len bytes, NUL-
+ * terminated) and whether it passed sub_id_valid() (the caller checks it while finding its end);
+ * rc is set to submap_set()'s result. */
+struct submap_item {
+    struct sub_addr a;
+    const char *sub;
+    size_t sub_len;
+    bool sub_valid;
+    int rc;
+};
+
+#define SUBMAP_MANY_MAX 16 /* items a submap_set_many() call takes */
+
+/* Sets it[0..n) (n at most SUBMAP_MANY_MAX) as submap_set() without a session or an expiry, in
+ * order, under one lock, every slot loading before the first is read: the bulk load of a
+ * subscribers file. Stops after the first item that fails with -ENOSPC or -ENOMEM (an invalid
+ * id, -EINVAL, only fails its own item). Returns the items done, each with its rc. */
+size_t submap_set_many(struct submap *m, struct submap_item *it, size_t n);
 
 /* Removes the entry of exactly a. session non-NULL and not "": only when the entry belongs to
  * that session (a Stop of an old session does not remove its successor). Returns 0 or -ENOENT. */
@@ -87,9 +129,10 @@ void submap_prefetch_entry(const struct submap *m, int family, const uint8_t *ad
  * subscriber id (NUL-terminated, valid until the read section ends) or NULL, and in *ref the
  * entry's reader word: 0 when the entry was made, kept until the address is mapped again or
  * removed; readers load and store it with relaxed atomics (tariff_judge_ref() keeps the
- * subscriber's tariff record there, resolved once per tariff snapshot). */
+ * subscriber's tariff record there, resolved once per tariff snapshot); in *sub_len (may be
+ * NULL) the id's length. */
 const char *submap_lookup_ref(const struct submap *m, int family, const uint8_t *addr,
-                              uint64_t now_ms, uint32_t **ref);
+                              uint64_t now_ms, uint32_t **ref, size_t *sub_len);
 
 /* Removes entries expired at now_ms. Returns how many. */
 size_t submap_expire(struct submap *m, uint64_t now_ms);

@@ -92,6 +92,7 @@ struct tariff_verdict {
  * seconds (schedules). */
 struct tariff_req {
     const char *sub;
+    size_t sub_len; /* sub's bytes when the caller knows them, else 0 (then counted) */
     const char *name;
     size_t name_len;
     const char *path;
@@ -113,11 +114,18 @@ void tariff_judge(const struct tariff *t, const struct tariff_req *req, struct t
 void tariff_judge_ref(const struct tariff *t, const struct tariff_req *req, uint32_t *ref,
                       struct tariff_verdict *v);
 
-/* Starts loading what tariff_judge_ref() reads first for subscriber sub (NULL or "": nothing):
- * the record the word *ref names (ref may be NULL), else the slot of sub's hash. A hint for a
- * caller with other work to do before the decision (the regulator's side); inside a read
- * section (rsref_read_lock()). */
-void tariff_prefetch(const struct tariff *t, const char *sub, const uint32_t *ref);
+/* As tariff_judge_ref, for a caller inside a read section of its own (rsref_read_lock(), the
+ * same RCU flavor): no second one taken. */
+void tariff_judge_locked(const struct tariff *t, const struct tariff_req *req, uint32_t *ref,
+                         struct tariff_verdict *v);
+
+/* Starts loading what tariff_judge_ref() reads first for subscriber sub (NULL or "": nothing;
+ * len: its bytes, or 0 when not known):
+ * the record the word *ref names (ref may be NULL), else the slot of sub's hash, which it then
+ * names in *ref (a hint: tariff_judge_ref() checks the id there and, when the record is not in
+ * its first slot, looks it up by the hash as without it). For a caller with other work to do
+ * before the decision (the regulator's side); inside a read section (rsref_read_lock()). */
+void tariff_prefetch(const struct tariff *t, const char *sub, size_t len, uint32_t *ref);
 
 /* Counts of the published snapshot and its heap bytes (for status and measurements). */
 struct tariff_stats {

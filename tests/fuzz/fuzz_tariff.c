@@ -9,7 +9,8 @@
  * refused there only for an unknown category; a parsed profile's schedules are in range; a
  * record line that parses formats back to the same bytes; a file's definitions and bad lines
  * add up to at most its lines, and a table loaded from it publishes; an address text is taken
- * as IPv4 exactly when inet_pton takes it. */
+ * as IPv4 exactly when inet_pton takes it, and a text with a ':' and no length as the IPv6
+ * address inet_pton reads, exactly when it reads one. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -111,6 +112,14 @@ static void address_text(const char *t)
         abort();
     if (rc == 0 && a.family == 4 && !v4 && !strchr(t, '/'))
         abort(); /* taken as IPv4 where inet_pton does not */
+    uint8_t want6[16];
+    if (!strchr(t, '/') && strchr(t, ':')) { /* IPv6 (groups read without the library too) */
+        bool v6 = inet_pton(AF_INET6, t, want6) == 1;
+        if (v6 != (rc == 0))
+            abort();
+        if (v6 && (a.family != 6 || a.plen != 128 || memcmp(a.addr, want6, 16) != 0))
+            abort();
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,16 +200,18 @@ START_TEST(reader_word)
     ck_assert_int_eq(submap_set(m, &a, "77010000001", "s1", 0), 0);
     uint32_t *ref = NULL;
     rsref_read_lock();
-    ck_assert_str_eq(submap_lookup_ref(m, 4, a.addr, 1, &ref), "77010000001");
+    ck_assert_str_eq(submap_lookup_ref(m, 4, a.addr, 1, &ref, NULL), "77010000001");
     ck_assert_uint_eq(__atomic_load_n(ref, __ATOMIC_RELAXED), 0);
     __atomic_store_n(ref, 42u, __ATOMIC_RELAXED);
-    ck_assert_ptr_null(submap_lookup_ref(m, 4, (const uint8_t[]){ 10, 0, 3, 2 }, 1, &ref));
-    ck_assert_str_eq(submap_lookup_ref(m, 4, a.addr, 1, &ref), "77010000001");
+    ck_assert_ptr_null(submap_lookup_ref(m, 4, (const uint8_t[]){ 10, 0, 3, 2 }, 1, &ref, NULL));
+    ck_assert_str_eq(submap_lookup_ref(m, 4, a.addr, 1, &ref, NULL), "77010000001");
     ck_assert_uint_eq(__atomic_load_n(ref, __ATOMIC_RELAXED), 42);
     rsref_read_unlock();
     ck_assert_int_eq(submap_set(m, &a, "77010000002", "s2", 0), 0);
     rsref_read_lock();
-    ck_assert_str_eq(submap_lookup_ref(m, 4, a.addr, 1, &ref), "77010000002");
+    size_t sl = 0;
+    ck_assert_str_eq(submap_lookup_ref(m, 4, a.addr, 1, &ref, &sl), "77010000002");
+    ck_assert_uint_eq(sl, 11);
     ck_assert_uint_eq(__atomic_load_n(ref, __ATOMIC_RELAXED), 0);
     rsref_read_unlock();
     submap_free(m);
@@ -331,6 +334,214 @@ START_TEST(readers_race_writer)
 }
 END_TEST
 
+/* The reference for sub_addr_parse: the address (after the '/', a decimal prefix length
+ * strtol takes whole, at most 128) read by inet_pton, IPv4 only as /32, IPv6 without a bit set
+ * past the length. The parse's own forms (groups without a library call) must agree with it on
+ * every text: accepted or not, and the same address. */
+static int ref_parse(const char *s, struct sub_addr *a)
+{
+    size_t len = strlen(s);
+    const char *slash = strchr(s, '/');
+    size_t hl = slash ? (size_t)(slash - s) : len;
+    unsigned long plen = 128;
+    bool v4_len_ok = !slash;
+    if (len == 0 || len >= 64)
+        return -EINVAL;
+    if (slash) { /* digits only, at least one; leading zeros are fine */
+        if (!slash[1] || strspn(slash + 1, "0123456789") != strlen(slash + 1))
+            return -EINVAL;
+        plen = 0;
+        for (const char *d = slash + 1; *d && plen <= 128; d++)
+            plen = plen * 10 + (unsigned long)(*d - '0');
+        if (plen > 128)
+            return -EINVAL;
+        v4_len_ok = plen == 32;
+    }
+    char host[64];
+    memcpy(host, s, hl);
+    host[hl] = '\0';
+    memset(a, 0, sizeof(*a));
+    if (!memchr(host, ':', hl) && inet_pton(AF_INET, host, a->addr) == 1) {
+        a->family = 4;
+        a->plen = 32;
+        return v4_len_ok ? 0 : -EINVAL;
+    }
+    if (inet_pton(AF_INET6, host, a->addr) != 1)
+        return -EINVAL;
+    a->family = 6;
+    a->plen = (uint8_t)plen;
+    for (unsigned b = a->plen; b < 128; b++)
+        if (a->addr[b / 8] & (0x80u >> (b % 8)))
+            return -EINVAL;
+    return 0;
+}
+
+static void parse_as_ref(const char *s)
+{
+    struct sub_addr a, r;
+    char err[160] = "";
+    int rc = sub_addr_parse(s, strlen(s), &a, err, sizeof(err));
+    int want = ref_parse(s, &r);
+    ck_assert_msg(rc == want, "'%s': %d, the reference %d (%s)", s, rc, want, err);
+    if (rc == 0) {
+        ck_assert_msg(a.family == r.family && a.plen == r.plen, "'%s': family/length", s);
+        ck_assert_msg(memcmp(a.addr, r.addr, 16) == 0, "'%s': another address", s);
+    } else {
+        ck_assert_msg(strncmp(err, "subscriber address '", 20) == 0, "'%s': %s", s, err);
+    }
+}
+
+START_TEST(v6_texts_as_inet_pton)
+{
+    static const char *const cases[] = {
+        "::",
+        "::1",
+        "1::",
+        "::/0",
+        "2001:db8:ff:1775::/64",
+        "2001:DB8:FF:1775::/64",
+        "2001:db8:0:0:0:0:0:1",
+        "1:2:3:4:5:6:7:8",
+        "1:2:3:4:5:6:7:8/128",
+        "1:2:3:4:5:6:7::",
+        "::2:3:4:5:6:7:8",
+        "1::8",
+        "1:2:3:4:5:6:7:8:9",
+        "1:2:3:4:5:6:7",
+        "1:2:3:4:5:6::7:8",
+        "::1:2:3:4:5:6:7:8",
+        ":1::",
+        "1::2::3",
+        ":::",
+        "1:::2",
+        "1:",
+        ":1",
+        "12345::",
+        "0000:0000::",
+        "00000::",
+        "g::",
+        "::ffff:1.2.3.4",
+        "::ffff:1.2.3.4/128",
+        "2001:db8::/64",
+        "2001:db8::1/64",
+        "2001:db8::/064",
+        "2001:db8::/0064",
+        "2001:db8::/129",
+        "2001:db8::/1280",
+        "2001:db8::/",
+        "2001:db8::/-1",
+        "2001:db8::/ 64",
+        "2001:db8::8000/113",
+        "2001:db8::8000/112",
+        "2001:db8::8000/1",
+        "fe80::1%eth0",
+        "2001:db8:: ",
+        "1.2.3.4/32",
+        "1.2.3.4/31",
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        parse_as_ref(cases[i]);
+    /* random texts over the bytes an address is made of */
+    static const char alphabet[] = "0123456789abcdefABCDEF::::::..//g";
+    unsigned seed = 12345;
+    char t[48];
+    for (int n = 0; n < 200000; n++) {
+        seed = seed * 1103515245u + 12345u;
+        size_t len = 1 + (seed >> 16) % 40;
+        for (size_t k = 0; k < len; k++) {
+            seed = seed * 1103515245u + 12345u;
+            t[k] = alphabet[(seed >> 16) % (sizeof(alphabet) - 1)];
+        }
+        t[len] = '\0';
+        parse_as_ref(t);
+    }
+    /* and valid groups, some compressed, with lengths: mostly accepted */
+    for (int n = 0; n < 50000; n++) {
+        size_t o = 0;
+        seed = seed * 1103515245u + 12345u;
+        int groups = 1 + (int)((seed >> 16) % 8), gap = (int)((seed >> 8) % 10);
+        for (int g = 0; g < groups; g++) {
+            seed = seed * 1103515245u + 12345u;
+            o += (size_t)snprintf(t + o, sizeof(t) - o, "%s%x", g ? ":" : "",
+                                  (seed >> 16) & ((seed & 0x100) ? 0xffff : 0xf));
+            if (g == gap)
+                o += (size_t)snprintf(t + o, sizeof(t) - o, ":");
+        }
+        if ((seed >> 20) % 2)
+            snprintf(t + o, sizeof(t) - o, "/%u", (seed >> 21) % 130);
+        parse_as_ref(t);
+    }
+}
+END_TEST
+
+/* submap_set_many sets in order under one lock: an invalid id fails its own item only; a full
+ * map stops the batch at the item that did not fit (the items after it are left alone). */
+START_TEST(set_many)
+{
+    rsref_thread_register();
+    struct submap *m = submap_new(3);
+    struct submap_item it[5] = {
+        { .a = A("10.0.0.1"), .sub = "A", .sub_len = 1, .sub_valid = true },
+        { .a = A("10.0.0.2"), .sub = "B B", .sub_len = 3, .sub_valid = false },
+        { .a = A("2001:db8::/64"), .sub = "C", .sub_len = 1, .sub_valid = true },
+        { .a = A("10.0.0.1"), .sub = "D", .sub_len = 1, .sub_valid = true }, /* replaces A */
+        { .a = A("10.0.0.3"), .sub = "E", .sub_len = 1, .sub_valid = true },
+    };
+    ck_assert_uint_eq(submap_set_many(m, it, 5), 5);
+    ck_assert_int_eq(it[0].rc, 0);
+    ck_assert_int_eq(it[1].rc, -EINVAL);
+    ck_assert_int_eq(it[2].rc, 0);
+    ck_assert_int_eq(it[3].rc, 0);
+    ck_assert_int_eq(it[4].rc, 0);
+    ck_assert_str_eq(who(m, "10.0.0.1", 1), "D");
+    ck_assert_str_eq(who(m, "10.0.0.2", 1), "-");
+    ck_assert_str_eq(who(m, "2001:db8::5", 1), "C");
+    ck_assert_str_eq(who(m, "10.0.0.3", 1), "E");
+    struct submap_item more[3] = {
+        { .a = A("10.0.0.4"), .sub = "F", .sub_len = 1, .sub_valid = true }, /* full */
+        { .a = A("10.0.0.3"), .sub = "G", .sub_len = 1, .sub_valid = true },
+        { .a = A("10.0.0.5"), .sub = "", .sub_len = 0, .sub_valid = true },
+    };
+    more[1].rc = 7;
+    ck_assert_uint_eq(submap_set_many(m, more, 3), 1);
+    ck_assert_int_eq(more[0].rc, -ENOSPC);
+    ck_assert_int_eq(more[1].rc, 7); /* not reached */
+    ck_assert_str_eq(who(m, "10.0.0.3", 1), "E");
+    ck_assert_uint_eq(submap_count(m), 3);
+    struct submap_item empty = { .a = A("10.0.0.1"), .sub = "", .sub_len = 0, .sub_valid = true };
+    ck_assert_uint_eq(submap_set_many(m, &empty, 1), 1);
+    ck_assert_int_eq(empty.rc, -EINVAL);
+    submap_free(m);
+    rsref_thread_unregister();
+}
+END_TEST
+
+/* sub_id_span finds the first byte that is not an id's (0x21..0x7e) eight at a time: the same
+ * end as a byte loop, for every byte value at every place, never past its end. */
+START_TEST(id_span)
+{
+    char buf[40];
+    for (int pos = 0; pos < 24; pos++) {
+        for (int b = 0; b < 256; b++) {
+            memset(buf, 'a', sizeof(buf));
+            buf[pos] = (char)b;
+            for (size_t len = 0; len <= 24; len += 3) {
+                const char *want = buf;
+                while (want < buf + len && (unsigned char)*want >= 0x21 &&
+                       (unsigned char)*want <= 0x7e)
+                    want++;
+                ck_assert_ptr_eq(sub_id_span(buf, buf + len), want);
+            }
+        }
+    }
+    /* bytes after the first bad one, whatever they are, do not move it */
+    memcpy(buf, "77011234567\x80\xff\x01 zz", 16);
+    ck_assert_ptr_eq(sub_id_span(buf, buf + 16), buf + 11);
+    memcpy(buf, "7701\x7f\x00\xff\x20", 8);
+    ck_assert_ptr_eq(sub_id_span(buf, buf + 8), buf + 4);
+}
+END_TEST
+
 static Suite *submap_suite(void)
 {
     Suite *s = suite_create("submap");
@@ -341,10 +552,13 @@ static Suite *submap_suite(void)
     tcase_add_test(tc, expiry_and_capacity);
     tcase_add_test(tc, full_map_replacements);
     tcase_add_test(tc, reader_word);
+    tcase_add_test(tc, set_many);
+    tcase_add_test(tc, id_span);
     suite_add_tcase(s, tc);
     tc = tcase_create("property");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, churn_vs_naive);
+    tcase_add_test(tc, v6_texts_as_inet_pton);
     tcase_add_test(tc, readers_race_writer);
     suite_add_tcase(s, tc);
     return s;

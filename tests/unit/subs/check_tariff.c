@@ -295,16 +295,68 @@ START_TEST(pseudonyms)
 }
 END_TEST
 
+/* A table of the categories of cats() and two profiles: child blocks adult, teen games. */
+static struct tariff *child_and_teen(void)
+{
+    struct tariff *t = tariff_new(NULL);
+    tariff_set_categories(t, cats());
+    set_prof(t, "child", "block=adult");
+    set_prof(t, "teen", "block=games");
+    return t;
+}
+
+/* tariff_prefetch names the id's first slot in the caller's word: with thousands of
+ * subscribers (some records past their first slot) and unknown ids, each decision after it,
+ * given the id's length or not, is the one tariff_judge makes, and the word then names the
+ * record itself. */
+START_TEST(prefetch_hints)
+{
+    rsref_thread_register();
+    struct tariff *t = child_and_teen();
+    char id[40];
+    for (int i = 0; i < 3000; i++) {
+        snprintf(id, sizeof(id), i % 7 ? "7701%07d" : "imsi-40177%015d-long", i);
+        set_sub(t, id, i % 3 ? "profile=child" : "profile=teen");
+    }
+    publish(t, 0);
+    int moved = 0;
+    for (int i = 0; i < 6000; i++) { /* (3000 and over: not known) */
+        snprintf(id, sizeof(id), i % 7 ? "7701%07d" : "imsi-40177%015d-long", i);
+        struct tariff_req r = {
+            .sub = id, .sub_len = i % 2 ? strlen(id) : 0, .name = "adult.test", .name_len = 10
+        };
+        struct tariff_verdict want, got;
+        tariff_judge(t, &r, &want);
+        uint32_t ref = 0;
+        rsref_read_lock();
+        tariff_prefetch(t, id, i % 3 ? strlen(id) : 0, &ref);
+        rsref_read_unlock();
+        ck_assert_uint_ne(ref, 0);
+        uint32_t hint = ref;
+        tariff_judge_ref(t, &r, &ref, &got);
+        ck_assert_int_eq(got.cause, want.cause);
+        ck_assert_str_eq(got.profile, want.profile);
+        ck_assert_int_eq(got.cause, i < 3000 && i % 3 ? PCAUSE_PROFILE : PCAUSE_NONE);
+        moved += ref != hint;
+        uint32_t named = ref;
+        rsref_read_lock();
+        tariff_prefetch(t, id, 0, &ref); /* a word naming a record is kept */
+        rsref_read_unlock();
+        ck_assert_uint_eq(ref, named);
+    }
+    ck_assert_int_gt(moved, 0); /* some records were not in their first slot */
+    tariff_free(t);
+    rsref_thread_unregister();
+}
+END_TEST
+
 /* tariff_judge_ref keeps the record in the caller's word: the same decisions as tariff_judge,
  * a change seen after each publish (past the 256 publishes its word's serial counts), and a
  * word left by another subscriber never lends that subscriber's settings. */
 START_TEST(cached_records)
 {
     rsref_thread_register();
-    struct tariff *t = tariff_new(NULL);
-    tariff_set_categories(t, cats());
-    set_prof(t, "child", "block=adult");
-    set_prof(t, "teen", "block=games");
+    struct tariff *t = child_and_teen();
     set_sub(t, "77010000001", "profile=child");
     set_sub(t, "77010000002", "profile=teen");
     publish(t, 0);
@@ -464,6 +516,7 @@ static Suite *suite(void)
     tcase_add_test(tc, texts);
     tcase_add_test(tc, pseudonyms);
     tcase_add_test(tc, cached_records);
+    tcase_add_test(tc, prefetch_hints);
     tcase_add_test(tc, swap_definitions);
     tcase_add_test(tc, load_file);
     suite_add_tcase(s, tc);

@@ -1,0 +1,178 @@
+/* check_tariffcfg.c - Check suite for the subscribers file of `qorgau scan`
+ * (proxy/daemon/tariffcfg.c, tariffcfg_subscribers_file): lines of the common form ("A.B.C.D ID",
+ * read in one pass) and of every other form (read the general way) give the same map, bad lines
+ * are reported by number and in order among the lines set in batches, and a full map stops the
+ * load naming the line. */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "proxy/daemon/tariffcfg.h"
+#include "rules/match/rsref.h"
+#include "tests/lib/crun.h"
+
+static char g_path[] = "/tmp/check_tariffcfg_XXXXXX";
+
+static void write_file(const char *text, size_t len)
+{
+    snprintf(g_path, sizeof(g_path), "/tmp/check_tariffcfg_XXXXXX");
+    int fd = mkstemp(g_path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, text, len), (ssize_t)len);
+    close(fd);
+}
+
+static const char *who(const struct submap *m, const char *ip)
+{
+    static char sub[SUB_ID_MAX + 1];
+    struct sub_addr a;
+    char err[128];
+    ck_assert_int_eq(sub_addr_parse(ip, strlen(ip), &a, err, sizeof(err)), 0);
+    if (!submap_lookup(m, a.family, a.addr, 1, sub, sizeof(sub), NULL, 0))
+        return "-";
+    return sub;
+}
+
+/* Loads text; returns the load's result, the reports in *out (free it). */
+static int load(struct submap *m, const char *text, size_t len, char **out, char *err,
+                size_t errlen)
+{
+    size_t outlen = 0;
+    FILE *errs = open_memstream(out, &outlen);
+    write_file(text, len);
+    int rc = tariffcfg_subscribers_file(m, g_path, errs, err, errlen);
+    fclose(errs);
+    unlink(g_path);
+    return rc;
+}
+
+START_TEST(forms_and_reports)
+{
+    rsref_thread_register();
+    static const char text[] = "# subscribers\n"       /* 1 */
+                               "10.0.0.1 A1\n"         /* 2: the common form */
+                               "10.0.0.2\tB2\n"        /* 3: a tab */
+                               "  10.0.0.3  C3  \n"    /* 4: blanks around */
+                               "10.0.0.4 D4 extra\n"   /* 5: a word after the id */
+                               "010.0.0.5 E5\n"        /* 6: a leading zero: refused */
+                               "10.0.0.6 F\0x6\n"      /* 7: a NUL ends the line */
+                               "256.0.0.7 G7\n"        /* 8: refused */
+                               "10.0.0.8 H8\r\n"       /* 9: CRLF */
+                               "10.0.0.9 bad\x01id\n"  /* 10: refused id */
+                               "\n"                    /* 11 */
+                               "2001:db8:1::/64 V6\n"  /* 12 */
+                               "2001:db8:2::1/64 V7\n" /* 13: host bits: refused */
+                               "10.0.0.10\n"           /* 14: no id: refused */
+                               "10.0.0.1 A2\n"         /* 15: replaces A1 */
+                               "1.2.3.4.5 X\n"         /* 16: refused */
+                               "10.0.0.11 " /* 17 */;
+    char big[200];
+    memset(big, 'z', sizeof(big));
+    char buf[sizeof(text) + 400];
+    size_t n = sizeof(text) - 1;
+    memcpy(buf, text, n);
+    n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%.129s\n", big); /* 17: an id of 129 */
+    n += (size_t)snprintf(buf + n, sizeof(buf) - n, "10.0.0.12 %.128s\n", big); /* 18: 128 */
+    n += (size_t)snprintf(buf + n, sizeof(buf) - n, "10.0.0.13 L13");           /* 19, no \n */
+    struct submap *m = submap_new(64);
+    char *out = NULL, err[256] = "";
+    int rc = load(m, buf, n, &out, err, sizeof(err));
+    ck_assert_msg(rc == 10, "%d: %s", rc, err);
+    ck_assert_str_eq(who(m, "10.0.0.1"), "A2");
+    ck_assert_str_eq(who(m, "10.0.0.2"), "B2");
+    ck_assert_str_eq(who(m, "10.0.0.3"), "C3");
+    ck_assert_str_eq(who(m, "10.0.0.4"), "D4");
+    ck_assert_str_eq(who(m, "10.0.0.5"), "-");
+    ck_assert_str_eq(who(m, "10.0.0.6"), "F");
+    ck_assert_str_eq(who(m, "10.0.0.8"), "H8");
+    ck_assert_str_eq(who(m, "10.0.0.9"), "-");
+    ck_assert_str_eq(who(m, "2001:db8:1::77"), "V6");
+    ck_assert_str_eq(who(m, "2001:db8:2::1"), "-");
+    ck_assert_str_eq(who(m, "10.0.0.11"), "-");
+    char id128[129];
+    memset(id128, 'z', 128);
+    id128[128] = '\0';
+    ck_assert_str_eq(who(m, "10.0.0.12"), id128);
+    ck_assert_str_eq(who(m, "10.0.0.13"), "L13");
+    char *want = NULL;
+    ck_assert_int_ge(
+        asprintf(&want,
+                 "subscribers: %1$s:6: subscriber address '010.0.0.5': not an IPv4 or IPv6 "
+                 "address\n"
+                 "subscribers: %1$s:8: subscriber address '256.0.0.7': not an IPv4 or IPv6 "
+                 "address\n"
+                 "subscribers: %1$s:10: subscriber id 'bad\x01id' is not 1..128 printable bytes\n"
+                 "subscribers: %1$s:13: subscriber address '2001:db8:2::1/64': bits set past "
+                 "the prefix length\n"
+                 "subscribers: %1$s:14: subscriber id '' is not 1..128 printable bytes\n"
+                 "subscribers: %1$s:16: subscriber address '1.2.3.4.5': not an IPv4 or IPv6 "
+                 "address\n"
+                 "subscribers: %1$s:17: subscriber id '%2$.128s' is not 1..128 printable "
+                 "bytes\n",
+                 g_path, big),
+        0);
+    ck_assert_str_eq(out, want);
+    free(want);
+    free(out);
+    submap_free(m);
+    rsref_thread_unregister();
+}
+END_TEST
+
+/* Hundreds of lines (batches of 16) with a bad one in the middle of a batch: every good line
+ * is set, the bad one named by its number; then a map too small stops at the first line that
+ * does not fit, after setting those before it. */
+START_TEST(batches_and_full_map)
+{
+    rsref_thread_register();
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    for (int i = 0; i < 300; i++) {
+        if (i == 150)
+            fputs("10.1.0.x bad\n", f); /* line 151 */
+        else
+            fprintf(f, "10.1.%d.%d 7701%07d\n", i / 256, i % 256, i);
+    }
+    fclose(f);
+    struct submap *m = submap_new(1000);
+    char *out = NULL, err[256] = "";
+    ck_assert_int_eq(load(m, text, len, &out, err, sizeof(err)), 299);
+    ck_assert_ptr_nonnull(strstr(out, ":151: subscriber address '10.1.0.x'"));
+    ck_assert_str_eq(who(m, "10.1.0.149"), "77010000149");
+    ck_assert_str_eq(who(m, "10.1.0.151"), "77010000151");
+    ck_assert_str_eq(who(m, "10.1.1.43"), "77010000299");
+    free(out);
+    submap_free(m);
+
+    m = submap_new(100);
+    out = NULL;
+    ck_assert_int_eq(load(m, text, len, &out, err, sizeof(err)), -ENOSPC);
+    ck_assert_msg(strstr(err, ":101: the map is full") != NULL, "%s", err);
+    ck_assert_str_eq(who(m, "10.1.0.99"), "77010000099");
+    ck_assert_str_eq(who(m, "10.1.0.100"), "-");
+    ck_assert_uint_eq(submap_count(m), 100);
+    free(out);
+    submap_free(m);
+    free(text);
+    rsref_thread_unregister();
+}
+END_TEST
+
+static Suite *tariffcfg_suite(void)
+{
+    Suite *s = suite_create("tariffcfg");
+    TCase *tc = tcase_create("subscribers");
+    tcase_add_test(tc, forms_and_reports);
+    tcase_add_test(tc, batches_and_full_map);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return crun(tariffcfg_suite());
+}
