@@ -1000,17 +1000,13 @@ static void handle_packet(struct engine *e, struct pkt *p, const struct flowtab_
     e->cur_dir = dir;
     e->cur_res = 0;
     if (f->proto == IPPROTO_TCP) {
+        bool drop_unseen = false;
         if (unlikely(e->cfg.unseen_syn != ENGINE_UNSEEN_SYN_PICKUP) && !(p->tcp_flags & TCPF_SYN) &&
             !tcpreasm_syn_seen(&f->tcp)) {
             if (created)
                 e->st.syn_unseen++;
-            if (e->cfg.unseen_syn == ENGINE_UNSEEN_SYN_DROP && dir == 0 && p->payload_len &&
-                !(f->a.state & ENGINE_ST_EVENT)) {
-                f->a.state |= ENGINE_ST_PAYLOAD;
-                decide_by_address(e, f);
-                finish_flow_inspection(e, f);
-                return;
-            }
+            drop_unseen = e->cfg.unseen_syn == ENGINE_UNSEEN_SYN_DROP && dir == 0 &&
+                          p->payload_len && !(f->a.state & ENGINE_ST_EVENT);
         }
         if (dir == 1 && (f->a.state & ENGINE_ST_HELLO) && p->payload_len &&
             !(p->tcp_flags & TCPF_SYN) && tcpreasm_server_inert(&f->tcp, f->client)) {
@@ -1029,6 +1025,14 @@ static void handle_packet(struct engine *e, struct pkt *p, const struct flowtab_
         }
         if (res & TCPREASM_CONFLICT)
             e->st.reasm_conflicts++;
+        if (unlikely(drop_unseen) && !e->last_set_aside) {
+            /* queue.unseen_syn = drop: blocked at its first client data (taken first: the
+             * resets start at the sequence numbers it shows) */
+            f->a.state |= ENGINE_ST_PAYLOAD;
+            decide_by_address(e, f);
+            finish_flow_inspection(e, f);
+            return;
+        }
         if (res & TCPREASM_REANCHORED) {
             /* picked up mid-stream and the anchor moved (the server's ACKs disagreed with the
              * first client bytes seen): judge the stream again from its new start */

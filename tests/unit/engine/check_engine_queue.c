@@ -24,8 +24,9 @@ struct rec {
     size_t n;
     unsigned events, blocks;
     enum verdict_method last_method;
-    uint32_t block_seq; /* a block's client packet's sequence number */
-    bool seq_known;     /* the last event's */
+    uint32_t block_seq;   /* a block's client packet's sequence number */
+    bool seq_known;       /* the last event's */
+    bool block_seq_known; /* the last block's: its resets can be built */
     uint32_t srv_next_seq;
 };
 
@@ -42,6 +43,7 @@ static void on_event(void *ctx, const struct engine_event *e)
         r->blocks++;
         if (e->pkt && e->pkt_from_client)
             r->block_seq = e->pkt->seq;
+        r->block_seq_known = e->seq_known;
     }
     r->last_method = e->d.method;
     r->seq_known = e->seq_known;
@@ -503,6 +505,8 @@ START_TEST(unseen_mid_stream_blocked)
         } else {
             ck_assert(r.fi[0].blocked);
             ck_assert_int_eq(r.last_method, METHOD_SYN_UNSEEN);
+            ck_assert(r.block_seq_known);
+            ck_assert_uint_eq(r.block_seq, c.cisn + 1 + 100);
             ck_assert_str_eq(verdict_method_name(METHOD_SYN_UNSEEN), "syn-unseen");
             ck_assert_uint_eq(st.syn_unseen, 1);
             ck_assert_uint_eq(st.syn_unseen_blocked, 1);
@@ -533,6 +537,8 @@ START_TEST(unseen_drop_policy)
     ck_assert_uint_eq(r.n, 5);
     ck_assert(r.fi[0].blocked);
     ck_assert_uint_eq(r.blocks, 1);
+    ck_assert(r.block_seq_known); /* the resets can be built */
+    ck_assert_uint_eq(r.block_seq, c.cisn + 1);
     ck_assert(r.fi[4].decided);
     ck_assert(!r.fi[4].blocked);
     ruleset_free(rs);
