@@ -399,6 +399,22 @@ for fam in 4 6; do
     expect "syn unseen: v$fam ClientHello one byte a segment, allowed -> server hello" "$(cl python3 "$CLIENT_PY" bytewise allowed.test "$SRV" 443)" "serverhello"
     expect "syn unseen: v$fam split ClientHello allowed -> server hello" "$(cl python3 "$CLIENT_PY" split allowed.test "$SRV" 443)" "serverhello"
 done
+# the start of the stream went by unseen too (a rule accepts each connection's first three
+# packets - SYN, ACK, the first piece of the hello - before the queue): the piece seen is the
+# middle of a ClientHello, which cannot be judged by name: blocked (method syn-unseen), the
+# allowed name too (strict: the client's next connection is judged whole)
+for t in iptables ip6tables; do
+    flt $t -I QORGAU 1 -p tcp -m connbytes --connbytes 0:3 --connbytes-dir original --connbytes-mode packets -j ACCEPT
+done
+expect "syn unseen: ClientHello whose first piece went by unseen, blocked name -> reset" \
+    "$(cl python3 "$CLIENT_PY" split blocked.test "$QG_SRV4" 443)" "reset"
+expect_match "syn unseen: ... blocked as method syn-unseen" \
+    "$(grep '"msg":"block"' "$QG_DIR/qorgau.out" | tail -n 1)" '"method":"syn-unseen"'
+expect "syn unseen: ClientHello whose first piece went by unseen, allowed name -> reset (strict)" \
+    "$(cl python3 "$CLIENT_PY" split allowed.test "$QG_SRV6" 443)" "reset"
+for t in iptables ip6tables; do
+    flt $t -D QORGAU -p tcp -m connbytes --connbytes 0:3 --connbytes-dir original --connbytes-mode packets -j ACCEPT
+done
 sleep 0.2
 expect "syn unseen: nginx never served a blocked request" \
     "$(grep -E 'h=blocked|/unseen' "$QG_DIR/nginx-access.log" | grep -vc '" 400 ')" "0"
