@@ -126,7 +126,8 @@ void engine_frame(struct engine *e, int link, uint64_t ts_us, const uint8_t *fra
  * blocks, else blocked by policy (method "truncated"): the bytes that could name a listed
  * resource are missing, and a missing name must not pass. Other cut frames (server side, no
  * payload, a settled flow, a flow whose ClientHello or QUIC Initial was decided, a TCP flow
- * first seen through this frame: picked up mid-stream) change nothing; an HTTP connection's later request cut short blocks like a first one. Counted in engine_stats.cut / cut_undecoded. */
+ * first seen through this frame: picked up mid-stream - unless unseen_syn is not PICKUP: the
+ * ports tell the client) change nothing; an HTTP connection's later request cut short blocks like a first one. Counted in engine_stats.cut / cut_undecoded. */
 void engine_frame_cut(struct engine *e, int link, uint64_t ts_us, const uint8_t *frame,
                       size_t caplen, size_t wirelen);
 

@@ -32,6 +32,7 @@ struct rec {
 
 static bool g_synack_unseen; /* feed(): the engine as queue mode configures it */
 static uint8_t g_unseen_syn; /* feed(): engine_config.unseen_syn (ENGINE_UNSEEN_SYN_*) */
+static size_t g_cut;         /* feed(): frames longer than this arrive cut to it (0: none) */
 
 static char g_path[64];
 
@@ -105,7 +106,10 @@ static void feed(struct rec *r, struct ruleset *rs, struct engine **keep)
     struct capture_frame fr;
     while (capture_next(cap, &fr, err, sizeof(err)) == 1) {
         ck_assert_uint_lt(r->n, MAX_FR);
-        engine_frame(e, cap->ops->linktype(cap), fr.ts_us, fr.data, fr.caplen);
+        if (g_cut && fr.caplen > g_cut)
+            engine_frame_cut(e, cap->ops->linktype(cap), fr.ts_us, fr.data, g_cut, fr.caplen);
+        else
+            engine_frame(e, cap->ops->linktype(cap), fr.ts_us, fr.data, fr.caplen);
         engine_frame_info(e, &r->fi[r->n++]);
     }
     capture_close(cap);
@@ -371,6 +375,21 @@ static void feed_unseen(struct rec *r, struct ruleset *rs, uint8_t policy, struc
     g_unseen_syn = ENGINE_UNSEEN_SYN_PICKUP;
 }
 
+/* Feeds the capture at g_path like feed_unseen() (policy PICKUP: as tap mode configures the
+ * engine) and leaves the engine's counters in *st; the engine and the rules are freed. */
+static void feed_stats(struct rec *r, uint8_t policy, struct engine_stats *st)
+{
+    struct ruleset *rs = rules();
+    struct engine *e;
+    if (policy == ENGINE_UNSEEN_SYN_PICKUP)
+        feed(r, rs, &e);
+    else
+        feed_unseen(r, rs, policy, &e);
+    engine_get_stats(e, st);
+    engine_free(e);
+    ruleset_free(rs);
+}
+
 /* The whole blocked ClientHello in one segment: anchored there, judged like a new flow. */
 START_TEST(unseen_whole_hello_blocked)
 {
@@ -381,20 +400,15 @@ START_TEST(unseen_whole_hello_blocked)
     conv_unseen(&c, w, 40010, 443);
     ck_assert_int_eq(pcapw_conv_client_data(&c, 0, h, n), 0);
     ck_assert_int_eq(pcapw_close(w), 0);
-    struct ruleset *rs = rules();
     static struct rec r;
-    struct engine *e;
-    feed_unseen(&r, rs, ENGINE_UNSEEN_SYN_JUDGE, &e);
+    struct engine_stats st;
+    feed_stats(&r, ENGINE_UNSEEN_SYN_JUDGE, &st);
     ck_assert_uint_eq(r.n, 1);
     ck_assert(r.fi[0].from_client);
     ck_assert(r.fi[0].blocked);
     ck_assert_int_eq(r.last_method, METHOD_DOMAIN);
-    struct engine_stats st;
-    engine_get_stats(e, &st);
     ck_assert_uint_eq(st.syn_unseen, 1);
     ck_assert_uint_eq(st.syn_unseen_blocked, 0);
-    engine_free(e);
-    ruleset_free(rs);
 }
 END_TEST
 
@@ -488,16 +502,10 @@ START_TEST(unseen_mid_stream_blocked)
         conv_unseen(&c, w, 40015, 443);
         ck_assert_int_eq(pcapw_conv_client_data(&c, 100, h + 100, n - 100), 0);
         ck_assert_int_eq(pcapw_close(w), 0);
-        struct ruleset *rs = rules();
         static struct rec r;
-        struct engine *e;
-        if (mode)
-            feed(&r, rs, &e);
-        else
-            feed_unseen(&r, rs, ENGINE_UNSEEN_SYN_JUDGE, &e);
-        ck_assert_uint_eq(r.n, 1);
         struct engine_stats st;
-        engine_get_stats(e, &st);
+        feed_stats(&r, mode ? ENGINE_UNSEEN_SYN_PICKUP : ENGINE_UNSEEN_SYN_JUDGE, &st);
+        ck_assert_uint_eq(r.n, 1);
         if (mode) {
             ck_assert(!r.fi[0].decided);
             ck_assert_uint_eq(r.blocks, 0);
@@ -511,8 +519,6 @@ START_TEST(unseen_mid_stream_blocked)
             ck_assert_uint_eq(st.syn_unseen, 1);
             ck_assert_uint_eq(st.syn_unseen_blocked, 1);
         }
-        engine_free(e);
-        ruleset_free(rs);
     }
 }
 END_TEST
@@ -545,6 +551,36 @@ START_TEST(unseen_drop_policy)
 }
 END_TEST
 
+/* A cut first frame of a flow first seen at its data: in queue mode's configuration the ports
+ * tell the client, so it is blocked by policy (truncated) like any cut first request; picked up
+ * mid-stream (tap, scan) it changes nothing. */
+START_TEST(unseen_cut_first_frame)
+{
+    static uint8_t junk[1800];
+    memset(junk, 'x', sizeof(junk));
+    for (int mode = 0; mode < 2; mode++) {
+        struct pcapw *w = open_cap();
+        struct pcapw_conv c;
+        conv_unseen(&c, w, 40018, 443);
+        ck_assert_int_eq(pcapw_conv_client_data(&c, 0, junk, sizeof(junk)), 0);
+        ck_assert_int_eq(pcapw_close(w), 0);
+        static struct rec r;
+        struct engine_stats st;
+        g_cut = 1000;
+        feed_stats(&r, mode ? ENGINE_UNSEEN_SYN_PICKUP : ENGINE_UNSEEN_SYN_JUDGE, &st);
+        g_cut = 0;
+        ck_assert_uint_eq(st.cut, 1);
+        if (mode) {
+            ck_assert_uint_eq(r.events, 0);
+        } else {
+            ck_assert_uint_eq(r.blocks, 1);
+            ck_assert_int_eq(r.last_method, METHOD_TRUNCATED);
+            ck_assert_uint_eq(st.cut_blocked, 1);
+        }
+    }
+}
+END_TEST
+
 static Suite *engine_queue_suite(void)
 {
     Suite *s = suite_create("engine_queue");
@@ -560,6 +596,7 @@ static Suite *engine_queue_suite(void)
     tcase_add_test(tc, unseen_http_and_allowed);
     tcase_add_test(tc, unseen_mid_stream_blocked);
     tcase_add_test(tc, unseen_drop_policy);
+    tcase_add_test(tc, unseen_cut_first_frame);
     suite_add_tcase(s, tc);
     return s;
 }
