@@ -63,6 +63,8 @@ enum q_ctr {
     C_KERNEL_USER_DROPPED,
     C_WATCHED,
     C_WATCH_LIMITS,
+    C_SYN_UNSEEN,
+    C_SYN_UNSEEN_BLOCKED,
     C_COUNT
 };
 
@@ -86,6 +88,8 @@ static const char *const q_ctr_names[] = {
     "queue.kernel_user_dropped",
     "queue.watched",
     "queue.watch_limits",
+    "queue.syn_unseen",
+    "queue.syn_unseen_blocked",
 };
 _Static_assert(sizeof(q_ctr_names) / sizeof(q_ctr_names[0]) == C_COUNT, "one name per counter");
 
@@ -136,8 +140,10 @@ struct q_worker {
 
     uint64_t ctr_local[C_COUNT];
     unsigned ticks;
-    uint64_t full_logged_ns; /* last "queue nearly full" warning */
-    uint64_t next_scan_ns;   /* queue.incomplete = watch: the hold table's next look */
+    uint64_t full_logged_ns;                  /* last "queue nearly full" warning */
+    uint64_t unseen_logged_ns, unseen_logged; /* last "flows first seen after their SYN"
+                                               * warning, and queue.syn_unseen then */
+    uint64_t next_scan_ns; /* queue.incomplete = watch: the hold table's next look */
     _Atomic uint64_t ctr[C_COUNT];
     uint16_t ip_id;
     char resp[NOTICE_RESPONSE_MAX];
@@ -165,6 +171,7 @@ struct queue_mode {
     uint64_t watch_timeout_ns;
     int incomplete;   /* enum settings_queue_incomplete */
     bool watch_block; /* queue.watch_limit = block */
+    int unseen_syn;   /* enum settings_queue_unseen_syn */
     _Atomic int quic; /* enum settings_quic (inline.quic, reloadable) */
     uint32_t mark_pass, mark_block;
     uint32_t maxlen;
@@ -623,6 +630,28 @@ static void packet_verdict(struct q_worker *w, uint32_t id, const struct engine_
         verdict(w, id, CAPTURE_QUEUE_ACCEPT, false, 0);
 }
 
+/* Flows first seen after their SYN (it passed unjudged: the queue overflowed failing open, the
+ * daemon restarted under the rules' bypass, conntrack entries were flushed): a warning at most
+ * every 10 s per worker, with the flows since the last one. */
+static void log_syn_unseen(struct q_worker *w)
+{
+    uint64_t n = w->ctr_local[C_SYN_UNSEEN];
+    uint64_t now = mono_ns();
+    if (n == w->unseen_logged || now - w->unseen_logged_ns < 10000000000u)
+        return;
+    if (w->q->d->log)
+        log_write(
+            w->q->d->log, LOG_LEVEL_WARN, "queue",
+            "flows first seen after their SYN (it passed unjudged: queue overflow, "
+            "restart, conntrack flush)",
+            LOG_KV(LOG_U("worker", w->idx), LOG_U("flows", n - w->unseen_logged),
+                   LOG_U("blocked_total", w->ctr_local[C_SYN_UNSEEN_BLOCKED]),
+                   LOG_S("policy",
+                         w->q->unseen_syn == SETTINGS_QUEUE_UNSEEN_SYN_DROP ? "drop" : "judge")));
+    w->unseen_logged = n;
+    w->unseen_logged_ns = now;
+}
+
 static void publish_counters(struct q_worker *w)
 {
     struct engine_stats es;
@@ -633,6 +662,9 @@ static void publish_counters(struct q_worker *w)
     w->ctr_local[C_ENOBUFS] = qs.enobufs;
     w->ctr_local[C_VERDICT_ERRORS] = qs.verdict_errors;
     w->ctr_local[C_FLOWS] = es.flows;
+    w->ctr_local[C_SYN_UNSEEN] = es.syn_unseen;
+    w->ctr_local[C_SYN_UNSEEN_BLOCKED] = es.syn_unseen_blocked;
+    log_syn_unseen(w);
     struct capture_queue_kstats ks;
     if (++w->ticks % 5 == 0 && capture_queue_kernel_stats(w->cap, &ks) == 0) {
         w->ctr_local[C_KERNEL_WAITING] = ks.waiting;
@@ -834,6 +866,7 @@ static int q_open(const struct settings *cfg, struct daemon_ctx *d, void **state
     q->hold_timeout_ns = cfg->queue_hold_timeout * 1000000u;
     q->incomplete = cfg->queue_incomplete;
     q->watch_block = cfg->queue_watch_limit == SETTINGS_QUEUE_WATCH_BLOCK;
+    q->unseen_syn = cfg->queue_unseen_syn;
     q->watch_packets = (uint32_t)cfg->queue_watch_packets;
     q->watch_timeout_ns = cfg->queue_watch_timeout * 1000000u;
     atomic_init(&q->quic, cfg->inline_quic);
@@ -858,6 +891,9 @@ static int q_open(const struct settings *cfg, struct daemon_ctx *d, void **state
     struct engine_config ec;
     blocknote_engine_config(cfg, &ec);
     ec.synack_unseen = true; /* deploy/iptables-queue.rules keep the handshake in the kernel */
+    ec.unseen_syn = cfg->queue_unseen_syn == SETTINGS_QUEUE_UNSEEN_SYN_DROP
+                        ? ENGINE_UNSEEN_SYN_DROP
+                        : ENGINE_UNSEEN_SYN_JUDGE;
     ec.tariff = d->tariff;
     ec.policy.notice_url = nt->cfg.url;
 

@@ -46,6 +46,7 @@ static const char *const v_mode[] = { "tap", "inline", "queue", NULL };
 static const char *const v_queue_fail[] = { "open", "closed", NULL };
 static const char *const v_queue_incomplete[] = { "address", "drop", "watch", NULL };
 static const char *const v_queue_watch_limit[] = { "block", "address", NULL };
+static const char *const v_queue_unseen_syn[] = { "judge", "drop", NULL };
 static const char *const v_https_url[] = { "name", "ignore", NULL };
 static const char *const v_https_block[] = { "rst", "alert", NULL };
 static const char *const v_http_block[] = { "redirect", "451", NULL };
@@ -134,6 +135,12 @@ static const struct config_key keys[] = {
             "queue.watch_timeout: its connection is blocked (block: dropped from then on; no "
             "client does this, a filter evasion does), or it is judged on what arrived and its "
             "address (address)" },
+    { "queue.unseen_syn", CONFIG_ENUM, 0, 0, "judge", v_queue_unseen_syn, OFF(queue_unseen_syn),
+      true, "a TCP flow first seen after its SYN (which passed unjudged: a full queue failing "
+            "open, a restart under the rules' bypass, conntrack flushed): anchored at its first "
+            "client data and judged like a new flow, blocked when its stream cannot be judged by "
+            "name (judge), or blocked at its first client data (drop); counted in "
+            "queue.syn_unseen, logged" },
     { "queue.mark_pass", CONFIG_INT, 1, 2147483647, "65536", NULL, OFF(queue_mark_pass), true,
       "packet mark of a flow's packets once it passed (the rules save it as the connection mark "
       "and bypass the queue; 65536 = 0x10000)" },

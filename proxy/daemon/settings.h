@@ -30,6 +30,10 @@ enum settings_queue_incomplete {
     SETTINGS_QUEUE_INCOMPLETE_WATCH
 };
 enum settings_queue_watch_limit { SETTINGS_QUEUE_WATCH_BLOCK = 0, SETTINGS_QUEUE_WATCH_ADDRESS };
+enum settings_queue_unseen_syn {
+    SETTINGS_QUEUE_UNSEEN_SYN_JUDGE = 0,
+    SETTINGS_QUEUE_UNSEEN_SYN_DROP
+};
 enum settings_https_url { SETTINGS_HTTPS_URL_NAME = 0, SETTINGS_HTTPS_URL_IGNORE };
 enum settings_https_block { SETTINGS_HTTPS_BLOCK_RST = 0, SETTINGS_HTTPS_BLOCK_ALERT };
 enum settings_http_block { SETTINGS_HTTP_BLOCK_REDIRECT = 0, SETTINGS_HTTP_BLOCK_451 };
@@ -100,6 +104,7 @@ struct settings {
     int64_t queue_watch_packets;
     uint64_t queue_watch_timeout;
     int queue_watch_limit; /* enum settings_queue_watch_limit */
+    int queue_unseen_syn;  /* enum settings_queue_unseen_syn */
     int64_t queue_mark_pass;
     int64_t queue_mark_block;
 

@@ -242,9 +242,42 @@ static void address_verdict(struct engine *e, struct flow *f, struct inspect_req
     inspect_decide(e->rs, &e->cfg.policy, &fl, rq, rq->name, &e->res);
 }
 
-/* A flow that ended or gave up without a request we could read: judged on its address alone. */
+/* Decides f on its address; when that passes (and is not an allow-list entry) it is blocked
+ * by policy instead, reported with method m and counted in *blocked: the bytes that could name
+ * a listed resource are not there to read, and a missing name must not pass. */
+static void decide_by_policy(struct engine *e, struct flow *f, enum verdict_method m,
+                             uint64_t *blocked)
+{
+    struct inspect_request rq;
+    address_verdict(e, f, &rq);
+    struct verdict_decision d = e->res.d;
+    if (d.verdict != VERDICT_BLOCK && d.cause != CAUSE_ALLOWLIST) {
+        d.verdict = VERDICT_BLOCK;
+        d.method = m;
+        d.action = f->proto == IPPROTO_TCP ? ACTION_RESET : ACTION_DROP;
+        d.entry = RULESET_NO_ENTRY;
+        d.cause = CAUSE_REGULATOR;
+        (*blocked)++;
+    }
+    emit(e, f, NULL, NULL, rq.name, false, &d);
+}
+
+/* Queue mode: f is a TCP flow first seen after its SYN (engine_config.unseen_syn), judged
+ * strictly: what cannot be judged by name blocks. */
+static bool unseen_strict(const struct engine *e, const struct flow *f)
+{
+    return e->cfg.unseen_syn != ENGINE_UNSEEN_SYN_PICKUP && f->proto == IPPROTO_TCP &&
+           !tcpreasm_syn_seen(&f->tcp);
+}
+
+/* A flow that ended or gave up without a request we could read: judged on its address alone
+ * (a TCP flow first seen after its SYN in queue mode: blocked when that passes). */
 static void decide_by_address(struct engine *e, struct flow *f)
 {
+    if (unseen_strict(e, f)) {
+        decide_by_policy(e, f, METHOD_SYN_UNSEEN, &e->st.syn_unseen_blocked);
+        return;
+    }
     struct inspect_request rq;
     address_verdict(e, f, &rq);
     emit(e, f, NULL, NULL, rq.name, false, &e->res.d);
@@ -354,6 +387,13 @@ static bool judge_alt_view(struct engine *e, struct flow *f, unsigned first)
  * full - the bounds on bytes and time. */
 static void inspect_not_mine(struct engine *e, struct flow *f, size_t len)
 {
+    if (unseen_strict(e, f)) {
+        /* first seen after its SYN: its stream's start went by unseen (or this is not a web
+         * client): nothing here can be judged by name */
+        decide_by_address(e, f);
+        finish_flow_inspection(e, f);
+        return;
+    }
     if (!st_notmine(f)) {
         f->a.state |= ENGINE_ST_WATCH;
         e->st.not_mine_watched++;
@@ -960,6 +1000,14 @@ static void handle_packet(struct engine *e, struct pkt *p, const struct flowtab_
     e->cur_dir = dir;
     e->cur_res = 0;
     if (f->proto == IPPROTO_TCP) {
+        bool drop_unseen = false;
+        if (unlikely(e->cfg.unseen_syn != ENGINE_UNSEEN_SYN_PICKUP) && !(p->tcp_flags & TCPF_SYN) &&
+            !tcpreasm_syn_seen(&f->tcp)) {
+            if (created)
+                e->st.syn_unseen++;
+            drop_unseen = e->cfg.unseen_syn == ENGINE_UNSEEN_SYN_DROP && dir == 0 &&
+                          p->payload_len && !(f->a.state & ENGINE_ST_EVENT);
+        }
         if (dir == 1 && (f->a.state & ENGINE_ST_HELLO) && p->payload_len &&
             !(p->tcp_flags & TCPF_SYN) && tcpreasm_server_inert(&f->tcp, f->client)) {
             /* The server answered the decided ClientHello (below: the inspection ends on it
@@ -977,6 +1025,14 @@ static void handle_packet(struct engine *e, struct pkt *p, const struct flowtab_
         }
         if (res & TCPREASM_CONFLICT)
             e->st.reasm_conflicts++;
+        if (unlikely(drop_unseen) && !e->last_set_aside) {
+            /* queue.unseen_syn = drop: blocked at its first client data (taken first: the
+             * resets start at the sequence numbers it shows) */
+            f->a.state |= ENGINE_ST_PAYLOAD;
+            decide_by_address(e, f);
+            finish_flow_inspection(e, f);
+            return;
+        }
         if (res & TCPREASM_REANCHORED) {
             /* picked up mid-stream and the anchor moved (the server's ACKs disagreed with the
              * first client bytes seen): judge the stream again from its new start */
@@ -1098,8 +1154,9 @@ void engine_frame_cut(struct engine *e, int link, uint64_t ts_us, const uint8_t 
     int dir;
     bool created;
     struct flow *f = flow_of(e, &p, NULL, &dir, &created);
-    if (!f || (created && f->proto == IPPROTO_TCP))
-        return; /* picked up mid-stream: which side is the client is not known */
+    if (!f || (created && f->proto == IPPROTO_TCP && e->cfg.unseen_syn == ENGINE_UNSEEN_SYN_PICKUP))
+        return; /* picked up mid-stream: which side is the client is not known (queue mode:
+                 * the rules queue only client data and the server's answer, the ports tell) */
     /* a decided ClientHello or QUIC Initial is not changed by what follows it (0-RTT data);
      * HTTP judges every request, so a cut one after a decided request still counts */
     bool hello_decided = (f->a.state & ENGINE_ST_EVENT) &&
@@ -1114,18 +1171,7 @@ void engine_frame_cut(struct engine *e, int link, uint64_t ts_us, const uint8_t 
     e->cur_frame_len = n;
     e->last_payload_len = p.payload_len;
     e->last_seq = p.seq;
-    struct inspect_request rq;
-    address_verdict(e, f, &rq);
-    struct verdict_decision d = e->res.d;
-    if (d.verdict != VERDICT_BLOCK && d.cause != CAUSE_ALLOWLIST) {
-        d.verdict = VERDICT_BLOCK;
-        d.method = METHOD_TRUNCATED;
-        d.action = f->proto == IPPROTO_TCP ? ACTION_RESET : ACTION_DROP;
-        d.entry = RULESET_NO_ENTRY;
-        d.cause = CAUSE_REGULATOR;
-        e->st.cut_blocked++;
-    }
-    emit(e, f, NULL, NULL, rq.name, false, &d);
+    decide_by_policy(e, f, METHOD_TRUNCATED, &e->st.cut_blocked);
     finish_flow_inspection(e, f);
     e->cur_pkt = NULL;
 }

@@ -36,8 +36,26 @@ struct engine_config {
      * (tcpreasm_pool_synack_unseen()); a SYN the server must not get - with data, or another
      * ISN than the first - is set aside */
     bool synack_unseen;
+    /* queue mode: what a TCP flow first seen after its SYN gets (ENGINE_UNSEEN_SYN_*); tap
+     * mode and scan keep PICKUP (captures that start mid-flow) */
+    uint8_t unseen_syn;
     struct verdict_policy policy;
     const struct verdict_tariff *tariff; /* child tariffs (docs/profiles.md); NULL: none */
+};
+
+/* engine_config.unseen_syn: a TCP flow whose first packet seen is not its SYN (in queue mode:
+ * the SYN passed unjudged - a full queue failing open, the daemon restarting under the rules'
+ * bypass, conntrack entries flushed). */
+enum engine_unseen_syn {
+    ENGINE_UNSEEN_SYN_PICKUP = 0, /* picked up mid-stream (tap, scan): anchored on 2+ bytes
+                                   * of client data or the server's ack, judged less strictly */
+    ENGINE_UNSEEN_SYN_JUDGE,      /* anchored at its first client data segment (1 byte is
+                                   * enough) and judged like a new flow; a stream that cannot be
+                                   * judged by name (its start went by unseen: neither TLS nor
+                                   * HTTP from there, or nothing readable at the bounds) is
+                                   * blocked (method syn-unseen) unless its address blocks
+                                   * anyway or is allow-listed */
+    ENGINE_UNSEEN_SYN_DROP,       /* blocked (method syn-unseen) at its first client payload */
 };
 
 /* Fills c with the defaults above. */
@@ -108,7 +126,8 @@ void engine_frame(struct engine *e, int link, uint64_t ts_us, const uint8_t *fra
  * blocks, else blocked by policy (method "truncated"): the bytes that could name a listed
  * resource are missing, and a missing name must not pass. Other cut frames (server side, no
  * payload, a settled flow, a flow whose ClientHello or QUIC Initial was decided, a TCP flow
- * first seen through this frame: picked up mid-stream) change nothing; an HTTP connection's later request cut short blocks like a first one. Counted in engine_stats.cut / cut_undecoded. */
+ * first seen through this frame: picked up mid-stream - unless unseen_syn is not PICKUP: the
+ * ports tell the client) change nothing; an HTTP connection's later request cut short blocks like a first one. Counted in engine_stats.cut / cut_undecoded. */
 void engine_frame_cut(struct engine *e, int link, uint64_t ts_us, const uint8_t *frame,
                       size_t caplen, size_t wirelen);
 
@@ -186,6 +205,9 @@ struct engine_stats {
     uint64_t cut;                 /* frames the capture cut short (engine_frame_cut) */
     uint64_t cut_blocked;         /* ... that blocked their flow by policy (no address match) */
     uint64_t cut_undecoded;       /* ... whose headers could not be read: ignored */
+    uint64_t syn_unseen;          /* TCP flows first seen after their SYN (unseen_syn not
+                                   * PICKUP): created by a segment that is not a SYN */
+    uint64_t syn_unseen_blocked;  /* ... blocked by that policy (method syn-unseen) */
 };
 void engine_get_stats(const struct engine *e, struct engine_stats *st);
 

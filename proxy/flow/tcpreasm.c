@@ -1048,7 +1048,12 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct tcpreasm_state *t, un
          * ever for a hole: anchor only on 2+ bytes of data (unconfirmed until the server's
          * ACKs agree, server_ack()) or on the server's acknowledgement. */
         bool pickup = !(st->fl & TCPREASM_S_SEQ);
-        if (pickup && len < 2)
+        /* Queue mode (SYN-ACK unseen): what reaches the queue is client data conntrack has
+         * vetted, and a flow first seen there is one whose SYN went by unjudged: its first data
+         * segment, one byte or more, is the stream's start (a keep-alive probe has no place
+         * before a first request). */
+        size_t min_anchor = pl->synack_unseen ? 1 : 2;
+        if (pickup && len < min_anchor)
             return len ? ignore(pl, TCPREASM_NO_SEQ) : 0;
         if (p->has_md5 && !(st->fl & TCPREASM_S_MD5))
             return ignore(pl, TCPREASM_MD5);
@@ -1083,8 +1088,8 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct tcpreasm_state *t, un
             st->isn = p->seq - 1;
             st->fl |= TCPREASM_S_SEQ;
             st->fl2 |= TCPREASM_S2_UNCONF;
-        } else if ((st->fl2 & TCPREASM_S2_UNCONF) && len >= 2 && seq_before(seq, st->nxt) &&
-                   st->nxt - seq < pl->cap && st->buf) {
+        } else if ((st->fl2 & TCPREASM_S2_UNCONF) && len >= min_anchor &&
+                   seq_before(seq, st->nxt) && st->nxt - seq < pl->cap && st->buf) {
             /* unconfirmed anchor: data before it is not "old" - the lowest start seen wins
              * until the server's ACKs decide (a fake sent ahead must not hide the real start) */
             uint32_t idx = st->buf - 1;
@@ -1093,8 +1098,8 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct tcpreasm_state *t, un
                 pl->st.midstream_reanchored++;
                 reanchored = TCPREASM_REANCHORED;
             }
-        } else if ((st->fl2 & TCPREASM_S2_UNCONF) && len >= 2 && seq_before(seq, st->nxt) &&
-                   st->nxt - seq < pl->cap && !st->buf) {
+        } else if ((st->fl2 & TCPREASM_S2_UNCONF) && len >= min_anchor &&
+                   seq_before(seq, st->nxt) && st->nxt - seq < pl->cap && !st->buf) {
             st->nxt = seq;
         }
     }
@@ -1242,6 +1247,11 @@ void tcpreasm_release(struct tcpreasm_pool *pool, struct tcpreasm_state *t)
     if (t->buf)
         put_buf(pool, t);
     t->fl |= TCPREASM_S_DONE;
+}
+
+bool tcpreasm_syn_seen(const struct tcpreasm_state *t)
+{
+    return (t->fl & TCPREASM_S_SYN) != 0;
 }
 
 bool tcpreasm_server_inert(const struct tcpreasm_state *t, unsigned client_side)

@@ -183,6 +183,10 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pool, struct tcpreasm_state *t,
  * a server segment only updates the server's sequence, window and timestamps. */
 bool tcpreasm_server_inert(const struct tcpreasm_state *t, unsigned client_side);
 
+/* True once the client's SYN was taken (the stream's start is known): false for a connection
+ * first seen at its data. */
+bool tcpreasm_syn_seen(const struct tcpreasm_state *t);
+
 /* True once an acceptable FIN or RST closes the connection: its owner applies its closing idle
  * timeout (the 15 s RST tombstone of T16). */
 bool tcpreasm_closing(const struct tcpreasm_state *t);

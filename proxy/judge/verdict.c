@@ -166,6 +166,7 @@ const char *verdict_method_name(enum verdict_method m)
     case METHOD_IP_FALLBACK: return "ip-fallback";
     case METHOD_TARIFF: return "tariff";
     case METHOD_TRUNCATED: return "truncated";
+    case METHOD_SYN_UNSEEN: return "syn-unseen";
     case METHOD_NONE: break;
     }
     return NULL;

@@ -367,3 +367,69 @@ expect "watch_limit = address: the same ClientHello, unlisted address -> served"
 expect "watch_limit = address: a listed address -> reset" \
     "$(cl python3 "$CLIENT_PY" bytewise allowed.test "$QG_SRV4_B" 443 0.02)" "reset"
 qg_stop "$QPID"
+
+# a flow whose SYN went by unjudged (the queue full with queue.fail = open, the daemon restarting
+# under --queue-bypass, conntrack flushed): an inserted rule accepts every client SYN before the
+# queue, so every connection is first seen at its data. queue.unseen_syn = judge (the default):
+# anchored at its first client segment (one byte is enough) and judged like a new flow; a stream
+# that cannot be judged by name is blocked. Counted (queue.syn_unseen) and logged.
+load_rules bypass || bad "rules (syn unseen)"
+unseen_rule() { # -I|-D
+    for t in iptables ip6tables; do flt $t "$1" QORGAU $([ "$1" = -I ] && echo 1) -p tcp --syn -j ACCEPT; done
+}
+unseen_rule -I
+start_qorgau || bad "qorgau (syn unseen)" "did not start"
+for fam in 4 6; do
+    if [ $fam = 4 ]; then R=$R4; SRV=$QG_SRV4; else R=$R6; SRV=$QG_SRV6; fi
+    capture "$QG_DIR/u$fam.pcap" "tcp port 443 or tcp port 80"
+    out=$(cc $R https://blocked.test/small 2>&1); rc=$?
+    expect_match "syn unseen: v$fam https blocked -> reset" "$rc $out" '^(35|56) .*[Rr]eset'
+    expect "syn unseen: v$fam split ClientHello blocked -> reset" "$(cl python3 "$CLIENT_PY" split blocked.test "$SRV" 443)" "reset"
+    expect "syn unseen: v$fam ClientHello one byte a segment, blocked -> reset" "$(cl python3 "$CLIENT_PY" bytewise blocked.test "$SRV" 443)" "reset"
+    expect_match "syn unseen: v$fam HTTP request one byte a segment, blocked -> notice or reset" "$(cl python3 "$CLIENT_PY" httpbytes blocked.test "$SRV" 80)" '^(http:302|reset)$'
+    v=$(cc $R -o /dev/null -w '%{http_code} %{redirect_url}' "http://blocked.test/unseen$fam")
+    expect_match "syn unseen: v$fam http blocked -> 302 notice" "$v" '^302 http://notice\.test/'
+    stop_capture
+    expect "syn unseen: v$fam server got no blocked.test in any segment" "$(payload_has "$QG_DIR/u$fam.pcap" 'blocked\.test')" "0"
+    # allowed controls: served
+    v=$(cc $R -o "$QG_DIR/out" -w '%{http_code}' https://allowed.test/big.bin)
+    expect "syn unseen: v$fam https allowed sha256" "$v $(sha <"$QG_DIR/out")" "200 $QG_BIG_SHA"
+    v=$(cc $R http://allowed.test/small)
+    expect "syn unseen: v$fam http allowed small page" "$v" "hello allowed.test"
+    expect "syn unseen: v$fam ClientHello one byte a segment, allowed -> server hello" "$(cl python3 "$CLIENT_PY" bytewise allowed.test "$SRV" 443)" "serverhello"
+    expect "syn unseen: v$fam split ClientHello allowed -> server hello" "$(cl python3 "$CLIENT_PY" split allowed.test "$SRV" 443)" "serverhello"
+done
+# the start of the stream went by unseen too (a rule accepts each connection's first three
+# packets - SYN, ACK, the first piece of the hello - before the queue): the piece seen is the
+# middle of a ClientHello, which cannot be judged by name: blocked (method syn-unseen), the
+# allowed name too (strict: the client's next connection is judged whole)
+for t in iptables ip6tables; do
+    flt $t -I QORGAU 1 -p tcp -m connbytes --connbytes 0:3 --connbytes-dir original --connbytes-mode packets -j ACCEPT
+done
+expect "syn unseen: ClientHello whose first piece went by unseen, blocked name -> reset" \
+    "$(cl python3 "$CLIENT_PY" split blocked.test "$QG_SRV4" 443)" "reset"
+expect_match "syn unseen: ... blocked as method syn-unseen" \
+    "$(grep '"msg":"block"' "$QG_DIR/qorgau.out" | tail -n 1)" '"method":"syn-unseen"'
+expect "syn unseen: ClientHello whose first piece went by unseen, allowed name -> reset (strict)" \
+    "$(cl python3 "$CLIENT_PY" split allowed.test "$QG_SRV6" 443)" "reset"
+for t in iptables ip6tables; do
+    flt $t -D QORGAU -p tcp -m connbytes --connbytes 0:3 --connbytes-dir original --connbytes-mode packets -j ACCEPT
+done
+sleep 0.2
+expect "syn unseen: nginx never served a blocked request" \
+    "$(grep -E 'h=blocked|/unseen' "$QG_DIR/nginx-access.log" | grep -vc '" 400 ')" "0"
+sleep 1.2
+st=$(grep '"msg":"stats"' "$QG_DIR/qorgau.out" | tail -n 1)
+expect "syn unseen: stats: queue.syn_unseen counted" "$(printf '%s' "$st" | grep -Eo '"queue.syn_unseen":[0-9]+' | grep -Evc ':0$')" "1"
+expect_match "syn unseen: logged (rate-limited warning)" "$(grep -c 'flows first seen after their SYN' "$QG_DIR/qorgau.out")" '^[1-9]'
+qg_stop "$QPID"
+# queue.unseen_syn = drop: every flow first seen at its data is blocked, allowed or not
+start_qorgau "queue.unseen_syn = drop" || bad "qorgau (unseen_syn drop)" "did not start"
+out=$(cc $R4 https://allowed.test/small 2>&1); rc=$?
+expect_match "unseen_syn = drop: https allowed, SYN unseen -> reset" "$rc $out" '^(35|56) .*[Rr]eset'
+expect_match "unseen_syn = drop: the block names method syn-unseen" \
+    "$(grep '"msg":"block"' "$QG_DIR/qorgau.out" | tail -n 1)" '"method":"syn-unseen"'
+unseen_rule -D
+v=$(cc $R4 -o /dev/null -w '%{http_code}' https://allowed.test/small)
+expect "unseen_syn = drop: the SYN seen again -> https allowed served" "$v" "200"
+qg_stop "$QPID"

@@ -24,12 +24,15 @@ struct rec {
     size_t n;
     unsigned events, blocks;
     enum verdict_method last_method;
-    uint32_t block_seq; /* a block's client packet's sequence number */
-    bool seq_known;     /* the last event's */
+    uint32_t block_seq;   /* a block's client packet's sequence number */
+    bool seq_known;       /* the last event's */
+    bool block_seq_known; /* the last block's: its resets can be built */
     uint32_t srv_next_seq;
 };
 
 static bool g_synack_unseen; /* feed(): the engine as queue mode configures it */
+static uint8_t g_unseen_syn; /* feed(): engine_config.unseen_syn (ENGINE_UNSEEN_SYN_*) */
+static size_t g_cut;         /* feed(): frames longer than this arrive cut to it (0: none) */
 
 static char g_path[64];
 
@@ -41,6 +44,7 @@ static void on_event(void *ctx, const struct engine_event *e)
         r->blocks++;
         if (e->pkt && e->pkt_from_client)
             r->block_seq = e->pkt->seq;
+        r->block_seq_known = e->seq_known;
     }
     r->last_method = e->d.method;
     r->seq_known = e->seq_known;
@@ -93,6 +97,7 @@ static void feed(struct rec *r, struct ruleset *rs, struct engine **keep)
     cfg.quic_slots = 4;
     cfg.h2c_conns = 4;
     cfg.synack_unseen = g_synack_unseen;
+    cfg.unseen_syn = g_unseen_syn;
     memset(r, 0, sizeof(*r));
     struct capture *cap = capture_pcap_open_file(g_path, err, sizeof(err));
     ck_assert_msg(cap != NULL, "%s", err);
@@ -101,7 +106,10 @@ static void feed(struct rec *r, struct ruleset *rs, struct engine **keep)
     struct capture_frame fr;
     while (capture_next(cap, &fr, err, sizeof(err)) == 1) {
         ck_assert_uint_lt(r->n, MAX_FR);
-        engine_frame(e, cap->ops->linktype(cap), fr.ts_us, fr.data, fr.caplen);
+        if (g_cut && fr.caplen > g_cut)
+            engine_frame_cut(e, cap->ops->linktype(cap), fr.ts_us, fr.data, g_cut, fr.caplen);
+        else
+            engine_frame(e, cap->ops->linktype(cap), fr.ts_us, fr.data, fr.caplen);
         engine_frame_info(e, &r->fi[r->n++]);
     }
     capture_close(cap);
@@ -345,6 +353,234 @@ START_TEST(no_flow)
 }
 END_TEST
 
+/* ---- flows first seen at their data (the SYN went by unseen: a full queue failing open, a
+ * restart, a conntrack flush) ---------------------------------------------------------------- */
+
+/* A connection whose handshake passed unseen: the next segments start at the ISNs + 1. */
+static void conv_unseen(struct pcapw_conv *c, struct pcapw *w, uint16_t cport, uint16_t sport)
+{
+    ck_assert_int_eq(pcapw_conv_init(c, w, 1000000, "192.0.2.1", cport, "10.0.0.1", sport), 0);
+    c->cnext = c->cisn + 1;
+    c->snext = c->sisn + 1;
+}
+
+/* Feeds the capture at g_path to an engine configured as queue mode is, with the policy for
+ * flows first seen after their SYN. */
+static void feed_unseen(struct rec *r, struct ruleset *rs, uint8_t policy, struct engine **keep)
+{
+    g_synack_unseen = true;
+    g_unseen_syn = policy;
+    feed(r, rs, keep);
+    g_synack_unseen = false;
+    g_unseen_syn = ENGINE_UNSEEN_SYN_PICKUP;
+}
+
+/* Feeds the capture at g_path like feed_unseen() (policy PICKUP: as tap mode configures the
+ * engine) and leaves the engine's counters in *st; the engine and the rules are freed. */
+static void feed_stats(struct rec *r, uint8_t policy, struct engine_stats *st)
+{
+    struct ruleset *rs = rules();
+    struct engine *e;
+    if (policy == ENGINE_UNSEEN_SYN_PICKUP)
+        feed(r, rs, &e);
+    else
+        feed_unseen(r, rs, policy, &e);
+    engine_get_stats(e, st);
+    engine_free(e);
+    ruleset_free(rs);
+}
+
+/* The whole blocked ClientHello in one segment: anchored there, judged like a new flow. */
+START_TEST(unseen_whole_hello_blocked)
+{
+    uint8_t h[2048];
+    size_t n = hello(h, sizeof(h), "blocked.example", NULL);
+    struct pcapw *w = open_cap();
+    struct pcapw_conv c;
+    conv_unseen(&c, w, 40010, 443);
+    ck_assert_int_eq(pcapw_conv_client_data(&c, 0, h, n), 0);
+    ck_assert_int_eq(pcapw_close(w), 0);
+    static struct rec r;
+    struct engine_stats st;
+    feed_stats(&r, ENGINE_UNSEEN_SYN_JUDGE, &st);
+    ck_assert_uint_eq(r.n, 1);
+    ck_assert(r.fi[0].from_client);
+    ck_assert(r.fi[0].blocked);
+    ck_assert_int_eq(r.last_method, METHOD_DOMAIN);
+    ck_assert_uint_eq(st.syn_unseen, 1);
+    ck_assert_uint_eq(st.syn_unseen_blocked, 0);
+}
+END_TEST
+
+/* The blocked ClientHello one byte a segment up to its name, then in bigger pieces (what a
+ * client's stack sends once its queued bytes go out together): the first byte anchors the
+ * stream, the segment completing the name blocks. Before, a single byte anchored nothing and the
+ * first larger piece anchored the stream in the middle of the hello: not TLS, passed. */
+START_TEST(unseen_one_byte_segments_blocked)
+{
+    uint8_t h[2048];
+    size_t so;
+    size_t n = hello(h, sizeof(h), "blocked.example", &so);
+    size_t last = so + strlen("blocked.example") - 1;
+    struct pcapw *w = open_cap();
+    struct pcapw_conv c;
+    conv_unseen(&c, w, 40011, 443);
+    for (uint32_t i = 0; i < 8; i++)
+        ck_assert_int_eq(pcapw_conv_client_data(&c, i, h + i, 1), 0);
+    ck_assert_int_eq(pcapw_conv_client_data(&c, 8, h + 8, last - 8), 0);
+    ck_assert_int_eq(pcapw_conv_client_data(&c, (uint32_t)last, h + last, 1), 0);
+    ck_assert_int_eq(pcapw_conv_client_data(&c, (uint32_t)(last + 1), h + last + 1, n - last - 1),
+                     0);
+    ck_assert_int_eq(pcapw_close(w), 0);
+    struct ruleset *rs = rules();
+    static struct rec r;
+    feed_unseen(&r, rs, ENGINE_UNSEEN_SYN_JUDGE, NULL);
+    ck_assert_uint_eq(r.n, 11);
+    for (size_t i = 0; i < 9; i++) {
+        ck_assert(r.fi[i].from_client);
+        ck_assert(!r.fi[i].set_aside);
+        ck_assert(!r.fi[i].decided);
+    }
+    ck_assert(r.fi[9].decided);
+    ck_assert(r.fi[9].blocked);
+    ck_assert_uint_eq(r.fi[9].seq, c.cisn + 1 + (uint32_t)last);
+    ck_assert_uint_eq(r.blocks, 1);
+    ck_assert_int_eq(r.last_method, METHOD_DOMAIN);
+    ruleset_free(rs);
+}
+END_TEST
+
+/* An HTTP request for a blocked host, first seen at its data: blocked by its name; an allowed
+ * one passes (and the allowed hello, whole, too). */
+START_TEST(unseen_http_and_allowed)
+{
+    uint8_t q[512], a[2048];
+    size_t qn = pcapw_http_get(q, sizeof(q), "blocked.example", "/page");
+    size_t an = pcapw_http_get(a, sizeof(a), "allowed.example", "/");
+    struct pcapw *w = open_cap();
+    struct pcapw_conv c, d, t;
+    conv_unseen(&c, w, 40012, 80);
+    ck_assert_int_eq(pcapw_conv_client_data(&c, 0, q, qn), 0);
+    conv_unseen(&d, w, 40013, 80);
+    d.ts = c.ts;
+    ck_assert_int_eq(pcapw_conv_client_data(&d, 0, a, an), 0);
+    uint8_t h[2048];
+    size_t hn = hello(h, sizeof(h), "allowed.example", NULL);
+    conv_unseen(&t, w, 40014, 443);
+    t.ts = d.ts;
+    ck_assert_int_eq(pcapw_conv_client_data(&t, 0, h, hn), 0);
+    const uint8_t resp[] = "\x16\x03\x03\x00\x04\x02\x00\x00\x00";
+    ck_assert_int_eq(pcapw_conv_server_data(&t, 0, resp, sizeof(resp) - 1), 0);
+    ck_assert_int_eq(pcapw_close(w), 0);
+    struct ruleset *rs = rules();
+    static struct rec r;
+    feed_unseen(&r, rs, ENGINE_UNSEEN_SYN_JUDGE, NULL);
+    ck_assert_uint_eq(r.n, 4);
+    ck_assert(r.fi[0].blocked);
+    ck_assert(r.fi[1].decided);
+    ck_assert(!r.fi[1].blocked);
+    ck_assert(r.fi[2].decided);
+    ck_assert(!r.fi[2].blocked);
+    ck_assert(r.fi[3].done);
+    ck_assert(!r.fi[3].blocked);
+    ck_assert_uint_eq(r.blocks, 1);
+    ruleset_free(rs);
+}
+END_TEST
+
+/* The start of the stream went by unseen (the segment seen is the middle of a ClientHello): it
+ * cannot be judged by name, so it is blocked by policy (method syn-unseen) - at once, not when
+ * the server answers or the hold bounds run out. In tap mode's configuration the same capture
+ * is picked up mid-stream as before: nothing blocks. */
+START_TEST(unseen_mid_stream_blocked)
+{
+    uint8_t h[2048];
+    size_t n = hello(h, sizeof(h), "blocked.example", NULL);
+    for (int mode = 0; mode < 2; mode++) {
+        struct pcapw *w = open_cap();
+        struct pcapw_conv c;
+        conv_unseen(&c, w, 40015, 443);
+        ck_assert_int_eq(pcapw_conv_client_data(&c, 100, h + 100, n - 100), 0);
+        ck_assert_int_eq(pcapw_close(w), 0);
+        static struct rec r;
+        struct engine_stats st;
+        feed_stats(&r, mode ? ENGINE_UNSEEN_SYN_PICKUP : ENGINE_UNSEEN_SYN_JUDGE, &st);
+        ck_assert_uint_eq(r.n, 1);
+        if (mode) {
+            ck_assert(!r.fi[0].decided);
+            ck_assert_uint_eq(r.blocks, 0);
+            ck_assert_uint_eq(st.syn_unseen, 0);
+        } else {
+            ck_assert(r.fi[0].blocked);
+            ck_assert_int_eq(r.last_method, METHOD_SYN_UNSEEN);
+            ck_assert(r.block_seq_known);
+            ck_assert_uint_eq(r.block_seq, c.cisn + 1 + 100);
+            ck_assert_str_eq(verdict_method_name(METHOD_SYN_UNSEEN), "syn-unseen");
+            ck_assert_uint_eq(st.syn_unseen, 1);
+            ck_assert_uint_eq(st.syn_unseen_blocked, 1);
+        }
+    }
+}
+END_TEST
+
+/* ENGINE_UNSEEN_SYN_DROP: a flow first seen at its data is blocked at its first client payload,
+ * allowed name or not; a flow whose SYN was seen is judged as usual. */
+START_TEST(unseen_drop_policy)
+{
+    uint8_t h[2048];
+    size_t n = hello(h, sizeof(h), "allowed.example", NULL);
+    struct pcapw *w = open_cap();
+    struct pcapw_conv c, s;
+    conv_unseen(&c, w, 40016, 443);
+    ck_assert_int_eq(pcapw_conv_client_data(&c, 0, h, n), 0);
+    ck_assert_int_eq(pcapw_conv_init(&s, w, c.ts, "192.0.2.1", 40017, "10.0.0.1", 443), 0);
+    ck_assert_int_eq(pcapw_conv_handshake(&s), 0);
+    ck_assert_int_eq(pcapw_conv_client_data(&s, 0, h, n), 0);
+    ck_assert_int_eq(pcapw_close(w), 0);
+    struct ruleset *rs = rules();
+    static struct rec r;
+    feed_unseen(&r, rs, ENGINE_UNSEEN_SYN_DROP, NULL);
+    ck_assert_uint_eq(r.n, 5);
+    ck_assert(r.fi[0].blocked);
+    ck_assert_uint_eq(r.blocks, 1);
+    ck_assert(r.block_seq_known); /* the resets can be built */
+    ck_assert_uint_eq(r.block_seq, c.cisn + 1);
+    ck_assert(r.fi[4].decided);
+    ck_assert(!r.fi[4].blocked);
+    ruleset_free(rs);
+}
+END_TEST
+
+/* A cut first frame of a flow first seen at its data: in queue mode's configuration the ports
+ * tell the client, so it is blocked by policy (truncated) like any cut first request; picked up
+ * mid-stream (tap, scan) it changes nothing. */
+START_TEST(unseen_cut_first_frame)
+{
+    static uint8_t junk[1800];
+    memset(junk, 'x', sizeof(junk));
+    for (int mode = 0; mode < 2; mode++) {
+        struct pcapw *w = open_cap();
+        struct pcapw_conv c;
+        conv_unseen(&c, w, 40018, 443);
+        ck_assert_int_eq(pcapw_conv_client_data(&c, 0, junk, sizeof(junk)), 0);
+        ck_assert_int_eq(pcapw_close(w), 0);
+        static struct rec r;
+        struct engine_stats st;
+        g_cut = 1000;
+        feed_stats(&r, mode ? ENGINE_UNSEEN_SYN_PICKUP : ENGINE_UNSEEN_SYN_JUDGE, &st);
+        g_cut = 0;
+        ck_assert_uint_eq(st.cut, 1);
+        if (mode) {
+            ck_assert_uint_eq(r.events, 0);
+        } else {
+            ck_assert_uint_eq(r.blocks, 1);
+            ck_assert_int_eq(r.last_method, METHOD_TRUNCATED);
+            ck_assert_uint_eq(st.cut_blocked, 1);
+        }
+    }
+}
+END_TEST
+
 static Suite *engine_queue_suite(void)
 {
     Suite *s = suite_create("engine_queue");
@@ -355,6 +591,12 @@ static Suite *engine_queue_suite(void)
     tcase_add_test(tc, synack_unseen);
     tcase_add_test(tc, judge_now);
     tcase_add_test(tc, no_flow);
+    tcase_add_test(tc, unseen_whole_hello_blocked);
+    tcase_add_test(tc, unseen_one_byte_segments_blocked);
+    tcase_add_test(tc, unseen_http_and_allowed);
+    tcase_add_test(tc, unseen_mid_stream_blocked);
+    tcase_add_test(tc, unseen_drop_policy);
+    tcase_add_test(tc, unseen_cut_first_frame);
     suite_add_tcase(s, tc);
     return s;
 }
