@@ -929,6 +929,42 @@ START_TEST(synack_unseen)
 }
 END_TEST
 
+/* Queue mode, the SYN unseen: the stream starts at the first client byte seen; a
+ * retransmission inside what is held (a tail-loss probe of the last byte, a collapsed
+ * retransmission of several) is an overlap and never moves the start forward; a segment that
+ * starts before the anchor moves it back. */
+START_TEST(synack_unseen_pickup_retransmissions)
+{
+    struct conv c;
+    conv_init(&c, 2, 1, 4096);
+    tcpreasm_pool_synack_unseen(c.pl, true);
+    for (uint32_t i = 0; i < 10; i++)
+        cseg(&c, i, REQ + i, 1);
+    expect_data(&c, REQ, 10);
+    cseg(&c, 9, REQ + 9, 1); /* the last byte again (a tail-loss probe) */
+    cseg(&c, 3, REQ + 3, 6); /* bytes 3-8 in one segment (a collapsed retransmission) */
+    expect_data(&c, REQ, 10);
+    for (uint32_t i = 10; i < REQ_LEN; i++)
+        cseg(&c, i, REQ + i, 1);
+    expect_data(&c, REQ, REQ_LEN);
+    ck_assert_uint_eq(stats(&c).midstream_reanchored, 0);
+    conv_fini(&c);
+
+    /* the first segment seen was not the start: the earlier bytes move the anchor back */
+    conv_init(&c, 2, 1, 4096);
+    tcpreasm_pool_synack_unseen(c.pl, true);
+    cseg(&c, 5, REQ + 5, REQ_LEN - 5);
+    expect_data(&c, REQ + 5, REQ_LEN - 5);
+    unsigned r = cseg(&c, 0, REQ, 5);
+    ck_assert(r & TCPREASM_REANCHORED);
+    expect_data(&c, REQ, REQ_LEN);
+    cseg(&c, 2, REQ + 2, 1); /* inside the new start: an overlap */
+    expect_data(&c, REQ, REQ_LEN);
+    ck_assert_uint_eq(stats(&c).midstream_reanchored, 1);
+    conv_fini(&c);
+}
+END_TEST
+
 /* ---- T20: the SYN-ACK's acknowledgement picks the client's ISN ------------------------------ */
 
 static void t20_syn(struct conv *c, uint32_t isn, bool wscale)
@@ -1667,6 +1703,7 @@ static Suite *tcpreasm_suite(void)
     tcase_add_test(tc, t13_ipv6_extension_headers);
     tcase_add_test(tc, t14_syn_data);
     tcase_add_test(tc, synack_unseen);
+    tcase_add_test(tc, synack_unseen_pickup_retransmissions);
     tcase_add_test(tc, t15_handshake_seen_from_the_middle);
     tcase_add_test(tc, t15_simultaneous_open);
     tcase_add_test(tc, t16_rst);
