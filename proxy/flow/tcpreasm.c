@@ -1089,18 +1089,16 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct tcpreasm_state *t, un
             st->fl |= TCPREASM_S_SEQ;
             st->fl2 |= TCPREASM_S2_UNCONF;
         } else if ((st->fl2 & TCPREASM_S2_UNCONF) && len >= min_anchor &&
-                   seq_before(seq, pl->synack_unseen ? st->isn + 1 : st->nxt) &&
-                   st->nxt - seq < pl->cap && st->buf) {
+                   seq_before(seq, st->isn + 1) && st->nxt - seq < pl->cap && st->buf) {
             /* unconfirmed anchor: data before it is not "old" - the lowest start seen wins
              * until the server's ACKs decide (a fake sent ahead must not hide the real start).
-             * Queue mode, where those ACKs never arrive: only a segment that starts before the
-             * anchor moves it; a retransmission inside what is held (a tail-loss probe of the
-             * last byte, a collapsed retransmission) is an overlap, not a new start. */
+             * Only a segment that starts before the anchor moves it (back); a retransmission
+             * inside what is held (a tail-loss probe of the last byte, a collapsed
+             * retransmission) is an overlap, not a new start. */
             uint32_t idx = st->buf - 1;
             if (rebase(pl, idx, &pl->bufs[idx], seq)) {
                 st->nxt = seq + pl->bufs[idx].olen;
-                if (pl->synack_unseen)
-                    st->isn = seq - 1;
+                st->isn = seq - 1;
                 pl->st.midstream_reanchored++;
                 reanchored = TCPREASM_REANCHORED;
             }

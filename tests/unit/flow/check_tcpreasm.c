@@ -929,13 +929,23 @@ START_TEST(synack_unseen)
 }
 END_TEST
 
-/* Queue mode, the SYN unseen: the stream starts at the first client byte seen; a
- * retransmission inside what is held (a tail-loss probe of the last byte, a collapsed
- * retransmission of several) is an overlap and never moves the start forward; a segment that
- * starts before the anchor moves it back. */
+/* Picked up mid-stream: a retransmission inside what is held (a collapsed retransmission of
+ * several bytes) is an overlap and never moves the unconfirmed start forward (tap mode here, the
+ * server's ACKs not yet seen). Queue mode, the SYN unseen: the stream starts at the first client
+ * byte seen; the same holds, and for a tail-loss probe of one byte; a segment that starts before
+ * the anchor moves it back. */
 START_TEST(synack_unseen_pickup_retransmissions)
 {
     struct conv c;
+    conv_init(&c, 2, 1, 4096);
+    cseg(&c, 0, REQ, 10);
+    cseg(&c, 10, REQ + 10, 10);
+    cseg(&c, 4, REQ + 4, 8); /* bytes 4-11 again */
+    cseg(&c, 20, REQ + 20, REQ_LEN - 20);
+    expect_data(&c, REQ, REQ_LEN);
+    ck_assert_uint_eq(stats(&c).midstream_reanchored, 0);
+    conv_fini(&c);
+
     conv_init(&c, 2, 1, 4096);
     tcpreasm_pool_synack_unseen(c.pl, true);
     for (uint32_t i = 0; i < 10; i++)
