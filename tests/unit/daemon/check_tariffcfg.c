@@ -13,16 +13,19 @@
 #include "proxy/daemon/tariffcfg.h"
 #include "rules/match/rsref.h"
 #include "tests/lib/crun.h"
+#include "tests/lib/tmpdir.h"
 
-static char g_path[] = "/tmp/check_tariffcfg_XXXXXX";
+static char g_dir[256], g_path[300];
 
+/* Writes text to a subscribers file in a fresh directory (tests/lib/tmpdir.h). */
 static void write_file(const char *text, size_t len)
 {
-    snprintf(g_path, sizeof(g_path), "/tmp/check_tariffcfg_XXXXXX");
-    int fd = mkstemp(g_path);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(write(fd, text, len), (ssize_t)len);
-    close(fd);
+    ck_assert_int_eq(tmpdir_make(g_dir, sizeof(g_dir), "tariffcfg"), 0);
+    snprintf(g_path, sizeof(g_path), "%s/subscribers", g_dir);
+    FILE *f = fopen(g_path, "w");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(text, 1, len, f), len);
+    ck_assert_int_eq(fclose(f), 0);
 }
 
 static const char *who(const struct submap *m, const char *ip)
@@ -45,7 +48,7 @@ static int load(struct submap *m, const char *text, size_t len, char **out, char
     write_file(text, len);
     int rc = tariffcfg_subscribers_file(m, g_path, errs, err, errlen);
     fclose(errs);
-    unlink(g_path);
+    tmpdir_remove(g_dir);
     return rc;
 }
 
