@@ -128,54 +128,23 @@ static int subs_line(char *line, struct submap_item *it, char *why, size_t whyle
     return sub_addr_parse(a, (size_t)(e - a), &it->a, why, whylen);
 }
 
-/* The dotted quad at s (sub_addr_parse()'s form) and the one space after it into *a, *after
- * past the space; or false. Each byte read follows one that was not the buffer's final NUL. */
-static bool quad_fast(const char *s, struct sub_addr *a, const char **after)
-{
-    uint8_t q[4];
-    for (int part = 0; part < 4; part++) {
-        unsigned v = (unsigned)(unsigned char)s[0] - '0', d;
-        if (v > 9)
-            return false;
-        if ((d = (unsigned)(unsigned char)s[1] - '0') > 9) {
-            s += 1;
-        } else if (v == 0) {
-            return false; /* (a leading zero) */
-        } else if ((v = v * 10 + d, d = (unsigned)(unsigned char)s[2] - '0') > 9) {
-            s += 2;
-        } else if ((v = v * 10 + d) > 255) {
-            return false;
-        } else {
-            s += 3;
-        }
-        q[part] = (uint8_t)v;
-        if (*s++ != (part < 3 ? '.' : ' '))
-            return false;
-    }
-    memset(a, 0, sizeof(*a));
-    a->family = 4;
-    a->plen = 32;
-    memcpy(a->addr, q, 4);
-    *after = s;
-    return true;
-}
-
 /* The line at p (end: the buffer's end, where a NUL is) when it is exactly "ADDR ID" and a
- * newline or the end (ADDR as sub_addr_parse() takes it, a dotted quad read here; ID
+ * newline or the end (ADDR as sub_addr_parse() takes it; ID
  * 1..SUB_ID_MAX bytes of 0x21..0x7e): the form of most lines of a big file, read in one pass
  * into *it (the id made NUL-terminated in place), *next the next line. Else false and nothing
  * changed: subs_line() reads it (and words what is wrong with it). */
 static bool subs_line_fast(char *p, const char *end, struct submap_item *it, char **next)
 {
-    const char *s;
-    if (!quad_fast(p, &it->a, &s)) { /* an IPv6 prefix: its field, then the address parse */
-        const char *e = p;
-        while ((unsigned char)*e > ' ')
-            e++;
-        if (*e != ' ' || e == p || sub_addr_parse(p, (size_t)(e - p), &it->a, NULL, 0) != 0)
+    size_t qn = sub_addr_quad_prefix(p, (size_t)(end - p), &it->a);
+    const char *s = p + qn;
+    if (!qn || *s != ' ') { /* not a dotted quad and a space: the field, then the address parse */
+        s = p;
+        while ((unsigned char)*s > ' ')
+            s++;
+        if (*s != ' ' || s == p || sub_addr_parse(p, (size_t)(s - p), &it->a, NULL, 0) != 0)
             return false;
-        s = e + 1;
     }
+    s++;
     char *id = (char *)(uintptr_t)s, *e = (char *)(uintptr_t)sub_id_span(id, end);
     size_t il = (size_t)(e - id);
     if (il == 0 || il > SUB_ID_MAX || (e < end && *e != '\n'))

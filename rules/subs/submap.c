@@ -129,14 +129,13 @@ static void mask_bits(uint8_t *addr, unsigned plen, unsigned bits)
         memset(addr + whole, 0, bits / 8 - whole);
 }
 
-/* A dotted quad (inet_pton's form: four decimal parts 0..255 without leading zeros) of exactly
- * len bytes into out, or false. A subscribers file is mostly these: no copy, no library call. */
-static bool parse_quad(const char *s, size_t len, uint8_t out[4])
+size_t sub_addr_quad_prefix(const char *s, size_t len, struct sub_addr *a)
 {
-    const char *e = s + len;
+    const char *e = s + len, *start = s;
+    uint8_t q[4];
     for (int part = 0; part < 4; part++) {
         if (part && (s == e || *s++ != '.'))
-            return false;
+            return 0;
         const char *b = s;
         unsigned v = 0, d;
         while (s < e && s - b < 3 && (d = (unsigned)(unsigned char)*s - '0') < 10) {
@@ -144,10 +143,14 @@ static bool parse_quad(const char *s, size_t len, uint8_t out[4])
             s++;
         }
         if (s == b || v > 255 || (s - b > 1 && *b == '0'))
-            return false;
-        out[part] = (uint8_t)v;
+            return 0;
+        q[part] = (uint8_t)v;
     }
-    return s == e;
+    memset(a, 0, sizeof(*a));
+    a->family = 4;
+    a->plen = 32;
+    memcpy(a->addr, q, 4);
+    return (size_t)(s - start);
 }
 
 /* IPv6 groups (inet_pton's form without an embedded dotted quad: 1..4 hex digits a group,
@@ -234,12 +237,8 @@ static int addr_parse_slow(const char *s, size_t len, struct sub_addr *a, char *
 
 int sub_addr_parse(const char *s, size_t len, struct sub_addr *a, char *err, size_t errlen)
 {
-    if (len >= 7 && len <= 15 && parse_quad(s, len, a->addr)) {
-        memset(a->addr + 4, 0, 12);
-        a->family = 4;
-        a->plen = 32;
+    if (len >= 7 && len <= 15 && sub_addr_quad_prefix(s, len, a) == len)
         return 0;
-    }
     if (len >= 2 && len < 64 && parse_v6_fast(s, len, a))
         return 0;
     return addr_parse_slow(s, len, a, err, errlen);

@@ -42,6 +42,12 @@ struct sub_addr {
  * Returns 0 or -EINVAL with "subscriber address 'S': reason" in err. */
 int sub_addr_parse(const char *s, size_t len, struct sub_addr *a, char *err, size_t errlen);
 
+/* The dotted quad at the start of s[0, len) (inet_pton's form: four decimal parts 0..255, no
+ * leading zeros) into *a as an IPv4 /32: the bytes it takes, or 0 (*a unchanged). The caller
+ * checks what follows (sub_addr_parse(): nothing; a subscribers file's line: a space). A file
+ * of subscribers is mostly these: no copy, no library call. */
+size_t sub_addr_quad_prefix(const char *s, size_t len, struct sub_addr *a);
+
 /* Writes the canonical text of a into out (cap >= SUB_ADDR_TEXT_MAX). Returns its length. */
 size_t sub_addr_format(const struct sub_addr *a, char *out, size_t cap);
 

@@ -89,6 +89,35 @@ START_TEST(addr_texts)
 }
 END_TEST
 
+/* The dotted quad at the start of a text: what it takes, the caller judging what follows. */
+START_TEST(quad_prefix)
+{
+    static const struct {
+        const char *s;
+        size_t want;
+    } t[] = { { "10.0.0.1 A1", 8 }, { "255.255.255.255", 15 }, { "1.2.3.4/32 x", 7 },
+              { "1.2.3.4x", 7 },    { "010.0.0.1 x", 0 },      { "256.1.1.1 x", 0 },
+              { "1.2.3 x", 0 },     { "1.2.3.", 0 },           { "1..2.3.4", 0 },
+              { "1.2.3.1234", 9 },  { "a.b.c.d", 0 },          { "", 0 } };
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        struct sub_addr a;
+        memset(&a, 0xee, sizeof(a));
+        size_t n = sub_addr_quad_prefix(t[i].s, strlen(t[i].s), &a);
+        ck_assert_msg(n == t[i].want, "'%s': %zu", t[i].s, n);
+        if (n) {
+            uint8_t want[4];
+            char text[16];
+            memcpy(text, t[i].s, n);
+            text[n] = '\0';
+            ck_assert_int_eq(inet_pton(AF_INET, text, want), 1);
+            ck_assert_mem_eq(a.addr, want, 4);
+            ck_assert_uint_eq(a.family, 4);
+            ck_assert_uint_eq(a.plen, 32);
+        }
+    }
+}
+END_TEST
+
 START_TEST(lookups)
 {
     struct submap *m = submap_new(16);
@@ -547,6 +576,7 @@ static Suite *submap_suite(void)
     Suite *s = suite_create("submap");
     TCase *tc = tcase_create("valid");
     tcase_add_test(tc, addr_texts);
+    tcase_add_test(tc, quad_prefix);
     tcase_add_test(tc, lookups);
     tcase_add_test(tc, v6_lengths);
     tcase_add_test(tc, expiry_and_capacity);
