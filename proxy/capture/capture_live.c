@@ -320,12 +320,16 @@ struct capture *capture_live_open(const struct capture_live_config *cfg, char *e
     /* automatic: slots sized to what the port delivers; a larger frame arrives cut and the
      * engine handles it as such (engine_frame_cut). An explicit snap length keeps the old rule:
      * with fanout the kernel hands over reassembled IPv4 datagrams, up to 65535 bytes + L2. */
-    bool gro = false, lro = false;
-    char oerr[160];
-    int orc =
-        cfg->snaplen == 0 ? capture_live_offloads(cfg->iface, &gro, &lro, oerr, sizeof(oerr)) : 0;
-    int snaplen = capture_live_pick_snaplen(cfg->snaplen, capture_live_mtu(cfg->iface),
+    int snaplen = cfg->picked_snaplen;
+    if (snaplen <= 0) {
+        bool gro = false, lro = false;
+        char oerr[160];
+        int orc = cfg->snaplen == 0
+                      ? capture_live_offloads(cfg->iface, &gro, &lro, oerr, sizeof(oerr))
+                      : 0;
+        snaplen = capture_live_pick_snaplen(cfg->snaplen, capture_live_mtu(cfg->iface),
                                             orc < 0 || gro || lro, cfg->fanout_group != 0);
+    }
     if (pcap_set_snaplen(cl->pc, snaplen) != 0) {
         step = "pcap_set_snaplen()";
         goto pcap_fail;

@@ -29,6 +29,8 @@ struct capture_live_config {
     bool vlan_too;         /* also match the filter inside one VLAN tag (see below) */
     size_t ring_bytes;     /* kernel ring (pcap_set_buffer_size) */
     int snaplen;           /* 0: from the interface's MTU (capture_live_auto_snaplen()) */
+    int picked_snaplen;    /* > 0: what capture_live_pick_snaplen() already gave for this
+                            * interface (its offloads read once by the caller); 0: chosen here */
     bool in_only;          /* PCAP_D_IN: ignore frames this host sends (our injections) */
     uint16_t fanout_group; /* 0: no fanout; else the group id every worker's handle joins */
     int batch_ms;          /* 0: immediate mode (a frame per wake-up, TPACKET_V2 slots of

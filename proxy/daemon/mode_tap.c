@@ -395,13 +395,14 @@ static int tap_open(const struct settings *cfg, struct daemon_ctx *d, void **sta
     };
     /* MTU-sized slots only where the interface does not merge received segments: with GRO/LRO
      * on (or unknown), an ordinary two-segment ClientHello would arrive as one frame larger than
-     * the slot, cut, and its flow blocked; capture_live_open() gives such an interface 64 KiB
+     * the slot, cut, and its flow blocked; capture_live_pick_snaplen() gives such an interface 64 KiB
      * slots (fewer frames per ring), and the log says so. */
     bool gro = false, lro = false, merged = false;
     char oerr[160] = "";
     int orc = capture_live_offloads(iface, &gro, &lro, oerr, sizeof(oerr));
     merged = orc < 0 || gro || lro;
     int slot = capture_live_pick_snaplen(lc.snaplen, capture_live_mtu(iface), merged, t->n > 1);
+    lc.picked_snaplen = slot; /* the offloads are read once, here, for every worker's ring */
     int rc = -EIO;
     for (unsigned i = 0; i < t->n; i++) {
         struct tap_worker *w = calloc(1, sizeof(*w));
