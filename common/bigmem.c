@@ -6,11 +6,11 @@
 #include <string.h>
 #include <sys/mman.h>
 
-/* The mapped size of a block of bytes: whole huge pages from BIGMEM_HUGE on, whole pages from
- * BIGMEM_MAP on (0 below: an aligned allocation). */
+/* The mapped size of a block of bytes: whole huge pages from BIGMEM_HUGE_FROM on, whole pages
+ * from BIGMEM_MAP on (0 below: an aligned allocation). */
 static size_t mapped(size_t bytes)
 {
-    if (bytes >= BIGMEM_HUGE)
+    if (bytes >= BIGMEM_HUGE_FROM)
         return (bytes + BIGMEM_HUGE - 1) & ~(BIGMEM_HUGE - 1);
     if (bytes >= BIGMEM_MAP)
         return (bytes + 4095) & ~(size_t)4095;
@@ -27,9 +27,11 @@ void *bigmem_alloc(size_t bytes)
             memset(p, 0, sz ? sz : 64);
         return p;
     }
-    /* (zero pages from the kernel, made resident as they are touched: nothing to clear) */
-    if (bytes < BIGMEM_HUGE) {
-        void *m = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    /* (zero pages from the kernel, all made resident by the one call: a table this size is
+     * filled whole, and a fault per page costs more than populating them together) */
+    if (bytes < BIGMEM_HUGE_FROM) {
+        void *m = mmap(NULL, sz, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
         return m == MAP_FAILED ? NULL : m;
     }
     /* a huge page more than needed, trimmed to a 2 MiB boundary at both ends */

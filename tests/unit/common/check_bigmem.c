@@ -18,6 +18,9 @@ START_TEST(test_blocks)
                                     BIGMEM_MAP - 1,
                                     BIGMEM_MAP,
                                     BIGMEM_MAP + 1,
+                                    BIGMEM_HUGE_FROM - 1,
+                                    BIGMEM_HUGE_FROM,
+                                    BIGMEM_HUGE_FROM + 1,
                                     BIGMEM_HUGE - 1,
                                     BIGMEM_HUGE,
                                     BIGMEM_HUGE + 1,
@@ -27,7 +30,7 @@ START_TEST(test_blocks)
         uint8_t *p = bigmem_alloc(n);
         ck_assert_ptr_nonnull(p);
         ck_assert_uint_eq((uintptr_t)p % 64, 0);
-        if (n >= BIGMEM_HUGE)
+        if (n >= BIGMEM_HUGE_FROM) /* (whole huge pages from there on) */
             ck_assert_uint_eq((uintptr_t)p % BIGMEM_HUGE, 0);
         for (size_t j = 0; j < n; j += 4093)
             ck_assert_uint_eq(p[j], 0);
