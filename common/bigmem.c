@@ -30,8 +30,8 @@ void *bigmem_alloc(size_t bytes)
     /* (zero pages from the kernel, all made resident by the one call: a table this size is
      * filled whole, and a fault per page costs more than populating them together) */
     if (bytes < BIGMEM_HUGE_FROM) {
-        void *m = mmap(NULL, sz, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+        void *m = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
+                       -1, 0);
         return m == MAP_FAILED ? NULL : m;
     }
     /* a huge page more than needed, trimmed to a 2 MiB boundary at both ends */
