@@ -91,8 +91,7 @@ size_t tariffcfg_count_lines(const char *path)
     size_t n, lines = 0;
     char last = '\n';
     while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
-        for (const char *p = buf; (p = memchr(p, '\n', (size_t)(buf + n - p))); p++)
-            lines++;
+        lines += ascii_count_byte(buf, n, '\n');
         last = buf[n - 1];
     }
     fclose(f);

@@ -1078,9 +1078,7 @@ int tariff_load_file(struct tariff *t, const char *path, FILE *errs, size_t *bad
         return rc;
     }
     char *p = a->buf, *end = a->buf + a->len;
-    size_t lines = 1;
-    for (const char *q = p; (q = memchr(q, '\n', (size_t)(end - q))); q++)
-        lines++;
+    size_t lines = 1 + ascii_count_byte(p, (size_t)(end - p), '\n');
     pthread_mutex_lock(&t->lock);
     a->next = t->arenas;
     t->arenas = a;

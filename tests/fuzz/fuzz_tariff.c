@@ -189,7 +189,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     case 4: profiles_file(data + 1, size - 1); break;
     case 5: subscribers_file(data + 1, size - 1); break;
-    default: address_text(t); break;
+    default:
+        address_text(t);
+        if (size - 1 >= 16) { /* a quad read 16 bytes at once and a byte at a time: the same */
+            struct sub_addr a, b;
+            memset(&a, 0, sizeof(a));
+            memset(&b, 0, sizeof(b));
+            size_t wide = sub_addr_quad_prefix((const char *)data + 1, 16, &a);
+            size_t bytes = sub_addr_quad_prefix((const char *)data + 1, 15, &b);
+            if (wide != bytes || memcmp(&a, &b, sizeof(a)) != 0)
+                abort();
+        }
+        break;
     }
     free(t);
     return 0;

@@ -118,6 +118,54 @@ START_TEST(quad_prefix)
 }
 END_TEST
 
+/* With 16 bytes to read the quad is parsed from the bytes' classes all together; with fewer, a
+ * byte at a time: both take the same bytes to the same address, for every text (a quad is at
+ * most 15 bytes, so the 16th never changes the answer). Random texts over the bytes that matter,
+ * shaped like quads most of the time. */
+START_TEST(quad_prefix_wide)
+{
+    static const char alpha[] = "0123456789.0123456789.. x/9";
+    uint64_t r = 0x9e3779b97f4a7c15ull;
+    size_t taken = 0;
+    for (int i = 0; i < 400000; i++) {
+        char t[16];
+        size_t k = 0;
+        if (i % 4) { /* parts of 0..4 digits, dots between, then anything */
+            for (int part = 0; part < 4 && k < 16; part++) {
+                r = r * 6364136223846793005ull + 1442695040888963407ull;
+                static const unsigned lens[8] = { 1, 2, 3, 1, 2, 3, 0, 4 };
+                unsigned nd = lens[r >> 61];
+                for (unsigned j = 0; j < nd && k < 16; j++) /* (a first digit 0..2 mostly) */
+                    t[k++] = (char)('0' + (r >> (8 * j + 8)) % (j == 0 && (r >> 40) % 4 ? 3 : 10));
+                if (part < 3 && k < 16)
+                    t[k++] = (r >> 50) % 23 ? '.' : 'x';
+            }
+        }
+        while (k < 16) {
+            r = r * 6364136223846793005ull + 1442695040888963407ull;
+            t[k++] = alpha[(r >> 33) % (sizeof(alpha) - 1)];
+        }
+        struct sub_addr a, b;
+        memset(&a, 0xee, sizeof(a));
+        memset(&b, 0xee, sizeof(b));
+        size_t n16 = sub_addr_quad_prefix(t, 16, &a);
+        size_t n15 = sub_addr_quad_prefix(t, 15, &b);
+        ck_assert_msg(n16 == n15, "'%.16s': %zu wide, %zu bytewise", t, n16, n15);
+        ck_assert_mem_eq(&a, &b, sizeof(a));
+        if (n16) {
+            char text[16];
+            uint8_t want[4];
+            memcpy(text, t, n16);
+            text[n16] = '\0';
+            ck_assert_msg(inet_pton(AF_INET, text, want) == 1, "'%s'", text);
+            ck_assert_mem_eq(a.addr, want, 4);
+            taken++;
+        }
+    }
+    ck_assert_uint_gt(taken, 15000); /* (the shapes do reach the quads) */
+}
+END_TEST
+
 START_TEST(lookups)
 {
     struct submap *m = submap_new(16);
@@ -577,6 +625,7 @@ static Suite *submap_suite(void)
     TCase *tc = tcase_create("valid");
     tcase_add_test(tc, addr_texts);
     tcase_add_test(tc, quad_prefix);
+    tcase_add_test(tc, quad_prefix_wide);
     tcase_add_test(tc, lookups);
     tcase_add_test(tc, v6_lengths);
     tcase_add_test(tc, expiry_and_capacity);
