@@ -59,7 +59,7 @@ static inline size_t ascii_count_byte(const char *s, size_t n, unsigned char c)
     for (; i + 8 <= n; i += 8) {
         uint64_t x;
         memcpy(&x, s + i, 8);
-        x ^= pat; /* a zero byte where s has c */
+        x ^= pat;                                        /* a zero byte where s has c */
         uint64_t z = ~(((x & low7) + low7) | x) & ~low7; /* the top bit of each zero byte */
         count += (size_t)((z >> 7) * 0x0101010101010101ull >> 56);
     }

@@ -46,8 +46,9 @@ START_TEST(count_byte)
             for (size_t i = 0; i < sizeof(buf); i++) {
                 r ^= r << 13, r ^= r >> 7, r ^= r << 17;
                 unsigned k = (unsigned)(r % 8);
-                buf[i] = k < 3 ? cs[ci] : k == 3 ? (unsigned char)(cs[ci] ^ 0x80)
-                                                 : (unsigned char)(r >> 24);
+                buf[i] = k < 3    ? cs[ci]
+                         : k == 3 ? (unsigned char)(cs[ci] ^ 0x80)
+                                  : (unsigned char)(r >> 24);
             }
             for (size_t off = 0; off < 8; off++)
                 for (size_t n = 0; n + off <= 208; n++) {
