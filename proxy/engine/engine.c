@@ -988,12 +988,14 @@ static void handle_packet(struct engine *e, struct pkt *p, const struct flowtab_
                  * looked at either: one flow lookup is all such a packet costs */
     csumpol_apply(e->cp, p); /* may mark the checksum as not to be verified */
     if (e->cfg.tariff && e->cfg.tariff->subs && dir == 0 && !(f->a.state & ENGINE_ST_PAYLOAD)) {
-        /* child tariffs: the client's map slot starts loading when the flow begins, and the
-         * entry it names on the flow's first payload, while reassembly and the dissectors run
-         * before the decision that reads them */
+        /* child tariffs: the client's map slot starts loading with each of its packets before
+         * its first payload (the SYN, and again the handshake's last ACK, usually the packet
+         * just before the request: other flows' packets since the SYN have pushed the slot out
+         * of the caches), and the entry it names on the flow's first payload, while reassembly
+         * and the dissectors run before the decision that reads them */
         if (p->payload_len)
             submap_prefetch_entry(e->cfg.tariff->subs, f->ipver, flowtab_client_addr(f));
-        else if (created)
+        else
             submap_prefetch(e->cfg.tariff->subs, f->ipver, flowtab_client_addr(f));
     }
     e->cur_pkt = p;
