@@ -330,8 +330,7 @@ static void h_status(void *ctx, const struct api_req *req, struct api_resp *resp
     int rc = -EIO;
     if (st && (fl.f = open_memstream(&fl.buf, &fl.len)) != NULL) {
         struct orders_status_self self = { s->node_id, ready_ms != 0, ready_ms };
-        rc = orders_status_write(st, has_order ? order : NULL, &self, true, fl.f, err,
-                                 sizeof(err));
+        rc = orders_status_write(st, has_order ? order : NULL, &self, true, fl.f, err, sizeof(err));
         if (fclose(fl.f) != 0 && rc == 0)
             rc = -ENOMEM, snprintf(err, sizeof(err), "out of memory");
     }
@@ -668,12 +667,12 @@ int adminapi_mount(struct adminhttp *h, struct adminapi_src *src)
         api_handler_fn fn;
     } t[] = {
         { "/metrics", "metrics", h_metrics },    { "/api/v1/status", "read", h_status },
-        { "/api/v1/ready", "read", h_ready },
         { "/api/v1/query", "read", h_query },    { "/api/v1/orders", "read", h_orders },
         { "/api/v1/orders/", "read", h_orders }, { "/api/v1/deadlines", "read", h_deadlines },
         { "/api/v1/stats", "read", h_stats },    { "/api/v1/decisions", "read", h_decisions },
         { "/api/v1/top", "read", h_top },        { "/api/v1/alarms", "read", h_alarms },
         { "/", ADMINHTTP_PUBLIC, h_page },       { "/dashboard", ADMINHTTP_PUBLIC, h_page },
+        { "/api/v1/ready", "read", h_ready },
     };
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
         int rc = adminhttp_mount(h, t[i].prefix, t[i].scope, t[i].fn, src);

@@ -66,14 +66,14 @@ static void setup(void)
     struct store *st = store_open(url, NULL, err, sizeof(err));
     ck_assert_msg(st != NULL, "%s", err);
     ck_assert_msg(store_node_ack(st, NODE, 0, now_ms(), 60000, err, sizeof(err)) == 0, "%s", err);
-    ck_assert_msg(store_node_ack(st, "other-node", 0, now_ms(), 60000, err, sizeof(err)) == 0,
-                  "%s", err);
+    ck_assert_msg(store_node_ack(st, "other-node", 0, now_ms(), 60000, err, sizeof(err)) == 0, "%s",
+                  err);
     store_free(st);
 
     rules = rsref_new();
     ck_assert_ptr_nonnull(rules);
-    struct adminhttp_config c = { sock,  (uid_t)-1, (gid_t)-1, "127.0.0.1:0", tokens, 8,
-                                  5000,  1 << 16,   NULL,      NULL,          NULL };
+    struct adminhttp_config c = { sock, (uid_t)-1, (gid_t)-1, "127.0.0.1:0", tokens, 8,
+                                  5000, 1 << 16,   NULL,      NULL,          NULL };
     http = adminhttp_new(&c, NULL, err, sizeof(err));
     ck_assert_msg(http != NULL, "%s", err);
     memset(&src, 0, sizeof(src));
