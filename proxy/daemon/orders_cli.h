@@ -3,7 +3,8 @@
  *
  * Where the store is: --store URL; else the config's store key (-c CONFIG); else the directory
  * store in the config's state_dir; else STORE_DEFAULT_DIR. `query -c CONFIG` without --store
- * asks the running node through its admin socket (state_dir/admin.sock). */
+ * asks the running node through its admin socket (state_dir/admin.sock); `status -c CONFIG`
+ * asks it for its readiness (GET /api/v1/status), printed on its own node line. */
 #ifndef QG_ORDERS_CLI_H
 #define QG_ORDERS_CLI_H
 
