@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -86,6 +87,11 @@ static uint64_t wall_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void adminapi_set_ready(struct adminapi_src *src, bool ready)
+{
+    atomic_store(&src->ready_ms, ready ? wall_ms() : 0);
 }
 
 /* A copy of the report settings of the moment (tz: their time zone's storage). */
@@ -242,6 +248,8 @@ static void h_metrics(void *ctx, const struct api_req *req, struct api_resp *res
     fputs("} 1\n", f);
     metrics_head(f, "qorgau_start_time_seconds", "gauge", "when the node started (Unix time)");
     metrics_value(f, "qorgau_start_time_seconds", s->started_ms / 1000u);
+    metrics_head(f, "qorgau_ready", "gauge", "1 while the workers judge traffic, else 0");
+    metrics_value(f, "qorgau_ready", atomic_load(&s->ready_ms) != 0);
     metrics_head(f, "qorgau_workers", "gauge", "packet worker threads");
     metrics_value(f, "qorgau_workers", s->workers);
     rules_metrics(s, f);
@@ -285,6 +293,7 @@ static void h_status(void *ctx, const struct api_req *req, struct api_resp *resp
     if (!get_only(req, resp) || !out_open(&o, resp))
         return;
     uint64_t now = wall_ms();
+    uint64_t ready_ms = atomic_load(&s->ready_ms);
     fputs("{\"node\":{\"id\":", o.f);
     jsonw_cstr(o.f, s->node_id);
     jsonw_key(o.f, "version", false);
@@ -293,9 +302,9 @@ static void h_status(void *ctx, const struct api_req *req, struct api_resp *resp
     jsonw_cstr(o.f, s->mode);
     fprintf(o.f,
             ",\"workers\":%u,\"started_ms\":%" PRIu64 ",\"uptime_s\":%" PRIu64
-            ",\"rules_version\":%" PRIu64,
+            ",\"ready\":%s,\"ready_ms\":%" PRIu64 ",\"rules_version\":%" PRIu64,
             s->workers, s->started_ms, now > s->started_ms ? (now - s->started_ms) / 1000 : 0,
-            rsref_version(s->rules));
+            ready_ms ? "true" : "false", ready_ms, rsref_version(s->rules));
     if (s->decisions) {
         uint64_t blocks, passes;
         decisions_totals(s->decisions, &blocks, &passes);
@@ -320,7 +329,8 @@ static void h_status(void *ctx, const struct api_req *req, struct api_resp *resp
     struct out fl = { NULL, NULL, 0 };
     int rc = -EIO;
     if (st && (fl.f = open_memstream(&fl.buf, &fl.len)) != NULL) {
-        rc = orders_status_write(st, has_order ? order : NULL, true, fl.f, err, sizeof(err));
+        struct orders_status_self self = { s->node_id, ready_ms != 0, ready_ms };
+        rc = orders_status_write(st, has_order ? order : NULL, &self, true, fl.f, err, sizeof(err));
         if (fclose(fl.f) != 0 && rc == 0)
             rc = -ENOMEM, snprintf(err, sizeof(err), "out of memory");
     }
@@ -335,6 +345,18 @@ static void h_status(void *ctx, const struct api_req *req, struct api_resp *resp
     store_free(st);
     fputs("}\n", o.f);
     out_reply(&o, resp, 200, JSON_TYPE);
+}
+
+/* For load balancers and probes: the answer is in the status code. */
+static void h_ready(void *ctx, const struct api_req *req, struct api_resp *resp)
+{
+    struct adminapi_src *s = ctx;
+    struct out o;
+    if (!get_only(req, resp) || !out_open(&o, resp))
+        return;
+    bool ready = atomic_load(&s->ready_ms) != 0;
+    fputs(ready ? "{\"ready\":true}\n" : "{\"ready\":false}\n", o.f);
+    out_reply(&o, resp, ready ? 200 : 503, JSON_TYPE);
 }
 
 static void h_query(void *ctx, const struct api_req *req, struct api_resp *resp)
@@ -650,6 +672,7 @@ int adminapi_mount(struct adminhttp *h, struct adminapi_src *src)
         { "/api/v1/stats", "read", h_stats },    { "/api/v1/decisions", "read", h_decisions },
         { "/api/v1/top", "read", h_top },        { "/api/v1/alarms", "read", h_alarms },
         { "/", ADMINHTTP_PUBLIC, h_page },       { "/dashboard", ADMINHTTP_PUBLIC, h_page },
+        { "/api/v1/ready", "read", h_ready },
     };
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
         int rc = adminhttp_mount(h, t[i].prefix, t[i].scope, t[i].fn, src);

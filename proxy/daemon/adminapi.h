@@ -2,6 +2,7 @@
  * (adminhttp.h):
  *   GET  /metrics                 Prometheus text format (scope metrics)
  *   GET  /api/v1/status[?order=]  this node, and the fleet as `qorgau status [ORDER]` shows it
+ *   GET  /api/v1/ready            200 {"ready":true} while the workers judge traffic, else 503
  *   GET  /api/v1/query?q=NAME     what this node decides for NAME (query.h), one JSON line
  *   POST /api/v1/query            the line protocol: one query per body line, one answer each
  *   GET  /api/v1/orders           {"orders":[...]} as `qorgau order list`
@@ -19,6 +20,7 @@
 #define QG_ADMINAPI_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -45,6 +47,10 @@ struct adminapi_src {
     pthread_mutex_t ro_lock;
     unsigned workers;
     uint64_t started_ms; /* wall clock */
+    /* wall clock when the workers began judging traffic; 0 while they do not (the listener
+     * opens before the capture, the queue and the workers; it answers while they stop).
+     * Written by adminapi_set_ready(), read by the endpoints. */
+    _Atomic uint64_t ready_ms;
     struct rsref *rules;
     struct follower *fol; /* NULL: none */
     struct decisions *decisions;
@@ -61,6 +67,10 @@ int adminapi_mount(struct adminhttp *h, struct adminapi_src *src);
 /* Replaces the report settings the endpoints use (report.deadline_days, report.timezone: a
  * reload). Safe while requests are answered: each request reads them once, under a lock. */
 void adminapi_set_report(struct adminapi_src *src, unsigned deadline_days, const char *tz);
+
+/* Readiness: ready true when the workers run (the daemon's "started"), false when they begin
+ * to stop. Safe while requests are answered. */
+void adminapi_set_ready(struct adminapi_src *src, bool ready);
 
 /* The dashboard page (static, self-contained). */
 extern const char adminapi_dashboard_html[];

@@ -2215,6 +2215,8 @@ static int run(struct daemon *d)
         }
         d->started++;
     }
+    /* the admin API says ready from here (it answered since store_setup()) */
+    adminapi_set_ready(&d->api, true);
     log_write(d->log, LOG_LEVEL_INFO, "daemon", "started",
               LOG_KV(LOG_S("mode", d->mode->name), LOG_U("workers", d->nworkers),
                      LOG_U("rules_version", rsref_version(d->rules))));
@@ -2226,7 +2228,8 @@ static int run(struct daemon *d)
     service_ready(status);
 
     ret = main_loop(d);
-    service_busy(d->svc, true); /* the stop: TimeoutStopSec governs it */
+    adminapi_set_ready(&d->api, false); /* before the workers stop; the API still answers */
+    service_busy(d->svc, true);         /* the stop: TimeoutStopSec governs it */
     if (stop_workers(d) < 0)
         ret = 1;
 close_mode:

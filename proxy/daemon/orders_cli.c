@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -568,6 +569,7 @@ struct st_ctx {
     FILE *out;
     bool array; /* nodes as elements of an array, else one line each */
     size_t n;
+    const struct orders_status_self *self; /* NULL: none */
 };
 
 static int node_cb(void *ctx, const struct store_node *nd)
@@ -588,6 +590,9 @@ static int node_cb(void *ctx, const struct store_node *nd)
     jsonw_cstr(out, nd->software);
     jsonw_key(out, "mode", false);
     jsonw_cstr(out, nd->mode);
+    if (c->self && strcmp(nd->id, c->self->node) == 0)
+        fprintf(out, ",\"ready\":%s,\"ready_ms\":%" PRIu64, c->self->ready ? "true" : "false",
+                c->self->ready_ms);
     if (c->order_version) {
         bool enf = nd->version >= c->order_version;
         fprintf(out, ",\"order_enforced\":%s", enf ? "true" : "false");
@@ -608,10 +613,10 @@ static int ver_cb(void *ctx, const struct store_order *o)
     return 0;
 }
 
-int orders_status_write(struct store *s, const char *order, bool array, FILE *out, char *err,
-                        size_t errlen)
+int orders_status_write(struct store *s, const char *order, const struct orders_status_self *self,
+                        bool array, FILE *out, char *err, size_t errlen)
 {
-    struct st_ctx sc = { 0, 0, store_now_ms(), out, array, 0 };
+    struct st_ctx sc = { 0, 0, store_now_ms(), out, array, 0, self };
     int rc = store_version(s, &sc.version, err, errlen);
     if (rc >= 0 && order)
         rc = store_get(s, order, ver_cb, &sc.order_version, err, errlen);
@@ -632,6 +637,36 @@ int orders_status_write(struct store *s, const char *order, bool array, FILE *ou
     return rc < 0 ? rc : 0;
 }
 
+/* The readiness of the node running with this configuration, from its admin socket
+ * (GET /api/v1/status). False, and no "ready" printed, when it does not answer (not running
+ * here, or a release without readiness). id is self->node's storage. */
+static bool status_self(const struct settings *cfg, struct orders_status_self *self, char *id,
+                        size_t idlen)
+{
+    char path[1100], err[1024];
+    snprintf(path, sizeof(path), "%s/%s", cfg->state_dir, ADMINHTTP_SOCKET_NAME);
+    char *body = NULL;
+    size_t blen = 0;
+    FILE *m = open_memstream(&body, &blen);
+    if (!m)
+        return false;
+    int rc = adminhttp_request(path, "GET", "/api/v1/status", NULL, 0, m, err, sizeof(err));
+    bool ok = fclose(m) == 0 && rc == 200;
+    json_t *root = ok ? json_loadb(body, blen, 0, NULL) : NULL;
+    free(body);
+    json_t *node = json_object_get(root, "node");
+    json_t *nid = json_object_get(node, "id"), *ready = json_object_get(node, "ready"),
+           *ms = json_object_get(node, "ready_ms");
+    ok = json_is_string(nid) && json_is_boolean(ready) && json_is_integer(ms);
+    if (ok) {
+        snprintf(id, idlen, "%s", json_string_value(nid));
+        *self = (struct orders_status_self){ id, json_is_true(ready),
+                                             (uint64_t)json_integer_value(ms) };
+    }
+    json_decref(root);
+    return ok;
+}
+
 int orders_cli_status(int argc, char **argv)
 {
     struct cli c;
@@ -645,9 +680,11 @@ int orders_cli_status(int argc, char **argv)
     }
     struct store *s = cli_store(&c);
     int ret = 1;
-    char err[1024];
-    if (s && orders_status_write(s, optind < argc ? argv[optind] : NULL, false, stdout, err,
-                                 sizeof(err)) < 0)
+    char err[1024], id[256];
+    struct orders_status_self self;
+    bool known = s && c.cfg && status_self(c.cfg, &self, id, sizeof(id));
+    if (s && orders_status_write(s, optind < argc ? argv[optind] : NULL, known ? &self : NULL,
+                                 false, stdout, err, sizeof(err)) < 0)
         fprintf(stderr, "qorgau: %s\n", err);
     else if (s)
         ret = 0;

@@ -3,7 +3,8 @@
  *
  * Where the store is: --store URL; else the config's store key (-c CONFIG); else the directory
  * store in the config's state_dir; else STORE_DEFAULT_DIR. `query -c CONFIG` without --store
- * asks the running node through its admin socket (state_dir/admin.sock). */
+ * asks the running node through its admin socket (state_dir/admin.sock); `status -c CONFIG`
+ * asks it for its readiness (GET /api/v1/status), printed on its own node line. */
 #ifndef QG_ORDERS_CLI_H
 #define QG_ORDERS_CLI_H
 
@@ -14,6 +15,7 @@ int orders_cli_query(int argc, char **argv);
 int orders_cli_status(int argc, char **argv);
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 struct settings;
@@ -34,10 +36,18 @@ int orders_list_write(struct store *s, bool json, FILE *out, char *err, size_t e
  * the store has no such order. */
 int orders_show_write(struct store *s, const char *id, FILE *out, char *err, size_t errlen);
 
+/* The readiness of one node (adminapi.h), known from its own admin API, not from the store. */
+struct orders_status_self {
+    const char *node;
+    bool ready;
+    uint64_t ready_ms;
+};
+
 /* `status [ORDER]`: {"store","version"[,"order","order_version"]} then one object per node
  * ({"node","alive","version","lag",...}), one per line; with array, the node objects go in a
- * "nodes" array of the first object instead. */
-int orders_status_write(struct store *s, const char *order, bool array, FILE *out, char *err,
-                        size_t errlen);
+ * "nodes" array of the first object instead. self (NULL: none) adds "ready" and "ready_ms" to
+ * the object of the node it names. */
+int orders_status_write(struct store *s, const char *order, const struct orders_status_self *self,
+                        bool array, FILE *out, char *err, size_t errlen);
 
 #endif

@@ -1,11 +1,12 @@
 #!/bin/sh
 # daemon.sh - `qorgau run`: configuration errors, --check, and for each mode (tap, inline)
-# either the "not built" exit or a real life cycle: start, SIGHUP with a new rules file (log
-# says reloaded with version 2), SIGHUP with a broken config (reload failed, version stays),
-# the notice page server across reloads (notice.listen moved to a port already taken: the old
-# one keeps serving and the stats line says notice.state "stale"; then to a free port with new
-# text: served there, "serving"), SIGTERM (exit 0), and a start with notice.listen taken (a clear
-# error, exit 1).
+# either the "not built" exit or a real life cycle: start (from the "started" line the admin API
+# says ready: /api/v1/status, /api/v1/ready, qorgau_ready, `qorgau status -c`), SIGHUP with a
+# new rules file (log says reloaded with version 2), SIGHUP with a broken config (reload failed,
+# version stays; still ready through both), the notice page server across reloads
+# (notice.listen moved to a port already taken: the old one keeps serving and the stats line
+# says notice.state "stale"; then to a free port with new text: served there, "serving"),
+# SIGTERM (exit 0), and a start with notice.listen taken (a clear error, exit 1).
 #
 # Env: QG_BIN  path of the qorgau binary (default build/qorgau)
 #      QG_DAEMON_KEEP=1 keeps the temporary directory
@@ -118,6 +119,36 @@ stats_after() {
     return 1
 }
 
+# A TARGET -- GET TARGET over the node's admin socket; J EXPR -- EXPR of the JSON d on stdin
+A() { curl -sS --max-time 5 --unix-socket "$tmp/state/admin.sock" "http://node$1" 2>&1; }
+J() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)" 2>&1; }
+
+# ready_check NAME -- the admin API says ready everywhere: /api/v1/status (ready, ready_ms not
+# before started_ms), 200 {"ready":true} from /api/v1/ready, qorgau_ready 1 in /metrics, and
+# "ready":true on this node's line of `qorgau status -c` (its follower wrote the line)
+ready_check() {
+    st=$(A /api/v1/status | J 'd["node"]["ready"], d["node"]["ready_ms"] >= d["node"]["started_ms"] > 0')
+    if [ "$st" = "True True" ]; then ok "$1: /api/v1/status says ready"; else ko "$1: /api/v1/status: $st"; fi
+    code=$(curl -sS --max-time 5 -o "$tmp/ready" -w '%{http_code}' --unix-socket "$tmp/state/admin.sock" \
+        http://node/api/v1/ready 2>&1)
+    if [ "$code" = 200 ] && [ "$(cat "$tmp/ready")" = '{"ready":true}' ]; then
+        ok "$1: /api/v1/ready -> 200 {\"ready\":true}"
+    else
+        ko "$1: /api/v1/ready -> $code $(cat "$tmp/ready")"
+    fi
+    if A /metrics | grep -qx 'qorgau_ready 1'; then ok "$1: qorgau_ready 1"; else ko "$1: no qorgau_ready 1"; fi
+    i=0
+    while [ $i -lt 30 ]; do
+        "$QG_BIN" status -c "$tmp/$mode.conf" >"$tmp/status" 2>&1
+        grep -qF '"ready":true,"ready_ms":' "$tmp/status" && break
+        sleep 0.1
+        i=$((i + 1))
+    done
+    if grep -qF '"ready":true,"ready_ms":' "$tmp/status"; then ok "$1: qorgau status -c says ready"; else
+        ko "$1: qorgau status -c"; sed 's/^/    /' "$tmp/status"
+    fi
+}
+
 run_mode() {
     mode=$1
     rm -rf "$tmp/rules" "$tmp/q.log"
@@ -172,6 +203,10 @@ run_mode() {
         ko "$mode: never started (exit $rc)"; sed 's/^/    /' "$tmp/q.log"; return
     fi
     ok "$mode: started"
+    # From the "started" line on, the admin API says the node judges traffic (it answers
+    # earlier, not ready): status, the probe endpoint, the gauge and qorgau status -c.
+    ready_check "$mode: after start"
+    ready_ms=$(A /api/v1/status | J 'd["node"]["ready_ms"]')
     # The built-in notice page server answers on notice.listen (the redirect target).
     if curl -sS --max-time 5 "http://127.0.0.1:$nport/blocked?order=2026-41-0017" >"$tmp/page" 2>&1 &&
         grep -qF '41-1' "$tmp/page" && grep -qF '2026-41-0017' "$tmp/page"; then
@@ -213,6 +248,13 @@ run_mode() {
         ko "$mode: broken config reload"; sed 's/^/    /' "$tmp/q.log"
     fi
     cp "$tmp/good.conf" "$tmp/$mode.conf"
+
+    # the reloads swap what the workers read; they never stop judging
+    if [ "$(A /api/v1/status | J 'd["node"]["ready"], d["node"]["ready_ms"]')" = "True $ready_ms" ]; then
+        ok "$mode: still ready after the reloads, ready_ms unchanged"
+    else
+        ko "$mode: ready after the reloads"; A /api/v1/status | sed 's/^/    /'
+    fi
 
     if wait_log '"msg":"stats"' $pid && grep -qF '"rules_version":2' "$tmp/q.log"; then
         ok "$mode: stats line with rules_version 2"
