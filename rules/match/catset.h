@@ -71,4 +71,24 @@ size_t catset_domains(const struct catset *c);
 size_t catset_urls(const struct catset *c);
 size_t catset_bytes(const struct catset *c);
 
+/* The set as sections of a compiled image (common/imgfile.h; the tariff image keeps its
+ * category set this way). Ids base + 0 .. base + 11 are used, relative to base: 0 the scalars
+ * (u64: ncat, then n, nslot, pool_len of the domain table and of the URL table, then the domain
+ * index's n, cap, nlines, slot bytes, bloom bytes), 1 the category names (ncat x
+ * CATSET_NAME_MAX bytes), 2..5 the domain table's pool, offsets (u32), masks (u64), slots (u32),
+ * 6..9 the URL table's, 10 and 11 the domain index's slots and bloom lines. */
+struct imgfile_w;
+struct imgfile_r;
+#define CATSET_IMAGE_SECTS 16 /* section ids base .. base + 15 are the category set's */
+
+/* Writes c as sections base.. of w (its string tables, its domain index's arrays, its category
+ * names). 0 or a negative errno (-ENOMEM). */
+int catset_to_image(const struct catset *c, struct imgfile_w *w, uint32_t base);
+
+/* The category set catset_to_image() wrote at base in r, copied out of r's buffer (r may be
+ * freed after). Every value is checked so that a forged file cannot send a lookup outside its
+ * arrays; NULL with the reason in err (naming the section) otherwise. */
+struct catset *catset_from_image(const struct imgfile_r *r, uint32_t base, char *err,
+                                 size_t errlen);
+
 #endif
