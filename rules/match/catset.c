@@ -595,11 +595,13 @@ static int strtab_from_image(const struct imgsrc *x, unsigned k0, const uint64_t
         if (!s)
             continue;
         at = i;
+        uint64_t bit = 1ull << (s - 1) % 64;
         if (s > t->n)
             why = "an entry past the table";
-        else if (seen[(s - 1) / 64] & 1ull << (s - 1) % 64)
+        else if (seen[(s - 1) / 64] & bit)
             why = "an entry twice";
-        seen[(s - 1) / 64] |= why ? 0 : 1ull << (s - 1) % 64;
+        else
+            seen[(s - 1) / 64] |= bit;
         used++;
     }
     free(seen);

@@ -75,14 +75,16 @@ size_t catset_bytes(const struct catset *c);
  * category set this way). Ids base + 0 .. base + 11 are used, relative to base: 0 the scalars
  * (u64: ncat, then n, nslot, pool_len of the domain table and of the URL table, then the domain
  * index's n, cap, nlines, slot bytes, bloom bytes), 1 the category names (ncat x
- * CATSET_NAME_MAX bytes), 2..5 the domain table's pool, offsets (u32), masks (u64), slots (u32),
- * 6..9 the URL table's, 10 and 11 the domain index's slots and bloom lines. */
+ * CATSET_NAME_MAX bytes), 2..5 the domain table's pool, offsets (u32), masks (u64), slots (u32;
+ * none in a built set: its domains are found through the domain index), 6..9 the URL table's,
+ * 10 and 11 the domain index's slots and bloom lines (domhash_parts()). */
 struct imgfile_w;
 struct imgfile_r;
 #define CATSET_IMAGE_SECTS 16 /* section ids base .. base + 15 are the category set's */
 
 /* Writes c as sections base.. of w (its string tables, its domain index's arrays, its category
- * names). 0 or a negative errno (-ENOMEM). */
+ * names). 0 or a negative errno: -ENOMEM, -EEXIST or -E2BIG (imgfile_w_add()), -EINVAL (c NULL,
+ * or base + CATSET_IMAGE_SECTS past UINT32_MAX). */
 int catset_to_image(const struct catset *c, struct imgfile_w *w, uint32_t base);
 
 /* The category set catset_to_image() wrote at base in r, copied out of r's buffer (r may be

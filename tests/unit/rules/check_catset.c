@@ -671,8 +671,8 @@ START_TEST(image_random_damage)
             continue;
         for (unsigned j = 1 + rnd_below(3); j > 0; j--) {
             size_t at = rnd_below((uint32_t)sl);
-            p[at] =
-                rnd_below(2) ? (uint8_t)rnd_below(256) : (uint8_t)(p[at] ^ (1u << rnd_below(8)));
+            uint32_t b = rnd_below(2) ? rnd_below(256) : p[at] ^ (1u << rnd_below(8));
+            p[at] = (uint8_t)b;
         }
         reseal(c, len);
         struct catset *d = from_image(c, len, BASE, err, sizeof(err));
