@@ -166,8 +166,8 @@ int imgfile_r_open(struct imgfile_r *r, const uint8_t *buf, size_t len,
 {
     memset(r, 0, sizeof(*r));
     if (len < IMGFILE_HEADER || memcmp(buf, magic, IMGFILE_MAGIC_LEN) != 0) {
-        snprintf(err, errlen, "not a %.*s file (%zu bytes; it starts otherwise)",
-                 IMGFILE_MAGIC_LEN, magic, len);
+        snprintf(err, errlen, "not a %.*s file (%zu bytes; it starts otherwise)", IMGFILE_MAGIC_LEN,
+                 magic, len);
         return -EINVAL;
     }
     uint32_t fmt = get32(buf + 8), nsect = get32(buf + 12);
@@ -177,8 +177,9 @@ int imgfile_r_open(struct imgfile_r *r, const uint8_t *buf, size_t len,
         return -EINVAL;
     }
     if (plen != len - IMGFILE_HEADER) {
-        snprintf(err, errlen, "truncated or extended: the header says %llu bytes after it, the "
-                              "file has %zu",
+        snprintf(err, errlen,
+                 "truncated or extended: the header says %llu bytes after it, the "
+                 "file has %zu",
                  (unsigned long long)plen, len - IMGFILE_HEADER);
         return -EINVAL;
     }

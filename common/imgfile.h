@@ -51,8 +51,7 @@ struct imgfile_r {
  * 0, or -EINVAL with the reason in err (not that kind of file, another format, truncated, the
  * checksum does not match, a section outside the file, an id twice). */
 int imgfile_r_open(struct imgfile_r *r, const uint8_t *buf, size_t len,
-                   const char magic[IMGFILE_MAGIC_LEN], uint32_t format, char *err,
-                   size_t errlen);
+                   const char magic[IMGFILE_MAGIC_LEN], uint32_t format, char *err, size_t errlen);
 
 /* Section id: its bytes and length, or NULL when the file has none (*len 0). The bytes are
  * aligned to 8 only if buf was. */
