@@ -948,11 +948,11 @@ static const char *entry_bad(const struct entry *e)
         return "address bits set past the prefix length";
     size_t ab = addr_bytes(e->family, e->plen), end = ab + e->sub_len + e->sess_len + 2;
     const char *t = (const char *)e->data + ab;
+    if (t[e->sub_len] != '\0' || t[e->sub_len + 1 + e->sess_len] != '\0')
+        return "no NUL after an id";
     if (!sub_id_valid(t, e->sub_len) ||
         (e->sess_len && !sub_id_valid(t + e->sub_len + 1, e->sess_len)))
         return "an id byte outside 0x21..0x7e";
-    if (t[e->sub_len] != '\0' || t[e->sub_len + 1 + e->sess_len] != '\0')
-        return "no NUL after an id";
     for (size_t i = end; i < ENTRY_DATA; i++)
         if (e->data[i])
             return "bytes set past the ids";

@@ -767,6 +767,12 @@ START_TEST(image_round_trip)
     size_t len;
     ck_assert_int_eq(tmpdir_make(dir, sizeof(dir), "submap"), 0);
     struct submap *m = img_sample();
+    uint32_t *ref = NULL; /* a reader's word: not written (0 in the copies) */
+    struct sub_addr ra = A("10.1.0.4");
+    rsref_read_lock();
+    ck_assert_ptr_nonnull(submap_lookup_ref(m, 4, ra.addr, 1, &ref, NULL));
+    __atomic_store_n(ref, 42u, __ATOMIC_RELAXED);
+    rsref_read_unlock();
     img_write(m, dir, &buf, &len);
     struct submap *c = img_load(buf, len, 0, err, sizeof(err));
     ck_assert_msg(c != NULL, "%s", err);
@@ -1028,7 +1034,7 @@ START_TEST(image_damaged)
     c[x + 32] = 0x7f;
     img_refused(c, len, "id byte");
     memcpy(c, buf, len);
-    c[x + 16 + 5] = 1; /* an IPv4 address's fifth byte */
+    c[x + 16 + 15] = 1; /* (the long ids are IPv4 and /64 keys) */
     img_refused(c, len, "address bytes set past");
 
     /* a capacity over the limit; the map's sections missing */
