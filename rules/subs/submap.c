@@ -819,8 +819,8 @@ size_t submap_count(const struct submap *m)
 }
 
 /* The image (submap_to_image): sections base + IMG_SCALARS.. of a tariff image.
- * Scalars: the layout, the entry's size, the slots, the entries, the ext records, the seed and
- * the capacity of the map written. Slots: the table as u32 values, a live one naming its packed
+ * Scalars (u64): the layout, the entry's size, the counts of slots, entries and ext records, the
+ * hash seed and the capacity of the map written. Slots: the table as u32 values, a live one naming its packed
  * entry (k + 2, the entries in slot order), an ext mapping's slot a tombstone. Entries: 56 bytes
  * each as struct entry, ref 0, the bytes past the ids zero. Ext: the mappings whose ids are an
  * allocation of their own, EXT_HEAD bytes {family, plen, sub_len, sess_len, 4 zero bytes,
@@ -1014,8 +1014,8 @@ static void entry_key(const struct entry *e, struct sub_addr *a)
 
 /* Checks the slots (ns u32, s) and entries (ne, en) of an image hashed with seed: every slot
  * value in range, the entries named in slot order each once, an empty slot, each entry valid
- * and on the probe path of its key (no empty slot between its hash's slot and its own). NULL,
- * or what is wrong in msg. */
+ * and on the probe path of its key (no empty slot between its hash's slot and its own). True,
+ * or false with what is wrong in msg. */
 static bool table_ok(const uint8_t *s, size_t ns, const uint8_t *en, size_t ne, uint64_t seed,
                      char *msg, size_t cap)
 {
