@@ -24,6 +24,7 @@
 #include "common/ascii.h"
 #include "common/bigmem.h"
 #include "common/hash.h"
+#include "common/imgfile.h"
 
 /* Entries live in one array allocated at creation (capacity plus a spare of a sixty-fourth for
  * replacements waiting out a grace period), handed out in order and then from a free list: no
@@ -112,14 +113,19 @@ static inline bool entry_is(const struct entry *e, const struct sub_addr *a)
 
 /* The key's hash: the address as two words (the bytes past the prefix are zero), its family
  * and length; an IPv4 key is one mixing round (every decision hashes its client's key). */
-static inline uint64_t key_hash(const struct submap *m, const struct sub_addr *a)
+static inline uint64_t key_hash_seed(uint64_t seed, const struct sub_addr *a)
 {
     uint64_t w[2];
     memcpy(w, a->addr, 16);
-    uint64_t h = m->seed ^ ((uint64_t)a->family << 8 | a->plen) * 0x9e3779b97f4a7c15ull;
+    uint64_t h = seed ^ ((uint64_t)a->family << 8 | a->plen) * 0x9e3779b97f4a7c15ull;
     if (a->family == 4)
         return hash_mix64(h ^ w[0]);
     return hash_mix64(hash_mix64(h ^ w[0]) ^ w[1]);
+}
+
+static inline uint64_t key_hash(const struct submap *m, const struct sub_addr *a)
+{
+    return key_hash_seed(m->seed, a);
 }
 
 /* Clears the bits of addr from plen to bits (a multiple of 8). */
@@ -382,16 +388,22 @@ bool sub_id_valid(const char *s, size_t len)
     return true;
 }
 
-struct submap *submap_new(size_t capacity)
+/* The smallest table for capacity mappings: at least 16 slots, at most two thirds full. */
+static size_t slots_for(size_t capacity)
 {
-    if (capacity == 0 || capacity > ((size_t)1 << 28))
-        return NULL;
+    size_t n = 16;
+    while (n < capacity + capacity / 2)
+        n <<= 1;
+    return n;
+}
+
+/* A map for capacity mappings over n slots (a power of two, at least slots_for(capacity)),
+ * empty, its seed unset; or NULL. */
+static struct submap *map_alloc(size_t capacity, size_t n)
+{
     struct submap *m = calloc(1, sizeof(*m));
     if (!m)
         return NULL;
-    size_t n = 16;
-    while (n < capacity + capacity / 2) /* at most two thirds full */
-        n <<= 1;
     m->nent = capacity + capacity / 64 + 16;
     /* large tables are mapped zero pages (huge ones: decisions read them at random): an entry's
      * memory is touched when first handed out */
@@ -408,7 +420,16 @@ struct submap *submap_new(size_t capacity)
     m->mask = n - 1;
     m->capacity = capacity;
     m->free_head = NIL;
-    m->seed = hash_mix64((uint64_t)(uintptr_t)m ^ 0x5a17c0de5eedull);
+    return m;
+}
+
+struct submap *submap_new(size_t capacity)
+{
+    if (capacity == 0 || capacity > ((size_t)1 << 28))
+        return NULL;
+    struct submap *m = map_alloc(capacity, slots_for(capacity));
+    if (m)
+        m->seed = hash_mix64((uint64_t)(uintptr_t)m ^ 0x5a17c0de5eedull);
     return m;
 }
 
@@ -795,4 +816,376 @@ size_t submap_expire(struct submap *m, uint64_t now_ms)
 size_t submap_count(const struct submap *m)
 {
     return __atomic_load_n(&m->count, __ATOMIC_RELAXED);
+}
+
+/* The image (submap_to_image): sections base + IMG_SCALARS.. of a tariff image.
+ * Scalars (u64): the layout, the entry's size, the counts of slots, entries and ext records, the
+ * hash seed and the capacity of the map written. Slots: the table as u32 values, a live one naming its packed
+ * entry (k + 2, the entries in slot order), an ext mapping's slot a tombstone. Entries: 56 bytes
+ * each as struct entry, ref 0, the bytes past the ids zero. Ext: the mappings whose ids are an
+ * allocation of their own, EXT_HEAD bytes {family, plen, sub_len, sess_len, 4 zero bytes,
+ * expiry u64, the address's 16 bytes} then the ids' bytes, one after the other. Host byte
+ * order, which is the container's (little-endian hosts only: the key hash reads the address as
+ * native words). */
+enum { IMG_SCALARS, IMG_SLOTS, IMG_ENTRIES, IMG_EXT };
+enum { SC_LAYOUT, SC_ENTRY_SIZE, SC_SLOTS, SC_ENTRIES, SC_EXT, SC_SEED, SC_CAPACITY, SC_N };
+#define IMG_LAYOUT   1u
+#define EXT_HEAD     32u
+#define IMG_MAX_MAPS ((size_t)1 << 28)
+#define IMG_MAX_SLOT ((size_t)1 << 30)
+
+_Static_assert(IMG_EXT < SUBMAP_IMAGE_SECTS, "the image's sections are within its range");
+
+/* Appends mapping e (ids ext) as a record to *x (*len bytes of *cap). 0 or -ENOMEM. */
+static int ext_put(uint8_t **x, size_t *len, size_t *cap, const struct entry *e)
+{
+    size_t need = EXT_HEAD + e->sub_len + e->sess_len;
+    if (*len + need > *cap) {
+        size_t c = *cap ? *cap * 2 : 4096;
+        while (c < *len + need)
+            c *= 2;
+        uint8_t *n = realloc(*x, c);
+        if (!n)
+            return -ENOMEM;
+        *x = n;
+        *cap = c;
+    }
+    uint8_t *r = *x + *len;
+    const char *t = entry_text(e);
+    memset(r, 0, EXT_HEAD);
+    r[0] = e->family;
+    r[1] = e->plen;
+    r[2] = e->sub_len;
+    r[3] = e->sess_len;
+    memcpy(r + 8, &e->expires_ms, 8);
+    memcpy(r + 16, e->data, addr_bytes(e->family, e->plen));
+    memcpy(r + EXT_HEAD, t, e->sub_len);
+    memcpy(r + EXT_HEAD + e->sub_len, t + e->sub_len + 1, e->sess_len);
+    *len += need;
+    return 0;
+}
+
+int submap_to_image(struct submap *m, struct imgfile_w *w, uint32_t base)
+{
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+    (void)m, (void)w, (void)base;
+    return -ENOTSUP;
+#else
+    pthread_mutex_lock(&m->lock);
+    size_t ns = m->mask + 1, k = 0, xn = 0, xlen = 0, xcap = 0;
+    uint32_t *sl = malloc(ns * sizeof(*sl));
+    struct entry *pk = malloc((m->count ? m->count : 1) * sizeof(*pk));
+    uint8_t *x = NULL;
+    int rc = sl && pk ? 0 : -ENOMEM;
+    for (size_t i = 0; i < ns && !rc; i++) {
+        uint32_t v = m->slots[i];
+        sl[i] = v;
+        if (v < SLOT_E)
+            continue;
+        const struct entry *e = &m->ent[v - SLOT_E];
+        if (text_ext(e)) { /* (a pointer: written as a record, inserted again on loading) */
+            rc = ext_put(&x, &xlen, &xcap, e);
+            sl[i] = TOMB;
+            xn++;
+            continue;
+        }
+        struct entry *c = &pk[k];
+        memset(c, 0, sizeof(*c));
+        c->family = e->family;
+        c->plen = e->plen;
+        c->sub_len = e->sub_len;
+        c->sess_len = e->sess_len;
+        c->expires_ms = e->expires_ms;
+        memcpy(c->data, e->data, addr_bytes(e->family, e->plen) + e->sub_len + e->sess_len + 2);
+        sl[i] = (uint32_t)(k++ + SLOT_E);
+    }
+    uint64_t sc[SC_N] = { IMG_LAYOUT, sizeof(struct entry), ns, k, xn, m->seed, m->capacity };
+    pthread_mutex_unlock(&m->lock);
+    if (!rc)
+        rc = imgfile_w_add_u64(w, base + IMG_SCALARS, sc, SC_N);
+    if (!rc)
+        rc = imgfile_w_add(w, base + IMG_SLOTS, sl, ns * sizeof(*sl));
+    if (!rc)
+        rc = imgfile_w_add(w, base + IMG_ENTRIES, pk, k * sizeof(*pk));
+    if (!rc)
+        rc = imgfile_w_add(w, base + IMG_EXT, x, xlen);
+    free(sl);
+    free(pk);
+    free(x);
+    return rc;
+#endif
+}
+
+/* True when no bit of addr (the n bytes kept of the key) is set past plen. */
+static bool tail_clear(unsigned family, unsigned plen, const uint8_t *addr)
+{
+    return family == 4 || plen % 8 == 0 || (addr[plen / 8] & (0xffu >> (plen % 8))) == 0;
+}
+
+/* What is wrong with the key and the ids' lengths (family, plen, sub_len, sess_len), or NULL. */
+static const char *key_bad(unsigned family, unsigned plen, unsigned sl, unsigned el)
+{
+    if (family != 4 && family != 6)
+        return "family not 4 or 6";
+    if (family == 4 ? plen != 32 : plen > 128)
+        return "prefix length out of range";
+    if (sl == 0 || sl > SUB_ID_MAX)
+        return "subscriber id length not 1..128";
+    if (el > SUB_ID_MAX)
+        return "session id length over 128";
+    return NULL;
+}
+
+/* What is wrong with packed entry e of an image, or NULL. */
+static const char *entry_bad(const struct entry *e)
+{
+    const char *why = key_bad(e->family, e->plen, e->sub_len, e->sess_len);
+    if (why)
+        return why;
+    if (text_ext(e))
+        return "ids too long to be held in the entry";
+    if (!tail_clear(e->family, e->plen, e->data))
+        return "address bits set past the prefix length";
+    size_t ab = addr_bytes(e->family, e->plen), end = ab + e->sub_len + e->sess_len + 2;
+    const char *t = (const char *)e->data + ab;
+    if (t[e->sub_len] != '\0' || t[e->sub_len + 1 + e->sess_len] != '\0')
+        return "no NUL after an id";
+    if (!sub_id_valid(t, e->sub_len) ||
+        (e->sess_len && !sub_id_valid(t + e->sub_len + 1, e->sess_len)))
+        return "an id byte outside 0x21..0x7e";
+    for (size_t i = end; i < ENTRY_DATA; i++)
+        if (e->data[i])
+            return "bytes set past the ids";
+    return NULL;
+}
+
+/* An ext record of an image. */
+struct ext_rec {
+    struct sub_addr a;
+    uint64_t expires_ms;
+    char sub[SUB_ID_MAX + 1], sess[SUB_ID_MAX + 1];
+    size_t sl, el;
+};
+
+/* The record at x[*off, len) into *rec, *off moved past it: NULL, or what is wrong. */
+static const char *ext_get(const uint8_t *x, size_t len, size_t *off, struct ext_rec *rec)
+{
+    const uint8_t *r = x + *off;
+    if (len - *off < EXT_HEAD)
+        return "truncated";
+    const char *why = key_bad(r[0], r[1], r[2], r[3]);
+    if (why)
+        return why;
+    if (r[4] | r[5] | r[6] | r[7])
+        return "padding not zero";
+    memset(&rec->a, 0, sizeof(rec->a));
+    rec->a.family = r[0];
+    rec->a.plen = r[1];
+    size_t ab = addr_bytes(r[0], r[1]);
+    memcpy(rec->a.addr, r + 16, ab);
+    for (size_t i = ab; i < 16; i++)
+        if (r[16 + i])
+            return "address bytes set past the prefix";
+    if (!tail_clear(r[0], r[1], rec->a.addr))
+        return "address bits set past the prefix length";
+    memcpy(&rec->expires_ms, r + 8, 8);
+    rec->sl = r[2];
+    rec->el = r[3];
+    if (len - *off - EXT_HEAD < rec->sl + rec->el)
+        return "truncated";
+    memcpy(rec->sub, r + EXT_HEAD, rec->sl);
+    rec->sub[rec->sl] = '\0';
+    memcpy(rec->sess, r + EXT_HEAD + rec->sl, rec->el);
+    rec->sess[rec->el] = '\0';
+    if (!sub_id_valid(rec->sub, rec->sl) || (rec->el && !sub_id_valid(rec->sess, rec->el)))
+        return "an id byte outside 0x21..0x7e";
+    *off += EXT_HEAD + rec->sl + rec->el;
+    return NULL;
+}
+
+/* The key of entry e. */
+static void entry_key(const struct entry *e, struct sub_addr *a)
+{
+    memset(a, 0, sizeof(*a));
+    a->family = e->family;
+    a->plen = e->plen;
+    memcpy(a->addr, e->data, addr_bytes(e->family, e->plen));
+}
+
+/* Checks the slots (ns u32, s) and entries (ne, en) of an image hashed with seed: every slot
+ * value in range, the entries named in slot order each once, an empty slot, each entry valid
+ * and on the probe path of its key (no empty slot between its hash's slot and its own). True,
+ * or false with what is wrong in msg. */
+static bool table_ok(const uint8_t *s, size_t ns, const uint8_t *en, size_t ne, uint64_t seed,
+                     char *msg, size_t cap)
+{
+    size_t k = 0, empty = SIZE_MAX, mask = ns - 1;
+    for (size_t i = 0; i < ns; i++) {
+        uint32_t v;
+        memcpy(&v, s + i * 4, 4);
+        if (v < SLOT_E) {
+            if (v == EMPTY && empty == SIZE_MAX)
+                empty = i;
+            continue;
+        }
+        size_t j = v - SLOT_E;
+        const char *why;
+        struct entry e;
+        if (j >= ne) {
+            snprintf(msg, cap, "slot %zu names entry %zu of %zu", i, j, ne);
+            return false;
+        }
+        if (j != k) {
+            snprintf(msg, cap, "slot %zu names entry %zu, %s", i, j,
+                     j < k ? "named by an earlier slot" : "not the next in slot order");
+            return false;
+        }
+        memcpy(&e, en + k * sizeof(e), sizeof(e));
+        if ((why = entry_bad(&e)) != NULL) {
+            snprintf(msg, cap, "entry %zu (slot %zu): %s", k, i, why);
+            return false;
+        }
+        k++;
+    }
+    if (k != ne) {
+        snprintf(msg, cap, "%zu of the %zu entries named by a slot", k, ne);
+        return false;
+    }
+    if (empty == SIZE_MAX) {
+        snprintf(msg, cap, "no empty slot (a lookup of an absent key would probe every slot)");
+        return false;
+    }
+    /* from an empty slot round the table: an entry's hash lands after the last empty slot */
+    for (size_t n = 1, last = empty; n < ns; n++) {
+        size_t i = (empty + n) & mask;
+        uint32_t v;
+        memcpy(&v, s + i * 4, 4);
+        if (v == EMPTY)
+            last = i;
+        if (v < SLOT_E)
+            continue;
+        struct entry e;
+        struct sub_addr a;
+        memcpy(&e, en + (v - SLOT_E) * sizeof(e), sizeof(e));
+        entry_key(&e, &a);
+        size_t home = key_hash_seed(seed, &a) & mask;
+        if (((i - home) & mask) >= ((i - last) & mask)) {
+            snprintf(msg, cap,
+                     "entry %u (slot %zu) is not on its key's probe path (another seed or hash)",
+                     v - SLOT_E, i);
+            return false;
+        }
+    }
+    return true;
+}
+
+struct submap *submap_from_image(const struct imgfile_r *r, uint32_t base, size_t capacity,
+                                 char *err, size_t errlen)
+{
+    uint64_t sc[SC_N];
+    char msg[192];
+    size_t sl_len, en_len, x_len = 0;
+    if (imgfile_r_u64(r, base + IMG_SCALARS, sc, SC_N) != 0) {
+        snprintf(err, errlen, "subscriber map image: section %u missing or not %d numbers",
+                 base + IMG_SCALARS, SC_N);
+        return NULL;
+    }
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+    snprintf(err, errlen, "subscriber map image: read on little-endian hosts only");
+    return NULL;
+#endif
+    const uint8_t *s = imgfile_r_get(r, base + IMG_SLOTS, &sl_len);
+    const uint8_t *en = imgfile_r_get(r, base + IMG_ENTRIES, &en_len);
+    const uint8_t *x = imgfile_r_get(r, base + IMG_EXT, &x_len);
+    uint64_t ns = sc[SC_SLOTS], ne = sc[SC_ENTRIES], nx = sc[SC_EXT], wcap = sc[SC_CAPACITY];
+    size_t want = capacity ? capacity : (size_t)wcap;
+    if (sc[SC_LAYOUT] != IMG_LAYOUT || sc[SC_ENTRY_SIZE] != sizeof(struct entry))
+        snprintf(msg, sizeof(msg), "layout %llu of %llu-byte entries, this build reads %u of %zu",
+                 (unsigned long long)sc[SC_LAYOUT], (unsigned long long)sc[SC_ENTRY_SIZE],
+                 IMG_LAYOUT, sizeof(struct entry));
+    else if (ns < 16 || ns > IMG_MAX_SLOT || (ns & (ns - 1)))
+        snprintf(msg, sizeof(msg), "%llu slots (not a power of two from 16 to 2^30)",
+                 (unsigned long long)ns);
+    else if (ne >= ns || nx > IMG_MAX_MAPS || ne + nx > IMG_MAX_MAPS)
+        snprintf(msg, sizeof(msg), "%llu entries and %llu long-id mappings for %llu slots",
+                 (unsigned long long)ne, (unsigned long long)nx, (unsigned long long)ns);
+    else if (wcap == 0 || wcap > IMG_MAX_MAPS || want > IMG_MAX_MAPS)
+        snprintf(msg, sizeof(msg), "capacity %zu (written %llu) not 1..2^28", want,
+                 (unsigned long long)wcap);
+    else if (!s || sl_len != ns * 4)
+        snprintf(msg, sizeof(msg), "slots section %zu bytes, %llu expected", sl_len,
+                 (unsigned long long)(ns * 4));
+    else if ((!en && ne) || en_len != ne * sizeof(struct entry))
+        snprintf(msg, sizeof(msg), "entries section %zu bytes, %llu expected", en_len,
+                 (unsigned long long)(ne * sizeof(struct entry)));
+    else if (!x && nx)
+        snprintf(msg, sizeof(msg), "long-id section missing");
+    else
+        msg[0] = '\0';
+    if (!msg[0] && table_ok(s, (size_t)ns, en, (size_t)ne, sc[SC_SEED], msg, sizeof(msg))) {
+        struct ext_rec rec;
+        size_t off = 0;
+        for (uint64_t i = 0; i < nx && !msg[0]; i++) {
+            const char *why = ext_get(x, x_len, &off, &rec);
+            if (why)
+                snprintf(msg, sizeof(msg), "long-id mapping %llu (byte %zu): %s",
+                         (unsigned long long)i, off, why);
+        }
+        if (!msg[0] && off != x_len)
+            snprintf(msg, sizeof(msg), "long-id section %zu bytes, its %llu mappings %zu", x_len,
+                     (unsigned long long)nx, off);
+    }
+    if (msg[0]) {
+        snprintf(err, errlen, "subscriber map image: %s", msg);
+        return NULL;
+    }
+    if (want < ne + nx)
+        want = (size_t)(ne + nx);
+    /* the image's table when it holds want at the load factor, else a table of want's size
+     * filled by inserting */
+    bool copy = slots_for(want) <= ns;
+    struct submap *m = copy ? map_alloc(want, (size_t)ns) : submap_new(want);
+    if (!m) {
+        snprintf(err, errlen, "subscriber map image: out of memory for %zu mappings", want);
+        return NULL;
+    }
+    int rc = 0;
+    pthread_mutex_lock(&m->lock);
+    if (copy) {
+        m->seed = sc[SC_SEED];
+        memcpy(m->slots, s, sl_len);
+        if (ne)
+            memcpy(m->ent, en, en_len);
+        for (size_t i = 0; i < ns; i++)
+            m->tombs += m->slots[i] == TOMB;
+        for (size_t i = 0; i < ne; i++) {
+            m->ent[i].ref = 0;
+            count_len(m, m->ent[i].family, m->ent[i].plen, +1);
+        }
+        m->count = m->used = (size_t)ne;
+    } else {
+        for (size_t i = 0; i < ne && !rc; i++) {
+            struct entry e;
+            struct sub_addr a;
+            memcpy(&e, en + i * sizeof(e), sizeof(e));
+            entry_key(&e, &a);
+            const char *t = (const char *)e.data + addr_bytes(e.family, e.plen);
+            rc = set_locked(m, &a, key_hash(m, &a), t, e.sub_len, t + e.sub_len + 1, e.sess_len,
+                            e.expires_ms);
+        }
+    }
+    struct ext_rec rec;
+    size_t off = 0;
+    for (uint64_t i = 0; i < nx && !rc; i++) {
+        ext_get(x, x_len, &off, &rec); /* (checked above) */
+        rc = set_locked(m, &rec.a, key_hash(m, &rec.a), rec.sub, rec.sl, rec.sess, rec.el,
+                        rec.expires_ms);
+    }
+    pthread_mutex_unlock(&m->lock);
+    if (rc) {
+        snprintf(err, errlen, "subscriber map image: %s while inserting", strerror(-rc));
+        submap_free(m);
+        return NULL;
+    }
+    return m;
 }

@@ -140,6 +140,29 @@ void submap_prefetch_entry(const struct submap *m, int family, const uint8_t *ad
 const char *submap_lookup_ref(const struct submap *m, int family, const uint8_t *addr,
                               uint64_t now_ms, uint32_t **ref, size_t *sub_len);
 
+struct imgfile_w;
+struct imgfile_r;
+
+#define SUBMAP_IMAGE_SECTS 8 /* section ids base .. base + 7 are the map's (base + 0..3 used) */
+
+/* Writes the map's mappings as sections base.. of w (common/imgfile.h; the layout: submap.c's
+ * "The image"), under the map's lock: the slot table as it is and the live entries packed in slot
+ * order (so that loading is two copies, not a hash insert per mapping); mappings whose ids do
+ * not fit in their entry as records of their own (inserted again on loading). Expired entries
+ * are written as they are. 0 or a negative errno (-ENOMEM; -ENOTSUP on a big-endian host). */
+int submap_to_image(struct submap *m, struct imgfile_w *w, uint32_t base);
+
+/* A new map holding the mappings submap_to_image() wrote at base in r, copied out of r's buffer
+ * (r may be freed after), with room for capacity mappings (0: the capacity of the map written;
+ * at least the image's count). The table is the image's (its size and hash seed) when that
+ * holds capacity at the load factor, else built again by inserting. Every value is checked
+ * (slot values, entry families, prefix lengths, id lengths and bytes, each entry named by
+ * exactly one slot, an empty slot, each entry on its key's probe path) so that a forged file
+ * cannot send a lookup outside the arrays or into an endless probe; NULL with the reason in err
+ * otherwise. The map then behaves as one filled by submap_set(). */
+struct submap *submap_from_image(const struct imgfile_r *r, uint32_t base, size_t capacity,
+                                 char *err, size_t errlen);
+
 /* Removes entries expired at now_ms. Returns how many. */
 size_t submap_expire(struct submap *m, uint64_t now_ms);
 

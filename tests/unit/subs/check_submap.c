@@ -1,6 +1,7 @@
 /* check_submap.c - Check suite for the node's subscriber map (rules/subs/submap.c): address
  * texts, IPv4 and IPv6 longest-prefix lookups, replacement, session-guarded removal, expiry,
- * the capacity limit, and readers racing a writer (RCU: a reader always sees a whole entry). */
+ * the capacity limit, readers racing a writer (RCU: a reader always sees a whole entry), and
+ * the map written to a tariff image and read back (the same answers; damaged images refused). */
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
@@ -11,8 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <xxhash.h>
+
+#include "common/fileio.h"
+#include "common/imgfile.h"
 #include "rules/match/rsref.h"
 #include "rules/subs/submap.h"
+#include "tests/lib/tmpdir.h"
 
 static struct sub_addr A(const char *s) {
     struct sub_addr a;
@@ -619,6 +625,465 @@ START_TEST(id_span)
 }
 END_TEST
 
+/* ---- the map in a tariff image ---- */
+
+static const char IMG_MAGIC[8] = { 'Q', 'G', 'T', 'E', 'S', 'T', 'S', 'M' };
+#define IMG_BASE 40u
+
+/* The addresses the image tests ask about: every one mapped, neighbours, the insides of the
+ * IPv6 prefixes, misses. */
+static size_t img_queries(struct sub_addr *q, size_t cap)
+{
+    size_t n = 0;
+    char t[64];
+    for (int i = 0; i < 300 && n < cap; i++) {
+        snprintf(t, sizeof(t), "10.1.%d.%d", i / 100, i % 100);
+        q[n++] = A(t);
+    }
+    for (int i = 0; i < 60 && n + 5 <= cap; i++) {
+        snprintf(t, sizeof(t), "2001:db8:%x:%x::%x", i, i % 3, i + 1);
+        q[n++] = A(t);
+        snprintf(t, sizeof(t), "2001:db8:100:%x::1", i);
+        q[n++] = A(t);
+        snprintf(t, sizeof(t), "2001:db8:%x:ffff::9", 0x200 + i * 0x100);
+        q[n++] = A(t);
+    }
+    q[n++] = A("2001:db8:f000:1::1");
+    q[n++] = A("2001:db8:e000::1");
+    return n;
+}
+
+/* The same mapping (or none) for every query at now in a and b, through both lookups. */
+static void same_answers(const struct submap *a, const struct submap *b, uint64_t now)
+{
+    static struct sub_addr q[600];
+    size_t n = img_queries(q, 600), hits = 0;
+    for (size_t i = 0; i < n; i++) {
+        char s1[SUB_ID_MAX + 1] = "", s2[SUB_ID_MAX + 1] = "", e1[SUB_ID_MAX + 1] = "",
+                             e2[SUB_ID_MAX + 1] = "";
+        bool f1 = submap_lookup(a, q[i].family, q[i].addr, now, s1, sizeof(s1), e1, sizeof(e1));
+        bool f2 = submap_lookup(b, q[i].family, q[i].addr, now, s2, sizeof(s2), e2, sizeof(e2));
+        char t[SUB_ADDR_TEXT_MAX];
+        sub_addr_format(&q[i], t, sizeof(t));
+        ck_assert_msg(f1 == f2, "%s at %llu: %d vs %d", t, (unsigned long long)now, f1, f2);
+        ck_assert_msg(strcmp(s1, s2) == 0 && strcmp(e1, e2) == 0, "%s: %s/%s vs %s/%s", t, s1, e1,
+                      s2, e2);
+        uint32_t *r1 = NULL, *r2 = NULL;
+        size_t l1 = 0, l2 = 0;
+        rsref_read_lock();
+        const char *x1 = submap_lookup_ref(a, q[i].family, q[i].addr, now, &r1, &l1);
+        const char *x2 = submap_lookup_ref(b, q[i].family, q[i].addr, now, &r2, &l2);
+        ck_assert_int_eq(x1 != NULL, x2 != NULL);
+        if (x2) {
+            ck_assert_str_eq(x1, x2);
+            ck_assert_uint_eq(l1, l2);
+            ck_assert_uint_eq(__atomic_load_n(r2, __ATOMIC_RELAXED), 0);
+            hits++;
+        }
+        rsref_read_unlock();
+    }
+    ck_assert_uint_gt(hits, 0);
+}
+
+/* A map of IPv4 /32s, IPv6 /64s inside /56s and other /56s, some removed (tombstones), some
+ * with long ids (held apart from the entry), sessions and expiries (1000 and 5000). */
+static struct submap *img_sample(void)
+{
+    struct submap *m = submap_new(1000);
+    char t[64], sub[SUB_ID_MAX + 1], sess[32];
+    for (int i = 0; i < 250; i++) {
+        snprintf(t, sizeof(t), "10.1.%d.%d", i / 100, i % 100);
+        struct sub_addr a = A(t);
+        if (i % 11 == 0) { /* a long id: not inline */
+            memset(sub, 'L', 100);
+            snprintf(sub + 100, sizeof(sub) - 100, "%d", i);
+        } else {
+            snprintf(sub, sizeof(sub), "7701%07d", i);
+        }
+        snprintf(sess, sizeof(sess), "sess%d", i);
+        ck_assert_int_eq(submap_set(m, &a, sub, i % 3 ? sess : NULL,
+                                    i % 5 == 0   ? 1000
+                                    : i % 5 == 1 ? 5000
+                                                 : 0),
+                         0);
+    }
+    for (int i = 0; i < 250; i += 7) {
+        snprintf(t, sizeof(t), "10.1.%d.%d", i / 100, i % 100);
+        struct sub_addr a = A(t);
+        ck_assert_int_eq(submap_del(m, &a, NULL), 0);
+    }
+    for (int i = 0; i < 60; i++) {
+        snprintf(t, sizeof(t), "2001:db8:%x:%x::/64", i, i % 3);
+        struct sub_addr a = A(t);
+        snprintf(sub, sizeof(sub), "%s%d", i % 13 == 0 ? "250011234567890123456789012345-" : "u",
+                 i);
+        ck_assert_int_eq(submap_set(m, &a, sub, "s6", i % 4 == 0 ? 1000 : 0), 0);
+        snprintf(t, sizeof(t), "2001:db8:%x::/56", 0x200 + i * 0x100);
+        a = A(t);
+        snprintf(sub, sizeof(sub), "p%d", i);
+        ck_assert_int_eq(submap_set(m, &a, sub, NULL, 0), 0);
+        snprintf(t, sizeof(t), "2001:db8:100:%x::/64", i);
+        a = A(t);
+        if (i % 4 == 1)
+            ck_assert_int_eq(submap_set(m, &a, "inner", NULL, 0), 0);
+    }
+    struct sub_addr a = A("2001:db8:100::/56"); /* longest prefix: the /64s inside win */
+    ck_assert_int_eq(submap_set(m, &a, "outer", "s56", 0), 0);
+    a = A("2001:db8:1200::/56");
+    ck_assert_int_eq(submap_del(m, &a, NULL), 0);
+    a = A("2001:db8:f000::/36"); /* a length not a multiple of 8 */
+    ck_assert_int_eq(submap_set(m, &a, "p36", NULL, 0), 0);
+    return m;
+}
+
+/* m written as an image (the map's sections at IMG_BASE, another module's beside them) to
+ * dir/sub.img and read back whole into *buf (malloc'd), its length in *len. */
+static void img_write(struct submap *m, const char *dir, char **buf, size_t *len)
+{
+    char path[512], err[512];
+    struct imgfile_w *w = imgfile_w_new();
+    ck_assert_ptr_nonnull(w);
+    ck_assert_int_eq(imgfile_w_add(w, 3, "other", 5), 0);
+    ck_assert_int_eq(submap_to_image(m, w, IMG_BASE), 0);
+    snprintf(path, sizeof(path), "%s/sub.img", dir);
+    ck_assert_msg(imgfile_w_write(w, path, IMG_MAGIC, 1, err, sizeof(err)) == 0, "%s", err);
+    imgfile_w_free(w);
+    ck_assert_int_eq(fileio_read_all(path, buf, len), 0);
+}
+
+static struct submap *img_load(const char *buf, size_t len, size_t capacity, char *err,
+                               size_t errlen)
+{
+    struct imgfile_r r;
+    ck_assert_msg(imgfile_r_open(&r, (const uint8_t *)buf, len, IMG_MAGIC, 1, err, errlen) == 0,
+                  "%s", err);
+    return submap_from_image(&r, IMG_BASE, capacity, err, errlen);
+}
+
+START_TEST(image_round_trip)
+{
+    rsref_thread_register();
+    char dir[256], err[512], *buf;
+    size_t len;
+    ck_assert_int_eq(tmpdir_make(dir, sizeof(dir), "submap"), 0);
+    struct submap *m = img_sample();
+    uint32_t *ref = NULL; /* a reader's word: not written (0 in the copies) */
+    struct sub_addr ra = A("10.1.0.4");
+    rsref_read_lock();
+    ck_assert_ptr_nonnull(submap_lookup_ref(m, 4, ra.addr, 1, &ref, NULL));
+    __atomic_store_n(ref, 42u, __ATOMIC_RELAXED);
+    rsref_read_unlock();
+    img_write(m, dir, &buf, &len);
+    struct submap *c = img_load(buf, len, 0, err, sizeof(err));
+    ck_assert_msg(c != NULL, "%s", err);
+    struct submap *big = img_load(buf, len, 20000, err, sizeof(err)); /* the rebuild path */
+    ck_assert_msg(big != NULL, "%s", err);
+    struct submap *tight = img_load(buf, len, 10, err, sizeof(err)); /* at least the count */
+    ck_assert_msg(tight != NULL, "%s", err);
+    free(buf); /* (the maps hold copies) */
+    ck_assert_uint_eq(submap_count(c), submap_count(m));
+    ck_assert_uint_eq(submap_count(big), submap_count(m));
+    ck_assert_uint_eq(submap_count(tight), submap_count(m));
+    static const uint64_t nows[] = { 1, 999, 1000, 4999, 5000, 100000 };
+    for (size_t i = 0; i < sizeof(nows) / sizeof(nows[0]); i++) {
+        same_answers(m, c, nows[i]);
+        same_answers(m, big, nows[i]);
+        same_answers(m, tight, nows[i]);
+    }
+    ck_assert_str_eq(who(c, "2001:db8:100:5::1", 1), "inner");
+    ck_assert_str_eq(who(c, "2001:db8:100:6::1", 1), "outer");
+    ck_assert_str_eq(who(c, "2001:db8:f000:1::1", 1), "p36");
+    ck_assert_str_eq(who(c, "2001:db8:e000::1", 1), "-");
+    ck_assert_str_eq(who(c, "10.1.0.0", 1), "-");                     /* removed */
+    ck_assert_str_eq(who(c, "10.1.0.11", 1), who(m, "10.1.0.11", 1)); /* a long id */
+    ck_assert_uint_eq(strlen(who(c, "10.1.0.11", 1)), 102);
+    ck_assert_str_eq(who(c, "10.1.0.5", 999), who(m, "10.1.0.5", 999));
+    ck_assert_str_eq(who(c, "10.1.0.5", 1000), "-"); /* expired */
+
+    /* the copies take the same changes as the original */
+    struct submap *all[] = { m, c, big, tight };
+    size_t expired[4];
+    for (size_t k = 0; k < 4; k++) {
+        struct submap *x = all[k];
+        struct sub_addr a = A("10.1.0.2");
+        ck_assert_int_eq(submap_set(x, &a, "changed", "s", 0), 0);
+        a = A("10.1.0.3");
+        ck_assert_int_eq(submap_del(x, &a, "wrong-session"), -ENOENT);
+        ck_assert_int_eq(submap_del(x, &a, NULL), 0);
+        ck_assert_int_eq(submap_del(x, &a, NULL), -ENOENT);
+        a = A("10.9.9.9");
+        ck_assert_int_eq(submap_set(x, &a, "new", NULL, 0), 0);
+        a = A("2001:db8:100:5::/64");
+        ck_assert_int_eq(submap_del(x, &a, NULL), 0);
+        a = A("2001:db8:100:5:1::/80");
+        ck_assert_int_eq(submap_set(x, &a, "p80", NULL, 0), 0);
+        a = A("10.1.0.11");
+        ck_assert_int_eq(submap_set(x, &a, "short", NULL, 0), 0);
+        expired[k] = submap_expire(x, 1000);
+        ck_assert_uint_gt(expired[k], 0);
+        ck_assert_uint_eq(expired[k], expired[0]);
+    }
+    for (size_t k = 1; k < 4; k++) {
+        ck_assert_uint_eq(submap_count(all[k]), submap_count(m));
+        same_answers(m, all[k], 1000);
+        same_answers(m, all[k], 6000);
+        ck_assert_str_eq(who(all[k], "10.1.0.2", 1), "changed");
+        ck_assert_str_eq(who(all[k], "10.9.9.9", 1), "new");
+        ck_assert_str_eq(who(all[k], "2001:db8:100:5:1::1", 1), "p80");
+        ck_assert_str_eq(who(all[k], "2001:db8:100:5:2::1", 1), "outer");
+        ck_assert_str_eq(who(all[k], "10.1.0.11", 1), "short");
+    }
+    /* a copy filled to its capacity and emptied again */
+    for (int i = 0; submap_count(c) < 1000; i++) {
+        char t[32];
+        snprintf(t, sizeof(t), "10.2.%d.%d", i / 250, i % 250);
+        struct sub_addr a = A(t);
+        ck_assert_int_eq(submap_set(c, &a, "fill", NULL, 0), 0);
+    }
+    struct sub_addr over = A("10.3.0.1");
+    ck_assert_int_eq(submap_set(c, &over, "over", NULL, 0), -ENOSPC);
+    for (size_t k = 0; k < 4; k++)
+        submap_free(all[k]);
+    tmpdir_remove(dir);
+    rsref_thread_unregister();
+}
+END_TEST
+
+static void img_reseal(char *buf, size_t len)
+{
+    uint32_t fmt, nsect;
+    memcpy(&fmt, buf + 8, 4);
+    memcpy(&nsect, buf + 12, 4);
+    uint64_t sum = XXH64(buf + IMGFILE_HEADER, len - IMGFILE_HEADER, (uint64_t)fmt << 32 | nsect);
+    memcpy(buf + 24, &sum, 8);
+}
+
+/* The offset in buf of the map's section IMG_BASE + k, its length in *n. */
+static size_t img_sect(const char *buf, size_t len, uint32_t k, size_t *n)
+{
+    struct imgfile_r r;
+    char err[256];
+    ck_assert_int_eq(imgfile_r_open(&r, (const uint8_t *)buf, len, IMG_MAGIC, 1, err, sizeof(err)),
+                     0);
+    const uint8_t *p = imgfile_r_get(&r, IMG_BASE + k, n);
+    ck_assert_ptr_nonnull(p);
+    return (size_t)(p - (const uint8_t *)buf);
+}
+
+/* c (len bytes), resealed, is refused with a reason holding why. */
+static void img_refused(char *c, size_t len, const char *why)
+{
+    char err[512] = "";
+    img_reseal(c, len);
+    struct submap *m = img_load(c, len, 0, err, sizeof(err));
+    ck_assert_msg(m == NULL, "accepted (%s expected)", why);
+    ck_assert_msg(strstr(err, "subscriber map image: ") && strstr(err, why), "%s (%s expected)",
+                  err, why);
+}
+
+static uint32_t get32(const char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+static void put32(char *p, uint32_t v)
+{
+    memcpy(p, &v, 4);
+}
+
+START_TEST(image_damaged)
+{
+    rsref_thread_register();
+    char dir[256], *buf;
+    size_t len, nsc, nsl, nen, nx;
+    ck_assert_int_eq(tmpdir_make(dir, sizeof(dir), "submap"), 0);
+    struct submap *m = img_sample();
+    img_write(m, dir, &buf, &len);
+    size_t sc = img_sect(buf, len, 0, &nsc), sl = img_sect(buf, len, 1, &nsl),
+           en = img_sect(buf, len, 2, &nen), x = img_sect(buf, len, 3, &nx);
+    ck_assert_uint_eq(nsc, 7 * 8);
+    ck_assert_uint_eq(nen % 56, 0);
+    ck_assert_uint_gt(nx, 0);
+    uint32_t ne = (uint32_t)(nen / 56);
+    size_t live[2] = { 0, 0 }, nlive = 0, v6 = SIZE_MAX, v4 = SIZE_MAX;
+    for (size_t i = 0; i < nsl / 4 && nlive < 2; i++)
+        if (get32(buf + sl + i * 4) >= 2)
+            live[nlive++] = i;
+    for (uint32_t k = 0; k < ne; k++) {
+        const char *e = buf + en + k * 56;
+        if (e[4] == 6 && e[5] == 36)
+            v6 = k;
+        if (e[4] == 4 && v4 == SIZE_MAX)
+            v4 = k;
+    }
+    ck_assert_uint_eq(nlive, 2);
+    ck_assert_uint_ne(v6, SIZE_MAX);
+    ck_assert_uint_ne(v4, SIZE_MAX);
+    char *c = malloc(len);
+
+    memcpy(c, buf, len); /* a slot value past the entries */
+    put32(c + sl + live[0] * 4, ne + 2 + 5);
+    img_refused(c, len, "names entry");
+    memcpy(c, buf, len);
+    put32(c + sl + live[0] * 4, UINT32_MAX);
+    img_refused(c, len, "names entry");
+    memcpy(c, buf, len); /* two slots naming one entry */
+    put32(c + sl + live[1] * 4, get32(buf + sl + live[0] * 4));
+    img_refused(c, len, "named by an earlier slot");
+    memcpy(c, buf, len); /* the entries not in slot order */
+    put32(c + sl + live[0] * 4, get32(buf + sl + live[1] * 4));
+    put32(c + sl + live[1] * 4, get32(buf + sl + live[0] * 4));
+    img_refused(c, len, "not the next in slot order");
+    memcpy(c, buf, len); /* an entry no slot names (the last) */
+    for (size_t i = nsl / 4; i-- > 0;)
+        if (get32(c + sl + i * 4) >= 2) {
+            put32(c + sl + i * 4, 1);
+            break;
+        }
+    img_refused(c, len, "entries named by a slot");
+
+    memcpy(c, buf, len); /* entries: a bad family, prefix length, id length, id byte, NUL */
+    c[en + v4 * 56 + 4] = 5;
+    img_refused(c, len, "family not 4 or 6");
+    memcpy(c, buf, len);
+    c[en + v4 * 56 + 5] = 24;
+    img_refused(c, len, "prefix length");
+    memcpy(c, buf, len);
+    c[en + v6 * 56 + 5] = (char)129;
+    img_refused(c, len, "prefix length");
+    memcpy(c, buf, len);
+    c[en + v4 * 56 + 6] = (char)200;
+    img_refused(c, len, "subscriber id length");
+    memcpy(c, buf, len);
+    c[en + v4 * 56 + 6] = 0;
+    img_refused(c, len, "subscriber id length");
+    memcpy(c, buf, len);
+    c[en + v4 * 56 + 6] = 60; /* (fits the byte: not the entry's room) */
+    img_refused(c, len, "too long to be held");
+    memcpy(c, buf, len);
+    c[en + v4 * 56 + 7] = (char)129;
+    img_refused(c, len, "session id length");
+    memcpy(c, buf, len);
+    c[en + v4 * 56 + 16 + 4] = ' ';
+    img_refused(c, len, "id byte");
+    memcpy(c, buf, len);
+    c[en + v4 * 56 + 6] = (char)(c[en + v4 * 56 + 6] - 1); /* the NUL is not where it says */
+    img_refused(c, len, "NUL");
+    memcpy(c, buf, len);
+    c[en + v4 * 56 + 55] = 'x';
+    img_refused(c, len, "past the ids");
+    memcpy(c, buf, len);
+    c[en + v6 * 56 + 16 + 4] = 1; /* the /36: a bit of its fifth byte past the prefix */
+    img_refused(c, len, "bits set past the prefix");
+
+    memcpy(c, buf, len); /* a table without an empty slot */
+    for (size_t i = 0; i < nsl / 4; i++)
+        if (get32(c + sl + i * 4) == 0)
+            put32(c + sl + i * 4, 1);
+    img_refused(c, len, "no empty slot");
+    memcpy(c, buf, len); /* another seed: the entries are off their probe paths */
+    c[sc + 5 * 8] ^= 1;
+    img_refused(c, len, "probe path");
+
+    /* the scalars against the sections */
+    uint64_t v;
+    memcpy(c, buf, len);
+    memcpy(&v, buf + sc + 3 * 8, 8);
+    v--;
+    memcpy(c + sc + 3 * 8, &v, 8);
+    img_refused(c, len, "entries section");
+    memcpy(c, buf, len);
+    v = UINT64_MAX / 56 + 2; /* (the length would wrap) */
+    memcpy(c + sc + 3 * 8, &v, 8);
+    img_refused(c, len, "entries and");
+    memcpy(c, buf, len);
+    memcpy(&v, buf + sc + 2 * 8, 8);
+    v *= 2;
+    memcpy(c + sc + 2 * 8, &v, 8);
+    img_refused(c, len, "slots section");
+    memcpy(c, buf, len);
+    v = 48;
+    memcpy(c + sc + 2 * 8, &v, 8);
+    img_refused(c, len, "not a power of two");
+    memcpy(c, buf, len);
+    memcpy(&v, buf + sc + 4 * 8, 8);
+    v++;
+    memcpy(c + sc + 4 * 8, &v, 8);
+    img_refused(c, len, "long-id mapping");
+    memcpy(c, buf, len);
+    v = 1;
+    memcpy(c + sc + 4 * 8, &v, 8);
+    img_refused(c, len, "long-id section");
+    memcpy(c, buf, len);
+    v = 2;
+    memcpy(c + sc, &v, 8);
+    img_refused(c, len, "layout 2");
+    memcpy(c, buf, len);
+    v = 0;
+    memcpy(c + sc + 6 * 8, &v, 8);
+    img_refused(c, len, "capacity");
+    memcpy(c, buf, len); /* a long-id record: its family, its id length, an id byte */
+    c[x] = 7;
+    img_refused(c, len, "long-id mapping 0");
+    memcpy(c, buf, len);
+    c[x + 2] = (char)130;
+    img_refused(c, len, "subscriber id length");
+    memcpy(c, buf, len);
+    c[x + 32] = 0x7f;
+    img_refused(c, len, "id byte");
+    memcpy(c, buf, len);
+    c[x + 16 + 15] = 1; /* (the long ids are IPv4 and /64 keys) */
+    img_refused(c, len, "address bytes set past");
+
+    /* a capacity over the limit; the map's sections missing */
+    char err[512];
+    ck_assert_ptr_null(img_load(buf, len, ((size_t)1 << 28) + 1, err, sizeof(err)));
+    ck_assert_msg(strstr(err, "capacity"), "%s", err);
+    struct imgfile_r r;
+    ck_assert_int_eq(imgfile_r_open(&r, (const uint8_t *)buf, len, IMG_MAGIC, 1, err, sizeof(err)),
+                     0);
+    ck_assert_ptr_null(submap_from_image(&r, IMG_BASE + 8, 0, err, sizeof(err)));
+    ck_assert_msg(strstr(err, "missing"), "%s", err);
+
+    /* any byte of the map's sections changed: refused, or a map that answers and takes changes */
+    uint64_t rnd = 0x9e3779b97f4a7c15ull;
+    size_t accepted = 0;
+    for (int t = 0; t < 400; t++) {
+        rnd = rnd * 6364136223846793005ull + 1442695040888963407ull;
+        size_t at = sc + (size_t)((rnd >> 33) % (x + nx - sc));
+        memcpy(c, buf, len);
+        c[at] = (char)(c[at] ^ (1 + (rnd >> 20) % 255));
+        img_reseal(c, len);
+        struct submap *d = img_load(c, len, 0, err, sizeof(err));
+        if (!d) {
+            ck_assert_msg(strstr(err, "subscriber map image: "), "%s", err);
+            continue;
+        }
+        accepted++;
+        for (uint64_t now = 1; now < 10000; now += 4000) {
+            static struct sub_addr q[600];
+            size_t n = img_queries(q, 600);
+            char sub[SUB_ID_MAX + 1];
+            for (size_t i = 0; i < n; i++)
+                submap_lookup(d, q[i].family, q[i].addr, now, sub, sizeof(sub), NULL, 0);
+        }
+        struct sub_addr a = A("10.1.0.2");
+        submap_set(d, &a, "after", NULL, 0);
+        ck_assert_str_eq(who(d, "10.1.0.2", 1), "after");
+        submap_expire(d, 5000);
+        submap_free(d);
+    }
+    ck_assert_uint_gt(accepted, 0);
+    free(c);
+    free(buf);
+    submap_free(m);
+    tmpdir_remove(dir);
+    rsref_thread_unregister();
+}
+END_TEST
+
 static Suite *submap_suite(void)
 {
     Suite *s = suite_create("submap");
@@ -633,6 +1098,8 @@ static Suite *submap_suite(void)
     tcase_add_test(tc, reader_word);
     tcase_add_test(tc, set_many);
     tcase_add_test(tc, id_span);
+    tcase_add_test(tc, image_round_trip);
+    tcase_add_test(tc, image_damaged);
     suite_add_tcase(s, tc);
     tc = tcase_create("property");
     tcase_set_timeout(tc, 60);
