@@ -37,7 +37,8 @@ static void usage(FILE *f)
         "usage: qorgau scan [--rules PATH]... [--image FILE] [--https-url name|ignore]\n"
         "                   [--notice-url URL] [--max-flows N] [--checksums verify|ignore|auto]\n"
         "                   [--categories DIR]... [--profiles FILE] [--subscribers FILE]\n"
-        "                   [--timezone ZONE] [--privacy-secret FILE] [--clear-ids] CAPTURE\n"
+        "                   [--timezone ZONE] [--tariff-image FILE] [--privacy-secret FILE]\n"
+        "                   [--clear-ids] CAPTURE\n"
         "       qorgau rules check PATH...\n"
         "       qorgau rules compile -o FILE PATH...\n"
         "       qorgau run -c FILE [--foreground] [--check]\n"
@@ -57,6 +58,8 @@ static void usage(FILE *f)
         "       qorgau subscriber [-c CONFIG] [--store URL] profile SUB [NAME|TEXT...] [--del]\n"
         "       qorgau profile [-c CONFIG] [--store URL] set NAME [TEXT...] | show NAME | list\n"
         "                      | del NAME\n"
+        "       qorgau tariff compile -o FILE [--categories DIR]... [--profiles FILE]\n"
+        "                             [--subscribers FILE] [--timezone ZONE]\n"
         "       qorgau version\n"
         "\n"
         "scan         read a pcap/pcapng file and print one JSON line per decision\n"
@@ -72,6 +75,7 @@ static void usage(FILE *f)
         "deadlines    open orders by time left; exit 1 if one is due within 48 h unreported\n"
         "stats        orders, resources and deadlines over a period, with charts\n"
         "subscriber   who is behind an address: the subscriber map in the store\n"
+        "tariff compile the child-tariff inputs written as one image (for scan --tariff-image)\n"
         "See docs/ for formats and configuration.\n",
         f);
 }
@@ -371,6 +375,108 @@ static int parse_size(const char *opt, const char *s, size_t min, size_t max, si
     return 0;
 }
 
+/* The child-tariff inputs of scan and tariff compile into a new table and subscriber map
+ * (*m NULL when there is none): the image at timage (read-only, nothing parsed), or the
+ * category trees, the profiles file and the subscribers file (each may be absent), bad lines
+ * reported to stderr. 0, or -1 with the reason in err. */
+static int load_tariff_inputs(const char *timage, const char *const *cat_dirs, size_t ncat,
+                              const char *prof_file, const char *subs_file, const char *zone,
+                              struct tariff **t, struct submap **m, char *err, size_t errlen)
+{
+    *t = NULL;
+    *m = NULL;
+    if (timage)
+        return tariffcfg_image_load(timage, 0, t, m, err, errlen) < 0 ? -1 : 0;
+    /* a map of the file's size: its slots stay in the caches */
+    size_t nsubs = subs_file ? tariffcfg_count_lines(subs_file) : 0;
+    *t = tariff_new(NULL);
+    *m = submap_new(nsubs < (1u << 28) ? nsubs + 16 : 1u << 28);
+    if (!*t || !*m)
+        snprintf(err, errlen, "out of memory");
+    if (!*t || !*m ||
+        tariffcfg_load(*t, cat_dirs, ncat, prof_file, zone, time(NULL), stderr, NULL, err, errlen) <
+            0 ||
+        (subs_file && tariffcfg_subscribers_file(*m, subs_file, stderr, err, errlen) < 0)) {
+        tariff_free(*t);
+        submap_free(*m);
+        *t = NULL;
+        *m = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* qorgau tariff compile -o FILE [--categories DIR]... [--profiles FILE] [--subscribers FILE]
+ * [--timezone ZONE]: the child-tariff inputs compiled and written as one image (for scan
+ * --tariff-image). */
+static int cmd_tariff(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "output", required_argument, NULL, 'o' },
+        { "categories", required_argument, NULL, 'C' },
+        { "profiles", required_argument, NULL, 'P' },
+        { "subscribers", required_argument, NULL, 'S' },
+        { "timezone", required_argument, NULL, 'Z' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *out = NULL, *prof_file = NULL, *subs_file = NULL, *zone = "Asia/Almaty";
+    const char **cat_dirs = calloc((size_t)argc + 1, sizeof(*cat_dirs));
+    size_t ncat = 0;
+    int c, ret = EXIT_USAGE;
+    if (!cat_dirs)
+        return 1;
+    optind = 1;
+    if (argc < 2 || strcmp(argv[1], "compile") != 0) {
+        fputs("usage: qorgau tariff compile -o FILE [--categories DIR]... [--profiles FILE]\n"
+              "                             [--subscribers FILE] [--timezone ZONE]\n",
+              stderr);
+        free(cat_dirs);
+        return EXIT_USAGE;
+    }
+    optind = 2;
+    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o': out = optarg; break;
+        case 'C': cat_dirs[ncat++] = optarg; break;
+        case 'P': prof_file = optarg; break;
+        case 'S': subs_file = optarg; break;
+        case 'Z': zone = optarg; break;
+        default:
+            fputs("usage: qorgau tariff compile -o FILE [--categories DIR]... [--profiles FILE]\n"
+                  "                             [--subscribers FILE] [--timezone ZONE]\n",
+                  c == 'h' ? stdout : stderr);
+            free(cat_dirs);
+            return c == 'h' ? 0 : EXIT_USAGE;
+        }
+    }
+    if (!out || optind != argc) {
+        fputs("qorgau tariff compile: -o FILE and no other argument expected\n", stderr);
+        free(cat_dirs);
+        return EXIT_USAGE;
+    }
+    struct tariff *t;
+    struct submap *m;
+    char err[1024];
+    if (load_tariff_inputs(NULL, cat_dirs, ncat, prof_file, subs_file, zone, &t, &m, err,
+                           sizeof(err)) < 0 ||
+        tariffcfg_image_write(out, t, subs_file ? m : NULL, err, sizeof(err)) < 0) {
+        fprintf(stderr, "qorgau: %s\n", err);
+        ret = 1;
+    } else {
+        struct tariff_stats st;
+        tariff_get_stats(t, &st);
+        printf("tariff image %s: %zu categories, %zu profiles, %zu subscriber settings, %zu "
+               "address mappings\n",
+               out, st.categories, st.profiles, st.subscribers, subs_file ? submap_count(m) : 0);
+        ret = 0;
+    }
+    tariff_free(t);
+    submap_free(m);
+    free(cat_dirs);
+    return ret;
+}
+
 static int cmd_scan(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -384,6 +490,7 @@ static int cmd_scan(int argc, char **argv)
         { "profiles", required_argument, NULL, 'P' },
         { "subscribers", required_argument, NULL, 'S' },
         { "timezone", required_argument, NULL, 'Z' },
+        { "tariff-image", required_argument, NULL, 'T' },
         { "privacy-secret", required_argument, NULL, 'X' },
         { "clear-ids", no_argument, NULL, 'I' },
         { "help", no_argument, NULL, 'h' },
@@ -395,6 +502,8 @@ static int cmd_scan(int argc, char **argv)
     const char **cat_dirs = calloc((size_t)argc + 1, sizeof(*cat_dirs));
     size_t ncat = 0;
     const char *prof_file = NULL, *subs_file = NULL, *zone = "Asia/Almaty", *secret = NULL;
+    const char *timage = NULL;
+    bool zone_set = false;
     struct pseudo ps = { .clear = false };
     struct tariff *tariff = NULL;
     struct submap *smap = NULL;
@@ -443,7 +552,11 @@ static int cmd_scan(int argc, char **argv)
         case 'C': cat_dirs[ncat++] = optarg; break;
         case 'P': prof_file = optarg; break;
         case 'S': subs_file = optarg; break;
-        case 'Z': zone = optarg; break;
+        case 'Z':
+            zone = optarg;
+            zone_set = true;
+            break;
+        case 'T': timage = optarg; break;
         case 'X': secret = optarg; break;
         case 'I': ps.clear = true; break;
         case 'h':
@@ -453,21 +566,20 @@ static int cmd_scan(int argc, char **argv)
         default: usage(stderr); goto out;
         }
     }
-    if (ncat || prof_file || subs_file) {
+    if (timage && (ncat || prof_file || subs_file || zone_set)) {
+        fputs("qorgau scan: --tariff-image excludes --categories, --profiles, --subscribers and "
+              "--timezone (the image holds them)\n",
+              stderr);
+        goto out;
+    }
+    if (timage || ncat || prof_file || subs_file) {
         /* child tariffs (docs/profiles.md): schedules are read at the packets' times */
         char terr[1024];
-        tariff = tariff_new(NULL);
-        /* a map of the file's size: its slots stay in the caches */
-        size_t nsubs = subs_file ? tariffcfg_count_lines(subs_file) : 0;
-        smap = submap_new(nsubs < (1u << 28) ? nsubs + 16 : 1u << 28);
         rsref_thread_register();
-        if (!tariff || !smap ||
-            tariffcfg_load(tariff, cat_dirs, ncat, prof_file, zone, time(NULL), stderr, NULL, terr,
-                           sizeof(terr)) < 0 ||
-            (subs_file &&
-             tariffcfg_subscribers_file(smap, subs_file, stderr, terr, sizeof(terr)) < 0) ||
+        if (load_tariff_inputs(timage, cat_dirs, ncat, prof_file, subs_file, zone, &tariff, &smap,
+                               terr, sizeof(terr)) < 0 ||
             (secret && pseudo_load(&ps, secret, terr, sizeof(terr)) < 0)) {
-            fprintf(stderr, "qorgau: %s\n", tariff && smap ? terr : "out of memory");
+            fprintf(stderr, "qorgau: %s\n", terr);
             ret = 1;
             goto out;
         }
@@ -684,6 +796,8 @@ int main(int argc, char **argv)
         return subs_cli_main(argc - 1, argv + 1);
     if (strcmp(cmd, "profile") == 0)
         return tariff_cli_profile(argc - 1, argv + 1);
+    if (strcmp(cmd, "tariff") == 0)
+        return cmd_tariff(argc - 1, argv + 1);
     if (strcmp(cmd, "config") == 0)
         return daemon_config_main(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

@@ -9,6 +9,7 @@
 
 #include "common/ascii.h"
 #include "common/fileio.h"
+#include "common/imgfile.h"
 #include "rules/lists/catload.h"
 #include "rules/report/deadline.h"
 
@@ -253,4 +254,79 @@ int tariffcfg_apply_record(void *ctx, const struct store_tariff *r)
         tariff_set_sub(t, r->name, r->text, err, sizeof(err));
     }
     return 0;
+}
+
+/* The image's sections: the tariff's at 0, its category set's at 16, the map's at 48, and one
+ * of what the image holds. */
+static const char IMAGE_MAGIC[IMGFILE_MAGIC_LEN] = { 'Q', 'G', 'T', 'A', 'R', 'I', 'F', 'F' };
+#define IMAGE_FORMAT 1
+enum { IMG_TARIFF = 0, IMG_CATS = 16, IMG_SUBS = 48, IMG_META = 100 };
+_Static_assert(IMG_TARIFF + TARIFF_IMAGE_SECTS <= IMG_CATS &&
+                   IMG_CATS + CATSET_IMAGE_SECTS <= IMG_SUBS &&
+                   IMG_SUBS + SUBMAP_IMAGE_SECTS <= IMG_META,
+               "the parts' section ids do not overlap");
+
+int tariffcfg_image_write(const char *path, struct tariff *t, struct submap *m, char *err,
+                          size_t errlen)
+{
+    struct imgfile_w *w = imgfile_w_new();
+    if (!w) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        return -ENOMEM;
+    }
+    uint64_t meta[1] = { m != NULL };
+    int rc = tariff_to_image(t, w, IMG_TARIFF, IMG_CATS);
+    if (!rc && m)
+        rc = submap_to_image(m, w, IMG_SUBS);
+    if (!rc)
+        rc = imgfile_w_add_u64(w, IMG_META, meta, 1);
+    if (rc)
+        snprintf(err, errlen, "%s: %s", path,
+                 rc == -ENOENT ? "no tariff table published" : strerror(-rc));
+    else
+        rc = imgfile_w_write(w, path, IMAGE_MAGIC, IMAGE_FORMAT, err, errlen);
+    imgfile_w_free(w);
+    return rc;
+}
+
+int tariffcfg_image_parse(const uint8_t *buf, size_t len, size_t capacity, struct tariff **t,
+                          struct submap **m, char *err, size_t errlen)
+{
+    *t = NULL;
+    *m = NULL;
+    struct imgfile_r r;
+    uint64_t meta[1];
+    int rc = imgfile_r_open(&r, buf, len, IMAGE_MAGIC, IMAGE_FORMAT, err, errlen);
+    if (!rc && imgfile_r_u64(&r, IMG_META, meta, 1) != 0) {
+        snprintf(err, errlen, "no description section");
+        rc = -EINVAL;
+    }
+    if (!rc && !(*t = tariff_from_image(&r, IMG_TARIFF, IMG_CATS, err, errlen)))
+        rc = -EINVAL;
+    if (!rc && meta[0] && !(*m = submap_from_image(&r, IMG_SUBS, capacity, err, errlen))) {
+        tariff_free(*t);
+        *t = NULL;
+        rc = -EINVAL;
+    }
+    return rc;
+}
+
+int tariffcfg_image_load(const char *path, size_t capacity, struct tariff **t, struct submap **m,
+                         char *err, size_t errlen)
+{
+    *t = NULL;
+    *m = NULL;
+    char *buf;
+    size_t len;
+    int rc = fileio_read_all(path, &buf, &len);
+    if (rc) {
+        snprintf(err, errlen, "tariff image %s: %s", path, strerror(-rc));
+        return rc;
+    }
+    char why[512];
+    rc = tariffcfg_image_parse((const uint8_t *)buf, len, capacity, t, m, why, sizeof(why));
+    if (rc)
+        snprintf(err, errlen, "tariff image %s: %s", path, why);
+    free(buf);
+    return rc;
 }

@@ -45,4 +45,25 @@ int tariffcfg_subscribers_file(struct submap *m, const char *path, FILE *errs, c
  * (slots that fit the caches) rather than a node's. */
 size_t tariffcfg_count_lines(const char *path);
 
+/* ---- the tariff image (docs/formats.md "Tariff image") ---- */
+
+/* Writes t's published snapshot with its category set, and the subscriber map m (NULL: none),
+ * to path as one image (a temporary file beside it, then renamed): what `qorgau scan
+ * --tariff-image` loads without parsing or compiling anything. Returns 0, or a negative errno
+ * with a message naming path in err. */
+int tariffcfg_image_write(const char *path, struct tariff *t, struct submap *m, char *err,
+                          size_t errlen);
+
+/* Reads the image at path: *t a read-only tariff table (tariff_from_image()), *m the
+ * subscriber map with room for at least capacity mappings, or NULL when the image holds none.
+ * Returns 0, or a negative errno with a message naming path and the part in err (not an
+ * image, another format, damaged, a forged value): then nothing is returned. */
+int tariffcfg_image_load(const char *path, size_t capacity, struct tariff **t, struct submap **m,
+                         char *err, size_t errlen);
+
+/* tariffcfg_image_load() of an image already read into buf[0, len) (borrowed: nothing returned
+ * refers to it), the reason in err without the path. */
+int tariffcfg_image_parse(const uint8_t *buf, size_t len, size_t capacity, struct tariff **t,
+                          struct submap **m, char *err, size_t errlen);
+
 #endif

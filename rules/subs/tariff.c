@@ -15,6 +15,7 @@
 #include "common/bigmem.h"
 #include "common/fileio.h"
 #include "common/hash.h"
+#include "common/imgfile.h"
 #include "rules/subs/submap.h"
 
 #define NOPROF  UINT16_MAX
@@ -121,6 +122,7 @@ struct tariff {
     struct arena *arenas;
     int32_t utc_off;
     uint32_t serial; /* snapshots compiled */
+    bool frozen;     /* from an image (tariff_from_image): no writer side, nothing to publish */
 };
 
 static void csref_put(struct csref *r)
@@ -722,6 +724,10 @@ int tariff_publish(struct tariff *t, char *err, size_t errlen)
     int problems = 0;
     if (err && errlen)
         err[0] = '\0';
+    if (t->frozen) {
+        snprintf(err, errlen, "tariff table: read from an image, it cannot change");
+        return -EROFS;
+    }
     pthread_mutex_lock(&t->lock);
     struct snap *s = compile(t, &problems, err, errlen);
     if (!s) {
@@ -1157,4 +1163,279 @@ int tariff_load_file(struct tariff *t, const char *path, FILE *errs, size_t *bad
         wfree(t, q[head].text);
     pthread_mutex_unlock(&t->lock);
     return rc ? rc : count;
+}
+
+/* ---- images ---- */
+
+/* Section ids after base. */
+enum { TI_SCALARS, TI_PROF, TI_REC, TI_POOL, TI_EXTRA, TI_DEFNAME };
+/* The scalars' order in TI_SCALARS. */
+enum {
+    TS_NPROF,
+    TS_DEFPROF,
+    TS_DEFKIND,
+    TS_DEFBLOCK,
+    TS_CAP,
+    TS_HBITS,
+    TS_NREC,
+    TS_NEXTRA,
+    TS_UTC,
+    TS_COUNT
+};
+
+/* Appends n bytes to a growing buffer (*b, *len, *cap). */
+static int grow_put(uint8_t **b, size_t *len, size_t *cap, const void *p, size_t n)
+{
+    if (*len + n > *cap) {
+        size_t c = *cap ? *cap : 256;
+        while (c < *len + n)
+            c *= 2;
+        uint8_t *v = realloc(*b, c);
+        if (!v)
+            return -ENOMEM;
+        *b = v;
+        *cap = c;
+    }
+    memcpy(*b + *len, p, n);
+    *len += n;
+    return 0;
+}
+
+/* A subscriber's parental settings as bytes: the profile name, the counts (u32 each), the
+ * schedule windows, then the allow and deny names, each NUL-terminated. */
+static int extra_put(const struct profile_sub *e, uint8_t **b, size_t *len, size_t *cap)
+{
+    uint32_t n[3] = { e->nallow, e->ndeny, e->nsched };
+    int rc = grow_put(b, len, cap, e->profile, sizeof(e->profile));
+    if (!rc)
+        rc = grow_put(b, len, cap, n, sizeof(n));
+    for (unsigned i = 0; !rc && i < e->nsched; i++)
+        rc = grow_put(b, len, cap, &e->sched[i], sizeof(e->sched[i]));
+    for (unsigned i = 0; !rc && i < e->nallow; i++)
+        rc = grow_put(b, len, cap, e->allow[i], strlen(e->allow[i]) + 1);
+    for (unsigned i = 0; !rc && i < e->ndeny; i++)
+        rc = grow_put(b, len, cap, e->deny[i], strlen(e->deny[i]) + 1);
+    return rc;
+}
+
+int tariff_to_image(struct tariff *t, struct imgfile_w *w, uint32_t base, uint32_t cat_base)
+{
+    pthread_mutex_lock(&t->lock);
+    const struct snap *s = t->snap;
+    int rc = s ? 0 : -ENOENT;
+    uint8_t *ex = NULL;
+    size_t exlen = 0, excap = 0;
+    for (size_t i = 0; !rc && i < s->nextra; i++)
+        rc = extra_put(&s->extra[i], &ex, &exlen, &excap);
+    if (!rc) {
+        uint64_t v[TS_COUNT] = {
+            [TS_NPROF] = s->nprof,
+            [TS_DEFPROF] = s->defprof,
+            [TS_DEFKIND] = s->defkind,
+            [TS_DEFBLOCK] = s->defblock,
+            [TS_CAP] = s->cap,
+            [TS_HBITS] = s->hbits,
+            [TS_NREC] = s->nrec,
+            [TS_NEXTRA] = s->nextra,
+            [TS_UTC] = (uint64_t)(int64_t)s->utc_off,
+        };
+        rc = imgfile_w_add_u64(w, base + TI_SCALARS, v, TS_COUNT);
+    }
+    if (!rc)
+        rc = imgfile_w_add(w, base + TI_PROF, s->prof, s->nprof * sizeof(*s->prof));
+    if (!rc)
+        rc = imgfile_w_add(w, base + TI_REC, s->rec, s->cap * sizeof(*s->rec));
+    if (!rc)
+        rc = imgfile_w_add(w, base + TI_POOL, s->pool, s->pool_len);
+    if (!rc)
+        rc = imgfile_w_add(w, base + TI_EXTRA, ex, exlen);
+    if (!rc)
+        rc = imgfile_w_add(w, base + TI_DEFNAME, t->defname, strlen(t->defname) + 1);
+    if (!rc) {
+        struct catset *none = NULL;
+        if (!s->cs && !(none = catset_build(catset_builder_new())))
+            rc = -ENOMEM;
+        else
+            rc = catset_to_image(s->cs ? s->cs->cs : none, w, cat_base);
+        catset_free(none);
+    }
+    pthread_mutex_unlock(&t->lock);
+    free(ex);
+    return rc;
+}
+
+/* Reads one subscriber's parental settings at *p (end: the section's end) into e; false when
+ * the bytes are not that (*p past them otherwise). */
+static bool extra_get(const uint8_t **p, const uint8_t *end, struct profile_sub *e)
+{
+    memset(e, 0, sizeof(*e));
+    uint32_t n[3];
+    if ((size_t)(end - *p) < sizeof(e->profile) + sizeof(n))
+        return false;
+    memcpy(e->profile, *p, sizeof(e->profile));
+    memcpy(n, *p + sizeof(e->profile), sizeof(n));
+    *p += sizeof(e->profile) + sizeof(n);
+    if (memchr(e->profile, '\0', sizeof(e->profile)) == NULL ||
+        (e->profile[0] && !profile_name_valid(e->profile)) || n[0] > PROFILE_LIST_MAX ||
+        n[1] > PROFILE_LIST_MAX || n[2] > PROFILE_SCHED_MAX ||
+        (size_t)(end - *p) < n[2] * sizeof(e->sched[0]))
+        return false;
+    memcpy(e->sched, *p, n[2] * sizeof(e->sched[0]));
+    *p += n[2] * sizeof(e->sched[0]);
+    e->nsched = n[2];
+    for (unsigned k = 0; k < n[0] + n[1]; k++) {
+        const uint8_t *z = memchr(*p, '\0', (size_t)(end - *p));
+        char *c = z && z > *p ? strdup((const char *)*p) : NULL;
+        if (!c)
+            return false;
+        if (k < n[0])
+            e->allow[e->nallow++] = c;
+        else
+            e->deny[e->ndeny++] = c;
+        *p = z + 1;
+    }
+    return true;
+}
+
+/* Why the record r of a snapshot (nprof profiles, nextra settings, pool_len bytes of long
+ * ids) cannot be read, or NULL. */
+static const char *rec_bad(const struct srec *r, size_t nprof, size_t nextra, size_t pool_len)
+{
+    if (!r->idlen) {
+        static const struct srec zero;
+        return memcmp(r, &zero, sizeof(zero)) ? "an empty record that is not zero" : NULL;
+    }
+    if (r->idlen > 128)
+        return "an id longer than 128 bytes";
+    if (r->idlen > REC_ID && (r->u.far.off > pool_len || r->idlen > pool_len - r->u.far.off))
+        return "a long id outside the pool";
+    if (r->prof != NOPROF && r->prof >= nprof)
+        return "a profile out of range";
+    if (r->kind > REC_FULL)
+        return "an unknown kind";
+    if (r->extra != NOEXTRA && r->extra >= nextra)
+        return "parental settings out of range";
+    return NULL;
+}
+
+struct tariff *tariff_from_image(const struct imgfile_r *r, uint32_t base, uint32_t cat_base,
+                                 char *err, size_t errlen)
+{
+    uint64_t v[TS_COUNT];
+    size_t plen, rlen, pool_len, exlen, dlen;
+    const uint8_t *prof = imgfile_r_get(r, base + TI_PROF, &plen);
+    const uint8_t *rec = imgfile_r_get(r, base + TI_REC, &rlen);
+    const uint8_t *pool = imgfile_r_get(r, base + TI_POOL, &pool_len);
+    const uint8_t *ex = imgfile_r_get(r, base + TI_EXTRA, &exlen);
+    const uint8_t *defname = imgfile_r_get(r, base + TI_DEFNAME, &dlen);
+    if (imgfile_r_u64(r, base + TI_SCALARS, v, TS_COUNT) || !prof || !rec || !pool || !ex ||
+        !defname) {
+        snprintf(err, errlen, "tariff: a section is missing");
+        return NULL;
+    }
+    const char *why = NULL;
+    uint64_t cap = v[TS_CAP], hbits = v[TS_HBITS];
+    if (v[TS_NPROF] >= NOPROF || plen != v[TS_NPROF] * sizeof(struct profile))
+        why = "profiles: not the size the counts say";
+    else if (cap == 0 || cap > REF_IDX_MAX || rlen != cap * sizeof(struct srec))
+        why = "subscriber records: not the size the counts say";
+    else if (hbits < 1 || hbits > H_BITS || cap > ((uint64_t)1 << (64 - hbits)))
+        why = "subscriber records: a bad hash width";
+    else if (v[TS_NREC] >= cap)
+        why = "subscriber records: no empty record (a lookup would not end)";
+    else if (v[TS_DEFPROF] != NOPROF && v[TS_DEFPROF] >= v[TS_NPROF])
+        why = "the default profile is out of range";
+    else if (v[TS_DEFKIND] > REC_FULL)
+        why = "the default profile's kind is unknown";
+    else if (v[TS_NEXTRA] > cap || dlen == 0 || dlen > PROFILE_NAME_MAX ||
+             defname[dlen - 1] != '\0' || strlen((const char *)defname) + 1 != dlen)
+        why = "the counts or the default profile's name are wrong";
+    else if ((int64_t)v[TS_UTC] < -86400 || (int64_t)v[TS_UTC] > 86400)
+        why = "a zone offset over a day";
+    if (why) {
+        snprintf(err, errlen, "tariff: %s", why);
+        return NULL;
+    }
+    /* the profiles: their names; every other field is only compared or masked */
+    for (size_t i = 0; i < v[TS_NPROF]; i++) {
+        struct profile p;
+        memcpy(&p, prof + i * sizeof(p), sizeof(p));
+        if (!memchr(p.name, '\0', sizeof(p.name)) || !profile_name_valid(p.name) ||
+            p.nsched > PROFILE_SCHED_MAX) {
+            snprintf(err, errlen, "tariff: profile %zu: a bad name or schedule count", i);
+            return NULL;
+        }
+    }
+    struct catset *cs = catset_from_image(r, cat_base, err, errlen);
+    if (!cs)
+        return NULL;
+    struct tariff *t = tariff_new((const char *)defname);
+    struct snap *s = t ? calloc(1, sizeof(*s)) : NULL;
+    if (!s) {
+        catset_free(cs);
+        tariff_free(t);
+        snprintf(err, errlen, "tariff: out of memory");
+        return NULL;
+    }
+    tariff_set_categories(t, cs); /* (the writer's reference; the snapshot takes a second) */
+    if (t->cs) {
+        atomic_fetch_add(&t->cs->refs, 1);
+        s->cs = t->cs;
+    }
+    s->nprof = (size_t)v[TS_NPROF];
+    s->defprof = (uint16_t)v[TS_DEFPROF];
+    s->defkind = (uint8_t)v[TS_DEFKIND];
+    s->defblock = v[TS_DEFBLOCK];
+    s->cap = (size_t)cap;
+    s->hbits = (unsigned)hbits;
+    s->nrec = (size_t)v[TS_NREC];
+    s->utc_off = (int32_t)(int64_t)v[TS_UTC];
+    s->pool_len = pool_len;
+    s->prof = calloc(s->nprof ? s->nprof : 1, sizeof(*s->prof));
+    s->rec = bigmem_alloc(s->cap * sizeof(*s->rec));
+    s->pool = malloc(pool_len ? pool_len : 1);
+    s->extra = calloc(v[TS_NEXTRA] ? (size_t)v[TS_NEXTRA] : 1, sizeof(*s->extra));
+    if (!t->cs || !s->prof || !s->rec || !s->pool || !s->extra) {
+        snprintf(err, errlen, "tariff: out of memory");
+        goto bad;
+    }
+    memcpy(s->prof, prof, plen);
+    memcpy(s->rec, rec, rlen);
+    memcpy(s->pool, pool, pool_len);
+    const uint8_t *p = ex, *end = ex + exlen;
+    while (s->nextra < v[TS_NEXTRA]) {
+        if (!extra_get(&p, end, &s->extra[s->nextra])) {
+            profile_sub_clear(&s->extra[s->nextra]);
+            snprintf(err, errlen, "tariff: parental settings %zu: not readable", s->nextra);
+            goto bad;
+        }
+        s->nextra++;
+    }
+    if (p != end) {
+        snprintf(err, errlen, "tariff: parental settings: %zu bytes past the last one",
+                 (size_t)(end - p));
+        goto bad;
+    }
+    size_t nrec = 0;
+    for (size_t i = 0; i < s->cap; i++) {
+        const char *bad = rec_bad(&s->rec[i], s->nprof, s->nextra, s->pool_len);
+        if (bad) {
+            snprintf(err, errlen, "tariff: subscriber record %zu: %s", i, bad);
+            goto bad;
+        }
+        nrec += s->rec[i].idlen != 0;
+    }
+    if (nrec != s->nrec) {
+        snprintf(err, errlen, "tariff: %zu subscriber records, the counts say %zu", nrec, s->nrec);
+        goto bad;
+    }
+    s->serial = ++t->serial;
+    t->utc_off = s->utc_off;
+    t->snap = s;
+    t->frozen = true;
+    return t;
+bad:
+    snap_free(s);
+    tariff_free(t);
+    return NULL;
 }

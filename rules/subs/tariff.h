@@ -141,4 +141,25 @@ void tariff_get_stats(const struct tariff *t, struct tariff_stats *st);
 bool tariff_profile_text(struct tariff *t, const char *name, char *out, size_t cap);
 bool tariff_sub_text(struct tariff *t, const char *sub, char *out, size_t cap);
 
+/* ---- images (docs/formats.md "Tariff image": `qorgau tariff compile`, `scan --tariff-image`) */
+
+struct imgfile_w;
+struct imgfile_r;
+#define TARIFF_IMAGE_SECTS 8 /* section ids base .. base + 7: the published snapshot */
+
+/* Writes t's published snapshot as sections base.. of w (its profiles compiled, its subscriber
+ * records as they lie in the table, their long ids, their parental settings) and the category
+ * set it was compiled against as sections cat_base.. (catset_to_image()). 0, -ENOENT (nothing
+ * published) or -ENOMEM. */
+int tariff_to_image(struct tariff *t, struct imgfile_w *w, uint32_t base, uint32_t cat_base);
+
+/* A table whose published snapshot is the one tariff_to_image() wrote at base and cat_base in
+ * r, copied out of r's buffer (the records with two copies, nothing compiled again). Every
+ * value is checked so that a forged file cannot send a decision outside the arrays or into an
+ * endless probe; NULL with the reason in err otherwise. The table is read-only: it has no
+ * writer-side copy (tariff_profile_text() and tariff_sub_text() find nothing), and
+ * tariff_publish() refuses with -EROFS rather than publish an empty one. */
+struct tariff *tariff_from_image(const struct imgfile_r *r, uint32_t base, uint32_t cat_base,
+                                 char *err, size_t errlen);
+
 #endif

@@ -20,6 +20,9 @@
 # capture).
 # The tariff run prints the same decisions plus the tariff's blocks, so the first round also
 # checks that the tariff side did block (a run with no tariff block fails the benchmark).
+# The same inputs are also compiled beforehand (qorgau tariff compile -> NAME.timg) and timed as
+# `scan --image NAME.img --tariff-image NAME.timg`, as the rule set is given as an image; its
+# decisions must be the text inputs' (checked once, byte for byte without the summary line).
 set -u
 BIN=${1:-build/qorgau}
 rounds=${2:-5}
@@ -81,8 +84,18 @@ print("tariff_scan: %s: %d client addresses mapped, %d names, %d in categories"
 EOF
     fi
     set -- --categories "$DIR/$name.tcats" --profiles "$DIR/$name.tprof" --subscribers "$DIR/$name.tsubs"
+    # the same inputs compiled beforehand (qorgau tariff compile), as the rule set is (--image)
+    timeout 150 "$BIN" tariff compile -o "$DIR/$name.timg" "$@" >/dev/null ||
+        { echo "tariff_scan: tariff compile failed" >&2; exit 2; }
     # the tariff side must block something, or the benchmark measures nothing of it
     timeout 150 "$BIN" scan --image "$img" "$@" "$pcap" 2>"$DIR/$name.tariff.err" >"$DIR/$name.tariff.json"
+    grep -v '"summary"' "$DIR/$name.tariff.json" >"$DIR/$name.tariff.nosum"
+    if ! timeout 150 "$BIN" scan --image "$img" --tariff-image "$DIR/$name.timg" "$pcap" 2>/dev/null |
+        grep -v '"summary"' | cmp -s - "$DIR/$name.tariff.nosum"; then
+        echo "tariff_scan: $name: --tariff-image decides otherwise than the text inputs" >&2
+        rc=1
+        continue
+    fi
     tb=$(grep -c '"cause":"profile"' "$DIR/$name.tariff.json")
     nd=$(wc -l <"$DIR/$name.tariff.json")
     if [ "$tb" -eq 0 ]; then
@@ -98,6 +111,8 @@ EOF
             awk -F, '/task-clock/ { print "plain", $1 }' >>"$out"
         timeout 150 perf stat -x, -e task-clock "$BIN" scan --image "$img" "$@" "$pcap" 2>&1 >/dev/null |
             awk -F, '/task-clock/ { print "tariff", $1 }' >>"$out"
+        timeout 150 perf stat -x, -e task-clock "$BIN" scan --image "$img" --tariff-image "$DIR/$name.timg" "$pcap" 2>&1 >/dev/null |
+            awk -F, '/task-clock/ { print "timage", $1 }' >>"$out"
         if [ -n "$other" ]; then
             timeout 150 perf stat -x, -e task-clock "$other" scan --image "$img" "$pcap" 2>&1 >/dev/null |
                 awk -F, '/task-clock/ { print "oplain", $1 }' >>"$out"
@@ -109,6 +124,8 @@ EOF
             awk -F, '/task-clock/ { print "plain0", $1 }' >>"$out"
         timeout 150 perf stat -x, -e task-clock "$BIN" scan --image "$img" "$@" "$small" 2>&1 >/dev/null |
             awk -F, '/task-clock/ { print "tariff0", $1 }' >>"$out"
+        timeout 150 perf stat -x, -e task-clock "$BIN" scan --image "$img" --tariff-image "$DIR/$name.timg" "$small" 2>&1 >/dev/null |
+            awk -F, '/task-clock/ { print "timage0", $1 }' >>"$out"
     done
     # per round: the ratio of the two neighbouring runs (other jobs load both alike); the median
     # over the rounds, and the ratio of the least times
@@ -128,12 +145,15 @@ END {
         q[i] = v["tariff", i] / v["plain", i]
         w[i] = (v["tariff", i] - (v["tariff0", i] - v["plain0", i])) / v["plain", i]
         l[i] = v["tariff0", i] - v["plain0", i]
+        qi[i] = v["timage", i] / v["plain", i]
+        li[i] = v["timage0", i] - v["plain0", i]
         if (("oplain", i) in v) o[i] = v["otariff", i] / v["oplain", i]
     }
     printf "%s, %d interleaved rounds (CPU time): scan --image %.0f ms least; with tariffs (every client mapped, child profile) %.0f ms least; ratio %.3fx median of the rounds (%.3fx of the least times); %d decisions, %d blocked by the profile\n", name, n, m["plain"], m["tariff"], med(q, r), m["tariff"] / m["plain"], nd, tb
     if (1 in o)
         printf "%s: the other build (QG_OTHER) in the same rounds: ratio %.3fx median (%.3fx of the least times)\n", name, med(o, r), m["otariff"] / m["oplain"]
     printf "%s: loading the tariff inputs %.0f ms median (scans of %s with and without them); without it %.3fx median\n", name, med(l, r), small, med(w, r)
+    printf "%s: with the inputs compiled beforehand (--tariff-image): ratio %.3fx median of the rounds (%.3fx of the least times); loading the image %.1f ms median\n", name, med(qi, r), m["timage"] / m["plain"], med(li, r)
 }' "$out"
 done
 exit $rc

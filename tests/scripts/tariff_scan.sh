@@ -2,7 +2,8 @@
 # Child tariffs over a capture (`qorgau scan`, docs/profiles.md): the same client address
 # judged as a child and as an adult subscriber, allow-list mode, a schedule driven by the
 # capture's own clock, parental allow and deny lists, a regulator order that applies whatever
-# the profile, and subscriber ids that never appear in clear unless asked for.
+# the profile, and subscriber ids that never appear in clear unless asked for; the same inputs
+# compiled into a tariff image (`qorgau tariff compile`) deciding the same.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -133,6 +134,39 @@ fi
 expect "read ahead: the last line's client is the child" \
     "$(count readahead 'd.get("cause")=="profile" and d["profile"]=="child"')" \
     "$(count child 'd.get("cause")=="profile"')"
+
+# the same inputs compiled into a tariff image: the same decisions, byte for byte (the summary
+# line aside); the text options refused beside it; a damaged image refused with its reason
+for n in child strict night; do
+    if "$bin" tariff compile -o "$tmp/$n.timg" --categories "$tmp/cats" --profiles "$tmp/$n.prof" \
+        --subscribers "$tmp/$n.subs" >"$tmp/$n.tc" 2>&1 &&
+        "$bin" scan --rules "$tmp/regulator.txt" --tariff-image "$tmp/$n.timg" \
+            --privacy-secret "$tmp/secret" "$pcap" >"$tmp/$n.img.json" 2>"$tmp/$n.img.err" &&
+        [ "$(grep -v '"summary"' "$tmp/$n.img.json")" = "$(grep -v '"summary"' "$tmp/$n.json")" ]; then
+        ok "tariff image: $n decided as from the text files"
+    else
+        bad "tariff image: $n: $(cat "$tmp/$n.tc" "$tmp/$n.img.err" 2>/dev/null | head -5)"
+    fi
+done
+if grep -q "3 categories, 4 profiles, 4 subscriber settings, 1 address mappings" "$tmp/child.tc"; then
+    ok "tariff compile prints the counts"
+else
+    bad "tariff compile counts: $(cat "$tmp/child.tc")"
+fi
+if ! "$bin" scan --tariff-image "$tmp/child.timg" --profiles "$tmp/child.prof" "$pcap" \
+    >/dev/null 2>"$tmp/excl.err" && grep -q "excludes" "$tmp/excl.err"; then
+    ok "--tariff-image with the text options refused"
+else
+    bad "--tariff-image with --profiles: $(cat "$tmp/excl.err")"
+fi
+cp "$tmp/child.timg" "$tmp/bad.timg"
+printf 'X' | dd of="$tmp/bad.timg" bs=1 seek=200 conv=notrunc 2>/dev/null
+if ! "$bin" scan --tariff-image "$tmp/bad.timg" "$pcap" >/dev/null 2>"$tmp/bad.err" &&
+    grep -q "tariff image $tmp/bad.timg: checksum mismatch" "$tmp/bad.err"; then
+    ok "a damaged tariff image refused, named"
+else
+    bad "damaged tariff image: $(cat "$tmp/bad.err")"
+fi
 
 echo "tariff_scan: $pass passed, $fail failed"
 [ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]

@@ -4,7 +4,8 @@
  * in a zone offset, parental allow over a category block and parental deny, unknown
  * subscribers on the default profile, a change visible after publish, text errors; the cached
  * record of tariff_judge_ref across publishes (300, past its serial's wrap) and subscribers;
- * the profiles file loader. */
+ * the profiles file loader; the image: the same decisions from a table read back from one,
+ * read-only, and every forged value refused. */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
@@ -15,10 +16,15 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <xxhash.h>
+
+#include "common/fileio.h"
+#include "common/imgfile.h"
 #include "rules/match/rsref.h"
 #include "rules/subs/profile.h"
 #include "rules/subs/pseudo.h"
 #include "rules/subs/tariff.h"
+#include "tests/lib/tmpdir.h"
 
 /* 2026-12-07 is a Monday; 00:00 UTC. */
 #define MON0 1796601600LL
@@ -508,6 +514,221 @@ START_TEST(load_file)
 }
 END_TEST
 
+/* A table with every kind of subscriber record: mask-only, allow-list, schedules, parental
+ * lists, ids of every length (long ones in the pool), 3000 generated subscribers. */
+static struct tariff *varied(void)
+{
+    struct tariff *t = tariff_new("default");
+    tariff_set_categories(t, cats());
+    tariff_set_utc_offset(t, 5 * 3600);
+    set_prof(t, "default", "");
+    set_prof(t, "child", "block=adult sched=games@mon-fri/21:00-07:00");
+    set_prof(t, "child-allowlist", "allowlist=yes allow=kids");
+    set_prof(t, "teen", "block=adult");
+    set_sub(t, "77010000001", "profile=child");
+    set_sub(t, "77010000002", "profile=child-allowlist");
+    set_sub(t, "77010000003", "profile=child pallow=adult.test pdeny=kids.test");
+    set_sub(t, "77010000004", "pdeny=games.test sched=*@sat/10:00-12:00");
+    set_sub(t, "a-subscriber-id-of-forty-bytes-or-so-0001", "profile=teen");
+    set_sub(t, "x", "profile=child-allowlist pallow=other.test");
+    for (int i = 0; i < 3000; i++) {
+        char id[48];
+        snprintf(id, sizeof(id), i % 7 ? "7702%07d" : "long-subscriber-identifier-%07d", i);
+        set_sub(t, id,
+                i % 3 == 0   ? "profile=child"
+                : i % 3 == 1 ? "profile=teen"
+                             : "pdeny=kids.test");
+    }
+    publish(t, 0);
+    return t;
+}
+
+/* Writes t to DIR/t.img and reads the file into *buf. */
+static size_t to_file(struct tariff *t, char *dir, size_t cap, char **buf)
+{
+    ck_assert_int_eq(tmpdir_make(dir, cap, "timage"), 0);
+    struct imgfile_w *w = imgfile_w_new();
+    ck_assert_int_eq(tariff_to_image(t, w, 0, 16), 0);
+    char path[512], err[512];
+    snprintf(path, sizeof(path), "%s/t.img", dir);
+    static const char magic[8] = { 'Q', 'G', 'T', 'T', 'E', 'S', 'T', '1' };
+    ck_assert_msg(imgfile_w_write(w, path, magic, 1, err, sizeof(err)) == 0, "%s", err);
+    imgfile_w_free(w);
+    size_t len;
+    ck_assert_int_eq(fileio_read_all(path, buf, &len), 0);
+    return len;
+}
+
+static struct tariff *from_buf(const char *buf, size_t len, char *err, size_t errlen)
+{
+    static const char magic[8] = { 'Q', 'G', 'T', 'T', 'E', 'S', 'T', '1' };
+    struct imgfile_r r;
+    ck_assert_msg(imgfile_r_open(&r, (const uint8_t *)buf, len, magic, 1, err, errlen) == 0, "%s",
+                  err);
+    return tariff_from_image(&r, 0, 16, err, errlen);
+}
+
+START_TEST(image_round_trip)
+{
+    rsref_thread_register();
+    struct tariff *t = varied();
+    char dir[256], *buf, err[512];
+    size_t len = to_file(t, dir, sizeof(dir), &buf);
+    struct tariff *c = from_buf(buf, len, err, sizeof(err));
+    ck_assert_msg(c != NULL, "%s", err);
+    free(buf);
+    static const char *const subs[] = { NULL,
+                                        "77019999999",
+                                        "77010000001",
+                                        "77010000002",
+                                        "77010000003",
+                                        "77010000004",
+                                        "x",
+                                        "a-subscriber-id-of-forty-bytes-or-so-0001",
+                                        "a-subscriber-id-of-forty-bytes-or-so-0002" };
+    static const char *const names[] = {
+        NULL,        "adult.test",  "www.adult.test", "games.test",
+        "kids.test", "a.kids.test", "kidgames.test",  "other.test"
+    };
+    static const int64_t times[] = { MON0 + 7 * 3600, MON0 + 16 * 3600, MON0 + 26 * 3600 - 60,
+                                     MON0 + 5 * 86400 + 5 * 3600 + 1800 };
+    size_t n = 0, blocked = 0;
+    for (int g = -(int)(sizeof(subs) / sizeof(subs[0])); g < 3000; g++) {
+        char gen[48];
+        const char *sub = subs[g < 0 ? g + (int)(sizeof(subs) / sizeof(subs[0])) : 0];
+        if (g >= 0) {
+            snprintf(gen, sizeof(gen), g % 7 ? "7702%07d" : "long-subscriber-identifier-%07d", g);
+            sub = gen;
+        }
+        for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++)
+            for (size_t m = 0; m < sizeof(times) / sizeof(times[0]); m++)
+                for (int udp = 0; udp < 2; udp++) {
+                    if (g >= 0 && (m || udp || k > 4))
+                        continue; /* (the generated ones: fewer cases) */
+                    struct tariff_verdict a, b;
+                    judge(t, sub, names[k], udp, times[m], &a);
+                    judge(c, sub, names[k], udp, times[m], &b);
+                    ck_assert_msg(a.cause == b.cause && a.cats == b.cats &&
+                                      strcmp(a.profile, b.profile) == 0 &&
+                                      strcmp(a.category, b.category) == 0,
+                                  "%s %s: %d/%s/%s vs %d/%s/%s", sub ? sub : "-",
+                                  names[k] ? names[k] : "-", a.cause, a.profile, a.category,
+                                  b.cause, b.profile, b.category);
+                    n++;
+                    blocked += a.cause != PCAUSE_NONE;
+                }
+    }
+    ck_assert_uint_gt(blocked, 1000);
+    ck_assert_uint_gt(n - blocked, 1000);
+    struct tariff_stats sa, sb;
+    tariff_get_stats(t, &sa);
+    tariff_get_stats(c, &sb);
+    ck_assert_uint_eq(sa.profiles, sb.profiles);
+    ck_assert_uint_eq(sa.subscribers, sb.subscribers);
+    ck_assert_uint_eq(sa.categories, sb.categories);
+    ck_assert_int_eq(tariff_utc_offset(c), 5 * 3600);
+    /* read-only: nothing to publish, no writer-side texts */
+    ck_assert_int_eq(tariff_publish(c, err, sizeof(err)), -EROFS);
+    ck_assert_ptr_nonnull(strstr(err, "image"));
+    char txt[64];
+    ck_assert(!tariff_sub_text(c, "77010000001", txt, sizeof(txt)));
+    struct tariff_verdict v;
+    ck_assert_int_eq(judge(c, "77010000001", "adult.test", false, MON0, &v), PCAUSE_PROFILE);
+    tariff_free(c);
+    tariff_free(t);
+    tmpdir_remove(dir);
+    rsref_thread_unregister();
+}
+END_TEST
+
+/* The section id of the tariff's records etc. (tariff.c's order after base 0). */
+enum { S_SCALARS, S_PROF, S_REC, S_POOL, S_EXTRA, S_DEFNAME };
+
+/* buf with one byte sequence of section id changed at off, the checksum made right again: the
+ * table must be refused with a reason containing why. */
+static void forged(const char *orig, size_t len, uint32_t id, size_t off, const void *bytes,
+                   size_t n, const char *why)
+{
+    char *b = malloc(len);
+    memcpy(b, orig, len);
+    static const char magic[8] = { 'Q', 'G', 'T', 'T', 'E', 'S', 'T', '1' };
+    struct imgfile_r r;
+    char err[512];
+    ck_assert_int_eq(imgfile_r_open(&r, (const uint8_t *)b, len, magic, 1, err, sizeof(err)), 0);
+    size_t sl;
+    const uint8_t *sec = imgfile_r_get(&r, id, &sl);
+    ck_assert_ptr_nonnull(sec);
+    ck_assert_uint_le(off + n, sl);
+    memcpy(b + (sec - (const uint8_t *)b) + off, bytes, n);
+    uint32_t fmt, nsect;
+    memcpy(&fmt, b + 8, 4);
+    memcpy(&nsect, b + 12, 4);
+    uint64_t sum = XXH64(b + IMGFILE_HEADER, len - IMGFILE_HEADER, (uint64_t)fmt << 32 | nsect);
+    memcpy(b + 24, &sum, 8);
+    struct tariff *c = from_buf(b, len, err, sizeof(err));
+    ck_assert_msg(c == NULL, "forged %s accepted", why);
+    ck_assert_msg(strstr(err, why) != NULL, "'%s' lacks '%s'", err, why);
+    free(b);
+}
+
+START_TEST(image_forged)
+{
+    rsref_thread_register();
+    struct tariff *t = varied();
+    char dir[256], *buf, err[512];
+    size_t len = to_file(t, dir, sizeof(dir), &buf);
+    /* the first used record and the first long-id record */
+    struct imgfile_r r;
+    static const char magic[8] = { 'Q', 'G', 'T', 'T', 'E', 'S', 'T', '1' };
+    ck_assert_int_eq(imgfile_r_open(&r, (const uint8_t *)buf, len, magic, 1, err, sizeof(err)), 0);
+    size_t rl;
+    const uint8_t *rec = imgfile_r_get(&r, S_REC, &rl);
+    size_t used = SIZE_MAX, far = SIZE_MAX, empty = SIZE_MAX;
+    for (size_t i = 0; i < rl / 32; i++) {
+        uint8_t idlen = rec[i * 32 + 15];
+        if (idlen && used == SIZE_MAX)
+            used = i;
+        if (idlen > 16 && far == SIZE_MAX)
+            far = i;
+        if (!idlen && empty == SIZE_MAX)
+            empty = i;
+    }
+    ck_assert(used != SIZE_MAX && far != SIZE_MAX && empty != SIZE_MAX);
+    uint16_t prof = 999;
+    forged(buf, len, S_REC, used * 32 + 12, &prof, 2, "a profile out of range");
+    uint8_t kind = 9;
+    forged(buf, len, S_REC, used * 32 + 14, &kind, 1, "an unknown kind");
+    uint32_t extra = 123456;
+    forged(buf, len, S_REC, used * 32 + 8, &extra, 4, "parental settings out of range");
+    uint8_t idlen = 200;
+    forged(buf, len, S_REC, used * 32 + 15, &idlen, 1, "longer than 128");
+    uint32_t off = 0x7fffffff;
+    forged(buf, len, S_REC, far * 32 + 16, &off, 4, "outside the pool");
+    uint8_t junk = 1;
+    forged(buf, len, S_REC, empty * 32 + 3, &junk, 1, "not zero");
+    uint64_t sc[9];
+    ck_assert_int_eq(imgfile_r_u64(&r, S_SCALARS, sc, 9), 0);
+    uint64_t nrec = sc[4]; /* the records' count = the table's size: no empty record */
+    forged(buf, len, S_SCALARS, 6 * 8, &nrec, 8, "no empty record");
+    uint64_t bigcap = sc[4] + 1;
+    forged(buf, len, S_SCALARS, 4 * 8, &bigcap, 8, "not the size");
+    uint64_t hb = 0;
+    forged(buf, len, S_SCALARS, 5 * 8, &hb, 8, "hash width");
+    uint64_t defp = 77;
+    forged(buf, len, S_SCALARS, 1 * 8, &defp, 8, "default profile");
+    uint64_t utc = 90000;
+    forged(buf, len, S_SCALARS, 8 * 8, &utc, 8, "zone offset");
+    uint32_t lists = 1000; /* the first settings' allow-list count */
+    forged(buf, len, S_EXTRA, 32, &lists, 4, "parental settings 0");
+    char badname = 'X';
+    forged(buf, len, S_PROF, 0, &badname, 1, "profile 0");
+    free(buf);
+    tariff_free(t);
+    tmpdir_remove(dir);
+    rsref_thread_unregister();
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("tariff");
@@ -519,6 +740,8 @@ static Suite *suite(void)
     tcase_add_test(tc, prefetch_hints);
     tcase_add_test(tc, swap_definitions);
     tcase_add_test(tc, load_file);
+    tcase_add_test(tc, image_round_trip);
+    tcase_add_test(tc, image_forged);
     suite_add_tcase(s, tc);
     return s;
 }
