@@ -157,9 +157,9 @@ int submap_to_image(struct submap *m, struct imgfile_w *w, uint32_t base);
  * at least the image's count). The table is the image's (its size and hash seed) when that
  * holds capacity at the load factor, else built again by inserting. Every value is checked
  * (slot values, entry families, prefix lengths, id lengths and bytes, each entry named by
- * exactly one slot, an empty slot, each entry on its key's probe path) so that a forged file
- * cannot send a lookup outside the arrays or into an endless probe; NULL with the reason in err
- * otherwise. The map then behaves as one filled by submap_set(). */
+ * exactly one slot, an empty slot) so that a forged file cannot send a lookup outside the
+ * arrays or into an endless probe (an entry off its key's probe path is simply not found);
+ * NULL with the reason in err otherwise. The map then behaves as one filled by submap_set(). */
 struct submap *submap_from_image(const struct imgfile_r *r, uint32_t base, size_t capacity,
                                  char *err, size_t errlen);
 

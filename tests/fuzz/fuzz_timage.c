@@ -37,8 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint32_t fmt, nsect;
         memcpy(&fmt, b + 8, 4);
         memcpy(&nsect, b + 12, 4);
-        uint64_t sum = XXH64(b + IMGFILE_HEADER, size - IMGFILE_HEADER,
-                             (uint64_t)fmt << 32 | nsect);
+        uint64_t sum =
+            XXH64(b + IMGFILE_HEADER, size - IMGFILE_HEADER, (uint64_t)fmt << 32 | nsect);
         memcpy(b + 24, &sum, 8);
     }
     struct tariff *t;
