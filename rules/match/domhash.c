@@ -520,7 +520,7 @@ struct domhash *domhash_view(const char *pool, size_t pool_len, const struct dom
     }
     const struct dh_slot *sl = p->slot;
     size_t used = 0;
-    for (size_t i = 0; !why && i < p->cap; i++) {
+    for (size_t i = 0; !why && p->n && i < p->cap; i++) { /* (an empty index has no slots) */
         if (sl[i].tv == DH_EMPTY)
             continue;
         used++;

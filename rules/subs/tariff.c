@@ -3,6 +3,7 @@
 #include "rules/subs/tariff.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -1264,6 +1265,25 @@ int tariff_to_image(struct tariff *t, struct imgfile_w *w, uint32_t base, uint32
     return rc;
 }
 
+/* Whether the byte of a bool read from an image at b is a bool's (0 or 1): any other value is
+ * undefined behaviour once read as one. */
+static bool bool_byte_ok(const void *b)
+{
+    uint8_t v;
+    memcpy(&v, b, 1);
+    return v <= 1;
+}
+
+/* Whether the n schedule windows whose bytes are at b hold only bools where bools are. */
+static bool sched_ok(const uint8_t *b, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (!bool_byte_ok(b + i * sizeof(struct profile_sched) +
+                          offsetof(struct profile_sched, all)))
+            return false;
+    return true;
+}
+
 /* Reads one subscriber's parental settings at *p (end: the section's end) into e; false when
  * the bytes are not that (*p past them otherwise). */
 static bool extra_get(const uint8_t **p, const uint8_t *end, struct profile_sub *e)
@@ -1283,6 +1303,8 @@ static bool extra_get(const uint8_t **p, const uint8_t *end, struct profile_sub 
     memcpy(e->sched, *p, n[2] * sizeof(e->sched[0]));
     *p += n[2] * sizeof(e->sched[0]);
     e->nsched = n[2];
+    if (!sched_ok((const uint8_t *)e->sched, e->nsched))
+        return false;
     for (unsigned k = 0; k < n[0] + n[1]; k++) {
         const uint8_t *z = memchr(*p, '\0', (size_t)(end - *p));
         char *c = z && z > *p ? strdup((const char *)*p) : NULL;
@@ -1358,11 +1380,15 @@ struct tariff *tariff_from_image(const struct imgfile_r *r, uint32_t base, uint3
     }
     /* the profiles: their names; every other field is only compared or masked */
     for (size_t i = 0; i < v[TS_NPROF]; i++) {
+        const uint8_t *pb = prof + i * sizeof(struct profile);
         struct profile p;
-        memcpy(&p, prof + i * sizeof(p), sizeof(p));
+        memcpy(p.name, pb + offsetof(struct profile, name), sizeof(p.name));
+        memcpy(&p.nsched, pb + offsetof(struct profile, nsched), sizeof(p.nsched));
         if (!memchr(p.name, '\0', sizeof(p.name)) || !profile_name_valid(p.name) ||
-            p.nsched > PROFILE_SCHED_MAX) {
-            snprintf(err, errlen, "tariff: profile %zu: a bad name or schedule count", i);
+            p.nsched > PROFILE_SCHED_MAX ||
+            !bool_byte_ok(pb + offsetof(struct profile, allowlist)) ||
+            !sched_ok(pb + offsetof(struct profile, sched), p.nsched)) {
+            snprintf(err, errlen, "tariff: profile %zu: a bad name, schedule or flag", i);
             return NULL;
         }
     }
