@@ -773,8 +773,11 @@ void submap_prefetch_entry(const struct submap *m, int family, const uint8_t *ad
     /* (the entries stay in the one array for the map's life: whatever the slot holds, the
      * address prefetched is inside it) */
     uint32_t v = slot_load(m, key_hash(m, &k) & m->mask);
-    if (v >= SLOT_E)
-        __builtin_prefetch(&m->ent[v - SLOT_E]);
+    if (v >= SLOT_E) { /* (56 bytes: most entries straddle two cache lines) */
+        const char *e = (const char *)&m->ent[v - SLOT_E];
+        __builtin_prefetch(e);
+        __builtin_prefetch(e + sizeof(struct entry) - 1);
+    }
 }
 
 const char *submap_lookup_ref(const struct submap *m, int family, const uint8_t *addr,
