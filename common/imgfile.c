@@ -132,7 +132,7 @@ int imgfile_w_write(struct imgfile_w *w, const char *path, const char magic[IMGF
     put32(b + 8, format);
     put32(b + 12, (uint32_t)w->n);
     put64(b + 16, off);
-    put64(b + 24, XXH64(pl, off, (uint64_t)format << 32 | (uint32_t)w->n));
+    imgfile_seal(b, total);
 
     char tmp[4096];
     if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= sizeof(tmp)) {
@@ -159,6 +159,12 @@ int imgfile_w_write(struct imgfile_w *w, const char *path, const char magic[IMGF
         snprintf(err, errlen, "%s: %s: %s", path, what, strerror(-rc));
     }
     return rc;
+}
+
+void imgfile_seal(uint8_t *buf, size_t len)
+{
+    uint64_t seed = (uint64_t)get32(buf + 8) << 32 | get32(buf + 12);
+    put64(buf + 24, XXH64(buf + IMGFILE_HEADER, len - IMGFILE_HEADER, seed));
 }
 
 int imgfile_r_open(struct imgfile_r *r, const uint8_t *buf, size_t len,

@@ -37,6 +37,12 @@ int imgfile_w_add_u64(struct imgfile_w *w, uint32_t id, const uint64_t *v, size_
 int imgfile_w_write(struct imgfile_w *w, const char *path, const char magic[IMGFILE_MAGIC_LEN],
                     uint32_t format, char *err, size_t errlen);
 
+/* Writes into the header of the container buf[0, len) (header and payload, len at least
+ * IMGFILE_HEADER) the checksum of its payload as it now is, with the format and the count of
+ * sections its header holds: the last step of imgfile_w_write(), and how tests and fuzz targets
+ * make forged images whose framing passes. */
+void imgfile_seal(uint8_t *buf, size_t len);
+
 /* A container read whole: buf (len bytes) is borrowed and must outlive the reader. */
 struct imgfile_r {
     const uint8_t *buf;

@@ -14,8 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <xxhash.h>
-
 #include "common/imgfile.h"
 #include "proxy/daemon/tariffcfg.h"
 #include "rules/match/rsref.h"
@@ -33,14 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!b)
         return 0;
     memcpy(b, data, size);
-    if (size >= IMGFILE_HEADER) {
-        uint32_t fmt, nsect;
-        memcpy(&fmt, b + 8, 4);
-        memcpy(&nsect, b + 12, 4);
-        uint64_t sum =
-            XXH64(b + IMGFILE_HEADER, size - IMGFILE_HEADER, (uint64_t)fmt << 32 | nsect);
-        memcpy(b + 24, &sum, 8);
-    }
+    if (size >= IMGFILE_HEADER)
+        imgfile_seal(b, size);
     struct tariff *t;
     struct submap *m;
     char err[512] = "";

@@ -12,8 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <xxhash.h>
-
 #include "common/fileio.h"
 #include "common/imgfile.h"
 #include "rules/lists/catload.h"
@@ -445,22 +443,12 @@ static uint8_t *sect_of(char *buf, uint32_t id, uint64_t *len)
     return (uint8_t *)buf + IMGFILE_HEADER + off;
 }
 
-/* The header's checksum rewritten after a change (the container's framing then passes). */
-static void reseal(char *buf, size_t len)
-{
-    uint32_t fmt, nsect;
-    memcpy(&fmt, buf + 8, 4);
-    memcpy(&nsect, buf + 12, 4);
-    uint64_t sum = XXH64(buf + IMGFILE_HEADER, len - IMGFILE_HEADER, (uint64_t)fmt << 32 | nsect);
-    memcpy(buf + 24, &sum, 8);
-}
-
 #define BASE 40u
 
 /* The damaged copy c (resealed) refused, the reason naming section BASE + k and holding why. */
 static void refused(char *c, size_t len, unsigned k, const char *why)
 {
-    reseal(c, len);
+    imgfile_seal((uint8_t *)c, len);
     char err[256] = "", name[32];
     ck_assert_ptr_null(from_image(c, len, BASE, err, sizeof(err)));
     snprintf(name, sizeof(name), "section %u (", BASE + k);
@@ -674,7 +662,7 @@ START_TEST(image_random_damage)
             uint32_t b = rnd_below(2) ? rnd_below(256) : p[at] ^ (1u << rnd_below(8));
             p[at] = (uint8_t)b;
         }
-        reseal(c, len);
+        imgfile_seal((uint8_t *)c, len);
         struct catset *d = from_image(c, len, BASE, err, sizeof(err));
         if (!d) {
             ck_assert_ptr_nonnull(strstr(err, "category set: section "));

@@ -12,8 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <xxhash.h>
-
 #include "common/fileio.h"
 #include "common/imgfile.h"
 #include "rules/match/rsref.h"
@@ -849,15 +847,6 @@ START_TEST(image_round_trip)
 }
 END_TEST
 
-static void img_reseal(char *buf, size_t len)
-{
-    uint32_t fmt, nsect;
-    memcpy(&fmt, buf + 8, 4);
-    memcpy(&nsect, buf + 12, 4);
-    uint64_t sum = XXH64(buf + IMGFILE_HEADER, len - IMGFILE_HEADER, (uint64_t)fmt << 32 | nsect);
-    memcpy(buf + 24, &sum, 8);
-}
-
 /* The offset in buf of the map's section IMG_BASE + k, its length in *n. */
 static size_t img_sect(const char *buf, size_t len, uint32_t k, size_t *n)
 {
@@ -874,7 +863,7 @@ static size_t img_sect(const char *buf, size_t len, uint32_t k, size_t *n)
 static void img_refused(char *c, size_t len, const char *why)
 {
     char err[512] = "";
-    img_reseal(c, len);
+    imgfile_seal((uint8_t *)c, len);
     struct submap *m = img_load(c, len, 0, err, sizeof(err));
     ck_assert_msg(m == NULL, "accepted (%s expected)", why);
     ck_assert_msg(strstr(err, "subscriber map image: ") && strstr(err, why), "%s (%s expected)",
@@ -1052,7 +1041,7 @@ START_TEST(image_damaged)
         size_t at = sc + (size_t)((rnd >> 33) % (x + nx - sc));
         memcpy(c, buf, len);
         c[at] = (char)(c[at] ^ (1 + (rnd >> 20) % 255));
-        img_reseal(c, len);
+        imgfile_seal((uint8_t *)c, len);
         struct submap *d = img_load(c, len, 0, err, sizeof(err));
         if (!d) {
             ck_assert_msg(strstr(err, "subscriber map image: "), "%s", err);

@@ -16,8 +16,6 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include <xxhash.h>
-
 #include "common/fileio.h"
 #include "common/imgfile.h"
 #include "rules/match/rsref.h"
@@ -660,11 +658,7 @@ static void forged(const char *orig, size_t len, uint32_t id, size_t off, const 
     ck_assert_ptr_nonnull(sec);
     ck_assert_uint_le(off + n, sl);
     memcpy(b + (sec - (const uint8_t *)b) + off, bytes, n);
-    uint32_t fmt, nsect;
-    memcpy(&fmt, b + 8, 4);
-    memcpy(&nsect, b + 12, 4);
-    uint64_t sum = XXH64(b + IMGFILE_HEADER, len - IMGFILE_HEADER, (uint64_t)fmt << 32 | nsect);
-    memcpy(b + 24, &sum, 8);
+    imgfile_seal((uint8_t *)b, len);
     struct tariff *c = from_buf(b, len, err, sizeof(err));
     ck_assert_msg(c == NULL, "forged %s accepted", why);
     ck_assert_msg(strstr(err, why) != NULL, "'%s' lacks '%s'", err, why);
