@@ -378,31 +378,37 @@ static int parse_size(const char *opt, const char *s, size_t min, size_t max, si
 /* The child-tariff inputs of scan and tariff compile into a new table and subscriber map
  * (*m NULL when there is none): the image at timage (read-only, nothing parsed), or the
  * category trees, the profiles file and the subscribers file (each may be absent), bad lines
- * reported to stderr. 0, or -1 with the reason in err. */
+ * and definitions that did not compile reported to stderr and counted in *rejected. 0, or -1
+ * with the reason in err. */
 static int load_tariff_inputs(const char *timage, const char *const *cat_dirs, size_t ncat,
                               const char *prof_file, const char *subs_file, const char *zone,
-                              struct tariff **t, struct submap **m, char *err, size_t errlen)
+                              struct tariff **t, struct submap **m, size_t *rejected, char *err,
+                              size_t errlen)
 {
     *t = NULL;
     *m = NULL;
+    *rejected = 0;
     if (timage)
         return tariffcfg_image_load(timage, 0, t, m, err, errlen) < 0 ? -1 : 0;
     /* a map of the file's size: its slots stay in the caches */
     size_t nsubs = subs_file ? tariffcfg_count_lines(subs_file) : 0;
+    struct tariffcfg_stats st;
     *t = tariff_new(NULL);
     *m = submap_new(nsubs < (1u << 28) ? nsubs + 16 : 1u << 28);
     if (!*t || !*m)
         snprintf(err, errlen, "out of memory");
     if (!*t || !*m ||
-        tariffcfg_load(*t, cat_dirs, ncat, prof_file, zone, time(NULL), stderr, NULL, err, errlen) <
+        tariffcfg_load(*t, cat_dirs, ncat, prof_file, zone, time(NULL), stderr, &st, err, errlen) <
             0 ||
-        (subs_file && tariffcfg_subscribers_file(*m, subs_file, stderr, err, errlen) < 0)) {
+        (subs_file &&
+         tariffcfg_subscribers_file(*m, subs_file, stderr, rejected, err, errlen) < 0)) {
         tariff_free(*t);
         submap_free(*m);
         *t = NULL;
         *m = NULL;
         return -1;
     }
+    *rejected += st.bad_lines + (size_t)st.problems;
     return 0;
 }
 
@@ -458,7 +464,8 @@ static int cmd_tariff(int argc, char **argv)
     struct tariff *t;
     struct submap *m;
     char err[1024];
-    if (load_tariff_inputs(NULL, cat_dirs, ncat, prof_file, subs_file, zone, &t, &m, err,
+    size_t rejected;
+    if (load_tariff_inputs(NULL, cat_dirs, ncat, prof_file, subs_file, zone, &t, &m, &rejected, err,
                            sizeof(err)) < 0 ||
         tariffcfg_image_write(out, t, subs_file ? m : NULL, err, sizeof(err)) < 0) {
         fprintf(stderr, "qorgau: %s\n", err);
@@ -469,7 +476,13 @@ static int cmd_tariff(int argc, char **argv)
         printf("tariff image %s: %zu categories, %zu profiles, %zu subscriber settings, %zu "
                "address mappings\n",
                out, st.categories, st.profiles, st.subscribers, subs_file ? submap_count(m) : 0);
-        ret = 0;
+        /* (as rules compile: a gate before the image is used; the rest is written all the same) */
+        if (rejected)
+            fprintf(stderr,
+                    "qorgau: %zu lines or definitions were rejected (see above); the image "
+                    "holds the rest\n",
+                    rejected);
+        ret = rejected ? 1 : 0;
     }
     tariff_free(t);
     submap_free(m);
@@ -576,8 +589,9 @@ static int cmd_scan(int argc, char **argv)
         /* child tariffs (docs/profiles.md): schedules are read at the packets' times */
         char terr[1024];
         rsref_thread_register();
+        size_t rejected; /* (reported line by line; a scan goes on with the rest) */
         if (load_tariff_inputs(timage, cat_dirs, ncat, prof_file, subs_file, zone, &tariff, &smap,
-                               terr, sizeof(terr)) < 0 ||
+                               &rejected, terr, sizeof(terr)) < 0 ||
             (secret && pseudo_load(&ps, secret, terr, sizeof(terr)) < 0)) {
             fprintf(stderr, "qorgau: %s\n", terr);
             ret = 1;

@@ -171,7 +171,7 @@ struct subs_batch {
 /* Sets the lines of q, reporting each refused one. 0, or a negative errno with a message in err
  * (the map is full, out of memory: the lines after that one are not set). *count: those set. */
 static int subs_flush(struct submap *m, struct subs_batch *q, const char *path, FILE *errs,
-                      int *count, char *err, size_t errlen)
+                      size_t *bad, int *count, char *err, size_t errlen)
 {
     size_t done = q->n ? submap_set_many(m, q->it, q->n) : 0;
     int rc = 0;
@@ -184,6 +184,8 @@ static int subs_flush(struct submap *m, struct subs_batch *q, const char *path, 
                      rc == -ENOSPC ? "the map is full" : "out of memory");
         } else {
             rc = 0;
+            if (bad)
+                (*bad)++;
             if (errs)
                 fprintf(
                     errs,
@@ -195,8 +197,8 @@ static int subs_flush(struct submap *m, struct subs_batch *q, const char *path, 
     return rc;
 }
 
-int tariffcfg_subscribers_file(struct submap *m, const char *path, FILE *errs, char *err,
-                               size_t errlen)
+int tariffcfg_subscribers_file(struct submap *m, const char *path, FILE *errs, size_t *bad,
+                               char *err, size_t errlen)
 {
     /* read whole and parsed in place; lines are set SUBMAP_MANY_MAX at a time, their map slots
      * loading together */
@@ -216,7 +218,7 @@ int tariffcfg_subscribers_file(struct submap *m, const char *path, FILE *errs, c
         if (subs_line_fast(p, end, &q.it[q.n], &p)) {
             q.ln[q.n] = ++ln;
             if (++q.n == SUBMAP_MANY_MAX)
-                rc = subs_flush(m, &q, path, errs, &count, err, errlen);
+                rc = subs_flush(m, &q, path, errs, bad, &count, err, errlen);
             continue;
         }
         char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -230,15 +232,17 @@ int tariffcfg_subscribers_file(struct submap *m, const char *path, FILE *errs, c
         if (st == 0) {
             q.ln[q.n] = ln;
             if (++q.n == SUBMAP_MANY_MAX)
-                rc = subs_flush(m, &q, path, errs, &count, err, errlen);
+                rc = subs_flush(m, &q, path, errs, bad, &count, err, errlen);
         } else if (st < 0) { /* (the lines before it first, so that the reports keep order) */
-            rc = subs_flush(m, &q, path, errs, &count, err, errlen);
+            if (bad)
+                (*bad)++;
+            rc = subs_flush(m, &q, path, errs, bad, &count, err, errlen);
             if (!rc && errs)
                 fprintf(errs, "subscribers: %s:%zu: %s\n", path, ln, why);
         }
     }
     if (!rc)
-        rc = subs_flush(m, &q, path, errs, &count, err, errlen);
+        rc = subs_flush(m, &q, path, errs, bad, &count, err, errlen);
     free(buf);
     return rc ? rc : count;
 }

@@ -35,10 +35,11 @@ int tariffcfg_apply_record(void *ctx, const struct store_tariff *r);
 
 /* Reads "ADDR SUBSCRIBER" lines (rules/subs/submap.h address texts; '#' comments) into m, as
  * a static map for `qorgau scan` and tests. A bad line is reported as "subscribers:
- * PATH:LINE: reason" to errs and skipped. Returns the mappings added, or a negative errno with
- * a message in err (the file cannot be read, the map is full). */
-int tariffcfg_subscribers_file(struct submap *m, const char *path, FILE *errs, char *err,
-                               size_t errlen);
+ * PATH:LINE: reason" to errs (may be NULL), counted in *bad (may be NULL) and skipped. Returns
+ * the mappings added, or a negative errno with a message in err (the file cannot be read, the
+ * map is full). */
+int tariffcfg_subscribers_file(struct submap *m, const char *path, FILE *errs, size_t *bad,
+                               char *err, size_t errlen);
 
 /* The lines of path, a last one without a newline included (0 when it cannot be read): the
  * capacity of a map for tariffcfg_subscribers_file(), so that a small file gets a small map

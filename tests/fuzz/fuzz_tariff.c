@@ -95,9 +95,10 @@ static void subscribers_file(const uint8_t *data, size_t size)
     const char *path = as_file("subscribers", data, size, &lines);
     struct submap *m = submap_new(lines + 1);
     char err[512];
-    int n = tariffcfg_subscribers_file(m, path, NULL, err, sizeof(err));
-    if (n > 0 && ((size_t)n > lines || submap_count(m) > (size_t)n))
-        abort(); /* more mappings than lines */
+    size_t bad = 0;
+    int n = tariffcfg_subscribers_file(m, path, NULL, &bad, err, sizeof(err));
+    if (n > 0 && ((size_t)n > lines || submap_count(m) > (size_t)n || (size_t)n + bad > lines))
+        abort(); /* more mappings (or mappings and bad lines) than lines */
     submap_free(m);
 }
 

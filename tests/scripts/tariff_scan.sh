@@ -153,6 +153,16 @@ if grep -q "3 categories, 4 profiles, 4 subscriber settings, 1 address mappings"
 else
     bad "tariff compile counts: $(cat "$tmp/child.tc")"
 fi
+# bad lines: reported, the rest compiled, exit 1 (a gate, as rules compile)
+"$bin" tariff compile -o "$tmp/badline.timg" --categories "$tmp/cats" \
+    --profiles "$tmp/badline.prof" --subscribers "$tmp/badline.subs" >/dev/null 2>"$tmp/bl.err"
+rc=$?
+if [ "$rc" -eq 1 ] && [ -s "$tmp/badline.timg" ] && grep -q "badline.prof:2: profile broken" "$tmp/bl.err" &&
+    grep -q "badline.subs:2:" "$tmp/bl.err" && grep -q "2 lines or definitions were rejected" "$tmp/bl.err"; then
+    ok "tariff compile: bad lines named, the rest written, exit 1"
+else
+    bad "tariff compile with bad lines: exit $rc: $(cat "$tmp/bl.err")"
+fi
 if ! "$bin" scan --tariff-image "$tmp/child.timg" --profiles "$tmp/child.prof" "$pcap" \
     >/dev/null 2>"$tmp/excl.err" && grep -q "excludes" "$tmp/excl.err"; then
     ok "--tariff-image with the text options refused"

@@ -46,7 +46,7 @@ static int load(struct submap *m, const char *text, size_t len, char **out, char
     size_t outlen = 0;
     FILE *errs = open_memstream(out, &outlen);
     write_file(text, len);
-    int rc = tariffcfg_subscribers_file(m, g_path, errs, err, errlen);
+    int rc = tariffcfg_subscribers_file(m, g_path, errs, NULL, err, errlen);
     fclose(errs);
     tmpdir_remove(g_dir);
     return rc;
