@@ -79,9 +79,11 @@ static void publish(struct tariff *t, int want)
     ck_assert_msg(rc == want, "publish %d: %s", rc, err);
 }
 
-START_TEST(decisions)
+/* The table the decisions below are about (+05:00): the default profile, a child profile
+ * with a schedule, an allow-list profile; subscribers on each, one with parental lists.
+ * Nothing published yet. */
+static struct tariff *base_table(void)
 {
-    rsref_thread_register();
     struct tariff *t = tariff_new("default");
     tariff_set_categories(t, cats());
     tariff_set_utc_offset(t, 5 * 3600);
@@ -91,6 +93,13 @@ START_TEST(decisions)
     set_sub(t, "77010000001", "profile=child");
     set_sub(t, "77010000002", "profile=child-allowlist");
     set_sub(t, "77010000003", "profile=child pallow=adult.test pdeny=kids.test");
+    return t;
+}
+
+START_TEST(decisions)
+{
+    rsref_thread_register();
+    struct tariff *t = base_table();
     set_sub(t, "77010000004", "pdeny=games.test");
     publish(t, 0);
     struct tariff_verdict v;
@@ -516,16 +525,8 @@ END_TEST
  * lists, ids of every length (long ones in the pool), 3000 generated subscribers. */
 static struct tariff *varied(void)
 {
-    struct tariff *t = tariff_new("default");
-    tariff_set_categories(t, cats());
-    tariff_set_utc_offset(t, 5 * 3600);
-    set_prof(t, "default", "");
-    set_prof(t, "child", "block=adult sched=games@mon-fri/21:00-07:00");
-    set_prof(t, "child-allowlist", "allowlist=yes allow=kids");
+    struct tariff *t = base_table();
     set_prof(t, "teen", "block=adult");
-    set_sub(t, "77010000001", "profile=child");
-    set_sub(t, "77010000002", "profile=child-allowlist");
-    set_sub(t, "77010000003", "profile=child pallow=adult.test pdeny=kids.test");
     set_sub(t, "77010000004", "pdeny=games.test sched=*@sat/10:00-12:00");
     set_sub(t, "a-subscriber-id-of-forty-bytes-or-so-0001", "profile=teen");
     set_sub(t, "x", "profile=child-allowlist pallow=other.test");
