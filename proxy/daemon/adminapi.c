@@ -319,6 +319,9 @@ static void h_status(void *ctx, const struct api_req *req, struct api_resp *resp
                 follower_state_name(st.state), st.version, st.since_ms,
                 st.from_failstatic ? "true" : "false");
     }
+    int subs_fs = s->subs_failstatic ? s->subs_failstatic(s->ctx) : -1;
+    if (subs_fs >= 0)
+        fprintf(o.f, ",\"subs_failstatic\":%s", subs_fs ? "true" : "false");
     fputs("},\"fleet\":", o.f);
     struct api_resp sr = { 0, NULL, NULL, 0 };
     struct store *st = open_store(s, &sr);
@@ -601,6 +604,10 @@ static void h_alarms(void *ctx, const struct api_req *req, struct api_resp *resp
             alarm(&a, "fail-static", "warning", s->node_id,
                   "the enforced rule set came from the fail-static file");
     }
+    if (s->subs_failstatic && s->subs_failstatic(s->ctx) > 0)
+        alarm(&a, "subs-fail-static", "warning", s->node_id,
+              "the subscriber map and tariff records came from the fail-static copy; the store "
+              "has not answered since the node started");
     struct api_resp sr = { 0, NULL, NULL, 0 };
     a.st = open_store(s, &sr);
     free(sr.body);

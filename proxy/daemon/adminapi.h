@@ -57,6 +57,9 @@ struct adminapi_src {
     query_answer_fn query; /* answers one query (the daemon's, with its policy) */
     /* writes the daemon's own metric families (worker counters, notice server ...) */
     void (*metrics)(void *ctx, FILE *f);
+    /* 1 when the subscriber map runs from its fail-static copy, 0 not, -1 no map followed
+     * (NULL: none) */
+    int (*subs_failstatic)(void *ctx);
     void *ctx;
     struct adminhttp *http; /* its counters go to /metrics too */
 };

@@ -166,7 +166,9 @@ struct daemon {
     _Atomic int admin_https_url;    /* cfg's https_url, for the admin thread (cfg is swapped) */
     struct radius_listener *radius; /* radius.listen: the subscriber feed, or NULL */
     struct subfollow *subf;         /* the subscriber map following the store, or NULL */
-    struct submap *own_map;         /* the node's map when it has no listener */
+    /* subf for the admin API's threads: set once it started, cleared before it is freed */
+    struct subfollow *_Atomic subf_api;
+    struct submap *own_map; /* the node's map when it has no listener */
     /* child tariffs (docs/profiles.md): the table, and what the modes see of it (vt.tariff
      * NULL when neither categories.dir nor profiles.file was set at start) */
     struct tariff *tariff;
@@ -398,7 +400,7 @@ static size_t store_stats_kv(struct daemon *d, struct log_kv *kv)
     return n;
 }
 
-#define RADIUS_STATS_KV 16
+#define RADIUS_STATS_KV 17
 #define TARIFF_STATS_KV 5
 
 /* The tariff table (docs/profiles.md), when tariffs are on. */
@@ -430,6 +432,7 @@ static size_t radius_stats_kv(struct daemon *d, struct log_kv *kv)
         kv[n++] = LOG_U("subs.followed", fs.applied);
         kv[n++] = LOG_U("subs.loads", fs.loads);
         kv[n++] = LOG_U("subs.errors", fs.errors);
+        kv[n++] = LOG_B("subs.failstatic", fs.from_failstatic);
     }
     if (!d->radius)
         return n;
@@ -1816,6 +1819,19 @@ static int is_gauge(const char *name)
     return 0;
 }
 
+/* 1 when the subscriber map runs from its fail-static copy (subfstatic.h), 0 when not, -1 when
+ * the node follows no subscriber map (the admin API's status and alarms, /metrics). */
+static int subs_failstatic(void *ctx)
+{
+    struct daemon *d = ctx;
+    struct subfollow *f = atomic_load(&d->subf_api);
+    if (!f)
+        return -1;
+    struct subfollow_stats st;
+    subfollow_get_stats(f, &st);
+    return st.from_failstatic;
+}
+
 /* The daemon's own metric families for /metrics: every registered worker counter summed over
  * the workers (qorgau_NAME_total) and per worker (qorgau_worker_NAME_total{worker}), read
  * without stopping them; the log, the notice page server and the RADIUS listener. */
@@ -1839,6 +1855,13 @@ static void daemon_metrics(void *ctx, FILE *f)
             continue;
         metrics_head(f, m, gauge ? "gauge" : "counter", "see the stats line (docs/admin.md)");
         metrics_value(f, m, kv[i].v.u);
+    }
+    int fs = subs_failstatic(d);
+    if (fs >= 0) {
+        metrics_head(f, "qorgau_subs_failstatic", "gauge",
+                     "1 when the subscriber map and tariff records came from the fail-static "
+                     "copy, not yet replaced by a load from the store");
+        metrics_value(f, "qorgau_subs_failstatic", (uint64_t)fs);
     }
 }
 
@@ -1876,6 +1899,7 @@ static int admin_open(struct daemon *d, const char *path, uid_t uid, gid_t gid, 
         .decisions = d->decisions,
         .query = admin_query,
         .metrics = daemon_metrics,
+        .subs_failstatic = subs_failstatic,
         .ctx = d,
         .http = d->admin,
     };
@@ -2010,6 +2034,9 @@ static int subs_open(struct daemon *d, char *err, size_t errlen)
         subfollow_new(store_url(d), d->cfg->store_password_file, map, d->log, &why, err, errlen);
     if (d->subf && d->vt.tariff)
         subfollow_set_tariff(d->subf, d->tariff);
+    if (d->subf)
+        subfollow_set_failstatic(d->subf, d->cfg->state_dir,
+                                 d->cfg->subscribers_failstatic_interval);
     if (d->subf)
         return 0;
     submap_free(d->own_map);
@@ -2196,6 +2223,7 @@ static int run(struct daemon *d)
         fatal(d, "subscribers: cannot start the follower thread: %s", strerror(-rc));
         goto close_mode;
     }
+    atomic_store(&d->subf_api, d->subf);
 
     d->workers = calloc(d->nworkers, sizeof(*d->workers));
     if (!d->workers) {
@@ -2233,6 +2261,7 @@ static int run(struct daemon *d)
     if (stop_workers(d) < 0)
         ret = 1;
 close_mode:
+    atomic_store(&d->subf_api, NULL);
     subfollow_free(d->subf);
     d->subf = NULL;
     radius_listener_free(d->radius);

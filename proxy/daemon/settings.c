@@ -308,6 +308,11 @@ static const struct config_key keys[] = {
       OFF(radius_map_capacity), true,
       "addresses the node's subscriber map holds (its memory is reserved at start); past it new "
       "mappings are stored but not held by the node (counted as radius.map_full)" },
+    { "subscribers.failstatic_interval", CONFIG_DURATION, 1000, 24 * 60 * MIN, "60s", NULL,
+      OFF(subscribers_failstatic_interval), true,
+      "while changes arrive from the store, the node's copy of its subscriber map and tariff "
+      "records (state_dir/subscribers.img, loaded at start while the store cannot be reached) "
+      "is written again at most this often; also after each full load and at a clean stop" },
     /* child tariffs: categories, profiles, privacy (docs/profiles.md) */
     { "categories.dir", CONFIG_LIST, 0, 0, "", NULL, OFF(categories_dir), false,
       "a category tree in the squidGuard / UT1 layout (a folder per category holding `domains` "

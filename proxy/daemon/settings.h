@@ -175,6 +175,7 @@ struct settings {
     uint64_t radius_session_ttl;      /* ms */
     int radius_subscriber_id;         /* enum radius_subscriber_id */
     int64_t radius_map_capacity;
+    uint64_t subscribers_failstatic_interval; /* ms */
     /* child tariffs (docs/profiles.md) */
     struct config_list categories_dir; /* category trees (squidGuard / UT1 layout) */
     char *profiles_file;               /* profiles and subscriber settings; "" = none */

@@ -2,6 +2,7 @@
 #include "proxy/daemon/subfollow.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "proxy/daemon/subfstatic.h"
 #include "proxy/daemon/tariffcfg.h"
 #include "rules/store/store.h"
 
@@ -29,7 +31,109 @@ struct subfollow {
     _Atomic uint64_t applied, loads, errors;
     struct tariff *tariff; /* tariff records followed too, or NULL */
     char tcursor[STORE_SUB_CURSOR_MAX];
+    /* the fail-static copy (subfstatic.h): its path ("" none), the write interval, what the
+     * file gave at start until the store's first full load replaces it (the thread's) */
+    char *fs_path;
+    uint64_t fs_interval_ms;
+    struct subfstatic *fs;
+    struct subfstatic_info fs_info;
+    _Atomic bool from_failstatic;
+    _Atomic uint64_t fs_writes, fs_write_errors;
 };
+
+void subfollow_set_failstatic(struct subfollow *f, const char *state_dir, uint64_t interval_ms)
+{
+    free(f->fs_path);
+    f->fs_path = NULL;
+    if (state_dir && *state_dir) {
+        size_t n = strlen(state_dir) + sizeof("/" SUBFSTATIC_NAME);
+        if ((f->fs_path = malloc(n)) != NULL)
+            snprintf(f->fs_path, n, "%s/%s", state_dir, SUBFSTATIC_NAME);
+    }
+    f->fs_interval_ms = interval_ms;
+}
+
+/* "2026-12-03T17:00:00Z" of a wall-clock time in ms. */
+static void utc_text(uint64_t ms, char *out, size_t cap)
+{
+    time_t s = (time_t)(ms / 1000u);
+    struct tm tm;
+    if (!gmtime_r(&s, &tm) || !strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        snprintf(out, cap, "%" PRIu64 " ms", ms);
+}
+
+/* Writes the fail-static copy of the map and the tariff records (the follower's thread). */
+static void fs_write(struct subfollow *f)
+{
+    if (!f->fs_path)
+        return;
+    char err[1024];
+    size_t maps, defs;
+    int rc = subfstatic_write(f->fs_path, f->map, f->tariff, store_now_ms(), &maps, &defs, err,
+                              sizeof(err));
+    if (rc < 0) {
+        if (atomic_fetch_add(&f->fs_write_errors, 1) == 0)
+            log_write(f->log, LOG_LEVEL_WARN, "subscribers",
+                      "cannot write the fail-static copy; retrying at the next interval",
+                      LOG_KV(LOG_S("error", err)));
+        return;
+    }
+    if (atomic_fetch_add(&f->fs_writes, 1) == 0)
+        log_write(f->log, LOG_LEVEL_INFO, "subscribers", "fail-static copy written",
+                  LOG_KV(LOG_S("path", f->fs_path), LOG_U("mappings", maps),
+                         LOG_U("tariff_records", defs)));
+}
+
+/* Loads the fail-static copy into the map and the table, before the thread starts. */
+static void fs_load(struct subfollow *f)
+{
+    char err[1024];
+    int rc = subfstatic_load(f->fs_path, f->map, f->tariff, store_now_ms(), &f->fs, &f->fs_info,
+                             err, sizeof(err));
+    if (rc == -ENOENT) {
+        log_write(f->log, LOG_LEVEL_INFO, "subscribers",
+                  "no fail-static copy yet; the map starts empty",
+                  LOG_KV(LOG_S("path", f->fs_path)));
+    } else if (rc < 0) {
+        log_write(f->log, LOG_LEVEL_ERROR, "subscribers",
+                  "fail-static copy refused; the map starts empty", LOG_KV(LOG_S("error", err)));
+        subfstatic_free(f->fs);
+        f->fs = NULL;
+    } else {
+        char when[64];
+        utc_text(f->fs_info.written_ms, when, sizeof(when));
+        atomic_store(&f->from_failstatic, true);
+        log_write(
+            f->log, LOG_LEVEL_INFO, "subscribers", "fail-static copy loaded",
+            LOG_KV(LOG_S("path", f->fs_path), LOG_S("written", when),
+                   LOG_U("mappings", f->fs_info.mappings), LOG_U("expired", f->fs_info.expired),
+                   LOG_U("map_full", f->fs_info.map_full), LOG_U("tariff_records", f->fs_info.defs),
+                   LOG_U("tariff_records_kept", f->fs_info.kept)));
+    }
+}
+
+/* The store's full load is done: what the file gave and the load did not set goes. */
+static void fs_replaced(struct subfollow *f)
+{
+    if (!f->fs)
+        return;
+    size_t maps, defs;
+    subfstatic_sweep(f->fs, f->map, f->tariff, &maps, &defs);
+    subfstatic_free(f->fs);
+    f->fs = NULL;
+    atomic_store(&f->from_failstatic, false);
+    log_write(f->log, LOG_LEVEL_INFO, "subscribers",
+              "the store's load replaced the fail-static copy",
+              LOG_KV(LOG_U("mappings_removed", maps), LOG_U("tariff_records_removed", defs)));
+}
+
+/* tariffcfg_apply_record() into the table, noting the record for the fail-static sweep. */
+static int tariff_apply(void *ctx, const struct store_tariff *r)
+{
+    struct subfollow *f = ctx;
+    subfstatic_seen_def(f->fs, r->kind != STORE_TARIFF_PROFILE, r->name);
+    return tariffcfg_apply_record(f->tariff, r);
+}
 
 void subfollow_set_tariff(struct subfollow *f, struct tariff *t)
 {
@@ -45,15 +149,15 @@ static int tariff_step(struct subfollow *f, bool load, char *err, size_t errlen)
     int rc;
     if (load) {
         f->tcursor[0] = '\0';
-        rc = store_tariff_follow(f->store, f->tcursor, sizeof(f->tcursor), 0,
-                                 tariffcfg_apply_record, f->tariff, err, errlen);
+        rc = store_tariff_follow(f->store, f->tcursor, sizeof(f->tcursor), 0, tariff_apply, f, err,
+                                 errlen);
         if (rc >= 0)
-            rc = store_tariff_list(f->store, tariffcfg_apply_record, f->tariff, err, errlen);
+            rc = store_tariff_list(f->store, tariff_apply, f, err, errlen);
         if (rc >= 0)
             rc = 1;
     } else {
         rc = store_tariff_follow(f->store, f->tcursor, sizeof(f->tcursor), WAIT_BOTH_MS,
-                                 tariffcfg_apply_record, f->tariff, err, errlen);
+                                 tariff_apply, f, err, errlen);
     }
     if (rc > 0) {
         char why[512];
@@ -74,6 +178,7 @@ static int apply(void *ctx, const struct store_sub *e)
         return 0; /* not a canonical address: not ours */
     if (e->op == STORE_SUB_SET) {
         uint64_t exp = e->expires_ms ? e->expires_ms : e->ttl_ms ? store_now_ms() + e->ttl_ms : 0;
+        subfstatic_seen_addr(f->fs, &a);
         submap_set(f->map, &a, e->subscriber, e->session, exp);
     } else {
         submap_del(f->map, &a, e->session);
@@ -92,8 +197,8 @@ static void pause_ms(const struct subfollow *f, unsigned ms)
 static void *follow_main(void *arg)
 {
     struct subfollow *f = arg;
-    bool loaded = false, failing = false;
-    uint64_t next_sweep = 0;
+    bool loaded = false, failing = false, dirty = false;
+    uint64_t next_sweep = 0, next_write = 0;
     char err[1024];
     while (!atomic_load(&f->stop)) {
         int rc = 0;
@@ -117,20 +222,28 @@ static void *follow_main(void *arg)
             if (rc >= 0) {
                 loaded = true;
                 atomic_fetch_add(&f->loads, 1);
+                fs_replaced(f);
                 log_write(f->log, LOG_LEVEL_INFO, "subscribers", "subscriber map loaded",
                           LOG_KV(LOG_U("entries", submap_count(f->map))));
+                fs_write(f);
+                dirty = false;
+                next_write = store_now_ms() + f->fs_interval_ms;
             }
         } else {
             rc = store_sub_follow(f->store, f->cursor, sizeof(f->cursor),
                                   f->tariff ? WAIT_BOTH_MS : WAIT_MS, apply, f, err, sizeof(err));
-            if (rc > 0)
+            if (rc > 0) {
                 atomic_fetch_add(&f->applied, (uint64_t)rc);
+                dirty = true;
+            }
             if (rc >= 0) {
                 int t = tariff_step(f, false, err, sizeof(err));
-                if (t < 0)
+                if (t < 0) {
                     rc = t;
-                else if (t > 0)
+                } else if (t > 0) {
                     atomic_fetch_add(&f->applied, (uint64_t)t);
+                    dirty = true;
+                }
             }
         }
         if (rc < 0) {
@@ -139,6 +252,15 @@ static void *follow_main(void *arg)
                 log_write(f->log, LOG_LEVEL_WARN, "subscribers",
                           "following the subscriber map failed; retrying every second",
                           LOG_KV(LOG_S("error", err)));
+            if (!failing && f->fs) {
+                char when[64], msg[1400];
+                utc_text(f->fs_info.written_ms, when, sizeof(when));
+                snprintf(msg, sizeof(msg),
+                         "store unreachable; enforcing %zu mappings and %zu tariff records from "
+                         "%s written at %s",
+                         f->fs_info.mappings, f->fs_info.defs, f->fs_path, when);
+                log_write(f->log, LOG_LEVEL_WARN, "subscribers", msg, LOG_KV(LOG_S("error", err)));
+            }
             failing = true;
             atomic_fetch_add(&f->errors, 1);
             loaded = false;
@@ -151,7 +273,14 @@ static void *follow_main(void *arg)
             submap_expire(f->map, now);
             next_sweep = now + SWEEP_EVERY_MS;
         }
+        if (dirty && loaded && now >= next_write) {
+            fs_write(f);
+            dirty = false;
+            next_write = now + f->fs_interval_ms;
+        }
     }
+    if (dirty) /* a clean stop: what changed since the last copy */
+        fs_write(f);
     return NULL;
 }
 
@@ -187,6 +316,8 @@ struct subfollow *subfollow_new(const char *url, const char *password_file, stru
 
 int subfollow_start(struct subfollow *f)
 {
+    if (f->fs_path)
+        fs_load(f);
     int rc = pthread_create(&f->th, NULL, follow_main, f);
     if (rc)
         return -rc;
@@ -199,6 +330,9 @@ void subfollow_get_stats(const struct subfollow *f, struct subfollow_stats *st)
     st->applied = atomic_load(&f->applied);
     st->loads = atomic_load(&f->loads);
     st->errors = atomic_load(&f->errors);
+    st->from_failstatic = atomic_load(&f->from_failstatic);
+    st->failstatic_writes = atomic_load(&f->fs_writes);
+    st->failstatic_write_errors = atomic_load(&f->fs_write_errors);
 }
 
 void subfollow_free(struct subfollow *f)
@@ -210,6 +344,8 @@ void subfollow_free(struct subfollow *f)
         pthread_join(f->th, NULL);
     }
     store_free(f->store);
+    subfstatic_free(f->fs);
+    free(f->fs_path);
     free(f->url);
     free(f->password_file);
     free(f);

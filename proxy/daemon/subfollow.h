@@ -18,9 +18,13 @@
 struct subfollow;
 
 struct subfollow_stats {
-    uint64_t applied; /* changes applied from the stream */
-    uint64_t loads;   /* full loads (the first, and one after each error) */
-    uint64_t errors;  /* store errors */
+    uint64_t applied;                 /* changes applied from the stream */
+    uint64_t loads;                   /* full loads (the first, and one after each error) */
+    uint64_t errors;                  /* store errors */
+    bool from_failstatic;             /* the map came from the fail-static copy (subfstatic.h),
+                                         not yet replaced by a load from the store */
+    uint64_t failstatic_writes;       /* fail-static copies written */
+    uint64_t failstatic_write_errors; /* and those that failed */
 };
 
 /* A follower of the store at url (password_file "" for none) into map (not owned; it must
@@ -36,7 +40,16 @@ struct subfollow *subfollow_new(const char *url, const char *password_file, stru
  * stream, so a change reaches the node within a second. Before subfollow_start(). */
 void subfollow_set_tariff(struct subfollow *f, struct tariff *t);
 
-/* Starts the thread. 0 or a negative errno. */
+/* Keeps a fail-static copy of the map and the tariff records in state_dir/subscribers.img
+ * (subfstatic.h; state_dir NULL or "": none): loaded by subfollow_start() before the thread
+ * starts, so that the node enforces it while the store cannot be reached; replaced by the
+ * store's first full load (what the store no longer has removed); written after each full load,
+ * then at most every interval_ms while changes arrive, and at the stop when something changed
+ * since. Before subfollow_start(), after subfollow_set_tariff(). */
+void subfollow_set_failstatic(struct subfollow *f, const char *state_dir, uint64_t interval_ms);
+
+/* Starts the thread (after loading the fail-static copy, when there is one). 0 or a negative
+ * errno. */
 int subfollow_start(struct subfollow *f);
 
 void subfollow_get_stats(const struct subfollow *f, struct subfollow_stats *st);

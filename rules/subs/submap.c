@@ -816,6 +816,24 @@ size_t submap_expire(struct submap *m, uint64_t now_ms)
     return n;
 }
 
+int submap_each(struct submap *m, submap_each_fn fn, void *ctx)
+{
+    int rc = 0;
+    pthread_mutex_lock(&m->lock);
+    for (size_t i = 0; i <= m->mask && !rc; i++) {
+        uint32_t v = m->slots[i];
+        if (v < SLOT_E)
+            continue;
+        const struct entry *e = &m->ent[v - SLOT_E];
+        struct sub_addr a = { .family = e->family, .plen = e->plen };
+        memcpy(a.addr, e->data, addr_bytes(e->family, e->plen));
+        const char *sub = entry_text(e);
+        rc = fn(ctx, &a, sub, sub + e->sub_len + 1, e->expires_ms);
+    }
+    pthread_mutex_unlock(&m->lock);
+    return rc;
+}
+
 size_t submap_count(const struct submap *m)
 {
     return __atomic_load_n(&m->count, __ATOMIC_RELAXED);

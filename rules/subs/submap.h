@@ -166,6 +166,16 @@ struct submap *submap_from_image(const struct imgfile_r *r, uint32_t base, size_
 /* Removes entries expired at now_ms. Returns how many. */
 size_t submap_expire(struct submap *m, uint64_t now_ms);
 
+/* Called by submap_each() with one mapping: its address, subscriber and session ids ("" for
+ * none; valid during the call) and expiry (0: never). Non-zero stops the walk. */
+typedef int (*submap_each_fn)(void *ctx, const struct sub_addr *a, const char *sub,
+                              const char *session, uint64_t expires_ms);
+
+/* Calls fn with every mapping held (expired ones not yet removed included), in slot order,
+ * under the map's lock: fn must not call back into m (collect, then change). Readers are not
+ * held up. Returns fn's first non-zero value, or 0. */
+int submap_each(struct submap *m, submap_each_fn fn, void *ctx);
+
 /* Entries held (expired ones not yet removed included). */
 size_t submap_count(const struct submap *m);
 

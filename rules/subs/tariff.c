@@ -934,6 +934,21 @@ bool tariff_sub_text(struct tariff *t, const char *sub, char *out, size_t cap)
     return found;
 }
 
+int tariff_each_def(struct tariff *t, tariff_def_fn fn, void *ctx)
+{
+    int rc = 0;
+    pthread_mutex_lock(&t->lock);
+    for (size_t i = 0; i < t->nprof && !rc; i++)
+        rc = fn(ctx, false, t->prof[i].name, t->prof[i].spec);
+    for (size_t i = 0; t->subs && i <= t->smask && !rc; i++) {
+        const char *text = t->subs[i].text;
+        if (text && text != WTOMB)
+            rc = fn(ctx, true, text, text + strlen(text) + 1);
+    }
+    pthread_mutex_unlock(&t->lock);
+    return rc;
+}
+
 void tariff_set_default(struct tariff *t, const char *name)
 {
     pthread_mutex_lock(&t->lock);

@@ -141,6 +141,16 @@ void tariff_get_stats(const struct tariff *t, struct tariff_stats *st);
 bool tariff_profile_text(struct tariff *t, const char *name, char *out, size_t cap);
 bool tariff_sub_text(struct tariff *t, const char *sub, char *out, size_t cap);
 
+/* Called by tariff_each_def() with one writer-side definition: a profile (sub false) or a
+ * subscriber's settings (sub true), its name or id and its text (valid during the call).
+ * Non-zero stops the walk. */
+typedef int (*tariff_def_fn)(void *ctx, bool sub, const char *name, const char *text);
+
+/* Calls fn with every profile, then every subscriber's settings, of the writer side (what was
+ * set, published or not), under t's lock: fn must not call back into t. Returns fn's first
+ * non-zero value, or 0. A table from an image has none. */
+int tariff_each_def(struct tariff *t, tariff_def_fn fn, void *ctx);
+
 /* ---- images (docs/formats.md "Tariff image": `qorgau tariff compile`, `scan --tariff-image`) */
 
 struct imgfile_w;
