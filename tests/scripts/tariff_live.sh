@@ -31,7 +31,7 @@ if ! why=$(qg_can_run); then
 fi
 command -v redis-server >/dev/null 2>&1 || qg_cannot_run tariff_live "redis-server not installed"
 
-qg_checks tariff_live proxy.log node2.log redis.log
+qg_checks tariff_live proxy.log proxy2.log node2.log redis.log redis2.log
 
 fl() { ip netns exec "$QG_FLT" "$@"; }
 ADULT=10.200.1.2
@@ -64,8 +64,14 @@ qg_divert tproxy || { bad "nftables" "tproxy ruleset failed"; exit 1; }
 qg_start_nginx || { bad "nginx" "did not start"; exit 1; }
 
 PORT=16379
-qg_bg "$QG_DIR/redis.log" ip netns exec "$QG_FLT" redis-server --port $PORT --bind 127.0.0.1 \
-    --save '' --appendonly no --dir "$QG_DIR"
+# start_redis LOG: the store, on the filter namespace's loopback (its data kept in QG_DIR's
+# dump.rdb by an explicit SAVE only); REDIS_PID is its PID
+start_redis() {
+    qg_bg "$QG_DIR/$1" ip netns exec "$QG_FLT" redis-server --port $PORT --bind 127.0.0.1 \
+        --save '' --appendonly no --dir "$QG_DIR"
+    REDIS_PID=$QG_LAST_PID
+}
+start_redis redis.log
 qg_wait_port "$QG_FLT" $PORT || { bad "redis-server" "did not start"; exit 1; }
 STORE=redis://127.0.0.1:$PORT
 
@@ -96,8 +102,10 @@ notice.listen = 127.0.0.1:18080
 log.file = $QG_DIR/qorgau.log
 categories.dir = $QG_DIR/cats
 privacy.secret_file = $QG_DIR/secret
+subscribers.failstatic_interval = 1s
 CONF
 qg_bg "$QG_DIR/proxy.log" ip netns exec "$QG_FLT" "$QG_BIN" run -c "$QG_DIR/qorgau.conf" --foreground
+NODE_PID=$QG_LAST_PID
 qg_wait_port "$QG_FLT" 15001 || { bad "proxy" "did not start"; exit 1; }
 
 # a second node following the same store: tap mode on the client-side link, its answers sent
@@ -221,4 +229,58 @@ log=$QG_DIR/proxy.log # --foreground: the log goes to standard error
 expect_match "log: a tariff block names cause and profile" "$(grep '"cause":"profile"' "$log" | head -1)" \
     '"profile":"child".*"subscriber":"p-[0-9a-f]{16}"'
 expect "log: the MSISDN never appears" "$(grep -c 77010000007 "$log")" 0
+
+# the subscriber side's fail-static copy (docs/subscribers.md "The fail-static copy"): the node
+# restarted while the store is down keeps enforcing the child's tariff from
+# state/subscribers.img, and the store's load replaces it when the store is back
+CHILD2=10.200.1.8
+UNMAPPED=10.200.1.9
+qg_in "$QG_CLI" ip addr add $CHILD2/24 dev c0
+qg_in "$QG_CLI" ip addr add $UNMAPPED/24 dev c0
+fl "$QG_BIN" subscriber --store $STORE profile 77010000007 child >/dev/null
+fl "$QG_BIN" subscriber --store $STORE set $CHILD2 77010000007 >/dev/null || bad "map child2"
+expect "fail-static: the child's games.test blocked" "$(until_tls reset $CHILD games.test)" reset
+expect "fail-static: the child's second address blocked" "$(until_tls reset $CHILD2 games.test)" reset
+expect "fail-static: an unmapped address served" "$(tls $UNMAPPED games.test)" 200
+qg_stop $NODE_PID
+expect "fail-static: the node wrote state/subscribers.img" \
+    "$(test -s "$QG_DIR/state/subscribers.img" && echo yes)" yes
+# while the node is down, the store drops the second address; then the store goes down too
+fl "$QG_BIN" subscriber --store $STORE del $CHILD2 >/dev/null || bad "unmap child2"
+fl redis-cli -p $PORT save >/dev/null || bad "redis save"
+qg_stop $REDIS_PID
+qg_bg "$QG_DIR/proxy2.log" ip netns exec "$QG_FLT" "$QG_BIN" run -c "$QG_DIR/qorgau.conf" --foreground
+NODE_PID=$QG_LAST_PID
+qg_wait_port "$QG_FLT" 15001 || { bad "proxy" "did not start again"; exit 1; }
+expect "fail-static, store down: the child's games.test blocked" "$(tls $CHILD games.test)" reset
+expect "fail-static, store down: the second address (the file's) blocked" \
+    "$(tls $CHILD2 games.test)" reset
+expect "fail-static, store down: the child's kids.test served" "$(tls $CHILD kids.test)" 200
+expect "fail-static, store down: the adult served" "$(tls $ADULT games.test)" 200
+expect "fail-static, store down: an unmapped address served" "$(tls $UNMAPPED games.test)" 200
+expect_match "fail-static: the node says where its subscribers come from" \
+    "$(grep 'store unreachable; enforcing' "$QG_DIR/proxy2.log" | head -1)" \
+    'enforcing 3 mappings and [0-9]+ tariff records from .*/state/subscribers\.img written at 20[0-9-]+T[0-9:]+Z'
+metric() {
+    fl curl -sS --max-time 5 --unix-socket "$SOCK" http://node/metrics |
+        grep "^qorgau_subs_failstatic " | cut -d' ' -f2
+}
+expect "fail-static: qorgau_subs_failstatic 1" "$(metric)" 1
+expect_match "fail-static: /api/v1/status subs_failstatic true" \
+    "$(fl curl -sS --max-time 5 --unix-socket "$SOCK" http://node/api/v1/status)" '"subs_failstatic":true'
+# the store back: the node loads it, the second address goes, the flag clears
+start_redis redis2.log
+qg_wait_port "$QG_FLT" $PORT || { bad "redis-server" "did not start again"; exit 1; }
+i=0
+while [ "$(metric)" != 0 ] && [ $i -lt 100 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+expect "store back: qorgau_subs_failstatic 0" "$(metric)" 0
+expect_match "store back: the store's load replaced the copy" \
+    "$(grep 'replaced the fail-static copy' "$QG_DIR/proxy2.log" | head -1)" '"mappings_removed":1'
+expect "store back: the child's games.test still blocked" "$(tls $CHILD games.test)" reset
+expect "store back: the second address, gone from the store, served" \
+    "$(until_tls 200 $CHILD2 games.test)" 200
+expect "store back: the adult served" "$(tls $ADULT games.test)" 200
 exit 0
