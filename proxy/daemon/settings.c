@@ -237,7 +237,8 @@ static const struct config_key keys[] = {
       "overrides" },
     { "state_dir", CONFIG_PATH, 0, 0, "/var/lib/qorgau", NULL, OFF(state_dir), true,
       "node state: the embedded directory store, the fail-static rule files (failstatic.json and "
-      "its journal failstatic.journal) and the admin socket (admin.sock, owner-only)" },
+      "its journal failstatic.journal), the subscriber map's copy (subscribers.img) and the "
+      "admin socket (admin.sock, owner-only)" },
     { "store.password_file", CONFIG_PATH, 0, 0, "", NULL, OFF(store_password_file), true,
       "file holding the Redis password (first line); must not be readable by group or others" },
     { "store.heartbeat", CONFIG_DURATION, 100, 10 * MIN, "2s", NULL, OFF(store_heartbeat), true,

@@ -241,8 +241,7 @@ static int fill_def(void *ctx, bool sub, const char *name, const char *text)
 }
 
 int subfstatic_load(const char *path, struct submap *m, struct tariff *t, uint64_t now_ms,
-                    struct subfstatic **out, struct subfstatic_info *info, char *err,
-                    size_t errlen)
+                    struct subfstatic **out, struct subfstatic_info *info, char *err, size_t errlen)
 {
     *out = NULL;
     memset(info, 0, sizeof(*info));
@@ -268,9 +267,8 @@ int subfstatic_load(const char *path, struct submap *m, struct tariff *t, uint64
     if (!rc) {
         defs = (const char *)imgfile_r_get(&r, IMG_DEFS, &dlen);
         if (!defs || dlen != meta[2]) {
-            snprintf(why, sizeof(why), "the definitions section is missing or not %" PRIu64
-                                       " bytes",
-                     meta[2]);
+            snprintf(why, sizeof(why),
+                     "the definitions section is missing or not %" PRIu64 " bytes", meta[2]);
             rc = -EINVAL;
         }
     }
@@ -339,7 +337,8 @@ void subfstatic_sweep(struct subfstatic *s, struct submap *m, struct tariff *t, 
     if (!s)
         return;
     for (size_t i = 0; i < s->nmap; i++)
-        if (!s->map[i].seen && submap_del(m, &s->map[i].a, s->map[i].sess ? s->map[i].sess : "") == 0)
+        if (!s->map[i].seen &&
+            submap_del(m, &s->map[i].a, s->map[i].sess ? s->map[i].sess : "") == 0)
             ++*maps;
     for (size_t i = 0; t && i < s->ndef; i++) {
         if (s->def[i].seen)
