@@ -309,7 +309,7 @@ static const struct config_key keys[] = {
       OFF(radius_map_capacity), true,
       "addresses the node's subscriber map holds (its memory is reserved at start); past it new "
       "mappings are stored but not held by the node (counted as radius.map_full)" },
-    { "subscribers.failstatic_interval", CONFIG_DURATION, 1000, 24 * 60 * MIN, "60s", NULL,
+    { "subscribers.failstatic_interval", CONFIG_DURATION, 1000, 24 * 60 * MIN, "1m", NULL,
       OFF(subscribers_failstatic_interval), true,
       "while changes arrive from the store, the node's copy of its subscriber map and tariff "
       "records (state_dir/subscribers.img, loaded at start while the store cannot be reached) "
