@@ -3,6 +3,8 @@
  * (store_sub_follow), with expiry swept every minute. A store error reloads everything once the
  * store answers again (a failover may have lost stream entries). Only for stores with a change
  * stream (Redis, Sentinel): the directory store is one node's, filled by its own listener.
+ * It also keeps the node's fail-static copy of the map and the tariff records (subfstatic.h),
+ * loaded at start so that a node started while the store is down keeps enforcing.
  * docs/subscribers.md. */
 #ifndef QG_SUBFOLLOW_H
 #define QG_SUBFOLLOW_H
