@@ -16,7 +16,8 @@
  *                  (obs-fold) get a 400 from nginx and DS_MALFORMED here.
  * The head is parsed again from its first byte on every call, one complete line at a time (each
  * line's end located with memchr); http_req_parse_early() stops at the first incomplete line and
- * reports the name when the lines before it carry one. */
+ * reports the name when the lines before it carry one; http_req_not_mine() reads the request
+ * line alone. */
 #include "proxy/dissect/http.h"
 
 #include <string.h>
@@ -375,6 +376,18 @@ static size_t scan_lines(const uint8_t *buf, size_t lim, size_t pos, size_t *hos
     return 0;
 }
 
+/* True if the lines from pos in buf[0, lim) surely hold the end of the head: buf ends with an
+ * empty line (LF LF or LF CR LF, its LF at pos - 1 or later: a line start scan_lines() visits),
+ * as a request without a body arriving whole does. False says nothing. */
+static bool ends_with_empty_line(const uint8_t *buf, size_t lim, size_t pos)
+{
+    if (lim <= pos || buf[lim - 1] != '\n')
+        return false;
+    if (buf[lim - 2] == '\n')
+        return true; /* lim - 2 >= pos - 1: the request line's LF at the earliest */
+    return lim - 2 >= pos && buf[lim - 2] == '\r' && buf[lim - 3] == '\n';
+}
+
 static enum dstatus req_parse(const uint8_t *buf, size_t len, bool early, struct http_req *out,
                               size_t *err_off)
 {
@@ -399,7 +412,8 @@ static enum dstatus req_parse(const uint8_t *buf, size_t len, bool early, struct
         return DS_OK;
     }
     size_t host_end = 0;
-    if (scan_lines(buf, lim, pos, &host_end) == 0) {
+    /* a head that surely ends within lim is parsed without looking for its end first */
+    if (!ends_with_empty_line(buf, lim, pos) && scan_lines(buf, lim, pos, &host_end) == 0) {
         /* The head is not complete (or is cut by HTTP_HEAD_MAX). The early reading parses the
          * lines up to the last Host line, if any, and judges from them. */
         st = len > HTTP_HEAD_MAX ? DS_LIMIT : DS_NEED_MORE;
@@ -425,6 +439,22 @@ static enum dstatus req_parse(const uint8_t *buf, size_t len, bool early, struct
 enum dstatus http_req_parse(const uint8_t *buf, size_t len, struct http_req *out, size_t *err_off)
 {
     return req_parse(buf, len, false, out, err_off);
+}
+
+bool http_req_not_mine(const uint8_t *buf, size_t len)
+{
+    size_t lim = len < HTTP_HEAD_MAX ? len : HTTP_HEAD_MAX;
+    size_t pos = 0, off = 0;
+    while (pos < lim && (buf[pos] == '\r' || buf[pos] == '\n'))
+        pos++;
+    if (pos == lim)
+        return false;
+    if (!is_method_char(buf[pos]))
+        return true;
+    struct http_req r;
+    bool http09 = false;
+    memset(&r, 0, sizeof(r));
+    return parse_request_line(buf, lim, &pos, &r, &http09, &off) == DS_NOT_MINE;
 }
 
 enum dstatus http_req_parse_early(const uint8_t *buf, size_t len, struct http_req *out,

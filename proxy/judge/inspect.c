@@ -10,9 +10,6 @@
 
 enum dstatus inspect_detect(const uint8_t *buf, size_t len, enum verdict_app *app)
 {
-    struct http_req r;
-    size_t off;
-
     if (len == 0)
         return DS_NEED_MORE;
     if (buf[0] == 0x16) {
@@ -25,7 +22,7 @@ enum dstatus inspect_detect(const uint8_t *buf, size_t len, enum verdict_app *ap
         *app = APP_H2C;
         return DS_OK;
     }
-    if (http_req_parse(buf, len, &r, &off) == DS_NOT_MINE)
+    if (http_req_not_mine(buf, len))
         return DS_NOT_MINE;
     *app = APP_HTTP;
     return DS_OK;
