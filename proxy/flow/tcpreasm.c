@@ -183,61 +183,87 @@ static void bit_put(uint8_t *bm, size_t i, bool v)
 }
 
 /* True if no bit in [a, e) is set; whole bytes and 64-bit words at a time. */
+/* The bits of a byte from bit i (i & 7) up, and up to bit i (i & 7). */
+static uint8_t mask_from(size_t i)
+{
+    return (uint8_t)(0xffu << (i & 7));
+}
+
+static uint8_t mask_upto(size_t i)
+{
+    return (uint8_t)(0xffu >> (7 - (i & 7)));
+}
+
+/* True if no bit of [a, e) is set: the bytes at either end masked, 8 bytes at a time between. */
 static bool bits_all_clear(const uint8_t *bm, size_t a, size_t e)
 {
-    while (a < e && (a & 7))
-        if (bit_get(bm, a++))
-            return false;
-    while (a + 64 <= e) { /* 64 bits (8 bytes of the map) per step */
+    if (a >= e)
+        return true;
+    size_t fa = a >> 3, la = (e - 1) >> 3;
+    if (fa == la)
+        return !(bm[fa] & mask_from(a) & mask_upto(e - 1));
+    if ((bm[fa] & mask_from(a)) || (bm[la] & mask_upto(e - 1)))
+        return false;
+    size_t i = fa + 1;
+    for (; i + 8 <= la; i += 8) {
         uint64_t w;
-        memcpy(&w, bm + (a >> 3), 8);
+        memcpy(&w, bm + i, 8);
         if (w)
             return false;
-        a += 64;
     }
-    while (a + 8 <= e) {
-        if (bm[a >> 3])
-            return false;
-        a += 8;
-    }
-    while (a < e)
-        if (bit_get(bm, a++))
+    for (; i < la; i++)
+        if (bm[i])
             return false;
     return true;
 }
 
-/* First index in [a, e) whose bit is clear, or e; whole bytes and 64-bit words at a time. */
+/* The first clear bit of [a, e), or e if all are set (a if a >= e). The lowest clear bit of a
+ * byte or little-endian word is its complement's lowest set bit. */
 static size_t bits_first_clear(const uint8_t *bm, size_t a, size_t e)
 {
-    while (a < e && (a & 7)) {
-        if (!bit_get(bm, a))
-            return a;
-        a++;
+    if (a >= e)
+        return a;
+    if (a & 7) {
+        unsigned v = (uint8_t)~bm[a >> 3] & mask_from(a);
+        if (v) {
+            size_t r = (a & ~(size_t)7) + (size_t)__builtin_ctz(v);
+            return r < e ? r : e;
+        }
+        a = (a | 7) + 1;
     }
     while (a + 64 <= e) {
         uint64_t w;
         memcpy(&w, bm + (a >> 3), 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        w = __builtin_bswap64(w);
+#endif
         if (w != ~(uint64_t)0)
-            break;
+            return a + (size_t)__builtin_ctzll(~w);
         a += 64;
     }
-    while (a + 8 <= e && bm[a >> 3] == 0xff)
-        a += 8;
-    while (a < e && bit_get(bm, a))
-        a++;
-    return a;
+    for (; a < e; a += 8) {
+        unsigned v = (uint8_t)~bm[a >> 3];
+        if (v) {
+            size_t r = a + (size_t)__builtin_ctz(v);
+            return r < e ? r : e;
+        }
+    }
+    return e;
 }
 
 static void bits_set_range(uint8_t *bm, size_t a, size_t e)
 {
-    while (a < e && (a & 7))
-        bit_put(bm, a++, true);
-    if (a + 8 <= e) {
-        memset(bm + (a >> 3), 0xff, (e - a) >> 3);
-        a += (e - a) & ~(size_t)7;
+    if (a >= e)
+        return;
+    size_t fa = a >> 3, la = (e - 1) >> 3;
+    if (fa == la) {
+        bm[fa] = (uint8_t)(bm[fa] | (mask_from(a) & mask_upto(e - 1)));
+        return;
     }
-    while (a < e)
-        bit_put(bm, a++, true);
+    bm[fa] = (uint8_t)(bm[fa] | mask_from(a));
+    bm[la] = (uint8_t)(bm[la] | mask_upto(e - 1));
+    if (la > fa + 1)
+        memset(bm + fa + 1, 0xff, la - fa - 1);
 }
 
 static void bits_clear_range(uint8_t *bm, size_t a, size_t e)
