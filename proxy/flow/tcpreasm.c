@@ -431,13 +431,17 @@ static bool rebase(struct tcpreasm_pool *pl, uint32_t idx, struct rbuf *b, uint3
 }
 
 /* Extends the in-order run, strips a pending urgent byte that became in order, discards bytes
- * still to skip, and updates nxt. Returns true if the in-order stream grew. */
+ * still to skip, and updates nxt. Returns true if the in-order stream grew. set_to: the bits
+ * [olen, set_to) are known to be set (put_bytes()), so the run's end is looked for from there;
+ * 0 when nothing is known. */
 static bool advance(struct tcpreasm_pool *pl, struct tcpreasm_state *t, uint32_t idx,
-                    struct rbuf *b)
+                    struct rbuf *b, uint32_t set_to)
 {
     const uint8_t *bm = buf_bits(pl, idx);
     uint32_t before = b->olen;
     bool grew = false;
+    if (set_to > b->olen)
+        b->olen = set_to;
     for (;;) {
         b->olen = (uint32_t)bits_first_clear(bm, b->olen, b->hi);
         if (!b->urg_pending)
@@ -598,10 +602,14 @@ static unsigned put_versions(struct tcpreasm_pool *pl, uint32_t idx, struct rbuf
 
 /* Stores payload bytes [seq, seq+n): first copy wins in the Linux view, last copy in the
  * alternative view, other versions as put_versions(). Returns TCPREASM_CONFLICT /
- * TCPREASM_FULL / TCPREASM_VIEWS_FULL bits. */
+ * TCPREASM_FULL / TCPREASM_VIEWS_FULL bits. *set_to (may be NULL): the end of a run of bytes
+ * stored that starts at or below the in-order end (so the bits from olen up to it are set),
+ * else 0. */
 static unsigned put_bytes(struct tcpreasm_pool *pl, uint32_t idx, struct rbuf *b, uint32_t seq,
-                          const uint8_t *src, size_t n)
+                          const uint8_t *src, size_t n, uint32_t *set_to)
 {
+    if (set_to)
+        *set_to = 0;
     if (b->nrm == 0 && !b->alt) {
         /* common case: no urgent byte removed, no alternative view, nothing held in the
          * range yet - copy the run at once */
@@ -619,6 +627,8 @@ static unsigned put_bytes(struct tcpreasm_pool *pl, uint32_t idx, struct rbuf *b
         if (take > 0 && bits_all_clear(bm, off, off + take)) {
             memcpy(buf_data(pl, idx) + off, src, take);
             bits_set_range(bm, off, off + take);
+            if (set_to && off <= b->olen)
+                *set_to = (uint32_t)(off + take);
             if (off + take > b->hi)
                 b->hi = (uint32_t)(off + take);
             if (take < n) {
@@ -792,7 +802,7 @@ static unsigned hold_syn_data(struct tcpreasm_pool *pl, struct tcpreasm_state *t
     if (!(st->fl2 & TCPREASM_S2_TFO_HELD))
         pl->st.tfo_held++;
     st->fl2 |= TCPREASM_S2_TFO_HELD;
-    return put_bytes(pl, idx, b, st->isn + 1, p->payload, p->payload_len);
+    return put_bytes(pl, idx, b, st->isn + 1, p->payload, p->payload_len, NULL);
 }
 
 /* The SYN-ACK's ack decides held SYN data: all of it acknowledged - it is the stream's start;
@@ -1175,8 +1185,9 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct tcpreasm_state *t, un
                 }
                 uint32_t olen0 = b->olen;
                 bool skipping = b->skip != 0;
-                res |= put_bytes(pl, idx, b, seq, payload, len);
-                if (advance(pl, t, idx, b)) {
+                uint32_t set_to;
+                res |= put_bytes(pl, idx, b, seq, payload, len, &set_to);
+                if (advance(pl, t, idx, b, set_to)) {
                     res |= TCPREASM_NEW_DATA;
                     pl->st.new_data++;
                 } else if (!old && b->olen == olen0) {
