@@ -37,9 +37,23 @@ bool http_is_h2_preface(const uint8_t *buf, size_t len)
     return memcmp(buf, h2_preface, n) == 0;
 }
 
+/* Request-line byte classes, one entry per byte value (a row per 16): RL_METHOD for "A"-"Z",
+ * "_", "-"; RL_TARGET for %x21-7E and %x80-FF. */
+enum { RL_METHOD = 1, RL_TARGET = 2 };
+static const uint8_t rl_class[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 3,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+};
+
 static bool is_method_char(uint8_t c)
 {
-    return (c >= 'A' && c <= 'Z') || c == '_' || c == '-';
+    return rl_class[c] & RL_METHOD;
 }
 
 static bool is_digit(uint8_t c)
@@ -53,17 +67,22 @@ static bool is_alpha(uint8_t c)
 }
 
 /* Bytes nginx keeps in a header name (its lowcase table); '_' needs underscores_in_headers:
- * '-' (0x2d), '0'-'9' (0x30-0x39), 'A'-'Z' (0x41-0x5a), 'a'-'z' (0x61-0x7a), as a 256-bit map
- * (one lookup per byte). */
+ * '-' (0x2d), '0'-'9' (0x30-0x39), 'A'-'Z' (0x41-0x5a), 'a'-'z' (0x61-0x7a), one byte per byte
+ * value (a row per 16). */
+static const uint8_t name_chars[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0,
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0,
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
 static bool name_bit(uint8_t c)
 {
-    static const uint64_t map[4] = {
-        UINT64_C(1) << 0x2d | UINT64_C(0x3ff) << 0x30,
-        UINT64_C(0x3ffffff) << 1 | UINT64_C(0x3ffffff) << 33,
-        0,
-        0,
-    };
-    return (map[c >> 6] >> (c & 63)) & 1;
+    return name_chars[c] != 0;
 }
 
 static bool is_ctl(uint8_t c)
@@ -155,7 +174,7 @@ static enum dstatus parse_request_line(const uint8_t *buf, size_t len, size_t *p
     if (i == len)
         return DS_NEED_MORE;
     s = i;
-    while (i < len && buf[i] > 0x20 && buf[i] != 0x7f)
+    while (i < len && (rl_class[buf[i]] & RL_TARGET))
         i++;
     if (i == len)
         return DS_NEED_MORE;
