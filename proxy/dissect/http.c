@@ -31,7 +31,7 @@ static const uint8_t h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 bool http_is_h2_preface(const uint8_t *buf, size_t len)
 {
-    if (len == 0)
+    if (len == 0 || buf[0] != 'P') /* most streams: no call to memcmp */
         return false;
     size_t n = len < H2_PREFACE_LEN ? len : H2_PREFACE_LEN;
     return memcmp(buf, h2_preface, n) == 0;
