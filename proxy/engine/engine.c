@@ -56,8 +56,10 @@ static bool st_held(const struct flow *f)
 #define ENGINE_AHEAD    8
 #define ENGINE_CUT_MAX  (65535 + 256) /* an IP datagram and link/tunnel headers in front */
 #define ENGINE_RING     16            /* > ENGINE_AHEAD, a power of two */
-#define PASS_MEMO_SLOTS 256 /* struct pass_memo: kept decisions, by flow id (a power of two) */
-#define PASS_MEMO_RAW   256 /* ... of names up to this many bytes as sent */
+#define PASS_MEMO_SLOTS 256  /* struct pass_memo: kept decisions, by flow id (a power of two) */
+#define PASS_MEMO_RAW   256  /* ... of names up to this many bytes as sent */
+#define HELD_MEMO_SLOTS 256  /* struct held_memo: held requests' readings, by flow id */
+#define HELD_MEMO_HEAD  1024 /* ... of heads up to this many bytes */
 
 /* A frame pushed and decoded, waiting for its turn */
 struct engine_ahead {
@@ -96,6 +98,7 @@ struct engine {
     struct inspect_result res;      /* the decision being reported */
     uint32_t gen;                   /* bumped when the rule set or the policy changes (pass_memo) */
     struct pass_memo *memo;         /* PASS_MEMO_SLOTS, by flow id */
+    struct held_memo *held;         /* HELD_MEMO_SLOTS, by flow id */
 
     uint32_t next_flow_id;
     uint64_t last_expire_us;
@@ -364,6 +367,57 @@ static bool memo_take(struct engine *e, const struct flow *f, const struct inspe
     e->res.url_len = 0;
     e->res.d = m->d;
     e->st.decisions_reused++;
+    return true;
+}
+
+/* An HTTP request judged and passed with nothing after it yet is held (ENGINE_ST_HELD): its
+ * bytes stay buffered and it is read again when the server answers or more bytes come, to go
+ * past it. That reading is the one kept here when the buffer starts at the same place with the
+ * same head bytes: a complete head's reading depends on its bytes alone (its spans point into
+ * them), so it is what reading them again would give. */
+struct held_memo {
+    const struct flow *f; /* NULL: empty */
+    uint32_t id;
+    const uint8_t *d; /* the buffer's start the head was read at */
+    struct inspect_request rq;
+    uint8_t head[HELD_MEMO_HEAD];
+};
+
+static struct held_memo *held_slot(const struct engine *e, const struct flow *f)
+{
+    return &e->held[f->a.id & (HELD_MEMO_SLOTS - 1)];
+}
+
+/* Keeps rq, the complete request head read at d, as f is held on it. */
+static void held_put(struct engine *e, const struct flow *f, const uint8_t *d, size_t len,
+                     const struct inspect_request *rq)
+{
+    struct held_memo *m = held_slot(e, f);
+    if (rq->app != APP_HTTP || rq->partial || rq->lenient || rq->head_len == 0 ||
+        rq->head_len > HELD_MEMO_HEAD || rq->head_len > len) {
+        if (m->f == f)
+            m->f = NULL;
+        return;
+    }
+    m->f = f;
+    m->id = f->a.id;
+    m->d = d;
+    m->rq = *rq;
+    memcpy(m->head, d, rq->head_len);
+}
+
+/* The held request of f read again from (d, len): true with *rq filled if the kept reading is
+ * of the very same bytes at the same place (and lets it go). */
+static bool held_take(struct engine *e, const struct flow *f, const uint8_t *d, size_t len,
+                      struct inspect_request *rq)
+{
+    struct held_memo *m = held_slot(e, f);
+    if (m->f != f || m->id != f->a.id || m->d != d || len < m->rq.head_len ||
+        memcmp(m->head, d, m->rq.head_len) != 0)
+        return false;
+    m->f = NULL;
+    *rq = m->rq;
+    e->st.heads_reused++;
     return true;
 }
 
@@ -649,8 +703,12 @@ static void inspect_tcp(struct engine *e, struct flow *f, unsigned res)
         enum inspect_stop why = INSPECT_STOP_DONE;
         enum dstatus st = DS_OK;
         bool full = len >= tcpreasm_bufsize(e->reasm);
-        enum inspect_step step = inspect_stream_next(&s, d, len, full, e->scratch, e->scratch_cap,
-                                                     &rq, &skip, &why, &st);
+        enum inspect_step step;
+        if (held && s.app == APP_HTTP && s.phase == HTTP_CHUNK_DONE && held_take(e, f, d, len, &rq))
+            step = INSPECT_JUDGE; /* what inspect_stream_next() would read there */
+        else
+            step = inspect_stream_next(&s, d, len, full, e->scratch, e->scratch_cap, &rq, &skip,
+                                       &why, &st);
         stream_store(f, &s);
         if (step == INSPECT_MORE) {
             /* the first-copy view needs more bytes: the other views may not */
@@ -754,6 +812,7 @@ static void inspect_tcp(struct engine *e, struct flow *f, unsigned res)
                 /* Nothing after it yet: keep its bytes, so that a second copy of them (a fake
                  * sent first with a low TTL, then the real one) is judged as well. */
                 f->a.state |= ENGINE_ST_HELD;
+                held_put(e, f, d, len, &rq);
                 return;
             }
             s = after;
@@ -1406,8 +1465,9 @@ struct engine *engine_new(const struct engine_config *cfg, const struct ruleset 
     e->cut = malloc(ENGINE_CUT_MAX);
     e->cp = csumpol_new((enum csumpol_mode)cfg->checksums);
     e->memo = calloc(PASS_MEMO_SLOTS, sizeof(*e->memo));
+    e->held = calloc(HELD_MEMO_SLOTS, sizeof(*e->held));
     if (!e->reasm || !e->ft || !e->defrag || !e->qctx || !e->qslots || !e->qfree || !e->scratch ||
-        !e->cut || !e->cp || !e->memo || (cfg->h2c_conns && !e->h2)) {
+        !e->cut || !e->cp || !e->memo || !e->held || (cfg->h2c_conns && !e->h2)) {
         engine_free(e);
         return NULL;
     }
@@ -1431,6 +1491,7 @@ void engine_free(struct engine *e)
     free(e->cut);
     csumpol_free(e->cp);
     free(e->memo);
+    free(e->held);
     free(e);
 }
 

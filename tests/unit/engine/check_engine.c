@@ -304,6 +304,8 @@ START_TEST(keepalive_every_request)
     ck_assert_int_eq(e->verdict, VERDICT_BLOCK);
     ck_assert_int_eq(e->method, METHOD_URL);
     ck_assert_int_eq(e->action, ACTION_REDIRECT);
+    /* requests 1 and 2 were held until their answers, then gone past on the reading kept */
+    ck_assert_uint_eq(r.st.heads_reused, 2);
     unlink(g_path);
 }
 END_TEST
