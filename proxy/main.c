@@ -154,17 +154,6 @@ static inline void line_put(struct line *l, const char *s, size_t len)
 
 #define LINE_LIT(l, s) line_put((l), (s), sizeof(s) - 1)
 
-static void line_u64(struct line *l, uint64_t v)
-{
-    char t[24];
-    size_t i = sizeof(t);
-    do {
-        t[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    line_put(l, t + i, sizeof(t) - i);
-}
-
 /* A JSON string, escaped by jsonw_piece() (the one escaper) straight into the line. */
 static void line_str(struct line *l, const char *s, size_t len)
 {
@@ -209,18 +198,53 @@ static void line_name(struct line *l, const char *s)
     l->n += len + 2;
 }
 
-/* "address:port" formatted by decode_fmt_endpoint() in place (digits, dots, colons,
- * brackets and hex: nothing to escape). */
-static void line_endpoint(struct line *l, const uint8_t *addr, int ipver, uint16_t port)
+/* The fixed-format pieces of a line are written straight at a cursor into room made once for
+ * a run of them (line_room()), the line's length set after the run: the strings whose length is
+ * not bounded go through the checked line_str() between runs. */
+#define PUT_LIT(o, s) (memcpy((o), (s), sizeof(s) - 1), (o) + sizeof(s) - 1)
+
+enum { EP_MAX = 64 }; /* "[v6]:port" and its NUL fit */
+
+/* Room for a run: "{"flow":" and 20 digits, two quoted endpoints, the proto and app pieces. */
+#define LINE_HEAD_MAX 256
+/* Room for the verdict, method and action pieces (names of verdict.h's tables). */
+#define LINE_VERDICT_MAX 128
+/* Room for "req" and its number, or for the flags and the line's end. */
+#define LINE_TAIL_MAX 64
+
+static char *put_u64(char *o, uint64_t v)
 {
-    enum { EP_MAX = 64 };
-    line_room(l, EP_MAX + 2);
-    char *o = l->b + l->n;
+    char t[24];
+    size_t i = sizeof(t);
+    do {
+        t[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    memcpy(o, t + i, sizeof(t) - i);
+    return o + (sizeof(t) - i);
+}
+
+/* "address:port" formatted by decode_fmt_endpoint() in place (digits, dots, colons, brackets
+ * and hex: nothing to escape), quoted. */
+static char *put_endpoint(char *o, const uint8_t *addr, int ipver, uint16_t port)
+{
     *o = '"';
     decode_fmt_endpoint(addr, ipver, port, o + 1, EP_MAX);
     size_t n = strlen(o + 1);
     o[1 + n] = '"';
-    l->n += n + 2;
+    return o + n + 2;
+}
+
+/* A name from verdict.h's fixed tables (short plain ASCII words), quoted, or null. */
+static char *put_name(char *o, const char *s)
+{
+    if (!s)
+        return PUT_LIT(o, "null");
+    size_t len = strlen(s);
+    *o = '"';
+    memcpy(o + 1, s, len);
+    o[1 + len] = '"';
+    return o + len + 2;
 }
 
 static void scan_event(void *ctx, const struct engine_event *ev)
@@ -228,18 +252,21 @@ static void scan_event(void *ctx, const struct engine_event *ev)
     struct scan_out *so = ctx;
     struct line *l = so->l;
 
-    LINE_LIT(l, "{\"flow\":");
-    line_u64(l, ev->flow_id);
-    LINE_LIT(l, ",\"src\":");
-    line_endpoint(l, ev->client, ev->ipver, ev->client_port);
-    LINE_LIT(l, ",\"dst\":");
-    line_endpoint(l, ev->server, ev->ipver, ev->server_port);
+    line_room(l, LINE_HEAD_MAX);
+    char *o = l->b + l->n;
+    o = PUT_LIT(o, "{\"flow\":");
+    o = put_u64(o, ev->flow_id);
+    o = PUT_LIT(o, ",\"src\":");
+    o = put_endpoint(o, ev->client, ev->ipver, ev->client_port);
+    o = PUT_LIT(o, ",\"dst\":");
+    o = put_endpoint(o, ev->server, ev->ipver, ev->server_port);
     if (ev->l4proto == 17)
-        LINE_LIT(l, ",\"proto\":\"udp\",\"app\":");
+        o = PUT_LIT(o, ",\"proto\":\"udp\",\"app\":");
     else
-        LINE_LIT(l, ",\"proto\":\"tcp\",\"app\":");
-    line_name(l, verdict_app_name(ev->app));
-    LINE_LIT(l, ",\"name\":");
+        o = PUT_LIT(o, ",\"proto\":\"tcp\",\"app\":");
+    o = put_name(o, verdict_app_name(ev->app));
+    o = PUT_LIT(o, ",\"name\":");
+    l->n = (size_t)(o - l->b);
     if (ev->name)
         line_str(l, ev->name, ev->name_len);
     else
@@ -253,21 +280,26 @@ static void scan_event(void *ctx, const struct engine_event *ev)
         line_str(l, ev->url, ev->url_len);
     else
         LINE_LIT(l, "null");
-    LINE_LIT(l, ",\"verdict\":");
-    line_name(l, verdict_name(ev->d.verdict));
-    LINE_LIT(l, ",\"method\":");
-    line_name(l, verdict_method_name(ev->d.method));
-    LINE_LIT(l, ",\"action\":");
-    line_name(l, verdict_action_name(ev->d.action));
+    line_room(l, LINE_VERDICT_MAX);
+    o = l->b + l->n;
+    o = PUT_LIT(o, ",\"verdict\":");
+    o = put_name(o, verdict_name(ev->d.verdict));
+    o = PUT_LIT(o, ",\"method\":");
+    o = put_name(o, verdict_method_name(ev->d.method));
+    o = PUT_LIT(o, ",\"action\":");
+    o = put_name(o, verdict_action_name(ev->d.action));
+    l->n = (size_t)(o - l->b);
     bool hit = ev->d.entry != RULESET_NO_ENTRY && so->rs;
-    LINE_LIT(l, ",\"rule\":");
-    line_cstr(l, hit ? ruleset_entry_text(so->rs, ev->d.entry) : NULL);
-    LINE_LIT(l, ",\"order\":");
-    line_cstr(l, hit ? ruleset_entry_order(so->rs, ev->d.entry) : NULL);
-    LINE_LIT(l, ",\"category\":");
-    line_cstr(l, hit                 ? ruleset_entry_category(so->rs, ev->d.entry)
-                 : ev->d.category[0] ? ev->d.category
-                                     : NULL);
+    if (!hit && !ev->d.category[0]) {
+        LINE_LIT(l, ",\"rule\":null,\"order\":null,\"category\":null");
+    } else {
+        LINE_LIT(l, ",\"rule\":");
+        line_cstr(l, hit ? ruleset_entry_text(so->rs, ev->d.entry) : NULL);
+        LINE_LIT(l, ",\"order\":");
+        line_cstr(l, hit ? ruleset_entry_order(so->rs, ev->d.entry) : NULL);
+        LINE_LIT(l, ",\"category\":");
+        line_cstr(l, hit ? ruleset_entry_category(so->rs, ev->d.entry) : ev->d.category);
+    }
     if (ev->d.cause != CAUSE_NONE) {
         LINE_LIT(l, ",\"cause\":");
         line_name(l, verdict_cause_name(ev->d.cause));
@@ -285,17 +317,23 @@ static void scan_event(void *ctx, const struct engine_event *ev)
         else
             line_name(l, pn[0] ? pn : NULL);
     }
-    LINE_LIT(l, ",\"req\":");
-    line_u64(l, ev->req);
+    line_room(l, LINE_TAIL_MAX);
+    o = l->b + l->n;
+    o = PUT_LIT(o, ",\"req\":");
+    o = put_u64(o, ev->req);
+    l->n = (size_t)(o - l->b);
     if (ev->alpn) {
         LINE_LIT(l, ",\"alpn\":");
         line_str(l, ev->alpn, ev->alpn_len);
     }
+    line_room(l, LINE_TAIL_MAX);
+    o = l->b + l->n;
     if (ev->ech)
-        LINE_LIT(l, ",\"ech\":true");
+        o = PUT_LIT(o, ",\"ech\":true");
     if (ev->alt)
-        LINE_LIT(l, ",\"alt\":true");
-    LINE_LIT(l, "}\n");
+        o = PUT_LIT(o, ",\"alt\":true");
+    o = PUT_LIT(o, "}\n");
+    l->n = (size_t)(o - l->b);
 }
 
 static double now_s(void)

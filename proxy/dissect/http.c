@@ -16,7 +16,8 @@
  *                  (obs-fold) get a 400 from nginx and DS_MALFORMED here.
  * The head is parsed again from its first byte on every call, one complete line at a time (each
  * line's end located with memchr); http_req_parse_early() stops at the first incomplete line and
- * reports the name when the lines before it carry one. */
+ * reports the name when the lines before it carry one; http_req_not_mine() reads the request
+ * line alone. */
 #include "proxy/dissect/http.h"
 
 #include <string.h>
@@ -30,15 +31,29 @@ static const uint8_t h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 bool http_is_h2_preface(const uint8_t *buf, size_t len)
 {
-    if (len == 0)
+    if (len == 0 || buf[0] != 'P') /* most streams: no call to memcmp */
         return false;
     size_t n = len < H2_PREFACE_LEN ? len : H2_PREFACE_LEN;
     return memcmp(buf, h2_preface, n) == 0;
 }
 
+/* Request-line byte classes, one entry per byte value (a row per 16): RL_METHOD for "A"-"Z",
+ * "_", "-"; RL_TARGET for %x21-7E and %x80-FF. */
+enum { RL_METHOD = 1, RL_TARGET = 2 };
+static const uint8_t rl_class[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 3, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 3,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+};
+
 static bool is_method_char(uint8_t c)
 {
-    return (c >= 'A' && c <= 'Z') || c == '_' || c == '-';
+    return rl_class[c] & RL_METHOD;
 }
 
 static bool is_digit(uint8_t c)
@@ -52,17 +67,22 @@ static bool is_alpha(uint8_t c)
 }
 
 /* Bytes nginx keeps in a header name (its lowcase table); '_' needs underscores_in_headers:
- * '-' (0x2d), '0'-'9' (0x30-0x39), 'A'-'Z' (0x41-0x5a), 'a'-'z' (0x61-0x7a), as a 256-bit map
- * (one lookup per byte). */
+ * '-' (0x2d), '0'-'9' (0x30-0x39), 'A'-'Z' (0x41-0x5a), 'a'-'z' (0x61-0x7a), one byte per byte
+ * value (a row per 16). */
+static const uint8_t name_chars[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0,
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0,
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
 static bool name_bit(uint8_t c)
 {
-    static const uint64_t map[4] = {
-        UINT64_C(1) << 0x2d | UINT64_C(0x3ff) << 0x30,
-        UINT64_C(0x3ffffff) << 1 | UINT64_C(0x3ffffff) << 33,
-        0,
-        0,
-    };
-    return (map[c >> 6] >> (c & 63)) & 1;
+    return name_chars[c] != 0;
 }
 
 static bool is_ctl(uint8_t c)
@@ -154,7 +174,7 @@ static enum dstatus parse_request_line(const uint8_t *buf, size_t len, size_t *p
     if (i == len)
         return DS_NEED_MORE;
     s = i;
-    while (i < len && buf[i] > 0x20 && buf[i] != 0x7f)
+    while (i < len && (rl_class[buf[i]] & RL_TARGET))
         i++;
     if (i == len)
         return DS_NEED_MORE;
@@ -375,6 +395,18 @@ static size_t scan_lines(const uint8_t *buf, size_t lim, size_t pos, size_t *hos
     return 0;
 }
 
+/* True if the lines from pos in buf[0, lim) surely hold the end of the head: buf ends with an
+ * empty line (LF LF or LF CR LF, its LF at pos - 1 or later: a line start scan_lines() visits),
+ * as a request without a body arriving whole does. False says nothing. */
+static bool ends_with_empty_line(const uint8_t *buf, size_t lim, size_t pos)
+{
+    if (lim <= pos || buf[lim - 1] != '\n')
+        return false;
+    if (buf[lim - 2] == '\n')
+        return true; /* lim - 2 >= pos - 1: the request line's LF at the earliest */
+    return lim - 2 >= pos && buf[lim - 2] == '\r' && buf[lim - 3] == '\n';
+}
+
 static enum dstatus req_parse(const uint8_t *buf, size_t len, bool early, struct http_req *out,
                               size_t *err_off)
 {
@@ -399,7 +431,8 @@ static enum dstatus req_parse(const uint8_t *buf, size_t len, bool early, struct
         return DS_OK;
     }
     size_t host_end = 0;
-    if (scan_lines(buf, lim, pos, &host_end) == 0) {
+    /* a head that surely ends within lim is parsed without looking for its end first */
+    if (!ends_with_empty_line(buf, lim, pos) && scan_lines(buf, lim, pos, &host_end) == 0) {
         /* The head is not complete (or is cut by HTTP_HEAD_MAX). The early reading parses the
          * lines up to the last Host line, if any, and judges from them. */
         st = len > HTTP_HEAD_MAX ? DS_LIMIT : DS_NEED_MORE;
@@ -425,6 +458,22 @@ static enum dstatus req_parse(const uint8_t *buf, size_t len, bool early, struct
 enum dstatus http_req_parse(const uint8_t *buf, size_t len, struct http_req *out, size_t *err_off)
 {
     return req_parse(buf, len, false, out, err_off);
+}
+
+bool http_req_not_mine(const uint8_t *buf, size_t len)
+{
+    size_t lim = len < HTTP_HEAD_MAX ? len : HTTP_HEAD_MAX;
+    size_t pos = 0, off = 0;
+    while (pos < lim && (buf[pos] == '\r' || buf[pos] == '\n'))
+        pos++;
+    if (pos == lim)
+        return false;
+    if (!is_method_char(buf[pos]))
+        return true;
+    struct http_req r;
+    bool http09 = false;
+    memset(&r, 0, sizeof(r));
+    return parse_request_line(buf, lim, &pos, &r, &http09, &off) == DS_NOT_MINE;
 }
 
 enum dstatus http_req_parse_early(const uint8_t *buf, size_t len, struct http_req *out,

@@ -57,6 +57,11 @@ enum dstatus http_req_parse(const uint8_t *buf, size_t len, struct http_req *out
 enum dstatus http_req_parse_early(const uint8_t *buf, size_t len, struct http_req *out,
                                   size_t *err_off);
 
+/* True exactly when http_req_parse() answers DS_NOT_MINE: only the request line can make it
+ * so (no header line does), so this reads the request line alone - the protocol guess made
+ * before the head is parsed for its name. */
+bool http_req_not_mine(const uint8_t *buf, size_t len);
+
 /* Chunked body framing (RFC 9112 7.1), read one element at a time so that the body's data
  * never needs to be buffered, and never judged as a request (EVASION H16, H17):
  *   chunk      = chunk-size [ chunk-ext ] CRLF chunk-data CRLF

@@ -53,9 +53,13 @@ static bool st_held(const struct flow *f)
 
 /* engine_push(): frames decoded this far ahead of the one handled; the flow record is
  * prefetched half as far ahead (its index entry must have arrived to be read). */
-#define ENGINE_AHEAD   8
-#define ENGINE_CUT_MAX (65535 + 256) /* an IP datagram and link/tunnel headers in front */
-#define ENGINE_RING    16            /* > ENGINE_AHEAD, a power of two */
+#define ENGINE_AHEAD    8
+#define ENGINE_CUT_MAX  (65535 + 256) /* an IP datagram and link/tunnel headers in front */
+#define ENGINE_RING     16            /* > ENGINE_AHEAD, a power of two */
+#define PASS_MEMO_SLOTS 256  /* struct pass_memo: kept decisions, by flow id (a power of two) */
+#define PASS_MEMO_RAW   256  /* ... of names up to this many bytes as sent */
+#define HELD_MEMO_SLOTS 256  /* struct held_memo: held requests' readings, by flow id */
+#define HELD_MEMO_HEAD  1024 /* ... of heads up to this many bytes */
 
 /* A frame pushed and decoded, waiting for its turn */
 struct engine_ahead {
@@ -92,6 +96,9 @@ struct engine {
     struct quic_crypto quic_tmp;    /* one reading judged on the spot: c + the current Initial */
     const struct quic_slot *cur_qs; /* the QUIC slot of the decision being reported */
     struct inspect_result res;      /* the decision being reported */
+    uint32_t gen;                   /* bumped when the rule set or the policy changes (pass_memo) */
+    struct pass_memo *memo;         /* PASS_MEMO_SLOTS, by flow id */
+    struct held_memo *held;         /* HELD_MEMO_SLOTS, by flow id */
 
     uint32_t next_flow_id;
     uint64_t last_expire_us;
@@ -283,13 +290,145 @@ static void decide_by_address(struct engine *e, struct flow *f)
     emit(e, f, NULL, NULL, rq.name, false, &e->res.d);
 }
 
+/* A ClientHello whose name is read before the hello is complete is decided at once (a block
+ * must not wait for the rest) and, when that passes, decided again once the hello is complete.
+ * The first decision is kept here, by flow, and taken for the second when every input
+ * inspect_decide() reads is the same: the rule set and the policy (e->gen), the flow's
+ * addresses, the second, the name's bytes, ECH; only for a request without a path and a flow
+ * without a tariff (whose side reads subscriber tables that change on their own).
+ * inspect_decide() is pure apart from its result: what is taken is what it would compute. */
+struct pass_memo {
+    const struct flow *f; /* NULL: empty */
+    uint32_t id, gen;
+    int64_t now;
+    int ipver;
+    bool ech, have_name, name_invalid;
+    size_t raw_len, name_len;
+    uint8_t dst[16], src[16];
+    uint8_t raw[PASS_MEMO_RAW];
+    char name[NORM_HOST_MAX];
+    struct verdict_decision d;
+};
+
+static bool memo_fits(const struct inspect_flow *fl, const struct inspect_request *rq,
+                      struct span name)
+{
+    return rq->app == APP_TLS && !rq->has_path && (!fl->tariff || !fl->tariff->tariff) &&
+           name.len <= PASS_MEMO_RAW && fl->dst && fl->src;
+}
+
+static struct pass_memo *memo_slot(const struct engine *e, const struct flow *f)
+{
+    return &e->memo[f->a.id & (PASS_MEMO_SLOTS - 1)];
+}
+
+/* Keeps e->res, the decision inspect_decide() just made for name of rq on f. */
+static void memo_put(struct engine *e, const struct flow *f, const struct inspect_flow *fl,
+                     const struct inspect_request *rq, struct span name)
+{
+    if (!memo_fits(fl, rq, name))
+        return;
+    struct pass_memo *m = memo_slot(e, f);
+    m->f = f;
+    m->id = f->a.id;
+    m->gen = e->gen;
+    m->now = fl->now;
+    m->ipver = fl->ipver;
+    m->ech = rq->ech;
+    memcpy(m->dst, fl->dst, 16);
+    memcpy(m->src, fl->src, 16);
+    m->raw_len = name.len;
+    if (name.len)
+        memcpy(m->raw, name.p, name.len);
+    m->have_name = e->res.have_name;
+    m->name_invalid = e->res.name_invalid;
+    m->name_len = e->res.have_name ? e->res.name_len : 0;
+    memcpy(m->name, e->res.name, m->name_len);
+    m->name[m->name_len] = '\0';
+    m->d = e->res.d;
+}
+
+/* Fills e->res from the decision kept for f if it was made on the very same inputs (and lets it
+ * go); false if there is none. */
+static bool memo_take(struct engine *e, const struct flow *f, const struct inspect_flow *fl,
+                      const struct inspect_request *rq, struct span name)
+{
+    struct pass_memo *m = memo_slot(e, f);
+    if (m->f != f || m->id != f->a.id || m->gen != e->gen || m->now != fl->now ||
+        m->ipver != fl->ipver || m->ech != rq->ech || m->raw_len != name.len ||
+        !memo_fits(fl, rq, name) || memcmp(m->dst, fl->dst, 16) != 0 ||
+        memcmp(m->src, fl->src, 16) != 0 || (name.len && memcmp(m->raw, name.p, name.len) != 0))
+        return false;
+    m->f = NULL;
+    e->res.have_name = m->have_name;
+    e->res.name_invalid = m->name_invalid;
+    e->res.name_len = m->name_len;
+    memcpy(e->res.name, m->name, m->name_len + 1);
+    e->res.url_len = 0;
+    e->res.d = m->d;
+    e->st.decisions_reused++;
+    return true;
+}
+
+/* An HTTP request judged and passed with nothing after it yet is held (ENGINE_ST_HELD): its
+ * bytes stay buffered and it is read again when the server answers or more bytes come, to go
+ * past it. That reading is the one kept here when the buffer starts at the same place with the
+ * same head bytes: a complete head's reading depends on its bytes alone (its spans point into
+ * them), so it is what reading them again would give. */
+struct held_memo {
+    const struct flow *f; /* NULL: empty */
+    uint32_t id;
+    const uint8_t *d; /* the buffer's start the head was read at */
+    struct inspect_request rq;
+    uint8_t head[HELD_MEMO_HEAD];
+};
+
+static struct held_memo *held_slot(const struct engine *e, const struct flow *f)
+{
+    return &e->held[f->a.id & (HELD_MEMO_SLOTS - 1)];
+}
+
+/* Keeps rq, the complete request head read at d, as f is held on it. */
+static void held_put(struct engine *e, const struct flow *f, const uint8_t *d, size_t len,
+                     const struct inspect_request *rq)
+{
+    struct held_memo *m = held_slot(e, f);
+    if (rq->app != APP_HTTP || rq->partial || rq->lenient || rq->head_len == 0 ||
+        rq->head_len > HELD_MEMO_HEAD || rq->head_len > len) {
+        if (m->f == f)
+            m->f = NULL;
+        return;
+    }
+    m->f = f;
+    m->id = f->a.id;
+    m->d = d;
+    m->rq = *rq;
+    memcpy(m->head, d, rq->head_len);
+}
+
+/* The held request of f read again from (d, len): true with *rq filled if the kept reading is
+ * of the very same bytes at the same place (and lets it go). */
+static bool held_take(struct engine *e, const struct flow *f, const uint8_t *d, size_t len,
+                      struct inspect_request *rq)
+{
+    struct held_memo *m = held_slot(e, f);
+    if (m->f != f || m->id != f->a.id || m->d != d || len < m->rq.head_len ||
+        memcmp(m->head, d, m->rq.head_len) != 0)
+        return false;
+    m->f = NULL;
+    *rq = m->rq;
+    e->st.heads_reused++;
+    return true;
+}
+
 /* Decides one name candidate of a request and reports it. Returns true if it blocked. */
 static bool decide_name(struct engine *e, struct flow *f, const struct inspect_request *rq,
                         struct span name, bool alt)
 {
     struct inspect_flow fl;
     flow_facts(e, f, &fl);
-    inspect_decide(e->rs, &e->cfg.policy, &fl, rq, name, &e->res);
+    if (!memo_take(e, f, &fl, rq, name))
+        inspect_decide(e->rs, &e->cfg.policy, &fl, rq, name, &e->res);
     if (e->res.name_invalid)
         e->st.name_invalid++;
     emit(e, f, rq, &e->res, name, alt, &e->res.d);
@@ -321,7 +460,11 @@ static bool request_blocks(struct engine *e, struct flow *f, const struct inspec
 {
     struct inspect_flow fl;
     flow_facts(e, f, &fl);
-    return inspect_blocks(e->rs, &e->cfg.policy, &fl, rq, &e->res);
+    if (inspect_blocks(e->rs, &e->cfg.policy, &fl, rq, &e->res))
+        return true;
+    if (!rq->name2.len) /* e->res: rq->name's decision */
+        memo_put(e, f, &fl, rq, rq->name);
+    return false;
 }
 
 static void count_failure(struct engine *e, enum verdict_app app, enum dstatus st)
@@ -560,8 +703,12 @@ static void inspect_tcp(struct engine *e, struct flow *f, unsigned res)
         enum inspect_stop why = INSPECT_STOP_DONE;
         enum dstatus st = DS_OK;
         bool full = len >= tcpreasm_bufsize(e->reasm);
-        enum inspect_step step = inspect_stream_next(&s, d, len, full, e->scratch, e->scratch_cap,
-                                                     &rq, &skip, &why, &st);
+        enum inspect_step step;
+        if (held && s.app == APP_HTTP && s.phase == HTTP_CHUNK_DONE && held_take(e, f, d, len, &rq))
+            step = INSPECT_JUDGE; /* what inspect_stream_next() would read there */
+        else
+            step = inspect_stream_next(&s, d, len, full, e->scratch, e->scratch_cap, &rq, &skip,
+                                       &why, &st);
         stream_store(f, &s);
         if (step == INSPECT_MORE) {
             /* the first-copy view needs more bytes: the other views may not */
@@ -665,6 +812,7 @@ static void inspect_tcp(struct engine *e, struct flow *f, unsigned res)
                 /* Nothing after it yet: keep its bytes, so that a second copy of them (a fake
                  * sent first with a low TTL, then the real one) is judged as well. */
                 f->a.state |= ENGINE_ST_HELD;
+                held_put(e, f, d, len, &rq);
                 return;
             }
             s = after;
@@ -1316,8 +1464,10 @@ struct engine *engine_new(const struct engine_config *cfg, const struct ruleset 
     e->scratch = malloc(e->scratch_cap);
     e->cut = malloc(ENGINE_CUT_MAX);
     e->cp = csumpol_new((enum csumpol_mode)cfg->checksums);
+    e->memo = calloc(PASS_MEMO_SLOTS, sizeof(*e->memo));
+    e->held = calloc(HELD_MEMO_SLOTS, sizeof(*e->held));
     if (!e->reasm || !e->ft || !e->defrag || !e->qctx || !e->qslots || !e->qfree || !e->scratch ||
-        !e->cut || !e->cp || (cfg->h2c_conns && !e->h2)) {
+        !e->cut || !e->cp || !e->memo || !e->held || (cfg->h2c_conns && !e->h2)) {
         engine_free(e);
         return NULL;
     }
@@ -1340,17 +1490,21 @@ void engine_free(struct engine *e)
     free(e->scratch);
     free(e->cut);
     csumpol_free(e->cp);
+    free(e->memo);
+    free(e->held);
     free(e);
 }
 
 void engine_set_rules(struct engine *e, const struct ruleset *rs)
 {
     e->rs = rs;
+    e->gen++;
 }
 
 void engine_set_policy(struct engine *e, const struct verdict_policy *pol)
 {
     e->cfg.policy = *pol;
+    e->gen++;
 }
 
 void engine_get_stats(const struct engine *e, struct engine_stats *st)

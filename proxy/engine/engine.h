@@ -208,6 +208,10 @@ struct engine_stats {
     uint64_t syn_unseen;          /* TCP flows first seen after their SYN (unseen_syn not
                                    * PICKUP): created by a segment that is not a SYN */
     uint64_t syn_unseen_blocked;  /* ... blocked by that policy (method syn-unseen) */
+    uint64_t decisions_reused;    /* a ClientHello's decision made on its name before it was
+                                   * complete, taken again for the complete hello (same inputs) */
+    uint64_t heads_reused;        /* a held HTTP request's reading taken again when it is gone
+                                   * past (the same head bytes at the same place) */
 };
 void engine_get_stats(const struct engine *e, struct engine_stats *st);
 

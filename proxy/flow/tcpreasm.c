@@ -183,61 +183,87 @@ static void bit_put(uint8_t *bm, size_t i, bool v)
 }
 
 /* True if no bit in [a, e) is set; whole bytes and 64-bit words at a time. */
+/* The bits of a byte from bit i (i & 7) up, and up to bit i (i & 7). */
+static uint8_t mask_from(size_t i)
+{
+    return (uint8_t)(0xffu << (i & 7));
+}
+
+static uint8_t mask_upto(size_t i)
+{
+    return (uint8_t)(0xffu >> (7 - (i & 7)));
+}
+
+/* True if no bit of [a, e) is set: the bytes at either end masked, 8 bytes at a time between. */
 static bool bits_all_clear(const uint8_t *bm, size_t a, size_t e)
 {
-    while (a < e && (a & 7))
-        if (bit_get(bm, a++))
-            return false;
-    while (a + 64 <= e) { /* 64 bits (8 bytes of the map) per step */
+    if (a >= e)
+        return true;
+    size_t fa = a >> 3, la = (e - 1) >> 3;
+    if (fa == la)
+        return !(bm[fa] & mask_from(a) & mask_upto(e - 1));
+    if ((bm[fa] & mask_from(a)) || (bm[la] & mask_upto(e - 1)))
+        return false;
+    size_t i = fa + 1;
+    for (; i + 8 <= la; i += 8) {
         uint64_t w;
-        memcpy(&w, bm + (a >> 3), 8);
+        memcpy(&w, bm + i, 8);
         if (w)
             return false;
-        a += 64;
     }
-    while (a + 8 <= e) {
-        if (bm[a >> 3])
-            return false;
-        a += 8;
-    }
-    while (a < e)
-        if (bit_get(bm, a++))
+    for (; i < la; i++)
+        if (bm[i])
             return false;
     return true;
 }
 
-/* First index in [a, e) whose bit is clear, or e; whole bytes and 64-bit words at a time. */
+/* The first clear bit of [a, e), or e if all are set (a if a >= e). The lowest clear bit of a
+ * byte or little-endian word is its complement's lowest set bit. */
 static size_t bits_first_clear(const uint8_t *bm, size_t a, size_t e)
 {
-    while (a < e && (a & 7)) {
-        if (!bit_get(bm, a))
-            return a;
-        a++;
+    if (a >= e)
+        return a;
+    if (a & 7) {
+        unsigned v = (uint8_t)~bm[a >> 3] & mask_from(a);
+        if (v) {
+            size_t r = (a & ~(size_t)7) + (size_t)__builtin_ctz(v);
+            return r < e ? r : e;
+        }
+        a = (a | 7) + 1;
     }
     while (a + 64 <= e) {
         uint64_t w;
         memcpy(&w, bm + (a >> 3), 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+        w = __builtin_bswap64(w);
+#endif
         if (w != ~(uint64_t)0)
-            break;
+            return a + (size_t)__builtin_ctzll(~w);
         a += 64;
     }
-    while (a + 8 <= e && bm[a >> 3] == 0xff)
-        a += 8;
-    while (a < e && bit_get(bm, a))
-        a++;
-    return a;
+    for (; a < e; a += 8) {
+        unsigned v = (uint8_t)~bm[a >> 3];
+        if (v) {
+            size_t r = a + (size_t)__builtin_ctz(v);
+            return r < e ? r : e;
+        }
+    }
+    return e;
 }
 
 static void bits_set_range(uint8_t *bm, size_t a, size_t e)
 {
-    while (a < e && (a & 7))
-        bit_put(bm, a++, true);
-    if (a + 8 <= e) {
-        memset(bm + (a >> 3), 0xff, (e - a) >> 3);
-        a += (e - a) & ~(size_t)7;
+    if (a >= e)
+        return;
+    size_t fa = a >> 3, la = (e - 1) >> 3;
+    if (fa == la) {
+        bm[fa] = (uint8_t)(bm[fa] | (mask_from(a) & mask_upto(e - 1)));
+        return;
     }
-    while (a < e)
-        bit_put(bm, a++, true);
+    bm[fa] = (uint8_t)(bm[fa] | mask_from(a));
+    bm[la] = (uint8_t)(bm[la] | mask_upto(e - 1));
+    if (la > fa + 1)
+        memset(bm + fa + 1, 0xff, la - fa - 1);
 }
 
 static void bits_clear_range(uint8_t *bm, size_t a, size_t e)
@@ -405,13 +431,17 @@ static bool rebase(struct tcpreasm_pool *pl, uint32_t idx, struct rbuf *b, uint3
 }
 
 /* Extends the in-order run, strips a pending urgent byte that became in order, discards bytes
- * still to skip, and updates nxt. Returns true if the in-order stream grew. */
+ * still to skip, and updates nxt. Returns true if the in-order stream grew. set_to: the bits
+ * [olen, set_to) are known to be set (put_bytes()), so the run's end is looked for from there;
+ * 0 when nothing is known. */
 static bool advance(struct tcpreasm_pool *pl, struct tcpreasm_state *t, uint32_t idx,
-                    struct rbuf *b)
+                    struct rbuf *b, uint32_t set_to)
 {
     const uint8_t *bm = buf_bits(pl, idx);
     uint32_t before = b->olen;
     bool grew = false;
+    if (set_to > b->olen)
+        b->olen = set_to;
     for (;;) {
         b->olen = (uint32_t)bits_first_clear(bm, b->olen, b->hi);
         if (!b->urg_pending)
@@ -572,10 +602,14 @@ static unsigned put_versions(struct tcpreasm_pool *pl, uint32_t idx, struct rbuf
 
 /* Stores payload bytes [seq, seq+n): first copy wins in the Linux view, last copy in the
  * alternative view, other versions as put_versions(). Returns TCPREASM_CONFLICT /
- * TCPREASM_FULL / TCPREASM_VIEWS_FULL bits. */
+ * TCPREASM_FULL / TCPREASM_VIEWS_FULL bits. *set_to (may be NULL): the end of a run of bytes
+ * stored that starts at or below the in-order end (so the bits from olen up to it are set),
+ * else 0. */
 static unsigned put_bytes(struct tcpreasm_pool *pl, uint32_t idx, struct rbuf *b, uint32_t seq,
-                          const uint8_t *src, size_t n)
+                          const uint8_t *src, size_t n, uint32_t *set_to)
 {
+    if (set_to)
+        *set_to = 0;
     if (b->nrm == 0 && !b->alt) {
         /* common case: no urgent byte removed, no alternative view, nothing held in the
          * range yet - copy the run at once */
@@ -593,6 +627,8 @@ static unsigned put_bytes(struct tcpreasm_pool *pl, uint32_t idx, struct rbuf *b
         if (take > 0 && bits_all_clear(bm, off, off + take)) {
             memcpy(buf_data(pl, idx) + off, src, take);
             bits_set_range(bm, off, off + take);
+            if (set_to && off <= b->olen)
+                *set_to = (uint32_t)(off + take);
             if (off + take > b->hi)
                 b->hi = (uint32_t)(off + take);
             if (take < n) {
@@ -766,7 +802,7 @@ static unsigned hold_syn_data(struct tcpreasm_pool *pl, struct tcpreasm_state *t
     if (!(st->fl2 & TCPREASM_S2_TFO_HELD))
         pl->st.tfo_held++;
     st->fl2 |= TCPREASM_S2_TFO_HELD;
-    return put_bytes(pl, idx, b, st->isn + 1, p->payload, p->payload_len);
+    return put_bytes(pl, idx, b, st->isn + 1, p->payload, p->payload_len, NULL);
 }
 
 /* The SYN-ACK's ack decides held SYN data: all of it acknowledged - it is the stream's start;
@@ -1149,8 +1185,9 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct tcpreasm_state *t, un
                 }
                 uint32_t olen0 = b->olen;
                 bool skipping = b->skip != 0;
-                res |= put_bytes(pl, idx, b, seq, payload, len);
-                if (advance(pl, t, idx, b)) {
+                uint32_t set_to;
+                res |= put_bytes(pl, idx, b, seq, payload, len, &set_to);
+                if (advance(pl, t, idx, b, set_to)) {
                     res |= TCPREASM_NEW_DATA;
                     pl->st.new_data++;
                 } else if (!old && b->olen == olen0) {

@@ -1,6 +1,5 @@
 /* inspect.c - protocol detection, request parsing and the decision on one request, shared by
  * every mode (see inspect.h). */
-#include <stdio.h>
 #include <string.h>
 
 #include "proxy/dissect/h2c.h"
@@ -10,9 +9,6 @@
 
 enum dstatus inspect_detect(const uint8_t *buf, size_t len, enum verdict_app *app)
 {
-    struct http_req r;
-    size_t off;
-
     if (len == 0)
         return DS_NEED_MORE;
     if (buf[0] == 0x16) {
@@ -25,7 +21,7 @@ enum dstatus inspect_detect(const uint8_t *buf, size_t len, enum verdict_app *ap
         *app = APP_H2C;
         return DS_OK;
     }
-    if (http_req_parse(buf, len, &r, &off) == DS_NOT_MINE)
+    if (http_req_not_mine(buf, len))
         return DS_NOT_MINE;
     *app = APP_HTTP;
     return DS_OK;
@@ -180,10 +176,18 @@ void inspect_decide(const struct ruleset *rs, const struct verdict_policy *pol,
             vf.path_len = 1;
         }
         vf.path_visible = true;
-        int n = snprintf(res->url, sizeof(res->url), "http://%s%.*s", res->name, (int)vf.path_len,
-                         vf.path);
-        res->url_len =
-            n < 0 ? 0 : ((size_t)n < sizeof(res->url) ? (size_t)n : sizeof(res->url) - 1);
+        /* "http://" name path, as snprintf("http://%s%.*s") writes it, cut to the buffer */
+        size_t cap = sizeof(res->url) - 1, nl = strlen(res->name);
+        size_t pl = strnlen(vf.path, vf.path_len), u = 7;
+        memcpy(res->url, "http://", 7);
+        nl = nl < cap - u ? nl : cap - u;
+        memcpy(res->url + u, res->name, nl);
+        u += nl;
+        pl = pl < cap - u ? pl : cap - u;
+        memcpy(res->url + u, vf.path, pl);
+        u += pl;
+        res->url[u] = '\0';
+        res->url_len = u;
     }
     verdict_decide(rs, pol, &vf, &res->d);
 }

@@ -22,6 +22,11 @@ struct iplpm_par {
     uint32_t v, parent;
 };
 
+/* The lookup's first step: the top TOP_BITS bits of an address pick the run of intervals to
+ * search (top[k] = the first interval starting at or above k's first address). */
+#define TOP_BITS 12
+#define TOP_N    (1u << TOP_BITS)
+
 struct iplpm {
     int ipver;
     size_t n;
@@ -30,6 +35,7 @@ struct iplpm {
     struct iplpm_par *par; /* sorted by value */
     size_t npar;
     bool borrowed; /* the arrays belong to someone else (iplpm_view()) */
+    uint32_t *top; /* TOP_N + 1 entries, always owned; NULL: search all (out of memory) */
 };
 
 struct pfx {
@@ -72,7 +78,32 @@ void iplpm_free(struct iplpm *t)
         free(t->value);
         free(t->par);
     }
+    free(t->top);
     free(t);
+}
+
+static unsigned top_shift(int ipver)
+{
+    return (ipver == 4 ? 32 : 128) - TOP_BITS;
+}
+
+/* Builds t->top over the sorted starts; left NULL if it cannot be allocated (or the intervals
+ * do not fit its 32-bit entries): lookups then search every interval, with the same result. */
+static void top_build(struct iplpm *t)
+{
+    if (t->n > UINT32_MAX)
+        return;
+    t->top = malloc((TOP_N + 1) * sizeof(*t->top));
+    if (!t->top)
+        return;
+    unsigned sh = top_shift(t->ipver);
+    size_t i = 0;
+    for (uint32_t k = 0; k < TOP_N; k++) {
+        while (i < t->n && t->start[i] < ((u128)k << sh))
+            i++;
+        t->top[k] = (uint32_t)i;
+    }
+    t->top[TOP_N] = (uint32_t)t->n;
 }
 
 /* Appends an interval start; one at the same point as the last replaces it, one with the same
@@ -140,6 +171,7 @@ struct iplpm *iplpm_build(struct iplpm_prefix *p, size_t n, int ipver)
             emit(t, end + 1, sp ? stack[sp - 1].value : IPLPM_NONE);
     }
     qsort(t->par, t->npar, sizeof(*t->par), par_cmp);
+    top_build(t);
     free(v);
     free(stack);
     return t;
@@ -220,6 +252,7 @@ struct iplpm *iplpm_view(const struct iplpm_parts *p, uint32_t nvalues, char *er
     t->npar = (size_t)p->nparent;
     t->par = (struct iplpm_par *)par;
     t->borrowed = true;
+    top_build(t);
     return t;
 }
 
@@ -228,8 +261,13 @@ uint32_t iplpm_lookup(const struct iplpm *t, const uint8_t *addr)
     if (!t || t->n == 0)
         return IPLPM_NONE;
     u128 a = load(addr, t->ipver);
-    /* last start <= a */
+    /* last start <= a: past every interval below a's top bits, before every one above */
     size_t lo = 0, hi = t->n;
+    if (t->top) {
+        size_t k = (size_t)(a >> top_shift(t->ipver));
+        lo = t->top[k];
+        hi = t->top[k + 1];
+    }
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         if (t->start[mid] <= a)
@@ -244,7 +282,8 @@ size_t iplpm_bytes(const struct iplpm *t)
 {
     if (!t)
         return 0;
-    return sizeof(*t) + t->n * (sizeof(*t->start) + sizeof(*t->value)) + t->npar * sizeof(*t->par);
+    return sizeof(*t) + t->n * (sizeof(*t->start) + sizeof(*t->value)) + t->npar * sizeof(*t->par) +
+           (t->top ? (TOP_N + 1) * sizeof(*t->top) : 0);
 }
 
 size_t iplpm_intervals(const struct iplpm *t)

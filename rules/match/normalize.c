@@ -54,24 +54,46 @@ static enum norm_status pct_decode(const uint8_t *in, size_t len, uint8_t *out, 
     return NORM_OK;
 }
 
+/* Byte classes of the host fast path (norm_host): what a plain ASCII name is made of. 0: any
+ * other byte (':', '%', '[', non-ASCII, ...), for the general path. */
+enum {
+    HC_DIGIT = 1,
+    HC_DOT = 2,
+    HC_NAME = 4,  /* a-z '-' '_' */
+    HC_UPPER = 8, /* A-Z: c | (HC_UPPER << 2) lowers it */
+};
+
+/* HC_ values by byte, a row per 16 */
+static const uint8_t host_class[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 2, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0,
+    0, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 0, 0, 0, 0, 4,
+    0, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
+/* True for a label (of [a-z0-9_-]) of 1..63 bytes with no '-' at either end, not "xn--" alone
+ * (it carries no A-label). */
+static bool label_ok(const char *s, size_t ll)
+{
+    return ll > 0 && ll <= 63 && s[0] != '-' && s[ll - 1] != '-' &&
+           !(ll == 4 && memcmp(s, "xn--", 4) == 0);
+}
+
 /* Checks an ASCII, lower-cased name: labels 1..63 of [a-z0-9_-], no '-' at either end. */
 static enum norm_status check_labels(const char *s, size_t len)
 {
     size_t start = 0;
     for (size_t i = 0; i <= len; i++) {
         if (i < len && s[i] != '.') {
-            char c = s[i];
-            if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+            if (!(host_class[(uint8_t)s[i]] & (HC_DIGIT | HC_NAME)))
                 return NORM_BAD_CHAR;
             continue;
         }
-        size_t ll = i - start;
-        if (ll == 0 || ll > 63)
-            return NORM_BAD_LABEL;
-        if (s[start] == '-' || s[i - 1] == '-')
-            return NORM_BAD_LABEL;
-        /* "xn--" alone carries no A-label */
-        if (ll == 4 && memcmp(s + start, "xn--", 4) == 0)
+        if (!label_ok(s + start, i - start))
             return NORM_BAD_LABEL;
         start = i + 1;
     }
@@ -199,6 +221,45 @@ enum norm_status norm_host(const uint8_t *in, size_t len, char out[NORM_HOST_MAX
         return NORM_TOO_LONG;
     if (in[0] == '[')
         return host_bracketed(in, len, out, out_len, kind);
+    if (len < NORM_HOST_MAX) {
+        /* The common case in one pass: bytes of [A-Za-z0-9._-] only (no port, escape or
+         * non-ASCII byte), lowered into out as they are classed, each label checked at its dot
+         * as check_labels() would (for such bytes it can only find a bad label: which one
+         * does not matter); the same steps as the general path below takes for such a name.
+         * Any other byte: the general path. */
+        unsigned seen = 0;
+        bool bad = false;
+        size_t i = 0, start = 0;
+        for (; i < len; i++) {
+            uint8_t c = in[i], k = host_class[c];
+            if (!k)
+                break;
+            seen |= k;
+            out[i] = (char)(c | (k & HC_UPPER) << 2);
+            if (k == HC_DOT) {
+                bad = bad || !label_ok(out + start, i - start);
+                start = i + 1;
+            }
+        }
+        if (i == len) {
+            size_t n = out[len - 1] == '.' ? len - 1 : len;
+            out[n] = '\0';
+            if (n == 0)
+                return NORM_EMPTY;
+            *out_len = n;
+            if (!(seen & (HC_NAME | HC_UPPER)) && as_ipv4(out, out_len, kind))
+                return NORM_OK;
+            if (n == len) /* the last label, without a dot after it */
+                bad = bad || !label_ok(out + start, n - start);
+            if (bad) {
+                out[0] = '\0';
+                *out_len = 0;
+                return NORM_BAD_LABEL;
+            }
+            return NORM_OK;
+        }
+        out[0] = '\0';
+    }
 
     /* Colons: one is a port separator; more is an unbracketed IPv6 literal (list entries). */
     size_t ncolon = 0, last_colon = 0;

@@ -1003,6 +1003,8 @@ bool ruleset_match_url_host(const struct ruleset *rs, const char *host, size_t l
     if (!rs || len >= NORM_HOST_MAX)
         return result(NAMETRIE_NONE, RULE_DOMAIN, m);
     char k[NORM_HOST_MAX + 3];
+    if (!rs->nlv && !memchr(host, ':', len)) /* the key is the host itself: no copy */
+        return result(domhash_lookup(rs->https_host, host, len, DOMHASH_EXACT), RULE_URL, m);
     size_t klen = url_key(k, sizeof(k), host, len, "", 0); /* IPv6 hosts are keyed in brackets */
     if (!rs->nlv)
         return result(domhash_lookup(rs->https_host, k, klen, DOMHASH_EXACT), RULE_URL, m);

@@ -2,7 +2,8 @@
  *
  * Besides crashes, checks the contract: spans lie inside the input, head_len and err_off stay
  * within it, shorter prefixes of an accepted head are NEED_MORE, and pipelined requests are
- * parsed at head_len + content_length like a keep-alive server would. */
+ * parsed at head_len + content_length like a keep-alive server would, and http_req_not_mine()
+ * answers as the whole parse does. */
 #include <stdlib.h>
 
 #include "proxy/dissect/http.h"
@@ -74,6 +75,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         enum dstatus st = http_req_parse(p, len, &r, &err);
         if (st == DS_MALFORMED && err >= len)
             abort();
+        if (http_req_not_mine(p, len) != (st == DS_NOT_MINE))
+            abort(); /* the protocol guess reads the request line alone, and agrees */
         struct http_req e;
         size_t eerr = 0;
         enum dstatus est = http_req_parse_early(p, len, &e, &eerr);

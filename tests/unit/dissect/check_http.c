@@ -149,6 +149,13 @@ START_TEST(test_table)
               1;
     struct http_req r;
     size_t err = 12345;
+    /* the protocol guess (request line only) agrees with the whole parse, on every prefix */
+    for (size_t k = 0; k <= len; k++) {
+        uint8_t *p = guard_copy(c->in, k);
+        bool nm = http_req_parse(p, k, &r, &err) == DS_NOT_MINE;
+        ck_assert_msg(http_req_not_mine(p, k) == nm, "%s: not_mine %d on prefix %zu", c->id, !nm,
+                      k);
+    }
     enum dstatus st = parse_guarded(c->in, len, &r, &err);
     ck_assert_msg(st == c->st, "%s: got %s (err %zu), want %s", c->id, dstatus_name(st), err,
                   dstatus_name(c->st));

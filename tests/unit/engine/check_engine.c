@@ -304,6 +304,8 @@ START_TEST(keepalive_every_request)
     ck_assert_int_eq(e->verdict, VERDICT_BLOCK);
     ck_assert_int_eq(e->method, METHOD_URL);
     ck_assert_int_eq(e->action, ACTION_REDIRECT);
+    /* requests 1 and 2 were held until their answers, then gone past on the reading kept */
+    ck_assert_uint_eq(r.st.heads_reused, 2);
     unlink(g_path);
 }
 END_TEST
@@ -687,6 +689,75 @@ START_TEST(hello_name_before_cap)
 }
 END_TEST
 
+/* A ClientHello whose name arrives before the rest of it: decided on the name at once (it
+ * passes), then again once complete. The second decision is the first one taken again when
+ * nothing it reads changed (decisions_reused); when the rules change in between (now listing
+ * the name) it is made afresh and blocks. */
+START_TEST(hello_split_decision_reused)
+{
+    static uint8_t h[4096];
+    struct pcapw_hello hh;
+    memset(&hh, 0, sizeof(hh));
+    hh.sni = "allowed.example";
+    hh.pad_to = 1200;
+    size_t sni_at = 0;
+    size_t n = pcapw_tls_hello(&hh, h, sizeof(h), &sni_at);
+    size_t cut = sni_at + strlen(hh.sni) + 8; /* the name and a few bytes: not the whole hello */
+    ck_assert_uint_gt(sni_at, 0);
+    ck_assert_uint_lt(cut, n);
+    const char *listed = "allowed.example";
+    for (int swap = 0; swap < 2; swap++) {
+        struct pcapw *w = open_cap();
+        struct pcapw_conv c;
+        ck_assert_int_eq(pcapw_conv_init(&c, w, 1000000, "192.0.2.1", 40001, "10.0.0.1", 443), 0);
+        ck_assert_int_eq(pcapw_conv_handshake(&c), 0);
+        ck_assert_int_eq(pcapw_conv_client_data(&c, 0, h, cut), 0);
+        ck_assert_int_eq(pcapw_conv_client_data(&c, (uint32_t)cut, h + cut, n - cut), 0);
+        ck_assert_int_eq(pcapw_close(w), 0);
+
+        struct ruleset *rs = rules();
+        struct ruleset_builder *b = ruleset_builder_new();
+        char err[256];
+        ck_assert_ptr_nonnull(b);
+        ck_assert_int_eq(ruleset_builder_add(b, listed, strlen(listed), NULL, err, sizeof(err)), 0);
+        struct ruleset *rs2 = ruleset_build(b);
+        ck_assert_ptr_nonnull(rs2);
+        struct engine_config cfg;
+        small_config(&cfg);
+        static struct run r;
+        memset(&r, 0, sizeof(r));
+        struct capture *cap = capture_pcap_open_file(g_path, err, sizeof(err));
+        ck_assert_msg(cap != NULL, "%s", err);
+        struct engine *e = engine_new(&cfg, rs, on_event, &r);
+        ck_assert_ptr_nonnull(e);
+        struct capture_frame fr;
+        int rc;
+        unsigned frames = 0;
+        while ((rc = capture_next(cap, &fr, err, sizeof(err))) == 1) {
+            engine_frame(e, cap->ops->linktype(cap), fr.ts_us, fr.data, fr.caplen);
+            if (++frames == 4) {           /* SYN, SYN-ACK, ACK, the hello's first part */
+                ck_assert_uint_eq(r.n, 0); /* passed on its name: waits for the rest */
+                if (swap)
+                    engine_set_rules(e, rs2);
+            }
+        }
+        ck_assert_int_eq(rc, 0);
+        engine_finish(e);
+        engine_get_stats(e, &r.st);
+        engine_free(e);
+        capture_close(cap);
+        ruleset_free(rs);
+        ruleset_free(rs2);
+        ck_assert_uint_eq(r.n, 1);
+        ck_assert_str_eq(r.ev[0].name, "allowed.example");
+        ck_assert_int_eq(r.ev[0].verdict, swap ? VERDICT_BLOCK : VERDICT_PASS);
+        ck_assert_int_eq(r.ev[0].method, swap ? METHOD_DOMAIN : METHOD_NONE);
+        ck_assert_uint_eq(r.st.decisions_reused, swap ? 0 : 1);
+        unlink(g_path);
+    }
+}
+END_TEST
+
 /* A request head larger than the buffer: an allowed Host, then padding lines, then a second
  * Host naming a blocked host blocks, inside the buffer or past it: a head past half the buffer
  * is judged by what it showed (http_cut; with no Host yet, http_limit) and the rest of the
@@ -1006,6 +1077,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, forged_quic_is_ignored);
     tcase_add_test(tc, hello_over_cap);
     tcase_add_test(tc, hello_name_before_cap);
+    tcase_add_test(tc, hello_split_decision_reused);
     tcase_add_test(tc, http_head_over_cap);
     tcase_add_test(tc, keepalive_after_upgrade_connect_chunked);
     tcase_add_test(tc, http_fake_then_real_each_request);

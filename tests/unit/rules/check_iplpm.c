@@ -2,6 +2,7 @@
  * naive scan over random nested prefixes (fixed seed). */
 #include <arpa/inet.h>
 #include <check.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -132,11 +133,14 @@ static void property(int ver)
         size_t n = 1 + rnd(199);
         for (size_t i = 0; i < n; i++) {
             memset(&p[i], 0, sizeof(p[i]));
-            /* addresses near a few bases so prefixes nest */
-            p[i].addr[0] = (uint8_t)(10 + rnd(2));
+            /* addresses near a few bases so prefixes nest; every other round spread over
+             * the whole space with short prefixes too (across the lookup's first-step
+             * buckets, which the top bits pick) */
+            bool spread = round % 2 == 1;
+            p[i].addr[0] = (uint8_t)(spread ? rnd(256) : 10 + rnd(2));
             for (int b = 1; b < bytes; b++)
-                p[i].addr[b] = (uint8_t)(rnd(4) == 0 ? rnd(256) : rnd(3));
-            p[i].plen = (uint8_t)rnd((uint32_t)width + 1);
+                p[i].addr[b] = (uint8_t)(rnd(4) == 0 || (spread && b == 1) ? rnd(256) : rnd(3));
+            p[i].plen = (uint8_t)(spread && rnd(2) ? rnd(17) : rnd((uint32_t)width + 1));
             p[i].value = (uint32_t)i;
             for (int bit = p[i].plen; bit < width; bit++)
                 p[i].addr[bit / 8] &= (uint8_t) ~(0x80u >> (bit % 8));
@@ -144,6 +148,11 @@ static void property(int ver)
         memcpy(copy, p, sizeof(p));
         struct iplpm *t = iplpm_build(copy, n, ver);
         ck_assert_ptr_nonnull(t);
+        /* the same arrays used in place, as an image does */
+        struct iplpm_parts parts;
+        iplpm_parts(t, &parts);
+        struct iplpm *view = iplpm_view(&parts, (uint32_t)n, NULL, 0);
+        ck_assert_ptr_nonnull(view);
         for (int q = 0; q < 150; q++) {
             uint8_t a[16] = { 0 };
             if (rnd(2)) {
@@ -151,9 +160,9 @@ static void property(int ver)
                 if (rnd(2))
                     a[bytes - 1 - rnd(2)] ^= (uint8_t)(1u << rnd(8));
             } else {
-                a[0] = (uint8_t)(9 + rnd(4));
+                a[0] = (uint8_t)(round % 2 == 1 ? rnd(256) : 9 + rnd(4));
                 for (int b = 1; b < bytes; b++)
-                    a[b] = (uint8_t)(rnd(4) == 0 ? rnd(256) : rnd(3));
+                    a[b] = (uint8_t)(rnd(4) == 0 || (round % 2 == 1 && b == 1) ? rnd(256) : rnd(3));
             }
             /* naive: longest covering prefix; among equal prefixes the smallest value */
             uint32_t want = IPLPM_NONE;
@@ -167,8 +176,10 @@ static void property(int ver)
                 }
             }
             ck_assert_uint_eq(iplpm_lookup(t, a), want);
+            ck_assert_uint_eq(iplpm_lookup(view, a), want);
         }
         ck_assert_uint_le(iplpm_intervals(t), 2 * n + 1);
+        iplpm_free(view);
         iplpm_free(t);
     }
 }
