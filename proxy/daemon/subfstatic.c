@@ -229,8 +229,8 @@ static int fill_def(void *ctx, bool sub, const char *name, const char *text)
     if (!nm)
         return f->rc = -ENOMEM;
     char why[256];
-    int rc = sub ? tariff_set_sub(f->t, name, text, why, sizeof(why))
-                 : tariff_set_profile(f->t, name, text, why, sizeof(why));
+    /* (the store's layer: they stand in for its records, and a reload keeps them) */
+    int rc = tariff_layer_set(f->t, sub, name, text, why, sizeof(why));
     if (rc) { /* (checked when the file was read: only out of memory) */
         free(nm);
         return f->rc = rc;
@@ -343,9 +343,7 @@ void subfstatic_sweep(struct subfstatic *s, struct submap *m, struct tariff *t, 
     for (size_t i = 0; t && i < s->ndef; i++) {
         if (s->def[i].seen)
             continue;
-        int rc = s->def[i].sub ? tariff_del_sub(t, s->def[i].name)
-                               : tariff_del_profile(t, s->def[i].name);
-        if (rc == 0)
+        if (tariff_layer_del(t, s->def[i].sub, s->def[i].name) == 0)
             ++*defs;
     }
     if (*defs) {

@@ -49,7 +49,8 @@ struct subfstatic_info {
  * reason naming path and the part in err (-EINVAL; -ENOENT and the like when it cannot be
  * read). Then sets its mappings that have not expired at now_ms into m, keeping their expiry
  * times, and, when t is not NULL, its definitions into t for the names t does not define
- * already (the node's profiles file wins), and publishes t. *out (NULL when nothing was set)
+ * already (the node's profiles file wins), as the store's records (tariff_layer_set(): a
+ * reload keeps them), and publishes t. *out (NULL when nothing was set)
  * lists what was set, for the sweep; free it with subfstatic_free(). 0 or a negative errno. */
 int subfstatic_load(const char *path, struct submap *m, struct tariff *t, uint64_t now_ms,
                     struct subfstatic **out, struct subfstatic_info *info, char *err,

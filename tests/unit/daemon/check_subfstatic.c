@@ -2,7 +2,8 @@
  * (proxy/daemon/subfstatic.c): a map and a tariff table written and loaded into another live
  * map and table (expiry times kept, expired mappings passed over, the node's own definitions
  * kept), a damaged or forged file refused whole with its reason and nothing changed, and the
- * store's load replacing what the file gave (what it did not set again removed). */
+ * store's load replacing what the file gave (what it did not set again removed); a reload of
+ * the profiles file keeping what the copy gave and the store's records, in the copy too. */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
@@ -308,6 +309,74 @@ START_TEST(store_load_replaces)
 }
 END_TEST
 
+/* A reload of the profiles file (tariff_rebase(), as tariffcfg_load() does) while the node
+ * enforces the copy keeps what the copy gave, and a copy written after the reload holds the
+ * store's records with the new file's definitions; what the store's load then sweeps stays
+ * gone at the next reload. */
+START_TEST(reload_keeps_copy_and_records)
+{
+    rsref_thread_register();
+    write_sample();
+    struct submap *m = submap_new(1024);
+    struct tariff *t = tariff_new(NULL);
+    set_prof(t, "own", "block=adult");
+    struct subfstatic *s;
+    struct subfstatic_info in;
+    char err[1024];
+    ck_assert_msg(subfstatic_load(g_path, m, t, NOW, &s, &in, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_uint_eq(in.defs, 4);
+    /* the reload: the file now defines "own2" instead of "own" */
+    struct tariff *base = tariff_new(NULL);
+    set_prof(base, "own2", "block=adult");
+    ck_assert_int_eq(tariff_rebase(t, base), 0);
+    tariff_free(base);
+    ck_assert_str_eq(ptext(t, "own"), "-");
+    ck_assert_str_eq(ptext(t, "own2"), "block=adult");
+    ck_assert_str_eq(stext(t, "77010000001"), "profile=child");
+    ck_assert_str_eq(stext(t, "77010000002"), "profile=teen pdeny=games.test");
+    ck_assert_str_eq(ptext(t, "teen"), "block=adult");
+    /* a record from the store, then the copy written after another reload */
+    ck_assert_int_eq(tariff_layer_set(t, true, "77010000009", "profile=child", err, sizeof(err)),
+                     0);
+    base = tariff_new(NULL);
+    set_prof(base, "own2", "block=adult");
+    ck_assert_int_eq(tariff_rebase(t, base), 0);
+    tariff_free(base);
+    size_t maps, defs;
+    ck_assert_msg(subfstatic_write(g_path, m, t, NOW, &maps, &defs, err, sizeof(err)) == 0, "%s",
+                  err);
+    ck_assert_uint_eq(defs, 6); /* child, teen, own2; 77010000001, 77010000002, 77010000009 */
+    struct submap *m2 = submap_new(64);
+    struct tariff *t2 = tariff_new(NULL);
+    struct subfstatic *s2;
+    ck_assert_msg(subfstatic_load(g_path, m2, t2, NOW, &s2, &in, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_str_eq(stext(t2, "77010000009"), "profile=child");
+    ck_assert_str_eq(stext(t2, "77010000001"), "profile=child");
+    subfstatic_free(s2);
+    submap_free(m2);
+    tariff_free(t2);
+    /* the store's load sets 77010000009 and "child" only: the rest the copy gave goes, and
+     * stays gone at the next reload */
+    subfstatic_seen_def(s, false, "child");
+    subfstatic_seen_def(s, true, "77010000009");
+    subfstatic_sweep(s, m, t, &maps, &defs);
+    subfstatic_free(s);
+    ck_assert_uint_eq(defs, 3); /* teen, 77010000001, 77010000002 */
+    base = tariff_new(NULL);
+    set_prof(base, "own2", "block=adult");
+    ck_assert_int_eq(tariff_rebase(t, base), 0);
+    tariff_free(base);
+    ck_assert_str_eq(stext(t, "77010000001"), "-");
+    ck_assert_str_eq(ptext(t, "teen"), "-");
+    ck_assert_str_eq(ptext(t, "child"), "block=adult sched=games@mon-fri/21:00-07:00");
+    ck_assert_str_eq(stext(t, "77010000009"), "profile=child");
+    submap_free(m);
+    tariff_free(t);
+    tmpdir_remove(g_dir);
+    rsref_thread_unregister();
+}
+END_TEST
+
 static Suite *subfstatic_suite(void)
 {
     Suite *s = suite_create("subfstatic");
@@ -315,6 +384,7 @@ static Suite *subfstatic_suite(void)
     tcase_add_test(tc, round_trip_into_live);
     tcase_add_test(tc, damaged_or_forged_refused_whole);
     tcase_add_test(tc, store_load_replaces);
+    tcase_add_test(tc, reload_keeps_copy_and_records);
     suite_add_tcase(s, tc);
     return s;
 }
