@@ -56,6 +56,12 @@ int subfstatic_load(const char *path, struct submap *m, struct tariff *t, uint64
                     struct subfstatic **out, struct subfstatic_info *info, char *err,
                     size_t errlen);
 
+/* subfstatic_load() of a file already read into buf[0, len) (borrowed: nothing set refers to
+ * it), the reason in why without the path. */
+int subfstatic_parse(const uint8_t *buf, size_t len, struct submap *m, struct tariff *t,
+                     uint64_t now_ms, struct subfstatic **out, struct subfstatic_info *info,
+                     char *why, size_t whylen);
+
 /* The store's load set a (s may be NULL: nothing). */
 void subfstatic_seen_addr(struct subfstatic *s, const struct sub_addr *a);
 /* The store's load set or removed the definition name (a subscriber's when sub). */
