@@ -229,8 +229,8 @@ static int fill_def(void *ctx, bool sub, const char *name, const char *text)
     if (!nm)
         return f->rc = -ENOMEM;
     char why[256];
-    int rc = sub ? tariff_set_sub(f->t, name, text, why, sizeof(why))
-                 : tariff_set_profile(f->t, name, text, why, sizeof(why));
+    /* (the store's layer: they stand in for its records, and a reload keeps them) */
+    int rc = tariff_layer_set(f->t, sub, name, text, why, sizeof(why));
     if (rc) { /* (checked when the file was read: only out of memory) */
         free(nm);
         return f->rc = rc;
@@ -238,6 +238,58 @@ static int fill_def(void *ctx, bool sub, const char *name, const char *text)
     s->def[s->ndef++] = (struct fs_def){ sub, false, nm };
     f->info->defs++;
     return 0;
+}
+
+/* The addresses of a map read from a file, to find one mapped twice. */
+struct addrs {
+    struct sub_addr *a;
+    size_t n, cap;
+};
+
+static int collect_addr(void *ctx, const struct sub_addr *a, const char *sub, const char *session,
+                        uint64_t expires_ms)
+{
+    (void)sub, (void)session, (void)expires_ms;
+    struct addrs *v = ctx;
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? 2 * v->cap : 1024;
+        struct sub_addr *w = realloc(v->a, cap * sizeof(*w));
+        if (!w)
+            return -ENOMEM;
+        v->a = w;
+        v->cap = cap;
+    }
+    v->a[v->n++] = *a;
+    return 0;
+}
+
+static int cmp_addr(const void *x, const void *y)
+{
+    return memcmp(x, y, sizeof(struct sub_addr));
+}
+
+/* 0 when no address of fm is mapped twice; else -EINVAL with the address in why (a map the
+ * writer never gives: a forged file, whose second mapping would make the sweep remove the
+ * first one's address after the store set it again), or -ENOMEM. */
+static int once_each(struct submap *fm, char *why, size_t whylen)
+{
+    struct addrs v = { NULL, 0, 0 };
+    int rc = submap_each(fm, collect_addr, &v);
+    if (rc) {
+        snprintf(why, whylen, "out of memory");
+    } else if (v.n > 1) {
+        qsort(v.a, v.n, sizeof(*v.a), cmp_addr);
+        for (size_t i = 1; i < v.n && !rc; i++) {
+            if (cmp_addr(&v.a[i - 1], &v.a[i]) != 0)
+                continue;
+            char text[64];
+            sub_addr_format(&v.a[i], text, sizeof(text));
+            snprintf(why, whylen, "subscriber map: %s mapped twice", text);
+            rc = -EINVAL;
+        }
+    }
+    free(v.a);
+    return rc;
 }
 
 int subfstatic_load(const char *path, struct submap *m, struct tariff *t, uint64_t now_ms,
@@ -253,60 +305,79 @@ int subfstatic_load(const char *path, struct submap *m, struct tariff *t, uint64
         return rc;
     }
     char why[512] = "";
+    rc = subfstatic_parse((const uint8_t *)buf, len, m, t, now_ms, out, info, why, sizeof(why));
+    if (rc)
+        snprintf(err, errlen, "subscribers: %s: %s", path, why);
+    free(buf);
+    return rc;
+}
+
+int subfstatic_parse(const uint8_t *buf, size_t len, struct submap *m, struct tariff *t,
+                     uint64_t now_ms, struct subfstatic **out, struct subfstatic_info *info,
+                     char *why, size_t whylen)
+{
+    *out = NULL;
+    memset(info, 0, sizeof(*info));
+    if (whylen)
+        why[0] = '\0';
+    int rc;
     struct imgfile_r r;
     uint64_t meta[META_N];
     struct submap *fm = NULL;
     struct tariff *scratch = NULL;
     size_t dlen = 0;
     const char *defs = NULL;
-    rc = imgfile_r_open(&r, (const uint8_t *)buf, len, MAGIC, FORMAT, why, sizeof(why));
+    rc = imgfile_r_open(&r, buf, len, MAGIC, FORMAT, why, whylen);
     if (!rc && imgfile_r_u64(&r, IMG_META, meta, META_N) != 0) {
-        snprintf(why, sizeof(why), "no description section");
+        snprintf(why, whylen, "no description section");
         rc = -EINVAL;
     }
     if (!rc) {
         defs = (const char *)imgfile_r_get(&r, IMG_DEFS, &dlen);
         if (!defs || dlen != meta[2]) {
-            snprintf(why, sizeof(why),
-                     "the definitions section is missing or not %" PRIu64 " bytes", meta[2]);
+            snprintf(why, whylen, "the definitions section is missing or not %" PRIu64 " bytes",
+                     meta[2]);
             rc = -EINVAL;
         }
     }
-    if (!rc && !(fm = submap_from_image(&r, IMG_SUBS, 0, why, sizeof(why))))
+    /* (read aside, then set into m: sized by the mappings it holds, not by the capacity the
+     * writing node's map had, which could be millions, or forged up to 2^28) */
+    if (!rc && !(fm = submap_from_image(&r, IMG_SUBS, 1, why, whylen)))
         rc = -EINVAL;
     if (!rc && !(scratch = tariff_new(NULL))) {
-        snprintf(why, sizeof(why), "out of memory");
+        snprintf(why, whylen, "out of memory");
         rc = -ENOMEM;
     }
     if (!rc)
-        rc = defs_check(defs, dlen, meta[1], scratch, why, sizeof(why));
+        rc = defs_check(defs, dlen, meta[1], scratch, why, whylen);
+    if (!rc)
+        rc = once_each(fm, why, whylen);
     struct subfstatic *s = NULL;
     if (!rc && !(s = calloc(1, sizeof(*s)))) {
-        snprintf(why, sizeof(why), "out of memory");
+        snprintf(why, whylen, "out of memory");
         rc = -ENOMEM;
     }
-    if (rc) {
-        snprintf(err, errlen, "subscribers: %s: %s", path, why);
-    } else {
+    if (!rc) {
         info->written_ms = meta[0];
         struct fill f = { m, t, s, info, now_ms, 0 };
         submap_each(fm, fill_map, &f);
         if (!f.rc && t) {
             tariff_each_def(scratch, fill_def, &f);
             if (info->defs)
-                tariff_publish(t, why, sizeof(why)); /* (left-out ones as the store's are) */
+                tariff_publish(t, why, whylen); /* (left-out ones as the store's are) */
         }
         if (f.rc) {
             rc = f.rc;
-            snprintf(err, errlen, "subscribers: %s: %s", path, strerror(-rc));
+            snprintf(why, whylen, "%s", strerror(-rc));
         }
-        qsort(s->map, s->nmap, sizeof(*s->map), cmp_map);
-        qsort(s->def, s->ndef, sizeof(*s->def), cmp_def);
+        if (s->nmap) /* (an empty copy: no array, and qsort takes none) */
+            qsort(s->map, s->nmap, sizeof(*s->map), cmp_map);
+        if (s->ndef)
+            qsort(s->def, s->ndef, sizeof(*s->def), cmp_def);
         *out = s;
     }
     tariff_free(scratch);
     submap_free(fm);
-    free(buf);
     return rc;
 }
 
@@ -343,9 +414,7 @@ void subfstatic_sweep(struct subfstatic *s, struct submap *m, struct tariff *t, 
     for (size_t i = 0; t && i < s->ndef; i++) {
         if (s->def[i].seen)
             continue;
-        int rc = s->def[i].sub ? tariff_del_sub(t, s->def[i].name)
-                               : tariff_del_profile(t, s->def[i].name);
-        if (rc == 0)
+        if (tariff_layer_del(t, s->def[i].sub, s->def[i].name) == 0)
             ++*defs;
     }
     if (*defs) {

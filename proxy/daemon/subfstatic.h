@@ -49,11 +49,18 @@ struct subfstatic_info {
  * reason naming path and the part in err (-EINVAL; -ENOENT and the like when it cannot be
  * read). Then sets its mappings that have not expired at now_ms into m, keeping their expiry
  * times, and, when t is not NULL, its definitions into t for the names t does not define
- * already (the node's profiles file wins), and publishes t. *out (NULL when nothing was set)
+ * already (the node's profiles file wins), as the store's records (tariff_layer_set(): a
+ * reload keeps them), and publishes t. *out (NULL when nothing was set)
  * lists what was set, for the sweep; free it with subfstatic_free(). 0 or a negative errno. */
 int subfstatic_load(const char *path, struct submap *m, struct tariff *t, uint64_t now_ms,
                     struct subfstatic **out, struct subfstatic_info *info, char *err,
                     size_t errlen);
+
+/* subfstatic_load() of a file already read into buf[0, len) (borrowed: nothing set refers to
+ * it), the reason in why without the path. */
+int subfstatic_parse(const uint8_t *buf, size_t len, struct submap *m, struct tariff *t,
+                     uint64_t now_ms, struct subfstatic **out, struct subfstatic_info *info,
+                     char *why, size_t whylen);
 
 /* The store's load set a (s may be NULL: nothing). */
 void subfstatic_seen_addr(struct subfstatic *s, const struct sub_addr *a);

@@ -44,13 +44,22 @@ int tariffcfg_load(struct tariff *t, const char *const *dirs, size_t ndirs, cons
         st->bad_lines += cs.errors;
     }
     /* the file is read into a scratch table first, so a file that cannot be read changes
-     * nothing; what was read then takes the place of the table's definitions */
-    struct tariff *scratch = NULL;
+     * nothing; what was read then takes the place of the table's definitions, with the store's
+     * records set again on top (tariff_rebase()): a reload must not drop what the store says
+     * (a child's profile set through the API would otherwise be the default one until the
+     * follower's next full load). The store's records are kept by the table itself, in its
+     * layer (tariff_layer_set()), rather than by the follower or read from the store again
+     * here: the follower's sets and the rebase then serialize on the one lock every writer of
+     * the table takes already, so no record applied while the file is read can fall between
+     * the copy and the exchange, nothing new is published in between, and a store that is
+     * down at that moment changes nothing */
+    struct tariff *scratch = tariff_new(NULL);
+    if (!scratch) {
+        catset_builder_free(b);
+        snprintf(err, errlen, "profiles: out of memory");
+        return -ENOMEM;
+    }
     if (file && *file) {
-        if (!(scratch = tariff_new(NULL))) {
-            catset_builder_free(b);
-            return -ENOMEM;
-        }
         rc = tariff_load_file(scratch, file, errs, &st->bad_lines, err, errlen);
         if (rc < 0) {
             tariff_free(scratch);
@@ -65,15 +74,18 @@ int tariffcfg_load(struct tariff *t, const char *const *dirs, size_t ndirs, cons
         snprintf(err, errlen, "categories: out of memory");
         return -ENOMEM;
     }
+    rc = tariff_rebase(t, scratch); /* (the scratch table gets t's old definitions) */
+    tariff_free(scratch);
+    if (rc) {
+        catset_free(cs);
+        snprintf(err, errlen, "profiles: %s",
+                 rc == -ENOSPC ? "too many profiles with the store's" : "out of memory");
+        return rc;
+    }
     st->categories = catset_categories(cs);
     st->domains = catset_domains(cs);
     st->urls = catset_urls(cs);
     tariff_set_categories(t, cs);
-    tariff_clear(t);
-    if (scratch) {
-        tariff_swap_defs(t, scratch); /* (the scratch table gets t's cleared, empty ones) */
-        tariff_free(scratch);
-    }
     tariff_set_utc_offset(t, off);
     char why[512];
     rc = tariff_publish(t, why, sizeof(why));
@@ -251,16 +263,11 @@ int tariffcfg_apply_record(void *ctx, const struct store_tariff *r)
 {
     struct tariff *t = ctx;
     char err[256];
-    if (r->kind == STORE_TARIFF_PROFILE) {
-        if (r->del)
-            tariff_del_profile(t, r->name);
-        else
-            tariff_set_profile(t, r->name, r->text, err, sizeof(err));
-    } else if (r->del) {
-        tariff_del_sub(t, r->name);
-    } else {
-        tariff_set_sub(t, r->name, r->text, err, sizeof(err));
-    }
+    bool sub = r->kind != STORE_TARIFF_PROFILE;
+    if (r->del)
+        tariff_layer_del(t, sub, r->name);
+    else
+        tariff_layer_set(t, sub, r->name, r->text, err, sizeof(err));
     return 0;
 }
 

@@ -20,8 +20,9 @@ struct tariffcfg_stats {
 };
 
 /* Loads every category tree of dirs[0..ndirs) into one set, replaces t's profiles and
- * subscribers with the file's (file NULL or "": none), sets the zone offset of zone at now and
- * publishes. Bad lines and compile problems are written to errs (may be NULL). Returns 0, or a
+ * subscribers with the file's (file NULL or "": none) and the store's records applied so far on
+ * top (tariffcfg_apply_record(); tariff_rebase()), in one step, sets the zone offset of zone at
+ * now and publishes: at a start and at each reload alike. Bad lines and compile problems are written to errs (may be NULL). Returns 0, or a
  * negative errno with a message in err (a tree or the file cannot be read, an unknown zone,
  * out of memory): then t is unchanged. */
 int tariffcfg_load(struct tariff *t, const char *const *dirs, size_t ndirs, const char *file,
@@ -29,7 +30,8 @@ int tariffcfg_load(struct tariff *t, const char *const *dirs, size_t ndirs, cons
                    size_t errlen);
 
 /* A store_tariff_fn (rules/store/store.h) applying one tariff record to the table ctx (a
- * struct tariff *): set or remove a profile or a subscriber's settings. A record whose text
+ * struct tariff *): set or remove a profile or a subscriber's settings, in the table and in its
+ * store's layer (tariff_layer_set()), which tariffcfg_load() keeps on top of the file's. A record whose text
  * does not parse is passed over (it was checked when written). Always 0. Publish afterwards. */
 int tariffcfg_apply_record(void *ctx, const struct store_tariff *r);
 

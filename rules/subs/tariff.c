@@ -124,6 +124,10 @@ struct tariff {
     int32_t utc_off;
     uint32_t serial; /* snapshots compiled */
     bool frozen;     /* from an image (tariff_from_image): no writer side, nothing to publish */
+    /* the store's layer (tariff_layer_set()): a writer-side copy of the definitions that came
+     * from the store, which tariff_rebase() sets again on top of new base ones; made at the
+     * first, reached only through t (its lock taken after t's, never before) */
+    struct tariff *layer;
 };
 
 static void csref_put(struct csref *r)
@@ -224,6 +228,7 @@ void tariff_free(struct tariff *t)
     wclear(t, false);
     bigmem_free(t->subs, (t->smask + 1) * sizeof(*t->subs));
     pthread_mutex_destroy(&t->lock);
+    tariff_free(t->layer);
     free(t);
 }
 
@@ -909,6 +914,11 @@ void tariff_get_stats(const struct tariff *t, struct tariff_stats *st)
                     s->pool_len + s->nextra * sizeof(struct profile_sub);
     }
     st->writer_bytes = (m->smask + 1) * sizeof(struct wslot) + m->sub_bytes;
+    if (m->layer) {
+        pthread_mutex_lock(&m->layer->lock);
+        st->writer_bytes += (m->layer->smask + 1) * sizeof(struct wslot) + m->layer->sub_bytes;
+        pthread_mutex_unlock(&m->layer->lock);
+    }
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -963,12 +973,14 @@ void tariff_clear(struct tariff *t)
         free(t->prof[i].spec);
     t->nprof = 0;
     wclear(t, true);
+    if (t->layer)
+        tariff_clear(t->layer);
     pthread_mutex_unlock(&t->lock);
 }
 
-void tariff_swap_defs(struct tariff *t, struct tariff *from)
+/* tariff_swap_defs() with t's lock held. */
+static void swap_locked(struct tariff *t, struct tariff *from)
 {
-    pthread_mutex_lock(&t->lock);
     pthread_mutex_lock(&from->lock);
 #define SWAP(f)                       \
     do {                              \
@@ -987,7 +999,77 @@ void tariff_swap_defs(struct tariff *t, struct tariff *from)
     SWAP(arenas);
 #undef SWAP
     pthread_mutex_unlock(&from->lock);
+}
+
+void tariff_swap_defs(struct tariff *t, struct tariff *from)
+{
+    pthread_mutex_lock(&t->lock);
+    swap_locked(t, from);
     pthread_mutex_unlock(&t->lock);
+}
+
+/* t's layer, made when it has none yet (NULL: out of memory). */
+static struct tariff *layer_of(struct tariff *t)
+{
+    pthread_mutex_lock(&t->lock);
+    if (!t->layer)
+        t->layer = tariff_new(NULL);
+    struct tariff *l = t->layer;
+    pthread_mutex_unlock(&t->lock);
+    return l;
+}
+
+int tariff_layer_set(struct tariff *t, bool sub, const char *name, const char *spec, char *err,
+                     size_t errlen)
+{
+    /* the layer first, then the table: a tariff_rebase() between the two has the record from
+     * the layer already, and the table's set then lands on the rebased definitions (see
+     * tariff_rebase()) */
+    struct tariff *l = layer_of(t);
+    if (!l) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    int rc = sub ? tariff_set_sub(l, name, spec, err, errlen)
+                 : tariff_set_profile(l, name, spec, err, errlen);
+    if (rc)
+        return rc;
+    return sub ? tariff_set_sub(t, name, spec, err, errlen)
+               : tariff_set_profile(t, name, spec, err, errlen);
+}
+
+int tariff_layer_del(struct tariff *t, bool sub, const char *name)
+{
+    pthread_mutex_lock(&t->lock);
+    struct tariff *l = t->layer;
+    pthread_mutex_unlock(&t->lock);
+    if (l)
+        (void)(sub ? tariff_del_sub(l, name) : tariff_del_profile(l, name));
+    return sub ? tariff_del_sub(t, name) : tariff_del_profile(t, name);
+}
+
+/* Sets one definition of the layer in the table ctx (tariff_rebase()). */
+static int rebase_put(void *ctx, bool sub, const char *name, const char *text)
+{
+    struct tariff *to = ctx;
+    char why[256];
+    int rc = sub ? tariff_set_sub(to, name, text, why, sizeof(why))
+                 : tariff_set_profile(to, name, text, why, sizeof(why));
+    return rc == -ENOMEM || rc == -ENOSPC ? rc : 0; /* (the layer's texts were checked) */
+}
+
+int tariff_rebase(struct tariff *t, struct tariff *from)
+{
+    /* under t's lock from the layer's walk to the exchange: a tariff_layer_set() (or _del())
+     * running meanwhile either changed the layer before the walk, or changes the table after
+     * the exchange, on the new definitions; none lands on the old ones and is lost with them.
+     * Locks: t's, then the layer's, then from's (from is the caller's own) */
+    pthread_mutex_lock(&t->lock);
+    int rc = t->layer ? tariff_each_def(t->layer, rebase_put, from) : 0;
+    if (rc == 0)
+        swap_locked(t, from);
+    pthread_mutex_unlock(&t->lock);
+    return rc;
 }
 
 /* A subscriber line read and checked, waiting for its table slot to be loaded. */

@@ -101,9 +101,13 @@ notice.url = http://notice.test/
 notice.listen = 127.0.0.1:18080
 log.file = $QG_DIR/qorgau.log
 categories.dir = $QG_DIR/cats
+profiles.file = $QG_DIR/profiles
 privacy.secret_file = $QG_DIR/secret
 subscribers.failstatic_interval = 1s
 CONF
+# the node's own file: a subscriber nobody maps (the child's profile and settings are the
+# store's)
+echo "subscriber 77010000099 profile=child" >"$QG_DIR/profiles"
 qg_bg "$QG_DIR/proxy.log" ip netns exec "$QG_FLT" "$QG_BIN" run -c "$QG_DIR/qorgau.conf" --foreground
 NODE_PID=$QG_LAST_PID
 qg_wait_port "$QG_FLT" 15001 || { bad "proxy" "did not start"; exit 1; }
@@ -178,6 +182,35 @@ expect "profile change: kids.test now blocked for the child" "$(until_tls reset 
 expect "profile change reached the second node" "$(until_node2 kids.test profile)" yes
 fl "$QG_BIN" profile --store $STORE set child block=games >/dev/null
 expect "profile back: games.test blocked again" "$(until_tls reset $CHILD games.test)" reset
+
+# a reload (SIGHUP) with an edited profiles file keeps the store's records on top of the file's:
+# the child, whose profile "child" and settings come from the store, stays blocked at once (no
+# polling: no table without the store's records is ever published); a change in the store
+# after the reload still applies
+loads() { grep -c '"msg":"categories and profiles loaded"' "$QG_DIR/proxy.log"; }
+n0=$(loads)
+echo "subscriber 77010000098 profile=child" >>"$QG_DIR/profiles"
+kill -HUP $NODE_PID
+i=0
+while [ "$(loads)" -le "$n0" ] && [ $i -lt 50 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+expect_match "reload: the profiles file read again" \
+    "$(grep '"msg":"categories and profiles loaded"' "$QG_DIR/proxy.log" | tail -1)" \
+    '"definitions":2'
+expect "reload: the child's games.test still blocked (the store's profile kept)" \
+    "$(tls $CHILD games.test)" reset
+expect_match "reload: still a tariff block (302 reason=tariff)" "$(http $CHILD games.test)" \
+    '^302 http://notice\.test/\?url=http%3A%2F%2Fgames\.test%2Fsmall&reason=tariff$'
+expect "reload: the adult still served games.test" "$(tls $ADULT games.test)" 200
+fl "$QG_BIN" profile --store $STORE set child block=kids >/dev/null
+expect "reload, then a store change: games.test served to the child" \
+    "$(until_tls 200 $CHILD games.test)" 200
+expect "reload, then a store change: kids.test blocked for the child" \
+    "$(until_tls reset $CHILD kids.test)" reset
+fl "$QG_BIN" profile --store $STORE set child block=games >/dev/null
+expect "reload, then the profile back: games.test blocked" "$(until_tls reset $CHILD games.test)" reset
 
 # parental lists: deny a name the profile allows, allow a name the profile blocks
 fl "$QG_BIN" subscriber --store $STORE profile 77010000007 child pdeny=allowed.test \

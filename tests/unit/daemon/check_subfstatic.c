@@ -1,8 +1,10 @@
 /* check_subfstatic.c - Check suite for the subscriber side's fail-static file
  * (proxy/daemon/subfstatic.c): a map and a tariff table written and loaded into another live
  * map and table (expiry times kept, expired mappings passed over, the node's own definitions
- * kept), a damaged or forged file refused whole with its reason and nothing changed, and the
- * store's load replacing what the file gave (what it did not set again removed). */
+ * kept), a damaged or forged file (an address mapped twice too) refused whole with its reason
+ * and nothing changed, and the
+ * store's load replacing what the file gave (what it did not set again removed); a reload of
+ * the profiles file keeping what the copy gave and the store's records, in the copy too. */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
@@ -237,6 +239,18 @@ START_TEST(damaged_or_forged_refused_whole)
     put_file(buf, len);
     ck_assert_int_eq(load_fails(err, sizeof(err)), -EINVAL);
     ck_assert_msg(strstr(err, g_path) != NULL, "%s", err);
+    /* two mappings of one address (10.0.0.1's entry made 10.0.0.5, where the long id is; the
+     * table's checks pass it): the sweep would remove 10.0.0.5 after the store set it again
+     * (fuzz_subfstatic) */
+    id[3] = '1';
+    char *ip = memmem(buf, len, "\x0a\x00\x00\x01", 4);
+    ck_assert_ptr_nonnull(ip);
+    ck_assert_ptr_null(memmem(ip + 1, len - (size_t)(ip + 1 - buf), "\x0a\x00\x00\x01", 4));
+    ip[3] = 5;
+    imgfile_seal((uint8_t *)buf, len);
+    put_file(buf, len);
+    ck_assert_int_eq(load_fails(err, sizeof(err)), -EINVAL);
+    ck_assert_msg(strstr(err, "10.0.0.5 mapped twice") != NULL, "%s", err);
     /* another kind of file */
     put_file("# not an image\n", 15);
     ck_assert_int_eq(load_fails(err, sizeof(err)), -EINVAL);
@@ -308,6 +322,176 @@ START_TEST(store_load_replaces)
 }
 END_TEST
 
+/* A reload of the profiles file (tariff_rebase(), as tariffcfg_load() does) while the node
+ * enforces the copy keeps what the copy gave, and a copy written after the reload holds the
+ * store's records with the new file's definitions; what the store's load then sweeps stays
+ * gone at the next reload. */
+START_TEST(reload_keeps_copy_and_records)
+{
+    rsref_thread_register();
+    write_sample();
+    struct submap *m = submap_new(1024);
+    struct tariff *t = tariff_new(NULL);
+    set_prof(t, "own", "block=adult");
+    struct subfstatic *s;
+    struct subfstatic_info in;
+    char err[1024];
+    ck_assert_msg(subfstatic_load(g_path, m, t, NOW, &s, &in, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_uint_eq(in.defs, 4);
+    /* the reload: the file now defines "own2" instead of "own" */
+    struct tariff *base = tariff_new(NULL);
+    set_prof(base, "own2", "block=adult");
+    ck_assert_int_eq(tariff_rebase(t, base), 0);
+    tariff_free(base);
+    ck_assert_str_eq(ptext(t, "own"), "-");
+    ck_assert_str_eq(ptext(t, "own2"), "block=adult");
+    ck_assert_str_eq(stext(t, "77010000001"), "profile=child");
+    ck_assert_str_eq(stext(t, "77010000002"), "profile=teen pdeny=games.test");
+    ck_assert_str_eq(ptext(t, "teen"), "block=adult");
+    /* a record from the store, then the copy written after another reload */
+    ck_assert_int_eq(tariff_layer_set(t, true, "77010000009", "profile=child", err, sizeof(err)),
+                     0);
+    base = tariff_new(NULL);
+    set_prof(base, "own2", "block=adult");
+    ck_assert_int_eq(tariff_rebase(t, base), 0);
+    tariff_free(base);
+    size_t maps, defs;
+    ck_assert_msg(subfstatic_write(g_path, m, t, NOW, &maps, &defs, err, sizeof(err)) == 0, "%s",
+                  err);
+    ck_assert_uint_eq(defs, 6); /* child, teen, own2; 77010000001, 77010000002, 77010000009 */
+    struct submap *m2 = submap_new(64);
+    struct tariff *t2 = tariff_new(NULL);
+    struct subfstatic *s2;
+    ck_assert_msg(subfstatic_load(g_path, m2, t2, NOW, &s2, &in, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_str_eq(stext(t2, "77010000009"), "profile=child");
+    ck_assert_str_eq(stext(t2, "77010000001"), "profile=child");
+    subfstatic_free(s2);
+    submap_free(m2);
+    tariff_free(t2);
+    /* the store's load sets 77010000009 and "child" only: the rest the copy gave goes, and
+     * stays gone at the next reload */
+    subfstatic_seen_def(s, false, "child");
+    subfstatic_seen_def(s, true, "77010000009");
+    subfstatic_sweep(s, m, t, &maps, &defs);
+    subfstatic_free(s);
+    ck_assert_uint_eq(defs, 3); /* teen, 77010000001, 77010000002 */
+    base = tariff_new(NULL);
+    set_prof(base, "own2", "block=adult");
+    ck_assert_int_eq(tariff_rebase(t, base), 0);
+    tariff_free(base);
+    ck_assert_str_eq(stext(t, "77010000001"), "-");
+    ck_assert_str_eq(ptext(t, "teen"), "-");
+    ck_assert_str_eq(ptext(t, "child"), "block=adult sched=games@mon-fri/21:00-07:00");
+    ck_assert_str_eq(stext(t, "77010000009"), "profile=child");
+    submap_free(m);
+    tariff_free(t);
+    tmpdir_remove(g_dir);
+    rsref_thread_unregister();
+}
+END_TEST
+
+/* A copy with nothing in it (a node whose store had no mapping and no record yet) loads as
+ * nothing, and its sweep removes nothing (fuzz_subfstatic: the load sorted its empty lists,
+ * passing qsort() no array, undefined behaviour that the sanitizer build stops at). */
+START_TEST(empty_copy)
+{
+    rsref_thread_register();
+    ck_assert_int_eq(tmpdir_make(g_dir, sizeof(g_dir), "subfstatic"), 0);
+    snprintf(g_path, sizeof(g_path), "%s/%s", g_dir, SUBFSTATIC_NAME);
+    struct submap *m = submap_new(16);
+    struct tariff *t = tariff_new(NULL);
+    char err[1024];
+    size_t maps, defs;
+    ck_assert_msg(subfstatic_write(g_path, m, t, NOW, &maps, &defs, err, sizeof(err)) == 0, "%s",
+                  err);
+    ck_assert_uint_eq(maps + defs, 0);
+    set_prof(t, "own", "block=adult");
+    struct subfstatic *s;
+    struct subfstatic_info in;
+    ck_assert_msg(subfstatic_load(g_path, m, t, NOW, &s, &in, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_uint_eq(in.mappings + in.defs + in.kept + in.expired, 0);
+    ck_assert_uint_eq(in.written_ms, NOW);
+    struct sub_addr a = addr("10.0.0.1");
+    subfstatic_seen_addr(s, &a);
+    subfstatic_seen_def(s, true, "77010000001");
+    map_set(m, "10.0.0.1", "77010000001", "", 0);
+    subfstatic_sweep(s, m, t, &maps, &defs);
+    ck_assert_uint_eq(maps + defs, 0);
+    ck_assert_uint_eq(submap_count(m), 1);
+    ck_assert_str_eq(ptext(t, "own"), "block=adult");
+    subfstatic_free(s);
+    submap_free(m);
+    tariff_free(t);
+    tmpdir_remove(g_dir);
+    rsref_thread_unregister();
+}
+END_TEST
+
+/* The peak virtual memory of this process (VmPeak), in MB: what it ever reserved at once. */
+static long peak_mb(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    ck_assert_ptr_nonnull(f);
+    char line[256];
+    long kb = -1;
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "VmPeak: %ld kB", &kb) == 1)
+            break;
+    fclose(f);
+    ck_assert_int_ge(kb, 0);
+    return kb / 1024;
+}
+
+/* The map in the file is read aside, then set into the live map: it is sized by the mappings
+ * it holds, not by the capacity the file says the writing node's map had. A file (sealed
+ * again: forged, or damaged before it was sealed) saying 2^28 would otherwise make the load
+ * reserve (2 GB of address space) and walk a table of half a billion slots beside the live
+ * map, a second at start and more (fuzz_subfstatic found it). */
+START_TEST(forged_capacity_sized_by_mappings)
+{
+    rsref_thread_register();
+    ck_assert_int_eq(tmpdir_make(g_dir, sizeof(g_dir), "subfstatic"), 0);
+    snprintf(g_path, sizeof(g_path), "%s/%s", g_dir, SUBFSTATIC_NAME);
+    struct submap *m = submap_new(1000);
+    map_set(m, "10.0.0.1", "77010000001", "s1", 0);
+    char err[1024];
+    size_t maps, defs;
+    ck_assert_msg(subfstatic_write(g_path, m, NULL, NOW, &maps, &defs, err, sizeof(err)) == 0, "%s",
+                  err);
+    submap_free(m);
+    /* the map's scalars: ..., entries 1, long ids 0, the seed, the capacity 1000 */
+    char *buf;
+    size_t len;
+    read_file(&buf, &len);
+    uint64_t w[4] = { 1, 0, 0, 1000 }, *cap = NULL;
+    for (size_t off = 0; off + sizeof(w) <= len && !cap; off += 8) {
+        uint64_t v[4];
+        memcpy(v, buf + off, sizeof(v));
+        if (v[0] == w[0] && v[1] == w[1] && v[3] == w[3])
+            cap = (uint64_t *)(void *)(buf + off + 24);
+    }
+    ck_assert_ptr_nonnull(cap);
+    uint64_t big = (uint64_t)1 << 28;
+    memcpy(cap, &big, 8);
+    imgfile_seal((uint8_t *)buf, len);
+    put_file(buf, len);
+    free(buf);
+    m = submap_new(64);
+    long before = peak_mb();
+    struct subfstatic *s;
+    struct subfstatic_info in;
+    ck_assert_msg(subfstatic_load(g_path, m, NULL, NOW, &s, &in, err, sizeof(err)) == 0, "%s", err);
+    long grew = peak_mb() - before;
+    ck_assert_uint_eq(in.mappings, 1);
+    ck_assert_str_eq(who(m, "10.0.0.1", NOW, NULL), "77010000001");
+    ck_assert_msg(grew < 256, "the load reserved %ld MB", grew);
+    subfstatic_free(s);
+    submap_free(m);
+    tmpdir_remove(g_dir);
+    rsref_thread_unregister();
+}
+END_TEST
+
 static Suite *subfstatic_suite(void)
 {
     Suite *s = suite_create("subfstatic");
@@ -315,6 +499,9 @@ static Suite *subfstatic_suite(void)
     tcase_add_test(tc, round_trip_into_live);
     tcase_add_test(tc, damaged_or_forged_refused_whole);
     tcase_add_test(tc, store_load_replaces);
+    tcase_add_test(tc, reload_keeps_copy_and_records);
+    tcase_add_test(tc, empty_copy);
+    tcase_add_test(tc, forged_capacity_sized_by_mappings);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,14 +1,17 @@
-/* check_tariffcfg.c - Check suite for the subscribers file of `qorgau scan`
- * (proxy/daemon/tariffcfg.c, tariffcfg_subscribers_file): lines of the common form ("A.B.C.D ID",
- * read in one pass) and of every other form (read the general way) give the same map, bad lines
- * are reported by number and in order among the lines set in batches, and a full map stops the
- * load naming the line. */
+/* check_tariffcfg.c - Check suite for proxy/daemon/tariffcfg.c: the subscribers file of `qorgau
+ * scan` (tariffcfg_subscribers_file): lines of the common form ("A.B.C.D ID", read in one pass)
+ * and of every other form (read the general way) give the same map, bad lines are reported by
+ * number and in order among the lines set in batches, and a full map stops the load naming the
+ * line; and the node's table (tariffcfg_load, tariffcfg_apply_record): a reload gives the new
+ * file's definitions with the store's records on top, as a start does, the store's changes
+ * after it applying as before. */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "proxy/daemon/tariffcfg.h"
 #include "rules/match/rsref.h"
@@ -165,12 +168,128 @@ START_TEST(batches_and_full_map)
 }
 END_TEST
 
+/* Writes text to name in g_dir (made by write_file()). */
+static void put(const char *name, const char *text)
+{
+    char path[400];
+    snprintf(path, sizeof(path), "%s/%s", g_dir, name);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fputs(text, f) >= 0, 1);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+/* tariffcfg_load() of g_dir's category tree and profiles file. */
+static void cfg_load(struct tariff *t)
+{
+    char dir[300], file[300], err[512];
+    snprintf(dir, sizeof(dir), "%s/cats", g_dir);
+    snprintf(file, sizeof(file), "%s/profiles", g_dir);
+    const char *dirs[] = { dir };
+    struct tariffcfg_stats st;
+    int rc = tariffcfg_load(t, dirs, 1, file, "UTC", 1796601600LL, NULL, &st, err, sizeof(err));
+    ck_assert_msg(rc == 0, "%s", err);
+    ck_assert_int_eq(st.problems, 0);
+}
+
+/* One store record applied as the follower does (tariffcfg_apply_record()). */
+static void record(struct tariff *t, bool sub, bool del, const char *name, const char *text)
+{
+    struct store_tariff r = { sub ? STORE_TARIFF_SUB : STORE_TARIFF_PROFILE, del, name, text };
+    ck_assert_int_eq(tariffcfg_apply_record(t, &r), 0);
+}
+
+/* The cause of the published table's decision for sub and name. */
+static enum profile_cause cause(struct tariff *t, const char *sub, const char *name)
+{
+    struct tariff_req r = { .sub = sub, .name = name, .name_len = strlen(name), .now = 0 };
+    struct tariff_verdict v;
+    tariff_judge(t, &r, &v);
+    return v.cause;
+}
+
+static const char *stext(struct tariff *t, const char *sub)
+{
+    static char out[256];
+    return tariff_sub_text(t, sub, out, sizeof(out)) ? out : "-";
+}
+
+/* A reload (tariffcfg_load() again) keeps what the store's records set, on top of the new
+ * file's definitions: a child whose profile came from the store stays blocked, a store record
+ * that overrode the file's line keeps overriding it, a definition the file dropped goes, one it
+ * added comes; records applied after the reload still apply. */
+START_TEST(reload_keeps_store_records)
+{
+    rsref_thread_register();
+    write_file("", 0);
+    char cats[300];
+    snprintf(cats, sizeof(cats), "%s/cats", g_dir);
+    ck_assert_int_eq(mkdir(cats, 0755), 0);
+    snprintf(cats, sizeof(cats), "%s/cats/games", g_dir);
+    ck_assert_int_eq(mkdir(cats, 0755), 0);
+    put("cats/games/domains", "games.test\n");
+    put("profiles", "profile child block=games\n"
+                    "subscriber 7701file profile=child\n"
+                    "subscriber 7701both profile=child\n"
+                    "subscriber 7701gone profile=child\n");
+    struct tariff *t = tariff_new(NULL);
+    ck_assert_ptr_nonnull(t);
+    cfg_load(t);
+    /* the follower's load: a child from the store, one the file has too (changed), a profile */
+    record(t, true, false, "7701store", "profile=child");
+    record(t, true, false, "7701both", "profile=strict");
+    record(t, false, false, "strict", "allowlist=yes");
+    record(t, true, false, "7701parental", "profile=child pdeny=blocked.test");
+    char err[256];
+    ck_assert_int_eq(tariff_publish(t, err, sizeof(err)), 0);
+    ck_assert_int_eq(cause(t, "7701store", "games.test"), PCAUSE_PROFILE);
+    ck_assert_str_eq(stext(t, "7701both"), "profile=strict");
+
+    /* the operator edits the file and reloads */
+    put("profiles", "profile child block=games\n"
+                    "subscriber 7701file profile=child\n"
+                    "subscriber 7701both profile=child\n"
+                    "subscriber 7701new profile=child\n");
+    cfg_load(t);
+    ck_assert_int_eq(cause(t, "7701store", "games.test"), PCAUSE_PROFILE);
+    ck_assert_int_eq(cause(t, "7701file", "games.test"), PCAUSE_PROFILE);
+    ck_assert_int_eq(cause(t, "7701new", "games.test"), PCAUSE_PROFILE);
+    ck_assert_int_eq(cause(t, "7701parental", "blocked.test"), PCAUSE_PARENTAL);
+    ck_assert_int_eq(cause(t, "7701adult", "games.test"), PCAUSE_NONE);
+    ck_assert_str_eq(stext(t, "7701both"), "profile=strict");
+    ck_assert_int_eq(cause(t, "7701both", "games.test"), PCAUSE_ALLOWLIST);
+    ck_assert_str_eq(stext(t, "7701store"), "profile=child");
+    ck_assert_str_eq(stext(t, "7701gone"), "-");
+    char ptext[128];
+    ck_assert(tariff_profile_text(t, "strict", ptext, sizeof(ptext)));
+    ck_assert_str_eq(ptext, "allowlist=yes");
+
+    /* the store's changes after the reload: applied on top, and kept by the next reload */
+    record(t, true, true, "7701store", NULL);
+    record(t, true, false, "7701later", "profile=child");
+    record(t, true, true, "7701both", NULL);
+    ck_assert_int_eq(tariff_publish(t, err, sizeof(err)), 0);
+    ck_assert_int_eq(cause(t, "7701store", "games.test"), PCAUSE_NONE);
+    ck_assert_int_eq(cause(t, "7701later", "games.test"), PCAUSE_PROFILE);
+    cfg_load(t);
+    ck_assert_int_eq(cause(t, "7701store", "games.test"), PCAUSE_NONE);
+    ck_assert_int_eq(cause(t, "7701later", "games.test"), PCAUSE_PROFILE);
+    /* (the store removed its record over the file's line: the file's own again, as at a start) */
+    ck_assert_str_eq(stext(t, "7701both"), "profile=child");
+    tariff_free(t);
+    rsref_thread_unregister();
+}
+END_TEST
+
 static Suite *tariffcfg_suite(void)
 {
     Suite *s = suite_create("tariffcfg");
     TCase *tc = tcase_create("subscribers");
     tcase_add_test(tc, forms_and_reports);
     tcase_add_test(tc, batches_and_full_map);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("reload");
+    tcase_add_test(tc, reload_keeps_store_records);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -5,9 +5,11 @@
  * subscribers on the default profile, a change visible after publish, text errors; the cached
  * record of tariff_judge_ref across publishes (300, past its serial's wrap) and subscribers;
  * the profiles file loader; the image: the same decisions from a table read back from one,
- * read-only, and every forged value refused. */
+ * read-only, and every forged value refused; the store's layer kept over a rebase, also with
+ * a writer setting records meanwhile. */
 #include <check.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -435,6 +437,97 @@ START_TEST(swap_definitions)
 }
 END_TEST
 
+/* The store's layer: tariff_rebase() puts new base definitions in place with the layer's on
+ * top (a layer definition over a base one by the same name wins; one the layer removed is the
+ * base's again); tariff_clear() empties the layer too. */
+START_TEST(layer_rebase)
+{
+    rsref_thread_register();
+    struct tariff *t = tariff_new(NULL), *base = tariff_new(NULL);
+    tariff_set_categories(t, cats());
+    set_prof(base, "child", "block=games");
+    set_sub(base, "7701file", "profile=child");
+    set_sub(base, "7701both", "profile=child");
+    ck_assert_int_eq(tariff_rebase(t, base), 0);
+    tariff_free(base);
+    char err[256], text[64];
+    ck_assert_int_eq(tariff_layer_set(t, true, "7701store", "profile=child", err, sizeof(err)), 0);
+    ck_assert_int_eq(tariff_layer_set(t, true, "7701both", "profile=adult", err, sizeof(err)), 0);
+    ck_assert_int_eq(tariff_layer_set(t, false, "adult", "block=adult", err, sizeof(err)), 0);
+    ck_assert_int_eq(tariff_layer_set(t, true, "7701x", "profile=Bad!", err, sizeof(err)), -EINVAL);
+    ck_assert(!tariff_sub_text(t, "7701x", text, sizeof(text)));
+    base = tariff_new(NULL);
+    set_prof(base, "child", "block=games");
+    set_sub(base, "7701both", "profile=child");
+    ck_assert_int_eq(tariff_rebase(t, base), 0);
+    /* (base has t's old definitions now) */
+    ck_assert(tariff_sub_text(base, "7701file", text, sizeof(text)));
+    tariff_free(base);
+    publish(t, 0);
+    struct tariff_verdict v;
+    ck_assert_int_eq(judge(t, "7701store", "games.test", false, MON0, &v), PCAUSE_PROFILE);
+    ck_assert_int_eq(judge(t, "7701both", "adult.test", false, MON0, &v), PCAUSE_PROFILE);
+    ck_assert_int_eq(judge(t, "7701file", "games.test", false, MON0, &v), PCAUSE_NONE);
+    ck_assert_int_eq(tariff_layer_del(t, true, "7701both"), 0);
+    ck_assert(!tariff_sub_text(t, "7701both", text, sizeof(text)));
+    base = tariff_new(NULL);
+    set_prof(base, "child", "block=games");
+    set_sub(base, "7701both", "profile=child");
+    ck_assert_int_eq(tariff_rebase(t, base), 0);
+    tariff_free(base);
+    sub_text_is(t, "7701both", "profile=child");
+    sub_text_is(t, "7701store", "profile=child");
+    tariff_clear(t);
+    base = tariff_new(NULL);
+    ck_assert_int_eq(tariff_rebase(t, base), 0);
+    tariff_free(base);
+    ck_assert(!tariff_sub_text(t, "7701store", text, sizeof(text)));
+    ck_assert(!tariff_profile_text(t, "adult", text, sizeof(text)));
+    tariff_free(t);
+    rsref_thread_unregister();
+}
+END_TEST
+
+#define RACE_SUBS 3000
+
+static void *layer_writer(void *arg)
+{
+    struct tariff *t = arg;
+    char id[32], err[256];
+    for (int i = 0; i < RACE_SUBS; i++) {
+        snprintf(id, sizeof(id), "7702%06d", i);
+        ck_assert_int_eq(tariff_layer_set(t, true, id, "profile=child", err, sizeof(err)), 0);
+        if (i % 3 == 0)
+            tariff_layer_del(t, true, id); /* (-ENOENT when a rebase took it out first) */
+    }
+    return NULL;
+}
+
+/* A writer setting the store's records while another rebases again and again: afterwards
+ * every record the writer left is in the table, none lost with an old base, none that it
+ * removed come back. */
+START_TEST(layer_rebase_concurrent)
+{
+    struct tariff *t = tariff_new(NULL);
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, layer_writer, t), 0);
+    for (int k = 0; k < 200; k++) {
+        struct tariff *base = tariff_new(NULL);
+        set_sub(base, "7701file", "profile=child");
+        ck_assert_int_eq(tariff_rebase(t, base), 0);
+        tariff_free(base);
+    }
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    char id[32], text[64];
+    for (int i = 0; i < RACE_SUBS; i++) {
+        snprintf(id, sizeof(id), "7702%06d", i);
+        ck_assert_msg(tariff_sub_text(t, id, text, sizeof(text)) == (i % 3 != 0), "%s", id);
+    }
+    sub_text_is(t, "7701file", "profile=child");
+    tariff_free(t);
+}
+END_TEST
+
 /* tariff_load_file reads the file whole and sets subscribers a few lines after reading them:
  * the same table as line-by-line sets. CRLF ends, comments, a repeated subscriber (the last line
  * wins, also over a text in the file replaced by one set afterwards), ids past the record's
@@ -734,6 +827,8 @@ static Suite *suite(void)
     tcase_add_test(tc, cached_records);
     tcase_add_test(tc, prefetch_hints);
     tcase_add_test(tc, swap_definitions);
+    tcase_add_test(tc, layer_rebase);
+    tcase_add_test(tc, layer_rebase_concurrent);
     tcase_add_test(tc, load_file);
     tcase_add_test(tc, image_round_trip);
     tcase_add_test(tc, image_forged);
