@@ -14,7 +14,8 @@
  * frames stay valid until the next call of this function or of capture_next() on c. A classic
  * pcap file in host byte order is read through a read-only mapping and gives up to max frames
  * per call; anything else (pcapng, other byte order, a record libpcap must judge) is read by
- * libpcap one frame per call. */
+ * libpcap one frame per call. So the frames of one call are all read the same way:
+ * capture_pcap_frame_kept() says the same of each. */
 int capture_pcap_next_batch(struct capture *c, struct capture_frame *fr, size_t max, char *err,
                             size_t errlen);
 
