@@ -117,6 +117,18 @@ static uint32_t key_hash(uint64_t seed, uint32_t zone, uint8_t ipver, uint8_t pr
     return (uint32_t)(h >> 32);
 }
 
+/* key_hash() of an IPv4 key (ipver 4: the addresses' last 12 bytes are zero), the two
+ * addresses in one word: three rounds instead of six. IPv4 and IPv6 keys never compare equal
+ * (the version is part of the key), so they need not hash alike. */
+static uint32_t key_hash4(uint64_t seed, uint32_t zone, uint8_t proto, uint32_t a0, uint32_t a1,
+                          uint16_t p0, uint16_t p1)
+{
+    uint64_t meta = (uint64_t)p0 | (uint64_t)p1 << 16 | (uint64_t)proto << 32 | (uint64_t)4 << 40;
+    uint64_t h = mx(mx(mx(seed, meta), zone), (uint64_t)a0 << 32 | a1);
+    h *= 0xff51afd7ed558ccdull;
+    return (uint32_t)(h >> 32);
+}
+
 static void index_put(struct flowtab *ft, uint32_t tag, uint32_t idx)
 {
     uint32_t i = tag & ft->mask;
@@ -296,6 +308,19 @@ bool flowtab_hint(const struct flowtab *ft, const struct pkt *p, struct flowtab_
     h->valid = 0;
     if (unlikely((p->l4proto != 6 && p->l4proto != 17) || p->frag))
         return false;
+    if (likely(p->ipver == 4)) { /* the addresses' first 4 bytes are all there is to them */
+        uint32_t s, d;
+        memcpy(&s, p->src, 4);
+        memcpy(&d, p->dst, 4);
+        s = be32toh(s);
+        d = be32toh(d);
+        int side = s < d ? 0 : s > d ? 1 : p->sport <= p->dport ? 0 : 1;
+        h->tag = side ? key_hash4(ft->seed, p->zone, p->l4proto, d, s, p->dport, p->sport)
+                      : key_hash4(ft->seed, p->zone, p->l4proto, s, d, p->sport, p->dport);
+        h->side = (uint8_t)side;
+        h->valid = 1;
+        return true;
+    }
     int c = addr_cmp(p->src, p->dst);
     if (c == 0)
         c = (int)p->sport - (int)p->dport;
