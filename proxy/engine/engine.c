@@ -1213,8 +1213,7 @@ void engine_drain(struct engine *e)
 static void look_ahead(const struct engine *e, struct engine_ahead *a)
 {
     a->r = decode_packet(a->link, a->frame, a->caplen, &a->p);
-    if (a->r == DECODE_OK && flowtab_hint(e->ft, &a->p, &a->h)) {
-        flowtab_prefetch_index(e->ft, &a->h);
+    if (likely(a->r == DECODE_OK) && flowtab_hint(e->ft, &a->p, &a->h)) { /* + index entry */
         csumpol_prefetch(e->cp, &a->p); /* needed if the flow is still being judged */
         /* the payload's lines after the first (the reader prefetched that one): an undecided
          * flow's segment is checksummed and reassembled when the frame is handled */

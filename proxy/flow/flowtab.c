@@ -319,6 +319,7 @@ bool flowtab_hint(const struct flowtab *ft, const struct pkt *p, struct flowtab_
                       : key_hash4(ft->seed, p->zone, p->l4proto, s, d, p->sport, p->dport);
         h->side = (uint8_t)side;
         h->valid = 1;
+        __builtin_prefetch(&ft->buckets[h->tag & ft->mask], 0, 3);
         return true;
     }
     int c = addr_cmp(p->src, p->dst);
@@ -330,6 +331,7 @@ bool flowtab_hint(const struct flowtab *ft, const struct pkt *p, struct flowtab_
     h->tag = key_hash(ft->seed, p->zone, p->ipver, p->l4proto, a0, a1, p0, p1);
     h->side = (uint8_t)side;
     h->valid = 1;
+    __builtin_prefetch(&ft->buckets[h->tag & ft->mask], 0, 3);
     return true;
 }
 

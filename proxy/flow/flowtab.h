@@ -144,7 +144,8 @@ struct flowtab_hint {
 };
 
 /* Fills h for p (a decoded packet); returns h->valid. Pure: reads nothing of the table but its
- * seed, so h stays right while the table changes. */
+ * seed and mask, so h stays right while the table changes. A valid h's index entry is
+ * prefetched at once (flowtab_prefetch_index()). */
 bool flowtab_hint(const struct flowtab *ft, const struct pkt *p, struct flowtab_hint *h);
 
 /* Prefetches the index entry of h (a hint only: no effect on results). */
