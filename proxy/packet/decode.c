@@ -137,7 +137,34 @@ static uint64_t sum_host(uint64_t acc, const uint8_t *b, size_t n)
     /* Two 64-bit sums with their carries counted apart (2^64 = 1 modulo 2^16 - 1, like 2^32
      * and 2^16): an add and an add-with-carry per 8 bytes, two chains in flight. */
     uint64_t s0 = 0, s1 = 0, c = 0;
-    for (; i + 32 <= n; i += 32) { /* a full segment: 32 bytes per turn of the loop */
+    for (; i + 64 <= n; i += 64) { /* a full segment: 64 bytes per turn of the loop */
+        uint64_t w0, w1, w2, w3, w4, w5, w6, w7;
+        memcpy(&w0, b + i, 8);
+        memcpy(&w1, b + i + 8, 8);
+        memcpy(&w2, b + i + 16, 8);
+        memcpy(&w3, b + i + 24, 8);
+        memcpy(&w4, b + i + 32, 8);
+        memcpy(&w5, b + i + 40, 8);
+        memcpy(&w6, b + i + 48, 8);
+        memcpy(&w7, b + i + 56, 8);
+        s0 += w0;
+        c += s0 < w0;
+        s1 += w1;
+        c += s1 < w1;
+        s0 += w2;
+        c += s0 < w2;
+        s1 += w3;
+        c += s1 < w3;
+        s0 += w4;
+        c += s0 < w4;
+        s1 += w5;
+        c += s1 < w5;
+        s0 += w6;
+        c += s0 < w6;
+        s1 += w7;
+        c += s1 < w7;
+    }
+    if (i + 32 <= n) {
         uint64_t w0, w1, w2, w3;
         memcpy(&w0, b + i, 8);
         memcpy(&w1, b + i + 8, 8);
@@ -151,6 +178,7 @@ static uint64_t sum_host(uint64_t acc, const uint8_t *b, size_t n)
         c += s0 < w2;
         s1 += w3;
         c += s1 < w3;
+        i += 32;
     }
     if (i + 16 <= n) {
         uint64_t w0, w1;
