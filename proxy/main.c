@@ -660,28 +660,25 @@ static int cmd_scan(int argc, char **argv)
     }
 
     double t0 = now_s();
-    struct capture_frame fr[64];
+    struct capture_frame fr;
     int rc;
     struct stat sb;
     char label[300];
     snprintf(label, sizeof(label), "scan %s", path);
     progress_start(label, stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0);
     uint64_t nfr = 0;
-    while ((rc = capture_pcap_next_batch(cap, fr, ARRAY_LEN(fr), err, sizeof(err))) > 0) {
+    /* One frame per call, not a batch: the records are a chain of dependent loads (each header
+     * gives the next one's place), and the reader prefetches the next record while this one is
+     * handled; read back to back, each would wait on memory. */
+    while ((rc = capture_pcap_next_batch(cap, &fr, 1, err, sizeof(err))) > 0) {
         /* a frame of the mapped file stays valid: it is decoded a few frames ahead of its
-         * turn, so its flow state is fetched from memory while the frames before it are judged.
-         * The frames of one batch are all read the same way. */
-        size_t n = (size_t)rc;
-        if (likely(capture_pcap_frame_kept(cap, &fr[0]))) {
-            for (size_t i = 0; i < n; i++)
-                engine_push(e, link, fr[i].ts_us, fr[i].data, fr[i].caplen);
-        } else {
-            for (size_t i = 0; i < n; i++)
-                engine_frame(e, link, fr[i].ts_us, fr[i].data, fr[i].caplen);
-        }
-        if ((nfr & ~(uint64_t)4095) != ((nfr + n) & ~(uint64_t)4095))
+         * turn, so its flow state is fetched from memory while the frames before it are judged */
+        if (likely(capture_pcap_frame_kept(cap, &fr)))
+            engine_push(e, link, fr.ts_us, fr.data, fr.caplen);
+        else
+            engine_frame(e, link, fr.ts_us, fr.data, fr.caplen);
+        if ((++nfr & 4095) == 0)
             progress_update(capture_pcap_offset(cap));
-        nfr += n;
     }
     progress_end();
     engine_finish(e);
