@@ -962,8 +962,7 @@ enum decode_result decode_packet(int link, const uint8_t *buf, size_t len, struc
     struct rd r;
     pkt_zero(p);
     rd_init(&r, buf, len);
-    switch (link) {
-    case DECODE_LINK_ETHERNET: {
+    if (likely(link == DECODE_LINK_ETHERNET)) {
         if (unlikely(len < 14))
             return DECODE_TRUNC_LINK;
         uint16_t type = ld16(buf + 12);
@@ -976,6 +975,7 @@ enum decode_result decode_packet(int link, const uint8_t *buf, size_t len, struc
         rd_skip(&r, 14);
         return ether_payload(&r, type, p);
     }
+    switch (link) {
     case DECODE_LINK_LINUX_SLL: {
         rd_skip(&r, 14);
         uint16_t type = rd_be16(&r);
