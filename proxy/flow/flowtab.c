@@ -306,6 +306,7 @@ static bool addr_eq(const uint8_t a[16], const uint8_t b[16])
 bool flowtab_hint(const struct flowtab *ft, const struct pkt *p, struct flowtab_hint *h)
 {
     h->valid = 0;
+    h->cand = 0;
     if (unlikely((p->l4proto != 6 && p->l4proto != 17) || p->frag))
         return false;
     if (likely(p->ipver == 4)) { /* the addresses' first 4 bytes are all there is to them */
@@ -341,8 +342,9 @@ void flowtab_prefetch_index(const struct flowtab *ft, const struct flowtab_hint 
         __builtin_prefetch(&ft->buckets[h->tag & ft->mask], 0, 3);
 }
 
-void flowtab_prefetch_flow(const struct flowtab *ft, const struct flowtab_hint *h)
+void flowtab_prefetch_flow(const struct flowtab *ft, struct flowtab_hint *h)
 {
+    h->cand = 0;
     if (!h->valid)
         return;
     /* the first entry of the probe run with the tag: almost always the flow itself */
@@ -354,6 +356,7 @@ void flowtab_prefetch_flow(const struct flowtab *ft, const struct flowtab_hint *
             const char *g = (const char *)&ft->pool[b->idx - 1];
             __builtin_prefetch(g, 1, 3);
             __builtin_prefetch(g + 64, 1, 3);
+            h->cand = b->idx;
             return;
         }
     }
@@ -384,7 +387,16 @@ struct flow *flowtab_get_hinted(struct flowtab *ft, const struct pkt *p,
     uint32_t tag = h->tag;
 
     struct flow *f = NULL;
-    for (uint32_t i = tag & ft->mask;; i = (i + 1) & ft->mask) { /* load <= 1/2: ends */
+    /* the flow the prefetch found (the table may have changed since: it must be in use and
+     * have p's key, which no other flow in use has) */
+    if (likely(h->cand)) {
+        struct flow *g = &ft->pool[h->cand - 1];
+        if ((g->fl & FLOW_F_INUSE) && g->hnext == tag && g->port[0] == p0 && g->port[1] == p1 &&
+            g->proto == p->l4proto && g->zone == p->zone && g->ipver == p->ipver &&
+            addr_eq(g->addr[0], a0) && addr_eq(g->addr[1], a1))
+            f = g;
+    }
+    for (uint32_t i = tag & ft->mask; !f; i = (i + 1) & ft->mask) { /* load <= 1/2: ends */
         const struct fbucket *b = &ft->buckets[i];
         if (!b->idx)
             break;
