@@ -670,10 +670,11 @@ static int cmd_scan(int argc, char **argv)
     /* One frame per call, not a batch: the records are a chain of dependent loads (each header
      * gives the next one's place), and the reader prefetches the next record while this one is
      * handled; read back to back, each would wait on memory. */
-    while ((rc = capture_pcap_next_batch(cap, &fr, 1, err, sizeof(err))) > 0) {
+    bool kept;
+    while ((rc = capture_pcap_next_frame(cap, &fr, &kept, err, sizeof(err))) > 0) {
         /* a frame of the mapped file stays valid: it is decoded a few frames ahead of its
          * turn, so its flow state is fetched from memory while the frames before it are judged */
-        if (likely(capture_pcap_frame_kept(cap, &fr)))
+        if (likely(kept))
             engine_push(e, link, fr.ts_us, fr.data, fr.caplen);
         else
             engine_frame(e, link, fr.ts_us, fr.data, fr.caplen);

@@ -120,7 +120,7 @@ static int mapped_next(struct capture_pcap *cp, struct capture_frame *fr)
     return 1;
 }
 
-/* capture_pcap_next_batch() past the mapping: hands over to libpcap first if the mapped
+/* capture_pcap_next_batch() and _next_frame() past the mapping: hands over to libpcap first if the mapped
  * reader stopped at a record it does not take. Kept out of the mapped reader's path. */
 static __attribute__((noinline)) int next_libpcap(struct capture_pcap *cp, struct capture_frame *fr,
                                                   char *err, size_t errlen)
@@ -148,6 +148,23 @@ int capture_pcap_next_batch(struct capture *c, struct capture_frame *fr, size_t 
         if (r == 0)
             return 0;
     }
+    return next_libpcap(cp, fr, err, errlen);
+}
+
+int capture_pcap_next_frame(struct capture *c, struct capture_frame *fr, bool *kept, char *err,
+                            size_t errlen)
+{
+    struct capture_pcap *cp = (struct capture_pcap *)c;
+    if (likely(cp->map)) {
+        int r = mapped_next(cp, fr);
+        if (likely(r == 1)) {
+            *kept = true;
+            return 1;
+        }
+        if (r == 0)
+            return 0;
+    }
+    *kept = false; /* libpcap's buffer: valid until the next read */
     return next_libpcap(cp, fr, err, errlen);
 }
 

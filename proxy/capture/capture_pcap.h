@@ -19,6 +19,12 @@
 int capture_pcap_next_batch(struct capture *c, struct capture_frame *fr, size_t max, char *err,
                             size_t errlen);
 
+/* The next frame of c (from capture_pcap_open_file()) into *fr: 1, 0 at end of input, a negative
+ * errno with a message in err, as capture_pcap_next_batch() with max 1. *kept tells what
+ * capture_pcap_frame_kept() would of it (set when 1 is returned). */
+int capture_pcap_next_frame(struct capture *c, struct capture_frame *fr, bool *kept, char *err,
+                            size_t errlen);
+
 /* Whether fr (from c, which must come from capture_pcap_open_file()) was read in place from the
  * file's mapping: its bytes then stay valid until capture_close(c), not only until the next
  * read (so a reader may look a few frames ahead). */
