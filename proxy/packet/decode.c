@@ -191,10 +191,11 @@ static uint64_t sum_host(uint64_t acc, const uint8_t *b, size_t n)
         i += 16;
     }
     acc += (s0 & 0xffffffffu) + (s0 >> 32) + (s1 & 0xffffffffu) + (s1 >> 32) + c;
-    for (; i + 8 <= n; i += 8) {
+    if (i + 8 <= n) { /* fewer than 16 bytes are left */
         uint64_t w;
         memcpy(&w, b + i, 8);
         acc += (w & 0xffffffffu) + (w >> 32);
+        i += 8;
     }
     if (i + 4 <= n) {
         uint32_t w;
@@ -221,21 +222,21 @@ static uint64_t sum_host(uint64_t acc, const uint8_t *b, size_t n)
  * summed in host order (sum_host()): the total is 0xffff in either order. */
 static bool l4_csum_verify(const struct pkt *p, const uint8_t *seg, size_t n)
 {
-    uint8_t ph[8] = { 0 };
-    size_t alen = p->ipver == 4 ? 4 : 16;
-    if (p->ipver == 4) {
-        ph[1] = p->l4proto;
-        ph[2] = (uint8_t)(n >> 8);
-        ph[3] = (uint8_t)n;
-    } else {
-        ph[0] = (uint8_t)(n >> 24);
-        ph[1] = (uint8_t)(n >> 16);
-        ph[2] = (uint8_t)(n >> 8);
-        ph[3] = (uint8_t)n;
-        ph[7] = p->l4proto;
+    uint64_t acc;
+    if (p->ipver == 4) { /* | src 4 | dst 4 | 0 | protocol | length 16 | */
+        const uint8_t ph[4] = { 0, p->l4proto, (uint8_t)(n >> 8), (uint8_t)n };
+        uint32_t s, d, w;
+        memcpy(&s, p->src, 4);
+        memcpy(&d, p->dst, 4);
+        memcpy(&w, ph, 4);
+        acc = (uint64_t)s + d + w;
+    } else { /* | src 16 | dst 16 | length 32 | 0 0 0 | next header | */
+        const uint8_t ph[8] = {
+            (uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n, 0, 0, 0,
+            p->l4proto
+        };
+        acc = sum_words32(sum_words32(sum_words32(0, p->src, 4), p->dst, 4), ph, 2);
     }
-    uint64_t acc = sum_words32(sum_words32(sum_words32(0, p->src, alen / 4), p->dst, alen / 4), ph,
-                               alen == 4 ? 1 : 2);
     return csum_fold(sum_host(acc, seg, n)) == 0xffff;
 }
 
