@@ -705,10 +705,14 @@ static int cmd_scan(int argc, char **argv)
     snprintf(label, sizeof(label), "scan %s", path);
     progress_start(label, stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0);
     uint64_t nfr = 0;
-    while ((rc = capture_next(cap, &fr, err, sizeof(err))) == 1) {
+    /* One frame per call, not a batch: the records are a chain of dependent loads (each header
+     * gives the next one's place), and the reader prefetches the next record while this one is
+     * handled; read back to back, each would wait on memory. */
+    bool kept;
+    while ((rc = capture_pcap_next_frame(cap, &fr, &kept, err, sizeof(err))) > 0) {
         /* a frame of the mapped file stays valid: it is decoded a few frames ahead of its
          * turn, so its flow state is fetched from memory while the frames before it are judged */
-        if (likely(capture_pcap_frame_kept(cap, &fr)))
+        if (likely(kept))
             engine_push(e, link, fr.ts_us, fr.data, fr.caplen);
         else
             engine_frame(e, link, fr.ts_us, fr.data, fr.caplen);

@@ -120,29 +120,52 @@ static int mapped_next(struct capture_pcap *cp, struct capture_frame *fr)
     return 1;
 }
 
+/* capture_pcap_next_batch() and _next_frame() past the mapping: hands over to libpcap first if the mapped
+ * reader stopped at a record it does not take. Kept out of the mapped reader's path. */
+static __attribute__((noinline)) int next_libpcap(struct capture_pcap *cp, struct capture_frame *fr,
+                                                  char *err, size_t errlen)
+{
+    if (cp->map) {
+        int rc = hand_to_libpcap(cp, err, errlen);
+        if (rc < 0)
+            return rc;
+    }
+    return cpcap_next_libpcap(cp, fr, err, errlen);
+}
+
 int capture_pcap_next_batch(struct capture *c, struct capture_frame *fr, size_t max, char *err,
                             size_t errlen)
 {
     struct capture_pcap *cp = (struct capture_pcap *)c;
-    if (cp->map) {
-        size_t n = 0;
-        while (n < max) {
-            int r = mapped_next(cp, &fr[n]);
-            if (r == 1) {
+    if (likely(cp->map)) {
+        int r = mapped_next(cp, fr);
+        if (likely(r == 1)) {
+            size_t n = 1; /* a record the mapped reader does not take waits for the next call */
+            while (unlikely(n < max) && mapped_next(cp, &fr[n]) == 1)
                 n++;
-                continue;
-            }
-            if (r == 0 || n > 0)
-                return (int)n;
-            int rc = hand_to_libpcap(cp, err, errlen);
-            if (rc < 0)
-                return rc;
-            break;
-        }
-        if (n > 0)
             return (int)n;
+        }
+        if (r == 0)
+            return 0;
     }
-    return cpcap_next_libpcap(cp, fr, err, errlen);
+    return next_libpcap(cp, fr, err, errlen);
+}
+
+int capture_pcap_next_frame(struct capture *c, struct capture_frame *fr, bool *kept, char *err,
+                            size_t errlen)
+{
+    struct capture_pcap *cp = (struct capture_pcap *)c;
+    if (likely(cp->map)) {
+        int r = mapped_next(cp, fr);
+        if (likely(r == 1)) {
+            *kept = true;
+            return 1;
+        }
+        if (r == 0)
+            return 0;
+    }
+    *kept = false; /* libpcap's buffer: valid until the next read */
+    return next_libpcap(cp, fr, err, errlen);
 }
 
 static int cpcap_next(struct capture *c, struct capture_frame *fr, char *err, size_t errlen)

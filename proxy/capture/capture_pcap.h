@@ -14,8 +14,15 @@
  * frames stay valid until the next call of this function or of capture_next() on c. A classic
  * pcap file in host byte order is read through a read-only mapping and gives up to max frames
  * per call; anything else (pcapng, other byte order, a record libpcap must judge) is read by
- * libpcap one frame per call. */
+ * libpcap one frame per call. So the frames of one call are all read the same way:
+ * capture_pcap_frame_kept() says the same of each. */
 int capture_pcap_next_batch(struct capture *c, struct capture_frame *fr, size_t max, char *err,
+                            size_t errlen);
+
+/* The next frame of c (from capture_pcap_open_file()) into *fr: 1, 0 at end of input, a negative
+ * errno with a message in err, as capture_pcap_next_batch() with max 1. *kept tells what
+ * capture_pcap_frame_kept() would of it (set when 1 is returned). */
+int capture_pcap_next_frame(struct capture *c, struct capture_frame *fr, bool *kept, char *err,
                             size_t errlen);
 
 /* Whether fr (from c, which must come from capture_pcap_open_file()) was read in place from the

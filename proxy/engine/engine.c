@@ -1229,27 +1229,27 @@ static void handle_packet(struct engine *e, struct pkt *p, const struct flowtab_
     }
 }
 
-/* The rest of engine_frame() once frame has been decoded into *p (decode_packet() result r;
- * decoding is pure, so it may have been done ahead). h: p's flow key hashed ahead, or NULL. */
-static void frame_decoded(struct engine *e, int link, uint64_t ts_us, const uint8_t *frame,
-                          size_t caplen, struct pkt *p, enum decode_result r,
-                          const struct flowtab_hint *h)
+/* The rest of engine_frame() once a's frame has been decoded into a->p (decode_packet() result
+ * a->r; decoding is pure, so it may have been done ahead) and, when that gave DECODE_OK, its
+ * flow key hashed into a->h (flowtab_hint()). */
+static void frame_decoded(struct engine *e, struct engine_ahead *a)
 {
-    frame_start(e, ts_us, caplen);
+    uint64_t ts_us = a->ts_us;
+    struct pkt *p = &a->p;
+    enum decode_result r = a->r;
+    frame_start(e, ts_us, a->caplen);
     e->st.decode[r]++;
-    if (r == DECODE_FRAGMENT) {
+    if (unlikely(r != DECODE_OK)) {
         const uint8_t *dg;
         size_t dlen;
-        if (defrag_add(e->defrag, p, ts_us, &dg, &dlen) != DEFRAG_DONE)
+        if (r != DECODE_FRAGMENT || defrag_add(e->defrag, p, ts_us, &dg, &dlen) != DEFRAG_DONE)
             return;
         r = decode_ip(dg, dlen, p);
         if (r != DECODE_OK) {
             e->st.decode[r]++;
             return;
         }
-        h = NULL; /* a datagram of its own: hashed in the lookup */
-    } else if (r != DECODE_OK) {
-        return;
+        (void)flowtab_hint(e->ft, p, &a->h); /* a datagram of its own */
     }
     if (unlikely(p->ipv6_bad_ext)) {
         /* an extension chain Linux drops (T13): the server never reads this packet */
@@ -1264,12 +1264,12 @@ static void frame_decoded(struct engine *e, int link, uint64_t ts_us, const uint
         }
         e->last_expire_us = ts_us;
     }
-    e->cur_link = link;
-    e->cur_frame = frame;
-    e->cur_frame_len = caplen;
+    e->cur_link = a->link;
+    e->cur_frame = a->frame;
+    e->cur_frame_len = a->caplen;
     e->last_payload_len = p->payload_len;
     e->last_seq = p->seq;
-    handle_packet(e, p, h);
+    handle_packet(e, p, &a->h);
     e->cur_pkt = NULL;
 }
 
@@ -1277,9 +1277,15 @@ void engine_frame(struct engine *e, int link, uint64_t ts_us, const uint8_t *fra
 {
     if (unlikely(e->ahead_in != e->ahead_out))
         engine_drain(e); /* frames pushed before this one go first */
-    struct pkt p;
-    enum decode_result r = decode_packet(link, frame, caplen, &p);
-    frame_decoded(e, link, ts_us, frame, caplen, &p, r, NULL);
+    struct engine_ahead a;
+    a.link = link;
+    a.ts_us = ts_us;
+    a.frame = frame;
+    a.caplen = caplen;
+    a.r = decode_packet(link, frame, caplen, &a.p);
+    if (a.r == DECODE_OK)
+        (void)flowtab_hint(e->ft, &a.p, &a.h);
+    frame_decoded(e, &a);
 }
 
 void engine_frame_cut(struct engine *e, int link, uint64_t ts_us, const uint8_t *frame,
@@ -1340,20 +1346,14 @@ void engine_push(struct engine *e, int link, uint64_t ts_us, const uint8_t *fram
     e->ahead_in++;
     if (e->ahead_in - e->ahead_out > ENGINE_AHEAD / 2) /* its index entry has had time */
         flowtab_prefetch_flow(e->ft, &e->ring[(e->ahead_in - 1 - ENGINE_AHEAD / 2) & m].h);
-    if (e->ahead_in - e->ahead_out > ENGINE_AHEAD) {
-        struct engine_ahead *o = &e->ring[e->ahead_out++ & m];
-        frame_decoded(e, o->link, o->ts_us, o->frame, o->caplen, &o->p, o->r,
-                      o->r == DECODE_OK ? &o->h : NULL);
-    }
+    if (e->ahead_in - e->ahead_out > ENGINE_AHEAD)
+        frame_decoded(e, &e->ring[e->ahead_out++ & m]);
 }
 
 void engine_drain(struct engine *e)
 {
-    while (e->ahead_out != e->ahead_in) {
-        struct engine_ahead *o = &e->ring[e->ahead_out++ & (ENGINE_RING - 1)];
-        frame_decoded(e, o->link, o->ts_us, o->frame, o->caplen, &o->p, o->r,
-                      o->r == DECODE_OK ? &o->h : NULL);
-    }
+    while (e->ahead_out != e->ahead_in)
+        frame_decoded(e, &e->ring[e->ahead_out++ & (ENGINE_RING - 1)]);
 }
 
 /* Decodes a's frame, hashes its flow key and prefetches the key's index entry and its source's
@@ -1361,12 +1361,16 @@ void engine_drain(struct engine *e)
 static void look_ahead(const struct engine *e, struct engine_ahead *a)
 {
     a->r = decode_packet(a->link, a->frame, a->caplen, &a->p);
-    if (a->r == DECODE_OK && flowtab_hint(e->ft, &a->p, &a->h)) {
-        flowtab_prefetch_index(e->ft, &a->h);
+    if (likely(a->r == DECODE_OK) && flowtab_hint(e->ft, &a->p, &a->h)) { /* + index entry */
         csumpol_prefetch(e->cp, &a->p); /* needed if the flow is still being judged */
         /* the payload's lines after the first (the reader prefetched that one): an undecided
          * flow's segment is checksummed and reassembled when the frame is handled */
-        for (size_t off = 64; off < a->p.payload_len; off += 64)
+        size_t off = 64, n = a->p.payload_len;
+        for (; off + 64 < n; off += 128) {
+            __builtin_prefetch(a->p.payload + off);
+            __builtin_prefetch(a->p.payload + off + 64);
+        }
+        if (off < n)
             __builtin_prefetch(a->p.payload + off);
     } else {
         a->h.valid = 0;

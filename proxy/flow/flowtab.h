@@ -141,18 +141,21 @@ struct flowtab_hint {
     uint32_t tag;  /* the key's hash */
     uint8_t side;  /* canonical side of the packet's sender */
     uint8_t valid; /* 0: not a TCP/UDP packet (flowtab_get would refuse it) */
+    uint32_t cand; /* flowtab_prefetch_flow(): the flow its tag led to, index + 1; 0 = none.
+                    * flowtab_get_hinted() tries it first, checked as any other */
 };
 
 /* Fills h for p (a decoded packet); returns h->valid. Pure: reads nothing of the table but its
- * seed, so h stays right while the table changes. */
+ * seed and mask, so h stays right while the table changes. A valid h's index entry is
+ * prefetched at once (flowtab_prefetch_index()). */
 bool flowtab_hint(const struct flowtab *ft, const struct pkt *p, struct flowtab_hint *h);
 
 /* Prefetches the index entry of h (a hint only: no effect on results). */
 void flowtab_prefetch_index(const struct flowtab *ft, const struct flowtab_hint *h);
 
 /* Reads the index entry of h (prefetched before, ideally) and prefetches the flow record its
- * tag leads to, both cache lines (a hint only: no effect on results). */
-void flowtab_prefetch_flow(const struct flowtab *ft, const struct flowtab_hint *h);
+ * tag leads to, both cache lines, noting it in h->cand (a hint only: no effect on results). */
+void flowtab_prefetch_flow(const struct flowtab *ft, struct flowtab_hint *h);
 
 /* flowtab_get() with the key hash of h, which flowtab_hint() made from the same p on ft. */
 struct flow *flowtab_get_hinted(struct flowtab *ft, const struct pkt *p,

@@ -92,11 +92,27 @@ static uint64_t csum_add(uint64_t acc, const uint8_t *b, size_t n)
     return acc;
 }
 
-static uint16_t csum_fold(uint64_t acc)
+/* Folds a 64-bit one's complement sum to 16 bits without a loop: each step keeps the value
+ * modulo 2^16 - 1 and keeps it nonzero if it was (so 0 stays apart from 0xffff, as when folding
+ * until nothing is left above bit 15). 2^33 > 64->32, 2^18 > 32->16, then 0xffff + 3, then 0xffff. */
+static inline uint16_t csum_fold(uint64_t acc)
 {
-    while (acc >> 16)
-        acc = (acc & 0xffff) + (acc >> 16);
+    acc = (acc & 0xffffffffu) + (acc >> 32);
+    acc = (acc & 0xffff) + (acc >> 16);
+    acc = (acc & 0xffff) + (acc >> 16);
+    acc = (acc & 0xffff) + (acc >> 16);
     return (uint16_t)acc;
+}
+
+/* Big-endian fields at b (the caller checked the length), assembled byte by byte. */
+static inline uint16_t ld16(const uint8_t *b)
+{
+    return (uint16_t)((uint16_t)b[0] << 8 | b[1]);
+}
+
+static inline uint32_t ld32(const uint8_t *b)
+{
+    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
 }
 
 /* Adds nw 32-bit words of b read in host order to acc (see sum_host(): the same sum, folded
@@ -121,7 +137,50 @@ static uint64_t sum_host(uint64_t acc, const uint8_t *b, size_t n)
     /* Two 64-bit sums with their carries counted apart (2^64 = 1 modulo 2^16 - 1, like 2^32
      * and 2^16): an add and an add-with-carry per 8 bytes, two chains in flight. */
     uint64_t s0 = 0, s1 = 0, c = 0;
-    for (; i + 16 <= n; i += 16) {
+    for (; i + 64 <= n; i += 64) { /* a full segment: 64 bytes per turn of the loop */
+        uint64_t w0, w1, w2, w3, w4, w5, w6, w7;
+        memcpy(&w0, b + i, 8);
+        memcpy(&w1, b + i + 8, 8);
+        memcpy(&w2, b + i + 16, 8);
+        memcpy(&w3, b + i + 24, 8);
+        memcpy(&w4, b + i + 32, 8);
+        memcpy(&w5, b + i + 40, 8);
+        memcpy(&w6, b + i + 48, 8);
+        memcpy(&w7, b + i + 56, 8);
+        s0 += w0;
+        c += s0 < w0;
+        s1 += w1;
+        c += s1 < w1;
+        s0 += w2;
+        c += s0 < w2;
+        s1 += w3;
+        c += s1 < w3;
+        s0 += w4;
+        c += s0 < w4;
+        s1 += w5;
+        c += s1 < w5;
+        s0 += w6;
+        c += s0 < w6;
+        s1 += w7;
+        c += s1 < w7;
+    }
+    if (i + 32 <= n) {
+        uint64_t w0, w1, w2, w3;
+        memcpy(&w0, b + i, 8);
+        memcpy(&w1, b + i + 8, 8);
+        memcpy(&w2, b + i + 16, 8);
+        memcpy(&w3, b + i + 24, 8);
+        s0 += w0;
+        c += s0 < w0;
+        s1 += w1;
+        c += s1 < w1;
+        s0 += w2;
+        c += s0 < w2;
+        s1 += w3;
+        c += s1 < w3;
+        i += 32;
+    }
+    if (i + 16 <= n) {
         uint64_t w0, w1;
         memcpy(&w0, b + i, 8);
         memcpy(&w1, b + i + 8, 8);
@@ -129,12 +188,14 @@ static uint64_t sum_host(uint64_t acc, const uint8_t *b, size_t n)
         c += s0 < w0;
         s1 += w1;
         c += s1 < w1;
+        i += 16;
     }
     acc += (s0 & 0xffffffffu) + (s0 >> 32) + (s1 & 0xffffffffu) + (s1 >> 32) + c;
-    for (; i + 8 <= n; i += 8) {
+    if (i + 8 <= n) { /* fewer than 16 bytes are left */
         uint64_t w;
         memcpy(&w, b + i, 8);
         acc += (w & 0xffffffffu) + (w >> 32);
+        i += 8;
     }
     if (i + 4 <= n) {
         uint32_t w;
@@ -161,21 +222,21 @@ static uint64_t sum_host(uint64_t acc, const uint8_t *b, size_t n)
  * summed in host order (sum_host()): the total is 0xffff in either order. */
 static bool l4_csum_verify(const struct pkt *p, const uint8_t *seg, size_t n)
 {
-    uint8_t ph[8] = { 0 };
-    size_t alen = p->ipver == 4 ? 4 : 16;
-    if (p->ipver == 4) {
-        ph[1] = p->l4proto;
-        ph[2] = (uint8_t)(n >> 8);
-        ph[3] = (uint8_t)n;
-    } else {
-        ph[0] = (uint8_t)(n >> 24);
-        ph[1] = (uint8_t)(n >> 16);
-        ph[2] = (uint8_t)(n >> 8);
-        ph[3] = (uint8_t)n;
-        ph[7] = p->l4proto;
+    uint64_t acc;
+    if (p->ipver == 4) { /* | src 4 | dst 4 | 0 | protocol | length 16 | */
+        const uint8_t ph[4] = { 0, p->l4proto, (uint8_t)(n >> 8), (uint8_t)n };
+        uint32_t s, d, w;
+        memcpy(&s, p->src, 4);
+        memcpy(&d, p->dst, 4);
+        memcpy(&w, ph, 4);
+        acc = (uint64_t)s + d + w;
+    } else { /* | src 16 | dst 16 | length 32 | 0 0 0 | next header | */
+        const uint8_t ph[8] = {
+            (uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n, 0, 0, 0,
+            p->l4proto
+        };
+        acc = sum_words32(sum_words32(sum_words32(0, p->src, 4), p->dst, 4), ph, 2);
     }
-    uint64_t acc = sum_words32(sum_words32(sum_words32(0, p->src, alen / 4), p->dst, alen / 4), ph,
-                               alen == 4 ? 1 : 2);
     return csum_fold(sum_host(acc, seg, n)) == 0xffff;
 }
 
@@ -290,19 +351,19 @@ static enum decode_result tcp_options(struct rd *r, struct pkt *p)
     return DECODE_OK;
 }
 
-/* The options of most segments once a connection is set up (12 bytes): NOP NOP timestamps
- * (Linux), or timestamps then two bytes that are each NOP or EOL. Reads them as tcp_options()
- * would and returns true; false (nothing set) for any other layout. */
-static bool ts_only(struct rd o, struct pkt *p)
+/* The options of most segments once a connection is set up (the 12 bytes at o): NOP NOP
+ * timestamps (Linux), or timestamps then two bytes that are each NOP or EOL. Reads them as
+ * tcp_options() would and returns true; false (nothing set) for any other layout. */
+static inline bool ts_only(const uint8_t *o, struct pkt *p)
 {
-    uint32_t lead = rd_be32(&o);
+    uint32_t lead = ld32(o);
     uint32_t a, b;
-    if (lead == 0x0101080au) {
-        a = rd_be32(&o);
-        b = rd_be32(&o);
+    if (likely(lead == 0x0101080au)) {
+        a = ld32(o + 4);
+        b = ld32(o + 8);
     } else if (lead >> 16 == 0x080au) {
-        uint32_t mid = rd_be32(&o);
-        uint32_t last = rd_be32(&o);
+        uint32_t mid = ld32(o + 4);
+        uint32_t last = ld32(o + 8);
         uint8_t x = (uint8_t)(last >> 8), y = (uint8_t)last;
         if (x > 1 || (x == 1 && y > 1))
             return false; /* after EOL nothing is read: any y */
@@ -311,35 +372,30 @@ static bool ts_only(struct rd o, struct pkt *p)
     } else {
         return false;
     }
-    if (o.err)
-        return false;
     p->has_ts = true;
     p->tsval = a;
     p->tsecr = b;
     return true;
 }
 
-static enum decode_result decode_tcp(const uint8_t *seg, size_t n, struct pkt *p)
+static inline enum decode_result decode_tcp(const uint8_t *seg, size_t n, struct pkt *p)
 {
-    struct rd r;
-    rd_init(&r, seg, n);
-    if (n < 20)
+    if (unlikely(n < 20))
         return DECODE_TRUNC_TCP;
-    p->sport = rd_be16(&r);
-    p->dport = rd_be16(&r);
-    p->seq = rd_be32(&r);
-    p->ack = rd_be32(&r);
-    uint8_t doff = rd_u8(&r);
-    p->tcp_flags = rd_u8(&r);
-    p->win = rd_be16(&r);
-    rd_skip(&r, 2);
-    p->urg_ptr = rd_be16(&r);
+    p->sport = ld16(seg);
+    p->dport = ld16(seg + 2);
+    p->seq = ld32(seg + 4);
+    p->ack = ld32(seg + 8);
+    uint8_t doff = seg[12];
+    p->tcp_flags = seg[13];
+    p->win = ld16(seg + 14);
+    p->urg_ptr = ld16(seg + 18);
     size_t hlen = (size_t)(doff >> 4) * 4;
-    if (hlen < 20 || hlen > n)
+    if (unlikely(hlen < 20 || hlen > n))
         return DECODE_BAD_TCP_HDRLEN;
-    struct rd o;
-    rd_init(&o, seg + 20, hlen - 20);
-    if (!(hlen == 32 && ts_only(o, p))) {
+    if (hlen > 20 && !(hlen == 32 && ts_only(seg + 20, p))) {
+        struct rd o;
+        rd_init(&o, seg + 20, hlen - 20);
         enum decode_result res = tcp_options(&o, p);
         if (res != DECODE_OK)
             return res;
@@ -351,16 +407,14 @@ static enum decode_result decode_tcp(const uint8_t *seg, size_t n, struct pkt *p
     return DECODE_OK;
 }
 
-static enum decode_result decode_udp(const uint8_t *seg, size_t n, struct pkt *p)
+static inline enum decode_result decode_udp(const uint8_t *seg, size_t n, struct pkt *p)
 {
-    struct rd r;
-    rd_init(&r, seg, n);
-    if (n < 8)
+    if (unlikely(n < 8))
         return DECODE_TRUNC_UDP;
-    p->sport = rd_be16(&r);
-    p->dport = rd_be16(&r);
-    size_t ulen = rd_be16(&r);
-    if (ulen < 8 || ulen > n)
+    p->sport = ld16(seg);
+    p->dport = ld16(seg + 2);
+    size_t ulen = ld16(seg + 4);
+    if (unlikely(ulen < 8 || ulen > n))
         return DECODE_BAD_UDP_LEN;
     p->payload = seg + 8;
     p->payload_len = ulen - 8;
@@ -596,7 +650,7 @@ static enum decode_result decode_gtpu(const uint8_t *b, size_t n, struct pkt *p)
 
 static enum decode_result decode_l4(const uint8_t *seg, size_t n, struct pkt *p)
 {
-    if (p->l4proto == PROTO_TCP)
+    if (likely(p->l4proto == PROTO_TCP))
         return decode_tcp(seg, n, p);
     if (p->l4proto == PROTO_UDP) {
         enum decode_result res = decode_udp(seg, n, p);
@@ -634,42 +688,46 @@ static bool ipv4_options_ok(const uint8_t *o, size_t n)
     return true;
 }
 
+/* The IPv4 header's checksum is right (ihl: its length, a multiple of 4, >= 20): the sum of
+ * its 32-bit words read in host order folds to 0xffff in either order (sum_host()). */
+static inline bool ipv4_csum_ok(const uint8_t *h, size_t ihl)
+{
+    uint32_t w[5];
+    memcpy(w, h, 20);
+    uint64_t acc = (uint64_t)w[0] + w[1] + w[2] + w[3] + w[4];
+    if (unlikely(ihl > 20))
+        acc = sum_words32(acc, h + 20, (ihl - 20) / 4);
+    return csum_fold(acc) == 0xffff;
+}
+
 static enum decode_result decode_ipv4(const uint8_t *buf, size_t len, struct pkt *p)
 {
-    struct rd r;
-    rd_init(&r, buf, len);
-    if (len < 20)
+    if (unlikely(len < 20))
         return DECODE_TRUNC_IP;
-    uint8_t vihl = rd_u8(&r);
-    size_t ihl = (size_t)(vihl & 0x0f) * 4;
-    rd_skip(&r, 1);
-    size_t tot = rd_be16(&r);
-    uint16_t id = rd_be16(&r);
-    uint16_t fo = rd_be16(&r);
-    p->ttl = rd_u8(&r);
-    p->l4proto = rd_u8(&r);
-    rd_skip(&r, 2);
+    size_t ihl = (size_t)(buf[0] & 0x0f) * 4;
+    size_t tot = ld16(buf + 2);
+    uint16_t fo = ld16(buf + 6);
+    p->ttl = buf[8];
+    p->l4proto = buf[9];
     memcpy(p->src, buf + 12, 4);
     memcpy(p->dst, buf + 16, 4);
-    if (ihl < 20)
+    if (unlikely(ihl < 20))
         return DECODE_BAD_IP_HDRLEN;
-    if (ihl > len)
+    if (unlikely(ihl > len))
         return DECODE_TRUNC_IP;
-    if (tot < ihl || tot > len)
+    if (unlikely(tot < ihl || tot > len))
         return DECODE_BAD_IP_LEN;
-    if (csum_fold(sum_words32(0, buf, ihl / 4)) != 0xffff) /* 0xffff in either order */
+    if (unlikely(!ipv4_csum_ok(buf, ihl)))
         return DECODE_BAD_IP_CSUM;
-    if (!ipv4_options_ok(buf + 20, ihl - 20))
+    if (unlikely(ihl > 20) && !ipv4_options_ok(buf + 20, ihl - 20))
         return DECODE_BAD_IP_HDRLEN;
     p->l3 = buf;
     p->l3_len = tot;
-    uint32_t off = (uint32_t)(fo & 0x1fff) * 8;
-    bool mf = (fo & 0x2000) != 0;
-    if (off != 0 || mf) {
+    if (unlikely(fo & 0x3fff)) { /* a fragment offset or more fragments */
         p->frag = true;
-        p->frag_id = id;
-        p->frag_off = off;
-        p->frag_more = mf;
+        p->frag_id = ld16(buf + 4);
+        p->frag_off = (uint32_t)(fo & 0x1fff) * 8;
+        p->frag_more = (fo & 0x2000) != 0;
         p->frag_data = buf + ihl;
         p->frag_data_len = tot - ihl;
         p->frag_nexthdr = p->l4proto;
@@ -888,19 +946,37 @@ static enum decode_result decode_ppp_link(const uint8_t *buf, size_t len, struct
     return res == DECODE_TRUNC_ENCAP ? DECODE_TRUNC_LINK : res;
 }
 
+/* memset(p, 0, sizeof *p) in pieces of at most 64 bytes, which compilers write as a few vector
+ * stores; one memset of the whole struct becomes `rep stos`, whose start-up costs more than
+ * the stores. */
+_Static_assert(sizeof(struct pkt) > 128 && sizeof(struct pkt) <= 192, "pkt_zero: three pieces");
+static inline void pkt_zero(struct pkt *p)
+{
+    unsigned char *b = (unsigned char *)p;
+    memset(b, 0, 64);
+    memset(b + 64, 0, 64);
+    memset(b + 128, 0, sizeof *p - 128);
+}
+
 enum decode_result decode_packet(int link, const uint8_t *buf, size_t len, struct pkt *p)
 {
     struct rd r;
-    memset(p, 0, sizeof *p);
+    pkt_zero(p);
     rd_init(&r, buf, len);
-    switch (link) {
-    case DECODE_LINK_ETHERNET: {
-        rd_skip(&r, 12);
-        uint16_t type = rd_be16(&r);
-        if (r.err)
+    if (likely(link == DECODE_LINK_ETHERNET)) {
+        if (unlikely(len < 14))
             return DECODE_TRUNC_LINK;
+        uint16_t type = ld16(buf + 12);
+        if (likely(type == ETH_IPV4 && len > 14 && buf[14] >> 4 == 4)) {
+            /* the usual frame, straight to its IPv4 header (ether_payload() and decode_l3()
+             * would end there too) */
+            p->ipver = 4;
+            return decode_ipv4(buf + 14, len - 14, p);
+        }
+        rd_skip(&r, 14);
         return ether_payload(&r, type, p);
     }
+    switch (link) {
     case DECODE_LINK_LINUX_SLL: {
         rd_skip(&r, 14);
         uint16_t type = rd_be16(&r);

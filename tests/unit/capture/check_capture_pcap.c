@@ -254,6 +254,56 @@ START_TEST(mapped_frames_kept)
 }
 END_TEST
 
+/* capture_pcap_next_frame() (the reader of `qorgau scan`): the frames and the end capture_next()
+ * gives, each with what capture_pcap_frame_kept() says of it: read in place, then handed over
+ * to libpcap at a record over the snapshot length; libpcap all along (other byte order); a file
+ * cut inside its last record. */
+START_TEST(next_frame_says_kept)
+{
+    static const struct rec hand[3] = { { 1700000000, 1, 60, 60, 0x10 },
+                                        { 1700000000, 2, 1514, 1514, 0x20 },
+                                        { 1700000003, 0, 3000, 3000, 0x40 } };
+    static const struct {
+        bool swap;
+        uint32_t snap;
+        const struct rec *r;
+        size_t n, cut, kept;
+    } cases[] = {
+        { false, 2000, hand, 3, 0, 2 },
+        { true, 65535, RECS, 4, 0, 0 },
+        { false, 65535, RECS, 4, 50, 3 },
+        { false, 65535, RECS, 4, 0, 4 },
+    };
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        char err[256], err2[256];
+        write_file(0xa1b2c3d4, cases[k].swap, cases[k].snap, cases[k].r, cases[k].n, cases[k].cut);
+        struct capture *c = capture_pcap_open_file(g_path, err, sizeof(err));
+        struct capture *ref = capture_pcap_open_file(g_path, err2, sizeof(err2));
+        ck_assert_ptr_nonnull(c);
+        ck_assert_ptr_nonnull(ref);
+        size_t kept_n = 0;
+        for (;;) {
+            struct capture_frame a, b;
+            bool kept = !(k & 1); /* set by the call, whatever it held */
+            int rc = capture_pcap_next_frame(c, &a, &kept, err, sizeof(err));
+            ck_assert_int_eq(rc, capture_next(ref, &b, err2, sizeof(err2)));
+            if (rc != 1)
+                break;
+            ck_assert(kept == capture_pcap_frame_kept(c, &a));
+            kept_n += kept;
+            ck_assert_uint_eq(a.caplen, b.caplen);
+            ck_assert_uint_eq(a.wirelen, b.wirelen);
+            ck_assert_uint_eq(a.ts_us, b.ts_us);
+            ck_assert(a.caplen == 0 || memcmp(a.data, b.data, a.caplen) == 0);
+        }
+        ck_assert_uint_eq(kept_n, cases[k].kept);
+        capture_close(c);
+        capture_close(ref);
+    }
+    unlink(g_path);
+}
+END_TEST
+
 START_TEST(not_a_capture)
 {
     char err[256];
@@ -281,6 +331,7 @@ static Suite *capture_pcap_suite(void)
     tcase_add_test(tc, truncated_files);
     tcase_add_test(tc, caplen_over_snaplen);
     tcase_add_test(tc, mapped_frames_kept);
+    tcase_add_test(tc, next_frame_says_kept);
     tcase_add_test(tc, not_a_capture);
     suite_add_tcase(s, tc);
     return s;

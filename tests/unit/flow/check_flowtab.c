@@ -665,7 +665,8 @@ START_TEST(index_churn)
 END_TEST
 
 /* Hints made ahead (as engine_push() makes them, 8 packets before the lookup) while the index
- * grows and flows are evicted in between: a hinted lookup finds what flowtab_get() finds. */
+ * grows and flows are evicted in between (the flow a hint's prefetch noted may be gone, its slot
+ * taken by another): a hinted lookup finds what flowtab_get() finds. */
 START_TEST(hinted_lookup)
 {
     enum { MAX = 3000, N = 12000, AHEAD = 8 };

@@ -251,7 +251,7 @@ START_TEST(udp_checksums)
 END_TEST
 
 /* The word-at-a-time checksum against the byte-wise reference of the crafter: every payload
- * length 0..80 (odd and even tails, 4-, 8- and 16-byte steps) and 1400..1460 over bytes mostly
+ * length 0..80 (odd and even tails, 4-, 8-, 16-, 32- and 64-byte steps) and 1400..1460 over bytes mostly
  * 0xff (the 64-bit sums carry), both IP versions, both protocols; one flipped bit anywhere in
  * the segment is caught. decode_ip() verifies at once. */
 START_TEST(l4_checksum_lengths)
