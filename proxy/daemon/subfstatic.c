@@ -381,6 +381,42 @@ int subfstatic_parse(const uint8_t *buf, size_t len, struct submap *m, struct ta
     return rc;
 }
 
+static int held_map(void *ctx, const struct sub_addr *a, const char *sub, const char *session,
+                    uint64_t expires_ms)
+{
+    (void)sub, (void)expires_ms;
+    struct subfstatic *s = ctx;
+    if (s->nmap == s->capmap) {
+        size_t cap = s->capmap ? 2 * s->capmap : 1024;
+        struct fs_map *v = realloc(s->map, cap * sizeof(*v));
+        if (!v)
+            return -ENOMEM;
+        s->map = v;
+        s->capmap = cap;
+    }
+    char *sess = NULL;
+    if (*session && !(sess = strdup(session)))
+        return -ENOMEM;
+    s->map[s->nmap++] = (struct fs_map){ *a, false, sess };
+    return 0;
+}
+
+struct subfstatic *subfstatic_of_map(struct submap *m)
+{
+    if (!submap_count(m))
+        return NULL;
+    struct subfstatic *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    if (submap_each(m, held_map, s) != 0) {
+        subfstatic_free(s);
+        return NULL;
+    }
+    if (s->nmap)
+        qsort(s->map, s->nmap, sizeof(*s->map), cmp_map);
+    return s;
+}
+
 void subfstatic_seen_addr(struct subfstatic *s, const struct sub_addr *a)
 {
     if (!s || !s->nmap)

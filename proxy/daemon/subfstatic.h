@@ -62,6 +62,13 @@ int subfstatic_parse(const uint8_t *buf, size_t len, struct submap *m, struct ta
                      uint64_t now_ms, struct subfstatic **out, struct subfstatic_info *info,
                      char *why, size_t whylen);
 
+/* What m holds now, as a load's list of what it set (every mapping, with its session; no
+ * definition): the store's full load after an outage marks what it sets again
+ * (subfstatic_seen_addr()), and subfstatic_sweep() then removes what the store dropped during the
+ * outage, as after loading the file. A copy of m's addresses and sessions while the load runs.
+ * NULL when m is empty, or out of memory (then nothing is swept). */
+struct subfstatic *subfstatic_of_map(struct submap *m);
+
 /* The store's load set a (s may be NULL: nothing). */
 void subfstatic_seen_addr(struct subfstatic *s, const struct sub_addr *a);
 /* The store's load set or removed the definition name (a subscriber's when sub). */

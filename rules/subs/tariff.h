@@ -85,7 +85,7 @@ int tariff_rebase(struct tariff *t, struct tariff *from);
  * *bad and skipped. Returns the definitions read, or a negative errno with a message in err
  * when the file cannot be read. The file is read whole into one buffer and parsed in place:
  * the subscribers' texts stay in it, and t keeps it until tariff_clear() (or passes it on with
- * tariff_swap_defs()). */
+ * tariff_swap_defs() or tariff_rebase()). */
 int tariff_load_file(struct tariff *t, const char *path, FILE *errs, size_t *bad, char *err,
                      size_t errlen);
 
