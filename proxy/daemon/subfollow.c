@@ -39,8 +39,9 @@ struct subfollow {
     struct subfstatic_info fs_info;
     _Atomic bool from_failstatic;
     _Atomic uint64_t fs_writes, fs_write_errors;
-    /* the map's mappings when a full load began (the thread's; NULL: none, or the first load
-     * after the fail-static copy, which sweeps its own): what the load does not set again goes */
+    /* the map's mappings and the table's store records when a full load began (the thread's;
+     * NULL: none, or the first load after the fail-static copy, which sweeps its own): what the
+     * load does not set again goes */
     struct subfstatic *held;
 };
 
@@ -130,30 +131,31 @@ static void fs_replaced(struct subfollow *f)
               LOG_KV(LOG_U("mappings_removed", maps), LOG_U("tariff_records_removed", defs)));
 }
 
-/* A full load is about to begin: what the map holds now is noted, so that what the load does
- * not set again can go after it (the store dropped it while the node could not follow: a
- * failover to a replica that missed it, a deletion trimmed from the stream meanwhile). Not for
- * the load that replaces the fail-static copy: its sweep is the copy's. */
+/* A full load is about to begin: what the map and the table's store records hold now is noted,
+ * so that what the load does not set again can go after it (the store dropped it while the node
+ * could not follow: a failover to a replica that missed it, a removal the node did not see).
+ * Not for the load that replaces the fail-static copy: its sweep is the copy's. */
 static void held_note(struct subfollow *f)
 {
     subfstatic_free(f->held);
-    f->held = f->fs ? NULL : subfstatic_of_map(f->map);
+    f->held = f->fs ? NULL : subfstatic_of(f->map, f->tariff);
 }
 
 /* The full load is done: the mappings it did not set again go (only while they still carry the
- * session they had when it began: one the node's listener mapped again meanwhile stays). */
+ * session they had when it began: one the node's listener mapped again meanwhile stays), and
+ * the store's records it did not set again (tariff_layer_del(): as a removal from the stream). */
 static void held_sweep(struct subfollow *f)
 {
     if (!f->held)
         return;
     size_t maps, defs;
-    subfstatic_sweep(f->held, f->map, NULL, &maps, &defs);
+    subfstatic_sweep(f->held, f->map, f->tariff, &maps, &defs);
     subfstatic_free(f->held);
     f->held = NULL;
-    if (maps)
+    if (maps || defs)
         log_write(f->log, LOG_LEVEL_INFO, "subscribers",
-                  "the store's load removed mappings it no longer has",
-                  LOG_KV(LOG_U("mappings_removed", maps)));
+                  "the store's load removed what it no longer has",
+                  LOG_KV(LOG_U("mappings_removed", maps), LOG_U("tariff_records_removed", defs)));
 }
 
 /* tariffcfg_apply_record() into the table, noting the record for the fail-static sweep. */
@@ -161,6 +163,7 @@ static int tariff_apply(void *ctx, const struct store_tariff *r)
 {
     struct subfollow *f = ctx;
     subfstatic_seen_def(f->fs, r->kind != STORE_TARIFF_PROFILE, r->name);
+    subfstatic_seen_def(f->held, r->kind != STORE_TARIFF_PROFILE, r->name);
     return tariffcfg_apply_record(f->tariff, r);
 }
 

@@ -401,19 +401,42 @@ static int held_map(void *ctx, const struct sub_addr *a, const char *sub, const 
     return 0;
 }
 
-struct subfstatic *subfstatic_of_map(struct submap *m)
+static int held_def(void *ctx, bool sub, const char *name, const char *text)
 {
-    if (!submap_count(m))
-        return NULL;
+    (void)text;
+    struct subfstatic *s = ctx;
+    if (s->ndef == s->capdef) {
+        size_t cap = s->capdef ? 2 * s->capdef : 64;
+        struct fs_def *v = realloc(s->def, cap * sizeof(*v));
+        if (!v)
+            return -ENOMEM;
+        s->def = v;
+        s->capdef = cap;
+    }
+    char *nm = strdup(name);
+    if (!nm)
+        return -ENOMEM;
+    s->def[s->ndef++] = (struct fs_def){ sub, false, nm };
+    return 0;
+}
+
+struct subfstatic *subfstatic_of(struct submap *m, struct tariff *t)
+{
     struct subfstatic *s = calloc(1, sizeof(*s));
     if (!s)
         return NULL;
-    if (submap_each(m, held_map, s) != 0) {
+    if (submap_each(m, held_map, s) != 0 || (t && tariff_layer_each(t, held_def, s) != 0)) {
         subfstatic_free(s);
+        return NULL;
+    }
+    if (!s->nmap && !s->ndef) {
+        free(s);
         return NULL;
     }
     if (s->nmap)
         qsort(s->map, s->nmap, sizeof(*s->map), cmp_map);
+    if (s->ndef)
+        qsort(s->def, s->ndef, sizeof(*s->def), cmp_def);
     return s;
 }
 

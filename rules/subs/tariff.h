@@ -176,6 +176,10 @@ typedef int (*tariff_def_fn)(void *ctx, bool sub, const char *name, const char *
  * non-zero value, or 0. A table from an image has none. */
 int tariff_each_def(struct tariff *t, tariff_def_fn fn, void *ctx);
 
+/* tariff_each_def() of t's store's layer (tariff_layer_set(); none yet: 0, fn not called); fn
+ * must not call back into t. */
+int tariff_layer_each(struct tariff *t, tariff_def_fn fn, void *ctx);
+
 /* ---- images (docs/formats.md "Tariff image": `qorgau tariff compile`, `scan --tariff-image`) */
 
 struct imgfile_w;

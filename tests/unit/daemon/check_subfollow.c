@@ -2,7 +2,8 @@
  * (proxy/daemon/subfollow.c), against a real redis-server started here on a free loopback
  * port: the first load, then an outage (the server killed and started again without the
  * mappings it had, as a failover to a replica that missed them would leave it) after which the
- * full load removes the mappings the store no longer has, not only adds what it has.
+ * full load removes the mappings and tariff records the store no longer has, not only adds what
+ * it has.
  *
  * Without redis-server this suite fails, unless QG_ALLOW_SKIP=1 (exit 77). */
 #include <check.h>
@@ -106,6 +107,20 @@ static void set_in(struct store *s, const char *addr, const char *sub, const cha
     ck_assert_msg(store_sub_apply(s, &e, 1, err, sizeof(err)) == 1, "%s", err);
 }
 
+static void rec_in(struct store *s, bool sub, const char *name, const char *text)
+{
+    struct store_tariff r = { sub ? STORE_TARIFF_SUB : STORE_TARIFF_PROFILE, false, name, text };
+    char err[512];
+    ck_assert_msg(store_tariff_apply(s, &r, err, sizeof(err)) == 0, "%s", err);
+}
+
+/* The table's text for a subscriber ("-": none). */
+static const char *stext(struct tariff *t, const char *sub)
+{
+    static char out[256];
+    return tariff_sub_text(t, sub, out, sizeof(out)) ? out : "-";
+}
+
 /* Who the map has behind ip ("-": nobody). */
 static const char *who(const struct submap *m, const char *ip)
 {
@@ -131,8 +146,9 @@ static bool wait_for(struct subfollow *f, const struct submap *m, uint64_t loads
 }
 
 /* The full load after an outage removes the mappings the store dropped meanwhile (with and
- * without a session), keeps the ones it still has and adds the new ones; the change stream
- * then goes on as before. */
+ * without a session), keeps the ones it still has and adds the new ones, and does the same
+ * with the tariff records (a child's settings dropped go, the node's own definitions stay);
+ * the change streams then go on as before. */
 START_TEST(outage_reload_removes_dropped)
 {
     rsref_thread_register();
@@ -142,6 +158,9 @@ START_TEST(outage_reload_removes_dropped)
     set_in(s, "10.0.0.1", "77010000001", "a1");
     set_in(s, "10.0.0.2", "77010000002", "b1");
     set_in(s, "10.0.0.3", "77010000003", "");
+    rec_in(s, false, "child", "block=adult");
+    rec_in(s, true, "77010000001", "profile=child");
+    rec_in(s, true, "77010000002", "profile=child");
     store_free(s);
     char url[64], err[512];
     snprintf(url, sizeof(url), "redis://127.0.0.1:%u", g_port);
@@ -151,9 +170,13 @@ START_TEST(outage_reload_removes_dropped)
     int why;
     struct subfollow *f = subfollow_new(url, "", m, lg, &why, err, sizeof(err));
     ck_assert_msg(f != NULL, "%s", err);
+    struct tariff *t = tariff_new(NULL);
+    ck_assert_int_eq(tariff_set_sub(t, "77010000009", "profile=child", err, sizeof(err)), 0);
+    subfollow_set_tariff(f, t);
     ck_assert_int_eq(subfollow_start(f), 0);
     ck_assert_msg(wait_for(f, m, 1, 3), "the first load: %zu mappings", submap_count(m));
     ck_assert_str_eq(who(m, "10.0.0.2"), "77010000002");
+    ck_assert_str_eq(stext(t, "77010000002"), "profile=child");
 
     /* the outage: the server goes, and comes back without 10.0.0.2 and 10.0.0.3 */
     stop(&g_redis);
@@ -168,7 +191,17 @@ START_TEST(outage_reload_removes_dropped)
     s = open_store();
     set_in(s, "10.0.0.1", "77010000001", "a1");
     set_in(s, "10.0.0.4", "77010000004", "d1");
+    rec_in(s, false, "child", "block=adult");
+    rec_in(s, true, "77010000001", "profile=child");
     ck_assert_msg(wait_for(f, m, 2, 2), "after the outage: %zu mappings", submap_count(m));
+    for (uint64_t end = mono_ms() + 5000; mono_ms() < end; sleep_ms(50))
+        if (strcmp(stext(t, "77010000002"), "-") == 0)
+            break;
+    ck_assert_str_eq(stext(t, "77010000002"), "-");
+    ck_assert_str_eq(stext(t, "77010000001"), "profile=child");
+    ck_assert_str_eq(stext(t, "77010000009"), "profile=child");
+    char ptext[64];
+    ck_assert(tariff_profile_text(t, "child", ptext, sizeof(ptext)));
     ck_assert_str_eq(who(m, "10.0.0.1"), "77010000001");
     ck_assert_str_eq(who(m, "10.0.0.2"), "-");
     ck_assert_str_eq(who(m, "10.0.0.3"), "-");
@@ -177,8 +210,14 @@ START_TEST(outage_reload_removes_dropped)
     set_in(s, "10.0.0.5", "77010000005", "e1");
     ck_assert(wait_for(f, m, 2, 3));
     ck_assert_str_eq(who(m, "10.0.0.5"), "77010000005");
+    rec_in(s, true, "77010000005", "profile=child");
+    for (uint64_t end = mono_ms() + 5000; mono_ms() < end; sleep_ms(50))
+        if (strcmp(stext(t, "77010000005"), "-") != 0)
+            break;
+    ck_assert_str_eq(stext(t, "77010000005"), "profile=child");
     store_free(s);
     subfollow_free(f);
+    tariff_free(t);
     submap_free(m);
     log_free(lg);
     stop(&g_redis);
