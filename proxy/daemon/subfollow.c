@@ -39,6 +39,10 @@ struct subfollow {
     struct subfstatic_info fs_info;
     _Atomic bool from_failstatic;
     _Atomic uint64_t fs_writes, fs_write_errors;
+    /* the map's mappings and the table's store records when a full load began (the thread's;
+     * NULL: none, or the first load after the fail-static copy, which sweeps its own): what the
+     * load does not set again goes */
+    struct subfstatic *held;
 };
 
 void subfollow_set_failstatic(struct subfollow *f, const char *state_dir, uint64_t interval_ms)
@@ -127,11 +131,39 @@ static void fs_replaced(struct subfollow *f)
               LOG_KV(LOG_U("mappings_removed", maps), LOG_U("tariff_records_removed", defs)));
 }
 
+/* A full load is about to begin: what the map and the table's store records hold now is noted,
+ * so that what the load does not set again can go after it (the store dropped it while the node
+ * could not follow: a failover to a replica that missed it, a removal the node did not see).
+ * Not for the load that replaces the fail-static copy: its sweep is the copy's. */
+static void held_note(struct subfollow *f)
+{
+    subfstatic_free(f->held);
+    f->held = f->fs ? NULL : subfstatic_of(f->map, f->tariff);
+}
+
+/* The full load is done: the mappings it did not set again go (only while they still carry the
+ * session they had when it began: one the node's listener mapped again meanwhile stays), and
+ * the store's records it did not set again (tariff_layer_del(): as a removal from the stream). */
+static void held_sweep(struct subfollow *f)
+{
+    if (!f->held)
+        return;
+    size_t maps, defs;
+    subfstatic_sweep(f->held, f->map, f->tariff, &maps, &defs);
+    subfstatic_free(f->held);
+    f->held = NULL;
+    if (maps || defs)
+        log_write(f->log, LOG_LEVEL_INFO, "subscribers",
+                  "the store's load removed what it no longer has",
+                  LOG_KV(LOG_U("mappings_removed", maps), LOG_U("tariff_records_removed", defs)));
+}
+
 /* tariffcfg_apply_record() into the table, noting the record for the fail-static sweep. */
 static int tariff_apply(void *ctx, const struct store_tariff *r)
 {
     struct subfollow *f = ctx;
     subfstatic_seen_def(f->fs, r->kind != STORE_TARIFF_PROFILE, r->name);
+    subfstatic_seen_def(f->held, r->kind != STORE_TARIFF_PROFILE, r->name);
     return tariffcfg_apply_record(f->tariff, r);
 }
 
@@ -179,6 +211,7 @@ static int apply(void *ctx, const struct store_sub *e)
     if (e->op == STORE_SUB_SET) {
         uint64_t exp = e->expires_ms ? e->expires_ms : e->ttl_ms ? store_now_ms() + e->ttl_ms : 0;
         subfstatic_seen_addr(f->fs, &a);
+        subfstatic_seen_addr(f->held, &a);
         submap_set(f->map, &a, e->subscriber, e->session, exp);
     } else {
         submap_del(f->map, &a, e->session);
@@ -212,6 +245,7 @@ static void *follow_main(void *arg)
         if (rc) {
             /* counted and logged below */
         } else if (!loaded) {
+            held_note(f);
             f->cursor[0] = '\0';
             rc = store_sub_follow(f->store, f->cursor, sizeof(f->cursor), 0, apply, f, err,
                                   sizeof(err));
@@ -223,6 +257,7 @@ static void *follow_main(void *arg)
                 loaded = true;
                 atomic_fetch_add(&f->loads, 1);
                 fs_replaced(f);
+                held_sweep(f);
                 log_write(f->log, LOG_LEVEL_INFO, "subscribers", "subscriber map loaded",
                           LOG_KV(LOG_U("entries", submap_count(f->map))));
                 fs_write(f);
@@ -345,6 +380,7 @@ void subfollow_free(struct subfollow *f)
     }
     store_free(f->store);
     subfstatic_free(f->fs);
+    subfstatic_free(f->held);
     free(f->fs_path);
     free(f->url);
     free(f->password_file);

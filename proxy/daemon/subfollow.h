@@ -1,7 +1,8 @@
 /* subfollow.h - a node's thread keeping its subscriber map (rules/subs/submap.h) in step with
  * the store: every mapping at start (store_sub_list), then the change stream
  * (store_sub_follow), with expiry swept every minute. A store error reloads everything once the
- * store answers again (a failover may have lost stream entries). Only for stores with a change
+ * store answers again (a failover may have lost stream entries), and the mappings that reload
+ * did not set again are removed (the store dropped them meanwhile). Only for stores with a change
  * stream (Redis, Sentinel): the directory store is one node's, filled by its own listener.
  * It also keeps the node's fail-static copy of the map and the tariff records (subfstatic.h),
  * loaded at start so that a node started while the store is down keeps enforcing.

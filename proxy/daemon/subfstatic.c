@@ -381,6 +381,65 @@ int subfstatic_parse(const uint8_t *buf, size_t len, struct submap *m, struct ta
     return rc;
 }
 
+static int held_map(void *ctx, const struct sub_addr *a, const char *sub, const char *session,
+                    uint64_t expires_ms)
+{
+    (void)sub, (void)expires_ms;
+    struct subfstatic *s = ctx;
+    if (s->nmap == s->capmap) {
+        size_t cap = s->capmap ? 2 * s->capmap : 1024;
+        struct fs_map *v = realloc(s->map, cap * sizeof(*v));
+        if (!v)
+            return -ENOMEM;
+        s->map = v;
+        s->capmap = cap;
+    }
+    char *sess = NULL;
+    if (*session && !(sess = strdup(session)))
+        return -ENOMEM;
+    s->map[s->nmap++] = (struct fs_map){ *a, false, sess };
+    return 0;
+}
+
+static int held_def(void *ctx, bool sub, const char *name, const char *text)
+{
+    (void)text;
+    struct subfstatic *s = ctx;
+    if (s->ndef == s->capdef) {
+        size_t cap = s->capdef ? 2 * s->capdef : 64;
+        struct fs_def *v = realloc(s->def, cap * sizeof(*v));
+        if (!v)
+            return -ENOMEM;
+        s->def = v;
+        s->capdef = cap;
+    }
+    char *nm = strdup(name);
+    if (!nm)
+        return -ENOMEM;
+    s->def[s->ndef++] = (struct fs_def){ sub, false, nm };
+    return 0;
+}
+
+struct subfstatic *subfstatic_of(struct submap *m, struct tariff *t)
+{
+    struct subfstatic *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    if (submap_each(m, held_map, s) != 0 || (t && tariff_layer_each(t, held_def, s) != 0)) {
+        subfstatic_free(s);
+        return NULL;
+    }
+    if (!s->nmap && !s->ndef) {
+        free(s);
+        return NULL;
+    }
+    if (s->nmap)
+        qsort(s->map, s->nmap, sizeof(*s->map), cmp_map);
+    if (s->ndef)
+        qsort(s->def, s->ndef, sizeof(*s->def), cmp_def);
+    return s;
+}
+
 void subfstatic_seen_addr(struct subfstatic *s, const struct sub_addr *a)
 {
     if (!s || !s->nmap)

@@ -62,6 +62,14 @@ int subfstatic_parse(const uint8_t *buf, size_t len, struct submap *m, struct ta
                      uint64_t now_ms, struct subfstatic **out, struct subfstatic_info *info,
                      char *why, size_t whylen);
 
+/* What m holds now, and the store's records t holds (its store's layer, tariff_layer_set(); t
+ * may be NULL), as a load's list of what it set: the store's full load after an outage marks
+ * what it sets again (subfstatic_seen_addr(), subfstatic_seen_def()), and subfstatic_sweep()
+ * then removes what the store dropped during the outage, as after loading the file. A copy of
+ * m's addresses and sessions and of the records' names while the load runs. NULL when there is
+ * nothing, or out of memory (then nothing is swept). */
+struct subfstatic *subfstatic_of(struct submap *m, struct tariff *t);
+
 /* The store's load set a (s may be NULL: nothing). */
 void subfstatic_seen_addr(struct subfstatic *s, const struct sub_addr *a);
 /* The store's load set or removed the definition name (a subscriber's when sub). */

@@ -1048,6 +1048,14 @@ int tariff_layer_del(struct tariff *t, bool sub, const char *name)
     return sub ? tariff_del_sub(t, name) : tariff_del_profile(t, name);
 }
 
+int tariff_layer_each(struct tariff *t, tariff_def_fn fn, void *ctx)
+{
+    pthread_mutex_lock(&t->lock);
+    struct tariff *l = t->layer;
+    pthread_mutex_unlock(&t->lock);
+    return l ? tariff_each_def(l, fn, ctx) : 0;
+}
+
 /* Sets one definition of the layer in the table ctx (tariff_rebase()). */
 static int rebase_put(void *ctx, bool sub, const char *name, const char *text)
 {

@@ -85,7 +85,7 @@ int tariff_rebase(struct tariff *t, struct tariff *from);
  * *bad and skipped. Returns the definitions read, or a negative errno with a message in err
  * when the file cannot be read. The file is read whole into one buffer and parsed in place:
  * the subscribers' texts stay in it, and t keeps it until tariff_clear() (or passes it on with
- * tariff_swap_defs()). */
+ * tariff_swap_defs() or tariff_rebase()). */
 int tariff_load_file(struct tariff *t, const char *path, FILE *errs, size_t *bad, char *err,
                      size_t errlen);
 
@@ -175,6 +175,10 @@ typedef int (*tariff_def_fn)(void *ctx, bool sub, const char *name, const char *
  * set, published or not), under t's lock: fn must not call back into t. Returns fn's first
  * non-zero value, or 0. A table from an image has none. */
 int tariff_each_def(struct tariff *t, tariff_def_fn fn, void *ctx);
+
+/* tariff_each_def() of t's store's layer (tariff_layer_set(); none yet: 0, fn not called); fn
+ * must not call back into t. */
+int tariff_layer_each(struct tariff *t, tariff_def_fn fn, void *ctx);
 
 /* ---- images (docs/formats.md "Tariff image": `qorgau tariff compile`, `scan --tariff-image`) */
 

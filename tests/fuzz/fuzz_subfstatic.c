@@ -81,10 +81,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     submap_lookup(m, 6, a6, NOW_MS, sub, sizeof(sub), sess, sizeof(sess));
     static const char *const subs[] = { "77010000001", "x", "77010000002" };
     for (size_t i = 0; i < 3; i++) {
-        struct tariff_req q = { .sub = subs[i],
-                                .name = "games.test",
-                                .name_len = 10,
-                                .now = (int64_t)(NOW_MS / 1000) };
+        struct tariff_req q = {
+            .sub = subs[i], .name = "games.test", .name_len = 10, .now = (int64_t)(NOW_MS / 1000)
+        };
         struct tariff_verdict v;
         tariff_judge(t, &q, &v);
     }

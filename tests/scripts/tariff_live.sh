@@ -8,7 +8,9 @@
 # Checks, with curl exit codes and the 302 Location: the child is blocked by category where the
 # adult is not (TLS reset, HTTP 302 with reason=tariff); the regulator's order blocks both (no
 # reason); a profile change through the store takes effect mid-run without a restart (polled,
-# at most 3 s); a parental deny list (302 reason=parental) and allow list (over a category);
+# at most 3 s); a reload (SIGHUP, the profiles file edited) keeps the child's profile and
+# settings from the store, blocked at once, and a store change after it still applies; a
+# parental deny list (302 reason=parental) and allow list (over a category);
 # allow-list mode (an unlisted name blocked, a listed one served); the parents API on the node's
 # admin socket (settings put, read back and enforced, a bad body refused, the day's summary by
 # category without sites, delete); the block log names cause

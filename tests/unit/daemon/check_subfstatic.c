@@ -4,7 +4,8 @@
  * kept), a damaged or forged file (an address mapped twice too) refused whole with its reason
  * and nothing changed, and the
  * store's load replacing what the file gave (what it did not set again removed); a reload of
- * the profiles file keeping what the copy gave and the store's records, in the copy too. */
+ * the profiles file keeping what the copy gave and the store's records, in the copy too; the
+ * map's own mappings noted before a full load after an outage, and swept after it. */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
@@ -492,6 +493,67 @@ START_TEST(forged_capacity_sized_by_mappings)
 }
 END_TEST
 
+/* subfstatic_of(): what a map and a table's store records hold when the store's full load after
+ * an outage begins; the sweep then removes what the load did not set again, except a mapping
+ * whose session changed meanwhile (the listener mapped it again) and the table's own (file's)
+ * definitions; nothing at all gives nothing to sweep. */
+START_TEST(held_map_swept)
+{
+    rsref_thread_register();
+    struct submap *m = submap_new(64);
+    struct tariff *t = tariff_new(NULL);
+    set_prof(t, "own", "block=adult");
+    ck_assert_ptr_null(subfstatic_of(m, t));
+    char err[256];
+    ck_assert_int_eq(tariff_layer_set(t, false, "child", "block=adult", err, sizeof(err)), 0);
+    ck_assert_int_eq(tariff_layer_set(t, true, "77010000001", "profile=child", err, sizeof(err)),
+                     0);
+    ck_assert_int_eq(tariff_layer_set(t, true, "77010000002", "profile=child", err, sizeof(err)),
+                     0);
+    map_set(m, "10.0.0.1", "77010000001", "a1", 0);
+    map_set(m, "10.0.0.2", "77010000002", "b1", 0);
+    map_set(m, "10.0.0.3", "77010000003", "", 0);
+    map_set(m, "10.0.0.4", "77010000004", "d1", 0);
+    map_set(m, "2001:db8:1::/56", "77010000005", "", NOW + HOUR);
+    struct subfstatic *s = subfstatic_of(m, t);
+    ck_assert_ptr_nonnull(s);
+    subfstatic_seen_def(s, false, "child");
+    subfstatic_seen_def(s, true, "77010000001");
+    /* the load sets 10.0.0.1 and 10.0.0.6; the listener maps 10.0.0.4 to a new session */
+    struct sub_addr a = addr("10.0.0.1");
+    subfstatic_seen_addr(s, &a);
+    map_set(m, "10.0.0.6", "77010000006", "f1", 0);
+    a = addr("10.0.0.6");
+    subfstatic_seen_addr(s, &a);
+    map_set(m, "10.0.0.4", "77010000004", "d2", 0);
+    size_t maps, defs;
+    subfstatic_sweep(s, m, t, &maps, &defs);
+    subfstatic_free(s);
+    ck_assert_uint_eq(maps, 3);
+    ck_assert_uint_eq(defs, 1);
+    ck_assert_str_eq(stext(t, "77010000002"), "-");
+    ck_assert_str_eq(stext(t, "77010000001"), "profile=child");
+    ck_assert_str_eq(ptext(t, "child"), "block=adult");
+    ck_assert_str_eq(ptext(t, "own"), "block=adult");
+    /* (the store's layer lost it too: a rebase does not bring it back) */
+    struct tariff *base = tariff_new(NULL);
+    ck_assert_int_eq(tariff_rebase(t, base), 0);
+    tariff_free(base);
+    ck_assert_str_eq(stext(t, "77010000002"), "-");
+    ck_assert_str_eq(stext(t, "77010000001"), "profile=child");
+    ck_assert_str_eq(who(m, "10.0.0.1", NOW, NULL), "77010000001");
+    ck_assert_str_eq(who(m, "10.0.0.2", NOW, NULL), "-");
+    ck_assert_str_eq(who(m, "10.0.0.3", NOW, NULL), "-");
+    ck_assert_str_eq(who(m, "10.0.0.4", NOW, NULL), "77010000004");
+    ck_assert_str_eq(who(m, "2001:db8:1::1", NOW, NULL), "-");
+    ck_assert_str_eq(who(m, "10.0.0.6", NOW, NULL), "77010000006");
+    ck_assert_uint_eq(submap_count(m), 3);
+    submap_free(m);
+    tariff_free(t);
+    rsref_thread_unregister();
+}
+END_TEST
+
 static Suite *subfstatic_suite(void)
 {
     Suite *s = suite_create("subfstatic");
@@ -502,6 +564,7 @@ static Suite *subfstatic_suite(void)
     tcase_add_test(tc, reload_keeps_copy_and_records);
     tcase_add_test(tc, empty_copy);
     tcase_add_test(tc, forged_capacity_sized_by_mappings);
+    tcase_add_test(tc, held_map_swept);
     suite_add_tcase(s, tc);
     return s;
 }
