@@ -20,7 +20,7 @@ SCRIPTS  ?= $(wildcard tests/scripts/*.sh)
 # `make check` runs them after the background builds, on a machine otherwise quiet.
 RACE_SCRIPTS := tests/scripts/tap.sh
 
-PKGS     := libpcap libidn2 jansson liburcu libnghttp2 libcrypto libcap libmicrohttpd expat hiredis libcares libnetfilter_queue libmnl libsystemd gnutls libxxhash
+PKGS     := libpcap libidn2 jansson liburcu libnghttp2 libcrypto libcap libmicrohttpd expat hiredis libcares libnetfilter_queue libmnl gnutls libxxhash
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
             -Wvla -Wpointer-arith -Wconversion -Wno-sign-conversion
 CSTD     := -std=c11 -D_GNU_SOURCE
