@@ -41,7 +41,7 @@ struct engine_config {
     uint8_t unseen_syn;
     /* the QUIC context (OpenSSL's SHA-256 and AES, quic_ctx_new()) is made at the first UDP
      * client datagram rather than at engine_new(): a run that sees no UDP skips OpenSSL's
-     * start, most of what `qorgau scan` of a small capture costs. engine_quic_failed() says
+     * start, a third of what `qorgau scan` of a small capture costs. engine_quic_failed() says
      * whether making it failed. The daemon's modes make it at start (false), where an OpenSSL
      * without the algorithms stops the start instead. */
     bool quic_lazy;
