@@ -20,7 +20,7 @@ SCRIPTS  ?= $(wildcard tests/scripts/*.sh)
 # `make check` runs them after the background builds, on a machine otherwise quiet.
 RACE_SCRIPTS := tests/scripts/tap.sh
 
-PKGS     := libpcap libidn2 jansson liburcu libnghttp2 libcrypto libcap libmicrohttpd libxml-2.0 hiredis libcares libnetfilter_queue libmnl libsystemd gnutls libxxhash
+PKGS     := libpcap libidn2 jansson liburcu libnghttp2 libcrypto libcap libmicrohttpd expat hiredis libcares libnetfilter_queue libmnl gnutls libxxhash
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
             -Wvla -Wpointer-arith -Wconversion -Wno-sign-conversion
 CSTD     := -std=c11 -D_GNU_SOURCE
@@ -31,8 +31,11 @@ OPT      := -O2 -g
 ifneq ($(SANITIZE),)
 OPT      := -O1 -g -fno-omit-frame-pointer -fsanitize=$(SANITIZE) -fno-sanitize-recover=all
 endif
+# libmicrohttpd and GnuTLS are compiled against but not linked: proxy/daemon/mhdlib.c loads them
+# when a server starts (every other command is spared loading them and their dependencies)
+PKGS_DLOPEN := libmicrohttpd gnutls
 CFLAGS_ALL = $(CSTD) $(OPT) $(WARN) $(INC) $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CFLAGS)
-LDLIBS_ALL = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm $(LDLIBS)
+LDLIBS_ALL = $(shell pkg-config --libs $(filter-out $(PKGS_DLOPEN),$(PKGS)) 2>/dev/null) -ldl -lpthread -lm $(LDLIBS)
 LDFLAGS_ALL = $(if $(SANITIZE),-fsanitize=$(SANITIZE)) $(LDFLAGS)
 
 LIB_SRC  := $(sort $(wildcard common/*.c rules/*/*.c proxy/*/*.c))

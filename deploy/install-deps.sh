@@ -9,8 +9,8 @@ set -eu
 
 PKGS="build-essential pkg-config clang libclang-rt-14-dev clang-format-14 \
 libpcap-dev check libsubunit-dev libcap-dev libidn2-dev libjansson-dev libssl-dev \
-libnghttp2-dev libhiredis-dev libc-ares-dev liburcu-dev libmicrohttpd-dev libgnutls28-dev libxml2-dev \
-libnetfilter-queue-dev libmnl-dev libsystemd-dev libxxhash-dev \
+libnghttp2-dev libhiredis-dev libc-ares-dev liburcu-dev libmicrohttpd-dev libgnutls28-dev libexpat1-dev \
+libnetfilter-queue-dev libmnl-dev libxxhash-dev \
 libndpi-bin tcpdump python3 time ethtool \
 nftables iptables nginx-light redis-server redis-sentinel iproute2 curl wget nghttp2-client openssl chromium haproxy libnginx-mod-stream \
 freeradius-utils tcpreplay dpkg-dev fakeroot lintian debootstrap systemd man-db"

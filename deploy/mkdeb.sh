@@ -1,6 +1,8 @@
 #!/bin/sh
 # mkdeb.sh - builds the Debian package of qorgau into OUTDIR (`make deb`): a staged tree and
-# DEBIAN/ made from deploy/debian/ (control with Depends: computed by dpkg-shlibdeps, the
+# DEBIAN/ made from deploy/debian/ (control with Depends: computed by dpkg-shlibdeps, plus
+# libmicrohttpd12 and libgnutls30 written in control.in: the binary loads them with dlopen(3)
+# when a server starts, proxy/daemon/mhdlib.h, so they are not among its NEEDED entries; the
 # maintainer scripts, conffiles, md5sums), packed by dpkg-deb as root:root files. The binary is
 # stripped; the man pages come from deploy/mkman.sh.
 # usage: deploy/mkdeb.sh QORGAU_BINARY OUTDIR

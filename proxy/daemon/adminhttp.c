@@ -11,9 +11,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <gnutls/gnutls.h>
-#include <gnutls/x509.h>
-#include <microhttpd.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdatomic.h>
@@ -28,6 +25,7 @@
 #include "common/ascii.h"
 #include "common/jsonw.h"
 #include "common/log.h"
+#include "proxy/daemon/mhdlib.h"
 #include "rules/orders/order.h"
 
 #define LISTEN_BACKLOG 64
@@ -36,6 +34,8 @@
 #define CLIENT_WAIT_MS 60000
 #define CN_MAX         128
 #define PEM_MAX        (1u << 20)
+
+static const struct mhdlib *mhd; /* set by start_one() before any server runs */
 
 struct mount {
     char prefix[128];
@@ -281,21 +281,21 @@ static const struct token *cert_find(const struct adminhttp *h, struct MHD_Conne
     if (!h->client_ca)
         return NULL;
     const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+        mhd->get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
     gnutls_session_t ss = ci ? (gnutls_session_t)ci->tls_session : NULL;
     unsigned status = 1, n = 0;
-    if (!ss || gnutls_certificate_verify_peers2(ss, &status) != 0 || status != 0)
+    if (!ss || mhd->certificate_verify_peers2(ss, &status) != 0 || status != 0)
         return NULL;
-    const gnutls_datum_t *certs = gnutls_certificate_get_peers(ss, &n);
+    const gnutls_datum_t *certs = mhd->certificate_get_peers(ss, &n);
     gnutls_x509_crt_t crt;
-    if (!certs || n == 0 || gnutls_x509_crt_init(&crt) != 0)
+    if (!certs || n == 0 || mhd->x509_crt_init(&crt) != 0)
         return NULL;
     char cn[CN_MAX];
     size_t cnl = sizeof(cn);
-    int rc = gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER);
+    int rc = mhd->x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER);
     if (rc == 0)
-        rc = gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, cn, &cnl);
-    gnutls_x509_crt_deinit(crt);
+        rc = mhd->x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, cn, &cnl);
+    mhd->x509_crt_deinit(crt);
     if (rc != 0)
         return NULL;
     for (size_t i = 0; i < h->ntokens; i++)
@@ -540,21 +540,21 @@ static enum MHD_Result send_resp(struct MHD_Connection *c, struct api_resp *rp,
                                  const char *extra_name, const char *extra_value)
 {
     struct MHD_Response *r =
-        MHD_create_response_from_buffer(rp->body_len, rp->body ? rp->body : (void *)"",
-                                        rp->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+        mhd->create_response_from_buffer(rp->body_len, rp->body ? rp->body : (void *)"",
+                                         rp->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (!r) {
         free(rp->body);
         return MHD_NO;
     }
     enum MHD_Result ret = MHD_NO;
-    if (MHD_add_response_header(r, "Content-Type",
-                                rp->content_type ? rp->content_type : "application/json") ==
+    if (mhd->add_response_header(r, "Content-Type",
+                                 rp->content_type ? rp->content_type : "application/json") ==
             MHD_YES &&
-        MHD_add_response_header(r, "Cache-Control", "no-store") == MHD_YES &&
-        MHD_add_response_header(r, "X-Content-Type-Options", "nosniff") == MHD_YES &&
-        (!extra_name || MHD_add_response_header(r, extra_name, extra_value) == MHD_YES))
-        ret = MHD_queue_response(c, (unsigned)rp->status, r);
-    MHD_destroy_response(r);
+        mhd->add_response_header(r, "Cache-Control", "no-store") == MHD_YES &&
+        mhd->add_response_header(r, "X-Content-Type-Options", "nosniff") == MHD_YES &&
+        (!extra_name || mhd->add_response_header(r, extra_name, extra_value) == MHD_YES))
+        ret = mhd->queue_response(c, (unsigned)rp->status, r);
+    mhd->destroy_response(r);
     return ret;
 }
 
@@ -620,7 +620,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
     size_t plen = q ? (size_t)(q - r->target) : strlen(r->target);
     const struct mount *m = route(h, r->target, plen);
     if (l->tcp && !(m && strcmp(m->scope, ADMINHTTP_PUBLIC) == 0)) {
-        const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+        const char *auth = mhd->lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
         const struct token *t = NULL;
         if (auth && strncasecmp(auth, "Bearer ", 7) == 0)
             t = token_find(h, auth + 7);
@@ -698,6 +698,11 @@ static int start_one(struct listener *l, char *err, size_t errlen)
     struct adminhttp *h = l->h;
     if (l->fd < 0)
         return 0;
+    char why[256];
+    if (!(mhd = mhdlib_get(why, sizeof(why)))) {
+        snprintf(err, errlen, "admin: %s: %s", l->tcp ? "TCP listener" : h->path, why);
+        return -ELIBACC;
+    }
     bool tls = l->tcp && h->tls_cert;
     /* the TLS options, or MHD_OPTION_END where there are none */
     struct MHD_OptionItem tlsopt[] = {
@@ -707,7 +712,7 @@ static int start_one(struct listener *l, char *err, size_t errlen)
         { MHD_OPTION_END, 0, NULL },
     };
     unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
-    l->d = MHD_start_daemon(
+    l->d = mhd->start_daemon(
         flags | (tls ? MHD_USE_TLS : 0), 0, accept_cb, l, access_cb, l, MHD_OPTION_ARRAY, tlsopt,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)l->fd,
         MHD_OPTION_CONNECTION_LIMIT, h->max_conn + 1, MHD_OPTION_NOTIFY_CONNECTION, conn_cb, l,
@@ -748,7 +753,7 @@ void adminhttp_stats(const struct adminhttp *h, struct adminhttp_counters *out)
 static void stop_one(struct listener *l)
 {
     if (l->d)
-        MHD_stop_daemon(l->d);
+        mhd->stop_daemon(l->d);
     l->d = NULL;
     if (l->fd >= 0)
         close(l->fd);

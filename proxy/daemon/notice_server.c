@@ -15,7 +15,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -29,6 +28,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "proxy/daemon/mhdlib.h"
 
 #define DEF_MAX_CONN   256u
 #define DEF_IDLE_MS    10000u
@@ -40,6 +40,8 @@
 #define SWEEP_MAX_MS          100u /* the sweeper looks at least this often */
 #define ERROR_SAMPLES_PER_MIN 10u  /* library error reports written to the log */
 #define ADDR_TEXT_MAX         64
+
+static const struct mhdlib *mhd; /* set by inst_start() before any server runs */
 
 /* ---------------------------------------------------------------- page settings */
 
@@ -158,7 +160,7 @@ static void conn_cb(void *cls, struct MHD_Connection *c, void **socket_context,
         struct slot *k = in->n_free ? &in->slots[in->free_slots[--in->n_free]] : NULL;
         if (k) {
             const union MHD_ConnectionInfo *ci =
-                MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+                mhd->get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
             k->used = true;
             k->swept = false;
             k->fd = ci ? ci->connect_fd : -1;
@@ -185,7 +187,7 @@ static void conn_cb(void *cls, struct MHD_Connection *c, void **socket_context,
 static struct slot *slot_of(struct MHD_Connection *c)
 {
     const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        mhd->get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     return ci ? ci->socket_context : NULL;
 }
 
@@ -259,8 +261,8 @@ static enum MHD_Result queue(struct MHD_Connection *c, unsigned status, struct M
 {
     if (!r)
         return MHD_NO; /* MHD closes the connection */
-    enum MHD_Result ret = MHD_queue_response(c, status, r);
-    MHD_destroy_response(r);
+    enum MHD_Result ret = mhd->queue_response(c, status, r);
+    mhd->destroy_response(r);
     return ret;
 }
 
@@ -272,13 +274,13 @@ static enum MHD_Result simple(struct notice_server *s, struct MHD_Connection *c,
     else if (status == 405)
         INC(s, status_405);
     struct MHD_Response *r =
-        MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
+        mhd->create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
     if (!r)
         return MHD_NO;
-    if (MHD_add_response_header(r, "Content-Type", "text/plain; charset=utf-8") != MHD_YES ||
-        MHD_add_response_header(r, "Cache-Control", "no-store") != MHD_YES ||
-        (allow && MHD_add_response_header(r, "Allow", allow) != MHD_YES)) {
-        MHD_destroy_response(r);
+    if (mhd->add_response_header(r, "Content-Type", "text/plain; charset=utf-8") != MHD_YES ||
+        mhd->add_response_header(r, "Cache-Control", "no-store") != MHD_YES ||
+        (allow && mhd->add_response_header(r, "Allow", allow) != MHD_YES)) {
+        mhd->destroy_response(r);
         return MHD_NO;
     }
     return queue(c, status, r);
@@ -314,13 +316,13 @@ static enum MHD_Result page_cb(void *cls, struct MHD_Connection *c, const char *
     if (len == 0)
         return MHD_NO; /* cannot happen: NOTICE_RESPONSE_MAX holds the worst case */
     INC(s, status_200);
-    struct MHD_Response *r = MHD_create_response_from_buffer(len, k->body, MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *r = mhd->create_response_from_buffer(len, k->body, MHD_RESPMEM_PERSISTENT);
     if (!r)
         return MHD_NO;
-    if (MHD_add_response_header(r, "Content-Type", "text/html; charset=utf-8") != MHD_YES ||
-        MHD_add_response_header(r, "Cache-Control", "no-store") != MHD_YES ||
-        MHD_add_response_header(r, "X-Content-Type-Options", "nosniff") != MHD_YES) {
-        MHD_destroy_response(r);
+    if (mhd->add_response_header(r, "Content-Type", "text/html; charset=utf-8") != MHD_YES ||
+        mhd->add_response_header(r, "Cache-Control", "no-store") != MHD_YES ||
+        mhd->add_response_header(r, "X-Content-Type-Options", "nosniff") != MHD_YES) {
+        mhd->destroy_response(r);
         return MHD_NO;
     }
     return queue(c, 200, r);
@@ -410,7 +412,7 @@ static void inst_free(struct inst *in)
     if (!in)
         return;
     if (in->d) {
-        MHD_stop_daemon(in->d); /* closes the listener unless it was handed over (quiesced) */
+        mhd->stop_daemon(in->d); /* closes the listener unless it was handed over (quiesced) */
         in->d = NULL;
     } else if (in->lfd >= 0) {
         close(in->lfd);
@@ -484,18 +486,24 @@ static struct inst *inst_start(struct notice_server *s, const struct notice_conf
     }
     in->sweeper_started = true;
     s->last_error[0] = 0;
+    char why[256];
+    if (!(mhd = mhdlib_get(why, sizeof(why)))) {
+        e = ELIBACC;
+        snprintf(err, errlen, "notice: %s: %s", listen, why);
+        goto fail;
+    }
     /* MHD's own timeout (whole seconds, reset by any traffic) backs up the sweeper's deadline */
     unsigned secs = (idle + 999u) / 1000u + 1u;
     /* poll(), not epoll: with epoll, 0.9.75 left keep-alive connections waiting once about 128
      * were busy at once (tests/bench/notice.sh: ~830 req/s at 256 connections against ~35 000
      * with poll; check_notice_server's live_many_keepalive guards it) */
-    in->d = MHD_start_daemon(MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0,
-                             accept_cb, in, page_cb, in, MHD_OPTION_EXTERNAL_LOGGER, mhd_log_cb, s,
-                             MHD_OPTION_LISTEN_SOCKET, (MHD_socket)lfd, MHD_OPTION_CONNECTION_LIMIT,
-                             (unsigned)(in->max_conn + 1), MHD_OPTION_CONNECTION_TIMEOUT, secs,
-                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)in->max_req + POOL_EXTRA,
-                             MHD_OPTION_URI_LOG_CALLBACK, uri_cb, in, MHD_OPTION_NOTIFY_CONNECTION,
-                             conn_cb, in, MHD_OPTION_NOTIFY_COMPLETED, done_cb, in, MHD_OPTION_END);
+    in->d = mhd->start_daemon(
+        MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, accept_cb, in, page_cb,
+        in, MHD_OPTION_EXTERNAL_LOGGER, mhd_log_cb, s, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)lfd,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)(in->max_conn + 1), MHD_OPTION_CONNECTION_TIMEOUT,
+        secs, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)in->max_req + POOL_EXTRA,
+        MHD_OPTION_URI_LOG_CALLBACK, uri_cb, in, MHD_OPTION_NOTIFY_CONNECTION, conn_cb, in,
+        MHD_OPTION_NOTIFY_COMPLETED, done_cb, in, MHD_OPTION_END);
     if (!in->d) {
         e = errno ? errno : EIO;
         pthread_mutex_lock(&s->log_mu);
@@ -620,7 +628,7 @@ int notice_server_reload(struct notice_server *s, const struct notice_config *cf
         struct inst *ni = NULL;
         if (old && same_addr) {
             /* the same address: hand the listening socket over, so no connect is refused */
-            MHD_socket fd = MHD_quiesce_daemon(old->d);
+            MHD_socket fd = mhd->quiesce_daemon(old->d);
             if (fd == MHD_INVALID_SOCKET) {
                 snprintf(err, errlen, "notice: %s: cannot hand the listener over", listen);
                 free(p);

@@ -1,5 +1,6 @@
-/* service.c - sd_notify(3) readiness, status, reload and stop notices, and the watchdog thread
- * that pings systemd only while every worker and the main loop make progress (service.h). */
+/* service.c - readiness, status, reload and stop notices to the service manager (sdnotify.h),
+ * and the watchdog thread that pings it only while every worker and the main loop make
+ * progress (service.h). */
 #include "proxy/daemon/service.h"
 
 #include <errno.h>
@@ -7,9 +8,10 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "proxy/daemon/sdnotify.h"
 
 struct service {
     unsigned n;
@@ -51,8 +53,15 @@ struct service *service_new(unsigned nworkers, struct log *lg)
     atomic_init(&s->stalled, false);
     atomic_init(&s->running, false);
     uint64_t usec = 0;
-    if (sd_watchdog_enabled(0, &usec) > 0)
+    int wd = sdnotify_watchdog(&usec);
+    if (wd > 0)
         s->usec = usec;
+    else if (wd < 0 && lg) /* systemd itself never sets such values */
+        log_write(
+            lg, LOG_LEVEL_WARN, "service",
+            "WATCHDOG_USEC or WATCHDOG_PID is not valid; no watchdog",
+            LOG_KV(LOG_S("watchdog_usec", getenv("WATCHDOG_USEC")),
+                   LOG_S("watchdog_pid", getenv("WATCHDOG_PID") ? getenv("WATCHDOG_PID") : "")));
     return s;
 }
 
@@ -142,7 +151,7 @@ static void *watchdog_main(void *arg)
     int period = (int)(s->usec / 2000u);
     if (period < 1)
         period = 1;
-    sd_notify(0, "WATCHDOG=1");
+    sdnotify_send("WATCHDOG=1");
     for (;;) {
         struct pollfd pfd = { s->pipe[0], POLLIN, 0 };
         int n = poll(&pfd, 1, period);
@@ -151,7 +160,7 @@ static void *watchdog_main(void *arg)
         if (n < 0 && errno != EINTR)
             break;
         if (n == 0 && service_check(s))
-            sd_notify(0, "WATCHDOG=1");
+            sdnotify_send("WATCHDOG=1");
     }
     return NULL;
 }
@@ -195,7 +204,7 @@ void service_free(struct service *s)
 
 void service_ready(const char *status)
 {
-    sd_notifyf(0, "READY=1\nSTATUS=%s", status ? status : "");
+    sdnotify_sendf("READY=1\nSTATUS=%s", status ? status : "");
 }
 
 void service_reloading(void)
@@ -204,15 +213,15 @@ void service_reloading(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     unsigned long long us =
         (unsigned long long)ts.tv_sec * 1000000ull + (unsigned long long)ts.tv_nsec / 1000ull;
-    sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading", us);
+    sdnotify_sendf("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading", us);
 }
 
 void service_stopping(void)
 {
-    sd_notify(0, "STOPPING=1\nSTATUS=stopping");
+    sdnotify_send("STOPPING=1\nSTATUS=stopping");
 }
 
 void service_status(const char *status)
 {
-    sd_notifyf(0, "STATUS=%s", status ? status : "");
+    sdnotify_sendf("STATUS=%s", status ? status : "");
 }

@@ -12,9 +12,12 @@
  * Every <content> is one record with id "dump:<content id>": issuer = decision org, number =
  * decision number, issued = decision date, included = includeTime, urgent = urgencyType "1";
  * every <url>, <domain>, <ip>, <ipSubnet>, <ipv6>, <ipv6Subnet> is a resource; blockType
- * "domain-mask" makes each domain "*.name". Parsed with libxml2 without network access, without
- * entity substitution and without DTD loading; a document with a DTD is refused (XXE, billion
- * laughs). The encoding comes from the XML declaration (UTF-8 when there is none). */
+ * "domain-mask" makes each domain "*.name". Parsed with expat (names by their local part:
+ * <reg:register xmlns:reg=...> is a <register>); nothing but buf is read, no entity is declared
+ * or expanded, and a document with a DTD is refused (XXE, billion laughs). The encoding comes
+ * from the XML declaration (UTF-8 when there is none): UTF-8, UTF-16, ISO-8859-1, US-ASCII or
+ * windows-1251, any other refused. Elements nest at most 256 deep; a resource's text (all text
+ * inside its element) is at most 10000000 bytes. */
 #ifndef QG_ORDDUMP_H
 #define QG_ORDDUMP_H
 
@@ -25,8 +28,9 @@
 
 /* Parses buf and appends one record per <content>, stamped as ordjson_parse() does. Returns 0;
  * -EINVAL for a malformed file (not well-formed XML, a DTD, no <register> root, a <content>
- * without an id or a <decision>, a duplicate id, a bad time or blockType) with out unchanged and
- * err = "orders: FILE:LINE[:COL]: reason"; or -ENOMEM. A resource that is not a valid entry goes
+ * without an id or a <decision>, a duplicate id, a bad time or blockType, a bound passed) with
+ * out unchanged and err = "orders: FILE:LINE[:COL]: reason" (a well-formedness error anywhere
+ * is the one reported, before a bad record); or -ENOMEM. A resource that is not a valid entry goes
  * to its record's rejected list, positioned "content[N]/ELEMENT[M] (line L)". */
 int orddump_parse(const char *name, const uint8_t *buf, size_t len, int64_t now,
                   struct order_list *out, char *err, size_t errlen);
@@ -35,7 +39,8 @@ int orddump_parse(const char *name, const uint8_t *buf, size_t len, int64_t now,
  * seconds; `qorgau order import` shows it on a terminal). */
 typedef void (*orddump_progress_fn)(void *ctx, size_t done, size_t total);
 
-/* orddump_parse() calling progress (may be NULL) after each record. */
+/* orddump_parse() calling progress (may be NULL) after each record. With a callback the file
+ * is read twice: first to count the records (the total), then to build them. */
 int orddump_parse_progress(const char *name, const uint8_t *buf, size_t len, int64_t now,
                            struct order_list *out, orddump_progress_fn progress, void *pctx,
                            char *err, size_t errlen);

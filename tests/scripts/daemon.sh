@@ -256,7 +256,8 @@ run_mode() {
         ko "$mode: ready after the reloads"; A /api/v1/status | sed 's/^/    /'
     fi
 
-    if wait_log '"msg":"stats"' $pid && grep -qF '"rules_version":2' "$tmp/q.log"; then
+    # (waits for a stats line of version 2 itself: the one before the reload may be the last so far)
+    if wait_log '"rules_version":2' $pid && grep -F '"rules_version":2' "$tmp/q.log" | grep -qF '"msg":"stats"'; then
         ok "$mode: stats line with rules_version 2"
     else
         ko "$mode: no stats line"

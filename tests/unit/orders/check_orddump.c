@@ -1,6 +1,9 @@
 /* check_orddump.c - registry dump.xml: the mapping of <content> to records, windows-1251 (made
- * with iconv(3) from the UTF-8 text here), bad resources kept, malformed files and DTDs (XXE,
- * billion laughs) refused, the delta of two dumps, the progress callback. */
+ * with iconv(3) from the UTF-8 text here; every byte of the table against iconv) and UTF-16,
+ * other encodings refused by name, namespaced names, the text of a resource, line numbers past
+ * 65535, bad resources kept, malformed files and DTDs (XXE, billion laughs) refused, a
+ * well-formedness error winning over a record error, the depth and text bounds, the delta of two
+ * dumps, the progress callback. */
 #include <check.h>
 #include <errno.h>
 #include <iconv.h>
@@ -156,7 +159,7 @@ struct badcase {
 #define DEC "<decision date=\"2026-01-01\" number=\"1\" org=\"Court\"/>"
 
 static const struct badcase bad_files[] = {
-    { "", "orders: dump.xml:1:1: invalid XML: Document is empty" },
+    { "", "orders: dump.xml:1:1: invalid XML: no element found" },
     { "<register><content id=\"1\">" DEC "</register>", "orders: dump.xml:1:" },
     { "<?xml version=\"1.0\"?>\n<list/>",
       "orders: dump.xml:2: expected a <register> root element, found <list>" },
@@ -198,6 +201,21 @@ static const struct badcase bad_files[] = {
     /* an entity with no DTD at all is a well-formedness error */
     { "<register><content id=\"1\">" DEC "<domain>&ent;</domain></content></register>",
       "orders: dump.xml:1:" },
+    /* an encoding other than expat's own and windows-1251 is refused by name */
+    { "<?xml version=\"1.0\" encoding=\"KOI8-R\"?>\n<register/>",
+      "orders: dump.xml:1:31: invalid XML: encoding \"KOI8-R\" is not supported" },
+    /* 0x98 is no character in windows-1251 */
+    { "<?xml version=\"1.0\" encoding=\"windows-1251\"?>\n<register><content id=\"\x98\">" DEC
+      "</content></register>",
+      "orders: dump.xml:2:" },
+    /* a well-formedness error further on wins over a record error before it */
+    { "<register>\n<content>" DEC "</content>\n<content id=\"2\">" DEC
+      "</content>\n<broken></register>",
+      "orders: dump.xml:4:" },
+    { "<list>\n<content id=\"1\">" DEC "</content>\n</lis>", "orders: dump.xml:3:" },
+    /* a prefix bound to no namespace */
+    { "<reg:register><content id=\"1\">" DEC "</content></reg:register>",
+      "orders: dump.xml:1:1: invalid XML: unbound prefix" },
 };
 
 START_TEST(test_dump_malformed)
@@ -282,6 +300,180 @@ START_TEST(test_dump_prefixes)
 }
 END_TEST
 
+/* Every byte 0x80-0xFF of windows-1251 but 0x98 in a decision's org: the record holds what
+ * iconv(3) makes of them. */
+START_TEST(test_dump_cp1251_table)
+{
+    char high[128], *h = high;
+    for (int b = 0x80; b < 0x100; b++)
+        if (b != 0x98)
+            *h++ = (char)b;
+    *h = '\0';
+    char text[512];
+    int tl = snprintf(text, sizeof(text),
+                      "<?xml version=\"1.0\" encoding=\"CP1251\"?>\n<register><content "
+                      "id=\"1\"><decision org=\"%s\"/></content></register>",
+                      high);
+    ck_assert_int_lt(tl, (int)sizeof(text));
+    char want[512], *in = high, *o = want;
+    size_t inl = strlen(high), outl = sizeof(want) - 1;
+    iconv_t cd = iconv_open("UTF-8", "WINDOWS-1251");
+    ck_assert(cd != (iconv_t)-1);
+    ck_assert_uint_ne(iconv(cd, &in, &inl, &o, &outl), (size_t)-1);
+    iconv_close(cd);
+    *o = '\0';
+    struct order_list l = { 0 };
+    char err[512] = "";
+    ck_assert_msg(parse_n(text, (size_t)tl, &l, err) == 0, "%s", err);
+    ck_assert_uint_eq(l.n, 1);
+    ck_assert_str_eq(l.v[0]->issuer, want);
+    order_list_free(&l);
+}
+END_TEST
+
+/* UTF-16 (with its byte order mark) is read as well */
+START_TEST(test_dump_utf16)
+{
+    static const char text[] = "<?xml version=\"1.0\" encoding=\"UTF-16\"?>\n" DUMP_BODY;
+    iconv_t cd = iconv_open("UTF-16", "UTF-8");
+    ck_assert(cd != (iconv_t)-1);
+    static char out[4 * sizeof(text)];
+    char *in = (char *)text, *o = out;
+    size_t inl = strlen(text), outl = sizeof(out);
+    ck_assert_uint_ne(iconv(cd, &in, &inl, &o, &outl), (size_t)-1);
+    iconv_close(cd);
+    struct order_list l = { 0 };
+    char err[512] = "";
+    ck_assert_msg(parse_n(out, (size_t)(o - out), &l, err) == 0, "%s", err);
+    check_records(&l);
+    order_list_free(&l);
+}
+END_TEST
+
+/* Names are compared by their local part: the registry's own <reg:register xmlns:reg=...>, a
+ * default namespace, a prefixed attribute. */
+START_TEST(test_dump_namespaces)
+{
+    static const char text[] =
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        "<reg:register xmlns:reg=\"http://rsoc.ru\" xmlns:tns=\"http://rsoc.ru\">\n"
+        "<content id=\"1\">" DEC "<domain>a.example</domain></content>\n"
+        "<tns:content tns:id=\"2\"><tns:decision org=\"Court\"/><tns:domain>b.example</tns:domain>"
+        "</tns:content>\n"
+        "<content xmlns=\"urn:x\" id=\"3\">" DEC "<domain>c.example</domain></content>\n"
+        "</reg:register>\n";
+    struct order_list l = { 0 };
+    char err[512] = "";
+    ck_assert_msg(parse(text, &l, err) == 0, "%s", err);
+    ck_assert_uint_eq(l.n, 3);
+    ck_assert_str_eq(l.v[0]->id, "dump:1");
+    ck_assert_str_eq(l.v[1]->id, "dump:2");
+    ck_assert_str_eq(l.v[1]->issuer, "Court");
+    ck_assert_str_eq(l.v[1]->res[0].norm, "b.example");
+    ck_assert_str_eq(l.v[2]->res[0].norm, "c.example");
+    order_list_free(&l);
+}
+END_TEST
+
+/* A resource is all the text within its element (character references, CDATA, text of nested
+ * elements; not comments), in document order even before the <decision>; elements that are not
+ * direct children of a <content> are no resources, and nor is anything outside one. */
+START_TEST(test_dump_text)
+{
+    static const char text[] =
+        "<register><domain>x.example</domain>\n"
+        "<content id=\"1\"><url>http://ex&#97;mple.com/?a=1&amp;b=<![CDATA[<2>]]></url>"
+        "<domain>a<!-- not text -->b<i>.</i>example</domain>" DEC
+        "<ip>192.0.2.1</ip><x><domain>nested.example</domain></x><domain/></content>\n"
+        "<x><content id=\"9\">" DEC "</content></x></register>";
+    struct order_list l = { 0 };
+    char err[512] = "";
+    ck_assert_msg(parse(text, &l, err) == 0, "%s", err);
+    ck_assert_uint_eq(l.n, 1);
+    const struct order *o = l.v[0];
+    ck_assert_uint_eq(o->nres, 3);
+    ck_assert_str_eq(o->res[0].text, "http://example.com/?a=1&b=<2>");
+    ck_assert_str_eq(o->res[1].norm, "ab.example");
+    ck_assert_str_eq(o->res[2].norm, "192.0.2.1");
+    ck_assert_uint_eq(o->nrej, 1); /* the empty <domain/> */
+    ck_assert_str_eq(o->rej[0].pos, "content[1]/domain[2] (line 2)");
+    ck_assert_str_eq(o->rej[0].text, "");
+    order_list_free(&l);
+}
+END_TEST
+
+/* Lines are counted past 65535 (the position of a rejected resource, of an error). */
+START_TEST(test_dump_big_lines)
+{
+    size_t pad = 70000;
+    const char *head = "<register>",
+               *tail = "<content id=\"1\">" DEC "<domain>exa mple.org</domain></content>\n<bad>";
+    size_t len = strlen(head) + pad + strlen(tail);
+    char *text = malloc(len + 16); /* room for the closing tag below */
+    ck_assert_ptr_nonnull(text);
+    memcpy(text, head, strlen(head));
+    memset(text + strlen(head), '\n', pad);
+    memcpy(text + strlen(head) + pad, tail, strlen(tail) + 1);
+    struct order_list l = { 0 };
+    char err[512] = "";
+    ck_assert_int_eq(parse_n(text, len, &l, err), -EINVAL);
+    ck_assert_msg(strncmp(err, "orders: dump.xml:70002:6: invalid XML: ", 39) == 0, "%s", err);
+    memcpy(text + len - 6, "</register>", 11);
+    len += 5;
+    ck_assert_msg(parse_n(text, len, &l, err) == 0, "%s", err);
+    ck_assert_uint_eq(l.n, 1);
+    ck_assert_str_eq(l.v[0]->rej[0].pos, "content[1]/domain[1] (line 70001)");
+    order_list_free(&l);
+    free(text);
+}
+END_TEST
+
+/* The bounds: elements nested 256 deep are read, 257 are refused; a resource's text of
+ * 10000000 bytes is read, one more byte is refused. */
+START_TEST(test_dump_limits)
+{
+    char *text = malloc(10000200);
+    ck_assert_ptr_nonnull(text);
+    struct order_list l = { 0 };
+    char err[512];
+    for (int extra = 0; extra < 2; extra++) {
+        size_t n = 0, depth = 256 + (size_t)extra;
+        n += (size_t)snprintf(text, 64, "<register>");
+        for (size_t i = 1; i < depth; i++)
+            n += (size_t)snprintf(text + n, 8, "<a>");
+        for (size_t i = 1; i < depth; i++)
+            n += (size_t)snprintf(text + n, 8, "</a>");
+        n += (size_t)snprintf(text + n, 64, "</register>");
+        int rc = parse_n(text, n, &l, err);
+        if (!extra) {
+            ck_assert_msg(rc == 0, "%s", err);
+        } else {
+            ck_assert_int_eq(rc, -EINVAL);
+            ck_assert_msg(strstr(err, ": elements nested deeper than 256"), "%s", err);
+        }
+    }
+    for (int extra = 0; extra < 2; extra++) {
+        size_t n = (size_t)snprintf(text, 200, "<register><content id=\"1\">" DEC "<url>");
+        size_t tl = 10000000 + (size_t)extra;
+        memset(text + n, 'a', tl);
+        n += tl;
+        n += (size_t)snprintf(text + n, 64, "</url></content></register>");
+        int rc = parse_n(text, n, &l, err);
+        if (!extra) {
+            ck_assert_msg(rc == 0, "%s", err);
+            ck_assert_uint_eq(l.v[0]->nrej, 1); /* not a URL, kept as written */
+        } else {
+            ck_assert_int_eq(rc, -EINVAL);
+            ck_assert_msg(strstr(err, ": a resource's text is longer than 10000000 bytes"), "%s",
+                          err);
+        }
+        order_list_free(&l);
+        memset(&l, 0, sizeof(l));
+    }
+    free(text);
+}
+END_TEST
+
 static Suite *orddump_suite(void)
 {
     Suite *s = suite_create("orddump");
@@ -291,6 +483,12 @@ static Suite *orddump_suite(void)
     tcase_add_test(tc, test_dump_cp1251);
     tcase_add_loop_test(tc, test_dump_malformed, 0,
                         (int)(sizeof(bad_files) / sizeof(bad_files[0])));
+    tcase_add_test(tc, test_dump_cp1251_table);
+    tcase_add_test(tc, test_dump_utf16);
+    tcase_add_test(tc, test_dump_namespaces);
+    tcase_add_test(tc, test_dump_text);
+    tcase_add_test(tc, test_dump_big_lines);
+    tcase_add_test(tc, test_dump_limits);
     tcase_add_test(tc, test_dump_delta);
     tcase_add_test(tc, test_dump_prefixes);
     suite_add_tcase(s, tc);
