@@ -66,28 +66,27 @@ static bool src_is(const struct src *s, const struct pkt *p)
  * still learning, else of one in "ignore" (it learns again, and its unfinished checksums are
  * taken meanwhile), else of a verified one (the hand rotates): a flood of new sources cannot
  * single out a verified host and make it learn again. */
-static struct src *set_of(const struct csumpol *cp, const struct pkt *p)
+static uint32_t set_index(const struct csumpol *cp, const struct pkt *p)
 {
     uint64_t w[2];
     memcpy(w, p->src, 16);
     uint64_t h = (cp->seed ^ w[0] ^ (uint64_t)p->zone << 8 ^ p->ipver) * 0x9e3779b97f4a7c15ull;
     h = (h ^ w[1] ^ (h >> 29)) * 0xff51afd7ed558ccdull;
-    return &cp->tab[((uint32_t)(h >> 40) & (CSUMPOL_SLOTS / WAYS - 1)) * WAYS];
+    return (uint32_t)(h >> 40) & (CSUMPOL_SLOTS / WAYS - 1);
 }
 
-static struct src *src_get(struct csumpol *cp, const struct pkt *p)
+static struct src *src_get(struct csumpol *cp, const struct pkt *p, uint32_t set_ix)
 {
-    struct src *set = set_of(cp, p);
-    for (int i = 0; i < WAYS; i++)
-        if (src_is(&set[i], p))
-            return &set[i];
-    /* the victim's rank by state: free, learning, ignore, then verified */
+    struct src *set = &cp->tab[set_ix * WAYS];
+    /* one pass: p's source, or the victim's rank by state (free, learning, ignore, verified) */
     static const uint8_t rank_of[4] = {
         [SRC_FREE] = 0, [SRC_LEARNING] = 1, [SRC_IGNORE] = 2, [SRC_VERIFY] = 3
     };
     struct src *victim = NULL;
     int vrank = 99;
     for (int i = 0; i < WAYS; i++) {
+        if (src_is(&set[i], p))
+            return &set[i];
         int rank = rank_of[set[i].state & 3];
         if (rank < vrank) {
             vrank = rank;
@@ -111,23 +110,32 @@ static bool take(struct csumpol *cp, struct pkt *p)
     return true;
 }
 
-void csumpol_prefetch(const struct csumpol *cp, const struct pkt *p)
+uint32_t csumpol_prefetch(const struct csumpol *cp, const struct pkt *p)
 {
     if (cp->mode != CSUMPOL_AUTO || p->l4_csum_ok || !p->l4)
-        return;
-    const char *set = (const char *)set_of(cp, p);
+        return 0;
+    uint32_t ix = set_index(cp, p);
+    const char *set = (const char *)&cp->tab[ix * WAYS];
     __builtin_prefetch(set);
     __builtin_prefetch(set + sizeof(struct src) * WAYS - 1);
+    return ix + 1;
 }
 
 bool csumpol_apply(struct csumpol *cp, struct pkt *p)
+{
+    return csumpol_apply_hinted(cp, p, 0);
+}
+
+bool csumpol_apply_hinted(struct csumpol *cp, struct pkt *p, uint32_t hint)
 {
     if (cp->mode == CSUMPOL_VERIFY || p->l4_csum_ok || !p->l4)
         return false;
     if (cp->mode == CSUMPOL_IGNORE)
         return take(cp, p);
 
-    struct src *s = src_get(cp, p);
+    /* the set csumpol_prefetch() found for p, else found now (a hint out of range is not one) */
+    uint32_t ix = hint - 1 < CSUMPOL_SLOTS / WAYS ? hint - 1 : set_index(cp, p);
+    struct src *s = src_get(cp, p, ix);
     if (likely(s->state == SRC_VERIFY))
         return false; /* verified lazily where it matters (tcpreasm) */
     if (s->state == SRC_IGNORE)
