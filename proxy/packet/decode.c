@@ -137,6 +137,33 @@ static uint64_t sum_host(uint64_t acc, const uint8_t *b, size_t n)
     /* Two 64-bit sums with their carries counted apart (2^64 = 1 modulo 2^16 - 1, like 2^32
      * and 2^16): an add and an add-with-carry per 8 bytes, two chains in flight. */
     uint64_t s0 = 0, s1 = 0, c = 0;
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(QG_CSUM_PORTABLE) /* (the C loop: tests) */
+    /* x86-64: one add-with-carry per 8 bytes, read from memory, the carry chained through the
+     * whole loop (lea and dec leave it alone) and taken once at the end: half the instructions
+     * of the portable loop below, at the same pace (one carry chain either way). */
+    if (n >= 64) {
+        size_t turns = n / 64;
+        const uint8_t *q = b;
+        __asm__("clc\n"
+                "1:\n\t"
+                "adcq (%[q]), %[s]\n\t"
+                "adcq 8(%[q]), %[s]\n\t"
+                "adcq 16(%[q]), %[s]\n\t"
+                "adcq 24(%[q]), %[s]\n\t"
+                "adcq 32(%[q]), %[s]\n\t"
+                "adcq 40(%[q]), %[s]\n\t"
+                "adcq 48(%[q]), %[s]\n\t"
+                "adcq 56(%[q]), %[s]\n\t"
+                "leaq 64(%[q]), %[q]\n\t"
+                "decq %[t]\n\t"
+                "jnz 1b\n\t"
+                "adcq $0, %[c]"
+                : [s] "+r"(s0), [q] "+r"(q), [t] "+r"(turns), [c] "+r"(c)
+                :
+                : "cc", "memory");
+        i = n & ~(size_t)63;
+    }
+#else
     for (; i + 64 <= n; i += 64) { /* a full segment: 64 bytes per turn of the loop */
         uint64_t w0, w1, w2, w3, w4, w5, w6, w7;
         memcpy(&w0, b + i, 8);
@@ -164,6 +191,7 @@ static uint64_t sum_host(uint64_t acc, const uint8_t *b, size_t n)
         s1 += w7;
         c += s1 < w7;
     }
+#endif
     if (i + 32 <= n) {
         uint64_t w0, w1, w2, w3;
         memcpy(&w0, b + i, 8);
