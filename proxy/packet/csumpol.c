@@ -18,6 +18,8 @@ struct src {
 };
 
 #define WAYS 4 /* a source lives in one of the WAYS slots of its set */
+_Static_assert(sizeof(struct src) * WAYS == 96,
+               "a set starts at 0 or 32 bytes into a line of the line-aligned table: two lines");
 
 struct csumpol {
     enum csumpol_mode mode;
@@ -34,11 +36,16 @@ struct csumpol *csumpol_new(enum csumpol_mode m)
         return NULL;
     cp->mode = m;
     if (m == CSUMPOL_AUTO) {
-        cp->tab = calloc(CSUMPOL_SLOTS, sizeof(*cp->tab));
+        /* cache-line aligned: a set (WAYS * 24 = 96 bytes) then spans two lines, the first
+         * and last it starts in, which csumpol_prefetch() loads (on malloc's 16-byte alignment
+         * half the sets spanned three, their middle line not prefetched) */
+        size_t sz = CSUMPOL_SLOTS * sizeof(*cp->tab);
+        cp->tab = aligned_alloc(64, sz);
         if (!cp->tab) {
             free(cp);
             return NULL;
         }
+        memset(cp->tab, 0, sz);
         if (getrandom(&cp->seed, sizeof cp->seed, GRND_NONBLOCK) != (ssize_t)sizeof cp->seed)
             cp->seed = (uint64_t)(uintptr_t)cp ^ 0x2545f4914f6cdd1dull;
     }
