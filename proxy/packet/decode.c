@@ -80,18 +80,6 @@
 #define PROTO_NONE     59
 #define PROTO_DSTOPTS  60
 
-/* One's complement sum over bytes in network order, read byte by byte (short inputs: IP
- * header, pseudo-header). n odd only on the last call. */
-static uint64_t csum_add(uint64_t acc, const uint8_t *b, size_t n)
-{
-    size_t i;
-    for (i = 0; i + 1 < n; i += 2)
-        acc += (uint32_t)b[i] << 8 | b[i + 1];
-    if (n & 1)
-        acc += (uint32_t)b[n - 1] << 8;
-    return acc;
-}
-
 /* Folds a 64-bit one's complement sum to 16 bits without a loop: each step keeps the value
  * modulo 2^16 - 1 and keeps it nonzero if it was (so 0 stays apart from 0xffff, as when folding
  * until nothing is left above bit 15). 2^33 > 64->32, 2^18 > 32->16, then 0xffff + 3, then 0xffff. */
@@ -246,26 +234,30 @@ static uint64_t sum_host(uint64_t acc, const uint8_t *b, size_t n)
     return acc;
 }
 
-/* Verifies the TCP/UDP checksum of seg (checksum field included) with the pseudo-header, all
- * summed in host order (sum_host()): the total is 0xffff in either order. */
-static bool l4_csum_verify(const struct pkt *p, const uint8_t *seg, size_t n)
+/* The pseudo-header of p's TCP/UDP checksum for n segment bytes, summed in host order
+ * (sum_host()), not folded. */
+static uint64_t pseudo_sum(const struct pkt *p, size_t n)
 {
-    uint64_t acc;
     if (p->ipver == 4) { /* | src 4 | dst 4 | 0 | protocol | length 16 | */
         const uint8_t ph[4] = { 0, p->l4proto, (uint8_t)(n >> 8), (uint8_t)n };
         uint32_t s, d, w;
         memcpy(&s, p->src, 4);
         memcpy(&d, p->dst, 4);
         memcpy(&w, ph, 4);
-        acc = (uint64_t)s + d + w;
-    } else { /* | src 16 | dst 16 | length 32 | 0 0 0 | next header | */
-        const uint8_t ph[8] = {
-            (uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n, 0, 0, 0,
-            p->l4proto
-        };
-        acc = sum_words32(sum_words32(sum_words32(0, p->src, 4), p->dst, 4), ph, 2);
+        return (uint64_t)s + d + w;
     }
-    return csum_fold(sum_host(acc, seg, n)) == 0xffff;
+    /* | src 16 | dst 16 | length 32 | 0 0 0 | next header | */
+    const uint8_t ph[8] = {
+        (uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n, 0, 0, 0, p->l4proto
+    };
+    return sum_words32(sum_words32(sum_words32(0, p->src, 4), p->dst, 4), ph, 2);
+}
+
+/* Verifies the TCP/UDP checksum of seg (checksum field included) with the pseudo-header, all
+ * summed in host order (sum_host()): the total is 0xffff in either order. */
+static bool l4_csum_verify(const struct pkt *p, const uint8_t *seg, size_t n)
+{
+    return csum_fold(sum_host(pseudo_sum(p, n), seg, n)) == 0xffff;
 }
 
 bool decode_l4_csum_ok(const struct pkt *p)
@@ -296,26 +288,11 @@ bool decode_l4_csum_unfinished(const struct pkt *p)
         at = 6;
     else
         return false;
-    uint16_t field = (uint16_t)(p->l4[at] << 8 | p->l4[at + 1]);
+    uint16_t field; /* in host order, as the pseudo-header is summed: equal in either order */
+    memcpy(&field, p->l4 + at, 2);
     if (field == 0)
         return true;
-    uint64_t acc = 0;
-    uint8_t ph[8] = { 0 };
-    size_t n = p->l4_len;
-    if (p->ipver == 4) {
-        acc = csum_add(acc, p->src, 4);
-        acc = csum_add(acc, p->dst, 4);
-    } else {
-        acc = csum_add(acc, p->src, 16);
-        acc = csum_add(acc, p->dst, 16);
-    }
-    ph[4] = (uint8_t)(n >> 8);
-    ph[5] = (uint8_t)n;
-    ph[2] = (uint8_t)(n >> 24);
-    ph[3] = (uint8_t)(n >> 16);
-    ph[7] = p->l4proto;
-    acc = csum_add(acc, ph, 8);
-    return field == csum_fold(acc);
+    return field == csum_fold(pseudo_sum(p, p->l4_len));
 }
 
 /* TCP options: malformed TLV structure is an error; a known kind with the wrong length is
