@@ -236,7 +236,7 @@ static uint64_t sum_host(uint64_t acc, const uint8_t *b, size_t n)
 
 /* The pseudo-header of p's TCP/UDP checksum for n segment bytes, summed in host order
  * (sum_host()), not folded. */
-static uint64_t pseudo_sum(const struct pkt *p, size_t n)
+static inline __attribute__((always_inline)) uint64_t pseudo_sum(const struct pkt *p, size_t n)
 {
     if (p->ipver == 4) { /* | src 4 | dst 4 | 0 | protocol | length 16 | */
         const uint8_t ph[4] = { 0, p->l4proto, (uint8_t)(n >> 8), (uint8_t)n };
