@@ -122,17 +122,18 @@ static uint64_t sum_words32(uint64_t acc, const uint8_t *b, size_t nw)
 static uint64_t sum_host(uint64_t acc, const uint8_t *b, size_t n)
 {
     size_t i = 0;
-    /* Two 64-bit sums with their carries counted apart (2^64 = 1 modulo 2^16 - 1, like 2^32
-     * and 2^16): an add and an add-with-carry per 8 bytes, two chains in flight. */
-    uint64_t s0 = 0, s1 = 0, c = 0;
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(QG_CSUM_PORTABLE) /* (the C loop: tests) */
     /* x86-64: one add-with-carry per 8 bytes, read from memory, the carry chained through the
-     * whole loop (lea and dec leave it alone) and taken once at the end: half the instructions
-     * of the portable loop below, at the same pace (one carry chain either way). */
-    if (n >= 64) {
-        size_t turns = n / 64;
+     * 64-byte turns and the 32-, 16- and 8-byte pieces after them (lea and dec leave it alone)
+     * and taken once at the end: half the instructions of the portable code below, at the same
+     * pace (one carry chain either way). */
+    if (n >= 8) {
+        uint64_t s = 0, c = 0;
+        size_t turns = n / 64, t32 = n >> 5 & 1, t16 = n >> 4 & 1, t8 = n >> 3 & 1;
         const uint8_t *q = b;
-        __asm__("clc\n"
+        __asm__("xorl %k[c], %k[c]\n\t" /* c = 0, the carry clear */
+                "testq %[t], %[t]\n\t"
+                "jz 2f\n"
                 "1:\n\t"
                 "adcq (%[q]), %[s]\n\t"
                 "adcq 8(%[q]), %[s]\n\t"
@@ -144,14 +145,38 @@ static uint64_t sum_host(uint64_t acc, const uint8_t *b, size_t n)
                 "adcq 56(%[q]), %[s]\n\t"
                 "leaq 64(%[q]), %[q]\n\t"
                 "decq %[t]\n\t"
-                "jnz 1b\n\t"
+                "jnz 1b\n"
+                "2:\n\t"
+                "decq %[t32]\n\t" /* 1 -> 0: this piece is there */
+                "jnz 3f\n\t"
+                "adcq (%[q]), %[s]\n\t"
+                "adcq 8(%[q]), %[s]\n\t"
+                "adcq 16(%[q]), %[s]\n\t"
+                "adcq 24(%[q]), %[s]\n\t"
+                "leaq 32(%[q]), %[q]\n"
+                "3:\n\t"
+                "decq %[t16]\n\t"
+                "jnz 4f\n\t"
+                "adcq (%[q]), %[s]\n\t"
+                "adcq 8(%[q]), %[s]\n\t"
+                "leaq 16(%[q]), %[q]\n"
+                "4:\n\t"
+                "decq %[t8]\n\t"
+                "jnz 5f\n\t"
+                "adcq (%[q]), %[s]\n"
+                "5:\n\t"
                 "adcq $0, %[c]"
-                : [s] "+r"(s0), [q] "+r"(q), [t] "+r"(turns), [c] "+r"(c)
+                : [s] "+r"(s), [q] "+r"(q), [t] "+r"(turns), [t32] "+r"(t32), [t16] "+r"(t16),
+                  [t8] "+r"(t8), [c] "=&r"(c)
                 :
                 : "cc", "memory");
-        i = n & ~(size_t)63;
+        acc += (s & 0xffffffffu) + (s >> 32) + c;
+        i = n & ~(size_t)7;
     }
 #else
+    /* Two 64-bit sums with their carries counted apart (2^64 = 1 modulo 2^16 - 1, like 2^32
+     * and 2^16): an add and an add-with-carry per 8 bytes, two chains in flight. */
+    uint64_t s0 = 0, s1 = 0, c = 0;
     for (; i + 64 <= n; i += 64) { /* a full segment: 64 bytes per turn of the loop */
         uint64_t w0, w1, w2, w3, w4, w5, w6, w7;
         memcpy(&w0, b + i, 8);
@@ -179,7 +204,6 @@ static uint64_t sum_host(uint64_t acc, const uint8_t *b, size_t n)
         s1 += w7;
         c += s1 < w7;
     }
-#endif
     if (i + 32 <= n) {
         uint64_t w0, w1, w2, w3;
         memcpy(&w0, b + i, 8);
@@ -213,6 +237,7 @@ static uint64_t sum_host(uint64_t acc, const uint8_t *b, size_t n)
         acc += (w & 0xffffffffu) + (w >> 32);
         i += 8;
     }
+#endif
     if (i + 4 <= n) {
         uint32_t w;
         memcpy(&w, b + i, 4);
