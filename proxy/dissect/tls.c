@@ -20,6 +20,7 @@
  * Error offsets are offsets in the caller's buf, also when the body was copied to scratch. */
 #include "proxy/dissect/tls.h"
 
+#include <endian.h>
 #include <string.h>
 
 #include "common/compiler.h"
@@ -204,40 +205,59 @@ static enum dstatus parse_hello(const uint8_t *p, size_t have, size_t total, str
         *err = at; /* OpenSSL: length mismatch, nothing may follow the extensions */
         return DS_MALFORMED;
     }
+    /* The extension walk reads its headers in place: each is bounds-checked once against the
+     * bytes here (have <= total; a length past them is then judged against the message), no
+     * cursor per field. Only the extensions read here are looked at further: their bits. */
+    const uint32_t parsed = UINT32_C(1) << 1 | UINT32_C(1) << 9 | UINT32_C(1) << 17 |
+                            UINT32_C(1) << 25; /* server_name, ALPN, supported_versions, PSK */
     uint32_t seen = 0;
-    while (r.off < total) {
-        size_t ext_at = r.off;
-        uint16_t type = rd_be16(&r);
-        size_t len = rd_be16(&r);
-        if (r.err) {
+    size_t off = r.off;
+    while (off < total) {
+        size_t ext_at = off;
+        if (unlikely(have - off < 4)) {
             *err = ext_at; /* a stray byte or three after the last extension */
             return cut ? DS_NEED_MORE : DS_MALFORMED;
         }
-        if (len > total - r.off) {
-            *err = ext_at + 2;
-            return DS_MALFORMED;
-        }
-        if (len > rd_left(&r))
-            return DS_NEED_MORE; /* this extension has not arrived in full */
-        struct rd e = rd_sub(&r, len);
-        int bit = known_ext_bit(type);
-        if (bit >= 0) {
-            if (seen & (UINT32_C(1) << bit)) {
-                *err = ext_at; /* duplicate extension */
+        uint32_t hd;
+        memcpy(&hd, p + off, 4);
+        hd = be32toh(hd);
+        uint16_t type = (uint16_t)(hd >> 16);
+        size_t len = hd & 0xffff;
+        off += 4;
+        if (unlikely(len > have - off)) {
+            if (len > total - off) {
+                *err = ext_at + 2;
                 return DS_MALFORMED;
             }
-            seen |= UINT32_C(1) << bit;
+            return DS_NEED_MORE; /* this extension has not arrived in full */
         }
+        off += len;
+        int bit = known_ext_bit(type);
+        if (bit < 0) {
+            if (type == EXT_ECH)
+                out->has_ech = true;
+            else if (type == EXT_ESNI)
+                out->has_esni = true;
+            continue;
+        }
+        uint32_t b = UINT32_C(1) << bit;
+        if (seen & b) {
+            *err = ext_at; /* duplicate extension */
+            return DS_MALFORMED;
+        }
+        seen |= b;
+        if (likely(!(b & parsed)))
+            continue;
         enum dstatus st = DS_OK;
         size_t sub_err = 0;
+        struct rd e;
+        rd_init(&e, p + ext_at + 4, len);
         switch (type) {
         case EXT_SERVER_NAME: st = parse_sni(&e, out, &sub_err); break;
         case EXT_ALPN: st = parse_alpn(&e, out, &sub_err); break;
         case EXT_SUPPORTED_VERSIONS: st = parse_versions(&e, out, &sub_err); break;
-        case EXT_ECH: out->has_ech = true; break;
-        case EXT_ESNI: out->has_esni = true; break;
         case EXT_PSK:
-            if (r.off != total) {
+            if (off != total) {
                 *err = ext_at; /* RFC 8446 4.2.11: pre_shared_key comes last */
                 return DS_MALFORMED;
             }

@@ -66,6 +66,7 @@ struct engine_ahead {
     struct pkt p;
     enum decode_result r;
     struct flowtab_hint h;
+    uint32_t cs; /* csumpol_prefetch(): where p's source lives in the checksum policy */
     int link;
     uint64_t ts_us;
     const uint8_t *frame;
@@ -1128,8 +1129,10 @@ static inline void frame_start(struct engine *e, uint64_t ts_us, size_t caplen)
     e->last_payload_len = 0;
 }
 
-/* h: p's flow key hashed ahead (engine_push), or NULL to hash it here */
-static void handle_packet(struct engine *e, struct pkt *p, const struct flowtab_hint *h)
+/* h: p's flow key hashed ahead (engine_push), or NULL to hash it here; cs: its checksum policy
+ * hint (0: none) */
+static void handle_packet(struct engine *e, struct pkt *p, const struct flowtab_hint *h,
+                          uint32_t cs)
 {
     int dir;
     bool created;
@@ -1139,7 +1142,7 @@ static void handle_packet(struct engine *e, struct pkt *p, const struct flowtab_
     if (f->a.state & ENGINE_ST_DONE)
         return; /* decided: nothing this flow sends can change that, so its checksums are not
                  * looked at either: one flow lookup is all such a packet costs */
-    csumpol_apply(e->cp, p); /* may mark the checksum as not to be verified */
+    csumpol_apply_hinted(e->cp, p, cs); /* may mark the checksum as not to be verified */
     if (e->cfg.tariff && e->cfg.tariff->subs && dir == 0 && !(f->a.state & ENGINE_ST_PAYLOAD)) {
         /* child tariffs: the client's map slot starts loading with each of its packets before
          * its first payload (the SYN, and again the handshake's last ACK, usually the packet
@@ -1255,6 +1258,7 @@ static void frame_decoded(struct engine *e, struct engine_ahead *a)
             return;
         }
         (void)flowtab_hint(e->ft, p, &a->h); /* a datagram of its own */
+        a->cs = 0;
     }
     if (unlikely(p->ipv6_bad_ext)) {
         /* an extension chain Linux drops (T13): the server never reads this packet */
@@ -1274,7 +1278,7 @@ static void frame_decoded(struct engine *e, struct engine_ahead *a)
     e->cur_frame_len = a->caplen;
     e->last_payload_len = p->payload_len;
     e->last_seq = p->seq;
-    handle_packet(e, p, &a->h);
+    handle_packet(e, p, &a->h, a->cs);
     e->cur_pkt = NULL;
 }
 
@@ -1287,6 +1291,7 @@ void engine_frame(struct engine *e, int link, uint64_t ts_us, const uint8_t *fra
     a.ts_us = ts_us;
     a.frame = frame;
     a.caplen = caplen;
+    a.cs = 0; /* the policy looks p's source up itself */
     a.r = decode_packet(link, frame, caplen, &a.p);
     if (a.r == DECODE_OK)
         (void)flowtab_hint(e->ft, &a.p, &a.h);
@@ -1367,7 +1372,7 @@ static void look_ahead(const struct engine *e, struct engine_ahead *a)
 {
     a->r = decode_packet(a->link, a->frame, a->caplen, &a->p);
     if (likely(a->r == DECODE_OK) && flowtab_hint(e->ft, &a->p, &a->h)) { /* + index entry */
-        csumpol_prefetch(e->cp, &a->p); /* needed if the flow is still being judged */
+        a->cs = csumpol_prefetch(e->cp, &a->p); /* needed if the flow is still being judged */
         /* the payload's lines after the first (the reader prefetched that one): an undecided
          * flow's segment is checksummed and reassembled when the frame is handled */
         size_t off = 64, n = a->p.payload_len;
@@ -1379,6 +1384,7 @@ static void look_ahead(const struct engine *e, struct engine_ahead *a)
             __builtin_prefetch(a->p.payload + off);
     } else {
         a->h.valid = 0;
+        a->cs = 0;
     }
 }
 

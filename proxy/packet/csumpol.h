@@ -62,8 +62,14 @@ void csumpol_free(struct csumpol *cp);
 bool csumpol_apply(struct csumpol *cp, struct pkt *p);
 
 /* Prefetches what csumpol_apply() will read for p (the set of its source, in auto mode): a
- * hint for a reader that decodes packets ahead, no effect on results. */
-void csumpol_prefetch(const struct csumpol *cp, const struct pkt *p);
+ * hint for a reader that decodes packets ahead, no effect on results. Returns where p's source
+ * lives, for csumpol_apply_hinted() on the same p (so it is not hashed twice); 0: nothing
+ * found (not auto mode, or nothing to look up). */
+uint32_t csumpol_prefetch(const struct csumpol *cp, const struct pkt *p);
+
+/* csumpol_apply() with hint, what csumpol_prefetch() returned for p on cp (0: none, looked up
+ * here). */
+bool csumpol_apply_hinted(struct csumpol *cp, struct pkt *p, uint32_t hint);
 
 /* "verify", "ignore", "auto"; csumpol_parse returns the mode or -1. */
 const char *csumpol_mode_name(enum csumpol_mode m);

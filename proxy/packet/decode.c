@@ -80,18 +80,6 @@
 #define PROTO_NONE     59
 #define PROTO_DSTOPTS  60
 
-/* One's complement sum over bytes in network order, read byte by byte (short inputs: IP
- * header, pseudo-header). n odd only on the last call. */
-static uint64_t csum_add(uint64_t acc, const uint8_t *b, size_t n)
-{
-    size_t i;
-    for (i = 0; i + 1 < n; i += 2)
-        acc += (uint32_t)b[i] << 8 | b[i + 1];
-    if (n & 1)
-        acc += (uint32_t)b[n - 1] << 8;
-    return acc;
-}
-
 /* Folds a 64-bit one's complement sum to 16 bits without a loop: each step keeps the value
  * modulo 2^16 - 1 and keeps it nonzero if it was (so 0 stays apart from 0xffff, as when folding
  * until nothing is left above bit 15). 2^33 > 64->32, 2^18 > 32->16, then 0xffff + 3, then 0xffff. */
@@ -134,6 +122,58 @@ static uint64_t sum_words32(uint64_t acc, const uint8_t *b, size_t nw)
 static uint64_t sum_host(uint64_t acc, const uint8_t *b, size_t n)
 {
     size_t i = 0;
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(QG_CSUM_PORTABLE) /* (the C loop: tests) */
+    /* x86-64: one add-with-carry per 8 bytes, read from memory, the carry chained through the
+     * 64-byte turns and the 32-, 16- and 8-byte pieces after them (lea and dec leave it alone)
+     * and taken once at the end: half the instructions of the portable code below, at the same
+     * pace (one carry chain either way). */
+    if (n >= 8) {
+        uint64_t s = 0, c = 0;
+        size_t turns = n / 64, t32 = n >> 5 & 1, t16 = n >> 4 & 1, t8 = n >> 3 & 1;
+        const uint8_t *q = b;
+        __asm__("xorl %k[c], %k[c]\n\t" /* c = 0, the carry clear */
+                "testq %[t], %[t]\n\t"
+                "jz 2f\n"
+                "1:\n\t"
+                "adcq (%[q]), %[s]\n\t"
+                "adcq 8(%[q]), %[s]\n\t"
+                "adcq 16(%[q]), %[s]\n\t"
+                "adcq 24(%[q]), %[s]\n\t"
+                "adcq 32(%[q]), %[s]\n\t"
+                "adcq 40(%[q]), %[s]\n\t"
+                "adcq 48(%[q]), %[s]\n\t"
+                "adcq 56(%[q]), %[s]\n\t"
+                "leaq 64(%[q]), %[q]\n\t"
+                "decq %[t]\n\t"
+                "jnz 1b\n"
+                "2:\n\t"
+                "decq %[t32]\n\t" /* 1 -> 0: this piece is there */
+                "jnz 3f\n\t"
+                "adcq (%[q]), %[s]\n\t"
+                "adcq 8(%[q]), %[s]\n\t"
+                "adcq 16(%[q]), %[s]\n\t"
+                "adcq 24(%[q]), %[s]\n\t"
+                "leaq 32(%[q]), %[q]\n"
+                "3:\n\t"
+                "decq %[t16]\n\t"
+                "jnz 4f\n\t"
+                "adcq (%[q]), %[s]\n\t"
+                "adcq 8(%[q]), %[s]\n\t"
+                "leaq 16(%[q]), %[q]\n"
+                "4:\n\t"
+                "decq %[t8]\n\t"
+                "jnz 5f\n\t"
+                "adcq (%[q]), %[s]\n"
+                "5:\n\t"
+                "adcq $0, %[c]"
+                : [s] "+r"(s), [q] "+r"(q), [t] "+r"(turns), [t32] "+r"(t32), [t16] "+r"(t16),
+                  [t8] "+r"(t8), [c] "=&r"(c)
+                :
+                : "cc", "memory");
+        acc += (s & 0xffffffffu) + (s >> 32) + c;
+        i = n & ~(size_t)7;
+    }
+#else
     /* Two 64-bit sums with their carries counted apart (2^64 = 1 modulo 2^16 - 1, like 2^32
      * and 2^16): an add and an add-with-carry per 8 bytes, two chains in flight. */
     uint64_t s0 = 0, s1 = 0, c = 0;
@@ -197,6 +237,7 @@ static uint64_t sum_host(uint64_t acc, const uint8_t *b, size_t n)
         acc += (w & 0xffffffffu) + (w >> 32);
         i += 8;
     }
+#endif
     if (i + 4 <= n) {
         uint32_t w;
         memcpy(&w, b + i, 4);
@@ -218,26 +259,30 @@ static uint64_t sum_host(uint64_t acc, const uint8_t *b, size_t n)
     return acc;
 }
 
-/* Verifies the TCP/UDP checksum of seg (checksum field included) with the pseudo-header, all
- * summed in host order (sum_host()): the total is 0xffff in either order. */
-static bool l4_csum_verify(const struct pkt *p, const uint8_t *seg, size_t n)
+/* The pseudo-header of p's TCP/UDP checksum for n segment bytes, summed in host order
+ * (sum_host()), not folded. */
+static inline __attribute__((always_inline)) uint64_t pseudo_sum(const struct pkt *p, size_t n)
 {
-    uint64_t acc;
     if (p->ipver == 4) { /* | src 4 | dst 4 | 0 | protocol | length 16 | */
         const uint8_t ph[4] = { 0, p->l4proto, (uint8_t)(n >> 8), (uint8_t)n };
         uint32_t s, d, w;
         memcpy(&s, p->src, 4);
         memcpy(&d, p->dst, 4);
         memcpy(&w, ph, 4);
-        acc = (uint64_t)s + d + w;
-    } else { /* | src 16 | dst 16 | length 32 | 0 0 0 | next header | */
-        const uint8_t ph[8] = {
-            (uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n, 0, 0, 0,
-            p->l4proto
-        };
-        acc = sum_words32(sum_words32(sum_words32(0, p->src, 4), p->dst, 4), ph, 2);
+        return (uint64_t)s + d + w;
     }
-    return csum_fold(sum_host(acc, seg, n)) == 0xffff;
+    /* | src 16 | dst 16 | length 32 | 0 0 0 | next header | */
+    const uint8_t ph[8] = {
+        (uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n, 0, 0, 0, p->l4proto
+    };
+    return sum_words32(sum_words32(sum_words32(0, p->src, 4), p->dst, 4), ph, 2);
+}
+
+/* Verifies the TCP/UDP checksum of seg (checksum field included) with the pseudo-header, all
+ * summed in host order (sum_host()): the total is 0xffff in either order. */
+static bool l4_csum_verify(const struct pkt *p, const uint8_t *seg, size_t n)
+{
+    return csum_fold(sum_host(pseudo_sum(p, n), seg, n)) == 0xffff;
 }
 
 bool decode_l4_csum_ok(const struct pkt *p)
@@ -268,26 +313,11 @@ bool decode_l4_csum_unfinished(const struct pkt *p)
         at = 6;
     else
         return false;
-    uint16_t field = (uint16_t)(p->l4[at] << 8 | p->l4[at + 1]);
+    uint16_t field; /* in host order, as the pseudo-header is summed: equal in either order */
+    memcpy(&field, p->l4 + at, 2);
     if (field == 0)
         return true;
-    uint64_t acc = 0;
-    uint8_t ph[8] = { 0 };
-    size_t n = p->l4_len;
-    if (p->ipver == 4) {
-        acc = csum_add(acc, p->src, 4);
-        acc = csum_add(acc, p->dst, 4);
-    } else {
-        acc = csum_add(acc, p->src, 16);
-        acc = csum_add(acc, p->dst, 16);
-    }
-    ph[4] = (uint8_t)(n >> 8);
-    ph[5] = (uint8_t)n;
-    ph[2] = (uint8_t)(n >> 24);
-    ph[3] = (uint8_t)(n >> 16);
-    ph[7] = p->l4proto;
-    acc = csum_add(acc, ph, 8);
-    return field == csum_fold(acc);
+    return field == csum_fold(pseudo_sum(p, p->l4_len));
 }
 
 /* TCP options: malformed TLV structure is an error; a known kind with the wrong length is

@@ -165,7 +165,18 @@ enum decode_result decode_ip(const uint8_t *buf, size_t len, struct pkt *p);
 /* True if p's TCP/UDP checksum is good: p->l4_csum_ok already set, or computed now over
  * p->l4[0 .. l4_len) with the pseudo-header from p's addresses (a zero UDP checksum counts as
  * good on IPv4 only). False for fragments and for packets with no L4 header. p must be a
- * decode_packet()/decode_ip() result whose frame is still alive. O(l4_len); does not cache. */
+ * decode_packet()/decode_ip() result whose frame is still alive. O(l4_len); does not cache.
+ *
+ * Who asks (T5: a segment with a bad checksum never reaches the receiver's socket, so a decoy
+ * carrying one must change nothing here). Only segments of a flow still undecided are summed
+ * (the engine stops at a decided flow's lookup), and of those only the ones that can change the
+ * stream or what bounds it: the client's data, SYN, FIN and RST (the bytes and ends the server
+ * reads); a client's bare ACK only when it would change tracked state (the first ACK, a larger
+ * window); the SYN-ACK (it anchors the server's sequence space) and a server segment only when
+ * it moves what is tracked (its next sequence number, FIN, window, timestamps), since these
+ * decide which client segments count; the checksum policy sums a learning source's small
+ * packets and marks the result. Not summed: bare ACKs that change nothing, and the server's
+ * answer to a decided ClientHello (it ends the inspection). */
 bool decode_l4_csum_ok(const struct pkt *p);
 
 /* True if p's TCP/UDP checksum field holds what a sending host's checksum offload leaves
