@@ -31,6 +31,11 @@ struct subfollow {
     _Atomic uint64_t applied, loads, errors;
     struct tariff *tariff; /* tariff records followed too, or NULL */
     char tcursor[STORE_SUB_CURSOR_MAX];
+    /* the directory store: no subscriber stream (the map is left to the node's listener), the
+     * tariff records followed through the file's change marker (store_tariff_follow()) */
+    bool dir;
+    bool preloaded;     /* subfollow_start() did the first load (the directory store) */
+    atomic_bool reread; /* subfollow_reread(): list the tariff records again */
     /* the fail-static copy (subfstatic.h): its path ("" none), the write interval, what the
      * file gave at start until the store's first full load replaces it (the thread's) */
     char *fs_path;
@@ -49,7 +54,7 @@ void subfollow_set_failstatic(struct subfollow *f, const char *state_dir, uint64
 {
     free(f->fs_path);
     f->fs_path = NULL;
-    if (state_dir && *state_dir) {
+    if (state_dir && *state_dir && !f->dir) {
         size_t n = strlen(state_dir) + sizeof("/" SUBFSTATIC_NAME);
         if ((f->fs_path = malloc(n)) != NULL)
             snprintf(f->fs_path, n, "%s/%s", state_dir, SUBFSTATIC_NAME);
@@ -172,8 +177,12 @@ void subfollow_set_tariff(struct subfollow *f, struct tariff *t)
     f->tariff = t;
 }
 
+static void held_sweep(struct subfollow *f);
+static int tariff_reread(struct subfollow *f, char *err, size_t errlen);
+
 /* The tariff records: all of them (load) or the changes after the cursor; published when any
- * arrived. Returns the count or a negative errno. */
+ * arrived. A cursor the store cannot follow from (-ESTALE: the directory store's file changed)
+ * lists them all again (tariff_reread()). Returns the count or a negative errno. */
 static int tariff_step(struct subfollow *f, bool load, char *err, size_t errlen)
 {
     if (!f->tariff)
@@ -188,8 +197,10 @@ static int tariff_step(struct subfollow *f, bool load, char *err, size_t errlen)
         if (rc >= 0)
             rc = 1;
     } else {
-        rc = store_tariff_follow(f->store, f->tcursor, sizeof(f->tcursor), WAIT_BOTH_MS,
-                                 tariff_apply, f, err, errlen);
+        rc = store_tariff_follow(f->store, f->tcursor, sizeof(f->tcursor),
+                                 f->dir ? WAIT_MS : WAIT_BOTH_MS, tariff_apply, f, err, errlen);
+        if (rc == -ESTALE)
+            return tariff_reread(f, err, errlen);
     }
     if (rc > 0) {
         char why[512];
@@ -199,6 +210,55 @@ static int tariff_step(struct subfollow *f, bool load, char *err, size_t errlen)
                       LOG_KV(LOG_I("count", p), LOG_S("first", why)));
     }
     return rc;
+}
+
+/* Every tariff record again (a changed directory store, a reload): those the table holds from
+ * the store that the list no longer has go (held_sweep()), the file's definitions under them
+ * come back at the next reload (tariff_rebase()). Returns 1 or a negative errno. */
+static int tariff_reread(struct subfollow *f, char *err, size_t errlen)
+{
+    subfstatic_free(f->held);
+    f->held = subfstatic_of(NULL, f->tariff);
+    int rc = tariff_step(f, true, err, errlen);
+    if (rc >= 0) {
+        held_sweep(f);
+    } else {
+        subfstatic_free(f->held);
+        f->held = NULL;
+    }
+    return rc;
+}
+
+void subfollow_reread(struct subfollow *f)
+{
+    atomic_store(&f->reread, true);
+}
+
+static void dir_loaded_log(struct subfollow *f)
+{
+    struct tariff_stats st;
+    tariff_get_stats(f->tariff, &st);
+    log_write(f->log, LOG_LEVEL_INFO, "tariff", "tariff records loaded from the directory store",
+              LOG_KV(LOG_U("profiles", st.profiles), LOG_U("subscribers", st.subscribers)));
+}
+
+/* The first load of the directory store's tariff records, before the thread starts (and before
+ * the workers judge anything): a local file, so no child is judged without its settings. On
+ * failure the thread tries again. */
+static void dir_preload(struct subfollow *f)
+{
+    char err[1024];
+    struct store_opts o = { 0 };
+    int rc = -EIO;
+    if (!f->store)
+        f->store = store_open(f->url, &o, err, sizeof(err));
+    if (f->store)
+        rc = tariff_step(f, true, err, sizeof(err));
+    if (rc < 0)
+        return; /* the thread logs it */
+    f->preloaded = true;
+    atomic_fetch_add(&f->loads, 1);
+    dir_loaded_log(f);
 }
 
 static int apply(void *ctx, const struct store_sub *e)
@@ -230,7 +290,7 @@ static void pause_ms(const struct subfollow *f, unsigned ms)
 static void *follow_main(void *arg)
 {
     struct subfollow *f = arg;
-    bool loaded = false, failing = false, dirty = false;
+    bool loaded = f->preloaded, failing = false, dirty = false;
     uint64_t next_sweep = 0, next_write = 0;
     char err[1024];
     while (!atomic_load(&f->stop)) {
@@ -247,10 +307,12 @@ static void *follow_main(void *arg)
         } else if (!loaded) {
             held_note(f);
             f->cursor[0] = '\0';
-            rc = store_sub_follow(f->store, f->cursor, sizeof(f->cursor), 0, apply, f, err,
-                                  sizeof(err));
-            if (rc >= 0)
-                rc = store_sub_list(f->store, apply, f, err, sizeof(err));
+            if (!f->dir) {
+                rc = store_sub_follow(f->store, f->cursor, sizeof(f->cursor), 0, apply, f, err,
+                                      sizeof(err));
+                if (rc >= 0)
+                    rc = store_sub_list(f->store, apply, f, err, sizeof(err));
+            }
             if (rc >= 0)
                 rc = tariff_step(f, true, err, sizeof(err));
             if (rc >= 0) {
@@ -258,15 +320,24 @@ static void *follow_main(void *arg)
                 atomic_fetch_add(&f->loads, 1);
                 fs_replaced(f);
                 held_sweep(f);
-                log_write(f->log, LOG_LEVEL_INFO, "subscribers", "subscriber map loaded",
-                          LOG_KV(LOG_U("entries", submap_count(f->map))));
+                if (f->dir)
+                    dir_loaded_log(f);
+                else
+                    log_write(f->log, LOG_LEVEL_INFO, "subscribers", "subscriber map loaded",
+                              LOG_KV(LOG_U("entries", submap_count(f->map))));
                 fs_write(f);
                 dirty = false;
                 next_write = store_now_ms() + f->fs_interval_ms;
             }
+        } else if (atomic_exchange(&f->reread, false)) {
+            rc = tariff_reread(f, err, sizeof(err));
+            if (rc > 0)
+                dirty = true;
         } else {
-            rc = store_sub_follow(f->store, f->cursor, sizeof(f->cursor),
-                                  f->tariff ? WAIT_BOTH_MS : WAIT_MS, apply, f, err, sizeof(err));
+            if (!f->dir)
+                rc = store_sub_follow(f->store, f->cursor, sizeof(f->cursor),
+                                      f->tariff ? WAIT_BOTH_MS : WAIT_MS, apply, f, err,
+                                      sizeof(err));
             if (rc > 0) {
                 atomic_fetch_add(&f->applied, (uint64_t)rc);
                 dirty = true;
@@ -304,7 +375,7 @@ static void *follow_main(void *arg)
             failing = false;
         }
         uint64_t now = store_now_ms();
-        if (now >= next_sweep) {
+        if (now >= next_sweep && f->map) {
             submap_expire(f->map, now);
             next_sweep = now + SWEEP_EVERY_MS;
         }
@@ -328,13 +399,9 @@ struct subfollow *subfollow_new(const char *url, const char *password_file, stru
         *why = -EINVAL;
         return NULL;
     }
-    if (u.kind == STORE_URL_DIR) {
-        snprintf(err, errlen, "subscribers: the directory store has no change stream");
-        *why = -ENOTSUP;
-        return NULL;
-    }
     struct subfollow *f = calloc(1, sizeof(*f));
     if (f) {
+        f->dir = u.kind == STORE_URL_DIR;
         f->url = strdup(url);
         f->password_file = strdup(password_file ? password_file : "");
     }
@@ -344,7 +411,7 @@ struct subfollow *subfollow_new(const char *url, const char *password_file, stru
         subfollow_free(f);
         return NULL;
     }
-    f->map = map;
+    f->map = f->dir ? NULL : map;
     f->log = lg;
     return f;
 }
@@ -353,6 +420,10 @@ int subfollow_start(struct subfollow *f)
 {
     if (f->fs_path)
         fs_load(f);
+    if (f->dir && !f->tariff)
+        return 0; /* nothing to follow: the map is the node's listener's */
+    if (f->dir)
+        dir_preload(f);
     int rc = pthread_create(&f->th, NULL, follow_main, f);
     if (rc)
         return -rc;

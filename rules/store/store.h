@@ -419,7 +419,11 @@ int store_tariff_get(struct store *s, enum store_tariff_kind kind, const char *n
                      store_tariff_fn cb, void *ctx, char *err, size_t errlen);
 
 /* Follows the tariff changes, as store_sub_follow() (cursor "" first: the current end; then
- * every record written after it, removals with del set). -ENOTSUP for the directory store. */
+ * every record written after it, removals with del set). The directory store has no stream:
+ * its cursor is a marker of the tariff file (inode, size, times; one stat(2) every 50 ms while
+ * waiting), and a change since it is -ESTALE, as a change the stream no longer holds would be:
+ * take the cursor again ("") and list every record (store_tariff_list()), removing those the
+ * list no longer has. */
 int store_tariff_follow(struct store *s, char *cursor, size_t cap, uint32_t timeout_ms,
                         store_tariff_fn cb, void *ctx, char *err, size_t errlen);
 

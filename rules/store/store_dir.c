@@ -27,6 +27,7 @@
 #include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/fileio.h"
@@ -1321,6 +1322,8 @@ static int dir_tariff_apply(struct store *s, const struct store_tariff *t, char 
                             size_t errlen);
 static int dir_tariff_list(struct store *s, store_tariff_fn cb, void *ctx, char *err,
                            size_t errlen);
+static int dir_tariff_follow(struct store *s, char *cursor, size_t cap, uint32_t timeout_ms,
+                             store_tariff_fn cb, void *ctx, char *err, size_t errlen);
 
 static const struct store_ops dir_ops = {
     .name = "dir",
@@ -1348,6 +1351,7 @@ static const struct store_ops dir_ops = {
     .sub_list = dir_sub_list,
     .tariff_apply = dir_tariff_apply,
     .tariff_list = dir_tariff_list,
+    .tariff_follow = dir_tariff_follow,
 };
 
 static int mkdir_p(const char *path)
@@ -1563,7 +1567,10 @@ static int dir_sub_list(struct store *s, store_sub_fn cb, void *ctx, char *err, 
 /* ---- tariff records (docs/profiles.md) ----
  *
  * DIR/tariff   one record a line, store_tariff_format()'s "p NAME TEXT" / "s ID TEXT"; a change
- *              rewrites the file (atomically, under the lock). One node: no change stream. */
+ *              rewrites the file (atomically, under the lock). One node: no change stream, but
+ *              a change marker: every change renames a new file over the old one, so the
+ *              file's identity (inode, size, modification and change times) differs after each;
+ *              dir_tariff_follow() compares it with one stat(2), never reading the file. */
 
 #define TARIFF_FILE_MAX (1ull << 30)
 
@@ -1689,4 +1696,60 @@ static int dir_tariff_list(struct store *s, store_tariff_fn cb, void *ctx, char 
         rc = tariff_each(buf, n, tariff_deliver, &c);
     free(buf);
     return rc;
+}
+
+#define TARIFF_POLL_MS 50u
+
+/* The change marker of DIR/tariff in cursor: "-" when there is none, else "t" and 16 hex digits
+ * of a 64-bit FNV-1a hash of its device, inode, size, mtime and ctime. */
+static int tariff_mark(struct dstore *d, char *out, size_t cap, char *err, size_t errlen)
+{
+    struct stat st;
+    if (fstatat(d->dirfd, "tariff", &st, 0) != 0) {
+        if (errno != ENOENT)
+            return fail_errno(d, err, errlen, "tariff", errno);
+        snprintf(out, cap, "-");
+        return 0;
+    }
+    uint64_t v[] = { (uint64_t)st.st_dev,          (uint64_t)st.st_ino,
+                     (uint64_t)st.st_size,         (uint64_t)st.st_mtim.tv_sec,
+                     (uint64_t)st.st_mtim.tv_nsec, (uint64_t)st.st_ctim.tv_sec,
+                     (uint64_t)st.st_ctim.tv_nsec };
+    uint64_t h = 14695981039346656037ull;
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+        for (unsigned b = 0; b < 64; b += 8) {
+            h ^= (v[i] >> b) & 0xffu;
+            h *= 1099511628211ull;
+        }
+    snprintf(out, cap, "t%016llx", (unsigned long long)h);
+    return 0;
+}
+
+/* No stream of changes: the cursor is the file's marker. "" takes it; otherwise the marker is
+ * polled every TARIFF_POLL_MS for up to timeout_ms, and a change is -ESTALE ("list the records
+ * again"): the caller takes the marker again ("") and then lists, so a change made in between
+ * shows at the next call. */
+static int dir_tariff_follow(struct store *s, char *cursor, size_t cap, uint32_t timeout_ms,
+                             store_tariff_fn cb, void *ctx, char *err, size_t errlen)
+{
+    (void)cb;
+    (void)ctx;
+    struct dstore *d = (struct dstore *)s;
+    char now[STORE_SUB_CURSOR_MAX];
+    if (!cursor[0])
+        return tariff_mark(d, cursor, cap, err, errlen);
+    for (uint32_t waited = 0;; waited += TARIFF_POLL_MS) {
+        int rc = tariff_mark(d, now, sizeof(now), err, errlen);
+        if (rc)
+            return rc;
+        if (strcmp(now, cursor) != 0) {
+            snprintf(err, errlen, "store: %s: the tariff records changed: list them again",
+                     s->where);
+            return -ESTALE;
+        }
+        if (waited >= timeout_ms)
+            return 0;
+        struct timespec ts = { 0, (long)TARIFF_POLL_MS * 1000000L };
+        nanosleep(&ts, NULL);
+    }
 }

@@ -2158,7 +2158,9 @@ static int cmp_line(const void *a, const void *b)
 }
 
 /* Profiles and subscriber settings: set, replace, get, list, remove, refusals; Redis follows the
- * changes from the end taken before a list (the directory store has no stream). */
+ * changes from the end taken before a list; the directory store has no stream: its cursor is
+ * the tariff file's marker, unchanged while nothing is written (a wait times out with 0) and
+ * -ESTALE ("list again") after any change, a removal included. */
 START_TEST(tariff_records)
 {
     struct store *s = open_bk(_i, NULL);
@@ -2176,8 +2178,10 @@ START_TEST(tariff_records)
         ck_assert_str_ne(cur, "");
     } else {
         ck_assert_int_eq(
-            store_tariff_follow(s, cur, sizeof(cur), 0, see_tariff, &seen, err, sizeof(err)),
-            -ENOTSUP);
+            store_tariff_follow(s, cur, sizeof(cur), 0, see_tariff, &seen, err, sizeof(err)), 0);
+        ck_assert_str_eq(cur, "-"); /* no file yet */
+        ck_assert_int_eq(
+            store_tariff_follow(s, cur, sizeof(cur), 120, see_tariff, &seen, err, sizeof(err)), 0);
     }
     for (size_t i = 0; i < 4; i++)
         ck_assert_msg(store_tariff_apply(s, &r[i], err, sizeof(err)) == 0, "%s", err);
@@ -2215,6 +2219,35 @@ START_TEST(tariff_records)
         ck_assert_str_eq(seen.line[4], "P teen");
         ck_assert_int_eq(
             store_tariff_follow(s, cur, sizeof(cur), 100, see_tariff, &seen, err, sizeof(err)), 0);
+    } else {
+        char was[STORE_SUB_CURSOR_MAX];
+        snprintf(was, sizeof(was), "%s", cur);
+        ck_assert_int_eq(
+            store_tariff_follow(s, cur, sizeof(cur), 0, see_tariff, &seen, err, sizeof(err)),
+            -ESTALE);
+        ck_assert_ptr_nonnull(strstr(err, "list them again"));
+        ck_assert_str_eq(cur, was); /* the caller takes it again */
+        cur[0] = '\0';
+        ck_assert_int_eq(
+            store_tariff_follow(s, cur, sizeof(cur), 0, see_tariff, &seen, err, sizeof(err)), 0);
+        ck_assert_uint_eq(strlen(cur), 17);
+        ck_assert_int_eq(
+            store_tariff_follow(s, cur, sizeof(cur), 120, see_tariff, &seen, err, sizeof(err)), 0);
+        /* a removal, and a set of the same length (same size): each changes the marker */
+        struct store_tariff d2 = { STORE_TARIFF_SUB, true, "77010000001", NULL };
+        ck_assert_int_eq(store_tariff_apply(s, &d2, err, sizeof(err)), 0);
+        ck_assert_int_eq(
+            store_tariff_follow(s, cur, sizeof(cur), 0, see_tariff, &seen, err, sizeof(err)),
+            -ESTALE);
+        cur[0] = '\0';
+        ck_assert_int_eq(
+            store_tariff_follow(s, cur, sizeof(cur), 0, see_tariff, &seen, err, sizeof(err)), 0);
+        struct store_tariff same = { STORE_TARIFF_PROFILE, false, "child", "block=adult,gamblinG" };
+        ck_assert_int_eq(store_tariff_apply(s, &same, err, sizeof(err)), 0);
+        ck_assert_int_eq(
+            store_tariff_follow(s, cur, sizeof(cur), 0, see_tariff, &seen, err, sizeof(err)),
+            -ESTALE);
+        ck_assert_uint_eq(seen.n, 1); /* (the callback is never called) */
     }
     store_free(s);
 }
