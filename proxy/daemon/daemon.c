@@ -170,7 +170,8 @@ struct daemon {
     struct subfollow *_Atomic subf_api;
     struct submap *own_map; /* the node's map when it has no listener */
     /* the directory store's tariff records followed into the table (its file's change marker;
-     * subfollow.h), when tariffs are on; the map is the listener's alone there */
+     * subfollow.h) and its mappings listed into the map at start and on reload, when tariffs
+     * are on */
     struct subfollow *tarf;
     /* child tariffs (docs/profiles.md): the table, and what the modes see of it (vt.tariff
      * NULL when neither categories.dir nor profiles.file was set at start) */
@@ -742,7 +743,7 @@ static void reload(struct daemon *d)
         log_write(d->log, LOG_LEVEL_ERROR, "tariff",
                   "reload of the categories and profiles failed; the previous ones stay",
                   LOG_KV(LOG_S("error", err)));
-    if (d->tarf) /* the directory store's tariff records, read again */
+    if (d->tarf) /* the directory store's mappings and tariff records, read again */
         subfollow_reread(d->tarf);
     if (d->admin) /* the API's deadlines, stats and alarms */
         adminapi_set_report(&d->api, (unsigned)nc->report_deadline_days, nc->report_timezone);
@@ -2023,7 +2024,8 @@ static int radius_open(struct daemon *d, char *err, size_t errlen)
 }
 
 /* The node's subscriber map follows the store (Redis, Sentinel): the listener's map, or one
- * of its own. With the directory store only its tariff records are followed (d->tarf). */
+ * of its own. With the directory store (when tariffs are on: d->tarf) its mappings are listed
+ * at start and on reload, its tariff records followed through the file's change marker. */
 static int subs_open(struct daemon *d, char *err, size_t errlen)
 {
     int why;
@@ -2031,15 +2033,8 @@ static int subs_open(struct daemon *d, char *err, size_t errlen)
     const char *url = store_url(d);
     if (store_url_parse(url, strlen(url), &u, err, errlen) != 0)
         return -1;
-    if (u.kind == STORE_URL_DIR) {
-        if (!d->vt.tariff)
-            return 0;
-        d->tarf = subfollow_new(url, d->cfg->store_password_file, NULL, d->log, &why, err, errlen);
-        if (!d->tarf)
-            return -1;
-        subfollow_set_tariff(d->tarf, d->tariff);
-        return 0;
-    }
+    if (u.kind == STORE_URL_DIR && !d->vt.tariff)
+        return 0; /* the listener's map, if any, is its own; nothing reads the store's */
     struct submap *map = d->radius ? radius_listener_map(d->radius) : NULL;
     if (!map) {
         d->own_map = submap_new((size_t)d->cfg->radius_map_capacity);
@@ -2047,6 +2042,13 @@ static int subs_open(struct daemon *d, char *err, size_t errlen)
             snprintf(err, errlen, "subscribers: out of memory");
             return -1;
         }
+    }
+    if (u.kind == STORE_URL_DIR) {
+        d->tarf = subfollow_new(url, d->cfg->store_password_file, map, d->log, &why, err, errlen);
+        if (!d->tarf)
+            return -1;
+        subfollow_set_tariff(d->tarf, d->tariff);
+        return 0;
     }
     d->subf =
         subfollow_new(store_url(d), d->cfg->store_password_file, map, d->log, &why, err, errlen);

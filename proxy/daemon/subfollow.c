@@ -31,11 +31,12 @@ struct subfollow {
     _Atomic uint64_t applied, loads, errors;
     struct tariff *tariff; /* tariff records followed too, or NULL */
     char tcursor[STORE_SUB_CURSOR_MAX];
-    /* the directory store: no subscriber stream (the map is left to the node's listener), the
-     * tariff records followed through the file's change marker (store_tariff_follow()) */
+    /* the directory store: no subscriber stream (its mappings listed at start and at each
+     * subfollow_reread(); the node's listener keeps its map meanwhile), the tariff records
+     * followed through the file's change marker (store_tariff_follow()) */
     bool dir;
     bool preloaded;     /* subfollow_start() did the first load (the directory store) */
-    atomic_bool reread; /* subfollow_reread(): list the tariff records again */
+    atomic_bool reread; /* subfollow_reread(): list the store again */
     /* the fail-static copy (subfstatic.h): its path ("" none), the write interval, what the
      * file gave at start until the store's first full load replaces it (the thread's) */
     char *fs_path;
@@ -178,11 +179,12 @@ void subfollow_set_tariff(struct subfollow *f, struct tariff *t)
 }
 
 static void held_sweep(struct subfollow *f);
-static int tariff_reread(struct subfollow *f, char *err, size_t errlen);
+static int apply(void *ctx, const struct store_sub *e);
+static int relist(struct subfollow *f, bool with_map, char *err, size_t errlen);
 
 /* The tariff records: all of them (load) or the changes after the cursor; published when any
  * arrived. A cursor the store cannot follow from (-ESTALE: the directory store's file changed)
- * lists them all again (tariff_reread()). Returns the count or a negative errno. */
+ * lists them all again (relist()). Returns the count or a negative errno. */
 static int tariff_step(struct subfollow *f, bool load, char *err, size_t errlen)
 {
     if (!f->tariff)
@@ -200,7 +202,7 @@ static int tariff_step(struct subfollow *f, bool load, char *err, size_t errlen)
         rc = store_tariff_follow(f->store, f->tcursor, sizeof(f->tcursor),
                                  f->dir ? WAIT_MS : WAIT_BOTH_MS, tariff_apply, f, err, errlen);
         if (rc == -ESTALE)
-            return tariff_reread(f, err, errlen);
+            return relist(f, false, err, errlen);
     }
     if (rc > 0) {
         char why[512];
@@ -212,14 +214,19 @@ static int tariff_step(struct subfollow *f, bool load, char *err, size_t errlen)
     return rc;
 }
 
-/* Every tariff record again (a changed directory store, a reload): those the table holds from
- * the store that the list no longer has go (held_sweep()), the file's definitions under them
- * come back at the next reload (tariff_rebase()). Returns 1 or a negative errno. */
-static int tariff_reread(struct subfollow *f, char *err, size_t errlen)
+/* Every tariff record again (a changed directory store, a reload), and every mapping too when
+ * with_map (the directory store at start and on reload): those the table holds from the store
+ * and the mappings the map holds that the lists no longer have go (held_sweep()); the file's
+ * definitions under removed records come back at the next reload (tariff_rebase()). Returns
+ * >= 0 or a negative errno. */
+static int relist(struct subfollow *f, bool with_map, char *err, size_t errlen)
 {
+    with_map = with_map && f->map;
     subfstatic_free(f->held);
-    f->held = subfstatic_of(NULL, f->tariff);
-    int rc = tariff_step(f, true, err, errlen);
+    f->held = subfstatic_of(with_map ? f->map : NULL, f->tariff);
+    int rc = with_map ? store_sub_list(f->store, apply, f, err, errlen) : 0;
+    if (rc >= 0)
+        rc = tariff_step(f, true, err, errlen);
     if (rc >= 0) {
         held_sweep(f);
     } else {
@@ -236,10 +243,13 @@ void subfollow_reread(struct subfollow *f)
 
 static void dir_loaded_log(struct subfollow *f)
 {
-    struct tariff_stats st;
-    tariff_get_stats(f->tariff, &st);
-    log_write(f->log, LOG_LEVEL_INFO, "tariff", "tariff records loaded from the directory store",
-              LOG_KV(LOG_U("profiles", st.profiles), LOG_U("subscribers", st.subscribers)));
+    struct tariff_stats st = { 0 };
+    if (f->tariff)
+        tariff_get_stats(f->tariff, &st);
+    log_write(f->log, LOG_LEVEL_INFO, "subscribers",
+              "subscriber map and tariff records loaded from the directory store",
+              LOG_KV(LOG_U("entries", f->map ? submap_count(f->map) : 0),
+                     LOG_U("profiles", st.profiles), LOG_U("subscribers", st.subscribers)));
 }
 
 /* The first load of the directory store's tariff records, before the thread starts (and before
@@ -253,7 +263,7 @@ static void dir_preload(struct subfollow *f)
     if (!f->store)
         f->store = store_open(f->url, &o, err, sizeof(err));
     if (f->store)
-        rc = tariff_step(f, true, err, sizeof(err));
+        rc = relist(f, true, err, sizeof(err));
     if (rc < 0)
         return; /* the thread logs it */
     f->preloaded = true;
@@ -307,12 +317,11 @@ static void *follow_main(void *arg)
         } else if (!loaded) {
             held_note(f);
             f->cursor[0] = '\0';
-            if (!f->dir) {
+            if (!f->dir)
                 rc = store_sub_follow(f->store, f->cursor, sizeof(f->cursor), 0, apply, f, err,
                                       sizeof(err));
-                if (rc >= 0)
-                    rc = store_sub_list(f->store, apply, f, err, sizeof(err));
-            }
+            if (rc >= 0 && f->map)
+                rc = store_sub_list(f->store, apply, f, err, sizeof(err));
             if (rc >= 0)
                 rc = tariff_step(f, true, err, sizeof(err));
             if (rc >= 0) {
@@ -330,7 +339,7 @@ static void *follow_main(void *arg)
                 next_write = store_now_ms() + f->fs_interval_ms;
             }
         } else if (atomic_exchange(&f->reread, false)) {
-            rc = tariff_reread(f, err, sizeof(err));
+            rc = relist(f, f->dir, err, sizeof(err));
             if (rc > 0)
                 dirty = true;
         } else {
@@ -338,6 +347,8 @@ static void *follow_main(void *arg)
                 rc = store_sub_follow(f->store, f->cursor, sizeof(f->cursor),
                                       f->tariff ? WAIT_BOTH_MS : WAIT_MS, apply, f, err,
                                       sizeof(err));
+            else if (!f->tariff)
+                pause_ms(f, WAIT_MS); /* nothing to follow between rereads */
             if (rc > 0) {
                 atomic_fetch_add(&f->applied, (uint64_t)rc);
                 dirty = true;
@@ -411,7 +422,7 @@ struct subfollow *subfollow_new(const char *url, const char *password_file, stru
         subfollow_free(f);
         return NULL;
     }
-    f->map = f->dir ? NULL : map;
+    f->map = map;
     f->log = lg;
     return f;
 }
@@ -420,8 +431,8 @@ int subfollow_start(struct subfollow *f)
 {
     if (f->fs_path)
         fs_load(f);
-    if (f->dir && !f->tariff)
-        return 0; /* nothing to follow: the map is the node's listener's */
+    if (f->dir && !f->tariff && !f->map)
+        return 0; /* nothing to follow */
     if (f->dir)
         dir_preload(f);
     int rc = pthread_create(&f->th, NULL, follow_main, f);

@@ -6,7 +6,8 @@
  * it has. And the directory store (one node, no change stream): its tariff records are in the
  * table when subfollow_start() returns, a change written by another handle (the CLI) is live
  * within about a second, a removal goes (the file's definition under it back at the next
- * rebase), and subfollow_reread() lists them again.
+ * rebase), and subfollow_reread() lists them again; its mappings are in the map at start and
+ * at each subfollow_reread() (none other: no stream).
  *
  * Without redis-server this suite fails, unless QG_ALLOW_SKIP=1 (exit 77). */
 #include <check.h>
@@ -251,10 +252,13 @@ START_TEST(dir_store_tariff_records)
     rec_in(s, false, "child", "block=adult");
     rec_in(s, true, "77010000001", "profile=child");
     rec_in(s, true, "77010000002", "profile=child");
+    set_in(s, "10.0.0.1", "77010000001", "a1");
+    set_in(s, "10.0.0.2", "77010000002", "");
     struct log *lg = log_new("-", LOG_LEVEL_WARN, 0, err, sizeof(err));
     ck_assert_ptr_nonnull(lg);
+    struct submap *m = submap_new(64);
     int why;
-    struct subfollow *f = subfollow_new(url, "", NULL, lg, &why, err, sizeof(err));
+    struct subfollow *f = subfollow_new(url, "", m, lg, &why, err, sizeof(err));
     ck_assert_msg(f != NULL, "the directory store refused (%d): %s", why, err);
     /* the node's profiles file: a definition of 77010000002 and one of its own */
     struct tariff *t = tariff_new(NULL);
@@ -266,6 +270,8 @@ START_TEST(dir_store_tariff_records)
     /* at start: at once, not after the thread's first step */
     ck_assert_str_eq(stext(t, "77010000001"), "profile=child");
     ck_assert_str_eq(stext(t, "77010000002"), "profile=child");
+    ck_assert_str_eq(who(m, "10.0.0.1"), "77010000001");
+    ck_assert_str_eq(who(m, "10.0.0.2"), "77010000002");
     struct subfollow_stats st;
     subfollow_get_stats(f, &st);
     ck_assert_uint_eq(st.loads, 1);
@@ -301,8 +307,15 @@ START_TEST(dir_store_tariff_records)
                      0);
     subfollow_get_stats(f, &st);
     uint64_t loads = st.loads;
+    /* mappings changed in the store meanwhile reach the map with the reread */
+    set_in(s, "10.0.0.3", "77010000003", "c1");
+    struct store_sub unmap = { .op = STORE_SUB_DEL, .addr = "10.0.0.2" };
+    ck_assert_int_eq(store_sub_apply(s, &unmap, 1, err, sizeof(err)), 1);
     subfollow_reread(f);
     ck_assert(wait_text(t, "77010000007", "-"));
+    ck_assert_str_eq(who(m, "10.0.0.3"), "77010000003");
+    ck_assert_str_eq(who(m, "10.0.0.2"), "-");
+    ck_assert_str_eq(who(m, "10.0.0.1"), "77010000001");
     ck_assert_str_eq(stext(t, "77010000001"), "profile=teen");
     ck_assert_str_eq(stext(t, "77010000002"), "profile=other");
     ck_assert_str_eq(stext(t, "77010000003"), "profile=child pdeny=x.test");
@@ -312,6 +325,7 @@ START_TEST(dir_store_tariff_records)
     subfollow_free(f);
     store_free(s);
     tariff_free(t);
+    submap_free(m);
     log_free(lg);
     rsref_thread_unregister();
 }
