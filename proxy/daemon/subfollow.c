@@ -342,6 +342,8 @@ static void *follow_main(void *arg)
             rc = relist(f, f->dir, err, sizeof(err));
             if (rc > 0)
                 dirty = true;
+            if (rc >= 0 && f->dir)
+                dir_loaded_log(f);
         } else {
             if (!f->dir)
                 rc = store_sub_follow(f->store, f->cursor, sizeof(f->cursor),
