@@ -25,8 +25,9 @@
 static void dir_note(const struct store *s)
 {
     if (strcmp(s->ops->name, "dir") == 0)
-        fprintf(stderr, "qorgau: note: %s has no change stream: a node running on this store "
-                        "applies the mapping at its next reload (SIGHUP) or restart\n",
+        fprintf(stderr,
+                "qorgau: note: %s has no change stream: a node running on this store "
+                "applies the mapping at its next reload (SIGHUP) or restart\n",
                 store_where(s));
 }
 
