@@ -169,9 +169,8 @@ struct daemon {
     /* subf for the admin API's threads: set once it started, cleared before it is freed */
     struct subfollow *_Atomic subf_api;
     struct submap *own_map; /* the node's map when it has no listener */
-    /* the directory store's tariff records followed into the table (its file's change marker;
-     * subfollow.h) and its mappings listed into the map at start and on reload, when tariffs
-     * are on */
+    /* the directory store followed (subfollow.h): its tariff records into the table, its
+     * mappings into the map, when tariffs are on */
     struct subfollow *tarf;
     /* child tariffs (docs/profiles.md): the table, and what the modes see of it (vt.tariff
      * NULL when neither categories.dir nor profiles.file was set at start) */
@@ -2024,8 +2023,8 @@ static int radius_open(struct daemon *d, char *err, size_t errlen)
 }
 
 /* The node's subscriber map follows the store (Redis, Sentinel): the listener's map, or one
- * of its own. With the directory store (when tariffs are on: d->tarf) its mappings are listed
- * at start and on reload, its tariff records followed through the file's change marker. */
+ * of its own. With the directory store (when tariffs are on: d->tarf) its mappings' log and its
+ * tariff file's change marker are followed, both listed again on reload. */
 static int subs_open(struct daemon *d, char *err, size_t errlen)
 {
     int why;

@@ -16,6 +16,7 @@
 
 #define WAIT_MS        1000u
 #define WAIT_BOTH_MS   400u /* each of the two streams, when tariff records are followed too */
+#define WAIT_DIR_MS    100u /* the directory store: its tariff marker (the log is not waited on) */
 #define RETRY_MS       1000u
 #define SWEEP_EVERY_MS 60000u
 
@@ -31,9 +32,9 @@ struct subfollow {
     _Atomic uint64_t applied, loads, errors;
     struct tariff *tariff; /* tariff records followed too, or NULL */
     char tcursor[STORE_SUB_CURSOR_MAX];
-    /* the directory store: no subscriber stream (its mappings listed at start and at each
-     * subfollow_reread(); the node's listener keeps its map meanwhile), the tariff records
-     * followed through the file's change marker (store_tariff_follow()) */
+    /* the directory store: its mappings' log followed without waiting, the tariff records
+     * through the file's change marker (store_tariff_follow()); both listed again at each
+     * subfollow_reread(); no fail-static copy */
     bool dir;
     bool preloaded;     /* subfollow_start() did the first load (the directory store) */
     atomic_bool reread; /* subfollow_reread(): list the store again */
@@ -200,7 +201,7 @@ static int tariff_step(struct subfollow *f, bool load, char *err, size_t errlen)
             rc = 1;
     } else {
         rc = store_tariff_follow(f->store, f->tcursor, sizeof(f->tcursor),
-                                 f->dir ? WAIT_MS : WAIT_BOTH_MS, tariff_apply, f, err, errlen);
+                                 f->dir ? WAIT_DIR_MS : WAIT_BOTH_MS, tariff_apply, f, err, errlen);
         if (rc == -ESTALE)
             return relist(f, false, err, errlen);
     }
@@ -224,7 +225,13 @@ static int relist(struct subfollow *f, bool with_map, char *err, size_t errlen)
     with_map = with_map && f->map;
     subfstatic_free(f->held);
     f->held = subfstatic_of(with_map ? f->map : NULL, f->tariff);
-    int rc = with_map ? store_sub_list(f->store, apply, f, err, errlen) : 0;
+    int rc = 0;
+    if (with_map) {
+        f->cursor[0] = '\0';
+        rc = store_sub_follow(f->store, f->cursor, sizeof(f->cursor), 0, apply, f, err, errlen);
+        if (rc >= 0)
+            rc = store_sub_list(f->store, apply, f, err, errlen);
+    }
     if (rc >= 0)
         rc = tariff_step(f, true, err, errlen);
     if (rc >= 0) {
@@ -317,7 +324,7 @@ static void *follow_main(void *arg)
         } else if (!loaded) {
             held_note(f);
             f->cursor[0] = '\0';
-            if (!f->dir)
+            if (f->map)
                 rc = store_sub_follow(f->store, f->cursor, sizeof(f->cursor), 0, apply, f, err,
                                       sizeof(err));
             if (rc >= 0 && f->map)
@@ -345,17 +352,21 @@ static void *follow_main(void *arg)
             if (rc >= 0 && f->dir)
                 dir_loaded_log(f);
         } else {
-            if (!f->dir)
-                rc = store_sub_follow(f->store, f->cursor, sizeof(f->cursor),
-                                      f->tariff ? WAIT_BOTH_MS : WAIT_MS, apply, f, err,
+            /* the directory store's log is polled without waiting: its tariff marker waits */
+            uint32_t wait = f->dir && f->tariff ? 0 : f->tariff ? WAIT_BOTH_MS : WAIT_MS;
+            if (f->map)
+                rc = store_sub_follow(f->store, f->cursor, sizeof(f->cursor), wait, apply, f, err,
                                       sizeof(err));
-            else if (!f->tariff)
-                pause_ms(f, WAIT_MS); /* nothing to follow between rereads */
+            bool cut = rc == -ESTALE && f->dir;
+            if (cut) {
+                loaded = false; /* its log was cut: everything again, at the next step */
+                rc = 0;
+            }
             if (rc > 0) {
                 atomic_fetch_add(&f->applied, (uint64_t)rc);
                 dirty = true;
             }
-            if (rc >= 0) {
+            if (rc >= 0 && !cut) {
                 int t = tariff_step(f, false, err, sizeof(err));
                 if (t < 0) {
                     rc = t;

@@ -2,10 +2,10 @@
  * the store: every mapping at start (store_sub_list), then the change stream
  * (store_sub_follow), with expiry swept every minute. A store error reloads everything once the
  * store answers again (a failover may have lost stream entries), and the mappings that reload
- * did not set again are removed (the store dropped them meanwhile). The map follows only stores
- * with a change stream (Redis, Sentinel): the directory store is one node's, filled by its own
- * listener; of that store the thread follows the tariff records alone, through the tariff
- * file's change marker (store_tariff_follow(): polled every 50 ms, a change re-lists them).
+ * did not set again are removed (the store dropped them meanwhile). The directory store (one
+ * node) has a log of the mappings' changes (DIR/subs.log) followed the same way, and for the
+ * tariff records only a change marker (store_tariff_follow(): polled every 50 ms, a change
+ * re-lists them).
  * It also keeps the node's fail-static copy of the map and the tariff records (subfstatic.h),
  * loaded at start so that a node started while the store is down keeps enforcing.
  * docs/subscribers.md. */

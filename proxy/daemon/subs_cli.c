@@ -20,17 +20,6 @@
 
 #define CLI_USAGE 2
 
-/* The directory store has no subscriber change stream: a node running on it lists the mappings
- * at start and on reload only (docs/subscribers.md). */
-static void dir_note(const struct store *s)
-{
-    if (strcmp(s->ops->name, "dir") == 0)
-        fprintf(stderr,
-                "qorgau: note: %s has no change stream: a node running on this store "
-                "applies the mapping at its next reload (SIGHUP) or restart\n",
-                store_where(s));
-}
-
 static void usage(FILE *f)
 {
     fputs("usage: qorgau subscriber [-c CONFIG] [--store URL] set ADDR SUBSCRIBER [--ttl D] "
@@ -175,8 +164,6 @@ int subs_cli_main(int argc, char **argv)
             fprintf(stderr, "qorgau: %s\n", err);
         else
             ret = store_sub_get(s, t, print_cb, NULL, err, sizeof(err)) < 0;
-        if (rc >= 0)
-            dir_note(s);
     } else if (strcmp(sub, "show") == 0) {
         ret = cmd_show(s, args[1], &a);
     } else if (strcmp(sub, "del") == 0) {
@@ -190,8 +177,6 @@ int subs_cli_main(int argc, char **argv)
             fprintf(stderr, "qorgau: %s\n", err);
         else
             printf("deleted %s\n", t);
-        if (rc >= 0)
-            dir_note(s);
         ret = rc < 0;
     } else {
         size_t n = 0;

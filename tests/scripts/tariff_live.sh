@@ -18,7 +18,8 @@
 # same store, its answers sent into a link that leads nowhere) blocks the same child flows and sees the
 # profile change too. Then one node on the directory store (no stream): records present at
 # start applied at once, a CLI change live within 2 s without a reload, kept by a reload
-# (SIGHUP, which reads the store again), a removal, the parents API.
+# (SIGHUP, which reads the store again), a removal, the parents API, an address mapped and
+# unmapped by the CLI while the node runs.
 #
 # Needs root, network namespaces, nftables, nginx, curl, redis-server; otherwise fails
 # (QG_ALLOW_SKIP=1: skips, exit 77). Everything started is stopped by PID, namespaces deleted.
@@ -321,9 +322,10 @@ expect "store back: the second address, gone from the store, served" \
     "$(until_tls 200 $CHILD2 games.test)" 200
 expect "store back: the adult served" "$(tls $ADULT games.test)" 200
 
-# the directory store (one node, no stream; docs/profiles.md "Where the settings live"): the
-# node lists its mappings and tariff records at start, follows the tariff file's change marker
-# (a CLI change live within about a second, no reload), and reads both again on reload
+# the directory store (one node, no tariff stream; docs/profiles.md "Where the settings live"):
+# the node lists its mappings and tariff records at start, follows the mappings' log and the
+# tariff file's change marker (a CLI change live within about a second, no reload), and reads
+# both again on reload
 qg_stop $NODE_PID
 DSTORE=$QG_DIR/state3
 mkdir -p "$DSTORE"
@@ -375,6 +377,13 @@ expect "dir store: parents API PUT" \
         --data '{"profile":"child","allow":[],"deny":[],"schedules":[]}')" 200
 expect "dir store: the parents API's settings live (games.test reset)" \
     "$(until_tls reset $CHILD games.test)" reset
+# a mapping set by the CLI while the node runs (the store's subs.log)
+"$QG_BIN" subscriber --store "$DSTORE" set $UNMAPPED 77010000018 >/dev/null ||
+    bad "dir: map a third address"
+expect "dir store: an address mapped by the CLI while running blocked" \
+    "$(until_tls reset $UNMAPPED games.test)" reset
+"$QG_BIN" subscriber --store "$DSTORE" del $UNMAPPED >/dev/null || bad "dir: unmap"
+expect "dir store: unmapped by the CLI, served again" "$(until_tls 200 $UNMAPPED games.test)" 200
 expect "dir store: no fail-static copy (the store is the node's disk)" \
     "$(test -e "$DSTORE/subscribers.img" && echo yes || echo no)" no
 exit 0
