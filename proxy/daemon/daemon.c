@@ -427,9 +427,10 @@ static size_t tariff_stats_kv(struct daemon *d, struct log_kv *kv)
 static size_t radius_stats_kv(struct daemon *d, struct log_kv *kv)
 {
     size_t n = 0;
-    if (d->subf) {
+    struct subfollow *sf = d->subf ? d->subf : d->tarf; /* (the directory store's) */
+    if (sf) {
         struct subfollow_stats fs;
-        subfollow_get_stats(d->subf, &fs);
+        subfollow_get_stats(sf, &fs);
         kv[n++] = LOG_U("subs.entries",
                         submap_count(d->radius ? radius_listener_map(d->radius) : d->own_map));
         kv[n++] = LOG_U("subs.followed", fs.applied);
