@@ -1804,18 +1804,21 @@ static int dir_tariff_follow(struct store *s, char *cursor, size_t cap, uint32_t
     }
 }
 
-/* Parses one subs.log line (modified in place) into o. 0 or -1. */
-static int sub_log_parse(char *line, struct store_sub *o)
+int store_dir_sub_parse(char *line, struct store_sub *o)
 {
-    char *f[5];
+    char *f[6];
     size_t nf = 0;
-    for (char *p = line, *sp; nf < 5 && p; p = sp ? sp + 1 : NULL) {
-        sp = strchr(p, ' ');
+    for (char *p = line; p && nf < 6;) {
+        char *sp = strchr(p, ' ');
         if (sp)
             *sp = '\0';
+        if (!*p)
+            return -1; /* an empty field */
         f[nf++] = p;
+        p = sp ? sp + 1 : NULL;
     }
     *o = (struct store_sub){ 0 };
+    size_t si;
     if (nf == 5 && strcmp(f[0], "set") == 0) {
         /* field_u64() reads a field ending at a space: the NUL ending the line becomes one */
         size_t pos = 0, l4 = strlen(f[4]);
@@ -1826,15 +1829,15 @@ static int sub_log_parse(char *line, struct store_sub *o)
             return -1;
         o->op = STORE_SUB_SET;
         o->subscriber = f[2];
+        si = 3;
     } else if (nf == 3 && strcmp(f[0], "del") == 0) {
         o->op = STORE_SUB_DEL;
+        si = 2;
     } else {
         return -1;
     }
     o->addr = f[1];
-    o->session = strcmp(f[o->op == STORE_SUB_SET ? 3 : 2], "-") == 0
-                     ? ""
-                     : f[o->op == STORE_SUB_SET ? 3 : 2];
+    o->session = strcmp(f[si], "-") == 0 ? "" : f[si];
     return store_sub_addr_valid(o->addr, strlen(o->addr)) ? 0 : -1;
 }
 
@@ -1909,7 +1912,7 @@ static int dir_sub_follow(struct store *s, char *cursor, size_t cap, uint32_t ti
                 if (ll < sizeof(line)) {
                     memcpy(line, b + at, ll);
                     line[ll] = '\0';
-                    if (sub_log_parse(line, &o) == 0) {
+                    if (store_dir_sub_parse(line, &o) == 0) {
                         rc = cb(ctx, &o);
                         n++;
                     }

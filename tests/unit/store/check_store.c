@@ -2094,6 +2094,45 @@ START_TEST(subs_large_batch)
 }
 END_TEST
 
+/* subs.log lines (store_dir_sub_parse()): the two forms, and each way of being malformed. */
+START_TEST(dir_sub_log_lines)
+{
+    char l1[] = "set 2001:db8::/56 77010000001 s-1 1767225600000";
+    struct store_sub o;
+    ck_assert_int_eq(store_dir_sub_parse(l1, &o), 0);
+    ck_assert_int_eq(o.op, STORE_SUB_SET);
+    ck_assert_str_eq(o.addr, "2001:db8::/56");
+    ck_assert_str_eq(o.subscriber, "77010000001");
+    ck_assert_str_eq(o.session, "s-1");
+    ck_assert_uint_eq(o.expires_ms, 1767225600000ull);
+    char l2[] = "del 10.0.0.1 -";
+    ck_assert_int_eq(store_dir_sub_parse(l2, &o), 0);
+    ck_assert_int_eq(o.op, STORE_SUB_DEL);
+    ck_assert_str_eq(o.addr, "10.0.0.1");
+    ck_assert_str_eq(o.session, "");
+    static const char *const bad[] = {
+        "",
+        "set 10.0.0.1 x - ",
+        "set 10.0.0.1 x -",
+        "set 10.0.0.1 x - 01",
+        "set 10.0.0.1 x - 5 extra",
+        "set 10.0.0.1  - 5",
+        "set 10.0.0.1 x - 99999999999999999999",
+        "set 10.0.0.1 x - -5",
+        "set ../etc x - 5",
+        "del 10.0.0.1",
+        "del 10.0.0.1 s extra",
+        "put 10.0.0.1 x - 5",
+        " del 10.0.0.1 -",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char b[64];
+        snprintf(b, sizeof(b), "%s", bad[i]);
+        ck_assert_msg(store_dir_sub_parse(b, &o) == -1, "accepted '%s'", bad[i]);
+    }
+}
+END_TEST
+
 /* A second handle follows the changes: from the end taken before a list, every later set and
  * removal, in order (the directory store: its subs.log; a cursor on another log is -ESTALE). */
 START_TEST(subs_follow)
@@ -2275,6 +2314,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, secret_file);
     tcase_add_test(tc, dir_torn_and_corrupt_log);
     tcase_add_test(tc, dir_default_and_create);
+    tcase_add_test(tc, dir_sub_log_lines);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("contract");
