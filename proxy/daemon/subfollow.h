@@ -6,7 +6,7 @@
  * node) has a log of the mappings' changes (DIR/subs.log) followed the same way, and for the
  * tariff records only a change marker (store_tariff_follow(): polled every 50 ms, a change
  * re-lists them).
- * It also keeps the node's fail-static copy of the map and the tariff records (subfstatic.h),
+ * It also keeps the node's fail-static copy (Redis and Sentinel only) of the map and the tariff records (subfstatic.h),
  * loaded at start so that a node started while the store is down keeps enforcing.
  * docs/subscribers.md. */
 #ifndef QG_SUBFOLLOW_H
@@ -60,9 +60,8 @@ void subfollow_reread(struct subfollow *f);
 void subfollow_set_failstatic(struct subfollow *f, const char *state_dir, uint64_t interval_ms);
 
 /* Starts the thread (after loading the fail-static copy, when there is one; with the directory
- * store, after loading its tariff records, so that nothing is judged without them; without a
- * tariff table the directory store has nothing to follow and no thread starts). 0 or a
- * negative errno. */
+ * store, after listing its mappings and tariff records, so that nothing is judged without them;
+ * with neither a map nor a tariff table no thread starts there). 0 or a negative errno. */
 int subfollow_start(struct subfollow *f);
 
 void subfollow_get_stats(const struct subfollow *f, struct subfollow_stats *st);
