@@ -169,6 +169,9 @@ struct daemon {
     /* subf for the admin API's threads: set once it started, cleared before it is freed */
     struct subfollow *_Atomic subf_api;
     struct submap *own_map; /* the node's map when it has no listener */
+    /* the directory store followed (subfollow.h): its tariff records into the table, its
+     * mappings into the map, when tariffs are on */
+    struct subfollow *tarf;
     /* child tariffs (docs/profiles.md): the table, and what the modes see of it (vt.tariff
      * NULL when neither categories.dir nor profiles.file was set at start) */
     struct tariff *tariff;
@@ -424,9 +427,10 @@ static size_t tariff_stats_kv(struct daemon *d, struct log_kv *kv)
 static size_t radius_stats_kv(struct daemon *d, struct log_kv *kv)
 {
     size_t n = 0;
-    if (d->subf) {
+    struct subfollow *sf = d->subf ? d->subf : d->tarf; /* (the directory store's) */
+    if (sf) {
         struct subfollow_stats fs;
-        subfollow_get_stats(d->subf, &fs);
+        subfollow_get_stats(sf, &fs);
         kv[n++] = LOG_U("subs.entries",
                         submap_count(d->radius ? radius_listener_map(d->radius) : d->own_map));
         kv[n++] = LOG_U("subs.followed", fs.applied);
@@ -739,6 +743,8 @@ static void reload(struct daemon *d)
         log_write(d->log, LOG_LEVEL_ERROR, "tariff",
                   "reload of the categories and profiles failed; the previous ones stay",
                   LOG_KV(LOG_S("error", err)));
+    if (d->tarf) /* the directory store's mappings and tariff records, read again */
+        subfollow_reread(d->tarf);
     if (d->admin) /* the API's deadlines, stats and alarms */
         adminapi_set_report(&d->api, (unsigned)nc->report_deadline_days, nc->report_timezone);
     struct settings *old = d->cfg;
@@ -2018,9 +2024,17 @@ static int radius_open(struct daemon *d, char *err, size_t errlen)
 }
 
 /* The node's subscriber map follows the store (Redis, Sentinel): the listener's map, or one
- * of its own. Nothing for the directory store. */
+ * of its own. With the directory store (when tariffs are on: d->tarf) its mappings' log and its
+ * tariff file's change marker are followed, both listed again on reload. */
 static int subs_open(struct daemon *d, char *err, size_t errlen)
 {
+    int why;
+    struct store_url u;
+    const char *url = store_url(d);
+    if (store_url_parse(url, strlen(url), &u, err, errlen) != 0)
+        return -1;
+    if (u.kind == STORE_URL_DIR && !d->vt.tariff)
+        return 0; /* the listener's map, if any, is its own; nothing reads the store's */
     struct submap *map = d->radius ? radius_listener_map(d->radius) : NULL;
     if (!map) {
         d->own_map = submap_new((size_t)d->cfg->radius_map_capacity);
@@ -2029,7 +2043,13 @@ static int subs_open(struct daemon *d, char *err, size_t errlen)
             return -1;
         }
     }
-    int why;
+    if (u.kind == STORE_URL_DIR) {
+        d->tarf = subfollow_new(url, d->cfg->store_password_file, map, d->log, &why, err, errlen);
+        if (!d->tarf)
+            return -1;
+        subfollow_set_tariff(d->tarf, d->tariff);
+        return 0;
+    }
     d->subf =
         subfollow_new(store_url(d), d->cfg->store_password_file, map, d->log, &why, err, errlen);
     if (d->subf && d->vt.tariff)
@@ -2041,7 +2061,7 @@ static int subs_open(struct daemon *d, char *err, size_t errlen)
         return 0;
     submap_free(d->own_map);
     d->own_map = NULL;
-    return why == -ENOTSUP ? 0 : -1;
+    return -1;
 }
 
 /* ---- child tariffs (docs/profiles.md) ---- */
@@ -2224,6 +2244,11 @@ static int run(struct daemon *d)
         goto close_mode;
     }
     atomic_store(&d->subf_api, d->subf);
+    if (d->tarf && (rc = subfollow_start(d->tarf)) < 0) {
+        fatal(d, "tariff: cannot start the thread following the directory store: %s",
+              strerror(-rc));
+        goto close_mode;
+    }
 
     d->workers = calloc(d->nworkers, sizeof(*d->workers));
     if (!d->workers) {
@@ -2264,6 +2289,8 @@ close_mode:
     atomic_store(&d->subf_api, NULL);
     subfollow_free(d->subf);
     d->subf = NULL;
+    subfollow_free(d->tarf);
+    d->tarf = NULL;
     radius_listener_free(d->radius);
     d->radius = NULL;
     submap_free(d->own_map);

@@ -16,6 +16,7 @@
 
 #define WAIT_MS        1000u
 #define WAIT_BOTH_MS   400u /* each of the two streams, when tariff records are followed too */
+#define WAIT_DIR_MS    100u /* the directory store: its tariff marker (the log is not waited on) */
 #define RETRY_MS       1000u
 #define SWEEP_EVERY_MS 60000u
 
@@ -31,6 +32,12 @@ struct subfollow {
     _Atomic uint64_t applied, loads, errors;
     struct tariff *tariff; /* tariff records followed too, or NULL */
     char tcursor[STORE_SUB_CURSOR_MAX];
+    /* the directory store: its mappings' log followed without waiting, the tariff records
+     * through the file's change marker (store_tariff_follow()); both listed again at each
+     * subfollow_reread(); no fail-static copy */
+    bool dir;
+    bool preloaded;     /* subfollow_start() did the first load (the directory store) */
+    atomic_bool reread; /* subfollow_reread(): list the store again */
     /* the fail-static copy (subfstatic.h): its path ("" none), the write interval, what the
      * file gave at start until the store's first full load replaces it (the thread's) */
     char *fs_path;
@@ -49,7 +56,7 @@ void subfollow_set_failstatic(struct subfollow *f, const char *state_dir, uint64
 {
     free(f->fs_path);
     f->fs_path = NULL;
-    if (state_dir && *state_dir) {
+    if (state_dir && *state_dir && !f->dir) {
         size_t n = strlen(state_dir) + sizeof("/" SUBFSTATIC_NAME);
         if ((f->fs_path = malloc(n)) != NULL)
             snprintf(f->fs_path, n, "%s/%s", state_dir, SUBFSTATIC_NAME);
@@ -172,8 +179,13 @@ void subfollow_set_tariff(struct subfollow *f, struct tariff *t)
     f->tariff = t;
 }
 
+static void held_sweep(struct subfollow *f);
+static int apply(void *ctx, const struct store_sub *e);
+static int relist(struct subfollow *f, bool with_map, char *err, size_t errlen);
+
 /* The tariff records: all of them (load) or the changes after the cursor; published when any
- * arrived. Returns the count or a negative errno. */
+ * arrived. A cursor the store cannot follow from (-ESTALE: the directory store's file changed)
+ * lists them all again (relist()). Returns the count or a negative errno. */
 static int tariff_step(struct subfollow *f, bool load, char *err, size_t errlen)
 {
     if (!f->tariff)
@@ -188,8 +200,10 @@ static int tariff_step(struct subfollow *f, bool load, char *err, size_t errlen)
         if (rc >= 0)
             rc = 1;
     } else {
-        rc = store_tariff_follow(f->store, f->tcursor, sizeof(f->tcursor), WAIT_BOTH_MS,
-                                 tariff_apply, f, err, errlen);
+        rc = store_tariff_follow(f->store, f->tcursor, sizeof(f->tcursor),
+                                 f->dir ? WAIT_DIR_MS : WAIT_BOTH_MS, tariff_apply, f, err, errlen);
+        if (rc == -ESTALE)
+            return relist(f, false, err, errlen);
     }
     if (rc > 0) {
         char why[512];
@@ -199,6 +213,69 @@ static int tariff_step(struct subfollow *f, bool load, char *err, size_t errlen)
                       LOG_KV(LOG_I("count", p), LOG_S("first", why)));
     }
     return rc;
+}
+
+/* Every tariff record again (a changed directory store, a reload), and every mapping too when
+ * with_map (the directory store at start and on reload): those the table holds from the store
+ * and the mappings the map holds that the lists no longer have go (held_sweep()); the file's
+ * definitions under removed records come back at the next reload (tariff_rebase()). Returns
+ * >= 0 or a negative errno. */
+static int relist(struct subfollow *f, bool with_map, char *err, size_t errlen)
+{
+    with_map = with_map && f->map;
+    subfstatic_free(f->held);
+    f->held = subfstatic_of(with_map ? f->map : NULL, f->tariff);
+    int rc = 0;
+    if (with_map) {
+        f->cursor[0] = '\0';
+        rc = store_sub_follow(f->store, f->cursor, sizeof(f->cursor), 0, apply, f, err, errlen);
+        if (rc >= 0)
+            rc = store_sub_list(f->store, apply, f, err, errlen);
+    }
+    if (rc >= 0)
+        rc = tariff_step(f, true, err, errlen);
+    if (rc >= 0) {
+        held_sweep(f);
+    } else {
+        subfstatic_free(f->held);
+        f->held = NULL;
+    }
+    return rc;
+}
+
+void subfollow_reread(struct subfollow *f)
+{
+    atomic_store(&f->reread, true);
+}
+
+static void dir_loaded_log(struct subfollow *f)
+{
+    struct tariff_stats st = { 0 };
+    if (f->tariff)
+        tariff_get_stats(f->tariff, &st);
+    log_write(f->log, LOG_LEVEL_INFO, "subscribers",
+              "subscriber map and tariff records loaded from the directory store",
+              LOG_KV(LOG_U("entries", f->map ? submap_count(f->map) : 0),
+                     LOG_U("profiles", st.profiles), LOG_U("subscribers", st.subscribers)));
+}
+
+/* The first load of the directory store's tariff records, before the thread starts (and before
+ * the workers judge anything): a local file, so no child is judged without its settings. On
+ * failure the thread tries again. */
+static void dir_preload(struct subfollow *f)
+{
+    char err[1024];
+    struct store_opts o = { 0 };
+    int rc = -EIO;
+    if (!f->store)
+        f->store = store_open(f->url, &o, err, sizeof(err));
+    if (f->store)
+        rc = relist(f, true, err, sizeof(err));
+    if (rc < 0)
+        return; /* the thread logs it */
+    f->preloaded = true;
+    atomic_fetch_add(&f->loads, 1);
+    dir_loaded_log(f);
 }
 
 static int apply(void *ctx, const struct store_sub *e)
@@ -230,7 +307,7 @@ static void pause_ms(const struct subfollow *f, unsigned ms)
 static void *follow_main(void *arg)
 {
     struct subfollow *f = arg;
-    bool loaded = false, failing = false, dirty = false;
+    bool loaded = f->preloaded, failing = false, dirty = false;
     uint64_t next_sweep = 0, next_write = 0;
     char err[1024];
     while (!atomic_load(&f->stop)) {
@@ -247,9 +324,10 @@ static void *follow_main(void *arg)
         } else if (!loaded) {
             held_note(f);
             f->cursor[0] = '\0';
-            rc = store_sub_follow(f->store, f->cursor, sizeof(f->cursor), 0, apply, f, err,
-                                  sizeof(err));
-            if (rc >= 0)
+            if (f->map)
+                rc = store_sub_follow(f->store, f->cursor, sizeof(f->cursor), 0, apply, f, err,
+                                      sizeof(err));
+            if (rc >= 0 && f->map)
                 rc = store_sub_list(f->store, apply, f, err, sizeof(err));
             if (rc >= 0)
                 rc = tariff_step(f, true, err, sizeof(err));
@@ -258,20 +336,37 @@ static void *follow_main(void *arg)
                 atomic_fetch_add(&f->loads, 1);
                 fs_replaced(f);
                 held_sweep(f);
-                log_write(f->log, LOG_LEVEL_INFO, "subscribers", "subscriber map loaded",
-                          LOG_KV(LOG_U("entries", submap_count(f->map))));
+                if (f->dir)
+                    dir_loaded_log(f);
+                else
+                    log_write(f->log, LOG_LEVEL_INFO, "subscribers", "subscriber map loaded",
+                              LOG_KV(LOG_U("entries", submap_count(f->map))));
                 fs_write(f);
                 dirty = false;
                 next_write = store_now_ms() + f->fs_interval_ms;
             }
+        } else if (atomic_exchange(&f->reread, false)) {
+            rc = relist(f, f->dir, err, sizeof(err));
+            if (rc > 0)
+                dirty = true;
+            if (rc >= 0 && f->dir)
+                dir_loaded_log(f);
         } else {
-            rc = store_sub_follow(f->store, f->cursor, sizeof(f->cursor),
-                                  f->tariff ? WAIT_BOTH_MS : WAIT_MS, apply, f, err, sizeof(err));
+            /* the directory store's log is polled without waiting: its tariff marker waits */
+            uint32_t wait = f->dir && f->tariff ? 0 : f->tariff ? WAIT_BOTH_MS : WAIT_MS;
+            if (f->map)
+                rc = store_sub_follow(f->store, f->cursor, sizeof(f->cursor), wait, apply, f, err,
+                                      sizeof(err));
+            bool cut = rc == -ESTALE && f->dir;
+            if (cut) {
+                loaded = false; /* its log was cut: everything again, at the next step */
+                rc = 0;
+            }
             if (rc > 0) {
                 atomic_fetch_add(&f->applied, (uint64_t)rc);
                 dirty = true;
             }
-            if (rc >= 0) {
+            if (rc >= 0 && !cut) {
                 int t = tariff_step(f, false, err, sizeof(err));
                 if (t < 0) {
                     rc = t;
@@ -304,7 +399,7 @@ static void *follow_main(void *arg)
             failing = false;
         }
         uint64_t now = store_now_ms();
-        if (now >= next_sweep) {
+        if (now >= next_sweep && f->map) {
             submap_expire(f->map, now);
             next_sweep = now + SWEEP_EVERY_MS;
         }
@@ -328,13 +423,9 @@ struct subfollow *subfollow_new(const char *url, const char *password_file, stru
         *why = -EINVAL;
         return NULL;
     }
-    if (u.kind == STORE_URL_DIR) {
-        snprintf(err, errlen, "subscribers: the directory store has no change stream");
-        *why = -ENOTSUP;
-        return NULL;
-    }
     struct subfollow *f = calloc(1, sizeof(*f));
     if (f) {
+        f->dir = u.kind == STORE_URL_DIR;
         f->url = strdup(url);
         f->password_file = strdup(password_file ? password_file : "");
     }
@@ -353,6 +444,10 @@ int subfollow_start(struct subfollow *f)
 {
     if (f->fs_path)
         fs_load(f);
+    if (f->dir && !f->tariff && !f->map)
+        return 0; /* nothing to follow */
+    if (f->dir)
+        dir_preload(f);
     int rc = pthread_create(&f->th, NULL, follow_main, f);
     if (rc)
         return -rc;

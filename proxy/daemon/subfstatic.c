@@ -425,7 +425,7 @@ struct subfstatic *subfstatic_of(struct submap *m, struct tariff *t)
     struct subfstatic *s = calloc(1, sizeof(*s));
     if (!s)
         return NULL;
-    if (submap_each(m, held_map, s) != 0 || (t && tariff_layer_each(t, held_def, s) != 0)) {
+    if ((m && submap_each(m, held_map, s) != 0) || (t && tariff_layer_each(t, held_def, s) != 0)) {
         subfstatic_free(s);
         return NULL;
     }

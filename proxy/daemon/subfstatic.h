@@ -62,8 +62,8 @@ int subfstatic_parse(const uint8_t *buf, size_t len, struct submap *m, struct ta
                      uint64_t now_ms, struct subfstatic **out, struct subfstatic_info *info,
                      char *why, size_t whylen);
 
-/* What m holds now, and the store's records t holds (its store's layer, tariff_layer_set(); t
- * may be NULL), as a load's list of what it set: the store's full load after an outage marks
+/* What m holds now (m may be NULL: the tariff records only), and the store's records t holds
+ * (its store's layer, tariff_layer_set(); t may be NULL), as a load's list of what it set: the store's full load after an outage marks
  * what it sets again (subfstatic_seen_addr(), subfstatic_seen_def()), and subfstatic_sweep()
  * then removes what the store dropped during the outage, as after loading the file. A copy of
  * m's addresses and sessions and of the records' names while the load runs. NULL when there is

@@ -398,8 +398,10 @@ int store_sub_list(struct store *s, store_sub_fn cb, void *ctx, char *err, size_
  * (a change seen twice is harmless: sets and session-guarded removals are idempotent).
  * Otherwise calls cb for each mapping changed after cursor (op, addr, subscriber, session,
  * ttl_ms; removals name the session whose mapping they remove, "" for any), waiting up to
- * timeout_ms for the first, and advances cursor. Returns the number delivered, -ENOTSUP for a
- * store without a change stream (the directory store: one node), or a negative errno. */
+ * timeout_ms for the first, and advances cursor. Returns the number delivered, -ESTALE when
+ * the changes after cursor are gone (the directory store's subs.log was cut: list the mappings
+ * again, taking the cursor first), -ENOTSUP for a store without a change stream, or a negative
+ * errno. */
 int store_sub_follow(struct store *s, char *cursor, size_t cap, uint32_t timeout_ms,
                      store_sub_fn cb, void *ctx, char *err, size_t errlen);
 
@@ -419,7 +421,11 @@ int store_tariff_get(struct store *s, enum store_tariff_kind kind, const char *n
                      store_tariff_fn cb, void *ctx, char *err, size_t errlen);
 
 /* Follows the tariff changes, as store_sub_follow() (cursor "" first: the current end; then
- * every record written after it, removals with del set). -ENOTSUP for the directory store. */
+ * every record written after it, removals with del set). The directory store has no stream:
+ * its cursor is a marker of the tariff file (inode, size, times; one stat(2) every 50 ms while
+ * waiting), and a change since it is -ESTALE, as a change the stream no longer holds would be:
+ * take the cursor again ("") and list every record (store_tariff_list()), removing those the
+ * list no longer has. */
 int store_tariff_follow(struct store *s, char *cursor, size_t cap, uint32_t timeout_ms,
                         store_tariff_fn cb, void *ctx, char *err, size_t errlen);
 

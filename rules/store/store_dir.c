@@ -27,6 +27,7 @@
 #include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/fileio.h"
@@ -70,7 +71,7 @@ static void give_tree(const struct dstore *d)
 {
     static const char *const top[] = { "orders",  "nodes",       "enforced", "evidence",
                                        "hits",    "docs",        "subs",     "lock",
-                                       "version", "changes.log", "tariff" };
+                                       "version", "changes.log", "tariff",   "subs.log" };
     if (!d->give)
         return;
     for (size_t i = 0; i < sizeof(top) / sizeof(top[0]); i++)
@@ -1321,6 +1322,10 @@ static int dir_tariff_apply(struct store *s, const struct store_tariff *t, char 
                             size_t errlen);
 static int dir_tariff_list(struct store *s, store_tariff_fn cb, void *ctx, char *err,
                            size_t errlen);
+static int dir_tariff_follow(struct store *s, char *cursor, size_t cap, uint32_t timeout_ms,
+                             store_tariff_fn cb, void *ctx, char *err, size_t errlen);
+static int dir_sub_follow(struct store *s, char *cursor, size_t cap, uint32_t timeout_ms,
+                          store_sub_fn cb, void *ctx, char *err, size_t errlen);
 
 static const struct store_ops dir_ops = {
     .name = "dir",
@@ -1346,8 +1351,10 @@ static const struct store_ops dir_ops = {
     .sub_apply = dir_sub_apply,
     .sub_get = dir_sub_get,
     .sub_list = dir_sub_list,
+    .sub_follow = dir_sub_follow,
     .tariff_apply = dir_tariff_apply,
     .tariff_list = dir_tariff_list,
+    .tariff_follow = dir_tariff_follow,
 };
 
 static int mkdir_p(const char *path)
@@ -1421,7 +1428,17 @@ fail:
  *
  * DIR/subs/<addr>   "<subscriber> <session|-> <updated_ms> <expires_ms>\n" (expires 0: never);
  *                   the address with '/' written as '_' ("2001:db8::_56"). An expired file is
- *                   not found, and removed by the next list. One node: no change stream. */
+ *                   not found, and removed by the next list.
+ * DIR/subs.log      the changes, one line per mapping of each batch, appended under the lock
+ *                   (no fsync, as the mappings): "set ADDR SUBSCRIBER SESSION|- EXPIRES_MS" or
+ *                   "del ADDR SESSION|-"; past SUBS_LOG_MAX bytes it is removed, and the next
+ *                   batch starts a new file (another inode: a follower of the old one gets
+ *                   -ESTALE and lists the mappings again). */
+
+#define SUBS_LOG_MAX  (4u << 20)
+#define SUBS_READ_MAX (1u << 20) /* bytes of the log read by one follow call at most */
+#define SUBS_POLL_MS  50u
+#define SUBS_LINE_MAX (2 * STORE_SUB_ID_MAX + STORE_SUB_ADDR_MAX + 48)
 static void sub_name(char *out, size_t cap, const char *addr)
 {
     int n = snprintf(out, cap, "subs/%s", addr);
@@ -1489,6 +1506,38 @@ static int sub_one(struct dstore *d, const struct store_sub *e, uint64_t now, ch
     return 0;
 }
 
+/* Appends the batch's first n entries to subs.log (under the lock). A log that cannot be written
+ * is removed, so that followers list the mappings again rather than miss a change. */
+static void sub_journal(struct dstore *d, const struct store_sub *e, size_t n, uint64_t now)
+{
+    char *b = malloc(n * SUBS_LINE_MAX);
+    size_t len = 0;
+    for (size_t i = 0; b && i < n; i++) {
+        const char *sess = e[i].session && e[i].session[0] ? e[i].session : "-";
+        int k = e[i].op == STORE_SUB_SET
+                    ? snprintf(b + len, SUBS_LINE_MAX, "set %s %s %s %llu\n", e[i].addr,
+                               e[i].subscriber, sess,
+                               (unsigned long long)(e[i].ttl_ms ? now + e[i].ttl_ms : 0))
+                    : snprintf(b + len, SUBS_LINE_MAX, "del %s %s\n", e[i].addr, sess);
+        if (k <= 0 || (size_t)k >= SUBS_LINE_MAX) {
+            free(b);
+            b = NULL;
+            break;
+        }
+        len += (size_t)k;
+    }
+    int fd = b ? openat(d->dirfd, "subs.log", O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640) : -1;
+    struct stat st;
+    bool ok = fd >= 0 && fileio_write_all(fd, b, len) == 0 && fstat(fd, &st) == 0;
+    if (fd >= 0) {
+        give(d, fd);
+        close(fd);
+    }
+    free(b);
+    if (!ok || st.st_size > (off_t)SUBS_LOG_MAX)
+        unlinkat(d->dirfd, "subs.log", 0);
+}
+
 static int dir_sub_apply(struct store *s, const struct store_sub *e, size_t n, char *err,
                          size_t errlen)
 {
@@ -1497,8 +1546,13 @@ static int dir_sub_apply(struct store *s, const struct store_sub *e, size_t n, c
     if (rc)
         return rc;
     uint64_t now = store_now_ms();
-    for (size_t i = 0; i < n && !rc; i++)
-        rc = sub_one(d, &e[i], now, err, errlen);
+    size_t done = 0;
+    for (; done < n && !rc; done++)
+        rc = sub_one(d, &e[done], now, err, errlen);
+    if (rc)
+        done--;
+    if (done)
+        sub_journal(d, e, done, now);
     unlock(d);
     return rc ? rc : (int)n;
 }
@@ -1563,7 +1617,10 @@ static int dir_sub_list(struct store *s, store_sub_fn cb, void *ctx, char *err, 
 /* ---- tariff records (docs/profiles.md) ----
  *
  * DIR/tariff   one record a line, store_tariff_format()'s "p NAME TEXT" / "s ID TEXT"; a change
- *              rewrites the file (atomically, under the lock). One node: no change stream. */
+ *              rewrites the file (atomically, under the lock). One node: no change stream, but
+ *              a change marker: every change renames a new file over the old one, so the
+ *              file's identity (inode, size, modification and change times) differs after each;
+ *              dir_tariff_follow() compares it with one stat(2), never reading the file. */
 
 #define TARIFF_FILE_MAX (1ull << 30)
 
@@ -1689,4 +1746,191 @@ static int dir_tariff_list(struct store *s, store_tariff_fn cb, void *ctx, char 
         rc = tariff_each(buf, n, tariff_deliver, &c);
     free(buf);
     return rc;
+}
+
+#define TARIFF_POLL_MS 50u
+
+/* The change marker of DIR/tariff in cursor: "-" when there is none, else "t" and 16 hex digits
+ * of a 64-bit FNV-1a hash of its device, inode, size, mtime and ctime. */
+static int tariff_mark(struct dstore *d, char *out, size_t cap, char *err, size_t errlen)
+{
+    struct stat st;
+    if (fstatat(d->dirfd, "tariff", &st, 0) != 0) {
+        if (errno != ENOENT)
+            return fail_errno(d, err, errlen, "tariff", errno);
+        snprintf(out, cap, "-");
+        return 0;
+    }
+    uint64_t v[] = { (uint64_t)st.st_dev,          (uint64_t)st.st_ino,
+                     (uint64_t)st.st_size,         (uint64_t)st.st_mtim.tv_sec,
+                     (uint64_t)st.st_mtim.tv_nsec, (uint64_t)st.st_ctim.tv_sec,
+                     (uint64_t)st.st_ctim.tv_nsec };
+    uint64_t h = 14695981039346656037ull;
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+        for (unsigned b = 0; b < 64; b += 8) {
+            h ^= (v[i] >> b) & 0xffu;
+            h *= 1099511628211ull;
+        }
+    snprintf(out, cap, "t%016llx", (unsigned long long)h);
+    return 0;
+}
+
+/* No stream of changes: the cursor is the file's marker. "" takes it; otherwise the marker is
+ * polled every TARIFF_POLL_MS for up to timeout_ms, and a change is -ESTALE ("list the records
+ * again"): the caller takes the marker again ("") and then lists, so a change made in between
+ * shows at the next call. */
+static int dir_tariff_follow(struct store *s, char *cursor, size_t cap, uint32_t timeout_ms,
+                             store_tariff_fn cb, void *ctx, char *err, size_t errlen)
+{
+    (void)cb;
+    (void)ctx;
+    struct dstore *d = (struct dstore *)s;
+    char now[STORE_SUB_CURSOR_MAX];
+    if (!cursor[0])
+        return tariff_mark(d, cursor, cap, err, errlen);
+    for (uint32_t waited = 0;; waited += TARIFF_POLL_MS) {
+        int rc = tariff_mark(d, now, sizeof(now), err, errlen);
+        if (rc)
+            return rc;
+        if (strcmp(now, cursor) != 0) {
+            snprintf(err, errlen, "store: %s: the tariff records changed: list them again",
+                     s->where);
+            return -ESTALE;
+        }
+        if (waited >= timeout_ms)
+            return 0;
+        struct timespec ts = { 0, (long)TARIFF_POLL_MS * 1000000L };
+        nanosleep(&ts, NULL);
+    }
+}
+
+int store_dir_sub_parse(char *line, struct store_sub *o)
+{
+    char *f[6];
+    size_t nf = 0;
+    for (char *p = line; p && nf < 6;) {
+        char *sp = strchr(p, ' ');
+        if (sp)
+            *sp = '\0';
+        if (!*p)
+            return -1; /* an empty field */
+        f[nf++] = p;
+        p = sp ? sp + 1 : NULL;
+    }
+    *o = (struct store_sub){ 0 };
+    size_t si;
+    if (nf == 5 && strcmp(f[0], "set") == 0) {
+        /* field_u64() reads a field ending at a space: the NUL ending the line becomes one */
+        size_t pos = 0, l4 = strlen(f[4]);
+        f[4][l4] = ' ';
+        int bad = field_u64(f[4], l4 + 1, &pos, &o->expires_ms) || pos != l4 + 1;
+        f[4][l4] = '\0';
+        if (bad)
+            return -1;
+        o->op = STORE_SUB_SET;
+        o->subscriber = f[2];
+        si = 3;
+    } else if (nf == 3 && strcmp(f[0], "del") == 0) {
+        o->op = STORE_SUB_DEL;
+        si = 2;
+    } else {
+        return -1;
+    }
+    o->addr = f[1];
+    o->session = strcmp(f[si], "-") == 0 ? "" : f[si];
+    return store_sub_addr_valid(o->addr, strlen(o->addr)) ? 0 : -1;
+}
+
+/* The cursor is "j<inode>:<offset>" (hex) in subs.log: "" creates the log if need be and takes
+ * its end. Then the complete lines after offset are delivered, polling every SUBS_POLL_MS up to
+ * timeout_ms for the first; another inode (the log was cut) or a shorter file is -ESTALE: list
+ * the mappings again. */
+static int dir_sub_follow(struct store *s, char *cursor, size_t cap, uint32_t timeout_ms,
+                          store_sub_fn cb, void *ctx, char *err, size_t errlen)
+{
+    struct dstore *d = (struct dstore *)s;
+    struct stat st;
+    if (!cursor[0]) {
+        int rc = lock(d, LOCK_EX, err, errlen);
+        if (rc)
+            return rc;
+        int fd = openat(d->dirfd, "subs.log", O_RDONLY | O_CREAT | O_CLOEXEC, 0640);
+        if (fd >= 0) {
+            give(d, fd);
+            if (fstat(fd, &st) != 0)
+                rc = -errno;
+            close(fd);
+        } else {
+            rc = -errno;
+        }
+        unlock(d);
+        if (rc)
+            return fail_errno(d, err, errlen, "subs.log", -rc);
+        snprintf(cursor, cap, "j%llx:%llx", (unsigned long long)st.st_ino,
+                 (unsigned long long)st.st_size);
+        return 0;
+    }
+    unsigned long long ino, off;
+    int used = 0;
+    if (sscanf(cursor, "j%llx:%llx%n", &ino, &off, &used) != 2 || cursor[used]) {
+        snprintf(err, errlen, "store: %s: bad subscriber cursor", s->where);
+        return -EINVAL;
+    }
+    for (uint32_t waited = 0;; waited += SUBS_POLL_MS) {
+        int fd = openat(d->dirfd, "subs.log", O_RDONLY | O_CLOEXEC);
+        if (fd < 0 && errno != ENOENT)
+            return fail_errno(d, err, errlen, "subs.log", errno);
+        if (fd < 0 || fstat(fd, &st) != 0 || (unsigned long long)st.st_ino != ino ||
+            (unsigned long long)st.st_size < off) {
+            if (fd >= 0)
+                close(fd);
+            snprintf(err, errlen, "store: %s: the subscriber log was cut: list the mappings again",
+                     s->where);
+            return -ESTALE;
+        }
+        if ((unsigned long long)st.st_size > off) {
+            size_t want = (size_t)st.st_size - (size_t)off;
+            if (want > SUBS_READ_MAX)
+                want = SUBS_READ_MAX;
+            char *b = malloc(want);
+            ssize_t got = b ? pread(fd, b, want, (off_t)off) : -1;
+            close(fd);
+            if (got < 0) {
+                int e = b ? errno : ENOMEM;
+                free(b);
+                return fail_errno(d, err, errlen, "subs.log", e);
+            }
+            int n = 0, rc = 0;
+            size_t at = 0;
+            char line[SUBS_LINE_MAX];
+            while (!rc && at < (size_t)got) {
+                char *nl = memchr(b + at, '\n', (size_t)got - at);
+                if (!nl)
+                    break; /* a batch being written: the rest at the next call */
+                size_t ll = (size_t)(nl - (b + at));
+                struct store_sub o;
+                if (ll < sizeof(line)) {
+                    memcpy(line, b + at, ll);
+                    line[ll] = '\0';
+                    if (store_dir_sub_parse(line, &o) == 0) {
+                        rc = cb(ctx, &o);
+                        n++;
+                    }
+                }
+                at += ll + 1;
+            }
+            free(b);
+            snprintf(cursor, cap, "j%llx:%llx", ino, off + at);
+            if (rc)
+                return rc;
+            if (at)
+                return n;
+        } else {
+            close(fd);
+        }
+        if (waited >= timeout_ms)
+            return 0;
+        struct timespec ts = { 0, (long)SUBS_POLL_MS * 1000000L };
+        nanosleep(&ts, NULL);
+    }
 }

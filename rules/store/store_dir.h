@@ -13,6 +13,11 @@
  *     DIR/hits/<order>   "<count> <first_ms> <last_ms> <entry>\n" sorted by entry, rewritten
  *     DIR/docs/<kind>/<id>  a document's bytes
  *     DIR/subs/<addr>    "<subscriber> <session|-> <updated_ms> <expires_ms>\n" ('/' as '_')
+ *     DIR/subs.log       the mappings' changes, appended per batch (no fsync), cut at 4 MiB:
+ *                        "set <addr> <subscriber> <session|-> <expires_ms>\n" or
+ *                        "del <addr> <session|->\n"
+ *     DIR/tariff         tariff records, "p <name> <text>\n" / "s <id> <text>\n", rewritten
+ *                        (temp + fsync + rename: its inode, size and times are the change marker)
  *
  * docs/store.md describes the same layout and what a crash between two steps leaves. */
 #ifndef QG_STORE_DIR_H
@@ -46,6 +51,12 @@ int store_dir_line_parse(const char *line, size_t len, struct store_dir_line *ou
  * fit. ids is the ','-joined id list. */
 size_t store_dir_line_format(char *out, size_t cap, uint64_t version, enum store_change_kind kind,
                              bool urgent, uint64_t time_ms, const char *ids, size_t ids_len);
+
+/* Parses one subs.log line (NUL-terminated, without its '\n'; modified while parsed, restored
+ * but for the spaces, which become NULs) into o: op, addr, subscriber (SET), session ("" for
+ * "-"), expires_ms (SET; 0: never); pointers into line. 0, or -1 when malformed (fields, a
+ * decimal, the address). */
+int store_dir_sub_parse(char *line, struct store_sub *o);
 
 /* IEEE CRC-32 (the zlib one) of n bytes, continuing from crc (start with 0). */
 uint32_t store_dir_crc32(uint32_t crc, const void *buf, size_t n);

@@ -16,7 +16,10 @@
 # category without sites, delete); the block log names cause
 # and profile and never the MSISDN. A second node (tap mode on the same link, following the
 # same store, its answers sent into a link that leads nowhere) blocks the same child flows and sees the
-# profile change too.
+# profile change too. Then one node on the directory store (no stream): records present at
+# start applied at once, a CLI change live within 2 s without a reload, kept by a reload
+# (SIGHUP, which reads the store again), a removal, the parents API, an address mapped and
+# unmapped by the CLI while the node runs.
 #
 # Needs root, network namespaces, nftables, nginx, curl, redis-server; otherwise fails
 # (QG_ALLOW_SKIP=1: skips, exit 77). Everything started is stopped by PID, namespaces deleted.
@@ -33,7 +36,7 @@ if ! why=$(qg_can_run); then
 fi
 command -v redis-server >/dev/null 2>&1 || qg_cannot_run tariff_live "redis-server not installed"
 
-qg_checks tariff_live proxy.log proxy2.log node2.log redis.log redis2.log
+qg_checks tariff_live proxy.log proxy2.log proxy3.log node2.log redis.log redis2.log
 
 fl() { ip netns exec "$QG_FLT" "$@"; }
 ADULT=10.200.1.2
@@ -318,4 +321,69 @@ expect "store back: the child's games.test still blocked" "$(tls $CHILD games.te
 expect "store back: the second address, gone from the store, served" \
     "$(until_tls 200 $CHILD2 games.test)" 200
 expect "store back: the adult served" "$(tls $ADULT games.test)" 200
+
+# the directory store (one node, no tariff stream; docs/profiles.md "Where the settings live"):
+# the node lists its mappings and tariff records at start, follows the mappings' log and the
+# tariff file's change marker (a CLI change live within about a second, no reload), and reads
+# both again on reload
+qg_stop $NODE_PID
+DSTORE=$QG_DIR/state3
+mkdir -p "$DSTORE"
+sed -e "s|^state_dir = .*|state_dir = $DSTORE|" -e '/^store = /d' "$QG_DIR/qorgau.conf" \
+    >"$QG_DIR/dir.conf"
+"$QG_BIN" profile --store "$DSTORE" set child block=games >/dev/null || bad "dir: profile set"
+"$QG_BIN" subscriber --store "$DSTORE" set $CHILD 77010000017 >/dev/null 2>&1 || bad "dir: map child"
+"$QG_BIN" subscriber --store "$DSTORE" set $CHILD2 77010000018 >/dev/null 2>&1 || bad "dir: map child2"
+"$QG_BIN" subscriber --store "$DSTORE" profile 77010000018 child >/dev/null || bad "dir: child2"
+qg_bg "$QG_DIR/proxy3.log" ip netns exec "$QG_FLT" "$QG_BIN" run -c "$QG_DIR/dir.conf" --foreground
+NODE_PID=$QG_LAST_PID
+qg_wait_port "$QG_FLT" 15001 || { bad "proxy" "did not start on the directory store"; exit 1; }
+expect "dir store: a record present at start applies at once (child2 blocked)" \
+    "$(tls $CHILD2 games.test)" reset
+expect "dir store: the child without settings yet served" "$(tls $CHILD games.test)" 200
+t0=$(date +%s%N)
+"$QG_BIN" subscriber --store "$DSTORE" profile 77010000017 child >/dev/null || bad "dir: profile"
+i=0
+got=$(tls $CHILD games.test)
+while [ "$got" != reset ] && [ $i -lt 20 ]; do
+    sleep 0.1
+    got=$(tls $CHILD games.test)
+    i=$((i + 1))
+done
+ms=$((($(date +%s%N) - t0) / 1000000))
+expect "dir store: the CLI's profile live without a reload (within 2 s)" \
+    "$got $([ $ms -le 2000 ] && echo in-time)" "reset in-time"
+echo "     the directory store's change live on the node after $ms ms (CLI included)"
+n0=$(grep -c 'loaded from the directory store' "$QG_DIR/proxy3.log")
+kill -HUP $NODE_PID
+i=0
+while [ "$(grep -c 'loaded from the directory store' "$QG_DIR/proxy3.log")" -le "$n0" ] &&
+    [ $i -lt 50 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+expect "dir store: reload read the store again" \
+    "$(grep -c 'loaded from the directory store' "$QG_DIR/proxy3.log")" $((n0 + 1))
+expect "dir store: after the reload the child still blocked" "$(tls $CHILD games.test)" reset
+expect "dir store: after the reload child2 still blocked" "$(tls $CHILD2 games.test)" reset
+"$QG_BIN" subscriber --store "$DSTORE" profile 77010000017 --del >/dev/null || bad "dir: del"
+expect "dir store: the settings removed, the child served again" \
+    "$(until_tls 200 $CHILD games.test)" 200
+expect "dir store: child2 still blocked" "$(tls $CHILD2 games.test)" reset
+# the parents API on the node's admin socket writes the same file
+SOCK=$DSTORE/admin.sock
+expect "dir store: parents API PUT" \
+    "$(api_code PUT 77010000017 -H 'Content-Type: application/json' \
+        --data '{"profile":"child","allow":[],"deny":[],"schedules":[]}')" 200
+expect "dir store: the parents API's settings live (games.test reset)" \
+    "$(until_tls reset $CHILD games.test)" reset
+# a mapping set by the CLI while the node runs (the store's subs.log)
+"$QG_BIN" subscriber --store "$DSTORE" set $UNMAPPED 77010000018 >/dev/null ||
+    bad "dir: map a third address"
+expect "dir store: an address mapped by the CLI while running blocked" \
+    "$(until_tls reset $UNMAPPED games.test)" reset
+"$QG_BIN" subscriber --store "$DSTORE" del $UNMAPPED >/dev/null || bad "dir: unmap"
+expect "dir store: unmapped by the CLI, served again" "$(until_tls 200 $UNMAPPED games.test)" 200
+expect "dir store: no fail-static copy (the store is the node's disk)" \
+    "$(test -e "$DSTORE/subscribers.img" && echo yes || echo no)" no
 exit 0

@@ -3,7 +3,11 @@
  * port: the first load, then an outage (the server killed and started again without the
  * mappings it had, as a failover to a replica that missed them would leave it) after which the
  * full load removes the mappings and tariff records the store no longer has, not only adds what
- * it has.
+ * it has. And the directory store (one node, no change stream): its tariff records are in the
+ * table when subfollow_start() returns, a change written by another handle (the CLI) is live
+ * within about a second, a removal goes (the file's definition under it back at the next
+ * rebase), and subfollow_reread() lists them again; its mappings are in the map at start, and
+ * a set or removal by another handle reaches the map within about a second (its subs.log).
  *
  * Without redis-server this suite fails, unless QG_ALLOW_SKIP=1 (exit 77). */
 #include <check.h>
@@ -225,12 +229,123 @@ START_TEST(outage_reload_removes_dropped)
 }
 END_TEST
 
+/* Polls (5 s at most) until the table's text for sub is want. */
+static bool wait_text(struct tariff *t, const char *sub, const char *want)
+{
+    for (uint64_t end = mono_ms() + 5000; mono_ms() < end; sleep_ms(20))
+        if (strcmp(stext(t, sub), want) == 0)
+            return true;
+    return false;
+}
+
+/* The directory store's tariff records reach the node: at start (before the thread runs),
+ * then a change made by another handle without a reload, a removal, and a reread. */
+START_TEST(dir_store_tariff_records)
+{
+    rsref_thread_register();
+    char dir[128], url[160], err[512];
+    snprintf(dir, sizeof(dir), "%s/dirstore", g_tmp);
+    snprintf(url, sizeof(url), "dir://%s", dir);
+    struct store_opts o = { 0 };
+    struct store *s = store_open(url, &o, err, sizeof(err));
+    ck_assert_msg(s != NULL, "%s", err);
+    rec_in(s, false, "child", "block=adult");
+    rec_in(s, true, "77010000001", "profile=child");
+    rec_in(s, true, "77010000002", "profile=child");
+    set_in(s, "10.0.0.1", "77010000001", "a1");
+    set_in(s, "10.0.0.2", "77010000002", "");
+    struct log *lg = log_new("-", LOG_LEVEL_WARN, 0, err, sizeof(err));
+    ck_assert_ptr_nonnull(lg);
+    struct submap *m = submap_new(64);
+    int why;
+    struct subfollow *f = subfollow_new(url, "", m, lg, &why, err, sizeof(err));
+    ck_assert_msg(f != NULL, "the directory store refused (%d): %s", why, err);
+    /* the node's profiles file: a definition of 77010000002 and one of its own */
+    struct tariff *t = tariff_new(NULL);
+    ck_assert_int_eq(tariff_set_sub(t, "77010000002", "profile=other", err, sizeof(err)), 0);
+    ck_assert_int_eq(tariff_set_sub(t, "77010000009", "profile=child", err, sizeof(err)), 0);
+    subfollow_set_tariff(f, t);
+    subfollow_set_failstatic(f, g_tmp, 60000); /* nothing for this store */
+    ck_assert_int_eq(subfollow_start(f), 0);
+    /* at start: at once, not after the thread's first step */
+    ck_assert_str_eq(stext(t, "77010000001"), "profile=child");
+    ck_assert_str_eq(stext(t, "77010000002"), "profile=child");
+    ck_assert_str_eq(who(m, "10.0.0.1"), "77010000001");
+    ck_assert_str_eq(who(m, "10.0.0.2"), "77010000002");
+    struct subfollow_stats st;
+    subfollow_get_stats(f, &st);
+    ck_assert_uint_eq(st.loads, 1);
+    char p[128];
+    snprintf(p, sizeof(p), "%s/subscribers.img", g_tmp);
+    ck_assert_int_ne(access(p, F_OK), 0);
+
+    /* written by another process (the CLI): live without a reload, within about a second */
+    uint64_t t0 = mono_ms();
+    rec_in(s, true, "77010000003", "profile=child pdeny=x.test");
+    ck_assert_msg(wait_text(t, "77010000003", "profile=child pdeny=x.test"), "not applied");
+    ck_assert_uint_lt(mono_ms() - t0, 2000);
+    rec_in(s, true, "77010000001", "profile=teen");
+    ck_assert(wait_text(t, "77010000001", "profile=teen"));
+    /* removed from the store: it goes (and the file's definition by that name with it, until
+     * the next rebase); the node's own stays */
+    struct store_tariff del = { STORE_TARIFF_SUB, true, "77010000002", NULL };
+    ck_assert_msg(store_tariff_apply(s, &del, err, sizeof(err)) == 0, "%s", err);
+    ck_assert(wait_text(t, "77010000002", "-"));
+    ck_assert_str_eq(stext(t, "77010000009"), "profile=child");
+    ck_assert_str_eq(stext(t, "77010000003"), "profile=child pdeny=x.test");
+    /* a reload: the file read again into a table aside, the store's records on top */
+    struct tariff *aside = tariff_new(NULL);
+    ck_assert_int_eq(tariff_set_sub(aside, "77010000002", "profile=other", err, sizeof(err)), 0);
+    ck_assert_int_eq(tariff_set_sub(aside, "77010000003", "profile=other", err, sizeof(err)), 0);
+    ck_assert_int_eq(tariff_rebase(t, aside), 0);
+    tariff_free(aside);
+    ck_assert_str_eq(stext(t, "77010000002"), "profile=other");
+    ck_assert_str_eq(stext(t, "77010000003"), "profile=child pdeny=x.test");
+    /* the reread after a reload: the same records again, nothing lost; one the table holds
+     * from the store that the store does not have (as a change missed) goes */
+    ck_assert_int_eq(tariff_layer_set(t, true, "77010000007", "profile=child", err, sizeof(err)),
+                     0);
+    subfollow_get_stats(f, &st);
+    uint64_t loads = st.loads;
+    /* mappings changed by another handle reach the map without a reread */
+    t0 = mono_ms();
+    set_in(s, "10.0.0.3", "77010000003", "c1");
+    struct store_sub unmap = { .op = STORE_SUB_DEL, .addr = "10.0.0.2" };
+    ck_assert_int_eq(store_sub_apply(s, &unmap, 1, err, sizeof(err)), 1);
+    while (strcmp(who(m, "10.0.0.2"), "-") != 0 && mono_ms() - t0 < 5000)
+        sleep_ms(20);
+    ck_assert_uint_lt(mono_ms() - t0, 2000);
+    ck_assert_str_eq(who(m, "10.0.0.3"), "77010000003");
+    subfollow_reread(f);
+    ck_assert(wait_text(t, "77010000007", "-"));
+    ck_assert_str_eq(who(m, "10.0.0.3"), "77010000003");
+    ck_assert_str_eq(who(m, "10.0.0.2"), "-");
+    ck_assert_str_eq(who(m, "10.0.0.1"), "77010000001");
+    ck_assert_str_eq(stext(t, "77010000001"), "profile=teen");
+    ck_assert_str_eq(stext(t, "77010000002"), "profile=other");
+    ck_assert_str_eq(stext(t, "77010000003"), "profile=child pdeny=x.test");
+    subfollow_get_stats(f, &st);
+    ck_assert_uint_eq(st.errors, 0);
+    ck_assert_uint_eq(st.loads, loads);
+    subfollow_free(f);
+    store_free(s);
+    tariff_free(t);
+    submap_free(m);
+    log_free(lg);
+    rsref_thread_unregister();
+}
+END_TEST
+
 static Suite *subfollow_suite(void)
 {
     Suite *s = suite_create("subfollow");
     TCase *tc = tcase_create("redis");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, outage_reload_removes_dropped);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("dir");
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, dir_store_tariff_records);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -2094,19 +2094,52 @@ START_TEST(subs_large_batch)
 }
 END_TEST
 
+/* subs.log lines (store_dir_sub_parse()): the two forms, and each way of being malformed. */
+START_TEST(dir_sub_log_lines)
+{
+    char l1[] = "set 2001:db8::/56 77010000001 s-1 1767225600000";
+    struct store_sub o;
+    ck_assert_int_eq(store_dir_sub_parse(l1, &o), 0);
+    ck_assert_int_eq(o.op, STORE_SUB_SET);
+    ck_assert_str_eq(o.addr, "2001:db8::/56");
+    ck_assert_str_eq(o.subscriber, "77010000001");
+    ck_assert_str_eq(o.session, "s-1");
+    ck_assert_uint_eq(o.expires_ms, 1767225600000ull);
+    char l2[] = "del 10.0.0.1 -";
+    ck_assert_int_eq(store_dir_sub_parse(l2, &o), 0);
+    ck_assert_int_eq(o.op, STORE_SUB_DEL);
+    ck_assert_str_eq(o.addr, "10.0.0.1");
+    ck_assert_str_eq(o.session, "");
+    static const char *const bad[] = {
+        "",
+        "set 10.0.0.1 x - ",
+        "set 10.0.0.1 x -",
+        "set 10.0.0.1 x - 01",
+        "set 10.0.0.1 x - 5 extra",
+        "set 10.0.0.1  - 5",
+        "set 10.0.0.1 x - 99999999999999999999",
+        "set 10.0.0.1 x - -5",
+        "set ../etc x - 5",
+        "del 10.0.0.1",
+        "del 10.0.0.1 s extra",
+        "put 10.0.0.1 x - 5",
+        " del 10.0.0.1 -",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char b[64];
+        snprintf(b, sizeof(b), "%s", bad[i]);
+        ck_assert_msg(store_dir_sub_parse(b, &o) == -1, "accepted '%s'", bad[i]);
+    }
+}
+END_TEST
+
 /* A second handle follows the changes: from the end taken before a list, every later set and
- * removal, in order; the directory store has no stream. */
+ * removal, in order (the directory store: its subs.log; a cursor on another log is -ESTALE). */
 START_TEST(subs_follow)
 {
     struct store *s = open_bk(_i, NULL);
     char err[512], cur[STORE_SUB_CURSOR_MAX] = "";
     struct subs_seen seen = { 0 };
-    if (_i == BK_DIR) {
-        ck_assert_int_eq(store_sub_follow(s, cur, sizeof(cur), 0, see_sub, &seen, err, sizeof(err)),
-                         -ENOTSUP);
-        store_free(s);
-        return;
-    }
     struct store_sub a = { .op = STORE_SUB_SET, .addr = "10.0.0.1", .subscriber = "before" };
     ck_assert_int_eq(store_sub_apply(s, &a, 1, err, sizeof(err)), 1);
     ck_assert_int_eq(store_sub_follow(s, cur, sizeof(cur), 0, see_sub, &seen, err, sizeof(err)), 0);
@@ -2132,6 +2165,15 @@ START_TEST(subs_follow)
     /* nothing new: waits, then 0 */
     ck_assert_int_eq(store_sub_follow(s, cur, sizeof(cur), 100, see_sub, &seen, err, sizeof(err)),
                      0);
+    if (_i == BK_DIR) {
+        snprintf(cur, sizeof(cur), "j1:0");
+        ck_assert_int_eq(store_sub_follow(s, cur, sizeof(cur), 0, see_sub, &seen, err, sizeof(err)),
+                         -ESTALE);
+        ck_assert_msg(strstr(err, "list the mappings again"), "%s", err);
+        snprintf(cur, sizeof(cur), "j1:0 ");
+        ck_assert_int_eq(store_sub_follow(s, cur, sizeof(cur), 0, see_sub, &seen, err, sizeof(err)),
+                         -EINVAL);
+    }
     store_free(s);
 }
 END_TEST
@@ -2158,7 +2200,9 @@ static int cmp_line(const void *a, const void *b)
 }
 
 /* Profiles and subscriber settings: set, replace, get, list, remove, refusals; Redis follows the
- * changes from the end taken before a list (the directory store has no stream). */
+ * changes from the end taken before a list; the directory store has no stream: its cursor is
+ * the tariff file's marker, unchanged while nothing is written (a wait times out with 0) and
+ * -ESTALE ("list again") after any change, a removal included. */
 START_TEST(tariff_records)
 {
     struct store *s = open_bk(_i, NULL);
@@ -2176,8 +2220,10 @@ START_TEST(tariff_records)
         ck_assert_str_ne(cur, "");
     } else {
         ck_assert_int_eq(
-            store_tariff_follow(s, cur, sizeof(cur), 0, see_tariff, &seen, err, sizeof(err)),
-            -ENOTSUP);
+            store_tariff_follow(s, cur, sizeof(cur), 0, see_tariff, &seen, err, sizeof(err)), 0);
+        ck_assert_str_eq(cur, "-"); /* no file yet */
+        ck_assert_int_eq(
+            store_tariff_follow(s, cur, sizeof(cur), 120, see_tariff, &seen, err, sizeof(err)), 0);
     }
     for (size_t i = 0; i < 4; i++)
         ck_assert_msg(store_tariff_apply(s, &r[i], err, sizeof(err)) == 0, "%s", err);
@@ -2215,6 +2261,35 @@ START_TEST(tariff_records)
         ck_assert_str_eq(seen.line[4], "P teen");
         ck_assert_int_eq(
             store_tariff_follow(s, cur, sizeof(cur), 100, see_tariff, &seen, err, sizeof(err)), 0);
+    } else {
+        char was[STORE_SUB_CURSOR_MAX];
+        snprintf(was, sizeof(was), "%s", cur);
+        ck_assert_int_eq(
+            store_tariff_follow(s, cur, sizeof(cur), 0, see_tariff, &seen, err, sizeof(err)),
+            -ESTALE);
+        ck_assert_ptr_nonnull(strstr(err, "list them again"));
+        ck_assert_str_eq(cur, was); /* the caller takes it again */
+        cur[0] = '\0';
+        ck_assert_int_eq(
+            store_tariff_follow(s, cur, sizeof(cur), 0, see_tariff, &seen, err, sizeof(err)), 0);
+        ck_assert_uint_eq(strlen(cur), 17);
+        ck_assert_int_eq(
+            store_tariff_follow(s, cur, sizeof(cur), 120, see_tariff, &seen, err, sizeof(err)), 0);
+        /* a removal, and a set of the same length (same size): each changes the marker */
+        struct store_tariff d2 = { STORE_TARIFF_SUB, true, "77010000001", NULL };
+        ck_assert_int_eq(store_tariff_apply(s, &d2, err, sizeof(err)), 0);
+        ck_assert_int_eq(
+            store_tariff_follow(s, cur, sizeof(cur), 0, see_tariff, &seen, err, sizeof(err)),
+            -ESTALE);
+        cur[0] = '\0';
+        ck_assert_int_eq(
+            store_tariff_follow(s, cur, sizeof(cur), 0, see_tariff, &seen, err, sizeof(err)), 0);
+        struct store_tariff same = { STORE_TARIFF_PROFILE, false, "child", "block=adult,gamblinG" };
+        ck_assert_int_eq(store_tariff_apply(s, &same, err, sizeof(err)), 0);
+        ck_assert_int_eq(
+            store_tariff_follow(s, cur, sizeof(cur), 0, see_tariff, &seen, err, sizeof(err)),
+            -ESTALE);
+        ck_assert_uint_eq(seen.n, 1); /* (the callback is never called) */
     }
     store_free(s);
 }
@@ -2239,6 +2314,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, secret_file);
     tcase_add_test(tc, dir_torn_and_corrupt_log);
     tcase_add_test(tc, dir_default_and_create);
+    tcase_add_test(tc, dir_sub_log_lines);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("contract");
