@@ -13,7 +13,6 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,35 +27,12 @@
 #include "proxy/daemon/subfollow.h"
 #include "rules/match/rsref.h"
 #include "rules/store/store.h"
+#include "tests/lib/proc.h"
+#include "tests/lib/tmpdir.h"
 
 static char g_tmp[64];
 static uint16_t g_port;
 static pid_t g_redis; /* the server running, stopped by main() too when a case fails */
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
-static uint16_t free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t l = sizeof(a);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &l) != 0)
-        abort();
-    close(fd);
-    return ntohs(a.sin_port);
-}
 
 /* redis-server on g_port without persistence, its output in g_tmp/log.redis; waits until a
  * store handle opens on it. */
@@ -80,22 +56,13 @@ static pid_t start_redis(void)
     return g_redis = p;
 }
 
-static void stop(pid_t *p)
-{
-    if (*p > 0) {
-        kill(*p, SIGKILL);
-        waitpid(*p, NULL, 0);
-        *p = 0;
-    }
-}
-
 /* A store handle on g_port, retried for up to 5 s while the server starts. */
 static struct store *open_store(void)
 {
     char url[64], err[512];
     snprintf(url, sizeof(url), "redis://127.0.0.1:%u", g_port);
     struct store_opts o = { 0 };
-    for (uint64_t end = mono_ms() + 5000; mono_ms() < end; sleep_ms(50)) {
+    for (uint64_t end = proc_mono_ms() + 5000; proc_mono_ms() < end; proc_sleep_ms(50)) {
         struct store *s = store_open(url, &o, err, sizeof(err));
         if (s)
             return s;
@@ -140,7 +107,7 @@ static const char *who(const struct submap *m, const char *ip)
 /* Polls (10 s at most) until the follower did loads full loads and the map holds n mappings. */
 static bool wait_for(struct subfollow *f, const struct submap *m, uint64_t loads, size_t n)
 {
-    for (uint64_t end = mono_ms() + 10000; mono_ms() < end; sleep_ms(50)) {
+    for (uint64_t end = proc_mono_ms() + 10000; proc_mono_ms() < end; proc_sleep_ms(50)) {
         struct subfollow_stats st;
         subfollow_get_stats(f, &st);
         if (st.loads >= loads && submap_count(m) == n)
@@ -156,7 +123,7 @@ static bool wait_for(struct subfollow *f, const struct submap *m, uint64_t loads
 START_TEST(outage_reload_removes_dropped)
 {
     rsref_thread_register();
-    g_port = free_port();
+    g_port = proc_free_port();
     start_redis();
     struct store *s = open_store();
     set_in(s, "10.0.0.1", "77010000001", "a1");
@@ -183,9 +150,9 @@ START_TEST(outage_reload_removes_dropped)
     ck_assert_str_eq(stext(t, "77010000002"), "profile=child");
 
     /* the outage: the server goes, and comes back without 10.0.0.2 and 10.0.0.3 */
-    stop(&g_redis);
+    proc_stop(&g_redis);
     struct subfollow_stats st;
-    for (uint64_t end = mono_ms() + 5000; mono_ms() < end; sleep_ms(50)) {
+    for (uint64_t end = proc_mono_ms() + 5000; proc_mono_ms() < end; proc_sleep_ms(50)) {
         subfollow_get_stats(f, &st);
         if (st.errors)
             break;
@@ -198,7 +165,7 @@ START_TEST(outage_reload_removes_dropped)
     rec_in(s, false, "child", "block=adult");
     rec_in(s, true, "77010000001", "profile=child");
     ck_assert_msg(wait_for(f, m, 2, 2), "after the outage: %zu mappings", submap_count(m));
-    for (uint64_t end = mono_ms() + 5000; mono_ms() < end; sleep_ms(50))
+    for (uint64_t end = proc_mono_ms() + 5000; proc_mono_ms() < end; proc_sleep_ms(50))
         if (strcmp(stext(t, "77010000002"), "-") == 0)
             break;
     ck_assert_str_eq(stext(t, "77010000002"), "-");
@@ -215,7 +182,7 @@ START_TEST(outage_reload_removes_dropped)
     ck_assert(wait_for(f, m, 2, 3));
     ck_assert_str_eq(who(m, "10.0.0.5"), "77010000005");
     rec_in(s, true, "77010000005", "profile=child");
-    for (uint64_t end = mono_ms() + 5000; mono_ms() < end; sleep_ms(50))
+    for (uint64_t end = proc_mono_ms() + 5000; proc_mono_ms() < end; proc_sleep_ms(50))
         if (strcmp(stext(t, "77010000005"), "-") != 0)
             break;
     ck_assert_str_eq(stext(t, "77010000005"), "profile=child");
@@ -224,7 +191,7 @@ START_TEST(outage_reload_removes_dropped)
     tariff_free(t);
     submap_free(m);
     log_free(lg);
-    stop(&g_redis);
+    proc_stop(&g_redis);
     rsref_thread_unregister();
 }
 END_TEST
@@ -232,7 +199,7 @@ END_TEST
 /* Polls (5 s at most) until the table's text for sub is want. */
 static bool wait_text(struct tariff *t, const char *sub, const char *want)
 {
-    for (uint64_t end = mono_ms() + 5000; mono_ms() < end; sleep_ms(20))
+    for (uint64_t end = proc_mono_ms() + 5000; proc_mono_ms() < end; proc_sleep_ms(20))
         if (strcmp(stext(t, sub), want) == 0)
             return true;
     return false;
@@ -280,10 +247,10 @@ START_TEST(dir_store_tariff_records)
     ck_assert_int_ne(access(p, F_OK), 0);
 
     /* written by another process (the CLI): live without a reload, within about a second */
-    uint64_t t0 = mono_ms();
+    uint64_t t0 = proc_mono_ms();
     rec_in(s, true, "77010000003", "profile=child pdeny=x.test");
     ck_assert_msg(wait_text(t, "77010000003", "profile=child pdeny=x.test"), "not applied");
-    ck_assert_uint_lt(mono_ms() - t0, 2000);
+    ck_assert_uint_lt(proc_mono_ms() - t0, 2000);
     rec_in(s, true, "77010000001", "profile=teen");
     ck_assert(wait_text(t, "77010000001", "profile=teen"));
     /* removed from the store: it goes (and the file's definition by that name with it, until
@@ -308,13 +275,13 @@ START_TEST(dir_store_tariff_records)
     subfollow_get_stats(f, &st);
     uint64_t loads = st.loads;
     /* mappings changed by another handle reach the map without a reread */
-    t0 = mono_ms();
+    t0 = proc_mono_ms();
     set_in(s, "10.0.0.3", "77010000003", "c1");
     struct store_sub unmap = { .op = STORE_SUB_DEL, .addr = "10.0.0.2" };
     ck_assert_int_eq(store_sub_apply(s, &unmap, 1, err, sizeof(err)), 1);
-    while (strcmp(who(m, "10.0.0.2"), "-") != 0 && mono_ms() - t0 < 5000)
-        sleep_ms(20);
-    ck_assert_uint_lt(mono_ms() - t0, 2000);
+    while (strcmp(who(m, "10.0.0.2"), "-") != 0 && proc_mono_ms() - t0 < 5000)
+        proc_sleep_ms(20);
+    ck_assert_uint_lt(proc_mono_ms() - t0, 2000);
     ck_assert_str_eq(who(m, "10.0.0.3"), "77010000003");
     subfollow_reread(f);
     ck_assert(wait_text(t, "77010000007", "-"));
@@ -350,12 +317,6 @@ static Suite *subfollow_suite(void)
     return s;
 }
 
-static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *fw)
-{
-    (void)st, (void)flag, (void)fw;
-    return remove(p);
-}
-
 static bool have(const char *prog)
 {
     char cmd[128];
@@ -385,8 +346,8 @@ int main(void)
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
-    stop(&g_redis);
+    proc_stop(&g_redis);
     if (!failed || !getenv("QG_KEEP_TMP"))
-        nftw(g_tmp, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+        tmpdir_remove(g_tmp);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "rules/store/store.h"
+#include "tests/lib/proc.h"
 #include "rules/store/store_dir.h"
 #include "tests/lib/guard.h"
 
@@ -36,31 +37,6 @@ static pid_t g_auth_pid;
 static const char *g_auth_pass = "s3cr#t:pw";
 
 /* ---- processes ------------------------------------------------------------------------------ */
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
-static uint16_t free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t l = sizeof(a);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &l) != 0)
-        abort();
-    close(fd);
-    return ntohs(a.sin_port);
-}
 
 /* Starts argv[0] with its output in g_tmp/log.<name>. */
 static pid_t spawn(const char *name, char *const argv[])
@@ -105,15 +81,6 @@ static void stop_pidfile(const char *name)
     }
 }
 
-static void stop(pid_t *p)
-{
-    if (*p > 0) {
-        kill(*p, SIGKILL);
-        waitpid(*p, NULL, 0);
-        *p = 0;
-    }
-}
-
 /* Runs a command on 127.0.0.1:port; returns the reply (caller frees) or NULL. */
 static redisReply *raw(uint16_t port, const char *pass, int argc, const char **argv)
 {
@@ -143,7 +110,7 @@ static bool ping(uint16_t port, const char *pass)
 
 static bool wait_ping(uint16_t port, const char *pass, unsigned ms)
 {
-    for (uint64_t end = now_ms() + ms; now_ms() < end; sleep_ms(20))
+    for (uint64_t end = proc_mono_ms() + ms; proc_mono_ms() < end; proc_sleep_ms(20))
         if (ping(port, pass))
             return true;
     return false;
@@ -170,7 +137,7 @@ static pid_t start_redis(const char *name, uint16_t port, const char *pass, cons
     argv[n] = NULL;
     pid_t p = spawn(name, (char *const *)argv);
     if (!wait_ping(port, pass, 5000)) {
-        stop(&p);
+        proc_stop(&p);
         return -1;
     }
     return p;
@@ -186,7 +153,7 @@ static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
 
 static void redis_setup(void)
 {
-    g_port = free_port();
+    g_port = proc_free_port();
     g_pid = start_redis("redis", g_port, NULL, NULL);
     ck_assert_msg(g_pid > 0, "redis-server did not start on port %u (see %s/log.redis)", g_port,
                   g_tmp);
@@ -194,12 +161,12 @@ static void redis_setup(void)
 
 static void redis_teardown(void)
 {
-    stop(&g_pid);
+    proc_stop(&g_pid);
 }
 
 static void auth_setup(void)
 {
-    g_auth_port = free_port();
+    g_auth_port = proc_free_port();
     g_auth_pid = start_redis("redis-auth", g_auth_port, g_auth_pass, NULL);
     ck_assert_msg(g_auth_pid > 0, "redis-server (requirepass) did not start");
     /* A Redis 6 ACL user besides the default one. */
@@ -213,7 +180,7 @@ static void auth_setup(void)
 
 static void auth_teardown(void)
 {
-    stop(&g_auth_pid);
+    proc_stop(&g_auth_pid);
 }
 
 /* ---- back ends of the contract table -------------------------------------------------------- */
@@ -455,9 +422,9 @@ START_TEST(contract_follow)
     ck_assert_int_eq(store_follow(s, 2, 0, see_change, &ch, &last, err, sizeof(err)), 1);
     ck_assert_uint_eq(ch.version[0], 3);
     /* up to date: a wait that times out */
-    uint64_t t0 = now_ms();
+    uint64_t t0 = proc_mono_ms();
     ck_assert_int_eq(store_follow(s, 3, 200, see_change, &ch, &last, err, sizeof(err)), 0);
-    ck_assert_uint_ge(now_ms() - t0, 150);
+    ck_assert_uint_ge(proc_mono_ms() - t0, 150);
     ck_assert_uint_eq(last, 3);
     /* a change of many orders */
     struct store_order many[300];
@@ -492,8 +459,8 @@ static void *publish_later(void *arg)
     struct store *s = store_open(l->url, &o, err, sizeof(err));
     if (!s)
         return NULL;
-    sleep_ms(l->delay_ms);
-    l->published_at = now_ms();
+    proc_sleep_ms(l->delay_ms);
+    l->published_at = proc_mono_ms();
     publish1(s, STORE_CHANGE_IMPORT, "late", "{\"late\":1}", false);
     store_free(s);
     return NULL;
@@ -514,7 +481,7 @@ START_TEST(contract_follow_wakes)
     uint64_t last;
     struct changes ch = { 0 };
     int n = store_follow(s, 0, 5000, see_change, &ch, &last, err, sizeof(err));
-    uint64_t woke = now_ms();
+    uint64_t woke = proc_mono_ms();
     pthread_join(t, NULL);
     ck_assert_msg(n == 1, "follow: %d %s", n, err);
     ck_assert_str_eq(ch.first_id[0], "late");
@@ -607,7 +574,7 @@ START_TEST(contract_acks)
     ck_assert(nd[0].alive && nd[1].alive);
     ck_assert_uint_eq(nd[1].version, 6);
     ck_assert_uint_eq(nd[2].version, 0);
-    sleep_ms(400); /* node-b's heartbeat expires */
+    proc_sleep_ms(400); /* node-b's heartbeat expires */
     memset(nd, 0, sizeof(nd));
     ck_assert_int_eq(store_nodes(s, see_node, nd, err, sizeof(err)), 0);
     ck_assert(nd[0].alive);
@@ -1105,8 +1072,8 @@ START_TEST(contract_follow_concurrent)
     ck_assert_int_eq(pthread_create(&t, NULL, publisher, &p), 0);
     char err[512];
     struct in_order io = { .next = 1 };
-    uint64_t at = 0, end = now_ms() + 20000;
-    while (at < 600 && now_ms() < end) {
+    uint64_t at = 0, end = proc_mono_ms() + 20000;
+    while (at < 600 && proc_mono_ms() < end) {
         uint64_t last;
         /* no wait: poll as fast as possible, to hit the publisher between two reads */
         int n = store_follow(s, at, 0, check_order, &io, &last, err, sizeof(err));
@@ -1381,7 +1348,7 @@ START_TEST(url_never_prints_password)
     /* an unreachable server: the message names host and port, not the password */
     char err[512];
     char url[128];
-    snprintf(url, sizeof(url), "redis://u:hunter2@127.0.0.1:%u", free_port());
+    snprintf(url, sizeof(url), "redis://u:hunter2@127.0.0.1:%u", proc_free_port());
     struct store_opts o = { .connect_timeout_ms = 300 };
     ck_assert_ptr_null(store_open(url, &o, err, sizeof(err)));
     ck_assert_msg(strstr(err, "hunter2") == NULL && strstr(err, "127.0.0.1:") != NULL, "%s", err);
@@ -1663,7 +1630,7 @@ END_TEST
 START_TEST(redis_reconnect)
 {
     /* a server of this case's own, restarted on the same port */
-    uint16_t port = free_port();
+    uint16_t port = proc_free_port();
     pid_t p = start_redis("redis-restart", port, NULL, NULL);
     ck_assert_int_gt(p, 0);
     char url[128], err[512];
@@ -1672,7 +1639,7 @@ START_TEST(redis_reconnect)
     struct store *s = store_open(url, &o, err, sizeof(err));
     ck_assert_msg(s != NULL, "%s", err);
     ck_assert_int_eq(publish1(s, STORE_CHANGE_IMPORT, "r1", "{}", false), 1);
-    stop(&p);
+    proc_stop(&p);
     uint64_t v;
     int rc = store_version(s, &v, err, sizeof(err));
     ck_assert_int_lt(rc, 0);
@@ -1686,9 +1653,9 @@ START_TEST(redis_reconnect)
     ck_assert_int_gt(p, 0);
     /* back: the handle reconnects by itself (within the back-off) - the data is gone (no
      * persistence), which a follower sees as "ahead of the store" */
-    uint64_t end = now_ms() + 8000;
-    while ((rc = store_version(s, &v, err, sizeof(err))) != 0 && now_ms() < end)
-        sleep_ms(50);
+    uint64_t end = proc_mono_ms() + 8000;
+    while ((rc = store_version(s, &v, err, sizeof(err))) != 0 && proc_mono_ms() < end)
+        proc_sleep_ms(50);
     ck_assert_msg(rc == 0, "%s", err);
     ck_assert_uint_eq(v, 0);
     uint64_t last;
@@ -1696,7 +1663,7 @@ START_TEST(redis_reconnect)
     ck_assert_int_eq(store_follow(s, 1, 0, see_change, &ch, &last, err, sizeof(err)), -ESTALE);
     ck_assert_ptr_nonnull(strstr(err, "reset"));
     store_free(s);
-    stop(&p);
+    proc_stop(&p);
 }
 END_TEST
 
@@ -1706,16 +1673,16 @@ static pid_t g_spid, g_srpid, g_sspid[3];
 
 static void sentinel_setup(void)
 {
-    g_sp = free_port();
+    g_sp = proc_free_port();
     g_spid = start_redis("primary", g_sp, NULL, NULL);
     ck_assert_int_gt(g_spid, 0);
-    g_sr = free_port();
+    g_sr = proc_free_port();
     char ps[8];
     snprintf(ps, sizeof(ps), "%u", g_sp);
     g_srpid = start_redis("replica", g_sr, NULL, ps);
     ck_assert_int_gt(g_srpid, 0);
     for (int i = 0; i < 3; i++) {
-        g_ss[i] = free_port();
+        g_ss[i] = proc_free_port();
         char conf[128], name[24];
         snprintf(conf, sizeof(conf), "%s/sentinel%d.conf", g_tmp, i);
         snprintf(name, sizeof(name), "sentinel%d", i);
@@ -1737,10 +1704,10 @@ static void sentinel_setup(void)
 static void sentinel_teardown(void)
 {
     stop_pidfile("primary-again");
-    stop(&g_spid);
-    stop(&g_srpid);
+    proc_stop(&g_spid);
+    proc_stop(&g_srpid);
     for (int i = 0; i < 3; i++)
-        stop(&g_sspid[i]);
+        proc_stop(&g_sspid[i]);
 }
 
 /* True once the replica has version v. */
@@ -1772,14 +1739,14 @@ static bool sentinels_ready(void)
 
 START_TEST(sentinel_failover)
 {
-    uint64_t end = now_ms() + 15000;
-    while (!sentinels_ready() && now_ms() < end)
-        sleep_ms(100);
+    uint64_t end = proc_mono_ms() + 15000;
+    while (!sentinels_ready() && proc_mono_ms() < end)
+        proc_sleep_ms(100);
     ck_assert_msg(sentinels_ready(), "sentinels did not find each other");
     char url[256], err[512];
     /* the first sentinel named is a dead one: discovery goes on to the next */
     snprintf(url, sizeof(url), "sentinel://127.0.0.1:%u,127.0.0.1:%u,127.0.0.1:%u,127.0.0.1:%u/qgm",
-             free_port(), g_ss[0], g_ss[1], g_ss[2]);
+             proc_free_port(), g_ss[0], g_ss[1], g_ss[2]);
     struct store_opts o = { .connect_timeout_ms = 300, .io_timeout_ms = 1000 };
     struct store *pub = store_open(url, &o, err, sizeof(err));
     ck_assert_msg(pub != NULL, "%s", err);
@@ -1798,43 +1765,43 @@ START_TEST(sentinel_failover)
     struct store_hit fh[] = { { "f1", "casino.kz", 2, 100, 200 } };
     ck_assert_int_eq(store_hits_add(pub, fh, 1, err, sizeof(err)), 0);
     ck_assert_int_eq(store_doc_put(pub, "verify", "f1", "{}", 2, err, sizeof(err)), 0);
-    end = now_ms() + 5000;
-    while (!replica_has(1) && now_ms() < end)
-        sleep_ms(20);
+    end = proc_mono_ms() + 5000;
+    while (!replica_has(1) && proc_mono_ms() < end)
+        proc_sleep_ms(20);
     ck_assert(replica_has(1));
-    for (bool has = false; !has && now_ms() < end; sleep_ms(20)) {
+    for (bool has = false; !has && proc_mono_ms() < end; proc_sleep_ms(20)) {
         redisReply *r = raw(g_sr, NULL, 2, (const char *[]){ "EXISTS", "qorgau:doc:verify:f1" });
         has = r && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
         freeReplyObject(r);
     }
     /* kill the primary */
-    uint64_t killed = now_ms();
-    stop(&g_spid);
+    uint64_t killed = proc_mono_ms();
+    proc_stop(&g_spid);
     /* publish again until the failover is done: re-discovery finds the promoted replica */
     int64_t v = -1;
-    end = now_ms() + 30000;
-    while (now_ms() < end) {
+    end = proc_mono_ms() + 30000;
+    while (proc_mono_ms() < end) {
         struct store_order ord = { .id = "f2", .record = "{\"f\":2}", .record_len = 7 };
         struct store_change c = { .kind = STORE_CHANGE_IMPORT, .orders = &ord, .n_orders = 1 };
         v = store_publish(pub, &c, err, sizeof(err));
         if (v > 0)
             break;
-        sleep_ms(100);
+        proc_sleep_ms(100);
     }
     ck_assert_msg(v == 2, "publish after failover: %lld %s", (long long)v, err);
     fprintf(stderr, "sentinel failover: publish succeeded %llu ms after the primary was killed\n",
-            (unsigned long long)(now_ms() - killed));
+            (unsigned long long)(proc_mono_ms() - killed));
     snprintf(want, sizeof(want), "(127.0.0.1:%u)", g_sr);
     ck_assert_msg(strstr(store_where(pub), want) != NULL, "%s", store_where(pub));
     /* the follower resumes from where it was */
     int n = -1;
-    end = now_ms() + 15000;
+    end = proc_mono_ms() + 15000;
     memset(&ch, 0, sizeof(ch));
-    while (now_ms() < end) {
+    while (proc_mono_ms() < end) {
         n = store_follow(fol, 1, 500, see_change, &ch, &last, err, sizeof(err));
         if (n > 0)
             break;
-        sleep_ms(100);
+        proc_sleep_ms(100);
     }
     ck_assert_msg(n == 1, "follow after failover: %d %s", n, err);
     ck_assert_uint_eq(ch.version[0], 2);
@@ -1869,20 +1836,20 @@ START_TEST(sentinel_failover)
     snprintf(rs, sizeof(rs), "%u", g_sr);
     pid_t again = start_redis("primary-again", g_sp, NULL, rs);
     ck_assert_int_gt(again, 0);
-    end = now_ms() + 20000;
+    end = proc_mono_ms() + 20000;
     bool ok = false;
-    while (!ok && now_ms() < end) {
+    while (!ok && proc_mono_ms() < end) {
         redisReply *r = raw(g_ss[0], NULL, 3, (const char *[]){ "SENTINEL", "failover", "qgm" });
         ok = r && r->type == REDIS_REPLY_STATUS;
         freeReplyObject(r);
         if (!ok)
-            sleep_ms(250);
+            proc_sleep_ms(250);
     }
     ck_assert_msg(ok, "SENTINEL FAILOVER was not accepted");
     /* wait until the promotion is done: g_sp a master, g_sr a replica */
     bool swapped = false;
-    end = now_ms() + 20000;
-    while (!swapped && now_ms() < end) {
+    end = proc_mono_ms() + 20000;
+    while (!swapped && proc_mono_ms() < end) {
         redisReply *a = raw(g_sp, NULL, 1, (const char *[]){ "ROLE" });
         redisReply *b = raw(g_sr, NULL, 1, (const char *[]){ "ROLE" });
         swapped = a && b && a->type == REDIS_REPLY_ARRAY && b->type == REDIS_REPLY_ARRAY &&
@@ -1891,12 +1858,12 @@ START_TEST(sentinel_failover)
         freeReplyObject(a);
         freeReplyObject(b);
         if (!swapped)
-            sleep_ms(100);
+            proc_sleep_ms(100);
     }
     ck_assert_msg(swapped, "the manual failover did not complete");
-    end = now_ms() + 10000;
-    while (!replica_has(2) && now_ms() < end) /* g_sr, now a replica, has caught up */
-        sleep_ms(50);
+    end = proc_mono_ms() + 10000;
+    while (!replica_has(2) && proc_mono_ms() < end) /* g_sr, now a replica, has caught up */
+        proc_sleep_ms(50);
     /* one call: the connection to g_sr was closed by Sentinel (CLIENT KILL) or answers
      * READONLY; either way the handle rediscovers and writes on g_sp */
     struct store_order o3 = { .id = "f3", .record = "{\"f\":3}", .record_len = 7 };
@@ -2042,7 +2009,7 @@ START_TEST(subs_expiry)
     };
     ck_assert_int_eq(store_sub_apply(s, &e, 1, err, sizeof(err)), 1);
     ck_assert_str_eq(sub_of(s, "10.0.0.7"), "x");
-    sleep_ms(300);
+    proc_sleep_ms(300);
     ck_assert_str_eq(sub_of(s, "10.0.0.7"), "-");
     struct subs_seen all = { 0 };
     ck_assert_int_eq(store_sub_list(s, see_sub, &all, err, sizeof(err)), 0);
