@@ -217,8 +217,8 @@ static int tariff_step(struct subfollow *f, bool load, char *err, size_t errlen)
 
 /* Every tariff record again (a changed directory store, a reload), and every mapping too when
  * with_map (the directory store at start and on reload): those the table holds from the store
- * and the mappings the map holds that the lists no longer have go (held_sweep()); the file's
- * definitions under removed records come back at the next reload (tariff_rebase()). Returns
+ * and the mappings the map holds that the lists no longer have go (held_sweep()); the profiles
+ * file's definitions under removed records come back with them (tariff_layer_del()). Returns
  * >= 0 or a negative errno. */
 static int relist(struct subfollow *f, bool with_map, char *err, size_t errlen)
 {

@@ -77,7 +77,8 @@ void subfstatic_seen_def(struct subfstatic *s, bool sub, const char *name);
 
 /* After the store's full load: removes from m each mapping the file gave that the load did not
  * set (only while it still carries the file's session: a newer one stays), and from t (may be
- * NULL) each definition the file gave that the load did not set, then publishes t when one
+ * NULL) each definition the file gave that the load did not set (tariff_layer_del(): the
+ * profiles file's definition by that name, if any, back in its place), then publishes t when one
  * went. *maps and *defs: those removed. */
 void subfstatic_sweep(struct subfstatic *s, struct submap *m, struct tariff *t, size_t *maps,
                       size_t *defs);

@@ -52,7 +52,9 @@ int tariffcfg_load(struct tariff *t, const char *const *dirs, size_t ndirs, cons
      * here: the follower's sets and the rebase then serialize on the one lock every writer of
      * the table takes already, so no record applied while the file is read can fall between
      * the copy and the exchange, nothing new is published in between, and a store that is
-     * down at that moment changes nothing */
+     * down at that moment changes nothing. The rebase also keeps a copy of the file's
+     * definitions as read (the table's file's layer): a store record removed later gives the
+     * file's definition by that name back at once (tariff_layer_del()) */
     struct tariff *scratch = tariff_new(NULL);
     if (!scratch) {
         catset_builder_free(b);

@@ -31,8 +31,10 @@ int tariffcfg_load(struct tariff *t, const char *const *dirs, size_t ndirs, cons
 
 /* A store_tariff_fn (rules/store/store.h) applying one tariff record to the table ctx (a
  * struct tariff *): set or remove a profile or a subscriber's settings, in the table and in its
- * store's layer (tariff_layer_set()), which tariffcfg_load() keeps on top of the file's. A record whose text
- * does not parse is passed over (it was checked when written). Always 0. Publish afterwards. */
+ * store's layer (tariff_layer_set()), which tariffcfg_load() keeps on top of the file's; a
+ * removal puts the file's definition by that name back, if it has one (tariff_layer_del()). A
+ * record whose text does not parse is passed over (it was checked when written). Always 0.
+ * Publish afterwards. */
 int tariffcfg_apply_record(void *ctx, const struct store_tariff *r);
 
 /* Reads "ADDR SUBSCRIBER" lines (rules/subs/submap.h address texts; '#' comments) into m, as

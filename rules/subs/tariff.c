@@ -128,6 +128,10 @@ struct tariff {
      * from the store, which tariff_rebase() sets again on top of new base ones; made at the
      * first, reached only through t (its lock taken after t's, never before) */
     struct tariff *layer;
+    /* the file's layer: a copy of the base definitions the last tariff_rebase() put in place
+     * (the profiles file's), which a removal of the store's record by one of their names puts
+     * back (tariff_layer_del()); made by each rebase, reached as the layer is */
+    struct tariff *file;
 };
 
 static void csref_put(struct csref *r)
@@ -229,6 +233,7 @@ void tariff_free(struct tariff *t)
     bigmem_free(t->subs, (t->smask + 1) * sizeof(*t->subs));
     pthread_mutex_destroy(&t->lock);
     tariff_free(t->layer);
+    tariff_free(t->file);
     free(t);
 }
 
@@ -262,6 +267,27 @@ static struct wprof *find_prof(struct tariff *t, const char *name)
     return NULL;
 }
 
+/* Sets profile name (a valid one) to spec (an allocation t takes), lock held. 0, or -ENOSPC /
+ * -ENOMEM (spec not taken). */
+static int prof_put(struct tariff *t, const char *name, char *spec)
+{
+    struct wprof *p = find_prof(t, name);
+    if (!p) {
+        if (t->nprof >= NOPROF - 1)
+            return -ENOSPC;
+        struct wprof *v = realloc(t->prof, (t->nprof + 1) * sizeof(*v));
+        if (!v)
+            return -ENOMEM;
+        t->prof = v;
+        p = &v[t->nprof++];
+        snprintf(p->name, sizeof(p->name), "%s", name);
+        p->spec = NULL;
+    }
+    free(p->spec);
+    p->spec = spec;
+    return 0;
+}
+
 int tariff_set_profile(struct tariff *t, const char *name, const char *spec, char *err,
                        size_t errlen)
 {
@@ -278,42 +304,32 @@ int tariff_set_profile(struct tariff *t, const char *name, const char *spec, cha
     if (!copy)
         return -ENOMEM;
     pthread_mutex_lock(&t->lock);
-    struct wprof *p = find_prof(t, name);
-    if (!p && t->nprof >= NOPROF - 1)
-        rc = -ENOSPC;
-    if (!p && !rc) {
-        struct wprof *v = realloc(t->prof, (t->nprof + 1) * sizeof(*v));
-        if (!v) {
-            rc = -ENOMEM;
-        } else {
-            t->prof = v;
-            p = &v[t->nprof++];
-            snprintf(p->name, sizeof(p->name), "%s", name);
-            p->spec = NULL;
-        }
-    }
-    if (!rc) {
-        free(p->spec);
-        p->spec = copy;
-        copy = NULL;
-    }
+    rc = prof_put(t, name, copy);
     pthread_mutex_unlock(&t->lock);
-    free(copy);
+    if (rc)
+        free(copy);
     if (rc == -ENOSPC)
         snprintf(err, errlen, "profile '%s': too many profiles", name);
     return rc;
 }
 
-int tariff_del_profile(struct tariff *t, const char *name)
+/* Removes profile name (lock held); whether there was one. */
+static bool prof_del(struct tariff *t, const char *name)
 {
-    pthread_mutex_lock(&t->lock);
     struct wprof *p = find_prof(t, name);
     if (p) {
         free(p->spec);
         *p = t->prof[--t->nprof];
     }
+    return p != NULL;
+}
+
+int tariff_del_profile(struct tariff *t, const char *name)
+{
+    pthread_mutex_lock(&t->lock);
+    bool had = prof_del(t, name);
     pthread_mutex_unlock(&t->lock);
-    return p ? 0 : -ENOENT;
+    return had ? 0 : -ENOENT;
 }
 
 /* The hash of a subscriber id: its bytes read eight at a time (up to 16 bytes, an MSISDN or an
@@ -516,12 +532,11 @@ int tariff_set_sub(struct tariff *t, const char *sub, const char *spec, char *er
     return rc;
 }
 
-int tariff_del_sub(struct tariff *t, const char *sub)
+/* Removes subscriber sub (il bytes, sub_hash() h), lock held; whether there was one. */
+static bool sub_del(struct tariff *t, const char *sub, size_t il, uint64_t h)
 {
-    pthread_mutex_lock(&t->lock);
     bool found;
-    size_t il = strlen(sub);
-    size_t at = wfind(t, sub, il, sub_hash(sub, il), &found);
+    size_t at = wfind(t, sub, il, h, &found);
     if (found) {
         t->sub_bytes -= il + strlen(t->subs[at].text + il + 1) + 2;
         wdrop(t, t->subs[at].text);
@@ -529,6 +544,14 @@ int tariff_del_sub(struct tariff *t, const char *sub)
         t->nsubs--;
         t->stombs++;
     }
+    return found;
+}
+
+int tariff_del_sub(struct tariff *t, const char *sub)
+{
+    size_t il = strlen(sub);
+    pthread_mutex_lock(&t->lock);
+    bool found = sub_del(t, sub, il, sub_hash(sub, il));
     pthread_mutex_unlock(&t->lock);
     return found ? 0 : -ENOENT;
 }
@@ -914,10 +937,14 @@ void tariff_get_stats(const struct tariff *t, struct tariff_stats *st)
                     s->pool_len + s->nextra * sizeof(struct profile_sub);
     }
     st->writer_bytes = (m->smask + 1) * sizeof(struct wslot) + m->sub_bytes;
-    if (m->layer) {
-        pthread_mutex_lock(&m->layer->lock);
-        st->writer_bytes += (m->layer->smask + 1) * sizeof(struct wslot) + m->layer->sub_bytes;
-        pthread_mutex_unlock(&m->layer->lock);
+    struct tariff *layers[] = { m->layer, m->file };
+    for (size_t i = 0; i < sizeof(layers) / sizeof(layers[0]); i++) {
+        struct tariff *l = layers[i];
+        if (!l)
+            continue;
+        pthread_mutex_lock(&l->lock);
+        st->writer_bytes += (l->smask + 1) * sizeof(struct wslot) + l->sub_bytes;
+        pthread_mutex_unlock(&l->lock);
     }
     pthread_mutex_unlock(&m->lock);
 }
@@ -975,6 +1002,8 @@ void tariff_clear(struct tariff *t)
     wclear(t, true);
     if (t->layer)
         tariff_clear(t->layer);
+    if (t->file)
+        tariff_clear(t->file);
     pthread_mutex_unlock(&t->lock);
 }
 
@@ -1038,6 +1067,61 @@ int tariff_layer_set(struct tariff *t, bool sub, const char *name, const char *s
                : tariff_set_profile(t, name, spec, err, errlen);
 }
 
+/* Profile name of t's file's layer back in t, or out of t when that layer has none (lock
+ * held; tariff_layer_del()). */
+static int prof_fall_back(struct tariff *t, const char *name)
+{
+    bool had = find_prof(t, name) != NULL;
+    int rc = 0;
+    if (t->file) {
+        pthread_mutex_lock(&t->file->lock);
+        const struct wprof *f = find_prof(t->file, name);
+        if (f) {
+            char *spec = strdup(f->spec);
+            rc = spec ? prof_put(t, name, spec) : -ENOMEM;
+            if (rc)
+                free(spec);
+            else
+                rc = 1;
+        }
+        pthread_mutex_unlock(&t->file->lock);
+    }
+    if (rc == 1)
+        return 0;
+    prof_del(t, name); /* (out of memory too: the store's goes, as the store said) */
+    return rc ? rc : had ? 0 : -ENOENT;
+}
+
+/* prof_fall_back() of subscriber sub. */
+static int sub_fall_back(struct tariff *t, const char *sub)
+{
+    size_t il = strlen(sub);
+    uint64_t h = sub_hash(sub, il);
+    int rc = 0;
+    if (t->file) {
+        struct tariff *f = t->file;
+        pthread_mutex_lock(&f->lock);
+        bool found;
+        size_t at = wfind(f, sub, il, h, &found);
+        if (found) {
+            const char *text = f->subs[at].text;
+            size_t sl = strlen(text + il + 1);
+            char *w = malloc(il + sl + 2);
+            if (w)
+                memcpy(w, text, il + sl + 2);
+            rc = w ? wput(t, w, il, sl, f->subs[at].h) : -ENOMEM;
+            if (rc)
+                free(w);
+            rc = rc ? rc : 1;
+        }
+        pthread_mutex_unlock(&f->lock);
+    }
+    if (rc == 1)
+        return 0;
+    bool had = sub_del(t, sub, il, h);
+    return rc ? rc : had ? 0 : -ENOENT;
+}
+
 int tariff_layer_del(struct tariff *t, bool sub, const char *name)
 {
     pthread_mutex_lock(&t->lock);
@@ -1045,7 +1129,13 @@ int tariff_layer_del(struct tariff *t, bool sub, const char *name)
     pthread_mutex_unlock(&t->lock);
     if (l)
         (void)(sub ? tariff_del_sub(l, name) : tariff_del_profile(l, name));
-    return sub ? tariff_del_sub(t, name) : tariff_del_profile(t, name);
+    /* then the table, in one step under its lock: a tariff_rebase() between the two put the
+     * new base's definition (or none) in place already, and the file's layer is that base's;
+     * one after it finds the name out of the layer */
+    pthread_mutex_lock(&t->lock);
+    int rc = sub ? sub_fall_back(t, name) : prof_fall_back(t, name);
+    pthread_mutex_unlock(&t->lock);
+    return rc;
 }
 
 int tariff_layer_each(struct tariff *t, tariff_def_fn fn, void *ctx)
@@ -1066,17 +1156,93 @@ static int rebase_put(void *ctx, bool sub, const char *name, const char *text)
     return rc == -ENOMEM || rc == -ENOSPC ? rc : 0; /* (the layer's texts were checked) */
 }
 
+/* A table holding a copy of src's writer-side definitions and nothing else (its subscribers'
+ * texts in one arena, in slots as src's); NULL when out of memory. */
+static struct tariff *defs_copy(struct tariff *src)
+{
+    struct tariff *c = tariff_new(NULL);
+    if (!c)
+        return NULL;
+    int rc = 0;
+    pthread_mutex_lock(&src->lock);
+    if (src->nprof && !(c->prof = calloc(src->nprof, sizeof(*c->prof))))
+        rc = -ENOMEM;
+    for (size_t i = 0; !rc && i < src->nprof; i++) {
+        memcpy(c->prof[i].name, src->prof[i].name, sizeof(c->prof[i].name));
+        if (!(c->prof[i].spec = strdup(src->prof[i].spec)))
+            rc = -ENOMEM;
+        else
+            c->nprof++;
+    }
+    size_t bytes = 0, n = src->smask + 1;
+    for (size_t i = 0; i < n && src->nsubs; i++) {
+        const char *w = src->subs[i].text;
+        if (w && w != WTOMB) {
+            size_t il = strlen(w);
+            bytes += il + strlen(w + il + 1) + 2;
+        }
+    }
+    if (!rc && src->nsubs) {
+        struct arena *a = calloc(1, sizeof(*a));
+        char *buf = malloc(bytes);
+        struct wslot *v = bigmem_alloc(n * sizeof(*v));
+        if (!a || !buf || !v) {
+            free(a);
+            free(buf);
+            bigmem_free(v, n * sizeof(*v));
+            rc = -ENOMEM;
+        } else {
+            size_t off = 0;
+            for (size_t i = 0; i < n; i++) {
+                v[i] = src->subs[i];
+                const char *w = v[i].text;
+                if (w && w != WTOMB) {
+                    size_t il = strlen(w), len = il + strlen(w + il + 1) + 2;
+                    memcpy(buf + off, w, len);
+                    v[i].text = buf + off;
+                    off += len;
+                }
+            }
+            a->buf = buf;
+            a->len = bytes;
+            c->arenas = a;
+            bigmem_free(c->subs, (c->smask + 1) * sizeof(*c->subs));
+            c->subs = v;
+            c->smask = src->smask;
+            c->nsubs = src->nsubs;
+            c->stombs = src->stombs;
+            c->sub_bytes = bytes;
+        }
+    }
+    pthread_mutex_unlock(&src->lock);
+    if (rc) {
+        tariff_free(c);
+        return NULL;
+    }
+    return c;
+}
+
 int tariff_rebase(struct tariff *t, struct tariff *from)
 {
+    /* the file's layer: from's definitions as they are, before the layer's go on top (from is
+     * the caller's own: nothing changes it meanwhile) */
+    struct tariff *file = defs_copy(from);
+    if (!file)
+        return -ENOMEM;
     /* under t's lock from the layer's walk to the exchange: a tariff_layer_set() (or _del())
      * running meanwhile either changed the layer before the walk, or changes the table after
      * the exchange, on the new definitions; none lands on the old ones and is lost with them.
      * Locks: t's, then the layer's, then from's (from is the caller's own) */
     pthread_mutex_lock(&t->lock);
     int rc = t->layer ? tariff_each_def(t->layer, rebase_put, from) : 0;
-    if (rc == 0)
+    if (rc == 0) {
         swap_locked(t, from);
+        struct tariff *old = t->file;
+        t->file = file;
+        file = old;
+    }
     pthread_mutex_unlock(&t->lock);
+    tariff_free(file);
     return rc;
 }
 

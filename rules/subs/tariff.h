@@ -45,14 +45,14 @@ int tariff_del_sub(struct tariff *t, const char *sub);
 /* Changes the profile of subscribers that have none. */
 void tariff_set_default(struct tariff *t, const char *name);
 
-/* Removes every profile and subscriber setting, the store's layer's too (the category set
- * stays). */
+/* Removes every profile and subscriber setting, the store's and the file's layers' too (the
+ * category set stays). */
 void tariff_clear(struct tariff *t);
 
 /* Exchanges the writer-side profiles and subscriber settings of t and from (a table filled
  * aside, e.g. from a file that had to be read whole first); the category sets, default profiles,
- * zone offsets and store's layers stay. Nothing is published. Never hold from's lock while
- * calling. */
+ * zone offsets, store's layers and file's layers stay. Nothing is published. Never hold from's
+ * lock while calling. */
 void tariff_swap_defs(struct tariff *t, struct tariff *from);
 
 /* The store's layer. The store's records are applied on top of the node's profiles file, and
@@ -60,22 +60,28 @@ void tariff_swap_defs(struct tariff *t, struct tariff *from);
  * and tariff_layer_del(), which also keep them in a writer-side copy of their own (the layer:
  * what the store defines, in the order of its records), and the file's definitions, read into
  * a table aside, take the place of t's with tariff_rebase(), which sets the layer's on top of
- * them first. The layer costs a second copy of the store's definitions' texts.
+ * them first, and keeps a copy of them as they were read (the file's layer). The layer costs a
+ * second copy of the store's definitions' texts, the file's layer one of the file's.
  *
  * tariff_layer_set: a profile (sub false) or a subscriber's settings from the store, as
  * tariff_set_profile() / tariff_set_sub() (their returns), in the layer and in t.
- * tariff_layer_del: the store removed one: out of the layer and t (t's tariff_del_*() return;
- * a definition of the file by that name goes too, until the next rebase). */
+ * tariff_layer_del: the store removed one: out of the layer, and in t the file's definition by
+ * that name (the last rebase's file's layer's) takes its place at once, or, when the file has
+ * none, the name goes from t. Returns 0 (t had the name, or has the file's now), -ENOENT
+ * (neither), or -ENOMEM / -ENOSPC when the file's could not be set (then the name goes from t,
+ * as without one). */
 int tariff_layer_set(struct tariff *t, bool sub, const char *name, const char *spec, char *err,
                      size_t errlen);
 int tariff_layer_del(struct tariff *t, bool sub, const char *name);
 
-/* Sets the layer's definitions in from (a table filled aside: the new base definitions, a
- * profiles file's), replacing from's by the same names, then exchanges t's writer-side
- * definitions with from's, all in one step under t's lock: no store change made meanwhile is
- * lost, and t never holds the new base definitions without the store's. Nothing is published
- * (tariff_publish() after). Returns 0, or -ENOMEM / -ENOSPC (too many profiles): then t is
- * unchanged and from holds some of the layer's. Never hold from's lock while calling. */
+/* Copies from's definitions (a table filled aside: the new base definitions, a profiles
+ * file's) into a new file's layer, sets the store's layer's definitions in from, replacing
+ * from's by the same names, then exchanges t's writer-side definitions with from's and t's
+ * file's layer with the new one, all in one step under t's lock: no store change made
+ * meanwhile is lost, and t never holds the new base definitions without the store's. Nothing
+ * is published (tariff_publish() after). Returns 0, or -ENOMEM / -ENOSPC (too many profiles):
+ * then t is unchanged and from holds some of the layer's. Never hold from's lock while
+ * calling. */
 int tariff_rebase(struct tariff *t, struct tariff *from);
 
 /* Reads a profiles file: one definition a line, '#' comments and blank lines skipped:
@@ -156,7 +162,7 @@ void tariff_prefetch(const struct tariff *t, const char *sub, size_t len, uint32
 struct tariff_stats {
     size_t profiles, subscribers, categories;
     size_t bytes;        /* snapshot bytes (category set excluded) */
-    size_t writer_bytes; /* the writer-side copy */
+    size_t writer_bytes; /* the writer-side copy (the store's and file's layers too) */
     size_t catset_bytes;
 };
 void tariff_get_stats(const struct tariff *t, struct tariff_stats *st);

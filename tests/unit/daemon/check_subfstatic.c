@@ -496,13 +496,18 @@ END_TEST
 /* subfstatic_of(): what a map and a table's store records hold when the store's full load after
  * an outage begins; the sweep then removes what the load did not set again, except a mapping
  * whose session changed meanwhile (the listener mapped it again) and the table's own (file's)
- * definitions; nothing at all gives nothing to sweep. */
+ * definitions, and a swept record over a file's definition gives the file's back; nothing at
+ * all gives nothing to sweep. */
 START_TEST(held_map_swept)
 {
     rsref_thread_register();
     struct submap *m = submap_new(64);
     struct tariff *t = tariff_new(NULL);
-    set_prof(t, "own", "block=adult");
+    struct tariff *base = tariff_new(NULL); /* the profiles file's */
+    set_prof(base, "own", "block=adult");
+    set_sub(base, "77010000002", "profile=own");
+    ck_assert_int_eq(tariff_rebase(t, base), 0);
+    tariff_free(base);
     ck_assert_ptr_null(subfstatic_of(m, t));
     char err[256];
     ck_assert_int_eq(tariff_layer_set(t, false, "child", "block=adult", err, sizeof(err)), 0);
@@ -531,12 +536,13 @@ START_TEST(held_map_swept)
     subfstatic_free(s);
     ck_assert_uint_eq(maps, 3);
     ck_assert_uint_eq(defs, 1);
-    ck_assert_str_eq(stext(t, "77010000002"), "-");
+    /* (the store's record over the file's line went: the file's is back) */
+    ck_assert_str_eq(stext(t, "77010000002"), "profile=own");
     ck_assert_str_eq(stext(t, "77010000001"), "profile=child");
     ck_assert_str_eq(ptext(t, "child"), "block=adult");
     ck_assert_str_eq(ptext(t, "own"), "block=adult");
     /* (the store's layer lost it too: a rebase does not bring it back) */
-    struct tariff *base = tariff_new(NULL);
+    base = tariff_new(NULL);
     ck_assert_int_eq(tariff_rebase(t, base), 0);
     tariff_free(base);
     ck_assert_str_eq(stext(t, "77010000002"), "-");

@@ -4,7 +4,8 @@
  * number and in order among the lines set in batches, and a full map stops the load naming the
  * line; and the node's table (tariffcfg_load, tariffcfg_apply_record): a reload gives the new
  * file's definitions with the store's records on top, as a start does, the store's changes
- * after it applying as before. */
+ * after it applying as before; a store removal of a name the file defines gives the file's
+ * definition back at once. */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
@@ -281,6 +282,85 @@ START_TEST(reload_keeps_store_records)
 }
 END_TEST
 
+/* The profile that blocks sub's request for name in the published table, "-" when it passes. */
+static const char *blocker(struct tariff *t, const char *sub, const char *name)
+{
+    static struct tariff_verdict v;
+    struct tariff_req r = { .sub = sub, .name = name, .name_len = strlen(name), .now = 0 };
+    tariff_judge(t, &r, &v);
+    return v.cause == PCAUSE_NONE ? "-" : v.profile;
+}
+
+/* The store sets records over the profiles file's definitions by the same names and removes
+ * them again (tariffcfg_apply_record(), as the follower does): the file's definitions are back
+ * at once, without a reload, and decide as before (the child stays blocked, not on the
+ * unfiltered default profile); a name only the store had goes; after a reload the file read
+ * then is the one removals go back to. */
+START_TEST(store_removal_gives_file_back)
+{
+    rsref_thread_register();
+    write_file("", 0);
+    char cats[300];
+    snprintf(cats, sizeof(cats), "%s/cats", g_dir);
+    ck_assert_int_eq(mkdir(cats, 0755), 0);
+    snprintf(cats, sizeof(cats), "%s/cats/adult", g_dir);
+    ck_assert_int_eq(mkdir(cats, 0755), 0);
+    snprintf(cats, sizeof(cats), "%s/cats/gambling", g_dir);
+    ck_assert_int_eq(mkdir(cats, 0755), 0);
+    put("cats/adult/domains", "adult.test\n");
+    put("cats/gambling/domains", "casino.test\n");
+    put("profiles", "profile child block=adult,gambling\n"
+                    "profile teen block=adult\n"
+                    "subscriber 7701kid profile=child\n"
+                    "subscriber 7701teen profile=teen\n");
+    struct tariff *t = tariff_new(NULL);
+    ck_assert_ptr_nonnull(t);
+    cfg_load(t);
+    ck_assert_str_eq(blocker(t, "7701kid", "casino.test"), "child");
+
+    /* the store's records over the file's names, and one of its own */
+    record(t, false, false, "child", "block=adult");
+    record(t, true, false, "7701teen", "profile=child");
+    record(t, true, false, "7701store", "profile=child");
+    char err[256];
+    ck_assert_int_eq(tariff_publish(t, err, sizeof(err)), 0);
+    ck_assert_str_eq(blocker(t, "7701kid", "casino.test"), "-");
+    ck_assert_str_eq(blocker(t, "7701teen", "adult.test"), "child");
+
+    /* the store removes them: the file's back at once */
+    record(t, false, true, "child", NULL);
+    record(t, true, true, "7701teen", NULL);
+    record(t, true, true, "7701store", NULL);
+    ck_assert_int_eq(tariff_publish(t, err, sizeof(err)), 0);
+    char ptext[128];
+    ck_assert(tariff_profile_text(t, "child", ptext, sizeof(ptext)));
+    ck_assert_str_eq(ptext, "block=adult,gambling");
+    ck_assert_str_eq(blocker(t, "7701kid", "casino.test"), "child");
+    ck_assert_str_eq(blocker(t, "7701kid", "adult.test"), "child");
+    ck_assert_str_eq(stext(t, "7701teen"), "profile=teen");
+    ck_assert_str_eq(blocker(t, "7701teen", "adult.test"), "teen");
+    ck_assert_str_eq(blocker(t, "7701teen", "casino.test"), "-");
+    ck_assert_str_eq(stext(t, "7701store"), "-");
+    ck_assert_str_eq(blocker(t, "7701store", "adult.test"), "-");
+
+    /* the operator changes child's line and reloads; the store sets and removes child again:
+     * the new line is what comes back */
+    put("profiles", "profile child block=gambling\n"
+                    "subscriber 7701kid profile=child\n");
+    cfg_load(t);
+    record(t, false, false, "child", "block=adult");
+    record(t, false, true, "child", NULL);
+    ck_assert_int_eq(tariff_publish(t, err, sizeof(err)), 0);
+    ck_assert(tariff_profile_text(t, "child", ptext, sizeof(ptext)));
+    ck_assert_str_eq(ptext, "block=gambling");
+    ck_assert_str_eq(blocker(t, "7701kid", "casino.test"), "child");
+    ck_assert_str_eq(blocker(t, "7701kid", "adult.test"), "-");
+    tariff_free(t);
+    tmpdir_remove(g_dir);
+    rsref_thread_unregister();
+}
+END_TEST
+
 static Suite *tariffcfg_suite(void)
 {
     Suite *s = suite_create("tariffcfg");
@@ -290,6 +370,7 @@ static Suite *tariffcfg_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("reload");
     tcase_add_test(tc, reload_keeps_store_records);
+    tcase_add_test(tc, store_removal_gives_file_back);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -6,7 +6,8 @@
  * record of tariff_judge_ref across publishes (300, past its serial's wrap) and subscribers;
  * the profiles file loader; the image: the same decisions from a table read back from one,
  * read-only, and every forged value refused; the store's layer kept over a rebase, also with
- * a writer setting records meanwhile. */
+ * a writer setting records meanwhile; a store removal giving the base's (the profiles file's)
+ * definition by that name back at once. */
 #include <check.h>
 #include <errno.h>
 #include <pthread.h>
@@ -439,7 +440,7 @@ END_TEST
 
 /* The store's layer: tariff_rebase() puts new base definitions in place with the layer's on
  * top (a layer definition over a base one by the same name wins; one the layer removed is the
- * base's again); tariff_clear() empties the layer too. */
+ * base's again at once); tariff_clear() empties the layer too. */
 START_TEST(layer_rebase)
 {
     rsref_thread_register();
@@ -468,8 +469,9 @@ START_TEST(layer_rebase)
     ck_assert_int_eq(judge(t, "7701store", "games.test", false, MON0, &v), PCAUSE_PROFILE);
     ck_assert_int_eq(judge(t, "7701both", "adult.test", false, MON0, &v), PCAUSE_PROFILE);
     ck_assert_int_eq(judge(t, "7701file", "games.test", false, MON0, &v), PCAUSE_NONE);
+    /* the store's record over the base's goes: the base's (the last rebase's) is back */
     ck_assert_int_eq(tariff_layer_del(t, true, "7701both"), 0);
-    ck_assert(!tariff_sub_text(t, "7701both", text, sizeof(text)));
+    sub_text_is(t, "7701both", "profile=child");
     base = tariff_new(NULL);
     set_prof(base, "child", "block=games");
     set_sub(base, "7701both", "profile=child");
@@ -488,6 +490,106 @@ START_TEST(layer_rebase)
 }
 END_TEST
 
+/* The profile of t's published decision for sub and name, "-" when it passes. */
+static const char *blocked_by(struct tariff *t, const char *sub, const char *name)
+{
+    static struct tariff_verdict v;
+    return judge(t, sub, name, false, MON0, &v) == PCAUSE_NONE ? "-" : v.profile;
+}
+
+/* A tariff_def_fn counting the definitions into *ctx. */
+static int count_def(void *ctx, bool sub, const char *name, const char *text)
+{
+    (void)sub, (void)name, (void)text;
+    ++*(size_t *)ctx;
+    return 0;
+}
+
+/* A store removal of a name the base (the profiles file) defines too puts the base's
+ * definition back at once (profiles and subscribers alike), which then decides as before the
+ * store's; a name only the store had goes; a name only the base has stays through a removal the
+ * store had no record for; the base is the last rebase's. */
+START_TEST(layer_del_file_fallback)
+{
+    rsref_thread_register();
+    struct tariff *t = tariff_new(NULL), *base = tariff_new(NULL);
+    tariff_set_categories(t, cats());
+    set_prof(base, "child", "block=adult");
+    set_prof(base, "kid", "block=games");
+    set_sub(base, "7701a", "profile=child");
+    set_sub(base, "7701b", "profile=kid");
+    ck_assert_int_eq(tariff_rebase(t, base), 0);
+    tariff_free(base);
+    publish(t, 0);
+    ck_assert_str_eq(blocked_by(t, "7701a", "adult.test"), "child");
+    ck_assert_str_eq(blocked_by(t, "7701b", "games.test"), "kid");
+
+    /* the store overrides both kinds, and adds names of its own */
+    char err[256], text[64];
+    ck_assert_int_eq(tariff_layer_set(t, false, "child", "block=games", err, sizeof(err)), 0);
+    ck_assert_int_eq(tariff_layer_set(t, true, "7701b", "profile=child", err, sizeof(err)), 0);
+    ck_assert_int_eq(tariff_layer_set(t, false, "teen", "block=adult", err, sizeof(err)), 0);
+    ck_assert_int_eq(tariff_layer_set(t, true, "7701s", "profile=teen", err, sizeof(err)), 0);
+    publish(t, 0);
+    ck_assert_str_eq(blocked_by(t, "7701a", "adult.test"), "-");
+    ck_assert_str_eq(blocked_by(t, "7701a", "games.test"), "child");
+    ck_assert_str_eq(blocked_by(t, "7701b", "games.test"), "child");
+    ck_assert_str_eq(blocked_by(t, "7701s", "adult.test"), "teen");
+
+    /* the store removes them all: the file's definitions are back, the store's own are gone */
+    ck_assert_int_eq(tariff_layer_del(t, false, "child"), 0);
+    ck_assert_int_eq(tariff_layer_del(t, true, "7701b"), 0);
+    ck_assert_int_eq(tariff_layer_del(t, false, "teen"), 0);
+    ck_assert_int_eq(tariff_layer_del(t, true, "7701s"), 0);
+    publish(t, 0);
+    ck_assert(tariff_profile_text(t, "child", text, sizeof(text)));
+    ck_assert_str_eq(text, "block=adult");
+    sub_text_is(t, "7701b", "profile=kid");
+    ck_assert(!tariff_profile_text(t, "teen", text, sizeof(text)));
+    ck_assert(!tariff_sub_text(t, "7701s", text, sizeof(text)));
+    ck_assert_str_eq(blocked_by(t, "7701a", "adult.test"), "child");
+    ck_assert_str_eq(blocked_by(t, "7701a", "games.test"), "-");
+    ck_assert_str_eq(blocked_by(t, "7701b", "games.test"), "kid");
+    ck_assert_str_eq(blocked_by(t, "7701b", "adult.test"), "-");
+    ck_assert_str_eq(blocked_by(t, "7701s", "adult.test"), "-");
+    size_t held = 0;
+    ck_assert_int_eq(tariff_layer_each(t, count_def, &held), 0);
+    ck_assert_uint_eq(held, 0); /* (the store's layer holds none of them any more) */
+
+    /* a removal of a name the store never set leaves the file's; one nobody has: -ENOENT */
+    ck_assert_int_eq(tariff_layer_del(t, false, "kid"), 0);
+    ck_assert_int_eq(tariff_layer_del(t, true, "7701a"), 0);
+    ck_assert_int_eq(tariff_layer_del(t, false, "none"), -ENOENT);
+    ck_assert_int_eq(tariff_layer_del(t, true, "7701none"), -ENOENT);
+    publish(t, 0);
+    ck_assert_str_eq(blocked_by(t, "7701a", "adult.test"), "child");
+    ck_assert_str_eq(blocked_by(t, "7701b", "games.test"), "kid");
+
+    /* a new base without child: a store removal after it finds no file's child to go back to */
+    base = tariff_new(NULL);
+    set_prof(base, "kid", "block=games");
+    set_sub(base, "7701a", "profile=kid");
+    ck_assert_int_eq(tariff_rebase(t, base), 0);
+    tariff_free(base);
+    ck_assert_int_eq(tariff_layer_set(t, false, "child", "block=adult", err, sizeof(err)), 0);
+    ck_assert_int_eq(tariff_layer_set(t, true, "7701a", "profile=child", err, sizeof(err)), 0);
+    ck_assert_int_eq(tariff_layer_del(t, false, "child"), 0);
+    ck_assert_int_eq(tariff_layer_del(t, true, "7701a"), 0);
+    publish(t, 0);
+    ck_assert(!tariff_profile_text(t, "child", text, sizeof(text)));
+    sub_text_is(t, "7701a", "profile=kid");
+    ck_assert_str_eq(blocked_by(t, "7701a", "games.test"), "kid");
+    ck_assert_str_eq(blocked_by(t, "7701a", "adult.test"), "-");
+    ck_assert(!tariff_sub_text(t, "7701b", text, sizeof(text))); /* (the old base's) */
+
+    /* tariff_clear() empties the file's definitions too */
+    tariff_clear(t);
+    ck_assert_int_eq(tariff_layer_del(t, false, "kid"), -ENOENT);
+    tariff_free(t);
+    rsref_thread_unregister();
+}
+END_TEST
+
 #define RACE_SUBS 3000
 
 static void *layer_writer(void *arg)
@@ -499,13 +601,21 @@ static void *layer_writer(void *arg)
         ck_assert_int_eq(tariff_layer_set(t, true, id, "profile=child", err, sizeof(err)), 0);
         if (i % 3 == 0)
             tariff_layer_del(t, true, id); /* (-ENOENT when a rebase took it out first) */
+        if (i % 10 == 0) {                 /* over the base's: the base's back after each removal */
+            ck_assert_int_eq(
+                tariff_layer_set(t, true, "7701file", "profile=adult", err, sizeof(err)), 0);
+            ck_assert_int_eq(tariff_layer_set(t, false, "child", "block=games", err, sizeof(err)),
+                             0);
+            tariff_layer_del(t, true, "7701file");
+            tariff_layer_del(t, false, "child");
+        }
     }
     return NULL;
 }
 
 /* A writer setting the store's records while another rebases again and again: afterwards
  * every record the writer left is in the table, none lost with an old base, none that it
- * removed come back. */
+ * removed come back; the base's definitions it set and removed again are the base's. */
 START_TEST(layer_rebase_concurrent)
 {
     struct tariff *t = tariff_new(NULL);
@@ -513,6 +623,7 @@ START_TEST(layer_rebase_concurrent)
     ck_assert_int_eq(pthread_create(&th, NULL, layer_writer, t), 0);
     for (int k = 0; k < 200; k++) {
         struct tariff *base = tariff_new(NULL);
+        set_prof(base, "child", "block=adult");
         set_sub(base, "7701file", "profile=child");
         ck_assert_int_eq(tariff_rebase(t, base), 0);
         tariff_free(base);
@@ -524,6 +635,8 @@ START_TEST(layer_rebase_concurrent)
         ck_assert_msg(tariff_sub_text(t, id, text, sizeof(text)) == (i % 3 != 0), "%s", id);
     }
     sub_text_is(t, "7701file", "profile=child");
+    ck_assert(tariff_profile_text(t, "child", text, sizeof(text)));
+    ck_assert_str_eq(text, "block=adult");
     tariff_free(t);
 }
 END_TEST
@@ -828,6 +941,7 @@ static Suite *suite(void)
     tcase_add_test(tc, prefetch_hints);
     tcase_add_test(tc, swap_definitions);
     tcase_add_test(tc, layer_rebase);
+    tcase_add_test(tc, layer_del_file_fallback);
     tcase_add_test(tc, layer_rebase_concurrent);
     tcase_add_test(tc, load_file);
     tcase_add_test(tc, image_round_trip);
