@@ -9,7 +9,8 @@
 # adult is not (TLS reset, HTTP 302 with reason=tariff); the regulator's order blocks both (no
 # reason); a profile change through the store takes effect mid-run without a restart (polled,
 # at most 3 s); a reload (SIGHUP, the profiles file edited) keeps the child's profile and
-# settings from the store, blocked at once, and a store change after it still applies; a
+# settings from the store, blocked at once, and a store change after it still applies; a store
+# profile over one the file defines, removed from the store: the file's back at once; a
 # parental deny list (302 reason=parental) and allow list (over a category);
 # allow-list mode (an unlisted name blocked, a listed one served); the parents API on the node's
 # admin socket (settings put, read back and enforced, a bad body refused, the day's summary by
@@ -195,6 +196,7 @@ expect "profile back: games.test blocked again" "$(until_tls reset $CHILD games.
 loads() { grep -c '"msg":"categories and profiles loaded"' "$QG_DIR/proxy.log"; }
 n0=$(loads)
 echo "subscriber 77010000098 profile=child" >>"$QG_DIR/profiles"
+echo "profile pfile block=kids" >>"$QG_DIR/profiles"
 kill -HUP $NODE_PID
 i=0
 while [ "$(loads)" -le "$n0" ] && [ $i -lt 50 ]; do
@@ -203,7 +205,7 @@ while [ "$(loads)" -le "$n0" ] && [ $i -lt 50 ]; do
 done
 expect_match "reload: the profiles file read again" \
     "$(grep '"msg":"categories and profiles loaded"' "$QG_DIR/proxy.log" | tail -1)" \
-    '"definitions":2'
+    '"definitions":3'
 expect "reload: the child's games.test still blocked (the store's profile kept)" \
     "$(tls $CHILD games.test)" reset
 expect_match "reload: still a tariff block (302 reason=tariff)" "$(http $CHILD games.test)" \
@@ -216,6 +218,22 @@ expect "reload, then a store change: kids.test blocked for the child" \
     "$(until_tls reset $CHILD kids.test)" reset
 fl "$QG_BIN" profile --store $STORE set child block=games >/dev/null
 expect "reload, then the profile back: games.test blocked" "$(until_tls reset $CHILD games.test)" reset
+
+# a store record over a profile the file defines too ("pfile": block=kids in the file), then
+# removed from the store: the file's definition is back at once (no reload), not the unfiltered
+# default profile
+fl "$QG_BIN" profile --store $STORE set pfile block=games >/dev/null || bad "profile set pfile"
+fl "$QG_BIN" subscriber --store $STORE profile 77010000007 pfile >/dev/null
+expect "store over the file: the store's pfile blocks games.test" \
+    "$(until_tls reset $CHILD games.test)" reset
+expect "store over the file: kids.test served" "$(until_tls 200 $CHILD kids.test)" 200
+fl "$QG_BIN" profile --store $STORE del pfile >/dev/null || bad "profile del pfile"
+expect "store removal: the file's pfile back (games.test served)" \
+    "$(until_tls 200 $CHILD games.test)" 200
+expect "store removal: the file's pfile blocks kids.test (not the default profile)" \
+    "$(until_tls reset $CHILD kids.test)" reset
+fl "$QG_BIN" subscriber --store $STORE profile 77010000007 child >/dev/null
+expect "the child's profile back: games.test blocked" "$(until_tls reset $CHILD games.test)" reset
 
 # parental lists: deny a name the profile allows, allow a name the profile blocks
 fl "$QG_BIN" subscriber --store $STORE profile 77010000007 child pdeny=allowed.test \
