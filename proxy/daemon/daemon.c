@@ -2109,6 +2109,7 @@ static int tariff_open(struct daemon *d, char *err, size_t errlen)
         snprintf(err, errlen, "tariff: out of memory");
         return -ENOMEM;
     }
+    tariff_set_pseudo(d->tariff, &d->pseudo); /* its problems, logged, name pseudonyms */
     int rc = tariff_load(d, c, err, errlen);
     if (rc < 0)
         return rc;

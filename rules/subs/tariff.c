@@ -17,6 +17,7 @@
 #include "common/fileio.h"
 #include "common/hash.h"
 #include "common/imgfile.h"
+#include "rules/subs/pseudo.h"
 #include "rules/subs/submap.h"
 
 #define NOPROF  UINT16_MAX
@@ -132,6 +133,7 @@ struct tariff {
      * (the profiles file's), which a removal of the store's record by one of their names puts
      * back (tariff_layer_del()); made by each rebase, reached as the layer is */
     struct tariff *file;
+    const struct pseudo *ps; /* tariff_set_pseudo(): how problems name a subscriber */
 };
 
 static void csref_put(struct csref *r)
@@ -613,6 +615,15 @@ static struct srec *snap_slot(struct snap *s, uint64_t h)
     return &s->rec[i];
 }
 
+/* What a problem names subscriber id by (tariff_set_pseudo()); buf holds at least 130 bytes. */
+static const char *shown_id(const struct tariff *t, const char *id, char *buf)
+{
+    if (!t->ps)
+        return id;
+    pseudo_id(t->ps, id, buf, 130);
+    return buf;
+}
+
 /* Compiles the writer side (lock held) into a new snapshot. */
 static struct snap *compile(struct tariff *t, int *problems, char *err, size_t errlen)
 {
@@ -659,7 +670,7 @@ static struct snap *compile(struct tariff *t, int *problems, char *err, size_t e
         if (!w || w == WTOMB)
             continue;
         struct profile_sub ps;
-        char why[512];
+        char why[512], shown[130];
         size_t il = (size_t)(t->subs[i].h >> 56);
         const char *spec = w + il + 1;
         struct srec *r = snap_slot(s, t->subs[i].h);
@@ -711,12 +722,12 @@ static struct snap *compile(struct tariff *t, int *problems, char *err, size_t e
                 goto oom;
             if (rc) {
                 if (!(*problems)++)
-                    snprintf(err, errlen, "subscriber %s: %s", w, why);
+                    snprintf(err, errlen, "subscriber %s: %s", shown_id(t, w, shown), why);
             } else {
                 if (ps.profile[0] && (r->prof = snap_prof(s, ps.profile)) == NOPROF) {
                     if (!(*problems)++)
-                        snprintf(err, errlen, "subscriber %s: profile '%s' is not defined", w,
-                                 ps.profile);
+                        snprintf(err, errlen, "subscriber %s: profile '%s' is not defined",
+                                 shown_id(t, w, shown), ps.profile);
                 }
                 if (ps.nallow || ps.ndeny || ps.nsched) {
                     if (s->nextra == ecap) {
@@ -984,6 +995,13 @@ int tariff_each_def(struct tariff *t, tariff_def_fn fn, void *ctx)
     }
     pthread_mutex_unlock(&t->lock);
     return rc;
+}
+
+void tariff_set_pseudo(struct tariff *t, const struct pseudo *ps)
+{
+    pthread_mutex_lock(&t->lock);
+    t->ps = ps;
+    pthread_mutex_unlock(&t->lock);
 }
 
 void tariff_set_default(struct tariff *t, const char *name)

@@ -44,6 +44,11 @@ int tariff_set_sub(struct tariff *t, const char *sub, const char *spec, char *er
 int tariff_del_sub(struct tariff *t, const char *sub);
 /* Changes the profile of subscribers that have none. */
 void tariff_set_default(struct tariff *t, const char *name);
+/* The problems tariff_publish() reports name a subscriber by what ps shows for its id
+ * (pseudo_id(): its pseudonym, unless ps->clear), so that a daemon's log never carries the id
+ * in clear; ps (NULL: the id as written, for the operator's own commands) must outlive t. */
+struct pseudo;
+void tariff_set_pseudo(struct tariff *t, const struct pseudo *ps);
 
 /* Removes every profile and subscriber setting, the store's and the file's layers' too (the
  * category set stays). */

@@ -325,6 +325,37 @@ static struct tariff *child_and_teen(void)
  * subscribers (some records past their first slot) and unknown ids, each decision after it,
  * given the id's length or not, is the one tariff_judge makes, and the word then names the
  * record itself. */
+/* A problem tariff_publish() reports names the subscriber by pseudonym once tariff_set_pseudo()
+ * is given one (a daemon's log must not carry the id in clear), and as written without it. */
+START_TEST(problems_name_pseudonyms)
+{
+    struct tariff *t = tariff_new("default");
+    ck_assert_ptr_nonnull(t);
+    char err[512];
+    ck_assert_int_eq(tariff_set_profile(t, "default", "", err, sizeof(err)), 0);
+    ck_assert_int_eq(tariff_set_sub(t, "77019998877", "profile=nosuch", err, sizeof(err)), 0);
+    ck_assert_int_eq(tariff_publish(t, err, sizeof(err)), 1);
+    ck_assert_msg(strstr(err, "subscriber 77019998877: profile 'nosuch' is not defined"), "%s",
+                  err);
+    struct pseudo ps = { 0 };
+    pseudo_set_key(&ps, "0123456789abcdef0123", 20);
+    char want[PSEUDO_TEXT_MAX], line[96];
+    pseudo_id(&ps, "77019998877", want, sizeof(want));
+    tariff_set_pseudo(t, &ps);
+    ck_assert_int_eq(tariff_publish(t, err, sizeof(err)), 1);
+    ck_assert_msg(!strstr(err, "77019998877"), "the id in clear: %s", err);
+    snprintf(line, sizeof(line), "subscriber %s: profile 'nosuch' is not defined", want);
+    ck_assert_msg(strstr(err, line), "%s (want %s)", err, line);
+    /* privacy.clear_ids: the operator asked for ids in clear */
+    ck_assert_int_eq(tariff_del_sub(t, "77019998877"), 0);
+    ps.clear = true;
+    ck_assert_int_eq(tariff_set_sub(t, "77019998877", "profile=nosuch", err, sizeof(err)), 0);
+    ck_assert_int_eq(tariff_publish(t, err, sizeof(err)), 1);
+    ck_assert_msg(strstr(err, "subscriber 77019998877:"), "%s", err);
+    tariff_free(t);
+}
+END_TEST
+
 START_TEST(prefetch_hints)
 {
     rsref_thread_register();
@@ -937,6 +968,7 @@ static Suite *suite(void)
     tcase_add_test(tc, decisions);
     tcase_add_test(tc, texts);
     tcase_add_test(tc, pseudonyms);
+    tcase_add_test(tc, problems_name_pseudonyms);
     tcase_add_test(tc, cached_records);
     tcase_add_test(tc, prefetch_hints);
     tcase_add_test(tc, swap_definitions);
