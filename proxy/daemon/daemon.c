@@ -1324,12 +1324,13 @@ static void fb_write_report(struct daemon *d)
 
 /* The report's per-order documents into the store, which `qorgau report` reads (fbdocs.h):
  * only those that changed. The fallback thread's own store handle, opened at first use and
- * again after a failure. */
-static void fb_sync_docs(struct daemon *d)
+ * again after a failure. False when they are still to be written: the thread tries again every
+ * pass (a second) until they are, whether or not the report changes meanwhile. */
+static bool fb_sync_docs(struct daemon *d)
 {
     char *doc = fallback_report(d->fbk);
     if (!doc)
-        return;
+        return true;
     char err[1024];
     if (!d->fb_docs)
         d->fb_docs = fbdocs_new();
@@ -1347,7 +1348,7 @@ static void fb_sync_docs(struct daemon *d)
         n = fbdocs_sync(d->fb_docs, d->fb_store, doc, err, sizeof(err));
     if (n < 0) {
         log_write(d->log, LOG_LEVEL_WARN, "fallback",
-                  "cannot write the per-order documents to the store; retried at the next report",
+                  "cannot write the per-order documents to the store; tried again in a second",
                   LOG_KV(LOG_S("error", err)));
         store_free(d->fb_store);
         d->fb_store = NULL;
@@ -1356,6 +1357,7 @@ static void fb_sync_docs(struct daemon *d)
                   LOG_KV(LOG_I("documents", n)));
     }
     free(doc);
+    return n >= 0;
 }
 
 /* Publishes the last set again with a fresh fallback table. Under pub_lock. */
@@ -1387,6 +1389,7 @@ static void *fb_main(void *arg)
 {
     struct daemon *d = arg;
     uint64_t seen = 0, gen_pub = 0, rendered = 0, rendered_gen = 0, render_ms = 0;
+    bool docs_due = false; /* the last report's documents not written yet (a store failure) */
     while (!atomic_load(&d->fb_stop)) {
         size_t n = 0;
         bool changed = false;
@@ -1432,12 +1435,14 @@ static void *fb_main(void *arg)
             pthread_mutex_unlock(&d->pub_lock);
             if (rs && fallback_render(d->fbk, d->res, rs, time(NULL)) == 0) {
                 fb_write_report(d);
-                fb_sync_docs(d);
+                docs_due = !fb_sync_docs(d);
             }
             ruleset_free(rs);
             rendered = ver;
             rendered_gen = g;
             render_ms = mono_ms();
+        } else if (docs_due) {
+            docs_due = !fb_sync_docs(d);
         }
         for (int i = 0; i < 10 && !atomic_load(&d->fb_stop); i++) {
             struct timespec w = { 0, 100 * 1000 * 1000 };

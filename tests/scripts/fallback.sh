@@ -8,7 +8,8 @@
 #   - the answer changes: the new address blocks, the old one passes;
 #   - the server fails (SERVFAIL): the last answer stays;
 #   - `qorgau query -c CONF :fallback` and state_dir/fallback.json give the report; the node
-#     writes the order's fallback/risks documents and `qorgau report` shows them;
+#     writes the order's fallback/risks documents and `qorgau report` shows them; a failed
+#     write of them is logged and done again within seconds, with no new report needed;
 #   - a marked name resolving into fallback.protect passes, reported held and protected;
 #   - restarted with fallback.resolve = all, the unmarked name is blocked too; with none, nothing.
 #   - names seen in traffic (a tap node in namespaces of its own, tests/lib/mirror.sh): 50 HTTP
@@ -192,6 +193,29 @@ if [ $t -lt 50 ]; then
     ok "qorgau report: x.kz lists its fallback address, 198.51.100.7 is a residual risk (held back)"
 else
     ko "report fallback fields: $(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print([ (x["resource"], x["ip_fallback_addresses"]) for x in r["resources"]], r["risks"])' "$tmp/rep.json" 2>&1) $(cat "$tmp/rep.err")"
+    ls -l "$tmp/state/docs"/* 2>&1 | sed 's/^/    /'
+    grep -F '"fallback"' "$tmp/q.log" | grep -v '"names resolved"' | tail -20 | sed 's/^/    /'
+fi
+
+# a store failure while writing the documents: docs/fallback replaced by a plain file, the
+# answer changes (a new report); the failure is logged, and once the folder is back the
+# documents are written within seconds though the report does not change again
+mv "$tmp/state/docs/fallback" "$tmp/fallback.saved"
+: >"$tmp/state/docs/fallback"
+zone 192.0.2.13
+i=0
+until grep -qF 'cannot write the per-order documents' "$tmp/q.log" || [ $i -ge 100 ]; do sleep 0.1; i=$((i + 1)); done
+w0=$(grep -cF 'cannot write the per-order documents' "$tmp/q.log")
+rm -f "$tmp/state/docs/fallback"
+mv "$tmp/fallback.saved" "$tmp/state/docs/fallback"
+i=0
+until grep -qF '192.0.2.13' "$tmp/state/docs/fallback/2026-41-0900" || [ $i -ge 50 ]; do sleep 0.1; i=$((i + 1)); done
+if [ "$w0" -gt 0 ] && grep -qF '192.0.2.13' "$tmp/state/docs/fallback/2026-41-0900" &&
+    grep -qF '198.51.100.7' "$tmp/state/docs/risks/2026-41-0900"; then
+    ok "a failed document write is logged and done again once the store takes it ($w0 failures)"
+else
+    ko "document write not retried ($w0 failures logged)"; ls -l "$tmp/state/docs"/* 2>&1 | sed 's/^/    /'
+    grep -F '"fallback"' "$tmp/q.log" | grep -v '"names resolved"' | tail -8 | sed 's/^/    /'
 fi
 
 kill -TERM $qpid
