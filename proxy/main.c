@@ -711,9 +711,11 @@ static int cmd_scan(int argc, char **argv)
      * gives the next one's place), and the reader prefetches the next record while this one is
      * handled; read back to back, each would wait on memory. */
     bool kept;
+    _Static_assert(ENGINE_PUSH_HELD <= CAPTURE_PCAP_KEEP, "pushed frames must stay valid");
     while ((rc = capture_pcap_next_frame(cap, &fr, &kept, err, sizeof(err))) > 0) {
-        /* a frame of the mapped file stays valid: it is decoded a few frames ahead of its
-         * turn, so its flow state is fetched from memory while the frames before it are judged */
+        /* a frame of the reader's buffers stays valid while the next few are read: it is
+         * decoded a few frames ahead of its turn, so its flow state is fetched from memory
+         * while the frames before it are judged */
         if (likely(kept))
             engine_push(e, link, fr.ts_us, fr.data, fr.caplen);
         else

@@ -1,15 +1,27 @@
 /* capture_pcap.c - the libpcap capture back end (pcap and pcapng files).
  *
- * A classic pcap file in host byte order (the usual case) is also mapped and its records are
- * read in place, without libpcap's copy of every frame into its buffer:
+ * A classic pcap file in host byte order (the usual case) is read by this file's own reader,
+ * in chunks of at least 1 MiB into two buffers used in turn, and its records are handed out in
+ * place, without libpcap's copy of every frame into its own buffer:
  *
  *   file header (24):  | magic 4 | major 2 | minor 2 | thiszone 4 | sigfigs 4 | snaplen 4 | linktype 4 |
  *   record header (16): | ts_sec 4 | ts_usec or ts_nsec 4 | caplen 4 | len 4 |  then caplen bytes
  *
- * libpcap still opens the file (its checks, its errors, its link type). Any record the mapped
- * reader does not take as it is (caplen over the snapshot length, a short last record) hands
- * the rest of the file to libpcap from that record on, so odd files get libpcap's behaviour and
- * libpcap's error text. */
+ * Why read() and not a mapping of the file: a walk over the records of a mapped file waits on a
+ * page fault every 16 pages and on memory for every header; read() copies from the page cache
+ * in the kernel and the headers are then in the cache. On the 688 MB bench capture a walk over
+ * the records took 200 ms through a mapping and 42-48 ms through 1 MiB reads (the no-op libpcap
+ * loop: 345 ms; docs/BENCHMARKS.md, "Reading the file").
+ *
+ * A record that ends past the chunk is completed in the other buffer (the part already read
+ * copied to its start), so a frame handed out stays where it is while the next
+ * CAPTURE_PCAP_KEEP frames are read: a chunk holds at least that many records of the largest
+ * size the snapshot length allows.
+ *
+ * libpcap still opens the file (its checks, its errors, its link type). Any record this reader
+ * does not take as it is (caplen over the snapshot length, a short last record, a read error)
+ * hands the rest of the file to libpcap from that record on, so odd files get libpcap's
+ * behaviour and libpcap's error text. */
 #include "proxy/capture/capture_pcap.h"
 
 #include <errno.h>
@@ -20,35 +32,35 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "proxy/capture/capture.h"
 #include "common/compiler.h"
 
-#define PCAP_MAGIC_US 0xa1b2c3d4u
-#define PCAP_MAGIC_NS 0xa1b23c4du
-#define PCAP_FILE_HDR 24u
-#define PCAP_REC_HDR  16u
-/* How far ahead of the reader the mapping is streamed into the cache (see mapped_next) */
-#define PCAP_STREAM_AHEAD 2048u
+#define PCAP_MAGIC_US        0xa1b2c3d4u
+#define PCAP_MAGIC_NS        0xa1b23c4du
+#define PCAP_FILE_HDR        24u
+#define PCAP_REC_HDR         16u
+#define PCAP_CHUNK_MIN       (1u << 20) /* bytes read at a time, at least */
+#define PCAP_READER_SNAP_MAX 262144u    /* larger records go to libpcap (the buffers' size) */
 
 struct capture_pcap {
     struct capture base; /* first: the generic handle */
     pcap_t *pc;
     char *path;
-    /* the mapped reader; map == NULL once libpcap reads (or always did) */
-    const uint8_t *map;
-    size_t map_len;
-    size_t off;       /* next record */
-    uint32_t snaplen; /* pcap_snapshot(): larger records go to libpcap */
+    /* this file's reader (see the top); fd < 0 once libpcap reads (or always did) */
+    int fd;
+    uint8_t *buf[2]; /* each chunk + the largest record */
+    size_t chunk;    /* bytes read into a buffer at a time (after the part carried over) */
+    int cur;         /* the buffer read from */
+    size_t at, have; /* next record in buf[cur]; bytes in it */
+    uint64_t off;    /* the file offset of the next record */
+    uint64_t rd_off; /* the file offset read up to */
+    bool eof;
+    uint32_t
+        snaplen; /* pcap_snapshot(), at most PCAP_READER_SNAP_MAX: larger records go to libpcap */
     bool nsec;
-    size_t pf; /* streamed into the cache up to here */
-    /* the mapping stays until capture_close(), also after libpcap takes over, so every frame
-     * read from it stays valid (capture_pcap_frame_kept()) */
-    const uint8_t *kept;
-    size_t kept_len;
 };
 
 static int cpcap_next_libpcap(struct capture_pcap *cp, struct capture_frame *fr, char *err,
@@ -73,12 +85,14 @@ static int cpcap_next_libpcap(struct capture_pcap *cp, struct capture_frame *fr,
     return -EIO;
 }
 
-static void unmap(struct capture_pcap *cp)
+static void reader_free(struct capture_pcap *cp)
 {
-    if (cp->kept)
-        munmap((void *)(uintptr_t)cp->kept, cp->kept_len);
-    cp->kept = NULL;
-    cp->map = NULL;
+    if (cp->fd >= 0)
+        close(cp->fd);
+    cp->fd = -1;
+    free(cp->buf[0]);
+    free(cp->buf[1]);
+    cp->buf[0] = cp->buf[1] = NULL;
 }
 
 /* From the record at cp->off on, libpcap reads. Returns 0 or a negative errno. */
@@ -86,7 +100,10 @@ static int hand_to_libpcap(struct capture_pcap *cp, char *err, size_t errlen)
 {
     FILE *fp = pcap_file(cp->pc);
     off_t off = (off_t)cp->off;
-    cp->map = NULL; /* read no more, but kept mapped: the frames read from it stay valid */
+    /* read no more; the buffers stay until capture_close(): the frames read stay valid */
+    if (cp->fd >= 0)
+        close(cp->fd);
+    cp->fd = -1;
     if (!fp || fseeko(fp, off, SEEK_SET) != 0) {
         snprintf(err, errlen, "capture: %s: cannot seek to offset %lld: %s", cp->path,
                  (long long)off, strerror(errno));
@@ -95,48 +112,74 @@ static int hand_to_libpcap(struct capture_pcap *cp, char *err, size_t errlen)
     return 0;
 }
 
-/* The next mapped record: 1 with *fr filled, 0 at the end of the file, -1 if libpcap must take
- * this record. */
-static int mapped_next(struct capture_pcap *cp, struct capture_frame *fr)
+/* Moves to the other buffer: the part of a record left in this one copied to its start, then
+ * filled from the file with up to a chunk. False at the end of the file or on a read error
+ * (libpcap then reads from cp->off and says what it makes of it). */
+static __attribute__((noinline)) bool refill(struct capture_pcap *cp)
 {
-    size_t left = cp->map_len - cp->off;
-    if (left == 0)
-        return 0;
-    if (unlikely(left < PCAP_REC_HDR))
-        return -1;
+    if (cp->eof)
+        return false;
+    size_t part = cp->have - cp->at;
+    uint8_t *to = cp->buf[cp->cur ^ 1];
+    memcpy(to, cp->buf[cp->cur] + cp->at, part);
+    size_t got = 0;
+    while (got < cp->chunk) {
+        ssize_t r = pread(cp->fd, to + part + got, cp->chunk - got, (off_t)cp->rd_off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            cp->eof = true;
+            break;
+        }
+        got += (size_t)r;
+        cp->rd_off += (uint64_t)r;
+    }
+    cp->cur ^= 1;
+    cp->at = 0;
+    cp->have = part + got;
+    return got > 0;
+}
+
+/* The next record: 1 with *fr filled, 0 at the end of the file, -1 if libpcap must take this
+ * record. */
+static int buffered_next(struct capture_pcap *cp, struct capture_frame *fr)
+{
     uint32_t h[4];
-    memcpy(h, cp->map + cp->off, sizeof(h));
-    if (unlikely(h[2] > cp->snaplen || h[2] > left - PCAP_REC_HDR))
-        return -1;
-    fr->data = cp->map + cp->off + PCAP_REC_HDR;
+    for (;;) {
+        size_t left = cp->have - cp->at;
+        if (likely(left >= PCAP_REC_HDR)) {
+            memcpy(h, cp->buf[cp->cur] + cp->at, sizeof(h));
+            if (unlikely(h[2] > cp->snaplen))
+                return -1;
+            if (likely(h[2] <= left - PCAP_REC_HDR))
+                break;
+        }
+        if (!refill(cp))
+            return left == 0 && cp->have - cp->at == 0 ? 0 : -1;
+    }
+    const uint8_t *rec = cp->buf[cp->cur] + cp->at;
+    fr->data = rec + PCAP_REC_HDR;
     fr->caplen = h[2];
     fr->wirelen = h[3];
     /* as libpcap: both fields are signed 32-bit, nanoseconds scale down to microseconds */
     int64_t sec = (int32_t)h[0], frac = (int32_t)h[1];
     fr->ts_us = (uint64_t)sec * 1000000u + (uint64_t)(cp->nsec ? frac / 1000 : frac);
-    cp->off += PCAP_REC_HDR + (size_t)h[2];
-    /* The records are a chain of dependent loads (each header gives the next one's place):
-     * the next header and its frame's first bytes (link, IP, TCP headers) are fetched while
-     * the caller works on this one. A prefetch past the end of the mapping faults nothing. */
-    __builtin_prefetch(cp->map + cp->off);
-    __builtin_prefetch(cp->map + cp->off + 64);
-    /* ... and every line up to PCAP_STREAM_AHEAD bytes further: the hardware prefetcher
-     * stops at each 4 KiB page, and a header fetched only one record ahead still waits on
-     * memory (a 2048-byte lead: -5% CPU on the 16-packet capture, docs/BENCHMARKS.md) */
-    size_t ahead = cp->off + PCAP_STREAM_AHEAD;
-    while (cp->pf < ahead) {
-        __builtin_prefetch(cp->map + cp->pf);
-        cp->pf += 64;
-    }
+    size_t n = PCAP_REC_HDR + (size_t)h[2];
+    cp->at += n;
+    cp->off += n;
+    /* the next header and its frame's first bytes (link, IP, TCP headers) are fetched while
+     * the caller works on this one: each header gives the next one's place */
+    __builtin_prefetch(rec + n);
+    __builtin_prefetch(rec + n + 64);
     return 1;
 }
 
-/* capture_pcap_next_batch() and _next_frame() past the mapping: hands over to libpcap first if the mapped
- * reader stopped at a record it does not take. Kept out of the mapped reader's path. */
+/* capture_pcap_next_batch() and _next_frame() past this file's reader: hands over to libpcap
+ * first if the reader stopped at a record it does not take. Kept out of the reader's path. */
 static __attribute__((noinline)) int next_libpcap(struct capture_pcap *cp, struct capture_frame *fr,
                                                   char *err, size_t errlen)
 {
-    if (cp->map) {
+    if (cp->fd >= 0) {
         int rc = hand_to_libpcap(cp, err, errlen);
         if (rc < 0)
             return rc;
@@ -148,11 +191,11 @@ int capture_pcap_next_batch(struct capture *c, struct capture_frame *fr, size_t 
                             size_t errlen)
 {
     struct capture_pcap *cp = (struct capture_pcap *)c;
-    if (likely(cp->map)) {
-        int r = mapped_next(cp, fr);
+    if (likely(cp->fd >= 0)) {
+        int r = buffered_next(cp, fr);
         if (likely(r == 1)) {
-            size_t n = 1; /* a record the mapped reader does not take waits for the next call */
-            while (unlikely(n < max) && mapped_next(cp, &fr[n]) == 1)
+            size_t n = 1; /* a record the reader does not take waits for the next call */
+            while (unlikely(n < max) && buffered_next(cp, &fr[n]) == 1)
                 n++;
             return (int)n;
         }
@@ -166,8 +209,8 @@ int capture_pcap_next_frame(struct capture *c, struct capture_frame *fr, bool *k
                             size_t errlen)
 {
     struct capture_pcap *cp = (struct capture_pcap *)c;
-    if (likely(cp->map)) {
-        int r = mapped_next(cp, fr);
+    if (likely(cp->fd >= 0)) {
+        int r = buffered_next(cp, fr);
         if (likely(r == 1)) {
             *kept = true;
             return 1;
@@ -193,14 +236,20 @@ static int cpcap_linktype(const struct capture *c)
 bool capture_pcap_frame_kept(const struct capture *c, const struct capture_frame *fr)
 {
     const struct capture_pcap *cp = (const struct capture_pcap *)c;
-    uintptr_t d = (uintptr_t)fr->data, k = (uintptr_t)cp->kept;
-    return cp->kept && d >= k && d - k <= cp->kept_len && fr->caplen <= cp->kept_len - (d - k);
+    size_t size = cp->chunk + PCAP_REC_HDR + cp->snaplen;
+    uintptr_t d = (uintptr_t)fr->data;
+    for (int i = 0; i < 2; i++) {
+        uintptr_t k = (uintptr_t)cp->buf[i];
+        if (k && d >= k && d - k <= size && fr->caplen <= size - (d - k))
+            return true;
+    }
+    return false;
 }
 
 uint64_t capture_pcap_offset(struct capture *c)
 {
     struct capture_pcap *cp = (struct capture_pcap *)c;
-    if (cp->map)
+    if (cp->fd >= 0)
         return cp->off;
     FILE *fp = pcap_file(cp->pc);
     off_t off = fp ? ftello(fp) : -1;
@@ -210,7 +259,7 @@ uint64_t capture_pcap_offset(struct capture *c)
 static void cpcap_close(struct capture *c)
 {
     struct capture_pcap *cp = (struct capture_pcap *)c;
-    unmap(cp);
+    reader_free(cp);
     pcap_close(cp->pc);
     free(cp->path);
     free(cp);
@@ -223,25 +272,20 @@ static const struct capture_ops capture_pcap_ops = {
     .close = cpcap_close,
 };
 
-/* Maps path if it is a classic pcap file, version 2.4, in host byte order; otherwise (or on
- * any failure) leaves cp->map NULL and libpcap reads it all. */
-static void try_map(struct capture_pcap *cp, const char *path)
+/* Takes path for this file's reader if it is a classic pcap file, version 2.4, in host byte
+ * order; otherwise (or on any failure) leaves cp->fd -1 and libpcap reads it all. */
+static void try_reader(struct capture_pcap *cp, const char *path)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return;
+    uint8_t b[PCAP_FILE_HDR];
     struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size < (off_t)PCAP_FILE_HDR ||
-        (uint64_t)sb.st_size > SIZE_MAX) {
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) ||
+        pread(fd, b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
         close(fd);
         return;
     }
-    size_t len = (size_t)sb.st_size;
-    void *m = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (m == MAP_FAILED)
-        return;
-    const uint8_t *b = m;
     uint32_t magic;
     uint16_t major, minor;
     memcpy(&magic, b, 4);
@@ -250,16 +294,30 @@ static void try_map(struct capture_pcap *cp, const char *path)
     int snap = pcap_snapshot(cp->pc);
     if ((magic != PCAP_MAGIC_US && magic != PCAP_MAGIC_NS) || major != 2 || minor != 4 ||
         snap <= 0) {
-        munmap(m, len);
+        close(fd);
         return;
     }
-    (void)madvise(m, len, MADV_SEQUENTIAL);
-    cp->map = b;
-    cp->map_len = len;
-    cp->kept = b;
-    cp->kept_len = len;
-    cp->off = PCAP_FILE_HDR;
-    cp->pf = 0;
+    /* a chunk holds CAPTURE_PCAP_KEEP + 1 records of the largest size (see the top); a file
+     * header may claim any snapshot length: records over 256 KiB go to libpcap */
+    if ((unsigned)snap > PCAP_READER_SNAP_MAX)
+        snap = (int)PCAP_READER_SNAP_MAX;
+    size_t rec = PCAP_REC_HDR + (size_t)snap;
+    size_t chunk = (CAPTURE_PCAP_KEEP + 1) * rec;
+    if (chunk < PCAP_CHUNK_MIN)
+        chunk = PCAP_CHUNK_MIN;
+    cp->buf[0] = aligned_alloc(4096, (chunk + rec + 4095) & ~(size_t)4095);
+    cp->buf[1] = aligned_alloc(4096, (chunk + rec + 4095) & ~(size_t)4095);
+    if (!cp->buf[0] || !cp->buf[1]) {
+        free(cp->buf[0]);
+        free(cp->buf[1]);
+        cp->buf[0] = cp->buf[1] = NULL;
+        close(fd);
+        return;
+    }
+    (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    cp->fd = fd;
+    cp->chunk = chunk;
+    cp->off = cp->rd_off = PCAP_FILE_HDR;
     cp->snaplen = (uint32_t)snap;
     cp->nsec = magic == PCAP_MAGIC_NS;
 }
@@ -280,6 +338,7 @@ struct capture *capture_pcap_open_file(const char *path, char *err, size_t errle
     }
     cp->path = strdup(path);
     cp->base.ops = &capture_pcap_ops;
-    try_map(cp, path);
+    cp->fd = -1;
+    try_reader(cp, path);
     return &cp->base;
 }

@@ -53,9 +53,11 @@ static bool st_held(const struct flow *f)
 
 /* engine_push(): frames decoded this far ahead of the one handled; the flow record is
  * prefetched half as far ahead (its index entry must have arrived to be read). */
-#define ENGINE_AHEAD    8
-#define ENGINE_CUT_MAX  (65535 + 256) /* an IP datagram and link/tunnel headers in front */
-#define ENGINE_RING     16            /* > ENGINE_AHEAD, a power of two */
+#define ENGINE_AHEAD   8
+#define ENGINE_CUT_MAX (65535 + 256) /* an IP datagram and link/tunnel headers in front */
+#define ENGINE_RING    16            /* > ENGINE_AHEAD, a power of two */
+_Static_assert(ENGINE_AHEAD + 1 <= ENGINE_PUSH_HELD,
+               "engine.h promises less than engine_push holds");
 #define PASS_MEMO_SLOTS 256  /* struct pass_memo: kept decisions, by flow id (a power of two) */
 #define PASS_MEMO_RAW   256  /* ... of names up to this many bytes as sent */
 #define HELD_MEMO_SLOTS 256  /* struct held_memo: held requests' readings, by flow id */

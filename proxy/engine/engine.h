@@ -140,8 +140,10 @@ void engine_frame_cut(struct engine *e, int link, uint64_t ts_us, const uint8_t 
 /* Feeds a frame like engine_frame(), but a few frames ahead of its handling: it is decoded and
  * its flow's index entry and record are prefetched now, and it is handled (decisions, events,
  * counters as engine_frame() would give) when later pushes move it to the front, at the latest
- * by engine_drain(), engine_frame() or engine_finish(). Its bytes must stay valid until then
- * (capture_pcap_frame_kept()). engine_frame_info() describes the last frame handled. */
+ * by engine_drain(), engine_frame() or engine_finish(). Its bytes must stay valid until then:
+ * it is handled before ENGINE_PUSH_HELD more frames are pushed (capture_pcap_frame_kept()).
+ * engine_frame_info() describes the last frame handled. */
+#define ENGINE_PUSH_HELD 9
 void engine_push(struct engine *e, int link, uint64_t ts_us, const uint8_t *frame, size_t caplen);
 
 /* Handles every frame pushed and not yet handled, in order. */

@@ -1,7 +1,7 @@
 /* check_capture_pcap.c - Check suite for the pcap file back end (proxy/capture_pcap.c).
  *
- * The back end reads classic host-order pcap files through a memory mapping and hands anything
- * else to libpcap. Every case here compares it with libpcap itself (pcap_open_offline +
+ * The back end reads classic host-order pcap files with its own reader (chunks into two buffers
+ * used in turn) and hands anything else to libpcap. Every case here compares it with libpcap itself (pcap_open_offline +
  * pcap_next_ex) on the same file: same frames, same lengths and timestamps, same end. Files are
  * written by hand so that broken ones (truncated header or record, caplen over snaplen, other
  * byte order, nanosecond magic) can be made. */
@@ -210,9 +210,10 @@ START_TEST(caplen_over_snaplen)
 }
 END_TEST
 
-/* capture_pcap_frame_kept(): frames read from the mapping stay valid until capture_close(),
- * also after a record handed the rest of the file to libpcap; libpcap's frames are not kept. */
-START_TEST(mapped_frames_kept)
+/* capture_pcap_frame_kept(): frames of the back end's reader are kept (here, the reader's last
+ * frames stay valid until capture_close(), also after a record handed the rest of the file to
+ * libpcap); libpcap's frames are not kept. */
+START_TEST(reader_frames_kept)
 {
     char err[256];
     struct rec recs[3] = { RECS[0], RECS[1], { 1700000003, 0, 3000, 3000, 0x40 } };
@@ -304,6 +305,70 @@ START_TEST(next_frame_says_kept)
 }
 END_TEST
 
+/* Records of every size up to the snapshot length, many megabytes of them: they end past the
+ * reader's chunks at every kind of place (inside a header, inside a frame, exactly at the end),
+ * the last one cut in the middle too. */
+static struct rec *big_records(size_t n)
+{
+    static const uint32_t sizes[] = { 0, 60, 1514, 9000, 65535, 7, 40000, 16, 65535, 65535 };
+    struct rec *r = calloc(n, sizeof(*r));
+    ck_assert_ptr_nonnull(r);
+    for (size_t i = 0; i < n; i++)
+        r[i] = (struct rec){ 1700000000 + (uint32_t)i, (uint32_t)(i * 7 % 1000000),
+                             sizes[(i * 3 + i / 10) % 10], sizes[(i * 3 + i / 10) % 10],
+                             (uint8_t)(i * 11) };
+    return r;
+}
+
+START_TEST(records_across_chunks)
+{
+    struct rec *r = big_records(700);
+    write_file(0xa1b2c3d4, false, 65535, r, 700, 0);
+    ck_assert_uint_eq(compare(), 700);
+    write_file(0xa1b2c3d4, false, 65535, r, 700, 20000); /* the last record cut */
+    ck_assert_uint_eq(compare(), 699);
+    free(r);
+    unlink(g_path);
+}
+END_TEST
+
+/* The promise engine_push() relies on: a frame stays as it was read while CAPTURE_PCAP_KEEP more
+ * frames are read, across the reader's chunk changes. */
+START_TEST(kept_frames_outlive_keep_reads)
+{
+    enum { N = 700, K = CAPTURE_PCAP_KEEP };
+    struct rec *r = big_records(N);
+    write_file(0xa1b2c3d4, false, 65535, r, N, 0);
+    char err[256];
+    struct capture *c = capture_pcap_open_file(g_path, err, sizeof(err));
+    ck_assert_ptr_nonnull(c);
+    struct capture_frame ring[K + 1];
+    size_t n = 0;
+    bool kept;
+    for (;;) {
+        struct capture_frame fr;
+        int rc = capture_pcap_next_frame(c, &fr, &kept, err, sizeof(err));
+        if (n >= K) { /* frame n - K, read K frames ago (this one included), still intact */
+            const struct capture_frame *o = &ring[(n - K) % (K + 1)];
+            ck_assert_uint_eq(o->caplen, r[n - K].caplen);
+            uint32_t j = 0;
+            while (j < o->caplen && o->data[j] == (uint8_t)(r[n - K].fill + j))
+                j++;
+            ck_assert_msg(j == o->caplen, "frame %zu byte %u changed %d reads later", n - K, j, K);
+        }
+        if (rc != 1)
+            break;
+        ck_assert(kept);
+        ring[n % (K + 1)] = fr;
+        n++;
+    }
+    ck_assert_uint_eq(n, N);
+    capture_close(c);
+    free(r);
+    unlink(g_path);
+}
+END_TEST
+
 START_TEST(not_a_capture)
 {
     char err[256];
@@ -330,7 +395,9 @@ static Suite *capture_pcap_suite(void)
     tcase_add_test(tc, other_byte_order_and_nanoseconds);
     tcase_add_test(tc, truncated_files);
     tcase_add_test(tc, caplen_over_snaplen);
-    tcase_add_test(tc, mapped_frames_kept);
+    tcase_add_test(tc, reader_frames_kept);
+    tcase_add_test(tc, records_across_chunks);
+    tcase_add_test(tc, kept_frames_outlive_keep_reads);
     tcase_add_test(tc, next_frame_says_kept);
     tcase_add_test(tc, not_a_capture);
     suite_add_tcase(s, tc);
