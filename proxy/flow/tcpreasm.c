@@ -9,7 +9,14 @@
  *   data[olen .. hi)  out-of-order bytes, present where the bitmap says so
  * Offsets are seq - base minus the urgent bytes removed before seq (rm[], at most
  * TCPREASM_MAX_URG, all in [base, nxt)). The alternative view, when it exists, has the same
- * presence bitmap but takes the last copy of each byte instead of the first. */
+ * presence bitmap but takes the last copy of each byte instead of the first.
+ *
+ * A buffer's bytes start in its small slot (the first TCPREASM_SMALL bytes of the capacity, one
+ * per buffer, packed together) and move to its full-size slot (same index) the first time a
+ * write would go past it: most first requests fit in the small slot, so the memory a burst of
+ * new flows touches (and the kernel zeroes at the first touch) is a page per buffer, not the
+ * whole capacity. Both slots exist for every buffer: growing never fails, and no flow can take
+ * another's room. */
 #include "proxy/flow/tcpreasm.h"
 
 #include <stdlib.h>
@@ -21,6 +28,7 @@
 #define TCPREASM_MAX_URG      8
 #define TCPREASM_MAX_VERSIONS 3          /* other versions per flow, besides the last-copy view */
 #define TCPREASM_ISN_NEAR     (1u << 20) /* a SYN-ACK this close below srv_nxt is a retransmit */
+#define TCPREASM_SMALL        4096u      /* a buffer's small slot (see the top) */
 
 struct rbuf {
     uint32_t base;      /* sequence number of data[0] */
@@ -31,6 +39,7 @@ struct rbuf {
     uint32_t urg_seq;   /* pending urgent byte (Linux tp->urg_seq) */
     uint32_t next_free; /* free list, index + 1 */
     bool urg_pending;
+    bool big; /* its bytes are in the full-size slot (data), not the small one (small) */
     uint8_t nrm;
     uint8_t nver;                        /* other versions in ver[] */
     uint8_t vseen;                       /* bit i: view i judged as it is (tcpreasm_view_seen) */
@@ -42,7 +51,9 @@ struct tcpreasm_pool {
     uint32_t nbufs, nalt, cap;
     size_t bm_stride;
     struct rbuf *bufs;
-    uint8_t *data;      /* nbufs * cap */
+    uint8_t *data;      /* nbufs * cap: the full-size slots */
+    uint8_t *small;     /* nbufs * small_cap: the small slots (NULL when cap is small already) */
+    uint32_t small_cap; /* TCPREASM_SMALL, or 0: every buffer is full-size from the start */
     uint8_t *bits;      /* nbufs * bm_stride */
     uint8_t *alt;       /* nalt * cap */
     uint32_t *alt_next; /* alt free list, index + 1 */
@@ -77,12 +88,14 @@ struct tcpreasm_pool *tcpreasm_pool_new(uint32_t nbufs, uint32_t nalt, uint32_t 
      * a TLB entry per 2 MiB; pages are made resident as buffers are first used */
     pl->bufs = bigmem_alloc((size_t)nbufs * sizeof *pl->bufs);
     pl->data = bigmem_alloc((size_t)nbufs * bufsize);
+    pl->small_cap = bufsize > TCPREASM_SMALL ? TCPREASM_SMALL : 0;
+    pl->small = pl->small_cap ? bigmem_alloc((size_t)nbufs * pl->small_cap) : NULL;
     pl->bits = bigmem_alloc((size_t)nbufs * pl->bm_stride);
     pl->alt = nalt ? bigmem_alloc((size_t)nalt * bufsize) : NULL;
     pl->alt_next = calloc(nalt ? nalt : 1, sizeof *pl->alt_next);
     pl->alt_own = calloc(nalt ? nalt : 1, pl->bm_stride);
-    if (!pl->bufs || !pl->data || !pl->bits || (nalt && !pl->alt) || !pl->alt_next ||
-        !pl->alt_own) {
+    if (!pl->bufs || !pl->data || (pl->small_cap && !pl->small) || !pl->bits ||
+        (nalt && !pl->alt) || !pl->alt_next || !pl->alt_own) {
         tcpreasm_pool_free(pl);
         return NULL;
     }
@@ -106,6 +119,7 @@ void tcpreasm_pool_free(struct tcpreasm_pool *pool)
         return;
     bigmem_free(pool->bufs, (size_t)pool->nbufs * sizeof *pool->bufs);
     bigmem_free(pool->data, (size_t)pool->nbufs * pool->cap);
+    bigmem_free(pool->small, (size_t)pool->nbufs * pool->small_cap);
     bigmem_free(pool->bits, (size_t)pool->nbufs * pool->bm_stride);
     bigmem_free(pool->alt, (size_t)pool->nalt * pool->cap);
     free(pool->alt_next);
@@ -146,7 +160,20 @@ const char *tcpreasm_why_name(enum tcpreasm_why why)
 
 static uint8_t *buf_data(const struct tcpreasm_pool *pl, uint32_t idx)
 {
-    return pl->data + (size_t)idx * pl->cap;
+    if (pl->bufs[idx].big)
+        return pl->data + (size_t)idx * pl->cap;
+    return pl->small + (size_t)idx * pl->small_cap;
+}
+
+/* Makes room in buffer idx for bytes up to offset end (<= cap): past the small slot, its bytes
+ * move to the full-size slot. Called before every write that may reach past hi. */
+static void buf_room(struct tcpreasm_pool *pl, uint32_t idx, struct rbuf *b, size_t end)
+{
+    if (likely(b->big || end <= pl->small_cap))
+        return;
+    memcpy(pl->data + (size_t)idx * pl->cap, pl->small + (size_t)idx * pl->small_cap, b->hi);
+    b->big = true;
+    pl->st.bufs_grown++;
 }
 
 static uint8_t *buf_bits(const struct tcpreasm_pool *pl, uint32_t idx)
@@ -413,6 +440,8 @@ static bool rebase(struct tcpreasm_pool *pl, uint32_t idx, struct rbuf *b, uint3
             b->hi = 0;
         } else {
             uint32_t keep = b->hi < pl->cap - k ? b->hi : pl->cap - k;
+            buf_room(pl, idx, b, (size_t)keep + k);
+            data = buf_data(pl, idx);
             memmove(data + k, data, keep);
             if (alt)
                 memmove(alt + k, alt, keep);
@@ -482,6 +511,7 @@ static struct rbuf *get_buf(struct tcpreasm_pool *pl, struct tcpreasm_state *t, 
     struct rbuf *b = &pl->bufs[*idx];
     pl->free_head = b->next_free;
     memset(b, 0, sizeof *b);
+    b->big = pl->small_cap == 0;
     b->base = t->nxt;
     t->buf = *idx + 1;
     pl->st.bufs_in_use++;
@@ -625,6 +655,7 @@ static unsigned put_bytes(struct tcpreasm_pool *pl, uint32_t idx, struct rbuf *b
         uint8_t *bm = buf_bits(pl, idx);
         size_t room = off < pl->cap ? pl->cap - off : 0, take = n < room ? n : room;
         if (take > 0 && bits_all_clear(bm, off, off + take)) {
+            buf_room(pl, idx, b, off + take);
             memcpy(buf_data(pl, idx) + off, src, take);
             bits_set_range(bm, off, off + take);
             if (set_to && off <= b->olen)
@@ -673,6 +704,14 @@ static unsigned put_bytes(struct tcpreasm_pool *pl, uint32_t idx, struct rbuf *b
     }
     if (conflict || b->nver)
         res |= put_versions(pl, idx, b, seq, src, n, conflict && alt);
+    /* the last byte's offset is at most its distance from base (removed urgent bytes only
+     * lower it) */
+    uint32_t last = seq + (uint32_t)(n - 1);
+    if (n && !seq_before(last, b->base)) {
+        size_t end = (size_t)(last - b->base) + 1;
+        buf_room(pl, idx, b, end < pl->cap ? end : pl->cap);
+        data = buf_data(pl, idx);
+    }
     for (size_t i = 0; i < n; i++) {
         long off = seq_off(b, seq + (uint32_t)i);
         if (off < 0)

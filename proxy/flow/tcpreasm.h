@@ -141,6 +141,7 @@ struct tcpreasm_stats {
     uint64_t urgent_stripped; /* T11 */
     uint64_t urgent_limit;    /* urgent bytes not stripped: per-buffer list full */
     uint64_t cap_drops;       /* segments cut at the buffer capacity */
+    uint64_t bufs_grown;      /* buffers whose bytes outgrew the small slot (tcpreasm.c) */
     uint64_t pool_empty;      /* flows that got no buffer (fail-open) */
     uint64_t alt_pool_empty;  /* conflicts without an alternative buffer (only the Linux view) */
     uint64_t bufs_recycled;   /* buffers given back because nothing was pending (keep-alive) */

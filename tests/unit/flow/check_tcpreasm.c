@@ -1620,6 +1620,7 @@ START_TEST(random_segmentation)
         }
         expect_data(&c, stream, N);
         ck_assert_ptr_null(tcpreasm_alt(c.pl, &c.f.tcp, &(size_t){ 0 }));
+        ck_assert_uint_eq(stats(&c).bufs_grown, 1); /* 5000 bytes: past the small slot */
         ck_assert_uint_eq(c.f.tcp.nxt, c.cisn + 1 + N);
         conv_fini(&c);
     }
@@ -1627,15 +1628,18 @@ START_TEST(random_segmentation)
 END_TEST
 
 /* Two disagreeing versions of a stream, random segments from either, in random order: the Linux
- * view must hold, for every byte, the first copy received; the alternative view the last. */
-START_TEST(random_conflicts_model)
+ * view must hold, for every byte, the first copy received; the alternative view the last. With a
+ * stream longer than a buffer's small slot (bufsize 16384, 9000 bytes) the bytes move to the
+ * full-size slot partway, with the alternative view and its versions already in use. */
+static void conflicts_model(uint64_t seed, size_t N, uint32_t bufsize, int iters)
 {
-    enum { N = 3000, MAXSEG = 4000 };
-    static uint8_t ver[2][N], first[N], last[N], have[N];
+    enum { NMAX = 9000, MAXSEG = 12000 };
+    static uint8_t ver[2][NMAX], first[NMAX], last[NMAX], have[NMAX];
     static struct seg segs[MAXSEG];
     static uint8_t from[MAXSEG];
-    uint64_t s = 0x1234567ull + (uint64_t)_i * 7919;
-    for (int iter = 0; iter < 40; iter++) {
+    ck_assert_uint_le(N, NMAX);
+    uint64_t s = seed;
+    for (int iter = 0; iter < iters; iter++) {
         for (size_t i = 0; i < N; i++) {
             ver[0][i] = (uint8_t)rnd(&s);
             ver[1][i] = (rnd(&s) & 3) ? ver[0][i] : (uint8_t)(ver[0][i] ^ 0x5a);
@@ -1646,7 +1650,7 @@ START_TEST(random_conflicts_model)
             while (off < N && n < MAXSEG) {
                 uint32_t l = 1 + (uint32_t)(rnd(&s) % 600);
                 if (l > N - off)
-                    l = N - off;
+                    l = (uint32_t)(N - off);
                 from[n] = (uint8_t)v;
                 segs[n++] = (struct seg){ off, l };
                 off += l;
@@ -1670,7 +1674,7 @@ START_TEST(random_conflicts_model)
                 have[i] = 1;
             }
         struct conv c;
-        conv_init(&c, 1, 1, 4096);
+        conv_init(&c, 1, 1, bufsize);
         c.cisn = (uint32_t)rnd(&s);
         handshake(&c, false, false);
         for (size_t k = 0; k < n; k++)
@@ -1687,8 +1691,20 @@ START_TEST(random_conflicts_model)
         } else if (a) {
             ck_assert_mem_eq(a, last, N);
         }
+        ck_assert_uint_eq(stats(&c).bufs_grown, N > 4096 && bufsize > 4096 ? 1 : 0);
         conv_fini(&c);
     }
+}
+
+START_TEST(random_conflicts_model)
+{
+    conflicts_model(0x1234567ull + (uint64_t)_i * 7919, 3000, 4096, 40);
+}
+END_TEST
+
+START_TEST(random_conflicts_model_grown)
+{
+    conflicts_model(0x7654321ull + (uint64_t)_i * 7919, 9000, 16384, 15);
 }
 END_TEST
 
@@ -1738,6 +1754,7 @@ static Suite *tcpreasm_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, random_segmentation, 0, 4);
     tcase_add_loop_test(tc, random_conflicts_model, 0, 3);
+    tcase_add_loop_test(tc, random_conflicts_model_grown, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }
