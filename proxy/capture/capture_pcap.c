@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -52,6 +53,7 @@ struct capture_pcap {
     /* this file's reader (see the top); fd < 0 once libpcap reads (or always did) */
     int fd;
     uint8_t *buf[2]; /* each chunk + the largest record */
+    size_t buf_size; /* each, mapped */
     size_t chunk;    /* bytes read into a buffer at a time (after the part carried over) */
     int cur;         /* the buffer read from */
     size_t at, have; /* next record in buf[cur]; bytes in it */
@@ -90,8 +92,9 @@ static void reader_free(struct capture_pcap *cp)
     if (cp->fd >= 0)
         close(cp->fd);
     cp->fd = -1;
-    free(cp->buf[0]);
-    free(cp->buf[1]);
+    for (int i = 0; i < 2; i++)
+        if (cp->buf[i])
+            munmap(cp->buf[i], cp->buf_size);
     cp->buf[0] = cp->buf[1] = NULL;
 }
 
@@ -305,12 +308,22 @@ static void try_reader(struct capture_pcap *cp, const char *path)
     size_t chunk = (CAPTURE_PCAP_KEEP + 1) * rec;
     if (chunk < PCAP_CHUNK_MIN)
         chunk = PCAP_CHUNK_MIN;
-    cp->buf[0] = aligned_alloc(4096, (chunk + rec + 4095) & ~(size_t)4095);
-    cp->buf[1] = aligned_alloc(4096, (chunk + rec + 4095) & ~(size_t)4095);
+    /* the part the file can fill made resident in one call each: the first reads would
+     * otherwise fault on every page (the faults were 5 % of the mobile scan); advice only */
+    cp->buf_size = (chunk + rec + 4095) & ~(size_t)4095;
+    size_t fill = (uint64_t)sb.st_size < cp->buf_size ? ((size_t)sb.st_size + 4095) & ~(size_t)4095
+                                                      : cp->buf_size;
+    for (int i = 0; i < 2; i++) {
+        void *m =
+            mmap(NULL, cp->buf_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        cp->buf[i] = m == MAP_FAILED ? NULL : m;
+#ifdef MADV_POPULATE_WRITE
+        if (cp->buf[i] && (i == 0 || (uint64_t)sb.st_size > chunk))
+            (void)madvise(m, fill, MADV_POPULATE_WRITE);
+#endif
+    }
     if (!cp->buf[0] || !cp->buf[1]) {
-        free(cp->buf[0]);
-        free(cp->buf[1]);
-        cp->buf[0] = cp->buf[1] = NULL;
+        reader_free(cp); /* closes no file: cp->fd is still -1 */
         close(fd);
         return;
     }
