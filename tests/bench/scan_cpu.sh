@@ -2,7 +2,7 @@
 # scan_cpu.sh - CPU time (perf task-clock) of the no-op loop, `qorgau scan --rules` and
 # `qorgau scan --image` over one of run.sh's captures, interleaved round by round so that the
 # load of other jobs falls on all alike; prints the least and the median of each and their
-# ratios to the no-op's.
+# ratios to the no-op's, then the median and least of each round's ratio to that round's no-op.
 #
 # Usage: sh tests/bench/scan_cpu.sh NAME [ROUNDS [OTHER_QORGAU]]
 #   NAME: a capture run.sh made in $QG_BENCH_DIR (build/bench): NAME.pcap, NAME.rules, NAME.img
@@ -38,7 +38,8 @@ while [ "$r" -lt "$rounds" ]; do
         rules) set -- "$BIN" scan --rules "$DIR/$name.rules" "$DIR/$name.pcap" ;;
         image) set -- "$BIN" scan --image "$DIR/$name.img" "$DIR/$name.pcap" ;;
         esac
-        perf stat -x, -e task-clock "$@" 2>&1 >/dev/null | awk -F, -v k="$k" '/task-clock/ { print k, $1 }' >>"$out"
+        perf stat -x, -e task-clock "$@" 2>&1 >/dev/null |
+            awk -F, -v k="$k" -v r="$r" '/task-clock/ { print k, $1, r }' >>"$out"
     done
 done
 for k in $progs; do
@@ -58,3 +59,21 @@ END {
     show("--image", "image")
     printf "\n"
 }'
+# each round's time divided by that round's no-op time: on a machine whose speed drifts this
+# compares like with like better than the least or median times
+awk -v name="$name" '
+function median(a, m,    i, j, t) {
+    for (i = 2; i <= m; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+    return a[int((m + 1) / 2)]
+}
+{ t[$1, $3] = $2; if (!($1 in seen)) { seen[$1] = 1; order[++np] = $1 }; if ($3 > nr) nr = $3 }
+END {
+    printf "%s, per-round ratio to the no-op (median, least):", name
+    for (p = 2; p <= np; p++) {
+        k = order[p]; m = 0
+        for (r = 1; r <= nr; r++) if ((k, r) in t && ("noop", r) in t && t["noop", r] > 0) q[++m] = t[k, r] / t["noop", r]
+        lo = q[1]; for (i = 2; i <= m; i++) if (q[i] < lo) lo = q[i]
+        printf " %s %.3fx, %.3fx;", k, median(q, m), lo
+    }
+    printf "\n"
+}' "$out"
