@@ -60,6 +60,7 @@ struct capture_pcap {
     uint64_t off;    /* the file offset of the next record */
     uint64_t rd_off; /* the file offset read up to */
     bool eof;
+    bool rd_err; /* a read failed: libpcap reads from cp->off on and reports it */
     uint32_t
         snaplen; /* pcap_snapshot(), at most PCAP_READER_SNAP_MAX: larger records go to libpcap */
     bool nsec;
@@ -132,6 +133,7 @@ static __attribute__((noinline)) bool refill(struct capture_pcap *cp)
             continue;
         if (r <= 0) {
             cp->eof = true;
+            cp->rd_err = r < 0;
             break;
         }
         got += (size_t)r;
@@ -157,8 +159,8 @@ static int buffered_next(struct capture_pcap *cp, struct capture_frame *fr)
             if (likely(h[2] <= left - PCAP_REC_HDR))
                 break;
         }
-        if (!refill(cp))
-            return left == 0 && cp->have - cp->at == 0 ? 0 : -1;
+        if (!refill(cp)) /* the end, or a record (or a read error) for libpcap */
+            return left == 0 && cp->have - cp->at == 0 && !cp->rd_err ? 0 : -1;
     }
     const uint8_t *rec = cp->buf[cp->cur] + cp->at;
     fr->data = rec + PCAP_REC_HDR;

@@ -6,6 +6,8 @@
  * written by hand so that broken ones (truncated header or record, caplen over snaplen, other
  * byte order, nanosecond magic) can be made. */
 #include <check.h>
+#include <dlfcn.h>
+#include <errno.h>
 #include <pcap/pcap.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -18,6 +20,22 @@
 #include "proxy/capture/capture_pcap.h"
 
 static char g_path[64];
+
+/* pread() as the back end's reader calls it (this executable's definition comes first): the
+ * g_pread_fail-th call from now on fails with EIO when g_pread_fail is set (1: the next). */
+static int g_pread_fail;
+ssize_t pread(int fd, void *buf, size_t n, off_t off);
+ssize_t pread(int fd, void *buf, size_t n, off_t off)
+{
+    static ssize_t (*real)(int, void *, size_t, off_t);
+    if (g_pread_fail > 0 && --g_pread_fail == 0) {
+        errno = EIO;
+        return -1;
+    }
+    if (!real)
+        *(void **)&real = dlsym(RTLD_NEXT, "pread");
+    return real(fd, buf, n, off);
+}
 
 struct rec {
     uint32_t sec, usec, caplen, wirelen;
@@ -369,6 +387,25 @@ START_TEST(kept_frames_outlive_keep_reads)
 }
 END_TEST
 
+/* A read that fails where a chunk ends exactly at a record's end: the rest is libpcap's (which
+ * reads with its own stream and says what it finds), never a clean end of the capture there.
+ * 17 records of 65,535 bytes fill the first chunk exactly (17 x 65,551 bytes). */
+START_TEST(read_error_at_a_record_boundary)
+{
+    enum { BIG = 17, N = BIG + 5 };
+    struct rec r[N];
+    for (size_t i = 0; i < N; i++)
+        r[i] = (struct rec){ 1700000000 + (uint32_t)i, 0, i < BIG ? 65535 : 100,
+                             i < BIG ? 65535 : 100, (uint8_t)(i * 7) };
+    write_file(0xa1b2c3d4, false, 65535, r, N, 0);
+    g_pread_fail = 3; /* the file header and the first chunk read, the second chunk fails */
+    ck_assert_uint_eq(compare(), N);
+    ck_assert_int_eq(g_pread_fail, 0);
+    g_pread_fail = 0;
+    unlink(g_path);
+}
+END_TEST
+
 START_TEST(not_a_capture)
 {
     char err[256];
@@ -398,6 +435,7 @@ static Suite *capture_pcap_suite(void)
     tcase_add_test(tc, reader_frames_kept);
     tcase_add_test(tc, records_across_chunks);
     tcase_add_test(tc, kept_frames_outlive_keep_reads);
+    tcase_add_test(tc, read_error_at_a_record_boundary);
     tcase_add_test(tc, next_frame_says_kept);
     tcase_add_test(tc, not_a_capture);
     suite_add_tcase(s, tc);
