@@ -21,14 +21,16 @@
 
 static char g_path[64];
 
-/* pread() as the back end's reader calls it (this executable's definition comes first): the
- * g_pread_fail-th call from now on fails with EIO when g_pread_fail is set (1: the next). */
-static int g_pread_fail;
+/* pread() as the back end's reader calls it (this executable's definition comes first): when
+ * g_pread_fail_at is set (>= 0), the first call reading from that file offset fails with EIO
+ * and g_pread_fail_at goes back to -1. */
+static off_t g_pread_fail_at = -1;
 ssize_t pread(int fd, void *buf, size_t n, off_t off);
 ssize_t pread(int fd, void *buf, size_t n, off_t off)
 {
     static ssize_t (*real)(int, void *, size_t, off_t);
-    if (g_pread_fail > 0 && --g_pread_fail == 0) {
+    if (g_pread_fail_at >= 0 && off == g_pread_fail_at) {
+        g_pread_fail_at = -1;
         errno = EIO;
         return -1;
     }
@@ -350,13 +352,11 @@ START_TEST(records_across_chunks)
 }
 END_TEST
 
-/* The promise engine_push() relies on: a frame stays as it was read while CAPTURE_PCAP_KEEP more
- * frames are read, across the reader's chunk changes. */
-START_TEST(kept_frames_outlive_keep_reads)
+/* Reads the capture at g_path (records r[0..n)) and checks the promise engine_push() relies on:
+ * a frame stays as it was read while CAPTURE_PCAP_KEEP more frames are read. */
+static void check_kept(const struct rec *r, size_t nrec)
 {
-    enum { N = 700, K = CAPTURE_PCAP_KEEP };
-    struct rec *r = big_records(N);
-    write_file(0xa1b2c3d4, false, 65535, r, N, 0);
+    enum { K = CAPTURE_PCAP_KEEP };
     char err[256];
     struct capture *c = capture_pcap_open_file(g_path, err, sizeof(err));
     ck_assert_ptr_nonnull(c);
@@ -372,7 +372,8 @@ START_TEST(kept_frames_outlive_keep_reads)
             uint32_t j = 0;
             while (j < o->caplen && o->data[j] == (uint8_t)(r[n - K].fill + j))
                 j++;
-            ck_assert_msg(j == o->caplen, "frame %zu byte %u changed %d reads later", n - K, j, K);
+            ck_assert_msg(j == o->caplen, "frame %zu (%u bytes) byte %u changed %d reads later",
+                          n - K, (unsigned)o->caplen, j, K);
         }
         if (rc != 1)
             break;
@@ -380,16 +381,44 @@ START_TEST(kept_frames_outlive_keep_reads)
         ring[n % (K + 1)] = fr;
         n++;
     }
-    ck_assert_uint_eq(n, N);
+    ck_assert_uint_eq(n, nrec);
     capture_close(c);
+}
+
+/* The promise across the reader's chunk changes, records of mixed sizes. */
+START_TEST(kept_frames_outlive_keep_reads)
+{
+    enum { N = 700 };
+    struct rec *r = big_records(N);
+    write_file(0xa1b2c3d4, false, 65535, r, N, 0);
+    check_kept(r, N);
     free(r);
+    unlink(g_path);
+}
+END_TEST
+
+/* The promise where the reader's read steps end after about CAPTURE_PCAP_KEEP records: records
+ * of one size each run, swept across that bound, so that a step's records run out after each
+ * count of records around it. */
+START_TEST(kept_frames_at_the_step_bound)
+{
+    enum { N = 120 };
+    struct rec r[N];
+    for (uint32_t size = 6600; size <= 9400; size += 97) {
+        for (size_t i = 0; i < N; i++)
+            r[i] =
+                (struct rec){ 1700000000 + (uint32_t)i, 0, size, size, (uint8_t)(i * 13 + size) };
+        write_file(0xa1b2c3d4, false, 65535, r, N, 0);
+        check_kept(r, N);
+    }
     unlink(g_path);
 }
 END_TEST
 
 /* A read that fails where a chunk ends exactly at a record's end: the rest is libpcap's (which
  * reads with its own stream and says what it finds), never a clean end of the capture there.
- * 17 records of 65,535 bytes fill the first chunk exactly (17 x 65,551 bytes). */
+ * 17 records of 65,535 bytes fill the first chunk exactly (17 x 65,551 bytes); the failing read
+ * is the first one from the end of those, whatever steps the chunk was read in. */
 START_TEST(read_error_at_a_record_boundary)
 {
     enum { BIG = 17, N = BIG + 5 };
@@ -398,10 +427,10 @@ START_TEST(read_error_at_a_record_boundary)
         r[i] = (struct rec){ 1700000000 + (uint32_t)i, 0, i < BIG ? 65535 : 100,
                              i < BIG ? 65535 : 100, (uint8_t)(i * 7) };
     write_file(0xa1b2c3d4, false, 65535, r, N, 0);
-    g_pread_fail = 3; /* the file header and the first chunk read, the second chunk fails */
+    g_pread_fail_at = 24 + BIG * (16 + 65535); /* the read after the first chunk fails */
     ck_assert_uint_eq(compare(), N);
-    ck_assert_int_eq(g_pread_fail, 0);
-    g_pread_fail = 0;
+    ck_assert_msg(g_pread_fail_at == -1, "no read started where the first chunk ended");
+    g_pread_fail_at = -1;
     unlink(g_path);
 }
 END_TEST
@@ -435,6 +464,7 @@ static Suite *capture_pcap_suite(void)
     tcase_add_test(tc, reader_frames_kept);
     tcase_add_test(tc, records_across_chunks);
     tcase_add_test(tc, kept_frames_outlive_keep_reads);
+    tcase_add_test(tc, kept_frames_at_the_step_bound);
     tcase_add_test(tc, read_error_at_a_record_boundary);
     tcase_add_test(tc, next_frame_says_kept);
     tcase_add_test(tc, not_a_capture);
