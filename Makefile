@@ -32,8 +32,11 @@ ifneq ($(SANITIZE),)
 OPT      := -O1 -g -fno-omit-frame-pointer -fsanitize=$(SANITIZE) -fno-sanitize-recover=all
 endif
 # libmicrohttpd and GnuTLS are compiled against but not linked: proxy/daemon/mhdlib.c loads them
-# when a server starts (every other command is spared loading them and their dependencies)
-PKGS_DLOPEN := libmicrohttpd gnutls
+# when a server starts (every other command is spared loading them and their dependencies);
+# libpcap likewise, by proxy/capture/pcaplib.c when a capture needs it. Tests and tools that
+# call libpcap themselves link it (LDLIBS_PCAP).
+PKGS_DLOPEN := libmicrohttpd gnutls libpcap
+LDLIBS_PCAP = $(shell pkg-config --libs libpcap 2>/dev/null)
 CFLAGS_ALL = $(CSTD) $(OPT) $(WARN) $(INC) $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CFLAGS)
 LDLIBS_ALL = $(shell pkg-config --libs $(filter-out $(PKGS_DLOPEN),$(PKGS)) 2>/dev/null) -ldl -lpthread -lm $(LDLIBS)
 LDFLAGS_ALL = $(if $(SANITIZE),-fsanitize=$(SANITIZE)) $(LDFLAGS)
@@ -79,14 +82,14 @@ $(BIN): $(BUILD)/obj/proxy/main.o $(LIB)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_HELPER_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL) $(shell pkg-config --libs check)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL) $(LDLIBS_PCAP) $(shell pkg-config --libs check)
 
 # check_probe runs an OpenSSL TLS server in memory against the verify probe's ClientHello.
 $(BUILD)/tests/daemon/check_probe: LDLIBS += -lssl
 
 $(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(TEST_HELPER_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL) $(LDLIBS_PCAP)
 
 # Unit suites (Check). CK_FORK stays on so a crashing case is reported, not fatal to the run.
 # Each suite's outcome goes to $(RESULTS) through tests/run_suite.sh; `make check` closes with

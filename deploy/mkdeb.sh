@@ -1,8 +1,9 @@
 #!/bin/sh
 # mkdeb.sh - builds the Debian package of qorgau into OUTDIR (`make deb`): a staged tree and
 # DEBIAN/ made from deploy/debian/ (control with Depends: computed by dpkg-shlibdeps, plus
-# libmicrohttpd12 and libgnutls30 written in control.in: the binary loads them with dlopen(3)
-# when a server starts, proxy/daemon/mhdlib.h, so they are not among its NEEDED entries; the
+# libmicrohttpd12, libgnutls30 and libpcap0.8 written in control.in: the binary loads them with
+# dlopen(3) when a server starts or a capture needs libpcap, proxy/daemon/mhdlib.h and
+# proxy/capture/pcaplib.h, so they are not among its NEEDED entries; the
 # maintainer scripts, conffiles, md5sums), packed by dpkg-deb as root:root files. The binary is
 # stripped; the man pages come from deploy/mkman.sh.
 # usage: deploy/mkdeb.sh QORGAU_BINARY OUTDIR

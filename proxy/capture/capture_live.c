@@ -29,11 +29,13 @@
 #include <unistd.h>
 
 #include "proxy/capture/capture_live.h"
+#include "proxy/capture/pcaplib.h"
 #include "common/compiler.h"
 #include "proxy/packet/decode.h"
 
 struct capture_live {
-    struct capture base; /* first: the generic handle */
+    struct capture base;     /* first: the generic handle */
+    const struct pcaplib *P; /* libpcap (pcaplib.h) */
     pcap_t *pc;
     char iface[64];
 };
@@ -75,7 +77,7 @@ static int live_next(struct capture *c, struct capture_frame *fr, char *err, siz
     struct pcap_pkthdr *h;
     const u_char *data;
 
-    int rc = pcap_next_ex(cl->pc, &h, &data);
+    int rc = cl->P->next_ex(cl->pc, &h, &data);
     if (likely(rc == 1)) {
         fr->data = data;
         fr->caplen = h->caplen;
@@ -87,20 +89,21 @@ static int live_next(struct capture *c, struct capture_frame *fr, char *err, siz
         return -EAGAIN;
     if (rc == PCAP_ERROR_BREAK)
         return 0;
-    snprintf(err, errlen, "capture: %s: pcap_next_ex() failed: %s", cl->iface, pcap_geterr(cl->pc));
+    snprintf(err, errlen, "capture: %s: pcap_next_ex() failed: %s", cl->iface,
+             cl->P->geterr(cl->pc));
     return -EIO;
 }
 
 static int live_linktype(const struct capture *c)
 {
     const struct capture_live *cl = (const struct capture_live *)c;
-    return pcap_datalink(cl->pc);
+    return cl->P->datalink(cl->pc);
 }
 
 static void live_close(struct capture *c)
 {
     struct capture_live *cl = (struct capture_live *)c;
-    pcap_close(cl->pc);
+    cl->P->close(cl->pc);
     free(cl);
 }
 
@@ -264,7 +267,7 @@ size_t capture_live_fanout_prog(struct sock_filter *prog, size_t cap)
 
 static int join_fanout(struct capture_live *cl, uint16_t group, char *err, size_t errlen)
 {
-    int fd = pcap_fileno(cl->pc);
+    int fd = cl->P->fileno(cl->pc);
     /* DEFRAG: the kernel reassembles IPv4 fragments before the selector runs, so a fragmented
      * segment is hashed with its ports and lands with the rest of its flow */
     uint32_t arg = (uint32_t)group | (uint32_t)(PACKET_FANOUT_CBPF | PACKET_FANOUT_FLAG_DEFRAG)
@@ -305,15 +308,22 @@ struct capture *capture_live_open(const struct capture_live_config *cfg, char *e
     }
     memcpy(cl->iface, cfg->iface, strlen(cfg->iface) + 1);
     cl->base.ops = &capture_live_ops;
+    char lerr[256];
+    cl->P = pcaplib_get(lerr, sizeof(lerr));
+    if (!cl->P) {
+        snprintf(err, errlen, "capture: %s: %s", cfg->iface, lerr);
+        free(cl);
+        return NULL;
+    }
 
-    cl->pc = pcap_create(cfg->iface, ebuf);
+    cl->pc = cl->P->create(cfg->iface, ebuf);
     if (!cl->pc) {
         snprintf(err, errlen, "capture: %s: pcap_create() failed: %s", cfg->iface, ebuf);
         free(cl);
         return NULL;
     }
-    if (cfg->batch_ms > 0 ? pcap_set_timeout(cl->pc, cfg->batch_ms) != 0
-                          : pcap_set_immediate_mode(cl->pc, 1) != 0) {
+    if (cfg->batch_ms > 0 ? cl->P->set_timeout(cl->pc, cfg->batch_ms) != 0
+                          : cl->P->set_immediate_mode(cl->pc, 1) != 0) {
         step = cfg->batch_ms > 0 ? "pcap_set_timeout()" : "pcap_set_immediate_mode()";
         goto pcap_fail;
     }
@@ -330,35 +340,35 @@ struct capture *capture_live_open(const struct capture_live_config *cfg, char *e
         snaplen = capture_live_pick_snaplen(cfg->snaplen, capture_live_mtu(cfg->iface),
                                             orc < 0 || gro || lro, cfg->fanout_group != 0);
     }
-    if (pcap_set_snaplen(cl->pc, snaplen) != 0) {
+    if (cl->P->set_snaplen(cl->pc, snaplen) != 0) {
         step = "pcap_set_snaplen()";
         goto pcap_fail;
     }
     if (cfg->ring_bytes > (size_t)INT32_MAX ||
-        pcap_set_buffer_size(cl->pc, (int)cfg->ring_bytes) != 0) {
+        cl->P->set_buffer_size(cl->pc, (int)cfg->ring_bytes) != 0) {
         step = "pcap_set_buffer_size()";
         goto pcap_fail;
     }
-    (void)pcap_set_promisc(cl->pc, 1); /* a mirror port delivers frames for other MACs */
-    int rc = pcap_activate(cl->pc);
+    (void)cl->P->set_promisc(cl->pc, 1); /* a mirror port delivers frames for other MACs */
+    int rc = cl->P->activate(cl->pc);
     if (rc < 0) {
         snprintf(err, errlen, "capture: %s: pcap_activate() failed: %s%s%s", cfg->iface,
-                 pcap_statustostr(rc), *pcap_geterr(cl->pc) ? ": " : "", pcap_geterr(cl->pc));
+                 cl->P->statustostr(rc), *cl->P->geterr(cl->pc) ? ": " : "", cl->P->geterr(cl->pc));
         goto fail;
     }
-    if (pcap_setnonblock(cl->pc, 1, ebuf) != 0) {
+    if (cl->P->setnonblock(cl->pc, 1, ebuf) != 0) {
         snprintf(err, errlen, "capture: %s: pcap_setnonblock() failed: %s", cfg->iface, ebuf);
         goto fail;
     }
-    if (cfg->in_only && pcap_setdirection(cl->pc, PCAP_D_IN) != 0) {
+    if (cfg->in_only && cl->P->setdirection(cl->pc, PCAP_D_IN) != 0) {
         step = "pcap_setdirection(in)";
         goto pcap_fail;
     }
-    int link = pcap_datalink(cl->pc);
+    int link = cl->P->datalink(cl->pc);
     if (link != DECODE_LINK_ETHERNET && link != DECODE_LINK_RAW && link != DECODE_LINK_LINUX_SLL &&
         link != DECODE_LINK_LINUX_SLL2) {
         snprintf(err, errlen, "capture: %s: link type %d (%s) not supported", cfg->iface, link,
-                 pcap_datalink_val_to_name(link) ? pcap_datalink_val_to_name(link) : "?");
+                 cl->P->datalink_val_to_name(link) ? cl->P->datalink_val_to_name(link) : "?");
         goto fail;
     }
 
@@ -370,13 +380,13 @@ struct capture *capture_live_open(const struct capture_live_config *cfg, char *e
             goto fail;
         }
         struct bpf_program bp;
-        if (pcap_compile(cl->pc, &bp, expr, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+        if (cl->P->compile(cl->pc, &bp, expr, 1, PCAP_NETMASK_UNKNOWN) != 0) {
             snprintf(err, errlen, "capture: %s: bad filter '%s': %s", cfg->iface, cfg->bpf,
-                     pcap_geterr(cl->pc));
+                     cl->P->geterr(cl->pc));
             goto fail;
         }
-        rc = pcap_setfilter(cl->pc, &bp);
-        pcap_freecode(&bp);
+        rc = cl->P->setfilter(cl->pc, &bp);
+        cl->P->freecode(&bp);
         if (rc != 0) {
             step = "pcap_setfilter()";
             goto pcap_fail;
@@ -387,9 +397,9 @@ struct capture *capture_live_open(const struct capture_live_config *cfg, char *e
     return &cl->base;
 
 pcap_fail:
-    snprintf(err, errlen, "capture: %s: %s failed: %s", cfg->iface, step, pcap_geterr(cl->pc));
+    snprintf(err, errlen, "capture: %s: %s failed: %s", cfg->iface, step, cl->P->geterr(cl->pc));
 fail:
-    pcap_close(cl->pc);
+    cl->P->close(cl->pc);
     free(cl);
     return NULL;
 }
@@ -465,14 +475,14 @@ int capture_live_offloads(const char *iface, bool *gro, bool *lro, char *err, si
 int capture_live_fd(const struct capture *c)
 {
     const struct capture_live *cl = (const struct capture_live *)c;
-    return pcap_get_selectable_fd(cl->pc);
+    return cl->P->get_selectable_fd(cl->pc);
 }
 
 int capture_live_stats(const struct capture *c, uint64_t *received, uint64_t *dropped)
 {
     const struct capture_live *cl = (const struct capture_live *)c;
     struct pcap_stat ps;
-    if (pcap_stats(cl->pc, &ps) != 0)
+    if (cl->P->stats(cl->pc, &ps) != 0)
         return -EIO;
     *received = ps.ps_recv;
     *dropped = ps.ps_drop;

@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "proxy/capture/capture.h"
+#include "proxy/capture/pcaplib.h"
 #include "common/compiler.h"
 
 #define PCAP_MAGIC_US        0xa1b2c3d4u
@@ -52,8 +53,10 @@
 #define PCAP_READER_SNAP_MAX 262144u      /* larger records go to libpcap (the buffers' size) */
 
 struct capture_pcap {
-    struct capture base; /* first: the generic handle */
-    pcap_t *pc;
+    struct capture base;     /* first: the generic handle */
+    const struct pcaplib *P; /* libpcap (pcaplib.h), once it reads */
+    pcap_t *pc;              /* NULL while this file's reader has the file */
+    int link;                /* the link type: DLT_* as pcap_datalink() gives it */
     char *path;
     /* this file's reader (see the top); fd < 0 once libpcap reads (or always did) */
     int fd;
@@ -70,7 +73,8 @@ struct capture_pcap {
     bool eof;
     bool rd_err; /* a read failed: libpcap reads from cp->off on and reports it */
     uint32_t
-        snaplen; /* pcap_snapshot(), at most PCAP_READER_SNAP_MAX: larger records go to libpcap */
+        snaplen; /* the file's snapshot length (1 to PCAP_READER_SNAP_MAX): larger records go to
+                  * libpcap */
     bool nsec;
 };
 
@@ -80,7 +84,7 @@ static int cpcap_next_libpcap(struct capture_pcap *cp, struct capture_frame *fr,
     struct pcap_pkthdr *h;
     const u_char *data;
 
-    int rc = pcap_next_ex(cp->pc, &h, &data);
+    int rc = cp->P->next_ex(cp->pc, &h, &data);
     if (rc == 1) {
         fr->data = data;
         fr->caplen = h->caplen;
@@ -92,7 +96,8 @@ static int cpcap_next_libpcap(struct capture_pcap *cp, struct capture_frame *fr,
         return 0;
     if (rc == 0) /* live timeout: no packet yet */
         return -EAGAIN;
-    snprintf(err, errlen, "capture: %s: pcap_next_ex() failed: %s", cp->path, pcap_geterr(cp->pc));
+    snprintf(err, errlen, "capture: %s: pcap_next_ex() failed: %s", cp->path,
+             cp->P->geterr(cp->pc));
     return -EIO;
 }
 
@@ -107,15 +112,39 @@ static void reader_free(struct capture_pcap *cp)
     cp->buf[0] = cp->buf[1] = NULL;
 }
 
-/* From the record at cp->off on, libpcap reads. Returns 0 or a negative errno. */
+/* libpcap loaded and reading path: 0, or a negative errno with the message in err. */
+static int open_libpcap(struct capture_pcap *cp, const char *path, char *err, size_t errlen)
+{
+    char ebuf[PCAP_ERRBUF_SIZE] = "", lerr[256];
+    cp->P = pcaplib_get(lerr, sizeof(lerr));
+    if (!cp->P) {
+        snprintf(err, errlen, "capture: %s: cannot open: %s", path, lerr);
+        return -ENOENT;
+    }
+    cp->pc = cp->P->open_offline(path, ebuf);
+    if (!cp->pc) {
+        snprintf(err, errlen, "capture: %s: cannot open: %s", path, ebuf);
+        return -EINVAL;
+    }
+    cp->link = cp->P->datalink(cp->pc);
+    return 0;
+}
+
+/* From the record at cp->off on, libpcap reads (opened now: the reader had the file so far).
+ * Returns 0 or a negative errno. */
 static int hand_to_libpcap(struct capture_pcap *cp, char *err, size_t errlen)
 {
-    FILE *fp = pcap_file(cp->pc);
     off_t off = (off_t)cp->off;
     /* read no more; the buffers stay until capture_close(): the frames read stay valid */
     if (cp->fd >= 0)
         close(cp->fd);
     cp->fd = -1;
+    if (!cp->pc) {
+        int rc = open_libpcap(cp, cp->path, err, errlen);
+        if (rc < 0)
+            return rc;
+    }
+    FILE *fp = cp->P->file(cp->pc);
     if (!fp || fseeko(fp, off, SEEK_SET) != 0) {
         snprintf(err, errlen, "capture: %s: cannot seek to offset %lld: %s", cp->path,
                  (long long)off, strerror(errno));
@@ -217,6 +246,11 @@ static __attribute__((noinline)) int next_libpcap(struct capture_pcap *cp, struc
         if (rc < 0)
             return rc;
     }
+    if (!cp->pc) { /* the hand-over failed before (said then) */
+        snprintf(err, errlen, "capture: %s: libpcap could not take over at offset %llu", cp->path,
+                 (unsigned long long)cp->off);
+        return -EIO;
+    }
     return cpcap_next_libpcap(cp, fr, err, errlen);
 }
 
@@ -263,7 +297,7 @@ static int cpcap_next(struct capture *c, struct capture_frame *fr, char *err, si
 static int cpcap_linktype(const struct capture *c)
 {
     const struct capture_pcap *cp = (const struct capture_pcap *)c;
-    return pcap_datalink(cp->pc);
+    return cp->link;
 }
 
 bool capture_pcap_frame_kept(const struct capture *c, const struct capture_frame *fr)
@@ -284,7 +318,7 @@ uint64_t capture_pcap_offset(struct capture *c)
     struct capture_pcap *cp = (struct capture_pcap *)c;
     if (cp->fd >= 0)
         return cp->off;
-    FILE *fp = pcap_file(cp->pc);
+    FILE *fp = cp->pc ? cp->P->file(cp->pc) : NULL;
     off_t off = fp ? ftello(fp) : -1;
     return off < 0 ? 0 : (uint64_t)off;
 }
@@ -293,7 +327,8 @@ static void cpcap_close(struct capture *c)
 {
     struct capture_pcap *cp = (struct capture_pcap *)c;
     reader_free(cp);
-    pcap_close(cp->pc);
+    if (cp->pc)
+        cp->P->close(cp->pc);
     free(cp->path);
     free(cp);
 }
@@ -305,8 +340,32 @@ static const struct capture_ops capture_pcap_ops = {
     .close = cpcap_close,
 };
 
+/* The DLT_* value libpcap gives for a file's link type (its linktype_to_dlt()), for the link
+ * types proxy/packet/decode.c reads; -1 for any other (libpcap then opens the file, and says
+ * what it makes of it). */
+static int file_link(uint32_t linktype)
+{
+    switch (linktype) {
+    case 101: return DLT_RAW; /* LINKTYPE_RAW */
+    case DLT_NULL:
+    case DLT_EN10MB:
+    case DLT_PPP:
+    case DLT_PPP_SERIAL:
+    case DLT_PPP_ETHER:
+    case DLT_LOOP:
+    case DLT_LINUX_SLL:
+    case DLT_IPV4:
+    case DLT_IPV6:
+    case DLT_LINUX_SLL2: return (int)linktype; /* the same number in both */
+    default: return -1;
+    }
+}
+
 /* Takes path for this file's reader if it is a classic pcap file, version 2.4, in host byte
- * order; otherwise (or on any failure) leaves cp->fd -1 and libpcap reads it all. */
+ * order, of a link type the decoder reads; otherwise (or on any failure) leaves cp->fd -1 and
+ * libpcap reads it all. What libpcap would make of the header is made here: the same link type
+ * (file_link) and snapshot length (0, or more than the 256 KiB libpcap allows a record of these
+ * link types, counts as 256 KiB: a record over it goes to libpcap, which refuses it). */
 static void try_reader(struct capture_pcap *cp, const char *path)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -319,21 +378,22 @@ static void try_reader(struct capture_pcap *cp, const char *path)
         close(fd);
         return;
     }
-    uint32_t magic;
+    uint32_t magic, snap, linktype;
     uint16_t major, minor;
     memcpy(&magic, b, 4);
     memcpy(&major, b + 4, 2);
     memcpy(&minor, b + 6, 2);
-    int snap = pcap_snapshot(cp->pc);
+    memcpy(&snap, b + 16, 4);
+    memcpy(&linktype, b + 20, 4);
+    int link = file_link(linktype);
     if ((magic != PCAP_MAGIC_US && magic != PCAP_MAGIC_NS) || major != 2 || minor != 4 ||
-        snap <= 0) {
+        link < 0) {
         close(fd);
         return;
     }
-    /* a chunk holds CAPTURE_PCAP_KEEP + 1 records of the largest size (see the top); a file
-     * header may claim any snapshot length: records over 256 KiB go to libpcap */
-    if ((unsigned)snap > PCAP_READER_SNAP_MAX)
-        snap = (int)PCAP_READER_SNAP_MAX;
+    /* a chunk holds CAPTURE_PCAP_KEEP + 1 records of the largest size (see the top) */
+    if (snap == 0 || snap > PCAP_READER_SNAP_MAX)
+        snap = PCAP_READER_SNAP_MAX;
     size_t rec = PCAP_REC_HDR + (size_t)snap;
     size_t chunk = (CAPTURE_PCAP_KEEP + 1) * rec;
     if (chunk < PCAP_CHUNK_MIN)
@@ -365,27 +425,27 @@ static void try_reader(struct capture_pcap *cp, const char *path)
     cp->fd = fd;
     cp->chunk = chunk;
     cp->off = cp->rd_off = PCAP_FILE_HDR;
-    cp->snaplen = (uint32_t)snap;
+    cp->snaplen = snap;
     cp->nsec = magic == PCAP_MAGIC_NS;
+    cp->link = link;
 }
 
 struct capture *capture_pcap_open_file(const char *path, char *err, size_t errlen)
 {
-    char ebuf[PCAP_ERRBUF_SIZE] = "";
     struct capture_pcap *cp = calloc(1, sizeof(*cp));
-    if (!cp) {
+    if (!cp || !(cp->path = strdup(path))) {
         snprintf(err, errlen, "capture: %s: out of memory", path);
-        return NULL;
-    }
-    cp->pc = pcap_open_offline(path, ebuf);
-    if (!cp->pc) {
-        snprintf(err, errlen, "capture: %s: cannot open: %s", path, ebuf);
         free(cp);
         return NULL;
     }
-    cp->path = strdup(path);
     cp->base.ops = &capture_pcap_ops;
     cp->fd = -1;
     try_reader(cp, path);
+    if (cp->fd < 0 && open_libpcap(cp, path, err, errlen) < 0) {
+        reader_free(cp);
+        free(cp->path);
+        free(cp);
+        return NULL;
+    }
     return &cp->base;
 }

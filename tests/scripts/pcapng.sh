@@ -1,6 +1,8 @@
 #!/bin/sh
 # `qorgau scan` reads pcapng exactly like pcap: a corpus capture rewritten as pcapng
-# (tests/scripts/pcapng_convert.py) must give byte-identical decisions.
+# (tests/scripts/pcapng_convert.py) must give byte-identical decisions. libpcap is loaded only
+# where it reads (proxy/capture/pcaplib.h): the classic pcap by the own reader without it, the
+# pcapng through it (the dynamic loader's own account, LD_DEBUG=files).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -22,6 +24,17 @@ for pcap in "$src" "$corpus/ipv6.pcap"; do
         pass=$((pass + 1))
     else
         echo "FAIL $name: pcapng output differs"; diff "$tmp/a" "$tmp/b" | head -5
+        fail=$((fail + 1))
+    fi
+    LD_DEBUG=files "$bin" scan --rules "$rules" "$pcap" 2>"$tmp/lda" >/dev/null
+    LD_DEBUG=files "$bin" scan --rules "$rules" "$tmp/$name.pcapng" 2>"$tmp/ldb" >/dev/null
+    if grep -q 'file=libcrypto' "$tmp/lda" && ! grep -q 'file=libpcap' "$tmp/lda" &&
+        grep -q 'file=libpcap.so.0.8 \[0\];  dynamically loaded by' "$tmp/ldb"; then
+        echo "PASS $name: libpcap loaded for the pcapng only"
+        pass=$((pass + 1))
+    else
+        echo "FAIL $name: libpcap loaded for the pcap, or not for the pcapng:"
+        grep 'file=libpcap' "$tmp/lda" "$tmp/ldb" | head -4
         fail=$((fail + 1))
     fi
 done

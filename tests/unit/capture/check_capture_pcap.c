@@ -70,6 +70,8 @@ static void put16(FILE *f, uint16_t v, bool swap)
 }
 
 /* Writes a pcap file; truncate_tail bytes are cut from its end. */
+static uint32_t g_linktype = 1; /* the next write_file()'s link type (LINKTYPE_*) */
+
 static void write_file(uint32_t magic, bool swap, uint32_t snaplen, const struct rec *r, size_t n,
                        size_t truncate_tail)
 {
@@ -82,7 +84,7 @@ static void write_file(uint32_t magic, bool swap, uint32_t snaplen, const struct
     put32(f, 0, swap);
     put32(f, 0, swap);
     put32(f, snaplen, swap);
-    put32(f, 1, swap); /* Ethernet */
+    put32(f, g_linktype, swap);
     for (size_t i = 0; i < n; i++) {
         put32(f, r[i].sec, swap);
         put32(f, r[i].usec, swap);
@@ -146,6 +148,40 @@ START_TEST(host_order_matches_libpcap)
 {
     write_file(0xa1b2c3d4, false, 65535, RECS, 4, 0);
     ck_assert_uint_eq(compare(), 4);
+    unlink(g_path);
+}
+END_TEST
+
+/* The reader takes a file without libpcap: its link type and snapshot length must be what
+ * libpcap makes of the header (pcap_datalink(), the records it accepts), for every link type the
+ * decoder reads and for link types and snapshot lengths the reader leaves to libpcap. */
+START_TEST(header_read_as_libpcap_does)
+{
+    static const uint32_t links[] = { 0,   1,   9,   50, 51,  101, 108,        113,
+                                      228, 229, 276, 12, 105, 127, 0x04000001u /* FCS bits set */ };
+    static const uint32_t snaps[] = { 65535, 0, 100, 262144, 262145, 0x7fffffffu, 0x80000000u };
+    struct rec r[3] = { { 1700000000, 1, 60, 60, 1 },
+                        { 1700000001, 2, 150, 150, 2 },
+                        { 1700000002, 3, 1514, 1514, 3 } };
+    for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
+        for (size_t j = 0; j < sizeof(snaps) / sizeof(snaps[0]); j++) {
+            g_linktype = links[i];
+            write_file(0xa1b2c3d4, false, snaps[j], r, 3, 0);
+            char err[256], ebuf[PCAP_ERRBUF_SIZE];
+            struct capture *c = capture_pcap_open_file(g_path, err, sizeof(err));
+            pcap_t *p = pcap_open_offline(g_path, ebuf);
+            ck_assert_msg((c == NULL) == (p == NULL), "link %u snap %u: ours %s, libpcap %s",
+                          links[i], snaps[j], c ? "opened" : err, p ? "opened" : ebuf);
+            if (c) {
+                ck_assert_msg(c->ops->linktype(c) == pcap_datalink(p),
+                              "link type %u: ours %d, libpcap %d", links[i], c->ops->linktype(c),
+                              pcap_datalink(p));
+                capture_close(c);
+                pcap_close(p);
+                ck_assert_uint_eq(compare(), 3); /* the same records, or the same end */
+            }
+        }
+    g_linktype = 1;
     unlink(g_path);
 }
 END_TEST
@@ -463,6 +499,7 @@ static Suite *capture_pcap_suite(void)
     tcase_add_test(tc, caplen_over_snaplen);
     tcase_add_test(tc, reader_frames_kept);
     tcase_add_test(tc, records_across_chunks);
+    tcase_add_test(tc, header_read_as_libpcap_does);
     tcase_add_test(tc, kept_frames_outlive_keep_reads);
     tcase_add_test(tc, kept_frames_at_the_step_bound);
     tcase_add_test(tc, read_error_at_a_record_boundary);
