@@ -10,7 +10,10 @@
 #   before/after)
 # Env: QG_BIN (build/qorgau), QG_TOOLS (build/tools), QG_BENCH_DIR (build/bench),
 #   QG_OTHER_IMG_DIR (QG_BENCH_DIR): where OTHER_QORGAU's NAME.img is (one it can read: an older
-#   build may read another image format). Needs perf.
+#   build may read another image format); QG_BENCH_CPU: a CPU every run is pinned to (taskset):
+#   on a VM whose virtual CPUs run at different speeds (one of this kind's two was 40 % slower
+#   than the other for the same scan), runs that land on either CPU make the times bimodal.
+#   Needs perf.
 set -u
 name=$1
 rounds=${2:-5}
@@ -23,6 +26,11 @@ command -v perf >/dev/null 2>&1 || { echo "scan_cpu: perf is not installed" >&2;
 for f in "$DIR/$name.pcap" "$DIR/$name.rules" "$DIR/$name.img"; do
     [ -f "$f" ] || { echo "scan_cpu: $f missing (run tests/bench/run.sh first)" >&2; exit 2; }
 done
+pin=
+if [ -n "${QG_BENCH_CPU:-}" ]; then
+    command -v taskset >/dev/null 2>&1 || { echo "scan_cpu: QG_BENCH_CPU needs taskset" >&2; exit 2; }
+    pin="taskset -c $QG_BENCH_CPU"
+fi
 out=$(mktemp) || exit 2
 trap 'rm -f "$out"' EXIT
 progs="noop rules image"
@@ -38,7 +46,7 @@ while [ "$r" -lt "$rounds" ]; do
         rules) set -- "$BIN" scan --rules "$DIR/$name.rules" "$DIR/$name.pcap" ;;
         image) set -- "$BIN" scan --image "$DIR/$name.img" "$DIR/$name.pcap" ;;
         esac
-        perf stat -x, -e task-clock "$@" 2>&1 >/dev/null |
+        $pin perf stat -x, -e task-clock "$@" 2>&1 >/dev/null |
             awk -F, -v k="$k" -v r="$r" '/task-clock/ { print k, $1, r }' >>"$out"
     done
 done
