@@ -112,8 +112,10 @@ static void reader_free(struct capture_pcap *cp)
     cp->buf[0] = cp->buf[1] = NULL;
 }
 
-/* libpcap loaded and reading path: 0, or a negative errno with the message in err. */
-static int open_libpcap(struct capture_pcap *cp, const char *path, char *err, size_t errlen)
+/* libpcap loaded and reading the capture: the file fd is open on when fd >= 0 (the reader's,
+ * so that libpcap reads the file the reader read, whatever path names now), else path. 0, or a
+ * negative errno with the message in err. */
+static int open_libpcap(struct capture_pcap *cp, const char *path, int fd, char *err, size_t errlen)
 {
     char ebuf[PCAP_ERRBUF_SIZE] = "", lerr[256];
     cp->P = pcaplib_get(lerr, sizeof(lerr));
@@ -121,7 +123,22 @@ static int open_libpcap(struct capture_pcap *cp, const char *path, char *err, si
         snprintf(err, errlen, "capture: %s: cannot open: %s", path, lerr);
         return -ENOENT;
     }
-    cp->pc = cp->P->open_offline(path, ebuf);
+    if (fd >= 0) {
+        int dfd = dup(fd);
+        FILE *fp = dfd >= 0 ? fdopen(dfd, "rb") : NULL;
+        if (!fp) {
+            int e = errno;
+            if (dfd >= 0)
+                close(dfd);
+            snprintf(err, errlen, "capture: %s: cannot open: %s", path, strerror(e));
+            return -e;
+        }
+        cp->pc = cp->P->fopen_offline(fp, ebuf); /* closes fp with the handle */
+        if (!cp->pc)
+            fclose(fp);
+    } else {
+        cp->pc = cp->P->open_offline(path, ebuf);
+    }
     if (!cp->pc) {
         snprintf(err, errlen, "capture: %s: cannot open: %s", path, ebuf);
         return -EINVAL;
@@ -130,20 +147,20 @@ static int open_libpcap(struct capture_pcap *cp, const char *path, char *err, si
     return 0;
 }
 
-/* From the record at cp->off on, libpcap reads (opened now: the reader had the file so far).
- * Returns 0 or a negative errno. */
+/* From the record at cp->off on, libpcap reads (opened now on the reader's file: the reader had
+ * it so far). Returns 0 or a negative errno. */
 static int hand_to_libpcap(struct capture_pcap *cp, char *err, size_t errlen)
 {
     off_t off = (off_t)cp->off;
+    int rc = 0;
+    if (!cp->pc)
+        rc = open_libpcap(cp, cp->path, cp->fd, err, errlen);
     /* read no more; the buffers stay until capture_close(): the frames read stay valid */
     if (cp->fd >= 0)
         close(cp->fd);
     cp->fd = -1;
-    if (!cp->pc) {
-        int rc = open_libpcap(cp, cp->path, err, errlen);
-        if (rc < 0)
-            return rc;
-    }
+    if (rc < 0)
+        return rc;
     FILE *fp = cp->P->file(cp->pc);
     if (!fp || fseeko(fp, off, SEEK_SET) != 0) {
         snprintf(err, errlen, "capture: %s: cannot seek to offset %lld: %s", cp->path,
@@ -441,7 +458,7 @@ struct capture *capture_pcap_open_file(const char *path, char *err, size_t errle
     cp->base.ops = &capture_pcap_ops;
     cp->fd = -1;
     try_reader(cp, path);
-    if (cp->fd < 0 && open_libpcap(cp, path, err, errlen) < 0) {
+    if (cp->fd < 0 && open_libpcap(cp, path, -1, err, errlen) < 0) {
         reader_free(cp);
         free(cp->path);
         free(cp);

@@ -23,6 +23,7 @@ static bool resolve(void *h, char *err, size_t errlen)
         *(void **)&lib.field = p_;                                      \
     } while (0)
     SYM(open_offline, "pcap_open_offline");
+    SYM(fopen_offline, "pcap_fopen_offline");
     SYM(create, "pcap_create");
     SYM(activate, "pcap_activate");
     SYM(close, "pcap_close");

@@ -19,6 +19,7 @@
 
 struct pcaplib {
     __typeof__(pcap_open_offline) *open_offline;
+    __typeof__(pcap_fopen_offline) *fopen_offline;
     __typeof__(pcap_create) *create;
     __typeof__(pcap_activate) *activate;
     __typeof__(pcap_close) *close;

@@ -266,6 +266,35 @@ START_TEST(caplen_over_snaplen)
 }
 END_TEST
 
+/* A record the reader leaves to libpcap, after the file's path was given to another file: libpcap
+ * (loaded and opened only then) reads on in the file the reader read, not the new one. */
+START_TEST(handover_reads_the_same_file)
+{
+    struct rec r[3] = { RECS[0], RECS[1], { 1700000009, 0, 3000, 3000, 0x41 } };
+    write_file(0xa1b2c3d4, false, 2000, r, 3, 0); /* the third is over the snapshot length */
+    char err[256], other[80];
+    struct capture *c = capture_pcap_open_file(g_path, err, sizeof(err));
+    ck_assert_ptr_nonnull(c);
+    struct capture_frame fr;
+    ck_assert_int_eq(capture_next(c, &fr, err, sizeof(err)), 1);
+    ck_assert_int_eq(capture_next(c, &fr, err, sizeof(err)), 1);
+    snprintf(other, sizeof(other), "%s.other", g_path);
+    FILE *f = fopen(other, "wb");
+    ck_assert_ptr_nonnull(f);
+    fputs("not a capture: a file that took the path meanwhile\n", f);
+    ck_assert_int_eq(fclose(f), 0);
+    ck_assert_int_eq(rename(other, g_path), 0);
+    /* libpcap truncates the record to the snapshot length, as it would have from the start */
+    ck_assert_int_eq(capture_next(c, &fr, err, sizeof(err)), 1);
+    ck_assert_uint_eq(fr.caplen, 2000);
+    ck_assert_uint_eq(fr.wirelen, 3000);
+    ck_assert_uint_eq(fr.data[0], 0x41);
+    ck_assert_int_eq(capture_next(c, &fr, err, sizeof(err)), 0);
+    capture_close(c);
+    unlink(g_path);
+}
+END_TEST
+
 /* capture_pcap_frame_kept(): frames of the back end's reader are kept (here, the reader's last
  * frames stay valid until capture_close(), also after a record handed the rest of the file to
  * libpcap); libpcap's frames are not kept. */
@@ -500,6 +529,7 @@ static Suite *capture_pcap_suite(void)
     tcase_add_test(tc, reader_frames_kept);
     tcase_add_test(tc, records_across_chunks);
     tcase_add_test(tc, header_read_as_libpcap_does);
+    tcase_add_test(tc, handover_reads_the_same_file);
     tcase_add_test(tc, kept_frames_outlive_keep_reads);
     tcase_add_test(tc, kept_frames_at_the_step_bound);
     tcase_add_test(tc, read_error_at_a_record_boundary);
