@@ -568,6 +568,8 @@ static int cmd_scan(int argc, char **argv)
     cfg.checksums = CSUMPOL_AUTO;
     /* OpenSSL's start only when the capture has UDP: a capture of TCP alone skips it */
     cfg.quic_lazy = true;
+    /* the file reader's frames were copied just before they are pushed (engine.h) */
+    cfg.frames_cached = true;
     optind = 1;
     while ((c = getopt_long(argc, argv, "r:h", opts, NULL)) != -1) {
         switch (c) {

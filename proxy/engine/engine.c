@@ -1377,7 +1377,7 @@ static void look_ahead(const struct engine *e, struct engine_ahead *a)
         a->cs = csumpol_prefetch(e->cp, &a->p); /* needed if the flow is still being judged */
         /* the payload's lines after the first (the reader prefetched that one): an undecided
          * flow's segment is checksummed and reassembled when the frame is handled */
-        size_t off = 64, n = a->p.payload_len;
+        size_t off = 64, n = e->cfg.frames_cached ? 0 : a->p.payload_len;
         for (; off + 64 < n; off += 128) {
             __builtin_prefetch(a->p.payload + off);
             __builtin_prefetch(a->p.payload + off + 64);

@@ -45,6 +45,11 @@ struct engine_config {
      * whether making it failed. The daemon's modes make it at start (false), where an OpenSSL
      * without the algorithms stops the start instead. */
     bool quic_lazy;
+    /* the frames' bytes are already in the CPU's caches when pushed (scan: capture_pcap.c's
+     * reader copies each 128 KiB step just before its records are handed out): the look-ahead
+     * then prefetches no payload lines (1.8-2.3 % of the scan, docs/BENCHMARKS.md). false (the
+     * default) for the live ring, whose frames the kernel wrote a batch earlier. */
+    bool frames_cached;
     struct verdict_policy policy;
     const struct verdict_tariff *tariff; /* child tariffs (docs/profiles.md); NULL: none */
 };
