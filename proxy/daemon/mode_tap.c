@@ -72,6 +72,7 @@ enum tap_ctr {
     C_NOT_MINE_WATCHED,
     C_CSUM_SET_ASIDE,
     C_CSUM_ACCEPTED,
+    C_REASM_GROWN, /* not a give-up: requests past the small slot (sizing) */
     C_COUNT
 };
 
@@ -111,6 +112,7 @@ static const char *const tap_ctr_names[C_COUNT] = {
     "engine.not_mine_watched",
     "engine.csum_set_aside",
     "engine.csum_accepted",
+    "engine.reasm_grown",
 };
 
 /* The decode errors by reason (the enum's order; ok, fragments and non-TCP/UDP are not errors). */
@@ -315,7 +317,8 @@ static void publish_counters(struct tap_worker *w, bool with_drops)
                              es.alt_judged,
                              es.not_mine_watched,
                              es.csum_set_aside,
-                             es.csum_accepted };
+                             es.csum_accepted,
+                             es.reasm_grown };
     _Static_assert(sizeof(eng) / sizeof(eng[0]) == C_COUNT - C_DECODE_ERRORS,
                    "one value per engine counter");
     for (unsigned k = 0; k < sizeof(eng) / sizeof(eng[0]); k++)

@@ -1542,6 +1542,7 @@ void engine_get_stats(const struct engine *e, struct engine_stats *st)
                        ds.bad_len + ds.hdr_too_big;
     tcpreasm_get_stats(e->reasm, &ts);
     st->reasm_conflicts = ts.conflicts;
+    st->reasm_grown = ts.bufs_grown;
     st->csum_set_aside = ts.ignored[TCPREASM_BAD_CSUM];
     struct csumpol_stats cs;
     csumpol_get_stats(e->cp, &cs);

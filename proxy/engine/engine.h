@@ -190,6 +190,8 @@ struct engine_stats {
     uint64_t flows, decisions, blocks;
     uint64_t frag_in, frag_done, frag_dropped;
     uint64_t flows_evicted, reasm_no_buffer, reasm_ignored, reasm_conflicts;
+    uint64_t reasm_grown; /* buffers whose bytes outgrew the 4 KiB small slot (tcpreasm.h
+                           * bufs_grown): requests larger than most, not a give-up */
     uint64_t tls_malformed, tls_limit, http_malformed, http_limit, quic_malformed, quic_no_slot;
     uint64_t quic_not_initial;     /* client datagrams without a readable Initial (kept waiting) */
     uint64_t quic_budget_spent;    /* flows whose datagram/byte budget ended without a hello */

@@ -411,9 +411,11 @@ START_TEST(hello_over_cap)
     ck_assert_uint_eq(r.st.tls_limit, 1);
     ck_assert_uint_eq(r.n, 1);
     ck_assert_int_eq(r.ev[0].verdict, VERDICT_PASS); /* 10.0.0.1 is not listed */
+    ck_assert_uint_eq(r.st.reasm_grown, 0);          /* 4 KiB buffers: nothing to grow into */
     cfg.reasm_bytes = 16384;                         /* the default cap reads it */
     run(&cfg, &r);
     ck_assert_uint_eq(r.st.tls_limit, 0);
+    ck_assert_uint_eq(r.st.reasm_grown, 1); /* the 9,000-byte hello left its 4 KiB slot */
     ck_assert_str_eq(r.ev[0].name, "blocked.example");
     ck_assert_int_eq(r.ev[0].verdict, VERDICT_BLOCK);
     unlink(g_path);
