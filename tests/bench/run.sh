@@ -4,7 +4,9 @@
 # Usage: sh tests/bench/run.sh [QORGAU_BIN [TOOLS_DIR]]   (make bench passes both)
 # Env:   QG_BENCH_PACKETS (1000000), QG_BENCH_FLOWS (60000), QG_BENCH_SEED (1),
 #        QG_BENCH_MOBILE_PACKETS (250000), QG_BENCH_MOBILE_FLOWS (25000),
-#        QG_BENCH_DIR (build/bench), QG_BENCH_RUNS (3), QG_BENCH_NDPI (1; 0 skips nDPI)
+#        QG_BENCH_DIR (build/bench), QG_BENCH_RUNS (3), QG_BENCH_NDPI (1; 0 skips nDPI),
+#        QG_BENCH_CPU: a CPU every timed run is pinned to (taskset; docs/BENCHMARKS.md
+#        "Reading in 128 KiB steps": this kind of VM's two CPUs run at different speeds)
 # Two captures: "bench" (16 packets per flow) and "mobile" (about 10 packets per flow: many short
 # flows, the shape of mobile traffic). For each:
 # 1. genpcap writes $QG_BENCH_DIR/NAME.pcap + NAME.rules once; they are reused while the
@@ -26,6 +28,11 @@ TOOLS=${2:-build/tools}
 OUT=${QG_BENCH_DIR:-build/bench}
 SEED=${QG_BENCH_SEED:-1}
 RUNS=${QG_BENCH_RUNS:-3}
+pin=
+if [ -n "${QG_BENCH_CPU:-}" ]; then
+    command -v taskset >/dev/null 2>&1 || { echo "bench: QG_BENCH_CPU needs taskset" >&2; exit 2; }
+    pin="taskset -c $QG_BENCH_CPU"
+fi
 
 mkdir -p "$OUT" || exit 2
 for t in genpcap pcapnoop; do
@@ -56,10 +63,10 @@ timeit() {
         i=$((i + 1))
         t0=$(date +%s.%N)
         if [ "$have_time" = 1 ]; then
-            timeout "$limit" /usr/bin/time -f "%U %S" -o "$OUT/$name.time" "$@" >/dev/null 2>"$OUT/$name.err"
+            timeout "$limit" $pin /usr/bin/time -f "%U %S" -o "$OUT/$name.time" "$@" >/dev/null 2>"$OUT/$name.err"
             rc=$?
         else
-            timeout "$limit" "$@" >/dev/null 2>"$OUT/$name.err"
+            timeout "$limit" $pin "$@" >/dev/null 2>"$OUT/$name.err"
             rc=$?
         fi
         t1=$(date +%s.%N)

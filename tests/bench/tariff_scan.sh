@@ -8,7 +8,8 @@
 # Usage: sh tests/bench/tariff_scan.sh [QORGAU_BIN [ROUNDS [NAME...]]]
 #   NAME: captures run.sh made in $QG_BENCH_DIR (build/bench; default: bench mobile)
 # Env: QG_BENCH_DIR (build/bench); QG_OTHER: a second qorgau binary (an older build) timed the
-# same way in the same rounds, for before/after. Needs perf and python3.
+# same way in the same rounds, for before/after; QG_BENCH_CPU: a CPU every run is pinned to
+# (taskset; this kind of VM's two CPUs run at different speeds). Needs perf and python3.
 #
 # The tariff inputs are written once per capture from a plain scan's own decisions:
 #   NAME.tsubs   every client address seen (IPv4 /32; IPv6 its /64, as a gateway assigns it)
@@ -34,6 +35,11 @@ small=$(cd "$(dirname "$0")/../.." && pwd)/tests/fixtures/demo/demo.pcap
 command -v perf >/dev/null 2>&1 || { echo "tariff_scan: perf is not installed" >&2; exit 2; }
 command -v python3 >/dev/null 2>&1 || { echo "tariff_scan: python3 is not installed" >&2; exit 2; }
 [ -x "$BIN" ] || { echo "tariff_scan: $BIN is not built" >&2; exit 2; }
+pin=
+if [ -n "${QG_BENCH_CPU:-}" ]; then
+    command -v taskset >/dev/null 2>&1 || { echo "tariff_scan: QG_BENCH_CPU needs taskset" >&2; exit 2; }
+    pin="taskset -c $QG_BENCH_CPU"
+fi
 out=$(mktemp) || exit 2
 trap 'rm -f "$out"' EXIT
 rc=0
@@ -107,24 +113,24 @@ EOF
     r=0
     while [ "$r" -lt "$rounds" ]; do
         r=$((r + 1))
-        timeout 150 perf stat -x, -e task-clock "$BIN" scan --image "$img" "$pcap" 2>&1 >/dev/null |
+        timeout 150 $pin perf stat -x, -e task-clock "$BIN" scan --image "$img" "$pcap" 2>&1 >/dev/null |
             awk -F, '/task-clock/ { print "plain", $1 }' >>"$out"
-        timeout 150 perf stat -x, -e task-clock "$BIN" scan --image "$img" "$@" "$pcap" 2>&1 >/dev/null |
+        timeout 150 $pin perf stat -x, -e task-clock "$BIN" scan --image "$img" "$@" "$pcap" 2>&1 >/dev/null |
             awk -F, '/task-clock/ { print "tariff", $1 }' >>"$out"
-        timeout 150 perf stat -x, -e task-clock "$BIN" scan --image "$img" --tariff-image "$DIR/$name.timg" "$pcap" 2>&1 >/dev/null |
+        timeout 150 $pin perf stat -x, -e task-clock "$BIN" scan --image "$img" --tariff-image "$DIR/$name.timg" "$pcap" 2>&1 >/dev/null |
             awk -F, '/task-clock/ { print "timage", $1 }' >>"$out"
         if [ -n "$other" ]; then
-            timeout 150 perf stat -x, -e task-clock "$other" scan --image "$img" "$pcap" 2>&1 >/dev/null |
+            timeout 150 $pin perf stat -x, -e task-clock "$other" scan --image "$img" "$pcap" 2>&1 >/dev/null |
                 awk -F, '/task-clock/ { print "oplain", $1 }' >>"$out"
-            timeout 150 perf stat -x, -e task-clock "$other" scan --image "$img" "$@" "$pcap" 2>&1 >/dev/null |
+            timeout 150 $pin perf stat -x, -e task-clock "$other" scan --image "$img" "$@" "$pcap" 2>&1 >/dev/null |
                 awk -F, '/task-clock/ { print "otariff", $1 }' >>"$out"
         fi
         # the same two over a capture of a few flows: what loading the inputs costs
-        timeout 150 perf stat -x, -e task-clock "$BIN" scan --image "$img" "$small" 2>&1 >/dev/null |
+        timeout 150 $pin perf stat -x, -e task-clock "$BIN" scan --image "$img" "$small" 2>&1 >/dev/null |
             awk -F, '/task-clock/ { print "plain0", $1 }' >>"$out"
-        timeout 150 perf stat -x, -e task-clock "$BIN" scan --image "$img" "$@" "$small" 2>&1 >/dev/null |
+        timeout 150 $pin perf stat -x, -e task-clock "$BIN" scan --image "$img" "$@" "$small" 2>&1 >/dev/null |
             awk -F, '/task-clock/ { print "tariff0", $1 }' >>"$out"
-        timeout 150 perf stat -x, -e task-clock "$BIN" scan --image "$img" --tariff-image "$DIR/$name.timg" "$small" 2>&1 >/dev/null |
+        timeout 150 $pin perf stat -x, -e task-clock "$BIN" scan --image "$img" --tariff-image "$DIR/$name.timg" "$small" 2>&1 >/dev/null |
             awk -F, '/task-clock/ { print "timage0", $1 }' >>"$out"
     done
     # per round: the ratio of the two neighbouring runs (other jobs load both alike); the median
