@@ -34,18 +34,20 @@ static uint64_t next_rand(uint64_t *s)
 
 int main(int argc, char **argv)
 {
-    if (argc < 3 || atoi(argv[1]) <= 0 ||
-        (strcmp(argv[2], "huge") != 0 && strcmp(argv[2], "small") != 0)) {
-        fprintf(stderr, "usage: memchase MIB huge|small [LOADS]\n");
+    char *end = NULL;
+    unsigned long mib = argc >= 3 ? strtoul(argv[1], &end, 10) : 0;
+    unsigned long loads = 2000000;
+    if (argc >= 4)
+        loads = strtoul(argv[3], NULL, 10);
+    if (argc < 3 || mib == 0 || mib > 65536 || !end || *end ||
+        (strcmp(argv[2], "huge") != 0 && strcmp(argv[2], "small") != 0) || loads == 0) {
+        fprintf(stderr, "usage: memchase MIB huge|small [LOADS]   (MIB: 1 to 65536)\n");
         return 2;
     }
-    size_t sz = (size_t)atoi(argv[1]) << 20;
+    size_t sz = (size_t)mib << 20;
     int huge = strcmp(argv[2], "huge") == 0;
-    long loads = argc > 3 ? atol(argv[3]) : 2000000;
-    if (loads <= 0)
-        loads = 2000000;
-    uint8_t *raw = mmap(NULL, sz + HUGE_PAGE, PROT_READ | PROT_WRITE,
-                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    uint8_t *raw =
+        mmap(NULL, sz + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (raw == MAP_FAILED) {
         fprintf(stderr, "memchase: %zu MiB: out of memory\n", sz >> 20);
         return 2;
@@ -74,10 +76,10 @@ int main(int argc, char **argv)
     free(order);
     uint64_t at = 0;
     double t0 = now_ns();
-    for (long k = 0; k < loads; k++)
+    for (unsigned long k = 0; k < loads; k++)
         memcpy(&at, m + at, sizeof(at));
     double t1 = now_ns();
-    printf("{\"mib\":%zu,\"pages\":\"%s\",\"loads\":%ld,\"ns_per_load\":%.1f,\"end\":%llu}\n",
+    printf("{\"mib\":%zu,\"pages\":\"%s\",\"loads\":%lu,\"ns_per_load\":%.1f,\"end\":%llu}\n",
            sz >> 20, huge ? "huge" : "small", loads, (t1 - t0) / (double)loads,
            (unsigned long long)(at & 1));
     munmap(raw, sz + HUGE_PAGE);
