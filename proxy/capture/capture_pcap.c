@@ -13,19 +13,23 @@
  * the records took 200 ms through a mapping and 42-48 ms through 1 MiB reads (the no-op libpcap
  * loop: 345 ms; docs/BENCHMARKS.md, "Reading the file").
  *
- * A buffer's chunk is read in steps of 128 KiB, each appended to what the buffer holds when its
- * records are used up: the bytes are read while they are still in the CPU's cache from the
- * copy (one read of the whole chunk left its start out of the L2 cache by the time it was read:
- * 128 KiB steps took 7-8 % off the mobile-shaped scan). A record that ends past the chunk is
- * completed in the other buffer (the part already read copied to its start), so a frame handed
- * out stays where it is while the next CAPTURE_PCAP_KEEP frames are read: the other buffer is
- * filled with a whole chunk before this one is written again, and a chunk holds at least that
- * many records of the largest size the snapshot length allows.
+ * Reads are steps of 128 KiB. When a buffer's records are used up, the next step is appended
+ * to the same buffer while fewer than CAPTURE_PCAP_KEEP + 1 records came out of it and its chunk
+ * is not read whole; otherwise it goes to the start of the other buffer (the part of a record
+ * already read copied there first). Small records thus keep to the first 128 KiB of each
+ * buffer, bytes still in the CPU's cache from the copy when they are parsed (a whole chunk read
+ * at once had left the L2 cache by then: the steps took 7 % off the mobile-shaped scan,
+ * docs/BENCHMARKS.md "Reading in 128 KiB steps"). A frame handed out stays where it is while the
+ * next CAPTURE_PCAP_KEEP frames are read: its buffer is written again only after that many
+ * records came out of the other one, or after the other one got a whole chunk, which holds at
+ * least that many records of the largest size the snapshot length allows.
  *
- * libpcap still opens the file (its checks, its errors, its link type). Any record this reader
- * does not take as it is (caplen over the snapshot length, a short last record, a read error)
- * hands the rest of the file to libpcap from that record on, so odd files get libpcap's
- * behaviour and libpcap's error text. */
+ * This reader reads the file header itself, making of it what libpcap would (the link type as
+ * pcap_datalink() gives it, the snapshot length), for the link types the decoder reads; libpcap
+ * (loaded then: pcaplib.h) opens any other file. Any record this reader does not take as it is
+ * (caplen over the snapshot length, a short last record, a read error) hands the rest of the
+ * file to libpcap from that record on, opened then on the reader's own descriptor, so odd files
+ * get libpcap's behaviour and libpcap's error text. */
 #include "proxy/capture/capture_pcap.h"
 
 #include <errno.h>

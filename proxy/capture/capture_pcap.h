@@ -18,8 +18,9 @@
  * (max >= 1) and returns n; 0 at end of input; a negative errno with a message in err. All n
  * frames stay valid until the next call of this function or of capture_next() on c. A classic
  * pcap file in host byte order is read by this back end's own reader and gives up to max frames
- * per call (each valid while CAPTURE_PCAP_KEEP more are read); anything else (pcapng, other byte order, a record libpcap must judge) is read by
- * libpcap one frame per call. So the frames of one call are all read the same way:
+ * per call (each valid while CAPTURE_PCAP_KEEP more are read); anything else (pcapng, other
+ * byte order, another link type, a record libpcap must judge) is read by libpcap one frame per
+ * call. So the frames of one call are all read the same way:
  * capture_pcap_frame_kept() says the same of each. */
 int capture_pcap_next_batch(struct capture *c, struct capture_frame *fr, size_t max, char *err,
                             size_t errlen);
