@@ -28,7 +28,6 @@ struct pcaplib {
     __typeof__(pcap_statustostr) *statustostr;
     __typeof__(pcap_datalink) *datalink;
     __typeof__(pcap_datalink_val_to_name) *datalink_val_to_name;
-    __typeof__(pcap_snapshot) *snapshot;
     __typeof__(pcap_file) *file;
     __typeof__(pcap_fileno) *fileno;
     __typeof__(pcap_get_selectable_fd) *get_selectable_fd;
