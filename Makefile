@@ -20,7 +20,7 @@ SCRIPTS  ?= $(wildcard tests/scripts/*.sh)
 # `make check` runs them after the background builds, on a machine otherwise quiet.
 RACE_SCRIPTS := tests/scripts/tap.sh
 
-PKGS     := libpcap libidn2 jansson liburcu libnghttp2 libcrypto libcap libmicrohttpd expat hiredis libcares libnetfilter_queue libmnl gnutls libxxhash
+PKGS     := libpcap libidn2 jansson liburcu libnghttp2 nettle libcrypto libcap libmicrohttpd expat hiredis libcares libnetfilter_queue libmnl gnutls libxxhash
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
             -Wvla -Wpointer-arith -Wconversion -Wno-sign-conversion
 CSTD     := -std=c11 -D_GNU_SOURCE
@@ -33,10 +33,12 @@ OPT      := -O1 -g -fno-omit-frame-pointer -fsanitize=$(SANITIZE) -fno-sanitize-
 endif
 # libmicrohttpd and GnuTLS are compiled against but not linked: proxy/daemon/mhdlib.c loads them
 # when a server starts (every other command is spared loading them and their dependencies);
-# libpcap likewise, by proxy/capture/pcaplib.c when a capture needs it. Tests and tools that
-# call libpcap themselves link it (LDLIBS_PCAP).
-PKGS_DLOPEN := libmicrohttpd gnutls libpcap
+# libpcap likewise, by proxy/capture/pcaplib.c when a capture needs it, and libcrypto by
+# rules/orders/cryptolib.c when an order's signature is checked or made. Tests and tools that
+# call libpcap or libcrypto themselves link them (LDLIBS_PCAP, LDLIBS_CRYPTO).
+PKGS_DLOPEN := libmicrohttpd gnutls libpcap libcrypto
 LDLIBS_PCAP = $(shell pkg-config --libs libpcap 2>/dev/null)
+LDLIBS_CRYPTO = $(shell pkg-config --libs libcrypto 2>/dev/null)
 CFLAGS_ALL = $(CSTD) $(OPT) $(WARN) $(INC) $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CFLAGS)
 LDLIBS_ALL = $(shell pkg-config --libs $(filter-out $(PKGS_DLOPEN),$(PKGS)) 2>/dev/null) -ldl -lpthread -lm $(LDLIBS)
 LDFLAGS_ALL = $(if $(SANITIZE),-fsanitize=$(SANITIZE)) $(LDFLAGS)
@@ -82,14 +84,14 @@ $(BIN): $(BUILD)/obj/proxy/main.o $(LIB)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_HELPER_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL) $(LDLIBS_PCAP) $(shell pkg-config --libs check)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL) $(LDLIBS_PCAP) $(LDLIBS_CRYPTO) $(shell pkg-config --libs check)
 
 # check_probe runs an OpenSSL TLS server in memory against the verify probe's ClientHello.
 $(BUILD)/tests/daemon/check_probe: LDLIBS += -lssl
 
 $(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(TEST_HELPER_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL) $(LDLIBS_PCAP)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LDLIBS_ALL) $(LDLIBS_PCAP) $(LDLIBS_CRYPTO)
 
 # Unit suites (Check). CK_FORK stays on so a crashing case is reported, not fatal to the run.
 # Each suite's outcome goes to $(RESULTS) through tests/run_suite.sh; `make check` closes with

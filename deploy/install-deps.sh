@@ -8,7 +8,7 @@
 set -eu
 
 PKGS="build-essential pkg-config clang libclang-rt-14-dev clang-format-14 \
-libpcap-dev check libsubunit-dev libcap-dev libidn2-dev libjansson-dev libssl-dev \
+libpcap-dev check libsubunit-dev libcap-dev libidn2-dev libjansson-dev libssl-dev nettle-dev \
 libnghttp2-dev libhiredis-dev libc-ares-dev liburcu-dev libmicrohttpd-dev libgnutls28-dev libexpat1-dev \
 libnetfilter-queue-dev libmnl-dev libxxhash-dev \
 libndpi-bin tcpdump python3 time ethtool \

@@ -1,9 +1,10 @@
 #!/bin/sh
 # mkdeb.sh - builds the Debian package of qorgau into OUTDIR (`make deb`): a staged tree and
 # DEBIAN/ made from deploy/debian/ (control with Depends: computed by dpkg-shlibdeps, plus
-# libmicrohttpd12, libgnutls30 and libpcap0.8 written in control.in: the binary loads them with
-# dlopen(3) when a server starts or a capture needs libpcap, proxy/daemon/mhdlib.h and
-# proxy/capture/pcaplib.h, so they are not among its NEEDED entries; the
+# libmicrohttpd12, libgnutls30, libpcap0.8 and libssl3 (libcrypto) written in control.in: the
+# binary loads them with dlopen(3) when a server starts, a capture needs libpcap or a signature
+# is checked or made, proxy/daemon/mhdlib.h, proxy/capture/pcaplib.h and
+# rules/orders/cryptolib.h, so they are not among its NEEDED entries; the
 # maintainer scripts, conffiles, md5sums), packed by dpkg-deb as root:root files. The binary is
 # stripped; the man pages come from deploy/mkman.sh.
 # usage: deploy/mkdeb.sh QORGAU_BINARY OUTDIR

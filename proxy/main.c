@@ -567,8 +567,6 @@ static int cmd_scan(int argc, char **argv)
     /* A capture file is often taken on a sending host (offloaded checksums) or anonymised
      * (zeroed checksums): learn per source which checksums mean something. */
     cfg.checksums = CSUMPOL_AUTO;
-    /* OpenSSL's start only when the capture has UDP: a capture of TCP alone skips it */
-    cfg.quic_lazy = true;
     /* the file reader's frames were copied just before they are pushed (engine.h) */
     cfg.frames_cached = true;
     optind = 1;
@@ -737,12 +735,6 @@ static int cmd_scan(int argc, char **argv)
     ret = 0;
     if (rc < 0) {
         fprintf(stderr, "qorgau: %s\n", err);
-        ret = 1;
-    }
-    if (engine_quic_failed(e)) {
-        fputs("qorgau: QUIC Initials were not read (out of memory, or an OpenSSL without "
-              "SHA-256, AES-128-GCM or AES-128-ECB): UDP flows were decided on their addresses\n",
-              stderr);
         ret = 1;
     }
     if (fflush(stdout) != 0) {

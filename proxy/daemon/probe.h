@@ -67,7 +67,8 @@ struct probe_quic {
     size_t hello_len; /* CRYPTO bytes in all */
 };
 
-/* Returns 0, or -EINVAL (hello does not fit two Initials: sni too long) / -EIO (OpenSSL). */
+/* Returns 0, or -EINVAL (hello does not fit two Initials: sni too long) / -EIO (a packet could
+ * not be sealed). */
 int probe_quic_initials(struct quic_ctx *ctx, const char *sni, const struct probe_rand *r,
                         struct probe_quic *q);
 

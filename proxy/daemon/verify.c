@@ -710,7 +710,7 @@ int verify_cli(int argc, char **argv)
     run.ctx = quic_ctx_new();
     if (!ord || !run.ctx) {
         if (ord)
-            fprintf(stderr, "qorgau: verify: OpenSSL lacks the QUIC Initial ciphers\n");
+            fprintf(stderr, "qorgau: verify: out of memory\n");
         goto out;
     }
     struct verify_report rep = { ord->id, now_ms(), run.via, NULL, 0 };

@@ -30,12 +30,12 @@
 #define QUIC_CRYPTO_MAX_PACKETS 32    /* Initial packets fed to one reassembler */
 #define QUIC_PLAIN_MAX          1500 /* plaintext buffer that holds any Initial of a 1500-byte MTU */
 
-/* Opaque per-worker crypto state: preallocated OpenSSL contexts, reused for every packet so the
- * packet path does not create or free EVP objects. Not thread-safe: one per worker thread. */
+/* Opaque per-worker crypto state: Nettle's HMAC-SHA256, AES-128-GCM and AES-128 states, reused
+ * for every packet so the packet path allocates nothing. Not thread-safe: one per worker thread. */
 struct quic_ctx;
 
-/* Returns a new context, or NULL when OpenSSL lacks AES-128-GCM/ECB or HMAC-SHA256 (or on
- * allocation failure). Caller owns it and frees it with quic_ctx_free(). */
+/* Returns a new context, or NULL on allocation failure. Caller owns it and frees it with
+ * quic_ctx_free(). */
 struct quic_ctx *quic_ctx_new(void);
 
 /* Frees ctx; quic_ctx_free(NULL) is a no-op. */
@@ -51,8 +51,8 @@ struct quic_keys {
 
 /* Derives the Initial keys of `version` for the client (server == false) or the server side from
  * the client's first Destination Connection ID (dcid, dcid_len <= 255 bytes).
- * Returns 0, -EPROTONOSUPPORT for a version other than v1, v2, draft-29, or -EIO when OpenSSL
- * fails. Writes *keys only on success. */
+ * Returns 0, or -EPROTONOSUPPORT for a version other than v1, v2, draft-29. Writes *keys only
+ * on success. */
 int quic_keys_derive(struct quic_ctx *ctx, uint32_t version, const uint8_t *dcid, size_t dcid_len,
                      bool server, struct quic_keys *keys);
 
@@ -170,7 +170,7 @@ struct quic_seal {
  * the packet number as nonce and the header as associated data, then applies header protection
  * (AES-128-ECB mask over the 16-byte sample). frames may point into out only if it sits where
  * the payload goes. Returns the packet length, or 0 when a field is out of range, the packet
- * would not fit in cap (or needs a Length >= 16384), or OpenSSL fails. No allocation. */
+ * would not fit in cap (or needs a Length >= 16384). No allocation. */
 size_t quic_initial_seal(struct quic_ctx *ctx, const struct quic_keys *k, const struct quic_seal *s,
                          uint8_t *out, size_t cap);
 
@@ -180,7 +180,7 @@ size_t quic_initial_seal(struct quic_ctx *ctx, const struct quic_keys *k, const 
  * odcid as its own Source Connection ID, packet number 0, carrying one CONNECTION_CLOSE (0x1c)
  * frame with error_code (< 2^30; e.g. 0x0a PROTOCOL_VIOLATION, 0x0128 TLS handshake_failure)
  * and reason "blocked", padded to QUIC_MIN_DATAGRAM bytes. Returns its length or 0 (unknown
- * version, a CID longer than QUIC_CID_MAX, cap < QUIC_MIN_DATAGRAM, OpenSSL failure). */
+ * version, a CID longer than QUIC_CID_MAX, cap < QUIC_MIN_DATAGRAM). */
 size_t quic_close_initial(struct quic_ctx *ctx, uint32_t version, const uint8_t *odcid,
                           size_t odcid_len, const uint8_t *cscid, size_t cscid_len,
                           uint64_t error_code, uint8_t *out, size_t cap);

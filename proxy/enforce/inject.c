@@ -413,7 +413,7 @@ struct inject *inject_open(const char *iface, unsigned mtu, char *err, size_t er
     in->mtu = mtu;
     in->qctx = quic_ctx_new();
     if (!in->qctx) {
-        snprintf(err, errlen, "inject: %s: no AES-128-GCM/ECB or SHA-256 in OpenSSL", iface);
+        snprintf(err, errlen, "inject: %s: out of memory", iface);
         goto fail;
     }
     in->ip_id = (uint16_t)((unsigned)getpid() * 2654435761u >> 16);

@@ -86,7 +86,6 @@ struct engine {
     struct tcpreasm_pool *reasm;
     struct defrag *defrag;
     struct quic_ctx *qctx;
-    bool qctx_failed;    /* quic_lazy: quic_ctx_new() failed (it is not tried again) */
     struct h2c_pool *h2; /* h2c decoder states (every stream of a connection) */
 
     struct quic_slot *qslots; /* QUIC handshake state, one slot per flow in its handshake */
@@ -1024,15 +1023,6 @@ static bool quic_datagram(struct engine *e, struct flow *f, const uint8_t *buf, 
  * without a judged hello is decided on its address and counted. */
 static void inspect_udp(struct engine *e, struct flow *f, const struct pkt *p)
 {
-    if (unlikely(!e->qctx && e->cfg.quic_lazy && !e->qctx_failed)) { /* once per engine */
-        e->qctx = quic_ctx_new();
-        e->qctx_failed = !e->qctx;
-    }
-    if (!e->qctx) {
-        decide_by_address(e, f);
-        f->a.state |= ENGINE_ST_DONE;
-        return;
-    }
     if (f->pkts[0] > e->cfg.quic_max_datagrams ||
         f->bytes[0] - p->payload_len >= e->cfg.quic_max_bytes) {
         if (!(f->a.state & ENGINE_ST_EVENT)) {
@@ -1472,7 +1462,7 @@ struct engine *engine_new(const struct engine_config *cfg, const struct ruleset 
     defrag_cfg_default(&dc);
     dc.max_datagrams = (uint32_t)cfg->defrag_slots;
     e->defrag = defrag_new(&dc);
-    e->qctx = cfg->quic_lazy ? NULL : quic_ctx_new();
+    e->qctx = quic_ctx_new();
     e->h2 = cfg->h2c_conns ? h2c_pool_new((unsigned)cfg->h2c_conns) : NULL;
     e->nqslots = (uint32_t)(cfg->quic_slots > 65535 ? 65535 : cfg->quic_slots);
     e->qslots = calloc(e->nqslots ? e->nqslots : 1, sizeof(*e->qslots));
@@ -1483,9 +1473,8 @@ struct engine *engine_new(const struct engine_config *cfg, const struct ruleset 
     e->cp = csumpol_new((enum csumpol_mode)cfg->checksums);
     e->memo = calloc(PASS_MEMO_SLOTS, sizeof(*e->memo));
     e->held = calloc(HELD_MEMO_SLOTS, sizeof(*e->held));
-    if (!e->reasm || !e->ft || !e->defrag || (!e->qctx && !cfg->quic_lazy) || !e->qslots ||
-        !e->qfree || !e->scratch || !e->cut || !e->cp || !e->memo || !e->held ||
-        (cfg->h2c_conns && !e->h2)) {
+    if (!e->reasm || !e->ft || !e->defrag || !e->qctx || !e->qslots || !e->qfree || !e->scratch ||
+        !e->cut || !e->cp || !e->memo || !e->held || (cfg->h2c_conns && !e->h2)) {
         engine_free(e);
         return NULL;
     }
@@ -1523,11 +1512,6 @@ void engine_set_policy(struct engine *e, const struct verdict_policy *pol)
 {
     e->cfg.policy = *pol;
     e->gen++;
-}
-
-bool engine_quic_failed(const struct engine *e)
-{
-    return e->qctx_failed;
 }
 
 void engine_get_stats(const struct engine *e, struct engine_stats *st)

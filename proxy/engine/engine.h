@@ -39,12 +39,6 @@ struct engine_config {
     /* queue mode: what a TCP flow first seen after its SYN gets (ENGINE_UNSEEN_SYN_*); tap
      * mode and scan keep PICKUP (captures that start mid-flow) */
     uint8_t unseen_syn;
-    /* the QUIC context (OpenSSL's SHA-256 and AES, quic_ctx_new()) is made at the first UDP
-     * client datagram rather than at engine_new(): a run that sees no UDP skips OpenSSL's
-     * start, a third of what `qorgau scan` of a small capture costs. engine_quic_failed() says
-     * whether making it failed. The daemon's modes make it at start (false), where an OpenSSL
-     * without the algorithms stops the start instead. */
-    bool quic_lazy;
     /* the frames' bytes are already in the CPU's caches when pushed (scan: capture_pcap.c's
      * reader copies each 128 KiB step just before its records are handed out): the look-ahead
      * then prefetches no payload lines (1.8-2.3 % of the scan, docs/BENCHMARKS.md). false (the
@@ -229,10 +223,5 @@ struct engine_stats {
                                    * past (the same head bytes at the same place) */
 };
 void engine_get_stats(const struct engine *e, struct engine_stats *st);
-
-/* With quic_lazy: the QUIC context could not be made (no memory, or an OpenSSL without
- * SHA-256 / AES-128-GCM / AES-128-ECB), so UDP flows were decided on their addresses only.
- * Always false without quic_lazy (engine_new() fails instead). */
-bool engine_quic_failed(const struct engine *e);
 
 #endif

@@ -14,7 +14,7 @@
 
 #include <errno.h>
 #include <jansson.h>
-#include <openssl/evp.h>
+#include <nettle/sha2.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -283,28 +283,26 @@ void order_time_format(int64_t ts, char out[32])
 
 /* ---- file stamp ---- */
 
-int order_sha256(const uint8_t *buf, size_t len, char out[65])
+void order_sha256(const uint8_t *buf, size_t len, char out[65])
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    out[0] = '\0';
-    if (!EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
-        return -EIO;
+    struct sha256_ctx c;
+    uint8_t md[SHA256_DIGEST_SIZE];
+    sha256_init(&c);
+    sha256_update(&c, len, buf);
+    sha256_digest(&c, sizeof(md), md);
     static const char hex[] = "0123456789abcdef";
     for (unsigned i = 0; i < 32; i++) {
         out[2 * i] = hex[md[i] >> 4];
         out[2 * i + 1] = hex[md[i] & 15];
     }
     out[64] = '\0';
-    return 0;
 }
 
 int order_stamp(struct order_list *list, size_t first, const char *name, const uint8_t *buf,
                 size_t len, int64_t now)
 {
     char sha[65], t[32];
-    if (order_sha256(buf, len, sha))
-        return -ENOMEM;
+    order_sha256(buf, len, sha);
     order_time_format(now, t);
     for (size_t i = first; i < list->n; i++) {
         struct order *o = list->v[i];

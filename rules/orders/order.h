@@ -111,8 +111,8 @@ void order_time_format(int64_t ts, char out[32]);
 int order_stamp(struct order_list *list, size_t first, const char *name, const uint8_t *buf,
                 size_t len, int64_t now);
 
-/* SHA-256 of buf as lower-case hex into out. Returns 0, or -EIO if OpenSSL failed. */
-int order_sha256(const uint8_t *buf, size_t len, char out[65]);
+/* SHA-256 of buf as lower-case hex into out. */
+void order_sha256(const uint8_t *buf, size_t len, char out[65]);
 
 /* The canonical JSON object of a record (docs/orders.md), NUL-terminated, keys in a fixed order,
  * compact. Returns a malloc'ed string the caller frees, or NULL on allocation failure. */

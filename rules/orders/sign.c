@@ -1,7 +1,9 @@
 /* sign.c - detached CMS signatures of order files (see sign.h), with OpenSSL's CMS_verify().
  *
- * OpenSSL's error queue is per thread; it is cleared before each check and drained after, and
- * the first error (the one nearest the cause) becomes the reason. */
+ * libcrypto is loaded at the first check or signature (cryptolib.h); its functions are called by
+ * their usual names through the table. OpenSSL's error queue is per thread; it is cleared before
+ * each check and drained after, and the first error (the one nearest the cause) becomes the
+ * reason. */
 #include "rules/orders/sign.h"
 
 /* pem.h first: cms.h declares PEM_read_bio_CMS() with pem.h's macros */
@@ -16,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "rules/orders/cryptolib.h"
 
 static int set_dup(char **field, const char *s)
 {
@@ -97,6 +101,10 @@ int sign_verify(const uint8_t *data, size_t len, const uint8_t *sig, size_t sigl
     CMS_ContentInfo *cms = NULL;
     int rc = 0;
     sign_clear(out);
+    if (cryptolib_load(buf, sizeof(buf)) < 0) {
+        snprintf(why, sizeof(why), "cannot check the signature: %s", buf);
+        return invalid(out, why);
+    }
     ERR_clear_error();
     if (len > INT32_MAX || siglen > INT32_MAX) {
         rc = invalid(out, "file or signature too large");
@@ -198,6 +206,10 @@ int sign_detached(const uint8_t *data, size_t len, const char *key_path, const c
     BIO *in = NULL;
     unsigned char *out = NULL;
     char why[256];
+    if (cryptolib_load(why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "sign: %s", why);
+        return -ELIBACC;
+    }
     FILE *f = fopen(key_path, "r");
     if (!f) {
         snprintf(err, errlen, "sign: key %s: %s", key_path, strerror(errno));

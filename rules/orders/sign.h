@@ -20,8 +20,9 @@
  * Returns 0 with *out filled (status ORDER_SIG_VALID, or ORDER_SIG_INVALID and a reason such as
  * "certificate verify error: ... unable to get local issuer certificate", or "verification
  * failure" for a changed file), or -ENOMEM.
- * An unreadable anchor bundle or an unparsable signature is an invalid result with the reason.
- * out's strings are owned by out (sign_clear() frees them). */
+ * An unreadable anchor bundle or an unparsable signature is an invalid result with the reason,
+ * and so is a libcrypto that cannot be loaded ("cannot check the signature: libcrypto.so.3:
+ * ..."). out's strings are owned by out (sign_clear() frees them). */
 int sign_verify(const uint8_t *data, size_t len, const uint8_t *sig, size_t siglen,
                 const char *anchors, struct order_signature *out);
 
@@ -30,7 +31,7 @@ int sign_verify(const uint8_t *data, size_t len, const uint8_t *sig, size_t sigl
  * certificate at cert_path, DER-encoded into *der (the caller frees it with free()).
  * `openssl cms -verify -binary -inform DER -content FILE -in FILE.sig` checks it. Returns 0, or
  * -EINVAL (unreadable key or certificate, a key that does not match) / -ENOMEM with OpenSSL's
- * reason in err. */
+ * reason in err, or -ELIBACC when libcrypto cannot be loaded. */
 int sign_detached(const uint8_t *data, size_t len, const char *key_path, const char *cert_path,
                   uint8_t **der, size_t *derlen, char *err, size_t errlen);
 

@@ -1,23 +1,19 @@
 /* pseudo.c - subscriber id pseudonyms: truncated HMAC-SHA256 (pseudo.h).
  *
  * Every logged decision of a tariff node names its subscriber by pseudonym, so the HMAC is on
- * the decision's path: HMAC() sets up a MAC context per call (OpenSSL 3: about 4 us, more than
- * the rest of the decision). The key's pads are hashed once, when the key is set, and kept as
- * two SHA-256 states; a pseudonym then copies them and runs SHA256_Update/Final over the id and
- * the inner digest, on the stack (OpenSSL's SHA256_* calls, deprecated in OpenSSL 3 but kept
- * for that, as rules/subs/radius.c keeps MD5_*: hence OPENSSL_SUPPRESS_DEPRECATED). */
-#define OPENSSL_SUPPRESS_DEPRECATED 1
+ * the decision's path. The key's pads are hashed once, when the key is set, and kept as two
+ * SHA-256 states (Nettle's struct sha256_ctx); a pseudonym then copies them and hashes the id
+ * and the inner digest, on the stack. */
 #include "rules/subs/pseudo.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/sha.h>
+#include <nettle/hmac.h>
+#include <nettle/sha2.h>
 
-_Static_assert(sizeof(SHA256_CTX) <= sizeof(((struct pseudo *)0)->pads[0]),
+_Static_assert(sizeof(struct sha256_ctx) <= sizeof(((struct pseudo *)0)->pads[0]),
                "a SHA-256 state fits a pad's room");
 
 int pseudo_load(struct pseudo *p, const char *path, char *err, size_t errlen)
@@ -50,19 +46,19 @@ void pseudo_set_key(struct pseudo *p, const void *key, size_t len)
     p->key_len = len;
     /* HMAC (RFC 2104) with a key of at most the block's 64 bytes: the key zero-padded to the
      * block, XORed with 0x36 (inner) and 0x5c (outer) */
-    unsigned char ipad[SHA256_CBLOCK], opad[SHA256_CBLOCK];
+    unsigned char ipad[SHA256_BLOCK_SIZE], opad[SHA256_BLOCK_SIZE];
     memset(ipad, 0x36, sizeof(ipad));
     memset(opad, 0x5c, sizeof(opad));
     for (size_t i = 0; i < len; i++) {
         ipad[i] ^= p->key[i];
         opad[i] ^= p->key[i];
     }
-    SHA256_CTX c;
-    SHA256_Init(&c);
-    SHA256_Update(&c, ipad, sizeof(ipad));
+    struct sha256_ctx c;
+    sha256_init(&c);
+    sha256_update(&c, sizeof(ipad), ipad);
     memcpy(p->pads[0], &c, sizeof(c));
-    SHA256_Init(&c);
-    SHA256_Update(&c, opad, sizeof(opad));
+    sha256_init(&c);
+    sha256_update(&c, sizeof(opad), opad);
     memcpy(p->pads[1], &c, sizeof(c));
     p->padded = len > 0;
 }
@@ -70,14 +66,14 @@ void pseudo_set_key(struct pseudo *p, const void *key, size_t len)
 /* HMAC-SHA256(key, id) from the key's pad states into md[32]. */
 static void hmac_padded(const struct pseudo *p, const char *id, size_t len, unsigned char *md)
 {
-    SHA256_CTX c;
-    unsigned char in[SHA256_DIGEST_LENGTH];
+    struct sha256_ctx c;
+    unsigned char in[SHA256_DIGEST_SIZE];
     memcpy(&c, p->pads[0], sizeof(c));
-    SHA256_Update(&c, id, len);
-    SHA256_Final(in, &c);
+    sha256_update(&c, len, (const uint8_t *)id);
+    sha256_digest(&c, sizeof(in), in);
     memcpy(&c, p->pads[1], sizeof(c));
-    SHA256_Update(&c, in, sizeof(in));
-    SHA256_Final(md, &c);
+    sha256_update(&c, sizeof(in), in);
+    sha256_digest(&c, SHA256_DIGEST_SIZE, md);
 }
 
 /* s[0..n) into out (cap >= 1 bytes), truncated as snprintf would, NUL-terminated. */
@@ -102,19 +98,18 @@ void pseudo_id(const struct pseudo *p, const char *id, char *out, size_t cap)
         copy_text(out, cap, id, strlen(id));
         return;
     }
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    if (p && p->padded && p->key_len) {
-        hmac_padded(p, id, strlen(id), md);
-        mdlen = SHA256_DIGEST_LENGTH;
-    } else if (!p || !p->key_len ||
-               !HMAC(EVP_sha256(), p->key, (int)p->key_len, (const unsigned char *)id, strlen(id),
-                     md, &mdlen)) {
-        mdlen = 0;
-    }
-    if (mdlen < 8) {
+    if (!p || !p->key_len) {
         copy_text(out, cap, "p-unkeyed", 9);
         return;
+    }
+    unsigned char md[SHA256_DIGEST_SIZE];
+    if (p->padded) {
+        hmac_padded(p, id, strlen(id), md);
+    } else { /* a key copied in without pseudo_set_key() */
+        struct hmac_sha256_ctx h;
+        hmac_sha256_set_key(&h, p->key_len, p->key);
+        hmac_sha256_update(&h, strlen(id), (const uint8_t *)id);
+        hmac_sha256_digest(&h, sizeof(md), md);
     }
     static const char hex[] = "0123456789abcdef";
     char t[18] = "p-";

@@ -3,16 +3,13 @@
  * The Request Authenticator of an Accounting-Request (RFC 2866 §3) is
  * MD5(Code + Identifier + Length + 16 zero octets + Attributes + Secret); the Response
  * Authenticator is MD5(Code + Identifier + Length + Request Authenticator + Attributes +
- * Secret). MD5 is OpenSSL's MD5_* (the context lives on the stack: the per-packet path
- * allocates nothing, which EVP_MD_CTX_new() would; these calls are deprecated in OpenSSL 3 but
- * kept, for this very reason, hence OPENSSL_SUPPRESS_DEPRECATED). The comparison is
- * CRYPTO_memcmp (constant time). */
-#define OPENSSL_SUPPRESS_DEPRECATED 1
+ * Secret). MD5 is Nettle's (the context lives on the stack: the per-packet path allocates
+ * nothing). The comparison is memeql_sec (constant time). */
 #include "rules/subs/radius.h"
 
 #include <errno.h>
-#include <openssl/crypto.h>
-#include <openssl/md5.h>
+#include <nettle/md5.h>
+#include <nettle/memops.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -42,15 +39,15 @@ static uint32_t be32(const uint8_t *p)
 static void md5_4(const uint8_t *head, const uint8_t *mid, const uint8_t *rest, size_t n,
                   const uint8_t *secret, size_t slen, uint8_t out[16])
 {
-    MD5_CTX c;
-    MD5_Init(&c);
-    MD5_Update(&c, head, 4);
-    MD5_Update(&c, mid, 16);
+    struct md5_ctx c;
+    md5_init(&c);
+    md5_update(&c, 4, head);
+    md5_update(&c, 16, mid);
     if (n)
-        MD5_Update(&c, rest, n);
+        md5_update(&c, n, rest);
     if (slen)
-        MD5_Update(&c, secret, slen);
-    MD5_Final(out, &c);
+        md5_update(&c, slen, secret);
+    md5_digest(&c, MD5_DIGEST_SIZE, out);
 }
 
 /* A string attribute value: RFC 2865 says text and string values are 1..253 bytes. */
@@ -177,7 +174,7 @@ int radius_acct_parse(const uint8_t *buf, size_t len, const uint8_t *secret, siz
     static const uint8_t zero[16];
     uint8_t want[16];
     md5_4(buf, zero, buf + RADIUS_HDR, plen - RADIUS_HDR, secret, slen, want);
-    if (CRYPTO_memcmp(want, buf + 4, 16) != 0)
+    if (!memeql_sec(want, buf + 4, 16))
         return fail(err, errlen, 4, -EACCES, "Request Authenticator does not match the secret");
     return 0;
 }

@@ -208,7 +208,7 @@ static int mkfile(char *buf, size_t cap, const char *prefix, const char *body)
     char whole[1024];
     int wl = snprintf(whole, sizeof(whole), "%s%s", prefix, body);
     char sum[65];
-    ck_assert_int_eq(order_sha256((const uint8_t *)whole, (size_t)wl, sum), 0);
+    order_sha256((const uint8_t *)whole, (size_t)wl, sum);
     return snprintf(buf, cap, "%s%s\n%s", prefix, sum, body);
 }
 
@@ -596,7 +596,7 @@ START_TEST(test_journal_handmade)
     for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
         char whole[256], line[512], sum[65];
         int wl = snprintf(whole, sizeof(whole), "%s%s", cases[k][0], cases[k][1]);
-        ck_assert_int_eq(order_sha256((const uint8_t *)whole, (size_t)wl, sum), 0);
+        order_sha256((const uint8_t *)whole, (size_t)wl, sum);
         int n = snprintf(line, sizeof(line), "%s%s %s\n", cases[k][0], sum, cases[k][1]);
         struct failstatic_journal j;
         memset(&j, 0, sizeof(j));

@@ -11,7 +11,7 @@
  * Mechanism: this binary defines malloc, calloc, realloc, free, aligned_alloc, posix_memalign
  * and memalign itself, forwarding to glibc's __libc_* entry points. The dynamic linker binds
  * every caller to these - our code, glibc's own strdup/open_memstream, libidn2, jansson,
- * OpenSSL, nghttp2, liburcu - so their failure paths run too. Check forks each test (CK_FORK),
+ * nghttp2, liburcu - so their failure paths run too. Check forks each test (CK_FORK),
  * and the counter is armed only inside the test function around the operation: nothing of
  * Check's own runs while it is armed (the assertions come after disarming).
  *
@@ -440,60 +440,6 @@ START_TEST(test_engine)
 }
 END_TEST
 
-/* quic_lazy (`qorgau scan`): the QUIC context is made at the first UDP datagram, so the
- * failures are armed over engine_new() and that datagram. A context that could not be made is
- * said (engine_quic_failed()) and no name is read; otherwise the name is read, unless a failure
- * hit the Initial's own decryption (the flow then waits for another Initial). */
-static bool op_engine_lazy(void *ctx, long n)
-{
-    struct engine_ctx *c = ctx;
-    static uint8_t frame[1400];
-    size_t flen = quic_frame(frame, sizeof(frame));
-    struct engine_config cfg;
-    engine_config_default(&cfg);
-    cfg.max_flows = 64;
-    cfg.reasm_bytes = 4096;
-    cfg.reasm_buffers = 8;
-    cfg.defrag_slots = 4;
-    cfg.quic_slots = 4;
-    cfg.quic_lazy = true;
-    c->events = 0;
-    c->name[0] = '\0';
-    af_arm(n);
-    struct engine *e = engine_new(&cfg, c->rs, on_event, c);
-    if (e)
-        engine_frame(e, 1 /* LINKTYPE_ETHERNET */, 1000000, frame, flen);
-    bool hit = af_disarm();
-    if (!e) {
-        ck_assert_msg(hit, "engine_new failed without an injected failure");
-        return hit;
-    }
-    engine_finish(e);
-    bool failed = engine_quic_failed(e), named = strcmp(c->name, "example.com") == 0;
-    ck_assert_msg(hit || (named && !failed), "lazy n=%ld: not injected, name '%s', failed %d", n,
-                  c->name, failed);
-    ck_assert_msg(!(failed && named), "lazy n=%ld: a name read without a context", n);
-    engine_free(e);
-    return hit;
-}
-
-START_TEST(test_engine_lazy)
-{
-    struct engine_ctx c = { 0 };
-    struct ruleset_builder *b = ruleset_builder_new();
-    char err[128];
-    ck_assert_ptr_nonnull(b);
-    ck_assert_int_eq(ruleset_builder_add(b, "example.com", 11, NULL, err, sizeof(err)), 0);
-    c.rs = ruleset_build(b);
-    ck_assert_ptr_nonnull(c.rs);
-    /* one run unarmed first: OpenSSL's one-time initialisation is process state that a failure
-     * would poison for every later run */
-    ck_assert(!op_engine_lazy(&c, 0));
-    af_loop("engine_new with a lazy QUIC context", op_engine_lazy, &c);
-    ruleset_free(c.rs);
-}
-END_TEST
-
 /* ---------------------------------------------------------------- start-up: notice server */
 
 /* One HTTP/1.1 request to 127.0.0.1:port (the server answers from its own thread); returns the
@@ -836,7 +782,7 @@ static bool op_orders(void *ctx, long n)
 
 START_TEST(test_orders)
 {
-    /* one run unarmed first: OpenSSL's one-time initialisation is process state that a failure
+    /* one run unarmed first: a library's one-time initialisation is process state that a failure
      * would poison for every later run */
     ck_assert(!op_orders(NULL, 0));
     af_loop("order import and compilation", op_orders, NULL);
@@ -945,7 +891,6 @@ static Suite *allocfail_suite(void)
     tc = tcase_create("startup");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_engine);
-    tcase_add_test(tc, test_engine_lazy);
     tcase_add_test(tc, test_notice);
     tcase_add_test(tc, test_config);
     suite_add_tcase(s, tc);

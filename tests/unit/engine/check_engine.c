@@ -40,7 +40,6 @@ struct run {
     struct ev ev[MAX_EV];
     size_t n;
     struct engine_stats st;
-    bool quic_failed; /* engine_quic_failed() at the end */
 };
 
 static char g_path[64];
@@ -119,7 +118,6 @@ static void run_fed(const struct engine_config *cfg, struct run *r, bool ahead)
         ck_assert_uint_eq(pushed, frames);
     engine_finish(e);
     engine_get_stats(e, &r->st);
-    r->quic_failed = engine_quic_failed(e);
     engine_free(e);
     capture_close(cap);
     ruleset_free(rs);
@@ -491,39 +489,6 @@ START_TEST(quic_junk_and_0rtt_first)
     ck_assert_mem_eq(r.ev[0].quic_odcid, Q_DCID, 8);
     ck_assert_uint_eq(r.st.quic_not_initial, 2);
     ck_assert_uint_eq(r.st.quic_budget_spent, 0);
-    unlink(g_path);
-}
-END_TEST
-
-/* quic_lazy (what `qorgau scan` sets): the QUIC context made at the first UDP datagram gives
- * the very events and counters of one made at the start. */
-START_TEST(quic_lazy_context)
-{
-    struct pcapw *w = open_cap();
-    struct quicw q;
-    ck_assert_int_eq(quicw_init(&q, QUIC_V1, Q_DCID, 8, Q_SCID, 8), 0);
-    g_qts = 0;
-    uint8_t junk[20];
-    memset(junk, 0x17, sizeof(junk));
-    udp_out(w, junk, sizeof(junk));
-    q_hello_out(w, &q, 0, "blocked.example");
-    quicw_fini(&q);
-    ck_assert_int_eq(pcapw_close(w), 0);
-    struct engine_config cfg;
-    small_config(&cfg);
-    static struct run eager, lazy;
-    run(&cfg, &eager);
-    cfg.quic_lazy = true;
-    run(&cfg, &lazy);
-    ck_assert_uint_eq(lazy.n, 1);
-    ck_assert_int_eq(lazy.ev[0].app, APP_QUIC);
-    ck_assert_str_eq(lazy.ev[0].name, "blocked.example");
-    ck_assert_int_eq(lazy.ev[0].verdict, VERDICT_BLOCK);
-    ck_assert_uint_eq(eager.n, lazy.n);
-    ck_assert(memcmp(&eager.ev[0], &lazy.ev[0], sizeof(lazy.ev[0])) == 0);
-    ck_assert(memcmp(&eager.st, &lazy.st, sizeof(lazy.st)) == 0);
-    ck_assert(!eager.quic_failed);
-    ck_assert(!lazy.quic_failed);
     unlink(g_path);
 }
 END_TEST
@@ -1124,7 +1089,6 @@ static Suite *engine_suite(void)
     tc = tcase_create("quic");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, quic_junk_and_0rtt_first);
-    tcase_add_test(tc, quic_lazy_context);
     tcase_add_test(tc, quic_budget_spent);
     tcase_add_test(tc, quic_conflicting_initials);
     tcase_add_test(tc, quic_coalesced_initials);

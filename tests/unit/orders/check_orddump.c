@@ -145,7 +145,7 @@ START_TEST(test_dump_cp1251)
     ck_assert_msg(parse_n(out, len, &l, err) == 0, "%s", err);
     check_records(&l); /* the same records, in UTF-8 */
     char sha[65];
-    ck_assert_int_eq(order_sha256((const uint8_t *)out, len, sha), 0);
+    order_sha256((const uint8_t *)out, len, sha);
     ck_assert_str_eq(l.v[0]->sha256, sha); /* of the bytes as given */
     order_list_free(&l);
 }

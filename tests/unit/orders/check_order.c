@@ -103,7 +103,7 @@ END_TEST
 START_TEST(test_stamp_and_sha)
 {
     char hex[65];
-    ck_assert_int_eq(order_sha256((const uint8_t *)"abc", 3, hex), 0);
+    order_sha256((const uint8_t *)"abc", 3, hex);
     ck_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     struct order_list l = { 0 };
     ck_assert_int_eq(order_list_push(&l, order_new()), 0);
