@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/bigmem.h"
 #include "common/compiler.h"
 
 struct dslot {
@@ -48,7 +49,10 @@ struct defrag {
     size_t stride, bits_stride;
     uint32_t *buckets;       /* index + 1 */
     uint32_t nbuckets;       /* power of two */
-    uint32_t free_head;      /* free list through hnext, index + 1 */
+    uint32_t free_head;      /* released slots through hnext, index + 1 */
+    uint32_t fresh;          /* slots from here on were never used: taken in order when no
+                              * released one is left (the table's pages are touched only as
+                              * slots are needed, not all at the start) */
     uint32_t oldest, newest; /* age list ends, index + 1 */
     uint32_t done_slot;      /* slot returned by DEFRAG_DONE, freed on the next call; idx + 1 */
     uint64_t seed;
@@ -96,7 +100,8 @@ struct defrag *defrag_new(const struct defrag_cfg *cfg)
     d->nbuckets = 1;
     while (d->nbuckets < 2 * c.max_datagrams)
         d->nbuckets <<= 1;
-    d->slots = calloc(c.max_datagrams, sizeof *d->slots);
+    /* zeroed pages from the kernel (common/bigmem.h), not calloc's memset of every one */
+    d->slots = bigmem_alloc(c.max_datagrams * sizeof *d->slots);
     d->data = malloc(c.max_datagrams * d->stride);
     d->bits = calloc(c.max_datagrams, d->bits_stride);
     d->buckets = calloc(d->nbuckets, sizeof *d->buckets);
@@ -104,9 +109,8 @@ struct defrag *defrag_new(const struct defrag_cfg *cfg)
         defrag_free(d);
         return NULL;
     }
-    for (uint32_t i = 0; i < c.max_datagrams; i++)
-        d->slots[i].hnext = i + 2 <= c.max_datagrams ? i + 2 : 0;
-    d->free_head = 1;
+    d->free_head = 0;
+    d->fresh = 0;
     d->seed = (uint64_t)(uintptr_t)d * 0x9e3779b97f4a7c15ull;
     return d;
 }
@@ -115,7 +119,7 @@ void defrag_free(struct defrag *d)
 {
     if (!d)
         return;
-    free(d->slots);
+    bigmem_free(d->slots, d->cfg.max_datagrams * sizeof *d->slots);
     free(d->data);
     free(d->bits);
     free(d->buckets);
@@ -179,14 +183,19 @@ static uint32_t slot_find_or_add(struct defrag *d, const struct pkt *p, uint8_t 
             memcmp(s->dst, p->dst, 16) == 0)
             return i - 1;
     }
-    if (!d->free_head) {
+    if (!d->free_head && d->fresh == d->cfg.max_datagrams) {
         d->st.evicted++;
         slot_release(d, d->oldest - 1);
         b = key_hash(d, p->ipver, proto, p->src, p->dst, p->frag_id, p->zone);
     }
-    uint32_t idx = d->free_head - 1;
+    uint32_t idx;
+    if (d->free_head) {
+        idx = d->free_head - 1;
+        d->free_head = d->slots[idx].hnext;
+    } else {
+        idx = d->fresh++;
+    }
     struct dslot *s = &d->slots[idx];
-    d->free_head = s->hnext;
     memset(s, 0, sizeof *s);
     s->in_use = true;
     s->ipver = p->ipver;
