@@ -33,10 +33,11 @@ OPT      := -O1 -g -fno-omit-frame-pointer -fsanitize=$(SANITIZE) -fno-sanitize-
 endif
 # libmicrohttpd and GnuTLS are compiled against but not linked: proxy/daemon/mhdlib.c loads them
 # when a server starts (every other command is spared loading them and their dependencies);
-# libpcap likewise, by proxy/capture/pcaplib.c when a capture needs it, and libcrypto by
-# rules/orders/cryptolib.c when an order's signature is checked or made. Tests and tools that
-# call libpcap or libcrypto themselves link them (LDLIBS_PCAP, LDLIBS_CRYPTO).
-PKGS_DLOPEN := libmicrohttpd gnutls libpcap libcrypto
+# libpcap likewise, by proxy/capture/pcaplib.c when a capture needs it, libcrypto by
+# rules/orders/cryptolib.c when an order's signature is checked or made, and libmnl and
+# libnetfilter_queue by proxy/capture/nfqlib.c when queue mode opens a queue. Tests and tools
+# that call libpcap or libcrypto themselves link them (LDLIBS_PCAP, LDLIBS_CRYPTO).
+PKGS_DLOPEN := libmicrohttpd gnutls libpcap libcrypto libnetfilter_queue libmnl
 LDLIBS_PCAP = $(shell pkg-config --libs libpcap 2>/dev/null)
 LDLIBS_CRYPTO = $(shell pkg-config --libs libcrypto 2>/dev/null)
 CFLAGS_ALL = $(CSTD) $(OPT) $(WARN) $(INC) $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CFLAGS)

@@ -1,6 +1,7 @@
 /* capture_queue.c - NFQUEUE packet source (see capture_queue.h): a libmnl netlink socket bound to
  * one queue, messages parsed by capture_queue_parse(), verdicts built with libnetfilter_queue's
- * message builders into one buffer and sent together (capture_queue_flush). */
+ * message builders into one buffer and sent together (capture_queue_flush). Both libraries are
+ * loaded when the first queue is opened (nfqlib.h). */
 #include "proxy/capture/capture_queue.h"
 
 #include <arpa/inet.h>
@@ -18,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proxy/capture/nfqlib.h"
 #include "proxy/packet/decode.h"
 
 _Static_assert(CAPTURE_QUEUE_DROP == NF_DROP && CAPTURE_QUEUE_ACCEPT == NF_ACCEPT &&
@@ -151,7 +153,7 @@ int capture_queue_parse_error(const uint8_t *buf, size_t len)
 size_t capture_queue_put_verdict(uint8_t *buf, size_t cap, uint16_t num, uint32_t id, int verdict,
                                  bool with_mark, uint32_t mark)
 {
-    if (cap < QUEUE_MSG_BYTES || ((uintptr_t)buf & 3u))
+    if (cap < QUEUE_MSG_BYTES || ((uintptr_t)buf & 3u) || nfqlib_load(NULL, 0) < 0)
         return 0;
     struct nlmsghdr *nlh = nfq_nlmsg_put((char *)buf, NFQNL_MSG_VERDICT, num);
     nfq_nlmsg_verdict_put(nlh, (int)id, verdict);
@@ -289,6 +291,12 @@ struct capture *capture_queue_open(const struct capture_queue_config *cfg, char 
     }
     q->base.ops = &queue_ops;
     q->num = cfg->num;
+    char why[160];
+    if (nfqlib_load(why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "queue %u: %s", cfg->num, why);
+        free(q);
+        return NULL;
+    }
     const char *step = "socket";
     int rc;
     q->nl = mnl_socket_open(NETLINK_NETFILTER);

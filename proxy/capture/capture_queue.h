@@ -86,7 +86,8 @@ bool capture_queue_more(const struct capture *c);
 /* Appends one verdict message (nlmsghdr, nfgenmsg, NFQA_VERDICT_HDR, NFQA_MARK with with_mark;
  * the flags NLM_F_REQUEST only: the kernel answers errors alone) for packet id of queue num at
  * buf (4-byte aligned, cap bytes free). Returns the bytes used (padded to 4), or 0 when cap is
- * under 256 or buf is not aligned. Pure. */
+ * under 256, buf is not aligned or libnetfilter_queue cannot be loaded (its builders write the
+ * message; nfqlib.h loads it at the first call). Pure otherwise. */
 size_t capture_queue_put_verdict(uint8_t *buf, size_t cap, uint16_t num, uint32_t id, int verdict,
                                  bool with_mark, uint32_t mark);
 

@@ -3,7 +3,8 @@
 # (tests/scripts/pcapng_convert.py) must give byte-identical decisions. libpcap is loaded only
 # where it reads (proxy/capture/pcaplib.h): the classic pcap by the own reader without it, the
 # pcapng through it (the dynamic loader's own account, LD_DEBUG=files). libcrypto is loaded by
-# neither: a scan checks no signature (rules/orders/cryptolib.h), its QUIC ciphers are Nettle's.
+# neither: a scan checks no signature (rules/orders/cryptolib.h), its QUIC ciphers are Nettle's;
+# nor are libnetfilter_queue and libmnl, which only queue mode loads (proxy/capture/nfqlib.h).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -31,12 +32,12 @@ for pcap in "$src" "$corpus/ipv6.pcap"; do
     LD_DEBUG=files "$bin" scan --rules "$rules" "$tmp/$name.pcapng" 2>"$tmp/ldb" >/dev/null
     if grep -q 'file=libnettle' "$tmp/lda" && ! grep -q 'file=libpcap' "$tmp/lda" &&
         grep -q 'file=libpcap.so.0.8 \[0\];  dynamically loaded by' "$tmp/ldb" &&
-        ! grep -q 'file=libcrypto' "$tmp/lda" "$tmp/ldb"; then
-        echo "PASS $name: libpcap loaded for the pcapng only, libcrypto for neither"
+        ! grep -q 'file=libcrypto\|file=libnetfilter_queue\|file=libmnl' "$tmp/lda" "$tmp/ldb"; then
+        echo "PASS $name: libpcap loaded for the pcapng only; libcrypto, libnetfilter_queue, libmnl for neither"
         pass=$((pass + 1))
     else
-        echo "FAIL $name: libpcap loaded for the pcap, or not for the pcapng, or libcrypto loaded:"
-        grep 'file=libpcap\|file=libcrypto' "$tmp/lda" "$tmp/ldb" | head -4
+        echo "FAIL $name: libpcap loaded for the pcap, or not for the pcapng, or another library loaded:"
+        grep 'file=libpcap\|file=libcrypto\|file=libnetfilter_queue\|file=libmnl' "$tmp/lda" "$tmp/ldb" | head -4
         fail=$((fail + 1))
     fi
 done
