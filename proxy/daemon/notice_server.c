@@ -227,7 +227,8 @@ static void *sweeper_main(void *arg)
     pthread_mutex_lock(&in->mu);
     while (!in->stop) {
         uint64_t now = now_ms(), next = now + SWEEP_MAX_MS;
-        for (unsigned i = 0; i < in->max_conn + 1; i++) {
+        /* (no connection open: no slot to walk, each a cache line of its own) */
+        for (unsigned i = 0; in->n_open > 0 && i < in->max_conn + 1; i++) {
             struct slot *k = &in->slots[i];
             if (!k->used || k->swept)
                 continue;

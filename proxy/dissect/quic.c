@@ -353,9 +353,15 @@ enum dstatus quic_initial_parse(struct quic_ctx *ctx, const uint8_t *buf, size_t
     return DS_NOT_MINE;
 }
 
+_Static_assert(offsetof(struct quic_crypto, have) == sizeof(((struct quic_crypto *)0)->data),
+               "the stream's bytes come first, then the bitmap and the counters");
+
 void quic_crypto_init(struct quic_crypto *c)
 {
-    memset(c, 0, sizeof(*c));
+    /* The bitmap and the counters only: a data byte is read only where its bit is set (stored
+     * then), so the 16 KiB of bytes are not cleared - a new flow's slot then touches the pages
+     * its ClientHello fills, not all five (each a fault when first used) */
+    memset(c->have, 0, sizeof(*c) - offsetof(struct quic_crypto, have));
 }
 
 static bool have_bit(const struct quic_crypto *c, size_t pos)

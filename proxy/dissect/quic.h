@@ -118,7 +118,8 @@ struct quic_crypto {
 };
 #define QUIC_CRYPTO_HDR 5
 
-/* Resets c to an empty stream. */
+/* Resets c to an empty stream (its bitmap and counters: the bytes of an earlier stream stay in
+ * data, where nothing reads them until they are stored again). */
 void quic_crypto_init(struct quic_crypto *c);
 
 /* Walks the frames of one decrypted Initial (frames, len) and stores CRYPTO data by offset.
