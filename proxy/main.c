@@ -378,7 +378,8 @@ static void print_summary(const char *path, const struct engine_stats *st, doubl
     }
     fprintf(stderr,
             "},\"fragments\":%llu,\"fragments_reassembled\":%llu,\"fragments_dropped\":%llu,"
-            "\"flows_evicted\":%llu,\"reasm_no_buffer\":%llu,\"segments_ignored\":%llu,"
+            "\"flows_evicted\":%llu,\"reasm_no_buffer\":%llu,\"reasm_judged_alone\":%llu,"
+            "\"segments_ignored\":%llu,"
             "\"overlap_conflicts\":%llu,\"tls_malformed\":%llu,\"tls_limit\":%llu,"
             "\"http_malformed\":%llu,\"http_limit\":%llu,\"quic_malformed\":%llu,"
             "\"quic_not_initial\":%llu,\"quic_budget_spent\":%llu,\"quic_conflicts\":%llu,"
@@ -388,17 +389,18 @@ static void print_summary(const char *path, const struct engine_stats *st, doubl
             "\"reasm_grown\":%llu}\n",
             (unsigned long long)st->frag_in, (unsigned long long)st->frag_done,
             (unsigned long long)st->frag_dropped, (unsigned long long)st->flows_evicted,
-            (unsigned long long)st->reasm_no_buffer, (unsigned long long)st->reasm_ignored,
-            (unsigned long long)st->reasm_conflicts, (unsigned long long)st->tls_malformed,
-            (unsigned long long)st->tls_limit, (unsigned long long)st->http_malformed,
-            (unsigned long long)st->http_limit, (unsigned long long)st->quic_malformed,
-            (unsigned long long)st->quic_not_initial, (unsigned long long)st->quic_budget_spent,
-            (unsigned long long)st->quic_conflicts, (unsigned long long)st->quic_restarts,
-            (unsigned long long)st->quic_coalesced_limit, (unsigned long long)st->quic_no_slot,
-            (unsigned long long)st->name_invalid, (unsigned long long)st->ech,
-            (unsigned long long)st->ipv6_bad_ext, csumpol_mode_name((enum csumpol_mode)checksums),
-            (unsigned long long)st->csum_set_aside, (unsigned long long)st->csum_accepted,
-            (unsigned long long)st->csum_sources_ignored, (unsigned long long)st->reasm_grown);
+            (unsigned long long)st->reasm_no_buffer, (unsigned long long)st->reasm_judged_alone,
+            (unsigned long long)st->reasm_ignored, (unsigned long long)st->reasm_conflicts,
+            (unsigned long long)st->tls_malformed, (unsigned long long)st->tls_limit,
+            (unsigned long long)st->http_malformed, (unsigned long long)st->http_limit,
+            (unsigned long long)st->quic_malformed, (unsigned long long)st->quic_not_initial,
+            (unsigned long long)st->quic_budget_spent, (unsigned long long)st->quic_conflicts,
+            (unsigned long long)st->quic_restarts, (unsigned long long)st->quic_coalesced_limit,
+            (unsigned long long)st->quic_no_slot, (unsigned long long)st->name_invalid,
+            (unsigned long long)st->ech, (unsigned long long)st->ipv6_bad_ext,
+            csumpol_mode_name((enum csumpol_mode)checksums), (unsigned long long)st->csum_set_aside,
+            (unsigned long long)st->csum_accepted, (unsigned long long)st->csum_sources_ignored,
+            (unsigned long long)st->reasm_grown);
 }
 
 static int parse_size(const char *opt, const char *s, size_t min, size_t max, size_t *out)

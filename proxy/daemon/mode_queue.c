@@ -65,6 +65,8 @@ enum q_ctr {
     C_WATCH_LIMITS,
     C_SYN_UNSEEN,
     C_SYN_UNSEEN_BLOCKED,
+    C_NO_BUFFER,       /* client segments dropped: no reassembly buffer free (sent again) */
+    C_HOLD_TABLE_FULL, /* client segments dropped: no room in the hold table (sent again) */
     C_COUNT
 };
 
@@ -90,6 +92,8 @@ static const char *const q_ctr_names[] = {
     "queue.watch_limits",
     "queue.syn_unseen",
     "queue.syn_unseen_blocked",
+    "queue.no_buffer",
+    "queue.hold_table_full",
 };
 _Static_assert(sizeof(q_ctr_names) / sizeof(q_ctr_names[0]) == C_COUNT, "one name per counter");
 
@@ -141,6 +145,8 @@ struct q_worker {
     uint64_t ctr_local[C_COUNT];
     unsigned ticks;
     uint64_t full_logged_ns;                  /* last "queue nearly full" warning */
+    uint64_t room_logged_ns, room_logged;     /* last "no room to hold" warning, and the
+                                               * segments it had counted */
     uint64_t unseen_logged_ns, unseen_logged; /* last "flows first seen after their SYN"
                                                * warning, and queue.syn_unseen then */
     uint64_t next_scan_ns; /* queue.incomplete = watch: the hold table's next look */
@@ -169,10 +175,11 @@ struct queue_mode {
     uint64_t hold_timeout_ns;
     uint32_t watch_packets;
     uint64_t watch_timeout_ns;
-    int incomplete;   /* enum settings_queue_incomplete */
-    bool watch_block; /* queue.watch_limit = block */
-    int unseen_syn;   /* enum settings_queue_unseen_syn */
-    _Atomic int quic; /* enum settings_quic (inline.quic, reloadable) */
+    int incomplete;    /* enum settings_queue_incomplete */
+    bool no_room_drop; /* queue.no_room = drop */
+    bool watch_block;  /* queue.watch_limit = block */
+    int unseen_syn;    /* enum settings_queue_unseen_syn */
+    _Atomic int quic;  /* enum settings_quic (inline.quic, reloadable) */
     uint32_t mark_pass, mark_block;
     uint32_t maxlen;
     bool fail_open;
@@ -564,6 +571,13 @@ static void packet_verdict(struct q_worker *w, uint32_t id, const struct engine_
         verdict(w, id, CAPTURE_QUEUE_DROP, false, 0);
         return;
     }
+    if (fi->deferred) {
+        /* no reassembly buffer free: dropped, so the client sends it again (never passed
+         * unread, which a flood of held connections could otherwise force) */
+        w->ctr_local[C_NO_BUFFER]++;
+        verdict(w, id, CAPTURE_QUEUE_DROP, false, 0);
+        return;
+    }
     if (!fi->flow) {
         verdict(w, id, CAPTURE_QUEUE_ACCEPT, false, 0);
         return;
@@ -603,6 +617,15 @@ static void packet_verdict(struct q_worker *w, uint32_t id, const struct engine_
         }
         if (hold_packet(w, fi, id))
             return;
+        if (!h && w->q->no_room_drop) {
+            /* no room in the hold table (queue.hold_flows flows held or watched): dropped, so
+             * the client sends it again, instead of judging a first request cut across
+             * segments on its first piece and its address - which a flood of incomplete
+             * requests could otherwise force for everyone's connections */
+            w->ctr_local[C_HOLD_TABLE_FULL]++;
+            verdict(w, id, CAPTURE_QUEUE_DROP, false, 0);
+            return;
+        }
         /* past the bounds: watched on, or judged now, then this packet gets the outcome */
         w->ctr_local[C_HOLD_FULL]++;
         if (h && q->incomplete == SETTINGS_QUEUE_INCOMPLETE_WATCH) {
@@ -652,6 +675,25 @@ static void log_syn_unseen(struct q_worker *w)
     w->unseen_logged_ns = now;
 }
 
+/* Segments dropped for want of a hold-table entry or a reassembly buffer: a warning at most
+ * every 10 s per worker, with the segments since the last one. */
+static void log_no_room(struct q_worker *w)
+{
+    uint64_t n = w->ctr_local[C_NO_BUFFER] + w->ctr_local[C_HOLD_TABLE_FULL];
+    uint64_t now = mono_ns();
+    if (n == w->room_logged || now - w->room_logged_ns < 10000000000u)
+        return;
+    if (w->q->d->log)
+        log_write(w->q->d->log, LOG_LEVEL_WARN, "queue",
+                  "client segments dropped: no room to hold them (sent again by the client)",
+                  LOG_KV(LOG_U("worker", w->idx), LOG_U("segments", n - w->room_logged),
+                         LOG_U("no_buffer_total", w->ctr_local[C_NO_BUFFER]),
+                         LOG_U("hold_table_full_total", w->ctr_local[C_HOLD_TABLE_FULL]),
+                         LOG_U("hold_flows", w->q->hold_flows)));
+    w->room_logged = n;
+    w->room_logged_ns = now;
+}
+
 static void publish_counters(struct q_worker *w)
 {
     struct engine_stats es;
@@ -665,6 +707,7 @@ static void publish_counters(struct q_worker *w)
     w->ctr_local[C_SYN_UNSEEN] = es.syn_unseen;
     w->ctr_local[C_SYN_UNSEEN_BLOCKED] = es.syn_unseen_blocked;
     log_syn_unseen(w);
+    log_no_room(w);
     struct capture_queue_kstats ks;
     if (++w->ticks % 5 == 0 && capture_queue_kernel_stats(w->cap, &ks) == 0) {
         w->ctr_local[C_KERNEL_WAITING] = ks.waiting;
@@ -865,6 +908,7 @@ static int q_open(const struct settings *cfg, struct daemon_ctx *d, void **state
     q->hold_flows = (uint32_t)cfg->queue_hold_flows;
     q->hold_timeout_ns = cfg->queue_hold_timeout * 1000000u;
     q->incomplete = cfg->queue_incomplete;
+    q->no_room_drop = cfg->queue_no_room == SETTINGS_QUEUE_NO_ROOM_DROP;
     q->watch_block = cfg->queue_watch_limit == SETTINGS_QUEUE_WATCH_BLOCK;
     q->unseen_syn = cfg->queue_unseen_syn;
     q->watch_packets = (uint32_t)cfg->queue_watch_packets;
@@ -891,6 +935,7 @@ static int q_open(const struct settings *cfg, struct daemon_ctx *d, void **state
     struct engine_config ec;
     blocknote_engine_config(cfg, &ec);
     ec.synack_unseen = true; /* deploy/iptables-queue.rules keep the handshake in the kernel */
+    ec.defer_no_buffer = q->no_room_drop; /* a segment that finds no buffer is dropped */
     ec.unseen_syn = cfg->queue_unseen_syn == SETTINGS_QUEUE_UNSEEN_SYN_DROP
                         ? ENGINE_UNSEEN_SYN_DROP
                         : ENGINE_UNSEEN_SYN_JUDGE;

@@ -45,6 +45,7 @@ _Static_assert((int)SETTINGS_FALLBACK_BLOCK == (int)FALLBACK_SHARED_BLOCK &&
 static const char *const v_mode[] = { "tap", "inline", "queue", NULL };
 static const char *const v_queue_fail[] = { "open", "closed", NULL };
 static const char *const v_queue_incomplete[] = { "address", "drop", "watch", NULL };
+static const char *const v_queue_no_room[] = { "drop", "address", NULL };
 static const char *const v_queue_watch_limit[] = { "block", "address", NULL };
 static const char *const v_queue_unseen_syn[] = { "judge", "drop", NULL };
 static const char *const v_https_url[] = { "name", "ignore", NULL };
@@ -113,7 +114,12 @@ static const struct config_key keys[] = {
       "packets of one flow held until its first request can be judged; one more judges it on "
       "what arrived and its address" },
     { "queue.hold_flows", CONFIG_INT, 16, 1048576, "4096", NULL, OFF(queue_hold_flows), true,
-      "flows with held packets per worker; a new one past it is judged on its address at once" },
+      "flows with held packets (or watched) per worker; past it, queue.no_room applies" },
+    { "queue.no_room", CONFIG_ENUM, 0, 0, "drop", v_queue_no_room, OFF(queue_no_room), true,
+      "a client segment of an undecided flow that finds no room to wait (queue.hold_flows "
+      "flows held, or no reassembly buffer free): dropped, so the client sends it again (drop), "
+      "or the flow judged on what that segment shows and its address (address: a flood of "
+      "held connections then lets requests cut across segments pass on unlisted addresses)" },
     { "queue.hold_timeout", CONFIG_DURATION, 10, 1 * MIN, "2s", NULL, OFF(queue_hold_timeout), true,
       "longest a flow's first packet is held before the flow is judged on what arrived" },
     { "queue.incomplete", CONFIG_ENUM, 0, 0, "watch", v_queue_incomplete, OFF(queue_incomplete),

@@ -30,6 +30,7 @@ enum settings_queue_incomplete {
     SETTINGS_QUEUE_INCOMPLETE_WATCH
 };
 enum settings_queue_watch_limit { SETTINGS_QUEUE_WATCH_BLOCK = 0, SETTINGS_QUEUE_WATCH_ADDRESS };
+enum settings_queue_no_room { SETTINGS_QUEUE_NO_ROOM_DROP = 0, SETTINGS_QUEUE_NO_ROOM_ADDRESS };
 enum settings_queue_unseen_syn {
     SETTINGS_QUEUE_UNSEEN_SYN_JUDGE = 0,
     SETTINGS_QUEUE_UNSEEN_SYN_DROP
@@ -105,6 +106,7 @@ struct settings {
     uint64_t queue_watch_timeout;
     int queue_watch_limit; /* enum settings_queue_watch_limit */
     int queue_unseen_syn;  /* enum settings_queue_unseen_syn */
+    int queue_no_room;     /* enum settings_queue_no_room */
     int64_t queue_mark_pass;
     int64_t queue_mark_block;
 

@@ -115,6 +115,7 @@ struct engine {
     struct flow *last_flow; /* engine_frame_info(): the last frame's flow, NULL if none */
     int last_dir;
     bool last_set_aside;
+    bool last_deferred;
     size_t last_payload_len;
     uint32_t last_seq;
     struct engine_stats st;
@@ -461,6 +462,29 @@ static void finish_flow_inspection(struct engine *e, struct flow *f)
     f->a.state |= ENGINE_ST_DONE;
     f->fl |= FLOW_F_SETTLED; /* a new SYN on this 4-tuple now starts a new flow */
     tcpreasm_release(e->reasm, &f->tcp);
+}
+
+/* The flow got no reassembly buffer (the pool is empty, and nothing can be held back: tap,
+ * scan). What its segment p shows on its own is judged: a ClientHello or request head whole in
+ * one segment is judged on its name (a blocked name in plain sight is never passed for want of
+ * a buffer). Returns true when a request was judged; false (nothing readable alone: a request
+ * cut across segments, or not TLS/HTTP) leaves the flow to its address. */
+static bool judge_segment_alone(struct engine *e, struct flow *f, const struct pkt *p)
+{
+    if (!p->payload_len)
+        return false;
+    struct inspect_stream s;
+    inspect_stream_init(&s);
+    struct inspect_request rq;
+    uint64_t skip = 0;
+    enum inspect_stop why = INSPECT_STOP_DONE;
+    enum dstatus st = DS_OK;
+    if (inspect_stream_next(&s, p->payload, p->payload_len, true, e->scratch, e->scratch_cap, &rq,
+                            &skip, &why, &st) != INSPECT_JUDGE)
+        return false;
+    e->st.reasm_judged_alone++;
+    (void)decide_request(e, f, &rq, false);
+    return true;
 }
 
 /* True if a name candidate of rq blocks; reports nothing. */
@@ -1123,6 +1147,7 @@ static inline void frame_start(struct engine *e, uint64_t ts_us, size_t caplen)
     e->now_us = ts_us;
     e->last_flow = NULL;
     e->last_set_aside = false;
+    e->last_deferred = false;
     e->last_payload_len = 0;
 }
 
@@ -1174,6 +1199,12 @@ static void handle_packet(struct engine *e, struct pkt *p, const struct flowtab_
         unsigned res = tcpreasm_segment(e->reasm, &f->tcp, f->client, p, dir);
         e->cur_res = res;
         if (res & TCPREASM_IGNORED) {
+            if (TCPREASM_WHY(res) == TCPREASM_NO_BUFFER) {
+                /* no buffer free (defer_no_buffer): the mode drops it, the client resends */
+                e->st.reasm_deferred++;
+                e->last_deferred = true;
+                return;
+            }
             e->st.reasm_ignored++;
             e->last_set_aside = receiver_drops(TCPREASM_WHY(res)) ||
                                 (e->cfg.synack_unseen && queue_refuses(TCPREASM_WHY(res)));
@@ -1220,7 +1251,8 @@ static void handle_packet(struct engine *e, struct pkt *p, const struct flowtab_
         if (res & TCPREASM_GAVEUP) {
             e->st.reasm_no_buffer++;
             f->a.state |= ENGINE_ST_PAYLOAD;
-            decide_by_address(e, f);
+            if (!judge_segment_alone(e, f, p))
+                decide_by_address(e, f);
             finish_flow_inspection(e, f);
             return;
         }
@@ -1389,6 +1421,7 @@ void engine_frame_info(const struct engine *e, struct engine_frame_info *fi)
 {
     memset(fi, 0, sizeof(*fi));
     fi->set_aside = e->last_set_aside;
+    fi->deferred = e->last_deferred;
     const struct flow *f = e->last_flow;
     if (!f)
         return;
@@ -1452,8 +1485,10 @@ struct engine *engine_new(const struct engine_config *cfg, const struct ruleset 
     e->reasm =
         tcpreasm_pool_new((uint32_t)cfg->reasm_buffers, (uint32_t)(cfg->reasm_buffers / 8 + 1),
                           (uint32_t)cfg->reasm_bytes);
-    if (e->reasm)
+    if (e->reasm) {
         tcpreasm_pool_synack_unseen(e->reasm, cfg->synack_unseen);
+        tcpreasm_pool_defer_empty(e->reasm, cfg->defer_no_buffer);
+    }
     struct flowtab_cfg fc;
     flowtab_cfg_default(&fc);
     fc.max_flows = (uint32_t)cfg->max_flows;

@@ -36,6 +36,11 @@ struct engine_config {
      * (tcpreasm_pool_synack_unseen()); a SYN the server must not get - with data, or another
      * ISN than the first - is set aside */
     bool synack_unseen;
+    /* queue mode: a client segment with new data that finds the reassembly pool empty is not
+     * taken (tcpreasm_pool_defer_empty()): engine_frame_info.deferred asks the mode to drop it,
+     * and the client sends it again. false (tap, scan: nothing can be held back): the flow is
+     * judged on that segment alone and its address, and reassembly gives up. */
+    bool defer_no_buffer;
     /* queue mode: what a TCP flow first seen after its SYN gets (ENGINE_UNSEEN_SYN_*); tap
      * mode and scan keep PICKUP (captures that start mid-flow) */
     uint8_t unseen_syn;
@@ -161,6 +166,8 @@ struct engine_frame_info {
     bool decided;       /* the flow has had a decision (event) */
     bool blocked;       /* ... and was blocked */
     bool done;          /* the flow is settled: nothing it sends later is inspected */
+    bool deferred;      /* not taken (engine_config.defer_no_buffer: no reassembly buffer
+                        * free): the mode must drop it, the client sends it again */
     bool set_aside;     /* the receiver would drop this packet (bad checksum, no ACK, MD5, PAWS,
                         * outside the window, an impossible ACK, a RST off rcv_nxt, an IPv6
                         * extension chain Linux refuses): a decoy */
@@ -184,7 +191,12 @@ struct engine_stats {
     uint64_t flows, decisions, blocks;
     uint64_t frag_in, frag_done, frag_dropped;
     uint64_t flows_evicted, reasm_no_buffer, reasm_ignored, reasm_conflicts;
-    uint64_t reasm_grown; /* buffers whose bytes outgrew the 4 KiB small slot (tcpreasm.h
+    uint64_t reasm_deferred;     /* client segments not taken for want of a reassembly buffer
+                              * (defer_no_buffer): dropped by the mode, sent again */
+    uint64_t reasm_judged_alone; /* flows with no reassembly buffer judged on the request one
+                                  * segment held whole (the others of reasm_no_buffer were
+                                  * judged on their address) */
+    uint64_t reasm_grown;        /* buffers whose bytes outgrew the 4 KiB small slot (tcpreasm.h
                            * bufs_grown): requests larger than most, not a give-up */
     uint64_t tls_malformed, tls_limit, http_malformed, http_limit, quic_malformed, quic_no_slot;
     uint64_t quic_not_initial;     /* client datagrams without a readable Initial (kept waiting) */

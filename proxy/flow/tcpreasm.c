@@ -60,6 +60,7 @@ struct tcpreasm_pool {
     uint8_t *alt_own;   /* nalt * bm_stride: per version, the bytes its own segments wrote */
     uint32_t free_head, alt_head;
     bool synack_unseen; /* tcpreasm_pool_synack_unseen() */
+    bool defer_empty;   /* tcpreasm_pool_defer_empty() */
     struct tcpreasm_stats st;
 };
 
@@ -113,6 +114,11 @@ void tcpreasm_pool_synack_unseen(struct tcpreasm_pool *pool, bool on)
     pool->synack_unseen = on;
 }
 
+void tcpreasm_pool_defer_empty(struct tcpreasm_pool *pool, bool on)
+{
+    pool->defer_empty = on;
+}
+
 void tcpreasm_pool_free(struct tcpreasm_pool *pool)
 {
     if (!pool)
@@ -153,6 +159,7 @@ const char *tcpreasm_why_name(enum tcpreasm_why why)
     case TCPREASM_RST_BAD_SEQ: return "rst-bad-seq";
     case TCPREASM_NO_SEQ: return "no-seq";
     case TCPREASM_TFO_WAIT: return "tfo-wait";
+    case TCPREASM_NO_BUFFER: return "no-buffer";
     case TCPREASM_WHY_COUNT: break;
     }
     return "unknown";
@@ -635,6 +642,24 @@ static unsigned put_versions(struct tcpreasm_pool *pl, uint32_t idx, struct rbuf
  * TCPREASM_FULL / TCPREASM_VIEWS_FULL bits. *set_to (may be NULL): the end of a run of bytes
  * stored that starts at or below the in-order end (so the bits from olen up to it are set),
  * else 0. */
+/* True when src[0, n) at seq differs from a byte b holds already (what put_bytes() calls a
+ * conflict). Reads only. */
+static bool overlap_differs(const struct tcpreasm_pool *pl, uint32_t idx, const struct rbuf *b,
+                            uint32_t seq, const uint8_t *src, size_t n)
+{
+    const uint8_t *data = buf_data(pl, idx), *bm = buf_bits(pl, idx);
+    for (size_t i = 0; i < n; i++) {
+        long off = seq_off(b, seq + (uint32_t)i);
+        if (off < 0)
+            continue;
+        if ((uint32_t)off >= pl->cap)
+            break;
+        if (bit_get(bm, (size_t)off) && data[off] != src[i])
+            return true;
+    }
+    return false;
+}
+
 static unsigned put_bytes(struct tcpreasm_pool *pl, uint32_t idx, struct rbuf *b, uint32_t seq,
                           const uint8_t *src, size_t n, uint32_t *set_to)
 {
@@ -1209,12 +1234,25 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct tcpreasm_state *t, un
             struct rbuf *b = NULL;
             if (!old || st->buf)
                 b = get_buf(pl, t, &idx);
+            if (!b && !old && pl->defer_empty) {
+                /* held back from the receiver by the owner: it comes again, maybe to a buffer
+                 * freed meanwhile (nothing of it is recorded: nxt stays before it) */
+                pl->st.pool_deferred++;
+                return res | ignore(pl, TCPREASM_NO_BUFFER);
+            }
             if (!b && !old) {
                 st->fl |= TCPREASM_S_GAVEUP;
                 pl->st.pool_empty++;
                 track_only(st, seq, end);
                 res |= TCPREASM_GAVEUP;
             } else if (b) {
+                if (pl->defer_empty && !b->alt && !pl->alt_head &&
+                    overlap_differs(pl, idx, b, seq, payload, len)) {
+                    /* another copy of bytes held, and no alternative view to keep it in: held
+                     * back like new data without a buffer (it is never judged in part) */
+                    pl->st.pool_deferred++;
+                    return res | ignore(pl, TCPREASM_NO_BUFFER);
+                }
                 if (!old && (fl & TCPF_URG)) {
                     uint32_t u = seq + (p->urg_ptr ? (uint32_t)p->urg_ptr - 1 : 0);
                     if (!seq_before(u, st->nxt) && (!b->urg_pending || seq_after(u, b->urg_seq))) {

@@ -97,6 +97,8 @@ enum tcpreasm_why {
     TCPREASM_RST_BAD_SEQ, /* T16: RST not exactly at rcv_nxt */
     TCPREASM_NO_SEQ,      /* server segment or RST before any sequence state */
     TCPREASM_TFO_WAIT,    /* client data while Fast Open SYN data waits for the SYN-ACK */
+    TCPREASM_NO_BUFFER,   /* new client data, the pool empty, tcpreasm_pool_defer_empty() on:
+                           * not taken (the sender must send it again) */
     TCPREASM_WHY_COUNT
 };
 
@@ -142,7 +144,8 @@ struct tcpreasm_stats {
     uint64_t urgent_limit;    /* urgent bytes not stripped: per-buffer list full */
     uint64_t cap_drops;       /* segments cut at the buffer capacity */
     uint64_t bufs_grown;      /* buffers whose bytes outgrew the small slot (tcpreasm.c) */
-    uint64_t pool_empty;      /* flows that got no buffer (fail-open) */
+    uint64_t pool_empty;      /* flows that got no buffer (gave up reassembly) */
+    uint64_t pool_deferred;   /* segments not taken for want of a buffer (defer_empty) */
     uint64_t alt_pool_empty;  /* conflicts without an alternative buffer (only the Linux view) */
     uint64_t bufs_recycled;   /* buffers given back because nothing was pending (keep-alive) */
     uint32_t bufs_in_use;
@@ -164,6 +167,13 @@ struct tcpreasm_pool *tcpreasm_pool_new(uint32_t nbufs, uint32_t nalt, uint32_t 
  * acknowledgements (TCPREASM_S2_SRV_GUESS: where a forged reset to the client must start). The
  * window and acknowledgement checks are left to conntrack (deploy/iptables-queue.rules). */
 void tcpreasm_pool_synack_unseen(struct tcpreasm_pool *pool, bool on);
+
+/* Where the owner can hold a segment back from its receiver (queue mode drops it, and the
+ * sender sends it again): new client data that finds the pool empty is not taken
+ * (TCPREASM_IGNORED, TCPREASM_NO_BUFFER) and leaves no state behind, instead of the flow
+ * giving up reassembly (TCPREASM_GAVEUP): a stream is never read in pieces because buffers ran
+ * out. Counted in stats.pool_deferred. */
+void tcpreasm_pool_defer_empty(struct tcpreasm_pool *pool, bool on);
 
 /* Frees the pool; NULL is a no-op. Flows that still hold buffers must not be used after. */
 void tcpreasm_pool_free(struct tcpreasm_pool *pool);

@@ -40,11 +40,13 @@ static struct ruleset *rules(void)
     return b ? ruleset_build(b) : NULL;
 }
 
-enum feed { FEED_FRAME, FEED_AHEAD, FEED_CUT };
+enum feed { FEED_FRAME, FEED_AHEAD, FEED_CUT, FEED_QUEUE };
 
 /* Feeds every frame of the input to a new engine, through engine_frame(), pushed ahead
- * (engine_push(), as `qorgau scan` does: the input stays valid throughout) or with some frames
- * cut (engine_frame_cut()); the events seen and the counters in *st. */
+ * (engine_push(), as `qorgau scan` does: the input stays valid throughout), with some frames
+ * cut (engine_frame_cut()), or configured as queue mode configures it (the SYN-ACK unseen, a
+ * flow first seen after its SYN judged strictly, segments that find no buffer deferred) with
+ * every frame's engine_frame_info() read; the events seen and the counters in *st. */
 static size_t run(const uint8_t *data, size_t size, enum feed how, struct engine_stats *st)
 {
     struct engine_config cfg;
@@ -55,6 +57,11 @@ static size_t run(const uint8_t *data, size_t size, enum feed how, struct engine
     cfg.defrag_slots = 4;
     cfg.quic_slots = 4;
     cfg.h2c_conns = 2;
+    if (how == FEED_QUEUE) {
+        cfg.synack_unseen = true;
+        cfg.unseen_syn = ENGINE_UNSEEN_SYN_JUDGE;
+        cfg.defer_no_buffer = true;
+    }
     size_t events = 0;
     struct engine *e = engine_new(&cfg, g_rs, on_event, &events);
     if (!e)
@@ -67,12 +74,19 @@ static size_t run(const uint8_t *data, size_t size, enum feed how, struct engine
         off += 2;
         if (len > size - off)
             len = size - off;
+        size_t before = events;
         if (how == FEED_AHEAD)
             engine_push(e, DECODE_LINK_RAW, ts, data + off, len);
         else if (how == FEED_CUT && (k++ & 1) && len >= 64)
             engine_frame_cut(e, DECODE_LINK_RAW, ts, data + off, len - len / 4, len);
         else
             engine_frame(e, DECODE_LINK_RAW, ts, data + off, len);
+        if (how == FEED_QUEUE) {
+            struct engine_frame_info fi;
+            engine_frame_info(e, &fi);
+            if (fi.deferred && (events != before || fi.set_aside))
+                __builtin_trap(); /* a deferred segment decides nothing: it was not taken */
+        }
         off += len;
         ts += 1000;
     }
@@ -94,5 +108,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (na != (size_t)-1 && nb != (size_t)-1 && (na != nb || memcmp(&a, &b, sizeof a) != 0))
         __builtin_trap();
     run(data, size, FEED_CUT, &b);
+    run(data, size, FEED_QUEUE, &b);
     return 0;
 }

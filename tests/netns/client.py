@@ -408,6 +408,22 @@ def idle(addr, port, n, secs):
     time.sleep(float(secs))
 
 
+def hog(name, addr, port, n, secs):
+    """N connections that each send the first 20 bytes of a ClientHello (the record and
+    handshake headers and part of the random: no name) and nothing more, kept open SECS seconds:
+    they fill a filter's tables of flows waiting for their first request."""
+    hello = hello_bytes(name)
+    socks = []
+    for _ in range(int(n)):
+        s = socket.socket(family(addr), socket.SOCK_STREAM)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        s.connect((addr, int(port)))
+        s.sendall(hello[:20])
+        socks.append(s)
+    print("ready", flush=True)
+    time.sleep(float(secs))
+
+
 def main():
     cmd = sys.argv[1]
     if cmd == "split":
@@ -416,6 +432,8 @@ def main():
         print(keepalive(*sys.argv[2:6]))
     elif cmd == "idle":
         idle(*sys.argv[2:6])
+    elif cmd == "hog":
+        hog(*sys.argv[2:7])
     elif cmd == "bytewise":
         print(bytewise(*sys.argv[2:6]))
     elif cmd == "httpbytes":
@@ -433,7 +451,7 @@ def main():
     elif cmd == "rawsend":
         print(rawsend(*sys.argv[2:6]))
     else:
-        sys.exit("usage: client.py split|bytewise|httpbytes|keepalive|idle|slow|flood|synflood|syndata|desync|rawsend ...")
+        sys.exit("usage: client.py split|bytewise|httpbytes|keepalive|idle|hog|slow|flood|synflood|syndata|desync|rawsend ...")
 
 
 if __name__ == "__main__":

@@ -368,6 +368,47 @@ expect "watch_limit = address: a listed address -> reset" \
     "$(cl python3 "$CLIENT_PY" bytewise allowed.test "$QG_SRV4_B" 443 0.02)" "reset"
 qg_stop "$QPID"
 
+# no room to wait (queue.no_room = drop, the default; docs/queue.md "No room to wait"): a
+# subscriber fills the hold table, then the reassembly buffers, with connections that send the
+# first 20 bytes of a ClientHello and nothing more. Meanwhile a blocked name's ClientHello cut in
+# two (0.3 s apart), to an UNLISTED address, is not served: its pieces wait for room (dropped,
+# sent again by the client) instead of the flow being judged on its first piece and its address
+# (which served it before). With the hold table full, the second piece still completes the name
+# (the engine read the first before it was dropped): reset; an allowed one is served once its
+# first piece is sent again. With no buffer, nothing of it is read: not served (the flood keeps
+# the buffers). Checked on the server's side too.
+hog_until_ready() { # N SECS
+    qg_bg "$QG_DIR/hog.out" ip netns exec "$QG_CLI" python3 "$CLIENT_PY" hog allowed.test "$QG_SRV4" 443 "$1" "$2"
+    HOG=$QG_LAST_PID
+    i=0
+    while [ $i -lt 100 ] && ! grep -qs ready "$QG_DIR/hog.out"; do sleep 0.1; i=$((i + 1)); done
+}
+qcounter() { grep '"msg":"stats"' "$QG_DIR/qorgau.out" | tail -n 1 | grep -Eo "\"$1\":[0-9]+" | cut -d: -f2; }
+start_qorgau "queue.hold_flows = 16
+reasm.buffers = 64" || bad "qorgau (hold table of 16)" "did not start"
+capture "$QG_DIR/room.pcap" "tcp port 443"
+hog_until_ready 24 8
+expect "no room: hold table full (16 flows), split ClientHello, blocked name, unlisted address -> reset" \
+    "$(cl python3 "$CLIENT_PY" split blocked.test "$QG_SRV4" 443)" "reset"
+expect "no room: hold table full, split ClientHello, allowed name -> server hello (first piece sent again)" \
+    "$(cl python3 "$CLIENT_PY" split allowed.test "$QG_SRV4" 443)" "serverhello"
+sleep 1.2
+expect_match "no room: stats: queue.hold_table_full counted" "$(qcounter queue.hold_table_full)" '^[1-9]'
+expect_match "no room: logged (rate-limited warning)" "$(grep -c 'client segments dropped: no room to hold them' "$QG_DIR/qorgau.out")" '^[1-9]'
+qg_stop "$HOG"
+qg_stop "$QPID"
+start_qorgau "queue.hold_flows = 64
+reasm.buffers = 16" || bad "qorgau (16 reassembly buffers)" "did not start"
+hog_until_ready 24 8
+expect_match "no room: no reassembly buffer free, split ClientHello, blocked name, unlisted address -> not served" \
+    "$(cl python3 "$CLIENT_PY" split blocked.test "$QG_SRV4" 443)" '^(timeout|reset)$'
+sleep 1.2
+expect_match "no room: stats: queue.no_buffer counted" "$(qcounter queue.no_buffer)" '^[1-9]'
+qg_stop "$HOG"
+stop_capture
+expect "no room: the server got no blocked.test in any segment" "$(payload_has "$QG_DIR/room.pcap" 'blocked\.test')" "0"
+qg_stop "$QPID"
+
 # a flow whose SYN went by unjudged (the queue full with queue.fail = open, the daemon restarting
 # under --queue-bypass, conntrack flushed): an inserted rule accepts every client SYN before the
 # queue, so every connection is first seen at its data. queue.unseen_syn = judge (the default):

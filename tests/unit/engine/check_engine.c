@@ -178,22 +178,34 @@ static const struct ev *find(const struct run *r, uint64_t flow, unsigned req)
     return NULL;
 }
 
-/* Two flows in their first bytes at once, one reassembly buffer: the second is judged on its
- * address alone — passed when the address is free (fail-open), blocked when it is listed. */
+/* Flows in their first bytes at once, one reassembly buffer (tap and scan: nothing can be held
+ * back). A flow that gets no buffer is judged on what its segment shows alone: a hello whole in
+ * one segment on its name (a blocked name is never passed for want of a buffer: a flood of
+ * connections holding buffers must not open the filter), a hello cut across segments on its
+ * address. */
 START_TEST(pool_exhaustion_policy)
 {
-    uint8_t h1[2048], h2[2048];
+    uint8_t h1[2048], h2[2048], h3[2048], h4[2048];
     struct pcapw *w = open_cap();
-    struct pcapw_conv a, b;
+    struct pcapw_conv a, b, c, d;
     size_t n1 = hello(h1, sizeof(h1), "allowed.example");
     size_t n2 = hello(h2, sizeof(h2), "allowed2.example");
+    size_t n3 = hello(h3, sizeof(h3), "blocked.example");
+    size_t n4 = hello(h4, sizeof(h4), "blocked.example");
     ck_assert_int_eq(pcapw_conv_init(&a, w, 1000000, "192.0.2.1", 40001, "10.0.0.1", 443), 0);
     ck_assert_int_eq(pcapw_conv_handshake(&a), 0);
     ck_assert_int_eq(pcapw_conv_client_data(&a, 0, h1, 50), 0); /* holds the buffer */
     ck_assert_int_eq(pcapw_conv_init(&b, w, a.ts, "192.0.2.2", 40002, "10.0.0.9", 443), 0);
     ck_assert_int_eq(pcapw_conv_handshake(&b), 0);
     ck_assert_int_eq(pcapw_conv_client_data(&b, 0, h2, n2), 0); /* no buffer left */
-    a.ts = b.ts;
+    ck_assert_int_eq(pcapw_conv_init(&c, w, b.ts, "192.0.2.3", 40003, "10.0.0.2", 443), 0);
+    ck_assert_int_eq(pcapw_conv_handshake(&c), 0);
+    ck_assert_int_eq(pcapw_conv_client_data(&c, 0, h3, n3), 0); /* no buffer, blocked name */
+    ck_assert_int_eq(pcapw_conv_init(&d, w, c.ts, "192.0.2.4", 40004, "10.0.0.3", 443), 0);
+    ck_assert_int_eq(pcapw_conv_handshake(&d), 0);
+    ck_assert_int_eq(pcapw_conv_client_data(&d, 0, h4, 100), 0); /* no buffer, name cut */
+    ck_assert_int_eq(pcapw_conv_client_data(&d, 100, h4 + 100, n4 - 100), 0);
+    a.ts = d.ts;
     ck_assert_int_eq(pcapw_conv_client_data(&a, 50, h1 + 50, n1 - 50), 0);
     ck_assert_int_eq(pcapw_close(w), 0);
 
@@ -202,16 +214,24 @@ START_TEST(pool_exhaustion_policy)
     cfg.reasm_buffers = 1;
     static struct run r;
     run(&cfg, &r);
-    ck_assert_uint_ge(r.st.reasm_no_buffer, 1);
-    const struct ev *e1 = find(&r, 1, 1), *e2 = find(&r, 2, 1);
+    ck_assert_uint_eq(r.st.reasm_no_buffer, 3);
+    ck_assert_uint_eq(r.st.reasm_judged_alone, 2);
+    const struct ev *e1 = find(&r, 1, 1), *e2 = find(&r, 2, 1), *e3 = find(&r, 3, 1),
+                    *e4 = find(&r, 4, 1);
     ck_assert_ptr_nonnull(e1);
     ck_assert_ptr_nonnull(e2);
+    ck_assert_ptr_nonnull(e3);
+    ck_assert_ptr_nonnull(e4);
     ck_assert_str_eq(e1->name, "allowed.example");
     ck_assert_int_eq(e1->verdict, VERDICT_PASS);
-    ck_assert_str_eq(e2->name, "-");              /* never read */
-    ck_assert_int_eq(e2->verdict, VERDICT_BLOCK); /* but its address is listed */
-    ck_assert_int_eq(e2->method, METHOD_IP_FALLBACK);
-    ck_assert_int_eq(e2->action, ACTION_RESET);
+    ck_assert_str_eq(e2->name, "allowed2.example"); /* read from its one segment */
+    ck_assert_int_eq(e2->verdict, VERDICT_BLOCK);   /* its address is listed */
+    ck_assert_str_eq(e3->name, "blocked.example");
+    ck_assert_int_eq(e3->verdict, VERDICT_BLOCK); /* before: passed on its free address */
+    ck_assert_int_eq(e3->method, METHOD_DOMAIN);
+    ck_assert_int_eq(e3->action, ACTION_RESET);
+    ck_assert_str_eq(e4->name, "-"); /* cut across segments: its address alone decides */
+    ck_assert_int_eq(e4->verdict, VERDICT_PASS);
     unlink(g_path);
 }
 END_TEST

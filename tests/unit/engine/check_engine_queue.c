@@ -33,6 +33,7 @@ struct rec {
 static bool g_synack_unseen; /* feed(): the engine as queue mode configures it */
 static uint8_t g_unseen_syn; /* feed(): engine_config.unseen_syn (ENGINE_UNSEEN_SYN_*) */
 static size_t g_cut;         /* feed(): frames longer than this arrive cut to it (0: none) */
+static bool g_defer;         /* feed(): engine_config.defer_no_buffer, one reassembly buffer */
 
 static char g_path[64];
 
@@ -98,6 +99,10 @@ static void feed(struct rec *r, struct ruleset *rs, struct engine **keep)
     cfg.h2c_conns = 4;
     cfg.synack_unseen = g_synack_unseen;
     cfg.unseen_syn = g_unseen_syn;
+    if (g_defer) {
+        cfg.defer_no_buffer = true;
+        cfg.reasm_buffers = 1;
+    }
     memset(r, 0, sizeof(*r));
     struct capture *cap = capture_pcap_open_file(g_path, err, sizeof(err));
     ck_assert_msg(cap != NULL, "%s", err);
@@ -156,6 +161,67 @@ START_TEST(split_hello_blocked)
     ck_assert(r.fi[4].blocked);
     ck_assert(r.fi[4].done);
     ck_assert_uint_eq(r.blocks, 1);
+    ruleset_free(rs);
+}
+END_TEST
+
+/* Queue mode, the reassembly pool empty (one buffer, held by a flow whose hello is incomplete):
+ * a blocked name's hello cut across two segments is not taken, piece by piece (deferred: queue
+ * mode drops them and the client sends them again) - before, the flow gave up reassembly and
+ * was judged on its free address, so a flood of connections holding buffers opened the filter.
+ * Once the buffer is free again, the client's retransmissions are read and blocked. */
+START_TEST(no_buffer_deferred)
+{
+    uint8_t h1[2048], h2[2048];
+    size_t so;
+    size_t n1 = hello(h1, sizeof(h1), "allowed.example", NULL);
+    size_t n2 = hello(h2, sizeof(h2), "blocked.example", &so);
+    struct pcapw *w = open_cap();
+    struct pcapw_conv a, b;
+    ck_assert_int_eq(pcapw_conv_init(&a, w, 1000000, "192.0.2.1", 40011, "10.0.0.1", 443), 0);
+    ck_assert_int_eq(pcapw_conv_handshake(&a), 0);
+    ck_assert_int_eq(pcapw_conv_client_data(&a, 0, h1, 50), 0); /* frame 3: takes the buffer */
+    ck_assert_int_eq(pcapw_conv_init(&b, w, a.ts, "192.0.2.2", 40012, "10.0.0.2", 443), 0);
+    ck_assert_int_eq(pcapw_conv_handshake(&b), 0);
+    ck_assert_int_eq(pcapw_conv_client_data(&b, 0, h2, so + 3), 0); /* 7: deferred */
+    ck_assert_int_eq(pcapw_conv_client_data(&b, (uint32_t)(so + 3), h2 + so + 3, n2 - so - 3),
+                     0); /* 8 */
+    a.ts = b.ts;
+    ck_assert_int_eq(pcapw_conv_client_data(&a, 50, h1 + 50, n1 - 50), 0); /* 9: passes */
+    const uint8_t resp[] = "\x16\x03\x03\x00\x04\x02\x00\x00\x00";
+    ck_assert_int_eq(pcapw_conv_server_data(&a, 0, resp, sizeof(resp) - 1), 0); /* 10: frees */
+    b.ts = a.ts;
+    ck_assert_int_eq(pcapw_conv_client_data(&b, 0, h2, so + 3), 0); /* 11: sent again */
+    ck_assert_int_eq(pcapw_conv_client_data(&b, (uint32_t)(so + 3), h2 + so + 3, n2 - so - 3),
+                     0); /* 12 */
+    ck_assert_int_eq(pcapw_close(w), 0);
+    struct ruleset *rs = rules();
+    static struct rec r;
+    struct engine *e;
+    g_defer = true;
+    feed(&r, rs, &e);
+    g_defer = false;
+    ck_assert_uint_eq(r.n, 13);
+    ck_assert(!r.fi[3].deferred);
+    ck_assert(r.fi[7].deferred);
+    ck_assert(r.fi[8].deferred);
+    ck_assert(!r.fi[7].decided);
+    ck_assert(!r.fi[8].decided); /* not judged on its address */
+    ck_assert(r.fi[9].decided);
+    ck_assert(!r.fi[9].blocked);
+    ck_assert(r.fi[10].done);
+    ck_assert(!r.fi[11].deferred);
+    ck_assert(!r.fi[11].decided);
+    ck_assert(r.fi[12].decided);
+    ck_assert(r.fi[12].blocked);
+    ck_assert_uint_eq(r.fi[12].flow_id, 2);
+    ck_assert_uint_eq(r.blocks, 1);
+    ck_assert_int_eq(r.last_method, METHOD_DOMAIN);
+    struct engine_stats st;
+    engine_get_stats(e, &st);
+    ck_assert_uint_eq(st.reasm_deferred, 2);
+    ck_assert_uint_eq(st.reasm_no_buffer, 0);
+    engine_free(e);
     ruleset_free(rs);
 }
 END_TEST
@@ -589,6 +655,7 @@ static Suite *engine_queue_suite(void)
     tcase_add_test(tc, one_byte_segments_blocked);
     tcase_add_test(tc, decoy_and_pass);
     tcase_add_test(tc, synack_unseen);
+    tcase_add_test(tc, no_buffer_deferred);
     tcase_add_test(tc, judge_now);
     tcase_add_test(tc, no_flow);
     tcase_add_test(tc, unseen_whole_hello_blocked);

@@ -1518,6 +1518,46 @@ START_TEST(buffer_returned_when_idle)
 }
 END_TEST
 
+/* tcpreasm_pool_defer_empty() (queue mode, which can drop a segment and have it sent again):
+ * new data without a buffer, and another copy of held bytes without an alternative view, are
+ * not taken and leave no state behind; sent again once there is room, they are read. */
+START_TEST(pool_exhaustion_deferred)
+{
+    struct tcpreasm_pool *pl = tcpreasm_pool_new(1, 0, 256);
+    tcpreasm_pool_defer_empty(pl, true);
+    struct conv a, b;
+    conv_pair(pl, &a, &b);
+    ck_assert(cseg(&a, 0, "hello", 5) & TCPREASM_NEW_DATA); /* takes the only buffer */
+    unsigned r = cseg(&b, 0, "world", 5); /* picked up mid-stream: anchored at its start */
+    ck_assert(r & TCPREASM_IGNORED);
+    ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_NO_BUFFER);
+    ck_assert(!(r & TCPREASM_GAVEUP));
+    ck_assert(!(b.f.tcp.fl & TCPREASM_S_GAVEUP));
+    ck_assert_uint_eq(b.f.tcp.nxt, b.cisn + 1); /* nothing of it recorded */
+    /* another copy of a's bytes, and no alternative buffer: not taken either (never judged on
+     * the first copy alone) */
+    r = cseg(&a, 0, "jello", 5);
+    ck_assert(r & TCPREASM_IGNORED);
+    ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_NO_BUFFER);
+    ck_assert(!(r & TCPREASM_CONFLICT));
+    expect_data(&a, "hello", 5);
+    /* the same bytes again are a plain duplicate */
+    r = cseg(&a, 0, "hello", 5);
+    ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_OLD);
+    struct tcpreasm_stats st;
+    tcpreasm_get_stats(pl, &st);
+    ck_assert_uint_eq(st.pool_deferred, 2);
+    ck_assert_uint_eq(st.pool_empty, 0);
+    ck_assert_uint_eq(st.alt_pool_empty, 0);
+    tcpreasm_release(pl, &a.f.tcp); /* a is done: b's data, sent again, finds the buffer */
+    r = cseg(&b, 0, "world", 5);
+    ck_assert(r & TCPREASM_NEW_DATA);
+    expect_data(&b, "world", 5);
+    tcpreasm_release(pl, &b.f.tcp);
+    tcpreasm_pool_free(pl);
+}
+END_TEST
+
 START_TEST(pool_exhaustion_fail_open)
 {
     struct tcpreasm_pool *pl = tcpreasm_pool_new(1, 0, 256);
@@ -1748,6 +1788,7 @@ static Suite *tcpreasm_suite(void)
     tcase_add_test(tc, consume_keepalive);
     tcase_add_test(tc, buffer_returned_when_idle);
     tcase_add_test(tc, pool_exhaustion_fail_open);
+    tcase_add_test(tc, pool_exhaustion_deferred);
     tcase_add_test(tc, why_names);
     suite_add_tcase(s, tc);
     tc = tcase_create("property");
