@@ -103,7 +103,7 @@ enum { V_NONE = 0, V_PASS, V_BLOCK };
  * whose held packets were released at the hold bounds and whose next ones are judged as they
  * pass until it is decided. */
 /* A doomed entry (watch_limit = block, past watch_timeout) waits this many watch_timeouts for
- * the packet that blocks its connection before its slot is freed. */
+ * the packet that blocks its connection; then the flow is refused in the engine. */
 #define Q_DOOMED_KEEP 10u
 
 struct hold {
@@ -316,6 +316,23 @@ static void hold_expire(struct q_worker *w, struct hold *h)
     h = hold_find(w, id);
     if (h)
         hold_settle(w, h, false);
+}
+
+/* queue.watch_limit = block: the doomed flow h sent nothing for Q_DOOMED_KEEP watch_timeouts.
+ * It is refused in the engine (engine_refuse(): a block by policy, method watch-limit, resets
+ * to both ends; every later packet of the flow reports blocked and gets the block mark) and
+ * its entry freed. The refusal lives in the flow, not in this table: before, the entry was just
+ * freed, the flow went back to being held and watched afresh when its client sent on, and a
+ * few such rounds took a one-byte-a-segment request past the rules' connbytes bound (1024
+ * packets), where the kernel stops queueing the connection and its name went by unjudged. */
+static void hold_refuse(struct q_worker *w, struct hold *h)
+{
+    uint64_t id = h->flow_id;
+    if (engine_refuse(w->eng, h->flow, id))
+        settle_touched(w); /* on_event settled h */
+    h = hold_find(w, id);
+    if (h)
+        hold_settle(w, h, true);
 }
 
 /* queue.incomplete = watch: releases h's held packets in arrival order (the server acknowledges
@@ -771,9 +788,8 @@ static void expire_holds(struct q_worker *w, uint64_t now)
                 log_watch_limit(w, h, "time");
                 h->doomed = true;
                 h->since_ns = now;
-            } else { /* silent for Q_DOOMED_KEEP more watch_timeouts: the slot is freed, the
-                      * flow stays undecided (a packet of it would be held and watched again) */
-                hold_settle(w, h, true);
+            } else { /* silent for Q_DOOMED_KEEP more watch_timeouts: refused */
+                hold_refuse(w, h);
             }
         } else if (now - h->since_ns >= q->hold_timeout_ns) {
             w->ctr_local[C_HOLD_TIMEOUTS]++;

@@ -1458,6 +1458,20 @@ bool engine_judge_now(struct engine *e, const void *handle, uint64_t flow_id)
     return true;
 }
 
+bool engine_refuse(struct engine *e, const void *handle, uint64_t flow_id)
+{
+    struct flow *f = (struct flow *)(uintptr_t)handle;
+    if (!f || !(f->fl & FLOW_F_INUSE) || f->a.id != flow_id || (f->a.state & ENGINE_ST_DONE))
+        return false;
+    e->cur_pkt = NULL;
+    decide_by_policy(e, f, METHOD_WATCH_LIMIT, &e->st.watch_limit_blocked);
+    if (f->proto == IPPROTO_TCP)
+        finish_flow_inspection(e, f);
+    else
+        quic_done(e, f);
+    return true;
+}
+
 void engine_finish(struct engine *e)
 {
     engine_drain(e);

@@ -180,6 +180,14 @@ void engine_frame_info(const struct engine *e, struct engine_frame_info *fi);
  * when the flow is gone or already decided. */
 bool engine_judge_now(struct engine *e, const void *handle, uint64_t flow_id);
 
+/* Blocks the flow of handle/flow_id now by policy (method watch-limit; an allow-listed address
+ * still passes), reports the decision like any other and settles the flow: its buffers go back
+ * and every later packet of it reports blocked. Queue mode calls it for a watched first request
+ * that ran past queue.watch_packets / queue.watch_timeout without a name (queue.watch_limit =
+ * block): the flow stays refused however long its client then waits, not merely until the
+ * mode's own table forgets it. Returns false when the flow is gone or already settled. */
+bool engine_refuse(struct engine *e, const void *handle, uint64_t flow_id);
+
 /* Handles the frames still pushed (engine_drain()), then ends every flow still open (end of a
  * capture file). */
 void engine_finish(struct engine *e);
@@ -229,6 +237,7 @@ struct engine_stats {
     uint64_t syn_unseen;          /* TCP flows first seen after their SYN (unseen_syn not
                                    * PICKUP): created by a segment that is not a SYN */
     uint64_t syn_unseen_blocked;  /* ... blocked by that policy (method syn-unseen) */
+    uint64_t watch_limit_blocked; /* flows refused by engine_refuse() (method watch-limit) */
     uint64_t decisions_reused;    /* a ClientHello's decision made on its name before it was
                                    * complete, taken again for the complete hello (same inputs) */
     uint64_t heads_reused;        /* a held HTTP request's reading taken again when it is gone

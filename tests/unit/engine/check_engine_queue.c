@@ -226,6 +226,68 @@ START_TEST(no_buffer_deferred)
 }
 END_TEST
 
+/* Feeds the capture at g_path into the engine e (made by feed() with r), frame infos after r's. */
+static void feed_more(struct engine *e, struct rec *r)
+{
+    char err[256];
+    struct capture *cap = capture_pcap_open_file(g_path, err, sizeof(err));
+    ck_assert_msg(cap != NULL, "%s", err);
+    struct capture_frame fr;
+    while (capture_next(cap, &fr, err, sizeof(err)) == 1) {
+        ck_assert_uint_lt(r->n, MAX_FR);
+        engine_frame(e, cap->ops->linktype(cap), fr.ts_us, fr.data, fr.caplen);
+        engine_frame_info(e, &r->fi[r->n++]);
+    }
+    capture_close(cap);
+    unlink(g_path);
+}
+
+/* engine_refuse() (queue mode: a watched first request past its bounds): a block by policy,
+ * method watch-limit, reported once; the flow stays refused - the rest of its hello, though its
+ * name is allowed, reports blocked - and a second refusal finds it settled. */
+START_TEST(refused_stays_refused)
+{
+    uint8_t h[2048];
+    size_t n = hello(h, sizeof(h), "allowed.example", NULL);
+    struct pcapw *w = open_cap();
+    struct pcapw_conv c;
+    ck_assert_int_eq(pcapw_conv_init(&c, w, 1000000, "192.0.2.1", 40013, "10.0.0.1", 443), 0);
+    ck_assert_int_eq(pcapw_conv_handshake(&c), 0);
+    ck_assert_int_eq(pcapw_conv_client_data(&c, 0, h, 20), 0); /* no name yet */
+    ck_assert_int_eq(pcapw_close(w), 0);
+    struct ruleset *rs = rules();
+    static struct rec r;
+    struct engine *e;
+    g_synack_unseen = true;
+    feed(&r, rs, &e);
+    g_synack_unseen = false;
+    ck_assert_uint_eq(r.n, 4);
+    ck_assert(!r.fi[3].decided);
+    ck_assert_uint_eq(r.events, 0);
+    ck_assert(engine_refuse(e, r.fi[3].flow, r.fi[3].flow_id));
+    ck_assert_uint_eq(r.events, 1);
+    ck_assert_uint_eq(r.blocks, 1);
+    ck_assert_int_eq(r.last_method, METHOD_WATCH_LIMIT);
+    ck_assert(!engine_refuse(e, r.fi[3].flow, r.fi[3].flow_id));     /* settled */
+    ck_assert(!engine_refuse(e, r.fi[3].flow, r.fi[3].flow_id + 1)); /* not that flow */
+    w = open_cap();
+    c.w = w;
+    ck_assert_int_eq(pcapw_conv_client_data(&c, 20, h + 20, n - 20), 0);
+    ck_assert_int_eq(pcapw_close(w), 0);
+    feed_more(e, &r);
+    ck_assert_uint_eq(r.n, 5);
+    ck_assert(r.fi[4].blocked);
+    ck_assert(r.fi[4].done);
+    ck_assert_uint_eq(r.events, 1); /* nothing judged again */
+    struct engine_stats st;
+    engine_get_stats(e, &st);
+    ck_assert_uint_eq(st.watch_limit_blocked, 1);
+    ck_assert_str_eq(verdict_method_name(METHOD_WATCH_LIMIT), "watch-limit");
+    engine_free(e);
+    ruleset_free(rs);
+}
+END_TEST
+
 /* A ClientHello sent one byte a segment (EVASION T2; queue.incomplete = watch lets such
  * segments pass one by one): no segment decides until the one that completes the name, which
  * blocks, and the block's packet is that segment (its sequence number is the server's
@@ -656,6 +718,7 @@ static Suite *engine_queue_suite(void)
     tcase_add_test(tc, decoy_and_pass);
     tcase_add_test(tc, synack_unseen);
     tcase_add_test(tc, no_buffer_deferred);
+    tcase_add_test(tc, refused_stays_refused);
     tcase_add_test(tc, judge_now);
     tcase_add_test(tc, no_flow);
     tcase_add_test(tc, unseen_whole_hello_blocked);
