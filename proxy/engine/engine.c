@@ -1027,6 +1027,12 @@ static bool quic_datagram(struct engine *e, struct flow *f, const uint8_t *buf, 
             qs = quic_slot(e, f);
             if (!qs) {
                 e->st.quic_no_slot++;
+                if (e->cfg.defer_no_buffer) {
+                    /* queue mode: the datagram is dropped and the client sends its Initial
+                     * again (after its probe timeout), maybe to a slot freed meanwhile */
+                    e->last_deferred = true;
+                    return false;
+                }
                 decide_by_address(e, f);
                 return true;
             }
@@ -1066,7 +1072,7 @@ static void inspect_udp(struct engine *e, struct flow *f, const struct pkt *p)
         quic_done(e, f);
         return;
     }
-    if (initials == 0 && !(f->a.state & ENGINE_ST_EVENT))
+    if (initials == 0 && !(f->a.state & ENGINE_ST_EVENT) && !e->last_deferred)
         e->st.quic_not_initial++; /* still waiting for a ClientHello */
 }
 

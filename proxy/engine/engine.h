@@ -37,9 +37,10 @@ struct engine_config {
      * ISN than the first - is set aside */
     bool synack_unseen;
     /* queue mode: a client segment with new data that finds the reassembly pool empty is not
-     * taken (tcpreasm_pool_defer_empty()): engine_frame_info.deferred asks the mode to drop it,
-     * and the client sends it again. false (tap, scan: nothing can be held back): the flow is
-     * judged on that segment alone and its address, and reassembly gives up. */
+     * taken (tcpreasm_pool_defer_empty()), nor a client Initial that finds no QUIC slot free:
+     * engine_frame_info.deferred asks the mode to drop it, and the client sends it again.
+     * false (tap, scan: nothing can be held back): the flow is judged on that segment alone and
+     * its address, and reassembly gives up; a QUIC flow without a slot on its address. */
     bool defer_no_buffer;
     /* queue mode: what a TCP flow first seen after its SYN gets (ENGINE_UNSEEN_SYN_*); tap
      * mode and scan keep PICKUP (captures that start mid-flow) */

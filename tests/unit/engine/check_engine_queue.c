@@ -16,6 +16,7 @@
 #include "proxy/engine/engine.h"
 #include "rules/match/ruleset.h"
 #include "tests/lib/pcapw.h"
+#include "tests/lib/quicw.h"
 
 #define MAX_FR 64
 
@@ -222,6 +223,53 @@ START_TEST(no_buffer_deferred)
     ck_assert_uint_eq(st.reasm_deferred, 2);
     ck_assert_uint_eq(st.reasm_no_buffer, 0);
     engine_free(e);
+    ruleset_free(rs);
+}
+END_TEST
+
+/* Queue mode, every QUIC slot taken (4, by flows whose Initial carries the first half of a
+ * hello): a fifth flow's Initial, a whole hello naming a blocked host, is not read (deferred:
+ * dropped, the client sends it again) - before, it was judged on its free address and passed. */
+START_TEST(quic_no_slot_deferred)
+{
+    static const uint8_t dcid[8] = { 9, 8, 7, 6, 5, 4, 3, 2 }, scid[8] = { 1, 2, 3, 4 };
+    struct quicw q;
+    ck_assert_int_eq(quicw_init(&q, QUIC_V1, dcid, 8, scid, 8), 0);
+    uint8_t h[2048], fr[1500], d[1500];
+    size_t hl = quicw_hello("blocked.example", 0, h, sizeof(h), NULL);
+    ck_assert_uint_gt(hl, 100);
+    struct pcapw *w = open_cap();
+    for (unsigned i = 0; i < 5; i++) {
+        size_t fl = 0;
+        ck_assert_int_eq(quicw_crypto(fr, sizeof(fr), &fl, 0, h, i < 4 ? hl / 2 : hl), 0);
+        size_t n = quicw_initial(&q, 0, fr, fl, 1250, d, sizeof(d));
+        ck_assert_uint_gt(n, 0);
+        struct pcapw_pkt p;
+        pcapw_pkt_init(&p);
+        p.proto = 17;
+        pcapw_addr("192.0.2.1", p.src);
+        pcapw_addr("10.0.0.1", p.dst);
+        p.sport = (uint16_t)(50000 + i);
+        p.dport = 443;
+        p.payload = d;
+        p.payload_len = n;
+        ck_assert_int_eq(pcapw_put(w, 1000000 + i * 1000, &p), 0);
+    }
+    quicw_fini(&q);
+    ck_assert_int_eq(pcapw_close(w), 0);
+    struct ruleset *rs = rules();
+    static struct rec r;
+    g_defer = true;
+    feed(&r, rs, NULL);
+    g_defer = false;
+    ck_assert_uint_eq(r.n, 5);
+    for (size_t i = 0; i < 4; i++) {
+        ck_assert(!r.fi[i].deferred);
+        ck_assert(!r.fi[i].decided);
+    }
+    ck_assert(r.fi[4].deferred);
+    ck_assert(!r.fi[4].decided);
+    ck_assert_uint_eq(r.events, 0);
     ruleset_free(rs);
 }
 END_TEST
@@ -719,6 +767,7 @@ static Suite *engine_queue_suite(void)
     tcase_add_test(tc, synack_unseen);
     tcase_add_test(tc, no_buffer_deferred);
     tcase_add_test(tc, refused_stays_refused);
+    tcase_add_test(tc, quic_no_slot_deferred);
     tcase_add_test(tc, judge_now);
     tcase_add_test(tc, no_flow);
     tcase_add_test(tc, unseen_whole_hello_blocked);
