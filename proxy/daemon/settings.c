@@ -120,6 +120,13 @@ static const struct config_key keys[] = {
       "flows held, or no reassembly buffer free): dropped, so the client sends it again (drop), "
       "or the flow judged on what that segment shows and its address (address: a flood of "
       "held connections then lets requests cut across segments pass on unlisted addresses)" },
+    { "queue.client_buffers", CONFIG_INT, 0, 16777216, "1024", NULL, OFF(queue_client_buffers),
+      true,
+      "reassembly buffers one client address may hold at once per worker (its connections "
+      "whose first request is not yet judged or awaits the server's answer); past it, its new "
+      "connections wait as in queue.no_room = drop, and other clients keep the rest of "
+      "reasm.buffers. 0: no bound. Behind a NAT the filter sees one address for many "
+      "subscribers: raise it there" },
     { "queue.hold_timeout", CONFIG_DURATION, 10, 1 * MIN, "2s", NULL, OFF(queue_hold_timeout), true,
       "longest a flow's first packet is held before the flow is judged on what arrived" },
     { "queue.incomplete", CONFIG_ENUM, 0, 0, "watch", v_queue_incomplete, OFF(queue_incomplete),

@@ -107,6 +107,7 @@ struct settings {
     int queue_watch_limit; /* enum settings_queue_watch_limit */
     int queue_unseen_syn;  /* enum settings_queue_unseen_syn */
     int queue_no_room;     /* enum settings_queue_no_room */
+    int64_t queue_client_buffers;
     int64_t queue_mark_pass;
     int64_t queue_mark_block;
 

@@ -1202,6 +1202,8 @@ static void handle_packet(struct engine *e, struct pkt *p, const struct flowtab_
             finish_flow_inspection(e, f);
             return;
         }
+        if (e->cfg.reasm_per_client) /* whose share a new buffer counts against */
+            tcpreasm_pool_owner(e->reasm, f->ipver, flowtab_client_addr(f));
         unsigned res = tcpreasm_segment(e->reasm, &f->tcp, f->client, p, dir);
         e->cur_res = res;
         if (res & TCPREASM_IGNORED) {
@@ -1508,6 +1510,10 @@ struct engine *engine_new(const struct engine_config *cfg, const struct ruleset 
     if (e->reasm) {
         tcpreasm_pool_synack_unseen(e->reasm, cfg->synack_unseen);
         tcpreasm_pool_defer_empty(e->reasm, cfg->defer_no_buffer);
+        if (cfg->reasm_per_client && tcpreasm_pool_owner_limit(e->reasm, cfg->reasm_per_client)) {
+            tcpreasm_pool_free(e->reasm);
+            e->reasm = NULL;
+        }
     }
     struct flowtab_cfg fc;
     flowtab_cfg_default(&fc);
@@ -1589,6 +1595,7 @@ void engine_get_stats(const struct engine *e, struct engine_stats *st)
     tcpreasm_get_stats(e->reasm, &ts);
     st->reasm_conflicts = ts.conflicts;
     st->reasm_grown = ts.bufs_grown;
+    st->reasm_client_limited = ts.owner_limited;
     st->csum_set_aside = ts.ignored[TCPREASM_BAD_CSUM];
     struct csumpol_stats cs;
     csumpol_get_stats(e->cp, &cs);

@@ -42,6 +42,9 @@ struct engine_config {
      * false (tap, scan: nothing can be held back): the flow is judged on that segment alone and
      * its address, and reassembly gives up; a QUIC flow without a slot on its address. */
     bool defer_no_buffer;
+    /* queue mode: reassembly buffers one client address may hold at once (0: no bound;
+     * tcpreasm_pool_owner_limit()): past it, its new data finds no buffer, as above */
+    uint32_t reasm_per_client;
     /* queue mode: what a TCP flow first seen after its SYN gets (ENGINE_UNSEEN_SYN_*); tap
      * mode and scan keep PICKUP (captures that start mid-flow) */
     uint8_t unseen_syn;
@@ -200,12 +203,14 @@ struct engine_stats {
     uint64_t flows, decisions, blocks;
     uint64_t frag_in, frag_done, frag_dropped;
     uint64_t flows_evicted, reasm_no_buffer, reasm_ignored, reasm_conflicts;
-    uint64_t reasm_deferred;     /* client segments not taken for want of a reassembly buffer
+    uint64_t reasm_deferred;       /* client segments not taken for want of a reassembly buffer
                               * (defer_no_buffer): dropped by the mode, sent again */
-    uint64_t reasm_judged_alone; /* flows with no reassembly buffer judged on the request one
+    uint64_t reasm_client_limited; /* buffers refused: the client held its share
+                                    * (reasm_per_client) */
+    uint64_t reasm_judged_alone;   /* flows with no reassembly buffer judged on the request one
                                   * segment held whole (the others of reasm_no_buffer were
                                   * judged on their address) */
-    uint64_t reasm_grown;        /* buffers whose bytes outgrew the 4 KiB small slot (tcpreasm.h
+    uint64_t reasm_grown;          /* buffers whose bytes outgrew the 4 KiB small slot (tcpreasm.h
                            * bufs_grown): requests larger than most, not a give-up */
     uint64_t tls_malformed, tls_limit, http_malformed, http_limit, quic_malformed, quic_no_slot;
     uint64_t quic_not_initial;     /* client datagrams without a readable Initial (kept waiting) */

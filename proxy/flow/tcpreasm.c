@@ -19,11 +19,13 @@
  * another's room. */
 #include "proxy/flow/tcpreasm.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/bigmem.h"
 #include "common/compiler.h"
+#include "proxy/flow/owners.h"
 
 #define TCPREASM_MAX_URG      8
 #define TCPREASM_MAX_VERSIONS 3          /* other versions per flow, besides the last-copy view */
@@ -47,6 +49,11 @@ struct rbuf {
     uint32_t ver[TCPREASM_MAX_VERSIONS]; /* other versions: alternative buffer index + 1 */
 };
 
+struct buf_owner {
+    uint8_t ipver; /* 0: none recorded */
+    uint8_t addr[16];
+};
+
 struct tcpreasm_pool {
     uint32_t nbufs, nalt, cap;
     size_t bm_stride;
@@ -61,6 +68,13 @@ struct tcpreasm_pool {
     uint32_t free_head, alt_head;
     bool synack_unseen; /* tcpreasm_pool_synack_unseen() */
     bool defer_empty;   /* tcpreasm_pool_defer_empty() */
+    /* tcpreasm_pool_owner_limit(): buffers held per client address, each buffer's holder, the
+     * owner of the segment being handled (tcpreasm_pool_owner()) */
+    struct owners *own;
+    uint32_t own_limit;
+    struct buf_owner *buf_own; /* nbufs */
+    const uint8_t *cur_addr;
+    int cur_ipver;
     struct tcpreasm_stats st;
 };
 
@@ -119,6 +133,29 @@ void tcpreasm_pool_defer_empty(struct tcpreasm_pool *pool, bool on)
     pool->defer_empty = on;
 }
 
+int tcpreasm_pool_owner_limit(struct tcpreasm_pool *pool, uint32_t limit)
+{
+    if (!pool->own) {
+        pool->own = owners_new(pool->nbufs);
+        pool->buf_own = calloc(pool->nbufs, sizeof *pool->buf_own);
+        if (!pool->own || !pool->buf_own) {
+            owners_free(pool->own);
+            free(pool->buf_own);
+            pool->own = NULL;
+            pool->buf_own = NULL;
+            return -ENOMEM;
+        }
+    }
+    pool->own_limit = limit;
+    return 0;
+}
+
+void tcpreasm_pool_owner(struct tcpreasm_pool *pool, int ipver, const uint8_t *addr)
+{
+    pool->cur_ipver = ipver;
+    pool->cur_addr = addr;
+}
+
 void tcpreasm_pool_free(struct tcpreasm_pool *pool)
 {
     if (!pool)
@@ -130,6 +167,8 @@ void tcpreasm_pool_free(struct tcpreasm_pool *pool)
     bigmem_free(pool->alt, (size_t)pool->nalt * pool->cap);
     free(pool->alt_next);
     free(pool->alt_own);
+    owners_free(pool->own);
+    free(pool->buf_own);
     free(pool);
 }
 
@@ -514,9 +553,20 @@ static struct rbuf *get_buf(struct tcpreasm_pool *pl, struct tcpreasm_state *t, 
     }
     if (!pl->free_head)
         return NULL;
+    if (pl->own && pl->cur_addr &&
+        !owners_take(pl->own, pl->cur_ipver, pl->cur_addr, pl->own_limit)) {
+        pl->st.owner_limited++; /* this client holds its share: as if the pool were empty */
+        return NULL;
+    }
     *idx = pl->free_head - 1;
     struct rbuf *b = &pl->bufs[*idx];
     pl->free_head = b->next_free;
+    if (pl->own) {
+        struct buf_owner *o = &pl->buf_own[*idx];
+        o->ipver = pl->cur_addr ? (uint8_t)pl->cur_ipver : 0;
+        if (pl->cur_addr)
+            memcpy(o->addr, pl->cur_addr, pl->cur_ipver == 4 ? 4 : 16);
+    }
     memset(b, 0, sizeof *b);
     b->big = pl->small_cap == 0;
     b->base = t->nxt;
@@ -530,6 +580,10 @@ static void put_buf(struct tcpreasm_pool *pool, struct tcpreasm_state *t)
 {
     uint32_t idx = t->buf - 1;
     struct rbuf *b = &pool->bufs[idx];
+    if (pool->own && pool->buf_own[idx].ipver) {
+        owners_give(pool->own, pool->buf_own[idx].ipver, pool->buf_own[idx].addr);
+        pool->buf_own[idx].ipver = 0;
+    }
     if (b->alt) {
         pool->alt_next[b->alt - 1] = pool->alt_head;
         pool->alt_head = b->alt;

@@ -146,6 +146,7 @@ struct tcpreasm_stats {
     uint64_t bufs_grown;      /* buffers whose bytes outgrew the small slot (tcpreasm.c) */
     uint64_t pool_empty;      /* flows that got no buffer (gave up reassembly) */
     uint64_t pool_deferred;   /* segments not taken for want of a buffer (defer_empty) */
+    uint64_t owner_limited;   /* buffers refused: the client held its share (owner_limit) */
     uint64_t alt_pool_empty;  /* conflicts without an alternative buffer (only the Linux view) */
     uint64_t bufs_recycled;   /* buffers given back because nothing was pending (keep-alive) */
     uint32_t bufs_in_use;
@@ -174,6 +175,18 @@ void tcpreasm_pool_synack_unseen(struct tcpreasm_pool *pool, bool on);
  * giving up reassembly (TCPREASM_GAVEUP): a stream is never read in pieces because buffers ran
  * out. Counted in stats.pool_deferred. */
 void tcpreasm_pool_defer_empty(struct tcpreasm_pool *pool, bool on);
+
+/* Bounds the buffers one client address may hold at once to limit (0: no bound, counting
+ * still on): a flood of connections from one address that never finish their first request
+ * then exhausts its own share, not the pool. Past it, get a buffer fails for that client as if
+ * the pool were empty (with tcpreasm_pool_defer_empty(), the segment is deferred; counted in
+ * stats.owner_limited). The caller names each segment's client with tcpreasm_pool_owner()
+ * before tcpreasm_segment(). Allocates the table once (-ENOMEM). */
+int tcpreasm_pool_owner_limit(struct tcpreasm_pool *pool, uint32_t limit);
+
+/* The client address (ipver 4 or 6; 4 or 16 bytes) of the segments passed next; addr must
+ * stay valid until the next call (NULL: none, nothing counted). */
+void tcpreasm_pool_owner(struct tcpreasm_pool *pool, int ipver, const uint8_t *addr);
 
 /* Frees the pool; NULL is a no-op. Flows that still hold buffers must not be used after. */
 void tcpreasm_pool_free(struct tcpreasm_pool *pool);

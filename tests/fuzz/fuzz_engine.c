@@ -45,7 +45,8 @@ enum feed { FEED_FRAME, FEED_AHEAD, FEED_CUT, FEED_QUEUE };
 /* Feeds every frame of the input to a new engine, through engine_frame(), pushed ahead
  * (engine_push(), as `qorgau scan` does: the input stays valid throughout), with some frames
  * cut (engine_frame_cut()), or configured as queue mode configures it (the SYN-ACK unseen, a
- * flow first seen after its SYN judged strictly, segments that find no buffer deferred) with
+ * flow first seen after its SYN judged strictly, segments that find no buffer or pass the
+ * client's share deferred) with
  * every frame's engine_frame_info() read; the events seen and the counters in *st. */
 static size_t run(const uint8_t *data, size_t size, enum feed how, struct engine_stats *st)
 {
@@ -61,6 +62,7 @@ static size_t run(const uint8_t *data, size_t size, enum feed how, struct engine
         cfg.synack_unseen = true;
         cfg.unseen_syn = ENGINE_UNSEEN_SYN_JUDGE;
         cfg.defer_no_buffer = true;
+        cfg.reasm_per_client = 2; /* a client's share of the 8 buffers */
     }
     size_t events = 0;
     struct engine *e = engine_new(&cfg, g_rs, on_event, &events);

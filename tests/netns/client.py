@@ -408,15 +408,18 @@ def idle(addr, port, n, secs):
     time.sleep(float(secs))
 
 
-def hog(name, addr, port, n, secs):
+def hog(name, addr, port, n, secs, src=None):
     """N connections that each send the first 20 bytes of a ClientHello (the record and
     handshake headers and part of the random: no name) and nothing more, kept open SECS seconds:
-    they fill a filter's tables of flows waiting for their first request."""
+    they fill a filter's tables of flows waiting for their first request. SRC: the source
+    address (another client on the same link)."""
     hello = hello_bytes(name)
     socks = []
     for _ in range(int(n)):
         s = socket.socket(family(addr), socket.SOCK_STREAM)
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if src:
+            s.bind((src, 0))
         s.connect((addr, int(port)))
         s.sendall(hello[:20])
         socks.append(s)
@@ -433,7 +436,7 @@ def main():
     elif cmd == "idle":
         idle(*sys.argv[2:6])
     elif cmd == "hog":
-        hog(*sys.argv[2:7])
+        hog(*sys.argv[2:8])
     elif cmd == "bytewise":
         print(bytewise(*sys.argv[2:6]))
     elif cmd == "httpbytes":

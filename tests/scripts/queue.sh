@@ -87,7 +87,7 @@ flt "$QG_BIN" subscriber --store $STORE set 10.200.1.2 77010000002 >/dev/null ||
 start_qorgau() { # [EXTRA CONFIG LINE]
     cat >"$QG_DIR/qorgau.conf" <<CONF
 mode = queue
-workers = 2
+workers = ${QG_WORKERS:-2}
 user = root
 state_dir = $QG_DIR/state
 store = $STORE
@@ -385,8 +385,8 @@ qg_stop "$QPID"
 # (the engine read the first before it was dropped): reset; an allowed one is served once its
 # first piece is sent again. With no buffer, nothing of it is read: not served (the flood keeps
 # the buffers). Checked on the server's side too.
-hog_until_ready() { # N SECS
-    qg_bg "$QG_DIR/hog.out" ip netns exec "$QG_CLI" python3 "$CLIENT_PY" hog allowed.test "$QG_SRV4" 443 "$1" "$2"
+hog_until_ready() { # N SECS [SOURCE]
+    qg_bg "$QG_DIR/hog.out" ip netns exec "$QG_CLI" python3 "$CLIENT_PY" hog allowed.test "$QG_SRV4" 443 "$1" "$2" ${3:-}
     HOG=$QG_LAST_PID
     i=0
     while [ $i -lt 100 ] && ! grep -qs ready "$QG_DIR/hog.out"; do sleep 0.1; i=$((i + 1)); done
@@ -406,7 +406,8 @@ expect_match "no room: logged (rate-limited warning)" "$(grep -c 'client segment
 qg_stop "$HOG"
 qg_stop "$QPID"
 start_qorgau "queue.hold_flows = 64
-reasm.buffers = 16" || bad "qorgau (16 reassembly buffers)" "did not start"
+reasm.buffers = 16
+queue.client_buffers = 0" || bad "qorgau (16 reassembly buffers)" "did not start"
 hog_until_ready 24 8
 expect_match "no room: no reassembly buffer free, split ClientHello, blocked name, unlisted address -> not served" \
     "$(cl python3 "$CLIENT_PY" split blocked.test "$QG_SRV4" 443)" '^(timeout|reset)$'
@@ -417,6 +418,28 @@ stop_capture
 # (client.py split cuts the name in its middle: the first piece ends in "blocke")
 expect "no room: the server got no piece of the blocked hello" "$(payload_has "$QG_DIR/room.pcap" 'blocke')" "0"
 qg_stop "$QPID"
+# one client's share (queue.client_buffers = 8 of reasm.buffers = 16, one worker and one queue so
+# that both clients' flows meet in the same pool): the flood comes from a second address on the
+# client's link and holds its 8; the first client's connections still find buffers and are
+# judged as usual. (Without the share the flood takes all 16 and the first client's waits.)
+for t in iptables ip6tables; do
+    flt $t -F FORWARD 2>/dev/null; flt $t -F QORGAU 2>/dev/null; flt $t -X QORGAU 2>/dev/null
+    sed 's/--queue-balance 0:1/--queue-num 0/' "$RULES" | flt $t-restore --noflush || bad "rules (one queue)"
+done
+cl ip addr add 10.200.1.3/24 dev c0
+QG_WORKERS=1 start_qorgau "reasm.buffers = 16
+queue.client_buffers = 8" || bad "qorgau (client share)" "did not start"
+hog_until_ready 24 20 10.200.1.3
+v=$(cc $R4 --max-time 5 -o /dev/null -w '%{http_code}' https://allowed.test/small)
+expect "client share: another client floods (24 held connections), this client's https allowed -> served" "$v" "200"
+expect "client share: ... and its split ClientHello naming a blocked host -> reset" \
+    "$(cl python3 "$CLIENT_PY" split blocked.test "$QG_SRV4" 443)" "reset"
+sleep 1.2
+expect_match "client share: stats: queue.client_limited counted" "$(qcounter queue.client_limited)" '^[1-9]'
+qg_stop "$HOG"
+qg_stop "$QPID"
+cl ip addr del 10.200.1.3/24 dev c0
+load_rules bypass || bad "rules (two queues again)"
 
 # a flow whose SYN went by unjudged (the queue full with queue.fail = open, the daemon restarting
 # under --queue-bypass, conntrack flushed): an inserted rule accepts every client SYN before the

@@ -1558,6 +1558,47 @@ START_TEST(pool_exhaustion_deferred)
 }
 END_TEST
 
+/* tcpreasm_pool_owner_limit(): one client address holds at most its share of the buffers; past
+ * it its new data finds none (deferred here), while another client's still does; a buffer given
+ * back counts back. */
+START_TEST(owner_share)
+{
+    struct tcpreasm_pool *pl = tcpreasm_pool_new(4, 0, 256);
+    tcpreasm_pool_defer_empty(pl, true);
+    ck_assert_int_eq(tcpreasm_pool_owner_limit(pl, 2), 0);
+    static const uint8_t x[16] = { 10, 0, 0, 7 }, y[16] = { 10, 0, 0, 8 };
+    struct conv a, b, c, d;
+    conv_pair(pl, &a, &b);
+    conv_pair(pl, &c, &d);
+    tcpreasm_pool_owner(pl, 4, x);
+    ck_assert(cseg(&a, 0, "one", 3) & TCPREASM_NEW_DATA);
+    ck_assert(cseg(&b, 0, "two", 3) & TCPREASM_NEW_DATA);
+    unsigned r = cseg(&c, 0, "three", 5); /* x's third: past its share */
+    ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_NO_BUFFER);
+    ck_assert(!(r & TCPREASM_NEW_DATA));
+    tcpreasm_pool_owner(pl, 4, y);
+    ck_assert(cseg(&d, 0, "four", 4) & TCPREASM_NEW_DATA); /* y's first: the pool has room */
+    struct tcpreasm_stats st;
+    tcpreasm_get_stats(pl, &st);
+    ck_assert_uint_eq(st.owner_limited, 1);
+    ck_assert_uint_eq(st.bufs_in_use, 3);
+    tcpreasm_release(pl, &a.f.tcp); /* x gives one back */
+    tcpreasm_pool_owner(pl, 4, x);
+    ck_assert(cseg(&c, 0, "three", 5) & TCPREASM_NEW_DATA);
+    r = cseg(&a, 3, "more", 4); /* released: sequence only, takes nothing */
+    ck_assert(!(r & TCPREASM_NEW_DATA));
+    tcpreasm_get_stats(pl, &st);
+    ck_assert_uint_eq(st.owner_limited, 1);
+    ck_assert_uint_eq(st.bufs_in_use, 3);
+    tcpreasm_release(pl, &b.f.tcp);
+    tcpreasm_release(pl, &c.f.tcp);
+    tcpreasm_release(pl, &d.f.tcp);
+    tcpreasm_get_stats(pl, &st);
+    ck_assert_uint_eq(st.bufs_in_use, 0);
+    tcpreasm_pool_free(pl);
+}
+END_TEST
+
 START_TEST(pool_exhaustion_fail_open)
 {
     struct tcpreasm_pool *pl = tcpreasm_pool_new(1, 0, 256);
@@ -1789,6 +1830,7 @@ static Suite *tcpreasm_suite(void)
     tcase_add_test(tc, buffer_returned_when_idle);
     tcase_add_test(tc, pool_exhaustion_fail_open);
     tcase_add_test(tc, pool_exhaustion_deferred);
+    tcase_add_test(tc, owner_share);
     tcase_add_test(tc, why_names);
     suite_add_tcase(s, tc);
     tc = tcase_create("property");
