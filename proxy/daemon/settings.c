@@ -136,9 +136,9 @@ static const struct config_key keys[] = {
              "its address and released when that passes (address), or dropped (drop)" },
     { "queue.watch_packets", CONFIG_INT, 16, 1000000, "400", NULL, OFF(queue_watch_packets),
       true, "queue.incomplete = watch: client packets of a released first request watched; "
-            "past them queue.watch_limit applies (logged). Keep it under half the rule's "
-            "connbytes bound (1024 packets, both directions), past which the kernel stops "
-            "queueing the flow" },
+            "past them queue.watch_limit applies (logged). Keep it under the rules' connbytes "
+            "bound (1024 packets from the server, about one per watched segment at most), past "
+            "which the kernel stops queueing the flow" },
     { "queue.watch_timeout", CONFIG_DURATION, 100, 10 * MIN, "10s", NULL,
       OFF(queue_watch_timeout), true,
       "queue.incomplete = watch: longest a released first request is watched before "

@@ -293,6 +293,36 @@ def desync(fool, fake, real, addr, port):
     return answer(s)
 
 
+def acks(n, name, addr, port):
+    """N bare ACKs on an open connection (raw, at the socket's own sequence numbers: duplicate
+    ACKs the server ignores), then the ClientHello for name; what came back."""
+    s = socket.socket(family(addr), socket.SOCK_STREAM)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s.settimeout(5)
+    s.connect((addr, int(port)))
+    src, sport = s.getsockname()[:2]
+    snd, rcv = queue_seqs(s)
+    tcp = struct.pack("!HHIIBBHHH", sport, int(port), snd, rcv, 5 << 4, 0x10, 502, 0, 0)
+    tcp = tcp[:16] + struct.pack("!H", csum(pseudo(src, addr, len(tcp)) + tcp)) + tcp[18:]
+    if ":" in addr:
+        r = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_TCP)
+        r.bind((src, 0))
+        pkt = tcp
+    else:
+        r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+        pkt = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0x4000, 64, 6, 0,
+                          socket.inet_aton(src), socket.inet_aton(addr)) + tcp
+    for _ in range(int(n)):
+        r.sendto(pkt, (addr, 0))
+    r.close()
+    time.sleep(0.2)
+    try:
+        s.sendall(hello_bytes(name))
+    except (ConnectionResetError, BrokenPipeError):
+        return "reset"
+    return answer(s)
+
+
 def tcp_ip(src, dst, sport, dport, seq, ack, payload, bad=False, ident=None, df=True, ttl=64):
     """An IPv4 packet carrying one TCP segment (PSH|ACK); bad: a wrong checksum."""
     tcp = struct.pack("!HHIIBBHHH", sport, dport, seq & 0xffffffff, ack, 5 << 4, 0x18, 502, 0, 0) + payload
@@ -449,12 +479,14 @@ def main():
         print(synflood(*sys.argv[2:6]))
     elif cmd == "syndata":
         print(syndata(*sys.argv[2:6]))
+    elif cmd == "acks":
+        print(acks(*sys.argv[2:6]))
     elif cmd == "desync":
         print(desync(*sys.argv[2:7]))
     elif cmd == "rawsend":
         print(rawsend(*sys.argv[2:6]))
     else:
-        sys.exit("usage: client.py split|bytewise|httpbytes|keepalive|idle|hog|slow|flood|synflood|syndata|desync|rawsend ...")
+        sys.exit("usage: client.py split|bytewise|httpbytes|keepalive|idle|hog|acks|slow|flood|synflood|syndata|desync|rawsend ...")
 
 
 if __name__ == "__main__":
