@@ -691,29 +691,35 @@ static unsigned put_versions(struct tcpreasm_pool *pl, uint32_t idx, struct rbuf
     return 0;
 }
 
-/* Stores payload bytes [seq, seq+n): first copy wins in the Linux view, last copy in the
- * alternative view, other versions as put_versions(). Returns TCPREASM_CONFLICT /
- * TCPREASM_FULL / TCPREASM_VIEWS_FULL bits. *set_to (may be NULL): the end of a run of bytes
- * stored that starts at or below the in-order end (so the bits from olen up to it are set),
- * else 0. */
-/* True when src[0, n) at seq differs from a byte b holds already (what put_bytes() calls a
- * conflict). Reads only. */
-static bool overlap_differs(const struct tcpreasm_pool *pl, uint32_t idx, const struct rbuf *b,
-                            uint32_t seq, const uint8_t *src, size_t n)
+/* Compares src[0, n) at seq with the bytes b holds already: returns how many are the same, and
+ * sets *differs when any is not (a conflict: another copy of held bytes). Reads only. */
+static size_t overlap_same(const struct tcpreasm_pool *pl, uint32_t idx, const struct rbuf *b,
+                           uint32_t seq, const uint8_t *src, size_t n, bool *differs)
 {
     const uint8_t *data = buf_data(pl, idx), *bm = buf_bits(pl, idx);
+    size_t same = 0;
+    *differs = false;
     for (size_t i = 0; i < n; i++) {
         long off = seq_off(b, seq + (uint32_t)i);
         if (off < 0)
             continue;
         if ((uint32_t)off >= pl->cap)
             break;
-        if (bit_get(bm, (size_t)off) && data[off] != src[i])
-            return true;
+        if (bit_get(bm, (size_t)off)) {
+            if (data[off] != src[i])
+                *differs = true;
+            else
+                same++;
+        }
     }
-    return false;
+    return same;
 }
 
+/* Stores payload bytes [seq, seq+n): first copy wins in the Linux view, last copy in the
+ * alternative view, other versions as put_versions(). Returns TCPREASM_CONFLICT /
+ * TCPREASM_FULL / TCPREASM_VIEWS_FULL bits. *set_to (may be NULL): the end of a run of bytes
+ * stored that starts at or below the in-order end (so the bits from olen up to it are set),
+ * else 0. */
 static unsigned put_bytes(struct tcpreasm_pool *pl, uint32_t idx, struct rbuf *b, uint32_t seq,
                           const uint8_t *src, size_t n, uint32_t *set_to)
 {
@@ -750,20 +756,8 @@ static unsigned put_bytes(struct tcpreasm_pool *pl, uint32_t idx, struct rbuf *b
     }
     uint8_t *data = buf_data(pl, idx), *bm = buf_bits(pl, idx);
     unsigned res = 0;
-    bool conflict = false;
-    for (size_t i = 0; i < n; i++) {
-        long off = seq_off(b, seq + (uint32_t)i);
-        if (off < 0)
-            continue;
-        if ((uint32_t)off >= pl->cap)
-            break;
-        if (bit_get(bm, (size_t)off)) {
-            if (data[off] != src[i])
-                conflict = true;
-            else
-                pl->st.dup_bytes++;
-        }
-    }
+    bool conflict;
+    pl->st.dup_bytes += overlap_same(pl, idx, b, seq, src, n, &conflict);
     uint8_t *alt = buf_alt(pl, b);
     if (conflict) {
         res |= TCPREASM_CONFLICT;
@@ -1300,8 +1294,10 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct tcpreasm_state *t, un
                 track_only(st, seq, end);
                 res |= TCPREASM_GAVEUP;
             } else if (b) {
-                if (pl->defer_empty && !b->alt && !pl->alt_head &&
-                    overlap_differs(pl, idx, b, seq, payload, len)) {
+                bool differs = false;
+                if (pl->defer_empty && !b->alt && !pl->alt_head)
+                    (void)overlap_same(pl, idx, b, seq, payload, len, &differs);
+                if (differs) {
                     /* another copy of bytes held, and no alternative view to keep it in: held
                      * back like new data without a buffer (it is never judged in part) */
                     pl->st.pool_deferred++;
