@@ -1060,12 +1060,17 @@ static void inspect_udp(struct engine *e, struct flow *f, const struct pkt *p)
 {
     if (f->pkts[0] > e->cfg.quic_max_datagrams ||
         f->bytes[0] - p->payload_len >= e->cfg.quic_max_bytes) {
+        bool hello_judged = f->a.slot && e->qslots[f->a.slot - 1].judged;
         if (!(f->a.state & ENGINE_ST_EVENT)) {
             e->st.quic_budget_spent++;
             decide_by_address(e, f);
         }
-        quic_done(e, f);
-        return;
+        if (!e->cfg.quic_read_past_budget || hello_judged || (f->a.state & ENGINE_ST_BLOCKED)) {
+            quic_done(e, f);
+            return;
+        }
+        /* queue mode, no ClientHello read yet: decided on its address, still read */
+        e->st.quic_past_budget++;
     }
     unsigned initials;
     if (quic_datagram(e, f, p->payload, p->payload_len, &initials)) {

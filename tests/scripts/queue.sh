@@ -254,6 +254,15 @@ for fam in 4 6; do
     expect "v$fam QUIC blocked name split over two Initials: dropped" "$(cl "$QG_TOOLS/quic_initial" blocked.test "$SRV" 443 pq)" "none"
     expect "v$fam QUIC blocked: no datagram reached the server" "$(grep -c got "$QG_DIR/echo.out")" "$n0"
     expect "v$fam QUIC allowed name split over two Initials: delivered" "$(cl "$QG_TOOLS/quic_initial" allowed.test "$SRV" 443 pq)" "answer 2"
+    # behind more junk than the engine's budget (16 datagrams): the flow is judged on its
+    # address at the budget, but queue mode reads on, and the Initial is still judged
+    i0=$(grep -c "got 1250 " "$QG_DIR/echo.out")
+    cl "$QG_TOOLS/quic_initial" blocked.test "$SRV" 443 junk20 >/dev/null
+    expect "v$fam QUIC blocked name behind 20 junk datagrams: the Initial never reaches the server" \
+        "$(grep -c "got 1250 " "$QG_DIR/echo.out")" "$i0"
+    cl "$QG_TOOLS/quic_initial" allowed.test "$SRV" 443 junk20 >/dev/null
+    expect "v$fam QUIC allowed name behind 20 junk datagrams: delivered" \
+        "$(grep -c "got 1250 " "$QG_DIR/echo.out")" "$((i0 + 1))"
 done
 
 # headless Chromium: HTTPS over TCP, and QUIC forced for the origin (--origin-to-force-quic-on:

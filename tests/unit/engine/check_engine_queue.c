@@ -35,6 +35,7 @@ static bool g_synack_unseen; /* feed(): the engine as queue mode configures it *
 static uint8_t g_unseen_syn; /* feed(): engine_config.unseen_syn (ENGINE_UNSEEN_SYN_*) */
 static size_t g_cut;         /* feed(): frames longer than this arrive cut to it (0: none) */
 static bool g_defer;         /* feed(): engine_config.defer_no_buffer, one reassembly buffer */
+static bool g_past_budget;   /* feed(): engine_config.quic_read_past_budget */
 
 static char g_path[64];
 
@@ -104,6 +105,7 @@ static void feed(struct rec *r, struct ruleset *rs, struct engine **keep)
         cfg.defer_no_buffer = true;
         cfg.reasm_buffers = 1;
     }
+    cfg.quic_read_past_budget = g_past_budget;
     memset(r, 0, sizeof(*r));
     struct capture *cap = capture_pcap_open_file(g_path, err, sizeof(err));
     ck_assert_msg(cap != NULL, "%s", err);
@@ -271,6 +273,68 @@ START_TEST(quic_no_slot_deferred)
     ck_assert(!r.fi[4].decided);
     ck_assert_uint_eq(r.events, 0);
     ruleset_free(rs);
+}
+END_TEST
+
+/* More junk datagrams than the QUIC budget (16), then an Initial naming a blocked host. Tap and
+ * scan stop reading at the budget (the flow is judged on its free address: passed, the Initial
+ * never read); queue mode (quic_read_past_budget) keeps reading the unmarked flow, and the
+ * Initial blocks it. */
+START_TEST(quic_past_budget)
+{
+    static const uint8_t dcid[8] = { 7, 7, 7, 7, 1, 2, 3, 4 }, scid[8] = { 5, 6 };
+    struct quicw q;
+    ck_assert_int_eq(quicw_init(&q, QUIC_V1, dcid, 8, scid, 8), 0);
+    uint8_t h[2048], fr[1500], d[1500], junk[20];
+    memset(junk, 0x17, sizeof(junk));
+    size_t hl = quicw_hello("blocked.example", 0, h, sizeof(h), NULL);
+    size_t fl = 0;
+    ck_assert_int_eq(quicw_crypto(fr, sizeof(fr), &fl, 0, h, hl), 0);
+    size_t n = quicw_initial(&q, 0, fr, fl, 1250, d, sizeof(d));
+    ck_assert_uint_gt(n, 0);
+    quicw_fini(&q);
+    for (int run = 0; run < 2; run++) {
+        struct pcapw *w = open_cap();
+        for (unsigned i = 0; i < 21; i++) {
+            struct pcapw_pkt p;
+            pcapw_pkt_init(&p);
+            p.proto = 17;
+            pcapw_addr("192.0.2.1", p.src);
+            pcapw_addr("10.0.0.1", p.dst);
+            p.sport = 50100;
+            p.dport = 443;
+            p.payload = i < 20 ? junk : d;
+            p.payload_len = i < 20 ? sizeof(junk) : n;
+            ck_assert_int_eq(pcapw_put(w, 1000000 + i * 1000, &p), 0);
+        }
+        ck_assert_int_eq(pcapw_close(w), 0);
+        struct ruleset *rs = rules();
+        static struct rec r;
+        struct engine *e;
+        g_past_budget = run == 1;
+        feed(&r, rs, &e);
+        g_past_budget = false;
+        ck_assert_uint_eq(r.n, 21);
+        ck_assert(r.fi[16].decided); /* the budget: judged on its address */
+        ck_assert(!r.fi[16].blocked);
+        struct engine_stats st;
+        engine_get_stats(e, &st);
+        ck_assert_uint_eq(st.quic_budget_spent, 1);
+        if (run == 0) {
+            ck_assert(r.fi[16].done); /* reading stops: the Initial is not read */
+            ck_assert(!r.fi[20].blocked);
+            ck_assert_uint_eq(r.blocks, 0);
+        } else {
+            ck_assert(!r.fi[16].done);
+            ck_assert(!r.fi[19].blocked);
+            ck_assert(r.fi[20].blocked);
+            ck_assert(r.fi[20].done);
+            ck_assert_uint_eq(r.blocks, 1);
+            ck_assert_uint_eq(st.quic_past_budget, 5); /* the 17th on */
+        }
+        engine_free(e);
+        ruleset_free(rs);
+    }
 }
 END_TEST
 
@@ -768,6 +832,7 @@ static Suite *engine_queue_suite(void)
     tcase_add_test(tc, no_buffer_deferred);
     tcase_add_test(tc, refused_stays_refused);
     tcase_add_test(tc, quic_no_slot_deferred);
+    tcase_add_test(tc, quic_past_budget);
     tcase_add_test(tc, judge_now);
     tcase_add_test(tc, no_flow);
     tcase_add_test(tc, unseen_whole_hello_blocked);
