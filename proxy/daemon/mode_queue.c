@@ -65,10 +65,10 @@ enum q_ctr {
     C_WATCH_LIMITS,
     C_SYN_UNSEEN,
     C_SYN_UNSEEN_BLOCKED,
-    C_NO_BUFFER,        /* client segments dropped: no reassembly buffer free (sent again) */
-    C_HOLD_TABLE_FULL,  /* client segments dropped: no room in the hold table (sent again) */
-    C_CLIENT_LIMITED,   /* ... of them for the client's share (queue.client_buffers) */
-    C_QUIC_PAST_BUDGET, /* UDP datagrams read after the flow's budget (no ClientHello yet) */
+    C_NO_BUFFER,         /* client segments dropped: no reassembly buffer free (sent again) */
+    C_HOLD_TABLE_FULL,   /* client segments dropped: no room in the hold table (sent again) */
+    C_CLIENT_LIMITED,    /* ... of them for the client's share (queue.client_buffers) */
+    C_QUIC_NEW_ATTEMPTS, /* QUIC attempts opened on a passed 4-tuple: judged as new flows */
     C_COUNT
 };
 
@@ -97,7 +97,7 @@ static const char *const q_ctr_names[] = {
     "queue.no_buffer",
     "queue.hold_table_full",
     "queue.client_limited",
-    "queue.quic_past_budget",
+    "queue.quic_new_attempts",
 };
 _Static_assert(sizeof(q_ctr_names) / sizeof(q_ctr_names[0]) == C_COUNT, "one name per counter");
 
@@ -728,7 +728,7 @@ static void publish_counters(struct q_worker *w)
     w->ctr_local[C_SYN_UNSEEN] = es.syn_unseen;
     w->ctr_local[C_SYN_UNSEEN_BLOCKED] = es.syn_unseen_blocked;
     w->ctr_local[C_CLIENT_LIMITED] = es.reasm_client_limited;
-    w->ctr_local[C_QUIC_PAST_BUDGET] = es.quic_past_budget;
+    w->ctr_local[C_QUIC_NEW_ATTEMPTS] = es.quic_new_attempts;
     log_syn_unseen(w);
     log_no_room(w);
     struct capture_queue_kstats ks;
@@ -959,7 +959,6 @@ static int q_open(const struct settings *cfg, struct daemon_ctx *d, void **state
     ec.synack_unseen = true; /* deploy/iptables-queue.rules keep the handshake in the kernel */
     ec.defer_no_buffer = q->no_room_drop; /* a segment that finds no buffer is dropped */
     ec.reasm_per_client = (uint32_t)cfg->queue_client_buffers;
-    ec.quic_read_past_budget = true; /* an unmarked UDP flow's datagrams cross anyway */
     ec.unseen_syn = cfg->queue_unseen_syn == SETTINGS_QUEUE_UNSEEN_SYN_DROP
                         ? ENGINE_UNSEEN_SYN_DROP
                         : ENGINE_UNSEEN_SYN_JUDGE;

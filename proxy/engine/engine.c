@@ -890,11 +890,42 @@ static void quic_slot_release(struct engine *e, struct flow *f)
     }
 }
 
-/* Stops reading the flow: it was decided, or its budget is spent. */
+/* Stops reading the flow: it was decided, or its budget is spent. A new connection attempt on
+ * its 5-tuple starts a new flow (quic_restarts_flow()). */
 static void quic_done(struct engine *e, struct flow *f)
 {
     quic_slot_release(e, f);
     f->a.state |= ENGINE_ST_DONE;
+    f->fl |= FLOW_F_SETTLED;
+}
+
+/* flowtab_cfg.udp_restarts: a client datagram on a settled UDP flow that passed, whose Initial
+ * decrypts under keys derived from its own DCID, opens a connection attempt (a client that has
+ * heard from the server uses the server's connection ID with the first DCID's keys, so its
+ * later Initials do not decrypt that way): it starts a new flow, judged afresh. Without this, an
+ * attempt opened on the 4-tuple after an allowed one had passed - after its budget, in queue
+ * mode after the pass mark - or behind more junk datagrams than the budget went unread. Even one
+ * under the settled attempt's own DCID restarts: a server that has dropped that connection
+ * takes it as new. (A client still retransmitting its first flight that late - its server never
+ * answered - is judged again, the same way.) A blocked flow does not restart: its 4-tuple stays
+ * blocked (queue mode drops its datagrams; the conntrack entry of a UDP flow whose every packet
+ * was dropped is never confirmed, so the kernel queues each retransmission again). Only
+ * Initial-shaped datagrams (long header with the fixed bit, 1200 bytes or more) are
+ * decrypted. */
+static bool quic_restarts_flow(const struct flow *f, const struct pkt *p, bool from_client,
+                               void *ctx)
+{
+    struct engine *e = ctx;
+    if ((f->a.state & ENGINE_ST_BLOCKED) || !from_client || p->payload_len < QUIC_MIN_DATAGRAM ||
+        (p->payload[0] & 0xc0) != 0xc0)
+        return false; /* a blocked 4-tuple stays blocked: its datagrams are dropped */
+    struct quic_initial qi;
+    size_t off;
+    if (quic_initial_parse(e->qctx, p->payload, p->payload_len, NULL, e->quic_plain,
+                           sizeof(e->quic_plain), &qi, &off) != DS_OK)
+        return false;
+    e->st.quic_new_attempts++;
+    return true;
 }
 
 enum quic_reading { QR_PARTIAL, QR_PASSED, QR_BLOCKED, QR_UNUSABLE };
@@ -1058,22 +1089,21 @@ static bool quic_datagram(struct engine *e, struct flow *f, const uint8_t *buf, 
  * without a judged hello is decided on its address and counted. */
 static void inspect_udp(struct engine *e, struct flow *f, const struct pkt *p)
 {
-    if (f->pkts[0] > e->cfg.quic_max_datagrams ||
-        f->bytes[0] - p->payload_len >= e->cfg.quic_max_bytes) {
-        bool hello_judged = f->a.slot && e->qslots[f->a.slot - 1].judged;
+    /* the datagram that spends the budget is read too: one more of junk before it must not
+     * hide an Initial; an Initial after the flow is settled starts a new flow
+     * (quic_restarts_flow) */
+    bool spent = f->pkts[0] > e->cfg.quic_max_datagrams ||
+                 f->bytes[0] - p->payload_len >= e->cfg.quic_max_bytes;
+    unsigned initials;
+    if (quic_datagram(e, f, p->payload, p->payload_len, &initials)) {
+        quic_done(e, f);
+        return;
+    }
+    if (spent) {
         if (!(f->a.state & ENGINE_ST_EVENT)) {
             e->st.quic_budget_spent++;
             decide_by_address(e, f);
         }
-        if (!e->cfg.quic_read_past_budget || hello_judged || (f->a.state & ENGINE_ST_BLOCKED)) {
-            quic_done(e, f);
-            return;
-        }
-        /* queue mode, no ClientHello read yet: decided on its address, still read */
-        e->st.quic_past_budget++;
-    }
-    unsigned initials;
-    if (quic_datagram(e, f, p->payload, p->payload_len, &initials)) {
         quic_done(e, f);
         return;
     }
@@ -1527,6 +1557,7 @@ struct engine *engine_new(const struct engine_config *cfg, const struct ruleset 
     fc.udp_us = (uint64_t)cfg->udp_idle_s * 1000000u;
     fc.on_evict = evicted;
     fc.evict_ctx = e;
+    fc.udp_restarts = quic_restarts_flow;
     fc.reasm = e->reasm;
     e->ft = flowtab_new(&fc);
     struct defrag_cfg dc;

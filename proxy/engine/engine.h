@@ -45,11 +45,6 @@ struct engine_config {
     /* queue mode: reassembly buffers one client address may hold at once (0: no bound;
      * tcpreasm_pool_owner_limit()): past it, its new data finds no buffer, as above */
     uint32_t reasm_per_client;
-    /* queue mode: a UDP flow that spends quic_max_datagrams / quic_max_bytes without a readable
-     * ClientHello is decided on its address as ever, but its later datagrams are still read (no
-     * mark takes them out of the queue, so each crosses anyway): an Initial that comes after
-     * all - behind more junk than the budget - is judged. false (tap, scan): reading stops. */
-    bool quic_read_past_budget;
     /* queue mode: what a TCP flow first seen after its SYN gets (ENGINE_UNSEEN_SYN_*); tap
      * mode and scan keep PICKUP (captures that start mid-flow) */
     uint8_t unseen_syn;
@@ -220,7 +215,7 @@ struct engine_stats {
     uint64_t tls_malformed, tls_limit, http_malformed, http_limit, quic_malformed, quic_no_slot;
     uint64_t quic_not_initial;     /* client datagrams without a readable Initial (kept waiting) */
     uint64_t quic_budget_spent;    /* flows whose datagram/byte budget ended without a hello */
-    uint64_t quic_past_budget;     /* datagrams read after that (quic_read_past_budget) */
+    uint64_t quic_new_attempts;    /* settled UDP flows restarted by a new attempt's Initial */
     uint64_t quic_conflicts;       /* Initials whose CRYPTO bytes differ from earlier ones */
     uint64_t quic_coalesced_limit; /* datagrams with more long-header packets than read */
     uint64_t quic_restarts;        /* Initials under a new DCID (Retry, new attempt): restarted */

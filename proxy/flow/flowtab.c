@@ -413,6 +413,11 @@ struct flow *flowtab_get_hinted(struct flowtab *ft, const struct pkt *p,
         ft->st.reused++;
         recycle(ft, f, FLOWTAB_REUSED, ft->cfg.on_evict, ft->cfg.evict_ctx);
         f = NULL;
+    } else if (f && p->l4proto == 17 && unlikely(f->fl & FLOW_F_SETTLED) && ft->cfg.udp_restarts &&
+               ft->cfg.udp_restarts(f, p, side == f->client, ft->cfg.evict_ctx)) {
+        ft->st.reused++;
+        recycle(ft, f, FLOWTAB_REUSED, ft->cfg.on_evict, ft->cfg.evict_ctx);
+        f = NULL;
     }
     if (!f) {
         if (unlikely(2 * ((uint64_t)ft->st.active + 1) > (uint64_t)ft->mask + 1 &&

@@ -47,7 +47,8 @@ struct flow_app {
                                  * longer decide the client; ports, then first data do */
 #define FLOW_F_SETTLED \
     0x40 /* set by the pipeline: nothing more is inspected on this flow,
-                                 * so a bare SYN with another ISN starts a new flow (port reuse) */
+                                 * so a bare SYN with another ISN starts a new flow (port reuse);
+                                 * UDP: cfg.udp_restarts is asked */
 #define FLOW_F_SCAN \
     0x80 /* set by the pipeline: the next HTTP request cannot be located;
                                  * the rest of the stream is scanned for names line by line */
@@ -84,7 +85,8 @@ enum flowtab_why {
     FLOWTAB_EVICTED,     /* pool full: recycled by the clock hand (flowtab_get) */
     FLOWTAB_REUSED,      /* a new connection on the same 5-tuple (flowtab_get): a bare SYN
                             * with a new ISN on a settled flow or on one both ends closed, or
-                            * a SYN-ACK acknowledging a new ISN after the client's RST/FIN */
+                            * a SYN-ACK acknowledging a new ISN after the client's RST/FIN;
+                            * UDP: what cfg.udp_restarts says */
     FLOWTAB_FLUSHED,     /* flowtab_flush (end of capture) */
     FLOWTAB_VISIT,       /* flowtab_foreach: nothing is recycled */
 };
@@ -101,6 +103,11 @@ struct flowtab_cfg {
     uint64_t udp_us;         /* default 60 s */
     flowtab_cb on_evict;     /* called for EVICTED and REUSED flows; may be NULL */
     void *evict_ctx;
+    /* UDP: does datagram p (from the flow's client when from_client) start a new connection on
+     * settled flow f's 5-tuple? (The pipeline's answer: a QUIC Initial of a new attempt.) Asked
+     * only for flows with FLOW_F_SETTLED; yes recycles f as REUSED. NULL: never. ctx:
+     * evict_ctx. */
+    bool (*udp_restarts)(const struct flow *f, const struct pkt *p, bool from_client, void *ctx);
     struct tcpreasm_pool *reasm; /* if set, a recycled flow's buffers go back here after the
                                    * callback; not owned */
 };

@@ -263,6 +263,11 @@ for fam in 4 6; do
     cl "$QG_TOOLS/quic_initial" allowed.test "$SRV" 443 junk20 >/dev/null
     expect "v$fam QUIC allowed name behind 20 junk datagrams: delivered" \
         "$(grep -c "got 1250 " "$QG_DIR/echo.out")" "$((i0 + 1))"
+    # a second connection attempt on the same 4-tuple, after the first (allowed) one passed and
+    # 20 more datagrams: its Initial, under a new DCID, names a blocked host
+    cl "$QG_TOOLS/quic_initial" blocked.test "$SRV" 443 after20 >/dev/null
+    expect "v$fam QUIC: a second attempt on a passed 4-tuple naming a blocked host never reaches the server" \
+        "$(grep -c "got 1250 " "$QG_DIR/echo.out")" "$((i0 + 2))"
 done
 
 # headless Chromium: HTTPS over TCP, and QUIC forced for the origin (--origin-to-force-quic-on:

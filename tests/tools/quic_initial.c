@@ -1,15 +1,18 @@
 /* quic_initial.c - test tool: one QUIC v1 connection attempt's client Initials, sent over a real
  * UDP socket (queue.sh: what reaches the server's side of a queue-mode filter).
  *
- * Usage: quic_initial SNI ADDR PORT [pq|time|junkN]
+ * Usage: quic_initial SNI ADDR PORT [pq|time|junkN|afterN]
  * The ClientHello for SNI (ALPN h3) goes in one Initial, or with pq (a post-quantum key share as
  * Chromium sends, X25519MLKEM768) in two, cut inside the name, each in its own 1250-byte
  * datagram; then the tool waits 1 s and prints "answer N" (datagrams the peer sent back) or
  * "none". With time (one Initial): prints "rtt_us N", the microseconds from the send to the
  * first datagram back, or "none" (1 s); tests/bench/inline.sh measures the delay a filter adds to
  * allowed Initials with it. With junkN: N datagrams of 20 junk bytes go first (a server ignores
- * them; more than a filter's budget of datagrams must not hide the Initial behind them). Exit
- * 0, or 1 with a message on stderr. */
+ * them; more than a filter's budget of datagrams must not hide the Initial behind them). With
+ * afterN: from the same socket, first a whole connection attempt's Initial for allowed.test,
+ * then N junk datagrams, then SNI's Initial under a new DCID - a second attempt on the same
+ * 4-tuple, which a filter that has passed the first must still judge. Exit 0, or 1 with a
+ * message on stderr. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -40,17 +43,18 @@ static int send_part(int fd, struct quicw *q, uint32_t pn, const uint8_t *h, siz
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fputs("usage: quic_initial SNI ADDR PORT [pq|time|junkN]\n", stderr);
+        fputs("usage: quic_initial SNI ADDR PORT [pq|time|junkN|afterN]\n", stderr);
         return 1;
     }
     bool pq = argc > 4 && strcmp(argv[4], "pq") == 0;
     bool timed = argc > 4 && strcmp(argv[4], "time") == 0;
     unsigned long junk = 0;
-    if (argc > 4 && strncmp(argv[4], "junk", 4) == 0) {
+    bool after = argc > 4 && strncmp(argv[4], "after", 5) == 0;
+    if (argc > 4 && (strncmp(argv[4], "junk", 4) == 0 || after)) {
         char *jend;
-        junk = strtoul(argv[4] + 4, &jend, 10);
+        junk = strtoul(argv[4] + (after ? 5 : 4), &jend, 10);
         if (*jend || junk == 0 || junk > 10000) {
-            fprintf(stderr, "quic_initial: %s: junkN with N 1..10000\n", argv[4]);
+            fprintf(stderr, "quic_initial: %s: junkN / afterN with N 1..10000\n", argv[4]);
             return 1;
         }
     }
@@ -102,6 +106,19 @@ int main(int argc, char **argv)
     size_t hl = quicw_hello(argv[1], pq ? 1216 : 0, h, sizeof(h), &so);
     int rc = hl ? 0 : -1;
     static const uint8_t junk_bytes[20] = { 0x17, 0x17, 0x17, 0x17 };
+    if (!rc && after) { /* the first attempt, under another DCID */
+        struct quicw q0;
+        uint8_t d0[8], h0[4096];
+        for (int i = 0; i < 8; i++)
+            d0[i] = (uint8_t)(dcid[i] ^ 0x5a);
+        size_t h0l = quicw_hello("allowed.test", 0, h0, sizeof(h0), NULL);
+        if (!h0l || quicw_init(&q0, 1, d0, sizeof(d0), scid, sizeof(scid)) < 0)
+            rc = -1;
+        else {
+            rc = send_part(fd, &q0, 0, h0, 0, h0l);
+            quicw_fini(&q0);
+        }
+    }
     for (unsigned long k = 0; !rc && k < junk; k++)
         if (send(fd, junk_bytes, sizeof(junk_bytes), 0) != (ssize_t)sizeof(junk_bytes))
             rc = -1;

@@ -513,36 +513,101 @@ START_TEST(quic_junk_and_0rtt_first)
 }
 END_TEST
 
-/* The budget bounds the wait: past quic_max_datagrams (or quic_max_bytes) of datagrams without
- * an Initial the flow is judged on its address (counted), and the Initial after that is not read.
- * The address is listed in the second run: the fail policy blocks it there. */
+/* A second connection attempt on the same 4-tuple after the first (allowed) one passed and
+ * spent its budget: its Initial decrypts under its own new DCID, so it starts a new flow and is
+ * judged (it names a blocked host). A client Initial under the server's connection ID (a
+ * client that has heard from the server keeps the first DCID's keys) does not restart it, and
+ * nothing restarts a blocked flow. */
+START_TEST(quic_second_attempt)
+{
+    static const uint8_t dcid2[8] = { 0xd2, 1, 2, 3, 4, 5, 6, 7 }, srv_cid[8] = { 0x5e, 9, 9 };
+    struct pcapw *w = open_cap();
+    struct quicw q;
+    ck_assert_int_eq(quicw_init(&q, QUIC_V1, Q_DCID, 8, Q_SCID, 8), 0);
+    g_qts = 0;
+    q_hello_out(w, &q, 0, "allowed.example");
+    uint8_t junk[20], d[1500], fr[64];
+    memset(junk, 0x17, sizeof(junk));
+    for (int i = 0; i < 20; i++)
+        udp_out(w, junk, sizeof(junk));
+    /* the client's next Initial as after the server's answer: the server's connection ID,
+     * the first keys, an ACK-like frame only */
+    memcpy(q.dcid, srv_cid, sizeof(srv_cid));
+    size_t fl = 0;
+    fr[fl++] = 0x01; /* PING */
+    udp_out(w, d, quicw_initial(&q, 1, fr, fl, 1250, d, sizeof(d)));
+    quicw_fini(&q);
+    ck_assert_int_eq(quicw_init(&q, QUIC_V1, dcid2, 8, Q_SCID, 8), 0);
+    q_hello_out(w, &q, 0, "blocked.example");
+    quicw_fini(&q);
+    /* a third attempt after the block: the 4-tuple stays blocked, nothing is judged again */
+    static const uint8_t dcid3[8] = { 0xd3, 3, 3, 3 };
+    ck_assert_int_eq(quicw_init(&q, QUIC_V1, dcid3, 8, Q_SCID, 8), 0);
+    q_hello_out(w, &q, 0, "allowed.example");
+    quicw_fini(&q);
+    ck_assert_int_eq(pcapw_close(w), 0);
+    struct engine_config cfg;
+    small_config(&cfg);
+    static struct run r;
+    run(&cfg, &r);
+    ck_assert_uint_eq(r.n, 2);
+    ck_assert_str_eq(r.ev[0].name, "allowed.example");
+    ck_assert_int_eq(r.ev[0].verdict, VERDICT_PASS);
+    ck_assert_uint_eq(r.ev[0].flow, 1);
+    ck_assert_str_eq(r.ev[1].name, "blocked.example");
+    ck_assert_int_eq(r.ev[1].verdict, VERDICT_BLOCK);
+    ck_assert_uint_eq(r.ev[1].flow, 2); /* a new flow on the same 4-tuple */
+    ck_assert_mem_eq(r.ev[1].quic_odcid, dcid2, 8);
+    ck_assert_uint_eq(r.st.quic_new_attempts, 1);
+    unlink(g_path);
+}
+END_TEST
+
+/* The budget bounds the wait: the datagram that spends quic_max_datagrams (or quic_max_bytes)
+ * is still read - an Initial there blocks -, and past it, without a ClientHello, the flow is
+ * judged on its address (counted) and settled; an Initial after that starts a new flow. */
 START_TEST(quic_budget_spent)
 {
     for (int bytes = 0; bytes < 2; bytes++) {
-        struct pcapw *w = open_cap();
-        struct quicw q;
-        ck_assert_int_eq(quicw_init(&q, QUIC_V1, Q_DCID, 8, Q_SCID, 8), 0);
-        g_qts = 0;
-        uint8_t junk[1250];
-        memset(junk, 0x17, sizeof(junk));
-        struct engine_config cfg;
-        small_config(&cfg);
-        if (bytes)
-            cfg.quic_max_bytes = 4 * sizeof(junk);
-        size_t njunk = bytes ? 4 : cfg.quic_max_datagrams;
-        for (size_t i = 0; i < njunk; i++)
-            udp_out(w, junk, sizeof(junk));
-        q_hello_out(w, &q, 0, "blocked.example");
-        quicw_fini(&q);
-        ck_assert_int_eq(pcapw_close(w), 0);
-        static struct run r;
-        run(&cfg, &r);
-        ck_assert_uint_eq(r.n, 1);
-        ck_assert_int_eq(r.ev[0].app, APP_UNKNOWN);
-        ck_assert_int_eq(r.ev[0].verdict, VERDICT_PASS);
-        ck_assert_uint_eq(r.st.quic_budget_spent, 1);
-        ck_assert_uint_eq(r.st.quic_not_initial, njunk);
-        unlink(g_path);
+        for (int more = 0; more < 2; more++) {
+            struct pcapw *w = open_cap();
+            struct quicw q;
+            ck_assert_int_eq(quicw_init(&q, QUIC_V1, Q_DCID, 8, Q_SCID, 8), 0);
+            g_qts = 0;
+            uint8_t junk[1250];
+            memset(junk, 0x17, sizeof(junk));
+            struct engine_config cfg;
+            small_config(&cfg);
+            if (bytes)
+                cfg.quic_max_bytes = 4 * sizeof(junk);
+            size_t njunk = (bytes ? 4 : cfg.quic_max_datagrams) + (size_t)more;
+            for (size_t i = 0; i < njunk; i++)
+                udp_out(w, junk, sizeof(junk));
+            q_hello_out(w, &q, 0, "blocked.example");
+            quicw_fini(&q);
+            ck_assert_int_eq(pcapw_close(w), 0);
+            static struct run r;
+            run(&cfg, &r);
+            if (!more) {
+                /* the Initial spends the budget: it is read (before, it was not) */
+                ck_assert_uint_eq(r.n, 1);
+                ck_assert_int_eq(r.ev[0].verdict, VERDICT_BLOCK);
+                ck_assert_uint_eq(r.st.quic_budget_spent, 0);
+            } else {
+                /* junk spends it: judged on the free address, settled; the Initial after
+                 * that starts a new flow and blocks */
+                ck_assert_uint_eq(r.n, 2);
+                ck_assert_int_eq(r.ev[0].app, APP_UNKNOWN);
+                ck_assert_int_eq(r.ev[0].verdict, VERDICT_PASS);
+                ck_assert_uint_eq(r.ev[0].flow, 1);
+                ck_assert_int_eq(r.ev[1].verdict, VERDICT_BLOCK);
+                ck_assert_uint_eq(r.ev[1].flow, 2);
+                ck_assert_uint_eq(r.st.quic_budget_spent, 1);
+                ck_assert_uint_eq(r.st.quic_new_attempts, 1);
+            }
+            ck_assert_uint_eq(r.st.quic_not_initial, njunk - (size_t)more);
+            unlink(g_path);
+        }
     }
     /* One datagram less: the Initial is inside the budget and blocks. */
     struct pcapw *w = open_cap();
@@ -1109,6 +1174,7 @@ static Suite *engine_suite(void)
     tc = tcase_create("quic");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, quic_junk_and_0rtt_first);
+    tcase_add_test(tc, quic_second_attempt);
     tcase_add_test(tc, quic_budget_spent);
     tcase_add_test(tc, quic_conflicting_initials);
     tcase_add_test(tc, quic_coalesced_initials);

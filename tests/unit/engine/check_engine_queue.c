@@ -35,7 +35,6 @@ static bool g_synack_unseen; /* feed(): the engine as queue mode configures it *
 static uint8_t g_unseen_syn; /* feed(): engine_config.unseen_syn (ENGINE_UNSEEN_SYN_*) */
 static size_t g_cut;         /* feed(): frames longer than this arrive cut to it (0: none) */
 static bool g_defer;         /* feed(): engine_config.defer_no_buffer, one reassembly buffer */
-static bool g_past_budget;   /* feed(): engine_config.quic_read_past_budget */
 
 static char g_path[64];
 
@@ -105,7 +104,7 @@ static void feed(struct rec *r, struct ruleset *rs, struct engine **keep)
         cfg.defer_no_buffer = true;
         cfg.reasm_buffers = 1;
     }
-    cfg.quic_read_past_budget = g_past_budget;
+
     memset(r, 0, sizeof(*r));
     struct capture *cap = capture_pcap_open_file(g_path, err, sizeof(err));
     ck_assert_msg(cap != NULL, "%s", err);
@@ -276,11 +275,11 @@ START_TEST(quic_no_slot_deferred)
 }
 END_TEST
 
-/* More junk datagrams than the QUIC budget (16), then an Initial naming a blocked host. Tap and
- * scan stop reading at the budget (the flow is judged on its free address: passed, the Initial
- * never read); queue mode (quic_read_past_budget) keeps reading the unmarked flow, and the
- * Initial blocks it. */
-START_TEST(quic_past_budget)
+/* More junk datagrams than the QUIC budget (16), then an Initial naming a blocked host: the flow
+ * is judged on its free address at the budget and settled, and the Initial, which decrypts
+ * under keys from its own DCID, starts a new flow on the 4-tuple that blocks (before, it was
+ * never read). Queue mode's configuration and tap's alike. */
+START_TEST(quic_after_budget)
 {
     static const uint8_t dcid[8] = { 7, 7, 7, 7, 1, 2, 3, 4 }, scid[8] = { 5, 6 };
     struct quicw q;
@@ -311,27 +310,23 @@ START_TEST(quic_past_budget)
         struct ruleset *rs = rules();
         static struct rec r;
         struct engine *e;
-        g_past_budget = run == 1;
+        g_synack_unseen = run == 1;
+        g_unseen_syn = run == 1 ? ENGINE_UNSEEN_SYN_JUDGE : ENGINE_UNSEEN_SYN_PICKUP;
         feed(&r, rs, &e);
-        g_past_budget = false;
+        g_synack_unseen = false;
+        g_unseen_syn = ENGINE_UNSEEN_SYN_PICKUP;
         ck_assert_uint_eq(r.n, 21);
         ck_assert(r.fi[16].decided); /* the budget: judged on its address */
         ck_assert(!r.fi[16].blocked);
         struct engine_stats st;
         engine_get_stats(e, &st);
         ck_assert_uint_eq(st.quic_budget_spent, 1);
-        if (run == 0) {
-            ck_assert(r.fi[16].done); /* reading stops: the Initial is not read */
-            ck_assert(!r.fi[20].blocked);
-            ck_assert_uint_eq(r.blocks, 0);
-        } else {
-            ck_assert(!r.fi[16].done);
-            ck_assert(!r.fi[19].blocked);
-            ck_assert(r.fi[20].blocked);
-            ck_assert(r.fi[20].done);
-            ck_assert_uint_eq(r.blocks, 1);
-            ck_assert_uint_eq(st.quic_past_budget, 5); /* the 17th on */
-        }
+        ck_assert(r.fi[16].done); /* settled */
+        ck_assert(!r.fi[19].blocked);
+        ck_assert(r.fi[20].blocked);
+        ck_assert_uint_eq(r.fi[20].flow_id, 2); /* a new flow on the 4-tuple */
+        ck_assert_uint_eq(r.blocks, 1);
+        ck_assert_uint_eq(st.quic_new_attempts, 1);
         engine_free(e);
         ruleset_free(rs);
     }
@@ -832,7 +827,7 @@ static Suite *engine_queue_suite(void)
     tcase_add_test(tc, no_buffer_deferred);
     tcase_add_test(tc, refused_stays_refused);
     tcase_add_test(tc, quic_no_slot_deferred);
-    tcase_add_test(tc, quic_past_budget);
+    tcase_add_test(tc, quic_after_budget);
     tcase_add_test(tc, judge_now);
     tcase_add_test(tc, no_flow);
     tcase_add_test(tc, unseen_whole_hello_blocked);
