@@ -185,6 +185,7 @@ struct queue_mode {
     int unseen_syn;    /* enum settings_queue_unseen_syn */
     _Atomic int quic;  /* enum settings_quic (inline.quic, reloadable) */
     uint32_t mark_pass, mark_block;
+    uint32_t mark_watch; /* mark_pass | mark_block: a kept-alive HTTP connection */
     uint32_t maxlen;
     bool fail_open;
 };
@@ -458,6 +459,10 @@ static int enforce_tcp(struct q_worker *w, const struct engine_event *ev, uint32
         rlen = build_response(w, ev, order);
     struct engine_event e2 = *ev;
     e2.cli_next_seq = srv_rcv_nxt;
+    if (ev->pkt && ev->pkt_from_client && (ev->pkt->tcp_flags & TCPF_ACK))
+        /* what the client expects from the server next, whatever of the server's side went by
+         * in the kernel (a kept-alive HTTP connection's answers): where the notice starts */
+        e2.srv_next_seq = ev->pkt->ack;
     e2.link = DECODE_LINK_RAW; /* forged packets are bare IP, routed by the kernel */
     if (!e2.frame) {
         e2.frame = (const uint8_t *)w->url; /* not read for a bare-IP link */
@@ -670,6 +675,11 @@ static void packet_verdict(struct q_worker *w, uint32_t id, const struct engine_
     }
     if (fi->decided && fi->done)
         verdict(w, id, CAPTURE_QUEUE_REPEAT, true, q->mark_pass);
+    else if (fi->keepalive && fi->from_client)
+        /* HTTP kept alive: each next request is judged, so the client's side stays queued,
+         * the server's answers go by in the kernel (the rules), with no bound on either: a
+         * bound a large download runs up would let the request after it through unjudged */
+        verdict(w, id, CAPTURE_QUEUE_REPEAT, true, q->mark_watch);
     else
         verdict(w, id, CAPTURE_QUEUE_ACCEPT, false, 0);
 }
@@ -938,6 +948,7 @@ static int q_open(const struct settings *cfg, struct daemon_ctx *d, void **state
     atomic_init(&q->quic, cfg->inline_quic);
     q->mark_pass = (uint32_t)cfg->queue_mark_pass;
     q->mark_block = (uint32_t)cfg->queue_mark_block;
+    q->mark_watch = q->mark_pass | q->mark_block;
     q->maxlen = (uint32_t)cfg->queue_maxlen;
     q->fail_open = cfg->queue_fail == SETTINGS_QUEUE_FAIL_OPEN;
     struct blocknote *nt = blocknote_new(cfg);

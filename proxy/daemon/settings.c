@@ -159,7 +159,9 @@ static const struct config_key keys[] = {
       "and bypass the queue; 65536 = 0x10000)" },
     { "queue.mark_block", CONFIG_INT, 1, 2147483647, "131072", NULL, OFF(queue_mark_block), true,
       "packet mark of a blocked flow's last packet (saved as the connection mark; the rules drop "
-      "the rest; 131072 = 0x20000)" },
+      "the rest; 131072 = 0x20000). Disjoint from queue.mark_pass: both together (0x30000) "
+      "mark a kept-alive HTTP connection whose first request passed: its server's packets "
+      "bypass the queue, its client's are still judged" },
     { "tap.batch_ms", CONFIG_INT, 0, 100, "0", NULL, OFF(tap_batch_ms), true,
       "0 = each frame handed over at once (lowest latency; ring slots of tap.snaplen); N = frames "
       "packed in blocks handed over at least every N ms (far more frames per ring, fewer "
@@ -414,9 +416,11 @@ static int finish(void *p, struct config_parse *ps)
                      c->tap_snaplen);
         return -EINVAL;
     }
-    if (c->mode == SETTINGS_MODE_QUEUE && c->queue_mark_pass == c->queue_mark_block) {
+    if (c->mode == SETTINGS_MODE_QUEUE && (c->queue_mark_pass & c->queue_mark_block)) {
         config_error(ps, config_line(ps, "queue.mark_block"), "queue.mark_block",
-                     "%" PRId64 " is also queue.mark_pass; the marks must differ",
+                     "%" PRId64 " shares bits with queue.mark_pass; the marks must be disjoint "
+                     "(their union marks a kept-alive HTTP connection whose server side the "
+                     "kernel forwards)",
                      c->queue_mark_block);
         return -EINVAL;
     }

@@ -1477,6 +1477,9 @@ void engine_frame_info(const struct engine *e, struct engine_frame_info *fi)
     fi->decided = (f->a.state & ENGINE_ST_EVENT) != 0;
     fi->blocked = (f->a.state & ENGINE_ST_BLOCKED) != 0;
     fi->done = (f->a.state & ENGINE_ST_DONE) != 0;
+    fi->keepalive =
+        f->proto == IPPROTO_TCP && (f->a.app == APP_HTTP || f->a.app == APP_H2C) &&
+        (f->a.state & (ENGINE_ST_EVENT | ENGINE_ST_BLOCKED | ENGINE_ST_DONE)) == ENGINE_ST_EVENT;
 }
 
 bool engine_judge_now(struct engine *e, const void *handle, uint64_t flow_id)

@@ -170,6 +170,8 @@ struct engine_frame_info {
     bool decided;       /* the flow has had a decision (event) */
     bool blocked;       /* ... and was blocked */
     bool done;          /* the flow is settled: nothing it sends later is inspected */
+    bool keepalive;     /* HTTP or h2c, its requests so far passed, the next ones are judged as
+                        * they come: only the client's side matters from here on */
     bool deferred;      /* not taken (engine_config.defer_no_buffer: no reassembly buffer
                         * free): the mode must drop it, the client sends it again */
     bool set_aside;     /* the receiver would drop this packet (bad checksum, no ACK, MD5, PAWS,

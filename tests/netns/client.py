@@ -411,12 +411,14 @@ def read_response(f):
     return status
 
 
-def keepalive(addr, port, h1, h2):
+def keepalive(addr, port, h1, h2, path1="/small"):
+    """Two requests on one connection, h1's for path1 (a large one: the second request comes
+    after the whole of it), then h2's for /small; their statuses."""
     s = socket.create_connection((addr, int(port)), timeout=5)
     f = s.makefile("rb")
     out = []
-    for h in (h1, h2):
-        s.sendall(("GET /small HTTP/1.1\r\nHost: %s\r\nUser-Agent: qg-test\r\n\r\n" % h).encode())
+    for h, path in ((h1, path1), (h2, "/small")):
+        s.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: qg-test\r\n\r\n" % (path, h)).encode())
         try:
             out.append(read_response(f))
         except (ConnectionResetError, IndexError):
@@ -462,7 +464,7 @@ def main():
     if cmd == "split":
         print(split(*sys.argv[2:5]))
     elif cmd == "keepalive":
-        print(keepalive(*sys.argv[2:6]))
+        print(keepalive(*sys.argv[2:7]))
     elif cmd == "idle":
         idle(*sys.argv[2:6])
     elif cmd == "hog":

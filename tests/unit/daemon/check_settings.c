@@ -235,7 +235,13 @@ static const struct err_case err_cases[] = {
       "config: t.conf:3: inline.redirect_port: 15001 is also inline.tproxy_port; the ports must "
       "differ" },
     { "mode = queue\nqueue.mark_pass = 7\nqueue.mark_block = 7\n",
-      "config: t.conf:3: queue.mark_block: 7 is also queue.mark_pass; the marks must differ" },
+      "config: t.conf:3: queue.mark_block: 7 shares bits with queue.mark_pass; the marks must be "
+      "disjoint (their union marks a kept-alive HTTP connection whose server side the kernel "
+      "forwards)" },
+    { "mode = queue\nqueue.mark_pass = 65536\nqueue.mark_block = 196608\n",
+      "config: t.conf:3: queue.mark_block: 196608 shares bits with queue.mark_pass; the marks must "
+      "be disjoint (their union marks a kept-alive HTTP connection whose server side the kernel "
+      "forwards)" },
     { "mode = queue\nqueue.hold_packets = 0\n",
       "config: t.conf:2: queue.hold_packets: 0 is out of range 1..65535" },
     { "mode = inline\ninline.tproxy_port = 0\ninline.redirect_port = 0\n",
