@@ -411,12 +411,16 @@ def read_response(f):
     return status
 
 
-def keepalive(addr, port, h1, h2, path1="/small"):
-    """Two requests on one connection, h1's for path1 (a large one: the second request comes
-    after the whole of it), then h2's for /small; their statuses."""
+def keepalive(addr, port, h1, h2, path1="/small", n1="1"):
+    """Requests on one connection: h1's for path1, n1 times (large ones: the last request
+    comes after the whole of them), then h2's for /small; the first and last statuses."""
     s = socket.create_connection((addr, int(port)), timeout=5)
     f = s.makefile("rb")
     out = []
+    for _ in range(int(n1) - 1):
+        s.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: qg-test\r\n\r\n" % (path1, h1)).encode())
+        if read_response(f) != "200":
+            return "error"
     for h, path in ((h1, path1), (h2, "/small")):
         s.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: qg-test\r\n\r\n" % (path, h)).encode())
         try:
@@ -464,7 +468,7 @@ def main():
     if cmd == "split":
         print(split(*sys.argv[2:5]))
     elif cmd == "keepalive":
-        print(keepalive(*sys.argv[2:7]))
+        print(keepalive(*sys.argv[2:8]))
     elif cmd == "idle":
         idle(*sys.argv[2:6])
     elif cmd == "hog":
