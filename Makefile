@@ -20,7 +20,7 @@ SCRIPTS  ?= $(wildcard tests/scripts/*.sh)
 # `make check` runs them after the background builds, on a machine otherwise quiet.
 RACE_SCRIPTS := tests/scripts/tap.sh
 
-PKGS     := libpcap libidn2 jansson liburcu libnghttp2 nettle libcrypto libcap libmicrohttpd expat hiredis libcares libnetfilter_queue libmnl gnutls libxxhash
+PKGS     := libpcap libidn2 jansson liburcu libnghttp2 nettle libcrypto libcap libmicrohttpd expat hiredis libcares libnetfilter_queue libmnl gnutls libxxhash libnftables
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
             -Wvla -Wpointer-arith -Wconversion -Wno-sign-conversion
 CSTD     := -std=c11 -D_GNU_SOURCE
@@ -35,9 +35,10 @@ endif
 # when a server starts (every other command is spared loading them and their dependencies);
 # libpcap likewise, by proxy/capture/pcaplib.c when a capture needs it, libcrypto by
 # rules/orders/cryptolib.c when an order's signature is checked or made, and libmnl and
-# libnetfilter_queue by proxy/capture/nfqlib.c when queue mode opens a queue. Tests and tools
+# libnetfilter_queue by proxy/capture/nfqlib.c when queue mode opens a queue, libnftables by
+# proxy/enforce/nftlib.c when the kernel drop of IP entries is set up. Tests and tools
 # that call libpcap or libcrypto themselves link them (LDLIBS_PCAP, LDLIBS_CRYPTO).
-PKGS_DLOPEN := libmicrohttpd gnutls libpcap libcrypto libnetfilter_queue libmnl
+PKGS_DLOPEN := libmicrohttpd gnutls libpcap libcrypto libnetfilter_queue libmnl libnftables
 LDLIBS_PCAP = $(shell pkg-config --libs libpcap 2>/dev/null)
 LDLIBS_CRYPTO = $(shell pkg-config --libs libcrypto 2>/dev/null)
 CFLAGS_ALL = $(CSTD) $(OPT) $(WARN) $(INC) $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CFLAGS)

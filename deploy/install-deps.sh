@@ -10,7 +10,7 @@ set -eu
 PKGS="build-essential pkg-config clang libclang-rt-14-dev clang-format-14 \
 libpcap-dev check libsubunit-dev libcap-dev libidn2-dev libjansson-dev libssl-dev nettle-dev \
 libnghttp2-dev libhiredis-dev libc-ares-dev liburcu-dev libmicrohttpd-dev libgnutls28-dev libexpat1-dev \
-libnetfilter-queue-dev libmnl-dev libxxhash-dev \
+libnetfilter-queue-dev libmnl-dev libxxhash-dev libnftables-dev \
 libndpi-bin tcpdump python3 time ethtool \
 nftables iptables nginx-light redis-server redis-sentinel iproute2 curl wget nghttp2-client openssl chromium haproxy libnginx-mod-stream \
 freeradius-utils tcpreplay dpkg-dev fakeroot lintian debootstrap systemd man-db"

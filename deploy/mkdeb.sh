@@ -1,11 +1,12 @@
 #!/bin/sh
 # mkdeb.sh - builds the Debian package of qorgau into OUTDIR (`make deb`): a staged tree and
 # DEBIAN/ made from deploy/debian/ (control with Depends: computed by dpkg-shlibdeps, plus
-# libmicrohttpd12, libgnutls30, libpcap0.8, libssl3 (libcrypto), libnetfilter-queue1 and libmnl0
-# written in control.in: the binary loads them with dlopen(3) when a server starts, a capture
-# needs libpcap, a signature is checked or made or queue mode opens a queue,
-# proxy/daemon/mhdlib.h, proxy/capture/pcaplib.h, rules/orders/cryptolib.h and
-# proxy/capture/nfqlib.h, so they are not among its NEEDED entries; the
+# libmicrohttpd12, libgnutls30, libpcap0.8, libssl3 (libcrypto), libnetfilter-queue1, libmnl0
+# and libnftables1 written in control.in: the binary loads them with dlopen(3) when a server
+# starts, a capture needs libpcap, a signature is checked or made, queue mode opens a queue or
+# the kernel drop of IP entries is set up, proxy/daemon/mhdlib.h, proxy/capture/pcaplib.h,
+# rules/orders/cryptolib.h, proxy/capture/nfqlib.h and proxy/enforce/nftlib.h, so they are not
+# among its NEEDED entries; the
 # maintainer scripts, conffiles, md5sums), packed by dpkg-deb as root:root files. The binary is
 # stripped; the man pages come from deploy/mkman.sh.
 # usage: deploy/mkdeb.sh QORGAU_BINARY OUTDIR

@@ -1,0 +1,458 @@
+/* ipdrop.c - the IP entries of the published rule set, dropped by the kernel (see ipdrop.h). */
+#include "proxy/enforce/ipdrop.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proxy/enforce/nftlib.h"
+
+/* Elements per add/delete command (nft parses a command whole; keeps each one modest). */
+#define IPDROP_CHUNK 1024
+
+bool ipdrop_table_name_ok(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > IPDROP_TABLE_MAX || (name[0] >= '0' && name[0] <= '9'))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_'))
+            return false;
+    }
+    return true;
+}
+
+int ipdrop_parse(const char *text, struct ipdrop_prefix *out)
+{
+    char a[INET6_ADDRSTRLEN + 8];
+    size_t n = strlen(text);
+    const char *slash = memchr(text, '/', n);
+    size_t alen = slash ? (size_t)(slash - text) : n;
+    if (alen == 0 || alen >= sizeof(a))
+        return -EINVAL;
+    memcpy(a, text, alen);
+    a[alen] = 0;
+    memset(out, 0, sizeof(*out));
+    if (inet_pton(AF_INET, a, out->addr) == 1)
+        out->ver = 4;
+    else if (inet_pton(AF_INET6, a, out->addr) == 1)
+        out->ver = 6;
+    else
+        return -EINVAL;
+    unsigned width = out->ver == 4 ? 32 : 128, plen = width;
+    if (slash) {
+        const char *p = slash + 1;
+        if (*p < '0' || *p > '9')
+            return -EINVAL;
+        plen = 0;
+        for (; *p >= '0' && *p <= '9'; p++) {
+            plen = plen * 10 + (unsigned)(*p - '0');
+            if (plen > width)
+                return -EINVAL;
+        }
+        if (*p)
+            return -EINVAL;
+    }
+    out->plen = (uint8_t)plen;
+    for (unsigned bit = plen; bit < width; bit++)
+        out->addr[bit / 8] &= (uint8_t) ~(0x80u >> (bit % 8));
+    return 0;
+}
+
+int ipdrop_list_add(struct ipdrop_list *l, const struct ipdrop_prefix *p)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        struct ipdrop_prefix *np = realloc(l->p, cap * sizeof(*np));
+        if (!np)
+            return -ENOMEM;
+        l->p = np;
+        l->cap = cap;
+    }
+    l->p[l->n++] = *p;
+    return 0;
+}
+
+void ipdrop_list_free(struct ipdrop_list *l)
+{
+    free(l->p);
+    memset(l, 0, sizeof(*l));
+}
+
+static int cmp_prefix(const struct ipdrop_prefix *a, const struct ipdrop_prefix *b)
+{
+    if (a->ver != b->ver)
+        return a->ver < b->ver ? -1 : 1;
+    int c = memcmp(a->addr, b->addr, 16);
+    if (c)
+        return c;
+    return a->plen < b->plen ? -1 : a->plen > b->plen;
+}
+
+static int cmp_qsort(const void *a, const void *b)
+{
+    return cmp_prefix(a, b);
+}
+
+/* True if inner lies inside outer (same family, at least as long, the same first plen bits). */
+static bool covers(const struct ipdrop_prefix *outer, const struct ipdrop_prefix *inner)
+{
+    if (outer->ver != inner->ver || inner->plen < outer->plen)
+        return false;
+    unsigned full = outer->plen / 8u, rest = outer->plen % 8u;
+    if (memcmp(outer->addr, inner->addr, full) != 0)
+        return false;
+    if (rest) {
+        uint8_t m = (uint8_t)(0xFFu << (8 - rest));
+        if ((outer->addr[full] & m) != (inner->addr[full] & m))
+            return false;
+    }
+    return true;
+}
+
+void ipdrop_list_reduce(struct ipdrop_list *l)
+{
+    if (l->n > 1)
+        qsort(l->p, l->n, sizeof(*l->p), cmp_qsort);
+    /* sorted by start, then length: a prefix either lies inside the last one kept or starts
+     * after its end (two prefixes are nested or disjoint) */
+    size_t w = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        if (w && covers(&l->p[w - 1], &l->p[i]))
+            continue;
+        l->p[w++] = l->p[i];
+    }
+    l->n = w;
+    l->n4 = 0;
+    while (l->n4 < l->n && l->p[l->n4].ver == 4)
+        l->n4++;
+}
+
+int ipdrop_collect(const struct ruleset *rs, struct ipdrop_list *out, size_t *bad)
+{
+    out->n = out->n4 = 0;
+    size_t nbad = 0;
+    size_t n = ruleset_entry_count(rs);
+    for (size_t e = 0; e < n; e++) {
+        if (!ruleset_entry_live(rs, (uint32_t)e) || ruleset_entry_kind(rs, (uint32_t)e) != RULE_IP)
+            continue;
+        struct ipdrop_prefix p;
+        if (ipdrop_parse(ruleset_entry_text(rs, (uint32_t)e), &p) < 0) {
+            nbad++;
+            continue;
+        }
+        if (ipdrop_list_add(out, &p) < 0) {
+            out->n = out->n4 = 0;
+            return -ENOMEM;
+        }
+    }
+    ipdrop_list_reduce(out);
+    if (bad)
+        *bad = nbad;
+    return 0;
+}
+
+void ipdrop_format(const struct ipdrop_prefix *p, char *buf, size_t len)
+{
+    char a[INET6_ADDRSTRLEN];
+    inet_ntop(p->ver == 4 ? AF_INET : AF_INET6, p->addr, a, sizeof(a));
+    if (p->plen == (p->ver == 4 ? 32 : 128))
+        snprintf(buf, len, "%s", a);
+    else
+        snprintf(buf, len, "%s/%u", a, p->plen);
+}
+
+/* "VERB element inet T SET { a, b, ... }" for p[0..n), IPDROP_CHUNK elements a command. */
+static void elements(FILE *f, const char *verb, const char *table, const char *set,
+                     const struct ipdrop_prefix *const *p, size_t n)
+{
+    for (size_t i = 0; i < n; i += IPDROP_CHUNK) {
+        size_t end = n - i > IPDROP_CHUNK ? i + IPDROP_CHUNK : n;
+        fprintf(f, "%s element inet %s %s { ", verb, table, set);
+        for (size_t j = i; j < end; j++) {
+            char b[64];
+            ipdrop_format(p[j], b, sizeof(b));
+            fprintf(f, "%s%s", j > i ? ", " : "", b);
+        }
+        fputs(" }\n", f);
+    }
+}
+
+/* elements() of a contiguous run */
+static void elements_run(FILE *f, const char *verb, const char *table, const char *set,
+                         const struct ipdrop_prefix *p, size_t n)
+{
+    for (size_t i = 0; i < n; i += IPDROP_CHUNK) {
+        const struct ipdrop_prefix *v[IPDROP_CHUNK];
+        size_t m = n - i > IPDROP_CHUNK ? IPDROP_CHUNK : n - i;
+        for (size_t j = 0; j < m; j++)
+            v[j] = &p[i + j];
+        elements(f, verb, table, set, v, m);
+    }
+}
+
+void ipdrop_script_create(FILE *f, const char *table, const struct ipdrop_list *to)
+{
+    /* "table" then "delete table": replaces one of that name, and works when there is none */
+    fprintf(f,
+            "table inet %s\n"
+            "delete table inet %s\n"
+            "table inet %s {\n"
+            "    set block4 { type ipv4_addr; flags interval; counter; }\n"
+            "    set block6 { type ipv6_addr; flags interval; counter; }\n"
+            "    chain forward {\n"
+            "        type filter hook forward priority filter - 5; policy accept;\n"
+            "        tcp dport { 80, 443 } return\n"
+            "        udp dport 443 return\n"
+            "        ip daddr @block4 counter drop\n"
+            "        ip6 daddr @block6 counter drop\n"
+            "    }\n"
+            "}\n",
+            table, table, table);
+    elements_run(f, "add", table, "block4", to->p, to->n4);
+    elements_run(f, "add", table, "block6", to->p + to->n4, to->n - to->n4);
+}
+
+/* The elements of one family present in a and not in b, into out (pointers into a). */
+static size_t only_in(const struct ipdrop_prefix *a, size_t na, const struct ipdrop_prefix *b,
+                      size_t nb, FILE *f, const char *verb, const char *table, const char *set)
+{
+    const struct ipdrop_prefix *v[IPDROP_CHUNK];
+    size_t nv = 0, total = 0, j = 0;
+    for (size_t i = 0; i < na; i++) {
+        while (j < nb && cmp_prefix(&b[j], &a[i]) < 0)
+            j++;
+        if (j < nb && cmp_prefix(&b[j], &a[i]) == 0)
+            continue;
+        v[nv++] = &a[i];
+        total++;
+        if (nv == IPDROP_CHUNK) {
+            elements(f, verb, table, set, v, nv);
+            nv = 0;
+        }
+    }
+    if (nv)
+        elements(f, verb, table, set, v, nv);
+    return total;
+}
+
+void ipdrop_script_diff(FILE *f, const char *table, const struct ipdrop_list *from,
+                        const struct ipdrop_list *to, size_t *removed, size_t *added)
+{
+    size_t f4 = from->n4, t4 = to->n4, f6 = from->n - f4, t6 = to->n - t4;
+    size_t r = only_in(from->p, f4, to->p, t4, f, "delete", table, "block4");
+    r += only_in(from->p + f4, f6, to->p + t4, t6, f, "delete", table, "block6");
+    size_t a = only_in(to->p, t4, from->p, f4, f, "add", table, "block4");
+    a += only_in(to->p + t4, t6, from->p + f4, f6, f, "add", table, "block6");
+    if (removed)
+        *removed = r;
+    if (added)
+        *added = a;
+}
+
+/* ---- the kernel side ---- */
+
+struct ipdrop {
+    struct nft_ctx *nft;
+    char table[IPDROP_TABLE_MAX + 1];
+    struct ipdrop_list cur, next; /* what the kernel has; the one being applied */
+    bool made;                    /* the table was created by this process */
+    _Atomic size_t n4, n6;
+    _Atomic uint64_t syncs, failures, rebuilt, packets, bytes;
+};
+
+struct ipdrop *ipdrop_new(const char *table, char *err, size_t errlen)
+{
+    if (!ipdrop_table_name_ok(table)) {
+        snprintf(err, errlen,
+                 "ip.kernel_table: '%s' is not a table name (1-%d letters, digits or '_', not "
+                 "starting with a digit)",
+                 table, IPDROP_TABLE_MAX);
+        return NULL;
+    }
+    char why[256];
+    if (nftlib_load(why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "ip.kernel_drop: cannot load libnftables: %s", why);
+        return NULL;
+    }
+    struct ipdrop *k = calloc(1, sizeof(*k));
+    if (!k || !(k->nft = nft_ctx_new(NFT_CTX_DEFAULT))) {
+        free(k);
+        snprintf(err, errlen, "ip.kernel_drop: out of memory");
+        return NULL;
+    }
+    if (nft_ctx_buffer_output(k->nft) != 0 || nft_ctx_buffer_error(k->nft) != 0) {
+        nft_ctx_free(k->nft);
+        free(k);
+        snprintf(err, errlen, "ip.kernel_drop: cannot buffer libnftables' output");
+        return NULL;
+    }
+    snprintf(k->table, sizeof(k->table), "%s", table);
+    return k;
+}
+
+/* nft's error buffer, on one line, into err after prefix. */
+static void nft_error(struct ipdrop *k, const char *what, char *err, size_t errlen)
+{
+    const char *e = nft_ctx_get_error_buffer(k->nft);
+    char line[512];
+    size_t n = 0;
+    for (; e && *e && n + 1 < sizeof(line); e++)
+        line[n++] = (*e == '\n' || *e == '\t') ? ' ' : *e;
+    while (n && line[n - 1] == ' ')
+        n--;
+    line[n] = 0;
+    snprintf(err, errlen, "ip.kernel_drop: table inet %s: %s: %s", k->table, what,
+             n ? line : "nft refused it");
+}
+
+/* Runs a script held in a memstream buffer. 0 or -1 with err. */
+static int run(struct ipdrop *k, const char *script, const char *what, char *err, size_t errlen)
+{
+    if (nft_run_cmd_from_buffer(k->nft, script) != 0) {
+        nft_error(k, what, err, errlen);
+        return -1;
+    }
+    return 0;
+}
+
+static void publish_counts(struct ipdrop *k)
+{
+    atomic_store(&k->n4, k->cur.n4);
+    atomic_store(&k->n6, k->cur.n - k->cur.n4);
+}
+
+int ipdrop_sync(struct ipdrop *k, const struct ruleset *rs, bool *changed, char *err, size_t errlen)
+{
+    if (changed)
+        *changed = false;
+    size_t bad = 0;
+    if (ipdrop_collect(rs, &k->next, &bad) < 0) {
+        atomic_fetch_add(&k->failures, 1);
+        snprintf(err, errlen, "ip.kernel_drop: out of memory collecting the IP entries");
+        return -1;
+    }
+    char *script = NULL;
+    size_t len = 0;
+    int rc = 0;
+    if (k->made) {
+        size_t removed = 0, added = 0;
+        FILE *f = open_memstream(&script, &len);
+        if (!f)
+            goto nomem;
+        ipdrop_script_diff(f, k->table, &k->cur, &k->next, &removed, &added);
+        if (fclose(f) != 0)
+            goto nomem;
+        if (removed + added == 0) {
+            free(script);
+            return 0;
+        }
+        rc = run(k, script, "applying the change", err, errlen);
+        free(script);
+        script = NULL;
+        if (rc == 0)
+            goto done;
+        /* the table was changed by hand, or removed: made again whole below */
+        atomic_fetch_add(&k->rebuilt, 1);
+    }
+    FILE *f = open_memstream(&script, &len);
+    if (!f)
+        goto nomem;
+    ipdrop_script_create(f, k->table, &k->next);
+    if (fclose(f) != 0)
+        goto nomem;
+    rc = run(k, script, k->made ? "making the table again" : "creating the table", err, errlen);
+    free(script);
+    if (rc < 0) {
+        atomic_fetch_add(&k->failures, 1);
+        return -1;
+    }
+    k->made = true;
+done : {
+    struct ipdrop_list t = k->cur;
+    k->cur = k->next;
+    k->next = t;
+    k->next.n = k->next.n4 = 0;
+}
+    publish_counts(k);
+    atomic_fetch_add(&k->syncs, 1);
+    if (changed)
+        *changed = true;
+    return 0;
+nomem:
+    free(script);
+    atomic_fetch_add(&k->failures, 1);
+    snprintf(err, errlen, "ip.kernel_drop: out of memory writing the nft commands");
+    return -1;
+}
+
+/* The "counter packets N bytes M" of the first line of text that names set. */
+static void counter_of(const char *text, const char *set, uint64_t *pk, uint64_t *by)
+{
+    const char *s = strstr(text, set);
+    if (!s)
+        return;
+    const char *eol = strchr(s, '\n');
+    const char *c = strstr(s, "counter packets ");
+    if (!c || (eol && c > eol))
+        return;
+    unsigned long long p = 0, b = 0;
+    if (sscanf(c, "counter packets %llu bytes %llu", &p, &b) == 2) {
+        *pk += p;
+        *by += b;
+    }
+}
+
+int ipdrop_read_counters(struct ipdrop *k, char *err, size_t errlen)
+{
+    if (!k->made)
+        return 0;
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "list chain inet %s forward", k->table);
+    if (run(k, cmd, "reading the counters", err, errlen) < 0)
+        return -1;
+    const char *out = nft_ctx_get_output_buffer(k->nft);
+    uint64_t pk = 0, by = 0;
+    if (out) {
+        counter_of(out, "@block4", &pk, &by);
+        counter_of(out, "@block6", &pk, &by);
+    }
+    atomic_store(&k->packets, pk);
+    atomic_store(&k->bytes, by);
+    return 0;
+}
+
+void ipdrop_get_stats(const struct ipdrop *k, struct ipdrop_stats *st)
+{
+    memset(st, 0, sizeof(*st));
+    if (!k)
+        return;
+    struct ipdrop *m = (struct ipdrop *)k; /* (atomic loads of a const object) */
+    st->elements4 = atomic_load(&m->n4);
+    st->elements6 = atomic_load(&m->n6);
+    st->syncs = atomic_load(&m->syncs);
+    st->failures = atomic_load(&m->failures);
+    st->rebuilt = atomic_load(&m->rebuilt);
+    st->packets = atomic_load(&m->packets);
+    st->bytes = atomic_load(&m->bytes);
+}
+
+void ipdrop_free(struct ipdrop *k, bool remove)
+{
+    if (!k)
+        return;
+    if (remove && k->made) {
+        char cmd[128], err[256];
+        snprintf(cmd, sizeof(cmd), "delete table inet %s", k->table);
+        (void)run(k, cmd, "removing the table", err, sizeof(err));
+    }
+    nft_ctx_free(k->nft);
+    ipdrop_list_free(&k->cur);
+    ipdrop_list_free(&k->next);
+    free(k);
+}

@@ -1,0 +1,120 @@
+/* ipdrop.h - the IP entries of the published rule set, dropped by the kernel on every port.
+ *
+ * An order's IP entry restricts the address, not one service on it. Qorgau judges TCP 80/443
+ * and UDP 443 itself (queue mode queues them, inline mode diverts them): a flow there to a listed
+ * address is blocked with a reset, a notice or a QUIC drop, and counted as a hit. Everything else
+ * the box forwards to such an address - other ports, other protocols - never reaches Qorgau, so
+ * the kernel drops it, through an nftables table Qorgau owns (docs/queue.md "IP entries on every
+ * port"; `ip.kernel_drop`, `ip.kernel_table`):
+ *
+ *   table inet T {
+ *       set block4 { type ipv4_addr; flags interval; counter; }
+ *       set block6 { type ipv6_addr; flags interval; counter; }
+ *       chain forward {
+ *           type filter hook forward priority filter - 5; policy accept;
+ *           tcp dport { 80, 443 } return          (Qorgau's own: judged, noticed, counted)
+ *           udp dport 443 return
+ *           ip daddr @block4 counter drop
+ *           ip6 daddr @block6 counter drop
+ *       }
+ *   }
+ *
+ * The sets hold the entries' prefixes without those a shorter one covers (an interval set
+ * refuses overlapping elements). A new rule set is applied as its difference to what the kernel
+ * has, in one transaction (nothing in between is ever visible); when that fails (the table was
+ * changed or removed by hand) the whole table is made again, also in one transaction. The
+ * kernel side goes through libnftables (nftlib.h).
+ *
+ * The collecting and the scripts are pure (tested without a kernel); ipdrop_sync() and the
+ * counters talk to the kernel and need CAP_NET_ADMIN. One thread uses a struct ipdrop. */
+#ifndef QG_IPDROP_H
+#define QG_IPDROP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "rules/match/ruleset.h"
+
+/* The longest table name accepted (letters, digits, '_'). */
+#define IPDROP_TABLE_MAX 32
+
+/* One prefix: ver 4 (addr[0..3]) or 6, host bits zero. */
+struct ipdrop_prefix {
+    uint8_t addr[16];
+    uint8_t plen;
+    uint8_t ver;
+};
+
+/* Sorted by family, address, then length; no element covers another. */
+struct ipdrop_list {
+    struct ipdrop_prefix *p;
+    size_t n, cap;
+    size_t n4; /* IPv4 elements (the first n4) */
+};
+
+/* True if name is a usable table name (1..IPDROP_TABLE_MAX of [A-Za-z0-9_], not starting with
+ * a digit). */
+bool ipdrop_table_name_ok(const char *name);
+
+/* Parses the normalized text of an IP entry ("192.0.2.7", "192.0.2.0/24", "2001:db8::/32").
+ * Returns 0, or -EINVAL. */
+int ipdrop_parse(const char *text, struct ipdrop_prefix *out);
+
+/* The live IP entries of rs into out (emptied first), sorted and reduced. Returns 0 or -ENOMEM
+ * (out is left empty). An entry whose text does not parse (cannot happen for a built set) is
+ * counted in *bad (may be NULL) and left out. */
+int ipdrop_collect(const struct ruleset *rs, struct ipdrop_list *out, size_t *bad);
+
+/* Sorts and reduces a list filled in any order (ipdrop_collect() does it). */
+void ipdrop_list_reduce(struct ipdrop_list *l);
+/* Appends one prefix (unsorted). Returns 0 or -ENOMEM. */
+int ipdrop_list_add(struct ipdrop_list *l, const struct ipdrop_prefix *p);
+void ipdrop_list_free(struct ipdrop_list *l);
+
+/* The prefix as nft writes it ("192.0.2.0/24", "198.51.100.7"). buf: at least 64 bytes. */
+void ipdrop_format(const struct ipdrop_prefix *p, char *buf, size_t len);
+
+/* Writes the commands that (re)create table T holding `to` (replacing a table of that name, if
+ * any) to f. */
+void ipdrop_script_create(FILE *f, const char *table, const struct ipdrop_list *to);
+
+/* Writes the commands that turn the sets of table T from `from` into `to` (elements removed
+ * first, then those added; nothing when they are equal); *removed, *added get the counts. */
+void ipdrop_script_diff(FILE *f, const char *table, const struct ipdrop_list *from,
+                        const struct ipdrop_list *to, size_t *removed, size_t *added);
+
+/* ---- the kernel side ---- */
+
+struct ipdrop;
+
+struct ipdrop_stats {
+    size_t elements4, elements6; /* in the kernel's sets now */
+    uint64_t syncs;              /* transactions applied (a change, or the first) */
+    uint64_t failures;           /* ipdrop_sync() calls that left the kernel as it was */
+    uint64_t rebuilt;            /* times the table had to be made again whole */
+    uint64_t packets, bytes;     /* dropped (the chain's counters, last read) */
+};
+
+/* Loads libnftables and makes a context for table (checked with ipdrop_table_name_ok()).
+ * Nothing is sent to the kernel yet: the first ipdrop_sync() creates the table. Returns NULL
+ * with err set. */
+struct ipdrop *ipdrop_new(const char *table, char *err, size_t errlen);
+
+/* Makes the kernel's sets hold rs's IP entries. The first call (and any after a failure of the
+ * difference) replaces the whole table. Returns 0 (*changed: whether anything was sent), or -1
+ * with "ip.kernel_drop: table inet T: nft's message" in err and the kernel's sets unchanged.
+ * *changed may be NULL. */
+int ipdrop_sync(struct ipdrop *k, const struct ruleset *rs, bool *changed, char *err,
+                size_t errlen);
+
+/* Reads the chain's drop counters into the stats. Returns 0 or -1 with err set. */
+int ipdrop_read_counters(struct ipdrop *k, char *err, size_t errlen);
+
+void ipdrop_get_stats(const struct ipdrop *k, struct ipdrop_stats *st);
+
+/* Frees k; with remove, deletes its table from the kernel first (errors ignored). */
+void ipdrop_free(struct ipdrop *k, bool remove);
+
+#endif

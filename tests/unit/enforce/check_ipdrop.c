@@ -1,0 +1,472 @@
+/* check_ipdrop.c - Check suite for the kernel's drop of IP entries (proxy/enforce/ipdrop.c).
+ *
+ * Pure: the entry texts parsed, prefixes covered by a shorter one left out (against a model:
+ * random prefixes, every address of a small space checked), the difference of two lists as nft
+ * commands. Live (root; each test in a network namespace of its own, unshare(2) in the forked
+ * test process, so the tables vanish with it): a rule set's IP entries reach the kernel's sets,
+ * a change is applied as its difference (the counters of the elements that stay are kept), a
+ * table changed or removed by hand is made again, a refused name leaves nothing, and the
+ * table is removed at the end. The traffic side is tests/scripts/queue.sh ("IP entries on
+ * every port"). */
+#include <check.h>
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "proxy/enforce/ipdrop.h"
+#include "tests/lib/needroot.h"
+
+static struct ruleset *build(const char *const *entries, size_t n)
+{
+    struct ruleset_builder *b = ruleset_builder_new();
+    ck_assert_ptr_nonnull(b);
+    for (size_t i = 0; i < n; i++) {
+        char err[256];
+        struct rule_attrs a = { .order = "2026-41-0001", .category = NULL, .source = NULL };
+        ck_assert_msg(
+            ruleset_builder_add(b, entries[i], strlen(entries[i]), &a, err, sizeof(err)) == 0,
+            "%s: %s", entries[i], err);
+    }
+    struct ruleset *rs = ruleset_build(b);
+    ck_assert_ptr_nonnull(rs);
+    return rs;
+}
+
+static char *texts(const struct ipdrop_list *l)
+{
+    static char out[4096];
+    size_t o = 0;
+    out[0] = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        char b[64];
+        ipdrop_format(&l->p[i], b, sizeof(b));
+        o += (size_t)snprintf(out + o, sizeof(out) - o, "%s%s", i ? " " : "", b);
+    }
+    return out;
+}
+
+START_TEST(parse_forms)
+{
+    struct ipdrop_prefix p;
+    ck_assert_int_eq(ipdrop_parse("192.0.2.7", &p), 0);
+    ck_assert_uint_eq(p.ver, 4);
+    ck_assert_uint_eq(p.plen, 32);
+    ck_assert_int_eq(ipdrop_parse("192.0.2.77/24", &p), 0); /* host bits cleared */
+    ck_assert_uint_eq(p.plen, 24);
+    ck_assert_uint_eq(p.addr[3], 0);
+    ck_assert_int_eq(ipdrop_parse("2001:db8::1/32", &p), 0);
+    ck_assert_uint_eq(p.ver, 6);
+    ck_assert_uint_eq(p.plen, 32);
+    ck_assert_uint_eq(p.addr[15], 0);
+    ck_assert_int_eq(ipdrop_parse("0.0.0.0/0", &p), 0);
+    ck_assert_uint_eq(p.plen, 0);
+    static const char *const bad[] = { "",           "/24",          "192.0.2.7/33",
+                                       "192.0.2.7/", "192.0.2/24",   "2001:db8::/129",
+                                       "ex.com",     "192.0.2.7/2x", "192.0.2.7/-1" };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_msg(ipdrop_parse(bad[i], &p) == -EINVAL, "'%s' parsed", bad[i]);
+}
+END_TEST
+
+START_TEST(table_names)
+{
+    ck_assert(ipdrop_table_name_ok("qorgau_ip"));
+    ck_assert(ipdrop_table_name_ok("Q1"));
+    ck_assert(!ipdrop_table_name_ok(""));
+    ck_assert(!ipdrop_table_name_ok("1q"));
+    ck_assert(!ipdrop_table_name_ok("qorgau ip"));
+    ck_assert(!ipdrop_table_name_ok("q;flush ruleset"));
+    ck_assert(!ipdrop_table_name_ok("abcdefghijklmnopqrstuvwxyz0123456")); /* 33 */
+    ck_assert(ipdrop_table_name_ok("abcdefghijklmnopqrstuvwxyz012345"));   /* 32 */
+}
+END_TEST
+
+/* Only IP entries, live ones, reduced; both families, v4 first. */
+START_TEST(collect_reduces)
+{
+    static const char *const e[] = { "ex.com",          "http://ex.org/a", "192.0.2.7",
+                                     "192.0.2.0/24",    "192.0.2.128/25",  "198.51.100.9",
+                                     "10.0.0.0/8",      "10.1.2.3",        "2001:db8::/32",
+                                     "2001:db8:1::5",   "2001:db9::1",     "203.0.113.0/25",
+                                     "203.0.113.128/25" };
+    struct ruleset *rs = build(e, sizeof(e) / sizeof(e[0]));
+    struct ipdrop_list l = { 0 };
+    size_t bad = 9;
+    ck_assert_int_eq(ipdrop_collect(rs, &l, &bad), 0);
+    ck_assert_uint_eq(bad, 0);
+    ck_assert_str_eq(texts(&l), "10.0.0.0/8 192.0.2.0/24 198.51.100.9 203.0.113.0/25 "
+                                "203.0.113.128/25 2001:db8::/32 2001:db9::1");
+    ck_assert_uint_eq(l.n4, 5);
+    /* a set without IP entries empties the list */
+    static const char *const none[] = { "ex.com" };
+    struct ruleset *rs2 = build(none, 1);
+    ck_assert_int_eq(ipdrop_collect(rs2, &l, NULL), 0);
+    ck_assert_uint_eq(l.n, 0);
+    ck_assert_uint_eq(l.n4, 0);
+    ipdrop_list_free(&l);
+    ruleset_free(rs);
+    ruleset_free(rs2);
+}
+END_TEST
+
+/* An entry lifted by an overlay (ruleset_apply) is not collected. */
+START_TEST(collect_overlay)
+{
+    static const char *const e[] = { "192.0.2.7", "198.51.100.0/24" };
+    struct ruleset *rs = build(e, 2);
+    struct ruleset_lift lift = { .order = "2026-41-0001", .text = "192.0.2.7", .len = 9 };
+    struct ruleset_claim add = { .text = "2001:db8::7", .len = 11, .order = "2026-41-0002" };
+    char err[256];
+    struct ruleset *o = ruleset_apply(rs, &add, 1, &lift, 1, NULL, err, sizeof(err));
+    ck_assert_msg(o != NULL, "%s", err);
+    struct ipdrop_list l = { 0 };
+    ck_assert_int_eq(ipdrop_collect(o, &l, NULL), 0);
+    ck_assert_str_eq(texts(&l), "198.51.100.0/24 2001:db8::7");
+    ipdrop_list_free(&l);
+    ruleset_free(o);
+    ruleset_free(rs);
+}
+END_TEST
+
+/* Random prefixes of a 12-bit corner of IPv4 (10.0.0.0/20): every address is dropped by the
+ * reduced list exactly when some prefix covers it, and no element covers another. */
+START_TEST(reduce_model)
+{
+    srand(1234u + (unsigned)_i);
+    struct ipdrop_list l = { 0 };
+    size_t n = 1 + (size_t)(rand() % 40);
+    static uint8_t want[4096];
+    memset(want, 0, sizeof(want));
+    for (size_t i = 0; i < n; i++) {
+        unsigned plen = 20 + (unsigned)(rand() % 13);
+        uint32_t a = (uint32_t)rand() & 0xFFFu;
+        a &= plen == 20 ? 0 : ~((1u << (32 - plen)) - 1u) & 0xFFFu;
+        struct ipdrop_prefix p = { .ver = 4, .plen = (uint8_t)plen };
+        p.addr[0] = 10;
+        p.addr[2] = (uint8_t)(a >> 8);
+        p.addr[3] = (uint8_t)a;
+        ck_assert_int_eq(ipdrop_list_add(&l, &p), 0);
+        for (uint32_t x = a; x < a + (1u << (32 - plen)) && x < 4096; x++)
+            want[x] = 1;
+    }
+    ipdrop_list_reduce(&l);
+    for (uint32_t x = 0; x < 4096; x++) {
+        int hit = 0;
+        for (size_t i = 0; i < l.n; i++) {
+            uint32_t a = (uint32_t)l.p[i].addr[2] << 8 | l.p[i].addr[3];
+            uint32_t size = 1u << (32 - l.p[i].plen);
+            if (x >= a && x < a + size)
+                hit++;
+        }
+        ck_assert_msg(hit == want[x], "address %u covered %d times, want %d", x, hit, want[x]);
+    }
+    ipdrop_list_free(&l);
+}
+END_TEST
+
+static char *script_of(void (*fn)(FILE *, void *), void *arg)
+{
+    char *s = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&s, &len);
+    ck_assert_ptr_nonnull(f);
+    fn(f, arg);
+    ck_assert_int_eq(fclose(f), 0);
+    return s;
+}
+
+struct diff_args {
+    struct ipdrop_list *a, *b;
+    size_t removed, added;
+};
+
+static void diff_fn(FILE *f, void *arg)
+{
+    struct diff_args *d = arg;
+    ipdrop_script_diff(f, "qg_t", d->a, d->b, &d->removed, &d->added);
+}
+
+static void list_of(struct ipdrop_list *l, const char *const *t, size_t n)
+{
+    l->n = l->n4 = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct ipdrop_prefix p;
+        ck_assert_int_eq(ipdrop_parse(t[i], &p), 0);
+        ck_assert_int_eq(ipdrop_list_add(l, &p), 0);
+    }
+    ipdrop_list_reduce(l);
+}
+
+START_TEST(diff_script)
+{
+    static const char *const a[] = { "192.0.2.0/24", "198.51.100.7", "2001:db8::1" };
+    static const char *const b[] = { "192.0.2.7", "198.51.100.7", "203.0.113.1", "2001:db8::2" };
+    struct ipdrop_list la = { 0 }, lb = { 0 };
+    list_of(&la, a, 3);
+    list_of(&lb, b, 4);
+    struct diff_args d = { &la, &lb, 0, 0 };
+    char *s = script_of(diff_fn, &d);
+    ck_assert_str_eq(s, "delete element inet qg_t block4 { 192.0.2.0/24 }\n"
+                        "delete element inet qg_t block6 { 2001:db8::1 }\n"
+                        "add element inet qg_t block4 { 192.0.2.7, 203.0.113.1 }\n"
+                        "add element inet qg_t block6 { 2001:db8::2 }\n");
+    ck_assert_uint_eq(d.removed, 2);
+    ck_assert_uint_eq(d.added, 3);
+    free(s);
+    struct diff_args same = { &la, &la, 9, 9 };
+    s = script_of(diff_fn, &same);
+    ck_assert_str_eq(s, "");
+    ck_assert_uint_eq(same.removed + same.added, 0);
+    free(s);
+    ipdrop_list_free(&la);
+    ipdrop_list_free(&lb);
+}
+END_TEST
+
+/* 3000 additions go out as three commands of at most 1024 elements. */
+START_TEST(diff_chunks)
+{
+    struct ipdrop_list empty = { 0 }, big = { 0 };
+    for (unsigned i = 0; i < 3000; i++) {
+        struct ipdrop_prefix p = { .ver = 4, .plen = 32 };
+        p.addr[0] = 10;
+        p.addr[1] = (uint8_t)(i >> 16);
+        p.addr[2] = (uint8_t)(i >> 8);
+        p.addr[3] = (uint8_t)i;
+        ck_assert_int_eq(ipdrop_list_add(&big, &p), 0);
+    }
+    ipdrop_list_reduce(&big);
+    struct diff_args d = { &empty, &big, 0, 0 };
+    char *s = script_of(diff_fn, &d);
+    size_t cmds = 0, commas = 0;
+    for (const char *p = s; *p; p++) {
+        cmds += *p == '\n';
+        commas += *p == ',';
+    }
+    ck_assert_uint_eq(cmds, 3);
+    ck_assert_uint_eq(commas, 3000 - 3);
+    ck_assert_uint_eq(d.added, 3000);
+    free(s);
+    ipdrop_list_free(&big);
+}
+END_TEST
+
+/* ---- live ---- */
+
+static char *nft_list(const char *what)
+{
+    static char out[65536];
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "nft list %s 2>&1", what);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    size_t n = fread(out, 1, sizeof(out) - 1, p);
+    out[n] = 0;
+    pclose(p);
+    return out;
+}
+
+static void own_netns(void)
+{
+    NEEDROOT("check_ipdrop: the live nftables tests");
+    ck_assert_int_eq(unshare(CLONE_NEWNET), 0);
+}
+
+START_TEST(live_sync)
+{
+    own_netns();
+    char err[512] = "";
+    struct ipdrop *k = ipdrop_new("qg_t", err, sizeof(err));
+    ck_assert_msg(k != NULL, "%s", err);
+    static const char *const e1[] = { "ex.com", "192.0.2.0/24", "192.0.2.7", "2001:db8::/48" };
+    struct ruleset *rs = build(e1, 4);
+    bool changed = false;
+    ck_assert_msg(ipdrop_sync(k, rs, &changed, err, sizeof(err)) == 0, "%s", err);
+    ck_assert(changed);
+    char *t = nft_list("table inet qg_t");
+    ck_assert_msg(strstr(t, "192.0.2.0/24") && strstr(t, "2001:db8::/48"), "%s", t);
+    ck_assert_msg(strstr(t, "hook forward priority filter - 5"), "%s", t);
+    ck_assert_msg(strstr(t, "tcp dport { 80, 443 } return"), "%s", t);
+    struct ipdrop_stats st;
+    ipdrop_get_stats(k, &st);
+    ck_assert_uint_eq(st.elements4, 1);
+    ck_assert_uint_eq(st.elements6, 1);
+    ck_assert_uint_eq(st.syncs, 1);
+
+    /* the same entries again: nothing sent */
+    ck_assert_int_eq(ipdrop_sync(k, rs, &changed, err, sizeof(err)), 0);
+    ck_assert(!changed);
+    /* a change: the /24 lifted leaves the address it covered; a new v4, the v6 stays */
+    static const char *const e2[] = { "192.0.2.7", "198.51.100.1", "2001:db8::/48" };
+    struct ruleset *rs2 = build(e2, 3);
+    ck_assert_msg(ipdrop_sync(k, rs2, &changed, err, sizeof(err)) == 0, "%s", err);
+    ck_assert(changed);
+    t = nft_list("set inet qg_t block4");
+    ck_assert_msg(!strstr(t, "192.0.2.0/24") && strstr(t, "192.0.2.7") && strstr(t, "198.51.100.1"),
+                  "%s", t);
+    ipdrop_get_stats(k, &st);
+    ck_assert_uint_eq(st.elements4, 2);
+    ck_assert_uint_eq(st.syncs, 2);
+    ck_assert_uint_eq(st.rebuilt, 0);
+
+    /* removed by hand: made again whole, with what the set holds */
+    ck_assert_int_eq(system("nft delete table inet qg_t"), 0);
+    ck_assert_msg(ipdrop_sync(k, rs, &changed, err, sizeof(err)) == 0, "%s", err);
+    t = nft_list("set inet qg_t block4");
+    ck_assert_msg(strstr(t, "192.0.2.0/24") && !strstr(t, "198.51.100.1"), "%s", t);
+    ipdrop_get_stats(k, &st);
+    ck_assert_uint_eq(st.rebuilt, 1);
+    ck_assert_uint_eq(st.failures, 0);
+
+    ck_assert_int_eq(ipdrop_read_counters(k, err, sizeof(err)), 0);
+    ipdrop_get_stats(k, &st);
+    ck_assert_uint_eq(st.packets, 0);
+
+    ipdrop_free(k, true);
+    t = nft_list("tables");
+    ck_assert_msg(!strstr(t, "qg_t"), "%s", t);
+    ruleset_free(rs);
+    ruleset_free(rs2);
+}
+END_TEST
+
+/* A table of the same name left by an earlier run (killed) is replaced, not added to. */
+START_TEST(live_replaces_stale)
+{
+    own_netns();
+    ck_assert_int_eq(system("nft add table inet qg_t && nft add set inet qg_t block4 "
+                            "'{ type ipv4_addr; flags interval; }' && nft add element inet qg_t "
+                            "block4 '{ 203.0.113.9 }' && nft add chain inet qg_t junk"),
+                     0);
+    char err[512] = "";
+    struct ipdrop *k = ipdrop_new("qg_t", err, sizeof(err));
+    ck_assert_msg(k != NULL, "%s", err);
+    static const char *const e[] = { "192.0.2.7" };
+    struct ruleset *rs = build(e, 1);
+    ck_assert_msg(ipdrop_sync(k, rs, NULL, err, sizeof(err)) == 0, "%s", err);
+    char *t = nft_list("table inet qg_t");
+    ck_assert_msg(!strstr(t, "203.0.113.9") && !strstr(t, "junk") && strstr(t, "192.0.2.7"), "%s",
+                  t);
+    ipdrop_free(k, false); /* kept */
+    t = nft_list("tables");
+    ck_assert_msg(strstr(t, "qg_t"), "%s", t);
+    ruleset_free(rs);
+}
+END_TEST
+
+/* Traffic through a namespace router: a veth pair to each of two namespaces, a server in the
+ * second on two addresses (10.9.1.1 unlisted, 10.9.1.2 listed) and two ports. TCP 8080 to the
+ * listed address is dropped (counted), to the unlisted one served; TCP 443 to the listed one is
+ * left to Qorgau (here nothing judges it: served). */
+static int fetch(const char *ns, const char *url)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd),
+             "ip netns exec %sa curl -s -o /dev/null --connect-timeout 1 --max-time 3 %s", ns, url);
+    return system(cmd);
+}
+
+START_TEST(live_drops_forwarded)
+{
+    own_netns();
+    /* the namespaces `ip netns` names live in /run/netns, seen from every network namespace */
+    char ns[32], cmd[2048];
+    snprintf(ns, sizeof(ns), "qgip%ld", (long)getpid());
+    snprintf(cmd, sizeof(cmd),
+             "set -e; p=%s; "
+             "ip netns add ${p}a; ip netns add ${p}b; "
+             "ip link add va type veth peer name ra; ip link add vb type veth peer name rb; "
+             "ip link set ra netns ${p}a; ip link set rb netns ${p}b; "
+             "ip addr add 10.9.0.254/24 dev va; ip addr add 10.9.1.254/24 dev vb; "
+             "ip link set va up; ip link set vb up; ip link set lo up; "
+             "sysctl -qw net.ipv4.ip_forward=1; "
+             "ip -n ${p}a addr add 10.9.0.1/24 dev ra; ip -n ${p}a link set ra up; "
+             "ip -n ${p}a route add default via 10.9.0.254; "
+             "ip -n ${p}b addr add 10.9.1.1/24 dev rb; ip -n ${p}b addr add 10.9.1.2/24 dev rb; "
+             "ip -n ${p}b link set rb up; ip -n ${p}b route add default via 10.9.1.254; "
+             "ip -n ${p}b link set lo up; "
+             "for port in 8080 443; do "
+             "  ip netns exec ${p}b python3 -m http.server $port --bind 0.0.0.0 "
+             "    >/dev/null 2>&1 & echo $! >> /tmp/%s.pids; "
+             "done; "
+             "for i in $(seq 50); do "
+             "  ip netns exec ${p}a curl -s -o /dev/null --max-time 1 http://10.9.1.1:8080/ && "
+             "  ip netns exec ${p}a curl -s -o /dev/null --max-time 1 http://10.9.1.1:443/ && "
+             "  exit 0; sleep 0.1; "
+             "done; exit 1",
+             ns, ns);
+    int up = system(cmd);
+
+    char err[512] = "";
+    struct ipdrop *k = ipdrop_new("qg_t", err, sizeof(err));
+    ck_assert_msg(k != NULL, "%s", err);
+    static const char *const e[] = { "10.9.1.2" };
+    struct ruleset *rs = build(e, 1);
+    int synced = ipdrop_sync(k, rs, NULL, err, sizeof(err));
+    int unlisted = fetch(ns, "http://10.9.1.1:8080/");
+    int listed = fetch(ns, "http://10.9.1.2:8080/");
+    int listed443 = fetch(ns, "http://10.9.1.2:443/");
+    int counted = ipdrop_read_counters(k, err, sizeof(err));
+    struct ipdrop_stats st;
+    ipdrop_get_stats(k, &st);
+    /* the servers (by the PIDs written above), then the namespaces */
+    snprintf(cmd, sizeof(cmd),
+             "for pid in $(cat /tmp/%s.pids); do kill $pid; done; rm -f /tmp/%s.pids; "
+             "ip netns del %sa; ip netns del %sb",
+             ns, ns, ns, ns);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_msg(up == 0, "the test's servers did not come up");
+    ck_assert_msg(synced == 0, "%s", err);
+    ck_assert_msg(unlisted == 0, "TCP 8080 to the unlisted address was not served");
+    ck_assert_msg(listed != 0, "TCP 8080 to the listed address was served");
+    ck_assert_msg(listed443 == 0, "TCP 443 to the listed address was dropped by the kernel");
+    ck_assert_int_eq(counted, 0);
+    ck_assert_msg(st.packets >= 1, "no drop counted");
+    ipdrop_free(k, true);
+    ruleset_free(rs);
+}
+END_TEST
+
+/* A name nft refuses cannot be made; an error names the setting. */
+START_TEST(bad_table_name)
+{
+    char err[512] = "";
+    ck_assert_ptr_null(ipdrop_new("bad name", err, sizeof(err)));
+    ck_assert_msg(strstr(err, "ip.kernel_table") != NULL, "%s", err);
+}
+END_TEST
+
+static Suite *ipdrop_suite(void)
+{
+    Suite *s = suite_create("ipdrop");
+    TCase *tc = tcase_create("pure");
+    tcase_add_test(tc, parse_forms);
+    tcase_add_test(tc, table_names);
+    tcase_add_test(tc, collect_reduces);
+    tcase_add_test(tc, collect_overlay);
+    tcase_add_loop_test(tc, reduce_model, 0, 300);
+    tcase_add_test(tc, diff_script);
+    tcase_add_test(tc, diff_chunks);
+    tcase_add_test(tc, bad_table_name);
+    suite_add_tcase(s, tc);
+    TCase *live = tcase_create("live");
+    tcase_set_timeout(live, 30);
+    tcase_add_test(live, live_sync);
+    tcase_add_test(live, live_replaces_stale);
+    tcase_add_test(live, live_drops_forwarded);
+    suite_add_tcase(s, live);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(ipdrop_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
