@@ -32,6 +32,7 @@
 #include "rules/resolve/fallback.h"
 #include "rules/resolve/resolver.h"
 #include "proxy/daemon/settings.h"
+#include "proxy/enforce/ipdrop.h"
 #include "rules/lists/loader.h"
 #include "common/log.h"
 #include "proxy/daemon/mode.h"
@@ -179,6 +180,13 @@ struct daemon {
     struct pseudo pseudo;
     struct tarcount *tarcount;        /* tariff blocks per subscriber, day and category */
     uint64_t tarcount_dropped_logged; /* the heartbeat thread's */
+
+    /* IP entries on every port (proxy/enforce/ipdrop.h; none when ip.kernel_drop is off) */
+    struct ipdrop *ipd;
+    pthread_t ipd_th;
+    bool ipd_started;
+    atomic_bool ipd_stop;
+    uint64_t ipd_version; /* the rules version the kernel's sets hold (the thread's) */
 
     /* the IP fallback (docs/fallback.md; none when fallback.resolve = none) */
     struct resolver *res; /* the names' addresses (the fallback thread's) */
@@ -403,6 +411,25 @@ static size_t store_stats_kv(struct daemon *d, struct log_kv *kv)
     return n;
 }
 
+#define IPDROP_STATS_KV 6
+
+/* The kernel's drop of IP entries, when on. */
+static size_t ipdrop_stats_kv(struct daemon *d, struct log_kv *kv)
+{
+    if (!d->ipd)
+        return 0;
+    struct ipdrop_stats st;
+    ipdrop_get_stats(d->ipd, &st);
+    size_t n = 0;
+    kv[n++] = LOG_U("ip.kernel_entries4", st.elements4);
+    kv[n++] = LOG_U("ip.kernel_entries6", st.elements6);
+    kv[n++] = LOG_U("ip.kernel_drops", st.packets);
+    kv[n++] = LOG_U("ip.kernel_syncs", st.syncs);
+    kv[n++] = LOG_U("ip.kernel_sync_failures", st.failures);
+    kv[n++] = LOG_U("ip.kernel_rebuilt", st.rebuilt);
+    return n;
+}
+
 #define RADIUS_STATS_KV 17
 #define TARIFF_STATS_KV 5
 
@@ -467,9 +494,9 @@ static void stats_line(struct daemon *d)
     size_t total = 0;
     for (size_t i = 0; i < d->nregs; i++)
         total += d->regs[i].n;
-    struct log_kv *kv =
-        calloc(total + 5 + NOTICE_STATS_KV + STORE_STATS_KV + RADIUS_STATS_KV + TARIFF_STATS_KV,
-               sizeof(*kv));
+    struct log_kv *kv = calloc(total + 5 + NOTICE_STATS_KV + STORE_STATS_KV + RADIUS_STATS_KV +
+                                   TARIFF_STATS_KV + IPDROP_STATS_KV,
+                               sizeof(*kv));
     uint64_t *sum = calloc(total + 1, sizeof(*sum));
     size_t nk = 0;
     if (kv && sum) {
@@ -482,6 +509,7 @@ static void stats_line(struct daemon *d)
         nk += store_stats_kv(d, kv + nk);
         nk += radius_stats_kv(d, kv + nk);
         nk += tariff_stats_kv(d, kv + nk);
+        nk += ipdrop_stats_kv(d, kv + nk);
         size_t base = nk;
         for (size_t i = 0; i < d->nregs; i++) {
             for (size_t j = 0; j < d->regs[i].n; j++) {
@@ -1452,6 +1480,105 @@ static void *fb_main(void *arg)
     return NULL;
 }
 
+/* ---- IP entries on every port (proxy/enforce/ipdrop.h, docs/queue.md) ---- */
+
+/* Makes the kernel's sets hold the IP entries of the set published last. 0, or -1 with err
+ * (the kernel's sets as they were). */
+static int ipd_sync(struct daemon *d, char *err, size_t errlen)
+{
+    pthread_mutex_lock(&d->pub_lock);
+    struct ruleset *rs = d->last ? ruleset_ref(d->last) : NULL;
+    uint64_t v = rsref_version(d->rules);
+    pthread_mutex_unlock(&d->pub_lock);
+    bool changed = false;
+    uint64_t t0 = mono_ms();
+    int rc = ipdrop_sync(d->ipd, rs, &changed, err, errlen);
+    ruleset_free(rs);
+    if (rc < 0)
+        return rc;
+    d->ipd_version = v;
+    if (changed) {
+        struct ipdrop_stats st;
+        ipdrop_get_stats(d->ipd, &st);
+        log_write(d->log, LOG_LEVEL_INFO, "ipdrop",
+                  "IP entries dropped by the kernel on every port",
+                  LOG_KV(LOG_S("table", d->cfg->ip_kernel_table), LOG_U("rules_version", v),
+                         LOG_U("ipv4", st.elements4), LOG_U("ipv6", st.elements6),
+                         LOG_U("ms", mono_ms() - t0)));
+    }
+    return 0;
+}
+
+#define IPD_RETRY_MS    5000 /* after a refused change */
+#define IPD_COUNTERS_MS 2000 /* the drop counters read */
+
+static void *ipd_main(void *arg)
+{
+    struct daemon *d = arg;
+    uint64_t retry_at = 0, counters_at = 0;
+    bool counters_failing = false;
+    while (!atomic_load(&d->ipd_stop)) {
+        char err[512];
+        uint64_t now = mono_ms();
+        if (rsref_version(d->rules) != d->ipd_version && now >= retry_at &&
+            ipd_sync(d, err, sizeof(err)) < 0) {
+            log_write(d->log, LOG_LEVEL_WARN, "ipdrop",
+                      "the kernel refused the new IP entries; the previous ones stay, retrying",
+                      LOG_KV(LOG_S("error", err), LOG_U("retry_ms", IPD_RETRY_MS)));
+            retry_at = now + IPD_RETRY_MS;
+        }
+        if (now >= counters_at) {
+            bool bad = ipdrop_read_counters(d->ipd, err, sizeof(err)) < 0;
+            if (bad && !counters_failing)
+                log_write(d->log, LOG_LEVEL_WARN, "ipdrop", "cannot read the drop counters",
+                          LOG_KV(LOG_S("error", err)));
+            counters_failing = bad;
+            counters_at = now + IPD_COUNTERS_MS;
+        }
+        struct timespec w = { 0, 100 * 1000 * 1000 };
+        nanosleep(&w, NULL);
+    }
+    return NULL;
+}
+
+/* Makes the table with the first set's IP entries (as root, after the first publication),
+ * then starts the thread that follows the publications. */
+static int ipd_open(struct daemon *d, char *err, size_t errlen)
+{
+    if (!settings_ip_kernel_drop(d->cfg))
+        return 0;
+    d->ipd = ipdrop_new(d->cfg->ip_kernel_table, d->cfg->mode == SETTINGS_MODE_QUEUE, err, errlen);
+    if (!d->ipd)
+        return -1;
+    char why[512];
+    if (ipd_sync(d, why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "%s (set ip.kernel_drop = off to run without it)", why);
+        return -1;
+    }
+    int e = pthread_create(&d->ipd_th, NULL, ipd_main, d);
+    if (e != 0) {
+        snprintf(err, errlen, "ip.kernel_drop: cannot start the thread: %s", strerror(e));
+        return -1;
+    }
+    d->ipd_started = true;
+    return 0;
+}
+
+/* Stops the thread and removes the table (a clean stop). */
+static void ipd_end(struct daemon *d)
+{
+    if (d->ipd_started) {
+        atomic_store(&d->ipd_stop, true);
+        pthread_join(d->ipd_th, NULL);
+        d->ipd_started = false;
+    }
+    if (d->ipd)
+        log_write(d->log, LOG_LEVEL_INFO, "ipdrop", "table removed",
+                  LOG_KV(LOG_S("table", d->cfg->ip_kernel_table)));
+    ipdrop_free(d->ipd, true);
+    d->ipd = NULL;
+}
+
 static void fb_failure(void *ctx, const char *name, const char *why)
 {
     struct daemon *d = ctx;
@@ -1852,16 +1979,18 @@ static void daemon_metrics(void *ctx, FILE *f)
     pthread_mutex_lock(&d->reg_lock);
     metrics_counters(f, d->regs, d->nregs, is_gauge);
     pthread_mutex_unlock(&d->reg_lock);
-    struct log_kv kv[NOTICE_STATS_KV + RADIUS_STATS_KV + 2];
+    struct log_kv kv[NOTICE_STATS_KV + RADIUS_STATS_KV + IPDROP_STATS_KV + 2];
     size_t n = 0;
     kv[n++] = LOG_U("log.queue_drops", log_queue_drops(d->log));
     kv[n++] = LOG_U("log.write_errors", log_write_errors(d->log));
     n += notice_stats_kv(d, kv + n);
     n += radius_stats_kv(d, kv + n);
+    n += ipdrop_stats_kv(d, kv + n);
     for (size_t i = 0; i < n; i++) {
         char m[160];
-        bool gauge =
-            strcmp(kv[i].key, "notice.open") == 0 || strcmp(kv[i].key, "subs.entries") == 0;
+        bool gauge = strcmp(kv[i].key, "notice.open") == 0 ||
+                     strcmp(kv[i].key, "subs.entries") == 0 ||
+                     strncmp(kv[i].key, "ip.kernel_entries", 17) == 0;
         if (kv[i].type != LOG_KV_UINT || metrics_name(kv[i].key, gauge, m, sizeof(m)) < 0)
             continue;
         metrics_head(f, m, gauge ? "gauge" : "counter", "see the stats line (docs/admin.md)");
@@ -2221,6 +2350,10 @@ static int run(struct daemon *d)
         fatal(d, "%s", err);
         goto close_mode;
     }
+    if (ipd_open(d, err, sizeof(err)) < 0) {
+        fatal(d, "%s", err);
+        goto close_mode;
+    }
     if (radius_open(d, err, sizeof(err)) < 0 || subs_open(d, err, sizeof(err)) < 0) {
         fatal(d, "%s", err);
         goto close_mode;
@@ -2309,6 +2442,7 @@ close_mode:
     d->fol = NULL;
     merge_end(d);
     fb_end(d);
+    ipd_end(d);
     notice_server_free(d->notice);
     d->notice = NULL;
     d->mode->ops->close(d->state);

@@ -14,6 +14,7 @@
 #include "common/compiler.h"
 #include "common/log.h"
 #include "proxy/daemon/radius.h"
+#include "proxy/enforce/ipdrop.h"
 #include "rules/orders/sign.h"
 #include "rules/report/deadline.h"
 #include "rules/resolve/fallback.h"
@@ -48,6 +49,7 @@ static const char *const v_queue_incomplete[] = { "address", "drop", "watch", NU
 static const char *const v_queue_no_room[] = { "drop", "address", NULL };
 static const char *const v_queue_watch_limit[] = { "block", "address", NULL };
 static const char *const v_queue_unseen_syn[] = { "judge", "drop", NULL };
+static const char *const v_ip_kernel_drop[] = { "auto", "on", "off", NULL };
 static const char *const v_https_url[] = { "name", "ignore", NULL };
 static const char *const v_https_block[] = { "rst", "alert", NULL };
 static const char *const v_http_block[] = { "redirect", "451", NULL };
@@ -200,6 +202,15 @@ static const struct config_key keys[] = {
       "QUIC (UDP 443): drop all (browsers fall back to TCP, where the name is checked), drop only "
       "QUIC to blocked names (drop-blocked: queue mode; inline mode enforces it as drop-all), or pass "
       "(queue mode reads this key too)" },
+    { "ip.kernel_drop", CONFIG_ENUM, 0, 0, "auto", v_ip_kernel_drop, OFF(ip_kernel_drop), true,
+      "IP entries on every port: the kernel drops forwarded traffic to the rule set's IP entries "
+      "that Qorgau does not judge itself (all but TCP 80/443, and UDP 443 in queue mode), through "
+      "an nftables table it keeps in step with every publication (on; needs nf_tables and "
+      "CAP_NET_ADMIN), or only the flows Qorgau judges are restricted (off). auto: on in inline "
+      "and queue modes, off in tap mode (a tap forwards nothing)" },
+    { "ip.kernel_table", CONFIG_STRING, 0, 0, "qorgau_ip", NULL, OFF(ip_kernel_table), true,
+      "name of that nftables table (family inet); made at start, replacing one of that name, "
+      "and removed at a clean stop" },
     { "notice.listen", CONFIG_ADDR, 0, 0, "127.0.0.1:8080", NULL, OFF(notice_listen), false,
       "address of the built-in notice page server; a reload opens the new one before closing the "
       "old (after dropping privileges, a port below 1024 cannot be opened)" },
@@ -424,6 +435,19 @@ static int finish(void *p, struct config_parse *ps)
                      c->queue_mark_block);
         return -EINVAL;
     }
+    if (c->mode == SETTINGS_MODE_TAP && c->ip_kernel_drop == SETTINGS_IP_KERNEL_DROP_ON) {
+        config_error(ps, config_line(ps, "ip.kernel_drop"), "ip.kernel_drop",
+                     "on needs a mode where this box forwards the traffic (inline, queue); a tap "
+                     "sees a copy and can only reset TCP flows it sees");
+        return -EINVAL;
+    }
+    if (!ipdrop_table_name_ok(c->ip_kernel_table)) {
+        config_error(ps, config_line(ps, "ip.kernel_table"), "ip.kernel_table",
+                     "'%s' is not a table name (1-%d letters, digits or '_', not starting with a "
+                     "digit)",
+                     c->ip_kernel_table, IPDROP_TABLE_MAX);
+        return -EINVAL;
+    }
     if (c->mode == SETTINGS_MODE_INLINE && c->inline_tproxy_port == 0 &&
         c->inline_redirect_port == 0) {
         config_error(ps, 0, NULL,
@@ -567,4 +591,11 @@ int settings_keep_restart_keys(struct settings *fresh, const struct settings *ru
 int settings_doc(FILE *f)
 {
     return config_doc(&table, f);
+}
+
+bool settings_ip_kernel_drop(const struct settings *c)
+{
+    if (c->ip_kernel_drop == SETTINGS_IP_KERNEL_DROP_AUTO)
+        return c->mode != SETTINGS_MODE_TAP;
+    return c->ip_kernel_drop == SETTINGS_IP_KERNEL_DROP_ON;
 }

@@ -35,6 +35,12 @@ enum settings_queue_unseen_syn {
     SETTINGS_QUEUE_UNSEEN_SYN_JUDGE = 0,
     SETTINGS_QUEUE_UNSEEN_SYN_DROP
 };
+/* ip.kernel_drop: auto = on in inline and queue modes, off in tap mode */
+enum settings_ip_kernel_drop {
+    SETTINGS_IP_KERNEL_DROP_AUTO = 0,
+    SETTINGS_IP_KERNEL_DROP_ON,
+    SETTINGS_IP_KERNEL_DROP_OFF
+};
 enum settings_https_url { SETTINGS_HTTPS_URL_NAME = 0, SETTINGS_HTTPS_URL_IGNORE };
 enum settings_https_block { SETTINGS_HTTPS_BLOCK_RST = 0, SETTINGS_HTTPS_BLOCK_ALERT };
 enum settings_http_block { SETTINGS_HTTP_BLOCK_REDIRECT = 0, SETTINGS_HTTP_BLOCK_451 };
@@ -124,6 +130,9 @@ struct settings {
     int inline_https_block;        /* enum settings_https_block */
     int inline_http_block;         /* enum settings_http_block */
     int inline_quic;               /* enum settings_quic */
+
+    int ip_kernel_drop; /* enum settings_ip_kernel_drop */
+    char *ip_kernel_table;
 
     struct config_addr notice_listen;
     char *notice_url;
@@ -219,5 +228,8 @@ int settings_keep_restart_keys(struct settings *fresh, const struct settings *ru
 
 /* Writes the key table of docs/configuration.md (config_doc()). Returns 0 or -EIO. */
 int settings_doc(FILE *f);
+
+/* Whether ip.kernel_drop applies (auto: inline and queue modes). */
+bool settings_ip_kernel_drop(const struct settings *c);
 
 #endif

@@ -196,7 +196,7 @@ static void elements_run(FILE *f, const char *verb, const char *table, const cha
     }
 }
 
-void ipdrop_script_create(FILE *f, const char *table, const struct ipdrop_list *to)
+void ipdrop_script_create(FILE *f, const char *table, bool udp443, const struct ipdrop_list *to)
 {
     /* "table" then "delete table": replaces one of that name, and works when there is none */
     fprintf(f,
@@ -208,12 +208,12 @@ void ipdrop_script_create(FILE *f, const char *table, const struct ipdrop_list *
             "    chain forward {\n"
             "        type filter hook forward priority filter - 5; policy accept;\n"
             "        tcp dport { 80, 443 } return\n"
-            "        udp dport 443 return\n"
+            "%s"
             "        ip daddr @block4 counter drop\n"
             "        ip6 daddr @block6 counter drop\n"
             "    }\n"
             "}\n",
-            table, table, table);
+            table, table, table, udp443 ? "        udp dport 443 return\n" : "");
     elements_run(f, "add", table, "block4", to->p, to->n4);
     elements_run(f, "add", table, "block6", to->p + to->n4, to->n - to->n4);
 }
@@ -262,11 +262,12 @@ struct ipdrop {
     char table[IPDROP_TABLE_MAX + 1];
     struct ipdrop_list cur, next; /* what the kernel has; the one being applied */
     bool made;                    /* the table was created by this process */
+    bool udp443;                  /* UDP 443 is Qorgau's to judge */
     _Atomic size_t n4, n6;
     _Atomic uint64_t syncs, failures, rebuilt, packets, bytes;
 };
 
-struct ipdrop *ipdrop_new(const char *table, char *err, size_t errlen)
+struct ipdrop *ipdrop_new(const char *table, bool udp443, char *err, size_t errlen)
 {
     if (!ipdrop_table_name_ok(table)) {
         snprintf(err, errlen,
@@ -293,6 +294,7 @@ struct ipdrop *ipdrop_new(const char *table, char *err, size_t errlen)
         return NULL;
     }
     snprintf(k->table, sizeof(k->table), "%s", table);
+    k->udp443 = udp443;
     return k;
 }
 
@@ -363,7 +365,7 @@ int ipdrop_sync(struct ipdrop *k, const struct ruleset *rs, bool *changed, char 
     FILE *f = open_memstream(&script, &len);
     if (!f)
         goto nomem;
-    ipdrop_script_create(f, k->table, &k->next);
+    ipdrop_script_create(f, k->table, k->udp443, &k->next);
     if (fclose(f) != 0)
         goto nomem;
     rc = run(k, script, k->made ? "making the table again" : "creating the table", err, errlen);

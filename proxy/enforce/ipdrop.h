@@ -77,8 +77,9 @@ void ipdrop_list_free(struct ipdrop_list *l);
 void ipdrop_format(const struct ipdrop_prefix *p, char *buf, size_t len);
 
 /* Writes the commands that (re)create table T holding `to` (replacing a table of that name, if
- * any) to f. */
-void ipdrop_script_create(FILE *f, const char *table, const struct ipdrop_list *to);
+ * any) to f. udp443: Qorgau judges UDP 443 itself (queue mode), so the chain leaves it alone;
+ * otherwise (inline mode, which never sees UDP) UDP 443 to a listed address is dropped too. */
+void ipdrop_script_create(FILE *f, const char *table, bool udp443, const struct ipdrop_list *to);
 
 /* Writes the commands that turn the sets of table T from `from` into `to` (elements removed
  * first, then those added; nothing when they are equal); *removed, *added get the counts. */
@@ -97,12 +98,12 @@ struct ipdrop_stats {
     uint64_t packets, bytes;     /* dropped (the chain's counters, last read) */
 };
 
-/* Loads libnftables and makes a context for table (checked with ipdrop_table_name_ok()).
- * Nothing is sent to the kernel yet: the first ipdrop_sync() creates the table. Returns NULL
- * with err set. */
-struct ipdrop *ipdrop_new(const char *table, char *err, size_t errlen);
+/* Loads libnftables and makes a context for table (checked with ipdrop_table_name_ok()); udp443
+ * as for ipdrop_script_create(). Nothing is sent to the kernel yet: the first ipdrop_sync()
+ * creates the table. Returns NULL with err set. */
+struct ipdrop *ipdrop_new(const char *table, bool udp443, char *err, size_t errlen);
 
-/* Makes the kernel's sets hold rs's IP entries. The first call (and any after a failure of the
+/* Makes the kernel's sets hold rs's IP entries (rs NULL: none). The first call (and any after a failure of the
  * difference) replaces the whole table. Returns 0 (*changed: whether anything was sent), or -1
  * with "ip.kernel_drop: table inet T: nft's message" in err and the kernel's sets unchanged.
  * *changed may be NULL. */

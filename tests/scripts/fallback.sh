@@ -91,6 +91,8 @@ EOF2
     echo "mode = inline"
     echo "workers = 1"
     echo "user = nobody"
+    # (in the host's own network namespace: the host's firewall is not this test's to change)
+    echo "ip.kernel_drop = off"
     echo "state_dir = $tmp/state"
     echo "log.file = $tmp/q.log"
     echo "notice.listen = 127.0.0.1:$(free_port)"

@@ -337,8 +337,59 @@ kw=$(grep '"msg":"stats"' "$QG_DIR/qorgau.out" | tail -n +$((n0 + 1)) | grep -Eo
 expect "stats: queue.kernel_waiting counted (a held packet waiting in the kernel)" "$([ "$kw" -gt 0 ] && echo yes)" "yes"
 for p in $stall_pids; do qg_stop "$p"; done
 
+# IP entries on every port (ip.kernel_drop = auto: on in queue mode; docs/queue.md "IP entries
+# on every port"): the kernel drops forwarded traffic to the rule set's IP entries on the ports
+# Qorgau does not judge itself. A TCP server on port 8080 of the server: unreachable on the
+# listed addresses, served on the unlisted ones; an order imported while the node runs adds
+# its address within seconds, its revocation takes it away again. The table goes with a clean
+# stop (checked after the stop below).
+qg_bg "$QG_DIR/alt.out" ip netns exec "$QG_SRV" python3 -m http.server 8080 --bind ::
+ALT_PID=$QG_LAST_PID
+qg_wait_port "$QG_SRV" 8080 >/dev/null || bad "port 8080 server" "did not start"
+alt() { # HOST -> the HTTP status of http://HOST:8080/ (000: no answer within 2 s)
+    cl curl -s -o /dev/null --connect-timeout 2 --max-time 4 -w '%{http_code}' "http://$1:8080/"
+}
+expect_match "ip.kernel_drop: the table holds the rules' IP entries" \
+    "$(flt nft list table inet qorgau_ip 2>&1 | tr -s ' \n' ' ')" \
+    "block4 .*elements = \{ $QG_SRV4_B .*block6 .*elements = \{ $QG_SRV6_B "
+expect "ip.kernel_drop: v4 TCP 8080, unlisted address -> served" "$(alt $QG_SRV4)" "200"
+expect "ip.kernel_drop: v4 TCP 8080, listed address -> dropped" "$(alt $QG_SRV4_B)" "000"
+expect "ip.kernel_drop: v6 TCP 8080, unlisted address -> served" "$(alt "[$QG_SRV6]")" "200"
+expect "ip.kernel_drop: v6 TCP 8080, listed address -> dropped" "$(alt "[$QG_SRV6_B]")" "000"
+# ...while TCP 443 to a listed address is still Qorgau's: reset by the engine, logged as a block
+out=$(cc --resolve allowed.test:443:$QG_SRV4_B https://allowed.test/small 2>&1); rc=$?
+expect_match "ip.kernel_drop: v4 TCP 443, listed address -> reset by Qorgau (not a kernel drop)" "$rc $out" '^(35|56) .*[Rr]eset'
+cat >"$QG_DIR/ip-order.json" <<ORDER
+{ "id": "q-ip-1", "issuer": "test", "legal_basis": "41-1", "issued": "2026-11-20",
+  "resources": ["$QG_SRV4/32", "$QG_SRV6"] }
+ORDER
+flt "$QG_BIN" order --store $STORE import "$QG_DIR/ip-order.json" >/dev/null || bad "import q-ip-1"
+ipset_has() { flt nft list table inet qorgau_ip 2>/dev/null | grep -c "$1[,} ]"; }
+wait_ipset() { # ADDR WANT(1|0)
+    i=0
+    while [ $i -lt 100 ] && [ "$(ipset_has "$1")" != "$2" ]; do sleep 0.1; i=$((i + 1)); done
+    ipset_has "$1"
+}
+expect "ip.kernel_drop: an order imported while running: its v4 address in the kernel's set" "$(wait_ipset "$QG_SRV4" 1)" "1"
+expect "ip.kernel_drop: ... its v6 address too" "$(wait_ipset "$QG_SRV6" 1)" "1"
+expect "ip.kernel_drop: ... and TCP 8080 to it dropped" "$(alt $QG_SRV4)" "000"
+flt "$QG_BIN" order --store $STORE revoke q-ip-1 >/dev/null || bad "revoke q-ip-1"
+expect "ip.kernel_drop: the order revoked: its address leaves the set" "$(wait_ipset "$QG_SRV4" 0)" "0"
+expect "ip.kernel_drop: ... and TCP 8080 to it is served again" "$(alt $QG_SRV4)" "200"
+expect "ip.kernel_drop: the rules' own entry stays" "$(ipset_has "$QG_SRV4_B")" "1"
+sleep 2.2 # the drop counters are read every 2 s, the stats line written every second
+expect_match "ip.kernel_drop: drops counted on the stats line" \
+    "$(grep '"msg":"stats"' "$QG_DIR/qorgau.out" | tail -n 1 | grep -Eo '"ip.kernel_drops":[0-9]+')" \
+    '"ip.kernel_drops":[1-9]'
+expect "ip.kernel_drop: no sync failure" \
+    "$(grep '"msg":"stats"' "$QG_DIR/qorgau.out" | tail -n 1 | grep -Eo '"ip.kernel_sync_failures":[0-9]+')" \
+    '"ip.kernel_sync_failures":0'
+qg_stop "$ALT_PID"
+
 # fail-open: the daemon stopped, --queue-bypass lets flows through unjudged
 qg_stop "$QPID"
+expect "ip.kernel_drop: the daemon stopped cleanly: its table removed" \
+    "$(flt nft list tables 2>&1 | grep -c qorgau_ip)" "0"
 v=$(cc $R4 -o /dev/null -w '%{http_code}' https://allowed.test/small)
 expect "daemon stopped, --queue-bypass: allowed https passes (fail-open)" "$v" "200"
 v=$(cc $R4 -o /dev/null -w '%{http_code}' https://blocked.test/small)

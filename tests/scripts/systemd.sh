@@ -125,6 +125,7 @@ cat >"$tmp/q.conf" <<EOF2
 mode = inline
 workers = 2
 user = nobody
+ip.kernel_drop = off
 rules = $tmp/rules/*.txt
 state_dir = $tmp/state
 log.file = $tmp/q.log

@@ -48,6 +48,9 @@ START_TEST(test_defaults)
     ck_assert_int_eq(c->inline_incomplete_request, SETTINGS_INCOMPLETE_RESET);
     ck_assert_uint_eq(c->inline_first_bytes_max, 32768);
     ck_assert_int_eq(c->inline_max_connections, 100000);
+    ck_assert_int_eq(c->ip_kernel_drop, SETTINGS_IP_KERNEL_DROP_AUTO);
+    ck_assert_str_eq(c->ip_kernel_table, "qorgau_ip");
+    ck_assert(settings_ip_kernel_drop(c)); /* auto: on in inline mode */
     ck_assert_uint_eq(c->inline_connect_timeout, 5000);
     ck_assert_int_eq(c->inline_https_block, SETTINGS_HTTPS_BLOCK_RST);
     ck_assert_int_eq(c->inline_http_block, SETTINGS_HTTP_BLOCK_REDIRECT);
@@ -67,6 +70,31 @@ END_TEST
 
 /* Every key with a default loads it and prints it back as the table (and so the generated
  * documentation) writes it. */
+/* ip.kernel_drop = auto is on where the box forwards traffic (inline, queue), off in tap mode;
+ * off and on say what they say (on in tap mode is refused: test_errors). */
+START_TEST(test_ip_kernel_drop_auto)
+{
+    static const struct {
+        const char *text;
+        bool on;
+    } cases[] = {
+        { "mode = queue\n", true },
+        { "mode = inline\n", true },
+        { "mode = tap\ntap.interface = eth2\n", false },
+        { "mode = queue\nip.kernel_drop = off\n", false },
+        { "mode = inline\nip.kernel_drop = on\n", true },
+        { "mode = tap\ntap.interface = eth2\nip.kernel_drop = off\n", false },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char err[512];
+        struct settings *c = load(cases[i].text, err, sizeof(err));
+        ck_assert_msg(c != NULL, "%s", err);
+        ck_assert_msg(settings_ip_kernel_drop(c) == cases[i].on, "%s", cases[i].text);
+        settings_free(c);
+    }
+}
+END_TEST
+
 START_TEST(test_every_default_as_documented)
 {
     char err[512];
@@ -242,6 +270,15 @@ static const struct err_case err_cases[] = {
       "config: t.conf:3: queue.mark_block: 196608 shares bits with queue.mark_pass; the marks must "
       "be disjoint (their union marks a kept-alive HTTP connection whose server side the kernel "
       "forwards)" },
+    { "mode = tap\ntap.interface = eth2\nip.kernel_drop = on\n",
+      "config: t.conf:3: ip.kernel_drop: on needs a mode where this box forwards the traffic "
+      "(inline, queue); a tap sees a copy and can only reset TCP flows it sees" },
+    { "mode = queue\nip.kernel_table = qorgau ip\n",
+      "config: t.conf:2: ip.kernel_table: 'qorgau ip' is not a table name (1-32 letters, digits "
+      "or '_', not starting with a digit)" },
+    { "mode = queue\nip.kernel_table = 9lives\n",
+      "config: t.conf:2: ip.kernel_table: '9lives' is not a table name (1-32 letters, digits or "
+      "'_', not starting with a digit)" },
     { "mode = queue\nqueue.hold_packets = 0\n",
       "config: t.conf:2: queue.hold_packets: 0 is out of range 1..65535" },
     { "mode = inline\ninline.tproxy_port = 0\ninline.redirect_port = 0\n",
@@ -472,6 +509,7 @@ static Suite *settings_suite(void)
     Suite *s = suite_create("settings");
     TCase *tc = tcase_create("valid");
     tcase_add_test(tc, test_defaults);
+    tcase_add_test(tc, test_ip_kernel_drop_auto);
     tcase_add_test(tc, test_every_default_as_documented);
     tcase_add_test(tc, test_full_file);
     tcase_add_test(tc, test_rules_per_mode);

@@ -280,7 +280,7 @@ START_TEST(live_sync)
 {
     own_netns();
     char err[512] = "";
-    struct ipdrop *k = ipdrop_new("qg_t", err, sizeof(err));
+    struct ipdrop *k = ipdrop_new("qg_t", true, err, sizeof(err));
     ck_assert_msg(k != NULL, "%s", err);
     static const char *const e1[] = { "ex.com", "192.0.2.0/24", "192.0.2.7", "2001:db8::/48" };
     struct ruleset *rs = build(e1, 4);
@@ -343,7 +343,7 @@ START_TEST(live_replaces_stale)
                             "block4 '{ 203.0.113.9 }' && nft add chain inet qg_t junk"),
                      0);
     char err[512] = "";
-    struct ipdrop *k = ipdrop_new("qg_t", err, sizeof(err));
+    struct ipdrop *k = ipdrop_new("qg_t", true, err, sizeof(err));
     ck_assert_msg(k != NULL, "%s", err);
     static const char *const e[] = { "192.0.2.7" };
     struct ruleset *rs = build(e, 1);
@@ -402,7 +402,7 @@ START_TEST(live_drops_forwarded)
     int up = system(cmd);
 
     char err[512] = "";
-    struct ipdrop *k = ipdrop_new("qg_t", err, sizeof(err));
+    struct ipdrop *k = ipdrop_new("qg_t", true, err, sizeof(err));
     ck_assert_msg(k != NULL, "%s", err);
     static const char *const e[] = { "10.9.1.2" };
     struct ruleset *rs = build(e, 1);
@@ -435,7 +435,7 @@ END_TEST
 START_TEST(bad_table_name)
 {
     char err[512] = "";
-    ck_assert_ptr_null(ipdrop_new("bad name", err, sizeof(err)));
+    ck_assert_ptr_null(ipdrop_new("bad name", true, err, sizeof(err)));
     ck_assert_msg(strstr(err, "ip.kernel_table") != NULL, "%s", err);
 }
 END_TEST
