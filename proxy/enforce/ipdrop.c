@@ -167,33 +167,58 @@ void ipdrop_format(const struct ipdrop_prefix *p, char *buf, size_t len)
         snprintf(buf, len, "%s/%u", a, p->plen);
 }
 
-/* "VERB element inet T SET { a, b, ... }" for p[0..n), IPDROP_CHUNK elements a command. */
-static void elements(FILE *f, const char *verb, const char *table, const char *set,
-                     const struct ipdrop_prefix *const *p, size_t n)
+/* The four sets: a host address goes to a hash set (an element added or deleted costs the
+ * same whatever the set's size), a shorter prefix to an interval set (nft reads and checks the
+ * whole set for overlaps at every change, so only the rare prefixes pay that). */
+enum { SET_HOST4, SET_NET4, SET_HOST6, SET_NET6, NSETS };
+static const char *const set_names[NSETS] = { "host4", "net4", "host6", "net6" };
+
+static int set_of(const struct ipdrop_prefix *p)
 {
-    for (size_t i = 0; i < n; i += IPDROP_CHUNK) {
-        size_t end = n - i > IPDROP_CHUNK ? i + IPDROP_CHUNK : n;
-        fprintf(f, "%s element inet %s %s { ", verb, table, set);
-        for (size_t j = i; j < end; j++) {
-            char b[64];
-            ipdrop_format(p[j], b, sizeof(b));
-            fprintf(f, "%s%s", j > i ? ", " : "", b);
-        }
-        fputs(" }\n", f);
-    }
+    if (p->ver == 4)
+        return p->plen == 32 ? SET_HOST4 : SET_NET4;
+    return p->plen == 128 ? SET_HOST6 : SET_NET6;
 }
 
-/* elements() of a contiguous run */
-static void elements_run(FILE *f, const char *verb, const char *table, const char *set,
-                         const struct ipdrop_prefix *p, size_t n)
+/* "VERB element inet T SET { a, b, ... }" for v[0..n) */
+static void elements(FILE *f, const char *verb, const char *table, const char *set,
+                     const struct ipdrop_prefix *const *v, size_t n)
 {
-    for (size_t i = 0; i < n; i += IPDROP_CHUNK) {
-        const struct ipdrop_prefix *v[IPDROP_CHUNK];
-        size_t m = n - i > IPDROP_CHUNK ? IPDROP_CHUNK : n - i;
-        for (size_t j = 0; j < m; j++)
-            v[j] = &p[i + j];
-        elements(f, verb, table, set, v, m);
+    fprintf(f, "%s element inet %s %s { ", verb, table, set);
+    for (size_t j = 0; j < n; j++) {
+        char b[64];
+        ipdrop_format(v[j], b, sizeof(b));
+        fprintf(f, "%s%s", j ? ", " : "", b);
     }
+    fputs(" }\n", f);
+}
+
+/* Writes "VERB element" commands (IPDROP_CHUNK elements each) for the elements of set `set`
+ * in a that b does not have (b NULL: all of a's). Both sorted. Returns their count. */
+static size_t only_in(FILE *f, const char *verb, const char *table, int set,
+                      const struct ipdrop_list *a, const struct ipdrop_list *b)
+{
+    const struct ipdrop_prefix *v[IPDROP_CHUNK];
+    size_t nv = 0, total = 0, j = 0;
+    for (size_t i = 0; i < a->n; i++) {
+        if (set_of(&a->p[i]) != set)
+            continue;
+        if (b) {
+            while (j < b->n && cmp_prefix(&b->p[j], &a->p[i]) < 0)
+                j++;
+            if (j < b->n && cmp_prefix(&b->p[j], &a->p[i]) == 0)
+                continue;
+        }
+        v[nv++] = &a->p[i];
+        total++;
+        if (nv == IPDROP_CHUNK) {
+            elements(f, verb, table, set_names[set], v, nv);
+            nv = 0;
+        }
+    }
+    if (nv)
+        elements(f, verb, table, set_names[set], v, nv);
+    return total;
 }
 
 void ipdrop_script_create(FILE *f, const char *table, bool udp443, const struct ipdrop_list *to)
@@ -203,52 +228,33 @@ void ipdrop_script_create(FILE *f, const char *table, bool udp443, const struct 
             "table inet %s\n"
             "delete table inet %s\n"
             "table inet %s {\n"
-            "    set block4 { type ipv4_addr; flags interval; counter; }\n"
-            "    set block6 { type ipv6_addr; flags interval; counter; }\n"
+            "    set host4 { type ipv4_addr; counter; }\n"
+            "    set net4 { type ipv4_addr; flags interval; counter; }\n"
+            "    set host6 { type ipv6_addr; counter; }\n"
+            "    set net6 { type ipv6_addr; flags interval; counter; }\n"
             "    chain forward {\n"
             "        type filter hook forward priority filter - 5; policy accept;\n"
             "        tcp dport { 80, 443 } return\n"
             "%s"
-            "        ip daddr @block4 counter drop\n"
-            "        ip6 daddr @block6 counter drop\n"
+            "        ip daddr @host4 counter drop\n"
+            "        ip daddr @net4 counter drop\n"
+            "        ip6 daddr @host6 counter drop\n"
+            "        ip6 daddr @net6 counter drop\n"
             "    }\n"
             "}\n",
             table, table, table, udp443 ? "        udp dport 443 return\n" : "");
-    elements_run(f, "add", table, "block4", to->p, to->n4);
-    elements_run(f, "add", table, "block6", to->p + to->n4, to->n - to->n4);
-}
-
-/* The elements of one family present in a and not in b, into out (pointers into a). */
-static size_t only_in(const struct ipdrop_prefix *a, size_t na, const struct ipdrop_prefix *b,
-                      size_t nb, FILE *f, const char *verb, const char *table, const char *set)
-{
-    const struct ipdrop_prefix *v[IPDROP_CHUNK];
-    size_t nv = 0, total = 0, j = 0;
-    for (size_t i = 0; i < na; i++) {
-        while (j < nb && cmp_prefix(&b[j], &a[i]) < 0)
-            j++;
-        if (j < nb && cmp_prefix(&b[j], &a[i]) == 0)
-            continue;
-        v[nv++] = &a[i];
-        total++;
-        if (nv == IPDROP_CHUNK) {
-            elements(f, verb, table, set, v, nv);
-            nv = 0;
-        }
-    }
-    if (nv)
-        elements(f, verb, table, set, v, nv);
-    return total;
+    for (int set = 0; set < NSETS; set++)
+        only_in(f, "add", table, set, to, NULL);
 }
 
 void ipdrop_script_diff(FILE *f, const char *table, const struct ipdrop_list *from,
                         const struct ipdrop_list *to, size_t *removed, size_t *added)
 {
-    size_t f4 = from->n4, t4 = to->n4, f6 = from->n - f4, t6 = to->n - t4;
-    size_t r = only_in(from->p, f4, to->p, t4, f, "delete", table, "block4");
-    r += only_in(from->p + f4, f6, to->p + t4, t6, f, "delete", table, "block6");
-    size_t a = only_in(to->p, t4, from->p, f4, f, "add", table, "block4");
-    a += only_in(to->p + t4, t6, from->p + f4, f6, f, "add", table, "block6");
+    size_t r = 0, a = 0;
+    for (int set = 0; set < NSETS; set++)
+        r += only_in(f, "delete", table, set, from, to);
+    for (int set = 0; set < NSETS; set++)
+        a += only_in(f, "add", table, set, to, from);
     if (removed)
         *removed = r;
     if (added)
@@ -420,9 +426,10 @@ int ipdrop_read_counters(struct ipdrop *k, char *err, size_t errlen)
         return -1;
     const char *out = nft_ctx_get_output_buffer(k->nft);
     uint64_t pk = 0, by = 0;
-    if (out) {
-        counter_of(out, "@block4", &pk, &by);
-        counter_of(out, "@block6", &pk, &by);
+    for (int set = 0; out && set < NSETS; set++) {
+        char name[16];
+        snprintf(name, sizeof(name), "@%s ", set_names[set]);
+        counter_of(out, name, &pk, &by);
     }
     atomic_store(&k->packets, pk);
     atomic_store(&k->bytes, by);

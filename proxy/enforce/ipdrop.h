@@ -8,19 +8,25 @@
  * port"; `ip.kernel_drop`, `ip.kernel_table`):
  *
  *   table inet T {
- *       set block4 { type ipv4_addr; flags interval; counter; }
- *       set block6 { type ipv6_addr; flags interval; counter; }
+ *       set host4 { type ipv4_addr; counter; }                   (hash: addresses)
+ *       set net4 { type ipv4_addr; flags interval; counter; }    (prefixes)
+ *       set host6 { type ipv6_addr; counter; }
+ *       set net6 { type ipv6_addr; flags interval; counter; }
  *       chain forward {
  *           type filter hook forward priority filter - 5; policy accept;
  *           tcp dport { 80, 443 } return          (Qorgau's own: judged, noticed, counted)
- *           udp dport 443 return
- *           ip daddr @block4 counter drop
- *           ip6 daddr @block6 counter drop
+ *           udp dport 443 return                  (queue mode only)
+ *           ip daddr @host4 counter drop
+ *           ip daddr @net4 counter drop
+ *           ip6 daddr @host6 counter drop
+ *           ip6 daddr @net6 counter drop
  *       }
  *   }
  *
  * The sets hold the entries' prefixes without those a shorter one covers (an interval set
- * refuses overlapping elements). A new rule set is applied as its difference to what the kernel
+ * refuses overlapping elements). Addresses go to hash sets: nft reads and checks a whole
+ * interval set at every change of it (0.56 s for one address added to 30,000), a hash set's
+ * change costs the same at any size. A new rule set is applied as its difference to what the kernel
  * has, in one transaction (nothing in between is ever visible); when that fails (the table was
  * changed or removed by hand) the whole table is made again, also in one transaction. The
  * kernel side goes through libnftables (nftlib.h).

@@ -112,8 +112,9 @@ done
 qg_client_matrix
 
 # QUIC: UDP 443 never crosses the filter (inline.quic = drop-all); other UDP does
-udp_probe() {
+udp_probe() { # PORT [HOST]
     port=$1
+    host=${2:-$QG_SRV4}
     qg_bg "$QG_DIR/udp.$port" ip netns exec "$QG_SRV" timeout 4 python3 -c "
 import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('0.0.0.0', $port)); s.settimeout(3)
 try: print('got', len(s.recv(2048)))
@@ -122,13 +123,30 @@ except socket.timeout: print('none')"
     sleep 0.3
     cl python3 -c "
 import socket, time; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-for _ in range(3): s.sendto(b'\xc0' + b'\x00' * 1199, ('$QG_SRV4', $port)); time.sleep(0.1)"
+for _ in range(3): s.sendto(b'\xc0' + b'\x00' * 1199, ('$host', $port)); time.sleep(0.1)"
     wait "$upid" 2>/dev/null
     QG_PIDS=$(echo "$QG_PIDS" | tr ' ' '\n' | grep -vx "$upid" | tr '\n' ' ')
     cat "$QG_DIR/udp.$port"
 }
 expect "udp 443 (QUIC) dropped" "$(udp_probe 443)" "none"
 expect "udp 4433 passes (control)" "$(udp_probe 4433)" "got 1200"
+
+# IP entries on every port (ip.kernel_drop = auto: on in inline mode; docs/queue.md "IP entries
+# on every port"): the kernel drops what the proxy never sees - UDP (443 included: inline mode
+# judges no UDP) and TCP on other ports - to the listed address; the unlisted one is served
+if [ "$USE_DAEMON" = 1 ]; then
+    expect "ip.kernel_drop: udp 4433 to a listed address dropped" "$(udp_probe 4433 "$QG_SRV4_B")" "none"
+    qg_bg "$QG_DIR/alt.out" ip netns exec "$QG_SRV" python3 -m http.server 8080 --bind ::
+    alt_pid=$QG_LAST_PID
+    qg_wait_port "$QG_SRV" 8080 >/dev/null || bad "port 8080 server" "did not start"
+    alt() { cl curl -s -o /dev/null --connect-timeout 2 --max-time 4 -w '%{http_code}' "http://$1:8080/"; }
+    expect "ip.kernel_drop: v4 TCP 8080, unlisted address -> served" "$(alt "$QG_SRV4")" "200"
+    expect "ip.kernel_drop: v4 TCP 8080, listed address -> dropped" "$(alt "$QG_SRV4_B")" "000"
+    expect "ip.kernel_drop: v6 TCP 8080, listed address -> dropped" "$(alt "[$QG_SRV6_B]")" "000"
+    expect "ip.kernel_drop: inline mode's chain leaves only TCP 80/443 to the proxy" \
+        "$(ip netns exec "$QG_FLT" nft list chain inet qorgau_ip forward | grep -c 'dport')" "1"
+    qg_stop "$alt_pid"
+fi
 
 # RSS per idle relayed connection: 2000 kept-alive HTTP connections held open
 PPID_RSS=$PROXY_PID

@@ -351,7 +351,7 @@ alt() { # HOST -> the HTTP status of http://HOST:8080/ (000: no answer within 2 
 }
 expect_match "ip.kernel_drop: the table holds the rules' IP entries" \
     "$(flt nft list table inet qorgau_ip 2>&1 | tr -s ' \n' ' ')" \
-    "block4 .*elements = \{ $QG_SRV4_B .*block6 .*elements = \{ $QG_SRV6_B "
+    "host4 .*elements = \{ $QG_SRV4_B .*host6 .*elements = \{ $QG_SRV6_B "
 expect "ip.kernel_drop: v4 TCP 8080, unlisted address -> served" "$(alt $QG_SRV4)" "200"
 expect "ip.kernel_drop: v4 TCP 8080, listed address -> dropped" "$(alt $QG_SRV4_B)" "000"
 expect "ip.kernel_drop: v6 TCP 8080, unlisted address -> served" "$(alt "[$QG_SRV6]")" "200"

@@ -210,10 +210,10 @@ START_TEST(diff_script)
     list_of(&lb, b, 4);
     struct diff_args d = { &la, &lb, 0, 0 };
     char *s = script_of(diff_fn, &d);
-    ck_assert_str_eq(s, "delete element inet qg_t block4 { 192.0.2.0/24 }\n"
-                        "delete element inet qg_t block6 { 2001:db8::1 }\n"
-                        "add element inet qg_t block4 { 192.0.2.7, 203.0.113.1 }\n"
-                        "add element inet qg_t block6 { 2001:db8::2 }\n");
+    ck_assert_str_eq(s, "delete element inet qg_t net4 { 192.0.2.0/24 }\n"
+                        "delete element inet qg_t host6 { 2001:db8::1 }\n"
+                        "add element inet qg_t host4 { 192.0.2.7, 203.0.113.1 }\n"
+                        "add element inet qg_t host6 { 2001:db8::2 }\n");
     ck_assert_uint_eq(d.removed, 2);
     ck_assert_uint_eq(d.added, 3);
     free(s);
@@ -224,6 +224,45 @@ START_TEST(diff_script)
     free(s);
     ipdrop_list_free(&la);
     ipdrop_list_free(&lb);
+}
+END_TEST
+
+/* The table: addresses in hash sets, prefixes in interval sets; UDP 443 left alone only when
+ * Qorgau judges it (queue mode). */
+struct create_args {
+    struct ipdrop_list *l;
+    bool udp443;
+};
+
+static void create_fn(FILE *f, void *arg)
+{
+    struct create_args *c = arg;
+    ipdrop_script_create(f, "qg_t", c->udp443, c->l);
+}
+
+START_TEST(create_script)
+{
+    static const char *const a[] = { "192.0.2.0/24", "198.51.100.7", "2001:db8::1",
+                                     "2001:db8:1::/48" };
+    struct ipdrop_list l = { 0 };
+    list_of(&l, a, 4);
+    struct create_args c = { &l, true };
+    char *s = script_of(create_fn, &c);
+    ck_assert_msg(strstr(s, "set host4 { type ipv4_addr; counter; }\n"), "%s", s);
+    ck_assert_msg(strstr(s, "set net6 { type ipv6_addr; flags interval; counter; }\n"), "%s", s);
+    ck_assert_msg(strstr(s, "udp dport 443 return"), "%s", s);
+    ck_assert_msg(strstr(s, "add element inet qg_t host4 { 198.51.100.7 }\n"
+                            "add element inet qg_t net4 { 192.0.2.0/24 }\n"
+                            "add element inet qg_t host6 { 2001:db8::1 }\n"
+                            "add element inet qg_t net6 { 2001:db8:1::/48 }\n"),
+                  "%s", s);
+    free(s);
+    c.udp443 = false;
+    s = script_of(create_fn, &c);
+    ck_assert_msg(!strstr(s, "udp dport"), "%s", s);
+    ck_assert_msg(strstr(s, "tcp dport { 80, 443 } return"), "%s", s);
+    free(s);
+    ipdrop_list_free(&l);
 }
 END_TEST
 
@@ -305,7 +344,7 @@ START_TEST(live_sync)
     struct ruleset *rs2 = build(e2, 3);
     ck_assert_msg(ipdrop_sync(k, rs2, &changed, err, sizeof(err)) == 0, "%s", err);
     ck_assert(changed);
-    t = nft_list("set inet qg_t block4");
+    t = nft_list("table inet qg_t");
     ck_assert_msg(!strstr(t, "192.0.2.0/24") && strstr(t, "192.0.2.7") && strstr(t, "198.51.100.1"),
                   "%s", t);
     ipdrop_get_stats(k, &st);
@@ -316,7 +355,7 @@ START_TEST(live_sync)
     /* removed by hand: made again whole, with what the set holds */
     ck_assert_int_eq(system("nft delete table inet qg_t"), 0);
     ck_assert_msg(ipdrop_sync(k, rs, &changed, err, sizeof(err)) == 0, "%s", err);
-    t = nft_list("set inet qg_t block4");
+    t = nft_list("set inet qg_t net4");
     ck_assert_msg(strstr(t, "192.0.2.0/24") && !strstr(t, "198.51.100.1"), "%s", t);
     ipdrop_get_stats(k, &st);
     ck_assert_uint_eq(st.rebuilt, 1);
@@ -338,9 +377,9 @@ END_TEST
 START_TEST(live_replaces_stale)
 {
     own_netns();
-    ck_assert_int_eq(system("nft add table inet qg_t && nft add set inet qg_t block4 "
-                            "'{ type ipv4_addr; flags interval; }' && nft add element inet qg_t "
-                            "block4 '{ 203.0.113.9 }' && nft add chain inet qg_t junk"),
+    ck_assert_int_eq(system("nft add table inet qg_t && nft add set inet qg_t host4 "
+                            "'{ type ipv4_addr; }' && nft add element inet qg_t "
+                            "host4 '{ 203.0.113.9 }' && nft add chain inet qg_t junk"),
                      0);
     char err[512] = "";
     struct ipdrop *k = ipdrop_new("qg_t", true, err, sizeof(err));
@@ -451,6 +490,7 @@ static Suite *ipdrop_suite(void)
     tcase_add_loop_test(tc, reduce_model, 0, 300);
     tcase_add_test(tc, diff_script);
     tcase_add_test(tc, diff_chunks);
+    tcase_add_test(tc, create_script);
     tcase_add_test(tc, bad_table_name);
     suite_add_tcase(s, tc);
     TCase *live = tcase_create("live");
