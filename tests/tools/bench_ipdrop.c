@@ -113,7 +113,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--ips") && i + 1 < argc)
             k = strtoull(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--rounds") && i + 1 < argc)
-            rounds = atoi(argv[++i]);
+            rounds = (int)strtol(argv[++i], NULL, 10);
         else {
             fprintf(stderr, "usage: bench_ipdrop [--entries N] [--ips K] [--rounds R]\n");
             return 2;
