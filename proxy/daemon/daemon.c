@@ -187,6 +187,7 @@ struct daemon {
     bool ipd_started;
     atomic_bool ipd_stop;
     uint64_t ipd_version; /* the rules version the kernel's sets hold (the thread's) */
+    struct nat64 nat64;   /* ip.nat64_prefixes (a restart key: cfg is swapped on reload) */
 
     /* the IP fallback (docs/fallback.md; none when fallback.resolve = none) */
     struct resolver *res; /* the names' addresses (the fallback thread's) */
@@ -1547,7 +1548,8 @@ static int ipd_open(struct daemon *d, char *err, size_t errlen)
 {
     if (!settings_ip_kernel_drop(d->cfg))
         return 0;
-    d->ipd = ipdrop_new(d->cfg->ip_kernel_table, d->cfg->mode == SETTINGS_MODE_QUEUE, err, errlen);
+    d->ipd = ipdrop_new(d->cfg->ip_kernel_table, d->cfg->mode == SETTINGS_MODE_QUEUE,
+                        &d->cfg->ip_nat64, err, errlen);
     if (!d->ipd)
         return -1;
     char why[512];
@@ -1886,10 +1888,12 @@ static void admin_query(void *ctx, const char *q, size_t len, FILE *out)
         rsref_thread_register();
         registered = true;
     }
-    struct verdict_policy pol = { atomic_load(&d->admin_https_url) == SETTINGS_HTTPS_URL_IGNORE
-                                      ? VERDICT_HTTPS_URL_IGNORE
-                                      : VERDICT_HTTPS_URL_BLOCK_NAME,
-                                  NULL };
+    struct verdict_policy pol = { .https_url =
+                                      atomic_load(&d->admin_https_url) == SETTINGS_HTTPS_URL_IGNORE
+                                          ? VERDICT_HTTPS_URL_IGNORE
+                                          : VERDICT_HTTPS_URL_BLOCK_NAME,
+                                  .notice_url = NULL,
+                                  .nat64 = d->nat64 };
     if (len == sizeof(QUERY_FALLBACK) - 1 && memcmp(q, QUERY_FALLBACK, len) == 0) {
         char *doc = d->fbk ? fallback_report(d->fbk) : NULL;    /* fbk outlives the admin thread */
         char *ann = doc ? fbseen_annotate(d->seen, doc) : NULL; /* + names seen in traffic */
@@ -2116,6 +2120,7 @@ static int store_setup(struct daemon *d, char *err, size_t errlen)
         .mode = modes[c->mode].name,
     };
     atomic_store(&d->admin_https_url, c->https_url);
+    d->nat64 = c->ip_nat64;
     int rc = fb_setup(d, err, errlen);
     if (rc < 0)
         return rc;

@@ -93,6 +93,7 @@ void mode_inline_settings(const struct settings *cfg, struct inline_config *ic,
                                : VERDICT_HTTPS_URL_BLOCK_NAME;
     /* redirect needs a notice URL; without one (or with http_block = 451) the page itself */
     ic->policy.notice_url = cfg->inline_http_block == SETTINGS_HTTP_BLOCK_REDIRECT ? nc->url : NULL;
+    ic->policy.nat64 = cfg->ip_nat64;
 }
 
 static int inline_open(const struct settings *cfg, struct daemon_ctx *d, void **state, char *err,

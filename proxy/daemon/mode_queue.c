@@ -975,6 +975,7 @@ static int q_open(const struct settings *cfg, struct daemon_ctx *d, void **state
                         : ENGINE_UNSEEN_SYN_JUDGE;
     ec.tariff = d->tariff;
     ec.policy.notice_url = nt->cfg.url;
+    ec.policy.nat64 = cfg->ip_nat64;
 
     for (unsigned i = 0; i < q->n; i++) {
         struct q_worker *w = calloc(1, sizeof(*w));

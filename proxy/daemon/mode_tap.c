@@ -166,7 +166,8 @@ struct tap {
     unsigned n;
     struct tap_worker **w;
     _Atomic(struct blocknote *) notice;
-    char *policy_url; /* engine policy notice_url (borrowed by the engines) */
+    char *policy_url;   /* engine policy notice_url (borrowed by the engines) */
+    struct nat64 nat64; /* ip.nat64_prefixes (a restart key) */
     char ifname[64], inj_ifname[64];
     bool pace; /* immediate mode (tap.batch_ms = 0): wake-ups paced under dense traffic */
 };
@@ -388,6 +389,8 @@ static int tap_open(const struct settings *cfg, struct daemon_ctx *d, void **sta
     /* Redirect or 451 is chosen again per block from the current notice.url (build_response),
      * so the engine only needs to know that HTTP blocks carry a response. */
     ec.policy.notice_url = *t->policy_url ? t->policy_url : NULL;
+    t->nat64 = cfg->ip_nat64;
+    ec.policy.nat64 = cfg->ip_nat64;
 
     struct capture_live_config lc = {
         .iface = iface,
@@ -487,7 +490,9 @@ static void refresh_rules(struct tap_worker *w)
     const struct blocknote *n = atomic_load_explicit(&w->t->notice, memory_order_acquire);
     if (n != w->pol_seen) {
         /* a reload: https_url reaches the engine; notice.url is read per block (build_response) */
-        struct verdict_policy vp = { n->https_url, *w->t->policy_url ? w->t->policy_url : NULL };
+        struct verdict_policy vp = { .https_url = n->https_url,
+                                     .notice_url = *w->t->policy_url ? w->t->policy_url : NULL,
+                                     .nat64 = w->t->nat64 };
         engine_set_policy(w->eng, &vp);
         w->pol_seen = n;
     }

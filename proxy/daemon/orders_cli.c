@@ -535,9 +535,11 @@ int orders_cli_query(int argc, char **argv)
             fprintf(stderr, "qorgau: %s\n", err);
             ret = 1;
         }
-        struct verdict_policy pol = { VERDICT_HTTPS_URL_BLOCK_NAME, NULL };
+        struct verdict_policy pol = { .https_url = VERDICT_HTTPS_URL_BLOCK_NAME };
         if (c.cfg && c.cfg->https_url == SETTINGS_HTTPS_URL_IGNORE)
             pol.https_url = VERDICT_HTTPS_URL_IGNORE;
+        if (c.cfg)
+            pol.nat64 = c.cfg->ip_nat64;
         for (size_t i = 0; rs && i < n; i++) {
             const char *qq = NULL, *why = NULL;
             size_t ql = 0;

@@ -211,6 +211,12 @@ static const struct config_key keys[] = {
     { "ip.kernel_table", CONFIG_STRING, 0, 0, "qorgau_ip", NULL, OFF(ip_kernel_table), true,
       "name of that nftables table (family inet); made at start, replacing one of that name, "
       "and removed at a clean stop" },
+    { "ip.nat64_prefixes", CONFIG_STRING, 0, 0, "", NULL, OFF(ip_nat64_prefixes), true,
+      "the operator's NAT64 prefixes (/96, comma-separated, up to 8): an IPv6 server address "
+      "under one of them - or under the well-known 64:ff9b::/96, always - is also judged as the "
+      "IPv4 address it embeds (RFC 6052), and the kernel drop table holds each IPv4 entry under "
+      "each prefix too; a filter on the IPv6 side of a NAT64 or 464XLAT otherwise never sees "
+      "the IPv4 address an order lists" },
     { "notice.listen", CONFIG_ADDR, 0, 0, "127.0.0.1:8080", NULL, OFF(notice_listen), false,
       "address of the built-in notice page server; a reload opens the new one before closing the "
       "old (after dropping privileges, a port below 1024 cannot be opened)" },
@@ -439,6 +445,11 @@ static int finish(void *p, struct config_parse *ps)
         config_error(ps, config_line(ps, "ip.kernel_drop"), "ip.kernel_drop",
                      "on needs a mode where this box forwards the traffic (inline, queue); a tap "
                      "sees a copy and can only reset TCP flows it sees");
+        return -EINVAL;
+    }
+    char why[256];
+    if (nat64_parse(c->ip_nat64_prefixes, &c->ip_nat64, why, sizeof(why)) < 0) {
+        config_error(ps, config_line(ps, "ip.nat64_prefixes"), "ip.nat64_prefixes", "%s", why);
         return -EINVAL;
     }
     if (!ipdrop_table_name_ok(c->ip_kernel_table)) {

@@ -20,6 +20,7 @@
 #include <stdio.h>
 
 #include "common/config.h"
+#include "rules/match/nat64.h"
 
 /* Value lists of the enum keys; the table's value names are in this order. */
 enum settings_mode { SETTINGS_MODE_TAP = 0, SETTINGS_MODE_INLINE, SETTINGS_MODE_QUEUE };
@@ -133,6 +134,8 @@ struct settings {
 
     int ip_kernel_drop; /* enum settings_ip_kernel_drop */
     char *ip_kernel_table;
+    char *ip_nat64_prefixes;
+    struct nat64 ip_nat64; /* ip.nat64_prefixes, parsed */
 
     struct config_addr notice_listen;
     char *notice_url;

@@ -2024,6 +2024,7 @@ static struct policy_rec *policy_new(const struct inline_config *cfg)
     r->max_per_source = cfg->max_per_source;
     r->incomplete = cfg->incomplete;
     r->vp.https_url = cfg->policy.https_url;
+    r->vp.nat64 = cfg->policy.nat64;
     r->vp.notice_url = str_put(&at, cfg->policy.notice_url);
     if (nc) {
         r->notice = *nc;

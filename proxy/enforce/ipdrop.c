@@ -133,7 +133,17 @@ void ipdrop_list_reduce(struct ipdrop_list *l)
         l->n4++;
 }
 
-int ipdrop_collect(const struct ruleset *rs, struct ipdrop_list *out, size_t *bad)
+/* p (IPv4) as the IPv6 prefix PREFIX::p/(96 + plen) */
+static struct ipdrop_prefix mapped(const uint8_t pfx[12], const struct ipdrop_prefix *p)
+{
+    struct ipdrop_prefix m = { .ver = 6, .plen = (uint8_t)(96 + p->plen) };
+    memcpy(m.addr, pfx, 12);
+    memcpy(m.addr + 12, p->addr, 4);
+    return m;
+}
+
+int ipdrop_collect(const struct ruleset *rs, const struct nat64 *n64, struct ipdrop_list *out,
+                   size_t *bad)
 {
     out->n = out->n4 = 0;
     size_t nbad = 0;
@@ -146,15 +156,26 @@ int ipdrop_collect(const struct ruleset *rs, struct ipdrop_list *out, size_t *ba
             nbad++;
             continue;
         }
-        if (ipdrop_list_add(out, &p) < 0) {
-            out->n = out->n4 = 0;
-            return -ENOMEM;
+        if (ipdrop_list_add(out, &p) < 0)
+            goto nomem;
+        if (p.ver != 4)
+            continue;
+        struct ipdrop_prefix m = mapped(nat64_wkp, &p);
+        if (ipdrop_list_add(out, &m) < 0)
+            goto nomem;
+        for (unsigned i = 0; n64 && i < n64->n && i < NAT64_MAX; i++) {
+            m = mapped(n64->pfx[i], &p);
+            if (ipdrop_list_add(out, &m) < 0)
+                goto nomem;
         }
     }
     ipdrop_list_reduce(out);
     if (bad)
         *bad = nbad;
     return 0;
+nomem:
+    out->n = out->n4 = 0;
+    return -ENOMEM;
 }
 
 void ipdrop_format(const struct ipdrop_prefix *p, char *buf, size_t len)
@@ -269,11 +290,13 @@ struct ipdrop {
     struct ipdrop_list cur, next; /* what the kernel has; the one being applied */
     bool made;                    /* the table was created by this process */
     bool udp443;                  /* UDP 443 is Qorgau's to judge */
+    struct nat64 n64;             /* the operator's NAT64 prefixes */
     _Atomic size_t n4, n6;
     _Atomic uint64_t syncs, failures, rebuilt, packets, bytes;
 };
 
-struct ipdrop *ipdrop_new(const char *table, bool udp443, char *err, size_t errlen)
+struct ipdrop *ipdrop_new(const char *table, bool udp443, const struct nat64 *n64, char *err,
+                          size_t errlen)
 {
     if (!ipdrop_table_name_ok(table)) {
         snprintf(err, errlen,
@@ -301,6 +324,8 @@ struct ipdrop *ipdrop_new(const char *table, bool udp443, char *err, size_t errl
     }
     snprintf(k->table, sizeof(k->table), "%s", table);
     k->udp443 = udp443;
+    if (n64)
+        k->n64 = *n64;
     return k;
 }
 
@@ -340,7 +365,7 @@ int ipdrop_sync(struct ipdrop *k, const struct ruleset *rs, bool *changed, char 
     if (changed)
         *changed = false;
     size_t bad = 0;
-    if (ipdrop_collect(rs, &k->next, &bad) < 0) {
+    if (ipdrop_collect(rs, &k->n64, &k->next, &bad) < 0) {
         atomic_fetch_add(&k->failures, 1);
         snprintf(err, errlen, "ip.kernel_drop: out of memory collecting the IP entries");
         return -1;

@@ -41,6 +41,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "rules/match/nat64.h"
 #include "rules/match/ruleset.h"
 
 /* The longest table name accepted (letters, digits, '_'). */
@@ -68,10 +69,13 @@ bool ipdrop_table_name_ok(const char *name);
  * Returns 0, or -EINVAL. */
 int ipdrop_parse(const char *text, struct ipdrop_prefix *out);
 
-/* The live IP entries of rs into out (emptied first), sorted and reduced. Returns 0 or -ENOMEM
- * (out is left empty). An entry whose text does not parse (cannot happen for a built set) is
- * counted in *bad (may be NULL) and left out. */
-int ipdrop_collect(const struct ruleset *rs, struct ipdrop_list *out, size_t *bad);
+/* The live IP entries of rs into out (emptied first), sorted and reduced. Each IPv4 entry is
+ * also listed under the well-known NAT64 prefix and each of n64's (may be NULL), as the IPv6
+ * prefix a NAT64 shows it as (rules/match/nat64.h). Returns 0 or -ENOMEM (out is left empty).
+ * An entry whose text does not parse (cannot happen for a built set) is counted in *bad (may be
+ * NULL) and left out. */
+int ipdrop_collect(const struct ruleset *rs, const struct nat64 *n64, struct ipdrop_list *out,
+                   size_t *bad);
 
 /* Sorts and reduces a list filled in any order (ipdrop_collect() does it). */
 void ipdrop_list_reduce(struct ipdrop_list *l);
@@ -105,9 +109,11 @@ struct ipdrop_stats {
 };
 
 /* Loads libnftables and makes a context for table (checked with ipdrop_table_name_ok()); udp443
- * as for ipdrop_script_create(). Nothing is sent to the kernel yet: the first ipdrop_sync()
+ * as for ipdrop_script_create(), n64 (copied; NULL: the well-known prefix only) as for
+ * ipdrop_collect(). Nothing is sent to the kernel yet: the first ipdrop_sync()
  * creates the table. Returns NULL with err set. */
-struct ipdrop *ipdrop_new(const char *table, bool udp443, char *err, size_t errlen);
+struct ipdrop *ipdrop_new(const char *table, bool udp443, const struct nat64 *n64, char *err,
+                          size_t errlen);
 
 /* Makes the kernel's sets hold rs's IP entries (rs NULL: none). The first call (and any after a failure of the
  * difference) replaces the whole table. Returns 0 (*changed: whether anything was sent), or -1

@@ -1122,10 +1122,8 @@ static void flow_end(struct flow *f, enum flowtab_why why, void *ctx)
     if (!(f->a.state & ENGINE_ST_EVENT)) {
         /* Never reached a request: report it if it carried payload or its address is listed
          * (an ip entry, or an address the IP fallback resolved). */
-        struct rule_match m;
         const uint8_t *dst = flowtab_server_addr(f);
-        bool listed = e->rs && (ruleset_match_ip(e->rs, f->ipver, dst, &m) ||
-                                fbaddr_lookup(ruleset_fallback(e->rs), f->ipver, dst) != NULL);
+        bool listed = verdict_addr_listed(e->rs, &e->cfg.policy, f->ipver, dst);
         if ((f->a.state & ENGINE_ST_PAYLOAD) || listed)
             decide_by_address(e, f);
     }

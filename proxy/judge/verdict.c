@@ -57,12 +57,19 @@ static void regulator_decide(const struct ruleset *rs, const struct verdict_poli
         }
     }
     bool named = f->name && f->name_len > 0 && !f->name_is_ip && !f->name_hidden;
-    if (f->dst && ruleset_match_ip(rs, f->ipver, f->dst, &m)) {
+    /* behind a NAT64 the IPv4 server is seen as PREFIX::a.b.c.d: judged as a.b.c.d too */
+    uint8_t v4[16] = { 0 };
+    bool mapped = f->dst && f->ipver == 6 && nat64_embedded(&pol->nat64, f->dst, v4);
+    if (f->dst && (ruleset_match_ip(rs, f->ipver, f->dst, &m) ||
+                   (mapped && ruleset_match_ip(rs, 4, v4, &m)))) {
         d->verdict = VERDICT_BLOCK;
         d->method = named ? METHOD_IP : METHOD_IP_FALLBACK;
         d->entry = m.entry;
     } else if (f->dst) {
-        const struct fbaddr_rec *r = fbaddr_lookup(ruleset_fallback(rs), f->ipver, f->dst);
+        const struct fbaddr *fb = ruleset_fallback(rs);
+        const struct fbaddr_rec *r = fbaddr_lookup(fb, f->ipver, f->dst);
+        if (!r && mapped)
+            r = fbaddr_lookup(fb, 4, v4);
         if (r && (r->act == FBADDR_BLOCK || (r->act == FBADDR_NAMELESS && !named))) {
             d->verdict = VERDICT_BLOCK;
             d->method = named ? METHOD_IP : METHOD_IP_FALLBACK;
@@ -208,4 +215,18 @@ const char *verdict_action_name(enum verdict_action a)
     case ACTION_NONE: break;
     }
     return NULL;
+}
+
+bool verdict_addr_listed(const struct ruleset *rs, const struct verdict_policy *pol, int ipver,
+                         const uint8_t *dst)
+{
+    struct rule_match m;
+    if (!rs || !dst)
+        return false;
+    if (ruleset_match_ip(rs, ipver, dst, &m) ||
+        fbaddr_lookup(ruleset_fallback(rs), ipver, dst) != NULL)
+        return true;
+    uint8_t v4[16] = { 0 };
+    return ipver == 6 && nat64_embedded(pol ? &pol->nat64 : NULL, dst, v4) &&
+           (ruleset_match_ip(rs, 4, v4, &m) || fbaddr_lookup(ruleset_fallback(rs), 4, v4) != NULL);
 }

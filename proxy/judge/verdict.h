@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rules/match/nat64.h"
 #include "rules/match/ruleset.h"
 #include "rules/subs/submap.h"
 #include "rules/subs/tariff.h"
@@ -70,7 +71,16 @@ enum verdict_https_url {
 struct verdict_policy {
     enum verdict_https_url https_url;
     const char *notice_url; /* HTTP blocks redirect here; NULL: answer with a 451 page */
+    /* the operator's NAT64 prefixes (ip.nat64_prefixes): an IPv6 server address under one of
+     * them, or under the well-known 64:ff9b::/96 (always), is also judged as the IPv4 address it
+     * embeds (rules/match/nat64.h); zero: the well-known prefix only */
+    struct nat64 nat64;
 };
+
+/* Whether the server address is listed: an IP entry, or an address of the IP fallback table
+ * (whatever its action), also as the IPv4 address a NAT64 address embeds (pol->nat64). */
+bool verdict_addr_listed(const struct ruleset *rs, const struct verdict_policy *pol, int ipver,
+                         const uint8_t *dst);
 
 /* Child tariffs (docs/profiles.md): the node's subscriber map (client address -> subscriber;
  * NULL: every client gets the default profile) and its tariff table. */

@@ -38,7 +38,7 @@ static struct ruleset *set(void)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct ruleset *rs = set();
-    struct verdict_policy pol = { VERDICT_HTTPS_URL_BLOCK_NAME, NULL };
+    struct verdict_policy pol = { .https_url = VERDICT_HTTPS_URL_BLOCK_NAME, .notice_url = NULL };
     size_t i = 0;
     while (i <= size) {
         const uint8_t *nl = i < size ? memchr(data + i, '\n', size - i) : NULL;

@@ -351,7 +351,7 @@ alt() { # HOST -> the HTTP status of http://HOST:8080/ (000: no answer within 2 
 }
 expect_match "ip.kernel_drop: the table holds the rules' IP entries" \
     "$(flt nft list table inet qorgau_ip 2>&1 | tr -s ' \n' ' ')" \
-    "host4 .*elements = \{ $QG_SRV4_B .*host6 .*elements = \{ $QG_SRV6_B "
+    "host4 .*elements = \{ $QG_SRV4_B .*host6 .*elements = \{ .*$QG_SRV6_B "
 expect "ip.kernel_drop: v4 TCP 8080, unlisted address -> served" "$(alt $QG_SRV4)" "200"
 expect "ip.kernel_drop: v4 TCP 8080, listed address -> dropped" "$(alt $QG_SRV4_B)" "000"
 expect "ip.kernel_drop: v6 TCP 8080, unlisted address -> served" "$(alt "[$QG_SRV6]")" "200"
@@ -377,6 +377,21 @@ flt "$QG_BIN" order --store $STORE revoke q-ip-1 >/dev/null || bad "revoke q-ip-
 expect "ip.kernel_drop: the order revoked: its address leaves the set" "$(wait_ipset "$QG_SRV4" 0)" "0"
 expect "ip.kernel_drop: ... and TCP 8080 to it is served again" "$(alt $QG_SRV4)" "200"
 expect "ip.kernel_drop: the rules' own entry stays" "$(ipset_has "$QG_SRV4_B")" "1"
+# behind a NAT64 (464XLAT on an IPv6-only mobile network) the IPv4 server 10.200.2.3, an IP
+# entry, is reached as 64:ff9b::ac8:203 (RFC 6052's well-known prefix, always mapped): here the
+# server namespace holds those addresses itself and the router routes the prefix to it. Judged
+# as the IPv4 address it embeds: HTTPS to it reset by Qorgau, TCP 8080 dropped by the kernel's
+# table; 64:ff9b::ac8:202 (10.200.2.2, unlisted) served. (Before, both were served.)
+ip netns exec "$QG_SRV" ip -6 addr add 64:ff9b::ac8:202/128 dev s0 nodad
+ip netns exec "$QG_SRV" ip -6 addr add 64:ff9b::ac8:203/128 dev s0 nodad
+flt ip -6 route add 64:ff9b::/96 via $QG_SRV6
+v=$(cc --resolve allowed.test:443:[64:ff9b::ac8:202] -o /dev/null -w '%{http_code}' https://allowed.test/small)
+expect "nat64: https to 64:ff9b::10.200.2.2 (unlisted) -> served" "$v" "200"
+out=$(cc --resolve allowed.test:443:[64:ff9b::ac8:203] https://allowed.test/small 2>&1); rc=$?
+expect_match "nat64: https to 64:ff9b::10.200.2.3 (the IPv4 entry) -> reset by Qorgau" "$rc $out" '^(35|56) .*[Rr]eset'
+expect "nat64: TCP 8080 to 64:ff9b::10.200.2.2 -> served" "$(alt "[64:ff9b::ac8:202]")" "200"
+expect "nat64: TCP 8080 to 64:ff9b::10.200.2.3 -> dropped by the kernel" "$(alt "[64:ff9b::ac8:203]")" "000"
+expect "nat64: the kernel's table holds the entry under the prefix" "$(ipset_has "64:ff9b::ac8:203")" "1"
 sleep 2.2 # the drop counters are read every 2 s, the stats line written every second
 expect_match "ip.kernel_drop: drops counted on the stats line" \
     "$(grep '"msg":"stats"' "$QG_DIR/qorgau.out" | tail -n 1 | grep -Eo '"ip.kernel_drops":[0-9]+')" \

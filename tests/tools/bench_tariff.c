@@ -176,7 +176,7 @@ int main(int argc, char **argv)
     if (tariff_publish(t, err, sizeof(err)) != 0)
         return 1;
     struct verdict_tariff vt = { cm, t };
-    struct verdict_policy pol = { VERDICT_HTTPS_URL_BLOCK_NAME, NULL };
+    struct verdict_policy pol = { .https_url = VERDICT_HTTPS_URL_BLOCK_NAME, .notice_url = NULL };
     uint32_t *pick = malloc(sizeof(*pick) * ndec);
     for (size_t i = 0; i < ndec; i++)
         pick[i] = (uint32_t)(rnd() % POOL);

@@ -213,7 +213,7 @@ START_TEST(test_policy_unchanged_by_traffic_names)
     struct ruleset *rs = one_name_set();
     struct fbseen *fs = fbseen_new(1);
     uint8_t dst[16] = { 192, 0, 2, 10 };
-    struct verdict_policy pol = { VERDICT_HTTPS_URL_BLOCK_NAME, NULL };
+    struct verdict_policy pol = { .https_url = VERDICT_HTTPS_URL_BLOCK_NAME, .notice_url = NULL };
     char name[64];
     for (unsigned i = 0; i < 50; i++) {
         int l = snprintf(name, sizeof(name), "front%u.example", i);

@@ -145,7 +145,7 @@ START_TEST(test_judge)
     char *out = NULL;
     size_t olen = 0;
     FILE *m = open_memstream(&out, &olen);
-    struct verdict_policy pol = { VERDICT_HTTPS_URL_BLOCK_NAME, NULL };
+    struct verdict_policy pol = { .https_url = VERDICT_HTTPS_URL_BLOCK_NAME, .notice_url = NULL };
     int rc = query_judge(rs, &pol, 9, c->q, strlen(c->q), m);
     fclose(m);
     ck_assert_msg(rc == c->rc, "case %d (%s): rc %d: %s", _i, c->q, rc, out);
@@ -163,7 +163,7 @@ START_TEST(test_judge_https_ignore)
     char *out = NULL;
     size_t olen = 0;
     FILE *m = open_memstream(&out, &olen);
-    struct verdict_policy pol = { VERDICT_HTTPS_URL_IGNORE, NULL };
+    struct verdict_policy pol = { .https_url = VERDICT_HTTPS_URL_IGNORE, .notice_url = NULL };
     ck_assert_int_eq(query_judge(rs, &pol, 1, "tls.example", 11, m), 0);
     fclose(m);
     ck_assert_ptr_nonnull(strstr(out, "\"verdict\":\"pass\""));
@@ -177,7 +177,7 @@ START_TEST(test_judge_no_set)
     char *out = NULL;
     size_t olen = 0;
     FILE *m = open_memstream(&out, &olen);
-    struct verdict_policy pol = { VERDICT_HTTPS_URL_BLOCK_NAME, NULL };
+    struct verdict_policy pol = { .https_url = VERDICT_HTTPS_URL_BLOCK_NAME, .notice_url = NULL };
     ck_assert_int_eq(query_judge(NULL, &pol, 0, "blocked.example", 15, m), 0);
     fclose(m);
     ck_assert_ptr_nonnull(strstr(out, "\"verdict\":\"pass\""));
@@ -187,7 +187,7 @@ END_TEST
 
 static void answer(void *ctx, const char *q, size_t len, FILE *out)
 {
-    struct verdict_policy pol = { VERDICT_HTTPS_URL_BLOCK_NAME, NULL };
+    struct verdict_policy pol = { .https_url = VERDICT_HTTPS_URL_BLOCK_NAME, .notice_url = NULL };
     query_judge(ctx, &pol, 3, q, len, out);
 }
 

@@ -50,6 +50,7 @@ START_TEST(test_defaults)
     ck_assert_int_eq(c->inline_max_connections, 100000);
     ck_assert_int_eq(c->ip_kernel_drop, SETTINGS_IP_KERNEL_DROP_AUTO);
     ck_assert_str_eq(c->ip_kernel_table, "qorgau_ip");
+    ck_assert_uint_eq(c->ip_nat64.n, 0);   /* the well-known prefix only (always used) */
     ck_assert(settings_ip_kernel_drop(c)); /* auto: on in inline mode */
     ck_assert_uint_eq(c->inline_connect_timeout, 5000);
     ck_assert_int_eq(c->inline_https_block, SETTINGS_HTTPS_BLOCK_RST);
@@ -273,6 +274,9 @@ static const struct err_case err_cases[] = {
     { "mode = tap\ntap.interface = eth2\nip.kernel_drop = on\n",
       "config: t.conf:3: ip.kernel_drop: on needs a mode where this box forwards the traffic "
       "(inline, queue); a tap sees a copy and can only reset TCP flows it sees" },
+    { "mode = queue\nip.nat64_prefixes = 2001:db8::/64\n",
+      "config: t.conf:2: ip.nat64_prefixes: '2001:db8::/64' is not a /96 prefix (RFC 6052: the "
+      "IPv4 address in the last 32 bits; other lengths are not supported)" },
     { "mode = queue\nip.kernel_table = qorgau ip\n",
       "config: t.conf:2: ip.kernel_table: 'qorgau ip' is not a table name (1-32 letters, digits "
       "or '_', not starting with a digit)" },

@@ -96,15 +96,27 @@ START_TEST(collect_reduces)
     struct ruleset *rs = build(e, sizeof(e) / sizeof(e[0]));
     struct ipdrop_list l = { 0 };
     size_t bad = 9;
-    ck_assert_int_eq(ipdrop_collect(rs, &l, &bad), 0);
+    ck_assert_int_eq(ipdrop_collect(rs, NULL, &l, &bad), 0);
     ck_assert_uint_eq(bad, 0);
+    /* each IPv4 prefix also as the well-known NAT64 prefix shows it (64:ff9b::/96) */
     ck_assert_str_eq(texts(&l), "10.0.0.0/8 192.0.2.0/24 198.51.100.9 203.0.113.0/25 "
-                                "203.0.113.128/25 2001:db8::/32 2001:db9::1");
+                                "203.0.113.128/25 64:ff9b::a00:0/104 64:ff9b::c000:200/120 "
+                                "64:ff9b::c633:6409 64:ff9b::cb00:7100/121 "
+                                "64:ff9b::cb00:7180/121 2001:db8::/32 2001:db9::1");
     ck_assert_uint_eq(l.n4, 5);
+    /* and under the operator's own prefixes */
+    struct nat64 n64;
+    char err[256];
+    ck_assert_int_eq(nat64_parse("fd00:64::/96, 64:ff9b::/96", &n64, err, sizeof(err)), 0);
+    ck_assert_int_eq(ipdrop_collect(rs, &n64, &l, NULL), 0);
+    ck_assert_msg(strstr(texts(&l), "2001:db9::1 fd00:64::a00:0/104 ") &&
+                      strstr(texts(&l), "fd00:64::c633:6409"),
+                  "%s", texts(&l));
+    ck_assert_uint_eq(l.n, 7 + 2 * 5);
     /* a set without IP entries empties the list */
     static const char *const none[] = { "ex.com" };
     struct ruleset *rs2 = build(none, 1);
-    ck_assert_int_eq(ipdrop_collect(rs2, &l, NULL), 0);
+    ck_assert_int_eq(ipdrop_collect(rs2, NULL, &l, NULL), 0);
     ck_assert_uint_eq(l.n, 0);
     ck_assert_uint_eq(l.n4, 0);
     ipdrop_list_free(&l);
@@ -124,8 +136,8 @@ START_TEST(collect_overlay)
     struct ruleset *o = ruleset_apply(rs, &add, 1, &lift, 1, NULL, err, sizeof(err));
     ck_assert_msg(o != NULL, "%s", err);
     struct ipdrop_list l = { 0 };
-    ck_assert_int_eq(ipdrop_collect(o, &l, NULL), 0);
-    ck_assert_str_eq(texts(&l), "198.51.100.0/24 2001:db8::7");
+    ck_assert_int_eq(ipdrop_collect(o, NULL, &l, NULL), 0);
+    ck_assert_str_eq(texts(&l), "198.51.100.0/24 64:ff9b::c633:6400/120 2001:db8::7");
     ipdrop_list_free(&l);
     ruleset_free(o);
     ruleset_free(rs);
@@ -319,7 +331,7 @@ START_TEST(live_sync)
 {
     own_netns();
     char err[512] = "";
-    struct ipdrop *k = ipdrop_new("qg_t", true, err, sizeof(err));
+    struct ipdrop *k = ipdrop_new("qg_t", true, NULL, err, sizeof(err));
     ck_assert_msg(k != NULL, "%s", err);
     static const char *const e1[] = { "ex.com", "192.0.2.0/24", "192.0.2.7", "2001:db8::/48" };
     struct ruleset *rs = build(e1, 4);
@@ -333,7 +345,7 @@ START_TEST(live_sync)
     struct ipdrop_stats st;
     ipdrop_get_stats(k, &st);
     ck_assert_uint_eq(st.elements4, 1);
-    ck_assert_uint_eq(st.elements6, 1);
+    ck_assert_uint_eq(st.elements6, 2); /* the /48, and the /24 as 64:ff9b::c000:200/120 */
     ck_assert_uint_eq(st.syncs, 1);
 
     /* the same entries again: nothing sent */
@@ -382,7 +394,7 @@ START_TEST(live_replaces_stale)
                             "host4 '{ 203.0.113.9 }' && nft add chain inet qg_t junk"),
                      0);
     char err[512] = "";
-    struct ipdrop *k = ipdrop_new("qg_t", true, err, sizeof(err));
+    struct ipdrop *k = ipdrop_new("qg_t", true, NULL, err, sizeof(err));
     ck_assert_msg(k != NULL, "%s", err);
     static const char *const e[] = { "192.0.2.7" };
     struct ruleset *rs = build(e, 1);
@@ -441,7 +453,7 @@ START_TEST(live_drops_forwarded)
     int up = system(cmd);
 
     char err[512] = "";
-    struct ipdrop *k = ipdrop_new("qg_t", true, err, sizeof(err));
+    struct ipdrop *k = ipdrop_new("qg_t", true, NULL, err, sizeof(err));
     ck_assert_msg(k != NULL, "%s", err);
     static const char *const e[] = { "10.9.1.2" };
     struct ruleset *rs = build(e, 1);
@@ -474,7 +486,7 @@ END_TEST
 START_TEST(bad_table_name)
 {
     char err[512] = "";
-    ck_assert_ptr_null(ipdrop_new("bad name", true, err, sizeof(err)));
+    ck_assert_ptr_null(ipdrop_new("bad name", true, NULL, err, sizeof(err)));
     ck_assert_msg(strstr(err, "ip.kernel_table") != NULL, "%s", err);
 }
 END_TEST

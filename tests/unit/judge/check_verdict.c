@@ -116,7 +116,7 @@ static const struct vcase cases[] = {
 START_TEST(table)
 {
     const struct vcase *c = &cases[_i];
-    struct verdict_policy pol = { c->pol, NULL };
+    struct verdict_policy pol = { .https_url = c->pol, .notice_url = NULL };
     struct verdict_facts f;
     struct verdict_decision d;
     memset(&f, 0, sizeof(f));
@@ -148,7 +148,8 @@ END_TEST
 
 START_TEST(actions)
 {
-    struct verdict_policy pol = { VERDICT_HTTPS_URL_BLOCK_NAME, "http://notice.example/blocked" };
+    struct verdict_policy pol = { .https_url = VERDICT_HTTPS_URL_BLOCK_NAME,
+                                  .notice_url = "http://notice.example/blocked" };
     struct verdict_facts f = { .app = APP_HTTP,
                                .name = "blocked.example",
                                .name_len = 15,
@@ -178,7 +179,7 @@ END_TEST
 /* A pass the shared-address policy held back names the entry. */
 START_TEST(held_back)
 {
-    struct verdict_policy pol = { VERDICT_HTTPS_URL_BLOCK_NAME, NULL };
+    struct verdict_policy pol = { .https_url = VERDICT_HTTPS_URL_BLOCK_NAME, .notice_url = NULL };
     struct verdict_facts f;
     struct verdict_decision d;
     memset(&f, 0, sizeof(f));
@@ -200,9 +201,56 @@ START_TEST(held_back)
 }
 END_TEST
 
+/* Behind a NAT64 the IPv4 server 203.0.113.7 (an IP entry) is seen as PREFIX::203.0.113.7: under
+ * the well-known 64:ff9b::/96 always, under a network-specific prefix when configured; the
+ * shared fallback address keeps its policy through the mapping; an IPv6 address under no
+ * prefix is judged as itself. */
+START_TEST(nat64_embedded_ipv4)
+{
+    struct verdict_policy pol = { .https_url = VERDICT_HTTPS_URL_BLOCK_NAME };
+    uint8_t wkp[16] = { 0x00, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0, 203, 0, 113, 7 };
+    uint8_t nsp[16] = { 0xfd, 0x00, 0x00, 0x64, 0, 0, 0, 0, 0, 0, 0, 0, 203, 0, 113, 7 };
+    uint8_t free6[16] = { 0x00, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0, 198, 51, 100, 1 };
+    uint8_t shared6[16] = { 0x00, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0, 192, 0, 2, 11 };
+    struct verdict_facts f = {
+        .app = APP_TLS, .name = "allowed.example", .name_len = 15, .ipver = 6
+    };
+    struct verdict_decision d;
+    f.dst = wkp;
+    verdict_decide(g_rs, &pol, &f, &d);
+    ck_assert_int_eq(d.verdict, VERDICT_BLOCK);
+    ck_assert_int_eq(d.method, METHOD_IP);
+    ck_assert_str_eq(ruleset_entry_text(g_rs, d.entry), "203.0.113.0/24");
+    ck_assert(verdict_addr_listed(g_rs, &pol, 6, wkp));
+    f.dst = nsp;
+    verdict_decide(g_rs, &pol, &f, &d);
+    ck_assert_int_eq(d.verdict, VERDICT_PASS); /* not configured */
+    ck_assert(!verdict_addr_listed(g_rs, &pol, 6, nsp));
+    char err[256];
+    ck_assert_int_eq(nat64_parse("fd00:64::/96", &pol.nat64, err, sizeof(err)), 0);
+    verdict_decide(g_rs, &pol, &f, &d);
+    ck_assert_int_eq(d.verdict, VERDICT_BLOCK);
+    ck_assert(verdict_addr_listed(g_rs, &pol, 6, nsp));
+    f.dst = free6;
+    verdict_decide(g_rs, &pol, &f, &d);
+    ck_assert_int_eq(d.verdict, VERDICT_PASS);
+    ck_assert(!verdict_addr_listed(g_rs, &pol, 6, free6));
+    /* the fallback table through the mapping: shared, policy nameless */
+    f.dst = shared6;
+    verdict_decide(g_rs, &pol, &f, &d);
+    ck_assert_int_eq(d.verdict, VERDICT_PASS);
+    ck_assert_str_eq(ruleset_entry_text(g_rs, d.held_entry), "blocked.example");
+    f.name = NULL;
+    f.name_len = 0;
+    verdict_decide(g_rs, &pol, &f, &d);
+    ck_assert_int_eq(d.verdict, VERDICT_BLOCK);
+    ck_assert_int_eq(d.method, METHOD_IP_FALLBACK);
+}
+END_TEST
+
 START_TEST(no_ruleset_passes)
 {
-    struct verdict_policy pol = { VERDICT_HTTPS_URL_BLOCK_NAME, NULL };
+    struct verdict_policy pol = { .https_url = VERDICT_HTTPS_URL_BLOCK_NAME, .notice_url = NULL };
     struct verdict_facts f = {
         .app = APP_TLS, .name = "blocked.example", .name_len = 15, .ipver = 4, .dst = DST_LISTED
     };
@@ -250,7 +298,8 @@ START_TEST(tariff_side)
     struct verdict_tariff vt = { m, t };
     static const uint8_t CHILD[16] = { 10, 1, 0, 2 }, ADULT[16] = { 10, 1, 0, 9 },
                          STRICT[16] = { 10, 1, 0, 3 };
-    struct verdict_policy pol = { VERDICT_HTTPS_URL_BLOCK_NAME, "http://notice.example/" };
+    struct verdict_policy pol = { .https_url = VERDICT_HTTPS_URL_BLOCK_NAME,
+                                  .notice_url = "http://notice.example/" };
     struct verdict_facts f;
     struct verdict_decision d;
     memset(&f, 0, sizeof(f));
@@ -332,6 +381,7 @@ static Suite *verdict_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_loop_test(tc, table, 0, (int)(sizeof(cases) / sizeof(cases[0])));
     tcase_add_test(tc, no_ruleset_passes);
+    tcase_add_test(tc, nat64_embedded_ipv4);
     tcase_add_test(tc, held_back);
     tcase_add_test(tc, names);
     tcase_add_test(tc, actions);

@@ -288,7 +288,7 @@ static struct verdict_decision judge(const struct ruleset *rs, const char *name,
                                .name_hidden = hidden,
                                .ipver = ipver,
                                .dst = dst };
-    struct verdict_policy pol = { VERDICT_HTTPS_URL_BLOCK_NAME, NULL };
+    struct verdict_policy pol = { .https_url = VERDICT_HTTPS_URL_BLOCK_NAME, .notice_url = NULL };
     struct verdict_decision d;
     verdict_decide(rs, &pol, &f, &d);
     return d;
@@ -520,7 +520,8 @@ START_TEST(test_ech_clienthello)
         uint8_t dst[16] = { 0 };
         inet_pton(AF_INET, ip[i], dst);
         struct inspect_flow fl = { .udp = false, .ipver = 4, .dst = dst };
-        struct verdict_policy pol = { VERDICT_HTTPS_URL_BLOCK_NAME, NULL };
+        struct verdict_policy pol = { .https_url = VERDICT_HTTPS_URL_BLOCK_NAME,
+                                      .notice_url = NULL };
         static struct inspect_result res;
         ck_assert(inspect_blocks(rs, &pol, &fl, &rq, &res));
         ck_assert_str_eq(verdict_method_name(res.d.method), "ip-fallback");
