@@ -256,14 +256,20 @@ void ipdrop_script_create(FILE *f, const char *table, bool udp443, const struct 
             "    chain forward {\n"
             "        type filter hook forward priority filter - 5; policy accept;\n"
             "        tcp dport { 80, 443 } return\n"
-            "%s"
+            "%s%s"
             "        ip daddr @host4 counter drop\n"
             "        ip daddr @net4 counter drop\n"
             "        ip6 daddr @host6 counter drop\n"
             "        ip6 daddr @net6 counter drop\n"
             "    }\n"
             "}\n",
-            table, table, table, udp443 ? "        udp dport 443 return\n" : "");
+            table, table, table, udp443 ? "        udp dport 443 return\n" : "",
+            /* queue mode's rules queue both directions of these ports: the servers' side of
+             * every judged flow (most forwarded packets) leaves after one port match; a client
+             * sending from such a port to a listed address is queued and judged by Qorgau */
+            udp443 ? "        tcp sport { 80, 443 } return\n"
+                     "        udp sport 443 return\n"
+                   : "");
     for (int set = 0; set < NSETS; set++)
         only_in(f, "add", table, set, to, NULL);
 }
@@ -292,7 +298,7 @@ struct ipdrop {
     bool udp443;                  /* UDP 443 is Qorgau's to judge */
     struct nat64 n64;             /* the operator's NAT64 prefixes */
     _Atomic size_t n4, n6;
-    _Atomic uint64_t syncs, failures, rebuilt, packets, bytes;
+    _Atomic uint64_t syncs, failures, rebuilt;
 };
 
 struct ipdrop *ipdrop_new(const char *table, bool udp443, const struct nat64 *n64, char *err,
@@ -424,43 +430,6 @@ nomem:
     return -1;
 }
 
-/* The "counter packets N bytes M" of the first line of text that names set. */
-static void counter_of(const char *text, const char *set, uint64_t *pk, uint64_t *by)
-{
-    const char *s = strstr(text, set);
-    if (!s)
-        return;
-    const char *eol = strchr(s, '\n');
-    const char *c = strstr(s, "counter packets ");
-    if (!c || (eol && c > eol))
-        return;
-    unsigned long long p = 0, b = 0;
-    if (sscanf(c, "counter packets %llu bytes %llu", &p, &b) == 2) {
-        *pk += p;
-        *by += b;
-    }
-}
-
-int ipdrop_read_counters(struct ipdrop *k, char *err, size_t errlen)
-{
-    if (!k->made)
-        return 0;
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "list chain inet %s forward", k->table);
-    if (run(k, cmd, "reading the counters", err, errlen) < 0)
-        return -1;
-    const char *out = nft_ctx_get_output_buffer(k->nft);
-    uint64_t pk = 0, by = 0;
-    for (int set = 0; out && set < NSETS; set++) {
-        char name[16];
-        snprintf(name, sizeof(name), "@%s ", set_names[set]);
-        counter_of(out, name, &pk, &by);
-    }
-    atomic_store(&k->packets, pk);
-    atomic_store(&k->bytes, by);
-    return 0;
-}
-
 void ipdrop_get_stats(const struct ipdrop *k, struct ipdrop_stats *st)
 {
     memset(st, 0, sizeof(*st));
@@ -472,8 +441,6 @@ void ipdrop_get_stats(const struct ipdrop *k, struct ipdrop_stats *st)
     st->syncs = atomic_load(&m->syncs);
     st->failures = atomic_load(&m->failures);
     st->rebuilt = atomic_load(&m->rebuilt);
-    st->packets = atomic_load(&m->packets);
-    st->bytes = atomic_load(&m->bytes);
 }
 
 void ipdrop_free(struct ipdrop *k, bool remove)

@@ -15,7 +15,9 @@
  *       chain forward {
  *           type filter hook forward priority filter - 5; policy accept;
  *           tcp dport { 80, 443 } return          (Qorgau's own: judged, noticed, counted)
- *           udp dport 443 return                  (queue mode only)
+ *           udp dport 443 return                  (queue mode only, as the next two:
+ *           tcp sport { 80, 443 } return           its rules queue both directions)
+ *           udp sport 443 return
  *           ip daddr @host4 counter drop
  *           ip daddr @net4 counter drop
  *           ip6 daddr @host6 counter drop
@@ -31,8 +33,10 @@
  * changed or removed by hand) the whole table is made again, also in one transaction. The
  * kernel side goes through libnftables (nftlib.h).
  *
- * The collecting and the scripts are pure (tested without a kernel); ipdrop_sync() and the
- * counters talk to the kernel and need CAP_NET_ADMIN. One thread uses a struct ipdrop. */
+ * The collecting and the scripts are pure (tested without a kernel); ipdrop_sync() talks to the
+ * kernel and needs CAP_NET_ADMIN. One thread uses a struct ipdrop. The drop counters are the
+ * kernel's (`nft list table inet T`); they are not read here, since every nft listing fetches
+ * the whole table with its elements (0.9 s of CPU at 100k addresses). */
 #ifndef QG_IPDROP_H
 #define QG_IPDROP_H
 
@@ -87,8 +91,9 @@ void ipdrop_list_free(struct ipdrop_list *l);
 void ipdrop_format(const struct ipdrop_prefix *p, char *buf, size_t len);
 
 /* Writes the commands that (re)create table T holding `to` (replacing a table of that name, if
- * any) to f. udp443: Qorgau judges UDP 443 itself (queue mode), so the chain leaves it alone;
- * otherwise (inline mode, which never sees UDP) UDP 443 to a listed address is dropped too. */
+ * any) to f. udp443: queue mode, whose rules queue UDP 443 and both directions of TCP 80/443
+ * (source or destination port), so the chain leaves those alone; otherwise (inline mode, which
+ * diverts only TCP to destination port 80/443 and never sees UDP) the rest is dropped. */
 void ipdrop_script_create(FILE *f, const char *table, bool udp443, const struct ipdrop_list *to);
 
 /* Writes the commands that turn the sets of table T from `from` into `to` (elements removed
@@ -105,7 +110,6 @@ struct ipdrop_stats {
     uint64_t syncs;              /* transactions applied (a change, or the first) */
     uint64_t failures;           /* ipdrop_sync() calls that left the kernel as it was */
     uint64_t rebuilt;            /* times the table had to be made again whole */
-    uint64_t packets, bytes;     /* dropped (the chain's counters, last read) */
 };
 
 /* Loads libnftables and makes a context for table (checked with ipdrop_table_name_ok()); udp443
@@ -121,9 +125,6 @@ struct ipdrop *ipdrop_new(const char *table, bool udp443, const struct nat64 *n6
  * *changed may be NULL. */
 int ipdrop_sync(struct ipdrop *k, const struct ruleset *rs, bool *changed, char *err,
                 size_t errlen);
-
-/* Reads the chain's drop counters into the stats. Returns 0 or -1 with err set. */
-int ipdrop_read_counters(struct ipdrop *k, char *err, size_t errlen);
 
 void ipdrop_get_stats(const struct ipdrop *k, struct ipdrop_stats *st);
 

@@ -11,7 +11,12 @@
 #        qorgau_r qorgau_q haproxy nginx"; direct always runs, the others' added CPU is over it)
 #        QG_BENCH_Q0_BIN, QG_BENCH_Q0_RULES: a second queue-mode row, qorgau_q0 (before qorgau_q),
 #        with another binary and iptables rule set - a baseline measured in the same run;
-#        QG_BENCH_Q_RULES: qorgau_q's rule set (deploy/iptables-queue.rules)
+#        QG_BENCH_Q_RULES: qorgau_q's rule set (deploy/iptables-queue.rules);
+#        QG_BENCH_Q0_CONF, QG_BENCH_Q_CONF: configuration lines added for qorgau_q0 / qorgau_q
+#        only (with QG_BENCH_Q0_BIN the same binary, the cost of a setting: "ip.kernel_drop =
+#        off" in one, "ip.kernel_drop = on" in the other, swapped between invocations);
+#        QG_BENCH_IPS (0): IP entries (addresses in 100.64.0.0/10, no traffic goes there) added
+#        to Qorgau's rules, so that the kernel drop table (docs/queue.md) holds that many
 #
 # For every proxy, with utime+stime of all its processes read from /proc/PID/stat around each
 # step (the proxy's own CPU, not the client's or the server's):
@@ -100,9 +105,15 @@ notice.url = http://notice.test/
 notice.listen = 127.0.0.1:18080
 log.file = $D/qorgau.log
 CONF
+if [ "${QG_BENCH_IPS:-0}" -gt 0 ]; then
+    awk -v n="$QG_BENCH_IPS" 'BEGIN { for (i = 0; i < n; i++) printf "100.%d.%d.%d\n", 64 + int(i / 65536) % 64, int(i / 256) % 256, i % 256 }' >"$D/ips.txt"
+    echo "rules = $D/ips.txt" >>"$D/qorgau.conf"
+fi
 
 sed -e 's/^mode = inline$/mode = queue/' -e 's/^inline.quic = drop-all$/inline.quic = drop-blocked/' \
     -e "s#^log.file = .*#log.file = $D/qorgau_q.log#" "$D/qorgau.conf" >"$D/qorgau_q.conf"
+{ cat "$D/qorgau_q.conf"; printf '%s\n' "${QG_BENCH_Q0_CONF:-}"; } >"$D/qorgau_q0.conf"
+printf '%s\n' "${QG_BENCH_Q_CONF:-}" >>"$D/qorgau_q.conf"
 
 # haproxy: exact-match lookups (-m str -f builds an ebtree) of the name and of its last 2, 3
 # and 4 labels (field(-1,.,K)), so a listed name blocks its subdomains; no linear -m end/dom.
@@ -403,14 +414,14 @@ fi
 qg_stop "$qpid"
 fi
 
-# queue_row NAME BIN RULES: qorgau in queue mode - the filter routes, the first packets of each
+# queue_row NAME BIN RULES CONF: qorgau in queue mode - the filter routes, the first packets of each
 # flow go through NFQUEUE (RULES, default deploy/iptables-queue.rules: 2 queues for the 2
 # workers), the rest stays in the kernel
 queue_row() {
     divert queue "$3"
-    qg_bg "$D/$1.out" ip netns exec "$QG_FLT" "$2" run -c "$D/qorgau_q.conf" --foreground
+    qg_bg "$D/$1.out" ip netns exec "$QG_FLT" "$2" run -c "$4" --foreground
     qpid=$QG_LAST_PID
-    if qg_wait_verdict "$2" "$D/qorgau_q.conf" "$B" block; then
+    if qg_wait_verdict "$2" "$4" "$B" block; then
         PIDS=$(proxy_pids "$qpid")
         bench "$1"
         RUN="$RUN $1"
@@ -420,8 +431,8 @@ queue_row() {
     qg_stop "$qpid"
 }
 # a baseline queue-mode row first: another binary and rule set (QG_BENCH_Q0_BIN, _RULES)
-[ -n "${QG_BENCH_Q0_BIN:-}" ] && queue_row qorgau_q0 "$QG_BENCH_Q0_BIN" "${QG_BENCH_Q0_RULES:-}"
-want qorgau_q && queue_row qorgau_q "$BIN" "${QG_BENCH_Q_RULES:-}"
+[ -n "${QG_BENCH_Q0_BIN:-}" ] && queue_row qorgau_q0 "$QG_BENCH_Q0_BIN" "${QG_BENCH_Q0_RULES:-}" "$D/qorgau_q0.conf"
+want qorgau_q && queue_row qorgau_q "$BIN" "${QG_BENCH_Q_RULES:-}" "$D/qorgau_q.conf"
 
 # haproxy (REDIRECT)
 if ! want haproxy; then

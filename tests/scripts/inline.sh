@@ -143,6 +143,8 @@ if [ "$USE_DAEMON" = 1 ]; then
     expect "ip.kernel_drop: v4 TCP 8080, unlisted address -> served" "$(alt "$QG_SRV4")" "200"
     expect "ip.kernel_drop: v4 TCP 8080, listed address -> dropped" "$(alt "$QG_SRV4_B")" "000"
     expect "ip.kernel_drop: v6 TCP 8080, listed address -> dropped" "$(alt "[$QG_SRV6_B]")" "000"
+    expect "ip.kernel_drop: v4 TCP 8080 from source port 443, listed address -> dropped" \
+        "$(cl curl -s -o /dev/null --local-port 443 --connect-timeout 2 --max-time 4 -w '%{http_code}' "http://$QG_SRV4_B:8080/")" "000"
     expect "ip.kernel_drop: inline mode's chain leaves only TCP 80/443 to the proxy" \
         "$(ip netns exec "$QG_FLT" nft list chain inet qorgau_ip forward | grep -c 'dport')" "1"
     qg_stop "$alt_pid"

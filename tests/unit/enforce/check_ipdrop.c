@@ -4,7 +4,7 @@
  * random prefixes, every address of a small space checked), the difference of two lists as nft
  * commands. Live (root; each test in a network namespace of its own, unshare(2) in the forked
  * test process, so the tables vanish with it): a rule set's IP entries reach the kernel's sets,
- * a change is applied as its difference (the counters of the elements that stay are kept), a
+ * a change is applied as its difference, a
  * table changed or removed by hand is made again, a refused name leaves nothing, and the
  * table is removed at the end. The traffic side is tests/scripts/queue.sh ("IP entries on
  * every port"). */
@@ -263,6 +263,7 @@ START_TEST(create_script)
     ck_assert_msg(strstr(s, "set host4 { type ipv4_addr; counter; }\n"), "%s", s);
     ck_assert_msg(strstr(s, "set net6 { type ipv6_addr; flags interval; counter; }\n"), "%s", s);
     ck_assert_msg(strstr(s, "udp dport 443 return"), "%s", s);
+    ck_assert_msg(strstr(s, "tcp sport { 80, 443 } return\n        udp sport 443 return"), "%s", s);
     ck_assert_msg(strstr(s, "add element inet qg_t host4 { 198.51.100.7 }\n"
                             "add element inet qg_t net4 { 192.0.2.0/24 }\n"
                             "add element inet qg_t host6 { 2001:db8::1 }\n"
@@ -271,7 +272,7 @@ START_TEST(create_script)
     free(s);
     c.udp443 = false;
     s = script_of(create_fn, &c);
-    ck_assert_msg(!strstr(s, "udp dport"), "%s", s);
+    ck_assert_msg(!strstr(s, "udp dport") && !strstr(s, "sport"), "%s", s);
     ck_assert_msg(strstr(s, "tcp dport { 80, 443 } return"), "%s", s);
     free(s);
     ipdrop_list_free(&l);
@@ -373,10 +374,6 @@ START_TEST(live_sync)
     ck_assert_uint_eq(st.rebuilt, 1);
     ck_assert_uint_eq(st.failures, 0);
 
-    ck_assert_int_eq(ipdrop_read_counters(k, err, sizeof(err)), 0);
-    ipdrop_get_stats(k, &st);
-    ck_assert_uint_eq(st.packets, 0);
-
     ipdrop_free(k, true);
     t = nft_list("tables");
     ck_assert_msg(!strstr(t, "qg_t"), "%s", t);
@@ -461,9 +458,11 @@ START_TEST(live_drops_forwarded)
     int unlisted = fetch(ns, "http://10.9.1.1:8080/");
     int listed = fetch(ns, "http://10.9.1.2:8080/");
     int listed443 = fetch(ns, "http://10.9.1.2:443/");
-    int counted = ipdrop_read_counters(k, err, sizeof(err));
-    struct ipdrop_stats st;
-    ipdrop_get_stats(k, &st);
+    /* the kernel's count of drops to host4 (its own counter; the daemon does not read it) */
+    unsigned long long drops = 0;
+    const char *t = strstr(nft_list("chain inet qg_t forward"), "@host4 counter packets ");
+    if (t)
+        drops = strtoull(t + strlen("@host4 counter packets "), NULL, 10);
     /* the servers (by the PIDs written above), then the namespaces */
     snprintf(cmd, sizeof(cmd),
              "for pid in $(cat /tmp/%s.pids); do kill $pid; done; rm -f /tmp/%s.pids; "
@@ -475,8 +474,7 @@ START_TEST(live_drops_forwarded)
     ck_assert_msg(unlisted == 0, "TCP 8080 to the unlisted address was not served");
     ck_assert_msg(listed != 0, "TCP 8080 to the listed address was served");
     ck_assert_msg(listed443 == 0, "TCP 443 to the listed address was dropped by the kernel");
-    ck_assert_int_eq(counted, 0);
-    ck_assert_msg(st.packets >= 1, "no drop counted");
+    ck_assert_msg(drops >= 1, "no drop counted");
     ipdrop_free(k, true);
     ruleset_free(rs);
 }
