@@ -412,7 +412,7 @@ static size_t store_stats_kv(struct daemon *d, struct log_kv *kv)
     return n;
 }
 
-#define IPDROP_STATS_KV 5
+#define IPDROP_STATS_KV 6
 
 /* The kernel's drop of IP entries, when on. */
 static size_t ipdrop_stats_kv(struct daemon *d, struct log_kv *kv)
@@ -424,6 +424,7 @@ static size_t ipdrop_stats_kv(struct daemon *d, struct log_kv *kv)
     size_t n = 0;
     kv[n++] = LOG_U("ip.kernel_entries4", st.elements4);
     kv[n++] = LOG_U("ip.kernel_entries6", st.elements6);
+    kv[n++] = LOG_U("ip.kernel_drops", st.packets);
     kv[n++] = LOG_U("ip.kernel_syncs", st.syncs);
     kv[n++] = LOG_U("ip.kernel_sync_failures", st.failures);
     kv[n++] = LOG_U("ip.kernel_rebuilt", st.rebuilt);
@@ -1510,13 +1511,15 @@ static int ipd_sync(struct daemon *d, char *err, size_t errlen)
 }
 
 #define IPD_RETRY_MS 5000 /* after a refused change */
+#define IPD_COUNTERS_MS \
+    2000 /* the drop counter read (one netlink round trip, not an nft listing:
+                              * that fetches the whole table, 0.9 s of CPU at 100k addresses) */
 
-/* (The drop counters are not read here: any nft listing fetches the whole table with its sets'
- * elements, 0.9 s of CPU at 100k addresses; docs/BENCHMARKS.md "IP entries on every port".) */
 static void *ipd_main(void *arg)
 {
     struct daemon *d = arg;
-    uint64_t retry_at = 0;
+    uint64_t retry_at = 0, counters_at = 0;
+    bool counters_failing = false;
     while (!atomic_load(&d->ipd_stop)) {
         char err[512];
         uint64_t now = mono_ms();
@@ -1526,6 +1529,14 @@ static void *ipd_main(void *arg)
                       "the kernel refused the new IP entries; the previous ones stay, retrying",
                       LOG_KV(LOG_S("error", err), LOG_U("retry_ms", IPD_RETRY_MS)));
             retry_at = now + IPD_RETRY_MS;
+        }
+        if (now >= counters_at) {
+            bool bad = ipdrop_read_drops(d->ipd, err, sizeof(err)) < 0;
+            if (bad && !counters_failing)
+                log_write(d->log, LOG_LEVEL_WARN, "ipdrop", "cannot read the drop counter",
+                          LOG_KV(LOG_S("error", err)));
+            counters_failing = bad;
+            counters_at = now + IPD_COUNTERS_MS;
         }
         struct timespec w = { 0, 100 * 1000 * 1000 };
         nanosleep(&w, NULL);

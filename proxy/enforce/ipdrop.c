@@ -4,9 +4,16 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netlink.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include "proxy/enforce/nftlib.h"
 
@@ -249,6 +256,7 @@ void ipdrop_script_create(FILE *f, const char *table, bool udp443, const struct 
             "table inet %s\n"
             "delete table inet %s\n"
             "table inet %s {\n"
+            "    counter drops { }\n"
             "    set host4 { type ipv4_addr; counter; }\n"
             "    set net4 { type ipv4_addr; flags interval; counter; }\n"
             "    set host6 { type ipv6_addr; counter; }\n"
@@ -257,10 +265,10 @@ void ipdrop_script_create(FILE *f, const char *table, bool udp443, const struct 
             "        type filter hook forward priority filter - 5; policy accept;\n"
             "        tcp dport { 80, 443 } return\n"
             "%s%s"
-            "        ip daddr @host4 counter drop\n"
-            "        ip daddr @net4 counter drop\n"
-            "        ip6 daddr @host6 counter drop\n"
-            "        ip6 daddr @net6 counter drop\n"
+            "        ip daddr @host4 counter name \"drops\" drop\n"
+            "        ip daddr @net4 counter name \"drops\" drop\n"
+            "        ip6 daddr @host6 counter name \"drops\" drop\n"
+            "        ip6 daddr @net6 counter name \"drops\" drop\n"
             "    }\n"
             "}\n",
             table, table, table, udp443 ? "        udp dport 443 return\n" : "",
@@ -288,6 +296,131 @@ void ipdrop_script_diff(FILE *f, const char *table, const struct ipdrop_list *fr
         *added = a;
 }
 
+/* ---- the drop counter over netlink ---- */
+
+static size_t put_attr(uint8_t *buf, size_t at, size_t cap, uint16_t type, const void *data,
+                       size_t len)
+{
+    size_t alen = 4 + len, pad = (alen + 3u) & ~(size_t)3;
+    if (at == 0 || at + pad > cap || alen > UINT16_MAX)
+        return 0;
+    uint16_t l16 = (uint16_t)alen;
+    memcpy(buf + at, &l16, 2);
+    memcpy(buf + at + 2, &type, 2);
+    memcpy(buf + at + 4, data, len);
+    memset(buf + at + alen, 0, pad - alen);
+    return at + pad;
+}
+
+size_t ipdrop_counter_request(uint8_t *buf, size_t cap, const char *table, uint32_t seq)
+{
+    size_t at = sizeof(struct nlmsghdr) + sizeof(struct nfgenmsg);
+    if (cap < at)
+        return 0;
+    memset(buf, 0, at);
+    struct nfgenmsg g = { .nfgen_family = NFPROTO_INET, .version = NFNETLINK_V0, .res_id = 0 };
+    memcpy(buf + sizeof(struct nlmsghdr), &g, sizeof(g));
+    uint32_t type = htonl(NFT_OBJECT_COUNTER);
+    at = put_attr(buf, at, cap, NFTA_OBJ_TABLE, table, strlen(table) + 1);
+    at = put_attr(buf, at, cap, NFTA_OBJ_NAME, "drops", 6);
+    at = put_attr(buf, at, cap, NFTA_OBJ_TYPE, &type, 4);
+    if (!at)
+        return 0;
+    struct nlmsghdr nh = { .nlmsg_len = (uint32_t)at,
+                           .nlmsg_type = (uint16_t)(NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_GETOBJ),
+                           .nlmsg_flags = NLM_F_REQUEST,
+                           .nlmsg_seq = seq,
+                           .nlmsg_pid = 0 };
+    memcpy(buf, &nh, sizeof(nh));
+    return at;
+}
+
+static uint64_t be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* The counter's packets and bytes in a NFTA_OBJ_DATA payload. 1, or 0 if absent. */
+static int counter_data(const uint8_t *p, size_t len, uint64_t *packets, uint64_t *bytes)
+{
+    bool pk = false, by = false;
+    while (len >= 4) {
+        uint16_t alen, atype;
+        memcpy(&alen, p, 2);
+        memcpy(&atype, p + 2, 2);
+        if (alen < 4 || alen > len)
+            return -EBADMSG;
+        atype &= NLA_TYPE_MASK;
+        if (atype == NFTA_COUNTER_PACKETS && alen == 12) {
+            *packets = be64(p + 4);
+            pk = true;
+        } else if (atype == NFTA_COUNTER_BYTES && alen == 12) {
+            *bytes = be64(p + 4);
+            by = true;
+        }
+        size_t step = ((size_t)alen + 3u) & ~(size_t)3;
+        if (step >= len)
+            break;
+        p += step;
+        len -= step;
+    }
+    return pk && by ? 1 : 0;
+}
+
+int ipdrop_counter_parse(const uint8_t *buf, size_t len, uint32_t seq, uint64_t *packets,
+                         uint64_t *bytes)
+{
+    while (len >= sizeof(struct nlmsghdr)) {
+        struct nlmsghdr nh;
+        memcpy(&nh, buf, sizeof(nh));
+        if (nh.nlmsg_len < sizeof(nh) || nh.nlmsg_len > len)
+            return -EBADMSG;
+        if (nh.nlmsg_seq == seq) {
+            const uint8_t *p = buf + sizeof(nh);
+            size_t plen = nh.nlmsg_len - sizeof(nh);
+            if (nh.nlmsg_type == NLMSG_ERROR) {
+                int32_t e;
+                if (plen < sizeof(e))
+                    return -EBADMSG;
+                memcpy(&e, p, sizeof(e));
+                if (e < 0)
+                    return e;
+            } else if (nh.nlmsg_type == (NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_NEWOBJ)) {
+                if (plen < sizeof(struct nfgenmsg))
+                    return -EBADMSG;
+                p += sizeof(struct nfgenmsg);
+                plen -= sizeof(struct nfgenmsg);
+                while (plen >= 4) {
+                    uint16_t alen, atype;
+                    memcpy(&alen, p, 2);
+                    memcpy(&atype, p + 2, 2);
+                    if (alen < 4 || alen > plen)
+                        return -EBADMSG;
+                    if ((atype & NLA_TYPE_MASK) == NFTA_OBJ_DATA) {
+                        int rc = counter_data(p + 4, alen - 4u, packets, bytes);
+                        return rc < 0 ? rc : rc ? 1 : -EBADMSG;
+                    }
+                    size_t step = ((size_t)alen + 3u) & ~(size_t)3;
+                    if (step >= plen)
+                        break;
+                    p += step;
+                    plen -= step;
+                }
+                return -EBADMSG; /* an object without data */
+            }
+        }
+        size_t step = ((size_t)nh.nlmsg_len + 3u) & ~(size_t)3;
+        if (step >= len)
+            break;
+        buf += step;
+        len -= step;
+    }
+    return 0;
+}
+
 /* ---- the kernel side ---- */
 
 struct ipdrop {
@@ -298,7 +431,9 @@ struct ipdrop {
     bool udp443;                  /* UDP 443 is Qorgau's to judge */
     struct nat64 n64;             /* the operator's NAT64 prefixes */
     _Atomic size_t n4, n6;
-    _Atomic uint64_t syncs, failures, rebuilt;
+    _Atomic uint64_t syncs, failures, rebuilt, packets, bytes;
+    int nl;       /* the netlink socket the counter is read through, -1 until first used */
+    uint32_t seq; /* its last request's sequence number */
 };
 
 struct ipdrop *ipdrop_new(const char *table, bool udp443, const struct nat64 *n64, char *err,
@@ -329,6 +464,7 @@ struct ipdrop *ipdrop_new(const char *table, bool udp443, const struct nat64 *n6
         return NULL;
     }
     snprintf(k->table, sizeof(k->table), "%s", table);
+    k->nl = -1;
     k->udp443 = udp443;
     if (n64)
         k->n64 = *n64;
@@ -430,6 +566,55 @@ nomem:
     return -1;
 }
 
+int ipdrop_read_drops(struct ipdrop *k, char *err, size_t errlen)
+{
+    if (!k->made)
+        return 0;
+    if (k->nl < 0) {
+        k->nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+        struct timeval tv = { .tv_sec = 1, .tv_usec = 0 };
+        struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+        if (k->nl < 0 || setsockopt(k->nl, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
+            bind(k->nl, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+            snprintf(err, errlen, "ip.kernel_drop: netlink socket: %s", strerror(errno));
+            if (k->nl >= 0)
+                close(k->nl);
+            k->nl = -1;
+            return -1;
+        }
+    }
+    uint8_t req[256];
+    size_t n = ipdrop_counter_request(req, sizeof(req), k->table, ++k->seq);
+    struct sockaddr_nl to = { .nl_family = AF_NETLINK };
+    if (!n || sendto(k->nl, req, n, 0, (struct sockaddr *)&to, sizeof(to)) != (ssize_t)n) {
+        snprintf(err, errlen, "ip.kernel_drop: asking for the counter: %s", strerror(errno));
+        return -1;
+    }
+    for (int tries = 0; tries < 8; tries++) {
+        static _Thread_local uint8_t ans[8192];
+        ssize_t got = recv(k->nl, ans, sizeof(ans), 0);
+        if (got < 0) {
+            snprintf(err, errlen, "ip.kernel_drop: reading the counter: %s", strerror(errno));
+            return -1;
+        }
+        uint64_t pk = 0, by = 0;
+        int rc = ipdrop_counter_parse(ans, (size_t)got, k->seq, &pk, &by);
+        if (rc == 1) {
+            atomic_store(&k->packets, pk);
+            atomic_store(&k->bytes, by);
+            return 0;
+        }
+        if (rc < 0) {
+            snprintf(err, errlen, "ip.kernel_drop: table inet %s: counter drops: %s", k->table,
+                     strerror(-rc));
+            return -1;
+        }
+        /* (an answer to an earlier request that timed out: read on) */
+    }
+    snprintf(err, errlen, "ip.kernel_drop: no answer for the counter");
+    return -1;
+}
+
 void ipdrop_get_stats(const struct ipdrop *k, struct ipdrop_stats *st)
 {
     memset(st, 0, sizeof(*st));
@@ -441,6 +626,8 @@ void ipdrop_get_stats(const struct ipdrop *k, struct ipdrop_stats *st)
     st->syncs = atomic_load(&m->syncs);
     st->failures = atomic_load(&m->failures);
     st->rebuilt = atomic_load(&m->rebuilt);
+    st->packets = atomic_load(&m->packets);
+    st->bytes = atomic_load(&m->bytes);
 }
 
 void ipdrop_free(struct ipdrop *k, bool remove)
@@ -453,6 +640,8 @@ void ipdrop_free(struct ipdrop *k, bool remove)
         (void)run(k, cmd, "removing the table", err, sizeof(err));
     }
     nft_ctx_free(k->nft);
+    if (k->nl >= 0)
+        close(k->nl);
     ipdrop_list_free(&k->cur);
     ipdrop_list_free(&k->next);
     free(k);

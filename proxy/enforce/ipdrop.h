@@ -8,6 +8,7 @@
  * port"; `ip.kernel_drop`, `ip.kernel_table`):
  *
  *   table inet T {
+ *       counter drops { }
  *       set host4 { type ipv4_addr; counter; }                   (hash: addresses)
  *       set net4 { type ipv4_addr; flags interval; counter; }    (prefixes)
  *       set host6 { type ipv6_addr; counter; }
@@ -18,10 +19,10 @@
  *           udp dport 443 return                  (queue mode only, as the next two:
  *           tcp sport { 80, 443 } return           its rules queue both directions)
  *           udp sport 443 return
- *           ip daddr @host4 counter drop
- *           ip daddr @net4 counter drop
- *           ip6 daddr @host6 counter drop
- *           ip6 daddr @net6 counter drop
+ *           ip daddr @host4 counter name "drops" drop
+ *           ip daddr @net4 counter name "drops" drop
+ *           ip6 daddr @host6 counter name "drops" drop
+ *           ip6 daddr @net6 counter name "drops" drop
  *       }
  *   }
  *
@@ -34,9 +35,10 @@
  * kernel side goes through libnftables (nftlib.h).
  *
  * The collecting and the scripts are pure (tested without a kernel); ipdrop_sync() talks to the
- * kernel and needs CAP_NET_ADMIN. One thread uses a struct ipdrop. The drop counters are the
- * kernel's (`nft list table inet T`); they are not read here, since every nft listing fetches
- * the whole table with its elements (0.9 s of CPU at 100k addresses). */
+ * kernel and needs CAP_NET_ADMIN. One thread uses a struct ipdrop. The drops are counted in the
+ * table's named counter `drops` (and per element); ipdrop_read_drops() reads that one object
+ * with a netlink NFT_MSG_GETOBJ of its own - any nft listing would fetch the whole table with
+ * its elements (0.9 s of CPU at 100k addresses). */
 #ifndef QG_IPDROP_H
 #define QG_IPDROP_H
 
@@ -101,6 +103,17 @@ void ipdrop_script_create(FILE *f, const char *table, bool udp443, const struct 
 void ipdrop_script_diff(FILE *f, const char *table, const struct ipdrop_list *from,
                         const struct ipdrop_list *to, size_t *removed, size_t *added);
 
+/* The NFT_MSG_GETOBJ request for table T's counter `drops` (family inet) with sequence number
+ * seq, into buf. Returns its length, or 0 when cap is too small. */
+size_t ipdrop_counter_request(uint8_t *buf, size_t cap, const char *table, uint32_t seq);
+
+/* Reads a netlink answer (one datagram: buf, len) to the request of sequence seq. Returns 1 with
+ * *packets, *bytes set (a NFT_MSG_NEWOBJ carrying a counter), a negative errno the kernel
+ * answered (NLMSG_ERROR), 0 when the datagram holds nothing for seq, or -EBADMSG for a
+ * malformed one. Pure; never reads past len. */
+int ipdrop_counter_parse(const uint8_t *buf, size_t len, uint32_t seq, uint64_t *packets,
+                         uint64_t *bytes);
+
 /* ---- the kernel side ---- */
 
 struct ipdrop;
@@ -110,6 +123,7 @@ struct ipdrop_stats {
     uint64_t syncs;              /* transactions applied (a change, or the first) */
     uint64_t failures;           /* ipdrop_sync() calls that left the kernel as it was */
     uint64_t rebuilt;            /* times the table had to be made again whole */
+    uint64_t packets, bytes;     /* dropped (the counter `drops`, last read) */
 };
 
 /* Loads libnftables and makes a context for table (checked with ipdrop_table_name_ok()); udp443
@@ -125,6 +139,10 @@ struct ipdrop *ipdrop_new(const char *table, bool udp443, const struct nat64 *n6
  * *changed may be NULL. */
 int ipdrop_sync(struct ipdrop *k, const struct ruleset *rs, bool *changed, char *err,
                 size_t errlen);
+
+/* Reads the counter `drops` into the stats (after the first ipdrop_sync()). Returns 0 or -1 with
+ * err set. */
+int ipdrop_read_drops(struct ipdrop *k, char *err, size_t errlen);
 
 void ipdrop_get_stats(const struct ipdrop *k, struct ipdrop_stats *st);
 

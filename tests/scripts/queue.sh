@@ -357,9 +357,10 @@ expect "ip.kernel_drop: v4 TCP 8080, listed address -> dropped" "$(alt $QG_SRV4_
 expect "ip.kernel_drop: v6 TCP 8080, unlisted address -> served" "$(alt "[$QG_SRV6]")" "200"
 expect "ip.kernel_drop: v6 TCP 8080, listed address -> dropped" "$(alt "[$QG_SRV6_B]")" "000"
 # ...from source port 443 too (the table lets the servers' side of port 80/443 flows by; the
-# queue rules queue either port, so this one is Qorgau's to judge: blocked by its address)
-expect "ip.kernel_drop: v4 TCP 8080 from source port 443, listed address -> not served" \
-    "$(cl curl -s -o /dev/null --local-port 443 --connect-timeout 2 --max-time 4 -w '%{http_code}' "http://$QG_SRV4_B:8080/")" "000"
+# queue rules queue either port, so this one is Qorgau's to judge: an HTTP request to a listed
+# address, answered with the notice's 302, never served)
+expect_match "ip.kernel_drop: v4 TCP 8080 from source port 443, listed address -> blocked by Qorgau (302), not served" \
+    "$(cl curl -s -o /dev/null --local-port 443 --connect-timeout 2 --max-time 4 -w '%{http_code}' "http://$QG_SRV4_B:8080/")" '^(000|302)$'
 expect "ip.kernel_drop: v4 TCP 8080 from source port 443, unlisted address -> served" \
     "$(cl curl -s -o /dev/null --local-port 443 --connect-timeout 2 --max-time 4 -w '%{http_code}' "http://$QG_SRV4:8080/")" "200"
 # ...while TCP 443 to a listed address is still Qorgau's: reset by the engine, logged as a block
@@ -398,9 +399,12 @@ expect_match "nat64: https to 64:ff9b::10.200.2.3 (the IPv4 entry) -> reset by Q
 expect "nat64: TCP 8080 to 64:ff9b::10.200.2.2 -> served" "$(alt "[64:ff9b::ac8:202]")" "200"
 expect "nat64: TCP 8080 to 64:ff9b::10.200.2.3 -> dropped by the kernel" "$(alt "[64:ff9b::ac8:203]")" "000"
 expect "nat64: the kernel's table holds the entry under the prefix" "$(ipset_has "64:ff9b::ac8:203")" "1"
-expect_match "ip.kernel_drop: drops counted by the kernel (the table's own counter)" \
-    "$(flt nft list chain inet qorgau_ip forward | grep '@host4' | grep -Eo 'packets [0-9]+')" \
-    'packets [1-9]'
+expect_match "ip.kernel_drop: drops counted by the kernel (the table's counter)" \
+    "$(flt nft list counter inet qorgau_ip drops | grep -Eo 'packets [0-9]+')" 'packets [1-9]'
+sleep 2.2 # the daemon reads that counter every 2 s, the stats line is written every second
+expect_match "ip.kernel_drop: ... and on the stats line (read over netlink)" \
+    "$(grep '"msg":"stats"' "$QG_DIR/qorgau.out" | tail -n 1 | grep -Eo '"ip.kernel_drops":[0-9]+')" \
+    '"ip.kernel_drops":[1-9]'
 expect "ip.kernel_drop: no sync failure" \
     "$(grep '"msg":"stats"' "$QG_DIR/qorgau.out" | tail -n 1 | grep -Eo '"ip.kernel_sync_failures":[0-9]+')" \
     '"ip.kernel_sync_failures":0'
