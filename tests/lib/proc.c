@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -42,4 +43,16 @@ void proc_stop(pid_t *p)
         waitpid(*p, NULL, 0);
         *p = 0;
     }
+}
+
+char *proc_output(const char *cmd, char *out, size_t cap)
+{
+    size_t n = 0;
+    FILE *p = popen(cmd, "r");
+    if (p) {
+        n = fread(out, 1, cap - 1, p);
+        pclose(p);
+    }
+    out[n] = 0;
+    return out;
 }

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "proxy/daemon/notice_server.h"
+#include "tests/lib/proc.h"
 
 /* Independent UTF-8 check (RFC 3629). */
 static bool utf8_valid(const char *s, size_t n)
@@ -108,12 +109,7 @@ static const char *run(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(cmd, sizeof(cmd), fmt, ap);
     va_end(ap);
-    FILE *p = popen(cmd, "r");
-    ck_assert_ptr_nonnull(p);
-    size_t n = fread(out, 1, sizeof(out) - 1, p);
-    out[n] = 0;
-    pclose(p);
-    return out;
+    return proc_output(cmd, out, sizeof(out));
 }
 
 static char *slurp(const char *path, size_t *len)

@@ -20,6 +20,7 @@
 
 #include "proxy/enforce/ipdrop.h"
 #include "tests/lib/needroot.h"
+#include "tests/lib/proc.h"
 
 static struct ruleset *build(const char *const *entries, size_t n)
 {
@@ -429,12 +430,7 @@ static char *nft_list(const char *what)
     static char out[65536];
     char cmd[256];
     snprintf(cmd, sizeof(cmd), "nft list %s 2>&1", what);
-    FILE *p = popen(cmd, "r");
-    ck_assert_ptr_nonnull(p);
-    size_t n = fread(out, 1, sizeof(out) - 1, p);
-    out[n] = 0;
-    pclose(p);
-    return out;
+    return proc_output(cmd, out, sizeof(out));
 }
 
 static void own_netns(void)
