@@ -1544,8 +1544,7 @@ static void *ipd_main(void *arg)
     return NULL;
 }
 
-/* Makes the table with the first set's IP entries (as root, after the first publication),
- * then starts the thread that follows the publications. */
+/* Makes the table with the first set's IP entries (as root, after the first publication). */
 static int ipd_open(struct daemon *d, char *err, size_t errlen)
 {
     if (!settings_ip_kernel_drop(d->cfg))
@@ -1559,6 +1558,17 @@ static int ipd_open(struct daemon *d, char *err, size_t errlen)
         snprintf(err, errlen, "%s (set ip.kernel_drop = off to run without it)", why);
         return -1;
     }
+    return 0;
+}
+
+/* Starts the thread that follows the publications: after the privileges were dropped, so that
+ * it inherits the capabilities kept (CAP_NET_ADMIN). One started before would lose them at the
+ * switch of user: capabilities are per thread, and only the main thread keeps them across it
+ * (PR_SET_KEEPCAPS, cap_set_proc()). */
+static int ipd_start(struct daemon *d, char *err, size_t errlen)
+{
+    if (!d->ipd)
+        return 0;
     int e = pthread_create(&d->ipd_th, NULL, ipd_main, d);
     if (e != 0) {
         snprintf(err, errlen, "ip.kernel_drop: cannot start the thread: %s", strerror(e));
@@ -2368,6 +2378,10 @@ static int run(struct daemon *d)
     /* the workers have not started: they see the map from their first decision */
     d->vt.subs = d->radius ? radius_listener_map(d->radius) : d->own_map;
     if (drop_privileges(d, err, sizeof(err)) < 0) {
+        fatal(d, "%s", err);
+        goto close_mode;
+    }
+    if (ipd_start(d, err, sizeof(err)) < 0) {
         fatal(d, "%s", err);
         goto close_mode;
     }

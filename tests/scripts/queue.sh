@@ -605,3 +605,47 @@ unseen_rule -D
 v=$(cc $R4 -o /dev/null -w '%{http_code}' https://allowed.test/small)
 expect "unseen_syn = drop: the SYN seen again -> https allowed served" "$v" "200"
 qg_stop "$QPID"
+
+# ip.kernel_drop under a dropped user (user = nobody, as deployed; the nodes above run as root):
+# the thread that keeps the table in step must keep CAP_NET_ADMIN after the switch of user. One
+# started before it lost its capabilities there (they are per thread), and an order imported
+# later never reached the kernel ("Operation not permitted", the previous entries kept). A node
+# of its own in the router namespace, following a directory store of its own.
+PRIV=$(mktemp -d /tmp/qg-priv-XXXXXX) && chmod 755 "$PRIV"
+echo 192.0.2.7 >"$PRIV/rules.txt"
+cat >"$PRIV/q.conf" <<CONF
+mode = queue
+workers = 1
+user = nobody
+state_dir = $PRIV/state
+rules = $PRIV/rules.txt
+queue.num = 7
+ip.kernel_table = qorgau_ip_user
+notice.listen = 127.0.0.1:18081
+stats.interval = 1s
+CONF
+echo '{ "id": "q-user-1", "issuer": "test", "legal_basis": "41-1", "issued": "2026-11-20", "resources": ["198.51.100.9"] }' >"$PRIV/order.json"
+qg_bg "$PRIV/run.out" ip netns exec "$QG_FLT" "$QG_BIN" run -c "$PRIV/q.conf" --foreground
+UPID=$QG_LAST_PID
+in_user_table() { # ADDR WANT: waits up to 5 s for ADDR in the table, prints 1 or 0
+    i=0
+    while [ $i -lt 50 ]; do
+        n=$(flt nft list set inet qorgau_ip_user host4 2>/dev/null | grep -c "$1[,} ]")
+        [ "$n" = "$2" ] && break
+        sleep 0.1
+        i=$((i + 1))
+    done
+    echo "$n"
+}
+expect "ip.kernel_drop as user nobody: the rules' address in the table at start" "$(in_user_table 192.0.2.7 1)" "1"
+"$QG_BIN" order -c "$PRIV/q.conf" import "$PRIV/order.json" >/dev/null || bad "import q-user-1"
+expect "ip.kernel_drop as user nobody: an order imported later reaches the kernel" "$(in_user_table 198.51.100.9 1)" "1"
+sleep 2.2
+expect "ip.kernel_drop as user nobody: no change refused, the counter read" \
+    "$(grep -c 'refused the new IP entries\|cannot read the drop counter' "$PRIV/run.out")" "0"
+expect_match "ip.kernel_drop as user nobody: privileges were dropped" \
+    "$(grep '"msg":"privileges dropped"' "$PRIV/run.out")" '"user":"nobody".*cap_net_admin'
+qg_stop "$UPID"
+expect "ip.kernel_drop as user nobody: its table removed at the stop" \
+    "$(flt nft list tables 2>&1 | grep -c qorgau_ip_user)" "0"
+rm -rf "$PRIV"
