@@ -187,7 +187,8 @@ struct daemon {
     bool ipd_started;
     atomic_bool ipd_stop;
     uint64_t ipd_version; /* the rules version the kernel's sets hold (the thread's) */
-    struct nat64 nat64;   /* ip.nat64_prefixes (a restart key: cfg is swapped on reload) */
+    char ipd_table[IPDROP_TABLE_MAX + 1]; /* ip.kernel_table (cfg is swapped on reload) */
+    struct nat64 nat64; /* ip.nat64_prefixes (a restart key: cfg is swapped on reload) */
 
     /* the IP fallback (docs/fallback.md; none when fallback.resolve = none) */
     struct resolver *res; /* the names' addresses (the fallback thread's) */
@@ -1503,7 +1504,7 @@ static int ipd_sync(struct daemon *d, char *err, size_t errlen)
         ipdrop_get_stats(d->ipd, &st);
         log_write(d->log, LOG_LEVEL_INFO, "ipdrop",
                   "IP entries dropped by the kernel on every port",
-                  LOG_KV(LOG_S("table", d->cfg->ip_kernel_table), LOG_U("rules_version", v),
+                  LOG_KV(LOG_S("table", d->ipd_table), LOG_U("rules_version", v),
                          LOG_U("ipv4", st.elements4), LOG_U("ipv6", st.elements6),
                          LOG_U("ms", mono_ms() - t0)));
     }
@@ -1549,6 +1550,7 @@ static int ipd_open(struct daemon *d, char *err, size_t errlen)
 {
     if (!settings_ip_kernel_drop(d->cfg))
         return 0;
+    snprintf(d->ipd_table, sizeof(d->ipd_table), "%s", d->cfg->ip_kernel_table);
     d->ipd = ipdrop_new(d->cfg->ip_kernel_table, d->cfg->mode == SETTINGS_MODE_QUEUE,
                         &d->cfg->ip_nat64, err, errlen);
     if (!d->ipd)
@@ -1588,7 +1590,7 @@ static void ipd_end(struct daemon *d)
     }
     if (d->ipd)
         log_write(d->log, LOG_LEVEL_INFO, "ipdrop", "table removed",
-                  LOG_KV(LOG_S("table", d->cfg->ip_kernel_table)));
+                  LOG_KV(LOG_S("table", d->ipd_table)));
     ipdrop_free(d->ipd, true);
     d->ipd = NULL;
 }
