@@ -139,12 +139,12 @@ if [ "$USE_DAEMON" = 1 ]; then
     qg_bg "$QG_DIR/alt.out" ip netns exec "$QG_SRV" python3 -m http.server 8080 --bind ::
     alt_pid=$QG_LAST_PID
     qg_wait_port "$QG_SRV" 8080 >/dev/null || bad "port 8080 server" "did not start"
-    alt() { cl curl -s -o /dev/null --connect-timeout 2 --max-time 4 -w '%{http_code}' "http://$1:8080/"; }
+    alt() { cl curl -s -o /dev/null --connect-timeout 1 --max-time 3 -w '%{http_code}' "http://$1:8080/"; }
     expect "ip.kernel_drop: v4 TCP 8080, unlisted address -> served" "$(alt "$QG_SRV4")" "200"
     expect "ip.kernel_drop: v4 TCP 8080, listed address -> dropped" "$(alt "$QG_SRV4_B")" "000"
     expect "ip.kernel_drop: v6 TCP 8080, listed address -> dropped" "$(alt "[$QG_SRV6_B]")" "000"
     expect "ip.kernel_drop: v4 TCP 8080 from source port 443, listed address -> dropped" \
-        "$(cl curl -s -o /dev/null --local-port 443 --connect-timeout 2 --max-time 4 -w '%{http_code}' "http://$QG_SRV4_B:8080/")" "000"
+        "$(cl curl -s -o /dev/null --local-port 443 --connect-timeout 1 --max-time 3 -w '%{http_code}' "http://$QG_SRV4_B:8080/")" "000"
     expect "ip.kernel_drop: inline mode's chain leaves only TCP 80/443 to the proxy" \
         "$(ip netns exec "$QG_FLT" nft list chain inet qorgau_ip forward | grep -c 'dport')" "1"
     qg_stop "$alt_pid"

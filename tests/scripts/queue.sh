@@ -346,8 +346,8 @@ for p in $stall_pids; do qg_stop "$p"; done
 qg_bg "$QG_DIR/alt.out" ip netns exec "$QG_SRV" python3 -m http.server 8080 --bind ::
 ALT_PID=$QG_LAST_PID
 qg_wait_port "$QG_SRV" 8080 >/dev/null || bad "port 8080 server" "did not start"
-alt() { # HOST -> the HTTP status of http://HOST:8080/ (000: no answer within 2 s)
-    cl curl -s -o /dev/null --connect-timeout 2 --max-time 4 -w '%{http_code}' "http://$1:8080/"
+alt() { # HOST -> the HTTP status of http://HOST:8080/ (000: no answer within 1 s)
+    cl curl -s -o /dev/null --connect-timeout 1 --max-time 3 -w '%{http_code}' "http://$1:8080/"
 }
 expect_match "ip.kernel_drop: the table holds the rules' IP entries" \
     "$(flt nft list table inet qorgau_ip 2>&1 | tr -s ' \n' ' ')" \
