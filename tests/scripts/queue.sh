@@ -611,7 +611,10 @@ qg_stop "$QPID"
 # started before it lost its capabilities there (they are per thread), and an order imported
 # later never reached the kernel ("Operation not permitted", the previous entries kept). A node
 # of its own in the router namespace, following a directory store of its own.
-PRIV=$(mktemp -d /tmp/qg-priv-XXXXXX) && chmod 755 "$PRIV"
+# (its state under $QG_DIR, which qg_cleanup removes; nobody may pass through, not list it)
+chmod 711 "$QG_DIR"
+PRIV=$QG_DIR/priv
+mkdir -p "$PRIV" && chmod 755 "$PRIV"
 echo 192.0.2.7 >"$PRIV/rules.txt"
 cat >"$PRIV/q.conf" <<CONF
 mode = queue
@@ -648,4 +651,3 @@ expect_match "ip.kernel_drop as user nobody: privileges were dropped" \
 qg_stop "$UPID"
 expect "ip.kernel_drop as user nobody: its table removed at the stop" \
     "$(flt nft list tables 2>&1 | grep -c qorgau_ip_user)" "0"
-rm -rf "$PRIV"
