@@ -413,7 +413,7 @@ static size_t store_stats_kv(struct daemon *d, struct log_kv *kv)
     return n;
 }
 
-#define IPDROP_STATS_KV 6
+#define IPDROP_STATS_KV 7
 
 /* The kernel's drop of IP entries, when on. */
 static size_t ipdrop_stats_kv(struct daemon *d, struct log_kv *kv)
@@ -426,6 +426,7 @@ static size_t ipdrop_stats_kv(struct daemon *d, struct log_kv *kv)
     kv[n++] = LOG_U("ip.kernel_entries4", st.elements4);
     kv[n++] = LOG_U("ip.kernel_entries6", st.elements6);
     kv[n++] = LOG_U("ip.kernel_drops", st.packets);
+    kv[n++] = LOG_U("ip.kernel_cuts", st.cut_packets);
     kv[n++] = LOG_U("ip.kernel_syncs", st.syncs);
     kv[n++] = LOG_U("ip.kernel_sync_failures", st.failures);
     kv[n++] = LOG_U("ip.kernel_rebuilt", st.rebuilt);
@@ -1551,7 +1552,9 @@ static int ipd_open(struct daemon *d, char *err, size_t errlen)
     if (!settings_ip_kernel_drop(d->cfg))
         return 0;
     snprintf(d->ipd_table, sizeof(d->ipd_table), "%s", d->cfg->ip_kernel_table);
-    d->ipd = ipdrop_new(d->cfg->ip_kernel_table, d->cfg->mode == SETTINGS_MODE_QUEUE,
+    bool queue = d->cfg->mode == SETTINGS_MODE_QUEUE;
+    d->ipd = ipdrop_new(d->cfg->ip_kernel_table, queue,
+                        queue ? (uint32_t)d->cfg->queue_mark_pass : 0,
                         &d->cfg->ip_nat64, err, errlen);
     if (!d->ipd)
         return -1;

@@ -249,7 +249,8 @@ static size_t only_in(FILE *f, const char *verb, const char *table, int set,
     return total;
 }
 
-void ipdrop_script_create(FILE *f, const char *table, bool udp443, const struct ipdrop_list *to)
+void ipdrop_script_create(FILE *f, const char *table, bool udp443, uint32_t pass_mark,
+                          const struct ipdrop_list *to)
 {
     /* "table" then "delete table": replaces one of that name, and works when there is none */
     fprintf(f,
@@ -257,27 +258,50 @@ void ipdrop_script_create(FILE *f, const char *table, bool udp443, const struct 
             "delete table inet %s\n"
             "table inet %s {\n"
             "    counter drops { }\n"
+            "    counter cuts { }\n"
             "    set host4 { type ipv4_addr; counter; }\n"
             "    set net4 { type ipv4_addr; flags interval; counter; }\n"
             "    set host6 { type ipv6_addr; counter; }\n"
             "    set net6 { type ipv6_addr; flags interval; counter; }\n"
             "    chain forward {\n"
-            "        type filter hook forward priority filter - 5; policy accept;\n"
+            "        type filter hook forward priority filter - 5; policy accept;\n",
+            table, table, table);
+    /* a connection Qorgau passed (its mark, or the kept-alive HTTP one with both bits) whose
+     * server's address was listed after the pass: its packets reach no one from here on */
+    if (pass_mark)
+        fprintf(f, "        ct mark & 0x%" PRIx32 " == 0x%" PRIx32 " jump passed\n", pass_mark,
+                pass_mark);
+    fprintf(f,
             "        tcp dport { 80, 443 } return\n"
             "%s%s"
             "        ip daddr @host4 counter name \"drops\" drop\n"
             "        ip daddr @net4 counter name \"drops\" drop\n"
             "        ip6 daddr @host6 counter name \"drops\" drop\n"
             "        ip6 daddr @net6 counter name \"drops\" drop\n"
-            "    }\n"
-            "}\n",
-            table, table, table, udp443 ? "        udp dport 443 return\n" : "",
+            "    }\n",
+            udp443 ? "        udp dport 443 return\n" : "",
             /* queue mode's rules queue both directions of these ports: the servers' side of
              * every judged flow (most forwarded packets) leaves after one port match; a client
              * sending from such a port to a listed address is queued and judged by Qorgau */
             udp443 ? "        tcp sport { 80, 443 } return\n"
                      "        udp sport 443 return\n"
                    : "");
+    if (pass_mark)
+        /* the address the connection was opened to, whichever way the packet goes; a TCP
+         * packet is answered with a reset to its sender (both ends learn it is over), the
+         * rest (QUIC) dropped */
+        fputs("    chain passed {\n"
+              "        ct original ip daddr @host4 goto cut\n"
+              "        ct original ip daddr @net4 goto cut\n"
+              "        ct original ip6 daddr @host6 goto cut\n"
+              "        ct original ip6 daddr @net6 goto cut\n"
+              "    }\n"
+              "    chain cut {\n"
+              "        meta l4proto tcp counter name \"cuts\" reject with tcp reset\n"
+              "        counter name \"cuts\" drop\n"
+              "    }\n",
+              f);
+    fputs("}\n", f);
     for (int set = 0; set < NSETS; set++)
         only_in(f, "add", table, set, to, NULL);
 }
@@ -312,7 +336,8 @@ static size_t put_attr(uint8_t *buf, size_t at, size_t cap, uint16_t type, const
     return at + pad;
 }
 
-size_t ipdrop_counter_request(uint8_t *buf, size_t cap, const char *table, uint32_t seq)
+size_t ipdrop_counter_request(uint8_t *buf, size_t cap, const char *table, const char *name,
+                              uint32_t seq)
 {
     size_t at = sizeof(struct nlmsghdr) + sizeof(struct nfgenmsg);
     if (cap < at)
@@ -322,7 +347,7 @@ size_t ipdrop_counter_request(uint8_t *buf, size_t cap, const char *table, uint3
     memcpy(buf + sizeof(struct nlmsghdr), &g, sizeof(g));
     uint32_t type = htonl(NFT_OBJECT_COUNTER);
     at = put_attr(buf, at, cap, NFTA_OBJ_TABLE, table, strlen(table) + 1);
-    at = put_attr(buf, at, cap, NFTA_OBJ_NAME, "drops", 6);
+    at = put_attr(buf, at, cap, NFTA_OBJ_NAME, name, strlen(name) + 1);
     at = put_attr(buf, at, cap, NFTA_OBJ_TYPE, &type, 4);
     if (!at)
         return 0;
@@ -429,15 +454,16 @@ struct ipdrop {
     struct ipdrop_list cur, next; /* what the kernel has; the one being applied */
     bool made;                    /* the table was created by this process */
     bool udp443;                  /* UDP 443 is Qorgau's to judge */
+    uint32_t pass_mark;           /* queue mode's connection mark of a pass, 0: none */
     struct nat64 n64;             /* the operator's NAT64 prefixes */
     _Atomic size_t n4, n6;
-    _Atomic uint64_t syncs, failures, rebuilt, packets, bytes;
+    _Atomic uint64_t syncs, failures, rebuilt, packets, bytes, cut_packets;
     int nl;       /* the netlink socket the counter is read through, -1 until first used */
     uint32_t seq; /* its last request's sequence number */
 };
 
-struct ipdrop *ipdrop_new(const char *table, bool udp443, const struct nat64 *n64, char *err,
-                          size_t errlen)
+struct ipdrop *ipdrop_new(const char *table, bool udp443, uint32_t pass_mark,
+                          const struct nat64 *n64, char *err, size_t errlen)
 {
     if (!ipdrop_table_name_ok(table)) {
         snprintf(err, errlen,
@@ -466,6 +492,7 @@ struct ipdrop *ipdrop_new(const char *table, bool udp443, const struct nat64 *n6
     snprintf(k->table, sizeof(k->table), "%s", table);
     k->nl = -1;
     k->udp443 = udp443;
+    k->pass_mark = pass_mark;
     if (n64)
         k->n64 = *n64;
     return k;
@@ -538,7 +565,7 @@ int ipdrop_sync(struct ipdrop *k, const struct ruleset *rs, bool *changed, char 
     FILE *f = open_memstream(&script, &len);
     if (!f)
         goto nomem;
-    ipdrop_script_create(f, k->table, k->udp443, &k->next);
+    ipdrop_script_create(f, k->table, k->udp443, k->pass_mark, &k->next);
     if (fclose(f) != 0)
         goto nomem;
     rc = run(k, script, k->made ? "making the table again" : "creating the table", err, errlen);
@@ -566,6 +593,40 @@ nomem:
     return -1;
 }
 
+/* Asks for table k's counter object `name` and waits for its answer. 0 or -1 with err. */
+static int read_counter(struct ipdrop *k, const char *name, uint64_t *packets, uint64_t *bytes,
+                        char *err, size_t errlen)
+{
+    uint8_t req[256];
+    size_t n = ipdrop_counter_request(req, sizeof(req), k->table, name, ++k->seq);
+    struct sockaddr_nl to = { .nl_family = AF_NETLINK };
+    if (!n || sendto(k->nl, req, n, 0, (struct sockaddr *)&to, sizeof(to)) != (ssize_t)n) {
+        snprintf(err, errlen, "ip.kernel_drop: asking for the counter %s: %s", name,
+                 strerror(errno));
+        return -1;
+    }
+    for (int tries = 0; tries < 8; tries++) {
+        static _Thread_local uint8_t ans[8192];
+        ssize_t got = recv(k->nl, ans, sizeof(ans), 0);
+        if (got < 0) {
+            snprintf(err, errlen, "ip.kernel_drop: reading the counter %s: %s", name,
+                     strerror(errno));
+            return -1;
+        }
+        int rc = ipdrop_counter_parse(ans, (size_t)got, k->seq, packets, bytes);
+        if (rc == 1)
+            return 0;
+        if (rc < 0) {
+            snprintf(err, errlen, "ip.kernel_drop: table inet %s: counter %s: %s", k->table, name,
+                     strerror(-rc));
+            return -1;
+        }
+        /* (an answer to an earlier request that timed out: read on) */
+    }
+    snprintf(err, errlen, "ip.kernel_drop: no answer for the counter %s", name);
+    return -1;
+}
+
 int ipdrop_read_drops(struct ipdrop *k, char *err, size_t errlen)
 {
     if (!k->made)
@@ -583,36 +644,17 @@ int ipdrop_read_drops(struct ipdrop *k, char *err, size_t errlen)
             return -1;
         }
     }
-    uint8_t req[256];
-    size_t n = ipdrop_counter_request(req, sizeof(req), k->table, ++k->seq);
-    struct sockaddr_nl to = { .nl_family = AF_NETLINK };
-    if (!n || sendto(k->nl, req, n, 0, (struct sockaddr *)&to, sizeof(to)) != (ssize_t)n) {
-        snprintf(err, errlen, "ip.kernel_drop: asking for the counter: %s", strerror(errno));
+    uint64_t pk = 0, by = 0;
+    if (read_counter(k, "drops", &pk, &by, err, errlen) < 0)
         return -1;
-    }
-    for (int tries = 0; tries < 8; tries++) {
-        static _Thread_local uint8_t ans[8192];
-        ssize_t got = recv(k->nl, ans, sizeof(ans), 0);
-        if (got < 0) {
-            snprintf(err, errlen, "ip.kernel_drop: reading the counter: %s", strerror(errno));
+    atomic_store(&k->packets, pk);
+    atomic_store(&k->bytes, by);
+    if (k->pass_mark) {
+        if (read_counter(k, "cuts", &pk, &by, err, errlen) < 0)
             return -1;
-        }
-        uint64_t pk = 0, by = 0;
-        int rc = ipdrop_counter_parse(ans, (size_t)got, k->seq, &pk, &by);
-        if (rc == 1) {
-            atomic_store(&k->packets, pk);
-            atomic_store(&k->bytes, by);
-            return 0;
-        }
-        if (rc < 0) {
-            snprintf(err, errlen, "ip.kernel_drop: table inet %s: counter drops: %s", k->table,
-                     strerror(-rc));
-            return -1;
-        }
-        /* (an answer to an earlier request that timed out: read on) */
+        atomic_store(&k->cut_packets, pk);
     }
-    snprintf(err, errlen, "ip.kernel_drop: no answer for the counter");
-    return -1;
+    return 0;
 }
 
 void ipdrop_get_stats(const struct ipdrop *k, struct ipdrop_stats *st)
@@ -628,6 +670,7 @@ void ipdrop_get_stats(const struct ipdrop *k, struct ipdrop_stats *st)
     st->rebuilt = atomic_load(&m->rebuilt);
     st->packets = atomic_load(&m->packets);
     st->bytes = atomic_load(&m->bytes);
+    st->cut_packets = atomic_load(&m->cut_packets);
 }
 
 void ipdrop_free(struct ipdrop *k, bool remove)

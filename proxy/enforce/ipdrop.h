@@ -9,12 +9,14 @@
  *
  *   table inet T {
  *       counter drops { }
+ *       counter cuts { }
  *       set host4 { type ipv4_addr; counter; }                   (hash: addresses)
  *       set net4 { type ipv4_addr; flags interval; counter; }    (prefixes)
  *       set host6 { type ipv6_addr; counter; }
  *       set net6 { type ipv6_addr; flags interval; counter; }
  *       chain forward {
  *           type filter hook forward priority filter - 5; policy accept;
+ *           ct mark & 0x10000 == 0x10000 jump passed    (queue mode only: queue.mark_pass)
  *           tcp dport { 80, 443 } return          (Qorgau's own: judged, noticed, counted)
  *           udp dport 443 return                  (queue mode only, as the next two:
  *           tcp sport { 80, 443 } return           its rules queue both directions)
@@ -24,7 +26,25 @@
  *           ip6 daddr @host6 counter name "drops" drop
  *           ip6 daddr @net6 counter name "drops" drop
  *       }
+ *       chain passed {                          (queue mode only)
+ *           ct original ip daddr @host4 goto cut
+ *           ct original ip daddr @net4 goto cut
+ *           ct original ip6 daddr @host6 goto cut
+ *           ct original ip6 daddr @net6 goto cut
+ *       }
+ *       chain cut {
+ *           meta l4proto tcp counter name "cuts" reject with tcp reset
+ *           counter name "cuts" drop
+ *       }
  *   }
+ *
+ * Queue mode's rules let a passed connection's packets through without Qorgau, for as long as
+ * it lasts (the connection mark). One passed before its server's address was listed - a
+ * messenger's connection held open for hours, a tunnel on 443 - would outlive the order. Chain
+ * `passed` catches its packets, either way (the address it was opened to, from conntrack), and
+ * `cut` answers each TCP packet with a reset to its sender (the client and the server both
+ * learn it is over) and drops the rest (a QUIC connection: the browser's next attempt is a new
+ * Initial, queued and judged). Every other passed packet costs the mark test and the lookups.
  *
  * The sets hold the entries' prefixes without those a shorter one covers (an interval set
  * refuses overlapping elements). Addresses go to hash sets: nft reads and checks a whole
@@ -95,17 +115,21 @@ void ipdrop_format(const struct ipdrop_prefix *p, char *buf, size_t len);
 /* Writes the commands that (re)create table T holding `to` (replacing a table of that name, if
  * any) to f. udp443: queue mode, whose rules queue UDP 443 and both directions of TCP 80/443
  * (source or destination port), so the chain leaves those alone; otherwise (inline mode, which
- * diverts only TCP to destination port 80/443 and never sees UDP) the rest is dropped. */
-void ipdrop_script_create(FILE *f, const char *table, bool udp443, const struct ipdrop_list *to);
+ * diverts only TCP to destination port 80/443 and never sees UDP) the rest is dropped.
+ * pass_mark (queue mode's queue.mark_pass; 0: none) adds the chains that cut connections Qorgau
+ * passed before their server's address was listed (the top of this file). */
+void ipdrop_script_create(FILE *f, const char *table, bool udp443, uint32_t pass_mark,
+                          const struct ipdrop_list *to);
 
 /* Writes the commands that turn the sets of table T from `from` into `to` (elements removed
  * first, then those added; nothing when they are equal); *removed, *added get the counts. */
 void ipdrop_script_diff(FILE *f, const char *table, const struct ipdrop_list *from,
                         const struct ipdrop_list *to, size_t *removed, size_t *added);
 
-/* The NFT_MSG_GETOBJ request for table T's counter `drops` (family inet) with sequence number
- * seq, into buf. Returns its length, or 0 when cap is too small. */
-size_t ipdrop_counter_request(uint8_t *buf, size_t cap, const char *table, uint32_t seq);
+/* The NFT_MSG_GETOBJ request for table T's counter object `name` (family inet) with sequence
+ * number seq, into buf. Returns its length, or 0 when cap is too small. */
+size_t ipdrop_counter_request(uint8_t *buf, size_t cap, const char *table, const char *name,
+                              uint32_t seq);
 
 /* Reads a netlink answer (one datagram: buf, len) to the request of sequence seq. Returns 1 with
  * *packets, *bytes set (a NFT_MSG_NEWOBJ carrying a counter), a negative errno the kernel
@@ -124,14 +148,15 @@ struct ipdrop_stats {
     uint64_t failures;           /* ipdrop_sync() calls that left the kernel as it was */
     uint64_t rebuilt;            /* times the table had to be made again whole */
     uint64_t packets, bytes;     /* dropped (the counter `drops`, last read) */
+    uint64_t cut_packets;        /* of passed connections cut (the counter `cuts`) */
 };
 
 /* Loads libnftables and makes a context for table (checked with ipdrop_table_name_ok()); udp443
- * as for ipdrop_script_create(), n64 (copied; NULL: the well-known prefix only) as for
+ * and pass_mark as for ipdrop_script_create(), n64 (copied; NULL: the well-known prefix only) as for
  * ipdrop_collect(). Nothing is sent to the kernel yet: the first ipdrop_sync()
  * creates the table. Returns NULL with err set. */
-struct ipdrop *ipdrop_new(const char *table, bool udp443, const struct nat64 *n64, char *err,
-                          size_t errlen);
+struct ipdrop *ipdrop_new(const char *table, bool udp443, uint32_t pass_mark,
+                          const struct nat64 *n64, char *err, size_t errlen);
 
 /* Makes the kernel's sets hold rs's IP entries (rs NULL: none). The first call (and any after a failure of the
  * difference) replaces the whole table. Returns 0 (*changed: whether anything was sent), or -1
@@ -140,7 +165,7 @@ struct ipdrop *ipdrop_new(const char *table, bool udp443, const struct nat64 *n6
 int ipdrop_sync(struct ipdrop *k, const struct ruleset *rs, bool *changed, char *err,
                 size_t errlen);
 
-/* Reads the counter `drops` into the stats (after the first ipdrop_sync()). Returns 0 or -1 with
+/* Reads the counters `drops` and (with a pass mark) `cuts` into the stats (after the first ipdrop_sync()). Returns 0 or -1 with
  * err set. */
 int ipdrop_read_drops(struct ipdrop *k, char *err, size_t errlen);
 

@@ -8,6 +8,11 @@
                                       prints http:CODE | reset | eof | timeout
   client.py keepalive ADDR PORT H1 H2 two HTTP/1.1 requests on one connection (Host H1, then
                                       H2); prints the two status codes ("200 302")
+  client.py hold NAME ADDR PORT TRIGGER
+                                      one TLS connection (name NAME, not verified) that fetches
+                                      /small with HTTP/1.1, prints "open", then waits until the
+                                      file TRIGGER exists and fetches /small again on the same
+                                      connection; prints http:CODE | reset | eof | timeout
   client.py idle ADDR PORT N SECS     N kept-alive HTTP connections, one request each, then
                                       prints "ready" and holds them SECS seconds
   client.py slow NAME ADDR PORT PIECES PAUSE
@@ -430,6 +435,37 @@ def keepalive(addr, port, h1, h2, path1="/small", n1="1"):
     return " ".join(out)
 
 
+def hold(name, addr, port, trigger):
+    """A connection held open across an event (an order applied while it lasts)."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    raw = socket.create_connection((addr, int(port)), timeout=5)
+    s = ctx.wrap_socket(raw, server_hostname=name)
+    f = s.makefile("rb")
+    req = ("GET /small HTTP/1.1\r\nHost: %s\r\nUser-Agent: qg-test\r\n\r\n" % name).encode()
+    s.sendall(req)
+    if read_response(f) != "200":
+        return "error"
+    print("open", flush=True)
+    end = time.time() + 60
+    while not os.path.exists(trigger) and time.time() < end:
+        time.sleep(0.05)
+    try:
+        s.sendall(req)
+        got = read_response(f)
+    except (socket.timeout, TimeoutError):
+        return "timeout"
+    except (OSError, IndexError):  # a reset, or OpenSSL's error for one
+        got = "eof"
+    if got != "eof":
+        return "http:" + got
+    # OpenSSL reads a reset as an end without close_notify: the socket's TCP state tells them
+    # apart (TCP_CLOSE after a reset, TCP_CLOSE_WAIT after the server's FIN)
+    state = s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[0]
+    return "reset" if state == 7 else "eof"
+
+
 def idle(addr, port, n, secs):
     socks = []
     # one after the other, as idle connections accumulate in practice: the proxy's first-bytes
@@ -471,6 +507,8 @@ def main():
         print(keepalive(*sys.argv[2:8]))
     elif cmd == "idle":
         idle(*sys.argv[2:6])
+    elif cmd == "hold":
+        print(hold(*sys.argv[2:6]), flush=True)
     elif cmd == "hog":
         hog(*sys.argv[2:8])
     elif cmd == "bytewise":

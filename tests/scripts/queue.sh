@@ -366,6 +366,21 @@ expect "ip.kernel_drop: v4 TCP 8080 from source port 443, unlisted address -> se
 # ...while TCP 443 to a listed address is still Qorgau's: reset by the engine, logged as a block
 out=$(cc --resolve allowed.test:443:$QG_SRV4_B https://allowed.test/small 2>&1); rc=$?
 expect_match "ip.kernel_drop: v4 TCP 443, listed address -> reset by Qorgau (not a kernel drop)" "$rc $out" '^(35|56) .*[Rr]eset'
+# connections Qorgau passed before their server's address was listed (a messenger's connection
+# held open for hours) do not outlive the order: the kernel's table resets them (its chain
+# `passed`, docs/queue.md "Connections passed before an order"). Two TLS connections to the
+# addresses the order below lists, opened and used before it, then used again after it.
+for h in 4 6; do
+    a=$QG_SRV4; [ $h = 6 ] && a=$QG_SRV6
+    qg_bg "$QG_DIR/hold$h.out" ip netns exec "$QG_CLI" python3 "$CLIENT_PY" hold allowed.test "$a" 443 "$QG_DIR/hold.go"
+done
+i=0
+while [ $i -lt 100 ] && [ "$(cat "$QG_DIR/hold4.out" "$QG_DIR/hold6.out" 2>/dev/null | grep -c '^open$')" != 2 ]; do
+    sleep 0.1; i=$((i + 1))
+done
+expect "passed before the order: v4 and v6 TLS connections open and served" \
+    "$(cat "$QG_DIR/hold4.out" "$QG_DIR/hold6.out" | grep -c '^open$')" "2"
+cut0=$(flt nft list counter inet qorgau_ip cuts | grep -Eo 'packets [0-9]+')
 cat >"$QG_DIR/ip-order.json" <<ORDER
 { "id": "q-ip-1", "issuer": "test", "legal_basis": "41-1", "issued": "2026-11-20",
   "resources": ["$QG_SRV4/32", "$QG_SRV6"] }
@@ -380,6 +395,16 @@ wait_ipset() { # ADDR WANT(1|0)
 expect "ip.kernel_drop: an order imported while running: its v4 address in the kernel's set" "$(wait_ipset "$QG_SRV4" 1)" "1"
 expect "ip.kernel_drop: ... its v6 address too" "$(wait_ipset "$QG_SRV6" 1)" "1"
 expect "ip.kernel_drop: ... and TCP 8080 to it dropped" "$(alt $QG_SRV4)" "000"
+touch "$QG_DIR/hold.go"
+for h in 4 6; do
+    i=0
+    while [ $i -lt 100 ] && [ "$(wc -l <"$QG_DIR/hold$h.out")" -lt 2 ]; do sleep 0.1; i=$((i + 1)); done
+    expect "passed before the order: v$h TLS connection cut when its address was listed (was served)" \
+        "$(tail -n 1 "$QG_DIR/hold$h.out")" "reset"
+done
+expect_match "passed before the order: the cut counted (the table's counter cuts)" \
+    "$cut0 -> $(flt nft list counter inet qorgau_ip cuts | grep -Eo 'packets [0-9]+')" \
+    '^packets 0 -> packets [1-9]'
 flt "$QG_BIN" order --store $STORE revoke q-ip-1 >/dev/null || bad "revoke q-ip-1"
 expect "ip.kernel_drop: the order revoked: its address leaves the set" "$(wait_ipset "$QG_SRV4" 0)" "0"
 expect "ip.kernel_drop: ... and TCP 8080 to it is served again" "$(alt $QG_SRV4)" "200"
@@ -405,6 +430,9 @@ sleep 2.2 # the daemon reads that counter every 2 s, the stats line is written e
 expect_match "ip.kernel_drop: ... and on the stats line (read over netlink)" \
     "$(grep '"msg":"stats"' "$QG_DIR/qorgau.out" | tail -n 1 | grep -Eo '"ip.kernel_drops":[0-9]+')" \
     '"ip.kernel_drops":[1-9]'
+expect_match "passed before the order: the cuts on the stats line" \
+    "$(grep '"msg":"stats"' "$QG_DIR/qorgau.out" | tail -n 1 | grep -Eo '"ip.kernel_cuts":[0-9]+')" \
+    '"ip.kernel_cuts":[1-9]'
 expect "ip.kernel_drop: no sync failure" \
     "$(grep '"msg":"stats"' "$QG_DIR/qorgau.out" | tail -n 1 | grep -Eo '"ip.kernel_sync_failures":[0-9]+')" \
     '"ip.kernel_sync_failures":0'

@@ -158,7 +158,7 @@ int main(int argc, char **argv)
     size_t elements = l.n;
     ipdrop_list_free(&l);
 
-    struct ipdrop *kd = ipdrop_new("qorgau_ip", true, NULL, err, sizeof(err));
+    struct ipdrop *kd = ipdrop_new("qorgau_ip", true, 0x10000, NULL, err, sizeof(err));
     if (!kd) {
         fprintf(stderr, "bench_ipdrop: %s\n", err);
         return 2;
@@ -168,7 +168,7 @@ int main(int argc, char **argv)
         double v[64];
         for (int r = 0; r < rounds; r++) {
             ipdrop_free(kd, true);
-            kd = ipdrop_new("qorgau_ip", true, NULL, err, sizeof(err));
+            kd = ipdrop_new("qorgau_ip", true, 0x10000, NULL, err, sizeof(err));
             double c0 = now();
             if (!kd || ipdrop_sync(kd, base, NULL, err, sizeof(err)) < 0) {
                 fprintf(stderr, "bench_ipdrop: %s\n", err);

@@ -260,12 +260,13 @@ END_TEST
 struct create_args {
     struct ipdrop_list *l;
     bool udp443;
+    uint32_t pass_mark;
 };
 
 static void create_fn(FILE *f, void *arg)
 {
     struct create_args *c = arg;
-    ipdrop_script_create(f, "qg_t", c->udp443, c->l);
+    ipdrop_script_create(f, "qg_t", c->udp443, c->pass_mark, c->l);
 }
 
 START_TEST(create_script)
@@ -274,8 +275,22 @@ START_TEST(create_script)
                                      "2001:db8:1::/48" };
     struct ipdrop_list l = { 0 };
     list_of(&l, a, 4);
-    struct create_args c = { &l, true };
+    struct create_args c = { &l, true, 0x10000 };
     char *s = script_of(create_fn, &c);
+    /* queue mode: a passed connection to a listed address is cut, before the ports' returns */
+    const char *jump = strstr(s, "ct mark & 0x10000 == 0x10000 jump passed\n");
+    ck_assert_msg(jump && jump < strstr(s, "tcp dport { 80, 443 } return"), "%s", s);
+    ck_assert_msg(strstr(s, "    chain passed {\n"
+                            "        ct original ip daddr @host4 goto cut\n"
+                            "        ct original ip daddr @net4 goto cut\n"
+                            "        ct original ip6 daddr @host6 goto cut\n"
+                            "        ct original ip6 daddr @net6 goto cut\n"
+                            "    }\n"),
+                  "%s", s);
+    ck_assert_msg(strstr(s, "meta l4proto tcp counter name \"cuts\" reject with tcp reset\n"
+                            "        counter name \"cuts\" drop\n"),
+                  "%s", s);
+    ck_assert_msg(strstr(s, "    counter cuts { }\n"), "%s", s);
     ck_assert_msg(strstr(s, "set host4 { type ipv4_addr; counter; }\n"), "%s", s);
     ck_assert_msg(strstr(s, "set net6 { type ipv6_addr; flags interval; counter; }\n"), "%s", s);
     ck_assert_msg(strstr(s, "udp dport 443 return"), "%s", s);
@@ -287,8 +302,11 @@ START_TEST(create_script)
                   "%s", s);
     free(s);
     c.udp443 = false;
+    c.pass_mark = 0; /* inline mode: no marks, nothing to cut */
     s = script_of(create_fn, &c);
     ck_assert_msg(!strstr(s, "udp dport") && !strstr(s, "sport"), "%s", s);
+    ck_assert_msg(!strstr(s, "ct mark") && !strstr(s, "chain passed") && !strstr(s, "chain cut"),
+                  "%s", s);
     ck_assert_msg(strstr(s, "tcp dport { 80, 443 } return"), "%s", s);
     free(s);
     ipdrop_list_free(&l);
@@ -370,7 +388,7 @@ static size_t newobj(uint8_t *b, uint32_t seq, uint64_t packets, uint64_t bytes)
 START_TEST(counter_request)
 {
     uint8_t b[256];
-    size_t n = ipdrop_counter_request(b, sizeof(b), "qorgau_ip", 77);
+    size_t n = ipdrop_counter_request(b, sizeof(b), "qorgau_ip", "drops", 77);
     ck_assert_uint_eq(n, 16 + 4 + 16 + 12 + 8); /* "qorgau_ip\0" padded to 12, "drops\0" to 8 */
     uint32_t len, seq;
     uint16_t type, flags;
@@ -390,8 +408,13 @@ START_TEST(counter_request)
                             10),
                      0);
     ck_assert_int_eq(memcmp(b + 48, "\x08\x00\x03\x00\x00\x00\x00\x01", 8), 0);
+    size_t big = 0;
     for (size_t cap = 0; cap < n; cap++)
-        ck_assert_uint_eq(ipdrop_counter_request(b, cap, "qorgau_ip", 1), 0);
+        big |= ipdrop_counter_request(b, cap, "qorgau_ip", "drops", 1);
+    ck_assert_uint_eq(big, 0);
+    /* the other counter: "cuts\0" padded to 8 as well */
+    ck_assert_uint_eq(ipdrop_counter_request(b, sizeof(b), "qorgau_ip", "cuts", 78), n);
+    ck_assert_int_eq(memcmp(b + 36, "\x09\x00\x02\x00" "cuts", 9), 0);
 }
 END_TEST
 
@@ -457,7 +480,7 @@ START_TEST(live_sync)
 {
     own_netns();
     char err[512] = "";
-    struct ipdrop *k = ipdrop_new("qg_t", true, NULL, err, sizeof(err));
+    struct ipdrop *k = ipdrop_new("qg_t", true, 0x10000, NULL, err, sizeof(err));
     ck_assert_msg(k != NULL, "%s", err);
     static const char *const e1[] = { "ex.com", "192.0.2.0/24", "192.0.2.7", "2001:db8::/48" };
     struct ruleset *rs = build(e1, 4);
@@ -523,7 +546,7 @@ START_TEST(live_replaces_stale)
                             "host4 '{ 203.0.113.9 }' && nft add chain inet qg_t junk"),
                      0);
     char err[512] = "";
-    struct ipdrop *k = ipdrop_new("qg_t", true, NULL, err, sizeof(err));
+    struct ipdrop *k = ipdrop_new("qg_t", true, 0x10000, NULL, err, sizeof(err));
     ck_assert_msg(k != NULL, "%s", err);
     static const char *const e[] = { "192.0.2.7" };
     struct ruleset *rs = build(e, 1);
@@ -550,12 +573,11 @@ static int fetch(const char *ns, const char *url)
     return system(cmd);
 }
 
-START_TEST(live_drops_forwarded)
+/* Namespaces ${ns}a (the client, 10.9.0.1) and ${ns}b (the server, 10.9.1.1 and 10.9.1.2; HTTP
+ * servers on 8080 and 443), routed by the test's own namespace. 0 when the servers answer. */
+static int router_up(const char *ns)
 {
-    own_netns();
-    /* the namespaces `ip netns` names live in /run/netns, seen from every network namespace */
-    char ns[32], cmd[2048];
-    snprintf(ns, sizeof(ns), "qgip%ld", (long)getpid());
+    char cmd[2048];
     snprintf(cmd, sizeof(cmd),
              "set -e; p=%s; "
              "ip netns add ${p}a; ip netns add ${p}b; "
@@ -579,10 +601,30 @@ START_TEST(live_drops_forwarded)
              "  exit 0; sleep 0.1; "
              "done; exit 1",
              ns, ns);
-    int up = system(cmd);
+    return system(cmd);
+}
+
+/* Stops the servers (by the PIDs router_up() wrote) and deletes the namespaces. */
+static int router_down(const char *ns)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof(cmd),
+             "for pid in $(cat /tmp/%s.pids); do kill $pid; done; rm -f /tmp/%s.pids; "
+             "ip netns del %sa; ip netns del %sb",
+             ns, ns, ns, ns);
+    return system(cmd);
+}
+
+START_TEST(live_drops_forwarded)
+{
+    own_netns();
+    /* the namespaces `ip netns` names live in /run/netns, seen from every network namespace */
+    char ns[32];
+    snprintf(ns, sizeof(ns), "qgip%ld", (long)getpid());
+    int up = router_up(ns);
 
     char err[512] = "";
-    struct ipdrop *k = ipdrop_new("qg_t", true, NULL, err, sizeof(err));
+    struct ipdrop *k = ipdrop_new("qg_t", true, 0x10000, NULL, err, sizeof(err));
     ck_assert_msg(k != NULL, "%s", err);
     static const char *const e[] = { "10.9.1.2" };
     struct ruleset *rs = build(e, 1);
@@ -598,12 +640,7 @@ START_TEST(live_drops_forwarded)
     const char *t = strstr(nft_list("counter inet qg_t drops"), "packets ");
     if (t)
         drops = strtoull(t + strlen("packets "), NULL, 10);
-    /* the servers (by the PIDs written above), then the namespaces */
-    snprintf(cmd, sizeof(cmd),
-             "for pid in $(cat /tmp/%s.pids); do kill $pid; done; rm -f /tmp/%s.pids; "
-             "ip netns del %sa; ip netns del %sb",
-             ns, ns, ns, ns);
-    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(router_down(ns), 0);
     ck_assert_msg(up == 0, "the test's servers did not come up");
     ck_assert_msg(synced == 0, "%s", err);
     ck_assert_msg(unlisted == 0, "TCP 8080 to the unlisted address was not served");
@@ -617,11 +654,164 @@ START_TEST(live_drops_forwarded)
 }
 END_TEST
 
+
+/* A connection Qorgau passed before its server's address was listed (queue mode's rules keep the
+ * pass as the connection mark; here a rule of the test marks every TCP 80 connection so): it
+ * goes on while an unrelated address is listed, and is cut - the client's next segment answered
+ * with a reset, counted in `cuts` - once its own is. A connection on an unlisted address, passed
+ * the same way, is served after it. */
+static const char cut_client[] =
+    "import os, socket, sys, time\n"
+    "p = sys.argv[1]\n"
+    "s = socket.create_connection(('10.9.1.2', 80), timeout=3)\n"
+    "def say(w):\n"
+    "    open(p + '.out', 'a').write(w + '\\n')\n"
+    "def round(go):\n"
+    "    while not os.path.exists(p + go):\n"
+    "        time.sleep(0.05)\n"
+    "    try:\n"
+    "        s.sendall(b'x')\n"
+    "        say('echo' if s.recv(1) == b'x' else 'eof')\n"
+    "    except ConnectionResetError:\n"
+    "        say('reset')\n"
+    "    except OSError as e:\n"
+    "        say('error ' + str(e))\n"
+    "round('.go0')\n"
+    "round('.go1')\n"
+    "round('.go2')\n";
+
+static const char echo_server[] =
+    "import socket, threading\n"
+    "l = socket.socket()\n"
+    "l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+    "l.bind(('0.0.0.0', 80)); l.listen(8)\n"
+    "def serve(c):\n"
+    "    try:\n"
+    "        while True:\n"
+    "            b = c.recv(64)\n"
+    "            if not b: break\n"
+    "            c.sendall(b)\n"
+    "    except OSError:\n"
+    "        pass\n"
+    "while True:\n"
+    "    c, _ = l.accept()\n"
+    "    threading.Thread(target=serve, args=(c,), daemon=True).start()\n";
+
+/* Waits until the client wrote n lines; returns the file's text. */
+static const char *cut_lines(const char *ns, int n)
+{
+    static char out[512];
+    char path[64];
+    snprintf(path, sizeof(path), "/tmp/%s.out", ns);
+    for (int i = 0; i < 100; i++) {
+        FILE *f = fopen(path, "r");
+        size_t got = 0;
+        if (f) {
+            got = fread(out, 1, sizeof(out) - 1, f);
+            fclose(f);
+        }
+        out[got] = 0;
+        int lines = 0;
+        for (size_t j = 0; j < got; j++)
+            lines += out[j] == '\n';
+        if (lines >= n)
+            return out;
+        usleep(50 * 1000);
+    }
+    return out;
+}
+
+static void cut_go(const char *ns, int round)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/tmp/%s.go%d", ns, round);
+    FILE *f = fopen(path, "w");
+    if (f)
+        fclose(f);
+}
+
+START_TEST(live_cuts_passed)
+{
+    own_netns();
+    char ns[32], cmd[1024], py[64], srv[64];
+    snprintf(ns, sizeof(ns), "qgcut%ld", (long)getpid());
+    int up = router_up(ns);
+    snprintf(py, sizeof(py), "/tmp/%s.py", ns);
+    snprintf(srv, sizeof(srv), "/tmp/%s.srv.py", ns);
+    FILE *f = fopen(py, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(cut_client, f);
+    fclose(f);
+    f = fopen(srv, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(echo_server, f);
+    fclose(f);
+    /* Qorgau's pass as queue mode's rules keep it, for TCP 80 */
+    int marked = system("nft add table inet qg_mark && nft add chain inet qg_mark f "
+                        "'{ type filter hook forward priority filter + 10; }' && "
+                        "nft add rule inet qg_mark f tcp dport 80 ct mark set 0x10000");
+    char err[512] = "";
+    struct ipdrop *k = ipdrop_new("qg_t", true, 0x10000, NULL, err, sizeof(err));
+    ck_assert_msg(k != NULL, "%s", err);
+    static const char *const none[] = { "192.0.2.7" }, *const listed[] = { "10.9.1.2" };
+    struct ruleset *rs0 = build(none, 1), *rs1 = build(listed, 1);
+    int synced0 = ipdrop_sync(k, rs0, NULL, err, sizeof(err));
+    snprintf(cmd, sizeof(cmd),
+             "ip netns exec %sb python3 %s >/dev/null 2>&1 & echo $! >> /tmp/%s.pids; "
+             "for i in $(seq 50); do ip netns exec %sa python3 -c \"import socket; "
+             "socket.create_connection(('10.9.1.1', 80), timeout=1)\" 2>/dev/null && break; "
+             "sleep 0.1; done; "
+             "ip netns exec %sa python3 %s /tmp/%s >/dev/null 2>&1 & echo $! >> /tmp/%s.pids",
+             ns, srv, ns, ns, ns, py, ns, ns);
+    int started = system(cmd);
+    cut_go(ns, 0);
+    const char *r0 = strdup(cut_lines(ns, 1)); /* passed, nothing listed: served */
+    int synced1 = ipdrop_sync(k, rs1, NULL, err, sizeof(err));
+    cut_go(ns, 1);
+    const char *r1 = strdup(cut_lines(ns, 2)); /* its address listed: cut */
+    cut_go(ns, 2);
+    const char *r2 = strdup(cut_lines(ns, 3)); /* and stays cut */
+    /* another passed connection, to the unlisted address: served */
+    snprintf(cmd, sizeof(cmd),
+             "ip netns exec %sa python3 -c \"import socket; "
+             "s = socket.create_connection(('10.9.1.1', 80), timeout=2); s.sendall(b'y'); "
+             "assert s.recv(1) == b'y'\"",
+             ns);
+    int other = system(cmd);
+    int read = ipdrop_read_drops(k, err, sizeof(err));
+    struct ipdrop_stats st;
+    ipdrop_get_stats(k, &st);
+    char *mark = nft_list("table inet qg_t");
+    int has_chain = strstr(mark, "chain passed") != NULL;
+    snprintf(cmd, sizeof(cmd), "rm -f /tmp/%s.py /tmp/%s.srv.py /tmp/%s.out /tmp/%s.go*", ns, ns,
+             ns, ns);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(router_down(ns), 0);
+    ck_assert_msg(up == 0, "the test's servers did not come up");
+    ck_assert_msg(marked == 0, "the marking rule did not load");
+    ck_assert_msg(synced0 == 0 && synced1 == 0, "%s", err);
+    ck_assert_msg(started == 0, "the echo server or the client did not start");
+    ck_assert_msg(has_chain, "no chain passed in the table");
+    ck_assert_str_eq(r0, "echo\n");
+    ck_assert_str_eq(r1, "echo\nreset\n");
+    ck_assert_msg(strncmp(r2, "echo\nreset\n", 11) == 0 && strcmp(r2 + 11, "echo\n") != 0, "%s", r2);
+    ck_assert_msg(other == 0, "a passed connection to the unlisted address was not served");
+    ck_assert_msg(read == 0, "%s", err);
+    ck_assert_msg(st.cut_packets >= 1, "no cut counted");
+    free((void *)r0);
+    free((void *)r1);
+    free((void *)r2);
+    ipdrop_free(k, true);
+    ruleset_free(rs0);
+    ruleset_free(rs1);
+}
+END_TEST
+
 /* A name nft refuses cannot be made; an error names the setting. */
 START_TEST(bad_table_name)
 {
     char err[512] = "";
-    ck_assert_ptr_null(ipdrop_new("bad name", true, NULL, err, sizeof(err)));
+    ck_assert_ptr_null(ipdrop_new("bad name", true, 0x10000, NULL, err, sizeof(err)));
     ck_assert_msg(strstr(err, "ip.kernel_table") != NULL, "%s", err);
 }
 END_TEST
@@ -647,6 +837,7 @@ static Suite *ipdrop_suite(void)
     tcase_add_test(live, live_sync);
     tcase_add_test(live, live_replaces_stale);
     tcase_add_test(live, live_drops_forwarded);
+    tcase_add_test(live, live_cuts_passed);
     suite_add_tcase(s, live);
     return s;
 }
