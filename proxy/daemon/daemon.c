@@ -1553,9 +1553,9 @@ static int ipd_open(struct daemon *d, char *err, size_t errlen)
         return 0;
     snprintf(d->ipd_table, sizeof(d->ipd_table), "%s", d->cfg->ip_kernel_table);
     bool queue = d->cfg->mode == SETTINGS_MODE_QUEUE;
-    d->ipd = ipdrop_new(d->cfg->ip_kernel_table, queue,
-                        queue ? (uint32_t)d->cfg->queue_mark_pass : 0,
-                        &d->cfg->ip_nat64, err, errlen);
+    d->ipd =
+        ipdrop_new(d->cfg->ip_kernel_table, queue, queue ? (uint32_t)d->cfg->queue_mark_pass : 0,
+                   &d->cfg->ip_nat64, err, errlen);
     if (!d->ipd)
         return -1;
     char why[512];

@@ -58,7 +58,7 @@ static void on_event(void *ctx, const struct inline_event *ev)
                      LOG_S("proto", "tcp"), LOG_S("app", verdict_app_name(ev->app)),
                      LOG_S("name", ev->name ? name : NULL), LOG_S("url", ev->url ? url : NULL),
                      LOG_U("req", ev->req), LOG_B("by_address", ev->by_address),
-                     LOG_S("method", verdict_method_name(ev->d.method)),
+                     LOG_B("cut", ev->cut), LOG_S("method", verdict_method_name(ev->d.method)),
                      LOG_S("action", verdict_action_name(ev->d.action)),
                      LOG_S("order", ev->order && *ev->order ? ev->order : NULL),
                      LOG_S("cause", verdict_cause_name(ev->d.cause)),

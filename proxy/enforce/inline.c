@@ -45,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -78,6 +79,9 @@
 #define INLINE_KEEPIDLE_S      120 /* TCP keepalive on both sockets of a relayed connection */
 #define INLINE_KEEPINTVL_S     30
 #define INLINE_KEEPCNT         4
+#define INLINE_SWEEP_STEP      2048 /* connections re-judged per loop after a new rule set */
+#define INLINE_NAME_SLOT       256  /* per connection: length, flags, the normalized name */
+#define NAME_ECH               1    /* name slot flag: the name was ECH's outer one */
 #define NO_IDX                 UINT32_MAX
 
 enum conn_state { ST_FREE = 0, ST_FIRST, ST_CONNECT, ST_RELAY, ST_WAIT_SERVER, ST_SEND, ST_LINGER };
@@ -166,6 +170,12 @@ struct worker {
     uint32_t *ready;  /* connections with conn.again set: pumped after the events */
     uint32_t nready, ready_cap;
     struct inspect_result res; /* the decision being made */
+    /* the name each connection was passed on (INLINE_NAME_SLOT bytes a slot, mapped without
+     * reserve: only the slots' pages ever used cost memory) */
+    uint8_t *names;
+    uint64_t rules_seen; /* rsref version the passed connections were last judged under */
+    uint32_t sweep_next; /* next slot to re-judge, while sweeping */
+    bool sweeping;
     _Atomic uint64_t st[INLINE_NSTATS];
 };
 
@@ -205,16 +215,37 @@ struct inline_proxy {
 #define CNT_SUB(w, f) CNT_ADD(w, f, (uint64_t)-1)
 
 static const char *const stat_names[INLINE_NSTATS] = {
-    "inline.accepted",        "inline.refused_full",   "inline.refused_loop",
-    "inline.orig_dst_failed", "inline.no_buffer",      "inline.active",
-    "inline.requests",        "inline.passed",         "inline.blocked",
-    "inline.blocked_reset",   "inline.blocked_alert",  "inline.blocked_redirect",
-    "inline.blocked_451",     "inline.by_address",     "inline.first_timeout",
-    "inline.first_limit",     "inline.malformed",      "inline.not_mine",
-    "inline.connect_failed",  "inline.relay_errors",   "inline.bytes_up",
-    "inline.bytes_down",      "inline.pipes",          "inline.incomplete_reset",
-    "inline.idle_timeout",    "inline.refused_source", "inline.evicted_first",
-    "inline.accept_paused",   "inline.h2c_no_state",   "inline.unframed",
+    "inline.accepted",
+    "inline.refused_full",
+    "inline.refused_loop",
+    "inline.orig_dst_failed",
+    "inline.no_buffer",
+    "inline.active",
+    "inline.requests",
+    "inline.passed",
+    "inline.blocked",
+    "inline.blocked_reset",
+    "inline.blocked_alert",
+    "inline.blocked_redirect",
+    "inline.blocked_451",
+    "inline.by_address",
+    "inline.first_timeout",
+    "inline.first_limit",
+    "inline.malformed",
+    "inline.not_mine",
+    "inline.connect_failed",
+    "inline.relay_errors",
+    "inline.bytes_up",
+    "inline.bytes_down",
+    "inline.pipes",
+    "inline.incomplete_reset",
+    "inline.idle_timeout",
+    "inline.refused_source",
+    "inline.evicted_first",
+    "inline.accept_paused",
+    "inline.h2c_no_state",
+    "inline.unframed",
+    "inline.cut",
 };
 _Static_assert(sizeof(struct inline_stats) == INLINE_NSTATS * sizeof(uint64_t),
                "struct inline_stats mirrors the counter enum");
@@ -544,6 +575,7 @@ static struct conn *conn_alloc(struct worker *w)
     c->cfd = c->sfd = -1;
     c->buf = c->pipe_up = c->pipe_down = NO_IDX;
     c->tprev = c->tnext = NO_IDX;
+    w->names[(size_t)conn_idx(w, c) * INLINE_NAME_SLOT] = 0;
     return c;
 }
 
@@ -610,7 +642,7 @@ static void keepalive(int fd)
 }
 
 static void report(struct worker *w, struct conn *c, const struct ruleset *rs,
-                   const struct inspect_result *res, bool by_address, bool ech)
+                   const struct inspect_result *res, bool by_address, bool ech, bool cut)
 {
     const struct inline_config *cfg = &w->p->cfg;
     if (!cfg->on_event)
@@ -635,6 +667,7 @@ static void report(struct worker *w, struct conn *c, const struct ruleset *rs,
     ev.req = (unsigned)c->nreq + 1;
     ev.by_address = by_address;
     ev.ech = ech;
+    ev.cut = cut;
     ev.d = res->d;
     ev.rs = rs;
     if (rs && res->d.verdict == VERDICT_BLOCK)
@@ -691,6 +724,21 @@ static bool block_answer(struct worker *w, struct conn *c, const struct ruleset 
     return true;
 }
 
+/* Keeps the name c was passed on, for judging it again under a newer rule set (rejudge()):
+ * the last request's on a kept-alive connection. A name not normalized keeps none (the address
+ * is judged). */
+static void name_keep(struct worker *w, const struct conn *c, const struct inspect_result *res,
+                      bool ech)
+{
+    uint8_t *slot = w->names + (size_t)conn_idx(w, c) * INLINE_NAME_SLOT;
+    size_t n = res->have_name ? res->name_len : 0;
+    if (n > INLINE_NAME_SLOT - 2)
+        n = 0;
+    slot[0] = (uint8_t)n;
+    slot[1] = ech ? NAME_ECH : 0;
+    memcpy(slot + 2, res->name, n);
+}
+
 /* Decides on the address alone (no readable request). Returns J_PASS or J_BLOCK; on block the
  * answer is prepared as in block_answer (app is whatever was detected). */
 static enum judge judge_address(struct worker *w, struct conn *c, bool *answer)
@@ -710,7 +758,7 @@ static enum judge judge_address(struct worker *w, struct conn *c, bool *answer)
     rsref_read_lock();
     const struct ruleset *rs = rsref_get(w->p->rules);
     inspect_decide(rs, &policy(w)->vp, &fl, &rq, rq.name, res);
-    report(w, c, rs, res, true, false);
+    report(w, c, rs, res, true, false, false);
     enum judge j = J_PASS;
     if (res->d.verdict == VERDICT_BLOCK) {
         /* no request to answer: a reset, whatever the protocol */
@@ -740,10 +788,12 @@ static enum judge judge_request(struct worker *w, struct conn *c, const struct i
     rsref_read_lock();
     const struct ruleset *rs = rsref_get(w->p->rules);
     inspect_decide(rs, &policy(w)->vp, &fl, rq, rq->name, res);
-    report(w, c, rs, res, false, rq->ech);
+    report(w, c, rs, res, false, rq->ech, false);
+    if (res->d.verdict != VERDICT_BLOCK)
+        name_keep(w, c, res, rq->ech);
     if (res->d.verdict != VERDICT_BLOCK && rq->name2.len) {
         inspect_decide(rs, &policy(w)->vp, &fl, rq, rq->name2, res);
-        report(w, c, rs, res, false, false);
+        report(w, c, rs, res, false, false, false);
     }
     if (res->d.verdict == VERDICT_BLOCK) {
         *answer = block_answer(w, c, rs, res);
@@ -1703,6 +1753,68 @@ static void run_ready(struct worker *w)
     w->nready -= n;
 }
 
+/* ---- connections passed under an earlier rule set ------------------------------------------ */
+
+/* A connection passed before its name or server's address was listed would outlive the order:
+ * a messenger's connection held open for hours, a tunnel on 443, a long download. After every
+ * publication each worker judges its passed connections again - the name each was passed on
+ * (name_keep()) and its original destination, as a new connection to them would be - and
+ * resets those the new rule set blocks (counted in inline.cut, reported as blocks with cut
+ * set). INLINE_SWEEP_STEP slots per loop, so a worker with many connections goes on serving
+ * between steps; a newer publication mid-way starts the walk again. */
+static void rejudge(struct worker *w)
+{
+    uint64_t v = rsref_version(w->p->rules);
+    if (v != w->rules_seen) {
+        w->rules_seen = v;
+        w->sweep_next = 0;
+        w->sweeping = true;
+    }
+    if (!w->sweeping)
+        return;
+    uint32_t end = w->sweep_next + INLINE_SWEEP_STEP;
+    if (end >= w->conn_hw) {
+        end = w->conn_hw;
+        w->sweeping = false;
+    }
+    uint32_t cut[INLINE_SWEEP_STEP], ncut = 0;
+    struct inspect_flow fl;
+    memset(&fl, 0, sizeof(fl));
+    fl.now = time(NULL);
+    fl.tariff = w->p->cfg.tariff;
+    rsref_read_lock();
+    const struct ruleset *rs = rsref_get(w->p->rules);
+    for (uint32_t i = w->sweep_next; i < end; i++) {
+        struct conn *c = &w->conns[i];
+        if ((c->state != ST_CONNECT && c->state != ST_RELAY) || !(c->flags & F_DECIDED))
+            continue;
+        const uint8_t *slot = w->names + (size_t)i * INLINE_NAME_SLOT;
+        struct inspect_request rq;
+        memset(&rq, 0, sizeof(rq));
+        rq.app = (enum verdict_app)c->app;
+        rq.name.p = slot + 2;
+        rq.name.len = slot[0];
+        rq.ech = slot[1] & NAME_ECH;
+        /* HTTP: the request in progress is not kept; judged as for "/" (a URL entry for
+         * another path waits for the connection's next request, judged as it comes) */
+        rq.has_path = c->app == APP_HTTP || c->app == APP_H2C;
+        fl.ipver = c->flags & F_V6 ? 6 : 4;
+        fl.dst = c->dst;
+        fl.src = c->src;
+        inspect_decide(rs, &policy(w)->vp, &fl, &rq, rq.name, &w->res);
+        if (w->res.d.verdict != VERDICT_BLOCK)
+            continue;
+        report(w, c, rs, &w->res, rq.name.len == 0, rq.ech, true);
+        cut[ncut++] = i;
+    }
+    rsref_read_unlock();
+    w->sweep_next = end;
+    for (uint32_t k = 0; k < ncut; k++) {
+        conn_close(w, &w->conns[cut[k]], true);
+        CNT(w, cut);
+    }
+}
+
 int inline_run_once(struct inline_proxy *p, unsigned worker, int timeout_ms)
 {
     if (!p || worker >= p->nw)
@@ -1711,6 +1823,7 @@ int inline_run_once(struct inline_proxy *p, unsigned worker, int timeout_ms)
     struct epoll_event evs[INLINE_EVENTS];
     w->now = now_ms();
     settings_sync(w);
+    rejudge(w);
     accept_resume(w);
     int n = epoll_wait(w->ep, evs, INLINE_EVENTS, w->nready ? 0 : next_timeout(w, timeout_ms));
     if (n < 0)
@@ -1856,7 +1969,12 @@ static int worker_init(struct inline_proxy *p, struct worker *w, unsigned id, ui
     w->srcs = calloc(nsrc, sizeof(*w->srcs));
     w->srcs_mask = nsrc - 1;
     w->h2 = h2c_pool_new(nconns < INLINE_H2C_STATES ? nconns : INLINE_H2C_STATES);
-    if (w->ep < 0 || !w->conns || !w->bufmem || !w->buf_free || !w->pipe_used ||
+    w->names = mmap(NULL, (size_t)nconns * INLINE_NAME_SLOT, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (w->names == MAP_FAILED)
+        w->names = NULL;
+    w->rules_seen = rsref_version(p->rules);
+    if (w->ep < 0 || !w->names || !w->conns || !w->bufmem || !w->buf_free || !w->pipe_used ||
         !w->pipe_slot_free || !w->pipes || !w->scratch || !w->ready || !w->srcs || !w->h2) {
         snprintf(err, errlen, "inline: worker %u: out of memory (%u connections, %u buffers)", id,
                  nconns, nbufs);
@@ -2131,6 +2249,8 @@ void inline_free(struct inline_proxy *p)
         free(w->ready);
         free(w->srcs);
         h2c_pool_free(w->h2);
+        if (w->names)
+            munmap(w->names, (size_t)w->nconns * INLINE_NAME_SLOT);
     }
     free(p->w);
     for (struct policy_rec *r = atomic_load(&p->pol), *o; r; r = o) {

@@ -98,6 +98,8 @@ struct inline_event {
     unsigned req;    /* 1-based request number on the connection */
     bool by_address; /* judged on the address alone (timeout, limit, unknown) */
     bool ech;        /* the ClientHello carried ECH/ESNI: the real name is hidden */
+    bool cut;        /* a connection passed earlier, reset because a newer rule set blocks it
+                        (its name or its server's address was listed while it lasted) */
     struct verdict_decision d;
     const char *order;        /* order id of the matching entry ("" if none), or NULL */
     const struct ruleset *rs; /* the set d.entry belongs to (valid during the callback), or NULL */
@@ -136,6 +138,7 @@ enum {
     INLINE_STAT_accept_paused,
     INLINE_STAT_h2c_no_state,
     INLINE_STAT_unframed,
+    INLINE_STAT_cut,
     INLINE_NSTATS
 };
 struct inline_stats {
@@ -168,6 +171,7 @@ struct inline_stats {
     uint64_t h2c_no_state;     /* h2c connections without decoder state: first stream only */
     uint64_t unframed;         /* HTTP requests the proxy could not frame (a head over its buffer,
                               * broken chunked framing): the connection is reset */
+    uint64_t cut;              /* passed connections reset because a newer rule set blocks them */
 };
 
 struct inline_proxy;

@@ -239,3 +239,40 @@ out=$(cc $R6 https://blocked.test/small 2>&1); rc=$?
 expect_match "redirect: v6 https blocked" "$rc $out" '^35 .*unrecognized name'
 v=$(cc $R6 -o /dev/null -w '%{http_code}' http://blocked.test/)
 expect "redirect: v6 http blocked -> 451" "$v" "451"
+
+# connections passed before an order (docs/queue.md "Connections passed before an order"): after
+# every new rule set the proxy judges its relayed connections again, on the name each was passed
+# on and its server's address, and resets those now blocked. Three TLS connections opened and
+# used, then an order (the rules file changed, the daemon reloaded) lists the name of the first
+# and the address of the second; each then asks again. (Before, all three were served.)
+if [ "$USE_DAEMON" = 1 ]; then
+    qg_bg "$QG_DIR/holdn.out" ip netns exec "$QG_CLI" python3 "$CLIENT_PY" hold later.test "$QG_SRV4" 443 "$QG_DIR/hold.go"
+    qg_bg "$QG_DIR/holda.out" ip netns exec "$QG_CLI" python3 "$CLIENT_PY" hold allowed.test "$QG_SRV6" 443 "$QG_DIR/hold.go"
+    qg_bg "$QG_DIR/holdk.out" ip netns exec "$QG_CLI" python3 "$CLIENT_PY" hold allowed.test "$QG_SRV4" 443 "$QG_DIR/hold.go"
+    i=0
+    while [ $i -lt 100 ] && [ "$(cat "$QG_DIR"/hold?.out 2>/dev/null | grep -c '^open$')" != 3 ]; do
+        sleep 0.1; i=$((i + 1))
+    done
+    expect "passed before the order: three TLS connections open and served" \
+        "$(cat "$QG_DIR"/hold?.out | grep -c '^open$')" "3"
+    printf 'later.test\n%s\n' "$QG_SRV6" >>"$QG_DIR/rules.txt"
+    n0=$(grep -c '"msg":"reloaded"' "$QG_DIR/proxy.log")
+    kill -HUP "$PROXY_PID"
+    i=0
+    while [ $i -lt 100 ] && [ "$(grep -c '"msg":"reloaded"' "$QG_DIR/proxy.log")" = "$n0" ]; do sleep 0.1; i=$((i + 1)); done
+    sleep 0.5 # the workers' next loop (at most 100 ms apart)
+    touch "$QG_DIR/hold.go"
+    for h in n a k; do
+        i=0
+        while [ $i -lt 100 ] && [ "$(wc -l <"$QG_DIR/hold$h.out")" -lt 2 ]; do sleep 0.1; i=$((i + 1)); done
+    done
+    expect "passed before the order: its name listed -> reset" "$(tail -n 1 "$QG_DIR/holdn.out")" "reset"
+    expect "passed before the order: its server's address listed -> reset" "$(tail -n 1 "$QG_DIR/holda.out")" "reset"
+    expect "passed before the order: neither listed -> still served" "$(tail -n 1 "$QG_DIR/holdk.out")" "http:200"
+    i=0 # the log is written by a thread of its own
+    while [ $i -lt 50 ] && ! grep '"cut":true' "$QG_DIR/proxy.log" | grep -q '"name":"later.test"'; do
+        sleep 0.1; i=$((i + 1))
+    done
+    expect_match "passed before the order: logged as blocks with cut set" \
+        "$(grep '"cut":true' "$QG_DIR/proxy.log" | grep -c '"name":"later.test"')" '^[1-9]'
+fi

@@ -820,6 +820,98 @@ START_TEST(ip_entry_blocks)
 }
 END_TEST
 
+/* Connections passed before an order (docs/queue.md "Connections passed before an order"):
+ * after a new rule set every relayed connection is judged again on the name it was passed on
+ * and its server's address; those now blocked are reset, both ends, and reported with cut set.
+ * A: TLS to later.test; B: TLS to allowed.test; C: HTTP keep-alive, Host allowed.test. Listing
+ * later.test cuts A only; then listing the server's address (127.0.0.1) cuts B and C. */
+static unsigned g_cut_events;
+static void count_cuts(void *ctx, const struct inline_event *ev)
+{
+    (void)ctx;
+    if (ev->cut && ev->d.verdict == VERDICT_BLOCK)
+        g_cut_events++;
+}
+
+static void publish(const char *const *extra, size_t n)
+{
+    static const char *const base[] = { "blocked.test", "127.0.0.3", "http://urls.test/secret" };
+    struct ruleset_builder *b = ruleset_builder_new();
+    char err[128];
+    ck_assert_ptr_nonnull(b);
+    for (size_t i = 0; i < 3; i++)
+        ck_assert_int_eq(ruleset_builder_add(b, base[i], strlen(base[i]), NULL, err, sizeof(err)),
+                         0);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_int_eq(ruleset_builder_add(b, extra[i], strlen(extra[i]), NULL, err, sizeof(err)),
+                         0);
+    struct ruleset *rs = ruleset_build(b);
+    ck_assert_ptr_nonnull(rs);
+    rsref_publish(g_ref, rs);
+}
+
+/* One byte each way on a relayed connection: both arrive. */
+static void still_relayed(int cfd, int s)
+{
+    uint8_t b;
+    int end;
+    send_all(cfd, "u", 1);
+    ck_assert_uint_eq(recv_some(s, &b, 1, 2000, &end), 1);
+    send_all(s, "d", 1);
+    ck_assert_uint_eq(recv_some(cfd, &b, 1, 2000, &end), 1);
+}
+
+START_TEST(passed_connections_judged_again)
+{
+    struct inline_config c;
+    base_config(&c);
+    c.on_event = count_cuts;
+    g_cut_events = 0;
+    start(&c);
+    uint8_t h[2048];
+    size_t hn = hello(h, sizeof(h), "later.test");
+    int ca = client(NULL);
+    int sa = expect_relayed(ca, h, hn);
+    hn = hello(h, sizeof(h), "allowed.test");
+    int cb = client(NULL);
+    int sb = expect_relayed(cb, h, hn);
+    static const char get[] = "GET /page HTTP/1.1\r\nHost: allowed.test\r\n\r\n";
+    int cc = client(NULL);
+    int sc = expect_relayed(cc, get, sizeof(get) - 1);
+    /* a publication that blocks none of them changes nothing */
+    static const char *const other[] = { "other.test" };
+    publish(other, 1);
+    pump(50);
+    still_relayed(ca, sa);
+    still_relayed(cb, sb);
+    still_relayed(cc, sc);
+    ck_assert_uint_eq(stats().cut, 0);
+    /* the name of A listed: A reset (client and server), B and C go on */
+    static const char *const name[] = { "later.test" };
+    publish(name, 1);
+    expect_reset(ca, 2000);
+    expect_reset(sa, 2000);
+    still_relayed(cb, sb);
+    still_relayed(cc, sc);
+    ck_assert_uint_eq(stats().cut, 1);
+    /* the server's address listed: B and C reset */
+    static const char *const addr[] = { "later.test", "127.0.0.1" };
+    publish(addr, 2);
+    expect_reset(cb, 2000);
+    expect_reset(cc, 2000);
+    struct inline_stats st = stats();
+    ck_assert_uint_eq(st.cut, 3);
+    ck_assert_uint_eq(st.active, 0);
+    ck_assert_uint_eq(g_cut_events, 3);
+    close(ca);
+    close(sa);
+    close(cb);
+    close(sb);
+    close(cc);
+    close(sc);
+}
+END_TEST
+
 START_TEST(connect_refused_resets_client)
 {
     struct inline_config c;
@@ -1168,6 +1260,7 @@ static Suite *inline_suite(void)
     tcase_add_test(t, silent_client_connected_then_judged);
     tcase_add_test(v, relay_idle_timeout);
     tcase_add_test(v, h2c_later_stream_blocked);
+    tcase_add_test(v, passed_connections_judged_again);
     tcase_add_test(v, relay_traffic_not_idle);
     TCase *m = add_case(s, "malformed");
     tcase_add_test(m, unknown_protocol_relayed);

@@ -414,7 +414,11 @@ START_TEST(counter_request)
     ck_assert_uint_eq(big, 0);
     /* the other counter: "cuts\0" padded to 8 as well */
     ck_assert_uint_eq(ipdrop_counter_request(b, sizeof(b), "qorgau_ip", "cuts", 78), n);
-    ck_assert_int_eq(memcmp(b + 36, "\x09\x00\x02\x00" "cuts", 9), 0);
+    ck_assert_int_eq(memcmp(b + 36,
+                            "\x09\x00\x02\x00"
+                            "cuts",
+                            9),
+                     0);
 }
 END_TEST
 
@@ -654,31 +658,29 @@ START_TEST(live_drops_forwarded)
 }
 END_TEST
 
-
 /* A connection Qorgau passed before its server's address was listed (queue mode's rules keep the
  * pass as the connection mark; here a rule of the test marks every TCP 80 connection so): it
  * goes on while an unrelated address is listed, and is cut - the client's next segment answered
  * with a reset, counted in `cuts` - once its own is. A connection on an unlisted address, passed
  * the same way, is served after it. */
-static const char cut_client[] =
-    "import os, socket, sys, time\n"
-    "p = sys.argv[1]\n"
-    "s = socket.create_connection(('10.9.1.2', 80), timeout=3)\n"
-    "def say(w):\n"
-    "    open(p + '.out', 'a').write(w + '\\n')\n"
-    "def round(go):\n"
-    "    while not os.path.exists(p + go):\n"
-    "        time.sleep(0.05)\n"
-    "    try:\n"
-    "        s.sendall(b'x')\n"
-    "        say('echo' if s.recv(1) == b'x' else 'eof')\n"
-    "    except ConnectionResetError:\n"
-    "        say('reset')\n"
-    "    except OSError as e:\n"
-    "        say('error ' + str(e))\n"
-    "round('.go0')\n"
-    "round('.go1')\n"
-    "round('.go2')\n";
+static const char cut_client[] = "import os, socket, sys, time\n"
+                                 "p = sys.argv[1]\n"
+                                 "s = socket.create_connection(('10.9.1.2', 80), timeout=3)\n"
+                                 "def say(w):\n"
+                                 "    open(p + '.out', 'a').write(w + '\\n')\n"
+                                 "def round(go):\n"
+                                 "    while not os.path.exists(p + go):\n"
+                                 "        time.sleep(0.05)\n"
+                                 "    try:\n"
+                                 "        s.sendall(b'x')\n"
+                                 "        say('echo' if s.recv(1) == b'x' else 'eof')\n"
+                                 "    except ConnectionResetError:\n"
+                                 "        say('reset')\n"
+                                 "    except OSError as e:\n"
+                                 "        say('error ' + str(e))\n"
+                                 "round('.go0')\n"
+                                 "round('.go1')\n"
+                                 "round('.go2')\n";
 
 static const char echo_server[] =
     "import socket, threading\n"
@@ -794,7 +796,8 @@ START_TEST(live_cuts_passed)
     ck_assert_msg(has_chain, "no chain passed in the table");
     ck_assert_str_eq(r0, "echo\n");
     ck_assert_str_eq(r1, "echo\nreset\n");
-    ck_assert_msg(strncmp(r2, "echo\nreset\n", 11) == 0 && strcmp(r2 + 11, "echo\n") != 0, "%s", r2);
+    ck_assert_msg(strncmp(r2, "echo\nreset\n", 11) == 0 && strcmp(r2 + 11, "echo\n") != 0, "%s",
+                  r2);
     ck_assert_msg(other == 0, "a passed connection to the unlisted address was not served");
     ck_assert_msg(read == 0, "%s", err);
     ck_assert_msg(st.cut_packets >= 1, "no cut counted");
