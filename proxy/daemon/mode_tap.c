@@ -74,6 +74,7 @@ enum tap_ctr {
     C_CSUM_SET_ASIDE,
     C_CSUM_ACCEPTED,
     C_REASM_GROWN, /* not a give-up: requests past the small slot (sizing) */
+    C_PASSED_CUT,  /* passed flows blocked when a newer rule set listed their server */
     C_COUNT
 };
 
@@ -115,6 +116,7 @@ static const char *const tap_ctr_names[C_COUNT] = {
     "engine.csum_set_aside",
     "engine.csum_accepted",
     "engine.reasm_grown",
+    "engine.passed_cut",
 };
 
 /* The decode errors by reason (the enum's order; ok, fragments and non-TCP/UDP are not errors). */
@@ -214,7 +216,7 @@ static void log_decision(struct tap_worker *w, const struct engine_event *ev, co
                      LOG_S("url", ev->url ? url : NULL),
                      LOG_S("method", verdict_method_name(ev->d.method)),
                      LOG_S("action", verdict_action_name(ev->d.action)), LOG_S("order", order),
-                     LOG_S("enforced", result), LOG_I("frames", frames),
+                     LOG_S("enforced", result), LOG_I("frames", frames), LOG_B("cut", ev->cut),
                      LOG_S("cause", verdict_cause_name(ev->d.cause)),
                      LOG_S("profile", ev->d.profile[0] ? ev->d.profile : NULL),
                      LOG_S("category", ev->d.category[0] ? ev->d.category : NULL),
@@ -322,7 +324,8 @@ static void publish_counters(struct tap_worker *w, bool with_drops)
                              es.not_mine_watched,
                              es.csum_set_aside,
                              es.csum_accepted,
-                             es.reasm_grown };
+                             es.reasm_grown,
+                             es.passed_cut };
     _Static_assert(sizeof(eng) / sizeof(eng[0]) == C_COUNT - C_DECODE_ERRORS,
                    "one value per engine counter");
     for (unsigned k = 0; k < sizeof(eng) / sizeof(eng[0]); k++)
@@ -386,6 +389,7 @@ static int tap_open(const struct settings *cfg, struct daemon_ctx *d, void **sta
     struct engine_config ec;
     blocknote_engine_config(cfg, &ec);
     ec.tariff = d->tariff;
+    ec.cut_passed = true; /* a tap sees every packet of the flows it passed: it can cut them */
     /* Redirect or 451 is chosen again per block from the current notice.url (build_response),
      * so the engine only needs to know that HTTP blocks carry a response. */
     ec.policy.notice_url = *t->policy_url ? t->policy_url : NULL;

@@ -110,6 +110,7 @@ struct engine {
     const struct pkt *cur_pkt; /* the packet being handled, NULL outside engine_frame() */
     unsigned cur_res;          /* tcpreasm_segment()'s result for it (TCP) */
     int cur_dir, cur_link;
+    bool cur_cut; /* the decision being reported is a cut (engine_config.cut_passed) */
     const uint8_t *cur_frame;
     size_t cur_frame_len;
     struct flow *last_flow; /* engine_frame_info(): the last frame's flow, NULL if none */
@@ -204,7 +205,16 @@ static void emit(struct engine *e, struct flow *f, const struct inspect_request 
     ev.link = e->cur_link;
     ev.frame = e->cur_pkt ? e->cur_frame : NULL;
     ev.frame_len = e->cur_pkt ? e->cur_frame_len : 0;
-    if (f->proto == IPPROTO_TCP) {
+    ev.cut = e->cur_cut;
+    if (f->proto == IPPROTO_TCP && unlikely(e->cur_cut)) {
+        /* a settled flow's sequence state stopped with its inspection: the packet being
+         * handled says where both ends are now (its ack, and its end on its sender's side) */
+        const struct pkt *p = e->cur_pkt;
+        uint32_t end = p->seq + (uint32_t)p->payload_len + ((p->tcp_flags & TCPF_FIN) ? 1u : 0u);
+        ev.seq_known = (p->tcp_flags & TCPF_ACK) != 0;
+        ev.cli_next_seq = e->cur_dir == 0 ? end : p->ack;
+        ev.srv_next_seq = e->cur_dir == 0 ? p->ack : end;
+    } else if (f->proto == IPPROTO_TCP) {
         ev.seq_known = (f->tcp.fl & TCPREASM_S_SEQ) &&
                        ((f->tcp.fl & TCPREASM_S_SRV_SEQ) || (f->tcp.fl2 & TCPREASM_S2_SRV_GUESS));
         ev.cli_next_seq = f->tcp.nxt;
@@ -1190,6 +1200,43 @@ static inline void frame_start(struct engine *e, uint64_t ts_us, size_t caplen)
     e->last_payload_len = 0;
 }
 
+/* ---- flows passed under an earlier rule set (engine_config.cut_passed) ---- */
+
+/* flowtab_foreach() callback of engine_set_rules(): marks a passed TCP flow whose server's
+ * address the new set lists. */
+static void mark_cut(struct flow *f, enum flowtab_why why, void *ctx)
+{
+    struct engine *e = ctx;
+    (void)why;
+    const uint8_t want = ENGINE_ST_DONE | ENGINE_ST_EVENT;
+    if (f->proto == IPPROTO_TCP && (f->a.state & (want | ENGINE_ST_BLOCKED)) == want &&
+        f->a.verdict == VERDICT_PASS &&
+        verdict_ip_entry(e->rs, &e->cfg.policy, f->ipver, flowtab_server_addr(f), NULL))
+        f->fl |= FLOW_F_CUT;
+}
+
+/* The next packet of a flow mark_cut() marked: the flow is decided again on its address (an IP
+ * entry now, so a block) and reported as a cut with the sequence numbers p carries, which tap
+ * mode's resets use. A reset already on its way ends the flow without one. */
+static void cut_flow(struct engine *e, struct flow *f, const struct pkt *p, int dir)
+{
+    f->fl &= (uint8_t)~FLOW_F_CUT;
+    if (p->tcp_flags & TCPF_RST)
+        return;
+    e->cur_pkt = p;
+    e->cur_dir = dir;
+    e->cur_res = 0;
+    e->cur_cut = true;
+    struct inspect_request rq;
+    address_verdict(e, f, &rq);
+    if (e->res.d.verdict == VERDICT_BLOCK) {
+        e->st.passed_cut++;
+        emit(e, f, NULL, NULL, rq.name, false, &e->res.d);
+    }
+    e->cur_cut = false;
+    e->cur_pkt = NULL;
+}
+
 /* h: p's flow key hashed ahead (engine_push), or NULL to hash it here; cs: its checksum policy
  * hint (0: none) */
 static void handle_packet(struct engine *e, struct pkt *p, const struct flowtab_hint *h,
@@ -1200,9 +1247,12 @@ static void handle_packet(struct engine *e, struct pkt *p, const struct flowtab_
     struct flow *f = flow_of(e, p, h, &dir, &created);
     if (!f)
         return;
-    if (f->a.state & ENGINE_ST_DONE)
+    if (f->a.state & ENGINE_ST_DONE) {
+        if (unlikely(f->fl & FLOW_F_CUT))
+            cut_flow(e, f, p, dir);
         return; /* decided: nothing this flow sends can change that, so its checksums are not
                  * looked at either: one flow lookup is all such a packet costs */
+    }
     csumpol_apply_hinted(e->cp, p, cs); /* may mark the checksum as not to be verified */
     if (e->cfg.tariff && e->cfg.tariff->subs && dir == 0 && !(f->a.state & ENGINE_ST_PAYLOAD)) {
         /* child tariffs: the client's map slot starts loading with each of its packets before
@@ -1611,6 +1661,8 @@ void engine_set_rules(struct engine *e, const struct ruleset *rs)
 {
     e->rs = rs;
     e->gen++;
+    if (e->cfg.cut_passed && rs)
+        flowtab_foreach(e->ft, mark_cut, e);
 }
 
 void engine_set_policy(struct engine *e, const struct verdict_policy *pol)

@@ -53,6 +53,12 @@ struct engine_config {
      * then prefetches no payload lines (1.8-2.3 % of the scan, docs/BENCHMARKS.md). false (the
      * default) for the live ring, whose frames the kernel wrote a batch earlier. */
     bool frames_cached;
+    /* tap mode: engine_set_rules() looks for passed TCP flows whose server's address the new
+     * set lists as an IP entry (verdict_ip_entry()); each is blocked at its next packet, either
+     * way, with the sequence numbers that packet carries (counted passed_cut, the event's cut
+     * set). Queue mode's kernel table does this for its passed flows, which the engine no
+     * longer sees. */
+    bool cut_passed;
     struct verdict_policy policy;
     const struct verdict_tariff *tariff; /* child tariffs (docs/profiles.md); NULL: none */
 };
@@ -95,6 +101,8 @@ struct engine_event {
     bool ech;     /* ClientHello carried ECH/ESNI */
     unsigned req; /* request number in the flow, 1-based */
     bool alt;     /* decided on the alternative bytes of a conflicting overlap */
+    bool cut;     /* a flow passed earlier, blocked because a newer rule set lists its server's
+                     address (engine_config.cut_passed) */
     struct verdict_decision d;
 
     /* For enforcement (tap mode injects on these). pkt/frame: the packet whose arrival led to
@@ -222,6 +230,8 @@ struct engine_stats {
     uint64_t quic_coalesced_limit; /* datagrams with more long-header packets than read */
     uint64_t quic_restarts;        /* Initials under a new DCID (Retry, new attempt): restarted */
     uint64_t name_invalid, ech, ipv6_bad_ext;
+    uint64_t passed_cut;           /* passed flows blocked after a newer rule set listed their
+                                  * server's address (engine_config.cut_passed) */
     uint64_t views_full;           /* a version of a flow's bytes found no room: only the
                                   * last-copy view holds it */
     uint64_t alt_judged;           /* alternative views judged on their own (first copy incomplete,

@@ -217,6 +217,21 @@ const char *verdict_action_name(enum verdict_action a)
     return NULL;
 }
 
+bool verdict_ip_entry(const struct ruleset *rs, const struct verdict_policy *pol, int ipver,
+                      const uint8_t *dst, uint32_t *entry)
+{
+    struct rule_match m;
+    uint8_t v4[16] = { 0 };
+    if (!rs || !dst)
+        return false;
+    bool hit = ruleset_match_ip(rs, ipver, dst, &m) ||
+               (ipver == 6 && nat64_embedded(pol ? &pol->nat64 : NULL, dst, v4) &&
+                ruleset_match_ip(rs, 4, v4, &m));
+    if (hit && entry)
+        *entry = m.entry;
+    return hit;
+}
+
 bool verdict_addr_listed(const struct ruleset *rs, const struct verdict_policy *pol, int ipver,
                          const uint8_t *dst)
 {

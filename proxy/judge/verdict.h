@@ -77,6 +77,11 @@ struct verdict_policy {
     struct nat64 nat64;
 };
 
+/* Whether dst is an IP entry of rs, also as the IPv4 address a NAT64 address embeds; *entry
+ * (may be NULL) gets it. The IP fallback's addresses are not looked at. */
+bool verdict_ip_entry(const struct ruleset *rs, const struct verdict_policy *pol, int ipver,
+                      const uint8_t *dst, uint32_t *entry);
+
 /* Whether the server address is listed: an IP entry, or an address of the IP fallback table
  * (whatever its action), also as the IPv4 address a NAT64 address embeds (pol->nat64). */
 bool verdict_addr_listed(const struct ruleset *rs, const struct verdict_policy *pol, int ipver,

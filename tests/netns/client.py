@@ -8,11 +8,12 @@
                                       prints http:CODE | reset | eof | timeout
   client.py keepalive ADDR PORT H1 H2 two HTTP/1.1 requests on one connection (Host H1, then
                                       H2); prints the two status codes ("200 302")
-  client.py hold NAME ADDR PORT TRIGGER
+  client.py hold NAME ADDR PORT TRIGGER [TRIES]
                                       one TLS connection (name NAME, not verified) that fetches
                                       /small with HTTP/1.1, prints "open", then waits until the
                                       file TRIGGER exists and fetches /small again on the same
-                                      connection; prints http:CODE | reset | eof | timeout
+                                      connection (up to TRIES times, 0.3 s apart, while answered);
+                                      prints http:CODE | reset | eof | timeout
   client.py idle ADDR PORT N SECS     N kept-alive HTTP connections, one request each, then
                                       prints "ready" and holds them SECS seconds
   client.py slow NAME ADDR PORT PIECES PAUSE
@@ -435,8 +436,10 @@ def keepalive(addr, port, h1, h2, path1="/small", n1="1"):
     return " ".join(out)
 
 
-def hold(name, addr, port, trigger):
-    """A connection held open across an event (an order applied while it lasts)."""
+def hold(name, addr, port, trigger, tries="1"):
+    """A connection held open across an event (an order applied while it lasts). TRIES: up to
+    that many requests after the trigger, 0.3 s apart, while they are answered (a tap filter
+    races the server: its reset may come just after one answer)."""
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
@@ -451,13 +454,18 @@ def hold(name, addr, port, trigger):
     end = time.time() + 60
     while not os.path.exists(trigger) and time.time() < end:
         time.sleep(0.05)
-    try:
-        s.sendall(req)
-        got = read_response(f)
-    except (socket.timeout, TimeoutError):
-        return "timeout"
-    except (OSError, IndexError):  # a reset, or OpenSSL's error for one
-        got = "eof"
+    for k in range(int(tries)):
+        if k:
+            time.sleep(0.3)
+        try:
+            s.sendall(req)
+            got = read_response(f)
+        except (socket.timeout, TimeoutError):
+            return "timeout"
+        except (OSError, IndexError):  # a reset, or OpenSSL's error for one
+            got = "eof"
+        if got != "200":
+            break
     if got != "eof":
         return "http:" + got
     # OpenSSL reads a reset as an end without close_notify: the socket's TCP state tells them
@@ -508,7 +516,7 @@ def main():
     elif cmd == "idle":
         idle(*sys.argv[2:6])
     elif cmd == "hold":
-        print(hold(*sys.argv[2:6]), flush=True)
+        print(hold(*sys.argv[2:7]), flush=True)
     elif cmd == "hog":
         hog(*sys.argv[2:8])
     elif cmd == "bytewise":

@@ -121,6 +121,8 @@ V4D=198.18.0.5          # the "distant" server (tap_server.py, answers 500 ms af
 V6D=2001:db8:18::5
 V4X=198.18.0.6          # also the distant server; listed as IP entries in the rules
 V6X=2001:db8:18::6
+V4K=198.18.0.7          # nginx's second addresses: listed while the test runs ("passed before an order")
+V6K=2001:db8:18::7
 V4R=198.18.0.254        # the router's side on the bridge
 V6R=2001:db8:18::fe
 V4Z=198.19.0.2          # the "routed" server, one router hop behind the mirror (tap_server.py,
@@ -161,7 +163,8 @@ ip -n "$S" addr add "$V6S/64" dev s0 nodad
 ip -n "$S" addr add "$V4F/24" dev s0
 ip -n "$S" addr add "$V6F/64" dev s0 nodad
 for a in "$V4D/24" "$V4X/24"; do ip -n "$S" addr add "$a" dev s0; done
-for a in "$V6D/64" "$V6X/64"; do ip -n "$S" addr add "$a" dev s0 nodad; done
+for a in "$V6D/64" "$V6X/64" "$V6K/64"; do ip -n "$S" addr add "$a" dev s0 nodad; done
+ip -n "$S" addr add "$V4K/24" dev s0
 ip -n "$S" link set s0 up
 # The router: r0 on the bridge, r1 towards the routed server. It forwards (TTL - 1): a packet the
 # client sends with TTL 1 crosses the bridge, and so the mirror, and dies here.
@@ -198,6 +201,7 @@ fi
 chmod 755 "$tmp"
 mkdir -p "$tmp/www" "$tmp/nginx"
 echo "hello from the allowed site" >"$tmp/www/index.html"
+echo "small" >"$tmp/www/small"
 head -c 10485760 /dev/urandom >"$tmp/www/big.bin"
 BIG_SHA=$(sha256sum "$tmp/www/big.bin" | cut -d' ' -f1)
 # a hosts file for the client namespace (ip netns exec bind-mounts it), for wget and nghttp
@@ -229,6 +233,8 @@ http {
         listen [$V6S]:80;
         listen $V4S:443 ssl http2;
         listen [$V6S]:443 ssl http2;
+        listen $V4K:443 ssl http2;
+        listen [$V6K]:443 ssl http2;
         ssl_certificate $tmp/cert.pem;
         ssl_certificate_key $tmp/key.pem;
         ssl_protocols TLSv1.2 TLSv1.3;
@@ -617,7 +623,46 @@ if no_far "v6 blocked http wget: 451" "$(cat "$tmp/body451")"; then
         'HTTP/1\.1 451.*v6\.blocked\.test'
 fi
 write_config "http://notice.test/blocked"
+nr=$(grep -c '"msg":"reloaded"' "$tmp/qorgau.log")
 kill -HUP "$qpid"
+i=0
+while [ $i -lt 30 ] && [ "$(grep -c '"msg":"reloaded"' "$tmp/qorgau.log")" -le "$nr" ]; do sleep 0.1; i=$((i + 1)); done
+
+# ---- connections passed before an order -----------------------------------------------------
+# A tap sees every packet of the flows it passed: after a new rule set, a passed TCP flow whose
+# server's address is now an IP entry is reset at its next packet (engine.passed_cut; docs/queue.md
+# "Connections passed before an order"). Two TLS connections to nginx's second addresses, opened
+# and used; then those addresses listed (the rules file changed, a reload); each asks again (up
+# to 3 times: the reset races nginx's answer). (Before, both were served.)
+for h in 4 6; do
+    a=$V4K; [ $h = 6 ] && a=$V6K
+    cl python3 "$CLIENT_PY" hold allowed.test "$a" 443 "$tmp/hold.go" 3 >"$tmp/hold$h.out" 2>&1 &
+    pids="$pids $!"
+done
+i=0
+while [ $i -lt 100 ] && [ "$(cat "$tmp/hold4.out" "$tmp/hold6.out" 2>/dev/null | grep -c '^open$')" != 2 ]; do
+    sleep 0.1; i=$((i + 1))
+done
+expect "passed before the order: v4 and v6 TLS connections open and served" \
+    "$(cat "$tmp/hold4.out" "$tmp/hold6.out" | grep -c '^open$')" "2"
+printf '%s\n%s\n' "$V4K" "$V6K" >>"$tmp/rules.txt"
+nr=$(grep -c '"msg":"reloaded"' "$tmp/qorgau.log")
+kill -HUP "$qpid"
+i=0
+while [ $i -lt 30 ] && [ "$(grep -c '"msg":"reloaded"' "$tmp/qorgau.log")" -le "$nr" ]; do sleep 0.1; i=$((i + 1)); done
+touch "$tmp/hold.go"
+for h in 4 6; do
+    i=0
+    while [ $i -lt 100 ] && [ "$(wc -l <"$tmp/hold$h.out")" -lt 2 ]; do sleep 0.1; i=$((i + 1)); done
+    expect "passed before the order: v$h TLS connection reset once its address was listed" \
+        "$(tail -n 1 "$tmp/hold$h.out")" "reset"
+done
+i=0
+while [ $i -lt 30 ] && [ "$(grep '"cut":true' "$tmp/qorgau.log" | grep -c '"enforced":"reset"')" -lt 2 ]; do
+    sleep 0.1; i=$((i + 1))
+done
+expect "passed before the order: two cuts logged as blocks, enforced by resets" \
+    "$(grep '"cut":true' "$tmp/qorgau.log" | grep -c '"enforced":"reset"')" "2"
 
 # The server side: every blocked connection was reset before its answer was due (the RST
 # injected towards the server), every control connection was answered.

@@ -34,6 +34,7 @@ struct ev {
     size_t quic_odcid_len;
     bool seq_known;
     uint32_t cli_next, srv_next;
+    bool cut;
 };
 
 struct run {
@@ -66,6 +67,7 @@ static void on_event(void *ctx, const struct engine_event *e)
     v->seq_known = e->seq_known;
     v->cli_next = e->cli_next_seq;
     v->srv_next = e->srv_next_seq;
+    v->cut = e->cut;
 }
 
 static struct ruleset *rules(void)
@@ -845,6 +847,88 @@ START_TEST(hello_split_decision_reused)
 }
 END_TEST
 
+/* Tap mode (cut_passed): a TLS flow passed on its name, its server answered (settled); then a
+ * rule set that lists the server's address. The flow's next packet - the server's, then in a
+ * second run the client's - is reported as a block with cut set and the sequence numbers that
+ * packet carries (where the resets go). Without cut_passed (scan), nothing more is reported;
+ * nor for a set that lists another address. */
+START_TEST(passed_flow_cut_after_new_rules)
+{
+    static uint8_t h[2048];
+    size_t n = hello(h, sizeof(h), "allowed.example");
+    static const uint8_t data[100] = { 0x17, 0x03, 0x03, 0x00, 0x5f };
+    for (int k = 0; k < 4; k++) {
+        bool cut_on = k != 2, client_next = k == 1, other = k == 3;
+        struct pcapw *w = open_cap();
+        struct pcapw_conv c;
+        ck_assert_int_eq(pcapw_conv_init(&c, w, 1000000, "192.0.2.1", 40001, "10.0.0.1", 443), 0);
+        ck_assert_int_eq(pcapw_conv_handshake(&c), 0);
+        ck_assert_int_eq(pcapw_conv_client_data(&c, 0, h, n), 0);
+        ck_assert_int_eq(pcapw_conv_server_data(&c, 0, data, sizeof(data)), 0);
+        ck_assert_int_eq(pcapw_conv_ack(&c, true), 0); /* frame 6: the rules change after it */
+        if (client_next)
+            ck_assert_int_eq(pcapw_conv_client_data(&c, (uint32_t)n, data, 40), 0);
+        else
+            ck_assert_int_eq(pcapw_conv_server_data(&c, sizeof(data), data, 60), 0);
+        ck_assert_int_eq(pcapw_conv_server_data(&c, sizeof(data) + 60, data, 10), 0);
+        uint32_t cisn = c.cisn, sisn = c.sisn;
+        ck_assert_int_eq(pcapw_close(w), 0);
+
+        struct ruleset *rs = rules();
+        struct ruleset_builder *b = ruleset_builder_new();
+        char err[256];
+        ck_assert_ptr_nonnull(b);
+        const char *addr = other ? "10.0.0.2" : "10.0.0.1";
+        ck_assert_int_eq(ruleset_builder_add(b, addr, strlen(addr), NULL, err, sizeof(err)), 0);
+        struct ruleset *rs2 = ruleset_build(b);
+        ck_assert_ptr_nonnull(rs2);
+        struct engine_config cfg;
+        small_config(&cfg);
+        cfg.cut_passed = cut_on;
+        static struct run r;
+        memset(&r, 0, sizeof(r));
+        struct capture *cap = capture_pcap_open_file(g_path, err, sizeof(err));
+        ck_assert_msg(cap != NULL, "%s", err);
+        struct engine *e = engine_new(&cfg, rs, on_event, &r);
+        ck_assert_ptr_nonnull(e);
+        struct capture_frame fr;
+        int rc;
+        unsigned frames = 0;
+        while ((rc = capture_next(cap, &fr, err, sizeof(err))) == 1) {
+            engine_frame(e, cap->ops->linktype(cap), fr.ts_us, fr.data, fr.caplen);
+            if (++frames == 6) {
+                ck_assert_uint_eq(r.n, 1); /* passed on its name */
+                engine_set_rules(e, rs2);
+            }
+        }
+        ck_assert_int_eq(rc, 0);
+        engine_finish(e);
+        engine_get_stats(e, &r.st);
+        engine_free(e);
+        capture_close(cap);
+        ruleset_free(rs);
+        ruleset_free(rs2);
+        unlink(g_path);
+        ck_assert_int_eq(r.ev[0].verdict, VERDICT_PASS);
+        ck_assert(!r.ev[0].cut);
+        if (!cut_on || other) {
+            ck_assert_uint_eq(r.n, 1);
+            ck_assert_uint_eq(r.st.passed_cut, 0);
+            continue;
+        }
+        ck_assert_uint_eq(r.n, 2); /* once: the packet after it finds the flow blocked */
+        ck_assert_uint_eq(r.st.passed_cut, 1);
+        ck_assert_int_eq(r.ev[1].verdict, VERDICT_BLOCK);
+        ck_assert_int_eq(r.ev[1].action, ACTION_RESET);
+        ck_assert(r.ev[1].cut && r.ev[1].seq_known);
+        uint32_t cli_end = cisn + 1 + (uint32_t)n + (client_next ? 40u : 0u);
+        uint32_t srv_end = sisn + 1 + (uint32_t)sizeof(data) + (client_next ? 0u : 60u);
+        ck_assert_uint_eq(r.ev[1].cli_next, cli_end);
+        ck_assert_uint_eq(r.ev[1].srv_next, srv_end);
+    }
+}
+END_TEST
+
 /* A request head larger than the buffer: an allowed Host, then padding lines, then a second
  * Host naming a blocked host blocks, inside the buffer or past it: a head past half the buffer
  * is judged by what it showed (http_cut; with no Host yet, http_limit) and the rest of the
@@ -1165,6 +1249,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, hello_over_cap);
     tcase_add_test(tc, hello_name_before_cap);
     tcase_add_test(tc, hello_split_decision_reused);
+    tcase_add_test(tc, passed_flow_cut_after_new_rules);
     tcase_add_test(tc, http_head_over_cap);
     tcase_add_test(tc, keepalive_after_upgrade_connect_chunked);
     tcase_add_test(tc, http_fake_then_real_each_request);
