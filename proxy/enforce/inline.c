@@ -56,6 +56,7 @@
 #include "proxy/judge/inspect.h"
 #include "proxy/enforce/notice.h"
 #include "rules/match/ruleset.h"
+#include "rules/subs/tariff.h"
 
 /* From <linux/netfilter_ipv4.h> and <linux/netfilter_ipv6/ip6_tables.h>, which do not mix
  * with the libc headers. */
@@ -173,8 +174,10 @@ struct worker {
     /* the name each connection was passed on (INLINE_NAME_SLOT bytes a slot, mapped without
      * reserve: only the slots' pages ever used cost memory) */
     uint8_t *names;
-    uint64_t rules_seen; /* rsref version the passed connections were last judged under */
-    uint32_t sweep_next; /* next slot to re-judge, while sweeping */
+    uint64_t rules_seen;  /* rsref version the passed connections were last judged under */
+    uint64_t tariff_seen; /* tariff_version() then */
+    uint64_t recheck_at;  /* ms: with tariffs, the next walk even without a publication */
+    uint32_t sweep_next;  /* next slot to re-judge, while sweeping */
     bool sweeping;
     _Atomic uint64_t st[INLINE_NSTATS];
 };
@@ -275,6 +278,7 @@ void inline_config_default(struct inline_config *c)
     c->connect_timeout_ms = 10000;
     c->close_timeout_ms = 2000;
     c->idle_timeout_ms = 600000;
+    c->tariff_recheck_ms = 60000;
     c->max_per_source = 512;
     c->incomplete = INLINE_INCOMPLETE_RESET;
     c->tls_block = INLINE_TLS_RESET;
@@ -1757,7 +1761,9 @@ static void run_ready(struct worker *w)
 
 /* A connection passed before its name or server's address was listed would outlive the order:
  * a messenger's connection held open for hours, a tunnel on 443, a long download. After every
- * publication each worker judges its passed connections again - the name each was passed on
+ * publication (of the rule set or of the tariff table; with tariffs also every
+ * tariff_recheck_ms, for schedules and subscribers moved) each worker judges its passed
+ * connections again - the name each was passed on
  * (name_keep()) and its original destination, as a new connection to them would be - and
  * resets those the new rule set blocks (counted in inline.cut, reported as blocks with cut
  * set). INLINE_SWEEP_STEP slots per loop, so a worker with many connections goes on serving
@@ -1765,8 +1771,13 @@ static void run_ready(struct worker *w)
 static void rejudge(struct worker *w)
 {
     uint64_t v = rsref_version(w->p->rules);
-    if (v != w->rules_seen) {
+    const struct verdict_tariff *vt = w->p->cfg.tariff;
+    uint64_t tv = vt ? tariff_version(vt->tariff) : 0;
+    bool due = vt && vt->tariff && w->now >= w->recheck_at;
+    if (v != w->rules_seen || tv != w->tariff_seen || due) {
         w->rules_seen = v;
+        w->tariff_seen = tv;
+        w->recheck_at = w->now + w->p->cfg.tariff_recheck_ms;
         w->sweep_next = 0;
         w->sweeping = true;
     }
@@ -1974,6 +1985,8 @@ static int worker_init(struct inline_proxy *p, struct worker *w, unsigned id, ui
     if (w->names == MAP_FAILED)
         w->names = NULL;
     w->rules_seen = rsref_version(p->rules);
+    w->tariff_seen = p->cfg.tariff ? tariff_version(p->cfg.tariff->tariff) : 0;
+    w->recheck_at = now_ms() + p->cfg.tariff_recheck_ms;
     if (w->ep < 0 || !w->names || !w->conns || !w->bufmem || !w->buf_free || !w->pipe_used ||
         !w->pipe_slot_free || !w->pipes || !w->scratch || !w->ready || !w->srcs || !w->h2) {
         snprintf(err, errlen, "inline: worker %u: out of memory (%u connections, %u buffers)", id,

@@ -81,6 +81,9 @@ struct inline_config {
     inline_event_fn on_event; /* every decision, called on the worker thread; may be NULL */
     void *event_ctx;
     const struct verdict_tariff *tariff; /* child tariffs (docs/profiles.md); NULL: none */
+    unsigned tariff_recheck_ms; /* with tariffs: relayed connections are judged again this often
+                                   (schedules, subscribers moved to another tariff), as after
+                                   every new rule set or tariff table (60000) */
 };
 
 /* One decision, as reported to on_event. Pointers are valid during the call only. */

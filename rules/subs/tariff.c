@@ -123,8 +123,9 @@ struct tariff {
     size_t sub_bytes;
     struct arena *arenas;
     int32_t utc_off;
-    uint32_t serial; /* snapshots compiled */
-    bool frozen;     /* from an image (tariff_from_image): no writer side, nothing to publish */
+    uint32_t serial;            /* snapshots compiled */
+    _Atomic uint64_t published; /* tariff_version() */
+    bool frozen; /* from an image (tariff_from_image): no writer side, nothing to publish */
     /* the store's layer (tariff_layer_set()): a writer-side copy of the definitions that came
      * from the store, which tariff_rebase() sets again on top of new base ones; made at the
      * first, reached only through t (its lock taken after t's, never before) */
@@ -777,12 +778,18 @@ int tariff_publish(struct tariff *t, char *err, size_t errlen)
     }
     struct snap *old = t->snap;
     rcu_assign_pointer(t->snap, s);
+    atomic_fetch_add(&t->published, 1);
     pthread_mutex_unlock(&t->lock);
     if (old) {
         urcu_memb_synchronize_rcu();
         snap_free(old);
     }
     return problems;
+}
+
+uint64_t tariff_version(const struct tariff *t)
+{
+    return t ? atomic_load(&((struct tariff *)t)->published) : 0;
 }
 
 int32_t tariff_utc_offset(const struct tariff *t)

@@ -113,6 +113,10 @@ int32_t tariff_utc_offset(const struct tariff *t);
  * Blocks for a grace period; not inside a read section. */
 int tariff_publish(struct tariff *t, char *err, size_t errlen);
 
+/* Counts the publications (tariff_publish()); 0 for NULL. Readers compare it to notice that
+ * decisions made before may no longer hold. */
+uint64_t tariff_version(const struct tariff *t);
+
 /* ---- readers ---- */
 
 /* What the tariff side decided about one request. */

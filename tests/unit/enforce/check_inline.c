@@ -24,6 +24,9 @@
 #include "tests/lib/pcapw.h"
 #include "rules/match/rsref.h"
 #include "rules/match/ruleset.h"
+#include "rules/match/catset.h"
+#include "rules/subs/submap.h"
+#include "rules/subs/tariff.h"
 
 static struct rsref *g_ref;
 static struct inline_proxy *g_p;
@@ -912,6 +915,68 @@ START_TEST(passed_connections_judged_again)
 }
 END_TEST
 
+/* Child tariffs: a relayed connection of a child subscriber is judged again when the tariff
+ * table is published (its profile changed) and, with no publication, every tariff_recheck_ms
+ * (here: its address mapped to another subscriber in the subscriber map). A: a child (block=
+ * adult) on later.example, passed; its subscriber moved to an allow-list profile and published:
+ * A reset (cause allowlist). B: another address, no subscriber (default profile), passed; then
+ * mapped to the allow-list subscriber without a publication: reset at the next recheck. */
+START_TEST(passed_connections_tariff_recheck)
+{
+    char err[256];
+    struct catset_builder *cb = catset_builder_new();
+    ck_assert_ptr_nonnull(cb);
+    ck_assert_int_eq(catset_builder_category(cb, "adult"), 0);
+    ck_assert_int_eq(catset_builder_add(cb, "adult.example", 13, 0, false, err, sizeof(err)), 0);
+    struct tariff *t = tariff_new("default");
+    ck_assert_ptr_nonnull(t);
+    tariff_set_categories(t, catset_build(cb));
+    ck_assert_int_eq(tariff_set_profile(t, "child", "block=adult", err, sizeof(err)), 0);
+    ck_assert_int_eq(tariff_set_profile(t, "strict", "allowlist=yes allow=adult", err, sizeof(err)),
+                     0);
+    ck_assert_int_eq(tariff_set_sub(t, "77010000001", "profile=child", err, sizeof(err)), 0);
+    ck_assert_int_eq(tariff_set_sub(t, "77010000002", "profile=strict", err, sizeof(err)), 0);
+    ck_assert_int_eq(tariff_publish(t, err, sizeof(err)), 0);
+    struct submap *m = submap_new(16);
+    ck_assert_ptr_nonnull(m);
+    struct sub_addr a;
+    ck_assert_int_eq(sub_addr_parse("127.0.0.5", 9, &a, err, sizeof(err)), 0);
+    ck_assert_int_eq(submap_set(m, &a, "77010000001", NULL, 0), 0);
+    struct verdict_tariff vt = { m, t };
+
+    struct inline_config c;
+    base_config(&c);
+    c.tariff = &vt;
+    c.tariff_recheck_ms = 200;
+    start(&c);
+    uint8_t h[2048];
+    size_t hn = hello(h, sizeof(h), "later.example");
+    int ca = client_from(0x7f000005, NULL, NULL);
+    int sa = expect_relayed(ca, h, hn);
+    int cb2 = client_from(0x7f000006, NULL, NULL);
+    int sb = expect_relayed(cb2, h, hn);
+    pump(300); /* a recheck with nothing changed: both go on */
+    still_relayed(ca, sa);
+    still_relayed(cb2, sb);
+    ck_assert_int_eq(tariff_set_sub(t, "77010000001", "profile=strict", err, sizeof(err)), 0);
+    ck_assert_int_eq(tariff_publish(t, err, sizeof(err)), 0);
+    expect_reset(ca, 2000);
+    still_relayed(cb2, sb);
+    ck_assert_uint_eq(stats().cut, 1);
+    ck_assert_int_eq(sub_addr_parse("127.0.0.6", 9, &a, err, sizeof(err)), 0);
+    ck_assert_int_eq(submap_set(m, &a, "77010000002", NULL, 0), 0);
+    expect_reset(cb2, 2000); /* the next recheck (200 ms) */
+    ck_assert_uint_eq(stats().cut, 2);
+    close(ca);
+    close(sa);
+    close(cb2);
+    close(sb);
+    teardown();
+    submap_free(m);
+    tariff_free(t);
+}
+END_TEST
+
 START_TEST(connect_refused_resets_client)
 {
     struct inline_config c;
@@ -1261,6 +1326,7 @@ static Suite *inline_suite(void)
     tcase_add_test(v, relay_idle_timeout);
     tcase_add_test(v, h2c_later_stream_blocked);
     tcase_add_test(v, passed_connections_judged_again);
+    tcase_add_test(v, passed_connections_tariff_recheck);
     tcase_add_test(v, relay_traffic_not_idle);
     TCase *m = add_case(s, "malformed");
     tcase_add_test(m, unknown_protocol_relayed);
