@@ -189,6 +189,7 @@ bench: all $(TOOL_BIN)
 	sh tests/bench/rsimage.sh $(BUILD)/tools
 	sh tests/bench/resolve.sh $(BUILD)/tools
 	sh tests/bench/ipdrop.sh $(BUILD)/tools
+	sh tests/bench/cut.sh $(BUILD)/tools
 	sh tests/bench/fleet.sh $(BIN)
 
 # Layering (tests/lint/layers.sh), banned functions, and formatting: every tracked C file must be
