@@ -73,8 +73,10 @@ enum tap_ctr {
     C_NOT_MINE_WATCHED,
     C_CSUM_SET_ASIDE,
     C_CSUM_ACCEPTED,
-    C_REASM_GROWN, /* not a give-up: requests past the small slot (sizing) */
-    C_PASSED_CUT,  /* passed flows blocked when a newer rule set listed their server */
+    C_REASM_GROWN,          /* not a give-up: requests past the small slot (sizing) */
+    C_PASSED_CUT,           /* passed flows blocked when a newer rule set listed their server */
+    C_CLIENT_LIMITED,       /* buffers refused: the client held its share (tap.client_buffers) */
+    C_CLIENT_LIMIT_BLOCKED, /* ... and its request was cut across segments: blocked */
     C_COUNT
 };
 
@@ -117,6 +119,8 @@ static const char *const tap_ctr_names[C_COUNT] = {
     "engine.csum_accepted",
     "engine.reasm_grown",
     "engine.passed_cut",
+    "engine.reasm_client_limited",
+    "engine.client_limit_blocked",
 };
 
 /* The decode errors by reason (the enum's order; ok, fragments and non-TCP/UDP are not errors). */
@@ -325,7 +329,9 @@ static void publish_counters(struct tap_worker *w, bool with_drops)
                              es.csum_set_aside,
                              es.csum_accepted,
                              es.reasm_grown,
-                             es.passed_cut };
+                             es.passed_cut,
+                             es.reasm_client_limited,
+                             es.client_limit_blocked };
     _Static_assert(sizeof(eng) / sizeof(eng[0]) == C_COUNT - C_DECODE_ERRORS,
                    "one value per engine counter");
     for (unsigned k = 0; k < sizeof(eng) / sizeof(eng[0]); k++)
@@ -390,6 +396,8 @@ static int tap_open(const struct settings *cfg, struct daemon_ctx *d, void **sta
     blocknote_engine_config(cfg, &ec);
     ec.tariff = d->tariff;
     ec.cut_passed = true; /* a tap sees every packet of the flows it passed: it can cut them */
+    ec.reasm_per_client = (uint32_t)cfg->tap_client_buffers;
+    ec.client_limit_blocks = true;
     /* Redirect or 451 is chosen again per block from the current notice.url (build_response),
      * so the engine only needs to know that HTTP blocks carry a response. */
     ec.policy.notice_url = *t->policy_url ? t->policy_url : NULL;

@@ -164,6 +164,14 @@ static const struct config_key keys[] = {
       "the rest; 131072 = 0x20000). Disjoint from queue.mark_pass: both together (0x30000) "
       "mark a kept-alive HTTP connection whose first request passed: its server's packets "
       "bypass the queue, its client's are still judged" },
+    { "tap.client_buffers", CONFIG_INT, 0, 16777216, "1024", NULL, OFF(tap_client_buffers), true,
+      "reassembly buffers one client address may hold at once per worker (its connections "
+      "whose first request is not yet judged); past it, a request of that client cut across "
+      "segments is blocked by policy (method client-limit: a flood of half-sent requests must "
+      "not open the filter for its sender), one whole in a segment is judged on its name, and "
+      "other clients keep the rest of reasm.buffers. 0: no bound (the pool's end judges such "
+      "requests on their address). Behind a NAT the tap sees one address for many subscribers: "
+      "raise it there" },
     { "tap.batch_ms", CONFIG_INT, 0, 100, "0", NULL, OFF(tap_batch_ms), true,
       "0 = each frame handed over at once (lowest latency; ring slots of tap.snaplen); N = frames "
       "packed in blocks handed over at least every N ms (far more frames per ring, fewer "

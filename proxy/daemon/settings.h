@@ -101,6 +101,7 @@ struct settings {
     uint64_t tap_ring_size;
     int64_t tap_snaplen;
     int64_t tap_batch_ms;
+    int64_t tap_client_buffers;
 
     int64_t queue_num;
     int64_t queue_maxlen;

@@ -1342,8 +1342,17 @@ static void handle_packet(struct engine *e, struct pkt *p, const struct flowtab_
         if (res & TCPREASM_GAVEUP) {
             e->st.reasm_no_buffer++;
             f->a.state |= ENGINE_ST_PAYLOAD;
-            if (!judge_segment_alone(e, f, p))
-                decide_by_address(e, f);
+            /* A client that holds its whole share of buffers (connections left half-sent)
+             * gets no more: its request, if one segment does not show it whole, cannot be
+             * read, and must not pass for that - else a flood of half-sent requests would
+             * open the filter for its sender. The pool itself empty (many clients) leaves the
+             * flow to its address, as before (docs/reassembly.md). */
+            if (!judge_segment_alone(e, f, p)) {
+                if ((res & TCPREASM_OWNER_LIMITED) && e->cfg.client_limit_blocks)
+                    decide_by_policy(e, f, METHOD_CLIENT_LIMIT, &e->st.client_limit_blocked);
+                else
+                    decide_by_address(e, f);
+            }
             finish_flow_inspection(e, f);
             return;
         }

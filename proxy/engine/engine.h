@@ -42,9 +42,13 @@ struct engine_config {
      * false (tap, scan: nothing can be held back): the flow is judged on that segment alone and
      * its address, and reassembly gives up; a QUIC flow without a slot on its address. */
     bool defer_no_buffer;
-    /* queue mode: reassembly buffers one client address may hold at once (0: no bound;
+    /* queue and tap modes: reassembly buffers one client address may hold at once (0: no bound;
      * tcpreasm_pool_owner_limit()): past it, its new data finds no buffer, as above */
     uint32_t reasm_per_client;
+    /* tap mode: a client past that share whose request one segment does not show whole is
+     * blocked by policy (method client-limit, counted client_limit_blocked) instead of judged
+     * on its address: a flood of half-sent requests must not open the filter for its sender */
+    bool client_limit_blocks;
     /* queue mode: what a TCP flow first seen after its SYN gets (ENGINE_UNSEEN_SYN_*); tap
      * mode and scan keep PICKUP (captures that start mid-flow) */
     uint8_t unseen_syn;
@@ -257,9 +261,12 @@ struct engine_stats {
                                    * PICKUP): created by a segment that is not a SYN */
     uint64_t syn_unseen_blocked;  /* ... blocked by that policy (method syn-unseen) */
     uint64_t watch_limit_blocked; /* flows refused by engine_refuse() (method watch-limit) */
-    uint64_t decisions_reused;    /* a ClientHello's decision made on its name before it was
+    uint64_t client_limit_blocked; /* flows whose client held its share of buffers and whose
+                                    * request was not readable from one segment: blocked
+                                    * (method client-limit; tap mode, reasm_per_client) */
+    uint64_t decisions_reused;     /* a ClientHello's decision made on its name before it was
                                    * complete, taken again for the complete hello (same inputs) */
-    uint64_t heads_reused;        /* a held HTTP request's reading taken again when it is gone
+    uint64_t heads_reused;         /* a held HTTP request's reading taken again when it is gone
                                    * past (the same head bytes at the same place) */
 };
 void engine_get_stats(const struct engine *e, struct engine_stats *st);

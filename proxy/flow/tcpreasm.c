@@ -68,6 +68,7 @@ struct tcpreasm_pool {
     uint32_t free_head, alt_head;
     bool synack_unseen; /* tcpreasm_pool_synack_unseen() */
     bool defer_empty;   /* tcpreasm_pool_defer_empty() */
+    bool last_limited;  /* the last get_buf() that failed did so for the client's share */
     /* tcpreasm_pool_owner_limit(): buffers held per client address, each buffer's holder, the
      * owner of the segment being handled (tcpreasm_pool_owner()) */
     struct owners *own;
@@ -551,11 +552,13 @@ static struct rbuf *get_buf(struct tcpreasm_pool *pl, struct tcpreasm_state *t, 
         *idx = t->buf - 1;
         return &pl->bufs[*idx];
     }
+    pl->last_limited = false;
     if (!pl->free_head)
         return NULL;
     if (pl->own && pl->cur_addr &&
         !owners_take(pl->own, pl->cur_ipver, pl->cur_addr, pl->own_limit)) {
         pl->st.owner_limited++; /* this client holds its share: as if the pool were empty */
+        pl->last_limited = true;
         return NULL;
     }
     *idx = pl->free_head - 1;
@@ -903,7 +906,7 @@ static unsigned hold_syn_data(struct tcpreasm_pool *pl, struct tcpreasm_state *t
         if (!b) {
             st->fl |= TCPREASM_S_GAVEUP;
             pl->st.pool_empty++;
-            return TCPREASM_GAVEUP;
+            return TCPREASM_GAVEUP | (pl->last_limited ? TCPREASM_OWNER_LIMITED : 0u);
         }
     } else {
         idx = st->buf - 1;
@@ -1292,7 +1295,7 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pl, struct tcpreasm_state *t, un
                 st->fl |= TCPREASM_S_GAVEUP;
                 pl->st.pool_empty++;
                 track_only(st, seq, end);
-                res |= TCPREASM_GAVEUP;
+                res |= TCPREASM_GAVEUP | (pl->last_limited ? TCPREASM_OWNER_LIMITED : 0u);
             } else if (b) {
                 bool differs = false;
                 if (pl->defer_empty && !b->alt && !pl->alt_head)

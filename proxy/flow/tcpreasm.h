@@ -114,6 +114,9 @@ enum tcpreasm_why {
                                   * fake one the server never gets, so keep inspecting) */
 #define TCPREASM_FIN    0x20 /* an acceptable FIN (informational, same reason) */
 #define TCPREASM_GAVEUP 0x40 /* no buffer (pool empty): this flow is not reassembled */
+#define TCPREASM_OWNER_LIMITED \
+    0x200 /* with GAVEUP: the pool had buffers, but this flow's client
+                                   * held its share (tcpreasm_pool_owner_limit()) */
 #define TCPREASM_VIEWS_FULL \
     0x100 /* a version of the bytes could not be kept (no room for
                                    * another): it is only in the last-copy view */

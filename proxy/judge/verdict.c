@@ -175,6 +175,7 @@ const char *verdict_method_name(enum verdict_method m)
     case METHOD_TRUNCATED: return "truncated";
     case METHOD_SYN_UNSEEN: return "syn-unseen";
     case METHOD_WATCH_LIMIT: return "watch-limit";
+    case METHOD_CLIENT_LIMIT: return "client-limit";
     case METHOD_NONE: break;
     }
     return NULL;

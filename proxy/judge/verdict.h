@@ -35,10 +35,13 @@ enum verdict_method {
     METHOD_IP_FALLBACK,
     METHOD_TARIFF,    /* the subscriber's profile or parental settings (decision.cause) */
     METHOD_TRUNCATED, /* the capture cut the flow's request (engine_frame_cut): blocked by policy */
-    METHOD_SYN_UNSEEN,  /* queue mode: a TCP flow first seen after its SYN whose stream cannot be
+    METHOD_SYN_UNSEEN,   /* queue mode: a TCP flow first seen after its SYN whose stream cannot be
                         * judged by name (engine_config.unseen_syn): blocked by policy */
-    METHOD_WATCH_LIMIT, /* queue mode: a first request dribbled past the watch bounds without a
+    METHOD_WATCH_LIMIT,  /* queue mode: a first request dribbled past the watch bounds without a
                          * name (engine_refuse(), queue.watch_limit = block): blocked by policy */
+    METHOD_CLIENT_LIMIT, /* tap mode: a request cut across segments from a client that holds its
+                          * whole share of reassembly buffers (engine_config.reasm_per_client):
+                          * blocked by policy */
 };
 
 /* Who a block is for: a regulator order (rule files, orders), or the subscriber's tariff

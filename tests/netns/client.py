@@ -107,7 +107,10 @@ def split(name, addr, port):
     s.connect((addr, int(port)))
     s.sendall(hello[:cut])
     time.sleep(0.3)
-    s.sendall(hello[cut:])
+    try:
+        s.sendall(hello[cut:])
+    except ConnectionResetError:  # reset on the first piece (a filter that cannot read it)
+        return "reset"
     return answer(s)
 
 

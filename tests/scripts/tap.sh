@@ -277,6 +277,7 @@ notice.listen = 127.0.0.1:18080
 log.file = $tmp/qorgau.log
 log.block_rate = 0
 stats.interval = 1s
+tap.client_buffers = 16
 EOF
 }
 write_config "http://notice.test/blocked"
@@ -664,6 +665,7 @@ done
 expect "passed before the order: two cuts logged as blocks, enforced by resets" \
     "$(grep '"cut":true' "$tmp/qorgau.log" | grep -c '"enforced":"reset"')" "2"
 
+
 # The server side: every blocked connection was reset before its answer was due (the RST
 # injected towards the server), every control connection was answered.
 i=0
@@ -673,6 +675,31 @@ while [ $i -lt 30 ] && [ "$(grep -c '^conn ' "$tmp/dist.out")" -lt $((dist_block
 done
 server_side "server side" "$tmp/dist.out" "$dist_block" "$dist_ctrl"
 sleep 0.2
+
+# ---- a client's share of reassembly buffers (tap.client_buffers = 16 here) ------------------
+# 60 connections from the client, each with 20 bytes of a ClientHello (no name) held: more than
+# its share on either worker. Its next hello, naming a blocked site and cut inside the name over
+# two segments, cannot be reassembled: it is reset by policy (method client-limit) at its
+# first piece, not judged on its unlisted address (which let it through before). (After the server-side count above:
+# these connections reach the distant server too.)
+cl python3 "$CLIENT_PY" hog allowed.test "$V4D" 443 60 4 >"$tmp/hog.out" 2>&1 &
+hog_pid=$!
+pids="$pids $hog_pid"
+i=0
+while [ $i -lt 100 ] && ! grep -q ready "$tmp/hog.out"; do sleep 0.1; i=$((i + 1)); done
+expect "client share: a blocked hello cut across segments, the client over its share -> reset" \
+    "$(cl python3 "$CLIENT_PY" split blocked.test "$V4D" 443)" "reset"
+i=0
+while [ $i -lt 30 ] && ! grep '"msg":"block"' "$tmp/qorgau.log" | grep -q '"method":"client-limit"'; do
+    sleep 0.1; i=$((i + 1))
+done
+# (the client's own half-sent connections past its share are refused the same way)
+expect_match "client share: logged as blocks by policy (method client-limit), enforced by resets" \
+    "$(grep '"msg":"block"' "$tmp/qorgau.log" | grep -c '"method":"client-limit".*"enforced":"reset"')" '^[1-9]'
+sleep 1.2 # the stats line, every second
+expect "client share: the share counted (engine.reasm_client_limited, engine.client_limit_blocked)" \
+    "$(grep '"msg":"stats"' "$tmp/qorgau.log" | tail -n 1 | grep -Eo '"engine\.(reasm_client_limited|client_limit_blocked)":[1-9]' | wc -l | tr -d ' ')" "2"
+wait "$hog_pid" 2>/dev/null
 
 # ---- QUIC (EVASION Q7): a server Initial carrying CONNECTION_CLOSE -------------------------
 # Headless Chromium with QUIC forced on for the origin (--origin-to-force-quic-on: QUIC only, no

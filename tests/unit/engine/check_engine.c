@@ -238,6 +238,66 @@ START_TEST(pool_exhaustion_policy)
 }
 END_TEST
 
+/* Tap mode's share of buffers per client (reasm_per_client, client_limit_blocks): client A
+ * holds its share with two half-sent hellos; its third connection, a blocked name cut across
+ * segments, gets no buffer and cannot be read: blocked by policy (method client-limit), not
+ * judged on its free address (without client_limit_blocks, scan: it passes); its fourth, an
+ * allowed hello whole in one segment, is judged on its name; client B, within its share, gets a
+ * buffer for a hello cut across segments and is judged on its name. */
+START_TEST(client_share_blocks_unreadable)
+{
+    uint8_t ha[2048], hb[2048], hc[2048], hd[2048];
+    size_t na = hello(ha, sizeof(ha), "allowed.example");
+    size_t nb = hello(hb, sizeof(hb), "blocked.example");
+    size_t nd = hello(hd, sizeof(hd), "allowed2.example");
+    memcpy(hc, ha, na);
+    for (int blocks = 0; blocks < 2; blocks++) {
+        struct pcapw *w = open_cap();
+        struct pcapw_conv c[5];
+        static const char *const cli[5] = { "192.0.2.1", "192.0.2.1", "192.0.2.1", "192.0.2.1",
+                                            "192.0.2.2" };
+        uint64_t ts = 1000000;
+        for (int i = 0; i < 5; i++) {
+            ck_assert_int_eq(
+                pcapw_conv_init(&c[i], w, ts, cli[i], (uint16_t)(40001 + i), "10.0.0.1", 443), 0);
+            ck_assert_int_eq(pcapw_conv_handshake(&c[i]), 0);
+            ts = c[i].ts;
+        }
+        c[0].ts = c[1].ts = c[2].ts = c[3].ts = c[4].ts = ts;
+        ck_assert_int_eq(pcapw_conv_client_data(&c[0], 0, ha, 50), 0); /* A's share: 2 */
+        ck_assert_int_eq(pcapw_conv_client_data(&c[1], 0, ha, 50), 0);
+        ck_assert_int_eq(pcapw_conv_client_data(&c[2], 0, hb, 100), 0); /* cut, no buffer */
+        ck_assert_int_eq(pcapw_conv_client_data(&c[2], 100, hb + 100, nb - 100), 0);
+        ck_assert_int_eq(pcapw_conv_client_data(&c[3], 0, hd, nd), 0);  /* whole: its name */
+        ck_assert_int_eq(pcapw_conv_client_data(&c[4], 0, hc, 100), 0); /* B: a buffer */
+        ck_assert_int_eq(pcapw_conv_client_data(&c[4], 100, hc + 100, na - 100), 0);
+        ck_assert_int_eq(pcapw_close(w), 0);
+
+        struct engine_config cfg;
+        small_config(&cfg);
+        cfg.reasm_buffers = 8;
+        cfg.reasm_per_client = 2;
+        cfg.client_limit_blocks = blocks;
+        static struct run r;
+        run(&cfg, &r);
+        unlink(g_path);
+        const struct ev *e3 = find(&r, 3, 1), *e4 = find(&r, 4, 1), *e5 = find(&r, 5, 1);
+        ck_assert_ptr_nonnull(e3);
+        ck_assert_ptr_nonnull(e4);
+        ck_assert_ptr_nonnull(e5);
+        ck_assert_uint_eq(r.st.reasm_client_limited, 2);
+        ck_assert_int_eq(e3->verdict, blocks ? VERDICT_BLOCK : VERDICT_PASS);
+        ck_assert_int_eq(e3->method, blocks ? METHOD_CLIENT_LIMIT : METHOD_NONE);
+        ck_assert_uint_eq(r.st.client_limit_blocked, blocks ? 1 : 0);
+        ck_assert_str_eq(e4->name, "allowed2.example");
+        ck_assert_int_eq(e4->verdict, VERDICT_PASS);
+        ck_assert_str_eq(e5->name, "allowed.example");
+        ck_assert_int_eq(e5->verdict, VERDICT_PASS);
+    }
+    ck_assert_str_eq(verdict_method_name(METHOD_CLIENT_LIMIT), "client-limit");
+}
+END_TEST
+
 /* The IP fallback's addresses through the engine: fronted, nameless, ECH, named to a shared
  * address, and a flow that never sent a request. */
 START_TEST(fallback_addresses)
@@ -1250,6 +1310,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, hello_name_before_cap);
     tcase_add_test(tc, hello_split_decision_reused);
     tcase_add_test(tc, passed_flow_cut_after_new_rules);
+    tcase_add_test(tc, client_share_blocks_unreadable);
     tcase_add_test(tc, http_head_over_cap);
     tcase_add_test(tc, keepalive_after_upgrade_connect_chunked);
     tcase_add_test(tc, http_fake_then_real_each_request);
