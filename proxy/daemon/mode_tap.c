@@ -77,6 +77,7 @@ enum tap_ctr {
     C_PASSED_CUT,           /* passed flows blocked when a newer rule set listed their server */
     C_CLIENT_LIMITED,       /* buffers refused: the client held its share (tap.client_buffers) */
     C_CLIENT_LIMIT_BLOCKED, /* ... and its request was cut across segments: blocked */
+    C_QUIC_NO_SLOT_BLOCKED, /* QUIC Initials with no slot and no whole hello: blocked */
     C_COUNT
 };
 
@@ -121,6 +122,7 @@ static const char *const tap_ctr_names[C_COUNT] = {
     "engine.passed_cut",
     "engine.reasm_client_limited",
     "engine.client_limit_blocked",
+    "engine.quic_no_slot_blocked",
 };
 
 /* The decode errors by reason (the enum's order; ok, fragments and non-TCP/UDP are not errors). */
@@ -331,7 +333,8 @@ static void publish_counters(struct tap_worker *w, bool with_drops)
                              es.reasm_grown,
                              es.passed_cut,
                              es.reasm_client_limited,
-                             es.client_limit_blocked };
+                             es.client_limit_blocked,
+                             es.quic_no_slot_blocked };
     _Static_assert(sizeof(eng) / sizeof(eng[0]) == C_COUNT - C_DECODE_ERRORS,
                    "one value per engine counter");
     for (unsigned k = 0; k < sizeof(eng) / sizeof(eng[0]); k++)
@@ -398,6 +401,7 @@ static int tap_open(const struct settings *cfg, struct daemon_ctx *d, void **sta
     ec.cut_passed = true; /* a tap sees every packet of the flows it passed: it can cut them */
     ec.reasm_per_client = (uint32_t)cfg->tap_client_buffers;
     ec.client_limit_blocks = true;
+    ec.quic_no_slot_blocks = true;
     /* Redirect or 451 is chosen again per block from the current notice.url (build_response),
      * so the engine only needs to know that HTTP blocks carry a response. */
     ec.policy.notice_url = *t->policy_url ? t->policy_url : NULL;

@@ -90,6 +90,7 @@ struct engine {
     struct h2c_pool *h2; /* h2c decoder states (every stream of a connection) */
 
     struct quic_slot *qslots; /* QUIC handshake state, one slot per flow in its handshake */
+    struct quic_slot *qspare; /* quic_judge_alone(): an Initial read on its own (tap mode) */
     uint16_t *qfree;          /* free slot stack */
     uint32_t nqslots, qfree_n;
 
@@ -1021,6 +1022,23 @@ static bool quic_initial_frames(struct engine *e, struct flow *f, struct quic_sl
     return quic_judge(e, f, &qs->alt, true) == QR_BLOCKED;
 }
 
+/* A client Initial that found no slot (engine_config.quic_no_slot_blocks): read in the spare
+ * slot, on its own. A ClientHello whole in it is judged on its name and settles the flow (no
+ * later Initial is watched for conflicts: there is no room to keep one); anything less is
+ * blocked by policy, with the Initial's keys and connection IDs in the event, so a tap can
+ * close it. Returns true (settled). */
+static bool quic_judge_alone(struct engine *e, struct flow *f, const struct quic_initial *qi)
+{
+    struct quic_slot *qs = e->qspare;
+    quic_slot_start(e, qs, qi);
+    e->cur_qs = qs;
+    bool settled = quic_initial_frames(e, f, qs, qi);
+    if (!settled && !qs->judged)
+        decide_by_policy(e, f, METHOD_NO_ROOM, &e->st.quic_no_slot_blocked);
+    e->cur_qs = NULL;
+    return true;
+}
+
 /* Reads every long-header packet of one client datagram (RFC 9000 12.2: Initials may be
  * coalesced, 0-RTT and Handshake packets skipped by their Length) until the flow is settled.
  * Returns true when it is. Sets *initials to the number of Initials that decrypted. */
@@ -1074,6 +1092,8 @@ static bool quic_datagram(struct engine *e, struct flow *f, const uint8_t *buf, 
                     e->last_deferred = true;
                     return false;
                 }
+                if (e->cfg.quic_no_slot_blocks)
+                    return quic_judge_alone(e, f, &qi);
                 decide_by_address(e, f);
                 return true;
             }
@@ -1628,6 +1648,7 @@ struct engine *engine_new(const struct engine_config *cfg, const struct ruleset 
     e->h2 = cfg->h2c_conns ? h2c_pool_new((unsigned)cfg->h2c_conns) : NULL;
     e->nqslots = (uint32_t)(cfg->quic_slots > 65535 ? 65535 : cfg->quic_slots);
     e->qslots = calloc(e->nqslots ? e->nqslots : 1, sizeof(*e->qslots));
+    e->qspare = cfg->quic_no_slot_blocks ? calloc(1, sizeof(*e->qspare)) : NULL;
     e->qfree = calloc(e->nqslots ? e->nqslots : 1, sizeof(*e->qfree));
     e->scratch_cap = cfg->reasm_bytes;
     e->scratch = malloc(e->scratch_cap);
@@ -1639,7 +1660,8 @@ struct engine *engine_new(const struct engine_config *cfg, const struct ruleset 
     e->memo = bigmem_alloc(MEMO_BYTES);
     e->held = e->memo ? (struct held_memo *)((uint8_t *)e->memo + PASS_MEMO_BYTES) : NULL;
     if (!e->reasm || !e->ft || !e->defrag || !e->qctx || !e->qslots || !e->qfree || !e->scratch ||
-        !e->cut || !e->cp || !e->memo || !e->held || (cfg->h2c_conns && !e->h2)) {
+        (cfg->quic_no_slot_blocks && !e->qspare) || !e->cut || !e->cp || !e->memo || !e->held ||
+        (cfg->h2c_conns && !e->h2)) {
         engine_free(e);
         return NULL;
     }
@@ -1658,6 +1680,7 @@ void engine_free(struct engine *e)
     quic_ctx_free(e->qctx);
     h2c_pool_free(e->h2);
     free(e->qslots);
+    free(e->qspare);
     free(e->qfree);
     free(e->scratch);
     free(e->cut);

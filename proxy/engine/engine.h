@@ -49,6 +49,12 @@ struct engine_config {
      * blocked by policy (method client-limit, counted client_limit_blocked) instead of judged
      * on its address: a flood of half-sent requests must not open the filter for its sender */
     bool client_limit_blocks;
+    /* tap mode: a QUIC Initial that finds no slot free (quic_slots) is judged on its own
+     * datagram (a ClientHello whole in it, on its name); otherwise blocked by policy (method
+     * no-room, counted quic_no_slot_blocked) instead of judged on its address: a flood of
+     * Initials holding the slots must not let through the hellos that span two Initials
+     * (Chrome's, with a post-quantum key share). QUIC refused, the browser uses TCP. */
+    bool quic_no_slot_blocks;
     /* queue mode: what a TCP flow first seen after its SYN gets (ENGINE_UNSEEN_SYN_*); tap
      * mode and scan keep PICKUP (captures that start mid-flow) */
     uint8_t unseen_syn;
@@ -261,6 +267,8 @@ struct engine_stats {
                                    * PICKUP): created by a segment that is not a SYN */
     uint64_t syn_unseen_blocked;  /* ... blocked by that policy (method syn-unseen) */
     uint64_t watch_limit_blocked; /* flows refused by engine_refuse() (method watch-limit) */
+    uint64_t quic_no_slot_blocked; /* QUIC flows with no slot and no whole hello in their
+                                    * datagram: blocked (method no-room; quic_no_slot_blocks) */
     uint64_t client_limit_blocked; /* flows whose client held its share of buffers and whose
                                     * request was not readable from one segment: blocked
                                     * (method client-limit; tap mode, reasm_per_client) */

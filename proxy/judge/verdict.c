@@ -176,6 +176,7 @@ const char *verdict_method_name(enum verdict_method m)
     case METHOD_SYN_UNSEEN: return "syn-unseen";
     case METHOD_WATCH_LIMIT: return "watch-limit";
     case METHOD_CLIENT_LIMIT: return "client-limit";
+    case METHOD_NO_ROOM: return "no-room";
     case METHOD_NONE: break;
     }
     return NULL;

@@ -42,6 +42,9 @@ enum verdict_method {
     METHOD_CLIENT_LIMIT, /* tap mode: a request cut across segments from a client that holds its
                           * whole share of reassembly buffers (engine_config.reasm_per_client):
                           * blocked by policy */
+    METHOD_NO_ROOM,      /* tap mode: a QUIC Initial found no slot to reassemble its ClientHello in
+                     * and did not show it whole on its own (engine_config.quic_no_slot_blocks):
+                     * blocked by policy, the browser goes on over TCP, where it is judged */
 };
 
 /* Who a block is for: a regulator order (rule files, orders), or the subscriber's tariff

@@ -507,6 +507,7 @@ END_TEST
 static const uint8_t Q_DCID[8] = { 0x5c, 0x1e, 0xa7, 0x09, 0x42, 0x33, 0x71, 0x0d };
 static const uint8_t Q_SCID[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
 static uint64_t g_qts;
+static uint16_t g_qsport = 50000; /* the client's port of udp_out()'s datagrams */
 
 static void udp_out(struct pcapw *w, const uint8_t *d, size_t n)
 {
@@ -515,7 +516,7 @@ static void udp_out(struct pcapw *w, const uint8_t *d, size_t n)
     p.proto = 17;
     pcapw_addr("192.0.2.1", p.src);
     pcapw_addr("10.0.0.1", p.dst);
-    p.sport = 50000;
+    p.sport = g_qsport;
     p.dport = 443;
     p.payload = d;
     p.payload_len = n;
@@ -545,6 +546,75 @@ static void q_hello_out(struct pcapw *w, struct quicw *q, uint32_t pn, const cha
 
 /* A datagram of junk, then one holding only a 0-RTT packet: neither settles the flow; the Initial
  * after them is read and blocks, and the event carries what a server Initial needs. */
+/* Tap mode's QUIC slots exhausted (quic_no_slot_blocks; one slot here, held by flow 1's first
+ * Initial of a hello that never completes): flow 2, a hello for a blocked name over two Initials
+ * (Chromium's, with its post-quantum key share), cannot be read - blocked by policy (method
+ * no-room), its event carrying what a server Initial needs; flows 3 and 4, hellos whole in one
+ * Initial, are judged on their names. Without it (scan) all three were judged on their
+ * addresses, and passed. */
+START_TEST(quic_no_slot_policy)
+{
+    uint8_t h[4096], d[1500];
+    size_t hl = quicw_hello("blocked.example", 1216, h, sizeof(h), NULL);
+    ck_assert_uint_gt(hl, 1300);
+    for (int blocks = 0; blocks < 2; blocks++) {
+        struct pcapw *w = open_cap();
+        struct quicw q[4];
+        for (int i = 0; i < 4; i++) {
+            uint8_t dcid[8] = { 0x5c, 0x1e, 0xa7, 0x09, 0x42, 0x33, 0x71, (uint8_t)i };
+            ck_assert_int_eq(quicw_init(&q[i], QUIC_V1, dcid, 8, Q_SCID, 8), 0);
+        }
+        g_qts = 0;
+        g_qsport = 50001; /* holds the only slot: the first 100 bytes of a hello */
+        udp_out(w, d, q_seal(&q[0], 0, h, 0, 100, 1250, d, sizeof(d)));
+        g_qsport = 50002; /* the blocked name over two Initials */
+        udp_out(w, d, q_seal(&q[1], 0, h, 0, 1000, 1250, d, sizeof(d)));
+        udp_out(w, d, q_seal(&q[1], 1, h, 1000, hl, 1250, d, sizeof(d)));
+        g_qsport = 50003;
+        q_hello_out(w, &q[2], 0, "allowed2.example");
+        g_qsport = 50004;
+        q_hello_out(w, &q[3], 0, "blocked.example");
+        g_qsport = 50000;
+        for (int i = 0; i < 4; i++)
+            quicw_fini(&q[i]);
+        ck_assert_int_eq(pcapw_close(w), 0);
+        struct engine_config cfg;
+        small_config(&cfg);
+        cfg.quic_slots = 1;
+        cfg.quic_no_slot_blocks = blocks;
+        static struct run r;
+        run(&cfg, &r);
+        unlink(g_path);
+        if (!blocks) {
+            /* flow 2's second Initial restarts it (flow 3: a passed flow may restart); flow 1,
+             * never complete, is judged at the end */
+            ck_assert_uint_eq(r.n, 5);
+            ck_assert_uint_eq(r.st.quic_no_slot, 4);
+            for (size_t i = 0; i < r.n; i++)
+                ck_assert_int_eq(r.ev[i].verdict, VERDICT_PASS);
+            continue;
+        }
+        ck_assert_uint_eq(r.n, 4);
+        ck_assert_uint_eq(r.st.quic_no_slot, 3);
+        const struct ev *e2 = find(&r, 2, 1), *e3 = find(&r, 3, 1), *e4 = find(&r, 4, 1);
+        ck_assert_ptr_nonnull(e2);
+        ck_assert_ptr_nonnull(e3);
+        ck_assert_ptr_nonnull(e4);
+        ck_assert_int_eq(e2->verdict, VERDICT_BLOCK); /* blocked: its second Initial stays its */
+        ck_assert_int_eq(e2->method, METHOD_NO_ROOM);
+        ck_assert_uint_eq(e2->quic_version, QUIC_V1); /* a tap can close it */
+        ck_assert_uint_eq(e2->quic_odcid_len, 8);
+        ck_assert_uint_eq(r.st.quic_no_slot_blocked, 1);
+        ck_assert_str_eq(e3->name, "allowed2.example");
+        ck_assert_int_eq(e3->verdict, VERDICT_PASS);
+        ck_assert_str_eq(e4->name, "blocked.example");
+        ck_assert_int_eq(e4->verdict, VERDICT_BLOCK);
+        ck_assert_int_eq(e4->method, METHOD_DOMAIN);
+    }
+    ck_assert_str_eq(verdict_method_name(METHOD_NO_ROOM), "no-room");
+}
+END_TEST
+
 START_TEST(quic_junk_and_0rtt_first)
 {
     struct pcapw *w = open_cap();
@@ -1311,6 +1381,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, hello_split_decision_reused);
     tcase_add_test(tc, passed_flow_cut_after_new_rules);
     tcase_add_test(tc, client_share_blocks_unreadable);
+    tcase_add_test(tc, quic_no_slot_policy);
     tcase_add_test(tc, http_head_over_cap);
     tcase_add_test(tc, keepalive_after_upgrade_connect_chunked);
     tcase_add_test(tc, http_fake_then_real_each_request);
