@@ -177,7 +177,8 @@ struct worker {
     uint64_t rules_seen;  /* rsref version the passed connections were last judged under */
     uint64_t tariff_seen; /* tariff_version() then */
     uint64_t recheck_at;  /* ms: with tariffs, the next walk even without a publication */
-    uint32_t sweep_next;  /* next slot to re-judge, while sweeping */
+    uint32_t sweep_next;  /* next slot to re-judge, while sweeping (the walk wraps around) */
+    uint32_t sweep_left;  /* slots the walk has still to visit */
     bool sweeping;
     _Atomic uint64_t st[INLINE_NSTATS];
 };
@@ -279,6 +280,7 @@ void inline_config_default(struct inline_config *c)
     c->close_timeout_ms = 2000;
     c->idle_timeout_ms = 600000;
     c->tariff_recheck_ms = 60000;
+    c->rejudge_step = INLINE_SWEEP_STEP;
     c->max_per_source = 512;
     c->incomplete = INLINE_INCOMPLETE_RESET;
     c->tls_block = INLINE_TLS_RESET;
@@ -1766,8 +1768,10 @@ static void run_ready(struct worker *w)
  * connections again - the name each was passed on
  * (name_keep()) and its original destination, as a new connection to them would be - and
  * resets those the new rule set blocks (counted in inline.cut, reported as blocks with cut
- * set). INLINE_SWEEP_STEP slots per loop, so a worker with many connections goes on serving
- * between steps; a newer publication mid-way starts the walk again. */
+ * set). INLINE_SWEEP_STEP slots per loop, the loops back to back while it lasts, so a worker
+ * with many connections goes on serving between steps. A newer publication mid-way makes the
+ * walk go on from where it is for a whole turn more: publications faster than a walk cannot
+ * keep it from the slots past its start. */
 static void rejudge(struct worker *w)
 {
     uint64_t v = rsref_version(w->p->rules);
@@ -1778,16 +1782,17 @@ static void rejudge(struct worker *w)
         w->rules_seen = v;
         w->tariff_seen = tv;
         w->recheck_at = w->now + w->p->cfg.tariff_recheck_ms;
-        w->sweep_next = 0;
-        w->sweeping = true;
+        if (!w->sweeping)
+            w->sweep_next = 0;
+        w->sweep_left = w->conn_hw;
+        w->sweeping = w->conn_hw > 0;
     }
     if (!w->sweeping)
         return;
-    uint32_t end = w->sweep_next + INLINE_SWEEP_STEP;
-    if (end >= w->conn_hw) {
-        end = w->conn_hw;
-        w->sweeping = false;
-    }
+    uint32_t step = w->p->cfg.rejudge_step && w->p->cfg.rejudge_step < INLINE_SWEEP_STEP
+                        ? w->p->cfg.rejudge_step
+                        : INLINE_SWEEP_STEP;
+    uint32_t n = w->sweep_left < step ? w->sweep_left : step;
     uint32_t cut[INLINE_SWEEP_STEP], ncut = 0;
     struct inspect_flow fl;
     memset(&fl, 0, sizeof(fl));
@@ -1795,7 +1800,10 @@ static void rejudge(struct worker *w)
     fl.tariff = w->p->cfg.tariff;
     rsref_read_lock();
     const struct ruleset *rs = rsref_get(w->p->rules);
-    for (uint32_t i = w->sweep_next; i < end; i++) {
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t i = w->sweep_next++;
+        if (w->sweep_next >= w->conn_hw)
+            w->sweep_next = 0;
         struct conn *c = &w->conns[i];
         if ((c->state != ST_CONNECT && c->state != ST_RELAY) || !(c->flags & F_DECIDED))
             continue;
@@ -1819,7 +1827,8 @@ static void rejudge(struct worker *w)
         cut[ncut++] = i;
     }
     rsref_read_unlock();
-    w->sweep_next = end;
+    w->sweep_left -= n;
+    w->sweeping = w->sweep_left > 0;
     for (uint32_t k = 0; k < ncut; k++) {
         conn_close(w, &w->conns[cut[k]], true);
         CNT(w, cut);
@@ -1836,7 +1845,8 @@ int inline_run_once(struct inline_proxy *p, unsigned worker, int timeout_ms)
     settings_sync(w);
     rejudge(w);
     accept_resume(w);
-    int n = epoll_wait(w->ep, evs, INLINE_EVENTS, w->nready ? 0 : next_timeout(w, timeout_ms));
+    int n = epoll_wait(w->ep, evs, INLINE_EVENTS,
+                       w->nready || w->sweeping ? 0 : next_timeout(w, timeout_ms));
     if (n < 0)
         return errno == EINTR ? 0 : -errno;
     w->now = now_ms();

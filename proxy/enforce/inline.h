@@ -84,6 +84,8 @@ struct inline_config {
     unsigned tariff_recheck_ms; /* with tariffs: relayed connections are judged again this often
                                    (schedules, subscribers moved to another tariff), as after
                                    every new rule set or tariff table (60000) */
+    unsigned rejudge_step;      /* connections judged again per loop after a publication (2048,
+                              the most) */
 };
 
 /* One decision, as reported to on_event. Pointers are valid during the call only. */

@@ -915,6 +915,44 @@ START_TEST(passed_connections_judged_again)
 }
 END_TEST
 
+/* Publications faster than the walk (here: one slot a loop, a new set before every loop) do
+ * not keep it from the slots past its start: the third connection's name, listed from the
+ * first publication on, is cut within a few loops (before, each publication started the walk
+ * again at slot 0, and it never got there). */
+START_TEST(passed_connections_walk_not_starved)
+{
+    struct inline_config c;
+    base_config(&c);
+    c.rejudge_step = 1;
+    start(&c);
+    uint8_t h[2048];
+    int cl[3], sv[3];
+    static const char *const names[3] = { "a.example", "b.example", "later.test" };
+    for (int i = 0; i < 3; i++) {
+        size_t hn = hello(h, sizeof(h), names[i]);
+        cl[i] = client(NULL);
+        sv[i] = expect_relayed(cl[i], h, hn);
+    }
+    static const char *const listed[1] = { "later.test" };
+    char other[32];
+    for (int k = 0; k < 12; k++) {
+        snprintf(other, sizeof(other), "other%d.test", k);
+        const char *e[2] = { listed[0], other };
+        publish(e, 2);
+        ck_assert_int_ge(inline_run_once(g_p, 0, 0), 0);
+    }
+    (void)listed;
+    ck_assert_uint_eq(stats().cut, 1); /* within those loops, not after them */
+    expect_reset(cl[2], 2000);
+    still_relayed(cl[0], sv[0]);
+    still_relayed(cl[1], sv[1]);
+    for (int i = 0; i < 3; i++) {
+        close(cl[i]);
+        close(sv[i]);
+    }
+}
+END_TEST
+
 /* Child tariffs: a relayed connection of a child subscriber is judged again when the tariff
  * table is published (its profile changed) and, with no publication, every tariff_recheck_ms
  * (here: its address mapped to another subscriber in the subscriber map). A: a child (block=
@@ -1327,6 +1365,7 @@ static Suite *inline_suite(void)
     tcase_add_test(v, h2c_later_stream_blocked);
     tcase_add_test(v, passed_connections_judged_again);
     tcase_add_test(v, passed_connections_tariff_recheck);
+    tcase_add_test(v, passed_connections_walk_not_starved);
     tcase_add_test(v, relay_traffic_not_idle);
     TCase *m = add_case(s, "malformed");
     tcase_add_test(m, unknown_protocol_relayed);
