@@ -23,28 +23,10 @@
 #include "proxy/engine/engine.h"
 #include "proxy/judge/inspect.h"
 #include "rules/match/ruleset.h"
+#include "tests/lib/benchtime.h"
 #include "tests/lib/pcapw.h"
 
 #define SERVERS 1000
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, size_t n)
-{
-    qsort(v, n, sizeof(*v), cmp_d);
-    return v[n / 2];
-}
 
 static void die(const char *what)
 {
@@ -146,7 +128,7 @@ int main(int argc, char **argv)
         struct pcapw *w = pcapw_open("/dev/null");
         if (!fd.e || !w || pcapw_set_wrap(w, to_engine, &fd) != 0)
             die("engine or writer");
-        double t0 = now();
+        double t0 = bench_now_ms();
         for (size_t i = 0; i < flows; i++) {
             char cli[32], srv[32];
             snprintf(cli, sizeof(cli), "10.%zu.%zu.%zu", (i >> 16) & 255, (i >> 8) & 255,
@@ -161,15 +143,15 @@ int main(int argc, char **argv)
                 pcapw_conv_ack(&c, true) != 0)
                 die("writing a flow");
         }
-        feed[r] = now() - t0;
+        feed[r] = bench_now_ms() - t0;
         if (fd.decisions != flows)
             die("not every flow was decided once");
-        t0 = now();
+        t0 = bench_now_ms();
         engine_set_rules(fd.e, none);
-        walk[r] = now() - t0;
-        t0 = now();
+        walk[r] = bench_now_ms() - t0;
+        t0 = bench_now_ms();
         engine_set_rules(fd.e, some);
-        cut[r] = now() - t0;
+        cut[r] = bench_now_ms() - t0;
         /* the marked flows are cut at their next packet: one each */
         for (size_t i = 0; i < flows; i++) {
             size_t s = i % SERVERS;
@@ -205,7 +187,7 @@ int main(int argc, char **argv)
         static struct inspect_result res;
         size_t blocked = 0;
         char nm[64];
-        t0 = now();
+        t0 = bench_now_ms();
         for (size_t i = 0; i < names; i++) {
             int l = snprintf(nm, sizeof(nm), "s%zu.site%zu.example", i, i % 997);
             struct inspect_request rq;
@@ -217,12 +199,12 @@ int main(int argc, char **argv)
             inspect_decide(none, &pol, &fl, &rq, rq.name, &res);
             blocked += res.d.verdict == VERDICT_BLOCK;
         }
-        judge[r] = now() - t0;
+        judge[r] = bench_now_ms() - t0;
         if (blocked)
             die("an allowed name was blocked");
     }
-    double f = median(feed, (size_t)rounds), wk = median(walk, (size_t)rounds),
-           ct = median(cut, (size_t)rounds), jd = median(judge, (size_t)rounds);
+    double f = bench_median(feed, (size_t)rounds), wk = bench_median(walk, (size_t)rounds),
+           ct = bench_median(cut, (size_t)rounds), jd = bench_median(judge, (size_t)rounds);
     printf("bench_cut: %zu settled TLS flows (6 frames each), a set of %zu entries (%zu IP)\n",
            flows, entries, ips);
     printf("  feed (baseline)          %9.1f ms  %6.0f ns per flow\n", f, f * 1e6 / (double)flows);

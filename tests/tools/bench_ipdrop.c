@@ -24,25 +24,7 @@
 
 #include "proxy/enforce/ipdrop.h"
 #include "rules/match/ruleset.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, size_t n)
-{
-    qsort(v, n, sizeof(*v), cmp_d);
-    return v[n / 2];
-}
+#include "tests/lib/benchtime.h"
 
 static void ip_text(size_t i, char *b, size_t len)
 {
@@ -93,14 +75,14 @@ static double time_sync(struct ipdrop *k, const struct ruleset *from, const stru
             fprintf(stderr, "bench_ipdrop: %s\n", err);
             exit(2);
         }
-        double t0 = now();
+        double t0 = bench_now_ms();
         if (ipdrop_sync(k, to, NULL, err, sizeof(err)) < 0) {
             fprintf(stderr, "bench_ipdrop: %s\n", err);
             exit(2);
         }
-        v[r] = now() - t0;
+        v[r] = bench_now_ms() - t0;
     }
-    return median(v, (size_t)rounds);
+    return bench_median(v, (size_t)rounds);
 }
 
 int main(int argc, char **argv)
@@ -127,7 +109,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_ipdrop: unshare(CLONE_NEWNET): %s (run as root)\n", strerror(errno));
         return 2;
     }
-    double t0 = now();
+    double t0 = bench_now_ms();
     struct ruleset_builder *b = ruleset_builder_new();
     char err[512], text[96];
     for (size_t i = 0; i < n; i++) {
@@ -142,19 +124,19 @@ int main(int argc, char **argv)
         }
     }
     struct ruleset *base = ruleset_build(b);
-    double build_ms = now() - t0;
+    double build_ms = bench_now_ms() - t0;
     if (!base)
         return 2;
 
     struct ipdrop_list l = { 0 };
     double cv[64];
     for (int r = 0; r < rounds; r++) {
-        double c0 = now();
+        double c0 = bench_now_ms();
         if (ipdrop_collect(base, NULL, &l, NULL) < 0)
             return 2;
-        cv[r] = now() - c0;
+        cv[r] = bench_now_ms() - c0;
     }
-    double collect_ms = median(cv, (size_t)rounds);
+    double collect_ms = bench_median(cv, (size_t)rounds);
     size_t elements = l.n;
     ipdrop_list_free(&l);
 
@@ -169,14 +151,14 @@ int main(int argc, char **argv)
         for (int r = 0; r < rounds; r++) {
             ipdrop_free(kd, true);
             kd = ipdrop_new("qorgau_ip", true, 0x10000, NULL, err, sizeof(err));
-            double c0 = now();
+            double c0 = bench_now_ms();
             if (!kd || ipdrop_sync(kd, base, NULL, err, sizeof(err)) < 0) {
                 fprintf(stderr, "bench_ipdrop: %s\n", err);
                 return 2;
             }
-            v[r] = now() - c0;
+            v[r] = bench_now_ms() - c0;
         }
-        create_ms = median(v, (size_t)rounds);
+        create_ms = bench_median(v, (size_t)rounds);
     }
     struct ruleset *dom = overlay(base, "D1", 0, 1, true, false);
     struct ruleset *one = overlay(base, "A1", 0, 1, false, false);

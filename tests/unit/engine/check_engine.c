@@ -908,6 +908,39 @@ START_TEST(hello_name_before_cap)
 }
 END_TEST
 
+/* Runs the capture at g_path through an engine built from cfg over rs, frame by frame; after
+ * frame `at` (when want_before events were reported) the rule set becomes rs2, as a
+ * publication would make it (engine_set_rules()). Frees both sets and the capture. */
+static void run_swap(const struct engine_config *cfg, struct ruleset *rs, struct ruleset *rs2,
+                     unsigned at, size_t want_before, struct run *r)
+{
+    char err[256];
+    memset(r, 0, sizeof(*r));
+    struct capture *cap = capture_pcap_open_file(g_path, err, sizeof(err));
+    ck_assert_msg(cap != NULL, "%s", err);
+    struct engine *e = engine_new(cfg, rs, on_event, r);
+    ck_assert_ptr_nonnull(e);
+    struct capture_frame fr;
+    int rc;
+    unsigned frames = 0;
+    while ((rc = capture_next(cap, &fr, err, sizeof(err))) == 1) {
+        engine_frame(e, cap->ops->linktype(cap), fr.ts_us, fr.data, fr.caplen);
+        if (++frames == at) {
+            ck_assert_uint_eq(r->n, want_before);
+            if (rs2)
+                engine_set_rules(e, rs2);
+        }
+    }
+    ck_assert_int_eq(rc, 0);
+    engine_finish(e);
+    engine_get_stats(e, &r->st);
+    engine_free(e);
+    capture_close(cap);
+    ruleset_free(rs);
+    ruleset_free(rs2);
+    unlink(g_path);
+}
+
 /* A ClientHello whose name arrives before the rest of it: decided on the name at once (it
  * passes), then again once complete. The second decision is the first one taken again when
  * nothing it reads changed (decisions_reused); when the rules change in between (now listing
@@ -944,35 +977,15 @@ START_TEST(hello_split_decision_reused)
         struct engine_config cfg;
         small_config(&cfg);
         static struct run r;
-        memset(&r, 0, sizeof(r));
-        struct capture *cap = capture_pcap_open_file(g_path, err, sizeof(err));
-        ck_assert_msg(cap != NULL, "%s", err);
-        struct engine *e = engine_new(&cfg, rs, on_event, &r);
-        ck_assert_ptr_nonnull(e);
-        struct capture_frame fr;
-        int rc;
-        unsigned frames = 0;
-        while ((rc = capture_next(cap, &fr, err, sizeof(err))) == 1) {
-            engine_frame(e, cap->ops->linktype(cap), fr.ts_us, fr.data, fr.caplen);
-            if (++frames == 4) {           /* SYN, SYN-ACK, ACK, the hello's first part */
-                ck_assert_uint_eq(r.n, 0); /* passed on its name: waits for the rest */
-                if (swap)
-                    engine_set_rules(e, rs2);
-            }
-        }
-        ck_assert_int_eq(rc, 0);
-        engine_finish(e);
-        engine_get_stats(e, &r.st);
-        engine_free(e);
-        capture_close(cap);
-        ruleset_free(rs);
-        ruleset_free(rs2);
+        /* SYN, SYN-ACK, ACK, the hello's first part: passed on its name, waits for the rest */
+        run_swap(&cfg, rs, swap ? rs2 : NULL, 4, 0, &r);
+        if (!swap)
+            ruleset_free(rs2);
         ck_assert_uint_eq(r.n, 1);
         ck_assert_str_eq(r.ev[0].name, "allowed.example");
         ck_assert_int_eq(r.ev[0].verdict, swap ? VERDICT_BLOCK : VERDICT_PASS);
         ck_assert_int_eq(r.ev[0].method, swap ? METHOD_DOMAIN : METHOD_NONE);
         ck_assert_uint_eq(r.st.decisions_reused, swap ? 0 : 1);
-        unlink(g_path);
     }
 }
 END_TEST
@@ -1016,29 +1029,7 @@ START_TEST(passed_flow_cut_after_new_rules)
         small_config(&cfg);
         cfg.cut_passed = cut_on;
         static struct run r;
-        memset(&r, 0, sizeof(r));
-        struct capture *cap = capture_pcap_open_file(g_path, err, sizeof(err));
-        ck_assert_msg(cap != NULL, "%s", err);
-        struct engine *e = engine_new(&cfg, rs, on_event, &r);
-        ck_assert_ptr_nonnull(e);
-        struct capture_frame fr;
-        int rc;
-        unsigned frames = 0;
-        while ((rc = capture_next(cap, &fr, err, sizeof(err))) == 1) {
-            engine_frame(e, cap->ops->linktype(cap), fr.ts_us, fr.data, fr.caplen);
-            if (++frames == 6) {
-                ck_assert_uint_eq(r.n, 1); /* passed on its name */
-                engine_set_rules(e, rs2);
-            }
-        }
-        ck_assert_int_eq(rc, 0);
-        engine_finish(e);
-        engine_get_stats(e, &r.st);
-        engine_free(e);
-        capture_close(cap);
-        ruleset_free(rs);
-        ruleset_free(rs2);
-        unlink(g_path);
+        run_swap(&cfg, rs, rs2, 6, 1, &r); /* after the client's ACK: passed on its name */
         ck_assert_int_eq(r.ev[0].verdict, VERDICT_PASS);
         ck_assert(!r.ev[0].cut);
         if (!cut_on || other) {
