@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,8 +28,12 @@
 #include "proxy/daemon/tarcount.h"
 #include "proxy/enforce/inject.h"
 #include "proxy/enforce/notice.h"
+#include "proxy/enforce/passnames.h"
 #include "proxy/engine/engine.h"
+#include "proxy/judge/inspect.h"
 #include "rules/match/rsref.h"
+#include "rules/subs/pseudo.h"
+#include "rules/subs/tariff.h"
 
 #define Q_BATCH    128        /* packets handled per read section */
 #define Q_POLL_MS  20         /* hold timeouts are checked at least this often */
@@ -69,6 +74,13 @@ enum q_ctr {
     C_HOLD_TABLE_FULL,   /* client segments dropped: no room in the hold table (sent again) */
     C_CLIENT_LIMITED,    /* ... of them for the client's share (queue.client_buffers) */
     C_QUIC_NEW_ATTEMPTS, /* QUIC attempts opened on a passed 4-tuple: judged as new flows */
+    /* the names of passed connections (queue.passed_names; worker 0 carries them) */
+    C_PASSED_NOTED, /* noted now */
+    C_PASSED_CUT,   /* marked blocked after a newer rule set */
+    C_PASSED_FULL,  /* not noted: the table was full */
+    C_PASSED_LONG,  /* not noted: a name longer than PASSNAMES_NAME_MAX */
+    C_PASSED_GONE,  /* forgotten: no longer in conntrack */
+    C_PASSED_ERRORS,
     C_COUNT
 };
 
@@ -98,6 +110,12 @@ static const char *const q_ctr_names[] = {
     "queue.hold_table_full",
     "queue.client_limited",
     "queue.quic_new_attempts",
+    "queue.passed_noted",
+    "queue.passed_cut",
+    "queue.passed_full",
+    "queue.passed_long_names",
+    "queue.passed_gone",
+    "queue.passed_errors",
 };
 _Static_assert(sizeof(q_ctr_names) / sizeof(q_ctr_names[0]) == C_COUNT, "one name per counter");
 
@@ -188,6 +206,11 @@ struct queue_mode {
     uint32_t mark_watch; /* mark_pass | mark_block: a kept-alive HTTP connection */
     uint32_t maxlen;
     bool fail_open;
+    struct verdict_policy vp; /* the engine's (https_url is read from notice at use) */
+    struct passnames *pn;     /* queue.passed_names; NULL: off */
+    pthread_t pn_thread;
+    bool pn_started;
+    volatile int pn_stop;
 };
 
 static uint64_t mono_ns(void)
@@ -502,6 +525,132 @@ static void log_decision(struct q_worker *w, const struct engine_event *ev, cons
                      LOG_S("subscriber", pn[0] ? pn : NULL)));
 }
 
+/* ---- connections passed before an order (queue.passed_names) -------------------------------- */
+
+static void tuple_of(const struct engine_event *ev, struct ctnl_tuple *t)
+{
+    memset(t, 0, sizeof(*t));
+    t->ipver = (uint8_t)ev->ipver;
+    t->proto = (uint8_t)ev->l4proto;
+    t->sport = ev->client_port;
+    t->dport = ev->server_port;
+    size_t n = ev->ipver == 6 ? 16 : 4;
+    memcpy(t->src, ev->client, n);
+    memcpy(t->dst, ev->server, n);
+}
+
+/* A TLS or QUIC decision: a pass on a name is noted (the connection will be forwarded under its
+ * pass mark from now on), a block forgets what an earlier pass on the tuple noted. */
+static void note_passed(struct queue_mode *q, const struct engine_event *ev)
+{
+    struct ctnl_tuple t;
+    tuple_of(ev, &t);
+    if (ev->d.verdict == VERDICT_BLOCK)
+        passnames_del(q->pn, &t);
+    else if (ev->name)
+        passnames_add(q->pn, &t, ev->app, ev->ech, ev->name, ev->name_len);
+}
+
+static uint64_t pn_version(void *ctx)
+{
+    struct queue_mode *q = ctx;
+    uint64_t tv = q->d->tariff ? tariff_version(q->d->tariff->tariff) : 0;
+    return rsref_version(q->d->rules) * 1000003u + tv;
+}
+
+/* Decides a noted connection as a new one to the same name and server would be. Inside the
+ * caller's read section. */
+static void pn_decide(struct queue_mode *q, const struct ruleset *rs, const struct ctnl_tuple *t,
+                      enum verdict_app app, bool ech, const char *name, size_t len,
+                      struct inspect_result *res)
+{
+    struct inspect_flow fl;
+    memset(&fl, 0, sizeof(fl));
+    fl.udp = t->proto == IPPROTO_UDP;
+    fl.ipver = t->ipver;
+    fl.dst = t->dst;
+    fl.src = t->src;
+    fl.now = time(NULL);
+    fl.tariff = q->d->tariff;
+    struct inspect_request rq;
+    memset(&rq, 0, sizeof(rq));
+    rq.app = app;
+    rq.name.p = (const uint8_t *)name;
+    rq.name.len = len;
+    rq.ech = ech;
+    struct verdict_policy vp = q->vp;
+    vp.https_url = atomic_load_explicit(&q->notice, memory_order_acquire)->https_url;
+    inspect_decide(rs, &vp, &fl, &rq, rq.name, res);
+}
+
+static bool pn_judge(void *ctx, const struct ctnl_tuple *t, enum verdict_app app, bool ech,
+                     const char *name, size_t len)
+{
+    struct queue_mode *q = ctx;
+    static _Thread_local struct inspect_result res;
+    rsref_read_lock();
+    pn_decide(q, rsref_get(q->d->rules), t, app, ech, name, len, &res);
+    rsref_read_unlock();
+    return res.d.verdict == VERDICT_BLOCK;
+}
+
+/* A cut made: logged as a block (cut, enforced by the connection's mark) and counted as a hit of
+ * the entry that blocks it now. */
+static void pn_cut(void *ctx, const struct passnames_conn *c)
+{
+    struct queue_mode *q = ctx;
+    static _Thread_local struct inspect_result res;
+    rsref_read_lock();
+    const struct ruleset *rs = rsref_get(q->d->rules);
+    pn_decide(q, rs, &c->t, c->app, c->ech, c->name, c->len, &res);
+    const char *order = NULL;
+    if (rs && res.d.entry != RULESET_NO_ENTRY) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+        hits_note(q->d->hits, 0, rs, res.d.entry,
+                  (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+        order = ruleset_entry_order(rs, res.d.entry);
+        if (order && !*order)
+            order = NULL;
+    }
+    if (q->d->log) {
+        char cli[64], srv[64], pn[SUB_ID_MAX + 1];
+        decode_fmt_endpoint(c->t.src, c->t.ipver, c->t.sport, cli, sizeof(cli));
+        decode_fmt_endpoint(c->t.dst, c->t.ipver, c->t.dport, srv, sizeof(srv));
+        pseudo_id(q->d->pseudo, res.d.sub, pn, sizeof(pn));
+        log_block(q->d->log, "queue", "block",
+                  LOG_KV(LOG_S("client", cli), LOG_S("server", srv),
+                         LOG_S("proto", c->t.proto == IPPROTO_TCP ? "tcp" : "udp"),
+                         LOG_S("app", verdict_app_name(c->app)), LOG_S("name", c->name),
+                         LOG_B("cut", true), LOG_S("method", verdict_method_name(res.d.method)),
+                         LOG_S("order", order), LOG_S("enforced", "conntrack-mark"),
+                         LOG_S("cause", verdict_cause_name(res.d.cause)),
+                         LOG_S("profile", res.d.profile[0] ? res.d.profile : NULL),
+                         LOG_S("category", res.d.category[0] ? res.d.category : NULL),
+                         LOG_S("subscriber", pn[0] ? pn : NULL)));
+    }
+    rsref_read_unlock();
+}
+
+static void *pn_main(void *arg)
+{
+    struct queue_mode *q = arg;
+    struct passnames_source src = {
+        .version = pn_version,
+        .judge = pn_judge,
+        .on_cut = pn_cut,
+        .ctx = q,
+        .recheck_ms = q->d->tariff ? 60000 : 0,
+        .gc_ms = 60000,
+    };
+    char err[256];
+    rsref_thread_register();
+    if (passnames_run(q->pn, &src, &q->pn_stop, err, sizeof(err)) < 0 && q->d->log)
+        log_write(q->d->log, LOG_LEVEL_ERROR, "queue", err, NULL, 0);
+    rsref_thread_unregister();
+    return NULL;
+}
+
 static void on_event(void *ctx, const struct engine_event *ev)
 {
     struct q_worker *w = ctx;
@@ -512,6 +661,8 @@ static void on_event(void *ctx, const struct engine_event *ev)
     fbseen_note_flow(w->q->d->seen, w->idx, w->rs, ev->ipver, ev->server, ev->name, ev->name_len,
                      ev->ech);
     struct hold *h = hold_find(w, ev->flow_id);
+    if (w->q->pn && (ev->app == APP_TLS || ev->app == APP_QUIC))
+        note_passed(w->q, ev);
     if (ev->d.verdict != VERDICT_BLOCK) {
         if (h)
             touch(w, h, V_PASS);
@@ -739,6 +890,16 @@ static void publish_counters(struct q_worker *w)
     w->ctr_local[C_SYN_UNSEEN_BLOCKED] = es.syn_unseen_blocked;
     w->ctr_local[C_CLIENT_LIMITED] = es.reasm_client_limited;
     w->ctr_local[C_QUIC_NEW_ATTEMPTS] = es.quic_new_attempts;
+    if (w->idx == 0 && w->q->pn) {
+        struct passnames_stats ps;
+        passnames_get_stats(w->q->pn, &ps);
+        w->ctr_local[C_PASSED_NOTED] = ps.noted;
+        w->ctr_local[C_PASSED_CUT] = ps.cut;
+        w->ctr_local[C_PASSED_FULL] = ps.full;
+        w->ctr_local[C_PASSED_LONG] = ps.long_names;
+        w->ctr_local[C_PASSED_GONE] = ps.gone;
+        w->ctr_local[C_PASSED_ERRORS] = ps.errors;
+    }
     log_syn_unseen(w);
     log_no_room(w);
     struct capture_queue_kstats ks;
@@ -827,6 +988,15 @@ static int q_run_worker(void *state, unsigned worker, const volatile sig_atomic_
     uint64_t next_stats = mono_ns() + Q_STATS_NS;
     struct pollfd pfd = { .fd = capture_queue_fd(w->cap), .events = POLLIN };
 
+    /* the names' thread: made here, after the privileges were dropped, so that it inherits the
+     * capabilities kept (CAP_NET_ADMIN, for conntrack) */
+    if (worker == 0 && q->pn && !q->pn_started) {
+        q->pn_stop = 0;
+        q->pn_started = pthread_create(&q->pn_thread, NULL, pn_main, q) == 0;
+        if (!q->pn_started && q->d->log)
+            log_write(q->d->log, LOG_LEVEL_ERROR, "queue",
+                      "cannot start the thread of queue.passed_names", NULL, 0);
+    }
     rsref_thread_register();
     while (!*stop) {
         daemon_beat(q->d, worker);
@@ -872,6 +1042,11 @@ static int q_run_worker(void *state, unsigned worker, const volatile sig_atomic_
     send_outbox(w);
     publish_counters(w);
     rsref_thread_unregister();
+    if (worker == 0 && q->pn_started) {
+        q->pn_stop = 1;
+        pthread_join(q->pn_thread, NULL);
+        q->pn_started = false;
+    }
     return ret;
 }
 
@@ -901,6 +1076,7 @@ static void q_close(void *state)
         worker_free(q->w[i]);
     free(q->w);
     blocknote_free_chain(atomic_load(&q->notice));
+    passnames_free(q->pn);
     free(q);
 }
 
@@ -976,6 +1152,15 @@ static int q_open(const struct settings *cfg, struct daemon_ctx *d, void **state
     ec.tariff = d->tariff;
     ec.policy.notice_url = nt->cfg.url;
     ec.policy.nat64 = cfg->ip_nat64;
+    q->vp = ec.policy;
+    if (cfg->queue_passed_names > 0) {
+        q->pn = passnames_new((uint32_t)cfg->queue_passed_names, q->mark_pass, q->mark_block, err,
+                              errlen);
+        if (!q->pn) {
+            rc = -ENOMEM;
+            goto fail;
+        }
+    }
 
     for (unsigned i = 0; i < q->n; i++) {
         struct q_worker *w = calloc(1, sizeof(*w));

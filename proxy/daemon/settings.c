@@ -122,6 +122,12 @@ static const struct config_key keys[] = {
       "flows held, or no reassembly buffer free): dropped, so the client sends it again (drop), "
       "or the flow judged on what that segment shows and its address (address: a flood of "
       "held connections then lets requests cut across segments pass on unlisted addresses)" },
+    { "queue.passed_names", CONFIG_INT, 0, 67108864, "262144", NULL, OFF(queue_passed_names), true,
+      "passed TLS and QUIC connections whose names are kept, so that an order listing a name "
+      "later cuts them: after every publication they are judged again and those now blocked "
+      "get queue.mark_block in conntrack (the rules drop the rest of them); a dump of "
+      "conntrack every minute forgets the ended ones. About 120 bytes each, touched as used. "
+      "Past it (or a name over 62 bytes) a connection keeps the decision it started with. 0: off" },
     { "queue.client_buffers", CONFIG_INT, 0, 16777216, "1024", NULL, OFF(queue_client_buffers),
       true,
       "reassembly buffers one client address may hold at once per worker (its connections "
