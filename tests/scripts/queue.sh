@@ -366,6 +366,38 @@ expect "ip.kernel_drop: v4 TCP 8080 from source port 443, unlisted address -> se
 # ...while TCP 443 to a listed address is still Qorgau's: reset by the engine, logged as a block
 out=$(cc --resolve allowed.test:443:$QG_SRV4_B https://allowed.test/small 2>&1); rc=$?
 expect_match "ip.kernel_drop: v4 TCP 443, listed address -> reset by Qorgau (not a kernel drop)" "$rc $out" '^(35|56) .*[Rr]eset'
+# ... and before their name was listed (queue.passed_names): a TLS connection passed on
+# later.test, then an order listing later.test. The node marks the connection blocked in
+# conntrack: its next request is dropped both ways (never answered), logged as a cut. (Before,
+# it was served for as long as it lasted.)
+qg_bg "$QG_DIR/holdname.out" ip netns exec "$QG_CLI" python3 "$CLIENT_PY" hold later.test "$QG_SRV4" 443 "$QG_DIR/holdname.go"
+i=0
+while [ $i -lt 100 ] && ! grep -q '^open$' "$QG_DIR/holdname.out" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
+expect "passed before the order (name): a TLS connection to later.test open and served" \
+    "$(grep -c '^open$' "$QG_DIR/holdname.out")" "1"
+cat >"$QG_DIR/name-order.json" <<ORDER
+{ "id": "q-name-1", "issuer": "test", "legal_basis": "41-1", "issued": "2026-11-20",
+  "resources": ["later.test"] }
+ORDER
+flt "$QG_BIN" order --store $STORE import "$QG_DIR/name-order.json" >/dev/null || bad "import q-name-1"
+i=0
+while [ $i -lt 100 ] && ! grep '"cut":true' "$QG_DIR/qorgau.out" | grep -q '"name":"later.test"'; do
+    sleep 0.1; i=$((i + 1))
+done
+expect_match "passed before the order (name): the connection marked blocked, logged as a cut" \
+    "$(grep '"cut":true' "$QG_DIR/qorgau.out" | grep '"name":"later.test"' | grep -o '"enforced":"[a-z-]*"' | head -n 1)" \
+    '"enforced":"conntrack-mark"'
+touch "$QG_DIR/holdname.go"
+i=0
+while [ $i -lt 100 ] && [ "$(wc -l <"$QG_DIR/holdname.out")" -lt 2 ]; do sleep 0.1; i=$((i + 1)); done
+expect "passed before the order (name): its next request dropped, never answered (was served)" \
+    "$(tail -n 1 "$QG_DIR/holdname.out")" "timeout"
+sleep 1.2 # the stats line, every second
+expect_match "passed before the order (name): counted (queue.passed_cut)" \
+    "$(grep '"msg":"stats"' "$QG_DIR/qorgau.out" | tail -n 1 | grep -Eo '"queue.passed_cut":[0-9]+')" \
+    '"queue.passed_cut":[1-9]'
+flt "$QG_BIN" order --store $STORE revoke q-name-1 >/dev/null || bad "revoke q-name-1"
+
 # connections Qorgau passed before their server's address was listed (a messenger's connection
 # held open for hours) do not outlive the order: the kernel's table resets them (its chain
 # `passed`, docs/queue.md "Connections passed before an order"). Two TLS connections to the
