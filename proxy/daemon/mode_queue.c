@@ -208,6 +208,8 @@ struct queue_mode {
     bool fail_open;
     struct verdict_policy vp; /* the engine's (https_url is read from notice at use) */
     struct passnames *pn;     /* queue.passed_names; NULL: off */
+    bool kernel_cuts;         /* ip.kernel_drop on: the kernel's table cuts passed connections
+                               * to listed addresses (with resets), the names' thread leaves them */
     pthread_t pn_thread;
     bool pn_started;
     volatile int pn_stop;
@@ -589,9 +591,14 @@ static bool pn_judge(void *ctx, const struct ctnl_tuple *t, enum verdict_app app
     struct queue_mode *q = ctx;
     static _Thread_local struct inspect_result res;
     rsref_read_lock();
-    pn_decide(q, rsref_get(q->d->rules), t, app, ech, name, len, &res);
+    const struct ruleset *rs = rsref_get(q->d->rules);
+    pn_decide(q, rs, t, app, ech, name, len, &res);
+    /* a listed address: the kernel's table resets the connection itself (docs/queue.md), which
+     * a changed mark would keep from it */
+    bool block = res.d.verdict == VERDICT_BLOCK &&
+                 !(q->kernel_cuts && verdict_ip_entry(rs, &q->vp, t->ipver, t->dst, NULL));
     rsref_read_unlock();
-    return res.d.verdict == VERDICT_BLOCK;
+    return block;
 }
 
 /* A cut made: logged as a block (cut, enforced by the connection's mark) and counted as a hit of
@@ -1153,6 +1160,7 @@ static int q_open(const struct settings *cfg, struct daemon_ctx *d, void **state
     ec.policy.notice_url = nt->cfg.url;
     ec.policy.nat64 = cfg->ip_nat64;
     q->vp = ec.policy;
+    q->kernel_cuts = settings_ip_kernel_drop(cfg);
     if (cfg->queue_passed_names > 0) {
         q->pn = passnames_new((uint32_t)cfg->queue_passed_names, q->mark_pass, q->mark_block, err,
                               errlen);

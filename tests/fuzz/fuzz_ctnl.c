@@ -35,8 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             size_t o2 = 0;
             struct ctnl_msg back;
             if (!n || ctnl_next(req, n, &o2, &back) != 1 || back.kind != CTNL_CONN ||
-                !back.has_tuple || memcmp(&back.t, &m.t, sizeof(m.t)) != 0 ||
-                back.mark != m.mark)
+                !back.has_tuple || memcmp(&back.t, &m.t, sizeof(m.t)) != 0 || back.mark != m.mark)
                 abort();
         }
     }
