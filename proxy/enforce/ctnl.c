@@ -151,23 +151,37 @@ static int attr(const uint8_t *p, size_t len, size_t *at, uint16_t *type, const 
     return 1;
 }
 
+/* The addresses of a tuple: both of one family (a message that mixes them is not read as a
+ * tuple: *have gets neither bit). */
 static int read_ip(const uint8_t *p, size_t len, struct ctnl_tuple *t, int *have)
 {
     size_t at = 0;
     uint16_t type;
     const uint8_t *d;
     size_t n;
-    int rc;
+    int rc, v4 = 0, v6 = 0;
+    uint8_t s4[4] = { 0 }, d4[4] = { 0 }, s6[16] = { 0 }, d6[16] = { 0 };
     while ((rc = attr(p, len, &at, &type, &d, &n)) == 1) {
         if ((type == CTA_IP_V4_SRC || type == CTA_IP_V4_DST) && n == 4) {
-            t->ipver = 4;
-            memcpy(type == CTA_IP_V4_SRC ? t->src : t->dst, d, 4);
-            *have |= type == CTA_IP_V4_SRC ? 1 : 2;
+            memcpy(type == CTA_IP_V4_SRC ? s4 : d4, d, 4);
+            v4 |= type == CTA_IP_V4_SRC ? 1 : 2;
         } else if ((type == CTA_IP_V6_SRC || type == CTA_IP_V6_DST) && n == 16) {
-            t->ipver = 6;
-            memcpy(type == CTA_IP_V6_SRC ? t->src : t->dst, d, 16);
-            *have |= type == CTA_IP_V6_SRC ? 1 : 2;
+            memcpy(type == CTA_IP_V6_SRC ? s6 : d6, d, 16);
+            v6 |= type == CTA_IP_V6_SRC ? 1 : 2;
         }
+    }
+    memset(t->src, 0, sizeof(t->src));
+    memset(t->dst, 0, sizeof(t->dst));
+    if (v4 == 3 && !v6) {
+        t->ipver = 4;
+        memcpy(t->src, s4, 4);
+        memcpy(t->dst, d4, 4);
+        *have |= 3;
+    } else if (v6 == 3 && !v4) {
+        t->ipver = 6;
+        memcpy(t->src, s6, 16);
+        memcpy(t->dst, d6, 16);
+        *have |= 3;
     }
     return rc;
 }
