@@ -1,7 +1,7 @@
 /* bench_cut.c - what judging passed connections again after a new rule set costs (docs/queue.md
  * "Connections passed before an order").
  *
- * Usage: bench_cut [--flows F] [--entries N] [--ips K] [--names C] [--rounds R]
+ * Usage: bench_cut [--flows F] [--entries N] [--ips K] [--names C] [--noted Q] [--rounds R]
  *
  * Tap mode: an engine (cut_passed on, the default flow table of 1M slots) is fed F settled TLS
  * flows - SYN, SYN-ACK, ACK, a ClientHello for an allowed name, the server's first record, the
@@ -13,6 +13,9 @@
  * Inline mode: the walk after a publication judges each relayed connection's kept name with
  * inspect_decide(); timed here over C names (a worker's pool is 65,536 connections) against the
  * same set, as the cost per publication per worker.
+ * Queue mode: Q connections (queue.passed_names' default 262,144) noted by passnames_add(), as
+ * the workers note every TLS/QUIC pass, and one passnames_rejudge() over them with the same
+ * judgement (the names' thread's work per publication; nothing blocked).
  * Prints a report and one JSON line. */
 #include <stdint.h>
 #include <stdio.h>
@@ -20,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "proxy/enforce/passnames.h"
 #include "proxy/engine/engine.h"
 #include "proxy/judge/inspect.h"
 #include "rules/match/ruleset.h"
@@ -86,9 +90,38 @@ static void on_event(void *ctx, const struct engine_event *ev)
     f->cuts += ev->cut;
 }
 
+struct bench_q {
+    const struct ruleset *rs;
+    const struct verdict_policy *pol;
+    size_t judged;
+};
+
+/* The names' thread's judgement (mode_queue.c pn_judge), without the read section. */
+static bool q_judge(void *ctx, const struct ctnl_tuple *t, enum verdict_app app, bool ech,
+                    const char *name, size_t len)
+{
+    struct bench_q *q = ctx;
+    static struct inspect_result res;
+    struct inspect_flow fl;
+    memset(&fl, 0, sizeof(fl));
+    fl.ipver = t->ipver;
+    fl.dst = t->dst;
+    fl.src = t->src;
+    fl.now = time(NULL);
+    struct inspect_request rq;
+    memset(&rq, 0, sizeof(rq));
+    rq.app = app;
+    rq.name.p = (const uint8_t *)name;
+    rq.name.len = len;
+    rq.ech = ech;
+    inspect_decide(q->rs, q->pol, &fl, &rq, rq.name, &res);
+    q->judged++;
+    return res.d.verdict == VERDICT_BLOCK;
+}
+
 int main(int argc, char **argv)
 {
-    size_t flows = 500000, entries = 1000000, ips = 100000, names = 65536;
+    size_t flows = 500000, entries = 1000000, ips = 100000, names = 65536, noted = 262144;
     int rounds = 5;
     for (int i = 1; i + 1 < argc; i += 2) {
         size_t v = strtoull(argv[i + 1], NULL, 10);
@@ -100,12 +133,16 @@ int main(int argc, char **argv)
             ips = v;
         else if (!strcmp(argv[i], "--names"))
             names = v;
+        else if (!strcmp(argv[i], "--noted"))
+            noted = v;
         else if (!strcmp(argv[i], "--rounds"))
             rounds = (int)v;
         else
-            die("usage: bench_cut [--flows F] [--entries N] [--ips K] [--names C] [--rounds R]");
+            die("usage: bench_cut [--flows F] [--entries N] [--ips K] [--names C] [--noted Q] "
+                "[--rounds R]");
     }
-    if (rounds < 1 || rounds > 99 || flows == 0 || flows > 1000000 || ips > entries)
+    if (rounds < 1 || rounds > 99 || flows == 0 || flows > 1000000 || ips > entries || !noted ||
+        noted > (1u << 26))
         die("bad arguments");
     struct ruleset *rs = build(entries, ips, 0), *none = build(entries + 10, ips + 10, 0),
                    *some = build(entries, ips, SERVERS / 100);
@@ -117,7 +154,7 @@ int main(int argc, char **argv)
     hh.seed = 3;
     size_t hn = pcapw_tls_hello(&hh, hello, sizeof(hello), NULL);
     static const uint8_t rec[64] = { 0x16, 0x03, 0x03, 0x00, 0x3b };
-    double feed[99], walk[99], cut[99], judge[99];
+    double feed[99], walk[99], cut[99], judge[99], note[99], qwalk[99];
     uint64_t marked = 0;
     for (int r = 0; r < rounds; r++) {
         struct engine_config cfg;
@@ -202,9 +239,39 @@ int main(int argc, char **argv)
         judge[r] = bench_now_ms() - t0;
         if (blocked)
             die("an allowed name was blocked");
+
+        /* queue: the notes, then one walk */
+        char err[256];
+        struct passnames *pn = passnames_new((uint32_t)noted, 0x10000, 0x20000, err, sizeof(err));
+        if (!pn)
+            die(err);
+        struct bench_q bq = { none, &pol, 0 };
+        t0 = bench_now_ms();
+        for (size_t i = 0; i < noted; i++) {
+            struct ctnl_tuple t;
+            memset(&t, 0, sizeof(t));
+            t.ipver = 4;
+            t.proto = 6;
+            t.src[0] = 10, t.src[1] = (uint8_t)(i >> 16), t.src[2] = (uint8_t)(i >> 8);
+            t.src[3] = (uint8_t)i;
+            t.dst[0] = 198, t.dst[1] = 18, t.dst[3] = (uint8_t)(1 + i % 250);
+            t.sport = (uint16_t)(1024 + i % 60000);
+            t.dport = 443;
+            int l = snprintf(nm, sizeof(nm), "s%zu.site%zu.example", i, i % 997);
+            passnames_add(pn, &t, APP_TLS, false, nm, (size_t)l);
+        }
+        note[r] = bench_now_ms() - t0;
+        static struct passnames_conn out[16];
+        t0 = bench_now_ms();
+        size_t qb = passnames_rejudge(pn, q_judge, &bq, out, 16);
+        qwalk[r] = bench_now_ms() - t0;
+        if (qb || bq.judged != noted)
+            die("the walk did not judge every note once, or blocked an allowed one");
+        passnames_free(pn);
     }
     double f = bench_median(feed, (size_t)rounds), wk = bench_median(walk, (size_t)rounds),
-           ct = bench_median(cut, (size_t)rounds), jd = bench_median(judge, (size_t)rounds);
+           ct = bench_median(cut, (size_t)rounds), jd = bench_median(judge, (size_t)rounds),
+           nt = bench_median(note, (size_t)rounds), qw = bench_median(qwalk, (size_t)rounds);
     printf("bench_cut: %zu settled TLS flows (6 frames each), a set of %zu entries (%zu IP)\n",
            flows, entries, ips);
     printf("  feed (baseline)          %9.1f ms  %6.0f ns per flow\n", f, f * 1e6 / (double)flows);
@@ -214,10 +281,15 @@ int main(int argc, char **argv)
            ct, ct * 1e6 / (double)flows, ct / f, (unsigned long long)marked);
     printf("  inline: %zu names judged %9.1f ms  %6.0f ns per connection\n", names, jd,
            jd * 1e6 / (double)names);
+    printf("  queue: %zu notes          %9.1f ms  %6.0f ns per connection passed\n", noted, nt,
+           nt * 1e6 / (double)noted);
+    printf("  queue: the walk over them %9.1f ms  %6.0f ns per connection\n", qw,
+           qw * 1e6 / (double)noted);
     printf("{\"bench\":\"cut\",\"flows\":%zu,\"entries\":%zu,\"ips\":%zu,\"rounds\":%d,"
            "\"feed_ms\":%.1f,\"walk_ms\":%.2f,\"walk_cut_ms\":%.2f,\"cut\":%llu,"
-           "\"names\":%zu,\"judge_ms\":%.2f}\n",
-           flows, entries, ips, rounds, f, wk, ct, (unsigned long long)marked, names, jd);
+           "\"names\":%zu,\"judge_ms\":%.2f,\"noted\":%zu,\"note_ms\":%.2f,\"qwalk_ms\":%.2f}\n",
+           flows, entries, ips, rounds, f, wk, ct, (unsigned long long)marked, names, jd, noted, nt,
+           qw);
     ruleset_free(rs);
     ruleset_free(none);
     ruleset_free(some);
