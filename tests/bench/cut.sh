@@ -6,8 +6,9 @@
 # Env:   QG_BENCH_CUT_FLOWS (500000), QG_BENCH_CUT_ENTRIES (1000000), QG_BENCH_CUT_IPS (100000),
 #        QG_BENCH_CUT_ROUNDS (5)
 # Tap mode's walk over the flow table at a publication, against feeding the same settled flows
-# through the engine (the baseline), and inline mode's judgement of 65,536 kept names (one
-# worker's pool). About 10 s.
+# through the engine (the baseline); inline mode's judgement of 65,536 kept names (one worker's
+# pool); queue mode's notes of 262,144 passed connections and its names' thread's walk over
+# them. About 15 s.
 set -u
 TOOLS=${1:-build/tools}
 if [ ! -x "$TOOLS/bench_cut" ]; then
