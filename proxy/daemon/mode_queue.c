@@ -574,15 +574,9 @@ static void pn_decide(struct queue_mode *q, const struct ruleset *rs, const stru
     fl.src = t->src;
     fl.now = time(NULL);
     fl.tariff = q->d->tariff;
-    struct inspect_request rq;
-    memset(&rq, 0, sizeof(rq));
-    rq.app = app;
-    rq.name.p = (const uint8_t *)name;
-    rq.name.len = len;
-    rq.ech = ech;
     struct verdict_policy vp = q->vp;
     vp.https_url = atomic_load_explicit(&q->notice, memory_order_acquire)->https_url;
-    inspect_decide(rs, &vp, &fl, &rq, rq.name, res);
+    inspect_decide_kept(rs, &vp, &fl, app, ech, name, len, res);
 }
 
 static bool pn_judge(void *ctx, const struct ctnl_tuple *t, enum verdict_app app, bool ech,

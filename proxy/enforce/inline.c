@@ -1808,22 +1808,15 @@ static void rejudge(struct worker *w)
         if ((c->state != ST_CONNECT && c->state != ST_RELAY) || !(c->flags & F_DECIDED))
             continue;
         const uint8_t *slot = w->names + (size_t)i * INLINE_NAME_SLOT;
-        struct inspect_request rq;
-        memset(&rq, 0, sizeof(rq));
-        rq.app = (enum verdict_app)c->app;
-        rq.name.p = slot + 2;
-        rq.name.len = slot[0];
-        rq.ech = slot[1] & NAME_ECH;
-        /* HTTP: the request in progress is not kept; judged as for "/" (a URL entry for
-         * another path waits for the connection's next request, judged as it comes) */
-        rq.has_path = c->app == APP_HTTP || c->app == APP_H2C;
+        bool ech = slot[1] & NAME_ECH;
         fl.ipver = c->flags & F_V6 ? 6 : 4;
         fl.dst = c->dst;
         fl.src = c->src;
-        inspect_decide(rs, &policy(w)->vp, &fl, &rq, rq.name, &w->res);
+        inspect_decide_kept(rs, &policy(w)->vp, &fl, (enum verdict_app)c->app, ech,
+                            (const char *)slot + 2, slot[0], &w->res);
         if (w->res.d.verdict != VERDICT_BLOCK)
             continue;
-        report(w, c, rs, &w->res, rq.name.len == 0, rq.ech, true);
+        report(w, c, rs, &w->res, slot[0] == 0, ech, true);
         cut[ncut++] = i;
     }
     rsref_read_unlock();

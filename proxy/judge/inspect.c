@@ -192,6 +192,20 @@ void inspect_decide(const struct ruleset *rs, const struct verdict_policy *pol,
     verdict_decide(rs, pol, &vf, &res->d);
 }
 
+void inspect_decide_kept(const struct ruleset *rs, const struct verdict_policy *pol,
+                         const struct inspect_flow *fl, enum verdict_app app, bool ech,
+                         const char *name, size_t len, struct inspect_result *res)
+{
+    struct inspect_request rq;
+    memset(&rq, 0, sizeof(rq));
+    rq.app = app;
+    rq.name.p = (const uint8_t *)name;
+    rq.name.len = len;
+    rq.ech = ech;
+    rq.has_path = app == APP_HTTP || app == APP_H2C;
+    inspect_decide(rs, pol, fl, &rq, rq.name, res);
+}
+
 bool inspect_blocks(const struct ruleset *rs, const struct verdict_policy *pol,
                     const struct inspect_flow *fl, const struct inspect_request *rq,
                     struct inspect_result *res)

@@ -108,13 +108,7 @@ static bool q_judge(void *ctx, const struct ctnl_tuple *t, enum verdict_app app,
     fl.dst = t->dst;
     fl.src = t->src;
     fl.now = time(NULL);
-    struct inspect_request rq;
-    memset(&rq, 0, sizeof(rq));
-    rq.app = app;
-    rq.name.p = (const uint8_t *)name;
-    rq.name.len = len;
-    rq.ech = ech;
-    inspect_decide(q->rs, q->pol, &fl, &rq, rq.name, &res);
+    inspect_decide_kept(q->rs, q->pol, &fl, app, ech, name, len, &res);
     q->judged++;
     return res.d.verdict == VERDICT_BLOCK;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "proxy/judge/inspect.h"
+#include "rules/match/ruleset.h"
 #include "tests/lib/guard.h"
 
 static const struct {
@@ -139,12 +140,62 @@ START_TEST(stream_stops)
 }
 END_TEST
 
+/* A connection decided again on what was kept of it (inspect_decide_kept): a TLS connection's
+ * name under a listed domain blocks, another passes; an HTTP connection is judged as for "/": a
+ * URL entry for another path of its host does not block it (its next request is judged as it
+ * comes), one for "/" does; no name kept: its address decides. */
+START_TEST(decide_kept)
+{
+    static const char *const e[] = { "later.example", "http://urls.example/secret",
+                                     "http://root.example/", "10.0.0.9" };
+    struct ruleset_builder *b = ruleset_builder_new();
+    char err[128];
+    ck_assert_ptr_nonnull(b);
+    for (size_t i = 0; i < 4; i++)
+        ck_assert_int_eq(ruleset_builder_add(b, e[i], strlen(e[i]), NULL, err, sizeof(err)), 0);
+    struct ruleset *rs = ruleset_build(b);
+    ck_assert_ptr_nonnull(rs);
+    struct verdict_policy pol;
+    memset(&pol, 0, sizeof(pol));
+    pol.https_url = VERDICT_HTTPS_URL_BLOCK_NAME;
+    uint8_t dst[16] = { 10, 0, 0, 1 }, listed[16] = { 10, 0, 0, 9 };
+    struct inspect_flow fl = { .udp = false, .ipver = 4, .dst = dst, .src = NULL, .now = 0 };
+    struct inspect_result res;
+    static const struct {
+        enum verdict_app app;
+        const char *name;
+        bool listed_dst;
+        enum verdict v;
+    } rows[] = {
+        { APP_TLS, "www.later.example", false, VERDICT_BLOCK },
+        { APP_TLS, "allowed.example", false, VERDICT_PASS },
+        { APP_HTTP, "urls.example", false, VERDICT_PASS },
+        { APP_H2C, "urls.example", false, VERDICT_PASS },
+        { APP_HTTP, "root.example", false, VERDICT_BLOCK },
+        { APP_QUIC, "", true, VERDICT_BLOCK },
+        { APP_TLS, "", false, VERDICT_PASS },
+    };
+    int wrong = -1;
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]) && wrong < 0; i++) {
+        fl.dst = rows[i].listed_dst ? listed : dst;
+        fl.udp = rows[i].app == APP_QUIC;
+        inspect_decide_kept(rs, &pol, &fl, rows[i].app, false, rows[i].name, strlen(rows[i].name),
+                            &res);
+        if (res.d.verdict != rows[i].v)
+            wrong = (int)i;
+    }
+    ck_assert_int_eq(wrong, -1);
+    ruleset_free(rs);
+}
+END_TEST
+
 static Suite *inspect_suite(void)
 {
     Suite *s = suite_create("inspect");
     TCase *tc = tcase_create("valid");
     tcase_add_test(tc, halt_table);
     tcase_add_test(tc, pending_and_h2);
+    tcase_add_test(tc, decide_kept);
     suite_add_tcase(s, tc);
     tc = tcase_create("malformed");
     tcase_add_test(tc, stream_stops);
