@@ -126,8 +126,9 @@ static const struct config_key keys[] = {
       "passed TLS and QUIC connections whose names are kept, so that an order listing a name "
       "later cuts them: after every publication they are judged again and those now blocked "
       "get queue.mark_block in conntrack (the rules drop the rest of them); a dump of "
-      "conntrack every minute forgets the ended ones. About 120 bytes each, touched as used. "
-      "Past it (or a name over 62 bytes) a connection keeps the decision it started with. 0: off" },
+      "conntrack every minute (every second while the table is full) forgets the ended ones. About "
+      "310 bytes each, touched as used. Past it a connection keeps the decision it started with. "
+      "0: off" },
     { "queue.client_buffers", CONFIG_INT, 0, 16777216, "1024", NULL, OFF(queue_client_buffers),
       true,
       "reassembly buffers one client address may hold at once per worker (its connections "

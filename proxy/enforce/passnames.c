@@ -385,11 +385,16 @@ int passnames_run(struct passnames *p, const struct passnames_source *src, const
     }
     (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
     uint64_t seen_v = src->version(src->ctx), now = mono_ms();
-    uint64_t recheck_at = now + src->recheck_ms, gc_at = now + src->gc_ms;
+    uint64_t recheck_at = now + src->recheck_ms, gc_at = now + src->gc_ms, full_seen = 0;
     while (!*stop) {
         now = mono_ms();
-        uint64_t v = src->version(src->ctx);
+        uint64_t v = src->version(src->ctx), full = atomic_load(&p->full);
         bool walk = v != seen_v || (src->recheck_ms && now >= recheck_at);
+        /* a full table refused notes: the ended connections go now (at most once a second),
+         * not at the minute - filling it with short connections must not hide a long one */
+        if (full != full_seen && gc_at > now + 1000)
+            gc_at = now + 1000;
+        full_seen = full;
         bool gc = src->gc_ms && now >= gc_at;
         if (walk) {
             seen_v = v;

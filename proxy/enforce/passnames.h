@@ -6,8 +6,9 @@
  * the name it was passed on (passnames_add()); a thread of the daemon (passnames_run()) then,
  * after every publication, judges every noted name again, and marks each connection the new
  * rule set blocks as blocked in conntrack (ctnl.h): the rules drop the rest of it, both ways.
- * Every minute it lists the connections conntrack still holds with the pass mark (one dump,
- * filtered in the kernel) and forgets the others.
+ * Every minute (every second while notes are refused for want of room) it lists the connections
+ * conntrack still holds with the pass mark (one dump, filtered in the kernel) and forgets the
+ * others.
  *
  * Bounded: `capacity` connections (queue.passed_names); past it, or for a name longer than
  * PASSNAMES_NAME_MAX, a connection is not noted (counted): it keeps the decision it started
@@ -22,7 +23,7 @@
 #include "proxy/enforce/ctnl.h"
 #include "proxy/judge/verdict.h"
 
-#define PASSNAMES_NAME_MAX 62
+#define PASSNAMES_NAME_MAX 253 /* the longest DNS name: every normalized one fits */
 
 struct passnames;
 

@@ -189,7 +189,7 @@ START_TEST(table)
     passnames_add(p, &b, APP_QUIC, false, "later.test", 10); /* b noted again: replaced */
     passnames_add(p, &c, APP_TLS, false, "other.test", 10);
     passnames_add(p, &d, APP_TLS, false, "later.test", 10); /* full */
-    char longname[80];
+    char longname[300];
     memset(longname, 'a', sizeof(longname));
     passnames_add(p, &d, APP_TLS, false, longname, PASSNAMES_NAME_MAX + 1);
     struct passnames_stats st;
@@ -349,7 +349,7 @@ END_TEST
 
 struct cuts {
     unsigned n;
-    char name[64];
+    char name[PASSNAMES_NAME_MAX + 1];
 };
 
 static uint64_t no_version(void *ctx)
