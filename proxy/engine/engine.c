@@ -1237,12 +1237,14 @@ static void mark_cut(struct flow *f, enum flowtab_why why, void *ctx)
 
 /* The next packet of a flow mark_cut() marked: the flow is decided again on its address (an IP
  * entry now, so a block) and reported as a cut with the sequence numbers p carries, which tap
- * mode's resets use. A reset already on its way ends the flow without one. */
+ * mode's resets use. A reset is not answered, and the mark stays for the packet after it: a tap
+ * cannot tell a real reset from a fake one its receiver drops (out of window), which would
+ * otherwise spare the flow. */
 static void cut_flow(struct engine *e, struct flow *f, const struct pkt *p, int dir)
 {
-    f->fl &= (uint8_t)~FLOW_F_CUT;
     if (p->tcp_flags & TCPF_RST)
         return;
+    f->fl &= (uint8_t)~FLOW_F_CUT;
     e->cur_pkt = p;
     e->cur_dir = dir;
     e->cur_res = 0;

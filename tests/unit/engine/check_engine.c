@@ -992,7 +992,8 @@ END_TEST
 
 /* Tap mode (cut_passed): a TLS flow passed on its name, its server answered (settled); then a
  * rule set that lists the server's address. The flow's next packet - the server's, then in a
- * second run the client's - is reported as a block with cut set and the sequence numbers that
+ * second run the client's; in the first, after a fake reset out of the server's window, which
+ * must not spare it - is reported as a block with cut set and the sequence numbers that
  * packet carries (where the resets go). Without cut_passed (scan), nothing more is reported;
  * nor for a set that lists another address. */
 START_TEST(passed_flow_cut_after_new_rules)
@@ -1009,6 +1010,16 @@ START_TEST(passed_flow_cut_after_new_rules)
         ck_assert_int_eq(pcapw_conv_client_data(&c, 0, h, n), 0);
         ck_assert_int_eq(pcapw_conv_server_data(&c, 0, data, sizeof(data)), 0);
         ck_assert_int_eq(pcapw_conv_ack(&c, true), 0); /* frame 6: the rules change after it */
+        if (k == 0) {
+            /* a fake reset first (out of the server's window: it drops it) must not spare it */
+            struct pcapw_pkt rp;
+            pcapw_conv_pkt(&c, true, &rp);
+            rp.flags = PCAPW_RST;
+            rp.seq += 1000000;
+            uint32_t cnext = c.cnext;
+            ck_assert_int_eq(pcapw_conv_send(&c, &rp), 0);
+            c.cnext = cnext; /* the server never took it: its acks stay where they were */
+        }
         if (client_next)
             ck_assert_int_eq(pcapw_conv_client_data(&c, (uint32_t)n, data, 40), 0);
         else
