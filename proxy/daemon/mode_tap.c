@@ -400,6 +400,7 @@ static int tap_open(const struct settings *cfg, struct daemon_ctx *d, void **sta
     ec.tariff = d->tariff;
     ec.cut_passed = true; /* a tap sees every packet of the flows it passed: it can cut them */
     ec.reasm_per_client = (uint32_t)cfg->tap_client_buffers;
+    ec.client_prefix6 = (uint8_t)cfg->client_prefix6;
     ec.client_limit_blocks = true;
     ec.quic_no_slot_blocks = true;
     /* Redirect or 451 is chosen again per block from the current notice.url (build_response),

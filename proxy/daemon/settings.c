@@ -79,6 +79,12 @@ static const struct config_key keys[] = {
       "an https:// URL entry blocks its whole host name (name) or is not enforced on TLS (ignore)" },
     { "flows.max", CONFIG_INT, 1024, 100000000, "1048576", NULL, OFF(flows_max), true,
       "flow table capacity per worker" },
+    { "client_prefix6", CONFIG_INT, 32, 128, "64", NULL, OFF(client_prefix6), true,
+      "IPv6 prefix length that counts as one client for the per-client shares "
+      "(tap.client_buffers, queue.client_buffers, inline.max_per_source): a subscriber is given "
+      "a whole prefix and may use any address in it, so counted by address it would be as many "
+      "clients as it likes. 64: a mobile PDN connection's or a home LAN's /64; 56 or 48 where "
+      "subscribers are delegated one; 128: every address on its own. IPv4 counts by address" },
     { "reasm.bytes", CONFIG_SIZE, 512, 1 * MI, "32K", NULL, OFF(reasm_bytes), true,
       "client bytes reassembled per flow before a decision (a request head nginx accepts)" },
     { "reasm.buffers", CONFIG_INT, 16, 16777216, "8192", NULL, OFF(reasm_buffers), true,
@@ -131,7 +137,8 @@ static const struct config_key keys[] = {
       "0: off" },
     { "queue.client_buffers", CONFIG_INT, 0, 16777216, "1024", NULL, OFF(queue_client_buffers),
       true,
-      "reassembly buffers one client address may hold at once per worker (its connections "
+      "reassembly buffers one client (an IPv4 address, an IPv6 prefix: client_prefix6) may "
+      "hold at once per worker (its connections "
       "whose first request is not yet judged or awaits the server's answer); past it, its new "
       "connections wait as in queue.no_room = drop, and other clients keep the rest of "
       "reasm.buffers. 0: no bound. Behind a NAT the filter sees one address for many "
@@ -172,7 +179,8 @@ static const struct config_key keys[] = {
       "mark a kept-alive HTTP connection whose first request passed: its server's packets "
       "bypass the queue, its client's are still judged" },
     { "tap.client_buffers", CONFIG_INT, 0, 16777216, "1024", NULL, OFF(tap_client_buffers), true,
-      "reassembly buffers one client address may hold at once per worker (its connections "
+      "reassembly buffers one client (an IPv4 address, an IPv6 prefix: client_prefix6) may "
+      "hold at once per worker (its connections "
       "whose first request is not yet judged); past it, a request of that client cut across "
       "segments is blocked by policy (method client-limit: a flood of half-sent requests must "
       "not open the filter for its sender), one whole in a segment is judged on its name, and "
@@ -204,7 +212,8 @@ static const struct config_key keys[] = {
       false, "close a relayed connection with no traffic either way for this long (TCP keepalive "
              "also finds vanished peers)" },
     { "inline.max_per_source", CONFIG_INT, 0, 10000000, "512", NULL, OFF(inline_max_per_source), false,
-      "connections at once from one client address (the excess is reset and counted); 0 = no limit" },
+      "connections at once from one client (an IPv4 address, an IPv6 prefix: client_prefix6; "
+      "the excess is reset and counted); 0 = no limit" },
     { "inline.max_connections", CONFIG_INT, 16, 10000000, "100000", NULL,
       OFF(inline_max_connections), true, "proxied connections at once; the excess is refused and counted" },
     { "inline.connect_timeout", CONFIG_DURATION, 100, 1 * MIN, "5s", NULL, OFF(inline_connect_timeout),

@@ -89,6 +89,7 @@ struct settings {
     int https_url; /* enum settings_https_url */
 
     int64_t flows_max;
+    int64_t client_prefix6;
     uint64_t reasm_bytes;
     int64_t reasm_buffers;
     int checksums; /* enum settings_checksums, same values as enum csumpol_mode */

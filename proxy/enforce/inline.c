@@ -55,6 +55,7 @@
 #include "proxy/enforce/inline.h"
 #include "proxy/judge/inspect.h"
 #include "proxy/enforce/notice.h"
+#include "proxy/flow/owners.h"
 #include "rules/match/ruleset.h"
 #include "rules/subs/tariff.h"
 
@@ -104,6 +105,7 @@ enum timer_kind { T_NONE = 0, T_FIRST, T_CONNECT, T_CLOSE, T_IDLE, T_KINDS };
 #define F_CLI_SHORT 0x1000 /* the last read into the buffer came back short */
 #define F_UP_BULK   0x2000 /* client -> server is a bulk transfer: reads splice from the start */
 #define F_DOWN_BULK 0x4000 /* the same, server -> client */
+#define F_SRC_V6    0x8000 /* the client's address is IPv6 (its per-source key is a prefix) */
 
 struct conn {
     int cfd, sfd;
@@ -282,6 +284,7 @@ void inline_config_default(struct inline_config *c)
     c->tariff_recheck_ms = 60000;
     c->rejudge_step = INLINE_SWEEP_STEP;
     c->max_per_source = 512;
+    c->client_prefix6 = OWNERS_PREFIX6_DEFAULT;
     c->incomplete = INLINE_INCOMPLETE_RESET;
     c->tls_block = INLINE_TLS_RESET;
     c->tls_alert = 112;
@@ -458,7 +461,15 @@ static struct src_slot *src_find(struct worker *w, const uint8_t a[16], bool *fo
     }
 }
 
-/* Counts one more connection of client address a; false (nothing counted) at the limit. */
+/* The client a connection from address a (IPv4 in the first 4 bytes) counts as: an IPv6
+ * address by its prefix (inline.client_prefix6), as the tap and queue shares. */
+static void src_key(const struct worker *w, const uint8_t a[16], bool v6, uint8_t key[16])
+{
+    owners_client_key(v6 ? 6 : 4, a, w->p->cfg.client_prefix6, key);
+}
+
+/* Counts one more connection of client key a (src_key()); false (nothing counted) at the
+ * limit. */
 static bool src_take(struct worker *w, const uint8_t a[16])
 {
     bool found;
@@ -550,8 +561,11 @@ static void conn_close(struct worker *w, struct conn *c, bool reset)
     pipe_put(w, &c->pipe_up, c->in_up != 0);
     pipe_put(w, &c->pipe_down, c->in_down != 0);
     c->in_up = c->in_down = 0;
-    if (c->flags & F_SRC)
-        src_put(w, c->src);
+    if (c->flags & F_SRC) {
+        uint8_t key[16];
+        src_key(w, c->src, c->flags & F_SRC_V6, key);
+        src_put(w, key);
+    }
     if (c->app == APP_H2C && w->h2)
         h2c_conn_release(w->h2, c, c->gen);
     c->state = ST_FREE;
@@ -1522,9 +1536,12 @@ static int take(struct worker *w, int fd, const struct sockaddr_storage *dst,
     uint8_t sa[16] = { 0 };
     uint16_t sport = 0;
     bool v6 = false, v6s = false;
-    if (src)
+    uint8_t key[16];
+    if (src) {
         addr_from(src, sa, &sport, &v6s);
-    if (src && !src_take(w, sa)) {
+        src_key(w, sa, v6s, key);
+    }
+    if (src && !src_take(w, key)) {
         CNT(w, refused_source);
         fd_close(&fd, true);
         return -EUSERS;
@@ -1534,7 +1551,7 @@ static int take(struct worker *w, int fd, const struct sockaddr_storage *dst,
         c = evict_first(w);
     if (!c) {
         if (src)
-            src_put(w, sa);
+            src_put(w, key);
         CNT(w, refused_full);
         fd_close(&fd, true);
         return -ENOSPC;
@@ -1543,7 +1560,7 @@ static int take(struct worker *w, int fd, const struct sockaddr_storage *dst,
     memcpy(c->src, sa, 16);
     c->sport = sport;
     c->cfd = fd;
-    c->flags = (v6 ? F_V6 : 0) | (src ? F_SRC : 0);
+    c->flags = (v6 ? F_V6 : 0) | (src ? F_SRC : 0) | (v6s ? F_SRC_V6 : 0);
     c->state = ST_FIRST;
     CNT(w, accepted);
     CNT(w, active);

@@ -1627,7 +1627,8 @@ struct engine *engine_new(const struct engine_config *cfg, const struct ruleset 
     if (e->reasm) {
         tcpreasm_pool_synack_unseen(e->reasm, cfg->synack_unseen);
         tcpreasm_pool_defer_empty(e->reasm, cfg->defer_no_buffer);
-        if (cfg->reasm_per_client && tcpreasm_pool_owner_limit(e->reasm, cfg->reasm_per_client)) {
+        if (cfg->reasm_per_client &&
+            tcpreasm_pool_owner_limit(e->reasm, cfg->reasm_per_client, cfg->client_prefix6)) {
             tcpreasm_pool_free(e->reasm);
             e->reasm = NULL;
         }

@@ -45,6 +45,9 @@ struct engine_config {
     /* queue and tap modes: reassembly buffers one client address may hold at once (0: no bound;
      * tcpreasm_pool_owner_limit()): past it, its new data finds no buffer, as above */
     uint32_t reasm_per_client;
+    /* the IPv6 prefix length that share is counted over (0: 64; owners_client_key()): a
+     * subscriber may take any address of its /64, each would be a client of its own */
+    uint8_t client_prefix6;
     /* tap mode: a client past that share whose request one segment does not show whole is
      * blocked by policy (method client-limit, counted client_limit_blocked) instead of judged
      * on its address: a flood of half-sent requests must not open the filter for its sender */

@@ -12,13 +12,29 @@ struct owner {
 
 struct owners {
     struct owner *t;
+    unsigned prefix6;
     uint32_t mask; /* capacity - 1, a power of two */
     uint32_t used;
 };
 
-struct owners *owners_new(uint32_t holders)
+void owners_client_key(int ipver, const uint8_t *addr, unsigned prefix6, uint8_t key[16])
 {
-    if (holders == 0 || holders > (1u << 29))
+    if (ipver == 4) {
+        memcpy(key, addr, 4);
+        memset(key + 4, 0xff, 12);
+        return;
+    }
+    if (prefix6 == 0 || prefix6 > 128)
+        prefix6 = OWNERS_PREFIX6_DEFAULT;
+    memset(key, 0, 16);
+    memcpy(key, addr, prefix6 / 8);
+    if (prefix6 % 8)
+        key[prefix6 / 8] = (uint8_t)(addr[prefix6 / 8] & (0xff00u >> (prefix6 % 8)));
+}
+
+struct owners *owners_new(uint32_t holders, unsigned prefix6)
+{
+    if (holders == 0 || holders > (1u << 29) || prefix6 > 128)
         return NULL;
     uint32_t cap = 4;
     while (cap < 2 * holders)
@@ -32,6 +48,7 @@ struct owners *owners_new(uint32_t holders)
         return NULL;
     }
     o->mask = cap - 1;
+    o->prefix6 = prefix6 ? prefix6 : OWNERS_PREFIX6_DEFAULT;
     return o;
 }
 
@@ -41,12 +58,6 @@ void owners_free(struct owners *o)
         return;
     free(o->t);
     free(o);
-}
-
-static void key_of(int ipver, const uint8_t *addr, uint8_t key[16])
-{
-    memset(key, 0, 16);
-    memcpy(key, addr, ipver == 4 ? 4 : 16);
 }
 
 static uint32_t home(const struct owners *o, int ipver, const uint8_t key[16])
@@ -71,7 +82,7 @@ static uint32_t find(const struct owners *o, int ipver, const uint8_t key[16])
 bool owners_take(struct owners *o, int ipver, const uint8_t *addr, uint32_t limit)
 {
     uint8_t key[16];
-    key_of(ipver, addr, key);
+    owners_client_key(ipver, addr, o->prefix6, key);
     uint32_t i = find(o, ipver, key);
     struct owner *e = &o->t[i];
     if (!e->ipver) {
@@ -91,7 +102,7 @@ bool owners_take(struct owners *o, int ipver, const uint8_t *addr, uint32_t limi
 void owners_give(struct owners *o, int ipver, const uint8_t *addr)
 {
     uint8_t key[16];
-    key_of(ipver, addr, key);
+    owners_client_key(ipver, addr, o->prefix6, key);
     uint32_t i = find(o, ipver, key);
     if (!o->t[i].ipver)
         return;
@@ -115,7 +126,7 @@ void owners_give(struct owners *o, int ipver, const uint8_t *addr)
 uint32_t owners_count(const struct owners *o, int ipver, const uint8_t *addr)
 {
     uint8_t key[16];
-    key_of(ipver, addr, key);
+    owners_client_key(ipver, addr, o->prefix6, key);
     const struct owner *e = &o->t[find(o, ipver, key)];
     return e->ipver ? e->n : 0;
 }

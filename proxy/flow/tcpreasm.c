@@ -134,10 +134,12 @@ void tcpreasm_pool_defer_empty(struct tcpreasm_pool *pool, bool on)
     pool->defer_empty = on;
 }
 
-int tcpreasm_pool_owner_limit(struct tcpreasm_pool *pool, uint32_t limit)
+int tcpreasm_pool_owner_limit(struct tcpreasm_pool *pool, uint32_t limit, unsigned prefix6)
 {
+    if (prefix6 > 128)
+        return -EINVAL;
     if (!pool->own) {
-        pool->own = owners_new(pool->nbufs);
+        pool->own = owners_new(pool->nbufs, prefix6);
         pool->buf_own = calloc(pool->nbufs, sizeof *pool->buf_own);
         if (!pool->own || !pool->buf_own) {
             owners_free(pool->own);

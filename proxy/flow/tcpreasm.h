@@ -179,13 +179,15 @@ void tcpreasm_pool_synack_unseen(struct tcpreasm_pool *pool, bool on);
  * out. Counted in stats.pool_deferred. */
 void tcpreasm_pool_defer_empty(struct tcpreasm_pool *pool, bool on);
 
-/* Bounds the buffers one client address may hold at once to limit (0: no bound, counting
- * still on): a flood of connections from one address that never finish their first request
- * then exhausts its own share, not the pool. Past it, get a buffer fails for that client as if
- * the pool were empty (with tcpreasm_pool_defer_empty(), the segment is deferred; counted in
- * stats.owner_limited). The caller names each segment's client with tcpreasm_pool_owner()
- * before tcpreasm_segment(). Allocates the table once (-ENOMEM). */
-int tcpreasm_pool_owner_limit(struct tcpreasm_pool *pool, uint32_t limit);
+/* Bounds the buffers one client may hold at once to limit (0: no bound, counting still on): a
+ * flood of connections from one client that never finish their first request then exhausts
+ * its own share, not the pool. A client is an IPv4 address or an IPv6 prefix of prefix6 bits
+ * (owners_client_key(); 0: a /64), fixed by the first call. Past it, get a buffer fails for
+ * that client as if the pool were empty (with tcpreasm_pool_defer_empty(), the segment is
+ * deferred; counted in stats.owner_limited). The caller names each segment's client with
+ * tcpreasm_pool_owner() before tcpreasm_segment(). Allocates the table once (-ENOMEM);
+ * -EINVAL for prefix6 over 128. */
+int tcpreasm_pool_owner_limit(struct tcpreasm_pool *pool, uint32_t limit, unsigned prefix6);
 
 /* The client address (ipver 4 or 6; 4 or 16 bytes) of the segments passed next; addr must
  * stay valid until the next call (NULL: none, nothing counted). */

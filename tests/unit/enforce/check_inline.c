@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -1141,6 +1142,76 @@ START_TEST(max_connections_refused)
 }
 END_TEST
 
+/* A connection to the proxy from IPv6 address src (any address: bound with IP_FREEBIND, routed
+ * back by a local route the caller made); the proxy adopts it. Returns the client's socket. */
+static int client_from6(const char *src, int *rc)
+{
+    int l = socket(AF_INET6, SOCK_STREAM, 0);
+    ck_assert_int_ge(l, 0);
+    struct sockaddr_in6 la = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+    ck_assert_int_eq(bind(l, (struct sockaddr *)&la, sizeof(la)), 0);
+    ck_assert_int_eq(listen(l, 8), 0);
+    socklen_t sl = sizeof(la);
+    ck_assert_int_eq(getsockname(l, (struct sockaddr *)&la, &sl), 0);
+    int cfd = socket(AF_INET6, SOCK_STREAM, 0);
+    int one = 1;
+    ck_assert_int_eq(setsockopt(cfd, SOL_IP, IP_FREEBIND, &one, sizeof(one)), 0);
+    struct sockaddr_in6 sa = { .sin6_family = AF_INET6 };
+    ck_assert_int_eq(inet_pton(AF_INET6, src, &sa.sin6_addr), 1);
+    ck_assert_int_eq(bind(cfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    ck_assert_int_eq(connect(cfd, (struct sockaddr *)&la, sizeof(la)), 0);
+    int a = accept(l, NULL, NULL);
+    ck_assert_int_ge(a, 0);
+    close(l);
+    nonblock(cfd);
+    *rc = inline_adopt(g_p, 0, a, (const struct sockaddr *)&g_srv_addr, sizeof(g_srv_addr));
+    return cfd;
+}
+
+/* IPv6 clients are counted by prefix (client_prefix6, 64 by default): a subscriber taking a
+ * new address of its /64 for every connection is still one source, refused past its share,
+ * while the next /64 is served. With 128 every address is its own source. Own network
+ * namespace: a local route makes a whole /48 reachable on loopback. */
+START_TEST(per_source_ipv6_prefix)
+{
+    NEEDROOT("check_inline: the IPv6 prefix test");
+    ck_assert_int_eq(unshare(CLONE_NEWNET), 0);
+    ck_assert_int_eq(system("ip link set lo up && ip -6 route add local 2001:db8:7::/48 dev lo"),
+                     0);
+    struct inline_config c;
+    base_config(&c);
+    c.max_per_source = 3;
+    c.client_prefix6 = _i == 0 ? 64 : 128;
+    start(&c);
+    static const char *const same64[] = { "2001:db8:7:1::1", "2001:db8:7:1::2",
+                                          "2001:db8:7:1:aaaa::3", "2001:db8:7:1:ffff:1:2:3" };
+    int fds[6], rc[6];
+    for (int i = 0; i < 4; i++)
+        fds[i] = client_from6(same64[i], &rc[i]);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(rc[i], 0);
+    fds[4] = client_from6("2001:db8:7:2::1", &rc[4]); /* another /64 */
+    ck_assert_int_eq(rc[4], 0);
+    if (_i == 0) {
+        ck_assert_int_eq(rc[3], -EUSERS); /* the fourth of one /64 */
+        expect_reset(fds[3], 1000);
+        ck_assert_uint_eq(stats().refused_source, 1);
+        close(fds[0]); /* a closed connection gives the prefix a slot back */
+        pump(100);
+        fds[5] = client_from6("2001:db8:7:1::99", &rc[5]);
+        ck_assert_int_eq(rc[5], 0);
+    } else {
+        ck_assert_int_eq(rc[3], 0); /* by address: four sources */
+        ck_assert_uint_eq(stats().refused_source, 0);
+        fds[5] = -1;
+        close(fds[0]);
+    }
+    for (int i = 1; i < 6; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+}
+END_TEST
+
 /* One source cannot take the pool: past its share it is refused, another source is served. */
 START_TEST(per_source_limit)
 {
@@ -1375,6 +1446,7 @@ static Suite *inline_suite(void)
     tcase_add_test(m, lenient_head_refused);
     tcase_add_test(l, max_connections_refused);
     tcase_add_test(l, per_source_limit);
+    tcase_add_loop_test(l, per_source_ipv6_prefix, 0, 2);
     tcase_add_test(l, pool_full_evicts_oldest_silent);
     tcase_add_test(l, reload_timeouts_and_limits);
     tcase_add_test(l, config_rejected);

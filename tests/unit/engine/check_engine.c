@@ -251,15 +251,23 @@ START_TEST(client_share_blocks_unreadable)
     size_t nb = hello(hb, sizeof(hb), "blocked.example");
     size_t nd = hello(hd, sizeof(hd), "allowed2.example");
     memcpy(hc, ha, na);
-    for (int blocks = 0; blocks < 2; blocks++) {
+    /* IPv6 (rounds 2, 3): client A takes a new address of its /64 for each connection, as any
+     * subscriber can; B is the next /64. The share is the prefix's. */
+    static const char *const cli4[5] = { "192.0.2.1", "192.0.2.1", "192.0.2.1", "192.0.2.1",
+                                         "192.0.2.2" };
+    static const char *const cli6[5] = { "2001:db8:1:1::1", "2001:db8:1:1::2",
+                                         "2001:db8:1:1:ffff::3", "2001:db8:1:1:1:2:3:4",
+                                         "2001:db8:1:2::1" };
+    for (int round = 0; round < 4; round++) {
+        int blocks = round & 1;
+        const char *const *cli = round < 2 ? cli4 : cli6;
+        const char *srv = round < 2 ? "10.0.0.1" : "2001:db8:ffff::1";
         struct pcapw *w = open_cap();
         struct pcapw_conv c[5];
-        static const char *const cli[5] = { "192.0.2.1", "192.0.2.1", "192.0.2.1", "192.0.2.1",
-                                            "192.0.2.2" };
         uint64_t ts = 1000000;
         for (int i = 0; i < 5; i++) {
-            ck_assert_int_eq(
-                pcapw_conv_init(&c[i], w, ts, cli[i], (uint16_t)(40001 + i), "10.0.0.1", 443), 0);
+            ck_assert_int_eq(pcapw_conv_init(&c[i], w, ts, cli[i], (uint16_t)(40001 + i), srv, 443),
+                             0);
             ck_assert_int_eq(pcapw_conv_handshake(&c[i]), 0);
             ts = c[i].ts;
         }

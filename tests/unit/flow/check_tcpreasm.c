@@ -1,6 +1,7 @@
 /* check_tcpreasm.c - one case per EVASION.md TCP row (T1-T18) plus a random segmentation
  * property test: random splits, shuffles and duplicates reassemble to the original. */
 #include <check.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1518,6 +1519,55 @@ START_TEST(buffer_returned_when_idle)
 }
 END_TEST
 
+/* IPv6 clients share by prefix: two addresses of one /64 are one client (a subscriber may
+ * take any address of its prefix); an address of the next /64 is another. With prefix 128
+ * each address is its own client. */
+START_TEST(owner_share_ipv6_prefix)
+{
+    static const uint8_t
+        x1[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1 },
+        x2[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1, 0xde, 0xad, 0, 0, 0, 0, 0, 2 },
+        y[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1 };
+    for (unsigned prefix = 64; prefix <= 128; prefix += 64) {
+        struct tcpreasm_pool *pl = tcpreasm_pool_new(4, 0, 256);
+        tcpreasm_pool_defer_empty(pl, true);
+        ck_assert_int_eq(tcpreasm_pool_owner_limit(pl, 1, prefix), 0);
+        struct conv a, b, c, d;
+        conv_pair(pl, &a, &b);
+        conv_pair(pl, &c, &d);
+        tcpreasm_pool_owner(pl, 6, x1);
+        ck_assert(cseg(&a, 0, "one", 3) & TCPREASM_NEW_DATA);
+        tcpreasm_pool_owner(pl, 6, x2); /* the same /64, another address */
+        unsigned r = cseg(&b, 0, "two", 3);
+        if (prefix == 64)
+            ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_NO_BUFFER);
+        else
+            ck_assert(r & TCPREASM_NEW_DATA);
+        tcpreasm_pool_owner(pl, 6, y); /* the next /64 */
+        ck_assert(cseg(&c, 0, "three", 5) & TCPREASM_NEW_DATA);
+        tcpreasm_release(pl, &a.f.tcp); /* x1's buffer back: the /64 holds none */
+        tcpreasm_pool_owner(pl, 6, x2);
+        r = cseg(&d, 0, "four", 4); /* by address, x2 still holds b's */
+        if (prefix == 64)
+            ck_assert(r & TCPREASM_NEW_DATA);
+        else
+            ck_assert_int_eq(TCPREASM_WHY(r), TCPREASM_NO_BUFFER);
+        struct tcpreasm_stats st;
+        tcpreasm_get_stats(pl, &st);
+        ck_assert_uint_eq(st.owner_limited, 1);
+        tcpreasm_release(pl, &b.f.tcp);
+        tcpreasm_release(pl, &c.f.tcp);
+        tcpreasm_release(pl, &d.f.tcp);
+        tcpreasm_get_stats(pl, &st);
+        ck_assert_uint_eq(st.bufs_in_use, 0);
+        tcpreasm_pool_free(pl);
+    }
+    struct tcpreasm_pool *pl = tcpreasm_pool_new(4, 0, 256);
+    ck_assert_int_eq(tcpreasm_pool_owner_limit(pl, 1, 129), -EINVAL);
+    tcpreasm_pool_free(pl);
+}
+END_TEST
+
 /* tcpreasm_pool_defer_empty() (queue mode, which can drop a segment and have it sent again):
  * new data without a buffer, and another copy of held bytes without an alternative view, are
  * not taken and leave no state behind; sent again once there is room, they are read. */
@@ -1565,7 +1615,7 @@ START_TEST(owner_share)
 {
     struct tcpreasm_pool *pl = tcpreasm_pool_new(4, 0, 256);
     tcpreasm_pool_defer_empty(pl, true);
-    ck_assert_int_eq(tcpreasm_pool_owner_limit(pl, 2), 0);
+    ck_assert_int_eq(tcpreasm_pool_owner_limit(pl, 2, 0), 0);
     static const uint8_t x[16] = { 10, 0, 0, 7 }, y[16] = { 10, 0, 0, 8 };
     struct conv a, b, c, d;
     conv_pair(pl, &a, &b);
@@ -1831,6 +1881,7 @@ static Suite *tcpreasm_suite(void)
     tcase_add_test(tc, pool_exhaustion_fail_open);
     tcase_add_test(tc, pool_exhaustion_deferred);
     tcase_add_test(tc, owner_share);
+    tcase_add_test(tc, owner_share_ipv6_prefix);
     tcase_add_test(tc, why_names);
     suite_add_tcase(s, tc);
     tc = tcase_create("property");
