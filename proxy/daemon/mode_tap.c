@@ -78,6 +78,9 @@ enum tap_ctr {
     C_CLIENT_LIMITED,       /* buffers refused: the client held its share (tap.client_buffers) */
     C_CLIENT_LIMIT_BLOCKED, /* ... and its request was cut across segments: blocked */
     C_QUIC_NO_SLOT_BLOCKED, /* QUIC Initials with no slot and no whole hello: blocked */
+    C_REASM_EVICTED,        /* buffers taken from their oldest holder, the pool empty */
+    C_EVICTED_BLOCKED,      /* ... whose flow then sent what it could not read: blocked */
+    C_CONFLICT_NO_ROOM_BLOCKED, /* other bytes for bytes held, no alternative view: blocked */
     C_COUNT
 };
 
@@ -123,6 +126,9 @@ static const char *const tap_ctr_names[C_COUNT] = {
     "engine.reasm_client_limited",
     "engine.client_limit_blocked",
     "engine.quic_no_slot_blocked",
+    "engine.reasm_evicted",
+    "engine.evicted_blocked",
+    "engine.conflict_no_room_blocked",
 };
 
 /* The decode errors by reason (the enum's order; ok, fragments and non-TCP/UDP are not errors). */
@@ -334,7 +340,10 @@ static void publish_counters(struct tap_worker *w, bool with_drops)
                              es.passed_cut,
                              es.reasm_client_limited,
                              es.client_limit_blocked,
-                             es.quic_no_slot_blocked };
+                             es.quic_no_slot_blocked,
+                             es.reasm_evicted,
+                             es.evicted_blocked,
+                             es.conflict_no_room_blocked };
     _Static_assert(sizeof(eng) / sizeof(eng[0]) == C_COUNT - C_DECODE_ERRORS,
                    "one value per engine counter");
     for (unsigned k = 0; k < sizeof(eng) / sizeof(eng[0]); k++)
@@ -402,6 +411,8 @@ static int tap_open(const struct settings *cfg, struct daemon_ctx *d, void **sta
     ec.reasm_per_client = (uint32_t)cfg->tap_client_buffers;
     ec.client_prefix6 = (uint8_t)cfg->client_prefix6;
     ec.client_limit_blocks = true;
+    ec.reasm_evict = true; /* the pool's end must not judge requests on their address */
+    ec.conflict_no_room_blocks = true;
     ec.quic_no_slot_blocks = true;
     /* Redirect or 451 is chosen again per block from the current notice.url (build_response),
      * so the engine only needs to know that HTTP blocks carry a response. */

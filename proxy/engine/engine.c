@@ -1235,6 +1235,46 @@ static void mark_cut(struct flow *f, enum flowtab_why why, void *ctx)
         f->fl |= FLOW_F_CUT;
 }
 
+/* tcpreasm_pool_evict_oldest()'s callback (engine_config.reasm_evict): t's buffer was taken
+ * for another flow. Its flow can no longer be read: inspection ends, and it is marked to be
+ * answered at its next packet (evicted_next()). method NO_ROOM on a flow still to be cut tells
+ * such a mark from mark_cut()'s (which marks passes only). */
+static void reasm_evicted(void *ctx, struct tcpreasm_state *t)
+{
+    struct engine *e = ctx;
+    struct flow *f = (struct flow *)(void *)((char *)t - offsetof(struct flow, tcp));
+    finish_flow_inspection(e, f); /* counted by the pool (tcpreasm_stats.evicted) */
+    f->a.method = METHOD_NO_ROOM;
+    f->fl |= FLOW_F_CUT;
+}
+
+/* The next packet of a flow whose reassembly buffer was taken (reasm_evicted()). A server
+ * segment with data on a flow already decided is the answer to the request judged: the
+ * decision stands. Client data - a request, or another copy of the one judged - is judged on
+ * its own when one segment shows it whole, else blocked by policy (no-room): it cannot be
+ * read, and a flood must not open the filter by taking the buffers. Server data on a flow
+ * never decided (its request went unread) is blocked the same way. Segments without data
+ * (ACKs, resets, FINs: a tap cannot tell a real reset from a fake) keep the mark. */
+static void evicted_next(struct engine *e, struct flow *f, const struct pkt *p, int dir)
+{
+    if (!p->payload_len || (p->tcp_flags & TCPF_RST))
+        return;
+    f->fl &= (uint8_t)~FLOW_F_CUT;
+    f->a.method = METHOD_NONE;
+    if (dir == 1 && (f->a.state & ENGINE_ST_EVENT)) {
+        if (e->cfg.cut_passed) /* a rule set published meanwhile may list its server */
+            mark_cut(f, FLOWTAB_VISIT, e);
+        return;
+    }
+    e->cur_pkt = p;
+    e->cur_dir = dir;
+    e->cur_res = 0;
+    f->a.state |= ENGINE_ST_PAYLOAD;
+    if (dir == 1 || !judge_segment_alone(e, f, p))
+        decide_by_policy(e, f, METHOD_NO_ROOM, &e->st.evicted_blocked);
+    e->cur_pkt = NULL;
+}
+
 /* The next packet of a flow mark_cut() marked: the flow is decided again on its address (an IP
  * entry now, so a block) and reported as a cut with the sequence numbers p carries, which tap
  * mode's resets use. A reset is not answered, and the mark stays for the packet after it: a tap
@@ -1242,6 +1282,10 @@ static void mark_cut(struct flow *f, enum flowtab_why why, void *ctx)
  * otherwise spare the flow. */
 static void cut_flow(struct engine *e, struct flow *f, const struct pkt *p, int dir)
 {
+    if (f->a.method == METHOD_NO_ROOM && !(f->a.state & ENGINE_ST_BLOCKED)) {
+        evicted_next(e, f, p, dir);
+        return;
+    }
     if (p->tcp_flags & TCPF_RST)
         return;
     f->fl &= (uint8_t)~FLOW_F_CUT;
@@ -1324,6 +1368,14 @@ static void handle_packet(struct engine *e, struct pkt *p, const struct flowtab_
         }
         if (res & TCPREASM_CONFLICT)
             e->st.reasm_conflicts++;
+        if (unlikely(res & TCPREASM_NO_ALT) && e->cfg.conflict_no_room_blocks) {
+            /* another version of bytes held, and no alternative view free to keep it: the
+             * version the server takes cannot be judged */
+            f->a.state |= ENGINE_ST_PAYLOAD;
+            decide_by_policy(e, f, METHOD_NO_ROOM, &e->st.conflict_no_room_blocked);
+            finish_flow_inspection(e, f);
+            return;
+        }
         if (unlikely(drop_unseen) && !e->last_set_aside) {
             /* queue.unseen_syn = drop: blocked at its first client data (taken first: the
              * resets start at the sequence numbers it shows) */
@@ -1627,8 +1679,9 @@ struct engine *engine_new(const struct engine_config *cfg, const struct ruleset 
     if (e->reasm) {
         tcpreasm_pool_synack_unseen(e->reasm, cfg->synack_unseen);
         tcpreasm_pool_defer_empty(e->reasm, cfg->defer_no_buffer);
-        if (cfg->reasm_per_client &&
-            tcpreasm_pool_owner_limit(e->reasm, cfg->reasm_per_client, cfg->client_prefix6)) {
+        if ((cfg->reasm_per_client &&
+             tcpreasm_pool_owner_limit(e->reasm, cfg->reasm_per_client, cfg->client_prefix6)) ||
+            (cfg->reasm_evict && tcpreasm_pool_evict_oldest(e->reasm, reasm_evicted, e))) {
             tcpreasm_pool_free(e->reasm);
             e->reasm = NULL;
         }
@@ -1720,6 +1773,7 @@ void engine_get_stats(const struct engine *e, struct engine_stats *st)
     st->reasm_conflicts = ts.conflicts;
     st->reasm_grown = ts.bufs_grown;
     st->reasm_client_limited = ts.owner_limited;
+    st->reasm_evicted = ts.evicted;
     st->csum_set_aside = ts.ignored[TCPREASM_BAD_CSUM];
     struct csumpol_stats cs;
     csumpol_get_stats(e->cp, &cs);

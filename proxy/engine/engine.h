@@ -52,6 +52,19 @@ struct engine_config {
      * blocked by policy (method client-limit, counted client_limit_blocked) instead of judged
      * on its address: a flood of half-sent requests must not open the filter for its sender */
     bool client_limit_blocks;
+    /* tap mode: the reassembly pool never runs dry (tcpreasm_pool_evict_oldest()): a flow that
+     * needs a buffer when none is free takes the one taken longest ago. Its holder - a request
+     * still incomplete after every other buffer was taken since, as a flood's half-sent hellos
+     * are - can no longer be read, and is blocked by policy at its next data (method no-room,
+     * counted evicted_blocked), or keeps its decision when the server answers first. Without
+     * it (scan), an empty pool leaves requests cut across segments to their address. */
+    bool reasm_evict;
+    /* tap mode: a client segment whose bytes differ from a copy already held, with no
+     * alternative buffer free to keep it in (TCPREASM_NO_ALT), is blocked by policy (method
+     * no-room, counted conflict_no_room_blocked): the copy the server takes may be that one (a
+     * fake with a short TTL sent first), and it cannot be judged. Legitimate retransmissions
+     * carry the same bytes. Without it (scan), only the first copy is judged. */
+    bool conflict_no_room_blocks;
     /* tap mode: a QUIC Initial that finds no slot free (quic_slots) is judged on its own
      * datagram (a ClientHello whole in it, on its name); otherwise blocked by policy (method
      * no-room, counted quic_no_slot_blocked) instead of judged on its address: a flood of
@@ -270,14 +283,20 @@ struct engine_stats {
                                    * PICKUP): created by a segment that is not a SYN */
     uint64_t syn_unseen_blocked;  /* ... blocked by that policy (method syn-unseen) */
     uint64_t watch_limit_blocked; /* flows refused by engine_refuse() (method watch-limit) */
-    uint64_t quic_no_slot_blocked; /* QUIC flows with no slot and no whole hello in their
+    uint64_t quic_no_slot_blocked;     /* QUIC flows with no slot and no whole hello in their
                                     * datagram: blocked (method no-room; quic_no_slot_blocks) */
-    uint64_t client_limit_blocked; /* flows whose client held its share of buffers and whose
+    uint64_t client_limit_blocked;     /* flows whose client held its share of buffers and whose
                                     * request was not readable from one segment: blocked
                                     * (method client-limit; tap mode, reasm_per_client) */
-    uint64_t decisions_reused;     /* a ClientHello's decision made on its name before it was
+    uint64_t reasm_evicted;            /* buffers taken from the flow holding one longest, the pool
+                                    * empty (reasm_evict) */
+    uint64_t evicted_blocked;          /* ... whose flow sent more it could not read: blocked
+                                    * (method no-room) */
+    uint64_t conflict_no_room_blocked; /* flows sending other bytes for bytes held, with no
+                                        * alternative view free: blocked (method no-room) */
+    uint64_t decisions_reused;         /* a ClientHello's decision made on its name before it was
                                    * complete, taken again for the complete hello (same inputs) */
-    uint64_t heads_reused;         /* a held HTTP request's reading taken again when it is gone
+    uint64_t heads_reused;             /* a held HTTP request's reading taken again when it is gone
                                    * past (the same head bytes at the same place) */
 };
 void engine_get_stats(const struct engine *e, struct engine_stats *st);

@@ -54,6 +54,12 @@ struct buf_owner {
     uint8_t addr[16];
 };
 
+/* tcpreasm_pool_evict_oldest(): a buffer in use, in the list of buffers in use oldest first */
+struct buf_age {
+    struct tcpreasm_state *holder;
+    uint32_t prev, next; /* index + 1, 0 = none */
+};
+
 struct tcpreasm_pool {
     uint32_t nbufs, nalt, cap;
     size_t bm_stride;
@@ -76,6 +82,11 @@ struct tcpreasm_pool {
     struct buf_owner *buf_own; /* nbufs */
     const uint8_t *cur_addr;
     int cur_ipver;
+    /* tcpreasm_pool_evict_oldest(): the buffers in use by age, and whom to tell */
+    struct buf_age *age; /* nbufs, or NULL: no eviction */
+    uint32_t age_head, age_tail;
+    tcpreasm_evict_fn evict_fn;
+    void *evict_ctx;
     struct tcpreasm_stats st;
 };
 
@@ -153,6 +164,22 @@ int tcpreasm_pool_owner_limit(struct tcpreasm_pool *pool, uint32_t limit, unsign
     return 0;
 }
 
+int tcpreasm_pool_evict_oldest(struct tcpreasm_pool *pool, tcpreasm_evict_fn fn, void *ctx)
+{
+    if (!fn)
+        return -EINVAL;
+    if (!pool->age) {
+        if (pool->st.bufs_in_use)
+            return -EBUSY; /* the buffers already taken are in no age list */
+        pool->age = calloc(pool->nbufs, sizeof *pool->age);
+        if (!pool->age)
+            return -ENOMEM;
+    }
+    pool->evict_fn = fn;
+    pool->evict_ctx = ctx;
+    return 0;
+}
+
 void tcpreasm_pool_owner(struct tcpreasm_pool *pool, int ipver, const uint8_t *addr)
 {
     pool->cur_ipver = ipver;
@@ -172,6 +199,7 @@ void tcpreasm_pool_free(struct tcpreasm_pool *pool)
     free(pool->alt_own);
     owners_free(pool->own);
     free(pool->buf_own);
+    free(pool->age);
     free(pool);
 }
 
@@ -548,6 +576,42 @@ static bool advance(struct tcpreasm_pool *pl, struct tcpreasm_state *t, uint32_t
     return grew;
 }
 
+static void put_buf(struct tcpreasm_pool *pool, struct tcpreasm_state *t);
+
+static void age_unlink(struct tcpreasm_pool *pl, uint32_t idx)
+{
+    struct buf_age *a = &pl->age[idx];
+    if (a->prev)
+        pl->age[a->prev - 1].next = a->next;
+    else
+        pl->age_head = a->next;
+    if (a->next)
+        pl->age[a->next - 1].prev = a->prev;
+    else
+        pl->age_tail = a->prev;
+    memset(a, 0, sizeof *a);
+}
+
+/* The pool is empty: the buffer taken longest ago goes back to it, and its holder is told
+ * (tcpreasm_pool_evict_oldest()). False when there is none to take. */
+static bool evict_oldest(struct tcpreasm_pool *pl)
+{
+    if (!pl->age_head)
+        return false;
+    uint32_t idx = pl->age_head - 1;
+    struct tcpreasm_state *v = pl->age[idx].holder;
+    pl->st.evicted++;
+    if (v && v->buf == idx + 1) {
+        put_buf(pl, v); /* its alternative views and its client's count go with it */
+        v->fl |= TCPREASM_S_GAVEUP;
+        pl->evict_fn(pl->evict_ctx, v);
+    } else { /* a holder that no longer names it (never expected): reclaim it alone */
+        struct tcpreasm_state stale = { .buf = idx + 1 };
+        put_buf(pl, &stale);
+    }
+    return true;
+}
+
 static struct rbuf *get_buf(struct tcpreasm_pool *pl, struct tcpreasm_state *t, uint32_t *idx)
 {
     if (t->buf) {
@@ -555,12 +619,17 @@ static struct rbuf *get_buf(struct tcpreasm_pool *pl, struct tcpreasm_state *t, 
         return &pl->bufs[*idx];
     }
     pl->last_limited = false;
-    if (!pl->free_head)
+    if (!pl->free_head && !pl->evict_fn)
         return NULL;
     if (pl->own && pl->cur_addr &&
         !owners_take(pl->own, pl->cur_ipver, pl->cur_addr, pl->own_limit)) {
         pl->st.owner_limited++; /* this client holds its share: as if the pool were empty */
         pl->last_limited = true;
+        return NULL;
+    }
+    if (!pl->free_head && !evict_oldest(pl)) {
+        if (pl->own && pl->cur_addr)
+            owners_give(pl->own, pl->cur_ipver, pl->cur_addr);
         return NULL;
     }
     *idx = pl->free_head - 1;
@@ -577,6 +646,17 @@ static struct rbuf *get_buf(struct tcpreasm_pool *pl, struct tcpreasm_state *t, 
     b->base = t->nxt;
     t->buf = *idx + 1;
     pl->st.bufs_in_use++;
+    if (pl->age) { /* the newest in use */
+        struct buf_age *a = &pl->age[*idx];
+        a->holder = t;
+        a->prev = pl->age_tail;
+        a->next = 0;
+        if (pl->age_tail)
+            pl->age[pl->age_tail - 1].next = *idx + 1;
+        else
+            pl->age_head = *idx + 1;
+        pl->age_tail = *idx + 1;
+    }
     return b;
 }
 
@@ -585,6 +665,8 @@ static void put_buf(struct tcpreasm_pool *pool, struct tcpreasm_state *t)
 {
     uint32_t idx = t->buf - 1;
     struct rbuf *b = &pool->bufs[idx];
+    if (pool->age)
+        age_unlink(pool, idx);
     if (pool->own && pool->buf_own[idx].ipver) {
         owners_give(pool->own, pool->buf_own[idx].ipver, pool->buf_own[idx].addr);
         pool->buf_own[idx].ipver = 0;
@@ -777,6 +859,7 @@ static unsigned put_bytes(struct tcpreasm_pool *pl, uint32_t idx, struct rbuf *b
                 memcpy(alt, data, b->hi);
             } else {
                 pl->st.alt_pool_empty++;
+                res |= TCPREASM_NO_ALT;
             }
         }
     }

@@ -123,6 +123,9 @@ enum tcpreasm_why {
 #define TCPREASM_REANCHORED \
     0x80 /* a mid-stream anchor moved: the stream now starts elsewhere
                                   * and what was judged from the old start no longer holds */
+#define TCPREASM_NO_ALT \
+    0x400 /* with CONFLICT: no alternative buffer was free, so the other copy of the bytes is
+                                   * not kept anywhere (only the first copy is readable) */
 #define TCPREASM_WHY(res) ((enum tcpreasm_why)(((res) >> 16) & 0xff))
 
 struct tcpreasm_stats {
@@ -150,6 +153,8 @@ struct tcpreasm_stats {
     uint64_t pool_empty;      /* flows that got no buffer (gave up reassembly) */
     uint64_t pool_deferred;   /* segments not taken for want of a buffer (defer_empty) */
     uint64_t owner_limited;   /* buffers refused: the client held its share (owner_limit) */
+    uint64_t evicted;         /* buffers taken from their holder for another flow, the pool
+                               * empty (tcpreasm_pool_evict_oldest()) */
     uint64_t alt_pool_empty;  /* conflicts without an alternative buffer (only the Linux view) */
     uint64_t bufs_recycled;   /* buffers given back because nothing was pending (keep-alive) */
     uint32_t bufs_in_use;
@@ -188,6 +193,23 @@ void tcpreasm_pool_defer_empty(struct tcpreasm_pool *pool, bool on);
  * tcpreasm_pool_owner() before tcpreasm_segment(). Allocates the table once (-ENOMEM);
  * -EINVAL for prefix6 over 128. */
 int tcpreasm_pool_owner_limit(struct tcpreasm_pool *pool, uint32_t limit, unsigned prefix6);
+
+/* Told that t's buffer was taken for another flow (tcpreasm_pool_evict_oldest()): t's buffers
+ * are back in the pool and t has given up (TCPREASM_S_GAVEUP: it tracks sequence only). Called
+ * from inside tcpreasm_segment() on another flow's segment: it must not call back into the
+ * pool for t's flow nor for the flow being handled. */
+typedef void (*tcpreasm_evict_fn)(void *ctx, struct tcpreasm_state *t);
+
+/* Where nothing can be held back (tap mode), an empty pool would leave every later request cut
+ * across segments unreadable, which a flood of half-sent requests from many clients could
+ * bring about at will. With this on, a flow that needs a buffer when none is free takes the one
+ * taken longest ago, and fn is told whose it was: a request still incomplete after every other
+ * buffer was taken since is a flood's, or will be judged by the owner's policy. Only the
+ * client's share (tcpreasm_pool_owner_limit()) still refuses a buffer. Tracks each buffer's
+ * holder and age (24 bytes a buffer, allocated once). Call before any buffer is taken:
+ * -EBUSY after; -ENOMEM; -EINVAL without fn. The states holding buffers must stay where they
+ * are (the flow table's records do) and give them back with tcpreasm_release(). */
+int tcpreasm_pool_evict_oldest(struct tcpreasm_pool *pool, tcpreasm_evict_fn fn, void *ctx);
 
 /* The client address (ipver 4 or 6; 4 or 16 bytes) of the segments passed next; addr must
  * stay valid until the next call (NULL: none, nothing counted). */

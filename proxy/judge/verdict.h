@@ -44,7 +44,10 @@ enum verdict_method {
                           * blocked by policy */
     METHOD_NO_ROOM,      /* tap mode: a QUIC Initial found no slot to reassemble its ClientHello in
                      * and did not show it whole on its own (engine_config.quic_no_slot_blocks):
-                     * blocked by policy, the browser goes on over TCP, where it is judged */
+                     * blocked by policy, the browser goes on over TCP, where it is judged; a
+                     * TCP flow whose reassembly buffer was taken for another (reasm_evict), or
+                     * whose other copy of bytes held found no view free
+                     * (conflict_no_room_blocks): its data can no longer be read */
 };
 
 /* Who a block is for: a regulator order (rule files, orders), or the subscriber's tariff

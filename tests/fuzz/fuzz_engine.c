@@ -40,14 +40,16 @@ static struct ruleset *rules(void)
     return b ? ruleset_build(b) : NULL;
 }
 
-enum feed { FEED_FRAME, FEED_AHEAD, FEED_CUT, FEED_QUEUE };
+enum feed { FEED_FRAME, FEED_AHEAD, FEED_CUT, FEED_QUEUE, FEED_TAP };
 
 /* Feeds every frame of the input to a new engine, through engine_frame(), pushed ahead
  * (engine_push(), as `qorgau scan` does: the input stays valid throughout), with some frames
  * cut (engine_frame_cut()), or configured as queue mode configures it (the SYN-ACK unseen, a
  * flow first seen after its SYN judged strictly, segments that find no buffer or pass the
  * client's share deferred) with
- * every frame's engine_frame_info() read; the events seen and the counters in *st. */
+ * every frame's engine_frame_info() read, or as tap mode configures it (a client's share that
+ * blocks, the pool's oldest buffer taken for a new flow, conflicts without a view blocked, QUIC
+ * without a slot judged alone); the events seen and the counters in *st. */
 static size_t run(const uint8_t *data, size_t size, enum feed how, struct engine_stats *st)
 {
     struct engine_config cfg;
@@ -63,6 +65,13 @@ static size_t run(const uint8_t *data, size_t size, enum feed how, struct engine
         cfg.unseen_syn = ENGINE_UNSEEN_SYN_JUDGE;
         cfg.defer_no_buffer = true;
         cfg.reasm_per_client = 2; /* a client's share of the 8 buffers */
+    } else if (how == FEED_TAP) {
+        cfg.reasm_per_client = 3;
+        cfg.client_limit_blocks = true;
+        cfg.reasm_evict = true;
+        cfg.conflict_no_room_blocks = true;
+        cfg.quic_no_slot_blocks = true;
+        cfg.cut_passed = true;
     }
     size_t events = 0;
     struct engine *e = engine_new(&cfg, g_rs, on_event, &events);
@@ -111,5 +120,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         __builtin_trap();
     run(data, size, FEED_CUT, &b);
     run(data, size, FEED_QUEUE, &b);
+    run(data, size, FEED_TAP, &b);
     return 0;
 }

@@ -939,5 +939,79 @@ else
     ko "no injection send errors ($(grep -o '"tap.inject_errors":[0-9]*' "$tmp/qorgau.log" | tail -1))"
 fi
 
+# ---- the pool's end: half-sent hellos from many clients -----------------------------------
+# One worker with a pool of 16 reassembly buffers and a share of 4 per client, restarted for
+# this. Six clients hold their whole share each (24 connections with 20 bytes of a hello): the
+# pool is taken, no client past its share. A blocked name cut across segments from a seventh
+# must still be read: it takes the buffer held longest (engine.reasm_evicted) and is reset on its
+# name. (Before: the pool's end judged it on its unlisted address and the server answered.)
+# Then one subscriber's /64: six of its addresses, 4 connections each, are one client
+# (client_prefix6 = 64): past its share its hellos cut across segments are reset by policy
+# (client-limit), a new address of the same /64 too.
+sed -e 's/^workers = 2$/workers = 1/' -e 's/^tap.client_buffers = 16$/tap.client_buffers = 4/' \
+    -e 's/^log.file = .*/log.file = QGPOOLLOG/' "$tmp/qorgau.conf" |
+    sed "s|QGPOOLLOG|$tmp/qorgau-pool.log|" >"$tmp/qorgau-pool.conf"
+echo 'reasm.buffers = 16' >>"$tmp/qorgau-pool.conf"
+ip netns exec "$F" "$QG_BIN" run -c "$tmp/qorgau-pool.conf" 2>"$tmp/qorgau-pool.stderr" &
+qpid=$!
+pids="$pids $qpid"
+i=0
+while [ $i -lt 50 ] && ! grep -q '"msg":"opened"' "$tmp/qorgau-pool.log" 2>/dev/null; do
+    sleep 0.1
+    i=$((i + 1))
+done
+grep -q '"msg":"opened"' "$tmp/qorgau-pool.log" 2>/dev/null || cat "$tmp/qorgau-pool.stderr"
+hogs=""
+for k in 101 102 103 104 105 106; do
+    ip -n "$C" addr add "198.18.0.$k/24" dev c0
+    ip -n "$C" addr add "2001:db8:18::$k/64" dev c0 nodad
+done
+for k in 101 102 103 104 105 106; do
+    cl python3 "$CLIENT_PY" hog allowed.test "$V4D" 443 4 4 "198.18.0.$k" >"$tmp/hog4-$k.out" 2>&1 &
+    hogs="$hogs $!"
+done
+pids="$pids $hogs"
+i=0
+while [ $i -lt 100 ] && [ "$(cat "$tmp"/hog4-*.out 2>/dev/null | grep -c ready)" -lt 6 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+expect "pool's end: 6 clients hold the pool; a blocked hello cut across segments -> reset" \
+    "$(cl python3 "$CLIENT_PY" split blocked.test "$V4D" 443)" "reset"
+i=0
+while [ $i -lt 30 ] && ! grep '"msg":"block"' "$tmp/qorgau-pool.log" | grep -q '"name":"blocked.test".*"method":"domain"'; do
+    sleep 0.1
+    i=$((i + 1))
+done
+expect_match "pool's end: judged on its name (method domain), reset" \
+    "$(grep '"msg":"block"' "$tmp/qorgau-pool.log" | grep -c '"name":"blocked.test".*"method":"domain".*"enforced":"reset"')" '^[1-9]'
+for h in $hogs; do wait "$h" 2>/dev/null; done
+for k in 101 102 103 104 105 106; do
+    cl python3 "$CLIENT_PY" hog allowed.test "$V6D" 443 4 4 "2001:db8:18::$k" >"$tmp/hog6-$k.out" 2>&1 &
+    hogs="$hogs $!"
+done
+pids="$pids $hogs"
+i=0
+while [ $i -lt 100 ] && [ "$(cat "$tmp"/hog6-*.out 2>/dev/null | grep -c ready)" -lt 6 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+expect "one /64, six addresses over its share: a blocked hello cut across segments from a seventh -> reset" \
+    "$(cl python3 "$CLIENT_PY" split blocked.test "$V6D" 443)" "reset"
+i=0
+while [ $i -lt 30 ] && ! grep '"msg":"block"' "$tmp/qorgau-pool.log" | grep -q '"method":"client-limit"'; do
+    sleep 0.1
+    i=$((i + 1))
+done
+expect_match "one /64: blocked by policy (method client-limit)" \
+    "$(grep '"msg":"block"' "$tmp/qorgau-pool.log" | grep -c '"client":"\[2001:db8:18::[^"]*".*"method":"client-limit"')" '^[1-9]'
+sleep 1.2 # the stats line, every second
+expect_match "pool's end: buffers taken from their oldest holder (engine.reasm_evicted)" \
+    "$(grep '"msg":"stats"' "$tmp/qorgau-pool.log" | tail -n 1 | grep -o '"engine.reasm_evicted":[0-9]*')" ':[1-9]'
+for h in $hogs; do wait "$h" 2>/dev/null; done
+kill "$qpid"
+wait "$qpid" 2>/dev/null
+pids=$(echo "$pids" | sed "s/ $qpid//")
+
 echo "tap: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -238,6 +238,161 @@ START_TEST(pool_exhaustion_policy)
 }
 END_TEST
 
+/* Tap mode's pool never runs dry (reasm_evict): many clients (each within its share) fill it
+ * with half-sent hellos; a blocked name cut across segments then takes the oldest buffer and is
+ * judged on its name (scan, without eviction: it passes on its address). The flood flow whose
+ * buffer went is blocked by policy (no-room) when it sends the rest; an allowed connection
+ * decided before its buffer went keeps its pass when its server answers. */
+START_TEST(pool_evicts_oldest)
+{
+    uint8_t hf[2048], hb[2048], ha[2048];
+    size_t nf = hello(hf, sizeof(hf), "allowed.example");
+    size_t nb = hello(hb, sizeof(hb), "blocked.example");
+    size_t na = hello(ha, sizeof(ha), "allowed2.example");
+    static const uint8_t answer[64] = { 0x16, 0x03, 0x03, 0x00, 0x3b, 0x02 };
+    for (int evict = 0; evict < 2; evict++) {
+        struct pcapw *w = open_cap();
+        struct pcapw_conv fl[4], v, pa, g[4];
+        uint64_t ts = 1000000;
+        char cli[32];
+        for (int i = 0; i < 4; i++) { /* flows 1-4: four clients' half-sent hellos */
+            snprintf(cli, sizeof(cli), "192.0.2.%d", 11 + i);
+            ck_assert_int_eq(pcapw_conv_init(&fl[i], w, ts, cli, 41000, "10.0.0.1", 443), 0);
+            ck_assert_int_eq(pcapw_conv_handshake(&fl[i]), 0);
+            ck_assert_int_eq(pcapw_conv_client_data(&fl[i], 0, hf, 50), 0);
+            ts = fl[i].ts;
+        }
+        /* flow 5: a blocked name cut inside the name */
+        ck_assert_int_eq(pcapw_conv_init(&v, w, ts, "192.0.2.20", 42000, "10.0.0.1", 443), 0);
+        ck_assert_int_eq(pcapw_conv_handshake(&v), 0);
+        ck_assert_int_eq(pcapw_conv_client_data(&v, 0, hb, 100), 0);
+        ck_assert_int_eq(pcapw_conv_client_data(&v, 100, hb + 100, nb - 100), 0);
+        /* flow 1 sends the rest of its hello */
+        fl[0].ts = v.ts;
+        ck_assert_int_eq(pcapw_conv_client_data(&fl[0], 50, hf + 50, nf - 50), 0);
+        /* flow 6: an allowed hello, decided, its buffer kept for the server's answer */
+        ck_assert_int_eq(pcapw_conv_init(&pa, w, fl[0].ts, "192.0.2.30", 43000, "10.0.0.1", 443),
+                         0);
+        ck_assert_int_eq(pcapw_conv_handshake(&pa), 0);
+        ck_assert_int_eq(pcapw_conv_client_data(&pa, 0, ha, na), 0);
+        ts = pa.ts;
+        for (int i = 0; i < 4; i++) { /* flows 7-10: more half-sent hellos, new clients */
+            snprintf(cli, sizeof(cli), "192.0.2.%d", 40 + i);
+            ck_assert_int_eq(pcapw_conv_init(&g[i], w, ts, cli, 44000, "10.0.0.1", 443), 0);
+            ck_assert_int_eq(pcapw_conv_handshake(&g[i]), 0);
+            ck_assert_int_eq(pcapw_conv_client_data(&g[i], 0, hf, 50), 0);
+            ts = g[i].ts;
+        }
+        pa.ts = ts; /* flow 6's server answers */
+        ck_assert_int_eq(pcapw_conv_server_data(&pa, 0, answer, sizeof(answer)), 0);
+        ck_assert_int_eq(pcapw_close(w), 0);
+
+        struct engine_config cfg;
+        small_config(&cfg);
+        cfg.reasm_buffers = 4;
+        cfg.reasm_per_client = 2;
+        cfg.client_limit_blocks = true;
+        cfg.reasm_evict = evict;
+        static struct run r;
+        run(&cfg, &r);
+        unlink(g_path);
+        const struct ev *e5 = find(&r, 5, 1), *e1 = find(&r, 1, 1), *e6 = find(&r, 6, 1);
+        ck_assert_ptr_nonnull(e5);
+        if (!evict) { /* the pool's end: cut across segments, judged on its address */
+            ck_assert_str_eq(e5->name, "-");
+            ck_assert_int_eq(e5->verdict, VERDICT_PASS);
+            ck_assert_uint_eq(r.st.reasm_evicted, 0);
+            continue;
+        }
+        ck_assert_str_eq(e5->name, "blocked.example");
+        ck_assert_int_eq(e5->verdict, VERDICT_BLOCK);
+        ck_assert_int_eq(e5->method, METHOD_DOMAIN);
+        ck_assert_ptr_nonnull(e1);
+        ck_assert_int_eq(e1->verdict, VERDICT_BLOCK);
+        ck_assert_int_eq(e1->method, METHOD_NO_ROOM);
+        ck_assert_int_eq(e1->action, ACTION_RESET);
+        ck_assert(e1->seq_known); /* resets from the segment it sent */
+        ck_assert_ptr_nonnull(e6);
+        ck_assert_str_eq(e6->name, "allowed2.example");
+        ck_assert_int_eq(e6->verdict, VERDICT_PASS);
+        size_t n6 = 0;
+        for (size_t i = 0; i < r.n; i++)
+            n6 += r.ev[i].flow == 6;
+        ck_assert_uint_eq(n6, 1); /* the answer kept its pass: no second decision */
+        /* flows 1-4 and 6 lost their buffers (2-4 to flows 7-9, 6 to flow 10) */
+        ck_assert_uint_eq(r.st.reasm_evicted, 5);
+        ck_assert_uint_eq(r.st.evicted_blocked, 1);
+        for (uint64_t id = 2; id <= 4; id++) { /* silent since: reported at the capture's end */
+            const struct ev *ei = find(&r, id, 1);
+            ck_assert_ptr_nonnull(ei);
+            ck_assert_str_eq(ei->name, "-");
+        }
+    }
+}
+END_TEST
+
+/* Tap mode (conflict_no_room_blocks): a flow holds the alternative views (2 with 8 buffers:
+ * the last-copy view and one other version) with conflicting copies of allowed hellos; another
+ * sends an allowed hello, then another copy
+ * of the same bytes naming a blocked site (a short-TTL fake first, the real one second): no
+ * view is left to keep it in, so it cannot be judged - blocked by policy (no-room), where scan
+ * judges the first copy alone and passes it. */
+START_TEST(conflict_without_alt_view)
+{
+    uint8_t h1[2048], h2[2048], hx[2048], hy[2048];
+    size_t n1 = hello(h1, sizeof(h1), "allowed1.test");
+    size_t n2 = hello(h2, sizeof(h2), "allowed2.test");
+    size_t nx = hello(hx, sizeof(hx), "allowed.example");
+    size_t ny = hello(hy, sizeof(hy), "blocked.example");
+    ck_assert_uint_eq(n1, n2);
+    ck_assert_uint_eq(nx, ny);
+    for (int blocks = 0; blocks < 2; blocks++) {
+        struct pcapw *w = open_cap();
+        struct pcapw_conv c[2];
+        uint64_t ts = 1000000;
+        for (int i = 0; i < 2; i++) {
+            char cli[32];
+            snprintf(cli, sizeof(cli), "192.0.2.%d", 60 + i);
+            ck_assert_int_eq(pcapw_conv_init(&c[i], w, ts, cli, 45000, "10.0.0.1", 443), 0);
+            ck_assert_int_eq(pcapw_conv_handshake(&c[i]), 0);
+            if (i == 0) { /* two conflicting copies of allowed hellos: both views kept */
+                ck_assert_int_eq(pcapw_conv_client_data(&c[i], 0, h1, n1), 0);
+                ck_assert_int_eq(pcapw_conv_client_data(&c[i], 0, h2, n2), 0);
+            } else {
+                ck_assert_int_eq(pcapw_conv_client_data(&c[i], 0, hx, nx), 0);
+                ck_assert_int_eq(pcapw_conv_client_data(&c[i], 0, hy, ny), 0);
+            }
+            ts = c[i].ts;
+        }
+        ck_assert_int_eq(pcapw_close(w), 0);
+        struct engine_config cfg;
+        small_config(&cfg);
+        cfg.reasm_buffers = 8; /* 2 alternative views */
+        cfg.conflict_no_room_blocks = blocks;
+        static struct run r;
+        run(&cfg, &r);
+        unlink(g_path);
+        ck_assert_uint_eq(r.st.reasm_conflicts, 2);
+        const struct ev *last = NULL;
+        for (size_t i = 0; i < r.n; i++)
+            if (r.ev[i].flow == 2)
+                last = &r.ev[i];
+        ck_assert_ptr_nonnull(last);
+        if (blocks) {
+            ck_assert_int_eq(last->verdict, VERDICT_BLOCK);
+            ck_assert_int_eq(last->method, METHOD_NO_ROOM);
+            ck_assert_uint_eq(r.st.conflict_no_room_blocked, 1);
+        } else {
+            ck_assert_int_eq(last->verdict, VERDICT_PASS);
+            ck_assert_uint_eq(r.st.conflict_no_room_blocked, 0);
+        }
+        for (size_t i = 0; i < r.n; i++) /* the allowed conflict passes either way */
+            if (r.ev[i].flow == 1)
+                ck_assert_int_eq(r.ev[i].verdict, VERDICT_PASS);
+    }
+}
+END_TEST
+
 /* Tap mode's share of buffers per client (reasm_per_client, client_limit_blocks): client A
  * holds its share with two half-sent hellos; its third connection, a blocked name cut across
  * segments, gets no buffer and cannot be read: blocked by policy (method client-limit), not
@@ -1391,6 +1546,8 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, hello_split_decision_reused);
     tcase_add_test(tc, passed_flow_cut_after_new_rules);
     tcase_add_test(tc, client_share_blocks_unreadable);
+    tcase_add_test(tc, pool_evicts_oldest);
+    tcase_add_test(tc, conflict_without_alt_view);
     tcase_add_test(tc, quic_no_slot_policy);
     tcase_add_test(tc, http_head_over_cap);
     tcase_add_test(tc, keepalive_after_upgrade_connect_chunked);

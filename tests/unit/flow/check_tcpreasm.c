@@ -1519,6 +1519,99 @@ START_TEST(buffer_returned_when_idle)
 }
 END_TEST
 
+/* tcpreasm_pool_evict_oldest(): the pool never runs dry. A flow needing a buffer when none is
+ * free takes the one taken longest ago; its holder is told, has given up (sequence only) and
+ * holds nothing; later buffers go by age again (the oldest is now the second flow's). The
+ * client's share still refuses before anything is evicted. */
+static struct tcpreasm_state *g_evicted[4];
+static unsigned g_nevicted;
+static void on_evict(void *ctx, struct tcpreasm_state *t)
+{
+    ck_assert_ptr_eq(ctx, &g_nevicted);
+    ck_assert_uint_eq(t->buf, 0);
+    ck_assert(t->fl & TCPREASM_S_GAVEUP);
+    if (g_nevicted < 4)
+        g_evicted[g_nevicted] = t;
+    g_nevicted++;
+}
+
+START_TEST(evict_oldest)
+{
+    struct tcpreasm_pool *pl = tcpreasm_pool_new(2, 1, 256);
+    ck_assert_int_eq(tcpreasm_pool_evict_oldest(pl, NULL, NULL), -EINVAL);
+    ck_assert_int_eq(tcpreasm_pool_evict_oldest(pl, on_evict, &g_nevicted), 0);
+    ck_assert_int_eq(tcpreasm_pool_owner_limit(pl, 2, 0), 0);
+    g_nevicted = 0;
+    static const uint8_t x[16] = { 10, 0, 0, 7 }, y[16] = { 10, 0, 0, 8 };
+    struct conv a, b, c, d;
+    conv_pair(pl, &a, &b);
+    conv_pair(pl, &c, &d);
+    c.cisn = 9000;
+    d.cisn = 12000;
+    tcpreasm_pool_owner(pl, 4, x);
+    ck_assert(cseg(&a, 0, "aaa", 3) & TCPREASM_NEW_DATA); /* the oldest */
+    ck_assert(cseg(&b, 0, "bbb", 3) & TCPREASM_NEW_DATA);
+    /* x holds its share (2): refused before anything is evicted */
+    unsigned r = cseg(&c, 0, "ccc", 3);
+    ck_assert(r & TCPREASM_GAVEUP);
+    ck_assert(r & TCPREASM_OWNER_LIMITED);
+    ck_assert_uint_eq(g_nevicted, 0);
+    /* y: the pool is empty, a's buffer is taken */
+    tcpreasm_pool_owner(pl, 4, y);
+    ck_assert(cseg(&d, 0, "ddd", 3) & TCPREASM_NEW_DATA);
+    ck_assert_uint_eq(g_nevicted, 1);
+    ck_assert_ptr_eq(g_evicted[0], &a.f.tcp);
+    expect_data(&d, "ddd", 3);
+    expect_data(&b, "bbb", 3);
+    size_t len;
+    ck_assert_ptr_null(tcpreasm_data(pl, &a.f.tcp, &len));
+    /* a's later data is tracked, never buffered again */
+    tcpreasm_pool_owner(pl, 4, x);
+    r = cseg(&a, 3, "more", 4);
+    ck_assert(!(r & TCPREASM_NEW_DATA));
+    ck_assert_uint_eq(g_nevicted, 1);
+    struct tcpreasm_stats st;
+    tcpreasm_get_stats(pl, &st);
+    ck_assert_uint_eq(st.evicted, 1);
+    ck_assert_uint_eq(st.bufs_in_use, 2);
+    /* x holds one now (b): another of its flows may take one, and the oldest is b's (c gave
+     * up when it was refused) */
+    struct conv c2, spare;
+    conv_pair(pl, &c2, &spare);
+    c2.cisn = 15000;
+    ck_assert(cseg(&c2, 0, "ccc", 3) & TCPREASM_NEW_DATA);
+    ck_assert_uint_eq(g_nevicted, 2);
+    ck_assert_ptr_eq(g_evicted[1], &b.f.tcp);
+    /* a released buffer leaves the age order: d's is the oldest, then c's */
+    tcpreasm_release(pl, &d.f.tcp);
+    struct conv e, f;
+    conv_pair(pl, &e, &f);
+    e.cisn = 20000;
+    f.cisn = 30000;
+    tcpreasm_pool_owner(pl, 4, y);
+    ck_assert(cseg(&e, 0, "eee", 3) & TCPREASM_NEW_DATA); /* a free one: nothing evicted */
+    ck_assert_uint_eq(g_nevicted, 2);
+    ck_assert(cseg(&f, 0, "fff", 3) & TCPREASM_NEW_DATA);
+    ck_assert_uint_eq(g_nevicted, 3);
+    ck_assert_ptr_eq(g_evicted[2], &c2.f.tcp);
+    tcpreasm_release(pl, &a.f.tcp); /* given up and evicted: nothing to give */
+    tcpreasm_release(pl, &e.f.tcp);
+    tcpreasm_release(pl, &f.f.tcp);
+    tcpreasm_get_stats(pl, &st);
+    ck_assert_uint_eq(st.bufs_in_use, 0);
+    ck_assert_uint_eq(st.evicted, 3);
+    /* set up after buffers were taken: refused */
+    tcpreasm_pool_free(pl);
+    pl = tcpreasm_pool_new(2, 0, 256);
+    struct conv g, h;
+    conv_pair(pl, &g, &h);
+    ck_assert(cseg(&g, 0, "ggg", 3) & TCPREASM_NEW_DATA);
+    ck_assert_int_eq(tcpreasm_pool_evict_oldest(pl, on_evict, &g_nevicted), -EBUSY);
+    tcpreasm_release(pl, &g.f.tcp);
+    tcpreasm_pool_free(pl);
+}
+END_TEST
+
 /* IPv6 clients share by prefix: two addresses of one /64 are one client (a subscriber may
  * take any address of its prefix); an address of the next /64 is another. With prefix 128
  * each address is its own client. */
@@ -1882,6 +1975,7 @@ static Suite *tcpreasm_suite(void)
     tcase_add_test(tc, pool_exhaustion_deferred);
     tcase_add_test(tc, owner_share);
     tcase_add_test(tc, owner_share_ipv6_prefix);
+    tcase_add_test(tc, evict_oldest);
     tcase_add_test(tc, why_names);
     suite_add_tcase(s, tc);
     tc = tcase_create("property");
