@@ -254,13 +254,19 @@ static bool new_connection(const struct flow *f, const struct pkt *p, int side)
 }
 
 /* A recycled slot if any, else a never-used one (the pool's pages are faulted in only as the
- * table grows), else the clock hand evicts. */
+ * table grows), else the clock hand evicts. The hand passes over flows that hold a reassembly
+ * buffer (a request in progress, or one judged and awaiting its server's answer): evicted, the
+ * rest of such a request would start a flow of its own mid-stream, unreadable, and be judged on
+ * its address - a flood of new connections between two segments of a hello would be a way past
+ * the filter. Reassembly buffers are far fewer than flows; only when none but holders are left
+ * is one evicted. */
 static struct flow *take_slot(struct flowtab *ft)
 {
     if (!ft->free_head && ft->hwm < ft->cfg.max_flows)
         return &ft->pool[ft->hwm++];
     if (!ft->free_head) {
         uint32_t n = ft->cfg.max_flows;
+        struct flow *holder = NULL;
         /* two passes at most: the first clears every REF bit it meets */
         for (uint64_t step = 0; step < 2ull * n + 1; step++) {
             struct flow *f = &ft->pool[ft->hand];
@@ -271,9 +277,20 @@ static struct flow *take_slot(struct flowtab *ft)
                 f->fl &= (uint8_t)~FLOW_F_REF;
                 continue;
             }
+            if (f->tcp.buf) {
+                ft->st.holders_spared++;
+                if (!holder)
+                    holder = f;
+                continue;
+            }
             ft->st.evicted_full++;
             recycle(ft, f, FLOWTAB_EVICTED, ft->cfg.on_evict, ft->cfg.evict_ctx);
             break;
+        }
+        if (!ft->free_head && holder) {
+            ft->st.evicted_full++;
+            ft->st.holders_evicted++;
+            recycle(ft, holder, FLOWTAB_EVICTED, ft->cfg.on_evict, ft->cfg.evict_ctx);
         }
     }
     struct flow *f = &ft->pool[ft->free_head - 1];

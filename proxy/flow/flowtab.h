@@ -119,6 +119,8 @@ struct flowtab_stats {
     uint64_t lookups;
     uint64_t created;
     uint64_t evicted_full;
+    uint64_t holders_spared;  /* flows holding a reassembly buffer the clock hand passed over */
+    uint64_t holders_evicted; /* ... evicted all the same: every other flow held one too */
     uint64_t expired;
     uint64_t reused;
     uint64_t flushed;

@@ -393,6 +393,45 @@ START_TEST(conflict_without_alt_view)
 }
 END_TEST
 
+/* A full flow table does not evict a flow in the middle of its request: a blocked hello cut
+ * inside the name, a flood of new connections between its two segments (more than the table
+ * holds), then the rest - judged on its name. (Before, the flood evicted it, its rest started a
+ * flow of its own mid-stream, unreadable, and passed on its address.) */
+START_TEST(flood_does_not_evict_a_request)
+{
+    uint8_t hb[2048];
+    size_t nb = hello(hb, sizeof(hb), "blocked.example");
+    struct pcapw *w = open_cap();
+    struct pcapw_conv v, fl;
+    ck_assert_int_eq(pcapw_conv_init(&v, w, 1000000, "192.0.2.70", 46000, "10.0.0.1", 443), 0);
+    ck_assert_int_eq(pcapw_conv_handshake(&v), 0);
+    ck_assert_int_eq(pcapw_conv_client_data(&v, 0, hb, 100), 0);
+    uint64_t ts = v.ts;
+    for (int i = 0; i < 200; i++) { /* handshakes from other clients: 4x the table */
+        char cli[32];
+        snprintf(cli, sizeof(cli), "198.51.100.%d", 1 + i);
+        ck_assert_int_eq(pcapw_conv_init(&fl, w, ts, cli, 47000, "10.0.0.1", 443), 0);
+        ck_assert_int_eq(pcapw_conv_handshake(&fl), 0);
+        ts = fl.ts;
+    }
+    v.ts = ts;
+    ck_assert_int_eq(pcapw_conv_client_data(&v, 100, hb + 100, nb - 100), 0);
+    ck_assert_int_eq(pcapw_close(w), 0);
+    struct engine_config cfg;
+    small_config(&cfg);
+    cfg.max_flows = 50;
+    static struct run r;
+    run(&cfg, &r);
+    unlink(g_path);
+    const struct ev *e1 = find(&r, 1, 1);
+    ck_assert_ptr_nonnull(e1);
+    ck_assert_str_eq(e1->name, "blocked.example");
+    ck_assert_int_eq(e1->verdict, VERDICT_BLOCK);
+    ck_assert_int_eq(e1->method, METHOD_DOMAIN);
+    ck_assert_uint_gt(r.st.flows_evicted, 100);
+}
+END_TEST
+
 /* Tap mode's share of buffers per client (reasm_per_client, client_limit_blocks): client A
  * holds its share with two half-sent hellos; its third connection, a blocked name cut across
  * segments, gets no buffer and cannot be read: blocked by policy (method client-limit), not
@@ -1548,6 +1587,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, client_share_blocks_unreadable);
     tcase_add_test(tc, pool_evicts_oldest);
     tcase_add_test(tc, conflict_without_alt_view);
+    tcase_add_test(tc, flood_does_not_evict_a_request);
     tcase_add_test(tc, quic_no_slot_policy);
     tcase_add_test(tc, http_head_over_cap);
     tcase_add_test(tc, keepalive_after_upgrade_connect_chunked);

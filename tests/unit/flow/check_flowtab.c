@@ -301,6 +301,58 @@ START_TEST(eviction_when_full)
 }
 END_TEST
 
+/* The clock hand passes over flows holding a reassembly buffer (a request in progress): a flood
+ * of new flows evicts the others, never one in the middle of its request, unless nothing else is
+ * left. (The buffer index is set by hand: no pool is attached, nothing is given back.) */
+static void set_holder(struct flow *f, enum flowtab_why why, void *ctx)
+{
+    (void)why;
+    (void)ctx;
+    f->tcp.buf = 3;
+}
+
+START_TEST(eviction_spares_holders)
+{
+    struct seen s;
+    memset(&s, 0, sizeof s);
+    struct flowtab *ft = mk(4, count_cb, &s, NULL);
+    bool is_new;
+    int dir;
+    struct flow *fl[4];
+    for (uint16_t i = 0; i < 4; i++) {
+        struct pkt p = mkpkt(4, 6, "\x01", (uint16_t)(40000 + i), "\x02", 443, TCPF_SYN, 0);
+        fl[i] = flowtab_get(ft, &p, i, &is_new, &dir);
+    }
+    fl[0]->tcp.buf = 1; /* flows 0 and 2: a request half-way */
+    fl[2]->tcp.buf = 2;
+    for (uint16_t k = 0; k < 20; k++) { /* a flood of new connections */
+        struct pkt p = mkpkt(4, 6, "\x03", (uint16_t)(50000 + k), "\x02", 443, TCPF_SYN, 0);
+        flowtab_get(ft, &p, 10 + k, &is_new, &dir);
+        ck_assert(is_new);
+        ck_assert(s.last.tcp.buf == 0);
+    }
+    ck_assert_int_eq(s.n[FLOWTAB_EVICTED], 20);
+    struct flowtab_stats st;
+    flowtab_get_stats(ft, &st);
+    ck_assert_uint_gt(st.holders_spared, 0);
+    ck_assert_uint_eq(st.holders_evicted, 0);
+    for (uint16_t i = 0; i < 4; i += 2) { /* both still there */
+        struct pkt q = mkpkt(4, 6, "\x01", (uint16_t)(40000 + i), "\x02", 443, TCPF_ACK, 10);
+        ck_assert_ptr_eq(flowtab_get(ft, &q, 40, &is_new, &dir), fl[i]);
+        ck_assert(!is_new);
+    }
+    /* every flow a holder: one of them goes all the same */
+    flowtab_foreach(ft, set_holder, NULL);
+    struct pkt p = mkpkt(4, 6, "\x04", 60000, "\x02", 443, TCPF_SYN, 0);
+    ck_assert_ptr_nonnull(flowtab_get(ft, &p, 50, &is_new, &dir));
+    ck_assert(is_new);
+    flowtab_get_stats(ft, &st);
+    ck_assert_uint_eq(st.holders_evicted, 1);
+    ck_assert_int_eq(s.n[FLOWTAB_EVICTED], 21);
+    flowtab_free(ft);
+}
+END_TEST
+
 START_TEST(idle_timeouts)
 {
     struct seen s;
@@ -772,6 +824,7 @@ static Suite *flowtab_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("limits");
     tcase_add_test(tc, eviction_when_full);
+    tcase_add_test(tc, eviction_spares_holders);
     tcase_add_test(tc, idle_timeouts);
     tcase_add_test(tc, incremental_expiry);
     tcase_add_test(tc, reuse_flush_release);
