@@ -1662,6 +1662,14 @@ static void evicted(struct flow *f, enum flowtab_why why, void *ctx)
     flow_end(f, why, ctx);
 }
 
+/* flowtab_cfg.busy: a QUIC flow reassembling its ClientHello in a slot must not be evicted by a
+ * flood of new flows (its next Initial would start a flow of its own, without the hello's start) */
+static bool flow_busy(const struct flow *f, void *ctx)
+{
+    (void)ctx;
+    return f->proto == IPPROTO_UDP && f->a.slot != 0;
+}
+
 struct engine *engine_new(const struct engine_config *cfg, const struct ruleset *rs,
                           engine_event_fn cb, void *ctx)
 {
@@ -1694,6 +1702,7 @@ struct engine *engine_new(const struct engine_config *cfg, const struct ruleset 
     fc.on_evict = evicted;
     fc.evict_ctx = e;
     fc.udp_restarts = quic_restarts_flow;
+    fc.busy = flow_busy;
     fc.reasm = e->reasm;
     e->ft = flowtab_new(&fc);
     struct defrag_cfg dc;

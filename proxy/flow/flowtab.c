@@ -255,11 +255,12 @@ static bool new_connection(const struct flow *f, const struct pkt *p, int side)
 
 /* A recycled slot if any, else a never-used one (the pool's pages are faulted in only as the
  * table grows), else the clock hand evicts. The hand passes over flows that hold a reassembly
- * buffer (a request in progress, or one judged and awaiting its server's answer): evicted, the
- * rest of such a request would start a flow of its own mid-stream, unreadable, and be judged on
- * its address - a flood of new connections between two segments of a hello would be a way past
- * the filter. Reassembly buffers are far fewer than flows; only when none but holders are left
- * is one evicted. */
+ * buffer (a request in progress, or one judged and awaiting its server's answer) and those the
+ * pipeline calls busy (cfg.busy: a QUIC hello half reassembled): evicted, the rest of such a
+ * request would start a flow of its own mid-stream, unreadable, and be judged on its address -
+ * a flood of new connections between two segments of a hello would be a way past the filter.
+ * Buffers and slots are far fewer than flows; only when none but holders are left is one
+ * evicted. */
 static struct flow *take_slot(struct flowtab *ft)
 {
     if (!ft->free_head && ft->hwm < ft->cfg.max_flows)
@@ -277,7 +278,7 @@ static struct flow *take_slot(struct flowtab *ft)
                 f->fl &= (uint8_t)~FLOW_F_REF;
                 continue;
             }
-            if (f->tcp.buf) {
+            if (f->tcp.buf || (ft->cfg.busy && ft->cfg.busy(f, ft->cfg.evict_ctx))) {
                 ft->st.holders_spared++;
                 if (!holder)
                     holder = f;

@@ -111,6 +111,11 @@ struct flowtab_cfg {
      * only for flows with FLOW_F_SETTLED; yes recycles f as REUSED. NULL: never. ctx:
      * evict_ctx. */
     bool (*udp_restarts)(const struct flow *f, const struct pkt *p, bool from_client, void *ctx);
+    /* Is f in the middle of something the pipeline cannot pick up again from a later packet (a
+     * QUIC ClientHello half reassembled)? The clock hand passes over such flows as over those
+     * holding a reassembly buffer (take_slot()). NULL: only the buffer holders. ctx:
+     * evict_ctx. */
+    bool (*busy)(const struct flow *f, void *ctx);
     struct tcpreasm_pool *reasm; /* if set, a recycled flow's buffers go back here after the
                                    * callback; not owned */
 };

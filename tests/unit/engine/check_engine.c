@@ -817,6 +817,46 @@ START_TEST(quic_no_slot_policy)
 }
 END_TEST
 
+/* A full flow table does not evict a QUIC flow half-way through its ClientHello: a blocked name
+ * over two Initials, a flood of new UDP flows between them (4x the table), then the second
+ * Initial - judged on its name. (Before, the flood evicted the flow, and its second Initial,
+ * without the hello's start, could not be read.) */
+START_TEST(quic_flood_does_not_evict_a_hello)
+{
+    uint8_t h[4096], d[1500];
+    size_t hl = quicw_hello("blocked.example", 1216, h, sizeof(h), NULL);
+    ck_assert_uint_gt(hl, 1300);
+    struct pcapw *w = open_cap();
+    struct quicw q;
+    ck_assert_int_eq(quicw_init(&q, QUIC_V1, Q_DCID, 8, Q_SCID, 8), 0);
+    g_qts = 0;
+    g_qsport = 50001;
+    udp_out(w, d, q_seal(&q, 0, h, 0, 1000, 1250, d, sizeof(d)));
+    static const uint8_t junk[200];
+    for (int i = 0; i < 200; i++) {
+        g_qsport = (uint16_t)(51000 + i);
+        udp_out(w, junk, sizeof(junk));
+    }
+    g_qsport = 50001;
+    udp_out(w, d, q_seal(&q, 1, h, 1000, hl, 1250, d, sizeof(d)));
+    g_qsport = 50000;
+    quicw_fini(&q);
+    ck_assert_int_eq(pcapw_close(w), 0);
+    struct engine_config cfg;
+    small_config(&cfg);
+    cfg.max_flows = 50;
+    static struct run r;
+    run(&cfg, &r);
+    unlink(g_path);
+    const struct ev *e1 = find(&r, 1, 1);
+    ck_assert_ptr_nonnull(e1);
+    ck_assert_str_eq(e1->name, "blocked.example");
+    ck_assert_int_eq(e1->verdict, VERDICT_BLOCK);
+    ck_assert_int_eq(e1->method, METHOD_DOMAIN);
+    ck_assert_uint_gt(r.st.flows_evicted, 100);
+}
+END_TEST
+
 START_TEST(quic_junk_and_0rtt_first)
 {
     struct pcapw *w = open_cap();
@@ -1588,6 +1628,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, pool_evicts_oldest);
     tcase_add_test(tc, conflict_without_alt_view);
     tcase_add_test(tc, flood_does_not_evict_a_request);
+    tcase_add_test(tc, quic_flood_does_not_evict_a_hello);
     tcase_add_test(tc, quic_no_slot_policy);
     tcase_add_test(tc, http_head_over_cap);
     tcase_add_test(tc, keepalive_after_upgrade_connect_chunked);
