@@ -382,7 +382,8 @@ static void print_summary(const char *path, const struct engine_stats *st, doubl
             "\"segments_ignored\":%llu,"
             "\"overlap_conflicts\":%llu,\"tls_malformed\":%llu,\"tls_limit\":%llu,"
             "\"http_malformed\":%llu,\"http_limit\":%llu,\"quic_malformed\":%llu,"
-            "\"quic_not_initial\":%llu,\"quic_budget_spent\":%llu,\"quic_conflicts\":%llu,"
+            "\"quic_not_initial\":%llu,\"quic_budget_spent\":%llu,\"quic_incomplete_blocked\":%llu,"
+            "\"quic_conflicts\":%llu,"
             "\"quic_restarts\":%llu,\"quic_coalesced_limit\":%llu,\"quic_no_slot\":%llu,"
             "\"names_invalid\":%llu,\"ech\":%llu,\"ipv6_dropped_ext\":%llu,\"checksums\":\"%s\","
             "\"csum_set_aside\":%llu,\"csum_accepted\":%llu,\"csum_sources_ignored\":%llu,"
@@ -394,7 +395,8 @@ static void print_summary(const char *path, const struct engine_stats *st, doubl
             (unsigned long long)st->tls_malformed, (unsigned long long)st->tls_limit,
             (unsigned long long)st->http_malformed, (unsigned long long)st->http_limit,
             (unsigned long long)st->quic_malformed, (unsigned long long)st->quic_not_initial,
-            (unsigned long long)st->quic_budget_spent, (unsigned long long)st->quic_conflicts,
+            (unsigned long long)st->quic_budget_spent,
+            (unsigned long long)st->quic_incomplete_blocked, (unsigned long long)st->quic_conflicts,
             (unsigned long long)st->quic_restarts, (unsigned long long)st->quic_coalesced_limit,
             (unsigned long long)st->quic_no_slot, (unsigned long long)st->name_invalid,
             (unsigned long long)st->ech, (unsigned long long)st->ipv6_bad_ext,

@@ -1116,7 +1116,8 @@ static bool quic_datagram(struct engine *e, struct flow *f, const uint8_t *buf, 
  * Initial, junk, an Initial of an unknown version answered by Version Negotiation) must not
  * blind the filter: the flow is read until an Initial's ClientHello is judged, then watched for
  * conflicting Initials, both within a budget of datagrams and bytes. A flow that spends it
- * without a judged hello is decided on its address and counted. */
+ * without a judged hello is decided on its address and counted; with a hello begun (CRYPTO
+ * bytes held), it is blocked by policy (method incomplete). */
 static void inspect_udp(struct engine *e, struct flow *f, const struct pkt *p)
 {
     /* the datagram that spends the budget is read too: one more of junk before it must not
@@ -1132,7 +1133,13 @@ static void inspect_udp(struct engine *e, struct flow *f, const struct pkt *p)
     if (spent) {
         if (!(f->a.state & ENGINE_ST_EVENT)) {
             e->st.quic_budget_spent++;
-            decide_by_address(e, f);
+            /* a hello begun and not finished: what its rest names cannot be known, and Initials
+             * carrying nothing but PING or PADDING between its parts are the client's to send */
+            const struct quic_slot *qs = f->a.slot ? &e->qslots[f->a.slot - 1] : NULL;
+            if (qs && qs->c.high > 0)
+                decide_by_policy(e, f, METHOD_INCOMPLETE, &e->st.quic_incomplete_blocked);
+            else
+                decide_by_address(e, f);
         }
         quic_done(e, f);
         return;

@@ -292,6 +292,8 @@ struct engine_stats {
                                     * empty (reasm_evict) */
     uint64_t evicted_blocked;          /* ... whose flow sent more it could not read: blocked
                                     * (method no-room) */
+    uint64_t quic_incomplete_blocked;  /* QUIC flows whose budget was spent with a ClientHello
+                                       * begun and not complete: blocked (method incomplete) */
     uint64_t conflict_no_room_blocked; /* flows sending other bytes for bytes held, with no
                                         * alternative view free: blocked (method no-room) */
     uint64_t decisions_reused;         /* a ClientHello's decision made on its name before it was

@@ -857,6 +857,46 @@ START_TEST(quic_flood_does_not_evict_a_hello)
 }
 END_TEST
 
+/* A blocked name's ClientHello over two Initials with 16 Initials carrying only a PING frame
+ * between them (a server takes those, and keeps the part of the hello it has): the flow's
+ * budget (16 datagrams) is spent with the hello begun - blocked by policy (method incomplete),
+ * not decided on its address. */
+START_TEST(quic_budget_between_parts)
+{
+    uint8_t h[4096], d[1500];
+    size_t hl = quicw_hello("blocked.example", 1216, h, sizeof(h), NULL);
+    ck_assert_uint_gt(hl, 1300);
+    struct pcapw *w = open_cap();
+    struct quicw q;
+    ck_assert_int_eq(quicw_init(&q, QUIC_V1, Q_DCID, 8, Q_SCID, 8), 0);
+    g_qts = 0;
+    g_qsport = 50001;
+    udp_out(w, d, q_seal(&q, 0, h, 0, 1000, 1250, d, sizeof(d)));
+    static const uint8_t ping[1] = { 0x01 };
+    for (uint32_t pn = 1; pn <= 16; pn++) {
+        size_t n = quicw_initial(&q, pn, ping, sizeof(ping), 1250, d, sizeof(d));
+        ck_assert_uint_gt(n, 0);
+        udp_out(w, d, n);
+    }
+    udp_out(w, d, q_seal(&q, 17, h, 1000, hl, 1250, d, sizeof(d)));
+    g_qsport = 50000;
+    quicw_fini(&q);
+    ck_assert_int_eq(pcapw_close(w), 0);
+    struct engine_config cfg;
+    small_config(&cfg);
+    static struct run r;
+    run(&cfg, &r);
+    unlink(g_path);
+    const struct ev *e1 = find(&r, 1, 1);
+    ck_assert_ptr_nonnull(e1);
+    ck_assert_int_eq(e1->verdict, VERDICT_BLOCK);
+    ck_assert_int_eq(e1->method, METHOD_INCOMPLETE);
+    ck_assert_uint_eq(r.st.quic_budget_spent, 1);
+    ck_assert_uint_eq(r.st.quic_incomplete_blocked, 1);
+    ck_assert_str_eq(verdict_method_name(METHOD_INCOMPLETE), "incomplete");
+}
+END_TEST
+
 START_TEST(quic_junk_and_0rtt_first)
 {
     struct pcapw *w = open_cap();
@@ -1629,6 +1669,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, conflict_without_alt_view);
     tcase_add_test(tc, flood_does_not_evict_a_request);
     tcase_add_test(tc, quic_flood_does_not_evict_a_hello);
+    tcase_add_test(tc, quic_budget_between_parts);
     tcase_add_test(tc, quic_no_slot_policy);
     tcase_add_test(tc, http_head_over_cap);
     tcase_add_test(tc, keepalive_after_upgrade_connect_chunked);
