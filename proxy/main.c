@@ -385,7 +385,8 @@ static void print_summary(const char *path, const struct engine_stats *st, doubl
             "\"quic_not_initial\":%llu,\"quic_budget_spent\":%llu,\"quic_incomplete_blocked\":%llu,"
             "\"quic_conflicts\":%llu,"
             "\"quic_restarts\":%llu,\"quic_coalesced_limit\":%llu,\"quic_no_slot\":%llu,"
-            "\"names_invalid\":%llu,\"ech\":%llu,\"ipv6_dropped_ext\":%llu,\"checksums\":\"%s\","
+            "\"limit_blocked\":%llu,\"names_invalid\":%llu,\"ech\":%llu,\"ipv6_dropped_ext\":%llu,"
+            "\"checksums\":\"%s\","
             "\"csum_set_aside\":%llu,\"csum_accepted\":%llu,\"csum_sources_ignored\":%llu,"
             "\"reasm_grown\":%llu}\n",
             (unsigned long long)st->frag_in, (unsigned long long)st->frag_done,
@@ -398,11 +399,11 @@ static void print_summary(const char *path, const struct engine_stats *st, doubl
             (unsigned long long)st->quic_budget_spent,
             (unsigned long long)st->quic_incomplete_blocked, (unsigned long long)st->quic_conflicts,
             (unsigned long long)st->quic_restarts, (unsigned long long)st->quic_coalesced_limit,
-            (unsigned long long)st->quic_no_slot, (unsigned long long)st->name_invalid,
-            (unsigned long long)st->ech, (unsigned long long)st->ipv6_bad_ext,
-            csumpol_mode_name((enum csumpol_mode)checksums), (unsigned long long)st->csum_set_aside,
-            (unsigned long long)st->csum_accepted, (unsigned long long)st->csum_sources_ignored,
-            (unsigned long long)st->reasm_grown);
+            (unsigned long long)st->quic_no_slot, (unsigned long long)st->limit_blocked,
+            (unsigned long long)st->name_invalid, (unsigned long long)st->ech,
+            (unsigned long long)st->ipv6_bad_ext, csumpol_mode_name((enum csumpol_mode)checksums),
+            (unsigned long long)st->csum_set_aside, (unsigned long long)st->csum_accepted,
+            (unsigned long long)st->csum_sources_ignored, (unsigned long long)st->reasm_grown);
 }
 
 static int parse_size(const char *opt, const char *s, size_t min, size_t max, size_t *out)

@@ -82,6 +82,7 @@ enum tap_ctr {
     C_EVICTED_BLOCKED,      /* ... whose flow then sent what it could not read: blocked */
     C_CONFLICT_NO_ROOM_BLOCKED, /* other bytes for bytes held, no alternative view: blocked */
     C_QUIC_INCOMPLETE_BLOCKED,  /* QUIC budget spent with a hello begun: blocked */
+    C_LIMIT_BLOCKED,            /* ClientHellos with no name within reasm.bytes: blocked */
     C_COUNT
 };
 
@@ -131,6 +132,7 @@ static const char *const tap_ctr_names[C_COUNT] = {
     "engine.evicted_blocked",
     "engine.conflict_no_room_blocked",
     "engine.quic_incomplete_blocked",
+    "engine.limit_blocked",
 };
 
 /* The decode errors by reason (the enum's order; ok, fragments and non-TCP/UDP are not errors). */
@@ -346,7 +348,8 @@ static void publish_counters(struct tap_worker *w, bool with_drops)
                              es.reasm_evicted,
                              es.evicted_blocked,
                              es.conflict_no_room_blocked,
-                             es.quic_incomplete_blocked };
+                             es.quic_incomplete_blocked,
+                             es.limit_blocked };
     _Static_assert(sizeof(eng) / sizeof(eng[0]) == C_COUNT - C_DECODE_ERRORS,
                    "one value per engine counter");
     for (unsigned k = 0; k < sizeof(eng) / sizeof(eng[0]); k++)

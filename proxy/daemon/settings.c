@@ -86,7 +86,8 @@ static const struct config_key keys[] = {
       "clients as it likes. 64: a mobile PDN connection's or a home LAN's /64; 56 or 48 where "
       "subscribers are delegated one; 128: every address on its own. IPv4 counts by address" },
     { "reasm.bytes", CONFIG_SIZE, 512, 1 * MI, "32K", NULL, OFF(reasm_bytes), true,
-      "client bytes reassembled per flow before a decision (a request head nginx accepts)" },
+      "client bytes reassembled per flow before a decision (a request head nginx accepts); a "
+      "ClientHello whose name is not within them is blocked by policy (method incomplete)" },
     { "reasm.buffers", CONFIG_INT, 16, 16777216, "8192", NULL, OFF(reasm_buffers), true,
       "reassembly buffers in the pool per worker" },
     { "checksums", CONFIG_ENUM, 0, 0, "verify", v_checksums, OFF(checksums), true,
@@ -206,8 +207,9 @@ static const struct config_key keys[] = {
       "a first request left half-sent past inline.first_bytes_timeout: reset the connection (reset) "
       "or judge it on its address and relay it unjudged (address, fail-open)" },
     { "inline.first_bytes_max", CONFIG_SIZE, 512, 1 * MI, "32K", NULL, OFF(inline_first_bytes_max),
-      false, "client bytes read before a decision; more without a name visible judges the connection by "
-             "its address; a reload may lower it, raising it above the start value needs a restart" },
+      false, "client bytes read before a decision; more without a name visible: a ClientHello is "
+             "reset by policy (method incomplete), an HTTP head is judged by its address and refused; "
+             "a reload may lower it, raising it above the start value needs a restart" },
     { "inline.idle_timeout", CONFIG_DURATION, 1000, 24 * 60 * MIN, "10m", NULL, OFF(inline_idle_timeout),
       false, "close a relayed connection with no traffic either way for this long (TCP keepalive "
              "also finds vanished peers)" },

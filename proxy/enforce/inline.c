@@ -759,9 +759,13 @@ static void name_keep(struct worker *w, const struct conn *c, const struct inspe
     memcpy(slot + 2, res->name, n);
 }
 
-/* Decides on the address alone (no readable request). Returns J_PASS or J_BLOCK; on block the
- * answer is prepared as in block_answer (app is whatever was detected). */
-static enum judge judge_address(struct worker *w, struct conn *c, bool *answer)
+/* Decides on the address alone (no readable request), or, with m other than METHOD_NONE, a
+ * request that cannot be read within the bounds (inspect_halt.refuse): blocked by policy with
+ * method m unless its address blocks it already or the subscriber's allow-list lets it through
+ * (the packet engine's decide_by_policy()). Returns J_PASS or J_BLOCK; a block is a reset,
+ * whatever the protocol (no request to answer). */
+static enum judge judge_unread(struct worker *w, struct conn *c, enum verdict_method m,
+                               bool *answer)
 {
     struct inspect_request rq;
     struct inspect_flow fl;
@@ -778,10 +782,16 @@ static enum judge judge_address(struct worker *w, struct conn *c, bool *answer)
     rsref_read_lock();
     const struct ruleset *rs = rsref_get(w->p->rules);
     inspect_decide(rs, &policy(w)->vp, &fl, &rq, rq.name, res);
+    if (m != METHOD_NONE && res->d.verdict != VERDICT_BLOCK && res->d.cause != CAUSE_ALLOWLIST) {
+        res->d.verdict = VERDICT_BLOCK;
+        res->d.method = m;
+        res->d.action = ACTION_RESET;
+        res->d.entry = RULESET_NO_ENTRY;
+        res->d.cause = CAUSE_REGULATOR;
+    }
     report(w, c, rs, res, true, false, false);
     enum judge j = J_PASS;
     if (res->d.verdict == VERDICT_BLOCK) {
-        /* no request to answer: a reset, whatever the protocol */
         CNT(w, blocked);
         CNT(w, blocked_reset);
         *answer = false;
@@ -789,6 +799,11 @@ static enum judge judge_address(struct worker *w, struct conn *c, bool *answer)
     }
     rsref_read_unlock();
     return j;
+}
+
+static enum judge judge_address(struct worker *w, struct conn *c, bool *answer)
+{
+    return judge_unread(w, c, METHOD_NONE, answer);
 }
 
 /* Decides one parsed request: every name candidate (block if either does). */
@@ -869,6 +884,8 @@ static enum judge stop_judging(struct worker *w, struct conn *c, const struct in
     struct inspect_halt h;
     inspect_stream_halt(s, why, &h);
     c->flags |= F_RAW | F_DECIDED;
+    if (h.refuse)
+        return judge_unread(w, c, METHOD_INCOMPLETE, answer);
     if (h.by_address && judge_address(w, c, answer) == J_BLOCK)
         return J_BLOCK;
     if (h.rest == INSPECT_REST_UNFRAMED)

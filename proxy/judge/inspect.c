@@ -348,6 +348,7 @@ void inspect_stream_halt(const struct inspect_stream *s, enum inspect_stop why,
                          struct inspect_halt *h)
 {
     h->by_address = !s->judged;
+    h->refuse = why == INSPECT_STOP_LIMIT && s->app == APP_TLS && !s->judged;
     h->rest = INSPECT_REST_DONE;
     switch (why) {
     case INSPECT_STOP_CUT:

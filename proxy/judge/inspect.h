@@ -145,6 +145,11 @@ enum inspect_rest {
 struct inspect_halt {
     bool by_address; /* no request of the stream was judged: decide on the address
                              * first (a block there ends the connection) */
+    bool refuse;     /* a ClientHello over the cap with no name visible yet (INSPECT_STOP_LIMIT):
+                      * its name is further on, where the bytes held cannot reach, and a server
+                      * takes such a hello (OpenSSL: up to 128 KiB) - blocked by policy (method
+                      * incomplete) unless the address blocks it already: a size cap never
+                      * means pass (EVASION S7) */
     enum inspect_rest rest;
 };
 

@@ -968,6 +968,32 @@ static int s7b(struct pcapw *w)
     return tls_tail(&c);
 }
 
+/* The same 60000-byte hello with server_name last, past every buffer (32 KiB): the name is out
+ * of reach, and OpenSSL takes it - blocked by policy (method incomplete), never judged on the
+ * unlisted address (a size cap never means pass). */
+static int s7c(struct pcapw *w)
+{
+    struct pcapw_conv c;
+    struct pcapw_hello h = { 0 };
+    static uint8_t ch[65536];
+    static const size_t splits[] = { 16000, 32000, 48000 };
+    h.sni = BLK;
+    h.alpn = "h2,http/1.1";
+    h.pq_keyshare = 1216;
+    h.pad_to = 60000;
+    h.sni_last = true;
+    h.rec_splits = splits;
+    h.n_rec_splits = 3;
+    h.seed = 7;
+    size_t n = pcapw_tls_hello(&h, ch, sizeof(ch), NULL);
+    if (!n)
+        return -EINVAL;
+    TRY(conv(&c, w, CLI4, SRV4, 443));
+    TRY(pcapw_conv_handshake(&c));
+    TRY(send_mss(&c, 0, ch, n, 1448));
+    return tls_tail(&c);
+}
+
 /* A minimal TLS 1.3 ClientHello record around the extensions block (ext, n). */
 static size_t raw_hello(uint8_t *out, const uint8_t *ext, size_t n)
 {
@@ -2098,6 +2124,8 @@ static const struct row rows[] = {
       "6000-byte ClientHello (PQ key share, padding), SNI last, 5 segments" },
     { "S7b", s7b, "block", "domain", BLK, SRV4 ":443",
       "60000-byte ClientHello over 4 records and 42 segments, SNI early" },
+    { "S7c", s7c, "block", "incomplete", "-", SRV4 ":443",
+      "60000-byte ClientHello over 4 records, SNI last (past the 32 KiB buffer)" },
     { "S8", s8, "block", "ip-fallback", "-", IPS4 ":443",
       "ECH with allowed outer front name to an IP-listed server" },
     { "S9", s9, "block", "domain", BLK, SRV4 ":443", "GREASE, SNI last, record version 0x0303" },

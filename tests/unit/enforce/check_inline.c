@@ -1106,6 +1106,47 @@ START_TEST(unframed_head_refused)
 }
 END_TEST
 
+static enum verdict_method g_last_method;
+static void note_method(void *ctx, const struct inline_event *ev)
+{
+    (void)ctx;
+    if (ev->d.verdict == VERDICT_BLOCK)
+        g_last_method = ev->d.method;
+}
+
+/* A ClientHello over first_bytes_max whose SNI comes after the cap (a padding extension first;
+ * OpenSSL takes hellos up to 128 KiB): its name is out of reach, so it is reset by policy
+ * (method incomplete) whatever the name - never relayed on its unlisted address (EVASION S7:
+ * a size cap never means pass). */
+START_TEST(hello_name_past_cap_refused)
+{
+    struct inline_config c;
+    base_config(&c);
+    c.first_bytes_max = 1024;
+    c.on_event = note_method;
+    g_last_method = METHOD_NONE;
+    start(&c);
+    struct pcapw_hello ph;
+    memset(&ph, 0, sizeof(ph));
+    ph.sni = "allowed.test";
+    ph.sni_last = true;
+    ph.pad_to = 3000;
+    ph.seed = 5;
+    uint8_t h[4096];
+    size_t hn = pcapw_tls_hello(&ph, h, sizeof(h), NULL);
+    ck_assert_uint_gt(hn, 3000);
+    int cfd = client(NULL);
+    send_all(cfd, h, hn);
+    expect_reset(cfd, 2000);
+    ck_assert_int_lt(server_accept(50), 0);
+    struct inline_stats st = stats();
+    ck_assert_uint_eq(st.first_limit, 1);
+    ck_assert_uint_eq(st.blocked, 1);
+    ck_assert_int_eq(g_last_method, METHOD_INCOMPLETE);
+    close(cfd);
+}
+END_TEST
+
 START_TEST(max_connections_refused)
 {
     struct inline_config c;
@@ -1446,6 +1487,7 @@ static Suite *inline_suite(void)
     tcase_add_test(m, lenient_head_refused);
     tcase_add_test(l, max_connections_refused);
     tcase_add_test(l, per_source_limit);
+    tcase_add_test(l, hello_name_past_cap_refused);
     tcase_add_loop_test(l, per_source_ipv6_prefix, 0, 2);
     tcase_add_test(l, pool_full_evicts_oldest_silent);
     tcase_add_test(l, reload_timeouts_and_limits);

@@ -44,6 +44,10 @@ START_TEST(halt_table)
             inspect_stream_halt(&s, halt_rows[i].why, &h);
             ck_assert_msg(h.rest == halt_rows[i].rest, "row %zu", i);
             ck_assert_msg(h.by_address == !judged, "row %zu judged %d", i, judged);
+            /* a ClientHello over the cap with no name seen: blocked by policy (EVASION S7) */
+            bool refuse =
+                halt_rows[i].app == APP_TLS && halt_rows[i].why == INSPECT_STOP_LIMIT && !judged;
+            ck_assert_msg(h.refuse == refuse, "row %zu judged %d", i, judged);
         }
     }
 }
