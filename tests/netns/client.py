@@ -96,6 +96,52 @@ def answer(s):
     return "other"
 
 
+def big_hello(name, pad, sni_last):
+    """hello_bytes(name) with a padding extension (21) of PAD zero bytes added, server_name moved
+    after it when SNI_LAST (else left first), re-cut into TLS records of at most 16384 bytes
+    (OpenSSL takes ClientHellos up to 128 KiB, over several records)."""
+    rec = hello_bytes(name)
+    assert rec[0] == 0x16
+    msg = rec[5:5 + int.from_bytes(rec[3:5], "big")]
+    assert msg[0] == 1
+    body = msg[4:]
+    p = 2 + 32
+    p += 1 + body[p]                                   # session id
+    p += 2 + int.from_bytes(body[p:p + 2], "big")      # cipher suites
+    p += 1 + body[p]                                   # compression methods
+    head, exts = body[:p], body[p + 2:p + 2 + int.from_bytes(body[p:p + 2], "big")]
+    items, q = [], 0
+    while q < len(exts):
+        t, n = int.from_bytes(exts[q:q + 2], "big"), int.from_bytes(exts[q + 2:q + 4], "big")
+        items.append((t, exts[q:q + 4 + n]))
+        q += 4 + n
+    sni = [e for t, e in items if t == 0]
+    rest = [e for t, e in items if t not in (0, 21)]
+    padding = (21).to_bytes(2, "big") + int(pad).to_bytes(2, "big") + bytes(int(pad))
+    order = rest + [padding] + sni if sni_last else sni + rest + [padding]
+    ext = b"".join(order)
+    body = head + len(ext).to_bytes(2, "big") + ext
+    msg = b"\x01" + len(body).to_bytes(3, "big") + body
+    out = b""
+    for i in range(0, len(msg), 16384):
+        part = msg[i:i + 16384]
+        out += b"\x16\x03\x01" + len(part).to_bytes(2, "big") + part
+    return out
+
+
+def bighello(name, addr, port, pad, where):
+    """A ClientHello padded by PAD bytes, its server_name first or last (WHERE); what came back."""
+    hello = big_hello(name, pad, where == "last")
+    s = socket.socket(family(addr), socket.SOCK_STREAM)
+    s.settimeout(5)
+    s.connect((addr, int(port)))
+    try:
+        s.sendall(hello)
+    except (ConnectionResetError, BrokenPipeError):
+        return "reset"
+    return answer(s)
+
+
 def split(name, addr, port):
     hello = hello_bytes(name)
     at = hello.find(name.encode())
@@ -522,6 +568,8 @@ def main():
         print(hold(*sys.argv[2:7]), flush=True)
     elif cmd == "hog":
         hog(*sys.argv[2:8])
+    elif cmd == "bighello":
+        print(bighello(*sys.argv[2:7]))
     elif cmd == "bytewise":
         print(bytewise(*sys.argv[2:6]))
     elif cmd == "httpbytes":

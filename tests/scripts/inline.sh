@@ -104,6 +104,13 @@ for fam in 4 6; do
     # the blocked name split across two TCP segments (inside the name)
     expect "v$fam split ClientHello blocked" "$(cl python3 "$CLIENT_PY" split blocked.test "$SRV" 443)" "reset"
     expect "v$fam split ClientHello allowed" "$(cl python3 "$CLIENT_PY" split allowed.test "$SRV" 443)" "serverhello"
+    # a 40 KB ClientHello (padding; nginx's OpenSSL takes hellos up to 128 KiB): its name first,
+    # judged on it; its name last, past inline.first_bytes_max (32 KiB): reset by policy, not
+    # relayed on its address (EVASION S7)
+    expect "v$fam 40 KB ClientHello, allowed name first -> served" \
+        "$(cl python3 "$CLIENT_PY" bighello allowed.test "$SRV" 443 40000 first)" "serverhello"
+    expect "v$fam 40 KB ClientHello, blocked name past 32 KiB -> reset" \
+        "$(cl python3 "$CLIENT_PY" bighello blocked.test "$SRV" 443 40000 last)" "reset"
     # keep-alive: the second request on one connection names a blocked host
     expect "v$fam keep-alive second request blocked" "$(cl python3 "$CLIENT_PY" keepalive "$SRV" 80 allowed.test blocked.test)" "200 302"
 done

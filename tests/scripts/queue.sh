@@ -160,6 +160,13 @@ for fam in 4 6; do
     expect "v$fam server got no client payload at all on blocked connections" \
         "$(tcpdump -r "$QG_DIR/b$fam.pcap" -nn "dst port 443 and (tcp[tcpflags] & tcp-push != 0)" 2>/dev/null | wc -l)" "0"
     expect "v$fam split ClientHello allowed -> server hello" "$(cl python3 "$CLIENT_PY" split allowed.test "$SRV" 443)" "serverhello"
+    # a 40 KB ClientHello (padding; nginx's OpenSSL takes hellos up to 128 KiB): its name first,
+    # judged on it; its name last, past reasm.bytes (32 KiB): reset by policy, not passed on its
+    # address (EVASION S7)
+    expect "v$fam 40 KB ClientHello, allowed name first -> server hello" \
+        "$(cl python3 "$CLIENT_PY" bighello allowed.test "$SRV" 443 40000 first)" "serverhello"
+    expect "v$fam 40 KB ClientHello, blocked name past 32 KiB -> reset" \
+        "$(cl python3 "$CLIENT_PY" bighello blocked.test "$SRV" 443 40000 last)" "reset"
     # one byte a segment (EVASION T2 at its extreme): the client stalls on its congestion window
     # before the name (nothing held is acknowledged); queue.incomplete = watch (the default)
     # releases what is held after 200 ms without new bytes and judges the rest as it passes: an
