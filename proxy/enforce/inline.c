@@ -884,8 +884,8 @@ static enum judge stop_judging(struct worker *w, struct conn *c, const struct in
     struct inspect_halt h;
     inspect_stream_halt(s, why, &h);
     c->flags |= F_RAW | F_DECIDED;
-    if (h.refuse)
-        return judge_unread(w, c, METHOD_INCOMPLETE, answer);
+    if (h.refuse != METHOD_NONE)
+        return judge_unread(w, c, h.refuse, answer);
     if (h.by_address && judge_address(w, c, answer) == J_BLOCK)
         return J_BLOCK;
     if (h.rest == INSPECT_REST_UNFRAMED)

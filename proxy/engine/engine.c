@@ -692,8 +692,8 @@ static void stop_inspection(struct engine *e, struct flow *f, const struct inspe
     case INSPECT_STOP_DONE:
     case INSPECT_STOP_LENIENT: break;
     }
-    if (h.refuse)
-        decide_by_policy(e, f, METHOD_INCOMPLETE, &e->st.limit_blocked);
+    if (h.refuse != METHOD_NONE)
+        decide_by_policy(e, f, h.refuse, &e->st.limit_blocked);
     else if (h.by_address)
         decide_by_address(e, f);
     if (h.rest == INSPECT_REST_UNFRAMED && !(f->a.state & ENGINE_ST_DONE)) {

@@ -295,7 +295,9 @@ struct engine_stats {
     uint64_t quic_incomplete_blocked;  /* QUIC flows whose budget was spent with a ClientHello
                                        * begun and not complete: blocked (method incomplete) */
     uint64_t limit_blocked;            /* ClientHellos over the reassembly cap with no name
-                                        * visible: blocked (method incomplete; of tls_limit) */
+                                        * visible (method incomplete; of tls_limit), h2c
+                                        * connections whose later streams cannot be decoded
+                                        * (incomplete, no-room): blocked */
     uint64_t conflict_no_room_blocked; /* flows sending other bytes for bytes held, with no
                                         * alternative view free: blocked (method no-room) */
     uint64_t decisions_reused;         /* a ClientHello's decision made on its name before it was

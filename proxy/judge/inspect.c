@@ -348,7 +348,11 @@ void inspect_stream_halt(const struct inspect_stream *s, enum inspect_stop why,
                          struct inspect_halt *h)
 {
     h->by_address = !s->judged;
-    h->refuse = why == INSPECT_STOP_LIMIT && s->app == APP_TLS && !s->judged;
+    h->refuse = METHOD_NONE;
+    if (why == INSPECT_STOP_LIMIT && ((s->app == APP_TLS && !s->judged) || s->app == APP_H2C))
+        h->refuse = METHOD_INCOMPLETE;
+    else if (why == INSPECT_STOP_DONE && s->app == APP_H2C && !s->h2)
+        h->refuse = METHOD_NO_ROOM;
     h->rest = INSPECT_REST_DONE;
     switch (why) {
     case INSPECT_STOP_CUT:

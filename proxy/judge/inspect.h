@@ -145,11 +145,17 @@ enum inspect_rest {
 struct inspect_halt {
     bool by_address; /* no request of the stream was judged: decide on the address
                              * first (a block there ends the connection) */
-    bool refuse;     /* a ClientHello over the cap with no name visible yet (INSPECT_STOP_LIMIT):
-                      * its name is further on, where the bytes held cannot reach, and a server
-                      * takes such a hello (OpenSSL: up to 128 KiB) - blocked by policy (method
-                      * incomplete) unless the address blocks it already: a size cap never
-                      * means pass (EVASION S7) */
+    /* METHOD_NONE, or the method the connection is blocked by policy with (unless its
+     * address blocks it already) - what is left of it can no longer be judged:
+     * - METHOD_INCOMPLETE: a ClientHello over the cap with no name visible yet
+     *   (INSPECT_STOP_LIMIT): its name is further on, where the bytes held cannot reach, and a
+     *   server takes such a hello (OpenSSL: up to 128 KiB); a size cap never means pass
+     *   (EVASION S7). Also an h2c header block over the decoder's arena: the connection's
+     *   later streams cannot be decoded;
+     * - METHOD_NO_ROOM: an h2c connection that got no decoder state (the pool taken by other
+     *   connections) once its first stream passed: its later streams, each free to name
+     *   another host, cannot be decoded. */
+    enum verdict_method refuse;
     enum inspect_rest rest;
 };
 

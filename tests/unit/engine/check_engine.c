@@ -1519,6 +1519,52 @@ START_TEST(keepalive_after_upgrade_connect_chunked)
 }
 END_TEST
 
+/* h2c with no decoder state left (one here, held by an open connection): the second connection's
+ * first stream is judged alone, and it passes; its later streams could name any host and cannot
+ * be decoded, so the connection is blocked by policy (method no-room) - before, its second
+ * stream, for the blocked host, went through unjudged. */
+START_TEST(h2c_without_state_refused)
+{
+#define H2_PRE            "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+#define H2_HDR(sid, host) "\x00\x00\x14\x01\x05\x00\x00\x00" sid "\x82\x86\x84\x01\x0f" host
+    static const char a[] = H2_PRE H2_HDR("\x01", "allowed.example");
+    static const char b[] =
+        H2_PRE H2_HDR("\x01", "allowed.example") H2_HDR("\x03", "blocked.example");
+#undef H2_PRE
+#undef H2_HDR
+    struct pcapw *w = open_cap();
+    struct pcapw_conv ca, cb;
+    ck_assert_int_eq(pcapw_conv_init(&ca, w, 1000000, "192.0.2.1", 40001, "10.0.0.1", 80), 0);
+    ck_assert_int_eq(pcapw_conv_handshake(&ca), 0);
+    ck_assert_int_eq(pcapw_conv_client_data(&ca, 0, (const uint8_t *)a, sizeof(a) - 1), 0);
+    ck_assert_int_eq(pcapw_conv_init(&cb, w, ca.ts, "192.0.2.2", 40002, "10.0.0.1", 80), 0);
+    ck_assert_int_eq(pcapw_conv_handshake(&cb), 0);
+    ck_assert_int_eq(pcapw_conv_client_data(&cb, 0, (const uint8_t *)b, sizeof(b) - 1), 0);
+    ck_assert_int_eq(pcapw_close(w), 0);
+    struct engine_config cfg;
+    small_config(&cfg);
+    cfg.h2c_conns = 1;
+    static struct run r;
+    run(&cfg, &r);
+    unlink(g_path);
+    ck_assert_uint_eq(r.st.h2c_no_state, 1);
+    const struct ev *last = NULL;
+    size_t nb = 0;
+    for (size_t i = 0; i < r.n; i++)
+        if (r.ev[i].flow == 2) {
+            last = &r.ev[i];
+            nb++;
+        }
+    ck_assert_ptr_nonnull(last);
+    ck_assert_uint_eq(nb, 2); /* its first stream passed, then the policy's block */
+    ck_assert_int_eq(last->verdict, VERDICT_BLOCK);
+    ck_assert_int_eq(last->method, METHOD_NO_ROOM);
+    for (size_t i = 0; i < r.n; i++) /* the connection with a state: judged, passed */
+        if (r.ev[i].flow == 1)
+            ck_assert_int_eq(r.ev[i].verdict, VERDICT_PASS);
+}
+END_TEST
+
 /* The HTTP form of T4, on the second request of a kept-alive connection: a TTL-1 fake naming
  * the allowed host at the real request's sequence, then the real one naming the blocked host.
  * The judged request's bytes are held until the server answers, so the real copy shows as a
@@ -1676,6 +1722,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, flood_does_not_evict_a_request);
     tcase_add_test(tc, quic_flood_does_not_evict_a_hello);
     tcase_add_test(tc, quic_budget_between_parts);
+    tcase_add_test(tc, h2c_without_state_refused);
     tcase_add_test(tc, quic_no_slot_policy);
     tcase_add_test(tc, http_head_over_cap);
     tcase_add_test(tc, keepalive_after_upgrade_connect_chunked);

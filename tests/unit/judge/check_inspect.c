@@ -44,9 +44,15 @@ START_TEST(halt_table)
             inspect_stream_halt(&s, halt_rows[i].why, &h);
             ck_assert_msg(h.rest == halt_rows[i].rest, "row %zu", i);
             ck_assert_msg(h.by_address == !judged, "row %zu judged %d", i, judged);
-            /* a ClientHello over the cap with no name seen: blocked by policy (EVASION S7) */
-            bool refuse =
-                halt_rows[i].app == APP_TLS && halt_rows[i].why == INSPECT_STOP_LIMIT && !judged;
+            /* blocked by policy: a ClientHello over the cap with no name seen (EVASION S7), an
+             * h2c header block over the arena, an h2c connection without a decoder state once
+             * its first stream passed (s.h2 NULL here) */
+            enum verdict_method refuse = METHOD_NONE;
+            if (halt_rows[i].why == INSPECT_STOP_LIMIT &&
+                ((halt_rows[i].app == APP_TLS && !judged) || halt_rows[i].app == APP_H2C))
+                refuse = METHOD_INCOMPLETE;
+            if (halt_rows[i].why == INSPECT_STOP_DONE && halt_rows[i].app == APP_H2C)
+                refuse = METHOD_NO_ROOM;
             ck_assert_msg(h.refuse == refuse, "row %zu judged %d", i, judged);
         }
     }
