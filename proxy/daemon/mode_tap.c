@@ -83,6 +83,7 @@ enum tap_ctr {
     C_CONFLICT_NO_ROOM_BLOCKED, /* other bytes for bytes held, no alternative view: blocked */
     C_QUIC_INCOMPLETE_BLOCKED,  /* QUIC budget spent with a hello begun: blocked */
     C_LIMIT_BLOCKED,            /* ClientHellos with no name within reasm.bytes: blocked */
+    C_UNSEEN_BLOCKED,           /* servers answering client bytes never seen: blocked */
     C_COUNT
 };
 
@@ -133,6 +134,7 @@ static const char *const tap_ctr_names[C_COUNT] = {
     "engine.conflict_no_room_blocked",
     "engine.quic_incomplete_blocked",
     "engine.limit_blocked",
+    "engine.unseen_blocked",
 };
 
 /* The decode errors by reason (the enum's order; ok, fragments and non-TCP/UDP are not errors). */
@@ -349,7 +351,8 @@ static void publish_counters(struct tap_worker *w, bool with_drops)
                              es.evicted_blocked,
                              es.conflict_no_room_blocked,
                              es.quic_incomplete_blocked,
-                             es.limit_blocked };
+                             es.limit_blocked,
+                             es.unseen_blocked };
     _Static_assert(sizeof(eng) / sizeof(eng[0]) == C_COUNT - C_DECODE_ERRORS,
                    "one value per engine counter");
     for (unsigned k = 0; k < sizeof(eng) / sizeof(eng[0]); k++)
@@ -419,6 +422,7 @@ static int tap_open(const struct settings *cfg, struct daemon_ctx *d, void **sta
     ec.client_limit_blocks = true;
     ec.reasm_evict = true; /* the pool's end must not judge requests on their address */
     ec.conflict_no_room_blocks = true;
+    ec.unseen_blocks = true;
     ec.quic_no_slot_blocks = true;
     /* Redirect or 451 is chosen again per block from the current notice.url (build_response),
      * so the engine only needs to know that HTTP blocks carry a response. */

@@ -1407,6 +1407,16 @@ static void handle_packet(struct engine *e, struct pkt *p, const struct flowtab_
             if (f->a.state & ENGINE_ST_DONE)
                 return;
         }
+        if (dir == 1 && unlikely(e->cfg.unseen_blocks) && p->payload_len &&
+            !(f->a.state & ENGINE_ST_EVENT) && tcpreasm_acks_unseen(&f->tcp, p->ack)) {
+            /* The server answers client bytes the tap never saw: the request it acts on was
+             * never judged (a capture drop, fragments evicted before they could be put
+             * together - which a flood of fragments brings about at will). */
+            f->a.state |= ENGINE_ST_PAYLOAD;
+            decide_by_policy(e, f, METHOD_UNSEEN, &e->st.unseen_blocked);
+            finish_flow_inspection(e, f);
+            return;
+        }
         if (dir == 1) {
             /* The server answered: it has read the ClientHello it will act on, or the HTTP
              * request whose bytes are held. */

@@ -65,6 +65,13 @@ struct engine_config {
      * fake with a short TTL sent first), and it cannot be judged. Legitimate retransmissions
      * carry the same bytes. Without it (scan), only the first copy is judged. */
     bool conflict_no_room_blocks;
+    /* tap mode: a server segment with data that acknowledges client bytes the tap never saw
+     * (tcpreasm_acks_unseen(): a capture drop, a datagram whose fragments were evicted from the
+     * defragmentation table by a flood) while the flow's first request is not judged blocks it
+     * by policy (method unseen, counted unseen_blocked): the server answers a request nobody
+     * judged. Without it (scan: captures start mid-flow and lose packets), the flow waits for
+     * its bytes and ends on its address. */
+    bool unseen_blocks;
     /* tap mode: a QUIC Initial that finds no slot free (quic_slots) is judged on its own
      * datagram (a ClientHello whole in it, on its name); otherwise blocked by policy (method
      * no-room, counted quic_no_slot_blocked) instead of judged on its address: a flood of
@@ -294,6 +301,9 @@ struct engine_stats {
                                     * (method no-room) */
     uint64_t quic_incomplete_blocked;  /* QUIC flows whose budget was spent with a ClientHello
                                        * begun and not complete: blocked (method incomplete) */
+    uint64_t unseen_blocked;           /* flows whose server answered client bytes never seen
+                                       * before the first request was judged: blocked
+                                       * (method unseen) */
     uint64_t limit_blocked;            /* ClientHellos over the reassembly cap with no name
                                         * visible (method incomplete; of tls_limit), h2c
                                         * connections whose later streams cannot be decoded

@@ -1516,6 +1516,13 @@ bool tcpreasm_server_inert(const struct tcpreasm_state *t, unsigned client_side)
            !(t->fl2 & (TCPREASM_S2_UNCONF | TCPREASM_S2_SRV_AMBIG | TCPREASM_S2_TFO_HELD));
 }
 
+bool tcpreasm_acks_unseen(const struct tcpreasm_state *t, uint32_t ack)
+{
+    return (t->fl & TCPREASM_S_SEQ) && !(t->fl & (TCPREASM_S_GAVEUP | TCPREASM_S_DONE)) &&
+           !(t->fl2 & (TCPREASM_S2_UNCONF | TCPREASM_S2_SRV_AMBIG | TCPREASM_S2_TFO_HELD)) &&
+           seq_after(ack, t->nxt);
+}
+
 bool tcpreasm_closing(const struct tcpreasm_state *t)
 {
     return (t->fl2 & TCPREASM_S2_CLOSING) != 0;

@@ -234,6 +234,12 @@ unsigned tcpreasm_segment(struct tcpreasm_pool *pool, struct tcpreasm_state *t,
  * a server segment only updates the server's sequence, window and timestamps. */
 bool tcpreasm_server_inert(const struct tcpreasm_state *t, unsigned client_side);
 
+/* True when ack (a server segment's acknowledgement) covers client bytes never taken in order:
+ * the server has bytes the owner did not see (a capture drop, a datagram whose fragments could
+ * not be put together). Only for a stream whose start is known and confirmed (not picked up
+ * mid-stream, no Fast Open data or second SYN-ACK pending) and still reassembled. */
+bool tcpreasm_acks_unseen(const struct tcpreasm_state *t, uint32_t ack);
+
 /* True once the client's SYN was taken (the stream's start is known): false for a connection
  * first seen at its data. */
 bool tcpreasm_syn_seen(const struct tcpreasm_state *t);

@@ -178,6 +178,7 @@ const char *verdict_method_name(enum verdict_method m)
     case METHOD_CLIENT_LIMIT: return "client-limit";
     case METHOD_NO_ROOM: return "no-room";
     case METHOD_INCOMPLETE: return "incomplete";
+    case METHOD_UNSEEN: return "unseen";
     case METHOD_NONE: break;
     }
     return NULL;

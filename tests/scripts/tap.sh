@@ -939,6 +939,17 @@ else
     ko "no injection send errors ($(grep -o '"tap.inject_errors":[0-9]*' "$tmp/qorgau.log" | tail -1))"
 fi
 
+# Every flow of the run above was captured whole (no ring drops): none may have been blocked for
+# bytes the tap did not see (method unseen: the server answered a request the tap never read).
+st=$(grep '"msg":"stats"' "$tmp/qorgau.log" | tail -n 1)
+drops=$(printf '%s' "$st" | grep -o '"tap.capture_drops":[0-9]*' | cut -d: -f2)
+unseen=$(printf '%s' "$st" | grep -o '"engine.unseen_blocked":[0-9]*' | cut -d: -f2)
+if [ "${drops:-0}" = 0 ]; then
+    expect "no flow blocked as unseen (no capture drops in the run)" "${unseen:-missing}" "0"
+else
+    echo "tap: $drops capture drops in the run: engine.unseen_blocked = ${unseen:-missing} not judged"
+fi
+
 # ---- the pool's end: half-sent hellos from many clients -----------------------------------
 # One worker with a pool of 16 reassembly buffers and a share of 4 per client, restarted for
 # this. Six clients hold their whole share each (24 connections with 20 bytes of a hello): the

@@ -393,6 +393,74 @@ START_TEST(conflict_without_alt_view)
 }
 END_TEST
 
+/* Tap mode (unseen_blocks): a blocked ClientHello sent as two IP fragments, a flood of first
+ * fragments between them (more datagrams than the defragmentation table holds), so the hello's
+ * first fragment is evicted and the tap never sees the hello - which the server puts together
+ * and answers. The server's answer acknowledges client bytes the tap never saw: blocked by
+ * policy (method unseen). (Before, and in scan: the flow waited for bytes it would never see,
+ * and ended unreported, as passed.) */
+START_TEST(server_answers_unseen_bytes)
+{
+    uint8_t hb[2048];
+    size_t nb = hello(hb, sizeof(hb), "blocked.example");
+    static const uint8_t answer[64] = { 0x16, 0x03, 0x03, 0x00, 0x3b, 0x02 };
+    for (int blocks = 0; blocks < 2; blocks++) {
+        struct pcapw *w = open_cap();
+        struct pcapw_conv c;
+        ck_assert_int_eq(pcapw_conv_init(&c, w, 1000000, "192.0.2.1", 40001, "10.0.0.1", 443), 0);
+        ck_assert_int_eq(pcapw_conv_handshake(&c), 0);
+        struct pcapw_pkt p;
+        pcapw_conv_pkt(&c, true, &p);
+        p.flags = PCAPW_ACK | PCAPW_PSH;
+        p.payload = hb;
+        p.payload_len = nb;
+        p.ip_id = 0x4242;
+        static const size_t offs[] = { 256 }, first[] = { 0, 0 }, second[] = { 1, 1 };
+        ck_assert_int_eq(pcapw_put_frags(w, c.ts, &p, offs, 1, first), 0);
+        uint64_t ts = c.ts + 1000;
+        static const uint8_t junk[200];
+        for (int i = 0; i < 8; i++) { /* first fragments of datagrams that never complete */
+            struct pcapw_pkt q;
+            pcapw_pkt_init(&q);
+            q.proto = 17;
+            pcapw_addr("198.51.100.9", q.src);
+            pcapw_addr("10.0.0.2", q.dst);
+            q.sport = (uint16_t)(30000 + i);
+            q.dport = 53;
+            q.ip_id = (uint32_t)(100 + i);
+            q.payload = junk;
+            q.payload_len = sizeof(junk);
+            static const size_t qoffs[] = { 64 };
+            ck_assert_int_eq(pcapw_put_frags(w, ts, &q, qoffs, 1, first), 0);
+            ts += 1000;
+        }
+        ck_assert_int_eq(pcapw_put_frags(w, ts, &p, offs, 1, second), 0);
+        c.ts = ts + 1000;
+        c.cnext = c.cisn + 1 + (uint32_t)nb; /* the server has the hello */
+        ck_assert_int_eq(pcapw_conv_server_data(&c, 0, answer, sizeof(answer)), 0);
+        ck_assert_int_eq(pcapw_close(w), 0);
+        struct engine_config cfg;
+        small_config(&cfg);
+        cfg.unseen_blocks = blocks;
+        static struct run r;
+        run(&cfg, &r);
+        unlink(g_path);
+        ck_assert_uint_gt(r.st.frag_dropped, 0);
+        const struct ev *e1 = find(&r, 1, 1);
+        if (!blocks) { /* no byte of it seen: not even reported */
+            ck_assert(e1 == NULL || e1->verdict == VERDICT_PASS);
+            continue;
+        }
+        ck_assert_ptr_nonnull(e1);
+        ck_assert_int_eq(e1->verdict, VERDICT_BLOCK);
+        ck_assert_int_eq(e1->method, METHOD_UNSEEN);
+        ck_assert_int_eq(e1->action, ACTION_RESET);
+        ck_assert_uint_eq(r.st.unseen_blocked, 1);
+    }
+    ck_assert_str_eq(verdict_method_name(METHOD_UNSEEN), "unseen");
+}
+END_TEST
+
 /* A full flow table does not evict a flow in the middle of its request: a blocked hello cut
  * inside the name, a flood of new connections between its two segments (more than the table
  * holds), then the rest - judged on its name. (Before, the flood evicted it, its rest started a
@@ -1720,6 +1788,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, pool_evicts_oldest);
     tcase_add_test(tc, conflict_without_alt_view);
     tcase_add_test(tc, flood_does_not_evict_a_request);
+    tcase_add_test(tc, server_answers_unseen_bytes);
     tcase_add_test(tc, quic_flood_does_not_evict_a_hello);
     tcase_add_test(tc, quic_budget_between_parts);
     tcase_add_test(tc, h2c_without_state_refused);
