@@ -666,6 +666,11 @@ qg_stop "$QPID"
 start_qorgau "queue.unseen_syn = drop" || bad "qorgau (unseen_syn drop)" "did not start"
 out=$(cc $R4 https://allowed.test/small 2>&1); rc=$?
 expect_match "unseen_syn = drop: https allowed, SYN unseen -> reset" "$rc $out" '^(35|56) .*[Rr]eset'
+i=0 # the log line may come after the client saw its reset
+while [ $i -lt 30 ] && ! grep '"msg":"block"' "$QG_DIR/qorgau.out" | grep -q '"method":"syn-unseen"'; do
+    sleep 0.1
+    i=$((i + 1))
+done
 expect_match "unseen_syn = drop: the block names method syn-unseen" \
     "$(grep '"msg":"block"' "$QG_DIR/qorgau.out" | tail -n 1)" '"method":"syn-unseen"'
 unseen_rule -D
