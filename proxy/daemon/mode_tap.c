@@ -84,6 +84,9 @@ enum tap_ctr {
     C_QUIC_INCOMPLETE_BLOCKED,  /* QUIC budget spent with a hello begun: blocked */
     C_LIMIT_BLOCKED,            /* ClientHellos with no name within reasm.bytes: blocked */
     C_UNSEEN_BLOCKED,           /* servers answering client bytes never seen: blocked */
+    C_PASSED_NAME_CUT,          /* passed flows blocked when a newer rule set listed their name */
+    C_PASSED_NAMES_KEPT,        /* names of passed TLS flows kept now (tap.passed_names) */
+    C_PASSED_NAMES_FULL,        /* ... not kept: the table was full */
     C_COUNT
 };
 
@@ -135,6 +138,9 @@ static const char *const tap_ctr_names[C_COUNT] = {
     "engine.quic_incomplete_blocked",
     "engine.limit_blocked",
     "engine.unseen_blocked",
+    "engine.passed_name_cut",
+    "engine.passed_names_kept",
+    "engine.passed_names_full",
 };
 
 /* The decode errors by reason (the enum's order; ok, fragments and non-TCP/UDP are not errors). */
@@ -352,7 +358,10 @@ static void publish_counters(struct tap_worker *w, bool with_drops)
                              es.conflict_no_room_blocked,
                              es.quic_incomplete_blocked,
                              es.limit_blocked,
-                             es.unseen_blocked };
+                             es.unseen_blocked,
+                             es.passed_name_cut,
+                             es.passed_names_kept,
+                             es.passed_names_full };
     _Static_assert(sizeof(eng) / sizeof(eng[0]) == C_COUNT - C_DECODE_ERRORS,
                    "one value per engine counter");
     for (unsigned k = 0; k < sizeof(eng) / sizeof(eng[0]); k++)
@@ -417,6 +426,7 @@ static int tap_open(const struct settings *cfg, struct daemon_ctx *d, void **sta
     blocknote_engine_config(cfg, &ec);
     ec.tariff = d->tariff;
     ec.cut_passed = true; /* a tap sees every packet of the flows it passed: it can cut them */
+    ec.passed_names = (uint32_t)cfg->tap_passed_names;
     ec.reasm_per_client = (uint32_t)cfg->tap_client_buffers;
     ec.client_prefix6 = (uint8_t)cfg->client_prefix6;
     ec.client_limit_blocks = true;

@@ -179,6 +179,12 @@ static const struct config_key keys[] = {
       "the rest; 131072 = 0x20000). Disjoint from queue.mark_pass: both together (0x30000) "
       "mark a kept-alive HTTP connection whose first request passed: its server's packets "
       "bypass the queue, its client's are still judged" },
+    { "tap.passed_names", CONFIG_INT, 0, 65535, "65535", NULL, OFF(tap_passed_names), true,
+      "passed TLS connections whose names are kept per worker, so that an order listing a name "
+      "later cuts them: each new rule set judges them again, and one now blocked is reset at "
+      "its next packet (connections to an address listed later are cut without it). About 280 "
+      "bytes each, touched as used. Past it a connection keeps the decision it started with. "
+      "0: off" },
     { "tap.client_buffers", CONFIG_INT, 0, 16777216, "1024", NULL, OFF(tap_client_buffers), true,
       "reassembly buffers one client (an IPv4 address, an IPv6 prefix: client_prefix6) may "
       "hold at once per worker (its connections "

@@ -13,6 +13,7 @@
 #include "proxy/packet/decode.h"
 #include "proxy/packet/defrag.h"
 #include "proxy/engine/engine.h"
+#include "proxy/engine/namekeep.h"
 #include "proxy/flow/flowtab.h"
 #include "proxy/dissect/h2c.h"
 #include "proxy/dissect/http.h"
@@ -91,6 +92,8 @@ struct engine {
 
     struct quic_slot *qslots; /* QUIC handshake state, one slot per flow in its handshake */
     struct quic_slot *qspare; /* quic_judge_alone(): an Initial read on its own (tap mode) */
+    struct namekeep *names;   /* passed TLS flows' names (engine_config.passed_names); a TCP
+                               * flow's entry number is in its a.slot */
     uint16_t *qfree;          /* free slot stack */
     uint32_t nqslots, qfree_n;
 
@@ -159,6 +162,22 @@ void engine_config_default(struct engine_config *c)
 }
 
 /* ---- events ------------------------------------------------------------------------------- */
+
+/* engine_config.passed_names: a TLS flow's name is kept when it passes (a.slot: its entry), so
+ * a later rule set can judge it again; a block, or a pass without a name, lets it go. */
+static void keep_name(struct engine *e, struct flow *f, const struct engine_event *ev)
+{
+    if (ev->d.verdict == VERDICT_PASS && ev->app == APP_TLS && ev->name && !ev->cut) {
+        uint32_t at =
+            namekeep_put(e->names, f->a.slot, f, f->a.id, ev->name, ev->name_len, ev->ech);
+        if (at || !f->a.slot) {
+            f->a.slot = (uint16_t)at;
+            return;
+        }
+    }
+    namekeep_drop(e->names, f->a.slot);
+    f->a.slot = 0;
+}
 
 static void emit(struct engine *e, struct flow *f, const struct inspect_request *rq,
                  const struct inspect_result *res, struct span rawname, bool alt,
@@ -236,6 +255,8 @@ static void emit(struct engine *e, struct flow *f, const struct inspect_request 
     f->a.state |= ENGINE_ST_EVENT;
     f->a.verdict = (uint8_t)d->verdict;
     f->a.method = (uint8_t)d->method;
+    if (e->names && f->proto == IPPROTO_TCP)
+        keep_name(e, f, &ev);
     e->st.decisions++;
     if (d->verdict == VERDICT_BLOCK) {
         e->st.blocks++;
@@ -897,6 +918,8 @@ static struct quic_slot *quic_slot(struct engine *e, struct flow *f)
 
 static void quic_slot_release(struct engine *e, struct flow *f)
 {
+    if (f->proto != IPPROTO_UDP) /* a TCP flow's a.slot is its kept name (keep_name()) */
+        return;
     if (f->a.slot) {
         e->qfree[e->qfree_n++] = (uint16_t)(f->a.slot - 1);
         f->a.slot = 0;
@@ -1167,6 +1190,10 @@ static void flow_end(struct flow *f, enum flowtab_why why, void *ctx)
             decide_by_address(e, f);
     }
     quic_slot_release(e, f);
+    if (e->names && f->proto == IPPROTO_TCP && f->a.slot) {
+        namekeep_drop(e->names, f->a.slot);
+        f->a.slot = 0;
+    }
     tcpreasm_release(e->reasm, &f->tcp);
 }
 
@@ -1244,6 +1271,40 @@ static void mark_cut(struct flow *f, enum flowtab_why why, void *ctx)
         f->fl |= FLOW_F_CUT;
 }
 
+/* True when f's kept name (engine_config.passed_names) is blocked by the current rule set; the
+ * decision in e->res. */
+static bool kept_name_blocks(struct engine *e, struct flow *f)
+{
+    if (!e->names || f->proto != IPPROTO_TCP || !f->a.slot)
+        return false;
+    const struct namekeep_entry *x = namekeep_get(e->names, f->a.slot);
+    if (!x || x->owner != f || x->gen != f->a.id)
+        return false;
+    struct inspect_flow fl;
+    flow_facts(e, f, &fl);
+    inspect_decide_kept(e->rs, &e->cfg.policy, &fl, APP_TLS, x->ech, x->name, x->len, &e->res);
+    return e->res.d.verdict == VERDICT_BLOCK;
+}
+
+/* engine_set_rules() with passed_names: every kept name judged again; a flow now blocked is
+ * marked as mark_cut() marks one by its address. An entry whose flow is gone is let go. */
+static void mark_cut_names(struct engine *e)
+{
+    const uint8_t want = ENGINE_ST_DONE | ENGINE_ST_EVENT;
+    for (uint32_t at = namekeep_next(e->names, 0); at; at = namekeep_next(e->names, at)) {
+        const struct namekeep_entry *x = namekeep_get(e->names, at);
+        struct flow *f = (struct flow *)(uintptr_t)x->owner;
+        if (!(f->fl & FLOW_F_INUSE) || f->proto != IPPROTO_TCP || f->a.slot != at ||
+            f->a.id != x->gen) {
+            namekeep_drop(e->names, at); /* never expected: flow_end() lets names go */
+            continue;
+        }
+        if ((f->a.state & (want | ENGINE_ST_BLOCKED)) == want && f->a.verdict == VERDICT_PASS &&
+            kept_name_blocks(e, f))
+            f->fl |= FLOW_F_CUT;
+    }
+}
+
 /* tcpreasm_pool_evict_oldest()'s callback (engine_config.reasm_evict): t's buffer was taken
  * for another flow. Its flow can no longer be read: inspection ends, and it is marked to be
  * answered at its next packet (evicted_next()). method NO_ROOM on a flow still to be cut tells
@@ -1307,6 +1368,9 @@ static void cut_flow(struct engine *e, struct flow *f, const struct pkt *p, int 
     if (e->res.d.verdict == VERDICT_BLOCK) {
         e->st.passed_cut++;
         emit(e, f, NULL, NULL, rq.name, false, &e->res.d);
+    } else if (kept_name_blocks(e, f)) {
+        e->st.passed_name_cut++;
+        emit(e, f, NULL, &e->res, (struct span){ 0 }, false, &e->res.d);
     }
     e->cur_cut = false;
     e->cur_pkt = NULL;
@@ -1733,6 +1797,10 @@ struct engine *engine_new(const struct engine_config *cfg, const struct ruleset 
     e->nqslots = (uint32_t)(cfg->quic_slots > 65535 ? 65535 : cfg->quic_slots);
     e->qslots = calloc(e->nqslots ? e->nqslots : 1, sizeof(*e->qslots));
     e->qspare = cfg->quic_no_slot_blocks ? calloc(1, sizeof(*e->qspare)) : NULL;
+    e->names =
+        cfg->passed_names && cfg->cut_passed
+            ? namekeep_new(cfg->passed_names > NAMEKEEP_MAX ? NAMEKEEP_MAX : cfg->passed_names)
+            : NULL;
     e->qfree = calloc(e->nqslots ? e->nqslots : 1, sizeof(*e->qfree));
     e->scratch_cap = cfg->reasm_bytes;
     e->scratch = malloc(e->scratch_cap);
@@ -1745,7 +1813,7 @@ struct engine *engine_new(const struct engine_config *cfg, const struct ruleset 
     e->held = e->memo ? (struct held_memo *)((uint8_t *)e->memo + PASS_MEMO_BYTES) : NULL;
     if (!e->reasm || !e->ft || !e->defrag || !e->qctx || !e->qslots || !e->qfree || !e->scratch ||
         (cfg->quic_no_slot_blocks && !e->qspare) || !e->cut || !e->cp || !e->memo || !e->held ||
-        (cfg->h2c_conns && !e->h2)) {
+        (cfg->h2c_conns && !e->h2) || (cfg->passed_names && cfg->cut_passed && !e->names)) {
         engine_free(e);
         return NULL;
     }
@@ -1763,6 +1831,7 @@ void engine_free(struct engine *e)
     defrag_free(e->defrag);
     quic_ctx_free(e->qctx);
     h2c_pool_free(e->h2);
+    namekeep_free(e->names);
     free(e->qslots);
     free(e->qspare);
     free(e->qfree);
@@ -1779,6 +1848,8 @@ void engine_set_rules(struct engine *e, const struct ruleset *rs)
     e->gen++;
     if (e->cfg.cut_passed && rs)
         flowtab_foreach(e->ft, mark_cut, e);
+    if (e->names && rs)
+        mark_cut_names(e);
 }
 
 void engine_set_policy(struct engine *e, const struct verdict_policy *pol)
@@ -1802,6 +1873,12 @@ void engine_get_stats(const struct engine *e, struct engine_stats *st)
     st->reasm_grown = ts.bufs_grown;
     st->reasm_client_limited = ts.owner_limited;
     st->reasm_evicted = ts.evicted;
+    if (e->names) {
+        struct namekeep_stats ns;
+        namekeep_get_stats(e->names, &ns);
+        st->passed_names_kept = ns.in_use;
+        st->passed_names_full = ns.full;
+    }
     st->csum_set_aside = ts.ignored[TCPREASM_BAD_CSUM];
     struct csumpol_stats cs;
     csumpol_get_stats(e->cp, &cs);

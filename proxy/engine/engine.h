@@ -92,6 +92,12 @@ struct engine_config {
      * set). Queue mode's kernel table does this for its passed flows, which the engine no
      * longer sees. */
     bool cut_passed;
+    /* tap mode, with cut_passed: the names of passed TLS connections kept (entries per worker,
+     * at most 65535; 0: none kept, namekeep.h). Each new rule set judges them again; a
+     * connection now blocked is cut at its next packet as for an address (counted
+     * passed_name_cut). Past the table, a connection keeps the decision it started with
+     * (passed_names_full). */
+    uint32_t passed_names;
     struct verdict_policy policy;
     const struct verdict_tariff *tariff; /* child tariffs (docs/profiles.md); NULL: none */
 };
@@ -304,6 +310,10 @@ struct engine_stats {
     uint64_t unseen_blocked;           /* flows whose server answered client bytes never seen
                                        * before the first request was judged: blocked
                                        * (method unseen) */
+    uint64_t passed_name_cut;          /* passed TLS flows blocked at a later packet because a newer
+                                  * rule set lists their name (engine_config.passed_names) */
+    uint64_t passed_names_kept;        /* names kept now */
+    uint64_t passed_names_full;        /* passed names not kept: the table was full */
     uint64_t limit_blocked;            /* ClientHellos over the reassembly cap with no name
                                         * visible (method incomplete; of tls_limit), h2c
                                         * connections whose later streams cannot be decoded

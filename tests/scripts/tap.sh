@@ -633,37 +633,43 @@ while [ $i -lt 30 ] && [ "$(grep -c '"msg":"reloaded"' "$tmp/qorgau.log")" -le "
 # A tap sees every packet of the flows it passed: after a new rule set, a passed TCP flow whose
 # server's address is now an IP entry is reset at its next packet (engine.passed_cut; docs/queue.md
 # "Connections passed before an order"). Two TLS connections to nginx's second addresses, opened
-# and used; then those addresses listed (the rules file changed, a reload); each asks again (up
-# to 3 times: the reset races nginx's answer). (Before, both were served.)
-for h in 4 6; do
+# and used; a third to later.test on its first address (the names of passed TLS flows are kept:
+# tap.passed_names); then those addresses and that name listed (the rules file changed, a
+# reload); each asks again (up to 3 times: the reset races nginx's answer). (Before, all were
+# served; the previous stop's build cut the first two.)
+for h in 4 6 n; do
     a=$V4K; [ $h = 6 ] && a=$V6K
-    cl python3 "$CLIENT_PY" hold allowed.test "$a" 443 "$tmp/hold.go" 3 >"$tmp/hold$h.out" 2>&1 &
+    nm=allowed.test; [ $h = n ] && { a=$V4S; nm=later.test; }
+    cl python3 "$CLIENT_PY" hold "$nm" "$a" 443 "$tmp/hold.go" 3 >"$tmp/hold$h.out" 2>&1 &
     pids="$pids $!"
 done
 i=0
-while [ $i -lt 100 ] && [ "$(cat "$tmp/hold4.out" "$tmp/hold6.out" 2>/dev/null | grep -c '^open$')" != 2 ]; do
+while [ $i -lt 100 ] && [ "$(cat "$tmp/hold4.out" "$tmp/hold6.out" "$tmp/holdn.out" 2>/dev/null | grep -c '^open$')" != 3 ]; do
     sleep 0.1; i=$((i + 1))
 done
-expect "passed before the order: v4 and v6 TLS connections open and served" \
-    "$(cat "$tmp/hold4.out" "$tmp/hold6.out" | grep -c '^open$')" "2"
-printf '%s\n%s\n' "$V4K" "$V6K" >>"$tmp/rules.txt"
+expect "passed before the order: v4, v6 and later.test TLS connections open and served" \
+    "$(cat "$tmp/hold4.out" "$tmp/hold6.out" "$tmp/holdn.out" | grep -c '^open$')" "3"
+printf '%s\n%s\nlater.test\n' "$V4K" "$V6K" >>"$tmp/rules.txt"
 nr=$(grep -c '"msg":"reloaded"' "$tmp/qorgau.log")
 kill -HUP "$qpid"
 i=0
 while [ $i -lt 30 ] && [ "$(grep -c '"msg":"reloaded"' "$tmp/qorgau.log")" -le "$nr" ]; do sleep 0.1; i=$((i + 1)); done
 touch "$tmp/hold.go"
-for h in 4 6; do
+for h in 4 6 n; do
     i=0
     while [ $i -lt 100 ] && [ "$(wc -l <"$tmp/hold$h.out")" -lt 2 ]; do sleep 0.1; i=$((i + 1)); done
-    expect "passed before the order: v$h TLS connection reset once its address was listed" \
+    what="its address"; [ $h = n ] && what="its name"
+    expect "passed before the order: $h TLS connection reset once $what was listed" \
         "$(tail -n 1 "$tmp/hold$h.out")" "reset"
 done
 i=0
-while [ $i -lt 30 ] && [ "$(grep '"cut":true' "$tmp/qorgau.log" | grep -c '"enforced":"reset"')" -lt 2 ]; do
+while [ $i -lt 30 ] && [ "$(grep '"cut":true' "$tmp/qorgau.log" | grep -c '"enforced":"reset"')" -lt 3 ]; do
     sleep 0.1; i=$((i + 1))
 done
-expect "passed before the order: two cuts logged as blocks, enforced by resets" \
-    "$(grep '"cut":true' "$tmp/qorgau.log" | grep -c '"enforced":"reset"')" "2"
+expect "passed before the order: three cuts logged as blocks, enforced by resets" \
+    "$(grep '"cut":true' "$tmp/qorgau.log" | grep -c '"enforced":"reset"')" "3"
+expect "passed before the order: the cut by name logged with its name (method domain)" \
+    "$(grep '"cut":true' "$tmp/qorgau.log" | grep -c '"name":"later.test".*"method":"domain"')" "1"
 
 
 # The server side: every blocked connection was reset before its answer was due (the RST

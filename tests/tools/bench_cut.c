@@ -6,9 +6,12 @@
  * Tap mode: an engine (cut_passed on, the default flow table of 1M slots) is fed F settled TLS
  * flows - SYN, SYN-ACK, ACK, a ClientHello for an allowed name, the server's first record, the
  * client's ACK: six frames each, built by tests/lib/pcapw.c and handed to engine_frame() as they
- * are made - over a rule set of N entries of which K are IP entries. Then, timed (median of R):
+ * are made - over a rule set of N entries of which K are IP entries, the names of the first T
+ * kept (--tap-names; tap.passed_names' default 65,535; the rest find the table full). Then, timed (median
+ * of R):
  *   feed      handling the F flows' 6F frames (the baseline: what the table's traffic cost)
- *   walk      engine_set_rules() with a set that lists none of their servers (the walk alone)
+ *   walk      engine_set_rules() with a set that lists none of their servers (the walk alone:
+ *             the flow table for addresses, the T kept names judged again)
  *   walk+cut  ... with a set that lists 1 % of their servers (10 of 1,000): those flows marked
  * Inline mode: the walk after a publication judges each relayed connection's kept name with
  * inspect_decide(); timed here over C names (a worker's pool is 65,536 connections) against the
@@ -115,7 +118,8 @@ static bool q_judge(void *ctx, const struct ctnl_tuple *t, enum verdict_app app,
 
 int main(int argc, char **argv)
 {
-    size_t flows = 500000, entries = 1000000, ips = 100000, names = 65536, noted = 262144;
+    size_t flows = 500000, entries = 1000000, ips = 100000, names = 65536, noted = 262144,
+           tap_names = 65535;
     int rounds = 5;
     for (int i = 1; i + 1 < argc; i += 2) {
         size_t v = strtoull(argv[i + 1], NULL, 10);
@@ -129,14 +133,16 @@ int main(int argc, char **argv)
             names = v;
         else if (!strcmp(argv[i], "--noted"))
             noted = v;
+        else if (!strcmp(argv[i], "--tap-names"))
+            tap_names = v;
         else if (!strcmp(argv[i], "--rounds"))
             rounds = (int)v;
         else
             die("usage: bench_cut [--flows F] [--entries N] [--ips K] [--names C] [--noted Q] "
-                "[--rounds R]");
+                "[--tap-names T] [--rounds R]");
     }
     if (rounds < 1 || rounds > 99 || flows == 0 || flows > 1000000 || ips > entries || !noted ||
-        noted > (1u << 26))
+        noted > (1u << 26) || tap_names > 65535)
         die("bad arguments");
     struct ruleset *rs = build(entries, ips, 0), *none = build(entries + 10, ips + 10, 0),
                    *some = build(entries, ips, SERVERS / 100);
@@ -154,6 +160,7 @@ int main(int argc, char **argv)
         struct engine_config cfg;
         engine_config_default(&cfg);
         cfg.cut_passed = true;
+        cfg.passed_names = (uint32_t)tap_names; /* the walk judges those names again too */
         struct feed fd = { 0 };
         fd.e = engine_new(&cfg, rs, on_event, &fd);
         struct pcapw *w = pcapw_open("/dev/null");
@@ -266,8 +273,9 @@ int main(int argc, char **argv)
     double f = bench_median(feed, (size_t)rounds), wk = bench_median(walk, (size_t)rounds),
            ct = bench_median(cut, (size_t)rounds), jd = bench_median(judge, (size_t)rounds),
            nt = bench_median(note, (size_t)rounds), qw = bench_median(qwalk, (size_t)rounds);
-    printf("bench_cut: %zu settled TLS flows (6 frames each), a set of %zu entries (%zu IP)\n",
-           flows, entries, ips);
+    printf("bench_cut: %zu settled TLS flows (6 frames each), a set of %zu entries (%zu IP), "
+           "%zu names kept\n",
+           flows, entries, ips, tap_names);
     printf("  feed (baseline)          %9.1f ms  %6.0f ns per flow\n", f, f * 1e6 / (double)flows);
     printf("  walk, nothing listed     %9.1f ms  %6.1f ns per flow  %.4fx the feed\n", wk,
            wk * 1e6 / (double)flows, wk / f);
@@ -279,11 +287,12 @@ int main(int argc, char **argv)
            nt * 1e6 / (double)noted);
     printf("  queue: the walk over them %9.1f ms  %6.0f ns per connection\n", qw,
            qw * 1e6 / (double)noted);
-    printf("{\"bench\":\"cut\",\"flows\":%zu,\"entries\":%zu,\"ips\":%zu,\"rounds\":%d,"
+    printf("{\"bench\":\"cut\",\"flows\":%zu,\"entries\":%zu,\"ips\":%zu,\"tap_names\":%zu,"
+           "\"rounds\":%d,"
            "\"feed_ms\":%.1f,\"walk_ms\":%.2f,\"walk_cut_ms\":%.2f,\"cut\":%llu,"
            "\"names\":%zu,\"judge_ms\":%.2f,\"noted\":%zu,\"note_ms\":%.2f,\"qwalk_ms\":%.2f}\n",
-           flows, entries, ips, rounds, f, wk, ct, (unsigned long long)marked, names, jd, noted, nt,
-           qw);
+           flows, entries, ips, tap_names, rounds, f, wk, ct, (unsigned long long)marked, names, jd,
+           noted, nt, qw);
     ruleset_free(rs);
     ruleset_free(none);
     ruleset_free(some);

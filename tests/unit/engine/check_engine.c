@@ -1417,6 +1417,63 @@ START_TEST(passed_flow_cut_after_new_rules)
 }
 END_TEST
 
+/* Tap mode (passed_names): a TLS flow passed on its name, settled; then a rule set that lists
+ * that name. Its next packet (the server's) is reported as a block by name, with cut set and
+ * that packet's sequence numbers; the name's entry goes with the flow. Without the names kept,
+ * nothing more is reported (the connection went on as long as it lasted). */
+START_TEST(passed_name_cut_after_new_rules)
+{
+    static uint8_t h[2048];
+    size_t n = hello(h, sizeof(h), "later.example");
+    static const uint8_t data[100] = { 0x17, 0x03, 0x03, 0x00, 0x5f };
+    for (int keep = 0; keep < 2; keep++) {
+        struct pcapw *w = open_cap();
+        struct pcapw_conv c;
+        ck_assert_int_eq(pcapw_conv_init(&c, w, 1000000, "192.0.2.1", 40001, "10.0.0.1", 443), 0);
+        ck_assert_int_eq(pcapw_conv_handshake(&c), 0);
+        ck_assert_int_eq(pcapw_conv_client_data(&c, 0, h, n), 0);
+        ck_assert_int_eq(pcapw_conv_server_data(&c, 0, data, sizeof(data)), 0);
+        ck_assert_int_eq(pcapw_conv_ack(&c, true), 0); /* frame 6: the rules change after it */
+        ck_assert_int_eq(pcapw_conv_server_data(&c, sizeof(data), data, 60), 0);
+        uint32_t cisn = c.cisn, sisn = c.sisn;
+        ck_assert_int_eq(pcapw_close(w), 0);
+        struct ruleset *rs = rules();
+        struct ruleset_builder *b = ruleset_builder_new();
+        char err[256];
+        ck_assert_ptr_nonnull(b);
+        static const char *const later[] = { "blocked.example", "later.example" };
+        for (size_t i = 0; i < 2; i++)
+            ck_assert_int_eq(
+                ruleset_builder_add(b, later[i], strlen(later[i]), NULL, err, sizeof(err)), 0);
+        struct ruleset *rs2 = ruleset_build(b);
+        ck_assert_ptr_nonnull(rs2);
+        struct engine_config cfg;
+        small_config(&cfg);
+        cfg.cut_passed = true;
+        cfg.passed_names = keep ? 8 : 0;
+        static struct run r;
+        run_swap(&cfg, rs, rs2, 6, 1, &r);
+        ck_assert_int_eq(r.ev[0].verdict, VERDICT_PASS);
+        ck_assert_str_eq(r.ev[0].name, "later.example");
+        if (!keep) {
+            ck_assert_uint_eq(r.n, 1);
+            ck_assert_uint_eq(r.st.passed_name_cut, 0);
+            continue;
+        }
+        ck_assert_uint_eq(r.n, 2);
+        ck_assert_uint_eq(r.st.passed_name_cut, 1);
+        ck_assert_uint_eq(r.st.passed_cut, 0);
+        ck_assert_int_eq(r.ev[1].verdict, VERDICT_BLOCK);
+        ck_assert_int_eq(r.ev[1].method, METHOD_DOMAIN);
+        ck_assert_str_eq(r.ev[1].name, "later.example");
+        ck_assert(r.ev[1].cut && r.ev[1].seq_known);
+        ck_assert_uint_eq(r.ev[1].cli_next, cisn + 1 + (uint32_t)n);
+        ck_assert_uint_eq(r.ev[1].srv_next, sisn + 1 + (uint32_t)sizeof(data) + 60u);
+        ck_assert_uint_eq(r.st.passed_names_kept, 0); /* let go with the flow */
+    }
+}
+END_TEST
+
 /* A request head larger than the buffer: an allowed Host, then padding lines, then a second
  * Host naming a blocked host blocks, inside the buffer or past it: a head past half the buffer
  * is judged by what it showed (http_cut; with no Host yet, http_limit) and the rest of the
@@ -1784,6 +1841,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, hello_name_before_cap);
     tcase_add_test(tc, hello_split_decision_reused);
     tcase_add_test(tc, passed_flow_cut_after_new_rules);
+    tcase_add_test(tc, passed_name_cut_after_new_rules);
     tcase_add_test(tc, client_share_blocks_unreadable);
     tcase_add_test(tc, pool_evicts_oldest);
     tcase_add_test(tc, conflict_without_alt_view);
