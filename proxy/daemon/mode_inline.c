@@ -75,6 +75,7 @@ void mode_inline_settings(const struct settings *cfg, struct inline_config *ic,
     ic->connect_timeout_ms = (unsigned)cfg->inline_connect_timeout;
     ic->idle_timeout_ms = (unsigned)cfg->inline_idle_timeout;
     ic->max_per_source = (unsigned)cfg->inline_max_per_source;
+    ic->h2c_states = (unsigned)cfg->h2c_states;
     ic->client_prefix6 = (unsigned)cfg->client_prefix6;
     ic->incomplete = cfg->inline_incomplete_request == SETTINGS_INCOMPLETE_ADDRESS
                          ? INLINE_INCOMPLETE_ADDRESS

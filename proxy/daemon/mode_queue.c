@@ -1147,6 +1147,7 @@ static int q_open(const struct settings *cfg, struct daemon_ctx *d, void **state
     ec.synack_unseen = true; /* deploy/iptables-queue.rules keep the handshake in the kernel */
     ec.defer_no_buffer = q->no_room_drop; /* a segment that finds no buffer is dropped */
     ec.reasm_per_client = (uint32_t)cfg->queue_client_buffers;
+    ec.h2c_conns = (size_t)cfg->h2c_states;
     ec.client_prefix6 = (uint8_t)cfg->client_prefix6;
     ec.unseen_syn = cfg->queue_unseen_syn == SETTINGS_QUEUE_UNSEEN_SYN_DROP
                         ? ENGINE_UNSEEN_SYN_DROP

@@ -428,6 +428,7 @@ static int tap_open(const struct settings *cfg, struct daemon_ctx *d, void **sta
     ec.cut_passed = true; /* a tap sees every packet of the flows it passed: it can cut them */
     ec.passed_names = (uint32_t)cfg->tap_passed_names;
     ec.reasm_per_client = (uint32_t)cfg->tap_client_buffers;
+    ec.h2c_conns = (size_t)cfg->h2c_states;
     ec.client_prefix6 = (uint8_t)cfg->client_prefix6;
     ec.client_limit_blocks = true;
     ec.reasm_evict = true; /* the pool's end must not judge requests on their address */

@@ -90,6 +90,7 @@ struct settings {
 
     int64_t flows_max;
     int64_t client_prefix6;
+    int64_t h2c_states;
     uint64_t reasm_bytes;
     int64_t reasm_buffers;
     int checksums; /* enum settings_checksums, same values as enum csumpol_mode */

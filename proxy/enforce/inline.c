@@ -77,14 +77,16 @@
 #define INLINE_PUMP_BUDGET     16 /* steps per direction per event, then yield */
 #define INLINE_LISTENERS       4  /* per worker: tproxy v4/v6, redirect v4/v6 */
 #define INLINE_ACCEPT_PAUSE_MS 100
-#define INLINE_H2C_STATES      256 /* h2c connections per worker whose every stream is judged */
-#define INLINE_KEEPIDLE_S      120 /* TCP keepalive on both sockets of a relayed connection */
-#define INLINE_KEEPINTVL_S     30
-#define INLINE_KEEPCNT         4
-#define INLINE_SWEEP_STEP      2048 /* connections re-judged per loop after a new rule set */
-#define INLINE_NAME_SLOT       256  /* per connection: length, flags, the normalized name */
-#define NAME_ECH               1    /* name slot flag: the name was ECH's outer one */
-#define NO_IDX                 UINT32_MAX
+#define INLINE_H2C_STATES \
+    256                        /* h2c connections per worker whose every stream is judged
+                                    * (inline_config.h2c_states 0) */
+#define INLINE_KEEPIDLE_S  120 /* TCP keepalive on both sockets of a relayed connection */
+#define INLINE_KEEPINTVL_S 30
+#define INLINE_KEEPCNT     4
+#define INLINE_SWEEP_STEP  2048 /* connections re-judged per loop after a new rule set */
+#define INLINE_NAME_SLOT   256  /* per connection: length, flags, the normalized name */
+#define NAME_ECH           1    /* name slot flag: the name was ECH's outer one */
+#define NO_IDX             UINT32_MAX
 
 enum conn_state { ST_FREE = 0, ST_FIRST, ST_CONNECT, ST_RELAY, ST_WAIT_SERVER, ST_SEND, ST_LINGER };
 enum timer_kind { T_NONE = 0, T_FIRST, T_CONNECT, T_CLOSE, T_IDLE, T_KINDS };
@@ -284,6 +286,7 @@ void inline_config_default(struct inline_config *c)
     c->tariff_recheck_ms = 60000;
     c->rejudge_step = INLINE_SWEEP_STEP;
     c->max_per_source = 512;
+    c->h2c_states = INLINE_H2C_STATES;
     c->client_prefix6 = OWNERS_PREFIX6_DEFAULT;
     c->incomplete = INLINE_INCOMPLETE_RESET;
     c->tls_block = INLINE_TLS_RESET;
@@ -2016,7 +2019,8 @@ static int worker_init(struct inline_proxy *p, struct worker *w, unsigned id, ui
         nsrc <<= 1;
     w->srcs = calloc(nsrc, sizeof(*w->srcs));
     w->srcs_mask = nsrc - 1;
-    w->h2 = h2c_pool_new(nconns < INLINE_H2C_STATES ? nconns : INLINE_H2C_STATES);
+    unsigned nh2 = p->cfg.h2c_states ? p->cfg.h2c_states : INLINE_H2C_STATES;
+    w->h2 = h2c_pool_new(nconns < nh2 ? nconns : nh2);
     w->names = mmap(NULL, (size_t)nconns * INLINE_NAME_SLOT, PROT_READ | PROT_WRITE,
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (w->names == MAP_FAILED)

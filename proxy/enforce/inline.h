@@ -74,6 +74,8 @@ struct inline_config {
     unsigned max_per_source;           /* inline.max_per_source: connections at once from one
                                            client address, split over the workers; 0 = no limit
                                            (512) */
+    unsigned h2c_states;               /* h2c.states: h2c connections per worker whose every
+                                           stream is judged (256) */
     unsigned client_prefix6;           /* client_prefix6: an IPv6 client is its prefix of this
                                            many bits (32..128; 64) for max_per_source */
     enum inline_tls_block tls_block;   /* inline.tls_block (reset) */
