@@ -978,54 +978,42 @@ while [ $i -lt 50 ] && ! grep -q '"msg":"opened"' "$tmp/qorgau-pool.log" 2>/dev/
     i=$((i + 1))
 done
 grep -q '"msg":"opened"' "$tmp/qorgau-pool.log" 2>/dev/null || cat "$tmp/qorgau-pool.stderr"
-hogs=""
 for k in 101 102 103 104 105 106; do
     ip -n "$C" addr add "198.18.0.$k/24" dev c0
     ip -n "$C" addr add "2001:db8:18::$k/64" dev c0 nodad
 done
-for k in 101 102 103 104 105 106; do
-    cl python3 "$CLIENT_PY" hog allowed.test "$V4D" 443 4 4 "198.18.0.$k" >"$tmp/hog4-$k.out" 2>&1 &
-    hogs="$hogs $!"
-done
-pids="$pids $hogs"
-i=0
-while [ $i -lt 100 ] && [ "$(cat "$tmp"/hog4-*.out 2>/dev/null | grep -c ready)" -lt 6 ]; do
-    sleep 0.1
-    i=$((i + 1))
-done
-expect "pool's end: 6 clients hold the pool; a blocked hello cut across segments -> reset" \
-    "$(cl python3 "$CLIENT_PY" split blocked.test "$V4D" 443)" "reset"
-i=0
-while [ $i -lt 30 ] && ! grep '"msg":"block"' "$tmp/qorgau-pool.log" | grep -q '"name":"blocked.test".*"method":"domain"'; do
-    sleep 0.1
-    i=$((i + 1))
-done
-expect_match "pool's end: judged on its name (method domain), reset" \
-    "$(grep '"msg":"block"' "$tmp/qorgau-pool.log" | grep -c '"name":"blocked.test".*"method":"domain".*"enforced":"reset"')" '^[1-9]'
-for h in $hogs; do wait "$h" 2>/dev/null; done
-for k in 101 102 103 104 105 106; do
-    cl python3 "$CLIENT_PY" hog allowed.test "$V6D" 443 4 4 "2001:db8:18::$k" >"$tmp/hog6-$k.out" 2>&1 &
-    hogs="$hogs $!"
-done
-pids="$pids $hogs"
-i=0
-while [ $i -lt 100 ] && [ "$(cat "$tmp"/hog6-*.out 2>/dev/null | grep -c ready)" -lt 6 ]; do
-    sleep 0.1
-    i=$((i + 1))
-done
-expect "one /64, six addresses over its share: a blocked hello cut across segments from a seventh -> reset" \
-    "$(cl python3 "$CLIENT_PY" split blocked.test "$V6D" 443)" "reset"
-i=0
-while [ $i -lt 30 ] && ! grep '"msg":"block"' "$tmp/qorgau-pool.log" | grep -q '"method":"client-limit"'; do
-    sleep 0.1
-    i=$((i + 1))
-done
-expect_match "one /64: blocked by policy (method client-limit)" \
-    "$(grep '"msg":"block"' "$tmp/qorgau-pool.log" | grep -c '"client":"\[2001:db8:18::[^"]*".*"method":"client-limit"')" '^[1-9]'
+# pool_case LABEL FAM SERVER PREFIX BLOCKLINE: 4 half-sent hellos from each of PREFIX101..106
+# (held 4 s), then a blocked hello cut across segments from the client's own address: reset,
+# and a block line matching BLOCKLINE logged
+pool_case() {
+    hogs=""
+    for k in 101 102 103 104 105 106; do
+        cl python3 "$CLIENT_PY" hog allowed.test "$3" 443 4 4 "$4$k" >"$tmp/hog$2-$k.out" 2>&1 &
+        hogs="$hogs $!"
+    done
+    pids="$pids $hogs"
+    i=0
+    while [ $i -lt 100 ] && [ "$(cat "$tmp"/hog$2-*.out 2>/dev/null | grep -c ready)" -lt 6 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    expect "$1: a blocked hello cut across segments -> reset" \
+        "$(cl python3 "$CLIENT_PY" split blocked.test "$3" 443)" "reset"
+    i=0
+    while [ $i -lt 30 ] && ! grep '"msg":"block"' "$tmp/qorgau-pool.log" | grep -q "$5"; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    expect_match "$1: logged ($5)" "$(grep '"msg":"block"' "$tmp/qorgau-pool.log" | grep -c "$5")" '^[1-9]'
+    for h in $hogs; do wait "$h" 2>/dev/null; done
+}
+pool_case "pool's end, 6 clients holding the pool" 4 "$V4D" 198.18.0. \
+    '"name":"blocked.test".*"method":"domain".*"enforced":"reset"'
+pool_case "one /64, six of its addresses over its share" 6 "$V6D" 2001:db8:18:: \
+    '"client":"\[2001:db8:18::[^"]*".*"method":"client-limit"'
 sleep 1.2 # the stats line, every second
 expect_match "pool's end: buffers taken from their oldest holder (engine.reasm_evicted)" \
     "$(grep '"msg":"stats"' "$tmp/qorgau-pool.log" | tail -n 1 | grep -o '"engine.reasm_evicted":[0-9]*')" ':[1-9]'
-for h in $hogs; do wait "$h" 2>/dev/null; done
 kill "$qpid"
 wait "$qpid" 2>/dev/null
 pids=$(echo "$pids" | sed "s/ $qpid//")

@@ -943,10 +943,10 @@ static int s7(struct pcapw *w)
     return tls_tail(&c);
 }
 
-/* What a client with big post-quantum key shares and padding sends, pushed past every buffer:
- * a 60000-byte ClientHello over 4 TLS records and 42 segments, server_name among the first
- * extensions (OpenSSL accepts hellos up to 128 KiB). */
-static int s7b(struct pcapw *w)
+/* A 60000-byte ClientHello over 4 TLS records and 42 segments (OpenSSL accepts hellos up to
+ * 128 KiB), server_name among the first extensions or, with sni_last, after every other one -
+ * past every buffer (32 KiB). */
+static int big_hello(struct pcapw *w, bool sni_last)
 {
     struct pcapw_conv c;
     struct pcapw_hello h = { 0 };
@@ -956,6 +956,7 @@ static int s7b(struct pcapw *w)
     h.alpn = "h2,http/1.1";
     h.pq_keyshare = 1216;
     h.pad_to = 60000;
+    h.sni_last = sni_last;
     h.rec_splits = splits;
     h.n_rec_splits = 3;
     h.seed = 7;
@@ -968,30 +969,18 @@ static int s7b(struct pcapw *w)
     return tls_tail(&c);
 }
 
-/* The same 60000-byte hello with server_name last, past every buffer (32 KiB): the name is out
- * of reach, and OpenSSL takes it - blocked by policy (method incomplete), never judged on the
- * unlisted address (a size cap never means pass). */
+/* What a client with big post-quantum key shares and padding sends, pushed past every buffer,
+ * its name early: judged on it. */
+static int s7b(struct pcapw *w)
+{
+    return big_hello(w, false);
+}
+
+/* The same with server_name last, out of reach: blocked by policy (method incomplete), never
+ * judged on the unlisted address (a size cap never means pass). */
 static int s7c(struct pcapw *w)
 {
-    struct pcapw_conv c;
-    struct pcapw_hello h = { 0 };
-    static uint8_t ch[65536];
-    static const size_t splits[] = { 16000, 32000, 48000 };
-    h.sni = BLK;
-    h.alpn = "h2,http/1.1";
-    h.pq_keyshare = 1216;
-    h.pad_to = 60000;
-    h.sni_last = true;
-    h.rec_splits = splits;
-    h.n_rec_splits = 3;
-    h.seed = 7;
-    size_t n = pcapw_tls_hello(&h, ch, sizeof(ch), NULL);
-    if (!n)
-        return -EINVAL;
-    TRY(conv(&c, w, CLI4, SRV4, 443));
-    TRY(pcapw_conv_handshake(&c));
-    TRY(send_mss(&c, 0, ch, n, 1448));
-    return tls_tail(&c);
+    return big_hello(w, true);
 }
 
 /* A minimal TLS 1.3 ClientHello record around the extensions block (ext, n). */

@@ -461,6 +461,25 @@ START_TEST(server_answers_unseen_bytes)
 }
 END_TEST
 
+/* The capture at g_path through a table of 50 flows (small_config otherwise): its first flow,
+ * a blocked name whose request a flood of new flows interrupted, is blocked on its name, and
+ * the flood evicted more than 100 flows. */
+static void expect_first_blocked_after_flood(void)
+{
+    struct engine_config cfg;
+    small_config(&cfg);
+    cfg.max_flows = 50;
+    static struct run r;
+    run(&cfg, &r);
+    unlink(g_path);
+    const struct ev *e1 = find(&r, 1, 1);
+    ck_assert_ptr_nonnull(e1);
+    ck_assert_str_eq(e1->name, "blocked.example");
+    ck_assert_int_eq(e1->verdict, VERDICT_BLOCK);
+    ck_assert_int_eq(e1->method, METHOD_DOMAIN);
+    ck_assert_uint_gt(r.st.flows_evicted, 100);
+}
+
 /* A full flow table does not evict a flow in the middle of its request: a blocked hello cut
  * inside the name, a flood of new connections between its two segments (more than the table
  * holds), then the rest - judged on its name. (Before, the flood evicted it, its rest started a
@@ -485,18 +504,7 @@ START_TEST(flood_does_not_evict_a_request)
     v.ts = ts;
     ck_assert_int_eq(pcapw_conv_client_data(&v, 100, hb + 100, nb - 100), 0);
     ck_assert_int_eq(pcapw_close(w), 0);
-    struct engine_config cfg;
-    small_config(&cfg);
-    cfg.max_flows = 50;
-    static struct run r;
-    run(&cfg, &r);
-    unlink(g_path);
-    const struct ev *e1 = find(&r, 1, 1);
-    ck_assert_ptr_nonnull(e1);
-    ck_assert_str_eq(e1->name, "blocked.example");
-    ck_assert_int_eq(e1->verdict, VERDICT_BLOCK);
-    ck_assert_int_eq(e1->method, METHOD_DOMAIN);
-    ck_assert_uint_gt(r.st.flows_evicted, 100);
+    expect_first_blocked_after_flood();
 }
 END_TEST
 
@@ -916,18 +924,7 @@ START_TEST(quic_flood_does_not_evict_a_hello)
     g_qsport = 50000;
     quicw_fini(&q);
     ck_assert_int_eq(pcapw_close(w), 0);
-    struct engine_config cfg;
-    small_config(&cfg);
-    cfg.max_flows = 50;
-    static struct run r;
-    run(&cfg, &r);
-    unlink(g_path);
-    const struct ev *e1 = find(&r, 1, 1);
-    ck_assert_ptr_nonnull(e1);
-    ck_assert_str_eq(e1->name, "blocked.example");
-    ck_assert_int_eq(e1->verdict, VERDICT_BLOCK);
-    ck_assert_int_eq(e1->method, METHOD_DOMAIN);
-    ck_assert_uint_gt(r.st.flows_evicted, 100);
+    expect_first_blocked_after_flood();
 }
 END_TEST
 
