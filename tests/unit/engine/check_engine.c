@@ -333,10 +333,9 @@ END_TEST
 
 /* Tap mode (conflict_no_room_blocks): a flow holds the alternative views (2 with 8 buffers:
  * the last-copy view and one other version) with conflicting copies of allowed hellos; another
- * sends an allowed hello, then another copy
- * of the same bytes naming a blocked site (a short-TTL fake first, the real one second): no
- * view is left to keep it in, so it cannot be judged - blocked by policy (no-room), where scan
- * judges the first copy alone and passes it. */
+ * sends an allowed hello, then another copy of the same bytes naming a blocked site (a
+ * short-TTL fake first, the real one second): no view is left to keep it in, so it cannot be
+ * judged - blocked by policy (no-room), where scan judges the first copy alone and passes it. */
 START_TEST(conflict_without_alt_view)
 {
     uint8_t h1[2048], h2[2048], hx[2048], hy[2048];
