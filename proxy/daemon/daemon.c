@@ -1558,6 +1558,8 @@ static int ipd_open(struct daemon *d, char *err, size_t errlen)
                    &d->cfg->ip_nat64, err, errlen);
     if (!d->ipd)
         return -1;
+    if (queue)
+        ipdrop_set_cut_mark(d->ipd, (uint32_t)d->cfg->queue_mark_cut);
     char why[512];
     if (ipd_sync(d, why, sizeof(why)) < 0) {
         snprintf(err, errlen, "%s (set ip.kernel_drop = off to run without it)", why);

@@ -1164,6 +1164,8 @@ static int q_open(const struct settings *cfg, struct daemon_ctx *d, void **state
             rc = -ENOMEM;
             goto fail;
         }
+        if (q->kernel_cuts) /* the kernel's table resets what is marked so */
+            passnames_set_cut_mark(q->pn, (uint32_t)cfg->queue_mark_cut);
     }
 
     for (unsigned i = 0; i < q->n; i++) {

@@ -136,7 +136,8 @@ static const struct config_key keys[] = {
     { "queue.passed_names", CONFIG_INT, 0, 67108864, "262144", NULL, OFF(queue_passed_names), true,
       "passed TLS and QUIC connections whose names are kept, so that an order listing a name "
       "later cuts them: after every publication they are judged again and those now blocked "
-      "get queue.mark_block in conntrack (the rules drop the rest of them); a dump of "
+      "get queue.mark_block and queue.mark_cut in conntrack (with ip.kernel_drop the kernel's "
+      "table resets them both ways at their next packets; without it the rules drop them); a dump of "
       "conntrack every minute (every second while the table is full) forgets the ended ones. About "
       "310 bytes each, touched as used. Past it a connection keeps the decision it started with. "
       "0: off" },
@@ -183,6 +184,11 @@ static const struct config_key keys[] = {
       "the rest; 131072 = 0x20000). Disjoint from queue.mark_pass: both together (0x30000) "
       "mark a kept-alive HTTP connection whose first request passed: its server's packets "
       "bypass the queue, its client's are still judged" },
+    { "queue.mark_cut", CONFIG_INT, 1, 2147483647, "262144", NULL, OFF(queue_mark_cut), true,
+      "connection mark, with queue.mark_block, of a connection passed before an order listing "
+      "its name (queue.passed_names): with ip.kernel_drop, the kernel's table answers its next "
+      "TCP packets with resets, both ways, instead of the rules' silent drop (262144 = 0x40000). "
+      "Disjoint from queue.mark_pass and queue.mark_block" },
     { "tap.passed_names", CONFIG_INT, 0, 65535, "65535", NULL, OFF(tap_passed_names), true,
       "passed TLS connections whose names are kept per worker, so that an order listing a name "
       "later cuts them: each new rule set judges them again, and one now blocked is reset at "
@@ -467,6 +473,14 @@ static int finish(void *p, struct config_parse *ps)
         config_error(ps, config_line(ps, "tap.snaplen"), "tap.snaplen",
                      "%" PRId64 " is below 96 bytes (0 = from the interface's MTU)",
                      c->tap_snaplen);
+        return -EINVAL;
+    }
+    if (c->mode == SETTINGS_MODE_QUEUE &&
+        (c->queue_mark_cut & (c->queue_mark_pass | c->queue_mark_block))) {
+        config_error(ps, config_line(ps, "queue.mark_cut"), "queue.mark_cut",
+                     "%" PRId64 " shares bits with queue.mark_pass or queue.mark_block; the marks "
+                     "must be disjoint",
+                     c->queue_mark_cut);
         return -EINVAL;
     }
     if (c->mode == SETTINGS_MODE_QUEUE && (c->queue_mark_pass & c->queue_mark_block)) {

@@ -122,6 +122,7 @@ struct settings {
     int64_t queue_client_buffers;
     int64_t queue_mark_pass;
     int64_t queue_mark_block;
+    int64_t queue_mark_cut;
 
     int64_t inline_tproxy_port;
     int64_t inline_redirect_port;

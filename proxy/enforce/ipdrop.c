@@ -250,7 +250,7 @@ static size_t only_in(FILE *f, const char *verb, const char *table, int set,
 }
 
 void ipdrop_script_create(FILE *f, const char *table, bool udp443, uint32_t pass_mark,
-                          const struct ipdrop_list *to)
+                          uint32_t cut_mark, const struct ipdrop_list *to)
 {
     /* "table" then "delete table": replaces one of that name, and works when there is none */
     fprintf(f,
@@ -266,6 +266,11 @@ void ipdrop_script_create(FILE *f, const char *table, bool udp443, uint32_t pass
             "    chain forward {\n"
             "        type filter hook forward priority filter - 5; policy accept;\n",
             table, table, table);
+    /* a connection Qorgau passed whose name a later order listed (queue.passed_names marks it):
+     * reset both ways at its next packets */
+    if (pass_mark && cut_mark)
+        fprintf(f, "        ct mark & 0x%" PRIx32 " == 0x%" PRIx32 " goto cut\n", cut_mark,
+                cut_mark);
     /* a connection Qorgau passed (its mark, or the kept-alive HTTP one with both bits) whose
      * server's address was listed after the pass: its packets reach no one from here on */
     if (pass_mark)
@@ -455,12 +460,18 @@ struct ipdrop {
     bool made;                    /* the table was created by this process */
     bool udp443;                  /* UDP 443 is Qorgau's to judge */
     uint32_t pass_mark;           /* queue mode's connection mark of a pass, 0: none */
+    uint32_t cut_mark;            /* queue.mark_cut (ipdrop_set_cut_mark()), 0: none */
     struct nat64 n64;             /* the operator's NAT64 prefixes */
     _Atomic size_t n4, n6;
     _Atomic uint64_t syncs, failures, rebuilt, packets, bytes, cut_packets;
     int nl;       /* the netlink socket the counter is read through, -1 until first used */
     uint32_t seq; /* its last request's sequence number */
 };
+
+void ipdrop_set_cut_mark(struct ipdrop *k, uint32_t cut_mark)
+{
+    k->cut_mark = cut_mark;
+}
 
 struct ipdrop *ipdrop_new(const char *table, bool udp443, uint32_t pass_mark,
                           const struct nat64 *n64, char *err, size_t errlen)
@@ -565,7 +576,7 @@ int ipdrop_sync(struct ipdrop *k, const struct ruleset *rs, bool *changed, char 
     FILE *f = open_memstream(&script, &len);
     if (!f)
         goto nomem;
-    ipdrop_script_create(f, k->table, k->udp443, k->pass_mark, &k->next);
+    ipdrop_script_create(f, k->table, k->udp443, k->pass_mark, k->cut_mark, &k->next);
     if (fclose(f) != 0)
         goto nomem;
     rc = run(k, script, k->made ? "making the table again" : "creating the table", err, errlen);

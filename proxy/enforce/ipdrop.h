@@ -117,9 +117,12 @@ void ipdrop_format(const struct ipdrop_prefix *p, char *buf, size_t len);
  * (source or destination port), so the chain leaves those alone; otherwise (inline mode, which
  * diverts only TCP to destination port 80/443 and never sees UDP) the rest is dropped.
  * pass_mark (queue mode's queue.mark_pass; 0: none) adds the chains that cut connections Qorgau
- * passed before their server's address was listed (the top of this file). */
+ * passed before their server's address was listed (the top of this file); cut_mark (queue
+ * mode's queue.mark_cut; 0: none, or without pass_mark) sends every packet of a connection
+ * carrying it to the chain `cut` (Qorgau marks so those it passed before their name was
+ * listed: a reset each way instead of a silent drop). */
 void ipdrop_script_create(FILE *f, const char *table, bool udp443, uint32_t pass_mark,
-                          const struct ipdrop_list *to);
+                          uint32_t cut_mark, const struct ipdrop_list *to);
 
 /* Writes the commands that turn the sets of table T from `from` into `to` (elements removed
  * first, then those added; nothing when they are equal); *removed, *added get the counts. */
@@ -157,6 +160,10 @@ struct ipdrop_stats {
  * creates the table. Returns NULL with err set. */
 struct ipdrop *ipdrop_new(const char *table, bool udp443, uint32_t pass_mark,
                           const struct nat64 *n64, char *err, size_t errlen);
+
+/* queue.mark_cut (ipdrop_script_create()); before the first ipdrop_sync(), which makes the
+ * table. */
+void ipdrop_set_cut_mark(struct ipdrop *k, uint32_t cut_mark);
 
 /* Makes the kernel's sets hold rs's IP entries (rs NULL: none). The first call (and any after a failure of the
  * difference) replaces the whole table. Returns 0 (*changed: whether anything was sent), or -1

@@ -30,7 +30,7 @@ struct passnames {
     struct pn_ent *e; /* capacity entries, mapped without reserve */
     uint32_t *idx;    /* hash heads (entry index + 1), mask + 1 of them */
     uint32_t cap, mask, hw, free_head, gen;
-    uint32_t mark_pass, mark_block;
+    uint32_t mark_pass, mark_block, mark_cut;
     uint32_t seq;
     _Atomic uint64_t noted, added, full, long_names, cut, gone, errors, sweeps;
 };
@@ -76,6 +76,11 @@ struct passnames *passnames_new(uint32_t capacity, uint32_t mark_pass, uint32_t 
     p->mark_pass = mark_pass;
     p->mark_block = mark_block;
     return p;
+}
+
+void passnames_set_cut_mark(struct passnames *p, uint32_t mark_cut)
+{
+    p->mark_cut = mark_cut;
 }
 
 void passnames_free(struct passnames *p)
@@ -313,8 +318,10 @@ static bool cut_one(struct passnames *p, int fd, const struct ctnl_tuple *t)
     int rc = ask(p, fd, req, ctnl_get_request(req, sizeof(req), t, seq), seq, got_mark, &mark);
     if (rc == 0 && (mark & mask) == p->mark_pass) {
         seq = ++p->seq;
-        rc = ask(p, fd, req, ctnl_mark_request(req, sizeof(req), t, p->mark_block, mask, seq), seq,
-                 NULL, NULL);
+        rc = ask(p, fd, req,
+                 ctnl_mark_request(req, sizeof(req), t, p->mark_block | p->mark_cut,
+                                   mask | p->mark_cut, seq),
+                 seq, NULL, NULL);
         if (rc == 0) {
             atomic_fetch_add(&p->cut, 1);
             return true;

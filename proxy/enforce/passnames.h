@@ -33,6 +33,11 @@ struct passnames *passnames_new(uint32_t capacity, uint32_t mark_pass, uint32_t 
                                 char *err, size_t errlen);
 void passnames_free(struct passnames *p);
 
+/* queue.mark_cut, set when the kernel's table (ip.kernel_drop) answers it: a connection cut by
+ * name gets mark_block | mark_cut, and the table's chain `cut` resets it (TCP) at its next
+ * packet, both ways, where mark_block alone drops it silently. 0 (the default): mark_block. */
+void passnames_set_cut_mark(struct passnames *p, uint32_t mark_cut);
+
 /* Notes (or notes again: the same tuple replaces) a connection passed on name (normalized,
  * len bytes) for app (TLS or QUIC); ech: the name is ECH's outer one. */
 void passnames_add(struct passnames *p, const struct ctnl_tuple *t, enum verdict_app app, bool ech,

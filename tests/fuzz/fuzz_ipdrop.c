@@ -102,7 +102,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (f) {
         size_t removed = 0, added = 0;
         ipdrop_script_diff(f, "qorgau_ip", &a, &b, &removed, &added);
-        ipdrop_script_create(f, "qorgau_ip", true, 0x10000, &b);
+        ipdrop_script_create(f, "qorgau_ip", true, 0x10000, 0x40000, &b);
         fclose(f);
         if (removed > a.n || added > b.n)
             abort();

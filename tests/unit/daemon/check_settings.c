@@ -271,6 +271,9 @@ static const struct err_case err_cases[] = {
       "config: t.conf:3: queue.mark_block: 196608 shares bits with queue.mark_pass; the marks must "
       "be disjoint (their union marks a kept-alive HTTP connection whose server side the kernel "
       "forwards)" },
+    { "mode = queue\nqueue.mark_cut = 196608\n",
+      "config: t.conf:2: queue.mark_cut: 196608 shares bits with queue.mark_pass or "
+      "queue.mark_block; the marks must be disjoint" },
     { "mode = tap\ntap.interface = eth2\nip.kernel_drop = on\n",
       "config: t.conf:3: ip.kernel_drop: on needs a mode where this box forwards the traffic "
       "(inline, queue); a tap sees a copy and can only reset TCP flows it sees" },

@@ -376,6 +376,8 @@ START_TEST(live_step)
     char err[256];
     struct passnames *p = passnames_new(16, 0x10000, 0x20000, err, sizeof(err));
     ck_assert_ptr_nonnull(p);
+    if (_i) /* queue.mark_cut, with the kernel's table: the cut carries it too */
+        passnames_set_cut_mark(p, 0x40000);
     struct cuts k = { 0, "" };
     struct passnames_source src = {
         .version = no_version, .judge = judge_later, .on_cut = on_cut, .ctx = &k, .gc_ms = 60000
@@ -402,7 +404,7 @@ START_TEST(live_step)
     size_t n;
     size_t len = ctnl_get_request(req, sizeof(req), &t, 31);
     ck_assert_int_eq(exchange(fd, req, len, 31, ts, marks, &n), 0);
-    ck_assert_uint_eq(marks[0], 0x20005);
+    ck_assert_uint_eq(marks[0], _i ? 0x60005u : 0x20005u); /* with queue.mark_cut: both */
     passnames_get_stats(p, &st);
     ck_assert_uint_eq(st.cut, 1);
     ck_assert_uint_eq(st.noted, 0);
@@ -431,7 +433,7 @@ static Suite *ctnl_suite(void)
     TCase *live = tcase_create("live");
     tcase_set_timeout(live, 20);
     tcase_add_test(live, live_dump_and_mark);
-    tcase_add_test(live, live_step);
+    tcase_add_loop_test(live, live_step, 0, 2);
     suite_add_tcase(s, live);
     return s;
 }

@@ -260,13 +260,13 @@ END_TEST
 struct create_args {
     struct ipdrop_list *l;
     bool udp443;
-    uint32_t pass_mark;
+    uint32_t pass_mark, cut_mark;
 };
 
 static void create_fn(FILE *f, void *arg)
 {
     struct create_args *c = arg;
-    ipdrop_script_create(f, "qg_t", c->udp443, c->pass_mark, c->l);
+    ipdrop_script_create(f, "qg_t", c->udp443, c->pass_mark, c->cut_mark, c->l);
 }
 
 START_TEST(create_script)
@@ -275,11 +275,14 @@ START_TEST(create_script)
                                      "2001:db8:1::/48" };
     struct ipdrop_list l = { 0 };
     list_of(&l, a, 4);
-    struct create_args c = { &l, true, 0x10000 };
+    struct create_args c = { &l, true, 0x10000, 0x40000 };
     char *s = script_of(create_fn, &c);
-    /* queue mode: a passed connection to a listed address is cut, before the ports' returns */
+    /* queue mode: a passed connection to a listed address is cut, before the ports' returns;
+     * one Qorgau marked cut (its name listed later) goes to the chain cut first of all */
     const char *jump = strstr(s, "ct mark & 0x10000 == 0x10000 jump passed\n");
     ck_assert_msg(jump && jump < strstr(s, "tcp dport { 80, 443 } return"), "%s", s);
+    const char *cut = strstr(s, "        ct mark & 0x40000 == 0x40000 goto cut\n");
+    ck_assert_msg(cut && cut < jump && cut > strstr(s, "policy accept;"), "%s", s);
     ck_assert_msg(strstr(s, "    chain passed {\n"
                             "        ct original ip daddr @host4 goto cut\n"
                             "        ct original ip daddr @net4 goto cut\n"
@@ -301,8 +304,13 @@ START_TEST(create_script)
                             "add element inet qg_t net6 { 2001:db8:1::/48 }\n"),
                   "%s", s);
     free(s);
+    c.cut_mark = 0; /* ip.kernel_drop without queue.mark_cut: no such rule */
+    s = script_of(create_fn, &c);
+    ck_assert_msg(!strstr(s, "0x40000") && strstr(s, "jump passed"), "%s", s);
+    free(s);
     c.udp443 = false;
     c.pass_mark = 0; /* inline mode: no marks, nothing to cut */
+    c.cut_mark = 0x40000;
     s = script_of(create_fn, &c);
     ck_assert_msg(!strstr(s, "udp dport") && !strstr(s, "sport"), "%s", s);
     ck_assert_msg(!strstr(s, "ct mark") && !strstr(s, "chain passed") && !strstr(s, "chain cut"),
@@ -751,10 +759,12 @@ START_TEST(live_cuts_passed)
     /* Qorgau's pass as queue mode's rules keep it, for TCP 80 */
     int marked = system("nft add table inet qg_mark && nft add chain inet qg_mark f "
                         "'{ type filter hook forward priority filter + 10; }' && "
-                        "nft add rule inet qg_mark f tcp dport 80 ct mark set 0x10000");
+                        "nft add rule inet qg_mark f tcp dport 80 ct mark set 0x10000 && "
+                        "nft add rule inet qg_mark f tcp sport 45000 ct mark set 0x60000");
     char err[512] = "";
     struct ipdrop *k = ipdrop_new("qg_t", true, 0x10000, NULL, err, sizeof(err));
     ck_assert_msg(k != NULL, "%s", err);
+    ipdrop_set_cut_mark(k, 0x40000);
     static const char *const none[] = { "192.0.2.7" }, *const listed[] = { "10.9.1.2" };
     struct ruleset *rs0 = build(none, 1), *rs1 = build(listed, 1);
     int synced0 = ipdrop_sync(k, rs0, NULL, err, sizeof(err));
@@ -780,6 +790,14 @@ START_TEST(live_cuts_passed)
              "assert s.recv(1) == b'y'\"",
              ns);
     int other = system(cmd);
+    /* one Qorgau marked cut (queue.mark_cut: its name listed after it passed), to the unlisted
+     * address: refused (the marks, from client port 45000, set after the SYN went by) */
+    snprintf(cmd, sizeof(cmd),
+             "ip netns exec %sa python3 -c \"import socket; s = socket.socket(); "
+             "s.bind(('', 45000)); s.settimeout(2); s.connect(('10.9.1.1', 80)); "
+             "s.sendall(b'y'); assert s.recv(1) == b'y'\" 2>/dev/null",
+             ns);
+    int cutmarked = system(cmd);
     int read = ipdrop_read_drops(k, err, sizeof(err));
     struct ipdrop_stats st;
     ipdrop_get_stats(k, &st);
@@ -799,6 +817,7 @@ START_TEST(live_cuts_passed)
     ck_assert_msg(strncmp(r2, "echo\nreset\n", 11) == 0 && strcmp(r2 + 11, "echo\n") != 0, "%s",
                   r2);
     ck_assert_msg(other == 0, "a passed connection to the unlisted address was not served");
+    ck_assert_msg(cutmarked != 0, "a connection marked cut was served");
     ck_assert_msg(read == 0, "%s", err);
     ck_assert_msg(st.cut_packets >= 1, "no cut counted");
     free((void *)r0);
