@@ -1472,10 +1472,12 @@ static void handle_packet(struct engine *e, struct pkt *p, const struct flowtab_
                 return;
         }
         if (dir == 1 && unlikely(e->cfg.unseen_blocks) && p->payload_len &&
-            !(f->a.state & ENGINE_ST_EVENT) && tcpreasm_acks_unseen(&f->tcp, p->ack)) {
+            tcpreasm_acks_unseen(&f->tcp, p->ack)) {
             /* The server answers client bytes the tap never saw: the request it acts on was
              * never judged (a capture drop, fragments evicted before they could be put
-             * together - which a flood of fragments brings about at will). */
+             * together - which a flood of fragments brings about at will). The first request
+             * of the flow, or a later one of a kept-alive HTTP connection: a decided
+             * ClientHello's answer went by above. */
             f->a.state |= ENGINE_ST_PAYLOAD;
             decide_by_policy(e, f, METHOD_UNSEEN, &e->st.unseen_blocked);
             finish_flow_inspection(e, f);

@@ -67,9 +67,9 @@ struct engine_config {
     bool conflict_no_room_blocks;
     /* tap mode: a server segment with data that acknowledges client bytes the tap never saw
      * (tcpreasm_acks_unseen(): a capture drop, a datagram whose fragments were evicted from the
-     * defragmentation table by a flood) while the flow's first request is not judged blocks it
-     * by policy (method unseen, counted unseen_blocked): the server answers a request nobody
-     * judged. Without it (scan: captures start mid-flow and lose packets), the flow waits for
+     * defragmentation table by a flood) while the flow is still inspected - its first request,
+     * or any later one of a kept-alive HTTP connection - blocks it by policy (method unseen,
+     * counted unseen_blocked): the server answers a request nobody judged. Without it (scan: captures start mid-flow and lose packets), the flow waits for
      * its bytes and ends on its address. */
     bool unseen_blocks;
     /* tap mode: a QUIC Initial that finds no slot free (quic_slots) is judged on its own
@@ -308,8 +308,7 @@ struct engine_stats {
     uint64_t quic_incomplete_blocked;  /* QUIC flows whose budget was spent with a ClientHello
                                        * begun and not complete: blocked (method incomplete) */
     uint64_t unseen_blocked;           /* flows whose server answered client bytes never seen
-                                       * before the first request was judged: blocked
-                                       * (method unseen) */
+                                       * (a request nobody judged): blocked (method unseen) */
     uint64_t passed_name_cut;          /* passed TLS flows blocked at a later packet because a newer
                                   * rule set lists their name (engine_config.passed_names) */
     uint64_t passed_names_kept;        /* names kept now */

@@ -49,8 +49,8 @@ enum verdict_method {
                      * whose other copy of bytes held found no view free
                      * (conflict_no_room_blocks): its data can no longer be read */
     METHOD_UNSEEN,       /* tap mode: the server answered client bytes the tap never saw (a capture
-                          * drop, fragments the tap could not put together) before the first
-                          * request was judged: what it answered went unjudged
+                          * drop, fragments the tap could not put together) while the flow was
+                          * still inspected: what it answered went unjudged
                           * (engine_config.unseen_blocks): blocked by policy */
     METHOD_INCOMPLETE,   /* a QUIC ClientHello begun (CRYPTO bytes held) and not complete when its
                           * flow's budget was spent (quic.max_datagrams, quic.max_bytes): blocked

@@ -479,6 +479,55 @@ static void expect_first_blocked_after_flood(void)
     ck_assert_uint_gt(r.st.flows_evicted, 100);
 }
 
+/* Tap mode (unseen_blocks) on a kept-alive HTTP connection: the first request (allowed) and its
+ * answer are seen; the second, for the blocked host, is lost to the capture (a ring drop the
+ * client can bring about by flooding the mirror port) but reaches the server, whose answer
+ * acknowledges it: blocked by policy (method unseen). Without it (scan) only the first
+ * request is reported. */
+START_TEST(later_request_unseen)
+{
+    static const char r1[] = "GET /1 HTTP/1.1\r\nHost: allowed.example\r\n\r\n";
+    static const char r2[] = "GET /2 HTTP/1.1\r\nHost: blocked.example\r\n\r\n";
+    static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    for (int blocks = 0; blocks < 2; blocks++) {
+        struct pcapw *w = open_cap();
+        char lost_path[sizeof(g_path) + 8];
+        snprintf(lost_path, sizeof(lost_path), "%s.lost", g_path);
+        struct pcapw *lost = pcapw_open(lost_path);
+        ck_assert_ptr_nonnull(lost);
+        struct pcapw_conv c;
+        ck_assert_int_eq(pcapw_conv_init(&c, w, 1000000, "192.0.2.1", 40001, "10.0.0.1", 80), 0);
+        ck_assert_int_eq(pcapw_conv_handshake(&c), 0);
+        ck_assert_int_eq(pcapw_conv_client_data(&c, 0, (const uint8_t *)r1, sizeof(r1) - 1), 0);
+        ck_assert_int_eq(pcapw_conv_server_data(&c, 0, (const uint8_t *)ok, sizeof(ok) - 1), 0);
+        c.w = lost; /* the second request: not captured */
+        ck_assert_int_eq(
+            pcapw_conv_client_data(&c, sizeof(r1) - 1, (const uint8_t *)r2, sizeof(r2) - 1), 0);
+        c.w = w;
+        ck_assert_int_eq(
+            pcapw_conv_server_data(&c, sizeof(ok) - 1, (const uint8_t *)ok, sizeof(ok) - 1), 0);
+        ck_assert_int_eq(pcapw_close(lost), 0);
+        unlink(lost_path);
+        ck_assert_int_eq(pcapw_close(w), 0);
+        struct engine_config cfg;
+        small_config(&cfg);
+        cfg.unseen_blocks = blocks;
+        static struct run r;
+        run(&cfg, &r);
+        unlink(g_path);
+        ck_assert_int_eq(r.ev[0].verdict, VERDICT_PASS);
+        if (!blocks) {
+            ck_assert_uint_eq(r.n, 1);
+            continue;
+        }
+        ck_assert_uint_eq(r.n, 2);
+        ck_assert_int_eq(r.ev[1].verdict, VERDICT_BLOCK);
+        ck_assert_int_eq(r.ev[1].method, METHOD_UNSEEN);
+        ck_assert_uint_eq(r.st.unseen_blocked, 1);
+    }
+}
+END_TEST
+
 /* A full flow table does not evict a flow in the middle of its request: a blocked hello cut
  * inside the name, a flood of new connections between its two segments (more than the table
  * holds), then the rest - judged on its name. (Before, the flood evicted it, its rest started a
@@ -1843,6 +1892,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, conflict_without_alt_view);
     tcase_add_test(tc, flood_does_not_evict_a_request);
     tcase_add_test(tc, server_answers_unseen_bytes);
+    tcase_add_test(tc, later_request_unseen);
     tcase_add_test(tc, quic_flood_does_not_evict_a_hello);
     tcase_add_test(tc, quic_budget_between_parts);
     tcase_add_test(tc, h2c_without_state_refused);
