@@ -26,14 +26,16 @@
 #include "proxy/daemon/fbseen.h"
 #include "proxy/enforce/notice.h"
 #include "rules/match/rsref.h"
+#include "rules/subs/tariff.h"
 
-#define TAP_BATCH        256        /* frames handled per read section */
-#define TAP_POLL_MS      100        /* well inside mode.h's 250 ms stop latency */
-#define TAP_STATS_NS     200000000u /* counters published every 200 ms */
-#define TAP_URL_MAX      2048       /* blocked URL bytes passed to the notice builders */
-#define TAP_COALESCE_NS  50000u   /* immediate mode, dense traffic: wait this long between reads */
-#define TAP_WINDOW_NS    1000000u /* ... dense: at least TAP_DENSE_FRAMES frames per window */
-#define TAP_DENSE_FRAMES 20u      /* (20 per ms: a frame every 50 us on average) */
+#define TAP_BATCH             256            /* frames handled per read section */
+#define TAP_POLL_MS           100            /* well inside mode.h's 250 ms stop latency */
+#define TAP_STATS_NS          200000000u     /* counters published every 200 ms */
+#define TAP_TARIFF_RECHECK_NS 60000000000ull /* with tariffs: kept names judged again (60 s) */
+#define TAP_URL_MAX           2048           /* blocked URL bytes passed to the notice builders */
+#define TAP_COALESCE_NS       50000u /* immediate mode, dense traffic: wait this long between reads */
+#define TAP_WINDOW_NS         1000000u /* ... dense: at least TAP_DENSE_FRAMES frames per window */
+#define TAP_DENSE_FRAMES      20u      /* (20 per ms: a frame every 50 us on average) */
 
 enum tap_ctr {
     C_FRAMES = 0,
@@ -177,6 +179,8 @@ struct tap_worker {
     int link;
     const struct ruleset *rs; /* valid inside the worker's read sections only */
     uint64_t rs_ver;
+    uint64_t tariff_ver; /* the tariff table's publication the kept names were judged with */
+    uint64_t recheck_ns; /* with tariffs: when the kept names are judged again (schedules) */
     const struct blocknote *pol_seen; /* settings record the engine's policy was taken from */
     uint64_t blocks, injected, not_enforced, udp_not_enforced;
     uint64_t paced; /* paced sleeps (tap_run_worker) */
@@ -535,6 +539,17 @@ static void refresh_rules(struct tap_worker *w)
         engine_set_rules(w->eng, rs);
         w->rs = rs;
         w->rs_ver = v;
+    }
+    const struct verdict_tariff *vt = w->t->d->tariff;
+    if (vt && vt->tariff) {
+        /* child tariffs: a publication of the table, or a minute gone by (a schedule began, an
+         * address now another subscriber's), judges the passed flows' names again */
+        uint64_t tv = tariff_version(vt->tariff), now = mono_ns();
+        if (tv != w->tariff_ver || now >= w->recheck_ns) {
+            engine_judge_kept(w->eng);
+            w->tariff_ver = tv;
+            w->recheck_ns = now + TAP_TARIFF_RECHECK_NS;
+        }
     }
     const struct blocknote *n = atomic_load_explicit(&w->t->notice, memory_order_acquire);
     if (n != w->pol_seen) {

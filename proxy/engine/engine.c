@@ -1363,14 +1363,18 @@ static void cut_flow(struct engine *e, struct flow *f, const struct pkt *p, int 
     e->cur_dir = dir;
     e->cur_res = 0;
     e->cur_cut = true;
-    struct inspect_request rq;
-    address_verdict(e, f, &rq);
-    if (e->res.d.verdict == VERDICT_BLOCK) {
-        e->st.passed_cut++;
-        emit(e, f, NULL, NULL, rq.name, false, &e->res.d);
-    } else if (kept_name_blocks(e, f)) {
+    /* judged on its kept name when it has one (the address is part of that judgement), else
+     * on its address */
+    if (kept_name_blocks(e, f)) {
         e->st.passed_name_cut++;
         emit(e, f, NULL, &e->res, (struct span){ 0 }, false, &e->res.d);
+    } else {
+        struct inspect_request rq;
+        address_verdict(e, f, &rq);
+        if (e->res.d.verdict == VERDICT_BLOCK) {
+            e->st.passed_cut++;
+            emit(e, f, NULL, NULL, rq.name, false, &e->res.d);
+        }
     }
     e->cur_cut = false;
     e->cur_pkt = NULL;
@@ -1851,6 +1855,12 @@ void engine_set_rules(struct engine *e, const struct ruleset *rs)
     if (e->cfg.cut_passed && rs)
         flowtab_foreach(e->ft, mark_cut, e);
     if (e->names && rs)
+        mark_cut_names(e);
+}
+
+void engine_judge_kept(struct engine *e)
+{
+    if (e->names && e->rs)
         mark_cut_names(e);
 }
 

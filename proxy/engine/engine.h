@@ -174,6 +174,12 @@ void engine_free(struct engine *e);
 /* Replaces the rule set used for decisions from now on (rs borrowed). */
 void engine_set_rules(struct engine *e, const struct ruleset *rs);
 
+/* Judges the kept names of passed flows (engine_config.passed_names) again with the rule set in
+ * use and the child tariffs as they are now: after a publication of the tariff table, and now
+ * and then as time goes by (schedules). Those now blocked are cut at their next packet, as after
+ * engine_set_rules(). Nothing without kept names. */
+void engine_judge_kept(struct engine *e);
+
 /* Replaces the verdict policy used for decisions from now on (copied; notice_url borrowed, it
  * must outlive the engine or the next call). Same thread as engine_frame(). */
 void engine_set_policy(struct engine *e, const struct verdict_policy *pol);
@@ -309,8 +315,11 @@ struct engine_stats {
                                        * begun and not complete: blocked (method incomplete) */
     uint64_t unseen_blocked;           /* flows whose server answered client bytes never seen
                                        * (a request nobody judged): blocked (method unseen) */
-    uint64_t passed_name_cut;          /* passed TLS flows blocked at a later packet because a newer
-                                  * rule set lists their name (engine_config.passed_names) */
+    uint64_t passed_name_cut;          /* passed TLS flows with a kept name blocked at a later
+                                        * packet: a newer rule set (or the tariffs,
+                                        * engine_judge_kept()) blocks that name or the server's
+                                        * address (engine_config.passed_names); those with no
+                                        * name kept count in passed_cut */
     uint64_t passed_names_kept;        /* names kept now */
     uint64_t passed_names_full;        /* passed names not kept: the table was full */
     uint64_t limit_blocked;            /* ClientHellos over the reassembly cap with no name

@@ -17,6 +17,9 @@
 #include "tests/lib/pcapw.h"
 #include "tests/lib/quicw.h"
 #include "rules/match/ruleset.h"
+#include "rules/match/catset.h"
+#include "rules/subs/submap.h"
+#include "rules/subs/tariff.h"
 
 #define MAX_EV 2048
 
@@ -1309,11 +1312,13 @@ START_TEST(hello_name_before_cap)
 }
 END_TEST
 
+typedef void (*frame_hook)(struct engine *e, void *ctx);
+
 /* Runs the capture at g_path through an engine built from cfg over rs, frame by frame; after
- * frame `at` (when want_before events were reported) the rule set becomes rs2, as a
- * publication would make it (engine_set_rules()). Frees both sets and the capture. */
-static void run_swap(const struct engine_config *cfg, struct ruleset *rs, struct ruleset *rs2,
-                     unsigned at, size_t want_before, struct run *r)
+ * frame `at` (when want_before events were reported) calls hook(e, ctx). Frees rs and the
+ * capture. */
+static void run_hook(const struct engine_config *cfg, struct ruleset *rs, unsigned at,
+                     size_t want_before, frame_hook hook, void *ctx, struct run *r)
 {
     char err[256];
     memset(r, 0, sizeof(*r));
@@ -1328,8 +1333,7 @@ static void run_swap(const struct engine_config *cfg, struct ruleset *rs, struct
         engine_frame(e, cap->ops->linktype(cap), fr.ts_us, fr.data, fr.caplen);
         if (++frames == at) {
             ck_assert_uint_eq(r->n, want_before);
-            if (rs2)
-                engine_set_rules(e, rs2);
+            hook(e, ctx);
         }
     }
     ck_assert_int_eq(rc, 0);
@@ -1338,8 +1342,22 @@ static void run_swap(const struct engine_config *cfg, struct ruleset *rs, struct
     engine_free(e);
     capture_close(cap);
     ruleset_free(rs);
-    ruleset_free(rs2);
     unlink(g_path);
+}
+
+static void set_rules_hook(struct engine *e, void *rs2)
+{
+    if (rs2)
+        engine_set_rules(e, rs2);
+}
+
+/* run_hook() that makes rs2 the rule set after frame `at`, as a publication would
+ * (engine_set_rules()). Frees both sets and the capture. */
+static void run_swap(const struct engine_config *cfg, struct ruleset *rs, struct ruleset *rs2,
+                     unsigned at, size_t want_before, struct run *r)
+{
+    run_hook(cfg, rs, at, want_before, set_rules_hook, rs2, r);
+    ruleset_free(rs2);
 }
 
 /* A ClientHello whose name arrives before the rest of it: decided on the name at once (it
@@ -1516,6 +1534,76 @@ START_TEST(passed_name_cut_after_new_rules)
         ck_assert_uint_eq(r.ev[1].srv_next, sisn + 1 + (uint32_t)sizeof(data) + 60u);
         ck_assert_uint_eq(r.st.passed_names_kept, 0); /* let go with the flow */
     }
+}
+END_TEST
+
+/* The tariff table published while a child's TLS flow is open (tap mode, kept names): its
+ * subscriber moved from a profile that blocks a category to an allow-list that does not hold
+ * the flow's name. engine_judge_kept() (what the tap worker calls at a publication, and every
+ * minute with tariffs) cuts it at its next packet (cause allowlist). */
+struct tariff_move {
+    struct tariff *t;
+};
+
+static void move_to_strict(struct engine *e, void *ctx)
+{
+    struct tariff_move *m = ctx;
+    char err[256];
+    ck_assert_int_eq(tariff_set_sub(m->t, "77010000001", "profile=strict", err, sizeof(err)), 0);
+    ck_assert_int_eq(tariff_publish(m->t, err, sizeof(err)), 0);
+    engine_judge_kept(e);
+}
+
+START_TEST(kept_name_tariff_published)
+{
+    char err[256];
+    struct catset_builder *cb = catset_builder_new();
+    ck_assert_ptr_nonnull(cb);
+    ck_assert_int_eq(catset_builder_category(cb, "adult"), 0);
+    ck_assert_int_eq(catset_builder_add(cb, "adult.example", 13, 0, false, err, sizeof(err)), 0);
+    struct tariff *t = tariff_new("default");
+    ck_assert_ptr_nonnull(t);
+    tariff_set_categories(t, catset_build(cb));
+    ck_assert_int_eq(tariff_set_profile(t, "child", "block=adult", err, sizeof(err)), 0);
+    ck_assert_int_eq(tariff_set_profile(t, "strict", "allowlist=yes allow=adult", err, sizeof(err)),
+                     0);
+    ck_assert_int_eq(tariff_set_sub(t, "77010000001", "profile=child", err, sizeof(err)), 0);
+    ck_assert_int_eq(tariff_publish(t, err, sizeof(err)), 0);
+    struct submap *m = submap_new(16);
+    ck_assert_ptr_nonnull(m);
+    struct sub_addr a;
+    ck_assert_int_eq(sub_addr_parse("192.0.2.1", 9, &a, err, sizeof(err)), 0);
+    ck_assert_int_eq(submap_set(m, &a, "77010000001", NULL, 0), 0);
+    struct verdict_tariff vt = { m, t };
+
+    static uint8_t h[2048];
+    size_t n = hello(h, sizeof(h), "later.example");
+    static const uint8_t data[100] = { 0x17, 0x03, 0x03, 0x00, 0x5f };
+    struct pcapw *w = open_cap();
+    struct pcapw_conv c;
+    ck_assert_int_eq(pcapw_conv_init(&c, w, 1000000, "192.0.2.1", 40001, "10.0.0.1", 443), 0);
+    ck_assert_int_eq(pcapw_conv_handshake(&c), 0);
+    ck_assert_int_eq(pcapw_conv_client_data(&c, 0, h, n), 0);
+    ck_assert_int_eq(pcapw_conv_server_data(&c, 0, data, sizeof(data)), 0);
+    ck_assert_int_eq(pcapw_conv_ack(&c, true), 0); /* frame 6: the table published after it */
+    ck_assert_int_eq(pcapw_conv_server_data(&c, sizeof(data), data, 60), 0);
+    ck_assert_int_eq(pcapw_close(w), 0);
+    struct engine_config cfg;
+    small_config(&cfg);
+    cfg.cut_passed = true;
+    cfg.passed_names = 8;
+    cfg.tariff = &vt;
+    struct tariff_move mv = { t };
+    static struct run r;
+    run_hook(&cfg, rules(), 6, 1, move_to_strict, &mv, &r);
+    ck_assert_int_eq(r.ev[0].verdict, VERDICT_PASS);
+    ck_assert_uint_eq(r.n, 2);
+    ck_assert_int_eq(r.ev[1].verdict, VERDICT_BLOCK);
+    ck_assert(r.ev[1].cut);
+    ck_assert_str_eq(r.ev[1].name, "later.example");
+    ck_assert_uint_eq(r.st.passed_name_cut, 1);
+    submap_free(m);
+    tariff_free(t);
 }
 END_TEST
 
@@ -1887,6 +1975,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, hello_split_decision_reused);
     tcase_add_test(tc, passed_flow_cut_after_new_rules);
     tcase_add_test(tc, passed_name_cut_after_new_rules);
+    tcase_add_test(tc, kept_name_tariff_published);
     tcase_add_test(tc, client_share_blocks_unreadable);
     tcase_add_test(tc, pool_evicts_oldest);
     tcase_add_test(tc, conflict_without_alt_view);
