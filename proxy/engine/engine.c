@@ -1334,6 +1334,8 @@ static void evicted_next(struct engine *e, struct flow *f, const struct pkt *p, 
     if (dir == 1 && (f->a.state & ENGINE_ST_EVENT)) {
         if (e->cfg.cut_passed) /* a rule set published meanwhile may list its server */
             mark_cut(f, FLOWTAB_VISIT, e);
+        if (kept_name_blocks(e, f)) /* ...or its name */
+            f->fl |= FLOW_F_CUT;
         return;
     }
     e->cur_pkt = p;
