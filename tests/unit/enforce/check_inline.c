@@ -23,6 +23,7 @@
 #include "proxy/enforce/inline.h"
 #include "tests/lib/needroot.h"
 #include "tests/lib/pcapw.h"
+#include "tests/lib/tariffix.h"
 #include "rules/match/rsref.h"
 #include "rules/match/ruleset.h"
 #include "rules/match/catset.h"
@@ -963,29 +964,15 @@ END_TEST
 START_TEST(passed_connections_tariff_recheck)
 {
     char err[256];
-    struct catset_builder *cb = catset_builder_new();
-    ck_assert_ptr_nonnull(cb);
-    ck_assert_int_eq(catset_builder_category(cb, "adult"), 0);
-    ck_assert_int_eq(catset_builder_add(cb, "adult.example", 13, 0, false, err, sizeof(err)), 0);
-    struct tariff *t = tariff_new("default");
-    ck_assert_ptr_nonnull(t);
-    tariff_set_categories(t, catset_build(cb));
-    ck_assert_int_eq(tariff_set_profile(t, "child", "block=adult", err, sizeof(err)), 0);
-    ck_assert_int_eq(tariff_set_profile(t, "strict", "allowlist=yes allow=adult", err, sizeof(err)),
-                     0);
-    ck_assert_int_eq(tariff_set_sub(t, "77010000001", "profile=child", err, sizeof(err)), 0);
-    ck_assert_int_eq(tariff_set_sub(t, "77010000002", "profile=strict", err, sizeof(err)), 0);
-    ck_assert_int_eq(tariff_publish(t, err, sizeof(err)), 0);
-    struct submap *m = submap_new(16);
-    ck_assert_ptr_nonnull(m);
+    static struct tariffix tx;
+    ck_assert_msg(tariffix_init(&tx, "127.0.0.5", err, sizeof(err)) == 0, "%s", err);
+    struct tariff *t = tx.t;
+    struct submap *m = tx.m;
     struct sub_addr a;
-    ck_assert_int_eq(sub_addr_parse("127.0.0.5", 9, &a, err, sizeof(err)), 0);
-    ck_assert_int_eq(submap_set(m, &a, "77010000001", NULL, 0), 0);
-    struct verdict_tariff vt = { m, t };
 
     struct inline_config c;
     base_config(&c);
-    c.tariff = &vt;
+    c.tariff = &tx.vt;
     c.tariff_recheck_ms = 200;
     start(&c);
     uint8_t h[2048];
@@ -1011,8 +998,7 @@ START_TEST(passed_connections_tariff_recheck)
     close(cb2);
     close(sb);
     teardown();
-    submap_free(m);
-    tariff_free(t);
+    tariffix_fini(&tx);
 }
 END_TEST
 

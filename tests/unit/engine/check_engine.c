@@ -17,9 +17,8 @@
 #include "tests/lib/pcapw.h"
 #include "tests/lib/quicw.h"
 #include "rules/match/ruleset.h"
-#include "rules/match/catset.h"
-#include "rules/subs/submap.h"
 #include "rules/subs/tariff.h"
+#include "tests/lib/tariffix.h"
 
 #define MAX_EV 2048
 
@@ -1557,24 +1556,9 @@ static void move_to_strict(struct engine *e, void *ctx)
 START_TEST(kept_name_tariff_published)
 {
     char err[256];
-    struct catset_builder *cb = catset_builder_new();
-    ck_assert_ptr_nonnull(cb);
-    ck_assert_int_eq(catset_builder_category(cb, "adult"), 0);
-    ck_assert_int_eq(catset_builder_add(cb, "adult.example", 13, 0, false, err, sizeof(err)), 0);
-    struct tariff *t = tariff_new("default");
-    ck_assert_ptr_nonnull(t);
-    tariff_set_categories(t, catset_build(cb));
-    ck_assert_int_eq(tariff_set_profile(t, "child", "block=adult", err, sizeof(err)), 0);
-    ck_assert_int_eq(tariff_set_profile(t, "strict", "allowlist=yes allow=adult", err, sizeof(err)),
-                     0);
-    ck_assert_int_eq(tariff_set_sub(t, "77010000001", "profile=child", err, sizeof(err)), 0);
-    ck_assert_int_eq(tariff_publish(t, err, sizeof(err)), 0);
-    struct submap *m = submap_new(16);
-    ck_assert_ptr_nonnull(m);
-    struct sub_addr a;
-    ck_assert_int_eq(sub_addr_parse("192.0.2.1", 9, &a, err, sizeof(err)), 0);
-    ck_assert_int_eq(submap_set(m, &a, "77010000001", NULL, 0), 0);
-    struct verdict_tariff vt = { m, t };
+    static struct tariffix tx;
+    ck_assert_msg(tariffix_init(&tx, "192.0.2.1", err, sizeof(err)) == 0, "%s", err);
+    struct tariff *t = tx.t;
 
     static uint8_t h[2048];
     size_t n = hello(h, sizeof(h), "later.example");
@@ -1592,7 +1576,7 @@ START_TEST(kept_name_tariff_published)
     small_config(&cfg);
     cfg.cut_passed = true;
     cfg.passed_names = 8;
-    cfg.tariff = &vt;
+    cfg.tariff = &tx.vt;
     struct tariff_move mv = { t };
     static struct run r;
     run_hook(&cfg, rules(), 6, 1, move_to_strict, &mv, &r);
@@ -1602,8 +1586,7 @@ START_TEST(kept_name_tariff_published)
     ck_assert(r.ev[1].cut);
     ck_assert_str_eq(r.ev[1].name, "later.example");
     ck_assert_uint_eq(r.st.passed_name_cut, 1);
-    submap_free(m);
-    tariff_free(t);
+    tariffix_fini(&tx);
 }
 END_TEST
 
