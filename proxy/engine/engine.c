@@ -1258,15 +1258,22 @@ static inline void frame_start(struct engine *e, uint64_t ts_us, size_t caplen)
 
 /* ---- flows passed under an earlier rule set (engine_config.cut_passed) ---- */
 
+/* True when f was decided and passed, and nothing blocked it since. It may still be inspected
+ * (a ClientHello awaiting its server's answer): a cut mark set now is acted on at its first
+ * packet once it is settled (cut_flow()). */
+static bool passed_flow(const struct flow *f)
+{
+    return (f->a.state & (ENGINE_ST_EVENT | ENGINE_ST_BLOCKED)) == ENGINE_ST_EVENT &&
+           f->a.verdict == VERDICT_PASS;
+}
+
 /* flowtab_foreach() callback of engine_set_rules(): marks a passed TCP flow whose server's
  * address the new set lists. */
 static void mark_cut(struct flow *f, enum flowtab_why why, void *ctx)
 {
     struct engine *e = ctx;
     (void)why;
-    const uint8_t want = ENGINE_ST_DONE | ENGINE_ST_EVENT;
-    if (f->proto == IPPROTO_TCP && (f->a.state & (want | ENGINE_ST_BLOCKED)) == want &&
-        f->a.verdict == VERDICT_PASS &&
+    if (f->proto == IPPROTO_TCP && passed_flow(f) &&
         verdict_ip_entry(e->rs, &e->cfg.policy, f->ipver, flowtab_server_addr(f), NULL))
         f->fl |= FLOW_F_CUT;
 }
@@ -1290,7 +1297,6 @@ static bool kept_name_blocks(struct engine *e, struct flow *f)
  * marked as mark_cut() marks one by its address. An entry whose flow is gone is let go. */
 static void mark_cut_names(struct engine *e)
 {
-    const uint8_t want = ENGINE_ST_DONE | ENGINE_ST_EVENT;
     for (uint32_t at = namekeep_next(e->names, 0); at; at = namekeep_next(e->names, at)) {
         const struct namekeep_entry *x = namekeep_get(e->names, at);
         struct flow *f = (struct flow *)(uintptr_t)x->owner;
@@ -1299,8 +1305,7 @@ static void mark_cut_names(struct engine *e)
             namekeep_drop(e->names, at); /* never expected: flow_end() lets names go */
             continue;
         }
-        if ((f->a.state & (want | ENGINE_ST_BLOCKED)) == want && f->a.verdict == VERDICT_PASS &&
-            kept_name_blocks(e, f))
+        if (passed_flow(f) && kept_name_blocks(e, f))
             f->fl |= FLOW_F_CUT;
     }
 }
@@ -1356,6 +1361,10 @@ static void cut_flow(struct engine *e, struct flow *f, const struct pkt *p, int 
 {
     if (f->a.method == METHOD_NO_ROOM && !(f->a.state & ENGINE_ST_BLOCKED)) {
         evicted_next(e, f, p, dir);
+        return;
+    }
+    if (f->a.state & ENGINE_ST_BLOCKED) { /* marked while still inspected, blocked since */
+        f->fl &= (uint8_t)~FLOW_F_CUT;
         return;
     }
     if (p->tcp_flags & TCPF_RST)

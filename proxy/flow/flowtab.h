@@ -41,8 +41,8 @@ struct flow_app {
 #define FLOW_F_REF 0x01 /* touched since the clock hand last passed */
 #define FLOW_F_CUT \
     0x02                      /* set by the pipeline: a flow it passed that a newer rule set \
-                               * blocks; its next packet is answered as a block (closing is \
-                               * tcpreasm_closing(&f->tcp)) */
+                               * blocks; its next packet once settled is answered as a block \
+                               * (closing is tcpreasm_closing(&f->tcp)) */
 #define FLOW_F_CSRC_MASK 0x0c /* how the client was decided (FLOW_CLIENT_BY_*) << 2 */
 #define FLOW_F_INUSE     0x10
 #define FLOW_F_SIMOPEN \

@@ -1536,6 +1536,43 @@ START_TEST(passed_name_cut_after_new_rules)
 }
 END_TEST
 
+/* The same, the rule set published right after the ClientHello, before its server answered
+ * (the flow still inspected): the mark waits, and the first packet after the answer cuts it.
+ * (Before, only settled flows were judged again: this one went on until the next publication.) */
+START_TEST(passed_name_cut_before_answer)
+{
+    static uint8_t h[2048];
+    size_t n = hello(h, sizeof(h), "later.example");
+    static const uint8_t data[100] = { 0x17, 0x03, 0x03, 0x00, 0x5f };
+    struct pcapw *w = open_cap();
+    struct pcapw_conv c;
+    ck_assert_int_eq(pcapw_conv_init(&c, w, 1000000, "192.0.2.1", 40001, "10.0.0.1", 443), 0);
+    ck_assert_int_eq(pcapw_conv_handshake(&c), 0);
+    ck_assert_int_eq(pcapw_conv_client_data(&c, 0, h, n), 0); /* frame 4: the rules change */
+    ck_assert_int_eq(pcapw_conv_server_data(&c, 0, data, sizeof(data)), 0);
+    ck_assert_int_eq(pcapw_conv_ack(&c, true), 0);
+    ck_assert_int_eq(pcapw_close(w), 0);
+    struct ruleset_builder *b = ruleset_builder_new();
+    char err[256];
+    ck_assert_ptr_nonnull(b);
+    ck_assert_int_eq(ruleset_builder_add(b, "later.example", 13, NULL, err, sizeof(err)), 0);
+    struct ruleset *rs2 = ruleset_build(b);
+    ck_assert_ptr_nonnull(rs2);
+    struct engine_config cfg;
+    small_config(&cfg);
+    cfg.cut_passed = true;
+    cfg.passed_names = 8;
+    static struct run r;
+    run_swap(&cfg, rules(), rs2, 4, 1, &r);
+    ck_assert_uint_eq(r.n, 2);
+    ck_assert_int_eq(r.ev[0].verdict, VERDICT_PASS);
+    ck_assert_int_eq(r.ev[1].verdict, VERDICT_BLOCK);
+    ck_assert(r.ev[1].cut);
+    ck_assert_str_eq(r.ev[1].name, "later.example");
+    ck_assert_uint_eq(r.st.passed_name_cut, 1);
+}
+END_TEST
+
 /* The tariff table published while a child's TLS flow is open (tap mode, kept names): its
  * subscriber moved from a profile that blocks a category to an allow-list that does not hold
  * the flow's name. engine_judge_kept() (what the tap worker calls at a publication, and every
@@ -1959,6 +1996,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, passed_flow_cut_after_new_rules);
     tcase_add_test(tc, passed_name_cut_after_new_rules);
     tcase_add_test(tc, kept_name_tariff_published);
+    tcase_add_test(tc, passed_name_cut_before_answer);
     tcase_add_test(tc, client_share_blocks_unreadable);
     tcase_add_test(tc, pool_evicts_oldest);
     tcase_add_test(tc, conflict_without_alt_view);
