@@ -785,13 +785,8 @@ static enum judge judge_unread(struct worker *w, struct conn *c, enum verdict_me
     rsref_read_lock();
     const struct ruleset *rs = rsref_get(w->p->rules);
     inspect_decide(rs, &policy(w)->vp, &fl, &rq, rq.name, res);
-    if (m != METHOD_NONE && res->d.verdict != VERDICT_BLOCK && res->d.cause != CAUSE_ALLOWLIST) {
-        res->d.verdict = VERDICT_BLOCK;
-        res->d.method = m;
-        res->d.action = ACTION_RESET;
-        res->d.entry = RULESET_NO_ENTRY;
-        res->d.cause = CAUSE_REGULATOR;
-    }
+    if (m != METHOD_NONE)
+        (void)verdict_block_by_policy(&res->d, m, ACTION_RESET);
     report(w, c, rs, res, true, false, false);
     enum judge j = J_PASS;
     if (res->d.verdict == VERDICT_BLOCK) {

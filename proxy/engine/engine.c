@@ -295,14 +295,8 @@ static void decide_by_policy(struct engine *e, struct flow *f, enum verdict_meth
     struct inspect_request rq;
     address_verdict(e, f, &rq);
     struct verdict_decision d = e->res.d;
-    if (d.verdict != VERDICT_BLOCK && d.cause != CAUSE_ALLOWLIST) {
-        d.verdict = VERDICT_BLOCK;
-        d.method = m;
-        d.action = f->proto == IPPROTO_TCP ? ACTION_RESET : ACTION_DROP;
-        d.entry = RULESET_NO_ENTRY;
-        d.cause = CAUSE_REGULATOR;
+    if (verdict_block_by_policy(&d, m, f->proto == IPPROTO_TCP ? ACTION_RESET : ACTION_DROP))
         (*blocked)++;
-    }
     emit(e, f, NULL, NULL, rq.name, false, &d);
 }
 

@@ -164,6 +164,19 @@ const char *verdict_name(enum verdict v)
     return v == VERDICT_BLOCK ? "block" : "pass";
 }
 
+bool verdict_block_by_policy(struct verdict_decision *d, enum verdict_method m,
+                             enum verdict_action a)
+{
+    if (d->verdict == VERDICT_BLOCK || d->cause == CAUSE_ALLOWLIST)
+        return false;
+    d->verdict = VERDICT_BLOCK;
+    d->method = m;
+    d->action = a;
+    d->entry = RULESET_NO_ENTRY;
+    d->cause = CAUSE_REGULATOR;
+    return true;
+}
+
 const char *verdict_method_name(enum verdict_method m)
 {
     switch (m) {

@@ -148,6 +148,13 @@ struct verdict_decision {
 void verdict_decide(const struct ruleset *rs, const struct verdict_policy *pol,
                     const struct verdict_facts *f, struct verdict_decision *d);
 
+/* What cannot be read within the bounds is blocked by policy: d, the decision on the address
+ * alone, becomes a block with method m and action a (regulator's cause, no entry) unless it
+ * blocks already or the subscriber's allow-list lets the flow through. True when d changed.
+ * Every mode's answer to a request it could not read (engine and inline proxy alike). */
+bool verdict_block_by_policy(struct verdict_decision *d, enum verdict_method m,
+                             enum verdict_action a);
+
 /* "pass"/"block", "url"/"domain"/"ip"/"ip-fallback"/"tariff"/"truncated" (NULL for METHOD_NONE),
  * "tls"/"http"/... */
 const char *verdict_name(enum verdict v);

@@ -374,6 +374,39 @@ START_TEST(tariff_side)
 }
 END_TEST
 
+/* verdict_block_by_policy(): a pass on the address alone becomes the policy's block (method,
+ * action, the regulator's cause, no entry); a block stands as it is (its entry, its method);
+ * an allow-list pass (a child's tariff) is not overridden. */
+START_TEST(block_by_policy)
+{
+    struct verdict_decision d;
+    memset(&d, 0, sizeof(d));
+    d.verdict = VERDICT_PASS;
+    d.entry = RULESET_NO_ENTRY;
+    ck_assert(verdict_block_by_policy(&d, METHOD_INCOMPLETE, ACTION_RESET));
+    ck_assert_int_eq(d.verdict, VERDICT_BLOCK);
+    ck_assert_int_eq(d.method, METHOD_INCOMPLETE);
+    ck_assert_int_eq(d.action, ACTION_RESET);
+    ck_assert_int_eq(d.cause, CAUSE_REGULATOR);
+    ck_assert_uint_eq(d.entry, RULESET_NO_ENTRY);
+    struct verdict_decision ip;
+    memset(&ip, 0, sizeof(ip));
+    ip.verdict = VERDICT_BLOCK;
+    ip.method = METHOD_IP;
+    ip.entry = 7;
+    ip.cause = CAUSE_REGULATOR;
+    ck_assert(!verdict_block_by_policy(&ip, METHOD_NO_ROOM, ACTION_DROP));
+    ck_assert_int_eq(ip.method, METHOD_IP);
+    ck_assert_uint_eq(ip.entry, 7);
+    struct verdict_decision al;
+    memset(&al, 0, sizeof(al));
+    al.verdict = VERDICT_PASS;
+    al.cause = CAUSE_ALLOWLIST;
+    ck_assert(!verdict_block_by_policy(&al, METHOD_UNSEEN, ACTION_RESET));
+    ck_assert_int_eq(al.verdict, VERDICT_PASS);
+}
+END_TEST
+
 static Suite *verdict_suite(void)
 {
     Suite *s = suite_create("verdict");
@@ -386,6 +419,7 @@ static Suite *verdict_suite(void)
     tcase_add_test(tc, names);
     tcase_add_test(tc, actions);
     tcase_add_test(tc, tariff_side);
+    tcase_add_test(tc, block_by_policy);
     suite_add_tcase(s, tc);
     return s;
 }
