@@ -70,6 +70,7 @@ enum q_ctr {
     C_WATCH_LIMITS,
     C_SYN_UNSEEN,
     C_SYN_UNSEEN_BLOCKED,
+    C_UNSEEN_BLOCKED,    /* a server's answer to client bytes never queued: blocked */
     C_NO_BUFFER,         /* client segments dropped: no reassembly buffer free (sent again) */
     C_HOLD_TABLE_FULL,   /* client segments dropped: no room in the hold table (sent again) */
     C_CLIENT_LIMITED,    /* ... of them for the client's share (queue.client_buffers) */
@@ -106,6 +107,7 @@ static const char *const q_ctr_names[] = {
     "queue.watch_limits",
     "queue.syn_unseen",
     "queue.syn_unseen_blocked",
+    "queue.unseen_blocked",
     "queue.no_buffer",
     "queue.hold_table_full",
     "queue.client_limited",
@@ -488,6 +490,10 @@ static int enforce_tcp(struct q_worker *w, const struct engine_event *ev, uint32
         /* what the client expects from the server next, whatever of the server's side went by
          * in the kernel (a kept-alive HTTP connection's answers): where the notice starts */
         e2.srv_next_seq = ev->pkt->ack;
+    else if (ev->pkt && !ev->pkt_from_client)
+        /* a server segment that decided the block (an answer to client bytes never seen) is
+         * dropped with the flow: the client's rcv_nxt is where it starts */
+        e2.srv_next_seq = ev->pkt->seq;
     e2.link = DECODE_LINK_RAW; /* forged packets are bare IP, routed by the kernel */
     if (!e2.frame) {
         e2.frame = (const uint8_t *)w->url; /* not read for a bare-IP link */
@@ -889,6 +895,7 @@ static void publish_counters(struct q_worker *w)
     w->ctr_local[C_FLOWS] = es.flows;
     w->ctr_local[C_SYN_UNSEEN] = es.syn_unseen;
     w->ctr_local[C_SYN_UNSEEN_BLOCKED] = es.syn_unseen_blocked;
+    w->ctr_local[C_UNSEEN_BLOCKED] = es.unseen_blocked;
     w->ctr_local[C_CLIENT_LIMITED] = es.reasm_client_limited;
     w->ctr_local[C_QUIC_NEW_ATTEMPTS] = es.quic_new_attempts;
     if (w->idx == 0 && w->q->pn) {
@@ -1146,6 +1153,9 @@ static int q_open(const struct settings *cfg, struct daemon_ctx *d, void **state
     blocknote_engine_config(cfg, &ec);
     ec.synack_unseen = true; /* deploy/iptables-queue.rules keep the handshake in the kernel */
     ec.defer_no_buffer = q->no_room_drop; /* a segment that finds no buffer is dropped */
+    /* a server's answer to client bytes no worker saw: they went by in the kernel unjudged (a
+     * queue full with queue.fail = open, or no worker bound yet with the rules' bypass flag) */
+    ec.unseen_blocks = true;
     ec.reasm_per_client = (uint32_t)cfg->queue_client_buffers;
     ec.h2c_conns = (size_t)cfg->h2c_states;
     ec.client_prefix6 = (uint8_t)cfg->client_prefix6;

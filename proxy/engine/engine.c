@@ -249,6 +249,11 @@ static void emit(struct engine *e, struct flow *f, const struct inspect_request 
                 p->seq + (uint32_t)p->payload_len + ((p->tcp_flags & TCPF_FIN) ? 1u : 0u);
             if ((int32_t)(end - ev.cli_next_seq) > 0)
                 ev.cli_next_seq = end;
+        } else if (p && e->cur_dir == 1 && (p->tcp_flags & TCPF_ACK) &&
+                   (int32_t)(p->ack - ev.cli_next_seq) > 0) {
+            /* a server segment acknowledging client bytes never seen (unseen_blocks): the
+             * server's rcv_nxt is its acknowledgement, not the end of what was seen */
+            ev.cli_next_seq = p->ack;
         }
     }
 

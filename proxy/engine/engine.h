@@ -65,11 +65,13 @@ struct engine_config {
      * fake with a short TTL sent first), and it cannot be judged. Legitimate retransmissions
      * carry the same bytes. Without it (scan), only the first copy is judged. */
     bool conflict_no_room_blocks;
-    /* tap mode: a server segment with data that acknowledges client bytes the tap never saw
-     * (tcpreasm_acks_unseen(): a capture drop, a datagram whose fragments were evicted from the
-     * defragmentation table by a flood) while the flow is still inspected - its first request,
-     * or any later one of a kept-alive HTTP connection - blocks it by policy (method unseen,
-     * counted unseen_blocked): the server answers a request nobody judged. Without it (scan: captures start mid-flow and lose packets), the flow waits for
+    /* tap and queue modes: a server segment with data that acknowledges client bytes the engine
+     * never saw (tcpreasm_acks_unseen(): a capture drop, a datagram whose fragments were
+     * evicted from the defragmentation table by a flood; in queue mode packets the kernel
+     * accepted unqueued, a queue full with queue.fail = open) while the flow is still inspected
+     * - its first request, or any later one of a kept-alive HTTP connection - blocks it by
+     * policy (method unseen, counted unseen_blocked): the server answers a request nobody
+     * judged. Without it (scan: captures start mid-flow and lose packets), the flow waits for
      * its bytes and ends on its address. */
     bool unseen_blocks;
     /* tap mode: a QUIC Initial that finds no slot free (quic_slots) is judged on its own

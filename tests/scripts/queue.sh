@@ -679,6 +679,38 @@ v=$(cc $R4 -o /dev/null -w '%{http_code}' https://allowed.test/small)
 expect "unseen_syn = drop: the SYN seen again -> https allowed served" "$v" "200"
 qg_stop "$QPID"
 
+# a first request that went by in the kernel unqueued (a queue full with queue.fail = open: the
+# kernel accepts what it cannot queue): an inserted rule accepts each connection's third client
+# packet - its first data, after the SYN and the handshake's last ACK - before the queue. The
+# SYN was seen; the server's answer reaches Qorgau and shows the server acting on client bytes
+# nobody judged: the connection is blocked by policy (method unseen: the answer dropped, resets
+# both ways), an allowed name too. (Before, the answer passed, and with it the blocked name.)
+bypass_rule() { # -I|-D
+    for t in iptables ip6tables; do
+        flt $t "$1" QORGAU $([ "$1" = -I ] && echo 1) -p tcp -m conntrack --ctdir ORIGINAL \
+            -m connbytes --connbytes 3:3 --connbytes-dir original --connbytes-mode packets -j ACCEPT
+    done
+}
+start_qorgau || bad "qorgau (request unqueued)" "did not start"
+bypass_rule -I
+for fam in 4 6; do
+    if [ $fam = 4 ]; then R=$R4; else R=$R6; fi
+    out=$(cc $R https://blocked.test/small 2>&1); rc=$?
+    expect_match "request unqueued: v$fam https blocked -> reset" "$rc $out" '^(35|56) .*[Rr]eset'
+    out=$(cc $R -o /dev/null -w '%{http_code} %{redirect_url}' "http://blocked.test/unqueued$fam" 2>&1)
+    expect_match "request unqueued: v$fam http blocked -> not served (notice or reset)" "$out" '^(302 http://notice\.test/|000 .*[Rr]eset|.*56.*[Rr]eset)'
+    out=$(cc $R https://allowed.test/small 2>&1); rc=$?
+    expect_match "request unqueued: v$fam https allowed -> reset too (its hello was never judged)" "$rc $out" '^(35|56) .*[Rr]eset'
+done
+expect_match "request unqueued: blocked as method unseen" \
+    "$(grep '"msg":"block"' "$QG_DIR/qorgau.out" | tail -n 1)" '"method":"unseen"'
+bypass_rule -D
+v=$(cc $R4 -o /dev/null -w '%{http_code}' https://allowed.test/small)
+expect "request unqueued: the rule gone -> https allowed served" "$v" "200"
+sleep 1.2
+expect_match "request unqueued: stats: queue.unseen_blocked counted" "$(qcounter queue.unseen_blocked)" '^[1-9]'
+qg_stop "$QPID"
+
 # ip.kernel_drop under a dropped user (user = nobody, as deployed; the nodes above run as root):
 # the thread that keeps the table in step must keep CAP_NET_ADMIN after the switch of user. One
 # started before it lost its capabilities there (they are per thread), and an order imported

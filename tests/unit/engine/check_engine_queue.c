@@ -100,6 +100,7 @@ static void feed(struct rec *r, struct ruleset *rs, struct engine **keep)
     cfg.h2c_conns = 4;
     cfg.synack_unseen = g_synack_unseen;
     cfg.unseen_syn = g_unseen_syn;
+    cfg.unseen_blocks = g_synack_unseen; /* as queue mode sets both */
     if (g_defer) {
         cfg.defer_no_buffer = true;
         cfg.reasm_buffers = 1;
@@ -816,6 +817,66 @@ START_TEST(unseen_cut_first_frame)
 }
 END_TEST
 
+/* A first request that went by in the kernel unjudged (a queue full with queue.fail = open: the
+ * kernel accepts what it cannot queue): the SYN was seen, the request was not, and the server's
+ * answer to it reaches the queue. The answer shows the server acting on client bytes no one
+ * judged: the flow is blocked by policy (method unseen; a reset both ways), TLS and HTTP alike.
+ * The same answer to a request that was seen is not. (Before, the answer passed, and with it
+ * the blocked name the request carried.) */
+START_TEST(bypassed_request_answered)
+{
+    uint8_t h[2048];
+    size_t n = hello(h, sizeof(h), "blocked.example", NULL);
+    static const char req[] = "GET / HTTP/1.1\r\nHost: blocked.example\r\n\r\n";
+    static const uint8_t answer[64] = { 0x16, 0x03, 0x03, 0x00, 0x3b, 0x02 };
+    static const char ok[] = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+    for (int k = 0; k < 3; k++) { /* TLS bypassed, HTTP bypassed, TLS seen */
+        bool http = k == 1, seen = k == 2;
+        size_t dn = http ? sizeof(req) - 1 : n;
+        struct pcapw *w = open_cap();
+        struct pcapw_conv c;
+        ck_assert_int_eq(pcapw_conv_init(&c, w, 1000000, "192.0.2.1", (uint16_t)(40020 + k),
+                                         seen ? "10.0.0.2" : "10.0.0.1", http ? 80 : 443),
+                         0);
+        c.cnext = c.cisn;
+        c.snext = c.sisn;
+        struct pcapw_pkt p;
+        pcapw_conv_pkt(&c, true, &p);
+        p.flags = PCAPW_SYN;
+        p.ack = 0;
+        ck_assert_int_eq(pcapw_conv_send(&c, &p), 0);
+        c.snext = c.sisn + 1; /* the SYN-ACK and the ACK passed in the kernel */
+        if (seen) {
+            uint8_t a[2048];
+            size_t an = hello(a, sizeof(a), "allowed.example", NULL);
+            ck_assert_int_eq(pcapw_conv_client_data(&c, 0, a, an), 0);
+        } else {
+            c.cnext = c.cisn + 1 + (uint32_t)dn; /* ...and so did the request */
+        }
+        if (http)
+            ck_assert_int_eq(pcapw_conv_server_data(&c, 0, (const uint8_t *)ok, sizeof(ok) - 1), 0);
+        else
+            ck_assert_int_eq(pcapw_conv_server_data(&c, 0, answer, sizeof(answer)), 0);
+        ck_assert_int_eq(pcapw_close(w), 0);
+        static struct rec r;
+        struct engine_stats st;
+        g_synack_unseen = true;
+        feed_stats(&r, ENGINE_UNSEEN_SYN_JUDGE, &st);
+        g_synack_unseen = false;
+        if (seen) {
+            ck_assert_uint_eq(r.blocks, 0);
+            ck_assert_uint_eq(st.unseen_blocked, 0);
+        } else {
+            ck_assert_uint_eq(r.n, 2);
+            ck_assert(r.fi[1].blocked);
+            ck_assert_uint_eq(r.blocks, 1);
+            ck_assert_int_eq(r.last_method, METHOD_UNSEEN);
+            ck_assert_uint_eq(st.unseen_blocked, 1);
+        }
+    }
+}
+END_TEST
+
 static Suite *engine_queue_suite(void)
 {
     Suite *s = suite_create("engine_queue");
@@ -836,6 +897,7 @@ static Suite *engine_queue_suite(void)
     tcase_add_test(tc, unseen_mid_stream_blocked);
     tcase_add_test(tc, unseen_drop_policy);
     tcase_add_test(tc, unseen_cut_first_frame);
+    tcase_add_test(tc, bypassed_request_answered);
     suite_add_tcase(s, tc);
     return s;
 }
