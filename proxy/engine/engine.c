@@ -1726,7 +1726,15 @@ bool engine_judge_now(struct engine *e, const void *handle, uint64_t flow_id)
         return false;
     }
     e->cur_pkt = NULL;
-    decide_by_address(e, f);
+    if (f->proto == IPPROTO_TCP && e->cfg.unseen_blocks &&
+        tcpreasm_holds_past_hole(e->reasm, &f->tcp)) {
+        /* bytes held past a hole at the bounds: the hole's went by unjudged (a queue full
+         * failing open: the kernel accepted them) and the server may act on them */
+        f->a.state |= ENGINE_ST_PAYLOAD;
+        decide_by_policy(e, f, METHOD_UNSEEN, &e->st.unseen_blocked);
+    } else {
+        decide_by_address(e, f);
+    }
     if (f->proto == IPPROTO_TCP)
         finish_flow_inspection(e, f);
     else

@@ -1523,6 +1523,15 @@ bool tcpreasm_acks_unseen(const struct tcpreasm_state *t, uint32_t ack)
            seq_after(ack, t->nxt);
 }
 
+bool tcpreasm_holds_past_hole(const struct tcpreasm_pool *pool, const struct tcpreasm_state *t)
+{
+    if (!t->buf || !(t->fl & TCPREASM_S_SEQ) || (t->fl & (TCPREASM_S_GAVEUP | TCPREASM_S_DONE)) ||
+        (t->fl2 & (TCPREASM_S2_UNCONF | TCPREASM_S2_SRV_AMBIG | TCPREASM_S2_TFO_HELD)))
+        return false;
+    const struct rbuf *b = &pool->bufs[t->buf - 1];
+    return b->hi > b->olen;
+}
+
 bool tcpreasm_closing(const struct tcpreasm_state *t)
 {
     return (t->fl2 & TCPREASM_S2_CLOSING) != 0;

@@ -240,6 +240,10 @@ bool tcpreasm_server_inert(const struct tcpreasm_state *t, unsigned client_side)
  * mid-stream, no Fast Open data or second SYN-ACK pending) and still reassembled. */
 bool tcpreasm_acks_unseen(const struct tcpreasm_state *t, uint32_t ack);
 
+/* True when t holds client bytes past a hole - bytes after some that never came - in a stream
+ * whose start is known and confirmed (as for tcpreasm_acks_unseen()). */
+bool tcpreasm_holds_past_hole(const struct tcpreasm_pool *pool, const struct tcpreasm_state *t);
+
 /* True once the client's SYN was taken (the stream's start is known): false for a connection
  * first seen at its data. */
 bool tcpreasm_syn_seen(const struct tcpreasm_state *t);

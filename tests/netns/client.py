@@ -25,6 +25,11 @@
                                       not reset after a second), holds them SECS seconds
   client.py synflood SRC ADDR PORT N  N bare SYNs from SRC (random ports) to ADDR:PORT through
                                       a raw socket (IPv4), as fast as they go; prints the count
+  client.py segs NAME ADDR PORT MSS    the ClientHello in one write on a connection with that
+                                      MSS (TCP_MAXSEG): back-to-back segments; what came back
+  client.py udpflood ADDR PORT N [SRC]
+                                      N 32-byte datagrams to ADDR:PORT, each from a new socket
+                                      (a new source port; from SRC); prints the count
   client.py syndata SRC NAME ADDR PORT
                                       a SYN carrying a TCP Fast Open option (an 8-byte cookie)
                                       and the ClientHello for NAME, from SRC (a random port)
@@ -180,6 +185,21 @@ def slow(name, addr, port, pieces, pause):
     return answer(s)
 
 
+def segs(name, addr, port, mss):
+    """The ClientHello in one write on a connection whose MSS is MSS: the kernel sends it as
+    back-to-back segments of MSS bytes; what came back."""
+    s = socket.socket(family(addr), socket.SOCK_STREAM)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, int(mss))
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s.settimeout(5)
+    s.connect((addr, int(port)))
+    try:
+        s.sendall(hello_bytes(name))
+    except (ConnectionResetError, BrokenPipeError):
+        return "reset"
+    return answer(s)
+
+
 def onebyte(data, addr, port, pause):
     """DATA one byte a segment, PAUSE seconds apart so none coalesce; what came back."""
     s = socket.socket(family(addr), socket.SOCK_STREAM)
@@ -255,6 +275,23 @@ def synflood(src, addr, port, n):
         ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), random.getrandbits(16), 0, 64, 6, 0, sa, da)
         r.sendto(ip + tcp, (addr, 0))
         sent += 1
+    return sent
+
+
+def udpflood(addr, port, n, src=None):
+    """N datagrams to addr:port, each from a socket of its own (a new source port: a new
+    connection to conntrack), from src when given; returns how many were sent."""
+    sent = 0
+    for _ in range(int(n)):
+        s = socket.socket(family(addr), socket.SOCK_DGRAM)
+        try:
+            if src:
+                s.bind((src, 0))
+            s.sendto(b"\0" * 32, (addr, int(port)))
+            sent += 1
+        except OSError:
+            pass
+        s.close()
     return sent
 
 
@@ -580,6 +617,10 @@ def main():
         flood(*sys.argv[2:6])
     elif cmd == "synflood":
         print(synflood(*sys.argv[2:6]))
+    elif cmd == "segs":
+        print(segs(*sys.argv[2:6]))
+    elif cmd == "udpflood":
+        print(udpflood(*sys.argv[2:6]))
     elif cmd == "syndata":
         print(syndata(*sys.argv[2:6]))
     elif cmd == "acks":
@@ -589,7 +630,7 @@ def main():
     elif cmd == "rawsend":
         print(rawsend(*sys.argv[2:6]))
     else:
-        sys.exit("usage: client.py split|bytewise|httpbytes|keepalive|idle|hog|acks|slow|flood|synflood|syndata|desync|rawsend ...")
+        sys.exit("usage: client.py split|bytewise|httpbytes|keepalive|idle|hog|acks|slow|flood|synflood|udpflood|segs|syndata|desync|rawsend ...")
 
 
 if __name__ == "__main__":

@@ -573,6 +573,62 @@ START_TEST(judge_now)
 }
 END_TEST
 
+/* Judged at the hold bounds (engine_judge_now, queue.incomplete = address, or a watch limit)
+ * with client bytes held past a hole: the hole's bytes never reached a worker - they went by in
+ * the kernel while the queue was full (failing open), and the server may have them and the
+ * name in them. Blocked by policy (method unseen), not passed on the address. A first request
+ * that merely stopped (no hole) is judged on its address as before. */
+START_TEST(judge_now_past_hole)
+{
+    uint8_t h[2048];
+    size_t so;
+    size_t n = hello(h, sizeof(h), "blocked.example", &so);
+    ck_assert_uint_gt(so, 40);
+    for (int hole = 0; hole < 2; hole++) {
+        struct pcapw *w = open_cap();
+        struct pcapw_conv c;
+        ck_assert_int_eq(
+            pcapw_conv_init(&c, w, 1000000, "192.0.2.1", (uint16_t)(40030 + hole), "10.0.0.2", 443),
+            0);
+        c.cnext = c.cisn;
+        c.snext = c.sisn;
+        struct pcapw_pkt p;
+        pcapw_conv_pkt(&c, true, &p);
+        p.flags = PCAPW_SYN;
+        p.ack = 0;
+        ck_assert_int_eq(pcapw_conv_send(&c, &p), 0);
+        c.snext = c.sisn + 1; /* the SYN-ACK and the ACK passed in the kernel */
+        ck_assert_int_eq(pcapw_conv_client_data(&c, 0, h, 20), 0); /* before the name */
+        if (hole) /* the name's part went by unqueued; the rest is held past the hole */
+            ck_assert_int_eq(
+                pcapw_conv_client_data(&c, (uint32_t)so + 20, h + so + 20, n - so - 20), 0);
+        ck_assert_int_eq(pcapw_close(w), 0);
+        struct ruleset *rs = rules();
+        static struct rec r;
+        struct engine *e;
+        g_synack_unseen = true;
+        feed(&r, rs, &e);
+        g_synack_unseen = false;
+        struct engine_frame_info fi = r.fi[r.n - 1];
+        ck_assert(!fi.decided);
+        ck_assert(engine_judge_now(e, fi.flow, fi.flow_id));
+        ck_assert_uint_eq(r.events, 1);
+        struct engine_stats st;
+        engine_get_stats(e, &st);
+        if (hole) {
+            ck_assert_uint_eq(r.blocks, 1);
+            ck_assert_int_eq(r.last_method, METHOD_UNSEEN);
+            ck_assert_uint_eq(st.unseen_blocked, 1);
+        } else {
+            ck_assert_uint_eq(r.blocks, 0); /* 10.0.0.2 is not listed */
+            ck_assert_uint_eq(st.unseen_blocked, 0);
+        }
+        engine_free(e);
+        ruleset_free(rs);
+    }
+}
+END_TEST
+
 /* A frame that is not IP (an ARP request) has no flow. */
 START_TEST(no_flow)
 {
@@ -890,6 +946,7 @@ static Suite *engine_queue_suite(void)
     tcase_add_test(tc, quic_no_slot_deferred);
     tcase_add_test(tc, quic_after_budget);
     tcase_add_test(tc, judge_now);
+    tcase_add_test(tc, judge_now_past_hole);
     tcase_add_test(tc, no_flow);
     tcase_add_test(tc, unseen_whole_hello_blocked);
     tcase_add_test(tc, unseen_one_byte_segments_blocked);

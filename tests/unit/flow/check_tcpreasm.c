@@ -223,13 +223,17 @@ START_TEST(t3_out_of_order)
 {
     struct conv c;
     conv_start(&c, false, false);
+    ck_assert(!tcpreasm_holds_past_hole(c.pl, &c.f.tcp)); /* no buffer yet */
     unsigned r = cseg(&c, 30, REQ + 30, REQ_LEN - 30);
     ck_assert(!(r & (TCPREASM_NEW_DATA | TCPREASM_IGNORED)));
     expect_data(&c, NULL, 0);
+    ck_assert(tcpreasm_holds_past_hole(c.pl, &c.f.tcp));
     r = cseg(&c, 10, REQ + 10, 20);
     ck_assert(!(r & TCPREASM_NEW_DATA));
+    ck_assert(tcpreasm_holds_past_hole(c.pl, &c.f.tcp));
     r = cseg(&c, 0, REQ, 10);
     expect_new_data(&c, r, REQ, REQ_LEN);
+    ck_assert(!tcpreasm_holds_past_hole(c.pl, &c.f.tcp)); /* the hole filled */
     ck_assert_uint_eq(stats(&c).ooo, 2);
     ck_assert_uint_eq(c.f.tcp.nxt, c.cisn + 1 + (uint32_t)REQ_LEN);
     conv_fini(&c);
