@@ -1156,6 +1156,7 @@ static int q_open(const struct settings *cfg, struct daemon_ctx *d, void **state
     /* a server's answer to client bytes no worker saw: they went by in the kernel unjudged (a
      * queue full with queue.fail = open, or no worker bound yet with the rules' bypass flag) */
     ec.unseen_blocks = true;
+    ec.udp_answer_blocks = true; /* its client datagrams are held until the flow is decided */
     ec.reasm_per_client = (uint32_t)cfg->queue_client_buffers;
     ec.h2c_conns = (size_t)cfg->h2c_states;
     ec.client_prefix6 = (uint8_t)cfg->client_prefix6;

@@ -249,6 +249,23 @@ static enum dstatus initial_open(struct quic_ctx *ctx, const struct quic_keys *k
     return DS_OK;
 }
 
+enum quic_long_type quic_long_type(const uint8_t *buf, size_t len)
+{
+    if (len < 5 || !(buf[0] & 0x80)) /* a long header */
+        return QUIC_LT_NONE;
+    uint32_t v = (uint32_t)buf[1] << 24 | (uint32_t)buf[2] << 16 | (uint32_t)buf[3] << 8 | buf[4];
+    if (v == 0)
+        return QUIC_LT_VN; /* its other bits are arbitrary */
+    if (!(buf[0] & 0x40))  /* the fixed bit */
+        return QUIC_LT_NONE;
+    unsigned type = (buf[0] >> 4) & 3u;
+    if (v == QUIC_V1 || v == QUIC_DRAFT29)
+        return (enum quic_long_type)type;
+    if (v == QUIC_V2) /* v2: Initial 1, 0-RTT 2, Handshake 3, Retry 0 */
+        return (enum quic_long_type)((type + 3u) & 3u);
+    return QUIC_LT_NONE;
+}
+
 enum dstatus quic_initial_parse(struct quic_ctx *ctx, const uint8_t *buf, size_t len,
                                 const struct quic_keys *keys, uint8_t *plain, size_t plain_cap,
                                 struct quic_initial *out, size_t *err_off)

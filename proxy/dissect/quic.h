@@ -24,6 +24,19 @@
 #define QUIC_V2      0x6b3343cfu
 #define QUIC_DRAFT29 0xff00001du
 
+/* The type of the long-header packet buf starts with, v2's numbering mapped to v1's (RFC 9369
+ * 3.2): for v1, v2 and draft-29, and Version Negotiation (version 0, RFC 9000 17.2.1); -1 for
+ * anything else (a short header, another version, less than 5 bytes). Reads at most 5 bytes. */
+enum quic_long_type {
+    QUIC_LT_NONE = -1,
+    QUIC_LT_INITIAL = 0,
+    QUIC_LT_0RTT = 1,
+    QUIC_LT_HANDSHAKE = 2, /* a client sends one only after the server answered its Initial */
+    QUIC_LT_RETRY = 3,
+    QUIC_LT_VN = 4,
+};
+enum quic_long_type quic_long_type(const uint8_t *buf, size_t len);
+
 #define QUIC_CID_MAX            20    /* RFC 9000 17.2: connection IDs of v1/v2 are <= 20 bytes */
 #define QUIC_MIN_DATAGRAM       1200  /* RFC 9000 14.1: servers drop client Initials in less */
 #define QUIC_CRYPTO_MAX         16384 /* CRYPTO stream bytes kept per flow (offsets 0..16383) */

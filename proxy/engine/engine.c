@@ -1390,6 +1390,14 @@ static void cut_flow(struct engine *e, struct flow *f, const struct pkt *p, int 
     e->cur_pkt = NULL;
 }
 
+/* engine_config.udp_answer_blocks: on an undecided UDP flow, whose client datagrams queue mode
+ * holds, a server's QUIC datagram, or a client's QUIC Handshake packet (which follows one) */
+static bool quic_answers_unseen(const struct pkt *p, int dir)
+{
+    enum quic_long_type t = quic_long_type(p->payload, p->payload_len);
+    return dir == 1 ? t != QUIC_LT_NONE : t == QUIC_LT_HANDSHAKE;
+}
+
 /* h: p's flow key hashed ahead (engine_push), or NULL to hash it here; cs: its checksum policy
  * hint (0: none) */
 static void handle_packet(struct engine *e, struct pkt *p, const struct flowtab_hint *h,
@@ -1533,6 +1541,12 @@ static void handle_packet(struct engine *e, struct pkt *p, const struct flowtab_
             f->a.state |= ENGINE_ST_PAYLOAD;
             inspect_tcp(e, f, res);
         }
+    } else if (unlikely(e->cfg.udp_answer_blocks) && p->payload_len &&
+               !(f->a.state & ENGINE_ST_EVENT) && quic_answers_unseen(p, dir)) {
+        /* the server answered (or the client goes on past) datagrams never seen */
+        f->a.state |= ENGINE_ST_PAYLOAD;
+        decide_by_policy(e, f, METHOD_UNSEEN, &e->st.unseen_blocked);
+        quic_done(e, f);
     } else if (dir == 0 && p->payload_len) {
         f->a.state |= ENGINE_ST_PAYLOAD;
         inspect_udp(e, f, p);

@@ -80,6 +80,16 @@ struct engine_config {
      * Initials holding the slots must not let through the hellos that span two Initials
      * (Chrome's, with a post-quantum key share). QUIC refused, the browser uses TCP. */
     bool quic_no_slot_blocks;
+    /* queue mode: the mode holds every client datagram of an undecided UDP flow, so its server
+     * cannot have answered one. A server's QUIC datagram (a long header of a known version) on
+     * such a flow - or a client's QUIC Handshake packet, which follows that answer - shows that
+     * client datagrams went by in the kernel unjudged (a queue full, failing open): the flow is
+     * blocked by policy (method unseen, counted unseen_blocked; its datagrams dropped, the
+     * browser goes on over TCP). Other UDP (DTLS, WireGuard on 443) is not QUIC-shaped and is
+     * left alone. A QUIC flow whose datagrams the mode released at its hold bounds (a hello not
+     * complete within them, queue.incomplete = watch) is blocked the same way at its server's
+     * first answer. */
+    bool udp_answer_blocks;
     /* queue mode: what a TCP flow first seen after its SYN gets (ENGINE_UNSEEN_SYN_*); tap
      * mode and scan keep PICKUP (captures that start mid-flow) */
     uint8_t unseen_syn;

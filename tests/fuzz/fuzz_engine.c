@@ -65,6 +65,8 @@ static size_t run(const uint8_t *data, size_t size, enum feed how, struct engine
         cfg.unseen_syn = ENGINE_UNSEEN_SYN_JUDGE;
         cfg.defer_no_buffer = true;
         cfg.reasm_per_client = 2; /* a client's share of the 8 buffers */
+        cfg.unseen_blocks = true;
+        cfg.udp_answer_blocks = true;
     } else if (how == FEED_TAP) {
         cfg.reasm_per_client = 3;
         cfg.client_limit_blocks = true;
@@ -97,6 +99,10 @@ static size_t run(const uint8_t *data, size_t size, enum feed how, struct engine
             engine_frame_info(e, &fi);
             if (fi.deferred && (events != before || fi.set_aside))
                 __builtin_trap(); /* a deferred segment decides nothing: it was not taken */
+            /* the hold bounds, now and then (bytes held past a hole are blocked there) */
+            if (fi.flow && !fi.decided && !fi.done && (len & 7) == 0 &&
+                !engine_judge_now(e, fi.flow, fi.flow_id))
+                __builtin_trap(); /* an undecided flow of the frame just handled is judged */
         }
         off += len;
         ts += 1000;

@@ -62,6 +62,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t eo = 0;
     quic_crypto_init(&crypto);
     if (mode == 0) {
+        if (quic_long_type(buf, size) > QUIC_LT_VN)
+            abort();
         struct quic_initial qi;
         if (quic_initial_parse(ctx, buf, size, NULL, plain, sizeof(plain), &qi, &eo) == DS_OK) {
             if (qi.next_off > size || qi.frames.len > sizeof(plain))

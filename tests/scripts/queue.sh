@@ -705,6 +705,25 @@ done
 expect_match "request unqueued: blocked as method unseen" \
     "$(grep '"msg":"block"' "$QG_DIR/qorgau.out" | tail -n 1)" '"method":"unseen"'
 bypass_rule -D
+# QUIC: the first Initial went by unqueued, the server's answer (the UDP echo on :443 sends it
+# back, a long header of v1) reaches Qorgau: the flow is blocked and its datagrams dropped (the
+# browser goes on over TCP, judged there). Before, the answer passed.
+for t in iptables ip6tables; do
+    flt $t -I QORGAU 1 -p udp --dport 443 -m conntrack --ctdir ORIGINAL -m connbytes \
+        --connbytes 1:1 --connbytes-dir original --connbytes-mode packets -j ACCEPT
+done
+expect "request unqueued: v4 QUIC Initial unqueued, the server's answer -> dropped" \
+    "$(cl "$QG_TOOLS/quic_initial" blocked.test "$QG_SRV4" 443)" "none"
+expect "request unqueued: v6 QUIC Initial unqueued, the server's answer -> dropped" \
+    "$(cl "$QG_TOOLS/quic_initial" blocked.test "$QG_SRV6" 443)" "none"
+expect_match "request unqueued: QUIC blocked as method unseen" \
+    "$(grep '"msg":"block"' "$QG_DIR/qorgau.out" | grep '"proto":"udp"' | tail -n 1)" '"method":"unseen"'
+for t in iptables ip6tables; do
+    flt $t -D QORGAU -p udp --dport 443 -m conntrack --ctdir ORIGINAL -m connbytes \
+        --connbytes 1:1 --connbytes-dir original --connbytes-mode packets -j ACCEPT
+done
+expect "request unqueued: the rule gone, QUIC allowed name -> answer" \
+    "$(cl "$QG_TOOLS/quic_initial" allowed.test "$QG_SRV4" 443)" "answer 1"
 v=$(cc $R4 -o /dev/null -w '%{http_code}' https://allowed.test/small)
 expect "request unqueued: the rule gone -> https allowed served" "$v" "200"
 sleep 1.2

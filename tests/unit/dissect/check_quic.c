@@ -1136,6 +1136,38 @@ START_TEST(test_ctx_free_null)
 }
 END_TEST
 
+/* quic_long_type(): v1 / draft-29 numbering, v2's mapped to it, Version Negotiation; short
+ * headers, other versions, a missing fixed bit and short buffers are none. */
+START_TEST(test_long_type)
+{
+    uint8_t b[5] = { 0, 0, 0, 0, 1 };
+    for (unsigned t = 0; t < 4; t++) {
+        b[0] = (uint8_t)(0xc0 | t << 4);
+        b[1] = b[2] = b[3] = 0;
+        b[4] = 1; /* v1 */
+        ck_assert_int_eq(quic_long_type(b, 5), (int)t);
+        b[1] = 0xff;
+        b[4] = 0x1d; /* draft-29 */
+        ck_assert_int_eq(quic_long_type(b, 5), (int)t);
+        b[1] = 0x6b, b[2] = 0x33, b[3] = 0x43, b[4] = 0xcf; /* v2: Initial is 1, Handshake 3 */
+        ck_assert_int_eq(quic_long_type(b, 5), (int)((t + 3) % 4));
+    }
+    b[0] = 0xe0;
+    ck_assert_int_eq(quic_long_type(b, 4), QUIC_LT_NONE); /* short */
+    b[1] = 0x0a, b[2] = 0x0a, b[3] = 0x0a, b[4] = 0x0a;   /* another version (GREASE) */
+    ck_assert_int_eq(quic_long_type(b, 5), QUIC_LT_NONE);
+    b[1] = b[2] = b[3] = b[4] = 0;
+    b[0] = 0x80; /* Version Negotiation: the other bits are arbitrary */
+    ck_assert_int_eq(quic_long_type(b, 5), QUIC_LT_VN);
+    b[0] = 0xa0, b[4] = 1; /* v1 without the fixed bit */
+    ck_assert_int_eq(quic_long_type(b, 5), QUIC_LT_NONE);
+    b[0] = 0x40; /* a short header */
+    ck_assert_int_eq(quic_long_type(b, 5), QUIC_LT_NONE);
+    b[0] = 0x16, b[1] = 0xfe, b[2] = 0xfd; /* a DTLS 1.2 handshake record */
+    ck_assert_int_eq(quic_long_type(b, 5), QUIC_LT_NONE);
+}
+END_TEST
+
 static Suite *quic_suite(void)
 {
     Suite *s = suite_create("quic");
@@ -1187,6 +1219,7 @@ static Suite *quic_suite(void)
     tcase_add_test(tc, test_packet_count_limit);
     tcase_add_test(tc, test_hello_too_long);
     tcase_add_test(tc, test_short_datagram_flag);
+    tcase_add_test(tc, test_long_type);
     suite_add_tcase(s, tc);
     return s;
 }

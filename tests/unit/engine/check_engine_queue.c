@@ -100,7 +100,8 @@ static void feed(struct rec *r, struct ruleset *rs, struct engine **keep)
     cfg.h2c_conns = 4;
     cfg.synack_unseen = g_synack_unseen;
     cfg.unseen_syn = g_unseen_syn;
-    cfg.unseen_blocks = g_synack_unseen; /* as queue mode sets both */
+    cfg.unseen_blocks = g_synack_unseen; /* as queue mode sets all three */
+    cfg.udp_answer_blocks = g_synack_unseen;
     if (g_defer) {
         cfg.defer_no_buffer = true;
         cfg.reasm_buffers = 1;
@@ -127,6 +128,8 @@ static void feed(struct rec *r, struct ruleset *rs, struct engine **keep)
     else
         engine_free(e);
 }
+
+static void feed_stats(struct rec *r, uint8_t policy, struct engine_stats *st);
 
 /* A ClientHello split inside the blocked name: the first part is an undecided client segment
  * with its sequence number, the second decides and blocks; handshake packets carry no payload. */
@@ -330,6 +333,84 @@ START_TEST(quic_after_budget)
         ck_assert_uint_eq(st.quic_new_attempts, 1);
         engine_free(e);
         ruleset_free(rs);
+    }
+}
+END_TEST
+
+/* Queue mode holds every client datagram of an undecided UDP flow, so its server cannot answer
+ * one: a server datagram on such a flow answers client datagrams that went by in the kernel
+ * unjudged (a queue full, failing open) - a QUIC Initial the server is completing a handshake
+ * on. Likewise a client's Handshake packet, which follows the server's answer. Both block the
+ * flow by policy (method unseen: its datagrams dropped, the browser goes on over TCP). A server
+ * datagram after a decision changes nothing, nor does a server's datagram that is not QUIC (a
+ * DTLS record). (Before, the flow was read until its budget, or held until the hold bounds,
+ * then passed on its address.) */
+START_TEST(quic_answer_unseen)
+{
+    static const uint8_t dcid[8] = { 7, 7, 7, 7, 1, 2, 3, 5 }, scid[8] = { 5, 6 };
+    struct quicw q;
+    ck_assert_int_eq(quicw_init(&q, QUIC_V1, dcid, 8, scid, 8), 0);
+    uint8_t h[2048], fr[1500], d[1500];
+    size_t hl = quicw_hello("allowed.example", 0, h, sizeof(h), NULL);
+    size_t fl = 0;
+    ck_assert_int_eq(quicw_crypto(fr, sizeof(fr), &fl, 0, h, hl), 0);
+    size_t n = quicw_initial(&q, 0, fr, fl, 1250, d, sizeof(d));
+    ck_assert_uint_gt(n, 0);
+    quicw_fini(&q);
+    /* a long header of QUIC v1: an Initial (type 0) from the server, a Handshake (type 2) */
+    uint8_t srv[200], hs[200];
+    memset(srv, 0x5a, sizeof(srv));
+    memset(hs, 0x5a, sizeof(hs));
+    srv[0] = 0xc0;
+    hs[0] = 0xe0;
+    srv[1] = hs[1] = srv[2] = hs[2] = srv[3] = hs[3] = 0;
+    srv[4] = hs[4] = 1;
+    uint8_t dtls[60] = { 0x16, 0xfe, 0xfd }; /* a DTLS server's record: not QUIC, left alone */
+    for (int run = 0; run < 4; run++) {
+        struct pcapw *w = open_cap();
+        struct pcapw_pkt p;
+        pcapw_pkt_init(&p);
+        p.proto = 17;
+        bool from_server = run == 0 || run == 3;
+        pcapw_addr(from_server ? "10.0.0.2" : "192.0.2.1", p.src);
+        pcapw_addr(from_server ? "192.0.2.1" : "10.0.0.2", p.dst);
+        p.sport = from_server ? 443 : 50200;
+        p.dport = from_server ? 50200 : 443;
+        p.payload = run == 0 ? srv : run == 1 ? hs : run == 2 ? d : dtls;
+        p.payload_len = run == 0   ? sizeof(srv)
+                        : run == 1 ? sizeof(hs)
+                        : run == 2 ? n
+                                   : sizeof(dtls);
+        ck_assert_int_eq(pcapw_put(w, 1000000, &p), 0);
+        if (run == 2) { /* the server's answer to the judged Initial */
+            pcapw_addr("10.0.0.2", p.src);
+            pcapw_addr("192.0.2.1", p.dst);
+            p.sport = 443;
+            p.dport = 50200;
+            p.payload = srv;
+            p.payload_len = sizeof(srv);
+            ck_assert_int_eq(pcapw_put(w, 1001000, &p), 0);
+        }
+        ck_assert_int_eq(pcapw_close(w), 0);
+        static struct rec r;
+        struct engine_stats st;
+        feed_stats(&r, ENGINE_UNSEEN_SYN_JUDGE, &st);
+        if (run < 2) {
+            ck_assert_uint_eq(r.n, 1);
+            ck_assert(r.fi[0].blocked);
+            ck_assert_int_eq(r.last_method, METHOD_UNSEEN);
+            ck_assert_uint_eq(st.unseen_blocked, 1);
+        } else if (run == 3) {
+            ck_assert_uint_eq(r.n, 1);
+            ck_assert(!r.fi[0].decided);
+            ck_assert_uint_eq(st.unseen_blocked, 0);
+        } else {
+            ck_assert_uint_eq(r.n, 2);
+            ck_assert(r.fi[0].decided);
+            ck_assert(!r.fi[1].blocked);
+            ck_assert_uint_eq(r.blocks, 0);
+            ck_assert_uint_eq(st.unseen_blocked, 0);
+        }
     }
 }
 END_TEST
@@ -945,6 +1026,7 @@ static Suite *engine_queue_suite(void)
     tcase_add_test(tc, refused_stays_refused);
     tcase_add_test(tc, quic_no_slot_deferred);
     tcase_add_test(tc, quic_after_budget);
+    tcase_add_test(tc, quic_answer_unseen);
     tcase_add_test(tc, judge_now);
     tcase_add_test(tc, judge_now_past_hole);
     tcase_add_test(tc, no_flow);
