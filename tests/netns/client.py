@@ -30,6 +30,8 @@
   client.py udpflood ADDR PORT N [SRC]
                                       N 32-byte datagrams to ADDR:PORT, each from a new socket
                                       (a new source port; from SRC); prints the count
+  client.py initflood ADDR PORT N      20 small datagrams, then N 1200-byte datagrams shaped like
+                                      QUIC v1 Initials, from one socket; prints N sent
   client.py syndata SRC NAME ADDR PORT
                                       a SYN carrying a TCP Fast Open option (an 8-byte cookie)
                                       and the ClientHello for NAME, from SRC (a random port)
@@ -292,6 +294,26 @@ def udpflood(addr, port, n, src=None):
         except OSError:
             pass
         s.close()
+    return sent
+
+
+def initflood(addr, port, n):
+    """One UDP socket: 20 small junk datagrams (a flow the filter decides on its address when
+    its budget is spent, and passes), then N datagrams of 1200 bytes shaped like QUIC v1
+    Initials (re-queued by the rules on a passed connection), as fast as they go; returns how
+    many of those were sent."""
+    s = socket.socket(family(addr), socket.SOCK_DGRAM)
+    for _ in range(20):
+        s.sendto(b"\x17" * 20, (addr, int(port)))
+    time.sleep(0.5)
+    d = b"\xc0\x00\x00\x00\x01" + b"\x08" + b"\x5a" * 1194
+    sent = 0
+    for _ in range(int(n)):
+        try:
+            s.sendto(d, (addr, int(port)))
+            sent += 1
+        except OSError:
+            pass
     return sent
 
 
@@ -621,6 +643,8 @@ def main():
         print(segs(*sys.argv[2:6]))
     elif cmd == "udpflood":
         print(udpflood(*sys.argv[2:6]))
+    elif cmd == "initflood":
+        print(initflood(*sys.argv[2:5]))
     elif cmd == "syndata":
         print(syndata(*sys.argv[2:6]))
     elif cmd == "acks":
@@ -630,7 +654,7 @@ def main():
     elif cmd == "rawsend":
         print(rawsend(*sys.argv[2:6]))
     else:
-        sys.exit("usage: client.py split|bytewise|httpbytes|keepalive|idle|hog|acks|slow|flood|synflood|udpflood|segs|syndata|desync|rawsend ...")
+        sys.exit("usage: client.py split|bytewise|httpbytes|keepalive|idle|hog|acks|slow|flood|synflood|udpflood|initflood|segs|syndata|desync|rawsend ...")
 
 
 if __name__ == "__main__":

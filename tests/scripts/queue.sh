@@ -757,14 +757,14 @@ expect "hole at the bound: the rule gone, ClientHello in 100-byte segments, allo
     "$(cl python3 "$CLIENT_PY" segs allowed.test "$QG_SRV4" 443 100)" "serverhello"
 qg_stop "$QPID"
 
-# one source opening connections faster than the rules allow (rule 4: 1000 a second after a
+# one source opening connections faster than the rules allow (rule 6: 1000 a second after a
 # burst of 2000, per IPv4 address or IPv6 /64): the excess is dropped before the queue, so one
 # subscriber cannot fill the workers' queues (and, failing open, have them pass packets
 # unjudged). 6000 SYNs from one IPv4 address, 6000 UDP datagrams to 443 on new ports from
 # three IPv6 addresses of one /64; another client's connection meanwhile, and the flooding
 # one's after the flood.
-new_drops() { # iptables|ip6tables: packets the rule 4 dropped
-    flt $1 -L QORGAU -v -x -n | awk '/limit: above/ && /DROP/ { n += $1 } END { print n + 0 }'
+new_drops() { # iptables|ip6tables: packets the new-connection limit dropped
+    flt $1 -L QORGAU -v -x -n | awk '/limit: above 1000\// && /DROP/ { n += $1 } END { print n + 0 }'
 }
 start_qorgau || bad "qorgau (new-connection limit)" "did not start"
 d4=$(new_drops iptables)
@@ -792,6 +792,17 @@ expect_match "new-connection limit: v6 UDP flood on new ports: the /64's excess 
     "$([ "$d" -ge 500 ] && [ "$d" -le 4000 ] && echo "$d")" '^[0-9]+$'
 cl ip -6 addr del fd00:200:1::3/64 dev c0
 cl ip -6 addr del fd00:200:1::4/64 dev c0
+# packets to the queues: 40000 Initial-shaped datagrams on one passed QUIC 4-tuple (each is
+# queued again: a new attempt could start there) - past 10000 a second after a burst of 20000
+q_drops() { # iptables|ip6tables: packets the queued-packet limit dropped
+    flt $1 -L QORGAU -v -x -n | awk '/limit: above 10000/ && /DROP/ { n += $1 } END { print n + 0 }'
+}
+q0=$(q_drops iptables)
+n=$(cl python3 "$CLIENT_PY" initflood "$QG_SRV4" 443 40000)
+expect "queued-packet limit: 40000 Initial-shaped datagrams sent on one 4-tuple" "$n" "40000"
+d=$(($(q_drops iptables) - q0))
+expect_match "queued-packet limit: the excess dropped before the queue ($d of 40000)" \
+    "$([ "$d" -ge 1000 ] && [ "$d" -le 20000 ] && echo "$d")" '^[0-9]+$'
 sleep 2.5 # the bucket refills at 1000 a second
 v=$(cc $R4 -o /dev/null -w '%{http_code}' https://allowed.test/small)
 expect "new-connection limit: the flooding v4 client afterwards -> https allowed served" "$v" "200"
