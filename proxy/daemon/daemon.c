@@ -1973,7 +1973,9 @@ static int fol_flush(void *ctx, struct store *s, char *err, size_t errlen)
 /* The stats-line figures that are levels, not counts (exported as gauges). */
 static int is_gauge(const char *name)
 {
-    static const char *const g[] = { "inline.active", "notice.open", "subs.entries" };
+    static const char *const g[] = { "inline.active",      "notice.open",
+                                     "subs.entries",       "queue.kernel_waiting",
+                                     "queue.passed_noted", "engine.passed_names_kept" };
     for (size_t i = 0; i < ARRAY_LEN(g); i++)
         if (strcmp(g[i], name) == 0)
             return 1;

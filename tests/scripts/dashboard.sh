@@ -18,7 +18,8 @@
 #   - /metrics: every line is a comment or a sample, every family has a TYPE, and
 #     qorgau_decisions_total{verdict="block",method="domain",category="gambling",
 #     profile="none"} is 4, the worker counter qorgau_inline_blocked_total is 4;
-#   - every metric deploy/grafana-qorgau.json reads is exported (tap ones: registered by tap mode);
+#   - every metric deploy/grafana-qorgau.json reads is exported (tap and queue ones: registered by
+#     tap mode / queue mode);
 #   - over TCP: no token 401, a wrong one 401, the metrics-only token 403 on /api/v1/status and
 #     200 on /metrics;
 #   - headless Chromium (in the filter namespace) loads http://127.0.0.1:PORT/#token=TOKEN and
@@ -188,20 +189,21 @@ grep -qx "qorgau_fleet_software_versions 1" "$QG_DIR/metrics.txt" && ok "metrics
 expect "metrics: two domain entries (one per order)" "$(sed -n 4p "$QG_DIR/metrics.check")" "rules 2"
 expect "metrics: per-worker figures for both workers" "$(sed -n 5p "$QG_DIR/metrics.check")" "workers 2"
 
-# every metric deploy/grafana-qorgau.json reads exists: in this node's /metrics, or for tap mode's
-# counters (this node is inline) in the names mode_tap.c registers
+# every metric deploy/grafana-qorgau.json reads exists: in this node's /metrics, or for tap and
+# queue modes' counters (this node is inline) in the names mode_tap.c / mode_queue.c register
 python3 - "$ROOT/deploy/grafana-qorgau.json" "$QG_DIR/metrics.txt" "$ROOT/proxy/daemon/mode_tap.c" \
-    >"$QG_DIR/grafana.check" <<'PY'
+    "$ROOT/proxy/daemon/mode_queue.c" >"$QG_DIR/grafana.check" <<'PY'
 import json, re, sys
 d = json.load(open(sys.argv[1]))
 exprs = " ".join(t["expr"] for p in d["panels"] for t in p.get("targets", []))
 have = set(re.findall(r"^# TYPE (\S+)", open(sys.argv[2]).read(), re.M))
-tap = open(sys.argv[3]).read()
+src = {"tap": open(sys.argv[3]).read(), "engine": open(sys.argv[3]).read(),
+       "queue": open(sys.argv[4]).read()}
 missing = []
 for n in sorted(set(re.findall(r"qorgau_[a-z0-9_]+", exprs))):
-    m = re.match(r"qorgau_(?:worker_)?(tap|engine)_(\w+)_total$", n)
+    m = re.match(r"qorgau_(?:worker_)?(tap|engine|queue)_(\w+?)(?:_total)?$", n)
     if m:
-        if not re.search(r'"%s\.%s["/]' % (m.group(1), m.group(2)), tap):
+        if not re.search(r'"%s\.%s["/]' % (m.group(1), m.group(2)), src[m.group(1)]):
             missing.append(n)
     elif n not in have:
         missing.append(n)
