@@ -98,6 +98,7 @@ static void feed(struct rec *r, struct ruleset *rs, struct engine **keep)
     cfg.reasm_buffers = 16;
     cfg.quic_slots = 4;
     cfg.h2c_conns = 4;
+    cfg.defrag_slots = 4; /* a few junk first fragments fill it */
     cfg.synack_unseen = g_synack_unseen;
     cfg.unseen_syn = g_unseen_syn;
     cfg.unseen_blocks = g_synack_unseen; /* as queue mode sets all three */
@@ -1014,6 +1015,69 @@ START_TEST(bypassed_request_answered)
 }
 END_TEST
 
+/* A ClientHello as two IP fragments with 8 first fragments of datagrams that never complete
+ * between them: the defragmentation table (4 datagrams) evicts the hello's first fragment, so
+ * the engine never puts the hello together - and the mode accepts fragments it cannot yet
+ * decode (no flow), so the server does. Its answer then blocks the flow (method unseen).
+ * Before, that flood let the hello through unjudged, its answer and all. */
+START_TEST(fragments_evicted_answer_blocked)
+{
+    uint8_t h[2048];
+    size_t n = hello(h, sizeof(h), "blocked.example", NULL);
+    static const uint8_t answer[64] = { 0x16, 0x03, 0x03, 0x00, 0x3b, 0x02 };
+    struct pcapw *w = open_cap();
+    struct pcapw_conv c;
+    ck_assert_int_eq(pcapw_conv_init(&c, w, 1000000, "192.0.2.1", 40040, "10.0.0.2", 443), 0);
+    c.cnext = c.cisn;
+    c.snext = c.sisn;
+    struct pcapw_pkt p;
+    pcapw_conv_pkt(&c, true, &p);
+    p.flags = PCAPW_SYN;
+    p.ack = 0;
+    ck_assert_int_eq(pcapw_conv_send(&c, &p), 0);
+    c.snext = c.sisn + 1; /* the SYN-ACK and the ACK passed in the kernel */
+    pcapw_conv_pkt(&c, true, &p);
+    p.flags = PCAPW_ACK | PCAPW_PSH;
+    p.payload = h;
+    p.payload_len = n;
+    p.ip_id = 0x4243;
+    static const size_t offs[] = { 256 }, first[] = { 0, 0 }, second[] = { 1, 1 };
+    ck_assert_int_eq(pcapw_put_frags(w, c.ts, &p, offs, 1, first), 0);
+    uint64_t ts = c.ts + 1000;
+    static const uint8_t junk[200];
+    for (int i = 0; i < 8; i++) {
+        struct pcapw_pkt q;
+        pcapw_pkt_init(&q);
+        q.proto = 17;
+        pcapw_addr("198.51.100.9", q.src);
+        pcapw_addr("10.0.0.3", q.dst);
+        q.sport = (uint16_t)(30000 + i);
+        q.dport = 53;
+        q.ip_id = (uint32_t)(100 + i);
+        q.payload = junk;
+        q.payload_len = sizeof(junk);
+        static const size_t qoffs[] = { 64 };
+        ck_assert_int_eq(pcapw_put_frags(w, ts, &q, qoffs, 1, first), 0);
+        ts += 1000;
+    }
+    ck_assert_int_eq(pcapw_put_frags(w, ts, &p, offs, 1, second), 0);
+    c.ts = ts + 1000;
+    c.cnext = c.cisn + 1 + (uint32_t)n; /* the server put the hello together */
+    ck_assert_int_eq(pcapw_conv_server_data(&c, 0, answer, sizeof(answer)), 0);
+    ck_assert_int_eq(pcapw_close(w), 0);
+    static struct rec r;
+    struct engine_stats st;
+    feed_stats(&r, ENGINE_UNSEEN_SYN_JUDGE, &st);
+    ck_assert_uint_gt(st.frag_dropped, 0);
+    ck_assert_uint_gt(r.n, 3);
+    for (size_t i = 1; i + 1 < r.n; i++) /* the fragments: no flow, the mode accepts them */
+        ck_assert_ptr_null(r.fi[i].flow);
+    ck_assert(r.fi[r.n - 1].blocked); /* the answer */
+    ck_assert_int_eq(r.last_method, METHOD_UNSEEN);
+    ck_assert_uint_eq(st.unseen_blocked, 1);
+}
+END_TEST
+
 static Suite *engine_queue_suite(void)
 {
     Suite *s = suite_create("engine_queue");
@@ -1037,6 +1101,7 @@ static Suite *engine_queue_suite(void)
     tcase_add_test(tc, unseen_drop_policy);
     tcase_add_test(tc, unseen_cut_first_frame);
     tcase_add_test(tc, bypassed_request_answered);
+    tcase_add_test(tc, fragments_evicted_answer_blocked);
     suite_add_tcase(s, tc);
     return s;
 }
