@@ -451,6 +451,207 @@ int ipdrop_counter_parse(const uint8_t *buf, size_t len, uint32_t seq, uint64_t 
     return 0;
 }
 
+/* ---- the elements' counters over netlink ---- */
+
+size_t ipdrop_elems_request(uint8_t *buf, size_t cap, const char *table, const char *set,
+                            uint32_t seq)
+{
+    size_t at = sizeof(struct nlmsghdr) + sizeof(struct nfgenmsg);
+    if (cap < at)
+        return 0;
+    memset(buf, 0, at);
+    struct nfgenmsg g = { .nfgen_family = NFPROTO_INET, .version = NFNETLINK_V0, .res_id = 0 };
+    memcpy(buf + sizeof(struct nlmsghdr), &g, sizeof(g));
+    at = put_attr(buf, at, cap, NFTA_SET_ELEM_LIST_TABLE, table, strlen(table) + 1);
+    at = put_attr(buf, at, cap, NFTA_SET_ELEM_LIST_SET, set, strlen(set) + 1);
+    if (!at)
+        return 0;
+    struct nlmsghdr nh = { .nlmsg_len = (uint32_t)at,
+                           .nlmsg_type = (uint16_t)(NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_GETSETELEM),
+                           .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
+                           .nlmsg_seq = seq,
+                           .nlmsg_pid = 0 };
+    memcpy(buf, &nh, sizeof(nh));
+    return at;
+}
+
+/* Walks the attributes of p[0..len): *type, *data, *dlen for the one at *off, *off moved past
+ * it. 1, 0 at the end, -EBADMSG for one that does not fit. */
+static int next_attr(const uint8_t *p, size_t len, size_t *off, uint16_t *type,
+                     const uint8_t **data, size_t *dlen)
+{
+    if (*off >= len || len - *off < 4)
+        return 0;
+    uint16_t alen, atype;
+    memcpy(&alen, p + *off, 2);
+    memcpy(&atype, p + *off + 2, 2);
+    if (alen < 4 || alen > len - *off)
+        return -EBADMSG;
+    *type = atype & NLA_TYPE_MASK;
+    *data = p + *off + 4;
+    *dlen = alen - 4u;
+    size_t step = ((size_t)alen + 3u) & ~(size_t)3;
+    *off = step > len - *off ? len : *off + step;
+    return 1;
+}
+
+/* An expression (NFTA_EXPR_NAME, NFTA_EXPR_DATA) into e when it is a counter. 0 or -EBADMSG. */
+static int elem_expr(const uint8_t *p, size_t len, struct ipdrop_elem *e)
+{
+    size_t off = 0, dlen, clen = 0;
+    uint16_t t;
+    const uint8_t *d, *counter = NULL;
+    bool is_counter = false;
+    int rc;
+    while ((rc = next_attr(p, len, &off, &t, &d, &dlen)) == 1) {
+        if (t == NFTA_EXPR_NAME)
+            is_counter = dlen >= 8 && memcmp(d, "counter", 8) == 0;
+        else if (t == NFTA_EXPR_DATA) {
+            counter = d;
+            clen = dlen;
+        }
+    }
+    if (rc < 0)
+        return rc;
+    if (is_counter && counter) {
+        uint64_t pk = 0, by = 0;
+        rc = counter_data(counter, clen, &pk, &by);
+        if (rc < 0)
+            return rc;
+        if (rc == 1) {
+            e->counted = true;
+            e->packets = pk;
+            e->bytes = by;
+        }
+    }
+    return 0;
+}
+
+/* One NFTA_LIST_ELEM of a NFTA_SET_ELEM_LIST_ELEMENTS. 1 with e filled, 0 for one without a
+ * usable key, -EBADMSG. */
+static int one_elem(const uint8_t *p, size_t len, struct ipdrop_elem *e)
+{
+    memset(e, 0, sizeof(*e));
+    size_t off = 0, dlen;
+    uint16_t t;
+    const uint8_t *d;
+    int rc;
+    while ((rc = next_attr(p, len, &off, &t, &d, &dlen)) == 1) {
+        if (t == NFTA_SET_ELEM_KEY) {
+            size_t o2 = 0, vlen;
+            uint16_t t2;
+            const uint8_t *v;
+            int r2;
+            while ((r2 = next_attr(d, dlen, &o2, &t2, &v, &vlen)) == 1)
+                if (t2 == NFTA_DATA_VALUE && (vlen == 4 || vlen == 16)) {
+                    memcpy(e->key, v, vlen);
+                    e->klen = (uint8_t)vlen;
+                }
+            if (r2 < 0)
+                return r2;
+        } else if (t == NFTA_SET_ELEM_FLAGS && dlen == 4) {
+            uint32_t fl;
+            memcpy(&fl, d, 4);
+            e->end = (ntohl(fl) & NFT_SET_ELEM_INTERVAL_END) != 0;
+        } else if (t == NFTA_SET_ELEM_EXPR) {
+            if ((rc = elem_expr(d, dlen, e)) < 0)
+                return rc;
+        } else if (t == NFTA_SET_ELEM_EXPRESSIONS) {
+            size_t o2 = 0, xlen;
+            uint16_t t2;
+            const uint8_t *x;
+            int r2;
+            while ((r2 = next_attr(d, dlen, &o2, &t2, &x, &xlen)) == 1)
+                if (t2 == NFTA_LIST_ELEM && (r2 = elem_expr(x, xlen, e)) < 0)
+                    return r2;
+            if (r2 < 0)
+                return r2;
+        }
+    }
+    if (rc < 0)
+        return rc;
+    return e->klen ? 1 : 0;
+}
+
+int ipdrop_elems_parse(const uint8_t *buf, size_t len, uint32_t seq, ipdrop_elem_fn fn, void *ctx)
+{
+    while (len >= sizeof(struct nlmsghdr)) {
+        struct nlmsghdr nh;
+        memcpy(&nh, buf, sizeof(nh));
+        if (nh.nlmsg_len < sizeof(nh) || nh.nlmsg_len > len)
+            return -EBADMSG;
+        if (nh.nlmsg_seq == seq) {
+            const uint8_t *p = buf + sizeof(nh);
+            size_t plen = nh.nlmsg_len - sizeof(nh);
+            if (nh.nlmsg_type == NLMSG_DONE)
+                return 1;
+            if (nh.nlmsg_type == NLMSG_ERROR) {
+                int32_t e;
+                if (plen < sizeof(e))
+                    return -EBADMSG;
+                memcpy(&e, p, sizeof(e));
+                if (e < 0)
+                    return e;
+            } else if (nh.nlmsg_type == (NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_NEWSETELEM)) {
+                if (plen < sizeof(struct nfgenmsg))
+                    return -EBADMSG;
+                p += sizeof(struct nfgenmsg);
+                plen -= sizeof(struct nfgenmsg);
+                size_t off = 0, dlen;
+                uint16_t t;
+                const uint8_t *d;
+                int rc;
+                while ((rc = next_attr(p, plen, &off, &t, &d, &dlen)) == 1) {
+                    if (t != NFTA_SET_ELEM_LIST_ELEMENTS)
+                        continue;
+                    size_t o2 = 0, elen;
+                    uint16_t t2;
+                    const uint8_t *el;
+                    int r2;
+                    while ((r2 = next_attr(d, dlen, &o2, &t2, &el, &elen)) == 1) {
+                        if (t2 != NFTA_LIST_ELEM)
+                            continue;
+                        struct ipdrop_elem e;
+                        int r3 = one_elem(el, elen, &e);
+                        if (r3 < 0)
+                            return r3;
+                        if (r3 == 1)
+                            fn(ctx, &e);
+                    }
+                    if (r2 < 0)
+                        return r2;
+                }
+                if (rc < 0)
+                    return rc;
+            }
+        }
+        size_t step = ((size_t)nh.nlmsg_len + 3u) & ~(size_t)3;
+        if (step >= len)
+            break;
+        buf += step;
+        len -= step;
+    }
+    return 0;
+}
+
+void ipdrop_entry_text(const struct ipdrop_prefix *p, const struct nat64 *n64, char *buf,
+                       size_t len)
+{
+    if (p->ver == 6 && p->plen >= 96) {
+        const uint8_t *hit = memcmp(p->addr, nat64_wkp, 12) == 0 ? nat64_wkp : NULL;
+        for (unsigned i = 0; !hit && n64 && i < n64->n && i < NAT64_MAX; i++)
+            if (memcmp(p->addr, n64->pfx[i], 12) == 0)
+                hit = n64->pfx[i];
+        if (hit) {
+            struct ipdrop_prefix v4 = { .ver = 4, .plen = (uint8_t)(p->plen - 96) };
+            memcpy(v4.addr, p->addr + 12, 4);
+            ipdrop_format(&v4, buf, len);
+            return;
+        }
+    }
+    ipdrop_format(p, buf, len);
+}
+
 /* ---- the kernel side ---- */
 
 struct ipdrop {
@@ -466,7 +667,39 @@ struct ipdrop {
     _Atomic uint64_t syncs, failures, rebuilt, packets, bytes, cut_packets;
     int nl;       /* the netlink socket the counter is read through, -1 until first used */
     uint32_t seq; /* its last request's sequence number */
+    /* each element of cur's counter when last read (ipdrop_read_elements()), parallel to cur */
+    struct ipdrop_seen {
+        uint64_t packets, bytes;
+    } * seen;
+    size_t seen_cap;
 };
+
+/* The counters last read of the elements of `to` (about to become cur): those also in cur keep
+ * theirs, unless the table is made again whole (whole); the others start at 0. 0 or -ENOMEM
+ * (every element then starts at 0: a count is lost, never made up). */
+static int seen_remap(struct ipdrop *k, const struct ipdrop_list *to, bool whole)
+{
+    struct ipdrop_seen *s = calloc(to->n ? to->n : 1, sizeof(*s));
+    if (!s) {
+        free(k->seen);
+        k->seen = NULL;
+        k->seen_cap = 0;
+        return -ENOMEM;
+    }
+    for (size_t i = 0, j = 0; !whole && k->seen && i < to->n && j < k->cur.n;) {
+        int c = cmp_prefix(&to->p[i], &k->cur.p[j]);
+        if (c == 0)
+            s[i++] = k->seen[j++];
+        else if (c < 0)
+            i++;
+        else
+            j++;
+    }
+    free(k->seen);
+    k->seen = s;
+    k->seen_cap = to->n;
+    return 0;
+}
 
 void ipdrop_set_cut_mark(struct ipdrop *k, uint32_t cut_mark)
 {
@@ -568,8 +801,10 @@ int ipdrop_sync(struct ipdrop *k, const struct ruleset *rs, bool *changed, char 
         rc = run(k, script, "applying the change", err, errlen);
         free(script);
         script = NULL;
-        if (rc == 0)
+        if (rc == 0) {
+            (void)seen_remap(k, &k->next, false);
             goto done;
+        }
         /* the table was changed by hand, or removed: made again whole below */
         atomic_fetch_add(&k->rebuilt, 1);
     }
@@ -585,6 +820,7 @@ int ipdrop_sync(struct ipdrop *k, const struct ruleset *rs, bool *changed, char 
         atomic_fetch_add(&k->failures, 1);
         return -1;
     }
+    (void)seen_remap(k, &k->next, true);
     k->made = true;
 done : {
     struct ipdrop_list t = k->cur;
@@ -638,10 +874,9 @@ static int read_counter(struct ipdrop *k, const char *name, uint64_t *packets, u
     return -1;
 }
 
-int ipdrop_read_drops(struct ipdrop *k, char *err, size_t errlen)
+/* Opens the netlink socket the counters are read through. 0 or -1 with err. */
+static int nl_open(struct ipdrop *k, char *err, size_t errlen)
 {
-    if (!k->made)
-        return 0;
     if (k->nl < 0) {
         k->nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
         struct timeval tv = { .tv_sec = 1, .tv_usec = 0 };
@@ -655,6 +890,15 @@ int ipdrop_read_drops(struct ipdrop *k, char *err, size_t errlen)
             return -1;
         }
     }
+    return 0;
+}
+
+int ipdrop_read_drops(struct ipdrop *k, char *err, size_t errlen)
+{
+    if (!k->made)
+        return 0;
+    if (nl_open(k, err, errlen) < 0)
+        return -1;
     uint64_t pk = 0, by = 0;
     if (read_counter(k, "drops", &pk, &by, err, errlen) < 0)
         return -1;
@@ -666,6 +910,88 @@ int ipdrop_read_drops(struct ipdrop *k, char *err, size_t errlen)
         atomic_store(&k->cut_packets, pk);
     }
     return 0;
+}
+
+struct elems_ctx {
+    struct ipdrop *k;
+    int set;
+    ipdrop_count_fn fn;
+    void *ctx;
+    long n;
+};
+
+/* An element of set c->set: its growth since the last read, to c->fn. */
+static void elem_seen(void *arg, const struct ipdrop_elem *e)
+{
+    struct elems_ctx *c = arg;
+    struct ipdrop *k = c->k;
+    if (e->end || !e->counted || e->klen != (c->set < SET_HOST6 ? 4 : 16))
+        return;
+    c->n++;
+    /* cur is sorted by family, address, length, and no element covers another: one prefix
+     * at most starts at an address */
+    size_t lo = 0, hi = k->cur.n;
+    uint8_t ver = e->klen == 4 ? 4 : 6;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const struct ipdrop_prefix *p = &k->cur.p[mid];
+        int c2 = p->ver != ver ? (p->ver < ver ? -1 : 1) : memcmp(p->addr, e->key, e->klen);
+        if (c2 < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo >= k->cur.n || lo >= k->seen_cap || k->cur.p[lo].ver != ver ||
+        memcmp(k->cur.p[lo].addr, e->key, e->klen) != 0 || set_of(&k->cur.p[lo]) != c->set)
+        return; /* not ours (changed by hand): left out */
+    struct ipdrop_seen *s = &k->seen[lo];
+    /* a counter below the last reading started over (the element was made again) */
+    uint64_t dp = e->packets >= s->packets ? e->packets - s->packets : e->packets;
+    uint64_t db = e->bytes >= s->bytes ? e->bytes - s->bytes : e->bytes;
+    s->packets = e->packets;
+    s->bytes = e->bytes;
+    if (dp == 0)
+        return;
+    char text[64];
+    ipdrop_entry_text(&k->cur.p[lo], &k->n64, text, sizeof(text));
+    c->fn(c->ctx, text, dp, db);
+}
+
+long ipdrop_read_elements(struct ipdrop *k, ipdrop_count_fn fn, void *ctx, char *err, size_t errlen)
+{
+    if (!k->made || !k->seen)
+        return 0;
+    if (nl_open(k, err, errlen) < 0)
+        return -1;
+    struct elems_ctx c = { .k = k, .fn = fn, .ctx = ctx };
+    for (c.set = 0; c.set < NSETS; c.set++) {
+        uint8_t req[256];
+        size_t n = ipdrop_elems_request(req, sizeof(req), k->table, set_names[c.set], ++k->seq);
+        struct sockaddr_nl to = { .nl_family = AF_NETLINK };
+        if (!n || sendto(k->nl, req, n, 0, (struct sockaddr *)&to, sizeof(to)) != (ssize_t)n) {
+            snprintf(err, errlen, "ip.kernel_drop: asking for the elements of %s: %s",
+                     set_names[c.set], strerror(errno));
+            return -1;
+        }
+        for (;;) {
+            static _Thread_local uint8_t ans[65536];
+            ssize_t got = recv(k->nl, ans, sizeof(ans), 0);
+            if (got < 0) {
+                snprintf(err, errlen, "ip.kernel_drop: reading the elements of %s: %s",
+                         set_names[c.set], strerror(errno));
+                return -1;
+            }
+            int rc = ipdrop_elems_parse(ans, (size_t)got, k->seq, elem_seen, &c);
+            if (rc == 1)
+                break;
+            if (rc < 0) {
+                snprintf(err, errlen, "ip.kernel_drop: table inet %s: elements of %s: %s", k->table,
+                         set_names[c.set], strerror(-rc));
+                return -1;
+            }
+        }
+    }
+    return c.n;
 }
 
 void ipdrop_get_stats(const struct ipdrop *k, struct ipdrop_stats *st)
@@ -698,5 +1024,6 @@ void ipdrop_free(struct ipdrop *k, bool remove)
         close(k->nl);
     ipdrop_list_free(&k->cur);
     ipdrop_list_free(&k->next);
+    free(k->seen);
     free(k);
 }

@@ -141,6 +141,36 @@ size_t ipdrop_counter_request(uint8_t *buf, size_t cap, const char *table, const
 int ipdrop_counter_parse(const uint8_t *buf, size_t len, uint32_t seq, uint64_t *packets,
                          uint64_t *bytes);
 
+/* The NFT_MSG_GETSETELEM dump request for the elements of set `set` of table T (family inet)
+ * with sequence number seq, into buf. Returns its length, or 0 when cap is too small. */
+size_t ipdrop_elems_request(uint8_t *buf, size_t cap, const char *table, const char *set,
+                            uint32_t seq);
+
+/* One element of a set, as the kernel lists it: its key (4 or 16 bytes), whether it ends an
+ * interval (an interval set lists each prefix as its start and the address after its end), and
+ * the counter it carries. */
+struct ipdrop_elem {
+    uint8_t key[16];
+    uint8_t klen;
+    bool end;     /* NFT_SET_ELEM_INTERVAL_END */
+    bool counted; /* a counter came with it */
+    uint64_t packets, bytes;
+};
+typedef void (*ipdrop_elem_fn)(void *ctx, const struct ipdrop_elem *e);
+
+/* Reads one datagram (buf, len) of the dump answering seq: fn for each element of its
+ * NFT_MSG_NEWSETELEM messages. Returns 1 at the dump's end (NLMSG_DONE), 0 when more datagrams
+ * follow, a negative errno the kernel answered (NLMSG_ERROR), or -EBADMSG for a malformed one.
+ * Both ways a kernel attaches an element's counter are read (NFTA_SET_ELEM_EXPR, and the list
+ * NFTA_SET_ELEM_EXPRESSIONS). Pure; never reads past len. */
+int ipdrop_elems_parse(const uint8_t *buf, size_t len, uint32_t seq, ipdrop_elem_fn fn, void *ctx);
+
+/* The IP entry whose element p is: p itself, or for an element under a NAT64 prefix (the well-
+ * known one, or one of n64's) the IPv4 prefix it maps. Its normalized text, as the rule set and
+ * the orders write it, into buf (at least 64 bytes). */
+void ipdrop_entry_text(const struct ipdrop_prefix *p, const struct nat64 *n64, char *buf,
+                       size_t len);
+
 /* ---- the kernel side ---- */
 
 struct ipdrop;
@@ -177,6 +207,15 @@ int ipdrop_sync(struct ipdrop *k, const struct ruleset *rs, bool *changed, char 
 int ipdrop_read_drops(struct ipdrop *k, char *err, size_t errlen);
 
 void ipdrop_get_stats(const struct ipdrop *k, struct ipdrop_stats *st);
+
+/* What an element of the kernel's sets dropped since the last call: fn(ctx, entry text, packets,
+ * bytes) for each element whose counter grew, the text as ipdrop_entry_text() gives it (several
+ * elements may name the same entry: its NAT64 forms). Counters start at 0 with the element: one
+ * a change removed and added again, or a table made again whole, starts over. One netlink dump
+ * per set (about 60 bytes per element). Returns the elements read, or -1 with err. */
+typedef void (*ipdrop_count_fn)(void *ctx, const char *entry, uint64_t packets, uint64_t bytes);
+long ipdrop_read_elements(struct ipdrop *k, ipdrop_count_fn fn, void *ctx, char *err,
+                          size_t errlen);
 
 /* Frees k; with remove, deletes its table from the kernel first (errors ignored). */
 void ipdrop_free(struct ipdrop *k, bool remove);

@@ -6,8 +6,8 @@
  * reduced list must be in family order, hold no element inside another, and still cover every
  * prefix that was parsed into it; the difference A -> B must name only elements
  * of A as deletions and of B as additions, and what stays must count the same from both sides.
- * The whole input is also read as a netlink answer to the drop counter's request (whatever it
- * returns, it may not read past the input). Nothing may over-read or leak. */
+ * The whole input is also read as a netlink answer to the drop counter's request and as one
+ * datagram of the set elements' dump (whatever they return, they may not read past the input). Nothing may over-read or leak. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -49,6 +49,16 @@ static void check_reduced(const struct ipdrop_list *l, const struct ipdrop_list 
     }
 }
 
+/* an element the dump parser gives: a whole key, flags as read */
+static void elem_check(void *ctx, const struct ipdrop_elem *e)
+{
+    (void)ctx;
+    if (e->klen != 4 && e->klen != 16)
+        abort();
+    if (!e->counted && (e->packets || e->bytes))
+        abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     {
@@ -61,6 +71,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                         (uint32_t)data[10] << 16 | (uint32_t)data[11] << 24
                                   : 0;
         int rc = ipdrop_counter_parse(copy, size, seq, &pk, &by);
+        if (rc > 1)
+            abort();
+        rc = ipdrop_elems_parse(copy, size, seq, elem_check, NULL);
         if (rc > 1)
             abort();
         free(copy);

@@ -472,6 +472,166 @@ START_TEST(counter_parse)
 }
 END_TEST
 
+/* A counter expression (NFTA_EXPR_NAME "counter", NFTA_EXPR_DATA) into b at 0. */
+static size_t counter_expr(uint8_t *b, uint64_t packets, uint64_t bytes)
+{
+    uint8_t nest[32], v[8];
+    size_t n = 0, at = 0;
+    for (int i = 0; i < 8; i++)
+        v[i] = (uint8_t)(bytes >> (56 - 8 * i));
+    n = attr(nest, n, 1, v, 8);
+    for (int i = 0; i < 8; i++)
+        v[i] = (uint8_t)(packets >> (56 - 8 * i));
+    n = attr(nest, n, 2, v, 8);
+    at = attr(b, at, 1, "counter", 8);
+    return attr(b, at, 2 | 0x8000, nest, n);
+}
+
+/* One set element: key (klen bytes), flags, and a counter the old way (NFTA_SET_ELEM_EXPR) or
+ * in the list NFTA_SET_ELEM_EXPRESSIONS, or none. */
+static size_t set_elem(uint8_t *b, const uint8_t *key, size_t klen, uint32_t flags, int how,
+                       uint64_t packets)
+{
+    uint8_t k[32], e[96], x[128];
+    size_t kn = attr(k, 0, 1, key, klen); /* NFTA_DATA_VALUE */
+    size_t at = attr(b, 0, 1 | 0x8000, k, kn);
+    if (flags) {
+        uint8_t f[4] = { (uint8_t)(flags >> 24), (uint8_t)(flags >> 16), (uint8_t)(flags >> 8),
+                         (uint8_t)flags };
+        at = attr(b, at, 3, f, 4);
+    }
+    if (how == 1) {
+        size_t en = counter_expr(e, packets, packets * 100);
+        at = attr(b, at, 7 | 0x8000, e, en);
+    } else if (how == 2) {
+        size_t en = counter_expr(e, packets, packets * 100);
+        size_t xn = attr(x, 0, 1 | 0x8000, e, en); /* NFTA_LIST_ELEM */
+        at = attr(b, at, 11 | 0x8000, x, xn);      /* NFTA_SET_ELEM_EXPRESSIONS */
+    }
+    return at;
+}
+
+/* A NFT_MSG_NEWSETELEM datagram of 3 elements (an IPv4 address with its counter the old way,
+ * an interval's end, an IPv6 prefix's start with its counter in a list), then NLMSG_DONE. */
+static size_t newsetelem(uint8_t *b, uint32_t seq)
+{
+    static const uint8_t a4[4] = { 192, 0, 2, 7 }, a6[16] = { 0x20, 1, 0x0d, 0xb8, 0, 9 };
+    uint8_t el[512], list[640];
+    size_t ln = 0, n;
+    n = set_elem(el, a4, 4, 0, 1, 7);
+    ln = attr(list, ln, 1 | 0x8000, el, n);
+    n = set_elem(el, a6, 16, 1, 0, 0); /* NFT_SET_ELEM_INTERVAL_END */
+    ln = attr(list, ln, 1 | 0x8000, el, n);
+    n = set_elem(el, a6, 16, 0, 2, 9);
+    ln = attr(list, ln, 1 | 0x8000, el, n);
+    memset(b, 0, 20);
+    b[16] = 1;
+    size_t at = 20;
+    at = attr(b, at, 1, "qg_t", 5);
+    at = attr(b, at, 2, "host4", 6);
+    at = attr(b, at, 3 | 0x8000, list, ln);
+    uint32_t len = (uint32_t)at;
+    uint16_t type = 10 << 8 | 12, flags = 2; /* NFT_MSG_NEWSETELEM, NLM_F_MULTI */
+    memcpy(b, &len, 4);
+    memcpy(b + 4, &type, 2);
+    memcpy(b + 6, &flags, 2);
+    memcpy(b + 8, &seq, 4);
+    uint8_t *d = b + at;
+    memset(d, 0, 20);
+    len = 20;
+    type = NLMSG_DONE;
+    memcpy(d, &len, 4);
+    memcpy(d + 4, &type, 2);
+    memcpy(d + 8, &seq, 4);
+    return at + 20;
+}
+
+struct elems_seen {
+    struct ipdrop_elem e[8];
+    int n;
+};
+
+static void note_elem(void *ctx, const struct ipdrop_elem *e)
+{
+    struct elems_seen *s = ctx;
+    if (s->n < 8)
+        s->e[s->n++] = *e;
+}
+
+/* The set elements' dump: the request, and answers read element by element; the old and the new
+ * way a kernel attaches a counter; an interval's end flagged; every cut of the datagram never
+ * reads past it; a wrong length malformed. */
+START_TEST(elems_dump)
+{
+    uint8_t b[1024];
+    size_t n = ipdrop_elems_request(b, sizeof(b), "qorgau_ip", "net4", 5);
+    ck_assert_uint_eq(n, 16 + 4 + 16 + 12); /* "qorgau_ip\0" padded to 12, "net4\0" to 8 */
+    uint16_t type, flags;
+    memcpy(&type, b + 4, 2);
+    memcpy(&flags, b + 6, 2);
+    ck_assert_uint_eq(type, 10 << 8 | 13); /* NFT_MSG_GETSETELEM */
+    ck_assert_uint_eq(flags, 1 | 0x300);   /* NLM_F_REQUEST | NLM_F_DUMP */
+    ck_assert_int_eq(memcmp(b + 36, "\x09\x00\x02\x00net4", 9), 0);
+    for (size_t cap = 0; cap < n; cap++)
+        ck_assert_uint_eq(ipdrop_elems_request(b, cap, "qorgau_ip", "net4", 5), 0);
+
+    n = newsetelem(b, 5);
+    struct elems_seen s = { .n = 0 };
+    ck_assert_int_eq(ipdrop_elems_parse(b, n, 5, note_elem, &s), 1);
+    ck_assert_int_eq(s.n, 3);
+    ck_assert_uint_eq(s.e[0].klen, 4);
+    ck_assert_int_eq(memcmp(s.e[0].key, "\xc0\x00\x02\x07", 4), 0);
+    ck_assert(s.e[0].counted && !s.e[0].end);
+    ck_assert_uint_eq(s.e[0].packets, 7);
+    ck_assert_uint_eq(s.e[0].bytes, 700);
+    ck_assert_uint_eq(s.e[1].klen, 16);
+    ck_assert(s.e[1].end && !s.e[1].counted);
+    ck_assert(s.e[2].counted && !s.e[2].end);
+    ck_assert_uint_eq(s.e[2].packets, 9);
+    s.n = 0;
+    ck_assert_int_eq(ipdrop_elems_parse(b, n, 6, note_elem, &s), 0); /* another request's */
+    ck_assert_int_eq(s.n, 0);
+    for (size_t cut = 0; cut < n; cut++) {
+        uint8_t *c = malloc(cut ? cut : 1);
+        memcpy(c, b, cut);
+        s.n = 0;
+        ck_assert_int_ne(ipdrop_elems_parse(c, cut, 5, note_elem, &s), 1);
+        free(c);
+    }
+    uint8_t bad[1024];
+    memcpy(bad, b, n);
+    uint16_t big = 900;
+    memcpy(bad + 20, &big, 2);
+    ck_assert_int_eq(ipdrop_elems_parse(bad, n, 5, note_elem, &s), -EBADMSG);
+}
+END_TEST
+
+/* An element's entry: itself, or the IPv4 entry its NAT64 form maps (the well-known prefix and
+ * the operator's). */
+START_TEST(entry_text)
+{
+    struct ipdrop_prefix p;
+    char t[64];
+    ck_assert_int_eq(ipdrop_parse("198.51.100.0/24", &p), 0);
+    ipdrop_entry_text(&p, NULL, t, sizeof(t));
+    ck_assert_str_eq(t, "198.51.100.0/24");
+    ck_assert_int_eq(ipdrop_parse("64:ff9b::c633:6407", &p), 0);
+    ipdrop_entry_text(&p, NULL, t, sizeof(t));
+    ck_assert_str_eq(t, "198.51.100.7");
+    ck_assert_int_eq(ipdrop_parse("64:ff9b::c633:6400/120", &p), 0);
+    ipdrop_entry_text(&p, NULL, t, sizeof(t));
+    ck_assert_str_eq(t, "198.51.100.0/24");
+    struct nat64 n64;
+    char err[128];
+    ck_assert_int_eq(nat64_parse("2001:db8:64::/96", &n64, err, sizeof(err)), 0);
+    ck_assert_int_eq(ipdrop_parse("2001:db8:64::c633:6407", &p), 0);
+    ipdrop_entry_text(&p, &n64, t, sizeof(t));
+    ck_assert_str_eq(t, "198.51.100.7");
+    ipdrop_entry_text(&p, NULL, t, sizeof(t)); /* not a NAT64 prefix of this node */
+    ck_assert_str_eq(t, "2001:db8:64::c633:6407");
+}
+END_TEST
+
 /* ---- live ---- */
 
 static char *nft_list(const char *what)
@@ -627,6 +787,29 @@ static int router_down(const char *ns)
     return system(cmd);
 }
 
+/* ipdrop_read_elements()'s callback: the entries and their packets, summed */
+struct elem_counts {
+    char entry[4][64];
+    uint64_t packets[4];
+    int n, calls;
+};
+
+static void count_elem(void *ctx, const char *entry, uint64_t packets, uint64_t bytes)
+{
+    struct elem_counts *c = ctx;
+    (void)bytes;
+    c->calls++;
+    for (int i = 0; i < c->n; i++)
+        if (strcmp(c->entry[i], entry) == 0) {
+            c->packets[i] += packets;
+            return;
+        }
+    if (c->n < 4) {
+        snprintf(c->entry[c->n], sizeof(c->entry[0]), "%s", entry);
+        c->packets[c->n++] = packets;
+    }
+}
+
 START_TEST(live_drops_forwarded)
 {
     own_netns();
@@ -638,14 +821,21 @@ START_TEST(live_drops_forwarded)
     char err[512] = "";
     struct ipdrop *k = ipdrop_new("qg_t", true, 0x10000, NULL, err, sizeof(err));
     ck_assert_msg(k != NULL, "%s", err);
-    static const char *const e[] = { "10.9.1.2" };
-    struct ruleset *rs = build(e, 1);
+    static const char *const e[] = { "10.9.1.2", "10.9.3.0/24", "2001:db8:9::/48" };
+    struct ruleset *rs = build(e, 3);
     int synced = ipdrop_sync(k, rs, NULL, err, sizeof(err));
+    struct elem_counts before = { .n = 0 };
+    long read0 = ipdrop_read_elements(k, count_elem, &before, err, sizeof(err));
     int unlisted = fetch(ns, "http://10.9.1.1:8080/");
     int listed = fetch(ns, "http://10.9.1.2:8080/");
     int listed443 = fetch(ns, "http://10.9.1.2:443/");
     /* the counter `drops` read over netlink, against nft's own listing of it */
     int read = ipdrop_read_drops(k, err, sizeof(err));
+    /* and per element: all of it the listed address's (the prefixes saw nothing), then nothing
+     * more at a second reading */
+    struct elem_counts after = { .n = 0 }, again = { .n = 0 };
+    long read1 = ipdrop_read_elements(k, count_elem, &after, err, sizeof(err));
+    long read2 = ipdrop_read_elements(k, count_elem, &again, err, sizeof(err));
     struct ipdrop_stats st;
     ipdrop_get_stats(k, &st);
     unsigned long long drops = 0;
@@ -661,6 +851,14 @@ START_TEST(live_drops_forwarded)
     ck_assert_msg(drops >= 1, "no drop counted");
     ck_assert_msg(read == 0, "%s", err);
     ck_assert_uint_eq(st.packets, drops);
+    /* 3 entries, the IPv4 ones also as NAT64 prefixes under 64:ff9b::/96: 5 elements */
+    ck_assert_msg(read0 == 5 && read1 == 5 && read2 == 5, "elements read: %ld %ld %ld (%s)", read0,
+                  read1, read2, err);
+    ck_assert_int_eq(before.calls, 0);
+    ck_assert_int_eq(after.n, 1);
+    ck_assert_str_eq(after.entry[0], "10.9.1.2");
+    ck_assert_uint_eq(after.packets[0], drops);
+    ck_assert_int_eq(again.calls, 0);
     ipdrop_free(k, true);
     ruleset_free(rs);
 }
@@ -852,6 +1050,8 @@ static Suite *ipdrop_suite(void)
     tcase_add_test(tc, create_script);
     tcase_add_test(tc, counter_request);
     tcase_add_test(tc, counter_parse);
+    tcase_add_test(tc, elems_dump);
+    tcase_add_test(tc, entry_text);
     tcase_add_test(tc, bad_table_name);
     suite_add_tcase(s, tc);
     TCase *live = tcase_create("live");
