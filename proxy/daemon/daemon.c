@@ -32,6 +32,7 @@
 #include "rules/resolve/fallback.h"
 #include "rules/resolve/resolver.h"
 #include "proxy/daemon/settings.h"
+#include "proxy/daemon/kdrops.h"
 #include "proxy/enforce/ipdrop.h"
 #include "rules/lists/loader.h"
 #include "common/log.h"
@@ -143,6 +144,8 @@ struct daemon {
     struct service *svc;          /* sd_notify and the watchdog (service.h) */
     uint64_t hits_dropped_logged; /* that thread's: hits_dropped() when last logged */
     struct fbseen *seen;          /* names seen in traffic to fallback addresses (fbseen.h) */
+    struct kdrops *kdrops;        /* what the kernel dropped per IP entry (kdrops.h) */
+    uint64_t kdrops_lost_logged;
     struct timespec t0;
 
     const char *store_url;    /* --store, or NULL: the store key */
@@ -1517,20 +1520,36 @@ static int ipd_sync(struct daemon *d, char *err, size_t errlen)
     2000 /* the drop counter read (one netlink round trip, not an nft listing:
                               * that fetches the whole table, 0.9 s of CPU at 100k addresses) */
 
+/* ipdrop_read_elements()'s callback: one element's growth, noted for the report */
+static void ipd_elem_drops(void *ctx, const char *entry, uint64_t packets, uint64_t bytes)
+{
+    struct daemon *d = ctx;
+    kdrops_note(d->kdrops, entry, packets, bytes, store_now_ms());
+}
+
 static void *ipd_main(void *arg)
 {
     struct daemon *d = arg;
     uint64_t retry_at = 0, counters_at = 0;
-    bool counters_failing = false;
+    uint64_t elements_at = mono_ms() + d->cfg->ip_kernel_counts_interval;
+    bool counters_failing = false, elements_failing = false;
     while (!atomic_load(&d->ipd_stop)) {
         char err[512];
         uint64_t now = mono_ms();
-        if (rsref_version(d->rules) != d->ipd_version && now >= retry_at &&
-            ipd_sync(d, err, sizeof(err)) < 0) {
-            log_write(d->log, LOG_LEVEL_WARN, "ipdrop",
-                      "the kernel refused the new IP entries; the previous ones stay, retrying",
-                      LOG_KV(LOG_S("error", err), LOG_U("retry_ms", IPD_RETRY_MS)));
-            retry_at = now + IPD_RETRY_MS;
+        if (rsref_version(d->rules) != d->ipd_version && now >= retry_at) {
+            /* what the elements dropped so far, before the change removes some */
+            if (ipdrop_read_elements(d->ipd, ipd_elem_drops, d, err, sizeof(err)) < 0 &&
+                !elements_failing)
+                log_write(d->log, LOG_LEVEL_WARN, "ipdrop",
+                          "cannot read the counters of the table's elements (the reports' "
+                          "kernel drops)",
+                          LOG_KV(LOG_S("error", err)));
+            if (ipd_sync(d, err, sizeof(err)) < 0) {
+                log_write(d->log, LOG_LEVEL_WARN, "ipdrop",
+                          "the kernel refused the new IP entries; the previous ones stay, retrying",
+                          LOG_KV(LOG_S("error", err), LOG_U("retry_ms", IPD_RETRY_MS)));
+                retry_at = now + IPD_RETRY_MS;
+            }
         }
         if (now >= counters_at) {
             bool bad = ipdrop_read_drops(d->ipd, err, sizeof(err)) < 0;
@@ -1539,6 +1558,16 @@ static void *ipd_main(void *arg)
                           LOG_KV(LOG_S("error", err)));
             counters_failing = bad;
             counters_at = now + IPD_COUNTERS_MS;
+        }
+        if (now >= elements_at) {
+            bool bad = ipdrop_read_elements(d->ipd, ipd_elem_drops, d, err, sizeof(err)) < 0;
+            if (bad && !elements_failing)
+                log_write(d->log, LOG_LEVEL_WARN, "ipdrop",
+                          "cannot read the counters of the table's elements (the reports' "
+                          "kernel drops)",
+                          LOG_KV(LOG_S("error", err)));
+            elements_failing = bad;
+            elements_at = now + d->cfg->ip_kernel_counts_interval;
         }
         struct timespec w = { 0, 100 * 1000 * 1000 };
         nanosleep(&w, NULL);
@@ -1585,14 +1614,26 @@ static int ipd_start(struct daemon *d, char *err, size_t errlen)
     return 0;
 }
 
+/* Stops the thread, then reads the elements' counters once more: what was dropped since the
+ * last reading reaches the heartbeat's last flush (before the follower stops). */
+static void ipd_stop_thread(struct daemon *d)
+{
+    if (!d->ipd_started)
+        return;
+    atomic_store(&d->ipd_stop, true);
+    pthread_join(d->ipd_th, NULL);
+    d->ipd_started = false;
+    char err[512];
+    if (ipdrop_read_elements(d->ipd, ipd_elem_drops, d, err, sizeof(err)) < 0)
+        log_write(d->log, LOG_LEVEL_WARN, "ipdrop",
+                  "cannot read the counters of the table's elements (the reports' kernel drops)",
+                  LOG_KV(LOG_S("error", err)));
+}
+
 /* Stops the thread and removes the table (a clean stop). */
 static void ipd_end(struct daemon *d)
 {
-    if (d->ipd_started) {
-        atomic_store(&d->ipd_stop, true);
-        pthread_join(d->ipd_th, NULL);
-        d->ipd_started = false;
-    }
+    ipd_stop_thread(d);
     if (d->ipd)
         log_write(d->log, LOG_LEVEL_INFO, "ipdrop", "table removed",
                   LOG_KV(LOG_S("table", d->ipd_table)));
@@ -1948,6 +1989,17 @@ static int fol_flush(void *ctx, struct store *s, char *err, size_t errlen)
         int src = fbseen_flush(d->seen, s, d->node_id, store_now_ms(), err, errlen);
         if (src < 0)
             rc = src;
+    }
+    if (rc >= 0 && d->kdrops) {
+        int krc = kdrops_flush(d->kdrops, s, d->node_id, store_now_ms(), err, errlen);
+        if (krc < 0)
+            rc = krc;
+        uint64_t lost = kdrops_lost(d->kdrops);
+        if (lost != d->kdrops_lost_logged) {
+            log_write(d->log, LOG_LEVEL_WARN, "ipdrop", "kernel drops not counted",
+                      LOG_KV(LOG_U("entries", lost - d->kdrops_lost_logged)));
+            d->kdrops_lost_logged = lost;
+        }
     }
     if (rc >= 0 && d->tarcount) {
         int trc = tarcount_flush(d->tarcount, s, &d->pseudo, d->node_id, err, errlen);
@@ -2330,7 +2382,8 @@ static int run(struct daemon *d)
     d->svc = service_new(d->nworkers, d->log);
     d->decisions = decisions_new(d->nworkers);
     d->seen = fbseen_new(d->nworkers);
-    if (!d->hits || !d->svc || !d->decisions || !d->seen) {
+    d->kdrops = kdrops_new();
+    if (!d->hits || !d->svc || !d->decisions || !d->seen || !d->kdrops) {
         fatal(d, "out of memory");
         return 1;
     }
@@ -2468,6 +2521,7 @@ close_mode:
     d->admin = NULL;
     parents_api_free(d->parents);
     d->parents = NULL;
+    ipd_stop_thread(d);
     follower_free(d->fol);
     d->fol = NULL;
     merge_end(d);
@@ -2529,6 +2583,7 @@ int daemon_main(int argc, char **argv)
     follower_free(d.fol);
     hits_free(d.hits);
     fbseen_free(d.seen);
+    kdrops_free(d.kdrops);
     tariff_free(d.tariff); /* after the workers and the follower: nothing reads it any more */
     tarcount_free(d.tarcount);
     d.fol = NULL;

@@ -253,6 +253,11 @@ static const struct config_key keys[] = {
     { "ip.kernel_table", CONFIG_STRING, 0, 0, "qorgau_ip", NULL, OFF(ip_kernel_table), true,
       "name of that nftables table (family inet); made at start, replacing one of that name, "
       "and removed at a clean stop" },
+    { "ip.kernel_counts_interval", CONFIG_DURATION, 1000, 60 * MIN, "1m", NULL,
+      OFF(ip_kernel_counts_interval), true,
+      "how often the counters of that table's elements are read and what each IP entry dropped "
+      "is added to this node's evidence for the execution reports (kernel_drops; one netlink "
+      "dump of the sets, about 60 bytes per element)" },
     { "ip.nat64_prefixes", CONFIG_STRING, 0, 0, "", NULL, OFF(ip_nat64_prefixes), true,
       "the operator's NAT64 prefixes (/96, comma-separated, up to 8): an IPv6 server address "
       "under one of them - or under the well-known 64:ff9b::/96, always - is also judged as the "

@@ -140,6 +140,7 @@ struct settings {
 
     int ip_kernel_drop; /* enum settings_ip_kernel_drop */
     char *ip_kernel_table;
+    uint64_t ip_kernel_counts_interval; /* ms between readings of the sets' element counters */
     char *ip_nat64_prefixes;
     struct nat64 ip_nat64; /* ip.nat64_prefixes, parsed */
 

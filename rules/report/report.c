@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rules/report/kdropdoc.h"
+
 /* ---- fleet ---------------------------------------------------------------------------------- */
 
 struct fleet_ctx {
@@ -367,6 +369,30 @@ static int seen_cb(void *ctx, const char *bytes, size_t len)
     return 0;
 }
 
+/* The fleet's "kdrops" documents, the entries of this order's IP resources kept. */
+struct kdrop_ctx {
+    const struct report *r;
+    const struct byname *v;
+    size_t n;
+    struct kdropdoc doc;
+    int rc;
+};
+
+static bool is_ip_resource(void *ctx, const char *entry)
+{
+    const struct kdrop_ctx *c = ctx;
+    long i = find_res(c->v, c->n, entry);
+    return i >= 0 && strcmp(c->r->res[i].method, "ip") == 0;
+}
+
+static int kdrop_cb(void *ctx, const char *bytes, size_t len)
+{
+    struct kdrop_ctx *c = ctx;
+    if (kdropdoc_merge(bytes, len, is_ip_resource, c, &c->doc) == -ENOMEM)
+        c->rc = -ENOMEM;
+    return 0;
+}
+
 /* Residual risks: pending nodes, unverified / reachable resources, IP entries, and what the
  * "risks" document says (shared addresses held back, ECH connections seen). */
 static int collect_risks(struct report *r, const json_t *risks, uint64_t ech_fleet)
@@ -520,6 +546,27 @@ int report_build(struct store *s, const struct report_fleet *fleet, const char *
         if (!rc && sc.rc)
             goto nomem;
     }
+    if (rc)
+        goto fail;
+    /* what the kernel dropped to this order's IP entries, summed over the fleet's nodes */
+    struct kdrop_ctx kc = { .r = r, .v = byn, .n = r->nres };
+    for (size_t i = 0; i < fleet->n && !rc && r->nres; i++) {
+        rc = store_doc_get(s, "kdrops", fleet->v[i].id, kdrop_cb, &kc, err, errlen);
+        if (rc == -ENOENT)
+            rc = 0;
+    }
+    for (size_t i = 0; i < r->nres && !rc && !kc.rc; i++) {
+        const struct kdropdoc_entry *e = kdropdoc_find(&kc.doc, r->res[i].r->norm);
+        if (!e || strcmp(r->res[i].method, "ip") != 0)
+            continue;
+        r->res[i].kdrop_packets = e->packets;
+        r->res[i].kdrop_bytes = e->bytes;
+        r->res[i].first_kdrop_ms = e->first_ms;
+        r->res[i].last_kdrop_ms = e->last_ms;
+    }
+    kdropdoc_free(&kc.doc);
+    if (!rc && kc.rc)
+        goto nomem;
     if (rc)
         goto fail;
     json_decref(jv);

@@ -64,6 +64,9 @@ struct report_resource {
     char **fallback;                /* ip_fallback_addresses (document "fallback"); may be none */
     size_t nfallback;
     uint64_t hits, first_hit_ms, last_hit_ms;
+    /* an IP entry: what the kernel dropped to it on the ports Qorgau does not judge itself
+     * (ip.kernel_drop), summed over the fleet's "kdrops" documents (kdropdoc.h) */
+    uint64_t kdrop_packets, kdrop_bytes, first_kdrop_ms, last_kdrop_ms;
     struct report_check *checks;
     size_t nchecks;
     enum report_verdict verdict;

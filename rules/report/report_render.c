@@ -60,6 +60,7 @@ static const struct label labels[] = {
     { "hits", { "Срабатывания", "Іске қосылулар", "Hits" } },
     { "first_hit", { "первое", "алғашқы", "first" } },
     { "last_hit", { "последнее", "соңғы", "last" } },
+    { "kdrops", { "отброшено ядром на других портах, пакетов: %s", "ядро басқа порттарда тастаған пакеттер: %s", "dropped by the kernel on other ports, packets: %s" } },
     { "verify", { "Самопроверка", "Өзін-өзі тексеру", "Self-verification" } },
     { "blocked", { "заблокирован", "бұғатталған", "blocked" } },
     { "not_blocked", { "ДОСТУПЕН", "ҚОЛЖЕТІМДІ", "REACHABLE" } },
@@ -424,6 +425,19 @@ static void html(FILE *f, const struct report *r, enum report_lang lang)
             report_html_text(f, t2);
             fputs("</span>", f);
         }
+        if (rr->kdrop_packets) {
+            char num[24];
+            snprintf(num, sizeof(num), "%llu", (unsigned long long)rr->kdrop_packets);
+            fputs("<br><span class=\"small\">", f);
+            subst(f, L("kdrops"), num, true);
+            report_time(rr->first_kdrop_ms, r->tz, t);
+            report_time(rr->last_kdrop_ms, r->tz, t2);
+            wrap(f, "<br>", L("first_hit"), ": ");
+            report_html_text(f, t);
+            wrap(f, "<br>", L("last_hit"), ": ");
+            report_html_text(f, t2);
+            fputs("</span>", f);
+        }
         fprintf(f, "</td><td class=\"%s\">", rr->verdict == REPORT_NOT_BLOCKED ? "bad" : "");
         report_html_text(f, L(verdict_key(rr->verdict)));
         for (size_t j = 0; j < rr->nchecks; j++) {
@@ -596,6 +610,10 @@ static void json(FILE *f, const struct report *r)
         jkey_u64(f, "hits", rr->hits);
         jkey_u64(f, "first_hit_ms", rr->first_hit_ms);
         jkey_u64(f, "last_hit_ms", rr->last_hit_ms);
+        jkey_u64(f, "kernel_dropped_packets", rr->kdrop_packets);
+        jkey_u64(f, "kernel_dropped_bytes", rr->kdrop_bytes);
+        jkey_u64(f, "first_kernel_drop_ms", rr->first_kdrop_ms);
+        jkey_u64(f, "last_kernel_drop_ms", rr->last_kdrop_ms);
         jkey_str(f, "verification", verdict_name(rr->verdict), false);
         jsonw_key(f, "checks", false);
         fputc('[', f);
@@ -671,7 +689,8 @@ static void csv(FILE *f, const struct report *r)
     deadline_date_format(&r->deadline_date, dd);
     fputs("order,status,resource,written,method,ip_fallback_addresses,enforced_all,"
           "acknowledged_by,hits,first_hit,last_hit,verification,position,reason,deadline,"
-          "deadline_outcome,ip_fallback_names_seen\r\n",
+          "deadline_outcome,ip_fallback_names_seen,kernel_dropped_packets,first_kernel_drop,"
+          "last_kernel_drop\r\n",
           f);
     for (size_t i = 0; i < r->nres; i++) {
         const struct report_resource *rr = &r->res[i];
@@ -714,6 +733,11 @@ static void csv(FILE *f, const struct report *r)
                                       rr->fallback[j], seen);
         }
         csv_next(f, buf);
+        csv_u64(f, rr->kdrop_packets);
+        report_time(rr->first_kdrop_ms, r->tz, t);
+        csv_next(f, t);
+        report_time(rr->last_kdrop_ms, r->tz, t);
+        csv_next(f, t);
         fputs("\r\n", f);
     }
     for (size_t i = 0; i < o->nrej; i++) {
@@ -726,7 +750,7 @@ static void csv(FILE *f, const struct report *r)
         csv_next(f, o->rej[i].reason);
         csv_next(f, dd);
         csv_next(f, met_name(r->met));
-        fputs(",\r\n", f);
+        fputs(",,,,\r\n", f);
     }
 }
 

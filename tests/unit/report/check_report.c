@@ -513,6 +513,61 @@ START_TEST(signed_report_verifies)
 }
 END_TEST
 
+/* What the kernel dropped to an IP entry (ip.kernel_drop): each node's "kdrops" document, summed
+ * over the fleet for the order's IP resources only (a domain's text, or an address of no
+ * resource, in a document is left out), in the model and in every rendering. */
+START_TEST(kernel_drops)
+{
+    uint64_t t_imp, t_rev;
+    struct store *s = scenario(&t_imp, &t_rev);
+    char err[512], d1[512], d2[512];
+    snprintf(d1, sizeof(d1),
+             "{\"node\":\"n1\",\"updated_ms\":1,\"entries\":["
+             "{\"entry\":\"10.0.0.1\",\"packets\":5,\"bytes\":300,\"first_ms\":%llu,"
+             "\"last_ms\":%llu},{\"entry\":\"casino.kz\",\"packets\":9},"
+             "{\"entry\":\"203.0.113.9\",\"packets\":4}]}",
+             (unsigned long long)(t_imp + 100), (unsigned long long)(t_imp + 200));
+    snprintf(d2, sizeof(d2),
+             "{\"node\":\"n2\",\"updated_ms\":1,\"entries\":["
+             "{\"entry\":\"10.0.0.1\",\"packets\":7,\"bytes\":420,\"first_ms\":%llu,"
+             "\"last_ms\":%llu}]}",
+             (unsigned long long)(t_imp + 50), (unsigned long long)(t_imp + 400));
+    ck_assert_int_eq(store_doc_put(s, "kdrops", "n1", d1, strlen(d1), err, sizeof(err)), 0);
+    ck_assert_int_eq(store_doc_put(s, "kdrops", "n2", d2, strlen(d2), err, sizeof(err)), 0);
+    struct report *r = NULL;
+    struct report_opts opt = { .now_ms = t_rev + 3600000 };
+    ck_assert_int_eq(report_build(s, NULL, "R-1", &opt, &r, err, sizeof(err)), 0);
+    ck_assert_str_eq(r->res[2].r->norm, "10.0.0.1");
+    ck_assert_uint_eq(r->res[2].kdrop_packets, 12);
+    ck_assert_uint_eq(r->res[2].kdrop_bytes, 720);
+    ck_assert_uint_eq(r->res[2].first_kdrop_ms, t_imp + 50);
+    ck_assert_uint_eq(r->res[2].last_kdrop_ms, t_imp + 400);
+    ck_assert_uint_eq(r->res[0].kdrop_packets, 0); /* casino.kz: a domain */
+    size_t len;
+    char *j = render(r, REPORT_JSON, REPORT_RU, &len);
+    json_t *root = json_loadb(j, len, 0, NULL);
+    ck_assert_ptr_nonnull(root);
+    json_t *res = json_object_get(root, "resources");
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_array_get(res, 2), "kernel_dropped_packets")), 12);
+    ck_assert_int_eq(
+        json_integer_value(json_object_get(json_array_get(res, 0), "kernel_dropped_packets")), 0);
+    json_decref(root);
+    free(j);
+    char *c = render(r, REPORT_CSV, REPORT_RU, &len);
+    ck_assert_ptr_nonnull(strstr(c,
+                                 "ip_fallback_names_seen,kernel_dropped_packets,first_kernel_drop,"
+                                 "last_kernel_drop\r\n"));
+    ck_assert_ptr_nonnull(strstr(c, ",12,2026-01-26"));
+    free(c);
+    char *h = render(r, REPORT_HTML, REPORT_EN, &len);
+    ck_assert_ptr_nonnull(strstr(h, "dropped by the kernel on other ports, packets: 12"));
+    free(h);
+    report_free(r);
+    store_free(s);
+}
+END_TEST
+
 static Suite *report_suite(void)
 {
     Suite *s = suite_create("report");
@@ -522,6 +577,7 @@ static Suite *report_suite(void)
     tcase_add_test(tc, model_from_store);
     tcase_add_test(tc, model_missed_pending_and_documents);
     tcase_add_test(tc, renderers);
+    tcase_add_test(tc, kernel_drops);
     tcase_add_test(tc, stats_over_store);
     tcase_add_test(tc, signed_report_verifies);
     suite_add_tcase(s, tc);
