@@ -28,9 +28,13 @@
 #include "rules/match/rsref.h"
 #include "rules/subs/tariff.h"
 
-#define TAP_BATCH             256            /* frames handled per read section */
-#define TAP_POLL_MS           100            /* well inside mode.h's 250 ms stop latency */
-#define TAP_STATS_NS          200000000u     /* counters published every 200 ms */
+#define TAP_BATCH    256        /* frames handled per read section */
+#define TAP_POLL_MS  100        /* well inside mode.h's 250 ms stop latency */
+#define TAP_STATS_NS 200000000u /* counters published every 200 ms */
+/* after capture drops (read every 5th publication): flows first seen mid-stream within this
+ * many seconds of capture time are reset, at every reading within the grace after the drops */
+#define TAP_DROPS_WINDOW_S    3u
+#define TAP_DROPS_GRACE_NS    2500000000u
 #define TAP_TARIFF_RECHECK_NS 60000000000ull /* with tariffs: kept names judged again (60 s) */
 #define TAP_URL_MAX           2048           /* blocked URL bytes passed to the notice builders */
 #define TAP_COALESCE_NS       50000u /* immediate mode, dense traffic: wait this long between reads */
@@ -89,6 +93,8 @@ enum tap_ctr {
     C_PASSED_NAME_CUT,          /* passed flows blocked when a newer rule set listed their name */
     C_PASSED_NAMES_KEPT,        /* names of passed TLS flows kept now (tap.passed_names) */
     C_PASSED_NAMES_FULL,        /* ... not kept: the table was full */
+    C_PICKUPS_CUT,              /* flows first seen without their SYN, marked after drops */
+    C_PICKUPS_BLOCKED,          /* ... and blocked at their next packet */
     C_COUNT
 };
 
@@ -143,6 +149,8 @@ static const char *const tap_ctr_names[C_COUNT] = {
     "engine.passed_name_cut",
     "engine.passed_names_kept",
     "engine.passed_names_full",
+    "engine.pickups_cut",
+    "engine.pickups_blocked",
 };
 
 /* The decode errors by reason (the enum's order; ok, fragments and non-TCP/UDP are not errors). */
@@ -183,7 +191,9 @@ struct tap_worker {
     uint64_t recheck_ns; /* with tariffs: when the kept names are judged again (schedules) */
     const struct blocknote *pol_seen; /* settings record the engine's policy was taken from */
     uint64_t blocks, injected, not_enforced, udp_not_enforced;
-    uint64_t paced; /* paced sleeps (tap_run_worker) */
+    uint64_t paced;         /* paced sleeps (tap_run_worker) */
+    uint64_t drops_last;    /* the ring's drop count at the last reading */
+    uint64_t drops_seen_ns; /* when it last grew (0: never) */
     _Atomic uint64_t ctr[C_COUNT];
     _Atomic uint64_t dec[DECODE_RESULT_COUNT - DEC_FIRST]; /* tap_decode_names */
     struct inject_frames fr;
@@ -365,14 +375,27 @@ static void publish_counters(struct tap_worker *w, bool with_drops)
                              es.unseen_blocked,
                              es.passed_name_cut,
                              es.passed_names_kept,
-                             es.passed_names_full };
+                             es.passed_names_full,
+                             es.pickups_cut,
+                             es.pickups_blocked };
     _Static_assert(sizeof(eng) / sizeof(eng[0]) == C_COUNT - C_DECODE_ERRORS,
                    "one value per engine counter");
     for (unsigned k = 0; k < sizeof(eng) / sizeof(eng[0]); k++)
         atomic_store_explicit(&w->ctr[C_DECODE_ERRORS + k], eng[k], memory_order_relaxed);
     uint64_t recv, drop;
-    if (with_drops && capture_live_stats(w->cap, &recv, &drop) == 0)
+    if (with_drops && capture_live_stats(w->cap, &recv, &drop) == 0) {
         atomic_store_explicit(&w->ctr[C_CAPTURE_DROPS], drop, memory_order_relaxed);
+        /* The ring dropped frames: a connection whose SYN and first request went with them is
+         * first seen mid-stream and would pass on its address. Those first seen since shortly
+         * before the drops, and until the next reading after them (a flow's next packet may
+         * come a moment later), are reset at their next packet (engine_cut_pickups()). */
+        uint64_t now = mono_ns();
+        if (drop > w->drops_last)
+            w->drops_seen_ns = now;
+        w->drops_last = drop;
+        if (w->drops_seen_ns && now - w->drops_seen_ns <= TAP_DROPS_GRACE_NS)
+            (void)engine_cut_pickups(w->eng, TAP_DROPS_WINDOW_S);
+    }
 }
 
 static void worker_free(struct tap_worker *w)

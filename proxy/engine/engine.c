@@ -1362,6 +1362,22 @@ static void cut_flow(struct engine *e, struct flow *f, const struct pkt *p, int 
         evicted_next(e, f, p, dir);
         return;
     }
+    if (f->a.method == METHOD_UNSEEN && !(f->a.state & ENGINE_ST_BLOCKED)) {
+        /* a flow first seen without its SYN while the capture dropped frames
+         * (engine_cut_pickups()): its start, the request, may have gone with them */
+        if (p->tcp_flags & TCPF_RST)
+            return;
+        f->fl &= (uint8_t)~FLOW_F_CUT;
+        e->cur_pkt = p;
+        e->cur_dir = dir;
+        e->cur_res = 0;
+        e->cur_cut = true;
+        f->a.state |= ENGINE_ST_PAYLOAD;
+        decide_by_policy(e, f, METHOD_UNSEEN, &e->st.pickups_blocked);
+        e->cur_cut = false;
+        e->cur_pkt = NULL;
+        return;
+    }
     if (f->a.state & ENGINE_ST_BLOCKED) { /* marked while still inspected, blocked since */
         f->fl &= (uint8_t)~FLOW_F_CUT;
         return;
@@ -1888,6 +1904,37 @@ void engine_set_rules(struct engine *e, const struct ruleset *rs)
         flowtab_foreach(e->ft, mark_cut, e);
     if (e->names && rs)
         mark_cut_names(e);
+}
+
+struct pickups {
+    struct engine *e;
+    uint32_t since_s;
+    size_t n;
+};
+
+/* engine_cut_pickups(): a TCP flow first seen without its SYN since c->since_s, not blocked,
+ * is marked to be blocked at its next packet (cut_flow(): method unseen) */
+static void mark_pickup(struct flow *f, enum flowtab_why why, void *ctx)
+{
+    struct pickups *c = ctx;
+    (void)why;
+    if (f->proto != IPPROTO_TCP || f->first_s < c->since_s || tcpreasm_syn_seen(&f->tcp) ||
+        (f->a.state & ENGINE_ST_BLOCKED) || (f->fl & FLOW_F_CUT))
+        return;
+    if (!(f->a.state & ENGINE_ST_DONE))
+        finish_flow_inspection(c->e, f);
+    f->a.method = METHOD_UNSEEN;
+    f->fl |= FLOW_F_CUT;
+    c->n++;
+}
+
+size_t engine_cut_pickups(struct engine *e, uint32_t window_s)
+{
+    uint32_t now_s = (uint32_t)(e->now_us / 1000000u);
+    struct pickups c = { e, now_s > window_s ? now_s - window_s : 0, 0 };
+    flowtab_foreach(e->ft, mark_pickup, &c);
+    e->st.pickups_cut += c.n;
+    return c.n;
 }
 
 void engine_judge_kept(struct engine *e)

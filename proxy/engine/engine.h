@@ -192,6 +192,14 @@ void engine_set_rules(struct engine *e, const struct ruleset *rs);
  * engine_set_rules(). Nothing without kept names. */
 void engine_judge_kept(struct engine *e);
 
+/* Tap mode, after capture drops: every TCP flow first seen without its SYN within the last
+ * window_s seconds of capture time (and not blocked) is marked, and blocked by policy at its
+ * next packet (method unseen, a reset both ways with that packet's sequence numbers; counted
+ * pickups_blocked). Such a flow's SYN went by unseen, and its first request may have gone
+ * with it: a flood that overflows the ring must not let the connections it hid through on
+ * their address. Returns the flows marked (counted pickups_cut). */
+size_t engine_cut_pickups(struct engine *e, uint32_t window_s);
+
 /* Replaces the verdict policy used for decisions from now on (copied; notice_url borrowed, it
  * must outlive the engine or the next call). Same thread as engine_frame(). */
 void engine_set_policy(struct engine *e, const struct verdict_policy *pol);
@@ -287,6 +295,9 @@ struct engine_stats {
     uint64_t quic_coalesced_limit; /* datagrams with more long-header packets than read */
     uint64_t quic_restarts;        /* Initials under a new DCID (Retry, new attempt): restarted */
     uint64_t name_invalid, ech, ipv6_bad_ext;
+    uint64_t pickups_cut;          /* flows first seen without their SYN marked after capture drops
+                               * (engine_cut_pickups()) */
+    uint64_t pickups_blocked;      /* ...and blocked at their next packet */
     uint64_t passed_cut;           /* passed flows blocked after a newer rule set listed their
                                   * server's address (engine_config.cut_passed) */
     uint64_t views_full;           /* a version of a flow's bytes found no room: only the

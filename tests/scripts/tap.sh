@@ -1018,5 +1018,50 @@ kill "$qpid"
 wait "$qpid" 2>/dev/null
 pids=$(echo "$pids" | sed "s/ $qpid//")
 
+# ---- capture drops: connections first seen mid-stream ------------------------------------------
+# A flood that overflows the capture ring hides whole connections: one whose SYN and ClientHello
+# went with the dropped frames is first seen mid-stream, and passed on its address. One worker
+# with the smallest ring (1 MiB), stopped (SIGSTOP) while UDP 443 datagrams fill it; a TLS
+# connection naming a blocked host is opened and served meanwhile; the worker goes on, reads the
+# drops, and the connection's next requests are reset (engine_cut_pickups(): method unseen).
+# (Before, they were served.)
+sed -e 's/^workers = 2$/workers = 1/' -e 's/^log.file = .*/log.file = QGDROPLOG/' \
+    "$tmp/qorgau.conf" | sed "s|QGDROPLOG|$tmp/qorgau-drop.log|" >"$tmp/qorgau-drop.conf"
+echo 'tap.ring_size = 1M' >>"$tmp/qorgau-drop.conf"
+ip netns exec "$F" "$QG_BIN" run -c "$tmp/qorgau-drop.conf" 2>"$tmp/qorgau-drop.stderr" &
+qpid=$!
+pids="$pids $qpid"
+i=0
+while [ $i -lt 50 ] && ! grep -q '"msg":"opened"' "$tmp/qorgau-drop.log" 2>/dev/null; do
+    sleep 0.1
+    i=$((i + 1))
+done
+kill -STOP "$qpid"
+cl python3 "$CLIENT_PY" udpflood "$V4S" 443 4000 >/dev/null
+cl python3 "$CLIENT_PY" hold blocked.test "$V4S" 443 "$tmp/drop.go" 10 >"$tmp/drop.out" 2>&1 &
+pids="$pids $!"
+i=0
+while [ $i -lt 100 ] && ! grep -q '^open$' "$tmp/drop.out"; do sleep 0.1; i=$((i + 1)); done
+expect "capture drops: a TLS connection to blocked.test opened and served while the ring was full" \
+    "$(head -n 1 "$tmp/drop.out")" "open"
+kill -CONT "$qpid"
+sleep 2 # the worker reads its ring again, and the drops (every second)
+touch "$tmp/drop.go"
+i=0
+while [ $i -lt 100 ] && [ "$(wc -l <"$tmp/drop.out")" -lt 2 ]; do sleep 0.1; i=$((i + 1)); done
+expect "capture drops: its next requests, first seen mid-stream -> reset (was served)" \
+    "$(tail -n 1 "$tmp/drop.out")" "reset"
+sleep 1.2
+st=$(grep '"msg":"stats"' "$tmp/qorgau-drop.log" | tail -n 1)
+expect_match "capture drops: the ring dropped frames (tap.capture_drops)" \
+    "$(printf '%s' "$st" | grep -o '"tap.capture_drops":[0-9]*')" ':[1-9]'
+expect_match "capture drops: the connection blocked (engine.pickups_blocked)" \
+    "$(printf '%s' "$st" | grep -o '"engine.pickups_blocked":[0-9]*')" ':[1-9]'
+expect_match "capture drops: logged as a block, method unseen" \
+    "$(grep '"msg":"block"' "$tmp/qorgau-drop.log" | grep -c '"method":"unseen"')" '^[1-9]'
+kill "$qpid"
+wait "$qpid" 2>/dev/null
+pids=$(echo "$pids" | sed "s/ $qpid//")
+
 echo "tap: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

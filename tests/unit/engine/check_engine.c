@@ -1980,6 +1980,72 @@ START_TEST(cut_frames_never_pass_unread)
 }
 END_TEST
 
+static void cut_pickups_hook(struct engine *e, void *ctx)
+{
+    size_t *marked = ctx;
+    *marked = engine_cut_pickups(e, 10);
+}
+
+/* Tap mode, after capture drops (engine_cut_pickups()): a connection first seen without its SYN
+ * - its SYN and ClientHello gone with the dropped frames, its next data read mid-stream and
+ * passed on its address - is marked and reset at its next packet (method unseen, that packet's
+ * sequence numbers), though its address is not listed. A connection whose SYN was seen is
+ * left alone, and so is one first seen before the window. */
+START_TEST(pickups_cut_after_drops)
+{
+    static const uint8_t app[100] = { 0x17, 0x03, 0x03, 0x00, 0x5f };
+    uint8_t h[2048];
+    size_t n = hello(h, sizeof(h), "allowed.example");
+    struct pcapw *w = open_cap();
+    struct pcapw_conv old, seen, hid;
+    /* first seen without its SYN 60 s before the others: outside the window */
+    ck_assert_int_eq(pcapw_conv_init(&old, w, 1000000, "192.0.2.5", 40050, "10.0.0.1", 443), 0);
+    old.cnext = old.cisn + 1 + 600;
+    old.snext = old.sisn + 1 + 4000;
+    ck_assert_int_eq(pcapw_conv_client_data(&old, 600, app, sizeof(app)), 0);
+    ck_assert_int_eq(pcapw_conv_server_data(&old, 4000, app, sizeof(app)), 0);
+    /* a connection seen whole */
+    ck_assert_int_eq(pcapw_conv_init(&seen, w, 61000000, "192.0.2.6", 40051, "10.0.0.1", 443), 0);
+    ck_assert_int_eq(pcapw_conv_handshake(&seen), 0);
+    ck_assert_int_eq(pcapw_conv_client_data(&seen, 0, h, n), 0);
+    ck_assert_int_eq(pcapw_conv_server_data(&seen, 0, app, sizeof(app)), 0);
+    /* its SYN and hello dropped: first seen at its next client data */
+    ck_assert_int_eq(pcapw_conv_init(&hid, w, seen.ts, "192.0.2.7", 40052, "10.0.0.1", 443), 0);
+    hid.cnext = hid.cisn + 1 + (uint32_t)n;
+    hid.snext = hid.sisn + 1 + 3000;
+    ck_assert_int_eq(pcapw_conv_client_data(&hid, (uint32_t)n, app, sizeof(app)), 0);
+    ck_assert_int_eq(pcapw_conv_server_data(&hid, 3000, app, sizeof(app)), 0); /* frame 10 */
+    /* after the drops were noticed: the next packet of each */
+    old.ts = seen.ts = hid.ts;
+    ck_assert_int_eq(pcapw_conv_client_data(&old, 600 + sizeof(app), app, sizeof(app)), 0);
+    ck_assert_int_eq(pcapw_conv_client_data(&seen, (uint32_t)n, app, sizeof(app)), 0);
+    ck_assert_int_eq(pcapw_conv_client_data(&hid, (uint32_t)n + sizeof(app), app, 40), 0);
+    uint32_t hid_end = hid.cisn + 1 + (uint32_t)n + (uint32_t)sizeof(app) + 40u;
+    uint32_t hid_srv = hid.sisn + 1 + 3000u + (uint32_t)sizeof(app);
+    ck_assert_int_eq(pcapw_close(w), 0);
+    struct engine_config cfg;
+    small_config(&cfg);
+    size_t marked = 0;
+    static struct run r;
+    run_hook(&cfg, rules(), 10, 3, cut_pickups_hook, &marked, &r); /* 3 passes so far */
+    ck_assert_uint_eq(marked, 1);
+    ck_assert_uint_eq(r.st.pickups_cut, 1);
+    ck_assert_uint_eq(r.st.pickups_blocked, 1);
+    const struct ev *b = NULL;
+    for (size_t i = 0; i < r.n; i++)
+        if (r.ev[i].verdict == VERDICT_BLOCK) {
+            ck_assert_ptr_null(b);
+            b = &r.ev[i];
+        }
+    ck_assert_ptr_nonnull(b);
+    ck_assert_int_eq(b->method, METHOD_UNSEEN);
+    ck_assert_int_eq(b->action, ACTION_RESET);
+    ck_assert(b->cut && b->seq_known);
+    ck_assert_uint_eq(b->cli_next, hid_end);
+    ck_assert_uint_eq(b->srv_next, hid_srv);
+}
+END_TEST
+
 static Suite *engine_suite(void)
 {
     Suite *s = suite_create("engine");
@@ -1995,6 +2061,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, hello_split_decision_reused);
     tcase_add_test(tc, passed_flow_cut_after_new_rules);
     tcase_add_test(tc, passed_name_cut_after_new_rules);
+    tcase_add_test(tc, pickups_cut_after_drops);
     tcase_add_test(tc, kept_name_tariff_published);
     tcase_add_test(tc, passed_name_cut_before_answer);
     tcase_add_test(tc, client_share_blocks_unreadable);
