@@ -4,7 +4,8 @@
  * With ip.kernel_drop, forwarded traffic to an order's IP entry on a port Qorgau does not judge
  * itself is dropped by the kernel (proxy/enforce/ipdrop.h) and never reaches a worker, so it
  * makes no hit. The ipdrop thread reads the sets' per-element counters every
- * ip.kernel_counts_interval and notes each element's growth here (kdrops_note()); the
+ * ip.kernel_counts_interval (and at a clean stop) and notes each element's growth here
+ * (kdrops_note()); the
  * heartbeat (with the hits) adds what was noted to this node's "kdrops" document in the store
  * (kdrops_flush(); rules/report/kdropdoc.h gives its form), which the report sums over the
  * fleet's nodes. */

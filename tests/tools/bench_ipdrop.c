@@ -12,6 +12,8 @@
  *   add 1     ipdrop_sync() after an order of one new address (an overlay)
  *   add 1000  ... of 1,000 new addresses
  *   revoke    ... after that 1,000-address order is lifted
+ *   elements  ipdrop_read_elements(): every element's counter read (the reports' kernel drops,
+ *             read before each change and every ip.kernel_counts_interval)
  * Prints a report and one JSON line (docs/BENCHMARKS.md "IP entries on every port"). */
 #include <errno.h>
 #include <sched.h>
@@ -25,6 +27,14 @@
 #include "proxy/enforce/ipdrop.h"
 #include "rules/match/ruleset.h"
 #include "tests/lib/benchtime.h"
+
+static void no_count(void *ctx, const char *entry, uint64_t packets, uint64_t bytes)
+{
+    (void)ctx;
+    (void)entry;
+    (void)packets;
+    (void)bytes;
+}
 
 static void ip_text(size_t i, char *b, size_t len)
 {
@@ -168,6 +178,21 @@ int main(int argc, char **argv)
     double add1_ms = time_sync(kd, base, one, rounds);
     double add1000_ms = time_sync(kd, base, thou, rounds);
     double revoke_ms = time_sync(kd, thou, rev, rounds);
+    double elems_ms = 0;
+    long nread = 0;
+    {
+        double v[64];
+        for (int r = 0; r < rounds; r++) {
+            double c0 = bench_now_ms();
+            nread = ipdrop_read_elements(kd, no_count, NULL, err, sizeof(err));
+            v[r] = bench_now_ms() - c0;
+            if (nread < 0) {
+                fprintf(stderr, "bench_ipdrop: %s\n", err);
+                return 2;
+            }
+        }
+        elems_ms = bench_median(v, (size_t)rounds);
+    }
     struct ipdrop_stats st;
     ipdrop_get_stats(kd, &st);
 
@@ -182,11 +207,13 @@ int main(int argc, char **argv)
     printf("  add 1              %9.1f ms  (%.3fx create)\n", add1_ms, add1_ms / create_ms);
     printf("  add 1000           %9.1f ms  (%.3fx create)\n", add1000_ms, add1000_ms / create_ms);
     printf("  revoke 1000        %9.1f ms  (%.3fx create)\n", revoke_ms, revoke_ms / create_ms);
+    printf("  read %ld elements %9.1f ms  (%.3fx add 1)\n", nread, elems_ms, elems_ms / add1_ms);
     printf("{\"bench\":\"ipdrop\",\"entries\":%zu,\"ips\":%zu,\"elements\":%zu,\"rounds\":%d,"
            "\"build_ms\":%.1f,\"collect_ms\":%.1f,\"create_ms\":%.1f,\"unchanged_ms\":%.1f,"
-           "\"add1_ms\":%.1f,\"add1000_ms\":%.1f,\"revoke1000_ms\":%.1f,\"rebuilt\":%llu}\n",
+           "\"add1_ms\":%.1f,\"add1000_ms\":%.1f,\"revoke1000_ms\":%.1f,\"elements_ms\":%.1f,"
+           "\"rebuilt\":%llu}\n",
            n, k, elements, rounds, build_ms, collect_ms, create_ms, unchanged_ms, add1_ms,
-           add1000_ms, revoke_ms, (unsigned long long)st.rebuilt);
+           add1000_ms, revoke_ms, elems_ms, (unsigned long long)st.rebuilt);
     ipdrop_free(kd, true);
     ruleset_free(rev);
     ruleset_free(thou);
