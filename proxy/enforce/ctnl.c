@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "proxy/enforce/nlattr.h"
+
 #define HDR (sizeof(struct nlmsghdr) + sizeof(struct nfgenmsg))
 
 /* ---- building ---- */
@@ -131,26 +133,6 @@ size_t ctnl_dump_request(uint8_t *buf, size_t cap, uint32_t mark, uint32_t mask,
 
 /* ---- reading ---- */
 
-/* The attribute at *at of [p, p + len): its type (flags stripped), payload and payload length.
- * 1, 0 at the end, -EBADMSG when it does not fit. */
-static int attr(const uint8_t *p, size_t len, size_t *at, uint16_t *type, const uint8_t **data,
-                size_t *dlen)
-{
-    if (*at + 4 > len)
-        return *at >= len ? 0 : -EBADMSG;
-    uint16_t alen, atype;
-    memcpy(&alen, p + *at, 2);
-    memcpy(&atype, p + *at + 2, 2);
-    if (alen < 4 || alen > len - *at)
-        return -EBADMSG;
-    *type = atype & NLA_TYPE_MASK;
-    *data = p + *at + 4;
-    *dlen = alen - 4u;
-    size_t step = ((size_t)alen + 3u) & ~(size_t)3;
-    *at = step > len - *at ? len : *at + step;
-    return 1;
-}
-
 /* The addresses of a tuple: both of one family (a message that mixes them is not read as a
  * tuple: *have gets neither bit). */
 static int read_ip(const uint8_t *p, size_t len, struct ctnl_tuple *t, int *have)
@@ -161,7 +143,7 @@ static int read_ip(const uint8_t *p, size_t len, struct ctnl_tuple *t, int *have
     size_t n;
     int rc, v4 = 0, v6 = 0;
     uint8_t s4[4] = { 0 }, d4[4] = { 0 }, s6[16] = { 0 }, d6[16] = { 0 };
-    while ((rc = attr(p, len, &at, &type, &d, &n)) == 1) {
+    while ((rc = nlattr_next(p, len, &at, &type, &d, &n)) == 1) {
         if ((type == CTA_IP_V4_SRC || type == CTA_IP_V4_DST) && n == 4) {
             memcpy(type == CTA_IP_V4_SRC ? s4 : d4, d, 4);
             v4 |= type == CTA_IP_V4_SRC ? 1 : 2;
@@ -193,7 +175,7 @@ static int read_proto(const uint8_t *p, size_t len, struct ctnl_tuple *t, int *h
     const uint8_t *d;
     size_t n;
     int rc;
-    while ((rc = attr(p, len, &at, &type, &d, &n)) == 1) {
+    while ((rc = nlattr_next(p, len, &at, &type, &d, &n)) == 1) {
         uint16_t port;
         if (type == CTA_PROTO_NUM && n >= 1) {
             t->proto = d[0];
@@ -218,7 +200,7 @@ static int read_tuple(const uint8_t *p, size_t len, struct ctnl_tuple *t, int *o
     size_t n;
     int rc, have = 0;
     memset(t, 0, sizeof(*t));
-    while ((rc = attr(p, len, &at, &type, &d, &n)) == 1) {
+    while ((rc = nlattr_next(p, len, &at, &type, &d, &n)) == 1) {
         int r = 0;
         if (type == CTA_TUPLE_IP)
             r = read_ip(d, n, t, &have);
@@ -234,18 +216,14 @@ static int read_tuple(const uint8_t *p, size_t len, struct ctnl_tuple *t, int *o
 int ctnl_next(const uint8_t *buf, size_t len, size_t *off, struct ctnl_msg *m)
 {
     memset(m, 0, sizeof(*m));
-    if (*off >= len || len - *off < sizeof(struct nlmsghdr))
-        return 0;
-    struct nlmsghdr nh;
-    memcpy(&nh, buf + *off, sizeof(nh));
-    if (nh.nlmsg_len < sizeof(nh) || nh.nlmsg_len > len - *off)
-        return -EBADMSG;
-    const uint8_t *p = buf + *off + sizeof(nh);
-    size_t plen = nh.nlmsg_len - sizeof(nh);
-    size_t step = ((size_t)nh.nlmsg_len + 3u) & ~(size_t)3;
-    *off = step > len - *off ? len : *off + step;
-    m->seq = nh.nlmsg_seq;
-    if (nh.nlmsg_type == NLMSG_ERROR) {
+    struct nlmsg_view nh;
+    int rm = nlmsg_next(buf, len, off, &nh);
+    if (rm <= 0)
+        return rm;
+    const uint8_t *p = nh.p;
+    size_t plen = nh.plen;
+    m->seq = nh.seq;
+    if (nh.type == NLMSG_ERROR) {
         int32_t e;
         if (plen < sizeof(e))
             return -EBADMSG;
@@ -254,12 +232,12 @@ int ctnl_next(const uint8_t *buf, size_t len, size_t *off, struct ctnl_msg *m)
         m->err = e > 0 ? -e : e;
         return 1;
     }
-    if (nh.nlmsg_type == NLMSG_DONE) {
+    if (nh.type == NLMSG_DONE) {
         m->kind = CTNL_DONE;
         return 1;
     }
-    uint16_t msg = nh.nlmsg_type & 0xff;
-    if ((nh.nlmsg_type >> 8) != NFNL_SUBSYS_CTNETLINK ||
+    uint16_t msg = nh.type & 0xff;
+    if ((nh.type >> 8) != NFNL_SUBSYS_CTNETLINK ||
         (msg != IPCTNL_MSG_CT_NEW && msg != IPCTNL_MSG_CT_DELETE)) {
         m->kind = CTNL_OTHER;
         return 1;
@@ -274,7 +252,7 @@ int ctnl_next(const uint8_t *buf, size_t len, size_t *off, struct ctnl_msg *m)
     const uint8_t *d;
     size_t n;
     int rc;
-    while ((rc = attr(p, plen, &at, &type, &d, &n)) == 1) {
+    while ((rc = nlattr_next(p, plen, &at, &type, &d, &n)) == 1) {
         if (type == CTA_TUPLE_ORIG) {
             if (read_tuple(d, n, &m->t, &m->has_tuple) < 0)
                 return -EBADMSG;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "proxy/enforce/nftlib.h"
+#include "proxy/enforce/nlattr.h"
 
 /* Elements per add/delete command (nft parses a command whole; keeps each one modest). */
 #define IPDROP_CHUNK 1024
@@ -341,8 +342,9 @@ static size_t put_attr(uint8_t *buf, size_t at, size_t cap, uint16_t type, const
     return at + pad;
 }
 
-size_t ipdrop_counter_request(uint8_t *buf, size_t cap, const char *table, const char *name,
-                              uint32_t seq)
+/* The start of a nftables request (family inet): room for its netlink header, then its
+ * nfgenmsg. The offset its attributes start at, or 0 when cap is too small. */
+static size_t nft_request_begin(uint8_t *buf, size_t cap)
 {
     size_t at = sizeof(struct nlmsghdr) + sizeof(struct nfgenmsg);
     if (cap < at)
@@ -350,19 +352,32 @@ size_t ipdrop_counter_request(uint8_t *buf, size_t cap, const char *table, const
     memset(buf, 0, at);
     struct nfgenmsg g = { .nfgen_family = NFPROTO_INET, .version = NFNETLINK_V0, .res_id = 0 };
     memcpy(buf + sizeof(struct nlmsghdr), &g, sizeof(g));
-    uint32_t type = htonl(NFT_OBJECT_COUNTER);
-    at = put_attr(buf, at, cap, NFTA_OBJ_TABLE, table, strlen(table) + 1);
-    at = put_attr(buf, at, cap, NFTA_OBJ_NAME, name, strlen(name) + 1);
-    at = put_attr(buf, at, cap, NFTA_OBJ_TYPE, &type, 4);
+    return at;
+}
+
+/* Writes the netlink header of a request of at bytes (0: it did not fit: 0 back). */
+static size_t nft_request_end(uint8_t *buf, size_t at, uint16_t msg, uint16_t flags, uint32_t seq)
+{
     if (!at)
         return 0;
     struct nlmsghdr nh = { .nlmsg_len = (uint32_t)at,
-                           .nlmsg_type = (uint16_t)(NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_GETOBJ),
-                           .nlmsg_flags = NLM_F_REQUEST,
+                           .nlmsg_type = (uint16_t)(NFNL_SUBSYS_NFTABLES << 8 | msg),
+                           .nlmsg_flags = flags,
                            .nlmsg_seq = seq,
                            .nlmsg_pid = 0 };
     memcpy(buf, &nh, sizeof(nh));
     return at;
+}
+
+size_t ipdrop_counter_request(uint8_t *buf, size_t cap, const char *table, const char *name,
+                              uint32_t seq)
+{
+    size_t at = nft_request_begin(buf, cap);
+    uint32_t type = htonl(NFT_OBJECT_COUNTER);
+    at = put_attr(buf, at, cap, NFTA_OBJ_TABLE, table, strlen(table) + 1);
+    at = put_attr(buf, at, cap, NFTA_OBJ_NAME, name, strlen(name) + 1);
+    at = put_attr(buf, at, cap, NFTA_OBJ_TYPE, &type, 4);
+    return nft_request_end(buf, at, NFT_MSG_GETOBJ, NLM_F_REQUEST, seq);
 }
 
 static uint64_t be64(const uint8_t *p)
@@ -373,82 +388,91 @@ static uint64_t be64(const uint8_t *p)
     return v;
 }
 
-/* The counter's packets and bytes in a NFTA_OBJ_DATA payload. 1, or 0 if absent. */
+/* One netlink message answering a request (nl_next()): its type and payload (past the
+ * nfgenmsg of a nftables message). */
+struct nl_msg {
+    uint16_t type;
+    const uint8_t *p;
+    size_t plen;
+};
+
+/* The next message of the datagram buf[*off..len) that answers seq, *off moved past it: 1 with
+ * *m; 0 at the datagram's end; the negative errno an NLMSG_ERROR carries (an acknowledgement,
+ * error 0, is passed over); -EBADMSG for a message that does not fit. */
+static int nl_next(const uint8_t *buf, size_t len, size_t *off, uint32_t seq, struct nl_msg *m)
+{
+    struct nlmsg_view v;
+    int rc;
+    while ((rc = nlmsg_next(buf, len, off, &v)) == 1) {
+        if (v.seq != seq)
+            continue;
+        if (v.type == NLMSG_ERROR) {
+            int32_t e;
+            if (v.plen < sizeof(e))
+                return -EBADMSG;
+            memcpy(&e, v.p, sizeof(e));
+            if (e < 0)
+                return e;
+            continue;
+        }
+        if (v.type >> 8 == NFNL_SUBSYS_NFTABLES) {
+            if (v.plen < sizeof(struct nfgenmsg))
+                return -EBADMSG;
+            v.p += sizeof(struct nfgenmsg);
+            v.plen -= sizeof(struct nfgenmsg);
+        }
+        m->type = v.type;
+        m->p = v.p;
+        m->plen = v.plen;
+        return 1;
+    }
+    return rc;
+}
+
+/* The counter's packets and bytes in a NFTA_OBJ_DATA (or NFTA_EXPR_DATA) payload. 1, 0 if
+ * absent, or -EBADMSG. */
 static int counter_data(const uint8_t *p, size_t len, uint64_t *packets, uint64_t *bytes)
 {
     bool pk = false, by = false;
-    while (len >= 4) {
-        uint16_t alen, atype;
-        memcpy(&alen, p, 2);
-        memcpy(&atype, p + 2, 2);
-        if (alen < 4 || alen > len)
-            return -EBADMSG;
-        atype &= NLA_TYPE_MASK;
-        if (atype == NFTA_COUNTER_PACKETS && alen == 12) {
-            *packets = be64(p + 4);
+    size_t off = 0, dlen;
+    uint16_t t;
+    const uint8_t *d;
+    int rc;
+    while ((rc = nlattr_next(p, len, &off, &t, &d, &dlen)) == 1) {
+        if (t == NFTA_COUNTER_PACKETS && dlen == 8) {
+            *packets = be64(d);
             pk = true;
-        } else if (atype == NFTA_COUNTER_BYTES && alen == 12) {
-            *bytes = be64(p + 4);
+        } else if (t == NFTA_COUNTER_BYTES && dlen == 8) {
+            *bytes = be64(d);
             by = true;
         }
-        size_t step = ((size_t)alen + 3u) & ~(size_t)3;
-        if (step >= len)
-            break;
-        p += step;
-        len -= step;
     }
+    if (rc < 0)
+        return rc;
     return pk && by ? 1 : 0;
 }
 
 int ipdrop_counter_parse(const uint8_t *buf, size_t len, uint32_t seq, uint64_t *packets,
                          uint64_t *bytes)
 {
-    while (len >= sizeof(struct nlmsghdr)) {
-        struct nlmsghdr nh;
-        memcpy(&nh, buf, sizeof(nh));
-        if (nh.nlmsg_len < sizeof(nh) || nh.nlmsg_len > len)
-            return -EBADMSG;
-        if (nh.nlmsg_seq == seq) {
-            const uint8_t *p = buf + sizeof(nh);
-            size_t plen = nh.nlmsg_len - sizeof(nh);
-            if (nh.nlmsg_type == NLMSG_ERROR) {
-                int32_t e;
-                if (plen < sizeof(e))
-                    return -EBADMSG;
-                memcpy(&e, p, sizeof(e));
-                if (e < 0)
-                    return e;
-            } else if (nh.nlmsg_type == (NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_NEWOBJ)) {
-                if (plen < sizeof(struct nfgenmsg))
-                    return -EBADMSG;
-                p += sizeof(struct nfgenmsg);
-                plen -= sizeof(struct nfgenmsg);
-                while (plen >= 4) {
-                    uint16_t alen, atype;
-                    memcpy(&alen, p, 2);
-                    memcpy(&atype, p + 2, 2);
-                    if (alen < 4 || alen > plen)
-                        return -EBADMSG;
-                    if ((atype & NLA_TYPE_MASK) == NFTA_OBJ_DATA) {
-                        int rc = counter_data(p + 4, alen - 4u, packets, bytes);
-                        return rc < 0 ? rc : rc ? 1 : -EBADMSG;
-                    }
-                    size_t step = ((size_t)alen + 3u) & ~(size_t)3;
-                    if (step >= plen)
-                        break;
-                    p += step;
-                    plen -= step;
-                }
-                return -EBADMSG; /* an object without data */
+    size_t off = 0;
+    struct nl_msg m;
+    int rc;
+    while ((rc = nl_next(buf, len, &off, seq, &m)) == 1) {
+        if (m.type != (NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_NEWOBJ))
+            continue;
+        size_t aoff = 0, dlen;
+        uint16_t t;
+        const uint8_t *d;
+        int ra;
+        while ((ra = nlattr_next(m.p, m.plen, &aoff, &t, &d, &dlen)) == 1)
+            if (t == NFTA_OBJ_DATA) {
+                int rd = counter_data(d, dlen, packets, bytes);
+                return rd < 0 ? rd : rd ? 1 : -EBADMSG;
             }
-        }
-        size_t step = ((size_t)nh.nlmsg_len + 3u) & ~(size_t)3;
-        if (step >= len)
-            break;
-        buf += step;
-        len -= step;
+        return ra < 0 ? ra : -EBADMSG; /* an object without data */
     }
-    return 0;
+    return rc;
 }
 
 /* ---- the elements' counters over netlink ---- */
@@ -456,43 +480,10 @@ int ipdrop_counter_parse(const uint8_t *buf, size_t len, uint32_t seq, uint64_t 
 size_t ipdrop_elems_request(uint8_t *buf, size_t cap, const char *table, const char *set,
                             uint32_t seq)
 {
-    size_t at = sizeof(struct nlmsghdr) + sizeof(struct nfgenmsg);
-    if (cap < at)
-        return 0;
-    memset(buf, 0, at);
-    struct nfgenmsg g = { .nfgen_family = NFPROTO_INET, .version = NFNETLINK_V0, .res_id = 0 };
-    memcpy(buf + sizeof(struct nlmsghdr), &g, sizeof(g));
+    size_t at = nft_request_begin(buf, cap);
     at = put_attr(buf, at, cap, NFTA_SET_ELEM_LIST_TABLE, table, strlen(table) + 1);
     at = put_attr(buf, at, cap, NFTA_SET_ELEM_LIST_SET, set, strlen(set) + 1);
-    if (!at)
-        return 0;
-    struct nlmsghdr nh = { .nlmsg_len = (uint32_t)at,
-                           .nlmsg_type = (uint16_t)(NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_GETSETELEM),
-                           .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
-                           .nlmsg_seq = seq,
-                           .nlmsg_pid = 0 };
-    memcpy(buf, &nh, sizeof(nh));
-    return at;
-}
-
-/* Walks the attributes of p[0..len): *type, *data, *dlen for the one at *off, *off moved past
- * it. 1, 0 at the end, -EBADMSG for one that does not fit. */
-static int next_attr(const uint8_t *p, size_t len, size_t *off, uint16_t *type,
-                     const uint8_t **data, size_t *dlen)
-{
-    if (*off >= len || len - *off < 4)
-        return 0;
-    uint16_t alen, atype;
-    memcpy(&alen, p + *off, 2);
-    memcpy(&atype, p + *off + 2, 2);
-    if (alen < 4 || alen > len - *off)
-        return -EBADMSG;
-    *type = atype & NLA_TYPE_MASK;
-    *data = p + *off + 4;
-    *dlen = alen - 4u;
-    size_t step = ((size_t)alen + 3u) & ~(size_t)3;
-    *off = step > len - *off ? len : *off + step;
-    return 1;
+    return nft_request_end(buf, at, NFT_MSG_GETSETELEM, NLM_F_REQUEST | NLM_F_DUMP, seq);
 }
 
 /* An expression (NFTA_EXPR_NAME, NFTA_EXPR_DATA) into e when it is a counter. 0 or -EBADMSG. */
@@ -503,7 +494,7 @@ static int elem_expr(const uint8_t *p, size_t len, struct ipdrop_elem *e)
     const uint8_t *d, *counter = NULL;
     bool is_counter = false;
     int rc;
-    while ((rc = next_attr(p, len, &off, &t, &d, &dlen)) == 1) {
+    while ((rc = nlattr_next(p, len, &off, &t, &d, &dlen)) == 1) {
         if (t == NFTA_EXPR_NAME)
             is_counter = dlen >= 8 && memcmp(d, "counter", 8) == 0;
         else if (t == NFTA_EXPR_DATA) {
@@ -536,13 +527,13 @@ static int one_elem(const uint8_t *p, size_t len, struct ipdrop_elem *e)
     uint16_t t;
     const uint8_t *d;
     int rc;
-    while ((rc = next_attr(p, len, &off, &t, &d, &dlen)) == 1) {
+    while ((rc = nlattr_next(p, len, &off, &t, &d, &dlen)) == 1) {
         if (t == NFTA_SET_ELEM_KEY) {
             size_t o2 = 0, vlen;
             uint16_t t2;
             const uint8_t *v;
             int r2;
-            while ((r2 = next_attr(d, dlen, &o2, &t2, &v, &vlen)) == 1)
+            while ((r2 = nlattr_next(d, dlen, &o2, &t2, &v, &vlen)) == 1)
                 if (t2 == NFTA_DATA_VALUE && (vlen == 4 || vlen == 16)) {
                     memcpy(e->key, v, vlen);
                     e->klen = (uint8_t)vlen;
@@ -561,7 +552,7 @@ static int one_elem(const uint8_t *p, size_t len, struct ipdrop_elem *e)
             uint16_t t2;
             const uint8_t *x;
             int r2;
-            while ((r2 = next_attr(d, dlen, &o2, &t2, &x, &xlen)) == 1)
+            while ((r2 = nlattr_next(d, dlen, &o2, &t2, &x, &xlen)) == 1)
                 if (t2 == NFTA_LIST_ELEM && (r2 = elem_expr(x, xlen, e)) < 0)
                     return r2;
             if (r2 < 0)
@@ -575,63 +566,42 @@ static int one_elem(const uint8_t *p, size_t len, struct ipdrop_elem *e)
 
 int ipdrop_elems_parse(const uint8_t *buf, size_t len, uint32_t seq, ipdrop_elem_fn fn, void *ctx)
 {
-    while (len >= sizeof(struct nlmsghdr)) {
-        struct nlmsghdr nh;
-        memcpy(&nh, buf, sizeof(nh));
-        if (nh.nlmsg_len < sizeof(nh) || nh.nlmsg_len > len)
-            return -EBADMSG;
-        if (nh.nlmsg_seq == seq) {
-            const uint8_t *p = buf + sizeof(nh);
-            size_t plen = nh.nlmsg_len - sizeof(nh);
-            if (nh.nlmsg_type == NLMSG_DONE)
-                return 1;
-            if (nh.nlmsg_type == NLMSG_ERROR) {
-                int32_t e;
-                if (plen < sizeof(e))
-                    return -EBADMSG;
-                memcpy(&e, p, sizeof(e));
-                if (e < 0)
-                    return e;
-            } else if (nh.nlmsg_type == (NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_NEWSETELEM)) {
-                if (plen < sizeof(struct nfgenmsg))
-                    return -EBADMSG;
-                p += sizeof(struct nfgenmsg);
-                plen -= sizeof(struct nfgenmsg);
-                size_t off = 0, dlen;
-                uint16_t t;
-                const uint8_t *d;
-                int rc;
-                while ((rc = next_attr(p, plen, &off, &t, &d, &dlen)) == 1) {
-                    if (t != NFTA_SET_ELEM_LIST_ELEMENTS)
-                        continue;
-                    size_t o2 = 0, elen;
-                    uint16_t t2;
-                    const uint8_t *el;
-                    int r2;
-                    while ((r2 = next_attr(d, dlen, &o2, &t2, &el, &elen)) == 1) {
-                        if (t2 != NFTA_LIST_ELEM)
-                            continue;
-                        struct ipdrop_elem e;
-                        int r3 = one_elem(el, elen, &e);
-                        if (r3 < 0)
-                            return r3;
-                        if (r3 == 1)
-                            fn(ctx, &e);
-                    }
-                    if (r2 < 0)
-                        return r2;
-                }
-                if (rc < 0)
-                    return rc;
+    size_t off = 0;
+    struct nl_msg m;
+    int rc;
+    while ((rc = nl_next(buf, len, &off, seq, &m)) == 1) {
+        if (m.type == NLMSG_DONE)
+            return 1;
+        if (m.type != (NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_NEWSETELEM))
+            continue;
+        size_t aoff = 0, dlen;
+        uint16_t t;
+        const uint8_t *d;
+        int ra;
+        while ((ra = nlattr_next(m.p, m.plen, &aoff, &t, &d, &dlen)) == 1) {
+            if (t != NFTA_SET_ELEM_LIST_ELEMENTS)
+                continue;
+            size_t o2 = 0, elen;
+            uint16_t t2;
+            const uint8_t *el;
+            int r2;
+            while ((r2 = nlattr_next(d, dlen, &o2, &t2, &el, &elen)) == 1) {
+                if (t2 != NFTA_LIST_ELEM)
+                    continue;
+                struct ipdrop_elem e;
+                int r3 = one_elem(el, elen, &e);
+                if (r3 < 0)
+                    return r3;
+                if (r3 == 1)
+                    fn(ctx, &e);
             }
+            if (r2 < 0)
+                return r2;
         }
-        size_t step = ((size_t)nh.nlmsg_len + 3u) & ~(size_t)3;
-        if (step >= len)
-            break;
-        buf += step;
-        len -= step;
+        if (ra < 0)
+            return ra;
     }
-    return 0;
+    return rc;
 }
 
 void ipdrop_entry_text(const struct ipdrop_prefix *p, const struct nat64 *n64, char *buf,

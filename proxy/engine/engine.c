@@ -1362,22 +1362,6 @@ static void cut_flow(struct engine *e, struct flow *f, const struct pkt *p, int 
         evicted_next(e, f, p, dir);
         return;
     }
-    if (f->a.method == METHOD_UNSEEN && !(f->a.state & ENGINE_ST_BLOCKED)) {
-        /* a flow first seen without its SYN while the capture dropped frames
-         * (engine_cut_pickups()): its start, the request, may have gone with them */
-        if (p->tcp_flags & TCPF_RST)
-            return;
-        f->fl &= (uint8_t)~FLOW_F_CUT;
-        e->cur_pkt = p;
-        e->cur_dir = dir;
-        e->cur_res = 0;
-        e->cur_cut = true;
-        f->a.state |= ENGINE_ST_PAYLOAD;
-        decide_by_policy(e, f, METHOD_UNSEEN, &e->st.pickups_blocked);
-        e->cur_cut = false;
-        e->cur_pkt = NULL;
-        return;
-    }
     if (f->a.state & ENGINE_ST_BLOCKED) { /* marked while still inspected, blocked since */
         f->fl &= (uint8_t)~FLOW_F_CUT;
         return;
@@ -1389,9 +1373,14 @@ static void cut_flow(struct engine *e, struct flow *f, const struct pkt *p, int 
     e->cur_dir = dir;
     e->cur_res = 0;
     e->cur_cut = true;
-    /* judged on its kept name when it has one (the address is part of that judgement), else
-     * on its address */
-    if (kept_name_blocks(e, f)) {
+    if (f->a.method == METHOD_UNSEEN) {
+        /* a flow first seen without its SYN while the capture dropped frames
+         * (engine_cut_pickups()): its start, the request, may have gone with them */
+        f->a.state |= ENGINE_ST_PAYLOAD;
+        decide_by_policy(e, f, METHOD_UNSEEN, &e->st.pickups_blocked);
+    } else if (kept_name_blocks(e, f)) {
+        /* judged on its kept name when it has one (the address is part of that judgement),
+         * else on its address */
         e->st.passed_name_cut++;
         emit(e, f, NULL, &e->res, (struct span){ 0 }, false, &e->res.d);
     } else {

@@ -303,6 +303,21 @@ static void kv(FILE *f, const char *label, const char *value)
     fputs("</td></tr>\n", f);
 }
 
+/* "first: T1<br>last: T2</span>" (a span opened by the caller), a line break first when after
+ * text of its own */
+static void first_last(FILE *f, uint64_t first_ms, uint64_t last_ms, const char *tz,
+                       enum report_lang lang, bool after_text)
+{
+    char t[40];
+    report_time(first_ms, tz, t);
+    wrap(f, after_text ? "<br>" : "", L("first_hit"), ": ");
+    report_html_text(f, t);
+    report_time(last_ms, tz, t);
+    wrap(f, "<br>", L("last_hit"), ": ");
+    report_html_text(f, t);
+    fputs("</span>", f);
+}
+
 static void html(FILE *f, const struct report *r, enum report_lang lang)
 {
     const struct order *o = r->o;
@@ -417,26 +432,15 @@ static void html(FILE *f, const struct report *r, enum report_lang lang)
             }
         fprintf(f, "</td><td>%llu", (unsigned long long)rr->hits);
         if (rr->hits) {
-            report_time(rr->first_hit_ms, r->tz, t);
-            report_time(rr->last_hit_ms, r->tz, t2);
-            wrap(f, "<br><span class=\"small\">", L("first_hit"), ": ");
-            report_html_text(f, t);
-            wrap(f, "<br>", L("last_hit"), ": ");
-            report_html_text(f, t2);
-            fputs("</span>", f);
+            fputs("<br><span class=\"small\">", f);
+            first_last(f, rr->first_hit_ms, rr->last_hit_ms, r->tz, lang, false);
         }
         if (rr->kdrop_packets) {
             char num[24];
             snprintf(num, sizeof(num), "%llu", (unsigned long long)rr->kdrop_packets);
             fputs("<br><span class=\"small\">", f);
             subst(f, L("kdrops"), num, true);
-            report_time(rr->first_kdrop_ms, r->tz, t);
-            report_time(rr->last_kdrop_ms, r->tz, t2);
-            wrap(f, "<br>", L("first_hit"), ": ");
-            report_html_text(f, t);
-            wrap(f, "<br>", L("last_hit"), ": ");
-            report_html_text(f, t2);
-            fputs("</span>", f);
+            first_last(f, rr->first_kdrop_ms, rr->last_kdrop_ms, r->tz, lang, true);
         }
         fprintf(f, "</td><td class=\"%s\">", rr->verdict == REPORT_NOT_BLOCKED ? "bad" : "");
         report_html_text(f, L(verdict_key(rr->verdict)));

@@ -436,6 +436,29 @@ int pcapw_put_frags(struct pcapw *w, uint64_t ts_us, const struct pcapw_pkt *p, 
     return 0;
 }
 
+int pcapw_frag_flood(struct pcapw *w, uint64_t *ts_us, unsigned n)
+{
+    static const uint8_t junk[200];
+    static const size_t offs[] = { 64 }, first[] = { 0, 0 }; /* fragment 0 twice, never 1 */
+    for (unsigned i = 0; i < n; i++) {
+        struct pcapw_pkt q;
+        pcapw_pkt_init(&q);
+        q.proto = 17;
+        pcapw_addr("198.51.100.9", q.src);
+        pcapw_addr("10.0.0.2", q.dst);
+        q.sport = (uint16_t)(30000 + i);
+        q.dport = 53;
+        q.ip_id = 100 + i;
+        q.payload = junk;
+        q.payload_len = sizeof(junk);
+        int rc = pcapw_put_frags(w, *ts_us, &q, offs, 1, first);
+        if (rc < 0)
+            return rc;
+        *ts_us += 1000;
+    }
+    return 0;
+}
+
 /* ---- conversation ---- */
 
 int pcapw_conv_init(struct pcapw_conv *c, struct pcapw *w, uint64_t ts_us, const char *cli,

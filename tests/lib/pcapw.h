@@ -128,6 +128,11 @@ int pcapw_put(struct pcapw *w, uint64_t ts_us, const struct pcapw_pkt *p);
 int pcapw_put_frags(struct pcapw *w, uint64_t ts_us, const struct pcapw_pkt *p, const size_t *offs,
                     size_t n_offs, const size_t *order);
 
+/* n first fragments of UDP datagrams that never complete (198.51.100.9 -> 10.0.0.2:53, 200
+ * bytes each, distinct IP ids), 1 ms apart from *ts_us on (moved past them): a flood that fills
+ * a defragmentation table. Returns 0 or a negative errno. */
+int pcapw_frag_flood(struct pcapw *w, uint64_t *ts_us, unsigned n);
+
 /* ---- TCP conversation ----------------------------------------------------------------------- */
 
 /* Sequence state of one TCP connection being written. Fields may be changed between calls

@@ -364,6 +364,15 @@ static size_t attr(uint8_t *b, size_t at, uint16_t type, const void *data, size_
 
 /* A NFT_MSG_NEWOBJ answer as the kernel writes it: table, name, type, then the nested data
  * (bytes, packets, big-endian 64-bit; NLA_F_NESTED set). */
+/* A netlink header at b. */
+static void nl_header(uint8_t *b, uint32_t len, uint16_t type, uint16_t flags, uint32_t seq)
+{
+    memcpy(b, &len, 4);
+    memcpy(b + 4, &type, 2);
+    memcpy(b + 6, &flags, 2);
+    memcpy(b + 8, &seq, 4);
+}
+
 static size_t newobj(uint8_t *b, uint32_t seq, uint64_t packets, uint64_t bytes)
 {
     size_t at = 16;
@@ -384,12 +393,7 @@ static size_t newobj(uint8_t *b, uint32_t seq, uint64_t packets, uint64_t bytes)
         v[i] = (uint8_t)(packets >> (56 - 8 * i));
     n = attr(nest, n, 2, v, 8);
     at = attr(b, at, 4 | 0x8000, nest, n);
-    uint32_t len = (uint32_t)at;
-    uint16_t type = 10 << 8 | 18, flags = 0;
-    memcpy(b, &len, 4);
-    memcpy(b + 4, &type, 2);
-    memcpy(b + 6, &flags, 2);
-    memcpy(b + 8, &seq, 4);
+    nl_header(b, (uint32_t)at, 10 << 8 | 18, 0, seq); /* NFT_MSG_NEWOBJ */
     return at;
 }
 
@@ -530,19 +534,9 @@ static size_t newsetelem(uint8_t *b, uint32_t seq)
     at = attr(b, at, 1, "qg_t", 5);
     at = attr(b, at, 2, "host4", 6);
     at = attr(b, at, 3 | 0x8000, list, ln);
-    uint32_t len = (uint32_t)at;
-    uint16_t type = 10 << 8 | 12, flags = 2; /* NFT_MSG_NEWSETELEM, NLM_F_MULTI */
-    memcpy(b, &len, 4);
-    memcpy(b + 4, &type, 2);
-    memcpy(b + 6, &flags, 2);
-    memcpy(b + 8, &seq, 4);
-    uint8_t *d = b + at;
-    memset(d, 0, 20);
-    len = 20;
-    type = NLMSG_DONE;
-    memcpy(d, &len, 4);
-    memcpy(d + 4, &type, 2);
-    memcpy(d + 8, &seq, 4);
+    nl_header(b, (uint32_t)at, 10 << 8 | 12, 2, seq); /* NFT_MSG_NEWSETELEM, NLM_F_MULTI */
+    memset(b + at, 0, 20);
+    nl_header(b + at, 20, NLMSG_DONE, 2, seq);
     return at + 20;
 }
 

@@ -132,6 +132,20 @@ static void feed(struct rec *r, struct ruleset *rs, struct engine **keep)
 
 static void feed_stats(struct rec *r, uint8_t policy, struct engine_stats *st);
 
+/* Queue mode's view of a handshake: the client's SYN is queued, the SYN-ACK and the
+ * handshake's last ACK pass in the kernel (the rules' u32 match). */
+static void conv_syn_only(struct pcapw_conv *c)
+{
+    c->cnext = c->cisn;
+    c->snext = c->sisn;
+    struct pcapw_pkt p;
+    pcapw_conv_pkt(c, true, &p);
+    p.flags = PCAPW_SYN;
+    p.ack = 0;
+    ck_assert_int_eq(pcapw_conv_send(c, &p), 0);
+    c->snext = c->sisn + 1;
+}
+
 /* A ClientHello split inside the blocked name: the first part is an undecided client segment
  * with its sequence number, the second decides and blocks; handshake packets carry no payload. */
 START_TEST(split_hello_blocked)
@@ -672,14 +686,7 @@ START_TEST(judge_now_past_hole)
         ck_assert_int_eq(
             pcapw_conv_init(&c, w, 1000000, "192.0.2.1", (uint16_t)(40030 + hole), "10.0.0.2", 443),
             0);
-        c.cnext = c.cisn;
-        c.snext = c.sisn;
-        struct pcapw_pkt p;
-        pcapw_conv_pkt(&c, true, &p);
-        p.flags = PCAPW_SYN;
-        p.ack = 0;
-        ck_assert_int_eq(pcapw_conv_send(&c, &p), 0);
-        c.snext = c.sisn + 1; /* the SYN-ACK and the ACK passed in the kernel */
+        conv_syn_only(&c);
         ck_assert_int_eq(pcapw_conv_client_data(&c, 0, h, 20), 0); /* before the name */
         if (hole) /* the name's part went by unqueued; the rest is held past the hole */
             ck_assert_int_eq(
@@ -976,14 +983,7 @@ START_TEST(bypassed_request_answered)
         ck_assert_int_eq(pcapw_conv_init(&c, w, 1000000, "192.0.2.1", (uint16_t)(40020 + k),
                                          seen ? "10.0.0.2" : "10.0.0.1", http ? 80 : 443),
                          0);
-        c.cnext = c.cisn;
-        c.snext = c.sisn;
-        struct pcapw_pkt p;
-        pcapw_conv_pkt(&c, true, &p);
-        p.flags = PCAPW_SYN;
-        p.ack = 0;
-        ck_assert_int_eq(pcapw_conv_send(&c, &p), 0);
-        c.snext = c.sisn + 1; /* the SYN-ACK and the ACK passed in the kernel */
+        conv_syn_only(&c);
         if (seen) {
             uint8_t a[2048];
             size_t an = hello(a, sizeof(a), "allowed.example", NULL);
@@ -1028,14 +1028,8 @@ START_TEST(fragments_evicted_answer_blocked)
     struct pcapw *w = open_cap();
     struct pcapw_conv c;
     ck_assert_int_eq(pcapw_conv_init(&c, w, 1000000, "192.0.2.1", 40040, "10.0.0.2", 443), 0);
-    c.cnext = c.cisn;
-    c.snext = c.sisn;
+    conv_syn_only(&c);
     struct pcapw_pkt p;
-    pcapw_conv_pkt(&c, true, &p);
-    p.flags = PCAPW_SYN;
-    p.ack = 0;
-    ck_assert_int_eq(pcapw_conv_send(&c, &p), 0);
-    c.snext = c.sisn + 1; /* the SYN-ACK and the ACK passed in the kernel */
     pcapw_conv_pkt(&c, true, &p);
     p.flags = PCAPW_ACK | PCAPW_PSH;
     p.payload = h;
@@ -1044,22 +1038,7 @@ START_TEST(fragments_evicted_answer_blocked)
     static const size_t offs[] = { 256 }, first[] = { 0, 0 }, second[] = { 1, 1 };
     ck_assert_int_eq(pcapw_put_frags(w, c.ts, &p, offs, 1, first), 0);
     uint64_t ts = c.ts + 1000;
-    static const uint8_t junk[200];
-    for (int i = 0; i < 8; i++) {
-        struct pcapw_pkt q;
-        pcapw_pkt_init(&q);
-        q.proto = 17;
-        pcapw_addr("198.51.100.9", q.src);
-        pcapw_addr("10.0.0.3", q.dst);
-        q.sport = (uint16_t)(30000 + i);
-        q.dport = 53;
-        q.ip_id = (uint32_t)(100 + i);
-        q.payload = junk;
-        q.payload_len = sizeof(junk);
-        static const size_t qoffs[] = { 64 };
-        ck_assert_int_eq(pcapw_put_frags(w, ts, &q, qoffs, 1, first), 0);
-        ts += 1000;
-    }
+    ck_assert_int_eq(pcapw_frag_flood(w, &ts, 8), 0); /* datagrams that never complete */
     ck_assert_int_eq(pcapw_put_frags(w, ts, &p, offs, 1, second), 0);
     c.ts = ts + 1000;
     c.cnext = c.cisn + 1 + (uint32_t)n; /* the server put the hello together */
