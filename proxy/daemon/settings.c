@@ -81,8 +81,9 @@ static const struct config_key keys[] = {
       "flow table capacity per worker" },
     { "h2c.states", CONFIG_INT, 1, 65536, "256", NULL, OFF(h2c_states), true,
       "h2c (cleartext HTTP/2) connections per worker whose every stream is judged (an HPACK "
-      "decoder each, 24 KiB); past it a new h2c connection's first stream is judged and the "
-      "connection then reset (method no-room): its later streams could name any host" },
+      "decoder each, 24 KiB); past it a new h2c connection takes the state used longest ago, "
+      "and the connection that held it is reset at its next stream (method no-room): its later "
+      "streams could name any host" },
     { "client_prefix6", CONFIG_INT, 32, 128, "64", NULL, OFF(client_prefix6), true,
       "IPv6 prefix length that counts as one client for the per-client shares "
       "(tap.client_buffers, queue.client_buffers, inline.max_per_source): a subscriber is given "

@@ -64,6 +64,7 @@ _Static_assert(_Alignof(max_align_t) >= BLK_ALIGN,
 struct h2c_conn {
     const void *owner;
     uint32_t id;
+    uint64_t used; /* the pool's tick at its last take or find (the oldest is given away) */
     bool in_use, preface, in_block;
     uint32_t stream;
     nghttp2_hd_inflater *inf;
@@ -77,6 +78,7 @@ struct h2c_conn {
 struct h2c_pool {
     struct h2c_conn *c;
     unsigned n;
+    uint64_t tick;
 };
 
 /* Makes (mem, cap) one free block; false if it cannot hold a header and one unit. */
@@ -213,13 +215,17 @@ static bool conn_start(struct h2c_conn *c, const void *owner, uint32_t id)
 struct h2c_conn *h2c_conn_take(struct h2c_pool *p, const void *owner, uint32_t id,
                                bool (*alive)(const void *owner, uint32_t id, void *ctx), void *ctx)
 {
-    struct h2c_conn *free_c = NULL, *stale = NULL;
+    struct h2c_conn *free_c = NULL, *stale = NULL, *oldest = NULL;
     for (unsigned i = 0; i < p->n; i++) {
         struct h2c_conn *c = &p->c[i];
-        if (c->in_use && c->owner == owner && c->id == id)
+        if (c->in_use && c->owner == owner && c->id == id) {
+            c->used = ++p->tick;
             return c;
+        }
         if (!c->in_use && !free_c)
             free_c = c;
+        if (c->in_use && (!oldest || c->used < oldest->used))
+            oldest = c;
     }
     if (!free_c && alive) {
         for (unsigned i = 0; i < p->n && !stale; i++) {
@@ -228,9 +234,24 @@ struct h2c_conn *h2c_conn_take(struct h2c_pool *p, const void *owner, uint32_t i
         }
         free_c = stale;
     }
+    if (!free_c) /* every state held by a live connection: the one used longest ago */
+        free_c = oldest;
     if (!free_c || !conn_start(free_c, owner, id))
         return NULL;
+    free_c->used = ++p->tick;
     return free_c;
+}
+
+struct h2c_conn *h2c_conn_find(struct h2c_pool *p, const void *owner, uint32_t id)
+{
+    for (unsigned i = 0; i < p->n; i++) {
+        struct h2c_conn *c = &p->c[i];
+        if (c->in_use && c->owner == owner && c->id == id) {
+            c->used = ++p->tick;
+            return c;
+        }
+    }
+    return NULL;
 }
 
 void h2c_conn_release(struct h2c_pool *p, const void *owner, uint32_t id)

@@ -53,10 +53,15 @@ struct h2c_pool *h2c_pool_new(unsigned n);
 void h2c_pool_free(struct h2c_pool *p);
 
 /* The state of the connection (owner, id): the one it already has, else a free one, else one
- * whose owner alive() says is gone. NULL when none is left (the caller counts it). A new state
- * expects the connection preface first. */
+ * whose owner alive() says is gone, else the one used longest ago (its connection loses it:
+ * h2c_conn_find() no longer finds it, and its later streams cannot be decoded). NULL only when
+ * a state cannot be set up. A new state expects the connection preface first: take one for a
+ * connection at its start, find it for one past that. */
 struct h2c_conn *h2c_conn_take(struct h2c_pool *p, const void *owner, uint32_t id,
                                bool (*alive)(const void *owner, uint32_t id, void *ctx), void *ctx);
+
+/* The state (owner, id) has, or NULL: it never had one, or it was given to a newer connection. */
+struct h2c_conn *h2c_conn_find(struct h2c_pool *p, const void *owner, uint32_t id);
 
 /* Gives back the state of (owner, id), if it has one. */
 void h2c_conn_release(struct h2c_pool *p, const void *owner, uint32_t id);

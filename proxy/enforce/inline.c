@@ -924,9 +924,19 @@ static enum judge judge(struct worker *w, struct conn *c, bool *answer)
         bool full = c->bsend == 0 ? c->blen >= w->fbmax : false;
         struct inspect_stream s = { c->app, c->phase, (c->flags & F_DECIDED) != 0, NULL };
         if (w->h2 && inspect_stream_wants_h2(&s, d, len)) {
-            s.h2 = h2c_conn_take(w->h2, c, c->gen, h2c_owner_alive, w);
-            if (!s.h2)
-                CNT(w, h2c_no_state); /* only its first stream is judged */
+            if (s.app == APP_H2C) { /* past its preface: the state it took then */
+                s.h2 = h2c_conn_find(w->h2, c, c->gen);
+                if (!s.h2) {
+                    /* given to a newer connection: its later streams cannot be decoded */
+                    CNT(w, h2c_no_state);
+                    c->flags |= F_RAW | F_DECIDED;
+                    return judge_unread(w, c, METHOD_NO_ROOM, answer);
+                }
+            } else {
+                s.h2 = h2c_conn_take(w->h2, c, c->gen, h2c_owner_alive, w);
+                if (!s.h2)
+                    CNT(w, h2c_no_state); /* only its first stream is judged */
+            }
         }
         struct inspect_request rq;
         uint64_t skip = 0;

@@ -758,9 +758,22 @@ static void inspect_tcp(struct engine *e, struct flow *f, unsigned res)
     struct inspect_stream s;
     stream_load(f, &s);
     if (e->h2 && inspect_stream_wants_h2(&s, d, len)) {
-        s.h2 = h2c_conn_take(e->h2, f, f->a.id, h2c_owner_alive, e);
-        if (!s.h2)
-            e->st.h2c_no_state++;
+        if (s.app == APP_H2C) { /* past its preface: the state it took then */
+            s.h2 = h2c_conn_find(e->h2, f, f->a.id);
+            if (!s.h2) {
+                /* given to a newer connection (the pool full of live ones): its later streams
+                 * cannot be decoded and could name any host */
+                e->st.h2c_no_state++;
+                f->a.state |= ENGINE_ST_PAYLOAD;
+                decide_by_policy(e, f, METHOD_NO_ROOM, &e->st.limit_blocked);
+                finish_flow_inspection(e, f);
+                return;
+            }
+        } else {
+            s.h2 = h2c_conn_take(e->h2, f, f->a.id, h2c_owner_alive, e);
+            if (!s.h2)
+                e->st.h2c_no_state++;
+        }
     }
     for (;;) {
         struct inspect_request rq;

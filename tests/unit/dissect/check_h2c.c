@@ -309,10 +309,18 @@ START_TEST(every_stream)
     ck_assert_int_eq(h2c_conn_step(c, open_blk, sizeof(open_blk), &r, &skip, &err), DS_OK);
     ck_assert_uint_eq(r.stream_id, 0);
     ck_assert_int_eq(h2c_conn_step(c, data_hdr, 9, &r, &skip, &err), DS_MALFORMED);
-    /* the pool: two states; a third connection gets one only once an owner is gone */
+    /* the pool: two states (999's and 1000's). A third connection takes one whose owner is gone
+     * first, else the one used longest ago - which its connection then no longer finds */
     ck_assert_ptr_nonnull(h2c_conn_take(pool, &o, 1000, always_alive, NULL));
-    ck_assert_ptr_null(h2c_conn_take(pool, &o, 1001, always_alive, NULL));
-    ck_assert_ptr_nonnull(h2c_conn_take(pool, &o, 1001, never_alive, NULL));
+    ck_assert_ptr_eq(h2c_conn_find(pool, &o, 999), c); /* 999 used last now */
+    struct h2c_conn *c1001 = h2c_conn_take(pool, &o, 1001, always_alive, NULL);
+    ck_assert_ptr_nonnull(c1001);
+    ck_assert_ptr_null(h2c_conn_find(pool, &o, 1000)); /* given away: used longest ago */
+    ck_assert_ptr_eq(h2c_conn_find(pool, &o, 999), c);
+    ck_assert_ptr_eq(h2c_conn_find(pool, &o, 1001), c1001);
+    ck_assert_ptr_eq(h2c_conn_take(pool, &o, 1002, never_alive, NULL), c); /* a stale one first */
+    ck_assert_ptr_null(h2c_conn_find(pool, &o, 999));
+    ck_assert_ptr_null(h2c_conn_find(pool, &o, 77)); /* never had one */
     h2c_pool_free(pool);
     guard_free();
 }

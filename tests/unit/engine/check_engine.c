@@ -1782,15 +1782,18 @@ START_TEST(keepalive_after_upgrade_connect_chunked)
 }
 END_TEST
 
-/* h2c with no decoder state left (one here, held by an open connection): the second connection's
- * first stream is judged alone, and it passes; its later streams could name any host and cannot
- * be decoded, so the connection is blocked by policy (method no-room) - before, its second
- * stream, for the blocked host, went through unjudged. */
-START_TEST(h2c_without_state_refused)
+/* h2c with every decoder state held (one here, by an open connection): a new connection takes
+ * the state used longest ago, and its streams are all judged (its second one, for the blocked
+ * host, blocked on its name). The connection that lost its state cannot decode its later
+ * streams - they could name any host - and is blocked by policy at its next one (method
+ * no-room). Before, the new connection got no state: its first stream was judged alone and its
+ * later ones refused, so a flood of idle h2c connections refused everyone new. */
+START_TEST(h2c_state_given_to_a_newer_connection)
 {
 #define H2_PRE            "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00"
 #define H2_HDR(sid, host) "\x00\x00\x14\x01\x05\x00\x00\x00" sid "\x82\x86\x84\x01\x0f" host
     static const char a[] = H2_PRE H2_HDR("\x01", "allowed.example");
+    static const char a2[] = H2_HDR("\x03", "allowed.example");
     static const char b[] =
         H2_PRE H2_HDR("\x01", "allowed.example") H2_HDR("\x03", "blocked.example");
 #undef H2_PRE
@@ -1803,6 +1806,9 @@ START_TEST(h2c_without_state_refused)
     ck_assert_int_eq(pcapw_conv_init(&cb, w, ca.ts, "192.0.2.2", 40002, "10.0.0.1", 80), 0);
     ck_assert_int_eq(pcapw_conv_handshake(&cb), 0);
     ck_assert_int_eq(pcapw_conv_client_data(&cb, 0, (const uint8_t *)b, sizeof(b) - 1), 0);
+    ca.ts = cb.ts;
+    ck_assert_int_eq(
+        pcapw_conv_client_data(&ca, sizeof(a) - 1, (const uint8_t *)a2, sizeof(a2) - 1), 0);
     ck_assert_int_eq(pcapw_close(w), 0);
     struct engine_config cfg;
     small_config(&cfg);
@@ -1811,20 +1817,20 @@ START_TEST(h2c_without_state_refused)
     run(&cfg, &r);
     unlink(g_path);
     ck_assert_uint_eq(r.st.h2c_no_state, 1);
-    const struct ev *last = NULL;
-    size_t nb = 0;
-    for (size_t i = 0; i < r.n; i++)
-        if (r.ev[i].flow == 2) {
-            last = &r.ev[i];
-            nb++;
-        }
-    ck_assert_ptr_nonnull(last);
-    ck_assert_uint_eq(nb, 2); /* its first stream passed, then the policy's block */
-    ck_assert_int_eq(last->verdict, VERDICT_BLOCK);
-    ck_assert_int_eq(last->method, METHOD_NO_ROOM);
-    for (size_t i = 0; i < r.n; i++) /* the connection with a state: judged, passed */
+    const struct ev *la = NULL, *lb = NULL;
+    for (size_t i = 0; i < r.n; i++) {
         if (r.ev[i].flow == 1)
-            ck_assert_int_eq(r.ev[i].verdict, VERDICT_PASS);
+            la = &r.ev[i];
+        if (r.ev[i].flow == 2)
+            lb = &r.ev[i];
+    }
+    ck_assert_ptr_nonnull(lb); /* the newer connection: its second stream blocked by name */
+    ck_assert_int_eq(lb->verdict, VERDICT_BLOCK);
+    ck_assert_int_eq(lb->method, METHOD_DOMAIN);
+    ck_assert_str_eq(lb->name, "blocked.example");
+    ck_assert_ptr_nonnull(la); /* the older one, at its next stream: refused */
+    ck_assert_int_eq(la->verdict, VERDICT_BLOCK);
+    ck_assert_int_eq(la->method, METHOD_NO_ROOM);
 }
 END_TEST
 
@@ -2057,7 +2063,7 @@ static Suite *engine_suite(void)
     tcase_add_test(tc, later_request_unseen);
     tcase_add_test(tc, quic_flood_does_not_evict_a_hello);
     tcase_add_test(tc, quic_budget_between_parts);
-    tcase_add_test(tc, h2c_without_state_refused);
+    tcase_add_test(tc, h2c_state_given_to_a_newer_connection);
     tcase_add_test(tc, quic_no_slot_policy);
     tcase_add_test(tc, http_head_over_cap);
     tcase_add_test(tc, keepalive_after_upgrade_connect_chunked);
