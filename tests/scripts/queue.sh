@@ -305,8 +305,9 @@ if command -v chromium >/dev/null 2>&1; then
     chrome allowed.test --origin-to-force-quic-on=allowed.test:443 >/dev/null
     n1=$(grep -c "got .* 10.200.1.2" "$QG_DIR/echo.out")
     if [ "$n1" -le "$n0" ]; then
-        # a Chromium starved of CPU (the suites run side by side) can give up before its first
-        # Initial leaves: once more, so that a filter dropping them fails both times
+        # a Chromium starved of CPU (make check compiles the sanitizer and fuzz builds
+        # meanwhile) can give up before its first Initial leaves: once more, so that a filter
+        # dropping them fails both times
         echo "queue: chromium sent no Initial to allowed.test (reason: $(cat "$QG_DIR/chromium.err" | grep -o 'net::ERR_[A-Z0-9_]*' | tail -n 1)); once more"
         chrome allowed.test --origin-to-force-quic-on=allowed.test:443 >/dev/null
         n1=$(grep -c "got .* 10.200.1.2" "$QG_DIR/echo.out")
