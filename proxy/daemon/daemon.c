@@ -1968,6 +1968,16 @@ static void admin_query(void *ctx, const char *q, size_t len, FILE *out)
     rsref_read_unlock();
 }
 
+/* A warning when a count of what was lost grew since it was last logged (by how much). */
+static void warn_grown(struct daemon *d, const char *module, const char *msg, const char *key,
+                       uint64_t now, uint64_t *logged)
+{
+    if (now == *logged)
+        return;
+    log_write(d->log, LOG_LEVEL_WARN, module, msg, LOG_KV(LOG_U(key, now - *logged)));
+    *logged = now;
+}
+
 /* The heartbeat thread's flush: the workers' hit counts, one batch to the store. */
 static int fol_flush(void *ctx, struct store *s, char *err, size_t errlen)
 {
@@ -1989,23 +1999,15 @@ static int fol_flush(void *ctx, struct store *s, char *err, size_t errlen)
         int krc = kdrops_flush(d->kdrops, s, d->node_id, store_now_ms(), err, errlen);
         if (krc < 0)
             rc = krc;
-        uint64_t lost = kdrops_lost(d->kdrops);
-        if (lost != d->kdrops_lost_logged) {
-            log_write(d->log, LOG_LEVEL_WARN, "ipdrop", "kernel drops not counted",
-                      LOG_KV(LOG_U("entries", lost - d->kdrops_lost_logged)));
-            d->kdrops_lost_logged = lost;
-        }
+        warn_grown(d, "ipdrop", "kernel drops not counted", "entries", kdrops_lost(d->kdrops),
+                   &d->kdrops_lost_logged);
     }
     if (rc >= 0 && d->tarcount) {
         int trc = tarcount_flush(d->tarcount, s, &d->pseudo, d->node_id, err, errlen);
         if (trc < 0)
             rc = trc;
-        uint64_t td = tarcount_dropped(d->tarcount);
-        if (td != d->tarcount_dropped_logged) {
-            log_write(d->log, LOG_LEVEL_WARN, "tariff", "blocked attempts not counted",
-                      LOG_KV(LOG_U("dropped", td - d->tarcount_dropped_logged)));
-            d->tarcount_dropped_logged = td;
-        }
+        warn_grown(d, "tariff", "blocked attempts not counted", "dropped",
+                   tarcount_dropped(d->tarcount), &d->tarcount_dropped_logged);
     }
     uint64_t dropped = hits_dropped(d->hits);
     if (dropped != d->hits_dropped_logged) { /* a full table or too much pending: say so */

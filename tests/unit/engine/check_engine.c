@@ -1393,6 +1393,19 @@ START_TEST(hello_split_decision_reused)
 }
 END_TEST
 
+/* A TLS connection passed and used, written to w: handshake, the hello h (n bytes), the
+ * server's first data (100 bytes), the client's ACK - frame 6, after which a test changes the
+ * rules or the tariffs. *c stays open for more. */
+static void passed_tls(struct pcapw *w, struct pcapw_conv *c, const uint8_t *h, size_t n)
+{
+    static const uint8_t data[100] = { 0x17, 0x03, 0x03, 0x00, 0x5f };
+    ck_assert_int_eq(pcapw_conv_init(c, w, 1000000, "192.0.2.1", 40001, "10.0.0.1", 443), 0);
+    ck_assert_int_eq(pcapw_conv_handshake(c), 0);
+    ck_assert_int_eq(pcapw_conv_client_data(c, 0, h, n), 0);
+    ck_assert_int_eq(pcapw_conv_server_data(c, 0, data, sizeof(data)), 0);
+    ck_assert_int_eq(pcapw_conv_ack(c, true), 0);
+}
+
 /* Tap mode (cut_passed): a TLS flow passed on its name, its server answered (settled); then a
  * rule set that lists the server's address. The flow's next packet - the server's, then in a
  * second run the client's; in the first, after a fake reset out of the server's window, which
@@ -1408,11 +1421,7 @@ START_TEST(passed_flow_cut_after_new_rules)
         bool cut_on = k != 2, client_next = k == 1, other = k == 3;
         struct pcapw *w = open_cap();
         struct pcapw_conv c;
-        ck_assert_int_eq(pcapw_conv_init(&c, w, 1000000, "192.0.2.1", 40001, "10.0.0.1", 443), 0);
-        ck_assert_int_eq(pcapw_conv_handshake(&c), 0);
-        ck_assert_int_eq(pcapw_conv_client_data(&c, 0, h, n), 0);
-        ck_assert_int_eq(pcapw_conv_server_data(&c, 0, data, sizeof(data)), 0);
-        ck_assert_int_eq(pcapw_conv_ack(&c, true), 0); /* frame 6: the rules change after it */
+        passed_tls(w, &c, h, n); /* frame 6: the rules change after it */
         if (k == 0) {
             /* a fake reset first (out of the server's window: it drops it) must not spare it */
             struct pcapw_pkt rp;
@@ -1476,11 +1485,7 @@ START_TEST(passed_name_cut_after_new_rules)
     for (int keep = 0; keep < 2; keep++) {
         struct pcapw *w = open_cap();
         struct pcapw_conv c;
-        ck_assert_int_eq(pcapw_conv_init(&c, w, 1000000, "192.0.2.1", 40001, "10.0.0.1", 443), 0);
-        ck_assert_int_eq(pcapw_conv_handshake(&c), 0);
-        ck_assert_int_eq(pcapw_conv_client_data(&c, 0, h, n), 0);
-        ck_assert_int_eq(pcapw_conv_server_data(&c, 0, data, sizeof(data)), 0);
-        ck_assert_int_eq(pcapw_conv_ack(&c, true), 0); /* frame 6: the rules change after it */
+        passed_tls(w, &c, h, n); /* frame 6: the rules change after it */
         ck_assert_int_eq(pcapw_conv_server_data(&c, sizeof(data), data, 60), 0);
         uint32_t cisn = c.cisn, sisn = c.sisn;
         ck_assert_int_eq(pcapw_close(w), 0);
@@ -1587,11 +1592,7 @@ START_TEST(kept_name_tariff_published)
     static const uint8_t data[100] = { 0x17, 0x03, 0x03, 0x00, 0x5f };
     struct pcapw *w = open_cap();
     struct pcapw_conv c;
-    ck_assert_int_eq(pcapw_conv_init(&c, w, 1000000, "192.0.2.1", 40001, "10.0.0.1", 443), 0);
-    ck_assert_int_eq(pcapw_conv_handshake(&c), 0);
-    ck_assert_int_eq(pcapw_conv_client_data(&c, 0, h, n), 0);
-    ck_assert_int_eq(pcapw_conv_server_data(&c, 0, data, sizeof(data)), 0);
-    ck_assert_int_eq(pcapw_conv_ack(&c, true), 0); /* frame 6: the table published after it */
+    passed_tls(w, &c, h, n); /* frame 6: the table published after it */
     ck_assert_int_eq(pcapw_conv_server_data(&c, sizeof(data), data, 60), 0);
     ck_assert_int_eq(pcapw_close(w), 0);
     struct engine_config cfg;
