@@ -831,30 +831,37 @@ else
 fi
 
 # ---- race: injected answer before the server's first byte ----------------------------------
-: >"$tmp/tcpdump.err"
-ip netns exec "$C" tcpdump -i c0 -U -s 256 -w "$tmp/race.pcap" -Z root 'tcp' 2>"$tmp/tcpdump.err" &
-tdpid=$!
-pids="$pids $tdpid"
-i=0
-while [ $i -lt 50 ] && ! grep -q 'listening on' "$tmp/tcpdump.err"; do
-    sleep 0.1
-    i=$((i + 1))
-done
-n=0
-half=$((FLOWS / 2))
-while [ $n -lt "$half" ]; do
-    src=$V4C
-    [ $((n % 2)) -eq 1 ] && src=$V4C2
-    ccurl --interface "$src" --resolve "race$n.blocked.test:443:$V4F" -o /dev/null "https://race$n.blocked.test/" 2>/dev/null
-    ccurl --interface "$src" --resolve "blocked.test:80:$V4F" -o /dev/null "http://blocked.test/race/$n" 2>/dev/null
-    n=$((n + 1))
-done
-sleep 0.5
-kill "$tdpid" 2>/dev/null
-wait "$tdpid" 2>/dev/null
-pids=$(echo "$pids" | sed "s/ $tdpid//")
+# One run: capture at the client, open FLOWS blocked connections (half TLS, half HTTP), count
+# which answered first. Writes "flows injected answered http-requests-captured missing" to
+# $tmp/race.txt.
+race_run() {
+    : >"$tmp/tcpdump.err"
+    rm -f "$tmp/race.pcap"
+    ip netns exec "$C" tcpdump -i c0 -U -s 256 -w "$tmp/race.pcap" -Z root 'tcp' 2>"$tmp/tcpdump.err" &
+    tdpid=$!
+    pids="$pids $tdpid"
+    i=0
+    while [ $i -lt 300 ] && ! grep -q 'listening on' "$tmp/tcpdump.err"; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    grep -q 'listening on' "$tmp/tcpdump.err" || echo "tap: race: tcpdump not listening after 30 s: $(cat "$tmp/tcpdump.err")"
+    n=0
+    half=$((FLOWS / 2))
+    while [ $n -lt "$half" ]; do
+        src=$V4C
+        [ $((n % 2)) -eq 1 ] && src=$V4C2
+        ccurl --interface "$src" --resolve "race$n.blocked.test:443:$V4F" -o /dev/null "https://race$n.blocked.test/" 2>/dev/null
+        ccurl --interface "$src" --resolve "blocked.test:80:$V4F" -o /dev/null "http://blocked.test/race/$n" 2>/dev/null
+        n=$((n + 1))
+    done
+    sleep 0.5
+    kill "$tdpid" 2>/dev/null
+    wait "$tdpid" 2>/dev/null
+    pids=$(echo "$pids" | sed "s/ $tdpid//")
+    tdstats=$(grep -E 'captured|dropped' "$tmp/tcpdump.err" | tr '\n' ' ')
 
-python3 - "$tmp/race.pcap" "$FLOWS" >"$tmp/race.txt" <<'EOF'
+    python3 - "$tmp/race.pcap" "$FLOWS" >"$tmp/race.txt" <<'EOF'
 import struct, sys
 path, want = sys.argv[1], int(sys.argv[2])
 data = open(path, "rb").read()
@@ -864,6 +871,7 @@ off = 24
 first = {}          # flow number -> "inj" | "srv"
 cur = {}            # (client ip, client port, server port) -> flow number (4-tuples are reused:
 flows = set()       # a reset connection leaves no TIME_WAIT)
+reqs = set()        # numbers of the HTTP race requests captured (says which part a capture missed)
 while off + 16 <= len(data):
     _, _, incl, _ = struct.unpack(end + "IIII", data[off:off + 16])
     pkt = data[off + 16:off + 16 + incl]
@@ -887,6 +895,10 @@ while off + 16 <= len(data):
     flags = tcp[13]
     win = struct.unpack(">H", tcp[14:16])[0]
     payload = tcp[(tcp[12] >> 4) * 4:]
+    if dport == 80 and payload.startswith(b"GET /race/"):
+        num = payload[10:].split(b" ", 1)[0]
+        if num.isdigit():
+            reqs.add(int(num))
     if dport in (80, 443) and flags & 0x02:
         if not flags & 0x10:            # SYN from the client: a new flow, even on an old 4-tuple
             cur[(src, sport, dport)] = len(flows)
@@ -902,9 +914,22 @@ while off + 16 <= len(data):
     elif payload:
         first[key] = "inj" if payload.startswith((b"HTTP/1.1 302", b"HTTP/1.1 451")) else "srv"
 inj = sum(1 for v in first.values() if v == "inj")
-print(len(flows), inj, len(first))
+miss = [n for n in range(want // 2) if n not in reqs]
+print(len(flows), inj, len(first), len(reqs),
+      "none" if not miss else "%d-%d" % (miss[0], miss[-1]) if len(miss) == miss[-1] - miss[0] + 1
+      else "%d, first %d, last %d" % (len(miss), miss[0], miss[-1]))
 EOF
-read -r nflows ninj nseen <"$tmp/race.txt" || { nflows=0; ninj=0; nseen=0; }
+}
+race_run
+read -r nflows ninj nseen nreqs nmiss <"$tmp/race.txt" || { nflows=0; ninj=0; nseen=0; nreqs=0; nmiss=?; }
+# The capture at the client must hold the connections for the share to mean anything. A capture
+# that missed a quarter of them (tcpdump starved on a loaded machine) says nothing of the filter:
+# the run is repeated once, and its figures are what is judged.
+if [ "$nflows" -lt $((FLOWS * 3 / 4)) ]; then
+    echo "tap: race: the capture holds $nflows of $FLOWS connections ($nreqs of $((FLOWS / 2)) HTTP requests; missing: $nmiss; tcpdump: $tdstats); running it again"
+    race_run
+    read -r nflows ninj nseen nreqs nmiss <"$tmp/race.txt" || { nflows=0; ninj=0; nseen=0; nreqs=0; nmiss=?; }
+fi
 # The target is 99%. On a shared 2-core machine (softirq and worker wake-ups delayed by other
 # load, no netem) the measured share has been 94-96%, so the check fails only below 90% and
 # says whether the target was met; the figure is printed either way.
@@ -917,7 +942,7 @@ if grep -q __asan_init "$QG_BIN" 2>/dev/null; then
 elif [ "$nflows" -ge $((FLOWS * 3 / 4)) ] && [ $((ninj * 100)) -ge $((nflows * 90)) ]; then
     ok "injected RST/302 first in $ninj of $nflows blocked flows ($target)"
 else
-    ko "injected RST/302 first in $ninj of $nflows blocked flows, $nseen answered (at least 90% needed)"
+    ko "injected RST/302 first in $ninj of $nflows blocked flows, $nseen answered (at least 90% of at least $((FLOWS * 3 / 4)) needed; HTTP requests captured $nreqs, missing $nmiss; tcpdump: $tdstats)"
 fi
 echo "tap: race: $ninj/$nflows blocked flows answered by the injection first ($delay)"
 
