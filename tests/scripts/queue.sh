@@ -106,6 +106,20 @@ CONF
     QPID=$QG_LAST_PID
     qg_wait_verdict "$QG_BIN" "$QG_DIR/qorgau.conf" blocked.test block
 }
+qcounter() { grep '"msg":"stats"' "$QG_DIR/qorgau.out" | tail -n 1 | grep -Eo "\"$1\":[0-9]+" | cut -d: -f2; }
+# wait_counter NAME: the counter in the latest stats line (stats.interval = 1s) once it is above
+# zero, waiting up to 20 s for it (a loaded machine delays both the workers and the stats line);
+# the last value read if it never is
+wait_counter() {
+    i=0
+    while [ $i -lt 200 ]; do
+        v=$(qcounter "$1")
+        case $v in [1-9]*) echo "$v"; return 0 ;; esac
+        sleep 0.1
+        i=$((i + 1))
+    done
+    echo "${v:-none}"
+}
 start_qorgau || { bad "qorgau" "did not start"; cat "$QG_DIR/qorgau.out"; exit 1; }
 
 # a capture on the server's interface: tcpdump in the server ns, its PID in $cap_pid
@@ -409,10 +423,8 @@ i=0
 while [ $i -lt 100 ] && [ "$(wc -l <"$QG_DIR/holdname.out")" -lt 2 ]; do sleep 0.1; i=$((i + 1)); done
 expect "passed before the order (name): its next request reset (was served, then never answered)" \
     "$(tail -n 1 "$QG_DIR/holdname.out")" "reset"
-sleep 1.2 # the stats line, every second
 expect_match "passed before the order (name): counted (queue.passed_cut)" \
-    "$(grep '"msg":"stats"' "$QG_DIR/qorgau.out" | tail -n 1 | grep -Eo '"queue.passed_cut":[0-9]+')" \
-    '"queue.passed_cut":[1-9]'
+    "$(wait_counter queue.passed_cut)" '^[1-9]'
 flt "$QG_BIN" order --store $STORE revoke q-name-1 >/dev/null || bad "revoke q-name-1"
 
 # connections Qorgau passed before their server's address was listed (a messenger's connection
@@ -579,30 +591,31 @@ hog_until_ready() { # N SECS [SOURCE]
     qg_bg "$QG_DIR/hog.out" ip netns exec "$QG_CLI" python3 "$CLIENT_PY" hog allowed.test "$QG_SRV4" 443 "$1" "$2" ${3:-}
     HOG=$QG_LAST_PID
     i=0
-    while [ $i -lt 100 ] && ! grep -qs ready "$QG_DIR/hog.out"; do sleep 0.1; i=$((i + 1)); done
+    while [ $i -lt 300 ] && ! grep -qs ready "$QG_DIR/hog.out"; do sleep 0.1; i=$((i + 1)); done
+    grep -qs ready "$QG_DIR/hog.out" || bad "the flood's connections (client.py hog $1)" "not all open after 30 s: $(cat "$QG_DIR/hog.out")"
 }
-qcounter() { grep '"msg":"stats"' "$QG_DIR/qorgau.out" | tail -n 1 | grep -Eo "\"$1\":[0-9]+" | cut -d: -f2; }
 start_qorgau "queue.hold_flows = 16
 reasm.buffers = 64" || bad "qorgau (hold table of 16)" "did not start"
 capture "$QG_DIR/room.pcap" "tcp port 443"
-hog_until_ready 24 8
+hog_until_ready 24 60
+# the premise, before the split: the flood's 17th held connection found the table full
+expect_match "no room: the flood filled the hold table (queue.hold_table_full counted)" \
+    "$(wait_counter queue.hold_table_full)" '^[1-9]'
 expect "no room: hold table full (16 flows), split ClientHello, blocked name, unlisted address -> reset" \
     "$(cl python3 "$CLIENT_PY" split blocked.test "$QG_SRV4" 443)" "reset"
 expect "no room: hold table full, split ClientHello, allowed name -> server hello (first piece sent again)" \
     "$(cl python3 "$CLIENT_PY" split allowed.test "$QG_SRV4" 443)" "serverhello"
-sleep 1.2
-expect_match "no room: stats: queue.hold_table_full counted" "$(qcounter queue.hold_table_full)" '^[1-9]'
 expect_match "no room: logged (rate-limited warning)" "$(grep -c 'client segments dropped: no room to hold them' "$QG_DIR/qorgau.out")" '^[1-9]'
 qg_stop "$HOG"
 qg_stop "$QPID"
 start_qorgau "queue.hold_flows = 64
 reasm.buffers = 16
 queue.client_buffers = 0" || bad "qorgau (16 reassembly buffers)" "did not start"
-hog_until_ready 24 8
+hog_until_ready 24 60
+expect_match "no room: the flood took every reassembly buffer (queue.no_buffer counted)" \
+    "$(wait_counter queue.no_buffer)" '^[1-9]'
 expect_match "no room: no reassembly buffer free, split ClientHello, blocked name, unlisted address -> not served" \
     "$(cl python3 "$CLIENT_PY" split blocked.test "$QG_SRV4" 443)" '^(timeout|reset)$'
-sleep 1.2
-expect_match "no room: stats: queue.no_buffer counted" "$(qcounter queue.no_buffer)" '^[1-9]'
 qg_stop "$HOG"
 stop_capture
 # (client.py split cuts the name in its middle: the first piece ends in "blocke")
@@ -619,13 +632,13 @@ done
 cl ip addr add 10.200.1.3/24 dev c0
 QG_WORKERS=1 start_qorgau "reasm.buffers = 16
 queue.client_buffers = 8" || bad "qorgau (client share)" "did not start"
-hog_until_ready 24 20 10.200.1.3
+hog_until_ready 24 60 10.200.1.3
+expect_match "client share: the flood met its share (queue.client_limited counted)" \
+    "$(wait_counter queue.client_limited)" '^[1-9]'
 v=$(cc $R4 --max-time 5 -o /dev/null -w '%{http_code}' https://allowed.test/small)
 expect "client share: another client floods (24 held connections), this client's https allowed -> served" "$v" "200"
 expect "client share: ... and its split ClientHello naming a blocked host -> reset" \
     "$(cl python3 "$CLIENT_PY" split blocked.test "$QG_SRV4" 443)" "reset"
-sleep 1.2
-expect_match "client share: stats: queue.client_limited counted" "$(qcounter queue.client_limited)" '^[1-9]'
 qg_stop "$HOG"
 qg_stop "$QPID"
 cl ip addr del 10.200.1.3/24 dev c0
@@ -681,9 +694,7 @@ done
 sleep 0.2
 expect "syn unseen: nginx never served a blocked request" \
     "$(grep -E 'h=blocked|/unseen' "$QG_DIR/nginx-access.log" | grep -vc '" 400 ')" "0"
-sleep 1.2
-st=$(grep '"msg":"stats"' "$QG_DIR/qorgau.out" | tail -n 1)
-expect "syn unseen: stats: queue.syn_unseen counted" "$(printf '%s' "$st" | grep -Eo '"queue.syn_unseen":[0-9]+' | grep -Evc ':0$')" "1"
+expect_match "syn unseen: stats: queue.syn_unseen counted" "$(wait_counter queue.syn_unseen)" '^[1-9]'
 expect_match "syn unseen: logged (rate-limited warning)" "$(grep -c 'flows first seen after their SYN' "$QG_DIR/qorgau.out")" '^[1-9]'
 qg_stop "$QPID"
 # queue.unseen_syn = drop: every flow first seen at its data is blocked, allowed or not
@@ -749,8 +760,7 @@ expect "request unqueued: the rule gone, QUIC allowed name -> answer" \
     "$(cl "$QG_TOOLS/quic_initial" allowed.test "$QG_SRV4" 443)" "answer 1"
 v=$(cc $R4 -o /dev/null -w '%{http_code}' https://allowed.test/small)
 expect "request unqueued: the rule gone -> https allowed served" "$v" "200"
-sleep 1.2
-expect_match "request unqueued: stats: queue.unseen_blocked counted" "$(qcounter queue.unseen_blocked)" '^[1-9]'
+expect_match "request unqueued: stats: queue.unseen_blocked counted" "$(wait_counter queue.unseen_blocked)" '^[1-9]'
 qg_stop "$QPID"
 
 # queue.incomplete = address, and a first request whose middle went by in the kernel unqueued (a
