@@ -6,6 +6,7 @@
 #include "proxy/daemon/daemon.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <getopt.h>
 #include <glob.h>
 #include <grp.h>
@@ -37,6 +38,7 @@
 #include "rules/lists/loader.h"
 #include "common/log.h"
 #include "proxy/daemon/mode.h"
+#include "proxy/enforce/queuerules.h"
 #include "proxy/daemon/notice_server.h"
 #include "proxy/daemon/radius.h"
 #include "proxy/daemon/subfollow.h"
@@ -979,6 +981,33 @@ static int check(struct daemon *d)
     if (!modes[d->cfg->mode].ops)
         fprintf(stderr, "qorgau: warning: mode %s is not built into this binary\n",
                 modes[d->cfg->mode].name);
+    if (d->cfg->mode == SETTINGS_MODE_QUEUE &&
+        d->cfg->queue_rules_check != SETTINGS_QUEUE_RULES_OFF) {
+        unsigned nw = worker_count(d->cfg);
+        char msg[1536];
+        int v = queuerules_check((uint16_t)d->cfg->queue_num, nw, msg, sizeof(msg));
+        if (v < 0)
+            fprintf(stderr, "qorgau: warning: queue.rules_check: %s\n", msg);
+        else if (v == QUEUERULES_OK && nw == 1)
+            fprintf(stderr,
+                    "qorgau: queue.rules_check: ok (the kernel's rules feed queue %" PRId64
+                    ", the worker's; none of them reaches past it)\n",
+                    d->cfg->queue_num);
+        else if (v == QUEUERULES_OK)
+            fprintf(stderr,
+                    "qorgau: queue.rules_check: ok (the kernel's rules feed queues %" PRId64
+                    "-%" PRId64 ", the %u workers'; none of them reaches past them)\n",
+                    d->cfg->queue_num, d->cfg->queue_num + (int64_t)nw - 1, nw);
+        else if (v == QUEUERULES_WARN)
+            fprintf(stderr, "qorgau: warning: queue.rules_check: %s\n", msg);
+        else {
+            fprintf(
+                stderr, "qorgau: %squeue.rules_check: %s\n",
+                d->cfg->queue_rules_check == SETTINGS_QUEUE_RULES_REFUSE ? "" : "warning: ", msg);
+            if (d->cfg->queue_rules_check == SETTINGS_QUEUE_RULES_REFUSE)
+                ret = DAEMON_EXIT_CONFIG;
+        }
+    }
     log_free(d->log);
     d->log = NULL;
     return ret;

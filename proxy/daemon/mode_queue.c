@@ -29,6 +29,7 @@
 #include "proxy/enforce/inject.h"
 #include "proxy/enforce/notice.h"
 #include "proxy/enforce/passnames.h"
+#include "proxy/enforce/queuerules.h"
 #include "proxy/engine/engine.h"
 #include "proxy/judge/inspect.h"
 #include "rules/match/rsref.h"
@@ -193,6 +194,7 @@ struct q_worker {
 struct queue_mode {
     struct daemon_ctx *d;
     unsigned n;
+    int64_t first_queue; /* queue.num: worker i reads queue first_queue + i */
     struct q_worker **w;
     _Atomic(struct blocknote *) notice;
     uint32_t hold_packets, hold_flows;
@@ -1110,6 +1112,34 @@ static int holds_alloc(struct q_worker *w)
     return 0;
 }
 
+/* queue.rules_check, at start (err set: refusing is possible) and at a reload (err NULL: the
+ * findings are logged): 0, or -EINVAL with err when a rule feeds queues no worker reads and
+ * the setting is refuse. */
+static int q_rules_check(const struct settings *cfg, struct daemon_ctx *d, unsigned workers,
+                         char *err, size_t errlen)
+{
+    if (cfg->queue_rules_check == SETTINGS_QUEUE_RULES_OFF)
+        return 0;
+    char msg[1536];
+    int v = queuerules_check((uint16_t)cfg->queue_num, workers, msg, sizeof(msg));
+    if (v == QUEUERULES_ERROR && cfg->queue_rules_check == SETTINGS_QUEUE_RULES_REFUSE && err) {
+        snprintf(err, errlen,
+                 "queue.rules_check: %s Make the rules' queue range queue.num .. queue.num + "
+                 "workers - 1 (or change queue.num / workers); queue.rules_check = warn starts "
+                 "anyway",
+                 msg);
+        return -EINVAL;
+    }
+    if (v != QUEUERULES_OK && d->log)
+        log_write(d->log, v == QUEUERULES_ERROR ? LOG_LEVEL_ERROR : LOG_LEVEL_WARN, "queue",
+                  v < 0 ? "cannot read the kernel's queue rules" : "the kernel's queue rules",
+                  LOG_KV(LOG_S("problem", msg)));
+    else if (d->log)
+        log_write(d->log, LOG_LEVEL_INFO, "queue", "the kernel's queue rules feed the workers",
+                  LOG_KV(LOG_I("first_queue", cfg->queue_num), LOG_U("workers", workers)));
+    return 0;
+}
+
 static int q_open(const struct settings *cfg, struct daemon_ctx *d, void **state, char *err,
                   size_t errlen)
 {
@@ -1120,6 +1150,7 @@ static int q_open(const struct settings *cfg, struct daemon_ctx *d, void **state
         goto nomem;
     q->d = d;
     q->n = d->workers ? d->workers : 1;
+    q->first_queue = cfg->queue_num;
     q->hold_packets = (uint32_t)cfg->queue_hold_packets;
     q->hold_flows = (uint32_t)cfg->queue_hold_flows;
     q->hold_timeout_ns = cfg->queue_hold_timeout * 1000000u;
@@ -1148,6 +1179,9 @@ static int q_open(const struct settings *cfg, struct daemon_ctx *d, void **state
         rc = -EINVAL;
         goto fail;
     }
+    rc = q_rules_check(cfg, d, q->n, err, errlen);
+    if (rc < 0)
+        goto fail;
 
     struct engine_config ec;
     blocknote_engine_config(cfg, &ec);
@@ -1245,6 +1279,11 @@ fail:
 static int q_reload(void *state, const struct settings *cfg)
 {
     struct queue_mode *q = state;
+    /* the rules may have been loaded again since the start (queue.num and workers keep their
+     * running values: restart keys) */
+    struct settings now = *cfg;
+    now.queue_num = q->first_queue;
+    (void)q_rules_check(&now, q->d, q->n, NULL, 0);
     atomic_store_explicit(&q->quic, cfg->inline_quic, memory_order_relaxed);
     struct blocknote *n = blocknote_new(cfg);
     if (!n)

@@ -45,6 +45,7 @@ _Static_assert((int)SETTINGS_FALLBACK_BLOCK == (int)FALLBACK_SHARED_BLOCK &&
 
 static const char *const v_mode[] = { "tap", "inline", "queue", NULL };
 static const char *const v_queue_fail[] = { "open", "closed", NULL };
+static const char *const v_queue_rules_check[] = { "refuse", "warn", "off", NULL };
 static const char *const v_queue_incomplete[] = { "address", "drop", "watch", NULL };
 static const char *const v_queue_no_room[] = { "drop", "address", NULL };
 static const char *const v_queue_watch_limit[] = { "block", "address", NULL };
@@ -124,6 +125,13 @@ static const struct config_key keys[] = {
       "a full queue (a stalled or slow worker): let packets through unjudged (open; logged when "
       "the queue nears full) or drop them (closed; counted); with no daemon bound the rule's "
       "--queue-bypass decides" },
+    { "queue.rules_check", CONFIG_ENUM, 0, 0, "refuse", v_queue_rules_check, OFF(queue_rules_check),
+      true,
+      "the kernel's NFQUEUE rules, read at start, at each reload (SIGHUP; logged only) and by run "
+      "--check: a rule sending packets to "
+      "queues no worker reads (outside queue.num .. queue.num + workers - 1; with its bypass "
+      "flag they pass unjudged) stops the start (refuse) or is logged as an error (warn); idle "
+      "workers or no rule at all are warnings; off: not read" },
     { "queue.hold_packets", CONFIG_INT, 1, 65535, "128", NULL, OFF(queue_hold_packets), true,
       "packets of one flow held until its first request can be judged; one more judges it on "
       "what arrived and its address" },

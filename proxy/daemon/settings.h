@@ -25,6 +25,11 @@
 /* Value lists of the enum keys; the table's value names are in this order. */
 enum settings_mode { SETTINGS_MODE_TAP = 0, SETTINGS_MODE_INLINE, SETTINGS_MODE_QUEUE };
 enum settings_queue_fail { SETTINGS_QUEUE_FAIL_OPEN = 0, SETTINGS_QUEUE_FAIL_CLOSED };
+enum settings_queue_rules_check {
+    SETTINGS_QUEUE_RULES_REFUSE = 0,
+    SETTINGS_QUEUE_RULES_WARN,
+    SETTINGS_QUEUE_RULES_OFF
+};
 enum settings_queue_incomplete {
     SETTINGS_QUEUE_INCOMPLETE_ADDRESS = 0,
     SETTINGS_QUEUE_INCOMPLETE_DROP,
@@ -109,7 +114,8 @@ struct settings {
 
     int64_t queue_num;
     int64_t queue_maxlen;
-    int queue_fail; /* enum settings_queue_fail */
+    int queue_fail;        /* enum settings_queue_fail */
+    int queue_rules_check; /* enum settings_queue_rules_check */
     int64_t queue_hold_packets;
     int64_t queue_hold_flows;
     uint64_t queue_hold_timeout;

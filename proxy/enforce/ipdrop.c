@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "proxy/enforce/nftlib.h"
+#include "proxy/enforce/nftmsg.h"
 #include "proxy/enforce/nlattr.h"
 
 /* Elements per add/delete command (nft parses a command whole; keeps each one modest). */
@@ -328,56 +329,15 @@ void ipdrop_script_diff(FILE *f, const char *table, const struct ipdrop_list *fr
 
 /* ---- the drop counter over netlink ---- */
 
-static size_t put_attr(uint8_t *buf, size_t at, size_t cap, uint16_t type, const void *data,
-                       size_t len)
-{
-    size_t alen = 4 + len, pad = (alen + 3u) & ~(size_t)3;
-    if (at == 0 || at + pad > cap || alen > UINT16_MAX)
-        return 0;
-    uint16_t l16 = (uint16_t)alen;
-    memcpy(buf + at, &l16, 2);
-    memcpy(buf + at + 2, &type, 2);
-    memcpy(buf + at + 4, data, len);
-    memset(buf + at + alen, 0, pad - alen);
-    return at + pad;
-}
-
-/* The start of a nftables request (family inet): room for its netlink header, then its
- * nfgenmsg. The offset its attributes start at, or 0 when cap is too small. */
-static size_t nft_request_begin(uint8_t *buf, size_t cap)
-{
-    size_t at = sizeof(struct nlmsghdr) + sizeof(struct nfgenmsg);
-    if (cap < at)
-        return 0;
-    memset(buf, 0, at);
-    struct nfgenmsg g = { .nfgen_family = NFPROTO_INET, .version = NFNETLINK_V0, .res_id = 0 };
-    memcpy(buf + sizeof(struct nlmsghdr), &g, sizeof(g));
-    return at;
-}
-
-/* Writes the netlink header of a request of at bytes (0: it did not fit: 0 back). */
-static size_t nft_request_end(uint8_t *buf, size_t at, uint16_t msg, uint16_t flags, uint32_t seq)
-{
-    if (!at)
-        return 0;
-    struct nlmsghdr nh = { .nlmsg_len = (uint32_t)at,
-                           .nlmsg_type = (uint16_t)(NFNL_SUBSYS_NFTABLES << 8 | msg),
-                           .nlmsg_flags = flags,
-                           .nlmsg_seq = seq,
-                           .nlmsg_pid = 0 };
-    memcpy(buf, &nh, sizeof(nh));
-    return at;
-}
-
 size_t ipdrop_counter_request(uint8_t *buf, size_t cap, const char *table, const char *name,
                               uint32_t seq)
 {
-    size_t at = nft_request_begin(buf, cap);
+    size_t at = nftmsg_begin(buf, cap, NFPROTO_INET);
     uint32_t type = htonl(NFT_OBJECT_COUNTER);
-    at = put_attr(buf, at, cap, NFTA_OBJ_TABLE, table, strlen(table) + 1);
-    at = put_attr(buf, at, cap, NFTA_OBJ_NAME, name, strlen(name) + 1);
-    at = put_attr(buf, at, cap, NFTA_OBJ_TYPE, &type, 4);
-    return nft_request_end(buf, at, NFT_MSG_GETOBJ, NLM_F_REQUEST, seq);
+    at = nftmsg_put_attr(buf, at, cap, NFTA_OBJ_TABLE, table, strlen(table) + 1);
+    at = nftmsg_put_attr(buf, at, cap, NFTA_OBJ_NAME, name, strlen(name) + 1);
+    at = nftmsg_put_attr(buf, at, cap, NFTA_OBJ_TYPE, &type, 4);
+    return nftmsg_end(buf, at, NFT_MSG_GETOBJ, NLM_F_REQUEST, seq);
 }
 
 static uint64_t be64(const uint8_t *p)
@@ -386,47 +346,6 @@ static uint64_t be64(const uint8_t *p)
     for (int i = 0; i < 8; i++)
         v = v << 8 | p[i];
     return v;
-}
-
-/* One netlink message answering a request (nl_next()): its type and payload (past the
- * nfgenmsg of a nftables message). */
-struct nl_msg {
-    uint16_t type;
-    const uint8_t *p;
-    size_t plen;
-};
-
-/* The next message of the datagram buf[*off..len) that answers seq, *off moved past it: 1 with
- * *m; 0 at the datagram's end; the negative errno an NLMSG_ERROR carries (an acknowledgement,
- * error 0, is passed over); -EBADMSG for a message that does not fit. */
-static int nl_next(const uint8_t *buf, size_t len, size_t *off, uint32_t seq, struct nl_msg *m)
-{
-    struct nlmsg_view v;
-    int rc;
-    while ((rc = nlmsg_next(buf, len, off, &v)) == 1) {
-        if (v.seq != seq)
-            continue;
-        if (v.type == NLMSG_ERROR) {
-            int32_t e;
-            if (v.plen < sizeof(e))
-                return -EBADMSG;
-            memcpy(&e, v.p, sizeof(e));
-            if (e < 0)
-                return e;
-            continue;
-        }
-        if (v.type >> 8 == NFNL_SUBSYS_NFTABLES) {
-            if (v.plen < sizeof(struct nfgenmsg))
-                return -EBADMSG;
-            v.p += sizeof(struct nfgenmsg);
-            v.plen -= sizeof(struct nfgenmsg);
-        }
-        m->type = v.type;
-        m->p = v.p;
-        m->plen = v.plen;
-        return 1;
-    }
-    return rc;
 }
 
 /* The counter's packets and bytes in a NFTA_OBJ_DATA (or NFTA_EXPR_DATA) payload. 1, 0 if
@@ -456,9 +375,9 @@ int ipdrop_counter_parse(const uint8_t *buf, size_t len, uint32_t seq, uint64_t 
                          uint64_t *bytes)
 {
     size_t off = 0;
-    struct nl_msg m;
+    struct nftmsg m;
     int rc;
-    while ((rc = nl_next(buf, len, &off, seq, &m)) == 1) {
+    while ((rc = nftmsg_next(buf, len, &off, seq, &m)) == 1) {
         if (m.type != (NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_NEWOBJ))
             continue;
         size_t aoff = 0, dlen;
@@ -480,10 +399,10 @@ int ipdrop_counter_parse(const uint8_t *buf, size_t len, uint32_t seq, uint64_t 
 size_t ipdrop_elems_request(uint8_t *buf, size_t cap, const char *table, const char *set,
                             uint32_t seq)
 {
-    size_t at = nft_request_begin(buf, cap);
-    at = put_attr(buf, at, cap, NFTA_SET_ELEM_LIST_TABLE, table, strlen(table) + 1);
-    at = put_attr(buf, at, cap, NFTA_SET_ELEM_LIST_SET, set, strlen(set) + 1);
-    return nft_request_end(buf, at, NFT_MSG_GETSETELEM, NLM_F_REQUEST | NLM_F_DUMP, seq);
+    size_t at = nftmsg_begin(buf, cap, NFPROTO_INET);
+    at = nftmsg_put_attr(buf, at, cap, NFTA_SET_ELEM_LIST_TABLE, table, strlen(table) + 1);
+    at = nftmsg_put_attr(buf, at, cap, NFTA_SET_ELEM_LIST_SET, set, strlen(set) + 1);
+    return nftmsg_end(buf, at, NFT_MSG_GETSETELEM, NLM_F_REQUEST | NLM_F_DUMP, seq);
 }
 
 /* An expression (NFTA_EXPR_NAME, NFTA_EXPR_DATA) into e when it is a counter. 0 or -EBADMSG. */
@@ -567,9 +486,9 @@ static int one_elem(const uint8_t *p, size_t len, struct ipdrop_elem *e)
 int ipdrop_elems_parse(const uint8_t *buf, size_t len, uint32_t seq, ipdrop_elem_fn fn, void *ctx)
 {
     size_t off = 0;
-    struct nl_msg m;
+    struct nftmsg m;
     int rc;
-    while ((rc = nl_next(buf, len, &off, seq, &m)) == 1) {
+    while ((rc = nftmsg_next(buf, len, &off, seq, &m)) == 1) {
         if (m.type == NLMSG_DONE)
             return 1;
         if (m.type != (NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_NEWSETELEM))

@@ -36,6 +36,7 @@ static inline int nlattr_next(const uint8_t *p, size_t len, size_t *at, uint16_t
  * payload. */
 struct nlmsg_view {
     uint16_t type;
+    uint16_t flags; /* NLM_F_*: NLM_F_DUMP_INTR on a dump the kernel's changes interrupted */
     uint32_t seq;
     const uint8_t *p;
     size_t plen;
@@ -52,6 +53,7 @@ static inline int nlmsg_next(const uint8_t *buf, size_t len, size_t *off, struct
     if (nh.nlmsg_len < sizeof(nh) || nh.nlmsg_len > len - *off)
         return -EBADMSG;
     m->type = nh.nlmsg_type;
+    m->flags = nh.nlmsg_flags;
     m->seq = nh.nlmsg_seq;
     m->p = buf + *off + sizeof(nh);
     m->plen = nh.nlmsg_len - sizeof(nh);

@@ -84,7 +84,7 @@ flt "$QG_BIN" subscriber --store $STORE profile 77010000002 child >/dev/null ||
 flt "$QG_BIN" subscriber --store $STORE set 10.200.1.2 77010000002 >/dev/null ||
     bad "subscriber map"
 
-start_qorgau() { # [EXTRA CONFIG LINE]
+write_qconf() { # [EXTRA CONFIG LINE]
     cat >"$QG_DIR/qorgau.conf" <<CONF
 mode = queue
 workers = ${QG_WORKERS:-2}
@@ -102,6 +102,9 @@ categories.dir = $QG_DIR/cats
 privacy.secret_file = $QG_DIR/secret
 ${1:-}
 CONF
+}
+start_qorgau() { # [EXTRA CONFIG LINE]
+    write_qconf "${1:-}"
     qg_bg "$QG_DIR/qorgau.out" ip netns exec "$QG_FLT" "$QG_BIN" run -c "$QG_DIR/qorgau.conf" --foreground
     QPID=$QG_LAST_PID
     qg_wait_verdict "$QG_BIN" "$QG_DIR/qorgau.conf" blocked.test block
@@ -625,10 +628,28 @@ qg_stop "$QPID"
 # that both clients' flows meet in the same pool): the flood comes from a second address on the
 # client's link and holds its 8; the first client's connections still find buffers and are
 # judged as usual. (Without the share the flood takes all 16 and the first client's waits.)
+# queue.rules_check (docs/queue.md "The rules and the workers"): one worker against the rules'
+# two queues (--queue-balance 0:1 --queue-bypass) would let queue 1's flows through unjudged:
+# run --check says so (exit 78) and the daemon refuses to start; with the rules fixed (one
+# queue), both agree.
+QG_WORKERS=1 write_qconf
+out=$(flt "$QG_BIN" run --check -c "$QG_DIR/qorgau.conf" 2>&1 >/dev/null)
+expect "rules check: 1 worker, rules 0:1: run --check exits 78" "$?" "78"
+expect_match "rules check: ... naming the stray queue and the rules" "$out" \
+    "table ip filter, chain QORGAU, handles [0-9, ]+; table ip6 filter, chain QORGAU, handles [0-9, ]+ \\(iptables NFQUEUE\\) send packets to queues 0-1, but the workers read queue 0 \\(queue.num 0, 1 worker\\): queue 1 no worker reads, so their packets pass unjudged"
+out=$(flt timeout 20 "$QG_BIN" run -c "$QG_DIR/qorgau.conf" --foreground 2>&1)
+expect "rules check: the daemon refuses to start (exit 1)" "$?" "1"
+expect_match "rules check: ... logged as the reason" "$(printf '%s' "$out" | grep '"level":"error"')" \
+    '"msg":"queue.rules_check: Rules in table ip filter.*queue 1 no worker reads'
 for t in iptables ip6tables; do
     flt $t -F FORWARD 2>/dev/null; flt $t -F QORGAU 2>/dev/null; flt $t -X QORGAU 2>/dev/null
     sed 's/--queue-balance 0:1/--queue-num 0/' "$RULES" | flt $t-restore --noflush || bad "rules (one queue)"
 done
+out=$(flt "$QG_BIN" run --check -c "$QG_DIR/qorgau.conf" 2>&1 >/dev/null)
+expect "rules check: 1 worker, rules --queue-num 0: run --check exits 0" "$?" "0"
+expect_match "rules check: ... and says the rules feed the worker's queue" "$out" \
+    'queue.rules_check: ok \(the kernel.s rules feed queue 0, the worker.s; none of them reaches past it\)'
+
 cl ip addr add 10.200.1.3/24 dev c0
 QG_WORKERS=1 start_qorgau "reasm.buffers = 16
 queue.client_buffers = 8" || bad "qorgau (client share)" "did not start"

@@ -1,0 +1,493 @@
+/* queuerules.c - the kernel's NFQUEUE rules, read from nf_tables and judged against queue
+ * mode's workers (queuerules.h).
+ *
+ * A rule as the dump gives it (NFT_MSG_NEWRULE, after the nfgenmsg whose family is the table's):
+ *
+ *   NFTA_RULE_TABLE "qorgau"  NFTA_RULE_CHAIN "QORGAU"  NFTA_RULE_HANDLE be64
+ *   NFTA_RULE_EXPRESSIONS { NFTA_LIST_ELEM { NFTA_EXPR_NAME "queue" | "target" ...,
+ *                                            NFTA_EXPR_DATA { ... } } ... }
+ *
+ *   nft `queue num 0-1 bypass`:   "queue"  { NFTA_QUEUE_NUM be16, NFTA_QUEUE_TOTAL be16,
+ *                                            NFTA_QUEUE_FLAGS be16 | NFTA_QUEUE_SREG_QNUM }
+ *   iptables-nft `-j NFQUEUE`:    "target" { NFTA_TARGET_NAME "NFQUEUE", NFTA_TARGET_REV be32,
+ *                                            NFTA_TARGET_INFO: struct xt_NFQ_info_vREV,
+ *                                            host byte order }
+ */
+#include "proxy/enforce/queuerules.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nf_tables_compat.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netlink.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "proxy/enforce/nftmsg.h"
+#include "proxy/enforce/nlattr.h"
+
+#define XT_NFQ_BYPASS 0x01 /* xt_NFQ_info_v3.flags (v2: its third field non-zero) */
+#define XT_NFQ_FANOUT 0x02
+
+size_t queuerules_request(uint8_t *buf, size_t cap, uint32_t seq)
+{
+    size_t at = nftmsg_begin(buf, cap, NFPROTO_UNSPEC);
+    return nftmsg_end(buf, at, NFT_MSG_GETRULE, NLM_F_REQUEST | NLM_F_DUMP, seq);
+}
+
+const char *queuerules_family_name(uint8_t family)
+{
+    switch (family) {
+    case NFPROTO_INET: return "inet";
+    case NFPROTO_IPV4: return "ip";
+    case NFPROTO_IPV6: return "ip6";
+    case NFPROTO_ARP: return "arp";
+    case NFPROTO_BRIDGE: return "bridge";
+    case NFPROTO_NETDEV: return "netdev";
+    default: return "?";
+    }
+}
+
+static uint16_t be16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* A string attribute into out[QUEUERULE_NAME_MAX], cut to fit, up to its first NUL. */
+static void name_copy(char *out, const uint8_t *d, size_t dlen)
+{
+    size_t n = 0;
+    while (n < dlen && n < QUEUERULE_NAME_MAX - 1 && d[n])
+        n++;
+    memcpy(out, d, n);
+    out[n] = '\0';
+}
+
+/* nft's queue statement's data into r. 0 or -EBADMSG. */
+static int queue_expr(const uint8_t *p, size_t len, struct queuerule *r)
+{
+    size_t off = 0, dlen;
+    uint16_t t;
+    const uint8_t *d;
+    int rc;
+    r->total = 1;
+    while ((rc = nlattr_next(p, len, &off, &t, &d, &dlen)) == 1) {
+        if (t == NFTA_QUEUE_NUM && dlen >= 2)
+            r->num = be16(d);
+        else if (t == NFTA_QUEUE_TOTAL && dlen >= 2)
+            r->total = be16(d);
+        else if (t == NFTA_QUEUE_FLAGS && dlen >= 2) {
+            r->bypass = (be16(d) & NFT_QUEUE_FLAG_BYPASS) != 0;
+            r->fanout = (be16(d) & NFT_QUEUE_FLAG_CPU_FANOUT) != 0;
+        } else if (t == NFTA_QUEUE_SREG_QNUM)
+            r->from_register = true;
+    }
+    if (r->total == 0)
+        r->total = 1;
+    return rc < 0 ? rc : 0;
+}
+
+/* An xt target's data into r: 1 when it is NFQUEUE, 0 for another target, -EBADMSG. */
+static int target_expr(const uint8_t *p, size_t len, struct queuerule *r)
+{
+    size_t off = 0, dlen, ilen = 0;
+    uint16_t t;
+    const uint8_t *d, *info = NULL;
+    bool nfqueue = false, has_rev = false;
+    uint32_t rev = 0;
+    int rc;
+    while ((rc = nlattr_next(p, len, &off, &t, &d, &dlen)) == 1) {
+        if (t == NFTA_TARGET_NAME)
+            nfqueue = dlen >= 8 && memcmp(d, "NFQUEUE", 8) == 0;
+        else if (t == NFTA_TARGET_REV && dlen >= 4) {
+            rev = be32(d);
+            has_rev = true;
+        } else if (t == NFTA_TARGET_INFO) {
+            info = d;
+            ilen = dlen;
+        }
+    }
+    if (rc < 0)
+        return rc;
+    if (!nfqueue)
+        return 0;
+    if (!info || !has_rev)
+        return -EBADMSG;
+    /* struct xt_NFQ_info (v0): queuenum; v1: + queues_total; v2: + bypass; v3: + flags */
+    size_t need = rev == 0 ? 2 : rev == 1 ? 4 : 6;
+    if (ilen < need)
+        return -EBADMSG;
+    uint16_t f[3] = { 0, 1, 0 };
+    memcpy(f, info, need);
+    r->xt = true;
+    r->num = f[0];
+    r->total = f[1] ? f[1] : 1;
+    if (rev == 2)
+        r->bypass = f[2] != 0;
+    else if (rev >= 3) {
+        r->bypass = (f[2] & XT_NFQ_BYPASS) != 0;
+        r->fanout = (f[2] & XT_NFQ_FANOUT) != 0;
+    }
+    return 1;
+}
+
+/* A rule's expressions: fn for each queue verdict among them, r holding the rule's names. */
+static int rule_exprs(const uint8_t *p, size_t len, const struct queuerule *rule, queuerule_fn fn,
+                      void *ctx)
+{
+    size_t off = 0, elen;
+    uint16_t t;
+    const uint8_t *el;
+    int rc;
+    while ((rc = nlattr_next(p, len, &off, &t, &el, &elen)) == 1) {
+        if (t != NFTA_LIST_ELEM)
+            continue;
+        size_t o2 = 0, dlen, xlen = 0;
+        uint16_t t2;
+        const uint8_t *d, *data = NULL;
+        char name[16] = "";
+        int r2;
+        while ((r2 = nlattr_next(el, elen, &o2, &t2, &d, &dlen)) == 1) {
+            if (t2 == NFTA_EXPR_NAME) {
+                size_t n = dlen < sizeof(name) - 1 ? dlen : sizeof(name) - 1;
+                memcpy(name, d, n);
+                name[n] = '\0';
+            } else if (t2 == NFTA_EXPR_DATA) {
+                data = d;
+                xlen = dlen;
+            }
+        }
+        if (r2 < 0)
+            return r2;
+        struct queuerule q = *rule;
+        int found = 0;
+        if (strcmp(name, "queue") == 0) {
+            if (!data)
+                return -EBADMSG;
+            if ((found = queue_expr(data, xlen, &q)) == 0)
+                found = 1;
+        } else if (strcmp(name, "target") == 0 && data) {
+            found = target_expr(data, xlen, &q);
+        }
+        if (found < 0)
+            return found;
+        if (found == 1) {
+            int rf = fn(ctx, &q);
+            if (rf < 0)
+                return rf;
+        }
+    }
+    return rc < 0 ? rc : 0;
+}
+
+int queuerules_parse(const uint8_t *buf, size_t len, uint32_t seq, queuerule_fn fn, void *ctx)
+{
+    size_t off = 0;
+    struct nftmsg m;
+    int rc;
+    while ((rc = nftmsg_next(buf, len, &off, seq, &m)) == 1) {
+        if (m.flags & NLM_F_DUMP_INTR)
+            return -EINTR; /* the rule set changed during the dump: read again */
+        if (m.type == NLMSG_DONE)
+            return 1;
+        if (m.type != (NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_NEWRULE))
+            continue;
+        struct queuerule rule;
+        memset(&rule, 0, sizeof(rule));
+        rule.family = m.family;
+        const uint8_t *exprs = NULL;
+        size_t aoff = 0, dlen, xlen = 0;
+        uint16_t t;
+        const uint8_t *d;
+        int ra;
+        while ((ra = nlattr_next(m.p, m.plen, &aoff, &t, &d, &dlen)) == 1) {
+            if (t == NFTA_RULE_TABLE)
+                name_copy(rule.table, d, dlen);
+            else if (t == NFTA_RULE_CHAIN)
+                name_copy(rule.chain, d, dlen);
+            else if (t == NFTA_RULE_HANDLE && dlen >= 8)
+                rule.handle = (uint64_t)be32(d) << 32 | be32(d + 4);
+            else if (t == NFTA_RULE_EXPRESSIONS) {
+                exprs = d;
+                xlen = dlen;
+            }
+        }
+        if (ra < 0)
+            return ra;
+        if (exprs) {
+            int re = rule_exprs(exprs, xlen, &rule, fn, ctx);
+            if (re < 0)
+                return re;
+        }
+    }
+    return rc;
+}
+
+/* ---- reading the kernel's ---- */
+
+struct collect {
+    struct queuerule *r;
+    size_t n, cap;
+};
+
+static int collect_one(void *ctx, const struct queuerule *r)
+{
+    struct collect *c = ctx;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 16;
+        struct queuerule *g = realloc(c->r, cap * sizeof(*g));
+        if (!g)
+            return -ENOMEM;
+        c->r = g;
+        c->cap = cap;
+    }
+    c->r[c->n++] = *r;
+    return 0;
+}
+
+/* One dump over socket fd into c: 0, or a negative errno (-EINTR: the rule set changed while
+ * it was read). */
+static int dump_once(int fd, uint32_t seq, struct collect *c, uint8_t *buf, size_t cap)
+{
+    uint8_t req[64];
+    size_t n = queuerules_request(req, sizeof(req), seq);
+    struct sockaddr_nl to = { .nl_family = AF_NETLINK };
+    if (!n || sendto(fd, req, n, 0, (struct sockaddr *)&to, sizeof(to)) != (ssize_t)n)
+        return -errno ? -errno : -EIO;
+    for (;;) {
+        ssize_t got = recv(fd, buf, cap, MSG_TRUNC);
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if ((size_t)got > cap)
+            return -EMSGSIZE;
+        int rc = queuerules_parse(buf, (size_t)got, seq, collect_one, c);
+        if (rc < 0)
+            return rc;
+        if (rc == 1)
+            return 0;
+    }
+}
+
+int queuerules_read(struct queuerule **out, size_t *n, char *err, size_t errlen)
+{
+    *out = NULL;
+    *n = 0;
+    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+    struct timeval tv = { .tv_sec = 2, .tv_usec = 0 };
+    struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
+        bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        snprintf(err, errlen, "reading the rule set: netlink socket: %s", strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    size_t cap = 256u << 10;
+    uint8_t *buf = malloc(cap);
+    struct collect c = { 0 };
+    int rc = buf ? -EINTR : -ENOMEM;
+    for (uint32_t tries = 1; rc == -EINTR && tries <= 5; tries++) {
+        c.n = 0;
+        rc = dump_once(fd, tries, &c, buf, cap);
+    }
+    free(buf);
+    close(fd);
+    if (rc < 0) {
+        free(c.r);
+        snprintf(err, errlen, "reading the rule set (nf_tables rules): %s",
+                 rc == -EAGAIN    ? "no answer within 2 s"
+                 : rc == -EBADMSG ? "a malformed answer"
+                 : rc == -EINTR   ? "it kept changing while read (5 tries)"
+                                  : strerror(-rc));
+        return -1;
+    }
+    *out = c.r;
+    *n = c.n;
+    return 0;
+}
+
+/* ---- judging them ---- */
+
+struct msgbuf {
+    char *p;
+    size_t cap, len;
+};
+
+static void say(struct msgbuf *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(struct msgbuf *m, const char *fmt, ...)
+{
+    if (!m->cap || m->len >= m->cap - 1)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(m->p + m->len, m->cap - m->len, fmt, ap);
+    va_end(ap);
+    if (w > 0)
+        m->len = m->len + (size_t)w >= m->cap ? m->cap - 1 : m->len + (size_t)w;
+}
+
+/* "queue 3" or "queues 2-5" */
+static void say_queues(struct msgbuf *m, uint32_t a, uint32_t b)
+{
+    if (a == b)
+        say(m, "queue %" PRIu32, a);
+    else
+        say(m, "queues %" PRIu32 "-%" PRIu32, a, b);
+}
+
+/* The rule's place: "table ip filter, chain QORGAU, handle 11 (iptables NFQUEUE)". */
+static void say_rule(struct msgbuf *m, const struct queuerule *r)
+{
+    say(m, "table %s %s, chain %s, handle %" PRIu64 " (%s)", queuerules_family_name(r->family),
+        r->table, r->chain, r->handle, r->xt ? "iptables NFQUEUE" : "nft queue");
+}
+
+static bool same_place(const struct queuerule *a, const struct queuerule *b)
+{
+    return a->family == b->family && strcmp(a->table, b->table) == 0 &&
+           strcmp(a->chain, b->chain) == 0;
+}
+
+/* The queues of r outside lo..hi, or the rule chooses per packet. */
+static bool strays(const struct queuerule *r, uint32_t lo, uint32_t hi)
+{
+    uint32_t a = r->num, b = (uint32_t)r->num + (r->total ? r->total : 1) - 1;
+    return !r->from_register && !(b < lo || a > hi) && (a < lo || b > hi);
+}
+
+enum queuerules_verdict queuerules_judge(const struct queuerule *r, size_t n, uint16_t first,
+                                         unsigned workers, char *msg, size_t msglen)
+{
+    struct msgbuf m = { msg, msglen, 0 };
+    if (msglen)
+        msg[0] = '\0';
+    if (workers == 0)
+        workers = 1;
+    uint32_t lo = first, hi = (uint32_t)first + workers - 1;
+    enum queuerules_verdict v = QUEUERULES_OK;
+    uint8_t *fed = calloc(workers, 1); /* the workers' queues some rule feeds */
+    uint8_t *told = calloc(n ? n : 1, 1);
+    bool any = false;
+    for (size_t i = 0; i < n; i++) {
+        if (r[i].from_register) {
+            say(&m, "%sThe rule in ", m.len ? " " : "");
+            say_rule(&m, &r[i]);
+            say(&m, " chooses its queue per packet: whether each queue it picks has a worker "
+                    "cannot be told (the workers read ");
+            say_queues(&m, lo, hi);
+            say(&m, ").");
+            if (v < QUEUERULES_WARN)
+                v = QUEUERULES_WARN;
+            any = true;
+            continue;
+        }
+        uint32_t a = r[i].num, b = (uint32_t)r[i].num + (r[i].total ? r[i].total : 1) - 1;
+        if (b < lo || a > hi)
+            continue; /* another program's queues */
+        any = true;
+        for (uint32_t q = a > lo ? a : lo; fed && q <= b && q <= hi; q++)
+            fed[q - lo] = 1;
+        if (!strays(&r[i], lo, hi) || (told && told[i]))
+            continue;
+        v = QUEUERULES_ERROR;
+        /* this rule and every later one with the same queues and flag: one sentence */
+        size_t same = 0;
+        for (size_t j = i; j < n; j++)
+            if (strays(&r[j], lo, hi) && r[j].num == r[i].num && r[j].total == r[i].total &&
+                r[j].bypass == r[i].bypass && (!told || !told[j]))
+                same++;
+        say(&m, "%s%s ", m.len ? " " : "", same > 1 ? "Rules in" : "The rule in");
+        const struct queuerule *prev = NULL;
+        for (size_t j = i; j < n; j++) {
+            if (!strays(&r[j], lo, hi) || r[j].num != r[i].num || r[j].total != r[i].total ||
+                r[j].bypass != r[i].bypass || (told && told[j]))
+                continue;
+            if (told)
+                told[j] = 1;
+            if (prev && same_place(prev, &r[j]))
+                say(&m, ", %" PRIu64, r[j].handle);
+            else {
+                if (prev)
+                    say(&m, "; ");
+                say(&m, "table %s %s, chain %s, handle%s %" PRIu64,
+                    queuerules_family_name(r[j].family), r[j].table, r[j].chain,
+                    same > 1 ? "s" : "", r[j].handle);
+            }
+            prev = &r[j];
+        }
+        say(&m, " (%s) send%s packets to ", r[i].xt ? "iptables NFQUEUE" : "nft queue",
+            same > 1 ? "" : "s");
+        say_queues(&m, a, b);
+        say(&m, ", but the workers read ");
+        say_queues(&m, lo, hi);
+        say(&m, " (queue.num %" PRIu32 ", %u worker%s): ", lo, workers, workers == 1 ? "" : "s");
+        if (a < lo)
+            say_queues(&m, a, lo - 1);
+        if (a < lo && b > hi)
+            say(&m, " and ");
+        if (b > hi)
+            say_queues(&m, hi + 1, b);
+        say(&m, " no worker reads, so %s.",
+            r[i].bypass ? "their packets pass unjudged (the bypass flag): blocked names go "
+                          "through"
+                        : "their packets are dropped (no bypass flag): those connections hang");
+    }
+    if (!any) {
+        say(&m, "%sNo nf_tables rule sends packets to ", m.len ? " " : "");
+        say_queues(&m, lo, hi);
+        say(&m, " (the workers' queues): nothing is judged until one does (load "
+                "deploy/nftables-queue.nft or deploy/iptables-queue.rules; rules loaded "
+                "through iptables-legacy are not seen).");
+        if (v < QUEUERULES_WARN)
+            v = QUEUERULES_WARN;
+    } else if (fed) {
+        for (uint32_t q = 0; q < workers; q++) {
+            if (fed[q])
+                continue;
+            uint32_t e = q;
+            while (e + 1 < workers && !fed[e + 1])
+                e++;
+            say(&m, "%s", m.len ? " " : "");
+            say_queues(&m, lo + q, lo + e);
+            say(&m, " (worker%s %" PRIu32, q == e ? "" : "s", q);
+            if (e != q)
+                say(&m, "-%" PRIu32, e);
+            say(&m,
+                ") get%s no packets from any rule: the rules' queue range is narrower "
+                "than the workers'.",
+                q == e ? "s" : "");
+            if (v < QUEUERULES_WARN)
+                v = QUEUERULES_WARN;
+            q = e;
+        }
+    }
+    free(told);
+    free(fed);
+    return v;
+}
+
+int queuerules_check(uint16_t first, unsigned workers, char *msg, size_t msglen)
+{
+    struct queuerule *r;
+    size_t n;
+    if (queuerules_read(&r, &n, msg, msglen) < 0)
+        return -1;
+    enum queuerules_verdict v = queuerules_judge(r, n, first, workers, msg, msglen);
+    free(r);
+    return (int)v;
+}

@@ -1,0 +1,423 @@
+/* check_queuerules.c - Check suite for reading and judging the kernel's NFQUEUE rules
+ * (proxy/enforce/queuerules.c).
+ *
+ * Pure: the dump request's bytes; a dump written as the kernel writes it (iptables-nft's
+ * NFQUEUE target in its revisions 0-3, nft's queue statement with a fixed range and with a
+ * number chosen per packet, another target, a rule without a queue) read rule by rule; an
+ * interrupted dump, an error answer, every truncation and a bad length; the judgement against
+ * the workers' queues (a match, a range wider than the workers' on either side with and without
+ * the bypass flag, idle workers, no rule, another program's queues, rules grouped in one
+ * sentence). Live (root; a network namespace of its own, unshare(2) in the forked test process):
+ * deploy/iptables-queue.rules loaded with iptables-restore and ip6tables-restore, read back
+ * through netlink and judged against 2 workers (right), 1 (a stray queue with bypass), and
+ * queue.num 1 (both sides). */
+#include <check.h>
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/netlink.h>
+#include <unistd.h>
+
+#include "proxy/enforce/queuerules.h"
+#include "tests/lib/needroot.h"
+#include "tests/lib/proc.h"
+
+/* ---- writing a dump ---- */
+
+static size_t attr(uint8_t *b, size_t at, uint16_t type, const void *data, size_t len)
+{
+    uint16_t l = (uint16_t)(4 + len);
+    memcpy(b + at, &l, 2);
+    memcpy(b + at + 2, &type, 2);
+    if (len)
+        memcpy(b + at + 4, data, len);
+    size_t pad = ((size_t)l + 3u) & ~(size_t)3;
+    memset(b + at + l, 0, pad - l);
+    return at + pad;
+}
+
+static void nl_header(uint8_t *b, uint32_t len, uint16_t type, uint16_t flags, uint32_t seq)
+{
+    memcpy(b, &len, 4);
+    memcpy(b + 4, &type, 2);
+    memcpy(b + 6, &flags, 2);
+    memcpy(b + 8, &seq, 4);
+}
+
+#define NESTED 0x8000
+enum { E_XT, E_QUEUE, E_QUEUE_SREG, E_OTHER_TARGET, E_COUNTER };
+
+/* One expression (a NFTA_LIST_ELEM) into b at: an xt target NFQUEUE of revision rev with the
+ * info fields f, nft's queue (num, total, flags), or another expression. */
+static size_t expr(uint8_t *b, size_t at, int kind, uint32_t rev, const uint16_t *f)
+{
+    uint8_t data[128], el[192];
+    size_t dn = 0, en = 0;
+    const char *name = "counter";
+    if (kind == E_XT || kind == E_OTHER_TARGET) {
+        name = "target";
+        const char *tn = kind == E_XT ? "NFQUEUE" : "MARK";
+        dn = attr(data, dn, 1, tn, strlen(tn) + 1); /* NFTA_TARGET_NAME */
+        uint8_t r[4] = { (uint8_t)(rev >> 24), (uint8_t)(rev >> 16), (uint8_t)(rev >> 8),
+                         (uint8_t)rev };
+        dn = attr(data, dn, 2, r, 4); /* NFTA_TARGET_REV */
+        uint8_t info[8] = { 0 };      /* the xt info, host order, padded to 8 as XT_ALIGN does */
+        memcpy(info, f, rev == 0 ? 2 : rev == 1 ? 4 : 6);
+        dn = attr(data, dn, 3, info, 8); /* NFTA_TARGET_INFO */
+    } else if (kind == E_QUEUE || kind == E_QUEUE_SREG) {
+        name = "queue";
+        if (kind == E_QUEUE) {
+            uint8_t v[2] = { (uint8_t)(f[0] >> 8), (uint8_t)f[0] };
+            dn = attr(data, dn, 1, v, 2); /* NFTA_QUEUE_NUM */
+            v[0] = (uint8_t)(f[1] >> 8);
+            v[1] = (uint8_t)f[1];
+            dn = attr(data, dn, 2, v, 2); /* NFTA_QUEUE_TOTAL */
+        } else {
+            uint8_t reg[4] = { 0, 0, 0, 1 };
+            dn = attr(data, dn, 4, reg, 4); /* NFTA_QUEUE_SREG_QNUM */
+        }
+        uint8_t fl[2] = { (uint8_t)(f[2] >> 8), (uint8_t)f[2] };
+        dn = attr(data, dn, 3, fl, 2); /* NFTA_QUEUE_FLAGS */
+    } else {
+        uint8_t z[8] = { 0 };
+        dn = attr(data, dn, 1, z, 8);
+    }
+    en = attr(el, en, 1, name, strlen(name) + 1); /* NFTA_EXPR_NAME */
+    en = attr(el, en, 2 | NESTED, data, dn);      /* NFTA_EXPR_DATA */
+    return attr(b, at, 1 | NESTED, el, en);       /* NFTA_LIST_ELEM */
+}
+
+/* A NFT_MSG_NEWRULE message at b: family, table, chain, handle, then the expressions given. */
+static size_t newrule(uint8_t *b, uint32_t seq, uint16_t flags, uint8_t family, const char *table,
+                      const char *chain, uint64_t handle, const uint8_t *exprs, size_t xn)
+{
+    memset(b, 0, 20);
+    b[16] = family;
+    size_t at = 20;
+    at = attr(b, at, 1, table, strlen(table) + 1); /* NFTA_RULE_TABLE */
+    at = attr(b, at, 2, chain, strlen(chain) + 1); /* NFTA_RULE_CHAIN */
+    uint8_t h[8];
+    for (int i = 0; i < 8; i++)
+        h[i] = (uint8_t)(handle >> (56 - 8 * i));
+    at = attr(b, at, 3, h, 8);                           /* NFTA_RULE_HANDLE */
+    at = attr(b, at, 4 | NESTED, exprs, xn);             /* NFTA_RULE_EXPRESSIONS */
+    nl_header(b, (uint32_t)at, 10 << 8 | 6, flags, seq); /* NFT_MSG_NEWRULE */
+    return at;
+}
+
+/* The dump: six rules, then NLMSG_DONE. */
+static size_t dump(uint8_t *b, uint32_t seq, uint16_t flags)
+{
+    uint8_t x[1024];
+    size_t at = 0, xn;
+    static const uint16_t v3[3] = { 0, 2, 1 }, v0[3] = { 7, 0, 0 }, v2[3] = { 1, 3, 0 },
+                          q[3] = { 5, 1, 0 }, qs[3] = { 0, 0, 1 }, v1[3] = { 9, 4, 0 };
+    xn = expr(x, 0, E_COUNTER, 0, NULL);
+    xn = expr(x, xn, E_XT, 3, v3); /* -j NFQUEUE --queue-balance 0:1 --queue-bypass */
+    at += newrule(b + at, seq, 2, 2, "filter", "QORGAU", 11, x, xn); /* NFPROTO_IPV4 */
+    xn = expr(x, 0, E_OTHER_TARGET, 0, v0);                          /* -j MARK: not a queue */
+    at += newrule(b + at, seq, 2, 2, "filter", "QORGAU", 12, x, xn);
+    xn = expr(x, 0, E_XT, 0, v0); /* revision 0: one queue, no flags */
+    at += newrule(b + at, seq, 2, 10, "filter", "FORWARD", 13, x, xn); /* NFPROTO_IPV6 */
+    xn = expr(x, 0, E_XT, 2, v2);
+    xn = expr(x, xn, E_XT, 1, v1); /* two queue verdicts in one rule: each reported */
+    at += newrule(b + at, seq, 2, 10, "filter", "FORWARD", 14, x, xn);
+    xn = expr(x, 0, E_QUEUE, 0, q);                                   /* nft: queue num 5 */
+    at += newrule(b + at, seq, 2, 1, "qorgau", "forward", 15, x, xn); /* NFPROTO_INET */
+    xn = expr(x, 0, E_QUEUE_SREG, 0, qs); /* nft: queue to jhash ... bypass */
+    at += newrule(b + at, seq, 2, 1, "qorgau", "forward", 16, x, xn);
+    memset(b + at, 0, 20);
+    nl_header(b + at, 20, NLMSG_DONE, 2, seq);
+    (void)flags;
+    return at + 20;
+}
+
+struct seen {
+    struct queuerule r[16];
+    int n;
+};
+
+static int note(void *ctx, const struct queuerule *r)
+{
+    struct seen *s = ctx;
+    if (s->n < 16)
+        s->r[s->n++] = *r;
+    return 0;
+}
+
+START_TEST(request_bytes)
+{
+    uint8_t b[64];
+    size_t n = queuerules_request(b, sizeof(b), 42);
+    ck_assert_uint_eq(n, 20);
+    uint32_t len, seq;
+    uint16_t type, flags;
+    memcpy(&len, b, 4);
+    memcpy(&type, b + 4, 2);
+    memcpy(&flags, b + 6, 2);
+    memcpy(&seq, b + 8, 4);
+    ck_assert_uint_eq(len, 20);
+    ck_assert_uint_eq(type, 10 << 8 | 7); /* NFNL_SUBSYS_NFTABLES, NFT_MSG_GETRULE */
+    ck_assert_uint_eq(flags, 0x301);      /* NLM_F_REQUEST | NLM_F_DUMP */
+    ck_assert_uint_eq(seq, 42);
+    ck_assert_uint_eq(b[16], 0); /* NFPROTO_UNSPEC: every family */
+    ck_assert_uint_eq(b[17], 0); /* NFNETLINK_V0 */
+    for (size_t cap = 0; cap < 20; cap++)
+        ck_assert_uint_eq(queuerules_request(b, cap, 42), 0);
+}
+END_TEST
+
+START_TEST(dump_read)
+{
+    static uint8_t b[8192];
+    size_t n = dump(b, 9, 0);
+    struct seen s = { .n = 0 };
+    ck_assert_int_eq(queuerules_parse(b, n, 9, note, &s), 1);
+    ck_assert_int_eq(s.n, 6);
+    /* iptables -j NFQUEUE --queue-balance 0:1 --queue-bypass (revision 3) */
+    ck_assert(s.r[0].xt && !s.r[0].from_register);
+    ck_assert_uint_eq(s.r[0].family, 2);
+    ck_assert_str_eq(s.r[0].table, "filter");
+    ck_assert_str_eq(s.r[0].chain, "QORGAU");
+    ck_assert_uint_eq(s.r[0].handle, 11);
+    ck_assert_uint_eq(s.r[0].num, 0);
+    ck_assert_uint_eq(s.r[0].total, 2);
+    ck_assert(s.r[0].bypass && !s.r[0].fanout);
+    /* revision 0: --queue-num 7 */
+    ck_assert(s.r[1].xt);
+    ck_assert_uint_eq(s.r[1].family, 10);
+    ck_assert_uint_eq(s.r[1].handle, 13);
+    ck_assert_uint_eq(s.r[1].num, 7);
+    ck_assert_uint_eq(s.r[1].total, 1);
+    ck_assert(!s.r[1].bypass);
+    /* one rule, two verdicts: revision 2 (bypass 0) then revision 1 */
+    ck_assert_uint_eq(s.r[2].handle, 14);
+    ck_assert_uint_eq(s.r[2].num, 1);
+    ck_assert_uint_eq(s.r[2].total, 3);
+    ck_assert(!s.r[2].bypass);
+    ck_assert_uint_eq(s.r[3].handle, 14);
+    ck_assert_uint_eq(s.r[3].num, 9);
+    ck_assert_uint_eq(s.r[3].total, 4);
+    /* nft: queue num 5 */
+    ck_assert(!s.r[4].xt && !s.r[4].from_register);
+    ck_assert_uint_eq(s.r[4].family, 1);
+    ck_assert_str_eq(s.r[4].table, "qorgau");
+    ck_assert_uint_eq(s.r[4].num, 5);
+    ck_assert_uint_eq(s.r[4].total, 1);
+    ck_assert(!s.r[4].bypass);
+    /* nft: queue to EXPR bypass */
+    ck_assert(s.r[5].from_register && s.r[5].bypass);
+    ck_assert_uint_eq(s.r[5].handle, 16);
+
+    /* another request's answer: nothing of it */
+    s.n = 0;
+    ck_assert_int_eq(queuerules_parse(b, n, 10, note, &s), 0);
+    ck_assert_int_eq(s.n, 0);
+}
+END_TEST
+
+static int stop_at_second(void *ctx, const struct queuerule *r)
+{
+    (void)r;
+    return ++*(int *)ctx == 2 ? -ENOMEM : 0;
+}
+
+START_TEST(dump_faults)
+{
+    static uint8_t b[8192], c[8192];
+    size_t n = dump(b, 9, 0);
+    struct seen s = { .n = 0 };
+    /* every truncation: never the end, never past the bytes (ASan) */
+    for (size_t cut = 0; cut < n; cut++) {
+        uint8_t *t = malloc(cut ? cut : 1);
+        memcpy(t, b, cut);
+        s.n = 0;
+        ck_assert_int_ne(queuerules_parse(t, cut, 9, note, &s), 1);
+        free(t);
+    }
+    /* the rule set changed during the dump (NLM_F_DUMP_INTR on a message) */
+    memcpy(c, b, n);
+    uint16_t fl = 2 | 0x10;
+    memcpy(c + 6, &fl, 2);
+    ck_assert_int_eq(queuerules_parse(c, n, 9, note, &s), -EINTR);
+    /* a length running past the message: -EBADMSG */
+    memcpy(c, b, n);
+    uint16_t big = 600;
+    memcpy(c + 20, &big, 2);
+    ck_assert_int_eq(queuerules_parse(c, n, 9, note, &s), -EBADMSG);
+    /* the callback's error stops the walk with it */
+    int calls = 0;
+    ck_assert_int_eq(queuerules_parse(b, n, 9, stop_at_second, &calls), -ENOMEM);
+    ck_assert_int_eq(calls, 2);
+    /* an error answer (not permitted) */
+    uint8_t e[36] = { 0 };
+    nl_header(e, 36, NLMSG_ERROR, 0, 9);
+    int32_t perm = -EPERM;
+    memcpy(e + 16, &perm, 4);
+    ck_assert_int_eq(queuerules_parse(e, sizeof(e), 9, note, &s), -EPERM);
+    /* an NFQUEUE target whose info is shorter than its revision's: -EBADMSG */
+    uint8_t x[512], m[1024];
+    static const uint16_t v3[3] = { 0, 2, 1 };
+    size_t xn = expr(x, 0, E_XT, 3, v3);
+    /* the info attribute is the last 12 bytes of the target's data: make it 4 bytes long */
+    uint8_t *info = NULL;
+    for (size_t i = 0; i + 12 <= xn; i++)
+        if (x[i] == 12 && x[i + 1] == 0 && x[i + 2] == 3 && x[i + 3] == 0)
+            info = x + i;
+    ck_assert_ptr_nonnull(info);
+    info[0] = 6; /* 2 bytes of info: revision 3 needs 6 */
+    size_t mn = newrule(m, 9, 2, 2, "filter", "QORGAU", 1, x, xn);
+    ck_assert_int_eq(queuerules_parse(m, mn, 9, note, &s), -EBADMSG);
+}
+END_TEST
+
+static struct queuerule rule(uint8_t family, const char *chain, uint64_t handle, uint16_t num,
+                             uint16_t total, bool bypass)
+{
+    struct queuerule r;
+    memset(&r, 0, sizeof(r));
+    r.family = family;
+    snprintf(r.table, sizeof(r.table), "filter");
+    snprintf(r.chain, sizeof(r.chain), "%s", chain);
+    r.handle = handle;
+    r.xt = true;
+    r.num = num;
+    r.total = total;
+    r.bypass = bypass;
+    return r;
+}
+
+START_TEST(judge_cases)
+{
+    char m[2048];
+    struct queuerule r[4];
+    /* the shipped rules, 2 workers from queue 0: right */
+    r[0] = rule(2, "QORGAU", 11, 0, 2, true);
+    r[1] = rule(10, "QORGAU", 10, 0, 2, true);
+    ck_assert_int_eq(queuerules_judge(r, 2, 0, 2, m, sizeof(m)), QUEUERULES_OK);
+    ck_assert_str_eq(m, "");
+    /* 1 worker: queue 1 read by no one, bypass: blocked names pass */
+    ck_assert_int_eq(queuerules_judge(r, 2, 0, 1, m, sizeof(m)), QUEUERULES_ERROR);
+    ck_assert_str_eq(m, "Rules in table ip filter, chain QORGAU, handles 11; table ip6 filter, "
+                        "chain QORGAU, handles 10 (iptables NFQUEUE) send packets to queues "
+                        "0-1, but the workers read queue 0 (queue.num 0, 1 worker): queue 1 no "
+                        "worker reads, so their packets pass unjudged (the bypass flag): "
+                        "blocked names go through.");
+    /* queue.num 1, 2 workers: queue 0 below and queue 2 idle */
+    ck_assert_int_eq(queuerules_judge(r, 1, 1, 2, m, sizeof(m)), QUEUERULES_ERROR);
+    ck_assert_msg(strstr(m, "The rule in table ip filter, chain QORGAU, handle 11 (iptables "
+                            "NFQUEUE) sends packets to queues 0-1, but the workers read queues "
+                            "1-2 (queue.num 1, 2 workers): queue 0 no worker reads") != NULL,
+                  "%s", m);
+    ck_assert_msg(strstr(m, "queue 2 (worker 1) gets no packets from any rule") != NULL, "%s", m);
+    /* a range wider on both sides, no bypass: dropped */
+    r[2] = rule(2, "FORWARD", 5, 3, 6, false);
+    ck_assert_int_eq(queuerules_judge(&r[2], 1, 4, 2, m, sizeof(m)), QUEUERULES_ERROR);
+    ck_assert_msg(strstr(m, "queue 3 and queues 6-8 no worker reads, so their packets are "
+                            "dropped (no bypass flag)") != NULL,
+                  "%s", m);
+    /* 4 workers fed by 0:1: workers 2-3 idle */
+    ck_assert_int_eq(queuerules_judge(r, 2, 0, 4, m, sizeof(m)), QUEUERULES_WARN);
+    ck_assert_str_eq(m, "queues 2-3 (workers 2-3) get no packets from any rule: the rules' "
+                        "queue range is narrower than the workers'.");
+    /* no rule at all, and another program's queues only: nothing feeds the workers */
+    ck_assert_int_eq(queuerules_judge(NULL, 0, 0, 2, m, sizeof(m)), QUEUERULES_WARN);
+    ck_assert_msg(strstr(m, "No nf_tables rule sends packets to queues 0-1") == m, "%s", m);
+    r[3] = rule(2, "SURICATA", 7, 10, 1, false);
+    ck_assert_int_eq(queuerules_judge(&r[3], 1, 0, 2, m, sizeof(m)), QUEUERULES_WARN);
+    ck_assert_msg(strstr(m, "No nf_tables rule") == m, "%s", m);
+    /* ... next to ours: left alone */
+    struct queuerule both[2] = { r[0], r[3] };
+    ck_assert_int_eq(queuerules_judge(both, 2, 0, 2, m, sizeof(m)), QUEUERULES_OK);
+    /* a number chosen per packet: cannot be told */
+    struct queuerule reg = rule(1, "forward", 16, 0, 1, true);
+    reg.xt = false;
+    reg.from_register = true;
+    ck_assert_int_eq(queuerules_judge(&reg, 1, 0, 2, m, sizeof(m)), QUEUERULES_WARN);
+    ck_assert_msg(strstr(m, "table inet filter, chain forward, handle 16 (nft queue) chooses its "
+                            "queue per packet") != NULL,
+                  "%s", m);
+    /* a message buffer too small: cut, terminated */
+    char small[16];
+    ck_assert_int_eq(queuerules_judge(r, 2, 0, 1, small, sizeof(small)), QUEUERULES_ERROR);
+    ck_assert_uint_eq(strlen(small), sizeof(small) - 1);
+}
+END_TEST
+
+/* ---- live ---- */
+
+START_TEST(live_iptables)
+{
+    NEEDROOT("check_queuerules: the live iptables-nft test");
+    ck_assert_int_eq(unshare(CLONE_NEWNET), 0);
+    char out[4096];
+    const char *load =
+        "iptables-restore --noflush < deploy/iptables-queue.rules 2>&1 && "
+        "ip6tables-restore --noflush < deploy/iptables-queue.rules 2>&1 && echo loaded";
+    ck_assert_msg(strstr(proc_output(load, out, sizeof(out)), "loaded") != NULL, "%s", out);
+    struct queuerule *r = NULL;
+    size_t n = 0;
+    char err[512] = "";
+    ck_assert_msg(queuerules_read(&r, &n, err, sizeof(err)) == 0, "%s", err);
+    /* the rules' NFQUEUE lines, both families */
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "grep -c -- '-j NFQUEUE' deploy/iptables-queue.rules");
+    size_t lines = (size_t)strtoul(proc_output(cmd, out, sizeof(out)), NULL, 10);
+    ck_assert_uint_gt(lines, 0);
+    ck_assert_uint_eq(n, 2 * lines);
+    size_t v4 = 0;
+    for (size_t i = 0; i < n; i++) {
+        ck_assert(r[i].xt);
+        ck_assert_uint_eq(r[i].num, 0);
+        ck_assert_uint_eq(r[i].total, 2);
+        ck_assert(r[i].bypass);
+        ck_assert_str_eq(r[i].table, "filter");
+        ck_assert_str_eq(r[i].chain, "QORGAU");
+        v4 += r[i].family == 2;
+    }
+    ck_assert_uint_eq(v4, lines);
+    free(r);
+    char m[2048];
+    ck_assert_int_eq(queuerules_check(0, 2, m, sizeof(m)), QUEUERULES_OK);
+    ck_assert_int_eq(queuerules_check(0, 1, m, sizeof(m)), QUEUERULES_ERROR);
+    ck_assert_msg(strstr(m, "queue 1 no worker reads, so their packets pass unjudged") != NULL,
+                  "%s", m);
+    ck_assert_int_eq(queuerules_check(1, 2, m, sizeof(m)), QUEUERULES_ERROR);
+    ck_assert_msg(strstr(m, "queue 0 no worker reads") && strstr(m, "queue 2 (worker 1) gets no"),
+                  "%s", m);
+    /* the rules gone: none feeds the workers */
+    ck_assert_msg(strstr(proc_output("iptables -F QORGAU && ip6tables -F QORGAU && echo flushed",
+                                     out, sizeof(out)),
+                         "flushed") != NULL,
+                  "%s", out);
+    ck_assert_int_eq(queuerules_check(0, 2, m, sizeof(m)), QUEUERULES_WARN);
+    ck_assert_msg(strstr(m, "No nf_tables rule sends packets to queues 0-1") == m, "%s", m);
+}
+END_TEST
+
+static Suite *queuerules_suite(void)
+{
+    Suite *s = suite_create("queuerules");
+    TCase *tc = tcase_create("pure");
+    tcase_add_test(tc, request_bytes);
+    tcase_add_test(tc, dump_read);
+    tcase_add_test(tc, dump_faults);
+    tcase_add_test(tc, judge_cases);
+    suite_add_tcase(s, tc);
+    TCase *live = tcase_create("live");
+    tcase_set_timeout(live, 30);
+    tcase_add_test(live, live_iptables);
+    suite_add_tcase(s, live);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(queuerules_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
