@@ -985,7 +985,7 @@ static int check(struct daemon *d)
         d->cfg->queue_rules_check != SETTINGS_QUEUE_RULES_OFF) {
         unsigned nw = worker_count(d->cfg);
         char msg[1536];
-        int v = queuerules_check((uint16_t)d->cfg->queue_num, nw, msg, sizeof(msg));
+        int v = queuerules_check((uint16_t)d->cfg->queue_num, nw, msg, sizeof(msg), NULL);
         if (v < 0)
             fprintf(stderr, "qorgau: warning: queue.rules_check: %s\n", msg);
         else if (v == QUEUERULES_OK && nw == 1)
@@ -2053,7 +2053,8 @@ static int is_gauge(const char *name)
 {
     static const char *const g[] = { "inline.active",      "notice.open",
                                      "subs.entries",       "queue.kernel_waiting",
-                                     "queue.passed_noted", "engine.passed_names_kept" };
+                                     "queue.passed_noted", "engine.passed_names_kept",
+                                     "queue.rules_stray",  "queue.rules_unfed" };
     for (size_t i = 0; i < ARRAY_LEN(g); i++)
         if (strcmp(g[i], name) == 0)
             return 1;

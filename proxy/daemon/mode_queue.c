@@ -83,6 +83,9 @@ enum q_ctr {
     C_PASSED_LONG,  /* not noted: a name longer than PASSNAMES_NAME_MAX */
     C_PASSED_GONE,  /* forgotten: no longer in conntrack */
     C_PASSED_ERRORS,
+    /* the kernel's queue rules against the workers (queue.rules_check_interval; worker 0) */
+    C_RULES_STRAY, /* rules feeding queues in and out of the workers' range */
+    C_RULES_UNFED, /* the workers' queues no rule feeds */
     C_COUNT
 };
 
@@ -119,6 +122,8 @@ static const char *const q_ctr_names[] = {
     "queue.passed_long_names",
     "queue.passed_gone",
     "queue.passed_errors",
+    "queue.rules_stray",
+    "queue.rules_unfed",
 };
 _Static_assert(sizeof(q_ctr_names) / sizeof(q_ctr_names[0]) == C_COUNT, "one name per counter");
 
@@ -174,7 +179,8 @@ struct q_worker {
                                                * segments it had counted */
     uint64_t unseen_logged_ns, unseen_logged; /* last "flows first seen after their SYN"
                                                * warning, and queue.syn_unseen then */
-    uint64_t next_scan_ns; /* queue.incomplete = watch: the hold table's next look */
+    uint64_t next_scan_ns;  /* queue.incomplete = watch: the hold table's next look */
+    uint64_t rules_next_ns; /* worker 0: the kernel's queue rules' next read */
     _Atomic uint64_t ctr[C_COUNT];
     uint16_t ip_id;
     char resp[NOTICE_RESPONSE_MAX];
@@ -195,6 +201,10 @@ struct queue_mode {
     struct daemon_ctx *d;
     unsigned n;
     int64_t first_queue; /* queue.num: worker i reads queue first_queue + i */
+    int rules_check;     /* enum settings_queue_rules_check */
+    uint64_t rules_interval_ns;
+    _Atomic uint64_t rules_said; /* what the last read of the rules found (said_hash()): a
+                                  * finding is logged when it differs */
     struct q_worker **w;
     _Atomic(struct blocknote *) notice;
     uint32_t hold_packets, hold_flows;
@@ -885,6 +895,74 @@ static void log_no_room(struct q_worker *w)
     w->room_logged_ns = now;
 }
 
+/* A finding's fingerprint: the verdict and the message (FNV-1a). */
+static uint64_t said_hash(int v, const char *msg)
+{
+    uint64_t h = 0xcbf29ce484222325ull ^ (uint64_t)(v + 2);
+    for (const char *c = msg; *c; c++)
+        h = (h ^ (uint8_t)*c) * 0x100000001b3ull;
+    return h;
+}
+
+/* Logs what a read of the kernel's queue rules found (v, msg) when it differs from the last
+ * read's: an error for a stray queue, a warning for the rest, and once the rules are right
+ * again, that they are. */
+static void rules_say(struct queue_mode *q, int v, const char *msg)
+{
+    uint64_t h = said_hash(v, msg);
+    uint64_t before = atomic_exchange(&q->rules_said, h);
+    if (h == before || !q->d->log)
+        return;
+    if (v == QUEUERULES_OK)
+        log_write(q->d->log, LOG_LEVEL_INFO, "queue", "the kernel's queue rules feed the workers",
+                  LOG_KV(LOG_I("first_queue", q->first_queue), LOG_U("workers", q->n)));
+    else
+        log_write(q->d->log, v == QUEUERULES_ERROR ? LOG_LEVEL_ERROR : LOG_LEVEL_WARN, "queue",
+                  v < 0 ? "cannot read the kernel's queue rules" : "the kernel's queue rules",
+                  LOG_KV(LOG_S("problem", msg)));
+}
+
+/* queue.rules_check at start (err set: refusing is possible) and at a reload (err NULL: the
+ * findings are logged): 0, or -EINVAL with err when a rule feeds queues no worker reads and
+ * the setting is refuse. */
+static int q_rules_check(struct queue_mode *q, char *err, size_t errlen)
+{
+    if (q->rules_check == SETTINGS_QUEUE_RULES_OFF)
+        return 0;
+    char msg[1536];
+    int v = queuerules_check((uint16_t)q->first_queue, q->n, msg, sizeof(msg), NULL);
+    if (v == QUEUERULES_ERROR && q->rules_check == SETTINGS_QUEUE_RULES_REFUSE && err) {
+        snprintf(err, errlen,
+                 "queue.rules_check: %s Make the rules' queue range queue.num .. queue.num + "
+                 "workers - 1 (or change queue.num / workers); queue.rules_check = warn starts "
+                 "anyway",
+                 msg);
+        return -EINVAL;
+    }
+    rules_say(q, v, msg);
+    return 0;
+}
+
+/* Worker 0, about every queue.rules_check_interval: the rules read again (a firewall reload
+ * may have flushed them, or loaded another range), the gauges queue.rules_stray and
+ * queue.rules_unfed set, a change of finding logged. */
+static void rules_watch(struct q_worker *w, uint64_t now)
+{
+    struct queue_mode *q = w->q;
+    if (q->rules_check == SETTINGS_QUEUE_RULES_OFF || !q->rules_interval_ns ||
+        now < w->rules_next_ns)
+        return;
+    w->rules_next_ns = now + q->rules_interval_ns;
+    char msg[1536];
+    struct queuerules_counts k;
+    int v = queuerules_check((uint16_t)q->first_queue, q->n, msg, sizeof(msg), &k);
+    if (v >= 0) {
+        w->ctr_local[C_RULES_STRAY] = k.stray_rules;
+        w->ctr_local[C_RULES_UNFED] = k.unfed_queues;
+    }
+    rules_say(q, v, msg);
+}
+
 static void publish_counters(struct q_worker *w)
 {
     struct engine_stats es;
@@ -912,6 +990,8 @@ static void publish_counters(struct q_worker *w)
     }
     log_syn_unseen(w);
     log_no_room(w);
+    if (w->idx == 0)
+        rules_watch(w, mono_ns());
     struct capture_queue_kstats ks;
     if (++w->ticks % 5 == 0 && capture_queue_kernel_stats(w->cap, &ks) == 0) {
         w->ctr_local[C_KERNEL_WAITING] = ks.waiting;
@@ -1112,34 +1192,6 @@ static int holds_alloc(struct q_worker *w)
     return 0;
 }
 
-/* queue.rules_check, at start (err set: refusing is possible) and at a reload (err NULL: the
- * findings are logged): 0, or -EINVAL with err when a rule feeds queues no worker reads and
- * the setting is refuse. */
-static int q_rules_check(const struct settings *cfg, struct daemon_ctx *d, unsigned workers,
-                         char *err, size_t errlen)
-{
-    if (cfg->queue_rules_check == SETTINGS_QUEUE_RULES_OFF)
-        return 0;
-    char msg[1536];
-    int v = queuerules_check((uint16_t)cfg->queue_num, workers, msg, sizeof(msg));
-    if (v == QUEUERULES_ERROR && cfg->queue_rules_check == SETTINGS_QUEUE_RULES_REFUSE && err) {
-        snprintf(err, errlen,
-                 "queue.rules_check: %s Make the rules' queue range queue.num .. queue.num + "
-                 "workers - 1 (or change queue.num / workers); queue.rules_check = warn starts "
-                 "anyway",
-                 msg);
-        return -EINVAL;
-    }
-    if (v != QUEUERULES_OK && d->log)
-        log_write(d->log, v == QUEUERULES_ERROR ? LOG_LEVEL_ERROR : LOG_LEVEL_WARN, "queue",
-                  v < 0 ? "cannot read the kernel's queue rules" : "the kernel's queue rules",
-                  LOG_KV(LOG_S("problem", msg)));
-    else if (d->log)
-        log_write(d->log, LOG_LEVEL_INFO, "queue", "the kernel's queue rules feed the workers",
-                  LOG_KV(LOG_I("first_queue", cfg->queue_num), LOG_U("workers", workers)));
-    return 0;
-}
-
 static int q_open(const struct settings *cfg, struct daemon_ctx *d, void **state, char *err,
                   size_t errlen)
 {
@@ -1151,6 +1203,8 @@ static int q_open(const struct settings *cfg, struct daemon_ctx *d, void **state
     q->d = d;
     q->n = d->workers ? d->workers : 1;
     q->first_queue = cfg->queue_num;
+    q->rules_check = cfg->queue_rules_check;
+    q->rules_interval_ns = cfg->queue_rules_check_interval * 1000000u;
     q->hold_packets = (uint32_t)cfg->queue_hold_packets;
     q->hold_flows = (uint32_t)cfg->queue_hold_flows;
     q->hold_timeout_ns = cfg->queue_hold_timeout * 1000000u;
@@ -1179,7 +1233,7 @@ static int q_open(const struct settings *cfg, struct daemon_ctx *d, void **state
         rc = -EINVAL;
         goto fail;
     }
-    rc = q_rules_check(cfg, d, q->n, err, errlen);
+    rc = q_rules_check(q, err, errlen);
     if (rc < 0)
         goto fail;
 
@@ -1281,9 +1335,7 @@ static int q_reload(void *state, const struct settings *cfg)
     struct queue_mode *q = state;
     /* the rules may have been loaded again since the start (queue.num and workers keep their
      * running values: restart keys) */
-    struct settings now = *cfg;
-    now.queue_num = q->first_queue;
-    (void)q_rules_check(&now, q->d, q->n, NULL, 0);
+    (void)q_rules_check(q, NULL, 0);
     atomic_store_explicit(&q->quic, cfg->inline_quic, memory_order_relaxed);
     struct blocknote *n = blocknote_new(cfg);
     if (!n)

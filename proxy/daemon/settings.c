@@ -132,6 +132,11 @@ static const struct config_key keys[] = {
       "queues no worker reads (outside queue.num .. queue.num + workers - 1; with its bypass "
       "flag they pass unjudged) stops the start (refuse) or is logged as an error (warn); idle "
       "workers or no rule at all are warnings; off: not read" },
+    { "queue.rules_check_interval", CONFIG_DURATION, 0, 60 * MIN, "30s", NULL,
+      OFF(queue_rules_check_interval), true,
+      "how often the running daemon reads the kernel's NFQUEUE rules again (a firewall reload "
+      "that flushed them or loaded another range): the gauges queue.rules_stray and "
+      "queue.rules_unfed, a change of finding logged; 0: only at start and reload" },
     { "queue.hold_packets", CONFIG_INT, 1, 65535, "128", NULL, OFF(queue_hold_packets), true,
       "packets of one flow held until its first request can be judged; one more judges it on "
       "what arrived and its address" },

@@ -371,8 +371,10 @@ static bool strays(const struct queuerule *r, uint32_t lo, uint32_t hi)
 }
 
 enum queuerules_verdict queuerules_judge(const struct queuerule *r, size_t n, uint16_t first,
-                                         unsigned workers, char *msg, size_t msglen)
+                                         unsigned workers, char *msg, size_t msglen,
+                                         struct queuerules_counts *counts)
 {
+    struct queuerules_counts k = { 0, 0, 0 };
     struct msgbuf m = { msg, msglen, 0 };
     if (msglen)
         msg[0] = '\0';
@@ -394,6 +396,7 @@ enum queuerules_verdict queuerules_judge(const struct queuerule *r, size_t n, ui
             if (v < QUEUERULES_WARN)
                 v = QUEUERULES_WARN;
             any = true;
+            k.per_packet_rules++;
             continue;
         }
         uint32_t a = r[i].num, b = (uint32_t)r[i].num + (r[i].total ? r[i].total : 1) - 1;
@@ -402,6 +405,8 @@ enum queuerules_verdict queuerules_judge(const struct queuerule *r, size_t n, ui
         any = true;
         for (uint32_t q = a > lo ? a : lo; fed && q <= b && q <= hi; q++)
             fed[q - lo] = 1;
+        if (strays(&r[i], lo, hi))
+            k.stray_rules++;
         if (!strays(&r[i], lo, hi) || (told && told[i]))
             continue;
         v = QUEUERULES_ERROR;
@@ -455,7 +460,8 @@ enum queuerules_verdict queuerules_judge(const struct queuerule *r, size_t n, ui
                 "through iptables-legacy are not seen).");
         if (v < QUEUERULES_WARN)
             v = QUEUERULES_WARN;
-    } else if (fed) {
+        k.unfed_queues = workers;
+    } else if (fed && !k.per_packet_rules) { /* (a rule choosing per packet may feed any) */
         for (uint32_t q = 0; q < workers; q++) {
             if (fed[q])
                 continue;
@@ -473,21 +479,25 @@ enum queuerules_verdict queuerules_judge(const struct queuerule *r, size_t n, ui
                 q == e ? "s" : "");
             if (v < QUEUERULES_WARN)
                 v = QUEUERULES_WARN;
+            k.unfed_queues += e - q + 1;
             q = e;
         }
     }
     free(told);
     free(fed);
+    if (counts)
+        *counts = k;
     return v;
 }
 
-int queuerules_check(uint16_t first, unsigned workers, char *msg, size_t msglen)
+int queuerules_check(uint16_t first, unsigned workers, char *msg, size_t msglen,
+                     struct queuerules_counts *counts)
 {
     struct queuerule *r;
     size_t n;
     if (queuerules_read(&r, &n, msg, msglen) < 0)
         return -1;
-    enum queuerules_verdict v = queuerules_judge(r, n, first, workers, msg, msglen);
+    enum queuerules_verdict v = queuerules_judge(r, n, first, workers, msg, msglen, counts);
     free(r);
     return (int)v;
 }

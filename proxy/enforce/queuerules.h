@@ -55,16 +55,25 @@ enum queuerules_verdict {
     QUEUERULES_ERROR = 2, /* a rule feeds queues in and out of the workers' range */
 };
 
+/* What a judgement found, as numbers (the gauges queue.rules_stray and queue.rules_unfed). */
+struct queuerules_counts {
+    unsigned stray_rules;      /* rules feeding queues both in and out of the workers' range */
+    unsigned unfed_queues;     /* the workers' queues no rule feeds (all of them: no rule) */
+    unsigned per_packet_rules; /* rules choosing their queue per packet */
+};
+
 /* Judges rules r[0..n) against workers reading queues first .. first + workers - 1. A rule
  * whose queues are all outside that range is another program's and left alone. msg gets what
  * was found, one sentence per finding, naming the rule (family, table, chain, handle) and the
- * queues; "" when nothing was. */
+ * queues; "" when nothing was. counts (may be NULL) gets the findings as numbers. */
 enum queuerules_verdict queuerules_judge(const struct queuerule *r, size_t n, uint16_t first,
-                                         unsigned workers, char *msg, size_t msglen);
+                                         unsigned workers, char *msg, size_t msglen,
+                                         struct queuerules_counts *counts);
 
 /* queuerules_read() then queuerules_judge(): the verdict with msg, or -1 when the rules could
- * not be read (msg: why). */
-int queuerules_check(uint16_t first, unsigned workers, char *msg, size_t msglen);
+ * not be read (msg: why; counts left alone). */
+int queuerules_check(uint16_t first, unsigned workers, char *msg, size_t msglen,
+                     struct queuerules_counts *counts);
 
 /* "ip", "ip6", "inet", "arp", "bridge", "netdev" for a table's family; "?" for another. */
 const char *queuerules_family_name(uint8_t family);

@@ -5,8 +5,8 @@
  * answering the sequence number of its first message. Every rule read must have at least one
  * queue and terminated names; the rules are then judged against a few worker ranges into
  * message buffers of several sizes: the verdict must be one of the three, the message
- * terminated within its buffer, and an OK verdict must mean no rule with a fixed range reaches
- * both into and out of the workers' queues. Nothing may over-read or leak.
+ * terminated within its buffer, the counts must agree with the verdict, and an OK verdict must
+ * mean no rule with a fixed range reaches both into and out of the workers' queues. Nothing may over-read or leak.
  *
  * Seeds (tests/fuzz/corpus/queuerules): the four datagrams of a real dump, read from the kernel
  * of the development machine (Linux 6.1, iptables-nft 1.8.9) in a network namespace holding
@@ -61,9 +61,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (size_t c = 0; c < sizeof(caps) / sizeof(caps[0]); c++) {
             char msg[2048];
             memset(msg, 'x', sizeof(msg));
+            struct queuerules_counts k;
             enum queuerules_verdict v =
-                queuerules_judge(g.r, g.n, ranges[i].first, ranges[i].workers, msg, caps[c]);
+                queuerules_judge(g.r, g.n, ranges[i].first, ranges[i].workers, msg, caps[c], &k);
             if (v != QUEUERULES_OK && v != QUEUERULES_WARN && v != QUEUERULES_ERROR)
+                abort();
+            /* the numbers say what the verdict says */
+            if ((v == QUEUERULES_ERROR) != (k.stray_rules > 0) ||
+                (v == QUEUERULES_OK) !=
+                    (k.stray_rules == 0 && k.unfed_queues == 0 && k.per_packet_rules == 0) ||
+                k.unfed_queues > ranges[i].workers || k.stray_rules > g.n)
                 abort();
             if (caps[c] && memchr(msg, 0, caps[c]) == NULL)
                 abort();

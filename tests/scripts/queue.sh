@@ -98,6 +98,7 @@ notice.url = http://notice.test/
 notice.listen = 127.0.0.1:18080
 stats.interval = 1s
 ip.kernel_counts_interval = 1s
+queue.rules_check_interval = 1s
 categories.dir = $QG_DIR/cats
 privacy.secret_file = $QG_DIR/secret
 ${1:-}
@@ -661,6 +662,25 @@ expect "client share: another client floods (24 held connections), this client's
 expect "client share: ... and its split ClientHello naming a blocked host -> reset" \
     "$(cl python3 "$CLIENT_PY" split blocked.test "$QG_SRV4" 443)" "reset"
 qg_stop "$HOG"
+# the rules read again while the daemon runs (queue.rules_check_interval = 1s here): a firewall
+# reload that flushed the QORGAU chain leaves the worker's queue fed by no rule - nothing is
+# judged. The gauge queue.rules_unfed says so within seconds, and a warning is logged; with the
+# rules back it reads 0 and the log says the rules feed the workers again.
+expect "rules watched: the rules right, queue.rules_unfed 0" "$(qcounter queue.rules_unfed)" "0"
+for t in iptables ip6tables; do flt $t -F QORGAU; done
+expect_match "rules watched: QORGAU flushed -> queue.rules_unfed 1" "$(wait_counter queue.rules_unfed)" '^1$'
+expect_match "rules watched: ... logged as a warning" \
+    "$(grep '"msg":"the kernel.s queue rules"' "$QG_DIR/qorgau.out" | tail -n 1)" \
+    '"level":"warn".*"problem":"No nf_tables rule sends packets to queue 0 \(the workers. queues\)'
+for t in iptables ip6tables; do
+    flt $t -F FORWARD; flt $t -X QORGAU
+    sed 's/--queue-balance 0:1/--queue-num 0/' "$RULES" | flt $t-restore --noflush || bad "rules (one queue, again)"
+done
+i=0
+while [ $i -lt 100 ] && [ "$(qcounter queue.rules_unfed)" != 0 ]; do sleep 0.1; i=$((i + 1)); done
+expect "rules watched: the rules loaded again -> queue.rules_unfed 0" "$(qcounter queue.rules_unfed)" "0"
+expect "rules watched: ... logged: the rules feed the workers (at start, and again now)" \
+    "$(grep -c '"msg":"the kernel.s queue rules feed the workers"' "$QG_DIR/qorgau.out")" "2"
 qg_stop "$QPID"
 cl ip addr del 10.200.1.3/24 dev c0
 load_rules bypass || bad "rules (two queues again)"

@@ -293,20 +293,26 @@ START_TEST(judge_cases)
 {
     char m[2048];
     struct queuerule r[4];
+    struct queuerules_counts k;
     /* the shipped rules, 2 workers from queue 0: right */
     r[0] = rule(2, "QORGAU", 11, 0, 2, true);
     r[1] = rule(10, "QORGAU", 10, 0, 2, true);
-    ck_assert_int_eq(queuerules_judge(r, 2, 0, 2, m, sizeof(m)), QUEUERULES_OK);
+    ck_assert_int_eq(queuerules_judge(r, 2, 0, 2, m, sizeof(m), &k), QUEUERULES_OK);
     ck_assert_str_eq(m, "");
+    ck_assert_uint_eq(k.stray_rules + k.unfed_queues + k.per_packet_rules, 0);
     /* 1 worker: queue 1 read by no one, bypass: blocked names pass */
-    ck_assert_int_eq(queuerules_judge(r, 2, 0, 1, m, sizeof(m)), QUEUERULES_ERROR);
+    ck_assert_int_eq(queuerules_judge(r, 2, 0, 1, m, sizeof(m), &k), QUEUERULES_ERROR);
+    ck_assert_uint_eq(k.stray_rules, 2);
+    ck_assert_uint_eq(k.unfed_queues, 0);
     ck_assert_str_eq(m, "Rules in table ip filter, chain QORGAU, handles 11; table ip6 filter, "
                         "chain QORGAU, handles 10 (iptables NFQUEUE) send packets to queues "
                         "0-1, but the workers read queue 0 (queue.num 0, 1 worker): queue 1 no "
                         "worker reads, so their packets pass unjudged (the bypass flag): "
                         "blocked names go through.");
     /* queue.num 1, 2 workers: queue 0 below and queue 2 idle */
-    ck_assert_int_eq(queuerules_judge(r, 1, 1, 2, m, sizeof(m)), QUEUERULES_ERROR);
+    ck_assert_int_eq(queuerules_judge(r, 1, 1, 2, m, sizeof(m), &k), QUEUERULES_ERROR);
+    ck_assert_uint_eq(k.stray_rules, 1);
+    ck_assert_uint_eq(k.unfed_queues, 1);
     ck_assert_msg(strstr(m, "The rule in table ip filter, chain QORGAU, handle 11 (iptables "
                             "NFQUEUE) sends packets to queues 0-1, but the workers read queues "
                             "1-2 (queue.num 1, 2 workers): queue 0 no worker reads") != NULL,
@@ -314,34 +320,39 @@ START_TEST(judge_cases)
     ck_assert_msg(strstr(m, "queue 2 (worker 1) gets no packets from any rule") != NULL, "%s", m);
     /* a range wider on both sides, no bypass: dropped */
     r[2] = rule(2, "FORWARD", 5, 3, 6, false);
-    ck_assert_int_eq(queuerules_judge(&r[2], 1, 4, 2, m, sizeof(m)), QUEUERULES_ERROR);
+    ck_assert_int_eq(queuerules_judge(&r[2], 1, 4, 2, m, sizeof(m), NULL), QUEUERULES_ERROR);
     ck_assert_msg(strstr(m, "queue 3 and queues 6-8 no worker reads, so their packets are "
                             "dropped (no bypass flag)") != NULL,
                   "%s", m);
     /* 4 workers fed by 0:1: workers 2-3 idle */
-    ck_assert_int_eq(queuerules_judge(r, 2, 0, 4, m, sizeof(m)), QUEUERULES_WARN);
+    ck_assert_int_eq(queuerules_judge(r, 2, 0, 4, m, sizeof(m), &k), QUEUERULES_WARN);
+    ck_assert_uint_eq(k.stray_rules, 0);
+    ck_assert_uint_eq(k.unfed_queues, 2);
     ck_assert_str_eq(m, "queues 2-3 (workers 2-3) get no packets from any rule: the rules' "
                         "queue range is narrower than the workers'.");
     /* no rule at all, and another program's queues only: nothing feeds the workers */
-    ck_assert_int_eq(queuerules_judge(NULL, 0, 0, 2, m, sizeof(m)), QUEUERULES_WARN);
+    ck_assert_int_eq(queuerules_judge(NULL, 0, 0, 2, m, sizeof(m), &k), QUEUERULES_WARN);
+    ck_assert_uint_eq(k.unfed_queues, 2);
     ck_assert_msg(strstr(m, "No nf_tables rule sends packets to queues 0-1") == m, "%s", m);
     r[3] = rule(2, "SURICATA", 7, 10, 1, false);
-    ck_assert_int_eq(queuerules_judge(&r[3], 1, 0, 2, m, sizeof(m)), QUEUERULES_WARN);
+    ck_assert_int_eq(queuerules_judge(&r[3], 1, 0, 2, m, sizeof(m), NULL), QUEUERULES_WARN);
     ck_assert_msg(strstr(m, "No nf_tables rule") == m, "%s", m);
     /* ... next to ours: left alone */
     struct queuerule both[2] = { r[0], r[3] };
-    ck_assert_int_eq(queuerules_judge(both, 2, 0, 2, m, sizeof(m)), QUEUERULES_OK);
+    ck_assert_int_eq(queuerules_judge(both, 2, 0, 2, m, sizeof(m), NULL), QUEUERULES_OK);
     /* a number chosen per packet: cannot be told */
     struct queuerule reg = rule(1, "forward", 16, 0, 1, true);
     reg.xt = false;
     reg.from_register = true;
-    ck_assert_int_eq(queuerules_judge(&reg, 1, 0, 2, m, sizeof(m)), QUEUERULES_WARN);
+    ck_assert_int_eq(queuerules_judge(&reg, 1, 0, 2, m, sizeof(m), &k), QUEUERULES_WARN);
+    ck_assert_uint_eq(k.per_packet_rules, 1);
+    ck_assert_uint_eq(k.unfed_queues, 0);
     ck_assert_msg(strstr(m, "table inet filter, chain forward, handle 16 (nft queue) chooses its "
                             "queue per packet") != NULL,
                   "%s", m);
     /* a message buffer too small: cut, terminated */
     char small[16];
-    ck_assert_int_eq(queuerules_judge(r, 2, 0, 1, small, sizeof(small)), QUEUERULES_ERROR);
+    ck_assert_int_eq(queuerules_judge(r, 2, 0, 1, small, sizeof(small), NULL), QUEUERULES_ERROR);
     ck_assert_uint_eq(strlen(small), sizeof(small) - 1);
 }
 END_TEST
@@ -380,11 +391,11 @@ START_TEST(live_iptables)
     ck_assert_uint_eq(v4, lines);
     free(r);
     char m[2048];
-    ck_assert_int_eq(queuerules_check(0, 2, m, sizeof(m)), QUEUERULES_OK);
-    ck_assert_int_eq(queuerules_check(0, 1, m, sizeof(m)), QUEUERULES_ERROR);
+    ck_assert_int_eq(queuerules_check(0, 2, m, sizeof(m), NULL), QUEUERULES_OK);
+    ck_assert_int_eq(queuerules_check(0, 1, m, sizeof(m), NULL), QUEUERULES_ERROR);
     ck_assert_msg(strstr(m, "queue 1 no worker reads, so their packets pass unjudged") != NULL,
                   "%s", m);
-    ck_assert_int_eq(queuerules_check(1, 2, m, sizeof(m)), QUEUERULES_ERROR);
+    ck_assert_int_eq(queuerules_check(1, 2, m, sizeof(m), NULL), QUEUERULES_ERROR);
     ck_assert_msg(strstr(m, "queue 0 no worker reads") && strstr(m, "queue 2 (worker 1) gets no"),
                   "%s", m);
     /* the rules gone: none feeds the workers */
@@ -392,7 +403,7 @@ START_TEST(live_iptables)
                                      out, sizeof(out)),
                          "flushed") != NULL,
                   "%s", out);
-    ck_assert_int_eq(queuerules_check(0, 2, m, sizeof(m)), QUEUERULES_WARN);
+    ck_assert_int_eq(queuerules_check(0, 2, m, sizeof(m), NULL), QUEUERULES_WARN);
     ck_assert_msg(strstr(m, "No nf_tables rule sends packets to queues 0-1") == m, "%s", m);
 }
 END_TEST
