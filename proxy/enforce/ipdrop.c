@@ -554,6 +554,9 @@ struct ipdrop {
     struct nat64 n64;             /* the operator's NAT64 prefixes */
     _Atomic size_t n4, n6;
     _Atomic uint64_t syncs, failures, rebuilt, packets, bytes, cut_packets;
+    _Atomic uint64_t final_reads, final_read_failures;
+    ipdrop_count_fn final_fn; /* ipdrop_set_final_reader() */
+    void *final_ctx;
     int nl;       /* the netlink socket the counter is read through, -1 until first used */
     uint32_t seq; /* its last request's sequence number */
     /* each element of cur's counter when last read (ipdrop_read_elements()), parallel to cur */
@@ -686,6 +689,12 @@ int ipdrop_sync(struct ipdrop *k, const struct ruleset *rs, bool *changed, char 
         if (removed + added == 0) {
             free(script);
             return 0;
+        }
+        if (removed && k->final_fn) {
+            char why[256];
+            atomic_fetch_add(&k->final_reads, 1);
+            if (ipdrop_read_elements(k, k->final_fn, k->final_ctx, why, sizeof(why)) < 0)
+                atomic_fetch_add(&k->final_read_failures, 1);
         }
         rc = run(k, script, "applying the change", err, errlen);
         free(script);
@@ -897,6 +906,14 @@ void ipdrop_get_stats(const struct ipdrop *k, struct ipdrop_stats *st)
     st->packets = atomic_load(&m->packets);
     st->bytes = atomic_load(&m->bytes);
     st->cut_packets = atomic_load(&m->cut_packets);
+    st->final_reads = atomic_load(&m->final_reads);
+    st->final_read_failures = atomic_load(&m->final_read_failures);
+}
+
+void ipdrop_set_final_reader(struct ipdrop *k, ipdrop_count_fn fn, void *ctx)
+{
+    k->final_fn = fn;
+    k->final_ctx = ctx;
 }
 
 void ipdrop_free(struct ipdrop *k, bool remove)

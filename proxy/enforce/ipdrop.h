@@ -176,12 +176,14 @@ void ipdrop_entry_text(const struct ipdrop_prefix *p, const struct nat64 *n64, c
 struct ipdrop;
 
 struct ipdrop_stats {
-    size_t elements4, elements6; /* in the kernel's sets now */
-    uint64_t syncs;              /* transactions applied (a change, or the first) */
-    uint64_t failures;           /* ipdrop_sync() calls that left the kernel as it was */
-    uint64_t rebuilt;            /* times the table had to be made again whole */
-    uint64_t packets, bytes;     /* dropped (the counter `drops`, last read) */
-    uint64_t cut_packets;        /* of passed connections cut (the counter `cuts`) */
+    size_t elements4, elements6;  /* in the kernel's sets now */
+    uint64_t syncs;               /* transactions applied (a change, or the first) */
+    uint64_t failures;            /* ipdrop_sync() calls that left the kernel as it was */
+    uint64_t rebuilt;             /* times the table had to be made again whole */
+    uint64_t packets, bytes;      /* dropped (the counter `drops`, last read) */
+    uint64_t cut_packets;         /* of passed connections cut (the counter `cuts`) */
+    uint64_t final_reads;         /* element counters read before a change removed elements */
+    uint64_t final_read_failures; /* ... that failed: the removed elements' last drops lost */
 };
 
 /* Loads libnftables and makes a context for table (checked with ipdrop_table_name_ok()); udp443
@@ -216,6 +218,12 @@ void ipdrop_get_stats(const struct ipdrop *k, struct ipdrop_stats *st);
 typedef void (*ipdrop_count_fn)(void *ctx, const char *entry, uint64_t packets, uint64_t bytes);
 long ipdrop_read_elements(struct ipdrop *k, ipdrop_count_fn fn, void *ctx, char *err,
                           size_t errlen);
+
+/* Before a change (ipdrop_sync()) removes elements, their counters are read once more through
+ * fn, as by ipdrop_read_elements(), so what the kernel dropped to a revoked entry since the last
+ * reading is not lost with it (the execution report of the order it belonged to). A failed
+ * reading is counted (final_read_failures) and the change goes ahead. NULL: no such reading. */
+void ipdrop_set_final_reader(struct ipdrop *k, ipdrop_count_fn fn, void *ctx);
 
 /* Frees k; with remove, deletes its table from the kernel first (errors ignored). */
 void ipdrop_free(struct ipdrop *k, bool remove);

@@ -836,6 +836,25 @@ START_TEST(live_drops_forwarded)
     const char *t = strstr(nft_list("counter inet qg_t drops"), "packets ");
     if (t)
         drops = strtoull(t + strlen("packets "), NULL, 10);
+    /* the listed address dropped to once more, then revoked: the drops since the last reading
+     * are read before its element leaves the set (the final reader), not lost with it; a
+     * change that only adds reads nothing */
+    struct elem_counts fin = { .n = 0 };
+    ipdrop_set_final_reader(k, count_elem, &fin);
+    int listed2 = fetch(ns, "http://10.9.1.2:8080/");
+    static const char *const e_add[] = { "10.9.1.2", "10.9.3.0/24", "2001:db8:9::/48", "10.9.4.4" };
+    struct ruleset *rs_add = build(e_add, 4);
+    int synced_add = ipdrop_sync(k, rs_add, NULL, err, sizeof(err));
+    int calls_add = fin.calls;
+    static const char *const e_rev[] = { "10.9.3.0/24", "2001:db8:9::/48", "10.9.4.4" };
+    struct ruleset *rs_rev = build(e_rev, 3);
+    int synced_rev = ipdrop_sync(k, rs_rev, NULL, err, sizeof(err));
+    struct ipdrop_stats st2;
+    ipdrop_get_stats(k, &st2);
+    unsigned long long drops2 = 0;
+    const char *t2 = strstr(nft_list("counter inet qg_t drops"), "packets ");
+    if (t2)
+        drops2 = strtoull(t2 + strlen("packets "), NULL, 10);
     ck_assert_int_eq(router_down(ns), 0);
     ck_assert_msg(up == 0, "the test's servers did not come up");
     ck_assert_msg(synced == 0, "%s", err);
@@ -853,8 +872,19 @@ START_TEST(live_drops_forwarded)
     ck_assert_str_eq(after.entry[0], "10.9.1.2");
     ck_assert_uint_eq(after.packets[0], drops);
     ck_assert_int_eq(again.calls, 0);
+    ck_assert_msg(listed2 != 0, "TCP 8080 to the listed address was served");
+    ck_assert_msg(synced_add == 0 && synced_rev == 0, "%s", err);
+    ck_assert_int_eq(calls_add, 0);
+    ck_assert_uint_eq(st2.final_reads, 1);
+    ck_assert_uint_eq(st2.final_read_failures, 0);
+    ck_assert_int_eq(fin.n, 1);
+    ck_assert_str_eq(fin.entry[0], "10.9.1.2");
+    ck_assert_uint_ge(fin.packets[0], 1);
+    ck_assert_uint_eq(fin.packets[0], drops2 - drops); /* every drop since the last reading */
     ipdrop_free(k, true);
     ruleset_free(rs);
+    ruleset_free(rs_add);
+    ruleset_free(rs_rev);
 }
 END_TEST
 
