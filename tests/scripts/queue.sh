@@ -632,8 +632,14 @@ qg_stop "$QPID"
 # queue.rules_check (docs/queue.md "The rules and the workers"): one worker against the rules'
 # two queues (--queue-balance 0:1 --queue-bypass) would let queue 1's flows through unjudged:
 # run --check says so (exit 78) and the daemon refuses to start; with the rules fixed (one
-# queue), both agree.
+# queue), both agree. Without the bypass flag those flows would hang instead.
 QG_WORKERS=1 write_qconf
+load_rules nobypass || bad "rules (no bypass)"
+out=$(flt "$QG_BIN" run --check -c "$QG_DIR/qorgau.conf" 2>&1 >/dev/null)
+expect "rules check: 1 worker, rules 0:1 without bypass: run --check exits 78" "$?" "78"
+expect_match "rules check: ... their packets dropped" "$out" \
+    'queue 1 no worker reads, so their packets are dropped \(no bypass flag\): those connections hang'
+load_rules bypass || bad "rules (bypass)"
 out=$(flt "$QG_BIN" run --check -c "$QG_DIR/qorgau.conf" 2>&1 >/dev/null)
 expect "rules check: 1 worker, rules 0:1: run --check exits 78" "$?" "78"
 expect_match "rules check: ... naming the stray queue and the rules" "$out" \
