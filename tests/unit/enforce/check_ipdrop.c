@@ -20,6 +20,7 @@
 
 #include "proxy/enforce/ipdrop.h"
 #include "tests/lib/needroot.h"
+#include "tests/lib/nlw.h"
 #include "tests/lib/proc.h"
 
 static struct ruleset *build(const char *const *entries, size_t n)
@@ -351,49 +352,29 @@ END_TEST
 
 /* ---- the counter over netlink ---- */
 
-static size_t attr(uint8_t *b, size_t at, uint16_t type, const void *data, size_t len)
-{
-    uint16_t l = (uint16_t)(4 + len);
-    memcpy(b + at, &l, 2);
-    memcpy(b + at + 2, &type, 2);
-    memcpy(b + at + 4, data, len);
-    size_t pad = ((size_t)l + 3u) & ~(size_t)3;
-    memset(b + at + l, 0, pad - l);
-    return at + pad;
-}
-
 /* A NFT_MSG_NEWOBJ answer as the kernel writes it: table, name, type, then the nested data
  * (bytes, packets, big-endian 64-bit; NLA_F_NESTED set). */
-/* A netlink header at b. */
-static void nl_header(uint8_t *b, uint32_t len, uint16_t type, uint16_t flags, uint32_t seq)
-{
-    memcpy(b, &len, 4);
-    memcpy(b + 4, &type, 2);
-    memcpy(b + 6, &flags, 2);
-    memcpy(b + 8, &seq, 4);
-}
-
 static size_t newobj(uint8_t *b, uint32_t seq, uint64_t packets, uint64_t bytes)
 {
     size_t at = 16;
     memset(b, 0, 20);
     b[16] = 1; /* NFPROTO_INET */
     at = 20;
-    at = attr(b, at, 1, "qg_t", 5);
-    at = attr(b, at, 2, "drops", 6);
+    at = nlw_attr(b, at, 1, "qg_t", 5);
+    at = nlw_attr(b, at, 2, "drops", 6);
     uint8_t ty[4] = { 0, 0, 0, 1 };
-    at = attr(b, at, 3, ty, 4);
+    at = nlw_attr(b, at, 3, ty, 4);
     uint8_t nest[32];
     size_t n = 0;
     uint8_t v[8];
     for (int i = 0; i < 8; i++)
         v[i] = (uint8_t)(bytes >> (56 - 8 * i));
-    n = attr(nest, n, 1, v, 8);
+    n = nlw_attr(nest, n, 1, v, 8);
     for (int i = 0; i < 8; i++)
         v[i] = (uint8_t)(packets >> (56 - 8 * i));
-    n = attr(nest, n, 2, v, 8);
-    at = attr(b, at, 4 | 0x8000, nest, n);
-    nl_header(b, (uint32_t)at, 10 << 8 | 18, 0, seq); /* NFT_MSG_NEWOBJ */
+    n = nlw_attr(nest, n, 2, v, 8);
+    at = nlw_attr(b, at, 4 | 0x8000, nest, n);
+    nlw_header(b, (uint32_t)at, 10 << 8 | 18, 0, seq); /* NFT_MSG_NEWOBJ */
     return at;
 }
 
@@ -483,12 +464,12 @@ static size_t counter_expr(uint8_t *b, uint64_t packets, uint64_t bytes)
     size_t n = 0, at = 0;
     for (int i = 0; i < 8; i++)
         v[i] = (uint8_t)(bytes >> (56 - 8 * i));
-    n = attr(nest, n, 1, v, 8);
+    n = nlw_attr(nest, n, 1, v, 8);
     for (int i = 0; i < 8; i++)
         v[i] = (uint8_t)(packets >> (56 - 8 * i));
-    n = attr(nest, n, 2, v, 8);
-    at = attr(b, at, 1, "counter", 8);
-    return attr(b, at, 2 | 0x8000, nest, n);
+    n = nlw_attr(nest, n, 2, v, 8);
+    at = nlw_attr(b, at, 1, "counter", 8);
+    return nlw_attr(b, at, 2 | 0x8000, nest, n);
 }
 
 /* One set element: key (klen bytes), flags, and a counter the old way (NFTA_SET_ELEM_EXPR) or
@@ -497,20 +478,20 @@ static size_t set_elem(uint8_t *b, const uint8_t *key, size_t klen, uint32_t fla
                        uint64_t packets)
 {
     uint8_t k[32], e[96], x[128];
-    size_t kn = attr(k, 0, 1, key, klen); /* NFTA_DATA_VALUE */
-    size_t at = attr(b, 0, 1 | 0x8000, k, kn);
+    size_t kn = nlw_attr(k, 0, 1, key, klen); /* NFTA_DATA_VALUE */
+    size_t at = nlw_attr(b, 0, 1 | 0x8000, k, kn);
     if (flags) {
         uint8_t f[4] = { (uint8_t)(flags >> 24), (uint8_t)(flags >> 16), (uint8_t)(flags >> 8),
                          (uint8_t)flags };
-        at = attr(b, at, 3, f, 4);
+        at = nlw_attr(b, at, 3, f, 4);
     }
     if (how == 1) {
         size_t en = counter_expr(e, packets, packets * 100);
-        at = attr(b, at, 7 | 0x8000, e, en);
+        at = nlw_attr(b, at, 7 | 0x8000, e, en);
     } else if (how == 2) {
         size_t en = counter_expr(e, packets, packets * 100);
-        size_t xn = attr(x, 0, 1 | 0x8000, e, en); /* NFTA_LIST_ELEM */
-        at = attr(b, at, 11 | 0x8000, x, xn);      /* NFTA_SET_ELEM_EXPRESSIONS */
+        size_t xn = nlw_attr(x, 0, 1 | 0x8000, e, en); /* NFTA_LIST_ELEM */
+        at = nlw_attr(b, at, 11 | 0x8000, x, xn);      /* NFTA_SET_ELEM_EXPRESSIONS */
     }
     return at;
 }
@@ -523,20 +504,20 @@ static size_t newsetelem(uint8_t *b, uint32_t seq)
     uint8_t el[512], list[640];
     size_t ln = 0, n;
     n = set_elem(el, a4, 4, 0, 1, 7);
-    ln = attr(list, ln, 1 | 0x8000, el, n);
+    ln = nlw_attr(list, ln, 1 | 0x8000, el, n);
     n = set_elem(el, a6, 16, 1, 0, 0); /* NFT_SET_ELEM_INTERVAL_END */
-    ln = attr(list, ln, 1 | 0x8000, el, n);
+    ln = nlw_attr(list, ln, 1 | 0x8000, el, n);
     n = set_elem(el, a6, 16, 0, 2, 9);
-    ln = attr(list, ln, 1 | 0x8000, el, n);
+    ln = nlw_attr(list, ln, 1 | 0x8000, el, n);
     memset(b, 0, 20);
     b[16] = 1;
     size_t at = 20;
-    at = attr(b, at, 1, "qg_t", 5);
-    at = attr(b, at, 2, "host4", 6);
-    at = attr(b, at, 3 | 0x8000, list, ln);
-    nl_header(b, (uint32_t)at, 10 << 8 | 12, 2, seq); /* NFT_MSG_NEWSETELEM, NLM_F_MULTI */
+    at = nlw_attr(b, at, 1, "qg_t", 5);
+    at = nlw_attr(b, at, 2, "host4", 6);
+    at = nlw_attr(b, at, 3 | 0x8000, list, ln);
+    nlw_header(b, (uint32_t)at, 10 << 8 | 12, 2, seq); /* NFT_MSG_NEWSETELEM, NLM_F_MULTI */
     memset(b + at, 0, 20);
-    nl_header(b + at, 20, NLMSG_DONE, 2, seq);
+    nlw_header(b + at, 20, NLMSG_DONE, 2, seq);
     return at + 20;
 }
 
@@ -634,6 +615,13 @@ static char *nft_list(const char *what)
     char cmd[256];
     snprintf(cmd, sizeof(cmd), "nft list %s 2>&1", what);
     return proc_output(cmd, out, sizeof(out));
+}
+
+/* The packets of table qg_t's counter `drops`, as nft lists it (0 when it cannot). */
+static unsigned long long drops_listed(void)
+{
+    const char *t = strstr(nft_list("counter inet qg_t drops"), "packets ");
+    return t ? strtoull(t + strlen("packets "), NULL, 10) : 0;
 }
 
 static void own_netns(void)
@@ -832,10 +820,7 @@ START_TEST(live_drops_forwarded)
     long read2 = ipdrop_read_elements(k, count_elem, &again, err, sizeof(err));
     struct ipdrop_stats st;
     ipdrop_get_stats(k, &st);
-    unsigned long long drops = 0;
-    const char *t = strstr(nft_list("counter inet qg_t drops"), "packets ");
-    if (t)
-        drops = strtoull(t + strlen("packets "), NULL, 10);
+    unsigned long long drops = drops_listed();
     /* the listed address dropped to once more, then revoked: the drops since the last reading
      * are read before its element leaves the set (the final reader), not lost with it; a
      * change that only adds reads nothing */
@@ -851,10 +836,7 @@ START_TEST(live_drops_forwarded)
     int synced_rev = ipdrop_sync(k, rs_rev, NULL, err, sizeof(err));
     struct ipdrop_stats st2;
     ipdrop_get_stats(k, &st2);
-    unsigned long long drops2 = 0;
-    const char *t2 = strstr(nft_list("counter inet qg_t drops"), "packets ");
-    if (t2)
-        drops2 = strtoull(t2 + strlen("packets "), NULL, 10);
+    unsigned long long drops2 = drops_listed();
     ck_assert_int_eq(router_down(ns), 0);
     ck_assert_msg(up == 0, "the test's servers did not come up");
     ck_assert_msg(synced == 0, "%s", err);

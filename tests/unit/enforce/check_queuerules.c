@@ -22,29 +22,10 @@
 
 #include "proxy/enforce/queuerules.h"
 #include "tests/lib/needroot.h"
+#include "tests/lib/nlw.h"
 #include "tests/lib/proc.h"
 
 /* ---- writing a dump ---- */
-
-static size_t attr(uint8_t *b, size_t at, uint16_t type, const void *data, size_t len)
-{
-    uint16_t l = (uint16_t)(4 + len);
-    memcpy(b + at, &l, 2);
-    memcpy(b + at + 2, &type, 2);
-    if (len)
-        memcpy(b + at + 4, data, len);
-    size_t pad = ((size_t)l + 3u) & ~(size_t)3;
-    memset(b + at + l, 0, pad - l);
-    return at + pad;
-}
-
-static void nl_header(uint8_t *b, uint32_t len, uint16_t type, uint16_t flags, uint32_t seq)
-{
-    memcpy(b, &len, 4);
-    memcpy(b + 4, &type, 2);
-    memcpy(b + 6, &flags, 2);
-    memcpy(b + 8, &seq, 4);
-}
 
 #define NESTED 0x8000
 enum { E_XT, E_QUEUE, E_QUEUE_SREG, E_OTHER_TARGET, E_COUNTER };
@@ -59,34 +40,34 @@ static size_t expr(uint8_t *b, size_t at, int kind, uint32_t rev, const uint16_t
     if (kind == E_XT || kind == E_OTHER_TARGET) {
         name = "target";
         const char *tn = kind == E_XT ? "NFQUEUE" : "MARK";
-        dn = attr(data, dn, 1, tn, strlen(tn) + 1); /* NFTA_TARGET_NAME */
+        dn = nlw_attr(data, dn, 1, tn, strlen(tn) + 1); /* NFTA_TARGET_NAME */
         uint8_t r[4] = { (uint8_t)(rev >> 24), (uint8_t)(rev >> 16), (uint8_t)(rev >> 8),
                          (uint8_t)rev };
-        dn = attr(data, dn, 2, r, 4); /* NFTA_TARGET_REV */
-        uint8_t info[8] = { 0 };      /* the xt info, host order, padded to 8 as XT_ALIGN does */
+        dn = nlw_attr(data, dn, 2, r, 4); /* NFTA_TARGET_REV */
+        uint8_t info[8] = { 0 }; /* the xt info, host order, padded to 8 as XT_ALIGN does */
         memcpy(info, f, rev == 0 ? 2 : rev == 1 ? 4 : 6);
-        dn = attr(data, dn, 3, info, 8); /* NFTA_TARGET_INFO */
+        dn = nlw_attr(data, dn, 3, info, 8); /* NFTA_TARGET_INFO */
     } else if (kind == E_QUEUE || kind == E_QUEUE_SREG) {
         name = "queue";
         if (kind == E_QUEUE) {
             uint8_t v[2] = { (uint8_t)(f[0] >> 8), (uint8_t)f[0] };
-            dn = attr(data, dn, 1, v, 2); /* NFTA_QUEUE_NUM */
+            dn = nlw_attr(data, dn, 1, v, 2); /* NFTA_QUEUE_NUM */
             v[0] = (uint8_t)(f[1] >> 8);
             v[1] = (uint8_t)f[1];
-            dn = attr(data, dn, 2, v, 2); /* NFTA_QUEUE_TOTAL */
+            dn = nlw_attr(data, dn, 2, v, 2); /* NFTA_QUEUE_TOTAL */
         } else {
             uint8_t reg[4] = { 0, 0, 0, 1 };
-            dn = attr(data, dn, 4, reg, 4); /* NFTA_QUEUE_SREG_QNUM */
+            dn = nlw_attr(data, dn, 4, reg, 4); /* NFTA_QUEUE_SREG_QNUM */
         }
         uint8_t fl[2] = { (uint8_t)(f[2] >> 8), (uint8_t)f[2] };
-        dn = attr(data, dn, 3, fl, 2); /* NFTA_QUEUE_FLAGS */
+        dn = nlw_attr(data, dn, 3, fl, 2); /* NFTA_QUEUE_FLAGS */
     } else {
         uint8_t z[8] = { 0 };
-        dn = attr(data, dn, 1, z, 8);
+        dn = nlw_attr(data, dn, 1, z, 8);
     }
-    en = attr(el, en, 1, name, strlen(name) + 1); /* NFTA_EXPR_NAME */
-    en = attr(el, en, 2 | NESTED, data, dn);      /* NFTA_EXPR_DATA */
-    return attr(b, at, 1 | NESTED, el, en);       /* NFTA_LIST_ELEM */
+    en = nlw_attr(el, en, 1, name, strlen(name) + 1); /* NFTA_EXPR_NAME */
+    en = nlw_attr(el, en, 2 | NESTED, data, dn);      /* NFTA_EXPR_DATA */
+    return nlw_attr(b, at, 1 | NESTED, el, en);       /* NFTA_LIST_ELEM */
 }
 
 /* A NFT_MSG_NEWRULE message at b: family, table, chain, handle, then the expressions given. */
@@ -96,14 +77,14 @@ static size_t newrule(uint8_t *b, uint32_t seq, uint16_t flags, uint8_t family, 
     memset(b, 0, 20);
     b[16] = family;
     size_t at = 20;
-    at = attr(b, at, 1, table, strlen(table) + 1); /* NFTA_RULE_TABLE */
-    at = attr(b, at, 2, chain, strlen(chain) + 1); /* NFTA_RULE_CHAIN */
+    at = nlw_attr(b, at, 1, table, strlen(table) + 1); /* NFTA_RULE_TABLE */
+    at = nlw_attr(b, at, 2, chain, strlen(chain) + 1); /* NFTA_RULE_CHAIN */
     uint8_t h[8];
     for (int i = 0; i < 8; i++)
         h[i] = (uint8_t)(handle >> (56 - 8 * i));
-    at = attr(b, at, 3, h, 8);                           /* NFTA_RULE_HANDLE */
-    at = attr(b, at, 4 | NESTED, exprs, xn);             /* NFTA_RULE_EXPRESSIONS */
-    nl_header(b, (uint32_t)at, 10 << 8 | 6, flags, seq); /* NFT_MSG_NEWRULE */
+    at = nlw_attr(b, at, 3, h, 8);                        /* NFTA_RULE_HANDLE */
+    at = nlw_attr(b, at, 4 | NESTED, exprs, xn);          /* NFTA_RULE_EXPRESSIONS */
+    nlw_header(b, (uint32_t)at, 10 << 8 | 6, flags, seq); /* NFT_MSG_NEWRULE */
     return at;
 }
 
@@ -129,7 +110,7 @@ static size_t dump(uint8_t *b, uint32_t seq, uint16_t flags)
     xn = expr(x, 0, E_QUEUE_SREG, 0, qs); /* nft: queue to jhash ... bypass */
     at += newrule(b + at, seq, 2, 1, "qorgau", "forward", 16, x, xn);
     memset(b + at, 0, 20);
-    nl_header(b + at, 20, NLMSG_DONE, 2, seq);
+    nlw_header(b + at, 20, NLMSG_DONE, 2, seq);
     (void)flags;
     return at + 20;
 }
@@ -253,7 +234,7 @@ START_TEST(dump_faults)
     ck_assert_int_eq(calls, 2);
     /* an error answer (not permitted) */
     uint8_t e[36] = { 0 };
-    nl_header(e, 36, NLMSG_ERROR, 0, 9);
+    nlw_header(e, 36, NLMSG_ERROR, 0, 9);
     int32_t perm = -EPERM;
     memcpy(e + 16, &perm, 4);
     ck_assert_int_eq(queuerules_parse(e, sizeof(e), 9, note, &s), -EPERM);
