@@ -15,6 +15,13 @@ size_t nlw_attr(uint8_t *b, size_t at, uint16_t type, const void *data, size_t l
     return at + pad;
 }
 
+size_t nlw_done(uint8_t *b, uint32_t seq)
+{
+    memset(b, 0, 20);
+    nlw_header(b, 20, 3 /* NLMSG_DONE */, 2 /* NLM_F_MULTI */, seq);
+    return 20;
+}
+
 void nlw_header(uint8_t *b, uint32_t len, uint16_t type, uint16_t flags, uint32_t seq)
 {
     memcpy(b, &len, 4);

@@ -13,4 +13,8 @@ size_t nlw_attr(uint8_t *b, size_t at, uint16_t type, const void *data, size_t l
 /* Writes a netlink header at b (host byte order, as the kernel's). */
 void nlw_header(uint8_t *b, uint32_t len, uint16_t type, uint16_t flags, uint32_t seq);
 
+/* Writes the NLMSG_DONE that ends a dump at b (20 bytes: the header and an error field of 0);
+ * returns 20. */
+size_t nlw_done(uint8_t *b, uint32_t seq);
+
 #endif

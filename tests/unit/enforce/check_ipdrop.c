@@ -516,9 +516,7 @@ static size_t newsetelem(uint8_t *b, uint32_t seq)
     at = nlw_attr(b, at, 2, "host4", 6);
     at = nlw_attr(b, at, 3 | 0x8000, list, ln);
     nlw_header(b, (uint32_t)at, 10 << 8 | 12, 2, seq); /* NFT_MSG_NEWSETELEM, NLM_F_MULTI */
-    memset(b + at, 0, 20);
-    nlw_header(b + at, 20, NLMSG_DONE, 2, seq);
-    return at + 20;
+    return at + nlw_done(b + at, seq);
 }
 
 struct elems_seen {

@@ -89,7 +89,7 @@ static size_t newrule(uint8_t *b, uint32_t seq, uint16_t flags, uint8_t family, 
 }
 
 /* The dump: six rules, then NLMSG_DONE. */
-static size_t dump(uint8_t *b, uint32_t seq, uint16_t flags)
+static size_t dump(uint8_t *b, uint32_t seq)
 {
     uint8_t x[1024];
     size_t at = 0, xn;
@@ -109,10 +109,7 @@ static size_t dump(uint8_t *b, uint32_t seq, uint16_t flags)
     at += newrule(b + at, seq, 2, 1, "qorgau", "forward", 15, x, xn); /* NFPROTO_INET */
     xn = expr(x, 0, E_QUEUE_SREG, 0, qs); /* nft: queue to jhash ... bypass */
     at += newrule(b + at, seq, 2, 1, "qorgau", "forward", 16, x, xn);
-    memset(b + at, 0, 20);
-    nlw_header(b + at, 20, NLMSG_DONE, 2, seq);
-    (void)flags;
-    return at + 20;
+    return at + nlw_done(b + at, seq);
 }
 
 struct seen {
@@ -153,7 +150,7 @@ END_TEST
 START_TEST(dump_read)
 {
     static uint8_t b[8192];
-    size_t n = dump(b, 9, 0);
+    size_t n = dump(b, 9);
     struct seen s = { .n = 0 };
     ck_assert_int_eq(queuerules_parse(b, n, 9, note, &s), 1);
     ck_assert_int_eq(s.n, 6);
@@ -208,7 +205,7 @@ static int stop_at_second(void *ctx, const struct queuerule *r)
 START_TEST(dump_faults)
 {
     static uint8_t b[8192], c[8192];
-    size_t n = dump(b, 9, 0);
+    size_t n = dump(b, 9);
     struct seen s = { .n = 0 };
     /* every truncation: never the end, never past the bytes (ASan) */
     for (size_t cut = 0; cut < n; cut++) {
