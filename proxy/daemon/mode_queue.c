@@ -895,29 +895,35 @@ static void log_no_room(struct q_worker *w)
     w->room_logged_ns = now;
 }
 
-/* A finding's fingerprint: the verdict and the message (FNV-1a). */
+/* A finding's fingerprint: a number (the verdict and its level) and the message (FNV-1a). */
 static uint64_t said_hash(int v, const char *msg)
 {
-    uint64_t h = 0xcbf29ce484222325ull ^ (uint64_t)(v + 2);
+    uint64_t h = 0xcbf29ce484222325ull ^ (uint64_t)(v + 16);
     for (const char *c = msg; *c; c++)
         h = (h ^ (uint8_t)*c) * 0x100000001b3ull;
     return h;
 }
 
 /* Logs what a read of the kernel's queue rules found (v, msg) when it differs from the last
- * read's: an error for a stray queue, a warning for the rest, and once the rules are right
- * again, that they are. */
-static void rules_say(struct queue_mode *q, int v, const char *msg)
+ * read's: an error for a stray queue, and for no rule feeding any worker once the daemon runs
+ * (idle: nothing is judged; at start the rules may still be on their way), a warning for the
+ * rest, and once the rules are right again, that they are. */
+static void rules_say(struct queue_mode *q, int v, const char *msg, bool idle_is_error)
 {
-    uint64_t h = said_hash(v, msg);
+    enum log_level level = v == QUEUERULES_OK ? LOG_LEVEL_INFO
+                           : v == QUEUERULES_ERROR || (idle_is_error && v == QUEUERULES_WARN)
+                               ? LOG_LEVEL_ERROR
+                               : LOG_LEVEL_WARN;
+    /* the same finding said again at a higher level (idle past the start) is news too */
+    uint64_t h = said_hash(v * 8 + (int)level, msg);
     uint64_t before = atomic_exchange(&q->rules_said, h);
     if (h == before || !q->d->log)
         return;
     if (v == QUEUERULES_OK)
-        log_write(q->d->log, LOG_LEVEL_INFO, "queue", "the kernel's queue rules feed the workers",
+        log_write(q->d->log, level, "queue", "the kernel's queue rules feed the workers",
                   LOG_KV(LOG_I("first_queue", q->first_queue), LOG_U("workers", q->n)));
     else
-        log_write(q->d->log, v == QUEUERULES_ERROR ? LOG_LEVEL_ERROR : LOG_LEVEL_WARN, "queue",
+        log_write(q->d->log, level, "queue",
                   v < 0 ? "cannot read the kernel's queue rules" : "the kernel's queue rules",
                   LOG_KV(LOG_S("problem", msg)));
 }
@@ -930,7 +936,8 @@ static int q_rules_check(struct queue_mode *q, char *err, size_t errlen)
     if (q->rules_check == SETTINGS_QUEUE_RULES_OFF)
         return 0;
     char msg[1536];
-    int v = queuerules_check((uint16_t)q->first_queue, q->n, msg, sizeof(msg), NULL);
+    struct queuerules_counts k;
+    int v = queuerules_check((uint16_t)q->first_queue, q->n, msg, sizeof(msg), &k);
     if (v == QUEUERULES_ERROR && q->rules_check == SETTINGS_QUEUE_RULES_REFUSE && err) {
         snprintf(err, errlen,
                  "queue.rules_check: %s Make the rules' queue range queue.num .. queue.num + "
@@ -939,7 +946,7 @@ static int q_rules_check(struct queue_mode *q, char *err, size_t errlen)
                  msg);
         return -EINVAL;
     }
-    rules_say(q, v, msg);
+    rules_say(q, v, msg, !err && v >= 0 && k.unfed_queues == q->n);
     return 0;
 }
 
@@ -960,7 +967,7 @@ static void rules_watch(struct q_worker *w, uint64_t now)
         w->ctr_local[C_RULES_STRAY] = k.stray_rules;
         w->ctr_local[C_RULES_UNFED] = k.unfed_queues;
     }
-    rules_say(q, v, msg);
+    rules_say(q, v, msg, v >= 0 && k.unfed_queues == q->n);
 }
 
 static void publish_counters(struct q_worker *w)

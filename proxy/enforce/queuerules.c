@@ -458,6 +458,15 @@ enum queuerules_verdict queuerules_judge(const struct queuerule *r, size_t n, ui
         say(&m, " (the workers' queues): nothing is judged until one does (load "
                 "deploy/nftables-queue.nft or deploy/iptables-queue.rules; rules loaded "
                 "through iptables-legacy are not seen).");
+        if (n) { /* queue rules elsewhere: another program's, or the numbers disagree */
+            say(&m, " Queue rules found elsewhere: the rule in ");
+            say_rule(&m, &r[0]);
+            say(&m, " sends packets to ");
+            say_queues(&m, r[0].num, (uint32_t)r[0].num + (r[0].total ? r[0].total : 1) - 1);
+            if (n > 1)
+                say(&m, ", and %zu more rule%s", n - 1, n > 2 ? "s" : "");
+            say(&m, ": another program's, or queue.num and workers disagree with the rules.");
+        }
         if (v < QUEUERULES_WARN)
             v = QUEUERULES_WARN;
         k.unfed_queues = workers;

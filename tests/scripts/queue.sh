@@ -675,9 +675,9 @@ qg_stop "$HOG"
 expect "rules watched: the rules right, queue.rules_unfed 0" "$(qcounter queue.rules_unfed)" "0"
 for t in iptables ip6tables; do flt $t -F QORGAU; done
 expect_match "rules watched: QORGAU flushed -> queue.rules_unfed 1" "$(wait_counter queue.rules_unfed)" '^1$'
-expect_match "rules watched: ... logged as a warning" \
+expect_match "rules watched: ... logged as an error (nothing judged)" \
     "$(grep '"msg":"the kernel.s queue rules"' "$QG_DIR/qorgau.out" | tail -n 1)" \
-    '"level":"warn".*"problem":"No nf_tables rule sends packets to queue 0 \(the workers. queues\)'
+    '"level":"error".*"problem":"No nf_tables rule sends packets to queue 0 \(the workers. queues\)'
 for t in iptables ip6tables; do
     flt $t -F FORWARD; flt $t -X QORGAU
     sed 's/--queue-balance 0:1/--queue-num 0/' "$RULES" | flt $t-restore --noflush || bad "rules (one queue, again)"

@@ -315,6 +315,12 @@ START_TEST(judge_cases)
     r[3] = rule(2, "SURICATA", 7, 10, 1, false);
     ck_assert_int_eq(queuerules_judge(&r[3], 1, 0, 2, m, sizeof(m), NULL), QUEUERULES_WARN);
     ck_assert_msg(strstr(m, "No nf_tables rule") == m, "%s", m);
+    /* ... named, in case they are ours numbered apart (queue.num moved, the rules not) */
+    ck_assert_msg(strstr(m, " Queue rules found elsewhere: the rule in table ip filter, chain "
+                            "SURICATA, handle 7 (iptables NFQUEUE) sends packets to queue 10: "
+                            "another program's, or queue.num and workers disagree with the "
+                            "rules.") != NULL,
+                  "%s", m);
     /* ... next to ours: left alone */
     struct queuerule both[2] = { r[0], r[3] };
     ck_assert_int_eq(queuerules_judge(both, 2, 0, 2, m, sizeof(m), NULL), QUEUERULES_OK);
