@@ -13,7 +13,7 @@ libnghttp2-dev libhiredis-dev libc-ares-dev liburcu-dev libmicrohttpd-dev libgnu
 libnetfilter-queue-dev libmnl-dev libxxhash-dev libnftables-dev \
 libndpi-bin tcpdump python3 time ethtool \
 nftables iptables nginx-light redis-server redis-sentinel iproute2 curl wget nghttp2-client openssl chromium haproxy libnginx-mod-stream \
-freeradius-utils tcpreplay dpkg-dev fakeroot lintian debootstrap systemd man-db"
+freeradius-utils tcpreplay dpkg-dev fakeroot lintian debootstrap systemd man-db prometheus"
 BENCH_PKGS="suricata"
 
 bench=0
@@ -56,6 +56,16 @@ if [ -n "$bench_missing" ] && ! grep -rqs 'bookworm-backports' /etc/apt/sources.
 fi
 $SUDO apt-get update -qq || echo "install-deps: apt-get update failed; trying with cached lists" >&2
 if [ -n "$missing" ]; then
+    # promtool (the alerting rules' checks, tests/scripts/dashboard.sh) comes with Debian's
+    # prometheus package; its server is not wanted on a build machine: masked before the
+    # install where systemd runs, so that it is never started
+    case " $missing " in
+    *" prometheus "*)
+        if [ -d /run/systemd/system ]; then
+            $SUDO systemctl mask prometheus.service >/dev/null 2>&1 || true
+        fi
+        ;;
+    esac
     # shellcheck disable=SC2086
     $SUDO apt-get install -y -qq --no-install-recommends $missing
 fi

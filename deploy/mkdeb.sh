@@ -31,7 +31,8 @@ strip --strip-unneeded --remove-section=.comment --remove-section=.note "$stage/
 # the unit, the configuration (a conffile), the samples
 install -D -m 0644 "$src/deploy/qorgau.service" "$stage/lib/systemd/system/qorgau.service"
 install -D -m 0644 "$src/deploy/qorgau.conf" "$stage/etc/qorgau/qorgau.conf"
-for f in "$src/deploy/sysctl-qorgau.conf" "$src"/deploy/samples/*; do
+for f in "$src/deploy/sysctl-qorgau.conf" "$src/deploy/iptables-queue.rules" \
+    "$src/deploy/grafana-qorgau.json" "$src/deploy/prometheus-qorgau-rules.yml" "$src"/deploy/samples/*; do
     install -D -m 0644 "$f" "$stage/usr/share/qorgau/$(basename "$f")"
 done
 # the rulesets are nft scripts (#!/usr/sbin/nft -f): executable, as lintian wants

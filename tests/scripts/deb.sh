@@ -63,10 +63,13 @@ if grep -qx './usr/sbin/qorgau' "$tmp/contents" &&
     grep -qx './usr/share/man/man5/qorgau.conf.5.gz' "$tmp/contents" &&
     grep -qx './usr/share/qorgau/nftables-tproxy.nft' "$tmp/contents" &&
     grep -qx './usr/share/qorgau/sysctl-qorgau.conf' "$tmp/contents" &&
+    grep -qx './usr/share/qorgau/iptables-queue.rules' "$tmp/contents" &&
+    grep -qx './usr/share/qorgau/grafana-qorgau.json' "$tmp/contents" &&
+    grep -qx './usr/share/qorgau/prometheus-qorgau-rules.yml' "$tmp/contents" &&
     grep -qx './etc/qorgau/qorgau.conf' "$tmp/contents" &&
     [ "$(dpkg-deb -f "$pkg" Depends | grep -c 'libc6 (>=')" = 1 ] &&
     grep -qx /etc/qorgau/qorgau.conf "$tmp/conffiles"; then
-    ok "contents: binary, unit, man pages, samples; Depends from dpkg-shlibdeps; conffile"
+    ok "contents: binary, unit, man pages, samples, rule sets, dashboard, alerting rules; Depends from dpkg-shlibdeps; conffile"
 else
     ko "package contents"; sed 's/^/    /' "$tmp/contents" "$tmp/conffiles" | head -40
 fi
