@@ -38,7 +38,7 @@
 #include "rules/lists/loader.h"
 #include "common/log.h"
 #include "proxy/daemon/mode.h"
-#include "proxy/enforce/queuerules.h"
+#include "proxy/enforce/feedrules.h"
 #include "proxy/daemon/notice_server.h"
 #include "proxy/daemon/radius.h"
 #include "proxy/daemon/subfollow.h"
@@ -985,20 +985,20 @@ static int check(struct daemon *d)
         d->cfg->queue_rules_check != SETTINGS_QUEUE_RULES_OFF) {
         unsigned nw = worker_count(d->cfg);
         char msg[1536];
-        int v = queuerules_check((uint16_t)d->cfg->queue_num, nw, msg, sizeof(msg), NULL);
+        int v = feedrules_check((uint16_t)d->cfg->queue_num, nw, msg, sizeof(msg), NULL);
         if (v < 0)
             fprintf(stderr, "qorgau: warning: queue.rules_check: %s\n", msg);
-        else if (v == QUEUERULES_OK && nw == 1)
+        else if (v == FEEDRULES_OK && nw == 1)
             fprintf(stderr,
                     "qorgau: queue.rules_check: ok (the kernel's rules feed queue %" PRId64
                     ", the worker's; none of them reaches past it)\n",
                     d->cfg->queue_num);
-        else if (v == QUEUERULES_OK)
+        else if (v == FEEDRULES_OK)
             fprintf(stderr,
                     "qorgau: queue.rules_check: ok (the kernel's rules feed queues %" PRId64
                     "-%" PRId64 ", the %u workers'; none of them reaches past them)\n",
                     d->cfg->queue_num, d->cfg->queue_num + (int64_t)nw - 1, nw);
-        else if (v == QUEUERULES_WARN)
+        else if (v == FEEDRULES_WARN)
             fprintf(stderr, "qorgau: warning: queue.rules_check: %s\n", msg);
         else {
             fprintf(
@@ -2055,7 +2055,8 @@ static int is_gauge(const char *name)
     static const char *const g[] = { "inline.active",      "notice.open",
                                      "subs.entries",       "queue.kernel_waiting",
                                      "queue.passed_noted", "engine.passed_names_kept",
-                                     "queue.rules_stray",  "queue.rules_unfed" };
+                                     "queue.rules_stray",  "queue.rules_unfed",
+                                     "inline.rules_unfed" };
     for (size_t i = 0; i < ARRAY_LEN(g); i++)
         if (strcmp(g[i], name) == 0)
             return 1;

@@ -16,12 +16,58 @@
 #include "proxy/daemon/tarcount.h"
 #include "proxy/daemon/hits.h"
 #include "proxy/daemon/fbseen.h"
+#include "proxy/enforce/feedrules.h"
 #include "proxy/enforce/notice.h"
 
 struct inline_mode {
     struct daemon_ctx *d;
     struct inline_proxy *p;
+    /* the kernel's diversions to the proxy's ports (feedrules.h), read at start and by worker 0
+     * every inline.rules_check_interval */
+    uint16_t tproxy_port, redirect_port;
+    uint64_t rules_interval_ns, rules_next_ns;
+    uint64_t rules_said;           /* what the last read found (its fingerprint) */
+    _Atomic uint64_t rules_ctr[1]; /* inline.rules_unfed: 1 while no rule diverts */
 };
+
+static const char *const rules_ctr_names[] = { "inline.rules_unfed" };
+
+static uint64_t mono_ns_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Reads the kernel's diversions and logs a change of finding: at start a missing diversion is
+ * a warning (the rules may be on their way), later an error (nothing is judged); once a rule
+ * diverts again, that it does. Sets the gauge inline.rules_unfed. */
+static void rules_watch(struct inline_mode *m, bool start)
+{
+    char msg[1536];
+    unsigned diverting = 0;
+    int v = feedrules_check_divert(m->tproxy_port, m->redirect_port, msg, sizeof(msg), &diverting);
+    if (v >= 0)
+        atomic_store_explicit(&m->rules_ctr[0], v == FEEDRULES_OK ? 0 : 1, memory_order_relaxed);
+    enum log_level level = v == FEEDRULES_OK ? LOG_LEVEL_INFO
+                           : v > 0 && !start ? LOG_LEVEL_ERROR
+                                             : LOG_LEVEL_WARN;
+    uint64_t h = 0xcbf29ce484222325ull ^ (uint64_t)(v * 8 + (int)level + 16);
+    for (const char *c = msg; *c; c++)
+        h = (h ^ (uint8_t)*c) * 0x100000001b3ull;
+    if (h == m->rules_said || !m->d->log)
+        return;
+    m->rules_said = h;
+    if (v == FEEDRULES_OK)
+        log_write(m->d->log, level, "inline", "the kernel's rules divert connections to the proxy",
+                  LOG_KV(LOG_U("rules", diverting), LOG_U("tproxy_port", m->tproxy_port),
+                         LOG_U("redirect_port", m->redirect_port)));
+    else
+        log_write(m->d->log, level, "inline",
+                  v < 0 ? "cannot read the kernel's diversion rules"
+                        : "the kernel's diversion rules",
+                  LOG_KV(LOG_S("problem", msg)));
+}
 
 static void on_event(void *ctx, const struct inline_event *ev)
 {
@@ -143,6 +189,17 @@ static int inline_open(const struct settings *cfg, struct daemon_ctx *d, void **
             return -ENOMEM;
         }
     }
+    m->tproxy_port = (uint16_t)cfg->inline_tproxy_port;
+    m->redirect_port = (uint16_t)cfg->inline_redirect_port;
+    m->rules_interval_ns = cfg->inline_rules_check_interval * 1000000u;
+    if (d->counters_register && d->counters_register(d, 0, rules_ctr_names, m->rules_ctr, 1) < 0) {
+        snprintf(err, errlen, "inline: cannot register counters");
+        inline_free(m->p);
+        free(m);
+        return -ENOMEM;
+    }
+    if (m->rules_interval_ns)
+        rules_watch(m, true);
     if (cfg->inline_quic == SETTINGS_QUIC_DROP_BLOCKED && d->log)
         log_write(d->log, LOG_LEVEL_WARN, "inline",
                   "inline.quic = drop-blocked is enforced as drop-all by the nftables ruleset "
@@ -160,6 +217,15 @@ static int inline_run(void *state, unsigned worker, const volatile sig_atomic_t 
     rsref_thread_register();
     while (!*stop) {
         daemon_beat(m->d, worker);
+        if (worker == 0 && m->rules_interval_ns) {
+            uint64_t now = mono_ns_now();
+            if (!m->rules_next_ns)
+                m->rules_next_ns = now + m->rules_interval_ns; /* (read at start) */
+            else if (now >= m->rules_next_ns) {
+                m->rules_next_ns = now + m->rules_interval_ns;
+                rules_watch(m, false);
+            }
+        }
         int n = inline_run_once(m->p, worker, 100);
         if (n < 0) {
             rc = n;

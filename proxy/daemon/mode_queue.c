@@ -29,7 +29,7 @@
 #include "proxy/enforce/inject.h"
 #include "proxy/enforce/notice.h"
 #include "proxy/enforce/passnames.h"
-#include "proxy/enforce/queuerules.h"
+#include "proxy/enforce/feedrules.h"
 #include "proxy/engine/engine.h"
 #include "proxy/judge/inspect.h"
 #include "rules/match/rsref.h"
@@ -910,8 +910,8 @@ static uint64_t said_hash(int v, const char *msg)
  * rest, and once the rules are right again, that they are. */
 static void rules_say(struct queue_mode *q, int v, const char *msg, bool idle_is_error)
 {
-    enum log_level level = v == QUEUERULES_OK ? LOG_LEVEL_INFO
-                           : v == QUEUERULES_ERROR || (idle_is_error && v == QUEUERULES_WARN)
+    enum log_level level = v == FEEDRULES_OK ? LOG_LEVEL_INFO
+                           : v == FEEDRULES_ERROR || (idle_is_error && v == FEEDRULES_WARN)
                                ? LOG_LEVEL_ERROR
                                : LOG_LEVEL_WARN;
     /* the same finding said again at a higher level (idle past the start) is news too */
@@ -919,7 +919,7 @@ static void rules_say(struct queue_mode *q, int v, const char *msg, bool idle_is
     uint64_t before = atomic_exchange(&q->rules_said, h);
     if (h == before || !q->d->log)
         return;
-    if (v == QUEUERULES_OK)
+    if (v == FEEDRULES_OK)
         log_write(q->d->log, level, "queue", "the kernel's queue rules feed the workers",
                   LOG_KV(LOG_I("first_queue", q->first_queue), LOG_U("workers", q->n)));
     else
@@ -936,9 +936,9 @@ static int q_rules_check(struct queue_mode *q, char *err, size_t errlen)
     if (q->rules_check == SETTINGS_QUEUE_RULES_OFF)
         return 0;
     char msg[1536];
-    struct queuerules_counts k;
-    int v = queuerules_check((uint16_t)q->first_queue, q->n, msg, sizeof(msg), &k);
-    if (v == QUEUERULES_ERROR && q->rules_check == SETTINGS_QUEUE_RULES_REFUSE && err) {
+    struct feedrules_counts k;
+    int v = feedrules_check((uint16_t)q->first_queue, q->n, msg, sizeof(msg), &k);
+    if (v == FEEDRULES_ERROR && q->rules_check == SETTINGS_QUEUE_RULES_REFUSE && err) {
         snprintf(err, errlen,
                  "queue.rules_check: %s Make the rules' queue range queue.num .. queue.num + "
                  "workers - 1 (or change queue.num / workers); queue.rules_check = warn starts "
@@ -961,8 +961,8 @@ static void rules_watch(struct q_worker *w, uint64_t now)
         return;
     w->rules_next_ns = now + q->rules_interval_ns;
     char msg[1536];
-    struct queuerules_counts k;
-    int v = queuerules_check((uint16_t)q->first_queue, q->n, msg, sizeof(msg), &k);
+    struct feedrules_counts k;
+    int v = feedrules_check((uint16_t)q->first_queue, q->n, msg, sizeof(msg), &k);
     if (v >= 0) {
         w->ctr_local[C_RULES_STRAY] = k.stray_rules;
         w->ctr_local[C_RULES_UNFED] = k.unfed_queues;

@@ -226,6 +226,12 @@ static const struct config_key keys[] = {
       "port the TPROXY rule delivers intercepted TCP connections to; 0 = no TPROXY listener" },
     { "inline.redirect_port", CONFIG_INT, 0, 65535, "15002", NULL, OFF(inline_redirect_port), true,
       "port for connections diverted with REDIRECT (original destination from SO_ORIGINAL_DST); 0 = none" },
+    { "inline.rules_check_interval", CONFIG_DURATION, 0, 60 * MIN, "30s", NULL,
+      OFF(inline_rules_check_interval), true,
+      "how often inline mode reads the kernel's rules for a diversion (TPROXY to "
+      "inline.tproxy_port, REDIRECT to inline.redirect_port; at start, then worker 0): none "
+      "means no connection reaches the proxy, judged by nothing (the gauge inline.rules_unfed, "
+      "a warning at start, an error later); 0: never read" },
     { "inline.listen_address", CONFIG_IP, 0, 0, "0.0.0.0", NULL, OFF(inline_listen_address), true,
       "address the inline listeners bind to" },
     { "inline.first_bytes_timeout", CONFIG_DURATION, 100, 1 * MIN, "10s", NULL,

@@ -116,6 +116,7 @@ struct settings {
     int64_t queue_maxlen;
     int queue_fail;        /* enum settings_queue_fail */
     int queue_rules_check; /* enum settings_queue_rules_check */
+    uint64_t inline_rules_check_interval;
     uint64_t queue_rules_check_interval;
     int64_t queue_hold_packets;
     int64_t queue_hold_flows;

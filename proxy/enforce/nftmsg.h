@@ -1,5 +1,5 @@
 /* nftmsg.h - nf_tables requests over netlink, and walking their answers (ipdrop.c's counters
- * and elements, queuerules.c's rule dump). Pure, never reads past len. */
+ * and elements, feedrules.c's rule dump). Pure, never reads past len. */
 #ifndef QG_NFTMSG_H
 #define QG_NFTMSG_H
 

@@ -1,5 +1,5 @@
 /* nlw.h - test helper: netlink messages written by hand, as the kernel writes its answers
- * (check_ipdrop, check_queuerules). libc only. */
+ * (check_ipdrop, check_feedrules). libc only. */
 #ifndef QG_NLW_H
 #define QG_NLW_H
 

@@ -64,6 +64,8 @@ inline.quic = drop-all
 notice.url = http://notice.test/
 notice.listen = 127.0.0.1:18080
 log.file = $QG_DIR/qorgau.log
+stats.interval = 1s
+inline.rules_check_interval = 1s
 ${EXTRA_CONF:-inline.max_per_source = 4096}
 CONF
         qg_bg "$QG_DIR/proxy.log" ip netns exec "$QG_FLT" "$QG_BIN" run -c "$QG_DIR/qorgau.conf" --foreground
@@ -189,6 +191,31 @@ expect "http blocked -> 451" "$v" "451"
 expect_match "451 page names the resource" "$(cat "$QG_DIR/page")" 'blocked\.test'
 v=$(cc $R6 -o /dev/null -w '%{http_code}' http://blocked.test/)
 expect "v6 http blocked -> 451" "$v" "451"
+
+# the diversion watched (the daemon; inline.rules_check_interval = 1s here): the nftables table
+# deleted under the running daemon (a firewall reload) leaves no connection reaching the proxy,
+# judged by nothing - the gauge inline.rules_unfed reads 1 within seconds and an error is
+# logged; the ruleset loaded again sets it back to 0, and the log says the rules divert again
+if [ "$USE_DAEMON" = 1 ]; then
+    gauge() { grep '"msg":"stats"' "$QG_DIR/proxy.log" | tail -n 1 | grep -Eo '"inline.rules_unfed":[0-9]+' | cut -d: -f2; }
+    waitg() { # VALUE: the gauge once it reads VALUE (up to 20 s), else what it reads
+        i=0
+        while [ $i -lt 200 ] && [ "$(gauge)" != "$1" ]; do sleep 0.1; i=$((i + 1)); done
+        gauge
+    }
+    expect "diversion watched: the rules in place, inline.rules_unfed 0" "$(waitg 0)" "0"
+    qg_in "$QG_FLT" nft delete table inet qorgau
+    expect "diversion watched: the table deleted -> inline.rules_unfed 1" "$(waitg 1)" "1"
+    expect_match "diversion watched: ... logged as an error" \
+        "$(grep '"msg":"the kernel.s diversion rules"' "$QG_DIR/proxy.log" | tail -n 1)" \
+        '"level":"error".*No nf_tables rule diverts connections to the proxy \(tproxy to port 15001, redirect to port 15002\)'
+    v=$(cc $R4 -o /dev/null -w '%{http_code}' http://blocked.test/)
+    expect "diversion watched: ... a blocked name then reaches its server unjudged (what it warns of)" "$v" "200"
+    qg_divert tproxy || bad "nftables" "tproxy ruleset failed to load again"
+    expect "diversion watched: the ruleset loaded again -> inline.rules_unfed 0" "$(waitg 0)" "0"
+    expect "diversion watched: ... logged: the rules divert (at start, and again now)" \
+        "$(grep -c '"msg":"the kernel.s rules divert connections to the proxy"' "$QG_DIR/proxy.log")" "2"
+fi
 
 # Live modes under pressure (EVASION L1, L2): a short first-bytes timeout, a per-source limit and
 # a small pool. The client namespace gets a second address: the subscriber who is not flooding.

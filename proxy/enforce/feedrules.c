@@ -1,5 +1,5 @@
-/* queuerules.c - the kernel's NFQUEUE rules, read from nf_tables and judged against queue
- * mode's workers (queuerules.h).
+/* feedrules.c - the kernel's NFQUEUE rules, read from nf_tables and judged against queue
+ * mode's workers (feedrules.h).
  *
  * A rule as the dump gives it (NFT_MSG_NEWRULE, after the nfgenmsg whose family is the table's):
  *
@@ -13,7 +13,7 @@
  *                                            NFTA_TARGET_INFO: struct xt_NFQ_info_vREV,
  *                                            host byte order }
  */
-#include "proxy/enforce/queuerules.h"
+#include "proxy/enforce/feedrules.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -36,13 +36,13 @@
 #define XT_NFQ_BYPASS 0x01 /* xt_NFQ_info_v3.flags (v2: its third field non-zero) */
 #define XT_NFQ_FANOUT 0x02
 
-size_t queuerules_request(uint8_t *buf, size_t cap, uint32_t seq)
+size_t feedrules_request(uint8_t *buf, size_t cap, uint32_t seq)
 {
     size_t at = nftmsg_begin(buf, cap, NFPROTO_UNSPEC);
     return nftmsg_end(buf, at, NFT_MSG_GETRULE, NLM_F_REQUEST | NLM_F_DUMP, seq);
 }
 
-const char *queuerules_family_name(uint8_t family)
+const char *feedrules_family_name(uint8_t family)
 {
     switch (family) {
     case NFPROTO_INET: return "inet";
@@ -65,18 +65,18 @@ static uint32_t be32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-/* A string attribute into out[QUEUERULE_NAME_MAX], cut to fit, up to its first NUL. */
+/* A string attribute into out[FEEDRULE_NAME_MAX], cut to fit, up to its first NUL. */
 static void name_copy(char *out, const uint8_t *d, size_t dlen)
 {
     size_t n = 0;
-    while (n < dlen && n < QUEUERULE_NAME_MAX - 1 && d[n])
+    while (n < dlen && n < FEEDRULE_NAME_MAX - 1 && d[n])
         n++;
     memcpy(out, d, n);
     out[n] = '\0';
 }
 
 /* nft's queue statement's data into r. 0 or -EBADMSG. */
-static int queue_expr(const uint8_t *p, size_t len, struct queuerule *r)
+static int queue_expr(const uint8_t *p, size_t len, struct feedrule *r)
 {
     size_t off = 0, dlen;
     uint16_t t;
@@ -99,19 +99,51 @@ static int queue_expr(const uint8_t *p, size_t len, struct queuerule *r)
     return rc < 0 ? rc : 0;
 }
 
-/* An xt target's data into r: 1 when it is NFQUEUE, 0 for another target, -EBADMSG. */
-static int target_expr(const uint8_t *p, size_t len, struct queuerule *r)
+/* An xt TPROXY or REDIRECT target's info (revision rev, ilen bytes) into r. 1, or -EBADMSG. */
+static int divert_info(bool tproxy, uint32_t rev, const uint8_t *info, size_t ilen,
+                       struct feedrule *r)
+{
+    /* TPROXY v0: mark_mask, mark_value, laddr (4), lport; v1: the address is 16 bytes.
+     * REDIRECT, IPv4: rangesize, then one range: flags, min_ip, max_ip, min port, max port;
+     * IPv6 (struct nf_nat_range, 40 bytes and more): flags, min_addr, max_addr (16 each), min
+     * port, max port. A port range given only with NF_NAT_RANGE_PROTO_SPECIFIED (0x2). */
+    size_t at;
+    bool given = true;
+    if (tproxy)
+        at = rev == 0 ? 12 : 24;
+    else {
+        uint32_t flags;
+        bool v6 = ilen >= 40;
+        if (ilen < (v6 ? 4u : 8u))
+            return -EBADMSG;
+        memcpy(&flags, info + (v6 ? 0 : 4), 4);
+        given = (flags & 0x2) != 0;
+        at = v6 ? 36 : 16;
+    }
+    if (ilen < at + 2)
+        return -EBADMSG;
+    r->kind = tproxy ? FEEDRULE_TPROXY : FEEDRULE_REDIRECT;
+    r->xt = true;
+    r->port = given ? be16(info + at) : 0;
+    return 1;
+}
+
+/* An xt target's data into r: 1 when it is NFQUEUE, TPROXY or REDIRECT, 0 for another target,
+ * -EBADMSG. */
+static int target_expr(const uint8_t *p, size_t len, struct feedrule *r)
 {
     size_t off = 0, dlen, ilen = 0;
     uint16_t t;
     const uint8_t *d, *info = NULL;
-    bool nfqueue = false, has_rev = false;
+    bool nfqueue = false, tproxy = false, redirect = false, has_rev = false;
     uint32_t rev = 0;
     int rc;
     while ((rc = nlattr_next(p, len, &off, &t, &d, &dlen)) == 1) {
-        if (t == NFTA_TARGET_NAME)
+        if (t == NFTA_TARGET_NAME) {
             nfqueue = dlen >= 8 && memcmp(d, "NFQUEUE", 8) == 0;
-        else if (t == NFTA_TARGET_REV && dlen >= 4) {
+            tproxy = dlen >= 7 && memcmp(d, "TPROXY", 7) == 0;
+            redirect = dlen >= 9 && memcmp(d, "REDIRECT", 9) == 0;
+        } else if (t == NFTA_TARGET_REV && dlen >= 4) {
             rev = be32(d);
             has_rev = true;
         } else if (t == NFTA_TARGET_INFO) {
@@ -121,10 +153,12 @@ static int target_expr(const uint8_t *p, size_t len, struct queuerule *r)
     }
     if (rc < 0)
         return rc;
-    if (!nfqueue)
+    if (!nfqueue && !tproxy && !redirect)
         return 0;
     if (!info || !has_rev)
         return -EBADMSG;
+    if (!nfqueue)
+        return divert_info(tproxy, rev, info, ilen, r);
     /* struct xt_NFQ_info (v0): queuenum; v1: + queues_total; v2: + bypass; v3: + flags */
     size_t need = rev == 0 ? 2 : rev == 1 ? 4 : 6;
     if (ilen < need)
@@ -144,12 +178,79 @@ static int target_expr(const uint8_t *p, size_t len, struct queuerule *r)
 }
 
 /* A rule's expressions: fn for each queue verdict among them, r holding the rule's names. */
-static int rule_exprs(const uint8_t *p, size_t len, const struct queuerule *rule, queuerule_fn fn,
+/* The registers a rule's `immediate` expressions loaded with two bytes (a port), so far. */
+struct regs {
+    uint32_t set; /* bit i: v[i] holds what register i was loaded with */
+    uint16_t v[32];
+};
+
+/* nft's immediate: a two-byte value loaded into a register is noted in g. 0 or -EBADMSG. */
+static int immediate_expr(const uint8_t *p, size_t len, struct regs *g)
+{
+    size_t off = 0, dlen;
+    uint16_t t;
+    const uint8_t *d;
+    uint32_t reg = UINT32_MAX;
+    const uint8_t *val = NULL;
+    size_t vlen = 0;
+    int rc;
+    while ((rc = nlattr_next(p, len, &off, &t, &d, &dlen)) == 1) {
+        if (t == NFTA_IMMEDIATE_DREG && dlen >= 4)
+            reg = be32(d);
+        else if (t == NFTA_IMMEDIATE_DATA) {
+            size_t o2 = 0, l2;
+            uint16_t t2;
+            const uint8_t *d2;
+            int r2;
+            while ((r2 = nlattr_next(d, dlen, &o2, &t2, &d2, &l2)) == 1)
+                if (t2 == NFTA_DATA_VALUE) {
+                    val = d2;
+                    vlen = l2;
+                }
+            if (r2 < 0)
+                return r2;
+        }
+    }
+    if (rc < 0)
+        return rc;
+    if (reg < 32) {
+        if (val && vlen == 2) {
+            g->v[reg] = be16(val);
+            g->set |= 1u << reg;
+        } else {
+            g->set &= ~(1u << reg);
+        }
+    }
+    return 0;
+}
+
+/* nft's tproxy (tproxy true) or redir: the port its register holds, into r. 1 or -EBADMSG. */
+static int divert_expr(bool tproxy, const uint8_t *p, size_t len, const struct regs *g,
+                       struct feedrule *r)
+{
+    size_t off = 0, dlen;
+    uint16_t t;
+    const uint8_t *d;
+    int rc;
+    uint16_t want = tproxy ? NFTA_TPROXY_REG_PORT : NFTA_REDIR_REG_PROTO_MIN;
+    r->kind = tproxy ? FEEDRULE_TPROXY : FEEDRULE_REDIRECT;
+    r->port = 0;
+    while ((rc = nlattr_next(p, len, &off, &t, &d, &dlen)) == 1) {
+        if (t == want && dlen >= 4) {
+            uint32_t reg = be32(d);
+            r->port = reg < 32 && (g->set & (1u << reg)) ? g->v[reg] : 0;
+        }
+    }
+    return rc < 0 ? rc : 1;
+}
+
+static int rule_exprs(const uint8_t *p, size_t len, const struct feedrule *rule, feedrule_fn fn,
                       void *ctx)
 {
     size_t off = 0, elen;
     uint16_t t;
     const uint8_t *el;
+    struct regs g = { 0, { 0 } };
     int rc;
     while ((rc = nlattr_next(p, len, &off, &t, &el, &elen)) == 1) {
         if (t != NFTA_LIST_ELEM)
@@ -171,7 +272,7 @@ static int rule_exprs(const uint8_t *p, size_t len, const struct queuerule *rule
         }
         if (r2 < 0)
             return r2;
-        struct queuerule q = *rule;
+        struct feedrule q = *rule;
         int found = 0;
         if (strcmp(name, "queue") == 0) {
             if (!data)
@@ -180,6 +281,10 @@ static int rule_exprs(const uint8_t *p, size_t len, const struct queuerule *rule
                 found = 1;
         } else if (strcmp(name, "target") == 0 && data) {
             found = target_expr(data, xlen, &q);
+        } else if (strcmp(name, "immediate") == 0 && data) {
+            found = immediate_expr(data, xlen, &g);
+        } else if ((strcmp(name, "tproxy") == 0 || strcmp(name, "redir") == 0) && data) {
+            found = divert_expr(name[0] == 't', data, xlen, &g, &q);
         }
         if (found < 0)
             return found;
@@ -192,7 +297,7 @@ static int rule_exprs(const uint8_t *p, size_t len, const struct queuerule *rule
     return rc < 0 ? rc : 0;
 }
 
-int queuerules_parse(const uint8_t *buf, size_t len, uint32_t seq, queuerule_fn fn, void *ctx)
+int feedrules_parse(const uint8_t *buf, size_t len, uint32_t seq, feedrule_fn fn, void *ctx)
 {
     size_t off = 0;
     struct nftmsg m;
@@ -204,7 +309,7 @@ int queuerules_parse(const uint8_t *buf, size_t len, uint32_t seq, queuerule_fn 
             return 1;
         if (m.type != (NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_NEWRULE))
             continue;
-        struct queuerule rule;
+        struct feedrule rule;
         memset(&rule, 0, sizeof(rule));
         rule.family = m.family;
         const uint8_t *exprs = NULL;
@@ -238,16 +343,16 @@ int queuerules_parse(const uint8_t *buf, size_t len, uint32_t seq, queuerule_fn 
 /* ---- reading the kernel's ---- */
 
 struct collect {
-    struct queuerule *r;
+    struct feedrule *r;
     size_t n, cap;
 };
 
-static int collect_one(void *ctx, const struct queuerule *r)
+static int collect_one(void *ctx, const struct feedrule *r)
 {
     struct collect *c = ctx;
     if (c->n == c->cap) {
         size_t cap = c->cap ? c->cap * 2 : 16;
-        struct queuerule *g = realloc(c->r, cap * sizeof(*g));
+        struct feedrule *g = realloc(c->r, cap * sizeof(*g));
         if (!g)
             return -ENOMEM;
         c->r = g;
@@ -262,7 +367,7 @@ static int collect_one(void *ctx, const struct queuerule *r)
 static int dump_once(int fd, uint32_t seq, struct collect *c, uint8_t *buf, size_t cap)
 {
     uint8_t req[64];
-    size_t n = queuerules_request(req, sizeof(req), seq);
+    size_t n = feedrules_request(req, sizeof(req), seq);
     struct sockaddr_nl to = { .nl_family = AF_NETLINK };
     if (!n || sendto(fd, req, n, 0, (struct sockaddr *)&to, sizeof(to)) != (ssize_t)n)
         return -errno ? -errno : -EIO;
@@ -275,7 +380,7 @@ static int dump_once(int fd, uint32_t seq, struct collect *c, uint8_t *buf, size
         }
         if ((size_t)got > cap)
             return -EMSGSIZE;
-        int rc = queuerules_parse(buf, (size_t)got, seq, collect_one, c);
+        int rc = feedrules_parse(buf, (size_t)got, seq, collect_one, c);
         if (rc < 0)
             return rc;
         if (rc == 1)
@@ -283,7 +388,7 @@ static int dump_once(int fd, uint32_t seq, struct collect *c, uint8_t *buf, size
     }
 }
 
-int queuerules_read(struct queuerule **out, size_t *n, char *err, size_t errlen)
+int feedrules_read(struct feedrule **out, size_t *n, char *err, size_t errlen)
 {
     *out = NULL;
     *n = 0;
@@ -351,41 +456,50 @@ static void say_queues(struct msgbuf *m, uint32_t a, uint32_t b)
 }
 
 /* The rule's place: "table ip filter, chain QORGAU, handle 11 (iptables NFQUEUE)". */
-static void say_rule(struct msgbuf *m, const struct queuerule *r)
+static void say_rule(struct msgbuf *m, const struct feedrule *r)
 {
-    say(m, "table %s %s, chain %s, handle %" PRIu64 " (%s)", queuerules_family_name(r->family),
-        r->table, r->chain, r->handle, r->xt ? "iptables NFQUEUE" : "nft queue");
+    static const char *const what[][2] = { { "nft queue", "iptables NFQUEUE" },
+                                           { "nft tproxy", "iptables TPROXY" },
+                                           { "nft redirect", "iptables REDIRECT" } };
+    say(m, "table %s %s, chain %s, handle %" PRIu64 " (%s)", feedrules_family_name(r->family),
+        r->table, r->chain, r->handle, what[r->kind <= FEEDRULE_REDIRECT ? r->kind : 0][r->xt]);
 }
 
-static bool same_place(const struct queuerule *a, const struct queuerule *b)
+static bool same_place(const struct feedrule *a, const struct feedrule *b)
 {
     return a->family == b->family && strcmp(a->table, b->table) == 0 &&
            strcmp(a->chain, b->chain) == 0;
 }
 
 /* The queues of r outside lo..hi, or the rule chooses per packet. */
-static bool strays(const struct queuerule *r, uint32_t lo, uint32_t hi)
+static bool strays(const struct feedrule *r, uint32_t lo, uint32_t hi)
 {
     uint32_t a = r->num, b = (uint32_t)r->num + (r->total ? r->total : 1) - 1;
-    return !r->from_register && !(b < lo || a > hi) && (a < lo || b > hi);
+    return r->kind == FEEDRULE_QUEUE && !r->from_register && !(b < lo || a > hi) &&
+           (a < lo || b > hi);
 }
 
-enum queuerules_verdict queuerules_judge(const struct queuerule *r, size_t n, uint16_t first,
-                                         unsigned workers, char *msg, size_t msglen,
-                                         struct queuerules_counts *counts)
+enum feedrules_verdict feedrules_judge(const struct feedrule *r, size_t n, uint16_t first,
+                                       unsigned workers, char *msg, size_t msglen,
+                                       struct feedrules_counts *counts)
 {
-    struct queuerules_counts k = { 0, 0, 0 };
+    struct feedrules_counts k = { 0, 0, 0 };
     struct msgbuf m = { msg, msglen, 0 };
     if (msglen)
         msg[0] = '\0';
     if (workers == 0)
         workers = 1;
     uint32_t lo = first, hi = (uint32_t)first + workers - 1;
-    enum queuerules_verdict v = QUEUERULES_OK;
+    enum feedrules_verdict v = FEEDRULES_OK;
     uint8_t *fed = calloc(workers, 1); /* the workers' queues some rule feeds */
     uint8_t *told = calloc(n ? n : 1, 1);
     bool any = false;
+    size_t nqueue = 0, first_queue = 0; /* the queue rules, and the first of them */
     for (size_t i = 0; i < n; i++) {
+        if (r[i].kind != FEEDRULE_QUEUE)
+            continue; /* a diversion: inline mode's */
+        if (!nqueue++)
+            first_queue = i;
         if (r[i].from_register) {
             say(&m, "%sThe rule in ", m.len ? " " : "");
             say_rule(&m, &r[i]);
@@ -393,8 +507,8 @@ enum queuerules_verdict queuerules_judge(const struct queuerule *r, size_t n, ui
                     "cannot be told (the workers read ");
             say_queues(&m, lo, hi);
             say(&m, ").");
-            if (v < QUEUERULES_WARN)
-                v = QUEUERULES_WARN;
+            if (v < FEEDRULES_WARN)
+                v = FEEDRULES_WARN;
             any = true;
             k.per_packet_rules++;
             continue;
@@ -409,7 +523,7 @@ enum queuerules_verdict queuerules_judge(const struct queuerule *r, size_t n, ui
             k.stray_rules++;
         if (!strays(&r[i], lo, hi) || (told && told[i]))
             continue;
-        v = QUEUERULES_ERROR;
+        v = FEEDRULES_ERROR;
         /* this rule and every later one with the same queues and flag: one sentence */
         size_t same = 0;
         for (size_t j = i; j < n; j++)
@@ -417,7 +531,7 @@ enum queuerules_verdict queuerules_judge(const struct queuerule *r, size_t n, ui
                 r[j].bypass == r[i].bypass && (!told || !told[j]))
                 same++;
         say(&m, "%s%s ", m.len ? " " : "", same > 1 ? "Rules in" : "The rule in");
-        const struct queuerule *prev = NULL;
+        const struct feedrule *prev = NULL;
         for (size_t j = i; j < n; j++) {
             if (!strays(&r[j], lo, hi) || r[j].num != r[i].num || r[j].total != r[i].total ||
                 r[j].bypass != r[i].bypass || (told && told[j]))
@@ -430,8 +544,8 @@ enum queuerules_verdict queuerules_judge(const struct queuerule *r, size_t n, ui
                 if (prev)
                     say(&m, "; ");
                 say(&m, "table %s %s, chain %s, handle%s %" PRIu64,
-                    queuerules_family_name(r[j].family), r[j].table, r[j].chain,
-                    same > 1 ? "s" : "", r[j].handle);
+                    feedrules_family_name(r[j].family), r[j].table, r[j].chain, same > 1 ? "s" : "",
+                    r[j].handle);
             }
             prev = &r[j];
         }
@@ -458,17 +572,18 @@ enum queuerules_verdict queuerules_judge(const struct queuerule *r, size_t n, ui
         say(&m, " (the workers' queues): nothing is judged until one does (load "
                 "deploy/nftables-queue.nft or deploy/iptables-queue.rules; rules loaded "
                 "through iptables-legacy are not seen).");
-        if (n) { /* queue rules elsewhere: another program's, or the numbers disagree */
+        if (nqueue) { /* queue rules elsewhere: another program's, or the numbers disagree */
+            const struct feedrule *e = &r[first_queue];
             say(&m, " Queue rules found elsewhere: the rule in ");
-            say_rule(&m, &r[0]);
+            say_rule(&m, e);
             say(&m, " sends packets to ");
-            say_queues(&m, r[0].num, (uint32_t)r[0].num + (r[0].total ? r[0].total : 1) - 1);
-            if (n > 1)
-                say(&m, ", and %zu more rule%s", n - 1, n > 2 ? "s" : "");
+            say_queues(&m, e->num, (uint32_t)e->num + (e->total ? e->total : 1) - 1);
+            if (nqueue > 1)
+                say(&m, ", and %zu more rule%s", nqueue - 1, nqueue > 2 ? "s" : "");
             say(&m, ": another program's, or queue.num and workers disagree with the rules.");
         }
-        if (v < QUEUERULES_WARN)
-            v = QUEUERULES_WARN;
+        if (v < FEEDRULES_WARN)
+            v = FEEDRULES_WARN;
         k.unfed_queues = workers;
     } else if (fed && !k.per_packet_rules) { /* (a rule choosing per packet may feed any) */
         for (uint32_t q = 0; q < workers; q++) {
@@ -486,8 +601,8 @@ enum queuerules_verdict queuerules_judge(const struct queuerule *r, size_t n, ui
                 ") get%s no packets from any rule: the rules' queue range is narrower "
                 "than the workers'.",
                 q == e ? "s" : "");
-            if (v < QUEUERULES_WARN)
-                v = QUEUERULES_WARN;
+            if (v < FEEDRULES_WARN)
+                v = FEEDRULES_WARN;
             k.unfed_queues += e - q + 1;
             q = e;
         }
@@ -499,14 +614,74 @@ enum queuerules_verdict queuerules_judge(const struct queuerule *r, size_t n, ui
     return v;
 }
 
-int queuerules_check(uint16_t first, unsigned workers, char *msg, size_t msglen,
-                     struct queuerules_counts *counts)
+int feedrules_check(uint16_t first, unsigned workers, char *msg, size_t msglen,
+                    struct feedrules_counts *counts)
 {
-    struct queuerule *r;
+    struct feedrule *r;
     size_t n;
-    if (queuerules_read(&r, &n, msg, msglen) < 0)
+    if (feedrules_read(&r, &n, msg, msglen) < 0)
         return -1;
-    enum queuerules_verdict v = queuerules_judge(r, n, first, workers, msg, msglen, counts);
+    enum feedrules_verdict v = feedrules_judge(r, n, first, workers, msg, msglen, counts);
+    free(r);
+    return (int)v;
+}
+
+/* ---- inline mode's diversions ---- */
+
+enum feedrules_verdict feedrules_judge_divert(const struct feedrule *r, size_t n,
+                                              uint16_t tproxy_port, uint16_t redirect_port,
+                                              char *msg, size_t msglen, unsigned *diverting)
+{
+    struct msgbuf m = { msg, msglen, 0 };
+    if (msglen)
+        msg[0] = '\0';
+    unsigned ours = 0;
+    const struct feedrule *other = NULL; /* a diversion to another port */
+    for (size_t i = 0; i < n; i++) {
+        if (r[i].kind == FEEDRULE_QUEUE)
+            continue;
+        uint16_t want = r[i].kind == FEEDRULE_TPROXY ? tproxy_port : redirect_port;
+        if (want && r[i].port == want)
+            ours++;
+        else if (!other)
+            other = &r[i];
+    }
+    if (diverting)
+        *diverting = ours;
+    if (ours)
+        return FEEDRULES_OK;
+    say(&m, "No nf_tables rule diverts connections to the proxy (");
+    if (tproxy_port)
+        say(&m, "tproxy to port %u", tproxy_port);
+    if (tproxy_port && redirect_port)
+        say(&m, ", ");
+    if (redirect_port)
+        say(&m, "redirect to port %u", redirect_port);
+    say(&m, "): nothing is judged, connections go to their servers unseen until one does (load "
+            "deploy/nftables-tproxy.nft or deploy/nftables-redirect.nft; rules loaded through "
+            "iptables-legacy are not seen).");
+    if (other) {
+        say(&m, " A diversion found elsewhere: the rule in ");
+        say_rule(&m, other);
+        if (other->port)
+            say(&m, " diverts to port %u", other->port);
+        else
+            say(&m, " diverts to a port not known from the rule");
+        say(&m, ": another program's, or inline.tproxy_port / inline.redirect_port disagree with "
+                "the rules.");
+    }
+    return FEEDRULES_WARN;
+}
+
+int feedrules_check_divert(uint16_t tproxy_port, uint16_t redirect_port, char *msg, size_t msglen,
+                           unsigned *diverting)
+{
+    struct feedrule *r;
+    size_t n;
+    if (feedrules_read(&r, &n, msg, msglen) < 0)
+        return -1;
+    enum feedrules_verdict v =
+        feedrules_judge_divert(r, n, tproxy_port, redirect_port, msg, msglen, diverting);
     free(r);
     return (int)v;
 }

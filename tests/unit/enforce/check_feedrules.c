@@ -1,5 +1,5 @@
-/* check_queuerules.c - Check suite for reading and judging the kernel's NFQUEUE rules
- * (proxy/enforce/queuerules.c).
+/* check_feedrules.c - Check suite for reading and judging the kernel's NFQUEUE rules
+ * (proxy/enforce/feedrules.c).
  *
  * Pure: the dump request's bytes; a dump written as the kernel writes it (iptables-nft's
  * NFQUEUE target in its revisions 0-3, nft's queue statement with a fixed range and with a
@@ -10,7 +10,10 @@
  * sentence). Live (root; a network namespace of its own, unshare(2) in the forked test process):
  * deploy/iptables-queue.rules loaded with iptables-restore and ip6tables-restore, read back
  * through netlink and judged against 2 workers (right), 1 (a stray queue with bypass), and
- * queue.num 1 (both sides). */
+ * queue.num 1 (both sides); deploy/nftables-tproxy.nft loaded with nft and its TPROXY
+ * diversions read back against inline mode's port (found) and another (not, named). Pure too:
+ * nft's tproxy and redirect with the port an immediate loaded into a register, iptables-nft's
+ * TPROXY and REDIRECT targets (IPv4 and IPv6 infos), and inline mode's judgement of them. */
 #include <check.h>
 #include <errno.h>
 #include <sched.h>
@@ -20,7 +23,7 @@
 #include <linux/netlink.h>
 #include <unistd.h>
 
-#include "proxy/enforce/queuerules.h"
+#include "proxy/enforce/feedrules.h"
 #include "tests/lib/needroot.h"
 #include "tests/lib/nlw.h"
 #include "tests/lib/proc.h"
@@ -112,12 +115,60 @@ static size_t dump(uint8_t *b, uint32_t seq)
     return at + nlw_done(b + at, seq);
 }
 
+/* Diversions: nft's immediate (a port into register reg) and tproxy / redir reading it, and
+ * iptables-nft's TPROXY (revision 1) and REDIRECT targets (IPv4's and IPv6's info). */
+static size_t e_immediate(uint8_t *b, size_t at, uint32_t reg, uint16_t port)
+{
+    uint8_t data[64], val[16], el[128];
+    size_t dn = 0, vn = 0, en = 0;
+    uint8_t r[4] = { (uint8_t)(reg >> 24), (uint8_t)(reg >> 16), (uint8_t)(reg >> 8),
+                     (uint8_t)reg };
+    uint8_t p[2] = { (uint8_t)(port >> 8), (uint8_t)port };
+    dn = nlw_attr(data, dn, 1, r, 4);             /* NFTA_IMMEDIATE_DREG */
+    vn = nlw_attr(val, vn, 1, p, 2);              /* NFTA_DATA_VALUE */
+    dn = nlw_attr(data, dn, 2 | NESTED, val, vn); /* NFTA_IMMEDIATE_DATA */
+    en = nlw_attr(el, en, 1, "immediate", 10);
+    en = nlw_attr(el, en, 2 | NESTED, data, dn);
+    return nlw_attr(b, at, 1 | NESTED, el, en);
+}
+
+static size_t e_divert(uint8_t *b, size_t at, bool tproxy, bool with_reg, uint32_t reg)
+{
+    uint8_t data[64], el[128];
+    size_t dn = 0, en = 0;
+    uint8_t r[4] = { (uint8_t)(reg >> 24), (uint8_t)(reg >> 16), (uint8_t)(reg >> 8),
+                     (uint8_t)reg };
+    uint8_t fam[4] = { 0, 0, 0, 2 };
+    if (tproxy)
+        dn = nlw_attr(data, dn, 1, fam, 4); /* NFTA_TPROXY_FAMILY */
+    if (with_reg)
+        dn = nlw_attr(data, dn, tproxy ? 3 : 1, r,
+                      4); /* NFTA_TPROXY_REG_PORT, NFTA_REDIR_REG_PROTO_MIN */
+    en = nlw_attr(el, en, 1, tproxy ? "tproxy" : "redir", tproxy ? 7 : 6);
+    en = nlw_attr(el, en, 2 | NESTED, data, dn);
+    return nlw_attr(b, at, 1 | NESTED, el, en);
+}
+
+static size_t e_xt_divert(uint8_t *b, size_t at, const char *target, const uint8_t *info,
+                          size_t ilen)
+{
+    uint8_t data[128], el[192];
+    size_t dn = 0, en = 0;
+    uint8_t rev[4] = { 0, 0, 0, strcmp(target, "TPROXY") == 0 ? 1 : 0 };
+    dn = nlw_attr(data, dn, 1, target, strlen(target) + 1); /* NFTA_TARGET_NAME */
+    dn = nlw_attr(data, dn, 2, rev, 4);                     /* NFTA_TARGET_REV */
+    dn = nlw_attr(data, dn, 3, info, ilen);                 /* NFTA_TARGET_INFO */
+    en = nlw_attr(el, en, 1, "target", 7);
+    en = nlw_attr(el, en, 2 | NESTED, data, dn);
+    return nlw_attr(b, at, 1 | NESTED, el, en);
+}
+
 struct seen {
-    struct queuerule r[16];
+    struct feedrule r[16];
     int n;
 };
 
-static int note(void *ctx, const struct queuerule *r)
+static int note(void *ctx, const struct feedrule *r)
 {
     struct seen *s = ctx;
     if (s->n < 16)
@@ -128,7 +179,7 @@ static int note(void *ctx, const struct queuerule *r)
 START_TEST(request_bytes)
 {
     uint8_t b[64];
-    size_t n = queuerules_request(b, sizeof(b), 42);
+    size_t n = feedrules_request(b, sizeof(b), 42);
     ck_assert_uint_eq(n, 20);
     uint32_t len, seq;
     uint16_t type, flags;
@@ -143,7 +194,7 @@ START_TEST(request_bytes)
     ck_assert_uint_eq(b[16], 0); /* NFPROTO_UNSPEC: every family */
     ck_assert_uint_eq(b[17], 0); /* NFNETLINK_V0 */
     for (size_t cap = 0; cap < 20; cap++)
-        ck_assert_uint_eq(queuerules_request(b, cap, 42), 0);
+        ck_assert_uint_eq(feedrules_request(b, cap, 42), 0);
 }
 END_TEST
 
@@ -152,7 +203,7 @@ START_TEST(dump_read)
     static uint8_t b[8192];
     size_t n = dump(b, 9);
     struct seen s = { .n = 0 };
-    ck_assert_int_eq(queuerules_parse(b, n, 9, note, &s), 1);
+    ck_assert_int_eq(feedrules_parse(b, n, 9, note, &s), 1);
     ck_assert_int_eq(s.n, 6);
     /* iptables -j NFQUEUE --queue-balance 0:1 --queue-bypass (revision 3) */
     ck_assert(s.r[0].xt && !s.r[0].from_register);
@@ -191,12 +242,12 @@ START_TEST(dump_read)
 
     /* another request's answer: nothing of it */
     s.n = 0;
-    ck_assert_int_eq(queuerules_parse(b, n, 10, note, &s), 0);
+    ck_assert_int_eq(feedrules_parse(b, n, 10, note, &s), 0);
     ck_assert_int_eq(s.n, 0);
 }
 END_TEST
 
-static int stop_at_second(void *ctx, const struct queuerule *r)
+static int stop_at_second(void *ctx, const struct feedrule *r)
 {
     (void)r;
     return ++*(int *)ctx == 2 ? -ENOMEM : 0;
@@ -212,29 +263,29 @@ START_TEST(dump_faults)
         uint8_t *t = malloc(cut ? cut : 1);
         memcpy(t, b, cut);
         s.n = 0;
-        ck_assert_int_ne(queuerules_parse(t, cut, 9, note, &s), 1);
+        ck_assert_int_ne(feedrules_parse(t, cut, 9, note, &s), 1);
         free(t);
     }
     /* the rule set changed during the dump (NLM_F_DUMP_INTR on a message) */
     memcpy(c, b, n);
     uint16_t fl = 2 | 0x10;
     memcpy(c + 6, &fl, 2);
-    ck_assert_int_eq(queuerules_parse(c, n, 9, note, &s), -EINTR);
+    ck_assert_int_eq(feedrules_parse(c, n, 9, note, &s), -EINTR);
     /* a length running past the message: -EBADMSG */
     memcpy(c, b, n);
     uint16_t big = 600;
     memcpy(c + 20, &big, 2);
-    ck_assert_int_eq(queuerules_parse(c, n, 9, note, &s), -EBADMSG);
+    ck_assert_int_eq(feedrules_parse(c, n, 9, note, &s), -EBADMSG);
     /* the callback's error stops the walk with it */
     int calls = 0;
-    ck_assert_int_eq(queuerules_parse(b, n, 9, stop_at_second, &calls), -ENOMEM);
+    ck_assert_int_eq(feedrules_parse(b, n, 9, stop_at_second, &calls), -ENOMEM);
     ck_assert_int_eq(calls, 2);
     /* an error answer (not permitted) */
     uint8_t e[36] = { 0 };
     nlw_header(e, 36, NLMSG_ERROR, 0, 9);
     int32_t perm = -EPERM;
     memcpy(e + 16, &perm, 4);
-    ck_assert_int_eq(queuerules_parse(e, sizeof(e), 9, note, &s), -EPERM);
+    ck_assert_int_eq(feedrules_parse(e, sizeof(e), 9, note, &s), -EPERM);
     /* an NFQUEUE target whose info is shorter than its revision's: -EBADMSG */
     uint8_t x[512], m[1024];
     static const uint16_t v3[3] = { 0, 2, 1 };
@@ -247,14 +298,105 @@ START_TEST(dump_faults)
     ck_assert_ptr_nonnull(info);
     info[0] = 6; /* 2 bytes of info: revision 3 needs 6 */
     size_t mn = newrule(m, 9, 2, 2, "filter", "QORGAU", 1, x, xn);
-    ck_assert_int_eq(queuerules_parse(m, mn, 9, note, &s), -EBADMSG);
+    ck_assert_int_eq(feedrules_parse(m, mn, 9, note, &s), -EBADMSG);
 }
 END_TEST
 
-static struct queuerule rule(uint8_t family, const char *chain, uint64_t handle, uint16_t num,
-                             uint16_t total, bool bypass)
+/* nft's tproxy and redirect, iptables-nft's TPROXY and REDIRECT: their ports read back. */
+START_TEST(diversions_read)
 {
-    struct queuerule r;
+    static uint8_t b[8192];
+    uint8_t x[512];
+    size_t at = 0, xn;
+    /* tproxy ip to :15001 (the port loaded into register 8 by an immediate before it) */
+    xn = e_immediate(x, 0, 8, 15001);
+    xn = e_divert(x, xn, true, true, 8);
+    at += newrule(b + at, 3, 2, 1, "qorgau", "prerouting", 4, x, xn);
+    /* redirect to :15002 */
+    xn = e_immediate(x, 0, 9, 15002);
+    xn = e_divert(x, xn, false, true, 9);
+    at += newrule(b + at, 3, 2, 2, "qorgau_nat", "prerouting", 5, x, xn);
+    /* redirect reading a register no immediate of the rule loaded: port not known */
+    xn = e_immediate(x, 0, 8, 15002);
+    xn = e_divert(x, xn, false, true, 10);
+    at += newrule(b + at, 3, 2, 2, "qorgau_nat", "prerouting", 6, x, xn);
+    /* redirect without a port (keeps the original one) */
+    xn = e_divert(x, 0, false, false, 0);
+    at += newrule(b + at, 3, 2, 2, "qorgau_nat", "prerouting", 7, x, xn);
+    /* -j TPROXY --on-port 16001 (revision 1: the port after two marks and a 16-byte address) */
+    uint8_t tp[40] = { 0 };
+    tp[24] = 16001 >> 8;
+    tp[25] = 16001 & 0xff;
+    xn = e_xt_divert(x, 0, "TPROXY", tp, 32);
+    at += newrule(b + at, 3, 2, 2, "mangle", "PREROUTING", 2, x, xn);
+    /* -j REDIRECT --to-ports 16002, IPv4 (rangesize, flags with the port given, addresses,
+     * ports) and IPv6 (flags, two 16-byte addresses, ports) */
+    uint8_t r4[24] = { 1, 0, 0, 0, 0x2 };
+    r4[16] = 16002 >> 8;
+    r4[17] = 16002 & 0xff;
+    xn = e_xt_divert(x, 0, "REDIRECT", r4, 24);
+    at += newrule(b + at, 3, 2, 2, "nat", "PREROUTING", 3, x, xn);
+    uint8_t r6[40] = { 0x2 };
+    r6[36] = 16003 >> 8;
+    r6[37] = 16003 & 0xff;
+    xn = e_xt_divert(x, 0, "REDIRECT", r6, 40);
+    at += newrule(b + at, 3, 2, 10, "nat", "PREROUTING", 3, x, xn);
+    at += nlw_done(b + at, 3);
+    struct seen s = { .n = 0 };
+    ck_assert_int_eq(feedrules_parse(b, at, 3, note, &s), 1);
+    ck_assert_int_eq(s.n, 7);
+    static const struct {
+        uint8_t kind;
+        uint16_t port;
+        bool xt;
+    } want[] = { { FEEDRULE_TPROXY, 15001, false }, { FEEDRULE_REDIRECT, 15002, false },
+                 { FEEDRULE_REDIRECT, 0, false },   { FEEDRULE_REDIRECT, 0, false },
+                 { FEEDRULE_TPROXY, 16001, true },  { FEEDRULE_REDIRECT, 16002, true },
+                 { FEEDRULE_REDIRECT, 16003, true } };
+    for (int i = 0; i < 7; i++) {
+        ck_assert_uint_eq(s.r[i].kind, want[i].kind);
+        ck_assert_uint_eq(s.r[i].port, want[i].port);
+        ck_assert_int_eq(s.r[i].xt, want[i].xt);
+    }
+    /* a REDIRECT info too short for its port: -EBADMSG */
+    xn = e_xt_divert(x, 0, "REDIRECT", r4, 12);
+    at = newrule(b, 3, 2, 2, "nat", "PREROUTING", 3, x, xn);
+    ck_assert_int_eq(feedrules_parse(b, at, 3, note, &s), -EBADMSG);
+    /* judged for inline mode: ours found, or not, with what was found elsewhere */
+    char m[2048];
+    unsigned d = 9;
+    ck_assert_int_eq(feedrules_judge_divert(s.r, 7, 15001, 15002, m, sizeof(m), &d), FEEDRULES_OK);
+    ck_assert_uint_eq(d, 2);
+    ck_assert_str_eq(m, "");
+    ck_assert_int_eq(feedrules_judge_divert(s.r, 7, 0, 16002, m, sizeof(m), &d), FEEDRULES_OK);
+    ck_assert_uint_eq(d, 1);
+    ck_assert_int_eq(feedrules_judge_divert(s.r, 1, 15009, 0, m, sizeof(m), &d), FEEDRULES_WARN);
+    ck_assert_uint_eq(d, 0);
+    ck_assert_str_eq(m,
+                     "No nf_tables rule diverts connections to the proxy (tproxy to port 15009): "
+                     "nothing is judged, connections go to their servers unseen until one does "
+                     "(load deploy/nftables-tproxy.nft or deploy/nftables-redirect.nft; rules "
+                     "loaded through iptables-legacy are not seen). A diversion found "
+                     "elsewhere: the rule in table inet qorgau, chain prerouting, handle 4 (nft "
+                     "tproxy) diverts to port 15001: another program's, or inline.tproxy_port / "
+                     "inline.redirect_port disagree with the rules.");
+    ck_assert_int_eq(feedrules_judge_divert(NULL, 0, 15001, 15002, m, sizeof(m), NULL),
+                     FEEDRULES_WARN);
+    ck_assert_msg(strstr(m, "(tproxy to port 15001, redirect to port 15002)") != NULL, "%s", m);
+    /* diversions are not queue rules: the queue judgement leaves them out */
+    ck_assert_int_eq(feedrules_judge(s.r, 7, 0, 2, m, sizeof(m), NULL), FEEDRULES_WARN);
+    ck_assert_msg(strstr(m, "No nf_tables rule sends packets to queues 0-1 (the workers' "
+                            "queues): nothing is judged until one does (load "
+                            "deploy/nftables-queue.nft or deploy/iptables-queue.rules; rules "
+                            "loaded through iptables-legacy are not seen).") == m,
+                  "%s", m);
+}
+END_TEST
+
+static struct feedrule rule(uint8_t family, const char *chain, uint64_t handle, uint16_t num,
+                            uint16_t total, bool bypass)
+{
+    struct feedrule r;
     memset(&r, 0, sizeof(r));
     r.family = family;
     snprintf(r.table, sizeof(r.table), "filter");
@@ -270,16 +412,16 @@ static struct queuerule rule(uint8_t family, const char *chain, uint64_t handle,
 START_TEST(judge_cases)
 {
     char m[2048];
-    struct queuerule r[4];
-    struct queuerules_counts k;
+    struct feedrule r[4];
+    struct feedrules_counts k;
     /* the shipped rules, 2 workers from queue 0: right */
     r[0] = rule(2, "QORGAU", 11, 0, 2, true);
     r[1] = rule(10, "QORGAU", 10, 0, 2, true);
-    ck_assert_int_eq(queuerules_judge(r, 2, 0, 2, m, sizeof(m), &k), QUEUERULES_OK);
+    ck_assert_int_eq(feedrules_judge(r, 2, 0, 2, m, sizeof(m), &k), FEEDRULES_OK);
     ck_assert_str_eq(m, "");
     ck_assert_uint_eq(k.stray_rules + k.unfed_queues + k.per_packet_rules, 0);
     /* 1 worker: queue 1 read by no one, bypass: blocked names pass */
-    ck_assert_int_eq(queuerules_judge(r, 2, 0, 1, m, sizeof(m), &k), QUEUERULES_ERROR);
+    ck_assert_int_eq(feedrules_judge(r, 2, 0, 1, m, sizeof(m), &k), FEEDRULES_ERROR);
     ck_assert_uint_eq(k.stray_rules, 2);
     ck_assert_uint_eq(k.unfed_queues, 0);
     ck_assert_str_eq(m, "Rules in table ip filter, chain QORGAU, handles 11; table ip6 filter, "
@@ -288,7 +430,7 @@ START_TEST(judge_cases)
                         "worker reads, so their packets pass unjudged (the bypass flag): "
                         "blocked names go through.");
     /* queue.num 1, 2 workers: queue 0 below and queue 2 idle */
-    ck_assert_int_eq(queuerules_judge(r, 1, 1, 2, m, sizeof(m), &k), QUEUERULES_ERROR);
+    ck_assert_int_eq(feedrules_judge(r, 1, 1, 2, m, sizeof(m), &k), FEEDRULES_ERROR);
     ck_assert_uint_eq(k.stray_rules, 1);
     ck_assert_uint_eq(k.unfed_queues, 1);
     ck_assert_msg(strstr(m, "The rule in table ip filter, chain QORGAU, handle 11 (iptables "
@@ -298,22 +440,22 @@ START_TEST(judge_cases)
     ck_assert_msg(strstr(m, "queue 2 (worker 1) gets no packets from any rule") != NULL, "%s", m);
     /* a range wider on both sides, no bypass: dropped */
     r[2] = rule(2, "FORWARD", 5, 3, 6, false);
-    ck_assert_int_eq(queuerules_judge(&r[2], 1, 4, 2, m, sizeof(m), NULL), QUEUERULES_ERROR);
+    ck_assert_int_eq(feedrules_judge(&r[2], 1, 4, 2, m, sizeof(m), NULL), FEEDRULES_ERROR);
     ck_assert_msg(strstr(m, "queue 3 and queues 6-8 no worker reads, so their packets are "
                             "dropped (no bypass flag)") != NULL,
                   "%s", m);
     /* 4 workers fed by 0:1: workers 2-3 idle */
-    ck_assert_int_eq(queuerules_judge(r, 2, 0, 4, m, sizeof(m), &k), QUEUERULES_WARN);
+    ck_assert_int_eq(feedrules_judge(r, 2, 0, 4, m, sizeof(m), &k), FEEDRULES_WARN);
     ck_assert_uint_eq(k.stray_rules, 0);
     ck_assert_uint_eq(k.unfed_queues, 2);
     ck_assert_str_eq(m, "queues 2-3 (workers 2-3) get no packets from any rule: the rules' "
                         "queue range is narrower than the workers'.");
     /* no rule at all, and another program's queues only: nothing feeds the workers */
-    ck_assert_int_eq(queuerules_judge(NULL, 0, 0, 2, m, sizeof(m), &k), QUEUERULES_WARN);
+    ck_assert_int_eq(feedrules_judge(NULL, 0, 0, 2, m, sizeof(m), &k), FEEDRULES_WARN);
     ck_assert_uint_eq(k.unfed_queues, 2);
     ck_assert_msg(strstr(m, "No nf_tables rule sends packets to queues 0-1") == m, "%s", m);
     r[3] = rule(2, "SURICATA", 7, 10, 1, false);
-    ck_assert_int_eq(queuerules_judge(&r[3], 1, 0, 2, m, sizeof(m), NULL), QUEUERULES_WARN);
+    ck_assert_int_eq(feedrules_judge(&r[3], 1, 0, 2, m, sizeof(m), NULL), FEEDRULES_WARN);
     ck_assert_msg(strstr(m, "No nf_tables rule") == m, "%s", m);
     /* ... named, in case they are ours numbered apart (queue.num moved, the rules not) */
     ck_assert_msg(strstr(m, " Queue rules found elsewhere: the rule in table ip filter, chain "
@@ -322,13 +464,13 @@ START_TEST(judge_cases)
                             "rules.") != NULL,
                   "%s", m);
     /* ... next to ours: left alone */
-    struct queuerule both[2] = { r[0], r[3] };
-    ck_assert_int_eq(queuerules_judge(both, 2, 0, 2, m, sizeof(m), NULL), QUEUERULES_OK);
+    struct feedrule both[2] = { r[0], r[3] };
+    ck_assert_int_eq(feedrules_judge(both, 2, 0, 2, m, sizeof(m), NULL), FEEDRULES_OK);
     /* a number chosen per packet: cannot be told */
-    struct queuerule reg = rule(1, "forward", 16, 0, 1, true);
+    struct feedrule reg = rule(1, "forward", 16, 0, 1, true);
     reg.xt = false;
     reg.from_register = true;
-    ck_assert_int_eq(queuerules_judge(&reg, 1, 0, 2, m, sizeof(m), &k), QUEUERULES_WARN);
+    ck_assert_int_eq(feedrules_judge(&reg, 1, 0, 2, m, sizeof(m), &k), FEEDRULES_WARN);
     ck_assert_uint_eq(k.per_packet_rules, 1);
     ck_assert_uint_eq(k.unfed_queues, 0);
     ck_assert_msg(strstr(m, "table inet filter, chain forward, handle 16 (nft queue) chooses its "
@@ -336,7 +478,7 @@ START_TEST(judge_cases)
                   "%s", m);
     /* a message buffer too small: cut, terminated */
     char small[16];
-    ck_assert_int_eq(queuerules_judge(r, 2, 0, 1, small, sizeof(small), NULL), QUEUERULES_ERROR);
+    ck_assert_int_eq(feedrules_judge(r, 2, 0, 1, small, sizeof(small), NULL), FEEDRULES_ERROR);
     ck_assert_uint_eq(strlen(small), sizeof(small) - 1);
 }
 END_TEST
@@ -345,17 +487,17 @@ END_TEST
 
 START_TEST(live_iptables)
 {
-    NEEDROOT("check_queuerules: the live iptables-nft test");
+    NEEDROOT("check_feedrules: the live iptables-nft test");
     ck_assert_int_eq(unshare(CLONE_NEWNET), 0);
     char out[4096];
     const char *load =
         "iptables-restore --noflush < deploy/iptables-queue.rules 2>&1 && "
         "ip6tables-restore --noflush < deploy/iptables-queue.rules 2>&1 && echo loaded";
     ck_assert_msg(strstr(proc_output(load, out, sizeof(out)), "loaded") != NULL, "%s", out);
-    struct queuerule *r = NULL;
+    struct feedrule *r = NULL;
     size_t n = 0;
     char err[512] = "";
-    ck_assert_msg(queuerules_read(&r, &n, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_msg(feedrules_read(&r, &n, err, sizeof(err)) == 0, "%s", err);
     /* the rules' NFQUEUE lines, both families */
     char cmd[256];
     snprintf(cmd, sizeof(cmd), "grep -c -- '-j NFQUEUE' deploy/iptables-queue.rules");
@@ -375,11 +517,11 @@ START_TEST(live_iptables)
     ck_assert_uint_eq(v4, lines);
     free(r);
     char m[2048];
-    ck_assert_int_eq(queuerules_check(0, 2, m, sizeof(m), NULL), QUEUERULES_OK);
-    ck_assert_int_eq(queuerules_check(0, 1, m, sizeof(m), NULL), QUEUERULES_ERROR);
+    ck_assert_int_eq(feedrules_check(0, 2, m, sizeof(m), NULL), FEEDRULES_OK);
+    ck_assert_int_eq(feedrules_check(0, 1, m, sizeof(m), NULL), FEEDRULES_ERROR);
     ck_assert_msg(strstr(m, "queue 1 no worker reads, so their packets pass unjudged") != NULL,
                   "%s", m);
-    ck_assert_int_eq(queuerules_check(1, 2, m, sizeof(m), NULL), QUEUERULES_ERROR);
+    ck_assert_int_eq(feedrules_check(1, 2, m, sizeof(m), NULL), FEEDRULES_ERROR);
     ck_assert_msg(strstr(m, "queue 0 no worker reads") && strstr(m, "queue 2 (worker 1) gets no"),
                   "%s", m);
     /* the rules gone: none feeds the workers */
@@ -387,19 +529,32 @@ START_TEST(live_iptables)
                                      out, sizeof(out)),
                          "flushed") != NULL,
                   "%s", out);
-    ck_assert_int_eq(queuerules_check(0, 2, m, sizeof(m), NULL), QUEUERULES_WARN);
+    ck_assert_int_eq(feedrules_check(0, 2, m, sizeof(m), NULL), FEEDRULES_WARN);
     ck_assert_msg(strstr(m, "No nf_tables rule sends packets to queues 0-1") == m, "%s", m);
+    /* inline mode's diversions: none yet; then the shipped TPROXY ruleset (both families) */
+    unsigned d = 9;
+    ck_assert_int_eq(feedrules_check_divert(15001, 0, m, sizeof(m), &d), FEEDRULES_WARN);
+    ck_assert_uint_eq(d, 0);
+    ck_assert_msg(strstr(proc_output("nft -f deploy/nftables-tproxy.nft 2>&1 && echo loaded", out,
+                                     sizeof(out)),
+                         "loaded") != NULL,
+                  "%s", out);
+    ck_assert_int_eq(feedrules_check_divert(15001, 0, m, sizeof(m), &d), FEEDRULES_OK);
+    ck_assert_uint_eq(d, 2);
+    ck_assert_int_eq(feedrules_check_divert(15009, 0, m, sizeof(m), &d), FEEDRULES_WARN);
+    ck_assert_msg(strstr(m, "diverts to port 15001") != NULL, "%s", m);
 }
 END_TEST
 
-static Suite *queuerules_suite(void)
+static Suite *feedrules_suite(void)
 {
-    Suite *s = suite_create("queuerules");
+    Suite *s = suite_create("feedrules");
     TCase *tc = tcase_create("pure");
     tcase_add_test(tc, request_bytes);
     tcase_add_test(tc, dump_read);
     tcase_add_test(tc, dump_faults);
     tcase_add_test(tc, judge_cases);
+    tcase_add_test(tc, diversions_read);
     suite_add_tcase(s, tc);
     TCase *live = tcase_create("live");
     tcase_set_timeout(live, 30);
@@ -410,7 +565,7 @@ static Suite *queuerules_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(queuerules_suite());
+    SRunner *sr = srunner_create(feedrules_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
