@@ -1008,6 +1008,21 @@ static int check(struct daemon *d)
                 ret = DAEMON_EXIT_CONFIG;
         }
     }
+    if (d->cfg->mode == SETTINGS_MODE_INLINE && d->cfg->inline_rules_check_interval) {
+        /* a missing diversion is said, never refused: at boot the rules may come later */
+        char msg[1536];
+        unsigned diverting = 0;
+        int v = feedrules_check_divert((uint16_t)d->cfg->inline_tproxy_port,
+                                       (uint16_t)d->cfg->inline_redirect_port, msg, sizeof(msg),
+                                       &diverting);
+        if (v == FEEDRULES_OK)
+            fprintf(stderr,
+                    "qorgau: inline: ok (%u of the kernel's rules divert connections to the "
+                    "proxy)\n",
+                    diverting);
+        else
+            fprintf(stderr, "qorgau: warning: inline: %s\n", msg);
+    }
     log_free(d->log);
     d->log = NULL;
     return ret;

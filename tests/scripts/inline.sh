@@ -211,8 +211,14 @@ if [ "$USE_DAEMON" = 1 ]; then
         '"level":"error".*No nf_tables rule diverts connections to the proxy \(tproxy to port 15001, redirect to port 15002\)'
     v=$(cc $R4 -o /dev/null -w '%{http_code}' http://blocked.test/)
     expect "diversion watched: ... a blocked name then reaches its server unjudged (what it warns of)" "$v" "200"
+    out=$(qg_in "$QG_FLT" "$QG_BIN" run --check -c "$QG_DIR/qorgau.conf" 2>&1 >/dev/null)
+    expect "diversion watched: ... run --check says it, exit 0 (never refused)" \
+        "$? $(printf '%s' "$out" | grep -c 'warning: inline: No nf_tables rule diverts connections to the proxy')" "0 1"
     qg_divert tproxy || bad "nftables" "tproxy ruleset failed to load again"
     expect "diversion watched: the ruleset loaded again -> inline.rules_unfed 0" "$(waitg 0)" "0"
+    expect_match "diversion watched: ... run --check: ok" \
+        "$(qg_in "$QG_FLT" "$QG_BIN" run --check -c "$QG_DIR/qorgau.conf" 2>&1 >/dev/null)" \
+        "inline: ok \(2 of the kernel.s rules divert connections to the proxy\)"
     expect "diversion watched: ... logged: the rules divert (at start, and again now)" \
         "$(grep -c '"msg":"the kernel.s rules divert connections to the proxy"' "$QG_DIR/proxy.log")" "2"
 fi
