@@ -42,6 +42,12 @@ size_t feedrules_request(uint8_t *buf, size_t cap, uint32_t seq)
     return nftmsg_end(buf, at, NFT_MSG_GETRULE, NLM_F_REQUEST | NLM_F_DUMP, seq);
 }
 
+size_t feedrules_chains_request(uint8_t *buf, size_t cap, uint32_t seq)
+{
+    size_t at = nftmsg_begin(buf, cap, NFPROTO_UNSPEC);
+    return nftmsg_end(buf, at, NFT_MSG_GETCHAIN, NLM_F_REQUEST | NLM_F_DUMP, seq);
+}
+
 const char *feedrules_family_name(uint8_t family)
 {
     switch (family) {
@@ -184,9 +190,37 @@ struct regs {
     uint16_t v[32];
 };
 
-/* nft's immediate: a two-byte value loaded into a register is noted in g. 0 or -EBADMSG. */
-static int immediate_expr(const uint8_t *p, size_t len, struct regs *g)
+/* A verdict (NFTA_DATA_VERDICT): 1 with r a FEEDRULE_JUMP to its chain for a jump or a goto,
+ * 0 for another verdict, -EBADMSG. */
+static int verdict_data(const uint8_t *p, size_t len, struct feedrule *r)
 {
+    size_t off = 0, dlen;
+    uint16_t t;
+    const uint8_t *d;
+    int32_t code = 0;
+    bool has_chain = false;
+    int rc;
+    while ((rc = nlattr_next(p, len, &off, &t, &d, &dlen)) == 1) {
+        if (t == NFTA_VERDICT_CODE && dlen >= 4)
+            code = (int32_t)be32(d);
+        else if (t == NFTA_VERDICT_CHAIN) {
+            name_copy(r->target, d, dlen);
+            has_chain = true;
+        }
+    }
+    if (rc < 0)
+        return rc;
+    if ((code != NFT_JUMP && code != NFT_GOTO) || !has_chain)
+        return 0;
+    r->kind = FEEDRULE_JUMP;
+    return 1;
+}
+
+/* nft's immediate: a two-byte value loaded into a register is noted in g; a jump or goto
+ * verdict makes r a FEEDRULE_JUMP (1). 0 otherwise, or -EBADMSG. */
+static int immediate_expr(const uint8_t *p, size_t len, struct regs *g, struct feedrule *r)
+{
+    int jump = 0;
     size_t off = 0, dlen;
     uint16_t t;
     const uint8_t *d;
@@ -206,6 +240,10 @@ static int immediate_expr(const uint8_t *p, size_t len, struct regs *g)
                 if (t2 == NFTA_DATA_VALUE) {
                     val = d2;
                     vlen = l2;
+                } else if (t2 == NFTA_DATA_VERDICT) {
+                    jump = verdict_data(d2, l2, r);
+                    if (jump < 0)
+                        return jump;
                 }
             if (r2 < 0)
                 return r2;
@@ -221,7 +259,27 @@ static int immediate_expr(const uint8_t *p, size_t len, struct regs *g)
             g->set &= ~(1u << reg);
         }
     }
-    return 0;
+    return jump;
+}
+
+/* nft's lookup: 1 with r a FEEDRULE_VMAP when its result goes to the verdict register (a
+ * verdict map: `vmap { ... : jump X }`), 0 otherwise, -EBADMSG. */
+static int lookup_expr(const uint8_t *p, size_t len, struct feedrule *r)
+{
+    size_t off = 0, dlen;
+    uint16_t t;
+    const uint8_t *d;
+    int rc;
+    bool vmap = false;
+    while ((rc = nlattr_next(p, len, &off, &t, &d, &dlen)) == 1)
+        if (t == NFTA_LOOKUP_DREG && dlen >= 4 && be32(d) == NFT_REG_VERDICT)
+            vmap = true;
+    if (rc < 0)
+        return rc;
+    if (!vmap)
+        return 0;
+    r->kind = FEEDRULE_VMAP;
+    return 1;
 }
 
 /* nft's tproxy (tproxy true) or redir: the port its register holds, into r. 1 or -EBADMSG. */
@@ -282,7 +340,9 @@ static int rule_exprs(const uint8_t *p, size_t len, const struct feedrule *rule,
         } else if (strcmp(name, "target") == 0 && data) {
             found = target_expr(data, xlen, &q);
         } else if (strcmp(name, "immediate") == 0 && data) {
-            found = immediate_expr(data, xlen, &g);
+            found = immediate_expr(data, xlen, &g, &q);
+        } else if (strcmp(name, "lookup") == 0 && data) {
+            found = lookup_expr(data, xlen, &q);
         } else if ((strcmp(name, "tproxy") == 0 || strcmp(name, "redir") == 0) && data) {
             found = divert_expr(name[0] == 't', data, xlen, &g, &q);
         }
@@ -340,6 +400,91 @@ int feedrules_parse(const uint8_t *buf, size_t len, uint32_t seq, feedrule_fn fn
     return rc;
 }
 
+int feedrules_parse_chains(const uint8_t *buf, size_t len, uint32_t seq, feedrule_fn fn, void *ctx)
+{
+    size_t off = 0;
+    struct nftmsg m;
+    int rc;
+    while ((rc = nftmsg_next(buf, len, &off, seq, &m)) == 1) {
+        if (m.flags & NLM_F_DUMP_INTR)
+            return -EINTR;
+        if (m.type == NLMSG_DONE)
+            return 1;
+        if (m.type != (NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_NEWCHAIN))
+            continue;
+        struct feedrule c;
+        memset(&c, 0, sizeof(c));
+        c.family = m.family;
+        c.kind = FEEDRULE_BASE;
+        bool base = false;
+        size_t aoff = 0, dlen;
+        uint16_t t;
+        const uint8_t *d;
+        int ra;
+        while ((ra = nlattr_next(m.p, m.plen, &aoff, &t, &d, &dlen)) == 1) {
+            if (t == NFTA_CHAIN_TABLE)
+                name_copy(c.table, d, dlen);
+            else if (t == NFTA_CHAIN_NAME)
+                name_copy(c.chain, d, dlen);
+            else if (t == NFTA_CHAIN_HOOK)
+                base = true;
+        }
+        if (ra < 0)
+            return ra;
+        if (base) {
+            int rf = fn(ctx, &c);
+            if (rf < 0)
+                return rf;
+        }
+    }
+    return rc;
+}
+
+/* ---- which chains are reached ---- */
+
+static bool same_table(const struct feedrule *a, const struct feedrule *b)
+{
+    return a->family == b->family && strcmp(a->table, b->table) == 0;
+}
+
+int feedrules_reach(struct feedrule *r, size_t n)
+{
+    /* reached[i]: entry i's chain is reached (for BASE and JUMP entries: where they are) */
+    uint8_t *reached = calloc(n ? n : 1, 1);
+    if (!reached)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        reached[i] = r[i].kind == FEEDRULE_BASE;
+    /* a table with a verdict map: every chain of it */
+    for (size_t i = 0; i < n; i++)
+        if (r[i].kind == FEEDRULE_VMAP)
+            for (size_t j = 0; j < n; j++)
+                if (same_table(&r[i], &r[j]))
+                    reached[j] = 1;
+    /* spread along the jumps until nothing changes: entry j is reached when its chain is the
+     * chain of a reached entry, or the target of a jump from one */
+    for (bool grew = true; grew;) {
+        grew = false;
+        for (size_t i = 0; i < n; i++) {
+            if (!reached[i])
+                continue;
+            for (size_t j = 0; j < n; j++) {
+                if (reached[j] || !same_table(&r[i], &r[j]))
+                    continue;
+                if (strcmp(r[j].chain, r[i].chain) == 0 ||
+                    (r[i].kind == FEEDRULE_JUMP && strcmp(r[j].chain, r[i].target) == 0)) {
+                    reached[j] = 1;
+                    grew = true;
+                }
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        r[i].unreached = !reached[i];
+    free(reached);
+    return 0;
+}
+
 /* ---- reading the kernel's ---- */
 
 struct collect {
@@ -362,12 +507,13 @@ static int collect_one(void *ctx, const struct feedrule *r)
     return 0;
 }
 
-/* One dump over socket fd into c: 0, or a negative errno (-EINTR: the rule set changed while
- * it was read). */
-static int dump_once(int fd, uint32_t seq, struct collect *c, uint8_t *buf, size_t cap)
+/* One dump over socket fd into c: the chains (chains true) or the rules. 0, or a negative errno
+ * (-EINTR: the rule set changed while it was read). */
+static int dump_once(int fd, bool chains, uint32_t seq, struct collect *c, uint8_t *buf, size_t cap)
 {
     uint8_t req[64];
-    size_t n = feedrules_request(req, sizeof(req), seq);
+    size_t n = chains ? feedrules_chains_request(req, sizeof(req), seq)
+                      : feedrules_request(req, sizeof(req), seq);
     struct sockaddr_nl to = { .nl_family = AF_NETLINK };
     if (!n || sendto(fd, req, n, 0, (struct sockaddr *)&to, sizeof(to)) != (ssize_t)n)
         return -errno ? -errno : -EIO;
@@ -380,7 +526,8 @@ static int dump_once(int fd, uint32_t seq, struct collect *c, uint8_t *buf, size
         }
         if ((size_t)got > cap)
             return -EMSGSIZE;
-        int rc = feedrules_parse(buf, (size_t)got, seq, collect_one, c);
+        int rc = chains ? feedrules_parse_chains(buf, (size_t)got, seq, collect_one, c)
+                        : feedrules_parse(buf, (size_t)got, seq, collect_one, c);
         if (rc < 0)
             return rc;
         if (rc == 1)
@@ -406,10 +553,16 @@ int feedrules_read(struct feedrule **out, size_t *n, char *err, size_t errlen)
     uint8_t *buf = malloc(cap);
     struct collect c = { 0 };
     int rc = buf ? -EINTR : -ENOMEM;
+    /* the chains, then the rules: a change between the two is seen as at most one read late
+     * (the next read is whole) */
     for (uint32_t tries = 1; rc == -EINTR && tries <= 5; tries++) {
         c.n = 0;
-        rc = dump_once(fd, tries, &c, buf, cap);
+        rc = dump_once(fd, true, 2 * tries, &c, buf, cap);
+        if (rc == 0)
+            rc = dump_once(fd, false, 2 * tries + 1, &c, buf, cap);
     }
+    if (rc == 0)
+        rc = feedrules_reach(c.r, c.n);
     free(buf);
     close(fd);
     if (rc < 0) {
@@ -475,7 +628,7 @@ static bool same_place(const struct feedrule *a, const struct feedrule *b)
 static bool strays(const struct feedrule *r, uint32_t lo, uint32_t hi)
 {
     uint32_t a = r->num, b = (uint32_t)r->num + (r->total ? r->total : 1) - 1;
-    return r->kind == FEEDRULE_QUEUE && !r->from_register && !(b < lo || a > hi) &&
+    return r->kind == FEEDRULE_QUEUE && !r->unreached && !r->from_register && !(b < lo || a > hi) &&
            (a < lo || b > hi);
 }
 
@@ -495,9 +648,15 @@ enum feedrules_verdict feedrules_judge(const struct feedrule *r, size_t n, uint1
     uint8_t *told = calloc(n ? n : 1, 1);
     bool any = false;
     size_t nqueue = 0, first_queue = 0; /* the queue rules, and the first of them */
+    const struct feedrule *lost = NULL; /* a queue rule in a chain nothing leads to */
     for (size_t i = 0; i < n; i++) {
         if (r[i].kind != FEEDRULE_QUEUE)
-            continue; /* a diversion: inline mode's */
+            continue; /* a diversion (inline mode's), or how chains are reached */
+        if (r[i].unreached) {
+            if (!lost)
+                lost = &r[i];
+            continue;
+        }
         if (!nqueue++)
             first_queue = i;
         if (r[i].from_register) {
@@ -582,6 +741,11 @@ enum feedrules_verdict feedrules_judge(const struct feedrule *r, size_t n, uint1
                 say(&m, ", and %zu more rule%s", nqueue - 1, nqueue > 2 ? "s" : "");
             say(&m, ": another program's, or queue.num and workers disagree with the rules.");
         }
+        if (lost) { /* e.g. FORWARD flushed by a firewall reload, QORGAU left standing */
+            say(&m, " Queue rules stand in a chain no base chain leads to: the rule in ");
+            say_rule(&m, lost);
+            say(&m, " (the jump to chain %s is gone?).", lost->chain);
+        }
         if (v < FEEDRULES_WARN)
             v = FEEDRULES_WARN;
         k.unfed_queues = workers;
@@ -637,9 +801,15 @@ enum feedrules_verdict feedrules_judge_divert(const struct feedrule *r, size_t n
         msg[0] = '\0';
     unsigned ours = 0;
     const struct feedrule *other = NULL; /* a diversion to another port */
+    const struct feedrule *lost = NULL;  /* a diversion in a chain nothing leads to */
     for (size_t i = 0; i < n; i++) {
-        if (r[i].kind == FEEDRULE_QUEUE)
+        if (r[i].kind != FEEDRULE_TPROXY && r[i].kind != FEEDRULE_REDIRECT)
             continue;
+        if (r[i].unreached) {
+            if (!lost)
+                lost = &r[i];
+            continue;
+        }
         uint16_t want = r[i].kind == FEEDRULE_TPROXY ? tproxy_port : redirect_port;
         if (want && r[i].port == want)
             ours++;
@@ -669,6 +839,11 @@ enum feedrules_verdict feedrules_judge_divert(const struct feedrule *r, size_t n
             say(&m, " diverts to a port not known from the rule");
         say(&m, ": another program's, or inline.tproxy_port / inline.redirect_port disagree with "
                 "the rules.");
+    }
+    if (lost) {
+        say(&m, " A diversion stands in a chain no base chain leads to: the rule in ");
+        say_rule(&m, lost);
+        say(&m, " (the jump to chain %s is gone?).", lost->chain);
     }
     return FEEDRULES_WARN;
 }

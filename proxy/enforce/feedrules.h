@@ -32,6 +32,10 @@ enum feedrule_kind {
     FEEDRULE_QUEUE = 0, /* NFQUEUE: num, total, bypass, fanout */
     FEEDRULE_TPROXY,    /* TPROXY to port */
     FEEDRULE_REDIRECT,  /* REDIRECT to port */
+    /* what decides whether a chain is reached (feedrules_reach()): */
+    FEEDRULE_JUMP, /* a jump or goto from chain to target */
+    FEEDRULE_VMAP, /* a verdict map in chain: it may jump anywhere in its table */
+    FEEDRULE_BASE, /* chain is a base chain (hooked): packets enter there */
 };
 
 /* One rule with a queue verdict or a diversion. */
@@ -44,15 +48,20 @@ struct feedrule {
     char table[FEEDRULE_NAME_MAX]; /* cut to fit, always terminated */
     char chain[FEEDRULE_NAME_MAX];
     uint64_t handle;
-    bool xt;             /* iptables-nft's NFQUEUE target; else nft's queue */
-    bool from_register;  /* nft `queue to EXPR`: the number is chosen per packet */
-    uint16_t num, total; /* queues num .. num + total - 1 (total >= 1) */
-    bool bypass;         /* no reader bound: the packet passes (else: dropped) */
-    bool fanout;         /* the queue chosen by CPU instead of by a hash */
+    bool xt;                        /* iptables-nft's NFQUEUE target; else nft's queue */
+    bool from_register;             /* nft `queue to EXPR`: the number is chosen per packet */
+    uint16_t num, total;            /* queues num .. num + total - 1 (total >= 1) */
+    bool bypass;                    /* no reader bound: the packet passes (else: dropped) */
+    bool fanout;                    /* the queue chosen by CPU instead of by a hash */
+    char target[FEEDRULE_NAME_MAX]; /* FEEDRULE_JUMP: the chain jumped to */
+    bool unreached; /* no base chain of its table leads to its chain (feedrules_reach()):
+                          * the judgements leave it out */
 };
 
-/* A rule dump request for every family into buf[0..cap): its length, 0 when cap is too small. */
+/* A rule dump request for every family into buf[0..cap): its length, 0 when cap is too small.
+ * feedrules_chains_request(): the same for the chains (which are base chains). */
 size_t feedrules_request(uint8_t *buf, size_t cap, uint32_t seq);
+size_t feedrules_chains_request(uint8_t *buf, size_t cap, uint32_t seq);
 
 /* Called for each rule with a queue verdict or a diversion; a negative return stops the walk
  * with it. */
@@ -64,8 +73,17 @@ typedef int (*feedrule_fn)(void *ctx, const struct feedrule *r);
  * not fit, or fn's negative return. Pure: never reads past len. */
 int feedrules_parse(const uint8_t *buf, size_t len, uint32_t seq, feedrule_fn fn, void *ctx);
 
-/* Reads the kernel's rules (a netlink socket of its own, closed after): *out (malloc'd, to
- * free()) holds *n rules. 0, or -1 with err (no netlink, not permitted, a malformed answer). */
+/* The same over one datagram of the chain dump: fn for each base chain (FEEDRULE_BASE). */
+int feedrules_parse_chains(const uint8_t *buf, size_t len, uint32_t seq, feedrule_fn fn, void *ctx);
+
+/* Marks unreached the rules (queue verdicts, diversions) whose chain no base chain of their
+ * table leads to through jumps and gotos - a rule set whose jump from FORWARD was flushed while
+ * its own chain stayed feeds nothing. A table with a verdict map counts every chain reached (its
+ * jumps are in the map's elements). Pure; allocates (0, or -ENOMEM with nothing marked). */
+int feedrules_reach(struct feedrule *r, size_t n);
+
+/* Reads the kernel's chains and rules (a netlink socket of its own, closed after) and marks
+ * what is unreached (feedrules_reach()): *out (malloc'd, to free()) holds *n entries. 0, or -1 with err (no netlink, not permitted, a malformed answer). */
 int feedrules_read(struct feedrule **out, size_t *n, char *err, size_t errlen);
 
 enum feedrules_verdict {

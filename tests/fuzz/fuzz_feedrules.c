@@ -13,7 +13,8 @@
  * of the development machine (Linux 6.1, iptables-nft 1.8.9) in a network namespace holding
  * deploy/iptables-queue.rules for both families; and the first datagram of one holding
  * deploy/nftables-tproxy.nft, deploy/nftables-redirect.nft and iptables-nft TPROXY and REDIRECT
- * rules (diversions-dump). */
+ * rules (diversions-dump); and a chain dump of the shipped queue and TPROXY rule sets
+ * (chains-dump). */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -32,8 +33,9 @@ struct got {
 static int keep(void *ctx, const struct feedrule *r)
 {
     struct got *g = ctx;
-    if (r->kind > FEEDRULE_REDIRECT || (r->kind == FEEDRULE_QUEUE && r->total == 0) ||
+    if (r->kind > FEEDRULE_BASE || (r->kind == FEEDRULE_QUEUE && r->total == 0) ||
         (r->kind != FEEDRULE_QUEUE && r->total != 0) ||
+        memchr(r->target, 0, sizeof(r->target)) == NULL ||
         memchr(r->table, 0, sizeof(r->table)) == NULL ||
         memchr(r->chain, 0, sizeof(r->chain)) == NULL)
         abort();
@@ -56,6 +58,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     g.n = 0;
     int rc = feedrules_parse(copy, size, seq, keep, &g);
     if (rc > 1)
+        abort();
+    /* the same bytes read as a chain dump too, then which chains are reached */
+    rc = feedrules_parse_chains(copy, size, seq, keep, &g);
+    if (rc > 1 || feedrules_reach(g.r, g.n) != 0)
         abort();
     static const struct {
         uint16_t first;
@@ -83,7 +89,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 uint32_t lo = ranges[i].first, hi = lo + ranges[i].workers - 1;
                 for (size_t k = 0; k < g.n; k++) {
                     uint32_t a = g.r[k].num, b = a + g.r[k].total - 1;
-                    if (g.r[k].kind != FEEDRULE_QUEUE || g.r[k].from_register || b < lo || a > hi)
+                    if (g.r[k].kind != FEEDRULE_QUEUE || g.r[k].unreached || g.r[k].from_register ||
+                        b < lo || a > hi)
                         continue;
                     if (a < lo || b > hi)
                         abort(); /* a stray queue judged right */
@@ -102,7 +109,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             uint16_t p = g.r[k].kind == FEEDRULE_TPROXY     ? ports[i][0]
                          : g.r[k].kind == FEEDRULE_REDIRECT ? ports[i][1]
                                                             : 0;
-            want += p && g.r[k].port == p;
+            want += p && !g.r[k].unreached && g.r[k].port == p;
         }
         if (diverting != want || (v == FEEDRULES_OK) != (want > 0) ||
             memchr(msg, 0, sizeof(msg)) == NULL)

@@ -393,6 +393,68 @@ START_TEST(diversions_read)
 }
 END_TEST
 
+static struct feedrule entry(uint8_t kind, const char *table, const char *chain, const char *target)
+{
+    struct feedrule e;
+    memset(&e, 0, sizeof(e));
+    e.kind = kind;
+    e.family = 2;
+    snprintf(e.table, sizeof(e.table), "%s", table);
+    snprintf(e.chain, sizeof(e.chain), "%s", chain);
+    snprintf(e.target, sizeof(e.target), "%s", target ? target : "");
+    e.total = kind == FEEDRULE_QUEUE ? 1 : 0;
+    return e;
+}
+
+/* Which chains are reached: from base chains along jumps (two deep), not across tables; a
+ * table with a verdict map counts whole. A verdict map's lookup read from crafted bytes. */
+START_TEST(chains_reached)
+{
+    struct feedrule r[] = {
+        entry(FEEDRULE_BASE, "filter", "FORWARD", NULL),
+        entry(FEEDRULE_JUMP, "filter", "FORWARD", "A"),
+        entry(FEEDRULE_JUMP, "filter", "A", "B"),
+        entry(FEEDRULE_QUEUE, "filter", "B", NULL),      /* 3: reached, two jumps deep */
+        entry(FEEDRULE_QUEUE, "filter", "ORPHAN", NULL), /* 4: nothing jumps there */
+        entry(FEEDRULE_QUEUE, "other", "B", NULL),       /* 5: another table's B */
+        entry(FEEDRULE_VMAP, "mapped", "pre", NULL),
+        entry(FEEDRULE_QUEUE, "mapped", "anywhere", NULL), /* 7: a verdict map may lead there */
+        entry(FEEDRULE_TPROXY, "filter", "FORWARD", NULL), /* 8: in the base chain itself */
+    };
+    size_t n = sizeof(r) / sizeof(r[0]);
+    ck_assert_int_eq(feedrules_reach(r, n), 0);
+    ck_assert(!r[3].unreached);
+    ck_assert(r[4].unreached);
+    ck_assert(r[5].unreached);
+    ck_assert(!r[7].unreached);
+    ck_assert(!r[8].unreached);
+    /* the judgement leaves the unreached out and says where they stand */
+    char m[2048];
+    struct feedrule q[2] = { r[4], r[5] };
+    ck_assert_int_eq(feedrules_judge(q, 2, 0, 1, m, sizeof(m), NULL), FEEDRULES_WARN);
+    ck_assert_msg(strstr(m, "Queue rules stand in a chain no base chain leads to: the rule in "
+                            "table ip filter, chain ORPHAN") != NULL,
+                  "%s", m);
+    /* a lookup into the verdict register, as nft writes `vmap`: read as FEEDRULE_VMAP */
+    uint8_t data[64], el[128], x[256];
+    size_t dn = 0, en = 0;
+    uint8_t sreg[4] = { 0, 0, 0, 8 }, dreg[4] = { 0, 0, 0, 0 };
+    dn = nlw_attr(data, dn, 1, "__map0", 7); /* NFTA_LOOKUP_SET */
+    dn = nlw_attr(data, dn, 2, sreg, 4);     /* NFTA_LOOKUP_SREG */
+    dn = nlw_attr(data, dn, 3, dreg, 4);     /* NFTA_LOOKUP_DREG: NFT_REG_VERDICT */
+    en = nlw_attr(el, en, 1, "lookup", 7);
+    en = nlw_attr(el, en, 2 | NESTED, data, dn);
+    size_t xn = nlw_attr(x, 0, 1 | NESTED, el, en);
+    static uint8_t b[1024];
+    size_t at = newrule(b, 4, 2, 1, "mapped", "pre", 9, x, xn);
+    at += nlw_done(b + at, 4);
+    struct seen s = { .n = 0 };
+    ck_assert_int_eq(feedrules_parse(b, at, 4, note, &s), 1);
+    ck_assert_int_eq(s.n, 1);
+    ck_assert_uint_eq(s.r[0].kind, FEEDRULE_VMAP);
+}
+END_TEST
+
 static struct feedrule rule(uint8_t family, const char *chain, uint64_t handle, uint16_t num,
                             uint16_t total, bool bypass)
 {
@@ -503,9 +565,22 @@ START_TEST(live_iptables)
     snprintf(cmd, sizeof(cmd), "grep -c -- '-j NFQUEUE' deploy/iptables-queue.rules");
     size_t lines = (size_t)strtoul(proc_output(cmd, out, sizeof(out)), NULL, 10);
     ck_assert_uint_gt(lines, 0);
-    ck_assert_uint_eq(n, 2 * lines);
-    size_t v4 = 0;
+    size_t v4 = 0, queues = 0, jumps = 0, bases = 0;
     for (size_t i = 0; i < n; i++) {
+        /* and how QORGAU is reached: FORWARD (a base chain of both families) jumps to it */
+        if (r[i].kind == FEEDRULE_JUMP) {
+            jumps++;
+            ck_assert_str_eq(r[i].chain, "FORWARD");
+            ck_assert_str_eq(r[i].target, "QORGAU");
+            continue;
+        }
+        if (r[i].kind == FEEDRULE_BASE) {
+            bases += strcmp(r[i].chain, "FORWARD") == 0;
+            continue;
+        }
+        queues++;
+        ck_assert_uint_eq(r[i].kind, FEEDRULE_QUEUE);
+        ck_assert(!r[i].unreached);
         ck_assert(r[i].xt);
         ck_assert_uint_eq(r[i].num, 0);
         ck_assert_uint_eq(r[i].total, 2);
@@ -514,7 +589,10 @@ START_TEST(live_iptables)
         ck_assert_str_eq(r[i].chain, "QORGAU");
         v4 += r[i].family == 2;
     }
+    ck_assert_uint_eq(queues, 2 * lines);
     ck_assert_uint_eq(v4, lines);
+    ck_assert_uint_eq(bases, 2);
+    ck_assert_uint_ge(jumps, 2);
     free(r);
     char m[2048];
     ck_assert_int_eq(feedrules_check(0, 2, m, sizeof(m), NULL), FEEDRULES_OK);
@@ -524,6 +602,21 @@ START_TEST(live_iptables)
     ck_assert_int_eq(feedrules_check(1, 2, m, sizeof(m), NULL), FEEDRULES_ERROR);
     ck_assert_msg(strstr(m, "queue 0 no worker reads") && strstr(m, "queue 2 (worker 1) gets no"),
                   "%s", m);
+    /* FORWARD flushed (a firewall reload), QORGAU left standing with its rules: nothing reaches
+     * them, so none feeds the workers - and the message says where they stand */
+    ck_assert_msg(strstr(proc_output("iptables -F FORWARD && ip6tables -F FORWARD && echo flushed",
+                                     out, sizeof(out)),
+                         "flushed") != NULL,
+                  "%s", out);
+    struct feedrules_counts k;
+    ck_assert_int_eq(feedrules_check(0, 2, m, sizeof(m), &k), FEEDRULES_WARN);
+    ck_assert_uint_eq(k.unfed_queues, 2);
+    ck_assert_msg(strstr(m, "No nf_tables rule sends packets to queues 0-1") == m &&
+                      strstr(m, "Queue rules stand in a chain no base chain leads to: the rule "
+                                "in table ip filter, chain QORGAU") &&
+                      strstr(m, "(the jump to chain QORGAU is gone?)"),
+                  "%s", m);
+    ck_assert_int_eq(feedrules_check(0, 1, m, sizeof(m), NULL), FEEDRULES_WARN); /* no refusal */
     /* the rules gone: none feeds the workers */
     ck_assert_msg(strstr(proc_output("iptables -F QORGAU && ip6tables -F QORGAU && echo flushed",
                                      out, sizeof(out)),
@@ -555,6 +648,7 @@ static Suite *feedrules_suite(void)
     tcase_add_test(tc, dump_faults);
     tcase_add_test(tc, judge_cases);
     tcase_add_test(tc, diversions_read);
+    tcase_add_test(tc, chains_reached);
     suite_add_tcase(s, tc);
     TCase *live = tcase_create("live");
     tcase_set_timeout(live, 30);
