@@ -604,6 +604,25 @@ static void h_alarms(void *ctx, const struct api_req *req, struct api_resp *resp
             alarm(&a, "fail-static", "warning", s->node_id,
                   "the enforced rule set came from the fail-static file");
     }
+    if (s->feed) {
+        uint64_t unfed = 0, stray = 0;
+        s->feed(s->ctx, &unfed, &stray);
+        char text[256];
+        if (unfed) {
+            snprintf(text, sizeof(text),
+                     "the kernel's rules hand no traffic to %" PRIu64
+                     " of the workers' queues (or to the inline proxy): what they would get goes "
+                     "unjudged (the log's rules finding)",
+                     unfed);
+            alarm(&a, "rules-unfed", "critical", s->node_id, text);
+        }
+        if (stray) {
+            snprintf(text, sizeof(text),
+                     "%" PRIu64 " of the kernel's rules send packets to queues no worker reads",
+                     stray);
+            alarm(&a, "rules-stray", "critical", s->node_id, text);
+        }
+    }
     if (s->subs_failstatic && s->subs_failstatic(s->ctx) > 0)
         alarm(&a, "subs-fail-static", "warning", s->node_id,
               "the subscriber map and tariff records came from the fail-static copy; the store "

@@ -60,6 +60,10 @@ struct adminapi_src {
     /* 1 when the subscriber map runs from its fail-static copy, 0 not, -1 no map followed
      * (NULL: none) */
     int (*subs_failstatic)(void *ctx);
+    /* what the last read of the kernel's rules that hand traffic to the workers found
+     * (feedrules.h): *unfed the workers' queues no rule feeds, or 1 when no rule diverts to the
+     * inline proxy; *stray rules feeding queues no worker reads. NULL: none. */
+    void (*feed)(void *ctx, uint64_t *unfed, uint64_t *stray);
     void *ctx;
     struct adminhttp *http; /* its counters go to /metrics too */
 };

@@ -2091,6 +2091,25 @@ static int subs_failstatic(void *ctx)
     return st.from_failstatic;
 }
 
+/* The gauges of the kernel's rules that feed the workers (queue.rules_unfed, inline.rules_unfed,
+ * queue.rules_stray), from the registered counters: the admin API's alarms. */
+static void feed_state(void *ctx, uint64_t *unfed, uint64_t *stray)
+{
+    struct daemon *d = ctx;
+    *unfed = *stray = 0;
+    pthread_mutex_lock(&d->reg_lock);
+    for (size_t i = 0; i < d->nregs; i++)
+        for (size_t k = 0; k < d->regs[i].n; k++) {
+            const char *name = d->regs[i].names[k];
+            uint64_t v = atomic_load_explicit(&d->regs[i].values[k], memory_order_relaxed);
+            if (strcmp(name, "queue.rules_unfed") == 0 || strcmp(name, "inline.rules_unfed") == 0)
+                *unfed += v;
+            else if (strcmp(name, "queue.rules_stray") == 0)
+                *stray += v;
+        }
+    pthread_mutex_unlock(&d->reg_lock);
+}
+
 /* The daemon's own metric families for /metrics: every registered worker counter summed over
  * the workers (qorgau_NAME_total) and per worker (qorgau_worker_NAME_total{worker}), read
  * without stopping them; the log, the notice page server and the RADIUS listener. */
@@ -2161,6 +2180,7 @@ static int admin_open(struct daemon *d, const char *path, uid_t uid, gid_t gid, 
         .query = admin_query,
         .metrics = daemon_metrics,
         .subs_failstatic = subs_failstatic,
+        .feed = feed_state,
         .ctx = d,
         .http = d->admin,
     };

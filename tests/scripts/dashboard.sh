@@ -79,6 +79,7 @@ notice.listen = 127.0.0.1:18381
 inline.http_block = 451
 admin.listen = 127.0.0.1:$PORT
 admin.tokens_file = $QG_DIR/tokens
+inline.rules_check_interval = 1s
 EOF
 qg_bg "$QG_DIR/qorgau.log" ip netns exec "$QG_FLT" "$QG_BIN" run -c "$CONF" --foreground
 NODE_PID=$QG_LAST_PID
@@ -152,6 +153,19 @@ LEFT_MS=$(J '[o["left_ms"] for o in d["orders"] if o["order"]=="DASH-1"][0]' <"$
 [ "${LEFT_MS:-0}" -gt 0 ] && ok "deadlines: DASH-1 has $LEFT_MS ms left" || bad "deadlines: DASH-1" "$(cat "$QG_DIR/dl.api")"
 expect "query: the API answers as query -c" "$(A '/api/v1/query?q=blocked.test')" "$("$QG_BIN" query -c "$CONF" blocked.test)"
 expect "alarms: the overdue order" "$(A /api/v1/alarms | J '[(a["kind"],a["level"],a["subject"]) for a in d["alarms"]]')" "[('deadline', 'warning', 'orders')]"
+# the diversion deleted under the node (inline.rules_check_interval = 1s here): a critical alarm
+# that nothing reaches the proxy, gone once the ruleset is back
+kinds() { A /api/v1/alarms | J '[(a["kind"],a["level"]) for a in d["alarms"]]'; }
+wait_kinds() { # WANT: the alarms' kinds and levels once they read WANT (up to 20 s)
+    i=0
+    while [ $i -lt 200 ] && [ "$(kinds)" != "$1" ]; do sleep 0.1; i=$((i + 1)); done
+    kinds
+}
+qg_in "$QG_FLT" nft delete table inet qorgau
+expect "alarms: no diversion -> rules-unfed (critical)" "$(wait_kinds "[('rules-unfed', 'critical'), ('deadline', 'warning')]")" \
+    "[('rules-unfed', 'critical'), ('deadline', 'warning')]"
+qg_divert tproxy || bad "nftables" "tproxy ruleset failed to load again"
+expect "alarms: the diversion back -> the rules alarm gone" "$(wait_kinds "[('deadline', 'warning')]")" "[('deadline', 'warning')]"
 
 # ---- /metrics ----------------------------------------------------------------------------------
 A /metrics >"$QG_DIR/metrics.txt"
