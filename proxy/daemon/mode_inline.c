@@ -52,9 +52,7 @@ static void rules_watch(struct inline_mode *m, bool start)
     enum log_level level = v == FEEDRULES_OK ? LOG_LEVEL_INFO
                            : v > 0 && !start ? LOG_LEVEL_ERROR
                                              : LOG_LEVEL_WARN;
-    uint64_t h = 0xcbf29ce484222325ull ^ (uint64_t)(v * 8 + (int)level + 16);
-    for (const char *c = msg; *c; c++)
-        h = (h ^ (uint8_t)*c) * 0x100000001b3ull;
+    uint64_t h = feedrules_fingerprint(v * 8 + (int)level, msg);
     if (h == m->rules_said || !m->d->log)
         return;
     m->rules_said = h;

@@ -203,8 +203,9 @@ struct queue_mode {
     int64_t first_queue; /* queue.num: worker i reads queue first_queue + i */
     int rules_check;     /* enum settings_queue_rules_check */
     uint64_t rules_interval_ns;
-    _Atomic uint64_t rules_said; /* what the last read of the rules found (said_hash()): a
-                                  * finding is logged when it differs */
+    /* what the last read of the rules found (feedrules_fingerprint()): a finding is logged when
+     * it differs */
+    _Atomic uint64_t rules_said;
     struct q_worker **w;
     _Atomic(struct blocknote *) notice;
     uint32_t hold_packets, hold_flows;
@@ -895,15 +896,6 @@ static void log_no_room(struct q_worker *w)
     w->room_logged_ns = now;
 }
 
-/* A finding's fingerprint: a number (the verdict and its level) and the message (FNV-1a). */
-static uint64_t said_hash(int v, const char *msg)
-{
-    uint64_t h = 0xcbf29ce484222325ull ^ (uint64_t)(v + 16);
-    for (const char *c = msg; *c; c++)
-        h = (h ^ (uint8_t)*c) * 0x100000001b3ull;
-    return h;
-}
-
 /* Logs what a read of the kernel's queue rules found (v, msg) when it differs from the last
  * read's: an error for a stray queue, and for no rule feeding any worker once the daemon runs
  * (idle: nothing is judged; at start the rules may still be on their way), a warning for the
@@ -915,7 +907,7 @@ static void rules_say(struct queue_mode *q, int v, const char *msg, bool idle_is
                                ? LOG_LEVEL_ERROR
                                : LOG_LEVEL_WARN;
     /* the same finding said again at a higher level (idle past the start) is news too */
-    uint64_t h = said_hash(v * 8 + (int)level, msg);
+    uint64_t h = feedrules_fingerprint(v * 8 + (int)level, msg);
     uint64_t before = atomic_exchange(&q->rules_said, h);
     if (h == before || !q->d->log)
         return;

@@ -357,18 +357,30 @@ static int rule_exprs(const uint8_t *p, size_t len, const struct feedrule *rule,
     return rc < 0 ? rc : 0;
 }
 
+/* The next message of a dump datagram answering seq that has type msg (NFT_MSG_*): 1 with *m;
+ * 2 at the dump's end (NLMSG_DONE); 0 at the datagram's end; -EINTR when the rule set changed
+ * during the dump (read it again); another negative errno as nftmsg_next(). */
+static int dump_next(const uint8_t *buf, size_t len, size_t *off, uint32_t seq, uint16_t msg,
+                     struct nftmsg *m)
+{
+    int rc;
+    while ((rc = nftmsg_next(buf, len, off, seq, m)) == 1) {
+        if (m->flags & NLM_F_DUMP_INTR)
+            return -EINTR;
+        if (m->type == NLMSG_DONE)
+            return 2;
+        if (m->type == (NFNL_SUBSYS_NFTABLES << 8 | msg))
+            return 1;
+    }
+    return rc;
+}
+
 int feedrules_parse(const uint8_t *buf, size_t len, uint32_t seq, feedrule_fn fn, void *ctx)
 {
     size_t off = 0;
     struct nftmsg m;
     int rc;
-    while ((rc = nftmsg_next(buf, len, &off, seq, &m)) == 1) {
-        if (m.flags & NLM_F_DUMP_INTR)
-            return -EINTR; /* the rule set changed during the dump: read again */
-        if (m.type == NLMSG_DONE)
-            return 1;
-        if (m.type != (NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_NEWRULE))
-            continue;
+    while ((rc = dump_next(buf, len, &off, seq, NFT_MSG_NEWRULE, &m)) == 1) {
         struct feedrule rule;
         memset(&rule, 0, sizeof(rule));
         rule.family = m.family;
@@ -397,7 +409,7 @@ int feedrules_parse(const uint8_t *buf, size_t len, uint32_t seq, feedrule_fn fn
                 return re;
         }
     }
-    return rc;
+    return rc == 2 ? 1 : rc;
 }
 
 int feedrules_parse_chains(const uint8_t *buf, size_t len, uint32_t seq, feedrule_fn fn, void *ctx)
@@ -405,13 +417,7 @@ int feedrules_parse_chains(const uint8_t *buf, size_t len, uint32_t seq, feedrul
     size_t off = 0;
     struct nftmsg m;
     int rc;
-    while ((rc = nftmsg_next(buf, len, &off, seq, &m)) == 1) {
-        if (m.flags & NLM_F_DUMP_INTR)
-            return -EINTR;
-        if (m.type == NLMSG_DONE)
-            return 1;
-        if (m.type != (NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_NEWCHAIN))
-            continue;
+    while ((rc = dump_next(buf, len, &off, seq, NFT_MSG_NEWCHAIN, &m)) == 1) {
         struct feedrule c;
         memset(&c, 0, sizeof(c));
         c.family = m.family;
@@ -437,7 +443,7 @@ int feedrules_parse_chains(const uint8_t *buf, size_t len, uint32_t seq, feedrul
                 return rf;
         }
     }
-    return rc;
+    return rc == 2 ? 1 : rc;
 }
 
 /* ---- which chains are reached ---- */
@@ -859,4 +865,12 @@ int feedrules_check_divert(uint16_t tproxy_port, uint16_t redirect_port, char *m
         feedrules_judge_divert(r, n, tproxy_port, redirect_port, msg, msglen, diverting);
     free(r);
     return (int)v;
+}
+
+uint64_t feedrules_fingerprint(int v, const char *msg)
+{
+    uint64_t h = 0xcbf29ce484222325ull ^ (uint64_t)(int64_t)v;
+    for (const char *c = msg; *c; c++)
+        h = (h ^ (uint8_t)*c) * 0x100000001b3ull;
+    return h;
 }

@@ -126,6 +126,10 @@ enum feedrules_verdict feedrules_judge_divert(const struct feedrule *r, size_t n
 int feedrules_check_divert(uint16_t tproxy_port, uint16_t redirect_port, char *msg, size_t msglen,
                            unsigned *diverting);
 
+/* A finding's fingerprint (FNV-1a over a number - the verdict with the level it is logged at -
+ * and the message): the modes log a finding when it differs from the last one. */
+uint64_t feedrules_fingerprint(int v, const char *msg);
+
 /* "ip", "ip6", "inet", "arp", "bridge", "netdev" for a table's family; "?" for another. */
 const char *feedrules_family_name(uint8_t family);
 
