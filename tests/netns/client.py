@@ -46,6 +46,23 @@
                                       3 times), then the real ClientHello (request) for REAL on
                                       the socket; prints what came back (as split, or http:CODE).
                                       IPv4 and IPv6.
+  client.py reuse NAME1 NAME2 ADDR PORT
+                                      two connections from one source port (the 4-tuple
+                                      reused): a ClientHello for NAME1, the answer read, the
+                                      socket closed by a reset (SO_LINGER 0: no TIME_WAIT), then
+                                      at once a ClientHello for NAME2 from the same port; prints
+                                      both answers ("serverhello reset")
+  client.py reopen NAME1 NAME2 ADDR PORT PAUSE MARK
+                                      a TLS connection for NAME1 sends a request (Connection:
+                                      close), reads the answer, then sets SO_MARK MARK on its
+                                      socket (the caller
+                                      drops this host's packets so marked: the server's answer
+                                      and FIN are never acknowledged, the socket is dropped by
+                                      a reset that is lost too) and, PAUSE seconds later (the
+                                      server gave the connection up), a new connection from the
+                                      same port sends a ClientHello for NAME2; prints whether
+                                      the first answer came and what came back on the second
+                                      ("http:200 reset")
   client.py rawsend MODE NAME ADDR PORT
                                       the real ClientHello for NAME sent by hand (IPv4, raw
                                       socket) the way zapret sends it, after queueing it on the
@@ -220,6 +237,78 @@ def onebyte(data, addr, port, pause):
 def bytewise(name, addr, port, pause="0.001"):
     """The ClientHello one byte a segment (EVASION T2), PAUSE seconds (1 ms) apart."""
     return onebyte(hello_bytes(name), addr, port, pause)
+
+
+def reuse(name1, name2, addr, port):
+    got, sport = [], 0
+    for name in (name1, name2):
+        s = socket.socket(family(addr), socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.settimeout(5)
+        if sport:
+            s.bind(("::" if family(addr) == socket.AF_INET6 else "0.0.0.0", sport))
+        try:
+            s.connect((addr, int(port)))
+        except OSError as e:
+            got.append("connect:%d" % (e.errno or 0))
+            s.close()
+            continue
+        sport = s.getsockname()[1]
+        try:
+            s.sendall(hello_bytes(name))
+            got.append(answer(s))
+        except ConnectionResetError:
+            got.append("reset")
+        s.close()
+    return " ".join(got)
+
+
+def reopen(name1, name2, addr, port, pause, mark):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    raw = socket.socket(family(addr), socket.SOCK_STREAM)
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    raw.settimeout(5)
+    raw.connect((addr, int(port)))
+    sport = raw.getsockname()[1]
+    first = "none"
+    try:
+        t = ctx.wrap_socket(raw, server_hostname=name1)
+        raw = t
+        t.sendall(("GET /small HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % name1).encode())
+        data = t.recv(4096)
+        while data and not data.startswith(b"HTTP/"):  # TLS 1.3 session tickets read first
+            data = t.recv(4096)
+        t.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, int(mark, 0))
+        if data.startswith(b"HTTP/") and len(data.split()) > 1:
+            first = "http:" + data.split()[1].decode()
+    except ConnectionResetError:
+        first = "reset"
+    except socket.timeout:
+        first = "timeout"
+    except ssl.SSLError as e:
+        first = "tls:" + (e.reason or "error")
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    raw.close()
+    time.sleep(float(pause))
+    s = socket.socket(family(addr), socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.settimeout(5)
+    s.bind(("::" if family(addr) == socket.AF_INET6 else "0.0.0.0", sport))
+    try:
+        s.connect((addr, int(port)))
+        s.sendall(hello_bytes(name2))
+        second = answer(s)
+    except ConnectionResetError:
+        second = "reset"
+    except socket.timeout:
+        second = "timeout"
+    except OSError as e:
+        second = "connect:%d" % (e.errno or 0)
+    s.close()
+    return first + " " + second
 
 
 def httpbytes(host, addr, port):
@@ -651,10 +740,14 @@ def main():
         print(acks(*sys.argv[2:6]))
     elif cmd == "desync":
         print(desync(*sys.argv[2:7]))
+    elif cmd == "reuse":
+        print(reuse(*sys.argv[2:6]))
+    elif cmd == "reopen":
+        print(reopen(*sys.argv[2:8]))
     elif cmd == "rawsend":
         print(rawsend(*sys.argv[2:6]))
     else:
-        sys.exit("usage: client.py split|bytewise|httpbytes|keepalive|idle|hog|acks|slow|flood|synflood|udpflood|initflood|segs|syndata|desync|rawsend ...")
+        sys.exit("usage: client.py split|bytewise|httpbytes|keepalive|idle|hog|acks|slow|flood|synflood|udpflood|initflood|segs|syndata|desync|rawsend|reuse|reopen ...")
 
 
 if __name__ == "__main__":
