@@ -54,11 +54,10 @@
                                       both answers ("serverhello reset")
   client.py reopen NAME1 NAME2 ADDR PORT PAUSE MARK
                                       a TLS connection for NAME1 sends a request (Connection:
-                                      close), reads the answer, then sets SO_MARK MARK on its
-                                      socket (the caller
-                                      drops this host's packets so marked: the server's answer
-                                      and FIN are never acknowledged, the socket is dropped by
-                                      a reset that is lost too) and, PAUSE seconds later (the
+                                      close), sets SO_MARK MARK on its socket (the caller drops
+                                      this host's packets so marked: the server's answer and
+                                      FIN are never acknowledged), reads the answer, drops the
+                                      socket by a reset that is lost too and, PAUSE seconds later (the
                                       server gave the connection up), a new connection from the
                                       same port sends a ClientHello for NAME2; prints whether
                                       the first answer came and what came back on the second
@@ -270,6 +269,7 @@ def reopen(name1, name2, addr, port, pause, mark):
     ctx.verify_mode = ssl.CERT_NONE
     raw = socket.socket(family(addr), socket.SOCK_STREAM)
     raw.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # the request leaves at once
     raw.settimeout(5)
     raw.connect((addr, int(port)))
     sport = raw.getsockname()[1]
@@ -278,10 +278,12 @@ def reopen(name1, name2, addr, port, pause, mark):
         t = ctx.wrap_socket(raw, server_hostname=name1)
         raw = t
         t.sendall(("GET /small HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % name1).encode())
+        # from here on nothing this host sends on the connection leaves (not even the ACK of
+        # the answer or of the server's FIN, which could otherwise close it in time)
+        t.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, int(mark, 0))
         data = t.recv(4096)
         while data and not data.startswith(b"HTTP/"):  # TLS 1.3 session tickets read first
             data = t.recv(4096)
-        t.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, int(mark, 0))
         if data.startswith(b"HTTP/") and len(data.split()) > 1:
             first = "http:" + data.split()[1].decode()
     except ConnectionResetError:
