@@ -234,6 +234,12 @@ qg_finish() {
 }
 
 ok() { PASS=$((PASS + 1)); echo "ok   $1"; }
-bad() { FAIL=$((FAIL + 1)); echo "FAIL $1${2:+: $2}"; }
+# a script may set QG_ON_FAIL to a command run after each failure (what the filter's state was
+# then: counters that the end-of-run log tail no longer shows)
+bad() {
+    FAIL=$((FAIL + 1))
+    echo "FAIL $1${2:+: $2}"
+    if [ -n "${QG_ON_FAIL:-}" ]; then $QG_ON_FAIL 2>&1 | sed 's/^/     | /'; fi
+}
 expect() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1" "got '$2', want '$3'"; fi; }
 expect_match() { if printf '%s' "$2" | grep -Eq "$3"; then ok "$1"; else bad "$1" "'$(printf '%s' "$2" | head -c 300)' does not match /$3/"; fi; }

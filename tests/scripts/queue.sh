@@ -110,6 +110,16 @@ start_qorgau() { # [EXTRA CONFIG LINE]
     QPID=$QG_LAST_PID
     qg_wait_verdict "$QG_BIN" "$QG_DIR/qorgau.conf" blocked.test block
 }
+# after a failure: the latest stats line's queue counters, the kernel's view of the queues
+# (/proc/net/netfilter/nfnetlink_queue: queue, peer, waiting, copy mode, range, dropped for a
+# full queue, dropped for a full socket, last id) and the rules' counters (which rule dropped)
+queue_on_fail() {
+    grep '"msg":"stats"' "$QG_DIR/qorgau.out" 2>/dev/null | tail -n 1 | grep -Eo '"queue\.[a-z_]+":[1-9][0-9]*' | tr '\n' ' '
+    echo
+    flt cat /proc/net/netfilter/nfnetlink_queue
+    for t in iptables ip6tables; do flt $t -w -L QORGAU -v -n -x 2>/dev/null | awk '$1 > 0 && $3 == "DROP"'; done
+}
+QG_ON_FAIL=queue_on_fail
 qcounter() { grep '"msg":"stats"' "$QG_DIR/qorgau.out" | tail -n 1 | grep -Eo "\"$1\":[0-9]+" | cut -d: -f2; }
 # wait_counter NAME: the counter in the latest stats line (stats.interval = 1s) once it is above
 # zero, waiting up to 20 s for it (a loaded machine delays both the workers and the stats line);
