@@ -8,6 +8,7 @@
 # Env:   QG_BENCH_DIR (build/bench)  QG_SC_NAMES (100000)  QG_SC_TRACE (300 allowed TLS
 #        connections under strace)  QG_SC_BLOCKS (200 blocked HTTP requests under strace)
 #        QG_SC_CPU (1500 allowed TLS connections for CPU)  QG_SC_GETS (200 x 1 MB per connection)
+#        QG_SC_ROUNDS (5 rounds of the get step)
 #
 # For each proxy (and a direct run without one, for throughput):
 #   allowed  QG_SC_TRACE connections, one at a time: TLS 1.3 handshake with an allowed SNI +
@@ -20,7 +21,11 @@
 #   cpu      QG_SC_CPU allowed TLS connections, 4 client threads, no strace: utime+stime of the
 #            proxy's processes per connection (/proc/PID/stat)
 #   get      4 keep-alive HTTPS connections (curl, one per connection) fetching 1 MB objects
-#            QG_SC_GETS times each -> MB/s, against the same without a proxy
+#            QG_SC_GETS times each -> MB/s, against the same without a proxy. QG_SC_ROUNDS
+#            rounds, each round running direct, qorgau and nginx one after another (both
+#            proxies stay up; only the REDIRECT rule changes; the order rotates round by round)
+#            -> each round's ratio to that round's direct run, and their median: on a shared
+#            machine one run of each moves by more than the difference being measured
 # Prints a markdown report and keeps it in $QG_BENCH_DIR/syscalls.md. Everything started is
 # stopped by PID and every namespace removed in the EXIT trap. Takes about a minute.
 set -u
@@ -31,6 +36,7 @@ N_TRACE=${QG_SC_TRACE:-300}
 N_BLOCK=${QG_SC_BLOCKS:-200}
 N_CPU=${QG_SC_CPU:-1500}
 N_GETS=${QG_SC_GETS:-200}
+ROUNDS=${QG_SC_ROUNDS:-5}
 TRACED=""
 NGX_STREAM=/usr/lib/nginx/modules/ngx_stream_module.so
 B=blocked.test
@@ -154,15 +160,29 @@ get_keepalive() {
     echo "$(cat "$D/get.1" "$D/get.2" "$D/get.3" "$D/get.4" | awk '{ s += $1 } END { print s + 0 }') $(f "$s1 - $s0")"
 }
 
-measure() { # NAME: throughput, then (with a proxy) CPU and the traces
-    name=$1
+# divert NAME: the REDIRECT rule of row NAME (direct: none), and PIDS set to its processes
+divert() {
+    case $1 in
+    direct) redirect_to; PIDS="" ;;
+    qorgau) redirect_to 15002 15002; PIDS=$qpid ;;
+    nginx) redirect_to 17443 17080; PIDS="$npid $(pgrep -P "$npid" | tr '\n' ' ')" ;;
+    esac
+}
+
+# get_round ROUND NAME: one get step through row NAME -> "ROUND NAME bytes secs ticks" in
+# $D/rounds (ticks: the proxy's CPU over the step)
+get_round() {
+    divert "$2"
     g0=$(ticks)
     r=$(get_keepalive)
     g1=$(ticks)
-    eval "MBS_$name=$(f "${r% *} / ${r#* } / 1e6")"
-    echo "bench syscalls: $name: get ${r% *} bytes in ${r#* } s, proxy ticks $((g1 - g0))"
-    [ "$name" = direct ] && return 0
-    eval "GB_$name=$(f "($g1 - $g0) / $HZ / (${r% *} / 1e9)" 3)"
+    echo "bench syscalls: round $1 $2: get ${r% *} bytes in ${r#* } s, proxy ticks $((g1 - g0))"
+    echo "$1 $2 $r $((g1 - g0))" >>"$D/rounds"
+}
+
+measure() { # NAME: CPU per connection and the traces
+    name=$1
+    divert "$name"
     t0=$(ticks); r=$(cl "$TL" hs "$QG_SRV4" 443 "$D/sni.txt" "$N_CPU" 4); t1=$(ticks)
     echo "bench syscalls: $name: cpu $r, ticks $((t1 - t0))"
     eval "CPU_$name=$(f "($t1 - $t0) / $HZ * 1e6 / ($(kv "$r" ok) + 0.000001)")"
@@ -171,25 +191,46 @@ measure() { # NAME: throughput, then (with a proxy) CPU and the traces
     trace "$name" blocked blocked_one_by_one
 }
 
-redirect_to
-measure direct
-
-redirect_to 15002 15002
+# both proxies up for the whole run: the rows differ only by the REDIRECT rule
 qg_bg "$D/qorgau.out" ip netns exec "$QG_FLT" "$BIN" run -c "$D/qorgau.conf" --foreground
 qpid=$QG_LAST_PID
 qg_wait_port "$QG_FLT" 15002 >/dev/null || { echo "bench syscalls: qorgau did not start"; tail -n 20 "$D/qorgau.out"; exit 1; }
-PIDS=$qpid TRACED=$qpid
-measure qorgau
-qg_stop "$qpid"
-
-redirect_to 17443 17080
 qg_bg "$D/ngx.out" ip netns exec "$QG_FLT" nginx -c "$D/ngx.conf"
 npid=$QG_LAST_PID
 qg_wait_port "$QG_FLT" 17443 >/dev/null || { echo "bench syscalls: nginx did not start"; tail -n 20 "$D/ngx.out" "$D/ngx-error.log"; exit 1; }
 sleep 0.5
-PIDS="$npid $(pgrep -P "$npid" | tr '\n' ' ')" TRACED=$(pgrep -P "$npid" | tr '\n' ' ')
+
+TRACED=$qpid
+measure qorgau
+TRACED=$(pgrep -P "$npid" | tr '\n' ' ')
 measure nginx
+
+: >"$D/rounds"
+k=0
+while [ "$k" -lt "$ROUNDS" ]; do
+    k=$((k + 1))
+    case $((k % 3)) in
+    1) order="direct qorgau nginx" ;;
+    2) order="qorgau nginx direct" ;;
+    0) order="nginx direct qorgau" ;;
+    esac
+    for name in $order; do get_round "$k" "$name"; done
+done
+redirect_to
+qg_stop "$qpid"
 qg_stop "$npid"
+
+# medians over the rounds: MB/s of each row, each proxy's MB/s / that round's direct, its CPU
+# per GB relayed
+med() { sort -n | awk '{ a[NR] = $1 } END { if (NR == 0) print "n/a"; else if (NR % 2) printf "%.2f", a[(NR + 1) / 2]; else printf "%.2f", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+for name in direct qorgau nginx; do
+    eval "MBS_$name=$(awk -v n="$name" '$2 == n { print $3 / $4 / 1e6 }' "$D/rounds" | med)"
+done
+for name in qorgau nginx; do
+    eval "RATIO_$name=$(awk -v n="$name" '{ mbs[$1, $2] = $3 / $4 / 1e6 } $2 == n { r[$1] = 1 }
+        END { for (k in r) if (mbs[k, "direct"] > 0) print mbs[k, n] / mbs[k, "direct"] }' "$D/rounds" | med)"
+    eval "GB_$name=$(awk -v n="$name" -v hz="$HZ" '$2 == n && $3 > 0 { print $5 / hz / ($3 / 1e9) }' "$D/rounds" | med)"
+done
 
 # ---- report ----
 per() { # FILE SYSCALL N -> calls per connection
@@ -222,11 +263,19 @@ per() { # FILE SYSCALL N -> calls per connection
     echo "| measure | qorgau | nginx | direct |"
     echo "|---|---|---|---|"
     echo "| CPU per allowed TLS connection ($N_CPU, 4 client threads) | ${CPU_qorgau:-n/a} us | ${CPU_nginx:-n/a} us | |"
-    echo "| 4 keep-alive HTTPS connections x $N_GETS x 1 MB | ${MBS_qorgau:-n/a} MB/s | ${MBS_nginx:-n/a} MB/s | ${MBS_direct:-n/a} MB/s |"
-    echo "| proxy CPU per GB relayed in that run | ${GB_qorgau:-n/a} s | ${GB_nginx:-n/a} s | |"
+    echo "| 4 keep-alive HTTPS connections x $N_GETS x 1 MB, median of $ROUNDS rounds | ${MBS_qorgau:-n/a} MB/s | ${MBS_nginx:-n/a} MB/s | ${MBS_direct:-n/a} MB/s |"
+    echo "| proxy CPU per GB relayed, median | ${GB_qorgau:-n/a} s | ${GB_nginx:-n/a} s | |"
+    echo
+    echo "Throughput, MB/s, round by round (each proxy's ratio to the same round's direct run):"
+    echo
+    echo "| round | direct | qorgau | nginx |"
+    echo "|---|---|---|---|"
+    awk '{ mbs[$1, $2] = $3 / $4 / 1e6; if ($1 > n) n = $1 }
+        END { for (k = 1; k <= n; k++) { d = mbs[k, "direct"]
+            printf "| %d | %.0f | %.0f (%.2fx) | %.0f (%.2fx) |\n", k, d, mbs[k, "qorgau"], (d > 0 ? mbs[k, "qorgau"] / d : 0), mbs[k, "nginx"], (d > 0 ? mbs[k, "nginx"] / d : 0) } }' "$D/rounds"
     echo
     echo "CPU per connection qorgau/nginx: $(f "${CPU_qorgau:-0} / (${CPU_nginx:-0} + 0.000001)")x;" \
-        "throughput qorgau/direct: $(f "${MBS_qorgau:-0} / (${MBS_direct:-0} + 0.000001)")x," \
-        "nginx/direct: $(f "${MBS_nginx:-0} / (${MBS_direct:-0} + 0.000001)")x."
+        "throughput qorgau/direct: median ${RATIO_qorgau:-n/a}x of $ROUNDS rounds," \
+        "nginx/direct: median ${RATIO_nginx:-n/a}x."
 } >"$OUT/syscalls.md"
 cat "$OUT/syscalls.md"
