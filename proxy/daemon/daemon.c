@@ -39,6 +39,7 @@
 #include "common/log.h"
 #include "proxy/daemon/mode.h"
 #include "proxy/enforce/feedrules.h"
+#include "proxy/enforce/queuerules.h"
 #include "proxy/daemon/notice_server.h"
 #include "proxy/daemon/radius.h"
 #include "proxy/daemon/subfollow.h"
@@ -2668,17 +2669,85 @@ int daemon_main(int argc, char **argv)
     return ret;
 }
 
+/* `config rules [--nft] [-c] FILE`: queue mode's kernel rules for FILE's settings, on stdout. */
+static int config_rules(int argc, char **argv)
+{
+    enum queuerules_format fmt = QUEUERULES_IPTABLES;
+    const char *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--nft") == 0)
+            fmt = QUEUERULES_NFT;
+        else if (strcmp(argv[i], "--iptables") == 0)
+            fmt = QUEUERULES_IPTABLES;
+        else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc && !path)
+            path = argv[++i];
+        else if (argv[i][0] != '-' && !path)
+            path = argv[i];
+        else
+            path = NULL, i = argc; /* usage */
+    }
+    if (!path) {
+        fputs("usage: qorgau config rules [--iptables|--nft] [-c] FILE\n", stderr);
+        return DAEMON_EXIT_USAGE;
+    }
+    char err[512];
+    struct settings *c = settings_load_file(path, err, sizeof(err));
+    if (!c) {
+        fprintf(stderr, "qorgau: %s\n", err);
+        return DAEMON_EXIT_CONFIG;
+    }
+    if (c->mode != SETTINGS_MODE_QUEUE) {
+        fprintf(stderr,
+                "qorgau: config rules: %s: mode is not queue; these are queue mode's rules "
+                "(inline mode's diversions: deploy/nftables-redirect.nft, "
+                "deploy/nftables-tproxy.nft)\n",
+                path);
+        settings_free(c);
+        return DAEMON_EXIT_CONFIG;
+    }
+    struct queuerules_cfg q;
+    queuerules_cfg_default(&q);
+    q.queue_first = (uint32_t)c->queue_num;
+    q.queues = worker_count(c); /* workers = 0: one per CPU of this machine, as the daemon */
+    q.bypass = c->queue_fail == SETTINGS_QUEUE_FAIL_OPEN;
+    q.mark_pass = (uint32_t)c->queue_mark_pass;
+    q.mark_block = (uint32_t)c->queue_mark_block;
+    q.settle_packets = (uint32_t)c->queue_settle_packets;
+    q.new_rate = (uint32_t)c->queue_source_new_rate;
+    q.new_burst = (uint32_t)c->queue_source_new_burst;
+    q.queued_rate = (uint32_t)c->queue_source_queued_rate;
+    q.queued_burst = (uint32_t)c->queue_source_queued_burst;
+    q.sources = (uint32_t)c->queue_source_table;
+    q.expire_ms = (uint32_t)c->queue_source_expire;
+    q.prefix6 = (unsigned)c->client_prefix6;
+    settings_free(c);
+    const char *why = queuerules_check(&q);
+    if (why) {
+        fprintf(stderr, "qorgau: config rules: %s: %s\n", path, why);
+        return DAEMON_EXIT_CONFIG;
+    }
+    if (queuerules_write(stdout, &q, fmt, path) < 0) {
+        fprintf(stderr, "qorgau: config rules: writing: %s\n", strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
 int daemon_config_main(int argc, char **argv)
 {
     if (argc == 2 && strcmp(argv[1], "doc") == 0)
         return settings_doc(stdout) < 0 ? 1 : 0;
+    if (argc >= 2 && strcmp(argv[1], "rules") == 0)
+        return config_rules(argc - 1, argv + 1);
     /* `config check FILE`, or `config check -c FILE` as the other commands take it */
     if ((argc == 3 || (argc == 4 && strcmp(argv[2], "-c") == 0)) && strcmp(argv[1], "check") == 0) {
         char *av[] = { "run", "--check", "-c", argv[argc - 1], NULL };
         return daemon_main(4, av);
     }
     fputs("usage: qorgau config check [-c] FILE   validate, print the effective configuration\n"
-          "       qorgau config doc               print the key table of docs/configuration.md\n",
+          "       qorgau config doc               print the key table of docs/configuration.md\n"
+          "       qorgau config rules [--iptables|--nft] [-c] FILE\n"
+          "                                       queue mode's kernel rules for FILE\n",
           stderr);
     return DAEMON_EXIT_USAGE;
 }

@@ -172,9 +172,10 @@ static const struct config_key keys[] = {
              "its address and released when that passes (address), or dropped (drop)" },
     { "queue.watch_packets", CONFIG_INT, 16, 1000000, "400", NULL, OFF(queue_watch_packets),
       true, "queue.incomplete = watch: client packets of a released first request watched; "
-            "past them queue.watch_limit applies (logged). Keep it under the rules' connbytes "
-            "bound (1024 packets from the server, about one per watched segment at most), past "
-            "which the kernel stops queueing the flow" },
+            "past them queue.watch_limit applies (logged). queue.hold_packets + queue.watch_packets "
+            "must stay below queue.settle_packets (the rules' bound on the server's packets, "
+            "about one per watched segment at most), past which the kernel stops queueing the "
+            "flow" },
     { "queue.watch_timeout", CONFIG_DURATION, 100, 10 * MIN, "10s", NULL,
       OFF(queue_watch_timeout), true,
       "queue.incomplete = watch: longest a released first request is watched before "
@@ -203,6 +204,36 @@ static const struct config_key keys[] = {
       "its name (queue.passed_names): with ip.kernel_drop, the kernel's table answers its next "
       "TCP packets with resets, both ways, instead of the rules' silent drop (262144 = 0x40000). "
       "Disjoint from queue.mark_pass and queue.mark_block" },
+    { "queue.settle_packets", CONFIG_INT, 2, 100000000, "1024", NULL, OFF(queue_settle_packets),
+      true,
+      "packets a queued connection's server may send before the rules accept the connection "
+      "unjudged (their connbytes bound, which counts the server's side only: a client cannot run "
+      "it up). Written into the rules by `qorgau config rules`; must be above queue.hold_packets + "
+      "queue.watch_packets, which a flow may take before it is decided" },
+    { "queue.source_new_rate", CONFIG_INT, 0, 1000000, "1000", NULL, OFF(queue_source_new_rate),
+      true,
+      "new connections a second one source (an IPv4 address, an IPv6 client_prefix6) may open "
+      "past queue.source_new_burst before the rules drop its excess in front of the queues "
+      "(docs/queue.md \"One source's share of the queues\"); written into the rules by `qorgau "
+      "config rules`. 0: no limit. Raise it for addresses behind a NAT" },
+    { "queue.source_new_burst", CONFIG_INT, 1, 1000000, "2000", NULL, OFF(queue_source_new_burst),
+      true, "the burst of queue.source_new_rate" },
+    { "queue.source_queued_rate", CONFIG_INT, 0, 1000000, "10000", NULL,
+      OFF(queue_source_queued_rate), true,
+      "packets a second one source may send to the queues (a kept-alive HTTP connection's "
+      "client side, Initial-shaped datagrams on a passed QUIC connection) past "
+      "queue.source_queued_burst before the rules drop its excess; written into the rules by "
+      "`qorgau config rules`. 0: no limit" },
+    { "queue.source_queued_burst", CONFIG_INT, 1, 1000000, "20000", NULL,
+      OFF(queue_source_queued_burst), true, "the burst of queue.source_queued_rate" },
+    { "queue.source_table", CONFIG_INT, 1024, 67108864, "1048576", NULL, OFF(queue_source_table),
+      true,
+      "sources the rules' per-source limits keep per family and table; past it iptables' "
+      "hashlimit drops new sources' packets and an nftables meter lets them through unlimited: "
+      "keep it above the subscribers active within queue.source_expire" },
+    { "queue.source_expire", CONFIG_DURATION, 1000, 60 * MIN, "10s", NULL,
+      OFF(queue_source_expire), true,
+      "how long the rules' per-source limits keep a source after its last counted packet" },
     { "tap.passed_names", CONFIG_INT, 0, 65535, "65535", NULL, OFF(tap_passed_names), true,
       "passed TLS connections whose names are kept per worker, so that an order listing a name "
       "later cuts them: each new rule set judges them again, and one now blocked is reset at "
@@ -506,6 +537,22 @@ static int finish(void *p, struct config_parse *ps)
                      "%" PRId64 " shares bits with queue.mark_pass or queue.mark_block; the marks "
                      "must be disjoint",
                      c->queue_mark_cut);
+        return -EINVAL;
+    }
+    if (c->mode == SETTINGS_MODE_QUEUE &&
+        c->queue_hold_packets + c->queue_watch_packets >= c->queue_settle_packets) {
+        /* the rules stop queueing a connection once its server sent settle_packets; a flow held
+         * and then watched makes its server answer up to one packet per client segment, so
+         * the kernel would accept it unjudged before the watch ends */
+        unsigned line = config_line(ps, "queue.settle_packets");
+        if (!line) /* the default: name the line that moved the sum up to it */
+            line = config_line(ps, "queue.watch_packets") ? config_line(ps, "queue.watch_packets")
+                                                          : config_line(ps, "queue.hold_packets");
+        config_error(ps, line, "queue.settle_packets",
+                     "%" PRId64 " is not above queue.hold_packets + queue.watch_packets (%" PRId64
+                     " + %" PRId64 "): the rules would let a connection through unjudged while "
+                     "its first request is still held or watched",
+                     c->queue_settle_packets, c->queue_hold_packets, c->queue_watch_packets);
         return -EINVAL;
     }
     if (c->mode == SETTINGS_MODE_QUEUE && (c->queue_mark_pass & c->queue_mark_block)) {

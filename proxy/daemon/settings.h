@@ -6,7 +6,8 @@
  * Cross-key rules, checked after the whole file was read (errors "config: FILE[:LINE]: ..."):
  *   mode = tap needs tap.interface; mode = inline needs inline.tproxy_port or
  *   inline.redirect_port, and the two must differ; mode = queue needs queue.mark_pass and
- *   queue.mark_block to differ. Derived: tap.inject_interface is
+ *   queue.mark_block to differ, and queue.settle_packets above queue.hold_packets +
+ *   queue.watch_packets. Derived: tap.inject_interface is
  *   tap.interface when the file left it empty. radius.listen, when set, must be an address
  *   and needs a radius.client; every radius.client line must parse. fallback.ttl_max may not
  *   be below fallback.ttl_min; fallback.resolvers and fallback.protect are checked item by
@@ -131,6 +132,13 @@ struct settings {
     int64_t queue_mark_pass;
     int64_t queue_mark_block;
     int64_t queue_mark_cut;
+    int64_t queue_settle_packets; /* these seven: the rules `qorgau config rules` writes */
+    int64_t queue_source_new_rate;
+    int64_t queue_source_new_burst;
+    int64_t queue_source_queued_rate;
+    int64_t queue_source_queued_burst;
+    int64_t queue_source_table;
+    uint64_t queue_source_expire;
 
     int64_t inline_tproxy_port;
     int64_t inline_redirect_port;

@@ -76,6 +76,23 @@ else
     ko "--check prints the effective configuration"; sed 's/^/    /' "$tmp/out"
 fi
 
+# `config rules`: queue mode's rules for a file's values; refused for another mode, a bad file
+printf 'mode = queue\nworkers = 3\nqueue.num = 4\nqueue.fail = closed\nqueue.source_new_rate = 0\n' >"$tmp/q.conf"
+expect "config rules: iptables form for the file's queues" 0 "-A QORGAU -j NFQUEUE --queue-balance 4:6" \
+    "$tmp/out" "$QG_BIN" config rules "$tmp/q.conf"
+if ! grep -q 'bypass\|qorgau_new' "$tmp/out" && grep -q 'hashlimit-name qorgau_q6' "$tmp/out"; then
+    ok "config rules: fail-closed without bypass, only the limits that are on"
+else
+    ko "config rules: bypass or limits"; sed 's/^/    /' "$tmp/out"
+fi
+expect "config rules --nft -c" 0 "        queue to 4-6" "$tmp/out" "$QG_BIN" config rules --nft -c "$tmp/q.conf"
+expect "config rules: tap mode -> 78" 78 "mode is not queue" "$tmp/out" "$QG_BIN" config rules "$root/deploy/qorgau.conf"
+printf 'mode = queue\nqueue.watch_packets = 1000\n' >"$tmp/qbad.conf"
+expect "config rules: settle bound under the watch -> 78" 78 \
+    "qbad.conf:2: queue.settle_packets: 1024 is not above queue.hold_packets + queue.watch_packets" \
+    "$tmp/out" "$QG_BIN" config rules "$tmp/qbad.conf"
+expect "config rules: no file -> usage 2" 2 "usage: qorgau config rules" "$tmp/out" "$QG_BIN" config rules --nft
+
 # ---- a life cycle per mode ----
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

@@ -271,6 +271,18 @@ static const struct err_case err_cases[] = {
       "config: t.conf:3: queue.mark_block: 196608 shares bits with queue.mark_pass; the marks must "
       "be disjoint (their union marks a kept-alive HTTP connection whose server side the kernel "
       "forwards)" },
+    { "mode = queue\nqueue.watch_packets = 900\n",
+      "config: t.conf:2: queue.settle_packets: 1024 is not above queue.hold_packets + "
+      "queue.watch_packets (128 + 900): the rules would let a connection through unjudged while "
+      "its first request is still held or watched" },
+    { "mode = queue\nqueue.hold_packets = 600\nqueue.settle_packets = 1000\n",
+      "config: t.conf:3: queue.settle_packets: 1000 is not above queue.hold_packets + "
+      "queue.watch_packets (600 + 400): the rules would let a connection through unjudged while "
+      "its first request is still held or watched" },
+    { "mode = queue\nqueue.source_new_rate = 1000001\n",
+      "config: t.conf:2: queue.source_new_rate: 1000001 is out of range 0..1000000" },
+    { "mode = queue\nqueue.source_expire = 500ms\n",
+      "config: t.conf:2: queue.source_expire: 500ms is out of range 1s..60m" },
     { "mode = queue\nqueue.mark_cut = 196608\n",
       "config: t.conf:2: queue.mark_cut: 196608 shares bits with queue.mark_pass or "
       "queue.mark_block; the marks must be disjoint" },

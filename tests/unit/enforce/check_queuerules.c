@@ -1,0 +1,326 @@
+/* check_queuerules.c - Check suite for queue mode's rules written from the configuration
+ * (proxy/enforce/queuerules.h, `qorgau config rules`).
+ *
+ * Pure: with the defaults the rules are, line for line, those of the shipped files
+ * (deploy/iptables-queue.rules, deploy/nftables-queue.nft; comments aside), so the files the
+ * package ships and the generator cannot drift apart; each value lands where it belongs (one
+ * worker, fail-closed, other marks, no limits, another IPv6 prefix, a small source table,
+ * expiry in milliseconds); values the kernel would refuse are refused with a message. Live
+ * (root, a network namespace of its own): a rule set written for 3 workers from queue 5 with
+ * other marks and limits loads with iptables-restore and ip6tables-restore, and the daemon's
+ * own rules check (feedrules) finds it right for those workers and not for others; the nft
+ * form passes `nft -c` (its queue statement aside: this kind of kernel has no nft_queue). */
+#include <check.h>
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "proxy/enforce/feedrules.h"
+#include "proxy/enforce/queuerules.h"
+#include "tests/lib/needroot.h"
+#include "tests/lib/proc.h"
+
+/* The rule set for c in format fmt, in a buffer the caller frees. */
+static char *written(const struct queuerules_cfg *c, enum queuerules_format fmt)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(queuerules_write(f, c, fmt, "test.conf"), 0);
+    fclose(f);
+    return buf;
+}
+
+/* text without its comment lines (a first non-blank '#') and blank lines */
+static char *rules_only(const char *text)
+{
+    size_t n = strlen(text);
+    char *out = malloc(n + 1), *o = out;
+    ck_assert_ptr_nonnull(out);
+    for (const char *p = text; *p;) {
+        const char *e = strchr(p, '\n');
+        size_t len = e ? (size_t)(e - p) + 1 : strlen(p);
+        const char *q = p;
+        while (q < p + len && (*q == ' ' || *q == '\t'))
+            q++;
+        if (q < p + len && *q != '#' && *q != '\n') {
+            memcpy(o, p, len);
+            o += len;
+        }
+        p += len;
+    }
+    *o = '\0';
+    return out;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+    char *buf = NULL;
+    size_t cap = 0;
+    ssize_t n = getdelim(&buf, &cap, '\0', f);
+    ck_assert_int_gt(n, 0);
+    fclose(f);
+    return buf;
+}
+
+/* the shipped file's rules and the default configuration's, line by line */
+static void same_as_shipped(enum queuerules_format fmt, const char *path)
+{
+    struct queuerules_cfg c;
+    queuerules_cfg_default(&c);
+    char *w = written(&c, fmt), *file = slurp(path);
+    char *a = rules_only(w), *b = rules_only(file);
+    ck_assert_msg(strcmp(a, b) == 0,
+                  "%s differs from `qorgau config rules` with the defaults:\n%s\n---\n%s", path, a,
+                  b);
+    /* and the comment names the values */
+    ck_assert_ptr_nonnull(strstr(w, "queues 0..1 (queue.num 0, 2 workers)"));
+    ck_assert_ptr_nonnull(strstr(w, "from test.conf"));
+    free(w);
+    free(file);
+    free(a);
+    free(b);
+}
+
+START_TEST(defaults_are_the_shipped_files)
+{
+    same_as_shipped(QUEUERULES_IPTABLES, "deploy/iptables-queue.rules");
+    same_as_shipped(QUEUERULES_NFT, "deploy/nftables-queue.nft");
+}
+END_TEST
+
+/* how many times needle occurs in hay */
+static size_t count(const char *hay, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+START_TEST(values_land_in_place)
+{
+    struct queuerules_cfg c;
+    queuerules_cfg_default(&c);
+    /* one worker on queue 7: a queue number, not a balance */
+    c.queue_first = 7;
+    c.queues = 1;
+    char *i = written(&c, QUEUERULES_IPTABLES), *n = written(&c, QUEUERULES_NFT);
+    ck_assert_uint_eq(count(i, "-j NFQUEUE --queue-num 7 --queue-bypass\n"), 4);
+    ck_assert_uint_eq(count(i, "--queue-balance"), 0);
+    ck_assert_ptr_nonnull(strstr(n, "        queue flags bypass to 7\n"));
+    free(i);
+    free(n);
+    /* fail-closed: no bypass anywhere; 4 workers from 10 */
+    queuerules_cfg_default(&c);
+    c.bypass = 0;
+    c.queue_first = 10;
+    c.queues = 4;
+    i = written(&c, QUEUERULES_IPTABLES);
+    n = written(&c, QUEUERULES_NFT);
+    ck_assert_uint_eq(count(i, "-j NFQUEUE --queue-balance 10:13\n"), 4);
+    ck_assert_uint_eq(count(i, "bypass"), 0);
+    ck_assert_ptr_nonnull(strstr(n, "        queue to 10-13\n"));
+    ck_assert_ptr_null(strstr(n, "flags bypass"));
+    ck_assert_ptr_nonnull(strstr(n, "drops packets (queue.fail = closed)"));
+    free(i);
+    free(n);
+    /* other marks: the mask is their union everywhere, the connection mark's other bits kept */
+    queuerules_cfg_default(&c);
+    c.mark_pass = 0x1;
+    c.mark_block = 0x100;
+    i = written(&c, QUEUERULES_IPTABLES);
+    n = written(&c, QUEUERULES_NFT);
+    ck_assert_uint_eq(count(i, "0x30000"), 0);
+    ck_assert_uint_eq(count(n, "0x30000"), 0);
+    ck_assert_ptr_nonnull(strstr(i, "-A QORGAU -m mark --mark 0x1/0x101 -j CONNMARK --save-mark "
+                                    "--nfmask 0x101 --ctmask 0x101\n"));
+    ck_assert_ptr_nonnull(strstr(i, "-A QORGAU -m connmark --mark 0x100/0x101 -j DROP\n"));
+    ck_assert_ptr_nonnull(strstr(i, "-A QORGAU -m mark --mark 0x101/0x101 -j ACCEPT\n"));
+    ck_assert_ptr_nonnull(
+        strstr(n, "meta mark & 0x101 == 0x100 ct mark set ct mark & 0xfffffefe | 0x100\n"));
+    ck_assert_ptr_nonnull(strstr(n, "ct mark & 0x101 == 0x1 accept\n"));
+    free(i);
+    free(n);
+    /* no per-source limits at all */
+    queuerules_cfg_default(&c);
+    c.new_rate = 0;
+    c.queued_rate = 0;
+    i = written(&c, QUEUERULES_IPTABLES);
+    n = written(&c, QUEUERULES_NFT);
+    ck_assert_uint_eq(count(i, "hashlimit"), 0);
+    ck_assert_uint_eq(count(n, "meter"), 0);
+    ck_assert_uint_eq(count(i, "-j NFQUEUE"), 4); /* the queueing rules all stay */
+    ck_assert_ptr_nonnull(strstr(i, "new connections not limited"));
+    free(i);
+    free(n);
+    /* only the queued packets limited; a /48 per source, a small table, 1.5 s */
+    queuerules_cfg_default(&c);
+    c.new_rate = 0;
+    c.prefix6 = 48;
+    c.sources = 4096;
+    c.expire_ms = 1500;
+    c.settle_packets = 600;
+    i = written(&c, QUEUERULES_IPTABLES);
+    n = written(&c, QUEUERULES_NFT);
+    ck_assert_uint_eq(count(i, "qorgau_new"), 0);
+    ck_assert_uint_eq(count(i, "--hashlimit-name qorgau_q6"), 2);
+    ck_assert_uint_eq(count(i, "--hashlimit-srcmask 48 --hashlimit-htable-size 4096 "
+                               "--hashlimit-htable-max 4096 --hashlimit-htable-expire 1500 "),
+                      2);
+    ck_assert_ptr_nonnull(strstr(i, "--connbytes 600: --connbytes-dir reply"));
+    ck_assert_ptr_nonnull(strstr(
+        n, "meter qorgau_q6 size 4096 { ip6 saddr & ffff:ffff:ffff:: timeout 1500ms limit rate "
+           "over 10000/second burst 20000 packets } counter drop\n"));
+    ck_assert_ptr_null(strstr(n, "qorgau_new"));
+    ck_assert_ptr_nonnull(strstr(n, "ct reply packets >= 600 accept\n"));
+    free(i);
+    free(n);
+    /* every address its own source */
+    queuerules_cfg_default(&c);
+    c.prefix6 = 128;
+    n = written(&c, QUEUERULES_NFT);
+    ck_assert_ptr_nonnull(strstr(n, "ip6 saddr & ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff timeout"));
+    free(n);
+}
+END_TEST
+
+START_TEST(bad_values_refused)
+{
+    struct queuerules_cfg c;
+    queuerules_cfg_default(&c);
+    ck_assert_ptr_null(queuerules_check(&c));
+#define REFUSED(stmt, needle)                                                           \
+    do {                                                                                \
+        queuerules_cfg_default(&c);                                                     \
+        stmt;                                                                           \
+        const char *why = queuerules_check(&c);                                         \
+        ck_assert_msg(why &&strstr(why, needle), "%s: %s", #stmt, why ? why : "");      \
+        FILE *devnull = fopen("/dev/null", "w");                                        \
+        ck_assert_int_eq(queuerules_write(devnull, &c, QUEUERULES_NFT, NULL), -EINVAL); \
+        fclose(devnull);                                                                \
+    } while (0)
+    REFUSED(c.queues = 0, "queue 65535");
+    REFUSED((c.queue_first = 65535, c.queues = 2), "queue 65535");
+    REFUSED(c.mark_pass = 0, "disjoint");
+    REFUSED(c.mark_block = 0x10000, "disjoint");
+    REFUSED(c.mark_block = 0x30000, "disjoint");
+    REFUSED(c.settle_packets = 0, "settle_packets");
+    REFUSED(c.new_rate = 1000001, "rate");
+    REFUSED(c.queued_burst = 0, "burst");
+    REFUSED(c.new_burst = 1000001, "burst");
+    REFUSED(c.sources = 0, "source_table");
+    REFUSED(c.expire_ms = 0, "source_expire");
+    REFUSED(c.prefix6 = 0, "client_prefix6");
+    REFUSED(c.prefix6 = 129, "client_prefix6");
+#undef REFUSED
+    /* a burst is not looked at when its rate is off */
+    queuerules_cfg_default(&c);
+    c.new_rate = 0;
+    c.new_burst = 0;
+    ck_assert_ptr_null(queuerules_check(&c));
+    /* the last queue number itself is fine */
+    queuerules_cfg_default(&c);
+    c.queue_first = 65534;
+    c.queues = 2;
+    ck_assert_ptr_null(queuerules_check(&c));
+}
+END_TEST
+
+/* ---- live ---- */
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fputs(text, f) >= 0, 1);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+START_TEST(live_loaded_and_checked)
+{
+    NEEDROOT("check_queuerules: the live iptables-nft test");
+    ck_assert_int_eq(unshare(CLONE_NEWNET), 0);
+    struct queuerules_cfg c;
+    queuerules_cfg_default(&c);
+    c.queue_first = 5;
+    c.queues = 3;
+    c.mark_pass = 0x4;
+    c.mark_block = 0x8;
+    c.new_rate = 50;
+    c.new_burst = 60;
+    c.queued_rate = 1000000; /* the kernel's largest rate and burst */
+    c.queued_burst = 1000000;
+    c.prefix6 = 56;
+    c.sources = 2048;
+    c.expire_ms = 2500;
+    char dir[] = "/tmp/qg_queuerules.XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char ipt[128], nft[128], cmd[512], out[4096];
+    snprintf(ipt, sizeof ipt, "%s/q.rules", dir);
+    snprintf(nft, sizeof nft, "%s/q.nft", dir);
+    char *text = written(&c, QUEUERULES_IPTABLES);
+    write_file(ipt, text);
+    free(text);
+    snprintf(cmd, sizeof cmd,
+             "iptables-restore --noflush < %s 2>&1 && ip6tables-restore --noflush < %s 2>&1 && "
+             "echo loaded",
+             ipt, ipt);
+    ck_assert_msg(strstr(proc_output(cmd, out, sizeof out), "loaded") != NULL, "%s", out);
+    /* what the kernel holds: the values as written */
+    ck_assert_msg(strstr(proc_output("iptables -S QORGAU; ip6tables -S QORGAU", out, sizeof out),
+                         "--hashlimit-above 50/sec --hashlimit-burst 60") != NULL,
+                  "%s", out);
+    ck_assert_msg(strstr(out, "--hashlimit-srcmask 56") && strstr(out, "--queue-balance 5:7") &&
+                      strstr(out, "--mark 0x4/0xc"),
+                  "%s", out);
+    /* the daemon's rules check: right for 3 workers from queue 5, wrong for 2 or from 0 */
+    char m[2048];
+    ck_assert_msg(feedrules_check(5, 3, m, sizeof m, NULL) == FEEDRULES_OK, "%s", m);
+    ck_assert_int_eq(feedrules_check(5, 2, m, sizeof m, NULL), FEEDRULES_ERROR);
+    /* from queue 0: the rules feed queues no worker of this daemon reads, none feeds its own */
+    ck_assert_int_eq(feedrules_check(0, 3, m, sizeof m, NULL), FEEDRULES_WARN);
+    ck_assert_msg(strstr(m, "No nf_tables rule sends packets to queues 0-2") == m, "%s", m);
+    /* the nft form: accepted by nft -c but for the queue statement this kernel lacks */
+    text = written(&c, QUEUERULES_NFT);
+    write_file(nft, text);
+    free(text);
+    snprintf(cmd, sizeof cmd,
+             "sed -i 's/^\\( *\\)queue flags bypass to 5-7$/\\1accept/' %s && "
+             "! grep -q '^ *queue ' %s && nft -c -f %s 2>&1 && echo checked",
+             nft, nft, nft);
+    ck_assert_msg(strstr(proc_output(cmd, out, sizeof out), "checked") != NULL, "%s", out);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    proc_output(cmd, out, sizeof out);
+}
+END_TEST
+
+static Suite *queuerules_suite(void)
+{
+    Suite *s = suite_create("queuerules");
+    TCase *tc = tcase_create("pure");
+    tcase_add_test(tc, defaults_are_the_shipped_files);
+    tcase_add_test(tc, values_land_in_place);
+    tcase_add_test(tc, bad_values_refused);
+    suite_add_tcase(s, tc);
+    TCase *live = tcase_create("live");
+    tcase_set_timeout(live, 30);
+    tcase_add_test(live, live_loaded_and_checked);
+    suite_add_tcase(s, live);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(queuerules_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
