@@ -343,13 +343,15 @@ static void settle_touched(struct q_worker *w)
     w->ntouched = 0;
 }
 
+static void hold_refuse(struct q_worker *w, struct hold *h, enum verdict_method m);
+
 /* A held flow past its bounds: judged on its address now (its decision settles it through
- * on_event), or, with queue.incomplete = drop, or when the engine has nothing to judge, its
- * packets are dropped / released. */
+ * on_event), or, with queue.incomplete = drop, refused (a block with resets, method
+ * incomplete); when the engine has nothing to judge, its packets are released. */
 static void hold_expire(struct q_worker *w, struct hold *h)
 {
     if (w->q->incomplete == SETTINGS_QUEUE_INCOMPLETE_DROP) {
-        hold_settle(w, h, true);
+        hold_refuse(w, h, METHOD_INCOMPLETE);
         return;
     }
     uint64_t id = h->flow_id;
@@ -370,10 +372,10 @@ static void hold_expire(struct q_worker *w, struct hold *h)
  * freed, the flow went back to being held and watched afresh when its client sent on, and a
  * few such rounds took a one-byte-a-segment request past the rules' connbytes bound (1024
  * packets), where the kernel stops queueing the connection and its name went by unjudged. */
-static void hold_refuse(struct q_worker *w, struct hold *h)
+static void hold_refuse(struct q_worker *w, struct hold *h, enum verdict_method m)
 {
     uint64_t id = h->flow_id;
-    if (engine_refuse(w->eng, h->flow, id))
+    if (engine_refuse(w->eng, h->flow, id, m))
         settle_touched(w); /* on_event settled h */
     h = hold_find(w, id);
     if (h)
@@ -759,6 +761,26 @@ static void judge_packet_now(struct q_worker *w, uint32_t id, const struct engin
     verdict(w, id, CAPTURE_QUEUE_REPEAT, true, now.blocked ? w->q->mark_block : w->q->mark_pass);
 }
 
+/* Refuses fi's flow now by policy (engine_refuse(), method m: a block with resets to both
+ * ends, which also close conntrack's entry), then gives packet id the outcome: the block mark,
+ * or the pass mark if an allow-listed address let it through. Before, these flows only got the
+ * block mark, no reset: conntrack's entry stayed open under it (ESTABLISHED for days), and a
+ * later connection from the same port - a NAT reusing it - had its SYN taken by conntrack as
+ * part of the old one and dropped under that mark, unjudged. */
+static void refuse_packet_now(struct q_worker *w, uint32_t id, const struct engine_frame_info *fi,
+                              enum verdict_method m)
+{
+    (void)engine_refuse(w->eng, fi->flow, fi->flow_id, m);
+    settle_touched(w); /* on_event dropped or released what was held */
+    struct engine_frame_info now;
+    engine_frame_info(w->eng, &now);
+    bool blocked = now.blocked || !now.decided; /* gone meanwhile: blocked all the same */
+    struct hold *h = hold_find(w, fi->flow_id);
+    if (h)
+        hold_settle(w, h, blocked);
+    verdict(w, id, CAPTURE_QUEUE_REPEAT, true, blocked ? w->q->mark_block : w->q->mark_pass);
+}
+
 /* The verdict of the packet just handled, from what the engine made of it. */
 static void packet_verdict(struct q_worker *w, uint32_t id, const struct engine_frame_info *fi)
 {
@@ -804,9 +826,8 @@ static void packet_verdict(struct q_worker *w, uint32_t id, const struct engine_
             }
             if (!h->doomed)
                 log_watch_limit(w, h, "packets");
-            if (q->watch_block) { /* no name after all that: the connection is dropped */
-                hold_settle(w, h, true);
-                verdict(w, id, CAPTURE_QUEUE_REPEAT, true, q->mark_block);
+            if (q->watch_block) { /* no name after all that: the connection is refused */
+                refuse_packet_now(w, id, fi, METHOD_WATCH_LIMIT);
                 return;
             }
             judge_packet_now(w, id, fi);
@@ -832,9 +853,7 @@ static void packet_verdict(struct q_worker *w, uint32_t id, const struct engine_
             return;
         }
         if (q->incomplete == SETTINGS_QUEUE_INCOMPLETE_DROP) {
-            if (h)
-                hold_settle(w, h, true);
-            verdict(w, id, CAPTURE_QUEUE_REPEAT, true, q->mark_block);
+            refuse_packet_now(w, id, fi, METHOD_INCOMPLETE);
             return;
         }
         judge_packet_now(w, id, fi);
@@ -1055,7 +1074,7 @@ static void expire_holds(struct q_worker *w, uint64_t now)
                 h->doomed = true;
                 h->since_ns = now;
             } else { /* silent for Q_DOOMED_KEEP more watch_timeouts: refused */
-                hold_refuse(w, h);
+                hold_refuse(w, h, METHOD_WATCH_LIMIT);
             }
         } else if (now - h->since_ns >= q->hold_timeout_ns) {
             w->ctr_local[C_HOLD_TIMEOUTS]++;

@@ -169,7 +169,8 @@ static const struct config_key keys[] = {
       true, "a first request not complete within the hold bounds (or stalled: 200 ms without a "
              "new segment once 4 are held): released "
              "and watched until it completes, its packets judged as they pass (watch), judged on "
-             "its address and released when that passes (address), or dropped (drop)" },
+             "its address and released when that passes (address), or refused (drop: a block by "
+             "policy, method incomplete, resets to both ends)" },
     { "queue.watch_packets", CONFIG_INT, 16, 1000000, "400", NULL, OFF(queue_watch_packets),
       true, "queue.incomplete = watch: client packets of a released first request watched; "
             "past them queue.watch_limit applies (logged). queue.hold_packets + queue.watch_packets "
@@ -182,9 +183,9 @@ static const struct config_key keys[] = {
       "queue.watch_limit applies (logged)" },
     { "queue.watch_limit", CONFIG_ENUM, 0, 0, "block", v_queue_watch_limit, OFF(queue_watch_limit),
       true, "a watched first request that shows no name within queue.watch_packets / "
-            "queue.watch_timeout: its connection is blocked (block: dropped from then on; no "
-            "client does this, a filter evasion does), or it is judged on what arrived and its "
-            "address (address)" },
+            "queue.watch_timeout: its connection is refused (block: a block by policy, method "
+            "watch-limit, resets to both ends, dropped from then on; no client does this, a "
+            "filter evasion does), or it is judged on what arrived and its address (address)" },
     { "queue.unseen_syn", CONFIG_ENUM, 0, 0, "judge", v_queue_unseen_syn, OFF(queue_unseen_syn),
       true, "a TCP flow first seen after its SYN (which passed unjudged: a full queue failing "
             "open, a restart under the rules' bypass, conntrack flushed): anchored at its first "

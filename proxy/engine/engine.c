@@ -1774,13 +1774,13 @@ bool engine_judge_now(struct engine *e, const void *handle, uint64_t flow_id)
     return true;
 }
 
-bool engine_refuse(struct engine *e, const void *handle, uint64_t flow_id)
+bool engine_refuse(struct engine *e, const void *handle, uint64_t flow_id, enum verdict_method m)
 {
     struct flow *f = (struct flow *)(uintptr_t)handle;
     if (!f || !(f->fl & FLOW_F_INUSE) || f->a.id != flow_id || (f->a.state & ENGINE_ST_DONE))
         return false;
     e->cur_pkt = NULL;
-    decide_by_policy(e, f, METHOD_WATCH_LIMIT, &e->st.watch_limit_blocked);
+    decide_by_policy(e, f, m, &e->st.watch_limit_blocked);
     if (f->proto == IPPROTO_TCP)
         finish_flow_inspection(e, f);
     else

@@ -259,13 +259,17 @@ void engine_frame_info(const struct engine *e, struct engine_frame_info *fi);
  * when the flow is gone or already decided. */
 bool engine_judge_now(struct engine *e, const void *handle, uint64_t flow_id);
 
-/* Blocks the flow of handle/flow_id now by policy (method watch-limit; an allow-listed address
- * still passes), reports the decision like any other and settles the flow: its buffers go back
- * and every later packet of it reports blocked. Queue mode calls it for a watched first request
- * that ran past queue.watch_packets / queue.watch_timeout without a name (queue.watch_limit =
- * block): the flow stays refused however long its client then waits, not merely until the
- * mode's own table forgets it. Returns false when the flow is gone or already settled. */
-bool engine_refuse(struct engine *e, const void *handle, uint64_t flow_id);
+/* Blocks the flow of handle/flow_id now by policy, method m (an allow-listed address still
+ * passes), reports the decision like any other - with the resets of a block - and settles the
+ * flow: its buffers go back and every later packet of it reports blocked. Queue mode calls it
+ * for a watched first request that ran past queue.watch_packets / queue.watch_timeout without
+ * a name (queue.watch_limit = block; METHOD_WATCH_LIMIT) and for one not complete within the
+ * hold bounds under queue.incomplete = drop (METHOD_INCOMPLETE): the flow stays refused however
+ * long its client then waits, not merely until the mode's own table forgets it, and the resets
+ * close conntrack's entry, so a later connection on the same 4-tuple is judged on its own
+ * instead of being dropped under the block mark. Returns false when the flow is gone or
+ * already settled. */
+bool engine_refuse(struct engine *e, const void *handle, uint64_t flow_id, enum verdict_method m);
 
 /* Handles the frames still pushed (engine_drain()), then ends every flow still open (end of a
  * capture file). */
@@ -324,7 +328,8 @@ struct engine_stats {
     uint64_t syn_unseen;          /* TCP flows first seen after their SYN (unseen_syn not
                                    * PICKUP): created by a segment that is not a SYN */
     uint64_t syn_unseen_blocked;  /* ... blocked by that policy (method syn-unseen) */
-    uint64_t watch_limit_blocked; /* flows refused by engine_refuse() (method watch-limit) */
+    uint64_t watch_limit_blocked; /* flows refused by engine_refuse() (method watch-limit or,
+                                   * queue.incomplete = drop, incomplete) */
     uint64_t quic_no_slot_blocked;     /* QUIC flows with no slot and no whole hello in their
                                     * datagram: blocked (method no-room; quic_no_slot_blocks) */
     uint64_t client_limit_blocked;     /* flows whose client held its share of buffers and whose

@@ -134,6 +134,17 @@ wait_counter() {
     done
     echo "${v:-none}"
 }
+# conntrack's TCP entries in the router namespace that hold the block mark alone (0x20000 in the
+# mask 0x70000: not a cut, not a kept-alive HTTP connection) and are not closed (CLOSE,
+# TIME_WAIT): a SYN from the same port is taken by conntrack as part of such an entry and
+# dropped under its mark, unjudged
+ct_blocked_open() {
+    flt cat /proc/net/nf_conntrack | awk '$3 == "tcp" && $6 != "CLOSE" && $6 != "TIME_WAIT" {
+        m = 0
+        for (i = 7; i <= NF; i++) if ($i ~ /^mark=/) m = substr($i, 6) + 0
+        if (int(m / 65536) % 8 == 2) n++
+    } END { print n + 0 }'
+}
 start_qorgau || { bad "qorgau" "did not start"; cat "$QG_DIR/qorgau.out"; exit 1; }
 
 # a capture on the server's interface: tcpdump in the server ns, its PID in $cap_pid
@@ -588,21 +599,30 @@ expect "inline.quic = drop-all: QUIC to an allowed name dropped too" "$(cl "$QG_
 qg_stop "$QPID"
 
 # the bounds of watching (queue.incomplete = watch): a watched flow that shows no name within
-# queue.watch_packets or queue.watch_timeout has its connection blocked (queue.watch_limit =
-# block, the default: no client does this, an evasion does) - here to an UNLISTED address, where
-# judging on the address would let it through - and the bound it ran into is logged
+# queue.watch_packets or queue.watch_timeout has its connection refused (queue.watch_limit =
+# block, the default: no client does this, an evasion does; a block by policy, method
+# watch-limit, resets to both ends) - here to an UNLISTED address, where judging on the address
+# would let it through - and the bound it ran into is logged
 start_qorgau "queue.watch_packets = 16
 queue.watch_timeout = 1s" || bad "qorgau (watch bounds)" "did not start"
 wl() { grep -c "\"msg\":\"watched first request incomplete: connection blocked.*\"limit\":\"$1\"" "$QG_DIR/qorgau.out"; }
 # (20 ms apart: the bytes the client queues while it waits for the first acknowledgement go
 # out together, the ones after it one a segment: 127 bytes before the name)
-expect "watch bound: a ClientHello one byte a segment past 16 watched packets, unlisted address -> connection dropped" \
-    "$(cl python3 "$CLIENT_PY" bytewise allowed.test "$QG_SRV4" 443 0.02)" "timeout"
+CT_OPEN0=$(ct_blocked_open)
+expect "watch bound: a ClientHello one byte a segment past 16 watched packets, unlisted address -> connection reset" \
+    "$(cl python3 "$CLIENT_PY" bytewise allowed.test "$QG_SRV4" 443 0.02)" "reset"
 expect "watch bound: logged (limit packets)" "$(wl packets)" "1"
+expect_match "watch bound: ... a block, method watch-limit" \
+    "$(grep '"msg":"block"' "$QG_DIR/qorgau.out" | tail -n 1)" '"method":"watch-limit"'
+# the refusal's resets closed conntrack's entry: no entry more is left open under the block
+# mark (before, the connection's stayed ESTABLISHED under it, and a later SYN from the same
+# port was dropped unjudged)
+expect "watch bound: no new entry left open under the block mark" \
+    "$([ "$(ct_blocked_open)" -le "$CT_OPEN0" ] && echo closed || echo "open: $(ct_blocked_open) > $CT_OPEN0")" "closed"
 # pieces of 20 bytes 4 s apart: the first held until queue.hold_timeout (2 s), then watched for
 # 1 s; the second piece (still no name) blocks the connection, the third never arrives
-expect "watch bound: a ClientHello in 3 pieces 4 s apart, unlisted address -> connection dropped" \
-    "$(cl python3 "$CLIENT_PY" slow allowed.test "$QG_SRV4" 443 3 4)" "timeout"
+expect "watch bound: a ClientHello in 3 pieces 4 s apart, unlisted address -> connection reset" \
+    "$(cl python3 "$CLIENT_PY" slow allowed.test "$QG_SRV4" 443 3 4)" "reset"
 expect "watch bound: logged (limit time)" "$(wl time)" "1"
 # a name that does show after the watch bound is judged on it: allowed, served
 expect "watch bound: the name completed after the bound (2 pieces 4 s apart), allowed -> served" \

@@ -468,12 +468,13 @@ START_TEST(refused_stays_refused)
     ck_assert_uint_eq(r.n, 4);
     ck_assert(!r.fi[3].decided);
     ck_assert_uint_eq(r.events, 0);
-    ck_assert(engine_refuse(e, r.fi[3].flow, r.fi[3].flow_id));
+    ck_assert(engine_refuse(e, r.fi[3].flow, r.fi[3].flow_id, METHOD_WATCH_LIMIT));
     ck_assert_uint_eq(r.events, 1);
     ck_assert_uint_eq(r.blocks, 1);
     ck_assert_int_eq(r.last_method, METHOD_WATCH_LIMIT);
-    ck_assert(!engine_refuse(e, r.fi[3].flow, r.fi[3].flow_id));     /* settled */
-    ck_assert(!engine_refuse(e, r.fi[3].flow, r.fi[3].flow_id + 1)); /* not that flow */
+    ck_assert(!engine_refuse(e, r.fi[3].flow, r.fi[3].flow_id, METHOD_WATCH_LIMIT)); /* settled */
+    ck_assert(!engine_refuse(e, r.fi[3].flow, r.fi[3].flow_id + 1,
+                             METHOD_WATCH_LIMIT)); /* not that flow */
     w = open_cap();
     c.w = w;
     ck_assert_int_eq(pcapw_conv_client_data(&c, 20, h + 20, n - 20), 0);
