@@ -8,6 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
+
 #define PROGRESS_INTERVAL_NS 100000000ull /* at most 10 lines a second */
 
 static struct {
@@ -18,13 +20,6 @@ static struct {
     uint64_t total;
     uint64_t t0, last; /* ns */
 } g;
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* "12.0 MiB", "512 B" */
 static void human_bytes(char *buf, size_t cap, double v)
@@ -79,7 +74,7 @@ static void start(const char *label, uint64_t total, const char *noun)
     snprintf(g.label, sizeof(g.label), "%s", label ? label : "");
     g.noun = noun;
     g.total = total;
-    g.t0 = g.last = now_ns();
+    g.t0 = g.last = clock_mono_ns();
     g.on = true;
 }
 
@@ -102,7 +97,7 @@ void progress_update(uint64_t done)
 {
     if (!g.on)
         return;
-    uint64_t t = now_ns();
+    uint64_t t = clock_mono_ns();
     if (t - g.last < PROGRESS_INTERVAL_NS) /* and nothing in the first 100 ms: quick jobs */
         return;
     g.last = t;

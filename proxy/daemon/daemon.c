@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/compiler.h"
 #include "common/fileio.h"
 #include <fcntl.h>
@@ -215,13 +216,6 @@ struct daemon {
     struct fbdocs *fb_docs;
     char fb_store_url[STORE_PATH_MAX + 512], fb_store_pw[1100];
 };
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* A start-up failure: to the log and, when the log is a file, to standard error too so the
  * operator running the command (or journald) sees it. */
@@ -868,11 +862,11 @@ static const char *signal_name(int sig)
 /* Runs until a stop signal or a worker ending on its own. Returns the exit status. */
 static int main_loop(struct daemon *d)
 {
-    uint64_t next = mono_ms() + d->cfg->stats_interval;
+    uint64_t next = clock_mono_ms() + d->cfg->stats_interval;
     for (;;) {
         int timeout = -1;
         if (d->cfg->stats_interval) {
-            uint64_t now = mono_ms();
+            uint64_t now = clock_mono_ms();
             timeout = next > now ? (int)(next - now < 3600000u ? next - now : 3600000u) : 0;
         }
         int wake = service_wake_ms(d->svc);
@@ -900,7 +894,7 @@ static int main_loop(struct daemon *d)
                     service_status_line(d, status, sizeof(status));
                     service_ready(status);
                     if (d->cfg->stats_interval != old_iv)
-                        next = mono_ms() + d->cfg->stats_interval;
+                        next = clock_mono_ms() + d->cfg->stats_interval;
                 } else {
                     log_write(
                         d->log, LOG_LEVEL_INFO, "daemon", "stopping",
@@ -926,14 +920,14 @@ static int main_loop(struct daemon *d)
                 }
             }
         }
-        if (d->cfg->stats_interval && mono_ms() >= next) {
+        if (d->cfg->stats_interval && clock_mono_ms() >= next) {
             char status[256]; /* `systemctl status` follows the rules version */
             stats_line(d);
             service_status_line(d, status, sizeof(status));
             service_status(status);
             next += d->cfg->stats_interval;
-            if (next < mono_ms())
-                next = mono_ms() + d->cfg->stats_interval;
+            if (next < clock_mono_ms())
+                next = clock_mono_ms() + d->cfg->stats_interval;
         }
     }
 }
@@ -1486,7 +1480,7 @@ static void *fb_main(void *arg)
         if (resolver_next_due(d->res) <= now) {
             struct resolver_stats st;
             char err[256];
-            uint64_t t0 = mono_ms();
+            uint64_t t0 = clock_mono_ms();
             if (resolver_refresh(d->res, now, &d->fb_stop, &st, err, sizeof(err)) < 0)
                 log_write(d->log, LOG_LEVEL_WARN, "fallback", "resolving failed",
                           LOG_KV(LOG_S("error", err)));
@@ -1495,7 +1489,7 @@ static void *fb_main(void *arg)
                           LOG_KV(LOG_U("asked", st.asked), LOG_U("answered", st.ok),
                                  LOG_U("failed", st.failed), LOG_U("changed", st.changed),
                                  LOG_U("names", resolver_count(d->res)),
-                                 LOG_U("ms", mono_ms() - t0)));
+                                 LOG_U("ms", clock_mono_ms() - t0)));
         }
         uint64_t g = resolver_generation(d->res);
         if (g != gen_pub) {
@@ -1507,7 +1501,8 @@ static void *fb_main(void *arg)
         /* the report: after a change of addresses at once, after other publications at most
          * every FB_RENDER_S (a render of a big table takes a while; docs/BENCHMARKS.md) */
         uint64_t ver = rsref_version(d->rules);
-        if (ver != rendered && (g != rendered_gen || mono_ms() >= render_ms + FB_RENDER_S * 1000)) {
+        if (ver != rendered &&
+            (g != rendered_gen || clock_mono_ms() >= render_ms + FB_RENDER_S * 1000)) {
             pthread_mutex_lock(&d->pub_lock);
             struct ruleset *rs = d->last ? ruleset_ref(d->last) : NULL;
             ver = rsref_version(d->rules);
@@ -1519,7 +1514,7 @@ static void *fb_main(void *arg)
             ruleset_free(rs);
             rendered = ver;
             rendered_gen = g;
-            render_ms = mono_ms();
+            render_ms = clock_mono_ms();
         } else if (docs_due) {
             docs_due = !fb_sync_docs(d);
         }
@@ -1542,7 +1537,7 @@ static int ipd_sync(struct daemon *d, char *err, size_t errlen)
     uint64_t v = rsref_version(d->rules);
     pthread_mutex_unlock(&d->pub_lock);
     bool changed = false;
-    uint64_t t0 = mono_ms();
+    uint64_t t0 = clock_mono_ms();
     int rc = ipdrop_sync(d->ipd, rs, &changed, err, errlen);
     ruleset_free(rs);
     if (rc < 0)
@@ -1555,7 +1550,7 @@ static int ipd_sync(struct daemon *d, char *err, size_t errlen)
                   "IP entries dropped by the kernel on every port",
                   LOG_KV(LOG_S("table", d->ipd_table), LOG_U("rules_version", v),
                          LOG_U("ipv4", st.elements4), LOG_U("ipv6", st.elements6),
-                         LOG_U("ms", mono_ms() - t0)));
+                         LOG_U("ms", clock_mono_ms() - t0)));
     }
     return 0;
 }
@@ -1576,11 +1571,11 @@ static void *ipd_main(void *arg)
 {
     struct daemon *d = arg;
     uint64_t retry_at = 0, counters_at = 0;
-    uint64_t elements_at = mono_ms() + d->cfg->ip_kernel_counts_interval;
+    uint64_t elements_at = clock_mono_ms() + d->cfg->ip_kernel_counts_interval;
     bool counters_failing = false, elements_failing = false;
     while (!atomic_load(&d->ipd_stop)) {
         char err[512];
-        uint64_t now = mono_ms();
+        uint64_t now = clock_mono_ms();
         /* (the elements' counters are read before a change only when it removes elements,
          * ipdrop_set_final_reader(): at 180k elements a reading takes 0.6 s) */
         if (rsref_version(d->rules) != d->ipd_version && now >= retry_at &&

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "proxy/daemon/settings.h"
 #include "proxy/packet/decode.h"
 #include "proxy/enforce/inline.h"
@@ -31,13 +32,6 @@ struct inline_mode {
 };
 
 static const char *const rules_ctr_names[] = { "inline.rules_unfed" };
-
-static uint64_t mono_ns_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* Reads the kernel's diversions and logs a change of finding: at start a missing diversion is
  * a warning (the rules may be on their way), later an error (nothing is judged); once a rule
@@ -216,7 +210,7 @@ static int inline_run(void *state, unsigned worker, const volatile sig_atomic_t 
     while (!*stop) {
         daemon_beat(m->d, worker);
         if (worker == 0 && m->rules_interval_ns) {
-            uint64_t now = mono_ns_now();
+            uint64_t now = clock_mono_ns();
             if (!m->rules_next_ns)
                 m->rules_next_ns = now + m->rules_interval_ns; /* (read at start) */
             else if (now >= m->rules_next_ns) {

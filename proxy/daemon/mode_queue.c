@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/compiler.h"
 #include "common/log.h"
 #include "proxy/capture/capture_queue.h"
@@ -230,13 +231,6 @@ struct queue_mode {
     volatile int pn_stop;
 };
 
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* ---- held packets ---------------------------------------------------------------------------- */
 
 static struct hold *hold_find(struct q_worker *w, uint64_t flow_id)
@@ -257,7 +251,7 @@ static struct hold *hold_new(struct q_worker *w, const struct engine_frame_info 
     uint32_t *b = &w->bucket[fi->flow_id % w->nbucket];
     h->flow_id = fi->flow_id;
     h->flow = fi->flow;
-    h->since_ns = h->last_ns = mono_ns();
+    h->since_ns = h->last_ns = clock_mono_ns();
     h->watched = false;
     h->doomed = false;
     h->watch_n = 0;
@@ -395,7 +389,7 @@ static void hold_watch(struct q_worker *w, struct hold *h)
     h->have_seq = false; /* the server has them: the next dropped byte is its rcv_nxt */
     h->watched = true;
     h->watch_n = 0;
-    h->since_ns = mono_ns();
+    h->since_ns = clock_mono_ns();
 }
 
 /* A watched flow past queue.watch_packets / queue.watch_timeout (why): logged before it is
@@ -743,7 +737,7 @@ static bool hold_packet(struct q_worker *w, const struct engine_frame_info *fi, 
         h->have_seq = true;
     }
     h->ids[h->n++] = id;
-    h->last_ns = mono_ns();
+    h->last_ns = clock_mono_ns();
     w->ctr_local[C_HELD]++;
     return true;
 }
@@ -880,7 +874,7 @@ static void packet_verdict(struct q_worker *w, uint32_t id, const struct engine_
 static void log_syn_unseen(struct q_worker *w)
 {
     uint64_t n = w->ctr_local[C_SYN_UNSEEN];
-    uint64_t now = mono_ns();
+    uint64_t now = clock_mono_ns();
     if (n == w->unseen_logged || now - w->unseen_logged_ns < 10000000000u)
         return;
     if (w->q->d->log)
@@ -901,7 +895,7 @@ static void log_syn_unseen(struct q_worker *w)
 static void log_no_room(struct q_worker *w)
 {
     uint64_t n = w->ctr_local[C_NO_BUFFER] + w->ctr_local[C_HOLD_TABLE_FULL];
-    uint64_t now = mono_ns();
+    uint64_t now = clock_mono_ns();
     if (n == w->room_logged || now - w->room_logged_ns < 10000000000u)
         return;
     if (w->q->d->log)
@@ -1009,13 +1003,13 @@ static void publish_counters(struct q_worker *w)
     log_syn_unseen(w);
     log_no_room(w);
     if (w->idx == 0)
-        rules_watch(w, mono_ns());
+        rules_watch(w, clock_mono_ns());
     struct capture_queue_kstats ks;
     if (++w->ticks % 5 == 0 && capture_queue_kernel_stats(w->cap, &ks) == 0) {
         w->ctr_local[C_KERNEL_WAITING] = ks.waiting;
         w->ctr_local[C_KERNEL_DROPPED] = ks.dropped;
         w->ctr_local[C_KERNEL_USER_DROPPED] = ks.user_dropped;
-        uint64_t now = mono_ns();
+        uint64_t now = clock_mono_ns();
         if (ks.waiting >= (uint64_t)w->q->maxlen * 9 / 10 &&
             now - w->full_logged_ns >= 10000000000u && w->q->d->log) {
             w->full_logged_ns = now;
@@ -1093,7 +1087,7 @@ static int q_run_worker(void *state, unsigned worker, const volatile sig_atomic_
     struct q_worker *w = q->w[worker];
     char err[256];
     int ret = 0;
-    uint64_t next_stats = mono_ns() + Q_STATS_NS;
+    uint64_t next_stats = clock_mono_ns() + Q_STATS_NS;
     struct pollfd pfd = { .fd = capture_queue_fd(w->cap), .events = POLLIN };
 
     /* the names' thread: made here, after the privileges were dropped, so that it inherits the
@@ -1125,7 +1119,7 @@ static int q_run_worker(void *state, unsigned worker, const volatile sig_atomic_
             if (!capture_queue_more(w->cap))
                 send_outbox(w); /* the read is handled: its verdicts, then its resets */
         }
-        uint64_t now = mono_ns();
+        uint64_t now = clock_mono_ns();
         expire_holds(w, now);
         rsref_read_unlock();
         send_outbox(w); /* the rest of this section's verdicts and resets */

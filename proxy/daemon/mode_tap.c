@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "proxy/capture/capture_live.h"
 #include "common/compiler.h"
 #include "proxy/daemon/settings.h"
@@ -217,13 +218,6 @@ static char *dup_or_empty(const char *s)
     return strdup(s ? s : "");
 }
 
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* The HTTP response for a blocked request: 302 to the notice URL when one is configured now
  * (reloadable), else the 451 page. Returns its length, 0 when it could not be built. */
 static size_t build_response(struct tap_worker *w, const struct engine_event *ev, const char *order)
@@ -389,7 +383,7 @@ static void publish_counters(struct tap_worker *w, bool with_drops)
          * first seen mid-stream and would pass on its address. Those first seen since shortly
          * before the drops, and until the next reading after them (a flow's next packet may
          * come a moment later), are reset at their next packet (engine_cut_pickups()). */
-        uint64_t now = mono_ns();
+        uint64_t now = clock_mono_ns();
         if (drop > w->drops_last)
             w->drops_seen_ns = now;
         w->drops_last = drop;
@@ -567,7 +561,7 @@ static void refresh_rules(struct tap_worker *w)
     if (vt && vt->tariff) {
         /* child tariffs: a publication of the table, or a minute gone by (a schedule began, an
          * address now another subscriber's), judges the passed flows' names again */
-        uint64_t tv = tariff_version(vt->tariff), now = mono_ns();
+        uint64_t tv = tariff_version(vt->tariff), now = clock_mono_ns();
         if (tv != w->tariff_ver || now >= w->recheck_ns) {
             engine_judge_kept(w->eng);
             w->tariff_ver = tv;
@@ -593,7 +587,7 @@ static int tap_run_worker(void *state, unsigned worker, const volatile sig_atomi
     struct tap_worker *w = t->w[worker];
     char err[256];
     int ret = 0;
-    uint64_t next_stats = mono_ns() + TAP_STATS_NS;
+    uint64_t next_stats = clock_mono_ns() + TAP_STATS_NS;
     unsigned ticks = 0;
     struct pollfd pfd = { .fd = capture_live_fd(w->cap), .events = POLLIN };
 
@@ -605,7 +599,7 @@ static int tap_run_worker(void *state, unsigned worker, const volatile sig_atomi
      * Sparse traffic, and the few frames of one connection's handshake and first request on an
      * otherwise quiet link, still wake it per frame. */
     bool dense = false;
-    uint64_t win_t = mono_ns();
+    uint64_t win_t = clock_mono_ns();
     unsigned win_n = 0;
     (void)prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0); /* best effort: the default is 50 us */
     rsref_thread_register();
@@ -633,7 +627,7 @@ static int tap_run_worker(void *state, unsigned worker, const volatile sig_atomi
             ret = rc;
             break;
         }
-        uint64_t now = mono_ns();
+        uint64_t now = clock_mono_ns();
         if (now >= next_stats) {
             publish_counters(w, (++ticks % 5) == 0);
             next_stats = now + TAP_STATS_NS;

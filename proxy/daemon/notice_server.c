@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "proxy/daemon/mhdlib.h"
 
@@ -100,13 +101,6 @@ struct notice_server {
 
 #define INC(s, f) atomic_fetch_add_explicit(&(s)->c.f, 1, memory_order_relaxed)
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* ---------------------------------------------------------------- library errors */
 
 /* MHD's error reports: every one counted, ERROR_SAMPLES_PER_MIN a minute written, the last one
@@ -122,7 +116,7 @@ static void mhd_log_cb(void *cls, const char *fmt, va_list ap)
     INC(s, errors);
     pthread_mutex_lock(&s->log_mu);
     memcpy(s->last_error, msg, n + 1);
-    uint64_t win = now_ms() / 60000u;
+    uint64_t win = clock_mono_ms() / 60000u;
     if (win != s->log_window) {
         s->log_window = win;
         s->log_in_window = 0;
@@ -164,7 +158,8 @@ static void conn_cb(void *cls, struct MHD_Connection *c, void **socket_context,
             k->used = true;
             k->swept = false;
             k->fd = ci ? ci->connect_fd : -1;
-            k->deadline = now_ms() + atomic_load_explicit(&in->idle_ms, memory_order_relaxed);
+            k->deadline =
+                clock_mono_ms() + atomic_load_explicit(&in->idle_ms, memory_order_relaxed);
             k->req.page = false;
             in->n_open++;
             INC(in->s, accepted);
@@ -214,7 +209,7 @@ static void done_cb(void *cls, struct MHD_Connection *c, void **req_cls,
         return;
     pthread_mutex_lock(&in->mu);
     if (k->used)
-        k->deadline = now_ms() + atomic_load_explicit(&in->idle_ms, memory_order_relaxed);
+        k->deadline = clock_mono_ms() + atomic_load_explicit(&in->idle_ms, memory_order_relaxed);
     pthread_mutex_unlock(&in->mu);
 }
 
@@ -226,7 +221,7 @@ static void *sweeper_main(void *arg)
     struct inst *in = arg;
     pthread_mutex_lock(&in->mu);
     while (!in->stop) {
-        uint64_t now = now_ms(), next = now + SWEEP_MAX_MS;
+        uint64_t now = clock_mono_ms(), next = now + SWEEP_MAX_MS;
         /* (no connection open: no slot to walk, each a cache line of its own) */
         for (unsigned i = 0; in->n_open > 0 && i < in->max_conn + 1; i++) {
             struct slot *k = &in->slots[i];

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/jsonw.h"
 #include "proxy/daemon/orders_cli.h"
 #include "proxy/daemon/settings.h"
@@ -30,13 +31,6 @@ static uint64_t now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
@@ -155,7 +149,7 @@ static int resolve(const char *host, struct addr *a, char *err, size_t errlen)
 
 static int wait_fd(int fd, short ev, uint64_t deadline)
 {
-    uint64_t now = mono_ms();
+    uint64_t now = clock_mono_ms();
     if (now >= deadline)
         return 0;
     struct pollfd p = { fd, ev, 0 };
@@ -216,7 +210,7 @@ static int open_connect(const struct addr *a, int type, bool *refused, struct pr
 static void tcp_probe(const struct addr *a, const uint8_t *req, size_t reqlen, enum probe_wire wire,
                       uint32_t timeout_ms, const struct probe_expect *x, struct probe_verdict *v)
 {
-    uint64_t deadline = mono_ms() + timeout_ms;
+    uint64_t deadline = clock_mono_ms() + timeout_ms;
     uint8_t buf[ANSWER_MAX];
     size_t len = 0;
     enum probe_event ev = PROBE_EV_TIMEOUT;
@@ -289,7 +283,7 @@ judge:
 static void quic_probe(const struct addr *a, const struct probe_quic *q, uint32_t timeout_ms,
                        const struct probe_expect *x, struct probe_verdict *v)
 {
-    uint64_t deadline = mono_ms() + timeout_ms;
+    uint64_t deadline = clock_mono_ms() + timeout_ms;
     uint8_t buf[2048];
     ssize_t n = 0;
     enum probe_event ev = PROBE_EV_TIMEOUT;
@@ -403,7 +397,7 @@ static int probe_host(struct run *run, const char *resource, const char *host, c
         struct verify_result *r = add_result(run, resource, ip ? kinds[k].ipname : kinds[k].name);
         if (!r)
             return -ENOMEM;
-        uint64_t t0 = mono_ms();
+        uint64_t t0 = clock_mono_ms();
         if (!have) {
             snprintf(r->target, sizeof(r->target), "%s:%u", host, kinds[k].port);
             probe_verdict_set(&r->v, PROBE_INCONCLUSIVE, PROBE_HOW_ERROR, "%.*s",
@@ -446,7 +440,7 @@ static int probe_host(struct run *run, const char *resource, const char *host, c
                 quic_probe(&a, &q, run->timeout_ms, &x, &r->v);
             }
         }
-        r->elapsed_ms = mono_ms() - t0;
+        r->elapsed_ms = clock_mono_ms() - t0;
     }
     return 0;
 }

@@ -50,6 +50,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/compiler.h"
 #include "proxy/dissect/h2c.h"
 #include "proxy/enforce/inline.h"
@@ -261,13 +262,6 @@ _Static_assert(sizeof(struct inline_stats) == INLINE_NSTATS * sizeof(uint64_t),
 static const struct policy_rec *policy(const struct worker *w)
 {
     return atomic_load_explicit(&w->p->pol, memory_order_acquire);
-}
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 void inline_config_default(struct inline_config *c)
@@ -1707,7 +1701,7 @@ int inline_adopt(struct inline_proxy *p, unsigned worker, int fd, const struct s
         close(fd);
         return -e;
     }
-    w->now = now_ms();
+    w->now = clock_mono_ms();
     set_nodelay(fd); /* not accepted from our listener: nothing inherited */
     keepalive(fd);
     bool have_src = getpeername(fd, (struct sockaddr *)&src, &sl) == 0;
@@ -1876,7 +1870,7 @@ int inline_run_once(struct inline_proxy *p, unsigned worker, int timeout_ms)
         return -EINVAL;
     struct worker *w = &p->w[worker];
     struct epoll_event evs[INLINE_EVENTS];
-    w->now = now_ms();
+    w->now = clock_mono_ms();
     settings_sync(w);
     rejudge(w);
     accept_resume(w);
@@ -1884,7 +1878,7 @@ int inline_run_once(struct inline_proxy *p, unsigned worker, int timeout_ms)
                        w->nready || w->sweeping ? 0 : next_timeout(w, timeout_ms));
     if (n < 0)
         return errno == EINTR ? 0 : -errno;
-    w->now = now_ms();
+    w->now = clock_mono_ms();
     for (int i = 0; i < n; i++) {
         uint64_t tag = evs[i].data.u64;
         if (tag & TAG_LISTENER) {
@@ -2032,7 +2026,7 @@ static int worker_init(struct inline_proxy *p, struct worker *w, unsigned id, ui
         w->names = NULL;
     w->rules_seen = rsref_version(p->rules);
     w->tariff_seen = p->cfg.tariff ? tariff_version(p->cfg.tariff->tariff) : 0;
-    w->recheck_at = now_ms() + p->cfg.tariff_recheck_ms;
+    w->recheck_at = clock_mono_ms() + p->cfg.tariff_recheck_ms;
     if (w->ep < 0 || !w->names || !w->conns || !w->bufmem || !w->buf_free || !w->pipe_used ||
         !w->pipe_slot_free || !w->pipes || !w->scratch || !w->ready || !w->srcs || !w->h2) {
         snprintf(err, errlen, "inline: worker %u: out of memory (%u connections, %u buffers)", id,

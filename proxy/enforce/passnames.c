@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
+
 #define SLICE 512 /* entries copied out of the table per lock while judging */
 #define OUT   256 /* blocked connections taken per walk step */
 
@@ -369,13 +371,6 @@ void passnames_step(struct passnames *p, const struct passnames_source *src, int
     }
 }
 
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 int passnames_run(struct passnames *p, const struct passnames_source *src, const volatile int *stop,
                   char *err, size_t errlen)
 {
@@ -391,10 +386,10 @@ int passnames_run(struct passnames *p, const struct passnames_source *src, const
         return -1;
     }
     (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
-    uint64_t seen_v = src->version(src->ctx), now = mono_ms();
+    uint64_t seen_v = src->version(src->ctx), now = clock_mono_ms();
     uint64_t recheck_at = now + src->recheck_ms, gc_at = now + src->gc_ms, full_seen = 0;
     while (!*stop) {
-        now = mono_ms();
+        now = clock_mono_ms();
         uint64_t v = src->version(src->ctx), full = atomic_load(&p->full);
         bool walk = v != seen_v || (src->recheck_ms && now >= recheck_at);
         /* a full table refused notes: the ended connections go now (at most once a second),
