@@ -40,6 +40,7 @@
 #include "common/log.h"
 #include "proxy/daemon/mode.h"
 #include "proxy/enforce/feedrules.h"
+#include "proxy/enforce/divertrules.h"
 #include "proxy/enforce/queuerules.h"
 #include "proxy/daemon/notice_server.h"
 #include "proxy/daemon/radius.h"
@@ -2664,64 +2665,89 @@ int daemon_main(int argc, char **argv)
     return ret;
 }
 
-/* `config rules [--nft] [-c] FILE`: queue mode's kernel rules for FILE's settings, on stdout. */
+/* `config rules [--iptables|--nft] [--redirect] [--iface NAME] [-c] FILE`: the kernel rules of
+ * FILE's mode on stdout - queue mode's NFQUEUE rules (proxy/enforce/queuerules.h), inline mode's
+ * diversion (proxy/enforce/divertrules.h). */
 static int config_rules(int argc, char **argv)
 {
     enum queuerules_format fmt = QUEUERULES_IPTABLES;
-    const char *path = NULL;
-    for (int i = 1; i < argc; i++) {
+    bool nft = false, ipt = false, redirect = false, usage = false;
+    const char *path = NULL, *iface = NULL;
+    for (int i = 1; i < argc && !usage; i++) {
         if (strcmp(argv[i], "--nft") == 0)
-            fmt = QUEUERULES_NFT;
+            nft = true;
         else if (strcmp(argv[i], "--iptables") == 0)
-            fmt = QUEUERULES_IPTABLES;
+            ipt = true;
+        else if (strcmp(argv[i], "--redirect") == 0)
+            redirect = true;
+        else if (strcmp(argv[i], "--iface") == 0 && i + 1 < argc && !iface)
+            iface = argv[++i];
         else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc && !path)
             path = argv[++i];
         else if (argv[i][0] != '-' && !path)
             path = argv[i];
         else
-            path = NULL, i = argc; /* usage */
+            usage = true;
     }
-    if (!path) {
-        fputs("usage: qorgau config rules [--iptables|--nft] [-c] FILE\n", stderr);
+    if (!path || usage || (nft && ipt)) {
+        fputs("usage: qorgau config rules [--iptables|--nft] [-c] FILE          (mode = queue)\n"
+              "       qorgau config rules [--redirect] [--iface NAME] [-c] FILE  (mode = inline)\n",
+              stderr);
         return DAEMON_EXIT_USAGE;
     }
+    if (nft)
+        fmt = QUEUERULES_NFT;
     char err[512];
     struct settings *c = settings_load_file(path, err, sizeof(err));
     if (!c) {
         fprintf(stderr, "qorgau: %s\n", err);
         return DAEMON_EXIT_CONFIG;
     }
-    if (c->mode != SETTINGS_MODE_QUEUE) {
-        fprintf(stderr,
-                "qorgau: config rules: %s: mode is not queue; these are queue mode's rules "
-                "(inline mode's diversions: deploy/nftables-redirect.nft, "
-                "deploy/nftables-tproxy.nft)\n",
-                path);
-        settings_free(c);
-        return DAEMON_EXIT_CONFIG;
+    const char *why = NULL;
+    int rc = 0;
+    if (c->mode == SETTINGS_MODE_INLINE) {
+        struct divertrules_cfg v;
+        divertrules_cfg_default(&v);
+        v.tproxy_port = (uint16_t)c->inline_tproxy_port;
+        v.redirect_port = (uint16_t)c->inline_redirect_port;
+        v.redirect = redirect;
+        v.drop_quic = c->inline_quic != SETTINGS_QUIC_PASS;
+        v.iface = iface;
+        if (ipt)
+            why = "inline mode's diversion is an nft script (no --iptables form)";
+        else if (!(why = divertrules_check(&v)))
+            rc = divertrules_write(stdout, &v, path);
+    } else if (c->mode == SETTINGS_MODE_QUEUE) {
+        struct queuerules_cfg q;
+        queuerules_cfg_default(&q);
+        q.queue_first = (uint32_t)c->queue_num;
+        q.queues = worker_count(c); /* workers = 0: one per CPU of this machine, as the daemon */
+        q.bypass = c->queue_fail == SETTINGS_QUEUE_FAIL_OPEN;
+        q.mark_pass = (uint32_t)c->queue_mark_pass;
+        q.mark_block = (uint32_t)c->queue_mark_block;
+        q.settle_packets = (uint32_t)c->queue_settle_packets;
+        q.new_rate = (uint32_t)c->queue_source_new_rate;
+        q.new_burst = (uint32_t)c->queue_source_new_burst;
+        q.queued_rate = (uint32_t)c->queue_source_queued_rate;
+        q.queued_burst = (uint32_t)c->queue_source_queued_burst;
+        q.sources = (uint32_t)c->queue_source_table;
+        q.expire_ms = (uint32_t)c->queue_source_expire;
+        q.prefix6 = (unsigned)c->client_prefix6;
+        if (redirect || iface)
+            why = "--redirect and --iface are inline mode's (queue mode's rules judge what the "
+                  "router forwards, whichever interface it came in on)";
+        else if (!(why = queuerules_check(&q)))
+            rc = queuerules_write(stdout, &q, fmt, path);
+    } else {
+        why = "mode = tap reads a copy of the traffic: it needs no kernel rules (queue and inline "
+              "modes do)";
     }
-    struct queuerules_cfg q;
-    queuerules_cfg_default(&q);
-    q.queue_first = (uint32_t)c->queue_num;
-    q.queues = worker_count(c); /* workers = 0: one per CPU of this machine, as the daemon */
-    q.bypass = c->queue_fail == SETTINGS_QUEUE_FAIL_OPEN;
-    q.mark_pass = (uint32_t)c->queue_mark_pass;
-    q.mark_block = (uint32_t)c->queue_mark_block;
-    q.settle_packets = (uint32_t)c->queue_settle_packets;
-    q.new_rate = (uint32_t)c->queue_source_new_rate;
-    q.new_burst = (uint32_t)c->queue_source_new_burst;
-    q.queued_rate = (uint32_t)c->queue_source_queued_rate;
-    q.queued_burst = (uint32_t)c->queue_source_queued_burst;
-    q.sources = (uint32_t)c->queue_source_table;
-    q.expire_ms = (uint32_t)c->queue_source_expire;
-    q.prefix6 = (unsigned)c->client_prefix6;
     settings_free(c);
-    const char *why = queuerules_check(&q);
     if (why) {
         fprintf(stderr, "qorgau: config rules: %s: %s\n", path, why);
         return DAEMON_EXIT_CONFIG;
     }
-    if (queuerules_write(stdout, &q, fmt, path) < 0) {
+    if (rc < 0) {
         fprintf(stderr, "qorgau: config rules: writing: %s\n", strerror(errno));
         return 1;
     }
@@ -2739,10 +2765,11 @@ int daemon_config_main(int argc, char **argv)
         char *av[] = { "run", "--check", "-c", argv[argc - 1], NULL };
         return daemon_main(4, av);
     }
-    fputs("usage: qorgau config check [-c] FILE   validate, print the effective configuration\n"
-          "       qorgau config doc               print the key table of docs/configuration.md\n"
-          "       qorgau config rules [--iptables|--nft] [-c] FILE\n"
-          "                                       queue mode's kernel rules for FILE\n",
-          stderr);
+    fputs(
+        "usage: qorgau config check [-c] FILE   validate, print the effective configuration\n"
+        "       qorgau config doc               print the key table of docs/configuration.md\n"
+        "       qorgau config rules [--iptables|--nft] [--redirect] [--iface NAME] [-c] FILE\n"
+        "                                       the kernel rules of FILE's mode (queue, inline)\n",
+        stderr);
     return DAEMON_EXIT_USAGE;
 }

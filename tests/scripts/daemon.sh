@@ -86,7 +86,18 @@ else
     ko "config rules: bypass or limits"; sed 's/^/    /' "$tmp/out"
 fi
 expect "config rules --nft -c" 0 "        queue to 4-6" "$tmp/out" "$QG_BIN" config rules --nft -c "$tmp/q.conf"
-expect "config rules: tap mode -> 78" 78 "mode is not queue" "$tmp/out" "$QG_BIN" config rules "$root/deploy/qorgau.conf"
+expect "config rules: tap mode -> 78" 78 "mode = tap reads a copy of the traffic: it needs no kernel rules" \
+    "$tmp/out" "$QG_BIN" config rules "$root/deploy/qorgau.conf"
+printf 'mode = inline\ninline.tproxy_port = 3129\ninline.quic = pass\n' >"$tmp/i.conf"
+expect "config rules: inline mode, TPROXY to the file's port" 0 "tproxy ip6 to :3129 meta mark set 1 accept" \
+    "$tmp/out" "$QG_BIN" config rules "$tmp/i.conf"
+if ! grep -q 'udp dport 443' "$tmp/out"; then ok "config rules: inline.quic = pass drops no QUIC"; else ko "config rules: inline QUIC drop"; sed 's/^/    /' "$tmp/out"; fi
+expect "config rules: inline mode --redirect --iface" 0 'iifname "eth-sub" tcp dport { 80, 443 } redirect to :15002' \
+    "$tmp/out" "$QG_BIN" config rules --redirect --iface eth-sub "$tmp/i.conf"
+expect "config rules: inline mode --iptables -> 78" 78 "no --iptables form" \
+    "$tmp/out" "$QG_BIN" config rules --iptables "$tmp/i.conf"
+expect "config rules: queue mode --iface -> 78" 78 "--redirect and --iface are inline mode's" \
+    "$tmp/out" "$QG_BIN" config rules --iface eth0 "$tmp/q.conf"
 printf 'mode = queue\nqueue.watch_packets = 1000\n' >"$tmp/qbad.conf"
 expect "config rules: settle bound under the watch -> 78" 78 \
     "qbad.conf:2: queue.settle_packets: 1024 is not above queue.hold_packets + queue.watch_packets" \
