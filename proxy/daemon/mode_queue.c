@@ -78,11 +78,12 @@ enum q_ctr {
     C_CLIENT_LIMITED,    /* ... of them for the client's share (queue.client_buffers) */
     C_QUIC_NEW_ATTEMPTS, /* QUIC attempts opened on a passed 4-tuple: judged as new flows */
     /* the names of passed connections (queue.passed_names; worker 0 carries them) */
-    C_PASSED_NOTED, /* noted now */
-    C_PASSED_CUT,   /* marked blocked after a newer rule set */
-    C_PASSED_FULL,  /* not noted: the table was full */
-    C_PASSED_LONG,  /* not noted: a name longer than PASSNAMES_NAME_MAX */
-    C_PASSED_GONE,  /* forgotten: no longer in conntrack */
+    C_PASSED_NOTED,       /* noted now */
+    C_PASSED_CUT,         /* marked blocked after a newer rule set */
+    C_PASSED_FULL,        /* not noted: the table was full */
+    C_PASSED_CLIENT_FULL, /* not noted: the client held its share of the table */
+    C_PASSED_LONG,        /* not noted: a name longer than PASSNAMES_NAME_MAX */
+    C_PASSED_GONE,        /* forgotten: no longer in conntrack */
     C_PASSED_ERRORS,
     /* the kernel's queue rules against the workers (queue.rules_check_interval; worker 0) */
     C_RULES_STRAY, /* rules feeding queues in and out of the workers' range */
@@ -120,6 +121,7 @@ static const char *const q_ctr_names[] = {
     "queue.passed_noted",
     "queue.passed_cut",
     "queue.passed_full",
+    "queue.passed_client_full",
     "queue.passed_long_names",
     "queue.passed_gone",
     "queue.passed_errors",
@@ -996,6 +998,7 @@ static void publish_counters(struct q_worker *w)
         w->ctr_local[C_PASSED_NOTED] = ps.noted;
         w->ctr_local[C_PASSED_CUT] = ps.cut;
         w->ctr_local[C_PASSED_FULL] = ps.full;
+        w->ctr_local[C_PASSED_CLIENT_FULL] = ps.client_full;
         w->ctr_local[C_PASSED_LONG] = ps.long_names;
         w->ctr_local[C_PASSED_GONE] = ps.gone;
         w->ctr_local[C_PASSED_ERRORS] = ps.errors;
@@ -1277,6 +1280,11 @@ static int q_open(const struct settings *cfg, struct daemon_ctx *d, void **state
         }
         if (q->kernel_cuts) /* the kernel's table resets what is marked so */
             passnames_set_cut_mark(q->pn, (uint32_t)cfg->queue_mark_cut);
+        if (passnames_set_client_share(q->pn, (uint32_t)cfg->queue_passed_names_per_client,
+                                       (unsigned)cfg->client_prefix6, err, errlen) < 0) {
+            rc = -ENOMEM;
+            goto fail;
+        }
     }
 
     for (unsigned i = 0; i < q->n; i++) {

@@ -155,6 +155,13 @@ static const struct config_key keys[] = {
       "conntrack every minute (every second while the table is full) forgets the ended ones. About "
       "310 bytes each, touched as used. Past it a connection keeps the decision it started with. "
       "0: off" },
+    { "queue.passed_names_per_client", CONFIG_INT, 0, 67108864, "8192", NULL,
+      OFF(queue_passed_names_per_client), true,
+      "of queue.passed_names, the connections one client (an IPv4 address, an IPv6 prefix: "
+      "client_prefix6) may have noted at once; past it that client's passes are not noted "
+      "(counted: queue.passed_client_full), so one client keeping many connections alive cannot "
+      "fill the table for everyone else. 0: no share. Behind a NAT the filter sees one address "
+      "for many subscribers: raise it there" },
     { "queue.client_buffers", CONFIG_INT, 0, 16777216, "1024", NULL, OFF(queue_client_buffers),
       true,
       "reassembly buffers one client (an IPv4 address, an IPv6 prefix: client_prefix6) may "

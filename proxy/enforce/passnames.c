@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "proxy/flow/owners.h"
 
 #define SLICE 512 /* entries copied out of the table per lock while judging */
 #define OUT   256 /* blocked connections taken per walk step */
@@ -34,7 +35,9 @@ struct passnames {
     uint32_t cap, mask, hw, free_head, gen;
     uint32_t mark_pass, mark_block, mark_cut;
     uint32_t seq;
-    _Atomic uint64_t noted, added, full, long_names, cut, gone, errors, sweeps;
+    struct owners *own; /* entries per client (its source address), with a share; NULL: none */
+    uint32_t share;
+    _Atomic uint64_t noted, added, full, client_full, long_names, cut, gone, errors, sweeps;
 };
 
 static uint32_t hash(const struct ctnl_tuple *t)
@@ -85,12 +88,29 @@ void passnames_set_cut_mark(struct passnames *p, uint32_t mark_cut)
     p->mark_cut = mark_cut;
 }
 
+int passnames_set_client_share(struct passnames *p, uint32_t share, unsigned prefix6, char *err,
+                               size_t errlen)
+{
+    if (share == 0 || share >= p->cap)
+        return 0; /* no share: one client may fill the table */
+    /* every entry's client at most once: capacity holders at once */
+    p->own = owners_new(p->cap, prefix6);
+    if (!p->own) {
+        snprintf(err, errlen, "queue.passed_names_per_client: out of memory for %u clients",
+                 p->cap);
+        return -ENOMEM;
+    }
+    p->share = share;
+    return 0;
+}
+
 void passnames_free(struct passnames *p)
 {
     if (!p)
         return;
     munmap(p->e, (size_t)p->cap * sizeof(*p->e));
     free(p->idx);
+    owners_free(p->own);
     pthread_mutex_destroy(&p->lock);
     free(p);
 }
@@ -117,6 +137,8 @@ static void unlink_ent(struct passnames *p, uint32_t *link, struct pn_ent *x)
 {
     uint32_t i = *link;
     *link = x->next;
+    if (p->own)
+        owners_give(p->own, x->t.ipver, x->t.src);
     x->used = 0;
     x->next = p->free_head;
     p->free_head = i;
@@ -138,12 +160,20 @@ void passnames_add(struct passnames *p, const struct ctnl_tuple *t, enum verdict
     struct pn_ent *x = find(p, t, &link);
     if (!x) {
         uint32_t i;
+        if (p->own && !owners_take(p->own, t->ipver, t->src, p->share)) {
+            /* its client holds its share: the rest of the table stays for the others */
+            pthread_mutex_unlock(&p->lock);
+            atomic_fetch_add(&p->client_full, 1);
+            return;
+        }
         if (p->free_head) {
             i = p->free_head;
             p->free_head = p->e[i - 1].next;
         } else if (p->hw < p->cap) {
             i = ++p->hw;
         } else {
+            if (p->own)
+                owners_give(p->own, t->ipver, t->src); /* taken above, not kept */
             pthread_mutex_unlock(&p->lock);
             atomic_fetch_add(&p->full, 1);
             return;
@@ -260,6 +290,7 @@ void passnames_get_stats(const struct passnames *p, struct passnames_stats *st)
     st->noted = atomic_load(&m->noted);
     st->added = atomic_load(&m->added);
     st->full = atomic_load(&m->full);
+    st->client_full = atomic_load(&m->client_full);
     st->long_names = atomic_load(&m->long_names);
     st->cut = atomic_load(&m->cut);
     st->gone = atomic_load(&m->gone);

@@ -10,9 +10,9 @@
  * conntrack still holds with the pass mark (one dump, filtered in the kernel) and forgets the
  * others.
  *
- * Bounded: `capacity` connections (queue.passed_names); past it, or for a name longer than
- * PASSNAMES_NAME_MAX, a connection is not noted (counted): it keeps the decision it started
- * with, as before. The table is shared by the workers (one mutex: a note is a hash insert). */
+ * Bounded: `capacity` connections (queue.passed_names), at most a share of them per client
+ * (queue.passed_names_per_client); past either, or for a name longer than PASSNAMES_NAME_MAX,
+ * a connection is not noted (counted): it keeps the decision it started with, as before. The table is shared by the workers (one mutex: a note is a hash insert). */
 #ifndef QG_PASSNAMES_H
 #define QG_PASSNAMES_H
 
@@ -37,6 +37,14 @@ void passnames_free(struct passnames *p);
  * name gets mark_block | mark_cut, and the table's chain `cut` resets it (TCP) at its next
  * packet, both ways, where mark_block alone drops it silently. 0 (the default): mark_block. */
 void passnames_set_cut_mark(struct passnames *p, uint32_t mark_cut);
+
+/* At most share noted connections per client (the tuple's source: an IPv4 address, an IPv6
+ * prefix of prefix6 bits), so that one client opening connections it keeps alive cannot fill
+ * the table and leave every other client's later passes un-noted (an order would then not cut
+ * them); past it that client's passes are not noted (counted: client_full). 0 (or a share of
+ * the whole table): none. Call once, before the first note. Returns 0, or -ENOMEM with err set. */
+int passnames_set_client_share(struct passnames *p, uint32_t share, unsigned prefix6, char *err,
+                               size_t errlen);
 
 /* Notes (or notes again: the same tuple replaces) a connection passed on name (normalized,
  * len bytes) for app (TLS or QUIC); ech: the name is ECH's outer one. */
@@ -72,14 +80,15 @@ void passnames_gc_seen(struct passnames *p, const struct ctnl_tuple *t);
 size_t passnames_gc_end(struct passnames *p);
 
 struct passnames_stats {
-    uint64_t noted;      /* in the table now */
-    uint64_t added;      /* notes taken */
-    uint64_t full;       /* connections not noted: the table was full */
-    uint64_t long_names; /* ... or the name longer than PASSNAMES_NAME_MAX */
-    uint64_t cut;        /* connections marked blocked after a newer rule set */
-    uint64_t gone;       /* forgotten: no longer in conntrack */
-    uint64_t errors;     /* conntrack requests that failed (not counting a connection gone) */
-    uint64_t sweeps;     /* walks over the table after a publication */
+    uint64_t noted;       /* in the table now */
+    uint64_t added;       /* notes taken */
+    uint64_t full;        /* connections not noted: the table was full */
+    uint64_t client_full; /* ... their client held its share (passnames_set_client_share()) */
+    uint64_t long_names;  /* ... or the name longer than PASSNAMES_NAME_MAX */
+    uint64_t cut;         /* connections marked blocked after a newer rule set */
+    uint64_t gone;        /* forgotten: no longer in conntrack */
+    uint64_t errors;      /* conntrack requests that failed (not counting a connection gone) */
+    uint64_t sweeps;      /* walks over the table after a publication */
 };
 
 void passnames_get_stats(const struct passnames *p, struct passnames_stats *st);

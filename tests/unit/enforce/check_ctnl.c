@@ -227,6 +227,82 @@ START_TEST(table)
 }
 END_TEST
 
+/* One client's share of the table (passnames_set_client_share()): a client past it is not
+ * noted, others still are; a note given back (cut, deleted, forgotten) makes room for its
+ * client again; noting the same connection again takes no more; IPv6 clients count by their
+ * prefix. */
+START_TEST(client_share)
+{
+    char err[256];
+    struct passnames *p = passnames_new(8, 0x10000, 0x20000, err, sizeof(err));
+    ck_assert_msg(p != NULL, "%s", err);
+    ck_assert_int_eq(passnames_set_client_share(p, 2, 64, err, sizeof(err)), 0);
+    struct ctnl_tuple a1 = tuple4(1, 1001), a2 = tuple4(1, 1002), a3 = tuple4(1, 1003);
+    struct ctnl_tuple b1 = tuple4(2, 1001);
+    passnames_add(p, &a1, APP_TLS, false, "a.test", 6);
+    passnames_add(p, &a2, APP_TLS, false, "a.test", 6);
+    passnames_add(p, &a2, APP_TLS, false, "later.test", 10); /* noted again: no more taken */
+    passnames_add(p, &a3, APP_TLS, false, "a.test", 6);      /* client 10.0.0.1 past its 2 */
+    passnames_add(p, &b1, APP_TLS, false, "later.test", 10); /* another client: noted */
+    struct passnames_stats st;
+    passnames_get_stats(p, &st);
+    ck_assert_uint_eq(st.noted, 3);
+    ck_assert_uint_eq(st.client_full, 1);
+    ck_assert_uint_eq(st.full, 0);
+    /* a2 and b1 are cut (later.test): a2's client has room again */
+    struct passnames_conn out[4];
+    ck_assert_uint_eq(passnames_rejudge(p, judge_later, NULL, out, 4), 2);
+    passnames_add(p, &a3, APP_TLS, false, "a.test", 6);
+    passnames_get_stats(p, &st);
+    ck_assert_uint_eq(st.noted, 2);
+    ck_assert_uint_eq(st.client_full, 1);
+    /* deleted and forgotten notes give back too */
+    passnames_del(p, &a1);
+    passnames_add(p, &a2, APP_TLS, false, "a.test", 6);
+    passnames_gc_begin(p);
+    passnames_gc_seen(p, &a2);
+    ck_assert_uint_eq(passnames_gc_end(p), 1); /* a3 ended */
+    passnames_add(p, &a1, APP_TLS, false, "a.test", 6);
+    passnames_get_stats(p, &st);
+    ck_assert_uint_eq(st.noted, 2);
+    ck_assert_uint_eq(st.client_full, 1);
+    /* IPv6: two addresses of one /64 are one client; another /64 is another */
+    struct ctnl_tuple v[3];
+    for (int i = 0; i < 3; i++) {
+        memset(&v[i], 0, sizeof(v[i]));
+        v[i].ipver = 6;
+        v[i].proto = 6;
+        v[i].src[0] = 0x20, v[i].src[1] = 0x01, v[i].src[2] = 0x0d, v[i].src[3] = 0xb8;
+        v[i].src[7] = i == 2 ? 2 : 1; /* the /64 */
+        v[i].src[15] = (uint8_t)(i + 1);
+        v[i].dst[0] = 0x20, v[i].dst[15] = 7;
+        v[i].sport = 2000;
+        v[i].dport = 443;
+    }
+    struct ctnl_tuple v1b = v[1];
+    v1b.sport = 2001;
+    passnames_add(p, &v[0], APP_TLS, false, "a.test", 6);
+    passnames_add(p, &v[1], APP_TLS, false, "a.test", 6);
+    passnames_add(p, &v1b, APP_TLS, false, "a.test", 6); /* the /64's third: past 2 */
+    passnames_add(p, &v[2], APP_TLS, false, "a.test", 6);
+    passnames_get_stats(p, &st);
+    ck_assert_uint_eq(st.noted, 5);
+    ck_assert_uint_eq(st.client_full, 2);
+    passnames_free(p);
+    /* no share (0, or the whole table): one client fills it */
+    p = passnames_new(2, 0x10000, 0x20000, err, sizeof(err));
+    ck_assert_int_eq(passnames_set_client_share(p, 0, 64, err, sizeof(err)), 0);
+    passnames_add(p, &a1, APP_TLS, false, "a.test", 6);
+    passnames_add(p, &a2, APP_TLS, false, "a.test", 6);
+    passnames_add(p, &a3, APP_TLS, false, "a.test", 6);
+    passnames_get_stats(p, &st);
+    ck_assert_uint_eq(st.noted, 2);
+    ck_assert_uint_eq(st.full, 1);
+    ck_assert_uint_eq(st.client_full, 0);
+    passnames_free(p);
+}
+END_TEST
+
 /* ---- live ---- */
 
 static int nl_socket(void)
@@ -429,6 +505,7 @@ static Suite *ctnl_suite(void)
     tcase_add_test(tc, mark_request_bytes);
     tcase_add_test(tc, reader);
     tcase_add_test(tc, table);
+    tcase_add_test(tc, client_share);
     suite_add_tcase(s, tc);
     TCase *live = tcase_create("live");
     tcase_set_timeout(live, 20);
