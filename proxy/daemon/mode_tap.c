@@ -94,6 +94,7 @@ enum tap_ctr {
     C_PASSED_NAME_CUT,          /* passed flows blocked when a newer rule set listed their name */
     C_PASSED_NAMES_KEPT,        /* names of passed TLS flows kept now (tap.passed_names) */
     C_PASSED_NAMES_FULL,        /* ... not kept: the table was full */
+    C_PASSED_NAMES_CLIENT_FULL, /* ... not kept: the client held its share */
     C_PICKUPS_CUT,              /* flows first seen without their SYN, marked after drops */
     C_PICKUPS_BLOCKED,          /* ... and blocked at their next packet */
     C_COUNT
@@ -150,6 +151,7 @@ static const char *const tap_ctr_names[C_COUNT] = {
     "engine.passed_name_cut",
     "engine.passed_names_kept",
     "engine.passed_names_full",
+    "engine.passed_names_client_full",
     "engine.pickups_cut",
     "engine.pickups_blocked",
 };
@@ -370,6 +372,7 @@ static void publish_counters(struct tap_worker *w, bool with_drops)
                              es.passed_name_cut,
                              es.passed_names_kept,
                              es.passed_names_full,
+                             es.passed_names_client_full,
                              es.pickups_cut,
                              es.pickups_blocked };
     _Static_assert(sizeof(eng) / sizeof(eng[0]) == C_COUNT - C_DECODE_ERRORS,
@@ -448,6 +451,7 @@ static int tap_open(const struct settings *cfg, struct daemon_ctx *d, void **sta
     ec.tariff = d->tariff;
     ec.cut_passed = true; /* a tap sees every packet of the flows it passed: it can cut them */
     ec.passed_names = (uint32_t)cfg->tap_passed_names;
+    ec.passed_names_per_client = (uint32_t)cfg->tap_passed_names_per_client;
     ec.reasm_per_client = (uint32_t)cfg->tap_client_buffers;
     ec.h2c_conns = (size_t)cfg->h2c_states;
     ec.client_prefix6 = (uint8_t)cfg->client_prefix6;

@@ -248,6 +248,13 @@ static const struct config_key keys[] = {
       "its next packet (connections to an address listed later are cut without it). About 280 "
       "bytes each, touched as used. Past it a connection keeps the decision it started with. "
       "0: off" },
+    { "tap.passed_names_per_client", CONFIG_INT, 0, 65535, "4096", NULL,
+      OFF(tap_passed_names_per_client), true,
+      "of tap.passed_names (per worker), the names one client (an IPv4 address, an IPv6 prefix: "
+      "client_prefix6) may have kept at once; past it that client's passes are not kept "
+      "(counted: engine.passed_names_client_full), so one client keeping many connections alive "
+      "cannot fill the table for everyone else. 0: no share. Behind a NAT the filter sees one "
+      "address for many subscribers: raise it there" },
     { "tap.client_buffers", CONFIG_INT, 0, 16777216, "1024", NULL, OFF(tap_client_buffers), true,
       "reassembly buffers one client (an IPv4 address, an IPv6 prefix: client_prefix6) may "
       "hold at once per worker (its connections "

@@ -111,6 +111,7 @@ struct settings {
     int64_t tap_batch_ms;
     int64_t tap_client_buffers;
     int64_t tap_passed_names;
+    int64_t tap_passed_names_per_client;
     int64_t queue_passed_names;
     int64_t queue_passed_names_per_client;
 

@@ -168,8 +168,8 @@ void engine_config_default(struct engine_config *c)
 static void keep_name(struct engine *e, struct flow *f, const struct engine_event *ev)
 {
     if (ev->d.verdict == VERDICT_PASS && ev->app == APP_TLS && ev->name && !ev->cut) {
-        uint32_t at =
-            namekeep_put(e->names, f->a.slot, f, f->a.id, ev->name, ev->name_len, ev->ech);
+        uint32_t at = namekeep_put(e->names, f->a.slot, f, f->a.id, ev->name, ev->name_len, ev->ech,
+                                   f->ipver, flowtab_client_addr(f));
         if (at || !f->a.slot) {
             f->a.slot = (uint16_t)at;
             return;
@@ -1857,6 +1857,11 @@ struct engine *engine_new(const struct engine_config *cfg, const struct ruleset 
         cfg->passed_names && cfg->cut_passed
             ? namekeep_new(cfg->passed_names > NAMEKEEP_MAX ? NAMEKEEP_MAX : cfg->passed_names)
             : NULL;
+    if (e->names &&
+        !namekeep_set_share(e->names, cfg->passed_names_per_client, cfg->client_prefix6)) {
+        namekeep_free(e->names);
+        e->names = NULL; /* out of memory: refused below */
+    }
     e->qfree = calloc(e->nqslots ? e->nqslots : 1, sizeof(*e->qfree));
     e->scratch_cap = cfg->reasm_bytes;
     e->scratch = malloc(e->scratch_cap);
@@ -1971,6 +1976,7 @@ void engine_get_stats(const struct engine *e, struct engine_stats *st)
         namekeep_get_stats(e->names, &ns);
         st->passed_names_kept = ns.in_use;
         st->passed_names_full = ns.full;
+        st->passed_names_client_full = ns.client_full;
     }
     st->csum_set_aside = ts.ignored[TCPREASM_BAD_CSUM];
     struct csumpol_stats cs;

@@ -110,6 +110,10 @@ struct engine_config {
      * passed_name_cut). Past the table, a connection keeps the decision it started with
      * (passed_names_full). */
     uint32_t passed_names;
+    /* ... of them, at most this many per client (client_prefix6 for IPv6), so one client
+     * keeping connections alive cannot fill the table for the others (passed_names_client_full);
+     * 0: no share */
+    uint32_t passed_names_per_client;
     struct verdict_policy policy;
     const struct verdict_tariff *tariff; /* child tariffs (docs/profiles.md); NULL: none */
 };
@@ -350,6 +354,7 @@ struct engine_stats {
                                         * name kept count in passed_cut */
     uint64_t passed_names_kept;        /* names kept now */
     uint64_t passed_names_full;        /* passed names not kept: the table was full */
+    uint64_t passed_names_client_full; /* ... their client held its share */
     uint64_t limit_blocked;            /* ClientHellos over the reassembly cap with no name
                                         * visible (method incomplete; of tls_limit), h2c
                                         * connections whose later streams cannot be decoded

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/bigmem.h"
+#include "proxy/flow/owners.h"
 
 struct namekeep {
     uint32_t n;
@@ -12,6 +13,8 @@ struct namekeep {
     uint32_t hwm;       /* entries ever used: the ones above were never touched */
     struct namekeep_entry *e;
     uint16_t *next_free; /* n + 1, indexed by entry number */
+    struct owners *own;  /* entries per client, with a share; NULL: none */
+    uint32_t share;
     struct namekeep_stats st;
 };
 
@@ -38,7 +41,17 @@ void namekeep_free(struct namekeep *nk)
         return;
     bigmem_free(nk->e, (size_t)nk->n * sizeof *nk->e);
     free(nk->next_free);
+    owners_free(nk->own);
     free(nk);
+}
+
+bool namekeep_set_share(struct namekeep *nk, uint32_t share, unsigned prefix6)
+{
+    if (share == 0 || share >= nk->n)
+        return true;
+    nk->own = owners_new(nk->n, prefix6);
+    nk->share = nk->own ? share : 0;
+    return nk->own != NULL;
 }
 
 /* A free entry's number: one given back, else one never used; 0 when the table is full. */
@@ -53,19 +66,29 @@ static uint32_t take(struct namekeep *nk)
 }
 
 uint32_t namekeep_put(struct namekeep *nk, uint32_t at, const void *owner, uint32_t gen,
-                      const char *name, size_t len, bool ech)
+                      const char *name, size_t len, bool ech, int ipver, const uint8_t *client)
 {
     if (len == 0 || len > NAMEKEEP_NAME_MAX || !owner) {
         nk->st.too_long += len > NAMEKEEP_NAME_MAX;
         return 0;
     }
     if (at == 0 || at > nk->n || !nk->e[at - 1].owner) {
+        if (nk->own && !owners_take(nk->own, ipver, client, nk->share)) {
+            nk->st.client_full++; /* the rest of the table stays for the other clients */
+            return 0;
+        }
         at = take(nk);
         if (!at) {
+            if (nk->own)
+                owners_give(nk->own, ipver, client);
             nk->st.full++;
             return 0;
         }
         nk->st.in_use++;
+        struct namekeep_entry *n = &nk->e[at - 1];
+        n->ipver = (uint8_t)ipver;
+        memset(n->client, 0, sizeof n->client);
+        memcpy(n->client, client, ipver == 4 ? 4 : 16);
     }
     struct namekeep_entry *x = &nk->e[at - 1];
     x->owner = owner;
@@ -88,6 +111,8 @@ void namekeep_drop(struct namekeep *nk, uint32_t at)
 {
     if (at == 0 || at > nk->hwm || !nk->e[at - 1].owner)
         return;
+    if (nk->own)
+        owners_give(nk->own, nk->e[at - 1].ipver, nk->e[at - 1].client);
     nk->e[at - 1].owner = NULL;
     nk->next_free[at] = (uint16_t)nk->free_head;
     nk->free_head = at;

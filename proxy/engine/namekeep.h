@@ -25,6 +25,8 @@ struct namekeep_entry {
     uint32_t gen;      /* the owner's generation when noted (a reused owner has another) */
     uint8_t len;
     bool ech;
+    uint8_t ipver;      /* the connection's client, for its share (namekeep_set_share()) */
+    uint8_t client[16]; /* IPv4: the first 4 bytes */
     char name[NAMEKEEP_NAME_MAX];
 };
 
@@ -32,11 +34,18 @@ struct namekeep_entry {
 struct namekeep *namekeep_new(uint32_t n);
 void namekeep_free(struct namekeep *nk);
 
+/* At most share entries per client (an IPv4 address, an IPv6 prefix of prefix6 bits): one
+ * client keeping many connections alive cannot fill the table, leaving every other client's
+ * later passes unkept (a later order would not cut them). 0 (or the whole table): none. Call
+ * before the first put. Returns false when out of memory (the table then has no share). */
+bool namekeep_set_share(struct namekeep *nk, uint32_t share, unsigned prefix6);
+
 /* Notes name (len bytes) for owner/gen in entry `at` when at is not 0 (the owner's own entry,
- * replaced), else in a free entry. Returns the entry's number, or 0 when none is free or the
- * name is empty or longer than NAMEKEEP_NAME_MAX (counted in namekeep_stats). */
+ * replaced), else in a free entry; the connection's client is ipver/client (IPv4: its first 4
+ * bytes). Returns the entry's number, or 0 when none is free, the client holds its share, or
+ * the name is empty or longer than NAMEKEEP_NAME_MAX (counted in namekeep_stats). */
 uint32_t namekeep_put(struct namekeep *nk, uint32_t at, const void *owner, uint32_t gen,
-                      const char *name, size_t len, bool ech);
+                      const char *name, size_t len, bool ech, int ipver, const uint8_t *client);
 
 /* Entry number `at` (1..n), or NULL when out of range or free. */
 const struct namekeep_entry *namekeep_get(const struct namekeep *nk, uint32_t at);
@@ -50,7 +59,7 @@ uint32_t namekeep_next(const struct namekeep *nk, uint32_t after);
 
 struct namekeep_stats {
     uint32_t in_use;
-    uint64_t noted, full, too_long;
+    uint64_t noted, full, client_full, too_long;
 };
 void namekeep_get_stats(const struct namekeep *nk, struct namekeep_stats *st);
 
