@@ -19,6 +19,7 @@
 #include "proxy/enforce/feedrules.h"
 #include "tests/lib/needroot.h"
 #include "tests/lib/proc.h"
+#include "tests/lib/rulestext.h"
 
 static char *written(const struct divertrules_cfg *c)
 {
@@ -31,43 +32,14 @@ static char *written(const struct divertrules_cfg *c)
     return buf;
 }
 
-/* text without comment lines (a first non-blank '#') and blank lines */
-static char *rules_only(const char *text)
-{
-    char *out = malloc(strlen(text) + 1), *o = out;
-    ck_assert_ptr_nonnull(out);
-    for (const char *p = text; *p;) {
-        const char *e = strchr(p, '\n');
-        size_t len = e ? (size_t)(e - p) + 1 : strlen(p);
-        const char *q = p + strspn(p, " \t");
-        if (q < p + len && *q != '#' && *q != '\n') {
-            memcpy(o, p, len);
-            o += len;
-        }
-        p += len;
-    }
-    *o = '\0';
-    return out;
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
-    char *buf = NULL;
-    size_t cap = 0;
-    ck_assert_int_gt(getdelim(&buf, &cap, '\0', f), 0);
-    fclose(f);
-    return buf;
-}
-
 static void same_as_shipped(bool redirect, const char *path)
 {
     struct divertrules_cfg c;
     divertrules_cfg_default(&c);
     c.redirect = redirect;
-    char *w = written(&c), *file = slurp(path);
-    char *a = rules_only(w), *b = rules_only(file);
+    char *w = written(&c), *file = rulestext_slurp(path);
+    ck_assert_msg(file != NULL, "%s: cannot be read", path);
+    char *a = rulestext_rules_only(w), *b = rulestext_rules_only(file);
     ck_assert_msg(strcmp(a, b) == 0,
                   "%s differs from `qorgau config rules` with the defaults:\n%s\n---\n%s", path, a,
                   b);
@@ -85,14 +57,6 @@ START_TEST(defaults_are_the_shipped_files)
 }
 END_TEST
 
-static size_t count(const char *hay, const char *needle)
-{
-    size_t n = 0;
-    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
-        n++;
-    return n;
-}
-
 START_TEST(values_land_in_place)
 {
     struct divertrules_cfg c;
@@ -102,9 +66,9 @@ START_TEST(values_land_in_place)
     c.tproxy_port = 3129;
     c.iface = "eth-sub0";
     char *t = written(&c);
-    ck_assert_uint_eq(count(t, "tproxy ip to :3129 meta mark set 1 accept\n"), 1);
-    ck_assert_uint_eq(count(t, "tproxy ip6 to :3129 meta mark set 1 accept\n"), 1);
-    ck_assert_uint_eq(count(t, "        iifname \"eth-sub0\" "), 3);
+    ck_assert_uint_eq(rulestext_count(t, "tproxy ip to :3129 meta mark set 1 accept\n"), 1);
+    ck_assert_uint_eq(rulestext_count(t, "tproxy ip6 to :3129 meta mark set 1 accept\n"), 1);
+    ck_assert_uint_eq(rulestext_count(t, "        iifname \"eth-sub0\" "), 3);
     ck_assert_ptr_nonnull(strstr(t, "        iifname \"eth-sub0\" udp dport 443 drop\n"));
     ck_assert_ptr_nonnull(
         strstr(t, "        meta l4proto tcp socket transparent 1 meta mark set 1 accept\n"));
@@ -114,7 +78,7 @@ START_TEST(values_land_in_place)
     divertrules_cfg_default(&c);
     c.drop_quic = false;
     t = written(&c);
-    ck_assert_uint_eq(count(t, "udp dport 443"), 0);
+    ck_assert_uint_eq(rulestext_count(t, "udp dport 443"), 0);
     ck_assert_ptr_nonnull(strstr(t, "not dropped (inline.quic = pass)"));
     free(t);
     c.redirect = true;

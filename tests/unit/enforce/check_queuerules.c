@@ -22,6 +22,7 @@
 #include "proxy/enforce/queuerules.h"
 #include "tests/lib/needroot.h"
 #include "tests/lib/proc.h"
+#include "tests/lib/rulestext.h"
 
 /* The rule set for c in format fmt, in a buffer the caller frees. */
 static char *written(const struct queuerules_cfg *c, enum queuerules_format fmt)
@@ -35,47 +36,14 @@ static char *written(const struct queuerules_cfg *c, enum queuerules_format fmt)
     return buf;
 }
 
-/* text without its comment lines (a first non-blank '#') and blank lines */
-static char *rules_only(const char *text)
-{
-    size_t n = strlen(text);
-    char *out = malloc(n + 1), *o = out;
-    ck_assert_ptr_nonnull(out);
-    for (const char *p = text; *p;) {
-        const char *e = strchr(p, '\n');
-        size_t len = e ? (size_t)(e - p) + 1 : strlen(p);
-        const char *q = p;
-        while (q < p + len && (*q == ' ' || *q == '\t'))
-            q++;
-        if (q < p + len && *q != '#' && *q != '\n') {
-            memcpy(o, p, len);
-            o += len;
-        }
-        p += len;
-    }
-    *o = '\0';
-    return out;
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
-    char *buf = NULL;
-    size_t cap = 0;
-    ssize_t n = getdelim(&buf, &cap, '\0', f);
-    ck_assert_int_gt(n, 0);
-    fclose(f);
-    return buf;
-}
-
 /* the shipped file's rules and the default configuration's, line by line */
 static void same_as_shipped(enum queuerules_format fmt, const char *path)
 {
     struct queuerules_cfg c;
     queuerules_cfg_default(&c);
-    char *w = written(&c, fmt), *file = slurp(path);
-    char *a = rules_only(w), *b = rules_only(file);
+    char *w = written(&c, fmt), *file = rulestext_slurp(path);
+    ck_assert_msg(file != NULL, "%s: cannot be read", path);
+    char *a = rulestext_rules_only(w), *b = rulestext_rules_only(file);
     ck_assert_msg(strcmp(a, b) == 0,
                   "%s differs from `qorgau config rules` with the defaults:\n%s\n---\n%s", path, a,
                   b);
@@ -95,15 +63,6 @@ START_TEST(defaults_are_the_shipped_files)
 }
 END_TEST
 
-/* how many times needle occurs in hay */
-static size_t count(const char *hay, const char *needle)
-{
-    size_t n = 0;
-    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
-        n++;
-    return n;
-}
-
 START_TEST(values_land_in_place)
 {
     struct queuerules_cfg c;
@@ -112,8 +71,8 @@ START_TEST(values_land_in_place)
     c.queue_first = 7;
     c.queues = 1;
     char *i = written(&c, QUEUERULES_IPTABLES), *n = written(&c, QUEUERULES_NFT);
-    ck_assert_uint_eq(count(i, "-j NFQUEUE --queue-num 7 --queue-bypass\n"), 4);
-    ck_assert_uint_eq(count(i, "--queue-balance"), 0);
+    ck_assert_uint_eq(rulestext_count(i, "-j NFQUEUE --queue-num 7 --queue-bypass\n"), 4);
+    ck_assert_uint_eq(rulestext_count(i, "--queue-balance"), 0);
     ck_assert_ptr_nonnull(strstr(n, "        queue flags bypass to 7\n"));
     free(i);
     free(n);
@@ -124,8 +83,8 @@ START_TEST(values_land_in_place)
     c.queues = 4;
     i = written(&c, QUEUERULES_IPTABLES);
     n = written(&c, QUEUERULES_NFT);
-    ck_assert_uint_eq(count(i, "-j NFQUEUE --queue-balance 10:13\n"), 4);
-    ck_assert_uint_eq(count(i, "bypass"), 0);
+    ck_assert_uint_eq(rulestext_count(i, "-j NFQUEUE --queue-balance 10:13\n"), 4);
+    ck_assert_uint_eq(rulestext_count(i, "bypass"), 0);
     ck_assert_ptr_nonnull(strstr(n, "        queue to 10-13\n"));
     ck_assert_ptr_null(strstr(n, "flags bypass"));
     ck_assert_ptr_nonnull(strstr(n, "drops packets (queue.fail = closed)"));
@@ -137,8 +96,8 @@ START_TEST(values_land_in_place)
     c.mark_block = 0x100;
     i = written(&c, QUEUERULES_IPTABLES);
     n = written(&c, QUEUERULES_NFT);
-    ck_assert_uint_eq(count(i, "0x30000"), 0);
-    ck_assert_uint_eq(count(n, "0x30000"), 0);
+    ck_assert_uint_eq(rulestext_count(i, "0x30000"), 0);
+    ck_assert_uint_eq(rulestext_count(n, "0x30000"), 0);
     ck_assert_ptr_nonnull(strstr(i, "-A QORGAU -m mark --mark 0x1/0x101 -j CONNMARK --save-mark "
                                     "--nfmask 0x101 --ctmask 0x101\n"));
     ck_assert_ptr_nonnull(strstr(i, "-A QORGAU -m connmark --mark 0x100/0x101 -j DROP\n"));
@@ -154,9 +113,9 @@ START_TEST(values_land_in_place)
     c.queued_rate = 0;
     i = written(&c, QUEUERULES_IPTABLES);
     n = written(&c, QUEUERULES_NFT);
-    ck_assert_uint_eq(count(i, "hashlimit"), 0);
-    ck_assert_uint_eq(count(n, "meter"), 0);
-    ck_assert_uint_eq(count(i, "-j NFQUEUE"), 4); /* the queueing rules all stay */
+    ck_assert_uint_eq(rulestext_count(i, "hashlimit"), 0);
+    ck_assert_uint_eq(rulestext_count(n, "meter"), 0);
+    ck_assert_uint_eq(rulestext_count(i, "-j NFQUEUE"), 4); /* the queueing rules all stay */
     ck_assert_ptr_nonnull(strstr(i, "new connections not limited"));
     free(i);
     free(n);
@@ -169,11 +128,12 @@ START_TEST(values_land_in_place)
     c.settle_packets = 600;
     i = written(&c, QUEUERULES_IPTABLES);
     n = written(&c, QUEUERULES_NFT);
-    ck_assert_uint_eq(count(i, "qorgau_new"), 0);
-    ck_assert_uint_eq(count(i, "--hashlimit-name qorgau_q6"), 2);
-    ck_assert_uint_eq(count(i, "--hashlimit-srcmask 48 --hashlimit-htable-size 4096 "
-                               "--hashlimit-htable-max 4096 --hashlimit-htable-expire 1500 "),
-                      2);
+    ck_assert_uint_eq(rulestext_count(i, "qorgau_new"), 0);
+    ck_assert_uint_eq(rulestext_count(i, "--hashlimit-name qorgau_q6"), 2);
+    ck_assert_uint_eq(
+        rulestext_count(i, "--hashlimit-srcmask 48 --hashlimit-htable-size 4096 "
+                           "--hashlimit-htable-max 4096 --hashlimit-htable-expire 1500 "),
+        2);
     ck_assert_ptr_nonnull(strstr(i, "--connbytes 600: --connbytes-dir reply"));
     ck_assert_ptr_nonnull(strstr(
         n, "meter qorgau_q6 size 4096 { ip6 saddr & ffff:ffff:ffff:: timeout 1500ms limit rate "
