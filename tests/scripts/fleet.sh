@@ -520,8 +520,17 @@ for k in 1 2 3 4 5 6; do
     printf '{"id":"m-%s","issuer":"Court","legal_basis":"Art. 41-1","issued":"2026-11-22","resources":["a%s.merge.example","b%s.merge.example"]}\n' \
         $k $k $k >"$tmp/m$k.json"
 done
-for k in 1 2 3 4 5 6; do E "$QG_BIN" order --store "$tmp/mstore" import "$tmp/m$k.json" >/dev/null; done
+# the first two one at a time, each applied before the next is imported: two 2-entry overlays
+# (past the threshold: a background merge starts); the four others at once while it runs (their
+# change is queued and re-applied on the merged set, or, if the node reads them together after
+# the merge, applied as one). Imported all at once, a loaded machine's node read them as one
+# 12-entry change, compiled it whole, and never merged in the background.
 mok=1
+for k in 1 2; do
+    E "$QG_BIN" order --store "$tmp/mstore" import "$tmp/m$k.json" >/dev/null
+    solo_verdict m "a$k.merge.example" block || mok=0
+done
+for k in 3 4 5 6; do E "$QG_BIN" order --store "$tmp/mstore" import "$tmp/m$k.json" >/dev/null; done
 for k in 1 2 3 4 5 6; do
     solo_verdict m "a$k.merge.example" block && solo_verdict m "b$k.merge.example" block || mok=0
 done
