@@ -43,7 +43,7 @@ static void usage(FILE *f)
         "       qorgau rules compile -o FILE PATH...\n"
         "       qorgau run -c FILE [--foreground] [--check]\n"
         "       qorgau config check [-c] FILE | qorgau config doc\n"
-        "       qorgau config rules [--iptables|--nft] [--redirect] [--iface NAME] [-c] FILE\n"
+        "       qorgau config rules [--iptables|--nft] [--redirect] [--iface NAME]... [-c] FILE\n"
         "       qorgau order [-c CONFIG] [--store URL] import FILE... [--urgent] | list | show ID\n"
         "                    | revoke ID | restore ID\n"
         "       qorgau query [-c CONFIG | --store URL] NAME|URL|IP... | -\n"

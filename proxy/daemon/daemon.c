@@ -2672,7 +2672,8 @@ static int config_rules(int argc, char **argv)
 {
     enum queuerules_format fmt = QUEUERULES_IPTABLES;
     bool nft = false, ipt = false, redirect = false, usage = false;
-    const char *path = NULL, *iface = NULL;
+    const char *path = NULL, *ifaces[DIVERTRULES_IFACES + 1];
+    unsigned nifaces = 0;
     for (int i = 1; i < argc && !usage; i++) {
         if (strcmp(argv[i], "--nft") == 0)
             nft = true;
@@ -2680,8 +2681,8 @@ static int config_rules(int argc, char **argv)
             ipt = true;
         else if (strcmp(argv[i], "--redirect") == 0)
             redirect = true;
-        else if (strcmp(argv[i], "--iface") == 0 && i + 1 < argc && !iface)
-            iface = argv[++i];
+        else if (strcmp(argv[i], "--iface") == 0 && i + 1 < argc && nifaces <= DIVERTRULES_IFACES)
+            ifaces[nifaces++] = argv[++i]; /* one past the most: refused by the check */
         else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc && !path)
             path = argv[++i];
         else if (argv[i][0] != '-' && !path)
@@ -2690,8 +2691,9 @@ static int config_rules(int argc, char **argv)
             usage = true;
     }
     if (!path || usage || (nft && ipt)) {
-        fputs("usage: qorgau config rules [--iptables|--nft] [-c] FILE          (mode = queue)\n"
-              "       qorgau config rules [--redirect] [--iface NAME] [-c] FILE  (mode = inline)\n",
+        fputs("usage: qorgau config rules [--iptables|--nft] [-c] FILE             (mode = queue)\n"
+              "       qorgau config rules [--redirect] [--iface NAME]... [-c] FILE  (mode = "
+              "inline)\n",
               stderr);
         return DAEMON_EXIT_USAGE;
     }
@@ -2712,7 +2714,8 @@ static int config_rules(int argc, char **argv)
         v.redirect_port = (uint16_t)c->inline_redirect_port;
         v.redirect = redirect;
         v.drop_quic = c->inline_quic != SETTINGS_QUIC_PASS;
-        v.iface = iface;
+        v.ifaces = ifaces;
+        v.nifaces = nifaces;
         if (ipt)
             why = "inline mode's diversion is an nft script (no --iptables form)";
         else if (!(why = divertrules_check(&v)))
@@ -2733,7 +2736,7 @@ static int config_rules(int argc, char **argv)
         q.sources = (uint32_t)c->queue_source_table;
         q.expire_ms = (uint32_t)c->queue_source_expire;
         q.prefix6 = (unsigned)c->client_prefix6;
-        if (redirect || iface)
+        if (redirect || nifaces)
             why = "--redirect and --iface are inline mode's (queue mode's rules judge what the "
                   "router forwards, whichever interface it came in on)";
         else if (!(why = queuerules_check(&q)))
@@ -2768,7 +2771,7 @@ int daemon_config_main(int argc, char **argv)
     fputs(
         "usage: qorgau config check [-c] FILE   validate, print the effective configuration\n"
         "       qorgau config doc               print the key table of docs/configuration.md\n"
-        "       qorgau config rules [--iptables|--nft] [--redirect] [--iface NAME] [-c] FILE\n"
+        "       qorgau config rules [--iptables|--nft] [--redirect] [--iface NAME]... [-c] FILE\n"
         "                                       the kernel rules of FILE's mode (queue, inline)\n",
         stderr);
     return DAEMON_EXIT_USAGE;

@@ -40,9 +40,12 @@ const char *divertrules_check(const struct divertrules_cfg *c)
     if (!c->redirect && !c->tproxy_port)
         return "TPROXY needs inline.tproxy_port (it is 0: not listened on; --redirect diverts to "
                "inline.redirect_port)";
-    if (c->iface && !iface_ok(c->iface))
-        return "the interface name must be 1..15 printable bytes without quotes, backslashes, "
-               "slashes or spaces";
+    if (c->nifaces > DIVERTRULES_IFACES)
+        return "at most 16 interfaces";
+    for (unsigned i = 0; i < c->nifaces; i++)
+        if (!iface_ok(c->ifaces[i]))
+            return "an interface name must be 1..15 printable bytes without quotes, backslashes, "
+                   "slashes or spaces";
     return NULL;
 }
 
@@ -50,9 +53,16 @@ int divertrules_write(FILE *f, const struct divertrules_cfg *c, const char *sour
 {
     if (divertrules_check(c))
         return -EINVAL;
-    char on[48] = "";
-    if (c->iface)
-        snprintf(on, sizeof on, "iifname \"%s\" ", c->iface);
+    /* `iifname "a" ` or `iifname { "a", "b" } ` before each diverting rule */
+    char on[DIVERTRULES_IFACES * 20 + 32] = "";
+    if (c->nifaces == 1) {
+        snprintf(on, sizeof on, "iifname \"%s\" ", c->ifaces[0]);
+    } else if (c->nifaces > 1) {
+        size_t k = (size_t)snprintf(on, sizeof on, "iifname { ");
+        for (unsigned i = 0; i < c->nifaces; i++)
+            k += (size_t)snprintf(on + k, sizeof on - k, "%s\"%s\"", i ? ", " : "", c->ifaces[i]);
+        snprintf(on + k, sizeof on - k, " } ");
+    }
     unsigned port = c->redirect ? c->redirect_port : c->tproxy_port;
     fprintf(f, "#!/usr/sbin/nft -f\n");
     fprintf(f, "# Inline mode's diversion, written by `qorgau config rules`%s%s (qorgau %s):\n",
@@ -60,7 +70,7 @@ int divertrules_write(FILE *f, const struct divertrules_cfg *c, const char *sour
     fprintf(f, "#   TCP 80/443 %s to port %u (inline.%s_port), %s;\n",
             c->redirect ? "redirected (destination NAT)" : "diverted with TPROXY", port,
             c->redirect ? "redirect" : "tproxy",
-            c->iface ? "arriving on the interface named below" : "every packet routed here");
+            c->nifaces ? "arriving on the interfaces named below" : "every packet routed here");
     fprintf(f, "#   UDP 443 %s.\n",
             c->drop_quic ? "dropped (QUIC: browsers fall back to TCP, where the name is judged)"
                          : "not dropped (inline.quic = pass)");

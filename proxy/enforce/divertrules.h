@@ -17,13 +17,16 @@
 #include <stdio.h>
 
 struct divertrules_cfg {
-    uint16_t tproxy_port;   /* inline.tproxy_port; 0: not listened on */
-    uint16_t redirect_port; /* inline.redirect_port; 0: not listened on */
-    bool redirect;          /* divert with REDIRECT (to redirect_port) instead of TPROXY */
-    bool drop_quic;         /* drop UDP 443 (inline.quic is not pass) */
-    const char *iface;      /* divert only what arrives on this interface (the subscribers'
-                             * side); NULL: every packet the filter routes */
+    uint16_t tproxy_port;      /* inline.tproxy_port; 0: not listened on */
+    uint16_t redirect_port;    /* inline.redirect_port; 0: not listened on */
+    bool redirect;             /* divert with REDIRECT (to redirect_port) instead of TPROXY */
+    bool drop_quic;            /* drop UDP 443 (inline.quic is not pass) */
+    const char *const *ifaces; /* divert only what arrives on these interfaces (the
+                                * subscribers' side); none: every packet the filter routes */
+    unsigned nifaces;          /* at most DIVERTRULES_IFACES */
 };
+
+#define DIVERTRULES_IFACES 16
 
 /* The shipped TPROXY file's values: ports 15001 / 15002, TPROXY, QUIC dropped, every interface. */
 void divertrules_cfg_default(struct divertrules_cfg *c);

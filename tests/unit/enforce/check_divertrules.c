@@ -64,7 +64,9 @@ START_TEST(values_land_in_place)
     /* TPROXY to another port, on one interface: both families' diversions and the QUIC drop
      * are restricted to it; the transparent-socket rule is not (it matches the proxy's own) */
     c.tproxy_port = 3129;
-    c.iface = "eth-sub0";
+    const char *sub0[] = { "eth-sub0" };
+    c.ifaces = sub0;
+    c.nifaces = 1;
     char *t = written(&c);
     ck_assert_uint_eq(rulestext_count(t, "tproxy ip to :3129 meta mark set 1 accept\n"), 1);
     ck_assert_uint_eq(rulestext_count(t, "tproxy ip6 to :3129 meta mark set 1 accept\n"), 1);
@@ -90,10 +92,13 @@ START_TEST(values_land_in_place)
     free(t);
     /* REDIRECT on an interface, QUIC dropped there */
     c.drop_quic = true;
-    c.iface = "ppp0";
+    const char *two[] = { "ppp0", "ppp1" };
+    c.ifaces = two;
+    c.nifaces = 2;
     t = written(&c);
-    ck_assert_ptr_nonnull(strstr(t, "iifname \"ppp0\" tcp dport { 80, 443 } redirect to :8443\n"));
-    ck_assert_ptr_nonnull(strstr(t, "iifname \"ppp0\" udp dport 443 drop\n"));
+    ck_assert_ptr_nonnull(
+        strstr(t, "iifname { \"ppp0\", \"ppp1\" } tcp dport { 80, 443 } redirect to :8443\n"));
+    ck_assert_ptr_nonnull(strstr(t, "iifname { \"ppp0\", \"ppp1\" } udp dport 443 drop\n"));
     free(t);
 }
 END_TEST
@@ -113,14 +118,18 @@ START_TEST(bad_values_refused)
     } while (0)
     REFUSED(c.tproxy_port = 0, "inline.tproxy_port");
     REFUSED((c.redirect = true, c.redirect_port = 0), "inline.redirect_port");
-    REFUSED(c.iface = "", "interface name");
-    REFUSED(c.iface = "a-name-too-long-0", "interface name");
-    REFUSED(c.iface = "eth\"0", "interface name");
-    REFUSED(c.iface = "eth 0", "interface name");
-    REFUSED(c.iface = "eth\\0", "interface name");
+    const char *bad[] = { "", "a-name-too-long-0", "eth\"0", "eth 0", "eth\\0" };
+    for (unsigned i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        REFUSED((c.ifaces = &bad[i], c.nifaces = 1), "interface name");
+    const char *many[17];
+    for (unsigned i = 0; i < 17; i++)
+        many[i] = "eth0";
+    REFUSED((c.ifaces = many, c.nifaces = 17), "at most 16");
 #undef REFUSED
     divertrules_cfg_default(&c);
-    c.iface = "abcdefghijklmno"; /* 15 bytes: the longest name */
+    const char *longest[] = { "abcdefghijklmno" }; /* 15 bytes: the longest name */
+    c.ifaces = longest;
+    c.nifaces = 1;
     ck_assert_ptr_null(divertrules_check(&c));
     c.tproxy_port = 0; /* a port not listened on is fine when the other way is used */
     c.redirect = true;
@@ -153,7 +162,9 @@ START_TEST(live_loaded_and_checked)
     struct divertrules_cfg c;
     divertrules_cfg_default(&c);
     c.tproxy_port = 3129;
-    c.iface = "lo";
+    const char *lo[] = { "lo", "dummy0" };
+    c.ifaces = lo;
+    c.nifaces = 2;
     load(&c, path);
     unsigned d = 0;
     ck_assert_msg(feedrules_check_divert(3129, 0, m, sizeof m, &d) == FEEDRULES_OK, "%s", m);
