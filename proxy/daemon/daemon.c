@@ -2665,7 +2665,7 @@ int daemon_main(int argc, char **argv)
     return ret;
 }
 
-/* `config rules [--iptables|--nft] [--redirect] [--iface NAME] [-c] FILE`: the kernel rules of
+/* `config rules [--iptables|--nft] [--redirect] [--iface NAME]... [-c] FILE`: the kernel rules of
  * FILE's mode on stdout - queue mode's NFQUEUE rules (proxy/enforce/queuerules.h), inline mode's
  * diversion (proxy/enforce/divertrules.h). */
 static int config_rules(int argc, char **argv)
