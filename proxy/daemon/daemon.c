@@ -2705,6 +2705,13 @@ static int config_rules(int argc, char **argv)
         fprintf(stderr, "qorgau: %s\n", err);
         return DAEMON_EXIT_CONFIG;
     }
+    /* the file's name goes into a comment line of the rules: a newline in it would start a
+     * line of its own (a rule), so control characters are shown as '?' */
+    char shown[512];
+    snprintf(shown, sizeof(shown), "%s", path);
+    for (char *q = shown; *q; q++)
+        if ((unsigned char)*q < 0x20 || *q == 0x7f)
+            *q = '?';
     const char *why = NULL;
     int rc = 0;
     if (c->mode == SETTINGS_MODE_INLINE) {
@@ -2719,7 +2726,7 @@ static int config_rules(int argc, char **argv)
         if (ipt)
             why = "inline mode's diversion is an nft script (no --iptables form)";
         else if (!(why = divertrules_check(&v)))
-            rc = divertrules_write(stdout, &v, path);
+            rc = divertrules_write(stdout, &v, shown);
     } else if (c->mode == SETTINGS_MODE_QUEUE) {
         struct queuerules_cfg q;
         queuerules_cfg_default(&q);
@@ -2740,7 +2747,7 @@ static int config_rules(int argc, char **argv)
             why = "--redirect and --iface are inline mode's (queue mode's rules judge what the "
                   "router forwards, whichever interface it came in on)";
         else if (!(why = queuerules_check(&q)))
-            rc = queuerules_write(stdout, &q, fmt, path);
+            rc = queuerules_write(stdout, &q, fmt, shown);
     } else {
         why = "mode = tap reads a copy of the traffic: it needs no kernel rules (queue and inline "
               "modes do)";

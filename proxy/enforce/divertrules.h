@@ -35,7 +35,8 @@ void divertrules_cfg_default(struct divertrules_cfg *c);
 const char *divertrules_check(const struct divertrules_cfg *c);
 
 /* Writes the nft script: a comment naming the values, then the table. source: what they were
- * written from (a file name, shown in the comment), or NULL. Returns 0, -EINVAL (c fails
+ * written from (a file name, shown in the comment: without control characters, which
+ * would end the comment line), or NULL. Returns 0, -EINVAL (c fails
  * divertrules_check()) or -EIO. */
 int divertrules_write(FILE *f, const struct divertrules_cfg *c, const char *source);
 

@@ -43,7 +43,8 @@ void queuerules_cfg_default(struct queuerules_cfg *c);
 const char *queuerules_check(const struct queuerules_cfg *c);
 
 /* Writes the rule set: a comment naming the values, then the rules. source: what they were
- * written from (a file name, shown in the comment), or NULL. Returns 0, -EINVAL (c fails
+ * written from (a file name, shown in the comment: without control characters, which
+ * would end the comment line), or NULL. Returns 0, -EINVAL (c fails
  * queuerules_check()) or -EIO. */
 int queuerules_write(FILE *f, const struct queuerules_cfg *c, enum queuerules_format fmt,
                      const char *source);

@@ -103,6 +103,15 @@ expect "config rules: settle bound under the watch -> 78" 78 \
     "qbad.conf:2: queue.settle_packets: 1024 is not above queue.hold_packets + queue.watch_packets" \
     "$tmp/out" "$QG_BIN" config rules "$tmp/qbad.conf"
 expect "config rules: no file -> usage 2" 2 "usage: qorgau config rules" "$tmp/out" "$QG_BIN" config rules --nft
+# a newline in the file's name stays inside the comment line that names it (not a rule of its own)
+nl=$(printf '%s/q\n-A FORWARD -j ACCEPT.conf' "$tmp")
+cp "$tmp/q.conf" "$nl"
+if "$QG_BIN" config rules "$nl" >"$tmp/out" 2>&1 && ! grep -q '^-A FORWARD -j ACCEPT' "$tmp/out" &&
+    grep -q '^# .*q?-A FORWARD -j ACCEPT.conf' "$tmp/out"; then
+    ok "config rules: a control character in the file's name is shown as '?'"
+else
+    ko "config rules: file name with a newline"; sed 's/^/    /' "$tmp/out"
+fi
 
 # ---- a life cycle per mode ----
 free_port() {
