@@ -55,7 +55,9 @@ enum verdict_method {
     METHOD_INCOMPLETE,   /* a QUIC ClientHello begun (CRYPTO bytes held) and not complete when its
                           * flow's budget was spent (quic.max_datagrams, quic.max_bytes): blocked
                           * by policy - Initials without CRYPTO data between two parts of a hello
-                          * must not spend the budget into a decision on the address */
+                          * must not spend the budget into a decision on the address; also
+                          * queue mode's refusal of a first request not complete within the
+                          * hold bounds under queue.incomplete = drop (engine_refuse()) */
 };
 
 /* Who a block is for: a regulator order (rule files, orders), or the subscriber's tariff
