@@ -37,7 +37,9 @@
 # the queue, conntrack), which no process's utime/stime shows. Each row's machine CPU per
 # connection and per GB is reported, and what it adds over the direct row (the same clients and
 # server without a filter). The machine is shared: other load shows in these figures, so
-# compare rows of one invocation.
+# compare rows of one invocation. Around the same steps the packets the filter's NFQUEUEs took
+# are counted (the kernel's id_sequence): queue mode's crossings per connection, which the
+# load does not move.
 # Interception: qorgau by nftables TPROXY (deploy/nftables-tproxy.nft), then once more by
 # REDIRECT like the peers; haproxy and nginx by nftables REDIRECT to their own ports (neither
 # listens with IP_TRANSPARENT here). The targets compare the TPROXY row. Prints a
@@ -311,11 +313,19 @@ alive() {
 }
 
 # bench NAME: the measurements against the proxy whose processes are $PIDS (none for direct)
+# queued: the packets every NFQUEUE of the filter namespace has taken so far (the kernel's
+# id_sequence per queue, /proc/net/netfilter/nfnetlink_queue; 0 without a queue). A step's
+# difference over its connections is queue mode's crossings per connection, a count the shared
+# machine's load does not move.
+queued() { ip netns exec "$QG_FLT" cat /proc/net/netfilter/nfnetlink_queue 2>/dev/null | awk '{ s += $8 } END { print s + 0 }'; }
+
 bench() {
     name=$1
     echo "bench inline: == $name"
+    q0=$(queued)
     m0=$(mticks); u0=$(ticks user); t0=$(ticks); r=$(cl "$TL" hs "$QG_SRV4" 443 "$D/allowed-sni.txt" "$N_HS" 4)
     t1=$(ticks); u1=$(ticks user); m1=$(mticks)
+    eval "HS_QX_$name=$(f "($(queued) - $q0) / ($(kv "$r" ok) + 0.000001)")"
     echo "  hs:    $r, proxy ticks $((t1 - t0)) (user $((u1 - u0)))"
     eval "HS_RATE_$name=$(kv "$r" rate) HS_FAIL_$name=$(kv "$r" fail)"
     eval "HS_CPU_$name=$(f "($t1 - $t0) / $HZ * 1e6 / ($(kv "$r" ok) + 0.000001)")"
@@ -323,7 +333,9 @@ bench() {
     eval "HS_MCPU_$name=$(f "($m1 - $m0) / $HZ * 1e6 / ($(kv "$r" ok) + 0.000001)")"
     alive "$name" || return 1
 
+    q0=$(queued)
     m0=$(mticks); t0=$(ticks); r=$(cl "$TL" get "$QG_SRV4" 443 /1m.bin "$N_GET" 2); t1=$(ticks); m1=$(mticks)
+    eval "GET_QX_$name=$(f "($(queued) - $q0) / ($(kv "$r" ok) + 0.000001)")"
     echo "  get:   $r, proxy ticks $((t1 - t0))"
     eval "GET_MBS_$name=$(f "$(kv "$r" bytes) / $(kv "$r" secs) / 1e6") GET_FAIL_$name=$(kv "$r" fail)"
     eval "GET_CPU_$name=$(f "($t1 - $t0) / $HZ / ($(kv "$r" bytes) / 1e9)")"
@@ -331,7 +343,9 @@ bench() {
     alive "$name" || return 1
 
     if [ "$name" != direct ]; then
+        q0=$(queued)
         m0=$(mticks); t0=$(ticks); r=$(cl "$TL" block "$QG_SRV4" 443 "$D/blocked-sni.txt" "$BLOCK_SECS" 64); t1=$(ticks); m1=$(mticks)
+        eval "BL_QX_$name=$(f "($(queued) - $q0) / ($(kv "$r" done) + 0.000001)")"
         echo "  block: $r, proxy ticks $((t1 - t0))"
         eval "BL_RATE_$name=$(kv "$r" rate)"
         eval "BL_CPU_$name=$(f "($t1 - $t0) / $HZ * 1e6 / ($(kv "$r" done) + 0.000001)")"
@@ -517,15 +531,18 @@ target() { # VALUE OP LIMIT
     row "of which user space, µs" HS_USR ""
     row "whole-machine CPU per allowed connection, µs" HS_MCPU ""
     row "**added over direct, µs**" HS_ADD ""
+    row "queue crossings per allowed connection (NFQUEUE)" HS_QX ""
     row "**blocked conns/s**" BL_RATE ""
     row "proxy CPU per blocked connection, µs" BL_CPU ""
     row "whole-machine CPU per blocked connection, µs" BL_MCPU ""
     row "what the blocked client saw (count)" BL_SEEN ""
+    row "queue crossings per blocked connection" BL_QX ""
     row "**1 MB over TLS, MB/s**" GET_MBS ""
     row "1 MB: failed transfers" GET_FAIL ""
     row "**proxy CPU per GB, s**" GET_CPU ""
     row "whole-machine CPU per GB, s" GET_MCPU ""
     row "**added over direct per GB, s**" GET_ADD ""
+    row "queue crossings per 1 MB transfer" GET_QX ""
     row "QUIC Initial round trip, median µs" QUIC_RTT ""
     row "idle connections held" IDLE_N ""
     row "Rss per idle connection, bytes" IDLE_RSS ""
