@@ -87,6 +87,7 @@
 #define INLINE_SWEEP_STEP  2048 /* connections re-judged per loop after a new rule set */
 #define INLINE_NAME_SLOT   256  /* per connection: length, flags, the normalized name */
 #define NAME_ECH           1    /* name slot flag: the name was ECH's outer one */
+#define NAME_PATH          2    /* ... an HTTP request's normalized path follows the name */
 #define NO_IDX             UINT32_MAX
 
 enum conn_state { ST_FREE = 0, ST_FIRST, ST_CONNECT, ST_RELAY, ST_WAIT_SERVER, ST_SEND, ST_LINGER };
@@ -592,7 +593,7 @@ static struct conn *conn_alloc(struct worker *w)
     c->cfd = c->sfd = -1;
     c->buf = c->pipe_up = c->pipe_down = NO_IDX;
     c->tprev = c->tnext = NO_IDX;
-    w->names[(size_t)conn_idx(w, c) * INLINE_NAME_SLOT] = 0;
+    memset(w->names + (size_t)conn_idx(w, c) * INLINE_NAME_SLOT, 0, 2); /* no name, no flags */
     return c;
 }
 
@@ -742,8 +743,10 @@ static bool block_answer(struct worker *w, struct conn *c, const struct ruleset 
 }
 
 /* Keeps the name c was passed on, for judging it again under a newer rule set (rejudge()):
- * the last request's on a kept-alive connection. A name not normalized keeps none (the address
- * is judged). */
+ * the last request's on a kept-alive connection, with its normalized path when the slot has
+ * room for both (slot: name length, flags, the name, then path length and path): a URL listed
+ * later for that path cuts the response in progress. A name not normalized keeps none (the
+ * address is judged); a path that does not fit is judged as "/", as its host. */
 static void name_keep(struct worker *w, const struct conn *c, const struct inspect_result *res,
                       bool ech)
 {
@@ -754,6 +757,14 @@ static void name_keep(struct worker *w, const struct conn *c, const struct inspe
     slot[0] = (uint8_t)n;
     slot[1] = ech ? NAME_ECH : 0;
     memcpy(slot + 2, res->name, n);
+    /* res->url is "http://" name path when the path was visible, cut only at its buffer's end */
+    size_t at = 7 + res->name_len;
+    if (n && res->url_len > at && res->url_len < sizeof(res->url) - 1 && res->url_len - at <= 255 &&
+        2 + n + 1 + (res->url_len - at) <= INLINE_NAME_SLOT) {
+        slot[1] |= NAME_PATH;
+        slot[2 + n] = (uint8_t)(res->url_len - at);
+        memcpy(slot + 3 + n, res->url + at, res->url_len - at);
+    }
 }
 
 /* Decides on the address alone (no readable request), or, with m other than METHOD_NONE, a
@@ -1848,8 +1859,14 @@ static void rejudge(struct worker *w)
         fl.ipver = c->flags & F_V6 ? 6 : 4;
         fl.dst = c->dst;
         fl.src = c->src;
-        inspect_decide_kept(rs, &policy(w)->vp, &fl, (enum verdict_app)c->app, ech,
-                            (const char *)slot + 2, slot[0], &w->res);
+        const char *path = NULL;
+        size_t plen = 0;
+        if (slot[1] & NAME_PATH) {
+            plen = slot[2 + slot[0]];
+            path = (const char *)slot + 3 + slot[0];
+        }
+        inspect_decide_kept_path(rs, &policy(w)->vp, &fl, (enum verdict_app)c->app, ech,
+                                 (const char *)slot + 2, slot[0], path, plen, &w->res);
         if (w->res.d.verdict != VERDICT_BLOCK)
             continue;
         report(w, c, rs, &w->res, slot[0] == 0, ech, true);

@@ -192,9 +192,10 @@ void inspect_decide(const struct ruleset *rs, const struct verdict_policy *pol,
     verdict_decide(rs, pol, &vf, &res->d);
 }
 
-void inspect_decide_kept(const struct ruleset *rs, const struct verdict_policy *pol,
-                         const struct inspect_flow *fl, enum verdict_app app, bool ech,
-                         const char *name, size_t len, struct inspect_result *res)
+void inspect_decide_kept_path(const struct ruleset *rs, const struct verdict_policy *pol,
+                              const struct inspect_flow *fl, enum verdict_app app, bool ech,
+                              const char *name, size_t len, const char *path, size_t path_len,
+                              struct inspect_result *res)
 {
     struct inspect_request rq;
     memset(&rq, 0, sizeof(rq));
@@ -203,7 +204,18 @@ void inspect_decide_kept(const struct ruleset *rs, const struct verdict_policy *
     rq.name.len = len;
     rq.ech = ech;
     rq.has_path = app == APP_HTTP || app == APP_H2C;
+    if (rq.has_path && path) {
+        rq.path.p = (const uint8_t *)path;
+        rq.path.len = path_len;
+    }
     inspect_decide(rs, pol, fl, &rq, rq.name, res);
+}
+
+void inspect_decide_kept(const struct ruleset *rs, const struct verdict_policy *pol,
+                         const struct inspect_flow *fl, enum verdict_app app, bool ech,
+                         const char *name, size_t len, struct inspect_result *res)
+{
+    inspect_decide_kept_path(rs, pol, fl, app, ech, name, len, NULL, 0, res);
 }
 
 bool inspect_blocks(const struct ruleset *rs, const struct verdict_policy *pol,

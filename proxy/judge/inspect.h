@@ -193,11 +193,19 @@ void inspect_decide(const struct ruleset *rs, const struct verdict_policy *pol,
 
 /* A connection decided again on what was kept of it after it passed (docs/queue.md "Connections
  * passed before an order"): the name it was passed on (len 0: none), its app and ECH flag, and
- * the flow fl; an HTTP or h2c connection as for the path "/" (its request in progress is not
- * kept; the next one is judged as it comes). */
+ * the flow fl; an HTTP or h2c connection as for the path "/" (its next request is judged as it
+ * comes). */
 void inspect_decide_kept(const struct ruleset *rs, const struct verdict_policy *pol,
                          const struct inspect_flow *fl, enum verdict_app app, bool ech,
                          const char *name, size_t len, struct inspect_result *res);
+
+/* The same for an HTTP or h2c connection whose last request's path was kept (path[0 ..
+ * path_len), as sent or normalized; NULL or not starting with '/': "/"): a URL entry listed
+ * later for that path blocks it, one for another path does not. */
+void inspect_decide_kept_path(const struct ruleset *rs, const struct verdict_policy *pol,
+                              const struct inspect_flow *fl, enum verdict_app app, bool ech,
+                              const char *name, size_t len, const char *path, size_t path_len,
+                              struct inspect_result *res);
 
 /* True if any name candidate of rq (name, name2) is blocked; *res holds the last decision.
  * Reports nothing: for a partial request whose pass is not final yet. */

@@ -828,8 +828,10 @@ END_TEST
 /* Connections passed before an order (docs/queue.md "Connections passed before an order"):
  * after a new rule set every relayed connection is judged again on the name it was passed on
  * and its server's address; those now blocked are reset, both ends, and reported with cut set.
- * A: TLS to later.test; B: TLS to allowed.test; C: HTTP keep-alive, Host allowed.test. Listing
- * later.test cuts A only; then listing the server's address (127.0.0.1) cuts B and C. */
+ * A: TLS to later.test; B: TLS to allowed.test; C: HTTP keep-alive, Host allowed.test, GET
+ * /page. Listing later.test cuts A only; a URL of another path of C's host cuts nothing, the URL
+ * of C's last request cuts C (its path is kept with the name); then listing the server's address
+ * (127.0.0.1) cuts B. */
 static unsigned g_cut_events;
 static void count_cuts(void *ctx, const struct inline_event *ev)
 {
@@ -899,11 +901,23 @@ START_TEST(passed_connections_judged_again)
     still_relayed(cb, sb);
     still_relayed(cc, sc);
     ck_assert_uint_eq(stats().cut, 1);
-    /* the server's address listed: B and C reset */
+    /* a URL of another path of C's host: nothing cut; the URL of C's last request: C reset */
+    static const char *const url_other[] = { "later.test", "http://allowed.test/other" };
+    publish(url_other, 2);
+    pump(50);
+    still_relayed(cb, sb);
+    still_relayed(cc, sc);
+    ck_assert_uint_eq(stats().cut, 1);
+    static const char *const url[] = { "later.test", "http://allowed.test/page" };
+    publish(url, 2);
+    expect_reset(cc, 2000);
+    expect_reset(sc, 2000);
+    still_relayed(cb, sb);
+    ck_assert_uint_eq(stats().cut, 2);
+    /* the server's address listed: B reset */
     static const char *const addr[] = { "later.test", "127.0.0.1" };
     publish(addr, 2);
     expect_reset(cb, 2000);
-    expect_reset(cc, 2000);
     struct inline_stats st = stats();
     ck_assert_uint_eq(st.cut, 3);
     ck_assert_uint_eq(st.active, 0);

@@ -195,6 +195,25 @@ START_TEST(decide_kept)
             wrong = (int)i;
     }
     ck_assert_int_eq(wrong, -1);
+    /* an HTTP connection's last path kept: the URL listed for it blocks, another path does not;
+     * a path as sent is normalized first; no path, or one not starting with '/', is "/" */
+    static const struct {
+        const char *path;
+        enum verdict v;
+    } paths[] = {
+        { "/secret", VERDICT_BLOCK },     { "/%73ecret", VERDICT_BLOCK },
+        { "/secret/more", VERDICT_PASS }, { "/other", VERDICT_PASS },
+        { NULL, VERDICT_PASS },           { "secret", VERDICT_PASS },
+    };
+    fl.dst = dst;
+    fl.udp = false;
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]) && wrong < 0; i++) {
+        inspect_decide_kept_path(rs, &pol, &fl, APP_HTTP, false, "urls.example", 12, paths[i].path,
+                                 paths[i].path ? strlen(paths[i].path) : 0, &res);
+        if (res.d.verdict != paths[i].v)
+            wrong = (int)i;
+    }
+    ck_assert_msg(wrong == -1, "path row %d", wrong);
     ruleset_free(rs);
 }
 END_TEST
