@@ -339,7 +339,29 @@ static void settle_touched(struct q_worker *w)
     w->ntouched = 0;
 }
 
-static void hold_refuse(struct q_worker *w, struct hold *h, enum verdict_method m);
+/* Refuses the flow of flow/id in the engine (engine_refuse(): a block by policy with method m,
+ * resets to both ends, which close conntrack's entry; every later packet of the flow reports
+ * blocked and gets the block mark) and drops what it holds. The refusal lives in the flow, not
+ * in the hold table: before, a doomed flow's entry was just freed, the flow went back to being
+ * held and watched afresh when its client sent on, and a few such rounds took a
+ * one-byte-a-segment request past the rules' connbytes bound, where the kernel stops queueing
+ * the connection and its name went by unjudged. */
+static void refuse_flow(struct q_worker *w, const void *flow, uint64_t id, enum verdict_method m)
+{
+    if (engine_refuse(w->eng, flow, id, m))
+        settle_touched(w); /* on_event settled its hold */
+    struct hold *h = hold_find(w, id);
+    if (h)
+        hold_settle(w, h, true);
+}
+
+/* A held flow refused: queue.watch_limit = block and the doomed flow h sent nothing for
+ * Q_DOOMED_KEEP watch_timeouts (METHOD_WATCH_LIMIT), or queue.incomplete = drop at the hold
+ * bounds (METHOD_INCOMPLETE). */
+static void hold_refuse(struct q_worker *w, struct hold *h, enum verdict_method m)
+{
+    refuse_flow(w, h->flow, h->flow_id, m);
+}
 
 /* A held flow past its bounds: judged on its address now (its decision settles it through
  * on_event), or, with queue.incomplete = drop, refused (a block with resets, method
@@ -359,23 +381,6 @@ static void hold_expire(struct q_worker *w, struct hold *h)
     h = hold_find(w, id);
     if (h)
         hold_settle(w, h, false);
-}
-
-/* queue.watch_limit = block: the doomed flow h sent nothing for Q_DOOMED_KEEP watch_timeouts.
- * It is refused in the engine (engine_refuse(): a block by policy, method watch-limit, resets
- * to both ends; every later packet of the flow reports blocked and gets the block mark) and
- * its entry freed. The refusal lives in the flow, not in this table: before, the entry was just
- * freed, the flow went back to being held and watched afresh when its client sent on, and a
- * few such rounds took a one-byte-a-segment request past the rules' connbytes bound (1024
- * packets), where the kernel stops queueing the connection and its name went by unjudged. */
-static void hold_refuse(struct q_worker *w, struct hold *h, enum verdict_method m)
-{
-    uint64_t id = h->flow_id;
-    if (engine_refuse(w->eng, h->flow, id, m))
-        settle_touched(w); /* on_event settled h */
-    h = hold_find(w, id);
-    if (h)
-        hold_settle(w, h, true);
 }
 
 /* queue.incomplete = watch: releases h's held packets in arrival order (the server acknowledges
@@ -757,24 +762,16 @@ static void judge_packet_now(struct q_worker *w, uint32_t id, const struct engin
     verdict(w, id, CAPTURE_QUEUE_REPEAT, true, now.blocked ? w->q->mark_block : w->q->mark_pass);
 }
 
-/* Refuses fi's flow now by policy (engine_refuse(), method m: a block with resets to both
- * ends, which also close conntrack's entry), then gives packet id the outcome: the block mark,
- * or the pass mark if an allow-listed address let it through. Before, these flows only got the
- * block mark, no reset: conntrack's entry stayed open under it (ESTABLISHED for days), and a
- * later connection from the same port - a NAT reusing it - had its SYN taken by conntrack as
- * part of the old one and dropped under that mark, unjudged. */
+/* Refuses fi's flow now by policy (refuse_flow(): engine_refuse(), method m, a block with
+ * resets to both ends, which also close conntrack's entry), then gives packet id the block
+ * mark. Before, these flows only got the block mark, no reset: conntrack's entry stayed open
+ * under it (ESTABLISHED for days), and a later connection from the same port - a NAT reusing it
+ * - had its SYN taken by conntrack as part of the old one and dropped under that mark, unjudged. */
 static void refuse_packet_now(struct q_worker *w, uint32_t id, const struct engine_frame_info *fi,
                               enum verdict_method m)
 {
-    (void)engine_refuse(w->eng, fi->flow, fi->flow_id, m);
-    settle_touched(w); /* on_event dropped or released what was held */
-    struct engine_frame_info now;
-    engine_frame_info(w->eng, &now);
-    bool blocked = now.blocked || !now.decided; /* gone meanwhile: blocked all the same */
-    struct hold *h = hold_find(w, fi->flow_id);
-    if (h)
-        hold_settle(w, h, blocked);
-    verdict(w, id, CAPTURE_QUEUE_REPEAT, true, blocked ? w->q->mark_block : w->q->mark_pass);
+    refuse_flow(w, fi->flow, fi->flow_id, m);
+    verdict(w, id, CAPTURE_QUEUE_REPEAT, true, w->q->mark_block);
 }
 
 /* The verdict of the packet just handled, from what the engine made of it. */

@@ -12,7 +12,8 @@
  *
  * Bounded: `capacity` connections (queue.passed_names), at most a share of them per client
  * (queue.passed_names_per_client); past either, or for a name longer than PASSNAMES_NAME_MAX,
- * a connection is not noted (counted): it keeps the decision it started with, as before. The table is shared by the workers (one mutex: a note is a hash insert). */
+ * a connection is not noted (counted): it keeps the decision it started with, as before. The
+ * table is shared by the workers (one mutex: a note is a hash insert). */
 #ifndef QG_PASSNAMES_H
 #define QG_PASSNAMES_H
 

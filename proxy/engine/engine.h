@@ -263,8 +263,9 @@ void engine_frame_info(const struct engine *e, struct engine_frame_info *fi);
  * when the flow is gone or already decided. */
 bool engine_judge_now(struct engine *e, const void *handle, uint64_t flow_id);
 
-/* Blocks the flow of handle/flow_id now by policy, method m (an allow-listed address still
- * passes), reports the decision like any other - with the resets of a block - and settles the
+/* Blocks the flow of handle/flow_id now by policy, method m (a flow its address or the
+ * subscriber's tariff blocks already keeps that block), reports the decision like any other -
+ * with the resets of a block - and settles the
  * flow: its buffers go back and every later packet of it reports blocked. Queue mode calls it
  * for a watched first request that ran past queue.watch_packets / queue.watch_timeout without
  * a name (queue.watch_limit = block; METHOD_WATCH_LIMIT) and for one not complete within the

@@ -21,6 +21,15 @@ char *rulestext_slurp(const char *path)
     return buf;
 }
 
+int rulestext_write(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    int ok = fputs(text, f) >= 0;
+    return fclose(f) == 0 && ok ? 0 : -1;
+}
+
 char *rulestext_rules_only(const char *text)
 {
     char *out = malloc(strlen(text) + 1), *o = out;

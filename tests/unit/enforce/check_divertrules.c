@@ -20,6 +20,7 @@
 #include "tests/lib/needroot.h"
 #include "tests/lib/proc.h"
 #include "tests/lib/rulestext.h"
+#include "tests/lib/tmpdir.h"
 
 static char *written(const struct divertrules_cfg *c)
 {
@@ -142,10 +143,7 @@ END_TEST
 static void load(const struct divertrules_cfg *c, const char *path)
 {
     char *text = written(c);
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_int_ge(fputs(text, f), 0);
-    ck_assert_int_eq(fclose(f), 0);
+    ck_assert_int_eq(rulestext_write(path, text), 0);
     free(text);
     char cmd[256], out[2048];
     snprintf(cmd, sizeof cmd, "nft -f %s 2>&1 && echo loaded", path);
@@ -156,8 +154,8 @@ START_TEST(live_loaded_and_checked)
 {
     NEEDROOT("check_divertrules: the live nftables test");
     ck_assert_int_eq(unshare(CLONE_NEWNET), 0);
-    char dir[] = "/tmp/qg_divertrules.XXXXXX", path[128], m[2048], out[256];
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char dir[64], path[128], m[2048];
+    ck_assert_int_eq(tmpdir_make(dir, sizeof dir, "divertrules"), 0);
     snprintf(path, sizeof path, "%s/d.nft", dir);
     struct divertrules_cfg c;
     divertrules_cfg_default(&c);
@@ -177,8 +175,7 @@ START_TEST(live_loaded_and_checked)
     load(&c, path);
     load(&c, path);
     ck_assert_msg(feedrules_check_divert(0, 8443, m, sizeof m, &d) == FEEDRULES_OK, "%s", m);
-    snprintf(path, sizeof path, "rm -rf %s", dir);
-    proc_output(path, out, sizeof out);
+    tmpdir_remove(dir);
 }
 END_TEST
 

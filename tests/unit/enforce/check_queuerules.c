@@ -23,6 +23,7 @@
 #include "tests/lib/needroot.h"
 #include "tests/lib/proc.h"
 #include "tests/lib/rulestext.h"
+#include "tests/lib/tmpdir.h"
 
 /* The rule set for c in format fmt, in a buffer the caller frees. */
 static char *written(const struct queuerules_cfg *c, enum queuerules_format fmt)
@@ -195,14 +196,6 @@ END_TEST
 
 /* ---- live ---- */
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_int_eq(fputs(text, f) >= 0, 1);
-    ck_assert_int_eq(fclose(f), 0);
-}
-
 START_TEST(live_loaded_and_checked)
 {
     NEEDROOT("check_queuerules: the live iptables-nft test");
@@ -220,13 +213,13 @@ START_TEST(live_loaded_and_checked)
     c.prefix6 = 56;
     c.sources = 2048;
     c.expire_ms = 2500;
-    char dir[] = "/tmp/qg_queuerules.XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char dir[64];
+    ck_assert_int_eq(tmpdir_make(dir, sizeof dir, "queuerules"), 0);
     char ipt[128], nft[128], cmd[512], out[4096];
     snprintf(ipt, sizeof ipt, "%s/q.rules", dir);
     snprintf(nft, sizeof nft, "%s/q.nft", dir);
     char *text = written(&c, QUEUERULES_IPTABLES);
-    write_file(ipt, text);
+    ck_assert_int_eq(rulestext_write(ipt, text), 0);
     free(text);
     snprintf(cmd, sizeof cmd,
              "iptables-restore --noflush < %s 2>&1 && ip6tables-restore --noflush < %s 2>&1 && "
@@ -249,15 +242,14 @@ START_TEST(live_loaded_and_checked)
     ck_assert_msg(strstr(m, "No nf_tables rule sends packets to queues 0-2") == m, "%s", m);
     /* the nft form: accepted by nft -c but for the queue statement this kernel lacks */
     text = written(&c, QUEUERULES_NFT);
-    write_file(nft, text);
+    ck_assert_int_eq(rulestext_write(nft, text), 0);
     free(text);
     snprintf(cmd, sizeof cmd,
              "sed -i 's/^\\( *\\)queue flags bypass to 5-7$/\\1accept/' %s && "
              "! grep -q '^ *queue ' %s && nft -c -f %s 2>&1 && echo checked",
              nft, nft, nft);
     ck_assert_msg(strstr(proc_output(cmd, out, sizeof out), "checked") != NULL, "%s", out);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    proc_output(cmd, out, sizeof out);
+    tmpdir_remove(dir);
 }
 END_TEST
 
