@@ -184,6 +184,7 @@ bench: all $(TOOL_BIN)
 	sh tests/bench/tariff_scan.sh $(BIN)
 	sh tests/bench/tapcap.sh $(BIN) $(BUILD)/tools
 	sh tests/bench/inline.sh $(BIN)
+	QG_BENCH_PAIRED=8 QG_BENCH_HS=2000 QG_BENCH_GET=300 QG_BENCH_BLOCK_SECS=2 sh tests/bench/inline.sh $(BIN)
 	sh tests/bench/notice.sh $(BUILD)
 	sh tests/bench/store.sh $(BUILD)/tools
 	sh tests/bench/rsimage.sh $(BUILD)/tools

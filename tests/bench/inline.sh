@@ -17,6 +17,10 @@
 #        off" in one, "ip.kernel_drop = on" in the other, swapped between invocations);
 #        QG_BENCH_IPS (0): IP entries (addresses in 100.64.0.0/10, no traffic goes there) added
 #        to Qorgau's rules, so that the kernel drop table (docs/queue.md) holds that many
+#        QG_BENCH_PAIRED (0): ROUNDS of the queue-mode targets with direct, qorgau_q, haproxy and
+#        nginx interleaved, all up at once and only the rules changing between rows, instead
+#        of the rows one after another (tests/bench/inline_paired.sh; about 20 s a round at
+#        QG_BENCH_HS=1000 QG_BENCH_GET=200 QG_BENCH_BLOCK_SECS=2)
 #
 # For every proxy, with utime+stime of all its processes read from /proc/PID/stat around each
 # step (the proxy's own CPU, not the client's or the server's):
@@ -273,6 +277,11 @@ mem() {
 # softirq steal)
 mticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
 kv() { v=$(printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n 1); echo "${v:-0}"; }
+ratio() { [ -n "$1" ] && [ -n "$2" ] && awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b }'; }
+target() { # VALUE OP LIMIT
+    [ -n "$1" ] || { echo "n/a"; return; }
+    if awk -v a="$1" -v b="$3" -v op="$2" 'BEGIN { exit !((op == "<=") ? a <= b : a >= b) }'; then echo met; else echo "**missed**"; fi
+}
 
 PROBES="sni:tls:$B:$A sni-subdomain:tls:www.$B:www.$A sni-mixed-case:tls-case:$B:$A \
 sni-split-2-segments:tls-split:$B:$A sni-1-byte-segments:tls-bytes:$B:$A \
@@ -394,6 +403,12 @@ bench() {
 # a UDP echo on the server's :443 for the timed QUIC Initials
 qg_bg "$D/echo.out" ip netns exec "$QG_SRV" python3 "$ROOT/tests/netns/udp443.py" echo "$QG_SRV4"
 
+# QG_BENCH_PAIRED=ROUNDS: the queue-mode targets in interleaved rounds instead of the rows
+# one after another (tests/bench/inline_paired.sh)
+if [ "${QG_BENCH_PAIRED:-0}" -gt 0 ]; then
+    . "$HERE/inline_paired.sh"
+fi
+
 RUN=""
 # direct: no diversion, the filter only routes
 divert none
@@ -511,11 +526,6 @@ best() { # VAR min|max
         if [ -z "$b" ] || awk -v a="$v" -v c="$b" -v m="$2" 'BEGIN { exit !((m == "min") ? a < c : a > c) }'; then b=$v; fi
     done
     echo "$b"
-}
-ratio() { [ -n "$1" ] && [ -n "$2" ] && awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b }'; }
-target() { # VALUE OP LIMIT
-    [ -n "$1" ] || { echo "n/a"; return; }
-    if awk -v a="$1" -v b="$3" -v op="$2" 'BEGIN { exit !((op == "<=") ? a <= b : a >= b) }'; then echo met; else echo "**missed**"; fi
 }
 
 {
