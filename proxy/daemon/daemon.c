@@ -2743,6 +2743,7 @@ static int config_rules(int argc, char **argv)
         q.sources = (uint32_t)c->queue_source_table;
         q.expire_ms = (uint32_t)c->queue_source_expire;
         q.prefix6 = (unsigned)c->client_prefix6;
+        q.web_only = c->queue_ports == SETTINGS_QUEUE_PORTS_WEB;
         if (redirect || nifaces)
             why = "--redirect and --iface are inline mode's (queue mode's rules judge what the "
                   "router forwards, whichever interface it came in on)";

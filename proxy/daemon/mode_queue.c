@@ -73,6 +73,7 @@ enum q_ctr {
     C_SYN_UNSEEN,
     C_SYN_UNSEEN_BLOCKED,
     C_UNSEEN_BLOCKED,    /* a server's answer to client bytes never queued: blocked */
+    C_NOT_MINE,          /* first requests neither TLS nor HTTP: released at once, watched */
     C_NO_BUFFER,         /* client segments dropped: no reassembly buffer free (sent again) */
     C_HOLD_TABLE_FULL,   /* client segments dropped: no room in the hold table (sent again) */
     C_CLIENT_LIMITED,    /* ... of them for the client's share (queue.client_buffers) */
@@ -114,6 +115,7 @@ static const char *const q_ctr_names[] = {
     "queue.syn_unseen",
     "queue.syn_unseen_blocked",
     "queue.unseen_blocked",
+    "queue.not_mine",
     "queue.no_buffer",
     "queue.hold_table_full",
     "queue.client_limited",
@@ -811,6 +813,19 @@ static void packet_verdict(struct q_worker *w, uint32_t id, const struct engine_
     }
     struct hold *h = hold_find(w, fi->flow_id);
     if (!fi->decided && fi->from_client && fi->payload_len) {
+        if (fi->not_mine && !(h && h->watched)) {
+            /* neither TLS nor HTTP: another protocol (held, a client that waits for its
+             * server's answer would wait out the hold bounds, resending all the while) or a
+             * junk fake in front of a request. Released now and watched: the bytes that
+             * follow are judged as they pass, every other view of the stream with them, and
+             * the packet completing a blocked name is dropped as for any watched flow */
+            if (!h)
+                h = hold_new(w, fi);
+            if (h) {
+                w->ctr_local[C_NOT_MINE]++;
+                hold_watch(w, h);
+            }
+        }
         if (h && h->watched) {
             /* judged already (not decided by it): on to the server, up to the watch bound */
             if (!h->doomed && ++h->watch_n <= q->watch_packets) {

@@ -45,6 +45,7 @@ _Static_assert((int)SETTINGS_FALLBACK_BLOCK == (int)FALLBACK_SHARED_BLOCK &&
 
 static const char *const v_mode[] = { "tap", "inline", "queue", NULL };
 static const char *const v_queue_fail[] = { "open", "closed", NULL };
+static const char *const v_queue_ports[] = { "all", "web", NULL };
 static const char *const v_queue_rules_check[] = { "refuse", "warn", "off", NULL };
 static const char *const v_queue_incomplete[] = { "address", "drop", "watch", NULL };
 static const char *const v_queue_no_room[] = { "drop", "address", NULL };
@@ -125,6 +126,12 @@ static const struct config_key keys[] = {
       "a full queue (a stalled or slow worker): let packets through unjudged (open; logged when "
       "the queue nears full) or drop them (closed; counted); with no daemon bound the rule's "
       "--queue-bypass decides" },
+    { "queue.ports", CONFIG_ENUM, 0, 0, "all", v_queue_ports, OFF(queue_ports), true,
+      "what the rules `qorgau config rules` writes send to the queues: TCP on every port and "
+      "UDP datagrams that may carry a QUIC Initial on every port (all: a listed name in a "
+      "ClientHello, an HTTP request or a QUIC Initial is judged whatever the port a site serves "
+      "it on), or only TCP 80/443 and UDP 443 (web: fewer crossings, but a site on port 8443 "
+      "goes by unjudged). docs/queue.md \"Which ports\"" },
     { "queue.rules_check", CONFIG_ENUM, 0, 0, "refuse", v_queue_rules_check, OFF(queue_rules_check),
       true,
       "the kernel's NFQUEUE rules, read at start, at each reload (SIGHUP; logged only) and by run "

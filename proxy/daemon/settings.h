@@ -26,6 +26,7 @@
 /* Value lists of the enum keys; the table's value names are in this order. */
 enum settings_mode { SETTINGS_MODE_TAP = 0, SETTINGS_MODE_INLINE, SETTINGS_MODE_QUEUE };
 enum settings_queue_fail { SETTINGS_QUEUE_FAIL_OPEN = 0, SETTINGS_QUEUE_FAIL_CLOSED };
+enum settings_queue_ports { SETTINGS_QUEUE_PORTS_ALL = 0, SETTINGS_QUEUE_PORTS_WEB };
 enum settings_queue_rules_check {
     SETTINGS_QUEUE_RULES_REFUSE = 0,
     SETTINGS_QUEUE_RULES_WARN,
@@ -118,6 +119,7 @@ struct settings {
     int64_t queue_num;
     int64_t queue_maxlen;
     int queue_fail;        /* enum settings_queue_fail */
+    int queue_ports;       /* enum settings_queue_ports: written into the rules */
     int queue_rules_check; /* enum settings_queue_rules_check */
     uint64_t inline_rules_check_interval;
     uint64_t queue_rules_check_interval;

@@ -95,6 +95,10 @@ static void header(FILE *f, const struct queuerules_cfg *c, const char *source, 
     fprintf(f,
             "#   a connection whose server sent %u packets is accepted (queue.settle_packets);\n",
             c->settle_packets);
+    fprintf(f, "#   %s;\n",
+            c->web_only ? "TCP 80/443 and UDP 443 judged (queue.ports = web)"
+                        : "TCP on every port and QUIC-shaped UDP on every port judged (queue.ports "
+                          "= all)");
     fprintf(f, "#   one source (an IPv4 address, an IPv6 /%u: client_prefix6):\n", c->prefix6);
     if (c->new_rate)
         fprintf(f, "#     new connections past %u a second after a burst of %u dropped,\n",
@@ -127,11 +131,17 @@ static int write_iptables(FILE *f, const struct queuerules_cfg *c, const char *s
           "#   iptables-restore --noflush < FILE\n"
           "#   ip6tables-restore --noflush < FILE\n",
           f);
-    fputs("*filter\n:QORGAU - [0:0]\n"
-          "-A FORWARD -p tcp -m multiport --ports 80,443 -j QORGAU\n"
-          "-A FORWARD -p udp --dport 443 -j QORGAU\n"
-          "-A FORWARD -p udp --sport 443 -j QORGAU\n",
-          f);
+    if (c->web_only)
+        fputs("*filter\n:QORGAU - [0:0]\n"
+              "-A FORWARD -p tcp -m multiport --ports 80,443 -j QORGAU\n"
+              "-A FORWARD -p udp --dport 443 -j QORGAU\n"
+              "-A FORWARD -p udp --sport 443 -j QORGAU\n",
+              f);
+    else
+        fputs("*filter\n:QORGAU - [0:0]\n"
+              "-A FORWARD -p tcp -j QORGAU\n"
+              "-A FORWARD -p udp -j QORGAU\n",
+              f);
     const uint32_t saved[3] = { p, b, m };
     for (int i = 0; i < 3; i++)
         fprintf(f,
@@ -139,19 +149,22 @@ static int write_iptables(FILE *f, const struct queuerules_cfg *c, const char *s
                 "--ctmask 0x%x\n",
                 saved[i], m, m, m);
     fprintf(f, "-A QORGAU -m mark --mark 0x%x/0x%x -j ACCEPT\n", m, m);
+    /* a client's datagram: to port 443, or, every port judged, in the connection's
+     * original direction */
+    const char *cli = c->web_only ? "--dport 443" : "-m conntrack --ctdir ORIGINAL";
     for (int v6 = 0; v6 < 2; v6++) {
         const char *u = v6 ? quic6 : quic4;
         if (c->queued_rate) {
             ipt_limit(lim, sizeof lim, c, c->queued_rate, c->queued_burst, v6, "qorgau_q");
             fprintf(f,
-                    "-%d -A QORGAU -p udp --dport 443 -m mark --mark 0x0/0x%x -m connmark --mark "
+                    "-%d -A QORGAU -p udp %s -m mark --mark 0x0/0x%x -m connmark --mark "
                     "0x%x/0x%x %s %s -j DROP\n",
-                    v6 ? 6 : 4, m, p, m, u, lim);
+                    v6 ? 6 : 4, cli, m, p, m, u, lim);
         }
         fprintf(f,
-                "-A QORGAU -p udp --dport 443 -m mark --mark 0x0/0x%x -m connmark --mark 0x%x/0x%x "
+                "-A QORGAU -p udp %s -m mark --mark 0x0/0x%x -m connmark --mark 0x%x/0x%x "
                 "%s %s\n",
-                m, p, m, u, q);
+                cli, m, p, m, u, q);
     }
     fprintf(f, "-A QORGAU -m connmark --mark 0x%x/0x%x -j ACCEPT\n", p, m);
     fprintf(f, "-A QORGAU -m connmark --mark 0x%x/0x%x -j DROP\n", b, m);
@@ -161,6 +174,21 @@ static int write_iptables(FILE *f, const struct queuerules_cfg *c, const char *s
             "-A QORGAU -m connmark ! --mark 0x%x/0x%x -m connbytes --connbytes %u: "
             "--connbytes-dir reply --connbytes-mode packets -j ACCEPT\n",
             m, m, c->settle_packets);
+    if (!c->web_only)
+        /* UDP on ports other than 443 that cannot be a QUIC Initial - its first payload byte
+         * is not that of a long header of type Initial (v1 0xc0-0xcf, v2 0xd0-0xdf), or the
+         * version after it is neither v1 (0x00000001) nor v2 (0x6b3343cf) - in a packet whose
+         * header lengths the u32 test can read (an IPv4 header of 20 bytes; an IPv6 header
+         * followed by UDP): DNS, games, calls go by without a crossing. A DNS query whose ID
+         * begins with 0xc0-0xdf (one in eight) is no Initial either: the version test keeps it
+         * out of the queue, where a datagram no QUIC key opens would wait for the hold bounds.
+         * The rest of UDP is queued. */
+        fputs("-4 -A QORGAU -p udp -m multiport ! --ports 443 -m u32 --u32 \"0>>24=0x45\" -m u32 "
+              "! --u32 \"0>>24=0x45 && 28>>28=0xC:0xD && 29=0x1,0x6b3343cf\" -j ACCEPT\n"
+              "-6 -A QORGAU -p udp -m multiport ! --ports 443 -m u32 --u32 \"0>>28=6 && "
+              "4>>8&0xFF=17\" -m u32 ! --u32 \"0>>28=6 && 4>>8&0xFF=17 && 48>>28=0xC:0xD && "
+              "49=0x1,0x6b3343cf\" -j ACCEPT\n",
+              f);
     fputs("-A QORGAU -p tcp --tcp-flags RST,FIN,ACK ACK -m u32 --u32 \"0>>24=0x45 && 4&0x3FFF=0\" "
           "-m u32 ! --u32 \"32>>26&0x3C@17=0:0xFFFFFFFF\" -j ACCEPT\n"
           "-A QORGAU -p tcp --tcp-flags RST,FIN,ACK ACK -m u32 --u32 \"0>>28=6 && 4>>8&0xFF=6\" "
@@ -212,12 +240,17 @@ static int write_nft(FILE *f, const struct queuerules_cfg *c, const char *source
           f);
     fputs("table inet qorgau_queue\ndelete table inet qorgau_queue\ntable inet qorgau_queue {\n"
           "    chain forward {\n"
-          "        type filter hook forward priority filter; policy accept;\n"
-          "        meta l4proto tcp th dport { 80, 443 } jump judge\n"
-          "        meta l4proto tcp th sport { 80, 443 } jump judge\n"
-          "        meta l4proto udp th dport 443 jump judge\n"
-          "        meta l4proto udp th sport 443 jump judge\n"
-          "    }\n"
+          "        type filter hook forward priority filter; policy accept;\n",
+          f);
+    if (c->web_only)
+        fputs("        meta l4proto tcp th dport { 80, 443 } jump judge\n"
+              "        meta l4proto tcp th sport { 80, 443 } jump judge\n"
+              "        meta l4proto udp th dport 443 jump judge\n"
+              "        meta l4proto udp th sport 443 jump judge\n",
+              f);
+    else
+        fputs("        meta l4proto { tcp, udp } jump judge\n", f);
+    fputs("    }\n"
           "    chain judge {\n",
           f);
     const uint32_t saved[3] = { p, b, m };
@@ -226,14 +259,18 @@ static int write_nft(FILE *f, const struct queuerules_cfg *c, const char *source
                 saved[i], keep, saved[i]);
     fprintf(f, "        meta mark & 0x%x == 0x%x accept\n", m, m);
     fprintf(f,
-            "        meta mark & 0x%x == 0 ct mark & 0x%x == 0x%x udp dport 443 udp length >= "
+            "        meta mark & 0x%x == 0 ct mark & 0x%x == 0x%x %s udp length >= "
             "1208 @th,64,4 { 12, 13 } goto to_queue\n",
-            m, m, p);
+            m, m, p, c->web_only ? "udp dport 443" : "ct direction original");
     fprintf(f, "        ct mark & 0x%x == 0x%x accept\n", m, p);
     fprintf(f, "        ct mark & 0x%x == 0x%x drop\n", m, b);
     fprintf(f, "        ct mark & 0x%x == 0x%x ct direction reply accept\n", m, m);
     fprintf(f, "        ct mark & 0x%x != 0x%x ct reply packets >= %u accept\n", m, m,
             c->settle_packets);
+    if (!c->web_only)
+        fputs("        udp sport != 443 udp dport != 443 @th,64,4 != { 12, 13 } accept\n"
+              "        udp sport != 443 udp dport != 443 @th,72,32 != { 0x1, 0x6b3343cf } accept\n",
+              f);
     fputs("        meta l4proto udp goto to_queue\n"
           "        meta l4proto tcp @ih,0,1 { 0, 1 } goto queue_tcp\n"
           "        tcp flags & (fin | rst | ack) == ack accept\n"

@@ -5,7 +5,8 @@
  * with its verdicts (queue.mark_pass, queue.mark_block), whether a queue no worker reads lets
  * packets through (queue.fail), and the bounds of what one source may send to the queues
  * (queue.source_*), the server packets past which a connection is no longer queued
- * (queue.settle_packets) and the IPv6 prefix that is one source (client_prefix6). Written by
+ * (queue.settle_packets), the IPv6 prefix that is one source (client_prefix6) and the ports
+ * judged (queue.ports). Written by
  * hand, a rule set drifts from the configuration: a mark changed in one and not the other lets
  * every passed connection back into the queue, or none out of it. This module writes the rule
  * set for a given set of values, in the iptables-restore format (iptables-nft, for kernels
@@ -34,6 +35,9 @@ struct queuerules_cfg {
     uint32_t sources;   /* sources kept per family and table */
     uint32_t expire_ms; /* a source is forgotten this long after its last counted packet */
     unsigned prefix6;   /* client_prefix6: the IPv6 prefix length that is one source */
+    int web_only;       /* queue.ports = web: only TCP 80/443 and UDP 443 reach the queues (else
+                   * every TCP connection, and UDP datagrams shaped like a QUIC Initial on
+                   * any port: a listed name on another port is judged too) */
 };
 
 /* The values of the shipped rule files (the configuration's defaults, 2 workers). */

@@ -1742,6 +1742,8 @@ void engine_frame_info(const struct engine *e, struct engine_frame_info *fi)
     fi->keepalive =
         f->proto == IPPROTO_TCP && (f->a.app == APP_HTTP || f->a.app == APP_H2C) &&
         (f->a.state & (ENGINE_ST_EVENT | ENGINE_ST_BLOCKED | ENGINE_ST_DONE)) == ENGINE_ST_EVENT;
+    fi->not_mine = f->proto == IPPROTO_TCP && st_notmine(f) &&
+                   !(f->a.state & (ENGINE_ST_EVENT | ENGINE_ST_DONE));
 }
 
 bool engine_judge_now(struct engine *e, const void *handle, uint64_t flow_id)

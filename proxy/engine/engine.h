@@ -249,6 +249,12 @@ struct engine_frame_info {
     bool done;          /* the flow is settled: nothing it sends later is inspected */
     bool keepalive;     /* HTTP or h2c, its requests so far passed, the next ones are judged as
                         * they come: only the client's side matters from here on */
+    bool not_mine;      /* TCP, undecided: what the client sent so far is neither TLS nor HTTP
+                        * (another protocol, or a fake of junk in front of a real request):
+                        * nothing is gained by holding it back, and a client that waits for its
+                        * server's answer would wait for the hold bounds. Queue mode lets such
+                        * bytes on at once and judges the rest as it passes (every other view
+                        * of the stream: a real request behind a junk fake is still judged) */
     bool deferred;      /* not taken (engine_config.defer_no_buffer: no reassembly buffer
                         * free): the mode must drop it, the client sends it again */
     bool set_aside;     /* the receiver would drop this packet (bad checksum, no ACK, MD5, PAWS,

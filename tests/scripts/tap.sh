@@ -476,8 +476,11 @@ done
 # the bytes and blocks when either names a listed resource (docs/deploy.md, "Tap mode"): the fake
 # does not save a blocked name, and a fake naming a blocked site blocks the flow it rides on,
 # whatever the real bytes say (the first checks below: expected, by design).
+# Captures run in immediate mode: without it libpcap hands packets over a ring block at a time
+# (retired when full or after tcpdump's 1 s timeout) and a capture stopped soon after the last
+# connection never wrote its packets.
 capture() { # NS IFACE FILE FILTER: tcpdump in the background, its PID in $cap_pid
-    ip netns exec "$1" tcpdump -i "$2" -U -s 0 -w "$3" -Z root "$4" 2>"$3.err" &
+    ip netns exec "$1" tcpdump -i "$2" -U --immediate-mode -s 0 -w "$3" -Z root "$4" 2>"$3.err" &
     cap_pid=$!
     pids="$pids $cap_pid"
     i=0
@@ -837,7 +840,7 @@ fi
 race_run() {
     : >"$tmp/tcpdump.err"
     rm -f "$tmp/race.pcap"
-    ip netns exec "$C" tcpdump -i c0 -U -s 256 -w "$tmp/race.pcap" -Z root 'tcp' 2>"$tmp/tcpdump.err" &
+    ip netns exec "$C" tcpdump -i c0 -U --immediate-mode -s 256 -w "$tmp/race.pcap" -Z root 'tcp' 2>"$tmp/tcpdump.err" &
     tdpid=$!
     pids="$pids $tdpid"
     i=0

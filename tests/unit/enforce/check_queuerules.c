@@ -64,6 +64,56 @@ START_TEST(defaults_are_the_shipped_files)
 }
 END_TEST
 
+/* queue.ports: every port (the default) or only the web ports */
+START_TEST(ports_all_or_web)
+{
+    struct queuerules_cfg c;
+    queuerules_cfg_default(&c);
+    char *i = written(&c, QUEUERULES_IPTABLES), *n = written(&c, QUEUERULES_NFT);
+    /* all: every TCP and UDP packet reaches the chain; a passed connection's Initial-shaped
+     * datagram is queued by direction, not by port; other UDP not shaped like an Initial is
+     * accepted in front of the queue (so DNS never crosses), both families */
+    ck_assert_ptr_nonnull(strstr(i, "-A FORWARD -p tcp -j QORGAU\n-A FORWARD -p udp -j QORGAU\n"));
+    ck_assert_uint_eq(rulestext_count(i, "--ports 80,443"), 0);
+    ck_assert_uint_eq(rulestext_count(i, "--dport 443"), 0);
+    ck_assert_uint_eq(rulestext_count(i, "-p udp -m conntrack --ctdir ORIGINAL -m mark"), 4);
+    ck_assert_ptr_nonnull(strstr(i, "-4 -A QORGAU -p udp -m multiport ! --ports 443 -m u32 --u32 "
+                                    "\"0>>24=0x45\" -m u32 ! --u32 \"0>>24=0x45 && 28>>28=0xC:0xD "
+                                    "&& 29=0x1,0x6b3343cf\" -j ACCEPT\n"));
+    ck_assert_ptr_nonnull(strstr(i, "-6 -A QORGAU -p udp -m multiport ! --ports 443 -m u32 --u32 "
+                                    "\"0>>28=6 && 4>>8&0xFF=17\" -m u32 ! --u32 \"0>>28=6 && "
+                                    "4>>8&0xFF=17 && 48>>28=0xC:0xD && 49=0x1,0x6b3343cf\" -j "
+                                    "ACCEPT\n"));
+    /* ... and before the rules that queue */
+    ck_assert(strstr(i, "! --ports 443") < strstr(i, "-A QORGAU -p udp -j NFQUEUE"));
+    ck_assert_ptr_nonnull(strstr(n, "        meta l4proto { tcp, udp } jump judge\n"));
+    ck_assert_ptr_nonnull(
+        strstr(n, "        udp sport != 443 udp dport != 443 @th,64,4 != { 12, 13 } accept\n"
+                  "        udp sport != 443 udp dport != 443 @th,72,32 != { 0x1, 0x6b3343cf } "
+                  "accept\n"));
+    ck_assert_ptr_nonnull(strstr(n, "ct direction original udp length >= 1208"));
+    ck_assert_ptr_nonnull(strstr(i, "TCP on every port and QUIC-shaped UDP on every port judged"));
+    free(i);
+    free(n);
+    /* web: TCP 80/443 and UDP 443 only, as before queue.ports */
+    c.web_only = 1;
+    i = written(&c, QUEUERULES_IPTABLES);
+    n = written(&c, QUEUERULES_NFT);
+    ck_assert_ptr_nonnull(strstr(i, "-A FORWARD -p tcp -m multiport --ports 80,443 -j QORGAU\n"
+                                    "-A FORWARD -p udp --dport 443 -j QORGAU\n"
+                                    "-A FORWARD -p udp --sport 443 -j QORGAU\n"));
+    ck_assert_uint_eq(rulestext_count(i, "-p udp --dport 443 -m mark"), 4);
+    ck_assert_uint_eq(rulestext_count(i, "! --ports 443"), 0);
+    ck_assert_uint_eq(rulestext_count(i, "-j NFQUEUE"), 4);
+    ck_assert_ptr_nonnull(strstr(n, "meta l4proto tcp th dport { 80, 443 } jump judge\n"));
+    ck_assert_ptr_null(strstr(n, "udp sport != 443"));
+    ck_assert_ptr_nonnull(strstr(n, "udp dport 443 udp length >= 1208"));
+    ck_assert_ptr_nonnull(strstr(i, "TCP 80/443 and UDP 443 judged (queue.ports = web)"));
+    free(i);
+    free(n);
+}
+END_TEST
+
 START_TEST(values_land_in_place)
 {
     struct queuerules_cfg c;
@@ -258,6 +308,7 @@ static Suite *queuerules_suite(void)
     Suite *s = suite_create("queuerules");
     TCase *tc = tcase_create("pure");
     tcase_add_test(tc, defaults_are_the_shipped_files);
+    tcase_add_test(tc, ports_all_or_web);
     tcase_add_test(tc, values_land_in_place);
     tcase_add_test(tc, bad_values_refused);
     suite_add_tcase(s, tc);
