@@ -393,6 +393,18 @@ for fam in 4 6; do
     expect "v$fam control: unlisted name on the blocked name's server loads (h2)" "$v" "far server 2"
 
     # blocked HTTP: 302 to notice.url, nothing of the server's
+    # a listed name on other ports (tap.bpf's default reads every TCP and UDP port): reset,
+    # redirected; an unlisted one there loads
+    R8="--resolve blocked.test:8443:$D_ --resolve blocked.test:8080:$D_ --resolve other.test:8443:$D_"
+    blocked_tls "v$fam blocked https h2 on port 8443: reset" $R8 --http2 https://blocked.test:8443/
+    w=$(ccurl $R8 -o "$tmp/body" -w '%{http_code} %{redirect_url}' "http://blocked.test:8080/p")
+    dist_block=$((dist_block + 1))
+    if no_far "v$fam blocked http on port 8080: 302" "$(cat "$tmp/body")"; then
+        expect_match "v$fam blocked http on port 8080: 302 to the notice page" "$w" '^302 http://notice\.test/blocked'
+    fi
+    v=$(ccurl $R8 --http2 -w ' %{http_version}' https://other.test:8443/ 2>&1)
+    dist_ctrl=$((dist_ctrl + 1))
+    expect "v$fam control: unlisted name on port 8443 loads (h2)" "$v" "far server 2"
     w=$(ccurl $RB -o "$tmp/body" -w '%{http_code} %{redirect_url}' "http://blocked.test/some/page?q=1")
     dist_block=$((dist_block + 1))
     if no_far "v$fam blocked http curl: 302" "$(cat "$tmp/body")"; then

@@ -4,7 +4,8 @@ first response byte leaves DELAY seconds after the whole request (HTTP head, or 
 record, however many TCP segments it came in) arrived: the stand-in for a server further away
 than the filter (what `tc qdisc netem delay` would model, on kernels without sch_netem).
 
-Usage: tap_server.py CERT KEY DELAY ADDR...   (serves ADDR:80 plain and ADDR:443 TLS)
+Usage: tap_server.py CERT KEY DELAY ADDR...   (serves ADDR:80 and :8080 plain, ADDR:443 and :8443
+TLS)
 Answers every request with status 200 and the body "far server" (over TLS, h2 when the client
 offers it in ALPN, else HTTP/1.1); runs until killed. For every connection it prints one line
 "conn PORT reset" when the connection had been reset (an RST received) by the time the answer
@@ -118,7 +119,7 @@ def serve(addr, port, tls):
 
 
 for a in addrs:
-    for p, t in ((80, False), (443, True)):
+    for p, t in ((80, False), (443, True), (8080, False), (8443, True)):
         threading.Thread(target=serve, args=(a, p, t), daemon=True).start()
 print("ready", flush=True)
 threading.Event().wait()
