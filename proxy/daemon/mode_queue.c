@@ -1267,6 +1267,7 @@ static int q_open(const struct settings *cfg, struct daemon_ctx *d, void **state
     struct engine_config ec;
     blocknote_engine_config(cfg, &ec);
     ec.synack_unseen = true; /* deploy/iptables-queue.rules keep the handshake in the kernel */
+    ec.drop_short_initials = true;        /* what a server must drop never reaches it */
     ec.defer_no_buffer = q->no_room_drop; /* a segment that finds no buffer is dropped */
     /* a server's answer to client bytes no worker saw: they went by in the kernel unjudged (a
      * queue full with queue.fail = open, or no worker bound yet with the rules' bypass flag) */

@@ -121,10 +121,16 @@ static int write_iptables(FILE *f, const struct queuerules_cfg *c, const char *s
 {
     uint32_t p = c->mark_pass, b = c->mark_block, m = p | b;
     char q[96], lim[384];
-    static const char quic4[] =
-        "-m u32 --u32 \"0>>24=0x45 && 0&0xFFFF=1228:65535 && 28>>28=0xC:0xD\"";
-    static const char quic6[] =
-        "-m u32 --u32 \"0>>28=6 && 4>>8&0xFF=17 && 4>>16=1208:65535 && 48>>28=0xC:0xD\"";
+    /* a passed connection's client datagram queued again: one that may begin a new attempt (a
+     * long header of type Initial, v1 or v2, of any size: a client a compliant server refuses
+     * for padding under 1200 bytes may still be taken by a server that wants to be reached),
+     * or one whose headers the u32 test cannot read (IPv4 options; IPv6 extension headers) */
+    static const char *const again[4] = {
+        "-m u32 --u32 \"0>>24=0x45 && 28>>28=0xC:0xD\"",
+        "-m u32 --u32 \"0>>24=0x46:0x4F\"",
+        "-m u32 --u32 \"0>>28=6 && 4>>8&0xFF=17 && 48>>28=0xC:0xD\"",
+        "-m u32 ! --u32 \"0>>28=6 && 4>>8&0xFF=17\"",
+    };
     ipt_queue(q, sizeof q, c);
     header(f, c, source, "/usr/share/qorgau/iptables-queue.rules");
     fputs("# Load it for both families, keeping other rules:\n"
@@ -152,8 +158,9 @@ static int write_iptables(FILE *f, const struct queuerules_cfg *c, const char *s
     /* a client's datagram: to port 443, or, every port judged, in the connection's
      * original direction */
     const char *cli = c->web_only ? "--dport 443" : "-m conntrack --ctdir ORIGINAL";
-    for (int v6 = 0; v6 < 2; v6++) {
-        const char *u = v6 ? quic6 : quic4;
+    for (int k = 0; k < 4; k++) {
+        int v6 = k >= 2;
+        const char *u = again[k];
         if (c->queued_rate) {
             ipt_limit(lim, sizeof lim, c, c->queued_rate, c->queued_burst, v6, "qorgau_q");
             fprintf(f,
@@ -162,9 +169,9 @@ static int write_iptables(FILE *f, const struct queuerules_cfg *c, const char *s
                     v6 ? 6 : 4, cli, m, p, m, u, lim);
         }
         fprintf(f,
-                "-A QORGAU -p udp %s -m mark --mark 0x0/0x%x -m connmark --mark 0x%x/0x%x "
+                "-%d -A QORGAU -p udp %s -m mark --mark 0x0/0x%x -m connmark --mark 0x%x/0x%x "
                 "%s %s\n",
-                cli, m, p, m, u, q);
+                v6 ? 6 : 4, cli, m, p, m, u, q);
     }
     fprintf(f, "-A QORGAU -m connmark --mark 0x%x/0x%x -j ACCEPT\n", p, m);
     fprintf(f, "-A QORGAU -m connmark --mark 0x%x/0x%x -j DROP\n", b, m);
@@ -259,9 +266,9 @@ static int write_nft(FILE *f, const struct queuerules_cfg *c, const char *source
                 saved[i], keep, saved[i]);
     fprintf(f, "        meta mark & 0x%x == 0x%x accept\n", m, m);
     fprintf(f,
-            "        meta mark & 0x%x == 0 ct mark & 0x%x == 0x%x %s udp length >= "
-            "1208 @th,64,4 { 12, 13 } goto to_queue\n",
-            m, m, p, c->web_only ? "udp dport 443" : "ct direction original");
+            "        meta mark & 0x%x == 0 ct mark & 0x%x == 0x%x %s @th,64,4 { 12, 13 } goto "
+            "to_queue\n",
+            m, m, p, c->web_only ? "udp dport 443" : "ct direction original meta l4proto udp");
     fprintf(f, "        ct mark & 0x%x == 0x%x accept\n", m, p);
     fprintf(f, "        ct mark & 0x%x == 0x%x drop\n", m, b);
     fprintf(f, "        ct mark & 0x%x == 0x%x ct direction reply accept\n", m, m);

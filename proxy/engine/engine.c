@@ -964,11 +964,19 @@ static bool quic_restarts_flow(const struct flow *f, const struct pkt *p, bool f
                                void *ctx)
 {
     struct engine *e = ctx;
-    if ((f->a.state & ENGINE_ST_BLOCKED) || !from_client || p->payload_len < QUIC_MIN_DATAGRAM ||
+    if ((f->a.state & ENGINE_ST_BLOCKED) || !from_client || !p->payload_len ||
         (p->payload[0] & 0xc0) != 0xc0)
         return false; /* a blocked 4-tuple stays blocked: its datagrams are dropped */
     struct quic_initial qi;
     size_t off;
+    if (p->payload_len < QUIC_MIN_DATAGRAM) {
+        /* an Initial a server must drop (queue mode drops it too: drop_short_initials) */
+        if (e->cfg.drop_short_initials &&
+            quic_initial_parse(e->qctx, p->payload, p->payload_len, NULL, e->quic_plain,
+                               sizeof(e->quic_plain), &qi, &off) == DS_OK)
+            e->last_set_aside = true;
+        return false;
+    }
     if (quic_initial_parse(e->qctx, p->payload, p->payload_len, NULL, e->quic_plain,
                            sizeof(e->quic_plain), &qi, &off) != DS_OK)
         return false;
@@ -1114,8 +1122,10 @@ static bool quic_datagram(struct engine *e, struct flow *f, const uint8_t *buf, 
         }
         pos += qi.next_off;
         if (len < QUIC_MIN_DATAGRAM) {
-            /* A server drops client Initials in short datagrams: not what it acts on. */
+            /* A server drops client Initials in short datagrams: not what it acts on; queue
+             * mode drops them too (one that takes them anyway never sees them) */
             e->st.quic_malformed++;
+            e->last_set_aside = e->cfg.drop_short_initials;
             return false;
         }
         f->a.app = APP_QUIC;

@@ -36,6 +36,10 @@ struct engine_config {
      * (tcpreasm_pool_synack_unseen()); a SYN the server must not get - with data, or another
      * ISN than the first - is set aside */
     bool synack_unseen;
+    /* queue mode: a client Initial (one that decrypts) in a datagram under 1200 bytes, which a
+     * server must drop (RFC 9000 14.1), is set aside, so that the mode drops it too - before, it
+     * was not judged and a passed 4-tuple carried it to a server that takes short Initials */
+    bool drop_short_initials;
     /* queue mode: a client segment with new data that finds the reassembly pool empty is not
      * taken (tcpreasm_pool_defer_empty()), nor a client Initial that finds no QUIC slot free:
      * engine_frame_info.deferred asks the mode to drop it, and the client sends it again.

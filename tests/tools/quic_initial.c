@@ -1,7 +1,7 @@
 /* quic_initial.c - test tool: one QUIC v1 connection attempt's client Initials, sent over a real
  * UDP socket (queue.sh: what reaches the server's side of a queue-mode filter).
  *
- * Usage: quic_initial SNI ADDR PORT [pq|time|junkN|afterN]
+ * Usage: quic_initial SNI ADDR PORT [small|pq|time|junkN|afterN [small]]
  * The ClientHello for SNI (ALPN h3) goes in one Initial, or with pq (a post-quantum key share as
  * Chromium sends, X25519MLKEM768) in two, cut inside the name, each in its own 1250-byte
  * datagram; then the tool waits 1 s and prints "answer N" (datagrams the peer sent back) or
@@ -11,8 +11,9 @@
  * them; more than a filter's budget of datagrams must not hide the Initial behind them). With
  * afterN: from the same socket, first a whole connection attempt's Initial for allowed.test,
  * then N junk datagrams, then SNI's Initial under a new DCID - a second attempt on the same
- * 4-tuple, which a filter that has passed the first must still judge. Exit 0, or 1 with a
- * message on stderr. */
+ * 4-tuple, which a filter that has passed the first must still judge. With small (alone, or
+ * after the mode), the Initials are not padded to 1200 bytes (a client a compliant server would refuse,
+ * but a server that wants to be reached may take). Exit 0, or 1 with a message on stderr. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -28,13 +29,15 @@
 
 #define DGRAM 1250
 
+static size_t dgram_min = DGRAM; /* 0 with "small": Initials not padded */
+
 static int send_part(int fd, struct quicw *q, uint32_t pn, const uint8_t *h, size_t from, size_t to)
 {
     uint8_t f[1500], d[1500];
     size_t fl = 0;
     if (quicw_crypto(f, sizeof(f), &fl, from, h + from, to - from) < 0)
         return -1;
-    size_t n = quicw_initial(q, pn, f, fl, DGRAM, d, sizeof(d));
+    size_t n = quicw_initial(q, pn, f, fl, dgram_min, d, sizeof(d));
     if (n == 0)
         return -1;
     return send(fd, d, n, 0) == (ssize_t)n ? 0 : -1;
@@ -43,9 +46,11 @@ static int send_part(int fd, struct quicw *q, uint32_t pn, const uint8_t *h, siz
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fputs("usage: quic_initial SNI ADDR PORT [pq|time|junkN|afterN]\n", stderr);
+        fputs("usage: quic_initial SNI ADDR PORT [small|pq|time|junkN|afterN [small]]\n", stderr);
         return 1;
     }
+    if ((argc > 5 && strcmp(argv[5], "small") == 0) || (argc > 4 && strcmp(argv[4], "small") == 0))
+        dgram_min = 0;
     bool pq = argc > 4 && strcmp(argv[4], "pq") == 0;
     bool timed = argc > 4 && strcmp(argv[4], "time") == 0;
     unsigned long junk = 0;

@@ -560,10 +560,14 @@ START_TEST(live_iptables)
     size_t n = 0;
     char err[512] = "";
     ck_assert_msg(feedrules_read(&r, &n, err, sizeof(err)) == 0, "%s", err);
-    /* the rules' NFQUEUE lines, both families */
+    /* the rules' NFQUEUE lines: those for both families, those for one (-4, -6) */
     char cmd[256];
-    snprintf(cmd, sizeof(cmd), "grep -c -- '-j NFQUEUE' deploy/iptables-queue.rules");
+    snprintf(cmd, sizeof(cmd), "grep -c -- '^-A .*-j NFQUEUE' deploy/iptables-queue.rules");
     size_t lines = (size_t)strtoul(proc_output(cmd, out, sizeof(out)), NULL, 10);
+    snprintf(cmd, sizeof(cmd), "grep -c -- '^-4 .*-j NFQUEUE' deploy/iptables-queue.rules");
+    size_t lines4 = (size_t)strtoul(proc_output(cmd, out, sizeof(out)), NULL, 10);
+    snprintf(cmd, sizeof(cmd), "grep -c -- '^-6 .*-j NFQUEUE' deploy/iptables-queue.rules");
+    size_t lines6 = (size_t)strtoul(proc_output(cmd, out, sizeof(out)), NULL, 10);
     ck_assert_uint_gt(lines, 0);
     size_t v4 = 0, queues = 0, jumps = 0, bases = 0;
     for (size_t i = 0; i < n; i++) {
@@ -589,8 +593,8 @@ START_TEST(live_iptables)
         ck_assert_str_eq(r[i].chain, "QORGAU");
         v4 += r[i].family == 2;
     }
-    ck_assert_uint_eq(queues, 2 * lines);
-    ck_assert_uint_eq(v4, lines);
+    ck_assert_uint_eq(queues, 2 * lines + lines4 + lines6);
+    ck_assert_uint_eq(v4, lines + lines4);
     ck_assert_uint_eq(bases, 2);
     ck_assert_uint_ge(jumps, 2);
     free(r);
