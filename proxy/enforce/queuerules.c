@@ -184,17 +184,18 @@ static int write_iptables(FILE *f, const struct queuerules_cfg *c, const char *s
     if (!c->web_only)
         /* UDP on ports other than 443 that cannot be a QUIC Initial - its first payload byte
          * is not that of a long header of type Initial (v1 0xc0-0xcf, v2 0xd0-0xdf), or the
-         * version after it is neither v1 (0x00000001) nor v2 (0x6b3343cf) - in a packet whose
+         * version after it is none the engine reads (v1 0x00000001, v2 0x6b3343cf, draft-29
+         * 0xff00001d) - in a packet whose
          * header lengths the u32 test can read (an IPv4 header of 20 bytes; an IPv6 header
          * followed by UDP): DNS, games, calls go by without a crossing. A DNS query whose ID
          * begins with 0xc0-0xdf (one in eight) is no Initial either: the version test keeps it
          * out of the queue, where a datagram no QUIC key opens would wait for the hold bounds.
          * The rest of UDP is queued. */
         fputs("-4 -A QORGAU -p udp -m multiport ! --ports 443 -m u32 --u32 \"0>>24=0x45\" -m u32 "
-              "! --u32 \"0>>24=0x45 && 28>>28=0xC:0xD && 29=0x1,0x6b3343cf\" -j ACCEPT\n"
+              "! --u32 \"0>>24=0x45 && 28>>28=0xC:0xD && 29=0x1,0x6b3343cf,0xff00001d\" -j ACCEPT\n"
               "-6 -A QORGAU -p udp -m multiport ! --ports 443 -m u32 --u32 \"0>>28=6 && "
               "4>>8&0xFF=17\" -m u32 ! --u32 \"0>>28=6 && 4>>8&0xFF=17 && 48>>28=0xC:0xD && "
-              "49=0x1,0x6b3343cf\" -j ACCEPT\n",
+              "49=0x1,0x6b3343cf,0xff00001d\" -j ACCEPT\n",
               f);
     fputs("-A QORGAU -p tcp --tcp-flags RST,FIN,ACK ACK -m u32 --u32 \"0>>24=0x45 && 4&0x3FFF=0\" "
           "-m u32 ! --u32 \"32>>26&0x3C@17=0:0xFFFFFFFF\" -j ACCEPT\n"
@@ -276,7 +277,8 @@ static int write_nft(FILE *f, const struct queuerules_cfg *c, const char *source
             c->settle_packets);
     if (!c->web_only)
         fputs("        udp sport != 443 udp dport != 443 @th,64,4 != { 12, 13 } accept\n"
-              "        udp sport != 443 udp dport != 443 @th,72,32 != { 0x1, 0x6b3343cf } accept\n",
+              "        udp sport != 443 udp dport != 443 @th,72,32 != { 0x1, 0x6b3343cf, "
+              "0xff00001d } accept\n",
               f);
     fputs("        meta l4proto udp goto to_queue\n"
           "        meta l4proto tcp @ih,0,1 { 0, 1 } goto queue_tcp\n"

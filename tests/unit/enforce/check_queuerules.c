@@ -79,18 +79,19 @@ START_TEST(ports_all_or_web)
     ck_assert_uint_eq(rulestext_count(i, "-p udp -m conntrack --ctdir ORIGINAL -m mark"), 8);
     ck_assert_ptr_nonnull(strstr(i, "-4 -A QORGAU -p udp -m multiport ! --ports 443 -m u32 --u32 "
                                     "\"0>>24=0x45\" -m u32 ! --u32 \"0>>24=0x45 && 28>>28=0xC:0xD "
-                                    "&& 29=0x1,0x6b3343cf\" -j ACCEPT\n"));
-    ck_assert_ptr_nonnull(strstr(i, "-6 -A QORGAU -p udp -m multiport ! --ports 443 -m u32 --u32 "
-                                    "\"0>>28=6 && 4>>8&0xFF=17\" -m u32 ! --u32 \"0>>28=6 && "
-                                    "4>>8&0xFF=17 && 48>>28=0xC:0xD && 49=0x1,0x6b3343cf\" -j "
-                                    "ACCEPT\n"));
+                                    "&& 29=0x1,0x6b3343cf,0xff00001d\" -j ACCEPT\n"));
+    ck_assert_ptr_nonnull(
+        strstr(i, "-6 -A QORGAU -p udp -m multiport ! --ports 443 -m u32 --u32 "
+                  "\"0>>28=6 && 4>>8&0xFF=17\" -m u32 ! --u32 \"0>>28=6 && "
+                  "4>>8&0xFF=17 && 48>>28=0xC:0xD && 49=0x1,0x6b3343cf,0xff00001d\" -j "
+                  "ACCEPT\n"));
     /* ... and before the rules that queue */
     ck_assert(strstr(i, "! --ports 443") < strstr(i, "-A QORGAU -p udp -j NFQUEUE"));
     ck_assert_ptr_nonnull(strstr(n, "        meta l4proto { tcp, udp } jump judge\n"));
-    ck_assert_ptr_nonnull(
-        strstr(n, "        udp sport != 443 udp dport != 443 @th,64,4 != { 12, 13 } accept\n"
-                  "        udp sport != 443 udp dport != 443 @th,72,32 != { 0x1, 0x6b3343cf } "
-                  "accept\n"));
+    ck_assert_ptr_nonnull(strstr(
+        n, "        udp sport != 443 udp dport != 443 @th,64,4 != { 12, 13 } accept\n"
+           "        udp sport != 443 udp dport != 443 @th,72,32 != { 0x1, 0x6b3343cf, 0xff00001d } "
+           "accept\n"));
     ck_assert_ptr_nonnull(strstr(n, "ct direction original meta l4proto udp @th,64,4 { 12, 13 }"));
     ck_assert_ptr_nonnull(strstr(i, "TCP on every port and QUIC-shaped UDP on every port judged"));
     /* a passed connection's Initial-shaped datagram is queued whatever its size, and so is one
