@@ -19,6 +19,13 @@
 #include "proxy/capture/capture.h"
 
 #define CAPTURE_LIVE_FILTER_MAX 4096
+
+/* tap.bpf's default: TCP on every port, UDP 443, and UDP on other ports whose first payload byte
+ * has a QUIC long header's two top bits (what may be an Initial: a site serving a listed name
+ * on another port is judged too; RTP, WireGuard and most DNS are not read) */
+#define CAPTURE_LIVE_DEFAULT_FILTER                                                             \
+    "tcp or udp port 443 or (ip and udp and udp[8] & 0xc0 = 0xc0) or (ip6 and ip6[6] = 17 and " \
+    "ip6[48] & 0xc0 = 0xc0)"
 #define CAPTURE_LIVE_FANOUT_MAX 96 /* instructions of the fanout selector, at most */
 
 struct sock_filter;

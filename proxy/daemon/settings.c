@@ -13,6 +13,7 @@
 
 #include "common/compiler.h"
 #include "common/log.h"
+#include "proxy/capture/capture_live.h"
 #include "proxy/daemon/radius.h"
 #include "proxy/enforce/ipdrop.h"
 #include "rules/orders/sign.h"
@@ -108,11 +109,12 @@ static const struct config_key keys[] = {
       "interface receiving the mirrored traffic (required in tap mode)" },
     { "tap.inject_interface", CONFIG_STRING, 0, 0, "", NULL, OFF(tap_inject_interface), true,
       "interface resets and redirects are sent from; empty = tap.interface" },
-    { "tap.bpf", CONFIG_STRING, 0, 0, "tcp or udp", NULL, OFF(tap_bpf), true,
-      "capture filter (pcap-filter syntax): every TCP and UDP port by default, so that a listed "
-      "name a site serves on another port (TLS on 8443, QUIC on UDP 8443) is judged too; "
-      "\"tcp port 80 or tcp port 443 or udp port 443\" reads less on a mirror with much other "
-      "traffic, and lets such a site by" },
+    { "tap.bpf", CONFIG_STRING, 0, 0, CAPTURE_LIVE_DEFAULT_FILTER, NULL, OFF(tap_bpf), true,
+      "capture filter (pcap-filter syntax). The default reads TCP on every port, UDP 443, and UDP "
+      "on other ports whose first payload byte has a QUIC long header's two top bits (what may be "
+      "an Initial; DNS, calls and VPNs mostly do not), so that a listed name a site serves on "
+      "another port (TLS on 8443, QUIC on UDP 8443) is judged too; \"tcp port 80 or tcp port 443 "
+      "or udp port 443\" reads less on a mirror with much other traffic, and lets such a site by" },
     { "tap.ring_size", CONFIG_SIZE, 1 * MI, 4 * GI, "64M", NULL, OFF(tap_ring_size), true,
       "kernel capture ring per worker" },
     { "tap.snaplen", CONFIG_INT, 0, 262144, "0", NULL, OFF(tap_snaplen), true,

@@ -142,6 +142,44 @@ START_TEST(keeps_fragments)
 }
 END_TEST
 
+/* a UDP datagram to dport whose payload begins with first (then zeros), IPv4 or IPv6 */
+static size_t udp_frame(uint8_t *fr, int ipver, uint16_t dport, uint8_t first)
+{
+    uint8_t u[8 + 64] = { 0 };
+    craft_put16(u, 50000);
+    craft_put16(u + 2, dport);
+    craft_put16(u + 4, sizeof u);
+    u[8] = first;
+    size_t o = eth(fr, 0, ipver == 4 ? 0x0800 : 0x86dd);
+    if (ipver == 4)
+        return o + craft_ip4(fr + o, A4, B4, 9, 0, 17, u, sizeof u);
+    o += craft_ip6(fr + o, A6, B6, 17, sizeof u);
+    memcpy(fr + o, u, sizeof u);
+    return o + sizeof u;
+}
+
+/* tap.bpf's default: TCP on every port; UDP 443; UDP elsewhere only when its first byte may
+ * begin a QUIC long header (a listed name over QUIC on 8443), both families */
+START_TEST(default_filter_every_port)
+{
+    struct filt f;
+    filt_init(&f, CAPTURE_LIVE_DEFAULT_FILTER, true);
+    uint8_t fr[1000];
+    ck_assert(match(&f, fr, v4(fr, 0, 8443, 0, true)));
+    ck_assert(match(&f, fr, v4(fr, 10, 22, 0, true)));
+    ck_assert(match(&f, fr, v6(fr, 0, 8443, false, 0, 0)));
+    for (int ipver = 4; ipver <= 6; ipver += 2) {
+        ck_assert_msg(match(&f, fr, udp_frame(fr, ipver, 443, 0x12)), "v%d udp 443", ipver);
+        ck_assert_msg(match(&f, fr, udp_frame(fr, ipver, 8443, 0xc3)), "v%d initial", ipver);
+        ck_assert_msg(match(&f, fr, udp_frame(fr, ipver, 8443, 0xd0)), "v%d v2 initial", ipver);
+        ck_assert_msg(!match(&f, fr, udp_frame(fr, ipver, 53, 0x12)), "v%d dns", ipver);
+        ck_assert_msg(!match(&f, fr, udp_frame(fr, ipver, 5004, 0x80)), "v%d rtp", ipver);
+        ck_assert_msg(!match(&f, fr, udp_frame(fr, ipver, 51820, 0x01)), "v%d wireguard", ipver);
+    }
+    filt_fini(&f);
+}
+END_TEST
+
 /* IPv6 with a hop-by-hop header before TCP (T13): libpcap's "tcp port" reads only the first
  * next-header, the filter keeps it anyway. Tunnels are kept: their ports are inside. */
 START_TEST(keeps_ext_and_tunnels)
@@ -533,6 +571,7 @@ static Suite *capture_live_suite(void)
     TCase *tc = tcase_create("filter");
     tcase_add_test(tc, keeps_fragments);
     tcase_add_test(tc, keeps_ext_and_tunnels);
+    tcase_add_test(tc, default_filter_every_port);
     tcase_add_test(tc, filter_text);
     suite_add_tcase(s, tc);
     tc = tcase_create("fanout");

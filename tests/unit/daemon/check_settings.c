@@ -37,7 +37,8 @@ START_TEST(test_defaults)
     ck_assert_int_eq(c->reasm_buffers, 8192);
     ck_assert_int_eq(c->quic_max_datagrams, 16);
     ck_assert_uint_eq(c->quic_max_bytes, 32768);
-    ck_assert_str_eq(c->tap_bpf, "tcp or udp");
+    ck_assert_str_eq(c->tap_bpf, "tcp or udp port 443 or (ip and udp and udp[8] & 0xc0 = 0xc0) or "
+                                 "(ip6 and ip6[6] = 17 and ip6[48] & 0xc0 = 0xc0)");
     ck_assert_uint_eq(c->tap_ring_size, 64u << 20);
     ck_assert_int_eq(c->inline_tproxy_port, 15001);
     ck_assert_int_eq(c->inline_redirect_port, 15002);

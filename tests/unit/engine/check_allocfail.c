@@ -526,7 +526,8 @@ static void check_conf(const struct settings *c)
     ck_assert_str_eq(c->notice_listen.text, "[::1]:8081");
     ck_assert_str_eq(c->notice_url, "https://notice.example/b");
     ck_assert_str_eq(c->notice_contact, "call 1414");
-    ck_assert_str_eq(c->tap_bpf, "tcp or udp");
+    ck_assert_str_eq(c->tap_bpf, "tcp or udp port 443 or (ip and udp and udp[8] & 0xc0 = 0xc0) or "
+                                 "(ip6 and ip6[6] = 17 and ip6[48] & 0xc0 = 0xc0)");
     ck_assert_uint_eq(c->reasm_bytes, 8192);
     ck_assert_uint_eq(c->inline_first_bytes_timeout, 2000);
     ck_assert_str_eq(c->log_file, "/var/log/qorgau.log");
