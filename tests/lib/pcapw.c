@@ -391,6 +391,21 @@ int pcapw_put(struct pcapw *w, uint64_t ts_us, const struct pcapw_pkt *p)
     return pcapw_write(w, ts_us, frame, n);
 }
 
+int pcapw_put_udp(struct pcapw *w, uint64_t ts_us, const char *src, uint16_t sport, const char *dst,
+                  uint16_t dport, const uint8_t *payload, size_t len)
+{
+    struct pcapw_pkt p;
+    pcapw_pkt_init(&p);
+    p.proto = 17;
+    pcapw_addr(src, p.src);
+    pcapw_addr(dst, p.dst);
+    p.sport = sport;
+    p.dport = dport;
+    p.payload = payload;
+    p.payload_len = len;
+    return pcapw_put(w, ts_us, &p);
+}
+
 int pcapw_put_frags(struct pcapw *w, uint64_t ts_us, const struct pcapw_pkt *p, const size_t *offs,
                     size_t n_offs, const size_t *order)
 {

@@ -119,6 +119,11 @@ size_t pcapw_build(const struct pcapw_pkt *p, uint8_t *out, size_t cap);
 /* pcapw_build() + pcapw_write(). Returns 0 or a negative errno (-EINVAL when p is bad). */
 int pcapw_put(struct pcapw *w, uint64_t ts_us, const struct pcapw_pkt *p);
 
+/* Writes one UDP datagram src:sport -> dst:dport (addresses as text, IPv4 or IPv6) carrying
+ * payload; the other fields as pcapw_pkt_init() leaves them. Returns what pcapw_put() does. */
+int pcapw_put_udp(struct pcapw *w, uint64_t ts_us, const char *src, uint16_t sport, const char *dst,
+                  uint16_t dport, const uint8_t *payload, size_t len);
+
 /* Writes p as IP fragments. The fragmentable part (IPv4: everything after the IP header; IPv6:
  * everything after the listed extension headers, which stay unfragmentable, and before which an
  * IPv6 fragment header is put) is cut at offs[0..n_offs) (increasing, multiples of 8, inside

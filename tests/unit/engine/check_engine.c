@@ -830,17 +830,9 @@ static uint16_t g_qsport = 50000; /* the client's port of udp_out()'s datagrams 
 
 static void udp_out(struct pcapw *w, const uint8_t *d, size_t n)
 {
-    struct pcapw_pkt p;
-    pcapw_pkt_init(&p);
-    p.proto = 17;
-    pcapw_addr("192.0.2.1", p.src);
-    pcapw_addr("10.0.0.1", p.dst);
-    p.sport = g_qsport;
-    p.dport = 443;
-    p.payload = d;
-    p.payload_len = n;
     g_qts += 1000;
-    ck_assert_int_eq(pcapw_put(w, 1000000 + g_qts, &p), 0);
+    ck_assert_int_eq(
+        pcapw_put_udp(w, 1000000 + g_qts, "192.0.2.1", g_qsport, "10.0.0.1", 443, d, n), 0);
 }
 
 /* Seals hello[from..to) as Initial pn of q, padded to 1250 bytes, into d. */

@@ -88,6 +88,32 @@ static size_t hello(uint8_t *out, size_t cap, const char *sni, size_t *sni_off)
     return n;
 }
 
+/* A QUIC v1 client Initial under dcid carrying bytes [0, upto) of the ClientHello for sni (upto
+ * 0: all of it), padded to min_len; returns its length. */
+static size_t seal_initial(const uint8_t dcid[8], const char *sni, size_t upto, size_t min_len,
+                           uint8_t *out, size_t cap)
+{
+    static const uint8_t scid[8] = { 5, 6 };
+    struct quicw q;
+    uint8_t h[2048], fr[1500];
+    ck_assert_int_eq(quicw_init(&q, QUIC_V1, dcid, 8, scid, 8), 0);
+    size_t hl = quicw_hello(sni, 0, h, sizeof(h), NULL);
+    ck_assert_uint_gt(hl, 100);
+    size_t fl = 0;
+    ck_assert_int_eq(quicw_crypto(fr, sizeof(fr), &fl, 0, h, upto ? upto : hl), 0);
+    size_t n = quicw_initial(&q, 0, fr, fl, min_len, out, cap);
+    ck_assert_uint_gt(n, 0);
+    quicw_fini(&q);
+    return n;
+}
+
+/* A client datagram 192.0.2.1:sport -> 10.0.0.1:443 at ts_us into w. */
+static void put_client_udp(struct pcapw *w, uint64_t ts_us, uint16_t sport, const uint8_t *pl,
+                           size_t len)
+{
+    ck_assert_int_eq(pcapw_put_udp(w, ts_us, "192.0.2.1", sport, "10.0.0.1", 443, pl, len), 0);
+}
+
 /* Feeds the capture at g_path frame by frame, recording the frame info after each. The engine
  * is left to the caller (freed by it) when keep is non-NULL. */
 static void feed(struct rec *r, struct ruleset *rs, struct engine **keep)
@@ -254,30 +280,14 @@ END_TEST
  * dropped, the client sends it again) - before, it was judged on its free address and passed. */
 START_TEST(quic_no_slot_deferred)
 {
-    static const uint8_t dcid[8] = { 9, 8, 7, 6, 5, 4, 3, 2 }, scid[8] = { 1, 2, 3, 4 };
-    struct quicw q;
-    ck_assert_int_eq(quicw_init(&q, QUIC_V1, dcid, 8, scid, 8), 0);
-    uint8_t h[2048], fr[1500], d[1500];
+    static const uint8_t dcid[8] = { 9, 8, 7, 6, 5, 4, 3, 2 };
+    uint8_t h[2048], d[1500];
     size_t hl = quicw_hello("blocked.example", 0, h, sizeof(h), NULL);
-    ck_assert_uint_gt(hl, 100);
     struct pcapw *w = open_cap();
     for (unsigned i = 0; i < 5; i++) {
-        size_t fl = 0;
-        ck_assert_int_eq(quicw_crypto(fr, sizeof(fr), &fl, 0, h, i < 4 ? hl / 2 : hl), 0);
-        size_t n = quicw_initial(&q, 0, fr, fl, 1250, d, sizeof(d));
-        ck_assert_uint_gt(n, 0);
-        struct pcapw_pkt p;
-        pcapw_pkt_init(&p);
-        p.proto = 17;
-        pcapw_addr("192.0.2.1", p.src);
-        pcapw_addr("10.0.0.1", p.dst);
-        p.sport = (uint16_t)(50000 + i);
-        p.dport = 443;
-        p.payload = d;
-        p.payload_len = n;
-        ck_assert_int_eq(pcapw_put(w, 1000000 + i * 1000, &p), 0);
+        size_t n = seal_initial(dcid, "blocked.example", i < 4 ? hl / 2 : 0, 1250, d, sizeof(d));
+        put_client_udp(w, 1000000 + i * 1000, (uint16_t)(50000 + i), d, n);
     }
-    quicw_fini(&q);
     ck_assert_int_eq(pcapw_close(w), 0);
     struct ruleset *rs = rules();
     static struct rec r;
@@ -302,31 +312,15 @@ END_TEST
  * never read). Queue mode's configuration and tap's alike. */
 START_TEST(quic_after_budget)
 {
-    static const uint8_t dcid[8] = { 7, 7, 7, 7, 1, 2, 3, 4 }, scid[8] = { 5, 6 };
-    struct quicw q;
-    ck_assert_int_eq(quicw_init(&q, QUIC_V1, dcid, 8, scid, 8), 0);
-    uint8_t h[2048], fr[1500], d[1500], junk[20];
+    static const uint8_t dcid[8] = { 7, 7, 7, 7, 1, 2, 3, 4 };
+    uint8_t d[1500], junk[20];
     memset(junk, 0x17, sizeof(junk));
-    size_t hl = quicw_hello("blocked.example", 0, h, sizeof(h), NULL);
-    size_t fl = 0;
-    ck_assert_int_eq(quicw_crypto(fr, sizeof(fr), &fl, 0, h, hl), 0);
-    size_t n = quicw_initial(&q, 0, fr, fl, 1250, d, sizeof(d));
-    ck_assert_uint_gt(n, 0);
-    quicw_fini(&q);
+    size_t n = seal_initial(dcid, "blocked.example", 0, 1250, d, sizeof(d));
     for (int run = 0; run < 2; run++) {
         struct pcapw *w = open_cap();
-        for (unsigned i = 0; i < 21; i++) {
-            struct pcapw_pkt p;
-            pcapw_pkt_init(&p);
-            p.proto = 17;
-            pcapw_addr("192.0.2.1", p.src);
-            pcapw_addr("10.0.0.1", p.dst);
-            p.sport = 50100;
-            p.dport = 443;
-            p.payload = i < 20 ? junk : d;
-            p.payload_len = i < 20 ? sizeof(junk) : n;
-            ck_assert_int_eq(pcapw_put(w, 1000000 + i * 1000, &p), 0);
-        }
+        for (unsigned i = 0; i < 21; i++)
+            put_client_udp(w, 1000000 + i * 1000, 50100, i < 20 ? junk : d,
+                           i < 20 ? sizeof(junk) : n);
         ck_assert_int_eq(pcapw_close(w), 0);
         struct ruleset *rs = rules();
         static struct rec r;
@@ -360,37 +354,26 @@ END_TEST
  * in tap's it is only not judged, as before. */
 START_TEST(quic_short_initial_set_aside)
 {
-    static const uint8_t dcid[8] = { 9, 9, 9, 9, 1, 2, 3, 4 }, scid[8] = { 5, 6 };
-    uint8_t h[2048], fr[1500], d[2][1500], junk[20];
+    static const uint8_t dcid[8] = { 9, 9, 9, 9, 1, 2, 3, 4 };
+    uint8_t d[2][1500], junk[20];
     size_t n[2];
     memset(junk, 0x17, sizeof(junk));
     const char *const names[2] = { "blocked.example", "allowed.example" };
     for (int k = 0; k < 2; k++) {
-        struct quicw q;
-        ck_assert_int_eq(quicw_init(&q, QUIC_V1, dcid, 8, scid, 8), 0);
-        size_t hl = quicw_hello(names[k], 0, h, sizeof(h), NULL);
-        size_t fl = 0;
-        ck_assert_int_eq(quicw_crypto(fr, sizeof(fr), &fl, 0, h, hl), 0);
-        n[k] = quicw_initial(&q, 0, fr, fl, 0, d[k], sizeof(d[k]));
-        ck_assert_uint_gt(n[k], 100);
+        n[k] = seal_initial(dcid, names[k], 0, 0, d[k], sizeof(d[k]));
         ck_assert_uint_lt(n[k], 1200);
-        quicw_fini(&q);
     }
     for (int run = 0; run < 2; run++) {
         struct pcapw *w = open_cap();
         /* port 50200: each short Initial alone; 50201: 20 junk datagrams, then both */
-        for (unsigned i = 0; i < 24; i++) {
-            struct pcapw_pkt p;
-            pcapw_pkt_init(&p);
-            p.proto = 17;
-            pcapw_addr("192.0.2.1", p.src);
-            pcapw_addr("10.0.0.1", p.dst);
-            p.sport = (uint16_t)(i < 2 ? 50200 + 10 * i : 50201);
-            p.dport = 443;
-            p.payload = i < 2 ? d[i] : i < 22 ? junk : d[i - 22];
-            p.payload_len = i < 2 ? n[i] : i < 22 ? sizeof(junk) : n[i - 22];
-            ck_assert_int_eq(pcapw_put(w, 1000000 + i * 1000, &p), 0);
-        }
+        for (unsigned i = 0; i < 24; i++)
+            put_client_udp(w, 1000000 + i * 1000, (uint16_t)(i < 2 ? 50200 + 10 * i : 50201),
+                           i < 2    ? d[i]
+                           : i < 22 ? junk
+                                    : d[i - 22],
+                           i < 2    ? n[i]
+                           : i < 22 ? sizeof(junk)
+                                    : n[i - 22]);
         ck_assert_int_eq(pcapw_close(w), 0);
         struct ruleset *rs = rules();
         static struct rec r;
