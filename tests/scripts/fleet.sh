@@ -428,6 +428,19 @@ else
     ko "replicas: exit $rc1/$rc2: $(cat "$tmp/rep1" "$tmp/rep2")"
 fi
 sleep 1 # the replica has the change
+# every sentinel must know the replica before the primary goes: a sentinel learns replicas from
+# the primary's INFO, read every 10 s, and one elected to lead the failover that has not read it
+# yet finds no replica to promote and aborts (CI once: no primary for the 60 s below)
+t=0
+while [ $t -lt 300 ]; do
+    n=0
+    for p in 26379 26380 26381; do
+        E redis-cli -p $p SENTINEL replicas qgm 2>/dev/null | grep -q '^127.0.0.1:6381$' && n=$((n + 1))
+    done
+    [ $n = 3 ] && break
+    sleep 0.1
+    t=$((t + 1))
+done
 kill "$ppid_primary" && wait "$ppid_primary" 2>/dev/null
 t0=$(date +%s)
 t=0
