@@ -122,9 +122,10 @@ static int write_iptables(FILE *f, const struct queuerules_cfg *c, const char *s
     uint32_t p = c->mark_pass, b = c->mark_block, m = p | b;
     char q[96], lim[384];
     /* a passed connection's client datagram queued again: one that may begin a new attempt (a
-     * long header of type Initial, v1 or v2, of any size: a client a compliant server refuses
-     * for padding under 1200 bytes may still be taken by a server that wants to be reached),
-     * or one whose headers the u32 test cannot read (IPv4 options; IPv6 extension headers) */
+     * long header of type Initial, v1, v2 or draft-29, of any size: one under 1200 bytes, which
+     * a compliant server drops, is dropped by Qorgau too - a server that wants to be reached
+     * may take it), or one whose headers the u32 test cannot read (IPv4 options; IPv6
+     * extension headers) */
     static const char *const again[4] = {
         "-m u32 --u32 \"0>>24=0x45 && 28>>28=0xC:0xD\"",
         "-m u32 --u32 \"0>>24=0x46:0x4F\"",
@@ -185,12 +186,11 @@ static int write_iptables(FILE *f, const struct queuerules_cfg *c, const char *s
         /* UDP on ports other than 443 that cannot be a QUIC Initial - its first payload byte
          * is not that of a long header of type Initial (v1 0xc0-0xcf, v2 0xd0-0xdf), or the
          * version after it is none the engine reads (v1 0x00000001, v2 0x6b3343cf, draft-29
-         * 0xff00001d) - in a packet whose
-         * header lengths the u32 test can read (an IPv4 header of 20 bytes; an IPv6 header
-         * followed by UDP): DNS, games, calls go by without a crossing. A DNS query whose ID
-         * begins with 0xc0-0xdf (one in eight) is no Initial either: the version test keeps it
-         * out of the queue, where a datagram no QUIC key opens would wait for the hold bounds.
-         * The rest of UDP is queued. */
+         * 0xff00001d) - in a packet whose header lengths the u32 test can read (an IPv4 header
+         * of 20 bytes; an IPv6 header followed by UDP): DNS, games, calls go by without a
+         * crossing. A DNS query whose ID begins with 0xc0-0xdf (one in eight) is no Initial
+         * either: the version test keeps it out of the queue, where a datagram no QUIC key
+         * opens would wait for the hold bounds. The rest of UDP is queued. */
         fputs("-4 -A QORGAU -p udp -m multiport ! --ports 443 -m u32 --u32 \"0>>24=0x45\" -m u32 "
               "! --u32 \"0>>24=0x45 && 28>>28=0xC:0xD && 29=0x1,0x6b3343cf,0xff00001d\" -j ACCEPT\n"
               "-6 -A QORGAU -p udp -m multiport ! --ports 443 -m u32 --u32 \"0>>28=6 && "
