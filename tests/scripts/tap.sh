@@ -788,6 +788,16 @@ if command -v chromium >/dev/null 2>&1; then
         "$(($(grep '"app":"quic","name":"blocked.test"' "$tmp/qorgau.log" | grep -c '"enforced":"quic-close"') > 0))" 1
     expect_match "QUIC blocked.test forced: Chromium accepted our CONNECTION_CLOSE (reason 'blocked') and failed" \
         "$got" '^net::ERR_QUIC_[A-Z_]* .*close\([^)]*/blocked\)'
+    # 1b. The same on UDP 8443: tap.bpf's default reads QUIC-shaped UDP on every port (with the
+    # old filter, UDP 443 only, nothing answered and Chromium timed out)
+    ip netns exec "$S" python3 "$(dirname "$CLIENT_PY")/udp443.py" sink -p 8443 "$V4D" >"$tmp/quic_sink8443.out" 2>&1 &
+    pids="$pids $!"
+    i=0
+    while [ $i -lt 50 ] && ! grep -qs ready "$tmp/quic_sink8443.out"; do sleep 0.1; i=$((i + 1)); done
+    got=$(quic_chromium forced8443 blocked.test:8443 --origin-to-force-quic-on=blocked.test:8443)
+    echo "tap: QUIC blocked.test on UDP 8443 forced: chromium: $got"
+    expect_match "QUIC blocked.test on UDP 8443 forced: Chromium accepted our CONNECTION_CLOSE (reason 'blocked') and failed" \
+        "$got" '^net::ERR_QUIC_[A-Z_]* .*close\([^)]*/blocked\)'
     # 2. Alt-Svc learnt over TCP while the name was allowed, then the name listed: Chromium tries
     # QUIC first, gets our CONNECTION_CLOSE, and falls back to TCP, where the SNI is reset.
     got=$(quic_chromium alt quic.test)
