@@ -967,19 +967,20 @@ static bool quic_restarts_flow(const struct flow *f, const struct pkt *p, bool f
     if ((f->a.state & ENGINE_ST_BLOCKED) || !from_client || !p->payload_len ||
         (p->payload[0] & 0xc0) != 0xc0)
         return false; /* a blocked 4-tuple stays blocked: its datagrams are dropped */
+    /* an Initial in a short datagram is one a server must drop: read only to be dropped too
+     * (queue mode, drop_short_initials), never to restart the flow */
+    bool short_dgram = p->payload_len < QUIC_MIN_DATAGRAM;
+    if (short_dgram && !e->cfg.drop_short_initials)
+        return false;
     struct quic_initial qi;
     size_t off;
-    if (p->payload_len < QUIC_MIN_DATAGRAM) {
-        /* an Initial a server must drop (queue mode drops it too: drop_short_initials) */
-        if (e->cfg.drop_short_initials &&
-            quic_initial_parse(e->qctx, p->payload, p->payload_len, NULL, e->quic_plain,
-                               sizeof(e->quic_plain), &qi, &off) == DS_OK)
-            e->last_set_aside = true;
-        return false;
-    }
     if (quic_initial_parse(e->qctx, p->payload, p->payload_len, NULL, e->quic_plain,
                            sizeof(e->quic_plain), &qi, &off) != DS_OK)
         return false;
+    if (short_dgram) {
+        e->last_set_aside = true;
+        return false;
+    }
     e->st.quic_new_attempts++;
     return true;
 }
