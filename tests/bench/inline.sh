@@ -322,11 +322,9 @@ alive() {
 }
 
 # bench NAME: the measurements against the proxy whose processes are $PIDS (none for direct)
-# queued: the packets every NFQUEUE of the filter namespace has taken so far (the kernel's
-# id_sequence per queue, /proc/net/netfilter/nfnetlink_queue; 0 without a queue). A step's
-# difference over its connections is queue mode's crossings per connection, a count the shared
-# machine's load does not move.
-queued() { ip netns exec "$QG_FLT" cat /proc/net/netfilter/nfnetlink_queue 2>/dev/null | awk '{ s += $8 } END { print s + 0 }'; }
+# queued: the packets the filter namespace's NFQUEUEs have taken so far (qg_queued); a step's
+# difference over its connections is queue mode's crossings per connection
+queued() { qg_queued "$QG_FLT"; }
 
 bench() {
     name=$1

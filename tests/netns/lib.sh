@@ -188,6 +188,13 @@ qg_wait_port() {
     return 1
 }
 
+# qg_queued NS: the packets every NFQUEUE of namespace NS has taken so far (the kernel's
+# id_sequence per queue, /proc/net/netfilter/nfnetlink_queue; 0 without a queue): queue mode's
+# crossings, a count the machine's load does not move
+qg_queued() {
+    ip netns exec "$1" cat /proc/net/netfilter/nfnetlink_queue 2>/dev/null | awk '{ s += $8 } END { print s + 0 }'
+}
+
 # qg_wait_verdict BIN CONF NAME WANT: waits (5 s at most) until the node running with CONF
 # answers WANT ("block", "pass") for NAME to `BIN query -c CONF` (its admin socket).
 qg_wait_verdict() {

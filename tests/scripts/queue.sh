@@ -382,8 +382,7 @@ done
 # queue.ports = all (the default; deploy/iptables-queue.rules): a site serving a listed name on
 # another port is judged as on 443 and 80 - TLS and HTTP/2 on 8443, HTTP on 8080, QUIC on UDP
 # 8443 - and UDP that cannot be a QUIC Initial (DNS, games) goes by without a crossing.
-# queued: the packets every NFQUEUE of the router has taken (the kernel's id_sequence)
-queued() { flt cat /proc/net/netfilter/nfnetlink_queue | awk '{ s += $8 } END { print s + 0 }'; }
+queued() { qg_queued "$QG_FLT"; } # the packets the router's queues have taken
 qg_bg "$QG_DIR/echo8443.out" ip netns exec "$QG_SRV" python3 "$ROOT/tests/netns/udp443.py" echo -p 8443 "$QG_SRV4" "$QG_SRV6"
 E8PID=$QG_LAST_PID
 # and a plain UDP echo on 5353 (it answers with the bytes it got)
